@@ -1,0 +1,91 @@
+// Polynomials of R_Q = Z_Q[x]/(x^n + 1) in RNS form: k rows of n words, row i holding the
+// coefficients (or NTT values) modulo q_i. The form is part of the value and checked by assertions.
+#pragma once
+
+#include <gmpxx.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "cryptonets/ring/ntt.hpp"
+#include "cryptonets/ring/rns_base.hpp"
+
+namespace cryptonets {
+
+// Immutable: the degree, the RNS base and one NTT table per prime. Shared by every polynomial.
+class RingContext {
+ public:
+  // n a power of two; every prime ≡ 1 (mod 2n). Throws std::invalid_argument.
+  RingContext(size_t n, const std::vector<uint64_t>& primes);
+
+  size_t n() const { return n_; }
+  size_t rns_size() const { return base_.size(); }
+  const RnsBase& base() const { return base_; }
+  const NttTables& ntt(size_t i) const { return ntt_[i]; }
+
+ private:
+  size_t n_;
+  RnsBase base_;
+  std::vector<NttTables> ntt_;
+};
+
+enum class PolyForm {
+  coefficient,  // row i holds the coefficients a_0..a_{n-1} mod q_i
+  evaluation,   // row i holds NTT(a mod q_i), bit-reversed order
+};
+
+class RnsPoly {
+ public:
+  RnsPoly() = default;
+  // The zero polynomial in the given form.
+  RnsPoly(std::shared_ptr<const RingContext> ring, PolyForm form);
+
+  // From signed integer coefficients (coefficient form). coeffs.size() must be n.
+  static RnsPoly from_signed(std::shared_ptr<const RingContext> ring,
+                             std::span<const int64_t> coeffs);
+  // From big integer coefficients of any sign, reduced mod Q (coefficient form).
+  static RnsPoly from_bigint(std::shared_ptr<const RingContext> ring,
+                             std::span<const mpz_class> coeffs);
+  // Centred coefficients in (-Q/2, Q/2]; requires coefficient form.
+  std::vector<mpz_class> to_bigint_centered() const;
+
+  const RingContext& ring() const { return *ring_; }
+  const std::shared_ptr<const RingContext>& ring_ptr() const { return ring_; }
+  PolyForm form() const { return form_; }
+  size_t n() const { return ring_->n(); }
+  size_t rns_size() const { return ring_->rns_size(); }
+  bool empty() const { return ring_ == nullptr; }
+
+  uint64_t* residues(size_t i) { return data_.data() + i * ring_->n(); }
+  const uint64_t* residues(size_t i) const { return data_.data() + i * ring_->n(); }
+  std::span<uint64_t> data() { return data_; }
+  std::span<const uint64_t> data() const { return data_; }
+
+  void to_evaluation();   // no-op if already in evaluation form
+  void to_coefficient();  // no-op if already in coefficient form
+
+  RnsPoly& operator+=(const RnsPoly& other);  // same ring and form
+  RnsPoly& operator-=(const RnsPoly& other);
+  RnsPoly& operator*=(const RnsPoly& other);  // both in evaluation form
+  void negate();
+  void multiply_scalar(int64_t w);          // any form
+  void multiply_bigint(const mpz_class& w);  // any form, w of any sign
+
+  bool operator==(const RnsPoly& other) const;
+
+ private:
+  std::shared_ptr<const RingContext> ring_;
+  PolyForm form_ = PolyForm::coefficient;
+  std::vector<uint64_t> data_;
+};
+
+RnsPoly operator+(RnsPoly a, const RnsPoly& b);
+RnsPoly operator-(RnsPoly a, const RnsPoly& b);
+RnsPoly operator-(RnsPoly a);
+// The product in R_Q of polynomials in any form; the result is in evaluation form.
+RnsPoly multiply(RnsPoly a, RnsPoly b);
+
+}  // namespace cryptonets
