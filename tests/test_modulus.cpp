@@ -44,7 +44,8 @@ std::vector<uint64_t> test_moduli() {
 }
 
 std::vector<uint64_t> edge_and_random_values(uint64_t q, std::mt19937_64& rng) {
-  std::vector<uint64_t> v = {0, 1, q - 1, q / 2, q / 2 + 1, (q - 1) / 2};
+  std::vector<uint64_t> v;
+  for (uint64_t x : {uint64_t{0}, uint64_t{1}, q - 1, q / 2, q / 2 + 1, (q - 1) / 2}) v.push_back(x % q);
   for (int i = 0; i < 200; ++i) v.push_back(rng() % q);
   return v;
 }
