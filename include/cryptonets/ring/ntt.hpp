@@ -43,11 +43,11 @@ class NttTables {
   Modulus q_;
   uint64_t psi_;  // the minimal primitive 2n-th root of unity
   // psi_powers_[i] = ψ^brv(i) for the forward transform; inverse_psi_powers_ likewise for ψ^-1,
-  // ordered as the inverse (Gentleman-Sande) loop consumes them.
+  // ordered as the inverse (Gentleman-Sande) loop consumes them (all stages but the last).
   std::vector<ShoupMultiplier> psi_powers_;
   std::vector<ShoupMultiplier> inverse_psi_powers_;
   ShoupMultiplier inverse_n_;
-  friend struct NttKernels;
+  ShoupMultiplier inverse_n_last_twiddle_;  // n^-1 · ψ^-brv(1): the last inverse stage, n^-1 folded in
 };
 
 }  // namespace cryptonets

@@ -1,0 +1,146 @@
+// The integer neural-network model: the CryptoNets family of networks (Gilad-Bachrach et al.,
+// "CryptoNets", ICML 2016, §4.1 and Table 1), with every weight and bias a signed integer so that
+// the network is a polynomial with integer coefficients and can be evaluated exactly over Z, over
+// Z_t, or on YASHE' ciphertexts.
+//
+// Tensors are (channels, height, width), stored row-major: index = (c · height + y) · width + x.
+// A flat vector of n values is the shape (n, 1, 1); Flatten only relabels the shape.
+//
+// Scales (metadata, never used by the integer arithmetic): every integer value v of the model
+// stands for the real value v / scale of the floating-point network it was quantised from.
+//   * The float network's input is the pixel intensity p / 255 in [0, 1]; the integer input is
+//     round(p · input_scale / 255) (see quantise_pixel). input_scale = 255 feeds the raw pixel.
+//   * Layer::scale is the scale of that layer's output (e.g. a Square of a scale-s input has
+//     scale s², a linear layer with weights quantised at scale w has scale s · w).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace cryptonets {
+
+// |weight| and |bias| must stay below 2^60: int64 storage with headroom for negation and for the
+// products that merge_linear_layers forms (merged weights are products of small weights).
+inline constexpr int64_t kMaxParameterMagnitude = int64_t{1} << 60;
+
+struct Shape {
+  int64_t channels = 0;
+  int64_t height = 1;
+  int64_t width = 1;
+
+  int64_t size() const { return channels * height * width; }
+  bool operator==(const Shape&) const = default;
+};
+
+// Implicit zero padding around the spatial dimensions, in pixels.
+struct Padding {
+  int64_t top = 0;
+  int64_t left = 0;
+  int64_t bottom = 0;
+  int64_t right = 0;
+
+  bool operator==(const Padding&) const = default;
+};
+
+// out[o][y][x] = bias[o] + Σ_{i,ky,kx} weights[o][i][ky][kx] · in_padded[i][y·sy + ky][x·sx + kx]
+// Output size per dimension: (in + pad_before + pad_after - kernel) / stride + 1 (floor).
+struct ConvolutionLayer {
+  int64_t in_maps = 0;
+  int64_t out_maps = 0;
+  int64_t kernel_height = 0;
+  int64_t kernel_width = 0;
+  int64_t stride_y = 1;
+  int64_t stride_x = 1;
+  Padding padding;
+  std::vector<int64_t> weights;  // out_maps · in_maps · kernel_height · kernel_width, row-major
+  std::vector<int64_t> bias;     // out_maps
+
+  bool operator==(const ConvolutionLayer&) const = default;
+};
+
+// out[o] = bias[o] + Σ_i weights[o][i] · in[i], the input read row-major whatever its shape.
+struct DenseLayer {
+  int64_t inputs = 0;
+  int64_t outputs = 0;
+  std::vector<int64_t> weights;  // outputs · inputs, row-major
+  std::vector<int64_t> bias;     // outputs
+
+  bool operator==(const DenseLayer&) const = default;
+};
+
+// CryptoNets' "scaled mean pool": the SUM over each window of each channel (the mean without the
+// division by the window size, which is absorbed into the scale). Same output size rule as
+// ConvolutionLayer; padded positions count as zeros.
+struct ScaledMeanPoolLayer {
+  int64_t window_height = 0;
+  int64_t window_width = 0;
+  int64_t stride_y = 1;
+  int64_t stride_x = 1;
+  Padding padding;
+
+  bool operator==(const ScaledMeanPoolLayer&) const = default;
+};
+
+// Element-wise x², the CryptoNets activation (§4.1: the square replaces the sigmoid/ReLU).
+struct SquareLayer {
+  bool operator==(const SquareLayer&) const = default;
+};
+
+// (c, h, w) -> (c·h·w, 1, 1); the data is unchanged.
+struct FlattenLayer {
+  bool operator==(const FlattenLayer&) const = default;
+};
+
+using LayerOperation =
+    std::variant<ConvolutionLayer, SquareLayer, DenseLayer, ScaledMeanPoolLayer, FlattenLayer>;
+
+struct Layer {
+  LayerOperation operation;
+  double scale = 1.0;  // scale of this layer's output relative to the float network
+
+  bool operator==(const Layer&) const = default;
+};
+
+struct Model {
+  Shape input_shape;
+  double input_scale = 255.0;  // integer input = round(p · input_scale / 255) for pixel p
+  std::vector<Layer> layers;
+
+  bool operator==(const Model&) const = default;
+};
+
+// Linear layers (convolution, dense, pool, flatten) are affine maps over Z; Square is not.
+bool is_linear(const Layer& layer);
+
+// "conv", "square", "dense", "pool", "flatten" (the model-file keywords).
+std::string layer_name(const Layer& layer);
+
+// The shape a layer produces from the given input shape. Throws std::invalid_argument if the layer
+// does not accept that shape (wrong channel count, window larger than the padded input, ...).
+Shape output_shape(const Layer& layer, const Shape& input);
+
+// shapes[0] = input shape, shapes[i + 1] = output shape of layer i. Validates as validate_model.
+std::vector<Shape> layer_shapes(const Model& model);
+
+// Checks everything: positive dimensions and strides, non-negative padding, weight and bias counts,
+// |parameters| < kMaxParameterMagnitude, shapes consistent from layer to layer, finite positive
+// scales. Throws std::invalid_argument naming the layer (by index and kind) and the problem.
+void validate_model(const Model& model);
+
+// The largest integer input: round(input_scale), the image of a white pixel (p = 255).
+int64_t max_input_value(const Model& model);
+
+// round(p · input_scale / 255) for a pixel p in [0, 255].
+int64_t quantise_pixel(const Model& model, uint8_t pixel);
+std::vector<int64_t> quantise_pixels(const Model& model, const std::vector<uint8_t>& pixels);
+
+// Replaces each maximal run of consecutive linear layers by one Dense layer with the composed
+// weights and biases, computed exactly over Z (CryptoNets §4.1: "the layers ... can be collapsed
+// into a single layer at inference"). The merged layer takes the scale of the run's last layer.
+// Runs made only of Flatten layers become a single Flatten; a single-layer run is kept as is, and
+// so is a run whose output is spatial (height or width > 1), since a Dense layer's output is flat. Throws std::overflow_error if a composed parameter reaches kMaxParameterMagnitude.
+Model merge_linear_layers(const Model& model);
+
+}  // namespace cryptonets

@@ -1,0 +1,52 @@
+// Homomorphic operations of YASHE' (BLLN13 §4: Add, Mult, KeySwitch) on ciphertexts of one key.
+#pragma once
+
+#include <memory>
+
+#include "cryptonets/yashe/context.hpp"
+#include "cryptonets/yashe/noise_model.hpp"
+#include "cryptonets/yashe/types.hpp"
+
+namespace cryptonets::yashe {
+
+class Evaluator {
+ public:
+  // The evaluation key is needed only for multiply/square/relinearize.
+  explicit Evaluator(std::shared_ptr<const Context> context, EvaluationKey evaluation_key = {});
+
+  const Context& context() const { return *context_; }
+  const NoiseModel& noise_model() const { return noise_model_; }
+
+  void add_inplace(Ciphertext& a, const Ciphertext& b) const;
+  void sub_inplace(Ciphertext& a, const Ciphertext& b) const;
+  void negate_inplace(Ciphertext& a) const;
+  // a + Δ·[m]_t: adds the plaintext m to the message.
+  void add_plain_inplace(Ciphertext& a, const Plaintext& m) const;
+  // a·w for a signed integer w: the sign is kept as a sign (residue of w mod q_i), so the noise
+  // grows by |w|, never by t - |w|.
+  void multiply_scalar_inplace(Ciphertext& a, int64_t w) const;
+  // a·p for a plaintext polynomial p (its centred lift in (-t/2, t/2]).
+  void multiply_plain_inplace(Ciphertext& a, const Plaintext& p) const;
+
+  // c~ = [round(t/q · c1·c2)]_q with c1·c2 the exact product of the centred lifts in
+  // Z[x]/(x^n + 1) (BLLN13 §4, Mult before KeySwitch). Decrypts under f² (degree 2).
+  Ciphertext multiply_without_relinearization(const Ciphertext& a, const Ciphertext& b) const;
+  // KeySwitch (BLLN13 §4): [Σ_d D_d(c)·γ_d]_q, from f² back to f.
+  void relinearize_inplace(Ciphertext& a) const;
+  Ciphertext multiply(const Ciphertext& a, const Ciphertext& b) const;
+  Ciphertext square(const Ciphertext& a) const;
+
+ private:
+  void check_operand(const Ciphertext& a) const;
+  void check_pair(const Ciphertext& a, const Ciphertext& b) const;
+  // Centred lift of c from base q into base q ∪ B, then to evaluation form.
+  RnsPoly lift_to_product_ring(const RnsPoly& c) const;
+  // round(t/q · x) for x in base q ∪ B (coefficient form), returned in base q.
+  RnsPoly scale_and_round(const RnsPoly& x) const;
+
+  std::shared_ptr<const Context> context_;
+  EvaluationKey evaluation_key_;
+  NoiseModel noise_model_;
+};
+
+}  // namespace cryptonets::yashe

@@ -1,0 +1,21 @@
+// YASHE' key generation (BLLN13 §4, KeyGen).
+#pragma once
+
+#include <memory>
+
+#include "cryptonets/random/chacha20.hpp"
+#include "cryptonets/yashe/context.hpp"
+#include "cryptonets/yashe/types.hpp"
+
+namespace cryptonets::yashe {
+
+// f', g ← uniform ternary; f = t·f' + 1, resampled until invertible in R_q; h = [t·g·f^-1]_q;
+// γ_d = [f·P_d + e_d + h·s_d]_q with e_d, s_d ← χ_err.
+KeySet generate_keys(const std::shared_ptr<const Context>& context, Prng& prng);
+
+// The evaluation key for an existing secret key (also used by generate_keys).
+EvaluationKey make_evaluation_key(const std::shared_ptr<const Context>& context,
+                                  const SecretKey& secret_key, const PublicKey& public_key,
+                                  Prng& prng);
+
+}  // namespace cryptonets::yashe

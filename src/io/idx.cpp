@@ -1,0 +1,222 @@
+// IDX layout (MNIST database page, "FILE FORMATS FOR THE MNIST DATABASE"): a big-endian 32-bit
+// magic number, one big-endian 32-bit size per dimension, then the unsigned bytes row-major.
+#include "cryptonets/io/idx.hpp"
+
+#include <zlib.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "cryptonets/io/sha256.hpp"
+
+namespace cryptonets {
+namespace {
+
+constexpr size_t kImagesHeaderBytes = 16;  // magic, count, rows, cols
+constexpr size_t kLabelsHeaderBytes = 8;   // magic, count
+constexpr uint8_t kLargestLabel = 9;
+
+[[noreturn]] void fail(const std::string& source, const std::string& problem) {
+  throw std::runtime_error("MNIST file '" + source + "': " + problem);
+}
+
+uint32_t read_big_endian_u32(std::span<const uint8_t> content, size_t offset) {
+  return (uint32_t{content[offset]} << 24) | (uint32_t{content[offset + 1]} << 16) |
+         (uint32_t{content[offset + 2]} << 8) | uint32_t{content[offset + 3]};
+}
+
+std::string hex32(uint32_t value) {
+  std::ostringstream text;
+  text << "0x" << std::hex;
+  text.width(8);
+  text.fill('0');
+  text << value;
+  return text.str();
+}
+
+void check_header_present(std::span<const uint8_t> content, size_t header_bytes,
+                          const std::string& source) {
+  if (content.size() < header_bytes) {
+    fail(source, "truncated: " + std::to_string(content.size()) + " bytes is shorter than the " +
+                     std::to_string(header_bytes) + "-byte IDX header");
+  }
+}
+
+void check_magic(std::span<const uint8_t> content, uint32_t expected, const char* what,
+                 const std::string& source) {
+  const uint32_t magic = read_big_endian_u32(content, 0);
+  if (magic != expected) {
+    fail(source, "wrong magic number " + hex32(magic) + ", expected " + hex32(expected) + " (" +
+                     what + ")");
+  }
+}
+
+void check_length(std::span<const uint8_t> content, uint64_t expected_bytes,
+                  const std::string& announced, const std::string& source) {
+  if (content.size() < expected_bytes) {
+    fail(source, "truncated: the header announces " + announced + ", i.e. " +
+                     std::to_string(expected_bytes) + " bytes, but the file holds only " +
+                     std::to_string(content.size()) + " bytes");
+  }
+  if (content.size() > expected_bytes) {
+    fail(source, "too long: the header announces " + announced + ", i.e. " +
+                     std::to_string(expected_bytes) + " bytes, but the file holds " +
+                     std::to_string(content.size()) + " bytes");
+  }
+}
+
+void check_sha256(std::span<const uint8_t> content, const std::string& expected_hex,
+                  const std::string& source) {
+  const std::string actual = to_hex(sha256(content));
+  if (actual != expected_hex) {
+    fail(source, "SHA-256 mismatch (corrupted file?): the uncompressed content hashes to " +
+                     actual + ", expected " + expected_hex);
+  }
+}
+
+// The file for `stem` in `directory`: stem.gz if present, else stem.
+std::filesystem::path data_file(const std::filesystem::path& directory, const std::string& stem) {
+  const std::filesystem::path gzipped = directory / (stem + ".gz");
+  return std::filesystem::exists(gzipped) ? gzipped : directory / stem;
+}
+
+std::string expected_sum(const std::map<std::string, std::string>& sums, const std::string& stem,
+                         const std::filesystem::path& sums_path) {
+  const auto entry = sums.find(stem);
+  if (entry == sums.end()) {
+    throw std::runtime_error("checksum file '" + sums_path.string() + "' has no entry for '" +
+                             stem + "'");
+  }
+  return entry->second;
+}
+
+}  // namespace
+
+std::vector<uint8_t> read_possibly_gzipped_file(const std::filesystem::path& path) {
+  const std::string source = path.string();
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) {
+    fail(source, "cannot open: no such regular file");
+  }
+  gzFile file = gzopen(source.c_str(), "rb");
+  if (file == nullptr) fail(source, std::string("cannot open: ") + std::strerror(errno));
+
+  std::vector<uint8_t> content;
+  constexpr unsigned kChunkBytes = 1u << 20;
+  for (;;) {
+    const size_t old_size = content.size();
+    content.resize(old_size + kChunkBytes);
+    const int got = gzread(file, content.data() + old_size, kChunkBytes);
+    if (got < 0) break;  // reported through gzerror below
+    content.resize(old_size + static_cast<size_t>(got));
+    if (got == 0) break;
+  }
+  int status = Z_OK;
+  const std::string zlib_message = gzerror(file, &status);
+  gzclose(file);
+  if (status != Z_OK) fail(source, "gzip decompression failed: " + zlib_message);
+  return content;
+}
+
+std::map<std::string, std::string> read_sha256sums(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot open checksum file '" + path.string() + "'");
+  std::map<std::string, std::string> sums;
+  std::string line;
+  for (int line_number = 1; std::getline(in, line); ++line_number) {
+    if (line.empty()) continue;
+    // sha256sum(1): 64 hex digits, a space, then ' ' (text mode) or '*' (binary mode), the name.
+    const bool well_formed = line.size() > 66 && line[64] == ' ' &&
+                             (line[65] == ' ' || line[65] == '*') &&
+                             line.find_first_not_of("0123456789abcdef") >= 64;
+    if (!well_formed) {
+      throw std::runtime_error("checksum file '" + path.string() + "', line " +
+                               std::to_string(line_number) +
+                               ": expected '<64 lower-case hex digits>  <file name>'");
+    }
+    sums[line.substr(66)] = line.substr(0, 64);
+  }
+  return sums;
+}
+
+MnistImages parse_mnist_images(std::span<const uint8_t> content, const std::string& source) {
+  check_header_present(content, kImagesHeaderBytes, source);
+  check_magic(content, kIdxImagesMagic, "IDX unsigned-byte 3-D images", source);
+  const uint32_t count = read_big_endian_u32(content, 4);
+  const uint32_t rows = read_big_endian_u32(content, 8);
+  const uint32_t cols = read_big_endian_u32(content, 12);
+  if (rows != kMnistImageRows || cols != kMnistImageCols) {
+    fail(source,
+         "images are " + std::to_string(rows) + "x" + std::to_string(cols) + ", expected 28x28");
+  }
+  check_length(content, kImagesHeaderBytes + uint64_t{count} * kMnistImagePixels,
+               std::to_string(count) + " images of 28x28", source);
+  MnistImages images;
+  images.count = count;
+  images.pixels.assign(content.begin() + kImagesHeaderBytes, content.end());
+  return images;
+}
+
+MnistLabels parse_mnist_labels(std::span<const uint8_t> content, const std::string& source) {
+  check_header_present(content, kLabelsHeaderBytes, source);
+  check_magic(content, kIdxLabelsMagic, "IDX unsigned-byte 1-D labels", source);
+  const uint32_t count = read_big_endian_u32(content, 4);
+  check_length(content, kLabelsHeaderBytes + uint64_t{count}, std::to_string(count) + " labels",
+               source);
+  MnistLabels labels;
+  labels.labels.assign(content.begin() + kLabelsHeaderBytes, content.end());
+  for (size_t i = 0; i < labels.labels.size(); ++i) {
+    if (labels.labels[i] > kLargestLabel) {
+      fail(source, "label " + std::to_string(labels.labels[i]) + " at index " + std::to_string(i) +
+                       " is not a digit 0..9");
+    }
+  }
+  return labels;
+}
+
+MnistImages read_mnist_images(const std::filesystem::path& path,
+                              const std::optional<std::string>& expected_sha256) {
+  const std::vector<uint8_t> content = read_possibly_gzipped_file(path);
+  if (expected_sha256) check_sha256(content, *expected_sha256, path.string());
+  return parse_mnist_images(content, path.string());
+}
+
+MnistLabels read_mnist_labels(const std::filesystem::path& path,
+                              const std::optional<std::string>& expected_sha256) {
+  const std::vector<uint8_t> content = read_possibly_gzipped_file(path);
+  if (expected_sha256) check_sha256(content, *expected_sha256, path.string());
+  return parse_mnist_labels(content, path.string());
+}
+
+MnistSet load_mnist(const std::filesystem::path& directory, MnistSplit split,
+                    bool verify_checksums) {
+  const std::string prefix = split == MnistSplit::kTrain ? "train" : "t10k";
+  const std::string images_stem = prefix + "-images-idx3-ubyte";
+  const std::string labels_stem = prefix + "-labels-idx1-ubyte";
+
+  std::optional<std::string> images_sum;
+  std::optional<std::string> labels_sum;
+  if (verify_checksums) {
+    const std::filesystem::path sums_path = directory / "SHA256SUMS.uncompressed";
+    const auto sums = read_sha256sums(sums_path);
+    images_sum = expected_sum(sums, images_stem, sums_path);
+    labels_sum = expected_sum(sums, labels_stem, sums_path);
+  }
+  const std::filesystem::path images_path = data_file(directory, images_stem);
+  const std::filesystem::path labels_path = data_file(directory, labels_stem);
+  MnistSet set{read_mnist_images(images_path, images_sum),
+               read_mnist_labels(labels_path, labels_sum)};
+  if (set.images.count != set.labels.labels.size()) {
+    throw std::runtime_error("MNIST files '" + images_path.string() + "' and '" +
+                             labels_path.string() +
+                             "' disagree: " + std::to_string(set.images.count) + " images but " +
+                             std::to_string(set.labels.labels.size()) + " labels");
+  }
+  return set;
+}
+
+}  // namespace cryptonets

@@ -1,0 +1,383 @@
+#include "cryptonets/io/model_file.hpp"
+
+#include <array>
+#include <charconv>
+#include <cstdint>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <system_error>
+#include <variant>
+#include <vector>
+
+namespace cryptonets {
+
+namespace {
+
+constexpr int64_t kMaxFileDimension = int64_t{1} << 20;  // as validate_model
+constexpr int64_t kMaxLayerParameters = int64_t{1} << 28;
+
+// The whitespace-separated tokens of one line, consumed left to right.
+class LineTokens {
+ public:
+  LineTokens(const std::string& text, int line_number) : line_number_(line_number) {
+    std::istringstream stream(text);
+    std::string token;
+    while (stream >> token)
+      tokens_.push_back(token);
+  }
+
+  int line_number() const { return line_number_; }
+  bool done() const { return position_ == tokens_.size(); }
+  size_t count() const { return tokens_.size(); }
+  const std::string& peek() const { return tokens_[position_]; }
+  const std::string& next() { return tokens_[position_++]; }
+
+ private:
+  std::vector<std::string> tokens_;
+  size_t position_ = 0;
+  int line_number_;
+};
+
+class ModelReader {
+ public:
+  ModelReader(std::istream& in, std::string source_name)
+      : in_(in), source_name_(std::move(source_name)) {}
+
+  Model read() {
+    read_version();
+    Model model;
+    read_input(model);
+    Shape shape = model.input_shape;
+    double scale = model.input_scale;
+    while (true) {
+      LineTokens line = next_line("a layer or 'end'");
+      std::string keyword = line.next();
+      if (keyword == "end") {
+        expect_done(line);
+        break;
+      }
+      Layer layer = read_layer(keyword, line, scale);
+      shape = checked_output_shape(layer, shape, line.line_number());
+      scale = layer.scale;
+      model.layers.push_back(std::move(layer));
+    }
+    expect_end_of_file();
+    return model;
+  }
+
+ private:
+  [[noreturn]] void fail(int line_number, const std::string& message) const {
+    throw std::runtime_error("model file '" + source_name_ + "' line " +
+                             std::to_string(line_number) + ": " + message);
+  }
+
+  // The next line that is neither blank nor a '#' comment; nullopt-like false at end of file.
+  bool try_next_line(std::string& text) {
+    while (std::getline(in_, text)) {
+      ++line_number_;
+      size_t first = text.find_first_not_of(" \t\r");
+      if (first != std::string::npos && text[first] != '#') return true;
+    }
+    if (in_.bad()) fail(line_number_, "read error");
+    return false;
+  }
+
+  LineTokens next_line(const std::string& expected) {
+    std::string text;
+    if (!try_next_line(text))
+      fail(line_number_ + 1, "unexpected end of file, expected " + expected);
+    return LineTokens(text, line_number_);
+  }
+
+  void expect_end_of_file() {
+    std::string text;
+    if (try_next_line(text)) fail(line_number_, "unexpected content after 'end'");
+  }
+
+  void expect_done(const LineTokens& line) {
+    if (!line.done()) fail(line.line_number(), "unexpected '" + line.peek() + "' at end of line");
+  }
+
+  void expect_keyword(LineTokens& line, const std::string& keyword) {
+    if (line.done()) fail(line.line_number(), "expected '" + keyword + "', found end of line");
+    const std::string& token = line.next();
+    if (token != keyword) {
+      fail(line.line_number(), "expected '" + keyword + "', found '" + token + "'");
+    }
+  }
+
+  int64_t parse_integer(const LineTokens& line, const std::string& token, int64_t min, int64_t max,
+                        const std::string& what) {
+    int64_t value = 0;
+    auto [end, error] = std::from_chars(token.data(), token.data() + token.size(), value);
+    if (error != std::errc() || end != token.data() + token.size()) {
+      fail(line.line_number(), what + ": '" + token + "' is not an integer in range");
+    }
+    if (value < min || value > max) {
+      fail(line.line_number(), what + " " + token + " is outside [" + std::to_string(min) + ", " +
+                                   std::to_string(max) + "]");
+    }
+    return value;
+  }
+
+  int64_t next_integer(LineTokens& line, int64_t min, int64_t max, const std::string& what) {
+    if (line.done()) fail(line.line_number(), "expected " + what + ", found end of line");
+    return parse_integer(line, line.next(), min, max, what);
+  }
+
+  int64_t next_dimension(LineTokens& line, const std::string& what) {
+    return next_integer(line, 1, kMaxFileDimension, what);
+  }
+
+  int64_t next_keyword_dimension(LineTokens& line, const std::string& keyword) {
+    expect_keyword(line, keyword);
+    return next_dimension(line, keyword);
+  }
+
+  double next_scale(LineTokens& line) {
+    if (line.done()) fail(line.line_number(), "expected a scale, found end of line");
+    const std::string& token = line.next();
+    double value = 0;
+    auto [end, error] = std::from_chars(token.data(), token.data() + token.size(), value);
+    if (error != std::errc() || end != token.data() + token.size() || !(value > 0) ||
+        value > 1e308) {
+      fail(line.line_number(), "scale '" + token + "' is not a finite positive number");
+    }
+    return value;
+  }
+
+  // "scale S" at the end of a layer header, or the default.
+  double optional_scale(LineTokens& line, double default_scale) {
+    double scale = default_scale;
+    if (!line.done()) {
+      expect_keyword(line, "scale");
+      scale = next_scale(line);
+    }
+    expect_done(line);
+    return scale;
+  }
+
+  Padding next_padding(LineTokens& line) {
+    expect_keyword(line, "pad");
+    Padding padding;
+    for (int64_t* side : {&padding.top, &padding.left, &padding.bottom, &padding.right}) {
+      *side = next_integer(line, 0, kMaxFileDimension, "padding");
+    }
+    return padding;
+  }
+
+  void read_version() {
+    LineTokens line = next_line("'cryptonets-model 1'");
+    expect_keyword(line, "cryptonets-model");
+    int64_t version = next_integer(line, 0, INT64_MAX, "format version");
+    if (version != kModelFileVersion) {
+      fail(line.line_number(), "unsupported format version " + std::to_string(version) +
+                                   " (this reader supports " + std::to_string(kModelFileVersion) +
+                                   ")");
+    }
+    expect_done(line);
+  }
+
+  void read_input(Model& model) {
+    LineTokens line = next_line("the 'input' line");
+    expect_keyword(line, "input");
+    model.input_shape.channels = next_keyword_dimension(line, "channels");
+    model.input_shape.height = next_keyword_dimension(line, "height");
+    model.input_shape.width = next_keyword_dimension(line, "width");
+    expect_keyword(line, "scale");
+    model.input_scale = next_scale(line);
+    expect_done(line);
+    if (model.input_shape.size() > kMaxLayerParameters) {
+      fail(line.line_number(), "the input has more than 2^28 values");
+    }
+  }
+
+  // One line of exactly `count` parameters.
+  void read_parameter_line(std::vector<int64_t>& out, int64_t count, const std::string& what) {
+    LineTokens line = next_line(what);
+    if (line.count() != static_cast<size_t>(count)) {
+      fail(line.line_number(), "expected " + std::to_string(count) + " integers (" + what +
+                                   "), found " + std::to_string(line.count()) + " tokens");
+    }
+    while (!line.done()) {
+      out.push_back(
+          next_integer(line, -kMaxParameterMagnitude + 1, kMaxParameterMagnitude - 1, "parameter"));
+    }
+  }
+
+  void read_bias(std::vector<int64_t>& bias, int64_t count) {
+    LineTokens line = next_line("the 'bias' line");
+    int line_number = line.line_number();
+    expect_keyword(line, "bias");
+    if (line.count() != static_cast<size_t>(count) + 1) {
+      fail(line_number, "expected " + std::to_string(count) + " biases, found " +
+                            std::to_string(line.count() - 1));
+    }
+    while (!line.done()) {
+      bias.push_back(
+          next_integer(line, -kMaxParameterMagnitude + 1, kMaxParameterMagnitude - 1, "bias"));
+    }
+  }
+
+  void require_parameter_count(const LineTokens& line, int64_t rows, int64_t per_row) {
+    if (per_row > kMaxLayerParameters || rows * per_row > kMaxLayerParameters) {
+      fail(line.line_number(), "the layer has more than 2^28 weights");
+    }
+  }
+
+  Layer read_convolution(LineTokens& line, double previous_scale) {
+    ConvolutionLayer conv;
+    conv.in_maps = next_keyword_dimension(line, "in");
+    conv.out_maps = next_keyword_dimension(line, "out");
+    expect_keyword(line, "kernel");
+    conv.kernel_height = next_dimension(line, "kernel height");
+    conv.kernel_width = next_dimension(line, "kernel width");
+    expect_keyword(line, "stride");
+    conv.stride_y = next_dimension(line, "vertical stride");
+    conv.stride_x = next_dimension(line, "horizontal stride");
+    conv.padding = next_padding(line);
+    double scale = optional_scale(line, previous_scale);
+    int64_t per_map = conv.in_maps * conv.kernel_height * conv.kernel_width;
+    require_parameter_count(line, conv.out_maps, per_map);
+    conv.weights.reserve(static_cast<size_t>(conv.out_maps * per_map));
+    for (int64_t o = 0; o < conv.out_maps; ++o) {
+      read_parameter_line(conv.weights, per_map, "weights of output map " + std::to_string(o));
+    }
+    read_bias(conv.bias, conv.out_maps);
+    return Layer{std::move(conv), scale};
+  }
+
+  Layer read_dense(LineTokens& line, double previous_scale) {
+    DenseLayer dense;
+    dense.inputs = next_keyword_dimension(line, "in");
+    dense.outputs = next_keyword_dimension(line, "out");
+    double scale = optional_scale(line, previous_scale);
+    require_parameter_count(line, dense.outputs, dense.inputs);
+    dense.weights.reserve(static_cast<size_t>(dense.outputs * dense.inputs));
+    for (int64_t o = 0; o < dense.outputs; ++o) {
+      read_parameter_line(dense.weights, dense.inputs, "weights of output " + std::to_string(o));
+    }
+    read_bias(dense.bias, dense.outputs);
+    return Layer{std::move(dense), scale};
+  }
+
+  Layer read_pool(LineTokens& line, double previous_scale) {
+    ScaledMeanPoolLayer pool;
+    expect_keyword(line, "window");
+    pool.window_height = next_dimension(line, "window height");
+    pool.window_width = next_dimension(line, "window width");
+    expect_keyword(line, "stride");
+    pool.stride_y = next_dimension(line, "vertical stride");
+    pool.stride_x = next_dimension(line, "horizontal stride");
+    pool.padding = next_padding(line);
+    return Layer{pool, optional_scale(line, previous_scale)};
+  }
+
+  Layer read_layer(const std::string& keyword, LineTokens& line, double previous_scale) {
+    if (keyword == "conv") return read_convolution(line, previous_scale);
+    if (keyword == "dense") return read_dense(line, previous_scale);
+    if (keyword == "pool") return read_pool(line, previous_scale);
+    if (keyword == "square") {
+      return Layer{SquareLayer{}, optional_scale(line, previous_scale * previous_scale)};
+    }
+    if (keyword == "flatten") return Layer{FlattenLayer{}, optional_scale(line, previous_scale)};
+    fail(line.line_number(),
+         "unknown keyword '" + keyword + "' (expected conv, square, dense, pool, flatten or end)");
+  }
+
+  // Shape errors are reported at the layer's header line.
+  Shape checked_output_shape(const Layer& layer, const Shape& input, int header_line_number) {
+    try {
+      return output_shape(layer, input);
+    } catch (const std::invalid_argument& e) {
+      fail(header_line_number, layer_name(layer) + " layer: " + e.what());
+    }
+  }
+
+  std::istream& in_;
+  std::string source_name_;
+  int line_number_ = 0;
+};
+
+std::string format_scale(double scale) {
+  std::array<char, 64> buffer;
+  auto [end, error] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), scale);
+  if (error != std::errc()) throw std::logic_error("format_scale: buffer too small");
+  return std::string(buffer.data(), end);
+}
+
+void write_padding(std::ostream& out, const Padding& p) {
+  out << " pad " << p.top << ' ' << p.left << ' ' << p.bottom << ' ' << p.right;
+}
+
+void write_rows(std::ostream& out, const std::vector<int64_t>& values, size_t per_row) {
+  for (size_t i = 0; i < values.size(); ++i) {
+    out << values[i] << ((i + 1) % per_row == 0 ? '\n' : ' ');
+  }
+}
+
+void write_bias(std::ostream& out, const std::vector<int64_t>& bias) {
+  out << "bias";
+  for (int64_t b : bias)
+    out << ' ' << b;
+  out << '\n';
+}
+
+void write_layer(std::ostream& out, const Layer& layer) {
+  const std::string scale = " scale " + format_scale(layer.scale) + "\n";
+  if (const auto* conv = std::get_if<ConvolutionLayer>(&layer.operation)) {
+    out << "conv in " << conv->in_maps << " out " << conv->out_maps << " kernel "
+        << conv->kernel_height << ' ' << conv->kernel_width << " stride " << conv->stride_y << ' '
+        << conv->stride_x;
+    write_padding(out, conv->padding);
+    out << scale;
+    write_rows(out, conv->weights,
+               static_cast<size_t>(conv->in_maps * conv->kernel_height * conv->kernel_width));
+    write_bias(out, conv->bias);
+  } else if (const auto* dense = std::get_if<DenseLayer>(&layer.operation)) {
+    out << "dense in " << dense->inputs << " out " << dense->outputs << scale;
+    write_rows(out, dense->weights, static_cast<size_t>(dense->inputs));
+    write_bias(out, dense->bias);
+  } else if (const auto* pool = std::get_if<ScaledMeanPoolLayer>(&layer.operation)) {
+    out << "pool window " << pool->window_height << ' ' << pool->window_width << " stride "
+        << pool->stride_y << ' ' << pool->stride_x;
+    write_padding(out, pool->padding);
+    out << scale;
+  } else {
+    out << layer_name(layer) << scale;
+  }
+}
+
+}  // namespace
+
+Model read_model(std::istream& in, const std::string& source_name) {
+  return ModelReader(in, source_name).read();
+}
+
+Model load_model(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("model file '" + path + "': cannot open for reading");
+  return read_model(in, path);
+}
+
+void write_model(const Model& model, std::ostream& out) {
+  validate_model(model);
+  out << "cryptonets-model " << kModelFileVersion << '\n';
+  out << "input channels " << model.input_shape.channels << " height " << model.input_shape.height
+      << " width " << model.input_shape.width << " scale " << format_scale(model.input_scale)
+      << '\n';
+  for (const Layer& layer : model.layers)
+    write_layer(out, layer);
+  out << "end\n";
+}
+
+void save_model(const Model& model, const std::string& path) {
+  std::ofstream out(path);
+  if (!out) throw std::runtime_error("model file '" + path + "': cannot open for writing");
+  write_model(model, out);
+  out.flush();
+  if (!out) throw std::runtime_error("model file '" + path + "': write failed");
+}
+
+}  // namespace cryptonets

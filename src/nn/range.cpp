@@ -1,0 +1,156 @@
+#include "cryptonets/nn/range.hpp"
+
+#include <algorithm>
+
+#include "cryptonets/nn/layers.hpp"
+
+namespace cryptonets {
+
+namespace {
+
+std::vector<ValueInterval> linear_ranges(const LinearMap& map,
+                                         const std::vector<ValueInterval>& inputs) {
+  std::vector<ValueInterval> outputs(map.outputs);
+  for (size_t o = 0; o < map.outputs; ++o) {
+    mpz_class lower = static_cast<long>(map.bias[o]);
+    mpz_class upper = lower;
+    for (const LinearTerm& term : map.terms_of(o)) {
+      const ValueInterval& x = inputs[term.input];
+      if (term.weight > 0) {
+        unsigned long w = static_cast<unsigned long>(term.weight);
+        mpz_addmul_ui(upper.get_mpz_t(), x.upper.get_mpz_t(), w);
+        mpz_addmul_ui(lower.get_mpz_t(), x.lower.get_mpz_t(), w);
+      } else {  // w·x is largest at x = lower: upper += w·lower = upper - |w|·lower
+        unsigned long w = static_cast<unsigned long>(-term.weight);
+        mpz_submul_ui(upper.get_mpz_t(), x.lower.get_mpz_t(), w);
+        mpz_submul_ui(lower.get_mpz_t(), x.upper.get_mpz_t(), w);
+      }
+    }
+    outputs[o] = ValueInterval{std::move(lower), std::move(upper)};
+  }
+  return outputs;
+}
+
+ValueInterval square_range(const ValueInterval& x) {
+  mpz_class low_square = x.lower * x.lower;
+  mpz_class high_square = x.upper * x.upper;
+  if (x.lower >= 0) return {low_square, high_square};
+  if (x.upper <= 0) return {high_square, low_square};
+  return {mpz_class(0), std::max(low_square, high_square)};
+}
+
+LayerRange summarise(size_t layer_index, std::string name, std::vector<ValueInterval> elements) {
+  LayerRange range{layer_index, std::move(name), std::move(elements), mpz_class(0), 0};
+  for (const ValueInterval& e : range.elements) {
+    range.bound = std::max({range.bound, mpz_class(abs(e.lower)), mpz_class(abs(e.upper))});
+  }
+  range.bits = centred_bits(range.bound);
+  return range;
+}
+
+int bit_length(const mpz_class& x) {
+  return x == 0 ? 0 : static_cast<int>(mpz_sizeinbase(x.get_mpz_t(), 2));
+}
+
+mpz_class to_mpz(uint64_t x) {
+  return mpz_class(static_cast<unsigned long>(x));
+}
+
+// Smallest k with modulus^k >= 2·bound + 1.
+int moduli_needed(const mpz_class& bound, uint64_t modulus) {
+  mpz_class needed = 2 * bound + 1;
+  mpz_class product = 1;
+  int k = 0;
+  while (product < needed) {
+    product *= to_mpz(modulus);
+    ++k;
+  }
+  return k;
+}
+
+}  // namespace
+
+int RangeReport::max_layer_bits() const {
+  int bits = 0;
+  for (const LayerRange& layer : layers)
+    bits = std::max(bits, layer.bits);
+  return bits;
+}
+
+// 2^(k-1) < 2B + 1 <= 2^k  <=>  k = bit length of 2B (B >= 1), and 0 bits for B = 0.
+int centred_bits(const mpz_class& bound) {
+  return bound == 0 ? 0 : bit_length(bound) + 1;
+}
+
+RangeReport track_ranges(const Model& model, int64_t max_input) {
+  if (max_input < 0) {
+    throw std::invalid_argument("track_ranges: max_input must be >= 0, got " +
+                                std::to_string(max_input));
+  }
+  if (model.layers.empty()) throw std::invalid_argument("track_ranges: the model has no layers");
+  CompiledModel compiled = compile_model(model);
+  RangeReport report;
+  report.max_input = max_input;
+  std::vector<ValueInterval> values(
+      compiled.input_size, ValueInterval{mpz_class(0), mpz_class(static_cast<long>(max_input))});
+  auto step = compiled.steps.begin();
+  for (size_t i = 0; i < model.layers.size(); ++i) {
+    if (step != compiled.steps.end() && step->layer_index == i) {
+      if (step->kind == CompiledStep::Kind::kSquare) {
+        for (ValueInterval& v : values)
+          v = square_range(v);
+      } else {
+        values = linear_ranges(step->map, values);
+      }
+      ++step;
+    }  // else a Flatten: values unchanged
+    report.layers.push_back(summarise(i, layer_name(model.layers[i]), values));
+  }
+  return report;
+}
+
+RangeReport track_ranges(const Model& model) {
+  return track_ranges(model, max_input_value(model));
+}
+
+bool plaintext_modulus_suffices(const RangeReport& report, const mpz_class& modulus) {
+  return 2 * report.output().bound + 1 <= modulus;
+}
+
+bool plaintext_moduli_suffice(const RangeReport& report, const std::vector<uint64_t>& moduli) {
+  mpz_class product = 1;
+  for (uint64_t t : moduli)
+    product *= to_mpz(t);
+  return !moduli.empty() && plaintext_modulus_suffices(report, product);
+}
+
+PlaintextModulusTooSmall::PlaintextModulusTooSmall(int needed_bits, int modulus_bits,
+                                                   int moduli_given, int moduli_needed)
+    : std::runtime_error("the model needs " + std::to_string(needed_bits) + " bits; " +
+                         (moduli_given == 1 ? std::string("plaintext modulus t")
+                                            : "the product T of " + std::to_string(moduli_given) +
+                                                  " plaintext moduli") +
+                         " has " + std::to_string(modulus_bits) + " bits: use " +
+                         std::to_string(moduli_needed) + " moduli (CRT) or a smaller input scale"),
+      needed_bits_(needed_bits),
+      modulus_bits_(modulus_bits),
+      moduli_needed_(moduli_needed) {}
+
+void require_plaintext_moduli(const RangeReport& report, const std::vector<uint64_t>& moduli) {
+  if (moduli.empty()) throw std::invalid_argument("require_plaintext_moduli: no modulus given");
+  mpz_class product = 1;
+  for (uint64_t t : moduli) {
+    if (t < 2) {
+      throw std::invalid_argument("require_plaintext_moduli: modulus " + std::to_string(t) +
+                                  " is below 2");
+    }
+    product *= to_mpz(t);
+  }
+  if (plaintext_modulus_suffices(report, product)) return;
+  uint64_t smallest = *std::min_element(moduli.begin(), moduli.end());
+  throw PlaintextModulusTooSmall(report.output_bits(), bit_length(product),
+                                 static_cast<int>(moduli.size()),
+                                 moduli_needed(report.output().bound, smallest));
+}
+
+}  // namespace cryptonets

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole default test suite: release build + unit tests, then the same unit tests once more
+# under AddressSanitizer and UndefinedBehaviorSanitizer. Longer checks: meson test -C build --suite slow
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tests/install-deps.sh
+jobs=$(nproc)
+
+[ -d build ] || meson setup build --buildtype=release
+meson compile -C build -j "$jobs"
+meson test -C build --print-errorlogs --num-processes "$jobs"
+
+[ -d build-sanitize ] || meson setup build-sanitize --buildtype=debugoptimized \
+  -Db_sanitize=address,undefined -Db_lundef=false
+meson compile -C build-sanitize -j "$jobs" unit_tests
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+  meson test -C build-sanitize --no-rebuild --print-errorlogs --num-processes "$jobs" --suite default

@@ -1,0 +1,215 @@
+// The MNIST IDX reader on the real data files and on damaged copies of them.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cryptonets/io/idx.hpp"
+
+using namespace cryptonets;
+namespace fs = std::filesystem;
+
+namespace {
+
+// data/mnist, looked up from the working directory upwards (the tests run from the repository
+// root or from a build directory inside it); CRYPTONETS_MNIST_DIR overrides.
+fs::path mnist_directory() {
+  if (const char* override_directory = std::getenv("CRYPTONETS_MNIST_DIR")) {
+    return override_directory;
+  }
+  for (fs::path directory = fs::current_path();; directory = directory.parent_path()) {
+    if (fs::exists(directory / "data/mnist/SHA256SUMS.uncompressed")) {
+      return directory / "data/mnist";
+    }
+    if (directory == directory.root_path()) break;
+  }
+  throw std::runtime_error("data/mnist not found above " + fs::current_path().string());
+}
+
+// A scratch directory removed at the end of the test.
+struct ScratchDirectory {
+  fs::path path;
+  explicit ScratchDirectory(const std::string& name)
+      : path(fs::temp_directory_path() /
+             ("cryptonets-" + name + "-" + std::to_string(::getpid()))) {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~ScratchDirectory() { fs::remove_all(path); }
+};
+
+// doctest::Contains takes a doctest::String; it copies the text.
+doctest::Contains contains(const std::string& text) {
+  return doctest::Contains(text.c_str());
+}
+
+void write_file(const fs::path& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
+  REQUIRE(out.good());
+}
+
+std::vector<uint8_t> test_images_content() {
+  return read_possibly_gzipped_file(mnist_directory() / "t10k-images-idx3-ubyte.gz");
+}
+
+std::vector<uint8_t> test_labels_content() {
+  return read_possibly_gzipped_file(mnist_directory() / "t10k-labels-idx1-ubyte.gz");
+}
+
+// Plain (uncompressed) copies of the test split and the checksum list, for damaging.
+void write_plain_test_split(const fs::path& directory, const std::vector<uint8_t>& images,
+                            const std::vector<uint8_t>& labels) {
+  write_file(directory / "t10k-images-idx3-ubyte", images);
+  write_file(directory / "t10k-labels-idx1-ubyte", labels);
+  fs::copy_file(mnist_directory() / "SHA256SUMS.uncompressed",
+                directory / "SHA256SUMS.uncompressed");
+}
+
+}  // namespace
+
+TEST_CASE(
+    "The MNIST test set reads as 10000 checksummed 28x28 images with labels 7 2 1 0 4 first") {
+  const MnistSet test = load_mnist(mnist_directory(), MnistSplit::kTest);
+  CHECK(test.images.count == 10000);
+  CHECK(test.images.pixels.size() == 10000 * 28 * 28);
+  REQUIRE(test.labels.labels.size() == 10000);
+  CHECK(std::vector<uint8_t>(test.labels.labels.begin(), test.labels.labels.begin() + 5) ==
+        std::vector<uint8_t>{7, 2, 1, 0, 4});
+  // The first image is a 7: ink in the middle rows, a blank first row.
+  CHECK(test.images.pixels[0] == 0);
+  size_t ink = 0;
+  for (size_t i = 0; i < 784; ++i)
+    ink += test.images.pixels[i] > 128;
+  CHECK(ink > 50);
+}
+
+TEST_CASE("The MNIST training set reads as 60000 checksummed images and labels") {
+  const MnistSet train = load_mnist(mnist_directory(), MnistSplit::kTrain);
+  CHECK(train.images.count == 60000);
+  CHECK(train.labels.labels.size() == 60000);
+  CHECK(train.labels.labels[0] == 5);  // the first training digit is a 5
+}
+
+TEST_CASE("Plain and gzipped copies of an IDX file read the same") {
+  ScratchDirectory scratch("idx-plain");
+  write_plain_test_split(scratch.path, test_images_content(), test_labels_content());
+  const MnistSet plain = load_mnist(scratch.path, MnistSplit::kTest);
+  const MnistSet gzipped = load_mnist(mnist_directory(), MnistSplit::kTest);
+  CHECK(plain.images.pixels == gzipped.images.pixels);
+  CHECK(plain.labels.labels == gzipped.labels.labels);
+}
+
+TEST_CASE("A truncated image file is rejected naming the file and the expected and actual sizes") {
+  ScratchDirectory scratch("idx-truncated");
+  std::vector<uint8_t> content = test_images_content();
+  content.resize(5000);
+  const fs::path path = scratch.path / "short-images";
+  write_file(path, content);
+  CHECK_THROWS_WITH_AS(
+      read_mnist_images(path),
+      contains(path.string() + "': truncated: the header announces "
+                               "10000 images of 28x28, i.e. 7840016 bytes, but the "
+                               "file holds only 5000 bytes"),
+      std::runtime_error);
+  content.resize(10);  // not even a whole header
+  write_file(path, content);
+  CHECK_THROWS_WITH_AS(read_mnist_images(path),
+                       doctest::Contains("truncated: 10 bytes is shorter than the 16-byte IDX "
+                                         "header"),
+                       std::runtime_error);
+}
+
+TEST_CASE("A truncated gzip file is rejected as a decompression failure naming the file") {
+  ScratchDirectory scratch("idx-truncated-gz");
+  std::ifstream in(mnist_directory() / "t10k-labels-idx1-ubyte.gz", std::ios::binary);
+  std::vector<uint8_t> compressed((std::istreambuf_iterator<char>(in)), {});
+  compressed.resize(compressed.size() / 2);
+  const fs::path path = scratch.path / "t10k-labels-idx1-ubyte.gz";
+  write_file(path, compressed);
+  CHECK_THROWS_WITH_AS(read_mnist_labels(path),
+                       contains(path.string() + "': gzip decompression failed"),
+                       std::runtime_error);
+}
+
+TEST_CASE("A labels file read as images is rejected for its magic number") {
+  const fs::path path = mnist_directory() / "t10k-labels-idx1-ubyte.gz";
+  CHECK_THROWS_WITH_AS(read_mnist_images(path),
+                       doctest::Contains("t10k-labels-idx1-ubyte.gz': wrong magic number "
+                                         "0x00000801, expected 0x00000803"),
+                       std::runtime_error);
+  CHECK_THROWS_WITH_AS(read_mnist_labels(mnist_directory() / "t10k-images-idx3-ubyte.gz"),
+                       doctest::Contains("wrong magic number 0x00000803, expected 0x00000801"),
+                       std::runtime_error);
+}
+
+TEST_CASE("Images that are not 28x28 and labels above 9 are rejected") {
+  std::vector<uint8_t> images = test_images_content();
+  images[11] = 29;  // the big-endian row count's low byte
+  CHECK_THROWS_WITH_AS(parse_mnist_images(images, "wide.idx"),
+                       doctest::Contains("'wide.idx': images are 29x28, expected 28x28"),
+                       std::runtime_error);
+  std::vector<uint8_t> labels = test_labels_content();
+  labels[8 + 3] = 10;  // the fourth label
+  CHECK_THROWS_WITH_AS(parse_mnist_labels(labels, "labels.idx"),
+                       doctest::Contains("'labels.idx': label 10 at index 3 is not a digit 0..9"),
+                       std::runtime_error);
+}
+
+TEST_CASE("A file with one flipped byte passes parsing but fails the SHA-256 check") {
+  ScratchDirectory scratch("idx-corrupt");
+  std::vector<uint8_t> images = test_images_content();
+  images[16 + 400] ^= 0x01;  // one pixel of the first image: still a well-formed IDX file
+  write_plain_test_split(scratch.path, images, test_labels_content());
+  CHECK(load_mnist(scratch.path, MnistSplit::kTest, /*verify_checksums=*/false).images.count ==
+        10000);
+  CHECK_THROWS_WITH_AS(load_mnist(scratch.path, MnistSplit::kTest),
+                       doctest::Contains("t10k-images-idx3-ubyte': SHA-256 mismatch (corrupted "
+                                         "file?): the uncompressed content hashes to "),
+                       std::runtime_error);
+  CHECK_THROWS_WITH_AS(load_mnist(scratch.path, MnistSplit::kTest),
+                       doctest::Contains("expected 0fa7898d509279e482958e8ce81c8e77db3f2f8254e2666"
+                                         "1ceb7762c4d494ce7"),
+                       std::runtime_error);
+}
+
+TEST_CASE("Image and label files of different lengths are rejected as a pair") {
+  ScratchDirectory scratch("idx-mismatch");
+  std::vector<uint8_t> labels = test_labels_content();
+  labels.pop_back();
+  labels[7] = 0x0f;  // count 10000 = 0x2710 becomes 0x270f = 9999, matching the shorter file
+  write_plain_test_split(scratch.path, test_images_content(), labels);
+  CHECK_THROWS_WITH_AS(load_mnist(scratch.path, MnistSplit::kTest, /*verify_checksums=*/false),
+                       doctest::Contains("disagree: 10000 images but 9999 labels"),
+                       std::runtime_error);
+}
+
+TEST_CASE("A missing file is rejected naming it") {
+  const fs::path path = mnist_directory() / "no-such-file-idx3-ubyte.gz";
+  CHECK_THROWS_WITH_AS(
+      read_mnist_images(path),
+      contains("MNIST file '" + path.string() + "': cannot open: no such regular file"),
+      std::runtime_error);
+  ScratchDirectory scratch("idx-empty");
+  CHECK_THROWS_WITH_AS(load_mnist(scratch.path, MnistSplit::kTest),
+                       doctest::Contains("cannot open checksum file"), std::runtime_error);
+}
+
+TEST_CASE("The checksum list names the four MNIST files and rejects malformed lines") {
+  const auto sums = read_sha256sums(mnist_directory() / "SHA256SUMS.uncompressed");
+  CHECK(sums.size() == 4);
+  CHECK(sums.at("t10k-labels-idx1-ubyte") ==
+        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2");
+  ScratchDirectory scratch("idx-sums");
+  const fs::path path = scratch.path / "SHA256SUMS";
+  std::ofstream(path) << "not-a-hash  file\n";
+  CHECK_THROWS_WITH_AS(read_sha256sums(path), doctest::Contains("line 1: expected"),
+                       std::runtime_error);
+}

@@ -1,0 +1,368 @@
+// The integer model and its generic evaluator: hand-computed outputs, the compiled term lists
+// checked against a direct nested-loop evaluation, exact merging of linear layers, and the plain
+// and modular policies against each other.
+#include <doctest/doctest.h>
+
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+#include "cryptonets/nn/layers.hpp"
+#include "cryptonets/nn/model.hpp"
+
+using namespace cryptonets;
+
+namespace {
+
+std::vector<int64_t> random_integers(std::mt19937_64& rng, size_t count, int64_t low,
+                                     int64_t high) {
+  std::uniform_int_distribution<int64_t> dist(low, high);
+  std::vector<int64_t> out(count);
+  for (auto& v : out) v = dist(rng);
+  return out;
+}
+
+ConvolutionLayer random_convolution(std::mt19937_64& rng, int64_t in_maps, int64_t out_maps,
+                                    int64_t kernel, int64_t stride, Padding padding,
+                                    int64_t max_weight) {
+  ConvolutionLayer conv{in_maps, out_maps, kernel, kernel, stride, stride, padding, {}, {}};
+  conv.weights = random_integers(rng, static_cast<size_t>(out_maps * in_maps * kernel * kernel),
+                                 -max_weight, max_weight);
+  conv.bias = random_integers(rng, static_cast<size_t>(out_maps), -max_weight, max_weight);
+  return conv;
+}
+
+DenseLayer random_dense(std::mt19937_64& rng, int64_t inputs, int64_t outputs,
+                        int64_t max_weight) {
+  DenseLayer dense{inputs, outputs, {}, {}};
+  dense.weights = random_integers(rng, static_cast<size_t>(inputs * outputs), -max_weight,
+                                  max_weight);
+  dense.bias = random_integers(rng, static_cast<size_t>(outputs), -max_weight, max_weight);
+  return dense;
+}
+
+// The CryptoNets MNIST network before merging (Gilad-Bachrach et al. 2016, Table 1), with random
+// weights in [-max_weight, max_weight].
+Model random_cryptonets_model(std::mt19937_64& rng, int64_t max_weight) {
+  Model model{Shape{1, 28, 28}, 255.0, {}};
+  ScaledMeanPoolLayer pool{3, 3, 1, 1, Padding{1, 1, 1, 1}};
+  model.layers = {
+      {random_convolution(rng, 1, 5, 5, 2, Padding{0, 0, 1, 1}, max_weight), 1.0},  // 5×13×13
+      {SquareLayer{}, 1.0},
+      {pool, 1.0},
+      {random_convolution(rng, 5, 10, 5, 2, Padding{}, max_weight), 1.0},  // 10×5×5
+      {pool, 1.0},
+      {FlattenLayer{}, 1.0},
+      {random_dense(rng, 250, 100, max_weight), 1.0},
+      {SquareLayer{}, 1.0},
+      {random_dense(rng, 100, 10, max_weight), 1.0},
+  };
+  return model;
+}
+
+// Direct evaluation over an explicitly zero-padded array: the slow obvious reference for the
+// compiled term lists.
+std::vector<i128> reference_sliding_window(const std::vector<i128>& input, const Shape& shape,
+                                           const Shape& out_shape, int64_t window_h,
+                                           int64_t window_w, int64_t stride_y, int64_t stride_x,
+                                           const Padding& pad, const ConvolutionLayer* conv) {
+  int64_t padded_h = shape.height + pad.top + pad.bottom;
+  int64_t padded_w = shape.width + pad.left + pad.right;
+  std::vector<i128> padded(static_cast<size_t>(shape.channels * padded_h * padded_w), 0);
+  for (int64_t c = 0; c < shape.channels; ++c)
+    for (int64_t y = 0; y < shape.height; ++y)
+      for (int64_t x = 0; x < shape.width; ++x)
+        padded[static_cast<size_t>((c * padded_h + y + pad.top) * padded_w + x + pad.left)] =
+            input[static_cast<size_t>((c * shape.height + y) * shape.width + x)];
+  std::vector<i128> out;
+  for (int64_t o = 0; o < out_shape.channels; ++o) {
+    for (int64_t y = 0; y < out_shape.height; ++y) {
+      for (int64_t x = 0; x < out_shape.width; ++x) {
+        i128 sum = conv ? conv->bias[static_cast<size_t>(o)] : 0;
+        for (int64_t i = 0; i < shape.channels; ++i) {
+          if (!conv && i != o) continue;  // pooling keeps channels apart
+          for (int64_t ky = 0; ky < window_h; ++ky) {
+            for (int64_t kx = 0; kx < window_w; ++kx) {
+              i128 value = padded[static_cast<size_t>(
+                  (i * padded_h + y * stride_y + ky) * padded_w + x * stride_x + kx)];
+              int64_t weight =
+                  conv ? conv->weights[static_cast<size_t>(
+                             ((o * shape.channels + i) * window_h + ky) * window_w + kx)]
+                       : 1;
+              sum += value * weight;
+            }
+          }
+        }
+        out.push_back(sum);
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<i128> reference_evaluate(const Model& model, const std::vector<int64_t>& input) {
+  std::vector<i128> values(input.begin(), input.end());
+  Shape shape = model.input_shape;
+  for (const Layer& layer : model.layers) {
+    Shape out_shape = output_shape(layer, shape);
+    if (const auto* conv = std::get_if<ConvolutionLayer>(&layer.operation)) {
+      values = reference_sliding_window(values, shape, out_shape, conv->kernel_height,
+                                        conv->kernel_width, conv->stride_y, conv->stride_x,
+                                        conv->padding, conv);
+    } else if (const auto* pool = std::get_if<ScaledMeanPoolLayer>(&layer.operation)) {
+      values = reference_sliding_window(values, shape, out_shape, pool->window_height,
+                                        pool->window_width, pool->stride_y, pool->stride_x,
+                                        pool->padding, nullptr);
+    } else if (const auto* dense = std::get_if<DenseLayer>(&layer.operation)) {
+      std::vector<i128> out;
+      for (int64_t o = 0; o < dense->outputs; ++o) {
+        i128 sum = dense->bias[static_cast<size_t>(o)];
+        for (int64_t i = 0; i < dense->inputs; ++i) {
+          sum += values[static_cast<size_t>(i)] *
+                 dense->weights[static_cast<size_t>(o * dense->inputs + i)];
+        }
+        out.push_back(sum);
+      }
+      values = out;
+    } else if (std::holds_alternative<SquareLayer>(layer.operation)) {
+      for (auto& v : values) v *= v;
+    }
+    shape = out_shape;
+  }
+  return values;
+}
+
+std::vector<i128> as_i128(const std::vector<int64_t>& values) {
+  return std::vector<i128>(values.begin(), values.end());
+}
+
+// 1×3×3 input 1..9; conv with two 2×2 kernels; square; flatten; dense 8 -> 2.
+Model hand_model() {
+  ConvolutionLayer conv{1, 2, 2, 2, 1, 1, Padding{}, {1, 2, 0, -1, 0, 1, 1, 0}, {-3, 0}};
+  DenseLayer dense{8, 2, {1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0, 0, 1}, {0, 7}};
+  return Model{Shape{1, 3, 3},
+               255.0,
+               {{conv, 1.0}, {SquareLayer{}, 1.0}, {FlattenLayer{}, 1.0}, {dense, 1.0}}};
+}
+
+}  // namespace
+
+TEST_CASE("a hand-computed 1x3x3 model gives the expected layer outputs") {
+  const std::vector<int64_t> input{1, 2, 3, 4, 5, 6, 7, 8, 9};
+  CompiledModel compiled = compile_model(hand_model());
+  CHECK(compiled.steps.size() == 3);  // the Flatten has no step
+  std::vector<std::vector<i128>> seen(4);
+  PlainIntegers plain;
+  auto outputs = evaluate(compiled, as_i128(input), plain,
+                          [&](size_t layer, const std::vector<i128>& v) { seen[layer] = v; });
+  // map 0: x(y,x) + 2·x(y,x+1) - x(y+1,x+1) - 3; map 1: x(y,x+1) + x(y+1,x).
+  CHECK(seen[0] == as_i128({-3, -1, 2, 5, 6, 8, 12, 14}));
+  CHECK(seen[1] == as_i128({9, 1, 4, 25, 36, 64, 144, 196}));
+  CHECK(seen[2].empty());
+  // 9 + 1 + 4 + 25 = 39; -25 + 196 + 7 = 178.
+  CHECK(outputs == as_i128({39, 178}));
+}
+
+TEST_CASE("a padded strided scaled mean pool sums the window cells inside the input") {
+  Model model{Shape{1, 3, 3}, 255.0, {{ScaledMeanPoolLayer{2, 2, 2, 2, Padding{0, 0, 1, 1}}, 1.0}}};
+  auto out = evaluate_plain(compile_model(model), std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9});
+  // windows {1,2,4,5}, {3,6}, {7,8}, {9}
+  CHECK(out == as_i128({12, 9, 15, 9}));
+}
+
+TEST_CASE("compiled convolutions and pools equal direct nested-loop evaluation on random shapes") {
+  std::mt19937_64 rng(101);
+  for (int trial = 0; trial < 40; ++trial) {
+    auto pick = [&](int64_t lo, int64_t hi) {
+      return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+    };
+    Shape input{pick(1, 3), pick(4, 9), pick(4, 9)};
+    Padding pad{pick(0, 2), pick(0, 2), pick(0, 2), pick(0, 2)};
+    int64_t kernel = pick(1, 4);
+    Model model{input, 255.0, {}};
+    model.layers.push_back(
+        {random_convolution(rng, input.channels, pick(1, 4), kernel, pick(1, 3), pad, 9), 1.0});
+    model.layers.push_back(
+        {ScaledMeanPoolLayer{pick(1, 3), pick(1, 3), pick(1, 2), pick(1, 2),
+                             Padding{pick(0, 1), pick(0, 1), pick(0, 1), pick(0, 1)}},
+         1.0});
+    model.layers.push_back({SquareLayer{}, 1.0});
+    auto image = random_integers(rng, static_cast<size_t>(input.size()), 0, 255);
+    CAPTURE(trial);
+    CHECK(evaluate_plain(compile_model(model), image) == reference_evaluate(model, image));
+  }
+}
+
+TEST_CASE("the CryptoNets-shaped model compiles to the published layer sizes") {
+  std::mt19937_64 rng(5);
+  Model model = random_cryptonets_model(rng, 3);
+  std::vector<Shape> shapes = layer_shapes(model);
+  CHECK(shapes[1] == Shape{5, 13, 13});  // 845 values after the first convolution
+  CHECK(shapes[4] == Shape{10, 5, 5});
+  CHECK(shapes.back() == Shape{10, 1, 1});
+  auto image = random_integers(rng, 784, 0, 255);
+  CHECK(evaluate_plain(compile_model(model), image) == reference_evaluate(model, image));
+}
+
+TEST_CASE("merging linear layers leaves the outputs of the CryptoNets network unchanged") {
+  std::mt19937_64 rng(2016);
+  Model model = random_cryptonets_model(rng, 3);
+  Model merged = merge_linear_layers(model);
+  REQUIRE(merged.layers.size() == 5);  // conv, square, dense 845 -> 100, square, dense
+  CHECK(merged.layers[0] == model.layers[0]);
+  const auto& dense = std::get<DenseLayer>(merged.layers[2].operation);
+  CHECK(dense.inputs == 845);
+  CHECK(dense.outputs == 100);
+  CHECK(merged.layers[4] == model.layers[8]);
+  CompiledModel original = compile_model(model);
+  CompiledModel collapsed = compile_model(merged);
+  for (int image = 0; image < 5; ++image) {
+    auto pixels = random_integers(rng, 784, 0, 255);
+    CHECK(evaluate_plain(original, pixels) == evaluate_plain(collapsed, pixels));
+  }
+  CHECK(merge_linear_layers(merged) == merged);  // nothing left to merge
+}
+
+TEST_CASE("merging keeps runs that end in a spatial shape and joins pure Flatten runs") {
+  std::mt19937_64 rng(3);
+  Model model{Shape{2, 6, 6}, 255.0, {}};
+  model.layers = {{random_convolution(rng, 2, 3, 3, 1, Padding{}, 4), 2.0},
+                  {ScaledMeanPoolLayer{2, 2, 1, 1, Padding{}}, 2.0},
+                  {SquareLayer{}, 4.0},
+                  {FlattenLayer{}, 4.0},
+                  {FlattenLayer{}, 4.0}};
+  Model merged = merge_linear_layers(model);
+  REQUIRE(merged.layers.size() == 4);
+  CHECK(merged.layers[0] == model.layers[0]);
+  CHECK(merged.layers[1] == model.layers[1]);
+  CHECK(std::holds_alternative<FlattenLayer>(merged.layers[3].operation));
+  auto image = random_integers(rng, 72, 0, 255);
+  CHECK(evaluate_plain(compile_model(merged), image) ==
+        evaluate_plain(compile_model(model), image));
+}
+
+TEST_CASE("composing linear maps is the matrix product with propagated biases") {
+  // first: y = [[1, 2], [0, -3]] x + [5, -1]; second: z = [4, 1] y + 2
+  // z = 4(x1 + 2 x2 + 5) + (-3 x2 - 1) + 2 = 4 x1 + 5 x2 + 21.
+  DenseLayer first{2, 2, {1, 2, 0, -3}, {5, -1}};
+  DenseLayer second{2, 1, {4, 1}, {2}};
+  LinearMap composed =
+      compose(linear_map_of({first, 1.0}, Shape{2, 1, 1}), linear_map_of({second, 1.0}, Shape{2, 1, 1}));
+  DenseLayer dense = to_dense_layer(composed);
+  CHECK(dense.weights == std::vector<int64_t>{4, 5});
+  CHECK(dense.bias == std::vector<int64_t>{21});
+}
+
+TEST_CASE("merging refuses composed weights that reach 2^60") {
+  int64_t big = int64_t{1} << 29;
+  Model model{Shape{1, 1, 1}, 255.0, {}};
+  model.layers = {{DenseLayer{1, 1, {big}, {0}}, 1.0}, {DenseLayer{1, 1, {big}, {0}}, 1.0}};
+  Model merged = merge_linear_layers(model);  // 2^58 fits
+  CHECK(std::get<DenseLayer>(merged.layers[0].operation).weights[0] == int64_t{1} << 58);
+  model.layers.push_back({DenseLayer{1, 1, {big}, {0}}, 1.0});  // 2^87 does not
+  CHECK_THROWS_AS(merge_linear_layers(model), std::overflow_error);
+}
+
+TEST_CASE("plain and modular evaluation agree mod t on the CryptoNets network") {
+  std::mt19937_64 rng(77);
+  Model model = random_cryptonets_model(rng, 3);
+  CompiledModel compiled = compile_model(merge_linear_layers(model));
+  for (uint64_t t : {uint64_t{65537}, uint64_t{1} << 40, (uint64_t{1} << 61) - 1}) {
+    ModularIntegers modular(t);
+    auto pixels = random_integers(rng, 784, 0, 255);
+    auto plain = evaluate_plain(compiled, pixels);
+    auto residues = evaluate_modular(compiled, pixels, t);
+    REQUIRE(plain.size() == residues.size());
+    for (size_t i = 0; i < plain.size(); ++i) CHECK(modular.from_integer(plain[i]) == residues[i]);
+  }
+}
+
+TEST_CASE("modular evaluation decodes to the exact integers when the outputs fit, even if "
+          "intermediate values wrap") {
+  // The squares reach 527² > t, but the output is a difference of nearby squares:
+  // (16a + b)² - (16a)² + 3 = 32ab + b² + 3 <= 31716 < t / 2 for a, b in [0, 31].
+  Model model{Shape{1, 1, 2}, 255.0, {}};
+  model.layers = {{DenseLayer{2, 2, {16, 0, 16, 1}, {0, 0}}, 1.0},
+                  {SquareLayer{}, 1.0},
+                  {DenseLayer{2, 1, {-1, 1}, {3}}, 1.0}};
+  const uint64_t t = 1 << 16;
+  CompiledModel compiled = compile_model(model);
+  ModularIntegers modular(t);
+  std::mt19937_64 rng(9);
+  bool wrapped = false;
+  for (int trial = 0; trial < 50; ++trial) {
+    auto input = random_integers(rng, 2, 0, 31);
+    std::vector<i128> plain = evaluate_plain(compiled, input);
+    auto residues = evaluate_modular(compiled, input, t);
+    CHECK(modular.centred(residues[0]) == static_cast<int64_t>(plain[0]));
+    wrapped = wrapped || 256 * input[0] * input[0] >= static_cast<int64_t>(t);
+  }
+  CHECK(wrapped);
+}
+
+TEST_CASE("modular policy maps negative weights, biases and 128-bit integers to residues") {
+  const uint64_t t = 1009;
+  ModularIntegers modular(t);
+  CHECK(modular.from_integer(int64_t{-1}) == t - 1);
+  CHECK(modular.from_integer(i128{-2019}) == t - 1);  // -2019 = -2·1009 - 1
+  i128 huge = (i128{1} << 100) + 5;
+  i128 expected = huge % static_cast<i128>(t);
+  CHECK(modular.from_integer(huge) == static_cast<uint64_t>(expected));
+  CHECK(modular.from_integer(-huge) == static_cast<uint64_t>((t - expected) % t));
+  std::vector<uint64_t> inputs{3, 10};
+  std::vector<LinearTerm> terms{{0, -5}, {1, 2}};
+  uint64_t y = modular.multiply_accumulate(inputs, terms);  // -15 + 20 = 5
+  modular.add_constant(y, -7);
+  CHECK(modular.centred(y) == -2);
+  modular.square(y);
+  CHECK(y == 4);
+  CHECK_THROWS_AS(ModularIntegers(uint64_t{1} << 62), std::invalid_argument);
+}
+
+TEST_CASE("plain evaluation throws instead of wrapping past 128 bits") {
+  Model model{Shape{1, 1, 1}, 255.0, {}};
+  model.layers = {{DenseLayer{1, 1, {int64_t{1} << 40}, {0}}, 1.0},
+                  {SquareLayer{}, 1.0},
+                  {SquareLayer{}, 1.0}};
+  CompiledModel compiled = compile_model(model);
+  CHECK_THROWS_AS(evaluate_plain(compiled, std::vector<int64_t>{1}), std::overflow_error);  // 2^160
+  model.layers[0].operation = DenseLayer{1, 1, {int64_t{1} << 31}, {0}};
+  CHECK(evaluate_plain(compile_model(model), std::vector<int64_t>{1})[0] == i128{1} << 124);
+}
+
+TEST_CASE("invalid models are rejected with a message naming the layer") {
+  std::mt19937_64 rng(1);
+  Model model = random_cryptonets_model(rng, 3);
+  SUBCASE("input map count differs from the channels") {
+    std::get<ConvolutionLayer>(model.layers[3].operation).in_maps = 4;
+  }
+  SUBCASE("weight count is wrong") {
+    std::get<DenseLayer>(model.layers[6].operation).weights.pop_back();
+  }
+  SUBCASE("a weight is too large") {
+    std::get<DenseLayer>(model.layers[8].operation).weights[3] = kMaxParameterMagnitude;
+  }
+  SUBCASE("the window is larger than the input") {
+    model.layers[4].operation = ScaledMeanPoolLayer{6, 6, 1, 1, Padding{}};
+  }
+  SUBCASE("a scale is not positive") { model.layers[1].scale = 0.0; }
+  CHECK_THROWS_AS(validate_model(model), std::invalid_argument);
+  CHECK_THROWS_AS(compile_model(model), std::invalid_argument);
+}
+
+TEST_CASE("evaluation rejects an input of the wrong size") {
+  CHECK_THROWS_AS(evaluate_plain(compile_model(hand_model()), std::vector<int64_t>(8, 1)),
+                  std::invalid_argument);
+}
+
+TEST_CASE("pixels are quantised as round(p · input_scale / 255)") {
+  Model model{Shape{1, 1, 1}, 255.0, {}};
+  CHECK(quantise_pixel(model, 200) == 200);
+  CHECK(max_input_value(model) == 255);
+  model.input_scale = 16.0;
+  CHECK(quantise_pixel(model, 0) == 0);
+  CHECK(quantise_pixel(model, 8) == 1);  // 0.502 rounds up
+  CHECK(quantise_pixel(model, 7) == 0);  // 0.439 rounds down
+  CHECK(quantise_pixel(model, 255) == 16);
+  CHECK(max_input_value(model) == 16);
+}

@@ -1,0 +1,300 @@
+// YASHE' at the paper's sizes: every operation against plaintext arithmetic in R_t, the RNS
+// multiply and decrypt against the GMP reference bit for bit, noise against the model.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <stdexcept>
+
+#include "cryptonets/yashe/encryptor.hpp"
+#include "cryptonets/yashe/evaluator.hpp"
+#include "cryptonets/yashe/key_generator.hpp"
+#include "cryptonets/yashe/reference.hpp"
+#include "yashe_test_support.hpp"
+
+using namespace test_support;
+
+namespace {
+
+struct Fixture {
+  std::shared_ptr<const Context> context;
+  Prng prng;
+  KeySet keys;
+  Encryptor encryptor;
+  Decryptor decryptor;
+  Evaluator evaluator;
+  PlainRing plain;
+
+  Fixture(const Parameters& params, uint64_t seed)
+      : context(Context::create(params)),
+        prng(Prng::insecure_seeded(seed)),
+        keys(generate_keys(context, prng)),
+        encryptor(context, keys.public_key),
+        decryptor(context, keys.secret_key),
+        evaluator(context, keys.evaluation_key),
+        plain(params.n, params.t) {}
+
+  Plaintext random() { return random_plaintext(prng, context->n(), context->parameters().t); }
+  Ciphertext encrypt(const Plaintext& m) { return encryptor.encrypt(m, prng); }
+};
+
+Fixture& paper_fixture() {
+  static Fixture fixture(paper_scale_parameters(), 11);
+  return fixture;
+}
+
+}  // namespace
+
+TEST_CASE("parameters are validated with a message naming the problem") {
+  Parameters p = paper_scale_parameters();
+  Parameters bad = p;
+  bad.n = 3000;
+  CHECK_THROWS_WITH_AS(bad.validate(), doctest::Contains("power of two"), std::invalid_argument);
+  bad = p;
+  bad.t = p.q_primes[0];
+  CHECK_THROWS_WITH_AS(bad.validate(), doctest::Contains("coprime"), std::invalid_argument);
+  bad = p;
+  bad.q_primes[1] = p.q_primes[1] + 2;  // not ≡ 1 mod 2n (or not prime)
+  CHECK_THROWS_AS(bad.validate(), std::invalid_argument);
+  bad = p;
+  bad.q_primes.push_back(p.q_primes[0]);
+  CHECK_THROWS_WITH_AS(bad.validate(), doctest::Contains("twice"), std::invalid_argument);
+  bad = p;
+  bad.q_primes = generate_ntt_primes(50, 1, 2 * p.n);
+  bad.t = 1 << 20;
+  CHECK_NOTHROW(bad.validate());
+  bad.t = uint64_t{1} << 45;
+  CHECK_THROWS_WITH_AS(bad.validate(), doctest::Contains("exceed t"), std::invalid_argument);
+  CHECK(p.fingerprint() != large_parameters().fingerprint());
+  CHECK(p.fingerprint() == paper_scale_parameters().fingerprint());
+  CHECK(p.log2_q() > 380);
+  CHECK(p.log2_q() < 390);
+}
+
+TEST_CASE("encryption then decryption returns the message at n = 8192, q ≈ 385 bits, t ≈ 2^40") {
+  Fixture& fx = paper_fixture();
+  for (int trial = 0; trial < 3; ++trial) {
+    Plaintext m = fx.random();
+    if (trial == 1) m.coeffs.assign(m.coeffs.size(), fx.context->parameters().t - 1);
+    if (trial == 2) m.coeffs.assign(m.coeffs.size(), 0);
+    Ciphertext c = fx.encrypt(m);
+    CHECK(fx.decryptor.decrypt(c).coeffs == m.coeffs);
+    CHECK(reference::decrypt(*fx.context, fx.keys.secret_key, c).coeffs == m.coeffs);
+  }
+}
+
+TEST_CASE("add, sub, negate, add_plain and multiply by signed scalars commute with decryption") {
+  Fixture& fx = paper_fixture();
+  Plaintext m1 = fx.random(), m2 = fx.random();
+  Ciphertext c1 = fx.encrypt(m1), c2 = fx.encrypt(m2);
+
+  Ciphertext sum = c1;
+  fx.evaluator.add_inplace(sum, c2);
+  CHECK(fx.decryptor.decrypt(sum).coeffs == fx.plain.add(m1, m2).coeffs);
+
+  Ciphertext difference = c1;
+  fx.evaluator.sub_inplace(difference, c2);
+  CHECK(fx.decryptor.decrypt(difference).coeffs == fx.plain.add(m1, fx.plain.scale(m2, -1)).coeffs);
+
+  Ciphertext negated = c1;
+  fx.evaluator.negate_inplace(negated);
+  CHECK(fx.decryptor.decrypt(negated).coeffs == fx.plain.scale(m1, -1).coeffs);
+
+  Ciphertext plus_plain = c1;
+  fx.evaluator.add_plain_inplace(plus_plain, m2);
+  CHECK(fx.decryptor.decrypt(plus_plain).coeffs == fx.plain.add(m1, m2).coeffs);
+
+  for (int64_t w : {int64_t{0}, int64_t{1}, int64_t{-1}, int64_t{255}, int64_t{-255},
+                    int64_t{1} << 40, -(int64_t{1} << 50)}) {
+    CAPTURE(w);
+    Ciphertext scaled = c1;
+    fx.evaluator.multiply_scalar_inplace(scaled, w);
+    CHECK(fx.decryptor.decrypt(scaled).coeffs == fx.plain.scale(m1, w).coeffs);
+  }
+}
+
+TEST_CASE("a negative weight costs its absolute value in noise, not t - |w|") {
+  Fixture& fx = paper_fixture();
+  Ciphertext c = fx.encrypt(fx.random());
+  const double before = fx.decryptor.invariant_noise_budget(c);
+  Ciphertext scaled = c;
+  fx.evaluator.multiply_scalar_inplace(scaled, -3);
+  const double after = fx.decryptor.invariant_noise_budget(scaled);
+  // -3 costs about log2(3) bits; reducing it to t - 3 ≈ 2^40 would cost 40.
+  CHECK(before - after < 3);
+  CHECK(before - after > 0.5);
+}
+
+TEST_CASE("multiply by a plaintext polynomial commutes with decryption") {
+  Fixture& fx = paper_fixture();
+  Plaintext m = fx.random();
+  Plaintext p = fx.plain.zero();
+  for (size_t j = 0; j < 64; ++j) p.coeffs[j * 37 % p.coeffs.size()] = from_signed(int64_t(j) - 32, Modulus(fx.context->parameters().t));
+  Ciphertext c = fx.encrypt(m);
+  fx.evaluator.multiply_plain_inplace(c, p);
+  CHECK(fx.decryptor.decrypt(c).coeffs == fx.plain.multiply(m, p).coeffs);
+}
+
+TEST_CASE("RNS multiply equals the GMP reference bit for bit and decrypts to the product") {
+  Fixture& fx = paper_fixture();
+  Plaintext m1 = fx.random(), m2 = fx.random();
+  Ciphertext c1 = fx.encrypt(m1), c2 = fx.encrypt(m2);
+
+  Ciphertext product = fx.evaluator.multiply_without_relinearization(c1, c2);
+  RnsPoly expected = reference::multiply_without_relinearization(*fx.context, c1.c, c2.c);
+  CHECK(product.c == expected);
+  CHECK(product.degree == 2);
+  // Before relinearisation it decrypts under f².
+  const Plaintext m1m2 = fx.plain.multiply(m1, m2);
+  CHECK(fx.decryptor.decrypt(product).coeffs == m1m2.coeffs);
+  CHECK(reference::decrypt(*fx.context, fx.keys.secret_key, product).coeffs == m1m2.coeffs);
+
+  fx.evaluator.relinearize_inplace(product);
+  CHECK(product.degree == 1);
+  CHECK(fx.decryptor.decrypt(product).coeffs == m1m2.coeffs);
+
+  Ciphertext squared = fx.evaluator.square(c1);
+  CHECK(fx.decryptor.decrypt(squared).coeffs == fx.plain.multiply(m1, m1).coeffs);
+  CHECK(fx.evaluator.multiply_without_relinearization(c1, c1).c ==
+        reference::multiply_without_relinearization(*fx.context, c1.c, c1.c));
+}
+
+TEST_CASE("measured noise stays within the noise model's prediction") {
+  Fixture& fx = paper_fixture();
+  Ciphertext c = fx.encrypt(fx.random());
+  auto measured_log2 = [&](const Ciphertext& ct) {
+    return -fx.decryptor.invariant_noise_budget(ct) - 1;
+  };
+  const double fresh = measured_log2(c);
+  CHECK(fresh <= c.noise_log2);
+  CHECK(c.noise_log2 - fresh < 12);
+  MESSAGE("fresh noise: measured 2^" << fresh << ", model 2^" << c.noise_log2);
+
+  Ciphertext product = fx.evaluator.multiply_without_relinearization(c, c);
+  const double before_relin = measured_log2(product);
+  fx.evaluator.relinearize_inplace(product);
+  const double after_relin = measured_log2(product);
+  CHECK(after_relin <= product.noise_log2);
+  CHECK(product.noise_log2 - after_relin < 20);
+  // Key switching must be small beside the multiplication noise.
+  CHECK(after_relin - before_relin < 1);
+  CHECK(fx.evaluator.noise_model().key_switching() < before_relin - 20);
+  MESSAGE("after square: measured 2^" << before_relin << " (before relinearisation), 2^"
+                                      << after_relin << " after; model 2^" << product.noise_log2
+                                      << "; key switching model 2^"
+                                      << fx.evaluator.noise_model().key_switching());
+}
+
+TEST_CASE("a CryptoNets-shaped depth-2 circuit decrypts correctly") {
+  // 25-term weighted sums with weights up to ±255, square, 845-term weighted sums, square, and a
+  // final weighted sum: the noise growth of the MNIST network, on random polynomial messages.
+  Fixture& fx = paper_fixture();
+  Prng weights = Prng::insecure_seeded(99);
+  auto weight = [&weights] { return static_cast<int64_t>(sample_uniform_below(weights, 511)) - 255; };
+
+  std::vector<Plaintext> inputs;
+  std::vector<Ciphertext> encrypted;
+  for (int i = 0; i < 25; ++i) {
+    inputs.push_back(fx.random());
+    encrypted.push_back(fx.encrypt(inputs.back()));
+  }
+  // Layer 1: three weighted sums of the 25 inputs, then squares.
+  std::vector<Plaintext> plain1;
+  std::vector<Ciphertext> cipher1;
+  for (int o = 0; o < 3; ++o) {
+    Plaintext p = fx.plain.zero();
+    Ciphertext c = encrypted[0];
+    fx.evaluator.multiply_scalar_inplace(c, 0);
+    for (int i = 0; i < 25; ++i) {
+      const int64_t w = weight();
+      p = fx.plain.add(p, fx.plain.scale(inputs[i], w));
+      Ciphertext term = encrypted[i];
+      fx.evaluator.multiply_scalar_inplace(term, w);
+      fx.evaluator.add_inplace(c, term);
+    }
+    plain1.push_back(fx.plain.multiply(p, p));
+    cipher1.push_back(fx.evaluator.square(c));
+  }
+  // Layer 2: 845-term weighted sums over the squared values, then squares.
+  std::vector<Plaintext> plain2;
+  std::vector<Ciphertext> cipher2;
+  for (int o = 0; o < 2; ++o) {
+    Plaintext p = fx.plain.zero();
+    Ciphertext c = cipher1[0];
+    fx.evaluator.multiply_scalar_inplace(c, 0);
+    for (int i = 0; i < 845; ++i) {
+      const int64_t w = weight();
+      p = fx.plain.add(p, fx.plain.scale(plain1[i % 3], w));
+      Ciphertext term = cipher1[i % 3];
+      fx.evaluator.multiply_scalar_inplace(term, w);
+      fx.evaluator.add_inplace(c, term);
+    }
+    plain2.push_back(fx.plain.multiply(p, p));
+    cipher2.push_back(fx.evaluator.square(c));
+  }
+  // Layer 3: a final weighted sum.
+  Plaintext expected = fx.plain.add(fx.plain.scale(plain2[0], 200), fx.plain.scale(plain2[1], -117));
+  Ciphertext out = cipher2[0];
+  fx.evaluator.multiply_scalar_inplace(out, 200);
+  Ciphertext second = cipher2[1];
+  fx.evaluator.multiply_scalar_inplace(second, -117);
+  fx.evaluator.add_inplace(out, second);
+
+  const double budget = fx.decryptor.invariant_noise_budget(out);
+  MESSAGE("noise budget left after the depth-2 circuit: " << budget << " bits (model: "
+          << NoiseModel::budget_bits(out.noise_log2) << ")");
+  CHECK(budget > 0);
+  CHECK(budget >= NoiseModel::budget_bits(out.noise_log2));
+  CHECK(fx.decryptor.decrypt(out).coeffs == expected.coeffs);
+}
+
+TEST_CASE("a ciphertext pushed past its noise budget is reported as exhausted") {
+  // A small q (3 primes, ≈ 150 bits) runs out after a couple of squarings.
+  Fixture fx(Parameters::create(8192, 3, 50, generate_ntt_primes(40, 1, 16384)[0]), 5);
+  Plaintext m = fx.random();
+  Ciphertext c = fx.encrypt(m);
+  Plaintext expected = m;
+  double budget = fx.decryptor.invariant_noise_budget(c);
+  CHECK(budget > 0);
+  int squarings = 0;
+  // Once the noise wraps, ‖v‖∞ is within about 2/n of 1/2 and the budget within 0.001 bit of 0.
+  while (budget > 0.01 && squarings < 6) {
+    c = fx.evaluator.square(c);
+    expected = fx.plain.multiply(expected, expected);
+    budget = fx.decryptor.invariant_noise_budget(c);
+    ++squarings;
+  }
+  CHECK(budget < 0.01);
+  CHECK(fx.decryptor.decrypt(c).coeffs != expected.coeffs);
+  CHECK(NoiseModel::budget_bits(c.noise_log2) <= 0);  // the model saw it coming too
+}
+
+TEST_CASE("ciphertexts of another key pair or other parameters are refused") {
+  Fixture& fx = paper_fixture();
+  Fixture other(paper_scale_parameters(), 12);
+  Ciphertext mine = fx.encrypt(fx.random());
+  Ciphertext theirs = other.encrypt(other.random());
+  CHECK_THROWS_WITH_AS(fx.decryptor.decrypt(theirs), doctest::Contains("another key pair"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(fx.evaluator.add_inplace(mine, theirs), doctest::Contains("different keys"),
+                       std::invalid_argument);
+  CHECK_THROWS_AS(other.evaluator.relinearize_inplace(mine = fx.evaluator.multiply_without_relinearization(mine, mine)),
+                  std::invalid_argument);
+
+  Fixture small(Parameters::create(8192, 3, 50, generate_ntt_primes(40, 1, 16384)[0]), 5);
+  Ciphertext foreign = small.encrypt(small.random());
+  foreign.key_id = fx.keys.secret_key.key_id;  // even with a matching key id
+  CHECK_THROWS_WITH_AS(fx.decryptor.decrypt(foreign), doctest::Contains("other parameters"),
+                       std::invalid_argument);
+}
+
+TEST_CASE("n = 16384, q ≈ 440 bits: round trip, multiply equals the reference, product decrypts") {
+  Fixture fx(large_parameters(), 21);
+  CHECK(fx.context->parameters().log2_q() > 435);
+  Plaintext m1 = fx.random(), m2 = fx.random();
+  Ciphertext c1 = fx.encrypt(m1), c2 = fx.encrypt(m2);
+  CHECK(fx.decryptor.decrypt(c1).coeffs == m1.coeffs);
+  Ciphertext product = fx.evaluator.multiply_without_relinearization(c1, c2);
+  CHECK(product.c == reference::multiply_without_relinearization(*fx.context, c1.c, c2.c));
+  fx.evaluator.relinearize_inplace(product);
+  CHECK(fx.decryptor.decrypt(product).coeffs == fx.plain.multiply(m1, m2).coeffs);
+}
