@@ -3,6 +3,7 @@
 // and modular policies against each other.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <random>
 #include <stdexcept>
 #include <vector>
@@ -18,7 +19,8 @@ std::vector<int64_t> random_integers(std::mt19937_64& rng, size_t count, int64_t
                                      int64_t high) {
   std::uniform_int_distribution<int64_t> dist(low, high);
   std::vector<int64_t> out(count);
-  for (auto& v : out) v = dist(rng);
+  for (auto& v : out)
+    v = dist(rng);
   return out;
 }
 
@@ -32,11 +34,10 @@ ConvolutionLayer random_convolution(std::mt19937_64& rng, int64_t in_maps, int64
   return conv;
 }
 
-DenseLayer random_dense(std::mt19937_64& rng, int64_t inputs, int64_t outputs,
-                        int64_t max_weight) {
+DenseLayer random_dense(std::mt19937_64& rng, int64_t inputs, int64_t outputs, int64_t max_weight) {
   DenseLayer dense{inputs, outputs, {}, {}};
-  dense.weights = random_integers(rng, static_cast<size_t>(inputs * outputs), -max_weight,
-                                  max_weight);
+  dense.weights =
+      random_integers(rng, static_cast<size_t>(inputs * outputs), -max_weight, max_weight);
   dense.bias = random_integers(rng, static_cast<size_t>(outputs), -max_weight, max_weight);
   return dense;
 }
@@ -125,7 +126,8 @@ std::vector<i128> reference_evaluate(const Model& model, const std::vector<int64
       }
       values = out;
     } else if (std::holds_alternative<SquareLayer>(layer.operation)) {
-      for (auto& v : values) v *= v;
+      for (auto& v : values)
+        v *= v;
     }
     shape = out_shape;
   }
@@ -156,11 +158,11 @@ TEST_CASE("a hand-computed 1x3x3 model gives the expected layer outputs") {
   auto outputs = evaluate(compiled, as_i128(input), plain,
                           [&](size_t layer, const std::vector<i128>& v) { seen[layer] = v; });
   // map 0: x(y,x) + 2·x(y,x+1) - x(y+1,x+1) - 3; map 1: x(y,x+1) + x(y+1,x).
-  CHECK(seen[0] == as_i128({-3, -1, 2, 5, 6, 8, 12, 14}));
-  CHECK(seen[1] == as_i128({9, 1, 4, 25, 36, 64, 144, 196}));
+  CHECK(seen[0] == as_i128({-3, -1, 3, 5, 6, 8, 12, 14}));
+  CHECK(seen[1] == as_i128({9, 1, 9, 25, 36, 64, 144, 196}));
   CHECK(seen[2].empty());
-  // 9 + 1 + 4 + 25 = 39; -25 + 196 + 7 = 178.
-  CHECK(outputs == as_i128({39, 178}));
+  // 9 + 1 + 9 + 25 = 44; -25 + 196 + 7 = 178.
+  CHECK(outputs == as_i128({44, 178}));
 }
 
 TEST_CASE("a padded strided scaled mean pool sums the window cells inside the input") {
@@ -182,9 +184,11 @@ TEST_CASE("compiled convolutions and pools equal direct nested-loop evaluation o
     Model model{input, 255.0, {}};
     model.layers.push_back(
         {random_convolution(rng, input.channels, pick(1, 4), kernel, pick(1, 3), pad, 9), 1.0});
+    Shape conv_shape = output_shape(model.layers.back(), input);
     model.layers.push_back(
-        {ScaledMeanPoolLayer{pick(1, 3), pick(1, 3), pick(1, 2), pick(1, 2),
-                             Padding{pick(0, 1), pick(0, 1), pick(0, 1), pick(0, 1)}},
+        {ScaledMeanPoolLayer{pick(1, std::min<int64_t>(3, conv_shape.height)),
+                             pick(1, std::min<int64_t>(3, conv_shape.width)), pick(1, 2),
+                             pick(1, 2), Padding{pick(0, 1), pick(0, 1), pick(0, 1), pick(0, 1)}},
          1.0});
     model.layers.push_back({SquareLayer{}, 1.0});
     auto image = random_integers(rng, static_cast<size_t>(input.size()), 0, 255);
@@ -246,8 +250,8 @@ TEST_CASE("composing linear maps is the matrix product with propagated biases") 
   // z = 4(x1 + 2 x2 + 5) + (-3 x2 - 1) + 2 = 4 x1 + 5 x2 + 21.
   DenseLayer first{2, 2, {1, 2, 0, -3}, {5, -1}};
   DenseLayer second{2, 1, {4, 1}, {2}};
-  LinearMap composed =
-      compose(linear_map_of({first, 1.0}, Shape{2, 1, 1}), linear_map_of({second, 1.0}, Shape{2, 1, 1}));
+  LinearMap composed = compose(linear_map_of({first, 1.0}, Shape{2, 1, 1}),
+                               linear_map_of({second, 1.0}, Shape{2, 1, 1}));
   DenseLayer dense = to_dense_layer(composed);
   CHECK(dense.weights == std::vector<int64_t>{4, 5});
   CHECK(dense.bias == std::vector<int64_t>{21});
@@ -273,12 +277,14 @@ TEST_CASE("plain and modular evaluation agree mod t on the CryptoNets network") 
     auto plain = evaluate_plain(compiled, pixels);
     auto residues = evaluate_modular(compiled, pixels, t);
     REQUIRE(plain.size() == residues.size());
-    for (size_t i = 0; i < plain.size(); ++i) CHECK(modular.from_integer(plain[i]) == residues[i]);
+    for (size_t i = 0; i < plain.size(); ++i)
+      CHECK(modular.from_integer(plain[i]) == residues[i]);
   }
 }
 
-TEST_CASE("modular evaluation decodes to the exact integers when the outputs fit, even if "
-          "intermediate values wrap") {
+TEST_CASE(
+    "modular evaluation decodes to the exact integers when the outputs fit, even if "
+    "intermediate values wrap") {
   // The squares reach 527² > t, but the output is a difference of nearby squares:
   // (16a + b)² - (16a)² + 3 = 32ab + b² + 3 <= 31716 < t / 2 for a, b in [0, 31].
   Model model{Shape{1, 1, 2}, 255.0, {}};
@@ -321,9 +327,8 @@ TEST_CASE("modular policy maps negative weights, biases and 128-bit integers to 
 
 TEST_CASE("plain evaluation throws instead of wrapping past 128 bits") {
   Model model{Shape{1, 1, 1}, 255.0, {}};
-  model.layers = {{DenseLayer{1, 1, {int64_t{1} << 40}, {0}}, 1.0},
-                  {SquareLayer{}, 1.0},
-                  {SquareLayer{}, 1.0}};
+  model.layers = {
+      {DenseLayer{1, 1, {int64_t{1} << 40}, {0}}, 1.0}, {SquareLayer{}, 1.0}, {SquareLayer{}, 1.0}};
   CompiledModel compiled = compile_model(model);
   CHECK_THROWS_AS(evaluate_plain(compiled, std::vector<int64_t>{1}), std::overflow_error);  // 2^160
   model.layers[0].operation = DenseLayer{1, 1, {int64_t{1} << 31}, {0}};
@@ -345,7 +350,9 @@ TEST_CASE("invalid models are rejected with a message naming the layer") {
   SUBCASE("the window is larger than the input") {
     model.layers[4].operation = ScaledMeanPoolLayer{6, 6, 1, 1, Padding{}};
   }
-  SUBCASE("a scale is not positive") { model.layers[1].scale = 0.0; }
+  SUBCASE("a scale is not positive") {
+    model.layers[1].scale = 0.0;
+  }
   CHECK_THROWS_AS(validate_model(model), std::invalid_argument);
   CHECK_THROWS_AS(compile_model(model), std::invalid_argument);
 }

@@ -22,7 +22,8 @@ std::vector<int64_t> random_integers(std::mt19937_64& rng, size_t count, int64_t
                                      int64_t high) {
   std::uniform_int_distribution<int64_t> dist(low, high);
   std::vector<int64_t> out(count);
-  for (auto& v : out) v = dist(rng);
+  for (auto& v : out)
+    v = dist(rng);
   return out;
 }
 
@@ -30,7 +31,14 @@ std::vector<int64_t> random_integers(std::mt19937_64& rng, size_t count, int64_t
 // awkward scales (non-terminating binary fractions) to exercise the exact round trip.
 Model random_cryptonets_model(std::mt19937_64& rng) {
   auto conv = [&](int64_t in, int64_t out, Padding pad, int64_t max_bias) {
-    return ConvolutionLayer{in,  out, 5, 5, 2, 2, pad, random_integers(rng, out * in * 25, -99, 99),
+    return ConvolutionLayer{in,
+                            out,
+                            5,
+                            5,
+                            2,
+                            2,
+                            pad,
+                            random_integers(rng, out * in * 25, -99, 99),
                             random_integers(rng, out, -max_bias, max_bias)};
   };
   auto dense = [&](int64_t in, int64_t out) {
@@ -64,19 +72,19 @@ Model from_text(const std::string& text, const std::string& name = "test.model")
 
 // A small valid file; the malformed cases below edit one line of it.
 const std::string kSmallModel =
-    "cryptonets-model 1\n"                                      // 1
-    "input channels 1 height 3 width 3 scale 255\n"             // 2
+    "cryptonets-model 1\n"                                         // 1
+    "input channels 1 height 3 width 3 scale 255\n"                // 2
     "conv in 1 out 2 kernel 2 2 stride 1 1 pad 0 0 0 0 scale 2\n"  // 3
-    "1 2 0 -1\n"                                                // 4
-    "0 1 1 0\n"                                                 // 5
-    "bias -3 0\n"                                               // 6
-    "square\n"                                                  // 7
-    "flatten\n"                                                 // 8
-    "dense in 8 out 2 scale 16\n"                               // 9
-    "1 1 1 1 0 0 0 0\n"                                         // 10
-    "0 0 0 -1 0 0 0 1\n"                                        // 11
-    "bias 0 7\n"                                                // 12
-    "end\n";                                                    // 13
+    "1 2 0 -1\n"                                                   // 4
+    "0 1 1 0\n"                                                    // 5
+    "bias -3 0\n"                                                  // 6
+    "square\n"                                                     // 7
+    "flatten\n"                                                    // 8
+    "dense in 8 out 2 scale 16\n"                                  // 9
+    "1 1 1 1 0 0 0 0\n"                                            // 10
+    "0 0 0 -1 0 0 0 1\n"                                           // 11
+    "bias 0 7\n"                                                   // 12
+    "end\n";                                                       // 13
 
 std::string replace_line(const std::string& text, int line_number, const std::string& line) {
   std::istringstream in(text);
@@ -137,7 +145,7 @@ TEST_CASE("the small example file reads as written, with documented default scal
   CHECK(model.layers[3].scale == 16.0);
   // The hand-computed outputs of this network (see test_model.cpp).
   CHECK(evaluate_plain(compile_model(model), std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9}) ==
-        std::vector<i128>{39, 178});
+        std::vector<i128>{44, 178});
 }
 
 TEST_CASE("save_model and load_model round trip through a file") {
@@ -158,41 +166,96 @@ TEST_CASE("writing an invalid model is refused") {
 }
 
 TEST_CASE("each malformed file is reported at the right line") {
-  SUBCASE("wrong magic") { check_error_at_line(replace_line(kSmallModel, 1, "cryptonet-model 1"), 1, "expected 'cryptonets-model'"); }
-  SUBCASE("unsupported version") { check_error_at_line(replace_line(kSmallModel, 1, "cryptonets-model 2"), 1, "unsupported format version 2"); }
-  SUBCASE("missing input scale") { check_error_at_line(replace_line(kSmallModel, 2, "input channels 1 height 3 width 3"), 2, "expected 'scale'"); }
-  SUBCASE("zero input height") { check_error_at_line(replace_line(kSmallModel, 2, "input channels 1 height 0 width 3 scale 1"), 2, "height 0 is outside"); }
-  SUBCASE("unknown layer keyword") { check_error_at_line(replace_line(kSmallModel, 7, "relu"), 7, "unknown keyword 'relu'"); }
-  SUBCASE("too few weights on a line") { check_error_at_line(replace_line(kSmallModel, 4, "1 2 0"), 4, "expected 4 integers"); }
-  SUBCASE("too many weights on a line") { check_error_at_line(replace_line(kSmallModel, 11, "0 0 0 -1 0 0 0 1 5"), 11, "expected 8 integers"); }
-  SUBCASE("a weight that is not an integer") { check_error_at_line(replace_line(kSmallModel, 5, "0 1 1.5 0"), 5, "'1.5' is not an integer"); }
-  SUBCASE("a weight out of range") { check_error_at_line(replace_line(kSmallModel, 10, "1 1 1 1 0 0 0 1152921504606846976"), 10, "outside"); }
-  SUBCASE("a weight line missing") { check_error_at_line(replace_line(kSmallModel, 5, ""), 5, "expected 4 integers"); }
-  SUBCASE("the bias line missing") { check_error_at_line(replace_line(kSmallModel, 6, ""), 6, "expected 'bias'"); }
-  SUBCASE("too few biases") { check_error_at_line(replace_line(kSmallModel, 12, "bias 0"), 12, "expected 2 biases, found 1"); }
+  SUBCASE("wrong magic") {
+    check_error_at_line(replace_line(kSmallModel, 1, "cryptonet-model 1"), 1,
+                        "expected 'cryptonets-model'");
+  }
+  SUBCASE("unsupported version") {
+    check_error_at_line(replace_line(kSmallModel, 1, "cryptonets-model 2"), 1,
+                        "unsupported format version 2");
+  }
+  SUBCASE("missing input scale") {
+    check_error_at_line(replace_line(kSmallModel, 2, "input channels 1 height 3 width 3"), 2,
+                        "expected 'scale'");
+  }
+  SUBCASE("zero input height") {
+    check_error_at_line(replace_line(kSmallModel, 2, "input channels 1 height 0 width 3 scale 1"),
+                        2, "height 0 is outside");
+  }
+  SUBCASE("unknown layer keyword") {
+    check_error_at_line(replace_line(kSmallModel, 7, "relu"), 7, "unknown keyword 'relu'");
+  }
+  SUBCASE("too few weights on a line") {
+    check_error_at_line(replace_line(kSmallModel, 4, "1 2 0"), 4, "expected 4 integers");
+  }
+  SUBCASE("too many weights on a line") {
+    check_error_at_line(replace_line(kSmallModel, 11, "0 0 0 -1 0 0 0 1 5"), 11,
+                        "expected 8 integers");
+  }
+  SUBCASE("a weight that is not an integer") {
+    check_error_at_line(replace_line(kSmallModel, 5, "0 1 1.5 0"), 5, "'1.5' is not an integer");
+  }
+  SUBCASE("a weight out of range") {
+    check_error_at_line(replace_line(kSmallModel, 10, "1 1 1 1 0 0 0 1152921504606846976"), 10,
+                        "outside");
+  }
+  SUBCASE("a weight line missing") {
+    check_error_at_line(replace_line(kSmallModel, 5, ""), 5, "expected 4 integers");
+  }
+  SUBCASE("the bias line missing") {
+    check_error_at_line(replace_line(kSmallModel, 6, ""), 6, "expected 'bias'");
+  }
+  SUBCASE("too few biases") {
+    check_error_at_line(replace_line(kSmallModel, 12, "bias 0"), 12, "expected 2 biases, found 1");
+  }
   SUBCASE("dense input count inconsistent with the previous layer") {
-    std::string text = replace_line(replace_line(kSmallModel, 9, "dense in 9 out 2"), 10, "1 1 1 1 0 0 0 0 0");
+    std::string text =
+        replace_line(replace_line(kSmallModel, 9, "dense in 9 out 2"), 10, "1 1 1 1 0 0 0 0 0");
     text = replace_line(text, 11, "0 0 0 -1 0 0 0 1 0");
     check_error_at_line(text, 9, "expects 9 inputs, the input has 8 values");
   }
   SUBCASE("convolution input maps inconsistent with the channels") {
-    std::string text = replace_line(kSmallModel, 3, "conv in 2 out 1 kernel 2 2 stride 1 1 pad 0 0 0 0");
+    std::string text =
+        replace_line(kSmallModel, 3, "conv in 2 out 1 kernel 2 2 stride 1 1 pad 0 0 0 0");
     text = replace_line(replace_line(text, 4, "1 2 0 -1 0 1 1 0"), 5, "");
     text = replace_line(text, 5, "bias 3");
     check_error_at_line(text, 3, "expects 2 input maps");
   }
   SUBCASE("window larger than the padded input") {
-    check_error_at_line(replace_line(kSmallModel, 8, "pool window 4 4 stride 1 1 pad 0 0 0 0"), 8, "larger than the padded input");
+    check_error_at_line(replace_line(kSmallModel, 8, "pool window 4 4 stride 1 1 pad 0 0 0 0"), 8,
+                        "larger than the padded input");
   }
   SUBCASE("negative padding") {
-    check_error_at_line(replace_line(kSmallModel, 3, "conv in 1 out 2 kernel 2 2 stride 1 1 pad 0 -1 0 0"), 3, "padding -1 is outside");
+    check_error_at_line(
+        replace_line(kSmallModel, 3, "conv in 1 out 2 kernel 2 2 stride 1 1 pad 0 -1 0 0"), 3,
+        "padding -1 is outside");
   }
-  SUBCASE("a scale that is zero") { check_error_at_line(replace_line(kSmallModel, 7, "square scale 0"), 7, "not a finite positive number"); }
-  SUBCASE("a scale that is not a number") { check_error_at_line(replace_line(kSmallModel, 7, "square scale nan"), 7, "not a finite positive number"); }
-  SUBCASE("an extra token after a layer") { check_error_at_line(replace_line(kSmallModel, 7, "square scale 4 please"), 7, "unexpected 'please'"); }
-  SUBCASE("a misspelt header key") { check_error_at_line(replace_line(kSmallModel, 9, "dense input 8 out 2"), 9, "expected 'in', found 'input'"); }
-  SUBCASE("a truncated header") { check_error_at_line(replace_line(kSmallModel, 9, "dense in 8 out"), 9, "found end of line"); }
-  SUBCASE("missing end") { check_error_at_line(replace_line(kSmallModel, 13, ""), 13, "unexpected end of file"); }
-  SUBCASE("trailing garbage after end") { check_error_at_line(kSmallModel + "\n# fine\nsquare\n", 16, "unexpected content after 'end'"); }
-  SUBCASE("an empty file") { check_error_at_line("", 1, "unexpected end of file"); }
+  SUBCASE("a scale that is zero") {
+    check_error_at_line(replace_line(kSmallModel, 7, "square scale 0"), 7,
+                        "not a finite positive number");
+  }
+  SUBCASE("a scale that is not a number") {
+    check_error_at_line(replace_line(kSmallModel, 7, "square scale nan"), 7,
+                        "not a finite positive number");
+  }
+  SUBCASE("an extra token after a layer") {
+    check_error_at_line(replace_line(kSmallModel, 7, "square scale 4 please"), 7,
+                        "unexpected 'please'");
+  }
+  SUBCASE("a misspelt header key") {
+    check_error_at_line(replace_line(kSmallModel, 9, "dense input 8 out 2"), 9,
+                        "expected 'in', found 'input'");
+  }
+  SUBCASE("a truncated header") {
+    check_error_at_line(replace_line(kSmallModel, 9, "dense in 8 out"), 9, "found end of line");
+  }
+  SUBCASE("missing end") {
+    check_error_at_line(replace_line(kSmallModel, 13, ""), 13, "unexpected end of file");
+  }
+  SUBCASE("trailing garbage after end") {
+    check_error_at_line(kSmallModel + "\n# fine\nsquare\n", 16, "unexpected content after 'end'");
+  }
+  SUBCASE("an empty file") {
+    check_error_at_line("", 1, "unexpected end of file");
+  }
 }

@@ -18,13 +18,15 @@ namespace {
 std::vector<uint64_t> random_residues(size_t n, uint64_t q, std::mt19937_64& rng) {
   std::uniform_int_distribution<uint64_t> residue(0, q - 1);
   std::vector<uint64_t> a(n);
-  for (auto& x : a) x = residue(rng);
+  for (auto& x : a)
+    x = residue(rng);
   return a;
 }
 
 size_t bit_reverse(size_t i, int bits) {
   size_t r = 0;
-  for (int b = 0; b < bits; ++b) r |= ((i >> b) & 1) << (bits - 1 - b);
+  for (int b = 0; b < bits; ++b)
+    r |= ((i >> b) & 1) << (bits - 1 - b);
   return r;
 }
 
@@ -46,12 +48,14 @@ std::vector<uint64_t> evaluate_at_odd_psi_powers(const std::vector<uint64_t>& a,
                                                  uint64_t q) {
   const size_t n = a.size();
   int log_n = 0;
-  while ((size_t{1} << log_n) < n) ++log_n;
+  while ((size_t{1} << log_n) < n)
+    ++log_n;
   std::vector<uint64_t> values(n);
   for (size_t i = 0; i < n; ++i) {
     const uint64_t point = pow_mod_u128(psi, 2 * bit_reverse(i, log_n) + 1, q);
     uint64_t value = 0;
-    for (size_t k = n; k-- > 0;) value = (mul_mod_u128(value, point, q) + a[k]) % q;
+    for (size_t k = n; k-- > 0;)
+      value = (mul_mod_u128(value, point, q) + a[k]) % q;
     values[i] = value;
   }
   return values;
@@ -85,7 +89,8 @@ std::vector<uint64_t> ntt_product(const NttTables& tables, std::vector<uint64_t>
                                   std::vector<uint64_t> b, NttPath path) {
   tables.forward(a.data(), path);
   tables.forward(b.data(), path);
-  for (size_t i = 0; i < a.size(); ++i) a[i] = mul_mod(a[i], b[i], tables.modulus());
+  for (size_t i = 0; i < a.size(); ++i)
+    a[i] = mul_mod(a[i], b[i], tables.modulus());
   tables.inverse(a.data(), path);
   return a;
 }
@@ -178,7 +183,8 @@ TEST_CASE("NTT product of x^(n-1) and x is -1, the negacyclic wrap") {
   a[n - 1] = 1;
   b[1] = 1;
   expected[0] = q.value() - 1;
-  for (NttPath path : available_paths()) CHECK(ntt_product(tables, a, b, path) == expected);
+  for (NttPath path : available_paths())
+    CHECK(ntt_product(tables, a, b, path) == expected);
 }
 
 TEST_CASE("inverse NTT undoes forward NTT for n = 2^10 … 2^15 with the largest 62-bit primes") {
@@ -187,9 +193,9 @@ TEST_CASE("inverse NTT undoes forward NTT for n = 2^10 … 2^15 with the largest
     for (uint64_t prime : generate_ntt_primes(62, 2, 2 * n)) {
       const Modulus q(prime);
       const NttTables tables(n, q);
-      const std::vector<std::vector<uint64_t>> inputs = {
-          random_residues(n, prime, rng), std::vector<uint64_t>(n, 0),
-          std::vector<uint64_t>(n, prime - 1)};
+      const std::vector<std::vector<uint64_t>> inputs = {random_residues(n, prime, rng),
+                                                         std::vector<uint64_t>(n, 0),
+                                                         std::vector<uint64_t>(n, prime - 1)};
       for (const auto& a : inputs) {
         for (NttPath path : available_paths()) {
           CAPTURE(n);
@@ -259,7 +265,8 @@ TEST_CASE("NTT tables reject a modulus that is not a prime ≡ 1 (mod 2n)") {
   const size_t n = 1024;
   // A prime q = k·n + 1 with k odd: q ≡ n + 1 (mod 2n), so Z_q has no primitive 2n-th root.
   uint64_t k = (uint64_t{1} << 30) + 1;
-  while (!is_prime(k * n + 1)) k += 2;
+  while (!is_prime(k * n + 1))
+    k += 2;
   CHECK_THROWS_AS(NttTables(n, Modulus(k * n + 1)), std::invalid_argument);
   // ≡ 1 (mod 2n) but composite.
   const uint64_t composite = (2 * n + 1) * (16 * n + 1);

@@ -4,10 +4,13 @@
 #include <gmpxx.h>
 
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <random>
+#include <span>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "cryptonets/arith/primes.hpp"

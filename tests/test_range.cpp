@@ -19,7 +19,8 @@ std::vector<int64_t> random_integers(std::mt19937_64& rng, size_t count, int64_t
                                      int64_t high) {
   std::uniform_int_distribution<int64_t> dist(low, high);
   std::vector<int64_t> out(count);
-  for (auto& v : out) v = dist(rng);
+  for (auto& v : out)
+    v = dist(rng);
   return out;
 }
 
@@ -33,11 +34,10 @@ ConvolutionLayer random_convolution(std::mt19937_64& rng, int64_t in_maps, int64
   return conv;
 }
 
-DenseLayer random_dense(std::mt19937_64& rng, int64_t inputs, int64_t outputs,
-                        int64_t max_weight) {
+DenseLayer random_dense(std::mt19937_64& rng, int64_t inputs, int64_t outputs, int64_t max_weight) {
   DenseLayer dense{inputs, outputs, {}, {}};
-  dense.weights = random_integers(rng, static_cast<size_t>(inputs * outputs), -max_weight,
-                                  max_weight);
+  dense.weights =
+      random_integers(rng, static_cast<size_t>(inputs * outputs), -max_weight, max_weight);
   dense.bias = random_integers(rng, static_cast<size_t>(outputs), -max_weight, max_weight);
   return dense;
 }
@@ -103,8 +103,9 @@ TEST_CASE("centred_bits is the bit size of the smallest modulus holding [-B, B]"
   }
 }
 
-TEST_CASE("range bounds are never exceeded on random and extreme inputs of the CryptoNets "
-          "network") {
+TEST_CASE(
+    "range bounds are never exceeded on random and extreme inputs of the CryptoNets "
+    "network") {
   std::mt19937_64 rng(31);
   Model model = random_cryptonets_model(rng, 3, 255.0);
   CompiledModel compiled = compile_model(model);
@@ -151,7 +152,8 @@ TEST_CASE("the bound of a convolution then square is attained by the worst-case 
   }
   // The layer bound is the largest element bound, hence also attained.
   mpz_class largest_square = 0;
-  for (const auto& e : report.layers[1].elements) largest_square = std::max(largest_square, e.upper);
+  for (const auto& e : report.layers[1].elements)
+    largest_square = std::max(largest_square, e.upper);
   CHECK(report.layers[1].bound == largest_square);
 }
 
@@ -175,7 +177,8 @@ TEST_CASE("interval bounds are never looser than the classical sum of |w|·B + |
         next.push_back(sum);
       }
     } else {
-      for (const auto& b : classical) next.push_back(b * b);
+      for (const auto& b : classical)
+        next.push_back(b * b);
     }
     classical = next;
     for (size_t i = 0; i < classical.size(); ++i) {

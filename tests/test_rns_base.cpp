@@ -2,8 +2,10 @@
 #include <doctest/doctest.h>
 #include <gmpxx.h>
 
+#include <initializer_list>
 #include <random>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "cryptonets/arith/primes.hpp"

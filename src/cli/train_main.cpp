@@ -1,6 +1,6 @@
 // cryptonets-train: trains the float CryptoNets network on MNIST and writes it as a text model.
 //
-//   cryptonets-train --data data/mnist --epochs 30 --seed 1 --threads 2 --out data/model-float.txt
+//   cryptonets-train --data data/mnist --epochs 25 --seed 1 --threads 1 --out data/model-float.txt
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -27,24 +27,25 @@ struct CommandLine {
 };
 
 void print_usage() {
-  std::cout << "usage: cryptonets-train [options]\n"
-               "  --data DIR            MNIST IDX files (.gz or plain) and SHA256SUMS.uncompressed"
-               " [data/mnist]\n"
-               "  --out FILE            where to write the float model [data/model-float.txt]\n"
-               "  --epochs N            [30]\n"
-               "  --seed S              seeds initialisation, shuffling and augmentation [1]\n"
-               "  --threads T           OpenMP threads; the result does not depend on it [1]\n"
-               "  --batch N             mini-batch size [64]\n"
-               "  --lr X                Adam step size after warm-up [0.002]\n"
-               "  --final-lr X          step size at the end of the cosine decay [1e-5]\n"
-               "  --warmup N            warm-up steps [500]\n"
-               "  --clip X              global gradient-norm clip [5]\n"
-               "  --weight-decay X      decoupled weight decay [0]\n"
-               "  --shift N             random shift augmentation, ±N pixels [1]\n"
-               "  --conv-maps N         convolution maps [5]\n"
-               "  --hidden N            hidden units [100]\n"
-               "  --train-limit N       train on the first N images only\n"
-               "  --no-verify           skip the SHA-256 check of the data files\n";
+  std::cout
+      << "usage: cryptonets-train [options]\n"
+         "  --data DIR            MNIST IDX files (.gz or plain) and SHA256SUMS.uncompressed"
+         " [data/mnist]\n"
+         "  --out FILE            where to write the float model [data/model-float.txt]\n"
+         "  --epochs N            [25]\n"
+         "  --seed S              seeds initialisation, shuffling and augmentation [1]\n"
+         "  --threads T           OpenMP threads; the result does not depend on it [1]\n"
+         "  --batch N             mini-batch size [64]\n"
+         "  --lr X                Adam step size after warm-up [0.002]\n"
+         "  --final-lr X          step size at the end of the cosine decay [1e-5]\n"
+         "  --warmup N            warm-up steps [500]\n"
+         "  --clip X              global gradient-norm clip [5]\n"
+         "  --weight-decay X      decoupled weight decay (multiplied by the step size) [0.05]\n"
+         "  --shift N             random shift augmentation, ±N pixels [2]\n"
+         "  --conv-maps N         convolution maps [5]\n"
+         "  --hidden N            hidden units [100]\n"
+         "  --train-limit N       train on the first N images only\n"
+         "  --no-verify           skip the SHA-256 check of the data files\n";
 }
 
 long parse_integer(std::string_view flag, const char* text) {

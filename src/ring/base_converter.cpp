@@ -1,5 +1,6 @@
 #include "cryptonets/ring/base_converter.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -24,7 +25,15 @@ BaseConverter::BaseConverter(const RnsBase& from, std::vector<Modulus> to)
   if (to_.empty()) throw std::invalid_argument("BaseConverter: empty target base");
   const size_t k = from_.size();
   if (k > 1000) throw std::invalid_argument("BaseConverter: source base too large");
-  for (size_t i = 0; i < k; ++i) inverse_from_.push_back(1.0 / static_cast<double>(from_[i].value()));
+  int from_bits = 0, to_bits = 0;
+  for (size_t i = 0; i < k; ++i) {
+    inverse_from_.push_back(1.0 / static_cast<double>(from_[i].value()));
+    from_bits = std::max(from_bits, from_[i].bits());
+  }
+  for (const Modulus& c : to_) to_bits = std::max(to_bits, c.bits());
+  // Each product y_i·(â_i mod c) is below 2^(from_bits + to_bits); Modulus::reduce takes values
+  // below 2^126.
+  chunk_ = size_t{1} << std::min(30, 125 - from_bits - to_bits);
   for (const Modulus& c : to_) {
     for (size_t i = 0; i < k; ++i) {
       punctured_mod_to_.push_back(mpz_mod_word(from_.punctured_product(i), c.value()));
@@ -72,20 +81,13 @@ void BaseConverter::convert_centered(const uint64_t* in, uint64_t* out, size_t n
       for (size_t j = 0; j < target_count; ++j) {
         const Modulus& c = to_[j];
         const uint64_t* punctured = punctured_mod_to_.data() + j * k;
-        // Σ y_i·(â_i mod c) with lazy 128-bit accumulation, reduced every four terms
-        // (each product is below (2^62)^2, so four of them and a residue stay below 2^126,
-        // the range of Modulus::reduce).
-        uint64_t acc = 0;
-        size_t i = 0;
-        for (; i + 4 <= k; i += 4) {
-          u128 s = static_cast<u128>(y[i]) * punctured[i] + static_cast<u128>(y[i + 1]) * punctured[i + 1] +
-                   static_cast<u128>(y[i + 2]) * punctured[i + 2] +
-                   static_cast<u128>(y[i + 3]) * punctured[i + 3] + acc;
-          acc = c.reduce(s);
+        // Σ y_i·(â_i mod c) with lazy 128-bit accumulation, reduced every chunk_ terms.
+        u128 s = 0;
+        for (size_t i = 0; i < k; ++i) {
+          s += static_cast<u128>(y[i]) * punctured[i];
+          if ((i + 1) % chunk_ == 0) s = c.reduce(s);
         }
-        u128 s = acc;
-        for (; i < k; ++i) s += static_cast<u128>(y[i]) * punctured[i];
-        acc = c.reduce(s);
+        const uint64_t acc = c.reduce(s);
         out[j * n + col] = sub_mod(acc, overflow_correction_[j * (k + 1) + v], c);
       }
     }

@@ -11,7 +11,6 @@
 #include "cryptonets/ring/ntt.hpp"
 
 #include <bit>
-#include <cassert>
 #include <stdexcept>
 #include <string>
 
@@ -35,7 +34,9 @@ constexpr size_t kMaxDegree = size_t{1} << 17;
 // brv: the bit reversal of the low `bits` bits of i.
 size_t bit_reverse(size_t i, int bits) {
   size_t r = 0;
-  for (int b = 0; b < bits; ++b) r |= ((i >> b) & 1) << (bits - 1 - b);
+  for (int b = 0; b < bits; ++b) {
+    r |= ((i >> b) & 1) << (bits - 1 - b);
+  }
   return r;
 }
 
@@ -92,7 +93,7 @@ __attribute__((noinline)) void forward_stage(uint64_t* __restrict a, size_t m, s
   const uint64_t two_q = 2 * q;
   for (size_t i = 0; i < m; ++i, a += 2 * t) {
     const ShoupMultiplier wi = w[i];
-    for (size_t j = 0; j < t; j += 2) {
+    for (size_t j = 0; j < t; j += 2) {  // t ≥ 2 here
       forward_butterfly(a + j, a + t + j, wi, q, two_q);
       forward_butterfly(a + j + 1, a + t + j + 1, wi, q, two_q);
     }
@@ -103,7 +104,9 @@ void forward_scalar(uint64_t* __restrict a, size_t n, uint64_t q,
                     const ShoupMultiplier* __restrict psi_powers) {
   const uint64_t two_q = 2 * q;
   // Stage with m groups of butterflies at distance t = n / (2m); group i uses ψ^brv(m + i).
-  for (size_t m = 1, t = n / 2; t > 1; m *= 2, t /= 2) forward_stage(a, m, t, psi_powers + m, q);
+  for (size_t m = 1, t = n / 2; t > 1; m *= 2, t /= 2) {
+    forward_stage(a, m, t, psi_powers + m, q);
+  }
   // Last stage (t = 1): one twiddle per butterfly; the final reduction to [0, q) is fused in.
   const ShoupMultiplier* __restrict w = psi_powers + n / 2;
   for (size_t i = 0; i < n / 2; ++i) {
@@ -113,26 +116,38 @@ void forward_scalar(uint64_t* __restrict a, size_t n, uint64_t q,
   }
 }
 
+// One inverse stage: h groups at distance t; group i uses w[i]. Out of line as forward_stage.
+__attribute__((noinline)) void inverse_stage(uint64_t* __restrict a, size_t h, size_t t,
+                                             const ShoupMultiplier* __restrict w, uint64_t q) {
+  const uint64_t two_q = 2 * q;
+  for (size_t i = 0; i < h; ++i, a += 2 * t) {
+    const ShoupMultiplier wi = w[i];
+    for (size_t j = 0; j < t; j += 2) {  // t ≥ 2 here
+      inverse_butterfly(a + j, a + t + j, wi, q, two_q);
+      inverse_butterfly(a + j + 1, a + t + j + 1, wi, q, two_q);
+    }
+  }
+}
+
 void inverse_scalar(uint64_t* __restrict a, size_t n, uint64_t q,
                     const ShoupMultiplier* __restrict inverse_psi_powers,
-                    const ShoupMultiplier& inverse_n, const ShoupMultiplier& inverse_n_last_twiddle) {
+                    const ShoupMultiplier& inverse_n,
+                    const ShoupMultiplier& inverse_n_last_twiddle) {
   const uint64_t two_q = 2 * q;
-  // Stage with h groups at distance t = n / (2h), h = n/2 … 2; the twiddles are stored in the
-  // order they are consumed.
-  const ShoupMultiplier* __restrict w = inverse_psi_powers;
-  size_t t = 1;
-  for (size_t h = n / 2; h > 1; h /= 2, t *= 2) {
-    for (size_t i = 0; i < h; ++i, ++w) {
-      uint64_t* __restrict x = a + 2 * i * t;
-      uint64_t* __restrict y = x + t;
-      for (size_t j = 0; j < t; ++j) inverse_butterfly(x + j, y + j, *w, q, two_q);
-    }
+  // Stages with h groups at distance t = n / (2h), h = n/2 … 2, then the last stage h = 1; the
+  // twiddles are stored in the order they are consumed. First stage (t = 1): one per butterfly.
+  for (size_t i = 0; i < n / 2; ++i) {
+    inverse_butterfly(a + 2 * i, a + 2 * i + 1, inverse_psi_powers[i], q, two_q);
+  }
+  const ShoupMultiplier* w = inverse_psi_powers + n / 2;
+  for (size_t h = n / 4, t = 2; h > 1; w += h, h /= 2, t *= 2) {
+    inverse_stage(a, h, t, w, q);
   }
   // Last stage (h = 1, t = n/2) with n^-1 folded in: X' = n^-1 (X + Y), Y' = n^-1 W (X − Y).
   uint64_t* __restrict x = a;
   uint64_t* __restrict y = a + n / 2;
   for (size_t j = 0; j < n / 2; ++j) {
-    uint64_t sum = x[j] + y[j];                // [0, 4q)
+    uint64_t sum = x[j] + y[j];                 // [0, 4q)
     uint64_t difference = x[j] - y[j] + two_q;  // (0, 4q)
     x[j] = mul_shoup(sum, inverse_n, q);
     y[j] = mul_shoup(difference, inverse_n_last_twiddle, q);
@@ -184,7 +199,9 @@ NttTables::NttTables(size_t n, const Modulus& q)
   // Inverse table in consumption order: the stages h = n/2, n/4, …, 2 read ψ^-brv(h + i).
   inverse_psi_powers_.reserve(n);
   for (size_t h = n / 2; h > 1; h /= 2) {
-    for (size_t i = 0; i < h; ++i) inverse_psi_powers_.emplace_back(inverse_powers[h + i], q_);
+    for (size_t i = 0; i < h; ++i) {
+      inverse_psi_powers_.emplace_back(inverse_powers[h + i], q_);
+    }
   }
   const uint64_t n_inverse = inv_mod(n, q_);
   inverse_n_ = ShoupMultiplier(n_inverse, q_);

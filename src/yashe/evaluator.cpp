@@ -78,6 +78,18 @@ void Evaluator::add_plain_inplace(Ciphertext& a, const Plaintext& m) const {
   }
 }
 
+void Evaluator::add_scalar_inplace(Ciphertext& a, int64_t w) const {
+  check_operand(a);
+  if (a.degree != 1) throw std::invalid_argument("Evaluator: add_scalar needs a relinearised ciphertext");
+  const Context& ctx = *context_;
+  const int64_t centred = to_centered(from_signed(w, ctx.t()), ctx.t());
+  for (size_t i = 0; i < ctx.q_base().size(); ++i) {
+    const Modulus& q = ctx.q_base()[i];
+    const uint64_t delta_w = mul_mod(ctx.delta_mod_q(i), from_signed(centred, q), q);
+    a.c.residues(i)[0] = add_mod(a.c.residues(i)[0], delta_w, q);
+  }
+}
+
 void Evaluator::multiply_scalar_inplace(Ciphertext& a, int64_t w) const {
   check_operand(a);
   a.c.multiply_scalar(w);
@@ -197,14 +209,20 @@ void Evaluator::relinearize_inplace(Ciphertext& a) const {
     for (size_t j = 0; j < n; ++j) y[i * n + j] = mul_shoup(c_i[j], ctx.q_base().punctured_inverse(i), q_i);
   }
   RnsPoly accumulator(ctx.ring(), PolyForm::evaluation);
-  // Rows (primes of q) are independent: each thread owns one output row and runs over all digits.
+  // Rows (primes of q) are independent: each thread owns one output row and runs over all digits,
+  // accumulating digit·γ in 128 bits. Products of b-bit residues are below 2^(2b) and
+  // Modulus::reduce takes values below 2^126: reduce every 2^(125 - 2b) digits (never, for b = 55).
+  int largest_bits = 0;
+  for (const Modulus& q : ctx.q_base().moduli()) largest_bits = std::max(largest_bits, q.bits());
+  const size_t chunk = size_t{1} << std::min(30, 125 - 2 * largest_bits);
 #pragma omp parallel
   {
     std::vector<uint64_t> digit(n);
+    std::vector<u128> sum(n);
 #pragma omp for schedule(static)
     for (size_t row = 0; row < k; ++row) {
       const Modulus& q_row = ctx.q_base()[row];
-      uint64_t* acc = accumulator.residues(row);
+      std::fill(sum.begin(), sum.end(), u128{0});
       for (size_t d = 0; d < digits.size(); ++d) {
         const auto [i, l] = digits[d];
         const uint64_t* y_i = y.data() + i * n;
@@ -212,8 +230,13 @@ void Evaluator::relinearize_inplace(Ciphertext& a) const {
         for (size_t j = 0; j < n; ++j) digit[j] = q_row.reduce((y_i[j] >> shift) & mask);
         ctx.ring()->ntt(row).forward(digit.data());
         const uint64_t* gamma = evaluation_key_.gamma[d].residues(row);
-        for (size_t j = 0; j < n; ++j) acc[j] = add_mod(acc[j], mul_mod(digit[j], gamma[j], q_row), q_row);
+        for (size_t j = 0; j < n; ++j) sum[j] += static_cast<u128>(digit[j]) * gamma[j];
+        if ((d + 1) % chunk == 0) {
+          for (size_t j = 0; j < n; ++j) sum[j] = q_row.reduce(sum[j]);
+        }
       }
+      uint64_t* acc = accumulator.residues(row);
+      for (size_t j = 0; j < n; ++j) acc[j] = q_row.reduce(sum[j]);
     }
   }
   transform_rows(accumulator, PolyForm::coefficient);

@@ -32,7 +32,22 @@ class Modulus {
   }
 
   // x mod q for any x < 2^128 / 4 (in particular any product of two residues).
-  uint64_t reduce(u128 x) const;
+  // Barrett: quotient estimate floor(x · ratio / 2^128), computed from the four partial products
+  // of x = x1·2^64 + x0 and ratio = r1·2^64 + r0. Dropping the low fractions makes the estimate
+  // fall short of floor(x / q) by at most 2, fixed by the corrections below.
+  uint64_t reduce(u128 x) const {
+    const uint64_t x0 = static_cast<uint64_t>(x);
+    const uint64_t x1 = static_cast<uint64_t>(x >> 64);
+    const u128 low_carry = static_cast<u128>(x0) * ratio_lo_ >> 64;
+    const u128 mid_a = static_cast<u128>(x0) * ratio_hi_ + low_carry;
+    const u128 mid_b = static_cast<u128>(x1) * ratio_lo_ + static_cast<uint64_t>(mid_a);
+    const uint64_t quotient = x1 * ratio_hi_ + static_cast<uint64_t>(mid_a >> 64) +
+                              static_cast<uint64_t>(mid_b >> 64);
+    uint64_t r = x0 - quotient * value_;  // exact modulo 2^64: the true remainder is below 3q
+    if (r >= value_) r -= value_;
+    if (r >= value_) r -= value_;
+    return r;
+  }
 
   bool operator==(const Modulus& other) const { return value_ == other.value_; }
 

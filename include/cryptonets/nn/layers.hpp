@@ -124,7 +124,8 @@ void apply_square_step(std::vector<typename A::Value>& values, A& arithmetic) {
   if constexpr (requires { arithmetic.square_all(values); }) {
     arithmetic.square_all(values);
   } else {
-    for (auto& value : values) arithmetic.square(value);
+    for (auto& value : values)
+      arithmetic.square(value);
   }
 }
 

@@ -140,7 +140,8 @@ std::vector<int64_t> quantise_pixels(const Model& model, const std::vector<uint8
 // weights and biases, computed exactly over Z (CryptoNets §4.1: "the layers ... can be collapsed
 // into a single layer at inference"). The merged layer takes the scale of the run's last layer.
 // Runs made only of Flatten layers become a single Flatten; a single-layer run is kept as is, and
-// so is a run whose output is spatial (height or width > 1), since a Dense layer's output is flat. Throws std::overflow_error if a composed parameter reaches kMaxParameterMagnitude.
+// so is a run whose output is spatial (height or width > 1), since a Dense layer's output is flat.
+// Throws std::overflow_error if a composed parameter reaches kMaxParameterMagnitude.
 Model merge_linear_layers(const Model& model);
 
 }  // namespace cryptonets

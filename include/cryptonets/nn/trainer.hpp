@@ -17,14 +17,14 @@ namespace cryptonets {
 struct TrainingOptions {
   int conv_maps = 5;
   int hidden = 100;
-  int epochs = 30;
+  int epochs = 25;
   int batch_size = 64;
   float learning_rate = 2e-3f;        // Adam step size after warm-up
   float final_learning_rate = 1e-5f;  // reached by the cosine decay at the last step
   int warmup_steps = 500;             // linear ramp from 0: square activations punish early steps
   float gradient_clip_norm = 5.0f;    // global L2 norm of the batch gradient
-  float weight_decay = 0.0f;          // decoupled (AdamW) decay of weights, not biases
-  int max_shift = 1;                  // each training image is shifted by dx, dy in ±max_shift
+  float weight_decay = 0.05f;         // decoupled (AdamW) decay of weights, not biases
+  int max_shift = 2;                  // each training image is shifted by dx, dy in ±max_shift
   uint64_t seed = 1;
   int threads = 1;
 };

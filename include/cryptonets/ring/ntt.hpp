@@ -47,7 +47,8 @@ class NttTables {
   std::vector<ShoupMultiplier> psi_powers_;
   std::vector<ShoupMultiplier> inverse_psi_powers_;
   ShoupMultiplier inverse_n_;
-  ShoupMultiplier inverse_n_last_twiddle_;  // n^-1 · ψ^-brv(1): the last inverse stage, n^-1 folded in
+  // n^-1 · ψ^-brv(1): the twiddle of the last inverse stage with n^-1 folded in.
+  ShoupMultiplier inverse_n_last_twiddle_;
 };
 
 }  // namespace cryptonets

@@ -22,6 +22,8 @@ class Evaluator {
   void negate_inplace(Ciphertext& a) const;
   // a + Δ·[m]_t: adds the plaintext m to the message.
   void add_plain_inplace(Ciphertext& a, const Plaintext& m) const;
+  // a + Δ·[w]_t: adds the constant polynomial w (with batching, w in every slot).
+  void add_scalar_inplace(Ciphertext& a, int64_t w) const;
   // a·w for a signed integer w: the sign is kept as a sign (residue of w mod q_i), so the noise
   // grows by |w|, never by t - |w|.
   void multiply_scalar_inplace(Ciphertext& a, int64_t w) const;

@@ -1,0 +1,178 @@
+// Plaintexts wider than one modulus (CryptoNets, Gilad-Bachrach et al., ICML 2016, §3: "we use
+// the Chinese Remainder Theorem ... encrypt with several plaintext moduli t_1, ..., t_k").
+//
+// The network is a polynomial with integer coefficients, and Z → Z_T (T = Π t_i) is a ring
+// homomorphism, so running the same computation once per t_i and recombining the k residues of a
+// result yields it modulo T; if its absolute value is at most B with 2B + 1 <= T, the centred
+// representative in (-T/2, T/2] is the exact integer. YASHE' builds t into its keys (f = t·f' + 1),
+// so each t_i has its own context and keys.
+#pragma once
+
+#include <gmpxx.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "cryptonets/arith/modulus.hpp"
+#include "cryptonets/arith/uint128.hpp"
+#include "cryptonets/encoding/batch_encoder.hpp"
+#include "cryptonets/random/chacha20.hpp"
+#include "cryptonets/yashe/context.hpp"
+#include "cryptonets/yashe/encryptor.hpp"
+#include "cryptonets/yashe/evaluator.hpp"
+#include "cryptonets/yashe/parameters.hpp"
+#include "cryptonets/yashe/types.hpp"
+
+namespace cryptonets::encoding {
+
+// `count` distinct primes t ≡ 1 (mod 2n) of exactly `bits` bits (the largest such), none of them in
+// `avoid` (pass the q primes so that every t is coprime to q). Throws std::invalid_argument if
+// too few exist.
+std::vector<uint64_t> select_plaintext_moduli(size_t n, int bits, size_t count,
+                                              std::span<const uint64_t> avoid = {});
+
+// Recombination of residues modulo pairwise coprime t_1..t_k into the centred integer.
+class PlaintextCrt {
+ public:
+  // Throws std::invalid_argument unless there is at least one modulus, each in [2, 2^62), and they
+  // are pairwise coprime.
+  explicit PlaintextCrt(std::vector<uint64_t> moduli);
+
+  size_t size() const { return moduli_.size(); }
+  const std::vector<uint64_t>& moduli() const { return moduli_; }
+  const mpz_class& product() const { return product_; }  // T
+  size_t product_bits() const;
+  // Whether T < 2^126, where recombine_word (and the batch) run in 128-bit words instead of GMP.
+  bool has_word_path() const { return has_word_path_; }
+
+  // Bits the plaintext modulus lacks to represent [-bound, bound] centred: the least N >= 0 with
+  // 2^N·T >= 2·bound + 1.
+  size_t missing_bits(const mpz_class& bound) const;
+  // Throws std::invalid_argument ("values may wrap modulo T: need N more bits of plaintext
+  // modulus") unless 2·bound + 1 <= T.
+  void require_capacity(const mpz_class& bound) const;
+
+  // The residues x mod t_i, in [0, t_i).
+  std::vector<uint64_t> residues(const mpz_class& x) const;
+  std::vector<uint64_t> residues(int64_t x) const;
+
+  // The x in (-T/2, T/2] with x ≡ residues[i] (mod t_i); residues[i] must lie in [0, t_i).
+  // GMP, by the classical formula x = Σ r_i·(T/t_i)·[(T/t_i)^-1]_{t_i} mod T.
+  mpz_class recombine(std::span<const uint64_t> residues) const;
+  // The same in 128-bit words by Garner's mixed-radix algorithm; throws std::invalid_argument
+  // unless has_word_path().
+  i128 recombine_word(std::span<const uint64_t> residues) const;
+
+  // A batch: residues_per_modulus[i][s] is slot s modulo t_i (all rows of one length). Checks
+  // require_capacity(bound) first; a recombined value outside [-bound, bound] can only come from a
+  // wrap modulo T or corruption and throws std::runtime_error naming the slot. Uses the word path
+  // when available.
+  std::vector<mpz_class> recombine_batch(
+      const std::vector<std::vector<uint64_t>>& residues_per_modulus, const mpz_class& bound) const;
+
+ private:
+  void check_residues(std::span<const uint64_t> residues) const;
+  // recombine_word without the checks (the batch checks once per slot).
+  i128 garner(std::span<const uint64_t> residues) const;
+  void check_batch_shape(const std::vector<std::vector<uint64_t>>& residues_per_modulus) const;
+
+  std::vector<uint64_t> moduli_;
+  std::vector<Modulus> reducers_;
+  mpz_class product_;
+  std::vector<mpz_class> crt_coefficients_;  // (T/t_i)·[(T/t_i)^-1]_{t_i}
+  // Garner: inverse_prefix_[i] = (t_0···t_{i-1})^-1 mod t_i; prefix_[i] = t_0···t_{i-1} as a word.
+  // radix_mod_[i][j] = t_j mod t_i for j < i. product_word_ = T when the word path is available.
+  std::vector<ShoupMultiplier> inverse_prefix_;
+  std::vector<std::vector<ShoupMultiplier>> radix_mod_;
+  std::vector<u128> prefix_;
+  u128 product_word_ = 0;
+  bool has_word_path_ = false;
+};
+
+// The k YASHE' instances of a multi-modulus computation: one context (same n and q, plaintext
+// modulus t_i) and one key set per t_i. Produced by the key owner (the client).
+struct CrtKeys {
+  std::vector<std::shared_ptr<const yashe::Context>> contexts;
+  std::vector<yashe::KeySet> keys;
+
+  // `base` with t replaced by each of `plaintext_moduli` in turn; fresh keys for each.
+  static CrtKeys generate(const yashe::Parameters& base, std::span<const uint64_t> plaintext_moduli,
+                          Prng& prng);
+};
+
+// A value per slot under every t_i: element i is the ciphertext for modulus t_i.
+using CrtCiphertext = std::vector<yashe::Ciphertext>;
+
+// The public side of a multi-modulus computation: everything the server needs (public and
+// evaluation keys, encoders), no secret key. Each operation applies to every modulus.
+class CrtEncryptionSet {
+ public:
+  CrtEncryptionSet(std::vector<std::shared_ptr<const yashe::Context>> contexts,
+                   std::vector<yashe::PublicKey> public_keys,
+                   std::vector<yashe::EvaluationKey> evaluation_keys);
+  // Copies only the public and evaluation keys.
+  explicit CrtEncryptionSet(const CrtKeys& keys);
+
+  size_t size() const { return channels_.size(); }
+  size_t slot_count() const { return channels_.front().encoder.slot_count(); }
+  const PlaintextCrt& crt() const { return crt_; }
+  const BatchEncoder& encoder(size_t i) const { return channels_[i].encoder; }
+  const yashe::Evaluator& evaluator(size_t i) const { return channels_[i].evaluator; }
+
+  // Up to n signed values (any int64; each is reduced modulo every t_i), one plaintext per t_i.
+  std::vector<yashe::Plaintext> encode(std::span<const int64_t> values) const;
+  CrtCiphertext encrypt(std::span<const int64_t> values, Prng& prng) const;
+
+  void add_inplace(CrtCiphertext& a, const CrtCiphertext& b) const;
+  void multiply_scalar_inplace(CrtCiphertext& a, int64_t w) const;
+  // `plain` as returned by encode (one plaintext per modulus).
+  void multiply_plain_inplace(CrtCiphertext& a, const std::vector<yashe::Plaintext>& plain) const;
+  // Multiply and relinearise under every modulus.
+  CrtCiphertext multiply(const CrtCiphertext& a, const CrtCiphertext& b) const;
+
+ private:
+  struct Channel {
+    Channel(std::shared_ptr<const yashe::Context> context, yashe::PublicKey public_key,
+            yashe::EvaluationKey evaluation_key);
+    yashe::Encryptor encryptor;
+    yashe::Evaluator evaluator;
+    BatchEncoder encoder;
+  };
+  void check_size(const CrtCiphertext& a) const;
+
+  std::vector<Channel> channels_;
+  PlaintextCrt crt_;
+};
+
+// The secret side: decrypts the k ciphertexts of a result and recombines each slot.
+class CrtDecryptionSet {
+ public:
+  CrtDecryptionSet(std::vector<std::shared_ptr<const yashe::Context>> contexts,
+                   std::vector<yashe::SecretKey> secret_keys);
+  explicit CrtDecryptionSet(const CrtKeys& keys);
+
+  size_t size() const { return channels_.size(); }
+  const PlaintextCrt& crt() const { return crt_; }
+
+  // The n slot values, exact integers, given that |value| <= bound for every slot (from range
+  // tracking). Throws as PlaintextCrt::recombine_batch does.
+  std::vector<mpz_class> decrypt(const CrtCiphertext& ct, const mpz_class& bound) const;
+  // The smallest invariant noise budget (bits) over the k ciphertexts.
+  double noise_budget(const CrtCiphertext& ct) const;
+
+ private:
+  struct Channel {
+    Channel(std::shared_ptr<const yashe::Context> context, yashe::SecretKey secret_key);
+    yashe::Decryptor decryptor;
+    BatchEncoder encoder;
+  };
+  void check_size(const CrtCiphertext& ct) const;
+
+  std::vector<Channel> channels_;
+  PlaintextCrt crt_;
+};
+
+}  // namespace cryptonets::encoding

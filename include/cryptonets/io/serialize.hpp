@@ -1,0 +1,187 @@
+// Binary files for YASHE' parameters, keys and ciphertext batches.
+//
+// Every object is one record (all integers little-endian):
+//
+//   header   32 bytes  "CNET" | kind (1 byte: 'P' parameters, 'K' public key, 'E' evaluation key,
+//                      'S' secret key, 'C' ciphertext batch) | reserved (1 byte, 0) |
+//                      format version (uint16) | parameter fingerprint (uint64,
+//                      Parameters::fingerprint()) | key id (uint64, 0 for parameters) |
+//                      payload length in bytes (uint64)
+//   payload  64-bit words, layout per kind below
+//   checksum 32 bytes  SHA-256 (FIPS 180-4) of header and payload
+//
+// Payloads (version 1):
+//   P  n, k, q_1..q_k, t, sigma (IEEE-754 bits), decomposition_bits
+//   K  form, h
+//   E  form, digit count, γ_1..γ_count
+//   S  f' packed 2 bits per coefficient (0 → 0, 1 → 1, 2 → -1), 32 per word; f = t·f' + 1 is
+//      rebuilt on load
+//   C  count, then per ciphertext: degree, form, noise_log2 (IEEE-754 bits), c
+// form is 0 for coefficient form (ciphertexts), 1 for evaluation (NTT) form (keys). A polynomial
+// is k residue rows; row i is bit-packed at the width of q_i (55 bits for a 55-bit prime instead
+// of 64), least significant bit first, padded with zero bits to a whole word.
+//
+// Loading checks, in this order, and throws std::runtime_error naming the source, the field and
+// what was expected: magic and kind, version, the declared length against the bytes present
+// ("truncated", and for whole files "trailing bytes"), the checksum ("corrupted: checksum
+// mismatch"), the fingerprint against the Context given ("made for other parameters"), then the
+// content (sizes match n and k, every residue below its prime, degree 1 or 2, f' ternary, ...).
+// When a later check fails before the checksum has been read, the rest of the record is read and
+// hashed first, so that a damaged file is always reported as damaged. Sizes are never trusted
+// before they are checked: memory grows only with bytes actually read.
+//
+// Key ids are kept: a loaded ciphertext still refuses to decrypt under another key pair.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cryptonets/yashe/context.hpp"
+#include "cryptonets/yashe/types.hpp"
+
+namespace cryptonets {
+
+inline constexpr uint16_t kSerializationVersion = 1;
+inline constexpr size_t kSerializationHeaderBytes = 32;
+inline constexpr size_t kSerializationChecksumBytes = 32;
+
+// ---- Whole objects. `source_name` appears in error messages ("stream" if not given); the file
+// variants use the path and also refuse bytes after the checksum. Writers throw
+// std::invalid_argument for an object that does not belong to the context (ring, form, sizes) and
+// std::runtime_error when the output fails. save_* writes a temporary file in the same directory
+// and renames it into place, so a failed save leaves any previous file intact.
+
+void write_parameters(std::ostream& out, const yashe::Parameters& params);
+yashe::Parameters read_parameters(std::istream& in, const std::string& source_name = "stream");
+void save_parameters(const std::string& path, const yashe::Parameters& params);
+yashe::Parameters load_parameters(const std::string& path);
+
+void write_public_key(std::ostream& out, const yashe::Context& context,
+                      const yashe::PublicKey& key);
+yashe::PublicKey read_public_key(std::istream& in,
+                                 const std::shared_ptr<const yashe::Context>& context,
+                                 const std::string& source_name = "stream");
+void save_public_key(const std::string& path, const yashe::Context& context,
+                     const yashe::PublicKey& key);
+yashe::PublicKey load_public_key(const std::string& path,
+                                 const std::shared_ptr<const yashe::Context>& context);
+
+void write_evaluation_key(std::ostream& out, const yashe::Context& context,
+                          const yashe::EvaluationKey& key);
+yashe::EvaluationKey read_evaluation_key(std::istream& in,
+                                         const std::shared_ptr<const yashe::Context>& context,
+                                         const std::string& source_name = "stream");
+void save_evaluation_key(const std::string& path, const yashe::Context& context,
+                         const yashe::EvaluationKey& key);
+yashe::EvaluationKey load_evaluation_key(const std::string& path,
+                                         const std::shared_ptr<const yashe::Context>& context);
+
+// Secret key files are created with mode 0600 (an existing file is replaced by one with 0600).
+void write_secret_key(std::ostream& out, const yashe::Context& context,
+                      const yashe::SecretKey& key);
+yashe::SecretKey read_secret_key(std::istream& in,
+                                 const std::shared_ptr<const yashe::Context>& context,
+                                 const std::string& source_name = "stream");
+void save_secret_key(const std::string& path, const yashe::Context& context,
+                     const yashe::SecretKey& key);
+yashe::SecretKey load_secret_key(const std::string& path,
+                                 const std::shared_ptr<const yashe::Context>& context);
+
+// A batch shares one key id; every ciphertext must be in coefficient form. An empty batch is
+// written with key id 0. read/load return only after the checksum has been verified.
+void write_ciphertexts(std::ostream& out, const yashe::Context& context,
+                       const std::vector<yashe::Ciphertext>& batch);
+std::vector<yashe::Ciphertext> read_ciphertexts(
+    std::istream& in, const std::shared_ptr<const yashe::Context>& context,
+    const std::string& source_name = "stream");
+void save_ciphertexts(const std::string& path, const yashe::Context& context,
+                      const std::vector<yashe::Ciphertext>& batch);
+std::vector<yashe::Ciphertext> load_ciphertexts(
+    const std::string& path, const std::shared_ptr<const yashe::Context>& context);
+
+// ---- Streaming, for batches too large to hold twice in memory.
+
+// Writes the header at once (the count must be known up front: it fixes the payload length), then
+// one ciphertext per append(); finish() writes the checksum and throws std::logic_error unless
+// exactly `count` ciphertexts were appended.
+class RecordWriter;  // serialize.cpp
+class HashingReader;
+
+class CiphertextWriter {
+ public:
+  CiphertextWriter(std::ostream& out, std::shared_ptr<const yashe::Context> context, uint64_t count,
+                   uint64_t key_id);
+  ~CiphertextWriter();
+  CiphertextWriter(const CiphertextWriter&) = delete;
+  CiphertextWriter& operator=(const CiphertextWriter&) = delete;
+
+  // std::invalid_argument if the ciphertext has another key id, ring, form or degree, or if
+  // `count` ciphertexts were already appended.
+  void append(const yashe::Ciphertext& ct);
+  void finish();
+
+ private:
+  std::unique_ptr<RecordWriter> writer_;
+  std::shared_ptr<const yashe::Context> context_;
+  uint64_t count_;
+  uint64_t key_id_;
+  uint64_t written_ = 0;
+};
+
+// Reads a batch one ciphertext at a time. The checksum covers the whole batch and can only be
+// checked at the end: a ciphertext returned by next() is NOT yet authenticated against accidental
+// damage, and the caller must not act on any result (decrypt, evaluate, write out) before
+// finish() has returned. finish() throws std::logic_error if ciphertexts are left unread.
+// `whole_input`: the batch must end the stream (file variants), trailing bytes are an error.
+class CiphertextReader {
+ public:
+  CiphertextReader(std::istream& in, std::shared_ptr<const yashe::Context> context,
+                   std::string source_name = "stream", bool whole_input = false);
+  ~CiphertextReader();
+  CiphertextReader(const CiphertextReader&) = delete;
+  CiphertextReader& operator=(const CiphertextReader&) = delete;
+
+  uint64_t count() const { return count_; }
+  uint64_t remaining() const { return count_ - read_; }
+  uint64_t key_id() const { return key_id_; }
+  yashe::Ciphertext next();  // std::logic_error if remaining() == 0
+  void finish();
+
+ private:
+  std::unique_ptr<HashingReader> reader_;
+  std::shared_ptr<const yashe::Context> context_;
+  uint64_t count_ = 0;
+  uint64_t read_ = 0;
+  uint64_t key_id_ = 0;
+};
+
+// ---- Files written atomically: a temporary file next to `path`, renamed over it by commit().
+// Destroying an uncommitted writer removes the temporary file. owner_only: mode 0600 (set with
+// fchmod as well, whatever the umask); otherwise 0644 less the umask.
+class AtomicFileWriter {
+ public:
+  AtomicFileWriter(std::string path, bool owner_only);
+  ~AtomicFileWriter();
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+
+  std::ostream& stream();
+  // Flushes, fsyncs, closes and renames into place; throws std::runtime_error naming the path.
+  void commit();
+
+ private:
+  class FdBuffer;
+  void discard() noexcept;
+
+  std::string path_;
+  std::string temp_path_;
+  int fd_ = -1;
+  std::unique_ptr<FdBuffer> buffer_;
+  std::unique_ptr<std::ostream> stream_;
+  bool committed_ = false;
+};
+
+}  // namespace cryptonets

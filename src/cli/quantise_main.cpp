@@ -1,0 +1,446 @@
+// cryptonets-quantise: turns the trained float CryptoNets network into the integer model that the
+// encrypted runtime evaluates, choosing the scales that need the fewest plaintext moduli while
+// keeping the test accuracy, and writes the accuracy/bits table.
+//
+//   cryptonets-quantise --float data/model-float.txt --data data/mnist --out data/model.txt
+//                       --results bench/results/quantisation.md
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <exception>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "cryptonets/io/idx.hpp"
+#include "cryptonets/io/model_file.hpp"
+#include "cryptonets/io/sha256.hpp"
+#include "cryptonets/nn/float_network.hpp"
+#include "cryptonets/nn/quantiser.hpp"
+#include "cryptonets/nn/range.hpp"
+
+namespace {
+
+using namespace cryptonets;
+
+struct CommandLine {
+  std::string float_model = "data/model-float.txt";
+  std::string data_directory = "data/mnist";
+  std::string output = "data/model.txt";
+  std::string results = "bench/results/quantisation.md";
+  int threads = 2;
+  double min_accuracy = 0.989;
+  bool verify_checksums = true;
+  SweepGrid grid;
+};
+
+// Rows of the table with the same weight bits in every layer.
+const std::vector<double> kUniformInputScales{1, 4, 8, 16, 255};
+constexpr int kUniformMinBits = 3;
+constexpr int kUniformMaxBits = 8;
+constexpr size_t kMostFaithfulPerModuli = 5;
+constexpr size_t kMostAccuratePerModuli = 3;
+
+void print_usage() {
+  std::cout << "usage: cryptonets-quantise [options]\n"
+               "  --float FILE          trained float model [data/model-float.txt]\n"
+               "  --data DIR            MNIST IDX files and SHA256SUMS.uncompressed [data/mnist]\n"
+               "  --out FILE            where to write the integer model [data/model.txt]\n"
+               "  --results FILE        where to write the table [bench/results/quantisation.md]\n"
+               "  --threads T           OpenMP threads [2]\n"
+               "  --min-accuracy X      least test accuracy of the default [0.989]\n"
+               "  --max-moduli K        evaluate grid points needing at most K moduli [3]\n"
+               "  --no-verify           skip the SHA-256 check of the data files\n";
+}
+
+double parse_number(std::string_view flag, const char* text) {
+  char* end = nullptr;
+  const double value = std::strtod(text, &end);
+  if (end == text || *end != '\0') {
+    throw std::invalid_argument(std::string(flag) + " expects a number, got '" + text + "'");
+  }
+  return value;
+}
+
+CommandLine parse_command_line(int argc, char** argv) {
+  CommandLine line;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view flag = argv[i];
+    if (flag == "--no-verify") {
+      line.verify_checksums = false;
+      continue;
+    }
+    if (i + 1 >= argc) throw std::invalid_argument(std::string(flag) + " needs a value");
+    const char* value = argv[++i];
+    if (flag == "--float")
+      line.float_model = value;
+    else if (flag == "--data")
+      line.data_directory = value;
+    else if (flag == "--out")
+      line.output = value;
+    else if (flag == "--results")
+      line.results = value;
+    else if (flag == "--threads")
+      line.threads = static_cast<int>(parse_number(flag, value));
+    else if (flag == "--min-accuracy")
+      line.min_accuracy = parse_number(flag, value);
+    else if (flag == "--max-moduli")
+      line.grid.max_moduli = static_cast<int>(parse_number(flag, value));
+    else
+      throw std::invalid_argument("unknown option '" + std::string(flag) + "'");
+  }
+  return line;
+}
+
+LabelledImages view(const MnistSet& set) {
+  return {std::span(set.images.pixels), std::span(set.labels.labels)};
+}
+
+std::string percent(double fraction, int digits = 2) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.*f%%", digits, 100.0 * fraction);
+  return buffer;
+}
+
+std::string number(double x) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.4g", x);
+  return buffer;
+}
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  return buffer;
+}
+
+std::string cpu_name() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      const size_t colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+  }
+  return "unknown CPU";
+}
+
+bool same_measurements(const PlainEvaluation& a, const PlainEvaluation& b) {
+  return a.images == b.images && a.correct == b.correct &&
+         a.agree_with_float == b.agree_with_float && a.max_abs_output == b.max_abs_output;
+}
+
+// Test and training measurements of one choice (exact, evaluate_quantised_network). When the
+// sweep measured the same point, its shared-prefix numbers must agree exactly.
+QuantisationResult remeasure(const FloatNetwork& network, const QuantisationResult* swept,
+                             const QuantisationChoice& choice, const LabelledImages& test,
+                             const LabelledImages& train, int threads) {
+  QuantisationResult result = measure_quantisation(network, choice, test, threads);
+  if (swept && swept->evaluated && result.evaluated &&
+      !same_measurements(swept->test, result.test)) {
+    throw std::logic_error("the sweep and evaluate_plain disagree at " + choice.label());
+  }
+  if (result.evaluated && !result.failure) {
+    result.train_max_output_bits =
+        evaluate_quantised_network(quantise(network, choice), train, threads).max_output_bits;
+  }
+  std::fprintf(stderr, "  %-18s test %s  worst-case %d bits\n", choice.label().c_str(),
+               result.evaluated ? percent(result.test.accuracy()).c_str() : "-",
+               result.worst_case_bits);
+  return result;
+}
+
+const QuantisationResult* find(const std::vector<QuantisationResult>& results,
+                               const QuantisationChoice& choice) {
+  for (const QuantisationResult& r : results) {
+    if (r.choice == choice) return &r;
+  }
+  return nullptr;
+}
+
+// Evaluated sweep points needing exactly `moduli` moduli: the `faithful` most faithful to the
+// float network (the default's order) followed by the `accurate` most accurate not already listed.
+std::vector<const QuantisationResult*> best_with_moduli(
+    const std::vector<QuantisationResult>& results, int moduli, size_t faithful, size_t accurate) {
+  std::vector<const QuantisationResult*> matching;
+  for (const QuantisationResult& r : results) {
+    if (r.evaluated && !r.failure && r.moduli == moduli) matching.push_back(&r);
+  }
+  std::vector<const QuantisationResult*> chosen;
+  std::stable_sort(matching.begin(), matching.end(),
+                   [](const auto* a, const auto* b) { return more_faithful(*a, *b); });
+  chosen.assign(matching.begin(), matching.begin() + std::min(faithful, matching.size()));
+  std::stable_sort(matching.begin(), matching.end(), [](const auto* a, const auto* b) {
+    if (a->test.correct != b->test.correct) return a->test.correct > b->test.correct;
+    return more_faithful(*a, *b);
+  });
+  for (size_t i = 0, added = 0; i < matching.size() && added < accurate; ++i) {
+    if (std::find(chosen.begin(), chosen.end(), matching[i]) != chosen.end()) continue;
+    chosen.push_back(matching[i]);
+    ++added;
+  }
+  return chosen;
+}
+
+void write_table_header(std::ostream& out) {
+  out << "| choice | I | s_conv | s_d1 | s_d2 | test accuracy | agrees with float | "
+         "max \\|out\\| test (bits) | max \\|out\\| train (bits) | worst case (bits) | moduli |\n"
+         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+}
+
+void write_row(std::ostream& out, const QuantisationResult& r, bool is_default) {
+  out << "| " << (is_default ? "**" + r.choice.label() + "** (default)" : r.choice.label()) << " | "
+      << number(r.scales.input) << " | " << number(r.scales.conv) << " | "
+      << number(r.scales.dense1) << " | " << number(r.scales.dense2) << " | ";
+  if (r.failure && !r.evaluated) {
+    out << "— | — | — | — | — | — | " << *r.failure << " |\n";
+    return;
+  }
+  out << percent(r.test.accuracy()) << " | " << percent(r.test.agreement()) << " | "
+      << r.test.max_output_bits << " | "
+      << (r.train_max_output_bits ? std::to_string(*r.train_max_output_bits) : "—") << " | "
+      << r.worst_case_bits << " | " << (r.moduli ? std::to_string(*r.moduli) : "> 8") << " |\n";
+}
+
+std::string regenerate_command(const CommandLine& line) {
+  return "cryptonets-quantise --float " + line.float_model + " --data " + line.data_directory +
+         " --out " + line.output + " --results " + line.results;
+}
+
+// What the sweep found for one number of moduli.
+struct ModuliSummary {
+  size_t evaluated = 0;
+  size_t at_least_min_accuracy = 0;
+  double best_accuracy = 0;
+  double best_agreement = 0;
+};
+
+struct Report {
+  std::string float_sha256;
+  double float_test_accuracy = 0;
+  double float_train_accuracy = 0;
+  size_t grid_points = 0;
+  size_t grid_evaluated = 0;
+  size_t grid_failed = 0;
+  double sweep_seconds = 0;
+  std::vector<ModuliSummary> per_moduli;    // index k − 1 for k moduli
+  std::vector<QuantisationResult> best;     // best per moduli count, re-measured
+  std::vector<QuantisationResult> uniform;  // uniform weight bits, re-measured
+  std::optional<QuantisationResult> chosen;
+};
+
+void write_grid_summary(std::ostream& out, const CommandLine& line, const Report& report) {
+  out << "The grid has " << report.grid_points << " points: I ∈ {";
+  for (size_t i = 0; i < line.grid.input_scales.size(); ++i)
+    out << (i ? ", " : "") << line.grid.input_scales[i];
+  out << "}, conv bits " << line.grid.min_bits << "–" << line.grid.max_conv_bits << ", dense1 bits "
+      << line.grid.min_bits << "–" << line.grid.max_dense1_bits << ", dense2 bits "
+      << line.grid.min_bits << "–" << line.grid.max_dense2_bits << ". " << report.grid_failed
+      << " are not representable: some quantised bias reaches the 2^60 limit of model parameters "
+         "(the output bias scale (I·s_conv)^4·s_d1^2·s_d2 grows fastest), which caps the worst "
+         "case near 80 bits. "
+      << report.grid_evaluated << " need at most " << line.grid.max_moduli
+      << " moduli and were evaluated on the test set (sweep " << number(report.sweep_seconds)
+      << " s).\n\n"
+      << "| moduli | points | test accuracy ≥ " << percent(line.min_accuracy, 1)
+      << " | best test accuracy | best agreement with float |\n|---:|---:|---:|---:|---:|\n";
+  for (size_t k = 0; k < report.per_moduli.size(); ++k) {
+    const ModuliSummary& m = report.per_moduli[k];
+    out << "| " << k + 1 << " | " << m.evaluated << " | " << m.at_least_min_accuracy << " | "
+        << (m.evaluated ? percent(m.best_accuracy) : "—") << " | "
+        << (m.evaluated ? percent(m.best_agreement) : "—") << " |\n";
+  }
+  out << "\n";
+}
+
+void write_results(const CommandLine& line, const Report& report) {
+  std::ofstream out(line.results);
+  if (!out) throw std::runtime_error("cannot write '" + line.results + "'");
+  const std::vector<uint64_t> moduli = plaintext_moduli(3);
+  out << "# Quantisation of the CryptoNets network: accuracy against plaintext bits\n\n"
+      << "Generated " << utc_now() << " on " << cpu_name() << " ("
+      << std::thread::hardware_concurrency() << " hardware threads). Regenerate with\n\n```sh\n"
+      << regenerate_command(line) << "\n```\n\n"
+      << "Float network `" << line.float_model << "` (SHA-256 " << report.float_sha256
+      << "): test accuracy " << percent(report.float_test_accuracy) << ", training accuracy "
+      << percent(report.float_train_accuracy) << ".\n\n"
+      << "Accuracies are measured in exact integer arithmetic on the 10,000 MNIST test images "
+         "(the quantiser's specialised evaluator, which equals `evaluate_plain` exactly: checked "
+         "for the default on all test images and in tests/test_quantiser.cpp); \"agrees with "
+         "float\" is the fraction of test images classified as the float network classifies "
+         "them. `I` is the input scale (integer pixel round(p·I/255)), `s_*` the weight scales; "
+         "`w=c/d1/d2` gives the magnitude bits of each weight layer, s = (2^bits − 1)/max|w|. "
+         "Biases are quantised at the scale of the sum they join. \"max |out|\" is the largest "
+         "|output| measured over the test or training set, in centred bits (⌈log2(2B+1)⌉); "
+         "\"worst case\" is the range tracker's bound over all inputs with pixels in [0, 255], "
+         "which is what guarantees correct decryption: the encrypted runtime needs the CRT "
+         "product T of its plaintext moduli to satisfy 2·B + 1 ≤ T. Moduli are the largest "
+         "40-bit primes ≡ 1 (mod 16384): ";
+  for (size_t i = 0; i < moduli.size(); ++i)
+    out << (i ? ", " : "") << moduli[i];
+  out << ", …; one holds 40 centred bits, two 80, three 120.\n\n"
+      << "Default rule: the fewest moduli among the choices with test accuracy ≥ "
+      << percent(line.min_accuracy, 1)
+      << "; among those, the most faithful to the float network (most test images classified "
+         "as the float network does), then the most accurate, then the fewest worst-case bits. "
+         "Agreement decides before accuracy because the most accurate of thousands of grid "
+         "points measured on the same test set is partly luck.\n\n";
+  if (report.chosen) {
+    const QuantisationResult& c = *report.chosen;
+    out << "**Default (`" << line.output << "`): " << c.choice.label() << "**: test accuracy "
+        << percent(c.test.accuracy()) << " (float " << percent(report.float_test_accuracy)
+        << "), agreement with float " << percent(c.test.agreement()) << ", worst-case output "
+        << c.worst_case_bits << " bits → " << *c.moduli << " plaintext modul"
+        << (*c.moduli == 1 ? "us" : "i") << "; measured max |output| " << c.test.max_output_bits
+        << " bits (test), "
+        << (c.train_max_output_bits ? std::to_string(*c.train_max_output_bits) : "—")
+        << " bits (train).\n\n";
+  } else {
+    out << "**No grid point reaches " << percent(line.min_accuracy, 1)
+        << ": no default model was written.**\n\n";
+  }
+  write_grid_summary(out, line, report);
+  out << "## Best choices for each number of plaintext moduli\n\nThe " << kMostFaithfulPerModuli
+      << " most faithful, then the " << kMostAccuratePerModuli << " most accurate of the rest.\n\n";
+  write_table_header(out);
+  for (const QuantisationResult& r : report.best)
+    write_row(out, r, report.chosen && r.choice == report.chosen->choice);
+  out << "\n## The same weight bits in every layer\n\n";
+  write_table_header(out);
+  for (const QuantisationResult& r : report.uniform)
+    write_row(out, r, report.chosen && r.choice == report.chosen->choice);
+  out << "\nThe measured maxima stay about 10 bits below the worst case: the worst case lets "
+         "every pixel take the value that maximises each output separately, which no image "
+         "does, but only it guarantees correct decryption for every input.\n";
+}
+
+void save_chosen_model(const CommandLine& line, const Report& report, const Model& model) {
+  const QuantisationResult& c = *report.chosen;
+  std::ostringstream text;
+  write_model(model, text);
+  const std::string body = text.str();
+  const size_t first_line = body.find('\n') + 1;
+  std::ostringstream comments;
+  comments << "# CryptoNets MNIST network quantised from " << line.float_model << " (SHA-256 "
+           << report.float_sha256 << ")\n# " << c.choice.label() << ": input scale "
+           << number(c.scales.input) << ", weight scales conv " << c.scales.conv << ", dense1 "
+           << c.scales.dense1 << ", dense2 " << c.scales.dense2 << "\n"
+           << "# test accuracy " << percent(c.test.accuracy()) << " in plain integers (float "
+           << percent(report.float_test_accuracy) << "); worst-case output bound "
+           << c.worst_case_bits << " bits -> " << *c.moduli
+           << " plaintext moduli of 40 bits; measured max |output| " << c.test.max_output_bits
+           << " bits\n"
+           << "# regenerate: " << regenerate_command(line) << "\n";
+  std::ofstream out(line.output);
+  out << body.substr(0, first_line) << comments.str() << body.substr(first_line);
+  out.close();
+  if (!out) throw std::runtime_error("cannot write '" + line.output + "'");
+  if (load_model(line.output) != model) {
+    throw std::logic_error("'" + line.output + "' does not read back as the model written");
+  }
+}
+
+int run(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
+      print_usage();
+      return 0;
+    }
+  }
+  const CommandLine line = parse_command_line(argc, argv);
+  const FloatNetwork network = load_float_network(line.float_model);
+  const MnistSet train_set =
+      load_mnist(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
+  const MnistSet test_set =
+      load_mnist(line.data_directory, MnistSplit::kTest, line.verify_checksums);
+  const LabelledImages train = view(train_set);
+  const LabelledImages test = view(test_set);
+
+  Report report;
+  report.float_sha256 = to_hex(sha256(read_possibly_gzipped_file(line.float_model)));
+  report.float_test_accuracy = accuracy(network, test, line.threads);
+  report.float_train_accuracy = accuracy(network, train, line.threads);
+  std::fprintf(stderr, "float network: test %s, train %s\n",
+               percent(report.float_test_accuracy).c_str(),
+               percent(report.float_train_accuracy).c_str());
+
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<QuantisationResult> sweep = sweep_quantisations(
+      network, test, line.grid, line.threads,
+      [](size_t done, size_t total) { std::fprintf(stderr, "\rsweep: %zu / %zu", done, total); });
+  report.sweep_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::fprintf(stderr, "\n");
+  report.grid_points = sweep.size();
+  for (const QuantisationResult& r : sweep) {
+    report.grid_evaluated += r.evaluated ? 1 : 0;
+    report.grid_failed += r.failure && !r.evaluated ? 1 : 0;
+  }
+
+  report.per_moduli.resize(static_cast<size_t>(line.grid.max_moduli));
+  for (const QuantisationResult& r : sweep) {
+    if (!r.evaluated || r.failure || !r.moduli || *r.moduli > line.grid.max_moduli) continue;
+    ModuliSummary& m = report.per_moduli[static_cast<size_t>(*r.moduli - 1)];
+    ++m.evaluated;
+    m.at_least_min_accuracy += r.test.accuracy() >= line.min_accuracy ? 1 : 0;
+    m.best_accuracy = std::max(m.best_accuracy, r.test.accuracy());
+    m.best_agreement = std::max(m.best_agreement, r.test.agreement());
+  }
+  const std::optional<size_t> chosen = choose_default(sweep, line.min_accuracy);
+  for (int moduli = 1; moduli <= line.grid.max_moduli; ++moduli) {
+    for (const QuantisationResult* r :
+         best_with_moduli(sweep, moduli, kMostFaithfulPerModuli, kMostAccuratePerModuli))
+      report.best.push_back(remeasure(network, r, r->choice, test, train, line.threads));
+  }
+  for (double input_scale : kUniformInputScales) {
+    for (int bits = kUniformMinBits; bits <= kUniformMaxBits; ++bits) {
+      const QuantisationChoice choice{input_scale, {bits, bits, bits}};
+      report.uniform.push_back(
+          remeasure(network, find(sweep, choice), choice, test, train, line.threads));
+    }
+  }
+  if (chosen) {
+    const QuantisationChoice& choice = sweep[*chosen].choice;
+    report.chosen = remeasure(network, &sweep[*chosen], choice, test, train, line.threads);
+    // The generic runtime path (compile_model + evaluate_plain) must give the same numbers.
+    const PlainEvaluation generic =
+        evaluate_integer_model(quantise(network, choice), test, line.threads, &network);
+    if (!same_measurements(generic, report.chosen->test)) {
+      throw std::logic_error("evaluate_plain disagrees with the quantiser's evaluation at " +
+                             choice.label());
+    }
+  }
+  write_results(line, report);
+  std::fprintf(stderr, "wrote %s\n", line.results.c_str());
+  if (!report.chosen) {
+    std::fprintf(stderr, "no choice reaches the accuracy %s; %s not written\n",
+                 percent(line.min_accuracy, 1).c_str(), line.output.c_str());
+    return 1;
+  }
+  save_chosen_model(line, report, quantise(network, report.chosen->choice));
+  std::fprintf(stderr, "wrote %s: %s, test %s, %d moduli\n", line.output.c_str(),
+               report.chosen->choice.label().c_str(),
+               percent(report.chosen->test.accuracy()).c_str(), *report.chosen->moduli);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& error) {
+    std::cerr << "cryptonets-quantise: " << error.what() << '\n';
+    return 1;
+  }
+}

@@ -1,0 +1,1096 @@
+// Binary files for YASHE' objects; the format is described in serialize.hpp.
+#include "cryptonets/io/serialize.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <bit>
+#include <cassert>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <istream>
+#include <limits>
+#include <optional>
+#include <ostream>
+#include <span>
+#include <stdexcept>
+#include <streambuf>
+
+#include "cryptonets/io/sha256.hpp"
+
+namespace cryptonets {
+
+using yashe::Ciphertext;
+using yashe::Context;
+using yashe::EvaluationKey;
+using yashe::Parameters;
+using yashe::PublicKey;
+using yashe::SecretKey;
+
+namespace {
+
+constexpr std::array<uint8_t, 4> kMagic = {'C', 'N', 'E', 'T'};
+constexpr char kParametersTag = 'P';
+constexpr char kPublicKeyTag = 'K';
+constexpr char kEvaluationKeyTag = 'E';
+constexpr char kSecretKeyTag = 'S';
+constexpr char kCiphertextsTag = 'C';
+
+constexpr uint64_t kCoefficientForm = 0;
+constexpr uint64_t kEvaluationForm = 1;
+
+constexpr size_t kMaxParameterPrimes = 64;    // bounds a parameters payload before reading it
+constexpr size_t kParameterFixedWords = 5;    // n, k, t, sigma, decomposition_bits
+constexpr size_t kCiphertextRecordWords = 3;  // degree, form, noise_log2
+
+std::string kind_name(char tag) {
+  switch (tag) {
+    case kParametersTag:
+      return "parameters";
+    case kPublicKeyTag:
+      return "a public key";
+    case kEvaluationKeyTag:
+      return "an evaluation key";
+    case kSecretKeyTag:
+      return "a secret key";
+    case kCiphertextsTag:
+      return "a ciphertext batch";
+    default: {
+      char text[48];
+      std::snprintf(text, sizeof text, "an unknown kind of object (tag 0x%02x)",
+                    static_cast<unsigned>(static_cast<uint8_t>(tag)));
+      return text;
+    }
+  }
+}
+
+std::string hex64(uint64_t value) {
+  char text[24];
+  std::snprintf(text, sizeof text, "0x%016llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+std::string form_name(uint64_t form) {
+  if (form == kCoefficientForm) return "coefficient form";
+  if (form == kEvaluationForm) return "evaluation form";
+  return "unknown form " + std::to_string(form);
+}
+
+// ---- Little-endian words.
+
+void store_le(uint8_t* bytes, uint64_t value, int size) {
+  for (int i = 0; i < size; ++i)
+    bytes[i] = static_cast<uint8_t>(value >> (8 * i));
+}
+
+uint64_t load_le(const uint8_t* bytes, int size) {
+  uint64_t value = 0;
+  for (int i = 0; i < size; ++i)
+    value |= uint64_t{bytes[i]} << (8 * i);
+  return value;
+}
+
+// Converts words between host order and the file's little-endian order (its own inverse).
+void to_from_little_endian(uint64_t* words, size_t count) {
+  if constexpr (std::endian::native == std::endian::big) {
+    for (size_t i = 0; i < count; ++i)
+      words[i] = __builtin_bswap64(words[i]);
+  } else {
+    (void)words;
+    (void)count;
+  }
+}
+
+uint64_t double_bits(double value) {
+  return std::bit_cast<uint64_t>(value);
+}
+double bits_double(uint64_t bits) {
+  return std::bit_cast<double>(bits);
+}
+
+// ---- Header.
+
+struct Header {
+  char kind = 0;
+  uint16_t version = kSerializationVersion;
+  uint64_t fingerprint = 0;
+  uint64_t key_id = 0;
+  uint64_t payload_length = 0;
+};
+
+// magic (0..3) | kind (4) | reserved (5) | version (6..7) | fingerprint (8..15) | key id (16..23)
+// | payload length (24..31)
+std::array<uint8_t, kSerializationHeaderBytes> encode_header(const Header& header) {
+  std::array<uint8_t, kSerializationHeaderBytes> bytes{};
+  std::copy(kMagic.begin(), kMagic.end(), bytes.begin());
+  bytes[4] = static_cast<uint8_t>(header.kind);
+  bytes[5] = 0;
+  store_le(&bytes[6], header.version, 2);
+  store_le(&bytes[8], header.fingerprint, 8);
+  store_le(&bytes[16], header.key_id, 8);
+  store_le(&bytes[24], header.payload_length, 8);
+  return bytes;
+}
+
+// ---- Bit-packed residue rows: each value takes bit_width(q_i) bits, least significant first.
+
+int row_bits(const Modulus& q) {
+  return std::bit_width(q.value());
+}
+
+size_t packed_words(size_t n, int bits) {
+  return (n * static_cast<size_t>(bits) + 63) / 64;
+}
+
+size_t polynomial_bytes(const Context& context) {
+  size_t bytes = 0;
+  for (const Modulus& q : context.q_base().moduli())
+    bytes += 8 * packed_words(context.n(), row_bits(q));
+  return bytes;
+}
+
+void pack_row(const uint64_t* values, size_t n, int bits, uint64_t* words) {
+  std::fill(words, words + packed_words(n, bits), 0);
+  size_t bit = 0;
+  for (size_t j = 0; j < n; ++j, bit += static_cast<size_t>(bits)) {
+    const size_t word = bit / 64;
+    const size_t offset = bit % 64;
+    words[word] |= values[j] << offset;
+    if (offset + static_cast<size_t>(bits) > 64) words[word + 1] |= values[j] >> (64 - offset);
+  }
+}
+
+void unpack_row(const uint64_t* words, size_t n, int bits, uint64_t* values) {
+  const uint64_t mask = (uint64_t{1} << bits) - 1;
+  size_t bit = 0;
+  for (size_t j = 0; j < n; ++j, bit += static_cast<size_t>(bits)) {
+    const size_t word = bit / 64;
+    const size_t offset = bit % 64;
+    uint64_t value = words[word] >> offset;
+    if (offset + static_cast<size_t>(bits) > 64) value |= words[word + 1] << (64 - offset);
+    values[j] = value & mask;
+  }
+}
+
+// The bits after the last value of a packed row (there are some only for n < 64).
+bool padding_is_zero(const uint64_t* words, size_t n, int bits) {
+  const size_t used = n * static_cast<size_t>(bits) % 64;
+  if (used == 0) return true;
+  return words[packed_words(n, bits) - 1] >> used == 0;
+}
+
+// ---- Writing: header, payload through the hash, checksum.
+
+bool same_parameters(const RnsPoly& poly, const Context& context) {
+  return !poly.empty() && poly.n() == context.n() && poly.ring().base() == context.q_base();
+}
+
+}  // namespace
+
+class RecordWriter {
+ public:
+  RecordWriter(std::ostream& out, std::string what, const Header& header)
+      : out_(out), what_(std::move(what)), payload_left_(header.payload_length) {
+    const auto bytes = encode_header(header);
+    emit(bytes.data(), bytes.size());
+  }
+
+  void write(const void* bytes, size_t size) {
+    assert(size <= payload_left_);
+    payload_left_ -= size;
+    emit(bytes, size);
+  }
+
+  void write_word(uint64_t word) {
+    uint8_t bytes[8];
+    store_le(bytes, word, 8);
+    write(bytes, 8);
+  }
+
+  void write_polynomial(const RnsPoly& poly) {
+    for (size_t i = 0; i < poly.rns_size(); ++i) {
+      const Modulus& q = poly.ring().base()[i];
+      const uint64_t* row = poly.residues(i);
+      for (size_t j = 0; j < poly.n(); ++j) {
+        if (row[j] >= q.value()) {
+          throw std::invalid_argument("writing " + what_ + ": residue " + std::to_string(row[j]) +
+                                      " is not reduced modulo " + std::to_string(q.value()));
+        }
+      }
+      const int bits = row_bits(q);
+      scratch_.resize(packed_words(poly.n(), bits));
+      pack_row(row, poly.n(), bits, scratch_.data());
+      to_from_little_endian(scratch_.data(), scratch_.size());
+      write(scratch_.data(), 8 * scratch_.size());
+    }
+  }
+
+  void finish() {
+    assert(payload_left_ == 0);
+    const Sha256::Digest digest = hash_.digest();
+    out_.write(reinterpret_cast<const char*>(digest.data()), digest.size());
+    out_.flush();
+    check_stream();
+  }
+
+ private:
+  void emit(const void* bytes, size_t size) {
+    hash_.update({static_cast<const uint8_t*>(bytes), size});
+    out_.write(static_cast<const char*>(bytes), static_cast<std::streamsize>(size));
+    check_stream();
+  }
+
+  void check_stream() const {
+    if (!out_) throw std::runtime_error("writing " + what_ + ": the output stream failed");
+  }
+
+  std::ostream& out_;
+  std::string what_;
+  uint64_t payload_left_;
+  Sha256 hash_;
+  std::vector<uint64_t> scratch_;
+};
+
+// ---- Reading: every byte of header and payload goes through the hash; the checksum is compared
+// in finish(). A problem found before the checksum (reject) first reads and verifies the rest of
+// the record, so that damage is reported as damage and not as whatever it happened to look like.
+
+namespace {
+
+// Bytes from the current position to the end, for streams that can seek; nullopt otherwise.
+std::optional<uint64_t> bytes_available(std::istream& in) {
+  if (!in) return std::nullopt;
+  const std::istream::pos_type start = in.tellg();
+  if (start == std::istream::pos_type(-1)) {
+    in.clear();
+    return std::nullopt;
+  }
+  in.seekg(0, std::ios::end);
+  const std::istream::pos_type end = in.tellg();
+  in.clear();
+  in.seekg(start);
+  if (!in || end == std::istream::pos_type(-1) || end < start) {
+    in.clear();
+    return std::nullopt;
+  }
+  return static_cast<uint64_t>(end - start);
+}
+
+}  // namespace
+
+class HashingReader {
+ public:
+  HashingReader(std::istream& in, std::string source, bool whole_input)
+      : in_(in), source_(std::move(source)), whole_input_(whole_input) {}
+
+  [[noreturn]] void fail(const std::string& message) const {
+    throw std::runtime_error(source_ + ": " + message);
+  }
+
+  // Reads the header and checks magic, kind, version and the declared length against the bytes
+  // present (when the stream can tell).
+  Header read_header(char expected_kind) {
+    const std::optional<uint64_t> available = bytes_available(in_);
+    std::array<uint8_t, kSerializationHeaderBytes> bytes{};
+    in_.read(reinterpret_cast<char*>(bytes.data()), bytes.size());
+    const auto got = static_cast<size_t>(in_.gcount());
+    if (got >= kMagic.size() && !std::equal(kMagic.begin(), kMagic.end(), bytes.begin())) {
+      char text[96];
+      std::snprintf(text, sizeof text,
+                    "not a cryptonets file (it starts with bytes %02x %02x %02x %02x, expected "
+                    "\"CNET\")",
+                    bytes[0], bytes[1], bytes[2], bytes[3]);
+      fail(text);
+    }
+    if (got < bytes.size()) {
+      fail("truncated: " + std::to_string(got) + " bytes, a header alone needs " +
+           std::to_string(bytes.size()));
+    }
+    Header header;
+    header.kind = static_cast<char>(bytes[4]);
+    if (header.kind != expected_kind) {
+      fail("is " + kind_name(header.kind) + ", expected " + kind_name(expected_kind));
+    }
+    header.version = static_cast<uint16_t>(load_le(&bytes[6], 2));
+    if (header.version != kSerializationVersion) {
+      fail("format version " + std::to_string(header.version) + ", this build reads version " +
+           std::to_string(kSerializationVersion));
+    }
+    if (bytes[5] != 0) {
+      fail("header byte 5 (reserved) is " + std::to_string(bytes[5]) +
+           ", format version 1 has 0 there");
+    }
+    header.fingerprint = load_le(&bytes[8], 8);
+    header.key_id = load_le(&bytes[16], 8);
+    header.payload_length = load_le(&bytes[24], 8);
+    payload_length_ = payload_left_ = header.payload_length;
+    if (available) check_length(*available - bytes.size());
+    hash_.update(bytes);
+    return header;
+  }
+
+  uint64_t payload_left() const { return payload_left_; }
+
+  // Payload bytes, hashed.
+  void read(void* destination, size_t size, const std::string& what) {
+    if (size > payload_left_) {
+      reject("the payload (" + std::to_string(payload_length_) + " bytes) ends inside " + what);
+    }
+    in_.read(static_cast<char*>(destination), static_cast<std::streamsize>(size));
+    const auto got = static_cast<uint64_t>(in_.gcount());
+    if (got != size) fail_truncated(payload_length_ - payload_left_ + got);
+    hash_.update({static_cast<const uint8_t*>(destination), size});
+    payload_left_ -= size;
+  }
+
+  uint64_t read_word(const std::string& what) {
+    uint8_t bytes[8];
+    read(bytes, 8, what);
+    return load_le(bytes, 8);
+  }
+
+  void read_words(uint64_t* words, size_t count, const std::string& what) {
+    read(words, 8 * count, what);
+    to_from_little_endian(words, count);
+  }
+
+  // Reads the checksum and compares it with the hash of everything read.
+  void finish() {
+    assert(payload_left_ == 0);
+    Sha256::Digest stored{};
+    in_.read(reinterpret_cast<char*>(stored.data()), stored.size());
+    const auto got = static_cast<uint64_t>(in_.gcount());
+    if (got != stored.size()) fail_truncated(payload_length_ + got);
+    const Sha256::Digest computed = hash_.digest();
+    if (stored != computed) {
+      fail("corrupted: checksum mismatch (stored SHA-256 " + to_hex(stored).substr(0, 16) +
+           "…, contents hash to " + to_hex(computed).substr(0, 16) + "…)");
+    }
+    if (whole_input_ && in_.peek() != std::istream::traits_type::eof()) {
+      fail("trailing bytes after the checksum");
+    }
+  }
+
+  // A problem seen before the checksum: verify the checksum first (a damaged record is reported
+  // as corrupted), then report the problem.
+  [[noreturn]] void reject(const std::string& message) {
+    drain();
+    finish();
+    fail(message);
+  }
+
+  void check_fingerprint(const Header& header, const Context& context) {
+    const uint64_t expected = context.parameters().fingerprint();
+    if (header.fingerprint != expected) {
+      reject("made for other parameters: fingerprint " + hex64(header.fingerprint) +
+             ", these parameters have " + hex64(expected));
+    }
+  }
+
+  void expect_payload_length(const Header& header, uint64_t expected, const std::string& what) {
+    if (header.payload_length != expected) {
+      reject("payload length " + std::to_string(header.payload_length) + " bytes, " + what +
+             " for these parameters needs " + std::to_string(expected));
+    }
+  }
+
+  // One packed polynomial of the context's ring, every residue checked against its prime.
+  RnsPoly read_polynomial(const Context& context, PolyForm form, const std::string& what) {
+    RnsPoly poly(context.ring(), form);
+    for (size_t i = 0; i < poly.rns_size(); ++i) {
+      const Modulus& q = context.q_base()[i];
+      const int bits = row_bits(q);
+      scratch_.resize(packed_words(poly.n(), bits));
+      read_words(scratch_.data(), scratch_.size(), what);
+      uint64_t* row = poly.residues(i);
+      unpack_row(scratch_.data(), poly.n(), bits, row);
+      for (size_t j = 0; j < poly.n(); ++j) {
+        if (row[j] >= q.value()) {
+          reject("invalid " + what + ": residue row " + std::to_string(i) + " coefficient " +
+                 std::to_string(j) + " is " + std::to_string(row[j]) + ", not below the prime " +
+                 std::to_string(q.value()));
+        }
+      }
+      if (!padding_is_zero(scratch_.data(), poly.n(), bits)) {
+        reject("invalid " + what + ": nonzero padding bits after residue row " + std::to_string(i));
+      }
+    }
+    return poly;
+  }
+
+ private:
+  void check_length(uint64_t after_header) const {
+    const uint64_t limit = std::numeric_limits<uint64_t>::max() - kSerializationChecksumBytes;
+    const bool too_long = payload_length_ > limit;
+    const uint64_t needed = payload_length_ + kSerializationChecksumBytes;
+    if (too_long || after_header < needed) {
+      fail("truncated: the header declares a payload of " + std::to_string(payload_length_) +
+           " bytes and a " + std::to_string(kSerializationChecksumBytes) +
+           "-byte checksum, but only " + std::to_string(after_header) + " bytes follow the header");
+    }
+    if (whole_input_ && after_header > needed) {
+      fail("trailing bytes: " + std::to_string(after_header - needed) +
+           " bytes after the checksum");
+    }
+  }
+
+  [[noreturn]] void fail_truncated(uint64_t bytes_after_header) const {
+    fail("truncated: the header declares a payload of " + std::to_string(payload_length_) +
+         " bytes and a " + std::to_string(kSerializationChecksumBytes) +
+         "-byte checksum, but the input ends after " + std::to_string(bytes_after_header) +
+         " of them");
+  }
+
+  // Reads the rest of the payload through the hash, in bounded chunks.
+  void drain() {
+    std::vector<uint8_t> chunk(std::min<uint64_t>(payload_left_, 1 << 16));
+    while (payload_left_ > 0) {
+      const size_t size = static_cast<size_t>(std::min<uint64_t>(payload_left_, chunk.size()));
+      read(chunk.data(), size, "the payload");
+    }
+  }
+
+  std::istream& in_;
+  std::string source_;
+  bool whole_input_;
+  Sha256 hash_;
+  uint64_t payload_length_ = 0;
+  uint64_t payload_left_ = 0;
+  std::vector<uint64_t> scratch_;
+};
+
+namespace {
+
+std::string file_source(const std::string& path) {
+  return "file '" + path + "'";
+}
+
+std::ifstream open_for_reading(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw std::runtime_error("cannot open " + file_source(path) +
+                             " for reading: " + std::strerror(errno));
+  }
+  return in;
+}
+
+// Writes through an AtomicFileWriter; a failing stream is reported with the path.
+template <class Write>
+void save_atomically(const std::string& path, bool owner_only, Write&& write) {
+  AtomicFileWriter file(path, owner_only);
+  try {
+    write(file.stream());
+  } catch (const std::runtime_error& error) {
+    throw std::runtime_error("cannot write " + file_source(path) + ": " + error.what());
+  }
+  file.commit();
+}
+
+void check_key_polynomial(const RnsPoly& poly, const Context& context, const std::string& what) {
+  if (!same_parameters(poly, context)) {
+    throw std::invalid_argument("writing " + what + ": it belongs to other parameters");
+  }
+  if (poly.form() != PolyForm::evaluation) {
+    throw std::invalid_argument("writing " + what + ": keys are kept in evaluation form");
+  }
+}
+
+void check_ciphertext(const Ciphertext& ct, const Context& context, uint64_t key_id) {
+  if (!same_parameters(ct.c, context)) {
+    throw std::invalid_argument("writing a ciphertext: it belongs to other parameters");
+  }
+  if (ct.c.form() != PolyForm::coefficient) {
+    throw std::invalid_argument("writing a ciphertext: ciphertexts are kept in coefficient form");
+  }
+  if (ct.degree != 1 && ct.degree != 2) {
+    throw std::invalid_argument("writing a ciphertext: degree " + std::to_string(ct.degree) +
+                                ", expected 1 or 2");
+  }
+  if (ct.key_id != key_id) {
+    throw std::invalid_argument("writing a ciphertext batch: ciphertext key id " +
+                                hex64(ct.key_id) + " differs from the batch's " + hex64(key_id));
+  }
+  if (std::isnan(ct.noise_log2)) {
+    throw std::invalid_argument("writing a ciphertext: its noise estimate is NaN");
+  }
+}
+
+uint64_t ciphertext_record_bytes(const Context& context) {
+  return 8 * kCiphertextRecordWords + polynomial_bytes(context);
+}
+
+size_t secret_key_words(size_t n) {
+  return (n + 31) / 32;
+}
+
+// f' ∈ {-1, 0, 1} as 2-bit codes 0, 1, 2 (3 is invalid).
+uint64_t ternary_code(int8_t value) {
+  return value == -1 ? 2 : static_cast<uint64_t>(value);
+}
+
+Header object_header(char kind, const Context& context, uint64_t key_id, uint64_t payload) {
+  Header header;
+  header.kind = kind;
+  header.fingerprint = context.parameters().fingerprint();
+  header.key_id = key_id;
+  header.payload_length = payload;
+  return header;
+}
+
+// ---- Readers of whole objects, shared by the stream and file variants.
+
+Parameters read_parameters_from(HashingReader& reader) {
+  const Header header = reader.read_header(kParametersTag);
+  const uint64_t length = header.payload_length;
+  const uint64_t min_length = 8 * (kParameterFixedWords + 1);
+  const uint64_t max_length = 8 * (kParameterFixedWords + kMaxParameterPrimes);
+  if (length < min_length || length > max_length || length % 8 != 0) {
+    reader.reject("payload length " + std::to_string(length) +
+                  " bytes is not that of parameters (8·(5 + k) bytes for k primes, k <= " +
+                  std::to_string(kMaxParameterPrimes) + ")");
+  }
+  std::vector<uint64_t> words(length / 8);
+  reader.read_words(words.data(), words.size(), "the parameters");
+  reader.finish();
+
+  if (header.key_id != 0) {
+    reader.fail("invalid parameters: key id field is " + hex64(header.key_id) + ", expected 0");
+  }
+  const uint64_t prime_count = words[1];
+  if (prime_count != words.size() - kParameterFixedWords) {
+    reader.fail("invalid parameters: " + std::to_string(prime_count) +
+                " primes declared, the payload holds " +
+                std::to_string(words.size() - kParameterFixedWords));
+  }
+  Parameters params;
+  params.n = static_cast<size_t>(words[0]);
+  params.q_primes.assign(words.begin() + 2,
+                         words.begin() + 2 + static_cast<ptrdiff_t>(prime_count));
+  size_t next = 2 + prime_count;
+  params.t = words[next++];
+  params.sigma = bits_double(words[next++]);
+  const uint64_t decomposition_bits = words[next++];
+  if (decomposition_bits > static_cast<uint64_t>(Modulus::kMaxBits)) {
+    reader.fail("invalid parameters: decomposition_bits = " + std::to_string(decomposition_bits) +
+                ", expected at most " + std::to_string(Modulus::kMaxBits));
+  }
+  params.decomposition_bits = static_cast<int>(decomposition_bits);
+  try {
+    params.validate();
+  } catch (const std::invalid_argument& error) {
+    reader.fail(std::string("invalid parameters: ") + error.what());
+  }
+  if (params.fingerprint() != header.fingerprint) {
+    reader.fail("invalid parameters: the header's fingerprint " + hex64(header.fingerprint) +
+                " is not theirs (" + hex64(params.fingerprint()) + ")");
+  }
+  return params;
+}
+
+PublicKey read_public_key_from(HashingReader& reader,
+                               const std::shared_ptr<const Context>& context) {
+  const Header header = reader.read_header(kPublicKeyTag);
+  reader.check_fingerprint(header, *context);
+  reader.expect_payload_length(header, 8 + polynomial_bytes(*context), "a public key");
+  const uint64_t form = reader.read_word("the form");
+  if (form != kEvaluationForm) {
+    reader.reject("invalid public key: stored in " + form_name(form) + ", expected " +
+                  form_name(kEvaluationForm));
+  }
+  PublicKey key;
+  key.h = reader.read_polynomial(*context, PolyForm::evaluation, "public key h");
+  reader.finish();
+  key.key_id = header.key_id;
+  return key;
+}
+
+EvaluationKey read_evaluation_key_from(HashingReader& reader,
+                                       const std::shared_ptr<const Context>& context) {
+  const Header header = reader.read_header(kEvaluationKeyTag);
+  reader.check_fingerprint(header, *context);
+  const size_t digits = context->digit_count();
+  reader.expect_payload_length(header, 16 + digits * polynomial_bytes(*context),
+                               "an evaluation key of " + std::to_string(digits) + " digits");
+  const uint64_t form = reader.read_word("the form");
+  if (form != kEvaluationForm) {
+    reader.reject("invalid evaluation key: stored in " + form_name(form) + ", expected " +
+                  form_name(kEvaluationForm));
+  }
+  const uint64_t count = reader.read_word("the digit count");
+  if (count != digits) {
+    reader.reject("invalid evaluation key: " + std::to_string(count) +
+                  " key-switching digits, these parameters use " + std::to_string(digits));
+  }
+  EvaluationKey key;
+  for (size_t d = 0; d < digits; ++d) {
+    key.gamma.push_back(reader.read_polynomial(*context, PolyForm::evaluation,
+                                               "evaluation key γ_" + std::to_string(d)));
+  }
+  reader.finish();
+  key.key_id = header.key_id;
+  return key;
+}
+
+// f is invertible in R_q iff none of its NTT values vanishes (R_q is a product of fields).
+bool invertible(const RnsPoly& f_evaluation) {
+  const auto values = f_evaluation.data();
+  return std::find(values.begin(), values.end(), uint64_t{0}) == values.end();
+}
+
+SecretKey read_secret_key_from(HashingReader& reader,
+                               const std::shared_ptr<const Context>& context) {
+  const Header header = reader.read_header(kSecretKeyTag);
+  reader.check_fingerprint(header, *context);
+  const size_t n = context->n();
+  reader.expect_payload_length(header, 8 * secret_key_words(n), "a secret key");
+  std::vector<uint64_t> words(secret_key_words(n));
+  reader.read_words(words.data(), words.size(), "the secret key");
+  SecretKey key;
+  key.f_prime.resize(n);
+  for (size_t j = 0; j < 32 * words.size(); ++j) {
+    const uint64_t code = (words[j / 32] >> (2 * (j % 32))) & 3;
+    if (j >= n) {
+      if (code != 0) reader.reject("invalid secret key: nonzero padding after f'");
+    } else if (code == 3) {
+      reader.reject("invalid secret key: f' coefficient " + std::to_string(j) +
+                    " has code 3, expected 0, 1 or 2 (0, 1, -1)");
+    } else {
+      key.f_prime[j] = code == 2 ? int8_t{-1} : static_cast<int8_t>(code);
+    }
+  }
+  reader.finish();
+
+  // f = t·f' + 1 (BLLN13 §4, KeyGen).
+  const auto t = static_cast<int64_t>(context->parameters().t);
+  std::vector<int64_t> f_coeffs(n);
+  for (size_t j = 0; j < n; ++j)
+    f_coeffs[j] = t * key.f_prime[j];
+  f_coeffs[0] += 1;
+  key.f = RnsPoly::from_signed(context->ring(), f_coeffs);
+  key.f.to_evaluation();
+  if (!invertible(key.f)) reader.fail("invalid secret key: f = t·f' + 1 is not invertible in R_q");
+  key.key_id = header.key_id;
+  return key;
+}
+
+std::vector<Ciphertext> read_all_ciphertexts(CiphertextReader& reader) {
+  std::vector<Ciphertext> batch;
+  batch.reserve(static_cast<size_t>(std::min<uint64_t>(reader.count(), 1024)));
+  while (reader.remaining() > 0)
+    batch.push_back(reader.next());
+  reader.finish();
+  return batch;
+}
+
+}  // namespace
+
+// ---- Parameters.
+
+void write_parameters(std::ostream& out, const Parameters& params) {
+  params.validate();
+  if (params.q_primes.size() > kMaxParameterPrimes) {
+    throw std::invalid_argument("write_parameters: at most " + std::to_string(kMaxParameterPrimes) +
+                                " primes can be stored");
+  }
+  Header header;
+  header.kind = kParametersTag;
+  header.fingerprint = params.fingerprint();
+  header.payload_length = 8 * (kParameterFixedWords + params.q_primes.size());
+  RecordWriter writer(out, "parameters", header);
+  writer.write_word(params.n);
+  writer.write_word(params.q_primes.size());
+  for (uint64_t q : params.q_primes)
+    writer.write_word(q);
+  writer.write_word(params.t);
+  writer.write_word(double_bits(params.sigma));
+  writer.write_word(static_cast<uint64_t>(params.decomposition_bits));
+  writer.finish();
+}
+
+Parameters read_parameters(std::istream& in, const std::string& source_name) {
+  HashingReader reader(in, source_name, false);
+  return read_parameters_from(reader);
+}
+
+void save_parameters(const std::string& path, const Parameters& params) {
+  save_atomically(path, false, [&](std::ostream& out) { write_parameters(out, params); });
+}
+
+Parameters load_parameters(const std::string& path) {
+  std::ifstream in = open_for_reading(path);
+  HashingReader reader(in, file_source(path), true);
+  return read_parameters_from(reader);
+}
+
+// ---- Public key.
+
+void write_public_key(std::ostream& out, const Context& context, const PublicKey& key) {
+  check_key_polynomial(key.h, context, "a public key");
+  RecordWriter writer(
+      out, "a public key",
+      object_header(kPublicKeyTag, context, key.key_id, 8 + polynomial_bytes(context)));
+  writer.write_word(kEvaluationForm);
+  writer.write_polynomial(key.h);
+  writer.finish();
+}
+
+PublicKey read_public_key(std::istream& in, const std::shared_ptr<const Context>& context,
+                          const std::string& source_name) {
+  HashingReader reader(in, source_name, false);
+  return read_public_key_from(reader, context);
+}
+
+void save_public_key(const std::string& path, const Context& context, const PublicKey& key) {
+  save_atomically(path, false, [&](std::ostream& out) { write_public_key(out, context, key); });
+}
+
+PublicKey load_public_key(const std::string& path, const std::shared_ptr<const Context>& context) {
+  std::ifstream in = open_for_reading(path);
+  HashingReader reader(in, file_source(path), true);
+  return read_public_key_from(reader, context);
+}
+
+// ---- Evaluation key.
+
+void write_evaluation_key(std::ostream& out, const Context& context, const EvaluationKey& key) {
+  if (key.gamma.size() != context.digit_count()) {
+    throw std::invalid_argument("writing an evaluation key: " + std::to_string(key.gamma.size()) +
+                                " digits, these parameters use " +
+                                std::to_string(context.digit_count()));
+  }
+  for (const RnsPoly& gamma : key.gamma)
+    check_key_polynomial(gamma, context, "an evaluation key");
+  RecordWriter writer(out, "an evaluation key",
+                      object_header(kEvaluationKeyTag, context, key.key_id,
+                                    16 + key.gamma.size() * polynomial_bytes(context)));
+  writer.write_word(kEvaluationForm);
+  writer.write_word(key.gamma.size());
+  for (const RnsPoly& gamma : key.gamma)
+    writer.write_polynomial(gamma);
+  writer.finish();
+}
+
+EvaluationKey read_evaluation_key(std::istream& in, const std::shared_ptr<const Context>& context,
+                                  const std::string& source_name) {
+  HashingReader reader(in, source_name, false);
+  return read_evaluation_key_from(reader, context);
+}
+
+void save_evaluation_key(const std::string& path, const Context& context,
+                         const EvaluationKey& key) {
+  save_atomically(path, false, [&](std::ostream& out) { write_evaluation_key(out, context, key); });
+}
+
+EvaluationKey load_evaluation_key(const std::string& path,
+                                  const std::shared_ptr<const Context>& context) {
+  std::ifstream in = open_for_reading(path);
+  HashingReader reader(in, file_source(path), true);
+  return read_evaluation_key_from(reader, context);
+}
+
+// ---- Secret key.
+
+void write_secret_key(std::ostream& out, const Context& context, const SecretKey& key) {
+  const size_t n = context.n();
+  if (key.f_prime.size() != n) {
+    throw std::invalid_argument("writing a secret key: f' has " +
+                                std::to_string(key.f_prime.size()) + " coefficients, expected " +
+                                std::to_string(n));
+  }
+  std::vector<uint64_t> words(secret_key_words(n), 0);
+  for (size_t j = 0; j < n; ++j) {
+    const int8_t value = key.f_prime[j];
+    if (value < -1 || value > 1) {
+      throw std::invalid_argument("writing a secret key: f' coefficient " + std::to_string(j) +
+                                  " is " + std::to_string(value) + ", expected -1, 0 or 1");
+    }
+    words[j / 32] |= ternary_code(value) << (2 * (j % 32));
+  }
+  RecordWriter writer(out, "a secret key",
+                      object_header(kSecretKeyTag, context, key.key_id, 8 * words.size()));
+  for (uint64_t word : words)
+    writer.write_word(word);
+  writer.finish();
+  std::fill(words.begin(), words.end(), 0);
+}
+
+SecretKey read_secret_key(std::istream& in, const std::shared_ptr<const Context>& context,
+                          const std::string& source_name) {
+  HashingReader reader(in, source_name, false);
+  return read_secret_key_from(reader, context);
+}
+
+void save_secret_key(const std::string& path, const Context& context, const SecretKey& key) {
+  save_atomically(path, true, [&](std::ostream& out) { write_secret_key(out, context, key); });
+}
+
+SecretKey load_secret_key(const std::string& path, const std::shared_ptr<const Context>& context) {
+  std::ifstream in = open_for_reading(path);
+  HashingReader reader(in, file_source(path), true);
+  return read_secret_key_from(reader, context);
+}
+
+// ---- Ciphertext batches.
+
+CiphertextWriter::CiphertextWriter(std::ostream& out, std::shared_ptr<const Context> context,
+                                   uint64_t count, uint64_t key_id)
+    : context_(std::move(context)), count_(count), key_id_(key_id) {
+  const uint64_t record = ciphertext_record_bytes(*context_);
+  if (count > (std::numeric_limits<uint64_t>::max() - 8) / record) {
+    throw std::invalid_argument("CiphertextWriter: " + std::to_string(count) +
+                                " ciphertexts do not fit in one file");
+  }
+  writer_ = std::make_unique<RecordWriter>(
+      out, "a ciphertext batch",
+      object_header(kCiphertextsTag, *context_, key_id, 8 + count * record));
+  writer_->write_word(count);
+}
+
+CiphertextWriter::~CiphertextWriter() = default;
+
+void CiphertextWriter::append(const Ciphertext& ct) {
+  if (written_ == count_) {
+    throw std::invalid_argument("CiphertextWriter: the batch was declared with " +
+                                std::to_string(count_) + " ciphertexts");
+  }
+  check_ciphertext(ct, *context_, key_id_);
+  writer_->write_word(static_cast<uint64_t>(ct.degree));
+  writer_->write_word(kCoefficientForm);
+  writer_->write_word(double_bits(ct.noise_log2));
+  writer_->write_polynomial(ct.c);
+  ++written_;
+}
+
+void CiphertextWriter::finish() {
+  if (written_ != count_) {
+    throw std::logic_error("CiphertextWriter: " + std::to_string(written_) + " of " +
+                           std::to_string(count_) + " ciphertexts appended before finish()");
+  }
+  writer_->finish();
+}
+
+CiphertextReader::CiphertextReader(std::istream& in, std::shared_ptr<const Context> context,
+                                   std::string source_name, bool whole_input)
+    : reader_(std::make_unique<HashingReader>(in, std::move(source_name), whole_input)),
+      context_(std::move(context)) {
+  const Header header = reader_->read_header(kCiphertextsTag);
+  reader_->check_fingerprint(header, *context_);
+  const uint64_t length = header.payload_length;
+  if (length < 8) {
+    reader_->reject("payload length " + std::to_string(length) +
+                    " bytes is too short for a ciphertext batch (at least 8)");
+  }
+  count_ = reader_->read_word("the ciphertext count");
+  const uint64_t record = ciphertext_record_bytes(*context_);
+  if ((length - 8) % record != 0 || (length - 8) / record != count_) {
+    reader_->reject("payload length " + std::to_string(length) + " bytes does not match " +
+                    std::to_string(count_) + " ciphertexts of " + std::to_string(record) +
+                    " bytes each for these parameters");
+  }
+  key_id_ = header.key_id;
+}
+
+CiphertextReader::~CiphertextReader() = default;
+
+Ciphertext CiphertextReader::next() {
+  if (read_ == count_) throw std::logic_error("CiphertextReader: no ciphertext left");
+  const std::string what = "ciphertext " + std::to_string(read_);
+  Ciphertext ct;
+  const uint64_t degree = reader_->read_word(what + " degree");
+  if (degree != 1 && degree != 2) {
+    reader_->reject("invalid " + what + ": degree " + std::to_string(degree) + ", expected 1 or 2");
+  }
+  const uint64_t form = reader_->read_word(what + " form");
+  if (form != kCoefficientForm) {
+    reader_->reject("invalid " + what + ": stored in " + form_name(form) + ", expected " +
+                    form_name(kCoefficientForm));
+  }
+  ct.noise_log2 = bits_double(reader_->read_word(what + " noise estimate"));
+  if (std::isnan(ct.noise_log2)) reader_->reject("invalid " + what + ": noise estimate is NaN");
+  ct.c = reader_->read_polynomial(*context_, PolyForm::coefficient, what);
+  ct.degree = static_cast<int>(degree);
+  ct.key_id = key_id_;
+  ++read_;
+  return ct;
+}
+
+void CiphertextReader::finish() {
+  if (read_ != count_) {
+    throw std::logic_error("CiphertextReader: finish() after " + std::to_string(read_) + " of " +
+                           std::to_string(count_) + " ciphertexts");
+  }
+  reader_->finish();
+}
+
+void write_ciphertexts(std::ostream& out, const Context& context,
+                       const std::vector<Ciphertext>& batch) {
+  const uint64_t key_id = batch.empty() ? 0 : batch.front().key_id;
+  // Check everything first so that a bad batch writes nothing.
+  for (const Ciphertext& ct : batch)
+    check_ciphertext(ct, context, key_id);
+  CiphertextWriter writer(out, std::shared_ptr<const Context>(&context, [](const Context*) {}),
+                          batch.size(), key_id);
+  for (const Ciphertext& ct : batch)
+    writer.append(ct);
+  writer.finish();
+}
+
+std::vector<Ciphertext> read_ciphertexts(std::istream& in,
+                                         const std::shared_ptr<const Context>& context,
+                                         const std::string& source_name) {
+  CiphertextReader reader(in, context, source_name, false);
+  return read_all_ciphertexts(reader);
+}
+
+void save_ciphertexts(const std::string& path, const Context& context,
+                      const std::vector<Ciphertext>& batch) {
+  save_atomically(path, false, [&](std::ostream& out) { write_ciphertexts(out, context, batch); });
+}
+
+std::vector<Ciphertext> load_ciphertexts(const std::string& path,
+                                         const std::shared_ptr<const Context>& context) {
+  std::ifstream in = open_for_reading(path);
+  CiphertextReader reader(in, context, file_source(path), true);
+  return read_all_ciphertexts(reader);
+}
+
+// ---- Atomic files.
+
+namespace {
+
+// Makes the rename durable; best effort (some file systems refuse fsync on directories).
+void sync_directory_of(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  const std::string directory =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+// An output buffer over a POSIX file descriptor (std::ofstream cannot set the mode or fsync).
+class AtomicFileWriter::FdBuffer : public std::streambuf {
+ public:
+  explicit FdBuffer(int fd) : fd_(fd), buffer_(1 << 16) { reset(); }
+  int error() const { return error_; }
+
+ protected:
+  int_type overflow(int_type ch) override {
+    if (!flush_buffer()) return traits_type::eof();
+    if (!traits_type::eq_int_type(ch, traits_type::eof())) {
+      *pptr() = traits_type::to_char_type(ch);
+      pbump(1);
+    }
+    return traits_type::not_eof(ch);
+  }
+
+  std::streamsize xsputn(const char* bytes, std::streamsize count) override {
+    if (count < static_cast<std::streamsize>(buffer_.size())) {
+      return std::streambuf::xsputn(bytes, count);
+    }
+    // Large blocks (residue rows) bypass the buffer.
+    if (!flush_buffer() || !write_all(bytes, static_cast<size_t>(count))) return 0;
+    return count;
+  }
+
+  int sync() override { return flush_buffer() ? 0 : -1; }
+
+ private:
+  void reset() { setp(buffer_.data(), buffer_.data() + buffer_.size()); }
+
+  bool flush_buffer() {
+    const bool ok = write_all(pbase(), static_cast<size_t>(pptr() - pbase()));
+    reset();
+    return ok;
+  }
+
+  bool write_all(const char* bytes, size_t size) {
+    while (size > 0) {
+      const ssize_t written = ::write(fd_, bytes, size);
+      if (written < 0) {
+        if (errno == EINTR) continue;
+        error_ = errno;
+        return false;
+      }
+      bytes += written;
+      size -= static_cast<size_t>(written);
+    }
+    return true;
+  }
+
+  int fd_;
+  std::vector<char> buffer_;
+  int error_ = 0;
+};
+
+AtomicFileWriter::AtomicFileWriter(std::string path, bool owner_only) : path_(std::move(path)) {
+  static std::atomic<unsigned> counter{0};
+  const mode_t mode = owner_only ? 0600 : 0644;
+  for (int attempt = 0; attempt < 100 && fd_ < 0; ++attempt) {
+    temp_path_ = path_ + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    // A fresh name, so O_EXCL (never follow or reuse an existing file) instead of O_TRUNC.
+    fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd_ < 0 && errno != EEXIST) break;
+  }
+  if (fd_ < 0) {
+    throw std::runtime_error("cannot create a temporary file next to " + file_source(path_) + ": " +
+                             std::strerror(errno));
+  }
+  // The umask may have removed bits; the secret key must be exactly owner read/write.
+  if (owner_only && ::fchmod(fd_, 0600) != 0) {
+    const int error = errno;
+    discard();
+    throw std::runtime_error("cannot set mode 0600 on a temporary file next to " +
+                             file_source(path_) + ": " + std::strerror(error));
+  }
+  buffer_ = std::make_unique<FdBuffer>(fd_);
+  stream_ = std::make_unique<std::ostream>(buffer_.get());
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  discard();
+}
+
+std::ostream& AtomicFileWriter::stream() {
+  return *stream_;
+}
+
+void AtomicFileWriter::commit() {
+  auto fail = [this](const std::string& step, int error) {
+    discard();
+    throw std::runtime_error("cannot write " + file_source(path_) + ": " + step + ": " +
+                             std::strerror(error));
+  };
+  stream_->flush();
+  if (!*stream_) fail("write failed", buffer_->error() != 0 ? buffer_->error() : EIO);
+  if (::fsync(fd_) != 0) fail("fsync failed", errno);
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) fail("close failed", errno);
+  if (::rename(temp_path_.c_str(), path_.c_str()) != 0) fail("rename failed", errno);
+  committed_ = true;
+  sync_directory_of(path_);
+}
+
+void AtomicFileWriter::discard() noexcept {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  if (!committed_ && !temp_path_.empty()) {
+    ::unlink(temp_path_.c_str());
+    temp_path_.clear();
+  }
+}
+
+}  // namespace cryptonets

@@ -1,0 +1,146 @@
+#include "cryptonets/nn/encrypted_arithmetic.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace cryptonets {
+
+namespace {
+
+// Coefficients per task: 64 coefficients of every input (845 inputs · 64 · 8 bytes ≈ 430 KiB)
+// stay in the L2 cache while the layer's outputs are accumulated.
+constexpr size_t kBlock = 64;
+
+void check_inputs(const yashe::Evaluator& evaluator, std::span<const yashe::Ciphertext> inputs) {
+  if (inputs.empty()) throw std::invalid_argument("linear layer: no input ciphertexts");
+  const auto& base = evaluator.context().q_base();
+  for (const auto& c : inputs) {
+    if (c.c.empty() || !(c.c.ring().base() == base) || c.c.form() != PolyForm::coefficient) {
+      throw std::invalid_argument("linear layer: a ciphertext belongs to other parameters");
+    }
+    if (c.key_id != inputs[0].key_id || c.degree != inputs[0].degree) {
+      throw std::invalid_argument("linear layer: ciphertexts of different keys or degrees");
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<yashe::Ciphertext> fused_linear_combinations(const yashe::Evaluator& evaluator,
+                                                         const LinearMap& map,
+                                                         std::span<const yashe::Ciphertext> inputs,
+                                                         int threads) {
+  check_inputs(evaluator, inputs);
+  if (inputs.size() != map.inputs) {
+    throw std::invalid_argument("linear layer: expected " + std::to_string(map.inputs) +
+                                " ciphertexts, got " + std::to_string(inputs.size()));
+  }
+  const yashe::Context& ctx = evaluator.context();
+  const RnsBase& base = ctx.q_base();
+  const size_t n = ctx.n(), k = base.size(), terms = map.terms.size();
+
+  // Weights as residues, per prime: w mod q_i in [0, q_i). A product with a residue is below
+  // 2^(2b) for b-bit primes; Modulus::reduce takes values below 2^126, so the accumulator is
+  // reduced every 2^(125 - 2b) terms (2^15 terms for 55-bit primes: never, in practice).
+  std::vector<uint64_t> weight_residues(k * terms);
+  int largest_bits = 0;
+  for (size_t i = 0; i < k; ++i) {
+    largest_bits = std::max(largest_bits, base[i].bits());
+    for (size_t t = 0; t < terms; ++t) weight_residues[i * terms + t] = from_signed(map.terms[t].weight, base[i]);
+  }
+  const size_t chunk = size_t{1} << std::min(30, 125 - 2 * largest_bits);
+
+  std::vector<yashe::Ciphertext> outputs(map.outputs);
+  for (size_t o = 0; o < map.outputs; ++o) {
+    outputs[o].c = RnsPoly(ctx.ring(), PolyForm::coefficient);
+    outputs[o].degree = inputs[0].degree;
+    outputs[o].key_id = inputs[0].key_id;
+    double bound = 0;  // Σ |w|·2^noise, relative to the largest input noise
+    double largest_noise = -1e300;
+    for (const auto& term : map.terms_of(o)) largest_noise = std::max(largest_noise, inputs[term.input].noise_log2);
+    for (const auto& term : map.terms_of(o)) {
+      bound += std::fabs(static_cast<double>(term.weight)) * std::exp2(inputs[term.input].noise_log2 - largest_noise);
+    }
+    outputs[o].noise_log2 = bound > 0 ? largest_noise + std::log2(bound) : -1e9;
+  }
+
+  const size_t blocks = (n + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(dynamic, 4) num_threads(threads)
+  for (size_t task = 0; task < k * blocks; ++task) {
+    const size_t i = task / blocks, begin = (task % blocks) * kBlock;
+    const size_t end = std::min(n, begin + kBlock), width = end - begin;
+    const Modulus& q = base[i];
+    const uint64_t* weights = weight_residues.data() + i * terms;
+    u128 acc[kBlock];
+    for (size_t o = 0; o < map.outputs; ++o) {
+      for (size_t x = 0; x < width; ++x) acc[x] = 0;
+      const size_t first = map.row_begin[o], last = map.row_begin[o + 1];
+      for (size_t t = first; t < last; ++t) {
+        const uint64_t* in = inputs[map.terms[t].input].c.residues(i) + begin;
+        const uint64_t w = weights[t];
+        for (size_t x = 0; x < width; ++x) acc[x] += static_cast<u128>(in[x]) * w;
+        if ((t - first + 1) % chunk == 0) {
+          for (size_t x = 0; x < width; ++x) acc[x] = q.reduce(acc[x]);
+        }
+      }
+      uint64_t* out = outputs[o].c.residues(i) + begin;
+      for (size_t x = 0; x < width; ++x) out[x] = q.reduce(acc[x]);
+    }
+  }
+  return outputs;
+}
+
+yashe::Ciphertext weighted_sum_reference(const yashe::Evaluator& evaluator,
+                                         std::span<const yashe::Ciphertext> inputs,
+                                         std::span<const LinearTerm> terms) {
+  check_inputs(evaluator, inputs);
+  yashe::Ciphertext sum = inputs[0];
+  evaluator.multiply_scalar_inplace(sum, 0);
+  sum.noise_log2 = -1e9;
+  for (const LinearTerm& term : terms) {
+    yashe::Ciphertext product = inputs[term.input];
+    evaluator.multiply_scalar_inplace(product, term.weight);
+    evaluator.add_inplace(sum, product);
+  }
+  return sum;
+}
+
+EncryptedArithmetic::EncryptedArithmetic(const yashe::Evaluator& evaluator, int threads)
+    : evaluator_(evaluator), threads_(threads) {
+  if (threads < 1) throw std::invalid_argument("EncryptedArithmetic: threads must be >= 1");
+}
+
+EncryptedArithmetic::Value EncryptedArithmetic::multiply_accumulate(std::span<const Value> inputs,
+                                                                    std::span<const LinearTerm> terms) {
+  LinearMap single;
+  single.inputs = inputs.size();
+  single.outputs = 1;
+  single.row_begin = {0, terms.size()};
+  single.terms.assign(terms.begin(), terms.end());
+  single.bias = {0};
+  return std::move(fused_linear_combinations(evaluator_, single, inputs, threads_)[0]);
+}
+
+void EncryptedArithmetic::add_constant(Value& value, int64_t constant) {
+  evaluator_.add_scalar_inplace(value, constant);
+}
+
+void EncryptedArithmetic::square(Value& value) { value = evaluator_.square(value); }
+
+std::vector<EncryptedArithmetic::Value> EncryptedArithmetic::apply_linear(
+    const LinearMap& map, std::span<const Value> inputs) {
+  std::vector<Value> outputs = fused_linear_combinations(evaluator_, map, inputs, threads_);
+  for (size_t o = 0; o < outputs.size(); ++o) {
+    if (map.bias[o] != 0) evaluator_.add_scalar_inplace(outputs[o], map.bias[o]);
+  }
+  return outputs;
+}
+
+void EncryptedArithmetic::square_all(std::vector<Value>& values) {
+  // One ciphertext per thread; the evaluator's own parallel loops then run single-threaded.
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
+  for (size_t j = 0; j < values.size(); ++j) values[j] = evaluator_.square(values[j]);
+}
+
+}  // namespace cryptonets
