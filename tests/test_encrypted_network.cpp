@@ -23,7 +23,8 @@ LinearMap random_map(Prng& prng, size_t inputs, size_t outputs, size_t terms_per
     for (size_t k = 0; k < terms_per_output; ++k) {
       LinearTerm term;
       term.input = static_cast<uint32_t>(sample_uniform_below(prng, inputs));
-      term.weight = k < 8 ? special[k] : static_cast<int64_t>(sample_uniform_below(prng, 511)) - 255;
+      term.weight =
+          k < 8 ? special[k] : static_cast<int64_t>(sample_uniform_below(prng, 511)) - 255;
       if (term.weight != 0) map.terms.push_back(term);
     }
     map.row_begin.push_back(map.terms.size());
@@ -52,7 +53,8 @@ TEST_CASE("the fused linear kernel equals one multiply_scalar and add per term, 
   }
   const LinearMap map = random_map(prng, inputs.size(), 5, 40);
   for (int threads : {1, 2}) {
-    const std::vector<Ciphertext> fused = fused_linear_combinations(evaluator, map, inputs, threads);
+    const std::vector<Ciphertext> fused =
+        fused_linear_combinations(evaluator, map, inputs, threads);
     REQUIRE(fused.size() == map.outputs);
     for (size_t o = 0; o < map.outputs; ++o) {
       const Ciphertext expected = weighted_sum_reference(evaluator, inputs, map.terms_of(o));

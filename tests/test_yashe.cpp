@@ -128,7 +128,9 @@ TEST_CASE("multiply by a plaintext polynomial commutes with decryption") {
   Fixture& fx = paper_fixture();
   Plaintext m = fx.random();
   Plaintext p = fx.plain.zero();
-  for (size_t j = 0; j < 64; ++j) p.coeffs[j * 37 % p.coeffs.size()] = from_signed(int64_t(j) - 32, Modulus(fx.context->parameters().t));
+  for (size_t j = 0; j < 64; ++j)
+    p.coeffs[j * 37 % p.coeffs.size()] =
+        from_signed(int64_t(j) - 32, Modulus(fx.context->parameters().t));
   Ciphertext c = fx.encrypt(m);
   fx.evaluator.multiply_plain_inplace(c, p);
   CHECK(fx.decryptor.decrypt(c).coeffs == fx.plain.multiply(m, p).coeffs);
@@ -189,7 +191,9 @@ TEST_CASE("a CryptoNets-shaped depth-2 circuit decrypts correctly") {
   // final weighted sum: the noise growth of the MNIST network, on random polynomial messages.
   Fixture& fx = paper_fixture();
   Prng weights = Prng::insecure_seeded(99);
-  auto weight = [&weights] { return static_cast<int64_t>(sample_uniform_below(weights, 511)) - 255; };
+  auto weight = [&weights] {
+    return static_cast<int64_t>(sample_uniform_below(weights, 511)) - 255;
+  };
 
   std::vector<Plaintext> inputs;
   std::vector<Ciphertext> encrypted;
@@ -232,7 +236,8 @@ TEST_CASE("a CryptoNets-shaped depth-2 circuit decrypts correctly") {
     cipher2.push_back(fx.evaluator.square(c));
   }
   // Layer 3: a final weighted sum.
-  Plaintext expected = fx.plain.add(fx.plain.scale(plain2[0], 200), fx.plain.scale(plain2[1], -117));
+  Plaintext expected =
+      fx.plain.add(fx.plain.scale(plain2[0], 200), fx.plain.scale(plain2[1], -117));
   Ciphertext out = cipher2[0];
   fx.evaluator.multiply_scalar_inplace(out, 200);
   Ciphertext second = cipher2[1];
@@ -240,8 +245,8 @@ TEST_CASE("a CryptoNets-shaped depth-2 circuit decrypts correctly") {
   fx.evaluator.add_inplace(out, second);
 
   const double budget = fx.decryptor.invariant_noise_budget(out);
-  MESSAGE("noise budget left after the depth-2 circuit: " << budget << " bits (model: "
-          << NoiseModel::budget_bits(out.noise_log2) << ")");
+  MESSAGE("noise budget left after the depth-2 circuit: "
+          << budget << " bits (model: " << NoiseModel::budget_bits(out.noise_log2) << ")");
   CHECK(budget > 0);
   CHECK(budget >= NoiseModel::budget_bits(out.noise_log2));
   CHECK(fx.decryptor.decrypt(out).coeffs == expected.coeffs);
@@ -277,7 +282,8 @@ TEST_CASE("ciphertexts of another key pair or other parameters are refused") {
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(fx.evaluator.add_inplace(mine, theirs), doctest::Contains("different keys"),
                        std::invalid_argument);
-  CHECK_THROWS_AS(other.evaluator.relinearize_inplace(mine = fx.evaluator.multiply_without_relinearization(mine, mine)),
+  CHECK_THROWS_AS(other.evaluator.relinearize_inplace(
+                      mine = fx.evaluator.multiply_without_relinearization(mine, mine)),
                   std::invalid_argument);
 
   Fixture small(Parameters::create(8192, 3, 50, generate_ntt_primes(40, 1, 16384)[0]), 5);

@@ -47,7 +47,8 @@ std::vector<yashe::Ciphertext> fused_linear_combinations(const yashe::Evaluator&
   int largest_bits = 0;
   for (size_t i = 0; i < k; ++i) {
     largest_bits = std::max(largest_bits, base[i].bits());
-    for (size_t t = 0; t < terms; ++t) weight_residues[i * terms + t] = from_signed(map.terms[t].weight, base[i]);
+    for (size_t t = 0; t < terms; ++t)
+      weight_residues[i * terms + t] = from_signed(map.terms[t].weight, base[i]);
   }
   const size_t chunk = size_t{1} << std::min(30, 125 - 2 * largest_bits);
 
@@ -58,9 +59,11 @@ std::vector<yashe::Ciphertext> fused_linear_combinations(const yashe::Evaluator&
     outputs[o].key_id = inputs[0].key_id;
     double bound = 0;  // Σ |w|·2^noise, relative to the largest input noise
     double largest_noise = -1e300;
-    for (const auto& term : map.terms_of(o)) largest_noise = std::max(largest_noise, inputs[term.input].noise_log2);
+    for (const auto& term : map.terms_of(o))
+      largest_noise = std::max(largest_noise, inputs[term.input].noise_log2);
     for (const auto& term : map.terms_of(o)) {
-      bound += std::fabs(static_cast<double>(term.weight)) * std::exp2(inputs[term.input].noise_log2 - largest_noise);
+      bound += std::fabs(static_cast<double>(term.weight)) *
+               std::exp2(inputs[term.input].noise_log2 - largest_noise);
     }
     outputs[o].noise_log2 = bound > 0 ? largest_noise + std::log2(bound) : -1e9;
   }
@@ -74,18 +77,22 @@ std::vector<yashe::Ciphertext> fused_linear_combinations(const yashe::Evaluator&
     const uint64_t* weights = weight_residues.data() + i * terms;
     u128 acc[kBlock];
     for (size_t o = 0; o < map.outputs; ++o) {
-      for (size_t x = 0; x < width; ++x) acc[x] = 0;
+      for (size_t x = 0; x < width; ++x)
+        acc[x] = 0;
       const size_t first = map.row_begin[o], last = map.row_begin[o + 1];
       for (size_t t = first; t < last; ++t) {
         const uint64_t* in = inputs[map.terms[t].input].c.residues(i) + begin;
         const uint64_t w = weights[t];
-        for (size_t x = 0; x < width; ++x) acc[x] += static_cast<u128>(in[x]) * w;
+        for (size_t x = 0; x < width; ++x)
+          acc[x] += static_cast<u128>(in[x]) * w;
         if ((t - first + 1) % chunk == 0) {
-          for (size_t x = 0; x < width; ++x) acc[x] = q.reduce(acc[x]);
+          for (size_t x = 0; x < width; ++x)
+            acc[x] = q.reduce(acc[x]);
         }
       }
       uint64_t* out = outputs[o].c.residues(i) + begin;
-      for (size_t x = 0; x < width; ++x) out[x] = q.reduce(acc[x]);
+      for (size_t x = 0; x < width; ++x)
+        out[x] = q.reduce(acc[x]);
     }
   }
   return outputs;
@@ -111,8 +118,8 @@ EncryptedArithmetic::EncryptedArithmetic(const yashe::Evaluator& evaluator, int 
   if (threads < 1) throw std::invalid_argument("EncryptedArithmetic: threads must be >= 1");
 }
 
-EncryptedArithmetic::Value EncryptedArithmetic::multiply_accumulate(std::span<const Value> inputs,
-                                                                    std::span<const LinearTerm> terms) {
+EncryptedArithmetic::Value EncryptedArithmetic::multiply_accumulate(
+    std::span<const Value> inputs, std::span<const LinearTerm> terms) {
   LinearMap single;
   single.inputs = inputs.size();
   single.outputs = 1;
@@ -126,7 +133,9 @@ void EncryptedArithmetic::add_constant(Value& value, int64_t constant) {
   evaluator_.add_scalar_inplace(value, constant);
 }
 
-void EncryptedArithmetic::square(Value& value) { value = evaluator_.square(value); }
+void EncryptedArithmetic::square(Value& value) {
+  value = evaluator_.square(value);
+}
 
 std::vector<EncryptedArithmetic::Value> EncryptedArithmetic::apply_linear(
     const LinearMap& map, std::span<const Value> inputs) {
@@ -140,7 +149,8 @@ std::vector<EncryptedArithmetic::Value> EncryptedArithmetic::apply_linear(
 void EncryptedArithmetic::square_all(std::vector<Value>& values) {
   // One ciphertext per thread; the evaluator's own parallel loops then run single-threaded.
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
-  for (size_t j = 0; j < values.size(); ++j) values[j] = evaluator_.square(values[j]);
+  for (size_t j = 0; j < values.size(); ++j)
+    values[j] = evaluator_.square(values[j]);
 }
 
 }  // namespace cryptonets

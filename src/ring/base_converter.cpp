@@ -30,7 +30,8 @@ BaseConverter::BaseConverter(const RnsBase& from, std::vector<Modulus> to)
     inverse_from_.push_back(1.0 / static_cast<double>(from_[i].value()));
     from_bits = std::max(from_bits, from_[i].bits());
   }
-  for (const Modulus& c : to_) to_bits = std::max(to_bits, c.bits());
+  for (const Modulus& c : to_)
+    to_bits = std::max(to_bits, c.bits());
   // Each product y_i·(â_i mod c) is below 2^(from_bits + to_bits); Modulus::reduce takes values
   // below 2^126.
   chunk_ = size_t{1} << std::min(30, 125 - from_bits - to_bits);
@@ -39,7 +40,8 @@ BaseConverter::BaseConverter(const RnsBase& from, std::vector<Modulus> to)
       punctured_mod_to_.push_back(mpz_mod_word(from_.punctured_product(i), c.value()));
     }
     const uint64_t a_mod_c = mpz_mod_word(from_.product(), c.value());
-    for (size_t v = 0; v <= k; ++v) overflow_correction_.push_back(mul_mod(v % c.value(), a_mod_c, c));
+    for (size_t v = 0; v <= k; ++v)
+      overflow_correction_.push_back(mul_mod(v % c.value(), a_mod_c, c));
   }
 }
 

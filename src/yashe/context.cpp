@@ -47,7 +47,8 @@ Context::Context(const Parameters& params)
   const size_t n = params.n;
   ring_q_ = std::make_shared<const RingContext>(n, params.q_primes);
   std::vector<uint64_t> qb = params.q_primes;
-  for (const Modulus& b : b_base_.moduli()) qb.push_back(b.value());
+  for (const Modulus& b : b_base_.moduli())
+    qb.push_back(b.value());
   ring_qb_ = std::make_shared<const RingContext>(n, qb);
 
   q_to_b_ = std::make_unique<BaseConverter>(q_base(), b_base_.moduli());

@@ -11,13 +11,15 @@ namespace {
 
 void check_plaintext(const Context& ctx, const Plaintext& plain) {
   if (plain.coeffs.size() != ctx.n()) {
-    throw std::invalid_argument("Encryptor: plaintext has " + std::to_string(plain.coeffs.size()) +
-                                " coefficients, the parameters need n = " + std::to_string(ctx.n()));
+    throw std::invalid_argument(
+        "Encryptor: plaintext has " + std::to_string(plain.coeffs.size()) +
+        " coefficients, the parameters need n = " + std::to_string(ctx.n()));
   }
   for (uint64_t m : plain.coeffs) {
     if (m >= ctx.parameters().t) {
-      throw std::invalid_argument("Encryptor: plaintext coefficient " + std::to_string(m) +
-                                  " is not reduced modulo t = " + std::to_string(ctx.parameters().t));
+      throw std::invalid_argument(
+          "Encryptor: plaintext coefficient " + std::to_string(m) +
+          " is not reduced modulo t = " + std::to_string(ctx.parameters().t));
     }
   }
 }
@@ -95,7 +97,8 @@ Plaintext Decryptor::decrypt(const Ciphertext& ct) const {
   plain.coeffs.resize(ctx.n());
   ctx.q_to_t().convert_centered(r.data().data(), plain.coeffs.data(), ctx.n());
   const uint64_t t = ctx.parameters().t;
-  for (uint64_t& m : plain.coeffs) m = mul_shoup(m, ctx.minus_q_inverse_mod_t(), t);
+  for (uint64_t& m : plain.coeffs)
+    m = mul_shoup(m, ctx.minus_q_inverse_mod_t(), t);
   return plain;
 }
 

@@ -38,20 +38,23 @@ void Evaluator::check_pair(const Ciphertext& a, const Ciphertext& b) const {
   check_operand(a);
   check_operand(b);
   if (a.key_id != b.key_id) {
-    throw std::invalid_argument("Evaluator: the two ciphertexts were encrypted under different keys");
+    throw std::invalid_argument(
+        "Evaluator: the two ciphertexts were encrypted under different keys");
   }
 }
 
 void Evaluator::add_inplace(Ciphertext& a, const Ciphertext& b) const {
   check_pair(a, b);
-  if (a.degree != b.degree) throw std::invalid_argument("Evaluator: adding ciphertexts of different degrees");
+  if (a.degree != b.degree)
+    throw std::invalid_argument("Evaluator: adding ciphertexts of different degrees");
   a.c += b.c;
   a.noise_log2 = NoiseModel::add(a.noise_log2, b.noise_log2);
 }
 
 void Evaluator::sub_inplace(Ciphertext& a, const Ciphertext& b) const {
   check_pair(a, b);
-  if (a.degree != b.degree) throw std::invalid_argument("Evaluator: subtracting ciphertexts of different degrees");
+  if (a.degree != b.degree)
+    throw std::invalid_argument("Evaluator: subtracting ciphertexts of different degrees");
   a.c -= b.c;
   a.noise_log2 = NoiseModel::add(a.noise_log2, b.noise_log2);
 }
@@ -64,14 +67,17 @@ void Evaluator::negate_inplace(Ciphertext& a) const {
 void Evaluator::add_plain_inplace(Ciphertext& a, const Plaintext& m) const {
   check_operand(a);
   const Context& ctx = *context_;
-  if (m.coeffs.size() != ctx.n()) throw std::invalid_argument("Evaluator: plaintext has the wrong degree");
-  if (a.degree != 1) throw std::invalid_argument("Evaluator: add_plain needs a relinearised ciphertext");
+  if (m.coeffs.size() != ctx.n())
+    throw std::invalid_argument("Evaluator: plaintext has the wrong degree");
+  if (a.degree != 1)
+    throw std::invalid_argument("Evaluator: add_plain needs a relinearised ciphertext");
   for (size_t i = 0; i < ctx.q_base().size(); ++i) {
     const Modulus& q = ctx.q_base()[i];
     const ShoupMultiplier delta(ctx.delta_mod_q(i), q);
     uint64_t* row = a.c.residues(i);
     for (size_t j = 0; j < ctx.n(); ++j) {
-      if (m.coeffs[j] >= ctx.parameters().t) throw std::invalid_argument("Evaluator: plaintext not reduced mod t");
+      if (m.coeffs[j] >= ctx.parameters().t)
+        throw std::invalid_argument("Evaluator: plaintext not reduced mod t");
       const uint64_t centred = from_signed(to_centered(m.coeffs[j], ctx.t()), q);
       row[j] = add_mod(row[j], mul_shoup(centred, delta, q.value()), q);
     }
@@ -80,7 +86,8 @@ void Evaluator::add_plain_inplace(Ciphertext& a, const Plaintext& m) const {
 
 void Evaluator::add_scalar_inplace(Ciphertext& a, int64_t w) const {
   check_operand(a);
-  if (a.degree != 1) throw std::invalid_argument("Evaluator: add_scalar needs a relinearised ciphertext");
+  if (a.degree != 1)
+    throw std::invalid_argument("Evaluator: add_scalar needs a relinearised ciphertext");
   const Context& ctx = *context_;
   const int64_t centred = to_centered(from_signed(w, ctx.t()), ctx.t());
   for (size_t i = 0; i < ctx.q_base().size(); ++i) {
@@ -100,11 +107,13 @@ void Evaluator::multiply_scalar_inplace(Ciphertext& a, int64_t w) const {
 void Evaluator::multiply_plain_inplace(Ciphertext& a, const Plaintext& p) const {
   check_operand(a);
   const Context& ctx = *context_;
-  if (p.coeffs.size() != ctx.n()) throw std::invalid_argument("Evaluator: plaintext has the wrong degree");
+  if (p.coeffs.size() != ctx.n())
+    throw std::invalid_argument("Evaluator: plaintext has the wrong degree");
   std::vector<int64_t> lift(ctx.n());
   double l1 = 0;
   for (size_t j = 0; j < ctx.n(); ++j) {
-    if (p.coeffs[j] >= ctx.parameters().t) throw std::invalid_argument("Evaluator: plaintext not reduced mod t");
+    if (p.coeffs[j] >= ctx.parameters().t)
+      throw std::invalid_argument("Evaluator: plaintext not reduced mod t");
     lift[j] = to_centered(p.coeffs[j], ctx.t());
     l1 += std::abs(static_cast<double>(lift[j]));
   }
@@ -139,7 +148,8 @@ RnsPoly Evaluator::scale_and_round(const RnsPoly& x) const {
   for (size_t i = 0; i < k; ++i) {
     const uint64_t q = ctx.q_base()[i].value();
     const uint64_t* in = x.residues(i);
-    for (size_t j = 0; j < n; ++j) r_q[i * n + j] = mul_shoup(in[j], ctx.t_mod_q(i), q);
+    for (size_t j = 0; j < n; ++j)
+      r_q[i * n + j] = mul_shoup(in[j], ctx.t_mod_q(i), q);
   }
   ctx.q_to_b().convert_centered(r_q.data(), r_b.data(), n);
 #pragma omp parallel for schedule(static)
@@ -198,7 +208,8 @@ void Evaluator::relinearize_inplace(Ciphertext& a) const {
   // Digit index d runs over (i, l) in the order the key was made.
   std::vector<std::pair<size_t, size_t>> digits;
   for (size_t i = 0; i < k; ++i) {
-    for (size_t l = 0; l < ctx.digits_per_prime(i); ++l) digits.emplace_back(i, l);
+    for (size_t l = 0; l < ctx.digits_per_prime(i); ++l)
+      digits.emplace_back(i, l);
   }
   // y_i = [c_i·q̂_i^-1]_{q_i}, computed once for all output rows.
   std::vector<uint64_t> y(k * n);
@@ -206,14 +217,16 @@ void Evaluator::relinearize_inplace(Ciphertext& a) const {
   for (size_t i = 0; i < k; ++i) {
     const uint64_t q_i = ctx.q_base()[i].value();
     const uint64_t* c_i = a.c.residues(i);
-    for (size_t j = 0; j < n; ++j) y[i * n + j] = mul_shoup(c_i[j], ctx.q_base().punctured_inverse(i), q_i);
+    for (size_t j = 0; j < n; ++j)
+      y[i * n + j] = mul_shoup(c_i[j], ctx.q_base().punctured_inverse(i), q_i);
   }
   RnsPoly accumulator(ctx.ring(), PolyForm::evaluation);
   // Rows (primes of q) are independent: each thread owns one output row and runs over all digits,
   // accumulating digit·γ in 128 bits. Products of b-bit residues are below 2^(2b) and
   // Modulus::reduce takes values below 2^126: reduce every 2^(125 - 2b) digits (never, for b = 55).
   int largest_bits = 0;
-  for (const Modulus& q : ctx.q_base().moduli()) largest_bits = std::max(largest_bits, q.bits());
+  for (const Modulus& q : ctx.q_base().moduli())
+    largest_bits = std::max(largest_bits, q.bits());
   const size_t chunk = size_t{1} << std::min(30, 125 - 2 * largest_bits);
 #pragma omp parallel
   {
@@ -227,16 +240,20 @@ void Evaluator::relinearize_inplace(Ciphertext& a) const {
         const auto [i, l] = digits[d];
         const uint64_t* y_i = y.data() + i * n;
         const int shift = w * static_cast<int>(l);
-        for (size_t j = 0; j < n; ++j) digit[j] = q_row.reduce((y_i[j] >> shift) & mask);
+        for (size_t j = 0; j < n; ++j)
+          digit[j] = q_row.reduce((y_i[j] >> shift) & mask);
         ctx.ring()->ntt(row).forward(digit.data());
         const uint64_t* gamma = evaluation_key_.gamma[d].residues(row);
-        for (size_t j = 0; j < n; ++j) sum[j] += static_cast<u128>(digit[j]) * gamma[j];
+        for (size_t j = 0; j < n; ++j)
+          sum[j] += static_cast<u128>(digit[j]) * gamma[j];
         if ((d + 1) % chunk == 0) {
-          for (size_t j = 0; j < n; ++j) sum[j] = q_row.reduce(sum[j]);
+          for (size_t j = 0; j < n; ++j)
+            sum[j] = q_row.reduce(sum[j]);
         }
       }
       uint64_t* acc = accumulator.residues(row);
-      for (size_t j = 0; j < n; ++j) acc[j] = q_row.reduce(sum[j]);
+      for (size_t j = 0; j < n; ++j)
+        acc[j] = q_row.reduce(sum[j]);
     }
   }
   transform_rows(accumulator, PolyForm::coefficient);
@@ -251,6 +268,8 @@ Ciphertext Evaluator::multiply(const Ciphertext& a, const Ciphertext& b) const {
   return product;
 }
 
-Ciphertext Evaluator::square(const Ciphertext& a) const { return multiply(a, a); }
+Ciphertext Evaluator::square(const Ciphertext& a) const {
+  return multiply(a, a);
+}
 
 }  // namespace cryptonets::yashe

@@ -23,7 +23,8 @@ RnsPoly inverse(const RnsPoly& a) {
   for (size_t i = 0; i < a.rns_size(); ++i) {
     const Modulus& q = a.ring().base()[i];
     uint64_t* row = result.residues(i);
-    for (size_t j = 0; j < a.n(); ++j) row[j] = inv_mod(row[j], q);
+    for (size_t j = 0; j < a.n(); ++j)
+      row[j] = inv_mod(row[j], q);
   }
   return result;
 }
@@ -34,7 +35,8 @@ RnsPoly gaussian_poly(const Context& context, const DiscreteGaussian& chi, Prng&
 
 uint64_t random_key_id(Prng& prng) {
   uint64_t id = 0;
-  while (id == 0) id = prng.next_u64();
+  while (id == 0)
+    id = prng.next_u64();
   return id;
 }
 
@@ -53,7 +55,8 @@ KeySet generate_keys(const std::shared_ptr<const Context>& context, Prng& prng) 
     if (attempt == 100) throw std::runtime_error("KeyGen: no invertible f after 100 samples");
     f_prime = sample_ternary(prng, ctx.n());
     std::vector<int64_t> f_coeffs(ctx.n());
-    for (size_t j = 0; j < ctx.n(); ++j) f_coeffs[j] = t * f_prime[j];
+    for (size_t j = 0; j < ctx.n(); ++j)
+      f_coeffs[j] = t * f_prime[j];
     f_coeffs[0] += 1;
     f = RnsPoly::from_signed(ctx.ring(), f_coeffs);
     f.to_evaluation();

@@ -36,7 +36,8 @@ NoiseModel::NoiseModel(const Context& context) {
   //   (t/q)·f²·round(t/q·c1·c2) = m1·m2 + t·(…) + v1·(m2 + t·k2) + v2·(m1 + t·k1) + v1·v2 + ρ,
   // so v grows by ‖v_i·t·k_j‖ ≈ 6·sqrt(n)·‖v_i‖·t²·sqrt(n·(2/3)/12), and ρ = (t/q)·f²·ε with
   // |ε| <= 1/2 the rounding error.
-  multiplication_factor_ = std::log2(kTail * std::sqrt(n) * t * t * std::sqrt(n * kTernaryVariance / 12));
+  multiplication_factor_ =
+      std::log2(kTail * std::sqrt(n) * t * t * std::sqrt(n * kTernaryVariance / 12));
   rounding_ = std::log2(kTail * t * t * t * n * kTernaryVariance / std::sqrt(12.0)) - log2_q;
 
   // Key switching (BLLN13 §4, KeySwitch): f·Σ_d D_d·γ_d = f²·c + Σ_d D_d·(t·f'·e_d + e_d + t·g·s_d)
@@ -44,9 +45,11 @@ NoiseModel::NoiseModel(const Context& context) {
   const int largest_prime_bits = context.q_base()[0].bits();
   const double w = std::min(context.digit_bits(), largest_prime_bits);
   const double digit_variance = std::exp2(2 * w) / 3;
-  const double term_variance = n * digit_variance * 2 * t * t * n * kTernaryVariance * sigma * sigma;
-  key_switching_ = std::log2(kTail * t * std::sqrt(static_cast<double>(context.digit_count()) *
-                                                   term_variance)) - log2_q;
+  const double term_variance =
+      n * digit_variance * 2 * t * t * n * kTernaryVariance * sigma * sigma;
+  key_switching_ =
+      std::log2(kTail * t * std::sqrt(static_cast<double>(context.digit_count()) * term_variance)) -
+      log2_q;
 }
 
 double NoiseModel::add(double a, double b) {

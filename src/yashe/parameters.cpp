@@ -15,7 +15,9 @@ namespace cryptonets::yashe {
 
 namespace {
 
-void fail(const std::string& what) { throw std::invalid_argument("YASHE parameters: " + what); }
+void fail(const std::string& what) {
+  throw std::invalid_argument("YASHE parameters: " + what);
+}
 
 }  // namespace
 
@@ -75,7 +77,8 @@ uint64_t Parameters::fingerprint() const {
   mix(0x59415348452d7031ull);  // "YASHE-p1": domain separation and format version
   mix(n);
   mix(q_primes.size());
-  for (uint64_t q : q_primes) mix(q);
+  for (uint64_t q : q_primes)
+    mix(q);
   mix(t);
   uint64_t sigma_bits;
   std::memcpy(&sigma_bits, &sigma, sizeof sigma_bits);
@@ -86,7 +89,8 @@ uint64_t Parameters::fingerprint() const {
 
 double Parameters::log2_q() const {
   double bits = 0;
-  for (uint64_t q : q_primes) bits += std::log2(static_cast<double>(q));
+  for (uint64_t q : q_primes)
+    bits += std::log2(static_cast<double>(q));
   return bits;
 }
 

@@ -33,7 +33,8 @@ RnsPoly multiply_without_relinearization(const Context& context, const RnsPoly& 
       cryptonets::reference::negacyclic_multiply_ntl(coefficients(c1), coefficients(c2));
   const mpz_class t = static_cast<unsigned long>(context.parameters().t);
   std::vector<mpz_class> scaled(product.size());
-  for (size_t j = 0; j < product.size(); ++j) scaled[j] = rounded_quotient(t * product[j], context.q());
+  for (size_t j = 0; j < product.size(); ++j)
+    scaled[j] = rounded_quotient(t * product[j], context.q());
   return RnsPoly::from_bigint(context.ring(), scaled);
 }
 
@@ -44,7 +45,8 @@ Plaintext decrypt(const Context& context, const SecretKey& secret_key, const Cip
   std::vector<mpz_class> key = f;
   if (ct.degree == 2) {
     key = cryptonets::reference::negacyclic_multiply_ntl(f, f);
-    for (mpz_class& x : key) x = centred_mod(x, q);
+    for (mpz_class& x : key)
+      x = centred_mod(x, q);
   }
   const std::vector<mpz_class> product =
       cryptonets::reference::negacyclic_multiply_ntl(key, coefficients(ct.c));

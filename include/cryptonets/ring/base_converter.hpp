@@ -40,10 +40,10 @@ class BaseConverter {
 
   RnsBase from_;
   std::vector<Modulus> to_;
-  std::vector<double> inverse_from_;            // 1 / a_i
-  size_t chunk_ = 1;                            // terms accumulated between reductions
-  std::vector<uint64_t> punctured_mod_to_;      // (â_i mod c_j) at [j · k + i]
-  std::vector<uint64_t> overflow_correction_;   // (v·A mod c_j) at [j · (k + 1) + v], v = 0..k
+  std::vector<double> inverse_from_;           // 1 / a_i
+  size_t chunk_ = 1;                           // terms accumulated between reductions
+  std::vector<uint64_t> punctured_mod_to_;     // (â_i mod c_j) at [j · k + i]
+  std::vector<uint64_t> overflow_correction_;  // (v·A mod c_j) at [j · (k + 1) + v], v = 0..k
   mutable std::atomic<size_t> fallbacks_{0};
 };
 

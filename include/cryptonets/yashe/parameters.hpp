@@ -12,10 +12,10 @@
 namespace cryptonets::yashe {
 
 struct Parameters {
-  size_t n = 0;                     // ring degree, a power of two
-  std::vector<uint64_t> q_primes;   // q = Π q_i; each prime ≡ 1 (mod 2n), below 2^62
-  uint64_t t = 0;                   // plaintext modulus, coprime to q, 2 <= t < 2^62
-  double sigma = 3.2;               // standard deviation of the discrete Gaussian error χ_err
+  size_t n = 0;                    // ring degree, a power of two
+  std::vector<uint64_t> q_primes;  // q = Π q_i; each prime ≡ 1 (mod 2n), below 2^62
+  uint64_t t = 0;                  // plaintext modulus, coprime to q, 2 <= t < 2^62
+  double sigma = 3.2;              // standard deviation of the discrete Gaussian error χ_err
   // Key switching writes each RNS digit [c·q̂_i^-1]_{q_i} in base 2^decomposition_bits
   // (0: one digit per prime). Smaller digits: less key-switching noise, larger keys, slower.
   int decomposition_bits = 0;
