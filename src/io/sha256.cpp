@@ -99,7 +99,7 @@ void Sha256::update(std::span<const uint8_t> bytes) {
   }
   for (; pos + 64 <= bytes.size(); pos += 64)
     compress(bytes.data() + pos);
-  std::memcpy(block_.data(), bytes.data() + pos, bytes.size() - pos);
+  if (pos < bytes.size()) std::memcpy(block_.data(), bytes.data() + pos, bytes.size() - pos);
   block_fill_ = bytes.size() - pos;
 }
 
