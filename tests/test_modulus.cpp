@@ -34,19 +34,29 @@ mpz_class mod(const mpz_class& a, uint64_t q) {
 
 // Moduli across the whole range, the largest allowed included, primes and composites.
 std::vector<uint64_t> test_moduli() {
-  std::vector<uint64_t> moduli = {2, 3, 17, 65537, (uint64_t{1} << 31) - 1, (uint64_t{1} << 32) + 15,
-                                  (uint64_t{1} << 61) - 1, (uint64_t{1} << 62) - 57,
-                                  (uint64_t{1} << 62) - 1, 1000000000000000000ull};
+  std::vector<uint64_t> moduli = {2,
+                                  3,
+                                  17,
+                                  65537,
+                                  (uint64_t{1} << 31) - 1,
+                                  (uint64_t{1} << 32) + 15,
+                                  (uint64_t{1} << 61) - 1,
+                                  (uint64_t{1} << 62) - 57,
+                                  (uint64_t{1} << 62) - 1,
+                                  1000000000000000000ull};
   for (int bits : {30, 40, 50, 55, 60, 62}) {
-    for (uint64_t q : generate_ntt_primes(bits, 2, 2 * 16384)) moduli.push_back(q);
+    for (uint64_t q : generate_ntt_primes(bits, 2, 2 * 16384))
+      moduli.push_back(q);
   }
   return moduli;
 }
 
 std::vector<uint64_t> edge_and_random_values(uint64_t q, std::mt19937_64& rng) {
   std::vector<uint64_t> v;
-  for (uint64_t x : {uint64_t{0}, uint64_t{1}, q - 1, q / 2, q / 2 + 1, (q - 1) / 2}) v.push_back(x % q);
-  for (int i = 0; i < 200; ++i) v.push_back(rng() % q);
+  for (uint64_t x : {uint64_t{0}, uint64_t{1}, q - 1, q / 2, q / 2 + 1, (q - 1) / 2})
+    v.push_back(x % q);
+  for (int i = 0; i < 200; ++i)
+    v.push_back(rng() % q);
   return v;
 }
 
@@ -102,8 +112,7 @@ TEST_CASE("Barrett reduction of 64-bit and 128-bit values equals GMP") {
       REQUIRE(q.reduce(wide) == to_u64(mod(W, qv)));
     }
     u128 largest_product = static_cast<u128>(qv - 1) * (qv - 1);
-    REQUIRE(q.reduce(largest_product) ==
-            to_u64(mod(to_mpz(qv - 1) * to_mpz(qv - 1), qv)));
+    REQUIRE(q.reduce(largest_product) == to_u64(mod(to_mpz(qv - 1) * to_mpz(qv - 1), qv)));
   }
 }
 

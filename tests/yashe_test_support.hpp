@@ -33,7 +33,8 @@ inline Parameters large_parameters() {
 
 inline Plaintext random_plaintext(Prng& prng, size_t n, uint64_t t) {
   Plaintext p;
-  for (size_t j = 0; j < n; ++j) p.coeffs.push_back(sample_uniform_below(prng, t));
+  for (size_t j = 0; j < n; ++j)
+    p.coeffs.push_back(sample_uniform_below(prng, t));
   return p;
 }
 
@@ -44,19 +45,22 @@ class PlainRing {
 
   Plaintext add(const Plaintext& a, const Plaintext& b) const {
     Plaintext r = a;
-    for (size_t j = 0; j < r.coeffs.size(); ++j) r.coeffs[j] = add_mod(a.coeffs[j], b.coeffs[j], t_);
+    for (size_t j = 0; j < r.coeffs.size(); ++j)
+      r.coeffs[j] = add_mod(a.coeffs[j], b.coeffs[j], t_);
     return r;
   }
   Plaintext scale(const Plaintext& a, int64_t w) const {
     Plaintext r = a;
     const uint64_t wt = from_signed(w, t_);
-    for (uint64_t& x : r.coeffs) x = mul_mod(x, wt, t_);
+    for (uint64_t& x : r.coeffs)
+      x = mul_mod(x, wt, t_);
     return r;
   }
   Plaintext multiply(Plaintext a, Plaintext b) const {
     ntt_.forward(a.coeffs.data());
     ntt_.forward(b.coeffs.data());
-    for (size_t j = 0; j < a.coeffs.size(); ++j) a.coeffs[j] = mul_mod(a.coeffs[j], b.coeffs[j], t_);
+    for (size_t j = 0; j < a.coeffs.size(); ++j)
+      a.coeffs[j] = mul_mod(a.coeffs[j], b.coeffs[j], t_);
     ntt_.inverse(a.coeffs.data());
     return a;
   }

@@ -104,7 +104,7 @@ std::vector<mpz_class> RnsPoly::to_bigint_centered() const {
 
 void RnsPoly::to_evaluation() {
   if (form_ == PolyForm::evaluation) return;
-  // Rows are independent; inside an enclosing parallel region this runs on one thread.
+    // Rows are independent; inside an enclosing parallel region this runs on one thread.
 #pragma omp parallel for schedule(static)
   for (size_t i = 0; i < rns_size(); ++i)
     ring_->ntt(i).forward(residues(i));

@@ -41,8 +41,8 @@ class Modulus {
     const u128 low_carry = static_cast<u128>(x0) * ratio_lo_ >> 64;
     const u128 mid_a = static_cast<u128>(x0) * ratio_hi_ + low_carry;
     const u128 mid_b = static_cast<u128>(x1) * ratio_lo_ + static_cast<uint64_t>(mid_a);
-    const uint64_t quotient = x1 * ratio_hi_ + static_cast<uint64_t>(mid_a >> 64) +
-                              static_cast<uint64_t>(mid_b >> 64);
+    const uint64_t quotient =
+        x1 * ratio_hi_ + static_cast<uint64_t>(mid_a >> 64) + static_cast<uint64_t>(mid_b >> 64);
     uint64_t r = x0 - quotient * value_;  // exact modulo 2^64: the true remainder is below 3q
     if (r >= value_) r -= value_;
     if (r >= value_) r -= value_;
@@ -68,7 +68,9 @@ inline uint64_t sub_mod(uint64_t a, uint64_t b, const Modulus& q) {
   return a >= b ? a - b : a + q.value() - b;
 }
 
-inline uint64_t neg_mod(uint64_t a, const Modulus& q) { return a == 0 ? 0 : q.value() - a; }
+inline uint64_t neg_mod(uint64_t a, const Modulus& q) {
+  return a == 0 ? 0 : q.value() - a;
+}
 
 // a·b mod q by Barrett reduction of the 128-bit product.
 inline uint64_t mul_mod(uint64_t a, uint64_t b, const Modulus& q) {

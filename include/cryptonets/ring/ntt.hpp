@@ -4,7 +4,8 @@
 // a(ψ^(2·brv(i)+1)) for i = 0..n-1 (brv = bit reversal of log2 n bits): the roots of x^n + 1, in
 // bit-reversed order. Products in R_q are then pointwise products of these values.
 // Butterflies follow Harvey ("Faster arithmetic for number-theoretic transforms", 2014): Shoup
-// multiplication by precomputed twiddles, values kept lazily in [0, 4q) and reduced once at the end.
+// multiplication by precomputed twiddles, values kept lazily in [0, 4q) and reduced once at the
+// end.
 #pragma once
 
 #include <cstddef>
