@@ -211,3 +211,19 @@ TEST_CASE("next_u32 and next_u64 read the fill stream little-endian, across bloc
   }
   REQUIRE(offset <= bytes.size());
 }
+
+TEST_CASE("A forked generator is keyed by the parent's next 32 bytes and keeps its security mode") {
+  Prng parent = Prng::insecure_seeded(5);
+  Prng twin = Prng::insecure_seeded(5);
+  Prng child = parent.fork();
+  Prng child_twin = twin.fork();
+  CHECK(child.is_seeded_insecurely());
+  CHECK(child.next_u64() == child_twin.next_u64());
+  CHECK(parent.next_u64() == twin.next_u64());  // the parent moved on by the same 32 bytes
+  // The child's stream is not a continuation of the parent's.
+  Prng fresh = Prng::insecure_seeded(5);
+  std::array<uint8_t, 32> skipped;
+  fresh.fill(skipped);
+  CHECK(child.next_u64() != fresh.next_u64());
+  CHECK_FALSE(Prng::from_os_entropy().fork().is_seeded_insecurely());
+}

@@ -4,9 +4,16 @@
 
 #include <cmath>
 
+#include "cryptonets/encoding/batch_encoder.hpp"
+#include "cryptonets/encoding/plaintext_crt.hpp"
+#include "cryptonets/io/idx.hpp"
+#include "cryptonets/io/model_file.hpp"
 #include "cryptonets/nn/encrypted_arithmetic.hpp"
+#include "cryptonets/nn/private_inference.hpp"
+#include "cryptonets/nn/range.hpp"
 #include "cryptonets/yashe/encryptor.hpp"
 #include "cryptonets/yashe/key_generator.hpp"
+#include "nn_test_support.hpp"
 #include "yashe_test_support.hpp"
 
 using namespace test_support;
@@ -70,4 +77,271 @@ TEST_CASE("the fused linear kernel equals one multiply_scalar and add per term, 
   LinearMap wrong = map;
   wrong.inputs = inputs.size() + 1;
   CHECK_THROWS_AS(fused_linear_combinations(evaluator, wrong, inputs, 1), std::invalid_argument);
+}
+
+TEST_CASE("The AVX2 small-weight kernel equals the 128-bit kernel and the reference, bit for bit") {
+  const size_t n = 1024;
+  const Parameters params = Parameters::create(n, 7, 55, generate_ntt_primes(30, 1, 2 * n)[0]);
+  auto context = Context::create(params);
+  Prng prng = Prng::insecure_seeded(33);
+  KeySet keys = generate_keys(context, prng);
+  Encryptor encryptor(context, keys.public_key);
+  Evaluator evaluator(context, keys.evaluation_key);
+  std::vector<Ciphertext> inputs;
+  for (int j = 0; j < 16; ++j)
+    inputs.push_back(encryptor.encrypt(random_plaintext(prng, n, params.t), prng));
+  // Weights up to 2^20 - 1 in magnitude, and 5000 terms per output: more than the 2^12 terms that
+  // fit the 64-bit lanes at once, so the folding into 128-bit totals is exercised too.
+  LinearMap map;
+  map.inputs = inputs.size();
+  map.outputs = 3;
+  map.row_begin = {0};
+  const int64_t edge[] = {(int64_t{1} << 20) - 1, -((int64_t{1} << 20) - 1), 1, -1};
+  for (size_t o = 0; o < map.outputs; ++o) {
+    for (size_t k = 0; k < 5000; ++k) {
+      const int64_t weight =
+          k < 4 ? edge[k]
+                : static_cast<int64_t>(sample_uniform_below(prng, (uint64_t{1} << 21) - 1)) -
+                      ((int64_t{1} << 20) - 1);
+      if (weight != 0)
+        map.terms.push_back({static_cast<uint32_t>(sample_uniform_below(prng, 16)), weight});
+    }
+    map.row_begin.push_back(map.terms.size());
+    map.bias.push_back(0);
+  }
+  if (!linear_kernel_applies(LinearKernel::avx2, map)) {
+    MESSAGE("this CPU has no AVX2: only the scalar kernel is checked");
+  }
+  const auto scalar =
+      fused_linear_combinations(evaluator, map, inputs, 2, {}, LinearKernel::scalar);
+  for (size_t o = 0; o < map.outputs; ++o)
+    CHECK(scalar[o].c == weighted_sum_reference(evaluator, inputs, map.terms_of(o)).c);
+  if (linear_kernel_applies(LinearKernel::avx2, map)) {
+    for (int threads : {1, 2}) {
+      const auto vector =
+          fused_linear_combinations(evaluator, map, inputs, threads, {}, LinearKernel::avx2);
+      for (size_t o = 0; o < map.outputs; ++o)
+        CHECK(vector[o].c == scalar[o].c);
+    }
+  }
+  // A weight of 2^20 is beyond the AVX2 kernel: refused when asked for, scalar under `best`.
+  map.terms[0].weight = int64_t{1} << 20;
+  CHECK_FALSE(linear_kernel_applies(LinearKernel::avx2, map));
+  CHECK_THROWS_AS(fused_linear_combinations(evaluator, map, inputs, 1, {}, LinearKernel::avx2),
+                  std::invalid_argument);
+  CHECK(fused_linear_combinations(evaluator, map, inputs, 1)[0].c ==
+        weighted_sum_reference(evaluator, inputs, map.terms_of(0)).c);
+}
+
+namespace {
+
+using encoding::CrtDecryptionSet;
+using encoding::CrtEncryptionSet;
+using encoding::CrtKeys;
+
+// Keys for `count` plaintext moduli of `t_bits` bits at ring degree n, q = 7 primes of 55 bits.
+CrtKeys network_keys(size_t n, int t_bits, size_t count, Prng& prng) {
+  const Parameters base = Parameters::create(n, 7, 55, 3);
+  std::vector<uint64_t> moduli = encoding::select_plaintext_moduli(n, t_bits, count, base.q_primes);
+  Parameters with_t = base;
+  with_t.t = moduli[0];
+  return CrtKeys::generate(with_t, moduli, prng);
+}
+
+// Runs the whole client/server/client pipeline and returns the decrypted scores.
+std::vector<std::vector<mpz_class>> private_scores(const CrtKeys& keys, const Model& model,
+                                                   const std::vector<std::vector<int64_t>>& images,
+                                                   Prng& prng, int threads) {
+  const CrtEncryptionSet server(keys);
+  const CrtDecryptionSet client(keys);
+  EncryptedBatch batch = encrypt_batch(server, model, images, prng, threads);
+  InferenceOptions options;
+  options.threads = threads;
+  const EncryptedBatch scores = infer(server, compile_model(model), std::move(batch), options);
+  return decrypt_scores(client, scores, track_ranges(model).output().bound);
+}
+
+}  // namespace
+
+TEST_CASE("A network decrypts to the plain integer outputs mod t on every slot of a full batch") {
+  // One 30-bit plaintext modulus, outputs far wider: the residues mod t must still agree with the
+  // mod-t evaluation, slot by slot (Z -> Z_t is a ring homomorphism).
+  std::mt19937_64 rng(11);
+  const Model model = random_small_cryptonets_model(rng, 12, 3, 12, 10, 15, 16);
+  const CompiledModel compiled = compile_model(model);
+  Prng prng = Prng::insecure_seeded(12);
+  const size_t n = 1024;
+  const CrtKeys keys = network_keys(n, 30, 1, prng);
+  const CrtEncryptionSet server(keys);
+  const auto images = random_images(rng, model, n);
+  REQUIRE(track_ranges(model).output_bits() > 30);
+
+  InferenceOptions options;
+  options.threads = 2;
+  std::vector<StageReport> stages;
+  options.observe = [&](const StageReport& report) { stages.push_back(report); };
+  const CrtDecryptionSet client(keys);
+  options.secret_keys_for_diagnostics = &client;
+  const EncryptedBatch scores =
+      infer(server, compiled, encrypt_batch(server, model, images, prng, 2), options);
+  REQUIRE(scores.values.size() == 1);
+  REQUIRE(scores.values[0].size() == 10);
+
+  const uint64_t t = keys.contexts[0]->parameters().t;
+  std::vector<std::vector<uint64_t>> decrypted;
+  for (const auto& c : scores.values[0])
+    decrypted.push_back(server.encoder(0).decode_unsigned(client.decryptor(0).decrypt(c)));
+  size_t mismatches = 0;
+  for (size_t s = 0; s < n; ++s) {
+    const std::vector<uint64_t> expected = evaluate_modular(compiled, images[s], t);
+    for (size_t o = 0; o < 10; ++o)
+      mismatches += decrypted[o][s] != expected[o];
+  }
+  CHECK(mismatches == 0);
+
+  // The report: one stage per layer, in order, with shrinking noise budgets that stay positive.
+  REQUIRE(stages.size() == 5);
+  const char* names[] = {"conv", "square", "dense", "square", "dense"};
+  for (size_t k = 0; k < 5; ++k) {
+    CHECK(stages[k].stage == names[k]);
+    CHECK(stages[k].layer_index == k);
+    REQUIRE(stages[k].measured_noise_budget.has_value());
+    CHECK(*stages[k].measured_noise_budget > 0);
+    // The keyless prediction is meant to be pessimistic.
+    CHECK(stages[k].predicted_noise_budget <= *stages[k].measured_noise_budget + 2);
+  }
+  CHECK(stages[0].ciphertexts == 75);
+  CHECK(stages[2].ciphertexts == 12);
+  CHECK(stages[4].memory_bytes == 10 * n * 7 * 8);
+  CHECK(*stages[3].measured_noise_budget < *stages[0].measured_noise_budget);
+}
+
+TEST_CASE("With two plaintext moduli and CRT, outputs wider than one t decrypt exactly") {
+  std::mt19937_64 rng(21);
+  const Model model = random_small_cryptonets_model(rng, 12, 3, 12, 10, 15, 16);
+  Prng prng = Prng::insecure_seeded(22);
+  const size_t n = 1024;
+  const CrtKeys keys = network_keys(n, 36, 2, prng);
+  const RangeReport ranges = track_ranges(model);
+  REQUIRE(ranges.output_bits() > 36);
+  REQUIRE(ranges.output_bits() <= 71);
+  const auto images = random_images(rng, model, 700);
+  const auto encrypted = private_scores(keys, model, images, prng, 2);
+  const auto expected = plain_scores(compile_model(model), images, 2);
+  REQUIRE(encrypted.size() == images.size());
+  CHECK(encrypted == expected);
+  CHECK(predicted_labels(encrypted) == predicted_labels(expected));
+  // Some outputs really are wider than one modulus: CRT did work.
+  mpz_class widest = 0;
+  for (const auto& row : expected)
+    for (const auto& x : row)
+      widest = std::max(widest, mpz_class(abs(x)));
+  CHECK(mpz_sizeinbase(widest.get_mpz_t(), 2) > 36);
+}
+
+TEST_CASE("The shipped model's encrypted predictions on MNIST test images equal the plain ones") {
+  const Model model = load_model((repository_root() / "data/model.txt").string());
+  const MnistSet test = load_mnist(repository_root() / "data/mnist", MnistSplit::kTest);
+  const size_t count = 300;
+  std::vector<std::vector<int64_t>> images;
+  for (size_t s = 0; s < count; ++s) {
+    const auto* first = test.images.pixels.data() + s * kMnistImagePixels;
+    images.push_back(
+        quantise_pixels(model, std::vector<uint8_t>(first, first + kMnistImagePixels)));
+  }
+  Prng prng = Prng::insecure_seeded(31);
+  // n = 1024 keeps this quick; the ring degree does not change the slot arithmetic.
+  const CrtKeys keys = network_keys(1024, 40, 2, prng);
+  const auto encrypted = private_scores(keys, model, images, prng, 2);
+  const auto expected = plain_scores(compile_model(model), images, 2);
+  CHECK(encrypted == expected);
+  const std::vector<int> labels = predicted_labels(encrypted);
+  size_t correct = 0;
+  for (size_t s = 0; s < count; ++s)
+    correct += labels[s] == test.labels.labels[s];
+  CHECK(correct >= 295);  // the model is 99.2% accurate on the whole test set
+}
+
+TEST_CASE("A full n = 8192 batch through a CryptoNets-shaped network decrypts exactly" *
+          doctest::test_suite("slow")) {
+  std::mt19937_64 rng(41);
+  const Model model = random_small_cryptonets_model(rng, 16, 5, 20, 10, 15, 16);
+  Prng prng = Prng::insecure_seeded(42);
+  const CrtKeys keys = network_keys(8192, 40, 2, prng);
+  const auto images = random_images(rng, model, 8192);
+  const auto encrypted = private_scores(keys, model, images, prng, 2);
+  CHECK(encrypted == plain_scores(compile_model(model), images, 2));
+}
+
+TEST_CASE("Private inference refuses bad batches with clear errors") {
+  std::mt19937_64 rng(51);
+  const Model model = random_small_cryptonets_model(rng, 12, 3, 12, 10, 15, 16);
+  Prng prng = Prng::insecure_seeded(52);
+  const CrtKeys keys = network_keys(1024, 36, 2, prng);
+  const CrtEncryptionSet server(keys);
+  const CrtDecryptionSet client(keys);
+  const CompiledModel compiled = compile_model(model);
+  auto images = random_images(rng, model, 4);
+
+  auto message_of = [](auto&& action) {
+    try {
+      action();
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(message_of([&] { encrypt_batch(server, model, {}, prng, 1); }).find("no images") !=
+        std::string::npos);
+  CHECK(message_of([&] {
+          encrypt_batch(server, model, random_images(rng, model, 1025), prng, 1);
+        }).find("split them into several batches") != std::string::npos);
+  auto wrong_size = images;
+  wrong_size[2].pop_back();
+  CHECK(message_of([&] {
+          encrypt_batch(server, model, wrong_size, prng, 1);
+        }).find("image 2 has 143 values") != std::string::npos);
+  auto out_of_range = images;
+  out_of_range[1][5] = 17;
+  CHECK(message_of([&] {
+          encrypt_batch(server, model, out_of_range, prng, 1);
+        }).find("outside the model's input range [0, 16]") != std::string::npos);
+
+  // Ciphertexts under other keys: the server refuses them before any work.
+  const CrtKeys other_keys = network_keys(1024, 36, 2, prng);
+  const EncryptedBatch foreign =
+      encrypt_batch(CrtEncryptionSet(other_keys), model, images, prng, 1);
+  CHECK(message_of([&] { infer(server, compiled, foreign, {}); }).find("other keys") !=
+        std::string::npos);
+  EncryptedBatch one_modulus = encrypt_batch(server, model, images, prng, 1);
+  one_modulus.values.pop_back();
+  CHECK(message_of([&] {
+          infer(server, compiled, one_modulus, {});
+        }).find("1 plaintext moduli, the keys have 2") != std::string::npos);
+
+  // Scores decrypted with the wrong secret keys: refused, never returned as labels.
+  const EncryptedBatch scores =
+      infer(server, compiled, encrypt_batch(server, model, images, prng, 1), {});
+  const mpz_class bound = track_ranges(model).output().bound;
+  CHECK_THROWS_AS(decrypt_scores(CrtDecryptionSet(other_keys), scores, bound), std::exception);
+}
+
+TEST_CASE("Exhausted noise is reported instead of returning wrong scores") {
+  std::mt19937_64 rng(61);
+  const Model model = random_small_cryptonets_model(rng, 12, 3, 12, 10, 15, 16);
+  Prng prng = Prng::insecure_seeded(62);
+  // Three 55-bit primes cannot carry two squares with a 36-bit t.
+  const size_t n = 1024;
+  const Parameters base = Parameters::create(n, 3, 55, 3);
+  std::vector<uint64_t> moduli = encoding::select_plaintext_moduli(n, 36, 2, base.q_primes);
+  Parameters with_t = base;
+  with_t.t = moduli[0];
+  const CrtKeys keys = CrtKeys::generate(with_t, moduli, prng);
+  const auto images = random_images(rng, model, 8);
+  try {
+    private_scores(keys, model, images, prng, 1);
+    FAIL("decryption of exhausted ciphertexts must fail");
+  } catch (const std::runtime_error& e) {
+    CHECK(std::string(e.what()).find("noise budget") != std::string::npos);
+  }
 }

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -158,6 +159,21 @@ TEST_CASE("save_model and load_model round trip through a file") {
   CHECK_THROWS_AS(load_model(path.string()), std::runtime_error);
 }
 
+// Found by tests/fuzz/fuzz_model: read_model refused scales above 1e308 that validate_model
+// accepts and write_model writes, so such a model did not read back.
+TEST_CASE("scales up to the largest finite double and down to the smallest denormal read back") {
+  Model model = from_text(kSmallModel);
+  model.layers[1].scale = std::numeric_limits<double>::max();
+  model.layers[2].scale = 1.5e308;
+  model.layers[3].scale = std::numeric_limits<double>::denorm_min();
+  CHECK(from_text(to_text(model)) == model);
+  // A square's default scale near the top of the range: 1.2e154² ≈ 1.44e308 is finite.
+  const Model squared = from_text(replace_line(
+      kSmallModel, 3, "conv in 1 out 2 kernel 2 2 stride 1 1 pad 0 0 0 0 scale 1.2e154"));
+  CHECK(squared.layers[1].scale == 1.2e154 * 1.2e154);
+  CHECK(from_text(to_text(squared)) == squared);
+}
+
 TEST_CASE("writing an invalid model is refused") {
   Model model = from_text(kSmallModel);
   std::get<DenseLayer>(model.layers[3].operation).bias.pop_back();
@@ -233,6 +249,24 @@ TEST_CASE("each malformed file is reported at the right line") {
   SUBCASE("a scale that is zero") {
     check_error_at_line(replace_line(kSmallModel, 7, "square scale 0"), 7,
                         "not a finite positive number");
+  }
+  SUBCASE("an infinite scale") {  // from_chars reads "inf"
+    check_error_at_line(replace_line(kSmallModel, 7, "square scale inf"), 7,
+                        "not a finite positive number");
+  }
+  // Found by tests/fuzz/fuzz_model: the default of 'square' (the previous scale squared) was not
+  // checked, so a file could load as a model that validate_model and write_model refuse.
+  SUBCASE("a square whose default scale underflows to zero") {
+    check_error_at_line(
+        replace_line(kSmallModel, 3,
+                     "conv in 1 out 2 kernel 2 2 stride 1 1 pad 0 0 0 0 scale 1e-200"),
+        7, "default scale 0 is not a finite positive number");
+  }
+  SUBCASE("a square whose default scale overflows to infinity") {
+    check_error_at_line(
+        replace_line(kSmallModel, 3,
+                     "conv in 1 out 2 kernel 2 2 stride 1 1 pad 0 0 0 0 scale 1e200"),
+        7, "default scale inf is not a finite positive number");
   }
   SUBCASE("a scale that is not a number") {
     check_error_at_line(replace_line(kSmallModel, 7, "square scale nan"), 7,

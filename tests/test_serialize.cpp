@@ -246,6 +246,9 @@ TEST_CASE("the streaming writer and reader produce and accept exactly the batch 
   const std::string whole =
       bytes_of([&](std::ostream& out) { write_ciphertexts(out, *fx.context, batch); });
   const uint64_t key_id = fx.keys.public_key.key_id;
+  CHECK(whole.size() == ciphertext_batch_bytes(*fx.context, 3));
+  CHECK(ciphertext_batch_bytes(*fx.context, 0) ==
+        bytes_of([&](std::ostream& out) { write_ciphertexts(out, *fx.context, {}); }).size());
 
   std::ostringstream streamed(std::ios::binary);
   CiphertextWriter writer(streamed, fx.context, 3, key_id);

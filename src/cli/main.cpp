@@ -1,69 +1,76 @@
-// Interim main job (until encrypted MNIST lands): a timed NTT round trip at n = 8192 and a YASHE'
-// square at the paper's scale, with the honest security summary first.
-#include <chrono>
+// cryptonets: private inference on encrypted MNIST images (CryptoNets, ICML 2016) with YASHE'.
+//
+//   client  cryptonets keygen / encrypt / decrypt     (holds the secret key)
+//   server  cryptonets infer                          (public and evaluation keys only)
+//   both    cryptonets mnist                          (the whole protocol in one process)
 #include <cstdio>
 #include <exception>
+#include <new>
+#include <span>
+#include <string>
+#include <string_view>
 
-#include "cryptonets/arith/primes.hpp"
-#include "cryptonets/random/samplers.hpp"
-#include "cryptonets/ring/ntt.hpp"
-#include "cryptonets/yashe/encryptor.hpp"
-#include "cryptonets/yashe/evaluator.hpp"
-#include "cryptonets/yashe/key_generator.hpp"
-#include "cryptonets/yashe/security.hpp"
+#include "cli_support.hpp"
+#include "commands.hpp"
 
-using namespace cryptonets;
-using Clock = std::chrono::steady_clock;
+namespace {
 
-static double ms_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+using namespace cryptonets::cli;
+
+struct Subcommand {
+  std::string_view name;
+  int (*run)(std::span<char* const>);
+  std::string_view summary;
+};
+
+constexpr Subcommand kSubcommands[] = {
+    {"params", run_params, "show a parameter set and its security report"},
+    {"keygen", run_keygen, "client: write the secret, public and evaluation keys"},
+    {"encrypt", run_encrypt, "client: encrypt MNIST images into a ciphertext batch"},
+    {"infer", run_infer, "server: evaluate the model on an encrypted batch (no secret key)"},
+    {"decrypt", run_decrypt, "client: decrypt the scores into labels (and accuracy)"},
+    {"mnist", run_mnist, "the main job: the whole protocol on the MNIST test images"},
+};
+
+void print_usage(std::FILE* out) {
+  std::fprintf(out,
+               "usage: cryptonets <command> [options]   (cryptonets <command> --help for "
+               "details)\n\ncommands:\n");
+  for (const Subcommand& s : kSubcommands) {
+    std::fprintf(out, "  %-9.*s %.*s\n", static_cast<int>(s.name.size()), s.name.data(),
+                 static_cast<int>(s.summary.size()), s.summary.data());
+  }
 }
 
-int main() try {
-  const size_t n = 8192;
-  const auto params = yashe::Parameters::create(n, 7, 55, generate_ntt_primes(40, 1, 2 * n)[0]);
-  std::printf("%s\n", yashe::assess_security(params).one_line().c_str());
-  std::printf("parameters: %s\n", params.describe().c_str());
+}  // namespace
 
-  Prng prng = Prng::from_os_entropy();
-  const Modulus q(generate_ntt_primes(60, 1, 2 * n)[0]);
-  NttTables ntt(n, q);
-  std::vector<uint64_t> a(n), original;
-  for (auto& x : a)
-    x = sample_uniform_below(prng, q.value());
-  original = a;
-  const int rounds = 1000;
-  auto start = Clock::now();
-  for (int r = 0; r < rounds; ++r) {
-    ntt.forward(a.data());
-    ntt.inverse(a.data());
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    print_usage(stderr);
+    return kExitUsage;
   }
-  std::printf("NTT round trip, n = %zu, 60-bit prime: %.1f us (identity: %s)\n", n,
-              1000 * ms_since(start) / rounds, a == original ? "yes" : "NO");
-
-  auto context = yashe::Context::create(params);
-  start = Clock::now();
-  const yashe::KeySet keys = yashe::generate_keys(context, prng);
-  std::printf("keygen: %.1f ms\n", ms_since(start));
-  yashe::Encryptor encryptor(context, keys.public_key);
-  yashe::Decryptor decryptor(context, keys.secret_key);
-  yashe::Evaluator evaluator(context, keys.evaluation_key);
-  yashe::Plaintext m;
-  m.coeffs.assign(n, 0);
-  m.coeffs[0] = 12345;  // the constant 12345: its square is 152399025
-  start = Clock::now();
-  const yashe::Ciphertext c = encryptor.encrypt(m, prng);
-  std::printf("encrypt: %.1f ms, noise budget %.1f bits\n", ms_since(start),
-              decryptor.invariant_noise_budget(c));
-  start = Clock::now();
-  const yashe::Ciphertext squared = evaluator.square(c);
-  std::printf("square + relinearise: %.1f ms, noise budget %.1f bits\n", ms_since(start),
-              decryptor.invariant_noise_budget(squared));
-  const uint64_t result = decryptor.decrypt(squared).coeffs[0];
-  std::printf("decrypted 12345^2 = %llu (%s)\n", static_cast<unsigned long long>(result),
-              result == 152399025ull ? "correct" : "WRONG");
-  return result == 152399025ull && a == original ? 0 : 1;
-} catch (const std::exception& e) {
-  std::fprintf(stderr, "cryptonets: %s\n", e.what());
-  return 1;
+  const std::string_view name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    print_usage(stdout);
+    return kExitSuccess;
+  }
+  for (const Subcommand& s : kSubcommands) {
+    if (s.name != name) continue;
+    try {
+      return s.run(std::span<char* const>(argv + 2, static_cast<size_t>(argc - 2)));
+    } catch (const UsageError& e) {
+      std::fprintf(stderr, "cryptonets %s: %s (see cryptonets %s --help)\n", argv[1], e.what(),
+                   argv[1]);
+      return kExitUsage;
+    } catch (const std::bad_alloc&) {
+      std::fprintf(stderr, "cryptonets %s: out of memory\n", argv[1]);
+      return kExitFailure;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "cryptonets %s: error: %s\n", argv[1], e.what());
+      return kExitFailure;
+    }
+  }
+  std::fprintf(stderr, "cryptonets: unknown command '%s'\n", argv[1]);
+  print_usage(stderr);
+  return kExitUsage;
 }

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <fstream>
 #include <sstream>
@@ -16,6 +17,18 @@ namespace {
 
 constexpr int64_t kMaxFileDimension = int64_t{1} << 20;  // as validate_model
 constexpr int64_t kMaxLayerParameters = int64_t{1} << 28;
+
+// As validate_model: any finite positive double (write_model may write up to DBL_MAX).
+bool is_valid_scale(double scale) {
+  return scale > 0 && std::isfinite(scale);
+}
+
+std::string format_scale(double scale) {
+  std::array<char, 64> buffer;
+  auto [end, error] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), scale);
+  if (error != std::errc()) throw std::logic_error("format_scale: buffer too small");
+  return std::string(buffer.data(), end);
+}
 
 // The whitespace-separated tokens of one line, consumed left to right.
 class LineTokens {
@@ -140,8 +153,7 @@ class ModelReader {
     const std::string& token = line.next();
     double value = 0;
     auto [end, error] = std::from_chars(token.data(), token.data() + token.size(), value);
-    if (error != std::errc() || end != token.data() + token.size() || !(value > 0) ||
-        value > 1e308) {
+    if (error != std::errc() || end != token.data() + token.size() || !is_valid_scale(value)) {
       fail(line.line_number(), "scale '" + token + "' is not a finite positive number");
     }
     return value;
@@ -153,6 +165,10 @@ class ModelReader {
     if (!line.done()) {
       expect_keyword(line, "scale");
       scale = next_scale(line);
+    } else if (!is_valid_scale(default_scale)) {
+      // The default of 'square', the previous scale squared, can underflow or overflow.
+      fail(line.line_number(), "the default scale " + format_scale(default_scale) +
+                                   " is not a finite positive number; give 'scale S'");
     }
     expect_done(line);
     return scale;
@@ -299,13 +315,6 @@ class ModelReader {
   std::string source_name_;
   int line_number_ = 0;
 };
-
-std::string format_scale(double scale) {
-  std::array<char, 64> buffer;
-  auto [end, error] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), scale);
-  if (error != std::errc()) throw std::logic_error("format_scale: buffer too small");
-  return std::string(buffer.data(), end);
-}
 
 void write_padding(std::ostream& out, const Padding& p) {
   out << " pad " << p.top << ' ' << p.left << ' ' << p.bottom << ' ' << p.right;

@@ -839,6 +839,11 @@ SecretKey load_secret_key(const std::string& path, const std::shared_ptr<const C
 
 // ---- Ciphertext batches.
 
+uint64_t ciphertext_batch_bytes(const Context& context, uint64_t count) {
+  return kSerializationHeaderBytes + 8 + count * ciphertext_record_bytes(context) +
+         kSerializationChecksumBytes;
+}
+
 CiphertextWriter::CiphertextWriter(std::ostream& out, std::shared_ptr<const Context> context,
                                    uint64_t count, uint64_t key_id)
     : context_(std::move(context)), count_(count), key_id_(key_id) {

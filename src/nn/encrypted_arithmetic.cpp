@@ -1,12 +1,31 @@
 #include "cryptonets/nn/encrypted_arithmetic.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <bit>
 #include <cmath>
+#include <cstdlib>
 #include <stdexcept>
 
 namespace cryptonets {
 
+namespace linear_avx2 {  // linear_kernel_avx2.cpp
+bool cpu_supported();
+void signed_small_weight_sum(const uint64_t* const* inputs, const uint32_t* magnitudes,
+                             const uint8_t* negative, size_t terms, int weight_bits,
+                             const Modulus& q, size_t width, uint64_t* out);
+}  // namespace linear_avx2
+
 namespace {
+
+constexpr int kSmallWeightBits = 20;
+
+int weight_bits(const LinearMap& map) {
+  uint64_t largest = 0;
+  for (const LinearTerm& term : map.terms)
+    largest = std::max(largest, static_cast<uint64_t>(std::abs(term.weight)));
+  return static_cast<int>(std::bit_width(largest));
+}
 
 // Coefficients per task: 64 coefficients of every input (845 inputs · 64 · 8 bytes ≈ 430 KiB)
 // stay in the L2 cache while the layer's outputs are accumulated.
@@ -27,10 +46,10 @@ void check_inputs(const yashe::Evaluator& evaluator, std::span<const yashe::Ciph
 
 }  // namespace
 
-std::vector<yashe::Ciphertext> fused_linear_combinations(const yashe::Evaluator& evaluator,
-                                                         const LinearMap& map,
-                                                         std::span<const yashe::Ciphertext> inputs,
-                                                         int threads) {
+std::vector<yashe::Ciphertext> fused_linear_combinations(
+    const yashe::Evaluator& evaluator, const LinearMap& map,
+    std::span<const yashe::Ciphertext> inputs, int threads,
+    const EncryptedArithmetic::ProgressCallback& progress, LinearKernel kernel) {
   check_inputs(evaluator, inputs);
   if (inputs.size() != map.inputs) {
     throw std::invalid_argument("linear layer: expected " + std::to_string(map.inputs) +
@@ -69,6 +88,36 @@ std::vector<yashe::Ciphertext> fused_linear_combinations(const yashe::Evaluator&
   }
 
   const size_t blocks = (n + kBlock - 1) / kBlock;
+  std::atomic<size_t> finished{0};
+  if (kernel == LinearKernel::avx2 && !linear_kernel_applies(kernel, map)) {
+    throw std::invalid_argument("linear layer: the AVX2 kernel needs AVX2 and weights below 2^20");
+  }
+  if (kernel != LinearKernel::scalar && linear_kernel_applies(LinearKernel::avx2, map) &&
+      n % kBlock == 0) {
+    const int bits = std::max(1, weight_bits(map));
+    std::vector<uint32_t> magnitudes(terms);
+    std::vector<uint8_t> negative(terms);
+    for (size_t t = 0; t < terms; ++t) {
+      magnitudes[t] = static_cast<uint32_t>(std::abs(map.terms[t].weight));
+      negative[t] = map.terms[t].weight < 0;
+    }
+#pragma omp parallel for schedule(dynamic, 4) num_threads(threads)
+    for (size_t task = 0; task < k * blocks; ++task) {
+      const size_t i = task / blocks, begin = (task % blocks) * kBlock;
+      std::vector<const uint64_t*> pointers;
+      for (size_t o = 0; o < map.outputs; ++o) {
+        const size_t first = map.row_begin[o], last = map.row_begin[o + 1];
+        pointers.clear();
+        for (size_t t = first; t < last; ++t)
+          pointers.push_back(inputs[map.terms[t].input].c.residues(i) + begin);
+        linear_avx2::signed_small_weight_sum(pointers.data(), magnitudes.data() + first,
+                                             negative.data() + first, last - first, bits, base[i],
+                                             kBlock, outputs[o].c.residues(i) + begin);
+      }
+      if (progress) progress(++finished, k * blocks);
+    }
+    return outputs;
+  }
 #pragma omp parallel for schedule(dynamic, 4) num_threads(threads)
   for (size_t task = 0; task < k * blocks; ++task) {
     const size_t i = task / blocks, begin = (task % blocks) * kBlock;
@@ -94,8 +143,21 @@ std::vector<yashe::Ciphertext> fused_linear_combinations(const yashe::Evaluator&
       for (size_t x = 0; x < width; ++x)
         out[x] = q.reduce(acc[x]);
     }
+    if (progress) progress(++finished, k * blocks);
   }
   return outputs;
+}
+
+bool linear_kernel_applies(LinearKernel kernel, const LinearMap& map) {
+  switch (kernel) {
+    case LinearKernel::scalar:
+    case LinearKernel::best:
+      return true;
+    case LinearKernel::avx2:
+      return linear_avx2::cpu_supported() && weight_bits(map) <= kSmallWeightBits &&
+             map.terms.size() < (size_t{1} << 32);
+  }
+  return false;
 }
 
 yashe::Ciphertext weighted_sum_reference(const yashe::Evaluator& evaluator,
@@ -139,7 +201,8 @@ void EncryptedArithmetic::square(Value& value) {
 
 std::vector<EncryptedArithmetic::Value> EncryptedArithmetic::apply_linear(
     const LinearMap& map, std::span<const Value> inputs) {
-  std::vector<Value> outputs = fused_linear_combinations(evaluator_, map, inputs, threads_);
+  std::vector<Value> outputs =
+      fused_linear_combinations(evaluator_, map, inputs, threads_, progress_);
   for (size_t o = 0; o < outputs.size(); ++o) {
     if (map.bias[o] != 0) evaluator_.add_scalar_inplace(outputs[o], map.bias[o]);
   }
@@ -148,9 +211,12 @@ std::vector<EncryptedArithmetic::Value> EncryptedArithmetic::apply_linear(
 
 void EncryptedArithmetic::square_all(std::vector<Value>& values) {
   // One ciphertext per thread; the evaluator's own parallel loops then run single-threaded.
+  std::atomic<size_t> finished{0};
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
-  for (size_t j = 0; j < values.size(); ++j)
+  for (size_t j = 0; j < values.size(); ++j) {
     values[j] = evaluator_.square(values[j]);
+    if (progress_) progress_(++finished, values.size());
+  }
 }
 
 }  // namespace cryptonets

@@ -226,6 +226,7 @@ CompiledModel compile_model(const Model& model) {
     if (std::holds_alternative<FlattenLayer>(layer.operation)) continue;
     CompiledStep step;
     step.layer_index = i;
+    step.layer_name = layer_name(layer);
     if (is_linear(layer)) {
       step.kind = CompiledStep::Kind::kLinear;
       step.map = linear_map_of(layer, shapes[i]);

@@ -124,6 +124,16 @@ Prng Prng::insecure_seeded(uint64_t seed) {
 
 // Block i of the stream is chacha20_block(key, low32(i), {high32(i), nonce_[1], nonce_[2]}): a
 // 64-bit block index, so no (key, counter, nonce) triple is ever used twice.
+Prng Prng::fork() {
+  std::array<uint8_t, 32> bytes;
+  fill(bytes);
+  std::array<uint32_t, 8> key;
+  for (size_t i = 0; i < 8; ++i)
+    key[i] = load_le32(bytes.data() + 4 * i);
+  explicit_bzero(bytes.data(), bytes.size());
+  return Prng(key, insecure_);
+}
+
 void Prng::refill() {
   if (block_counter_ == UINT64_MAX) {
     throw std::runtime_error("Prng: keystream exhausted (2^64 blocks); re-key the generator");

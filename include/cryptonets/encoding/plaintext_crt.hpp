@@ -121,6 +121,7 @@ class CrtEncryptionSet {
   const PlaintextCrt& crt() const { return crt_; }
   const BatchEncoder& encoder(size_t i) const { return channels_[i].encoder; }
   const yashe::Evaluator& evaluator(size_t i) const { return channels_[i].evaluator; }
+  const yashe::Encryptor& encryptor(size_t i) const { return channels_[i].encryptor; }
 
   // Up to n signed values (any int64; each is reduced modulo every t_i), one plaintext per t_i.
   std::vector<yashe::Plaintext> encode(std::span<const int64_t> values) const;
@@ -156,6 +157,7 @@ class CrtDecryptionSet {
 
   size_t size() const { return channels_.size(); }
   const PlaintextCrt& crt() const { return crt_; }
+  const yashe::Decryptor& decryptor(size_t i) const { return channels_[i].decryptor; }
 
   // The n slot values, exact integers, given that |value| <= bound for every slot (from range
   // tracking). Throws as PlaintextCrt::recombine_batch does.

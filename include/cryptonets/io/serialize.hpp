@@ -102,6 +102,10 @@ void save_ciphertexts(const std::string& path, const yashe::Context& context,
 std::vector<yashe::Ciphertext> load_ciphertexts(
     const std::string& path, const std::shared_ptr<const yashe::Context>& context);
 
+// The exact size in bytes of a ciphertext batch record of `count` ciphertexts (header, payload
+// and checksum): what a client sends or receives for that many ciphertexts.
+uint64_t ciphertext_batch_bytes(const yashe::Context& context, uint64_t count);
+
 // ---- Streaming, for batches too large to hold twice in memory.
 
 // Writes the header at once (the count must be known up front: it fixes the payload length), then

@@ -8,6 +8,8 @@
 // over threads. Squares run one ciphertext per thread.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -15,6 +17,10 @@
 #include "cryptonets/yashe/evaluator.hpp"
 
 namespace cryptonets {
+
+// Which implementation of the fused kernel: the portable 128-bit accumulation, the AVX2 path for
+// weights below 2^20 in magnitude (linear_kernel_avx2.cpp), or the best one this CPU and map allow.
+enum class LinearKernel { scalar, avx2, best };
 
 class EncryptedArithmetic {
  public:
@@ -30,17 +36,26 @@ class EncryptedArithmetic {
   std::vector<Value> apply_linear(const LinearMap& map, std::span<const Value> inputs);
   void square_all(std::vector<Value>& values);
 
+  // Called as work completes, from any worker thread (the callee must be thread-safe): `done` of
+  // `total` units of the current layer (ciphertexts squared, or blocks of a linear layer).
+  using ProgressCallback = std::function<void(size_t done, size_t total)>;
+  void set_progress(ProgressCallback progress) { progress_ = std::move(progress); }
+
  private:
   const yashe::Evaluator& evaluator_;
   int threads_;
+  ProgressCallback progress_;
 };
 
 // The fused kernel on its own: out[o] = Σ_{k in row o} weight_k · inputs[input_k] (no bias).
 // Reference twin: weighted_sum_reference (one multiply_scalar and add per term).
-std::vector<yashe::Ciphertext> fused_linear_combinations(const yashe::Evaluator& evaluator,
-                                                         const LinearMap& map,
-                                                         std::span<const yashe::Ciphertext> inputs,
-                                                         int threads);
+std::vector<yashe::Ciphertext> fused_linear_combinations(
+    const yashe::Evaluator& evaluator, const LinearMap& map,
+    std::span<const yashe::Ciphertext> inputs, int threads,
+    const EncryptedArithmetic::ProgressCallback& progress = {},
+    LinearKernel kernel = LinearKernel::best);
+// Whether `kernel` can run `map` on this CPU (avx2: AVX2 present and every |w| < 2^20).
+bool linear_kernel_applies(LinearKernel kernel, const LinearMap& map);
 yashe::Ciphertext weighted_sum_reference(const yashe::Evaluator& evaluator,
                                          std::span<const yashe::Ciphertext> inputs,
                                          std::span<const LinearTerm> terms);

@@ -72,6 +72,7 @@ struct CompiledStep {
   enum class Kind { kLinear, kSquare };
   Kind kind = Kind::kLinear;
   size_t layer_index = 0;  // the model layer this step computes
+  std::string layer_name;  // its model-file keyword ("conv", "square", "dense", "pool")
   LinearMap map;           // for kLinear only
 };
 

@@ -27,6 +27,11 @@ class Prng {
   uint32_t next_u32();
   uint64_t next_u64();
   bool is_seeded_insecurely() const { return insecure_; }
+  // An independent generator keyed with the next 32 bytes of this stream (a fresh ChaCha20 key
+  // from a CSPRNG is as good as one from the OS), for one thread of a parallel loop. The child
+  // is insecure exactly when this generator is. Forking in a fixed order keeps seeded runs
+  // reproducible whatever the thread count.
+  Prng fork();
 
  private:
   Prng(const std::array<uint32_t, 8>& key, bool insecure);

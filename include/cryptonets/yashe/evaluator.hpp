@@ -16,6 +16,8 @@ class Evaluator {
 
   const Context& context() const { return *context_; }
   const NoiseModel& noise_model() const { return noise_model_; }
+  // The key pair this evaluator's evaluation key belongs to (0 without one).
+  uint64_t key_id() const { return evaluation_key_.key_id; }
 
   void add_inplace(Ciphertext& a, const Ciphertext& b) const;
   void sub_inplace(Ciphertext& a, const Ciphertext& b) const;

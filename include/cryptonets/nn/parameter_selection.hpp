@@ -1,0 +1,77 @@
+// Choosing YASHE' parameters for a model (issue "Parameter selection and an honest security
+// report"): the plaintext moduli from the model's worst-case output range, the ring degree n, the
+// RNS primes of q and the key-switching decomposition from the keyless noise model, and the
+// security verdict from yashe/security.hpp. Every decision is explained in one line of text.
+//
+// Noise prediction walks the compiled network with the formulas the library itself uses to carry
+// the estimate `noise_log2` on every ciphertext (yashe/noise_model.hpp for fresh encryptions and
+// squares, the fused linear kernel of encrypted_arithmetic.cpp for linear layers), so the
+// prediction equals the estimate that an encrypted run carries, without keys or ciphertexts.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cryptonets/nn/layers.hpp"
+#include "cryptonets/nn/model.hpp"
+#include "cryptonets/yashe/parameters.hpp"
+
+namespace cryptonets {
+
+struct NoisePrediction {
+  // log2 of the invariant-noise bound after each compiled step, worst over the step's outputs.
+  std::vector<double> noise_log2_after_step;
+  double final_budget_bits = 0;  // -(log2 ‖v‖∞ + 1) after the last step
+  // Bits of budget that relinearisation costs, summed over the square steps (the largest rise of
+  // an output's noise due to key switching at each): an upper bound on what smaller
+  // decomposition digits could win back.
+  double key_switching_bits = 0;
+};
+
+// Keyless prediction of the network's noise under `params` (its t is the plaintext modulus):
+// from NoiseModel::fresh() for every input, a linear step gives each output log2(Σ_j |w_j|·2^v_j)
+// (adding the bias leaves the noise unchanged) and a square gives relinearize(multiply(v, v)).
+// Values are tracked one by one, so that a layer's outputs may differ. Throws
+// std::invalid_argument if the parameters are invalid.
+NoisePrediction predict_network_noise(const yashe::Parameters& params, const CompiledModel& model);
+
+// The smallest predicted final budget over the plaintext moduli (each t_i has its own r_t(q) and
+// therefore its own noise).
+double predict_budget_over_moduli(const yashe::Parameters& base,
+                                  const std::vector<uint64_t>& plaintext_moduli,
+                                  const CompiledModel& model);
+
+struct SelectionTarget {
+  // kPaper: the CryptoNets paper's n = 8192 and q of about 383 bits (more primes only if the model
+  // needs them). kSecurity: the smallest n and q within the HE standard's bound for
+  // `security_bits` (an RLWE figure only, see the reasoning) that keep the margin.
+  enum class Mode { kPaper, kSecurity };
+  Mode mode = Mode::kSecurity;
+  int security_bits = 128;  // 128, 192 or 256
+  double margin_bits = 10;  // predicted noise budget required after the whole network
+};
+
+struct ParameterChoice {
+  std::string name;        // "paper", "default", or "selected"
+  yashe::Parameters base;  // base.t = plaintext_moduli[0]
+  std::vector<uint64_t> plaintext_moduli;
+  double predicted_budget_bits = 0;    // min over moduli, after the whole network
+  std::vector<std::string> reasoning;  // one line per decision
+};
+
+// Throws std::invalid_argument for an invalid model or target (security level not 128/192/256,
+// negative margin) and std::runtime_error when no parameter set up to n = 32768 satisfies it.
+ParameterChoice select_parameters(const Model& model, const SelectionTarget& target);
+
+std::vector<std::string> preset_names();  // {"default", "paper"}
+// "default": n = 8192 and the fewest 55-bit primes that keep the default 10-bit margin (what the
+// main job uses). "paper": select_parameters in kPaper mode. Throws std::invalid_argument naming
+// the valid presets for any other name.
+ParameterChoice preset(const std::string& name, const Model& model);
+
+// Multi-line text for `cryptonets params`: the parameters, the plaintext moduli, the predicted
+// budget, the reasoning and the full security report.
+std::string describe(const ParameterChoice& choice);
+
+}  // namespace cryptonets

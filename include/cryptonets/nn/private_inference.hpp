@@ -1,0 +1,106 @@
+// Private inference on a batch of images (CryptoNets, Gilad-Bachrach et al., ICML 2016, §3-§4):
+//
+//   client  encrypt_batch   images -> one ciphertext per model input and plaintext modulus; slot s
+//                           of ciphertext j holds input j of image s (SIMD batching, §3.1), so one
+//                           network evaluation serves up to n images.
+//   server  infer           the network of layers.hpp on those ciphertexts, with the public and
+//                           evaluation keys only (the CrtEncryptionSet holds no secret key).
+//   client  decrypt_scores  the output ciphertexts -> exact integer scores per image (CRT over the
+//                           plaintext moduli, checked against the range-tracking bound).
+//
+// Each plaintext modulus t_i is an independent run of the same computation (CRT, §3); infer runs
+// them one after the other so that only one modulus's ciphertexts are alive at a time.
+#pragma once
+
+#include <gmpxx.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cryptonets/encoding/plaintext_crt.hpp"
+#include "cryptonets/nn/layers.hpp"
+#include "cryptonets/nn/model.hpp"
+#include "cryptonets/random/chacha20.hpp"
+#include "cryptonets/yashe/types.hpp"
+
+namespace cryptonets {
+
+// values[i][j]: the ciphertext of value j (a model input, or a layer's output j) under plaintext
+// modulus i. `images` slots of each ciphertext are in use; the rest hold zeros.
+struct EncryptedBatch {
+  size_t images = 0;
+  std::vector<std::vector<yashe::Ciphertext>> values;
+
+  size_t ciphertext_count() const;
+  // In-memory size of the residues: n·k 64-bit words per ciphertext (k primes of q). The file
+  // format packs them to the primes' width.
+  uint64_t memory_bytes() const;
+};
+
+// One stage of a run, for the paper-style report (CryptoNets Table 2 lists the same stages).
+struct StageReport {
+  std::string stage;  // "encode+encrypt", a layer name ("conv", "square", "dense", ...), "decrypt"
+  std::optional<size_t> layer_index;  // the model layer, for network stages
+  size_t modulus_index = 0;           // which plaintext modulus t_i
+  double seconds = 0;                 // wall-clock time
+  size_t ciphertexts = 0;             // produced by the stage
+  uint64_t memory_bytes = 0;          // of those ciphertexts
+  // Noise budget left (bits), min over the stage's ciphertexts: `predicted` from the keyless noise
+  // model carried by every ciphertext; `measured` with the secret key, only when diagnostics were
+  // requested (measured on at most kNoiseSample ciphertexts spread evenly over the layer).
+  double predicted_noise_budget = 0;
+  std::optional<double> measured_noise_budget;
+};
+
+inline constexpr size_t kNoiseSample = 32;
+
+using StageObserver = std::function<void(const StageReport&)>;
+// Progress within a stage: (stage name, modulus index, units done, units in the stage). Called
+// from worker threads: the callee must be thread-safe.
+using StageProgress = std::function<void(const std::string&, size_t, size_t, size_t)>;
+
+// Client: the images (each model.input_shape.size() integers, already quantised with
+// quantise_pixels) encoded slot-wise and encrypted under every plaintext modulus. Throws
+// std::invalid_argument for no images, more images than slots, or an image of the wrong size.
+// Encryption runs on `threads` threads, each with a generator forked from `prng` in a fixed order.
+EncryptedBatch encrypt_batch(const encoding::CrtEncryptionSet& keys, const Model& model,
+                             const std::vector<std::vector<int64_t>>& images, Prng& prng,
+                             int threads, const StageObserver& observe = {},
+                             const StageProgress& progress = {});
+
+struct InferenceOptions {
+  int threads = 1;
+  // Diagnostics only: when set, the noise budget of every layer is measured with the secret key.
+  // A real server never has it.
+  const encoding::CrtDecryptionSet* secret_keys_for_diagnostics = nullptr;
+  StageObserver observe;
+  StageProgress progress;
+};
+
+// Server: the compiled model on every modulus's ciphertexts. Throws std::invalid_argument if the
+// batch does not match the keys (modulus count, parameters, key ids) or the model's input size.
+// The input batch is consumed (its ciphertexts are released as soon as they are used).
+EncryptedBatch infer(const encoding::CrtEncryptionSet& keys, const CompiledModel& model,
+                     EncryptedBatch batch, const InferenceOptions& options);
+
+// Client: scores[s][c] = output c of image s, exact, for s < batch.images. `output_bound` is the
+// range-tracking bound of the outputs (track_ranges(model).output().bound); a value outside it can
+// only come from a wrap or damage and throws std::runtime_error, as does exhausted noise.
+std::vector<std::vector<mpz_class>> decrypt_scores(const encoding::CrtDecryptionSet& keys,
+                                                   const EncryptedBatch& scores,
+                                                   const mpz_class& output_bound,
+                                                   const StageObserver& observe = {});
+
+// The index of the largest score per image (the first one on ties, as the plain argmax).
+std::vector<int> predicted_labels(const std::vector<std::vector<mpz_class>>& scores);
+
+// The same scores from the plain integer path (evaluate_plain), for comparison.
+std::vector<std::vector<mpz_class>> plain_scores(const CompiledModel& model,
+                                                 const std::vector<std::vector<int64_t>>& images,
+                                                 int threads);
+
+}  // namespace cryptonets

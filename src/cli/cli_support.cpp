@@ -1,0 +1,217 @@
+#include "cli_support.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#ifndef CRYPTONETS_SOURCE_DATA_DIR
+#define CRYPTONETS_SOURCE_DATA_DIR "data"
+#endif
+
+namespace cryptonets::cli {
+
+OptionParser::OptionParser(std::string command, std::string summary)
+    : command_(std::move(command)), summary_(std::move(summary)) {
+  add_flag("help", "show this help and exit");
+}
+
+void OptionParser::add_value(const std::string& name, const std::string& metavar,
+                             const std::string& help, std::optional<std::string> default_value,
+                             bool required) {
+  order_.push_back(name);
+  specs_[name] = Spec{metavar, help, std::move(default_value), required};
+}
+
+void OptionParser::add_flag(const std::string& name, const std::string& help) {
+  order_.push_back(name);
+  specs_[name] = Spec{"", help, std::nullopt, false};
+}
+
+bool OptionParser::parse(std::span<char* const> arguments) {
+  for (size_t i = 0; i < arguments.size(); ++i) {
+    std::string argument = arguments[i];
+    if (argument.rfind("--", 0) != 0 || argument.size() == 2) {
+      throw UsageError("unexpected argument '" + argument + "' (options start with --)");
+    }
+    std::string name = argument.substr(2);
+    std::optional<std::string> inline_value;
+    if (const size_t equals = name.find('='); equals != std::string::npos) {
+      inline_value = name.substr(equals + 1);
+      name.resize(equals);
+    }
+    const auto found = specs_.find(name);
+    if (found == specs_.end()) throw UsageError("unknown option --" + name);
+    if (found->second.metavar.empty()) {
+      if (inline_value) throw UsageError("--" + name + " takes no value");
+      if (name == "help") {
+        std::cout << usage();
+        return false;
+      }
+      values_[name] = "1";
+      continue;
+    }
+    if (!inline_value) {
+      if (i + 1 >= arguments.size()) {
+        throw UsageError("--" + name + " needs a value (" + found->second.metavar + ")");
+      }
+      inline_value = arguments[++i];
+    }
+    if (values_.count(name)) throw UsageError("--" + name + " given twice");
+    values_[name] = *inline_value;
+  }
+  for (const auto& [name, spec] : specs_) {
+    if (spec.required && !values_.count(name)) {
+      throw UsageError("missing required option --" + name + " " + spec.metavar);
+    }
+  }
+  return true;
+}
+
+std::string OptionParser::usage() const {
+  std::ostringstream out;
+  out << "usage: cryptonets " << command_ << " [options]\n\n" << summary_ << "\n\noptions:\n";
+  for (const std::string& name : order_) {
+    const Spec& spec = specs_.at(name);
+    std::string left = "  --" + name + (spec.metavar.empty() ? "" : " " + spec.metavar);
+    if (left.size() < 26)
+      left.resize(26, ' ');
+    else
+      left += "\n" + std::string(26, ' ');
+    out << left << spec.help;
+    if (spec.required) out << " (required)";
+    if (spec.default_value) out << " [" << *spec.default_value << "]";
+    out << "\n";
+  }
+  out << "\nexit status: 0 success, 1 failure (bad input, refused operation), 2 usage error\n";
+  return out.str();
+}
+
+const OptionParser::Spec& OptionParser::spec(const std::string& name) const {
+  const auto found = specs_.find(name);
+  if (found == specs_.end()) throw std::logic_error("option --" + name + " was not declared");
+  return found->second;
+}
+
+bool OptionParser::has(const std::string& name) const {
+  return values_.count(name) || spec(name).default_value.has_value();
+}
+
+bool OptionParser::flag(const std::string& name) const {
+  spec(name);
+  return values_.count(name) != 0;
+}
+
+std::string OptionParser::text(const std::string& name) const {
+  if (const auto found = values_.find(name); found != values_.end()) return found->second;
+  const Spec& s = spec(name);
+  if (!s.default_value) throw UsageError("missing option --" + name + " " + s.metavar);
+  return *s.default_value;
+}
+
+int64_t OptionParser::integer(const std::string& name, int64_t low, int64_t high) const {
+  const std::string value = text(name);
+  errno = 0;
+  char* end = nullptr;
+  const long long parsed = std::strtoll(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || errno == ERANGE || parsed < low || parsed > high) {
+    throw UsageError("--" + name + " expects an integer in [" + std::to_string(low) + ", " +
+                     std::to_string(high) + "], got '" + value + "'");
+  }
+  return parsed;
+}
+
+double OptionParser::real(const std::string& name, double low, double high) const {
+  const std::string value = text(name);
+  char* end = nullptr;
+  const double parsed = std::strtod(value.c_str(), &end);
+  if (value.empty() || *end != '\0' || !std::isfinite(parsed) || parsed < low || parsed > high) {
+    std::ostringstream range;
+    range << "[" << low << ", " << high << "]";
+    throw UsageError("--" + name + " expects a number in " + range.str() + ", got '" + value + "'");
+  }
+  return parsed;
+}
+
+Progress::Progress(std::string label, size_t total)
+    : label_(std::move(label)),
+      total_(total),
+      start_(std::chrono::steady_clock::now()),
+      last_draw_(start_),
+      active_(enabled() && total > 0) {}
+
+Progress::~Progress() {
+  if (active_) std::fprintf(stderr, "\r\033[K");
+}
+
+bool Progress::enabled() {
+  return isatty(STDERR_FILENO) && std::getenv("CI") == nullptr;
+}
+
+void Progress::advance(size_t steps) {
+  const size_t done = done_ += steps;
+  if (!active_) return;
+  std::unique_lock lock(mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) return;  // another thread is drawing
+  const auto now = std::chrono::steady_clock::now();
+  if (done < total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
+  last_draw_ = now;
+  draw(done);
+}
+
+void Progress::draw(size_t done) {
+  constexpr int kWidth = 30;
+  const double fraction = std::min(1.0, static_cast<double>(done) / static_cast<double>(total_));
+  const int filled = static_cast<int>(fraction * kWidth);
+  const double elapsed = std::chrono::duration<double>(last_draw_ - start_).count();
+  std::fprintf(stderr, "\r\033[K%-28s [%s%s] %5.1f%% %6.1f s", label_.c_str(),
+               std::string(filled, '#').c_str(), std::string(kWidth - filled, '.').c_str(),
+               100 * fraction, elapsed);
+  std::fflush(stderr);
+}
+
+void StageProgressBars::update(const std::string& stage, size_t modulus, size_t done,
+                               size_t total) {
+  if (!Progress::enabled()) return;
+  std::lock_guard lock(mutex_);
+  const std::string key = stage + " (t" + std::to_string(modulus + 1) + ")";
+  if (key != key_) {
+    bar_.reset();
+    bar_ = std::make_unique<Progress>(key, total);
+    key_ = key;
+  }
+  (void)done;
+  bar_->advance();
+}
+
+void StageProgressBars::finish() {
+  std::lock_guard lock(mutex_);
+  bar_.reset();
+  key_.clear();
+}
+
+std::string default_data_directory() {
+  if (const char* from_environment = std::getenv("CRYPTONETS_DATA")) return from_environment;
+  if (std::filesystem::exists("data/model.txt")) return "data";
+  return CRYPTONETS_SOURCE_DATA_DIR;
+}
+
+std::string format_bytes(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024 && unit < 4) {
+    value /= 1024;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.2f %s", value, units[unit]);
+  return text;
+}
+
+}  // namespace cryptonets::cli

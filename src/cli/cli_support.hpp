@@ -1,0 +1,114 @@
+// Shared pieces of the command-line tools: option parsing with generated --help, exit codes,
+// progress bars, and locating the shipped data.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace cryptonets::cli {
+
+// Exit codes of every subcommand.
+inline constexpr int kExitSuccess = 0;
+inline constexpr int kExitFailure = 1;  // bad input file, refused operation, failed check
+inline constexpr int kExitUsage = 2;    // unknown option, missing or malformed value
+
+// Wrong use of the command line (reported with a pointer to --help, exit code 2).
+class UsageError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// Options of one subcommand: "--name VALUE" (or "--name=VALUE") and boolean "--name". Every
+// subcommand gets --help. Positional arguments are refused.
+class OptionParser {
+ public:
+  OptionParser(std::string command, std::string summary);
+
+  // A value option; without a default it is optional (has() tells) unless `required`.
+  void add_value(const std::string& name, const std::string& metavar, const std::string& help,
+                 std::optional<std::string> default_value = std::nullopt, bool required = false);
+  void add_flag(const std::string& name, const std::string& help);
+
+  // Throws UsageError for unknown options, missing values or missing required options. Returns
+  // false when --help was given (the usage has been printed to stdout).
+  bool parse(std::span<char* const> arguments);
+  std::string usage() const;
+
+  bool has(const std::string& name) const;  // given, or has a default
+  bool flag(const std::string& name) const;
+  std::string text(const std::string& name) const;
+  // Integers and reals with range checks ("--threads expects an integer in [1, 256], got 'x'").
+  int64_t integer(const std::string& name, int64_t low, int64_t high) const;
+  double real(const std::string& name, double low, double high) const;
+
+ private:
+  struct Spec {
+    std::string metavar;  // empty for flags
+    std::string help;
+    std::optional<std::string> default_value;
+    bool required = false;
+  };
+  const Spec& spec(const std::string& name) const;
+
+  std::string command_;
+  std::string summary_;
+  std::vector<std::string> order_;
+  std::map<std::string, Spec> specs_;
+  std::map<std::string, std::string> values_;
+};
+
+// A progress bar on stderr, drawn only when stderr is a terminal and CI is not set (quiet in
+// pipes, logs and CI). advance() may be called from any thread; redraws at most 10 times a second.
+class Progress {
+ public:
+  Progress(std::string label, size_t total);
+  ~Progress();  // clears the bar
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+
+  void advance(size_t steps = 1);
+  static bool enabled();
+
+ private:
+  void draw(size_t done);
+
+  std::string label_;
+  size_t total_;
+  std::atomic<size_t> done_{0};
+  std::mutex mutex_;
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point last_draw_;
+  bool active_;
+};
+
+// One progress bar at a time for a pipeline's stages (the StageProgress callback of
+// nn/private_inference.hpp): a new bar whenever the (stage, modulus) pair changes. Thread-safe.
+class StageProgressBars {
+ public:
+  void update(const std::string& stage, size_t modulus, size_t done, size_t total);
+  void finish();  // clears the current bar (call before printing anything)
+
+ private:
+  std::mutex mutex_;
+  std::string key_;
+  std::unique_ptr<Progress> bar_;
+};
+
+// The shipped data directory: $CRYPTONETS_DATA if set, else ./data if it holds model.txt, else
+// the source tree's data/ recorded at build time.
+std::string default_data_directory();
+
+// "1.23 MiB", "845 KiB", "12 B".
+std::string format_bytes(uint64_t bytes);
+
+}  // namespace cryptonets::cli

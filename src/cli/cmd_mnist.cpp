@@ -1,0 +1,288 @@
+// cryptonets mnist: the main job. The whole protocol in one process on the shipped model and the
+// MNIST test images: key generation, encryption (client), the network on ciphertexts (server,
+// public and evaluation keys only), decryption (client); then the paper-style table (CryptoNets,
+// ICML 2016, Table 2: time per stage), accuracy, throughput, latency, message sizes, the noise
+// budget left after each layer, and whether the encrypted predictions equal the plain ones.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli_support.hpp"
+#include "commands.hpp"
+#include "cryptonets/encoding/plaintext_crt.hpp"
+#include "cryptonets/io/idx.hpp"
+#include "cryptonets/io/model_file.hpp"
+#include "cryptonets/io/serialize.hpp"
+#include "cryptonets/nn/parameter_selection.hpp"
+#include "cryptonets/nn/private_inference.hpp"
+#include "cryptonets/nn/range.hpp"
+#include "cryptonets/yashe/security.hpp"
+
+namespace cryptonets::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// One row of the stage table, summed over batches and plaintext moduli.
+struct StageTotals {
+  std::string stage;
+  std::optional<size_t> layer_index;
+  double seconds = 0;
+  size_t ciphertexts = 0;  // per batch, all moduli
+  uint64_t memory_bytes = 0;
+  double predicted_budget = 1e9;
+  std::optional<double> measured_budget;
+};
+
+class StageTable {
+ public:
+  void add(size_t batch, const StageReport& report) {
+    all_.push_back({batch, report});
+    const std::string key =
+        report.stage + "#" + (report.layer_index ? std::to_string(*report.layer_index) : "-");
+    auto found = index_.find(key);
+    if (found == index_.end()) {
+      found = index_.emplace(key, rows_.size()).first;
+      StageTotals row;
+      row.stage = report.stage;
+      row.layer_index = report.layer_index;
+      rows_.push_back(row);
+    }
+    StageTotals& row = rows_[found->second];
+    row.seconds += report.seconds;
+    if (batch == 0) {
+      row.ciphertexts += report.ciphertexts;
+      row.memory_bytes += report.memory_bytes;
+    }
+    row.predicted_budget = std::min(row.predicted_budget, report.predicted_noise_budget);
+    if (report.measured_noise_budget) {
+      row.measured_budget =
+          std::min(row.measured_budget.value_or(1e9), *report.measured_noise_budget);
+    }
+  }
+  const std::vector<StageTotals>& rows() const { return rows_; }
+  double total_seconds() const {
+    double total = 0;
+    for (const auto& row : rows_)
+      total += row.seconds;
+    return total;
+  }
+  double batch_seconds(size_t batch) const {
+    double total = 0;
+    for (const auto& [b, report] : all_)
+      if (b == batch) total += report.seconds;
+    return total;
+  }
+  void write_csv(const std::string& path, const std::string& prefix,
+                 const std::string& prefix_header) const {
+    std::ofstream out(path);
+    if (!out) throw std::runtime_error("cannot write " + path);
+    out << prefix_header
+        << "batch,stage,layer,modulus,seconds,ciphertexts,memory_bytes,predicted_budget_bits,"
+           "measured_budget_bits\n";
+    for (const auto& [batch, r] : all_) {
+      out << prefix << batch << ',' << r.stage << ','
+          << (r.layer_index ? std::to_string(*r.layer_index + 1) : "") << ',' << r.modulus_index + 1
+          << ',' << r.seconds << ',' << r.ciphertexts << ',' << r.memory_bytes << ','
+          << r.predicted_noise_budget << ','
+          << (r.measured_noise_budget ? std::to_string(*r.measured_noise_budget) : "") << '\n';
+    }
+    if (!out.flush()) throw std::runtime_error("cannot write " + path);
+  }
+
+ private:
+  std::vector<std::pair<size_t, StageReport>> all_;
+  std::map<std::string, size_t> index_;
+  std::vector<StageTotals> rows_;
+};
+
+void print_stage_table(const StageTable& table) {
+  std::printf("\n%-22s %10s %12s %12s %16s\n", "stage", "time (s)", "ciphertexts", "memory",
+              "noise left (bits)");
+  std::printf("%-22s %10s %12s %12s %16s\n", "", "", "(per batch)", "(per batch)",
+              "measured/model");
+  for (const StageTotals& row : table.rows()) {
+    const std::string name =
+        row.layer_index ? std::to_string(*row.layer_index + 1) + ". " + row.stage : row.stage;
+    char budget[48];
+    if (row.measured_budget) {
+      std::snprintf(budget, sizeof budget, "%.1f / %.1f", *row.measured_budget,
+                    row.predicted_budget);
+    } else {
+      std::snprintf(budget, sizeof budget, "- / %.1f", row.predicted_budget);
+    }
+    std::printf("%-22s %10.2f %12zu %12s %16s\n", name.c_str(), row.seconds, row.ciphertexts,
+                format_bytes(row.memory_bytes).c_str(), budget);
+  }
+  std::printf("%-22s %10.2f\n", "total", table.total_seconds());
+}
+
+std::vector<std::vector<int64_t>> quantised_images(const Model& model, const MnistImages& images,
+                                                   size_t first, size_t count) {
+  std::vector<std::vector<int64_t>> out;
+  out.reserve(count);
+  for (size_t s = first; s < first + count; ++s) {
+    const uint8_t* pixels = images.pixels.data() + s * kMnistImagePixels;
+    out.push_back(quantise_pixels(model, std::vector<uint8_t>(pixels, pixels + kMnistImagePixels)));
+  }
+  return out;
+}
+
+}  // namespace
+
+int run_mnist(std::span<char* const> arguments) {
+  OptionParser options(
+      "mnist",
+      "The main job: encrypted MNIST inference with the shipped model. Generates keys, encrypts\n"
+      "the test images in batches of n (one image per slot), evaluates the network on the\n"
+      "ciphertexts with the public and evaluation keys only, decrypts the scores and compares\n"
+      "them with the plain integer network. Everything runs in this process; the noise budget\n"
+      "column is measured with the secret key as a client-side diagnostic.");
+  const std::string data = default_data_directory();
+  options.add_value("model", "FILE", "integer model", data + "/model.txt");
+  options.add_value("data", "DIR", "MNIST IDX files with SHA256SUMS.uncompressed", data + "/mnist");
+  options.add_value("preset", "NAME", "parameter preset: default or paper", "default");
+  options.add_value("images", "N", "how many test images, from the first", "10000");
+  options.add_value("batch", "N", "images per batch (at most n, the slot count)");
+  options.add_value("threads", "T", "worker threads",
+                    std::to_string(std::max(1, omp_get_num_procs())));
+  options.add_value("seed", "S", "INSECURE: derive all randomness from S, for reproduction only");
+  options.add_flag("no-noise", "skip the noise-budget diagnostics (they need the secret key)");
+  options.add_value("csv", "FILE", "write every stage of every batch and modulus as CSV");
+  options.add_value("summary-csv", "FILE", "write the summary as one CSV row");
+  if (!options.parse(arguments)) return kExitSuccess;
+
+  const int threads = static_cast<int>(options.integer("threads", 1, 1024));
+  const size_t wanted = static_cast<size_t>(options.integer("images", 1, 10000));
+  const Model model = load_model(options.text("model"));
+  const CompiledModel compiled = compile_model(model);
+  const RangeReport ranges = track_ranges(model);
+  const ParameterChoice choice = preset(options.text("preset"), model);
+  const yashe::Parameters& params = choice.base;
+  require_plaintext_moduli(ranges, choice.plaintext_moduli);
+
+  std::printf("%s\n", yashe::assess_security(params).one_line().c_str());
+  std::printf("parameters (%s): %s\n", choice.name.c_str(), params.describe().c_str());
+  std::printf("plaintext moduli: %zu x %d bits (outputs need %d bits); model: %s\n",
+              choice.plaintext_moduli.size(),
+              static_cast<int>(std::bit_width(choice.plaintext_moduli[0])), ranges.output_bits(),
+              options.text("model").c_str());
+
+  std::optional<Prng> seeded;
+  if (options.has("seed")) {
+    std::printf(
+        "WARNING: --seed makes every key and ciphertext predictable: INSECURE, for "
+        "reproduction only\n");
+    seeded = Prng::insecure_seeded(static_cast<uint64_t>(options.integer("seed", 0, INT64_MAX)));
+  }
+  Prng prng = seeded ? *seeded : Prng::from_os_entropy();
+
+  const MnistSet test = load_mnist(options.text("data"), MnistSplit::kTest);
+  const size_t count = std::min(wanted, test.images.count);
+  const size_t slots = params.n;
+  const size_t batch_size =
+      options.has("batch") ? static_cast<size_t>(options.integer("batch", 1, slots)) : slots;
+  const size_t batches = (count + batch_size - 1) / batch_size;
+  std::printf("images: %zu MNIST test images in %zu batch(es) of up to %zu; threads: %d\n", count,
+              batches, batch_size, threads);
+
+  auto start = Clock::now();
+  const encoding::CrtKeys keys = encoding::CrtKeys::generate(params, choice.plaintext_moduli, prng);
+  const double keygen_seconds = seconds_since(start);
+  const encoding::CrtEncryptionSet server(keys);  // what the server holds: no secret key
+  const encoding::CrtDecryptionSet client(keys);
+
+  StageTable table;
+  StageProgressBars bars;
+  const auto progress = [&](const std::string& stage, size_t modulus, size_t done, size_t total) {
+    bars.update(stage, modulus, done, total);
+  };
+  std::vector<int> encrypted_labels;
+  std::vector<std::vector<mpz_class>> encrypted_scores;
+  for (size_t b = 0; b < batches; ++b) {
+    const size_t first = b * batch_size, size = std::min(batch_size, count - first);
+    const auto observe = [&](const StageReport& report) {
+      bars.finish();
+      table.add(b, report);
+    };
+    const auto images = quantised_images(model, test.images, first, size);
+    EncryptedBatch batch = encrypt_batch(server, model, images, prng, threads, observe, progress);
+    InferenceOptions inference;
+    inference.threads = threads;
+    inference.observe = observe;
+    inference.progress = progress;
+    if (!options.flag("no-noise")) inference.secret_keys_for_diagnostics = &client;
+    const EncryptedBatch scores = infer(server, compiled, std::move(batch), inference);
+    auto decrypted = decrypt_scores(client, scores, ranges.output().bound, observe);
+    for (auto& row : decrypted)
+      encrypted_scores.push_back(std::move(row));
+  }
+  bars.finish();
+  encrypted_labels = predicted_labels(encrypted_scores);
+
+  start = Clock::now();
+  const auto plain =
+      plain_scores(compiled, quantised_images(model, test.images, 0, count), threads);
+  const double plain_seconds = seconds_since(start);
+  const std::vector<int> plain_labels = predicted_labels(plain);
+  size_t encrypted_correct = 0, plain_correct = 0, score_mismatches = 0;
+  for (size_t s = 0; s < count; ++s) {
+    encrypted_correct += encrypted_labels[s] == test.labels.labels[s];
+    plain_correct += plain_labels[s] == test.labels.labels[s];
+    score_mismatches += encrypted_scores[s] != plain[s];
+  }
+
+  print_stage_table(table);
+  uint64_t upload = 0, download = 0;
+  for (const auto& context : keys.contexts) {
+    upload += ciphertext_batch_bytes(*context, compiled.input_size);
+    download += ciphertext_batch_bytes(*context, compiled.output_size);
+  }
+  const double total = table.total_seconds();
+  const double latency = table.batch_seconds(0);
+  const double per_hour = static_cast<double>(count) / total * 3600;
+  const bool agree = score_mismatches == 0;
+  std::printf("\nkey generation: %.2f s (%zu key sets)\n", keygen_seconds, keys.keys.size());
+  std::printf("messages per batch: client -> server %s, server -> client %s\n",
+              format_bytes(upload).c_str(), format_bytes(download).c_str());
+  std::printf("latency (one batch, encrypt to decrypt): %.2f s\n", latency);
+  std::printf("throughput: %.0f predictions per hour\n", per_hour);
+  std::printf("accuracy: encrypted %.2f%% (%zu/%zu), plain integer %.2f%% (plain run %.2f s)\n",
+              100.0 * encrypted_correct / count, encrypted_correct, count,
+              100.0 * plain_correct / count, plain_seconds);
+  std::printf("encrypted scores equal the plain integer network's: %s\n",
+              agree ? "yes, on every image"
+                    : ("NO: " + std::to_string(score_mismatches) + " images differ").c_str());
+
+  const std::string prefix_header = "preset,n,log2_q,moduli,threads,images,";
+  char prefix[160];
+  std::snprintf(prefix, sizeof prefix, "%s,%zu,%.1f,%zu,%d,%zu,", choice.name.c_str(), params.n,
+                params.log2_q(), choice.plaintext_moduli.size(), threads, count);
+  if (options.has("csv")) table.write_csv(options.text("csv"), prefix, prefix_header);
+  if (options.has("summary-csv")) {
+    std::ofstream out(options.text("summary-csv"));
+    out << prefix_header
+        << "batches,keygen_seconds,total_seconds,latency_seconds,predictions_per_hour,"
+           "upload_bytes,download_bytes,encrypted_accuracy,plain_accuracy,agree\n"
+        << prefix << batches << ',' << keygen_seconds << ',' << total << ',' << latency << ','
+        << per_hour << ',' << upload << ',' << download << ','
+        << static_cast<double>(encrypted_correct) / count << ','
+        << static_cast<double>(plain_correct) / count << ',' << (agree ? "yes" : "no") << '\n';
+    if (!out.flush()) throw std::runtime_error("cannot write " + options.text("summary-csv"));
+  }
+  return agree ? kExitSuccess : kExitFailure;
+}
+
+}  // namespace cryptonets::cli

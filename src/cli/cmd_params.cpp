@@ -1,0 +1,44 @@
+// cryptonets params: a parameter set (a preset, or one selected for a model) with its reasoning
+// and the full security report.
+#include <iostream>
+
+#include "cli_support.hpp"
+#include "commands.hpp"
+#include "cryptonets/io/model_file.hpp"
+#include "cryptonets/nn/parameter_selection.hpp"
+
+namespace cryptonets::cli {
+
+int run_params(std::span<char* const> arguments) {
+  OptionParser options("params",
+                       "Shows the YASHE' parameters used for a model, why they were chosen, and "
+                       "what is and is not known of their security.");
+  options.add_value("model", "FILE", "integer model whose range and depth the parameters must fit",
+                    default_data_directory() + "/model.txt");
+  options.add_value("preset", "NAME", "a named parameter set: default or paper", "default");
+  options.add_flag("select",
+                   "select parameters for --security instead of a preset (RLWE estimate only)");
+  options.add_value("security", "BITS", "with --select: 128, 192 or 256", "128");
+  options.add_value("margin", "BITS", "with --select: noise budget to keep after the network",
+                    "10");
+  if (!options.parse(arguments)) return kExitSuccess;
+
+  const Model model = load_model(options.text("model"));
+  ParameterChoice choice;
+  if (options.flag("select")) {
+    SelectionTarget target;
+    target.mode = SelectionTarget::Mode::kSecurity;
+    target.security_bits = static_cast<int>(options.integer("security", 128, 256));
+    if (target.security_bits != 128 && target.security_bits != 192 && target.security_bits != 256) {
+      throw UsageError("--security must be 128, 192 or 256");
+    }
+    target.margin_bits = options.real("margin", 0, 1000);
+    choice = select_parameters(model, target);
+  } else {
+    choice = preset(options.text("preset"), model);
+  }
+  std::cout << describe(choice);
+  return kExitSuccess;
+}
+
+}  // namespace cryptonets::cli

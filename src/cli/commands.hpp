@@ -1,0 +1,16 @@
+// The subcommands of `cryptonets`. Each takes the arguments after its name, returns the exit code
+// (cli_support.hpp) and lets exceptions escape to main(), which prints them.
+#pragma once
+
+#include <span>
+
+namespace cryptonets::cli {
+
+int run_params(std::span<char* const> arguments);
+int run_keygen(std::span<char* const> arguments);
+int run_encrypt(std::span<char* const> arguments);
+int run_infer(std::span<char* const> arguments);
+int run_decrypt(std::span<char* const> arguments);
+int run_mnist(std::span<char* const> arguments);
+
+}  // namespace cryptonets::cli

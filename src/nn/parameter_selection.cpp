@@ -1,0 +1,478 @@
+#include "cryptonets/nn/parameter_selection.hpp"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cassert>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <optional>
+#include <span>
+#include <stdexcept>
+
+#include "cryptonets/encoding/plaintext_crt.hpp"
+#include "cryptonets/nn/range.hpp"
+#include "cryptonets/yashe/context.hpp"
+#include "cryptonets/yashe/noise_model.hpp"
+#include "cryptonets/yashe/security.hpp"
+
+namespace cryptonets {
+
+namespace {
+
+// CryptoNets (Gilad-Bachrach et al., ICML 2016, §4) uses plaintext moduli of about 2^40; the
+// noise grows with t (fresh noise ∝ t³ through r_t(q)·m, each square ∝ t²), so no larger.
+constexpr int kMaxPlaintextBits = 40;
+// q primes: 55 bits leave the fused linear kernel 2^15 terms between reductions
+// (encrypted_arithmetic.cpp) and are plentiful for every n up to 32768.
+constexpr int kPrimeBits = 55;
+constexpr int kMinPrimeBits = 30;
+constexpr size_t kMaxPrimeCount = 40;
+// The paper: n = 8192, q = 2^383 − 2^33 + 1; 7 primes of 55 bits (≈ 385 bits) stand in for it.
+constexpr size_t kPaperN = 8192;
+constexpr size_t kPaperPrimeCount = 7;
+constexpr std::array<size_t, 4> kRingDegrees = {4096, 8192, 16384, 32768};
+// Key-switching digit sizes tried, largest first, when whole-prime digits cost the margin.
+constexpr std::array<int, 5> kDigitBits = {48, 40, 32, 24, 16};
+// What the fused kernel writes for an output with no terms (an exact zero).
+constexpr double kNoNoise = -1e9;
+// Smaller digits are tried only when relinearisation costs at least this much budget (they can
+// win back no more than that).
+constexpr double kNegligibleBits = 0.1;
+
+template <class... Args>
+std::string format(const char* pattern, Args... args) {
+  const int size = std::snprintf(nullptr, 0, pattern, args...);
+  std::string text(static_cast<size_t>(size), '\0');
+  std::snprintf(text.data(), text.size() + 1, pattern, args...);
+  return text;
+}
+
+// The fused kernel's formula (encrypted_arithmetic.cpp): ‖Σ w_j·v_j‖∞ <= Σ |w_j|·‖v_j‖∞,
+// accumulated relative to the largest input noise so that 2^v never underflows.
+std::vector<double> linear_step_noise(const LinearMap& map, const std::vector<double>& inputs) {
+  std::vector<double> outputs(map.outputs);
+  for (size_t o = 0; o < map.outputs; ++o) {
+    double largest = -1e300;
+    for (const LinearTerm& term : map.terms_of(o))
+      largest = std::max(largest, inputs[term.input]);
+    double bound = 0;
+    for (const LinearTerm& term : map.terms_of(o))
+      bound +=
+          std::fabs(static_cast<double>(term.weight)) * std::exp2(inputs[term.input] - largest);
+    outputs[o] = bound > 0 ? largest + std::log2(bound) : kNoNoise;
+  }
+  return outputs;
+}
+
+// Evaluator::square = relinearize(multiply(a, a)); returns the largest rise due to key switching.
+double square_step_noise(const yashe::NoiseModel& noise, std::vector<double>& values) {
+  double key_switching_rise = 0;
+  for (double& v : values) {
+    const double product = noise.multiply(v, v);
+    v = noise.relinearize(product);
+    key_switching_rise = std::max(key_switching_rise, v - product);
+  }
+  return key_switching_rise;
+}
+
+struct Candidate {
+  yashe::Parameters base;
+  std::vector<uint64_t> moduli;
+  int prime_bits = 0;
+  int plaintext_bits = 0;
+  double budget = 0;                    // min over moduli
+  double key_switching_bits = 0;        // max over moduli
+  double whole_prime_digit_budget = 0;  // the budget with decomposition 0
+};
+
+struct PlaintextChoice {
+  std::vector<uint64_t> moduli;
+  int bits = 0;
+};
+
+// The fewest moduli of at most 40 bits whose product T holds the outputs (2B + 1 <= T), each the
+// smallest size that still fits: primes ≡ 1 (mod 2n) for batching, distinct from the q primes.
+PlaintextChoice choose_plaintext_moduli(size_t n, const std::vector<uint64_t>& q_primes,
+                                        const RangeReport& ranges) {
+  const int needed = ranges.output_bits();
+  const size_t first_count =
+      static_cast<size_t>(std::max(1, (needed + kMaxPlaintextBits - 1) / kMaxPlaintextBits));
+  for (size_t count = first_count; count <= first_count + 2; ++count) {
+    const int per_modulus = static_cast<int>((needed + count - 1) / count);
+    for (int bits = std::max(2, per_modulus); bits <= kMaxPlaintextBits; ++bits) {
+      // Primes of another size cannot collide with q's, and select_plaintext_moduli asks for
+      // count + |avoid| candidates, which small sizes (few primes ≡ 1 mod 2n) may not have.
+      const bool may_collide = std::any_of(q_primes.begin(), q_primes.end(), [bits](uint64_t q) {
+        return static_cast<int>(std::bit_width(q)) == bits;
+      });
+      std::vector<uint64_t> moduli;
+      try {
+        moduli = encoding::select_plaintext_moduli(
+            n, bits, count,
+            may_collide ? std::span<const uint64_t>(q_primes) : std::span<const uint64_t>());
+      } catch (const std::invalid_argument&) {
+        continue;  // too few primes ≡ 1 (mod 2n) of this size
+      }
+      if (plaintext_moduli_suffice(ranges, moduli)) return {moduli, bits};
+    }
+  }
+  throw std::runtime_error("parameter selection: no set of plaintext moduli of at most " +
+                           std::to_string(kMaxPlaintextBits) + " bits holds outputs of " +
+                           std::to_string(needed) + " bits for n = " + std::to_string(n));
+}
+
+// n, `count` primes of `prime_bits` bits, the plaintext moduli and the predicted budget; nullopt
+// if no such parameter set exists (too few primes of that size, q not far above t).
+std::optional<Candidate> make_candidate(size_t n, size_t count, int prime_bits, int digit_bits,
+                                        const RangeReport& ranges, const CompiledModel& model) {
+  Candidate candidate;
+  try {
+    candidate.base = yashe::Parameters::create(n, count, prime_bits, 2);
+    candidate.base.decomposition_bits = digit_bits;
+    candidate.prime_bits = prime_bits;
+    const PlaintextChoice plaintext = choose_plaintext_moduli(n, candidate.base.q_primes, ranges);
+    candidate.moduli = plaintext.moduli;
+    candidate.plaintext_bits = plaintext.bits;
+    candidate.base.t = candidate.moduli.front();
+    candidate.base.validate();
+  } catch (const std::invalid_argument&) {
+    return std::nullopt;
+  }
+  candidate.budget = std::numeric_limits<double>::infinity();
+  for (uint64_t t : candidate.moduli) {
+    yashe::Parameters params = candidate.base;
+    params.t = t;
+    const NoisePrediction prediction = predict_network_noise(params, model);
+    candidate.budget = std::min(candidate.budget, prediction.final_budget_bits);
+    candidate.key_switching_bits =
+        std::max(candidate.key_switching_bits, prediction.key_switching_bits);
+  }
+  return candidate;
+}
+
+// Whole-prime digits (decomposition 0) unless they alone cost the margin: then the largest
+// digit size that keeps it, if any.
+std::optional<Candidate> evaluate_candidate(size_t n, size_t count, int prime_bits,
+                                            const RangeReport& ranges, const CompiledModel& model,
+                                            double margin) {
+  std::optional<Candidate> whole = make_candidate(n, count, prime_bits, 0, ranges, model);
+  if (whole) whole->whole_prime_digit_budget = whole->budget;
+  if (!whole || whole->budget >= margin || whole->key_switching_bits < kNegligibleBits) {
+    return whole;
+  }
+  for (int digit_bits : kDigitBits) {
+    if (digit_bits >= prime_bits) continue;
+    std::optional<Candidate> split =
+        make_candidate(n, count, prime_bits, digit_bits, ranges, model);
+    if (split && split->budget >= margin) {
+      split->whole_prime_digit_budget = whole->budget;
+      return split;
+    }
+  }
+  return whole;
+}
+
+struct PrimeSearch {
+  std::optional<Candidate> chosen;     // the fewest primes keeping the margin
+  std::optional<Candidate> best_miss;  // the largest q tried that missed it
+};
+
+// The fewest primes (from first_count on) of 55 bits, or fewer bits once log2 q would pass
+// max_log2_q, that keep the margin at ring degree n.
+PrimeSearch fewest_primes(size_t n, size_t first_count, double max_log2_q,
+                          const RangeReport& ranges, const CompiledModel& model, double margin) {
+  PrimeSearch search;
+  for (size_t count = first_count; count <= kMaxPrimeCount; ++count) {
+    int bits = kPrimeBits;
+    const bool capped = static_cast<double>(count * kPrimeBits) > max_log2_q;
+    if (capped) bits = static_cast<int>(std::floor(max_log2_q / static_cast<double>(count)));
+    if (bits < kMinPrimeBits) break;
+    std::optional<Candidate> candidate = evaluate_candidate(n, count, bits, ranges, model, margin);
+    if (candidate && candidate->budget >= margin) {
+      search.chosen = std::move(candidate);
+      return search;
+    }
+    if (candidate) search.best_miss = std::move(candidate);
+    if (capped) break;  // q cannot grow any further within the bound
+  }
+  return search;
+}
+
+std::string plaintext_line(const Candidate& c, const RangeReport& ranges) {
+  const double log2_product = [&] {
+    double bits = 0;
+    for (uint64_t t : c.moduli)
+      bits += std::log2(static_cast<double>(t));
+    return bits;
+  }();
+  return format(
+      "plaintext: the outputs need %d bits (range tracking: |output| <= 2^%.1f over all inputs); "
+      "%zu modul%s of %d bits (T = 2^%.1f): the fewest of <= %d bits that hold them, each of "
+      "the smallest size that does (noise grows with t), primes = 1 mod 2n for batching, coprime "
+      "to q",
+      ranges.output_bits(), std::log2(std::max(1.0, ranges.output().bound.get_d())),
+      c.moduli.size(), c.moduli.size() == 1 ? "us" : "i", c.plaintext_bits, log2_product,
+      kMaxPlaintextBits);
+}
+
+std::string decomposition_line(const Candidate& c) {
+  if (c.base.decomposition_bits == 0) {
+    return format(
+        "key switching: one digit per RNS prime (decomposition 0): relinearisation costs %.2f "
+        "bits of budget over the whole network and the margin holds without smaller digits "
+        "(which would mean larger evaluation keys and slower squares)",
+        c.key_switching_bits);
+  }
+  return format(
+      "key switching: base-2^%d digits: with one digit per prime, relinearisation noise would "
+      "leave %.1f bits, below the margin; these digits leave %.1f",
+      c.base.decomposition_bits, c.whole_prime_digit_budget, c.budget);
+}
+
+std::string security_line(const yashe::Parameters& base) {
+  const yashe::SecurityReport report = yashe::assess_security(base);
+  if (report.established) return report.one_line();
+  return format(
+      "security NOT established: the HE-standard check and the uSVP estimate (~%.0f bits "
+      "classical) are RLWE figures that take YASHE's public key h = [t*g/f]_q as uniform (DSPR); "
+      "q = 2^%.1f lies %.0f bits %s the overstretched-NTRU fatigue point 2^%.1f for n = %zu "
+      "(Ducas-van Woerden 2021), %s",
+      report.rlwe.bkz_classical(), report.log2_q, std::fabs(report.bits_past_fatigue),
+      report.past_fatigue ? "past" : "below", report.fatigue_log2_q, report.n,
+      report.past_fatigue ? "where subfield/sublattice attacks (ABD16, CJL16, KF17) recover NTRU "
+                            "keys far below that estimate"
+                          : "but an estimate or the standard's 128-bit bound falls short");
+}
+
+std::string noise_line(const Candidate& chosen, const std::optional<Candidate>& one_fewer,
+                       double margin) {
+  std::string line = format(
+      "noise: predicted budget %.1f bits after the network (min over the moduli; keyless model "
+      "of yashe/noise_model.hpp, 6-sigma bounds, conservative) >= margin %.1f bits",
+      chosen.budget, margin);
+  if (one_fewer) {
+    line += format("; %zu primes (log2 q = %.1f) would predict %.1f bits",
+                   one_fewer->base.q_primes.size(), one_fewer->base.log2_q(), one_fewer->budget);
+  }
+  return line;
+}
+
+ParameterChoice to_choice(std::string name, const Candidate& c, std::vector<std::string> reasons) {
+  ParameterChoice choice;
+  choice.name = std::move(name);
+  choice.base = c.base;
+  choice.plaintext_moduli = c.moduli;
+  choice.predicted_budget_bits = c.budget;
+  choice.reasoning = std::move(reasons);
+  return choice;
+}
+
+void check_target(const SelectionTarget& target) {
+  if (target.security_bits != 128 && target.security_bits != 192 && target.security_bits != 256) {
+    throw std::invalid_argument(
+        "parameter selection: security_bits = " + std::to_string(target.security_bits) +
+        " is not a level of the HE standard (128, 192 or 256)");
+  }
+  if (!(target.margin_bits >= 0) || !std::isfinite(target.margin_bits)) {
+    throw std::invalid_argument("parameter selection: margin_bits must be finite and >= 0");
+  }
+}
+
+// The HE standard's bound (v1.1, Table 1, classical), the stricter of the Gaussian rows (YASHE's
+// encryption s, e ← χ_err) and the ternary rows (its key f', g).
+double standard_max_log2_q(size_t n, int level) {
+  using yashe::Adversary;
+  using yashe::SecretDistribution;
+  const auto gaussian =
+      yashe::he_standard_max_log2_q(SecretDistribution::kGaussian, Adversary::kClassical, level, n);
+  const auto ternary =
+      yashe::he_standard_max_log2_q(SecretDistribution::kTernary, Adversary::kClassical, level, n);
+  assert(gaussian && ternary);
+  return std::min(*gaussian, *ternary);
+}
+
+ParameterChoice select_for_paper(const RangeReport& ranges, const CompiledModel& model,
+                                 double margin) {
+  PrimeSearch search = fewest_primes(
+      kPaperN, kPaperPrimeCount, std::numeric_limits<double>::infinity(), ranges, model, margin);
+  if (!search.chosen) {
+    throw std::runtime_error(
+        "parameter selection: no q up to " + std::to_string(kMaxPrimeCount) +
+        " primes keeps the margin at n = 8192; lower the model's weights or input scale");
+  }
+  const Candidate& c = *search.chosen;
+  std::vector<std::string> reasons;
+  reasons.push_back(plaintext_line(c, ranges));
+  reasons.push_back(
+      "n = 8192: the CryptoNets paper's ring degree (ICML 2016, section 4), 8192 images per batch");
+  if (c.base.q_primes.size() == kPaperPrimeCount) {
+    reasons.push_back(format(
+        "q: %zu primes of %d bits (log2 q = %.1f), an RNS product of NTT primes standing in for "
+        "the paper's q = 2^383 - 2^33 + 1 so that all arithmetic runs in 64-bit words",
+        c.base.q_primes.size(), kPrimeBits, c.base.log2_q()));
+  } else {
+    reasons.push_back(format(
+        "q: %zu primes of %d bits (log2 q = %.1f): the paper's ~383 bits (7 primes) predicts "
+        "%.1f bits of budget, below the margin, so primes were added",
+        c.base.q_primes.size(), kPrimeBits, c.base.log2_q(),
+        search.best_miss ? search.best_miss->budget : 0.0));
+  }
+  reasons.push_back(noise_line(c, search.best_miss, margin));
+  reasons.push_back(decomposition_line(c));
+  reasons.push_back(security_line(c.base));
+  return to_choice("selected", c, std::move(reasons));
+}
+
+ParameterChoice select_for_security(const RangeReport& ranges, const CompiledModel& model,
+                                    int level, double margin) {
+  std::vector<std::string> rejected;
+  for (size_t n : kRingDegrees) {
+    const double bound = standard_max_log2_q(n, level);
+    PrimeSearch search = fewest_primes(n, 1, bound, ranges, model, margin);
+    if (!search.chosen) {
+      rejected.push_back(
+          format("n = %zu allows log2 q <= %.0f, where the largest q tried predicts %.1f bits", n,
+                 bound, search.best_miss ? search.best_miss->budget : -1e9));
+      continue;
+    }
+    const Candidate& c = *search.chosen;
+    std::vector<std::string> reasons;
+    reasons.push_back(plaintext_line(c, ranges));
+    std::string n_line = format(
+        "n = %zu: the smallest ring degree whose HE-standard bound for %d-bit classical security "
+        "(log2 q <= %.0f; v1.1 Table 1, stricter of the Gaussian and ternary rows) leaves room "
+        "for a q that keeps the margin",
+        n, level, bound);
+    for (const std::string& why_not : rejected)
+      n_line += "; " + why_not;
+    reasons.push_back(n_line);
+    reasons.push_back(format(
+        "q: %zu primes of %d bits (log2 q = %.1f), the fewest that keep the margin within the "
+        "bound",
+        c.base.q_primes.size(), c.prime_bits, c.base.log2_q()));
+    reasons.push_back(noise_line(c, search.best_miss, margin));
+    reasons.push_back(decomposition_line(c));
+    reasons.push_back(format(
+        "the %d-bit target is an RLWE figure only: YASHE's NTRU-type key (DSPR assumption) is not "
+        "covered by the standard's tables",
+        level));
+    reasons.push_back(security_line(c.base));
+    return to_choice("selected", c, std::move(reasons));
+  }
+  std::string message =
+      format("parameter selection: no n <= 32768 keeps a %.1f-bit margin within the %d-bit bound",
+             margin, level);
+  for (const std::string& why_not : rejected)
+    message += "; " + why_not;
+  throw std::runtime_error(message);
+}
+
+ParameterChoice select_default(const Model& model) {
+  const RangeReport ranges = track_ranges(model);
+  const CompiledModel compiled = compile_model(model);
+  const double margin = SelectionTarget{}.margin_bits;
+  PrimeSearch search =
+      fewest_primes(kPaperN, 1, std::numeric_limits<double>::infinity(), ranges, compiled, margin);
+  if (!search.chosen) {
+    throw std::runtime_error("default parameters: no q keeps the margin at n = 8192");
+  }
+  const Candidate& c = *search.chosen;
+  std::vector<std::string> reasons;
+  reasons.push_back(plaintext_line(c, ranges));
+  reasons.push_back(
+      "n = 8192: the paper's ring degree, chosen for speed (8192 images per batch); the HE "
+      "standard's 128-bit bound for this q would need n = 16384, twice the work per ciphertext");
+  reasons.push_back(format(
+      "q: %zu primes of %d bits (log2 q = %.1f), the fewest 55-bit primes that keep the margin",
+      c.base.q_primes.size(), kPrimeBits, c.base.log2_q()));
+  reasons.push_back(noise_line(c, search.best_miss, margin));
+  reasons.push_back(decomposition_line(c));
+  reasons.push_back(security_line(c.base));
+  return to_choice("default", c, std::move(reasons));
+}
+
+}  // namespace
+
+NoisePrediction predict_network_noise(const yashe::Parameters& params, const CompiledModel& model) {
+  const auto context = yashe::Context::create(params);
+  const yashe::NoiseModel noise(*context);
+  std::vector<double> values(model.input_size, noise.fresh());
+  NoisePrediction prediction;
+  double worst = noise.fresh();
+  for (const CompiledStep& step : model.steps) {
+    if (step.kind == CompiledStep::Kind::kSquare) {
+      prediction.key_switching_bits += square_step_noise(noise, values);
+    } else {
+      values = linear_step_noise(step.map, values);
+    }
+    worst = values.empty() ? kNoNoise : *std::max_element(values.begin(), values.end());
+    prediction.noise_log2_after_step.push_back(worst);
+  }
+  prediction.final_budget_bits = yashe::NoiseModel::budget_bits(worst);
+  return prediction;
+}
+
+double predict_budget_over_moduli(const yashe::Parameters& base,
+                                  const std::vector<uint64_t>& plaintext_moduli,
+                                  const CompiledModel& model) {
+  if (plaintext_moduli.empty()) {
+    throw std::invalid_argument("predict_budget_over_moduli: no plaintext modulus given");
+  }
+  double budget = std::numeric_limits<double>::infinity();
+  for (uint64_t t : plaintext_moduli) {
+    yashe::Parameters params = base;
+    params.t = t;
+    budget = std::min(budget, predict_network_noise(params, model).final_budget_bits);
+  }
+  return budget;
+}
+
+ParameterChoice select_parameters(const Model& model, const SelectionTarget& target) {
+  check_target(target);
+  const RangeReport ranges = track_ranges(model);
+  const CompiledModel compiled = compile_model(model);
+  if (target.mode == SelectionTarget::Mode::kPaper) {
+    return select_for_paper(ranges, compiled, target.margin_bits);
+  }
+  return select_for_security(ranges, compiled, target.security_bits, target.margin_bits);
+}
+
+std::vector<std::string> preset_names() {
+  return {"default", "paper"};
+}
+
+ParameterChoice preset(const std::string& name, const Model& model) {
+  if (name == "default") return select_default(model);
+  if (name == "paper") {
+    ParameterChoice choice = select_parameters(model, {SelectionTarget::Mode::kPaper});
+    choice.name = "paper";
+    return choice;
+  }
+  std::string names;
+  for (const std::string& known : preset_names())
+    names += (names.empty() ? "" : ", ") + known;
+  throw std::invalid_argument("unknown parameter preset '" + name + "' (valid presets: " + names +
+                              ")");
+}
+
+std::string describe(const ParameterChoice& choice) {
+  std::string text = "parameters '" + choice.name + "': " + choice.base.describe() + "\n";
+  text += "  q primes:";
+  for (uint64_t q : choice.base.q_primes)
+    text.append(" ").append(std::to_string(q));
+  text += "\n  plaintext moduli:";
+  for (uint64_t t : choice.plaintext_moduli)
+    text += format(" %llu (%.1f bits)", static_cast<unsigned long long>(t),
+                   std::log2(static_cast<double>(t)));
+  text += format("\n  predicted noise budget after the network: %.1f bits\n",
+                 choice.predicted_budget_bits);
+  text += "why:\n";
+  for (const std::string& line : choice.reasoning)
+    text.append("  - ").append(line).append("\n");
+  text.append("\n").append(yashe::assess_security(choice.base).full_text());
+  return text;
+}
+
+}  // namespace cryptonets

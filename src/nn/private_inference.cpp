@@ -1,0 +1,309 @@
+#include "cryptonets/nn/private_inference.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "cryptonets/arith/wide_integer.hpp"
+#include "cryptonets/nn/encrypted_arithmetic.hpp"
+#include "cryptonets/yashe/noise_model.hpp"
+
+namespace cryptonets {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+uint64_t ciphertext_bytes(const yashe::Ciphertext& c) {
+  return static_cast<uint64_t>(c.c.ring().n()) * c.c.ring().base().size() * sizeof(uint64_t);
+}
+
+uint64_t memory_bytes_of(const std::vector<yashe::Ciphertext>& values) {
+  return values.empty() ? 0 : values.size() * ciphertext_bytes(values.front());
+}
+
+double predicted_budget(const std::vector<yashe::Ciphertext>& values) {
+  double worst = -std::numeric_limits<double>::infinity();
+  for (const auto& c : values)
+    worst = std::max(worst, c.noise_log2);
+  return yashe::NoiseModel::budget_bits(worst);
+}
+
+// for (j < count) body(j) on `threads` OpenMP threads; the first exception thrown by a body is
+// rethrown afterwards (an exception must not escape an OpenMP region: that terminates).
+template <class Body>
+void parallel_for(size_t count, int threads, const Body& body) {
+  std::exception_ptr error;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (size_t j = 0; j < count; ++j) {
+    try {
+      body(j);
+    } catch (...) {
+#pragma omp critical(cryptonets_parallel_for_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+// Min budget over at most kNoiseSample ciphertexts spread evenly (the noise of a layer's outputs
+// differs little: they share the inputs' noise and weights of one size).
+double measured_budget(const yashe::Decryptor& decryptor,
+                       const std::vector<yashe::Ciphertext>& values, int threads) {
+  const size_t count = std::min(values.size(), kNoiseSample);
+  std::vector<double> budgets(count);
+  parallel_for(count, threads, [&](size_t s) {
+    budgets[s] = decryptor.invariant_noise_budget(values[s * values.size() / count]);
+  });
+  return *std::min_element(budgets.begin(), budgets.end());
+}
+
+i128 checked_pixel(const Model& model, int64_t value, size_t image, size_t index) {
+  const int64_t largest = max_input_value(model);
+  if (value < 0 || value > largest) {
+    throw std::invalid_argument("encrypt_batch: image " + std::to_string(image) + " value " +
+                                std::to_string(index) + " is " + std::to_string(value) +
+                                ", outside the model's input range [0, " + std::to_string(largest) +
+                                "] (quantise pixels with the model's input scale)");
+  }
+  return value;
+}
+
+void check_batch_against_keys(const encoding::CrtEncryptionSet& keys, const CompiledModel& model,
+                              const EncryptedBatch& batch) {
+  if (batch.values.size() != keys.size()) {
+    throw std::invalid_argument("infer: the batch has " + std::to_string(batch.values.size()) +
+                                " plaintext moduli, the keys have " + std::to_string(keys.size()));
+  }
+  if (batch.images == 0 || batch.images > keys.slot_count()) {
+    throw std::invalid_argument("infer: the batch claims " + std::to_string(batch.images) +
+                                " images; expected 1 to " + std::to_string(keys.slot_count()));
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const auto& values = batch.values[i];
+    if (values.size() != model.input_size) {
+      throw std::invalid_argument("infer: the model takes " + std::to_string(model.input_size) +
+                                  " inputs, the batch holds " + std::to_string(values.size()) +
+                                  " ciphertexts for plaintext modulus " + std::to_string(i + 1));
+    }
+    const yashe::Evaluator& evaluator = keys.evaluator(i);
+    for (const auto& c : values) {
+      if (c.key_id != evaluator.key_id()) {
+        throw std::invalid_argument(
+            "infer: a ciphertext was encrypted under other keys than the evaluation key "
+            "(plaintext modulus " +
+            std::to_string(i + 1) + ")");
+      }
+      if (c.degree != 1) {
+        throw std::invalid_argument("infer: input ciphertexts must be fresh (degree 1)");
+      }
+    }
+  }
+}
+
+}  // namespace
+
+size_t EncryptedBatch::ciphertext_count() const {
+  size_t count = 0;
+  for (const auto& row : values)
+    count += row.size();
+  return count;
+}
+
+uint64_t EncryptedBatch::memory_bytes() const {
+  uint64_t bytes = 0;
+  for (const auto& row : values)
+    bytes += memory_bytes_of(row);
+  return bytes;
+}
+
+EncryptedBatch encrypt_batch(const encoding::CrtEncryptionSet& keys, const Model& model,
+                             const std::vector<std::vector<int64_t>>& images, Prng& prng,
+                             int threads, const StageObserver& observe,
+                             const StageProgress& progress) {
+  if (threads < 1) throw std::invalid_argument("encrypt_batch: threads must be >= 1");
+  if (images.empty()) throw std::invalid_argument("encrypt_batch: no images");
+  if (images.size() > keys.slot_count()) {
+    throw std::invalid_argument("encrypt_batch: " + std::to_string(images.size()) +
+                                " images do not fit the " + std::to_string(keys.slot_count()) +
+                                " slots of one batch; split them into several batches");
+  }
+  const size_t inputs = static_cast<size_t>(model.input_shape.size());
+  for (size_t s = 0; s < images.size(); ++s) {
+    if (images[s].size() != inputs) {
+      throw std::invalid_argument("encrypt_batch: image " + std::to_string(s) + " has " +
+                                  std::to_string(images[s].size()) + " values; the model takes " +
+                                  std::to_string(inputs));
+    }
+    for (size_t j = 0; j < inputs; ++j)
+      checked_pixel(model, images[s][j], s, j);
+  }
+
+  EncryptedBatch batch;
+  batch.images = images.size();
+  batch.values.resize(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const auto start = Clock::now();
+    // One generator per ciphertext, forked in a fixed order: a seeded run gives the same
+    // ciphertexts whatever the thread count.
+    std::vector<Prng> generators;
+    generators.reserve(inputs);
+    for (size_t j = 0; j < inputs; ++j)
+      generators.push_back(prng.fork());
+    std::vector<yashe::Ciphertext>& row = batch.values[i];
+    row.resize(inputs);
+    std::atomic<size_t> finished{0};
+    parallel_for(inputs, threads, [&](size_t j) {
+      std::vector<int64_t> slots(images.size());
+      for (size_t s = 0; s < images.size(); ++s)
+        slots[s] = images[s][j];
+      row[j] = keys.encryptor(i).encrypt(keys.encoder(i).encode(slots), generators[j]);
+      if (progress) progress("encode+encrypt", i, ++finished, inputs);
+    });
+    if (observe) {
+      StageReport report;
+      report.stage = "encode+encrypt";
+      report.modulus_index = i;
+      report.seconds = seconds_since(start);
+      report.ciphertexts = row.size();
+      report.memory_bytes = memory_bytes_of(row);
+      report.predicted_noise_budget = predicted_budget(row);
+      observe(report);
+    }
+  }
+  return batch;
+}
+
+EncryptedBatch infer(const encoding::CrtEncryptionSet& keys, const CompiledModel& model,
+                     EncryptedBatch batch, const InferenceOptions& options) {
+  if (options.threads < 1) throw std::invalid_argument("infer: threads must be >= 1");
+  check_batch_against_keys(keys, model, batch);
+  const auto* diagnostics = options.secret_keys_for_diagnostics;
+  if (diagnostics != nullptr && diagnostics->size() != keys.size()) {
+    throw std::invalid_argument("infer: diagnostic keys for another number of moduli");
+  }
+
+  EncryptedBatch result;
+  result.images = batch.images;
+  result.values.resize(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    EncryptedArithmetic arithmetic(keys.evaluator(i), options.threads);
+    size_t step = 0;
+    if (options.progress) {
+      arithmetic.set_progress([&](size_t done, size_t total) {
+        options.progress(model.steps[step].layer_name, i, done, total);
+      });
+    }
+    auto clock = Clock::now();
+    auto observe_step = [&](size_t layer_index, const std::vector<yashe::Ciphertext>& values) {
+      StageReport report;
+      report.seconds = seconds_since(clock);
+      report.stage = model.steps[step++].layer_name;
+      report.layer_index = layer_index;
+      report.modulus_index = i;
+      report.ciphertexts = values.size();
+      report.memory_bytes = memory_bytes_of(values);
+      report.predicted_noise_budget = predicted_budget(values);
+      if (diagnostics != nullptr) {
+        report.measured_noise_budget =
+            measured_budget(diagnostics->decryptor(i), values, options.threads);
+      }
+      if (options.observe) options.observe(report);
+      clock = Clock::now();  // diagnostics and reporting are not part of the layer's time
+    };
+    result.values[i] =
+        evaluate(model, std::exchange(batch.values[i], {}), arithmetic, observe_step);
+  }
+  return result;
+}
+
+std::vector<std::vector<mpz_class>> decrypt_scores(const encoding::CrtDecryptionSet& keys,
+                                                   const EncryptedBatch& scores,
+                                                   const mpz_class& output_bound,
+                                                   const StageObserver& observe) {
+  if (scores.values.size() != keys.size()) {
+    throw std::invalid_argument("decrypt: the scores have " + std::to_string(scores.values.size()) +
+                                " plaintext moduli, the secret keys " +
+                                std::to_string(keys.size()));
+  }
+  const size_t outputs = scores.values.front().size();
+  for (const auto& row : scores.values) {
+    if (row.size() != outputs || outputs == 0) {
+      throw std::invalid_argument(
+          "decrypt: every plaintext modulus must hold the same, non-zero "
+          "number of scores");
+    }
+  }
+  const auto start = Clock::now();
+  // Exhausted noise decrypts to garbage that may still pass the range check: refuse it first.
+  double worst_budget = std::numeric_limits<double>::infinity();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    for (const auto& c : scores.values[i]) {
+      const double budget = keys.decryptor(i).invariant_noise_budget(c);
+      worst_budget = std::min(worst_budget, budget);
+      if (budget < 1) {
+        throw std::runtime_error(
+            "decrypt: the noise budget of the scores is exhausted (" + std::to_string(budget) +
+            " bits left): the parameters are too small for this model, the result is unusable");
+      }
+    }
+  }
+  std::vector<std::vector<mpz_class>> per_image(scores.images, std::vector<mpz_class>(outputs));
+  for (size_t o = 0; o < outputs; ++o) {
+    encoding::CrtCiphertext across_moduli;
+    for (size_t i = 0; i < keys.size(); ++i)
+      across_moduli.push_back(scores.values[i][o]);
+    const std::vector<mpz_class> slots = keys.decrypt(across_moduli, output_bound);
+    if (slots.size() < scores.images) {
+      throw std::invalid_argument("decrypt: the scores claim more images than slots");
+    }
+    for (size_t s = 0; s < scores.images; ++s)
+      per_image[s][o] = slots[s];
+  }
+  if (observe) {
+    StageReport report;
+    report.stage = "decrypt+decode";
+    report.seconds = seconds_since(start);
+    report.ciphertexts = scores.ciphertext_count();
+    report.memory_bytes = scores.memory_bytes();
+    report.measured_noise_budget = worst_budget;
+    report.predicted_noise_budget = worst_budget;
+    observe(report);
+  }
+  return per_image;
+}
+
+std::vector<int> predicted_labels(const std::vector<std::vector<mpz_class>>& scores) {
+  std::vector<int> labels;
+  labels.reserve(scores.size());
+  for (const auto& row : scores) {
+    if (row.empty()) throw std::invalid_argument("predicted_labels: an image has no scores");
+    labels.push_back(static_cast<int>(std::max_element(row.begin(), row.end()) - row.begin()));
+  }
+  return labels;
+}
+
+std::vector<std::vector<mpz_class>> plain_scores(const CompiledModel& model,
+                                                 const std::vector<std::vector<int64_t>>& images,
+                                                 int threads) {
+  std::vector<std::vector<i128>> wide(images.size());
+  parallel_for(images.size(), std::max(threads, 1),
+               [&](size_t s) { wide[s] = evaluate_plain(model, images[s]); });
+  std::vector<std::vector<mpz_class>> scores(images.size());
+  for (size_t s = 0; s < images.size(); ++s) {
+    for (i128 value : wide[s])
+      scores[s].push_back(to_mpz(value));
+  }
+  return scores;
+}
+
+}  // namespace cryptonets

@@ -1,0 +1,86 @@
+// Shared helpers for the network tests: random models of the CryptoNets family, random images,
+// and the repository's data directory.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+#include "cryptonets/nn/model.hpp"
+
+namespace test_support {
+
+using namespace cryptonets;
+
+inline std::vector<int64_t> random_integers(std::mt19937_64& rng, size_t count, int64_t low,
+                                            int64_t high) {
+  std::uniform_int_distribution<int64_t> dist(low, high);
+  std::vector<int64_t> out(count);
+  for (auto& v : out)
+    v = dist(rng);
+  return out;
+}
+
+inline ConvolutionLayer random_convolution(std::mt19937_64& rng, int64_t in_maps, int64_t out_maps,
+                                           int64_t kernel, int64_t stride, Padding padding,
+                                           int64_t max_weight) {
+  ConvolutionLayer conv{in_maps, out_maps, kernel, kernel, stride, stride, padding, {}, {}};
+  conv.weights = random_integers(rng, static_cast<size_t>(out_maps * in_maps * kernel * kernel),
+                                 -max_weight, max_weight);
+  conv.bias = random_integers(rng, static_cast<size_t>(out_maps), -max_weight, max_weight);
+  return conv;
+}
+
+inline DenseLayer random_dense(std::mt19937_64& rng, int64_t inputs, int64_t outputs,
+                               int64_t max_weight) {
+  DenseLayer dense{inputs, outputs, {}, {}};
+  dense.weights =
+      random_integers(rng, static_cast<size_t>(inputs * outputs), -max_weight, max_weight);
+  dense.bias = random_integers(rng, static_cast<size_t>(outputs), -max_weight, max_weight);
+  return dense;
+}
+
+// A small network of the CryptoNets family (Gilad-Bachrach et al. 2016, §4.1) on side×side
+// images: conv 5×5 stride 2 (top/left padding 1) → square → dense → square → dense.
+inline Model random_small_cryptonets_model(std::mt19937_64& rng, int64_t side, int64_t maps,
+                                           int64_t hidden, int64_t classes, int64_t max_weight,
+                                           double input_scale) {
+  Model model{Shape{1, side, side}, input_scale, {}};
+  const ConvolutionLayer conv =
+      random_convolution(rng, 1, maps, 5, 2, Padding{1, 1, 0, 0}, max_weight);
+  const int64_t conv_side = (side + 1 - 5) / 2 + 1;
+  model.layers = {
+      {conv, 1.0},
+      {SquareLayer{}, 1.0},
+      {random_dense(rng, maps * conv_side * conv_side, hidden, max_weight), 1.0},
+      {SquareLayer{}, 1.0},
+      {random_dense(rng, hidden, classes, max_weight), 1.0},
+  };
+  return model;
+}
+
+// `count` images of the model's input size, each value uniform in [0, max_input_value(model)].
+inline std::vector<std::vector<int64_t>> random_images(std::mt19937_64& rng, const Model& model,
+                                                       size_t count) {
+  std::vector<std::vector<int64_t>> images;
+  for (size_t s = 0; s < count; ++s) {
+    images.push_back(random_integers(rng, static_cast<size_t>(model.input_shape.size()), 0,
+                                     max_input_value(model)));
+  }
+  return images;
+}
+
+// The repository root: the first directory above the working directory holding data/mnist (the
+// tests run from the build directory).
+inline std::filesystem::path repository_root() {
+  namespace fs = std::filesystem;
+  for (fs::path directory = fs::current_path();; directory = directory.parent_path()) {
+    if (fs::exists(directory / "data/mnist/SHA256SUMS.uncompressed")) return directory;
+    if (directory == directory.root_path()) break;
+  }
+  throw std::runtime_error("data/mnist not found above " + fs::current_path().string());
+}
+
+}  // namespace test_support
