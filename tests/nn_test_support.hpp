@@ -1,13 +1,15 @@
 // Shared helpers for the network tests: random models of the CryptoNets family, random images,
-// and the repository's data directory.
+// and the repository's data directory with the MNIST files.
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <stdexcept>
 #include <vector>
 
+#include "cryptonets/io/idx.hpp"
 #include "cryptonets/nn/model.hpp"
 
 namespace test_support {
@@ -61,6 +63,26 @@ inline Model random_small_cryptonets_model(std::mt19937_64& rng, int64_t side, i
   return model;
 }
 
+// The CryptoNets MNIST network before merging (Gilad-Bachrach et al. 2016, Table 1) on 28×28
+// images, with random weights in [-max_weight, max_weight].
+inline Model random_cryptonets_model(std::mt19937_64& rng, int64_t max_weight,
+                                     double input_scale) {
+  Model model{Shape{1, 28, 28}, input_scale, {}};
+  const ScaledMeanPoolLayer pool{3, 3, 1, 1, Padding{1, 1, 1, 1}};
+  model.layers = {
+      {random_convolution(rng, 1, 5, 5, 2, Padding{0, 0, 1, 1}, max_weight), 1.0},  // 5×13×13
+      {SquareLayer{}, 1.0},
+      {pool, 1.0},
+      {random_convolution(rng, 5, 10, 5, 2, Padding{}, max_weight), 1.0},  // 10×5×5
+      {pool, 1.0},
+      {FlattenLayer{}, 1.0},
+      {random_dense(rng, 250, 100, max_weight), 1.0},
+      {SquareLayer{}, 1.0},
+      {random_dense(rng, 100, 10, max_weight), 1.0},
+  };
+  return model;
+}
+
 // `count` images of the model's input size, each value uniform in [0, max_input_value(model)].
 inline std::vector<std::vector<int64_t>> random_images(std::mt19937_64& rng, const Model& model,
                                                        size_t count) {
@@ -81,6 +103,27 @@ inline std::filesystem::path repository_root() {
     if (directory == directory.root_path()) break;
   }
   throw std::runtime_error("data/mnist not found above " + fs::current_path().string());
+}
+
+// The MNIST files: $CRYPTONETS_MNIST_DIR if set, else data/mnist under repository_root().
+inline std::filesystem::path mnist_directory() {
+  if (const char* override_directory = std::getenv("CRYPTONETS_MNIST_DIR")) {
+    return override_directory;
+  }
+  return repository_root() / "data/mnist";
+}
+
+// The first `count` images of an MNIST set as the model's integer inputs (quantise_pixels).
+inline std::vector<std::vector<int64_t>> quantised_mnist_images(const Model& model,
+                                                                const MnistSet& set,
+                                                                size_t count) {
+  std::vector<std::vector<int64_t>> images;
+  for (size_t s = 0; s < count; ++s) {
+    const auto* first = set.images.pixels.data() + s * kMnistImagePixels;
+    images.push_back(
+        quantise_pixels(model, std::vector<uint8_t>(first, first + kMnistImagePixels)));
+  }
+  return images;
 }
 
 }  // namespace test_support

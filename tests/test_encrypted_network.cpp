@@ -243,12 +243,7 @@ TEST_CASE("The shipped model's encrypted predictions on MNIST test images equal 
   const Model model = load_model((repository_root() / "data/model.txt").string());
   const MnistSet test = load_mnist(repository_root() / "data/mnist", MnistSplit::kTest);
   const size_t count = 300;
-  std::vector<std::vector<int64_t>> images;
-  for (size_t s = 0; s < count; ++s) {
-    const auto* first = test.images.pixels.data() + s * kMnistImagePixels;
-    images.push_back(
-        quantise_pixels(model, std::vector<uint8_t>(first, first + kMnistImagePixels)));
-  }
+  const auto images = quantised_mnist_images(model, test, count);
   Prng prng = Prng::insecure_seeded(31);
   // n = 1024 keeps this quick; the ring degree does not change the slot arithmetic.
   const CrtKeys keys = network_keys(1024, 40, 2, prng);

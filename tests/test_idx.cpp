@@ -3,7 +3,6 @@
 
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -11,26 +10,13 @@
 #include <vector>
 
 #include "cryptonets/io/idx.hpp"
+#include "nn_test_support.hpp"
 
 using namespace cryptonets;
+using namespace test_support;
 namespace fs = std::filesystem;
 
 namespace {
-
-// data/mnist, looked up from the working directory upwards (the tests run from the repository
-// root or from a build directory inside it); CRYPTONETS_MNIST_DIR overrides.
-fs::path mnist_directory() {
-  if (const char* override_directory = std::getenv("CRYPTONETS_MNIST_DIR")) {
-    return override_directory;
-  }
-  for (fs::path directory = fs::current_path();; directory = directory.parent_path()) {
-    if (fs::exists(directory / "data/mnist/SHA256SUMS.uncompressed")) {
-      return directory / "data/mnist";
-    }
-    if (directory == directory.root_path()) break;
-  }
-  throw std::runtime_error("data/mnist not found above " + fs::current_path().string());
-}
 
 // A scratch directory removed at the end of the test.
 struct ScratchDirectory {

@@ -10,56 +10,12 @@
 
 #include "cryptonets/nn/layers.hpp"
 #include "cryptonets/nn/model.hpp"
+#include "nn_test_support.hpp"
 
 using namespace cryptonets;
+using namespace test_support;
 
 namespace {
-
-std::vector<int64_t> random_integers(std::mt19937_64& rng, size_t count, int64_t low,
-                                     int64_t high) {
-  std::uniform_int_distribution<int64_t> dist(low, high);
-  std::vector<int64_t> out(count);
-  for (auto& v : out)
-    v = dist(rng);
-  return out;
-}
-
-ConvolutionLayer random_convolution(std::mt19937_64& rng, int64_t in_maps, int64_t out_maps,
-                                    int64_t kernel, int64_t stride, Padding padding,
-                                    int64_t max_weight) {
-  ConvolutionLayer conv{in_maps, out_maps, kernel, kernel, stride, stride, padding, {}, {}};
-  conv.weights = random_integers(rng, static_cast<size_t>(out_maps * in_maps * kernel * kernel),
-                                 -max_weight, max_weight);
-  conv.bias = random_integers(rng, static_cast<size_t>(out_maps), -max_weight, max_weight);
-  return conv;
-}
-
-DenseLayer random_dense(std::mt19937_64& rng, int64_t inputs, int64_t outputs, int64_t max_weight) {
-  DenseLayer dense{inputs, outputs, {}, {}};
-  dense.weights =
-      random_integers(rng, static_cast<size_t>(inputs * outputs), -max_weight, max_weight);
-  dense.bias = random_integers(rng, static_cast<size_t>(outputs), -max_weight, max_weight);
-  return dense;
-}
-
-// The CryptoNets MNIST network before merging (Gilad-Bachrach et al. 2016, Table 1), with random
-// weights in [-max_weight, max_weight].
-Model random_cryptonets_model(std::mt19937_64& rng, int64_t max_weight) {
-  Model model{Shape{1, 28, 28}, 255.0, {}};
-  ScaledMeanPoolLayer pool{3, 3, 1, 1, Padding{1, 1, 1, 1}};
-  model.layers = {
-      {random_convolution(rng, 1, 5, 5, 2, Padding{0, 0, 1, 1}, max_weight), 1.0},  // 5×13×13
-      {SquareLayer{}, 1.0},
-      {pool, 1.0},
-      {random_convolution(rng, 5, 10, 5, 2, Padding{}, max_weight), 1.0},  // 10×5×5
-      {pool, 1.0},
-      {FlattenLayer{}, 1.0},
-      {random_dense(rng, 250, 100, max_weight), 1.0},
-      {SquareLayer{}, 1.0},
-      {random_dense(rng, 100, 10, max_weight), 1.0},
-  };
-  return model;
-}
 
 // Direct evaluation over an explicitly zero-padded array: the slow obvious reference for the
 // compiled term lists.
@@ -199,7 +155,7 @@ TEST_CASE("compiled convolutions and pools equal direct nested-loop evaluation o
 
 TEST_CASE("the CryptoNets-shaped model compiles to the published layer sizes") {
   std::mt19937_64 rng(5);
-  Model model = random_cryptonets_model(rng, 3);
+  Model model = random_cryptonets_model(rng, 3, 255.0);
   std::vector<Shape> shapes = layer_shapes(model);
   CHECK(shapes[1] == Shape{5, 13, 13});  // 845 values after the first convolution
   CHECK(shapes[4] == Shape{10, 5, 5});
@@ -210,7 +166,7 @@ TEST_CASE("the CryptoNets-shaped model compiles to the published layer sizes") {
 
 TEST_CASE("merging linear layers leaves the outputs of the CryptoNets network unchanged") {
   std::mt19937_64 rng(2016);
-  Model model = random_cryptonets_model(rng, 3);
+  Model model = random_cryptonets_model(rng, 3, 255.0);
   Model merged = merge_linear_layers(model);
   REQUIRE(merged.layers.size() == 5);  // conv, square, dense 845 -> 100, square, dense
   CHECK(merged.layers[0] == model.layers[0]);
@@ -269,7 +225,7 @@ TEST_CASE("merging refuses composed weights that reach 2^60") {
 
 TEST_CASE("plain and modular evaluation agree mod t on the CryptoNets network") {
   std::mt19937_64 rng(77);
-  Model model = random_cryptonets_model(rng, 3);
+  Model model = random_cryptonets_model(rng, 3, 255.0);
   CompiledModel compiled = compile_model(merge_linear_layers(model));
   for (uint64_t t : {uint64_t{65537}, uint64_t{1} << 40, (uint64_t{1} << 61) - 1}) {
     ModularIntegers modular(t);
@@ -337,7 +293,7 @@ TEST_CASE("plain evaluation throws instead of wrapping past 128 bits") {
 
 TEST_CASE("invalid models are rejected with a message naming the layer") {
   std::mt19937_64 rng(1);
-  Model model = random_cryptonets_model(rng, 3);
+  Model model = random_cryptonets_model(rng, 3, 255.0);
   SUBCASE("input map count differs from the channels") {
     std::get<ConvolutionLayer>(model.layers[3].operation).in_maps = 4;
   }

@@ -14,23 +14,16 @@
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/nn/layers.hpp"
 #include "cryptonets/nn/model.hpp"
+#include "nn_test_support.hpp"
 
 using namespace cryptonets;
+using namespace test_support;
 
 namespace {
 
-std::vector<int64_t> random_integers(std::mt19937_64& rng, size_t count, int64_t low,
-                                     int64_t high) {
-  std::uniform_int_distribution<int64_t> dist(low, high);
-  std::vector<int64_t> out(count);
-  for (auto& v : out)
-    v = dist(rng);
-  return out;
-}
-
 // The CryptoNets MNIST network (Gilad-Bachrach et al. 2016, Table 1) with random weights and
 // awkward scales (non-terminating binary fractions) to exercise the exact round trip.
-Model random_cryptonets_model(std::mt19937_64& rng) {
+Model awkwardly_scaled_cryptonets_model(std::mt19937_64& rng) {
   auto conv = [&](int64_t in, int64_t out, Padding pad, int64_t max_bias) {
     return ConvolutionLayer{in,
                             out,
@@ -42,10 +35,6 @@ Model random_cryptonets_model(std::mt19937_64& rng) {
                             random_integers(rng, out * in * 25, -99, 99),
                             random_integers(rng, out, -max_bias, max_bias)};
   };
-  auto dense = [&](int64_t in, int64_t out) {
-    return DenseLayer{in, out, random_integers(rng, in * out, -1000, 1000),
-                      random_integers(rng, out, -1000, 1000)};
-  };
   ScaledMeanPoolLayer pool{3, 3, 1, 1, Padding{1, 1, 1, 1}};
   Model model{Shape{1, 28, 28}, 255.0 / 7.0, {}};
   model.layers = {{conv(1, 5, Padding{0, 0, 1, 1}, kMaxParameterMagnitude - 1), 0.1},
@@ -54,9 +43,9 @@ Model random_cryptonets_model(std::mt19937_64& rng) {
                   {conv(5, 10, Padding{}, 1000), 2.5e-7},
                   {pool, 1e300},
                   {FlattenLayer{}, 1e300},
-                  {dense(250, 100), 3.0},
+                  {random_dense(rng, 250, 100, 1000), 3.0},
                   {SquareLayer{}, 9.0},
-                  {dense(100, 10), 123456.789}};
+                  {random_dense(rng, 100, 10, 1000), 123456.789}};
   return model;
 }
 
@@ -122,7 +111,7 @@ void check_error_at_line(const std::string& text, int line, const std::string& f
 
 TEST_CASE("a model written and read back is identical, and so is its text") {
   std::mt19937_64 rng(1);
-  Model model = random_cryptonets_model(rng);
+  Model model = awkwardly_scaled_cryptonets_model(rng);
   std::string text = to_text(model);
   Model loaded = from_text(text);
   CHECK(loaded == model);
@@ -151,7 +140,7 @@ TEST_CASE("the small example file reads as written, with documented default scal
 
 TEST_CASE("save_model and load_model round trip through a file") {
   std::mt19937_64 rng(2);
-  Model model = random_cryptonets_model(rng);
+  Model model = awkwardly_scaled_cryptonets_model(rng);
   auto path = std::filesystem::temp_directory_path() / "cryptonets_test_model_file.model";
   save_model(model, path.string());
   CHECK(load_model(path.string()) == model);

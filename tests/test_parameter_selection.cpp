@@ -236,7 +236,11 @@ TEST_CASE(
 }
 
 TEST_CASE("Presets are listed, and an unknown preset name is refused naming the valid ones") {
-  CHECK(preset_names() == std::vector<std::string>{"default", "paper"});
+  CHECK(preset_names() == std::vector<std::string>{"default", "paper", "rlwe128"});
+  const ParameterChoice rlwe = preset("rlwe128", shipped_model());
+  CHECK(rlwe.name == "rlwe128");
+  CHECK(rlwe.base.n == 16384);
+  CHECK(rlwe.predicted_budget_bits >= 10);
   try {
     preset("fastest", shipped_model());
     FAIL("an unknown preset must throw");
@@ -362,12 +366,7 @@ TEST_CASE(
   const ParameterChoice choice = preset("default", model);
   const MnistSet test = load_mnist(repository_root() / "data/mnist", MnistSplit::kTest);
   const size_t count = choice.base.n;  // a full batch: one image per slot
-  std::vector<std::vector<int64_t>> images;
-  for (size_t s = 0; s < count; ++s) {
-    const auto* first = test.images.pixels.data() + s * kMnistImagePixels;
-    images.push_back(
-        quantise_pixels(model, std::vector<uint8_t>(first, first + kMnistImagePixels)));
-  }
+  const auto images = quantised_mnist_images(model, test, count);
   Prng prng = Prng::insecure_seeded(111);
   const encoding::CrtKeys keys =
       encoding::CrtKeys::generate(choice.base, choice.plaintext_moduli, prng);

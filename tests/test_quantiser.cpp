@@ -16,6 +16,7 @@
 #include <variant>
 #include <vector>
 
+#include "cryptonets/arith/wide_integer.hpp"
 #include "cryptonets/arith/primes.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
@@ -24,20 +25,13 @@
 #include "cryptonets/nn/model.hpp"
 #include "cryptonets/nn/quantiser.hpp"
 #include "cryptonets/nn/range.hpp"
+#include "nn_test_support.hpp"
 
 using namespace cryptonets;
+using namespace test_support;
 namespace fs = std::filesystem;
 
 namespace {
-
-// The repository root: the first directory above the working directory holding data/mnist.
-fs::path repository_root() {
-  for (fs::path directory = fs::current_path();; directory = directory.parent_path()) {
-    if (fs::exists(directory / "data/mnist/SHA256SUMS.uncompressed")) return directory;
-    if (directory == directory.root_path()) break;
-  }
-  throw std::runtime_error("data/mnist not found above " + fs::current_path().string());
-}
 
 const MnistSet& mnist_test_set() {
   static const MnistSet set = load_mnist(repository_root() / "data/mnist", MnistSplit::kTest);
@@ -75,15 +69,6 @@ std::vector<int64_t> integer_input(const Model& model, std::span<const uint8_t> 
   for (uint8_t p : image)
     input.push_back(quantise_pixel(model, p));
   return input;
-}
-
-mpz_class to_mpz(i128 x) {
-  const bool negative = x < 0;
-  const u128 magnitude = negative ? -static_cast<u128>(x) : static_cast<u128>(x);
-  const mpz_class high = static_cast<unsigned long>(magnitude >> 64);
-  const mpz_class value =
-      (high << 64) + static_cast<unsigned long>(static_cast<uint64_t>(magnitude));
-  return negative ? mpz_class(-value) : value;
 }
 
 // max over images and classes of |integer output / output scale − float output|, relative to the

@@ -7,66 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "cryptonets/arith/wide_integer.hpp"
 #include "cryptonets/nn/layers.hpp"
 #include "cryptonets/nn/model.hpp"
 #include "cryptonets/nn/range.hpp"
+#include "nn_test_support.hpp"
 
 using namespace cryptonets;
+using namespace test_support;
 
 namespace {
-
-std::vector<int64_t> random_integers(std::mt19937_64& rng, size_t count, int64_t low,
-                                     int64_t high) {
-  std::uniform_int_distribution<int64_t> dist(low, high);
-  std::vector<int64_t> out(count);
-  for (auto& v : out)
-    v = dist(rng);
-  return out;
-}
-
-ConvolutionLayer random_convolution(std::mt19937_64& rng, int64_t in_maps, int64_t out_maps,
-                                    int64_t kernel, int64_t stride, Padding padding,
-                                    int64_t max_weight) {
-  ConvolutionLayer conv{in_maps, out_maps, kernel, kernel, stride, stride, padding, {}, {}};
-  conv.weights = random_integers(rng, static_cast<size_t>(out_maps * in_maps * kernel * kernel),
-                                 -max_weight, max_weight);
-  conv.bias = random_integers(rng, static_cast<size_t>(out_maps), -max_weight, max_weight);
-  return conv;
-}
-
-DenseLayer random_dense(std::mt19937_64& rng, int64_t inputs, int64_t outputs, int64_t max_weight) {
-  DenseLayer dense{inputs, outputs, {}, {}};
-  dense.weights =
-      random_integers(rng, static_cast<size_t>(inputs * outputs), -max_weight, max_weight);
-  dense.bias = random_integers(rng, static_cast<size_t>(outputs), -max_weight, max_weight);
-  return dense;
-}
-
-// The CryptoNets MNIST network (Gilad-Bachrach et al. 2016, Table 1) with random weights.
-Model random_cryptonets_model(std::mt19937_64& rng, int64_t max_weight, double input_scale) {
-  Model model{Shape{1, 28, 28}, input_scale, {}};
-  ScaledMeanPoolLayer pool{3, 3, 1, 1, Padding{1, 1, 1, 1}};
-  model.layers = {
-      {random_convolution(rng, 1, 5, 5, 2, Padding{0, 0, 1, 1}, max_weight), 1.0},
-      {SquareLayer{}, 1.0},
-      {pool, 1.0},
-      {random_convolution(rng, 5, 10, 5, 2, Padding{}, max_weight), 1.0},
-      {pool, 1.0},
-      {FlattenLayer{}, 1.0},
-      {random_dense(rng, 250, 100, max_weight), 1.0},
-      {SquareLayer{}, 1.0},
-      {random_dense(rng, 100, 10, max_weight), 1.0},
-  };
-  return model;
-}
-
-mpz_class to_mpz(i128 x) {
-  bool negative = x < 0;
-  u128 magnitude = negative ? -static_cast<u128>(x) : static_cast<u128>(x);
-  mpz_class high = static_cast<unsigned long>(magnitude >> 64);
-  mpz_class result = (high << 64) + static_cast<unsigned long>(static_cast<uint64_t>(magnitude));
-  return negative ? mpz_class(-result) : result;
-}
 
 // Every value of every layer lies in its interval and within the layer bound.
 void check_inside_ranges(const CompiledModel& compiled, const RangeReport& report,

@@ -17,25 +17,13 @@
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/nn/float_network.hpp"
 #include "cryptonets/nn/trainer.hpp"
+#include "nn_test_support.hpp"
 
 using namespace cryptonets;
+using namespace test_support;
 namespace fs = std::filesystem;
 
 namespace {
-
-// data/mnist, looked up from the working directory upwards; CRYPTONETS_MNIST_DIR overrides.
-fs::path mnist_directory() {
-  if (const char* override_directory = std::getenv("CRYPTONETS_MNIST_DIR")) {
-    return override_directory;
-  }
-  for (fs::path directory = fs::current_path();; directory = directory.parent_path()) {
-    if (fs::exists(directory / "data/mnist/SHA256SUMS.uncompressed")) {
-      return directory / "data/mnist";
-    }
-    if (directory == directory.root_path()) break;
-  }
-  throw std::runtime_error("data/mnist not found above " + fs::current_path().string());
-}
 
 const MnistSet& mnist_train() {
   static const MnistSet set = load_mnist(mnist_directory(), MnistSplit::kTrain, false);

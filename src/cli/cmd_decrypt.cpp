@@ -1,12 +1,161 @@
-// Placeholder: being written.
-#include <stdexcept>
+// cryptonets decrypt (client): encrypted scores from cryptonets infer -> exact integer scores (CRT
+// recombination over the plaintext moduli, checked against the model's output bound) -> labels,
+// accuracy against IDX labels, and optionally an exact comparison with the plain integer model.
+#include <omp.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli_support.hpp"
 #include "commands.hpp"
+#include "cryptonets/io/idx.hpp"
+#include "cryptonets/io/model_file.hpp"
+#include "cryptonets/io/protocol_files.hpp"
+#include "cryptonets/nn/private_inference.hpp"
+#include "cryptonets/nn/range.hpp"
 
 namespace cryptonets::cli {
 
-int run_decrypt(std::span<char* const>) {
-  throw std::runtime_error("decrypt: not implemented yet");
+namespace {
+
+// Entries [first, first + count) must exist in a file of `available` entries.
+void require_range(size_t first, size_t count, size_t available, const std::string& path) {
+  if (first > available || count > available - first) {
+    throw std::runtime_error("'" + path + "' holds " + std::to_string(available) +
+                             " entries; the scores need entries " + std::to_string(first) + " to " +
+                             std::to_string(first + count - 1) + " (see --first)");
+  }
+}
+
+// The plain integer model on the same images: how many images' scores differ from `decrypted`.
+size_t plain_mismatches(const Model& model, const CompiledModel& compiled, const std::string& path,
+                        size_t first, const std::vector<std::vector<mpz_class>>& decrypted,
+                        int threads) {
+  const MnistImages images = read_mnist_images(path);
+  require_range(first, decrypted.size(), images.count, path);
+  std::vector<std::vector<int64_t>> quantised;
+  for (size_t s = first; s < first + decrypted.size(); ++s) {
+    const uint8_t* pixels = images.pixels.data() + s * kMnistImagePixels;
+    quantised.push_back(
+        quantise_pixels(model, std::vector<uint8_t>(pixels, pixels + kMnistImagePixels)));
+  }
+  const auto plain = plain_scores(compiled, quantised, threads);
+  size_t mismatches = 0;
+  for (size_t s = 0; s < decrypted.size(); ++s)
+    mismatches += plain[s] != decrypted[s];
+  return mismatches;
+}
+
+void write_labels(const std::vector<int>& labels, const std::optional<std::string>& path) {
+  std::string text;
+  for (int label : labels)
+    text += std::to_string(label) + "\n";
+  if (!path) {
+    std::fputs(text.c_str(), stdout);
+    return;
+  }
+  AtomicFileWriter file(*path, false);
+  file.stream() << text;
+  file.commit();
+}
+
+}  // namespace
+
+int run_decrypt(std::span<char* const> arguments) {
+  OptionParser options(
+      "decrypt",
+      "Client: decrypts the scores file from cryptonets infer with DIR/secret.key, recombines\n"
+      "each score exactly over the plaintext moduli (refusing a value outside the model's output\n"
+      "bound or an exhausted noise budget) and writes the predicted label of every image, one\n"
+      "per line. With --labels it reports the accuracy; with --plain-images it checks that the\n"
+      "scores equal the plain integer model's on those images exactly (exit 1 if not).\n"
+      "Without --out the labels go to stdout and the report to stderr.");
+  options.add_value("keys", "DIR", "key directory written by cryptonets keygen", std::nullopt,
+                    true);
+  options.add_value("in", "FILE", "encrypted scores from cryptonets infer", std::nullopt, true);
+  options.add_value("model", "FILE", "the integer model the server ran",
+                    default_data_directory() + "/model.txt");
+  options.add_value("out", "FILE", "write the predicted labels here (one per line)");
+  options.add_value("labels", "FILE", "MNIST IDX label file: report the accuracy");
+  options.add_value("plain-images", "FILE",
+                    "MNIST IDX image file: compare with the plain integer model on these images");
+  options.add_value("first", "N",
+                    "index of the first image in --labels and --plain-images (the "
+                    "--first given to encrypt)",
+                    "0");
+  options.add_value("threads", "T", "worker threads for --plain-images",
+                    std::to_string(std::max(1, omp_get_num_procs())));
+  if (!options.parse(arguments)) return kExitSuccess;
+
+  const size_t first = static_cast<size_t>(options.integer("first", 0, INT64_MAX));
+  const int threads = static_cast<int>(options.integer("threads", 1, 1024));
+  const std::optional<std::string> out_path =
+      options.has("out") ? std::optional(options.text("out")) : std::nullopt;
+  std::FILE* report = out_path ? stdout : stderr;
+
+  const Model model = load_model(options.text("model"));
+  const CompiledModel compiled = compile_model(model);
+  const RangeReport ranges = track_ranges(model);
+  const KeyDirectory keys(options.text("keys"));
+  const ContextSet contexts = load_parameter_set(keys.parameters);
+  require_plaintext_moduli(ranges, plaintext_moduli_of(contexts));
+  std::vector<yashe::SecretKey> secret_keys = load_secret_keys(keys.secret_keys, contexts);
+  const std::vector<uint64_t> key_ids = key_ids_of(secret_keys);
+  const encoding::CrtDecryptionSet client(contexts, std::move(secret_keys));
+
+  const std::string in_path = options.text("in");
+  CiphertextFileReader reader(in_path, contexts, key_ids);
+  if (reader.header().values != compiled.output_size) {
+    throw std::runtime_error(
+        "file '" + in_path + "' holds " + std::to_string(reader.header().values) +
+        " ciphertexts per image, the model has " + std::to_string(compiled.output_size) +
+        " outputs (decrypt reads the scores that cryptonets infer writes)");
+  }
+  std::vector<std::vector<mpz_class>> scores;
+  while (reader.batches_left() > 0) {
+    for (auto& row : decrypt_scores(client, reader.next(), ranges.output().bound))
+      scores.push_back(std::move(row));
+  }
+  reader.finish();
+  const std::vector<int> labels = predicted_labels(scores);
+
+  // Everything is checked before the labels are written.
+  std::optional<size_t> correct;
+  if (options.has("labels")) {
+    const MnistLabels truth = read_mnist_labels(options.text("labels"));
+    require_range(first, labels.size(), truth.labels.size(), options.text("labels"));
+    correct = 0;
+    for (size_t s = 0; s < labels.size(); ++s)
+      *correct += labels[s] == truth.labels[first + s];
+  }
+  std::optional<size_t> mismatches;
+  if (options.has("plain-images")) {
+    mismatches =
+        plain_mismatches(model, compiled, options.text("plain-images"), first, scores, threads);
+  }
+  write_labels(labels, out_path);
+
+  std::fprintf(report, "decrypted %zu images%s%s\n", labels.size(), out_path ? ": " : "",
+               out_path ? out_path->c_str() : "");
+  if (correct) {
+    std::fprintf(report, "accuracy: %.2f%% (%zu/%zu)\n", 100.0 * *correct / labels.size(), *correct,
+                 labels.size());
+  }
+  if (mismatches) {
+    if (*mismatches == 0) {
+      std::fprintf(report, "encrypted scores equal the plain integer model's on all %zu images\n",
+                   labels.size());
+    } else {
+      std::fprintf(report,
+                   "encrypted scores DIFFER from the plain integer model's on %zu of %zu images\n",
+                   *mismatches, labels.size());
+      return kExitFailure;
+    }
+  }
+  return kExitSuccess;
 }
 
 }  // namespace cryptonets::cli

@@ -1,12 +1,138 @@
-// Placeholder: being written.
-#include <stdexcept>
+// cryptonets encrypt (client): MNIST images -> one ciphertext file (io/protocol_files.hpp), with
+// the public material only (parameter set and public keys). Images are batched across the slots
+// (CryptoNets §3.1: slot s of ciphertext j holds pixel j of image s); more images than slots make
+// several batches in the same file. Each batch is streamed to disk as it is encrypted.
+#include <omp.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli_support.hpp"
 #include "commands.hpp"
+#include "cryptonets/io/idx.hpp"
+#include "cryptonets/io/model_file.hpp"
+#include "cryptonets/io/protocol_files.hpp"
+#include "cryptonets/nn/private_inference.hpp"
+#include "cryptonets/nn/range.hpp"
 
 namespace cryptonets::cli {
 
-int run_encrypt(std::span<char* const>) {
-  throw std::runtime_error("encrypt: not implemented yet");
+namespace {
+
+void require_mnist_input(const Model& model, const std::string& path) {
+  const Shape& shape = model.input_shape;
+  if (shape.channels != 1 || shape.height != static_cast<int64_t>(kMnistImageRows) ||
+      shape.width != static_cast<int64_t>(kMnistImageCols)) {
+    throw std::runtime_error("model '" + path + "' takes inputs of shape " +
+                             std::to_string(shape.channels) + "x" + std::to_string(shape.height) +
+                             "x" + std::to_string(shape.width) + "; MNIST images are 1x28x28");
+  }
+}
+
+std::vector<std::vector<int64_t>> quantised_images(const Model& model, const MnistImages& images,
+                                                   size_t first, size_t count) {
+  std::vector<std::vector<int64_t>> out;
+  out.reserve(count);
+  for (size_t s = first; s < first + count; ++s) {
+    const uint8_t* pixels = images.pixels.data() + s * kMnistImagePixels;
+    out.push_back(quantise_pixels(model, std::vector<uint8_t>(pixels, pixels + kMnistImagePixels)));
+  }
+  return out;
+}
+
+}  // namespace
+
+int run_encrypt(std::span<char* const> arguments) {
+  OptionParser options(
+      "encrypt",
+      "Client: encrypts MNIST test images for the server. Each image is quantised with the\n"
+      "model's input scale and placed in one slot of 784 ciphertexts per plaintext modulus.\n"
+      "Up to n images (the slot count) form one batch; more images make several batches, all\n"
+      "in the one output file, whose header records the image count and batch size. Needs\n"
+      "DIR/params and DIR/public.key only.");
+  options.add_value("keys", "DIR", "key directory written by cryptonets keygen", std::nullopt,
+                    true);
+  options.add_value("images", "FILE", "MNIST IDX image file (gzipped or not), 28x28 images",
+                    std::nullopt, true);
+  options.add_value("model", "FILE", "integer model (its input scale quantises the pixels)",
+                    default_data_directory() + "/model.txt");
+  options.add_value("first", "N", "index of the first image to encrypt", "0");
+  options.add_value("count", "N", "how many images (default: all from --first)");
+  options.add_value("out", "FILE", "ciphertext file to write", std::nullopt, true);
+  options.add_value("threads", "T", "worker threads",
+                    std::to_string(std::max(1, omp_get_num_procs())));
+  options.add_value("seed", "S", "INSECURE: derive the encryption noise from S, reproduction only");
+  if (!options.parse(arguments)) return kExitSuccess;
+
+  const int threads = static_cast<int>(options.integer("threads", 1, 1024));
+  const size_t first = static_cast<size_t>(options.integer("first", 0, INT64_MAX));
+  const std::string model_path = options.text("model");
+  const Model model = load_model(model_path);
+  require_mnist_input(model, model_path);
+
+  const KeyDirectory keys(options.text("keys"));
+  const ContextSet contexts = load_parameter_set(keys.parameters);
+  require_plaintext_moduli(track_ranges(model), plaintext_moduli_of(contexts));
+  std::vector<yashe::PublicKey> public_keys = load_public_keys(keys.public_keys, contexts);
+  const std::vector<uint64_t> key_ids = key_ids_of(public_keys);
+  // Encryption uses no evaluation key: empty ones (tagged with the key ids) complete the set.
+  std::vector<yashe::EvaluationKey> no_evaluation_keys(contexts.size());
+  for (size_t i = 0; i < contexts.size(); ++i)
+    no_evaluation_keys[i].key_id = key_ids[i];
+  const encoding::CrtEncryptionSet client(contexts, std::move(public_keys),
+                                          std::move(no_evaluation_keys));
+
+  const MnistImages images = read_mnist_images(options.text("images"));
+  if (first >= images.count) {
+    throw std::runtime_error("--first " + std::to_string(first) + ": '" + options.text("images") +
+                             "' holds " + std::to_string(images.count) + " images");
+  }
+  const size_t count = options.has("count")
+                           ? static_cast<size_t>(options.integer("count", 1, INT64_MAX))
+                           : images.count - first;
+  if (count > images.count - first) {
+    throw std::runtime_error("--first " + std::to_string(first) + " --count " +
+                             std::to_string(count) + ": '" + options.text("images") +
+                             "' holds only " + std::to_string(images.count) + " images");
+  }
+
+  std::optional<Prng> seeded;
+  if (options.has("seed")) {
+    std::printf(
+        "WARNING: --seed makes the ciphertexts predictable: INSECURE, for reproduction only\n");
+    seeded = Prng::insecure_seeded(static_cast<uint64_t>(options.integer("seed", 0, INT64_MAX)));
+  }
+  Prng prng = seeded ? *seeded : Prng::from_os_entropy();
+
+  const size_t slots = client.slot_count();
+  const size_t inputs = static_cast<size_t>(model.input_shape.size());
+  const std::string out_path = options.text("out");
+  CiphertextFileWriter writer(out_path, contexts, key_ids, count, std::min(count, slots), inputs);
+  StageProgressBars bars;
+  const auto progress = [&](const std::string& stage, size_t modulus, size_t done, size_t total) {
+    bars.update(stage, modulus, done, total);
+  };
+  for (uint64_t b = 0; b < writer.header().batch_count(); ++b) {
+    const size_t batch_first = first + b * writer.header().batch_size;
+    EncryptedBatch batch = encrypt_batch(
+        client, model,
+        quantised_images(model, images, batch_first, writer.header().images_in_batch(b)), prng,
+        threads, {}, progress);
+    bars.finish();
+    Progress writing("writing batch " + std::to_string(b + 1), batch.ciphertext_count());
+    writer.write(std::move(batch), [&] { writing.advance(); });
+  }
+  writer.commit();
+  std::printf(
+      "encrypted %zu images (from %zu) in %llu batch(es) of up to %zu, %zu moduli: %s (%s)\n",
+      count, first, static_cast<unsigned long long>(writer.header().batch_count()), slots,
+      contexts.size(), out_path.c_str(),
+      format_bytes(std::filesystem::file_size(out_path)).c_str());
+  return kExitSuccess;
 }
 
 }  // namespace cryptonets::cli

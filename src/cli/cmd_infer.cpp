@@ -1,12 +1,152 @@
-// Placeholder: being written.
-#include <stdexcept>
+// cryptonets infer (server): the model on an encrypted batch file, with the parameter set and the
+// evaluation keys only. It never opens a secret key, and refuses to run where one is offered.
+#include <omp.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli_support.hpp"
 #include "commands.hpp"
+#include "cryptonets/io/model_file.hpp"
+#include "cryptonets/io/protocol_files.hpp"
+#include "cryptonets/nn/private_inference.hpp"
+#include "cryptonets/nn/range.hpp"
 
 namespace cryptonets::cli {
 
-int run_infer(std::span<char* const>) {
-  throw std::runtime_error("infer: not implemented yet");
+namespace {
+
+constexpr const char* kNoSecretKeys =
+    "the server never holds the secret key: give infer only params and evaluation.key";
+
+struct ServerFiles {
+  std::string parameters;
+  std::string evaluation_keys;
+};
+
+ServerFiles server_files(const OptionParser& options) {
+  if (options.has("secret-key")) {
+    throw std::runtime_error("refused --secret-key: " + std::string(kNoSecretKeys));
+  }
+  const bool separate = options.has("params") || options.has("evaluation-key");
+  if (options.has("keys") == separate) {
+    throw UsageError("give either --keys DIR or both --params FILE and --evaluation-key FILE");
+  }
+  if (separate) {
+    if (!options.has("params") || !options.has("evaluation-key")) {
+      throw UsageError("--params and --evaluation-key go together");
+    }
+    return {options.text("params"), options.text("evaluation-key")};
+  }
+  const KeyDirectory directory(options.text("keys"));
+  if (std::filesystem::exists(directory.secret_keys)) {
+    throw std::runtime_error("refused: the key directory holds " + directory.secret_keys + "; " +
+                             kNoSecretKeys + " (copy those two files to a directory of their own)");
+  }
+  return {directory.parameters, directory.evaluation_keys};
+}
+
+// A secret key passed in place of another file is refused by name, before anything is loaded.
+void refuse_secret_key_file(const std::string& path) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) return;  // the loader reports it
+  std::optional<ProtocolHeader> header;
+  try {
+    header = read_protocol_header(path);
+  } catch (const std::runtime_error&) {
+    return;  // not a protocol file: the loader reports it
+  }
+  if (header->kind == ProtocolFileKind::kSecretKeys) {
+    throw std::runtime_error("refused: '" + path + "' holds secret keys; " + kNoSecretKeys);
+  }
+}
+
+}  // namespace
+
+int run_infer(std::span<char* const> arguments) {
+  OptionParser options(
+      "infer",
+      "Server: evaluates the model on an encrypted batch file from cryptonets encrypt and writes\n"
+      "the encrypted scores (the same file format, one ciphertext per output and modulus, same\n"
+      "batches). Needs the parameter set and the evaluation keys, never the secret key: it\n"
+      "refuses a --secret-key, a secret key file in place of another, and a key directory that\n"
+      "holds secret.key. The model's output range is checked against the plaintext moduli\n"
+      "before any work.");
+  options.add_value("keys", "DIR", "server key directory: params and evaluation.key only");
+  options.add_value("params", "FILE", "parameter set (instead of --keys)");
+  options.add_value("evaluation-key", "FILE", "evaluation keys (instead of --keys)");
+  options.add_value("secret-key", "FILE", "refused: the server never takes a secret key");
+  options.add_value("model", "FILE", "integer model", default_data_directory() + "/model.txt");
+  options.add_value("in", "FILE", "encrypted images from cryptonets encrypt", std::nullopt, true);
+  options.add_value("out", "FILE", "encrypted scores to write", std::nullopt, true);
+  options.add_value("threads", "T", "worker threads",
+                    std::to_string(std::max(1, omp_get_num_procs())));
+  if (!options.parse(arguments)) return kExitSuccess;
+
+  const ServerFiles files = server_files(options);
+  const std::string in_path = options.text("in");
+  const std::string out_path = options.text("out");
+  for (const std::string& path : {files.parameters, files.evaluation_keys, in_path})
+    refuse_secret_key_file(path);
+  const int threads = static_cast<int>(options.integer("threads", 1, 1024));
+
+  const Model model = load_model(options.text("model"));
+  const CompiledModel compiled = compile_model(model);
+  const ContextSet contexts = load_parameter_set(files.parameters);
+  require_plaintext_moduli(track_ranges(model), plaintext_moduli_of(contexts));
+
+  std::vector<yashe::EvaluationKey> evaluation_keys =
+      load_evaluation_keys(files.evaluation_keys, contexts);
+  const std::vector<uint64_t> key_ids = key_ids_of(evaluation_keys);
+  CiphertextFileReader reader(in_path, contexts, key_ids);
+  const ProtocolHeader& header = reader.header();
+  if (header.values != compiled.input_size) {
+    throw std::runtime_error("file '" + in_path + "' holds " + std::to_string(header.values) +
+                             " ciphertexts per image, the model takes " +
+                             std::to_string(compiled.input_size) +
+                             " inputs (is it not encrypted images from cryptonets encrypt?)");
+  }
+  // Inference never encrypts: empty public keys (tagged with the key ids) complete the set.
+  std::vector<yashe::PublicKey> no_public_keys(contexts.size());
+  for (size_t i = 0; i < contexts.size(); ++i)
+    no_public_keys[i].key_id = key_ids[i];
+  const encoding::CrtEncryptionSet server(contexts, std::move(no_public_keys),
+                                          std::move(evaluation_keys));
+
+  CiphertextFileWriter writer(out_path, contexts, key_ids, header.images, header.batch_size,
+                              compiled.output_size);
+  StageProgressBars bars;
+  InferenceOptions inference;
+  inference.threads = threads;
+  inference.progress = [&](const std::string& stage, size_t modulus, size_t done, size_t total) {
+    bars.update(stage, modulus, done, total);
+  };
+  const auto start = std::chrono::steady_clock::now();
+  for (uint64_t b = 0; b < header.batch_count(); ++b) {
+    EncryptedBatch batch;
+    {
+      Progress reading("reading batch " + std::to_string(b + 1),
+                       contexts.size() * compiled.input_size);
+      batch = reader.next([&] { reading.advance(); });
+    }
+    EncryptedBatch scores = infer(server, compiled, std::move(batch), inference);
+    bars.finish();
+    writer.write(std::move(scores));
+  }
+  reader.finish();
+  writer.commit();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("inferred %llu images in %llu batch(es), %zu moduli, %.2f s: %s (%s)\n",
+              static_cast<unsigned long long>(header.images),
+              static_cast<unsigned long long>(header.batch_count()), contexts.size(), seconds,
+              out_path.c_str(), format_bytes(std::filesystem::file_size(out_path)).c_str());
+  return kExitSuccess;
 }
 
 }  // namespace cryptonets::cli

@@ -129,12 +129,15 @@ std::vector<yashe::Ciphertext> fused_linear_combinations(
       for (size_t x = 0; x < width; ++x)
         acc[x] = 0;
       const size_t first = map.row_begin[o], last = map.row_begin[o + 1];
-      for (size_t t = first; t < last; ++t) {
-        const uint64_t* in = inputs[map.terms[t].input].c.residues(i) + begin;
-        const uint64_t w = weights[t];
-        for (size_t x = 0; x < width; ++x)
-          acc[x] += static_cast<u128>(in[x]) * w;
-        if ((t - first + 1) % chunk == 0) {
+      for (size_t from = first; from < last; from += chunk) {
+        const size_t to = std::min(last, from + chunk);
+        for (size_t t = from; t < to; ++t) {
+          const uint64_t* in = inputs[map.terms[t].input].c.residues(i) + begin;
+          const uint64_t w = weights[t];
+          for (size_t x = 0; x < width; ++x)
+            acc[x] += static_cast<u128>(in[x]) * w;
+        }
+        if (to < last) {
           for (size_t x = 0; x < width; ++x)
             acc[x] = q.reduce(acc[x]);
         }

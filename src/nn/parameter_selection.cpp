@@ -440,7 +440,7 @@ ParameterChoice select_parameters(const Model& model, const SelectionTarget& tar
 }
 
 std::vector<std::string> preset_names() {
-  return {"default", "paper"};
+  return {"default", "paper", "rlwe128"};
 }
 
 ParameterChoice preset(const std::string& name, const Model& model) {
@@ -448,6 +448,11 @@ ParameterChoice preset(const std::string& name, const Model& model) {
   if (name == "paper") {
     ParameterChoice choice = select_parameters(model, {SelectionTarget::Mode::kPaper});
     choice.name = "paper";
+    return choice;
+  }
+  if (name == "rlwe128") {
+    ParameterChoice choice = select_parameters(model, {SelectionTarget::Mode::kSecurity, 128});
+    choice.name = "rlwe128";
     return choice;
   }
   std::string names;

@@ -84,10 +84,13 @@ void BaseConverter::convert_centered(const uint64_t* in, uint64_t* out, size_t n
         const Modulus& c = to_[j];
         const uint64_t* punctured = punctured_mod_to_.data() + j * k;
         // Σ y_i·(â_i mod c) with lazy 128-bit accumulation, reduced every chunk_ terms.
+        // (No division in the loop: the chunk boundary is a loop bound.)
         u128 s = 0;
-        for (size_t i = 0; i < k; ++i) {
-          s += static_cast<u128>(y[i]) * punctured[i];
-          if ((i + 1) % chunk_ == 0) s = c.reduce(s);
+        for (size_t first = 0; first < k; first += chunk_) {
+          const size_t last = std::min(k, first + chunk_);
+          for (size_t i = first; i < last; ++i)
+            s += static_cast<u128>(y[i]) * punctured[i];
+          if (last < k) s = c.reduce(s);
         }
         const uint64_t acc = c.reduce(s);
         out[j * n + col] = sub_mod(acc, overflow_correction_[j * (k + 1) + v], c);

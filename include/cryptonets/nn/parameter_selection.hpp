@@ -64,9 +64,10 @@ struct ParameterChoice {
 // negative margin) and std::runtime_error when no parameter set up to n = 32768 satisfies it.
 ParameterChoice select_parameters(const Model& model, const SelectionTarget& target);
 
-std::vector<std::string> preset_names();  // {"default", "paper"}
+std::vector<std::string> preset_names();  // {"default", "paper", "rlwe128"}
 // "default": n = 8192 and the fewest 55-bit primes that keep the default 10-bit margin (what the
-// main job uses). "paper": select_parameters in kPaper mode. Throws std::invalid_argument naming
+// main job uses). "paper": select_parameters in kPaper mode. "rlwe128": kSecurity mode at 128
+// bits (n = 16384 for the shipped model; an RLWE-only figure, see the security report). Throws std::invalid_argument naming
 // the valid presets for any other name.
 ParameterChoice preset(const std::string& name, const Model& model);
 

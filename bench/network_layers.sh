@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Per-layer times of the encrypted network for one full batch (issue: network runtime), at
+# n = 8192 (preset default) and n = 16384 (preset rlwe128), with 1 and 2 threads. Writes
+# bench/results/network.md and bench/results/network.csv.
+#
+#   bash bench/network_layers.sh [build-dir] [images]     (defaults: build, 8192 = one full batch)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+images=${2:-8192}
+out=bench/results
+mkdir -p "$out"
+csv=$out/network.csv
+rm -f "$csv"
+for preset in default rlwe128; do
+  for threads in 1 2; do
+    part=$(mktemp)
+    # --batch keeps one batch whatever the ring degree; --no-noise: the diagnostics take time.
+    "$build/cryptonets" mnist --preset "$preset" --threads "$threads" --images "$images" \
+      --batch "$images" --no-noise --csv "$part" >/dev/null
+    if [ -s "$csv" ]; then tail -n +2 "$part" >>"$csv"; else cat "$part" >"$csv"; fi
+    rm -f "$part"
+  done
+done
+
+{
+  echo "# Encrypted network: time per layer for one batch"
+  echo
+  echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores;"
+  echo "date: $(date -u +%Y-%m-%d); images per batch: $images; command: \`bash bench/network_layers.sh\`."
+  echo "Times are wall-clock seconds summed over the plaintext moduli (two CRT moduli of 39 bits)."
+  echo "Target (issue): at most 3 s per plaintext modulus for layers 1-5 at n = 8192 with 2 threads."
+  echo
+  echo "| preset | n | log2 q | threads | encrypt | 1. conv | 2. square | 3. dense | 4. square | 5. dense | layers 1-5 | per modulus | decrypt |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  # Columns: preset,n,log2_q,moduli,threads,images,batch,stage,layer,modulus,seconds,...
+  awk -F, 'NR > 1 {
+      key = $1 "," $2 "," $3 "," $5; keys[key] = 1; moduli[key] = $4
+      name = ($9 == "") ? $8 : $9
+      sum[key, name] += $11
+    }
+    END {
+      for (key in keys) {
+        split(key, k, ",")
+        layers = 0
+        for (l = 1; l <= 5; ++l) layers += sum[key, l]
+        printf "| %s | %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n",
+          k[1], k[2], k[3], k[4], sum[key, "encode+encrypt"], sum[key, 1], sum[key, 2],
+          sum[key, 3], sum[key, 4], sum[key, 5], layers, layers / moduli[key],
+          sum[key, "decrypt+decode"]
+      }
+    }' "$csv" | sort -t'|' -k3,3n -k5,5n
+} >"$out/network.md"
+echo "wrote $out/network.md and $csv"

@@ -1,0 +1,1233 @@
+// cryptonets-reproduce: the CryptoNets paper's measurements (Gilad-Bachrach, Dowlin, Laine, Lauter,
+// Naehrig, Wernsing, ICML 2016, §4 and Table 2) on this machine, written as CSV files and a
+// Markdown report with the paper's published values in a 'paper' column.
+//
+// What it runs (issue 9):
+//   * the stage table (encode+encrypt, each network layer, decrypt+decode) for one batch at the
+//     "paper" and "default" presets, at each thread count;
+//   * accuracy of the encrypted network on the MNIST test images, against the plain integer
+//     network (the scores must be equal, not merely the labels);
+//   * latency, throughput, message sizes, the noise budget after each layer;
+//   * network time against the ring degree n (the fewest 55-bit primes that keep the noise margin,
+//     chosen with predict_budget_over_moduli) and against the thread count.
+// The paper's values are read from bench/paper_values.csv; this program never types one in.
+// gnuplot turns the *_plot.csv files into PNGs (bench/reproduce.sh).
+#include <gmpxx.h>
+
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <limits>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cryptonets/encoding/plaintext_crt.hpp"
+#include "cryptonets/io/idx.hpp"
+#include "cryptonets/io/model_file.hpp"
+#include "cryptonets/io/serialize.hpp"
+#include "cryptonets/nn/parameter_selection.hpp"
+#include "cryptonets/nn/private_inference.hpp"
+#include "cryptonets/nn/range.hpp"
+#include "cryptonets/yashe/security.hpp"
+
+#ifndef CRYPTONETS_SOURCE_DATA_DIR
+#define CRYPTONETS_SOURCE_DATA_DIR "data"
+#endif
+
+namespace fs = std::filesystem;
+using namespace cryptonets;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+template <class... Args>
+std::string format(const char* pattern, Args... args) {
+  const int size = std::snprintf(nullptr, 0, pattern, args...);
+  std::string text(static_cast<size_t>(size), '\0');
+  std::snprintf(text.data(), text.size() + 1, pattern, args...);
+  return text;
+}
+
+std::string mib(uint64_t bytes) { return format("%.2f MiB", static_cast<double>(bytes) / 1048576); }
+
+void progress_line(const std::string& text) {
+  std::fprintf(stderr, "[reproduce] %s\n", text.c_str());
+  std::fflush(stderr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+
+struct Options {
+  std::string mode = "reduced";  // test | reduced | full
+  fs::path out_dir = "bench/results/reproduction";
+  fs::path report = "bench/results/reproduction.md";
+  fs::path paper_values = "bench/paper_values.csv";
+  fs::path model = fs::path(CRYPTONETS_SOURCE_DATA_DIR) / "model.txt";
+  fs::path data = fs::path(CRYPTONETS_SOURCE_DATA_DIR) / "mnist";
+  std::vector<int> threads;
+  std::optional<size_t> timing_n;  // ring degree of the stage table (default: the presets' n)
+  std::optional<size_t> batch_images;
+  std::optional<size_t> accuracy_images;
+  std::vector<size_t> scaling_n;
+  std::optional<bool> scaling_all_moduli;
+  std::optional<uint64_t> seed;
+  std::string command_line;
+  std::string git_commit;
+};
+
+const char* kUsage =
+    "usage: cryptonets-reproduce [options]\n"
+    "  --mode test|reduced|full  test: n = 1024, 24-image batches, 48 images, scaling n = 1024, "
+    "2048\n"
+    "                            reduced (default): the presets' n, one full batch (n images) "
+    "for\n"
+    "                            accuracy, scaling on plaintext modulus 1 only\n"
+    "                            full: all 10000 test images, scaling on every plaintext modulus\n"
+    "  --out DIR                 CSV and PNG directory [bench/results/reproduction]\n"
+    "  --report FILE             Markdown report [bench/results/reproduction.md]\n"
+    "  --paper-values FILE       the paper's values [bench/paper_values.csv]\n"
+    "  --model FILE, --data DIR  integer model and MNIST directory [shipped data]\n"
+    "  --threads LIST            thread counts, e.g. 1,2 [1,2]\n"
+    "  --timing-n N              ring degree of the stage table [mode]\n"
+    "  --batch-images N          images in the timed batch [mode]\n"
+    "  --accuracy-images N       test images for accuracy [mode]\n"
+    "  --scaling-n LIST          ring degrees of the scaling curve [mode]\n"
+    "  --scaling-all-moduli      scaling runs every plaintext modulus, not only the first\n"
+    "  --seed S                  INSECURE deterministic keys, for debugging only\n"
+    "  --git-commit TEXT         recorded in the report\n";
+
+std::vector<size_t> parse_list(const std::string& text, const std::string& option) {
+  std::vector<size_t> values;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    try {
+      size_t used = 0;
+      const unsigned long long value = std::stoull(item, &used);
+      if (used != item.size() || value == 0) throw std::invalid_argument(item);
+      values.push_back(static_cast<size_t>(value));
+    } catch (const std::exception&) {
+      throw std::invalid_argument(option + " expects positive integers separated by commas, got '" +
+                                  text + "'");
+    }
+  }
+  if (values.empty()) throw std::invalid_argument(option + " expects at least one value");
+  return values;
+}
+
+Options parse_options(int argc, char** argv) {
+  Options options;
+  for (int i = 0; i < argc; ++i)
+    options.command_line += (i ? " " : "") + std::string(argv[i]);
+  for (int i = 1; i < argc; ++i) {
+    const std::string name = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::invalid_argument(name + " expects a value");
+      return argv[++i];
+    };
+    if (name == "--help") {
+      std::printf("%s", kUsage);
+      std::exit(0);
+    } else if (name == "--mode") {
+      options.mode = value();
+      if (options.mode != "test" && options.mode != "reduced" && options.mode != "full") {
+        throw std::invalid_argument("--mode expects test, reduced or full, got '" + options.mode +
+                                    "'");
+      }
+    } else if (name == "--out") {
+      options.out_dir = value();
+    } else if (name == "--report") {
+      options.report = value();
+    } else if (name == "--paper-values") {
+      options.paper_values = value();
+    } else if (name == "--model") {
+      options.model = value();
+    } else if (name == "--data") {
+      options.data = value();
+    } else if (name == "--threads") {
+      for (size_t t : parse_list(value(), name))
+        options.threads.push_back(static_cast<int>(std::min<size_t>(t, 1024)));
+    } else if (name == "--timing-n") {
+      options.timing_n = parse_list(value(), name).front();
+    } else if (name == "--batch-images") {
+      options.batch_images = parse_list(value(), name).front();
+    } else if (name == "--accuracy-images") {
+      options.accuracy_images = parse_list(value(), name).front();
+    } else if (name == "--scaling-n") {
+      options.scaling_n = parse_list(value(), name);
+    } else if (name == "--scaling-all-moduli") {
+      options.scaling_all_moduli = true;
+    } else if (name == "--seed") {
+      options.seed = parse_list(value(), name).front();
+    } else if (name == "--git-commit") {
+      options.git_commit = value();
+    } else {
+      throw std::invalid_argument("unknown option '" + name + "'\n" + kUsage);
+    }
+  }
+  return options;
+}
+
+// Mode defaults, filled in where the command line left a knob unset. The stage work does not
+// depend on how many slots are filled, so the reduced and full modes time a full batch.
+void apply_mode_defaults(Options& o, size_t preset_n) {
+  const bool test = o.mode == "test";
+  if (o.threads.empty()) o.threads = {1, 2};
+  if (!o.timing_n) o.timing_n = test ? 1024 : preset_n;
+  if (!o.batch_images) o.batch_images = test ? 24 : *o.timing_n;
+  if (!o.accuracy_images) {
+    o.accuracy_images = test ? 48 : (o.mode == "full" ? 10000 : *o.batch_images);
+  }
+  if (o.scaling_n.empty()) {
+    o.scaling_n = test ? std::vector<size_t>{1024, 2048}
+                       : std::vector<size_t>{4096, 8192, 16384, 32768};
+  }
+  if (!o.scaling_all_moduli) o.scaling_all_moduli = o.mode == "full";
+  *o.batch_images = std::min(*o.batch_images, *o.timing_n);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The paper's values: key,quantity,value,unit,source,status (bench/paper_values.csv).
+
+struct PaperValue {
+  std::string quantity, value, unit, source, status;
+};
+
+std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> fields;
+  std::string field;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        field += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        field += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      fields.push_back(field);
+      field.clear();
+    } else if (c != '\r') {
+      field += c;
+    }
+  }
+  fields.push_back(field);
+  return fields;
+}
+
+class PaperValues {
+ public:
+  explicit PaperValues(const fs::path& path) {
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("cannot read the paper's values from " + path.string());
+    std::string line;
+    std::getline(in, line);
+    const std::string expected = "key,quantity,value,unit,source,status";
+    if (line != expected) {
+      throw std::runtime_error(path.string() + ": the header must be '" + expected + "', got '" +
+                               line + "'");
+    }
+    while (std::getline(in, line)) {
+      if (line.empty() || line[0] == '#') continue;
+      const auto fields = split_csv_line(line);
+      if (fields.size() != 6) {
+        throw std::runtime_error(path.string() + ": a row needs 6 fields: '" + line + "'");
+      }
+      order_.push_back(fields[0]);
+      values_[fields[0]] = {fields[1], fields[2], fields[3], fields[4], fields[5]};
+    }
+  }
+
+  // The table cell: the value (with its unit where it helps) and a mark for how far it was
+  // checked (kMarks), or why there is none.
+  std::string cell(const std::string& key) const {
+    const auto found = values_.find(key);
+    if (found == values_.end()) return "not entered";
+    const PaperValue& v = found->second;
+    if (v.value.empty()) return v.status;
+    std::string text = v.value;
+    if (!v.unit.empty() && v.unit != "-") text += " " + v.unit;
+    if (v.status == "abstract quoted") return text + " *";
+    if (v.status != "verified") return text + " †";
+    return text;
+  }
+  const std::vector<std::string>& keys() const { return order_; }
+  const PaperValue& at(const std::string& key) const { return values_.at(key); }
+
+ private:
+  std::vector<std::string> order_;
+  std::map<std::string, PaperValue> values_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Parameter sets
+
+struct ParameterSet {
+  std::string name;  // "paper", "default", "n=16384"
+  yashe::Parameters base;
+  std::vector<uint64_t> moduli;
+  double predicted_budget = 0;
+};
+
+constexpr double kMarginBits = 10;  // the selection's default margin (SelectionTarget)
+constexpr size_t kMaxPrimes = 40;
+
+// The parameters of `like` moved to ring degree n: same prime size and plaintext modulus size
+// and count (one bit more at a time if batching primes of that size run out or T no longer holds
+// the outputs), and the fewest primes whose predicted budget keeps the margin. nullopt, with
+// the reason in `why_not`, when none up to kMaxPrimes does.
+std::optional<ParameterSet> at_degree(const ParameterSet& like, size_t n,
+                                      const CompiledModel& compiled, const RangeReport& ranges,
+                                      std::string& why_not) {
+  if (n == like.base.n) return like;
+  const int prime_bits = static_cast<int>(std::bit_width(like.base.q_primes.front()));
+  const int plain_bits = static_cast<int>(std::bit_width(like.moduli.front()));
+  double best = -std::numeric_limits<double>::infinity();
+  for (size_t count = 1; count <= kMaxPrimes; ++count) {
+    ParameterSet set;
+    set.name = "n=" + std::to_string(n);
+    try {
+      set.base = yashe::Parameters::create(n, count, prime_bits, 2);
+    } catch (const std::invalid_argument&) {
+      continue;
+    }
+    set.base.sigma = like.base.sigma;
+    set.base.decomposition_bits = like.base.decomposition_bits;
+    for (int bits = plain_bits; bits <= 40 && set.moduli.empty(); ++bits) {
+      try {
+        auto moduli =
+            encoding::select_plaintext_moduli(n, bits, like.moduli.size(), set.base.q_primes);
+        if (plaintext_moduli_suffice(ranges, moduli)) set.moduli = std::move(moduli);
+      } catch (const std::invalid_argument&) {
+      }
+    }
+    if (set.moduli.empty()) {
+      why_not = format("no %zu plaintext moduli of <= 40 bits, = 1 mod 2n, hold the outputs",
+                       like.moduli.size());
+      return std::nullopt;
+    }
+    set.base.t = set.moduli.front();
+    try {
+      set.base.validate();
+      set.predicted_budget = predict_budget_over_moduli(set.base, set.moduli, compiled);
+    } catch (const std::invalid_argument&) {
+      continue;
+    }
+    best = std::max(best, set.predicted_budget);
+    if (set.predicted_budget >= kMarginBits) return set;
+  }
+  why_not = format("no q of up to %zu primes of %d bits keeps a %.0f-bit margin (best %.1f bits)",
+                   kMaxPrimes, prime_bits, kMarginBits, best);
+  return std::nullopt;
+}
+
+ParameterSet from_preset(const std::string& name, const Model& model) {
+  const ParameterChoice choice = preset(name, model);
+  return {name, choice.base, choice.plaintext_moduli, choice.predicted_budget_bits};
+}
+
+bool same_parameters(const ParameterSet& a, const ParameterSet& b) {
+  return a.base == b.base && a.moduli == b.moduli;
+}
+
+std::string q_description(const yashe::Parameters& p) {
+  return format("%zu x %d-bit primes (log2 q = %.1f)", p.q_primes.size(),
+                static_cast<int>(std::bit_width(p.q_primes.front())), p.log2_q());
+}
+
+std::string moduli_description(const std::vector<uint64_t>& moduli) {
+  std::string text;
+  for (uint64_t t : moduli)
+    text += (text.empty() ? "" : ", ") + std::to_string(t);
+  return text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runs
+
+struct StageRow {
+  std::string stage;
+  std::optional<size_t> layer_index;
+  double seconds = 0;                 // summed over the plaintext moduli
+  std::vector<double> per_modulus;    // seconds per modulus
+  size_t ciphertexts = 0;             // all moduli
+  uint64_t memory_bytes = 0;          // all moduli
+  double predicted = std::numeric_limits<double>::infinity();
+  std::optional<double> measured;
+
+  std::string label() const {
+    return layer_index ? std::to_string(*layer_index + 1) + ". " + stage : stage;
+  }
+};
+
+class StageCollector {
+ public:
+  void add(const StageReport& report) {
+    const std::string key =
+        report.stage + "#" + (report.layer_index ? std::to_string(*report.layer_index) : "-");
+    auto found = index_.find(key);
+    if (found == index_.end()) {
+      found = index_.emplace(key, rows_.size()).first;
+      StageRow row;
+      row.stage = report.stage;
+      row.layer_index = report.layer_index;
+      rows_.push_back(row);
+    }
+    StageRow& row = rows_[found->second];
+    row.seconds += report.seconds;
+    if (row.per_modulus.size() <= report.modulus_index) {
+      row.per_modulus.resize(report.modulus_index + 1);
+    }
+    row.per_modulus[report.modulus_index] += report.seconds;
+    row.ciphertexts += report.ciphertexts;
+    row.memory_bytes += report.memory_bytes;
+    row.predicted = std::min(row.predicted, report.predicted_noise_budget);
+    if (report.measured_noise_budget) {
+      row.measured = std::min(row.measured.value_or(1e300), *report.measured_noise_budget);
+    }
+  }
+  const std::vector<StageRow>& rows() const { return rows_; }
+
+ private:
+  std::map<std::string, size_t> index_;
+  std::vector<StageRow> rows_;
+};
+
+struct RunResult {
+  ParameterSet set;
+  int threads = 1;
+  size_t batch_images = 0;
+  double keygen_seconds = 0;
+  std::vector<StageRow> stages;  // the first batch
+  uint64_t upload_bytes = 0;     // one batch, client -> server
+  uint64_t download_bytes = 0;   // one batch, server -> client
+  size_t upload_ciphertexts = 0, download_ciphertexts = 0;
+  // All batches (accuracy runs): exact scores per image.
+  std::vector<std::vector<mpz_class>> scores;
+  size_t batches = 0;
+
+  double stage_seconds(const std::string& stage) const {
+    double total = 0;
+    for (const auto& row : stages)
+      if (row.stage == stage && !row.layer_index) total += row.seconds;
+    return total;
+  }
+  double network_seconds() const {
+    double total = 0;
+    for (const auto& row : stages)
+      if (row.layer_index) total += row.seconds;
+    return total;
+  }
+  double network_seconds_modulus(size_t i) const {
+    double total = 0;
+    for (const auto& row : stages)
+      if (row.layer_index && i < row.per_modulus.size()) total += row.per_modulus[i];
+    return total;
+  }
+  double latency_seconds() const {
+    return stage_seconds("encode+encrypt") + network_seconds() + stage_seconds("decrypt+decode");
+  }
+  // No comma: it heads CSV columns of the plots.
+  std::string config_name() const { return set.name + " " + std::to_string(threads) + "T"; }
+};
+
+std::vector<std::vector<int64_t>> quantised_images(const Model& model, const MnistImages& images,
+                                                   size_t first, size_t count) {
+  std::vector<std::vector<int64_t>> out;
+  out.reserve(count);
+  for (size_t s = first; s < first + count; ++s) {
+    const uint8_t* pixels = images.pixels.data() + s * kMnistImagePixels;
+    out.push_back(quantise_pixels(model, std::vector<uint8_t>(pixels, pixels + kMnistImagePixels)));
+  }
+  return out;
+}
+
+struct Session {
+  const Model& model;
+  const CompiledModel& compiled;
+  const RangeReport& ranges;
+  const MnistSet& test;
+  Prng& prng;
+};
+
+struct KeyedSet {
+  ParameterSet set;
+  encoding::CrtKeys keys;
+  double keygen_seconds = 0;
+};
+
+KeyedSet generate_keys(const ParameterSet& set, Prng& prng) {
+  progress_line(format("key generation: %s, n = %zu, %s, %zu plaintext moduli", set.name.c_str(),
+                       set.base.n, q_description(set.base).c_str(), set.moduli.size()));
+  const auto start = Clock::now();
+  encoding::CrtKeys keys = encoding::CrtKeys::generate(set.base, set.moduli, prng);
+  return {set, std::move(keys), seconds_since(start)};
+}
+
+// Encrypt, evaluate and (when `decrypt`) decrypt `count` images from the first, in batches of
+// `batch_size`; the stages of the first batch are kept. Noise is measured with the secret key as
+// a diagnostic, outside the timed stages.
+RunResult run(Session& session, const KeyedSet& keyed, int threads, size_t count,
+              size_t batch_size, bool decrypt) {
+  RunResult result;
+  result.set = keyed.set;
+  result.threads = threads;
+  result.keygen_seconds = keyed.keygen_seconds;
+  result.batch_images = std::min(batch_size, count);
+  const encoding::CrtEncryptionSet server(keyed.keys);
+  const encoding::CrtDecryptionSet client(keyed.keys);
+  const size_t batches = (count + batch_size - 1) / batch_size;
+  result.batches = batches;
+  for (size_t b = 0; b < batches; ++b) {
+    const size_t first = b * batch_size, size = std::min(batch_size, count - first);
+    progress_line(format("%s, %d thread(s): batch %zu/%zu (%zu images)",
+                         keyed.set.name.c_str(), threads, b + 1, batches, size));
+    StageCollector collector;
+    const auto observe = [&](const StageReport& report) { collector.add(report); };
+    const auto images = quantised_images(session.model, session.test.images, first, size);
+    EncryptedBatch batch = encrypt_batch(server, session.model, images, session.prng, threads,
+                                         observe);
+    InferenceOptions inference;
+    inference.threads = threads;
+    inference.observe = observe;
+    inference.secret_keys_for_diagnostics = &client;
+    const EncryptedBatch scores = infer(server, session.compiled, std::move(batch), inference);
+    if (decrypt) {
+      auto decrypted = decrypt_scores(client, scores, session.ranges.output().bound, observe);
+      for (auto& row : decrypted)
+        result.scores.push_back(std::move(row));
+    }
+    if (b == 0) result.stages = collector.rows();
+  }
+  for (const auto& context : keyed.keys.contexts) {
+    result.upload_bytes += ciphertext_batch_bytes(*context, session.compiled.input_size);
+    result.download_bytes += ciphertext_batch_bytes(*context, session.compiled.output_size);
+    result.upload_ciphertexts += session.compiled.input_size;
+    result.download_ciphertexts += session.compiled.output_size;
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Machine facts
+
+std::string read_first(const fs::path& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      const auto colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(colon + 2);
+    }
+  }
+  return "unknown";
+}
+
+size_t cpu_count() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  size_t count = 0;
+  while (std::getline(in, line))
+    count += line.rfind("processor", 0) == 0;
+  return count ? count : std::thread::hardware_concurrency();
+}
+
+std::string memory_total() {
+  std::ifstream in("/proc/meminfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("MemTotal:", 0) == 0) {
+      std::stringstream fields(line.substr(9));
+      double kib = 0;
+      fields >> kib;
+      return format("%.1f GiB", kib / 1048576);
+    }
+  }
+  return "unknown";
+}
+
+std::string load_average() {
+  std::stringstream fields(read_first("/proc/loadavg"));
+  std::string one, five, fifteen;
+  fields >> one >> five >> fifteen;
+  return one + " / " + five + " / " + fifteen;
+}
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  char text[64];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  return text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+class CsvFile {
+ public:
+  CsvFile(const fs::path& path, const std::string& header) : path_(path), out_(path) {
+    if (!out_) throw std::runtime_error("cannot write " + path.string());
+    out_ << header << '\n';
+  }
+  template <class... Fields>
+  void row(const Fields&... fields) {
+    bool first = true;
+    ((out_ << (first ? "" : ",") << quote(fields), first = false), ...);
+    out_ << '\n';
+  }
+  // A line already joined (plot tables with a column per configuration).
+  void raw(const std::string& line) { out_ << line << '\n'; }
+  ~CsvFile() { out_.flush(); }
+
+ private:
+  template <class T>
+  static std::string quote(const T& value) {
+    std::ostringstream text;
+    text << value;
+    std::string s = text.str();
+    if (s.find_first_of(",\"") == std::string::npos) return s;
+    std::string quoted = "\"";
+    for (char c : s)
+      quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return quoted + "\"";
+  }
+  fs::path path_;
+  std::ofstream out_;
+};
+
+std::string optional_number(const std::optional<double>& value, const char* pattern = "%.1f") {
+  return value ? format(pattern, *value) : std::string();
+}
+
+// Everything the report needs, gathered while the runs go.
+struct Results {
+  std::vector<ParameterSet> presets;        // paper, default
+  bool presets_identical = false;
+  std::vector<RunResult> timing;            // preset × threads
+  std::optional<RunResult> accuracy_run;    // default preset, most threads
+  size_t accuracy_images = 0, encrypted_correct = 0, plain_correct = 0, score_mismatches = 0,
+         label_mismatches = 0;
+  double plain_seconds = 0;
+  struct ScalingRow {
+    size_t n = 0;
+    std::optional<ParameterSet> set;
+    std::string note;
+    size_t moduli_run = 0;
+    double keygen_seconds = 0, encrypt_seconds = 0, network_seconds = 0,
+           network_seconds_modulus1 = 0;
+    std::optional<double> final_measured;
+    uint64_t ciphertext_bytes = 0;  // one ciphertext, file format
+    bool measured = false;
+  };
+  std::vector<ScalingRow> scaling;
+  int scaling_threads = 1;
+  double driver_seconds = 0;
+  std::string load_before, load_after;
+};
+
+// The paper's five network layers, in order, for the 'paper' column of the stage table.
+std::string paper_stage_key(const StageRow& row) {
+  if (row.layer_index) return "time_layer_" + std::to_string(*row.layer_index + 1);
+  if (row.stage == "encode+encrypt") return "time_encode_encrypt";
+  if (row.stage == "decrypt+decode") return "time_decrypt_decode";
+  return "";
+}
+
+void write_csvs(const Options& o, const Results& r) {
+  {
+    CsvFile csv(o.out_dir / "stages.csv",
+                "preset,n,log2_q,primes,moduli,threads,images,stage,layer,seconds,"
+                "seconds_per_modulus,ciphertexts,memory_bytes,predicted_budget_bits,"
+                "measured_budget_bits");
+    for (const auto& run : r.timing) {
+      for (const auto& row : run.stages) {
+        std::string per_modulus;
+        for (double s : row.per_modulus)
+          per_modulus += (per_modulus.empty() ? "" : ";") + format("%.3f", s);
+        csv.row(run.set.name, run.set.base.n, format("%.1f", run.set.base.log2_q()),
+                run.set.base.q_primes.size(), run.set.moduli.size(), run.threads,
+                run.batch_images, row.stage,
+                row.layer_index ? std::to_string(*row.layer_index + 1) : std::string(),
+                format("%.3f", row.seconds), per_modulus, row.ciphertexts, row.memory_bytes,
+                format("%.1f", row.predicted), optional_number(row.measured));
+      }
+    }
+  }
+  {
+    CsvFile csv(o.out_dir / "summary.csv",
+                "preset,n,log2_q,primes,moduli,threads,images,keygen_seconds,encrypt_seconds,"
+                "network_seconds,decrypt_seconds,latency_seconds,predictions_per_hour,"
+                "full_batch_predictions_per_hour,upload_bytes,download_bytes");
+    for (const auto& run : r.timing) {
+      const double latency = run.latency_seconds();
+      csv.row(run.set.name, run.set.base.n, format("%.1f", run.set.base.log2_q()),
+              run.set.base.q_primes.size(), run.set.moduli.size(), run.threads, run.batch_images,
+              format("%.2f", run.keygen_seconds),
+              format("%.3f", run.stage_seconds("encode+encrypt")),
+              format("%.3f", run.network_seconds()),
+              format("%.3f", run.stage_seconds("decrypt+decode")), format("%.3f", latency),
+              format("%.0f", run.batch_images / latency * 3600),
+              format("%.0f", run.set.base.n / latency * 3600), run.upload_bytes,
+              run.download_bytes);
+    }
+  }
+  if (r.accuracy_run) {
+    CsvFile csv(o.out_dir / "accuracy.csv",
+                "preset,n,threads,images,batches,encrypted_accuracy,plain_accuracy,"
+                "score_mismatches,label_mismatches,agree");
+    const double images = static_cast<double>(r.accuracy_images);
+    csv.row(r.accuracy_run->set.name, r.accuracy_run->set.base.n, r.accuracy_run->threads,
+            r.accuracy_images, r.accuracy_run->batches,
+            format("%.4f", r.encrypted_correct / images), format("%.4f", r.plain_correct / images),
+            r.score_mismatches, r.label_mismatches, r.score_mismatches == 0 ? "yes" : "no");
+  }
+  {
+    CsvFile csv(o.out_dir / "noise.csv",
+                "preset,threads,step,stage,predicted_budget_bits,measured_budget_bits");
+    for (const auto& run : r.timing) {
+      for (const auto& row : run.stages)
+        csv.row(run.set.name, run.threads, row.layer_index ? *row.layer_index + 1 : 0,
+                row.stage, format("%.1f", row.predicted), optional_number(row.measured));
+    }
+  }
+  {
+    CsvFile csv(o.out_dir / "scaling_n.csv",
+                "n,primes,log2_q,plaintext_moduli,moduli_run,threads,predicted_budget_bits,"
+                "measured_budget_bits,keygen_seconds,encrypt_seconds,network_seconds,"
+                "network_seconds_modulus1,ciphertext_bytes,status");
+    for (const auto& row : r.scaling) {
+      if (!row.set) {
+        csv.row(row.n, "", "", "", 0, r.scaling_threads, "", "", "", "", "", "", "",
+                "skipped: " + row.note);
+        continue;
+      }
+      csv.row(row.n, row.set->base.q_primes.size(), format("%.1f", row.set->base.log2_q()),
+              row.set->moduli.size(), row.moduli_run, r.scaling_threads,
+              format("%.1f", row.set->predicted_budget), optional_number(row.final_measured),
+              format("%.2f", row.keygen_seconds), format("%.3f", row.encrypt_seconds),
+              format("%.3f", row.network_seconds), format("%.3f", row.network_seconds_modulus1),
+              row.ciphertext_bytes, row.measured ? "measured" : row.note);
+    }
+  }
+  {
+    // Plot inputs: one column per configuration.
+    CsvFile layers(o.out_dir / "layers_plot.csv", [&] {
+      std::string header = "stage";
+      for (const auto& run : r.timing)
+        header += "," + run.config_name();
+      return header;
+    }());
+    if (!r.timing.empty()) {
+      for (size_t i = 0; i < r.timing.front().stages.size(); ++i) {
+        std::ostringstream line;
+        line << r.timing.front().stages[i].label();
+        for (const auto& run : r.timing)
+          line << "," << format("%.3f", i < run.stages.size() ? run.stages[i].seconds : 0.0);
+        layers.raw(line.str());
+      }
+    }
+  }
+  {
+    CsvFile noise(o.out_dir / "noise_plot.csv", [&] {
+      std::string header = "stage";
+      for (const auto& set : r.presets) {
+        if (set.name == "paper" && r.presets_identical) continue;
+        header += "," + set.name + " predicted," + set.name + " measured";
+      }
+      return header;
+    }());
+    std::vector<const RunResult*> runs;
+    for (const auto& set : r.presets) {
+      if (set.name == "paper" && r.presets_identical) continue;
+      for (const auto& run : r.timing)
+        if (run.set.name == set.name) {
+          runs.push_back(&run);
+          break;
+        }
+    }
+    if (!runs.empty()) {
+      for (size_t i = 0; i < runs.front()->stages.size(); ++i) {
+        std::ostringstream line;
+        line << runs.front()->stages[i].label();
+        for (const RunResult* run : runs) {
+          const StageRow& row = run->stages[i];
+          line << "," << format("%.1f", row.predicted) << ","
+               << (row.measured ? format("%.1f", *row.measured) : std::string("NaN"));
+        }
+        noise.raw(line.str());
+      }
+    }
+  }
+  {
+    CsvFile plot(o.out_dir / "scaling_n_plot.csv",
+                 "n,network seconds (plaintext modulus 1),encode+encrypt seconds (modulus 1)");
+    for (const auto& row : r.scaling) {
+      if (!row.measured) continue;
+      const double per_modulus_encrypt = row.encrypt_seconds / static_cast<double>(row.moduli_run);
+      plot.row(row.n, format("%.3f", row.network_seconds_modulus1),
+               format("%.3f", per_modulus_encrypt));
+    }
+  }
+  {
+    std::string header = "threads";
+    std::vector<std::string> names;
+    for (const auto& run : r.timing) {
+      if (std::find(names.begin(), names.end(), run.set.name) == names.end()) {
+        names.push_back(run.set.name);
+        header += "," + run.set.name + " network seconds";
+      }
+    }
+    CsvFile plot(o.out_dir / "scaling_threads_plot.csv", header);
+    for (int threads : o.threads) {
+      std::ostringstream line;
+      line << threads;
+      for (const auto& name : names) {
+        std::string cell = "NaN";
+        for (const auto& run : r.timing)
+          if (run.set.name == name && run.threads == threads) {
+            cell = format("%.3f", run.network_seconds());
+          }
+        line << "," << cell;
+      }
+      plot.raw(line.str());
+    }
+  }
+}
+
+void write_report(const Options& o, const Results& r, const PaperValues& paper) {
+  std::ofstream md(o.report);
+  if (!md) throw std::runtime_error("cannot write " + o.report.string());
+  const fs::path report_dir = o.report.has_parent_path() ? o.report.parent_path() : ".";
+  const std::string rel = fs::proximate(o.out_dir, report_dir).generic_string();
+
+  md << "# Reproducing CryptoNets (ICML 2016) on this machine\n\n";
+  md << "Gilad-Bachrach, Dowlin, Laine, Lauter, Naehrig, Wernsing, \"CryptoNets: Applying Neural "
+        "Networks to Encrypted Data with High Throughput and Accuracy\", ICML 2016 (PMLR 48). "
+        "Written by `bench/reproduce.sh` (driver `cryptonets-reproduce`). The 'paper' columns "
+        "come from `bench/paper_values.csv`; see [the paper's values](#the-papers-values) for "
+        "their sources and which are verified. Marks in the 'paper' cells: * the abstract's words, "
+        "as quoted verbatim by a secondary page; † not checked against the paper's text; "
+        "'not verified' = no value entered because the paper's text could not be checked.\n\n";
+  if (o.mode != "full") {
+    md << "> **Mode: " << o.mode << ".** This is not the full run: ";
+    if (o.mode == "test") {
+      md << "small ring degree and batch (a smoke test); the numbers are not comparable with the "
+            "paper's.";
+    } else {
+      md << "accuracy covers the first " << r.accuracy_images
+         << " test images (one full batch), not all 10,000, and the scaling curve runs plaintext "
+            "modulus 1 only. `bash bench/reproduce.sh --mode full` runs everything.";
+    }
+    md << "\n\n";
+  }
+
+  md << "## Machine and run\n\n| | |\n|---|---|\n";
+  md << "| date | " << utc_now() << " |\n";
+  md << "| CPU | " << cpu_model() << " |\n";
+  md << "| logical CPUs | " << cpu_count() << " |\n";
+  md << "| memory | " << memory_total() << " |\n";
+  md << "| thread counts run | ";
+  for (size_t i = 0; i < o.threads.size(); ++i)
+    md << (i ? ", " : "") << o.threads[i];
+  md << " |\n";
+  md << "| load average (1/5/15 min) before / after | " << r.load_before << " ; "
+     << r.load_after << " |\n";
+  md << "| compiler | g++ " << __VERSION__ << " |\n";
+  if (!o.git_commit.empty()) md << "| commit | " << o.git_commit << " |\n";
+  md << "| command | `" << o.command_line << "` |\n";
+  md << "| driver wall time | " << format("%.0f s", r.driver_seconds) << " |\n\n";
+  md << "The machine is shared: other jobs ran at the same time (see the load average), so every "
+        "time below is an upper bound on what this code needs on an idle machine.\n\n";
+
+  md << "## Parameters\n\n";
+  md << "| preset | n | q | plaintext moduli t_i | predicted budget after the network | "
+        "paper |\n|---|---|---|---|---|---|\n";
+  for (const auto& set : r.presets) {
+    md << "| " << set.name << " | " << set.base.n << " | " << q_description(set.base) << " | "
+       << moduli_description(set.moduli) << " | " << format("%.1f bits", set.predicted_budget)
+       << " | n = " << paper.cell("param_n") << "; q = " << paper.cell("param_q")
+       << "; t = " << paper.cell("param_t1") << ", " << paper.cell("param_t2") << " |\n";
+  }
+  md << "\nq is an RNS product of word-size NTT primes standing in for the paper's single q; both "
+        "presets use two ~2^39 plaintext moduli (CRT), as the paper uses two ~2^40 ones. ";
+  if (r.presets_identical) {
+    md << "**The two presets are identical here**, so each configuration was measured once and "
+          "is listed under both names.";
+  }
+  md << "\n\n" << yashe::assess_security(r.presets.front().base).one_line()
+     << " (`cryptonets params` prints the full report).\n\n";
+
+  md << "## Time per stage, one batch (cf. the paper's Table 2)\n\n";
+  md << "Seconds of wall-clock time for one batch of " << (r.timing.empty() ? 0 : r.timing.front().batch_images)
+     << " images (each stage's cost does not depend on how many of the n slots are filled), "
+        "summed over the plaintext moduli.\n\n| stage |";
+  for (const auto& run : r.timing)
+    md << " " << run.config_name() << " |";
+  md << " paper |\n|---|";
+  for (size_t i = 0; i < r.timing.size(); ++i)
+    md << "---|";
+  md << "---|\n";
+  if (!r.timing.empty()) {
+    for (size_t i = 0; i < r.timing.front().stages.size(); ++i) {
+      const StageRow& first = r.timing.front().stages[i];
+      md << "| " << first.label() << " |";
+      for (const auto& run : r.timing)
+        md << " " << format("%.2f", i < run.stages.size() ? run.stages[i].seconds : 0.0) << " |";
+      md << " " << paper.cell(paper_stage_key(first)) << " |\n";
+    }
+    md << "| **total** |";
+    for (const auto& run : r.timing)
+      md << " **" << format("%.2f", run.latency_seconds()) << "** |";
+    md << " " << paper.cell("time_total") << " |\n";
+  }
+  md << "\nThe model's layers: 1 convolution (5 maps, 5x5, stride 2), 2 square, 3 the mean pool "
+        "and the 100-unit layer folded into one linear map, 4 square, 5 the 10 outputs: the "
+        "paper's five-layer network for prediction. Per-layer times of each modulus are in "
+        "`stages.csv`.\n\n";
+  md << "![time per stage](" << rel << "/layers.png)\n\n";
+
+  md << "## Latency and throughput\n\n";
+  md << "Latency: one batch from encryption to decrypted scores (key generation and transfer "
+        "excluded). Throughput: a full batch of n images per latency.\n\n";
+  md << "| configuration | key generation (s) | latency (s) | network only (s) | predictions / "
+        "hour (full batch) | paper latency | paper throughput |\n|---|---|---|---|---|---|---|\n";
+  for (const auto& run : r.timing) {
+    const double latency = run.latency_seconds();
+    md << "| " << run.config_name() << " | " << format("%.2f", run.keygen_seconds) << " | "
+       << format("%.1f", latency) << " | " << format("%.1f", run.network_seconds()) << " | "
+       << format("%.0f", run.set.base.n / latency * 3600) << " | " << paper.cell("latency")
+       << " | " << paper.cell("throughput") << " |\n";
+  }
+  md << "\n";
+
+  md << "## Accuracy on the MNIST test images\n\n";
+  if (r.accuracy_run) {
+    const double images = static_cast<double>(r.accuracy_images);
+    md << "| | this project | paper |\n|---|---|---|\n";
+    md << "| images | " << r.accuracy_images << " (" << r.accuracy_run->batches << " batch"
+       << (r.accuracy_run->batches == 1 ? "" : "es") << ", preset " << r.accuracy_run->set.name
+       << ", " << r.accuracy_run->threads << " threads) | " << paper.cell("accuracy_images")
+       << " |\n";
+    md << "| encrypted accuracy | " << format("%.2f%%", 100.0 * r.encrypted_correct / images)
+       << " (" << r.encrypted_correct << "/" << r.accuracy_images << ") | "
+       << paper.cell("accuracy") << " |\n";
+    md << "| plain integer network | " << format("%.2f%%", 100.0 * r.plain_correct / images)
+       << " | " << paper.cell("accuracy_plain") << " |\n";
+    md << "| encrypted scores equal the plain ones | "
+       << (r.score_mismatches == 0
+               ? std::string("yes, on every image")
+               : "NO: " + std::to_string(r.score_mismatches) + " images differ")
+       << " (labels differ on " << r.label_mismatches << ") | " << paper.cell("accuracy_agree")
+       << " |\n\n";
+  }
+
+  md << "## Message sizes (one batch)\n\n";
+  md << "Exact sizes of the serialised ciphertext batches (`ciphertext_batch_bytes`: the file "
+        "format packs residues to the primes' width).\n\n";
+  md << "| configuration | client -> server | server -> client | per image (full batch) | paper "
+        "client -> server | paper server -> client |\n|---|---|---|---|---|---|\n";
+  for (const auto& run : r.timing) {
+    if (run.threads != r.timing.front().threads) continue;  // sizes do not depend on threads
+    md << "| " << run.set.name << " | " << mib(run.upload_bytes) << " (" << run.upload_ciphertexts
+       << " ciphertexts) | " << mib(run.download_bytes) << " (" << run.download_ciphertexts
+       << " ciphertexts) | "
+       << format("%.1f KiB up, %.2f KiB down",
+                 static_cast<double>(run.upload_bytes) / run.set.base.n / 1024,
+                 static_cast<double>(run.download_bytes) / run.set.base.n / 1024)
+       << " | " << paper.cell("message_client_to_server") << " | "
+       << paper.cell("message_server_to_client") << " |\n";
+  }
+  md << "\n";
+
+  md << "## Noise budget after each layer\n\n";
+  md << "Bits left, minimum over the layer's ciphertexts and the plaintext moduli: measured with "
+        "the secret key (a client-side diagnostic, on up to "
+     << kNoiseSample
+     << " ciphertexts per layer and modulus) / predicted by the keyless noise model.\n\n| stage |";
+  std::vector<const RunResult*> noise_runs;
+  for (const auto& set : r.presets) {
+    if (set.name == "paper" && r.presets_identical) continue;
+    for (const auto& run : r.timing)
+      if (run.set.name == set.name) {
+        noise_runs.push_back(&run);
+        break;
+      }
+  }
+  for (const RunResult* run : noise_runs)
+    md << " " << run->set.name << " measured / predicted |";
+  md << " paper |\n|---|";
+  for (size_t i = 0; i < noise_runs.size(); ++i)
+    md << "---|";
+  md << "---|\n";
+  if (!noise_runs.empty()) {
+    for (size_t i = 0; i < noise_runs.front()->stages.size(); ++i) {
+      md << "| " << noise_runs.front()->stages[i].label() << " |";
+      for (const RunResult* run : noise_runs) {
+        const StageRow& row = run->stages[i];
+        md << " " << (row.measured ? format("%.1f", *row.measured) : std::string("-")) << " / "
+           << format("%.1f", row.predicted) << " |";
+      }
+      md << " " << paper.cell("noise_budget") << " |\n";
+    }
+  }
+  md << "\n![noise budget](" << rel << "/noise.png)\n\n";
+
+  md << "## Scaling with the ring degree n\n\n";
+  md << "For each n: the fewest " << (r.presets.empty() ? 0
+                            : static_cast<int>(std::bit_width(r.presets.back().base.q_primes.front())))
+     << "-bit primes whose predicted budget (predict_budget_over_moduli) keeps a "
+     << format("%.0f", kMarginBits) << "-bit margin, plaintext moduli = 1 mod 2n of the same size; "
+     << r.scaling_threads << " threads; one batch"
+     << (o.scaling_all_moduli.value_or(false) ? " on every plaintext modulus"
+                                               : " on plaintext modulus 1 only (the others "
+                                                 "cost the same again)")
+     << ". Network time is modulus 1's.\n\n";
+  md << "| n | q | predicted / measured budget (bits) | encode+encrypt (s) | network, modulus 1 "
+        "(s) | one ciphertext | paper |\n|---|---|---|---|---|---|---|\n";
+  for (const auto& row : r.scaling) {
+    if (!row.set) {
+      md << "| " << row.n << " | skipped: " << row.note << " | | | | | "
+         << paper.cell("scaling_n") << " |\n";
+      continue;
+    }
+    md << "| " << row.n << " | " << q_description(row.set->base) << " | "
+       << format("%.1f", row.set->predicted_budget) << " / "
+       << optional_number(row.final_measured) << " | "
+       << (row.measured ? format("%.2f", row.encrypt_seconds) : row.note) << " | "
+       << (row.measured ? format("%.2f", row.network_seconds_modulus1) : std::string()) << " | "
+       << (row.ciphertext_bytes ? format("%.0f KiB", row.ciphertext_bytes / 1024.0)
+                                : std::string())
+       << " | " << paper.cell("scaling_n") << " |\n";
+  }
+  md << "\n![scaling with n](" << rel << "/scaling_n.png)\n\n";
+
+  md << "## Scaling with threads\n\n| preset | threads | network (s) | speed-up | paper "
+        "|\n|---|---|---|---|---|\n";
+  for (const auto& run : r.timing) {
+    double one_thread = 0;
+    for (const auto& other : r.timing)
+      if (other.set.name == run.set.name && other.threads == 1) one_thread = other.network_seconds();
+    md << "| " << run.set.name << " | " << run.threads << " | "
+       << format("%.1f", run.network_seconds()) << " | "
+       << (one_thread > 0 ? format("%.2fx", one_thread / run.network_seconds()) : std::string("-"))
+       << " | " << paper.cell("scaling_threads") << " |\n";
+  }
+  md << "\n![scaling with threads](" << rel << "/scaling_threads.png)\n\n";
+
+  md << "## The paper's values\n\n";
+  md << "From `bench/paper_values.csv`. Status 'verified' means checked against the paper's "
+        "text; any other status says how far the value could be checked. An empty value is "
+        "never filled in by guesswork.\n\n| key | quantity | value | source | status |\n"
+        "|---|---|---|---|---|\n";
+  for (const auto& key : paper.keys()) {
+    const PaperValue& v = paper.at(key);
+    md << "| " << key << " | " << v.quantity << " | "
+       << (v.value.empty() ? "-" : v.value + (v.unit.empty() || v.unit == "-" ? "" : " " + v.unit))
+       << " | " << v.source << " | " << v.status << " |\n";
+  }
+  md << "\n## Not reproduced\n\n";
+  md << "- The paper's per-stage times, latency, message sizes and noise figures could not be "
+        "checked against its text in this session, so their 'paper' cells stay empty (see the "
+        "table above); enter them in `bench/paper_values.csv` with table and page and rerun.\n";
+  md << "- The paper ran SEAL's YASHE' with one q = 2^383 - 2^33 + 1 on a different machine; "
+        "this project uses an RNS q of word primes, its own model and quantisation, so equal "
+        "times are not expected, only the shape of the table.\n";
+  md << "- Security: the parameters of both presets are not secure for YASHE' (overstretched "
+        "NTRU); they reproduce the paper's setting for study only.\n";
+  for (const auto& row : r.scaling)
+    if (!row.set) md << "- n = " << row.n << ": " << row.note << ".\n";
+  md << "\nCSV files: `" << rel << "/` (stages, summary, accuracy, noise, scaling_n, and the "
+     << "*_plot.csv inputs of the PNGs).\n";
+  if (!md.flush()) throw std::runtime_error("cannot write " + o.report.string());
+}
+
+// ---------------------------------------------------------------------------------------------
+
+int reproduce(Options o) {
+  const auto driver_start = Clock::now();
+  Results r;
+  r.load_before = load_average();
+  const PaperValues paper(o.paper_values);
+  const Model model = load_model(o.model.string());
+  const CompiledModel compiled = compile_model(model);
+  const RangeReport ranges = track_ranges(model);
+  const MnistSet test = load_mnist(o.data, MnistSplit::kTest);
+  Prng prng = o.seed ? Prng::insecure_seeded(*o.seed) : Prng::from_os_entropy();
+  Session session{model, compiled, ranges, test, prng};
+
+  const ParameterSet paper_preset = from_preset("paper", model);
+  const ParameterSet default_preset = from_preset("default", model);
+  apply_mode_defaults(o, default_preset.base.n);
+  fs::create_directories(o.out_dir);
+  if (o.report.has_parent_path()) fs::create_directories(o.report.parent_path());
+
+  // The presets at the timing ring degree (test mode moves them to a small n).
+  for (const ParameterSet* like : {&paper_preset, &default_preset}) {
+    std::string why_not;
+    auto set = at_degree(*like, *o.timing_n, compiled, ranges, why_not);
+    if (!set) throw std::runtime_error(like->name + " preset at n = " +
+                                       std::to_string(*o.timing_n) + ": " + why_not);
+    set->name = like->name;
+    r.presets.push_back(*set);
+  }
+  r.presets_identical = same_parameters(r.presets[0], r.presets[1]);
+  const int most_threads = *std::max_element(o.threads.begin(), o.threads.end());
+  const size_t accuracy_images = std::min(*o.accuracy_images, test.images.count);
+  *o.batch_images = std::min(*o.batch_images, test.images.count);
+
+  // Timing (and, at the default preset with the most threads, accuracy).
+  std::map<std::string, KeyedSet> keyed;
+  for (const ParameterSet& set : r.presets) {
+    if (set.name == "paper" && r.presets_identical) continue;
+    keyed.emplace(set.name, generate_keys(set, prng));
+  }
+  for (const ParameterSet& set : r.presets) {
+    const bool alias = set.name == "paper" && r.presets_identical;
+    for (int threads : o.threads) {
+      if (alias) continue;
+      const bool accuracy = set.name == "default" && threads == most_threads;
+      const size_t count = accuracy ? std::max(accuracy_images, *o.batch_images) : *o.batch_images;
+      RunResult result = run(session, keyed.at(set.name), threads, count, *o.batch_images, true);
+      if (accuracy) r.accuracy_run = result;
+      r.timing.push_back(std::move(result));
+    }
+  }
+  if (r.presets_identical) {
+    // Listed under both names: same parameters, same measurement.
+    std::vector<RunResult> both;
+    for (const auto& run : r.timing) {
+      RunResult alias = run;
+      alias.set.name = "paper";
+      alias.scores.clear();
+      both.push_back(std::move(alias));
+    }
+    for (auto& run : r.timing)
+      both.push_back(std::move(run));
+    r.timing = std::move(both);
+  }
+
+  // Accuracy: the encrypted scores against the plain integer network.
+  if (r.accuracy_run) {
+    const auto start = Clock::now();
+    const size_t count = std::min(accuracy_images, r.accuracy_run->scores.size());
+    r.accuracy_images = count;
+    const auto plain = plain_scores(compiled, quantised_images(model, test.images, 0, count),
+                                    most_threads);
+    r.plain_seconds = seconds_since(start);
+    std::vector<std::vector<mpz_class>> encrypted(r.accuracy_run->scores.begin(),
+                                                  r.accuracy_run->scores.begin() + count);
+    const auto encrypted_labels = predicted_labels(encrypted);
+    const auto plain_labels = predicted_labels(plain);
+    for (size_t s = 0; s < count; ++s) {
+      r.encrypted_correct += encrypted_labels[s] == test.labels.labels[s];
+      r.plain_correct += plain_labels[s] == test.labels.labels[s];
+      r.score_mismatches += encrypted[s] != plain[s];
+      r.label_mismatches += encrypted_labels[s] != plain_labels[s];
+    }
+    r.accuracy_run->scores.clear();
+    for (auto& run : r.timing)
+      run.scores.clear();
+  }
+
+  // Scaling with n at the default preset's sizes, with the most threads.
+  r.scaling_threads = most_threads;
+  const ParameterSet& reference = r.presets.back();  // default
+  for (size_t n : o.scaling_n) {
+    Results::ScalingRow row;
+    row.n = n;
+    std::string why_not;
+    row.set = at_degree(reference, n, compiled, ranges, why_not);
+    if (!row.set) {
+      row.note = why_not;
+      progress_line("scaling: n = " + std::to_string(n) + " skipped: " + why_not);
+      r.scaling.push_back(row);
+      continue;
+    }
+    const RunResult* reuse = nullptr;
+    for (const auto& run : r.timing)
+      if (run.set.name == "default" && run.threads == most_threads && n == run.set.base.n) {
+        reuse = &run;
+      }
+    std::shared_ptr<const yashe::Context> context;
+    if (reuse) {
+      row.moduli_run = reuse->set.moduli.size();
+      row.keygen_seconds = reuse->keygen_seconds;
+      row.encrypt_seconds = reuse->stage_seconds("encode+encrypt");
+      row.network_seconds = reuse->network_seconds();
+      row.network_seconds_modulus1 = reuse->network_seconds_modulus(0);
+      for (const auto& stage : reuse->stages)
+        if (stage.layer_index) row.final_measured = stage.measured;
+      row.measured = true;
+      context = keyed.at("default").keys.contexts.front();
+    } else {
+      ParameterSet run_set = *row.set;
+      if (!o.scaling_all_moduli.value_or(false)) run_set.moduli.resize(1);
+      const KeyedSet keys = generate_keys(run_set, prng);
+      // One slot per image, as many images as the timed batch (at most n).
+      const size_t images = std::min(*o.batch_images, n);
+      const RunResult result = run(session, keys, most_threads, images, images,
+                                   /*decrypt=*/run_set.moduli.size() == row.set->moduli.size());
+      row.moduli_run = run_set.moduli.size();
+      row.keygen_seconds = keys.keygen_seconds;
+      row.encrypt_seconds = result.stage_seconds("encode+encrypt");
+      row.network_seconds = result.network_seconds();
+      row.network_seconds_modulus1 = result.network_seconds_modulus(0);
+      for (const auto& stage : result.stages)
+        if (stage.layer_index) row.final_measured = stage.measured;
+      row.measured = true;
+      context = keys.keys.contexts.front();
+    }
+    row.ciphertext_bytes = ciphertext_batch_bytes(*context, 1);
+    r.scaling.push_back(row);
+  }
+
+  r.load_after = load_average();
+  r.driver_seconds = seconds_since(driver_start);
+  write_csvs(o, r);
+  write_report(o, r, paper);
+  progress_line(format("wrote %s and %s/*.csv in %.0f s", o.report.c_str(), o.out_dir.c_str(),
+                       r.driver_seconds));
+  return r.score_mismatches == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return reproduce(parse_options(argc, argv));
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "cryptonets-reproduce: %s\n", error.what());
+    return 2;
+  }
+}

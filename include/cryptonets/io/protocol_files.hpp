@@ -1,0 +1,189 @@
+// Files of the client/server protocol (`cryptonets keygen / encrypt / infer / decrypt`).
+//
+// With several plaintext moduli t_1..t_k (CRT, encoding/plaintext_crt.hpp) every parameter set,
+// key and ciphertext exists once per t_i, so a protocol file is a small header followed by the
+// CNET records of serialize.hpp (each with its own fingerprint, key id and SHA-256), all integers
+// little-endian:
+//
+//   header  88 bytes  "CNPF" | kind (1 byte: 'P' parameter set, 'K' public keys, 'E' evaluation
+//                     keys, 'S' secret keys, 'C' ciphertexts) | reserved (1 byte, 0) | format
+//                     version (uint16) | parameter set fingerprint (uint64) | key set id (uint64,
+//                     0 for a parameter set) | moduli k (uint64) | images (uint64) | batch size
+//                     (uint64) | values (uint64) | SHA-256 of the 56 bytes before it
+//   body    P, K, E, S: k records of that kind ('P', 'K', 'E', 'S'), modulus t_1 first.
+//           C: for each batch b = 0 .. B-1, B = ceil(images / batch size), for each modulus i: one
+//           'C' record of `values` ciphertexts (one per model input, or per score). Batch b holds
+//           images b·batch_size ... in its first slots (the last batch may hold fewer).
+//   The file ends after the last record. images, batch size and values are 0 except for kind C.
+//
+// Parameter set fingerprint: the first 8 bytes (little-endian) of SHA-256 over a domain tag, k and
+// the k Parameters::fingerprint() values; key set id: the same over the k key ids (random, from key
+// generation). They tie the four key-directory files and every ciphertext file together: a
+// ciphertext file made for other parameters or under other keys is refused from its header,
+// before any ciphertext is read, and every record is checked again against its own context.
+//
+// Loading throws std::runtime_error naming the file and what was expected, in this order: missing
+// or unreadable, magic ("not a cryptonets protocol file"), kind, version, truncated header, header
+// checksum ("corrupted"), header fields, fingerprint ("made for other parameters"), key set id
+// ("under other keys"), then each record as serialize.hpp checks it, then trailing bytes.
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cryptonets/io/serialize.hpp"
+#include "cryptonets/nn/private_inference.hpp"
+#include "cryptonets/yashe/context.hpp"
+#include "cryptonets/yashe/types.hpp"
+
+namespace cryptonets {
+
+inline constexpr uint16_t kProtocolFileVersion = 1;
+inline constexpr size_t kProtocolHeaderBytes = 88;
+inline constexpr uint64_t kMaxProtocolModuli = 64;
+
+enum class ProtocolFileKind : char {
+  kParameterSet = 'P',
+  kPublicKeys = 'K',
+  kEvaluationKeys = 'E',
+  kSecretKeys = 'S',
+  kCiphertexts = 'C',
+};
+
+// "a parameter set", "public keys", ... for messages.
+std::string protocol_kind_name(ProtocolFileKind kind);
+
+struct ProtocolHeader {
+  ProtocolFileKind kind = ProtocolFileKind::kParameterSet;
+  uint64_t parameter_set_fingerprint = 0;
+  uint64_t key_set_id = 0;
+  uint64_t moduli = 0;
+  uint64_t images = 0;      // ciphertext files only
+  uint64_t batch_size = 0;  // ciphertext files only: images per batch, at most n
+  uint64_t values = 0;      // ciphertext files only: ciphertexts per modulus and batch
+
+  uint64_t batch_count() const;
+  uint64_t images_in_batch(uint64_t batch) const;
+};
+
+// The k contexts of one computation: same n, q, σ and decomposition, plaintext modulus t_i each.
+using ContextSet = std::vector<std::shared_ptr<const yashe::Context>>;
+
+// `base` with t replaced by each modulus in turn. Throws std::invalid_argument for no modulus or
+// invalid parameters.
+ContextSet make_context_set(const yashe::Parameters& base, const std::vector<uint64_t>& moduli);
+std::vector<uint64_t> plaintext_moduli_of(const ContextSet& contexts);
+uint64_t parameter_set_fingerprint(const ContextSet& contexts);
+uint64_t key_set_id(const std::vector<uint64_t>& key_ids);
+
+template <class Key>
+std::vector<uint64_t> key_ids_of(const std::vector<Key>& keys) {
+  std::vector<uint64_t> ids;
+  for (const Key& key : keys)
+    ids.push_back(key.key_id);
+  return ids;
+}
+
+// Reads and checks only the header (magic, kind, version, checksum): what a file is, for clear
+// refusals before anything else is loaded. Throws std::runtime_error naming the file.
+ProtocolHeader read_protocol_header(const std::string& path);
+
+// The files of a key directory (`cryptonets keygen --out-dir DIR`). The client keeps all four;
+// encryption needs the parameter set and the public keys, the server the parameter set and the
+// evaluation keys only.
+struct KeyDirectory {
+  explicit KeyDirectory(const std::string& directory);
+  std::string parameters;       // DIR/params
+  std::string public_keys;      // DIR/public.key
+  std::string evaluation_keys;  // DIR/evaluation.key
+  std::string secret_keys;      // DIR/secret.key, mode 0600
+};
+
+// ---- Parameter set and keys. save_* write atomically (serialize.hpp's AtomicFileWriter); secret
+// keys with mode 0600. load_* check every record against `contexts` and the header's key set id
+// against the records' key ids.
+
+void save_parameter_set(const std::string& path, const ContextSet& contexts);
+// Also checks that the k parameter sets differ only in t and that the t_i are distinct.
+ContextSet load_parameter_set(const std::string& path);
+
+void save_public_keys(const std::string& path, const ContextSet& contexts,
+                      const std::vector<yashe::PublicKey>& keys);
+std::vector<yashe::PublicKey> load_public_keys(const std::string& path, const ContextSet& contexts);
+
+void save_evaluation_keys(const std::string& path, const ContextSet& contexts,
+                          const std::vector<yashe::EvaluationKey>& keys);
+std::vector<yashe::EvaluationKey> load_evaluation_keys(const std::string& path,
+                                                       const ContextSet& contexts);
+
+void save_secret_keys(const std::string& path, const ContextSet& contexts,
+                      const std::vector<yashe::SecretKey>& keys);
+std::vector<yashe::SecretKey> load_secret_keys(const std::string& path, const ContextSet& contexts);
+
+// Throws std::runtime_error ("<a_what> and <b_what> come from different key generations") unless
+// the key ids agree modulus by modulus.
+void require_same_keys(const std::vector<uint64_t>& a, const std::string& a_what,
+                       const std::vector<uint64_t>& b, const std::string& b_what);
+
+// ---- Ciphertext files, streamed batch by batch so that a batch is never held twice.
+
+class CiphertextFileWriter {
+ public:
+  // A file of `images` images in batches of `batch_size` (1..n), `values` ciphertexts per modulus
+  // and batch, under the keys `key_ids` (one per modulus). Nothing appears at `path` before
+  // commit(); destroying an uncommitted writer leaves no file behind.
+  CiphertextFileWriter(const std::string& path, ContextSet contexts, std::vector<uint64_t> key_ids,
+                       uint64_t images, uint64_t batch_size, uint64_t values);
+
+  const ProtocolHeader& header() const { return header_; }
+  uint64_t batches_written() const { return batches_written_; }
+
+  // Writes the next batch (its image count, shape and key ids must be those the header promises:
+  // std::invalid_argument before anything is written otherwise) and releases each ciphertext once
+  // written; `tick` is called after each ciphertext. After a failure midway (std::runtime_error)
+  // the writer refuses further writes and commit().
+  void write(EncryptedBatch batch, const std::function<void()>& tick = {});
+  // std::logic_error unless every batch was written; std::runtime_error if the file system fails.
+  void commit();
+
+ private:
+  std::string path_;
+  ContextSet contexts_;
+  std::vector<uint64_t> key_ids_;
+  ProtocolHeader header_;
+  AtomicFileWriter file_;
+  uint64_t batches_written_ = 0;
+  bool failed_ = false;  // a write threw midway: the file is unusable
+};
+
+class CiphertextFileReader {
+ public:
+  // Opens the file and checks its header against the parameter set and the key ids (one per
+  // modulus) before any ciphertext is read.
+  CiphertextFileReader(const std::string& path, ContextSet contexts,
+                       const std::vector<uint64_t>& key_ids);
+
+  const ProtocolHeader& header() const { return header_; }
+  uint64_t batches_left() const { return header_.batch_count() - batches_read_; }
+
+  // The next batch; returns only after every record's checksum has been verified. `tick` is called
+  // after each ciphertext.
+  EncryptedBatch next(const std::function<void()>& tick = {});
+  // Refuses bytes after the last batch (and batches left unread: std::logic_error).
+  void finish();
+
+ private:
+  std::string path_;
+  std::string source_;
+  ContextSet contexts_;
+  std::vector<uint64_t> key_ids_;
+  std::ifstream in_;
+  ProtocolHeader header_;
+  uint64_t batches_read_ = 0;
+};
+
+}  // namespace cryptonets

@@ -1,0 +1,577 @@
+// Protocol files: a checksummed header and k CNET records per object (format in
+// protocol_files.hpp).
+#include "cryptonets/io/protocol_files.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <set>
+#include <stdexcept>
+
+#include "cryptonets/io/sha256.hpp"
+
+namespace cryptonets {
+
+namespace {
+
+constexpr std::array<uint8_t, 4> kProtocolMagic = {'C', 'N', 'P', 'F'};
+constexpr std::array<uint8_t, 4> kRecordMagic = {'C', 'N', 'E', 'T'};
+constexpr size_t kHeaderFieldBytes = 56;  // before the header's SHA-256
+
+std::string hex64(uint64_t value) {
+  char text[24];
+  std::snprintf(text, sizeof text, "0x%016llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+std::string file_source(const std::string& path) {
+  return "file '" + path + "'";
+}
+
+[[noreturn]] void fail(const std::string& source, const std::string& message) {
+  throw std::runtime_error(source + ": " + message);
+}
+
+void store_le(uint8_t* bytes, uint64_t value, int size) {
+  for (int i = 0; i < size; ++i)
+    bytes[i] = static_cast<uint8_t>(value >> (8 * i));
+}
+
+uint64_t load_le(const uint8_t* bytes, int size) {
+  uint64_t value = 0;
+  for (int i = 0; i < size; ++i)
+    value |= uint64_t{bytes[i]} << (8 * i);
+  return value;
+}
+
+bool known_kind(uint8_t tag) {
+  return tag == 'P' || tag == 'K' || tag == 'E' || tag == 'S' || tag == 'C';
+}
+
+// First 8 bytes of SHA-256(tag ‖ count ‖ words), little-endian: a 64-bit identity of a list.
+uint64_t hash_words(const char* domain_tag, const std::vector<uint64_t>& words) {
+  Sha256 hash;
+  hash.update({reinterpret_cast<const uint8_t*>(domain_tag), std::strlen(domain_tag) + 1});
+  uint8_t bytes[8];
+  store_le(bytes, words.size(), 8);
+  hash.update(bytes);
+  for (uint64_t word : words) {
+    store_le(bytes, word, 8);
+    hash.update(bytes);
+  }
+  const Sha256::Digest digest = hash.digest();
+  return load_le(digest.data(), 8);
+}
+
+std::array<uint8_t, kProtocolHeaderBytes> encode_header(const ProtocolHeader& header) {
+  std::array<uint8_t, kProtocolHeaderBytes> bytes{};
+  std::copy(kProtocolMagic.begin(), kProtocolMagic.end(), bytes.begin());
+  bytes[4] = static_cast<uint8_t>(header.kind);
+  bytes[5] = 0;
+  store_le(&bytes[6], kProtocolFileVersion, 2);
+  const uint64_t fields[] = {header.parameter_set_fingerprint,
+                             header.key_set_id,
+                             header.moduli,
+                             header.images,
+                             header.batch_size,
+                             header.values};
+  for (size_t i = 0; i < std::size(fields); ++i)
+    store_le(&bytes[8 + 8 * i], fields[i], 8);
+  const Sha256::Digest digest = sha256({bytes.data(), kHeaderFieldBytes});
+  std::copy(digest.begin(), digest.end(), bytes.begin() + kHeaderFieldBytes);
+  return bytes;
+}
+
+// The header's own consistency, after its checksum has been verified.
+void check_header_fields(const ProtocolHeader& header, const std::string& source) {
+  if (header.moduli == 0 || header.moduli > kMaxProtocolModuli) {
+    fail(source, "invalid header: " + std::to_string(header.moduli) +
+                     " plaintext moduli, expected 1 to " + std::to_string(kMaxProtocolModuli));
+  }
+  const bool ciphertexts = header.kind == ProtocolFileKind::kCiphertexts;
+  if (!ciphertexts && (header.images != 0 || header.batch_size != 0 || header.values != 0)) {
+    fail(source,
+         "invalid header: image fields set in a file of " + protocol_kind_name(header.kind));
+  }
+  if (ciphertexts && (header.images == 0 || header.batch_size == 0 || header.values == 0)) {
+    fail(source, "invalid header: a ciphertext file needs images, batch size and values >= 1 (" +
+                     std::to_string(header.images) + ", " + std::to_string(header.batch_size) +
+                     ", " + std::to_string(header.values) + ")");
+  }
+  if (header.kind == ProtocolFileKind::kParameterSet && header.key_set_id != 0) {
+    fail(source,
+         "invalid header: a parameter set has key set id 0, found " + hex64(header.key_set_id));
+  }
+}
+
+ProtocolHeader read_header(std::istream& in, const std::string& source) {
+  std::array<uint8_t, kProtocolHeaderBytes> bytes{};
+  in.read(reinterpret_cast<char*>(bytes.data()), bytes.size());
+  const auto got = static_cast<size_t>(in.gcount());
+  if (got == 0) fail(source, "empty file, expected a cryptonets protocol file");
+  const size_t compared = std::min(got, kProtocolMagic.size());
+  if (!std::equal(kProtocolMagic.begin(), kProtocolMagic.begin() + compared, bytes.begin())) {
+    if (got >= kRecordMagic.size() &&
+        std::equal(kRecordMagic.begin(), kRecordMagic.end(), bytes.begin())) {
+      fail(source,
+           "a single CNET record (serialize.hpp), not a cryptonets protocol file (\"CNPF\")");
+    }
+    char text[128];
+    std::snprintf(text, sizeof text,
+                  "not a cryptonets protocol file (it starts with bytes %02x %02x %02x %02x, "
+                  "expected \"CNPF\")",
+                  bytes[0], bytes[1], bytes[2], bytes[3]);
+    fail(source, text);
+  }
+  if (got < bytes.size()) {
+    fail(source, "truncated: " + std::to_string(got) + " bytes, the header alone needs " +
+                     std::to_string(bytes.size()));
+  }
+  if (!known_kind(bytes[4])) {
+    fail(source, "unknown protocol file kind (tag 0x" + hex64(bytes[4]).substr(16) + ")");
+  }
+  const auto version = static_cast<uint16_t>(load_le(&bytes[6], 2));
+  if (version != kProtocolFileVersion) {
+    fail(source, "format version " + std::to_string(version) + ", this build reads version " +
+                     std::to_string(kProtocolFileVersion));
+  }
+  const Sha256::Digest digest = sha256({bytes.data(), kHeaderFieldBytes});
+  if (!std::equal(digest.begin(), digest.end(), bytes.begin() + kHeaderFieldBytes)) {
+    fail(source, "corrupted: header checksum mismatch");
+  }
+  if (bytes[5] != 0) fail(source, "invalid header: reserved byte 5 is not 0");
+  ProtocolHeader header;
+  header.kind = static_cast<ProtocolFileKind>(bytes[4]);
+  header.parameter_set_fingerprint = load_le(&bytes[8], 8);
+  header.key_set_id = load_le(&bytes[16], 8);
+  header.moduli = load_le(&bytes[24], 8);
+  header.images = load_le(&bytes[32], 8);
+  header.batch_size = load_le(&bytes[40], 8);
+  header.values = load_le(&bytes[48], 8);
+  check_header_fields(header, source);
+  return header;
+}
+
+ProtocolHeader read_header_of_kind(std::istream& in, const std::string& source,
+                                   ProtocolFileKind expected) {
+  const ProtocolHeader header = read_header(in, source);
+  if (header.kind != expected) {
+    fail(source,
+         "holds " + protocol_kind_name(header.kind) + ", expected " + protocol_kind_name(expected));
+  }
+  return header;
+}
+
+// The header belongs to this parameter set (and, for keys and ciphertexts, to these keys).
+void check_parameter_set(const ProtocolHeader& header, const ContextSet& contexts,
+                         const std::string& source) {
+  if (header.moduli != contexts.size()) {
+    fail(source, "made for other parameters: " + std::to_string(header.moduli) +
+                     " plaintext moduli, the parameter set has " + std::to_string(contexts.size()));
+  }
+  const uint64_t expected = parameter_set_fingerprint(contexts);
+  if (header.parameter_set_fingerprint != expected) {
+    fail(source, "made for other parameters: parameter set fingerprint " +
+                     hex64(header.parameter_set_fingerprint) + ", the parameter set has " +
+                     hex64(expected));
+  }
+}
+
+std::ifstream open_for_reading(const std::string& path) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    throw std::runtime_error("cannot read " + file_source(path) + ": it is a directory");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw std::runtime_error("cannot open " + file_source(path) +
+                             " for reading: " + std::strerror(errno));
+  }
+  return in;
+}
+
+void expect_end(std::istream& in, const std::string& source) {
+  if (in.peek() != std::istream::traits_type::eof()) {
+    fail(source, "trailing bytes after the last record");
+  }
+}
+
+std::string record_source(const std::string& source, size_t modulus, size_t moduli) {
+  return source + " (modulus " + std::to_string(modulus + 1) + " of " + std::to_string(moduli) +
+         ")";
+}
+
+void write_header(std::ostream& out, const ProtocolHeader& header) {
+  const auto bytes = encode_header(header);
+  out.write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+// Writes header and one record per modulus atomically; write_one(out, context, key).
+template <class Key, class WriteOne>
+void save_key_file(const std::string& path, ProtocolFileKind kind, const ContextSet& contexts,
+                   const std::vector<Key>& keys, bool owner_only, WriteOne write_one) {
+  if (keys.size() != contexts.size() || contexts.empty()) {
+    throw std::invalid_argument("saving " + protocol_kind_name(kind) + ": " +
+                                std::to_string(keys.size()) + " keys for " +
+                                std::to_string(contexts.size()) + " plaintext moduli");
+  }
+  ProtocolHeader header;
+  header.kind = kind;
+  header.parameter_set_fingerprint = parameter_set_fingerprint(contexts);
+  header.key_set_id = key_set_id(key_ids_of(keys));
+  header.moduli = contexts.size();
+  AtomicFileWriter file(path, owner_only);
+  try {
+    write_header(file.stream(), header);
+    for (size_t i = 0; i < keys.size(); ++i)
+      write_one(file.stream(), *contexts[i], keys[i]);
+    if (!file.stream()) throw std::runtime_error("the output stream failed");
+  } catch (const std::runtime_error& error) {
+    throw std::runtime_error("cannot write " + file_source(path) + ": " + error.what());
+  }
+  file.commit();
+}
+
+template <class Key, class ReadOne>
+std::vector<Key> load_key_file(const std::string& path, ProtocolFileKind kind,
+                               const ContextSet& contexts, ReadOne read_one) {
+  const std::string source = file_source(path);
+  std::ifstream in = open_for_reading(path);
+  const ProtocolHeader header = read_header_of_kind(in, source, kind);
+  check_parameter_set(header, contexts, source);
+  std::vector<Key> keys;
+  for (size_t i = 0; i < contexts.size(); ++i)
+    keys.push_back(read_one(in, contexts[i], record_source(source, i, contexts.size())));
+  expect_end(in, source);
+  if (header.key_set_id != key_set_id(key_ids_of(keys))) {
+    fail(source, "invalid: the header's key set id " + hex64(header.key_set_id) +
+                     " is not that of its records (assembled from different key generations?)");
+  }
+  return keys;
+}
+
+}  // namespace
+
+std::string protocol_kind_name(ProtocolFileKind kind) {
+  switch (kind) {
+    case ProtocolFileKind::kParameterSet:
+      return "a parameter set";
+    case ProtocolFileKind::kPublicKeys:
+      return "public keys";
+    case ProtocolFileKind::kEvaluationKeys:
+      return "evaluation keys";
+    case ProtocolFileKind::kSecretKeys:
+      return "secret keys";
+    case ProtocolFileKind::kCiphertexts:
+      return "ciphertexts";
+  }
+  return "an unknown kind of file";
+}
+
+uint64_t ProtocolHeader::batch_count() const {
+  return batch_size == 0 ? 0 : (images + batch_size - 1) / batch_size;
+}
+
+uint64_t ProtocolHeader::images_in_batch(uint64_t batch) const {
+  if (batch >= batch_count()) return 0;
+  return std::min(batch_size, images - batch * batch_size);
+}
+
+ContextSet make_context_set(const yashe::Parameters& base, const std::vector<uint64_t>& moduli) {
+  if (moduli.empty()) throw std::invalid_argument("make_context_set: no plaintext modulus");
+  ContextSet contexts;
+  for (uint64_t t : moduli) {
+    yashe::Parameters params = base;
+    params.t = t;
+    contexts.push_back(yashe::Context::create(params));
+  }
+  return contexts;
+}
+
+std::vector<uint64_t> plaintext_moduli_of(const ContextSet& contexts) {
+  std::vector<uint64_t> moduli;
+  for (const auto& context : contexts)
+    moduli.push_back(context->parameters().t);
+  return moduli;
+}
+
+uint64_t parameter_set_fingerprint(const ContextSet& contexts) {
+  std::vector<uint64_t> fingerprints;
+  for (const auto& context : contexts)
+    fingerprints.push_back(context->parameters().fingerprint());
+  return hash_words("cryptonets parameter set 1", fingerprints);
+}
+
+uint64_t key_set_id(const std::vector<uint64_t>& key_ids) {
+  return hash_words("cryptonets key set 1", key_ids);
+}
+
+KeyDirectory::KeyDirectory(const std::string& directory)
+    : parameters(directory + "/params"),
+      public_keys(directory + "/public.key"),
+      evaluation_keys(directory + "/evaluation.key"),
+      secret_keys(directory + "/secret.key") {}
+
+ProtocolHeader read_protocol_header(const std::string& path) {
+  std::ifstream in = open_for_reading(path);
+  return read_header(in, file_source(path));
+}
+
+void save_parameter_set(const std::string& path, const ContextSet& contexts) {
+  if (contexts.empty()) throw std::invalid_argument("save_parameter_set: no plaintext modulus");
+  ProtocolHeader header;
+  header.kind = ProtocolFileKind::kParameterSet;
+  header.parameter_set_fingerprint = parameter_set_fingerprint(contexts);
+  header.moduli = contexts.size();
+  AtomicFileWriter file(path, false);
+  try {
+    write_header(file.stream(), header);
+    for (const auto& context : contexts)
+      write_parameters(file.stream(), context->parameters());
+    if (!file.stream()) throw std::runtime_error("the output stream failed");
+  } catch (const std::runtime_error& error) {
+    throw std::runtime_error("cannot write " + file_source(path) + ": " + error.what());
+  }
+  file.commit();
+}
+
+ContextSet load_parameter_set(const std::string& path) {
+  const std::string source = file_source(path);
+  std::ifstream in = open_for_reading(path);
+  const ProtocolHeader header = read_header_of_kind(in, source, ProtocolFileKind::kParameterSet);
+  std::vector<yashe::Parameters> all;
+  for (uint64_t i = 0; i < header.moduli; ++i)
+    all.push_back(read_parameters(in, record_source(source, i, header.moduli)));
+  expect_end(in, source);
+  std::set<uint64_t> moduli;
+  for (const yashe::Parameters& params : all) {
+    yashe::Parameters same_t = params;
+    same_t.t = all.front().t;
+    if (same_t != all.front()) {
+      fail(source, "invalid: its parameter sets differ in more than the plaintext modulus");
+    }
+    if (!moduli.insert(params.t).second) {
+      fail(source, "invalid: plaintext modulus " + std::to_string(params.t) + " appears twice");
+    }
+  }
+  ContextSet contexts;
+  for (const yashe::Parameters& params : all)
+    contexts.push_back(yashe::Context::create(params));
+  if (parameter_set_fingerprint(contexts) != header.parameter_set_fingerprint) {
+    fail(source, "invalid: the header's fingerprint " + hex64(header.parameter_set_fingerprint) +
+                     " is not that of its records");
+  }
+  return contexts;
+}
+
+void save_public_keys(const std::string& path, const ContextSet& contexts,
+                      const std::vector<yashe::PublicKey>& keys) {
+  save_key_file(path, ProtocolFileKind::kPublicKeys, contexts, keys, false,
+                [](std::ostream& out, const yashe::Context& context, const yashe::PublicKey& key) {
+                  write_public_key(out, context, key);
+                });
+}
+
+std::vector<yashe::PublicKey> load_public_keys(const std::string& path,
+                                               const ContextSet& contexts) {
+  return load_key_file<yashe::PublicKey>(
+      path, ProtocolFileKind::kPublicKeys, contexts,
+      [](std::istream& in, const auto& context, const std::string& source) {
+        return read_public_key(in, context, source);
+      });
+}
+
+void save_evaluation_keys(const std::string& path, const ContextSet& contexts,
+                          const std::vector<yashe::EvaluationKey>& keys) {
+  save_key_file(path, ProtocolFileKind::kEvaluationKeys, contexts, keys, false,
+                [](std::ostream& out, const yashe::Context& context,
+                   const yashe::EvaluationKey& key) { write_evaluation_key(out, context, key); });
+}
+
+std::vector<yashe::EvaluationKey> load_evaluation_keys(const std::string& path,
+                                                       const ContextSet& contexts) {
+  return load_key_file<yashe::EvaluationKey>(
+      path, ProtocolFileKind::kEvaluationKeys, contexts,
+      [](std::istream& in, const auto& context, const std::string& source) {
+        return read_evaluation_key(in, context, source);
+      });
+}
+
+void save_secret_keys(const std::string& path, const ContextSet& contexts,
+                      const std::vector<yashe::SecretKey>& keys) {
+  save_key_file(path, ProtocolFileKind::kSecretKeys, contexts, keys, true,
+                [](std::ostream& out, const yashe::Context& context, const yashe::SecretKey& key) {
+                  write_secret_key(out, context, key);
+                });
+}
+
+std::vector<yashe::SecretKey> load_secret_keys(const std::string& path,
+                                               const ContextSet& contexts) {
+  return load_key_file<yashe::SecretKey>(
+      path, ProtocolFileKind::kSecretKeys, contexts,
+      [](std::istream& in, const auto& context, const std::string& source) {
+        return read_secret_key(in, context, source);
+      });
+}
+
+void require_same_keys(const std::vector<uint64_t>& a, const std::string& a_what,
+                       const std::vector<uint64_t>& b, const std::string& b_what) {
+  if (a != b) {
+    throw std::runtime_error(a_what + " and " + b_what +
+                             " come from different key generations (key set ids " +
+                             hex64(key_set_id(a)) + " and " + hex64(key_set_id(b)) + ")");
+  }
+}
+
+// ---- Ciphertext files.
+
+CiphertextFileWriter::CiphertextFileWriter(const std::string& path, ContextSet contexts,
+                                           std::vector<uint64_t> key_ids, uint64_t images,
+                                           uint64_t batch_size, uint64_t values)
+    : path_(path),
+      contexts_(std::move(contexts)),
+      key_ids_(std::move(key_ids)),
+      file_(path, false) {
+  if (contexts_.empty() || key_ids_.size() != contexts_.size()) {
+    throw std::invalid_argument("CiphertextFileWriter: " + std::to_string(key_ids_.size()) +
+                                " key ids for " + std::to_string(contexts_.size()) +
+                                " plaintext moduli");
+  }
+  if (images == 0 || values == 0 || batch_size == 0 || batch_size > contexts_.front()->n()) {
+    throw std::invalid_argument(
+        "CiphertextFileWriter: needs images >= 1, values >= 1 and a batch "
+        "size in [1, n = " +
+        std::to_string(contexts_.front()->n()) + "]");
+  }
+  header_.kind = ProtocolFileKind::kCiphertexts;
+  header_.parameter_set_fingerprint = parameter_set_fingerprint(contexts_);
+  header_.key_set_id = key_set_id(key_ids_);
+  header_.moduli = contexts_.size();
+  header_.images = images;
+  header_.batch_size = batch_size;
+  header_.values = values;
+  write_header(file_.stream(), header_);
+}
+
+void CiphertextFileWriter::write(EncryptedBatch batch, const std::function<void()>& tick) {
+  if (batches_written_ == header_.batch_count()) {
+    throw std::logic_error("CiphertextFileWriter: all " + std::to_string(batches_written_) +
+                           " batches were already written");
+  }
+  const uint64_t images = header_.images_in_batch(batches_written_);
+  if (batch.images != images || batch.values.size() != contexts_.size()) {
+    throw std::invalid_argument("CiphertextFileWriter: batch " + std::to_string(batches_written_) +
+                                " must hold " + std::to_string(images) + " images under " +
+                                std::to_string(contexts_.size()) + " moduli");
+  }
+  for (size_t i = 0; i < batch.values.size(); ++i) {
+    if (batch.values[i].size() != header_.values) {
+      throw std::invalid_argument(
+          "CiphertextFileWriter: " + std::to_string(batch.values[i].size()) +
+          " ciphertexts per modulus, the file holds " + std::to_string(header_.values));
+    }
+    // Checked before anything is written, so that a refused batch leaves the file consistent.
+    for (const yashe::Ciphertext& ct : batch.values[i]) {
+      if (ct.key_id != key_ids_[i]) {
+        throw std::invalid_argument("CiphertextFileWriter: a ciphertext of modulus " +
+                                    std::to_string(i + 1) + " has key id " + hex64(ct.key_id) +
+                                    ", the file's keys have " + hex64(key_ids_[i]));
+      }
+    }
+  }
+  if (failed_) throw std::logic_error("CiphertextFileWriter: an earlier write failed");
+  failed_ = true;  // until this batch is complete
+  try {
+    for (size_t i = 0; i < contexts_.size(); ++i) {
+      CiphertextWriter writer(file_.stream(), contexts_[i], header_.values, key_ids_[i]);
+      for (yashe::Ciphertext& ct : batch.values[i]) {
+        writer.append(ct);
+        ct = yashe::Ciphertext{};  // written: release it
+        if (tick) tick();
+      }
+      writer.finish();
+    }
+  } catch (const std::runtime_error& error) {
+    throw std::runtime_error("cannot write " + file_source(path_) + ": " + error.what());
+  }
+  failed_ = false;
+  ++batches_written_;
+}
+
+void CiphertextFileWriter::commit() {
+  if (failed_) throw std::logic_error("CiphertextFileWriter: commit() after a failed write");
+  if (batches_written_ != header_.batch_count()) {
+    throw std::logic_error("CiphertextFileWriter: " + std::to_string(batches_written_) + " of " +
+                           std::to_string(header_.batch_count()) +
+                           " batches written before commit()");
+  }
+  file_.commit();
+}
+
+CiphertextFileReader::CiphertextFileReader(const std::string& path, ContextSet contexts,
+                                           const std::vector<uint64_t>& key_ids)
+    : path_(path),
+      source_(file_source(path)),
+      contexts_(std::move(contexts)),
+      key_ids_(key_ids),
+      in_(open_for_reading(path)) {
+  header_ = read_header_of_kind(in_, source_, ProtocolFileKind::kCiphertexts);
+  check_parameter_set(header_, contexts_, source_);
+  if (key_ids_.size() != contexts_.size()) {
+    throw std::invalid_argument("CiphertextFileReader: " + std::to_string(key_ids_.size()) +
+                                " key ids for " + std::to_string(contexts_.size()) + " moduli");
+  }
+  const uint64_t expected = key_set_id(key_ids_);
+  if (header_.key_set_id != expected) {
+    fail(source_, "encrypted under other keys: key set id " + hex64(header_.key_set_id) +
+                      ", these keys have " + hex64(expected));
+  }
+  const uint64_t slots = contexts_.front()->n();
+  if (header_.batch_size > slots) {
+    fail(source_, "invalid header: batches of " + std::to_string(header_.batch_size) +
+                      " images, the parameters have " + std::to_string(slots) + " slots");
+  }
+}
+
+EncryptedBatch CiphertextFileReader::next(const std::function<void()>& tick) {
+  if (batches_left() == 0) throw std::logic_error("CiphertextFileReader: no batch left");
+  EncryptedBatch batch;
+  batch.images = header_.images_in_batch(batches_read_);
+  const std::string batch_source = source_ + " batch " + std::to_string(batches_read_ + 1) +
+                                   " of " + std::to_string(header_.batch_count());
+  for (size_t i = 0; i < contexts_.size(); ++i) {
+    const std::string source = record_source(batch_source, i, contexts_.size());
+    CiphertextReader reader(in_, contexts_[i], source, false);
+    std::vector<yashe::Ciphertext> row;
+    while (reader.remaining() > 0) {
+      row.push_back(reader.next());
+      if (tick) tick();
+    }
+    reader.finish();
+    if (reader.count() != header_.values) {
+      fail(source, "invalid: " + std::to_string(reader.count()) +
+                       " ciphertexts, the file's header promises " +
+                       std::to_string(header_.values));
+    }
+    if (reader.key_id() != key_ids_[i]) {
+      fail(source, "encrypted under other keys: key id " + hex64(reader.key_id()) +
+                       ", these keys have " + hex64(key_ids_[i]));
+    }
+    batch.values.push_back(std::move(row));
+  }
+  ++batches_read_;
+  return batch;
+}
+
+void CiphertextFileReader::finish() {
+  if (batches_left() != 0) {
+    throw std::logic_error("CiphertextFileReader: finish() with " + std::to_string(batches_left()) +
+                           " batches unread");
+  }
+  expect_end(in_, source_);
+}
+
+}  // namespace cryptonets

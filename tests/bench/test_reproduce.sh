@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The reproduction driver in its test mode (n = 1024, two 24-image batches, scaling n = 1024, 2048)
+# through bench/reproduce.sh: the report, every CSV file with its columns, and the PNGs must exist,
+# and the encrypted scores must equal the plain network's.
+# Usage: test_reproduce.sh SOURCE_ROOT DRIVER
+set -euo pipefail
+root="$1"
+driver="$2"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+out="$work/reproduction"
+report="$work/reproduction.md"
+
+CRYPTONETS_REPRODUCE="$driver" bash "$root/bench/reproduce.sh" --mode test --out "$out" \
+  --report "$report" --paper-values "$root/bench/paper_values.csv" --seed 9 >"$work/log" 2>&1 || {
+  cat "$work/log"
+  echo "FAIL: bench/reproduce.sh --mode test exited with an error"
+  exit 1
+}
+
+failures=0
+fail() {
+  echo "FAIL: $*"
+  failures=$((failures + 1))
+}
+
+expect_header() {  # file, exact header line
+  [ -s "$out/$1" ] || { fail "$1 missing or empty"; return; }
+  local header
+  header="$(head -n 1 "$out/$1")"
+  [ "$header" = "$2" ] || fail "$1 header is '$header', expected '$2'"
+  [ "$(wc -l <"$out/$1")" -ge 2 ] || fail "$1 has no data rows"
+}
+
+expect_header stages.csv "preset,n,log2_q,primes,moduli,threads,images,stage,layer,seconds,seconds_per_modulus,ciphertexts,memory_bytes,predicted_budget_bits,measured_budget_bits"
+expect_header summary.csv "preset,n,log2_q,primes,moduli,threads,images,keygen_seconds,encrypt_seconds,network_seconds,decrypt_seconds,latency_seconds,predictions_per_hour,full_batch_predictions_per_hour,upload_bytes,download_bytes"
+expect_header accuracy.csv "preset,n,threads,images,batches,encrypted_accuracy,plain_accuracy,score_mismatches,label_mismatches,agree"
+expect_header noise.csv "preset,threads,step,stage,predicted_budget_bits,measured_budget_bits"
+expect_header scaling_n.csv "n,primes,log2_q,plaintext_moduli,moduli_run,threads,predicted_budget_bits,measured_budget_bits,keygen_seconds,encrypt_seconds,network_seconds,network_seconds_modulus1,ciphertext_bytes,status"
+expect_header layers_plot.csv "stage,paper 1T,paper 2T,default 1T,default 2T"
+
+# The content that the test mode fixes: two presets x two thread counts, 7 stages each; 48 images
+# in 2 batches whose encrypted scores equal the plain ones; both ring degrees measured.
+[ "$(grep -c '^default,1024,' "$out/stages.csv")" -eq 14 ] || fail "stages.csv: expected 14 default rows at n = 1024"
+grep -q '^default,1024,2,48,2,[0-9.]*,[0-9.]*,0,0,yes$' "$out/accuracy.csv" || fail "accuracy.csv: $(tail -n 1 "$out/accuracy.csv")"
+for n in 1024 2048; do
+  grep -q "^$n,.*,measured\$" "$out/scaling_n.csv" || fail "scaling_n.csv: n = $n not measured"
+done
+
+for png in layers noise scaling_n scaling_threads; do
+  [ -s "$out/$png.png" ] || { fail "$png.png missing"; continue; }
+  [ "$(head -c 8 "$out/$png.png" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] ||
+    fail "$png.png is not a PNG file"
+  grep -q "($(basename "$out")/$png.png)" "$report" || fail "the report does not show $png.png"
+done
+
+[ -s "$report" ] || fail "report missing"
+for section in "## Machine and run" "## Parameters" "## Time per stage" "## Latency and throughput" \
+  "## Accuracy on the MNIST test images" "## Message sizes" "## Noise budget after each layer" \
+  "## Scaling with the ring degree n" "## Scaling with threads" "## The paper's values"; do
+  grep -qF "$section" "$report" || fail "report lacks '$section'"
+done
+grep -q '| stage | paper 1T | paper 2T | default 1T | default 2T | paper |' "$report" ||
+  fail "the stage table lacks its configuration or 'paper' columns"
+
+if [ "$failures" -gt 0 ]; then
+  cat "$work/log"
+  exit 1
+fi
+echo "reproduce: report, 6 CSV files and 4 PNGs checked"

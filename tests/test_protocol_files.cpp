@@ -1,0 +1,363 @@
+// Protocol files (key directory and ciphertext files with several plaintext moduli) at the paper's
+// sizes (n = 8192, q ≈ 385 bits, two 40-bit plaintext moduli): round trips that still decrypt,
+// streaming in batches, and refusals of other parameters, other keys and damage.
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+
+#include "cryptonets/encoding/plaintext_crt.hpp"
+#include "cryptonets/io/protocol_files.hpp"
+#include "yashe_test_support.hpp"
+
+using namespace test_support;
+using namespace cryptonets::encoding;
+namespace fs = std::filesystem;
+
+namespace {
+
+ContextSet key_contexts(const CrtKeys& keys) {
+  return keys.contexts;
+}
+
+struct CrtFixture {
+  yashe::Parameters base = paper_scale_parameters();
+  std::vector<uint64_t> moduli = select_plaintext_moduli(base.n, 40, 2, base.q_primes);
+  Prng prng;
+  CrtKeys keys;
+  CrtEncryptionSet server;
+  CrtDecryptionSet client;
+
+  explicit CrtFixture(uint64_t seed)
+      : prng(Prng::insecure_seeded(seed)),
+        keys(CrtKeys::generate(base, moduli, prng)),
+        server(keys),
+        client(keys) {}
+
+  std::vector<uint64_t> key_ids() const {
+    std::vector<uint64_t> ids;
+    for (const auto& key_set : keys.keys)
+      ids.push_back(key_set.public_key.key_id);
+    return ids;
+  }
+  template <class Pick>
+  auto keys_of(Pick pick) const {
+    std::vector<std::decay_t<decltype(pick(keys.keys.front()))>> out;
+    for (const auto& key_set : keys.keys)
+      out.push_back(pick(key_set));
+    return out;
+  }
+};
+
+CrtFixture& fixture() {
+  static CrtFixture f(41);
+  return f;
+}
+
+// Same parameters, another key generation.
+CrtFixture& other_keys() {
+  static CrtFixture f(42);
+  return f;
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    static int counter = 0;
+    path = fs::temp_directory_path() /
+           ("cryptonets-protocol-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+  size_t entries() const {
+    return static_cast<size_t>(std::distance(fs::directory_iterator(path), {}));
+  }
+};
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+template <class Load>
+std::string error_of(Load&& load) {
+  try {
+    load();
+  } catch (const std::runtime_error& error) {
+    return error.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Slot value s·1000 + j·7 - 3000 of value j in image s: distinct, signed, below both moduli.
+int64_t slot_value(uint64_t image, size_t value) {
+  return static_cast<int64_t>(image) * 1000 + static_cast<int64_t>(value) * 7 - 3000;
+}
+
+// A batch of `values` CRT ciphertexts holding slot_value(first + s, j) in slot s.
+EncryptedBatch make_batch(CrtFixture& f, uint64_t first, uint64_t images, size_t values) {
+  EncryptedBatch batch;
+  batch.images = images;
+  batch.values.resize(f.server.size());
+  for (size_t j = 0; j < values; ++j) {
+    std::vector<int64_t> slots;
+    for (uint64_t s = 0; s < images; ++s)
+      slots.push_back(slot_value(first + s, j));
+    CrtCiphertext ct = f.server.encrypt(slots, f.prng);
+    for (size_t i = 0; i < ct.size(); ++i)
+      batch.values[i].push_back(std::move(ct[i]));
+  }
+  return batch;
+}
+
+void check_batch_decrypts(CrtFixture& f, const EncryptedBatch& batch, uint64_t first,
+                          size_t values) {
+  REQUIRE(batch.values.size() == f.client.size());
+  for (size_t j = 0; j < values; ++j) {
+    CrtCiphertext ct;
+    for (size_t i = 0; i < batch.values.size(); ++i)
+      ct.push_back(batch.values[i][j]);
+    const std::vector<mpz_class> slots = f.client.decrypt(ct, mpz_class(1) << 40);
+    for (uint64_t s = 0; s < batch.images; ++s)
+      CHECK(slots[s] == slot_value(first + s, j));
+  }
+}
+
+// A ciphertext file of `images` images in batches of `batch_size`, `values` per image.
+void write_file(CrtFixture& f, const std::string& path, uint64_t images, uint64_t batch_size,
+                size_t values) {
+  CiphertextFileWriter writer(path, key_contexts(f.keys), f.key_ids(), images, batch_size, values);
+  for (uint64_t b = 0; b < writer.header().batch_count(); ++b)
+    writer.write(make_batch(f, b * batch_size, writer.header().images_in_batch(b), values));
+  writer.commit();
+}
+
+std::string read_all_batches(CrtFixture& f, const std::string& path) {
+  return error_of([&] {
+    CiphertextFileReader reader(path, key_contexts(f.keys), f.key_ids());
+    while (reader.batches_left() > 0)
+      reader.next();
+    reader.finish();
+  });
+}
+
+}  // namespace
+
+TEST_CASE("a key directory with two plaintext moduli at n = 8192 loads back and still decrypts") {
+  CrtFixture& f = fixture();
+  TempDir dir;
+  const KeyDirectory files(dir.path.string());
+  const ContextSet contexts = key_contexts(f.keys);
+  save_parameter_set(files.parameters, contexts);
+  save_public_keys(files.public_keys, contexts,
+                   f.keys_of([](const yashe::KeySet& k) { return k.public_key; }));
+  save_evaluation_keys(files.evaluation_keys, contexts,
+                       f.keys_of([](const yashe::KeySet& k) { return k.evaluation_key; }));
+  save_secret_keys(files.secret_keys, contexts,
+                   f.keys_of([](const yashe::KeySet& k) { return k.secret_key; }));
+
+  struct stat info {};
+  REQUIRE(::stat(files.secret_keys.c_str(), &info) == 0);
+  CHECK((info.st_mode & 0777) == 0600);
+
+  const ContextSet loaded = load_parameter_set(files.parameters);
+  REQUIRE(loaded.size() == 2);
+  CHECK(plaintext_moduli_of(loaded) == f.moduli);
+  CHECK(parameter_set_fingerprint(loaded) == parameter_set_fingerprint(contexts));
+  for (size_t i = 0; i < loaded.size(); ++i)
+    CHECK(loaded[i]->parameters() == contexts[i]->parameters());
+
+  auto public_keys = load_public_keys(files.public_keys, loaded);
+  auto evaluation_keys = load_evaluation_keys(files.evaluation_keys, loaded);
+  auto secret_keys = load_secret_keys(files.secret_keys, loaded);
+  CHECK(key_ids_of(public_keys) == f.key_ids());
+  CHECK(key_ids_of(evaluation_keys) == f.key_ids());
+  CHECK(key_ids_of(secret_keys) == f.key_ids());
+  CHECK_NOTHROW(require_same_keys(key_ids_of(public_keys), "public.key",
+                                  key_ids_of(evaluation_keys), "evaluation.key"));
+
+  // Encrypt with the loaded public keys, multiply with the loaded evaluation keys, decrypt with
+  // the loaded secret keys: -1234 · 5678 recombined over both moduli.
+  const CrtEncryptionSet server(loaded, std::move(public_keys), std::move(evaluation_keys));
+  const CrtDecryptionSet client(loaded, std::move(secret_keys));
+  const std::vector<int64_t> a = {-1234, 17, 0, 99999};
+  const std::vector<int64_t> b = {5678, -17, 5, 99999};
+  const CrtCiphertext product =
+      server.multiply(server.encrypt(a, f.prng), server.encrypt(b, f.prng));
+  const std::vector<mpz_class> slots = client.decrypt(product, mpz_class(1) << 60);
+  for (size_t s = 0; s < a.size(); ++s)
+    CHECK(slots[s] == mpz_class(a[s]) * b[s]);
+}
+
+TEST_CASE("key files of another key generation are named as such, and other parameters refused") {
+  CrtFixture& f = fixture();
+  CrtFixture& g = other_keys();
+  TempDir dir;
+  const ContextSet contexts = key_contexts(f.keys);
+  save_public_keys(dir.file("public.key"), contexts,
+                   f.keys_of([](const yashe::KeySet& k) { return k.public_key; }));
+  save_evaluation_keys(dir.file("evaluation.key"), contexts,
+                       g.keys_of([](const yashe::KeySet& k) { return k.evaluation_key; }));
+  const auto public_ids = key_ids_of(load_public_keys(dir.file("public.key"), contexts));
+  const auto evaluation_ids =
+      key_ids_of(load_evaluation_keys(dir.file("evaluation.key"), contexts));
+  CHECK(contains(error_of([&] {
+                   require_same_keys(public_ids, "public.key", evaluation_ids, "evaluation.key");
+                 }),
+                 "come from different key generations"));
+
+  // The same keys against a parameter set with only the first modulus.
+  const ContextSet one_modulus(contexts.begin(), contexts.begin() + 1);
+  CHECK(contains(error_of([&] { load_public_keys(dir.file("public.key"), one_modulus); }),
+                 "made for other parameters"));
+  // A parameter file read as public keys names both kinds.
+  save_parameter_set(dir.file("params"), contexts);
+  CHECK(contains(error_of([&] { load_public_keys(dir.file("params"), contexts); }),
+                 "holds a parameter set, expected public keys"));
+}
+
+TEST_CASE("a ciphertext file streams back batch by batch, the last batch partly filled") {
+  CrtFixture& f = fixture();
+  TempDir dir;
+  const std::string path = dir.file("batch.ct");
+  // 10 images in batches of 4: 4, 4, 2.
+  write_file(f, path, 10, 4, 3);
+  const ProtocolHeader header = read_protocol_header(path);
+  CHECK(header.kind == ProtocolFileKind::kCiphertexts);
+  CHECK(header.images == 10);
+  CHECK(header.batch_size == 4);
+  CHECK(header.values == 3);
+  CHECK(header.moduli == 2);
+  CHECK(header.batch_count() == 3);
+  CHECK(header.key_set_id == key_set_id(f.key_ids()));
+  // Header + 3 batches × 2 moduli × one record of 3 ciphertexts.
+  CHECK(fs::file_size(path) ==
+        kProtocolHeaderBytes + 3 * (ciphertext_batch_bytes(*f.keys.contexts[0], 3) +
+                                    ciphertext_batch_bytes(*f.keys.contexts[1], 3)));
+
+  CiphertextFileReader reader(path, key_contexts(f.keys), f.key_ids());
+  const uint64_t expected_images[] = {4, 4, 2};
+  for (uint64_t b = 0; b < 3; ++b) {
+    size_t ticks = 0;
+    const EncryptedBatch batch = reader.next([&] { ++ticks; });
+    CHECK(ticks == 6);
+    CHECK(batch.images == expected_images[b]);
+    check_batch_decrypts(f, batch, b * 4, 3);
+  }
+  CHECK(reader.batches_left() == 0);
+  CHECK_NOTHROW(reader.finish());
+}
+
+TEST_CASE("a ciphertext file is refused from its header under other keys or other parameters") {
+  CrtFixture& f = fixture();
+  CrtFixture& g = other_keys();
+  TempDir dir;
+  const std::string path = dir.file("batch.ct");
+  write_file(f, path, 3, 3, 2);
+
+  CHECK(contains(error_of([&] { CiphertextFileReader(path, key_contexts(g.keys), g.key_ids()); }),
+                 "encrypted under other keys"));
+
+  yashe::Parameters smaller = f.base;
+  smaller.n = 4096;
+  const ContextSet other_parameters = make_context_set(smaller, f.moduli);
+  CHECK(contains(error_of([&] { CiphertextFileReader(path, other_parameters, f.key_ids()); }),
+                 "made for other parameters"));
+
+  // A header of f's keys spliced onto g's records passes the header check and is refused per
+  // record.
+  const std::string other_path = dir.file("other.ct");
+  write_file(g, other_path, 3, 3, 2);
+  const std::string mine = read_bytes(path), theirs = read_bytes(other_path);
+  REQUIRE(mine.size() == theirs.size());
+  write_bytes(dir.file("spliced.ct"),
+              mine.substr(0, kProtocolHeaderBytes) + theirs.substr(kProtocolHeaderBytes));
+  const std::string error = read_all_batches(f, dir.file("spliced.ct"));
+  CHECK(contains(error, "batch 1 of 1 (modulus 1 of 2): encrypted under other keys"));
+}
+
+TEST_CASE("damaged ciphertext files are refused: truncated, flipped bytes, trailing bytes") {
+  CrtFixture& f = fixture();
+  TempDir dir;
+  const std::string path = dir.file("batch.ct");
+  write_file(f, path, 5, 3, 2);
+  const std::string good = read_bytes(path);
+  CHECK(read_all_batches(f, path).empty());
+
+  const std::string damaged = dir.file("damaged.ct");
+  write_bytes(damaged, good.substr(0, good.size() - 100));
+  CHECK(contains(read_all_batches(f, damaged), "truncated"));
+  // Cut exactly after the first batch: the second batch's record is missing.
+  const uint64_t first_batch = kProtocolHeaderBytes +
+                               ciphertext_batch_bytes(*f.keys.contexts[0], 2) +
+                               ciphertext_batch_bytes(*f.keys.contexts[1], 2);
+  write_bytes(damaged, good.substr(0, first_batch));
+  CHECK(contains(read_all_batches(f, damaged), "batch 2 of 2 (modulus 1 of 2): truncated"));
+  write_bytes(damaged, good.substr(0, 50));
+  CHECK(contains(read_all_batches(f, damaged), "truncated: 50 bytes, the header alone needs 88"));
+
+  for (size_t offset : {size_t{9}, size_t{40}, size_t{70}}) {  // header fields and checksum
+    std::string bytes = good;
+    bytes[offset] ^= 0x10;
+    write_bytes(damaged, bytes);
+    CHECK(contains(read_all_batches(f, damaged), "corrupted: header checksum mismatch"));
+  }
+  for (size_t offset : {kProtocolHeaderBytes + 5000, good.size() / 2, good.size() - 1}) {
+    std::string bytes = good;
+    bytes[offset] ^= 0x01;
+    write_bytes(damaged, bytes);
+    CHECK(contains(read_all_batches(f, damaged), "corrupted: checksum mismatch"));
+  }
+  write_bytes(damaged, good + "x");
+  CHECK(contains(read_all_batches(f, damaged), "trailing bytes after the last record"));
+  write_bytes(damaged, "cryptonets-model 1\n");
+  CHECK(contains(read_all_batches(f, damaged), "not a cryptonets protocol file"));
+  write_bytes(damaged, "");
+  CHECK(contains(read_all_batches(f, damaged), "empty file"));
+  CHECK(contains(read_all_batches(f, dir.file("missing.ct")), "cannot open"));
+  CHECK(contains(read_all_batches(f, dir.path.string()), "it is a directory"));
+
+  save_secret_keys(dir.file("secret.key"), key_contexts(f.keys),
+                   f.keys_of([](const yashe::KeySet& k) { return k.secret_key; }));
+  CHECK(contains(read_all_batches(f, dir.file("secret.key")),
+                 "holds secret keys, expected ciphertexts"));
+}
+
+TEST_CASE("the ciphertext writer refuses other keys and leaves no file unless committed") {
+  CrtFixture& f = fixture();
+  CrtFixture& g = other_keys();
+  TempDir dir;
+  {
+    CiphertextFileWriter writer(dir.file("out.ct"), key_contexts(f.keys), f.key_ids(), 6, 3, 2);
+    writer.write(make_batch(f, 0, 3, 2));
+    // g's ciphertexts under f's key ids.
+    CHECK_THROWS_AS(writer.write(make_batch(g, 3, 3, 2)), std::invalid_argument);
+    CHECK_THROWS_AS(writer.commit(), std::logic_error);
+  }
+  CHECK(dir.entries() == 0);
+  {
+    CiphertextFileWriter writer(dir.file("out.ct"), key_contexts(f.keys), f.key_ids(), 6, 3, 2);
+    CHECK_THROWS_AS(writer.write(make_batch(f, 0, 2, 2)), std::invalid_argument);  // 2 images
+    CHECK_THROWS_AS(writer.write(make_batch(f, 0, 3, 1)), std::invalid_argument);  // 1 value
+  }
+  CHECK(dir.entries() == 0);
+}
