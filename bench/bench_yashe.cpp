@@ -3,6 +3,7 @@
 
 #include <map>
 #include <memory>
+#include <string>
 
 #include "cryptonets/arith/primes.hpp"
 #include "cryptonets/random/samplers.hpp"
@@ -24,6 +25,7 @@ struct Setup {
   std::unique_ptr<Evaluator> evaluator;
   Plaintext message;
   Ciphertext a, b;
+  Ciphertext product;  // a·b before relinearisation
 };
 
 // n = 8192: 7 primes of 55 bits (≈ 385 bits); n = 16384: 8 primes of 55 bits (≈ 440 bits).
@@ -44,6 +46,7 @@ Setup& setup(size_t n) {
       s.message.coeffs.push_back(sample_uniform_below(s.prng, s.context->parameters().t));
     s.a = s.encryptor->encrypt(s.message, s.prng);
     s.b = s.encryptor->encrypt(s.message, s.prng);
+    s.product = s.evaluator->multiply_without_relinearization(s.a, s.b);
   }
   return *entry;
 }
@@ -52,120 +55,66 @@ void label(benchmark::State& state, const Setup& s) {
   state.SetLabel("log2 q = " + std::to_string(static_cast<int>(s.context->parameters().log2_q())));
 }
 
-void keygen(benchmark::State& state) {
-  Setup& s = setup(state.range(0));
-  for (auto _ : state)
-    benchmark::DoNotOptimize(generate_keys(s.context, s.prng));
-  label(state, s);
+// Registers YASHE/<name> at n = 8192 and n = 16384.
+template <typename Run>
+void register_at_paper_sizes(const std::string& name, benchmark::TimeUnit unit, Run run) {
+  benchmark::RegisterBenchmark(("YASHE/" + name).c_str(), run)
+      ->ArgName("n")
+      ->Arg(8192)
+      ->Arg(16384)
+      ->Unit(unit);
 }
-void encrypt(benchmark::State& state) {
-  Setup& s = setup(state.range(0));
-  for (auto _ : state)
-    benchmark::DoNotOptimize(s.encryptor->encrypt(s.message, s.prng));
-  label(state, s);
+
+// Times `operation(setup)`, whose result is kept.
+template <typename Operation>
+void add_operation(const std::string& name, benchmark::TimeUnit unit, Operation operation) {
+  register_at_paper_sizes(name, unit, [operation](benchmark::State& state) {
+    Setup& s = setup(static_cast<size_t>(state.range(0)));
+    for (auto _ : state)
+      benchmark::DoNotOptimize(operation(s));
+    label(state, s);
+  });
 }
-void decrypt(benchmark::State& state) {
-  Setup& s = setup(state.range(0));
-  for (auto _ : state)
-    benchmark::DoNotOptimize(s.decryptor->decrypt(s.a));
-  label(state, s);
+
+// Times an in-place operation applied again and again to one ciphertext that starts as a.
+template <typename Operation>
+void add_in_place_operation(const std::string& name, benchmark::TimeUnit unit,
+                            Operation operation) {
+  register_at_paper_sizes(name, unit, [operation](benchmark::State& state) {
+    Setup& s = setup(static_cast<size_t>(state.range(0)));
+    Ciphertext c = s.a;
+    for (auto _ : state)
+      operation(s, c);
+    label(state, s);
+  });
 }
-void add(benchmark::State& state) {
-  Setup& s = setup(state.range(0));
-  Ciphertext c = s.a;
-  for (auto _ : state)
-    s.evaluator->add_inplace(c, s.b);
-  label(state, s);
-}
-void multiply_scalar(benchmark::State& state) {
-  Setup& s = setup(state.range(0));
-  Ciphertext c = s.a;
-  for (auto _ : state)
+
+// In the order they run.
+[[maybe_unused]] const bool kRegistered = [] {
+  using benchmark::kMicrosecond;
+  using benchmark::kMillisecond;
+  add_operation("keygen", kMillisecond, [](Setup& s) { return generate_keys(s.context, s.prng); });
+  add_operation("encrypt", kMillisecond,
+                [](Setup& s) { return s.encryptor->encrypt(s.message, s.prng); });
+  add_operation("decrypt", kMillisecond, [](Setup& s) { return s.decryptor->decrypt(s.a); });
+  add_in_place_operation("add", kMicrosecond,
+                         [](Setup& s, Ciphertext& c) { s.evaluator->add_inplace(c, s.b); });
+  add_in_place_operation("multiply_scalar", kMicrosecond, [](Setup& s, Ciphertext& c) {
     s.evaluator->multiply_scalar_inplace(c, -3);
-  label(state, s);
-}
-void multiply_relinearize(benchmark::State& state) {
-  Setup& s = setup(state.range(0));
-  for (auto _ : state)
-    benchmark::DoNotOptimize(s.evaluator->multiply(s.a, s.b));
-  label(state, s);
-}
-void square_relinearize(benchmark::State& state) {
-  Setup& s = setup(state.range(0));
-  for (auto _ : state)
-    benchmark::DoNotOptimize(s.evaluator->square(s.a));
-  label(state, s);
-}
-void multiply_only(benchmark::State& state) {
-  Setup& s = setup(state.range(0));
-  for (auto _ : state)
-    benchmark::DoNotOptimize(s.evaluator->multiply_without_relinearization(s.a, s.b));
-  label(state, s);
-}
-void relinearize_only(benchmark::State& state) {
-  Setup& s = setup(state.range(0));
-  const Ciphertext product = s.evaluator->multiply_without_relinearization(s.a, s.b);
-  for (auto _ : state) {
-    Ciphertext c = product;
+  });
+  add_operation("multiply_without_relinearization", kMillisecond,
+                [](Setup& s) { return s.evaluator->multiply_without_relinearization(s.a, s.b); });
+  // The copy of the unrelinearised product is part of each iteration.
+  add_operation("relinearize", kMillisecond, [](Setup& s) {
+    Ciphertext c = s.product;
     s.evaluator->relinearize_inplace(c);
-    benchmark::DoNotOptimize(c);
-  }
-  label(state, s);
-}
+    return c;
+  });
+  add_operation("multiply_relinearize", kMillisecond,
+                [](Setup& s) { return s.evaluator->multiply(s.a, s.b); });
+  add_operation("square_relinearize", kMillisecond,
+                [](Setup& s) { return s.evaluator->square(s.a); });
+  return true;
+}();
 
 }  // namespace
-
-BENCHMARK(keygen)
-    ->Name("YASHE/keygen")
-    ->ArgName("n")
-    ->Arg(8192)
-    ->Arg(16384)
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(encrypt)
-    ->Name("YASHE/encrypt")
-    ->ArgName("n")
-    ->Arg(8192)
-    ->Arg(16384)
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(decrypt)
-    ->Name("YASHE/decrypt")
-    ->ArgName("n")
-    ->Arg(8192)
-    ->Arg(16384)
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(add)
-    ->Name("YASHE/add")
-    ->ArgName("n")
-    ->Arg(8192)
-    ->Arg(16384)
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK(multiply_scalar)
-    ->Name("YASHE/multiply_scalar")
-    ->ArgName("n")
-    ->Arg(8192)
-    ->Arg(16384)
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK(multiply_only)
-    ->Name("YASHE/multiply_without_relinearization")
-    ->ArgName("n")
-    ->Arg(8192)
-    ->Arg(16384)
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(relinearize_only)
-    ->Name("YASHE/relinearize")
-    ->ArgName("n")
-    ->Arg(8192)
-    ->Arg(16384)
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(multiply_relinearize)
-    ->Name("YASHE/multiply_relinearize")
-    ->ArgName("n")
-    ->Arg(8192)
-    ->Arg(16384)
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(square_relinearize)
-    ->Name("YASHE/square_relinearize")
-    ->ArgName("n")
-    ->Arg(8192)
-    ->Arg(16384)
-    ->Unit(benchmark::kMillisecond);

@@ -65,7 +65,9 @@ std::string format(const char* pattern, Args... args) {
   return text;
 }
 
-std::string mib(uint64_t bytes) { return format("%.2f MiB", static_cast<double>(bytes) / 1048576); }
+std::string mib(uint64_t bytes) {
+  return format("%.2f MiB", static_cast<double>(bytes) / 1048576);
+}
 
 void progress_line(const std::string& text) {
   std::fprintf(stderr, "[reproduce] %s\n", text.c_str());
@@ -197,8 +199,8 @@ void apply_mode_defaults(Options& o, size_t preset_n) {
     o.accuracy_images = test ? 48 : (o.mode == "full" ? 10000 : *o.batch_images);
   }
   if (o.scaling_n.empty()) {
-    o.scaling_n = test ? std::vector<size_t>{1024, 2048}
-                       : std::vector<size_t>{4096, 8192, 16384, 32768};
+    o.scaling_n =
+        test ? std::vector<size_t>{1024, 2048} : std::vector<size_t>{4096, 8192, 16384, 32768};
   }
   if (!o.scaling_all_moduli) o.scaling_all_moduli = o.mode == "full";
   *o.batch_images = std::min(*o.batch_images, *o.timing_n);
@@ -372,10 +374,10 @@ std::string moduli_description(const std::vector<uint64_t>& moduli) {
 struct StageRow {
   std::string stage;
   std::optional<size_t> layer_index;
-  double seconds = 0;                 // summed over the plaintext moduli
-  std::vector<double> per_modulus;    // seconds per modulus
-  size_t ciphertexts = 0;             // all moduli
-  uint64_t memory_bytes = 0;          // all moduli
+  double seconds = 0;               // summed over the plaintext moduli
+  std::vector<double> per_modulus;  // seconds per modulus
+  size_t ciphertexts = 0;           // all moduli
+  uint64_t memory_bytes = 0;        // all moduli
   double predicted = std::numeric_limits<double>::infinity();
   std::optional<double> measured;
 
@@ -442,6 +444,14 @@ struct RunResult {
       if (row.layer_index) total += row.seconds;
     return total;
   }
+  double stage_seconds_modulus(const std::string& stage, size_t i) const {
+    double total = 0;
+    for (const auto& row : stages)
+      if (row.stage == stage && !row.layer_index && i < row.per_modulus.size()) {
+        total += row.per_modulus[i];
+      }
+    return total;
+  }
   double network_seconds_modulus(size_t i) const {
     double total = 0;
     for (const auto& row : stages)
@@ -491,8 +501,8 @@ KeyedSet generate_keys(const ParameterSet& set, Prng& prng) {
 // Encrypt, evaluate and (when `decrypt`) decrypt `count` images from the first, in batches of
 // `batch_size`; the stages of the first batch are kept. Noise is measured with the secret key as
 // a diagnostic, outside the timed stages.
-RunResult run(Session& session, const KeyedSet& keyed, int threads, size_t count,
-              size_t batch_size, bool decrypt) {
+RunResult run(Session& session, const KeyedSet& keyed, int threads, size_t count, size_t batch_size,
+              bool decrypt) {
   RunResult result;
   result.set = keyed.set;
   result.threads = threads;
@@ -504,13 +514,13 @@ RunResult run(Session& session, const KeyedSet& keyed, int threads, size_t count
   result.batches = batches;
   for (size_t b = 0; b < batches; ++b) {
     const size_t first = b * batch_size, size = std::min(batch_size, count - first);
-    progress_line(format("%s, %d thread(s): batch %zu/%zu (%zu images)",
-                         keyed.set.name.c_str(), threads, b + 1, batches, size));
+    progress_line(format("%s, %d thread(s): batch %zu/%zu (%zu images)", keyed.set.name.c_str(),
+                         threads, b + 1, batches, size));
     StageCollector collector;
     const auto observe = [&](const StageReport& report) { collector.add(report); };
     const auto images = quantised_images(session.model, session.test.images, first, size);
-    EncryptedBatch batch = encrypt_batch(server, session.model, images, session.prng, threads,
-                                         observe);
+    EncryptedBatch batch =
+        encrypt_batch(server, session.model, images, session.prng, threads, observe);
     InferenceOptions inference;
     inference.threads = threads;
     inference.observe = observe;
@@ -632,10 +642,10 @@ std::string optional_number(const std::optional<double>& value, const char* patt
 
 // Everything the report needs, gathered while the runs go.
 struct Results {
-  std::vector<ParameterSet> presets;        // paper, default
+  std::vector<ParameterSet> presets;  // paper, default
   bool presets_identical = false;
-  std::vector<RunResult> timing;            // preset × threads
-  std::optional<RunResult> accuracy_run;    // default preset, most threads
+  std::vector<RunResult> timing;          // preset × threads
+  std::optional<RunResult> accuracy_run;  // default preset, most threads
   size_t accuracy_images = 0, encrypted_correct = 0, plain_correct = 0, score_mismatches = 0,
          label_mismatches = 0;
   double plain_seconds = 0;
@@ -644,8 +654,8 @@ struct Results {
     std::optional<ParameterSet> set;
     std::string note;
     size_t moduli_run = 0;
-    double keygen_seconds = 0, encrypt_seconds = 0, network_seconds = 0,
-           network_seconds_modulus1 = 0;
+    double keygen_seconds = 0, encrypt_seconds = 0, encrypt_seconds_modulus1 = 0,
+           network_seconds = 0, network_seconds_modulus1 = 0;
     std::optional<double> final_measured;
     uint64_t ciphertext_bytes = 0;  // one ciphertext, file format
     bool measured = false;
@@ -676,9 +686,8 @@ void write_csvs(const Options& o, const Results& r) {
         for (double s : row.per_modulus)
           per_modulus += (per_modulus.empty() ? "" : ";") + format("%.3f", s);
         csv.row(run.set.name, run.set.base.n, format("%.1f", run.set.base.log2_q()),
-                run.set.base.q_primes.size(), run.set.moduli.size(), run.threads,
-                run.batch_images, row.stage,
-                row.layer_index ? std::to_string(*row.layer_index + 1) : std::string(),
+                run.set.base.q_primes.size(), run.set.moduli.size(), run.threads, run.batch_images,
+                row.stage, row.layer_index ? std::to_string(*row.layer_index + 1) : std::string(),
                 format("%.3f", row.seconds), per_modulus, row.ciphertexts, row.memory_bytes,
                 format("%.1f", row.predicted), optional_number(row.measured));
       }
@@ -691,15 +700,14 @@ void write_csvs(const Options& o, const Results& r) {
                 "full_batch_predictions_per_hour,upload_bytes,download_bytes");
     for (const auto& run : r.timing) {
       const double latency = run.latency_seconds();
-      csv.row(run.set.name, run.set.base.n, format("%.1f", run.set.base.log2_q()),
-              run.set.base.q_primes.size(), run.set.moduli.size(), run.threads, run.batch_images,
-              format("%.2f", run.keygen_seconds),
-              format("%.3f", run.stage_seconds("encode+encrypt")),
-              format("%.3f", run.network_seconds()),
-              format("%.3f", run.stage_seconds("decrypt+decode")), format("%.3f", latency),
-              format("%.0f", run.batch_images / latency * 3600),
-              format("%.0f", run.set.base.n / latency * 3600), run.upload_bytes,
-              run.download_bytes);
+      csv.row(
+          run.set.name, run.set.base.n, format("%.1f", run.set.base.log2_q()),
+          run.set.base.q_primes.size(), run.set.moduli.size(), run.threads, run.batch_images,
+          format("%.2f", run.keygen_seconds), format("%.3f", run.stage_seconds("encode+encrypt")),
+          format("%.3f", run.network_seconds()),
+          format("%.3f", run.stage_seconds("decrypt+decode")), format("%.3f", latency),
+          format("%.0f", run.batch_images / latency * 3600),
+          format("%.0f", run.set.base.n / latency * 3600), run.upload_bytes, run.download_bytes);
     }
   }
   if (r.accuracy_run) {
@@ -717,18 +725,18 @@ void write_csvs(const Options& o, const Results& r) {
                 "preset,threads,step,stage,predicted_budget_bits,measured_budget_bits");
     for (const auto& run : r.timing) {
       for (const auto& row : run.stages)
-        csv.row(run.set.name, run.threads, row.layer_index ? *row.layer_index + 1 : 0,
-                row.stage, format("%.1f", row.predicted), optional_number(row.measured));
+        csv.row(run.set.name, run.threads, row.layer_index ? *row.layer_index + 1 : 0, row.stage,
+                format("%.1f", row.predicted), optional_number(row.measured));
     }
   }
   {
     CsvFile csv(o.out_dir / "scaling_n.csv",
                 "n,primes,log2_q,plaintext_moduli,moduli_run,threads,predicted_budget_bits,"
-                "measured_budget_bits,keygen_seconds,encrypt_seconds,network_seconds,"
-                "network_seconds_modulus1,ciphertext_bytes,status");
+                "measured_budget_bits,keygen_seconds,encrypt_seconds,encrypt_seconds_modulus1,"
+                "network_seconds,network_seconds_modulus1,ciphertext_bytes,status");
     for (const auto& row : r.scaling) {
       if (!row.set) {
-        csv.row(row.n, "", "", "", 0, r.scaling_threads, "", "", "", "", "", "", "",
+        csv.row(row.n, "", "", "", 0, r.scaling_threads, "", "", "", "", "", "", "", "",
                 "skipped: " + row.note);
         continue;
       }
@@ -736,8 +744,9 @@ void write_csvs(const Options& o, const Results& r) {
               row.set->moduli.size(), row.moduli_run, r.scaling_threads,
               format("%.1f", row.set->predicted_budget), optional_number(row.final_measured),
               format("%.2f", row.keygen_seconds), format("%.3f", row.encrypt_seconds),
-              format("%.3f", row.network_seconds), format("%.3f", row.network_seconds_modulus1),
-              row.ciphertext_bytes, row.measured ? "measured" : row.note);
+              format("%.3f", row.encrypt_seconds_modulus1), format("%.3f", row.network_seconds),
+              format("%.3f", row.network_seconds_modulus1), row.ciphertext_bytes,
+              row.measured ? "measured" : row.note);
     }
   }
   {
@@ -794,9 +803,8 @@ void write_csvs(const Options& o, const Results& r) {
                  "n,network seconds (plaintext modulus 1),encode+encrypt seconds (modulus 1)");
     for (const auto& row : r.scaling) {
       if (!row.measured) continue;
-      const double per_modulus_encrypt = row.encrypt_seconds / static_cast<double>(row.moduli_run);
       plot.row(row.n, format("%.3f", row.network_seconds_modulus1),
-               format("%.3f", per_modulus_encrypt));
+               format("%.3f", row.encrypt_seconds_modulus1));
     }
   }
   {
@@ -861,10 +869,13 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
   for (size_t i = 0; i < o.threads.size(); ++i)
     md << (i ? ", " : "") << o.threads[i];
   md << " |\n";
-  md << "| load average (1/5/15 min) before / after | " << r.load_before << " ; "
-     << r.load_after << " |\n";
+  md << "| load average (1/5/15 min) before / after | " << r.load_before << " ; " << r.load_after
+     << " |\n";
   md << "| compiler | g++ " << __VERSION__ << " |\n";
   if (!o.git_commit.empty()) md << "| commit | " << o.git_commit << " |\n";
+  md << "| keys | "
+     << (o.seed ? "derived from --seed: INSECURE, for debugging only" : "fresh, from OS entropy")
+     << " |\n";
   md << "| command | `" << o.command_line << "` |\n";
   md << "| driver wall time | " << format("%.0f s", r.driver_seconds) << " |\n\n";
   md << "The machine is shared: other jobs ran at the same time (see the load average), so every "
@@ -885,11 +896,13 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
     md << "**The two presets are identical here**, so each configuration was measured once and "
           "is listed under both names.";
   }
-  md << "\n\n" << yashe::assess_security(r.presets.front().base).one_line()
+  md << "\n\n"
+     << yashe::assess_security(r.presets.front().base).one_line()
      << " (`cryptonets params` prints the full report).\n\n";
 
   md << "## Time per stage, one batch (cf. the paper's Table 2)\n\n";
-  md << "Seconds of wall-clock time for one batch of " << (r.timing.empty() ? 0 : r.timing.front().batch_images)
+  md << "Seconds of wall-clock time for one batch of "
+     << (r.timing.empty() ? 0 : r.timing.front().batch_images)
      << " images (each stage's cost does not depend on how many of the n slots are filled), "
         "summed over the plaintext moduli.\n\n| stage |";
   for (const auto& run : r.timing)
@@ -926,8 +939,8 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
     const double latency = run.latency_seconds();
     md << "| " << run.config_name() << " | " << format("%.2f", run.keygen_seconds) << " | "
        << format("%.1f", latency) << " | " << format("%.1f", run.network_seconds()) << " | "
-       << format("%.0f", run.set.base.n / latency * 3600) << " | " << paper.cell("latency")
-       << " | " << paper.cell("throughput") << " |\n";
+       << format("%.0f", run.set.base.n / latency * 3600) << " | " << paper.cell("latency") << " | "
+       << paper.cell("throughput") << " |\n";
   }
   md << "\n";
 
@@ -945,9 +958,8 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
     md << "| plain integer network | " << format("%.2f%%", 100.0 * r.plain_correct / images)
        << " | " << paper.cell("accuracy_plain") << " |\n";
     md << "| encrypted scores equal the plain ones | "
-       << (r.score_mismatches == 0
-               ? std::string("yes, on every image")
-               : "NO: " + std::to_string(r.score_mismatches) + " images differ")
+       << (r.score_mismatches == 0 ? std::string("yes, on every image")
+                                   : "NO: " + std::to_string(r.score_mismatches) + " images differ")
        << " (labels differ on " << r.label_mismatches << ") | " << paper.cell("accuracy_agree")
        << " |\n\n";
   }
@@ -1004,30 +1016,31 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
   md << "\n![noise budget](" << rel << "/noise.png)\n\n";
 
   md << "## Scaling with the ring degree n\n\n";
-  md << "For each n: the fewest " << (r.presets.empty() ? 0
-                            : static_cast<int>(std::bit_width(r.presets.back().base.q_primes.front())))
+  md << "For each n: the fewest "
+     << (r.presets.empty()
+             ? 0
+             : static_cast<int>(std::bit_width(r.presets.back().base.q_primes.front())))
      << "-bit primes whose predicted budget (predict_budget_over_moduli) keeps a "
      << format("%.0f", kMarginBits) << "-bit margin, plaintext moduli = 1 mod 2n of the same size; "
      << r.scaling_threads << " threads; one batch"
      << (o.scaling_all_moduli.value_or(false) ? " on every plaintext modulus"
-                                               : " on plaintext modulus 1 only (the others "
-                                                 "cost the same again)")
-     << ". Network time is modulus 1's.\n\n";
-  md << "| n | q | predicted / measured budget (bits) | encode+encrypt (s) | network, modulus 1 "
-        "(s) | one ciphertext | paper |\n|---|---|---|---|---|---|---|\n";
+                                              : " on plaintext modulus 1 only (the others "
+                                                "cost the same again)")
+     << ". Times are plaintext modulus 1's; the measured budget is the minimum over the moduli "
+        "run.\n\n";
+  md << "| n | q | predicted / measured budget (bits) | encode+encrypt, modulus 1 (s) | network, "
+        "modulus 1 (s) | one ciphertext | paper |\n|---|---|---|---|---|---|---|\n";
   for (const auto& row : r.scaling) {
     if (!row.set) {
-      md << "| " << row.n << " | skipped: " << row.note << " | | | | | "
-         << paper.cell("scaling_n") << " |\n";
+      md << "| " << row.n << " | skipped: " << row.note << " | | | | | " << paper.cell("scaling_n")
+         << " |\n";
       continue;
     }
     md << "| " << row.n << " | " << q_description(row.set->base) << " | "
-       << format("%.1f", row.set->predicted_budget) << " / "
-       << optional_number(row.final_measured) << " | "
-       << (row.measured ? format("%.2f", row.encrypt_seconds) : row.note) << " | "
+       << format("%.1f", row.set->predicted_budget) << " / " << optional_number(row.final_measured)
+       << " | " << (row.measured ? format("%.2f", row.encrypt_seconds_modulus1) : row.note) << " | "
        << (row.measured ? format("%.2f", row.network_seconds_modulus1) : std::string()) << " | "
-       << (row.ciphertext_bytes ? format("%.0f KiB", row.ciphertext_bytes / 1024.0)
-                                : std::string())
+       << (row.ciphertext_bytes ? format("%.0f KiB", row.ciphertext_bytes / 1024.0) : std::string())
        << " | " << paper.cell("scaling_n") << " |\n";
   }
   md << "\n![scaling with n](" << rel << "/scaling_n.png)\n\n";
@@ -1037,11 +1050,17 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
   for (const auto& run : r.timing) {
     double one_thread = 0;
     for (const auto& other : r.timing)
-      if (other.set.name == run.set.name && other.threads == 1) one_thread = other.network_seconds();
+      if (other.set.name == run.set.name && other.threads == 1)
+        one_thread = other.network_seconds();
     md << "| " << run.set.name << " | " << run.threads << " | "
        << format("%.1f", run.network_seconds()) << " | "
        << (one_thread > 0 ? format("%.2fx", one_thread / run.network_seconds()) : std::string("-"))
        << " | " << paper.cell("scaling_threads") << " |\n";
+  }
+  if (std::atof(r.load_before.c_str()) >= static_cast<double>(cpu_count())) {
+    md << "\nThe load average (" << r.load_before << ") was at or above the " << cpu_count()
+       << " logical CPUs during these runs: the extra threads competed with other jobs' "
+          "processes, so this speed-up says little about the code's on an idle machine.\n";
   }
   md << "\n![scaling with threads](" << rel << "/scaling_threads.png)\n\n";
 
@@ -1096,8 +1115,9 @@ int reproduce(Options o) {
   for (const ParameterSet* like : {&paper_preset, &default_preset}) {
     std::string why_not;
     auto set = at_degree(*like, *o.timing_n, compiled, ranges, why_not);
-    if (!set) throw std::runtime_error(like->name + " preset at n = " +
-                                       std::to_string(*o.timing_n) + ": " + why_not);
+    if (!set)
+      throw std::runtime_error(like->name + " preset at n = " + std::to_string(*o.timing_n) + ": " +
+                               why_not);
     set->name = like->name;
     r.presets.push_back(*set);
   }
@@ -1142,8 +1162,8 @@ int reproduce(Options o) {
     const auto start = Clock::now();
     const size_t count = std::min(accuracy_images, r.accuracy_run->scores.size());
     r.accuracy_images = count;
-    const auto plain = plain_scores(compiled, quantised_images(model, test.images, 0, count),
-                                    most_threads);
+    const auto plain =
+        plain_scores(compiled, quantised_images(model, test.images, 0, count), most_threads);
     r.plain_seconds = seconds_since(start);
     std::vector<std::vector<mpz_class>> encrypted(r.accuracy_run->scores.begin(),
                                                   r.accuracy_run->scores.begin() + count);
@@ -1184,6 +1204,7 @@ int reproduce(Options o) {
       row.moduli_run = reuse->set.moduli.size();
       row.keygen_seconds = reuse->keygen_seconds;
       row.encrypt_seconds = reuse->stage_seconds("encode+encrypt");
+      row.encrypt_seconds_modulus1 = reuse->stage_seconds_modulus("encode+encrypt", 0);
       row.network_seconds = reuse->network_seconds();
       row.network_seconds_modulus1 = reuse->network_seconds_modulus(0);
       for (const auto& stage : reuse->stages)
@@ -1201,6 +1222,7 @@ int reproduce(Options o) {
       row.moduli_run = run_set.moduli.size();
       row.keygen_seconds = keys.keygen_seconds;
       row.encrypt_seconds = result.stage_seconds("encode+encrypt");
+      row.encrypt_seconds_modulus1 = result.stage_seconds_modulus("encode+encrypt", 0);
       row.network_seconds = result.network_seconds();
       row.network_seconds_modulus1 = result.network_seconds_modulus(0);
       for (const auto& stage : result.stages)

@@ -65,8 +65,7 @@ inline Model random_small_cryptonets_model(std::mt19937_64& rng, int64_t side, i
 
 // The CryptoNets MNIST network before merging (Gilad-Bachrach et al. 2016, Table 1) on 28×28
 // images, with random weights in [-max_weight, max_weight].
-inline Model random_cryptonets_model(std::mt19937_64& rng, int64_t max_weight,
-                                     double input_scale) {
+inline Model random_cryptonets_model(std::mt19937_64& rng, int64_t max_weight, double input_scale) {
   Model model{Shape{1, 28, 28}, input_scale, {}};
   const ScaledMeanPoolLayer pool{3, 3, 1, 1, Padding{1, 1, 1, 1}};
   model.layers = {
@@ -115,8 +114,7 @@ inline std::filesystem::path mnist_directory() {
 
 // The first `count` images of an MNIST set as the model's integer inputs (quantise_pixels).
 inline std::vector<std::vector<int64_t>> quantised_mnist_images(const Model& model,
-                                                                const MnistSet& set,
-                                                                size_t count) {
+                                                                const MnistSet& set, size_t count) {
   std::vector<std::vector<int64_t>> images;
   for (size_t s = 0; s < count; ++s) {
     const auto* first = set.images.pixels.data() + s * kMnistImagePixels;

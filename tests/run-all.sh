@@ -15,4 +15,4 @@ meson test -C build --print-errorlogs --num-processes "$jobs"
   -Dcpp_args=-Wno-maybe-uninitialized  # GCC 12 false positives under ASan instrumentation
 meson compile -C build-sanitize -j "$jobs" unit_tests
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
-  meson test -C build-sanitize --no-rebuild --print-errorlogs --num-processes "$jobs" --suite default
+  meson test -C build-sanitize --no-rebuild --print-errorlogs --num-processes "$jobs" --suite unit

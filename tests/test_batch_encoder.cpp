@@ -67,23 +67,12 @@ int64_t centred_sum(int64_t a, int64_t b, uint64_t t) {
   return centred_product(a + b, 1, t);
 }
 
-struct KeyedFixture {
-  std::shared_ptr<const Context> context;
-  Prng prng;
-  KeySet keys;
-  Encryptor encryptor;
-  Decryptor decryptor;
-  Evaluator evaluator;
+// A keyed scheme that encrypts and decrypts slot vectors.
+struct KeyedFixture : KeyedScheme {
   BatchEncoder encoder;
 
   KeyedFixture(std::shared_ptr<const Context> ctx, uint64_t seed)
-      : context(std::move(ctx)),
-        prng(Prng::insecure_seeded(seed)),
-        keys(generate_keys(context, prng)),
-        encryptor(context, keys.public_key),
-        decryptor(context, keys.secret_key),
-        evaluator(context, keys.evaluation_key),
-        encoder(context) {}
+      : KeyedScheme(std::move(ctx), seed), encoder(context) {}
 
   uint64_t t() const { return context->parameters().t; }
   Ciphertext encrypt(const std::vector<int64_t>& values) {

@@ -1,9 +1,12 @@
 // The model text format: exact round trips, the documented defaults, and the line number of every
 // kind of malformed file.
 #include <doctest/doctest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <random>
 #include <sstream>
@@ -58,6 +61,23 @@ std::string to_text(const Model& model) {
 Model from_text(const std::string& text, const std::string& name = "test.model") {
   std::istringstream in(text);
   return read_model(in, name);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+constexpr bool kAddressSanitizer = __has_feature(address_sanitizer);
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
+// Bytes of address space mapped by this process (the first field of /proc/self/statm, in pages).
+rlim_t address_space_in_use() {
+  std::ifstream statm("/proc/self/statm");
+  rlim_t pages = 0;
+  statm >> pages;
+  REQUIRE(pages > 0);
+  return pages * static_cast<rlim_t>(::sysconf(_SC_PAGESIZE));
 }
 
 // A small valid file; the malformed cases below edit one line of it.
@@ -161,6 +181,33 @@ TEST_CASE("scales up to the largest finite double and down to the smallest denor
       kSmallModel, 3, "conv in 1 out 2 kernel 2 2 stride 1 1 pad 0 0 0 0 scale 1.2e154"));
   CHECK(squared.layers[1].scale == 1.2e154 * 1.2e154);
   CHECK(from_text(to_text(squared)) == squared);
+}
+
+// Found by tests/fuzz/fuzz_model: a header "dense in 1048576 out 256" made read_model reserve
+// 2^28 weights (2 GiB) before reading any of them, so a 300-byte file could exhaust memory or end
+// in std::bad_alloc. With the address space limited to 1 GiB above what is in use, the file must
+// still be refused with the documented error.
+TEST_CASE("a short file that declares 2^28 weights is refused without reserving memory for them") {
+  if (kAddressSanitizer) return;  // ASan's shadow memory does not live under an address-space limit
+  const std::string text = replace_line(kSmallModel, 9, "dense in 1048576 out 256");
+  rlimit previous{};
+  REQUIRE(::getrlimit(RLIMIT_AS, &previous) == 0);
+  rlimit limited = previous;
+  limited.rlim_cur = address_space_in_use() + (rlim_t{1} << 30);
+  if (previous.rlim_max != RLIM_INFINITY && previous.rlim_max < limited.rlim_cur) return;
+  REQUIRE(::setrlimit(RLIMIT_AS, &limited) == 0);
+  std::string message;
+  bool out_of_memory = false;
+  try {
+    from_text(text, "bad.model");
+  } catch (const std::runtime_error& e) {
+    message = e.what();
+  } catch (const std::bad_alloc&) {
+    out_of_memory = true;
+  }
+  REQUIRE(::setrlimit(RLIMIT_AS, &previous) == 0);
+  CHECK_FALSE(out_of_memory);
+  CHECK(message.find("model file 'bad.model' line 10: expected 1048576 integers") == 0);
 }
 
 TEST_CASE("writing an invalid model is refused") {

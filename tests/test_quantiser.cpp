@@ -16,8 +16,8 @@
 #include <variant>
 #include <vector>
 
-#include "cryptonets/arith/wide_integer.hpp"
 #include "cryptonets/arith/primes.hpp"
+#include "cryptonets/arith/wide_integer.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/nn/float_network.hpp"

@@ -24,27 +24,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Fixture {
-  std::shared_ptr<const Context> context;
-  Prng prng;
-  KeySet keys;
-  Encryptor encryptor;
-  Decryptor decryptor;
-  Evaluator evaluator;
-  PlainRing plain;
-
-  Fixture(const Parameters& params, uint64_t seed)
-      : context(Context::create(params)),
-        prng(Prng::insecure_seeded(seed)),
-        keys(generate_keys(context, prng)),
-        encryptor(context, keys.public_key),
-        decryptor(context, keys.secret_key),
-        evaluator(context, keys.evaluation_key),
-        plain(params.n, params.t) {}
-
-  Plaintext random() { return random_plaintext(prng, context->n(), context->parameters().t); }
-  Ciphertext encrypt(const Plaintext& m) { return encryptor.encrypt(m, prng); }
-};
+using Fixture = SchemeFixture;
 
 Fixture& paper_fixture() {
   static Fixture fixture(paper_scale_parameters(), 31);

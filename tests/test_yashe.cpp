@@ -15,27 +15,7 @@ using namespace test_support;
 
 namespace {
 
-struct Fixture {
-  std::shared_ptr<const Context> context;
-  Prng prng;
-  KeySet keys;
-  Encryptor encryptor;
-  Decryptor decryptor;
-  Evaluator evaluator;
-  PlainRing plain;
-
-  Fixture(const Parameters& params, uint64_t seed)
-      : context(Context::create(params)),
-        prng(Prng::insecure_seeded(seed)),
-        keys(generate_keys(context, prng)),
-        encryptor(context, keys.public_key),
-        decryptor(context, keys.secret_key),
-        evaluator(context, keys.evaluation_key),
-        plain(params.n, params.t) {}
-
-  Plaintext random() { return random_plaintext(prng, context->n(), context->parameters().t); }
-  Ciphertext encrypt(const Plaintext& m) { return encryptor.encrypt(m, prng); }
-};
+using Fixture = SchemeFixture;
 
 Fixture& paper_fixture() {
   static Fixture fixture(paper_scale_parameters(), 11);
@@ -195,52 +175,47 @@ TEST_CASE("a CryptoNets-shaped depth-2 circuit decrypts correctly") {
     return static_cast<int64_t>(sample_uniform_below(weights, 511)) - 255;
   };
 
-  std::vector<Plaintext> inputs;
-  std::vector<Ciphertext> encrypted;
+  // Values computed on the plaintexts and on their encryptions side by side.
+  struct Values {
+    std::vector<Plaintext> plain;
+    std::vector<Ciphertext> cipher;
+  };
+  // Output o is (Σ_{i < terms} w_oi · in_{i mod |in|})², with fresh random weights.
+  auto squared_weighted_sums = [&](const Values& in, int outputs, int terms) {
+    Values out;
+    for (int o = 0; o < outputs; ++o) {
+      Plaintext p = fx.plain.zero();
+      Ciphertext c = in.cipher[0];
+      fx.evaluator.multiply_scalar_inplace(c, 0);
+      for (int i = 0; i < terms; ++i) {
+        const size_t k = static_cast<size_t>(i) % in.plain.size();
+        const int64_t w = weight();
+        p = fx.plain.add(p, fx.plain.scale(in.plain[k], w));
+        Ciphertext term = in.cipher[k];
+        fx.evaluator.multiply_scalar_inplace(term, w);
+        fx.evaluator.add_inplace(c, term);
+      }
+      out.plain.push_back(fx.plain.multiply(p, p));
+      out.cipher.push_back(fx.evaluator.square(c));
+    }
+    return out;
+  };
+
+  Values inputs;
   for (int i = 0; i < 25; ++i) {
-    inputs.push_back(fx.random());
-    encrypted.push_back(fx.encrypt(inputs.back()));
+    inputs.plain.push_back(fx.random());
+    inputs.cipher.push_back(fx.encrypt(inputs.plain.back()));
   }
   // Layer 1: three weighted sums of the 25 inputs, then squares.
-  std::vector<Plaintext> plain1;
-  std::vector<Ciphertext> cipher1;
-  for (int o = 0; o < 3; ++o) {
-    Plaintext p = fx.plain.zero();
-    Ciphertext c = encrypted[0];
-    fx.evaluator.multiply_scalar_inplace(c, 0);
-    for (int i = 0; i < 25; ++i) {
-      const int64_t w = weight();
-      p = fx.plain.add(p, fx.plain.scale(inputs[i], w));
-      Ciphertext term = encrypted[i];
-      fx.evaluator.multiply_scalar_inplace(term, w);
-      fx.evaluator.add_inplace(c, term);
-    }
-    plain1.push_back(fx.plain.multiply(p, p));
-    cipher1.push_back(fx.evaluator.square(c));
-  }
+  const Values layer1 = squared_weighted_sums(inputs, 3, 25);
   // Layer 2: 845-term weighted sums over the squared values, then squares.
-  std::vector<Plaintext> plain2;
-  std::vector<Ciphertext> cipher2;
-  for (int o = 0; o < 2; ++o) {
-    Plaintext p = fx.plain.zero();
-    Ciphertext c = cipher1[0];
-    fx.evaluator.multiply_scalar_inplace(c, 0);
-    for (int i = 0; i < 845; ++i) {
-      const int64_t w = weight();
-      p = fx.plain.add(p, fx.plain.scale(plain1[i % 3], w));
-      Ciphertext term = cipher1[i % 3];
-      fx.evaluator.multiply_scalar_inplace(term, w);
-      fx.evaluator.add_inplace(c, term);
-    }
-    plain2.push_back(fx.plain.multiply(p, p));
-    cipher2.push_back(fx.evaluator.square(c));
-  }
+  const Values layer2 = squared_weighted_sums(layer1, 2, 845);
   // Layer 3: a final weighted sum.
   Plaintext expected =
-      fx.plain.add(fx.plain.scale(plain2[0], 200), fx.plain.scale(plain2[1], -117));
-  Ciphertext out = cipher2[0];
+      fx.plain.add(fx.plain.scale(layer2.plain[0], 200), fx.plain.scale(layer2.plain[1], -117));
+  Ciphertext out = layer2.cipher[0];
   fx.evaluator.multiply_scalar_inplace(out, 200);
-  Ciphertext second = cipher2[1];
+  Ciphertext second = layer2.cipher[1];
   fx.evaluator.multiply_scalar_inplace(second, -117);
   fx.evaluator.add_inplace(out, second);
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "cryptonets/arith/primes.hpp"
@@ -11,6 +12,9 @@
 #include "cryptonets/random/samplers.hpp"
 #include "cryptonets/ring/ntt.hpp"
 #include "cryptonets/yashe/context.hpp"
+#include "cryptonets/yashe/encryptor.hpp"
+#include "cryptonets/yashe/evaluator.hpp"
+#include "cryptonets/yashe/key_generator.hpp"
 #include "cryptonets/yashe/types.hpp"
 
 namespace test_support {
@@ -69,6 +73,35 @@ class PlainRing {
  private:
   Modulus t_;
   NttTables ntt_;
+};
+
+// One key set under a context, drawn from a seeded PRNG, and the objects that use it.
+struct KeyedScheme {
+  std::shared_ptr<const Context> context;
+  Prng prng;
+  KeySet keys;
+  Encryptor encryptor;
+  Decryptor decryptor;
+  Evaluator evaluator;
+
+  KeyedScheme(std::shared_ptr<const Context> scheme_context, uint64_t seed)
+      : context(std::move(scheme_context)),
+        prng(Prng::insecure_seeded(seed)),
+        keys(generate_keys(context, prng)),
+        encryptor(context, keys.public_key),
+        decryptor(context, keys.secret_key),
+        evaluator(context, keys.evaluation_key) {}
+};
+
+// A keyed scheme with R_t arithmetic for the expected side, encrypting random plaintexts.
+struct SchemeFixture : KeyedScheme {
+  PlainRing plain;
+
+  SchemeFixture(const Parameters& params, uint64_t seed)
+      : KeyedScheme(Context::create(params), seed), plain(params.n, params.t) {}
+
+  Plaintext random() { return random_plaintext(prng, context->n(), context->parameters().t); }
+  Ciphertext encrypt(const Plaintext& m) { return encryptor.encrypt(m, prng); }
 };
 
 }  // namespace test_support

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <new>
 #include <sstream>
 
 #ifndef CRYPTONETS_SOURCE_DATA_DIR
@@ -17,8 +18,14 @@
 namespace cryptonets::cli {
 
 OptionParser::OptionParser(std::string command, std::string summary)
-    : command_(std::move(command)), summary_(std::move(summary)) {
+    : invocation_("cryptonets " + command), summary_(std::move(summary)) {
   add_flag("help", "show this help and exit");
+}
+
+OptionParser OptionParser::for_program(std::string program, std::string summary) {
+  OptionParser parser("", std::move(summary));
+  parser.invocation_ = std::move(program);
+  return parser;
 }
 
 void OptionParser::add_value(const std::string& name, const std::string& metavar,
@@ -36,6 +43,7 @@ void OptionParser::add_flag(const std::string& name, const std::string& help) {
 bool OptionParser::parse(std::span<char* const> arguments) {
   for (size_t i = 0; i < arguments.size(); ++i) {
     std::string argument = arguments[i];
+    if (argument == "-h") argument = "--help";
     if (argument.rfind("--", 0) != 0 || argument.size() == 2) {
       throw UsageError("unexpected argument '" + argument + "' (options start with --)");
     }
@@ -75,7 +83,7 @@ bool OptionParser::parse(std::span<char* const> arguments) {
 
 std::string OptionParser::usage() const {
   std::ostringstream out;
-  out << "usage: cryptonets " << command_ << " [options]\n\n" << summary_ << "\n\noptions:\n";
+  out << "usage: " << invocation_ << " [options]\n\n" << summary_ << "\n\noptions:\n";
   for (const std::string& name : order_) {
     const Spec& spec = specs_.at(name);
     std::string left = "  --" + name + (spec.metavar.empty() ? "" : " " + spec.metavar);
@@ -136,6 +144,22 @@ double OptionParser::real(const std::string& name, double low, double high) cons
     throw UsageError("--" + name + " expects a number in " + range.str() + ", got '" + value + "'");
   }
   return parsed;
+}
+
+int run_standalone(const std::string& program, int (*run)(std::span<char* const>), int argc,
+                   char** argv) {
+  try {
+    return run(std::span<char* const>(argv + 1, argc > 1 ? static_cast<size_t>(argc - 1) : 0));
+  } catch (const UsageError& e) {
+    std::cerr << program << ": " << e.what() << " (see " << program << " --help)\n";
+    return kExitUsage;
+  } catch (const std::bad_alloc&) {
+    std::cerr << program << ": out of memory\n";
+    return kExitFailure;
+  } catch (const std::exception& e) {
+    std::cerr << program << ": " << e.what() << '\n';
+    return kExitFailure;
+  }
 }
 
 Progress::Progress(std::string label, size_t total)

@@ -29,10 +29,13 @@ class UsageError : public std::invalid_argument {
 };
 
 // Options of one subcommand: "--name VALUE" (or "--name=VALUE") and boolean "--name". Every
-// subcommand gets --help. Positional arguments are refused.
+// subcommand gets --help (also spelt -h). Positional arguments are refused.
 class OptionParser {
  public:
+  // For a subcommand: "usage: cryptonets <command> [options]".
   OptionParser(std::string command, std::string summary);
+  // For a standalone executable such as cryptonets-train: "usage: <program> [options]".
+  static OptionParser for_program(std::string program, std::string summary);
 
   // A value option; without a default it is optional (has() tells) unless `required`.
   void add_value(const std::string& name, const std::string& metavar, const std::string& help,
@@ -60,12 +63,17 @@ class OptionParser {
   };
   const Spec& spec(const std::string& name) const;
 
-  std::string command_;
+  std::string invocation_;  // what the usage line shows before [options]
   std::string summary_;
   std::vector<std::string> order_;
   std::map<std::string, Spec> specs_;
   std::map<std::string, std::string> values_;
 };
+
+// The main() of a standalone executable: runs `run` on the arguments after the program name and
+// maps its exceptions to the exit codes above, with messages prefixed by `program`.
+int run_standalone(const std::string& program, int (*run)(std::span<char* const>), int argc,
+                   char** argv);
 
 // A progress bar on stderr, drawn only when stderr is a terminal and CI is not set (quiet in
 // pipes, logs and CI). advance() may be called from any thread; redraws at most 10 times a second.

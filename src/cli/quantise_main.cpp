@@ -9,17 +9,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <exception>
 #include <fstream>
-#include <iostream>
 #include <optional>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <string_view>
 #include <thread>
 #include <vector>
 
+#include "cli_support.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/sha256.hpp"
@@ -30,14 +29,15 @@
 namespace {
 
 using namespace cryptonets;
+using namespace cryptonets::cli;
 
 struct CommandLine {
-  std::string float_model = "data/model-float.txt";
-  std::string data_directory = "data/mnist";
-  std::string output = "data/model.txt";
-  std::string results = "bench/results/quantisation.md";
-  int threads = 2;
-  double min_accuracy = 0.989;
+  std::string float_model;
+  std::string data_directory;
+  std::string output;
+  std::string results;
+  int threads = 0;
+  double min_accuracy = 0;
   bool verify_checksums = true;
   SweepGrid grid;
 };
@@ -49,54 +49,33 @@ constexpr int kUniformMaxBits = 8;
 constexpr size_t kMostFaithfulPerModuli = 5;
 constexpr size_t kMostAccuratePerModuli = 3;
 
-void print_usage() {
-  std::cout << "usage: cryptonets-quantise [options]\n"
-               "  --float FILE          trained float model [data/model-float.txt]\n"
-               "  --data DIR            MNIST IDX files and SHA256SUMS.uncompressed [data/mnist]\n"
-               "  --out FILE            where to write the integer model [data/model.txt]\n"
-               "  --results FILE        where to write the table [bench/results/quantisation.md]\n"
-               "  --threads T           OpenMP threads [2]\n"
-               "  --min-accuracy X      least test accuracy of the default [0.989]\n"
-               "  --max-moduli K        evaluate grid points needing at most K moduli [3]\n"
-               "  --no-verify           skip the SHA-256 check of the data files\n";
-}
+// Parses the options; nullopt after --help.
+std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) {
+  OptionParser options = OptionParser::for_program(
+      "cryptonets-quantise",
+      "Quantises the trained float CryptoNets network into the integer model of the encrypted "
+      "runtime (the fewest plaintext moduli that keep the test accuracy) and writes the "
+      "accuracy/bits table.");
+  options.add_value("float", "FILE", "trained float model", "data/model-float.txt");
+  options.add_value("data", "DIR", "MNIST IDX files and SHA256SUMS.uncompressed", "data/mnist");
+  options.add_value("out", "FILE", "where to write the integer model", "data/model.txt");
+  options.add_value("results", "FILE", "where to write the table", "bench/results/quantisation.md");
+  options.add_value("threads", "T", "OpenMP threads", "2");
+  options.add_value("min-accuracy", "X", "least test accuracy of the default", "0.989");
+  options.add_value("max-moduli", "K", "evaluate grid points needing at most K moduli",
+                    std::to_string(SweepGrid{}.max_moduli));
+  options.add_flag("no-verify", "skip the SHA-256 check of the data files");
+  if (!options.parse(arguments)) return std::nullopt;
 
-double parse_number(std::string_view flag, const char* text) {
-  char* end = nullptr;
-  const double value = std::strtod(text, &end);
-  if (end == text || *end != '\0') {
-    throw std::invalid_argument(std::string(flag) + " expects a number, got '" + text + "'");
-  }
-  return value;
-}
-
-CommandLine parse_command_line(int argc, char** argv) {
   CommandLine line;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    if (flag == "--no-verify") {
-      line.verify_checksums = false;
-      continue;
-    }
-    if (i + 1 >= argc) throw std::invalid_argument(std::string(flag) + " needs a value");
-    const char* value = argv[++i];
-    if (flag == "--float")
-      line.float_model = value;
-    else if (flag == "--data")
-      line.data_directory = value;
-    else if (flag == "--out")
-      line.output = value;
-    else if (flag == "--results")
-      line.results = value;
-    else if (flag == "--threads")
-      line.threads = static_cast<int>(parse_number(flag, value));
-    else if (flag == "--min-accuracy")
-      line.min_accuracy = parse_number(flag, value);
-    else if (flag == "--max-moduli")
-      line.grid.max_moduli = static_cast<int>(parse_number(flag, value));
-    else
-      throw std::invalid_argument("unknown option '" + std::string(flag) + "'");
-  }
+  line.float_model = options.text("float");
+  line.data_directory = options.text("data");
+  line.output = options.text("out");
+  line.results = options.text("results");
+  line.threads = static_cast<int>(options.integer("threads", 1, 1024));
+  line.min_accuracy = options.real("min-accuracy", 0, 1);
+  line.grid.max_moduli = static_cast<int>(options.integer("max-moduli", 1, 8));
+  line.verify_checksums = !options.flag("no-verify");
   return line;
 }
 
@@ -350,14 +329,10 @@ void save_chosen_model(const CommandLine& line, const Report& report, const Mode
   }
 }
 
-int run(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
-      print_usage();
-      return 0;
-    }
-  }
-  const CommandLine line = parse_command_line(argc, argv);
+int run(std::span<char* const> arguments) {
+  const std::optional<CommandLine> parsed = parse_command_line(arguments);
+  if (!parsed) return kExitSuccess;
+  const CommandLine& line = *parsed;
   const FloatNetwork network = load_float_network(line.float_model);
   const MnistSet train_set =
       load_mnist(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
@@ -425,22 +400,17 @@ int run(int argc, char** argv) {
   if (!report.chosen) {
     std::fprintf(stderr, "no choice reaches the accuracy %s; %s not written\n",
                  percent(line.min_accuracy, 1).c_str(), line.output.c_str());
-    return 1;
+    return kExitFailure;
   }
   save_chosen_model(line, report, quantise(network, report.chosen->choice));
   std::fprintf(stderr, "wrote %s: %s, test %s, %d moduli\n", line.output.c_str(),
                report.chosen->choice.label().c_str(),
                percent(report.chosen->test.accuracy()).c_str(), *report.chosen->moduli);
-  return 0;
+  return kExitSuccess;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& error) {
-    std::cerr << "cryptonets-quantise: " << error.what() << '\n';
-    return 1;
-  }
+  return run_standalone("cryptonets-quantise", run, argc, argv);
 }

@@ -1,15 +1,15 @@
 // cryptonets-train: trains the float CryptoNets network on MNIST and writes it as a text model.
 //
 //   cryptonets-train --data data/mnist --epochs 25 --seed 1 --threads 1 --out data/model-float.txt
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <exception>
-#include <iostream>
+#include <limits>
+#include <optional>
 #include <span>
-#include <stdexcept>
 #include <string>
-#include <string_view>
 
+#include "cli_support.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/nn/float_network.hpp"
 #include "cryptonets/nn/trainer.hpp"
@@ -17,99 +17,73 @@
 namespace {
 
 using namespace cryptonets;
+using namespace cryptonets::cli;
 
 struct CommandLine {
-  std::string data_directory = "data/mnist";
-  std::string output = "data/model-float.txt";
+  std::string data_directory;
+  std::string output;
   size_t train_limit = 0;  // 0: all training images
   bool verify_checksums = true;
   TrainingOptions training;
 };
 
-void print_usage() {
-  std::cout
-      << "usage: cryptonets-train [options]\n"
-         "  --data DIR            MNIST IDX files (.gz or plain) and SHA256SUMS.uncompressed"
-         " [data/mnist]\n"
-         "  --out FILE            where to write the float model [data/model-float.txt]\n"
-         "  --epochs N            [25]\n"
-         "  --seed S              seeds initialisation, shuffling and augmentation [1]\n"
-         "  --threads T           OpenMP threads; the result does not depend on it [1]\n"
-         "  --batch N             mini-batch size [64]\n"
-         "  --lr X                Adam step size after warm-up [0.002]\n"
-         "  --final-lr X          step size at the end of the cosine decay [1e-5]\n"
-         "  --warmup N            warm-up steps [500]\n"
-         "  --clip X              global gradient-norm clip [5]\n"
-         "  --weight-decay X      decoupled weight decay (multiplied by the step size) [0.05]\n"
-         "  --shift N             random shift augmentation, ±N pixels [2]\n"
-         "  --conv-maps N         convolution maps [5]\n"
-         "  --hidden N            hidden units [100]\n"
-         "  --train-limit N       train on the first N images only\n"
-         "  --no-verify           skip the SHA-256 check of the data files\n";
+// "%g" of a default, as --help shows it and as it parses back.
+std::string shown(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", value);
+  return text;
 }
 
-long parse_integer(std::string_view flag, const char* text) {
-  char* end = nullptr;
-  const long value = std::strtol(text, &end, 10);
-  if (end == text || *end != '\0') {
-    throw std::invalid_argument(std::string(flag) + " expects an integer, got '" + text + "'");
-  }
-  return value;
-}
+// Parses the options, whose defaults are those of TrainingOptions; nullopt after --help.
+std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) {
+  const TrainingOptions defaults;
+  OptionParser options = OptionParser::for_program(
+      "cryptonets-train",
+      "Trains the float CryptoNets network on MNIST and writes it as a text model.");
+  options.add_value("data", "DIR", "MNIST IDX files (.gz or plain) and SHA256SUMS.uncompressed",
+                    "data/mnist");
+  options.add_value("out", "FILE", "where to write the float model", "data/model-float.txt");
+  options.add_value("epochs", "N", "passes over the training images",
+                    std::to_string(defaults.epochs));
+  options.add_value("seed", "S", "seeds initialisation, shuffling and augmentation",
+                    std::to_string(defaults.seed));
+  options.add_value("threads", "T", "OpenMP threads; the result does not depend on it",
+                    std::to_string(defaults.threads));
+  options.add_value("batch", "N", "mini-batch size", std::to_string(defaults.batch_size));
+  options.add_value("lr", "X", "Adam step size after warm-up", shown(defaults.learning_rate));
+  options.add_value("final-lr", "X", "step size at the end of the cosine decay",
+                    shown(defaults.final_learning_rate));
+  options.add_value("warmup", "N", "warm-up steps", std::to_string(defaults.warmup_steps));
+  options.add_value("clip", "X", "global gradient-norm clip", shown(defaults.gradient_clip_norm));
+  options.add_value("weight-decay", "X", "decoupled weight decay (multiplied by the step size)",
+                    shown(defaults.weight_decay));
+  options.add_value("shift", "N", "random shift augmentation, ±N pixels",
+                    std::to_string(defaults.max_shift));
+  options.add_value("conv-maps", "N", "convolution maps", std::to_string(defaults.conv_maps));
+  options.add_value("hidden", "N", "hidden units", std::to_string(defaults.hidden));
+  options.add_value("train-limit", "N", "train on the first N images only (0: all)", "0");
+  options.add_flag("no-verify", "skip the SHA-256 check of the data files");
+  if (!options.parse(arguments)) return std::nullopt;
 
-float parse_real(std::string_view flag, const char* text) {
-  char* end = nullptr;
-  const float value = std::strtof(text, &end);
-  if (end == text || *end != '\0') {
-    throw std::invalid_argument(std::string(flag) + " expects a number, got '" + text + "'");
-  }
-  return value;
-}
-
-CommandLine parse_command_line(int argc, char** argv) {
   CommandLine line;
+  line.data_directory = options.text("data");
+  line.output = options.text("out");
+  line.train_limit = static_cast<size_t>(options.integer("train-limit", 0, INT64_MAX));
+  line.verify_checksums = !options.flag("no-verify");
   TrainingOptions& t = line.training;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    if (flag == "--no-verify") {
-      line.verify_checksums = false;
-      continue;
-    }
-    if (i + 1 >= argc) throw std::invalid_argument(std::string(flag) + " needs a value");
-    const char* value = argv[++i];
-    if (flag == "--data")
-      line.data_directory = value;
-    else if (flag == "--out")
-      line.output = value;
-    else if (flag == "--epochs")
-      t.epochs = static_cast<int>(parse_integer(flag, value));
-    else if (flag == "--seed")
-      t.seed = static_cast<uint64_t>(parse_integer(flag, value));
-    else if (flag == "--threads")
-      t.threads = static_cast<int>(parse_integer(flag, value));
-    else if (flag == "--batch")
-      t.batch_size = static_cast<int>(parse_integer(flag, value));
-    else if (flag == "--lr")
-      t.learning_rate = parse_real(flag, value);
-    else if (flag == "--final-lr")
-      t.final_learning_rate = parse_real(flag, value);
-    else if (flag == "--warmup")
-      t.warmup_steps = static_cast<int>(parse_integer(flag, value));
-    else if (flag == "--clip")
-      t.gradient_clip_norm = parse_real(flag, value);
-    else if (flag == "--weight-decay")
-      t.weight_decay = parse_real(flag, value);
-    else if (flag == "--shift")
-      t.max_shift = static_cast<int>(parse_integer(flag, value));
-    else if (flag == "--conv-maps")
-      t.conv_maps = static_cast<int>(parse_integer(flag, value));
-    else if (flag == "--hidden")
-      t.hidden = static_cast<int>(parse_integer(flag, value));
-    else if (flag == "--train-limit")
-      line.train_limit = parse_integer(flag, value);
-    else
-      throw std::invalid_argument("unknown option '" + std::string(flag) + "'");
-  }
+  constexpr int64_t kMostSteps = std::numeric_limits<int>::max();
+  t.epochs = static_cast<int>(options.integer("epochs", 0, 100000));
+  t.seed = static_cast<uint64_t>(options.integer("seed", 0, INT64_MAX));
+  t.threads = static_cast<int>(options.integer("threads", 1, 1024));
+  t.batch_size = static_cast<int>(options.integer("batch", 1, 1 << 20));
+  t.learning_rate = static_cast<float>(options.real("lr", 0, 10));
+  t.final_learning_rate = static_cast<float>(options.real("final-lr", 0, 10));
+  t.warmup_steps = static_cast<int>(options.integer("warmup", 0, kMostSteps));
+  t.gradient_clip_norm = static_cast<float>(options.real("clip", 0, 1e9));
+  t.weight_decay = static_cast<float>(options.real("weight-decay", 0, 1000));
+  t.max_shift = static_cast<int>(options.integer("shift", 0, FloatNetwork::kImageSide - 1));
+  t.conv_maps = static_cast<int>(options.integer("conv-maps", 1, 1024));
+  t.hidden = static_cast<int>(options.integer("hidden", 1, 1 << 20));
   return line;
 }
 
@@ -119,14 +93,10 @@ LabelledImages view(const MnistSet& set, size_t limit) {
           std::span(set.labels.labels).first(count)};
 }
 
-int run(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
-      print_usage();
-      return 0;
-    }
-  }
-  const CommandLine line = parse_command_line(argc, argv);
+int run(std::span<char* const> arguments) {
+  const std::optional<CommandLine> parsed = parse_command_line(arguments);
+  if (!parsed) return kExitSuccess;
+  const CommandLine& line = *parsed;
   const MnistSet train = load_mnist(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
   const MnistSet test = load_mnist(line.data_directory, MnistSplit::kTest, line.verify_checksums);
   const TrainingOptions& t = line.training;
@@ -147,16 +117,11 @@ int run(int argc, char** argv) {
   save_float_network(network, line.output);
   std::printf("wrote %s (%zu parameters) after %.1f s of training\n", line.output.c_str(),
               parameter_count(network), total_seconds);
-  return 0;
+  return kExitSuccess;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& error) {
-    std::cerr << "cryptonets-train: " << error.what() << '\n';
-    return 1;
-  }
+  return run_standalone("cryptonets-train", run, argc, argv);
 }

@@ -236,6 +236,8 @@ class ModelReader {
     }
   }
 
+  // The weights are not reserved up front: memory grows only with the lines actually read, so a
+  // short file that declares 2^28 weights cannot make the reader allocate 2 GiB.
   void require_parameter_count(const LineTokens& line, int64_t rows, int64_t per_row) {
     if (per_row > kMaxLayerParameters || rows * per_row > kMaxLayerParameters) {
       fail(line.line_number(), "the layer has more than 2^28 weights");
@@ -256,7 +258,6 @@ class ModelReader {
     double scale = optional_scale(line, previous_scale);
     int64_t per_map = conv.in_maps * conv.kernel_height * conv.kernel_width;
     require_parameter_count(line, conv.out_maps, per_map);
-    conv.weights.reserve(static_cast<size_t>(conv.out_maps * per_map));
     for (int64_t o = 0; o < conv.out_maps; ++o) {
       read_parameter_line(conv.weights, per_map, "weights of output map " + std::to_string(o));
     }
@@ -270,7 +271,6 @@ class ModelReader {
     dense.outputs = next_keyword_dimension(line, "out");
     double scale = optional_scale(line, previous_scale);
     require_parameter_count(line, dense.outputs, dense.inputs);
-    dense.weights.reserve(static_cast<size_t>(dense.outputs * dense.inputs));
     for (int64_t o = 0; o < dense.outputs; ++o) {
       read_parameter_line(dense.weights, dense.inputs, "weights of output " + std::to_string(o));
     }

@@ -20,6 +20,8 @@ template <class... Ts>
 struct Overloaded : Ts... {
   using Ts::operator()...;
 };
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;  // C++17 form: clang 14 lacks C++20 aggregate CTAD
 
 [[noreturn]] void fail(const std::string& message) {
   throw std::invalid_argument(message);

@@ -36,7 +36,7 @@ expect_header stages.csv "preset,n,log2_q,primes,moduli,threads,images,stage,lay
 expect_header summary.csv "preset,n,log2_q,primes,moduli,threads,images,keygen_seconds,encrypt_seconds,network_seconds,decrypt_seconds,latency_seconds,predictions_per_hour,full_batch_predictions_per_hour,upload_bytes,download_bytes"
 expect_header accuracy.csv "preset,n,threads,images,batches,encrypted_accuracy,plain_accuracy,score_mismatches,label_mismatches,agree"
 expect_header noise.csv "preset,threads,step,stage,predicted_budget_bits,measured_budget_bits"
-expect_header scaling_n.csv "n,primes,log2_q,plaintext_moduli,moduli_run,threads,predicted_budget_bits,measured_budget_bits,keygen_seconds,encrypt_seconds,network_seconds,network_seconds_modulus1,ciphertext_bytes,status"
+expect_header scaling_n.csv "n,primes,log2_q,plaintext_moduli,moduli_run,threads,predicted_budget_bits,measured_budget_bits,keygen_seconds,encrypt_seconds,encrypt_seconds_modulus1,network_seconds,network_seconds_modulus1,ciphertext_bytes,status"
 expect_header layers_plot.csv "stage,paper 1T,paper 2T,default 1T,default 2T"
 
 # The content that the test mode fixes: two presets x two thread counts, 7 stages each; 48 images

@@ -2,7 +2,8 @@
 // (LLVMFuzzerTestOneInput) where libFuzzer is not available (g++ builds).
 //
 //   fuzz_<target> [--iterations N] [--seconds S] [--seed X] [--max-len BYTES]
-//                 [--artifact-prefix PREFIX] [--write-seeds DIR] [FILE_OR_DIR...]
+//                 [--malloc-limit-mb MB] [--artifact-prefix PREFIX] [--write-seeds DIR]
+//                 [FILE_OR_DIR...]
 //
 // With files (or directories of files): runs each once (replay of a saved finding) and exits.
 // Otherwise: runs the target's seed inputs (fuzz_seed_inputs(), each must be accepted), then
@@ -24,6 +25,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -105,6 +107,45 @@ void install_crash_handlers() {
   }
 }
 
+// ---- Allocation limit. A single allocation of hundreds of MiB while reading an input of at most
+// --max-len bytes means that a size field was trusted before it was checked. ASan reports it
+// itself (max_allocation_size_mb, set by tests/fuzz/meson.build); other builds check it here.
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CRYPTONETS_FUZZ_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CRYPTONETS_FUZZ_ASAN 1
+#endif
+#endif
+
+size_t g_allocation_limit = size_t{512} << 20;
+
+}  // namespace
+
+#ifndef CRYPTONETS_FUZZ_ASAN
+void* operator new(size_t size) {
+  if (size > g_allocation_limit) {
+    char message[160];
+    std::snprintf(message, sizeof message,
+                  "FUZZ FINDING: a single allocation of %zu bytes (limit --malloc-limit-mb)\n",
+                  size);
+    [[maybe_unused]] ssize_t ignored = ::write(2, message, std::strlen(message));
+    std::abort();
+  }
+  if (void* memory = std::malloc(size == 0 ? 1 : size)) return memory;
+  throw std::bad_alloc();
+}
+void operator delete(void* memory) noexcept {
+  std::free(memory);
+}
+void operator delete(void* memory, size_t) noexcept {
+  std::free(memory);
+}
+#endif
+
+namespace {
+
 // ---- Mutations.
 
 // Values that sit on boundaries of length, count and size checks.
@@ -154,47 +195,45 @@ void tweak_integer_field(Bytes& data, InsecureRng& rng) {
   }
 }
 
-// Replaces a decimal number in text input by a boundary value.
+// Boundary values for the numbers of text formats: dimension and parameter limits (2^20, 2^28,
+// 2^60), integer overflow, double range, and forms that are not plain decimals.
+// clang-format off
+constexpr std::array<const char*, 28> kDecimalReplacements = {
+    "0", "1", "-1", "2", "255", "256", "16384", "65536", "1048576", "1048577", "268435456",
+    "2147483648", "4294967297", "1152921504606846975", "1152921504606846976",
+    "-1152921504606846975", "9223372036854775807", "-9223372036854775808",
+    "99999999999999999999", "1e308", "1.7976931348623157e308", "1e309", "4.9e-324", "1e-400",
+    "inf", "nan", "-0", "0x10"};
+// clang-format on
+
+bool is_digit(uint8_t byte) {
+  return byte >= '0' && byte <= '9';
+}
+
+// In text input, replaces one number by a boundary value. The number is picked by line first, so
+// that the few header lines weigh as much as the many lines of weights.
 void tweak_decimal(Bytes& data, InsecureRng& rng) {
-  static const std::array<const char*, 26> replacements = {"0",
-                                                           "1",
-                                                           "-1",
-                                                           "2",
-                                                           "1152921504606846976",
-                                                           "255",
-                                                           "256",
-                                                           "1048576",
-                                                           "1048577",
-                                                           "268435456",
-                                                           "16384",
-                                                           "2147483648",
-                                                           "4294967297",
-                                                           "1152921504606846975",
-                                                           "-1152921504606846975",
-                                                           "9223372036854775807",
-                                                           "-9223372036854775808",
-                                                           "99999999999999999999",
-                                                           "1e308",
-                                                           "1e309",
-                                                           "4.9e-324",
-                                                           "1e-400",
-                                                           "inf",
-                                                           "nan",
-                                                           "-0",
-                                                           "0x10"};
-  if (data.empty()) return;
-  size_t start = rng.below(data.size());
-  while (start < data.size() && !(data[start] >= '0' && data[start] <= '9'))
-    ++start;
-  if (start == data.size()) return;
+  std::vector<size_t> line_starts{0};
+  for (size_t i = 0; i + 1 < data.size(); ++i)
+    if (data[i] == '\n') line_starts.push_back(i + 1);
+  const size_t line = rng.below(line_starts.size());
+  const size_t line_begin = line_starts[line];
+  const size_t line_end = line + 1 < line_starts.size() ? line_starts[line + 1] : data.size();
+  std::vector<size_t> number_starts;
+  for (size_t i = line_begin; i < line_end; ++i) {
+    if (is_digit(data[i]) && (i == line_begin || !is_digit(data[i - 1])))
+      number_starts.push_back(i);
+  }
+  if (number_starts.empty()) return;
+  size_t start = number_starts[rng.below(number_starts.size())];
   if (start > 0 && data[start - 1] == '-') --start;
   size_t end = start + 1;
   while (end < data.size() && std::strchr("0123456789.eE+-", data[end]) != nullptr)
     ++end;
-  const char* text = replacements[rng.below(replacements.size())];
-  data.erase(data.begin() + static_cast<ptrdiff_t>(start),
-             data.begin() + static_cast<ptrdiff_t>(end));
-  data.insert(data.begin() + static_cast<ptrdiff_t>(start), text, text + std::strlen(text));
+  const char* text = kDecimalReplacements[rng.below(kDecimalReplacements.size())];
+  const auto at = [&](size_t i) { return data.begin() + static_cast<ptrdiff_t>(i); };
+  data.erase(at(start), at(end));
+  data.insert(at(start), text, text + std::strlen(text));
 }
 
 void mutate_once(Bytes& data, const std::vector<Bytes>& pool, InsecureRng& rng) {
@@ -286,6 +325,7 @@ struct Options {
   double seconds = 0;
   uint64_t seed = 1;
   size_t max_len = 1 << 16;
+  size_t malloc_limit_mb = 512;
   std::string artifact_prefix;
   std::string write_seeds;
   std::vector<std::string> inputs;
@@ -294,7 +334,8 @@ struct Options {
 [[noreturn]] void usage(const char* program) {
   std::fprintf(stderr,
                "usage: %s [--iterations N] [--seconds S] [--seed X] [--max-len BYTES]\n"
-               "       [--artifact-prefix PREFIX] [--write-seeds DIR] [FILE_OR_DIR...]\n",
+               "       [--malloc-limit-mb MB] [--artifact-prefix PREFIX] [--write-seeds DIR]\n"
+               "       [FILE_OR_DIR...]\n",
                program);
   std::exit(2);
 }
@@ -316,6 +357,8 @@ Options parse_options(int argc, char** argv) {
         options.seed = std::stoull(value());
       } else if (arg == "--max-len") {
         options.max_len = std::stoull(value());
+      } else if (arg == "--malloc-limit-mb") {
+        options.malloc_limit_mb = std::stoull(value());
       } else if (arg == "--artifact-prefix") {
         options.artifact_prefix = value();
       } else if (arg == "--write-seeds") {
@@ -439,6 +482,7 @@ int fuzz_loop(const Options& options, const std::vector<Bytes>& seeds) {
 
 int main(int argc, char** argv) {
   const Options options = parse_options(argc, argv);
+  g_allocation_limit = options.malloc_limit_mb << 20;
   install_crash_handlers();
   if (!options.inputs.empty()) return replay(options);
   const std::vector<Bytes> seeds = fuzz_seed_inputs();
