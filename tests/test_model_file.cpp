@@ -168,6 +168,15 @@ TEST_CASE("save_model and load_model round trip through a file") {
   CHECK_THROWS_AS(load_model(path.string()), std::runtime_error);
 }
 
+// Found by tests/fuzz/fuzz_model (libFuzzer): a line of only a vertical tab or form feed was not
+// blank to the reader but had no token, and reading its keyword dereferenced past the end.
+TEST_CASE("lines of vertical tabs and form feeds are blank lines") {
+  const Model expected = from_text(kSmallModel);
+  CHECK(from_text(replace_line(kSmallModel, 7, "\v\nsquare\n\f \t")) == expected);
+  check_error_at_line("cryptonets-model 1\n\v\f\n", 3, "unexpected end of file");
+  check_error_at_line(replace_line(kSmallModel, 13, "\v"), 14, "unexpected end of file");
+}
+
 // Found by tests/fuzz/fuzz_model: read_model refused scales above 1e308 that validate_model
 // accepts and write_model writes, so such a model did not read back.
 TEST_CASE("scales up to the largest finite double and down to the smallest denormal read back") {

@@ -93,6 +93,7 @@ int run_decrypt(std::span<char* const> arguments) {
 
   const size_t first = static_cast<size_t>(options.integer("first", 0, INT64_MAX));
   const int threads = static_cast<int>(options.integer("threads", 1, 1024));
+  omp_set_num_threads(threads);  // also bounds the library's inner parallel loops (NTT rows)
   const std::optional<std::string> out_path =
       options.has("out") ? std::optional(options.text("out")) : std::nullopt;
   std::FILE* report = out_path ? stdout : stderr;

@@ -69,6 +69,7 @@ int run_encrypt(std::span<char* const> arguments) {
   if (!options.parse(arguments)) return kExitSuccess;
 
   const int threads = static_cast<int>(options.integer("threads", 1, 1024));
+  omp_set_num_threads(threads);  // also bounds the library's inner parallel loops (NTT rows)
   const size_t first = static_cast<size_t>(options.integer("first", 0, INT64_MAX));
   const std::string model_path = options.text("model");
   const Model model = load_model(model_path);

@@ -94,6 +94,7 @@ int run_infer(std::span<char* const> arguments) {
   for (const std::string& path : {files.parameters, files.evaluation_keys, in_path})
     refuse_secret_key_file(path);
   const int threads = static_cast<int>(options.integer("threads", 1, 1024));
+  omp_set_num_threads(threads);  // also bounds the library's inner parallel loops (NTT rows)
 
   const Model model = load_model(options.text("model"));
   const CompiledModel compiled = compile_model(model);

@@ -61,12 +61,15 @@ int run_keygen(std::span<char* const> arguments) {
                     std::nullopt, true);
   options.add_value("model", "FILE", "integer model the plaintext moduli must fit",
                     default_data_directory() + "/model.txt");
-  options.add_value("preset", "NAME", "parameter preset: default or paper", "default");
+  std::string presets;
+  for (const std::string& name : preset_names())
+    presets += (presets.empty() ? "" : ", ") + name;
+  options.add_value("preset", "NAME", "parameter preset: " + presets, "default");
   options.add_flag("force", "replace an existing secret key (ciphertexts made for it are lost)");
   options.add_value("seed", "S", "INSECURE: derive the keys from S, for reproduction only");
   options.add_value("insecure-ring-degree", "N",
-                    "TESTING ONLY, INSECURE: ring degree N (a power of two up to the preset's n) "
-                    "with the preset's primes; N slots per batch; for fast tests");
+                    "TESTING ONLY, INSECURE: the preset's primes with ring degree N (a power of "
+                    "two up to the preset's n): N slots, fast tests");
   if (!options.parse(arguments)) return kExitSuccess;
 
   const Model model = load_model(options.text("model"));

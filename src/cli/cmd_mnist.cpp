@@ -165,6 +165,7 @@ int run_mnist(std::span<char* const> arguments) {
   if (!options.parse(arguments)) return kExitSuccess;
 
   const int threads = static_cast<int>(options.integer("threads", 1, 1024));
+  omp_set_num_threads(threads);  // also bounds the library's inner parallel loops (NTT rows)
   const size_t wanted = static_cast<size_t>(options.integer("images", 1, 10000));
   const Model model = load_model(options.text("model"));
   const CompiledModel compiled = compile_model(model);

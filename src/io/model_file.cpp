@@ -89,7 +89,9 @@ class ModelReader {
   bool try_next_line(std::string& text) {
     while (std::getline(in_, text)) {
       ++line_number_;
-      size_t first = text.find_first_not_of(" \t\r");
+      // Every character operator>> skips (isspace in the "C" locale), so that a line that is not
+      // blank has at least one token.
+      size_t first = text.find_first_not_of(" \t\n\v\f\r");
       if (first != std::string::npos && text[first] != '#') return true;
     }
     if (in_.bad()) fail(line_number_, "read error");

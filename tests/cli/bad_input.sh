@@ -29,7 +29,7 @@ expect() {
   local code=$1 phrase=$2 output=$3
   shift 4
   checks=$((checks + 1))
-  rm -f "$output" 2>/dev/null
+  [ "$output" = - ] || rm -f "$output"
   "$@" >message.txt 2>&1
   local status=$?
   if [ "$status" -ne "$code" ]; then

@@ -6,12 +6,12 @@
 # the shipped model.
 #
 # usage: end_to_end.sh CRYPTONETS DATA_DIR [RING_DEGREE [IMAGES]]
-#   RING_DEGREE: keygen --insecure-ring-degree (fast, test only); "" for the preset's n = 8192.
+#   RING_DEGREE: keygen --insecure-ring-degree (fast, test only), or "preset" for the preset's n.
 set -euo pipefail
 
 exe=$(realpath "$1")
 data=$(realpath "$2")
-ring_degree=${3:-}
+ring_degree=${3:-preset}
 count=${4:-300}
 first=7  # not 0, so that misaligned images or labels would show
 images=$data/mnist/t10k-images-idx3-ubyte.gz
@@ -40,7 +40,7 @@ step() {
 }
 
 keygen_options=()
-[ -n "$ring_degree" ] && keygen_options=(--insecure-ring-degree "$ring_degree")
+[ "$ring_degree" != preset ] && keygen_options=(--insecure-ring-degree "$ring_degree")
 
 # Client.
 step keygen "$exe" keygen --out-dir "$work/client" --seed 1 "${keygen_options[@]}"
