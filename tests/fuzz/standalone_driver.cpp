@@ -124,7 +124,8 @@ size_t g_allocation_limit = size_t{512} << 20;
 }  // namespace
 
 #ifndef CRYPTONETS_FUZZ_ASAN
-void* operator new(size_t size) {
+// noinline: GCC's -Wmismatched-new-delete misfires when free() is inlined where operator new is.
+[[gnu::noinline]] void* operator new(size_t size) {
   if (size > g_allocation_limit) {
     char message[160];
     std::snprintf(message, sizeof message,
@@ -136,10 +137,10 @@ void* operator new(size_t size) {
   if (void* memory = std::malloc(size == 0 ? 1 : size)) return memory;
   throw std::bad_alloc();
 }
-void operator delete(void* memory) noexcept {
+[[gnu::noinline]] void operator delete(void* memory) noexcept {
   std::free(memory);
 }
-void operator delete(void* memory, size_t) noexcept {
+[[gnu::noinline]] void operator delete(void* memory, size_t) noexcept {
   std::free(memory);
 }
 #endif
@@ -246,10 +247,31 @@ void mutate_once(Bytes& data, const std::vector<Bytes>& pool, InsecureRng& rng) 
     case 1:  // random byte
       if (size > 0) data[rng.below(size)] = static_cast<uint8_t>(rng.next());
       break;
-    case 2: {  // boundary byte
-      static constexpr std::array<uint8_t, 10> bytes = {0,   1,   0x7f, 0x80, 0xff,
-                                                        '0', '9', ' ',  '\n', '-'};
-      if (size > 0) data[rng.below(size)] = bytes[rng.below(bytes.size())];
+    case 2: {  // boundary bytes: one overwritten or inserted, or a new line made of them
+      // Integer edges, and the characters that delimit tokens, lines and comments in text.
+      static constexpr std::array<uint8_t, 17> bytes = {
+          0, 1, 0x7f, 0x80, 0xff, '0', '9', '-', '.', '#', ' ', '\t', '\n', '\v', '\f', '\r', 'e'};
+      auto boundary_byte = [&] { return bytes[rng.below(bytes.size())]; };
+      const size_t position = rng.below(size + 1);
+      switch (rng.below(3)) {
+        case 0:
+          if (position < size) data[position] = boundary_byte();
+          break;
+        case 1:
+          data.insert(at(position), boundary_byte());
+          break;
+        default: {
+          const size_t line_start = position == 0 ? 0 : position - 1;
+          const auto newline = std::find(at(line_start), data.end(), uint8_t{'\n'});
+          Bytes line(1 + rng.below(3));
+          for (uint8_t& b : line)
+            b = boundary_byte();
+          line.push_back('\n');
+          const auto after = newline == data.end() ? data.end() : newline + 1;
+          data.insert(after, line.begin(), line.end());
+          break;
+        }
+      }
       break;
     }
     case 3:  // truncation (often near the end, where checksums and trailers are)
