@@ -12,6 +12,7 @@ out=bench/results
 mkdir -p "$out"
 csv=$out/network.csv
 rm -f "$csv"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for preset in default rlwe128; do
   for threads in 1 2; do
     part=$(mktemp)
@@ -28,7 +29,10 @@ done
   echo
   echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores;"
   echo "date: $(date -u +%Y-%m-%d); images per batch: $images; command: \`bash bench/network_layers.sh\`."
-  echo "Times are wall-clock seconds summed over the plaintext moduli (two CRT moduli of 39 bits)."
+  echo "Load average (1/5/15 min) before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "(other jobs share this machine: every time is an upper bound)."
+  echo "Times are wall-clock seconds summed over the plaintext moduli (two CRT moduli of 39 bits);"
+  echo "at n = 16384 the batch fills half of the slots, which costs the same as a full one."
   echo "Target (issue): at most 3 s per plaintext modulus for layers 1-5 at n = 8192 with 2 threads."
   echo
   echo "| preset | n | log2 q | threads | encrypt | 1. conv | 2. square | 3. dense | 4. square | 5. dense | layers 1-5 | per modulus | decrypt |"
