@@ -465,17 +465,6 @@ struct RunResult {
   std::string config_name() const { return set.name + " " + std::to_string(threads) + "T"; }
 };
 
-std::vector<std::vector<int64_t>> quantised_images(const Model& model, const MnistImages& images,
-                                                   size_t first, size_t count) {
-  std::vector<std::vector<int64_t>> out;
-  out.reserve(count);
-  for (size_t s = first; s < first + count; ++s) {
-    const uint8_t* pixels = images.pixels.data() + s * kMnistImagePixels;
-    out.push_back(quantise_pixels(model, std::vector<uint8_t>(pixels, pixels + kMnistImagePixels)));
-  }
-  return out;
-}
-
 struct Session {
   const Model& model;
   const CompiledModel& compiled;

@@ -115,13 +115,7 @@ inline std::filesystem::path mnist_directory() {
 // The first `count` images of an MNIST set as the model's integer inputs (quantise_pixels).
 inline std::vector<std::vector<int64_t>> quantised_mnist_images(const Model& model,
                                                                 const MnistSet& set, size_t count) {
-  std::vector<std::vector<int64_t>> images;
-  for (size_t s = 0; s < count; ++s) {
-    const auto* first = set.images.pixels.data() + s * kMnistImagePixels;
-    images.push_back(
-        quantise_pixels(model, std::vector<uint8_t>(first, first + kMnistImagePixels)));
-  }
-  return images;
+  return quantised_images(model, set.images, 0, count);
 }
 
 }  // namespace test_support

@@ -13,6 +13,8 @@
 
 #include "cryptonets/encoding/plaintext_crt.hpp"
 #include "cryptonets/io/protocol_files.hpp"
+#include "cryptonets/io/sha256.hpp"
+#include "file_test_support.hpp"
 #include "yashe_test_support.hpp"
 
 using namespace test_support;
@@ -63,35 +65,6 @@ CrtFixture& fixture() {
 CrtFixture& other_keys() {
   static CrtFixture f(42);
   return f;
-}
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("cryptonets-protocol-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  size_t entries() const {
-    return static_cast<size_t>(std::distance(fs::directory_iterator(path), {}));
-  }
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 template <class Load>
@@ -353,11 +326,37 @@ TEST_CASE("the ciphertext writer refuses other keys and leaves no file unless co
     CHECK_THROWS_AS(writer.write(make_batch(g, 3, 3, 2)), std::invalid_argument);
     CHECK_THROWS_AS(writer.commit(), std::logic_error);
   }
-  CHECK(dir.entries() == 0);
+  CHECK(dir.names().empty());
   {
     CiphertextFileWriter writer(dir.file("out.ct"), key_contexts(f.keys), f.key_ids(), 6, 3, 2);
     CHECK_THROWS_AS(writer.write(make_batch(f, 0, 2, 2)), std::invalid_argument);  // 2 images
     CHECK_THROWS_AS(writer.write(make_batch(f, 0, 3, 1)), std::invalid_argument);  // 1 value
   }
-  CHECK(dir.entries() == 0);
+  CHECK(dir.names().empty());
+}
+
+TEST_CASE("a ciphertext header promising 2^64 - 1 images is not read as a file of no batch") {
+  // Found by tests/fuzz/fuzz_protocol_files: ceil(images / batch size) computed as
+  // (images + batch_size - 1) / batch_size wrapped to 0 batches, and a bare header was accepted.
+  ProtocolHeader header;
+  header.images = UINT64_MAX;
+  header.batch_size = 3;
+  CHECK(header.batch_count() == UINT64_MAX / 3);
+  header.batch_size = 2;
+  CHECK(header.batch_count() == UINT64_MAX / 2 + 1);
+  CHECK(header.images_in_batch(UINT64_MAX / 2) == 1);
+
+  CrtFixture& f = fixture();
+  TempDir dir;
+  const std::string path = dir.file("batch.ct");
+  write_file(f, path, 3, 3, 2);
+  // The header alone, its images field (bytes 32-39) set to 2^64 - 1 and its checksum redone.
+  std::string bytes = read_bytes(path).substr(0, kProtocolHeaderBytes);
+  std::fill(bytes.begin() + 32, bytes.begin() + 40, '\xff');
+  const auto digest = sha256({reinterpret_cast<const uint8_t*>(bytes.data()), 56});
+  std::copy(digest.begin(), digest.end(), bytes.begin() + 56);
+  write_bytes(path, bytes);
+  CHECK(read_protocol_header(path).images == UINT64_MAX);
+  CHECK(contains(read_all_batches(f, path),
+                 "batch 1 of 6148914691236517205 (modulus 1 of 2): truncated"));
 }

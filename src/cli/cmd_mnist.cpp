@@ -129,17 +129,6 @@ void print_stage_table(const StageTable& table) {
   std::printf("%-22s %10.2f\n", "total", table.total_seconds());
 }
 
-std::vector<std::vector<int64_t>> quantised_images(const Model& model, const MnistImages& images,
-                                                   size_t first, size_t count) {
-  std::vector<std::vector<int64_t>> out;
-  out.reserve(count);
-  for (size_t s = first; s < first + count; ++s) {
-    const uint8_t* pixels = images.pixels.data() + s * kMnistImagePixels;
-    out.push_back(quantise_pixels(model, std::vector<uint8_t>(pixels, pixels + kMnistImagePixels)));
-  }
-  return out;
-}
-
 }  // namespace
 
 int run_mnist(std::span<char* const> arguments) {

@@ -220,3 +220,23 @@ MnistSet load_mnist(const std::filesystem::path& directory, MnistSplit split,
 }
 
 }  // namespace cryptonets
+
+namespace cryptonets {
+
+std::vector<std::vector<int64_t>> quantised_images(const Model& model, const MnistImages& images,
+                                                   size_t first, size_t count) {
+  if (first > images.count || count > images.count - first) {
+    throw std::out_of_range("images " + std::to_string(first) + " to " +
+                            std::to_string(first + count) + " requested; the file holds " +
+                            std::to_string(images.count));
+  }
+  std::vector<std::vector<int64_t>> out;
+  out.reserve(count);
+  for (size_t s = first; s < first + count; ++s) {
+    const uint8_t* pixels = images.pixels.data() + s * kMnistImagePixels;
+    out.push_back(quantise_pixels(model, std::vector<uint8_t>(pixels, pixels + kMnistImagePixels)));
+  }
+  return out;
+}
+
+}  // namespace cryptonets

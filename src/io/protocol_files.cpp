@@ -272,7 +272,8 @@ std::string protocol_kind_name(ProtocolFileKind kind) {
 }
 
 uint64_t ProtocolHeader::batch_count() const {
-  return batch_size == 0 ? 0 : (images + batch_size - 1) / batch_size;
+  // ceil(images / batch_size) without images + batch_size - 1, which wraps for huge headers.
+  return batch_size == 0 ? 0 : images / batch_size + (images % batch_size != 0 ? 1 : 0);
 }
 
 uint64_t ProtocolHeader::images_in_batch(uint64_t batch) const {

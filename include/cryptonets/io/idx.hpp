@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "cryptonets/nn/model.hpp"
+
 namespace cryptonets {
 
 // IDX magic numbers: two zero bytes, the type code 0x08 (unsigned byte), the dimension count.
@@ -64,5 +66,10 @@ MnistLabels read_mnist_labels(const std::filesystem::path& path,
 // directory/SHA256SUMS.uncompressed, which must list it.
 MnistSet load_mnist(const std::filesystem::path& directory, MnistSplit split,
                     bool verify_checksums = true);
+
+// Images first .. first + count - 1, each quantised with the model's input scale
+// (quantise_pixels). Throws std::out_of_range if they run past the end of `images`.
+std::vector<std::vector<int64_t>> quantised_images(const Model& model, const MnistImages& images,
+                                                   size_t first, size_t count);
 
 }  // namespace cryptonets
