@@ -336,7 +336,7 @@ TEST_CASE("the ciphertext writer refuses other keys and leaves no file unless co
 }
 
 TEST_CASE("a ciphertext header promising 2^64 - 1 images is not read as a file of no batch") {
-  // Found by tests/fuzz/fuzz_protocol_files: ceil(images / batch size) computed as
+  // Found while writing tests/fuzz/fuzz_protocol_files: ceil(images / batch size) computed as
   // (images + batch_size - 1) / batch_size wrapped to 0 batches, and a bare header was accepted.
   ProtocolHeader header;
   header.images = UINT64_MAX;
