@@ -12,7 +12,8 @@ using namespace cryptonets;
 
 TEST_CASE("is_prime agrees with GMP on small, random and structured values") {
   for (uint64_t x = 0; x < 5000; ++x) {
-    REQUIRE(is_prime(x) == (mpz_probab_prime_p(mpz_class(static_cast<unsigned long>(x)).get_mpz_t(), 30) != 0));
+    REQUIRE(is_prime(x) ==
+            (mpz_probab_prime_p(mpz_class(static_cast<unsigned long>(x)).get_mpz_t(), 30) != 0));
   }
   std::mt19937_64 rng(4);
   for (int i = 0; i < 3000; ++i) {

@@ -67,8 +67,8 @@ ParameterChoice select_parameters(const Model& model, const SelectionTarget& tar
 std::vector<std::string> preset_names();  // {"default", "paper", "rlwe128"}
 // "default": n = 8192 and the fewest 55-bit primes that keep the default 10-bit margin (what the
 // main job uses). "paper": select_parameters in kPaper mode. "rlwe128": kSecurity mode at 128
-// bits (n = 16384 for the shipped model; an RLWE-only figure, see the security report). Throws std::invalid_argument naming
-// the valid presets for any other name.
+// bits (n = 16384 for the shipped model; an RLWE-only figure, see the security report). Throws
+// std::invalid_argument naming the valid presets for any other name.
 ParameterChoice preset(const std::string& name, const Model& model);
 
 // Multi-line text for `cryptonets params`: the parameters, the plaintext moduli, the predicted

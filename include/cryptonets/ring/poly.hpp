@@ -71,7 +71,7 @@ class RnsPoly {
   RnsPoly& operator-=(const RnsPoly& other);
   RnsPoly& operator*=(const RnsPoly& other);  // both in evaluation form
   void negate();
-  void multiply_scalar(int64_t w);          // any form
+  void multiply_scalar(int64_t w);           // any form
   void multiply_bigint(const mpz_class& w);  // any form, w of any sign
 
   bool operator==(const RnsPoly& other) const;
