@@ -24,39 +24,6 @@ constexpr uint8_t kModeCount = 5;
 constexpr uint8_t kWithChecksum = 0x80;
 enum Mode : uint8_t { kImages = 0, kLabels = 1, kImagesFile = 2, kLabelsFile = 3, kSums = 4 };
 
-class ScratchFile {
- public:
-  ScratchFile() {
-    fd_ = ::memfd_create("cryptonets-fuzz-idx", MFD_CLOEXEC);
-    if (fd_ < 0) fuzz::finding("harness: memfd_create failed");
-    path_ = "/proc/self/fd/" + std::to_string(fd_);
-  }
-  ~ScratchFile() { ::close(fd_); }
-  ScratchFile(const ScratchFile&) = delete;
-  ScratchFile& operator=(const ScratchFile&) = delete;
-
-  const std::string& path() const { return path_; }
-
-  void assign(const uint8_t* data, size_t size) {
-    if (::ftruncate(fd_, 0) != 0) fuzz::finding("harness: ftruncate failed");
-    size_t done = 0;
-    while (done < size) {
-      const ssize_t written = ::pwrite(fd_, data + done, size - done, static_cast<off_t>(done));
-      if (written <= 0) fuzz::finding("harness: pwrite failed");
-      done += static_cast<size_t>(written);
-    }
-  }
-
- private:
-  int fd_ = -1;
-  std::string path_;
-};
-
-ScratchFile& scratch_file() {
-  static ScratchFile file;
-  return file;
-}
-
 bool is_gzip(std::span<const uint8_t> content) {
   return content.size() >= 2 && content[0] == 0x1f && content[1] == 0x8b;
 }
@@ -103,8 +70,8 @@ void run(uint8_t control, std::span<const uint8_t> content) {
   const auto mode = static_cast<Mode>((control & ~kWithChecksum) % kModeCount);
   std::optional<std::string> expected_sha256;
   if (control & kWithChecksum) expected_sha256 = to_hex(sha256(content));
-  if (mode >= kImagesFile) scratch_file().assign(content.data(), content.size());
-  const std::string& path = scratch_file().path();
+  if (mode >= kImagesFile) fuzz::scratch_file().assign(content.data(), content.size());
+  const std::string& path = fuzz::scratch_file().path();
   switch (mode) {
     case kImages: {
       MnistImages images;

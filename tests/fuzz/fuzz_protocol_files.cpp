@@ -42,39 +42,6 @@ enum Reader : uint8_t {
 // Offsets in the protocol header (protocol_files.hpp): fields before the checksum.
 constexpr size_t kHeaderFieldBytes = 56;
 
-class ScratchFile {
- public:
-  ScratchFile() {
-    fd_ = ::memfd_create("cryptonets-fuzz-protocol", MFD_CLOEXEC);
-    if (fd_ < 0) fuzz::finding("harness: memfd_create failed");
-    path_ = "/proc/self/fd/" + std::to_string(fd_);
-  }
-  ~ScratchFile() { ::close(fd_); }
-  ScratchFile(const ScratchFile&) = delete;
-  ScratchFile& operator=(const ScratchFile&) = delete;
-
-  const std::string& path() const { return path_; }
-
-  void assign(const uint8_t* data, size_t size) {
-    if (::ftruncate(fd_, 0) != 0) fuzz::finding("harness: ftruncate failed");
-    size_t done = 0;
-    while (done < size) {
-      const ssize_t written = ::pwrite(fd_, data + done, size - done, static_cast<off_t>(done));
-      if (written <= 0) fuzz::finding("harness: pwrite failed");
-      done += static_cast<size_t>(written);
-    }
-  }
-
- private:
-  int fd_ = -1;
-  std::string path_;
-};
-
-ScratchFile& scratch_file() {
-  static ScratchFile file;
-  return file;
-}
-
 // The objects of one key generation under two plaintext moduli.
 struct ProtocolObjects {
   ContextSet contexts;
@@ -183,7 +150,7 @@ void check_written_back(const fuzz::Bytes& written, const fuzz::Bytes& file, con
                   " file does not write back to the bytes it was read from");
   }
   ProtocolHeader header;
-  if (!fuzz::accepted([&] { header = read_protocol_header(scratch_file().path()); })) {
+  if (!fuzz::accepted([&] { header = read_protocol_header(fuzz::scratch_file().path()); })) {
     fuzz::finding(std::string("read_protocol_header refuses an accepted ") + what + " file");
   }
   if (encoded_header(header) != fuzz::Bytes(file.begin(), file.begin() + kProtocolHeaderBytes)) {
@@ -198,7 +165,7 @@ void read_key_file(ProtocolFileKind kind, Load&& load, WriteOne&& write_one,
                    const fuzz::Bytes& file, const char* what) {
   const ContextSet& contexts = protocol_objects().contexts;
   std::vector<Key> keys;
-  if (!fuzz::accepted([&] { keys = load(scratch_file().path(), contexts); })) return;
+  if (!fuzz::accepted([&] { keys = load(fuzz::scratch_file().path(), contexts); })) return;
   if (keys.size() != contexts.size()) fuzz::finding(std::string("wrong number of ") + what);
   const ProtocolHeader header = key_file_header(kind, contexts, key_ids_of(keys));
   const fuzz::Bytes written = written_file(
@@ -213,7 +180,7 @@ void read_key_file(ProtocolFileKind kind, Load&& load, WriteOne&& write_one,
 
 void read_parameter_set(const fuzz::Bytes& file) {
   ContextSet contexts;
-  if (!fuzz::accepted([&] { contexts = load_parameter_set(scratch_file().path()); })) return;
+  if (!fuzz::accepted([&] { contexts = load_parameter_set(fuzz::scratch_file().path()); })) return;
   if (contexts.empty()) fuzz::finding("an accepted parameter set has no plaintext modulus");
   const ProtocolHeader header = key_file_header(ProtocolFileKind::kParameterSet, contexts, {});
   const fuzz::Bytes written = written_file(
@@ -248,7 +215,7 @@ void read_ciphertext_file(const fuzz::Bytes& file, bool first_batch_only) {
   ProtocolHeader header;
   std::vector<EncryptedBatch> batches;
   const bool ok = fuzz::accepted([&] {
-    CiphertextFileReader reader(scratch_file().path(), objects.contexts, objects.key_ids);
+    CiphertextFileReader reader(fuzz::scratch_file().path(), objects.contexts, objects.key_ids);
     header = reader.header();
     while (reader.batches_left() > 0) {
       size_t ticks = 0;
@@ -283,7 +250,7 @@ void read_ciphertext_file(const fuzz::Bytes& file, bool first_batch_only) {
 
 void read_header_only(const fuzz::Bytes& file) {
   ProtocolHeader header;
-  if (!fuzz::accepted([&] { header = read_protocol_header(scratch_file().path()); })) return;
+  if (!fuzz::accepted([&] { header = read_protocol_header(fuzz::scratch_file().path()); })) return;
   if (encoded_header(header) != fuzz::Bytes(file.begin(), file.begin() + kProtocolHeaderBytes)) {
     fuzz::finding("an accepted header does not write back to the bytes it was read from");
   }
@@ -368,7 +335,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t control = data[0];
   fuzz::Bytes file(data + 1, data + size);
   if (control & kFixChecksums) recompute_checksums(file);
-  scratch_file().assign(file.data(), file.size());
+  fuzz::scratch_file().assign(file.data(), file.size());
   run(static_cast<Reader>((control & kReaderMask) % kReaderCount), file,
       (control & kFirstBatchOnly) != 0);
   return 0;

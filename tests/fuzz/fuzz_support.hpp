@@ -8,6 +8,9 @@
 // (typically: writing the loaded object back reproduces the bytes that were read).
 #pragma once
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
@@ -98,6 +101,40 @@ inline Bytes with_control(uint8_t control, const Bytes& content) {
   input[0] = control;
   std::copy(content.begin(), content.end(), input.begin() + 1);
   return input;
+}
+
+// An in-memory file with a path (/proc/self/fd/N), for loaders that only take paths.
+class ScratchFile {
+ public:
+  ScratchFile() {
+    fd_ = ::memfd_create("cryptonets-fuzz", MFD_CLOEXEC);
+    if (fd_ < 0) fuzz::finding("harness: memfd_create failed");
+    path_ = "/proc/self/fd/" + std::to_string(fd_);
+  }
+  ~ScratchFile() { ::close(fd_); }
+  ScratchFile(const ScratchFile&) = delete;
+  ScratchFile& operator=(const ScratchFile&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  void assign(const uint8_t* data, size_t size) {
+    if (::ftruncate(fd_, 0) != 0) fuzz::finding("harness: ftruncate failed");
+    size_t done = 0;
+    while (done < size) {
+      const ssize_t written = ::pwrite(fd_, data + done, size - done, static_cast<off_t>(done));
+      if (written <= 0) fuzz::finding("harness: pwrite failed");
+      done += static_cast<size_t>(written);
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  std::string path_;
+};
+
+inline ScratchFile& scratch_file() {
+  static ScratchFile file;
+  return file;
 }
 
 }  // namespace fuzz
