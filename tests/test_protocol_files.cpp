@@ -67,20 +67,6 @@ CrtFixture& other_keys() {
   return f;
 }
 
-template <class Load>
-std::string error_of(Load&& load) {
-  try {
-    load();
-  } catch (const std::runtime_error& error) {
-    return error.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 // Slot value s·1000 + j·7 - 3000 of value j in image s: distinct, signed, below both moduli.
 int64_t slot_value(uint64_t image, size_t value) {
   return static_cast<int64_t>(image) * 1000 + static_cast<int64_t>(value) * 7 - 3000;

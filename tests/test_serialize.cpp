@@ -56,21 +56,6 @@ class PipeBuffer : public std::streambuf {
   std::string bytes_;
 };
 
-// The message of the std::runtime_error that `load` throws ("" if it throws nothing).
-template <class Load>
-std::string error_of(Load&& load) {
-  try {
-    load();
-  } catch (const std::runtime_error& error) {
-    return error.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 // Recomputes the trailing SHA-256 after a deliberate edit, so that the content checks are reached.
 std::string with_valid_checksum(std::string bytes) {
   const size_t body = bytes.size() - kSerializationChecksumBytes;

@@ -11,6 +11,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "cryptonets/io/little_endian.hpp"
 #include "cryptonets/io/sha256.hpp"
 
 namespace cryptonets {
@@ -33,18 +34,6 @@ std::string file_source(const std::string& path) {
 
 [[noreturn]] void fail(const std::string& source, const std::string& message) {
   throw std::runtime_error(source + ": " + message);
-}
-
-void store_le(uint8_t* bytes, uint64_t value, int size) {
-  for (int i = 0; i < size; ++i)
-    bytes[i] = static_cast<uint8_t>(value >> (8 * i));
-}
-
-uint64_t load_le(const uint8_t* bytes, int size) {
-  uint64_t value = 0;
-  for (int i = 0; i < size; ++i)
-    value |= uint64_t{bytes[i]} << (8 * i);
-  return value;
 }
 
 bool known_kind(uint8_t tag) {

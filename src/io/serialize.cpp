@@ -23,6 +23,7 @@
 #include <stdexcept>
 #include <streambuf>
 
+#include "cryptonets/io/little_endian.hpp"
 #include "cryptonets/io/sha256.hpp"
 
 namespace cryptonets {
@@ -84,18 +85,6 @@ std::string form_name(uint64_t form) {
 }
 
 // ---- Little-endian words.
-
-void store_le(uint8_t* bytes, uint64_t value, int size) {
-  for (int i = 0; i < size; ++i)
-    bytes[i] = static_cast<uint8_t>(value >> (8 * i));
-}
-
-uint64_t load_le(const uint8_t* bytes, int size) {
-  uint64_t value = 0;
-  for (int i = 0; i < size; ++i)
-    value |= uint64_t{bytes[i]} << (8 * i);
-  return value;
-}
 
 // Converts words between host order and the file's little-endian order (its own inverse).
 void to_from_little_endian(uint64_t* words, size_t count) {
