@@ -274,8 +274,24 @@ class PaperValues {
     std::string text = v.value;
     if (!v.unit.empty() && v.unit != "-") text += " " + v.unit;
     if (v.status == "abstract quoted") return text + " *";
+    if (v.status == "authors' code output") return text + " ‡";
     if (v.status != "verified") return text + " †";
     return text;
+  }
+  // A plotted number: the value of a row whose status vouches for a measured figure (verified
+  // from the paper, or printed by the authors' code), or nothing.
+  std::optional<double> number(const std::string& key) const {
+    const auto found = values_.find(key);
+    if (found == values_.end() || found->second.value.empty()) return std::nullopt;
+    const PaperValue& v = found->second;
+    if (v.status != "verified" && v.status != "authors' code output") return std::nullopt;
+    try {
+      size_t used = 0;
+      const double x = std::stod(v.value, &used);
+      if (used == v.value.size()) return x;
+    } catch (const std::exception&) {
+    }
+    return std::nullopt;
   }
   const std::vector<std::string>& keys() const { return order_; }
   const PaperValue& at(const std::string& key) const { return values_.at(key); }
@@ -655,6 +671,9 @@ struct Results {
   std::string load_before, load_after;
 };
 
+// Keys of the values printed by the paper's group's open-source code (bench/paper_values.csv).
+const std::string kAuthorsCode = "authors_code_";
+
 // The paper's five network layers, in order, for the 'paper' column of the stage table.
 std::string paper_stage_key(const StageRow& row) {
   if (row.layer_index) return "time_layer_" + std::to_string(*row.layer_index + 1);
@@ -663,7 +682,7 @@ std::string paper_stage_key(const StageRow& row) {
   return "";
 }
 
-void write_csvs(const Options& o, const Results& r) {
+void write_csvs(const Options& o, const Results& r, const PaperValues& paper) {
   {
     CsvFile csv(o.out_dir / "stages.csv",
                 "preset,n,log2_q,primes,moduli,threads,images,stage,layer,seconds,"
@@ -744,14 +763,18 @@ void write_csvs(const Options& o, const Results& r) {
       std::string header = "stage";
       for (const auto& run : r.timing)
         header += "," + run.config_name();
-      return header;
+      return header + ",authors' code (SEAL 3.2)";
     }());
     if (!r.timing.empty()) {
       for (size_t i = 0; i < r.timing.front().stages.size(); ++i) {
+        const StageRow& first = r.timing.front().stages[i];
         std::ostringstream line;
-        line << r.timing.front().stages[i].label();
+        line << first.label();
         for (const auto& run : r.timing)
           line << "," << format("%.3f", i < run.stages.size() ? run.stages[i].seconds : 0.0);
+        // NaN: gnuplot leaves the bar out where the authors' code printed no time.
+        const auto authors = paper.number(kAuthorsCode + paper_stage_key(first));
+        line << "," << (authors ? format("%.3f", *authors) : std::string("NaN"));
         layers.raw(line.str());
       }
     }
@@ -835,6 +858,7 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
         "come from `bench/paper_values.csv`; see [the paper's values](#the-papers-values) for "
         "their sources and which are verified. Marks in the 'paper' cells: * the abstract's words, "
         "as quoted verbatim by a secondary page; † not checked against the paper's text; "
+        "‡ printed by the authors' later open-source code, not by the paper; "
         "'not verified' = no value entered because the paper's text could not be checked.\n\n";
   if (o.mode != "full") {
     md << "> **Mode: " << o.mode << ".** This is not the full run: ";
@@ -896,23 +920,32 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
         "summed over the plaintext moduli.\n\n| stage |";
   for (const auto& run : r.timing)
     md << " " << run.config_name() << " |";
-  md << " paper |\n|---|";
+  md << " paper | authors' code ‡ |\n|---|";
   for (size_t i = 0; i < r.timing.size(); ++i)
     md << "---|";
-  md << "---|\n";
+  md << "---|---|\n";
   if (!r.timing.empty()) {
     for (size_t i = 0; i < r.timing.front().stages.size(); ++i) {
       const StageRow& first = r.timing.front().stages[i];
       md << "| " << first.label() << " |";
       for (const auto& run : r.timing)
         md << " " << format("%.2f", i < run.stages.size() ? run.stages[i].seconds : 0.0) << " |";
-      md << " " << paper.cell(paper_stage_key(first)) << " |\n";
+      const std::string key = paper_stage_key(first);
+      md << " " << paper.cell(key) << " | " << paper.cell(kAuthorsCode + key) << " |\n";
     }
     md << "| **total** |";
     for (const auto& run : r.timing)
       md << " **" << format("%.2f", run.latency_seconds()) << "** |";
-    md << " " << paper.cell("time_total") << " |\n";
+    md << " " << paper.cell("time_total") << " | " << paper.cell(kAuthorsCode + "time_total")
+       << " |\n";
   }
+  md << "\n‡ 'authors' code': the expected output printed in the README of microsoft/CryptoNets, "
+        "the paper's group's later open-source version of the same network (SEAL 3.2 where the "
+        "paper used SEAL 1.0; batch of "
+     << paper.cell(kAuthorsCode + "batch") << ", plaintext moduli "
+     << paper.cell(kAuthorsCode + "plain_moduli")
+     << "; machine not stated). It is not the paper's Table 2, which could not be checked here; "
+        "it shows what the same layers cost with a mature library.\n";
   md << "\nThe model's layers: 1 convolution (5 maps, 5x5, stride 2), 2 square, 3 the mean pool "
         "and the 100-unit layer folded into one linear map, 4 square, 5 the 10 outputs: the "
         "paper's five-layer network for prediction. Per-layer times of each modulus are in "
@@ -1066,8 +1099,10 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
   }
   md << "\n## Not reproduced\n\n";
   md << "- The paper's per-stage times, latency, message sizes and noise figures could not be "
-        "checked against its text in this session, so their 'paper' cells stay empty (see the "
-        "table above); enter them in `bench/paper_values.csv` with table and page and rerun.\n";
+        "checked against its text (the paper is not among the sources this project can read "
+        "offline), so their 'paper' cells stay empty; the stage table shows the authors' later "
+        "open-source code instead (‡). Enter the paper's values in `bench/paper_values.csv` with "
+        "table and page and rerun.\n";
   md << "- The paper ran SEAL's YASHE' with one q = 2^383 - 2^33 + 1 on a different machine; "
         "this project uses an RNS q of word primes, its own model and quantisation, so equal "
         "times are not expected, only the shape of the table.\n";
@@ -1225,7 +1260,7 @@ int reproduce(Options o) {
 
   r.load_after = load_average();
   r.driver_seconds = seconds_since(driver_start);
-  write_csvs(o, r);
+  write_csvs(o, r, paper);
   write_report(o, r, paper);
   progress_line(format("wrote %s and %s/*.csv in %.0f s", o.report.c_str(), o.out_dir.c_str(),
                        r.driver_seconds));

@@ -37,7 +37,8 @@ expect_header summary.csv "preset,n,log2_q,primes,moduli,threads,images,keygen_s
 expect_header accuracy.csv "preset,n,threads,images,batches,encrypted_accuracy,plain_accuracy,score_mismatches,label_mismatches,agree"
 expect_header noise.csv "preset,threads,step,stage,predicted_budget_bits,measured_budget_bits"
 expect_header scaling_n.csv "n,primes,log2_q,plaintext_moduli,moduli_run,threads,predicted_budget_bits,measured_budget_bits,keygen_seconds,encrypt_seconds,encrypt_seconds_modulus1,network_seconds,network_seconds_modulus1,ciphertext_bytes,status"
-expect_header layers_plot.csv "stage,paper 1T,paper 2T,default 1T,default 2T"
+expect_header layers_plot.csv "stage,paper 1T,paper 2T,default 1T,default 2T,authors' code (SEAL 3.2)"
+grep -q '^2\. square,.*,9\.750$' "$out/layers_plot.csv" || fail "layers_plot.csv: the authors' code time of layer 2 is missing"
 
 # The content that the test mode fixes: two presets x two thread counts, 7 stages each; 48 images
 # in 2 batches whose encrypted scores equal the plain ones; both ring degrees measured.
@@ -60,8 +61,10 @@ for section in "## Machine and run" "## Parameters" "## Time per stage" "## Late
   "## Scaling with the ring degree n" "## Scaling with threads" "## The paper's values"; do
   grep -qF "$section" "$report" || fail "report lacks '$section'"
 done
-grep -q '| stage | paper 1T | paper 2T | default 1T | default 2T | paper |' "$report" ||
+grep -q "| stage | paper 1T | paper 2T | default 1T | default 2T | paper | authors' code ‡ |" "$report" ||
   fail "the stage table lacks its configuration or 'paper' columns"
+grep -q "^| 2\. square |.*| not verified | 9\.75 s ‡ |\$" "$report" ||
+  fail "the stage table does not show the authors' code time beside layer 2"
 
 if [ "$failures" -gt 0 ]; then
   cat "$work/log"
