@@ -387,53 +387,8 @@ std::string moduli_description(const std::vector<uint64_t>& moduli) {
 // ---------------------------------------------------------------------------------------------
 // Runs
 
-struct StageRow {
-  std::string stage;
-  std::optional<size_t> layer_index;
-  double seconds = 0;               // summed over the plaintext moduli
-  std::vector<double> per_modulus;  // seconds per modulus
-  size_t ciphertexts = 0;           // all moduli
-  uint64_t memory_bytes = 0;        // all moduli
-  double predicted = std::numeric_limits<double>::infinity();
-  std::optional<double> measured;
-
-  std::string label() const {
-    return layer_index ? std::to_string(*layer_index + 1) + ". " + stage : stage;
-  }
-};
-
-class StageCollector {
- public:
-  void add(const StageReport& report) {
-    const std::string key =
-        report.stage + "#" + (report.layer_index ? std::to_string(*report.layer_index) : "-");
-    auto found = index_.find(key);
-    if (found == index_.end()) {
-      found = index_.emplace(key, rows_.size()).first;
-      StageRow row;
-      row.stage = report.stage;
-      row.layer_index = report.layer_index;
-      rows_.push_back(row);
-    }
-    StageRow& row = rows_[found->second];
-    row.seconds += report.seconds;
-    if (row.per_modulus.size() <= report.modulus_index) {
-      row.per_modulus.resize(report.modulus_index + 1);
-    }
-    row.per_modulus[report.modulus_index] += report.seconds;
-    row.ciphertexts += report.ciphertexts;
-    row.memory_bytes += report.memory_bytes;
-    row.predicted = std::min(row.predicted, report.predicted_noise_budget);
-    if (report.measured_noise_budget) {
-      row.measured = std::min(row.measured.value_or(1e300), *report.measured_noise_budget);
-    }
-  }
-  const std::vector<StageRow>& rows() const { return rows_; }
-
- private:
-  std::map<std::string, size_t> index_;
-  std::vector<StageRow> rows_;
-};
+// One row per stage of a batch, summed over the plaintext moduli (nn/private_inference).
+using StageRow = StageTotals;
 
 struct RunResult {
   ParameterSet set;
@@ -521,7 +476,7 @@ RunResult run(Session& session, const KeyedSet& keyed, int threads, size_t count
     const size_t first = b * batch_size, size = std::min(batch_size, count - first);
     progress_line(format("%s, %d thread(s): batch %zu/%zu (%zu images)", keyed.set.name.c_str(),
                          threads, b + 1, batches, size));
-    StageCollector collector;
+    StageSummary collector;
     const auto observe = [&](const StageReport& report) { collector.add(report); };
     const auto images = quantised_images(session.model, session.test.images, first, size);
     EncryptedBatch batch =
@@ -697,7 +652,8 @@ void write_csvs(const Options& o, const Results& r, const PaperValues& paper) {
                 run.set.base.q_primes.size(), run.set.moduli.size(), run.threads, run.batch_images,
                 row.stage, row.layer_index ? std::to_string(*row.layer_index + 1) : std::string(),
                 format("%.3f", row.seconds), per_modulus, row.ciphertexts, row.memory_bytes,
-                format("%.1f", row.predicted), optional_number(row.measured));
+                format("%.1f", row.predicted_noise_budget),
+                optional_number(row.measured_noise_budget));
       }
     }
   }
@@ -734,7 +690,8 @@ void write_csvs(const Options& o, const Results& r, const PaperValues& paper) {
     for (const auto& run : r.timing) {
       for (const auto& row : run.stages)
         csv.row(run.set.name, run.threads, row.layer_index ? *row.layer_index + 1 : 0, row.stage,
-                format("%.1f", row.predicted), optional_number(row.measured));
+                format("%.1f", row.predicted_noise_budget),
+                optional_number(row.measured_noise_budget));
     }
   }
   {
@@ -803,8 +760,9 @@ void write_csvs(const Options& o, const Results& r, const PaperValues& paper) {
         line << runs.front()->stages[i].label();
         for (const RunResult* run : runs) {
           const StageRow& row = run->stages[i];
-          line << "," << format("%.1f", row.predicted) << ","
-               << (row.measured ? format("%.1f", *row.measured) : std::string("NaN"));
+          line << "," << format("%.1f", row.predicted_noise_budget) << ","
+               << (row.measured_noise_budget ? format("%.1f", *row.measured_noise_budget)
+                                             : std::string("NaN"));
         }
         noise.raw(line.str());
       }
@@ -1029,8 +987,10 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
       md << "| " << noise_runs.front()->stages[i].label() << " |";
       for (const RunResult* run : noise_runs) {
         const StageRow& row = run->stages[i];
-        md << " " << (row.measured ? format("%.1f", *row.measured) : std::string("-")) << " / "
-           << format("%.1f", row.predicted) << " |";
+        md << " "
+           << (row.measured_noise_budget ? format("%.1f", *row.measured_noise_budget)
+                                         : std::string("-"))
+           << " / " << format("%.1f", row.predicted_noise_budget) << " |";
       }
       md << " " << paper.cell("noise_budget") << " |\n";
     }
@@ -1232,7 +1192,7 @@ int reproduce(Options o) {
       row.network_seconds = reuse->network_seconds();
       row.network_seconds_modulus1 = reuse->network_seconds_modulus(0);
       for (const auto& stage : reuse->stages)
-        if (stage.layer_index) row.final_measured = stage.measured;
+        if (stage.layer_index) row.final_measured = stage.measured_noise_budget;
       row.measured = true;
       context = keyed.at("default").keys.contexts.front();
     } else {
@@ -1250,7 +1210,7 @@ int reproduce(Options o) {
       row.network_seconds = result.network_seconds();
       row.network_seconds_modulus1 = result.network_seconds_modulus(0);
       for (const auto& stage : result.stages)
-        if (stage.layer_index) row.final_measured = stage.measured;
+        if (stage.layer_index) row.final_measured = stage.measured_noise_budget;
       row.measured = true;
       context = keys.keys.contexts.front();
     }

@@ -340,3 +340,50 @@ TEST_CASE("Exhausted noise is reported instead of returning wrong scores") {
     CHECK(std::string(e.what()).find("noise budget") != std::string::npos);
   }
 }
+
+TEST_CASE("The stage summary folds moduli and batches into one row per stage, sizes per batch") {
+  const auto report = [](std::string stage, std::optional<size_t> layer, size_t modulus,
+                         double seconds, size_t ciphertexts, double predicted,
+                         std::optional<double> measured) {
+    StageReport r;
+    r.stage = std::move(stage);
+    r.layer_index = layer;
+    r.modulus_index = modulus;
+    r.seconds = seconds;
+    r.ciphertexts = ciphertexts;
+    r.memory_bytes = 1000 * ciphertexts;
+    r.predicted_noise_budget = predicted;
+    r.measured_noise_budget = measured;
+    return r;
+  };
+  StageSummary summary;
+  for (size_t batch = 0; batch < 2; ++batch) {
+    for (size_t modulus = 0; modulus < 2; ++modulus) {
+      const double m = static_cast<double>(modulus);
+      summary.add(report("encode+encrypt", std::nullopt, modulus, 1 + m, 784, 250, std::nullopt),
+                  batch == 0);
+      summary.add(report("square", 1, modulus, 4 + m, 845, 160 - m, 170 + m), batch == 0);
+      summary.add(report("square", 3, modulus, 0.5, 100, 50 + m, std::nullopt), batch == 0);
+    }
+  }
+  const auto& rows = summary.rows();
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].label() == "encode+encrypt");
+  CHECK(rows[1].label() == "2. square");
+  CHECK(rows[2].label() == "4. square");
+  // Times add over both moduli and both batches; per modulus over both batches.
+  CHECK(rows[1].seconds == doctest::Approx(2 * (4 + 5)));
+  REQUIRE(rows[1].per_modulus.size() == 2);
+  CHECK(rows[1].per_modulus[0] == doctest::Approx(8));
+  CHECK(rows[1].per_modulus[1] == doctest::Approx(10));
+  CHECK(summary.total_seconds() == doctest::Approx(2 * (1 + 2) + 18 + 2 * 2 * 0.5));
+  // Sizes count the first batch only: both moduli, one batch.
+  CHECK(rows[0].ciphertexts == 2 * 784);
+  CHECK(rows[1].memory_bytes == 2 * 845 * 1000);
+  // Budgets are minima; a stage never measured stays unmeasured.
+  CHECK(rows[1].predicted_noise_budget == 159);
+  REQUIRE(rows[1].measured_noise_budget.has_value());
+  CHECK(*rows[1].measured_noise_budget == 170);
+  CHECK(!rows[2].measured_noise_budget.has_value());
+  CHECK(rows[2].predicted_noise_budget == 50);
+}

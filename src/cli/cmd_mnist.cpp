@@ -35,50 +35,15 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// One row of the stage table, summed over batches and plaintext moduli.
-struct StageTotals {
-  std::string stage;
-  std::optional<size_t> layer_index;
-  double seconds = 0;
-  size_t ciphertexts = 0;  // per batch, all moduli
-  uint64_t memory_bytes = 0;
-  double predicted_budget = 1e9;
-  std::optional<double> measured_budget;
-};
-
+// The stage table: the folded rows (sizes per batch) and every report, for the CSV file.
 class StageTable {
  public:
   void add(size_t batch, const StageReport& report) {
     all_.push_back({batch, report});
-    const std::string key =
-        report.stage + "#" + (report.layer_index ? std::to_string(*report.layer_index) : "-");
-    auto found = index_.find(key);
-    if (found == index_.end()) {
-      found = index_.emplace(key, rows_.size()).first;
-      StageTotals row;
-      row.stage = report.stage;
-      row.layer_index = report.layer_index;
-      rows_.push_back(row);
-    }
-    StageTotals& row = rows_[found->second];
-    row.seconds += report.seconds;
-    if (batch == 0) {
-      row.ciphertexts += report.ciphertexts;
-      row.memory_bytes += report.memory_bytes;
-    }
-    row.predicted_budget = std::min(row.predicted_budget, report.predicted_noise_budget);
-    if (report.measured_noise_budget) {
-      row.measured_budget =
-          std::min(row.measured_budget.value_or(1e9), *report.measured_noise_budget);
-    }
+    summary_.add(report, batch == 0);
   }
-  const std::vector<StageTotals>& rows() const { return rows_; }
-  double total_seconds() const {
-    double total = 0;
-    for (const auto& row : rows_)
-      total += row.seconds;
-    return total;
-  }
+  const std::vector<StageTotals>& rows() const { return summary_.rows(); }
+  double total_seconds() const { return summary_.total_seconds(); }
   double batch_seconds(size_t batch) const {
     double total = 0;
     for (const auto& [b, report] : all_)
@@ -104,8 +69,7 @@ class StageTable {
 
  private:
   std::vector<std::pair<size_t, StageReport>> all_;
-  std::map<std::string, size_t> index_;
-  std::vector<StageTotals> rows_;
+  StageSummary summary_;
 };
 
 void print_stage_table(const StageTable& table) {
@@ -114,14 +78,13 @@ void print_stage_table(const StageTable& table) {
   std::printf("%-22s %10s %12s %12s %16s\n", "", "", "(per batch)", "(per batch)",
               "measured/model");
   for (const StageTotals& row : table.rows()) {
-    const std::string name =
-        row.layer_index ? std::to_string(*row.layer_index + 1) + ". " + row.stage : row.stage;
+    const std::string name = row.label();
     char budget[48];
-    if (row.measured_budget) {
-      std::snprintf(budget, sizeof budget, "%.1f / %.1f", *row.measured_budget,
-                    row.predicted_budget);
+    if (row.measured_noise_budget) {
+      std::snprintf(budget, sizeof budget, "%.1f / %.1f", *row.measured_noise_budget,
+                    row.predicted_noise_budget);
     } else {
-      std::snprintf(budget, sizeof budget, "- / %.1f", row.predicted_budget);
+      std::snprintf(budget, sizeof budget, "- / %.1f", row.predicted_noise_budget);
     }
     std::printf("%-22s %10.2f %12zu %12s %16s\n", name.c_str(), row.seconds, row.ciphertexts,
                 format_bytes(row.memory_bytes).c_str(), budget);

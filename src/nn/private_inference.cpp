@@ -112,6 +112,45 @@ void check_batch_against_keys(const encoding::CrtEncryptionSet& keys, const Comp
 
 }  // namespace
 
+std::string StageTotals::label() const {
+  return layer_index ? std::to_string(*layer_index + 1) + ". " + stage : stage;
+}
+
+void StageSummary::add(const StageReport& report, bool count_sizes) {
+  auto row = std::find_if(rows_.begin(), rows_.end(), [&](const StageTotals& r) {
+    return r.stage == report.stage && r.layer_index == report.layer_index;
+  });
+  if (row == rows_.end()) {
+    StageTotals fresh;
+    fresh.stage = report.stage;
+    fresh.layer_index = report.layer_index;
+    rows_.push_back(std::move(fresh));
+    row = rows_.end() - 1;
+  }
+  row->seconds += report.seconds;
+  if (row->per_modulus.size() <= report.modulus_index)
+    row->per_modulus.resize(report.modulus_index + 1);
+  row->per_modulus[report.modulus_index] += report.seconds;
+  if (count_sizes) {
+    row->ciphertexts += report.ciphertexts;
+    row->memory_bytes += report.memory_bytes;
+  }
+  row->predicted_noise_budget =
+      std::min(row->predicted_noise_budget, report.predicted_noise_budget);
+  if (report.measured_noise_budget) {
+    row->measured_noise_budget =
+        std::min(row->measured_noise_budget.value_or(std::numeric_limits<double>::infinity()),
+                 *report.measured_noise_budget);
+  }
+}
+
+double StageSummary::total_seconds() const {
+  double total = 0;
+  for (const StageTotals& row : rows_)
+    total += row.seconds;
+  return total;
+}
+
 size_t EncryptedBatch::ciphertext_count() const {
   size_t count = 0;
   for (const auto& row : values)

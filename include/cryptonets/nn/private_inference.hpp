@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,6 +58,34 @@ struct StageReport {
 };
 
 inline constexpr size_t kNoiseSample = 32;
+
+// The stage reports of one or more runs folded into one row per stage (in first-seen order),
+// summed over plaintext moduli and batches: what the CLI's table and the reproduction report show.
+struct StageTotals {
+  std::string stage;
+  std::optional<size_t> layer_index;
+  double seconds = 0;               // all moduli and batches
+  std::vector<double> per_modulus;  // seconds per plaintext modulus, all batches
+  size_t ciphertexts = 0;           // counted reports only (see StageSummary::add)
+  uint64_t memory_bytes = 0;        // counted reports only
+  double predicted_noise_budget = std::numeric_limits<double>::infinity();  // minimum
+  std::optional<double> measured_noise_budget;                              // minimum
+
+  // "2. square" for network layers (1-based, as the paper numbers them), else the stage name.
+  std::string label() const;
+};
+
+class StageSummary {
+ public:
+  // count_sizes: whether the report's ciphertext count and memory are added (false for repeated
+  // batches, so that sizes stay per batch while times add up).
+  void add(const StageReport& report, bool count_sizes = true);
+  const std::vector<StageTotals>& rows() const { return rows_; }
+  double total_seconds() const;
+
+ private:
+  std::vector<StageTotals> rows_;
+};
 
 using StageObserver = std::function<void(const StageReport&)>;
 // Progress within a stage: (stage name, modulus index, units done, units in the stage). Called
