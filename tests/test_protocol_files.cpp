@@ -1,6 +1,7 @@
 // Protocol files (key directory and ciphertext files with several plaintext moduli) at the paper's
 // sizes (n = 8192, q ≈ 385 bits, two 40-bit plaintext moduli): round trips that still decrypt,
-// streaming in batches, and refusals of other parameters, other keys and damage.
+// streaming in batches, the recorded first image index, and refusals of other parameters, other
+// keys, older format versions and damage.
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -101,13 +102,46 @@ void check_batch_decrypts(CrtFixture& f, const EncryptedBatch& batch, uint64_t f
   }
 }
 
-// A ciphertext file of `images` images in batches of `batch_size`, `values` per image.
+// A ciphertext file of images first_image .. first_image + images - 1 in batches of `batch_size`,
+// `values` per image.
 void write_file(CrtFixture& f, const std::string& path, uint64_t images, uint64_t batch_size,
-                size_t values) {
-  CiphertextFileWriter writer(path, key_contexts(f.keys), f.key_ids(), images, batch_size, values);
-  for (uint64_t b = 0; b < writer.header().batch_count(); ++b)
-    writer.write(make_batch(f, b * batch_size, writer.header().images_in_batch(b), values));
+                size_t values, uint64_t first_image = 0) {
+  CiphertextFileWriter writer(path, key_contexts(f.keys), f.key_ids(), first_image, images,
+                              batch_size, values);
+  for (uint64_t b = 0; b < writer.header().batch_count(); ++b) {
+    writer.write(
+        make_batch(f, first_image + b * batch_size, writer.header().images_in_batch(b), values));
+  }
   writer.commit();
+}
+
+// Header offsets (protocol_files.hpp): the version, the images and first image fields, and the
+// SHA-256 over the bytes before it.
+constexpr size_t kVersionOffset = 6;
+constexpr size_t kImagesOffset = 32;
+constexpr size_t kFirstImageOffset = 56;
+constexpr size_t kHeaderChecksumOffset = 64;
+
+// `bytes` (a whole file) with the 64-bit header field at `offset` set to `value` and the header's
+// checksum redone, as a writer with that value would have written it.
+std::string with_header_field(std::string bytes, size_t offset, uint64_t value) {
+  for (size_t i = 0; i < 8; ++i)
+    bytes[offset + i] = static_cast<char>(value >> (8 * i));
+  const auto digest =
+      sha256({reinterpret_cast<const uint8_t*>(bytes.data()), kHeaderChecksumOffset});
+  std::copy(digest.begin(), digest.end(), bytes.begin() + kHeaderChecksumOffset);
+  return bytes;
+}
+
+// `bytes` (a whole version 2 file) as format version 1 wrote it: the 88-byte header without the
+// first image field, its SHA-256 over the 56 bytes before it.
+std::string as_version_1(const std::string& bytes) {
+  std::string header = bytes.substr(0, kFirstImageOffset);
+  header[kVersionOffset] = 1;
+  header[kVersionOffset + 1] = 0;
+  const auto digest = sha256({reinterpret_cast<const uint8_t*>(header.data()), header.size()});
+  header.append(digest.begin(), digest.end());
+  return header + bytes.substr(kProtocolHeaderBytes);
 }
 
 std::string read_all_batches(CrtFixture& f, const std::string& path) {
@@ -198,10 +232,11 @@ TEST_CASE("a ciphertext file streams back batch by batch, the last batch partly 
   CrtFixture& f = fixture();
   TempDir dir;
   const std::string path = dir.file("batch.ct");
-  // 10 images in batches of 4: 4, 4, 2.
-  write_file(f, path, 10, 4, 3);
+  // Images 100 .. 109 in batches of 4: 4, 4, 2.
+  write_file(f, path, 10, 4, 3, 100);
   const ProtocolHeader header = read_protocol_header(path);
   CHECK(header.kind == ProtocolFileKind::kCiphertexts);
+  CHECK(header.first_image == 100);
   CHECK(header.images == 10);
   CHECK(header.batch_size == 4);
   CHECK(header.values == 3);
@@ -214,13 +249,14 @@ TEST_CASE("a ciphertext file streams back batch by batch, the last batch partly 
                                     ciphertext_batch_bytes(*f.keys.contexts[1], 3)));
 
   CiphertextFileReader reader(path, key_contexts(f.keys), f.key_ids());
+  CHECK(reader.header().first_image == 100);
   const uint64_t expected_images[] = {4, 4, 2};
   for (uint64_t b = 0; b < 3; ++b) {
     size_t ticks = 0;
     const EncryptedBatch batch = reader.next([&] { ++ticks; });
     CHECK(ticks == 6);
     CHECK(batch.images == expected_images[b]);
-    check_batch_decrypts(f, batch, b * 4, 3);
+    check_batch_decrypts(f, batch, 100 + b * 4, 3);
   }
   CHECK(reader.batches_left() == 0);
   CHECK_NOTHROW(reader.finish());
@@ -272,9 +308,10 @@ TEST_CASE("damaged ciphertext files are refused: truncated, flipped bytes, trail
   write_bytes(damaged, good.substr(0, first_batch));
   CHECK(contains(read_all_batches(f, damaged), "batch 2 of 2 (modulus 1 of 2): truncated"));
   write_bytes(damaged, good.substr(0, 50));
-  CHECK(contains(read_all_batches(f, damaged), "truncated: 50 bytes, the header alone needs 88"));
+  CHECK(contains(read_all_batches(f, damaged), "truncated: 50 bytes, the header alone needs 96"));
 
-  for (size_t offset : {size_t{9}, size_t{40}, size_t{70}}) {  // header fields and checksum
+  // Header fields (fingerprint, batch size, first image) and the checksum.
+  for (size_t offset : {size_t{9}, size_t{40}, size_t{60}, size_t{70}}) {
     std::string bytes = good;
     bytes[offset] ^= 0x10;
     write_bytes(damaged, bytes);
@@ -306,7 +343,7 @@ TEST_CASE("the ciphertext writer refuses other keys and leaves no file unless co
   CrtFixture& g = other_keys();
   TempDir dir;
   {
-    CiphertextFileWriter writer(dir.file("out.ct"), key_contexts(f.keys), f.key_ids(), 6, 3, 2);
+    CiphertextFileWriter writer(dir.file("out.ct"), key_contexts(f.keys), f.key_ids(), 0, 6, 3, 2);
     writer.write(make_batch(f, 0, 3, 2));
     // g's ciphertexts under f's key ids.
     CHECK_THROWS_AS(writer.write(make_batch(g, 3, 3, 2)), std::invalid_argument);
@@ -314,7 +351,7 @@ TEST_CASE("the ciphertext writer refuses other keys and leaves no file unless co
   }
   CHECK(dir.names().empty());
   {
-    CiphertextFileWriter writer(dir.file("out.ct"), key_contexts(f.keys), f.key_ids(), 6, 3, 2);
+    CiphertextFileWriter writer(dir.file("out.ct"), key_contexts(f.keys), f.key_ids(), 0, 6, 3, 2);
     CHECK_THROWS_AS(writer.write(make_batch(f, 0, 2, 2)), std::invalid_argument);  // 2 images
     CHECK_THROWS_AS(writer.write(make_batch(f, 0, 3, 1)), std::invalid_argument);  // 1 value
   }
@@ -336,13 +373,97 @@ TEST_CASE("a ciphertext header promising 2^64 - 1 images is not read as a file o
   TempDir dir;
   const std::string path = dir.file("batch.ct");
   write_file(f, path, 3, 3, 2);
-  // The header alone, its images field (bytes 32-39) set to 2^64 - 1 and its checksum redone.
-  std::string bytes = read_bytes(path).substr(0, kProtocolHeaderBytes);
-  std::fill(bytes.begin() + 32, bytes.begin() + 40, '\xff');
-  const auto digest = sha256({reinterpret_cast<const uint8_t*>(bytes.data()), 56});
-  std::copy(digest.begin(), digest.end(), bytes.begin() + 56);
-  write_bytes(path, bytes);
+  // The header alone, its images field set to 2^64 - 1 and its checksum redone.
+  write_bytes(path, with_header_field(read_bytes(path).substr(0, kProtocolHeaderBytes),
+                                      kImagesOffset, UINT64_MAX));
   CHECK(read_protocol_header(path).images == UINT64_MAX);
   CHECK(contains(read_all_batches(f, path),
                  "batch 1 of 6148914691236517205 (modulus 1 of 2): truncated"));
+}
+
+TEST_CASE("a corrupted first image index is caught by the header checksum") {
+  CrtFixture& f = fixture();
+  TempDir dir;
+  const std::string path = dir.file("batch.ct");
+  write_file(f, path, 3, 3, 2, 7);
+  const std::string good = read_bytes(path);
+  REQUIRE(read_protocol_header(path).first_image == 7);
+  // 7 -> 6 and 7 -> 7 + 2^56: each byte of the field is covered.
+  for (size_t offset : {kFirstImageOffset, kFirstImageOffset + 7}) {
+    std::string bytes = good;
+    bytes[offset] ^= 0x01;
+    write_bytes(path, bytes);
+    CHECK(contains(read_all_batches(f, path), "corrupted: header checksum mismatch"));
+  }
+  // The same change with the checksum redone is a valid file of other images: what the field
+  // records is what the reader reports.
+  write_bytes(path, with_header_field(good, kFirstImageOffset, 6));
+  CHECK(read_all_batches(f, path).empty());
+  CHECK(read_protocol_header(path).first_image == 6);
+}
+
+TEST_CASE("files of format version 1, without the first image index, are refused by name") {
+  CrtFixture& f = fixture();
+  TempDir dir;
+  const std::string path = dir.file("batch.ct");
+  write_file(f, path, 3, 3, 2, 7);
+  const std::string version_1 = as_version_1(read_bytes(path));
+  REQUIRE(version_1.size() + 8 == fs::file_size(path));
+  write_bytes(path, version_1);
+  const std::string error = read_all_batches(f, path);
+  CHECK(contains(error, "format version 1, this build reads version 2"));
+  CHECK(contains(error, "written by an older cryptonets; re-run encrypt"));
+  CHECK(contains(error_of([&] { read_protocol_header(path); }), "format version 1"));
+  // Even its header alone (88 bytes, shorter than a version 2 header) is named by its version.
+  write_bytes(path, version_1.substr(0, 88));
+  CHECK(contains(read_all_batches(f, path), "written by an older cryptonets; re-run encrypt"));
+
+  // A version 1 key file asks for new keys.
+  const std::string key_path = dir.file("secret.key");
+  save_secret_keys(key_path, key_contexts(f.keys),
+                   f.keys_of([](const yashe::KeySet& k) { return k.secret_key; }));
+  write_bytes(key_path, as_version_1(read_bytes(key_path)));
+  CHECK(contains(error_of([&] { load_secret_keys(key_path, key_contexts(f.keys)); }),
+                 "format version 1, this build reads version 2: written by an older cryptonets; "
+                 "re-run keygen"));
+
+  // A later version is named as such, not as an older one.
+  write_file(f, path, 3, 3, 2, 7);
+  std::string bytes = read_bytes(path);
+  bytes[kVersionOffset] = 3;
+  write_bytes(path, bytes);
+  CHECK(contains(read_all_batches(f, path),
+                 "format version 3, this build reads version 2 (written by a newer cryptonets)"));
+}
+
+TEST_CASE(
+    "a first image index whose last image would pass 2^64 - 1 is refused, writing and reading") {
+  CrtFixture& f = fixture();
+  TempDir dir;
+  const ContextSet contexts = key_contexts(f.keys);
+  // Images 2^64 - 3 .. 2^64 - 1 wrap to 0 at the end; 2^64 - 4 .. 2^64 - 2 do not.
+  CHECK_THROWS_AS(
+      CiphertextFileWriter(dir.file("out.ct"), contexts, f.key_ids(), UINT64_MAX - 2, 3, 3, 2),
+      std::invalid_argument);
+  CHECK(dir.names().empty());
+  const std::string path = dir.file("batch.ct");
+  write_file(f, path, 3, 3, 2, UINT64_MAX - 3);
+  CHECK(read_all_batches(f, path).empty());
+  CHECK(read_protocol_header(path).first_image == UINT64_MAX - 3);
+
+  // A header that claims it, checksum redone, is refused before any ciphertext is read.
+  const std::string good = read_bytes(path);
+  for (uint64_t first : {UINT64_MAX - 2, UINT64_MAX}) {
+    write_bytes(path, with_header_field(good, kFirstImageOffset, first));
+    const std::string error = read_all_batches(f, path);
+    CHECK(contains(error, "invalid header: first image " + std::to_string(first) +
+                              " + 3 images exceeds 2^64 - 1"));
+    CHECK(contains(error_of([&] { read_protocol_header(path); }), "exceeds 2^64 - 1"));
+  }
+  // Only ciphertext files record a first image.
+  save_parameter_set(dir.file("params"), contexts);
+  write_bytes(dir.file("params"),
+              with_header_field(read_bytes(dir.file("params")), kFirstImageOffset, 5));
+  CHECK(contains(error_of([&] { load_parameter_set(dir.file("params")); }),
+                 "invalid header: image fields set in a file of a parameter set"));
 }

@@ -1,6 +1,8 @@
 // cryptonets decrypt (client): encrypted scores from cryptonets infer -> exact integer scores (CRT
 // recombination over the plaintext moduli, checked against the model's output bound) -> labels,
 // accuracy against IDX labels, and optionally an exact comparison with the plain integer model.
+// Which images the scores belong to comes from the file (its header records encrypt's --first), so
+// that labels and plain images cannot be matched against the wrong slice.
 #include <omp.h>
 
 #include <algorithm>
@@ -24,9 +26,10 @@ namespace {
 // Entries [first, first + count) must exist in a file of `available` entries.
 void require_range(size_t first, size_t count, size_t available, const std::string& path) {
   if (first > available || count > available - first) {
-    throw std::runtime_error("'" + path + "' holds " + std::to_string(available) +
-                             " entries; the scores need entries " + std::to_string(first) + " to " +
-                             std::to_string(first + count - 1) + " (see --first)");
+    throw std::runtime_error(
+        "'" + path + "' holds " + std::to_string(available) + " entries; the scores need entries " +
+        std::to_string(first) + " to " + std::to_string(first + count - 1) +
+        " (the scores file records encrypt --first " + std::to_string(first) + ")");
   }
 }
 
@@ -47,6 +50,17 @@ size_t plain_mismatches(const Model& model, const CompiledModel& compiled, const
   for (size_t s = 0; s < decrypted.size(); ++s)
     mismatches += plain[s] != decrypted[s];
   return mismatches;
+}
+
+// `--first`, if given, only confirms what the file records; a different value is a mistake.
+void check_first_option(bool given, uint64_t given_first, uint64_t recorded,
+                        const std::string& path) {
+  if (given && given_first != recorded) {
+    throw UsageError("--first " + std::to_string(given_first) + " contradicts '" + path +
+                     "', which records first image " + std::to_string(recorded) +
+                     " (encrypt --first " + std::to_string(recorded) +
+                     "); leave --first out, decrypt reads it from the file");
+  }
 }
 
 void write_labels(const std::vector<int>& labels, const std::optional<std::string>& path) {
@@ -72,7 +86,8 @@ int run_decrypt(std::span<char* const> arguments) {
       "bound or an exhausted noise budget) and writes the predicted label of every image, one\n"
       "per line. With --labels it reports the accuracy; with --plain-images it checks that the\n"
       "scores equal the plain integer model's on those images exactly (exit 1 and no labels\n"
-      "written if not).\n"
+      "written if not). Labels and images are taken from the index that encrypt --first chose:\n"
+      "the scores file records it.\n"
       "Without --out the labels go to stdout and the report to stderr.");
   options.add_value("keys", "DIR", "key directory written by cryptonets keygen", std::nullopt,
                     true);
@@ -84,14 +99,16 @@ int run_decrypt(std::span<char* const> arguments) {
   options.add_value("plain-images", "FILE",
                     "MNIST IDX image file: compare with the plain integer model on these images");
   options.add_value("first", "N",
-                    "index of the first image in --labels and --plain-images (the "
-                    "--first given to encrypt)",
-                    "0");
+                    "optional check: encrypt's --first, which the scores file records (exit 2 "
+                    "if not)");
   options.add_value("threads", "T", "worker threads for --plain-images",
                     std::to_string(std::max(1, omp_get_num_procs())));
   if (!options.parse(arguments)) return kExitSuccess;
 
-  const size_t first = static_cast<size_t>(options.integer("first", 0, INT64_MAX));
+  // Parsed now so that a malformed value fails before any work; compared with the file later.
+  const bool first_given = options.has("first");
+  const uint64_t given_first =
+      first_given ? static_cast<uint64_t>(options.integer("first", 0, INT64_MAX)) : 0;
   const int threads = static_cast<int>(options.integer("threads", 1, 1024));
   omp_set_num_threads(threads);  // also bounds the library's inner parallel loops (NTT rows)
   const std::optional<std::string> out_path =
@@ -110,6 +127,8 @@ int run_decrypt(std::span<char* const> arguments) {
 
   const std::string in_path = options.text("in");
   CiphertextFileReader reader(in_path, contexts, key_ids);
+  const uint64_t first = reader.header().first_image;
+  check_first_option(first_given, given_first, first, in_path);
   if (reader.header().values != compiled.output_size) {
     throw std::runtime_error(
         "file '" + in_path + "' holds " + std::to_string(reader.header().values) +
@@ -146,7 +165,8 @@ int run_decrypt(std::span<char* const> arguments) {
   }
   write_labels(labels, out_path);
 
-  std::fprintf(report, "decrypted %zu images%s%s\n", labels.size(), out_path ? ": " : "",
+  std::fprintf(report, "decrypted %zu images (from %llu)%s%s\n", labels.size(),
+               static_cast<unsigned long long>(first), out_path ? ": " : "",
                out_path ? out_path->c_str() : "");
   if (correct) {
     std::fprintf(report, "accuracy: %.2f%% (%zu/%zu)\n", 100.0 * *correct / labels.size(), *correct,

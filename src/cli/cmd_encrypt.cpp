@@ -41,7 +41,8 @@ int run_encrypt(std::span<char* const> arguments) {
       "Client: encrypts MNIST test images for the server. Each image is quantised with the\n"
       "model's input scale and placed in one slot of 784 ciphertexts per plaintext modulus.\n"
       "Up to n images (the slot count) form one batch; more images make several batches, all\n"
-      "in the one output file, whose header records the image count and batch size. Needs\n"
+      "in the one output file, whose header records the index of the first image (--first),\n"
+      "the image count and the batch size: decrypt finds the matching labels from it. Needs\n"
       "DIR/params and DIR/public.key only.");
   options.add_value("keys", "DIR", "key directory written by cryptonets keygen", std::nullopt,
                     true);
@@ -49,7 +50,8 @@ int run_encrypt(std::span<char* const> arguments) {
                     std::nullopt, true);
   options.add_value("model", "FILE", "integer model (its input scale quantises the pixels)",
                     default_data_directory() + "/model.txt");
-  options.add_value("first", "N", "index of the first image to encrypt", "0");
+  options.add_value("first", "N",
+                    "index of the first image to encrypt (recorded in the output file)", "0");
   options.add_value("count", "N", "how many images (default: all from --first)");
   options.add_value("out", "FILE", "ciphertext file to write", std::nullopt, true);
   options.add_value("threads", "T", "worker threads",
@@ -101,7 +103,8 @@ int run_encrypt(std::span<char* const> arguments) {
   const size_t slots = client.slot_count();
   const size_t inputs = static_cast<size_t>(model.input_shape.size());
   const std::string out_path = options.text("out");
-  CiphertextFileWriter writer(out_path, contexts, key_ids, count, std::min(count, slots), inputs);
+  CiphertextFileWriter writer(out_path, contexts, key_ids, first, count, std::min(count, slots),
+                              inputs);
   StageProgressBars bars;
   const auto progress = [&](const std::string& stage, size_t modulus, size_t done, size_t total) {
     bars.update(stage, modulus, done, total);

@@ -73,10 +73,10 @@ int run_infer(std::span<char* const> arguments) {
       "infer",
       "Server: evaluates the model on an encrypted batch file from cryptonets encrypt and writes\n"
       "the encrypted scores (the same file format, one ciphertext per output and modulus, same\n"
-      "batches). Needs the parameter set and the evaluation keys, never the secret key: it\n"
-      "refuses a --secret-key, a secret key file in place of another, and a key directory that\n"
-      "holds secret.key. The model's output range is checked against the plaintext moduli\n"
-      "before any work.");
+      "batches and first image index). Needs the parameter set and the evaluation keys, never\n"
+      "the secret key: it refuses a --secret-key, a secret key file in place of another, and a\n"
+      "key directory that holds secret.key. The model's output range is checked against the\n"
+      "plaintext moduli before any work.");
   options.add_value("keys", "DIR", "server key directory: params and evaluation.key only");
   options.add_value("params", "FILE", "parameter set (instead of --keys)");
   options.add_value("evaluation-key", "FILE", "evaluation keys (instead of --keys)");
@@ -119,8 +119,9 @@ int run_infer(std::span<char* const> arguments) {
   const encoding::CrtEncryptionSet server(contexts, std::move(no_public_keys),
                                           std::move(evaluation_keys));
 
-  CiphertextFileWriter writer(out_path, contexts, key_ids, header.images, header.batch_size,
-                              compiled.output_size);
+  // The scores are of the same images: decrypt matches them to labels by this first index.
+  CiphertextFileWriter writer(out_path, contexts, key_ids, header.first_image, header.images,
+                              header.batch_size, compiled.output_size);
   StageProgressBars bars;
   InferenceOptions inference;
   inference.threads = threads;

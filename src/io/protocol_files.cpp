@@ -20,7 +20,8 @@ namespace {
 
 constexpr std::array<uint8_t, 4> kProtocolMagic = {'C', 'N', 'P', 'F'};
 constexpr std::array<uint8_t, 4> kRecordMagic = {'C', 'N', 'E', 'T'};
-constexpr size_t kHeaderFieldBytes = 56;  // before the header's SHA-256
+constexpr size_t kHeaderFieldBytes = 64;  // before the header's SHA-256
+constexpr size_t kHeaderFieldOffset = 8;  // after magic, kind, reserved byte and version
 
 std::string hex64(uint64_t value) {
   char text[24];
@@ -66,9 +67,11 @@ std::array<uint8_t, kProtocolHeaderBytes> encode_header(const ProtocolHeader& he
                              header.moduli,
                              header.images,
                              header.batch_size,
-                             header.values};
+                             header.values,
+                             header.first_image};
+  static_assert(kHeaderFieldOffset + 8 * std::size(fields) == kHeaderFieldBytes);
   for (size_t i = 0; i < std::size(fields); ++i)
-    store_le(&bytes[8 + 8 * i], fields[i], 8);
+    store_le(&bytes[kHeaderFieldOffset + 8 * i], fields[i], 8);
   const Sha256::Digest digest = sha256({bytes.data(), kHeaderFieldBytes});
   std::copy(digest.begin(), digest.end(), bytes.begin() + kHeaderFieldBytes);
   return bytes;
@@ -81,7 +84,8 @@ void check_header_fields(const ProtocolHeader& header, const std::string& source
                      " plaintext moduli, expected 1 to " + std::to_string(kMaxProtocolModuli));
   }
   const bool ciphertexts = header.kind == ProtocolFileKind::kCiphertexts;
-  if (!ciphertexts && (header.images != 0 || header.batch_size != 0 || header.values != 0)) {
+  if (!ciphertexts && (header.images != 0 || header.batch_size != 0 || header.values != 0 ||
+                       header.first_image != 0)) {
     fail(source,
          "invalid header: image fields set in a file of " + protocol_kind_name(header.kind));
   }
@@ -90,10 +94,30 @@ void check_header_fields(const ProtocolHeader& header, const std::string& source
                      std::to_string(header.images) + ", " + std::to_string(header.batch_size) +
                      ", " + std::to_string(header.values) + ")");
   }
+  if (header.images > UINT64_MAX - header.first_image) {
+    fail(source, "invalid header: first image " + std::to_string(header.first_image) + " + " +
+                     std::to_string(header.images) + " images exceeds 2^64 - 1");
+  }
   if (header.kind == ProtocolFileKind::kParameterSet && header.key_set_id != 0) {
     fail(source,
          "invalid header: a parameter set has key set id 0, found " + hex64(header.key_set_id));
   }
+}
+
+// Files of another format version are refused with what to do about them.
+void check_version(uint16_t version, ProtocolFileKind kind, const std::string& source) {
+  if (version == kProtocolFileVersion) return;
+  const std::string versions = "format version " + std::to_string(version) +
+                               ", this build reads version " + std::to_string(kProtocolFileVersion);
+  if (version > kProtocolFileVersion) {
+    fail(source, versions + " (written by a newer cryptonets)");
+  }
+  // Version 1 ciphertext files do not record their first image; key files would load, but one
+  // version for all files keeps the rule simple: everything is made again.
+  const std::string redo = kind == ProtocolFileKind::kCiphertexts
+                               ? "re-run encrypt (and infer on its output)"
+                               : "re-run keygen";
+  fail(source, versions + ": written by an older cryptonets; " + redo);
 }
 
 ProtocolHeader read_header(std::istream& in, const std::string& source) {
@@ -115,17 +139,17 @@ ProtocolHeader read_header(std::istream& in, const std::string& source) {
                   bytes[0], bytes[1], bytes[2], bytes[3]);
     fail(source, text);
   }
+  // Kind and version before the length: a version 1 file (88-byte header) is named as such.
+  if (got > 4 && !known_kind(bytes[4])) {
+    fail(source, "unknown protocol file kind (tag 0x" + hex64(bytes[4]).substr(16) + ")");
+  }
+  if (got >= kHeaderFieldOffset) {
+    check_version(static_cast<uint16_t>(load_le(&bytes[6], 2)),
+                  static_cast<ProtocolFileKind>(bytes[4]), source);
+  }
   if (got < bytes.size()) {
     fail(source, "truncated: " + std::to_string(got) + " bytes, the header alone needs " +
                      std::to_string(bytes.size()));
-  }
-  if (!known_kind(bytes[4])) {
-    fail(source, "unknown protocol file kind (tag 0x" + hex64(bytes[4]).substr(16) + ")");
-  }
-  const auto version = static_cast<uint16_t>(load_le(&bytes[6], 2));
-  if (version != kProtocolFileVersion) {
-    fail(source, "format version " + std::to_string(version) + ", this build reads version " +
-                     std::to_string(kProtocolFileVersion));
   }
   const Sha256::Digest digest = sha256({bytes.data(), kHeaderFieldBytes});
   if (!std::equal(digest.begin(), digest.end(), bytes.begin() + kHeaderFieldBytes)) {
@@ -140,6 +164,7 @@ ProtocolHeader read_header(std::istream& in, const std::string& source) {
   header.images = load_le(&bytes[32], 8);
   header.batch_size = load_le(&bytes[40], 8);
   header.values = load_le(&bytes[48], 8);
+  header.first_image = load_le(&bytes[56], 8);
   check_header_fields(header, source);
   return header;
 }
@@ -419,8 +444,8 @@ void require_same_keys(const std::vector<uint64_t>& a, const std::string& a_what
 // ---- Ciphertext files.
 
 CiphertextFileWriter::CiphertextFileWriter(const std::string& path, ContextSet contexts,
-                                           std::vector<uint64_t> key_ids, uint64_t images,
-                                           uint64_t batch_size, uint64_t values)
+                                           std::vector<uint64_t> key_ids, uint64_t first_image,
+                                           uint64_t images, uint64_t batch_size, uint64_t values)
     : path_(path),
       contexts_(std::move(contexts)),
       key_ids_(std::move(key_ids)),
@@ -436,6 +461,10 @@ CiphertextFileWriter::CiphertextFileWriter(const std::string& path, ContextSet c
         "size in [1, n = " +
         std::to_string(contexts_.front()->n()) + "]");
   }
+  if (images > UINT64_MAX - first_image) {
+    throw std::invalid_argument("CiphertextFileWriter: first image " + std::to_string(first_image) +
+                                " + " + std::to_string(images) + " images exceeds 2^64 - 1");
+  }
   header_.kind = ProtocolFileKind::kCiphertexts;
   header_.parameter_set_fingerprint = parameter_set_fingerprint(contexts_);
   header_.key_set_id = key_set_id(key_ids_);
@@ -443,6 +472,7 @@ CiphertextFileWriter::CiphertextFileWriter(const std::string& path, ContextSet c
   header_.images = images;
   header_.batch_size = batch_size;
   header_.values = values;
+  header_.first_image = first_image;
   write_header(file_.stream(), header_);
 }
 

@@ -96,7 +96,7 @@ fi
 head -c 100000 images.ct >truncated.ct
 expect 1 "truncated" out.ct -- "$exe" infer --keys server --in truncated.ct --out out.ct
 head -c 60 images.ct >truncated.ct
-expect 1 "truncated: 60 bytes, the header alone needs 88" out.ct -- \
+expect 1 "truncated: 60 bytes, the header alone needs 96" out.ct -- \
   "$exe" infer --keys server --in truncated.ct --out out.ct
 mkdir truncated-keys && cp server/params truncated-keys/
 head -c 5000 server/evaluation.key >truncated-keys/evaluation.key
@@ -114,6 +114,9 @@ expect 1 "corrupted: header checksum mismatch" out.ct -- \
   "$exe" infer --keys server --in corrupted.ct --out out.ct
 cp scores.ct corrupted.ct && flip_byte corrupted.ct 1000
 expect 1 "corrupted: checksum mismatch" labels.txt -- \
+  "$exe" decrypt --keys client --in corrupted.ct --out labels.txt
+cp scores.ct corrupted.ct && flip_byte corrupted.ct 56  # the first image index: 0 -> 1
+expect 1 "corrupted: header checksum mismatch" labels.txt -- \
   "$exe" decrypt --keys client --in corrupted.ct --out labels.txt
 mkdir corrupted-keys && cp server/params server/evaluation.key corrupted-keys/
 flip_byte corrupted-keys/evaluation.key 3000
@@ -195,16 +198,56 @@ grep -qF "encrypted 70 images (from 3) in 2 batch(es) of up to 64" message.txt |
   fail "70 images were not split into 2 batches of up to 64: $(cat message.txt)"
 run "$exe" infer --keys server --in many.ct --out many-scores.ct --threads 1
 grep -qF "inferred 70 images in 2 batch(es)" message.txt || fail "infer: $(cat message.txt)"
-run "$exe" decrypt --keys client --in many-scores.ct --first 3 --plain-images "$images" \
-  --out many-labels.txt
+# decrypt is not told --first 3: the scores file records it.
+run "$exe" decrypt --keys client --in many-scores.ct --plain-images "$images" --out many-labels.txt
+grep -qF "decrypted 70 images (from 3)" message.txt ||
+  fail "decrypt did not read first image 3 from the file: $(cat message.txt)"
 grep -qF "encrypted scores equal the plain integer model's on all 70 images" message.txt ||
   fail "split batches do not match the plain model: $(cat message.txt)"
 [ "$(wc -l <many-labels.txt)" -eq 70 ] || fail "many-labels.txt does not hold 70 labels"
 
-# ---- The plain comparison notices a difference: scores of images 3.. against images 4...
-expect 1 "DIFFER from the plain integer model's" misaligned.txt -- \
+# ---- A --first that contradicts the file's recorded first image is a usage error, not a silent
+# comparison with the wrong labels or images.
+expect 2 "--first 4 contradicts 'many-scores.ct', which records first image 3" misaligned.txt -- \
   "$exe" decrypt --keys client --in many-scores.ct --first 4 --plain-images "$images" \
-  --out misaligned.txt
+  --labels "$labels" --out misaligned.txt
+
+# ---- The plain comparison notices a difference: the last bias of the model changed in its last
+# digit (as text: awk's doubles would round the 18-digit values).
+awk '{ line[NR] = $0 } /^bias / { last = NR }
+     END {
+       for (i = 1; i <= NR; i++) {
+         if (i == last) {
+           n = split(line[i], field, " ")
+           digit = substr(field[2], length(field[2]))
+           field[2] = substr(field[2], 1, length(field[2]) - 1) ((digit + 1) % 10)
+           line[i] = field[1]
+           for (j = 2; j <= n; j++) line[i] = line[i] " " field[j]
+         }
+         print line[i]
+       }
+     }' "$model" >other-bias-model.txt
+cmp -s "$model" other-bias-model.txt && fail "other-bias-model.txt equals the model"
+expect 1 "DIFFER from the plain integer model's on 70 of 70 images" differ.txt -- \
+  "$exe" decrypt --keys client --in many-scores.ct --model other-bias-model.txt \
+  --plain-images "$images" --out differ.txt
+
+# ---- A scores file of format version 1 (an 88-byte header without the first image index):
+# refused by name. Its header: bytes 0-55 with version 1, then their SHA-256.
+{
+  head -c 6 scores.ct
+  printf '\x01\x00'
+  tail -c +9 scores.ct | head -c 48
+} >v1-header.bin
+v1_checksum=$(sha256sum v1-header.bin | cut -c1-64)
+{
+  cat v1-header.bin
+  # shellcheck disable=SC2059,SC2001
+  printf "$(sed 's/../\\x&/g' <<<"$v1_checksum")"
+  tail -c +97 scores.ct
+} >v1-scores.ct
+older="format version 1, this build reads version 2: written by an older cryptonets; re-run encrypt"
+expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v1-scores.ct --out labels.txt
 
 echo "$checks cases checked, $failures failure(s)"
 [ "$failures" -eq 0 ]

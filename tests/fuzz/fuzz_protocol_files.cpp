@@ -40,7 +40,7 @@ enum Reader : uint8_t {
 };
 
 // Offsets in the protocol header (protocol_files.hpp): fields before the checksum.
-constexpr size_t kHeaderFieldBytes = 56;
+constexpr size_t kHeaderFieldBytes = 64;
 
 // The objects of one key generation under two plaintext moduli.
 struct ProtocolObjects {
@@ -109,7 +109,7 @@ fuzz::Bytes encoded_header(const ProtocolHeader& header) {
   bytes.push_back(static_cast<uint8_t>(kProtocolFileVersion));
   bytes.push_back(static_cast<uint8_t>(kProtocolFileVersion >> 8));
   for (uint64_t field : {header.parameter_set_fingerprint, header.key_set_id, header.moduli,
-                         header.images, header.batch_size, header.values}) {
+                         header.images, header.batch_size, header.values, header.first_image}) {
     append_le64(bytes, field);
   }
   const auto digest = sha256(bytes);
@@ -210,6 +210,13 @@ void check_batch_shape(const ProtocolHeader& header, const EncryptedBatch& batch
   if (ticks != header.moduli * header.values) fuzz::finding("tick() not called per ciphertext");
 }
 
+// Images first_image .. first_image + images - 1 must all have an index below 2^64.
+void check_image_range(const ProtocolHeader& header) {
+  if (header.images > UINT64_MAX - header.first_image) {
+    fuzz::finding("an accepted header's first image + images wraps past 2^64 - 1");
+  }
+}
+
 void read_ciphertext_file(const fuzz::Bytes& file, bool first_batch_only) {
   const ProtocolObjects& objects = protocol_objects();
   ProtocolHeader header;
@@ -217,6 +224,7 @@ void read_ciphertext_file(const fuzz::Bytes& file, bool first_batch_only) {
   const bool ok = fuzz::accepted([&] {
     CiphertextFileReader reader(fuzz::scratch_file().path(), objects.contexts, objects.key_ids);
     header = reader.header();
+    check_image_range(header);
     while (reader.batches_left() > 0) {
       size_t ticks = 0;
       batches.push_back(reader.next([&] { ++ticks; }));
@@ -251,6 +259,7 @@ void read_ciphertext_file(const fuzz::Bytes& file, bool first_batch_only) {
 void read_header_only(const fuzz::Bytes& file) {
   ProtocolHeader header;
   if (!fuzz::accepted([&] { header = read_protocol_header(fuzz::scratch_file().path()); })) return;
+  check_image_range(header);
   if (encoded_header(header) != fuzz::Bytes(file.begin(), file.begin() + kProtocolHeaderBytes)) {
     fuzz::finding("an accepted header does not write back to the bytes it was read from");
   }
@@ -312,12 +321,14 @@ auto keys_of(Pick pick) {
   return out;
 }
 
-// A ciphertext file of `images` images in batches of `batch_size`, the two ciphertexts of each
-// modulus as its `values` = 2 values.
-fuzz::Bytes ciphertext_file(const TempDir& dir, uint64_t images, uint64_t batch_size) {
+// A ciphertext file of images first_image .. first_image + images - 1 in batches of
+// `batch_size`, the two ciphertexts of each modulus as its `values` = 2 values.
+fuzz::Bytes ciphertext_file(const TempDir& dir, uint64_t first_image, uint64_t images,
+                            uint64_t batch_size) {
   const ProtocolObjects& objects = protocol_objects();
   const std::string path = dir.file("batch.ct");
-  CiphertextFileWriter writer(path, objects.contexts, objects.key_ids, images, batch_size, 2);
+  CiphertextFileWriter writer(path, objects.contexts, objects.key_ids, first_image, images,
+                              batch_size, 2);
   for (uint64_t b = 0; b < writer.header().batch_count(); ++b) {
     EncryptedBatch batch;
     batch.images = writer.header().images_in_batch(b);
@@ -358,9 +369,10 @@ std::vector<std::vector<uint8_t>> fuzz_seed_inputs() {
       {kPublicKeys, file_bytes(files.public_keys)},
       {kEvaluationKeys, file_bytes(files.evaluation_keys)},
       {kSecretKeys, file_bytes(files.secret_keys)},
-      {kCiphertextFile, ciphertext_file(dir, 3, 2)},    // batches of 2 and 1 images
-      {kCiphertextFile, ciphertext_file(dir, 32, 32)},  // one full batch of n images
+      {kCiphertextFile, ciphertext_file(dir, 7, 3, 2)},    // batches of 2 and 1 images
+      {kCiphertextFile, ciphertext_file(dir, 0, 32, 32)},  // one full batch of n images
       {kHeaderOnly, file_bytes(files.parameters)},
+      {kHeaderOnly, ciphertext_file(dir, 7, 3, 2)},  // a first image index in the header
   };
   std::vector<std::vector<uint8_t>> seeds;
   for (const auto& [reader, file] : inputs) {

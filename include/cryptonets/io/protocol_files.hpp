@@ -5,16 +5,24 @@
 // CNET records of serialize.hpp (each with its own fingerprint, key id and SHA-256), all integers
 // little-endian:
 //
-//   header  88 bytes  "CNPF" | kind (1 byte: 'P' parameter set, 'K' public keys, 'E' evaluation
+//   header  96 bytes  "CNPF" | kind (1 byte: 'P' parameter set, 'K' public keys, 'E' evaluation
 //                     keys, 'S' secret keys, 'C' ciphertexts) | reserved (1 byte, 0) | format
 //                     version (uint16) | parameter set fingerprint (uint64) | key set id (uint64,
 //                     0 for a parameter set) | moduli k (uint64) | images (uint64) | batch size
-//                     (uint64) | values (uint64) | SHA-256 of the 56 bytes before it
+//                     (uint64) | values (uint64) | first image (uint64) | SHA-256 of the 64 bytes
+//                     before it
 //   body    P, K, E, S: k records of that kind ('P', 'K', 'E', 'S'), modulus t_1 first.
 //           C: for each batch b = 0 .. B-1, B = ceil(images / batch size), for each modulus i: one
 //           'C' record of `values` ciphertexts (one per model input, or per score). Batch b holds
-//           images b·batch_size ... in its first slots (the last batch may hold fewer).
-//   The file ends after the last record. images, batch size and values are 0 except for kind C.
+//           images first + b·batch_size ... in its first slots (the last batch may hold fewer).
+//   First image: the index, in the client's image file, of the file's first image (encrypt
+//   --first). infer copies it to its scores, so that decrypt matches labels and plain images
+//   without being told again; first + images must not exceed 2^64 - 1.
+//   The file ends after the last record. images, batch size, values and first image are 0 except
+//   for kind C.
+//
+// Version history: 1 had no first image (an 88-byte header); its files are refused by name
+// ("written by an older cryptonets"), since they cannot say which images they hold.
 //
 // Parameter set fingerprint: the first 8 bytes (little-endian) of SHA-256 over a domain tag, k and
 // the k Parameters::fingerprint() values; key set id: the same over the k key ids (random, from key
@@ -23,9 +31,11 @@
 // before any ciphertext is read, and every record is checked again against its own context.
 //
 // Loading throws std::runtime_error naming the file and what was expected, in this order: missing
-// or unreadable, magic ("not a cryptonets protocol file"), kind, version, truncated header, header
-// checksum ("corrupted"), header fields, fingerprint ("made for other parameters"), key set id
-// ("under other keys"), then each record as serialize.hpp checks it, then trailing bytes.
+// or unreadable, magic ("not a cryptonets protocol file"), kind, version ("written by an older
+// cryptonets" for version 1), truncated header, header checksum ("corrupted"), header fields
+// (including first image + images wrapping past 2^64 - 1), fingerprint ("made for other
+// parameters"), key set id ("under other keys"), then each record as serialize.hpp checks it,
+// then trailing bytes.
 #pragma once
 
 #include <cstdint>
@@ -42,8 +52,8 @@
 
 namespace cryptonets {
 
-inline constexpr uint16_t kProtocolFileVersion = 1;
-inline constexpr size_t kProtocolHeaderBytes = 88;
+inline constexpr uint16_t kProtocolFileVersion = 2;
+inline constexpr size_t kProtocolHeaderBytes = 96;
 inline constexpr uint64_t kMaxProtocolModuli = 64;
 
 enum class ProtocolFileKind : char {
@@ -62,9 +72,10 @@ struct ProtocolHeader {
   uint64_t parameter_set_fingerprint = 0;
   uint64_t key_set_id = 0;
   uint64_t moduli = 0;
-  uint64_t images = 0;      // ciphertext files only
-  uint64_t batch_size = 0;  // ciphertext files only: images per batch, at most n
-  uint64_t values = 0;      // ciphertext files only: ciphertexts per modulus and batch
+  uint64_t images = 0;       // ciphertext files only
+  uint64_t batch_size = 0;   // ciphertext files only: images per batch, at most n
+  uint64_t values = 0;       // ciphertext files only: ciphertexts per modulus and batch
+  uint64_t first_image = 0;  // ciphertext files only: index of the first image (encrypt --first)
 
   uint64_t batch_count() const;
   uint64_t images_in_batch(uint64_t batch) const;
@@ -133,11 +144,13 @@ void require_same_keys(const std::vector<uint64_t>& a, const std::string& a_what
 
 class CiphertextFileWriter {
  public:
-  // A file of `images` images in batches of `batch_size` (1..n), `values` ciphertexts per modulus
-  // and batch, under the keys `key_ids` (one per modulus). Nothing appears at `path` before
-  // commit(); destroying an uncommitted writer leaves no file behind.
+  // A file of `images` images, those numbered first_image .. first_image + images - 1 in the
+  // client's image file, in batches of `batch_size` (1..n), `values` ciphertexts per modulus and
+  // batch, under the keys `key_ids` (one per modulus). std::invalid_argument if first_image +
+  // images wraps. Nothing appears at `path` before commit(); destroying an uncommitted writer
+  // leaves no file behind.
   CiphertextFileWriter(const std::string& path, ContextSet contexts, std::vector<uint64_t> key_ids,
-                       uint64_t images, uint64_t batch_size, uint64_t values);
+                       uint64_t first_image, uint64_t images, uint64_t batch_size, uint64_t values);
 
   const ProtocolHeader& header() const { return header_; }
   uint64_t batches_written() const { return batches_written_; }
