@@ -275,6 +275,7 @@ class PaperValues {
     if (!v.unit.empty() && v.unit != "-") text += " " + v.unit;
     if (v.status == "abstract quoted") return text + " *";
     if (v.status == "authors' code output") return text + " ‡";
+    if (v.status == "secondary summary") return text + " §";
     if (v.status != "verified") return text + " †";
     return text;
   }
@@ -816,7 +817,8 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
         "come from `bench/paper_values.csv`; see [the paper's values](#the-papers-values) for "
         "their sources and which are verified. Marks in the 'paper' cells: * the abstract's words, "
         "as quoted verbatim by a secondary page; † not checked against the paper's text; "
-        "‡ printed by the authors' later open-source code, not by the paper; "
+        "§ the paper's figure as reported by a published summary of it, not checked against "
+        "the paper's text; ‡ printed by the authors' later open-source code, not by the paper; "
         "'not verified' = no value entered because the paper's text could not be checked.\n\n";
   if (o.mode != "full") {
     md << "> **Mode: " << o.mode << ".** This is not the full run: ";
@@ -1058,7 +1060,7 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
        << " | " << v.source << " | " << v.status << " |\n";
   }
   md << "\n## Not reproduced\n\n";
-  md << "- The paper's per-stage times, latency, message sizes and noise figures could not be "
+  md << "- The paper's per-stage times, latency and noise figures could not be "
         "checked against its text (the paper is not among the sources this project can read "
         "offline), so their 'paper' cells stay empty; the stage table shows the authors' later "
         "open-source code instead (‡). Enter the paper's values in `bench/paper_values.csv` with "
