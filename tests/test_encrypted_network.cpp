@@ -387,3 +387,64 @@ TEST_CASE("The stage summary folds moduli and batches into one row per stage, si
   CHECK(!rows[2].measured_noise_budget.has_value());
   CHECK(rows[2].predicted_noise_budget == 50);
 }
+
+TEST_CASE(
+    "Squares defer relinearisation to the next linear layer, which relinearises each output") {
+  const Parameters params = paper_scale_parameters();
+  auto context = Context::create(params);
+  Prng prng = Prng::insecure_seeded(47);
+  KeySet keys = generate_keys(context, prng);
+  Encryptor encryptor(context, keys.public_key);
+  Decryptor decryptor(context, keys.secret_key);
+  Evaluator evaluator(context, keys.evaluation_key);
+  PlainRing plain(params.n, params.t);
+  EncryptedArithmetic arithmetic(evaluator, 2);
+
+  std::vector<Plaintext> messages;
+  std::vector<Ciphertext> values;
+  for (int j = 0; j < 6; ++j) {
+    messages.push_back(random_plaintext(prng, params.n, params.t));
+    values.push_back(encryptor.encrypt(messages.back(), prng));
+  }
+  // Square: degree 2, the same ciphertext as multiply without relinearisation.
+  std::vector<Ciphertext> squares = values;
+  arithmetic.square_all(squares);
+  for (size_t j = 0; j < values.size(); ++j) {
+    CHECK(squares[j].degree == 2);
+    CHECK(squares[j].c == evaluator.multiply_without_relinearization(values[j], values[j]).c);
+  }
+  // Linear layer on degree-2 inputs: outputs of degree 1 that decrypt to Σ w·m² + b, and equal to
+  // relinearising the degree-2 combination (key switching is linear in the ciphertext).
+  LinearMap map = random_map(prng, values.size(), 3, 5);
+  map.bias = {7, 0, -3};
+  const std::vector<Ciphertext> outputs = arithmetic.apply_linear(map, squares);
+  const std::vector<Ciphertext> unrelinearised =
+      fused_linear_combinations(evaluator, map, squares, 1);
+  for (size_t o = 0; o < map.outputs; ++o) {
+    CHECK(outputs[o].degree == 1);
+    Ciphertext expected = unrelinearised[o];
+    evaluator.relinearize_inplace(expected);
+    evaluator.add_scalar_inplace(expected, map.bias[o]);
+    CHECK(outputs[o].c == expected.c);
+    Plaintext sum = plain.zero();
+    for (const LinearTerm& term : map.terms_of(o)) {
+      const Plaintext square = plain.multiply(messages[term.input], messages[term.input]);
+      sum = plain.add(sum, plain.scale(square, term.weight));
+    }
+    Plaintext bias = plain.zero();
+    bias.coeffs[0] = static_cast<uint64_t>(
+        (map.bias[o] % static_cast<int64_t>(params.t) + static_cast<int64_t>(params.t)) %
+        static_cast<int64_t>(params.t));
+    sum = plain.add(sum, bias);
+    CHECK(decryptor.decrypt(outputs[o]).coeffs == sum.coeffs);
+  }
+  // Squaring a degree-2 value relinearises it first; a constant is added under f only.
+  Ciphertext twice = squares[0];
+  arithmetic.square(twice);
+  CHECK(twice.degree == 2);
+  Ciphertext with_constant = squares[1];
+  arithmetic.add_constant(with_constant, 5);
+  CHECK(with_constant.degree == 1);
+  const Plaintext m0_squared = plain.multiply(messages[0], messages[0]);
+  CHECK(decryptor.decrypt(twice).coeffs == plain.multiply(m0_squared, m0_squared).coeffs);
+}

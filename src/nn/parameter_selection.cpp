@@ -66,15 +66,20 @@ std::vector<double> linear_step_noise(const LinearMap& map, const std::vector<do
   return outputs;
 }
 
-// Evaluator::square = relinearize(multiply(a, a)); returns the largest rise due to key switching.
-double square_step_noise(const yashe::NoiseModel& noise, std::vector<double>& values) {
+// Evaluator::relinearize_inplace on every value; returns the largest rise due to key switching.
+double relinearize_noise(const yashe::NoiseModel& noise, std::vector<double>& values) {
   double key_switching_rise = 0;
   for (double& v : values) {
-    const double product = noise.multiply(v, v);
-    v = noise.relinearize(product);
-    key_switching_rise = std::max(key_switching_rise, v - product);
+    const double before = v;
+    v = noise.relinearize(v);
+    key_switching_rise = std::max(key_switching_rise, v - before);
   }
   return key_switching_rise;
+}
+
+void square_noise(const yashe::NoiseModel& noise, std::vector<double>& values) {
+  for (double& v : values)
+    v = noise.multiply(v, v);
 }
 
 struct Candidate {
@@ -400,17 +405,26 @@ NoisePrediction predict_network_noise(const yashe::Parameters& params, const Com
   const yashe::NoiseModel noise(*context);
   std::vector<double> values(model.input_size, noise.fresh());
   NoisePrediction prediction;
-  double worst = noise.fresh();
+  const auto worst = [&] {
+    return values.empty() ? kNoNoise : *std::max_element(values.begin(), values.end());
+  };
+  // The deferred relinearisation of EncryptedArithmetic: a square leaves degree 2; key switching
+  // follows the next linear combination, or precedes the next square, or ends the network.
+  bool degree_two = false;
   for (const CompiledStep& step : model.steps) {
     if (step.kind == CompiledStep::Kind::kSquare) {
-      prediction.key_switching_bits += square_step_noise(noise, values);
+      if (degree_two) prediction.key_switching_bits += relinearize_noise(noise, values);
+      square_noise(noise, values);
+      degree_two = true;
     } else {
       values = linear_step_noise(step.map, values);
+      if (degree_two) prediction.key_switching_bits += relinearize_noise(noise, values);
+      degree_two = false;
     }
-    worst = values.empty() ? kNoNoise : *std::max_element(values.begin(), values.end());
-    prediction.noise_log2_after_step.push_back(worst);
+    prediction.noise_log2_after_step.push_back(worst());
   }
-  prediction.final_budget_bits = yashe::NoiseModel::budget_bits(worst);
+  if (degree_two) prediction.key_switching_bits += relinearize_noise(noise, values);
+  prediction.final_budget_bits = yashe::NoiseModel::budget_bits(worst());
   return prediction;
 }
 

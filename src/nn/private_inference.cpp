@@ -261,6 +261,7 @@ EncryptedBatch infer(const encoding::CrtEncryptionSet& keys, const CompiledModel
     };
     result.values[i] =
         evaluate(model, std::exchange(batch.values[i], {}), arithmetic, observe_step);
+    arithmetic.relinearize_all(result.values[i]);  // a network ending in a square
   }
   return result;
 }

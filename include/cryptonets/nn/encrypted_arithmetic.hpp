@@ -6,6 +6,12 @@
 // reduction per output coefficient. The loops run over (prime, block of coefficients) tasks so
 // that the inputs' blocks stay in cache while all outputs are formed; OpenMP spreads the tasks
 // over threads. Squares run one ciphertext per thread.
+//
+// Relinearisation is deferred: a square leaves its result of degree 2 (decrypting under f²), a
+// linear layer combines degree-2 ciphertexts as it does degree-1 ones (both are linear in the
+// ciphertext) and relinearises each of its outputs before adding the bias. A value is also
+// relinearised before it is squared again or given a constant. infer relinearises whatever is
+// still of degree 2 at the end. parameter_selection's noise prediction follows the same order.
 #pragma once
 
 #include <cstddef>
@@ -35,6 +41,8 @@ class EncryptedArithmetic {
 
   std::vector<Value> apply_linear(const LinearMap& map, std::span<const Value> inputs);
   void square_all(std::vector<Value>& values);
+  // Brings degree-2 values back to degree 1 (no-op for degree 1).
+  void relinearize_all(std::vector<Value>& values);
 
   // Called as work completes, from any worker thread (the callee must be thread-safe): `done` of
   // `total` units of the current layer (ciphertexts squared, or blocks of a linear layer).

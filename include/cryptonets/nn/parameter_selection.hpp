@@ -23,15 +23,17 @@ struct NoisePrediction {
   // log2 of the invariant-noise bound after each compiled step, worst over the step's outputs.
   std::vector<double> noise_log2_after_step;
   double final_budget_bits = 0;  // -(log2 ‖v‖∞ + 1) after the last step
-  // Bits of budget that relinearisation costs, summed over the square steps (the largest rise of
-  // an output's noise due to key switching at each): an upper bound on what smaller
+  // Bits of budget that relinearisation costs, summed over the relinearisations (the largest rise
+  // of a value's noise due to key switching at each): an upper bound on what smaller
   // decomposition digits could win back.
   double key_switching_bits = 0;
 };
 
 // Keyless prediction of the network's noise under `params` (its t is the plaintext modulus):
 // from NoiseModel::fresh() for every input, a linear step gives each output log2(Σ_j |w_j|·2^v_j)
-// (adding the bias leaves the noise unchanged) and a square gives relinearize(multiply(v, v)).
+// (adding the bias leaves the noise unchanged) and a square gives multiply(v, v), relinearised
+// (relinearize) where EncryptedArithmetic does it: after the next linear combination, before
+// the next square, or at the end (encrypted_arithmetic.hpp).
 // Values are tracked one by one, so that a layer's outputs may differ. Throws
 // std::invalid_argument if the parameters are invalid.
 NoisePrediction predict_network_noise(const yashe::Parameters& params, const CompiledModel& model);
