@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cryptonets/arith/primes.hpp"
+#include "cryptonets/ring/base_converter.hpp"
 #include "cryptonets/ring/poly.hpp"
 
 using namespace cryptonets;
@@ -80,6 +81,27 @@ void compose(benchmark::State& state, size_t primes) {
   }
 }
 
+// Exact base conversion of n random centred values from `from` 55-bit primes to `to` 61-bit
+// primes (the q -> B lift of YASHE' multiplication at n = 8192).
+void base_convert(benchmark::State& state, size_t n, size_t from_count, size_t to_count) {
+  const RnsBase from(generate_ntt_primes(55, from_count, 2 * n));
+  std::vector<Modulus> to;
+  for (uint64_t b : generate_ntt_primes(61, to_count, 2 * n))
+    to.emplace_back(b);
+  const BaseConverter converter(from, to);
+  gmp_randclass rng(gmp_randinit_default);
+  rng.seed(5);
+  std::vector<uint64_t> in(from_count * n), out(to_count * n);
+  const mpz_class half = from.product() / 2;
+  for (size_t j = 0; j < n; ++j)
+    from.decompose(rng.get_z_range(from.product()) - half, in.data() + j, n);
+  for (auto _ : state) {
+    converter.convert_centered(in.data(), out.data(), n);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * n));
+}
+
 // Sizes from the YASHE' parameter sets: (n, number of 60-bit primes).
 constexpr std::pair<size_t, size_t> kPolySizes[] = {{8192, 7}, {16384, 8}};
 
@@ -90,6 +112,12 @@ const bool registered = [] {
                                  primes);
     benchmark::RegisterBenchmark(("RNS/multiply_from_coefficients" + suffix).c_str(),
                                  multiply_from_coefficients, n, primes)
+        ->Unit(benchmark::kMicrosecond);
+  }
+  for (auto [from_count, to_count] : {std::pair<size_t, size_t>{7, 9}, {9, 7}}) {
+    const std::string name = "RNS/base_convert/n:8192/from:" + std::to_string(from_count) +
+                             "/to:" + std::to_string(to_count);
+    benchmark::RegisterBenchmark(name.c_str(), base_convert, 8192, from_count, to_count)
         ->Unit(benchmark::kMicrosecond);
   }
   for (size_t primes : {7, 8}) {

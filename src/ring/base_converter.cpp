@@ -1,7 +1,7 @@
 #include "cryptonets/ring/base_converter.hpp"
 
 #include <algorithm>
-#include <cmath>
+#include <cassert>
 #include <stdexcept>
 
 namespace cryptonets {
@@ -14,11 +14,100 @@ uint64_t mpz_mod_word(const mpz_class& x, uint64_t m) {
   return r.get_ui();
 }
 
-// The fractional part of Σ y_i / a_i is within this distance of 1/2 only when x is within about
-// kAmbiguity·A of ±A/2; double rounding error is below k · 2^-51, far smaller.
-constexpr double kAmbiguity = 0x1p-40;
+// Unit roundoff of IEEE double.
+constexpr double kRoundoff = 0x1p-53;
+// Smallest margin around 1/2 that is flagged, whatever k: keeps the fallback rate negligible
+// (inputs within about 2^-40·A of ±A/2) while leaving a wide safety factor for small k.
+constexpr double kMinimumAmbiguity = 0x1p-40;
+// The y block of one cache block should take about this many bytes (half of a 32 KiB L1).
+constexpr size_t kBlockBytes = 16 * 1024;
+// Below this many words (n · (source + target moduli)) one thread does the whole conversion:
+// starting a parallel region costs more than it saves.
+constexpr size_t kParallelWords = size_t{1} << 16;
+
+// Per-thread scratch space, grown on demand and reused across calls (no allocation per call).
+struct Scratch {
+  std::vector<uint64_t> y;
+  std::vector<double> sum;
+  std::vector<uint32_t> overflow;
+};
+
+Scratch& thread_scratch(size_t k, size_t block) {
+  thread_local Scratch scratch;
+  if (scratch.y.size() < k * block) scratch.y.resize(k * block);
+  if (scratch.sum.size() < block) scratch.sum.resize(block);
+  if (scratch.overflow.size() < block) scratch.overflow.resize(block);
+  return scratch;
+}
+
+// Pass 2 with the source count known at compile time, so the sum over i is fully unrolled.
+template <size_t K, typename Reducer>
+void accumulate_fixed(const uint64_t* y, size_t stride, const uint64_t* punctured,
+                      const uint64_t* correction, const uint32_t* overflow, const Reducer& reducer,
+                      size_t width, uint64_t* out_row) {
+  uint64_t p[K];
+  for (size_t i = 0; i < K; ++i)
+    p[i] = punctured[i];
+  for (size_t col = 0; col < width; ++col) {
+    u128 s = correction[overflow[col]];
+    for (size_t i = 0; i < K; ++i)
+      s += static_cast<u128>(y[i * stride + col]) * p[i];
+    out_row[col] = reducer.reduce(s);
+  }
+}
+
+// Pass 2 when the whole sum Σ y_i·p_i + correction fits 128 bits: one reduction per coefficient.
+template <typename Reducer>
+void accumulate_single_reduction(size_t k, const uint64_t* y, size_t stride,
+                                 const uint64_t* punctured, const uint64_t* correction,
+                                 const uint32_t* overflow, const Reducer& reducer, size_t width,
+                                 uint64_t* out_row) {
+  switch (k) {
+#define CRYPTONETS_FIXED_SOURCE_COUNT(K)                                                      \
+  case K:                                                                                     \
+    accumulate_fixed<K>(y, stride, punctured, correction, overflow, reducer, width, out_row); \
+    return;
+    CRYPTONETS_FIXED_SOURCE_COUNT(1)
+    CRYPTONETS_FIXED_SOURCE_COUNT(2)
+    CRYPTONETS_FIXED_SOURCE_COUNT(3)
+    CRYPTONETS_FIXED_SOURCE_COUNT(4)
+    CRYPTONETS_FIXED_SOURCE_COUNT(5)
+    CRYPTONETS_FIXED_SOURCE_COUNT(6)
+    CRYPTONETS_FIXED_SOURCE_COUNT(7)
+    CRYPTONETS_FIXED_SOURCE_COUNT(8)
+    CRYPTONETS_FIXED_SOURCE_COUNT(9)
+    CRYPTONETS_FIXED_SOURCE_COUNT(10)
+    CRYPTONETS_FIXED_SOURCE_COUNT(11)
+    CRYPTONETS_FIXED_SOURCE_COUNT(12)
+#undef CRYPTONETS_FIXED_SOURCE_COUNT
+    default:
+      break;
+  }
+  for (size_t col = 0; col < width; ++col) {
+    u128 s = correction[overflow[col]];
+    for (size_t i = 0; i < k; ++i)
+      s += static_cast<u128>(y[i * stride + col]) * punctured[i];
+    out_row[col] = reducer.reduce(s);
+  }
+}
 
 }  // namespace
+
+BaseConverter::WideReducer::WideReducer(uint64_t modulus)
+    : c(modulus),
+      twice_c(2 * modulus),
+      two64_mod_c(static_cast<uint64_t>((u128{1} << 64) % modulus)),
+      two64_mod_c_quotient(static_cast<uint64_t>((static_cast<u128>(two64_mod_c) << 64) / modulus)),
+      two64_over_c(static_cast<uint64_t>((u128{1} << 64) / modulus)) {}
+
+BaseConverter::MontgomeryReducer::MontgomeryReducer(uint64_t modulus) : c(modulus) {
+  // c^-1 mod 2^64 by Newton's iteration x <- x·(2 - c·x), which doubles the correct low bits;
+  // x = c is right to 3 bits for odd c.
+  uint64_t inverse = modulus;
+  for (int step = 0; step < 5; ++step)
+    inverse *= 2 - modulus * inverse;
+  minus_c_inverse = uint64_t{0} - inverse;
+}
 
 BaseConverter::BaseConverter(const RnsBase& from, std::vector<Modulus> to)
     : from_(from), to_(std::move(to)) {
@@ -28,20 +117,49 @@ BaseConverter::BaseConverter(const RnsBase& from, std::vector<Modulus> to)
   int from_bits = 0, to_bits = 0;
   for (size_t i = 0; i < k; ++i) {
     inverse_from_.push_back(1.0 / static_cast<double>(from_[i].value()));
+    punctured_inverse_.push_back(from_.punctured_inverse(i));
     from_bits = std::max(from_bits, from_[i].bits());
   }
   for (const Modulus& c : to_)
     to_bits = std::max(to_bits, c.bits());
-  // Each product y_i·(â_i mod c) is below 2^(from_bits + to_bits); Modulus::reduce takes values
-  // below 2^126.
-  chunk_ = size_t{1} << std::min(30, 125 - from_bits - to_bits);
+  // Error of the computed r = Σ_i y_i/a_i + 1/2 (summed left to right, then 1/2 added):
+  // each term y_i·fl(1/a_i) is below 1 and off by at most 3u (conversion of y_i, the inverse,
+  // the product); the m-th partial sum is below m and its addition errs by at most m·u; adding
+  // 1/2 errs by at most (k + 1)·u. In all E <= u·(k²/2 + 4k + 1) < u·(k² + 5k + 2) (Higham,
+  // "Accuracy and Stability of Numerical Algorithms", §4.2). Twice that is the margin.
+  const double kd = static_cast<double>(k);
+  ambiguity_margin_ = std::max(kMinimumAmbiguity, 2 * kRoundoff * (kd * kd + 5 * kd + 2));
+  // Each product y_i·(â_i mod c) is below 2^(from_bits + to_bits) and the correction term below
+  // 2^62; WideReducer takes any value below 2^128.
+  chunk_ = size_t{1} << std::min(30, 127 - from_bits - to_bits);
+  block_size_ = std::clamp(kBlockBytes / sizeof(uint64_t) / k / 16 * 16, size_t{16}, size_t{1024});
+  flagged_overflow_ = static_cast<uint32_t>(k + 1);
+  uint64_t largest_from = 0;
+  for (size_t i = 0; i < k; ++i)
+    largest_from = std::max(largest_from, from_[i].value());
   for (const Modulus& c : to_) {
+    // Montgomery's reduction (below) needs an odd c and a sum below c·2^64. The sum is at most
+    // k·(a_max - 1)·(c - 1) + (c - 1), which fits 128 bits whenever k <= chunk_.
+    const bool montgomery =
+        c.value() % 2 == 1 && k <= chunk_ &&
+        k * static_cast<u128>(largest_from - 1) * (c.value() - 1) + (c.value() - 1) <
+            static_cast<u128>(c.value()) << 64;
+    // Constants in Montgomery form carry the factor 2^64 that the reduction divides out.
+    const uint64_t scale = montgomery ? static_cast<uint64_t>((u128{1} << 64) % c.value()) : 1;
     for (size_t i = 0; i < k; ++i) {
-      punctured_mod_to_.push_back(mpz_mod_word(from_.punctured_product(i), c.value()));
+      const uint64_t punctured = mpz_mod_word(from_.punctured_product(i), c.value());
+      punctured_mod_to_.push_back(mul_mod(punctured, scale, c));
     }
     const uint64_t a_mod_c = mpz_mod_word(from_.product(), c.value());
-    for (size_t v = 0; v <= k; ++v)
-      overflow_correction_.push_back(mul_mod(v % c.value(), a_mod_c, c));
+    // Stored negated so that it joins the sum before the single reduction.
+    for (size_t v = 0; v <= k; ++v) {
+      const uint64_t minus_va = neg_mod(mul_mod(v % c.value(), a_mod_c, c), c);
+      overflow_correction_.push_back(mul_mod(minus_va, scale, c));
+    }
+    overflow_correction_.push_back(0);  // flagged columns: overwritten by the exact fallback
+    reducers_.emplace_back(c.value());
+    montgomery_reducers_.emplace_back(montgomery ? c.value() : 1);
+    montgomery_.push_back(montgomery ? 1 : 0);
   }
 }
 
@@ -49,55 +167,127 @@ size_t BaseConverter::fallback_count() const {
   return fallbacks_.load();
 }
 
-void BaseConverter::convert_exactly(const uint64_t* in, uint64_t* out, size_t n,
-                                    size_t column) const {
-  mpz_class x = from_.compose_centered(in + column, n);
-  for (size_t j = 0; j < to_.size(); ++j) {
-    mpz_class r;
-    mpz_fdiv_r_ui(r.get_mpz_t(), x.get_mpz_t(), to_[j].value());
-    out[j * n + column] = r.get_ui();
+void BaseConverter::convert_exactly(const uint64_t* y, size_t stride, uint64_t* out,
+                                    size_t n) const {
+  mpz_class x = 0;
+  for (size_t i = 0; i < from_.size(); ++i) {
+    mpz_addmul_ui(x.get_mpz_t(), from_.punctured_product(i).get_mpz_t(), y[i * stride]);
+  }
+  const mpz_class& a = from_.product();
+  mpz_fdiv_r(x.get_mpz_t(), x.get_mpz_t(), a.get_mpz_t());
+  if (2 * x > a) x -= a;  // A is odd: the centred range is (-A/2, A/2)
+  for (size_t j = 0; j < to_.size(); ++j)
+    out[j * n] = mpz_mod_word(x, to_[j].value());
+}
+
+size_t BaseConverter::compute_y_and_overflow(const uint64_t* in, const ShoupMultiplier* multipliers,
+                                             size_t n, size_t first, size_t width, uint64_t* y,
+                                             double* sum, uint32_t* overflow) const {
+  const size_t k = from_.size();
+  std::fill(sum, sum + width, 0.0);
+  for (size_t i = 0; i < k; ++i) {
+    const uint64_t* x_i = in + i * n + first;
+    uint64_t* y_i = y + i * block_size_;
+    const ShoupMultiplier multiplier = multipliers[i];
+    const uint64_t a_i = from_[i].value();
+    const double inverse_a_i = inverse_from_[i];
+    for (size_t col = 0; col < width; ++col) {
+      const uint64_t value = mul_shoup(x_i[col], multiplier, a_i);
+      y_i[col] = value;
+      // y < 2^62 fits a signed word, whose conversion to double is a single instruction.
+      sum[col] += static_cast<double>(static_cast<int64_t>(value)) * inverse_a_i;
+    }
+  }
+  // r = Σ y_i/a_i + 1/2 lies in [0, k + 1): truncation is floor, and v = floor(r) is the rounded
+  // sum. The subtraction r - v is exact (Sterbenz), so only the sum's error matters (see the
+  // constructor).
+  size_t flagged = 0;
+  for (size_t col = 0; col < width; ++col) {
+    const double r = sum[col] + 0.5;
+    const uint64_t v = static_cast<uint64_t>(r);
+    const double fraction = r - static_cast<double>(v);
+    const bool ambiguous = fraction < ambiguity_margin_ || fraction > 1.0 - ambiguity_margin_;
+    overflow[col] = ambiguous ? flagged_overflow_ : static_cast<uint32_t>(v);
+    flagged += ambiguous ? 1 : 0;
+  }
+  return flagged;
+}
+
+void BaseConverter::accumulate_target(size_t j, const uint64_t* y, const uint32_t* overflow,
+                                      size_t width, uint64_t* out_row) const {
+  const size_t k = from_.size();
+  const size_t stride = block_size_;
+  const uint64_t* punctured = punctured_mod_to_.data() + j * k;
+  const uint64_t* correction = overflow_correction_.data() + j * (k + 2);
+  if (montgomery_[j]) {
+    accumulate_single_reduction(k, y, stride, punctured, correction, overflow,
+                                montgomery_reducers_[j], width, out_row);
+    return;
+  }
+  const WideReducer& reducer = reducers_[j];
+  if (k <= chunk_) {
+    accumulate_single_reduction(k, y, stride, punctured, correction, overflow, reducer, width,
+                                out_row);
+    return;
+  }
+  for (size_t col = 0; col < width; ++col) {
+    u128 s = correction[overflow[col]];
+    for (size_t start = 0; start < k; start += chunk_) {
+      const size_t last = std::min(k, start + chunk_);
+      for (size_t i = start; i < last; ++i)
+        s += static_cast<u128>(y[i * stride + col]) * punctured[i];
+      if (last < k) s = reducer.reduce(s);
+    }
+    out_row[col] = reducer.reduce(s);
   }
 }
 
-void BaseConverter::convert_centered(const uint64_t* in, uint64_t* out, size_t n) const {
-  const size_t k = from_.size();
-  const size_t target_count = to_.size();
-#pragma omp parallel
-  {
-    std::vector<uint64_t> y(k);
-    size_t local_fallbacks = 0;
-#pragma omp for schedule(static)
-    for (size_t col = 0; col < n; ++col) {
-      double sum = 0.0;
-      for (size_t i = 0; i < k; ++i) {
-        y[i] = mul_shoup(in[i * n + col], from_.punctured_inverse(i), from_[i].value());
-        sum += static_cast<double>(y[i]) * inverse_from_[i];
-      }
-      const double floor_sum = std::floor(sum);
-      if (std::fabs(sum - floor_sum - 0.5) < kAmbiguity) {
-        convert_exactly(in, out, n, col);
-        ++local_fallbacks;
-        continue;
-      }
-      const size_t v = static_cast<size_t>(floor_sum) + (sum - floor_sum > 0.5 ? 1 : 0);
-      for (size_t j = 0; j < target_count; ++j) {
-        const Modulus& c = to_[j];
-        const uint64_t* punctured = punctured_mod_to_.data() + j * k;
-        // Σ y_i·(â_i mod c) with lazy 128-bit accumulation, reduced every chunk_ terms.
-        // (No division in the loop: the chunk boundary is a loop bound.)
-        u128 s = 0;
-        for (size_t first = 0; first < k; first += chunk_) {
-          const size_t last = std::min(k, first + chunk_);
-          for (size_t i = first; i < last; ++i)
-            s += static_cast<u128>(y[i]) * punctured[i];
-          if (last < k) s = c.reduce(s);
-        }
-        const uint64_t acc = c.reduce(s);
-        out[j * n + col] = sub_mod(acc, overflow_correction_[j * (k + 1) + v], c);
-      }
-    }
-    if (local_fallbacks != 0) fallbacks_ += local_fallbacks;
+void BaseConverter::convert_block(const uint64_t* in, const ShoupMultiplier* multipliers,
+                                  uint64_t* out, size_t n, size_t first, size_t width) const {
+  Scratch& scratch = thread_scratch(from_.size(), block_size_);
+  uint64_t* y = scratch.y.data();
+  uint32_t* overflow = scratch.overflow.data();
+  const size_t flagged =
+      compute_y_and_overflow(in, multipliers, n, first, width, y, scratch.sum.data(), overflow);
+  for (size_t j = 0; j < to_.size(); ++j)
+    accumulate_target(j, y, overflow, width, out + j * n + first);
+  if (flagged == 0) return;
+  for (size_t col = 0; col < width; ++col) {
+    if (overflow[col] == flagged_overflow_)
+      convert_exactly(y + col, block_size_, out + first + col, n);
   }
+  fallbacks_ += flagged;
+}
+
+void BaseConverter::convert_with(const uint64_t* in, const ShoupMultiplier* multipliers,
+                                 uint64_t* out, size_t n) const {
+  const size_t block = block_size_;
+  const size_t block_count = (n + block - 1) / block;
+  const bool parallel = block_count > 1 && n * (from_.size() + to_.size()) >= kParallelWords;
+  if (!parallel) {
+    for (size_t b = 0; b < block_count; ++b)
+      convert_block(in, multipliers, out, n, b * block, std::min(block, n - b * block));
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (size_t b = 0; b < block_count; ++b)
+    convert_block(in, multipliers, out, n, b * block, std::min(block, n - b * block));
+}
+
+void BaseConverter::convert_centered(const uint64_t* in, uint64_t* out, size_t n) const {
+  convert_with(in, punctured_inverse_.data(), out, n);
+}
+
+void BaseConverter::convert_centered_scaled(const uint64_t* in, const uint64_t* factors,
+                                            uint64_t* out, size_t n) const {
+  std::vector<ShoupMultiplier> multipliers;
+  multipliers.reserve(from_.size());
+  for (size_t i = 0; i < from_.size(); ++i) {
+    assert(factors[i] < from_[i].value());
+    multipliers.emplace_back(mul_mod(factors[i], punctured_inverse_[i].operand, from_[i]),
+                             from_[i]);
+  }
+  convert_with(in, multipliers.data(), out, n);
 }
 
 }  // namespace cryptonets

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -143,26 +144,31 @@ RnsPoly Evaluator::lift_to_product_ring(const RnsPoly& c) const {
 RnsPoly Evaluator::scale_and_round(const RnsPoly& x) const {
   const Context& ctx = *context_;
   const size_t n = ctx.n(), k = ctx.q_base().size(), kb = ctx.b_base().size();
-  std::vector<uint64_t> r_q(k * n), r_b(kb * n), y_b(kb * n);
+  std::vector<uint64_t> t_mod_q(k), q_inverse_mod_b(kb);
+  for (size_t i = 0; i < k; ++i)
+    t_mod_q[i] = ctx.t_mod_q(i).operand;
+  for (size_t j = 0; j < kb; ++j)
+    q_inverse_mod_b[j] = ctx.q_inverse_mod_b(j).operand;
+  // Steps 1-2 in one conversion: its first pass multiplies by t.
+  auto diff = std::make_unique_for_overwrite<uint64_t[]>(kb * n);
+  ctx.q_to_b().convert_centered_scaled(x.residues(0), t_mod_q.data(), diff.get(), n);
+  // Step 3 without the factor q^-1, which the second conversion's first pass applies.
 #pragma omp parallel for schedule(static)
-  for (size_t i = 0; i < k; ++i) {
-    const uint64_t q = ctx.q_base()[i].value();
-    const uint64_t* in = x.residues(i);
-    for (size_t j = 0; j < n; ++j)
-      r_q[i * n + j] = mul_shoup(in[j], ctx.t_mod_q(i), q);
-  }
-  ctx.q_to_b().convert_centered(r_q.data(), r_b.data(), n);
-#pragma omp parallel for schedule(static)
-  for (size_t i = 0; i < kb; ++i) {
-    const Modulus& b = ctx.b_base()[i];
-    const uint64_t* in = x.residues(k + i);
-    for (size_t j = 0; j < n; ++j) {
-      const uint64_t tx = mul_shoup(in[j], ctx.t_mod_b(i), b.value());
-      y_b[i * n + j] = mul_shoup(sub_mod(tx, r_b[i * n + j], b), ctx.q_inverse_mod_b(i), b.value());
+  for (size_t j = 0; j < kb; ++j) {
+    const Modulus& b = ctx.b_base()[j];
+    const ShoupMultiplier t_mod_b = ctx.t_mod_b(j);
+    const uint64_t* x_j = x.residues(k + j);
+    uint64_t* d = diff.get() + j * n;
+    // sub_mod without a branch: the operands are random, so a branch would be mispredicted.
+    for (size_t col = 0; col < n; ++col) {
+      const uint64_t tx = mul_shoup(x_j[col], t_mod_b, b.value());
+      const uint64_t r = d[col];
+      d[col] = tx - r + (b.value() & (uint64_t{0} - static_cast<uint64_t>(tx < r)));
     }
   }
+  // Step 4.
   RnsPoly y(ctx.ring(), PolyForm::coefficient);
-  ctx.b_to_q().convert_centered(y_b.data(), y.residues(0), n);
+  ctx.b_to_q().convert_centered_scaled(diff.get(), q_inverse_mod_b.data(), y.residues(0), n);
   return y;
 }
 
@@ -212,48 +218,84 @@ void Evaluator::relinearize_inplace(Ciphertext& a) const {
       digits.emplace_back(i, l);
   }
   // y_i = [c_i·q̂_i^-1]_{q_i}, computed once for all output rows.
-  std::vector<uint64_t> y(k * n);
+  auto y = std::make_unique_for_overwrite<uint64_t[]>(k * n);
 #pragma omp parallel for schedule(static)
   for (size_t i = 0; i < k; ++i) {
     const uint64_t q_i = ctx.q_base()[i].value();
     const uint64_t* c_i = a.c.residues(i);
+    const ShoupMultiplier punctured_inverse = ctx.q_base().punctured_inverse(i);
+    uint64_t* y_i = y.get() + i * n;
     for (size_t j = 0; j < n; ++j)
-      y[i * n + j] = mul_shoup(c_i[j], ctx.q_base().punctured_inverse(i), q_i);
+      y_i[j] = mul_shoup(c_i[j], punctured_inverse, q_i);
   }
   RnsPoly accumulator(ctx.ring(), PolyForm::evaluation);
-  // Rows (primes of q) are independent: each thread owns one output row and runs over all digits,
-  // accumulating digit·γ in 128 bits. Products of b-bit residues are below 2^(2b) and
-  // Modulus::reduce takes values below 2^126: reduce every 2^(125 - 2b) digits (never, for b = 55).
+  // Rows (primes of q) are independent: each thread owns one output row. Digits are taken in
+  // groups whose NTTs are kept side by side; each group's Σ digit·γ is summed in 128 bits and
+  // reduced once per coefficient. Products of b-bit residues are below 2^(2b) and the partial sum
+  // carried between groups is below 2^62: a group of at most 2^(125 - 2b) digits (all of them
+  // for b = 55, up to kMaxGroup) keeps the sum below 2^126, within the reduction's range.
   int largest_bits = 0;
   for (const Modulus& q : ctx.q_base().moduli())
     largest_bits = std::max(largest_bits, q.bits());
+  constexpr size_t kMaxGroup = 4;
   const size_t chunk = size_t{1} << std::min(30, 125 - 2 * largest_bits);
+  const size_t group = std::min({chunk, digits.size(), kMaxGroup});
 #pragma omp parallel
   {
-    std::vector<uint64_t> digit(n);
-    std::vector<u128> sum(n);
+    auto digit_rows = std::make_unique_for_overwrite<uint64_t[]>(group * n);
+    const uint64_t* gamma[kMaxGroup];
 #pragma omp for schedule(static)
     for (size_t row = 0; row < k; ++row) {
       const Modulus& q_row = ctx.q_base()[row];
-      std::fill(sum.begin(), sum.end(), u128{0});
-      for (size_t d = 0; d < digits.size(); ++d) {
-        const auto [i, l] = digits[d];
-        const uint64_t* y_i = y.data() + i * n;
-        const int shift = w * static_cast<int>(l);
-        for (size_t j = 0; j < n; ++j)
-          digit[j] = q_row.reduce((y_i[j] >> shift) & mask);
-        ctx.ring()->ntt(row).forward(digit.data());
-        const uint64_t* gamma = evaluation_key_.gamma[d].residues(row);
-        for (size_t j = 0; j < n; ++j)
-          sum[j] += static_cast<u128>(digit[j]) * gamma[j];
-        if ((d + 1) % chunk == 0) {
-          for (size_t j = 0; j < n; ++j)
-            sum[j] = q_row.reduce(sum[j]);
+      uint64_t* acc = accumulator.residues(row);
+      // sum mod q for any sum < 2^128, without branches (Modulus::reduce branches on random
+      // data): with sum = s1·2^64 + s0, s1·(2^64 mod q) by Shoup's quotient and s0 by Barrett
+      // with floor(2^64/q) each land in [0, 2q); their sum (< 4q < 2^64) needs two subtractions.
+      const uint64_t q = q_row.value();
+      const uint64_t two64_mod_q = static_cast<uint64_t>((u128{1} << 64) % q);
+      const uint64_t two64_mod_q_quotient =
+          static_cast<uint64_t>((static_cast<u128>(two64_mod_q) << 64) / q);
+      const uint64_t two64_over_q = static_cast<uint64_t>((u128{1} << 64) / q);
+      const auto reduce_wide = [=](u128 sum) {
+        const uint64_t s1 = static_cast<uint64_t>(sum >> 64), s0 = static_cast<uint64_t>(sum);
+        uint64_t r = s1 * two64_mod_q - mul_high(s1, two64_mod_q_quotient) * q +
+                     (s0 - mul_high(s0, two64_over_q) * q);
+        r -= (2 * q) & (uint64_t{0} - static_cast<uint64_t>(r >= 2 * q));
+        r -= q & (uint64_t{0} - static_cast<uint64_t>(r >= q));
+        return r;
+      };
+      for (size_t first = 0; first < digits.size(); first += group) {
+        const size_t count = std::min(group, digits.size() - first);
+        for (size_t g = 0; g < count; ++g) {
+          const auto [i, l] = digits[first + g];
+          const int shift = w * static_cast<int>(l);
+          uint64_t* digit = digit_rows.get() + g * n;
+          const uint64_t* y_i = y.get() + i * n;
+          // The digit is at most min(mask, (q_i - 1) >> shift): reduce only as far as needed.
+          const uint64_t bound = std::min(mask, (ctx.q_base()[i].value() - 1) >> shift);
+          if (bound < q) {
+            for (size_t j = 0; j < n; ++j)
+              digit[j] = (y_i[j] >> shift) & mask;
+          } else if (bound / 2 < q) {
+            for (size_t j = 0; j < n; ++j) {
+              const uint64_t v = (y_i[j] >> shift) & mask;
+              digit[j] = v - (q & (uint64_t{0} - static_cast<uint64_t>(v >= q)));
+            }
+          } else {
+            for (size_t j = 0; j < n; ++j)
+              digit[j] = q_row.reduce((y_i[j] >> shift) & mask);
+          }
+          ctx.ring()->ntt(row).forward(digit);
+          gamma[g] = evaluation_key_.gamma[first + g].residues(row);
+        }
+        const bool carry = first > 0;
+        for (size_t j = 0; j < n; ++j) {
+          u128 sum = carry ? acc[j] : 0;
+          for (size_t g = 0; g < count; ++g)
+            sum += static_cast<u128>(digit_rows[g * n + j]) * gamma[g][j];
+          acc[j] = reduce_wide(sum);
         }
       }
-      uint64_t* acc = accumulator.residues(row);
-      for (size_t j = 0; j < n; ++j)
-        acc[j] = q_row.reduce(sum[j]);
     }
   }
   transform_rows(accumulator, PolyForm::coefficient);
