@@ -448,3 +448,147 @@ TEST_CASE(
   const Plaintext m0_squared = plain.multiply(messages[0], messages[0]);
   CHECK(decryptor.decrypt(twice).coeffs == plain.multiply(m0_squared, m0_squared).coeffs);
 }
+
+namespace {
+
+// A uniform weight in (-2^20, 2^20), the AVX2 kernel's range.
+int64_t random_small_weight(Prng& prng) {
+  const int64_t limit = (int64_t{1} << 20) - 1;
+  return static_cast<int64_t>(sample_uniform_below(prng, 2 * limit + 1)) - limit;
+}
+
+// Appends a dense row over inputs [0, inputs): each input is dropped (a zero weight) with
+// probability gap_percent / 100; the first two kept terms carry ±(2^20 - 1).
+void append_dense_row(Prng& prng, LinearMap& map, size_t inputs, uint64_t gap_percent) {
+  const int64_t edge = (int64_t{1} << 20) - 1;
+  size_t kept = 0;
+  for (size_t j = 0; j < inputs; ++j) {
+    if (sample_uniform_below(prng, 100) < gap_percent) continue;
+    const int64_t weight = kept == 0 ? edge : kept == 1 ? -edge : random_small_weight(prng);
+    ++kept;
+    if (weight != 0) map.terms.push_back({static_cast<uint32_t>(j), weight});
+  }
+  map.row_begin.push_back(map.terms.size());
+  map.bias.push_back(0);
+}
+
+// The AVX2 kernel for every thread count, the scalar kernel and the one-term-at-a-time reference
+// agree on every output.
+void check_kernels_agree(const Evaluator& evaluator, const LinearMap& map,
+                         const std::vector<Ciphertext>& inputs) {
+  const auto scalar =
+      fused_linear_combinations(evaluator, map, inputs, 2, {}, LinearKernel::scalar);
+  for (size_t o = 0; o < map.outputs; ++o)
+    CHECK(scalar[o].c == weighted_sum_reference(evaluator, inputs, map.terms_of(o)).c);
+  if (!linear_kernel_applies(LinearKernel::avx2, map)) {
+    MESSAGE("this CPU has no AVX2: only the scalar kernel is checked");
+    return;
+  }
+  for (int threads : {1, 2}) {
+    const auto vector =
+        fused_linear_combinations(evaluator, map, inputs, threads, {}, LinearKernel::avx2);
+    for (size_t o = 0; o < map.outputs; ++o)
+      CHECK(vector[o].c == scalar[o].c);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("The AVX2 kernel's grouped outputs equal the 128-bit kernel at n = 8192, bit for bit") {
+  const Parameters params = paper_scale_parameters();  // n = 8192, q = 7 primes of 55 bits
+  auto context = Context::create(params);
+  Prng prng = Prng::insecure_seeded(53);
+  KeySet keys = generate_keys(context, prng);
+  Encryptor encryptor(context, keys.public_key);
+  Evaluator evaluator(context, keys.evaluation_key);
+  const size_t input_count = 40;
+  std::vector<Ciphertext> inputs;
+  for (size_t j = 0; j < input_count; ++j)
+    inputs.push_back(encryptor.encrypt(random_plaintext(prng, params.n, params.t), prng));
+
+  // Outputs are grouped four at a time in order: [0, 8) dense rows with zero-weight gaps and
+  // different lengths (grouped); [8, 12) sparse rows of 3 random inputs (their union is too large:
+  // one output at a time); [12, 16) dense, but row 13 names an input twice (one output at a time);
+  // [16, 20) three dense rows and a row of 5 inputs (grouped: lengths 40 down to 5); [20, 24)
+  // alternating two sets of 5 inputs (union 10 > 1.25 × 5: single); [24, 27) dense, a group of
+  // three.
+  LinearMap map;
+  map.inputs = input_count;
+  map.row_begin = {0};
+  for (size_t o = 0; o < 8; ++o)
+    append_dense_row(prng, map, o == 5 ? input_count - 6 : input_count, o % 3 == 0 ? 0 : 15);
+  for (size_t o = 8; o < 12; ++o) {
+    for (int k = 0; k < 3; ++k) {
+      map.terms.push_back({static_cast<uint32_t>(sample_uniform_below(prng, input_count)),
+                           random_small_weight(prng)});
+    }
+    map.row_begin.push_back(map.terms.size());
+    map.bias.push_back(0);
+  }
+  for (size_t o = 12; o < 16; ++o) {
+    append_dense_row(prng, map, input_count, 10);
+    if (o == 13) {
+      map.terms.push_back({map.terms.back().input, -77});
+      map.row_begin.back() = map.terms.size();
+    }
+  }
+  for (size_t o = 16; o < 19; ++o)
+    append_dense_row(prng, map, input_count, 10);
+  const uint32_t shared_inputs[2][5] = {{1, 5, 9, 13, 17}, {2, 6, 10, 30, 39}};
+  for (size_t o = 19; o < 24; ++o) {
+    for (uint32_t input : shared_inputs[o % 2])
+      map.terms.push_back({input, random_small_weight(prng)});
+    map.row_begin.push_back(map.terms.size());
+    map.bias.push_back(0);
+  }
+  for (size_t o = 24; o < 27; ++o)
+    append_dense_row(prng, map, input_count, 10);
+  map.outputs = map.bias.size();
+  REQUIRE(map.outputs == 27);
+  check_kernels_agree(evaluator, map, inputs);
+}
+
+TEST_CASE("The AVX2 kernel's grouped outputs fold rows longer than 2^12 terms exactly") {
+  // Rows of more than 2^12 distinct inputs with 20-bit weights overflow the grouped kernel's
+  // 64-bit lanes unless folded. Distinct inputs need one polynomial each, so the ring is small
+  // (n = 1024, 2 primes of 55 bits) and the inputs are uniform residues rather than encryptions:
+  // the kernel is linear in the residues either way.
+  const size_t n = 1024;
+  const Parameters params = Parameters::create(n, 2, 55, generate_ntt_primes(30, 1, 2 * n)[0]);
+  auto context = Context::create(params);
+  Prng prng = Prng::insecure_seeded(59);
+  KeySet keys = generate_keys(context, prng);
+  Encryptor encryptor(context, keys.public_key);
+  Evaluator evaluator(context, keys.evaluation_key);
+  const Ciphertext encrypted = encryptor.encrypt(random_plaintext(prng, n, params.t), prng);
+  const RnsBase& base = context->q_base();
+  const size_t input_count = 5000;
+  std::vector<Ciphertext> inputs(input_count, encrypted);
+  for (Ciphertext& input : inputs) {
+    for (size_t i = 0; i < base.size(); ++i) {
+      uint64_t* residues = input.c.residues(i);
+      for (size_t x = 0; x < n; ++x)
+        residues[x] = sample_uniform_below(prng, base[i].value());
+    }
+  }
+  // Past the lane bound: row 0 weighs -(2^20 - 1) on its 4984 inputs, and the first 4500 have
+  // every residue's low 31 bits set, so the low halves sum to about -2^63.2 (they would wrap
+  // without folding; random residues alone would not reach 2^63).
+  for (size_t j = 0; j < 4500; ++j) {
+    for (size_t i = 0; i < base.size(); ++i) {
+      const uint64_t low_ones = (((base[i].value() >> 31) - 1) << 31) | ((uint64_t{1} << 31) - 1);
+      std::fill_n(inputs[j].c.residues(i), n, low_ones);
+    }
+  }
+  LinearMap map;
+  map.inputs = input_count;
+  map.row_begin = {0};
+  for (size_t j = 0; j < input_count - 16; ++j)
+    map.terms.push_back({static_cast<uint32_t>(j), -((int64_t{1} << 20) - 1)});
+  map.row_begin.push_back(map.terms.size());
+  map.bias.push_back(0);
+  for (size_t o = 1; o < 6; ++o)
+    append_dense_row(prng, map, input_count, 3);
+  map.outputs = map.bias.size();
+  check_kernels_agree(evaluator, map, inputs);
+}

@@ -1,0 +1,88 @@
+// The fused linear kernel on CryptoNets' layer-3 shape: a dense 845 → 100 map with weights below
+// 2^20 in magnitude, at n = 8192 with q = 7 primes of 55 bits.
+// Names: LinearLayer/fused/inputs:845/outputs:100/n:8192/threads:<threads>.
+#include <benchmark/benchmark.h>
+
+#include <memory>
+
+#include "cryptonets/arith/primes.hpp"
+#include "cryptonets/nn/encrypted_arithmetic.hpp"
+#include "cryptonets/random/samplers.hpp"
+#include "cryptonets/yashe/encryptor.hpp"
+#include "cryptonets/yashe/key_generator.hpp"
+
+using namespace cryptonets;
+using namespace cryptonets::yashe;
+
+namespace {
+
+constexpr size_t kInputs = 845, kOutputs = 100, kN = 8192;
+
+struct Setup {
+  std::shared_ptr<const Context> context;
+  std::unique_ptr<Evaluator> evaluator;
+  std::vector<Ciphertext> inputs;
+  LinearMap map;
+};
+
+// Inputs are one encryption whose residues are replaced by uniform ones (the kernel's cost does not
+// depend on them; 845 encryptions would dominate the start-up). About 3 % of the weights are zero
+// and dropped, as in a trained dense layer.
+Setup& setup() {
+  static std::unique_ptr<Setup> cached;
+  if (cached) return *cached;
+  cached = std::make_unique<Setup>();
+  Setup& s = *cached;
+  Prng prng = Prng::insecure_seeded(7);
+  s.context = Context::create(Parameters::create(kN, 7, 55, generate_ntt_primes(40, 1, 2 * kN)[0]));
+  const KeySet keys = generate_keys(s.context, prng);
+  s.evaluator = std::make_unique<Evaluator>(s.context, keys.evaluation_key);
+  Encryptor encryptor(s.context, keys.public_key);
+  Plaintext zero;
+  zero.coeffs.assign(kN, 0);
+  const Ciphertext encrypted = encryptor.encrypt(zero, prng);
+  const RnsBase& base = s.context->q_base();
+  s.inputs.assign(kInputs, encrypted);
+  for (Ciphertext& input : s.inputs) {
+    for (size_t i = 0; i < base.size(); ++i) {
+      for (size_t x = 0; x < kN; ++x)
+        input.c.residues(i)[x] = sample_uniform_below(prng, base[i].value());
+    }
+  }
+  const int64_t limit = (int64_t{1} << 20) - 1;
+  s.map.inputs = kInputs;
+  s.map.outputs = kOutputs;
+  s.map.row_begin = {0};
+  for (size_t o = 0; o < kOutputs; ++o) {
+    for (size_t j = 0; j < kInputs; ++j) {
+      if (sample_uniform_below(prng, 100) < 3) continue;
+      const int64_t weight =
+          static_cast<int64_t>(sample_uniform_below(prng, 2 * limit + 1)) - limit;
+      if (weight != 0) s.map.terms.push_back({static_cast<uint32_t>(j), weight});
+    }
+    s.map.row_begin.push_back(s.map.terms.size());
+    s.map.bias.push_back(0);
+  }
+  return s;
+}
+
+void fused_dense_layer(benchmark::State& state) {
+  Setup& s = setup();
+  const int threads = static_cast<int>(state.range(0));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(fused_linear_combinations(*s.evaluator, s.map, s.inputs, threads));
+  // Multiply-adds per second: terms × primes × coefficients.
+  state.counters["MAC/s"] = benchmark::Counter(
+      static_cast<double>(s.map.terms.size() * 7 * kN) * static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsRate);
+}
+
+BENCHMARK(fused_dense_layer)
+    ->Name("LinearLayer/fused/inputs:845/outputs:100/n:8192")
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+}  // namespace
