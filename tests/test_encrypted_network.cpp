@@ -44,19 +44,17 @@ LinearMap random_map(Prng& prng, size_t inputs, size_t outputs, size_t terms_per
 
 TEST_CASE("the fused linear kernel equals one multiply_scalar and add per term, bit for bit") {
   const Parameters params = paper_scale_parameters();
-  auto context = Context::create(params);
-  Prng prng = Prng::insecure_seeded(31);
-  KeySet keys = generate_keys(context, prng);
-  Encryptor encryptor(context, keys.public_key);
-  Decryptor decryptor(context, keys.secret_key);
-  Evaluator evaluator(context, keys.evaluation_key);
-  PlainRing plain(params.n, params.t);
+  SchemeFixture scheme(params, 31);
+  Prng& prng = scheme.prng;
+  const Decryptor& decryptor = scheme.decryptor;
+  const Evaluator& evaluator = scheme.evaluator;
+  const PlainRing& plain = scheme.plain;
 
   std::vector<Plaintext> messages;
   std::vector<Ciphertext> inputs;
   for (int j = 0; j < 12; ++j) {
     messages.push_back(random_plaintext(prng, params.n, params.t));
-    inputs.push_back(encryptor.encrypt(messages.back(), prng));
+    inputs.push_back(scheme.encrypt(messages.back()));
   }
   const LinearMap map = random_map(prng, inputs.size(), 5, 40);
   for (int threads : {1, 2}) {
@@ -82,14 +80,12 @@ TEST_CASE("the fused linear kernel equals one multiply_scalar and add per term, 
 TEST_CASE("The AVX2 small-weight kernel equals the 128-bit kernel and the reference, bit for bit") {
   const size_t n = 1024;
   const Parameters params = Parameters::create(n, 7, 55, generate_ntt_primes(30, 1, 2 * n)[0]);
-  auto context = Context::create(params);
-  Prng prng = Prng::insecure_seeded(33);
-  KeySet keys = generate_keys(context, prng);
-  Encryptor encryptor(context, keys.public_key);
-  Evaluator evaluator(context, keys.evaluation_key);
+  SchemeFixture scheme(params, 33);
+  Prng& prng = scheme.prng;
+  const Evaluator& evaluator = scheme.evaluator;
   std::vector<Ciphertext> inputs;
   for (int j = 0; j < 16; ++j)
-    inputs.push_back(encryptor.encrypt(random_plaintext(prng, n, params.t), prng));
+    inputs.push_back(scheme.encrypt(scheme.random()));
   // Weights up to 2^20 - 1 in magnitude, and 5000 terms per output: more than the 2^12 terms that
   // fit the 64-bit lanes at once, so the folding into 128-bit totals is exercised too.
   LinearMap map;
@@ -391,20 +387,18 @@ TEST_CASE("The stage summary folds moduli and batches into one row per stage, si
 TEST_CASE(
     "Squares defer relinearisation to the next linear layer, which relinearises each output") {
   const Parameters params = paper_scale_parameters();
-  auto context = Context::create(params);
-  Prng prng = Prng::insecure_seeded(47);
-  KeySet keys = generate_keys(context, prng);
-  Encryptor encryptor(context, keys.public_key);
-  Decryptor decryptor(context, keys.secret_key);
-  Evaluator evaluator(context, keys.evaluation_key);
-  PlainRing plain(params.n, params.t);
+  SchemeFixture scheme(params, 47);
+  Prng& prng = scheme.prng;
+  const Decryptor& decryptor = scheme.decryptor;
+  const Evaluator& evaluator = scheme.evaluator;
+  const PlainRing& plain = scheme.plain;
   EncryptedArithmetic arithmetic(evaluator, 2);
 
   std::vector<Plaintext> messages;
   std::vector<Ciphertext> values;
   for (int j = 0; j < 6; ++j) {
     messages.push_back(random_plaintext(prng, params.n, params.t));
-    values.push_back(encryptor.encrypt(messages.back(), prng));
+    values.push_back(scheme.encrypt(messages.back()));
   }
   // Square: degree 2, the same ciphertext as multiply without relinearisation.
   std::vector<Ciphertext> squares = values;
@@ -496,15 +490,13 @@ void check_kernels_agree(const Evaluator& evaluator, const LinearMap& map,
 
 TEST_CASE("The AVX2 kernel's grouped outputs equal the 128-bit kernel at n = 8192, bit for bit") {
   const Parameters params = paper_scale_parameters();  // n = 8192, q = 7 primes of 55 bits
-  auto context = Context::create(params);
-  Prng prng = Prng::insecure_seeded(53);
-  KeySet keys = generate_keys(context, prng);
-  Encryptor encryptor(context, keys.public_key);
-  Evaluator evaluator(context, keys.evaluation_key);
+  SchemeFixture scheme(params, 53);
+  Prng& prng = scheme.prng;
+  const Evaluator& evaluator = scheme.evaluator;
   const size_t input_count = 40;
   std::vector<Ciphertext> inputs;
   for (size_t j = 0; j < input_count; ++j)
-    inputs.push_back(encryptor.encrypt(random_plaintext(prng, params.n, params.t), prng));
+    inputs.push_back(scheme.encrypt(scheme.random()));
 
   // Outputs are grouped four at a time in order: [0, 8) dense rows with zero-weight gaps and
   // different lengths (grouped); [8, 12) sparse rows of 3 random inputs (their union is too large:
@@ -555,13 +547,11 @@ TEST_CASE("The AVX2 kernel's grouped outputs fold rows longer than 2^12 terms ex
   // the kernel is linear in the residues either way.
   const size_t n = 1024;
   const Parameters params = Parameters::create(n, 2, 55, generate_ntt_primes(30, 1, 2 * n)[0]);
-  auto context = Context::create(params);
-  Prng prng = Prng::insecure_seeded(59);
-  KeySet keys = generate_keys(context, prng);
-  Encryptor encryptor(context, keys.public_key);
-  Evaluator evaluator(context, keys.evaluation_key);
-  const Ciphertext encrypted = encryptor.encrypt(random_plaintext(prng, n, params.t), prng);
-  const RnsBase& base = context->q_base();
+  SchemeFixture scheme(params, 59);
+  Prng& prng = scheme.prng;
+  const Evaluator& evaluator = scheme.evaluator;
+  const Ciphertext encrypted = scheme.encrypt(scheme.random());
+  const RnsBase& base = scheme.context->q_base();
   const size_t input_count = 5000;
   std::vector<Ciphertext> inputs(input_count, encrypted);
   for (Ciphertext& input : inputs) {
