@@ -151,3 +151,19 @@ TEST_CASE("signed values map to residues and back to centred representatives") {
   CHECK(to_centered(q.value() - 5, q) == -5);
   CHECK(to_centered(5, q) == 5);
 }
+
+TEST_CASE("lift_small equals from_signed on every |x| < q, edges included") {
+  std::mt19937_64 rng(77);
+  for (const uint64_t value : {uint64_t{3}, uint64_t{65537}, (uint64_t{1} << 55) - 55,
+                               (uint64_t{1} << 61) - 1, (uint64_t{1} << 62) - 57}) {
+    const Modulus q(value);
+    const int64_t largest = static_cast<int64_t>(value - 1);
+    std::vector<int64_t> xs = {0, 1, -1, largest, -largest};
+    for (int k = 0; k < 2000; ++k)
+      xs.push_back(static_cast<int64_t>(rng() % (2 * value - 1)) - largest);
+    for (const int64_t x : xs) {
+      CAPTURE(x);
+      CHECK(lift_small(x, q) == from_signed(x, q));
+    }
+  }
+}

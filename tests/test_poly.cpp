@@ -132,6 +132,18 @@ TEST_CASE("from_signed equals from_bigint for 64-bit coefficients including the 
   RnsPoly p = RnsPoly::from_signed(ring, coeffs);
   CHECK(p == RnsPoly::from_bigint(ring, big));
   CHECK(p.to_bigint_centered() == big);  // |c| < 2^63 << Q/2: no wrap-around
+
+  // Coefficients below every prime take the branch-free lift: the same residues.
+  uint64_t smallest_prime = ~uint64_t{0};
+  for (const Modulus& q : ring->base().moduli())
+    smallest_prime = std::min(smallest_prime, q.value());
+  const int64_t largest_small = static_cast<int64_t>(smallest_prime - 1);
+  for (size_t j = 0; j < coeffs.size(); ++j) {
+    coeffs[j] =
+        j < 2 ? (j == 0 ? largest_small : -largest_small) : static_cast<int64_t>(rng() % 41) - 20;
+    big[j] = mpz_class(static_cast<long>(coeffs[j]));
+  }
+  CHECK(RnsPoly::from_signed(ring, coeffs) == RnsPoly::from_bigint(ring, big));
   CHECK_THROWS_AS(RnsPoly::from_signed(ring, std::vector<int64_t>(5)), std::invalid_argument);
 }
 

@@ -1,5 +1,6 @@
 #include "cryptonets/ring/poly.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cassert>
 #include <stdexcept>
@@ -74,10 +75,19 @@ RnsPoly RnsPoly::from_signed(std::shared_ptr<const RingContext> ring,
   require_coefficient_count(coeffs.size(), ring->n(), "RnsPoly::from_signed");
   RnsPoly poly(std::move(ring), PolyForm::coefficient);
   const RnsBase& base = poly.ring().base();
+  // Small coefficients (secrets, errors, plaintext lifts) take the branch-free lift.
+  uint64_t largest = 0;
+  for (const int64_t c : coeffs)
+    largest = std::max(largest, c < 0 ? uint64_t{0} - static_cast<uint64_t>(c) : uint64_t(c));
   for (size_t i = 0; i < poly.rns_size(); ++i) {
     uint64_t* row = poly.residues(i);
-    for (size_t j = 0; j < coeffs.size(); ++j)
-      row[j] = cryptonets::from_signed(coeffs[j], base[i]);
+    if (largest < base[i].value()) {
+      for (size_t j = 0; j < coeffs.size(); ++j)
+        row[j] = lift_small(coeffs[j], base[i]);
+    } else {
+      for (size_t j = 0; j < coeffs.size(); ++j)
+        row[j] = cryptonets::from_signed(coeffs[j], base[i]);
+    }
   }
   return poly;
 }

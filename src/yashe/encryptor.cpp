@@ -41,14 +41,22 @@ Ciphertext Encryptor::encrypt(const Plaintext& plain, Prng& prng) const {
   s.to_coefficient();
 
   const std::vector<int64_t> e = chi.sample_vector(prng, ctx.n());
-  const Modulus& t = ctx.t();
+  std::vector<int64_t> m(ctx.n());
+  for (size_t j = 0; j < ctx.n(); ++j)
+    m[j] = to_centered(plain.coeffs[j], ctx.t());
   for (size_t i = 0; i < ctx.q_base().size(); ++i) {
     const Modulus& q = ctx.q_base()[i];
     const ShoupMultiplier delta(ctx.delta_mod_q(i), q);
     uint64_t* row = s.residues(i);
+    // |e| <= chi.bound() and |[m]_t| <= t/2 are below q_i on the usual parameters: then a signed
+    // value lifts to [0, q_i) by one conditional add, without from_signed's branches (the signs
+    // are random, so those branches are mispredicted half the time).
+    const bool small =
+        static_cast<uint64_t>(chi.bound()) < q.value() && ctx.t().value() / 2 < q.value();
     for (size_t j = 0; j < ctx.n(); ++j) {
-      const uint64_t m = from_signed(to_centered(plain.coeffs[j], t), q);
-      row[j] = add_mod(row[j], add_mod(mul_shoup(m, delta, q.value()), from_signed(e[j], q), q), q);
+      const uint64_t m_q = small ? lift_small(m[j], q) : from_signed(m[j], q);
+      const uint64_t e_q = small ? lift_small(e[j], q) : from_signed(e[j], q);
+      row[j] = add_mod(row[j], add_mod(mul_shoup(m_q, delta, q.value()), e_q, q), q);
     }
   }
   Ciphertext ct;

@@ -109,6 +109,11 @@ inline uint64_t from_signed(int64_t x, const Modulus& q) {
   return neg_mod(q.reduce(static_cast<uint64_t>(-(x + 1)) + 1), q);
 }
 
+// x mod q for |x| < q, without branches: x, or x + q when x is negative.
+inline uint64_t lift_small(int64_t x, const Modulus& q) {
+  return static_cast<uint64_t>(x) + (q.value() & (uint64_t{0} - (static_cast<uint64_t>(x) >> 63)));
+}
+
 // The centred representative of a residue, in (-q/2, q/2].
 inline int64_t to_centered(uint64_t a, const Modulus& q) {
   return a > q.value() / 2 ? static_cast<int64_t>(a) - static_cast<int64_t>(q.value())
