@@ -167,3 +167,26 @@ TEST_CASE("lift_small equals from_signed on every |x| < q, edges included") {
     }
   }
 }
+
+TEST_CASE("The branch-free WideReducer equals GMP on random and edge 128-bit values") {
+  std::mt19937_64 rng(91);
+  for (const uint64_t q : test_moduli()) {
+    const WideReducer reducer(q);
+    std::vector<u128> xs = {0,
+                            1,
+                            q,
+                            static_cast<u128>(q) * q - 1,
+                            ~u128{0},
+                            ~u128{0} - 1,
+                            u128{1} << 64,
+                            (u128{1} << 64) - 1};
+    for (int k = 0; k < 500; ++k)
+      xs.push_back((static_cast<u128>(rng()) << 64) | rng());
+    for (const u128 x : xs) {
+      const mpz_class big = to_mpz(static_cast<uint64_t>(x >> 64)) * to_mpz(uint64_t{1} << 32) *
+                                to_mpz(uint64_t{1} << 32) +
+                            to_mpz(static_cast<uint64_t>(x));
+      CHECK(reducer.reduce(x) == to_u64(mod(big, q)));
+    }
+  }
+}

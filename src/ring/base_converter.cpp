@@ -93,13 +93,6 @@ void accumulate_single_reduction(size_t k, const uint64_t* y, size_t stride,
 
 }  // namespace
 
-BaseConverter::WideReducer::WideReducer(uint64_t modulus)
-    : c(modulus),
-      twice_c(2 * modulus),
-      two64_mod_c(static_cast<uint64_t>((u128{1} << 64) % modulus)),
-      two64_mod_c_quotient(static_cast<uint64_t>((static_cast<u128>(two64_mod_c) << 64) / modulus)),
-      two64_over_c(static_cast<uint64_t>((u128{1} << 64) / modulus)) {}
-
 BaseConverter::MontgomeryReducer::MontgomeryReducer(uint64_t modulus) : c(modulus) {
   // c^-1 mod 2^64 by Newton's iteration x <- x·(2 - c·x), which doubles the correct low bits;
   // x = c is right to 3 bits for odd c.

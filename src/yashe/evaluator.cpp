@@ -248,22 +248,8 @@ void Evaluator::relinearize_inplace(Ciphertext& a) const {
     for (size_t row = 0; row < k; ++row) {
       const Modulus& q_row = ctx.q_base()[row];
       uint64_t* acc = accumulator.residues(row);
-      // sum mod q for any sum < 2^128, without branches (Modulus::reduce branches on random
-      // data): with sum = s1·2^64 + s0, s1·(2^64 mod q) by Shoup's quotient and s0 by Barrett
-      // with floor(2^64/q) each land in [0, 2q); their sum (< 4q < 2^64) needs two subtractions.
+      const WideReducer reducer(q_row.value());
       const uint64_t q = q_row.value();
-      const uint64_t two64_mod_q = static_cast<uint64_t>((u128{1} << 64) % q);
-      const uint64_t two64_mod_q_quotient =
-          static_cast<uint64_t>((static_cast<u128>(two64_mod_q) << 64) / q);
-      const uint64_t two64_over_q = static_cast<uint64_t>((u128{1} << 64) / q);
-      const auto reduce_wide = [=](u128 sum) {
-        const uint64_t s1 = static_cast<uint64_t>(sum >> 64), s0 = static_cast<uint64_t>(sum);
-        uint64_t r = s1 * two64_mod_q - mul_high(s1, two64_mod_q_quotient) * q +
-                     (s0 - mul_high(s0, two64_over_q) * q);
-        r -= (2 * q) & (uint64_t{0} - static_cast<uint64_t>(r >= 2 * q));
-        r -= q & (uint64_t{0} - static_cast<uint64_t>(r >= q));
-        return r;
-      };
       for (size_t first = 0; first < digits.size(); first += group) {
         const size_t count = std::min(group, digits.size() - first);
         for (size_t g = 0; g < count; ++g) {
@@ -293,7 +279,7 @@ void Evaluator::relinearize_inplace(Ciphertext& a) const {
           u128 sum = carry ? acc[j] : 0;
           for (size_t g = 0; g < count; ++g)
             sum += static_cast<u128>(digit_rows[g * n + j]) * gamma[g][j];
-          acc[j] = reduce_wide(sum);
+          acc[j] = reducer.reduce(sum);
         }
       }
     }

@@ -109,6 +109,37 @@ inline uint64_t from_signed(int64_t x, const Modulus& q) {
   return neg_mod(q.reduce(static_cast<uint64_t>(-(x + 1)) + 1), q);
 }
 
+// x mod c for any x < 2^128 without branches (Modulus::reduce branches, which costs where the
+// residues are random). With x = x1·2^64 + x0: x1·(2^64 mod c) by Shoup's precomputed quotient
+// (Harvey 2014, §2) lands in [0, 2c); x0 - floor(x0·floor(2^64/c)/2^64)·c lands in [0, 2c)
+// (Barrett 1986: the estimate is short by at most one); their sum, below 4c < 2^64 for c < 2^62,
+// needs two conditional subtractions.
+class WideReducer {
+ public:
+  explicit WideReducer(uint64_t modulus)
+      : c_(modulus),
+        twice_c_(2 * modulus),
+        two64_mod_c_(static_cast<uint64_t>((u128{1} << 64) % modulus)),
+        two64_mod_c_quotient_(
+            static_cast<uint64_t>((static_cast<u128>(two64_mod_c_) << 64) / modulus)),
+        two64_over_c_(static_cast<uint64_t>((u128{1} << 64) / modulus)) {}
+
+  uint64_t reduce(u128 x) const {
+    const uint64_t x1 = static_cast<uint64_t>(x >> 64), x0 = static_cast<uint64_t>(x);
+    const uint64_t high_part = x1 * two64_mod_c_ - mul_high(x1, two64_mod_c_quotient_) * c_;
+    const uint64_t low_part = x0 - mul_high(x0, two64_over_c_) * c_;
+    uint64_t r = high_part + low_part;
+    r -= twice_c_ & (uint64_t{0} - static_cast<uint64_t>(r >= twice_c_));
+    r -= c_ & (uint64_t{0} - static_cast<uint64_t>(r >= c_));
+    return r;
+  }
+
+ private:
+  uint64_t c_, twice_c_;
+  uint64_t two64_mod_c_, two64_mod_c_quotient_;  // 2^64 mod c and floor((2^64 mod c)·2^64 / c)
+  uint64_t two64_over_c_;                        // floor(2^64 / c)
+};
+
 // x mod q for |x| < q, without branches: x, or x + q when x is negative.
 inline uint64_t lift_small(int64_t x, const Modulus& q) {
   return static_cast<uint64_t>(x) + (q.value() & (uint64_t{0} - (static_cast<uint64_t>(x) >> 63)));

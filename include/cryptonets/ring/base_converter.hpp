@@ -52,27 +52,6 @@ class BaseConverter {
   size_t block_size() const { return block_size_; }
 
  private:
-  // x mod c for any x < 2^128 without branches (random residues make branches unpredictable).
-  // With x = x1·2^64 + x0: x1·(2^64 mod c) by Shoup's precomputed quotient (Harvey 2014, §2)
-  // lands in [0, 2c); x0 - floor(x0·floor(2^64/c)/2^64)·c lands in [0, 2c) (Barrett 1986, the
-  // estimate is short by at most one); their sum, below 4c < 2^64, needs two conditional
-  // subtractions.
-  struct WideReducer {
-    explicit WideReducer(uint64_t modulus);
-    uint64_t reduce(u128 x) const {
-      const uint64_t x1 = static_cast<uint64_t>(x >> 64), x0 = static_cast<uint64_t>(x);
-      const uint64_t high_part = x1 * two64_mod_c - mul_high(x1, two64_mod_c_quotient) * c;
-      const uint64_t low_part = x0 - mul_high(x0, two64_over_c) * c;
-      uint64_t r = high_part + low_part;
-      r -= twice_c & (uint64_t{0} - static_cast<uint64_t>(r >= twice_c));
-      r -= c & (uint64_t{0} - static_cast<uint64_t>(r >= c));
-      return r;
-    }
-    uint64_t c, twice_c;
-    uint64_t two64_mod_c, two64_mod_c_quotient;  // 2^64 mod c and floor((2^64 mod c)·2^64 / c)
-    uint64_t two64_over_c;                       // floor(2^64 / c)
-  };
-
   // multipliers[i] = [f_i · â_i^-1]_{a_i}: y_i = [in_i · multipliers[i]]_{a_i}.
   void convert_with(const uint64_t* in, const ShoupMultiplier* multipliers, uint64_t* out,
                     size_t n) const;
