@@ -7,19 +7,9 @@
 #include <cstdlib>
 #include <stdexcept>
 
-namespace cryptonets {
+#include "linear_kernel_avx2.hpp"
 
-namespace linear_avx2 {  // linear_kernel_avx2.cpp
-bool cpu_supported();
-void signed_small_weight_sum(const uint64_t* const* inputs, const uint32_t* magnitudes,
-                             const uint8_t* negative, size_t terms, int weight_bits,
-                             const Modulus& q, size_t width, uint64_t* out);
-constexpr size_t kGroupOutputs = 4;  // the same constant as in linear_kernel_avx2.cpp
-void split_block(const uint64_t* const* inputs, size_t count, size_t width, uint64_t* packed);
-void grouped_signed_weight_sum(const uint64_t* packed, size_t count, size_t width,
-                               const uint32_t* members, size_t terms, const int32_t* weights,
-                               int weight_bits, const Modulus& q, uint64_t* const* out);
-}  // namespace linear_avx2
+namespace cryptonets {
 
 namespace {
 

@@ -17,6 +17,7 @@
 
 #include "cryptonets/arith/modulus.hpp"
 #include "cryptonets/arith/uint128.hpp"
+#include "linear_kernel_avx2.hpp"
 
 namespace cryptonets::linear_avx2 {
 
@@ -82,7 +83,6 @@ __attribute__((target("avx2"))) void signed_small_weight_sum(const uint64_t* con
 // 2^63 in magnitude; then the lanes are folded into signed 128-bit totals (each fold adds less
 // than 2^63·2^31 + 2^63 < 2^95). The caller allows fewer than 2^32 terms, i.e. at most 2^b <= 2^20
 // folds: |total| < 2^115.
-constexpr size_t kGroupOutputs = 4;
 
 // packed[((s·count + j)·2 + h)·4 + l] = half h (0: x_lo, 1: x_hi) of inputs[j][4s + l], for the
 // width / 4 slices s of 4 coefficients: one slice of every input is contiguous, so the grouped sum
