@@ -20,7 +20,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -33,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli_support.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
@@ -41,10 +41,6 @@
 #include "cryptonets/nn/private_inference.hpp"
 #include "cryptonets/nn/range.hpp"
 #include "cryptonets/yashe/security.hpp"
-
-#ifndef CRYPTONETS_SOURCE_DATA_DIR
-#define CRYPTONETS_SOURCE_DATA_DIR "data"
-#endif
 
 namespace fs = std::filesystem;
 using namespace cryptonets;
@@ -65,10 +61,6 @@ std::string format(const char* pattern, Args... args) {
   return text;
 }
 
-std::string mib(uint64_t bytes) {
-  return format("%.2f MiB", static_cast<double>(bytes) / 1048576);
-}
-
 void progress_line(const std::string& text) {
   std::fprintf(stderr, "[reproduce] %s\n", text.c_str());
   std::fflush(stderr);
@@ -82,8 +74,8 @@ struct Options {
   fs::path out_dir = "bench/results/reproduction";
   fs::path report = "bench/results/reproduction.md";
   fs::path paper_values = "bench/paper_values.csv";
-  fs::path model = fs::path(CRYPTONETS_SOURCE_DATA_DIR) / "model.txt";
-  fs::path data = fs::path(CRYPTONETS_SOURCE_DATA_DIR) / "mnist";
+  fs::path model = fs::path(cli::default_data_directory()) / "model.txt";
+  fs::path data = fs::path(cli::default_data_directory()) / "mnist";
   std::vector<int> threads;
   std::optional<size_t> timing_n;  // ring degree of the stage table (default: the presets' n)
   std::optional<size_t> batch_images;
@@ -513,18 +505,6 @@ std::string read_first(const fs::path& path) {
   return line;
 }
 
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      const auto colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(colon + 2);
-    }
-  }
-  return "unknown";
-}
-
 size_t cpu_count() {
   std::ifstream in("/proc/cpuinfo");
   std::string line;
@@ -553,13 +533,6 @@ std::string load_average() {
   std::string one, five, fifteen;
   fields >> one >> five >> fifteen;
   return one + " / " + five + " / " + fifteen;
-}
-
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  char text[64];
-  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
-  return text;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -834,8 +807,8 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
   }
 
   md << "## Machine and run\n\n| | |\n|---|---|\n";
-  md << "| date | " << utc_now() << " |\n";
-  md << "| CPU | " << cpu_model() << " |\n";
+  md << "| date | " << cli::utc_now() << " |\n";
+  md << "| CPU | " << cli::cpu_model() << " |\n";
   md << "| logical CPUs | " << cpu_count() << " |\n";
   md << "| memory | " << memory_total() << " |\n";
   md << "| thread counts run | ";
@@ -953,9 +926,9 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
         "client -> server | paper server -> client |\n|---|---|---|---|---|---|\n";
   for (const auto& run : r.timing) {
     if (run.threads != r.timing.front().threads) continue;  // sizes do not depend on threads
-    md << "| " << run.set.name << " | " << mib(run.upload_bytes) << " (" << run.upload_ciphertexts
-       << " ciphertexts) | " << mib(run.download_bytes) << " (" << run.download_ciphertexts
-       << " ciphertexts) | "
+    md << "| " << run.set.name << " | " << cli::format_bytes(run.upload_bytes) << " ("
+       << run.upload_ciphertexts << " ciphertexts) | " << cli::format_bytes(run.download_bytes)
+       << " (" << run.download_ciphertexts << " ciphertexts) | "
        << format("%.1f KiB up, %.2f KiB down",
                  static_cast<double>(run.upload_bytes) / run.set.base.n / 1024,
                  static_cast<double>(run.download_bytes) / run.set.base.n / 1024)

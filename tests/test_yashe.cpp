@@ -1,6 +1,7 @@
 // YASHE' at the paper's sizes: every operation against plaintext arithmetic in R_t, the RNS
 // multiply and decrypt against the GMP reference bit for bit, noise against the model.
 #include <doctest/doctest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <stdexcept>
@@ -278,4 +279,73 @@ TEST_CASE("n = 16384, q ≈ 440 bits: round trip, multiply equals the reference,
   CHECK(product.c == reference::multiply_without_relinearization(*fx.context, c1.c, c2.c));
   fx.evaluator.relinearize_inplace(product);
   CHECK(fx.decryptor.decrypt(product).coeffs == fx.plain.multiply(m1, m2).coeffs);
+}
+
+namespace {
+
+// Key switching written out term by term (BLLN13 §4 with RNS digits, evaluator.cpp): for every
+// digit (i, l), D = ⌊[c_i·q̂_i^-1]_{q_i} / 2^(w·l)⌋ mod 2^w as an integer polynomial, reduced into
+// every prime by from_signed, times γ_(i,l), summed. No grouping, no lazy reduction.
+RnsPoly relinearize_term_by_term(const Context& ctx, const EvaluationKey& key, const RnsPoly& c) {
+  const size_t n = ctx.n();
+  const int w = ctx.digit_bits();
+  const uint64_t mask = w >= 64 ? ~uint64_t{0} : (uint64_t{1} << w) - 1;
+  RnsPoly sum(ctx.ring(), PolyForm::evaluation);
+  size_t d = 0;
+  for (size_t i = 0; i < ctx.q_base().size(); ++i) {
+    const uint64_t q_i = ctx.q_base()[i].value();
+    const uint64_t inverse = ctx.q_base().punctured_inverse(i).operand;
+    for (size_t l = 0; l < ctx.digits_per_prime(i); ++l, ++d) {
+      std::vector<int64_t> digit(n);
+      for (size_t j = 0; j < n; ++j) {
+        const uint64_t y =
+            static_cast<uint64_t>(static_cast<u128>(c.residues(i)[j]) * inverse % q_i);
+        digit[j] = static_cast<int64_t>((y >> (w * static_cast<int>(l))) & mask);
+      }
+      RnsPoly term = RnsPoly::from_signed(ctx.ring(), digit);
+      term.to_evaluation();
+      term *= key.gamma[d];
+      sum += term;
+    }
+  }
+  sum.to_coefficient();
+  return sum;
+}
+
+}  // namespace
+
+TEST_CASE("relinearisation equals key switching written out term by term, mixed prime sizes") {
+  // Primes of 62, 55, 55 and 45 bits: whole-prime digits of the 62-bit prime exceed twice the
+  // other rows, those of the larger 55-bit prime exceed the smaller one by less than twice, 20-bit
+  // digits need no reduction: every branch of the evaluator's digit reduction runs. The first
+  // coefficients are set so that every digit y_i = q_i - 1 is at its largest.
+  const size_t n = 8192;
+  Parameters params = Parameters::create(n, 1, 62, generate_ntt_primes(40, 1, 2 * n)[0]);
+  for (const uint64_t q : generate_ntt_primes(55, 2, 2 * n))
+    params.q_primes.push_back(q);
+  params.q_primes.push_back(generate_ntt_primes(45, 1, 2 * n)[0]);
+  for (const int digit_bits : {0, 20}) {
+    CAPTURE(digit_bits);
+    params.decomposition_bits = digit_bits;
+    Fixture fx(params, 29);
+    const Plaintext m1 = fx.random(), m2 = fx.random();
+    Ciphertext product =
+        fx.evaluator.multiply_without_relinearization(fx.encrypt(m1), fx.encrypt(m2));
+    for (size_t i = 0; i < params.q_primes.size(); ++i) {
+      const Modulus& q = fx.context->q_base()[i];
+      const uint64_t undo = inv_mod(fx.context->q_base().punctured_inverse(i).operand, q);
+      for (size_t j = 0; j < 16; ++j)
+        product.c.residues(i)[j] = mul_mod(q.value() - 1, undo, q);
+    }
+    const RnsPoly expected =
+        relinearize_term_by_term(*fx.context, fx.keys.evaluation_key, product.c);
+    const int previous_threads = omp_get_max_threads();
+    for (const int threads : {1, 2}) {
+      omp_set_num_threads(threads);
+      Ciphertext relinearised = product;
+      fx.evaluator.relinearize_inplace(relinearised);
+      CHECK(relinearised.c == expected);
+    }
+    omp_set_num_threads(previous_threads);
+  }
 }

@@ -6,7 +6,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <new>
 #include <sstream>
@@ -223,6 +225,26 @@ std::string default_data_directory() {
   if (const char* from_environment = std::getenv("CRYPTONETS_DATA")) return from_environment;
   if (std::filesystem::exists("data/model.txt")) return "data";
   return CRYPTONETS_SOURCE_DATA_DIR;
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) != 0) continue;
+    const size_t colon = line.find(':');
+    const size_t first =
+        colon == std::string::npos ? colon : line.find_first_not_of(' ', colon + 1);
+    if (first != std::string::npos) return line.substr(first);
+  }
+  return "unknown";
+}
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  return text;
 }
 
 std::string format_bytes(uint64_t bytes) {

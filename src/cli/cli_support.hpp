@@ -119,4 +119,9 @@ std::string default_data_directory();
 // "1.23 MiB", "845 KiB", "12 B".
 std::string format_bytes(uint64_t bytes);
 
+// For the provenance lines of generated reports: the CPU's model name from /proc/cpuinfo
+// ("unknown" if absent) and the current time as "YYYY-MM-DD HH:MM UTC".
+std::string cpu_model();
+std::string utc_now();
+
 }  // namespace cryptonets::cli

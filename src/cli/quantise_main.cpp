@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <fstream>
 #include <optional>
 #include <span>
@@ -93,25 +92,6 @@ std::string number(double x) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.4g", x);
   return buffer;
-}
-
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
-  return buffer;
-}
-
-std::string cpu_name() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      const size_t colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
-    }
-  }
-  return "unknown CPU";
 }
 
 bool same_measurements(const PlainEvaluation& a, const PlainEvaluation& b) {
@@ -247,7 +227,7 @@ void write_results(const CommandLine& line, const Report& report) {
   if (!out) throw std::runtime_error("cannot write '" + line.results + "'");
   const std::vector<uint64_t> moduli = plaintext_moduli(3);
   out << "# Quantisation of the CryptoNets network: accuracy against plaintext bits\n\n"
-      << "Generated " << utc_now() << " on " << cpu_name() << " ("
+      << "Generated " << utc_now() << " on " << cpu_model() << " ("
       << std::thread::hardware_concurrency() << " hardware threads). Regenerate with\n\n```sh\n"
       << regenerate_command(line) << "\n```\n\n"
       << "Float network `" << line.float_model << "` (SHA-256 " << report.float_sha256
