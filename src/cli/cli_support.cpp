@@ -1,7 +1,10 @@
 #include "cli_support.hpp"
 
+#include <omp.h>
+
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -219,6 +222,16 @@ void StageProgressBars::finish() {
   std::lock_guard lock(mutex_);
   bar_.reset();
   key_.clear();
+}
+
+void add_threads_option(OptionParser& options, const std::string& help) {
+  options.add_value("threads", "T", help, std::to_string(std::max(1, omp_get_num_procs())));
+}
+
+int threads_option(const OptionParser& options) {
+  const int count = static_cast<int>(options.integer("threads", 1, 1024));
+  omp_set_num_threads(count);
+  return count;
 }
 
 std::string default_data_directory() {

@@ -112,6 +112,11 @@ class StageProgressBars {
   std::unique_ptr<Progress> bar_;
 };
 
+// --threads T (default: every processor). threads_option() reads it and makes it the OpenMP
+// default, so that it also bounds the library's inner parallel loops (NTT rows, base conversion).
+void add_threads_option(OptionParser& options, const std::string& help = "worker threads");
+int threads_option(const OptionParser& options);
+
 // The shipped data directory: $CRYPTONETS_DATA if set, else ./data if it holds model.txt, else
 // the source tree's data/ recorded at build time.
 std::string default_data_directory();

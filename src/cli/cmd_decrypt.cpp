@@ -3,7 +3,6 @@
 // accuracy against IDX labels, and optionally an exact comparison with the plain integer model.
 // Which images the scores belong to comes from the file (its header records encrypt's --first), so
 // that labels and plain images cannot be matched against the wrong slice.
-#include <omp.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -101,16 +100,14 @@ int run_decrypt(std::span<char* const> arguments) {
   options.add_value("first", "N",
                     "optional check: encrypt's --first, which the scores file records (exit 2 "
                     "if not)");
-  options.add_value("threads", "T", "worker threads for --plain-images",
-                    std::to_string(std::max(1, omp_get_num_procs())));
+  add_threads_option(options, "worker threads for --plain-images");
   if (!options.parse(arguments)) return kExitSuccess;
 
   // Parsed now so that a malformed value fails before any work; compared with the file later.
   const bool first_given = options.has("first");
   const uint64_t given_first =
       first_given ? static_cast<uint64_t>(options.integer("first", 0, INT64_MAX)) : 0;
-  const int threads = static_cast<int>(options.integer("threads", 1, 1024));
-  omp_set_num_threads(threads);  // also bounds the library's inner parallel loops (NTT rows)
+  const int threads = cli::threads_option(options);
   const std::optional<std::string> out_path =
       options.has("out") ? std::optional(options.text("out")) : std::nullopt;
   std::FILE* report = out_path ? stdout : stderr;

@@ -2,7 +2,6 @@
 // the public material only (parameter set and public keys). Images are batched across the slots
 // (CryptoNets §3.1: slot s of ciphertext j holds pixel j of image s); more images than slots make
 // several batches in the same file. Each batch is streamed to disk as it is encrypted.
-#include <omp.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -54,13 +53,11 @@ int run_encrypt(std::span<char* const> arguments) {
                     "index of the first image to encrypt (recorded in the output file)", "0");
   options.add_value("count", "N", "how many images (default: all from --first)");
   options.add_value("out", "FILE", "ciphertext file to write", std::nullopt, true);
-  options.add_value("threads", "T", "worker threads",
-                    std::to_string(std::max(1, omp_get_num_procs())));
+  add_threads_option(options);
   options.add_value("seed", "S", "INSECURE: derive the encryption noise from S, reproduction only");
   if (!options.parse(arguments)) return kExitSuccess;
 
-  const int threads = static_cast<int>(options.integer("threads", 1, 1024));
-  omp_set_num_threads(threads);  // also bounds the library's inner parallel loops (NTT rows)
+  const int threads = cli::threads_option(options);
   const size_t first = static_cast<size_t>(options.integer("first", 0, INT64_MAX));
   const std::string model_path = options.text("model");
   const Model model = load_model(model_path);

@@ -1,6 +1,5 @@
 // cryptonets infer (server): the model on an encrypted batch file, with the parameter set and the
 // evaluation keys only. It never opens a secret key, and refuses to run where one is offered.
-#include <omp.h>
 
 #include <algorithm>
 #include <chrono>
@@ -84,8 +83,7 @@ int run_infer(std::span<char* const> arguments) {
   options.add_value("model", "FILE", "integer model", default_data_directory() + "/model.txt");
   options.add_value("in", "FILE", "encrypted images from cryptonets encrypt", std::nullopt, true);
   options.add_value("out", "FILE", "encrypted scores to write", std::nullopt, true);
-  options.add_value("threads", "T", "worker threads",
-                    std::to_string(std::max(1, omp_get_num_procs())));
+  add_threads_option(options);
   if (!options.parse(arguments)) return kExitSuccess;
 
   const ServerFiles files = server_files(options);
@@ -93,8 +91,7 @@ int run_infer(std::span<char* const> arguments) {
   const std::string out_path = options.text("out");
   for (const std::string& path : {files.parameters, files.evaluation_keys, in_path})
     refuse_secret_key_file(path);
-  const int threads = static_cast<int>(options.integer("threads", 1, 1024));
-  omp_set_num_threads(threads);  // also bounds the library's inner parallel loops (NTT rows)
+  const int threads = cli::threads_option(options);
 
   const Model model = load_model(options.text("model"));
   const CompiledModel compiled = compile_model(model);

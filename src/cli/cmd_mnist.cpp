@@ -3,7 +3,6 @@
 // public and evaluation keys only), decryption (client); then the paper-style table (CryptoNets,
 // ICML 2016, Table 2: time per stage), accuracy, throughput, latency, message sizes, the noise
 // budget left after each layer, and whether the encrypted predictions equal the plain ones.
-#include <omp.h>
 
 #include <algorithm>
 #include <chrono>
@@ -108,16 +107,14 @@ int run_mnist(std::span<char* const> arguments) {
   options.add_value("preset", "NAME", "parameter preset: default, paper or rlwe128", "default");
   options.add_value("images", "N", "how many test images, from the first", "10000");
   options.add_value("batch", "N", "images per batch (at most n, the slot count)");
-  options.add_value("threads", "T", "worker threads",
-                    std::to_string(std::max(1, omp_get_num_procs())));
+  add_threads_option(options);
   options.add_value("seed", "S", "INSECURE: derive all randomness from S, for reproduction only");
   options.add_flag("no-noise", "skip the noise-budget diagnostics (they need the secret key)");
   options.add_value("csv", "FILE", "write every stage of every batch and modulus as CSV");
   options.add_value("summary-csv", "FILE", "write the summary as one CSV row");
   if (!options.parse(arguments)) return kExitSuccess;
 
-  const int threads = static_cast<int>(options.integer("threads", 1, 1024));
-  omp_set_num_threads(threads);  // also bounds the library's inner parallel loops (NTT rows)
+  const int threads = cli::threads_option(options);
   const size_t wanted = static_cast<size_t>(options.integer("images", 1, 10000));
   const Model model = load_model(options.text("model"));
   const CompiledModel compiled = compile_model(model);
