@@ -43,7 +43,7 @@ LabelledImages first_images(const MnistSet& set, size_t count) {
 FloatNetwork random_network(int conv_maps, int hidden, const LabelledImages& calibration,
                             uint64_t seed) {
   std::mt19937_64 rng(seed);
-  FloatNetwork network = initial_float_network(conv_maps, hidden, calibration, rng);
+  FloatNetwork network = initial_float_network(conv_maps, hidden, 10, calibration, rng);
   // Non-zero biases, so that their gradients and their path through the squares are checked too.
   std::normal_distribution<float> normal(0.0f, 0.3f);
   for (float& b : network.conv_bias)
@@ -128,7 +128,7 @@ TEST_CASE("One epoch on 2000 images lowers the loss and lifts test accuracy far 
   options.threads = 2;
   std::mt19937_64 rng(options.seed);  // the trainer's own first draw: its initial network
   const double initial_loss =
-      cross_entropy_reference(initial_float_network(5, 100, train, rng), train);
+      cross_entropy_reference(initial_float_network(5, 100, 10, train, rng), train);
   std::vector<EpochReport> reports;
   const FloatNetwork trained = train_float_network(
       train, test, options, [&](const EpochReport& r) { reports.push_back(r); });
