@@ -201,3 +201,40 @@ TEST_CASE("Malformed model files are rejected naming the problem") {
   std::istringstream good(text);
   CHECK(read_float_network(good, "m.txt") == network);
 }
+
+TEST_CASE("The class count comes from the labels: a 4-class set trains a 4-class network") {
+  CHECK(class_count(std::vector<uint8_t>{0, 3, 1}, "l") == 4);
+  CHECK(class_count(std::vector<uint8_t>{9, 0}, "l") == 10);
+  CHECK_THROWS_WITH_AS(class_count(std::vector<uint8_t>{}, "l"), doctest::Contains("l: no labels"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(class_count(std::vector<uint8_t>{0, 0}, "l"),
+                       doctest::Contains("a classifier needs two classes"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(require_labels_below(std::vector<uint8_t>{1, 4, 0}, 4, "t"),
+                       doctest::Contains("t: label 4 at index 1 is not one of the 4 classes 0..3"),
+                       std::invalid_argument);
+
+  // MNIST digits mod 4: a 4-class problem; its float model file keeps the class count.
+  const LabelledImages mnist = first_images(mnist_train(), 400);
+  std::vector<uint8_t> labels(mnist.labels.begin(), mnist.labels.end());
+  for (uint8_t& label : labels)
+    label %= 4;
+  const LabelledImages train{mnist.pixels, labels};
+  TrainingOptions options;
+  options.epochs = 1;
+  options.hidden = 8;
+  options.warmup_steps = 2;
+  const FloatNetwork network = train_float_network(train, train, options);
+  CHECK(network.classes == 4);
+  CHECK(network.dense2_bias.size() == 4);
+  CHECK(forward(network, train.image(0)).size() == 4);
+  std::ostringstream out;
+  write_float_network(network, out);
+  std::istringstream in(out.str());
+  CHECK(read_float_network(in, "m.txt") == network);
+
+  // Test labels outside the training set's classes are refused, not scored as wrong.
+  const LabelledImages ten_classes = first_images(mnist_test(), 100);
+  CHECK_THROWS_WITH_AS(train_float_network(train, ten_classes, options),
+                       doctest::Contains("test labels: label"), std::invalid_argument);
+}
