@@ -208,8 +208,7 @@ TEST_CASE("The class count comes from the labels: a 4-class set trains a 4-class
   CHECK_THROWS_WITH_AS(class_count(std::vector<uint8_t>{}, "l"), doctest::Contains("l: no labels"),
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(class_count(std::vector<uint8_t>{0, 0}, "l"),
-                       doctest::Contains("a classifier needs two classes"),
-                       std::invalid_argument);
+                       doctest::Contains("a classifier needs two classes"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(require_labels_below(std::vector<uint8_t>{1, 4, 0}, 4, "t"),
                        doctest::Contains("t: label 4 at index 1 is not one of the 4 classes 0..3"),
                        std::invalid_argument);
