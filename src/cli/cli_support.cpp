@@ -295,13 +295,11 @@ void note_unverified(const std::filesystem::path& any_file) {
                kChecksumFileName, directory.c_str(), directory.c_str(), kChecksumFileName);
 }
 
-// Applies the checksum rule to the files of one directory; `read` reads them.
-template <typename Read>
-auto checked(const std::filesystem::path& any_file, bool verify, Read read) {
+// A checksum error with what the user may do about it.
+template <typename Step>
+auto with_checksum_hint(Step step) {
   try {
-    auto result = read();
-    if (verify && !std::filesystem::exists(checksum_file_for(any_file))) note_unverified(any_file);
-    return result;
+    return step();
   } catch (const ChecksumError& e) {
     throw ChecksumError(std::string(e.what()) +
                         "; if the data changed on purpose, update the checksum file (or pass "
@@ -312,22 +310,25 @@ auto checked(const std::filesystem::path& any_file, bool verify, Read read) {
 }  // namespace
 
 MnistSet load_data_split(const std::string& directory, MnistSplit split, bool verify) {
-  return checked(split_images_file(directory, split), verify,
-                 [&] { return load_mnist(directory, split, verify); });
+  MnistSet set = with_checksum_hint([&] { return load_mnist(directory, split, verify); });
+  if (set.checksums == ChecksumCheck::kNoChecksumFile) {
+    note_unverified(split_images_file(directory, split));
+  }
+  return set;
 }
 
 MnistImages read_images_file(const std::string& path, bool verify) {
-  return checked(path, verify, [&] {
-    check_data_file(path, verify);
-    return read_mnist_images(path);
-  });
+  const ChecksumCheck check = with_checksum_hint([&] { return check_data_file(path, verify); });
+  MnistImages images = read_mnist_images(path);
+  if (check == ChecksumCheck::kNoChecksumFile) note_unverified(path);
+  return images;
 }
 
 MnistLabels read_labels_file(const std::string& path, bool verify) {
-  return checked(path, verify, [&] {
-    check_data_file(path, verify);
-    return read_mnist_labels(path);
-  });
+  const ChecksumCheck check = with_checksum_hint([&] { return check_data_file(path, verify); });
+  MnistLabels labels = read_mnist_labels(path);
+  if (check == ChecksumCheck::kNoChecksumFile) note_unverified(path);
+  return labels;
 }
 
 std::string default_data_directory() {
