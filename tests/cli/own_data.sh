@@ -73,7 +73,7 @@ step make_idx_set "$make_set" "$data/mnist" set 600 200
 images=set/t10k-images-idx3-ubyte
 labels=set/t10k-labels-idx1-ubyte
 small_network=(--hidden 20 --warmup 5 --shift 0 --threads 2)
-small_grid=(--input-scales 1,4 --max-bits 5 --threads 2)
+small_grid=(--input-scales '1,4' --max-bits 5 --threads 2)
 
 # ---- The flow on the new data set, which has no SHA256SUMS: each command says so once and works.
 step train "$train" --data set "${small_network[@]}" --epochs 4 --out float.txt
@@ -92,10 +92,10 @@ grep -q "^# CryptoNets network for the 4 classes of set quantised from float.txt
 read -r float_accuracy floor < <(sed -n \
   's/^float network: 4 classes, test \([0-9.]*\)%.*accuracy floor \([0-9.]*\)% (float test.*/\1 \2/p' \
   quantise.log)
-[ -n "${floor:-}" ] || fail "cryptonets-quantise did not report its default accuracy floor"
-[ -n "${floor:-}" ] && [ "$(awk -v a="$float_accuracy" -v f="$floor" \
-  'BEGIN { print (a - f > 0.0999 && a - f < 0.1001) ? "yes" : "no" }')" = yes ] ||
+if [ -z "${floor:-}" ] || [ "$(awk -v a="$float_accuracy" -v f="$floor" \
+  'BEGIN { print (a - f > 0.0999 && a - f < 0.1001) ? "yes" : "no" }')" != yes ]; then
   fail "the default floor ${floor:-?}% is not the float accuracy ${float_accuracy:-?}% less 0.1 point"
+fi
 # In a pipe the progress is whole lines, ending with the last grid point.
 grep -qE "^sweep \(grid points\): 128 / 128 \(100.0%\), [0-9]+ s$" quantise.log ||
   fail "no progress line for the whole sweep in the quantiser's log"
@@ -106,8 +106,9 @@ step keygen "$exe" keygen --model model.txt --out-dir client --insecure-ring-deg
 keygen_moduli=$(sed -n 's/^plaintext moduli: \([0-9]*\) x \([0-9]*\) bits.*/\1 \2/p' keygen.log)
 model_moduli=$(sed -n 's/.* -> \([0-9]*\) plaintext modul[a-z]* of \([0-9]*\) bits;.*/\1 \2/p' \
   model.txt)
-[ -n "$keygen_moduli" ] && [ "$keygen_moduli" = "$model_moduli" ] ||
+if [ -z "$keygen_moduli" ] || [ "$keygen_moduli" != "$model_moduli" ]; then
   fail "model.txt says '$model_moduli' (count, bits) plaintext moduli, keygen took '$keygen_moduli'"
+fi
 mkdir server && cp client/params client/evaluation.key server/
 step encrypt "$exe" encrypt --keys client --model model.txt --images "$images" --out images.ct \
   --threads 2
@@ -121,7 +122,7 @@ grep -q "encrypted scores equal the plain integer model's on all 200 images" dec
 [ "$(grep -cx '[0-3]' labels.txt)" -eq 200 ] || fail "labels.txt does not hold 200 labels in 0..3"
 correct=$(sed -n 's/^accuracy: .*(\([0-9]*\)\/200)$/\1/p' decrypt.log)
 # Four well-separated classes: a network of 4 short epochs gets far above chance (25%).
-[ -n "$correct" ] && [ "$correct" -ge 160 ] || fail "accuracy ${correct:-?}/200 is below 80%"
+if [ -z "$correct" ] || [ "$correct" -lt 160 ]; then fail "accuracy ${correct:-?}/200 is below 80%"; fi
 
 step mnist "$exe" mnist --data set --model model.txt --insecure-ring-degree 256 --threads 2
 notes mnist.log 1
