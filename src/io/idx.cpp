@@ -205,8 +205,13 @@ std::filesystem::path checksum_file_for(const std::filesystem::path& data_file) 
 ChecksumCheck check_data_file(const std::filesystem::path& data_file, bool verify) {
   if (!verify) return ChecksumCheck::kNotAsked;
   const std::filesystem::path sums_path = checksum_file_for(data_file);
-  std::error_code error;
-  if (!std::filesystem::exists(sums_path, error)) return ChecksumCheck::kNoChecksumFile;
+  std::error_code error;  // set only when existence cannot be decided (absence is no error)
+  const bool present = std::filesystem::exists(sums_path, error);
+  if (error) {
+    throw ChecksumError("cannot tell whether checksum file '" + sums_path.string() +
+                        "' exists: " + error.message());
+  }
+  if (!present) return ChecksumCheck::kNoChecksumFile;
   const auto sums = read_sha256sums(sums_path);
   const std::string name = data_file.filename().string();
   const auto entry = sums.find(name);
