@@ -83,6 +83,7 @@ struct Options {
   std::vector<size_t> scaling_n;
   std::optional<bool> scaling_all_moduli;
   std::optional<uint64_t> seed;
+  bool verify_checksums = true;
   std::string command_line;
   std::string git_commit;
 };
@@ -99,6 +100,7 @@ const char* kUsage =
     "  --report FILE             Markdown report [bench/results/reproduction.md]\n"
     "  --paper-values FILE       the paper's values [bench/paper_values.csv]\n"
     "  --model FILE, --data DIR  integer model and MNIST directory [shipped data]\n"
+    "  --no-verify               read the IDX data without checking the SHA256SUMS beside them\n"
     "  --threads LIST            thread counts, e.g. 1,2 [1,2]\n"
     "  --timing-n N              ring degree of the stage table [mode]\n"
     "  --batch-images N          images in the timed batch [mode]\n"
@@ -171,6 +173,8 @@ Options parse_options(int argc, char** argv) {
       options.scaling_all_moduli = true;
     } else if (name == "--seed") {
       options.seed = parse_list(value(), name).front();
+    } else if (name == "--no-verify") {
+      options.verify_checksums = false;
     } else if (name == "--git-commit") {
       options.git_commit = value();
     } else {
@@ -1060,7 +1064,7 @@ int reproduce(Options o) {
   const Model model = load_model(o.model.string());
   const CompiledModel compiled = compile_model(model);
   const RangeReport ranges = track_ranges(model);
-  const MnistSet test = load_mnist(o.data, MnistSplit::kTest);
+  const MnistSet test = cli::load_data_split(o.data, MnistSplit::kTest, o.verify_checksums);
   Prng prng = o.seed ? Prng::insecure_seeded(*o.seed) : Prng::from_os_entropy();
   Session session{model, compiled, ranges, test, prng};
 

@@ -1,4 +1,5 @@
-// The MNIST IDX reader on the real data files and on damaged copies of them.
+// The IDX reader on the real MNIST files and on damaged copies of them, and the checksum rule
+// (SHA256SUMS beside the data files).
 #include <doctest/doctest.h>
 
 #include <unistd.h>
@@ -50,13 +51,14 @@ std::vector<uint8_t> test_labels_content() {
   return read_possibly_gzipped_file(mnist_directory() / "t10k-labels-idx1-ubyte.gz");
 }
 
-// Plain (uncompressed) copies of the test split and the checksum list, for damaging.
+// Plain (uncompressed) copies of the test split and their checksum list, for damaging. The
+// SHA-256 of the uncompressed MNIST files are those of SHA256SUMS.uncompressed, which lists them
+// under their plain names as sha256sum(1) would.
 void write_plain_test_split(const fs::path& directory, const std::vector<uint8_t>& images,
                             const std::vector<uint8_t>& labels) {
   write_file(directory / "t10k-images-idx3-ubyte", images);
   write_file(directory / "t10k-labels-idx1-ubyte", labels);
-  fs::copy_file(mnist_directory() / "SHA256SUMS.uncompressed",
-                directory / "SHA256SUMS.uncompressed");
+  fs::copy_file(mnist_directory() / "SHA256SUMS.uncompressed", directory / "SHA256SUMS");
 }
 
 }  // namespace
@@ -64,6 +66,7 @@ void write_plain_test_split(const fs::path& directory, const std::vector<uint8_t
 TEST_CASE(
     "The MNIST test set reads as 10000 checksummed 28x28 images with labels 7 2 1 0 4 first") {
   const MnistSet test = load_mnist(mnist_directory(), MnistSplit::kTest);
+  CHECK(test.checksums == ChecksumCheck::kVerified);  // the .gz files against SHA256SUMS
   CHECK(test.images.count == 10000);
   CHECK(test.images.pixels.size() == 10000 * 28 * 28);
   REQUIRE(test.labels.labels.size() == 10000);
@@ -89,6 +92,7 @@ TEST_CASE("Plain and gzipped copies of an IDX file read the same") {
   write_plain_test_split(scratch.path, test_images_content(), test_labels_content());
   const MnistSet plain = load_mnist(scratch.path, MnistSplit::kTest);
   const MnistSet gzipped = load_mnist(mnist_directory(), MnistSplit::kTest);
+  CHECK(plain.checksums == ChecksumCheck::kVerified);
   CHECK(plain.images.pixels == gzipped.images.pixels);
   CHECK(plain.labels.labels == gzipped.labels.labels);
 }
@@ -136,17 +140,18 @@ TEST_CASE("A labels file read as images is rejected for its magic number") {
                        std::runtime_error);
 }
 
-TEST_CASE("Images that are not 28x28 and labels above 9 are rejected") {
+TEST_CASE("Images that are not 28x28 are rejected; a label is any class index 0..255") {
   std::vector<uint8_t> images = test_images_content();
   images[11] = 29;  // the big-endian row count's low byte
   CHECK_THROWS_WITH_AS(parse_mnist_images(images, "wide.idx"),
                        doctest::Contains("'wide.idx': images are 29x28, expected 28x28"),
                        std::runtime_error);
   std::vector<uint8_t> labels = test_labels_content();
-  labels[8 + 3] = 10;  // the fourth label
-  CHECK_THROWS_WITH_AS(parse_mnist_labels(labels, "labels.idx"),
-                       doctest::Contains("'labels.idx': label 10 at index 3 is not a digit 0..9"),
-                       std::runtime_error);
+  labels[8 + 3] = 10;  // the fourth label: an eleventh class
+  labels[8 + 4] = 255;
+  const MnistLabels read = parse_mnist_labels(labels, "labels.idx");
+  CHECK(read.labels[3] == 10);
+  CHECK(read.labels[4] == 255);
 }
 
 TEST_CASE("A file with one flipped byte passes parsing but fails the SHA-256 check") {
@@ -154,16 +159,47 @@ TEST_CASE("A file with one flipped byte passes parsing but fails the SHA-256 che
   std::vector<uint8_t> images = test_images_content();
   images[16 + 400] ^= 0x01;  // one pixel of the first image: still a well-formed IDX file
   write_plain_test_split(scratch.path, images, test_labels_content());
-  CHECK(load_mnist(scratch.path, MnistSplit::kTest, /*verify_checksums=*/false).images.count ==
-        10000);
+  const MnistSet unchecked = load_mnist(scratch.path, MnistSplit::kTest, /*verify=*/false);
+  CHECK(unchecked.images.count == 10000);
+  CHECK(unchecked.checksums == ChecksumCheck::kNotAsked);
+  const std::string images_path = (scratch.path / "t10k-images-idx3-ubyte").string();
   CHECK_THROWS_WITH_AS(load_mnist(scratch.path, MnistSplit::kTest),
-                       doctest::Contains("t10k-images-idx3-ubyte': SHA-256 mismatch (corrupted "
-                                         "file?): the uncompressed content hashes to "),
-                       std::runtime_error);
+                       contains("data file '" + images_path +
+                                "' does not match its checksum file (corrupted or replaced?): "
+                                "SHA-256 "),
+                       ChecksumError);
   CHECK_THROWS_WITH_AS(load_mnist(scratch.path, MnistSplit::kTest),
-                       doctest::Contains("expected 0fa7898d509279e482958e8ce81c8e77db3f2f8254e2666"
-                                         "1ceb7762c4d494ce7"),
-                       std::runtime_error);
+                       contains("SHA256SUMS' lists 0fa7898d509279e482958e8ce81c8e77db3f2f8254e2666"
+                                "1ceb7762c4d494ce7"),
+                       ChecksumError);
+}
+
+TEST_CASE("The checksum rule: verified when SHA256SUMS lists the file, unverified without one") {
+  ScratchDirectory scratch("idx-rule");
+  write_plain_test_split(scratch.path, test_images_content(), test_labels_content());
+  const fs::path images = scratch.path / "t10k-images-idx3-ubyte";
+  CHECK(check_data_file(images, true) == ChecksumCheck::kVerified);
+  CHECK(check_data_file(images, false) == ChecksumCheck::kNotAsked);
+  CHECK(checksum_file_for(images) == scratch.path / "SHA256SUMS");
+
+  // Present without an entry for the file read: an error naming both.
+  std::ofstream(scratch.path / "SHA256SUMS")
+      << "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7  other-file\n";
+  CHECK_THROWS_WITH_AS(check_data_file(images, true),
+                       contains("checksum file '" + (scratch.path / "SHA256SUMS").string() +
+                                "' has no entry for 't10k-images-idx3-ubyte'"),
+                       ChecksumError);
+  CHECK_THROWS_AS(load_mnist(scratch.path, MnistSplit::kTest), ChecksumError);
+  // Malformed: an error too, not a reason to skip the check.
+  std::ofstream(scratch.path / "SHA256SUMS") << "not a checksum line\n";
+  CHECK_THROWS_AS(check_data_file(images, true), ChecksumError);
+
+  // Absent: the files read, reported as unverified.
+  fs::remove(scratch.path / "SHA256SUMS");
+  CHECK(check_data_file(images, true) == ChecksumCheck::kNoChecksumFile);
+  const MnistSet set = load_mnist(scratch.path, MnistSplit::kTest);
+  CHECK(set.checksums == ChecksumCheck::kNoChecksumFile);
+  CHECK(set.images.count == 10000);
 }
 
 TEST_CASE("Image and label files of different lengths are rejected as a pair") {
@@ -181,11 +217,15 @@ TEST_CASE("A missing file is rejected naming it") {
   const fs::path path = mnist_directory() / "no-such-file-idx3-ubyte.gz";
   CHECK_THROWS_WITH_AS(
       read_mnist_images(path),
-      contains("MNIST file '" + path.string() + "': cannot open: no such regular file"),
+      contains("IDX file '" + path.string() + "': cannot open: no such regular file"),
       std::runtime_error);
   ScratchDirectory scratch("idx-empty");
   CHECK_THROWS_WITH_AS(load_mnist(scratch.path, MnistSplit::kTest),
-                       doctest::Contains("cannot open checksum file"), std::runtime_error);
+                       contains("data set '" + scratch.path.string() +
+                                "': expected IDX files t10k-images-idx3-ubyte and "
+                                "t10k-labels-idx1-ubyte (each optionally .gz); missing "
+                                "'t10k-images-idx3-ubyte'"),
+                       std::runtime_error);
 }
 
 TEST_CASE("The checksum list names the four MNIST files and rejects malformed lines") {

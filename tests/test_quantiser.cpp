@@ -53,8 +53,9 @@ void fill_uniform(std::vector<float>& values, std::mt19937_64& rng, float half_w
 
 // A small float network with random parameters of realistic magnitudes (the trained network's
 // conv weights are around 1, its dense weights a few tenths at most).
-FloatNetwork random_float_network(std::mt19937_64& rng, int conv_maps = 2, int hidden = 6) {
-  FloatNetwork network = make_zero_float_network(conv_maps, hidden);
+FloatNetwork random_float_network(std::mt19937_64& rng, int conv_maps = 2, int hidden = 6,
+                                  int classes = 10) {
+  FloatNetwork network = make_zero_float_network(conv_maps, hidden, classes);
   fill_uniform(network.conv_weights, rng, 1.0f);
   fill_uniform(network.conv_bias, rng, 0.5f);
   fill_uniform(network.dense1_weights, rng, 0.25f);
@@ -375,6 +376,31 @@ TEST_CASE("the sweep's shared-prefix evaluation equals evaluate_plain at every g
   CHECK(evaluated > 0);
   CHECK(skipped > 0);
   CHECK(failed > 0);
+}
+
+TEST_CASE("a 4-class network quantises to 4 outputs and the sweep still equals evaluate_plain") {
+  std::mt19937_64 rng(21);
+  const FloatNetwork network = random_float_network(rng, 2, 5, 4);
+  const LabelledImages mnist = first_test_images(120);
+  std::vector<uint8_t> labels(mnist.labels.begin(), mnist.labels.end());
+  for (uint8_t& label : labels)
+    label %= 4;  // four classes
+  const LabelledImages images{mnist.pixels, labels};
+  const Model model = quantise(network, QuantisationChoice{16, {4, 4, 4}});
+  CHECK(std::get<DenseLayer>(model.layers.back().operation).outputs == 4);
+  CHECK(compile_model(model).output_size == 4);
+  SweepGrid grid;
+  grid.input_scales = {16};
+  grid.max_conv_bits = grid.max_dense1_bits = grid.max_dense2_bits = 3;
+  for (const QuantisationResult& s : sweep_quantisations(network, images, grid, 2)) {
+    CAPTURE(s.choice.label());
+    if (!s.evaluated) continue;
+    const PlainEvaluation reference =
+        evaluate_integer_model(quantise(network, s.choice), images, 1, &network);
+    CHECK(s.test.correct == reference.correct);
+    CHECK(s.test.agree_with_float == reference.agree_with_float);
+    CHECK(s.test.max_abs_output == reference.max_abs_output);
+  }
 }
 
 TEST_CASE("evaluate_integer_model counts the same correct images as a one-image-at-a-time loop") {

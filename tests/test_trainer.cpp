@@ -43,7 +43,7 @@ LabelledImages first_images(const MnistSet& set, size_t count) {
 FloatNetwork random_network(int conv_maps, int hidden, const LabelledImages& calibration,
                             uint64_t seed) {
   std::mt19937_64 rng(seed);
-  FloatNetwork network = initial_float_network(conv_maps, hidden, calibration, rng);
+  FloatNetwork network = initial_float_network(conv_maps, hidden, 10, calibration, rng);
   // Non-zero biases, so that their gradients and their path through the squares are checked too.
   std::normal_distribution<float> normal(0.0f, 0.3f);
   for (float& b : network.conv_bias)
@@ -128,7 +128,7 @@ TEST_CASE("One epoch on 2000 images lowers the loss and lifts test accuracy far 
   options.threads = 2;
   std::mt19937_64 rng(options.seed);  // the trainer's own first draw: its initial network
   const double initial_loss =
-      cross_entropy_reference(initial_float_network(5, 100, train, rng), train);
+      cross_entropy_reference(initial_float_network(5, 100, 10, train, rng), train);
   std::vector<EpochReport> reports;
   const FloatNetwork trained = train_float_network(
       train, test, options, [&](const EpochReport& r) { reports.push_back(r); });
@@ -200,4 +200,40 @@ TEST_CASE("Malformed model files are rejected naming the problem") {
                        std::runtime_error);
   std::istringstream good(text);
   CHECK(read_float_network(good, "m.txt") == network);
+}
+
+TEST_CASE("The class count comes from the labels: a 4-class set trains a 4-class network") {
+  CHECK(class_count(std::vector<uint8_t>{0, 3, 1}, "l") == 4);
+  CHECK(class_count(std::vector<uint8_t>{9, 0}, "l") == 10);
+  CHECK_THROWS_WITH_AS(class_count(std::vector<uint8_t>{}, "l"), doctest::Contains("l: no labels"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(class_count(std::vector<uint8_t>{0, 0}, "l"),
+                       doctest::Contains("a classifier needs two classes"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(require_labels_below(std::vector<uint8_t>{1, 4, 0}, 4, "t"),
+                       doctest::Contains("t: label 4 at index 1 is not one of the 4 classes 0..3"),
+                       std::invalid_argument);
+
+  // MNIST digits mod 4: a 4-class problem; its float model file keeps the class count.
+  const LabelledImages mnist = first_images(mnist_train(), 400);
+  std::vector<uint8_t> labels(mnist.labels.begin(), mnist.labels.end());
+  for (uint8_t& label : labels)
+    label %= 4;
+  const LabelledImages train{mnist.pixels, labels};
+  TrainingOptions options;
+  options.epochs = 1;
+  options.hidden = 8;
+  options.warmup_steps = 2;
+  const FloatNetwork network = train_float_network(train, train, options);
+  CHECK(network.classes == 4);
+  CHECK(network.dense2_bias.size() == 4);
+  CHECK(forward(network, train.image(0)).size() == 4);
+  std::ostringstream out;
+  write_float_network(network, out);
+  std::istringstream in(out.str());
+  CHECK(read_float_network(in, "m.txt") == network);
+
+  // Test labels outside the training set's classes are refused, not scored as wrong.
+  const LabelledImages ten_classes = first_images(mnist_test(), 100);
+  CHECK_THROWS_WITH_AS(train_float_network(train, ten_classes, options),
+                       doctest::Contains("test labels: label"), std::invalid_argument);
 }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include <fstream>
 #include <iostream>
 #include <new>
+#include <set>
 #include <sstream>
 
 #ifndef CRYPTONETS_SOURCE_DATA_DIR
@@ -167,12 +169,13 @@ int run_standalone(const std::string& program, int (*run)(std::span<char* const>
   }
 }
 
-Progress::Progress(std::string label, size_t total)
+Progress::Progress(std::string label, size_t total, double log_every_seconds)
     : label_(std::move(label)),
       total_(total),
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_),
-      active_(enabled() && total > 0) {}
+      active_(enabled() && total > 0),
+      log_every_seconds_(active_ ? 0 : log_every_seconds) {}
 
 Progress::~Progress() {
   if (active_) std::fprintf(stderr, "\r\033[K");
@@ -184,6 +187,20 @@ bool Progress::enabled() {
 
 void Progress::advance(size_t steps) {
   const size_t done = done_ += steps;
+  if (!active_ && log_every_seconds_ > 0) {
+    std::lock_guard lock(mutex_);  // every line counts: wait for another thread's
+    const auto now = std::chrono::steady_clock::now();
+    if (done < total_ &&
+        std::chrono::duration<double>(now - last_draw_).count() < log_every_seconds_) {
+      return;
+    }
+    last_draw_ = now;
+    std::fprintf(stderr, "%s: %zu / %zu (%.1f%%), %.0f s\n", label_.c_str(), done, total_,
+                 total_ ? 100.0 * static_cast<double>(done) / static_cast<double>(total_) : 100.0,
+                 std::chrono::duration<double>(now - start_).count());
+    std::fflush(stderr);
+    return;
+  }
   if (!active_) return;
   std::unique_lock lock(mutex_, std::try_to_lock);
   if (!lock.owns_lock()) return;  // another thread is drawing
@@ -232,6 +249,86 @@ int threads_option(const OptionParser& options) {
   const int count = static_cast<int>(options.integer("threads", 1, 1024));
   omp_set_num_threads(count);
   return count;
+}
+
+void add_insecure_ring_degree_option(OptionParser& options) {
+  options.add_value("insecure-ring-degree", "N",
+                    "TESTING ONLY, INSECURE: the preset's primes with ring degree N (a power of "
+                    "two up to the preset's n): N slots, fast tests");
+}
+
+yashe::Parameters insecure_ring_degree_option(const OptionParser& options,
+                                              yashe::Parameters params) {
+  if (!options.has("insecure-ring-degree")) return params;
+  const int64_t n = options.integer("insecure-ring-degree", 2, 1 << 17);
+  if (!std::has_single_bit(static_cast<uint64_t>(n)) || static_cast<size_t>(n) > params.n) {
+    throw UsageError("--insecure-ring-degree must be a power of two from 2 to the preset's n = " +
+                     std::to_string(params.n));
+  }
+  params.n = static_cast<size_t>(n);
+  params.validate();
+  std::printf("WARNING: --insecure-ring-degree %zu: a test-only parameter set with NO security\n",
+              params.n);
+  return params;
+}
+
+void add_no_verify_option(OptionParser& options) {
+  options.add_flag("no-verify",
+                   "read the IDX data without checking them against the SHA256SUMS beside them");
+}
+
+bool verify_option(const OptionParser& options) {
+  return !options.flag("no-verify");
+}
+
+namespace {
+
+// The one line for a directory without a checksum file, once per directory and process.
+void note_unverified(const std::filesystem::path& any_file) {
+  static std::set<std::string> noted;
+  std::string directory = any_file.parent_path().string();
+  if (directory.empty()) directory = ".";
+  if (!noted.insert(directory).second) return;
+  std::fprintf(stderr,
+               "note: no %s in '%s': its data are unverified (make one with: cd %s && "
+               "sha256sum *-ubyte* > %s; --no-verify skips the check and this note)\n",
+               kChecksumFileName, directory.c_str(), directory.c_str(), kChecksumFileName);
+}
+
+// A checksum error with what the user may do about it.
+template <typename Step>
+auto with_checksum_hint(Step step) {
+  try {
+    return step();
+  } catch (const ChecksumError& e) {
+    throw ChecksumError(std::string(e.what()) +
+                        "; if the data changed on purpose, update the checksum file (or pass "
+                        "--no-verify)");
+  }
+}
+
+}  // namespace
+
+MnistSet load_data_split(const std::string& directory, MnistSplit split, bool verify) {
+  MnistSet set = with_checksum_hint([&] { return load_mnist(directory, split, verify); });
+  if (set.checksums == ChecksumCheck::kNoChecksumFile) {
+    note_unverified(split_images_file(directory, split));
+  }
+  return set;
+}
+
+MnistImages read_images_file(const std::string& path, bool verify) {
+  const ChecksumCheck check = with_checksum_hint([&] { return check_data_file(path, verify); });
+  MnistImages images = read_mnist_images(path);
+  if (check == ChecksumCheck::kNoChecksumFile) note_unverified(path);
+  return images;
+}
+
+MnistLabels read_labels_file(const std::string& path, bool verify) {
+  const ChecksumCheck check = with_checksum_hint([&] { return check_data_file(path, verify); });
+  MnistLabels labels = read_mnist_labels(path);
+  if (check == ChecksumCheck::kNoChecksumFile) note_unverified(path);
+  return labels;
 }
 
 std::string default_data_directory() {

@@ -15,6 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "cryptonets/io/idx.hpp"
+#include "cryptonets/yashe/parameters.hpp"
+
 namespace cryptonets::cli {
 
 // Exit codes of every subcommand.
@@ -77,9 +80,12 @@ int run_standalone(const std::string& program, int (*run)(std::span<char* const>
 
 // A progress bar on stderr, drawn only when stderr is a terminal and CI is not set (quiet in
 // pipes, logs and CI). advance() may be called from any thread; redraws at most 10 times a second.
+// With log_every_seconds > 0, where no bar is drawn it writes instead one whole line
+// ("label: done / total (p%), s") every log_every_seconds and one when done, for long steps whose
+// progress belongs in a log.
 class Progress {
  public:
-  Progress(std::string label, size_t total);
+  Progress(std::string label, size_t total, double log_every_seconds = 0);
   ~Progress();  // clears the bar
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
@@ -97,6 +103,7 @@ class Progress {
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_;
   bool active_;
+  double log_every_seconds_;  // 0: no lines
 };
 
 // One progress bar at a time for a pipeline's stages (the StageProgress callback of
@@ -116,6 +123,25 @@ class StageProgressBars {
 // default, so that it also bounds the library's inner parallel loops (NTT rows, base conversion).
 void add_threads_option(OptionParser& options, const std::string& help = "worker threads");
 int threads_option(const OptionParser& options);
+
+// --insecure-ring-degree N (TESTING ONLY, INSECURE): a preset's primes with the smaller ring
+// degree N, for fast tests. Its primes stay valid (q ≡ 1 mod 2·n_preset implies q ≡ 1 mod 2N for
+// every smaller power of two N), and so do the plaintext moduli for batching.
+void add_insecure_ring_degree_option(OptionParser& options);
+// `params` unchanged without the option; with it, the smaller ring (UsageError unless N is a
+// power of two up to params.n) after a WARNING line on stdout.
+yashe::Parameters insecure_ring_degree_option(const OptionParser& options,
+                                              yashe::Parameters params);
+
+// The checksum rule of every command that reads IDX data (io/idx.hpp, check_data_file): the
+// SHA256SUMS beside the files is verified when present; a file it does not vouch for is an error
+// (exit 1); a directory without one gets one line on stderr, "the data ... are unverified", once
+// per directory. --no-verify skips the check (and that line).
+void add_no_verify_option(OptionParser& options);
+bool verify_option(const OptionParser& options);  // !--no-verify
+MnistSet load_data_split(const std::string& directory, MnistSplit split, bool verify);
+MnistImages read_images_file(const std::string& path, bool verify);
+MnistLabels read_labels_file(const std::string& path, bool verify);
 
 // The shipped data directory: $CRYPTONETS_DATA if set, else ./data if it holds model.txt, else
 // the source tree's data/ recorded at build time.

@@ -15,6 +15,7 @@
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/protocol_files.hpp"
+#include "cryptonets/nn/float_network.hpp"
 #include "cryptonets/nn/private_inference.hpp"
 #include "cryptonets/nn/range.hpp"
 
@@ -34,9 +35,9 @@ void require_range(size_t first, size_t count, size_t available, const std::stri
 
 // The plain integer model on the same images: how many images' scores differ from `decrypted`.
 size_t plain_mismatches(const Model& model, const CompiledModel& compiled, const std::string& path,
-                        size_t first, const std::vector<std::vector<mpz_class>>& decrypted,
-                        int threads) {
-  const MnistImages images = read_mnist_images(path);
+                        bool verify, size_t first,
+                        const std::vector<std::vector<mpz_class>>& decrypted, int threads) {
+  const MnistImages images = read_images_file(path, verify);
   require_range(first, decrypted.size(), images.count, path);
   std::vector<std::vector<int64_t>> quantised;
   for (size_t s = first; s < first + decrypted.size(); ++s) {
@@ -94,9 +95,10 @@ int run_decrypt(std::span<char* const> arguments) {
   options.add_value("model", "FILE", "the integer model the server ran",
                     default_data_directory() + "/model.txt");
   options.add_value("out", "FILE", "write the predicted labels here (one per line)");
-  options.add_value("labels", "FILE", "MNIST IDX label file: report the accuracy");
+  options.add_value("labels", "FILE", "IDX label file: report the accuracy");
   options.add_value("plain-images", "FILE",
-                    "MNIST IDX image file: compare with the plain integer model on these images");
+                    "IDX image file: compare with the plain integer model on these images");
+  add_no_verify_option(options);
   options.add_value("first", "N",
                     "optional check: encrypt's --first, which the scores file records (exit 2 "
                     "if not)");
@@ -143,16 +145,21 @@ int run_decrypt(std::span<char* const> arguments) {
   // Everything is checked before the labels are written.
   std::optional<size_t> correct;
   if (options.has("labels")) {
-    const MnistLabels truth = read_mnist_labels(options.text("labels"));
+    const MnistLabels truth = read_labels_file(options.text("labels"), verify_option(options));
     require_range(first, labels.size(), truth.labels.size(), options.text("labels"));
+    require_labels_below(std::span(truth.labels).subspan(first, labels.size()),
+                         static_cast<int>(compiled.output_size),
+                         "'" + options.text("labels") + "' from index " + std::to_string(first) +
+                             " (the model has " + std::to_string(compiled.output_size) +
+                             " outputs)");
     correct = 0;
     for (size_t s = 0; s < labels.size(); ++s)
       *correct += labels[s] == truth.labels[first + s];
   }
   std::optional<size_t> mismatches;
   if (options.has("plain-images")) {
-    mismatches =
-        plain_mismatches(model, compiled, options.text("plain-images"), first, scores, threads);
+    mismatches = plain_mismatches(model, compiled, options.text("plain-images"),
+                                  verify_option(options), first, scores, threads);
   }
   if (mismatches && *mismatches != 0) {
     // A failed check writes no labels.

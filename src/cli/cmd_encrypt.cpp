@@ -1,7 +1,8 @@
-// cryptonets encrypt (client): MNIST images -> one ciphertext file (io/protocol_files.hpp), with
-// the public material only (parameter set and public keys). Images are batched across the slots
-// (CryptoNets §3.1: slot s of ciphertext j holds pixel j of image s); more images than slots make
-// several batches in the same file. Each batch is streamed to disk as it is encrypted.
+// cryptonets encrypt (client): 28×28 IDX images (MNIST or one's own) -> one ciphertext file
+// (io/protocol_files.hpp), with the public material only (parameter set and public keys). Images
+// are batched across the slots (CryptoNets §3.1: slot s of ciphertext j holds pixel j of image s);
+// more images than slots make several batches in the same file. Each batch is streamed to disk as
+// it is encrypted.
 
 #include <algorithm>
 #include <cstdio>
@@ -28,7 +29,7 @@ void require_mnist_input(const Model& model, const std::string& path) {
       shape.width != static_cast<int64_t>(kMnistImageCols)) {
     throw std::runtime_error("model '" + path + "' takes inputs of shape " +
                              std::to_string(shape.channels) + "x" + std::to_string(shape.height) +
-                             "x" + std::to_string(shape.width) + "; MNIST images are 1x28x28");
+                             "x" + std::to_string(shape.width) + "; IDX images are 1x28x28");
   }
 }
 
@@ -37,7 +38,8 @@ void require_mnist_input(const Model& model, const std::string& path) {
 int run_encrypt(std::span<char* const> arguments) {
   OptionParser options(
       "encrypt",
-      "Client: encrypts MNIST test images for the server. Each image is quantised with the\n"
+      "Client: encrypts 28x28 IDX images (MNIST or one's own) for the server. Each image is "
+      "quantised with the\n"
       "model's input scale and placed in one slot of 784 ciphertexts per plaintext modulus.\n"
       "Up to n images (the slot count) form one batch; more images make several batches, all\n"
       "in the one output file, whose header records the index of the first image (--first),\n"
@@ -45,8 +47,11 @@ int run_encrypt(std::span<char* const> arguments) {
       "DIR/params and DIR/public.key only.");
   options.add_value("keys", "DIR", "key directory written by cryptonets keygen", std::nullopt,
                     true);
-  options.add_value("images", "FILE", "MNIST IDX image file (gzipped or not), 28x28 images",
+  options.add_value("images", "FILE",
+                    "IDX image file (gzipped or not) of 28x28 images, checked against the "
+                    "SHA256SUMS beside it",
                     std::nullopt, true);
+  add_no_verify_option(options);
   options.add_value("model", "FILE", "integer model (its input scale quantises the pixels)",
                     default_data_directory() + "/model.txt");
   options.add_value("first", "N",
@@ -75,7 +80,7 @@ int run_encrypt(std::span<char* const> arguments) {
   const encoding::CrtEncryptionSet client(contexts, std::move(public_keys),
                                           std::move(no_evaluation_keys));
 
-  const MnistImages images = read_mnist_images(options.text("images"));
+  const MnistImages images = read_images_file(options.text("images"), verify_option(options));
   if (first >= images.count) {
     throw std::runtime_error("--first " + std::to_string(first) + ": '" + options.text("images") +
                              "' holds " + std::to_string(images.count) + " images");

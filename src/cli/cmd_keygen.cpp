@@ -30,18 +30,6 @@ void create_key_directory(const std::string& directory) {
   fs::permissions(directory, fs::perms::owner_all, fs::perm_options::replace);
 }
 
-// Testing only: the preset with a smaller ring. Its primes stay valid (q ≡ 1 mod 2·8192 implies
-// q ≡ 1 mod 2n for every smaller power of two n), and so do the plaintext moduli for batching.
-yashe::Parameters with_ring_degree(yashe::Parameters params, int64_t n) {
-  if (!std::has_single_bit(static_cast<uint64_t>(n)) || static_cast<size_t>(n) > params.n) {
-    throw UsageError("--insecure-ring-degree must be a power of two from 2 to the preset's n = " +
-                     std::to_string(params.n));
-  }
-  params.n = static_cast<size_t>(n);
-  params.validate();
-  return params;
-}
-
 std::string file_size(const std::string& path) {
   return format_bytes(std::filesystem::file_size(path));
 }
@@ -67,19 +55,12 @@ int run_keygen(std::span<char* const> arguments) {
   options.add_value("preset", "NAME", "parameter preset: " + presets, "default");
   options.add_flag("force", "replace an existing secret key (ciphertexts made for it are lost)");
   options.add_value("seed", "S", "INSECURE: derive the keys from S, for reproduction only");
-  options.add_value("insecure-ring-degree", "N",
-                    "TESTING ONLY, INSECURE: the preset's primes with ring degree N (a power of "
-                    "two up to the preset's n): N slots, fast tests");
+  add_insecure_ring_degree_option(options);
   if (!options.parse(arguments)) return kExitSuccess;
 
   const Model model = load_model(options.text("model"));
   const ParameterChoice choice = preset(options.text("preset"), model);
-  yashe::Parameters params = choice.base;
-  if (options.has("insecure-ring-degree")) {
-    params = with_ring_degree(params, options.integer("insecure-ring-degree", 2, 1 << 17));
-    std::printf("WARNING: --insecure-ring-degree %zu: a test-only parameter set with NO security\n",
-                params.n);
-  }
+  const yashe::Parameters params = insecure_ring_degree_option(options, choice.base);
   require_plaintext_moduli(track_ranges(model), choice.plaintext_moduli);
 
   const std::string directory = options.text("out-dir");

@@ -1,13 +1,15 @@
 // cryptonets mnist: the main job. The whole protocol in one process on the shipped model and the
-// MNIST test images: key generation, encryption (client), the network on ciphertexts (server,
-// public and evaluation keys only), decryption (client); then the paper-style table (CryptoNets,
-// ICML 2016, Table 2: time per stage), accuracy, throughput, latency, message sizes, the noise
-// budget left after each layer, and whether the encrypted predictions equal the plain ones.
+// MNIST test images (or another model and the test images of its IDX data set, --data): key
+// generation, encryption (client), the network on ciphertexts (server, public and evaluation keys
+// only), decryption (client); then the paper-style table (CryptoNets, ICML 2016, Table 2: time per
+// stage), accuracy, throughput, latency, message sizes, the noise budget left after each layer, and
+// whether the encrypted predictions equal the plain ones.
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -19,6 +21,7 @@
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/serialize.hpp"
+#include "cryptonets/nn/float_network.hpp"
 #include "cryptonets/nn/parameter_selection.hpp"
 #include "cryptonets/nn/private_inference.hpp"
 #include "cryptonets/nn/range.hpp"
@@ -100,12 +103,19 @@ int run_mnist(std::span<char* const> arguments) {
       "the test images in batches of n (one image per slot), evaluates the network on the\n"
       "ciphertexts with the public and evaluation keys only, decrypts the scores and compares\n"
       "them with the plain integer network. Everything runs in this process; the noise budget\n"
-      "column is measured with the secret key as a client-side diagnostic.");
+      "column is measured with the secret key as a client-side diagnostic. With --data and\n"
+      "--model it runs one's own data set (t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte) and\n"
+      "the model cryptonets-quantise made for it.");
   const std::string data = default_data_directory();
   options.add_value("model", "FILE", "integer model", data + "/model.txt");
-  options.add_value("data", "DIR", "MNIST IDX files with SHA256SUMS.uncompressed", data + "/mnist");
+  options.add_value("data", "DIR",
+                    "IDX data set whose test images are classified (and its "
+                    "SHA256SUMS)",
+                    data + "/mnist");
+  add_no_verify_option(options);
   options.add_value("preset", "NAME", "parameter preset: default, paper or rlwe128", "default");
-  options.add_value("images", "N", "how many test images, from the first", "10000");
+  add_insecure_ring_degree_option(options);
+  options.add_value("images", "N", "how many test images, from the first (default: all)");
   options.add_value("batch", "N", "images per batch (at most n, the slot count)");
   add_threads_option(options);
   options.add_value("seed", "S", "INSECURE: derive all randomness from S, for reproduction only");
@@ -115,12 +125,23 @@ int run_mnist(std::span<char* const> arguments) {
   if (!options.parse(arguments)) return kExitSuccess;
 
   const int threads = cli::threads_option(options);
-  const size_t wanted = static_cast<size_t>(options.integer("images", 1, 10000));
+  // 0: every test image.
+  const size_t wanted =
+      options.has("images")
+          ? static_cast<size_t>(options.integer("images", 1, std::numeric_limits<int64_t>::max()))
+          : 0;
   const Model model = load_model(options.text("model"));
   const CompiledModel compiled = compile_model(model);
   const RangeReport ranges = track_ranges(model);
+  // The data first: a checksum or label problem stops the job before any key is made.
+  const std::string data_directory = options.text("data");
+  const MnistSet test = load_data_split(data_directory, MnistSplit::kTest, verify_option(options));
+  require_labels_below(test.labels.labels, static_cast<int>(compiled.output_size),
+                       "'" + split_labels_file(data_directory, MnistSplit::kTest).string() +
+                           "' (the model '" + options.text("model") + "' has " +
+                           std::to_string(compiled.output_size) + " outputs)");
   const ParameterChoice choice = preset(options.text("preset"), model);
-  const yashe::Parameters& params = choice.base;
+  const yashe::Parameters params = insecure_ring_degree_option(options, choice.base);
   require_plaintext_moduli(ranges, choice.plaintext_moduli);
 
   std::printf("%s\n", yashe::assess_security(params).one_line().c_str());
@@ -139,14 +160,15 @@ int run_mnist(std::span<char* const> arguments) {
   }
   Prng prng = seeded ? *seeded : Prng::from_os_entropy();
 
-  const MnistSet test = load_mnist(options.text("data"), MnistSplit::kTest);
-  const size_t count = std::min(wanted, test.images.count);
+  const size_t count = wanted == 0 ? test.images.count : std::min(wanted, test.images.count);
   const size_t slots = params.n;
   const size_t batch_size =
       options.has("batch") ? static_cast<size_t>(options.integer("batch", 1, slots)) : slots;
   const size_t batches = (count + batch_size - 1) / batch_size;
-  std::printf("images: %zu MNIST test images in %zu batch(es) of up to %zu; threads: %d\n", count,
-              batches, batch_size, threads);
+  std::printf(
+      "images: %zu test images of %s (%zu classes) in %zu batch(es) of up to %zu; "
+      "threads: %d\n",
+      count, data_directory.c_str(), compiled.output_size, batches, batch_size, threads);
 
   auto start = Clock::now();
   const encoding::CrtKeys keys = encoding::CrtKeys::generate(params, choice.plaintext_moduli, prng);

@@ -1,4 +1,5 @@
-// cryptonets-train: trains the float CryptoNets network on MNIST and writes it as a text model.
+// cryptonets-train: trains the float CryptoNets network on an IDX data set of 28×28 grey images
+// (MNIST or one's own; the number of classes comes from the labels) and writes it as a text model.
 //
 //   cryptonets-train --data data/mnist --epochs 25 --seed 1 --threads 1 --out data/model-float.txt
 #include <algorithm>
@@ -39,9 +40,11 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   const TrainingOptions defaults;
   OptionParser options = OptionParser::for_program(
       "cryptonets-train",
-      "Trains the float CryptoNets network on MNIST and writes it as a text model.");
-  options.add_value("data", "DIR", "MNIST IDX files (.gz or plain) and SHA256SUMS.uncompressed",
-                    "data/mnist");
+      "Trains the float CryptoNets network on a data set of 28x28 grey images in IDX files and\n"
+      "writes it as a text model. DIR holds train-images-idx3-ubyte, train-labels-idx1-ubyte,\n"
+      "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each plain or .gz) and, to verify\n"
+      "them, SHA256SUMS; the labels are the class indices 0..K-1 (K = largest label + 1).");
+  options.add_value("data", "DIR", "the data set's IDX files (and SHA256SUMS)", "data/mnist");
   options.add_value("out", "FILE", "where to write the float model", "data/model-float.txt");
   options.add_value("epochs", "N", "passes over the training images",
                     std::to_string(defaults.epochs));
@@ -62,14 +65,14 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   options.add_value("conv-maps", "N", "convolution maps", std::to_string(defaults.conv_maps));
   options.add_value("hidden", "N", "hidden units", std::to_string(defaults.hidden));
   options.add_value("train-limit", "N", "train on the first N images only (0: all)", "0");
-  options.add_flag("no-verify", "skip the SHA-256 check of the data files");
+  add_no_verify_option(options);
   if (!options.parse(arguments)) return std::nullopt;
 
   CommandLine line;
   line.data_directory = options.text("data");
   line.output = options.text("out");
   line.train_limit = static_cast<size_t>(options.integer("train-limit", 0, INT64_MAX));
-  line.verify_checksums = !options.flag("no-verify");
+  line.verify_checksums = verify_option(options);
   TrainingOptions& t = line.training;
   constexpr int64_t kMostSteps = std::numeric_limits<int>::max();
   t.epochs = static_cast<int>(options.integer("epochs", 0, 100000));
@@ -97,18 +100,27 @@ int run(std::span<char* const> arguments) {
   const std::optional<CommandLine> parsed = parse_command_line(arguments);
   if (!parsed) return kExitSuccess;
   const CommandLine& line = *parsed;
-  const MnistSet train = load_mnist(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
-  const MnistSet test = load_mnist(line.data_directory, MnistSplit::kTest, line.verify_checksums);
+  const MnistSet train =
+      load_data_split(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
+  const MnistSet test =
+      load_data_split(line.data_directory, MnistSplit::kTest, line.verify_checksums);
+  const LabelledImages train_view = view(train, line.train_limit);
+  const int classes =
+      class_count(train_view.labels,
+                  "'" + split_labels_file(line.data_directory, MnistSplit::kTrain).string() + "'");
+  require_labels_below(test.labels.labels, classes,
+                       "'" + split_labels_file(line.data_directory, MnistSplit::kTest).string() +
+                           "' (the training labels have " + std::to_string(classes) + " classes)");
   const TrainingOptions& t = line.training;
   std::printf(
-      "training on %zu images, testing on %zu; epochs %d, batch %d, lr %g, seed %llu, "
-      "threads %d\n",
-      view(train, line.train_limit).size(), test.images.count, t.epochs, t.batch_size,
+      "training on %zu images, testing on %zu, %d classes; epochs %d, batch %d, lr %g, "
+      "seed %llu, threads %d\n",
+      train_view.size(), test.images.count, classes, t.epochs, t.batch_size,
       double{t.learning_rate}, static_cast<unsigned long long>(t.seed), t.threads);
   std::fflush(stdout);
   double total_seconds = 0.0;
-  const FloatNetwork network = train_float_network(
-      view(train, line.train_limit), view(test, 0), t, [&](const EpochReport& r) {
+  const FloatNetwork network =
+      train_float_network(train_view, view(test, 0), t, [&](const EpochReport& r) {
         total_seconds += r.seconds;
         std::printf("epoch %3d  loss %.4f  train %.2f%%  test %.2f%%  %.1f s\n", r.epoch, r.loss,
                     100.0 * r.train_accuracy, 100.0 * r.test_accuracy, r.seconds);

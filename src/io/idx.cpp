@@ -4,6 +4,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -18,10 +19,9 @@ namespace {
 
 constexpr size_t kImagesHeaderBytes = 16;  // magic, count, rows, cols
 constexpr size_t kLabelsHeaderBytes = 8;   // magic, count
-constexpr uint8_t kLargestLabel = 9;
 
 [[noreturn]] void fail(const std::string& source, const std::string& problem) {
-  throw std::runtime_error("MNIST file '" + source + "': " + problem);
+  throw std::runtime_error("IDX file '" + source + "': " + problem);
 }
 
 uint32_t read_big_endian_u32(std::span<const uint8_t> content, size_t offset) {
@@ -84,14 +84,23 @@ std::filesystem::path data_file(const std::filesystem::path& directory, const st
   return std::filesystem::exists(gzipped) ? gzipped : directory / stem;
 }
 
-std::string expected_sum(const std::map<std::string, std::string>& sums, const std::string& stem,
-                         const std::filesystem::path& sums_path) {
-  const auto entry = sums.find(stem);
-  if (entry == sums.end()) {
-    throw std::runtime_error("checksum file '" + sums_path.string() + "' has no entry for '" +
-                             stem + "'");
+std::string split_prefix(MnistSplit split) {
+  return split == MnistSplit::kTrain ? "train" : "t10k";
+}
+
+// SHA-256 of the file's bytes as stored (what sha256sum(1) prints).
+std::string stored_sha256(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path.string(), std::string("cannot open: ") + std::strerror(errno));
+  Sha256 hash;
+  std::vector<char> chunk(1 << 20);
+  while (in) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    hash.update(std::span(reinterpret_cast<const uint8_t*>(chunk.data()),
+                          static_cast<size_t>(in.gcount())));
   }
-  return entry->second;
+  if (in.bad()) fail(path.string(), "read error");
+  return to_hex(hash.digest());
 }
 
 }  // namespace
@@ -124,7 +133,10 @@ std::vector<uint8_t> read_possibly_gzipped_file(const std::filesystem::path& pat
 
 std::map<std::string, std::string> read_sha256sums(const std::filesystem::path& path) {
   std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open checksum file '" + path.string() + "'");
+  if (!in) {
+    throw std::runtime_error("cannot open checksum file '" + path.string() +
+                             "': " + std::strerror(errno));
+  }
   std::map<std::string, std::string> sums;
   std::string line;
   for (int line_number = 1; std::getline(in, line); ++line_number) {
@@ -134,9 +146,9 @@ std::map<std::string, std::string> read_sha256sums(const std::filesystem::path& 
                              (line[65] == ' ' || line[65] == '*') &&
                              line.find_first_not_of("0123456789abcdef") >= 64;
     if (!well_formed) {
-      throw std::runtime_error("checksum file '" + path.string() + "', line " +
-                               std::to_string(line_number) +
-                               ": expected '<64 lower-case hex digits>  <file name>'");
+      throw ChecksumError("checksum file '" + path.string() + "', line " +
+                          std::to_string(line_number) +
+                          ": expected '<64 lower-case hex digits>  <file name>'");
     }
     sums[line.substr(66)] = line.substr(0, 64);
   }
@@ -169,12 +181,6 @@ MnistLabels parse_mnist_labels(std::span<const uint8_t> content, const std::stri
                source);
   MnistLabels labels;
   labels.labels.assign(content.begin() + kLabelsHeaderBytes, content.end());
-  for (size_t i = 0; i < labels.labels.size(); ++i) {
-    if (labels.labels[i] > kLargestLabel) {
-      fail(source, "label " + std::to_string(labels.labels[i]) + " at index " + std::to_string(i) +
-                       " is not a digit 0..9");
-    }
-  }
   return labels;
 }
 
@@ -192,26 +198,63 @@ MnistLabels read_mnist_labels(const std::filesystem::path& path,
   return parse_mnist_labels(content, path.string());
 }
 
+std::filesystem::path checksum_file_for(const std::filesystem::path& data_file) {
+  return data_file.parent_path() / kChecksumFileName;
+}
+
+ChecksumCheck check_data_file(const std::filesystem::path& data_file, bool verify) {
+  if (!verify) return ChecksumCheck::kNotAsked;
+  const std::filesystem::path sums_path = checksum_file_for(data_file);
+  std::error_code error;  // set only when existence cannot be decided (absence is no error)
+  const bool present = std::filesystem::exists(sums_path, error);
+  if (error) {
+    throw ChecksumError("cannot tell whether checksum file '" + sums_path.string() +
+                        "' exists: " + error.message());
+  }
+  if (!present) return ChecksumCheck::kNoChecksumFile;
+  const auto sums = read_sha256sums(sums_path);
+  const std::string name = data_file.filename().string();
+  const auto entry = sums.find(name);
+  if (entry == sums.end()) {
+    throw ChecksumError("checksum file '" + sums_path.string() + "' has no entry for '" + name +
+                        "' (the file as stored; add it with: sha256sum " + name + " >> " +
+                        kChecksumFileName + ")");
+  }
+  const std::string actual = stored_sha256(data_file);
+  if (actual != entry->second) {
+    throw ChecksumError("data file '" + data_file.string() +
+                        "' does not match its checksum file (corrupted or replaced?): SHA-256 " +
+                        actual + ", '" + sums_path.string() + "' lists " + entry->second);
+  }
+  return ChecksumCheck::kVerified;
+}
+
+std::filesystem::path split_images_file(const std::filesystem::path& directory, MnistSplit split) {
+  return data_file(directory, split_prefix(split) + "-images-idx3-ubyte");
+}
+
+std::filesystem::path split_labels_file(const std::filesystem::path& directory, MnistSplit split) {
+  return data_file(directory, split_prefix(split) + "-labels-idx1-ubyte");
+}
+
 MnistSet load_mnist(const std::filesystem::path& directory, MnistSplit split,
                     bool verify_checksums) {
-  const std::string prefix = split == MnistSplit::kTrain ? "train" : "t10k";
-  const std::string images_stem = prefix + "-images-idx3-ubyte";
-  const std::string labels_stem = prefix + "-labels-idx1-ubyte";
-
-  std::optional<std::string> images_sum;
-  std::optional<std::string> labels_sum;
-  if (verify_checksums) {
-    const std::filesystem::path sums_path = directory / "SHA256SUMS.uncompressed";
-    const auto sums = read_sha256sums(sums_path);
-    images_sum = expected_sum(sums, images_stem, sums_path);
-    labels_sum = expected_sum(sums, labels_stem, sums_path);
+  const std::filesystem::path images_path = split_images_file(directory, split);
+  const std::filesystem::path labels_path = split_labels_file(directory, split);
+  if (!std::filesystem::exists(images_path) || !std::filesystem::exists(labels_path)) {
+    const std::string prefix = split_prefix(split);
+    throw std::runtime_error(
+        "data set '" + directory.string() + "': expected IDX files " + prefix +
+        "-images-idx3-ubyte and " + prefix + "-labels-idx1-ubyte (each optionally .gz); missing '" +
+        (std::filesystem::exists(images_path) ? labels_path : images_path).filename().string() +
+        "'");
   }
-  const std::filesystem::path images_path = data_file(directory, images_stem);
-  const std::filesystem::path labels_path = data_file(directory, labels_stem);
-  MnistSet set{read_mnist_images(images_path, images_sum),
-               read_mnist_labels(labels_path, labels_sum)};
+  const ChecksumCheck images_check = check_data_file(images_path, verify_checksums);
+  const ChecksumCheck labels_check = check_data_file(labels_path, verify_checksums);
+  MnistSet set{read_mnist_images(images_path), read_mnist_labels(labels_path),
+               std::max(images_check, labels_check)};
   if (set.images.count != set.labels.labels.size()) {
-    throw std::runtime_error("MNIST files '" + images_path.string() + "' and '" +
+    throw std::runtime_error("IDX files '" + images_path.string() + "' and '" +
                              labels_path.string() +
                              "' disagree: " + std::to_string(set.images.count) + " images but " +
                              std::to_string(set.labels.labels.size()) + " labels");

@@ -138,22 +138,48 @@ std::span<const uint8_t> LabelledImages::image(size_t index) const {
   return pixels.subspan(index * FloatNetwork::kImagePixels, FloatNetwork::kImagePixels);
 }
 
-FloatNetwork make_zero_float_network(int conv_maps, int hidden) {
+FloatNetwork make_zero_float_network(int conv_maps, int hidden, int classes) {
   if (conv_maps <= 0 || hidden <= 0) {
     throw std::invalid_argument("float network: conv_maps (" + std::to_string(conv_maps) +
                                 ") and hidden (" + std::to_string(hidden) + ") must be positive");
   }
+  if (classes < 2 || classes > FloatNetwork::kMaxClasses) {
+    throw std::invalid_argument("float network: " + std::to_string(classes) +
+                                " classes, expected 2 to " +
+                                std::to_string(FloatNetwork::kMaxClasses));
+  }
   FloatNetwork network;
   network.conv_maps = conv_maps;
   network.hidden = hidden;
+  network.classes = classes;
   constexpr int k = FloatNetwork::kKernelSide;
   network.conv_weights.assign(size_t(conv_maps) * k * k, 0.0f);
   network.conv_bias.assign(conv_maps, 0.0f);
   network.dense1_weights.assign(size_t(hidden) * network.conv_outputs(), 0.0f);
   network.dense1_bias.assign(hidden, 0.0f);
-  network.dense2_weights.assign(size_t(FloatNetwork::kClasses) * hidden, 0.0f);
-  network.dense2_bias.assign(FloatNetwork::kClasses, 0.0f);
+  network.dense2_weights.assign(size_t(classes) * hidden, 0.0f);
+  network.dense2_bias.assign(classes, 0.0f);
   return network;
+}
+
+int class_count(std::span<const uint8_t> labels, const std::string& source) {
+  if (labels.empty()) throw std::invalid_argument(source + ": no labels");
+  const int classes = *std::max_element(labels.begin(), labels.end()) + 1;
+  if (classes < 2) {
+    throw std::invalid_argument(source + ": every label is 0; a classifier needs two classes");
+  }
+  return classes;
+}
+
+void require_labels_below(std::span<const uint8_t> labels, int classes, const std::string& source) {
+  const auto found = std::find_if(labels.begin(), labels.end(),
+                                  [classes](uint8_t label) { return label >= classes; });
+  if (found != labels.end()) {
+    throw std::invalid_argument(source + ": label " + std::to_string(*found) + " at index " +
+                                std::to_string(found - labels.begin()) + " is not one of the " +
+                                std::to_string(classes) + " classes 0.." +
+                                std::to_string(classes - 1));
+  }
 }
 
 std::array<std::span<float>, kFloatNetworkBlocks> parameter_blocks(FloatNetwork& network) {
@@ -193,6 +219,7 @@ void forward(const FloatNetwork& network, std::span<const uint8_t> image, Forwar
   trace.conv_squared.resize(conv_outputs);
   trace.hidden.resize(network.hidden);
   trace.hidden_squared.resize(network.hidden);
+  trace.scores.resize(network.classes);
 
   pad_and_scale_image(image, trace.padded);
   convolution_forward(network, trace.padded, trace.conv);
@@ -210,7 +237,7 @@ ClassScores forward(const FloatNetwork& network, std::span<const uint8_t> image)
   return trace.scores;
 }
 
-int predicted_class(const ClassScores& scores) {
+int predicted_class(std::span<const float> scores) {
   return static_cast<int>(std::max_element(scores.begin(), scores.end()) - scores.begin());
 }
 
@@ -247,7 +274,7 @@ void write_float_network(const FloatNetwork& network, std::ostream& out) {
   write_values(out, "weights", network.dense1_weights);
   write_values(out, "bias", network.dense1_bias);
   out << "square\n";
-  out << "dense outputs " << FloatNetwork::kClasses << " inputs " << network.hidden << '\n';
+  out << "dense outputs " << network.classes << " inputs " << network.hidden << '\n';
   write_values(out, "weights", network.dense2_weights);
   write_values(out, "bias", network.dense2_bias);
   out << "end\n";
@@ -304,7 +331,14 @@ FloatNetwork read_float_network(std::istream& in, const std::string& source) {
 
   reader.expect("dense");
   reader.expect("outputs");
-  reader.expect_integer(FloatNetwork::kClasses, "class count");
+  const int classes = reader.integer("class count");
+  if (classes < 2 || classes > FloatNetwork::kMaxClasses) {
+    malformed(source, "class count " + std::to_string(classes) + ", expected 2 to " +
+                          std::to_string(FloatNetwork::kMaxClasses));
+  }
+  sized.classes = classes;
+  sized.dense2_weights.assign(size_t(classes) * hidden, 0.0f);
+  sized.dense2_bias.assign(classes, 0.0f);
   reader.expect("inputs");
   reader.expect_integer(hidden, "second dense layer inputs");
   read_values(reader, "weights", sized.dense2_weights);

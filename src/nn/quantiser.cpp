@@ -89,8 +89,9 @@ DenseLayer quantise_dense(std::span<const float> weights, std::span<const float>
 }
 
 void require_network_shape(const FloatNetwork& network) {
-  if (network.conv_maps <= 0 || network.hidden <= 0) {
-    throw std::invalid_argument("quantise: the float network needs positive conv_maps and hidden");
+  if (network.conv_maps <= 0 || network.hidden <= 0 || network.classes < 2) {
+    throw std::invalid_argument(
+        "quantise: the float network needs positive conv_maps and hidden and two or more classes");
   }
   const auto conv_maps = static_cast<size_t>(network.conv_maps);
   const auto hidden = static_cast<size_t>(network.hidden);
@@ -100,8 +101,9 @@ void require_network_shape(const FloatNetwork& network) {
   require_size(network.conv_bias, conv_maps, "conv biases");
   require_size(network.dense1_weights, hidden * conv_outputs, "dense1 weights");
   require_size(network.dense1_bias, hidden, "dense1 biases");
-  require_size(network.dense2_weights, FloatNetwork::kClasses * hidden, "dense2 weights");
-  require_size(network.dense2_bias, FloatNetwork::kClasses, "dense2 biases");
+  const auto classes = static_cast<size_t>(network.classes);
+  require_size(network.dense2_weights, classes * hidden, "dense2 weights");
+  require_size(network.dense2_bias, classes, "dense2 biases");
 }
 
 mpz_class to_mpz(u128 x) {
@@ -401,10 +403,10 @@ Model quantise(const FloatNetwork& network, const QuantisationScales& scales) {
                       network.hidden, scales.dense1, hidden_scale, "dense1 weight", "dense1 bias"),
        hidden_scale});
   model.layers.push_back({SquareLayer{}, hidden_squared_scale});
-  model.layers.push_back({quantise_dense(network.dense2_weights, network.dense2_bias,
-                                         network.hidden, FloatNetwork::kClasses, scales.dense2,
-                                         output_scale, "dense2 weight", "dense2 bias"),
-                          output_scale});
+  model.layers.push_back(
+      {quantise_dense(network.dense2_weights, network.dense2_bias, network.hidden, network.classes,
+                      scales.dense2, output_scale, "dense2 weight", "dense2 bias"),
+       output_scale});
   validate_model(model);
   return model;
 }

@@ -12,7 +12,6 @@
 namespace cryptonets {
 namespace {
 
-constexpr int kClasses = FloatNetwork::kClasses;
 constexpr size_t kCalibrationImages = 1000;
 
 // y[i] += a · x[i]
@@ -27,7 +26,8 @@ void axpy(float a, const float* x, float* y, int n) {
 float softmax_cross_entropy(const ClassScores& scores, int label, ClassScores& probabilities) {
   const float largest = *std::max_element(scores.begin(), scores.end());
   float total = 0.0f;
-  for (int k = 0; k < kClasses; ++k) {
+  probabilities.resize(scores.size());
+  for (size_t k = 0; k < scores.size(); ++k) {
     probabilities[k] = std::exp(scores[k] - largest);
     total += probabilities[k];
   }
@@ -92,7 +92,7 @@ double squared_norm(const FloatNetwork& gradient) {
 class AdamOptimiser {
  public:
   explicit AdamOptimiser(const FloatNetwork& shape)
-      : first_moment_(make_zero_float_network(shape.conv_maps, shape.hidden)),
+      : first_moment_(make_zero_float_network(shape.conv_maps, shape.hidden, shape.classes)),
         second_moment_(first_moment_) {}
 
   void step(FloatNetwork& network, const FloatNetwork& gradient, float learning_rate,
@@ -183,11 +183,11 @@ void GradientComputer::compute_chunk(const FloatNetwork& network, const Labelled
     const int label = batch.labels[begin + s];
     forward(network, batch.image(begin + s), trace);
     if (predicted_class(trace.scores) == label) ++chunk.correct;
-    ClassScores score_gradient;
+    ClassScores& score_gradient = chunk.score_gradient;
     chunk.loss += softmax_cross_entropy(trace.scores, label, score_gradient);
     score_gradient[label] -= 1.0f;
     float* hidden_gradient = &chunk.hidden_gradient[size_t(s) * hidden];
-    for (int k = 0; k < kClasses; ++k) {
+    for (int k = 0; k < network.classes; ++k) {
       const float g = score_gradient[k] * inverse_batch;
       gradient.dense2_bias[k] += g;
       axpy(g, trace.hidden_squared.data(), &gradient.dense2_weights[size_t(k) * hidden], hidden);
@@ -243,10 +243,16 @@ BatchResult GradientComputer::compute(const FloatNetwork& network, const Labelle
                                       FloatNetwork& gradient, int threads) {
   assert(batch.size() > 0);
   if (chunks_.empty() || chunks_[0].gradient.conv_maps != network.conv_maps ||
-      chunks_[0].gradient.hidden != network.hidden) {
+      chunks_[0].gradient.hidden != network.hidden ||
+      chunks_[0].gradient.classes != network.classes) {
     chunks_.assign(
-        kChunks,
-        Chunk{make_zero_float_network(network.conv_maps, network.hidden), {}, {}, {}, 0.0, 0});
+        kChunks, Chunk{make_zero_float_network(network.conv_maps, network.hidden, network.classes),
+                       {},
+                       {},
+                       {},
+                       {},
+                       0.0,
+                       0});
   }
   const size_t n = batch.size();
 #pragma omp parallel for num_threads(std::max(threads, 1)) schedule(static)
@@ -255,8 +261,9 @@ BatchResult GradientComputer::compute(const FloatNetwork& network, const Labelle
   }
 
   // Sum the chunk gradients in chunk order: the same floating-point sums for any thread count.
-  if (gradient.conv_maps != network.conv_maps || gradient.hidden != network.hidden) {
-    gradient = make_zero_float_network(network.conv_maps, network.hidden);
+  if (gradient.conv_maps != network.conv_maps || gradient.hidden != network.hidden ||
+      gradient.classes != network.classes) {
+    gradient = make_zero_float_network(network.conv_maps, network.hidden, network.classes);
   }
   const auto total = parameter_blocks(gradient);
   for (size_t b = 0; b < kFloatNetworkBlocks; ++b) {
@@ -320,7 +327,7 @@ double cross_entropy_reference(const FloatNetwork& network, const LabelledImages
       hidden_squared.push_back(sum * sum);
     }
     std::vector<double> scores;
-    for (int c = 0; c < kClasses; ++c) {
+    for (int c = 0; c < network.classes; ++c) {
       double sum = network.dense2_bias[c];
       for (int j = 0; j < network.hidden; ++j) {
         sum += double{network.dense2_weights[c * network.hidden + j]} * hidden_squared[j];
@@ -350,9 +357,9 @@ void shift_image(std::span<const uint8_t> image, int dx, int dy, std::span<uint8
   }
 }
 
-FloatNetwork initial_float_network(int conv_maps, int hidden, const LabelledImages& calibration,
-                                   std::mt19937_64& rng) {
-  FloatNetwork network = make_zero_float_network(conv_maps, hidden);
+FloatNetwork initial_float_network(int conv_maps, int hidden, int classes,
+                                   const LabelledImages& calibration, std::mt19937_64& rng) {
+  FloatNetwork network = make_zero_float_network(conv_maps, hidden, classes);
   fill_normal(network.conv_weights, rng);
   fill_normal(network.dense1_weights, rng);
   fill_normal(network.dense2_weights, rng);
@@ -374,9 +381,12 @@ FloatNetwork train_float_network(const LabelledImages& train, const LabelledImag
                                  const TrainingOptions& options,
                                  const std::function<void(const EpochReport&)>& on_epoch) {
   validate(options, train);
+  const int classes = class_count(train.labels, "training labels");
+  require_labels_below(test.labels, classes, "test labels");
   std::mt19937_64 rng(options.seed);
-  FloatNetwork network = initial_float_network(options.conv_maps, options.hidden, train, rng);
-  FloatNetwork gradient = make_zero_float_network(options.conv_maps, options.hidden);
+  FloatNetwork network =
+      initial_float_network(options.conv_maps, options.hidden, classes, train, rng);
+  FloatNetwork gradient = make_zero_float_network(options.conv_maps, options.hidden, classes);
   GradientComputer gradients;
   AdamOptimiser optimiser(network);
 

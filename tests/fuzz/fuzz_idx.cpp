@@ -44,9 +44,6 @@ void check_images(const MnistImages& images, std::span<const uint8_t> content, b
 }
 
 void check_labels(const MnistLabels& labels, std::span<const uint8_t> content, bool from_file) {
-  for (uint8_t label : labels.labels) {
-    if (label > 9) fuzz::finding("accepted a label above 9");
-  }
   if (!from_file || is_gzip(content)) return;
   MnistLabels direct;
   if (!fuzz::accepted([&] { direct = parse_mnist_labels(content, "memory"); })) {

@@ -1,10 +1,15 @@
-// Reader for the IDX files of the MNIST database (http://yann.lecun.com/exdb/mnist/, "FILE
-// FORMATS FOR THE MNIST DATABASE"), gzipped or plain, with an optional SHA-256 check of the
-// uncompressed content.
+// Reader for IDX files of 28×28 grey images and their labels, in the layout of the MNIST database
+// (http://yann.lecun.com/exdb/mnist/, "FILE FORMATS FOR THE MNIST DATABASE"), gzipped or plain,
+// and the data set's checksum file.
+//
+// A data set is a directory with train-images-idx3-ubyte, train-labels-idx1-ubyte,
+// t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each optionally gzipped, ".gz"); a label is
+// any byte 0..255, the class index. Its checksum file is SHA256SUMS in the same directory, as
+// sha256sum(1) writes it for the files as they are stored (`sha256sum *-ubyte* > SHA256SUMS`).
 //
 // Every problem (missing file, gzip error, wrong magic, wrong dimensions, truncated or overlong
-// file, label > 9, checksum mismatch, images/labels count mismatch) throws std::runtime_error
-// whose message names the file and says what was expected and what was found.
+// file, checksum mismatch, images/labels count mismatch) throws std::runtime_error whose message
+// names the file and says what was expected and what was found.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +18,7 @@
 #include <map>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -33,13 +39,28 @@ struct MnistImages {
 };
 
 struct MnistLabels {
-  std::vector<uint8_t> labels;  // each in 0..9
+  std::vector<uint8_t> labels;  // class indices, 0..255
+};
+
+// How a data file was checked against its data set's checksum file.
+enum class ChecksumCheck {
+  kVerified,        // SHA256SUMS beside it lists it with its SHA-256
+  kNoChecksumFile,  // no SHA256SUMS beside it: read unverified
+  kNotAsked,        // the caller skipped verification
+};
+
+// A checksum file that exists but does not vouch for a data file: no entry for it, a different
+// digest, or a malformed line. Always an error (unlike a missing checksum file).
+class ChecksumError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 // Images and their labels, checked to have the same count.
 struct MnistSet {
   MnistImages images;
   MnistLabels labels;
+  ChecksumCheck checksums = ChecksumCheck::kVerified;  // of both files (they share a directory)
 };
 
 enum class MnistSplit { kTrain, kTest };
@@ -48,7 +69,18 @@ enum class MnistSplit { kTrain, kTest };
 std::vector<uint8_t> read_possibly_gzipped_file(const std::filesystem::path& path);
 
 // Parses "<64 hex digits>  <file name>" lines, as written by sha256sum(1): file name → hex digest.
+// Throws ChecksumError for a malformed line, std::runtime_error if the file cannot be opened.
 std::map<std::string, std::string> read_sha256sums(const std::filesystem::path& path);
+
+// The checksum file of a data set: kChecksumFileName in the directory of its data files.
+inline constexpr const char* kChecksumFileName = "SHA256SUMS";
+std::filesystem::path checksum_file_for(const std::filesystem::path& data_file);
+
+// The one rule for every data file a command reads: with `verify`, if the checksum file beside
+// `data_file` exists, it must list the file under its stored name (".gz" included) with the
+// SHA-256 of its stored bytes (kVerified; ChecksumError otherwise); if it does not exist the file
+// is unverified (kNoChecksumFile, for the caller to say so). Without `verify`: kNotAsked.
+ChecksumCheck check_data_file(const std::filesystem::path& data_file, bool verify);
 
 // Parse already-read IDX content; `source` names the file in error messages.
 MnistImages parse_mnist_images(std::span<const uint8_t> content, const std::string& source);
@@ -61,9 +93,13 @@ MnistImages read_mnist_images(const std::filesystem::path& path,
 MnistLabels read_mnist_labels(const std::filesystem::path& path,
                               const std::optional<std::string>& expected_sha256 = std::nullopt);
 
-// Reads both files of a split from `directory` (train-*-ubyte or t10k-*-ubyte, ".gz" preferred
-// when present). With verify_checksums, each file's uncompressed content is checked against
-// directory/SHA256SUMS.uncompressed, which must list it.
+// The file of a split in `directory`: e.g. t10k-images-idx3-ubyte.gz if present, else
+// t10k-images-idx3-ubyte.
+std::filesystem::path split_images_file(const std::filesystem::path& directory, MnistSplit split);
+std::filesystem::path split_labels_file(const std::filesystem::path& directory, MnistSplit split);
+
+// Reads both files of a split from `directory`, each checked by check_data_file(file,
+// verify_checksums); `checksums` of the result says whether they were verified.
 MnistSet load_mnist(const std::filesystem::path& directory, MnistSplit split,
                     bool verify_checksums = true);
 

@@ -10,8 +10,9 @@
 //            convolution, scaled mean pool, fully connected) are all linear, and §4.1 collapses
 //            them into one layer for inference; we train that single dense layer directly.
 //   square
-//   dense    hidden → 10, with bias: the class scores (the sigmoid/softmax of the paper is
-//            monotone and is only needed for training).
+//   dense    hidden → classes (10 for MNIST; the data set's labels decide), with bias: the class
+//            scores (the sigmoid/softmax of the paper is monotone and is only needed for
+//            training).
 #pragma once
 
 #include <array>
@@ -28,7 +29,7 @@ namespace cryptonets {
 // A view of labelled 28×28 images in MNIST layout (row-major, 0 = background).
 struct LabelledImages {
   std::span<const uint8_t> pixels;  // size() · 784
-  std::span<const uint8_t> labels;  // each 0..9
+  std::span<const uint8_t> labels;  // class indices
 
   size_t size() const { return labels.size(); }
   std::span<const uint8_t> image(size_t index) const;
@@ -43,19 +44,20 @@ struct FloatNetwork {
   static constexpr int kKernelSide = 5;
   static constexpr int kStride = 2;
   static constexpr int kConvSide = (kPaddedSide - kKernelSide) / kStride + 1;  // 13
-  static constexpr int kClasses = 10;
+  static constexpr int kMaxClasses = 256;  // labels are IDX unsigned bytes
   static constexpr float kPixelDivisor = 255.0f;
 
   int conv_maps = 5;
   int hidden = 100;
+  int classes = 10;
   // conv[m][y][x] = conv_bias[m] + Σ_{ky,kx} conv_weights[(m·5 + ky)·5 + kx] · padded[2y+ky][2x+kx]
   std::vector<float> conv_weights;  // conv_maps · 5 · 5
   std::vector<float> conv_bias;     // conv_maps
   // Input index of the flattened convolution output: (m · 13 + y) · 13 + x.
   std::vector<float> dense1_weights;  // hidden · conv_outputs(), row-major [output][input]
   std::vector<float> dense1_bias;     // hidden
-  std::vector<float> dense2_weights;  // 10 · hidden, row-major [class][input]
-  std::vector<float> dense2_bias;     // 10
+  std::vector<float> dense2_weights;  // classes · hidden, row-major [class][input]
+  std::vector<float> dense2_bias;     // classes
 
   int conv_outputs() const { return conv_maps * kConvSide * kConvSide; }
   bool operator==(const FloatNetwork&) const = default;
@@ -63,8 +65,17 @@ struct FloatNetwork {
 
 inline constexpr size_t kFloatNetworkBlocks = 6;
 
-// All parameters zero. Throws std::invalid_argument unless conv_maps and hidden are positive.
-FloatNetwork make_zero_float_network(int conv_maps = 5, int hidden = 100);
+// All parameters zero. Throws std::invalid_argument unless conv_maps and hidden are positive and
+// 2 <= classes <= kMaxClasses.
+FloatNetwork make_zero_float_network(int conv_maps = 5, int hidden = 100, int classes = 10);
+
+// The number of classes that labels imply: the largest label + 1. Throws std::invalid_argument,
+// naming `source`, for an empty list or fewer than two classes.
+int class_count(std::span<const uint8_t> labels, const std::string& source);
+
+// Throws std::invalid_argument, naming `source` and the first offending label, unless every label
+// is below `classes`.
+void require_labels_below(std::span<const uint8_t> labels, int classes, const std::string& source);
 
 // The six parameter vectors in the order conv_weights, conv_bias, dense1_weights, dense1_bias,
 // dense2_weights, dense2_bias, so that optimisers and gradients treat them uniformly.
@@ -80,10 +91,10 @@ struct ForwardTrace {
   std::vector<float> conv_squared;
   std::vector<float> hidden;  // hidden, before the square
   std::vector<float> hidden_squared;
-  std::array<float, FloatNetwork::kClasses> scores{};
+  std::vector<float> scores;  // classes
 };
 
-using ClassScores = std::array<float, FloatNetwork::kClasses>;
+using ClassScores = std::vector<float>;  // one score per class
 
 // p / 255 for each pixel, placed in the 29×29 zero-padded frame.
 void pad_and_scale_image(std::span<const uint8_t> image, std::span<float> padded);
@@ -93,7 +104,7 @@ void forward(const FloatNetwork& network, std::span<const uint8_t> image, Forwar
 ClassScores forward(const FloatNetwork& network, std::span<const uint8_t> image);
 
 // The index of the largest score (the first one on ties).
-int predicted_class(const ClassScores& scores);
+int predicted_class(std::span<const float> scores);
 
 // Fraction of images whose predicted class equals the label, over `threads` OpenMP threads.
 double accuracy(const FloatNetwork& network, const LabelledImages& images, int threads = 1);

@@ -79,9 +79,10 @@ QuantisationScales scales_for_choice(const FloatNetwork& network, const Quantisa
 Model quantise(const FloatNetwork& network, const QuantisationScales& scales);
 Model quantise(const FloatNetwork& network, const QuantisationChoice& choice);
 
-// Plaintext moduli of the encrypted runtime: primes t ≡ 1 (mod 2n) for batching at n = 8192, of
-// about 40 bits (YASHE's multiplication noise grows with t², which caps t near 2^40 at
-// log2 q ≈ 385).
+// The plaintext moduli the quantiser counts with: the largest primes t < 2^40, t ≡ 1 (mod 2n) for
+// batching at n = 8192 (YASHE's multiplication noise grows with t², which caps t near 2^40 at
+// log2 q ≈ 385). The runtime's parameter selection (parameter_selection.hpp) takes as many, each
+// only as large as the outputs need: 2 × 39 bits for the shipped model's 78-bit outputs.
 inline constexpr int kPlaintextModulusBits = 40;
 inline constexpr uint64_t kPlaintextModulusCongruence = 2 * 8192;
 

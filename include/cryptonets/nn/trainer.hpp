@@ -1,4 +1,5 @@
-// Training the float CryptoNets network (float_network.hpp) on MNIST: softmax cross-entropy,
+// Training the float CryptoNets network (float_network.hpp) on labelled 28×28 images (MNIST or any
+// IDX set): softmax cross-entropy,
 // back-propagation, Adam with a warm-up and cosine learning-rate schedule, global-norm gradient
 // clipping and random-shift augmentation. Seeded and reproducible: the result depends on the
 // options and data only, not on the thread count.
@@ -59,6 +60,7 @@ class GradientComputer {
     std::vector<ForwardTrace> traces;
     std::vector<float> hidden_gradient;  // per sample: d loss / d hidden (pre-square)
     std::vector<float> conv_gradient;    // per sample: d loss / d conv (pre-square)
+    ClassScores score_gradient;          // d loss / d scores of the current sample
     double loss = 0.0;
     size_t correct = 0;
   };
@@ -78,10 +80,12 @@ void shift_image(std::span<const uint8_t> image, int dx, int dy, std::span<uint8
 // Gaussian weights, zero biases, then each layer rescaled in turn so that its outputs have unit
 // standard deviation over the calibration images (layer-sequential unit-variance initialisation,
 // Mishkin & Matas 2016): keeps the squares from exploding or vanishing at the start.
-FloatNetwork initial_float_network(int conv_maps, int hidden, const LabelledImages& calibration,
-                                   std::mt19937_64& rng);
+FloatNetwork initial_float_network(int conv_maps, int hidden, int classes,
+                                   const LabelledImages& calibration, std::mt19937_64& rng);
 
-// Trains from scratch; calls on_epoch after each epoch (test accuracy measured on `test`).
+// Trains from scratch with class_count(train.labels) classes; calls on_epoch after each epoch
+// (test accuracy measured on `test`). Throws std::invalid_argument for invalid options, fewer
+// than two classes, or a test label outside the training set's classes.
 FloatNetwork train_float_network(const LabelledImages& train, const LabelledImages& test,
                                  const TrainingOptions& options,
                                  const std::function<void(const EpochReport&)>& on_epoch = {});

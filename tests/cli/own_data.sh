@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# Bring your own data (issue 21). Makes a second data set inside the test (make_idx_set: MNIST
+# digits 0-3, transposed and relabelled 3 - digit, as plain IDX files, 4 classes), then runs the
+# commands a user runs: cryptonets-train -> cryptonets-quantise -> keygen / encrypt / infer /
+# decrypt and the main job `cryptonets mnist --data`, small (test-only ring degree, small network,
+# few epochs, a small quantisation grid). The encrypted scores must equal the plain integer
+# model's. Then the checksum rule on every command that reads IDX data: SHA256SUMS absent (one
+# "unverified" line naming --no-verify, and the command works), present and matching (no line),
+# present and wrong or without an entry for a file (exit 1, a message naming the file, no output
+# file); and the quantiser's refusal of a float model below the accuracy floor, before its sweep.
+#
+# usage: own_data.sh CRYPTONETS TRAIN QUANTISE MAKE_IDX_SET REPRODUCE DATA_DIR
+set -uo pipefail
+
+exe=$(realpath "$1")
+train=$(realpath "$2")
+quantise=$(realpath "$3")
+make_set=$(realpath "$4")
+reproduce=$(realpath "$5")
+data=$(realpath "$6")
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+failures=0
+fail() {
+  echo "FAIL: $*" >&2
+  failures=$((failures + 1))
+}
+
+# step NAME COMMAND...: must succeed; its output goes to NAME.log.
+step() {
+  local name=$1
+  shift
+  local start=$SECONDS
+  if ! "$@" >"$name.log" 2>&1; then
+    cat "$name.log" >&2
+    echo "FAIL: $name exited with an error: $*" >&2
+    exit 1
+  fi
+  echo "$name: $((SECONDS - start)) s"
+}
+
+# expect CODE PHRASE OUTPUT -- COMMAND...: COMMAND exits with CODE, prints PHRASE, and leaves no
+# OUTPUT behind (OUTPUT "-": none expected).
+expect() {
+  local code=$1 phrase=$2 output=$3
+  shift 4
+  [ "$output" = - ] || rm -rf "$output"
+  "$@" >message.txt 2>&1
+  local status=$?
+  if [ "$status" -ne "$code" ]; then
+    fail "exit code $status, expected $code: $*"
+    sed 's/^/    /' message.txt >&2
+  elif ! grep -qF -- "$phrase" message.txt; then
+    fail "message lacks '$phrase': $*"
+    sed 's/^/    /' message.txt >&2
+  fi
+  if [ "$output" != - ] && [ -e "$output" ]; then fail "left $output behind: $*"; fi
+}
+
+# notes LOG COUNT: LOG holds COUNT lines saying that the data are unverified, naming --no-verify.
+notes() {
+  local found
+  found=$(grep -c "data are unverified" "$1")
+  [ "$found" -eq "$2" ] || fail "$1: $found 'unverified' lines, expected $2"
+  if [ "$2" -gt 0 ] && ! grep "data are unverified" "$1" | grep -qF -- "--no-verify"; then
+    fail "$1: the 'unverified' line does not name --no-verify"
+  fi
+}
+
+step make_idx_set "$make_set" "$data/mnist" set 600 200
+images=set/t10k-images-idx3-ubyte
+labels=set/t10k-labels-idx1-ubyte
+small_network=(--hidden 20 --warmup 5 --shift 0 --threads 2)
+small_grid=(--input-scales '1,4' --max-bits 5 --threads 2)
+
+# ---- The flow on the new data set, which has no SHA256SUMS: each command says so once and works.
+step train "$train" --data set "${small_network[@]}" --epochs 4 --out float.txt
+notes train.log 1
+grep -q "training on 600 images, testing on 200, 4 classes" train.log ||
+  fail "cryptonets-train did not find 4 classes in the labels"
+grep -q "^dense outputs 4 inputs 20$" float.txt || fail "the float model has not 4 outputs"
+
+step quantise "$quantise" --float float.txt --data set --out model.txt --results table.md \
+  "${small_grid[@]}"
+notes quantise.log 1
+grep -q "^dense in 20 out 4 " model.txt || fail "the integer model has not 4 outputs"
+grep -q "^# CryptoNets network for the 4 classes of set quantised from float.txt" model.txt ||
+  fail "model.txt's comment does not name the data set and its 4 classes"
+# The default floor follows the float model: its test accuracy less 0.1 point.
+read -r float_accuracy floor < <(sed -n \
+  's/^float network: 4 classes, test \([0-9.]*\)%.*accuracy floor \([0-9.]*\)% (float test.*/\1 \2/p' \
+  quantise.log)
+if [ -z "${floor:-}" ] || [ "$(awk -v a="$float_accuracy" -v f="$floor" \
+  'BEGIN { print (a - f > 0.0999 && a - f < 0.1001) ? "yes" : "no" }')" != yes ]; then
+  fail "the default floor ${floor:-?}% is not the float accuracy ${float_accuracy:-?}% less 0.1 point"
+fi
+# In a pipe the progress is whole lines, ending with the last grid point.
+grep -qE "^sweep \(grid points\): 128 / 128 \(100.0%\), [0-9]+ s$" quantise.log ||
+  fail "no progress line for the whole sweep in the quantiser's log"
+grep -q $'\r' quantise.log && fail "the quantiser's log holds carriage returns"
+
+step keygen "$exe" keygen --model model.txt --out-dir client --insecure-ring-degree 256
+# The model file states the plaintext moduli that keygen really takes (computed, not written in).
+keygen_moduli=$(sed -n 's/^plaintext moduli: \([0-9]*\) x \([0-9]*\) bits.*/\1 \2/p' keygen.log)
+model_moduli=$(sed -n 's/.* -> \([0-9]*\) plaintext modul[a-z]* of \([0-9]*\) bits;.*/\1 \2/p' \
+  model.txt)
+if [ -z "$keygen_moduli" ] || [ "$keygen_moduli" != "$model_moduli" ]; then
+  fail "model.txt says '$model_moduli' (count, bits) plaintext moduli, keygen took '$keygen_moduli'"
+fi
+mkdir server && cp client/params client/evaluation.key server/
+step encrypt "$exe" encrypt --keys client --model model.txt --images "$images" --out images.ct \
+  --threads 2
+notes encrypt.log 1
+step infer "$exe" infer --keys server --model model.txt --in images.ct --out scores.ct --threads 2
+step decrypt "$exe" decrypt --keys client --model model.txt --in scores.ct --labels "$labels" \
+  --plain-images "$images" --out labels.txt
+notes decrypt.log 1
+grep -q "encrypted scores equal the plain integer model's on all 200 images" decrypt.log ||
+  fail "decrypted scores differ from the plain integer model's"
+[ "$(grep -cx '[0-3]' labels.txt)" -eq 200 ] || fail "labels.txt does not hold 200 labels in 0..3"
+correct=$(sed -n 's/^accuracy: .*(\([0-9]*\)\/200)$/\1/p' decrypt.log)
+# Four well-separated classes: a network of 4 short epochs gets far above chance (25%).
+if [ -z "$correct" ] || [ "$correct" -lt 160 ]; then fail "accuracy ${correct:-?}/200 is below 80%"; fi
+
+step mnist "$exe" mnist --data set --model model.txt --insecure-ring-degree 256 --threads 2
+notes mnist.log 1
+grep -q "images: 200 test images of set (4 classes)" mnist.log ||
+  fail "the main job did not classify the 200 test images of set into 4 classes"
+grep -q "encrypted scores equal the plain integer network's: yes, on every image" mnist.log ||
+  fail "the main job's encrypted scores differ from the plain integer network's"
+
+# cryptonets-reproduce reads the data first: it notes them as unverified, then (here) stops at an
+# output directory it cannot create, which keeps the check short.
+expect 2 "Not a directory" - -- "$reproduce" --mode test --data set --model model.txt \
+  --paper-values "$data/../bench/paper_values.csv" --out "$labels/reproduction" \
+  --report report.md
+notes message.txt 1
+
+# ---- SHA256SUMS present and matching: no note, the same commands work.
+(cd set && sha256sum -- *-ubyte* >SHA256SUMS)
+step train-verified "$train" --data set "${small_network[@]}" --epochs 1 --out float-1.txt
+step quantise-verified "$quantise" --float float.txt --data set --out model-2.txt \
+  --results table-2.md "${small_grid[@]}"
+step encrypt-verified "$exe" encrypt --keys client --model model.txt --images "$images" \
+  --count 4 --out few.ct --threads 2
+step decrypt-verified "$exe" decrypt --keys client --model model.txt --in scores.ct \
+  --labels "$labels" --plain-images "$images" --out labels-2.txt
+step mnist-verified "$exe" mnist --data set --model model.txt --insecure-ring-degree 64 \
+  --images 16 --threads 2
+for log in train-verified quantise-verified encrypt-verified decrypt-verified mnist-verified; do
+  notes "$log.log" 0
+done
+cmp -s <(grep -v '^# regenerate' model.txt) <(grep -v '^# regenerate' model-2.txt) ||
+  fail "quantising the same float model again gave another model"
+
+# ---- SHA256SUMS present and wrong: one flipped pixel. Every command refuses, writes nothing.
+cp -r set bad
+printf '\x7f' | dd of=bad/t10k-images-idx3-ubyte bs=1 seek=1000 conv=notrunc status=none
+mismatch="data file 'bad/t10k-images-idx3-ubyte' does not match its checksum file"
+expect 1 "$mismatch" float-bad.txt -- "$train" --data bad "${small_network[@]}" --epochs 1 --out float-bad.txt
+expect 1 "$mismatch" model-bad.txt -- "$quantise" --float float.txt --data bad \
+  --out model-bad.txt --results table-bad.md "${small_grid[@]}"
+[ -e table-bad.md ] && fail "cryptonets-quantise wrote table-bad.md from a corrupted data set"
+expect 1 "$mismatch" bad.ct -- "$exe" encrypt --keys client --model model.txt \
+  --images bad/t10k-images-idx3-ubyte --out bad.ct
+expect 1 "$mismatch" labels-bad.txt -- "$exe" decrypt --keys client --model model.txt \
+  --in scores.ct --plain-images bad/t10k-images-idx3-ubyte --out labels-bad.txt
+expect 1 "$mismatch" - -- "$exe" mnist --data bad --model model.txt --insecure-ring-degree 64
+expect 2 "$mismatch" report-bad.md -- "$reproduce" --mode test --data bad --model model.txt \
+  --paper-values "$data/../bench/paper_values.csv" --out reproduction-bad --report report-bad.md
+[ -e reproduction-bad ] && fail "cryptonets-reproduce wrote reproduction-bad from corrupted data"
+# The message also says how to proceed.
+grep -qF -- "--no-verify" message.txt || fail "the mismatch message does not name --no-verify"
+# --no-verify reads the same files without the check (and without a note).
+step encrypt-unchecked "$exe" encrypt --keys client --model model.txt \
+  --images bad/t10k-images-idx3-ubyte --count 1 --out unchecked.ct --no-verify
+notes encrypt-unchecked.log 0
+
+# ---- SHA256SUMS present without an entry for a file that is read: refused as well.
+cp -r set partial
+sed -i '/t10k-labels/d' partial/SHA256SUMS
+no_entry="checksum file 'partial/SHA256SUMS' has no entry for 't10k-labels-idx1-ubyte'"
+expect 1 "$no_entry" float-partial.txt -- "$train" --data partial "${small_network[@]}" \
+  --epochs 1 --out float-partial.txt
+expect 1 "$no_entry" model-partial.txt -- "$quantise" --float float.txt --data partial \
+  --out model-partial.txt --results table-partial.md "${small_grid[@]}"
+expect 1 "$no_entry" labels-partial.txt -- "$exe" decrypt --keys client --model model.txt \
+  --in scores.ct --labels partial/t10k-labels-idx1-ubyte --out labels-partial.txt
+expect 1 "$no_entry" - -- "$exe" mnist --data partial --model model.txt \
+  --insecure-ring-degree 64
+expect 2 "$no_entry" report-partial.md -- "$reproduce" --mode test --data partial \
+  --model model.txt --paper-values "$data/../bench/paper_values.csv" --out reproduction-partial \
+  --report report-partial.md
+
+# ---- A float model below the floor is refused before the sweep (no progress line, no files).
+step train-untrained "$train" --data set --hidden 20 --epochs 0 --out untrained.txt
+expect 1 "no quantisation is tried" untrained-model.txt -- "$quantise" --float untrained.txt \
+  --data set --out untrained-model.txt --results untrained-table.md --min-accuracy 0.9
+grep -q "sweep" message.txt && fail "cryptonets-quantise swept the grid for a float model below the floor"
+[ -e untrained-table.md ] && fail "cryptonets-quantise wrote a table for a refused float model"
+
+# ---- Labels of the data set beyond the model's outputs: a clear error, not a wrong accuracy.
+expect 1 "is not one of the 4 classes 0..3" - -- "$exe" mnist --data "$data/mnist" \
+  --model model.txt --insecure-ring-degree 64 --images 8
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures check(s) failed" >&2
+  exit 1
+fi
+echo "own data: train -> quantise -> encrypted classification of a 4-class set; checksum rule on" \
+  "train, quantise, encrypt, decrypt, mnist and reproduce; all checks passed"
