@@ -9,8 +9,7 @@
 using namespace cryptonets;
 
 TEST_CASE("SIMD path names round-trip and unknown names are rejected") {
-  for (SimdPath path :
-       {SimdPath::scalar, SimdPath::avx2, SimdPath::avx512, SimdPath::avx512ifma}) {
+  for (SimdPath path : {SimdPath::scalar, SimdPath::avx2, SimdPath::avx512, SimdPath::avx512ifma}) {
     CHECK(parse_simd_path(to_string(path)) == path);
   }
   CHECK_FALSE(parse_simd_path("sse2").has_value());
@@ -22,8 +21,7 @@ TEST_CASE("SIMD paths are supported in order and the widest is the default's cei
   CHECK(simd_path_supported(SimdPath::scalar));
   const SimdPath widest = widest_supported_simd_path();
   CHECK(simd_path_supported(widest));
-  for (SimdPath path :
-       {SimdPath::scalar, SimdPath::avx2, SimdPath::avx512, SimdPath::avx512ifma}) {
+  for (SimdPath path : {SimdPath::scalar, SimdPath::avx2, SimdPath::avx512, SimdPath::avx512ifma}) {
     CHECK(simd_path_supported(path) == (path <= widest));
   }
   CHECK(simd_path() <= widest);

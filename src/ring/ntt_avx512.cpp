@@ -19,8 +19,10 @@
 // includes IFMA for both arithmetics: GCC emits vpmadd52* only for the intrinsics (they are
 // unspecs), so the 64-bit kernels run on AVX-512 CPUs without IFMA.
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_epi32(), which -O3 reports as "may be
-// used uninitialized" (GCC bug 105593, fixed in GCC 13): a false positive in the system header.
+// used (or "is used") uninitialized" (GCC bug 105593, fixed in GCC 13): a false positive in the
+// system header.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #include <cassert>
