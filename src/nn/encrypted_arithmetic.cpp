@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "cryptonets/arith/simd.hpp"
 #include "linear_kernel_avx2.hpp"
 
 namespace cryptonets {
@@ -164,8 +165,10 @@ std::vector<yashe::Ciphertext> fused_linear_combinations(
   if (kernel == LinearKernel::avx2 && !linear_kernel_applies(kernel, map)) {
     throw std::invalid_argument("linear layer: the AVX2 kernel needs AVX2 and weights below 2^20");
   }
-  if (kernel != LinearKernel::scalar && linear_kernel_applies(LinearKernel::avx2, map) &&
-      n % kBlock == 0) {
+  // best follows the SIMD path selector (arith/simd.hpp): forcing the scalar path turns it off.
+  const bool vector_allowed = kernel == LinearKernel::avx2 ||
+                              (kernel == LinearKernel::best && simd_path() >= SimdPath::avx2);
+  if (vector_allowed && linear_kernel_applies(LinearKernel::avx2, map) && n % kBlock == 0) {
     const int bits = std::max(1, weight_bits(map));
     std::vector<uint32_t> magnitudes(terms);
     std::vector<uint8_t> negative(terms);

@@ -7,6 +7,8 @@
 #include <string>
 #include <utility>
 
+#include "cryptonets/ring/rns_kernels.hpp"
+
 namespace cryptonets {
 
 namespace {
@@ -47,11 +49,7 @@ void multiply_rows(RnsPoly& a, const std::vector<uint64_t>& w) {
   const RnsBase& base = a.ring().base();
   const size_t n = a.n();
   for (size_t i = 0; i < a.rns_size(); ++i) {
-    const uint64_t q = base[i].value();
-    const ShoupMultiplier multiplier(w[i], base[i]);
-    uint64_t* row = a.residues(i);
-    for (size_t j = 0; j < n; ++j)
-      row[j] = mul_shoup(row[j], multiplier, q);
+    multiply_row_shoup(a.residues(i), n, ShoupMultiplier(w[i], base[i]), base[i]);
   }
 }
 
@@ -133,13 +131,8 @@ RnsPoly& RnsPoly::operator+=(const RnsPoly& other) {
   assert(!empty() && !other.empty() && same_ring(ring(), other.ring()));
   assert(form_ == other.form_);
   const size_t n = this->n();
-  for (size_t i = 0; i < rns_size(); ++i) {
-    const Modulus& q = ring_->base()[i];
-    uint64_t* row = residues(i);
-    const uint64_t* other_row = other.residues(i);
-    for (size_t j = 0; j < n; ++j)
-      row[j] = add_mod(row[j], other_row[j], q);
-  }
+  for (size_t i = 0; i < rns_size(); ++i)
+    add_rows(residues(i), other.residues(i), n, ring_->base()[i]);
   return *this;
 }
 
@@ -147,13 +140,8 @@ RnsPoly& RnsPoly::operator-=(const RnsPoly& other) {
   assert(!empty() && !other.empty() && same_ring(ring(), other.ring()));
   assert(form_ == other.form_);
   const size_t n = this->n();
-  for (size_t i = 0; i < rns_size(); ++i) {
-    const Modulus& q = ring_->base()[i];
-    uint64_t* row = residues(i);
-    const uint64_t* other_row = other.residues(i);
-    for (size_t j = 0; j < n; ++j)
-      row[j] = sub_mod(row[j], other_row[j], q);
-  }
+  for (size_t i = 0; i < rns_size(); ++i)
+    subtract_rows(residues(i), other.residues(i), n, ring_->base()[i]);
   return *this;
 }
 
@@ -163,13 +151,8 @@ RnsPoly& RnsPoly::operator*=(const RnsPoly& other) {
   // Z_q^n); coefficient-form rows would need a convolution instead.
   assert(form_ == PolyForm::evaluation && other.form_ == PolyForm::evaluation);
   const size_t n = this->n();
-  for (size_t i = 0; i < rns_size(); ++i) {
-    const Modulus& q = ring_->base()[i];
-    uint64_t* row = residues(i);
-    const uint64_t* other_row = other.residues(i);
-    for (size_t j = 0; j < n; ++j)
-      row[j] = mul_mod(row[j], other_row[j], q);
-  }
+  for (size_t i = 0; i < rns_size(); ++i)
+    multiply_rows_elementwise(residues(i), other.residues(i), n, ring_->base()[i]);
   return *this;
 }
 
