@@ -7,7 +7,7 @@
 //   build/bench/cryptonets-simd-network [images] [primes] [threads] [paths]
 //     images: 1..8192 (default 8192, one full batch); primes: "default" (the preset) or
 //     COUNTxBITS such as 8x50 (same n and plaintext moduli); threads (default 1);
-//     paths: comma-separated (default: every supported path).
+//     paths: comma-separated names or "widest" (default: every supported path).
 // Prints one markdown table: seconds per stage (wall and process CPU time) per path.
 #include <time.h>
 
@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
   if (argc > 4) {
     std::stringstream list(argv[4]);
     for (std::string name; std::getline(list, name, ',');) {
-      const auto path = parse_simd_path(name);
+      const auto path = name == "widest" ? widest_supported_simd_path() : parse_simd_path(name);
       if (!path || !simd_path_supported(*path)) {
         std::fprintf(stderr, "unknown or unsupported path %s\n", name.c_str());
         return 2;

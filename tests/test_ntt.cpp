@@ -211,10 +211,13 @@ TEST_CASE("inverse NTT undoes forward NTT for n = 2^10 … 2^15 with the largest
   }
 }
 
-TEST_CASE("vector NTT outputs equal scalar NTT outputs bit for bit for n = 2 … 2^17") {
+namespace {
+
+// Every vector path against the scalar path, forward and inverse, for n = first … last.
+void check_vector_paths_equal_scalar(size_t first, size_t last) {
   std::mt19937_64 rng(5);
   const std::vector<SimdPath> paths = test::supported_vector_paths();
-  for (size_t n = 2; n <= (size_t{1} << 17); n *= 2) {
+  for (size_t n = first; n <= last; n *= 2) {
     // 49 and 50 bits: the IFMA kernels' range, up to the largest prime below 2^50.
     for (int bits : {20, 40, 49, 50, 59, 62}) {
       const Modulus q(generate_ntt_primes(bits, 1, 2 * n)[0]);
@@ -240,6 +243,17 @@ TEST_CASE("vector NTT outputs equal scalar NTT outputs bit for bit for n = 2 …
       }
     }
   }
+}
+
+}  // namespace
+
+TEST_CASE("vector NTT outputs equal scalar NTT outputs bit for bit for n = 2 … 2^14") {
+  check_vector_paths_equal_scalar(2, size_t{1} << 14);
+}
+
+TEST_CASE("vector NTT outputs equal scalar NTT outputs bit for bit for n = 2^15 … 2^17" *
+          doctest::test_suite("slow")) {
+  check_vector_paths_equal_scalar(size_t{1} << 15, size_t{1} << 17);
 }
 
 TEST_CASE("NTT kernel choice: IFMA only below 2^50, vector kernels only from n = 8 or 16") {

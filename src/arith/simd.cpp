@@ -39,9 +39,9 @@ SimdPath detect_widest() {
   return SimdPath::scalar;
 }
 
-// The widest supported path, lowered by CRYPTONETS_SIMD if set.
-SimdPath default_path() {
-  const SimdPath widest = widest_supported_simd_path();
+// The widest path the CPU has, lowered by CRYPTONETS_SIMD if set.
+SimdPath ceiling() {
+  const SimdPath widest = detect_widest();
   const char* requested = std::getenv("CRYPTONETS_SIMD");
   if (requested == nullptr || *requested == '\0') return widest;
   const std::optional<SimdPath> path = parse_simd_path(requested);
@@ -52,7 +52,7 @@ SimdPath default_path() {
                  requested, to_string(widest));
     return widest;
   }
-  if (!simd_path_supported(*path)) {
+  if (*path > widest) {
     std::fprintf(stderr, "cryptonets: CRYPTONETS_SIMD=%s is not supported by this CPU; using %s\n",
                  requested, to_string(widest));
     return widest;
@@ -63,27 +63,24 @@ SimdPath default_path() {
 }  // namespace
 
 bool simd_path_supported(SimdPath path) {
-  static const bool supported[4] = {true, detect(SimdPath::avx2), detect(SimdPath::avx512),
-                                    detect(SimdPath::avx512ifma)};
-  return supported[static_cast<int>(path)];
+  return path <= widest_supported_simd_path();
 }
 
 SimdPath widest_supported_simd_path() {
-  static const SimdPath widest = detect_widest();
+  static const SimdPath widest = ceiling();
   return widest;
 }
 
 SimdPath simd_path() {
   const int forced = forced_path.load(std::memory_order_relaxed);
   if (forced != kNotForced) return static_cast<SimdPath>(forced);
-  static const SimdPath path = default_path();
-  return path;
+  return widest_supported_simd_path();
 }
 
 void force_simd_path(SimdPath path) {
   if (!simd_path_supported(path)) {
-    throw std::invalid_argument(std::string("force_simd_path: this CPU does not support the ") +
-                                to_string(path) + " path");
+    throw std::invalid_argument(std::string("force_simd_path: the ") + to_string(path) +
+                                " path is not available (CPU or CRYPTONETS_SIMD)");
   }
   forced_path.store(static_cast<int>(path), std::memory_order_relaxed);
 }

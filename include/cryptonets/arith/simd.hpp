@@ -6,9 +6,10 @@
 // path gives the same results as the scalar path bit for bit, so the choice changes speed only;
 // parameters and file formats never depend on it.
 //
-// The default is the widest path the CPU supports (CPUID through __builtin_cpu_supports). It can
-// be lowered for tests and benchmarks by force_simd_path() or, at start-up, by the environment
-// variable CRYPTONETS_SIMD = scalar | avx2 | avx512 | avx512ifma.
+// The default is the widest path the CPU supports (CPUID through __builtin_cpu_supports). The
+// environment variable CRYPTONETS_SIMD = scalar | avx2 | avx512 | avx512ifma, read once, lowers
+// it as if the CPU lacked the wider paths (so a whole test suite can run as on an older CPU);
+// force_simd_path() chooses among the available paths at run time (tests, benchmarks).
 #pragma once
 
 #include <optional>
@@ -23,20 +24,19 @@ enum class SimdPath {
   avx512ifma,  // the above plus IFMA (52-bit multiply-add: vpmadd52luq / vpmadd52huq)
 };
 
-// Whether this CPU can run the path.
+// Whether the path is available: the CPU has it and CRYPTONETS_SIMD does not exclude it.
 bool simd_path_supported(SimdPath path);
-// The widest path this CPU supports.
+// The widest available path: the CPU's widest, or CRYPTONETS_SIMD where that names a narrower
+// one (an unknown name or a path the CPU lacks is reported once on stderr and ignored).
 SimdPath widest_supported_simd_path();
 
-// The path the kernels use now: the forced one if any, else CRYPTONETS_SIMD if set (an unknown
-// name or an unsupported path is reported once on stderr and capped at the widest supported
-// path), else widest_supported_simd_path().
+// The path the kernels use now: the forced one if any, else widest_supported_simd_path().
 SimdPath simd_path();
 
 // Makes simd_path() return `path` from now on (all threads). Throws std::invalid_argument if the
-// CPU does not support it. Not meant to be called while kernels run on other threads.
+// path is not available. Not meant to be called while kernels run on other threads.
 void force_simd_path(SimdPath path);
-// Undoes force_simd_path(): back to CRYPTONETS_SIMD or the widest supported path.
+// Undoes force_simd_path().
 void reset_simd_path();
 
 // "scalar", "avx2", "avx512", "avx512ifma".
