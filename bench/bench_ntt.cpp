@@ -1,5 +1,5 @@
-// Forward and inverse negacyclic NTT, one 60-bit prime, for each code path this CPU has.
-// Names: NTT/forward/path:scalar/n:8192/bits:60.
+// Forward and inverse negacyclic NTT, one 60-bit or 50-bit prime (the IFMA kernels need
+// q < 2^50), for each code path this CPU has. Names: NTT/forward/path:scalar/n:8192/bits:60.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -16,12 +16,10 @@ using namespace cryptonets;
 
 namespace {
 
-constexpr int kPrimeBits = 60;
-
 enum class Direction { forward, inverse };
 
-void run_ntt(benchmark::State& state, Direction direction, NttPath path, size_t n) {
-  const Modulus q(generate_ntt_primes(kPrimeBits, 1, 2 * n)[0]);
+void run_ntt(benchmark::State& state, Direction direction, SimdPath path, size_t n, int bits) {
+  const Modulus q(generate_ntt_primes(bits, 1, 2 * n)[0]);
   const NttTables tables(n, q);
   std::mt19937_64 rng(42);
   std::uniform_int_distribution<uint64_t> residue(0, q.value() - 1);
@@ -42,23 +40,26 @@ void run_ntt(benchmark::State& state, Direction direction, NttPath path, size_t 
 }
 
 const bool kRegistered = [] {
-  const std::pair<NttPath, const char*> paths[] = {{NttPath::scalar, "scalar"},
-                                                   {NttPath::avx2, "avx2"}};
   const std::pair<Direction, const char*> directions[] = {{Direction::forward, "forward"},
                                                           {Direction::inverse, "inverse"}};
   for (const auto& [direction, direction_name] : directions) {
-    for (const auto& [path, path_name] : paths) {
-      if (!ntt_path_available(path)) continue;
+    for (SimdPath path :
+         {SimdPath::scalar, SimdPath::avx2, SimdPath::avx512, SimdPath::avx512ifma}) {
+      if (!simd_path_supported(path)) continue;
       for (size_t n = 4096; n <= 32768; n *= 2) {
-        const std::string name = std::string("NTT/") + direction_name + "/path:" + path_name +
-                                 "/n:" + std::to_string(n) + "/bits:" + std::to_string(kPrimeBits);
-        // The minimum over repetitions is reported next to the median: on a shared machine it is
-        // the better estimate of what the code itself costs.
-        benchmark::RegisterBenchmark(name.c_str(), run_ntt, direction, path, n)
-            ->Unit(benchmark::kMicrosecond)
-            ->ComputeStatistics("min", [](const std::vector<double>& v) {
-              return *std::min_element(v.begin(), v.end());
-            });
+        for (int bits : {50, 60}) {
+          if (path == SimdPath::avx512ifma && bits > 50) continue;  // runs the avx512 kernel
+          const std::string name = std::string("NTT/") + direction_name +
+                                   "/path:" + to_string(path) + "/n:" + std::to_string(n) +
+                                   "/bits:" + std::to_string(bits);
+          // The minimum over repetitions is reported next to the median: on a shared machine it is
+          // the better estimate of what the code itself costs.
+          benchmark::RegisterBenchmark(name.c_str(), run_ntt, direction, path, n, bits)
+              ->Unit(benchmark::kMicrosecond)
+              ->ComputeStatistics("min", [](const std::vector<double>& v) {
+                return *std::min_element(v.begin(), v.end());
+              });
+        }
       }
     }
   }

@@ -1,5 +1,6 @@
 // Exact RNS base conversion against GMP, including the values next to ±A/2 where the
-// floating-point estimate is ambiguous and the exact fallback must take over.
+// floating-point estimate is ambiguous and the exact fallback must take over; every SIMD path
+// this CPU supports.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 
 #include "cryptonets/arith/primes.hpp"
 #include "cryptonets/ring/base_converter.hpp"
+#include "simd_test_support.hpp"
 
 using namespace cryptonets;
 
@@ -45,19 +47,25 @@ std::vector<mpz_class> mixed_values(const RnsBase& from, size_t n, size_t bounda
 void check_conversion(const RnsBase& from, const std::vector<Modulus>& to,
                       const std::vector<mpz_class>& values, size_t expected_min_fallbacks) {
   const size_t n = values.size();
-  std::vector<uint64_t> in(from.size() * n), out(to.size() * n);
+  std::vector<uint64_t> in(from.size() * n), expected(to.size() * n);
   for (size_t j = 0; j < n; ++j)
     from.decompose(values[j], in.data() + j, n);
-  BaseConverter converter(from, to);
-  converter.convert_centered(in.data(), out.data(), n);
   for (size_t j = 0; j < n; ++j) {
     for (size_t c = 0; c < to.size(); ++c) {
-      mpz_class expected;
-      mpz_fdiv_r_ui(expected.get_mpz_t(), values[j].get_mpz_t(), to[c].value());
-      REQUIRE(out[c * n + j] == expected.get_ui());
+      mpz_class residue;
+      mpz_fdiv_r_ui(residue.get_mpz_t(), values[j].get_mpz_t(), to[c].value());
+      expected[c * n + j] = residue.get_ui();
     }
   }
-  CHECK(converter.fallback_count() >= expected_min_fallbacks);
+  for (SimdPath path : test::supported_simd_paths()) {
+    CAPTURE(to_string(path));
+    const ScopedSimdPath forced(path);
+    BaseConverter converter(from, to);
+    std::vector<uint64_t> out(to.size() * n);
+    converter.convert_centered(in.data(), out.data(), n);
+    REQUIRE(out == expected);
+    CHECK(converter.fallback_count() >= expected_min_fallbacks);
+  }
 }
 
 }  // namespace
@@ -155,15 +163,19 @@ TEST_CASE("scaled conversion equals GMP conversion of the row-wise scaled residu
     for (size_t j = 0; j < n; ++j)
       in[i * n + j] = mul_mod(scaled[i * n + j], inverse, q[i]);
   }
-  BaseConverter converter(q, b);
-  std::vector<uint64_t> out(b.size() * n);
-  converter.convert_centered_scaled(in.data(), factors.data(), out.data(), n);
-  for (size_t j = 0; j < n; ++j) {
-    for (size_t c = 0; c < b.size(); ++c) {
-      mpz_class expected;
-      mpz_fdiv_r_ui(expected.get_mpz_t(), values[j].get_mpz_t(), b[c].value());
-      REQUIRE(out[c * n + j] == expected.get_ui());
+  for (SimdPath path : test::supported_simd_paths()) {
+    CAPTURE(to_string(path));
+    const ScopedSimdPath forced(path);
+    BaseConverter converter(q, b);
+    std::vector<uint64_t> out(b.size() * n);
+    converter.convert_centered_scaled(in.data(), factors.data(), out.data(), n);
+    for (size_t j = 0; j < n; ++j) {
+      for (size_t c = 0; c < b.size(); ++c) {
+        mpz_class expected;
+        mpz_fdiv_r_ui(expected.get_mpz_t(), values[j].get_mpz_t(), b[c].value());
+        REQUIRE(out[c * n + j] == expected.get_ui());
+      }
     }
+    CHECK(converter.fallback_count() >= 10);
   }
-  CHECK(converter.fallback_count() >= 10);
 }

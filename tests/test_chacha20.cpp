@@ -6,10 +6,12 @@
 #include <cstdint>
 #include <cstring>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "cryptonets/random/chacha20.hpp"
+#include "simd_test_support.hpp"
 
 using namespace cryptonets;
 
@@ -226,4 +228,73 @@ TEST_CASE("A forked generator is keyed by the parent's next 32 bytes and keeps i
   fresh.fill(skipped);
   CHECK(child.next_u64() != fresh.next_u64());
   CHECK_FALSE(Prng::from_os_entropy().fork().is_seeded_insecurely());
+}
+
+TEST_CASE(
+    "Vector ChaCha20 paths write the same blocks as the scalar path, across counter carries") {
+  std::array<uint32_t, 8> key;
+  for (size_t i = 0; i < 8; ++i)
+    key[i] = 0x9e3779b9u * static_cast<uint32_t>(i + 1);
+  const uint64_t two32 = uint64_t{1} << 32;
+  // Starts where the 32-bit RFC counter wraps inside a batch (the carry goes to nonce word 0).
+  const uint64_t firsts[] = {0, 5, two32 - 7, two32 - 16, 3 * two32 - 1, UINT64_MAX - 39};
+  const std::vector<cryptonets::SimdPath> paths = cryptonets::test::supported_vector_paths();
+  for (const uint64_t first : firsts) {
+    for (const size_t count : {1, 7, 8, 9, 16, 17, 40}) {
+      std::vector<uint8_t> expected(64 * count);
+      chacha20_blocks(key, first, count, expected.data(), cryptonets::SimdPath::scalar);
+      // The scalar blocks are the RFC block function's.
+      std::array<uint8_t, 64> block;
+      chacha20_block(key, static_cast<uint32_t>(first), {static_cast<uint32_t>(first >> 32), 0, 0},
+                     block);
+      CHECK(std::equal(block.begin(), block.end(), expected.begin()));
+      for (const cryptonets::SimdPath path : paths) {
+        CAPTURE(first);
+        CAPTURE(count);
+        CAPTURE(cryptonets::to_string(path));
+        std::vector<uint8_t> got(64 * count);
+        chacha20_blocks(key, first, count, got.data(), path);
+        CHECK(got == expected);
+      }
+    }
+  }
+  std::vector<uint8_t> out(64 * 2);
+  CHECK_THROWS_AS(chacha20_blocks(key, UINT64_MAX, 2, out.data()), std::invalid_argument);
+}
+
+TEST_CASE("Prng streams, word reads and forks are the same on every SIMD path") {
+  // One mixed read pattern per seed: odd-sized fills, words straddling block and batch borders,
+  // a fork and the child's stream.
+  auto record = [](uint64_t seed) {
+    Prng prng = Prng::insecure_seeded(seed);
+    std::vector<uint64_t> seen;
+    for (int round = 0; round < 60; ++round) {
+      std::vector<uint8_t> bytes(static_cast<size_t>((round * 37 + static_cast<int>(seed)) % 150));
+      prng.fill(bytes);
+      for (uint8_t b : bytes)
+        seen.push_back(b);
+      seen.push_back(prng.next_u64());
+      seen.push_back(prng.next_u32());
+      if (round % 20 == 7) {
+        Prng child = prng.fork();
+        for (int i = 0; i < 40; ++i)
+          seen.push_back(child.next_u64());
+      }
+    }
+    return seen;
+  };
+  const std::vector<cryptonets::SimdPath> paths = cryptonets::test::supported_vector_paths();
+  for (uint64_t seed = 0; seed < 12; ++seed) {
+    std::vector<uint64_t> expected;
+    {
+      const cryptonets::ScopedSimdPath scalar(cryptonets::SimdPath::scalar);
+      expected = record(seed);
+    }
+    for (const cryptonets::SimdPath path : paths) {
+      CAPTURE(seed);
+      CAPTURE(cryptonets::to_string(path));
+      const cryptonets::ScopedSimdPath forced(path);
+      CHECK(record(seed) == expected);
+    }
+  }
 }

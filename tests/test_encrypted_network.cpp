@@ -77,7 +77,9 @@ TEST_CASE("the fused linear kernel equals one multiply_scalar and add per term, 
   CHECK_THROWS_AS(fused_linear_combinations(evaluator, wrong, inputs, 1), std::invalid_argument);
 }
 
-TEST_CASE("The AVX2 small-weight kernel equals the 128-bit kernel and the reference, bit for bit") {
+TEST_CASE(
+    "The AVX2 and AVX-512 small-weight kernels equal the 128-bit kernel and the reference, bit for "
+    "bit") {
   const size_t n = 1024;
   const Parameters params = Parameters::create(n, 7, 55, generate_ntt_primes(30, 1, 2 * n)[0]);
   SchemeFixture scheme(params, 33);
@@ -112,17 +114,22 @@ TEST_CASE("The AVX2 small-weight kernel equals the 128-bit kernel and the refere
       fused_linear_combinations(evaluator, map, inputs, 2, {}, LinearKernel::scalar);
   for (size_t o = 0; o < map.outputs; ++o)
     CHECK(scalar[o].c == weighted_sum_reference(evaluator, inputs, map.terms_of(o)).c);
-  if (linear_kernel_applies(LinearKernel::avx2, map)) {
+  for (LinearKernel kernel : {LinearKernel::avx2, LinearKernel::avx512}) {
+    if (!linear_kernel_applies(kernel, map)) {
+      MESSAGE("this CPU lacks the " << (kernel == LinearKernel::avx2 ? "AVX2" : "AVX-512")
+                                    << " linear kernel: not checked");
+      continue;
+    }
     for (int threads : {1, 2}) {
-      const auto vector =
-          fused_linear_combinations(evaluator, map, inputs, threads, {}, LinearKernel::avx2);
+      const auto vector = fused_linear_combinations(evaluator, map, inputs, threads, {}, kernel);
       for (size_t o = 0; o < map.outputs; ++o)
         CHECK(vector[o].c == scalar[o].c);
     }
   }
-  // A weight of 2^20 is beyond the AVX2 kernel: refused when asked for, scalar under `best`.
+  // A weight of 2^20 is beyond the vector kernels: refused when asked for, scalar under `best`.
   map.terms[0].weight = int64_t{1} << 20;
   CHECK_FALSE(linear_kernel_applies(LinearKernel::avx2, map));
+  CHECK_FALSE(linear_kernel_applies(LinearKernel::avx512, map));
   CHECK_THROWS_AS(fused_linear_combinations(evaluator, map, inputs, 1, {}, LinearKernel::avx2),
                   std::invalid_argument);
   CHECK(fused_linear_combinations(evaluator, map, inputs, 1)[0].c ==
@@ -466,29 +473,33 @@ void append_dense_row(Prng& prng, LinearMap& map, size_t inputs, uint64_t gap_pe
   map.bias.push_back(0);
 }
 
-// The AVX2 kernel for every thread count, the scalar kernel and the one-term-at-a-time reference
-// agree on every output.
+// The AVX2 and AVX-512 kernels for every thread count, the scalar kernel and the one-term-at-a-time
+// reference agree on every output.
 void check_kernels_agree(const Evaluator& evaluator, const LinearMap& map,
                          const std::vector<Ciphertext>& inputs) {
   const auto scalar =
       fused_linear_combinations(evaluator, map, inputs, 2, {}, LinearKernel::scalar);
   for (size_t o = 0; o < map.outputs; ++o)
     CHECK(scalar[o].c == weighted_sum_reference(evaluator, inputs, map.terms_of(o)).c);
-  if (!linear_kernel_applies(LinearKernel::avx2, map)) {
-    MESSAGE("this CPU has no AVX2: only the scalar kernel is checked");
-    return;
-  }
-  for (int threads : {1, 2}) {
-    const auto vector =
-        fused_linear_combinations(evaluator, map, inputs, threads, {}, LinearKernel::avx2);
-    for (size_t o = 0; o < map.outputs; ++o)
-      CHECK(vector[o].c == scalar[o].c);
+  for (LinearKernel kernel : {LinearKernel::avx2, LinearKernel::avx512}) {
+    if (!linear_kernel_applies(kernel, map)) {
+      MESSAGE("this CPU lacks the " << (kernel == LinearKernel::avx2 ? "AVX2" : "AVX-512")
+                                    << " linear kernel: not checked");
+      continue;
+    }
+    for (int threads : {1, 2}) {
+      const auto vector = fused_linear_combinations(evaluator, map, inputs, threads, {}, kernel);
+      for (size_t o = 0; o < map.outputs; ++o)
+        CHECK(vector[o].c == scalar[o].c);
+    }
   }
 }
 
 }  // namespace
 
-TEST_CASE("The AVX2 kernel's grouped outputs equal the 128-bit kernel at n = 8192, bit for bit") {
+TEST_CASE(
+    "The AVX2 and AVX-512 kernels' grouped outputs equal the 128-bit kernel at n = 8192, bit for "
+    "bit") {
   const Parameters params = paper_scale_parameters();  // n = 8192, q = 7 primes of 55 bits
   SchemeFixture scheme(params, 53);
   Prng& prng = scheme.prng;
@@ -540,7 +551,8 @@ TEST_CASE("The AVX2 kernel's grouped outputs equal the 128-bit kernel at n = 819
   check_kernels_agree(evaluator, map, inputs);
 }
 
-TEST_CASE("The AVX2 kernel's grouped outputs fold rows longer than 2^12 terms exactly") {
+TEST_CASE(
+    "The AVX2 and AVX-512 kernels' grouped outputs fold rows longer than 2^12 terms exactly") {
   // Rows of more than 2^12 distinct inputs with 20-bit weights overflow the grouped kernel's
   // 64-bit lanes unless folded. Distinct inputs need one polynomial each, so the ring is small
   // (n = 1024, 2 primes of 55 bits) and the inputs are uniform residues rather than encryptions:

@@ -1,5 +1,5 @@
 // Negacyclic NTT checked against direct evaluation, the schoolbook negacyclic product, its own
-// inverse, and across the scalar and AVX2 paths.
+// inverse, and across the scalar, AVX2, AVX-512 and AVX-512 IFMA paths.
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -10,6 +10,7 @@
 #include "cryptonets/arith/modulus.hpp"
 #include "cryptonets/arith/primes.hpp"
 #include "cryptonets/ring/ntt.hpp"
+#include "simd_test_support.hpp"
 
 using namespace cryptonets;
 
@@ -86,7 +87,7 @@ std::vector<uint64_t> negacyclic_schoolbook(const std::vector<uint64_t>& a,
 }
 
 std::vector<uint64_t> ntt_product(const NttTables& tables, std::vector<uint64_t> a,
-                                  std::vector<uint64_t> b, NttPath path) {
+                                  std::vector<uint64_t> b, SimdPath path) {
   tables.forward(a.data(), path);
   tables.forward(b.data(), path);
   for (size_t i = 0; i < a.size(); ++i)
@@ -95,10 +96,8 @@ std::vector<uint64_t> ntt_product(const NttTables& tables, std::vector<uint64_t>
   return a;
 }
 
-std::vector<NttPath> available_paths() {
-  std::vector<NttPath> paths = {NttPath::scalar, NttPath::best};
-  if (ntt_path_available(NttPath::avx2)) paths.push_back(NttPath::avx2);
-  return paths;
+std::vector<SimdPath> available_paths() {
+  return test::supported_simd_paths();
 }
 
 bool all_below(const std::vector<uint64_t>& a, uint64_t q) {
@@ -129,10 +128,10 @@ TEST_CASE("forward NTT equals direct evaluation at ψ^(2·brv(i)+1) for small n"
       const NttTables tables(n, q);
       const auto a = random_residues(n, q.value(), rng);
       const auto expected = evaluate_at_odd_psi_powers(a, tables.psi(), q.value());
-      for (NttPath path : available_paths()) {
+      for (SimdPath path : available_paths()) {
         CAPTURE(n);
         CAPTURE(bits);
-        CAPTURE(static_cast<int>(path));
+        CAPTURE(to_string(path));
         auto values = a;
         tables.forward(values.data(), path);
         CHECK(values == expected);
@@ -150,9 +149,9 @@ TEST_CASE("NTT product equals schoolbook negacyclic product at n = 8192") {
     const auto a = random_residues(n, q.value(), rng);
     const auto b = random_residues(n, q.value(), rng);
     const auto expected = negacyclic_schoolbook(a, b, q.value());
-    for (NttPath path : available_paths()) {
+    for (SimdPath path : available_paths()) {
       CAPTURE(bits);
-      CAPTURE(static_cast<int>(path));
+      CAPTURE(to_string(path));
       CHECK(ntt_product(tables, a, b, path) == expected);
     }
   }
@@ -167,9 +166,9 @@ TEST_CASE("NTT product equals schoolbook negacyclic product at n = 16384") {
     const auto a = random_residues(n, q.value(), rng);
     const auto b = random_residues(n, q.value(), rng);
     const auto expected = negacyclic_schoolbook(a, b, q.value());
-    for (NttPath path : available_paths()) {
+    for (SimdPath path : available_paths()) {
       CAPTURE(bits);
-      CAPTURE(static_cast<int>(path));
+      CAPTURE(to_string(path));
       CHECK(ntt_product(tables, a, b, path) == expected);
     }
   }
@@ -183,7 +182,7 @@ TEST_CASE("NTT product of x^(n-1) and x is -1, the negacyclic wrap") {
   a[n - 1] = 1;
   b[1] = 1;
   expected[0] = q.value() - 1;
-  for (NttPath path : available_paths())
+  for (SimdPath path : available_paths())
     CHECK(ntt_product(tables, a, b, path) == expected);
 }
 
@@ -197,10 +196,10 @@ TEST_CASE("inverse NTT undoes forward NTT for n = 2^10 … 2^15 with the largest
                                                          std::vector<uint64_t>(n, 0),
                                                          std::vector<uint64_t>(n, prime - 1)};
       for (const auto& a : inputs) {
-        for (NttPath path : available_paths()) {
+        for (SimdPath path : available_paths()) {
           CAPTURE(n);
           CAPTURE(prime);
-          CAPTURE(static_cast<int>(path));
+          CAPTURE(to_string(path));
           auto values = a;
           tables.forward(values.data(), path);
           CHECK(all_below(values, prime));
@@ -212,32 +211,67 @@ TEST_CASE("inverse NTT undoes forward NTT for n = 2^10 … 2^15 with the largest
   }
 }
 
-TEST_CASE("AVX2 NTT output equals scalar NTT output bit for bit for n = 2 … 2^17") {
-  if (!ntt_path_available(NttPath::avx2)) {
-    MESSAGE("this CPU lacks AVX2; the AVX2 path is not tested");
-    return;
-  }
+namespace {
+
+// Every vector path against the scalar path, forward and inverse, for n = first … last.
+void check_vector_paths_equal_scalar(size_t first, size_t last) {
   std::mt19937_64 rng(5);
-  for (size_t n = 2; n <= (size_t{1} << 17); n *= 2) {
-    for (int bits : {20, 40, 59, 62}) {
+  const std::vector<SimdPath> paths = test::supported_vector_paths();
+  for (size_t n = first; n <= last; n *= 2) {
+    // 49 and 50 bits: the IFMA kernels' range, up to the largest prime below 2^50.
+    for (int bits : {20, 40, 49, 50, 59, 62}) {
       const Modulus q(generate_ntt_primes(bits, 1, 2 * n)[0]);
       const NttTables tables(n, q);
       const std::vector<std::vector<uint64_t>> inputs = {random_residues(n, q.value(), rng),
                                                          std::vector<uint64_t>(n, q.value() - 1)};
       for (const auto& a : inputs) {
-        CAPTURE(n);
-        CAPTURE(bits);
-        auto scalar = a, avx2 = a;
-        tables.forward(scalar.data(), NttPath::scalar);
-        tables.forward(avx2.data(), NttPath::avx2);
-        CHECK(scalar == avx2);
-        // Inverse on arbitrary residues (not only on forward outputs).
-        scalar = a, avx2 = a;
-        tables.inverse(scalar.data(), NttPath::scalar);
-        tables.inverse(avx2.data(), NttPath::avx2);
-        CHECK(scalar == avx2);
+        auto scalar_forward = a, scalar_inverse = a;
+        tables.forward(scalar_forward.data(), SimdPath::scalar);
+        tables.inverse(scalar_inverse.data(), SimdPath::scalar);
+        for (SimdPath path : paths) {
+          CAPTURE(n);
+          CAPTURE(bits);
+          CAPTURE(to_string(tables.kernel(path)));
+          auto values = a;
+          tables.forward(values.data(), path);
+          CHECK(values == scalar_forward);
+          // Inverse on arbitrary residues (not only on forward outputs).
+          values = a;
+          tables.inverse(values.data(), path);
+          CHECK(values == scalar_inverse);
+        }
       }
     }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("vector NTT outputs equal scalar NTT outputs bit for bit for n = 2 … 2^14") {
+  check_vector_paths_equal_scalar(2, size_t{1} << 14);
+}
+
+TEST_CASE("vector NTT outputs equal scalar NTT outputs bit for bit for n = 2^15 … 2^17" *
+          doctest::test_suite("slow")) {
+  check_vector_paths_equal_scalar(size_t{1} << 15, size_t{1} << 17);
+}
+
+TEST_CASE("NTT kernel choice: IFMA only below 2^50, vector kernels only from n = 8 or 16") {
+  const Modulus small_q(generate_ntt_primes(50, 1, 2 * 8192)[0]);
+  const Modulus large_q(generate_ntt_primes(51, 1, 2 * 8192)[0]);
+  REQUIRE(small_q.value() < (uint64_t{1} << 50));
+  REQUIRE(large_q.value() > (uint64_t{1} << 50));
+  const NttTables small(8192, small_q), large(8192, large_q), tiny(8, small_q);
+  for (SimdPath path : test::supported_simd_paths()) {
+    CAPTURE(to_string(path));
+    CHECK(small.kernel(path) == path);
+    CHECK(large.kernel(path) == (path == SimdPath::avx512ifma ? SimdPath::avx512 : path));
+    CHECK(tiny.kernel(path) == (path == SimdPath::scalar ? SimdPath::scalar : SimdPath::avx2));
+  }
+  // The no-argument transforms follow simd_path().
+  for (SimdPath path : test::supported_simd_paths()) {
+    const ScopedSimdPath forced(path);
+    CHECK(simd_path() == path);
   }
 }
 

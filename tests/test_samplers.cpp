@@ -10,6 +10,7 @@
 
 #include "cryptonets/arith/primes.hpp"
 #include "cryptonets/random/samplers.hpp"
+#include "simd_test_support.hpp"
 
 using namespace cryptonets;
 
@@ -271,6 +272,41 @@ TEST_CASE("sample_uniform_poly fills every residue row uniformly below its prime
       CHECK(*std::max_element(values.begin(), values.end()) < primes[i]);
       CHECK(std::any_of(values.begin(), values.end(), [&](uint64_t x) { return x != row[0]; }));
       CHECK(looks_uniform_below(values, primes[i]));
+    }
+  }
+}
+
+TEST_CASE("Gaussian sample vectors are the same on every SIMD path and leave the stream in step") {
+  const std::vector<cryptonets::SimdPath> paths = cryptonets::test::supported_vector_paths();
+  for (double sigma : {3.2, 8.0}) {
+    const DiscreteGaussian chi(sigma);
+    for (size_t n : {1, 5, 8, 1001, 8192}) {
+      for (uint64_t seed : {1, 2, 3}) {
+        std::vector<int64_t> expected;
+        uint64_t next_expected = 0;
+        {
+          const cryptonets::ScopedSimdPath scalar(cryptonets::SimdPath::scalar);
+          Prng prng = Prng::insecure_seeded(seed);
+          prng.next_u32();  // start off the block grid
+          expected = chi.sample_vector(prng, n);
+          next_expected = prng.next_u64();
+          // The scalar vector is sample() repeated.
+          Prng again = Prng::insecure_seeded(seed);
+          again.next_u32();
+          for (size_t i = 0; i < std::min<size_t>(n, 64); ++i)
+            CHECK(chi.sample(again) == expected[i]);
+        }
+        for (const cryptonets::SimdPath path : paths) {
+          CAPTURE(sigma);
+          CAPTURE(n);
+          CAPTURE(cryptonets::to_string(path));
+          const cryptonets::ScopedSimdPath forced(path);
+          Prng prng = Prng::insecure_seeded(seed);
+          prng.next_u32();
+          CHECK(chi.sample_vector(prng, n) == expected);
+          CHECK(prng.next_u64() == next_expected);
+        }
+      }
     }
   }
 }

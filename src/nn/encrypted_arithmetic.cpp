@@ -7,7 +7,9 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "cryptonets/arith/simd.hpp"
 #include "linear_kernel_avx2.hpp"
+#include "linear_kernel_avx512.hpp"
 
 namespace cryptonets {
 
@@ -161,11 +163,28 @@ std::vector<yashe::Ciphertext> fused_linear_combinations(
   }
 
   std::atomic<size_t> finished{0};
-  if (kernel == LinearKernel::avx2 && !linear_kernel_applies(kernel, map)) {
-    throw std::invalid_argument("linear layer: the AVX2 kernel needs AVX2 and weights below 2^20");
+  if (kernel != LinearKernel::scalar && kernel != LinearKernel::best &&
+      !linear_kernel_applies(kernel, map)) {
+    throw std::invalid_argument(
+        "linear layer: the AVX2 and AVX-512 kernels need the CPU's support and weights below 2^20");
   }
-  if (kernel != LinearKernel::scalar && linear_kernel_applies(LinearKernel::avx2, map) &&
-      n % kBlock == 0) {
+  // best follows the SIMD path selector (arith/simd.hpp): the widest vector kernel it allows.
+  if (kernel == LinearKernel::best) {
+    const SimdPath path = simd_path();
+    kernel = path >= SimdPath::avx512 && linear_kernel_applies(LinearKernel::avx512, map)
+                 ? LinearKernel::avx512
+             : path >= SimdPath::avx2 && linear_kernel_applies(LinearKernel::avx2, map)
+                 ? LinearKernel::avx2
+                 : LinearKernel::scalar;
+  }
+  static_assert(linear_avx2::kGroupOutputs == linear_avx512::kGroupOutputs);
+  const bool avx512 = kernel == LinearKernel::avx512;
+  const auto split_block = avx512 ? linear_avx512::split_block : linear_avx2::split_block;
+  const auto grouped_signed_weight_sum =
+      avx512 ? linear_avx512::grouped_signed_weight_sum : linear_avx2::grouped_signed_weight_sum;
+  const auto signed_small_weight_sum =
+      avx512 ? linear_avx512::signed_small_weight_sum : linear_avx2::signed_small_weight_sum;
+  if (kernel != LinearKernel::scalar && n % kBlock == 0) {
     const int bits = std::max(1, weight_bits(map));
     std::vector<uint32_t> magnitudes(terms);
     std::vector<uint8_t> negative(terms);
@@ -196,25 +215,25 @@ std::vector<yashe::Ciphertext> fused_linear_combinations(
         if (!plan.groups.empty()) {
           for (size_t j = 0; j < map.inputs; ++j)
             pointers[j] = inputs[j].c.residues(i) + begin;
-          linear_avx2::split_block(pointers.data(), map.inputs, width, packed);
+          split_block(pointers.data(), map.inputs, width, packed);
           for (const OutputGroup& group : plan.groups) {
             for (size_t g = 0; g < linear_avx2::kGroupOutputs; ++g) {
               group_outputs[g] = g < group.outputs.size()
                                      ? outputs[group.outputs[g]].c.residues(i) + begin
                                      : nullptr;
             }
-            linear_avx2::grouped_signed_weight_sum(packed, map.inputs, width, group.members.data(),
-                                                   group.members.size(), group.weights.data(), bits,
-                                                   base[i], group_outputs);
+            grouped_signed_weight_sum(packed, map.inputs, width, group.members.data(),
+                                      group.members.size(), group.weights.data(), bits, base[i],
+                                      group_outputs);
           }
         }
         for (size_t o : plan.single_outputs) {
           const size_t first = map.row_begin[o], last = map.row_begin[o + 1];
           for (size_t t = first; t < last; ++t)
             pointers[t - first] = inputs[map.terms[t].input].c.residues(i) + begin;
-          linear_avx2::signed_small_weight_sum(pointers.data(), magnitudes.data() + first,
-                                               negative.data() + first, last - first, bits, base[i],
-                                               width, outputs[o].c.residues(i) + begin);
+          signed_small_weight_sum(pointers.data(), magnitudes.data() + first,
+                                  negative.data() + first, last - first, bits, base[i], width,
+                                  outputs[o].c.residues(i) + begin);
         }
         if (progress) progress(++finished, k * blocks);
       }
@@ -262,6 +281,9 @@ bool linear_kernel_applies(LinearKernel kernel, const LinearMap& map) {
       return true;
     case LinearKernel::avx2:
       return linear_avx2::cpu_supported() && weight_bits(map) <= kSmallWeightBits &&
+             map.terms.size() < (size_t{1} << 32);
+    case LinearKernel::avx512:
+      return linear_avx512::cpu_supported() && weight_bits(map) <= kSmallWeightBits &&
              map.terms.size() < (size_t{1} << 32);
   }
   return false;

@@ -16,14 +16,14 @@
 #include <cstdint>
 
 #include "cryptonets/arith/modulus.hpp"
+#include "cryptonets/arith/simd.hpp"
 #include "cryptonets/arith/uint128.hpp"
 #include "linear_kernel_avx2.hpp"
 
 namespace cryptonets::linear_avx2 {
 
 bool cpu_supported() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") != 0;
+  return simd_path_supported(SimdPath::avx2);
 }
 
 // out[x] = Σ_k sign_k·magnitude_k·inputs[k][x] mod q for x < width (a multiple of 16), where

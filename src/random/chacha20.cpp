@@ -10,7 +10,17 @@
 #include <stdexcept>
 #include <string>
 
+#include "cryptonets/arith/simd.hpp"
+
 namespace cryptonets {
+
+// The vector kernels (chacha20_simd.cpp): 8 or 16 consecutive blocks from block index `first`.
+namespace chacha20_simd {
+void blocks_avx2(const std::array<uint32_t, 8>& key, uint64_t first,
+                 const std::array<uint32_t, 3>& nonce, uint8_t* out);
+void blocks_avx512(const std::array<uint32_t, 8>& key, uint64_t first,
+                   const std::array<uint32_t, 3>& nonce, uint8_t* out);
+}  // namespace chacha20_simd
 
 namespace {
 
@@ -122,7 +132,7 @@ Prng Prng::insecure_seeded(uint64_t seed) {
   return Prng(key, true);
 }
 
-// Block i of the stream is chacha20_block(key, low32(i), {high32(i), nonce_[1], nonce_[2]}): a
+// Block i of the stream is chacha20_block(key, low32(i), {high32(i), 0, 0}) (chacha20_blocks): a
 // 64-bit block index, so no (key, counter, nonce) triple is ever used twice.
 Prng Prng::fork() {
   std::array<uint8_t, 32> bytes;
@@ -134,22 +144,51 @@ Prng Prng::fork() {
   return Prng(key, insecure_);
 }
 
+void chacha20_blocks(const std::array<uint32_t, 8>& key, uint64_t first_block, size_t count,
+                     uint8_t* out, SimdPath path) {
+  if (!simd_path_supported(path)) {
+    throw std::invalid_argument(std::string("chacha20_blocks: this CPU does not support the ") +
+                                to_string(path) + " path");
+  }
+  if (count > 0 && first_block > UINT64_MAX - (count - 1)) {
+    throw std::invalid_argument("chacha20_blocks: block index beyond 2^64 - 1");
+  }
+  const std::array<uint32_t, 3> nonce{};  // word 0 is replaced by high32(block) in each block
+  size_t done = 0;
+  if (path >= SimdPath::avx512) {
+    for (; count - done >= 16; done += 16)
+      chacha20_simd::blocks_avx512(key, first_block + done, nonce, out + 64 * done);
+  }
+  if (path >= SimdPath::avx2) {
+    for (; count - done >= 8; done += 8)
+      chacha20_simd::blocks_avx2(key, first_block + done, nonce, out + 64 * done);
+  }
+  for (; done < count; ++done) {
+    const uint64_t block = first_block + done;
+    chacha20_block_to(key, static_cast<uint32_t>(block), {static_cast<uint32_t>(block >> 32), 0, 0},
+                      out + 64 * done);
+  }
+}
+
+// The buffer is a window on the keystream: one block on the scalar path, kBufferBlocks blocks
+// computed together on the vector paths. The stream is the same either way.
 void Prng::refill() {
-  if (block_counter_ == UINT64_MAX) {
+  const SimdPath path = simd_path();
+  const size_t count = path == SimdPath::scalar ? 1 : kBufferBlocks;
+  if (block_counter_ > UINT64_MAX - count) {
     throw std::runtime_error("Prng: keystream exhausted (2^64 blocks); re-key the generator");
   }
-  std::array<uint32_t, 3> nonce = nonce_;
-  nonce[0] = static_cast<uint32_t>(block_counter_ >> 32);
-  chacha20_block_to(key_, static_cast<uint32_t>(block_counter_), nonce, buffer_.data());
-  ++block_counter_;
+  chacha20_blocks(key_, block_counter_, count, buffer_.data(), path);
+  block_counter_ += count;
+  buffer_end_ = 64 * count;
   buffer_pos_ = 0;
 }
 
 void Prng::fill(std::span<uint8_t> out) {
   size_t done = 0;
   while (done < out.size()) {
-    if (buffer_pos_ == buffer_.size()) refill();
-    const size_t take = std::min(out.size() - done, buffer_.size() - buffer_pos_);
+    if (buffer_pos_ == buffer_end_) refill();
+    const size_t take = std::min(out.size() - done, buffer_end_ - buffer_pos_);
     std::memcpy(out.data() + done, buffer_.data() + buffer_pos_, take);
     buffer_pos_ += take;
     done += take;
@@ -157,8 +196,8 @@ void Prng::fill(std::span<uint8_t> out) {
 }
 
 uint32_t Prng::next_u32() {
-  if (buffer_pos_ == buffer_.size()) refill();
-  if (buffer_pos_ + 4 <= buffer_.size()) {
+  if (buffer_pos_ == buffer_end_) refill();
+  if (buffer_pos_ + 4 <= buffer_end_) {
     const uint32_t value = load_le32(buffer_.data() + buffer_pos_);
     buffer_pos_ += 4;
     return value;
@@ -169,8 +208,8 @@ uint32_t Prng::next_u32() {
 }
 
 uint64_t Prng::next_u64() {
-  if (buffer_pos_ == buffer_.size()) refill();
-  if (buffer_pos_ + 8 <= buffer_.size()) {
+  if (buffer_pos_ == buffer_end_) refill();
+  if (buffer_pos_ + 8 <= buffer_end_) {
     const uint64_t value = load_le64(buffer_.data() + buffer_pos_);
     buffer_pos_ += 8;
     return value;

@@ -1,12 +1,25 @@
 // Samplers over the distributions YASHE' needs: uniform mod q, ternary, discrete Gaussian.
 #include "cryptonets/random/samplers.hpp"
 
+#include <string.h>  // explicit_bzero
+
+#include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
+#include <cstring>
+#include <span>
 #include <stdexcept>
 #include <string>
 
+#include "cryptonets/arith/simd.hpp"
+
 namespace cryptonets {
+
+namespace samplers_avx512 {
+void gaussian_from_bytes(const uint8_t* bytes, size_t count, const uint64_t* cdf, size_t cdf_size,
+                         int64_t* out);
+}  // namespace samplers_avx512
 
 uint64_t sample_uniform_below(Prng& prng, uint64_t bound) {
   if (bound == 0) throw std::invalid_argument("sample_uniform_below: bound must be >= 1, got 0");
@@ -101,10 +114,36 @@ int64_t DiscreteGaussian::sample(Prng& prng) const {
   return (magnitude ^ -negative) + negative;  // two's complement: -magnitude when negative
 }
 
+// The AVX-512 path reads the stream in chunks: sample() consumes 8 bytes (u) then 4 (sign), so
+// sample i of a chunk is bytes [12i, 12i + 12), and the results equal the scalar path's.
 std::vector<int64_t> DiscreteGaussian::sample_vector(Prng& prng, size_t n) const {
   std::vector<int64_t> out(n);
-  for (int64_t& x : out)
-    x = sample(prng);
+  if (simd_path() < SimdPath::avx512) {
+    for (int64_t& x : out)
+      x = sample(prng);
+    return out;
+  }
+  constexpr size_t kChunk = 512;
+  std::array<uint8_t, 12 * kChunk> bytes;
+  for (size_t first = 0; first < n; first += kChunk) {
+    const size_t count = std::min(kChunk, n - first);
+    prng.fill(std::span<uint8_t>(bytes.data(), 12 * count));
+    const size_t vectorised = count / 8 * 8;
+    samplers_avx512::gaussian_from_bytes(bytes.data(), vectorised, cdf_.data(), cdf_.size(),
+                                         out.data() + first);
+    for (size_t i = vectorised; i < count; ++i) {
+      uint64_t u = 0;
+      uint32_t sign_word = 0;
+      std::memcpy(&u, bytes.data() + 12 * i, 8);  // x86-64 is little-endian, as the stream
+      std::memcpy(&sign_word, bytes.data() + 12 * i + 8, 4);
+      int64_t magnitude = 0;
+      for (const uint64_t threshold : cdf_)
+        magnitude += static_cast<int64_t>(u >= threshold);
+      const int64_t negative = static_cast<int64_t>(sign_word & 1);
+      out[first + i] = (magnitude ^ -negative) + negative;
+    }
+  }
+  explicit_bzero(bytes.data(), bytes.size());  // the noise is secret: leave no copy behind
   return out;
 }
 

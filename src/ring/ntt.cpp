@@ -19,13 +19,23 @@
 namespace cryptonets {
 
 // The AVX2 kernels, defined in ntt_avx2.cpp (compiled for AVX2 per function, called only when the
-// CPU has it). Same tables and semantics as the scalar kernels below.
+// path allows it). Same tables and semantics as the scalar kernels below.
 namespace ntt_avx2 {
-bool cpu_supported();
 void forward(uint64_t* a, size_t n, uint64_t q, const ShoupMultiplier* psi_powers);
 void inverse(uint64_t* a, size_t n, uint64_t q, const ShoupMultiplier* inverse_psi_powers,
              const ShoupMultiplier& inverse_n, const ShoupMultiplier& inverse_n_last_twiddle);
 }  // namespace ntt_avx2
+
+// The AVX-512 kernels (ntt_avx512.cpp), n ≥ 16: 64-bit words for q < 2^62, and IFMA for q < 2^50
+// with tables whose quotients are floor(w·2^52/q).
+namespace ntt_avx512 {
+void forward_64(uint64_t* a, size_t n, uint64_t q, const ShoupMultiplier* psi_powers);
+void inverse_64(uint64_t* a, size_t n, uint64_t q, const ShoupMultiplier* inverse_psi_powers,
+                const ShoupMultiplier& inverse_n, const ShoupMultiplier& inverse_n_last_twiddle);
+void forward_52(uint64_t* a, size_t n, uint64_t q, const ShoupMultiplier* psi_powers);
+void inverse_52(uint64_t* a, size_t n, uint64_t q, const ShoupMultiplier* inverse_psi_powers,
+                const ShoupMultiplier& inverse_n, const ShoupMultiplier& inverse_n_last_twiddle);
+}  // namespace ntt_avx512
 
 namespace {
 
@@ -154,30 +164,29 @@ void inverse_scalar(uint64_t* __restrict a, size_t n, uint64_t q,
   }
 }
 
-// The AVX2 kernels work on blocks of eight coefficients; below that the scalar kernels (which
-// agree with them bit for bit) run whatever path was asked for.
+// Blocks of the vector kernels: AVX2 works on eight coefficients, AVX-512 on sixteen.
 constexpr size_t kMinAvx2Degree = 8;
+constexpr size_t kMinAvx512Degree = 16;
+// IFMA multiplies 52-bit words; the lazy values stay below 4q ≤ 2^52.
+constexpr uint64_t kIfmaModulusBound = uint64_t{1} << 50;
 
-bool use_avx2(NttPath path, size_t n) {
-  if (path == NttPath::avx2 && !ntt_path_available(NttPath::avx2)) {
-    throw std::invalid_argument("NttTables: the AVX2 path was requested but this CPU lacks AVX2");
-  }
-  if (path == NttPath::scalar || n < kMinAvx2Degree) return false;
-  return ntt_path_available(NttPath::avx2);
+// Shoup's multiplier with β = 2^52: (w, floor(w·2^52/q)), for the IFMA kernels.
+ShoupMultiplier shoup_52(uint64_t w, uint64_t q) {
+  ShoupMultiplier m;
+  m.operand = w;
+  m.quotient = static_cast<uint64_t>((static_cast<u128>(w) << 52) / q);
+  return m;
+}
+
+std::vector<ShoupMultiplier> shoup_52_table(const std::vector<ShoupMultiplier>& table, uint64_t q) {
+  std::vector<ShoupMultiplier> result;
+  result.reserve(table.size());
+  for (const ShoupMultiplier& w : table)
+    result.push_back(shoup_52(w.operand, q));
+  return result;
 }
 
 }  // namespace
-
-bool ntt_path_available(NttPath path) {
-  switch (path) {
-    case NttPath::scalar:
-    case NttPath::best:
-      return true;
-    case NttPath::avx2:
-      return ntt_avx2::cpu_supported();
-  }
-  return false;
-}
 
 NttTables::NttTables(size_t n, const Modulus& q)
     : n_(validated_degree(n)),
@@ -206,23 +215,56 @@ NttTables::NttTables(size_t n, const Modulus& q)
   const uint64_t n_inverse = inv_mod(n, q_);
   inverse_n_ = ShoupMultiplier(n_inverse, q_);
   inverse_n_last_twiddle_ = ShoupMultiplier(mul_mod(n_inverse, inverse_powers[1], q_), q_);
-}
-
-void NttTables::forward(uint64_t* a, NttPath path) const {
-  if (use_avx2(path, n_)) {
-    ntt_avx2::forward(a, n_, q_.value(), psi_powers_.data());
-  } else {
-    forward_scalar(a, n_, q_.value(), psi_powers_.data());
+  if (q_.value() < kIfmaModulusBound) {
+    psi_powers_52_ = shoup_52_table(psi_powers_, q_.value());
+    inverse_psi_powers_52_ = shoup_52_table(inverse_psi_powers_, q_.value());
+    inverse_n_52_ = shoup_52(inverse_n_.operand, q_.value());
+    inverse_n_last_twiddle_52_ = shoup_52(inverse_n_last_twiddle_.operand, q_.value());
   }
 }
 
-void NttTables::inverse(uint64_t* a, NttPath path) const {
-  if (use_avx2(path, n_)) {
-    ntt_avx2::inverse(a, n_, q_.value(), inverse_psi_powers_.data(), inverse_n_,
-                      inverse_n_last_twiddle_);
-  } else {
-    inverse_scalar(a, n_, q_.value(), inverse_psi_powers_.data(), inverse_n_,
-                   inverse_n_last_twiddle_);
+SimdPath NttTables::kernel(SimdPath path) const {
+  if (!simd_path_supported(path)) {
+    throw std::invalid_argument(std::string("NttTables: the ") + to_string(path) +
+                                " path was requested but this CPU does not support it");
+  }
+  if (path == SimdPath::avx512ifma && n_ >= kMinAvx512Degree && !psi_powers_52_.empty()) {
+    return SimdPath::avx512ifma;
+  }
+  if (path >= SimdPath::avx512 && n_ >= kMinAvx512Degree) return SimdPath::avx512;
+  if (path >= SimdPath::avx2 && n_ >= kMinAvx2Degree) return SimdPath::avx2;
+  return SimdPath::scalar;
+}
+
+void NttTables::forward(uint64_t* a, SimdPath path) const {
+  const uint64_t q = q_.value();
+  switch (kernel(path)) {
+    case SimdPath::avx512ifma:
+      return ntt_avx512::forward_52(a, n_, q, psi_powers_52_.data());
+    case SimdPath::avx512:
+      return ntt_avx512::forward_64(a, n_, q, psi_powers_.data());
+    case SimdPath::avx2:
+      return ntt_avx2::forward(a, n_, q, psi_powers_.data());
+    case SimdPath::scalar:
+      return forward_scalar(a, n_, q, psi_powers_.data());
+  }
+}
+
+void NttTables::inverse(uint64_t* a, SimdPath path) const {
+  const uint64_t q = q_.value();
+  switch (kernel(path)) {
+    case SimdPath::avx512ifma:
+      return ntt_avx512::inverse_52(a, n_, q, inverse_psi_powers_52_.data(), inverse_n_52_,
+                                    inverse_n_last_twiddle_52_);
+    case SimdPath::avx512:
+      return ntt_avx512::inverse_64(a, n_, q, inverse_psi_powers_.data(), inverse_n_,
+                                    inverse_n_last_twiddle_);
+    case SimdPath::avx2:
+      return ntt_avx2::inverse(a, n_, q, inverse_psi_powers_.data(), inverse_n_,
+                               inverse_n_last_twiddle_);
+    case SimdPath::scalar:
+      return inverse_scalar(a, n_, q, inverse_psi_powers_.data(), inverse_n_,
+                            inverse_n_last_twiddle_);
   }
 }
 

@@ -2,7 +2,7 @@
 // merged twiddles, Harvey 2014 lazy butterflies), four 64-bit butterflies per instruction.
 //
 // Each function is compiled for AVX2 through its own target attribute, so the rest of the library
-// keeps the portable instruction set; ntt.cpp calls in here only after checking the CPU.
+// keeps the portable instruction set; ntt.cpp calls in here only when simd_path() allows it.
 //
 // AVX2 has no 64×64-bit multiply. _mm256_mul_epu32 gives the 64-bit product of the low 32 bits of
 // each lane, so x·w is assembled from 32-bit halves: x = x1·2^32 + x0, w = w1·2^32 + w0,
@@ -13,7 +13,7 @@
 // path's, so both paths give the same canonical residues in [0, q) bit for bit.
 //
 // Measured on AMD EPYC (Zen 3): forward n = 8192 about 1.8x faster than the scalar path (see
-// bench/results/ring.md), so NttPath::best selects this path where the CPU has AVX2.
+// bench/results/ring.md), so it is the path of choice on CPUs with AVX2 and without AVX-512.
 #include <immintrin.h>
 
 #include <cassert>
@@ -28,16 +28,6 @@ namespace cryptonets::ntt_avx2 {
 static_assert(sizeof(ShoupMultiplier) == 2 * sizeof(uint64_t) &&
               offsetof(ShoupMultiplier, operand) == 0 &&
               offsetof(ShoupMultiplier, quotient) == sizeof(uint64_t));
-
-bool cpu_supported() {
-  // __builtin_cpu_init makes this safe to call from static initialisers (e.g. benchmark
-  // registration) that may run before libgcc's own CPU detection.
-  static const bool supported = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") != 0;
-  }();
-  return supported;
-}
 
 namespace {
 

@@ -24,9 +24,10 @@
 
 namespace cryptonets {
 
-// Which implementation of the fused kernel: the portable 128-bit accumulation, the AVX2 path for
-// weights below 2^20 in magnitude (linear_kernel_avx2.cpp), or the best one this CPU and map allow.
-enum class LinearKernel { scalar, avx2, best };
+// Which implementation of the fused kernel: the portable 128-bit accumulation, the AVX2 or AVX-512
+// path for weights below 2^20 in magnitude (linear_kernel_avx2.cpp, linear_kernel_avx512.cpp),
+// or the best one that simd_path() (arith/simd.hpp) and the map allow. All give the same words.
+enum class LinearKernel { scalar, avx2, avx512, best };
 
 class EncryptedArithmetic {
  public:
@@ -62,7 +63,8 @@ std::vector<yashe::Ciphertext> fused_linear_combinations(
     std::span<const yashe::Ciphertext> inputs, int threads,
     const EncryptedArithmetic::ProgressCallback& progress = {},
     LinearKernel kernel = LinearKernel::best);
-// Whether `kernel` can run `map` on this CPU (avx2: AVX2 present and every |w| < 2^20).
+// Whether `kernel` can run `map` on this CPU (avx2, avx512: the CPU has the instructions and
+// every |w| < 2^20).
 bool linear_kernel_applies(LinearKernel kernel, const LinearMap& map);
 yashe::Ciphertext weighted_sum_reference(const yashe::Evaluator& evaluator,
                                          std::span<const yashe::Ciphertext> inputs,

@@ -10,6 +10,10 @@
 // are flagged (with the margin max(2^-40, 2E)) and redone exactly with GMP, so the conversion is
 // exact for every input, not only with high probability.
 //
+// Paths (arith/simd.hpp): from SimdPath::avx512 the first pass runs eight columns at a time, from
+// SimdPath::avx512ifma the second pass too (base_converter_avx512.cpp); every path writes the
+// same words.
+//
 // Layout for speed: columns are processed in blocks that keep the y_i of a block in L1 cache.
 // Pass 1 walks the source rows contiguously (y_i and the double sum); pass 2 walks each target
 // row contiguously, accumulating Σ_i y_i·(â_i mod c_j) in 128 bits with one reduction per
@@ -99,6 +103,11 @@ class BaseConverter {
   std::vector<uint64_t> punctured_mod_to_;     // (â_i mod c_j) at [j · k + i]
   std::vector<uint64_t> overflow_correction_;  // (-v·A mod c_j) at [j · (k + 2) + v], v = 0..k+1
   std::vector<WideReducer> reducers_;          // one per target modulus
+  // The same constants as plain residues (IFMA pass 2), and per target the Shoup multipliers of
+  // 1, 2^52 and 2^104 modulo c_j at [3j], [3j + 1], [3j + 2].
+  std::vector<uint64_t> punctured_plain_;
+  std::vector<uint64_t> correction_plain_;
+  std::vector<ShoupMultiplier> ifma_reduce_;
   std::vector<MontgomeryReducer> montgomery_reducers_;
   mutable std::atomic<size_t> fallbacks_{0};
 };

@@ -6,6 +6,9 @@
 // Butterflies follow Harvey ("Faster arithmetic for number-theoretic transforms", 2014): Shoup
 // multiplication by precomputed twiddles, values kept lazily in [0, 4q) and reduced once at the
 // end.
+//
+// Paths (arith/simd.hpp): scalar; AVX2 (n ≥ 8); AVX-512 with 64-bit words (n ≥ 16); AVX-512
+// IFMA with 52-bit words (n ≥ 16, q < 2^50). All give the same output bit for bit.
 #pragma once
 
 #include <cstddef>
@@ -13,16 +16,9 @@
 #include <vector>
 
 #include "cryptonets/arith/modulus.hpp"
+#include "cryptonets/arith/simd.hpp"
 
 namespace cryptonets {
-
-enum class NttPath {
-  scalar,  // portable C++; always available
-  avx2,    // AVX2 kernels, bit-for-bit equal to the scalar path; only where the CPU has AVX2
-  best,    // the fastest path this CPU supports
-};
-
-bool ntt_path_available(NttPath path);
 
 class NttTables {
  public:
@@ -34,9 +30,16 @@ class NttTables {
   uint64_t psi() const { return psi_; }
 
   // In place. Input: n residues in [0, q) in coefficient order. Output: [0, q), bit-reversed.
-  void forward(uint64_t* a, NttPath path = NttPath::best) const;
+  // Uses the widest kernel allowed by simd_path().
+  void forward(uint64_t* a) const { forward(a, simd_path()); }
   // In place, exact inverse of forward (the factor n^-1 included).
-  void inverse(uint64_t* a, NttPath path = NttPath::best) const;
+  void inverse(uint64_t* a) const { inverse(a, simd_path()); }
+  // The same with the widest kernel allowed by `path`; throws std::invalid_argument if this CPU
+  // does not support `path`.
+  void forward(uint64_t* a, SimdPath path) const;
+  void inverse(uint64_t* a, SimdPath path) const;
+  // The kernel that `path` selects for this table (scalar below n = 8, IFMA only for q < 2^50).
+  SimdPath kernel(SimdPath path) const;
 
  private:
   size_t n_;
@@ -50,6 +53,11 @@ class NttTables {
   ShoupMultiplier inverse_n_;
   // n^-1 · ψ^-brv(1): the twiddle of the last inverse stage with n^-1 folded in.
   ShoupMultiplier inverse_n_last_twiddle_;
+  // For q < 2^50 (IFMA kernels): the same tables with quotients floor(w·2^52/q); else empty.
+  std::vector<ShoupMultiplier> psi_powers_52_;
+  std::vector<ShoupMultiplier> inverse_psi_powers_52_;
+  ShoupMultiplier inverse_n_52_;
+  ShoupMultiplier inverse_n_last_twiddle_52_;
 };
 
 }  // namespace cryptonets

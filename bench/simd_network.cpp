@@ -1,0 +1,169 @@
+// The shipped network on one batch of MNIST test images with every SIMD path this CPU supports,
+// in one process and with the same keys and the same (insecurely seeded, for reproducibility)
+// encryption randomness, so each path's gain is a ratio measured in one run. Every path must give
+// the same output ciphertexts bit for bit and the plain integer network's scores; the program
+// exits with status 1 otherwise.
+//
+//   build/bench/cryptonets-simd-network [images] [primes] [threads] [paths]
+//     images: 1..8192 (default 8192, one full batch); primes: "default" (the preset) or
+//     COUNTxBITS such as 8x50 (same n and plaintext moduli); threads (default 1);
+//     paths: comma-separated names or "widest" (default: every supported path).
+// Prints one markdown table: seconds per stage (wall and process CPU time) per path.
+#include <time.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cryptonets/arith/primes.hpp"
+#include "cryptonets/arith/simd.hpp"
+#include "cryptonets/encoding/plaintext_crt.hpp"
+#include "cryptonets/io/idx.hpp"
+#include "cryptonets/io/model_file.hpp"
+#include "cryptonets/nn/model.hpp"
+#include "cryptonets/nn/parameter_selection.hpp"
+#include "cryptonets/nn/private_inference.hpp"
+#include "cryptonets/nn/range.hpp"
+
+using namespace cryptonets;
+
+namespace {
+
+double cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+struct StageTime {
+  std::string label;
+  double wall = 0, cpu = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const size_t images = argc > 1 ? std::stoul(argv[1]) : 8192;
+  const std::string primes = argc > 2 ? argv[2] : "default";
+  const int threads = argc > 3 ? std::stoi(argv[3]) : 1;
+  std::vector<SimdPath> paths;
+  if (argc > 4) {
+    std::stringstream list(argv[4]);
+    for (std::string name; std::getline(list, name, ',');) {
+      const auto path = name == "widest" ? widest_supported_simd_path() : parse_simd_path(name);
+      if (!path || !simd_path_supported(*path)) {
+        std::fprintf(stderr, "unknown or unsupported path %s\n", name.c_str());
+        return 2;
+      }
+      paths.push_back(*path);
+    }
+  } else {
+    for (SimdPath path :
+         {SimdPath::scalar, SimdPath::avx2, SimdPath::avx512, SimdPath::avx512ifma}) {
+      if (simd_path_supported(path)) paths.push_back(path);
+    }
+  }
+  const std::string data = CRYPTONETS_SOURCE_DATA_DIR;
+  const Model model = load_model(data + "/model.txt");
+  const CompiledModel compiled = compile_model(model);
+  const RangeReport ranges = track_ranges(model);
+  const ParameterChoice choice = preset("default", model);
+  yashe::Parameters params = choice.base;
+  if (primes != "default") {
+    const size_t x = primes.find('x');
+    params = yashe::Parameters::create(choice.base.n, std::stoul(primes.substr(0, x)),
+                                       std::stoi(primes.substr(x + 1)), choice.base.t);
+  }
+  const double budget = predict_budget_over_moduli(params, choice.plaintext_moduli, compiled);
+  const MnistSet test = load_mnist(data + "/mnist", MnistSplit::kTest);
+  const auto batch_images = quantised_images(model, test.images, 0, images);
+  const auto plain = plain_scores(compiled, batch_images, threads);
+
+  Prng key_prng = Prng::insecure_seeded(2016);  // INSECURE: reproducible benchmark keys
+  const encoding::CrtKeys keys =
+      encoding::CrtKeys::generate(params, choice.plaintext_moduli, key_prng);
+  const encoding::CrtEncryptionSet server(keys);
+  const encoding::CrtDecryptionSet client(keys);
+
+  std::printf("# SIMD paths on the shipped network, one process\n\n");
+  std::printf("parameters: %s; plaintext moduli: %zu; predicted noise budget %.1f bits\n",
+              params.describe().c_str(), choice.plaintext_moduli.size(), budget);
+  std::printf("images: %zu (one batch); threads: %d\n\n", images, threads);
+
+  std::map<SimdPath, std::vector<StageTime>> times;
+  std::vector<yashe::Ciphertext> reference_outputs;
+  bool all_equal = true;
+  for (SimdPath path : paths) {
+    const ScopedSimdPath forced(path);
+    Prng prng = Prng::insecure_seeded(7);  // the same encryption randomness on every path
+    std::vector<StageTime>& stages = times[path];
+    double last_cpu = cpu_seconds();
+    const auto observe = [&](const StageReport& report) {
+      const double now = cpu_seconds();
+      std::string label = report.stage;
+      if (report.layer_index) label = std::to_string(*report.layer_index + 1) + ". " + label;
+      label += " (t" + std::to_string(report.modulus_index + 1) + ")";
+      stages.push_back({label, report.seconds, now - last_cpu});
+      last_cpu = now;
+    };
+    EncryptedBatch batch = encrypt_batch(server, model, batch_images, prng, threads, observe);
+    InferenceOptions options;
+    options.threads = threads;
+    options.observe = observe;
+    last_cpu = cpu_seconds();
+    const EncryptedBatch scores = infer(server, compiled, std::move(batch), options);
+    last_cpu = cpu_seconds();
+    const auto decrypted = decrypt_scores(client, scores, ranges.output().bound, observe);
+    std::vector<yashe::Ciphertext> outputs;
+    for (const auto& row : scores.values)
+      outputs.insert(outputs.end(), row.begin(), row.end());
+    if (reference_outputs.empty()) reference_outputs = outputs;
+    bool equal = decrypted == plain && outputs.size() == reference_outputs.size();
+    for (size_t i = 0; equal && i < outputs.size(); ++i)
+      equal = outputs[i].c == reference_outputs[i].c;
+    std::printf(
+        "path %s: output ciphertexts equal the first path's and scores equal the plain "
+        "network's: %s\n",
+        to_string(path), equal ? "yes" : "NO");
+    all_equal = all_equal && equal;
+  }
+
+  std::printf("\n| stage |");
+  for (SimdPath path : paths)
+    std::printf(" %s wall s | %s CPU s |", to_string(path), to_string(path));
+  std::printf(" CPU ratio %s / %s |\n|---|", to_string(paths.front()), to_string(paths.back()));
+  for (size_t p = 0; p < paths.size(); ++p)
+    std::printf("---|---|");
+  std::printf("---|\n");
+  const size_t rows = times[paths.front()].size();
+  std::vector<double> wall_total(paths.size()), cpu_total(paths.size());
+  std::vector<double> layer_wall(paths.size()), layer_cpu(paths.size());
+  for (size_t r = 0; r < rows; ++r) {
+    const std::string& label = times[paths.front()][r].label;
+    std::printf("| %s |", label.c_str());
+    const bool layer = label[0] >= '1' && label[0] <= '9';
+    for (size_t p = 0; p < paths.size(); ++p) {
+      const StageTime& t = times[paths[p]][r];
+      std::printf(" %.3f | %.3f |", t.wall, t.cpu);
+      wall_total[p] += t.wall;
+      cpu_total[p] += t.cpu;
+      if (layer) {
+        layer_wall[p] += t.wall;
+        layer_cpu[p] += t.cpu;
+      }
+    }
+    std::printf(" %.2f |\n", times[paths.front()][r].cpu / times[paths.back()][r].cpu);
+  }
+  std::printf("| layers 1-5, all moduli |");
+  for (size_t p = 0; p < paths.size(); ++p)
+    std::printf(" %.3f | %.3f |", layer_wall[p], layer_cpu[p]);
+  std::printf(" %.2f |\n| encryption to decrypted scores |", layer_cpu.front() / layer_cpu.back());
+  for (size_t p = 0; p < paths.size(); ++p)
+    std::printf(" %.3f | %.3f |", wall_total[p], cpu_total[p]);
+  std::printf(" %.2f |\n", cpu_total.front() / cpu_total.back());
+  return all_equal ? 0 : 1;
+}

@@ -1,0 +1,135 @@
+// The fused linear kernel's AVX-512 path for small weights (|w| < 2^20): the AVX2 kernel of
+// linear_kernel_avx2.cpp (see its comments for the arithmetic and the overflow bounds) on eight
+// 64-bit lanes instead of four, bit-for-bit equal to the scalar 128-bit path of
+// encrypted_arithmetic.cpp (tested against it). Self-contained: it shares no code with the AVX2
+// file, only the interface. Compiled per function with a target attribute; the caller checks the
+// CPU through simd_path().
+
+// GCC 12's AVX-512 intrinsics start from _mm512_undefined_epi32(), which -O3 reports as "may be
+// used (or "is used") uninitialized" (GCC bug 105593, fixed in GCC 13): a false positive.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include "linear_kernel_avx512.hpp"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+
+#include "cryptonets/arith/modulus.hpp"
+#include "cryptonets/arith/simd.hpp"
+#include "cryptonets/arith/uint128.hpp"
+
+#define CRYPTONETS_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw")))
+
+namespace cryptonets::linear_avx512 {
+
+bool cpu_supported() {
+  return simd_path_supported(SimdPath::avx512);
+}
+
+// out[x] = Σ_k sign_k·magnitude_k·inputs[k][x] mod q for x < width (a multiple of 16), where
+// inputs[k] points at the first coefficient of the block. magnitude_k < 2^weight_bits,
+// weight_bits <= 20. A negative weight multiplies q − x = (x XOR m) + (q + 1) for m all ones.
+CRYPTONETS_AVX512 void signed_small_weight_sum(const uint64_t* const* inputs,
+                                               const uint32_t* magnitudes, const uint8_t* negative,
+                                               size_t terms, int weight_bits, const Modulus& q,
+                                               size_t width, uint64_t* out) {
+  const size_t chunk = size_t{1} << (32 - weight_bits);
+  const __m512i q_plus_one = _mm512_set1_epi64(static_cast<long long>(q.value() + 1));
+  for (size_t begin = 0; begin < width; begin += 16) {
+    u128 total[16] = {};
+    for (size_t first = 0; first < terms; first += chunk) {
+      const size_t last = std::min(terms, first + chunk);
+      __m512i lo[2], hi[2];
+      for (int r = 0; r < 2; ++r)
+        lo[r] = hi[r] = _mm512_setzero_si512();
+      for (size_t k = first; k < last; ++k) {
+        const __m512i a = _mm512_set1_epi64(magnitudes[k]);
+        const __m512i mask = _mm512_set1_epi64(negative[k] ? -1 : 0);
+        const __m512i offset = _mm512_and_si512(mask, q_plus_one);
+        const uint64_t* in = inputs[k] + begin;
+        for (int r = 0; r < 2; ++r) {
+          __m512i x = _mm512_loadu_si512(in + 8 * r);
+          x = _mm512_add_epi64(_mm512_xor_si512(x, mask), offset);
+          lo[r] = _mm512_add_epi64(lo[r], _mm512_mul_epu32(x, a));
+          hi[r] = _mm512_add_epi64(hi[r], _mm512_mul_epu32(_mm512_srli_epi64(x, 32), a));
+        }
+      }
+      alignas(64) uint64_t lo_words[16], hi_words[16];
+      for (int r = 0; r < 2; ++r) {
+        _mm512_store_si512(lo_words + 8 * r, lo[r]);
+        _mm512_store_si512(hi_words + 8 * r, hi[r]);
+      }
+      for (int x = 0; x < 16; ++x)
+        total[x] += (static_cast<u128>(hi_words[x]) << 32) + lo_words[x];
+    }
+    for (int x = 0; x < 16; ++x)
+      out[begin + x] = q.reduce(total[x]);
+  }
+}
+
+// packed[((s·count + j)·2 + h)·8 + l] = half h (0: x_lo = x mod 2^31, 1: x_hi = x >> 31) of
+// inputs[j][8s + l], for the width / 8 slices s of 8 coefficients (width a multiple of 8).
+CRYPTONETS_AVX512 void split_block(const uint64_t* const* inputs, size_t count, size_t width,
+                                   uint64_t* packed) {
+  const __m512i low_mask = _mm512_set1_epi64((int64_t{1} << 31) - 1);
+  for (size_t j = 0; j < count; ++j) {
+    for (size_t s = 0; s < width / 8; ++s) {
+      const __m512i x = _mm512_loadu_si512(inputs[j] + 8 * s);
+      uint64_t* to = packed + (s * count + j) * 16;
+      _mm512_storeu_si512(to, _mm512_and_si512(x, low_mask));
+      _mm512_storeu_si512(to + 8, _mm512_srli_epi64(x, 31));
+    }
+  }
+}
+
+// For g < kGroupOutputs with out[g] != nullptr and x < width:
+//   out[g][x] = Σ_k weights[k·kGroupOutputs + g] · input_{members[k]}[x] mod q,
+// reading the inputs from split_block's `packed` (of `count` inputs). |weights| < 2^weight_bits,
+// weight_bits <= 20; terms < 2^32. Signed 32×32-bit products of the 31-bit halves, 2^(32−b)
+// terms per 64-bit lane before folding into signed 128-bit totals (as in the AVX2 kernel).
+CRYPTONETS_AVX512 void grouped_signed_weight_sum(const uint64_t* packed, size_t count, size_t width,
+                                                 const uint32_t* members, size_t terms,
+                                                 const int32_t* weights, int weight_bits,
+                                                 const Modulus& q, uint64_t* const* out) {
+  const size_t chunk = size_t{1} << (32 - weight_bits);
+  // A multiple of q in [2^116, 2^117): total + bias lies in (0, 2^118), within Modulus::reduce.
+  const u128 bias = static_cast<u128>(q.value()) << (117 - std::bit_width(q.value()));
+  for (size_t s = 0; s < width / 8; ++s) {
+    const uint64_t* slice = packed + s * count * 16;
+    i128 total[kGroupOutputs][8] = {};
+    for (size_t first = 0; first < terms; first += chunk) {
+      const size_t last = std::min(terms, first + chunk);
+      __m512i lo[kGroupOutputs], hi[kGroupOutputs];
+      for (size_t g = 0; g < kGroupOutputs; ++g)
+        lo[g] = hi[g] = _mm512_setzero_si512();
+      for (size_t k = first; k < last; ++k) {
+        const uint64_t* x = slice + size_t{members[k]} * 16;
+        const __m512i x_lo = _mm512_loadu_si512(x);
+        const __m512i x_hi = _mm512_loadu_si512(x + 8);
+        const int32_t* w = weights + k * kGroupOutputs;
+        for (size_t g = 0; g < kGroupOutputs; ++g) {
+          const __m512i a = _mm512_set1_epi32(w[g]);  // mul_epi32 reads the low 32 bits
+          lo[g] = _mm512_add_epi64(lo[g], _mm512_mul_epi32(x_lo, a));
+          hi[g] = _mm512_add_epi64(hi[g], _mm512_mul_epi32(x_hi, a));
+        }
+      }
+      for (size_t g = 0; g < kGroupOutputs; ++g) {
+        alignas(64) int64_t lo_words[8], hi_words[8];
+        _mm512_store_si512(lo_words, lo[g]);
+        _mm512_store_si512(hi_words, hi[g]);
+        for (int l = 0; l < 8; ++l)
+          total[g][l] += static_cast<i128>(hi_words[l]) * (int64_t{1} << 31) + lo_words[l];
+      }
+    }
+    for (size_t g = 0; g < kGroupOutputs; ++g) {
+      if (out[g] == nullptr) continue;
+      for (int l = 0; l < 8; ++l)
+        out[g][8 * s + l] = q.reduce(static_cast<u128>(total[g][l] + static_cast<i128>(bias)));
+    }
+  }
+}
+
+}  // namespace cryptonets::linear_avx512
