@@ -119,6 +119,7 @@ int run_decrypt(std::span<char* const> arguments) {
   const ContextSet contexts = load_parameter_set(keys.parameters);
   require_plaintext_moduli(ranges, plaintext_moduli_of(contexts));
   std::vector<yashe::SecretKey> secret_keys = load_secret_keys(keys.secret_keys, contexts);
+  require_one_key_set({keys.parameters, keys.public_keys, keys.evaluation_keys, keys.secret_keys});
   const std::vector<uint64_t> key_ids = key_ids_of(secret_keys);
   const encoding::CrtDecryptionSet client(contexts, std::move(secret_keys));
 

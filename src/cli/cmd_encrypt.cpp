@@ -67,6 +67,7 @@ int run_encrypt(std::span<char* const> arguments) {
   const ContextSet contexts = load_parameter_set(keys.parameters);
   require_plaintext_moduli(track_ranges(model), plaintext_moduli_of(contexts));
   std::vector<yashe::PublicKey> public_keys = load_public_keys(keys.public_keys, contexts);
+  require_one_key_set({keys.parameters, keys.public_keys, keys.evaluation_keys, keys.secret_keys});
   const std::vector<uint64_t> key_ids = key_ids_of(public_keys);
   // Encryption uses no evaluation key: empty ones (tagged with the key ids) complete the set.
   std::vector<yashe::EvaluationKey> no_evaluation_keys(contexts.size());

@@ -1,7 +1,14 @@
 // cryptonets keygen (client): the parameter set and the three key files of the protocol, one key
 // set per plaintext modulus (CRT, CryptoNets §3), in a key directory (io/protocol_files.hpp).
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <bit>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -19,16 +26,126 @@ namespace cryptonets::cli {
 
 namespace {
 
-// The secret key lives here: a new directory is readable by its owner only.
-void create_key_directory(const std::string& directory) {
-  namespace fs = std::filesystem;
-  if (fs::is_directory(directory)) return;
-  if (fs::exists(directory)) {
-    throw std::runtime_error("--out-dir '" + directory + "' exists and is not a directory");
-  }
-  fs::create_directories(directory);
-  fs::permissions(directory, fs::perms::owner_all, fs::perm_options::replace);
+namespace fs = std::filesystem;
+
+constexpr const char* kKeyFileNames[] = {"params", "public.key", "evaluation.key", "secret.key"};
+
+// The key directory as a path with a file name ("keys/" -> "keys"), and its parent.
+fs::path normalised(const std::string& directory) {
+  fs::path path = fs::path(directory).lexically_normal();
+  if (path.filename().empty()) path = path.parent_path();
+  return path;
 }
+
+// An existing key directory is replaced as a whole: it may hold only a key set.
+void check_replaceable(const fs::path& directory) {
+  std::error_code error;
+  if (!fs::exists(directory, error)) return;
+  if (!fs::is_directory(directory, error)) {
+    throw std::runtime_error("--out-dir '" + directory.string() +
+                             "' exists and is not a directory");
+  }
+  for (const fs::directory_entry& entry : fs::directory_iterator(directory)) {
+    const std::string name = entry.path().filename().string();
+    bool key_file = false;
+    for (const char* known : kKeyFileNames)
+      key_file = key_file || name == known;
+    if (!key_file) {
+      throw std::runtime_error("--out-dir '" + directory.string() + "' holds '" + name +
+                               "' besides a key set: keygen replaces the whole directory at "
+                               "once, so move it elsewhere first");
+    }
+  }
+}
+
+// Temporary directories "<name>.tmp-<pid>-XXXXXX" beside the key directory, left by a keygen
+// that was killed (SIGKILL, power loss) before it could remove its own: removed when their
+// process is gone.
+void remove_stale_temporaries(const fs::path& directory) {
+  const fs::path parent = directory.parent_path().empty() ? fs::path(".") : directory.parent_path();
+  const std::string prefix = directory.filename().string() + ".tmp-";
+  std::error_code error;
+  for (const fs::directory_entry& entry : fs::directory_iterator(parent, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (pid <= 0 || pid == static_cast<long>(::getpid())) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // still running
+    fs::remove_all(entry.path(), error);
+  }
+}
+
+// A fresh directory (mode 0700: the secret key lives there) beside the key directory, removed
+// again unless committed: the whole key set is written there and swapped in at once.
+class KeySetStaging {
+ public:
+  explicit KeySetStaging(const fs::path& directory) : directory_(directory) {
+    std::string pattern = directory.string() + ".tmp-" + std::to_string(::getpid()) + "-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("cannot create a temporary directory beside '" + directory.string() +
+                               "': " + std::strerror(errno));
+    }
+    path_ = pattern;
+  }
+  ~KeySetStaging() {
+    std::error_code error;
+    if (!path_.empty()) fs::remove_all(path_, error);
+  }
+  KeySetStaging(const KeySetStaging&) = delete;
+  KeySetStaging& operator=(const KeySetStaging&) = delete;
+
+  const fs::path& path() const { return path_; }
+
+  // Every file is fsynced by AtomicFileWriter; the directory itself here, then the swap: either
+  // the old key set or the new one, never a mixture.
+  void commit() {
+    sync_directory(path_);
+    std::error_code error;
+    if (!fs::exists(directory_, error)) {
+      if (::rename(path_.c_str(), directory_.c_str()) != 0) fail("rename");
+      path_.clear();
+    } else if (::renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, directory_.c_str(),
+                           RENAME_EXCHANGE) == 0) {
+      fs::remove_all(path_, error);  // now the old key set
+      path_.clear();
+    } else if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
+      // No atomic exchange on this file system: two renames (the old set is kept aside until
+      // the new one is in place).
+      const fs::path old = directory_.string() + ".tmp-" + std::to_string(::getpid()) + "-old";
+      if (::rename(directory_.c_str(), old.c_str()) != 0) fail("rename");
+      if (::rename(path_.c_str(), directory_.c_str()) != 0) {
+        const int saved = errno;
+        (void)::rename(old.c_str(), directory_.c_str());
+        errno = saved;
+        fail("rename");
+      }
+      path_.clear();
+      fs::remove_all(old, error);
+    } else {
+      fail("renameat2(RENAME_EXCHANGE)");
+    }
+    const fs::path parent =
+        directory_.parent_path().empty() ? fs::path(".") : directory_.parent_path();
+    sync_directory(parent);
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& call) const {
+    throw std::runtime_error("cannot put the new key set in place of '" + directory_.string() +
+                             "' (" + call + "): " + std::strerror(errno) +
+                             "; the previous key set, if any, is unchanged");
+  }
+  static void sync_directory(const fs::path& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+      (void)::fsync(fd);
+      ::close(fd);
+    }
+  }
+
+  fs::path directory_;
+  fs::path path_;
+};
 
 // Testing only: the preset with a smaller ring. Its primes stay valid (q ≡ 1 mod 2·8192 implies
 // q ≡ 1 mod 2n for every smaller power of two n), and so do the plaintext moduli for batching.
@@ -65,7 +182,13 @@ int run_keygen(std::span<char* const> arguments) {
   for (const std::string& name : preset_names())
     presets += (presets.empty() ? "" : ", ") + name;
   options.add_value("preset", "NAME", "parameter preset: " + presets, "default");
-  options.add_flag("force", "replace an existing secret key (ciphertexts made for it are lost)");
+  options.add_flag("force",
+                   "replace an existing key set (ciphertexts made for it are lost); the old set "
+                   "stays whole until the new one is complete");
+  options.add_value("circuit-privacy", "BITS",
+                    "choose q with room for infer --circuit-privacy BITS (noise flooding to "
+                    "statistical distance 2^-BITS; adds primes)",
+                    "0");
   options.add_value("seed", "S", "INSECURE: derive the keys from S, for reproduction only");
   options.add_value("insecure-ring-degree", "N",
                     "TESTING ONLY, INSECURE: the preset's primes with ring degree N (a power of "
@@ -73,7 +196,8 @@ int run_keygen(std::span<char* const> arguments) {
   if (!options.parse(arguments)) return kExitSuccess;
 
   const Model model = load_model(options.text("model"));
-  const ParameterChoice choice = preset(options.text("preset"), model);
+  const int circuit_privacy = static_cast<int>(options.integer("circuit-privacy", 0, 128));
+  const ParameterChoice choice = preset(options.text("preset"), model, circuit_privacy);
   yashe::Parameters params = choice.base;
   if (options.has("insecure-ring-degree")) {
     params = with_ring_degree(params, options.integer("insecure-ring-degree", 2, 1 << 17));
@@ -89,6 +213,9 @@ int run_keygen(std::span<char* const> arguments) {
                              ": ciphertexts made for it could no longer be decrypted (use --force "
                              "to replace it)");
   }
+  const fs::path target = normalised(directory);
+  check_replaceable(target);
+  remove_stale_temporaries(target);
 
   std::optional<Prng> seeded;
   if (options.has("seed")) {
@@ -108,11 +235,16 @@ int run_keygen(std::span<char* const> arguments) {
     secret_keys.push_back(key_set.secret_key);
   }
 
-  create_key_directory(directory);
-  save_parameter_set(files.parameters, contexts);
-  save_public_keys(files.public_keys, contexts, public_keys);
-  save_evaluation_keys(files.evaluation_keys, contexts, evaluation_keys);
-  save_secret_keys(files.secret_keys, contexts, secret_keys);
+  {
+    KeySetStaging staging(target);
+    const KeyDirectory staged(staging.path().string());
+    const uint64_t key_set = key_set_id(key_ids_of(public_keys));
+    save_parameter_set(staged.parameters, contexts, key_set);
+    save_public_keys(staged.public_keys, contexts, public_keys);
+    save_evaluation_keys(staged.evaluation_keys, contexts, evaluation_keys);
+    save_secret_keys(staged.secret_keys, contexts, secret_keys);
+    staging.commit();
+  }
 
   std::printf("%s\n", yashe::assess_security(params).one_line().c_str());
   std::printf("parameters (%s): %s\n", choice.name.c_str(), params.describe().c_str());

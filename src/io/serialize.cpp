@@ -25,6 +25,7 @@
 
 #include "cryptonets/io/little_endian.hpp"
 #include "cryptonets/io/sha256.hpp"
+#include "cryptonets/yashe/noise_model.hpp"
 
 namespace cryptonets {
 
@@ -49,7 +50,7 @@ constexpr uint64_t kEvaluationForm = 1;
 
 constexpr size_t kMaxParameterPrimes = 64;    // bounds a parameters payload before reading it
 constexpr size_t kParameterFixedWords = 5;    // n, k, t, sigma, decomposition_bits
-constexpr size_t kCiphertextRecordWords = 3;  // degree, form, noise_log2
+constexpr size_t kCiphertextRecordWords = 2;  // degree, form
 
 std::string kind_name(char tag) {
   switch (tag) {
@@ -221,12 +222,13 @@ class RecordWriter {
     }
   }
 
-  void finish() {
+  Sha256::Digest finish() {
     assert(payload_left_ == 0);
     const Sha256::Digest digest = hash_.digest();
     out_.write(reinterpret_cast<const char*>(digest.data()), digest.size());
     out_.flush();
     check_stream();
+    return digest;
   }
 
  private:
@@ -309,12 +311,16 @@ class HashingReader {
     }
     header.version = static_cast<uint16_t>(load_le(&bytes[6], 2));
     if (header.version != kSerializationVersion) {
+      // Version 1 ciphertexts carried the noise estimate in clear (a function of the model).
       fail("format version " + std::to_string(header.version) + ", this build reads version " +
-           std::to_string(kSerializationVersion));
+           std::to_string(kSerializationVersion) +
+           (header.version < kSerializationVersion
+                ? ": written by an older cryptonets; make the file again with this version"
+                : " (written by a newer cryptonets)"));
     }
     if (bytes[5] != 0) {
-      fail("header byte 5 (reserved) is " + std::to_string(bytes[5]) +
-           ", format version 1 has 0 there");
+      fail("header byte 5 (reserved) is " + std::to_string(bytes[5]) + ", format version " +
+           std::to_string(kSerializationVersion) + " has 0 there");
     }
     header.fingerprint = load_le(&bytes[8], 8);
     header.key_id = load_le(&bytes[16], 8);
@@ -351,7 +357,7 @@ class HashingReader {
   }
 
   // Reads the checksum and compares it with the hash of everything read.
-  void finish() {
+  Sha256::Digest finish() {
     assert(payload_left_ == 0);
     Sha256::Digest stored{};
     in_.read(reinterpret_cast<char*>(stored.data()), stored.size());
@@ -365,6 +371,7 @@ class HashingReader {
     if (whole_input_ && in_.peek() != std::istream::traits_type::eof()) {
       fail("trailing bytes after the checksum");
     }
+    return stored;
   }
 
   // A problem seen before the checksum: verify the checksum first (a damaged record is reported
@@ -505,9 +512,6 @@ void check_ciphertext(const Ciphertext& ct, const Context& context, uint64_t key
   if (ct.key_id != key_id) {
     throw std::invalid_argument("writing a ciphertext batch: ciphertext key id " +
                                 hex64(ct.key_id) + " differs from the batch's " + hex64(key_id));
-  }
-  if (std::isnan(ct.noise_log2)) {
-    throw std::invalid_argument("writing a ciphertext: its noise estimate is NaN");
   }
 }
 
@@ -857,17 +861,16 @@ void CiphertextWriter::append(const Ciphertext& ct) {
   check_ciphertext(ct, *context_, key_id_);
   writer_->write_word(static_cast<uint64_t>(ct.degree));
   writer_->write_word(kCoefficientForm);
-  writer_->write_word(double_bits(ct.noise_log2));
   writer_->write_polynomial(ct.c);
   ++written_;
 }
 
-void CiphertextWriter::finish() {
+Sha256::Digest CiphertextWriter::finish() {
   if (written_ != count_) {
     throw std::logic_error("CiphertextWriter: " + std::to_string(written_) + " of " +
                            std::to_string(count_) + " ciphertexts appended before finish()");
   }
-  writer_->finish();
+  return writer_->finish();
 }
 
 CiphertextReader::CiphertextReader(std::istream& in, std::shared_ptr<const Context> context,
@@ -889,6 +892,7 @@ CiphertextReader::CiphertextReader(std::istream& in, std::shared_ptr<const Conte
                     " bytes each for these parameters");
   }
   key_id_ = header.key_id;
+  fresh_noise_log2_ = yashe::NoiseModel(*context_).fresh();
 }
 
 CiphertextReader::~CiphertextReader() = default;
@@ -906,8 +910,7 @@ Ciphertext CiphertextReader::next() {
     reader_->reject("invalid " + what + ": stored in " + form_name(form) + ", expected " +
                     form_name(kCoefficientForm));
   }
-  ct.noise_log2 = bits_double(reader_->read_word(what + " noise estimate"));
-  if (std::isnan(ct.noise_log2)) reader_->reject("invalid " + what + ": noise estimate is NaN");
+  ct.noise_log2 = fresh_noise_log2_;  // files carry no noise estimate
   ct.c = reader_->read_polynomial(*context_, PolyForm::coefficient, what);
   ct.degree = static_cast<int>(degree);
   ct.key_id = key_id_;
@@ -915,12 +918,12 @@ Ciphertext CiphertextReader::next() {
   return ct;
 }
 
-void CiphertextReader::finish() {
+Sha256::Digest CiphertextReader::finish() {
   if (read_ != count_) {
     throw std::logic_error("CiphertextReader: finish() after " + std::to_string(read_) + " of " +
                            std::to_string(count_) + " ciphertexts");
   }
-  reader_->finish();
+  return reader_->finish();
 }
 
 void write_ciphertexts(std::ostream& out, const Context& context,

@@ -64,7 +64,7 @@ flip_byte() {  # FILE OFFSET: xor one byte with 1
 
 # ---- Set-up: a client key directory, a server directory without the secret key, a batch.
 run "$exe" keygen --out-dir client --insecure-ring-degree 64
-mkdir server && cp client/params client/evaluation.key server/
+mkdir server && cp client/params client/evaluation.key client/public.key server/
 run "$exe" encrypt --keys client --images "$images" --count 5 --out images.ct --threads 1
 run "$exe" infer --keys server --in images.ct --out scores.ct --threads 1
 
@@ -96,9 +96,9 @@ fi
 head -c 100000 images.ct >truncated.ct
 expect 1 "truncated" out.ct -- "$exe" infer --keys server --in truncated.ct --out out.ct
 head -c 60 images.ct >truncated.ct
-expect 1 "truncated: 60 bytes, the header alone needs 96" out.ct -- \
+expect 1 "truncated: 60 bytes, the header alone needs 112" out.ct -- \
   "$exe" infer --keys server --in truncated.ct --out out.ct
-mkdir truncated-keys && cp server/params truncated-keys/
+mkdir truncated-keys && cp server/params server/public.key truncated-keys/
 head -c 5000 server/evaluation.key >truncated-keys/evaluation.key
 expect 1 "truncated" out.ct -- "$exe" infer --keys truncated-keys --in images.ct --out out.ct
 head -c "$(($(stat -c %s scores.ct) - 1))" scores.ct >truncated.ct
@@ -118,7 +118,7 @@ expect 1 "corrupted: checksum mismatch" labels.txt -- \
 cp scores.ct corrupted.ct && flip_byte corrupted.ct 56  # the first image index: 0 -> 1
 expect 1 "corrupted: header checksum mismatch" labels.txt -- \
   "$exe" decrypt --keys client --in corrupted.ct --out labels.txt
-mkdir corrupted-keys && cp server/params server/evaluation.key corrupted-keys/
+mkdir corrupted-keys && cp server/params server/evaluation.key server/public.key corrupted-keys/
 flip_byte corrupted-keys/evaluation.key 3000
 expect 1 "corrupted: checksum mismatch" out.ct -- \
   "$exe" infer --keys corrupted-keys --in images.ct --out out.ct
@@ -131,8 +131,8 @@ expect 1 "holds evaluation keys, expected ciphertexts" out.ct -- \
 expect 1 "not a cryptonets protocol file" out.ct -- \
   "$exe" infer --keys server --in "$model" --out out.ct
 expect 1 "holds ciphertexts, expected a parameter set" out.ct -- \
-  "$exe" infer --params images.ct --evaluation-key server/evaluation.key --in images.ct \
-  --out out.ct
+  "$exe" infer --params images.ct --evaluation-key server/evaluation.key \
+  --public-key server/public.key --in images.ct --out out.ct
 expect 1 "the model has 10 outputs (decrypt reads the scores that cryptonets infer writes)" \
   labels.txt -- "$exe" decrypt --keys client --in images.ct --out labels.txt
 expect 1 "the model takes 784 inputs" out.ct -- \
@@ -142,20 +142,22 @@ expect 1 "wrong magic number" out.ct -- \
 
 # ---- Ciphertexts from other parameters and from other keys.
 run "$exe" keygen --out-dir other-params --insecure-ring-degree 32
-mkdir other-params-server && cp other-params/params other-params/evaluation.key other-params-server/
+mkdir other-params-server && cp other-params/params other-params/evaluation.key \
+  other-params/public.key other-params-server/
 expect 1 "made for other parameters" out.ct -- \
   "$exe" infer --keys other-params-server --in images.ct --out out.ct
 expect 1 "made for other parameters" labels.txt -- \
   "$exe" decrypt --keys other-params --in scores.ct --out labels.txt
 run "$exe" keygen --out-dir other-keys --insecure-ring-degree 64
-mkdir other-keys-server && cp other-keys/params other-keys/evaluation.key other-keys-server/
+mkdir other-keys-server && cp other-keys/params other-keys/evaluation.key other-keys/public.key \
+  other-keys-server/
 expect 1 "encrypted under other keys" out.ct -- \
   "$exe" infer --keys other-keys-server --in images.ct --out out.ct
 expect 1 "encrypted under other keys" labels.txt -- \
   "$exe" decrypt --keys other-keys --in scores.ct --out labels.txt
 expect 1 "made for other parameters" out.ct -- \
   "$exe" infer --params other-params/params --evaluation-key server/evaluation.key \
-  --in images.ct --out out.ct
+  --public-key server/public.key --in images.ct --out out.ct
 
 # ---- A model whose outputs need more plaintext bits than the keys' moduli give: the conv weights
 # times 1000 add about 40 bits to the scores (two squares).
@@ -182,8 +184,8 @@ expect 1 "refused --secret-key" out.ct -- \
 expect 1 "refused: the key directory holds client/secret.key" out.ct -- \
   "$exe" infer --keys client --in images.ct --out out.ct
 expect 1 "refused: 'client/secret.key' holds secret keys" out.ct -- \
-  "$exe" infer --params server/params --evaluation-key client/secret.key --in images.ct \
-  --out out.ct
+  "$exe" infer --params server/params --evaluation-key client/secret.key \
+  --public-key server/public.key --in images.ct --out out.ct
 
 # ---- keygen does not overwrite a secret key.
 before=$(sha256sum client/secret.key)
@@ -232,8 +234,9 @@ expect 1 "DIFFER from the plain integer model's on 70 of 70 images" differ.txt -
   "$exe" decrypt --keys client --in many-scores.ct --model other-bias-model.txt \
   --plain-images "$images" --out differ.txt
 
-# ---- A scores file of format version 1 (an 88-byte header without the first image index):
-# refused by name. Its header: bytes 0-55 with version 1, then their SHA-256.
+# ---- A scores file of format version 1 (an 88-byte header without the first image index) or 2
+# (no file ids nor record bindings; noise estimates in clear): refused by name. Version 1's header:
+# bytes 0-55 with version 1, then their SHA-256.
 {
   head -c 6 scores.ct
   printf '\x01\x00'
@@ -244,10 +247,17 @@ v1_checksum=$(sha256sum v1-header.bin | cut -c1-64)
   cat v1-header.bin
   # shellcheck disable=SC2059,SC2001
   printf "$(sed 's/../\\x&/g' <<<"$v1_checksum")"
-  tail -c +97 scores.ct
+  tail -c +113 scores.ct
 } >v1-scores.ct
-older="format version 1, this build reads version 2: written by an older cryptonets; re-run encrypt"
+older="format version 1, this build reads version 3: written by an older cryptonets; re-run encrypt"
 expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v1-scores.ct --out labels.txt
+{
+  head -c 6 scores.ct
+  printf '\x02\x00'
+  tail -c +9 scores.ct
+} >v2-scores.ct
+older="format version 2, this build reads version 3: written by an older cryptonets; re-run encrypt"
+expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v2-scores.ct --out labels.txt
 
 echo "$checks cases checked, $failures failure(s)"
 [ "$failures" -eq 0 ]

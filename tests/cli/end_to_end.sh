@@ -53,9 +53,9 @@ grep -q "encrypted $count images (from $first) in $batches batch(es)" "$work/enc
   fail "encrypt did not report $count images in $batches batches"
 [ "$(head -c 5 "$work/images.ct")" = CNPFC ] || fail "images.ct is not a CNPF ciphertext file"
 
-# Server: a directory without the secret key.
+# Server: a directory without the secret key (the public key re-randomises the scores).
 mkdir "$work/server"
-cp "$work/client/params" "$work/client/evaluation.key" "$work/server/"
+cp "$work/client/params" "$work/client/evaluation.key" "$work/client/public.key" "$work/server/"
 step infer "$exe" infer --keys "$work/server" --in "$work/images.ct" --out "$work/scores.ct" \
   --threads 2
 
