@@ -275,7 +275,8 @@ void save_key_file(const std::string& path, ProtocolFileKind kind, const Context
       write_one(file.stream(), *contexts[i], keys[i]);
     if (!file.stream()) throw std::runtime_error("the output stream failed");
   } catch (const std::runtime_error& error) {
-    throw std::runtime_error("cannot write " + file_source(path) + ": " + error.what());
+    throw std::runtime_error("cannot write " + file_source(path) + ": " + error.what() + " (" +
+                             file.failure() + ")");
   }
   file.commit();
 }
@@ -380,7 +381,8 @@ void save_parameter_set(const std::string& path, const ContextSet& contexts, uin
       write_parameters(file.stream(), context->parameters());
     if (!file.stream()) throw std::runtime_error("the output stream failed");
   } catch (const std::runtime_error& error) {
-    throw std::runtime_error("cannot write " + file_source(path) + ": " + error.what());
+    throw std::runtime_error("cannot write " + file_source(path) + ": " + error.what() + " (" +
+                             file.failure() + ")");
   }
   file.commit();
 }
@@ -591,7 +593,8 @@ void CiphertextFileWriter::write(EncryptedBatch batch, const std::function<void(
       if (!file_.stream()) throw std::runtime_error("the output stream failed");
     }
   } catch (const std::runtime_error& error) {
-    throw std::runtime_error("cannot write " + file_source(path_) + ": " + error.what());
+    throw std::runtime_error("cannot write " + file_source(path_) + ": " + error.what() + " (" +
+                             file_.failure() + ")");
   }
   failed_ = false;
   ++batches_written_;

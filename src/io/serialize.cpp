@@ -1,7 +1,9 @@
 // Binary files for YASHE' objects; the format is described in serialize.hpp.
 #include "cryptonets/io/serialize.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +15,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <istream>
@@ -484,7 +487,8 @@ void save_atomically(const std::string& path, bool owner_only, Write&& write) {
   try {
     write(file.stream());
   } catch (const std::runtime_error& error) {
-    throw std::runtime_error("cannot write " + file_source(path) + ": " + error.what());
+    throw std::runtime_error("cannot write " + file_source(path) + ": " + error.what() + " (" +
+                             file.failure() + ")");
   }
   file.commit();
 }
@@ -1030,18 +1034,65 @@ class AtomicFileWriter::FdBuffer : public std::streambuf {
   int error_ = 0;
 };
 
+namespace {
+
+std::string directory_of(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+}
+
+std::string base_name_of(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// Named temporaries "<name>.tmp-<pid>-<n>" of a process that no longer exists (killed before it
+// could remove them, on a file system without O_TMPFILE, or between link and rename): removed.
+void remove_stale_temporaries(const std::string& path) {
+  const std::string prefix = base_name_of(path) + ".tmp-";
+  DIR* directory = ::opendir(directory_of(path).c_str());
+  if (directory == nullptr) return;
+  while (const dirent* entry = ::readdir(directory)) {
+    const std::string name = entry->d_name;
+    if (name.rfind(prefix, 0) != 0) continue;
+    const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (pid <= 0 || pid == static_cast<long>(::getpid())) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // still running
+    (void)::unlinkat(::dirfd(directory), name.c_str(), 0);
+  }
+  ::closedir(directory);
+}
+
+std::atomic<unsigned> temporary_counter{0};
+
+std::string temporary_name(const std::string& path) {
+  return path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(temporary_counter++);
+}
+
+}  // namespace
+
 AtomicFileWriter::AtomicFileWriter(std::string path, bool owner_only) : path_(std::move(path)) {
-  static std::atomic<unsigned> counter{0};
   const mode_t mode = owner_only ? 0600 : 0644;
+  remove_stale_temporaries(path_);
+  // An unnamed file in the target's directory (Linux O_TMPFILE): whatever ends the process
+  // (signal, SIGKILL, abort from a failed thread start, power loss), nothing is left behind.
+  // It is linked in by commit() through /proc/self/fd.
+  if (::access("/proc/self/fd", X_OK) == 0) {
+    fd_ = ::open(directory_of(path_).c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+  }
+  // Otherwise (no O_TMPFILE on this file system, or no /proc) a named temporary, removed on
+  // failure or by the next writer of the same path if the process was killed.
   for (int attempt = 0; attempt < 100 && fd_ < 0; ++attempt) {
-    temp_path_ = path_ + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    temp_path_ = temporary_name(path_);
     // A fresh name, so O_EXCL (never follow or reuse an existing file) instead of O_TRUNC.
     fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd_ < 0 && errno != EEXIST) break;
   }
   if (fd_ < 0) {
+    const int error = errno;
+    temp_path_.clear();
     throw std::runtime_error("cannot create a temporary file next to " + file_source(path_) + ": " +
-                             std::strerror(errno));
+                             std::strerror(error));
   }
   // The umask may have removed bits; the secret key must be exactly owner read/write.
   if (owner_only && ::fchmod(fd_, 0600) != 0) {
@@ -1062,6 +1113,11 @@ std::ostream& AtomicFileWriter::stream() {
   return *stream_;
 }
 
+std::string AtomicFileWriter::failure() const {
+  const int error = buffer_ ? buffer_->error() : 0;
+  return error != 0 ? std::strerror(error) : "the output stream failed";
+}
+
 void AtomicFileWriter::commit() {
   auto fail = [this](const std::string& step, int error) {
     discard();
@@ -1071,6 +1127,21 @@ void AtomicFileWriter::commit() {
   stream_->flush();
   if (!*stream_) fail("write failed", buffer_->error() != 0 ? buffer_->error() : EIO);
   if (::fsync(fd_) != 0) fail("fsync failed", errno);
+  if (temp_path_.empty()) {
+    // Give the unnamed file a temporary name, then rename it over the target: linkat cannot
+    // replace an existing file.
+    const std::string self = "/proc/self/fd/" + std::to_string(fd_);
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      temp_path_ = temporary_name(path_);
+      if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, temp_path_.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+        break;
+      }
+      const int error = errno;
+      temp_path_.clear();
+      if (error != EEXIST) fail("linkat failed", error);
+    }
+    if (temp_path_.empty()) fail("linkat failed", EEXIST);
+  }
   const int fd = fd_;
   fd_ = -1;
   if (::close(fd) != 0) fail("close failed", errno);

@@ -208,6 +208,98 @@ grep -qF "encrypted scores equal the plain integer model's on all 70 images" mes
   fail "split batches do not match the plain model: $(cat message.txt)"
 [ "$(wc -l <many-labels.txt)" -eq 70 ] || fail "many-labels.txt does not hold 70 labels"
 
+# ---- Records bound to their file and position (issue 14): a two-batch scores file (2 batches x
+# 2 moduli = 4 records, each with its 64-byte binding) reordered, with a record duplicated, with
+# records omitted, or with records spliced in from another scores file under the same keys.
+run "$exe" infer --keys server --in many.ct --out many-scores-2.ct --threads 1
+record=$((($(stat -c %s many-scores.ct) - 112) / 4))
+piece() { # FILE INDEX: record INDEX (from 0) of FILE, with its binding
+  tail -c +$((113 + $2 * record)) "$1" | head -c "$record"
+}
+header() { head -c 112 many-scores.ct; }
+{ header; piece many-scores.ct 2; piece many-scores.ct 3; piece many-scores.ct 0
+  piece many-scores.ct 1; } >swapped.ct
+expect 1 "position 1 holds record 3 (batch 2, modulus 1) instead of record 1 (batch 1, modulus 1): the records were reordered" \
+  labels.txt -- "$exe" decrypt --keys client --in swapped.ct --out labels.txt
+{ header; piece many-scores.ct 0; piece many-scores.ct 1; piece many-scores.ct 0
+  piece many-scores.ct 1; } >duplicated.ct
+expect 1 "record 1 (batch 1, modulus 1) appears twice (positions 1 and 3): a duplicated record" \
+  labels.txt -- "$exe" decrypt --keys client --in duplicated.ct --out labels.txt
+{ header; piece many-scores.ct 0; piece many-scores.ct 1; } >omitted.ct
+expect 1 "record 3 (batch 2, modulus 1) is missing: the file holds 2 of its 4 records" \
+  labels.txt -- "$exe" decrypt --keys client --in omitted.ct --out labels.txt
+{ header; piece many-scores.ct 0; piece many-scores.ct 1; piece many-scores-2.ct 2
+  piece many-scores-2.ct 3; } >spliced.ct
+expect 1 "position 3 holds a record of another file" labels.txt -- \
+  "$exe" decrypt --keys client --in spliced.ct --out labels.txt
+expect 1 "spliced in from another file" out.ct -- \
+  "$exe" infer --keys server --in spliced.ct --out out.ct
+
+# ---- A key set is written whole or not at all (issue 14): keygen --force on a full disk (a file
+# size limit; SIGXFSZ ignored so that write() fails with EFBIG) fails while writing the evaluation
+# key and leaves the previous key set as it was, and no temporary directory.
+run "$exe" keygen --out-dir full --insecure-ring-degree 64
+before=$(cd full && sha256sum params public.key evaluation.key secret.key)
+expect 1 "File too large" - -- bash -c "trap '' XFSZ; ulimit -f 16; exec \"\$0\" \"\$@\"" \
+  "$exe" keygen --out-dir full --force --insecure-ring-degree 64
+[ "$(cd full && sha256sum params public.key evaluation.key secret.key)" = "$before" ] ||
+  fail "a failed keygen --force changed the key set"
+[ -z "$(find . -maxdepth 1 -name 'full.tmp-*' -print -quit)" ] || fail "keygen left full.tmp-*"
+run "$exe" keygen --out-dir full --force --insecure-ring-degree 64
+[ "$(cd full && sha256sum params public.key evaluation.key secret.key)" != "$before" ] ||
+  fail "keygen --force did not replace the key set"
+expect 1 "holds 'notes.txt' besides a key set" - -- \
+  bash -c 'touch full/notes.txt && "$0" keygen --out-dir full --force --insecure-ring-degree 64; status=$?; rm full/notes.txt; exit $status' "$exe"
+
+# ---- Key files of different key generations are refused together, by every command.
+mkdir mixed && cp client/params client/evaluation.key client/secret.key mixed/
+cp other-keys/public.key mixed/
+expect 1 "do not belong together" out.ct -- \
+  "$exe" encrypt --keys mixed --images "$images" --count 1 --out out.ct
+expect 1 "do not belong together" labels.txt -- \
+  "$exe" decrypt --keys mixed --in scores.ct --out labels.txt
+mkdir mixed-server && cp server/params server/evaluation.key mixed-server/
+cp other-keys/public.key mixed-server/
+expect 1 "do not belong together" out.ct -- \
+  "$exe" infer --keys mixed-server --in images.ct --out out.ct
+
+# ---- No interruption leaves a file behind (issue 14): encrypt killed by SIGINT (Ctrl-C), SIGTERM,
+# SIGKILL and SIGABRT (how a failed thread start or a fatal library error ends) while it writes
+# its output. The output is an unnamed file (O_TMPFILE) until it is complete.
+for signal in INT TERM KILL ABRT; do
+  checks=$((checks + 1))
+  rm -f big.ct
+  (ulimit -c 0 && exec "$exe" encrypt --keys client --images "$images" --count 10000 --out big.ct \
+    --threads 1 >/dev/null 2>&1) &
+  pid=$!
+  writing=0
+  for _ in $(seq 400); do
+    if ls -l "/proc/$pid/fd" 2>/dev/null | grep -qE -- "-> $PWD/(big\.ct\.tmp-|#)"; then
+      writing=1
+      break
+    fi
+    sleep 0.025
+  done
+  kill -s "$signal" "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  [ "$writing" = 1 ] || fail "encrypt never started writing big.ct (SIG$signal case)"
+  [ -e big.ct ] && fail "SIG$signal during encrypt left big.ct"
+  if [ -n "$(find . -maxdepth 1 -name 'big.ct.tmp-*' -print -quit)" ]; then
+    fail "SIG$signal during encrypt left $(echo big.ct.tmp-*)"
+    rm -f big.ct.tmp-*
+  fi
+done
+# A named temporary of a process that no longer exists (a file system without O_TMPFILE, killed)
+# is removed by the next writer of that path.
+checks=$((checks + 1))
+sleep 0 &
+dead=$!
+wait "$dead"
+touch "small.ct.tmp-$dead-0"
+run "$exe" encrypt --keys client --images "$images" --count 1 --out small.ct --threads 1
+[ -e "small.ct.tmp-$dead-0" ] && fail "a stale temporary of a dead process was not removed"
+rm -f small.ct
+
 # ---- A --first that contradicts the file's recorded first image is a usage error, not a silent
 # comparison with the wrong labels or images.
 expect 2 "--first 4 contradicts 'many-scores.ct', which records first image 3" misaligned.txt -- \

@@ -172,9 +172,12 @@ class CiphertextReader {
   double fresh_noise_log2_ = 0;
 };
 
-// ---- Files written atomically: a temporary file next to `path`, renamed over it by commit().
-// Destroying an uncommitted writer removes the temporary file. owner_only: mode 0600 (set with
-// fchmod as well, whatever the umask); otherwise 0644 less the umask.
+// ---- Files written atomically: an unnamed file (O_TMPFILE) in the directory of `path`, linked
+// under a temporary name and renamed over `path` by commit(). An interrupted process (signal,
+// SIGKILL, abort) leaves nothing behind. Where O_TMPFILE or /proc is missing, a named temporary
+// "<path>.tmp-<pid>-<n>" is used instead: destroying an uncommitted writer removes it, and any
+// writer of the same path removes those of processes that no longer exist. owner_only: mode 0600
+// (set with fchmod as well, whatever the umask); otherwise 0644 less the umask.
 class AtomicFileWriter {
  public:
   AtomicFileWriter(std::string path, bool owner_only);
@@ -183,6 +186,8 @@ class AtomicFileWriter {
   AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
 
   std::ostream& stream();
+  // Why the stream failed ("File too large", "No space left on device", ...), for messages.
+  std::string failure() const;
   // Flushes, fsyncs, closes and renames into place; throws std::runtime_error naming the path.
   void commit();
 
