@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cryptonets/encoding/plaintext_crt.hpp"
+#include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/serialize.hpp"
 #include "cryptonets/nn/encrypted_arithmetic.hpp"
 #include "cryptonets/nn/parameter_selection.hpp"
@@ -239,4 +240,40 @@ TEST_CASE("A model deeper than the keys' noise budget is refused before any work
     CHECK(std::string(e.what()).find("nothing was computed") != std::string::npos);
   }
   CHECK(stages == 0);  // no layer ran
+}
+
+TEST_CASE("The model profile holds no weights: reordered weights give the same profile") {
+  std::mt19937_64 rng(150);
+  const Model model = random_small_cryptonets_model(rng, 12, 3, 12, 10, 15, 16);
+  // The same network with the last layer's rows 0 and 1 (weights and bias) exchanged: other
+  // weights in every position of those rows, the same outputs up to their order.
+  Model reordered = model;
+  auto& dense = std::get<DenseLayer>(reordered.layers.back().operation);
+  for (int64_t j = 0; j < dense.inputs; ++j)
+    std::swap(dense.weights[static_cast<size_t>(j)],
+              dense.weights[static_cast<size_t>(dense.inputs + j)]);
+  std::swap(dense.bias[0], dense.bias[1]);
+  REQUIRE(reordered != model);
+
+  const ModelProfile profile = make_profile(model);
+  std::ostringstream text, reordered_text;
+  write_profile(profile, text);
+  write_profile(make_profile(reordered), reordered_text);
+  CHECK(text.str() == reordered_text.str());
+
+  // What it holds: the shapes, the output bound and the presets' parameters, nothing else.
+  CHECK(profile.input_shape == model.input_shape);
+  CHECK(profile.outputs == 10);
+  CHECK(profile.output_bound == track_ranges(model).output().bound);
+  CHECK(profile.input_model().layers.empty());
+  CHECK(profile.preset("default").base == preset("default", model).base);
+  std::istringstream in(text.str());
+  CHECK(read_profile(in, "text") == profile);
+
+  // A model file in place of a profile is named as such.
+  std::ostringstream model_text;
+  model_text << "cryptonets-model 1\n";
+  std::istringstream model_in(model_text.str());
+  CHECK_THROWS_WITH_AS(read_profile(model_in, "m.txt"),
+                       doctest::Contains("a model file, not a profile"), std::runtime_error);
 }

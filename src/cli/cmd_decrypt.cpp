@@ -14,6 +14,7 @@
 #include "commands.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
+#include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/nn/private_inference.hpp"
 #include "cryptonets/nn/range.hpp"
@@ -91,12 +92,12 @@ int run_decrypt(std::span<char* const> arguments) {
   options.add_value("keys", "DIR", "key directory written by cryptonets keygen", std::nullopt,
                     true);
   options.add_value("in", "FILE", "encrypted scores from cryptonets infer", std::nullopt, true);
-  options.add_value("model", "FILE", "the integer model the server ran",
-                    default_data_directory() + "/model.txt");
+  add_profile_options(options);
   options.add_value("out", "FILE", "write the predicted labels here (one per line)");
   options.add_value("labels", "FILE", "MNIST IDX label file: report the accuracy");
   options.add_value("plain-images", "FILE",
-                    "MNIST IDX image file: compare with the plain integer model on these images");
+                    "MNIST IDX image file: compare with the plain integer model on these images "
+                    "(needs --model: a check for whoever holds the model)");
   options.add_value("first", "N",
                     "optional check: encrypt's --first, which the scores file records (exit 2 "
                     "if not)");
@@ -112,9 +113,11 @@ int run_decrypt(std::span<char* const> arguments) {
       options.has("out") ? std::optional(options.text("out")) : std::nullopt;
   std::FILE* report = out_path ? stdout : stderr;
 
-  const Model model = load_model(options.text("model"));
-  const CompiledModel compiled = compile_model(model);
-  const RangeReport ranges = track_ranges(model);
+  if (options.has("plain-images") && !options.has("model")) {
+    throw UsageError("--plain-images compares with the plain model: give --model FILE");
+  }
+  const ModelProfile profile = client_profile(options);
+  const RangeReport ranges = profile.output_range();
   const KeyDirectory keys(options.text("keys"));
   const ContextSet contexts = load_parameter_set(keys.parameters);
   require_plaintext_moduli(ranges, plaintext_moduli_of(contexts));
@@ -127,10 +130,10 @@ int run_decrypt(std::span<char* const> arguments) {
   CiphertextFileReader reader(in_path, contexts, key_ids);
   const uint64_t first = reader.header().first_image;
   check_first_option(first_given, given_first, first, in_path);
-  if (reader.header().values != compiled.output_size) {
+  if (reader.header().values != profile.outputs) {
     throw std::runtime_error(
         "file '" + in_path + "' holds " + std::to_string(reader.header().values) +
-        " ciphertexts per image, the model has " + std::to_string(compiled.output_size) +
+        " ciphertexts per image, the model has " + std::to_string(profile.outputs) +
         " outputs (decrypt reads the scores that cryptonets infer writes)");
   }
   std::vector<std::vector<mpz_class>> scores;
@@ -152,8 +155,9 @@ int run_decrypt(std::span<char* const> arguments) {
   }
   std::optional<size_t> mismatches;
   if (options.has("plain-images")) {
-    mismatches =
-        plain_mismatches(model, compiled, options.text("plain-images"), first, scores, threads);
+    const Model model = load_model(options.text("model"));
+    mismatches = plain_mismatches(model, compile_model(model), options.text("plain-images"), first,
+                                  scores, threads);
   }
   if (mismatches && *mismatches != 0) {
     // A failed check writes no labels.

@@ -16,7 +16,7 @@
 #include "cli_support.hpp"
 #include "commands.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
-#include "cryptonets/io/model_file.hpp"
+#include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/nn/parameter_selection.hpp"
 #include "cryptonets/nn/range.hpp"
@@ -169,15 +169,16 @@ int run_keygen(std::span<char* const> arguments) {
   OptionParser options(
       "keygen",
       "Client: generates a parameter set and, for each plaintext modulus, a YASHE' key set, into\n"
-      "DIR/params, DIR/public.key, DIR/evaluation.key (give these to the server; encryption\n"
-      "needs params and public.key, inference params and evaluation.key) and DIR/secret.key\n"
-      "(mode 0600; it never leaves the client). The plaintext moduli are chosen for the output\n"
-      "range of --model. The files share a parameter-set fingerprint and a key-set id, which\n"
-      "every ciphertext file carries too.");
+      "DIR/params, DIR/public.key, DIR/evaluation.key (give these three to the server:\n"
+      "inference needs all three, the public key to re-randomise the scores; encryption needs\n"
+      "params and public.key) and DIR/secret.key (mode 0600; it never leaves the client). The\n"
+      "parameters are those the server's model profile (--profile) names for the preset. The\n"
+      "whole directory is written at once (an existing one is replaced only when the new set is\n"
+      "complete); its files share a parameter-set fingerprint and a key-set id, which every\n"
+      "ciphertext file carries too.");
   options.add_value("out-dir", "DIR", "key directory (created with mode 0700 if missing)",
                     std::nullopt, true);
-  options.add_value("model", "FILE", "integer model the plaintext moduli must fit",
-                    default_data_directory() + "/model.txt");
+  add_profile_options(options);
   std::string presets;
   for (const std::string& name : preset_names())
     presets += (presets.empty() ? "" : ", ") + name;
@@ -187,24 +188,32 @@ int run_keygen(std::span<char* const> arguments) {
                    "stays whole until the new one is complete");
   options.add_value("circuit-privacy", "BITS",
                     "choose q with room for infer --circuit-privacy BITS (noise flooding to "
-                    "statistical distance 2^-BITS; adds primes)",
-                    "0");
+                    "statistical distance 2^-BITS; adds primes). With --profile: the profile's own "
+                    "(cryptonets profile --circuit-privacy BITS)");
   options.add_value("seed", "S", "INSECURE: derive the keys from S, for reproduction only");
   options.add_value("insecure-ring-degree", "N",
                     "TESTING ONLY, INSECURE: the preset's primes with ring degree N (a power of "
                     "two up to the preset's n): N slots, fast tests");
   if (!options.parse(arguments)) return kExitSuccess;
 
-  const Model model = load_model(options.text("model"));
-  const int circuit_privacy = static_cast<int>(options.integer("circuit-privacy", 0, 128));
-  const ParameterChoice choice = preset(options.text("preset"), model, circuit_privacy);
+  const int circuit_privacy = options.has("circuit-privacy")
+                                  ? static_cast<int>(options.integer("circuit-privacy", 0, 128))
+                                  : 0;
+  const ModelProfile profile = client_profile(options, circuit_privacy);
+  if (options.has("circuit-privacy") && profile.circuit_privacy_bits != circuit_privacy) {
+    throw UsageError("--circuit-privacy " + std::to_string(circuit_privacy) + ": the profile '" +
+                     options.text("profile") + "' was made for " +
+                     std::to_string(profile.circuit_privacy_bits) +
+                     " (the server makes it with cryptonets profile --circuit-privacy BITS)");
+  }
+  const ParameterChoice choice = profile.preset(options.text("preset"));
   yashe::Parameters params = choice.base;
   if (options.has("insecure-ring-degree")) {
     params = with_ring_degree(params, options.integer("insecure-ring-degree", 2, 1 << 17));
     std::printf("WARNING: --insecure-ring-degree %zu: a test-only parameter set with NO security\n",
                 params.n);
   }
-  require_plaintext_moduli(track_ranges(model), choice.plaintext_moduli);
+  require_plaintext_moduli(profile.output_range(), choice.plaintext_moduli);
 
   const std::string directory = options.text("out-dir");
   const KeyDirectory files(directory);

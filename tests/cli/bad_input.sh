@@ -201,7 +201,8 @@ grep -qF "encrypted 70 images (from 3) in 2 batch(es) of up to 64" message.txt |
 run "$exe" infer --keys server --in many.ct --out many-scores.ct --threads 1
 grep -qF "inferred 70 images in 2 batch(es)" message.txt || fail "infer: $(cat message.txt)"
 # decrypt is not told --first 3: the scores file records it.
-run "$exe" decrypt --keys client --in many-scores.ct --plain-images "$images" --out many-labels.txt
+run "$exe" decrypt --keys client --in many-scores.ct --model "$model" --plain-images "$images" \
+  --out many-labels.txt
 grep -qF "decrypted 70 images (from 3)" message.txt ||
   fail "decrypt did not read first image 3 from the file: $(cat message.txt)"
 grep -qF "encrypted scores equal the plain integer model's on all 70 images" message.txt ||
@@ -300,11 +301,35 @@ run "$exe" encrypt --keys client --images "$images" --count 1 --out small.ct --t
 [ -e "small.ct.tmp-$dead-0" ] && fail "a stale temporary of a dead process was not removed"
 rm -f small.ct
 
+# ---- The client works from the server's weight-free profile (issue 14): a model file in its place
+# is refused, as is a plain comparison without the model.
+expect 1 "a model file, not a profile" - -- \
+  "$exe" keygen --out-dir unused --profile "$model" --insecure-ring-degree 64
+expect 2 "--plain-images compares with the plain model: give --model FILE" labels.txt -- \
+  "$exe" decrypt --keys client --in scores.ct --plain-images "$images" --out labels.txt
+run "$exe" profile --model "$model" --out model.profile
+cmp -s model.profile "$data/model.profile" || fail "data/model.profile is not the shipped model's"
+grep -vE '^(#|cryptonets-profile 1$|input channels [0-9]+ height [0-9]+ width [0-9]+ scale [0-9.e+-]+$|outputs [0-9]+$|output-bound [0-9]+$|circuit-privacy [0-9]+$|preset [a-z0-9]+ n [0-9]+ sigma [0-9.]+ decomposition [0-9]+ q( [0-9]+)+ t( [0-9]+)+$|end$)' \
+  model.profile && fail "model.profile holds a line that is not a profile field"
+# A profile edited to three primes of q: keys too small for the model's two squares. infer's own
+# noise prediction says so, and it refuses before any work.
+awk '$1 == "preset" && $2 == "default" {
+       line = ""; for (i = 1; i <= 12; i++) line = line $i " "
+       for (i = 13; $i != "t"; i++) ;
+       for (; i <= NF; i++) line = line $i " "
+       print line; next } { print }' model.profile >three-primes.profile
+run "$exe" keygen --out-dir small-q --profile three-primes.profile --insecure-ring-degree 64
+mkdir small-q-server && cp small-q/params small-q/evaluation.key small-q/public.key small-q-server/
+run "$exe" encrypt --keys small-q --profile three-primes.profile --images "$images" --count 2 \
+  --out small-q.ct --threads 1
+expect 1 "the model is too deep for these keys" out.ct -- \
+  "$exe" infer --keys small-q-server --in small-q.ct --out out.ct
+
 # ---- A --first that contradicts the file's recorded first image is a usage error, not a silent
 # comparison with the wrong labels or images.
 expect 2 "--first 4 contradicts 'many-scores.ct', which records first image 3" misaligned.txt -- \
-  "$exe" decrypt --keys client --in many-scores.ct --first 4 --plain-images "$images" \
-  --labels "$labels" --out misaligned.txt
+  "$exe" decrypt --keys client --in many-scores.ct --first 4 --model "$model" \
+  --plain-images "$images" --labels "$labels" --out misaligned.txt
 
 # ---- The plain comparison notices a difference: the last bias of the model changed in its last
 # digit (as text: awk's doubles would round the 18-digit values).

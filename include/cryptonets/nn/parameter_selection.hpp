@@ -71,6 +71,8 @@ struct ParameterChoice {
   std::vector<uint64_t> plaintext_moduli;
   double predicted_budget_bits = 0;    // min over moduli, after the whole network
   std::vector<std::string> reasoning;  // one line per decision
+
+  bool operator==(const ParameterChoice&) const = default;
 };
 
 // Throws std::invalid_argument for an invalid model or target (security level not 128/192/256,
