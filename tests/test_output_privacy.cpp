@@ -173,6 +173,10 @@ TEST_CASE("Noise flooding: what it costs, refused where the keys leave no room, 
   // log2(6·t·sqrt(n·(2/3 + σ²)/3)) ≈ 40 + 13 + 2.6 + 39 + 7.4.
   Parameters big = Parameters::create(8192, 7, 55, (uint64_t{1} << 39) + 1);
   CHECK(flooding_cost_bits(big, 40) == doctest::Approx(102).epsilon(0.02));
+  // The same as the noise model's flooding formulas, which need a context.
+  const yashe::NoiseModel model_noise(*Context::create(big));
+  CHECK(flooding_cost_bits(big, 40) ==
+        doctest::Approx(model_noise.flooding_noise(model_noise.flooding_width_log2(-50, 40)) + 50));
 
   Prng prng = Prng::insecure_seeded(146);
   const Model model = zero_row_model();

@@ -452,9 +452,8 @@ double predict_budget_over_moduli(const yashe::Parameters& base,
 }
 
 double flooding_cost_bits(const yashe::Parameters& params, int circuit_privacy_bits) {
-  const auto context = yashe::Context::create(params);
-  const yashe::NoiseModel noise(*context);
-  return noise.flooding_noise(noise.flooding_width_log2(0, circuit_privacy_bits));
+  return yashe::NoiseModel::flooding_cost_bits(params.n, static_cast<double>(params.t),
+                                               params.sigma, circuit_privacy_bits);
 }
 
 ParameterChoice select_parameters(const Model& model, const SelectionTarget& target) {

@@ -63,6 +63,12 @@ double NoiseModel::flooding_width_log2(double noise_log2, int statistical_bits) 
   return statistical_bits + log2_n_ + noise_log2 + log2_q_over_t_;
 }
 
+double NoiseModel::flooding_cost_bits(size_t n, double t, double sigma, int statistical_bits) {
+  const double degree = static_cast<double>(n);
+  return statistical_bits + std::log2(degree) +
+         std::log2(kTail * t * std::sqrt(degree * (kTernaryVariance + sigma * sigma) / 3));
+}
+
 double NoiseModel::flooding_noise(double width_log2) const {
   return flooding_factor_log2_ + width_log2;
 }

@@ -39,6 +39,9 @@ class NoiseModel {
   // log2 ‖v‖∞ of e' + h·s' with e', s' uniform in [-2^width_log2, 2^width_log2]: as fresh(),
   // with variance 2^(2·width)/3 in place of σ² (t·f'·e', e', t·g·s').
   double flooding_noise(double width_log2) const;
+  // log2 of the noise growth flooding causes, flooding_noise(flooding_width_log2(v, λ)) - v:
+  // λ + log2 n + log2(6·t·sqrt(n·(2/3 + σ²)/3)), independent of q (no Context needed).
+  static double flooding_cost_bits(size_t n, double t, double sigma, int statistical_bits);
 
  private:
   double fresh_;
