@@ -52,6 +52,12 @@ size_t plain_mismatches(const Model& model, const CompiledModel& compiled, const
   return mismatches;
 }
 
+std::string hex_id(uint64_t id) {
+  char text[24];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(id));
+  return text;
+}
+
 // `--first`, if given, only confirms what the file records; a different value is a mistake.
 void check_first_option(bool given, uint64_t given_first, uint64_t recorded,
                         const std::string& path) {
@@ -98,6 +104,9 @@ int run_decrypt(std::span<char* const> arguments) {
   options.add_value("plain-images", "FILE",
                     "MNIST IDX image file: compare with the plain integer model on these images "
                     "(needs --model: a check for whoever holds the model)");
+  options.add_value("request", "FILE",
+                    "optional check: the encrypted images file sent to the server; the scores "
+                    "must answer it (its file id)");
   options.add_value("first", "N",
                     "optional check: encrypt's --first, which the scores file records (exit 2 "
                     "if not)");
@@ -130,6 +139,19 @@ int run_decrypt(std::span<char* const> arguments) {
   CiphertextFileReader reader(in_path, contexts, key_ids);
   const uint64_t first = reader.header().first_image;
   check_first_option(first_given, given_first, first, in_path);
+  if (options.has("request")) {
+    const std::string request = options.text("request");
+    const ProtocolHeader sent = read_protocol_header(request);
+    if (sent.kind != ProtocolFileKind::kCiphertexts || sent.answers_file_id != 0) {
+      throw std::runtime_error("--request '" + request +
+                               "' is not an encrypted images file from cryptonets encrypt");
+    }
+    if (reader.header().answers_file_id != sent.file_id) {
+      throw std::runtime_error("'" + in_path + "' answers the images file with id " +
+                               hex_id(reader.header().answers_file_id) + ", not '" + request +
+                               "' (id " + hex_id(sent.file_id) + "): scores of other images");
+    }
+  }
   if (reader.header().values != profile.outputs) {
     throw std::runtime_error(
         "file '" + in_path + "' holds " + std::to_string(reader.header().values) +

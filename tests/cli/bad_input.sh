@@ -345,6 +345,11 @@ run "$exe" decrypt --keys private --profile private.profile --in private-scores.
 grep -qF "encrypted scores equal the plain integer model's on all 5 images" message.txt ||
   fail "flooded scores differ from the plain model's: $(cat message.txt)"
 
+# ---- Scores name the images file they answer: decrypt --request checks it.
+run "$exe" decrypt --keys client --in many-scores.ct --request many.ct --out many-labels.txt
+expect 1 "scores of other images" labels.txt -- \
+  "$exe" decrypt --keys client --in scores.ct --request many.ct --out labels.txt
+
 # ---- A --first that contradicts the file's recorded first image is a usage error, not a silent
 # comparison with the wrong labels or images.
 expect 2 "--first 4 contradicts 'many-scores.ct', which records first image 3" misaligned.txt -- \
