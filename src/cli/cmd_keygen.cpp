@@ -224,6 +224,7 @@ int run_keygen(std::span<char* const> arguments) {
   }
   const fs::path target = normalised(directory);
   check_replaceable(target);
+  if (!target.parent_path().empty()) fs::create_directories(target.parent_path());
   remove_stale_temporaries(target);
 
   std::optional<Prng> seeded;
