@@ -2,7 +2,9 @@
 // trips that still decrypt and relinearise, and every kind of damage refused with a message that
 // says what is wrong, in the documented order.
 #include <doctest/doctest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -416,6 +418,31 @@ TEST_CASE("a failed save leaves the previous file intact and no temporary file b
   } catch (const std::runtime_error&) {
   }
   CHECK(read_bytes(dir.file("ct")) == before);
+  CHECK(dir.names() == std::vector<std::string>{"ct"});
+
+  // A process that ends without unwinding while it writes (SIGKILL, abort, or exit from a failed
+  // thread start, as libgomp does) leaves nothing either: the file has no name until commit.
+  for (int how : {0, 1}) {
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      AtomicFileWriter file(dir.file("ct"), false);
+      file.stream() << std::string(1 << 20, 'x') << std::flush;
+      if (how == 0) ::raise(SIGKILL);
+      ::_exit(3);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    CHECK(dir.names() == std::vector<std::string>{"ct"});
+  }
+  // Named temporaries of processes that no longer exist (file systems without O_TMPFILE) are
+  // removed by the next writer of the same path.
+  const pid_t gone = ::fork();
+  REQUIRE(gone >= 0);
+  if (gone == 0) ::_exit(0);
+  REQUIRE(::waitpid(gone, nullptr, 0) == gone);
+  write_bytes(dir.file("ct.tmp-" + std::to_string(gone) + "-0"), "stale");
+  save_ciphertexts(dir.file("ct"), *fx.context, {mine});
   CHECK(dir.names() == std::vector<std::string>{"ct"});
 
   const std::string missing = dir.file("no-such-directory/ct");
