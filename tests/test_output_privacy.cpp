@@ -274,6 +274,16 @@ TEST_CASE("The model profile holds no weights: reordered weights give the same p
   std::istringstream in(text.str());
   CHECK(read_profile(in, "text") == profile);
 
+  // Made for circuit privacy, every preset has room for the flooding: more primes, and at least
+  // the margin left after flooding to 2^-40.
+  const ModelProfile flooded = make_profile(model, 40);
+  CHECK(flooded.circuit_privacy_bits == 40);
+  for (const ParameterChoice& choice : flooded.presets) {
+    CHECK(choice.base.q_primes.size() > profile.preset(choice.name).base.q_primes.size());
+    CHECK(predict_budget_over_moduli(choice.base, choice.plaintext_moduli, compile_model(model),
+                                     40) >= SelectionTarget{}.margin_bits);
+  }
+
   // A model file in place of a profile is named as such.
   std::ostringstream model_text;
   model_text << "cryptonets-model 1\n";
