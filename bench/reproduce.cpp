@@ -481,6 +481,7 @@ RunResult run(Session& session, const KeyedSet& keyed, int threads, size_t count
     InferenceOptions inference;
     inference.threads = threads;
     inference.observe = observe;
+    inference.prng = &session.prng;  // the output re-randomisation
     inference.secret_keys_for_diagnostics = &client;
     const EncryptedBatch scores = infer(server, session.compiled, std::move(batch), inference);
     if (decrypt) {

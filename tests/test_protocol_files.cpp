@@ -120,7 +120,7 @@ void write_file(CrtFixture& f, const std::string& path, uint64_t images, uint64_
 constexpr size_t kVersionOffset = 6;
 constexpr size_t kImagesOffset = 32;
 constexpr size_t kFirstImageOffset = 56;
-constexpr size_t kHeaderChecksumOffset = 64;
+constexpr size_t kHeaderChecksumOffset = 80;
 
 // `bytes` (a whole file) with the 64-bit header field at `offset` set to `value` and the header's
 // checksum redone, as a writer with that value would have written it.
@@ -133,8 +133,8 @@ std::string with_header_field(std::string bytes, size_t offset, uint64_t value) 
   return bytes;
 }
 
-// `bytes` (a whole version 2 file) as format version 1 wrote it: the 88-byte header without the
-// first image field, its SHA-256 over the 56 bytes before it.
+// `bytes` (a whole version 3 file) with version 1's 88-byte header: no first image field, no file
+// ids, its SHA-256 over the 56 bytes before it.
 std::string as_version_1(const std::string& bytes) {
   std::string header = bytes.substr(0, kFirstImageOffset);
   header[kVersionOffset] = 1;
@@ -243,10 +243,13 @@ TEST_CASE("a ciphertext file streams back batch by batch, the last batch partly 
   CHECK(header.moduli == 2);
   CHECK(header.batch_count() == 3);
   CHECK(header.key_set_id == key_set_id(f.key_ids()));
-  // Header + 3 batches × 2 moduli × one record of 3 ciphertexts.
+  // Header + 3 batches × 2 moduli × one record of 3 ciphertexts and its binding.
   CHECK(fs::file_size(path) ==
-        kProtocolHeaderBytes + 3 * (ciphertext_batch_bytes(*f.keys.contexts[0], 3) +
-                                    ciphertext_batch_bytes(*f.keys.contexts[1], 3)));
+        kProtocolHeaderBytes +
+            3 * (ciphertext_batch_bytes(*f.keys.contexts[0], 3) +
+                 ciphertext_batch_bytes(*f.keys.contexts[1], 3) + 2 * kProtocolBindingBytes));
+  CHECK(header.file_id != 0);
+  CHECK(header.answers_file_id == 0);
 
   CiphertextFileReader reader(path, key_contexts(f.keys), f.key_ids());
   CHECK(reader.header().first_image == 100);
@@ -278,8 +281,8 @@ TEST_CASE("a ciphertext file is refused from its header under other keys or othe
   CHECK(contains(error_of([&] { CiphertextFileReader(path, other_parameters, f.key_ids()); }),
                  "made for other parameters"));
 
-  // A header of f's keys spliced onto g's records passes the header check and is refused per
-  // record.
+  // A header of f's keys spliced onto g's records passes the header check and is refused from
+  // the records' bindings (they name g's file).
   const std::string other_path = dir.file("other.ct");
   write_file(g, other_path, 3, 3, 2);
   const std::string mine = read_bytes(path), theirs = read_bytes(other_path);
@@ -287,7 +290,8 @@ TEST_CASE("a ciphertext file is refused from its header under other keys or othe
   write_bytes(dir.file("spliced.ct"),
               mine.substr(0, kProtocolHeaderBytes) + theirs.substr(kProtocolHeaderBytes));
   const std::string error = read_all_batches(f, dir.file("spliced.ct"));
-  CHECK(contains(error, "batch 1 of 1 (modulus 1 of 2): encrypted under other keys"));
+  CHECK(contains(error, "position 1 holds a record of another file"));
+  CHECK(contains(error, "spliced in from another file"));
 }
 
 TEST_CASE("damaged ciphertext files are refused: truncated, flipped bytes, trailing bytes") {
@@ -301,14 +305,17 @@ TEST_CASE("damaged ciphertext files are refused: truncated, flipped bytes, trail
   const std::string damaged = dir.file("damaged.ct");
   write_bytes(damaged, good.substr(0, good.size() - 100));
   CHECK(contains(read_all_batches(f, damaged), "truncated"));
-  // Cut exactly after the first batch: the second batch's record is missing.
-  const uint64_t first_batch = kProtocolHeaderBytes +
-                               ciphertext_batch_bytes(*f.keys.contexts[0], 2) +
-                               ciphertext_batch_bytes(*f.keys.contexts[1], 2);
+  // Cut exactly after the first batch: the second batch's records are missing.
+  const uint64_t first_batch =
+      kProtocolHeaderBytes + ciphertext_batch_bytes(*f.keys.contexts[0], 2) +
+      ciphertext_batch_bytes(*f.keys.contexts[1], 2) + 2 * kProtocolBindingBytes;
   write_bytes(damaged, good.substr(0, first_batch));
+  CHECK(contains(read_all_batches(f, damaged),
+                 "record 3 (batch 2, modulus 1) is missing: the file holds 2 of its 4 records"));
+  write_bytes(damaged, good.substr(0, first_batch + 1000));
   CHECK(contains(read_all_batches(f, damaged), "batch 2 of 2 (modulus 1 of 2): truncated"));
   write_bytes(damaged, good.substr(0, 50));
-  CHECK(contains(read_all_batches(f, damaged), "truncated: 50 bytes, the header alone needs 96"));
+  CHECK(contains(read_all_batches(f, damaged), "truncated: 50 bytes, the header alone needs 112"));
 
   // Header fields (fingerprint, batch size, first image) and the checksum.
   for (size_t offset : {size_t{9}, size_t{40}, size_t{60}, size_t{70}}) {
@@ -317,12 +324,19 @@ TEST_CASE("damaged ciphertext files are refused: truncated, flipped bytes, trail
     write_bytes(damaged, bytes);
     CHECK(contains(read_all_batches(f, damaged), "corrupted: header checksum mismatch"));
   }
-  for (size_t offset : {kProtocolHeaderBytes + 5000, good.size() / 2, good.size() - 1}) {
+  const size_t second_record =
+      kProtocolHeaderBytes + ciphertext_batch_bytes(*f.keys.contexts[0], 2) + kProtocolBindingBytes;
+  for (size_t offset : {kProtocolHeaderBytes + 5000, second_record + 5000}) {
     std::string bytes = good;
     bytes[offset] ^= 0x01;
     write_bytes(damaged, bytes);
     CHECK(contains(read_all_batches(f, damaged), "corrupted: checksum mismatch"));
   }
+  // The last byte is in the last record's binding (its checksum).
+  std::string last = good;
+  last.back() ^= 0x01;
+  write_bytes(damaged, last);
+  CHECK(contains(read_all_batches(f, damaged), "corrupted: the record binding's checksum"));
   write_bytes(damaged, good + "x");
   CHECK(contains(read_all_batches(f, damaged), "trailing bytes after the last record"));
   write_bytes(damaged, "cryptonets-model 1\n");
@@ -408,10 +422,10 @@ TEST_CASE("files of format version 1, without the first image index, are refused
   const std::string path = dir.file("batch.ct");
   write_file(f, path, 3, 3, 2, 7);
   const std::string version_1 = as_version_1(read_bytes(path));
-  REQUIRE(version_1.size() + 8 == fs::file_size(path));
+  REQUIRE(version_1.size() + 24 == fs::file_size(path));
   write_bytes(path, version_1);
   const std::string error = read_all_batches(f, path);
-  CHECK(contains(error, "format version 1, this build reads version 2"));
+  CHECK(contains(error, "format version 1, this build reads version 3"));
   CHECK(contains(error, "written by an older cryptonets; re-run encrypt"));
   CHECK(contains(error_of([&] { read_protocol_header(path); }), "format version 1"));
   // Even its header alone (88 bytes, shorter than a version 2 header) is named by its version.
@@ -424,16 +438,23 @@ TEST_CASE("files of format version 1, without the first image index, are refused
                    f.keys_of([](const yashe::KeySet& k) { return k.secret_key; }));
   write_bytes(key_path, as_version_1(read_bytes(key_path)));
   CHECK(contains(error_of([&] { load_secret_keys(key_path, key_contexts(f.keys)); }),
-                 "format version 1, this build reads version 2: written by an older cryptonets; "
+                 "format version 1, this build reads version 3: written by an older cryptonets; "
                  "re-run keygen"));
 
-  // A later version is named as such, not as an older one.
+  // Version 2 (no file ids nor record bindings, noise estimates in clear) is refused by name.
   write_file(f, path, 3, 3, 2, 7);
   std::string bytes = read_bytes(path);
-  bytes[kVersionOffset] = 3;
+  bytes[kVersionOffset] = 2;
   write_bytes(path, bytes);
   CHECK(contains(read_all_batches(f, path),
-                 "format version 3, this build reads version 2 (written by a newer cryptonets)"));
+                 "format version 2, this build reads version 3: written by an older cryptonets; "
+                 "re-run encrypt"));
+
+  // A later version is named as such, not as an older one.
+  bytes[kVersionOffset] = 4;
+  write_bytes(path, bytes);
+  CHECK(contains(read_all_batches(f, path),
+                 "format version 4, this build reads version 3 (written by a newer cryptonets)"));
 }
 
 TEST_CASE(

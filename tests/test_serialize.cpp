@@ -2,7 +2,9 @@
 // trips that still decrypt and relinearise, and every kind of damage refused with a message that
 // says what is wrong, in the documented order.
 #include <doctest/doctest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -145,7 +147,8 @@ TEST_CASE(
   REQUIRE(batch.size() == 3);
   CHECK(batch[0].c == c1.c);
   CHECK(batch[2].degree == 2);
-  CHECK(batch[2].noise_log2 == product.noise_log2);
+  // Files carry no noise estimate (issue 14): a loaded ciphertext has that of a fresh encryption.
+  CHECK(batch[2].noise_log2 == fx.evaluator.noise_model().fresh());
   for (const Ciphertext& ct : batch)
     CHECK(ct.key_id == fx.keys.public_key.key_id);
 
@@ -236,6 +239,9 @@ TEST_CASE("a flipped byte in the header, payload or checksum is refused as damag
   CHECK(contains(load_with_flip(4, 0x01), "expected a public key"));
   CHECK(contains(load_with_flip(5, 0x01), "reserved"));
   CHECK(contains(load_with_flip(6, 0x02), "version"));
+  // Version 2 -> 1 (ciphertexts carried noise estimates in clear): refused by name.
+  CHECK(contains(load_with_flip(6, 0x03),
+                 "format version 1, this build reads version 2: written by an older cryptonets"));
   // Fingerprint and key id: the checksum is checked before the fingerprint is believed.
   for (size_t position : {8, 15, 16, 23}) {
     CHECK(contains(load_with_flip(position, 0x10), "corrupted: checksum mismatch"));
@@ -412,6 +418,31 @@ TEST_CASE("a failed save leaves the previous file intact and no temporary file b
   } catch (const std::runtime_error&) {
   }
   CHECK(read_bytes(dir.file("ct")) == before);
+  CHECK(dir.names() == std::vector<std::string>{"ct"});
+
+  // A process that ends without unwinding while it writes (SIGKILL, abort, or exit from a failed
+  // thread start, as libgomp does) leaves nothing either: the file has no name until commit.
+  for (int how : {0, 1}) {
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      AtomicFileWriter file(dir.file("ct"), false);
+      file.stream() << std::string(1 << 20, 'x') << std::flush;
+      if (how == 0) ::raise(SIGKILL);
+      ::_exit(3);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    CHECK(dir.names() == std::vector<std::string>{"ct"});
+  }
+  // Named temporaries of processes that no longer exist (file systems without O_TMPFILE) are
+  // removed by the next writer of the same path.
+  const pid_t gone = ::fork();
+  REQUIRE(gone >= 0);
+  if (gone == 0) ::_exit(0);
+  REQUIRE(::waitpid(gone, nullptr, 0) == gone);
+  write_bytes(dir.file("ct.tmp-" + std::to_string(gone) + "-0"), "stale");
+  save_ciphertexts(dir.file("ct"), *fx.context, {mine});
   CHECK(dir.names() == std::vector<std::string>{"ct"});
 
   const std::string missing = dir.file("no-such-directory/ct");

@@ -156,3 +156,17 @@ std::string cpu_model();
 std::string utc_now();
 
 }  // namespace cryptonets::cli
+
+namespace cryptonets {
+struct ModelProfile;
+}
+
+namespace cryptonets::cli {
+
+// --profile FILE (default: the shipped data/model.profile) and --model FILE (instead of the
+// profile, for one party playing both roles) for the client commands; client_profile reads
+// whichever was given (cmd_profile.cpp).
+void add_profile_options(OptionParser& options);
+ModelProfile client_profile(const OptionParser& options, int circuit_privacy_bits = 0);
+
+}  // namespace cryptonets::cli

@@ -14,6 +14,7 @@
 #include "commands.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
+#include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/nn/float_network.hpp"
 #include "cryptonets/nn/private_inference.hpp"
@@ -50,6 +51,12 @@ size_t plain_mismatches(const Model& model, const CompiledModel& compiled, const
   for (size_t s = 0; s < decrypted.size(); ++s)
     mismatches += plain[s] != decrypted[s];
   return mismatches;
+}
+
+std::string hex_id(uint64_t id) {
+  char text[24];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(id));
+  return text;
 }
 
 // `--first`, if given, only confirms what the file records; a different value is a mistake.
@@ -92,13 +99,16 @@ int run_decrypt(std::span<char* const> arguments) {
   options.add_value("keys", "DIR", "key directory written by cryptonets keygen", std::nullopt,
                     true);
   options.add_value("in", "FILE", "encrypted scores from cryptonets infer", std::nullopt, true);
-  options.add_value("model", "FILE", "the integer model the server ran",
-                    default_data_directory() + "/model.txt");
+  add_profile_options(options);
   options.add_value("out", "FILE", "write the predicted labels here (one per line)");
   options.add_value("labels", "FILE", "IDX label file: report the accuracy");
   options.add_value("plain-images", "FILE",
-                    "IDX image file: compare with the plain integer model on these images");
+                    "IDX image file: compare with the plain integer model on these images "
+                    "(needs --model: a check for whoever holds the model)");
   add_no_verify_option(options);
+  options.add_value("request", "FILE",
+                    "optional check: the encrypted images file sent to the server; the scores "
+                    "must answer it (its file id)");
   options.add_value("first", "N",
                     "optional check: encrypt's --first, which the scores file records (exit 2 "
                     "if not)");
@@ -114,13 +124,16 @@ int run_decrypt(std::span<char* const> arguments) {
       options.has("out") ? std::optional(options.text("out")) : std::nullopt;
   std::FILE* report = out_path ? stdout : stderr;
 
-  const Model model = load_model(options.text("model"));
-  const CompiledModel compiled = compile_model(model);
-  const RangeReport ranges = track_ranges(model);
+  if (options.has("plain-images") && !options.has("model")) {
+    throw UsageError("--plain-images compares with the plain model: give --model FILE");
+  }
+  const ModelProfile profile = client_profile(options);
+  const RangeReport ranges = profile.output_range();
   const KeyDirectory keys(options.text("keys"));
   const ContextSet contexts = load_parameter_set(keys.parameters);
   require_plaintext_moduli(ranges, plaintext_moduli_of(contexts));
   std::vector<yashe::SecretKey> secret_keys = load_secret_keys(keys.secret_keys, contexts);
+  require_one_key_set({keys.parameters, keys.public_keys, keys.evaluation_keys, keys.secret_keys});
   const std::vector<uint64_t> key_ids = key_ids_of(secret_keys);
   const encoding::CrtDecryptionSet client(contexts, std::move(secret_keys));
 
@@ -128,10 +141,23 @@ int run_decrypt(std::span<char* const> arguments) {
   CiphertextFileReader reader(in_path, contexts, key_ids);
   const uint64_t first = reader.header().first_image;
   check_first_option(first_given, given_first, first, in_path);
-  if (reader.header().values != compiled.output_size) {
+  if (options.has("request")) {
+    const std::string request = options.text("request");
+    const ProtocolHeader sent = read_protocol_header(request);
+    if (sent.kind != ProtocolFileKind::kCiphertexts || sent.answers_file_id != 0) {
+      throw std::runtime_error("--request '" + request +
+                               "' is not an encrypted images file from cryptonets encrypt");
+    }
+    if (reader.header().answers_file_id != sent.file_id) {
+      throw std::runtime_error("'" + in_path + "' answers the images file with id " +
+                               hex_id(reader.header().answers_file_id) + ", not '" + request +
+                               "' (id " + hex_id(sent.file_id) + "): scores of other images");
+    }
+  }
+  if (reader.header().values != profile.outputs) {
     throw std::runtime_error(
         "file '" + in_path + "' holds " + std::to_string(reader.header().values) +
-        " ciphertexts per image, the model has " + std::to_string(compiled.output_size) +
+        " ciphertexts per image, the model has " + std::to_string(profile.outputs) +
         " outputs (decrypt reads the scores that cryptonets infer writes)");
   }
   std::vector<std::vector<mpz_class>> scores;
@@ -148,9 +174,9 @@ int run_decrypt(std::span<char* const> arguments) {
     const MnistLabels truth = read_labels_file(options.text("labels"), verify_option(options));
     require_range(first, labels.size(), truth.labels.size(), options.text("labels"));
     require_labels_below(std::span(truth.labels).subspan(first, labels.size()),
-                         static_cast<int>(compiled.output_size),
+                         static_cast<int>(profile.outputs),
                          "'" + options.text("labels") + "' from index " + std::to_string(first) +
-                             " (the model has " + std::to_string(compiled.output_size) +
+                             " (the model has " + std::to_string(profile.outputs) +
                              " outputs)");
     correct = 0;
     for (size_t s = 0; s < labels.size(); ++s)
@@ -158,7 +184,8 @@ int run_decrypt(std::span<char* const> arguments) {
   }
   std::optional<size_t> mismatches;
   if (options.has("plain-images")) {
-    mismatches = plain_mismatches(model, compiled, options.text("plain-images"),
+    const Model model = load_model(options.text("model"));
+    mismatches = plain_mismatches(model, compile_model(model), options.text("plain-images"),
                                   verify_option(options), first, scores, threads);
   }
   if (mismatches && *mismatches != 0) {

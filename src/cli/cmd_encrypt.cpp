@@ -15,6 +15,7 @@
 #include "commands.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
+#include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/nn/private_inference.hpp"
 #include "cryptonets/nn/range.hpp"
@@ -23,11 +24,11 @@ namespace cryptonets::cli {
 
 namespace {
 
-void require_mnist_input(const Model& model, const std::string& path) {
+void require_mnist_input(const Model& model, const std::string& path) {  // the profile's shell
   const Shape& shape = model.input_shape;
   if (shape.channels != 1 || shape.height != static_cast<int64_t>(kMnistImageRows) ||
       shape.width != static_cast<int64_t>(kMnistImageCols)) {
-    throw std::runtime_error("model '" + path + "' takes inputs of shape " +
+    throw std::runtime_error("the model of '" + path + "' takes inputs of shape " +
                              std::to_string(shape.channels) + "x" + std::to_string(shape.height) +
                              "x" + std::to_string(shape.width) + "; IDX images are 1x28x28");
   }
@@ -38,9 +39,9 @@ void require_mnist_input(const Model& model, const std::string& path) {
 int run_encrypt(std::span<char* const> arguments) {
   OptionParser options(
       "encrypt",
-      "Client: encrypts 28x28 IDX images (MNIST or one's own) for the server. Each image is "
-      "quantised with the\n"
-      "model's input scale and placed in one slot of 784 ciphertexts per plaintext modulus.\n"
+      "Client: encrypts 28x28 IDX images (MNIST or one's own) for the server. Each image is\n"
+      "quantised with the input scale of the server's model profile and placed in one slot of\n"
+      "784 ciphertexts per plaintext modulus.\n"
       "Up to n images (the slot count) form one batch; more images make several batches, all\n"
       "in the one output file, whose header records the index of the first image (--first),\n"
       "the image count and the batch size: decrypt finds the matching labels from it. Needs\n"
@@ -52,8 +53,7 @@ int run_encrypt(std::span<char* const> arguments) {
                     "SHA256SUMS beside it",
                     std::nullopt, true);
   add_no_verify_option(options);
-  options.add_value("model", "FILE", "integer model (its input scale quantises the pixels)",
-                    default_data_directory() + "/model.txt");
+  add_profile_options(options);
   options.add_value("first", "N",
                     "index of the first image to encrypt (recorded in the output file)", "0");
   options.add_value("count", "N", "how many images (default: all from --first)");
@@ -64,14 +64,16 @@ int run_encrypt(std::span<char* const> arguments) {
 
   const int threads = cli::threads_option(options);
   const size_t first = static_cast<size_t>(options.integer("first", 0, INT64_MAX));
-  const std::string model_path = options.text("model");
-  const Model model = load_model(model_path);
-  require_mnist_input(model, model_path);
+  const ModelProfile profile = client_profile(options);
+  const Model model = profile.input_model();  // input shape and scale only
+  require_mnist_input(model,
+                      options.has("model") ? options.text("model") : options.text("profile"));
 
   const KeyDirectory keys(options.text("keys"));
   const ContextSet contexts = load_parameter_set(keys.parameters);
-  require_plaintext_moduli(track_ranges(model), plaintext_moduli_of(contexts));
+  require_plaintext_moduli(profile.output_range(), plaintext_moduli_of(contexts));
   std::vector<yashe::PublicKey> public_keys = load_public_keys(keys.public_keys, contexts);
+  require_one_key_set({keys.parameters, keys.public_keys, keys.evaluation_keys, keys.secret_keys});
   const std::vector<uint64_t> key_ids = key_ids_of(public_keys);
   // Encryption uses no evaluation key: empty ones (tagged with the key ids) complete the set.
   std::vector<yashe::EvaluationKey> no_evaluation_keys(contexts.size());

@@ -21,33 +21,38 @@ namespace cryptonets::cli {
 namespace {
 
 constexpr const char* kNoSecretKeys =
-    "the server never holds the secret key: give infer only params and evaluation.key";
+    "the server never holds the secret key: give infer only params, evaluation.key and "
+    "public.key";
 
 struct ServerFiles {
   std::string parameters;
   std::string evaluation_keys;
+  std::string public_keys;
 };
 
 ServerFiles server_files(const OptionParser& options) {
   if (options.has("secret-key")) {
     throw std::runtime_error("refused --secret-key: " + std::string(kNoSecretKeys));
   }
-  const bool separate = options.has("params") || options.has("evaluation-key");
+  const bool separate =
+      options.has("params") || options.has("evaluation-key") || options.has("public-key");
   if (options.has("keys") == separate) {
-    throw UsageError("give either --keys DIR or both --params FILE and --evaluation-key FILE");
+    throw UsageError(
+        "give either --keys DIR or --params FILE, --evaluation-key FILE and --public-key FILE");
   }
   if (separate) {
-    if (!options.has("params") || !options.has("evaluation-key")) {
-      throw UsageError("--params and --evaluation-key go together");
+    if (!options.has("params") || !options.has("evaluation-key") || !options.has("public-key")) {
+      throw UsageError("--params, --evaluation-key and --public-key go together");
     }
-    return {options.text("params"), options.text("evaluation-key")};
+    return {options.text("params"), options.text("evaluation-key"), options.text("public-key")};
   }
   const KeyDirectory directory(options.text("keys"));
   if (std::filesystem::exists(directory.secret_keys)) {
     throw std::runtime_error("refused: the key directory holds " + directory.secret_keys + "; " +
-                             kNoSecretKeys + " (copy those two files to a directory of their own)");
+                             kNoSecretKeys +
+                             " (copy those three files to a directory of their own)");
   }
-  return {directory.parameters, directory.evaluation_keys};
+  return {directory.parameters, directory.evaluation_keys, directory.public_keys};
 }
 
 // A secret key passed in place of another file is refused by name, before anything is loaded.
@@ -72,26 +77,36 @@ int run_infer(std::span<char* const> arguments) {
       "infer",
       "Server: evaluates the model on an encrypted batch file from cryptonets encrypt and writes\n"
       "the encrypted scores (the same file format, one ciphertext per output and modulus, same\n"
-      "batches and first image index). Needs the parameter set and the evaluation keys, never\n"
-      "the secret key: it refuses a --secret-key, a secret key file in place of another, and a\n"
-      "key directory that holds secret.key. The model's output range is checked against the\n"
-      "plaintext moduli before any work.");
+      "batches and first image index, and the images file's id). Every score is re-randomised\n"
+      "with the public key (a fresh encryption of zero added) and the file carries no noise\n"
+      "estimate. Needs the parameter set, the evaluation keys and the public keys, never the\n"
+      "secret key: it refuses a --secret-key, a secret key file in place of another, and a key\n"
+      "directory that holds secret.key. The model's output range and its predicted noise\n"
+      "budget are checked against the keys before any work.");
   options.add_value("keys", "DIR", "server key directory: params and evaluation.key only");
   options.add_value("params", "FILE", "parameter set (instead of --keys)");
   options.add_value("evaluation-key", "FILE", "evaluation keys (instead of --keys)");
+  options.add_value("public-key", "FILE",
+                    "public keys, to re-randomise the scores (instead of --keys)");
   options.add_value("secret-key", "FILE", "refused: the server never takes a secret key");
   options.add_value("model", "FILE", "integer model", default_data_directory() + "/model.txt");
   options.add_value("in", "FILE", "encrypted images from cryptonets encrypt", std::nullopt, true);
   options.add_value("out", "FILE", "encrypted scores to write", std::nullopt, true);
+  options.add_value("circuit-privacy", "BITS",
+                    "hide the computation from the client: noise flooding to statistical distance "
+                    "2^-BITS (keys from keygen --circuit-privacy BITS; 0: re-randomise only)",
+                    "0");
   add_threads_option(options);
   if (!options.parse(arguments)) return kExitSuccess;
 
   const ServerFiles files = server_files(options);
   const std::string in_path = options.text("in");
   const std::string out_path = options.text("out");
-  for (const std::string& path : {files.parameters, files.evaluation_keys, in_path})
+  for (const std::string& path :
+       {files.parameters, files.evaluation_keys, files.public_keys, in_path})
     refuse_secret_key_file(path);
   const int threads = cli::threads_option(options);
+  const int circuit_privacy = static_cast<int>(options.integer("circuit-privacy", 0, 128));
 
   const Model model = load_model(options.text("model"));
   const CompiledModel compiled = compile_model(model);
@@ -101,6 +116,8 @@ int run_infer(std::span<char* const> arguments) {
   std::vector<yashe::EvaluationKey> evaluation_keys =
       load_evaluation_keys(files.evaluation_keys, contexts);
   const std::vector<uint64_t> key_ids = key_ids_of(evaluation_keys);
+  std::vector<yashe::PublicKey> public_keys = load_public_keys(files.public_keys, contexts);
+  require_one_key_set({files.parameters, files.evaluation_keys, files.public_keys});
   CiphertextFileReader reader(in_path, contexts, key_ids);
   const ProtocolHeader& header = reader.header();
   if (header.values != compiled.input_size) {
@@ -109,19 +126,17 @@ int run_infer(std::span<char* const> arguments) {
                              std::to_string(compiled.input_size) +
                              " inputs (is it not encrypted images from cryptonets encrypt?)");
   }
-  // Inference never encrypts: empty public keys (tagged with the key ids) complete the set.
-  std::vector<yashe::PublicKey> no_public_keys(contexts.size());
-  for (size_t i = 0; i < contexts.size(); ++i)
-    no_public_keys[i].key_id = key_ids[i];
-  const encoding::CrtEncryptionSet server(contexts, std::move(no_public_keys),
+  const encoding::CrtEncryptionSet server(contexts, std::move(public_keys),
                                           std::move(evaluation_keys));
+  require_noise_budget(server, compiled, circuit_privacy);  // before any work
 
   // The scores are of the same images: decrypt matches them to labels by this first index.
   CiphertextFileWriter writer(out_path, contexts, key_ids, header.first_image, header.images,
-                              header.batch_size, compiled.output_size);
+                              header.batch_size, compiled.output_size, header.file_id);
   StageProgressBars bars;
   InferenceOptions inference;
   inference.threads = threads;
+  inference.circuit_privacy_bits = circuit_privacy;
   inference.progress = [&](const std::string& stage, size_t modulus, size_t done, size_t total) {
     bars.update(stage, modulus, done, total);
   };

@@ -1,7 +1,14 @@
 // cryptonets keygen (client): the parameter set and the three key files of the protocol, one key
 // set per plaintext modulus (CRT, CryptoNets §3), in a key directory (io/protocol_files.hpp).
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <bit>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -9,7 +16,7 @@
 #include "cli_support.hpp"
 #include "commands.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
-#include "cryptonets/io/model_file.hpp"
+#include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/nn/parameter_selection.hpp"
 #include "cryptonets/nn/range.hpp"
@@ -19,16 +26,126 @@ namespace cryptonets::cli {
 
 namespace {
 
-// The secret key lives here: a new directory is readable by its owner only.
-void create_key_directory(const std::string& directory) {
-  namespace fs = std::filesystem;
-  if (fs::is_directory(directory)) return;
-  if (fs::exists(directory)) {
-    throw std::runtime_error("--out-dir '" + directory + "' exists and is not a directory");
-  }
-  fs::create_directories(directory);
-  fs::permissions(directory, fs::perms::owner_all, fs::perm_options::replace);
+namespace fs = std::filesystem;
+
+constexpr const char* kKeyFileNames[] = {"params", "public.key", "evaluation.key", "secret.key"};
+
+// The key directory as a path with a file name ("keys/" -> "keys"), and its parent.
+fs::path normalised(const std::string& directory) {
+  fs::path path = fs::path(directory).lexically_normal();
+  if (path.filename().empty()) path = path.parent_path();
+  return path;
 }
+
+// An existing key directory is replaced as a whole: it may hold only a key set.
+void check_replaceable(const fs::path& directory) {
+  std::error_code error;
+  if (!fs::exists(directory, error)) return;
+  if (!fs::is_directory(directory, error)) {
+    throw std::runtime_error("--out-dir '" + directory.string() +
+                             "' exists and is not a directory");
+  }
+  for (const fs::directory_entry& entry : fs::directory_iterator(directory)) {
+    const std::string name = entry.path().filename().string();
+    bool key_file = false;
+    for (const char* known : kKeyFileNames)
+      key_file = key_file || name == known;
+    if (!key_file) {
+      throw std::runtime_error("--out-dir '" + directory.string() + "' holds '" + name +
+                               "' besides a key set: keygen replaces the whole directory at "
+                               "once, so move it elsewhere first");
+    }
+  }
+}
+
+// Temporary directories "<name>.tmp-<pid>-XXXXXX" beside the key directory, left by a keygen
+// that was killed (SIGKILL, power loss) before it could remove its own: removed when their
+// process is gone.
+void remove_stale_temporaries(const fs::path& directory) {
+  const fs::path parent = directory.parent_path().empty() ? fs::path(".") : directory.parent_path();
+  const std::string prefix = directory.filename().string() + ".tmp-";
+  std::error_code error;
+  for (const fs::directory_entry& entry : fs::directory_iterator(parent, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (pid <= 0 || pid == static_cast<long>(::getpid())) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // still running
+    fs::remove_all(entry.path(), error);
+  }
+}
+
+// A fresh directory (mode 0700: the secret key lives there) beside the key directory, removed
+// again unless committed: the whole key set is written there and swapped in at once.
+class KeySetStaging {
+ public:
+  explicit KeySetStaging(const fs::path& directory) : directory_(directory) {
+    std::string pattern = directory.string() + ".tmp-" + std::to_string(::getpid()) + "-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("cannot create a temporary directory beside '" + directory.string() +
+                               "': " + std::strerror(errno));
+    }
+    path_ = pattern;
+  }
+  ~KeySetStaging() {
+    std::error_code error;
+    if (!path_.empty()) fs::remove_all(path_, error);
+  }
+  KeySetStaging(const KeySetStaging&) = delete;
+  KeySetStaging& operator=(const KeySetStaging&) = delete;
+
+  const fs::path& path() const { return path_; }
+
+  // Every file is fsynced by AtomicFileWriter; the directory itself here, then the swap: either
+  // the old key set or the new one, never a mixture.
+  void commit() {
+    sync_directory(path_);
+    std::error_code error;
+    if (!fs::exists(directory_, error)) {
+      if (::rename(path_.c_str(), directory_.c_str()) != 0) fail("rename");
+      path_.clear();
+    } else if (::renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, directory_.c_str(),
+                           RENAME_EXCHANGE) == 0) {
+      fs::remove_all(path_, error);  // now the old key set
+      path_.clear();
+    } else if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
+      // No atomic exchange on this file system: two renames (the old set is kept aside until
+      // the new one is in place).
+      const fs::path old = directory_.string() + ".tmp-" + std::to_string(::getpid()) + "-old";
+      if (::rename(directory_.c_str(), old.c_str()) != 0) fail("rename");
+      if (::rename(path_.c_str(), directory_.c_str()) != 0) {
+        const int saved = errno;
+        (void)::rename(old.c_str(), directory_.c_str());
+        errno = saved;
+        fail("rename");
+      }
+      path_.clear();
+      fs::remove_all(old, error);
+    } else {
+      fail("renameat2(RENAME_EXCHANGE)");
+    }
+    const fs::path parent =
+        directory_.parent_path().empty() ? fs::path(".") : directory_.parent_path();
+    sync_directory(parent);
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& call) const {
+    throw std::runtime_error("cannot put the new key set in place of '" + directory_.string() +
+                             "' (" + call + "): " + std::strerror(errno) +
+                             "; the previous key set, if any, is unchanged");
+  }
+  static void sync_directory(const fs::path& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+      (void)::fsync(fd);
+      ::close(fd);
+    }
+  }
+
+  fs::path directory_;
+  fs::path path_;
+};
 
 std::string file_size(const std::string& path) {
   return format_bytes(std::filesystem::file_size(path));
@@ -40,28 +157,44 @@ int run_keygen(std::span<char* const> arguments) {
   OptionParser options(
       "keygen",
       "Client: generates a parameter set and, for each plaintext modulus, a YASHE' key set, into\n"
-      "DIR/params, DIR/public.key, DIR/evaluation.key (give these to the server; encryption\n"
-      "needs params and public.key, inference params and evaluation.key) and DIR/secret.key\n"
-      "(mode 0600; it never leaves the client). The plaintext moduli are chosen for the output\n"
-      "range of --model. The files share a parameter-set fingerprint and a key-set id, which\n"
-      "every ciphertext file carries too.");
+      "DIR/params, DIR/public.key, DIR/evaluation.key (give these three to the server:\n"
+      "inference needs all three, the public key to re-randomise the scores; encryption needs\n"
+      "params and public.key) and DIR/secret.key (mode 0600; it never leaves the client). The\n"
+      "parameters are those the server's model profile (--profile) names for the preset. The\n"
+      "whole directory is written at once (an existing one is replaced only when the new set is\n"
+      "complete); its files share a parameter-set fingerprint and a key-set id, which every\n"
+      "ciphertext file carries too.");
   options.add_value("out-dir", "DIR", "key directory (created with mode 0700 if missing)",
                     std::nullopt, true);
-  options.add_value("model", "FILE", "integer model the plaintext moduli must fit",
-                    default_data_directory() + "/model.txt");
+  add_profile_options(options);
   std::string presets;
   for (const std::string& name : preset_names())
     presets += (presets.empty() ? "" : ", ") + name;
   options.add_value("preset", "NAME", "parameter preset: " + presets, "default");
-  options.add_flag("force", "replace an existing secret key (ciphertexts made for it are lost)");
+  options.add_flag("force",
+                   "replace an existing key set (ciphertexts made for it are lost); the old set "
+                   "stays whole until the new one is complete");
+  options.add_value("circuit-privacy", "BITS",
+                    "choose q with room for infer --circuit-privacy BITS (noise flooding to "
+                    "statistical distance 2^-BITS; adds primes). With --profile: the profile's own "
+                    "(cryptonets profile --circuit-privacy BITS)");
   options.add_value("seed", "S", "INSECURE: derive the keys from S, for reproduction only");
   add_insecure_ring_degree_option(options);
   if (!options.parse(arguments)) return kExitSuccess;
 
-  const Model model = load_model(options.text("model"));
-  const ParameterChoice choice = preset(options.text("preset"), model);
+  const int circuit_privacy = options.has("circuit-privacy")
+                                  ? static_cast<int>(options.integer("circuit-privacy", 0, 128))
+                                  : 0;
+  const ModelProfile profile = client_profile(options, circuit_privacy);
+  if (options.has("circuit-privacy") && profile.circuit_privacy_bits != circuit_privacy) {
+    throw UsageError("--circuit-privacy " + std::to_string(circuit_privacy) + ": the profile '" +
+                     options.text("profile") + "' was made for " +
+                     std::to_string(profile.circuit_privacy_bits) +
+                     " (the server makes it with cryptonets profile --circuit-privacy BITS)");
+  }
+  const ParameterChoice choice = profile.preset(options.text("preset"));
   const yashe::Parameters params = insecure_ring_degree_option(options, choice.base);
-  require_plaintext_moduli(track_ranges(model), choice.plaintext_moduli);
+  require_plaintext_moduli(profile.output_range(), choice.plaintext_moduli);
 
   const std::string directory = options.text("out-dir");
   const KeyDirectory files(directory);
@@ -70,6 +203,10 @@ int run_keygen(std::span<char* const> arguments) {
                              ": ciphertexts made for it could no longer be decrypted (use --force "
                              "to replace it)");
   }
+  const fs::path target = normalised(directory);
+  check_replaceable(target);
+  if (!target.parent_path().empty()) fs::create_directories(target.parent_path());
+  remove_stale_temporaries(target);
 
   std::optional<Prng> seeded;
   if (options.has("seed")) {
@@ -89,11 +226,16 @@ int run_keygen(std::span<char* const> arguments) {
     secret_keys.push_back(key_set.secret_key);
   }
 
-  create_key_directory(directory);
-  save_parameter_set(files.parameters, contexts);
-  save_public_keys(files.public_keys, contexts, public_keys);
-  save_evaluation_keys(files.evaluation_keys, contexts, evaluation_keys);
-  save_secret_keys(files.secret_keys, contexts, secret_keys);
+  {
+    KeySetStaging staging(target);
+    const KeyDirectory staged(staging.path().string());
+    const uint64_t key_set = key_set_id(key_ids_of(public_keys));
+    save_parameter_set(staged.parameters, contexts, key_set);
+    save_public_keys(staged.public_keys, contexts, public_keys);
+    save_evaluation_keys(staged.evaluation_keys, contexts, evaluation_keys);
+    save_secret_keys(staged.secret_keys, contexts, secret_keys);
+    staging.commit();
+  }
 
   std::printf("%s\n", yashe::assess_security(params).one_line().c_str());
   std::printf("parameters (%s): %s\n", choice.name.c_str(), params.describe().c_str());

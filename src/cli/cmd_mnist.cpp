@@ -195,6 +195,7 @@ int run_mnist(std::span<char* const> arguments) {
     inference.threads = threads;
     inference.observe = observe;
     inference.progress = progress;
+    inference.prng = &prng;  // the output re-randomisation: seeded too under --seed
     if (!options.flag("no-noise")) inference.secret_keys_for_diagnostics = &client;
     const EncryptedBatch scores = infer(server, compiled, std::move(batch), inference);
     auto decrypted = decrypt_scores(client, scores, ranges.output().bound, observe);

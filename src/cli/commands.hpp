@@ -12,5 +12,6 @@ int run_encrypt(std::span<char* const> arguments);
 int run_infer(std::span<char* const> arguments);
 int run_decrypt(std::span<char* const> arguments);
 int run_mnist(std::span<char* const> arguments);
+int run_profile(std::span<char* const> arguments);
 
 }  // namespace cryptonets::cli

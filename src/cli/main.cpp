@@ -25,6 +25,7 @@ struct Subcommand {
 
 constexpr Subcommand kSubcommands[] = {
     {"params", run_params, "show a parameter set and its security report"},
+    {"profile", run_profile, "server: write the model's weight-free profile for the client"},
     {"keygen", run_keygen, "client: write the secret, public and evaluation keys"},
     {"encrypt", run_encrypt, "client: encrypt MNIST images into a ciphertext batch"},
     {"infer", run_infer, "server: evaluate the model on an encrypted batch (no secret key)"},

@@ -8,11 +8,14 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <stdexcept>
 
 #include "cryptonets/io/little_endian.hpp"
 #include "cryptonets/io/sha256.hpp"
+#include "cryptonets/random/chacha20.hpp"
+#include "cryptonets/yashe/encryptor.hpp"
 
 namespace cryptonets {
 
@@ -20,8 +23,10 @@ namespace {
 
 constexpr std::array<uint8_t, 4> kProtocolMagic = {'C', 'N', 'P', 'F'};
 constexpr std::array<uint8_t, 4> kRecordMagic = {'C', 'N', 'E', 'T'};
-constexpr size_t kHeaderFieldBytes = 64;  // before the header's SHA-256
-constexpr size_t kHeaderFieldOffset = 8;  // after magic, kind, reserved byte and version
+constexpr size_t kHeaderFieldBytes = 80;  // before the header's SHA-256
+constexpr std::array<uint8_t, 4> kBindingMagic = {'C', 'N', 'R', 'B'};
+constexpr size_t kBindingFieldBytes = 32;  // magic, reserved, file id, index, count
+constexpr size_t kHeaderFieldOffset = 8;   // after magic, kind, reserved byte and version
 
 std::string hex64(uint64_t value) {
   char text[24];
@@ -68,7 +73,9 @@ std::array<uint8_t, kProtocolHeaderBytes> encode_header(const ProtocolHeader& he
                              header.images,
                              header.batch_size,
                              header.values,
-                             header.first_image};
+                             header.first_image,
+                             header.file_id,
+                             header.answers_file_id};
   static_assert(kHeaderFieldOffset + 8 * std::size(fields) == kHeaderFieldBytes);
   for (size_t i = 0; i < std::size(fields); ++i)
     store_le(&bytes[kHeaderFieldOffset + 8 * i], fields[i], 8);
@@ -77,6 +84,28 @@ std::array<uint8_t, kProtocolHeaderBytes> encode_header(const ProtocolHeader& he
   return bytes;
 }
 
+}  // namespace
+
+// "CNRB" | reserved (4 bytes, 0) | file id | record index | record count | SHA-256 of those 32
+// bytes followed by the record's own SHA-256 checksum.
+std::array<uint8_t, kProtocolBindingBytes> encode_binding(uint64_t file_id, uint64_t index,
+                                                          uint64_t count,
+                                                          const Sha256::Digest& record_digest) {
+  std::array<uint8_t, kProtocolBindingBytes> bytes{};
+  std::copy(kBindingMagic.begin(), kBindingMagic.end(), bytes.begin());
+  store_le(&bytes[8], file_id, 8);
+  store_le(&bytes[16], index, 8);
+  store_le(&bytes[24], count, 8);
+  Sha256 hash;
+  hash.update({bytes.data(), kBindingFieldBytes});
+  hash.update(record_digest);
+  const Sha256::Digest digest = hash.digest();
+  std::copy(digest.begin(), digest.end(), bytes.begin() + kBindingFieldBytes);
+  return bytes;
+}
+
+namespace {
+
 // The header's own consistency, after its checksum has been verified.
 void check_header_fields(const ProtocolHeader& header, const std::string& source) {
   if (header.moduli == 0 || header.moduli > kMaxProtocolModuli) {
@@ -84,8 +113,9 @@ void check_header_fields(const ProtocolHeader& header, const std::string& source
                      " plaintext moduli, expected 1 to " + std::to_string(kMaxProtocolModuli));
   }
   const bool ciphertexts = header.kind == ProtocolFileKind::kCiphertexts;
-  if (!ciphertexts && (header.images != 0 || header.batch_size != 0 || header.values != 0 ||
-                       header.first_image != 0)) {
+  if (!ciphertexts &&
+      (header.images != 0 || header.batch_size != 0 || header.values != 0 ||
+       header.first_image != 0 || header.file_id != 0 || header.answers_file_id != 0)) {
     fail(source,
          "invalid header: image fields set in a file of " + protocol_kind_name(header.kind));
   }
@@ -98,10 +128,7 @@ void check_header_fields(const ProtocolHeader& header, const std::string& source
     fail(source, "invalid header: first image " + std::to_string(header.first_image) + " + " +
                      std::to_string(header.images) + " images exceeds 2^64 - 1");
   }
-  if (header.kind == ProtocolFileKind::kParameterSet && header.key_set_id != 0) {
-    fail(source,
-         "invalid header: a parameter set has key set id 0, found " + hex64(header.key_set_id));
-  }
+  if (ciphertexts && header.file_id == 0) fail(source, "invalid header: file id 0");
 }
 
 // Files of another format version are refused with what to do about them.
@@ -112,8 +139,10 @@ void check_version(uint16_t version, ProtocolFileKind kind, const std::string& s
   if (version > kProtocolFileVersion) {
     fail(source, versions + " (written by a newer cryptonets)");
   }
-  // Version 1 ciphertext files do not record their first image; key files would load, but one
-  // version for all files keeps the rule simple: everything is made again.
+  // Version 1 ciphertext files do not record their first image, version 2 files do not bind their
+  // records to the file and carry noise estimates in clear; version 2 key files do not tie the
+  // parameter set to the keys. One version for all files keeps the rule simple: everything is
+  // made again.
   const std::string redo = kind == ProtocolFileKind::kCiphertexts
                                ? "re-run encrypt (and infer on its output)"
                                : "re-run keygen";
@@ -165,6 +194,8 @@ ProtocolHeader read_header(std::istream& in, const std::string& source) {
   header.batch_size = load_le(&bytes[40], 8);
   header.values = load_le(&bytes[48], 8);
   header.first_image = load_le(&bytes[56], 8);
+  header.file_id = load_le(&bytes[64], 8);
+  header.answers_file_id = load_le(&bytes[72], 8);
   check_header_fields(header, source);
   return header;
 }
@@ -244,7 +275,8 @@ void save_key_file(const std::string& path, ProtocolFileKind kind, const Context
       write_one(file.stream(), *contexts[i], keys[i]);
     if (!file.stream()) throw std::runtime_error("the output stream failed");
   } catch (const std::runtime_error& error) {
-    throw std::runtime_error("cannot write " + file_source(path) + ": " + error.what());
+    throw std::runtime_error("cannot write " + file_source(path) + ": " + error.what() + " (" +
+                             file.failure() + ")");
   }
   file.commit();
 }
@@ -335,11 +367,12 @@ ProtocolHeader read_protocol_header(const std::string& path) {
   return read_header(in, file_source(path));
 }
 
-void save_parameter_set(const std::string& path, const ContextSet& contexts) {
+void save_parameter_set(const std::string& path, const ContextSet& contexts, uint64_t key_set) {
   if (contexts.empty()) throw std::invalid_argument("save_parameter_set: no plaintext modulus");
   ProtocolHeader header;
   header.kind = ProtocolFileKind::kParameterSet;
   header.parameter_set_fingerprint = parameter_set_fingerprint(contexts);
+  header.key_set_id = key_set;
   header.moduli = contexts.size();
   AtomicFileWriter file(path, false);
   try {
@@ -348,7 +381,8 @@ void save_parameter_set(const std::string& path, const ContextSet& contexts) {
       write_parameters(file.stream(), context->parameters());
     if (!file.stream()) throw std::runtime_error("the output stream failed");
   } catch (const std::runtime_error& error) {
-    throw std::runtime_error("cannot write " + file_source(path) + ": " + error.what());
+    throw std::runtime_error("cannot write " + file_source(path) + ": " + error.what() + " (" +
+                             file.failure() + ")");
   }
   file.commit();
 }
@@ -432,6 +466,32 @@ std::vector<yashe::SecretKey> load_secret_keys(const std::string& path,
       });
 }
 
+void require_one_key_set(const std::vector<std::string>& paths) {
+  std::string first_path;
+  uint64_t first_id = 0;
+  for (const std::string& path : paths) {
+    std::error_code error;
+    if (!std::filesystem::exists(path, error)) continue;
+    const ProtocolHeader header = read_protocol_header(path);
+    if (first_path.empty()) {
+      first_path = path;
+      first_id = header.key_set_id;
+    } else if (header.key_set_id != first_id) {
+      throw std::runtime_error(
+          "'" + first_path + "' (key set " + hex64(first_id) + ") and '" + path + "' (key set " +
+          hex64(header.key_set_id) +
+          ") do not belong together: they come from different key generations (a keygen that "
+          "failed midway, or files copied from different key sets); refusing them (run keygen "
+          "again, and give the server the new files)");
+    }
+  }
+  if (!first_path.empty() && first_id == 0) {
+    throw std::runtime_error("'" + first_path +
+                             "' is tied to no key set (key set id 0): a key directory's parameter "
+                             "set comes from keygen, which records its key set");
+  }
+}
+
 void require_same_keys(const std::vector<uint64_t>& a, const std::string& a_what,
                        const std::vector<uint64_t>& b, const std::string& b_what) {
   if (a != b) {
@@ -445,7 +505,8 @@ void require_same_keys(const std::vector<uint64_t>& a, const std::string& a_what
 
 CiphertextFileWriter::CiphertextFileWriter(const std::string& path, ContextSet contexts,
                                            std::vector<uint64_t> key_ids, uint64_t first_image,
-                                           uint64_t images, uint64_t batch_size, uint64_t values)
+                                           uint64_t images, uint64_t batch_size, uint64_t values,
+                                           uint64_t answers_file_id)
     : path_(path),
       contexts_(std::move(contexts)),
       key_ids_(std::move(key_ids)),
@@ -473,6 +534,11 @@ CiphertextFileWriter::CiphertextFileWriter(const std::string& path, ContextSet c
   header_.batch_size = batch_size;
   header_.values = values;
   header_.first_image = first_image;
+  Prng prng = Prng::from_os_entropy();
+  do {
+    header_.file_id = prng.next_u64();
+  } while (header_.file_id == 0);
+  header_.answers_file_id = answers_file_id;
   write_header(file_.stream(), header_);
 }
 
@@ -494,11 +560,19 @@ void CiphertextFileWriter::write(EncryptedBatch batch, const std::function<void(
           " ciphertexts per modulus, the file holds " + std::to_string(header_.values));
     }
     // Checked before anything is written, so that a refused batch leaves the file consistent.
-    for (const yashe::Ciphertext& ct : batch.values[i]) {
+    for (size_t j = 0; j < batch.values[i].size(); ++j) {
+      const yashe::Ciphertext& ct = batch.values[i][j];
       if (ct.key_id != key_ids_[i]) {
         throw std::invalid_argument("CiphertextFileWriter: a ciphertext of modulus " +
                                     std::to_string(i + 1) + " has key id " + hex64(ct.key_id) +
                                     ", the file's keys have " + hex64(key_ids_[i]));
+      }
+      if (!ct.c.empty() && yashe::readable_without_secret_key(*contexts_[i], ct)) {
+        throw std::invalid_argument(
+            "CiphertextFileWriter: ciphertext " + std::to_string(j + 1) + " of modulus " +
+            std::to_string(i + 1) +
+            " can be read without the secret key (transparent: no encryption randomness); "
+            "re-randomise it (yashe::Encryptor::rerandomize_inplace) before it leaves");
       }
     }
   }
@@ -512,10 +586,15 @@ void CiphertextFileWriter::write(EncryptedBatch batch, const std::function<void(
         ct = yashe::Ciphertext{};  // written: release it
         if (tick) tick();
       }
-      writer.finish();
+      const auto binding =
+          encode_binding(header_.file_id, batches_written_ * contexts_.size() + i,
+                         header_.batch_count() * contexts_.size(), writer.finish());
+      file_.stream().write(reinterpret_cast<const char*>(binding.data()), binding.size());
+      if (!file_.stream()) throw std::runtime_error("the output stream failed");
     }
   } catch (const std::runtime_error& error) {
-    throw std::runtime_error("cannot write " + file_source(path_) + ": " + error.what());
+    throw std::runtime_error("cannot write " + file_source(path_) + ": " + error.what() + " (" +
+                             file_.failure() + ")");
   }
   failed_ = false;
   ++batches_written_;
@@ -554,6 +633,87 @@ CiphertextFileReader::CiphertextFileReader(const std::string& path, ContextSet c
     fail(source_, "invalid header: batches of " + std::to_string(header_.batch_size) +
                       " images, the parameters have " + std::to_string(slots) + " slots");
   }
+  diagnose_record_order();
+}
+
+std::string CiphertextFileReader::describe_record(uint64_t index) const {
+  const uint64_t k = contexts_.size();
+  return "record " + std::to_string(index + 1) + " (batch " + std::to_string(index / k + 1) +
+         ", modulus " + std::to_string(index % k + 1) + ")";
+}
+
+// Every record's binding sits at a known offset (records have a fixed size for given
+// parameters), so the whole file's order is read before any ciphertext: a splice, duplicate,
+// omission or reordering is named as such. Damage is left to the record checks.
+void CiphertextFileReader::diagnose_record_order() {
+  const uint64_t k = contexts_.size();
+  const uint64_t count = header_.batch_count() * k;
+  const uint64_t record = ciphertext_batch_bytes(*contexts_.front(), header_.values);
+  const uint64_t stride = record + kProtocolBindingBytes;
+  const std::istream::pos_type start = in_.tellg();
+  in_.seekg(0, std::ios::end);
+  const std::istream::pos_type end_position = in_.tellg();
+  in_.clear();
+  if (start == std::istream::pos_type(-1) || end_position == std::istream::pos_type(-1)) return;
+  const uint64_t begin = static_cast<uint64_t>(start);
+  const uint64_t size = static_cast<uint64_t>(end_position);
+  const uint64_t present = size < begin ? 0 : std::min(count, (size - begin) / stride);
+  std::vector<uint64_t> found;  // the index each position holds
+  for (uint64_t p = 0; p < present; ++p) {
+    std::array<uint8_t, kBindingFieldBytes> bytes{};
+    in_.seekg(static_cast<std::streamoff>(begin + p * stride + record));
+    in_.read(reinterpret_cast<char*>(bytes.data()), bytes.size());
+    if (in_.gcount() != static_cast<std::streamsize>(bytes.size()) ||
+        !std::equal(kBindingMagic.begin(), kBindingMagic.end(), bytes.begin())) {
+      in_.clear();
+      in_.seekg(start);
+      return;  // damaged: the record checks report it
+    }
+    const uint64_t file_id = load_le(&bytes[8], 8);
+    const uint64_t index = load_le(&bytes[16], 8);
+    const uint64_t total = load_le(&bytes[24], 8);
+    if (file_id != header_.file_id) {
+      fail(source_, "position " + std::to_string(p + 1) +
+                        " holds a record of another file (file id " + hex64(file_id) +
+                        ", this file's is " + hex64(header_.file_id) +
+                        "): spliced in from another file; refusing it");
+    }
+    if (total != count || index >= count) {
+      fail(source_, "position " + std::to_string(p + 1) + " holds record " +
+                        std::to_string(index + 1) + " of " + std::to_string(total) +
+                        ", this file's header promises " + std::to_string(count) +
+                        " records: records were added or removed; refusing it");
+    }
+    found.push_back(index);
+  }
+  in_.clear();
+  in_.seekg(start);
+  if (found.empty()) return;                 // a bare header: "truncated" from the record checks
+  std::map<uint64_t, uint64_t> position_of;  // index -> first position (bounded by the file size)
+  for (uint64_t p = 0; p < found.size(); ++p) {
+    const auto [where, inserted] = position_of.emplace(found[p], p);
+    if (!inserted) {
+      fail(source_, describe_record(found[p]) + " appears twice (positions " +
+                        std::to_string(where->second + 1) + " and " + std::to_string(p + 1) +
+                        "): a duplicated record; refusing it");
+    }
+  }
+  // Fewer whole records than promised (a record cut short is left to the record checks).
+  if (found.size() < count && (size - begin) % stride == 0) {
+    uint64_t missing = 0;
+    while (position_of.count(missing) != 0)
+      ++missing;
+    fail(source_, describe_record(missing) + " is missing: the file holds " +
+                      std::to_string(found.size()) + " of its " + std::to_string(count) +
+                      " records (an omitted record, or a file cut short); refusing it");
+  }
+  for (uint64_t p = 0; p < found.size(); ++p) {
+    if (found[p] != p) {
+      fail(source_, "position " + std::to_string(p + 1) + " holds " + describe_record(found[p]) +
+                        " instead of " + describe_record(p) +
+                        ": the records were reordered; refusing it");
+    }
+  }
 }
 
 EncryptedBatch CiphertextFileReader::next(const std::function<void()>& tick) {
@@ -570,7 +730,8 @@ EncryptedBatch CiphertextFileReader::next(const std::function<void()>& tick) {
       row.push_back(reader.next());
       if (tick) tick();
     }
-    reader.finish();
+    const Sha256::Digest digest = reader.finish();
+    check_binding(batches_read_ * contexts_.size() + i, digest, source);
     if (reader.count() != header_.values) {
       fail(source, "invalid: " + std::to_string(reader.count()) +
                        " ciphertexts, the file's header promises " +
@@ -584,6 +745,31 @@ EncryptedBatch CiphertextFileReader::next(const std::function<void()>& tick) {
   }
   ++batches_read_;
   return batch;
+}
+
+void CiphertextFileReader::check_binding(uint64_t index, const Sha256::Digest& digest,
+                                         const std::string& source) {
+  std::array<uint8_t, kProtocolBindingBytes> stored{};
+  in_.read(reinterpret_cast<char*>(stored.data()), stored.size());
+  if (in_.gcount() != static_cast<std::streamsize>(stored.size())) {
+    fail(source, "truncated: the file ends inside the binding after the record");
+  }
+  if (!std::equal(kBindingMagic.begin(), kBindingMagic.end(), stored.begin())) {
+    fail(source, "corrupted: no record binding (\"CNRB\") after the record");
+  }
+  const uint64_t count = header_.batch_count() * contexts_.size();
+  const auto expected = encode_binding(header_.file_id, index, count, digest);
+  if (!std::equal(expected.begin(), expected.begin() + kBindingFieldBytes, stored.begin())) {
+    fail(source, "the record binding names file " + hex64(load_le(&stored[8], 8)) + ", record " +
+                     std::to_string(load_le(&stored[16], 8) + 1) +
+                     ", expected this file's record " + std::to_string(index + 1) +
+                     ": spliced or reordered; refusing it");
+  }
+  if (expected != stored) {
+    fail(source,
+         "corrupted: the record binding's checksum does not match the record (a record "
+         "of another file or position in its place?)");
+  }
 }
 
 void CiphertextFileReader::finish() {

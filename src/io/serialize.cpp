@@ -1,7 +1,9 @@
 // Binary files for YASHE' objects; the format is described in serialize.hpp.
 #include "cryptonets/io/serialize.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +15,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <istream>
@@ -25,6 +28,7 @@
 
 #include "cryptonets/io/little_endian.hpp"
 #include "cryptonets/io/sha256.hpp"
+#include "cryptonets/yashe/noise_model.hpp"
 
 namespace cryptonets {
 
@@ -49,7 +53,7 @@ constexpr uint64_t kEvaluationForm = 1;
 
 constexpr size_t kMaxParameterPrimes = 64;    // bounds a parameters payload before reading it
 constexpr size_t kParameterFixedWords = 5;    // n, k, t, sigma, decomposition_bits
-constexpr size_t kCiphertextRecordWords = 3;  // degree, form, noise_log2
+constexpr size_t kCiphertextRecordWords = 2;  // degree, form
 
 std::string kind_name(char tag) {
   switch (tag) {
@@ -221,12 +225,13 @@ class RecordWriter {
     }
   }
 
-  void finish() {
+  Sha256::Digest finish() {
     assert(payload_left_ == 0);
     const Sha256::Digest digest = hash_.digest();
     out_.write(reinterpret_cast<const char*>(digest.data()), digest.size());
     out_.flush();
     check_stream();
+    return digest;
   }
 
  private:
@@ -309,12 +314,16 @@ class HashingReader {
     }
     header.version = static_cast<uint16_t>(load_le(&bytes[6], 2));
     if (header.version != kSerializationVersion) {
+      // Version 1 ciphertexts carried the noise estimate in clear (a function of the model).
       fail("format version " + std::to_string(header.version) + ", this build reads version " +
-           std::to_string(kSerializationVersion));
+           std::to_string(kSerializationVersion) +
+           (header.version < kSerializationVersion
+                ? ": written by an older cryptonets; make the file again with this version"
+                : " (written by a newer cryptonets)"));
     }
     if (bytes[5] != 0) {
-      fail("header byte 5 (reserved) is " + std::to_string(bytes[5]) +
-           ", format version 1 has 0 there");
+      fail("header byte 5 (reserved) is " + std::to_string(bytes[5]) + ", format version " +
+           std::to_string(kSerializationVersion) + " has 0 there");
     }
     header.fingerprint = load_le(&bytes[8], 8);
     header.key_id = load_le(&bytes[16], 8);
@@ -351,7 +360,7 @@ class HashingReader {
   }
 
   // Reads the checksum and compares it with the hash of everything read.
-  void finish() {
+  Sha256::Digest finish() {
     assert(payload_left_ == 0);
     Sha256::Digest stored{};
     in_.read(reinterpret_cast<char*>(stored.data()), stored.size());
@@ -365,6 +374,7 @@ class HashingReader {
     if (whole_input_ && in_.peek() != std::istream::traits_type::eof()) {
       fail("trailing bytes after the checksum");
     }
+    return stored;
   }
 
   // A problem seen before the checksum: verify the checksum first (a damaged record is reported
@@ -477,7 +487,8 @@ void save_atomically(const std::string& path, bool owner_only, Write&& write) {
   try {
     write(file.stream());
   } catch (const std::runtime_error& error) {
-    throw std::runtime_error("cannot write " + file_source(path) + ": " + error.what());
+    throw std::runtime_error("cannot write " + file_source(path) + ": " + error.what() + " (" +
+                             file.failure() + ")");
   }
   file.commit();
 }
@@ -505,9 +516,6 @@ void check_ciphertext(const Ciphertext& ct, const Context& context, uint64_t key
   if (ct.key_id != key_id) {
     throw std::invalid_argument("writing a ciphertext batch: ciphertext key id " +
                                 hex64(ct.key_id) + " differs from the batch's " + hex64(key_id));
-  }
-  if (std::isnan(ct.noise_log2)) {
-    throw std::invalid_argument("writing a ciphertext: its noise estimate is NaN");
   }
 }
 
@@ -857,17 +865,16 @@ void CiphertextWriter::append(const Ciphertext& ct) {
   check_ciphertext(ct, *context_, key_id_);
   writer_->write_word(static_cast<uint64_t>(ct.degree));
   writer_->write_word(kCoefficientForm);
-  writer_->write_word(double_bits(ct.noise_log2));
   writer_->write_polynomial(ct.c);
   ++written_;
 }
 
-void CiphertextWriter::finish() {
+Sha256::Digest CiphertextWriter::finish() {
   if (written_ != count_) {
     throw std::logic_error("CiphertextWriter: " + std::to_string(written_) + " of " +
                            std::to_string(count_) + " ciphertexts appended before finish()");
   }
-  writer_->finish();
+  return writer_->finish();
 }
 
 CiphertextReader::CiphertextReader(std::istream& in, std::shared_ptr<const Context> context,
@@ -889,6 +896,7 @@ CiphertextReader::CiphertextReader(std::istream& in, std::shared_ptr<const Conte
                     " bytes each for these parameters");
   }
   key_id_ = header.key_id;
+  fresh_noise_log2_ = yashe::NoiseModel(*context_).fresh();
 }
 
 CiphertextReader::~CiphertextReader() = default;
@@ -906,8 +914,7 @@ Ciphertext CiphertextReader::next() {
     reader_->reject("invalid " + what + ": stored in " + form_name(form) + ", expected " +
                     form_name(kCoefficientForm));
   }
-  ct.noise_log2 = bits_double(reader_->read_word(what + " noise estimate"));
-  if (std::isnan(ct.noise_log2)) reader_->reject("invalid " + what + ": noise estimate is NaN");
+  ct.noise_log2 = fresh_noise_log2_;  // files carry no noise estimate
   ct.c = reader_->read_polynomial(*context_, PolyForm::coefficient, what);
   ct.degree = static_cast<int>(degree);
   ct.key_id = key_id_;
@@ -915,12 +922,12 @@ Ciphertext CiphertextReader::next() {
   return ct;
 }
 
-void CiphertextReader::finish() {
+Sha256::Digest CiphertextReader::finish() {
   if (read_ != count_) {
     throw std::logic_error("CiphertextReader: finish() after " + std::to_string(read_) + " of " +
                            std::to_string(count_) + " ciphertexts");
   }
-  reader_->finish();
+  return reader_->finish();
 }
 
 void write_ciphertexts(std::ostream& out, const Context& context,
@@ -1027,18 +1034,65 @@ class AtomicFileWriter::FdBuffer : public std::streambuf {
   int error_ = 0;
 };
 
+namespace {
+
+std::string directory_of(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+}
+
+std::string base_name_of(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// Named temporaries "<name>.tmp-<pid>-<n>" of a process that no longer exists (killed before it
+// could remove them, on a file system without O_TMPFILE, or between link and rename): removed.
+void remove_stale_temporaries(const std::string& path) {
+  const std::string prefix = base_name_of(path) + ".tmp-";
+  DIR* directory = ::opendir(directory_of(path).c_str());
+  if (directory == nullptr) return;
+  while (const dirent* entry = ::readdir(directory)) {
+    const std::string name = entry->d_name;
+    if (name.rfind(prefix, 0) != 0) continue;
+    const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (pid <= 0 || pid == static_cast<long>(::getpid())) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // still running
+    (void)::unlinkat(::dirfd(directory), name.c_str(), 0);
+  }
+  ::closedir(directory);
+}
+
+std::atomic<unsigned> temporary_counter{0};
+
+std::string temporary_name(const std::string& path) {
+  return path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(temporary_counter++);
+}
+
+}  // namespace
+
 AtomicFileWriter::AtomicFileWriter(std::string path, bool owner_only) : path_(std::move(path)) {
-  static std::atomic<unsigned> counter{0};
   const mode_t mode = owner_only ? 0600 : 0644;
+  remove_stale_temporaries(path_);
+  // An unnamed file in the target's directory (Linux O_TMPFILE): whatever ends the process
+  // (signal, SIGKILL, abort from a failed thread start, power loss), nothing is left behind.
+  // It is linked in by commit() through /proc/self/fd.
+  if (::access("/proc/self/fd", X_OK) == 0) {
+    fd_ = ::open(directory_of(path_).c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+  }
+  // Otherwise (no O_TMPFILE on this file system, or no /proc) a named temporary, removed on
+  // failure or by the next writer of the same path if the process was killed.
   for (int attempt = 0; attempt < 100 && fd_ < 0; ++attempt) {
-    temp_path_ = path_ + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    temp_path_ = temporary_name(path_);
     // A fresh name, so O_EXCL (never follow or reuse an existing file) instead of O_TRUNC.
     fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd_ < 0 && errno != EEXIST) break;
   }
   if (fd_ < 0) {
+    const int error = errno;
+    temp_path_.clear();
     throw std::runtime_error("cannot create a temporary file next to " + file_source(path_) + ": " +
-                             std::strerror(errno));
+                             std::strerror(error));
   }
   // The umask may have removed bits; the secret key must be exactly owner read/write.
   if (owner_only && ::fchmod(fd_, 0600) != 0) {
@@ -1059,6 +1113,11 @@ std::ostream& AtomicFileWriter::stream() {
   return *stream_;
 }
 
+std::string AtomicFileWriter::failure() const {
+  const int error = buffer_ ? buffer_->error() : 0;
+  return error != 0 ? std::strerror(error) : "the output stream failed";
+}
+
 void AtomicFileWriter::commit() {
   auto fail = [this](const std::string& step, int error) {
     discard();
@@ -1068,6 +1127,21 @@ void AtomicFileWriter::commit() {
   stream_->flush();
   if (!*stream_) fail("write failed", buffer_->error() != 0 ? buffer_->error() : EIO);
   if (::fsync(fd_) != 0) fail("fsync failed", errno);
+  if (temp_path_.empty()) {
+    // Give the unnamed file a temporary name, then rename it over the target: linkat cannot
+    // replace an existing file.
+    const std::string self = "/proc/self/fd/" + std::to_string(fd_);
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      temp_path_ = temporary_name(path_);
+      if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, temp_path_.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+        break;
+      }
+      const int error = errno;
+      temp_path_.clear();
+      if (error != EEXIST) fail("linkat failed", error);
+    }
+    if (temp_path_.empty()) fail("linkat failed", EEXIST);
+  }
   const int fd = fd_;
   fd_ = -1;
   if (::close(fd) != 0) fail("close failed", errno);

@@ -160,6 +160,10 @@ std::vector<yashe::Ciphertext> fused_linear_combinations(
                std::exp2(inputs[term.input].noise_log2 - largest_noise);
     }
     outputs[o].noise_log2 = bound > 0 ? largest_noise + std::log2(bound) : -1e9;
+    // No terms (an exact zero), or only transparent inputs: no encryption randomness.
+    outputs[o].transparent = true;
+    for (const auto& term : map.terms_of(o))
+      outputs[o].transparent = outputs[o].transparent && inputs[term.input].transparent;
   }
 
   std::atomic<size_t> finished{0};

@@ -374,10 +374,10 @@ ParameterChoice select_for_security(const RangeReport& ranges, const CompiledMod
   throw std::runtime_error(message);
 }
 
-ParameterChoice select_default(const Model& model) {
+ParameterChoice select_default(const Model& model, double extra_margin) {
   const RangeReport ranges = track_ranges(model);
   const CompiledModel compiled = compile_model(model);
-  const double margin = SelectionTarget{}.margin_bits;
+  const double margin = SelectionTarget{}.margin_bits + extra_margin;
   PrimeSearch search =
       fewest_primes(kPaperN, 1, std::numeric_limits<double>::infinity(), ranges, compiled, margin);
   if (!search.chosen) {
@@ -400,7 +400,8 @@ ParameterChoice select_default(const Model& model) {
 
 }  // namespace
 
-NoisePrediction predict_network_noise(const yashe::Parameters& params, const CompiledModel& model) {
+NoisePrediction predict_network_noise(const yashe::Parameters& params, const CompiledModel& model,
+                                      int circuit_privacy_bits) {
   const auto context = yashe::Context::create(params);
   const yashe::NoiseModel noise(*context);
   std::vector<double> values(model.input_size, noise.fresh());
@@ -424,13 +425,19 @@ NoisePrediction predict_network_noise(const yashe::Parameters& params, const Com
     prediction.noise_log2_after_step.push_back(worst());
   }
   if (degree_two) prediction.key_switching_bits += relinearize_noise(noise, values);
+  for (double& v : values) {  // infer's re-randomisation of every output
+    const double width =
+        circuit_privacy_bits > 0 ? noise.flooding_width_log2(v, circuit_privacy_bits) : 0;
+    v = width > 0 ? yashe::NoiseModel::add(v, noise.flooding_noise(std::ceil(width)))
+                  : yashe::NoiseModel::add(v, noise.fresh());
+  }
   prediction.final_budget_bits = yashe::NoiseModel::budget_bits(worst());
   return prediction;
 }
 
 double predict_budget_over_moduli(const yashe::Parameters& base,
                                   const std::vector<uint64_t>& plaintext_moduli,
-                                  const CompiledModel& model) {
+                                  const CompiledModel& model, int circuit_privacy_bits) {
   if (plaintext_moduli.empty()) {
     throw std::invalid_argument("predict_budget_over_moduli: no plaintext modulus given");
   }
@@ -438,9 +445,15 @@ double predict_budget_over_moduli(const yashe::Parameters& base,
   for (uint64_t t : plaintext_moduli) {
     yashe::Parameters params = base;
     params.t = t;
-    budget = std::min(budget, predict_network_noise(params, model).final_budget_bits);
+    budget = std::min(budget,
+                      predict_network_noise(params, model, circuit_privacy_bits).final_budget_bits);
   }
   return budget;
+}
+
+double flooding_cost_bits(const yashe::Parameters& params, int circuit_privacy_bits) {
+  return yashe::NoiseModel::flooding_cost_bits(params.n, static_cast<double>(params.t),
+                                               params.sigma, circuit_privacy_bits);
 }
 
 ParameterChoice select_parameters(const Model& model, const SelectionTarget& target) {
@@ -457,15 +470,23 @@ std::vector<std::string> preset_names() {
   return {"default", "paper", "rlwe128"};
 }
 
-ParameterChoice preset(const std::string& name, const Model& model) {
-  if (name == "default") return select_default(model);
+namespace {
+
+ParameterChoice preset_with_margin(const std::string& name, const Model& model,
+                                   double extra_margin) {
+  if (name == "default") return select_default(model, extra_margin);
+  SelectionTarget target;
+  target.margin_bits += extra_margin;
   if (name == "paper") {
-    ParameterChoice choice = select_parameters(model, {SelectionTarget::Mode::kPaper});
+    target.mode = SelectionTarget::Mode::kPaper;
+    ParameterChoice choice = select_parameters(model, target);
     choice.name = "paper";
     return choice;
   }
   if (name == "rlwe128") {
-    ParameterChoice choice = select_parameters(model, {SelectionTarget::Mode::kSecurity, 128});
+    target.mode = SelectionTarget::Mode::kSecurity;
+    target.security_bits = 128;
+    ParameterChoice choice = select_parameters(model, target);
     choice.name = "rlwe128";
     return choice;
   }
@@ -474,6 +495,34 @@ ParameterChoice preset(const std::string& name, const Model& model) {
     names += (names.empty() ? "" : ", ") + known;
   throw std::invalid_argument("unknown parameter preset '" + name + "' (valid presets: " + names +
                               ")");
+}
+
+}  // namespace
+
+ParameterChoice preset(const std::string& name, const Model& model, int circuit_privacy_bits) {
+  if (circuit_privacy_bits < 0) {
+    throw std::invalid_argument("preset: circuit_privacy_bits must be >= 0");
+  }
+  ParameterChoice choice = preset_with_margin(name, model, 0);
+  if (circuit_privacy_bits == 0) return choice;
+  // The plaintext moduli (and so the cost) do not depend on the margin; n may grow with it
+  // (rlwe128), so the cost is taken at the largest ring degree the selection tries.
+  double cost = 0;
+  for (uint64_t t : choice.plaintext_moduli) {
+    yashe::Parameters params = choice.base;
+    params.t = t;
+    if (name != "default") params.n = kRingDegrees.back();
+    cost = std::max(cost, flooding_cost_bits(params, circuit_privacy_bits));
+  }
+  choice = preset_with_margin(name, model, cost + 2);  // 2: rounding of the width, and add()
+  const CompiledModel compiled = compile_model(model);
+  choice.predicted_budget_bits = predict_budget_over_moduli(choice.base, choice.plaintext_moduli,
+                                                            compiled, circuit_privacy_bits);
+  choice.reasoning.push_back(format(
+      "circuit privacy: noise flooding to statistical distance 2^-%d costs %.1f bits of budget; "
+      "the margin grew by that much, leaving %.1f bits after flooding",
+      circuit_privacy_bits, cost, choice.predicted_budget_bits));
+  return choice;
 }
 
 std::string describe(const ParameterChoice& choice) {

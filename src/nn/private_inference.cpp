@@ -3,14 +3,17 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <exception>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
 #include "cryptonets/arith/wide_integer.hpp"
 #include "cryptonets/nn/encrypted_arithmetic.hpp"
+#include "cryptonets/nn/parameter_selection.hpp"
 #include "cryptonets/yashe/noise_model.hpp"
 
 namespace cryptonets {
@@ -29,6 +32,12 @@ uint64_t ciphertext_bytes(const yashe::Ciphertext& c) {
 
 uint64_t memory_bytes_of(const std::vector<yashe::Ciphertext>& values) {
   return values.empty() ? 0 : values.size() * ciphertext_bytes(values.front());
+}
+
+std::string format_bits(double bits) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f", bits);
+  return text;
 }
 
 double predicted_budget(const std::vector<yashe::Ciphertext>& values) {
@@ -222,6 +231,40 @@ EncryptedBatch encrypt_batch(const encoding::CrtEncryptionSet& keys, const Model
   return batch;
 }
 
+void require_noise_budget(const encoding::CrtEncryptionSet& keys, const CompiledModel& model,
+                          int circuit_privacy_bits) {
+  InferenceOptions options;
+  options.circuit_privacy_bits = circuit_privacy_bits;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const yashe::Context& context = keys.evaluator(i).context();
+    const double budget =
+        predict_network_noise(context.parameters(), model, options.circuit_privacy_bits)
+            .final_budget_bits;
+    if (budget < 1) {
+      const double plain_budget =
+          options.circuit_privacy_bits > 0
+              ? predict_network_noise(context.parameters(), model).final_budget_bits
+              : budget;
+      std::string message =
+          "infer: the keyless noise model predicts " + format_bits(budget) +
+          " bits of noise budget left after this model under plaintext modulus " +
+          std::to_string(i + 1) + " (t = " + std::to_string(context.parameters().t) +
+          "), and decryption needs at least 1: the model is too deep for these keys";
+      if (options.circuit_privacy_bits > 0) {
+        message +=
+            "; circuit privacy at 2^-" + std::to_string(options.circuit_privacy_bits) + " costs " +
+            format_bits(flooding_cost_bits(context.parameters(), options.circuit_privacy_bits)) +
+            " bits and the model alone leaves " + format_bits(plain_budget) +
+            ": make keys with keygen --circuit-privacy " +
+            std::to_string(options.circuit_privacy_bits) + " (it adds primes to q)";
+      } else {
+        message += " (make keys for this model: keygen chooses q from the model's profile)";
+      }
+      throw std::runtime_error(message + "; nothing was computed");
+    }
+  }
+}
+
 EncryptedBatch infer(const encoding::CrtEncryptionSet& keys, const CompiledModel& model,
                      EncryptedBatch batch, const InferenceOptions& options) {
   if (options.threads < 1) throw std::invalid_argument("infer: threads must be >= 1");
@@ -230,6 +273,21 @@ EncryptedBatch infer(const encoding::CrtEncryptionSet& keys, const CompiledModel
   if (diagnostics != nullptr && diagnostics->size() != keys.size()) {
     throw std::invalid_argument("infer: diagnostic keys for another number of moduli");
   }
+  if (options.circuit_privacy_bits < 0) {
+    throw std::invalid_argument("infer: circuit_privacy_bits must be >= 0");
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!keys.encryptor(i).has_public_key()) {
+      throw std::invalid_argument(
+          "infer: the server needs the public key to re-randomise its outputs (plaintext "
+          "modulus " +
+          std::to_string(i + 1) + ")");
+    }
+  }
+  require_noise_budget(keys, model, options.circuit_privacy_bits);
+  std::optional<Prng> own_prng;
+  if (options.prng == nullptr) own_prng = Prng::from_os_entropy();
+  Prng& prng = options.prng != nullptr ? *options.prng : *own_prng;
 
   EncryptedBatch result;
   result.images = batch.images;
@@ -262,6 +320,15 @@ EncryptedBatch infer(const encoding::CrtEncryptionSet& keys, const CompiledModel
     result.values[i] =
         evaluate(model, std::exchange(batch.values[i], {}), arithmetic, observe_step);
     arithmetic.relinearize_all(result.values[i]);  // a network ending in a square
+    const yashe::Encryptor& encryptor = keys.encryptor(i);
+    const yashe::NoiseModel& noise = keys.evaluator(i).noise_model();
+    for (yashe::Ciphertext& c : result.values[i]) {
+      const double width =
+          options.circuit_privacy_bits > 0
+              ? noise.flooding_width_log2(c.noise_log2, options.circuit_privacy_bits)
+              : 0;
+      encryptor.rerandomize_inplace(c, prng, width);
+    }
   }
   return result;
 }
@@ -294,6 +361,17 @@ std::vector<std::vector<mpz_class>> decrypt_scores(const encoding::CrtDecryption
         throw std::runtime_error(
             "decrypt: the noise budget of the scores is exhausted (" + std::to_string(budget) +
             " bits left): the parameters are too small for this model, the result is unusable");
+      }
+    }
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    for (size_t o = 0; o < outputs; ++o) {
+      if (yashe::readable_without_secret_key(keys.decryptor(i).context(), scores.values[i][o])) {
+        throw std::runtime_error(
+            "decrypt: score " + std::to_string(o + 1) + " under plaintext modulus " +
+            std::to_string(i + 1) +
+            " can be read without the secret key (a transparent ciphertext: the server did not "
+            "re-randomise its outputs); refusing it");
       }
     }
   }

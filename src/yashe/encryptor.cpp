@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <vector>
 
 #include "cryptonets/random/samplers.hpp"
 
@@ -22,6 +23,38 @@ void check_plaintext(const Context& ctx, const Plaintext& plain) {
           " is not reduced modulo t = " + std::to_string(ctx.parameters().t));
     }
   }
+}
+
+// n coefficients uniform in [-2^bits, 2^bits), as residues modulo every prime of the ring (row i
+// for q_i, coefficient form): bits + 1 random bits per coefficient, composed word by word.
+RnsPoly sample_wide_uniform(const Context& ctx, int bits, Prng& prng) {
+  const RnsBase& base = ctx.q_base();
+  const size_t n = ctx.n(), k = base.size();
+  const int total = bits + 1;
+  const size_t words = static_cast<size_t>(total + 63) / 64;
+  const int top_bits = total - 64 * static_cast<int>(words - 1);
+  const uint64_t top_mask = top_bits == 64 ? ~uint64_t{0} : (uint64_t{1} << top_bits) - 1;
+  std::vector<uint64_t> two_64(k), offset(k);
+  for (size_t i = 0; i < k; ++i) {
+    const Modulus& q = base[i];
+    two_64[i] = static_cast<uint64_t>((static_cast<unsigned __int128>(1) << 64) % q.value());
+    offset[i] = pow_mod(2, static_cast<uint64_t>(bits), q);
+  }
+  RnsPoly result(ctx.ring(), PolyForm::coefficient);
+  std::vector<uint64_t> draw(words);
+  for (size_t j = 0; j < n; ++j) {
+    for (size_t w = 0; w < words; ++w)
+      draw[w] = prng.next_u64();
+    draw[words - 1] &= top_mask;  // the most significant word
+    for (size_t i = 0; i < k; ++i) {
+      const Modulus& q = base[i];
+      uint64_t value = 0;
+      for (size_t w = words; w-- > 0;)
+        value = add_mod(mul_mod(value, two_64[i], q), q.reduce(draw[w]), q);
+      result.residues(i)[j] = sub_mod(value, offset[i], q);  // U - 2^bits
+    }
+  }
+  return result;
 }
 
 }  // namespace
@@ -64,6 +97,76 @@ Ciphertext Encryptor::encrypt(const Plaintext& plain, Prng& prng) const {
   ct.key_id = public_key_.key_id;
   ct.noise_log2 = noise_model_.fresh();
   return ct;
+}
+
+Ciphertext Encryptor::encrypt_zero(Prng& prng) const {
+  Plaintext zero;
+  zero.coeffs.assign(context_->n(), 0);
+  return encrypt(zero, prng);
+}
+
+void Encryptor::rerandomize_inplace(Ciphertext& ct, Prng& prng, double flooding_width_log2) const {
+  const Context& ctx = *context_;
+  if (ct.c.empty() || !(ct.c.ring().base() == ctx.q_base()) || ct.c.n() != ctx.n() ||
+      ct.c.form() != PolyForm::coefficient) {
+    throw std::invalid_argument(
+        "Encryptor::rerandomize_inplace: the ciphertext belongs to other "
+        "parameters");
+  }
+  if (!has_public_key()) {
+    throw std::invalid_argument("Encryptor::rerandomize_inplace: no public key");
+  }
+  if (ct.key_id != public_key_.key_id) {
+    throw std::invalid_argument(
+        "Encryptor::rerandomize_inplace: the ciphertext is under another key pair");
+  }
+  if (ct.degree != 1) {
+    throw std::invalid_argument(
+        "Encryptor::rerandomize_inplace: relinearise first (an encryption of zero decrypts "
+        "under f, a degree-2 ciphertext under f^2)");
+  }
+  if (flooding_width_log2 <= 0) {
+    const Ciphertext zero = encrypt_zero(prng);
+    ct.c += zero.c;
+    ct.noise_log2 = NoiseModel::add(ct.noise_log2, zero.noise_log2);
+    ct.transparent = false;
+    return;
+  }
+  if (!(flooding_width_log2 < ctx.parameters().log2_q() - 1)) {
+    throw std::invalid_argument("Encryptor::rerandomize_inplace: a flooding width of 2^" +
+                                std::to_string(flooding_width_log2) + " does not fit below q/2");
+  }
+  const int bits = static_cast<int>(std::ceil(flooding_width_log2));
+  RnsPoly s = sample_wide_uniform(ctx, bits, prng);
+  s.to_evaluation();
+  s *= public_key_.h;
+  s.to_coefficient();
+  s += sample_wide_uniform(ctx, bits, prng);
+  ct.c += s;
+  ct.noise_log2 = NoiseModel::add(ct.noise_log2, noise_model_.flooding_noise(bits));
+  ct.transparent = false;
+}
+
+bool readable_without_secret_key(const Context& context, const Ciphertext& ct) {
+  if (ct.transparent) return true;
+  const size_t n = context.n();
+  if (n < 64) return false;
+  const RnsBase& base = context.q_base();
+  const uint64_t t = context.parameters().t;
+  // t·c/q mod 1 = Σ_i [t·c·q̂_i^-1]_{q_i} / q_i mod 1 (CRT), in double precision: the error,
+  // about k·2^-52, is far below the 1/4 margin.
+  for (size_t j = 0; j < n; ++j) {
+    double fraction = 0;
+    for (size_t i = 0; i < base.size(); ++i) {
+      const Modulus& q = base[i];
+      const uint64_t y = mul_shoup(mul_mod(ct.c.residues(i)[j], q.reduce(t), q),
+                                   base.punctured_inverse(i), q.value());
+      fraction += static_cast<double>(y) / static_cast<double>(q.value());
+    }
+    fraction -= std::round(fraction);
+    if (std::fabs(fraction) >= 0.25) return false;
+  }
+  return true;
 }
 
 Decryptor::Decryptor(std::shared_ptr<const Context> context, SecretKey secret_key)
@@ -113,6 +216,11 @@ Plaintext Decryptor::decrypt(const Ciphertext& ct) const {
 // (t/q)·x = m + v + t·k, and r = [t·x]_q = q·v when |v| < 1/2: ‖v‖∞ = max|r| / q.
 double Decryptor::invariant_noise_budget(const Ciphertext& ct) const {
   const Context& ctx = *context_;
+  if (ct.transparent) {
+    throw std::invalid_argument(
+        "Decryptor: the ciphertext is transparent (no encryption randomness: readable without "
+        "the secret key); it has no noise budget");
+  }
   const RnsPoly r = scaled_key_product(ct);
   mpz_class largest = 0;
   for (size_t j = 0; j < ctx.n(); ++j) {

@@ -50,6 +50,7 @@ void Evaluator::add_inplace(Ciphertext& a, const Ciphertext& b) const {
     throw std::invalid_argument("Evaluator: adding ciphertexts of different degrees");
   a.c += b.c;
   a.noise_log2 = NoiseModel::add(a.noise_log2, b.noise_log2);
+  a.transparent = a.transparent && b.transparent;
 }
 
 void Evaluator::sub_inplace(Ciphertext& a, const Ciphertext& b) const {
@@ -58,6 +59,7 @@ void Evaluator::sub_inplace(Ciphertext& a, const Ciphertext& b) const {
     throw std::invalid_argument("Evaluator: subtracting ciphertexts of different degrees");
   a.c -= b.c;
   a.noise_log2 = NoiseModel::add(a.noise_log2, b.noise_log2);
+  a.transparent = a.transparent && b.transparent;
 }
 
 void Evaluator::negate_inplace(Ciphertext& a) const {
@@ -103,6 +105,7 @@ void Evaluator::multiply_scalar_inplace(Ciphertext& a, int64_t w) const {
   a.c.multiply_scalar(w);
   const double abs_w = w < 0 ? -static_cast<double>(w) : static_cast<double>(w);
   a.noise_log2 = NoiseModel::multiply_scalar(a.noise_log2, abs_w);
+  if (w == 0) a.transparent = true;  // an exact zero: no randomness left
 }
 
 void Evaluator::multiply_plain_inplace(Ciphertext& a, const Plaintext& p) const {
@@ -123,6 +126,7 @@ void Evaluator::multiply_plain_inplace(Ciphertext& a, const Plaintext& p) const 
   transform_rows(a.c, PolyForm::coefficient);
   // ‖v·p‖∞ <= ‖v‖∞·‖p‖_1.
   a.noise_log2 = NoiseModel::multiply_scalar(a.noise_log2, l1);
+  if (l1 == 0) a.transparent = true;  // a product with the zero polynomial
 }
 
 RnsPoly Evaluator::lift_to_product_ring(const RnsPoly& c) const {
@@ -190,6 +194,7 @@ Ciphertext Evaluator::multiply_without_relinearization(const Ciphertext& a,
   result.degree = 2;
   result.key_id = a.key_id;
   result.noise_log2 = noise_model_.multiply(a.noise_log2, b.noise_log2);
+  result.transparent = a.transparent && b.transparent;
   return result;
 }
 

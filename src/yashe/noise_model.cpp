@@ -50,6 +50,27 @@ NoiseModel::NoiseModel(const Context& context) {
   key_switching_ =
       std::log2(kTail * t * std::sqrt(static_cast<double>(context.digit_count()) * term_variance)) -
       log2_q;
+
+  // Flooding: E' = t·f'·e' + e' + t·g·s' with e', s' of variance B²/3 and g ← χ (variance σ²):
+  // coefficient variance ≈ t²·n·((2/3) + σ²)·B²/3, and v = (t/q)·E'.
+  log2_n_ = std::log2(n);
+  log2_q_over_t_ = log2_q - std::log2(t);
+  flooding_factor_log2_ =
+      std::log2(kTail * t * t * std::sqrt(n * (kTernaryVariance + sigma * sigma) / 3)) - log2_q;
+}
+
+double NoiseModel::flooding_width_log2(double noise_log2, int statistical_bits) const {
+  return statistical_bits + log2_n_ + noise_log2 + log2_q_over_t_;
+}
+
+double NoiseModel::flooding_cost_bits(size_t n, double t, double sigma, int statistical_bits) {
+  const double degree = static_cast<double>(n);
+  return statistical_bits + std::log2(degree) +
+         std::log2(kTail * t * std::sqrt(degree * (kTernaryVariance + sigma * sigma) / 3));
+}
+
+double NoiseModel::flooding_noise(double width_log2) const {
+  return flooding_factor_log2_ + width_log2;
 }
 
 double NoiseModel::add(double a, double b) {

@@ -64,7 +64,7 @@ flip_byte() {  # FILE OFFSET: xor one byte with 1
 
 # ---- Set-up: a client key directory, a server directory without the secret key, a batch.
 run "$exe" keygen --out-dir client --insecure-ring-degree 64
-mkdir server && cp client/params client/evaluation.key server/
+mkdir server && cp client/params client/evaluation.key client/public.key server/
 run "$exe" encrypt --keys client --images "$images" --count 5 --out images.ct --threads 1
 run "$exe" infer --keys server --in images.ct --out scores.ct --threads 1
 
@@ -96,9 +96,9 @@ fi
 head -c 100000 images.ct >truncated.ct
 expect 1 "truncated" out.ct -- "$exe" infer --keys server --in truncated.ct --out out.ct
 head -c 60 images.ct >truncated.ct
-expect 1 "truncated: 60 bytes, the header alone needs 96" out.ct -- \
+expect 1 "truncated: 60 bytes, the header alone needs 112" out.ct -- \
   "$exe" infer --keys server --in truncated.ct --out out.ct
-mkdir truncated-keys && cp server/params truncated-keys/
+mkdir truncated-keys && cp server/params server/public.key truncated-keys/
 head -c 5000 server/evaluation.key >truncated-keys/evaluation.key
 expect 1 "truncated" out.ct -- "$exe" infer --keys truncated-keys --in images.ct --out out.ct
 head -c "$(($(stat -c %s scores.ct) - 1))" scores.ct >truncated.ct
@@ -118,7 +118,7 @@ expect 1 "corrupted: checksum mismatch" labels.txt -- \
 cp scores.ct corrupted.ct && flip_byte corrupted.ct 56  # the first image index: 0 -> 1
 expect 1 "corrupted: header checksum mismatch" labels.txt -- \
   "$exe" decrypt --keys client --in corrupted.ct --out labels.txt
-mkdir corrupted-keys && cp server/params server/evaluation.key corrupted-keys/
+mkdir corrupted-keys && cp server/params server/evaluation.key server/public.key corrupted-keys/
 flip_byte corrupted-keys/evaluation.key 3000
 expect 1 "corrupted: checksum mismatch" out.ct -- \
   "$exe" infer --keys corrupted-keys --in images.ct --out out.ct
@@ -131,8 +131,8 @@ expect 1 "holds evaluation keys, expected ciphertexts" out.ct -- \
 expect 1 "not a cryptonets protocol file" out.ct -- \
   "$exe" infer --keys server --in "$model" --out out.ct
 expect 1 "holds ciphertexts, expected a parameter set" out.ct -- \
-  "$exe" infer --params images.ct --evaluation-key server/evaluation.key --in images.ct \
-  --out out.ct
+  "$exe" infer --params images.ct --evaluation-key server/evaluation.key \
+  --public-key server/public.key --in images.ct --out out.ct
 expect 1 "the model has 10 outputs (decrypt reads the scores that cryptonets infer writes)" \
   labels.txt -- "$exe" decrypt --keys client --in images.ct --out labels.txt
 expect 1 "the model takes 784 inputs" out.ct -- \
@@ -142,20 +142,22 @@ expect 1 "wrong magic number" out.ct -- \
 
 # ---- Ciphertexts from other parameters and from other keys.
 run "$exe" keygen --out-dir other-params --insecure-ring-degree 32
-mkdir other-params-server && cp other-params/params other-params/evaluation.key other-params-server/
+mkdir other-params-server && cp other-params/params other-params/evaluation.key \
+  other-params/public.key other-params-server/
 expect 1 "made for other parameters" out.ct -- \
   "$exe" infer --keys other-params-server --in images.ct --out out.ct
 expect 1 "made for other parameters" labels.txt -- \
   "$exe" decrypt --keys other-params --in scores.ct --out labels.txt
 run "$exe" keygen --out-dir other-keys --insecure-ring-degree 64
-mkdir other-keys-server && cp other-keys/params other-keys/evaluation.key other-keys-server/
+mkdir other-keys-server && cp other-keys/params other-keys/evaluation.key other-keys/public.key \
+  other-keys-server/
 expect 1 "encrypted under other keys" out.ct -- \
   "$exe" infer --keys other-keys-server --in images.ct --out out.ct
 expect 1 "encrypted under other keys" labels.txt -- \
   "$exe" decrypt --keys other-keys --in scores.ct --out labels.txt
 expect 1 "made for other parameters" out.ct -- \
   "$exe" infer --params other-params/params --evaluation-key server/evaluation.key \
-  --in images.ct --out out.ct
+  --public-key server/public.key --in images.ct --out out.ct
 
 # ---- A model whose outputs need more plaintext bits than the keys' moduli give: the conv weights
 # times 1000 add about 40 bits to the scores (two squares).
@@ -182,8 +184,8 @@ expect 1 "refused --secret-key" out.ct -- \
 expect 1 "refused: the key directory holds client/secret.key" out.ct -- \
   "$exe" infer --keys client --in images.ct --out out.ct
 expect 1 "refused: 'client/secret.key' holds secret keys" out.ct -- \
-  "$exe" infer --params server/params --evaluation-key client/secret.key --in images.ct \
-  --out out.ct
+  "$exe" infer --params server/params --evaluation-key client/secret.key \
+  --public-key server/public.key --in images.ct --out out.ct
 
 # ---- keygen does not overwrite a secret key.
 before=$(sha256sum client/secret.key)
@@ -199,18 +201,148 @@ grep -qF "encrypted 70 images (from 3) in 2 batch(es) of up to 64" message.txt |
 run "$exe" infer --keys server --in many.ct --out many-scores.ct --threads 1
 grep -qF "inferred 70 images in 2 batch(es)" message.txt || fail "infer: $(cat message.txt)"
 # decrypt is not told --first 3: the scores file records it.
-run "$exe" decrypt --keys client --in many-scores.ct --plain-images "$images" --out many-labels.txt
+run "$exe" decrypt --keys client --in many-scores.ct --model "$model" --plain-images "$images" \
+  --out many-labels.txt
 grep -qF "decrypted 70 images (from 3)" message.txt ||
   fail "decrypt did not read first image 3 from the file: $(cat message.txt)"
 grep -qF "encrypted scores equal the plain integer model's on all 70 images" message.txt ||
   fail "split batches do not match the plain model: $(cat message.txt)"
 [ "$(wc -l <many-labels.txt)" -eq 70 ] || fail "many-labels.txt does not hold 70 labels"
 
+# ---- Records bound to their file and position (issue 14): a two-batch scores file (2 batches x
+# 2 moduli = 4 records, each with its 64-byte binding) reordered, with a record duplicated, with
+# records omitted, or with records spliced in from another scores file under the same keys.
+run "$exe" infer --keys server --in many.ct --out many-scores-2.ct --threads 1
+record=$((($(stat -c %s many-scores.ct) - 112) / 4))
+piece() { # FILE INDEX: record INDEX (from 0) of FILE, with its binding
+  tail -c +$((113 + $2 * record)) "$1" | head -c "$record"
+}
+header() { head -c 112 many-scores.ct; }
+{ header; piece many-scores.ct 2; piece many-scores.ct 3; piece many-scores.ct 0
+  piece many-scores.ct 1; } >swapped.ct
+expect 1 "position 1 holds record 3 (batch 2, modulus 1) instead of record 1 (batch 1, modulus 1): the records were reordered" \
+  labels.txt -- "$exe" decrypt --keys client --in swapped.ct --out labels.txt
+{ header; piece many-scores.ct 0; piece many-scores.ct 1; piece many-scores.ct 0
+  piece many-scores.ct 1; } >duplicated.ct
+expect 1 "record 1 (batch 1, modulus 1) appears twice (positions 1 and 3): a duplicated record" \
+  labels.txt -- "$exe" decrypt --keys client --in duplicated.ct --out labels.txt
+{ header; piece many-scores.ct 0; piece many-scores.ct 1; } >omitted.ct
+expect 1 "record 3 (batch 2, modulus 1) is missing: the file holds 2 of its 4 records" \
+  labels.txt -- "$exe" decrypt --keys client --in omitted.ct --out labels.txt
+{ header; piece many-scores.ct 0; piece many-scores.ct 1; piece many-scores-2.ct 2
+  piece many-scores-2.ct 3; } >spliced.ct
+expect 1 "position 3 holds a record of another file" labels.txt -- \
+  "$exe" decrypt --keys client --in spliced.ct --out labels.txt
+expect 1 "spliced in from another file" out.ct -- \
+  "$exe" infer --keys server --in spliced.ct --out out.ct
+
+# ---- A key set is written whole or not at all (issue 14): keygen --force on a full disk (a file
+# size limit; SIGXFSZ ignored so that write() fails with EFBIG) fails while writing the evaluation
+# key and leaves the previous key set as it was, and no temporary directory.
+run "$exe" keygen --out-dir full --insecure-ring-degree 64
+before=$(cd full && sha256sum params public.key evaluation.key secret.key)
+expect 1 "File too large" - -- bash -c "trap '' XFSZ; ulimit -f 16; exec \"\$0\" \"\$@\"" \
+  "$exe" keygen --out-dir full --force --insecure-ring-degree 64
+[ "$(cd full && sha256sum params public.key evaluation.key secret.key)" = "$before" ] ||
+  fail "a failed keygen --force changed the key set"
+[ -z "$(find . -maxdepth 1 -name 'full.tmp-*' -print -quit)" ] || fail "keygen left full.tmp-*"
+run "$exe" keygen --out-dir full --force --insecure-ring-degree 64
+[ "$(cd full && sha256sum params public.key evaluation.key secret.key)" != "$before" ] ||
+  fail "keygen --force did not replace the key set"
+expect 1 "holds 'notes.txt' besides a key set" - -- \
+  bash -c 'touch full/notes.txt && "$0" keygen --out-dir full --force --insecure-ring-degree 64; status=$?; rm full/notes.txt; exit $status' "$exe"
+
+# ---- Key files of different key generations are refused together, by every command.
+mkdir mixed && cp client/params client/evaluation.key client/secret.key mixed/
+cp other-keys/public.key mixed/
+expect 1 "do not belong together" out.ct -- \
+  "$exe" encrypt --keys mixed --images "$images" --count 1 --out out.ct
+expect 1 "do not belong together" labels.txt -- \
+  "$exe" decrypt --keys mixed --in scores.ct --out labels.txt
+mkdir mixed-server && cp server/params server/evaluation.key mixed-server/
+cp other-keys/public.key mixed-server/
+expect 1 "do not belong together" out.ct -- \
+  "$exe" infer --keys mixed-server --in images.ct --out out.ct
+
+# ---- No interruption leaves a file behind (issue 14): encrypt killed by SIGINT (Ctrl-C), SIGTERM,
+# SIGKILL and SIGABRT (how a failed thread start or a fatal library error ends) while it writes
+# its output. The output is an unnamed file (O_TMPFILE) until it is complete.
+for signal in INT TERM KILL ABRT; do
+  checks=$((checks + 1))
+  rm -f big.ct
+  (ulimit -c 0 && exec "$exe" encrypt --keys client --images "$images" --count 10000 --out big.ct \
+    --threads 1 >/dev/null 2>&1) &
+  pid=$!
+  writing=0
+  for _ in $(seq 400); do
+    if ls -l "/proc/$pid/fd" 2>/dev/null | grep -qE -- "-> $PWD/(big\.ct\.tmp-|#)"; then
+      writing=1
+      break
+    fi
+    sleep 0.025
+  done
+  kill -s "$signal" "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  [ "$writing" = 1 ] || fail "encrypt never started writing big.ct (SIG$signal case)"
+  [ -e big.ct ] && fail "SIG$signal during encrypt left big.ct"
+  if [ -n "$(find . -maxdepth 1 -name 'big.ct.tmp-*' -print -quit)" ]; then
+    fail "SIG$signal during encrypt left $(echo big.ct.tmp-*)"
+    rm -f big.ct.tmp-*
+  fi
+done
+# A named temporary of a process that no longer exists (a file system without O_TMPFILE, killed)
+# is removed by the next writer of that path.
+checks=$((checks + 1))
+sleep 0 &
+dead=$!
+wait "$dead"
+touch "small.ct.tmp-$dead-0"
+run "$exe" encrypt --keys client --images "$images" --count 1 --out small.ct --threads 1
+[ -e "small.ct.tmp-$dead-0" ] && fail "a stale temporary of a dead process was not removed"
+rm -f small.ct
+
+# ---- The client works from the server's weight-free profile (issue 14): a model file in its place
+# is refused, as is a plain comparison without the model.
+expect 1 "a model file, not a profile" - -- \
+  "$exe" keygen --out-dir unused --profile "$model" --insecure-ring-degree 64
+expect 2 "--plain-images compares with the plain model: give --model FILE" labels.txt -- \
+  "$exe" decrypt --keys client --in scores.ct --plain-images "$images" --out labels.txt
+run "$exe" profile --model "$model" --out model.profile
+cmp -s model.profile "$data/model.profile" || fail "data/model.profile is not the shipped model's"
+grep -vE '^(#|cryptonets-profile 1$|input channels [0-9]+ height [0-9]+ width [0-9]+ scale [0-9.e+-]+$|outputs [0-9]+$|output-bound [0-9]+$|circuit-privacy [0-9]+$|preset [a-z0-9]+ n [0-9]+ sigma [0-9.]+ decomposition [0-9]+ q( [0-9]+)+ t( [0-9]+)+$|end$)' \
+  model.profile && fail "model.profile holds a line that is not a profile field"
+# A profile edited to three primes of q: keys too small for the model's two squares. infer's own
+# noise prediction says so, and it refuses before any work.
+awk '$1 == "preset" && $2 == "default" {
+       line = ""; for (i = 1; i <= 12; i++) line = line $i " "
+       for (i = 13; $i != "t"; i++) ;
+       for (; i <= NF; i++) line = line $i " "
+       print line; next } { print }' model.profile >three-primes.profile
+run "$exe" keygen --out-dir small-q --profile three-primes.profile --insecure-ring-degree 64
+mkdir small-q-server && cp small-q/params small-q/evaluation.key small-q/public.key small-q-server/
+run "$exe" encrypt --keys small-q --profile three-primes.profile --images "$images" --count 2 \
+  --out small-q.ct --threads 1
+expect 1 "the model is too deep for these keys" out.ct -- \
+  "$exe" infer --keys small-q-server --in small-q.ct --out out.ct
+
+# ---- Circuit privacy (noise flooding to 2^-40): refused on keys without room for it, with what
+# it needs (flooded scores decrypting exactly: test_output_privacy).
+expect 1 "circuit privacy at 2^-40 costs" out.ct -- \
+  "$exe" infer --keys server --in images.ct --out out.ct --circuit-privacy 40
+expect 2 "the profile 'model.profile' was made for 0" - -- \
+  "$exe" keygen --out-dir unused --profile model.profile --circuit-privacy 40 \
+  --insecure-ring-degree 64
+
+# ---- Scores name the images file they answer: decrypt --request checks it.
+run "$exe" decrypt --keys client --in many-scores.ct --request many.ct --out many-labels.txt
+expect 1 "scores of other images" labels.txt -- \
+  "$exe" decrypt --keys client --in scores.ct --request many.ct --out labels.txt
+
 # ---- A --first that contradicts the file's recorded first image is a usage error, not a silent
 # comparison with the wrong labels or images.
 expect 2 "--first 4 contradicts 'many-scores.ct', which records first image 3" misaligned.txt -- \
-  "$exe" decrypt --keys client --in many-scores.ct --first 4 --plain-images "$images" \
-  --labels "$labels" --out misaligned.txt
+  "$exe" decrypt --keys client --in many-scores.ct --first 4 --model "$model" \
+  --plain-images "$images" --labels "$labels" --out misaligned.txt
 
 # ---- The plain comparison notices a difference: the last bias of the model changed in its last
 # digit (as text: awk's doubles would round the 18-digit values).
@@ -232,8 +364,9 @@ expect 1 "DIFFER from the plain integer model's on 70 of 70 images" differ.txt -
   "$exe" decrypt --keys client --in many-scores.ct --model other-bias-model.txt \
   --plain-images "$images" --out differ.txt
 
-# ---- A scores file of format version 1 (an 88-byte header without the first image index):
-# refused by name. Its header: bytes 0-55 with version 1, then their SHA-256.
+# ---- A scores file of format version 1 (an 88-byte header without the first image index) or 2
+# (no file ids nor record bindings; noise estimates in clear): refused by name. Version 1's header:
+# bytes 0-55 with version 1, then their SHA-256.
 {
   head -c 6 scores.ct
   printf '\x01\x00'
@@ -244,10 +377,17 @@ v1_checksum=$(sha256sum v1-header.bin | cut -c1-64)
   cat v1-header.bin
   # shellcheck disable=SC2059,SC2001
   printf "$(sed 's/../\\x&/g' <<<"$v1_checksum")"
-  tail -c +97 scores.ct
+  tail -c +113 scores.ct
 } >v1-scores.ct
-older="format version 1, this build reads version 2: written by an older cryptonets; re-run encrypt"
+older="format version 1, this build reads version 3: written by an older cryptonets; re-run encrypt"
 expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v1-scores.ct --out labels.txt
+{
+  head -c 6 scores.ct
+  printf '\x02\x00'
+  tail -c +9 scores.ct
+} >v2-scores.ct
+older="format version 2, this build reads version 3: written by an older cryptonets; re-run encrypt"
+expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v2-scores.ct --out labels.txt
 
 echo "$checks cases checked, $failures failure(s)"
 [ "$failures" -eq 0 ]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The protocol of issue 7 as separate processes with files between them: the client runs keygen and
-# encrypt, the server runs infer with a key directory that holds only params and evaluation.key,
-# the client runs decrypt. The decrypted scores must equal the plain integer model's exactly (decrypt
+# The protocol of issue 7 as separate processes with files between them: the server publishes its
+# model's weight-free profile, the client runs keygen and encrypt from it, the server runs infer with
+# a key directory that holds only params, evaluation.key and public.key, the client runs decrypt
+# from the profile. The decrypted scores must equal the plain integer model's exactly (decrypt
 # --plain-images), the labels file must hold one digit per image, and the accuracy must be that of
 # the shipped model. decrypt is not told --first: the scores file records which images it holds.
 #
@@ -42,26 +43,32 @@ step() {
 keygen_options=()
 [ "$ring_degree" != preset ] && keygen_options=(--insecure-ring-degree "$ring_degree")
 
+# Server: the profile (no weights) is all of the model that the client gets.
+step profile "$exe" profile --model "$data/model.txt" --out "$work/model.profile"
+
 # Client.
-step keygen "$exe" keygen --out-dir "$work/client" --seed 1 "${keygen_options[@]}"
+step keygen "$exe" keygen --out-dir "$work/client" --profile "$work/model.profile" --seed 1 \
+  "${keygen_options[@]}"
 [ "$(stat -c %a "$work/client/secret.key")" = 600 ] || fail "secret.key is not mode 0600"
-step encrypt "$exe" encrypt --keys "$work/client" --images "$images" --first "$first" \
-  --count "$count" --out "$work/images.ct" --threads 2
+step encrypt "$exe" encrypt --keys "$work/client" --profile "$work/model.profile" \
+  --images "$images" --first "$first" --count "$count" --out "$work/images.ct" --threads 2
 slots=$(sed -n 's/.*slots per batch: \([0-9]*\).*/\1/p' "$work/keygen.log")
 batches=$(((count + slots - 1) / slots))
 grep -q "encrypted $count images (from $first) in $batches batch(es)" "$work/encrypt.log" ||
   fail "encrypt did not report $count images in $batches batches"
 [ "$(head -c 5 "$work/images.ct")" = CNPFC ] || fail "images.ct is not a CNPF ciphertext file"
 
-# Server: a directory without the secret key.
+# Server: a directory without the secret key (the public key re-randomises the scores).
 mkdir "$work/server"
-cp "$work/client/params" "$work/client/evaluation.key" "$work/server/"
+cp "$work/client/params" "$work/client/evaluation.key" "$work/client/public.key" "$work/server/"
 step infer "$exe" infer --keys "$work/server" --in "$work/images.ct" --out "$work/scores.ct" \
   --threads 2
 
-# Client.
-step decrypt "$exe" decrypt --keys "$work/client" --in "$work/scores.ct" \
-  --labels "$labels" --plain-images "$images" --out "$work/labels.txt"
+# Client. The comparison with the plain model (--model, --plain-images) is a check that only the
+# model's owner can make: this test plays both parties.
+step decrypt "$exe" decrypt --keys "$work/client" --profile "$work/model.profile" \
+  --in "$work/scores.ct" --labels "$labels" --model "$data/model.txt" --plain-images "$images" \
+  --out "$work/labels.txt"
 grep -q "decrypted $count images (from $first)" "$work/decrypt.log" ||
   fail "decrypt did not read first image $first from the scores file"
 grep -q "encrypted scores equal the plain integer model's on all $count images" \
@@ -76,7 +83,8 @@ correct=$(sed -n 's/^accuracy: .*(\([0-9]*\)\/[0-9]*)$/\1/p' "$work/decrypt.log"
 
 # The labels on stdout (no --out) are the same as in the file; a --first that agrees with the file
 # is accepted.
-"$exe" decrypt --keys "$work/client" --in "$work/scores.ct" --first "$first" \
+"$exe" decrypt --keys "$work/client" --profile "$work/model.profile" --in "$work/scores.ct" \
+  --first "$first" \
   >"$work/stdout-labels.txt" 2>/dev/null || fail "decrypt to stdout with --first $first failed"
 cmp -s "$work/labels.txt" "$work/stdout-labels.txt" || fail "labels on stdout differ"
 

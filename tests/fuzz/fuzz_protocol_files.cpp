@@ -40,7 +40,8 @@ enum Reader : uint8_t {
 };
 
 // Offsets in the protocol header (protocol_files.hpp): fields before the checksum.
-constexpr size_t kHeaderFieldBytes = 64;
+constexpr size_t kHeaderFieldBytes = 80;
+constexpr size_t kBindingFieldBytes = 32;  // before a record binding's SHA-256
 
 // The objects of one key generation under two plaintext moduli.
 struct ProtocolObjects {
@@ -79,19 +80,31 @@ const ProtocolObjects& protocol_objects() {
 
 // ---- Checksums.
 
-// The header's SHA-256, then each complete record's, in file order: what a writer would store.
+// The header's SHA-256, then each complete record's and record binding's, in file order: what a
+// writer would store.
 void recompute_checksums(fuzz::Bytes& file) {
   if (file.size() < kProtocolHeaderBytes) return;
   const auto header_digest = sha256({file.data(), kHeaderFieldBytes});
   std::memcpy(file.data() + kHeaderFieldBytes, header_digest.data(), header_digest.size());
   size_t offset = kProtocolHeaderBytes;
+  Sha256::Digest last_record{};
   while (offset < file.size()) {
     uint8_t* record = file.data() + offset;
+    if (file.size() - offset >= kProtocolBindingBytes && std::memcmp(record, "CNRB", 4) == 0) {
+      Sha256 hash;
+      hash.update({record, kBindingFieldBytes});
+      hash.update(last_record);
+      const auto digest = hash.digest();
+      std::memcpy(record + kBindingFieldBytes, digest.data(), digest.size());
+      offset += kProtocolBindingBytes;
+      continue;
+    }
     const size_t record_size = fuzz::declared_record_size(record, file.size() - offset);
     if (record_size == 0) return;
     const size_t hashed = record_size - fuzz::kChecksumBytes;
     const auto digest = sha256({record, hashed});
     std::memcpy(record + hashed, digest.data(), digest.size());
+    last_record = digest;
     offset += record_size;
   }
 }
@@ -109,7 +122,8 @@ fuzz::Bytes encoded_header(const ProtocolHeader& header) {
   bytes.push_back(static_cast<uint8_t>(kProtocolFileVersion));
   bytes.push_back(static_cast<uint8_t>(kProtocolFileVersion >> 8));
   for (uint64_t field : {header.parameter_set_fingerprint, header.key_set_id, header.moduli,
-                         header.images, header.batch_size, header.values, header.first_image}) {
+                         header.images, header.batch_size, header.values, header.first_image,
+                         header.file_id, header.answers_file_id}) {
     append_le64(bytes, field);
   }
   const auto digest = sha256(bytes);
@@ -123,6 +137,7 @@ ProtocolHeader key_file_header(ProtocolFileKind kind, const ContextSet& contexts
   header.kind = kind;
   header.parameter_set_fingerprint = parameter_set_fingerprint(contexts);
   header.key_set_id = kind == ProtocolFileKind::kParameterSet ? 0 : key_set_id(key_ids);
+  // (a parameter set's key set id is taken from the file: keygen records its key set there)
   header.moduli = contexts.size();
   return header;
 }
@@ -182,7 +197,8 @@ void read_parameter_set(const fuzz::Bytes& file) {
   ContextSet contexts;
   if (!fuzz::accepted([&] { contexts = load_parameter_set(fuzz::scratch_file().path()); })) return;
   if (contexts.empty()) fuzz::finding("an accepted parameter set has no plaintext modulus");
-  const ProtocolHeader header = key_file_header(ProtocolFileKind::kParameterSet, contexts, {});
+  ProtocolHeader header = key_file_header(ProtocolFileKind::kParameterSet, contexts, {});
+  header.key_set_id = read_protocol_header(fuzz::scratch_file().path()).key_set_id;
   const fuzz::Bytes written = written_file(
       header,
       [&](std::ostream& out) {
@@ -243,12 +259,15 @@ void read_ciphertext_file(const fuzz::Bytes& file, bool first_batch_only) {
   const fuzz::Bytes written = written_file(
       header,
       [&](std::ostream& out) {
-        for (const EncryptedBatch& batch : batches) {
-          for (size_t i = 0; i < objects.contexts.size(); ++i) {
+        const uint64_t k = objects.contexts.size();
+        for (uint64_t b = 0; b < batches.size(); ++b) {
+          for (size_t i = 0; i < k; ++i) {
             CiphertextWriter writer(out, objects.contexts[i], header.values, objects.key_ids[i]);
-            for (const Ciphertext& ct : batch.values[i])
+            for (const Ciphertext& ct : batches[b].values[i])
               writer.append(ct);
-            writer.finish();
+            const auto binding =
+                encode_binding(header.file_id, b * k + i, batches.size() * k, writer.finish());
+            out.write(reinterpret_cast<const char*>(binding.data()), binding.size());
           }
         }
       },

@@ -5,24 +5,37 @@
 // CNET records of serialize.hpp (each with its own fingerprint, key id and SHA-256), all integers
 // little-endian:
 //
-//   header  96 bytes  "CNPF" | kind (1 byte: 'P' parameter set, 'K' public keys, 'E' evaluation
+//   header  112 bytes "CNPF" | kind (1 byte: 'P' parameter set, 'K' public keys, 'E' evaluation
 //                     keys, 'S' secret keys, 'C' ciphertexts) | reserved (1 byte, 0) | format
-//                     version (uint16) | parameter set fingerprint (uint64) | key set id (uint64,
-//                     0 for a parameter set) | moduli k (uint64) | images (uint64) | batch size
-//                     (uint64) | values (uint64) | first image (uint64) | SHA-256 of the 64 bytes
-//                     before it
+//                     version (uint16) | parameter set fingerprint (uint64) | key set id (uint64)
+//                     | moduli k (uint64) | images (uint64) | batch size (uint64) | values
+//                     (uint64) | first image (uint64) | file id (uint64) | answers file id
+//                     (uint64) | SHA-256 of the 80 bytes before it
 //   body    P, K, E, S: k records of that kind ('P', 'K', 'E', 'S'), modulus t_1 first.
 //           C: for each batch b = 0 .. B-1, B = ceil(images / batch size), for each modulus i: one
-//           'C' record of `values` ciphertexts (one per model input, or per score). Batch b holds
-//           images first + b·batch_size ... in its first slots (the last batch may hold fewer).
+//           'C' record of `values` ciphertexts (one per model input, or per score), followed by
+//           its binding (64 bytes): "CNRB" | reserved (4 bytes, 0) | file id | record index
+//           b·k + i | record count B·k | SHA-256 of those 32 bytes and of the record's own
+//           SHA-256 checksum. Batch b holds images first + b·batch_size ... in its first slots
+//           (the last batch may hold fewer).
+//   Key set id: in every file of a key directory, the parameter set included (keygen writes the
+//   whole directory at once), so that files of different key generations are refused together
+//   (require_one_key_set); in a ciphertext file, the keys it is encrypted under.
+//   File id (ciphertext files only): random, non-zero, drawn when the file is written. Each
+//   record's binding names the file and the record's position, so that a record moved to another
+//   position (reordered, duplicated, omitted) or spliced in from another file is refused by name.
+//   Answers file id: in a scores file from infer, the file id of the encrypted images it answers;
+//   0 in a file from encrypt.
 //   First image: the index, in the client's image file, of the file's first image (encrypt
 //   --first). infer copies it to its scores, so that decrypt matches labels and plain images
 //   without being told again; first + images must not exceed 2^64 - 1.
 //   The file ends after the last record. images, batch size, values and first image are 0 except
 //   for kind C.
 //
-// Version history: 1 had no first image (an 88-byte header); its files are refused by name
-// ("written by an older cryptonets"), since they cannot say which images they hold.
+// Version history: 1 had no first image (an 88-byte header); 2 (96-byte header) had no file ids,
+// no record bindings, key set id 0 in the parameter set, and its ciphertext records (CNET
+// version 1) carried noise estimates in clear (issue 14). Older files are refused by name
+// ("written by an older cryptonets").
 //
 // Parameter set fingerprint: the first 8 bytes (little-endian) of SHA-256 over a domain tag, k and
 // the k Parameters::fingerprint() values; key set id: the same over the k key ids (random, from key
@@ -34,10 +47,12 @@
 // or unreadable, magic ("not a cryptonets protocol file"), kind, version ("written by an older
 // cryptonets" for version 1), truncated header, header checksum ("corrupted"), header fields
 // (including first image + images wrapping past 2^64 - 1), fingerprint ("made for other
-// parameters"), key set id ("under other keys"), then each record as serialize.hpp checks it,
-// then trailing bytes.
+// parameters"), key set id ("under other keys"), the order of the ciphertext records ("spliced in
+// from another file", "a duplicated record", "an omitted record", "reordered"), then each record
+// as serialize.hpp checks it and its binding, then trailing bytes.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <fstream>
 #include <functional>
@@ -52,8 +67,9 @@
 
 namespace cryptonets {
 
-inline constexpr uint16_t kProtocolFileVersion = 2;
-inline constexpr size_t kProtocolHeaderBytes = 96;
+inline constexpr uint16_t kProtocolFileVersion = 3;
+inline constexpr size_t kProtocolHeaderBytes = 112;
+inline constexpr size_t kProtocolBindingBytes = 64;
 inline constexpr uint64_t kMaxProtocolModuli = 64;
 
 enum class ProtocolFileKind : char {
@@ -76,6 +92,8 @@ struct ProtocolHeader {
   uint64_t batch_size = 0;   // ciphertext files only: images per batch, at most n
   uint64_t values = 0;       // ciphertext files only: ciphertexts per modulus and batch
   uint64_t first_image = 0;  // ciphertext files only: index of the first image (encrypt --first)
+  uint64_t file_id = 0;      // ciphertext files only: random, non-zero
+  uint64_t answers_file_id = 0;  // scores: the file id of the images they answer; else 0
 
   uint64_t batch_count() const;
   uint64_t images_in_batch(uint64_t batch) const;
@@ -118,7 +136,8 @@ struct KeyDirectory {
 // keys with mode 0600. load_* check every record against `contexts` and the header's key set id
 // against the records' key ids.
 
-void save_parameter_set(const std::string& path, const ContextSet& contexts);
+// key_set: the key set id of the keys made with it (key_set_id(key ids)), 0 for none.
+void save_parameter_set(const std::string& path, const ContextSet& contexts, uint64_t key_set = 0);
 // Also checks that the k parameter sets differ only in t and that the t_i are distinct.
 ContextSet load_parameter_set(const std::string& path);
 
@@ -135,6 +154,17 @@ void save_secret_keys(const std::string& path, const ContextSet& contexts,
                       const std::vector<yashe::SecretKey>& keys);
 std::vector<yashe::SecretKey> load_secret_keys(const std::string& path, const ContextSet& contexts);
 
+// The files among `paths` that exist (a key directory's, or those given to a command) must carry
+// one key set id, and it must not be 0: std::runtime_error naming two files that do not belong
+// together otherwise ("do not belong together": e.g. a keygen that failed midway under an older
+// version, or files copied from different key sets). Reads headers only.
+void require_one_key_set(const std::vector<std::string>& paths);
+
+// The binding that follows ciphertext record `index` of `count` in file `file_id` (format above).
+std::array<uint8_t, kProtocolBindingBytes> encode_binding(uint64_t file_id, uint64_t index,
+                                                          uint64_t count,
+                                                          const Sha256::Digest& record_digest);
+
 // Throws std::runtime_error ("<a_what> and <b_what> come from different key generations") unless
 // the key ids agree modulus by modulus.
 void require_same_keys(const std::vector<uint64_t>& a, const std::string& a_what,
@@ -148,15 +178,18 @@ class CiphertextFileWriter {
   // client's image file, in batches of `batch_size` (1..n), `values` ciphertexts per modulus and
   // batch, under the keys `key_ids` (one per modulus). std::invalid_argument if first_image +
   // images wraps. Nothing appears at `path` before commit(); destroying an uncommitted writer
-  // leaves no file behind.
+  // leaves no file behind. The file gets a random file id; answers_file_id: for scores, the
+  // file id of the images file they answer (0 otherwise).
   CiphertextFileWriter(const std::string& path, ContextSet contexts, std::vector<uint64_t> key_ids,
-                       uint64_t first_image, uint64_t images, uint64_t batch_size, uint64_t values);
+                       uint64_t first_image, uint64_t images, uint64_t batch_size, uint64_t values,
+                       uint64_t answers_file_id = 0);
 
   const ProtocolHeader& header() const { return header_; }
   uint64_t batches_written() const { return batches_written_; }
 
   // Writes the next batch (its image count, shape and key ids must be those the header promises:
-  // std::invalid_argument before anything is written otherwise) and releases each ciphertext once
+  // std::invalid_argument before anything is written otherwise, also for a ciphertext that
+  // yashe::readable_without_secret_key finds transparent) and releases each ciphertext once
   // written; `tick` is called after each ciphertext. After a failure midway (std::runtime_error)
   // the writer refuses further writes and commit().
   void write(EncryptedBatch batch, const std::function<void()>& tick = {});
@@ -190,6 +223,10 @@ class CiphertextFileReader {
   void finish();
 
  private:
+  void diagnose_record_order();
+  void check_binding(uint64_t index, const Sha256::Digest& digest, const std::string& source);
+  std::string describe_record(uint64_t index) const;
+
   std::string path_;
   std::string source_;
   ContextSet contexts_;

@@ -10,13 +10,19 @@
 //   payload  64-bit words, layout per kind below
 //   checksum 32 bytes  SHA-256 (FIPS 180-4) of header and payload
 //
-// Payloads (version 1):
+// Payloads (version 2):
 //   P  n, k, q_1..q_k, t, sigma (IEEE-754 bits), decomposition_bits
 //   K  form, h
 //   E  form, digit count, γ_1..γ_count
 //   S  f' packed 2 bits per coefficient (0 → 0, 1 → 1, 2 → -1), 32 per word; f = t·f' + 1 is
 //      rebuilt on load
-//   C  count, then per ciphertext: degree, form, noise_log2 (IEEE-754 bits), c
+//   C  count, then per ciphertext: degree, form, c
+// Version history: version 1 also stored each ciphertext's noise estimate (IEEE-754 bits), which
+// is a function of the computation that made it, so a server's outputs revealed the model in
+// clear (issue 14); version 1 records are refused by name ("written by an older cryptonets").
+// The estimate lives in memory only: a loaded ciphertext carries that of a fresh encryption
+// (NoiseModel::fresh()), the right one for the client's inputs; decrypt measures the noise of the
+// scores with the secret key.
 // form is 0 for coefficient form (ciphertexts), 1 for evaluation (NTT) form (keys). A polynomial
 // is k residue rows; row i is bit-packed at the width of q_i (55 bits for a 55-bit prime instead
 // of 64), least significant bit first, padded with zero bits to a whole word.
@@ -39,12 +45,13 @@
 #include <string>
 #include <vector>
 
+#include "cryptonets/io/sha256.hpp"
 #include "cryptonets/yashe/context.hpp"
 #include "cryptonets/yashe/types.hpp"
 
 namespace cryptonets {
 
-inline constexpr uint16_t kSerializationVersion = 1;
+inline constexpr uint16_t kSerializationVersion = 2;
 inline constexpr size_t kSerializationHeaderBytes = 32;
 inline constexpr size_t kSerializationChecksumBytes = 32;
 
@@ -125,7 +132,8 @@ class CiphertextWriter {
   // std::invalid_argument if the ciphertext has another key id, ring, form or degree, or if
   // `count` ciphertexts were already appended.
   void append(const yashe::Ciphertext& ct);
-  void finish();
+  // Returns the record's SHA-256 checksum (what protocol files bind to a position).
+  Sha256::Digest finish();
 
  private:
   std::unique_ptr<RecordWriter> writer_;
@@ -152,7 +160,8 @@ class CiphertextReader {
   uint64_t remaining() const { return count_ - read_; }
   uint64_t key_id() const { return key_id_; }
   yashe::Ciphertext next();  // std::logic_error if remaining() == 0
-  void finish();
+  // Returns the verified SHA-256 checksum of the record.
+  Sha256::Digest finish();
 
  private:
   std::unique_ptr<HashingReader> reader_;
@@ -160,11 +169,15 @@ class CiphertextReader {
   uint64_t count_ = 0;
   uint64_t read_ = 0;
   uint64_t key_id_ = 0;
+  double fresh_noise_log2_ = 0;
 };
 
-// ---- Files written atomically: a temporary file next to `path`, renamed over it by commit().
-// Destroying an uncommitted writer removes the temporary file. owner_only: mode 0600 (set with
-// fchmod as well, whatever the umask); otherwise 0644 less the umask.
+// ---- Files written atomically: an unnamed file (O_TMPFILE) in the directory of `path`, linked
+// under a temporary name and renamed over `path` by commit(). An interrupted process (signal,
+// SIGKILL, abort) leaves nothing behind. Where O_TMPFILE or /proc is missing, a named temporary
+// "<path>.tmp-<pid>-<n>" is used instead: destroying an uncommitted writer removes it, and any
+// writer of the same path removes those of processes that no longer exist. owner_only: mode 0600
+// (set with fchmod as well, whatever the umask); otherwise 0644 less the umask.
 class AtomicFileWriter {
  public:
   AtomicFileWriter(std::string path, bool owner_only);
@@ -173,6 +186,8 @@ class AtomicFileWriter {
   AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
 
   std::ostream& stream();
+  // Why the stream failed ("File too large", "No space left on device", ...), for messages.
+  std::string failure() const;
   // Flushes, fsyncs, closes and renames into place; throws std::runtime_error naming the path.
   void commit();
 

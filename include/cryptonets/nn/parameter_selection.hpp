@@ -22,7 +22,9 @@ namespace cryptonets {
 struct NoisePrediction {
   // log2 of the invariant-noise bound after each compiled step, worst over the step's outputs.
   std::vector<double> noise_log2_after_step;
-  double final_budget_bits = 0;  // -(log2 ‖v‖∞ + 1) after the last step
+  // -(log2 ‖v‖∞ + 1) of the outputs as infer sends them: after the last step and the output
+  // re-randomisation (a fresh encryption of zero added, or noise flooding).
+  double final_budget_bits = 0;
   // Bits of budget that relinearisation costs, summed over the relinearisations (the largest rise
   // of a value's noise due to key switching at each): an upper bound on what smaller
   // decomposition digits could win back.
@@ -34,15 +36,24 @@ struct NoisePrediction {
 // (adding the bias leaves the noise unchanged) and a square gives multiply(v, v), relinearised
 // (relinearize) where EncryptedArithmetic does it: after the next linear combination, before
 // the next square, or at the end (encrypted_arithmetic.hpp).
-// Values are tracked one by one, so that a layer's outputs may differ. Throws
+// Values are tracked one by one, so that a layer's outputs may differ. Every output then gets
+// infer's re-randomisation: NoiseModel::add with fresh(), or, for circuit_privacy_bits = λ > 0,
+// the flooding noise of NoiseModel::flooding_noise at the width flooding_width_log2(v, λ)
+// (rounded up to a whole bit, as Encryptor::rerandomize_inplace does). Throws
 // std::invalid_argument if the parameters are invalid.
-NoisePrediction predict_network_noise(const yashe::Parameters& params, const CompiledModel& model);
+NoisePrediction predict_network_noise(const yashe::Parameters& params, const CompiledModel& model,
+                                      int circuit_privacy_bits = 0);
 
 // The smallest predicted final budget over the plaintext moduli (each t_i has its own r_t(q) and
 // therefore its own noise).
 double predict_budget_over_moduli(const yashe::Parameters& base,
                                   const std::vector<uint64_t>& plaintext_moduli,
-                                  const CompiledModel& model);
+                                  const CompiledModel& model, int circuit_privacy_bits = 0);
+
+// Bits of noise budget that flooding to statistical distance 2^-λ costs an output at ring degree
+// n, plaintext modulus t and σ (noise_model.hpp; independent of q): λ + log2 n +
+// log2(6·t·sqrt(n·(2/3 + σ²)/3)), about 102 bits for λ = 40, n = 8192, t ≈ 2^39.
+double flooding_cost_bits(const yashe::Parameters& params, int circuit_privacy_bits);
 
 struct SelectionTarget {
   // kPaper: the CryptoNets paper's n = 8192 and q of about 383 bits (more primes only if the model
@@ -60,6 +71,8 @@ struct ParameterChoice {
   std::vector<uint64_t> plaintext_moduli;
   double predicted_budget_bits = 0;    // min over moduli, after the whole network
   std::vector<std::string> reasoning;  // one line per decision
+
+  bool operator==(const ParameterChoice&) const = default;
 };
 
 // Throws std::invalid_argument for an invalid model or target (security level not 128/192/256,
@@ -71,7 +84,10 @@ std::vector<std::string> preset_names();  // {"default", "paper", "rlwe128"}
 // main job uses). "paper": select_parameters in kPaper mode. "rlwe128": kSecurity mode at 128
 // bits (n = 16384 for the shipped model; an RLWE-only figure, see the security report). Throws
 // std::invalid_argument naming the valid presets for any other name.
-ParameterChoice preset(const std::string& name, const Model& model);
+// circuit_privacy_bits = λ > 0: the margin grows by the cost of noise flooding to 2^-λ
+// (flooding_cost_bits), so that the keys leave room for `infer --circuit-privacy λ`; the
+// predicted budget reported is then the one after flooding.
+ParameterChoice preset(const std::string& name, const Model& model, int circuit_privacy_bits = 0);
 
 // Multi-line text for `cryptonets params`: the parameters, the plaintext moduli, the predicted
 // budget, the reasoning and the full security report.

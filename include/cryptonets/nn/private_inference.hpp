@@ -108,17 +108,36 @@ struct InferenceOptions {
   const encoding::CrtDecryptionSet* secret_keys_for_diagnostics = nullptr;
   StageObserver observe;
   StageProgress progress;
+  // Every output is re-randomised before it is returned (a fresh encryption of zero added, with
+  // the public key): it then carries no trace of the computation beyond its noise, and none is
+  // transparent. circuit_privacy_bits = λ > 0 floods the noise instead, to statistical distance
+  // 2^-λ (yashe/noise_model.hpp; the heuristic assumption is stated there).
+  int circuit_privacy_bits = 0;
+  // Randomness for the re-randomisation; nullptr: a generator seeded by the OS.
+  Prng* prng = nullptr;
 };
 
-// Server: the compiled model on every modulus's ciphertexts. Throws std::invalid_argument if the
-// batch does not match the keys (modulus count, parameters, key ids) or the model's input size.
-// The input batch is consumed (its ciphertexts are released as soon as they are used).
+// Throws std::runtime_error, naming the plaintext modulus, the predicted budget and what to do,
+// when the keyless noise model (predict_network_noise, with the output re-randomisation or
+// flooding of `circuit_privacy_bits`) leaves less than one bit of budget under some modulus:
+// what infer checks before any work.
+void require_noise_budget(const encoding::CrtEncryptionSet& keys, const CompiledModel& model,
+                          int circuit_privacy_bits);
+
+// Server: the compiled model on every modulus's ciphertexts, then the re-randomisation above.
+// Throws std::invalid_argument if the batch does not match the keys (modulus count, parameters,
+// key ids) or the model's input size, or if the keys hold no public key; std::runtime_error,
+// before any work, if the keyless noise model (predict_network_noise) leaves less than one bit of
+// budget under some plaintext modulus (decryption would fail). The input batch is consumed (its
+// ciphertexts are released as soon as they are used).
 EncryptedBatch infer(const encoding::CrtEncryptionSet& keys, const CompiledModel& model,
                      EncryptedBatch batch, const InferenceOptions& options);
 
 // Client: scores[s][c] = output c of image s, exact, for s < batch.images. `output_bound` is the
 // range-tracking bound of the outputs (track_ranges(model).output().bound); a value outside it can
-// only come from a wrap or damage and throws std::runtime_error, as does exhausted noise.
+// only come from a wrap or damage and throws std::runtime_error, as do exhausted noise and a
+// score that anyone could read without the key (yashe::readable_without_secret_key: a server
+// that did not re-randomise its outputs).
 std::vector<std::vector<mpz_class>> decrypt_scores(const encoding::CrtDecryptionSet& keys,
                                                    const EncryptedBatch& scores,
                                                    const mpz_class& output_bound,

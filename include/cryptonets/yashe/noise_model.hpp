@@ -27,11 +27,28 @@ class NoiseModel {
 
   static double budget_bits(double noise_log2) { return -(noise_log2 + 1); }
 
+  // Noise flooding (circuit privacy, Gentry 2009 §21; here for YASHE'). The client, holding f
+  // and g, learns from an output c = Δ·m + E + h·S the term Y = f·E + t·g·S, which depends on
+  // the computation. Flooding adds e' + h·s' with e', s' uniform in [-B, B]^n; if every
+  // coefficient of E and S is at most Y_max, the statistical distance between (E + e', S + s')
+  // and (e', s') is at most 2n·Y_max/(2B + 1) < n·Y_max/B. With Y_max = (q/t)·2^v, the bound
+  // the invariant noise v gives for Y (heuristic: E and S are taken to be no larger than Y),
+  // B = 2^λ·n·Y_max reaches statistical distance 2^-λ.
+  // log2 B for a ciphertext of noise estimate `noise_log2` and statistical distance 2^-λ.
+  double flooding_width_log2(double noise_log2, int statistical_bits) const;
+  // log2 ‖v‖∞ of e' + h·s' with e', s' uniform in [-2^width_log2, 2^width_log2]: as fresh(),
+  // with variance 2^(2·width)/3 in place of σ² (t·f'·e', e', t·g·s').
+  double flooding_noise(double width_log2) const;
+  // log2 of the noise growth flooding causes, flooding_noise(flooding_width_log2(v, λ)) - v:
+  // λ + log2 n + log2(6·t·sqrt(n·(2/3 + σ²)/3)), independent of q (no Context needed).
+  static double flooding_cost_bits(size_t n, double t, double sigma, int statistical_bits);
+
  private:
   double fresh_;
   double multiplication_factor_;  // log2 of the growth factor applied to v1 + v2
   double rounding_;               // log2 of the rescaling term t/q·f²·ε
   double key_switching_;
+  double log2_n_ = 0, log2_q_over_t_ = 0, flooding_factor_log2_ = 0;
 };
 
 }  // namespace cryptonets::yashe

@@ -24,7 +24,14 @@ struct Ciphertext {
   // decrypting ciphertexts of different keys is refused instead of giving garbage.
   uint64_t key_id = 0;
   // The noise model's upper estimate of log2 ‖v‖∞, v the invariant noise (noise_model.hpp).
+  // Kept in memory only: files never carry it (it depends on the computation, issue 14).
   double noise_log2 = 0;
+  // Known to carry no encryption randomness: made from plaintext data only (a product with zero,
+  // a linear combination without terms, a constant added to such a value). Such a ciphertext is
+  // Δ·m + small and anyone can read it as round(t·c/q), without the secret key; add a fresh
+  // encryption of zero (Encryptor::rerandomize_inplace) before it leaves the process. Combining
+  // keeps the flag only while every operand has it.
+  bool transparent = false;
 };
 
 // f = t·f' + 1 with f' uniform ternary (BLLN13 §4, KeyGen). Kept in evaluation form, with f' for

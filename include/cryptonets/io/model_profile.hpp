@@ -1,0 +1,64 @@
+// The model profile: what a client needs to know about the server's model, without its weights
+// (issue 14): the input shape and scale, the number of outputs, the worst-case output bound (the
+// plaintext bits), and, for each parameter preset, the parameters chosen for the model (the
+// noise prediction needs the weights, so the server runs it). `cryptonets profile` writes it;
+// keygen, encrypt and decrypt read it instead of the model.
+//
+// Text format, one item per line ('#' starts a comment line):
+//   cryptonets-profile 1
+//   input channels C height H width W scale S      (S: shortest round-trip decimal)
+//   outputs K
+//   output-bound B                                  (decimal integer: |output| <= B)
+//   circuit-privacy L                               (0, or λ of keygen --circuit-privacy)
+//   preset NAME n N sigma S decomposition D q Q1 .. Qk t T1 .. Tm   (one line per preset)
+//   end
+// Everything in it is also visible to anyone who sees the keys or the ciphertexts (shapes,
+// counts, q and t), except the output bound, a single number.
+#pragma once
+
+#include <gmpxx.h>
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "cryptonets/nn/model.hpp"
+#include "cryptonets/nn/parameter_selection.hpp"
+#include "cryptonets/nn/range.hpp"
+
+namespace cryptonets {
+
+inline constexpr int kModelProfileVersion = 1;
+
+struct ModelProfile {
+  Shape input_shape;
+  double input_scale = 0;
+  size_t outputs = 0;
+  mpz_class output_bound;
+  int circuit_privacy_bits = 0;
+  // name, base parameters and plaintext moduli per preset (no reasoning, no predicted budget).
+  std::vector<ParameterChoice> presets;
+
+  // A model with the input shape and scale and no layers: what quantising and encrypting inputs
+  // need (quantise_pixels, encrypt_batch).
+  Model input_model() const;
+  // The output bound as a range report (for require_plaintext_moduli).
+  RangeReport output_range() const;
+  // std::invalid_argument naming the presets the profile holds.
+  const ParameterChoice& preset(const std::string& name) const;
+
+  bool operator==(const ModelProfile&) const = default;
+};
+
+// The profile of `model`, with every preset of preset_names() chosen for circuit_privacy_bits.
+// Throws as track_ranges and preset do.
+ModelProfile make_profile(const Model& model, int circuit_privacy_bits = 0);
+
+void write_profile(const ModelProfile& profile, std::ostream& out);
+// Writes atomically (serialize.hpp's AtomicFileWriter).
+void save_profile(const ModelProfile& profile, const std::string& path);
+// Throws std::runtime_error naming the source, the line and what was expected.
+ModelProfile read_profile(std::istream& in, const std::string& source_name);
+ModelProfile load_profile(const std::string& path);
+
+}  // namespace cryptonets

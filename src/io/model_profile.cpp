@@ -1,0 +1,260 @@
+// The weight-free model profile (format in model_profile.hpp).
+#include "cryptonets/io/model_profile.hpp"
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "cryptonets/io/serialize.hpp"
+
+namespace cryptonets {
+
+namespace {
+
+std::string shortest(double value) {
+  char text[64];
+  const auto result = std::to_chars(text, text + sizeof text, value);
+  return std::string(text, result.ptr);
+}
+
+class ProfileReader {
+ public:
+  ProfileReader(std::istream& in, std::string source) : in_(in), source_(std::move(source)) {}
+
+  [[noreturn]] void fail(const std::string& message) const {
+    throw std::runtime_error("profile '" + source_ + "' line " + std::to_string(line_number_) +
+                             ": " + message);
+  }
+
+  // The next non-comment line as words; fails at the end of the input.
+  std::vector<std::string> next(const std::string& expected) {
+    std::string line;
+    while (std::getline(in_, line)) {
+      ++line_number_;
+      if (line.empty() || line[0] == '#') continue;
+      std::istringstream words(line);
+      std::vector<std::string> result;
+      for (std::string word; words >> word;)
+        result.push_back(word);
+      if (!result.empty()) return result;
+    }
+    ++line_number_;
+    fail("unexpected end of file, expected " + expected);
+  }
+
+  int64_t integer(const std::string& text, const std::string& what, int64_t low, int64_t high) {
+    int64_t value = 0;
+    const auto result = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (result.ec != std::errc() || result.ptr != text.data() + text.size() || value < low ||
+        value > high) {
+      fail(what + " must be an integer in [" + std::to_string(low) + ", " + std::to_string(high) +
+           "], got '" + text + "'");
+    }
+    return value;
+  }
+
+  uint64_t word(const std::string& text, const std::string& what) {
+    uint64_t value = 0;
+    const auto result = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (result.ec != std::errc() || result.ptr != text.data() + text.size()) {
+      fail(what + " must be an unsigned 64-bit integer, got '" + text + "'");
+    }
+    return value;
+  }
+
+  double real(const std::string& text, const std::string& what) {
+    double value = 0;
+    const auto result = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (result.ec != std::errc() || result.ptr != text.data() + text.size() || !(value > 0)) {
+      fail(what + " must be a positive number, got '" + text + "'");
+    }
+    return value;
+  }
+
+  // "KEY value".
+  void expect_value(const std::vector<std::string>& words, const std::string& key) {
+    if (words.size() != 2 || words[0] != key) fail("expected '" + key + " VALUE'");
+  }
+
+  // "input channels C height H ..." lines with an exact layout.
+  void expect_words(const std::vector<std::string>& words, const std::vector<std::string>& keys) {
+    if (words.size() != 2 * keys.size() - 1 || words[0] != keys[0]) {
+      fail("expected '" + keys[0] + "' with " + std::to_string(keys.size() - 1) + " fields");
+    }
+    for (size_t i = 1; i < keys.size(); ++i) {
+      if (words[2 * i - 1] != keys[i]) {
+        fail("expected '" + keys[i] + "', got '" + words[2 * i - 1] + "'");
+      }
+    }
+  }
+
+ private:
+  std::istream& in_;
+  std::string source_;
+  int line_number_ = 0;
+};
+
+ParameterChoice read_preset(ProfileReader& reader, const std::vector<std::string>& words) {
+  // preset NAME n N sigma S decomposition D q Q1 .. Qk t T1 .. Tm
+  if (words.size() < 12 || words[2] != "n" || words[4] != "sigma" || words[6] != "decomposition" ||
+      words[8] != "q") {
+    reader.fail("expected 'preset NAME n N sigma S decomposition D q Q1 .. Qk t T1 .. Tm'");
+  }
+  ParameterChoice choice;
+  choice.name = words[1];
+  choice.base.n = static_cast<size_t>(reader.integer(words[3], "n", 2, 1 << 17));
+  choice.base.sigma = reader.real(words[5], "sigma");
+  choice.base.decomposition_bits =
+      static_cast<int>(reader.integer(words[7], "decomposition", 0, 62));
+  size_t i = 9;
+  for (; i < words.size() && words[i] != "t"; ++i)
+    choice.base.q_primes.push_back(reader.word(words[i], "a prime of q"));
+  if (i == words.size()) reader.fail("preset " + choice.name + ": no 't' field");
+  for (++i; i < words.size(); ++i)
+    choice.plaintext_moduli.push_back(reader.word(words[i], "a plaintext modulus"));
+  if (choice.base.q_primes.empty() || choice.plaintext_moduli.empty()) {
+    reader.fail("preset " + choice.name + ": needs at least one prime of q and one t");
+  }
+  choice.base.t = choice.plaintext_moduli.front();
+  try {
+    for (uint64_t t : choice.plaintext_moduli) {
+      yashe::Parameters params = choice.base;
+      params.t = t;
+      params.validate();
+    }
+  } catch (const std::invalid_argument& error) {
+    reader.fail("preset " + choice.name + ": invalid parameters: " + error.what());
+  }
+  return choice;
+}
+
+}  // namespace
+
+Model ModelProfile::input_model() const {
+  Model model;
+  model.input_shape = input_shape;
+  model.input_scale = input_scale;
+  return model;
+}
+
+RangeReport ModelProfile::output_range() const {
+  RangeReport report;
+  report.max_input = max_input_value(input_model());
+  LayerRange output;
+  output.layer_name = "output";
+  output.bound = output_bound;
+  output.bits = centred_bits(output_bound);
+  report.layers.push_back(std::move(output));
+  return report;
+}
+
+const ParameterChoice& ModelProfile::preset(const std::string& name) const {
+  std::string names;
+  for (const ParameterChoice& choice : presets) {
+    if (choice.name == name) return choice;
+    names += (names.empty() ? "" : ", ") + choice.name;
+  }
+  throw std::invalid_argument("the model profile has no preset '" + name + "' (it has: " + names +
+                              ")");
+}
+
+ModelProfile make_profile(const Model& model, int circuit_privacy_bits) {
+  const RangeReport ranges = track_ranges(model);
+  ModelProfile profile;
+  profile.input_shape = model.input_shape;
+  profile.input_scale = model.input_scale;
+  profile.outputs = compile_model(model).output_size;
+  profile.output_bound = ranges.output().bound;
+  profile.circuit_privacy_bits = circuit_privacy_bits;
+  for (const std::string& name : preset_names()) {
+    const ParameterChoice full = preset(name, model, circuit_privacy_bits);
+    ParameterChoice kept;
+    kept.name = full.name;
+    kept.base = full.base;
+    kept.plaintext_moduli = full.plaintext_moduli;
+    profile.presets.push_back(std::move(kept));
+  }
+  return profile;
+}
+
+void write_profile(const ModelProfile& profile, std::ostream& out) {
+  out << "cryptonets-profile " << kModelProfileVersion << "\n";
+  out << "# what a client needs of the model, without its weights (cryptonets profile)\n";
+  out << "input channels " << profile.input_shape.channels << " height "
+      << profile.input_shape.height << " width " << profile.input_shape.width << " scale "
+      << shortest(profile.input_scale) << "\n";
+  out << "outputs " << profile.outputs << "\n";
+  out << "# " << centred_bits(profile.output_bound) << " plaintext bits\n";
+  out << "output-bound " << profile.output_bound.get_str() << "\n";
+  out << "circuit-privacy " << profile.circuit_privacy_bits << "\n";
+  for (const ParameterChoice& choice : profile.presets) {
+    out << "preset " << choice.name << " n " << choice.base.n << " sigma "
+        << shortest(choice.base.sigma) << " decomposition " << choice.base.decomposition_bits
+        << " q";
+    for (uint64_t q : choice.base.q_primes)
+      out << " " << q;
+    out << " t";
+    for (uint64_t t : choice.plaintext_moduli)
+      out << " " << t;
+    out << "\n";
+  }
+  out << "end\n";
+}
+
+void save_profile(const ModelProfile& profile, const std::string& path) {
+  AtomicFileWriter file(path, false);
+  write_profile(profile, file.stream());
+  if (!file.stream()) {
+    throw std::runtime_error("cannot write profile '" + path + "': " + file.failure());
+  }
+  file.commit();
+}
+
+ModelProfile read_profile(std::istream& in, const std::string& source_name) {
+  ProfileReader reader(in, source_name);
+  std::vector<std::string> words = reader.next("'cryptonets-profile 1'");
+  if (words.size() != 2 || words[0] != "cryptonets-profile") {
+    reader.fail(words[0] == "cryptonets-model"
+                    ? "a model file, not a profile (make one with cryptonets profile --model FILE)"
+                    : "expected 'cryptonets-profile " + std::to_string(kModelProfileVersion) + "'");
+  }
+  if (words[1] != std::to_string(kModelProfileVersion)) {
+    reader.fail("profile format version " + words[1] + ", this build reads version " +
+                std::to_string(kModelProfileVersion));
+  }
+  ModelProfile profile;
+  words = reader.next("'input channels C height H width W scale S'");
+  reader.expect_words(words, {"input", "channels", "height", "width", "scale"});
+  profile.input_shape.channels = reader.integer(words[2], "channels", 1, 1 << 20);
+  profile.input_shape.height = reader.integer(words[4], "height", 1, 1 << 20);
+  profile.input_shape.width = reader.integer(words[6], "width", 1, 1 << 20);
+  profile.input_scale = reader.real(words[8], "scale");
+  words = reader.next("'outputs K'");
+  reader.expect_value(words, "outputs");
+  profile.outputs = static_cast<size_t>(reader.integer(words[1], "outputs", 1, 1 << 24));
+  words = reader.next("'output-bound B'");
+  reader.expect_value(words, "output-bound");
+  if (profile.output_bound.set_str(words[1], 10) != 0 || profile.output_bound < 0) {
+    reader.fail("output-bound must be a non-negative decimal integer, got '" + words[1] + "'");
+  }
+  words = reader.next("'circuit-privacy L'");
+  reader.expect_value(words, "circuit-privacy");
+  profile.circuit_privacy_bits =
+      static_cast<int>(reader.integer(words[1], "circuit-privacy", 0, 128));
+  for (words = reader.next("'preset ...' or 'end'"); words[0] == "preset";
+       words = reader.next("'preset ...' or 'end'")) {
+    profile.presets.push_back(read_preset(reader, words));
+  }
+  if (words.size() != 1 || words[0] != "end") reader.fail("expected 'preset ...' or 'end'");
+  if (profile.presets.empty()) reader.fail("no preset");
+  return profile;
+}
+
+ModelProfile load_profile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot open profile '" + path + "'");
+  return read_profile(in, path);
+}
+
+}  // namespace cryptonets
