@@ -3,6 +3,11 @@
 // encryption, multiplication, relinearisation, decryption or the network runtime shows here.
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
 #include "cryptonets/ring/ntt.hpp"
 #include "kat/yashe_kat.hpp"
 #include "nn_test_support.hpp"
@@ -71,4 +76,21 @@ TEST_CASE("The shipped model's encrypted MNIST scores at n = 1024 match data/kat
 TEST_CASE("The shipped model's encrypted MNIST scores at n = 8192 match data/kat" *
           doctest::test_suite("slow")) {
   check_network("yashe_network_n8192.txt");
+}
+
+TEST_CASE("The shipped model's weights equal the frozen copy the network vectors name") {
+  // data/model.txt may change its comment lines (issue 21 corrected one); its layers may not,
+  // or the vectors would no longer describe the shipped model.
+  const auto layer_lines = [](const std::filesystem::path& path) {
+    std::ifstream in(path);
+    REQUIRE(in);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);)
+      if (!line.starts_with("#")) lines.push_back(line);
+    return lines;
+  };
+  const auto root = test_support::repository_root();
+  const auto shipped = layer_lines(root / "data/model.txt");
+  CHECK(shipped.size() > 5);
+  CHECK(shipped == layer_lines(root / "data/kat/model-5e29352d.txt"));
 }

@@ -109,7 +109,7 @@ model_moduli=$(sed -n 's/.* -> \([0-9]*\) plaintext modul[a-z]* of \([0-9]*\) bi
 if [ -z "$keygen_moduli" ] || [ "$keygen_moduli" != "$model_moduli" ]; then
   fail "model.txt says '$model_moduli' (count, bits) plaintext moduli, keygen took '$keygen_moduli'"
 fi
-mkdir server && cp client/params client/evaluation.key server/
+mkdir server && cp client/params client/evaluation.key client/public.key server/
 step encrypt "$exe" encrypt --keys client --model model.txt --images "$images" --out images.ct \
   --threads 2
 notes encrypt.log 1
