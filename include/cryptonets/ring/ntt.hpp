@@ -34,8 +34,10 @@ class NttTables {
   uint64_t psi() const { return psi_; }
 
   // In place. Input: n residues in [0, q) in coefficient order. Output: [0, q), bit-reversed.
+  // Reference twin: reference::negacyclic_evaluations (ring/reference.hpp), the definition.
   void forward(uint64_t* a, NttPath path = NttPath::best) const;
   // In place, exact inverse of forward (the factor n^-1 included).
+  // Reference twin: none of its own; tested as the inverse of forward.
   void inverse(uint64_t* a, NttPath path = NttPath::best) const;
 
  private:
