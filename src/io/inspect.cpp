@@ -62,8 +62,10 @@ std::string record_kind_name(char tag) {
   return "unknown";
 }
 
-// The identity recipe of FORMATS.md §3: the first 8 bytes, little-endian, of
-// SHA-256(domain tag ‖ 0x00 ‖ count ‖ words), integers as 8 little-endian bytes.
+// The identity recipe of FORMATS.md §3.3: the first 8 bytes, little-endian, of
+// SHA-256(domain tag ‖ 0x00 ‖ count ‖ words), integers as 8 little-endian bytes. Written again
+// from the specification on purpose (protocol_files.cpp has the writer's copy): cli_inspect checks
+// that the two agree on every file kind.
 uint64_t identity_of(const char* domain_tag, const std::vector<uint64_t>& words) {
   Sha256 hash;
   hash.update({reinterpret_cast<const uint8_t*>(domain_tag), std::strlen(domain_tag) + 1});
@@ -343,22 +345,20 @@ void inspect_protocol_file(Reader& reader, FileInspection& report) {
     report.problems.push_back("trailing bytes: " + with_bytes(reader.left()) +
                               " after the last record");
   }
-  const uint64_t set_fingerprint = identity_of("cryptonets parameter set 1", fingerprints);
-  report.fields.emplace_back("parameter set fingerprint recomputed from the records",
-                             set_fingerprint == fingerprint ? "matches" : "DIFFERS");
-  if (set_fingerprint != fingerprint) {
-    report.problems.push_back("header: parameter set fingerprint " + hex64(fingerprint) +
-                              " is not that of its records (" + hex64(set_fingerprint) + ")");
-  }
-  if (tag != 'P') {
-    const uint64_t set_id = identity_of("cryptonets key set 1", key_ids);
-    report.fields.emplace_back("key set id recomputed from the records",
-                               set_id == key_set ? "matches" : "DIFFERS");
-    if (set_id != key_set) {
-      report.problems.push_back("header: key set id " + hex64(key_set) +
-                                " is not that of its records (" + hex64(set_id) + ")");
+  // The header's identities against those recomputed from the records (FORMATS.md §3.3).
+  auto check_identity = [&](const std::string& name, const char* domain_tag,
+                            const std::vector<uint64_t>& words, uint64_t stored) {
+    const uint64_t recomputed = identity_of(domain_tag, words);
+    report.fields.emplace_back(name + " recomputed from the records",
+                               recomputed == stored ? "matches" : "DIFFERS");
+    if (recomputed != stored) {
+      report.problems.push_back("header: " + name + " " + hex64(stored) +
+                                " is not that of its records (" + hex64(recomputed) + ")");
     }
-  }
+  };
+  check_identity("parameter set fingerprint", "cryptonets parameter set 1", fingerprints,
+                 fingerprint);
+  if (tag != 'P') check_identity("key set id", "cryptonets key set 1", key_ids, key_set);
 }
 
 void inspect_model(const std::string& path, FileInspection& report) {
