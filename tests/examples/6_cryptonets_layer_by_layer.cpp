@@ -70,7 +70,8 @@ int main(int argc, char** argv) {
 
   lesson::title("6.1 INSECURE toy ring: n = 256 slots, the default preset's q and moduli");
   say("Only n is made small (256 instead of 8192): the primes of q and the plaintext moduli are");
-  say("the real ones, so the noise and the values are those of the real run, minus security.");
+  say("the real ones, so the values are those of the real run; the noise is somewhat smaller");
+  say("(it grows with n), and there is no security at all.");
   ParameterChoice choice = preset("default", model);
   yashe::Parameters params = choice.base;
   params.n = 256;  // INSECURE: a test-only ring; the primes are also = 1 mod 512
