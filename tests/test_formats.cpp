@@ -16,6 +16,8 @@
 #include "cryptonets/encoding/plaintext_crt.hpp"
 #include "cryptonets/io/inspect.hpp"
 #include "cryptonets/io/protocol_files.hpp"
+#include "cryptonets/io/serialize.hpp"
+#include "cryptonets/io/sha256.hpp"
 #include "cryptonets/random/chacha20.hpp"
 #include "cryptonets/yashe/encryptor.hpp"
 #include "cryptonets/yashe/evaluator.hpp"
@@ -136,4 +138,30 @@ TEST_CASE("inspect verifies every checksum and identity of the toy files, and na
   test_support::write_bytes(dir.file("foreign"), "GIF89a....");
   CHECK_THROWS_WITH_AS(inspect_file(dir.file("foreign")),
                        doctest::Contains("not a cryptonets file"), std::runtime_error);
+}
+
+TEST_CASE("inspect reads a single CNET record and recomputes its parameter fingerprint") {
+  const TempDir dir;
+  yashe::Parameters params;
+  params.n = 8;
+  params.q_primes = generate_ntt_primes(20, 2, 16);
+  params.t = 241;
+  save_parameters(dir.file("one.record"), params);
+  const FileInspection report = inspect_file(dir.file("one.record"));
+  CHECK(report.kind.find("a single CNET record") != std::string::npos);
+  CHECK(report.intact());
+  CHECK(report.checksums_verified == 1);
+  REQUIRE(report.records.size() == 1);
+  CHECK(report.records[0].find("n = 8, q = 2 primes") != std::string::npos);
+  // A fingerprint that is not that of the parameters: the checksum is recomputed to match, so
+  // only the fingerprint check can catch it.
+  std::string bytes = test_support::read_bytes(dir.file("one.record"));
+  bytes[8] ^= 1;
+  const size_t end = bytes.size() - 32;
+  const Sha256::Digest digest = sha256({reinterpret_cast<const uint8_t*>(bytes.data()), end});
+  std::copy(digest.begin(), digest.end(), bytes.begin() + static_cast<ptrdiff_t>(end));
+  test_support::write_bytes(dir.file("other.record"), bytes);
+  const FileInspection other = inspect_file(dir.file("other.record"));
+  REQUIRE(other.problems.size() == 1);
+  CHECK(other.problems[0].find("is not that of its parameters") != std::string::npos);
 }
