@@ -7,6 +7,7 @@
 
 #include "cryptonets/arith/primes.hpp"
 #include "cryptonets/ring/base_converter.hpp"
+#include "cryptonets/ring/reference.hpp"
 
 using namespace cryptonets;
 
@@ -58,6 +59,8 @@ void check_conversion(const RnsBase& from, const std::vector<Modulus>& to,
     }
   }
   CHECK(converter.fallback_count() >= expected_min_fallbacks);
+  // The library's reference twin gives the same words.
+  CHECK(reference::base_convert_centered(from, to, in.data(), n) == out);
 }
 
 }  // namespace
@@ -166,4 +169,6 @@ TEST_CASE("scaled conversion equals GMP conversion of the row-wise scaled residu
     }
   }
   CHECK(converter.fallback_count() >= 10);
+  // The twin on the scaled residues gives the same words.
+  CHECK(reference::base_convert_centered(q, b, scaled.data(), n) == out);
 }

@@ -120,4 +120,18 @@ std::vector<uint64_t> negacyclic_evaluations(const std::vector<uint64_t>& a, uin
   return values;
 }
 
+std::vector<uint64_t> base_convert_centered(const RnsBase& from, const std::vector<Modulus>& to,
+                                            const uint64_t* in, size_t n) {
+  std::vector<uint64_t> out(to.size() * n);
+  for (size_t column = 0; column < n; ++column) {
+    const mpz_class x = from.compose_centered(in + column, n);
+    for (size_t j = 0; j < to.size(); ++j) {
+      mpz_class r;
+      mpz_fdiv_r_ui(r.get_mpz_t(), x.get_mpz_t(), to[j].value());
+      out[j * n + column] = r.get_ui();
+    }
+  }
+  return out;
+}
+
 }  // namespace cryptonets::reference

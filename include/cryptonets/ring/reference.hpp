@@ -3,8 +3,12 @@
 
 #include <gmpxx.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
+
+#include "cryptonets/arith/modulus.hpp"
+#include "cryptonets/ring/rns_base.hpp"
 
 namespace cryptonets::reference {
 
@@ -14,6 +18,13 @@ namespace cryptonets::reference {
 // residues in [0, q), n a power of two; psi: a primitive 2n-th root of unity mod q < 2^63.
 std::vector<uint64_t> negacyclic_evaluations(const std::vector<uint64_t>& a, uint64_t psi,
                                              uint64_t q);
+
+// Base conversion by its definition: each column's residues composed into the centred integer x in
+// (-A/2, A/2] with GMP (RnsBase::compose_centered), then x mod c_j. The twin of
+// BaseConverter::convert_centered; same layout (row i of `in` at in + i·n, row j of the result at
+// j·n).
+std::vector<uint64_t> base_convert_centered(const RnsBase& from, const std::vector<Modulus>& to,
+                                            const uint64_t* in, size_t n);
 
 // The exact product of a and b in Z[x]/(x^n + 1) by the schoolbook rule
 // (x^i · x^j = -x^(i+j-n) when i + j >= n). O(n^2) big-integer multiplications.
