@@ -26,7 +26,7 @@ class Modulus {
   int bits() const { return bits_; }
 
   // x mod q for any 64-bit x.
-  // Reference twin: none in the library; GMP mpz_fdiv_r in tests/test_modulus.cpp.
+  // Reference twin: reference::reduce (arith/reference.hpp).
   uint64_t reduce(uint64_t x) const {
     uint64_t r = x - mul_high(x, ratio_hi_) * value_;  // floor(x / q) estimated low by at most 1
     return r >= value_ ? r - value_ : r;
@@ -36,7 +36,7 @@ class Modulus {
   // Barrett: quotient estimate floor(x · ratio / 2^128), computed from the four partial products
   // of x = x1·2^64 + x0 and ratio = r1·2^64 + r0. Dropping the low fractions makes the estimate
   // fall short of floor(x / q) by at most 2, fixed by the corrections below.
-  // Reference twin: none in the library; GMP mpz_fdiv_r in tests/test_modulus.cpp.
+  // Reference twin: reference::reduce (arith/reference.hpp).
   uint64_t reduce(u128 x) const {
     const uint64_t x0 = static_cast<uint64_t>(x);
     const uint64_t x1 = static_cast<uint64_t>(x >> 64);
@@ -75,7 +75,7 @@ inline uint64_t neg_mod(uint64_t a, const Modulus& q) {
 }
 
 // a·b mod q by Barrett reduction of the 128-bit product.
-// Reference twin: none in the library; GMP in tests/test_modulus.cpp.
+// Reference twin: reference::mul_mod (arith/reference.hpp).
 inline uint64_t mul_mod(uint64_t a, uint64_t b, const Modulus& q) {
   return q.reduce(static_cast<u128>(a) * b);
 }
@@ -90,7 +90,7 @@ struct ShoupMultiplier {
 };
 
 // x·w mod q up to one extra q: the result lies in [0, 2q). Valid for every 64-bit x.
-// Reference twin: mul_mod (and GMP in tests/test_modulus.cpp), for this and mul_shoup.
+// Reference twin: reference::mul_mod (arith/reference.hpp), for this and mul_shoup.
 inline uint64_t mul_shoup_lazy(uint64_t x, const ShoupMultiplier& w, uint64_t q) {
   uint64_t quotient_estimate = mul_high(x, w.quotient);
   return x * w.operand - quotient_estimate * q;  // exact modulo 2^64, and < 2q
@@ -102,11 +102,11 @@ inline uint64_t mul_shoup(uint64_t x, const ShoupMultiplier& w, uint64_t q) {
 }
 
 // base^exponent mod q by square-and-multiply.
-// Reference twin: none in the library; GMP mpz_powm in tests/test_modulus.cpp.
+// Reference twin: reference::pow_mod (arith/reference.hpp).
 uint64_t pow_mod(uint64_t base, uint64_t exponent, const Modulus& q);
 
 // a^-1 mod q by the extended Euclidean algorithm; throws std::invalid_argument if gcd(a, q) != 1.
-// Reference twin: none in the library; GMP mpz_invert in tests/test_modulus.cpp.
+// Reference twin: reference::inv_mod (arith/reference.hpp).
 uint64_t inv_mod(uint64_t a, const Modulus& q);
 
 // The residue of a signed integer.
@@ -120,7 +120,7 @@ inline uint64_t from_signed(int64_t x, const Modulus& q) {
 // (Harvey 2014, §2) lands in [0, 2c); x0 - floor(x0·floor(2^64/c)/2^64)·c lands in [0, 2c)
 // (Barrett 1986: the estimate is short by at most one); their sum, below 4c < 2^64 for c < 2^62,
 // needs two conditional subtractions.
-// Reference twin: Modulus::reduce (and GMP in tests/test_modulus.cpp).
+// Reference twin: reference::reduce (arith/reference.hpp).
 class WideReducer {
  public:
   explicit WideReducer(uint64_t modulus)

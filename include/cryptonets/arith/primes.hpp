@@ -11,7 +11,7 @@ namespace cryptonets {
 
 // Deterministic Miller-Rabin: exact for every 64-bit input (the first twelve prime bases suffice
 // below 3.3·10^24; Sorenson and Webster 2015).
-// Reference twin: none in the library; GMP mpz_probab_prime_p in tests/test_primes.cpp.
+// Reference twin: reference::is_prime (arith/reference.hpp).
 bool is_prime(uint64_t x);
 
 // The `count` largest primes q < 2^bits with q ≡ 1 (mod congruence), in descending order, so
