@@ -16,8 +16,8 @@ uint64_t mul_mod(uint64_t a, uint64_t b, uint64_t q);
 uint64_t pow_mod(uint64_t base, uint64_t exponent, uint64_t q);
 // a^-1 mod q, or 0 when gcd(a, q) != 1 (twin of inv_mod), mpz_invert.
 uint64_t inv_mod(uint64_t a, uint64_t q);
-// Primality by GMP's mpz_probab_prime_p with 50 rounds (twin of is_prime): for 64-bit inputs GMP
-// first runs a Baillie-PSW test, for which no counterexample is known.
+// Primality by GMP's mpz_probab_prime_p with 50 rounds (twin of is_prime): "probably prime" is
+// taken as prime (GMP's documented error bound is below 4^-50 for a composite).
 bool is_prime(uint64_t x);
 
 }  // namespace cryptonets::reference
