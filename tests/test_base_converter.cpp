@@ -9,6 +9,7 @@
 #include "cryptonets/arith/primes.hpp"
 #include "cryptonets/ring/base_converter.hpp"
 #include "simd_test_support.hpp"
+#include "cryptonets/ring/reference.hpp"
 
 using namespace cryptonets;
 
@@ -65,6 +66,8 @@ void check_conversion(const RnsBase& from, const std::vector<Modulus>& to,
     converter.convert_centered(in.data(), out.data(), n);
     REQUIRE(out == expected);
     CHECK(converter.fallback_count() >= expected_min_fallbacks);
+    // The library's reference twin gives the same words.
+    CHECK(reference::base_convert_centered(from, to, in.data(), n) == out);
   }
 }
 
@@ -177,5 +180,7 @@ TEST_CASE("scaled conversion equals GMP conversion of the row-wise scaled residu
       }
     }
     CHECK(converter.fallback_count() >= 10);
+    // The twin on the scaled residues gives the same words.
+    CHECK(reference::base_convert_centered(q, b, scaled.data(), n) == out);
   }
 }

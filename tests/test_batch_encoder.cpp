@@ -7,6 +7,8 @@
 #include <stdexcept>
 
 #include "cryptonets/encoding/batch_encoder.hpp"
+#include "cryptonets/encoding/plaintext_crt.hpp"
+#include "cryptonets/ring/reference.hpp"
 #include "cryptonets/yashe/encryptor.hpp"
 #include "cryptonets/yashe/evaluator.hpp"
 #include "cryptonets/yashe/key_generator.hpp"
@@ -152,6 +154,17 @@ TEST_CASE("slot i holds the plaintext polynomial's value at ψ^(2·brv(i)+1) at 
     const uint64_t root = pow_mod(psi, 2 * bit_reverse(i, 13) + 1, t);
     CHECK(evaluate(m, root, t) == from_signed(values[i], t));
   }
+}
+
+TEST_CASE("decode equals the ring layer's reference twin, the NTT by its definition, at n = 1024") {
+  Parameters params = Parameters::create(1024, 2, 50, 3);
+  params.t = cryptonets::encoding::select_plaintext_moduli(1024, 30, 1, params.q_primes).front();
+  const BatchEncoder encoder(Context::create(params));
+  const Modulus t(params.t);
+  Prng prng = Prng::insecure_seeded(4);
+  const Plaintext m = encoder.encode(random_slots(prng, 1024, t.value()));
+  CHECK(encoder.decode_unsigned(m) == cryptonets::reference::negacyclic_evaluations(
+                                          m.coeffs, minimal_primitive_root(2048, t), t.value()));
 }
 
 TEST_CASE("encode then decode returns random and extreme values at n = 8192 and n = 16384") {

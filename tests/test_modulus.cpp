@@ -8,6 +8,7 @@
 
 #include "cryptonets/arith/modulus.hpp"
 #include "cryptonets/arith/primes.hpp"
+#include "cryptonets/arith/reference.hpp"
 
 using namespace cryptonets;
 
@@ -187,6 +188,27 @@ TEST_CASE("The branch-free WideReducer equals GMP on random and edge 128-bit val
                                 to_mpz(uint64_t{1} << 32) +
                             to_mpz(static_cast<uint64_t>(x));
       CHECK(reducer.reduce(x) == to_u64(mod(big, q)));
+    }
+  }
+}
+
+TEST_CASE("Barrett, Shoup, WideReducer, pow_mod and inv_mod equal the library's GMP twins") {
+  std::mt19937_64 rng(21);
+  for (uint64_t qv : test_moduli()) {
+    CAPTURE(qv);
+    const Modulus q(qv);
+    const WideReducer wide(qv);
+    const auto values = edge_and_random_values(qv, rng);
+    for (size_t i = 0; i < values.size(); ++i) {
+      const uint64_t a = values[i], b = values[(i * 7 + 3) % values.size()];
+      const u128 x = (static_cast<u128>(rng()) << 64) | rng();
+      REQUIRE(mul_mod(a, b, q) == reference::mul_mod(a, b, qv));
+      REQUIRE(mul_shoup(a, ShoupMultiplier(b, q), qv) == reference::mul_mod(a, b, qv));
+      REQUIRE(q.reduce(x >> 2) == reference::reduce(x >> 2, qv));  // Barrett: x < 2^126
+      REQUIRE(wide.reduce(x) == reference::reduce(x, qv));
+      REQUIRE(pow_mod(a, b, q) == reference::pow_mod(a, b, qv));
+      if (a != 0 && reference::inv_mod(a, qv) != 0)
+        REQUIRE(inv_mod(a, q) == reference::inv_mod(a, qv));
     }
   }
 }

@@ -11,6 +11,7 @@
 #include "cryptonets/arith/primes.hpp"
 #include "cryptonets/ring/ntt.hpp"
 #include "simd_test_support.hpp"
+#include "cryptonets/ring/reference.hpp"
 
 using namespace cryptonets;
 
@@ -128,6 +129,8 @@ TEST_CASE("forward NTT equals direct evaluation at ψ^(2·brv(i)+1) for small n"
       const NttTables tables(n, q);
       const auto a = random_residues(n, q.value(), rng);
       const auto expected = evaluate_at_odd_psi_powers(a, tables.psi(), q.value());
+      // The library's reference twin is the same definition.
+      CHECK(reference::negacyclic_evaluations(a, tables.psi(), q.value()) == expected);
       for (SimdPath path : available_paths()) {
         CAPTURE(n);
         CAPTURE(bits);

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "cryptonets/arith/primes.hpp"
+#include "cryptonets/arith/reference.hpp"
 
 using namespace cryptonets;
 
@@ -72,4 +73,18 @@ TEST_CASE("minimal primitive 2n-th roots have exact order 2n and are the smalles
   CHECK(minimal_primitive_root(16, small) == 3);
   CHECK(minimal_primitive_root(8, small) == 2);
   CHECK_THROWS_AS(minimal_primitive_root(32, small), std::invalid_argument);
+}
+
+TEST_CASE("is_prime equals the library's GMP twin on random odd 62-bit values and NTT primes") {
+  std::mt19937_64 rng(22);
+  size_t primes = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const uint64_t x = (rng() >> 2) | 1;
+    CAPTURE(x);
+    REQUIRE(is_prime(x) == reference::is_prime(x));
+    primes += is_prime(x);
+  }
+  CHECK(primes > 300);  // about 2·20000/ln(2^62) = 930 expected: the case checks both answers
+  for (uint64_t q : generate_ntt_primes(55, 7, 16384))
+    CHECK(reference::is_prime(q));
 }

@@ -83,6 +83,28 @@ void write_labels(const std::vector<int>& labels, const std::optional<std::strin
   file.commit();
 }
 
+// The scores as CSV: image (its index in the client's image file), label (empty when no --labels),
+// predicted, then score_0 .. score_{C-1}, exact integers printed from GMP (they reach ~80 bits).
+void write_scores(const std::string& path, uint64_t first,
+                  const std::vector<std::vector<mpz_class>>& scores, const std::vector<int>& labels,
+                  const std::optional<MnistLabels>& truth) {
+  std::string text = "image,label,predicted";
+  for (size_t c = 0; c < (scores.empty() ? 0 : scores.front().size()); ++c)
+    text += ",score_" + std::to_string(c);
+  text += "\n";
+  for (size_t s = 0; s < scores.size(); ++s) {
+    text += std::to_string(first + s) + ",";
+    if (truth) text += std::to_string(truth->labels[first + s]);
+    text += "," + std::to_string(labels[s]);
+    for (const mpz_class& score : scores[s])
+      text += "," + score.get_str();
+    text += "\n";
+  }
+  AtomicFileWriter file(path, false);
+  file.stream() << text;
+  file.commit();
+}
+
 }  // namespace
 
 int run_decrypt(std::span<char* const> arguments) {
@@ -94,7 +116,7 @@ int run_decrypt(std::span<char* const> arguments) {
       "per line. With --labels it reports the accuracy; with --plain-images it checks that the\n"
       "scores equal the plain integer model's on those images exactly (exit 1 and no labels\n"
       "written if not). Labels and images are taken from the index that encrypt --first chose:\n"
-      "the scores file records it.\n"
+      "the scores file records it. With --scores it also writes the exact integer scores (CSV).\n"
       "Without --out the labels go to stdout and the report to stderr.");
   options.add_value("keys", "DIR", "key directory written by cryptonets keygen", std::nullopt,
                     true);
@@ -109,6 +131,9 @@ int run_decrypt(std::span<char* const> arguments) {
   options.add_value("request", "FILE",
                     "optional check: the encrypted images file sent to the server; the scores "
                     "must answer it (its file id)");
+  options.add_value(
+      "scores", "FILE",
+      "also write the exact integer scores as CSV: image,label,predicted,score_0,...");
   options.add_value("first", "N",
                     "optional check: encrypt's --first, which the scores file records (exit 2 "
                     "if not)");
@@ -170,17 +195,18 @@ int run_decrypt(std::span<char* const> arguments) {
 
   // Everything is checked before the labels are written.
   std::optional<size_t> correct;
+  std::optional<MnistLabels> truth;
   if (options.has("labels")) {
-    const MnistLabels truth = read_labels_file(options.text("labels"), verify_option(options));
-    require_range(first, labels.size(), truth.labels.size(), options.text("labels"));
-    require_labels_below(std::span(truth.labels).subspan(first, labels.size()),
+    truth = read_labels_file(options.text("labels"), verify_option(options));
+    require_range(first, labels.size(), truth->labels.size(), options.text("labels"));
+    require_labels_below(std::span(truth->labels).subspan(first, labels.size()),
                          static_cast<int>(profile.outputs),
                          "'" + options.text("labels") + "' from index " + std::to_string(first) +
                              " (the model has " + std::to_string(profile.outputs) +
                              " outputs)");
     correct = 0;
     for (size_t s = 0; s < labels.size(); ++s)
-      *correct += labels[s] == truth.labels[first + s];
+      *correct += labels[s] == truth->labels[first + s];
   }
   std::optional<size_t> mismatches;
   if (options.has("plain-images")) {
@@ -194,11 +220,14 @@ int run_decrypt(std::span<char* const> arguments) {
                              std::to_string(*mismatches) + " of " + std::to_string(labels.size()) +
                              " images");
   }
+  if (options.has("scores")) write_scores(options.text("scores"), first, scores, labels, truth);
   write_labels(labels, out_path);
 
   std::fprintf(report, "decrypted %zu images (from %llu)%s%s\n", labels.size(),
                static_cast<unsigned long long>(first), out_path ? ": " : "",
                out_path ? out_path->c_str() : "");
+  if (options.has("scores"))
+    std::fprintf(report, "scores (CSV): %s\n", options.text("scores").c_str());
   if (correct) {
     std::fprintf(report, "accuracy: %.2f%% (%zu/%zu)\n", 100.0 * *correct / labels.size(), *correct,
                  labels.size());

@@ -11,6 +11,7 @@ int run_keygen(std::span<char* const> arguments);
 int run_encrypt(std::span<char* const> arguments);
 int run_infer(std::span<char* const> arguments);
 int run_decrypt(std::span<char* const> arguments);
+int run_inspect(std::span<char* const> arguments);
 int run_mnist(std::span<char* const> arguments);
 int run_profile(std::span<char* const> arguments);
 

@@ -3,6 +3,7 @@
 //   client  cryptonets keygen / encrypt / decrypt     (holds the secret key)
 //   server  cryptonets infer                          (public and evaluation keys only)
 //   both    cryptonets mnist                          (the whole protocol in one process)
+//   anyone  cryptonets inspect FILE                   (what a file is; no key needed)
 #include <cstdio>
 #include <exception>
 #include <new>
@@ -30,6 +31,7 @@ constexpr Subcommand kSubcommands[] = {
     {"encrypt", run_encrypt, "client: encrypt MNIST images into a ciphertext batch"},
     {"infer", run_infer, "server: evaluate the model on an encrypted batch (no secret key)"},
     {"decrypt", run_decrypt, "client: decrypt the scores into labels (and accuracy)"},
+    {"inspect", run_inspect, "what a file is and whether it is intact (no key needed)"},
     {"mnist", run_mnist, "the main job: the whole protocol on the MNIST test images"},
 };
 

@@ -92,4 +92,46 @@ std::vector<mpz_class> negacyclic_multiply_ntl(const std::vector<mpz_class>& a,
   return c;
 }
 
+std::vector<uint64_t> negacyclic_evaluations(const std::vector<uint64_t>& a, uint64_t psi,
+                                             uint64_t q) {
+  using u128 = unsigned __int128;
+  const size_t n = a.size();
+  int log_n = 0;
+  while ((size_t{1} << log_n) < n)
+    ++log_n;
+  if (n == 0 || (size_t{1} << log_n) != n) {
+    throw std::invalid_argument("negacyclic_evaluations: n = " + std::to_string(n) +
+                                " is not a power of two");
+  }
+  auto multiply = [q](uint64_t x, uint64_t y) { return static_cast<uint64_t>(u128{x} * y % q); };
+  std::vector<uint64_t> values(n);
+  for (size_t i = 0; i < n; ++i) {
+    size_t reversed = 0;
+    for (int b = 0; b < log_n; ++b)
+      reversed |= ((i >> b) & 1) << (log_n - 1 - b);
+    uint64_t point = 1;  // ψ^(2·brv(i)+1) by repeated multiplication
+    for (size_t e = 0; e < 2 * reversed + 1; ++e)
+      point = multiply(point, psi);
+    uint64_t value = 0;
+    for (size_t k = n; k-- > 0;)
+      value = static_cast<uint64_t>((u128{multiply(value, point)} + a[k]) % q);
+    values[i] = value;
+  }
+  return values;
+}
+
+std::vector<uint64_t> base_convert_centered(const RnsBase& from, const std::vector<Modulus>& to,
+                                            const uint64_t* in, size_t n) {
+  std::vector<uint64_t> out(to.size() * n);
+  for (size_t column = 0; column < n; ++column) {
+    const mpz_class x = from.compose_centered(in + column, n);
+    for (size_t j = 0; j < to.size(); ++j) {
+      mpz_class r;
+      mpz_fdiv_r_ui(r.get_mpz_t(), x.get_mpz_t(), to[j].value());
+      out[j * n + column] = r.get_ui();
+    }
+  }
+  return out;
+}
+
 }  // namespace cryptonets::reference

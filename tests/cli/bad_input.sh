@@ -363,6 +363,10 @@ cmp -s "$model" other-bias-model.txt && fail "other-bias-model.txt equals the mo
 expect 1 "DIFFER from the plain integer model's on 70 of 70 images" differ.txt -- \
   "$exe" decrypt --keys client --in many-scores.ct --model other-bias-model.txt \
   --plain-images "$images" --out differ.txt
+# ... and no scores CSV either (decrypt --scores).
+expect 1 "DIFFER from the plain integer model's on 70 of 70 images" differ.csv -- \
+  "$exe" decrypt --keys client --in many-scores.ct --model other-bias-model.txt \
+  --plain-images "$images" --scores differ.csv
 
 # ---- A scores file of format version 1 (an 88-byte header without the first image index) or 2
 # (no file ids nor record bindings; noise estimates in clear): refused by name. Version 1's header:

@@ -6,7 +6,10 @@
 # --plain-images), the labels file must hold one digit per image, and the accuracy must be that of
 # the shipped model. decrypt is not told --first: the scores file records which images it holds.
 #
-# usage: end_to_end.sh CRYPTONETS DATA_DIR [RING_DEGREE [IMAGES]]
+# decrypt --scores writes the exact integer scores as CSV; they must equal, digit for digit, the
+# plain integer network's scores printed by PLAIN_SCORES (tests/cli/plain_scores.cpp).
+#
+# usage: end_to_end.sh CRYPTONETS DATA_DIR [RING_DEGREE [IMAGES [PLAIN_SCORES]]]
 #   RING_DEGREE: keygen --insecure-ring-degree (fast, test only), or "preset" for the preset's n.
 set -euo pipefail
 
@@ -14,6 +17,7 @@ exe=$(realpath "$1")
 data=$(realpath "$2")
 ring_degree=${3:-preset}
 count=${4:-300}
+plain_scores=${5:-}
 first=100  # not 0, so that misaligned images or labels would show
 images=$data/mnist/t10k-images-idx3-ubyte.gz
 labels=$data/mnist/t10k-labels-idx1-ubyte.gz
@@ -68,7 +72,7 @@ step infer "$exe" infer --keys "$work/server" --in "$work/images.ct" --out "$wor
 # model's owner can make: this test plays both parties.
 step decrypt "$exe" decrypt --keys "$work/client" --profile "$work/model.profile" \
   --in "$work/scores.ct" --labels "$labels" --model "$data/model.txt" --plain-images "$images" \
-  --out "$work/labels.txt"
+  --out "$work/labels.txt" --scores "$work/scores.csv"
 grep -q "decrypted $count images (from $first)" "$work/decrypt.log" ||
   fail "decrypt did not read first image $first from the scores file"
 grep -q "encrypted scores equal the plain integer model's on all $count images" \
@@ -80,6 +84,28 @@ correct=$(sed -n 's/^accuracy: .*(\([0-9]*\)\/[0-9]*)$/\1/p' "$work/decrypt.log"
 # The shipped model scores 99.2% on the test set; 95% leaves room for an unlucky slice.
 [ -n "$correct" ] && [ $((100 * correct)) -ge $((95 * count)) ] ||
   fail "accuracy $correct/$count is below 95%"
+
+# The scores CSV: a header, one row per image; its score columns equal the plain integer
+# network's, its predicted column the labels file, its label column the IDX labels.
+[ "$(head -1 "$work/scores.csv")" = "image,label,predicted,$(seq -s, -f 'score_%g' 0 9)" ] ||
+  fail "scores.csv has an unexpected header: $(head -1 "$work/scores.csv")"
+[ "$(($(wc -l <"$work/scores.csv") - 1))" -eq "$count" ] || fail "scores.csv does not hold $count rows"
+tail -n +2 "$work/scores.csv" | cut -d, -f3 | cmp -s - "$work/labels.txt" ||
+  fail "the predicted column of scores.csv differs from the labels file"
+if [ -n "$plain_scores" ]; then
+  "$plain_scores" "$data/model.txt" "$images" "$first" "$count" >"$work/plain.csv" ||
+    fail "plain_scores failed"
+  tail -n +2 "$work/scores.csv" | cut -d, -f1,4- | cmp -s - "$work/plain.csv" ||
+    fail "decrypt --scores differs from the plain integer network's scores"
+  # The scores are wider than a double's 53-bit mantissa: the CSV must carry them exactly.
+  awk -F, 'NR > 1 { for (i = 4; i <= NF; ++i) if (length($i) > 16) wide = 1 } END { exit !wide }' \
+    "$work/scores.csv" || fail "no score in scores.csv has more than 16 digits"
+fi
+csv_labels=$(tail -n +2 "$work/scores.csv" | cut -d, -f2 | head -3 | tr '\n' ' ')
+expected_labels=$(gzip -dc "$labels" | od -An -tu1 -j $((8 + first)) -N3 | tr -s ' ' '\n' |
+  grep -v '^$' | tr '\n' ' ')
+[ "$csv_labels" = "$expected_labels" ] ||
+  fail "label column of scores.csv ($csv_labels) is not the IDX labels ($expected_labels)"
 
 # The labels on stdout (no --out) are the same as in the file; a --first that agrees with the file
 # is accepted.

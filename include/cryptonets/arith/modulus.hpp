@@ -26,6 +26,7 @@ class Modulus {
   int bits() const { return bits_; }
 
   // x mod q for any 64-bit x.
+  // Reference twin: reference::reduce (arith/reference.hpp).
   uint64_t reduce(uint64_t x) const {
     uint64_t r = x - mul_high(x, ratio_hi_) * value_;  // floor(x / q) estimated low by at most 1
     return r >= value_ ? r - value_ : r;
@@ -35,6 +36,7 @@ class Modulus {
   // Barrett: quotient estimate floor(x · ratio / 2^128), computed from the four partial products
   // of x = x1·2^64 + x0 and ratio = r1·2^64 + r0. Dropping the low fractions makes the estimate
   // fall short of floor(x / q) by at most 2, fixed by the corrections below.
+  // Reference twin: reference::reduce (arith/reference.hpp).
   uint64_t reduce(u128 x) const {
     const uint64_t x0 = static_cast<uint64_t>(x);
     const uint64_t x1 = static_cast<uint64_t>(x >> 64);
@@ -73,6 +75,7 @@ inline uint64_t neg_mod(uint64_t a, const Modulus& q) {
 }
 
 // a·b mod q by Barrett reduction of the 128-bit product.
+// Reference twin: reference::mul_mod (arith/reference.hpp).
 inline uint64_t mul_mod(uint64_t a, uint64_t b, const Modulus& q) {
   return q.reduce(static_cast<u128>(a) * b);
 }
@@ -87,6 +90,7 @@ struct ShoupMultiplier {
 };
 
 // x·w mod q up to one extra q: the result lies in [0, 2q). Valid for every 64-bit x.
+// Reference twin: reference::mul_mod (arith/reference.hpp), for this and mul_shoup.
 inline uint64_t mul_shoup_lazy(uint64_t x, const ShoupMultiplier& w, uint64_t q) {
   uint64_t quotient_estimate = mul_high(x, w.quotient);
   return x * w.operand - quotient_estimate * q;  // exact modulo 2^64, and < 2q
@@ -98,9 +102,11 @@ inline uint64_t mul_shoup(uint64_t x, const ShoupMultiplier& w, uint64_t q) {
 }
 
 // base^exponent mod q by square-and-multiply.
+// Reference twin: reference::pow_mod (arith/reference.hpp).
 uint64_t pow_mod(uint64_t base, uint64_t exponent, const Modulus& q);
 
 // a^-1 mod q by the extended Euclidean algorithm; throws std::invalid_argument if gcd(a, q) != 1.
+// Reference twin: reference::inv_mod (arith/reference.hpp).
 uint64_t inv_mod(uint64_t a, const Modulus& q);
 
 // The residue of a signed integer.
@@ -114,6 +120,7 @@ inline uint64_t from_signed(int64_t x, const Modulus& q) {
 // (Harvey 2014, §2) lands in [0, 2c); x0 - floor(x0·floor(2^64/c)/2^64)·c lands in [0, 2c)
 // (Barrett 1986: the estimate is short by at most one); their sum, below 4c < 2^64 for c < 2^62,
 // needs two conditional subtractions.
+// Reference twin: reference::reduce (arith/reference.hpp).
 class WideReducer {
  public:
   explicit WideReducer(uint64_t modulus)
@@ -141,6 +148,7 @@ class WideReducer {
 };
 
 // x mod q for |x| < q, without branches: x, or x + q when x is negative.
+// Reference twin: from_signed.
 inline uint64_t lift_small(int64_t x, const Modulus& q) {
   return static_cast<uint64_t>(x) + (q.value() & (uint64_t{0} - (static_cast<uint64_t>(x) >> 63)));
 }

@@ -31,6 +31,7 @@ class BatchEncoder {
   uint64_t plain_modulus() const { return t_.value(); }
   const std::shared_ptr<const yashe::Context>& context() const { return context_; }
 
+  // Reference twin of encode and encode_unsigned: decode (they are each other's inverse).
   // Up to n signed values, the remaining slots zero. Each must satisfy |v| < t/2
   // (std::invalid_argument naming the slot otherwise).
   yashe::Plaintext encode(std::span<const int64_t> values) const;
@@ -41,6 +42,7 @@ class BatchEncoder {
   yashe::Plaintext encode_scalar(int64_t value) const;
 
   // The n slots, centred in (-t/2, t/2].
+  // Reference twin: reference::negacyclic_evaluations (ring/reference.hpp) with ψ mod t.
   std::vector<int64_t> decode(const yashe::Plaintext& plain) const;
   // The n slots in [0, t).
   std::vector<uint64_t> decode_unsigned(const yashe::Plaintext& plain) const;

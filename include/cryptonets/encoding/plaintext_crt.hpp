@@ -64,12 +64,13 @@ class PlaintextCrt {
   mpz_class recombine(std::span<const uint64_t> residues) const;
   // The same in 128-bit words by Garner's mixed-radix algorithm; throws std::invalid_argument
   // unless has_word_path().
+  // Reference twin: recombine.
   i128 recombine_word(std::span<const uint64_t> residues) const;
 
   // A batch: residues_per_modulus[i][s] is slot s modulo t_i (all rows of one length). Checks
   // require_capacity(bound) first; a recombined value outside [-bound, bound] can only come from a
   // wrap modulo T or corruption and throws std::runtime_error naming the slot. Uses the word path
-  // when available.
+  // when available. Reference twin: recombine, slot by slot.
   std::vector<mpz_class> recombine_batch(
       const std::vector<std::vector<uint64_t>>& residues_per_modulus, const mpz_class& bound) const;
 

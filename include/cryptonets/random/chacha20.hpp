@@ -12,6 +12,7 @@ namespace cryptonets {
 
 // RFC 8439 §2.3: the ChaCha20 block function. key: 8 words, nonce: 3 words (little-endian words
 // as the RFC lays them out). Writes the 64-byte keystream block for `counter`.
+// Reference twin: none; RFC 8439's test vectors (tests/test_chacha20.cpp).
 void chacha20_block(const std::array<uint32_t, 8>& key, uint32_t counter,
                     const std::array<uint32_t, 3>& nonce, std::array<uint8_t, 64>& out);
 
@@ -25,6 +26,7 @@ void chacha20_blocks(const std::array<uint32_t, 8>& key, uint64_t first_block, s
 // A CSPRNG: the ChaCha20 keystream under a 256-bit key, read sequentially.
 // Production code uses from_os_entropy(); insecure_seeded() exists for known-answer tests and
 // reproducible experiments only and must never protect real data.
+// Reference twin: chacha20_block, block after block.
 class Prng {
  public:
   // Key from getrandom(2). Throws std::runtime_error if the OS cannot supply entropy.

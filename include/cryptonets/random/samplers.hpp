@@ -1,4 +1,6 @@
 // Samplers for the distributions YASHE' needs. Every sampler takes the generator explicitly.
+// Reference twin: none for any of them; each is tested against its distribution
+// (tests/test_samplers.cpp: χ² uniformity, frequencies, the exact discrete Gaussian law).
 #pragma once
 
 #include <cstdint>

@@ -42,6 +42,7 @@ class BaseConverter {
   // in: from().size() rows of n residues (row i at in + i·n). out: to().size() rows of n words.
   // Each column is read as the centred representative x in (-A/2, A/2) and written as x mod c_j.
   // in and out must not overlap.
+  // Reference twin: reference::base_convert_centered (ring/reference.hpp), for both functions.
   void convert_centered(const uint64_t* in, uint64_t* out, size_t n) const;
   // The same for the integer x with x_i = [factors[i] · in_i]_{a_i}: a row-wise scaling folded
   // into the conversion's first multiplication (factors[i] < a_i), so callers that need

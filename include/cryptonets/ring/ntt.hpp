@@ -31,8 +31,10 @@ class NttTables {
 
   // In place. Input: n residues in [0, q) in coefficient order. Output: [0, q), bit-reversed.
   // Uses the widest kernel allowed by simd_path().
+  // Reference twin: reference::negacyclic_evaluations (ring/reference.hpp), the definition.
   void forward(uint64_t* a) const { forward(a, simd_path()); }
   // In place, exact inverse of forward (the factor n^-1 included).
+  // Reference twin: none of its own; tested as the inverse of forward.
   void inverse(uint64_t* a) const { inverse(a, simd_path()); }
   // The same with the widest kernel allowed by `path`; throws std::invalid_argument if this CPU
   // does not support `path`.

@@ -67,6 +67,8 @@ class RnsPoly {
   void to_evaluation();   // no-op if already in evaluation form
   void to_coefficient();  // no-op if already in coefficient form
 
+  // Reference twin of the coefficient-wise operations: none in the library; GMP in
+  // tests/test_poly.cpp.
   RnsPoly& operator+=(const RnsPoly& other);  // same ring and form
   RnsPoly& operator-=(const RnsPoly& other);
   RnsPoly& operator*=(const RnsPoly& other);  // both in evaluation form
@@ -86,6 +88,7 @@ RnsPoly operator+(RnsPoly a, const RnsPoly& b);
 RnsPoly operator-(RnsPoly a, const RnsPoly& b);
 RnsPoly operator-(RnsPoly a);
 // The product in R_Q of polynomials in any form; the result is in evaluation form.
+// Reference twin: reference::negacyclic_multiply_ntl (ring/reference.hpp), reduced mod Q.
 RnsPoly multiply(RnsPoly a, RnsPoly b);
 
 }  // namespace cryptonets

@@ -27,6 +27,7 @@ class RnsBase {
   // q̂_i = Q / q_i as a big integer.
   const mpz_class& punctured_product(size_t i) const { return punctured_product_[i]; }
 
+  // decompose, compose and compose_centered are GMP code: the slow, exact side of RNS.
   // residues[i·stride] = x mod q_i in [0, q_i), for x of any sign.
   void decompose(const mpz_class& x, uint64_t* residues, size_t stride = 1) const;
   // The x in [0, Q) with x ≡ residues[i·stride] (mod q_i).

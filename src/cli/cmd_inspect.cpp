@@ -1,0 +1,44 @@
+// cryptonets inspect FILE: what a file is and whether it is intact, without any key.
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli_support.hpp"
+#include "commands.hpp"
+#include "cryptonets/io/inspect.hpp"
+
+namespace cryptonets::cli {
+
+int run_inspect(std::span<char* const> arguments) {
+  OptionParser options(
+      "inspect FILE",
+      "Shows what FILE is (parameters, keys, ciphertexts, the integer model, a scores CSV), its\n"
+      "scheme, format version, parameters, fingerprints, key ids, counts and sizes, and whether\n"
+      "every checksum and every derived identity (parameter set fingerprint, key set id)\n"
+      "verifies. Needs no key; prints no key material and no coefficients. Exit status 0 when\n"
+      "the file is intact, 1 when it is damaged, inconsistent or not a cryptonets file.\n"
+      "The formats: include/cryptonets/io/FORMATS.md.");
+  // FILE is the one positional argument; everything else goes through the option parser
+  // (which knows only --help).
+  std::vector<char*> rest;
+  std::string path;
+  for (char* argument : arguments) {
+    const std::string text = argument;
+    if (!text.starts_with("-") && path.empty()) {
+      path = text;
+    } else if (!text.starts_with("-")) {
+      throw UsageError("one FILE only, got '" + path + "' and '" + text + "'");
+    } else {
+      rest.push_back(argument);
+    }
+  }
+  if (!options.parse(rest)) return kExitSuccess;
+  if (path.empty()) throw UsageError("missing FILE");
+
+  const FileInspection inspection = inspect_file(path);
+  std::fputs(format_inspection(path, inspection).c_str(), stdout);
+  return inspection.intact() ? kExitSuccess : kExitFailure;
+}
+
+}  // namespace cryptonets::cli

@@ -1,0 +1,500 @@
+// `cryptonets inspect`: an independent, keyless reader of every file format (io/FORMATS.md).
+#include "cryptonets/io/inspect.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+#include "cryptonets/io/little_endian.hpp"
+#include "cryptonets/io/model_file.hpp"
+#include "cryptonets/io/protocol_files.hpp"
+#include "cryptonets/io/serialize.hpp"
+#include "cryptonets/io/sha256.hpp"
+#include "cryptonets/nn/layers.hpp"
+#include "cryptonets/yashe/parameters.hpp"
+
+namespace cryptonets {
+
+namespace {
+
+constexpr uint64_t kMaxInspectedPrimes = 64;
+
+std::string hex64(uint64_t value) {
+  char text[24];
+  std::snprintf(text, sizeof text, "0x%016llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+std::string number(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
+std::string with_bytes(uint64_t bytes) {
+  return std::to_string(bytes) + " bytes";
+}
+
+std::string record_kind_name(char tag) {
+  switch (tag) {
+    case 'P':
+      return "parameters";
+    case 'K':
+      return "public key";
+    case 'E':
+      return "evaluation key";
+    case 'S':
+      return "secret key";
+    case 'C':
+      return "ciphertext batch";
+  }
+  return "unknown";
+}
+
+// The identity recipe of FORMATS.md §3.3: the first 8 bytes, little-endian, of
+// SHA-256(domain tag ‖ 0x00 ‖ count ‖ words), integers as 8 little-endian bytes. Written again
+// from the specification on purpose (protocol_files.cpp has the writer's copy): cli_inspect checks
+// that the two agree on every file kind.
+uint64_t identity_of(const char* domain_tag, const std::vector<uint64_t>& words) {
+  Sha256 hash;
+  hash.update({reinterpret_cast<const uint8_t*>(domain_tag), std::strlen(domain_tag) + 1});
+  uint8_t bytes[8];
+  store_le(bytes, words.size(), 8);
+  hash.update(bytes);
+  for (uint64_t word : words) {
+    store_le(bytes, word, 8);
+    hash.update(bytes);
+  }
+  const Sha256::Digest digest = hash.digest();
+  return load_le(digest.data(), 8);
+}
+
+// Reads a file front to back, hashing what the current record covers.
+class Reader {
+ public:
+  explicit Reader(const std::string& path) : in_(path, std::ios::binary) {
+    if (!in_) {
+      throw std::runtime_error("cannot open file '" + path +
+                               "' for reading: " + std::strerror(errno));
+    }
+    std::error_code error;
+    size_ = std::filesystem::file_size(path, error);
+    if (error) throw std::runtime_error("cannot read the size of file '" + path + "'");
+  }
+
+  uint64_t size() const { return size_; }
+  uint64_t position() const { return position_; }
+  uint64_t left() const { return size_ - position_; }
+
+  void start_hash() { hash_ = Sha256(); }
+  Sha256::Digest digest() { return hash_.digest(); }
+
+  // Exactly `count` bytes (the caller checked left()); hashed when `hashed`.
+  void read(uint8_t* destination, size_t count, bool hashed = true) {
+    in_.read(reinterpret_cast<char*>(destination), static_cast<std::streamsize>(count));
+    if (static_cast<size_t>(in_.gcount()) != count) throw std::runtime_error("read failed");
+    if (hashed) hash_.update({destination, count});
+    position_ += count;
+  }
+  uint64_t read_word() {
+    uint8_t bytes[8];
+    read(bytes, 8);
+    return load_le(bytes, 8);
+  }
+  void skip_hashed(uint64_t count) {
+    std::vector<uint8_t> chunk(static_cast<size_t>(std::min<uint64_t>(count, 1 << 20)));
+    while (count > 0) {
+      const size_t step = static_cast<size_t>(std::min<uint64_t>(count, chunk.size()));
+      read(chunk.data(), step);
+      count -= step;
+    }
+  }
+
+ private:
+  std::ifstream in_;
+  uint64_t size_ = 0;
+  uint64_t position_ = 0;
+  Sha256 hash_;
+};
+
+struct Record {
+  char kind = 0;
+  uint16_t version = 0;
+  uint64_t fingerprint = 0;
+  uint64_t key_id = 0;
+  uint64_t payload = 0;
+  bool complete = false;  // the whole record was present
+  bool checksum_ok = false;
+};
+
+// One CNET record (FORMATS.md §2): header, payload (summarised, never decoded beyond the fields
+// below), checksum. Appends a line to `lines`; problems name `where`.
+Record read_record(Reader& reader, const std::string& where, FileInspection& report) {
+  Record record;
+  if (reader.left() < kSerializationHeaderBytes) {
+    report.problems.push_back(where + ": truncated (" + with_bytes(reader.left()) +
+                              " left, a record header needs 32)");
+    return record;
+  }
+  reader.start_hash();
+  std::array<uint8_t, kSerializationHeaderBytes> header{};
+  reader.read(header.data(), header.size());
+  if (std::memcmp(header.data(), "CNET", 4) != 0) {
+    report.problems.push_back(where + ": does not start with \"CNET\"");
+    return record;
+  }
+  record.kind = static_cast<char>(header[4]);
+  record.version = static_cast<uint16_t>(load_le(&header[6], 2));
+  record.fingerprint = load_le(&header[8], 8);
+  record.key_id = load_le(&header[16], 8);
+  record.payload = load_le(&header[24], 8);
+  std::string line = where + ": " + record_kind_name(record.kind) + ", record version " +
+                     std::to_string(record.version) + ", fingerprint " + hex64(record.fingerprint);
+  if (record.kind != 'P') line += ", key id " + hex64(record.key_id);
+  if (record.version != kSerializationVersion) {
+    report.problems.push_back(where + ": record version " + std::to_string(record.version) +
+                              ", this build reads " + std::to_string(kSerializationVersion));
+  }
+  if (record.payload > reader.left() ||
+      reader.left() - record.payload < kSerializationChecksumBytes) {
+    report.problems.push_back(where + ": truncated (declares a payload of " +
+                              with_bytes(record.payload) + " and a 32-byte checksum, " +
+                              with_bytes(reader.left()) + " left)");
+    report.records.push_back(line);
+    return record;
+  }
+
+  uint64_t consumed = 0;
+  std::string details;  // lines under the record's line
+  if (record.kind == 'P' && record.payload % 8 == 0 && record.payload >= 48 &&
+      record.payload <= 8 * (5 + kMaxInspectedPrimes)) {
+    std::vector<uint64_t> words(record.payload / 8);
+    for (uint64_t& word : words)
+      word = reader.read_word();
+    consumed = record.payload;
+    yashe::Parameters params;
+    params.n = static_cast<size_t>(words[0]);
+    const uint64_t k = words[1];
+    if (k + 5 == words.size()) {
+      params.q_primes.assign(words.begin() + 2, words.begin() + 2 + static_cast<ptrdiff_t>(k));
+      params.t = words[2 + k];
+      params.sigma = std::bit_cast<double>(words[3 + k]);
+      params.decomposition_bits = static_cast<int>(words[4 + k]);
+      details += "\n    n = " + std::to_string(params.n) + ", q = " + std::to_string(k) +
+                 " primes (log2 q = " + std::to_string(std::lround(params.log2_q())) +
+                 "), t = " + std::to_string(params.t) + ", sigma = " + number(params.sigma) +
+                 ", decomposition bits = " + std::to_string(params.decomposition_bits);
+      std::string primes;
+      for (uint64_t q : params.q_primes)
+        primes += (primes.empty() ? "" : ", ") + std::to_string(q);
+      details += "\n    q primes: " + primes;
+      if (params.fingerprint() != record.fingerprint) {
+        report.problems.push_back(where + ": fingerprint " + hex64(record.fingerprint) +
+                                  " is not that of its parameters (" + hex64(params.fingerprint()) +
+                                  ")");
+      }
+      try {
+        params.validate();
+      } catch (const std::invalid_argument& error) {
+        report.problems.push_back(where + ": invalid parameters: " + error.what());
+      }
+    } else {
+      report.problems.push_back(where + ": declares " + std::to_string(k) +
+                                " primes, its payload holds " + std::to_string(words.size() - 5));
+    }
+  } else if (record.kind == 'E' && record.payload >= 16) {
+    reader.read_word();  // form
+    const uint64_t digits = reader.read_word();
+    consumed = 16;
+    line += ", " + std::to_string(digits) + " key-switching digits";
+  } else if (record.kind == 'C' && record.payload >= 8) {
+    const uint64_t count = reader.read_word();
+    consumed = 8;
+    line += ", " + std::to_string(count) + " ciphertexts";
+    if (count > 0 && (record.payload - 8) % count == 0 && (record.payload - 8) / count >= 24) {
+      const uint64_t each = (record.payload - 8) / count;
+      std::map<uint64_t, uint64_t> degrees;
+      for (uint64_t i = 0; i < count; ++i) {
+        ++degrees[reader.read_word()];
+        reader.skip_hashed(each - 8);  // form, noise estimate, the packed polynomial
+      }
+      consumed += count * each;
+      line += " of " + with_bytes(each) + " (degree";
+      for (const auto& [degree, how_many] : degrees)
+        line += " " + std::to_string(degree) + ": " + std::to_string(how_many);
+      line += ")";
+    } else if (record.payload != 8 || count != 0) {
+      report.problems.push_back(where + ": a payload of " + with_bytes(record.payload) +
+                                " cannot hold " + std::to_string(count) + " ciphertexts");
+    }
+  }
+  reader.skip_hashed(record.payload - consumed);
+  line += ", payload " + with_bytes(record.payload);
+
+  std::array<uint8_t, kSerializationChecksumBytes> stored{};
+  reader.read(stored.data(), stored.size(), false);
+  record.complete = true;
+  record.checksum_ok = stored == reader.digest();
+  ++report.checksums_verified;
+  line += record.checksum_ok ? ", checksum ok" : ", CHECKSUM MISMATCH";
+  line += details;
+  if (!record.checksum_ok) {
+    report.problems.push_back(where + ": checksum mismatch (SHA-256 over its header and payload)");
+  }
+  report.records.push_back(line);
+  return record;
+}
+
+void inspect_protocol_file(Reader& reader, FileInspection& report) {
+  std::array<uint8_t, kProtocolHeaderBytes> header{};
+  if (reader.left() < 8) throw std::runtime_error("truncated: shorter than a protocol header");
+  reader.read(header.data(), 8, false);
+  const char tag = static_cast<char>(header[4]);
+  const auto file_version = static_cast<uint16_t>(load_le(&header[6], 2));
+  const std::map<char, std::string> kinds = {{'P', "a parameter set"},
+                                             {'K', "public keys"},
+                                             {'E', "evaluation keys"},
+                                             {'S', "secret keys"},
+                                             {'C', "ciphertexts"}};
+  if (kinds.count(tag) == 0) {
+    throw std::runtime_error("a CNPF protocol file of unknown kind (tag 0x" +
+                             hex64(static_cast<uint8_t>(tag)).substr(16) + ")");
+  }
+  if (file_version != kProtocolFileVersion) {
+    throw std::runtime_error(kinds.at(tag) + " in protocol format version " +
+                             std::to_string(file_version) + "; this build reads version " +
+                             std::to_string(kProtocolFileVersion));
+  }
+  report.kind = kinds.at(tag) + " (protocol file \"CNPF\", kind '" + std::string(1, tag) + "')";
+  report.fields.emplace_back("scheme", "YASHE' (format version 2 has no scheme field)");
+  report.fields.emplace_back("format version", std::to_string(file_version) + " (records: " +
+                                                   std::to_string(kSerializationVersion) + ")");
+  if (reader.left() < kProtocolHeaderBytes - 8) {
+    report.problems.push_back("header: truncated (" + with_bytes(reader.size()) +
+                              ", the header alone needs 96)");
+    return;
+  }
+  reader.read(header.data() + 8, kProtocolHeaderBytes - 8, false);
+  const Sha256::Digest digest = sha256({header.data(), 64});
+  ++report.checksums_verified;
+  const bool header_ok = std::equal(digest.begin(), digest.end(), header.begin() + 64);
+  if (!header_ok) {
+    report.problems.push_back("header: checksum mismatch (SHA-256 of its first 64 bytes)");
+  }
+  const uint64_t fingerprint = load_le(&header[8], 8), key_set = load_le(&header[16], 8),
+                 moduli = load_le(&header[24], 8), images = load_le(&header[32], 8),
+                 batch_size = load_le(&header[40], 8), values = load_le(&header[48], 8),
+                 first = load_le(&header[56], 8);
+  report.fields.emplace_back("parameter set fingerprint", hex64(fingerprint));
+  if (tag != 'P') report.fields.emplace_back("key set id", hex64(key_set));
+  report.fields.emplace_back("plaintext moduli", std::to_string(moduli));
+  uint64_t batches = 1;
+  if (tag == 'C') {
+    batches = batch_size == 0 ? 0 : images / batch_size + (images % batch_size != 0 ? 1 : 0);
+    report.fields.emplace_back(
+        "images", std::to_string(images) + " (from image " + std::to_string(first) + ")");
+    report.fields.emplace_back(
+        "batches", std::to_string(batches) + " of up to " + std::to_string(batch_size) + " images");
+    report.fields.emplace_back("ciphertexts per batch and modulus", std::to_string(values));
+  }
+  report.fields.emplace_back("header checksum", header_ok ? "ok" : "MISMATCH");
+  // The records carry their own checksums: they are read even under a damaged header, as long as
+  // its counts are plausible.
+  if (moduli == 0 || moduli > kMaxProtocolModuli || (tag == 'C' && batches == 0) ||
+      batches > (uint64_t{1} << 32)) {
+    report.problems.push_back("header: fields out of range (" + std::to_string(moduli) +
+                              " moduli, " + std::to_string(batches) +
+                              " batches); records not read");
+    return;
+  }
+
+  std::vector<uint64_t> fingerprints, key_ids;
+  for (uint64_t b = 0; b < batches; ++b) {
+    for (uint64_t i = 0; i < moduli; ++i) {
+      std::string where = "record " + std::to_string(b * moduli + i + 1);
+      if (tag == 'C')
+        where += " (batch " + std::to_string(b + 1) + ", modulus " + std::to_string(i + 1) + ")";
+      else
+        where += " (modulus " + std::to_string(i + 1) + ")";
+      const Record record = read_record(reader, where, report);
+      if (!record.complete) return;
+      if (record.kind != tag) {
+        report.problems.push_back(where + ": a " + record_kind_name(record.kind) +
+                                  " record in a file of " + kinds.at(tag));
+      }
+      if (b == 0) {
+        fingerprints.push_back(record.fingerprint);
+        key_ids.push_back(record.key_id);
+      } else if (record.fingerprint != fingerprints[i] || record.key_id != key_ids[i]) {
+        report.problems.push_back(where + ": fingerprint or key id differs from batch 1's");
+      }
+    }
+  }
+  if (reader.left() != 0) {
+    report.problems.push_back("trailing bytes: " + with_bytes(reader.left()) +
+                              " after the last record");
+  }
+  // The header's identities against those recomputed from the records (FORMATS.md §3.3).
+  auto check_identity = [&](const std::string& name, const char* domain_tag,
+                            const std::vector<uint64_t>& words, uint64_t stored) {
+    const uint64_t recomputed = identity_of(domain_tag, words);
+    report.fields.emplace_back(name + " recomputed from the records",
+                               recomputed == stored ? "matches" : "DIFFERS");
+    if (recomputed != stored) {
+      report.problems.push_back("header: " + name + " " + hex64(stored) +
+                                " is not that of its records (" + hex64(recomputed) + ")");
+    }
+  };
+  check_identity("parameter set fingerprint", "cryptonets parameter set 1", fingerprints,
+                 fingerprint);
+  if (tag != 'P') check_identity("key set id", "cryptonets key set 1", key_ids, key_set);
+}
+
+void inspect_model(const std::string& path, FileInspection& report) {
+  const Model model = load_model(path);  // validates it completely
+  const CompiledModel compiled = compile_model(model);
+  report.kind = "an integer model (text)";
+  report.fields.emplace_back("format version", std::to_string(kModelFileVersion));
+  report.fields.emplace_back("input", std::to_string(model.input_shape.channels) + " x " +
+                                          std::to_string(model.input_shape.height) + " x " +
+                                          std::to_string(model.input_shape.width) + ", scale " +
+                                          std::to_string(model.input_scale));
+  std::string layers;
+  size_t parameters = 0;
+  for (const auto& layer : model.layers)
+    layers += (layers.empty() ? "" : " -> ") + layer_name(layer);
+  for (const CompiledStep& step : compiled.steps)
+    parameters += step.map.terms.size() + step.map.bias.size();
+  report.fields.emplace_back("layers", layers);
+  report.fields.emplace_back("outputs", std::to_string(compiled.output_size));
+  report.fields.emplace_back("nonzero weights and biases", std::to_string(parameters));
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream content;
+  content << in.rdbuf();
+  const std::string text = content.str();
+  report.fields.emplace_back(
+      "SHA-256 of the file",
+      to_hex(sha256({reinterpret_cast<const uint8_t*>(text.data()), text.size()})));
+  report.fields.emplace_back("checksum", "none in this text format: it was validated by parsing");
+}
+
+void inspect_scores_csv(const std::string& path, FileInspection& report) {
+  std::ifstream in(path);
+  std::string header, line;
+  std::getline(in, header);
+  size_t rows = 0, labelled = 0;
+  const size_t classes = static_cast<size_t>(std::count(header.begin(), header.end(), ',')) - 2;
+  while (std::getline(in, line)) {
+    ++rows;
+    const size_t a = line.find(','), b = line.find(',', a + 1);
+    if (a == std::string::npos || b == std::string::npos ||
+        static_cast<size_t>(std::count(line.begin(), line.end(), ',')) != classes + 2) {
+      report.problems.push_back("row " + std::to_string(rows) + ": not " +
+                                std::to_string(classes + 3) + " columns");
+      break;
+    }
+    labelled += b > a + 1;
+  }
+  report.kind = "decrypted scores (CSV from cryptonets decrypt --scores)";
+  report.fields.emplace_back("images", std::to_string(rows));
+  report.fields.emplace_back("classes", std::to_string(classes));
+  report.fields.emplace_back("rows with a true label", std::to_string(labelled));
+  report.fields.emplace_back("checksum", "none in this text format");
+}
+
+// The model text format allows blank and '#' lines before "cryptonets-model".
+bool looks_like_model(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  for (int lines = 0; lines < 1000 && std::getline(in, line); ++lines) {
+    const size_t start = line.find_first_not_of(" \t\r");
+    if (start == std::string::npos || line[start] == '#') continue;
+    return line.compare(start, 16, "cryptonets-model") == 0;
+  }
+  return false;
+}
+
+}  // namespace
+
+FileInspection inspect_file(const std::string& path) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    throw std::runtime_error("file '" + path + "' is a directory");
+  }
+  Reader reader(path);
+  FileInspection report;
+  report.fields.emplace_back("size", with_bytes(reader.size()));
+  struct stat status {};
+  if (::stat(path.c_str(), &status) == 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(status.st_mode & 07777));
+    report.fields.emplace_back("mode", mode);
+  }
+  std::array<uint8_t, 16> start{};
+  const size_t peek = static_cast<size_t>(std::min<uint64_t>(reader.size(), start.size()));
+  {
+    std::ifstream in(path, std::ios::binary);
+    in.read(reinterpret_cast<char*>(start.data()), static_cast<std::streamsize>(peek));
+  }
+  const std::string text(start.begin(), start.begin() + static_cast<ptrdiff_t>(peek));
+  try {
+    if (text.starts_with("CNPF")) {
+      inspect_protocol_file(reader, report);
+    } else if (text.starts_with("CNET")) {
+      report.kind = "a single CNET record (serialize.hpp), not a protocol file";
+      report.fields.emplace_back("scheme",
+                                 "YASHE' (format version 1 records have no scheme field)");
+      read_record(reader, "record 1", report);
+      if (reader.left() != 0) {
+        report.problems.push_back("trailing bytes: " + with_bytes(reader.left()) +
+                                  " after the record");
+      }
+    } else if (looks_like_model(path)) {
+      inspect_model(path, report);
+    } else if (text.starts_with("image,label,pre")) {
+      inspect_scores_csv(path, report);
+    } else {
+      char bytes[64] = "";
+      for (size_t i = 0; i < std::min<size_t>(peek, 4); ++i)
+        std::snprintf(bytes + 3 * i, sizeof bytes - 3 * i, "%02x ", start[i]);
+      throw std::runtime_error(
+          peek == 0 ? "empty file"
+                    : std::string("not a cryptonets file (it starts with bytes ") + bytes +
+                          "; expected \"CNPF\", \"CNET\", \"cryptonets-model\" or a scores CSV)");
+    }
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error("file '" + path + "': " + e.what());
+  }
+  return report;
+}
+
+std::string format_inspection(const std::string& path, const FileInspection& inspection) {
+  std::string text = "file: " + path + "\nkind: " + inspection.kind + "\n";
+  for (const auto& [name, value] : inspection.fields)
+    text += name + ": " + value + "\n";
+  for (const std::string& record : inspection.records)
+    text += record + "\n";
+  if (inspection.intact()) {
+    text += "verdict: intact (" + std::to_string(inspection.checksums_verified) +
+            " checksum(s) verified)\n";
+  } else {
+    for (const std::string& problem : inspection.problems)
+      text += "PROBLEM: " + problem + "\n";
+    text += "verdict: DAMAGED or inconsistent (" + std::to_string(inspection.problems.size()) +
+            " problem(s))\n";
+  }
+  return text;
+}
+
+}  // namespace cryptonets

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# cryptonets inspect (issue 18) on every kind of file the project writes (parameter set, public,
+# evaluation and secret keys, an image ciphertext file, a scores ciphertext file, a single CNET
+# record is not written by the CLI, the integer model, the scores CSV), on damaged files (a flipped
+# byte is named by the checksum it breaks, a truncated file, trailing bytes) and on foreign files.
+# Exit 0 and "verdict: intact" for intact files, exit 1 and a PROBLEM line otherwise; no key
+# material in the output. Small test-only ring (n = 64).
+#
+# usage: inspect.sh CRYPTONETS DATA_DIR
+set -uo pipefail
+
+exe=$(realpath "$1")
+data=$(realpath "$2")
+images=$data/mnist/t10k-images-idx3-ubyte.gz
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+failures=0
+fail() {
+  echo "FAIL: $*" >&2
+  failures=$((failures + 1))
+}
+run() {
+  if ! "$@" >message.txt 2>&1; then
+    cat message.txt >&2
+    echo "FAIL: set-up step failed: $*" >&2
+    exit 1
+  fi
+}
+# inspect_expect CODE FILE PHRASE...: inspect FILE exits with CODE and prints every PHRASE.
+inspect_expect() {
+  local code=$1 file=$2
+  shift 2
+  "$exe" inspect "$file" >out.txt 2>&1
+  local status=$?
+  [ "$status" -eq "$code" ] || fail "inspect $file: exit $status, expected $code"
+  for phrase in "$@"; do
+    grep -qF -- "$phrase" out.txt || fail "inspect $file: output lacks '$phrase'"
+  done
+  [ "$status" -eq "$code" ] && return 0
+  sed 's/^/    /' out.txt >&2
+}
+flip_byte() {  # FILE OFFSET
+  local byte
+  byte=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+  printf "$(printf '\\%03o' $((byte ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+
+run "$exe" keygen --out-dir keys --seed 7 --insecure-ring-degree 64
+run "$exe" encrypt --keys keys --images "$images" --first 2 --count 70 --out images.ct --threads 1
+mkdir server && cp keys/params keys/evaluation.key server/
+run "$exe" infer --keys server --in images.ct --out scores.ct --threads 1
+run "$exe" decrypt --keys keys --in scores.ct --scores scores.csv --out labels.txt
+
+# The parameter set fingerprint and key set id as the files' headers hold them (bytes 8-15, 16-23).
+le64() { od -An -tx8 -j "$2" -N8 "$1" | tr -d ' '; }
+fingerprint=0x$(le64 keys/params 8)
+key_set=0x$(le64 keys/public.key 16)
+
+inspect_expect 0 keys/params "kind: a parameter set" "format version: 2" "scheme: YASHE'" \
+  "parameter set fingerprint: $fingerprint" "plaintext moduli: 2" "n = 64, q = 7 primes" \
+  "recomputed from the records: matches" "verdict: intact (3 checksum(s) verified)"
+inspect_expect 0 keys/public.key "kind: public keys" "key set id: $key_set" \
+  "key set id recomputed from the records: matches" "record 2 (modulus 2): public key" \
+  "verdict: intact (3 checksum(s)"
+inspect_expect 0 keys/evaluation.key "kind: evaluation keys" "7 key-switching digits" \
+  "key set id: $key_set" "verdict: intact (3"
+inspect_expect 0 keys/secret.key "kind: secret keys" "mode: 0600" "key set id: $key_set" \
+  "verdict: intact (3"
+# No key material: the secret key's packed words (the first record's payload) appear nowhere.
+secret_words=$(od -An -tx8 -j $((96 + 32)) -N16 keys/secret.key | tr -s ' ' '\n' | grep -v '^$')
+for word in $secret_words; do
+  grep -qi "$word" out.txt && fail "inspect secret.key prints its packed f' word $word"
+  grep -qF "$((16#${word:0:8}))" out.txt 2>/dev/null && [ "$((16#${word:0:8}))" -gt 99999 ] &&
+    fail "inspect secret.key prints part of its packed f' as a decimal"
+done
+[ "$(wc -l <out.txt)" -lt 20 ] || fail "inspect secret.key prints more than a summary"
+inspect_expect 0 images.ct "kind: ciphertexts" "images: 70 (from image 2)" \
+  "batches: 2 of up to 64 images" "ciphertexts per batch and modulus: 784" \
+  "record 4 (batch 2, modulus 2): ciphertext batch" "784 ciphertexts" "(degree 1: 784)" \
+  "verdict: intact (5 checksum(s) verified)"
+inspect_expect 0 scores.ct "kind: ciphertexts" "ciphertexts per batch and modulus: 10" \
+  "key set id: $key_set" "verdict: intact (5"
+[ "$(wc -l <out.txt)" -lt 30 ] || fail "inspect scores.ct prints more than a summary"
+inspect_expect 0 "$data/model.txt" "kind: an integer model" "layers: conv -> square -> dense" \
+  "outputs: 10" "verdict: intact"
+grep -qE -- '-?[0-9]+ -?[0-9]+ -?[0-9]+ -?[0-9]+' out.txt && fail "inspect model.txt prints weights"
+inspect_expect 0 scores.csv "kind: decrypted scores" "images: 70" "classes: 10"
+
+# Damage: each flipped byte is named by the checksum it breaks.
+cp keys/public.key damaged.key && flip_byte damaged.key 30
+inspect_expect 1 damaged.key "PROBLEM: header: checksum mismatch" "verdict: DAMAGED"
+size=$(stat -c %s keys/public.key)
+cp keys/public.key damaged.key && flip_byte damaged.key $((size - 100))
+inspect_expect 1 damaged.key "PROBLEM: record 2 (modulus 2): checksum mismatch" \
+  "record 1 (modulus 1): public key, record version 1"
+cp keys/params damaged-params && flip_byte damaged-params $((96 + 10))  # record 1's fingerprint
+inspect_expect 1 damaged-params "PROBLEM: record 1 (modulus 1): checksum mismatch" \
+  "PROBLEM: record 1 (modulus 1): fingerprint" "is not that of its parameters"
+cp scores.ct damaged.ct && flip_byte damaged.ct $(($(stat -c %s scores.ct) - 40))
+inspect_expect 1 damaged.ct "PROBLEM: record 4 (batch 2, modulus 2): checksum mismatch"
+head -c 5000 images.ct >truncated.ct
+inspect_expect 1 truncated.ct "PROBLEM: record 1 (batch 1, modulus 1): truncated"
+cp keys/secret.key trailing.key && printf 'x' >>trailing.key
+inspect_expect 1 trailing.key "PROBLEM: trailing bytes: 1 bytes after the last record"
+# Records of two key generations spliced into one file: every checksum holds, the key set id not.
+run "$exe" keygen --out-dir other --seed 8 --insecure-ring-degree 64
+record=$(($(stat -c %s keys/public.key) - 96))
+{ head -c $((96 + record / 2)) keys/public.key; tail -c $((record / 2)) other/public.key; } >spliced.key
+inspect_expect 1 spliced.key "PROBLEM: header: key set id" "is not that of its records"
+
+# Foreign files: a clear error and exit 1.
+inspect_expect 1 "$data/README.md" "not a cryptonets file (it starts with bytes"
+: >empty
+inspect_expect 1 empty "empty file"
+inspect_expect 1 "$work" "is a directory"
+inspect_expect 1 missing "cannot open file 'missing'"
+inspect_expect 2 "" "missing FILE"
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures check(s) failed" >&2
+  exit 1
+fi
+echo "inspect: all checks passed"

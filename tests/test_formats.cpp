@@ -1,0 +1,167 @@
+// The file formats, byte for byte (include/cryptonets/io/FORMATS.md): a seeded, INSECURE toy key
+// set and ciphertext file (n = 8, two 20-bit primes, t_1 = 241, t_2 = 193) written by the library
+// must equal the committed hex dump tests/formats/protocol_v2.hex. A format change, deliberate or
+// not, fails here; a deliberate one updates FORMATS.md, bumps the version and regenerates the dump
+// with CRYPTONETS_WRITE_FORMAT_DUMP=1 (never silently).
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cryptonets/arith/primes.hpp"
+#include "cryptonets/encoding/plaintext_crt.hpp"
+#include "cryptonets/io/inspect.hpp"
+#include "cryptonets/io/protocol_files.hpp"
+#include "cryptonets/io/serialize.hpp"
+#include "cryptonets/io/sha256.hpp"
+#include "cryptonets/random/chacha20.hpp"
+#include "cryptonets/yashe/encryptor.hpp"
+#include "cryptonets/yashe/evaluator.hpp"
+#include "file_test_support.hpp"
+#include "nn_test_support.hpp"
+
+using namespace cryptonets;
+using test_support::TempDir;
+
+namespace {
+
+// "# name: N bytes", then 16 bytes per line: offset, hex bytes.
+std::string hex_dump(const std::string& name, const std::string& bytes) {
+  std::string text = "# " + name + ": " + std::to_string(bytes.size()) + " bytes\n";
+  char cell[32];
+  for (size_t line = 0; line < bytes.size(); line += 16) {
+    std::snprintf(cell, sizeof cell, "%08zx ", line);
+    text += cell;
+    for (size_t i = line; i < std::min(bytes.size(), line + 16); ++i) {
+      std::snprintf(cell, sizeof cell, " %02x",
+                    static_cast<unsigned>(static_cast<uint8_t>(bytes[i])));
+      text += cell;
+    }
+    text += "\n";
+  }
+  return text;
+}
+
+// The toy objects of FORMATS.md §7, written to `dir`; returns their names in dump order.
+std::vector<std::string> write_toy_files(const TempDir& dir) {
+  yashe::Parameters base;
+  base.n = 8;
+  base.q_primes = generate_ntt_primes(20, 2, 16);
+  base.t = 241;
+  const std::vector<uint64_t> moduli = {241, 193};
+  Prng prng = Prng::insecure_seeded(18);  // INSECURE: fixed bytes for the dump
+  const encoding::CrtKeys keys = encoding::CrtKeys::generate(base, moduli, prng);
+  std::vector<yashe::PublicKey> public_keys;
+  std::vector<yashe::EvaluationKey> evaluation_keys;
+  std::vector<yashe::SecretKey> secret_keys;
+  for (const yashe::KeySet& key_set : keys.keys) {
+    public_keys.push_back(key_set.public_key);
+    evaluation_keys.push_back(key_set.evaluation_key);
+    secret_keys.push_back(key_set.secret_key);
+  }
+  save_parameter_set(dir.file("params"), keys.contexts);
+  save_public_keys(dir.file("public.key"), keys.contexts, public_keys);
+  save_evaluation_keys(dir.file("evaluation.key"), keys.contexts, evaluation_keys);
+  save_secret_keys(dir.file("secret.key"), keys.contexts, secret_keys);
+
+  // Two images (first image 5) and two values per modulus: a fresh ciphertext of the message
+  // 1 + 2x and, to show the degree field, the unrelinearised square of it (degree 2).
+  EncryptedBatch batch;
+  batch.images = 2;
+  for (size_t i = 0; i < keys.contexts.size(); ++i) {
+    const yashe::Encryptor encryptor(keys.contexts[i], public_keys[i]);
+    const yashe::Evaluator evaluator(keys.contexts[i], evaluation_keys[i]);
+    const yashe::Ciphertext fresh =
+        encryptor.encrypt(yashe::Plaintext{{1, 2, 0, 0, 0, 0, 0, 0}}, prng);
+    batch.values.push_back({fresh, evaluator.multiply_without_relinearization(fresh, fresh)});
+  }
+  CiphertextFileWriter writer(dir.file("ciphertexts.ct"), keys.contexts, key_ids_of(public_keys), 5,
+                              2, 2, 2);
+  writer.write(std::move(batch));
+  writer.commit();
+  return {"params", "public.key", "evaluation.key", "secret.key", "ciphertexts.ct"};
+}
+
+}  // namespace
+
+TEST_CASE("A seeded toy key set and ciphertext file equal the committed hex dump byte for byte") {
+  const TempDir dir;
+  std::string dump;
+  for (const std::string& name : write_toy_files(dir))
+    dump += hex_dump(name, test_support::read_bytes(dir.file(name)));
+  const std::string committed_path =
+      (test_support::repository_root() / "tests/formats/protocol_v2.hex").string();
+  if (std::getenv("CRYPTONETS_WRITE_FORMAT_DUMP") != nullptr) {
+    std::ofstream(committed_path, std::ios::binary) << dump;
+    MESSAGE("wrote " << committed_path);
+  }
+  const std::string committed = test_support::read_bytes(committed_path);
+  REQUIRE_MESSAGE(!committed.empty(), "missing " << committed_path);
+  if (committed != dump) {
+    std::istringstream a(committed), b(dump);
+    std::string line_a, line_b;
+    size_t line = 0;
+    while (true) {
+      ++line;
+      const bool more_a = static_cast<bool>(std::getline(a, line_a));
+      const bool more_b = static_cast<bool>(std::getline(b, line_b));
+      if (line_a != line_b || more_a != more_b) break;
+    }
+    FAIL_CHECK("the files' bytes differ from " << committed_path << " at line " << line
+                                               << ":\n  committed: " << line_a
+                                               << "\n  written:   " << line_b
+                                               << "\nA format change must bump the version and "
+                                                  "update FORMATS.md; see the comment above.");
+  }
+}
+
+TEST_CASE("inspect verifies every checksum and identity of the toy files, and names a broken one") {
+  const TempDir dir;
+  for (const std::string& name : write_toy_files(dir)) {
+    CAPTURE(name);
+    const FileInspection report = inspect_file(dir.file(name));
+    CHECK(report.intact());
+    CHECK(report.checksums_verified == 3);  // the header and one record per modulus
+  }
+  // A flipped payload byte of the second record of the ciphertext file.
+  std::string bytes = test_support::read_bytes(dir.file("ciphertexts.ct"));
+  bytes[bytes.size() - 40] ^= 1;
+  test_support::write_bytes(dir.file("damaged.ct"), bytes);
+  const FileInspection damaged = inspect_file(dir.file("damaged.ct"));
+  REQUIRE(damaged.problems.size() == 1);
+  CHECK(damaged.problems[0] ==
+        "record 2 (batch 1, modulus 2): checksum mismatch (SHA-256 over its header and payload)");
+  test_support::write_bytes(dir.file("foreign"), "GIF89a....");
+  CHECK_THROWS_WITH_AS(inspect_file(dir.file("foreign")),
+                       doctest::Contains("not a cryptonets file"), std::runtime_error);
+}
+
+TEST_CASE("inspect reads a single CNET record and recomputes its parameter fingerprint") {
+  const TempDir dir;
+  yashe::Parameters params;
+  params.n = 8;
+  params.q_primes = generate_ntt_primes(20, 2, 16);
+  params.t = 241;
+  save_parameters(dir.file("one.record"), params);
+  const FileInspection report = inspect_file(dir.file("one.record"));
+  CHECK(report.kind.find("a single CNET record") != std::string::npos);
+  CHECK(report.intact());
+  CHECK(report.checksums_verified == 1);
+  REQUIRE(report.records.size() == 1);
+  CHECK(report.records[0].find("n = 8, q = 2 primes") != std::string::npos);
+  // A fingerprint that is not that of the parameters: the checksum is recomputed to match, so
+  // only the fingerprint check can catch it.
+  std::string bytes = test_support::read_bytes(dir.file("one.record"));
+  bytes[8] ^= 1;
+  const size_t end = bytes.size() - 32;
+  const Sha256::Digest digest = sha256({reinterpret_cast<const uint8_t*>(bytes.data()), end});
+  std::copy(digest.begin(), digest.end(), bytes.begin() + static_cast<ptrdiff_t>(end));
+  test_support::write_bytes(dir.file("other.record"), bytes);
+  const FileInspection other = inspect_file(dir.file("other.record"));
+  REQUIRE(other.problems.size() == 1);
+  CHECK(other.problems[0].find("is not that of its parameters") != std::string::npos);
+}
