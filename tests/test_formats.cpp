@@ -1,6 +1,6 @@
 // The file formats, byte for byte (include/cryptonets/io/FORMATS.md): a seeded, INSECURE toy key
 // set and ciphertext file (n = 8, two 20-bit primes, t_1 = 241, t_2 = 193) written by the library
-// must equal the committed hex dump tests/formats/protocol_v2.hex. A format change, deliberate or
+// must equal the committed hex dump tests/formats/protocol_v3.hex. A format change, deliberate or
 // not, fails here; a deliberate one updates FORMATS.md, bumps the version and regenerates the dump
 // with CRYPTONETS_WRITE_FORMAT_DUMP=1 (never silently).
 #include <doctest/doctest.h>
@@ -15,6 +15,7 @@
 #include "cryptonets/arith/primes.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
 #include "cryptonets/io/inspect.hpp"
+#include "cryptonets/io/little_endian.hpp"
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/io/serialize.hpp"
 #include "cryptonets/io/sha256.hpp"
@@ -46,6 +47,29 @@ std::string hex_dump(const std::string& name, const std::string& bytes) {
   return text;
 }
 
+// A ciphertext file's id is random (from the OS): for fixed bytes, set it to kToyFileId and
+// recompute what covers it, the header's SHA-256 and every record's binding (FORMATS.md §5).
+constexpr uint64_t kToyFileId = 0x1818181818181818;
+
+void fix_file_id(const std::string& path, size_t records) {
+  std::string bytes = test_support::read_bytes(path);
+  auto* data = reinterpret_cast<uint8_t*>(bytes.data());
+  store_le(data + 64, kToyFileId, 8);
+  const Sha256::Digest header_digest = sha256({data, kProtocolHeaderBytes - 32});
+  std::copy(header_digest.begin(), header_digest.end(), data + kProtocolHeaderBytes - 32);
+  size_t offset = kProtocolHeaderBytes;
+  for (size_t index = 0; index < records; ++index) {
+    const size_t record_end = offset + kSerializationHeaderBytes + load_le(data + offset + 24, 8);
+    Sha256::Digest checksum{};
+    std::copy(data + record_end, data + record_end + checksum.size(), checksum.begin());
+    const auto binding = encode_binding(kToyFileId, index, records, checksum);
+    std::copy(binding.begin(), binding.end(), data + record_end + checksum.size());
+    offset = record_end + checksum.size() + binding.size();
+  }
+  REQUIRE(offset == bytes.size());
+  test_support::write_bytes(path, bytes);
+}
+
 // The toy objects of FORMATS.md §7, written to `dir`; returns their names in dump order.
 std::vector<std::string> write_toy_files(const TempDir& dir) {
   yashe::Parameters base;
@@ -63,7 +87,7 @@ std::vector<std::string> write_toy_files(const TempDir& dir) {
     evaluation_keys.push_back(key_set.evaluation_key);
     secret_keys.push_back(key_set.secret_key);
   }
-  save_parameter_set(dir.file("params"), keys.contexts);
+  save_parameter_set(dir.file("params"), keys.contexts, key_set_id(key_ids_of(public_keys)));
   save_public_keys(dir.file("public.key"), keys.contexts, public_keys);
   save_evaluation_keys(dir.file("evaluation.key"), keys.contexts, evaluation_keys);
   save_secret_keys(dir.file("secret.key"), keys.contexts, secret_keys);
@@ -83,6 +107,7 @@ std::vector<std::string> write_toy_files(const TempDir& dir) {
                               2, 2, 2);
   writer.write(std::move(batch));
   writer.commit();
+  fix_file_id(dir.file("ciphertexts.ct"), keys.contexts.size());
   return {"params", "public.key", "evaluation.key", "secret.key", "ciphertexts.ct"};
 }
 
@@ -94,7 +119,7 @@ TEST_CASE("A seeded toy key set and ciphertext file equal the committed hex dump
   for (const std::string& name : write_toy_files(dir))
     dump += hex_dump(name, test_support::read_bytes(dir.file(name)));
   const std::string committed_path =
-      (test_support::repository_root() / "tests/formats/protocol_v2.hex").string();
+      (test_support::repository_root() / "tests/formats/protocol_v3.hex").string();
   if (std::getenv("CRYPTONETS_WRITE_FORMAT_DUMP") != nullptr) {
     std::ofstream(committed_path, std::ios::binary) << dump;
     MESSAGE("wrote " << committed_path);
@@ -125,11 +150,12 @@ TEST_CASE("inspect verifies every checksum and identity of the toy files, and na
     CAPTURE(name);
     const FileInspection report = inspect_file(dir.file(name));
     CHECK(report.intact());
-    CHECK(report.checksums_verified == 3);  // the header and one record per modulus
+    // The header and one record per modulus (and, in the ciphertext file, their bindings).
+    CHECK(report.checksums_verified == (name == "ciphertexts.ct" ? 5u : 3u));
   }
   // A flipped payload byte of the second record of the ciphertext file.
   std::string bytes = test_support::read_bytes(dir.file("ciphertexts.ct"));
-  bytes[bytes.size() - 40] ^= 1;
+  bytes[bytes.size() - kProtocolBindingBytes - 32 - 10] ^= 1;  // record 2, before its checksum
   test_support::write_bytes(dir.file("damaged.ct"), bytes);
   const FileInspection damaged = inspect_file(dir.file("damaged.ct"));
   REQUIRE(damaged.problems.size() == 1);

@@ -18,6 +18,7 @@
 
 #include "cryptonets/io/little_endian.hpp"
 #include "cryptonets/io/model_file.hpp"
+#include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/io/serialize.hpp"
 #include "cryptonets/io/sha256.hpp"
@@ -136,6 +137,7 @@ struct Record {
   uint64_t payload = 0;
   bool complete = false;  // the whole record was present
   bool checksum_ok = false;
+  Sha256::Digest checksum{};  // as stored
 };
 
 // One CNET record (FORMATS.md §2): header, payload (summarised, never decoded beyond the fields
@@ -222,12 +224,12 @@ Record read_record(Reader& reader, const std::string& where, FileInspection& rep
     const uint64_t count = reader.read_word();
     consumed = 8;
     line += ", " + std::to_string(count) + " ciphertexts";
-    if (count > 0 && (record.payload - 8) % count == 0 && (record.payload - 8) / count >= 24) {
+    if (count > 0 && (record.payload - 8) % count == 0 && (record.payload - 8) / count >= 16) {
       const uint64_t each = (record.payload - 8) / count;
       std::map<uint64_t, uint64_t> degrees;
       for (uint64_t i = 0; i < count; ++i) {
         ++degrees[reader.read_word()];
-        reader.skip_hashed(each - 8);  // form, noise estimate, the packed polynomial
+        reader.skip_hashed(each - 8);  // form, the packed polynomial
       }
       consumed += count * each;
       line += " of " + with_bytes(each) + " (degree";
@@ -246,6 +248,7 @@ Record read_record(Reader& reader, const std::string& where, FileInspection& rep
   reader.read(stored.data(), stored.size(), false);
   record.complete = true;
   record.checksum_ok = stored == reader.digest();
+  record.checksum = stored;
   ++report.checksums_verified;
   line += record.checksum_ok ? ", checksum ok" : ", CHECKSUM MISMATCH";
   line += details;
@@ -254,6 +257,45 @@ Record read_record(Reader& reader, const std::string& where, FileInspection& rep
   }
   report.records.push_back(line);
   return record;
+}
+
+// The 64-byte binding after each ciphertext record (FORMATS.md §5.4): "CNRB", 4 reserved bytes,
+// file id, record index, record count, SHA-256 of those 32 bytes and the record's checksum.
+void check_binding(Reader& reader, const std::string& where, const Record& record, uint64_t file_id,
+                   uint64_t index, uint64_t count, FileInspection& report) {
+  if (reader.left() < kProtocolBindingBytes) {
+    report.problems.push_back(where + ": its binding is missing (" + with_bytes(reader.left()) +
+                              " left, it needs " + std::to_string(kProtocolBindingBytes) + ")");
+    return;
+  }
+  std::array<uint8_t, kProtocolBindingBytes> binding{};
+  reader.read(binding.data(), binding.size(), false);
+  ++report.checksums_verified;
+  Sha256 hash;
+  hash.update({binding.data(), 32});
+  hash.update(record.checksum);
+  const Sha256::Digest digest = hash.digest();
+  if (std::memcmp(binding.data(), "CNRB", 4) != 0 || load_le(&binding[4], 4) != 0) {
+    report.problems.push_back(where +
+                              ": its binding does not start with \"CNRB\" and 4 zero bytes");
+  } else if (!std::equal(digest.begin(), digest.end(), binding.begin() + 32)) {
+    report.problems.push_back(where +
+                              ": binding checksum mismatch (SHA-256 of its first 32 bytes "
+                              "and the record's checksum)");
+  } else if (load_le(&binding[8], 8) != file_id) {
+    report.problems.push_back(where + ": bound to another file (file id " +
+                              hex64(load_le(&binding[8], 8)) + ")");
+  } else if (load_le(&binding[16], 8) != index || load_le(&binding[24], 8) != count) {
+    report.problems.push_back(where + ": bound to position " +
+                              std::to_string(load_le(&binding[16], 8) + 1) + " of " +
+                              std::to_string(load_le(&binding[24], 8)) + ", it stands at " +
+                              std::to_string(index + 1) + " of " + std::to_string(count));
+  } else {
+    report.records.back() += "; bound to this file at position " + std::to_string(index + 1) +
+                             " of " + std::to_string(count) + ", binding ok";
+    return;
+  }
+  report.records.back() += "; BINDING FAILS";
 }
 
 void inspect_protocol_file(Reader& reader, FileInspection& report) {
@@ -277,27 +319,31 @@ void inspect_protocol_file(Reader& reader, FileInspection& report) {
                              std::to_string(kProtocolFileVersion));
   }
   report.kind = kinds.at(tag) + " (protocol file \"CNPF\", kind '" + std::string(1, tag) + "')";
-  report.fields.emplace_back("scheme", "YASHE' (format version 2 has no scheme field)");
+  report.fields.emplace_back("scheme", "YASHE' (format version 3 has no scheme field)");
   report.fields.emplace_back("format version", std::to_string(file_version) + " (records: " +
                                                    std::to_string(kSerializationVersion) + ")");
   if (reader.left() < kProtocolHeaderBytes - 8) {
     report.problems.push_back("header: truncated (" + with_bytes(reader.size()) +
-                              ", the header alone needs 96)");
+                              ", the header alone needs " + std::to_string(kProtocolHeaderBytes) +
+                              ")");
     return;
   }
   reader.read(header.data() + 8, kProtocolHeaderBytes - 8, false);
-  const Sha256::Digest digest = sha256({header.data(), 64});
+  constexpr size_t kFieldBytes = kProtocolHeaderBytes - 32;  // before the header's SHA-256
+  const Sha256::Digest digest = sha256({header.data(), kFieldBytes});
   ++report.checksums_verified;
-  const bool header_ok = std::equal(digest.begin(), digest.end(), header.begin() + 64);
+  const bool header_ok = std::equal(digest.begin(), digest.end(), header.begin() + kFieldBytes);
   if (!header_ok) {
-    report.problems.push_back("header: checksum mismatch (SHA-256 of its first 64 bytes)");
+    report.problems.push_back("header: checksum mismatch (SHA-256 of its first " +
+                              std::to_string(kFieldBytes) + " bytes)");
   }
   const uint64_t fingerprint = load_le(&header[8], 8), key_set = load_le(&header[16], 8),
                  moduli = load_le(&header[24], 8), images = load_le(&header[32], 8),
                  batch_size = load_le(&header[40], 8), values = load_le(&header[48], 8),
-                 first = load_le(&header[56], 8);
+                 first = load_le(&header[56], 8), file_id = load_le(&header[64], 8),
+                 answers = load_le(&header[72], 8);
   report.fields.emplace_back("parameter set fingerprint", hex64(fingerprint));
-  if (tag != 'P') report.fields.emplace_back("key set id", hex64(key_set));
+  report.fields.emplace_back("key set id", hex64(key_set));
   report.fields.emplace_back("plaintext moduli", std::to_string(moduli));
   uint64_t batches = 1;
   if (tag == 'C') {
@@ -307,6 +353,9 @@ void inspect_protocol_file(Reader& reader, FileInspection& report) {
     report.fields.emplace_back(
         "batches", std::to_string(batches) + " of up to " + std::to_string(batch_size) + " images");
     report.fields.emplace_back("ciphertexts per batch and modulus", std::to_string(values));
+    report.fields.emplace_back("file id", hex64(file_id));
+    report.fields.emplace_back(
+        "answers file id", answers == 0 ? "0 (encrypted images)" : hex64(answers) + " (scores)");
   }
   report.fields.emplace_back("header checksum", header_ok ? "ok" : "MISMATCH");
   // The records carry their own checksums: they are read even under a damaged header, as long as
@@ -333,6 +382,8 @@ void inspect_protocol_file(Reader& reader, FileInspection& report) {
         report.problems.push_back(where + ": a " + record_kind_name(record.kind) +
                                   " record in a file of " + kinds.at(tag));
       }
+      if (tag == 'C')
+        check_binding(reader, where, record, file_id, b * moduli + i, batches * moduli, report);
       if (b == 0) {
         fingerprints.push_back(record.fingerprint);
         key_ids.push_back(record.key_id);
@@ -413,16 +464,42 @@ void inspect_scores_csv(const std::string& path, FileInspection& report) {
   report.fields.emplace_back("checksum", "none in this text format");
 }
 
-// The model text format allows blank and '#' lines before "cryptonets-model".
-bool looks_like_model(const std::string& path) {
+// The text formats allow blank and '#' lines before their first keyword ("cryptonets-model",
+// "cryptonets-profile").
+bool starts_with_keyword(const std::string& path, const std::string& keyword) {
   std::ifstream in(path);
   std::string line;
   for (int lines = 0; lines < 1000 && std::getline(in, line); ++lines) {
     const size_t start = line.find_first_not_of(" \t\r");
     if (start == std::string::npos || line[start] == '#') continue;
-    return line.compare(start, 16, "cryptonets-model") == 0;
+    return line.compare(start, keyword.size(), keyword) == 0;
   }
   return false;
+}
+
+void inspect_profile(const std::string& path, FileInspection& report) {
+  const ModelProfile profile = load_profile(path);  // validates it completely
+  report.kind = "a model profile (text; the model without its weights)";
+  report.fields.emplace_back("format version", std::to_string(kModelProfileVersion));
+  report.fields.emplace_back("input", std::to_string(profile.input_shape.channels) + " x " +
+                                          std::to_string(profile.input_shape.height) + " x " +
+                                          std::to_string(profile.input_shape.width) + ", scale " +
+                                          number(profile.input_scale));
+  report.fields.emplace_back("outputs", std::to_string(profile.outputs));
+  report.fields.emplace_back(
+      "output bound",
+      std::to_string(mpz_sizeinbase(profile.output_bound.get_mpz_t(), 2)) + " bits (+ sign)");
+  report.fields.emplace_back("circuit privacy",
+                             std::to_string(profile.circuit_privacy_bits) + " bits (0: none)");
+  for (const ParameterChoice& choice : profile.presets) {
+    report.fields.emplace_back(
+        "preset " + choice.name,
+        "n = " + std::to_string(choice.base.n) +
+            ", q = " + std::to_string(choice.base.q_primes.size()) +
+            " primes (log2 q = " + std::to_string(std::lround(choice.base.log2_q())) + "), " +
+            std::to_string(choice.plaintext_moduli.size()) + " plaintext moduli");
+  }
+  report.fields.emplace_back("checksum", "none in this text format: it was validated by parsing");
 }
 
 }  // namespace
@@ -460,8 +537,10 @@ FileInspection inspect_file(const std::string& path) {
         report.problems.push_back("trailing bytes: " + with_bytes(reader.left()) +
                                   " after the record");
       }
-    } else if (looks_like_model(path)) {
+    } else if (starts_with_keyword(path, "cryptonets-model")) {
       inspect_model(path, report);
+    } else if (starts_with_keyword(path, "cryptonets-profile")) {
+      inspect_profile(path, report);
     } else if (text.starts_with("image,label,pre")) {
       inspect_scores_csv(path, report);
     } else {
@@ -471,7 +550,9 @@ FileInspection inspect_file(const std::string& path) {
       throw std::runtime_error(
           peek == 0 ? "empty file"
                     : std::string("not a cryptonets file (it starts with bytes ") + bytes +
-                          "; expected \"CNPF\", \"CNET\", \"cryptonets-model\" or a scores CSV)");
+                          "; expected \"CNPF\", \"CNET\", \"cryptonets-model\", "
+                          "\"cryptonets-profile\" or a scores "
+                          "CSV)");
     }
   } catch (const std::runtime_error& e) {
     throw std::runtime_error("file '" + path + "': " + e.what());

@@ -48,17 +48,19 @@ flip_byte() {  # FILE OFFSET
 
 run "$exe" keygen --out-dir keys --seed 7 --insecure-ring-degree 64
 run "$exe" encrypt --keys keys --images "$images" --first 2 --count 70 --out images.ct --threads 1
-mkdir server && cp keys/params keys/evaluation.key server/
+mkdir server && cp keys/params keys/evaluation.key keys/public.key server/
 run "$exe" infer --keys server --in images.ct --out scores.ct --threads 1
 run "$exe" decrypt --keys keys --in scores.ct --scores scores.csv --out labels.txt
 
 # The parameter set fingerprint and key set id as the files' headers hold them (bytes 8-15, 16-23).
+header=112
 le64() { od -An -tx8 -j "$2" -N8 "$1" | tr -d ' '; }
 fingerprint=0x$(le64 keys/params 8)
 key_set=0x$(le64 keys/public.key 16)
 
-inspect_expect 0 keys/params "kind: a parameter set" "format version: 2" "scheme: YASHE'" \
-  "parameter set fingerprint: $fingerprint" "plaintext moduli: 2" "n = 64, q = 7 primes" \
+inspect_expect 0 keys/params "kind: a parameter set" "format version: 3" "scheme: YASHE'" \
+  "parameter set fingerprint: $fingerprint" "key set id: $key_set" "plaintext moduli: 2" \
+  "n = 64, q = 7 primes" \
   "recomputed from the records: matches" "verdict: intact (3 checksum(s) verified)"
 inspect_expect 0 keys/public.key "kind: public keys" "key set id: $key_set" \
   "key set id recomputed from the records: matches" "record 2 (modulus 2): public key" \
@@ -68,7 +70,7 @@ inspect_expect 0 keys/evaluation.key "kind: evaluation keys" "7 key-switching di
 inspect_expect 0 keys/secret.key "kind: secret keys" "mode: 0600" "key set id: $key_set" \
   "verdict: intact (3"
 # No key material: the secret key's packed words (the first record's payload) appear nowhere.
-secret_words=$(od -An -tx8 -j $((96 + 32)) -N16 keys/secret.key | tr -s ' ' '\n' | grep -v '^$')
+secret_words=$(od -An -tx8 -j $((header + 32)) -N16 keys/secret.key | tr -s ' ' '\n' | grep -v '^$')
 for word in $secret_words; do
   grep -qi "$word" out.txt && fail "inspect secret.key prints its packed f' word $word"
   grep -qF "$((16#${word:0:8}))" out.txt 2>/dev/null && [ "$((16#${word:0:8}))" -gt 99999 ] &&
@@ -78,14 +80,18 @@ done
 inspect_expect 0 images.ct "kind: ciphertexts" "images: 70 (from image 2)" \
   "batches: 2 of up to 64 images" "ciphertexts per batch and modulus: 784" \
   "record 4 (batch 2, modulus 2): ciphertext batch" "784 ciphertexts" "(degree 1: 784)" \
-  "verdict: intact (5 checksum(s) verified)"
+  "bound to this file at position 4 of 4, binding ok" "answers file id: 0 (encrypted images)" \
+  "verdict: intact (9 checksum(s) verified)"
+images_id=0x$(le64 images.ct 64)
 inspect_expect 0 scores.ct "kind: ciphertexts" "ciphertexts per batch and modulus: 10" \
-  "key set id: $key_set" "verdict: intact (5"
+  "key set id: $key_set" "answers file id: $images_id (scores)" "verdict: intact (9"
 [ "$(wc -l <out.txt)" -lt 30 ] || fail "inspect scores.ct prints more than a summary"
 inspect_expect 0 "$data/model.txt" "kind: an integer model" "layers: conv -> square -> dense" \
   "outputs: 10" "verdict: intact"
 grep -qE -- '-?[0-9]+ -?[0-9]+ -?[0-9]+ -?[0-9]+' out.txt && fail "inspect model.txt prints weights"
 inspect_expect 0 scores.csv "kind: decrypted scores" "images: 70" "classes: 10"
+inspect_expect 0 "$data/model.profile" "kind: a model profile" "outputs: 10" \
+  "preset default: n = 8192, q = 7 primes"
 
 # Damage: each flipped byte is named by the checksum it breaks.
 cp keys/public.key damaged.key && flip_byte damaged.key 30
@@ -93,20 +99,35 @@ inspect_expect 1 damaged.key "PROBLEM: header: checksum mismatch" "verdict: DAMA
 size=$(stat -c %s keys/public.key)
 cp keys/public.key damaged.key && flip_byte damaged.key $((size - 100))
 inspect_expect 1 damaged.key "PROBLEM: record 2 (modulus 2): checksum mismatch" \
-  "record 1 (modulus 1): public key, record version 1"
-cp keys/params damaged-params && flip_byte damaged-params $((96 + 10))  # record 1's fingerprint
+  "record 1 (modulus 1): public key, record version 2"
+cp keys/params damaged-params && flip_byte damaged-params $((header + 10))  # record 1's fingerprint
 inspect_expect 1 damaged-params "PROBLEM: record 1 (modulus 1): checksum mismatch" \
   "PROBLEM: record 1 (modulus 1): fingerprint" "is not that of its parameters"
-cp scores.ct damaged.ct && flip_byte damaged.ct $(($(stat -c %s scores.ct) - 40))
+cp scores.ct damaged.ct && flip_byte damaged.ct $(($(stat -c %s scores.ct) - 64 - 40))
 inspect_expect 1 damaged.ct "PROBLEM: record 4 (batch 2, modulus 2): checksum mismatch"
+cp scores.ct damaged.ct && flip_byte damaged.ct $(($(stat -c %s scores.ct) - 10))
+inspect_expect 1 damaged.ct "PROBLEM: record 4 (batch 2, modulus 2): binding checksum mismatch"
+# Records 1 and 3 (batches 1 and 2 of modulus 1) swapped: each is named by its binding.
+size=$(stat -c %s scores.ct)
+r=$(((size - header) / 4))
+{
+  head -c "$header" scores.ct
+  tail -c +$((header + 2 * r + 1)) scores.ct | head -c "$r"
+  tail -c +$((header + r + 1)) scores.ct | head -c "$r"
+  tail -c +$((header + 1)) scores.ct | head -c "$r"
+  tail -c "$r" scores.ct
+} >swapped.ct
+inspect_expect 1 swapped.ct \
+  "PROBLEM: record 1 (batch 1, modulus 1): bound to position 3 of 4, it stands at 1 of 4" \
+  "PROBLEM: record 3 (batch 2, modulus 1): bound to position 1 of 4, it stands at 3 of 4"
 head -c 5000 images.ct >truncated.ct
 inspect_expect 1 truncated.ct "PROBLEM: record 1 (batch 1, modulus 1): truncated"
 cp keys/secret.key trailing.key && printf 'x' >>trailing.key
 inspect_expect 1 trailing.key "PROBLEM: trailing bytes: 1 bytes after the last record"
 # Records of two key generations spliced into one file: every checksum holds, the key set id not.
 run "$exe" keygen --out-dir other --seed 8 --insecure-ring-degree 64
-record=$(($(stat -c %s keys/public.key) - 96))
-{ head -c $((96 + record / 2)) keys/public.key; tail -c $((record / 2)) other/public.key; } >spliced.key
+record=$(($(stat -c %s keys/public.key) - header))
+{ head -c $((header + record / 2)) keys/public.key; tail -c $((record / 2)) other/public.key; } >spliced.key
 inspect_expect 1 spliced.key "PROBLEM: header: key set id" "is not that of its records"
 
 # Foreign files: a clear error and exit 1.

@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """An independent reader written from include/cryptonets/io/FORMATS.md alone (no project source).
 
-It parses the toy files of tests/formats/protocol_v2.hex (FORMATS.md §7), checks every SHA-256
+It parses the toy files of tests/formats/protocol_v3.hex (FORMATS.md §7), checks every SHA-256
 checksum, recomputes every parameter fingerprint, the parameter-set fingerprint and the key-set
 id, unpacks the secret keys' 2-bit codes and the ciphertexts' bit-packed residue rows, and
 decrypts each ciphertext with m = [round(t/q * [f^d * c]_q)]_t, where the degree field d says
 whether f or f^2 is the key. The toy ciphertexts hold 1 + 2x (degree 1) and its square
 1 + 4x + 4x^2 (degree 2). Exit status 0 when everything matches.
 
-usage: reader_from_spec.py tests/formats/protocol_v2.hex
+usage: reader_from_spec.py tests/formats/protocol_v3.hex
 """
 import hashlib
 import struct
@@ -46,20 +46,32 @@ def identity(tag, words):  # §3.3
 
 def protocol_file(data):  # §5: header, then records
     assert data[0:4] == b"CNPF", "magic"
-    assert u64(data, 0) >> 48 == 2, "format version 2"
-    assert hashlib.sha256(data[0:64]).digest() == data[64:96], "header checksum"
+    assert u64(data, 0) >> 48 == 3, "format version 3"
+    assert hashlib.sha256(data[0:80]).digest() == data[80:112], "header checksum"
     header = dict(kind=chr(data[4]), fingerprint=u64(data, 8), key_set=u64(data, 16),
                   moduli=u64(data, 24), images=u64(data, 32), batch_size=u64(data, 40),
-                  values=u64(data, 48), first=u64(data, 56))
-    records, offset = [], 96
+                  values=u64(data, 48), first=u64(data, 56), file_id=u64(data, 64),
+                  answers=u64(data, 72))
+    batches = -(-header["images"] // header["batch_size"]) if header["kind"] == "C" else 1
+    records, offset = [], 112
     while offset < len(data):  # §4: CNET records
         assert data[offset:offset + 4] == b"CNET"
+        assert struct.unpack_from("<H", data, offset + 6)[0] == 2, "record version 2"
         length = u64(data, offset + 24)
         end = offset + 32 + length
-        assert hashlib.sha256(data[offset:end]).digest() == data[end:end + 32], "record checksum"
+        checksum = data[end:end + 32]
+        assert hashlib.sha256(data[offset:end]).digest() == checksum, "record checksum"
         records.append(dict(kind=chr(data[offset + 4]), fingerprint=u64(data, offset + 8),
                             key_id=u64(data, offset + 16), payload=data[offset + 32:end]))
         offset = end + 32
+        if header["kind"] == "C":  # §5.4: the binding to this file and position
+            binding = data[offset:offset + 64]
+            assert binding[0:8] == b"CNRB\0\0\0\0", "binding magic"
+            assert u64(binding, 8) == header["file_id"], "binding file id"
+            assert u64(binding, 16) == len(records) - 1, "binding index"
+            assert u64(binding, 24) == batches * header["moduli"], "binding count"
+            assert hashlib.sha256(binding[0:32] + checksum).digest() == binding[32:64], "binding"
+            offset += 64
     return header, records
 
 
@@ -113,7 +125,7 @@ def main():
 
     secret_header, secret_records = protocol_file(files["secret.key"])
     assert identity("cryptonets key set 1", [r["key_id"] for r in secret_records]) == \
-        secret_header["key_set"], "key set id"
+        secret_header["key_set"] == header["key_set"], "key set id"
     keys = []
     for p, r in zip(params, secret_records):  # §4.4: f' in 2-bit codes, f = t*f' + 1
         word_bits = int.from_bytes(r["payload"], "little")
@@ -130,9 +142,9 @@ def main():
         i = index % ct_header["moduli"]
         p = params[i]
         count, offset = u64(r["payload"], 0), 8
-        for _ in range(count):  # §4.2 C: degree, form, noise estimate, c
+        for _ in range(count):  # §4.2 C: degree, form, c
             degree = u64(r["payload"], offset)
-            offset += 24
+            offset += 16
             rows, offset = unpack_polynomial(r["payload"], offset, p["n"], p["primes"])
             c = [crt([row[j] for row in rows], p["primes"]) for j in range(p["n"])]
             q = c[0][1]
