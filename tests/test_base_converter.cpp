@@ -8,8 +8,8 @@
 
 #include "cryptonets/arith/primes.hpp"
 #include "cryptonets/ring/base_converter.hpp"
-#include "simd_test_support.hpp"
 #include "cryptonets/ring/reference.hpp"
+#include "simd_test_support.hpp"
 
 using namespace cryptonets;
 

@@ -10,8 +10,8 @@
 #include "cryptonets/arith/modulus.hpp"
 #include "cryptonets/arith/primes.hpp"
 #include "cryptonets/ring/ntt.hpp"
-#include "simd_test_support.hpp"
 #include "cryptonets/ring/reference.hpp"
+#include "simd_test_support.hpp"
 
 using namespace cryptonets;
 

@@ -202,8 +202,7 @@ int run_decrypt(std::span<char* const> arguments) {
     require_labels_below(std::span(truth->labels).subspan(first, labels.size()),
                          static_cast<int>(profile.outputs),
                          "'" + options.text("labels") + "' from index " + std::to_string(first) +
-                             " (the model has " + std::to_string(profile.outputs) +
-                             " outputs)");
+                             " (the model has " + std::to_string(profile.outputs) + " outputs)");
     correct = 0;
     for (size_t s = 0; s < labels.size(); ++s)
       *correct += labels[s] == truth->labels[first + s];
