@@ -63,7 +63,7 @@ TEST_CASE("the fused linear kernel equals one multiply_scalar and add per term, 
     REQUIRE(fused.size() == map.outputs);
     for (size_t o = 0; o < map.outputs; ++o) {
       const Ciphertext expected = weighted_sum_reference(evaluator, inputs, map.terms_of(o));
-      CHECK(fused[o].c == expected.c);
+      CHECK(fused[o].parts[0] == expected.parts[0]);
       CHECK(std::fabs(fused[o].noise_log2 - expected.noise_log2) < 1e-6);
       Plaintext sum = plain.zero();
       for (const LinearTerm& term : map.terms_of(o)) {
@@ -111,13 +111,14 @@ TEST_CASE("The AVX2 small-weight kernel equals the 128-bit kernel and the refere
   const auto scalar =
       fused_linear_combinations(evaluator, map, inputs, 2, {}, LinearKernel::scalar);
   for (size_t o = 0; o < map.outputs; ++o)
-    CHECK(scalar[o].c == weighted_sum_reference(evaluator, inputs, map.terms_of(o)).c);
+    CHECK(scalar[o].parts[0] ==
+          weighted_sum_reference(evaluator, inputs, map.terms_of(o)).parts[0]);
   if (linear_kernel_applies(LinearKernel::avx2, map)) {
     for (int threads : {1, 2}) {
       const auto vector =
           fused_linear_combinations(evaluator, map, inputs, threads, {}, LinearKernel::avx2);
       for (size_t o = 0; o < map.outputs; ++o)
-        CHECK(vector[o].c == scalar[o].c);
+        CHECK(vector[o].parts[0] == scalar[o].parts[0]);
     }
   }
   // A weight of 2^20 is beyond the AVX2 kernel: refused when asked for, scalar under `best`.
@@ -125,8 +126,8 @@ TEST_CASE("The AVX2 small-weight kernel equals the 128-bit kernel and the refere
   CHECK_FALSE(linear_kernel_applies(LinearKernel::avx2, map));
   CHECK_THROWS_AS(fused_linear_combinations(evaluator, map, inputs, 1, {}, LinearKernel::avx2),
                   std::invalid_argument);
-  CHECK(fused_linear_combinations(evaluator, map, inputs, 1)[0].c ==
-        weighted_sum_reference(evaluator, inputs, map.terms_of(0)).c);
+  CHECK(fused_linear_combinations(evaluator, map, inputs, 1)[0].parts[0] ==
+        weighted_sum_reference(evaluator, inputs, map.terms_of(0)).parts[0]);
 }
 
 namespace {
@@ -405,7 +406,8 @@ TEST_CASE(
   arithmetic.square_all(squares);
   for (size_t j = 0; j < values.size(); ++j) {
     CHECK(squares[j].degree == 2);
-    CHECK(squares[j].c == evaluator.multiply_without_relinearization(values[j], values[j]).c);
+    CHECK(squares[j].parts[0] ==
+          evaluator.multiply_without_relinearization(values[j], values[j]).parts[0]);
   }
   // Linear layer on degree-2 inputs: outputs of degree 1 that decrypt to Σ w·m² + b, and equal to
   // relinearising the degree-2 combination (key switching is linear in the ciphertext).
@@ -419,7 +421,7 @@ TEST_CASE(
     Ciphertext expected = unrelinearised[o];
     evaluator.relinearize_inplace(expected);
     evaluator.add_scalar_inplace(expected, map.bias[o]);
-    CHECK(outputs[o].c == expected.c);
+    CHECK(outputs[o].parts[0] == expected.parts[0]);
     Plaintext sum = plain.zero();
     for (const LinearTerm& term : map.terms_of(o)) {
       const Plaintext square = plain.multiply(messages[term.input], messages[term.input]);
@@ -473,7 +475,8 @@ void check_kernels_agree(const Evaluator& evaluator, const LinearMap& map,
   const auto scalar =
       fused_linear_combinations(evaluator, map, inputs, 2, {}, LinearKernel::scalar);
   for (size_t o = 0; o < map.outputs; ++o)
-    CHECK(scalar[o].c == weighted_sum_reference(evaluator, inputs, map.terms_of(o)).c);
+    CHECK(scalar[o].parts[0] ==
+          weighted_sum_reference(evaluator, inputs, map.terms_of(o)).parts[0]);
   if (!linear_kernel_applies(LinearKernel::avx2, map)) {
     MESSAGE("this CPU has no AVX2: only the scalar kernel is checked");
     return;
@@ -482,7 +485,7 @@ void check_kernels_agree(const Evaluator& evaluator, const LinearMap& map,
     const auto vector =
         fused_linear_combinations(evaluator, map, inputs, threads, {}, LinearKernel::avx2);
     for (size_t o = 0; o < map.outputs; ++o)
-      CHECK(vector[o].c == scalar[o].c);
+      CHECK(vector[o].parts[0] == scalar[o].parts[0]);
   }
 }
 
@@ -556,7 +559,7 @@ TEST_CASE("The AVX2 kernel's grouped outputs fold rows longer than 2^12 terms ex
   std::vector<Ciphertext> inputs(input_count, encrypted);
   for (Ciphertext& input : inputs) {
     for (size_t i = 0; i < base.size(); ++i) {
-      uint64_t* residues = input.c.residues(i);
+      uint64_t* residues = input.parts[0].residues(i);
       for (size_t x = 0; x < n; ++x)
         residues[x] = sample_uniform_below(prng, base[i].value());
     }
@@ -567,7 +570,7 @@ TEST_CASE("The AVX2 kernel's grouped outputs fold rows longer than 2^12 terms ex
   for (size_t j = 0; j < 4500; ++j) {
     for (size_t i = 0; i < base.size(); ++i) {
       const uint64_t low_ones = (((base[i].value() >> 31) - 1) << 31) | ((uint64_t{1} << 31) - 1);
-      std::fill_n(inputs[j].c.residues(i), n, low_ones);
+      std::fill_n(inputs[j].parts[0].residues(i), n, low_ones);
     }
   }
   LinearMap map;

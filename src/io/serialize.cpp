@@ -492,10 +492,14 @@ void check_key_polynomial(const RnsPoly& poly, const Context& context, const std
 }
 
 void check_ciphertext(const Ciphertext& ct, const Context& context, uint64_t key_id) {
-  if (!same_parameters(ct.c, context)) {
+  if (ct.parts.size() != 1) {
+    throw std::invalid_argument("writing a ciphertext: a YASHE' ciphertext has one part, not " +
+                                std::to_string(ct.parts.size()));
+  }
+  if (!same_parameters(ct.parts[0], context)) {
     throw std::invalid_argument("writing a ciphertext: it belongs to other parameters");
   }
-  if (ct.c.form() != PolyForm::coefficient) {
+  if (ct.parts[0].form() != PolyForm::coefficient) {
     throw std::invalid_argument("writing a ciphertext: ciphertexts are kept in coefficient form");
   }
   if (ct.degree != 1 && ct.degree != 2) {
@@ -858,7 +862,7 @@ void CiphertextWriter::append(const Ciphertext& ct) {
   writer_->write_word(static_cast<uint64_t>(ct.degree));
   writer_->write_word(kCoefficientForm);
   writer_->write_word(double_bits(ct.noise_log2));
-  writer_->write_polynomial(ct.c);
+  writer_->write_polynomial(ct.parts[0]);
   ++written_;
 }
 
@@ -908,7 +912,7 @@ Ciphertext CiphertextReader::next() {
   }
   ct.noise_log2 = bits_double(reader_->read_word(what + " noise estimate"));
   if (std::isnan(ct.noise_log2)) reader_->reject("invalid " + what + ": noise estimate is NaN");
-  ct.c = reader_->read_polynomial(*context_, PolyForm::coefficient, what);
+  ct.parts.push_back(reader_->read_polynomial(*context_, PolyForm::coefficient, what));
   ct.degree = static_cast<int>(degree);
   ct.key_id = key_id_;
   ++read_;

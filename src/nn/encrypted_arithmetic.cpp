@@ -108,7 +108,8 @@ void check_inputs(const yashe::Evaluator& evaluator, std::span<const yashe::Ciph
   if (inputs.empty()) throw std::invalid_argument("linear layer: no input ciphertexts");
   const auto& base = evaluator.context().q_base();
   for (const auto& c : inputs) {
-    if (c.c.empty() || !(c.c.ring().base() == base) || c.c.form() != PolyForm::coefficient) {
+    if (c.parts[0].empty() || !(c.parts[0].ring().base() == base) ||
+        c.parts[0].form() != PolyForm::coefficient) {
       throw std::invalid_argument("linear layer: a ciphertext belongs to other parameters");
     }
     if (c.key_id != inputs[0].key_id || c.degree != inputs[0].degree) {
@@ -146,7 +147,7 @@ std::vector<yashe::Ciphertext> fused_linear_combinations(
 
   std::vector<yashe::Ciphertext> outputs(map.outputs);
   for (size_t o = 0; o < map.outputs; ++o) {
-    outputs[o].c = RnsPoly(ctx.ring(), PolyForm::coefficient);
+    outputs[o].parts.emplace_back(ctx.ring(), PolyForm::coefficient);
     outputs[o].degree = inputs[0].degree;
     outputs[o].key_id = inputs[0].key_id;
     double bound = 0;  // Σ |w|·2^noise, relative to the largest input noise
@@ -195,12 +196,12 @@ std::vector<yashe::Ciphertext> fused_linear_combinations(
         const size_t i = task / blocks, begin = (task % blocks) * width;
         if (!plan.groups.empty()) {
           for (size_t j = 0; j < map.inputs; ++j)
-            pointers[j] = inputs[j].c.residues(i) + begin;
+            pointers[j] = inputs[j].parts[0].residues(i) + begin;
           linear_avx2::split_block(pointers.data(), map.inputs, width, packed);
           for (const OutputGroup& group : plan.groups) {
             for (size_t g = 0; g < linear_avx2::kGroupOutputs; ++g) {
               group_outputs[g] = g < group.outputs.size()
-                                     ? outputs[group.outputs[g]].c.residues(i) + begin
+                                     ? outputs[group.outputs[g]].parts[0].residues(i) + begin
                                      : nullptr;
             }
             linear_avx2::grouped_signed_weight_sum(packed, map.inputs, width, group.members.data(),
@@ -211,10 +212,10 @@ std::vector<yashe::Ciphertext> fused_linear_combinations(
         for (size_t o : plan.single_outputs) {
           const size_t first = map.row_begin[o], last = map.row_begin[o + 1];
           for (size_t t = first; t < last; ++t)
-            pointers[t - first] = inputs[map.terms[t].input].c.residues(i) + begin;
+            pointers[t - first] = inputs[map.terms[t].input].parts[0].residues(i) + begin;
           linear_avx2::signed_small_weight_sum(pointers.data(), magnitudes.data() + first,
                                                negative.data() + first, last - first, bits, base[i],
-                                               width, outputs[o].c.residues(i) + begin);
+                                               width, outputs[o].parts[0].residues(i) + begin);
         }
         if (progress) progress(++finished, k * blocks);
       }
@@ -236,7 +237,7 @@ std::vector<yashe::Ciphertext> fused_linear_combinations(
       for (size_t from = first; from < last; from += chunk) {
         const size_t to = std::min(last, from + chunk);
         for (size_t t = from; t < to; ++t) {
-          const uint64_t* in = inputs[map.terms[t].input].c.residues(i) + begin;
+          const uint64_t* in = inputs[map.terms[t].input].parts[0].residues(i) + begin;
           const uint64_t w = weights[t];
           for (size_t x = 0; x < width; ++x)
             acc[x] += static_cast<u128>(in[x]) * w;
@@ -246,7 +247,7 @@ std::vector<yashe::Ciphertext> fused_linear_combinations(
             acc[x] = q.reduce(acc[x]);
         }
       }
-      uint64_t* out = outputs[o].c.residues(i) + begin;
+      uint64_t* out = outputs[o].parts[0].residues(i) + begin;
       for (size_t x = 0; x < width; ++x)
         out[x] = q.reduce(acc[x]);
     }

@@ -24,7 +24,8 @@ double seconds_since(Clock::time_point start) {
 }
 
 uint64_t ciphertext_bytes(const yashe::Ciphertext& c) {
-  return static_cast<uint64_t>(c.c.ring().n()) * c.c.ring().base().size() * sizeof(uint64_t);
+  return static_cast<uint64_t>(c.parts[0].ring().n()) * c.parts[0].ring().base().size() *
+         sizeof(uint64_t);
 }
 
 uint64_t memory_bytes_of(const std::vector<yashe::Ciphertext>& values) {

@@ -1,0 +1,51 @@
+// BFV encryption with the public key and decryption with the secret key (FV12 §3).
+#pragma once
+
+#include <memory>
+
+#include "cryptonets/bfv/context.hpp"
+#include "cryptonets/bfv/noise_model.hpp"
+#include "cryptonets/bfv/types.hpp"
+#include "cryptonets/random/chacha20.hpp"
+
+namespace cryptonets::bfv {
+
+class Encryptor {
+ public:
+  Encryptor(std::shared_ptr<const Context> context, PublicKey public_key);
+
+  // FV12 §3, Encrypt: u ← ternary, e_1, e_2 ← χ (drawn in that order);
+  //   c = ([p_0·u + e_1 + Δ·[m]_t]_q, [p_1·u + e_2]_q),
+  // [m]_t taken centred. Throws std::invalid_argument for a plaintext of the wrong size or not
+  // reduced modulo t.
+  Ciphertext encrypt(const Plaintext& plain, Prng& prng) const;
+
+ private:
+  std::shared_ptr<const Context> context_;
+  PublicKey public_key_;
+  NoiseModel noise_model_;
+};
+
+class Decryptor {
+ public:
+  Decryptor(std::shared_ptr<const Context> context, SecretKey secret_key);
+
+  // FV12 §3, Decrypt: m = [round(t/q · [c_0 + c_1·s (+ c_2·s²)]_q)]_t, rounded exactly in RNS
+  // (rlwe::round_to_plaintext). Throws std::invalid_argument for a ciphertext of another key pair
+  // or other parameters.
+  // Reference twin: bfv::reference::decrypt.
+  Plaintext decrypt(const Ciphertext& ct) const;
+
+  // -log2(2‖v‖∞) for the invariant noise v: bits of noise left before decryption fails.
+  double invariant_noise_budget(const Ciphertext& ct) const;
+
+ private:
+  // [Σ_i c_i·s^i]_q in coefficient form.
+  RnsPoly key_product(const Ciphertext& ct) const;
+
+  std::shared_ptr<const Context> context_;
+  SecretKey secret_key_;
+  RnsPoly s_squared_;  // evaluation form
+};
+
+}  // namespace cryptonets::bfv
