@@ -1,5 +1,8 @@
 #include "cryptonets/nn/parameter_selection.hpp"
 
+#include "cryptonets/bfv/context.hpp"
+#include "cryptonets/bfv/noise_model.hpp"
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -67,7 +70,8 @@ std::vector<double> linear_step_noise(const LinearMap& map, const std::vector<do
 }
 
 // Evaluator::relinearize_inplace on every value; returns the largest rise due to key switching.
-double relinearize_noise(const yashe::NoiseModel& noise, std::vector<double>& values) {
+template <class NoiseModel>
+double relinearize_noise(const NoiseModel& noise, std::vector<double>& values) {
   double key_switching_rise = 0;
   for (double& v : values) {
     const double before = v;
@@ -77,7 +81,8 @@ double relinearize_noise(const yashe::NoiseModel& noise, std::vector<double>& va
   return key_switching_rise;
 }
 
-void square_noise(const yashe::NoiseModel& noise, std::vector<double>& values) {
+template <class NoiseModel>
+void square_noise(const NoiseModel& noise, std::vector<double>& values) {
   for (double& v : values)
     v = noise.multiply(v, v);
 }
@@ -400,9 +405,12 @@ ParameterChoice select_default(const Model& model) {
 
 }  // namespace
 
-NoisePrediction predict_network_noise(const yashe::Parameters& params, const CompiledModel& model) {
-  const auto context = yashe::Context::create(params);
-  const yashe::NoiseModel noise(*context);
+namespace {
+
+// The network's noise under any scheme's keyless noise model (fresh, multiply, relinearize,
+// budget_bits; linear steps are Σ_j |w_j|·v_j for every scheme).
+template <class NoiseModel>
+NoisePrediction predict_with(const NoiseModel& noise, const CompiledModel& model) {
   std::vector<double> values(model.input_size, noise.fresh());
   NoisePrediction prediction;
   const auto worst = [&] {
@@ -424,8 +432,20 @@ NoisePrediction predict_network_noise(const yashe::Parameters& params, const Com
     prediction.noise_log2_after_step.push_back(worst());
   }
   if (degree_two) prediction.key_switching_bits += relinearize_noise(noise, values);
-  prediction.final_budget_bits = yashe::NoiseModel::budget_bits(worst());
+  prediction.final_budget_bits = NoiseModel::budget_bits(worst());
   return prediction;
+}
+
+}  // namespace
+
+NoisePrediction predict_network_noise(const yashe::Parameters& params, const CompiledModel& model) {
+  const auto context = yashe::Context::create(params);
+  return predict_with(yashe::NoiseModel(*context), model);
+}
+
+NoisePrediction predict_network_noise(const bfv::Parameters& params, const CompiledModel& model) {
+  const auto context = bfv::Context::create(params);
+  return predict_with(bfv::NoiseModel(*context), model);
 }
 
 double predict_budget_over_moduli(const yashe::Parameters& base,

@@ -22,6 +22,16 @@ std::vector<mpz_class> coefficients(RnsPoly p) {
   return p.to_bigint_centered();
 }
 
+RnsPoly rounded_scaled_message(const RnsContext& context, const Plaintext& m) {
+  const mpz_class t = static_cast<unsigned long>(context.t().value());
+  std::vector<mpz_class> scaled;
+  for (uint64_t x : m.coeffs) {
+    const mpz_class centred = centred_mod(mpz_class(static_cast<unsigned long>(x)), t);
+    scaled.push_back(rounded_quotient(context.q() * centred, t));  // ⌊x + 1/2⌋, as the fast path
+  }
+  return RnsPoly::from_bigint(context.ring(), scaled);
+}
+
 RnsPoly scale_and_round(const RnsContext& context, const std::vector<mpz_class>& x) {
   const mpz_class t = static_cast<unsigned long>(context.t().value());
   std::vector<mpz_class> scaled(x.size());

@@ -30,6 +30,65 @@ void add_scaled_message(const RnsContext& ctx, RnsPoly& c, const Plaintext& m) {
   }
 }
 
+namespace {
+
+void check_plaintext(const RnsContext& ctx, const Plaintext& m) {
+  if (m.coeffs.size() != ctx.n()) {
+    throw std::invalid_argument(
+        "plaintext has " + std::to_string(m.coeffs.size()) +
+        " coefficients, the parameters need n = " + std::to_string(ctx.n()));
+  }
+  for (uint64_t x : m.coeffs) {
+    if (x >= ctx.t().value()) {
+      throw std::invalid_argument("plaintext coefficient " + std::to_string(x) +
+                                  " is not reduced modulo t = " + std::to_string(ctx.t().value()));
+    }
+  }
+}
+
+// round(r_t(q)·w / t) = ⌊(2·r_t·w + t) / 2t⌋ for |w| <= t/2; |2·r_t·w| < 2^125.
+int64_t rounded_correction(const RnsContext& ctx, int64_t w) {
+  const i128 t = ctx.t().value();
+  const i128 numerator = 2 * static_cast<i128>(ctx.q_mod_t()) * w + t;
+  const i128 denominator = 2 * t;
+  i128 quotient = numerator / denominator;
+  if (numerator % denominator != 0 && numerator < 0) --quotient;  // floor, not truncation
+  return static_cast<int64_t>(quotient);
+}
+
+}  // namespace
+
+void add_rounded_scaled_message(const RnsContext& ctx, RnsPoly& c, const Plaintext& m) {
+  check_plaintext(ctx, m);
+  const size_t n = ctx.n();
+  std::vector<int64_t> centred(n), correction(n);
+  for (size_t j = 0; j < n; ++j) {
+    centred[j] = to_centered(m.coeffs[j], ctx.t());
+    correction[j] = rounded_correction(ctx, centred[j]);
+  }
+  for (size_t i = 0; i < ctx.q_base().size(); ++i) {
+    const Modulus& q = ctx.q_base()[i];
+    const ShoupMultiplier delta(ctx.delta_mod_q(i), q);
+    uint64_t* row = c.residues(i);
+    for (size_t j = 0; j < n; ++j) {
+      const uint64_t scaled = add_mod(mul_shoup(from_signed(centred[j], q), delta, q.value()),
+                                      from_signed(correction[j], q), q);
+      row[j] = add_mod(row[j], scaled, q);
+    }
+  }
+}
+
+std::vector<uint64_t> rounded_scaled_value(const RnsContext& ctx, int64_t w) {
+  const int64_t correction = rounded_correction(ctx, w);
+  std::vector<uint64_t> residues;
+  for (size_t i = 0; i < ctx.q_base().size(); ++i) {
+    const Modulus& q = ctx.q_base()[i];
+    residues.push_back(
+        add_mod(mul_mod(ctx.delta_mod_q(i), from_signed(w, q), q), from_signed(correction, q), q));
+  }
+  return residues;
+}
+
 RnsPoly base_extend(const RnsContext& ctx, const RnsPoly& c) {
   const size_t n = ctx.n(), k = ctx.q_base().size();
   RnsPoly lifted(ctx.product_ring(), PolyForm::coefficient);

@@ -15,8 +15,9 @@ class Encryptor {
   Encryptor(std::shared_ptr<const Context> context, PublicKey public_key);
 
   // FV12 §3, Encrypt: u ← ternary, e_1, e_2 ← χ (drawn in that order);
-  //   c = ([p_0·u + e_1 + Δ·[m]_t]_q, [p_1·u + e_2]_q),
-  // [m]_t taken centred. Throws std::invalid_argument for a plaintext of the wrong size or not
+  //   c = ([p_0·u + e_1 + round(q/t·[m]_t)]_q, [p_1·u + e_2]_q),
+  // [m]_t taken centred; the message at the exact scale q/t rather than Δ = ⌊q/t⌋ (KPZ21 §3, see
+  // rlwe::add_rounded_scaled_message), which removes the r_t(q)·m/q term from the fresh noise. Throws std::invalid_argument for a plaintext of the wrong size or not
   // reduced modulo t.
   Ciphertext encrypt(const Plaintext& plain, Prng& prng) const;
 

@@ -24,9 +24,9 @@ class Evaluator {
   void add_inplace(Ciphertext& a, const Ciphertext& b) const;
   void sub_inplace(Ciphertext& a, const Ciphertext& b) const;
   void negate_inplace(Ciphertext& a) const;
-  // c_0 + Δ·[m]_t: adds the plaintext m to the message.
+  // c_0 + round(q/t·[m]_t): adds the plaintext m to the message.
   void add_plain_inplace(Ciphertext& a, const Plaintext& m) const;
-  // c_0 + Δ·[w]_t on the constant coefficient (with batching, w in every slot).
+  // c_0 + round(q/t·[w]_t) on the constant coefficient (with batching, w in every slot).
   void add_scalar_inplace(Ciphertext& a, int64_t w) const;
   // a·w for a signed integer w, kept as a signed residue modulo each q_i: the noise grows by |w|,
   // never by t - |w|.

@@ -13,8 +13,7 @@ Ciphertext multiply_without_relinearization(const Context& context, const Cipher
                                             const Ciphertext& b);
 
 // Key switching of c_2 written out term by term (rlwe::reference::gadget_product).
-Ciphertext relinearize(const Context& context, const RelinearizationKey& key,
-                       const Ciphertext& ct);
+Ciphertext relinearize(const Context& context, const RelinearizationKey& key, const Ciphertext& ct);
 
 // [round(t/q · [c_0 + c_1·s + c_2·s²]_q)]_t with exact big-integer arithmetic.
 Plaintext decrypt(const Context& context, const SecretKey& secret_key, const Ciphertext& ct);

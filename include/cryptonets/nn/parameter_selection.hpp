@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "cryptonets/bfv/parameters.hpp"
 #include "cryptonets/nn/layers.hpp"
 #include "cryptonets/nn/model.hpp"
 #include "cryptonets/yashe/parameters.hpp"
@@ -37,6 +38,8 @@ struct NoisePrediction {
 // Values are tracked one by one, so that a layer's outputs may differ. Throws
 // std::invalid_argument if the parameters are invalid.
 NoisePrediction predict_network_noise(const yashe::Parameters& params, const CompiledModel& model);
+// The same circuit under BFV's keyless noise model (bfv/noise_model.hpp).
+NoisePrediction predict_network_noise(const bfv::Parameters& params, const CompiledModel& model);
 
 // The smallest predicted final budget over the plaintext moduli (each t_i has its own r_t(q) and
 // therefore its own noise).

@@ -11,12 +11,15 @@
 
 namespace cryptonets::rlwe::reference {
 
-// round(a / b) for b > 0 odd (no tie): ⌊(2a + b) / 2b⌋.
+// round(a / b) = ⌊a/b + 1/2⌋ = ⌊(2a + b) / 2b⌋ for b > 0 (no tie occurs for b odd and a = b·k/2).
 mpz_class rounded_quotient(const mpz_class& a, const mpz_class& b);
 // a mod m in (-m/2, m/2].
 mpz_class centred_mod(const mpz_class& a, const mpz_class& m);
 // The centred integer coefficients of p (any form).
 std::vector<mpz_class> coefficients(RnsPoly p);
+
+// round(q/t · [m]_t) coefficient by coefficient, [m]_t centred, as a polynomial of R_q.
+RnsPoly rounded_scaled_message(const RnsContext& context, const Plaintext& m);
 
 // [round(t/q · x)]_q for integer coefficients x, as a polynomial of R_q (coefficient form).
 RnsPoly scale_and_round(const RnsContext& context, const std::vector<mpz_class>& x);
