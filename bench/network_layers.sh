@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Per-layer times of the encrypted network for one full batch (issue: network runtime), at
-# n = 8192 (preset default) and n = 16384 (preset rlwe128), with 1 and 2 threads. Writes
+# n = 8192 (preset default) and n = 16384 (preset table-bound, called rlwe128 in results before 2026-11-30), with 1 and 2 threads. Writes
 # bench/results/network.md and bench/results/network.csv.
 #
 #   bash bench/network_layers.sh [build-dir] [images]     (defaults: build, 8192 = one full batch)
@@ -13,7 +13,7 @@ mkdir -p "$out"
 csv=$out/network.csv
 rm -f "$csv"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-for preset in default rlwe128; do
+for preset in default table-bound; do
   for threads in 1 2; do
     part=$(mktemp)
     # --batch keeps one batch whatever the ring degree; --no-noise: the diagnostics take time.

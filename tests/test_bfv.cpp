@@ -14,6 +14,7 @@
 #include "cryptonets/bfv/evaluator.hpp"
 #include "cryptonets/bfv/key_generator.hpp"
 #include "cryptonets/bfv/reference.hpp"
+#include "cryptonets/bfv/security.hpp"
 #include "cryptonets/rlwe/reference.hpp"
 #include "cryptonets/rlwe/scale_invariant.hpp"
 #include "yashe_test_support.hpp"
@@ -401,4 +402,24 @@ TEST_CASE("BFV at n = 16384: round trip, multiply and relinearise equal the GMP 
   CHECK(fx.decryptor.decrypt(product).coeffs == fx.plain.multiply(m1, m2).coeffs);
   CHECK(fx.measured_log2(product) <= product.noise_log2);
   depth_two_circuit(fx, 3);
+}
+
+TEST_CASE(
+    "the BFV security report: 128 bits inside the standard's ternary bound, assumptions named") {
+  const bfv::SecurityReport report = bfv::assess_security(parameters_8192());
+  CHECK(report.meets_128_classical);
+  CHECK(report.highest_table_level == 128);
+  CHECK(report.rlwe_samples == 5);  // the public key and one rlk element per prime
+  CHECK(report.estimate.bkz_classical() >= 128);
+  const std::string text = report.full_text();
+  CHECK(text.find("decision RLWE with a uniform ternary secret") != std::string::npos);
+  CHECK(text.find("circular security of the relinearisation key") != std::string::npos);
+  CHECK(report.one_line().find("128-bit classical") != std::string::npos);
+  // One 30-bit prime more: 248 bits, past the bound; the report says so.
+  Parameters wider = parameters_8192();
+  wider.q_primes.push_back(generate_ntt_primes(30, 1, 2 * wider.n)[0]);
+  const bfv::SecurityReport failing = bfv::assess_security(wider);
+  CHECK_FALSE(failing.meets_128_classical);
+  CHECK(failing.highest_table_level == 0);
+  CHECK(failing.one_line().find("NOT 128-bit") != std::string::npos);
 }

@@ -236,9 +236,11 @@ TEST_CASE(
 }
 
 TEST_CASE("Presets are listed, and an unknown preset name is refused naming the valid ones") {
-  CHECK(preset_names() == std::vector<std::string>{"default", "paper", "rlwe128"});
-  const ParameterChoice rlwe = preset("rlwe128", shipped_model());
-  CHECK(rlwe.name == "rlwe128");
+  CHECK(preset_names() == std::vector<std::string>{"default", "paper", "table-bound"});
+  const ParameterChoice rlwe = preset("table-bound", shipped_model());
+  CHECK(rlwe.name == "table-bound");
+  CHECK_THROWS_WITH_AS(preset("rlwe128", shipped_model()), doctest::Contains("table-bound"),
+                       std::invalid_argument);
   CHECK(rlwe.base.n == 16384);
   CHECK(rlwe.predicted_budget_bits >= 10);
   try {

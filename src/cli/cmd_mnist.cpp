@@ -104,7 +104,7 @@ int run_mnist(std::span<char* const> arguments) {
   const std::string data = default_data_directory();
   options.add_value("model", "FILE", "integer model", data + "/model.txt");
   options.add_value("data", "DIR", "MNIST IDX files with SHA256SUMS.uncompressed", data + "/mnist");
-  options.add_value("preset", "NAME", "parameter preset: default, paper or rlwe128", "default");
+  options.add_value("preset", "NAME", "parameter preset: default, paper or table-bound", "default");
   options.add_value("images", "N", "how many test images, from the first", "10000");
   options.add_value("batch", "N", "images per batch (at most n, the slot count)");
   add_threads_option(options);

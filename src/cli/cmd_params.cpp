@@ -15,7 +15,7 @@ int run_params(std::span<char* const> arguments) {
                        "what is and is not known of their security.");
   options.add_value("model", "FILE", "integer model whose range and depth the parameters must fit",
                     default_data_directory() + "/model.txt");
-  options.add_value("preset", "NAME", "a named parameter set: default, paper or rlwe128",
+  options.add_value("preset", "NAME", "a named parameter set: default, paper or table-bound",
                     "default");
   options.add_flag("select",
                    "select parameters for --security instead of a preset (RLWE estimate only)");

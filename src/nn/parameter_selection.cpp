@@ -474,7 +474,7 @@ ParameterChoice select_parameters(const Model& model, const SelectionTarget& tar
 }
 
 std::vector<std::string> preset_names() {
-  return {"default", "paper", "rlwe128"};
+  return {"default", "paper", "table-bound"};
 }
 
 ParameterChoice preset(const std::string& name, const Model& model) {
@@ -484,9 +484,9 @@ ParameterChoice preset(const std::string& name, const Model& model) {
     choice.name = "paper";
     return choice;
   }
-  if (name == "rlwe128") {
+  if (name == "table-bound") {
     ParameterChoice choice = select_parameters(model, {SelectionTarget::Mode::kSecurity, 128});
-    choice.name = "rlwe128";
+    choice.name = "table-bound";
     return choice;
   }
   std::string names;

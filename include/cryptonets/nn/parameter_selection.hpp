@@ -69,10 +69,12 @@ struct ParameterChoice {
 // negative margin) and std::runtime_error when no parameter set up to n = 32768 satisfies it.
 ParameterChoice select_parameters(const Model& model, const SelectionTarget& target);
 
-std::vector<std::string> preset_names();  // {"default", "paper", "rlwe128"}
+std::vector<std::string> preset_names();  // {"default", "paper", "table-bound"}
 // "default": n = 8192 and the fewest 55-bit primes that keep the default 10-bit margin (what the
-// main job uses). "paper": select_parameters in kPaper mode. "rlwe128": kSecurity mode at 128
-// bits (n = 16384 for the shipped model; an RLWE-only figure, see the security report). Throws
+// main job uses). "paper": select_parameters in kPaper mode. "table-bound": kSecurity mode at 128
+// bits: q inside the HE standard's 128-bit RLWE table bound (n = 16384 for the shipped model). The
+// name claims nothing: for YASHE' an RLWE table bound establishes no security (see the security
+// report); it was called "rlwe128" before. Throws
 // std::invalid_argument naming the valid presets for any other name.
 ParameterChoice preset(const std::string& name, const Model& model);
 
