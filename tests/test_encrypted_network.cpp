@@ -585,3 +585,123 @@ TEST_CASE("The AVX2 kernel's grouped outputs fold rows longer than 2^12 terms ex
   map.outputs = map.bias.size();
   check_kernels_agree(evaluator, map, inputs);
 }
+
+// ---- The same runtime under BFV (the deferred-relinearisation schedule and the fused kernel are
+// scheme-generic; each scheme brings only its evaluator and noise law).
+
+namespace {
+
+using encoding::BfvCrtDecryptionSet;
+using encoding::BfvCrtEncryptionSet;
+using encoding::BfvCrtKeys;
+
+// q: primes of 55, 55, 54, 54 bits (< 2^218, the HE standard's 128-bit bound at n = 8192 for
+// ternary secrets; the same primes serve smaller n), `count` plaintext moduli of `t_bits` bits.
+BfvCrtKeys bfv_network_keys(size_t n, int t_bits, size_t count, Prng& prng) {
+  bfv::Parameters base;
+  base.n = n;
+  base.q_primes = generate_ntt_primes(55, 2, 16384);
+  for (uint64_t q : generate_ntt_primes(54, 2, 16384))
+    base.q_primes.push_back(q);
+  const std::vector<uint64_t> moduli =
+      encoding::select_plaintext_moduli(n, t_bits, count, base.q_primes);
+  base.t = moduli[0];
+  return BfvCrtKeys::generate(base, moduli, prng);
+}
+
+}  // namespace
+
+TEST_CASE("BFV: the fused kernel over three-part ciphertexts equals the term-by-term reference") {
+  const size_t n = 8192;
+  Prng prng = Prng::insecure_seeded(61);
+  const BfvCrtKeys keys = bfv_network_keys(n, 39, 1, prng);
+  const bfv::Evaluator evaluator(keys.contexts[0], keys.keys[0].relinearization_key);
+  const bfv::Encryptor encryptor(keys.contexts[0], keys.keys[0].public_key);
+  const bfv::Decryptor decryptor(keys.contexts[0], keys.keys[0].secret_key);
+  const PlainRing plain(n, keys.contexts[0]->parameters().t);
+  std::vector<Plaintext> messages;
+  std::vector<Ciphertext> squares;
+  for (int j = 0; j < 6; ++j) {
+    messages.push_back(random_plaintext(prng, n, keys.contexts[0]->parameters().t));
+    const Ciphertext c = encryptor.encrypt(messages.back(), prng);
+    squares.push_back(evaluator.multiply_without_relinearization(c, c));
+    REQUIRE(squares.back().parts.size() == 3);
+  }
+  const LinearMap map = random_map(prng, squares.size(), 3, 12);
+  for (LinearKernel kernel : {LinearKernel::scalar, LinearKernel::best}) {
+    for (int threads : {1, 2}) {
+      const std::vector<Ciphertext> fused =
+          fused_linear_combinations(evaluator, map, squares, threads, {}, kernel);
+      for (size_t o = 0; o < map.outputs; ++o) {
+        const Ciphertext expected = weighted_sum_reference(evaluator, squares, map.terms_of(o));
+        CHECK(fused[o].parts == expected.parts);
+        CHECK(fused[o].degree == 2);
+        Plaintext sum = plain.zero();
+        for (const LinearTerm& term : map.terms_of(o)) {
+          const Plaintext m2 = plain.multiply(messages[term.input], messages[term.input]);
+          sum = plain.add(sum, plain.scale(m2, term.weight));
+        }
+        CHECK(decryptor.decrypt(fused[o]).coeffs == sum.coeffs);
+      }
+    }
+  }
+}
+
+TEST_CASE("BFV: the shipped model's encrypted MNIST predictions equal the plain ones, n = 1024") {
+  const Model model = load_model((repository_root() / "data/model.txt").string());
+  const MnistSet test = load_mnist(repository_root() / "data/mnist", MnistSplit::kTest);
+  const size_t count = 300;
+  const auto images = quantised_mnist_images(model, test, count);
+  Prng prng = Prng::insecure_seeded(62);
+  // n = 1024 keeps this quick (not a secure size); the n = 8192 run is in the slow suite.
+  const BfvCrtKeys keys = bfv_network_keys(1024, 39, 2, prng);
+  const BfvCrtEncryptionSet server(keys);
+  const BfvCrtDecryptionSet client(keys);
+  std::vector<StageReport> stages;
+  BfvInferenceOptions options;
+  options.threads = 2;
+  options.secret_keys_for_diagnostics = &client;
+  options.observe = [&](const StageReport& report) { stages.push_back(report); };
+  const EncryptedBatch scores =
+      infer(server, compile_model(model), encrypt_batch(server, model, images, prng, 2), options);
+  const auto encrypted = decrypt_scores(client, scores, track_ranges(model).output().bound);
+  CHECK(encrypted == plain_scores(compile_model(model), images, 2));
+  REQUIRE(!stages.empty());
+  for (const StageReport& stage : stages) {
+    CAPTURE(stage.stage);
+    REQUIRE(stage.measured_noise_budget.has_value());
+    CHECK(*stage.measured_noise_budget > 0);
+    CHECK(stage.predicted_noise_budget <= *stage.measured_noise_budget);
+  }
+  // BFV ciphertexts have two parts: the memory report counts both.
+  CHECK(stages.back().memory_bytes == 10 * 1024 * 4 * 8 * 2);
+}
+
+TEST_CASE("BFV at n = 8192, log2 q = 218: a full batch of MNIST equals the plain network" *
+          doctest::test_suite("slow")) {
+  const Model model = load_model((repository_root() / "data/model.txt").string());
+  const MnistSet test = load_mnist(repository_root() / "data/mnist", MnistSplit::kTest);
+  const auto images = quantised_mnist_images(model, test, 8192);
+  Prng prng = Prng::insecure_seeded(63);
+  const BfvCrtKeys keys = bfv_network_keys(8192, 39, 2, prng);
+  CHECK(keys.contexts[0]->parameters().log2_q() < 218);
+  const BfvCrtEncryptionSet server(keys);
+  const BfvCrtDecryptionSet client(keys);
+  std::vector<StageReport> stages;
+  BfvInferenceOptions options;
+  options.threads = 2;
+  options.secret_keys_for_diagnostics = &client;
+  options.observe = [&](const StageReport& report) { stages.push_back(report); };
+  const EncryptedBatch scores =
+      infer(server, compile_model(model), encrypt_batch(server, model, images, prng, 2), options);
+  const auto encrypted = decrypt_scores(client, scores, track_ranges(model).output().bound);
+  CHECK(encrypted == plain_scores(compile_model(model), images, 2));
+  for (const StageReport& stage : stages) {
+    MESSAGE("BFV n = 8192 modulus " << stage.modulus_index << " " << stage.stage << ": "
+                                    << stage.seconds << " s, budget measured "
+                                    << stage.measured_noise_budget.value_or(-1)
+                                    << " bits, predicted " << stage.predicted_noise_budget);
+    REQUIRE(stage.measured_noise_budget.has_value());
+    CHECK(stage.predicted_noise_budget <= *stage.measured_noise_budget);
+  }
+}

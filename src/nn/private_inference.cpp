@@ -11,7 +11,6 @@
 
 #include "cryptonets/arith/wide_integer.hpp"
 #include "cryptonets/nn/encrypted_arithmetic.hpp"
-#include "cryptonets/yashe/noise_model.hpp"
 
 namespace cryptonets {
 
@@ -23,20 +22,21 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-uint64_t ciphertext_bytes(const yashe::Ciphertext& c) {
+uint64_t ciphertext_bytes(const rlwe::Ciphertext& c) {
   return static_cast<uint64_t>(c.parts[0].ring().n()) * c.parts[0].ring().base().size() *
-         sizeof(uint64_t);
+         c.parts.size() * sizeof(uint64_t);
 }
 
-uint64_t memory_bytes_of(const std::vector<yashe::Ciphertext>& values) {
+uint64_t memory_bytes_of(const std::vector<rlwe::Ciphertext>& values) {
   return values.empty() ? 0 : values.size() * ciphertext_bytes(values.front());
 }
 
-double predicted_budget(const std::vector<yashe::Ciphertext>& values) {
+template <class Scheme>
+double predicted_budget(const std::vector<rlwe::Ciphertext>& values) {
   double worst = -std::numeric_limits<double>::infinity();
   for (const auto& c : values)
     worst = std::max(worst, c.noise_log2);
-  return yashe::NoiseModel::budget_bits(worst);
+  return Scheme::NoiseModel::budget_bits(worst);
 }
 
 // for (j < count) body(j) on `threads` OpenMP threads; the first exception thrown by a body is
@@ -58,8 +58,9 @@ void parallel_for(size_t count, int threads, const Body& body) {
 
 // Min budget over at most kNoiseSample ciphertexts spread evenly (the noise of a layer's outputs
 // differs little: they share the inputs' noise and weights of one size).
-double measured_budget(const yashe::Decryptor& decryptor,
-                       const std::vector<yashe::Ciphertext>& values, int threads) {
+template <class Decryptor>
+double measured_budget(const Decryptor& decryptor, const std::vector<rlwe::Ciphertext>& values,
+                       int threads) {
   const size_t count = std::min(values.size(), kNoiseSample);
   std::vector<double> budgets(count);
   parallel_for(count, threads, [&](size_t s) {
@@ -79,8 +80,9 @@ i128 checked_pixel(const Model& model, int64_t value, size_t image, size_t index
   return value;
 }
 
-void check_batch_against_keys(const encoding::CrtEncryptionSet& keys, const CompiledModel& model,
-                              const EncryptedBatch& batch) {
+template <class Scheme>
+void check_batch_against_keys(const encoding::BasicCrtEncryptionSet<Scheme>& keys,
+                              const CompiledModel& model, const EncryptedBatch& batch) {
   if (batch.values.size() != keys.size()) {
     throw std::invalid_argument("infer: the batch has " + std::to_string(batch.values.size()) +
                                 " plaintext moduli, the keys have " + std::to_string(keys.size()));
@@ -96,7 +98,7 @@ void check_batch_against_keys(const encoding::CrtEncryptionSet& keys, const Comp
                                   " inputs, the batch holds " + std::to_string(values.size()) +
                                   " ciphertexts for plaintext modulus " + std::to_string(i + 1));
     }
-    const yashe::Evaluator& evaluator = keys.evaluator(i);
+    const auto& evaluator = keys.evaluator(i);
     for (const auto& c : values) {
       if (c.key_id != evaluator.key_id()) {
         throw std::invalid_argument(
@@ -166,9 +168,10 @@ uint64_t EncryptedBatch::memory_bytes() const {
   return bytes;
 }
 
-EncryptedBatch encrypt_batch(const encoding::CrtEncryptionSet& keys, const Model& model,
-                             const std::vector<std::vector<int64_t>>& images, Prng& prng,
-                             int threads, const StageObserver& observe,
+template <class Scheme>
+EncryptedBatch encrypt_batch(const encoding::BasicCrtEncryptionSet<Scheme>& keys,
+                             const Model& model, const std::vector<std::vector<int64_t>>& images,
+                             Prng& prng, int threads, const StageObserver& observe,
                              const StageProgress& progress) {
   if (threads < 1) throw std::invalid_argument("encrypt_batch: threads must be >= 1");
   if (images.empty()) throw std::invalid_argument("encrypt_batch: no images");
@@ -199,7 +202,7 @@ EncryptedBatch encrypt_batch(const encoding::CrtEncryptionSet& keys, const Model
     generators.reserve(inputs);
     for (size_t j = 0; j < inputs; ++j)
       generators.push_back(prng.fork());
-    std::vector<yashe::Ciphertext>& row = batch.values[i];
+    std::vector<rlwe::Ciphertext>& row = batch.values[i];
     row.resize(inputs);
     std::atomic<size_t> finished{0};
     parallel_for(inputs, threads, [&](size_t j) {
@@ -216,15 +219,17 @@ EncryptedBatch encrypt_batch(const encoding::CrtEncryptionSet& keys, const Model
       report.seconds = seconds_since(start);
       report.ciphertexts = row.size();
       report.memory_bytes = memory_bytes_of(row);
-      report.predicted_noise_budget = predicted_budget(row);
+      report.predicted_noise_budget = predicted_budget<Scheme>(row);
       observe(report);
     }
   }
   return batch;
 }
 
-EncryptedBatch infer(const encoding::CrtEncryptionSet& keys, const CompiledModel& model,
-                     EncryptedBatch batch, const InferenceOptions& options) {
+template <class Scheme>
+EncryptedBatch infer(const encoding::BasicCrtEncryptionSet<Scheme>& keys,
+                     const CompiledModel& model, EncryptedBatch batch,
+                     const BasicInferenceOptions<Scheme>& options) {
   if (options.threads < 1) throw std::invalid_argument("infer: threads must be >= 1");
   check_batch_against_keys(keys, model, batch);
   const auto* diagnostics = options.secret_keys_for_diagnostics;
@@ -236,7 +241,8 @@ EncryptedBatch infer(const encoding::CrtEncryptionSet& keys, const CompiledModel
   result.images = batch.images;
   result.values.resize(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
-    EncryptedArithmetic arithmetic(keys.evaluator(i), options.threads);
+    BasicEncryptedArithmetic<typename Scheme::Evaluator> arithmetic(keys.evaluator(i),
+                                                                    options.threads);
     size_t step = 0;
     if (options.progress) {
       arithmetic.set_progress([&](size_t done, size_t total) {
@@ -244,7 +250,7 @@ EncryptedBatch infer(const encoding::CrtEncryptionSet& keys, const CompiledModel
       });
     }
     auto clock = Clock::now();
-    auto observe_step = [&](size_t layer_index, const std::vector<yashe::Ciphertext>& values) {
+    auto observe_step = [&](size_t layer_index, const std::vector<rlwe::Ciphertext>& values) {
       StageReport report;
       report.seconds = seconds_since(clock);
       report.stage = model.steps[step++].layer_name;
@@ -252,7 +258,7 @@ EncryptedBatch infer(const encoding::CrtEncryptionSet& keys, const CompiledModel
       report.modulus_index = i;
       report.ciphertexts = values.size();
       report.memory_bytes = memory_bytes_of(values);
-      report.predicted_noise_budget = predicted_budget(values);
+      report.predicted_noise_budget = predicted_budget<Scheme>(values);
       if (diagnostics != nullptr) {
         report.measured_noise_budget =
             measured_budget(diagnostics->decryptor(i), values, options.threads);
@@ -267,10 +273,10 @@ EncryptedBatch infer(const encoding::CrtEncryptionSet& keys, const CompiledModel
   return result;
 }
 
-std::vector<std::vector<mpz_class>> decrypt_scores(const encoding::CrtDecryptionSet& keys,
-                                                   const EncryptedBatch& scores,
-                                                   const mpz_class& output_bound,
-                                                   const StageObserver& observe) {
+template <class Scheme>
+std::vector<std::vector<mpz_class>> decrypt_scores(
+    const encoding::BasicCrtDecryptionSet<Scheme>& keys, const EncryptedBatch& scores,
+    const mpz_class& output_bound, const StageObserver& observe) {
   if (scores.values.size() != keys.size()) {
     throw std::invalid_argument("decrypt: the scores have " + std::to_string(scores.values.size()) +
                                 " plaintext moduli, the secret keys " +
@@ -346,5 +352,20 @@ std::vector<std::vector<mpz_class>> plain_scores(const CompiledModel& model,
   }
   return scores;
 }
+
+#define CRYPTONETS_INSTANTIATE_INFERENCE(SCHEME)                                                  \
+  template EncryptedBatch encrypt_batch<SCHEME>(const encoding::BasicCrtEncryptionSet<SCHEME>&,   \
+                                                const Model&,                                     \
+                                                const std::vector<std::vector<int64_t>>&, Prng&,  \
+                                                int, const StageObserver&, const StageProgress&); \
+  template EncryptedBatch infer<SCHEME>(const encoding::BasicCrtEncryptionSet<SCHEME>&,           \
+                                        const CompiledModel&, EncryptedBatch,                     \
+                                        const BasicInferenceOptions<SCHEME>&);                    \
+  template std::vector<std::vector<mpz_class>> decrypt_scores<SCHEME>(                            \
+      const encoding::BasicCrtDecryptionSet<SCHEME>&, const EncryptedBatch&, const mpz_class&,    \
+      const StageObserver&);
+CRYPTONETS_INSTANTIATE_INFERENCE(yashe::Scheme)
+CRYPTONETS_INSTANTIATE_INFERENCE(bfv::Scheme)
+#undef CRYPTONETS_INSTANTIATE_INFERENCE
 
 }  // namespace cryptonets
