@@ -1,8 +1,5 @@
 #include "cryptonets/nn/parameter_selection.hpp"
 
-#include "cryptonets/bfv/context.hpp"
-#include "cryptonets/bfv/noise_model.hpp"
-
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -14,8 +11,13 @@
 #include <span>
 #include <stdexcept>
 
+#include "cryptonets/arith/primes.hpp"
+#include "cryptonets/bfv/context.hpp"
+#include "cryptonets/bfv/noise_model.hpp"
+#include "cryptonets/bfv/security.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
 #include "cryptonets/nn/range.hpp"
+#include "cryptonets/rlwe/lattice_estimate.hpp"
 #include "cryptonets/yashe/context.hpp"
 #include "cryptonets/yashe/noise_model.hpp"
 #include "cryptonets/yashe/security.hpp"
@@ -494,6 +496,86 @@ ParameterChoice preset(const std::string& name, const Model& model) {
     names += (names.empty() ? "" : ", ") + known;
   throw std::invalid_argument("unknown parameter preset '" + name + "' (valid presets: " + names +
                               ")");
+}
+
+BfvParameterChoice select_bfv_parameters(const Model& model, double margin_bits) {
+  if (!(margin_bits >= 0)) throw std::invalid_argument("BFV parameters: the margin must be >= 0");
+  const RangeReport ranges = track_ranges(model);
+  const CompiledModel compiled = compile_model(model);
+  std::vector<std::string> misses;
+  for (size_t n : {size_t{8192}, size_t{16384}, size_t{32768}}) {
+    const std::optional<int> bound = rlwe::he_standard_max_log2_q(
+        rlwe::SecretDistribution::kTernary, rlwe::Adversary::kClassical, 128, n);
+    assert(bound);
+    // The fewest primes of at most kPrimeBits bits whose sizes sum to the bound: each prime of b
+    // bits is below 2^b, so log2 q stays below the bound.
+    const int count = (*bound + kPrimeBits - 1) / kPrimeBits;
+    const int small_bits = *bound / count, larger = *bound - small_bits * count;
+    bfv::Parameters base;
+    base.n = n;
+    if (larger > 0) base.q_primes = generate_ntt_primes(small_bits + 1, larger, 2 * n);
+    for (uint64_t q : generate_ntt_primes(small_bits, count - larger, 2 * n))
+      base.q_primes.push_back(q);
+    const PlaintextChoice plaintext = choose_plaintext_moduli(n, base.q_primes, ranges);
+    double budget = std::numeric_limits<double>::infinity();
+    for (uint64_t t : plaintext.moduli) {
+      base.t = t;
+      budget = std::min(budget, predict_network_noise(base, compiled).final_budget_bits);
+    }
+    base.t = plaintext.moduli[0];
+    if (budget < margin_bits) {
+      misses.push_back(
+          format("n = %zu (log2 q = %.1f): %.1f bits predicted", n, base.log2_q(), budget));
+      continue;
+    }
+    BfvParameterChoice choice;
+    choice.name = "bfv";
+    choice.base = base;
+    choice.plaintext_moduli = plaintext.moduli;
+    choice.predicted_budget_bits = budget;
+    choice.reasoning.push_back(format(
+        "plaintext: the outputs need %d bits; %zu moduli of %d bits, primes = 1 mod 2n (batching), "
+        "as for YASHE'",
+        ranges.output_bits(), plaintext.moduli.size(), plaintext.bits));
+    choice.reasoning.push_back(format(
+        "n = %zu, q: %zu primes of %d-%d bits, log2 q = %.1f <= %d, the HE standard's 128-bit "
+        "classical bound for ternary secrets (Table 1); no special prime is needed, so all of it "
+        "is q",
+        n, base.q_primes.size(), small_bits, larger > 0 ? small_bits + 1 : small_bits,
+        base.log2_q(), *bound));
+    for (const std::string& miss : misses)
+      choice.reasoning.push_back("smaller ring rejected: " + miss + ", below the margin");
+    choice.reasoning.push_back(
+        format("noise: %.1f bits predicted after the network (keyless 6-sigma model), margin %.0f",
+               budget, margin_bits));
+    choice.reasoning.push_back(
+        "relinearisation: one RNS digit per prime (its noise follows a weighted sum and costs "
+        "< 0.01 bit; a special prime would take bits from q inside the same bound)");
+    return choice;
+  }
+  std::string text;
+  for (const std::string& miss : misses)
+    text += (text.empty() ? "" : "; ") + miss;
+  throw std::runtime_error("BFV parameters: no ring degree up to 32768 keeps the margin (" + text +
+                           ")");
+}
+
+std::string describe(const BfvParameterChoice& choice) {
+  std::string text = "parameters '" + choice.name + "': " + choice.base.describe() + "\n";
+  text += "  q primes:";
+  for (uint64_t q : choice.base.q_primes)
+    text.append(" ").append(std::to_string(q));
+  text += "\n  plaintext moduli:";
+  for (uint64_t t : choice.plaintext_moduli)
+    text += format(" %llu (%.1f bits)", static_cast<unsigned long long>(t),
+                   std::log2(static_cast<double>(t)));
+  text += format("\n  predicted noise budget after the network: %.1f bits\n",
+                 choice.predicted_budget_bits);
+  text += "why:\n";
+  for (const std::string& line : choice.reasoning)
+    text.append("  - ").append(line).append("\n");
+  text.append("\n").append(bfv::assess_security(choice.base).full_text());
+  return text;
 }
 
 std::string describe(const ParameterChoice& choice) {

@@ -73,6 +73,10 @@ for command in params keygen encrypt infer decrypt mnist; do
   expect 2 "unknown option --bogus" - -- "$exe" "$command" --bogus
 done
 expect 2 "unknown command 'frobnicate'" - -- "$exe" frobnicate
+expect 2 "--scheme must be yashe or bfv, not 'ckks'" - -- "$exe" params --scheme ckks
+expect 2 "--scheme must be yashe or bfv, not 'ckks'" - -- "$exe" mnist --scheme ckks --images 1
+expect 2 "--preset and --select are for --scheme yashe" - -- \
+  "$exe" params --scheme bfv --preset paper
 expect 2 "missing required option --out" - -- "$exe" encrypt --keys client --images "$images"
 expect 2 "--threads expects an integer in [1, 1024], got 'many'" out.ct -- \
   "$exe" infer --keys server --in images.ct --out out.ct --threads many

@@ -78,6 +78,28 @@ std::vector<std::string> preset_names();  // {"default", "paper", "table-bound"}
 // std::invalid_argument naming the valid presets for any other name.
 ParameterChoice preset(const std::string& name, const Model& model);
 
+// ---- BFV (bfv/): parameters inside the HE standard's 128-bit classical bound for ternary secrets.
+
+struct BfvParameterChoice {
+  std::string name;      // "bfv"
+  bfv::Parameters base;  // base.t = plaintext_moduli[0]
+  std::vector<uint64_t> plaintext_moduli;
+  double predicted_budget_bits = 0;    // min over moduli, after the whole network
+  std::vector<std::string> reasoning;  // one line per decision
+};
+
+// The smallest n of 8192, 16384, 32768 at which q filling the standard's 128-bit classical bound
+// for ternary secrets (log2 q <= 218, 438, 881; no special prime: relinearisation uses RNS digits,
+// bfv/README.md) keeps `margin_bits` of predicted budget after the network, with the plaintext
+// moduli chosen as for YASHE'. q: the fewest primes of at most 55 bits, sizes summing to the bound
+// (n = 8192: 55 + 55 + 54 + 54). Throws std::runtime_error when none fits, std::invalid_argument
+// for a negative margin.
+BfvParameterChoice select_bfv_parameters(const Model& model, double margin_bits = 10);
+
+// Multi-line text for `cryptonets params --scheme bfv`: parameters, moduli, predicted budget,
+// reasoning and the BFV security report.
+std::string describe(const BfvParameterChoice& choice);
+
 // Multi-line text for `cryptonets params`: the parameters, the plaintext moduli, the predicted
 // budget, the reasoning and the full security report.
 std::string describe(const ParameterChoice& choice);
