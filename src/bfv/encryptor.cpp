@@ -7,31 +7,12 @@
 
 namespace cryptonets::bfv {
 
-namespace {
-
-void check_plaintext(const Context& ctx, const Plaintext& plain) {
-  if (plain.coeffs.size() != ctx.n()) {
-    throw std::invalid_argument(
-        "BFV Encryptor: plaintext has " + std::to_string(plain.coeffs.size()) +
-        " coefficients, the parameters need n = " + std::to_string(ctx.n()));
-  }
-  for (uint64_t m : plain.coeffs) {
-    if (m >= ctx.parameters().t) {
-      throw std::invalid_argument(
-          "BFV Encryptor: plaintext coefficient " + std::to_string(m) +
-          " is not reduced modulo t = " + std::to_string(ctx.parameters().t));
-    }
-  }
-}
-
-}  // namespace
-
 Encryptor::Encryptor(std::shared_ptr<const Context> context, PublicKey public_key)
     : context_(std::move(context)), public_key_(std::move(public_key)), noise_model_(*context_) {}
 
 Ciphertext Encryptor::encrypt(const Plaintext& plain, Prng& prng) const {
   const Context& ctx = *context_;
-  check_plaintext(ctx, plain);
+  rlwe::check_plaintext(ctx.rns(), plain);  // before any randomness is drawn
   const DiscreteGaussian chi(ctx.parameters().sigma);
   RnsPoly u = RnsPoly::from_signed(ctx.ring(), sample_ternary(prng, ctx.n()));
   u.to_evaluation();

@@ -560,40 +560,42 @@ BfvParameterChoice select_bfv_parameters(const Model& model, double margin_bits)
                            ")");
 }
 
-std::string describe(const BfvParameterChoice& choice) {
-  std::string text = "parameters '" + choice.name + "': " + choice.base.describe() + "\n";
+namespace {
+
+// The text of `cryptonets params` for either scheme.
+std::string describe_choice(const std::string& name, const std::string& parameters,
+                            const std::vector<uint64_t>& q_primes,
+                            const std::vector<uint64_t>& plaintext_moduli, double budget,
+                            const std::vector<std::string>& reasoning,
+                            const std::string& security_report) {
+  std::string text = "parameters '" + name + "': " + parameters + "\n";
   text += "  q primes:";
-  for (uint64_t q : choice.base.q_primes)
+  for (uint64_t q : q_primes)
     text.append(" ").append(std::to_string(q));
   text += "\n  plaintext moduli:";
-  for (uint64_t t : choice.plaintext_moduli)
+  for (uint64_t t : plaintext_moduli)
     text += format(" %llu (%.1f bits)", static_cast<unsigned long long>(t),
                    std::log2(static_cast<double>(t)));
-  text += format("\n  predicted noise budget after the network: %.1f bits\n",
-                 choice.predicted_budget_bits);
+  text += format("\n  predicted noise budget after the network: %.1f bits\n", budget);
   text += "why:\n";
-  for (const std::string& line : choice.reasoning)
+  for (const std::string& line : reasoning)
     text.append("  - ").append(line).append("\n");
-  text.append("\n").append(bfv::assess_security(choice.base).full_text());
+  text.append("\n").append(security_report);
   return text;
 }
 
+}  // namespace
+
+std::string describe(const BfvParameterChoice& choice) {
+  return describe_choice(choice.name, choice.base.describe(), choice.base.q_primes,
+                         choice.plaintext_moduli, choice.predicted_budget_bits, choice.reasoning,
+                         bfv::assess_security(choice.base).full_text());
+}
+
 std::string describe(const ParameterChoice& choice) {
-  std::string text = "parameters '" + choice.name + "': " + choice.base.describe() + "\n";
-  text += "  q primes:";
-  for (uint64_t q : choice.base.q_primes)
-    text.append(" ").append(std::to_string(q));
-  text += "\n  plaintext moduli:";
-  for (uint64_t t : choice.plaintext_moduli)
-    text += format(" %llu (%.1f bits)", static_cast<unsigned long long>(t),
-                   std::log2(static_cast<double>(t)));
-  text += format("\n  predicted noise budget after the network: %.1f bits\n",
-                 choice.predicted_budget_bits);
-  text += "why:\n";
-  for (const std::string& line : choice.reasoning)
-    text.append("  - ").append(line).append("\n");
-  text.append("\n").append(yashe::assess_security(choice.base).full_text());
-  return text;
+  return describe_choice(choice.name, choice.base.describe(), choice.base.q_primes,
+                         choice.plaintext_moduli, choice.predicted_budget_bits, choice.reasoning,
+                         yashe::assess_security(choice.base).full_text());
 }
 
 }  // namespace cryptonets

@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <set>
 #include <stdexcept>
@@ -10,6 +11,28 @@
 #include "cryptonets/arith/primes.hpp"
 
 namespace cryptonets::rlwe {
+
+uint64_t parameter_fingerprint(uint64_t domain, size_t n, const std::vector<uint64_t>& q_primes,
+                               uint64_t t, double sigma, int decomposition_bits) {
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64-bit offset basis
+  auto mix = [&h](uint64_t word) {
+    for (int byte = 0; byte < 8; ++byte) {
+      h ^= (word >> (8 * byte)) & 0xff;
+      h *= 0x100000001b3ull;  // FNV prime
+    }
+  };
+  mix(domain);
+  mix(n);
+  mix(q_primes.size());
+  for (uint64_t q : q_primes)
+    mix(q);
+  mix(t);
+  uint64_t sigma_bits;
+  std::memcpy(&sigma_bits, &sigma, sizeof sigma_bits);
+  mix(sigma_bits);
+  mix(static_cast<uint64_t>(decomposition_bits));
+  return h;
+}
 
 double log2_of_product(const std::vector<uint64_t>& primes) {
   double bits = 0;

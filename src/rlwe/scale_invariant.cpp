@@ -7,31 +7,6 @@
 
 namespace cryptonets::rlwe {
 
-void add_scaled_message(const RnsContext& ctx, RnsPoly& c, const Plaintext& m) {
-  const size_t n = ctx.n();
-  if (m.coeffs.size() != n) {
-    throw std::invalid_argument("plaintext has " + std::to_string(m.coeffs.size()) +
-                                " coefficients, the parameters need n = " + std::to_string(n));
-  }
-  for (uint64_t x : m.coeffs) {
-    if (x >= ctx.t().value()) {
-      throw std::invalid_argument("plaintext coefficient " + std::to_string(x) +
-                                  " is not reduced modulo t = " + std::to_string(ctx.t().value()));
-    }
-  }
-  for (size_t i = 0; i < ctx.q_base().size(); ++i) {
-    const Modulus& q = ctx.q_base()[i];
-    const ShoupMultiplier delta(ctx.delta_mod_q(i), q);
-    uint64_t* row = c.residues(i);
-    for (size_t j = 0; j < n; ++j) {
-      const uint64_t centred = from_signed(to_centered(m.coeffs[j], ctx.t()), q);
-      row[j] = add_mod(row[j], mul_shoup(centred, delta, q.value()), q);
-    }
-  }
-}
-
-namespace {
-
 void check_plaintext(const RnsContext& ctx, const Plaintext& m) {
   if (m.coeffs.size() != ctx.n()) {
     throw std::invalid_argument(
@@ -45,6 +20,22 @@ void check_plaintext(const RnsContext& ctx, const Plaintext& m) {
     }
   }
 }
+
+void add_scaled_message(const RnsContext& ctx, RnsPoly& c, const Plaintext& m) {
+  check_plaintext(ctx, m);
+  const size_t n = ctx.n();
+  for (size_t i = 0; i < ctx.q_base().size(); ++i) {
+    const Modulus& q = ctx.q_base()[i];
+    const ShoupMultiplier delta(ctx.delta_mod_q(i), q);
+    uint64_t* row = c.residues(i);
+    for (size_t j = 0; j < n; ++j) {
+      const uint64_t centred = from_signed(to_centered(m.coeffs[j], ctx.t()), q);
+      row[j] = add_mod(row[j], mul_shoup(centred, delta, q.value()), q);
+    }
+  }
+}
+
+namespace {
 
 // round(r_t(q)·w / t) = ⌊(2·r_t·w + t) / 2t⌋ for |w| <= t/2; |2·r_t·w| < 2^125.
 int64_t rounded_correction(const RnsContext& ctx, int64_t w) {

@@ -28,24 +28,9 @@ Parameters Parameters::create(size_t n, size_t count, int bits, uint64_t t) {
 }
 
 uint64_t Parameters::fingerprint() const {
-  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64-bit offset basis
-  auto mix = [&h](uint64_t word) {
-    for (int byte = 0; byte < 8; ++byte) {
-      h ^= (word >> (8 * byte)) & 0xff;
-      h *= 0x100000001b3ull;  // FNV prime
-    }
-  };
-  mix(0x59415348452d7031ull);  // "YASHE-p1": domain separation and format version
-  mix(n);
-  mix(q_primes.size());
-  for (uint64_t q : q_primes)
-    mix(q);
-  mix(t);
-  uint64_t sigma_bits;
-  std::memcpy(&sigma_bits, &sigma, sizeof sigma_bits);
-  mix(sigma_bits);
-  mix(static_cast<uint64_t>(decomposition_bits));
-  return h;
+  // "YASHE-p1": domain separation and format version
+  return rlwe::parameter_fingerprint(0x59415348452d7031ull, n, q_primes, t, sigma,
+                                     decomposition_bits);
 }
 
 double Parameters::log2_q() const {

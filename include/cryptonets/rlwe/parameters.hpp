@@ -16,6 +16,12 @@ void validate_ring_parameters(const std::string& scheme, size_t n,
                               const std::vector<uint64_t>& q_primes, uint64_t t, double sigma,
                               int decomposition_bits);
 
+// A short, stable identity of ring parameters: 64-bit FNV-1a over the words domain, n, k, q_1..q_k,
+// t, the IEEE-754 bits of σ and decomposition_bits. `domain` separates schemes and format versions.
+// It detects mistakes, not forgeries.
+uint64_t parameter_fingerprint(uint64_t domain, size_t n, const std::vector<uint64_t>& q_primes,
+                               uint64_t t, double sigma, int decomposition_bits);
+
 // Σ log2 q_i.
 double log2_of_product(const std::vector<uint64_t>& primes);
 

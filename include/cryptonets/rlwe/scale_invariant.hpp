@@ -12,6 +12,9 @@
 
 namespace cryptonets::rlwe {
 
+// Throws std::invalid_argument unless m has n coefficients, each in [0, t).
+void check_plaintext(const RnsContext& context, const Plaintext& m);
+
 // c += Δ·[m]_t, with [m]_t the centred lift in (-t/2, t/2] (which keeps r_t(q)·m small).
 // c: coefficient form, base q; m: n coefficients in [0, t) (std::invalid_argument otherwise).
 void add_scaled_message(const RnsContext& context, RnsPoly& c, const Plaintext& m);
