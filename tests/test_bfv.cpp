@@ -200,6 +200,33 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("BFV re-randomisation keeps the message, changes every part, and refuses foreign input") {
+  Fixture& fx = fixture_8192();
+  const Plaintext m = fx.random();
+  const Ciphertext c = fx.encrypt(m);
+  Ciphertext fresh = c;
+  fx.encryptor.rerandomize_inplace(fresh, fx.prng);
+  CHECK(fx.decryptor.decrypt(fresh).coeffs == m.coeffs);
+  CHECK(fresh.parts[0] != c.parts[0]);
+  CHECK(fresh.parts[1] != c.parts[1]);
+  CHECK(fresh.noise_log2 == doctest::Approx(c.noise_log2 + 1));  // two fresh noises
+  CHECK(fx.measured_log2(fresh) <= fresh.noise_log2);
+  // A noiseless "ciphertext" (Δ-scaled message, zero mask) becomes a real one.
+  Ciphertext transparent = c;
+  fx.evaluator.multiply_scalar_inplace(transparent, 0);
+  fx.evaluator.add_scalar_inplace(transparent, 7);
+  fx.encryptor.rerandomize_inplace(transparent, fx.prng);
+  CHECK(transparent.parts[1] != RnsPoly(fx.context->ring(), PolyForm::coefficient));
+  CHECK(fx.decryptor.decrypt(transparent).coeffs[0] == 7);
+  Ciphertext three = fx.evaluator.multiply_without_relinearization(c, c);
+  CHECK_THROWS_WITH_AS(fx.encryptor.rerandomize_inplace(three, fx.prng),
+                       doctest::Contains("relinearise first"), std::invalid_argument);
+  Ciphertext foreign = c;
+  foreign.key_id ^= 1;
+  CHECK_THROWS_WITH_AS(fx.encryptor.rerandomize_inplace(foreign, fx.prng),
+                       doctest::Contains("another key pair"), std::invalid_argument);
+}
+
 TEST_CASE("a negative weight costs BFV its absolute value in noise, not t - |w|") {
   Fixture& fx = fixture_8192();
   const Ciphertext c = fx.encrypt(fx.random());

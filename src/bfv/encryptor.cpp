@@ -33,6 +33,34 @@ Ciphertext Encryptor::encrypt(const Plaintext& plain, Prng& prng) const {
   return ct;
 }
 
+Ciphertext Encryptor::encrypt_zero(Prng& prng) const {
+  return encrypt(Plaintext{std::vector<uint64_t>(context_->n(), 0)}, prng);
+}
+
+void Encryptor::rerandomize_inplace(Ciphertext& ct, Prng& prng) const {
+  if (ct.key_id != public_key_.key_id) {
+    throw std::invalid_argument(
+        "BFV rerandomize_inplace: the ciphertext is under another key pair");
+  }
+  if (ct.parts.size() != 2 || ct.degree != 1) {
+    throw std::invalid_argument(
+        "BFV rerandomize_inplace: relinearise first (an encryption of zero has two parts, this "
+        "ciphertext " +
+        std::to_string(ct.parts.size()) + ")");
+  }
+  for (const RnsPoly& part : ct.parts) {
+    if (part.empty() || !(part.ring().base() == context_->q_base()) || part.n() != context_->n() ||
+        part.form() != PolyForm::coefficient) {
+      throw std::invalid_argument(
+          "BFV rerandomize_inplace: the ciphertext belongs to other parameters");
+    }
+  }
+  const Ciphertext zero = encrypt_zero(prng);
+  ct.parts[0] += zero.parts[0];
+  ct.parts[1] += zero.parts[1];
+  ct.noise_log2 = NoiseModel::add(ct.noise_log2, zero.noise_log2);
+}
+
 Decryptor::Decryptor(std::shared_ptr<const Context> context, SecretKey secret_key)
     : context_(std::move(context)), secret_key_(std::move(secret_key)) {
   s_squared_ = secret_key_.s;

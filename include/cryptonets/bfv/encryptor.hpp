@@ -17,9 +17,18 @@ class Encryptor {
   // FV12 §3, Encrypt: u ← ternary, e_1, e_2 ← χ (drawn in that order);
   //   c = ([p_0·u + e_1 + round(q/t·[m]_t)]_q, [p_1·u + e_2]_q),
   // [m]_t taken centred; the message at the exact scale q/t rather than Δ = ⌊q/t⌋ (KPZ21 §3, see
-  // rlwe::add_rounded_scaled_message), which removes the r_t(q)·m/q term from the fresh noise. Throws std::invalid_argument for a plaintext of the wrong size or not
-  // reduced modulo t.
+  // rlwe::add_rounded_scaled_message), which removes the r_t(q)·m/q term from the fresh noise.
+  // Throws std::invalid_argument for a plaintext of the wrong size or not reduced modulo t.
   Ciphertext encrypt(const Plaintext& plain, Prng& prng) const;
+
+  // A fresh encryption of zero.
+  Ciphertext encrypt_zero(Prng& prng) const;
+
+  // ct + a fresh encryption of zero: the same message under new encryption randomness, so that an
+  // output reveals nothing of how it was computed beyond its noise (re-randomisation; noise grows
+  // by NoiseModel::fresh()). Throws std::invalid_argument for a ciphertext of another key pair,
+  // other parameters, or three parts (relinearise first).
+  void rerandomize_inplace(Ciphertext& ct, Prng& prng) const;
 
  private:
   std::shared_ptr<const Context> context_;
