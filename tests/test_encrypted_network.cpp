@@ -9,6 +9,7 @@
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/nn/encrypted_arithmetic.hpp"
+#include "cryptonets/nn/parameter_selection.hpp"
 #include "cryptonets/nn/private_inference.hpp"
 #include "cryptonets/nn/range.hpp"
 #include "cryptonets/yashe/encryptor.hpp"
@@ -655,6 +656,7 @@ namespace {
 struct BfvMnistRun {
   std::vector<std::vector<mpz_class>> encrypted, expected;
   std::vector<StageReport> stages;
+  std::vector<bfv::Parameters> params;  // per plaintext modulus
 };
 
 BfvMnistRun run_bfv_mnist(size_t n, size_t count, uint64_t seed) {
@@ -666,6 +668,8 @@ BfvMnistRun run_bfv_mnist(size_t n, size_t count, uint64_t seed) {
   const BfvCrtEncryptionSet server(keys);
   const BfvCrtDecryptionSet client(keys);
   BfvMnistRun run;
+  for (const auto& context : keys.contexts)
+    run.params.push_back(context->parameters());
   BfvInferenceOptions options;
   options.threads = 2;
   options.secret_keys_for_diagnostics = &client;
@@ -692,6 +696,20 @@ TEST_CASE("BFV: the shipped model's encrypted MNIST predictions equal the plain 
   }
   // BFV ciphertexts have two parts: the memory report counts both.
   CHECK(run.stages.back().memory_bytes == 10 * 1024 * 4 * 8 * 2);
+  // The keyless prediction (parameter selection) is the estimate the encrypted run carried.
+  const CompiledModel compiled =
+      compile_model(load_model((repository_root() / "data/model.txt").string()));
+  for (const StageReport& stage : run.stages) {
+    if (!stage.layer_index) continue;
+    const NoisePrediction prediction =
+        predict_network_noise(run.params.at(stage.modulus_index), compiled);
+    size_t step = 0;
+    while (compiled.steps[step].layer_index != *stage.layer_index)
+      ++step;
+    CHECK(stage.predicted_noise_budget ==
+          doctest::Approx(bfv::NoiseModel::budget_bits(prediction.noise_log2_after_step[step]))
+              .epsilon(1e-9));
+  }
 }
 
 TEST_CASE("BFV at n = 8192, log2 q = 218: a full batch of MNIST equals the plain network" *
