@@ -298,39 +298,24 @@ rlwe::Ciphertext weighted_sum_reference(const Evaluator& evaluator,
 }
 
 template <class Evaluator>
-BasicEncryptedArithmetic<Evaluator>::BasicEncryptedArithmetic(const Evaluator& evaluator,
-                                                              int threads)
+CiphertextOps<Evaluator>::CiphertextOps(const Evaluator& evaluator, int threads)
     : evaluator_(evaluator), threads_(threads) {
   if (threads < 1) throw std::invalid_argument("EncryptedArithmetic: threads must be >= 1");
 }
 
 template <class Evaluator>
-typename BasicEncryptedArithmetic<Evaluator>::Value
-BasicEncryptedArithmetic<Evaluator>::multiply_accumulate(std::span<const Value> inputs,
-                                                         std::span<const LinearTerm> terms) {
-  LinearMap single;
-  single.inputs = inputs.size();
-  single.outputs = 1;
-  single.row_begin = {0, terms.size()};
-  single.terms.assign(terms.begin(), terms.end());
-  single.bias = {0};
-  return std::move(fused_linear_combinations(evaluator_, single, inputs, threads_)[0]);
+std::vector<rlwe::Ciphertext> CiphertextOps<Evaluator>::linear(
+    const LinearMap& map, std::span<const rlwe::Ciphertext> inputs) {
+  return fused_linear_combinations(evaluator_, map, inputs, threads_, progress_);
 }
 
 template <class Evaluator>
-void BasicEncryptedArithmetic<Evaluator>::add_constant(Value& value, int64_t constant) {
-  evaluator_.relinearize_inplace(value);  // a constant is added under f, not f²
-  evaluator_.add_scalar_inplace(value, constant);
-}
-
-template <class Evaluator>
-void BasicEncryptedArithmetic<Evaluator>::square(Value& value) {
+void CiphertextOps<Evaluator>::relinearize(rlwe::Ciphertext& value) const {
   evaluator_.relinearize_inplace(value);
-  value = evaluator_.multiply_without_relinearization(value, value);
 }
 
 template <class Evaluator>
-void BasicEncryptedArithmetic<Evaluator>::relinearize_all(std::vector<Value>& values) {
+void CiphertextOps<Evaluator>::relinearize_all(std::vector<rlwe::Ciphertext>& values) {
   // One ciphertext per thread; the evaluator's own parallel loops then run single-threaded.
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
   for (size_t j = 0; j < values.size(); ++j)
@@ -338,34 +323,17 @@ void BasicEncryptedArithmetic<Evaluator>::relinearize_all(std::vector<Value>& va
 }
 
 template <class Evaluator>
-std::vector<typename BasicEncryptedArithmetic<Evaluator>::Value>
-BasicEncryptedArithmetic<Evaluator>::apply_linear(const LinearMap& map,
-                                                  std::span<const Value> inputs) {
-  std::vector<Value> outputs =
-      fused_linear_combinations(evaluator_, map, inputs, threads_, progress_);
-  // Squares left their outputs unrelinearised: key switching now runs once per output of this
-  // layer instead of once per input (100 instead of 845 in CryptoNets' layer 3), and its noise is
-  // added after the weights instead of being multiplied by them.
-  relinearize_all(outputs);
-  for (size_t o = 0; o < outputs.size(); ++o) {
-    if (map.bias[o] != 0) evaluator_.add_scalar_inplace(outputs[o], map.bias[o]);
-  }
-  return outputs;
+void CiphertextOps<Evaluator>::add_scalar(rlwe::Ciphertext& value, int64_t constant) const {
+  evaluator_.add_scalar_inplace(value, constant);
 }
 
 template <class Evaluator>
-void BasicEncryptedArithmetic<Evaluator>::square_all(std::vector<Value>& values) {
-  // One ciphertext per thread; the evaluator's own parallel loops then run single-threaded.
-  std::atomic<size_t> finished{0};
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
-  for (size_t j = 0; j < values.size(); ++j) {
-    square(values[j]);
-    if (progress_) progress_(++finished, values.size());
-  }
+void CiphertextOps<Evaluator>::square_unrelinearized(rlwe::Ciphertext& value) const {
+  value = evaluator_.multiply_without_relinearization(value, value);
 }
 
-template class BasicEncryptedArithmetic<yashe::Evaluator>;
-template class BasicEncryptedArithmetic<bfv::Evaluator>;
+template class CiphertextOps<yashe::Evaluator>;
+template class CiphertextOps<bfv::Evaluator>;
 
 #define CRYPTONETS_INSTANTIATE_LINEAR(EVALUATOR)                                  \
   template std::vector<rlwe::Ciphertext> fused_linear_combinations<EVALUATOR>(    \

@@ -16,6 +16,7 @@
 #include "cryptonets/bfv/noise_model.hpp"
 #include "cryptonets/bfv/security.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
+#include "cryptonets/nn/deferred_relinearization.hpp"
 #include "cryptonets/nn/range.hpp"
 #include "cryptonets/rlwe/lattice_estimate.hpp"
 #include "cryptonets/yashe/context.hpp"
@@ -69,24 +70,6 @@ std::vector<double> linear_step_noise(const LinearMap& map, const std::vector<do
     outputs[o] = bound > 0 ? largest + std::log2(bound) : kNoNoise;
   }
   return outputs;
-}
-
-// Evaluator::relinearize_inplace on every value; returns the largest rise due to key switching.
-template <class NoiseModel>
-double relinearize_noise(const NoiseModel& noise, std::vector<double>& values) {
-  double key_switching_rise = 0;
-  for (double& v : values) {
-    const double before = v;
-    v = noise.relinearize(v);
-    key_switching_rise = std::max(key_switching_rise, v - before);
-  }
-  return key_switching_rise;
-}
-
-template <class NoiseModel>
-void square_noise(const NoiseModel& noise, std::vector<double>& values) {
-  for (double& v : values)
-    v = noise.multiply(v, v);
 }
 
 struct Candidate {
@@ -409,32 +392,82 @@ ParameterChoice select_default(const Model& model) {
 
 namespace {
 
-// The network's noise under any scheme's keyless noise model (fresh, multiply, relinearize,
-// budget_bits; linear steps are Σ_j |w_j|·v_j for every scheme).
+// The keyless steps of the deferred-relinearisation schedule (deferred_relinearization.hpp): a
+// value is its noise estimate log2 ‖v‖∞ and whether it awaits relinearisation. The formulas are
+// the scheme's noise model and the fused kernel's Σ |w_j|·v_j (adding a constant leaves the noise
+// unchanged). key_switching_bits adds, per relinearisation pass, the largest rise of a value's
+// noise due to key switching.
+struct NoiseValue {
+  double noise_log2 = kNoNoise;
+  bool degree_two = false;
+};
+
+template <class NoiseModel>
+class NoiseOps {
+ public:
+  using Value = NoiseValue;
+
+  NoiseOps(const NoiseModel& noise, double& key_switching_bits)
+      : noise_(noise), key_switching_bits_(key_switching_bits) {}
+
+  std::vector<Value> linear(const LinearMap& map, std::span<const Value> inputs) const {
+    std::vector<double> noise(inputs.size());
+    for (size_t j = 0; j < inputs.size(); ++j)
+      noise[j] = inputs[j].noise_log2;
+    std::vector<Value> outputs;
+    for (double v : linear_step_noise(map, noise))
+      outputs.push_back({v, !inputs.empty() && inputs[0].degree_two});
+    return outputs;
+  }
+  void relinearize(Value& value) {
+    if (!value.degree_two) return;
+    const double before = value.noise_log2;
+    value.noise_log2 = noise_.relinearize(before);
+    value.degree_two = false;
+    pass_rise_ = std::max(pass_rise_, value.noise_log2 - before);
+  }
+  void relinearize_all(std::vector<Value>& values) {
+    for_each(values, [this](Value& value) { relinearize(value); });
+  }
+  void add_scalar(Value&, int64_t) const {}
+  void square_unrelinearized(Value& value) const {
+    value.noise_log2 = noise_.multiply(value.noise_log2, value.noise_log2);
+    value.degree_two = true;
+  }
+  template <class F>
+  void for_each(std::vector<Value>& values, const F& f) {
+    pass_rise_ = 0;
+    for (Value& value : values)
+      f(value);
+    key_switching_bits_ += pass_rise_;
+  }
+
+ private:
+  const NoiseModel& noise_;
+  double& key_switching_bits_;
+  double pass_rise_ = 0;
+};
+
+double worst_noise(const std::vector<NoiseValue>& values) {
+  double worst = kNoNoise;
+  for (const NoiseValue& value : values)
+    worst = std::max(worst, value.noise_log2);
+  return worst;
+}
+
+// The network's noise under any scheme's keyless noise model, through the same schedule as an
+// encrypted run (infer: evaluate, then relinearize_all).
 template <class NoiseModel>
 NoisePrediction predict_with(const NoiseModel& noise, const CompiledModel& model) {
-  std::vector<double> values(model.input_size, noise.fresh());
   NoisePrediction prediction;
-  const auto worst = [&] {
-    return values.empty() ? kNoNoise : *std::max_element(values.begin(), values.end());
-  };
-  // The deferred relinearisation of EncryptedArithmetic: a square leaves degree 2; key switching
-  // follows the next linear combination, or precedes the next square, or ends the network.
-  bool degree_two = false;
-  for (const CompiledStep& step : model.steps) {
-    if (step.kind == CompiledStep::Kind::kSquare) {
-      if (degree_two) prediction.key_switching_bits += relinearize_noise(noise, values);
-      square_noise(noise, values);
-      degree_two = true;
-    } else {
-      values = linear_step_noise(step.map, values);
-      if (degree_two) prediction.key_switching_bits += relinearize_noise(noise, values);
-      degree_two = false;
-    }
-    prediction.noise_log2_after_step.push_back(worst());
-  }
-  if (degree_two) prediction.key_switching_bits += relinearize_noise(noise, values);
-  prediction.final_budget_bits = NoiseModel::budget_bits(worst());
+  DeferredRelinearization<NoiseOps<NoiseModel>> arithmetic(noise, prediction.key_switching_bits);
+  std::vector<NoiseValue> values =
+      evaluate(model, std::vector<NoiseValue>(model.input_size, {noise.fresh(), false}), arithmetic,
+               [&](size_t, const std::vector<NoiseValue>& after) {
+                 prediction.noise_log2_after_step.push_back(worst_noise(after));
+               });
+  arithmetic.relinearize_all(values);
+  prediction.final_budget_bits = NoiseModel::budget_bits(worst_noise(values));
   return prediction;
 }
 

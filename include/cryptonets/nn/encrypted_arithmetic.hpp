@@ -10,20 +10,18 @@
 // that the inputs' blocks stay in cache while all outputs are formed; OpenMP spreads the tasks
 // over threads. Squares run one ciphertext per thread.
 //
-// Relinearisation is deferred: a square leaves its result of degree 2 (decrypting under f²), a
-// linear layer combines degree-2 ciphertexts as it does degree-1 ones (both are linear in the
-// ciphertext, and for BFV loops over its three parts) and relinearises each of its outputs before
-// adding the bias. A value is also
-// relinearised before it is squared again or given a constant. infer relinearises whatever is
-// still of degree 2 at the end. parameter_selection's noise prediction follows the same order.
+// Relinearisation is deferred (deferred_relinearization.hpp, the schedule written once for
+// ciphertexts and for the keyless noise prediction).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <span>
 #include <vector>
 
 #include "cryptonets/bfv/evaluator.hpp"
+#include "cryptonets/nn/deferred_relinearization.hpp"
 #include "cryptonets/nn/layers.hpp"
 #include "cryptonets/rlwe/types.hpp"
 #include "cryptonets/yashe/evaluator.hpp"
@@ -38,24 +36,26 @@ enum class LinearKernel { scalar, avx2, best };
 // `total` units of the current layer (ciphertexts squared, or blocks of a linear layer).
 using LayerProgress = std::function<void(size_t done, size_t total)>;
 
+// The ciphertext steps of the schedule: the fused kernel, the scheme's relinearisation, add_scalar
+// and unrelinearised squares, with OpenMP over ciphertexts.
 template <class Evaluator>
-class BasicEncryptedArithmetic {
+class CiphertextOps {
  public:
   using Value = rlwe::Ciphertext;
+  using ProgressCallback = LayerProgress;
 
   // threads: OpenMP threads for the layer kernels (>= 1).
-  BasicEncryptedArithmetic(const Evaluator& evaluator, int threads);
+  CiphertextOps(const Evaluator& evaluator, int threads);
 
-  Value multiply_accumulate(std::span<const Value> inputs, std::span<const LinearTerm> terms);
-  void add_constant(Value& value, int64_t constant);
-  void square(Value& value);
-
-  std::vector<Value> apply_linear(const LinearMap& map, std::span<const Value> inputs);
-  void square_all(std::vector<Value>& values);
-  // Brings degree-2 values back to degree 1 (no-op for degree 1).
+  std::vector<Value> linear(const LinearMap& map, std::span<const Value> inputs);
+  void relinearize(Value& value) const;
+  // Brings degree-2 values back to degree 1 (no-op for degree 1), one ciphertext per thread.
   void relinearize_all(std::vector<Value>& values);
+  void add_scalar(Value& value, int64_t constant) const;
+  void square_unrelinearized(Value& value) const;
+  template <class F>
+  void for_each(std::vector<Value>& values, const F& f);
 
-  using ProgressCallback = LayerProgress;
   void set_progress(ProgressCallback progress) { progress_ = std::move(progress); }
 
  private:
@@ -63,6 +63,21 @@ class BasicEncryptedArithmetic {
   int threads_;
   ProgressCallback progress_;
 };
+
+template <class Evaluator>
+template <class F>
+void CiphertextOps<Evaluator>::for_each(std::vector<Value>& values, const F& f) {
+  // One ciphertext per thread; the evaluator's own parallel loops then run single-threaded.
+  std::atomic<size_t> finished{0};
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
+  for (size_t j = 0; j < values.size(); ++j) {
+    f(values[j]);
+    if (progress_) progress_(++finished, values.size());
+  }
+}
+
+template <class Evaluator>
+using BasicEncryptedArithmetic = DeferredRelinearization<CiphertextOps<Evaluator>>;
 
 using EncryptedArithmetic = BasicEncryptedArithmetic<yashe::Evaluator>;
 using BfvEncryptedArithmetic = BasicEncryptedArithmetic<bfv::Evaluator>;

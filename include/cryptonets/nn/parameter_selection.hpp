@@ -3,10 +3,12 @@
 // RNS primes of q and the key-switching decomposition from the keyless noise model, and the
 // security verdict from yashe/security.hpp. Every decision is explained in one line of text.
 //
-// Noise prediction walks the compiled network with the formulas the library itself uses to carry
-// the estimate `noise_log2` on every ciphertext (yashe/noise_model.hpp for fresh encryptions and
-// squares, the fused linear kernel of encrypted_arithmetic.cpp for linear layers), so the
-// prediction equals the estimate that an encrypted run carries, without keys or ciphertexts.
+// Noise prediction runs the compiled network through the runtime's own schedule
+// (deferred_relinearization.hpp) on noise estimates instead of ciphertexts, with the formulas the
+// library uses to carry `noise_log2` on every ciphertext (each scheme's noise_model.hpp, the fused
+// kernel's Σ |w|·v), so the prediction equals the estimate that an encrypted run carries, without
+// keys or ciphertexts (checked for both schemes in the tests). BFV parameters:
+// select_bfv_parameters below.
 #pragma once
 
 #include <cstdint>
@@ -33,8 +35,8 @@ struct NoisePrediction {
 // Keyless prediction of the network's noise under `params` (its t is the plaintext modulus):
 // from NoiseModel::fresh() for every input, a linear step gives each output log2(Σ_j |w_j|·2^v_j)
 // (adding the bias leaves the noise unchanged) and a square gives multiply(v, v), relinearised
-// (relinearize) where EncryptedArithmetic does it: after the next linear combination, before
-// the next square, or at the end (encrypted_arithmetic.hpp).
+// (relinearize) where an encrypted run does it: the same evaluate() through the same
+// DeferredRelinearization schedule (deferred_relinearization.hpp), with noise estimates as values.
 // Values are tracked one by one, so that a layer's outputs may differ. Throws
 // std::invalid_argument if the parameters are invalid.
 NoisePrediction predict_network_noise(const yashe::Parameters& params, const CompiledModel& model);
