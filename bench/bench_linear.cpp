@@ -46,7 +46,7 @@ Setup& setup() {
   for (Ciphertext& input : s.inputs) {
     for (size_t i = 0; i < base.size(); ++i) {
       for (size_t x = 0; x < kN; ++x)
-        input.c.residues(i)[x] = sample_uniform_below(prng, base[i].value());
+        input.parts[0].residues(i)[x] = sample_uniform_below(prng, base[i].value());
     }
   }
   const int64_t limit = (int64_t{1} << 20) - 1;

@@ -105,7 +105,7 @@ const std::array<std::pair<const char*, Operation>, 11> kOperations = {{
      }},
     {"polynomial_product_evaluation_form",
      [](Setup& s) {
-       RnsPoly x = s.a.c;
+       RnsPoly x = s.a.parts[0];
        x.to_evaluation();
        RnsPoly y = x;
        x *= y;
@@ -137,7 +137,7 @@ void run(benchmark::State& state, Operation operation, SimdPath path, int primes
 void ntt_forward(benchmark::State& state, SimdPath path, int primes, int bits) {
   Setup& s = setup(primes, bits);
   const NttTables& tables = s.context->ring()->ntt(0);
-  std::vector<uint64_t> row(s.a.c.residues(0), s.a.c.residues(0) + kN);
+  std::vector<uint64_t> row(s.a.parts[0].residues(0), s.a.parts[0].residues(0) + kN);
   for (auto _ : state) {
     tables.forward(row.data(), path);  // [0, q) to [0, q): stays a valid input
     benchmark::DoNotOptimize(row.data());

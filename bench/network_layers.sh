@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Per-layer times of the encrypted network for one full batch (issue: network runtime), at
-# n = 8192 (preset default) and n = 16384 (preset rlwe128), with 1 and 2 threads. Writes
-# bench/results/network.md and bench/results/network.csv.
+# Per-layer times of the encrypted network for one full batch (issue: network runtime): YASHE' at
+# n = 8192 (preset default) and n = 16384 (preset table-bound, called rlwe128 in results before
+# 2026-11-30), and BFV at n = 8192 (log2 q = 218, the HE standard's 128-bit bound), with 1 and 2
+# threads. Writes bench/results/network.md and bench/results/network.csv.
 #
 #   bash bench/network_layers.sh [build-dir] [images]     (defaults: build, 8192 = one full batch)
 set -euo pipefail
@@ -13,12 +14,13 @@ mkdir -p "$out"
 csv=$out/network.csv
 rm -f "$csv"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-for preset in default rlwe128; do
+for run in "yashe default" "yashe table-bound" "bfv default"; do
+  read -r scheme preset <<<"$run"
   for threads in 1 2; do
     part=$(mktemp)
     # --batch keeps one batch whatever the ring degree; --no-noise: the diagnostics take time.
-    "$build/cryptonets" mnist --preset "$preset" --threads "$threads" --images "$images" \
-      --batch "$images" --no-noise --csv "$part" >/dev/null
+    "$build/cryptonets" mnist --scheme "$scheme" --preset "$preset" --threads "$threads" \
+      --images "$images" --batch "$images" --no-noise --csv "$part" >/dev/null
     if [ -s "$csv" ]; then tail -n +2 "$part" >>"$csv"; else cat "$part" >"$csv"; fi
     rm -f "$part"
   done
@@ -35,7 +37,9 @@ done
   echo "at n = 16384 the batch fills half of the slots, which costs the same as a full one."
   echo "Target (issue): at most 3 s per plaintext modulus for layers 1-5 at n = 8192 with 2 threads."
   echo
-  echo "| preset | n | log2 q | threads | encrypt | 1. conv | 2. square | 3. dense | 4. square | 5. dense | layers 1-5 | per modulus | decrypt |"
+  echo "Parameters: the YASHE' preset, or bfv (BFV's one parameter set)."
+  echo
+  echo "| parameters | n | log2 q | threads | encrypt | 1. conv | 2. square | 3. dense | 4. square | 5. dense | layers 1-5 | per modulus | decrypt |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   # Columns: preset,n,log2_q,moduli,threads,images,batch,stage,layer,modulus,seconds,...
   awk -F, 'NR > 1 {

@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
     if (reference_outputs.empty()) reference_outputs = outputs;
     bool equal = decrypted == plain && outputs.size() == reference_outputs.size();
     for (size_t i = 0; equal && i < outputs.size(); ++i)
-      equal = outputs[i].c == reference_outputs[i].c;
+      equal = outputs[i].parts[0] == reference_outputs[i].parts[0];
     std::printf(
         "path %s: output ciphertexts equal the first path's and scores equal the plain "
         "network's: %s\n",

@@ -9,6 +9,7 @@
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/nn/encrypted_arithmetic.hpp"
+#include "cryptonets/nn/parameter_selection.hpp"
 #include "cryptonets/nn/private_inference.hpp"
 #include "cryptonets/nn/range.hpp"
 #include "cryptonets/yashe/encryptor.hpp"
@@ -63,7 +64,7 @@ TEST_CASE("the fused linear kernel equals one multiply_scalar and add per term, 
     REQUIRE(fused.size() == map.outputs);
     for (size_t o = 0; o < map.outputs; ++o) {
       const Ciphertext expected = weighted_sum_reference(evaluator, inputs, map.terms_of(o));
-      CHECK(fused[o].c == expected.c);
+      CHECK(fused[o].parts[0] == expected.parts[0]);
       CHECK(std::fabs(fused[o].noise_log2 - expected.noise_log2) < 1e-6);
       Plaintext sum = plain.zero();
       for (const LinearTerm& term : map.terms_of(o)) {
@@ -113,7 +114,8 @@ TEST_CASE(
   const auto scalar =
       fused_linear_combinations(evaluator, map, inputs, 2, {}, LinearKernel::scalar);
   for (size_t o = 0; o < map.outputs; ++o)
-    CHECK(scalar[o].c == weighted_sum_reference(evaluator, inputs, map.terms_of(o)).c);
+    CHECK(scalar[o].parts[0] ==
+          weighted_sum_reference(evaluator, inputs, map.terms_of(o)).parts[0]);
   for (LinearKernel kernel : {LinearKernel::avx2, LinearKernel::avx512}) {
     if (!linear_kernel_applies(kernel, map)) {
       MESSAGE("this CPU lacks the " << (kernel == LinearKernel::avx2 ? "AVX2" : "AVX-512")
@@ -123,7 +125,7 @@ TEST_CASE(
     for (int threads : {1, 2}) {
       const auto vector = fused_linear_combinations(evaluator, map, inputs, threads, {}, kernel);
       for (size_t o = 0; o < map.outputs; ++o)
-        CHECK(vector[o].c == scalar[o].c);
+        CHECK(vector[o].parts[0] == scalar[o].parts[0]);
     }
   }
   // A weight of 2^20 is beyond the vector kernels: refused when asked for, scalar under `best`.
@@ -132,8 +134,8 @@ TEST_CASE(
   CHECK_FALSE(linear_kernel_applies(LinearKernel::avx512, map));
   CHECK_THROWS_AS(fused_linear_combinations(evaluator, map, inputs, 1, {}, LinearKernel::avx2),
                   std::invalid_argument);
-  CHECK(fused_linear_combinations(evaluator, map, inputs, 1)[0].c ==
-        weighted_sum_reference(evaluator, inputs, map.terms_of(0)).c);
+  CHECK(fused_linear_combinations(evaluator, map, inputs, 1)[0].parts[0] ==
+        weighted_sum_reference(evaluator, inputs, map.terms_of(0)).parts[0]);
 }
 
 namespace {
@@ -412,7 +414,8 @@ TEST_CASE(
   arithmetic.square_all(squares);
   for (size_t j = 0; j < values.size(); ++j) {
     CHECK(squares[j].degree == 2);
-    CHECK(squares[j].c == evaluator.multiply_without_relinearization(values[j], values[j]).c);
+    CHECK(squares[j].parts[0] ==
+          evaluator.multiply_without_relinearization(values[j], values[j]).parts[0]);
   }
   // Linear layer on degree-2 inputs: outputs of degree 1 that decrypt to Σ w·m² + b, and equal to
   // relinearising the degree-2 combination (key switching is linear in the ciphertext).
@@ -426,7 +429,7 @@ TEST_CASE(
     Ciphertext expected = unrelinearised[o];
     evaluator.relinearize_inplace(expected);
     evaluator.add_scalar_inplace(expected, map.bias[o]);
-    CHECK(outputs[o].c == expected.c);
+    CHECK(outputs[o].parts[0] == expected.parts[0]);
     Plaintext sum = plain.zero();
     for (const LinearTerm& term : map.terms_of(o)) {
       const Plaintext square = plain.multiply(messages[term.input], messages[term.input]);
@@ -480,7 +483,8 @@ void check_kernels_agree(const Evaluator& evaluator, const LinearMap& map,
   const auto scalar =
       fused_linear_combinations(evaluator, map, inputs, 2, {}, LinearKernel::scalar);
   for (size_t o = 0; o < map.outputs; ++o)
-    CHECK(scalar[o].c == weighted_sum_reference(evaluator, inputs, map.terms_of(o)).c);
+    CHECK(scalar[o].parts[0] ==
+          weighted_sum_reference(evaluator, inputs, map.terms_of(o)).parts[0]);
   for (LinearKernel kernel : {LinearKernel::avx2, LinearKernel::avx512}) {
     if (!linear_kernel_applies(kernel, map)) {
       MESSAGE("this CPU lacks the " << (kernel == LinearKernel::avx2 ? "AVX2" : "AVX-512")
@@ -490,7 +494,7 @@ void check_kernels_agree(const Evaluator& evaluator, const LinearMap& map,
     for (int threads : {1, 2}) {
       const auto vector = fused_linear_combinations(evaluator, map, inputs, threads, {}, kernel);
       for (size_t o = 0; o < map.outputs; ++o)
-        CHECK(vector[o].c == scalar[o].c);
+        CHECK(vector[o].parts[0] == scalar[o].parts[0]);
     }
   }
 }
@@ -568,7 +572,7 @@ TEST_CASE(
   std::vector<Ciphertext> inputs(input_count, encrypted);
   for (Ciphertext& input : inputs) {
     for (size_t i = 0; i < base.size(); ++i) {
-      uint64_t* residues = input.c.residues(i);
+      uint64_t* residues = input.parts[0].residues(i);
       for (size_t x = 0; x < n; ++x)
         residues[x] = sample_uniform_below(prng, base[i].value());
     }
@@ -579,7 +583,7 @@ TEST_CASE(
   for (size_t j = 0; j < 4500; ++j) {
     for (size_t i = 0; i < base.size(); ++i) {
       const uint64_t low_ones = (((base[i].value() >> 31) - 1) << 31) | ((uint64_t{1} << 31) - 1);
-      std::fill_n(inputs[j].c.residues(i), n, low_ones);
+      std::fill_n(inputs[j].parts[0].residues(i), n, low_ones);
     }
   }
   LinearMap map;
@@ -593,4 +597,213 @@ TEST_CASE(
     append_dense_row(prng, map, input_count, 3);
   map.outputs = map.bias.size();
   check_kernels_agree(evaluator, map, inputs);
+}
+
+// ---- The same runtime under BFV (the deferred-relinearisation schedule and the fused kernel are
+// scheme-generic; each scheme brings only its evaluator and noise law).
+
+namespace {
+
+using encoding::BfvCrtDecryptionSet;
+using encoding::BfvCrtEncryptionSet;
+using encoding::BfvCrtKeys;
+
+// q: primes of 55, 55, 54, 54 bits (< 2^218, the HE standard's 128-bit bound at n = 8192 for
+// ternary secrets; the same primes serve smaller n), `count` plaintext moduli of `t_bits` bits.
+BfvCrtKeys bfv_network_keys(size_t n, int t_bits, size_t count, Prng& prng) {
+  bfv::Parameters base;
+  base.n = n;
+  base.q_primes = generate_ntt_primes(55, 2, 16384);
+  for (uint64_t q : generate_ntt_primes(54, 2, 16384))
+    base.q_primes.push_back(q);
+  const std::vector<uint64_t> moduli =
+      encoding::select_plaintext_moduli(n, t_bits, count, base.q_primes);
+  base.t = moduli[0];
+  return BfvCrtKeys::generate(base, moduli, prng);
+}
+
+}  // namespace
+
+TEST_CASE("BFV: the fused kernel over three-part ciphertexts equals the term-by-term reference") {
+  // n = 2048 (the 8192-parameters' primes): the kernel's blocks and parts do not depend on n.
+  const size_t n = 2048;
+  Prng prng = Prng::insecure_seeded(61);
+  const BfvCrtKeys keys = bfv_network_keys(n, 39, 1, prng);
+  const bfv::Evaluator evaluator(keys.contexts[0], keys.keys[0].relinearization_key);
+  const bfv::Encryptor encryptor(keys.contexts[0], keys.keys[0].public_key);
+  const bfv::Decryptor decryptor(keys.contexts[0], keys.keys[0].secret_key);
+  const PlainRing plain(n, keys.contexts[0]->parameters().t);
+  std::vector<Plaintext> messages;
+  std::vector<Ciphertext> squares;
+  for (int j = 0; j < 6; ++j) {
+    messages.push_back(random_plaintext(prng, n, keys.contexts[0]->parameters().t));
+    const Ciphertext c = encryptor.encrypt(messages.back(), prng);
+    squares.push_back(evaluator.multiply_without_relinearization(c, c));
+    REQUIRE(squares.back().parts.size() == 3);
+  }
+  const LinearMap map = random_map(prng, squares.size(), 3, 12);
+  for (LinearKernel kernel : {LinearKernel::scalar, LinearKernel::best}) {
+    for (int threads : {1, 2}) {
+      const std::vector<Ciphertext> fused =
+          fused_linear_combinations(evaluator, map, squares, threads, {}, kernel);
+      for (size_t o = 0; o < map.outputs; ++o) {
+        const Ciphertext expected = weighted_sum_reference(evaluator, squares, map.terms_of(o));
+        CHECK(fused[o].parts == expected.parts);
+        CHECK(fused[o].degree == 2);
+        Plaintext sum = plain.zero();
+        for (const LinearTerm& term : map.terms_of(o)) {
+          const Plaintext m2 = plain.multiply(messages[term.input], messages[term.input]);
+          sum = plain.add(sum, plain.scale(m2, term.weight));
+        }
+        CHECK(decryptor.decrypt(fused[o]).coeffs == sum.coeffs);
+      }
+    }
+  }
+}
+
+namespace {
+
+// The shipped model on the first `count` MNIST test images under BFV at ring degree n, with the
+// noise measured at every stage: the decrypted and the plain scores, and the stage reports.
+struct BfvMnistRun {
+  std::vector<std::vector<mpz_class>> encrypted, expected;
+  std::vector<StageReport> stages;
+  std::vector<bfv::Parameters> params;  // per plaintext modulus
+  bool outputs_private = true;          // no output transparent or readable without the key
+};
+
+BfvMnistRun run_bfv_mnist(size_t n, size_t count, uint64_t seed) {
+  const Model model = load_model((repository_root() / "data/model.txt").string());
+  const MnistSet test = load_mnist(repository_root() / "data/mnist", MnistSplit::kTest);
+  const auto images = quantised_mnist_images(model, test, count);
+  Prng prng = Prng::insecure_seeded(seed);
+  const BfvCrtKeys keys = bfv_network_keys(n, 39, 2, prng);
+  const BfvCrtEncryptionSet server(keys);
+  const BfvCrtDecryptionSet client(keys);
+  BfvMnistRun run;
+  for (const auto& context : keys.contexts)
+    run.params.push_back(context->parameters());
+  BfvInferenceOptions options;
+  options.threads = 2;
+  options.secret_keys_for_diagnostics = &client;
+  options.observe = [&](const StageReport& report) { run.stages.push_back(report); };
+  const EncryptedBatch scores =
+      infer(server, compile_model(model), encrypt_batch(server, model, images, prng, 2), options);
+  for (size_t i = 0; i < scores.values.size(); ++i) {
+    for (const Ciphertext& c : scores.values[i]) {
+      run.outputs_private = run.outputs_private && !c.transparent &&
+                            !bfv::readable_without_secret_key(*keys.contexts[i], c);
+    }
+  }
+  run.encrypted = decrypt_scores(client, scores, track_ranges(model).output().bound);
+  run.expected = plain_scores(compile_model(model), images, 2);
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("BFV: the shipped model's encrypted MNIST predictions equal the plain ones, n = 1024") {
+  // n = 1024 keeps this quick (not a secure size); the n = 8192 run is in the slow suite.
+  const BfvMnistRun run = run_bfv_mnist(1024, 300, 62);
+  CHECK(run.encrypted == run.expected);
+  CHECK(run.outputs_private);  // infer re-randomised every output with the public key
+  REQUIRE(!run.stages.empty());
+  for (const StageReport& stage : run.stages) {
+    CAPTURE(stage.stage);
+    REQUIRE(stage.measured_noise_budget.has_value());
+    CHECK(*stage.measured_noise_budget > 0);
+    CHECK(stage.predicted_noise_budget <= *stage.measured_noise_budget);
+  }
+  // BFV ciphertexts have two parts: the memory report counts both.
+  CHECK(run.stages.back().memory_bytes == 10 * 1024 * 4 * 8 * 2);
+  // The keyless prediction (parameter selection) is the estimate the encrypted run carried.
+  const CompiledModel compiled =
+      compile_model(load_model((repository_root() / "data/model.txt").string()));
+  for (const StageReport& stage : run.stages) {
+    if (!stage.layer_index) continue;
+    const NoisePrediction prediction =
+        predict_network_noise(run.params.at(stage.modulus_index), compiled);
+    size_t step = 0;
+    while (compiled.steps[step].layer_index != *stage.layer_index)
+      ++step;
+    CHECK(stage.predicted_noise_budget ==
+          doctest::Approx(bfv::NoiseModel::budget_bits(prediction.noise_log2_after_step[step]))
+              .epsilon(1e-9));
+  }
+}
+
+TEST_CASE("BFV: transparent ciphertexts are tracked, refused and made private (issue 14)") {
+  const size_t n = 1024;  // not a secure size: the checks do not depend on n
+  Prng prng = Prng::insecure_seeded(64);
+  const BfvCrtKeys keys = bfv_network_keys(n, 39, 1, prng);
+  const auto& context = keys.contexts[0];
+  const bfv::Evaluator evaluator(context, keys.keys[0].relinearization_key);
+  const bfv::Encryptor encryptor(context, keys.keys[0].public_key);
+  const bfv::Decryptor decryptor(context, keys.keys[0].secret_key);
+  const Plaintext message = random_plaintext(prng, n, context->parameters().t);
+  const Ciphertext fresh = encryptor.encrypt(message, prng);
+  CHECK_FALSE(fresh.transparent);
+  CHECK_FALSE(bfv::readable_without_secret_key(*context, fresh));
+  // A product with zero keeps no encryption randomness.
+  Ciphertext zero = fresh;
+  evaluator.multiply_scalar_inplace(zero, 0);
+  CHECK(zero.transparent);
+  CHECK(bfv::readable_without_secret_key(*context, zero));
+  CHECK_THROWS_AS(decryptor.invariant_noise_budget(zero), std::invalid_argument);
+  Ciphertext zero_plain = fresh;
+  evaluator.multiply_plain_inplace(zero_plain, Plaintext{std::vector<uint64_t>(n, 0)});
+  CHECK(zero_plain.transparent);
+  Ciphertext sum = zero;
+  evaluator.add_inplace(sum, zero_plain);
+  CHECK(sum.transparent);
+  evaluator.add_inplace(sum, fresh);  // a real encryption among the terms: randomness again
+  CHECK_FALSE(sum.transparent);
+  // An empty linear combination is an exact zero.
+  LinearMap empty_row;
+  empty_row.inputs = 1;
+  empty_row.outputs = 1;
+  empty_row.row_begin = {0, 0};
+  empty_row.bias = {0};
+  const std::vector<Ciphertext> inputs{fresh};
+  CHECK(fused_linear_combinations(evaluator, empty_row, inputs, 1)[0].transparent);
+  // Re-randomisation makes it a real encryption of the same message.
+  encryptor.rerandomize_inplace(zero, prng);
+  CHECK_FALSE(zero.transparent);
+  CHECK_FALSE(bfv::readable_without_secret_key(*context, zero));
+  CHECK(decryptor.decrypt(zero).coeffs == std::vector<uint64_t>(n, 0));
+  CHECK(decryptor.invariant_noise_budget(zero) > 1);
+  // A c_1 of zero is readable whatever the flag says.
+  Ciphertext unflagged = fresh;
+  evaluator.multiply_scalar_inplace(unflagged, 0);
+  unflagged.transparent = false;
+  CHECK(bfv::readable_without_secret_key(*context, unflagged));
+
+  // The client refuses a transparent score; the server refuses circuit privacy under BFV, before
+  // any work (noise flooding is YASHE'-only).
+  const BfvCrtEncryptionSet server(keys);
+  const BfvCrtDecryptionSet client(keys);
+  Ciphertext transparent_score = fresh;
+  evaluator.multiply_scalar_inplace(transparent_score, 0);
+  EncryptedBatch scores;
+  scores.images = 1;
+  scores.values = {{transparent_score}};
+  CHECK_THROWS(decrypt_scores(client, scores, mpz_class(1)));
+  const CompiledModel compiled =
+      compile_model(load_model((repository_root() / "data/model.txt").string()));
+  CHECK_THROWS_WITH_AS(require_noise_budget(server, compiled, 40), doctest::Contains("YASHE' only"),
+                       std::invalid_argument);
+}
+
+TEST_CASE("BFV at n = 8192, log2 q = 218: a full batch of MNIST equals the plain network" *
+          doctest::test_suite("slow")) {
+  const BfvMnistRun run = run_bfv_mnist(8192, 8192, 63);
+  CHECK(run.encrypted == run.expected);
+  for (const StageReport& stage : run.stages) {
+    MESSAGE("BFV n = 8192 modulus " << stage.modulus_index << " " << stage.stage << ": "
+                                    << stage.seconds << " s, budget measured "
+                                    << stage.measured_noise_budget.value_or(-1)
+                                    << " bits, predicted " << stage.predicted_noise_budget);
+    REQUIRE(stage.measured_noise_budget.has_value());
+    CHECK(stage.predicted_noise_budget <= *stage.measured_noise_budget);
+  }
 }

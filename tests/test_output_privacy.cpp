@@ -31,7 +31,7 @@ constexpr int64_t kBias = 12345;
 // The attack of issue 14 on one coefficient: round(t·c_j/q) mod t, centred, with no key at all.
 // For a transparent ciphertext Δ·m + small it is m_j.
 int64_t keyless_read(const Context& context, const Ciphertext& ct, size_t j) {
-  const mpz_class c = context.q_base().compose(ct.c.data().data() + j, context.n());
+  const mpz_class c = context.q_base().compose(ct.parts[0].data().data() + j, context.n());
   const mpz_class t = context.parameters().t;
   const mpz_class& q = context.q();
   mpz_class m = (2 * t * c + q) / (2 * q);  // round(t·c/q) for c >= 0
@@ -152,7 +152,7 @@ TEST_CASE("Scores carry nothing of the model in clear and equal rows give unrela
       infer(server, compile_model(model), encrypt_batch(server, model, images, prng, 1),
             InferenceOptions{});
   // Outputs 2 and 3: the same weights and bias on the same inputs.
-  CHECK(scores.values[0][2].c != scores.values[0][3].c);
+  CHECK(scores.values[0][2].parts[0] != scores.values[0][3].parts[0]);
 
   // The serialised record holds degree, form and the polynomial only: two ciphertexts that
   // differ only in their (model-dependent) noise estimate give the same bytes.

@@ -237,9 +237,11 @@ TEST_CASE(
 }
 
 TEST_CASE("Presets are listed, and an unknown preset name is refused naming the valid ones") {
-  CHECK(preset_names() == std::vector<std::string>{"default", "paper", "rlwe128"});
-  const ParameterChoice rlwe = preset("rlwe128", shipped_model());
-  CHECK(rlwe.name == "rlwe128");
+  CHECK(preset_names() == std::vector<std::string>{"default", "paper", "table-bound"});
+  const ParameterChoice rlwe = preset("table-bound", shipped_model());
+  CHECK(rlwe.name == "table-bound");
+  CHECK_THROWS_WITH_AS(preset("rlwe128", shipped_model()), doctest::Contains("table-bound"),
+                       std::invalid_argument);
   CHECK(rlwe.base.n == 16384);
   CHECK(rlwe.predicted_budget_bits >= 10);
   try {
@@ -396,4 +398,30 @@ TEST_CASE(
 
   const auto decrypted = decrypt_scores(client, scores, track_ranges(model).output().bound);
   CHECK(decrypted == plain_scores(compiled, images, 2));
+}
+
+TEST_CASE("BFV parameters for the shipped model: n = 8192 inside the 128-bit ternary bound") {
+  const BfvParameterChoice choice = select_bfv_parameters(shipped_model());
+  CHECK(choice.name == "bfv");
+  CHECK(choice.base.n == 8192);
+  CHECK(choice.base.log2_q() <= 218);
+  CHECK(choice.base.log2_q() > 217.5);
+  CHECK(choice.base.q_primes.size() == 4);
+  CHECK(choice.plaintext_moduli.size() == 2);
+  CHECK(choice.predicted_budget_bits >= 10);
+  // The prediction is the one predict_network_noise gives for each modulus.
+  bfv::Parameters with_t = choice.base;
+  double worst = 1e9;
+  for (uint64_t t : choice.plaintext_moduli) {
+    with_t.t = t;
+    worst = std::min(
+        worst, predict_network_noise(with_t, compile_model(shipped_model())).final_budget_bits);
+  }
+  CHECK(choice.predicted_budget_bits == doctest::Approx(worst));
+  const std::string text = describe(choice);
+  CHECK(text.find("circular security of the relinearisation key") != std::string::npos);
+  CHECK(text.find("128-bit classical per the HE standard") != std::string::npos);
+  // A margin no parameter set keeps is refused, naming what each ring degree left.
+  CHECK_THROWS_WITH_AS(select_bfv_parameters(shipped_model(), 1e6),
+                       doctest::Contains("no ring degree up to 32768"), std::runtime_error);
 }

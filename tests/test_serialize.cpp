@@ -145,7 +145,7 @@ TEST_CASE(
 
   const auto batch = load_ciphertexts(dir.file("batch"), fx.context);
   REQUIRE(batch.size() == 3);
-  CHECK(batch[0].c == c1.c);
+  CHECK(batch[0].parts[0] == c1.parts[0]);
   CHECK(batch[2].degree == 2);
   // Files carry no noise estimate (issue 14): a loaded ciphertext has that of a fresh encryption.
   CHECK(batch[2].noise_log2 == fx.evaluator.noise_model().fresh());
@@ -197,10 +197,10 @@ TEST_CASE("the streaming writer and reader produce and accept exactly the batch 
   CHECK(reader.count() == 3);
   CHECK(reader.key_id() == key_id);
   const Ciphertext first = reader.next();
-  CHECK(first.c == batch[0].c);
+  CHECK(first.parts[0] == batch[0].parts[0]);
   CHECK_THROWS_AS(reader.finish(), std::logic_error);  // two still unread
-  CHECK(reader.next().c == batch[1].c);
-  CHECK(reader.next().c == batch[2].c);
+  CHECK(reader.next().parts[0] == batch[1].parts[0]);
+  CHECK(reader.next().parts[0] == batch[2].parts[0]);
   CHECK(reader.remaining() == 0);
   CHECK_THROWS_AS(reader.next(), std::logic_error);
   reader.finish();

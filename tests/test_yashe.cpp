@@ -6,6 +6,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "cryptonets/rlwe/reference.hpp"
 #include "cryptonets/yashe/encryptor.hpp"
 #include "cryptonets/yashe/evaluator.hpp"
 #include "cryptonets/yashe/key_generator.hpp"
@@ -123,8 +124,9 @@ TEST_CASE("RNS multiply equals the GMP reference bit for bit and decrypts to the
   Ciphertext c1 = fx.encrypt(m1), c2 = fx.encrypt(m2);
 
   Ciphertext product = fx.evaluator.multiply_without_relinearization(c1, c2);
-  RnsPoly expected = reference::multiply_without_relinearization(*fx.context, c1.c, c2.c);
-  CHECK(product.c == expected);
+  RnsPoly expected =
+      reference::multiply_without_relinearization(*fx.context, c1.parts[0], c2.parts[0]);
+  CHECK(product.parts[0] == expected);
   CHECK(product.degree == 2);
   // Before relinearisation it decrypts under f².
   const Plaintext m1m2 = fx.plain.multiply(m1, m2);
@@ -137,8 +139,8 @@ TEST_CASE("RNS multiply equals the GMP reference bit for bit and decrypts to the
 
   Ciphertext squared = fx.evaluator.square(c1);
   CHECK(fx.decryptor.decrypt(squared).coeffs == fx.plain.multiply(m1, m1).coeffs);
-  CHECK(fx.evaluator.multiply_without_relinearization(c1, c1).c ==
-        reference::multiply_without_relinearization(*fx.context, c1.c, c1.c));
+  CHECK(fx.evaluator.multiply_without_relinearization(c1, c1).parts[0] ==
+        reference::multiply_without_relinearization(*fx.context, c1.parts[0], c1.parts[0]));
 }
 
 TEST_CASE("measured noise stays within the noise model's prediction") {
@@ -276,43 +278,11 @@ TEST_CASE("n = 16384, q ≈ 440 bits: round trip, multiply equals the reference,
   Ciphertext c1 = fx.encrypt(m1), c2 = fx.encrypt(m2);
   CHECK(fx.decryptor.decrypt(c1).coeffs == m1.coeffs);
   Ciphertext product = fx.evaluator.multiply_without_relinearization(c1, c2);
-  CHECK(product.c == reference::multiply_without_relinearization(*fx.context, c1.c, c2.c));
+  CHECK(product.parts[0] ==
+        reference::multiply_without_relinearization(*fx.context, c1.parts[0], c2.parts[0]));
   fx.evaluator.relinearize_inplace(product);
   CHECK(fx.decryptor.decrypt(product).coeffs == fx.plain.multiply(m1, m2).coeffs);
 }
-
-namespace {
-
-// Key switching written out term by term (BLLN13 §4 with RNS digits, evaluator.cpp): for every
-// digit (i, l), D = ⌊[c_i·q̂_i^-1]_{q_i} / 2^(w·l)⌋ mod 2^w as an integer polynomial, reduced into
-// every prime by from_signed, times γ_(i,l), summed. No grouping, no lazy reduction.
-RnsPoly relinearize_term_by_term(const Context& ctx, const EvaluationKey& key, const RnsPoly& c) {
-  const size_t n = ctx.n();
-  const int w = ctx.digit_bits();
-  const uint64_t mask = w >= 64 ? ~uint64_t{0} : (uint64_t{1} << w) - 1;
-  RnsPoly sum(ctx.ring(), PolyForm::evaluation);
-  size_t d = 0;
-  for (size_t i = 0; i < ctx.q_base().size(); ++i) {
-    const uint64_t q_i = ctx.q_base()[i].value();
-    const uint64_t inverse = ctx.q_base().punctured_inverse(i).operand;
-    for (size_t l = 0; l < ctx.digits_per_prime(i); ++l, ++d) {
-      std::vector<int64_t> digit(n);
-      for (size_t j = 0; j < n; ++j) {
-        const uint64_t y =
-            static_cast<uint64_t>(static_cast<u128>(c.residues(i)[j]) * inverse % q_i);
-        digit[j] = static_cast<int64_t>((y >> (w * static_cast<int>(l))) & mask);
-      }
-      RnsPoly term = RnsPoly::from_signed(ctx.ring(), digit);
-      term.to_evaluation();
-      term *= key.gamma[d];
-      sum += term;
-    }
-  }
-  sum.to_coefficient();
-  return sum;
-}
-
-}  // namespace
 
 TEST_CASE("relinearisation equals key switching written out term by term, mixed prime sizes") {
   // Primes of 62, 55, 55 and 45 bits: whole-prime digits of the 62-bit prime exceed twice the
@@ -335,16 +305,17 @@ TEST_CASE("relinearisation equals key switching written out term by term, mixed 
       const Modulus& q = fx.context->q_base()[i];
       const uint64_t undo = inv_mod(fx.context->q_base().punctured_inverse(i).operand, q);
       for (size_t j = 0; j < 16; ++j)
-        product.c.residues(i)[j] = mul_mod(q.value() - 1, undo, q);
+        product.parts[0].residues(i)[j] = mul_mod(q.value() - 1, undo, q);
     }
-    const RnsPoly expected =
-        relinearize_term_by_term(*fx.context, fx.keys.evaluation_key, product.c);
+    // Key switching written out term by term: rlwe::reference::gadget_product.
+    const RnsPoly expected = rlwe::reference::gadget_product(fx.context->rns(), product.parts[0],
+                                                             fx.keys.evaluation_key.gamma);
     const int previous_threads = omp_get_max_threads();
     for (const int threads : {1, 2}) {
       omp_set_num_threads(threads);
       Ciphertext relinearised = product;
       fx.evaluator.relinearize_inplace(relinearised);
-      CHECK(relinearised.c == expected);
+      CHECK(relinearised.parts[0] == expected);
     }
     omp_set_num_threads(previous_threads);
   }

@@ -3,7 +3,7 @@
 // generation, encryption (client), the network on ciphertexts (server, public and evaluation keys
 // only), decryption (client); then the paper-style table (CryptoNets, ICML 2016, Table 2: time per
 // stage), accuracy, throughput, latency, message sizes, the noise budget left after each layer, and
-// whether the encrypted predictions equal the plain ones.
+// whether the encrypted predictions equal the plain ones. --scheme yashe|bfv.
 
 #include <algorithm>
 #include <chrono>
@@ -13,10 +13,12 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "cli_support.hpp"
 #include "commands.hpp"
+#include "cryptonets/bfv/security.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
@@ -94,36 +96,32 @@ void print_stage_table(const StageTable& table) {
   std::printf("%-22s %10.2f\n", "total", table.total_seconds());
 }
 
-}  // namespace
+// What differs between the schemes in the main job: the parameters, their one-line security
+// verdict and description, and the size of a ciphertext message.
+template <class Scheme>
+struct MnistSetup {
+  std::string name;
+  typename Scheme::Parameters params;
+  std::vector<uint64_t> plaintext_moduli;
+  std::string security_line;
+};
 
-int run_mnist(std::span<char* const> arguments) {
-  OptionParser options(
-      "mnist",
-      "The main job: encrypted MNIST inference with the shipped model. Generates keys, encrypts\n"
-      "the test images in batches of n (one image per slot), evaluates the network on the\n"
-      "ciphertexts with the public and evaluation keys only, decrypts the scores and compares\n"
-      "them with the plain integer network. Everything runs in this process; the noise budget\n"
-      "column is measured with the secret key as a client-side diagnostic. With --data and\n"
-      "--model it runs one's own data set (t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte) and\n"
-      "the model cryptonets-quantise made for it.");
-  const std::string data = default_data_directory();
-  options.add_value("model", "FILE", "integer model", data + "/model.txt");
-  options.add_value("data", "DIR",
-                    "IDX data set whose test images are classified (and its "
-                    "SHA256SUMS)",
-                    data + "/mnist");
-  add_no_verify_option(options);
-  options.add_value("preset", "NAME", "parameter preset: default, paper or rlwe128", "default");
-  add_insecure_ring_degree_option(options);
-  options.add_value("images", "N", "how many test images, from the first (default: all)");
-  options.add_value("batch", "N", "images per batch (at most n, the slot count)");
-  add_threads_option(options);
-  options.add_value("seed", "S", "INSECURE: derive all randomness from S, for reproduction only");
-  options.add_flag("no-noise", "skip the noise-budget diagnostics (they need the secret key)");
-  options.add_value("csv", "FILE", "write every stage of every batch and modulus as CSV");
-  options.add_value("summary-csv", "FILE", "write the summary as one CSV row");
-  if (!options.parse(arguments)) return kExitSuccess;
+// Bytes of `count` ciphertexts as sent: YASHE' in its file format (io/serialize.hpp); BFV, which
+// has no file format yet, as its residues packed at the primes' width (two parts each).
+template <class Scheme>
+uint64_t message_bytes(const typename Scheme::Context& context, uint64_t count) {
+  if constexpr (std::is_same_v<Scheme, yashe::Scheme>) {
+    return ciphertext_batch_bytes(context, count);
+  } else {
+    uint64_t bits = 0;
+    for (const Modulus& q : context.q_base().moduli())
+      bits += static_cast<uint64_t>(q.bits()) * context.n();
+    return count * 2 * ((bits + 63) / 64) * 8;
+  }
+}
 
+template <class Scheme>
+int run_mnist_with(const OptionParser& options, const MnistSetup<Scheme>& setup) {
   const int threads = cli::threads_option(options);
   // 0: every test image.
   const size_t wanted =
@@ -140,15 +138,14 @@ int run_mnist(std::span<char* const> arguments) {
                        "'" + split_labels_file(data_directory, MnistSplit::kTest).string() +
                            "' (the model '" + options.text("model") + "' has " +
                            std::to_string(compiled.output_size) + " outputs)");
-  const ParameterChoice choice = preset(options.text("preset"), model);
-  const yashe::Parameters params = insecure_ring_degree_option(options, choice.base);
-  require_plaintext_moduli(ranges, choice.plaintext_moduli);
+  const auto& params = setup.params;
+  require_plaintext_moduli(ranges, setup.plaintext_moduli);
 
-  std::printf("%s\n", yashe::assess_security(params).one_line().c_str());
-  std::printf("parameters (%s): %s\n", choice.name.c_str(), params.describe().c_str());
+  std::printf("%s\n", setup.security_line.c_str());
+  std::printf("parameters (%s): %s\n", setup.name.c_str(), params.describe().c_str());
   std::printf("plaintext moduli: %zu x %d bits (outputs need %d bits); model: %s\n",
-              choice.plaintext_moduli.size(),
-              static_cast<int>(std::bit_width(choice.plaintext_moduli[0])), ranges.output_bits(),
+              setup.plaintext_moduli.size(),
+              static_cast<int>(std::bit_width(setup.plaintext_moduli[0])), ranges.output_bits(),
               options.text("model").c_str());
 
   std::optional<Prng> seeded;
@@ -171,10 +168,11 @@ int run_mnist(std::span<char* const> arguments) {
       count, data_directory.c_str(), compiled.output_size, batches, batch_size, threads);
 
   auto start = Clock::now();
-  const encoding::CrtKeys keys = encoding::CrtKeys::generate(params, choice.plaintext_moduli, prng);
+  const auto keys = encoding::BasicCrtKeys<Scheme>::generate(params, setup.plaintext_moduli, prng);
   const double keygen_seconds = seconds_since(start);
-  const encoding::CrtEncryptionSet server(keys);  // what the server holds: no secret key
-  const encoding::CrtDecryptionSet client(keys);
+  // What the server holds: no secret key.
+  const encoding::BasicCrtEncryptionSet<Scheme> server(keys);
+  const encoding::BasicCrtDecryptionSet<Scheme> client(keys);
 
   StageTable table;
   StageProgressBars bars;
@@ -191,7 +189,7 @@ int run_mnist(std::span<char* const> arguments) {
     };
     const auto images = quantised_images(model, test.images, first, size);
     EncryptedBatch batch = encrypt_batch(server, model, images, prng, threads, observe, progress);
-    InferenceOptions inference;
+    BasicInferenceOptions<Scheme> inference;
     inference.threads = threads;
     inference.observe = observe;
     inference.progress = progress;
@@ -220,8 +218,8 @@ int run_mnist(std::span<char* const> arguments) {
   print_stage_table(table);
   uint64_t upload = 0, download = 0;
   for (const auto& context : keys.contexts) {
-    upload += ciphertext_batch_bytes(*context, compiled.input_size);
-    download += ciphertext_batch_bytes(*context, compiled.output_size);
+    upload += message_bytes<Scheme>(*context, compiled.input_size);
+    download += message_bytes<Scheme>(*context, compiled.output_size);
   }
   const double total = table.total_seconds();
   const double latency = table.batch_seconds(0);
@@ -241,8 +239,8 @@ int run_mnist(std::span<char* const> arguments) {
 
   const std::string prefix_header = "preset,n,log2_q,moduli,threads,images,";
   char prefix[160];
-  std::snprintf(prefix, sizeof prefix, "%s,%zu,%.1f,%zu,%d,%zu,", choice.name.c_str(), params.n,
-                params.log2_q(), choice.plaintext_moduli.size(), threads, count);
+  std::snprintf(prefix, sizeof prefix, "%s,%zu,%.1f,%zu,%d,%zu,", setup.name.c_str(), params.n,
+                params.log2_q(), setup.plaintext_moduli.size(), threads, count);
   if (options.has("csv")) table.write_csv(options.text("csv"), prefix, prefix_header);
   if (options.has("summary-csv")) {
     std::ofstream out(options.text("summary-csv"));
@@ -256,6 +254,60 @@ int run_mnist(std::span<char* const> arguments) {
     if (!out.flush()) throw std::runtime_error("cannot write " + options.text("summary-csv"));
   }
   return agree ? kExitSuccess : kExitFailure;
+}
+
+}  // namespace
+
+int run_mnist(std::span<char* const> arguments) {
+  OptionParser options(
+      "mnist",
+      "The main job: encrypted MNIST inference with the shipped model. Generates keys, encrypts\n"
+      "the test images in batches of n (one image per slot), evaluates the network on the\n"
+      "ciphertexts with the public and evaluation keys only, decrypts the scores and compares\n"
+      "them with the plain integer network. Everything runs in this process; the noise budget\n"
+      "column is measured with the secret key as a client-side diagnostic. With --data and\n"
+      "--model it runs one's own data set (t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte) and\n"
+      "the model cryptonets-quantise made for it. --scheme bfv runs the same network under BFV\n"
+      "at parameters inside the HE standard's 128-bit bound.");
+  const std::string data = default_data_directory();
+  options.add_value("scheme", "NAME", "yashe (the paper's scheme) or bfv (secure under RLWE)",
+                    "yashe");
+  options.add_value("model", "FILE", "integer model", data + "/model.txt");
+  options.add_value("data", "DIR",
+                    "IDX data set whose test images are classified (and its "
+                    "SHA256SUMS)",
+                    data + "/mnist");
+  add_no_verify_option(options);
+  options.add_value("preset", "NAME", "YASHE' parameter preset: default, paper or table-bound",
+                    "default");
+  add_insecure_ring_degree_option(options);
+  options.add_value("images", "N", "how many test images, from the first (default: all)");
+  options.add_value("batch", "N", "images per batch (at most n, the slot count)");
+  add_threads_option(options);
+  options.add_value("seed", "S", "INSECURE: derive all randomness from S, for reproduction only");
+  options.add_flag("no-noise", "skip the noise-budget diagnostics (they need the secret key)");
+  options.add_value("csv", "FILE", "write every stage of every batch and modulus as CSV");
+  options.add_value("summary-csv", "FILE", "write the summary as one CSV row");
+  if (!options.parse(arguments)) return kExitSuccess;
+
+  const Model model = load_model(options.text("model"));
+  const std::string scheme = options.text("scheme");
+  if (scheme == "bfv") {
+    if (options.text("preset") != "default") {
+      throw UsageError("--preset is for --scheme yashe; BFV has one parameter set");
+    }
+    if (options.has("insecure-ring-degree")) {
+      throw UsageError("--insecure-ring-degree is for --scheme yashe; BFV has one parameter set");
+    }
+    const BfvParameterChoice choice = select_bfv_parameters(model);
+    return run_mnist_with<bfv::Scheme>(options, {choice.name, choice.base, choice.plaintext_moduli,
+                                                 bfv::assess_security(choice.base).one_line()});
+  }
+  if (scheme != "yashe") throw UsageError("--scheme must be yashe or bfv, not '" + scheme + "'");
+  const ParameterChoice choice = preset(options.text("preset"), model);
+  const yashe::Parameters params = insecure_ring_degree_option(options, choice.base);
+  return run_mnist_with<yashe::Scheme>(options, {choice.name, params, choice.plaintext_moduli,
+                                                 yashe::assess_security(params).one_line()});
 }
 
 }  // namespace cryptonets::cli

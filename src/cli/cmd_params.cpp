@@ -11,11 +11,13 @@ namespace cryptonets::cli {
 
 int run_params(std::span<char* const> arguments) {
   OptionParser options("params",
-                       "Shows the YASHE' parameters used for a model, why they were chosen, and "
-                       "what is and is not known of their security.");
+                       "Shows the parameters used for a model (YASHE' by default, or BFV), why "
+                       "they were chosen, and what is and is not known of their security.");
+  options.add_value("scheme", "NAME", "yashe (the paper's scheme) or bfv (secure under RLWE)",
+                    "yashe");
   options.add_value("model", "FILE", "integer model whose range and depth the parameters must fit",
                     default_data_directory() + "/model.txt");
-  options.add_value("preset", "NAME", "a named parameter set: default, paper or rlwe128",
+  options.add_value("preset", "NAME", "a named parameter set: default, paper or table-bound",
                     "default");
   options.add_flag("select",
                    "select parameters for --security instead of a preset (RLWE estimate only)");
@@ -25,6 +27,17 @@ int run_params(std::span<char* const> arguments) {
   if (!options.parse(arguments)) return kExitSuccess;
 
   const Model model = load_model(options.text("model"));
+  const std::string scheme = options.text("scheme");
+  if (scheme == "bfv") {
+    if (options.flag("select") || options.text("preset") != "default") {
+      throw UsageError(
+          "--scheme bfv has one parameter set (the HE standard's 128-bit bound); "
+          "--preset and --select are for --scheme yashe");
+    }
+    std::cout << describe(select_bfv_parameters(model, options.real("margin", 0, 1000)));
+    return kExitSuccess;
+  }
+  if (scheme != "yashe") throw UsageError("--scheme must be yashe or bfv, not '" + scheme + "'");
   ParameterChoice choice;
   if (options.flag("select")) {
     SelectionTarget target;

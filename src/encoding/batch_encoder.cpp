@@ -9,17 +9,20 @@ namespace cryptonets::encoding {
 
 namespace {
 
-// The plaintext modulus of a context that supports batching; throws otherwise.
-Modulus batching_modulus(const std::shared_ptr<const yashe::Context>& context) {
-  if (!context) throw std::invalid_argument("BatchEncoder: the context is null");
-  const uint64_t t = context->parameters().t;
-  const uint64_t two_n = 2 * context->n();
+// t as a modulus if it supports batching at ring degree n; throws otherwise.
+Modulus batching_modulus(size_t n, uint64_t t) {
+  const uint64_t two_n = 2 * n;
   if (!is_prime(t) || t % two_n != 1) {
     throw std::invalid_argument("BatchEncoder: plaintext modulus t = " + std::to_string(t) +
                                 " must be a prime ≡ 1 (mod 2n = " + std::to_string(two_n) +
                                 ") for x^n + 1 to split into n slots");
   }
   return Modulus(t);
+}
+
+const yashe::Context& non_null(const std::shared_ptr<const yashe::Context>& context) {
+  if (!context) throw std::invalid_argument("BatchEncoder: the context is null");
+  return *context;
 }
 
 void check_slot_count(size_t given, size_t slots) {
@@ -32,8 +35,12 @@ void check_slot_count(size_t given, size_t slots) {
 
 }  // namespace
 
+BatchEncoder::BatchEncoder(size_t n, uint64_t t) : t_(batching_modulus(n, t)), ntt_(n, t_) {}
+
 BatchEncoder::BatchEncoder(std::shared_ptr<const yashe::Context> context)
-    : context_(std::move(context)), t_(batching_modulus(context_)), ntt_(context_->n(), t_) {}
+    : BatchEncoder(non_null(context).n(), non_null(context).parameters().t) {
+  context_ = std::move(context);
+}
 
 void BatchEncoder::throw_slot_out_of_range(size_t slot, int64_t value) const {
   throw std::invalid_argument("BatchEncoder: slot " + std::to_string(slot) + " holds " +

@@ -253,8 +253,9 @@ std::vector<mpz_class> PlaintextCrt::recombine_batch(
 namespace {
 
 // t_1..t_k of the contexts, which must agree on n.
+template <class Context>
 std::vector<uint64_t> plaintext_moduli_of(
-    const std::vector<std::shared_ptr<const yashe::Context>>& contexts, size_t key_count) {
+    const std::vector<std::shared_ptr<const Context>>& contexts, size_t key_count) {
   if (contexts.empty()) throw std::invalid_argument("CRT sets: at least one context is needed");
   if (key_count != contexts.size()) {
     throw std::invalid_argument("CRT sets: " + std::to_string(contexts.size()) + " contexts but " +
@@ -275,28 +276,33 @@ std::vector<uint64_t> plaintext_moduli_of(
 
 }  // namespace
 
-CrtKeys CrtKeys::generate(const yashe::Parameters& base, std::span<const uint64_t> plaintext_moduli,
-                          Prng& prng) {
+template <class S>
+BasicCrtKeys<S> BasicCrtKeys<S>::generate(const typename S::Parameters& base,
+                                          std::span<const uint64_t> plaintext_moduli, Prng& prng) {
   const PlaintextCrt crt(std::vector<uint64_t>(plaintext_moduli.begin(), plaintext_moduli.end()));
-  CrtKeys result;
+  BasicCrtKeys result;
   for (uint64_t t : crt.moduli()) {
-    yashe::Parameters params = base;
+    typename S::Parameters params = base;
     params.t = t;
-    result.contexts.push_back(yashe::Context::create(params));
-    result.keys.push_back(yashe::generate_keys(result.contexts.back(), prng));
+    result.contexts.push_back(S::Context::create(params));
+    result.keys.push_back(S::generate_keys(result.contexts.back(), prng));
   }
   return result;
 }
 
-CrtEncryptionSet::Channel::Channel(std::shared_ptr<const yashe::Context> context,
-                                   yashe::PublicKey public_key, yashe::EvaluationKey evaluation_key)
+template <class S>
+BasicCrtEncryptionSet<S>::Channel::Channel(std::shared_ptr<const Context> context,
+                                           typename S::PublicKey public_key,
+                                           typename S::EvaluationKey evaluation_key)
     : encryptor(context, std::move(public_key)),
       evaluator(context, std::move(evaluation_key)),
-      encoder(context) {}
+      encoder(context->n(), context->parameters().t) {}
 
-CrtEncryptionSet::CrtEncryptionSet(std::vector<std::shared_ptr<const yashe::Context>> contexts,
-                                   std::vector<yashe::PublicKey> public_keys,
-                                   std::vector<yashe::EvaluationKey> evaluation_keys)
+template <class S>
+BasicCrtEncryptionSet<S>::BasicCrtEncryptionSet(
+    std::vector<std::shared_ptr<const Context>> contexts,
+    std::vector<typename S::PublicKey> public_keys,
+    std::vector<typename S::EvaluationKey> evaluation_keys)
     : crt_(plaintext_moduli_of(contexts, public_keys.size())) {
   if (evaluation_keys.size() != contexts.size()) {
     throw std::invalid_argument("CrtEncryptionSet: " + std::to_string(contexts.size()) +
@@ -309,15 +315,18 @@ CrtEncryptionSet::CrtEncryptionSet(std::vector<std::shared_ptr<const yashe::Cont
   }
 }
 
-CrtEncryptionSet::CrtEncryptionSet(const CrtKeys& keys)
+template <class S>
+BasicCrtEncryptionSet<S>::BasicCrtEncryptionSet(const BasicCrtKeys<S>& keys)
     : crt_(plaintext_moduli_of(keys.contexts, keys.keys.size())) {
   channels_.reserve(keys.contexts.size());
   for (size_t i = 0; i < keys.contexts.size(); ++i) {
-    channels_.emplace_back(keys.contexts[i], keys.keys[i].public_key, keys.keys[i].evaluation_key);
+    channels_.emplace_back(keys.contexts[i], keys.keys[i].public_key,
+                           S::evaluation_key(keys.keys[i]));
   }
 }
 
-void CrtEncryptionSet::check_size(const CrtCiphertext& a) const {
+template <class S>
+void BasicCrtEncryptionSet<S>::check_size(const CrtCiphertext& a) const {
   if (a.size() != channels_.size()) {
     throw std::invalid_argument("CrtEncryptionSet: a CRT ciphertext has " +
                                 std::to_string(a.size()) + " parts, expected one per modulus (" +
@@ -325,8 +334,10 @@ void CrtEncryptionSet::check_size(const CrtCiphertext& a) const {
   }
 }
 
-std::vector<yashe::Plaintext> CrtEncryptionSet::encode(std::span<const int64_t> values) const {
-  std::vector<yashe::Plaintext> plains;
+template <class S>
+std::vector<rlwe::Plaintext> BasicCrtEncryptionSet<S>::encode(
+    std::span<const int64_t> values) const {
+  std::vector<rlwe::Plaintext> plains;
   std::vector<uint64_t> residues(values.size());
   for (const Channel& channel : channels_) {
     const Modulus t(channel.encoder.plain_modulus());
@@ -337,8 +348,9 @@ std::vector<yashe::Plaintext> CrtEncryptionSet::encode(std::span<const int64_t> 
   return plains;
 }
 
-CrtCiphertext CrtEncryptionSet::encrypt(std::span<const int64_t> values, Prng& prng) const {
-  const std::vector<yashe::Plaintext> plains = encode(values);
+template <class S>
+CrtCiphertext BasicCrtEncryptionSet<S>::encrypt(std::span<const int64_t> values, Prng& prng) const {
+  const std::vector<rlwe::Plaintext> plains = encode(values);
   CrtCiphertext ct;
   for (size_t i = 0; i < channels_.size(); ++i) {
     ct.push_back(channels_[i].encryptor.encrypt(plains[i], prng));
@@ -346,22 +358,25 @@ CrtCiphertext CrtEncryptionSet::encrypt(std::span<const int64_t> values, Prng& p
   return ct;
 }
 
-void CrtEncryptionSet::add_inplace(CrtCiphertext& a, const CrtCiphertext& b) const {
+template <class S>
+void BasicCrtEncryptionSet<S>::add_inplace(CrtCiphertext& a, const CrtCiphertext& b) const {
   check_size(a);
   check_size(b);
   for (size_t i = 0; i < channels_.size(); ++i)
     channels_[i].evaluator.add_inplace(a[i], b[i]);
 }
 
-void CrtEncryptionSet::multiply_scalar_inplace(CrtCiphertext& a, int64_t w) const {
+template <class S>
+void BasicCrtEncryptionSet<S>::multiply_scalar_inplace(CrtCiphertext& a, int64_t w) const {
   check_size(a);
   for (size_t i = 0; i < channels_.size(); ++i) {
     channels_[i].evaluator.multiply_scalar_inplace(a[i], w);
   }
 }
 
-void CrtEncryptionSet::multiply_plain_inplace(CrtCiphertext& a,
-                                              const std::vector<yashe::Plaintext>& plain) const {
+template <class S>
+void BasicCrtEncryptionSet<S>::multiply_plain_inplace(
+    CrtCiphertext& a, const std::vector<rlwe::Plaintext>& plain) const {
   check_size(a);
   if (plain.size() != channels_.size()) {
     throw std::invalid_argument("CrtEncryptionSet: " + std::to_string(plain.size()) +
@@ -372,7 +387,9 @@ void CrtEncryptionSet::multiply_plain_inplace(CrtCiphertext& a,
   }
 }
 
-CrtCiphertext CrtEncryptionSet::multiply(const CrtCiphertext& a, const CrtCiphertext& b) const {
+template <class S>
+CrtCiphertext BasicCrtEncryptionSet<S>::multiply(const CrtCiphertext& a,
+                                                 const CrtCiphertext& b) const {
   check_size(a);
   check_size(b);
   CrtCiphertext product;
@@ -382,12 +399,15 @@ CrtCiphertext CrtEncryptionSet::multiply(const CrtCiphertext& a, const CrtCipher
   return product;
 }
 
-CrtDecryptionSet::Channel::Channel(std::shared_ptr<const yashe::Context> context,
-                                   yashe::SecretKey secret_key)
-    : decryptor(context, std::move(secret_key)), encoder(context) {}
+template <class S>
+BasicCrtDecryptionSet<S>::Channel::Channel(std::shared_ptr<const Context> context,
+                                           typename S::SecretKey secret_key)
+    : decryptor(context, std::move(secret_key)), encoder(context->n(), context->parameters().t) {}
 
-CrtDecryptionSet::CrtDecryptionSet(std::vector<std::shared_ptr<const yashe::Context>> contexts,
-                                   std::vector<yashe::SecretKey> secret_keys)
+template <class S>
+BasicCrtDecryptionSet<S>::BasicCrtDecryptionSet(
+    std::vector<std::shared_ptr<const Context>> contexts,
+    std::vector<typename S::SecretKey> secret_keys)
     : crt_(plaintext_moduli_of(contexts, secret_keys.size())) {
   channels_.reserve(contexts.size());
   for (size_t i = 0; i < contexts.size(); ++i) {
@@ -395,7 +415,8 @@ CrtDecryptionSet::CrtDecryptionSet(std::vector<std::shared_ptr<const yashe::Cont
   }
 }
 
-CrtDecryptionSet::CrtDecryptionSet(const CrtKeys& keys)
+template <class S>
+BasicCrtDecryptionSet<S>::BasicCrtDecryptionSet(const BasicCrtKeys<S>& keys)
     : crt_(plaintext_moduli_of(keys.contexts, keys.keys.size())) {
   channels_.reserve(keys.contexts.size());
   for (size_t i = 0; i < keys.contexts.size(); ++i) {
@@ -403,7 +424,8 @@ CrtDecryptionSet::CrtDecryptionSet(const CrtKeys& keys)
   }
 }
 
-void CrtDecryptionSet::check_size(const CrtCiphertext& ct) const {
+template <class S>
+void BasicCrtDecryptionSet<S>::check_size(const CrtCiphertext& ct) const {
   if (ct.size() != channels_.size()) {
     throw std::invalid_argument("CrtDecryptionSet: a CRT ciphertext has " +
                                 std::to_string(ct.size()) + " parts, expected one per modulus (" +
@@ -411,8 +433,9 @@ void CrtDecryptionSet::check_size(const CrtCiphertext& ct) const {
   }
 }
 
-std::vector<mpz_class> CrtDecryptionSet::decrypt(const CrtCiphertext& ct,
-                                                 const mpz_class& bound) const {
+template <class S>
+std::vector<mpz_class> BasicCrtDecryptionSet<S>::decrypt(const CrtCiphertext& ct,
+                                                         const mpz_class& bound) const {
   check_size(ct);
   crt_.require_capacity(bound);  // before any decryption work
   std::vector<std::vector<uint64_t>> residues;
@@ -422,7 +445,8 @@ std::vector<mpz_class> CrtDecryptionSet::decrypt(const CrtCiphertext& ct,
   return crt_.recombine_batch(residues, bound);
 }
 
-double CrtDecryptionSet::noise_budget(const CrtCiphertext& ct) const {
+template <class S>
+double BasicCrtDecryptionSet<S>::noise_budget(const CrtCiphertext& ct) const {
   check_size(ct);
   double budget = channels_.front().decryptor.invariant_noise_budget(ct.front());
   for (size_t i = 1; i < channels_.size(); ++i) {
@@ -430,5 +454,12 @@ double CrtDecryptionSet::noise_budget(const CrtCiphertext& ct) const {
   }
   return budget;
 }
+
+template struct BasicCrtKeys<yashe::Scheme>;
+template struct BasicCrtKeys<bfv::Scheme>;
+template class BasicCrtEncryptionSet<yashe::Scheme>;
+template class BasicCrtEncryptionSet<bfv::Scheme>;
+template class BasicCrtDecryptionSet<yashe::Scheme>;
+template class BasicCrtDecryptionSet<bfv::Scheme>;
 
 }  // namespace cryptonets::encoding

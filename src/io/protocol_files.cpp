@@ -567,7 +567,8 @@ void CiphertextFileWriter::write(EncryptedBatch batch, const std::function<void(
                                     std::to_string(i + 1) + " has key id " + hex64(ct.key_id) +
                                     ", the file's keys have " + hex64(key_ids_[i]));
       }
-      if (!ct.c.empty() && yashe::readable_without_secret_key(*contexts_[i], ct)) {
+      if (ct.parts.size() == 1 && !ct.parts[0].empty() &&
+          yashe::readable_without_secret_key(*contexts_[i], ct)) {
         throw std::invalid_argument(
             "CiphertextFileWriter: ciphertext " + std::to_string(j + 1) + " of modulus " +
             std::to_string(i + 1) +

@@ -503,10 +503,14 @@ void check_key_polynomial(const RnsPoly& poly, const Context& context, const std
 }
 
 void check_ciphertext(const Ciphertext& ct, const Context& context, uint64_t key_id) {
-  if (!same_parameters(ct.c, context)) {
+  if (ct.parts.size() != 1) {
+    throw std::invalid_argument("writing a ciphertext: a YASHE' ciphertext has one part, not " +
+                                std::to_string(ct.parts.size()));
+  }
+  if (!same_parameters(ct.parts[0], context)) {
     throw std::invalid_argument("writing a ciphertext: it belongs to other parameters");
   }
-  if (ct.c.form() != PolyForm::coefficient) {
+  if (ct.parts[0].form() != PolyForm::coefficient) {
     throw std::invalid_argument("writing a ciphertext: ciphertexts are kept in coefficient form");
   }
   if (ct.degree != 1 && ct.degree != 2) {
@@ -865,7 +869,7 @@ void CiphertextWriter::append(const Ciphertext& ct) {
   check_ciphertext(ct, *context_, key_id_);
   writer_->write_word(static_cast<uint64_t>(ct.degree));
   writer_->write_word(kCoefficientForm);
-  writer_->write_polynomial(ct.c);
+  writer_->write_polynomial(ct.parts[0]);
   ++written_;
 }
 
@@ -915,7 +919,7 @@ Ciphertext CiphertextReader::next() {
                     form_name(kCoefficientForm));
   }
   ct.noise_log2 = fresh_noise_log2_;  // files carry no noise estimate
-  ct.c = reader_->read_polynomial(*context_, PolyForm::coefficient, what);
+  ct.parts.push_back(reader_->read_polynomial(*context_, PolyForm::coefficient, what));
   ct.degree = static_cast<int>(degree);
   ct.key_id = key_id_;
   ++read_;

@@ -106,12 +106,18 @@ OutputPlan plan_output_groups(const LinearMap& map) {
   return plan;
 }
 
-void check_inputs(const yashe::Evaluator& evaluator, std::span<const yashe::Ciphertext> inputs) {
+template <class Evaluator>
+void check_inputs(const Evaluator& evaluator, std::span<const rlwe::Ciphertext> inputs) {
   if (inputs.empty()) throw std::invalid_argument("linear layer: no input ciphertexts");
   const auto& base = evaluator.context().q_base();
   for (const auto& c : inputs) {
-    if (c.c.empty() || !(c.c.ring().base() == base) || c.c.form() != PolyForm::coefficient) {
-      throw std::invalid_argument("linear layer: a ciphertext belongs to other parameters");
+    if (c.parts.empty() || c.parts.size() != inputs[0].parts.size()) {
+      throw std::invalid_argument("linear layer: ciphertexts with different numbers of parts");
+    }
+    for (const RnsPoly& part : c.parts) {
+      if (part.empty() || !(part.ring().base() == base) || part.form() != PolyForm::coefficient) {
+        throw std::invalid_argument("linear layer: a ciphertext belongs to other parameters");
+      }
     }
     if (c.key_id != inputs[0].key_id || c.degree != inputs[0].degree) {
       throw std::invalid_argument("linear layer: ciphertexts of different keys or degrees");
@@ -121,18 +127,23 @@ void check_inputs(const yashe::Evaluator& evaluator, std::span<const yashe::Ciph
 
 }  // namespace
 
-std::vector<yashe::Ciphertext> fused_linear_combinations(
-    const yashe::Evaluator& evaluator, const LinearMap& map,
-    std::span<const yashe::Ciphertext> inputs, int threads,
-    const EncryptedArithmetic::ProgressCallback& progress, LinearKernel kernel) {
+template <class Evaluator>
+std::vector<rlwe::Ciphertext> fused_linear_combinations(const Evaluator& evaluator,
+                                                        const LinearMap& map,
+                                                        std::span<const rlwe::Ciphertext> inputs,
+                                                        int threads, const LayerProgress& progress,
+                                                        LinearKernel kernel) {
   check_inputs(evaluator, inputs);
   if (inputs.size() != map.inputs) {
     throw std::invalid_argument("linear layer: expected " + std::to_string(map.inputs) +
                                 " ciphertexts, got " + std::to_string(inputs.size()));
   }
-  const yashe::Context& ctx = evaluator.context();
+  const auto& ctx = evaluator.context();
   const RnsBase& base = ctx.q_base();
   const size_t n = ctx.n(), k = base.size(), terms = map.terms.size();
+  // Every part of a ciphertext is combined with the same weights: tasks run over
+  // (part, prime, block), and "row" r = part·k + prime below.
+  const size_t parts = inputs[0].parts.size(), rows = parts * k;
 
   // Weights as residues, per prime: w mod q_i in [0, q_i). A product with a residue is below
   // 2^(2b) for b-bit primes; Modulus::reduce takes values below 2^126, so the accumulator is
@@ -146,9 +157,10 @@ std::vector<yashe::Ciphertext> fused_linear_combinations(
   }
   const size_t chunk = size_t{1} << std::min(30, 125 - 2 * largest_bits);
 
-  std::vector<yashe::Ciphertext> outputs(map.outputs);
+  std::vector<rlwe::Ciphertext> outputs(map.outputs);
   for (size_t o = 0; o < map.outputs; ++o) {
-    outputs[o].c = RnsPoly(ctx.ring(), PolyForm::coefficient);
+    for (size_t p = 0; p < parts; ++p)
+      outputs[o].parts.emplace_back(ctx.ring(), PolyForm::coefficient);
     outputs[o].degree = inputs[0].degree;
     outputs[o].key_id = inputs[0].key_id;
     double bound = 0;  // Σ |w|·2^noise, relative to the largest input noise
@@ -214,16 +226,17 @@ std::vector<yashe::Ciphertext> fused_linear_combinations(
       std::vector<const uint64_t*> pointers(std::max(map.inputs, longest_row));
       uint64_t* group_outputs[linear_avx2::kGroupOutputs];
 #pragma omp for schedule(dynamic, 4)
-      for (size_t task = 0; task < k * blocks; ++task) {
-        const size_t i = task / blocks, begin = (task % blocks) * width;
+      for (size_t task = 0; task < rows * blocks; ++task) {
+        const size_t row = task / blocks, begin = (task % blocks) * width;
+        const size_t p = row / k, i = row % k;
         if (!plan.groups.empty()) {
           for (size_t j = 0; j < map.inputs; ++j)
-            pointers[j] = inputs[j].c.residues(i) + begin;
+            pointers[j] = inputs[j].parts[p].residues(i) + begin;
           split_block(pointers.data(), map.inputs, width, packed);
           for (const OutputGroup& group : plan.groups) {
             for (size_t g = 0; g < linear_avx2::kGroupOutputs; ++g) {
               group_outputs[g] = g < group.outputs.size()
-                                     ? outputs[group.outputs[g]].c.residues(i) + begin
+                                     ? outputs[group.outputs[g]].parts[p].residues(i) + begin
                                      : nullptr;
             }
             grouped_signed_weight_sum(packed, map.inputs, width, group.members.data(),
@@ -234,20 +247,21 @@ std::vector<yashe::Ciphertext> fused_linear_combinations(
         for (size_t o : plan.single_outputs) {
           const size_t first = map.row_begin[o], last = map.row_begin[o + 1];
           for (size_t t = first; t < last; ++t)
-            pointers[t - first] = inputs[map.terms[t].input].c.residues(i) + begin;
+            pointers[t - first] = inputs[map.terms[t].input].parts[p].residues(i) + begin;
           signed_small_weight_sum(pointers.data(), magnitudes.data() + first,
                                   negative.data() + first, last - first, bits, base[i], width,
-                                  outputs[o].c.residues(i) + begin);
+                                  outputs[o].parts[p].residues(i) + begin);
         }
-        if (progress) progress(++finished, k * blocks);
+        if (progress) progress(++finished, rows * blocks);
       }
     }
     return outputs;
   }
   const size_t blocks = (n + kBlock - 1) / kBlock;
 #pragma omp parallel for schedule(dynamic, 4) num_threads(threads)
-  for (size_t task = 0; task < k * blocks; ++task) {
-    const size_t i = task / blocks, begin = (task % blocks) * kBlock;
+  for (size_t task = 0; task < rows * blocks; ++task) {
+    const size_t row = task / blocks, begin = (task % blocks) * kBlock;
+    const size_t p = row / k, i = row % k;
     const size_t end = std::min(n, begin + kBlock), width = end - begin;
     const Modulus& q = base[i];
     const uint64_t* weights = weight_residues.data() + i * terms;
@@ -259,7 +273,7 @@ std::vector<yashe::Ciphertext> fused_linear_combinations(
       for (size_t from = first; from < last; from += chunk) {
         const size_t to = std::min(last, from + chunk);
         for (size_t t = from; t < to; ++t) {
-          const uint64_t* in = inputs[map.terms[t].input].c.residues(i) + begin;
+          const uint64_t* in = inputs[map.terms[t].input].parts[p].residues(i) + begin;
           const uint64_t w = weights[t];
           for (size_t x = 0; x < width; ++x)
             acc[x] += static_cast<u128>(in[x]) * w;
@@ -269,11 +283,11 @@ std::vector<yashe::Ciphertext> fused_linear_combinations(
             acc[x] = q.reduce(acc[x]);
         }
       }
-      uint64_t* out = outputs[o].c.residues(i) + begin;
+      uint64_t* out = outputs[o].parts[p].residues(i) + begin;
       for (size_t x = 0; x < width; ++x)
         out[x] = q.reduce(acc[x]);
     }
-    if (progress) progress(++finished, k * blocks);
+    if (progress) progress(++finished, rows * blocks);
   }
   return outputs;
 }
@@ -293,76 +307,68 @@ bool linear_kernel_applies(LinearKernel kernel, const LinearMap& map) {
   return false;
 }
 
-yashe::Ciphertext weighted_sum_reference(const yashe::Evaluator& evaluator,
-                                         std::span<const yashe::Ciphertext> inputs,
-                                         std::span<const LinearTerm> terms) {
+template <class Evaluator>
+rlwe::Ciphertext weighted_sum_reference(const Evaluator& evaluator,
+                                        std::span<const rlwe::Ciphertext> inputs,
+                                        std::span<const LinearTerm> terms) {
   check_inputs(evaluator, inputs);
-  yashe::Ciphertext sum = inputs[0];
+  rlwe::Ciphertext sum = inputs[0];
   evaluator.multiply_scalar_inplace(sum, 0);
   sum.noise_log2 = -1e9;
   for (const LinearTerm& term : terms) {
-    yashe::Ciphertext product = inputs[term.input];
+    rlwe::Ciphertext product = inputs[term.input];
     evaluator.multiply_scalar_inplace(product, term.weight);
     evaluator.add_inplace(sum, product);
   }
   return sum;
 }
 
-EncryptedArithmetic::EncryptedArithmetic(const yashe::Evaluator& evaluator, int threads)
+template <class Evaluator>
+CiphertextOps<Evaluator>::CiphertextOps(const Evaluator& evaluator, int threads)
     : evaluator_(evaluator), threads_(threads) {
   if (threads < 1) throw std::invalid_argument("EncryptedArithmetic: threads must be >= 1");
 }
 
-EncryptedArithmetic::Value EncryptedArithmetic::multiply_accumulate(
-    std::span<const Value> inputs, std::span<const LinearTerm> terms) {
-  LinearMap single;
-  single.inputs = inputs.size();
-  single.outputs = 1;
-  single.row_begin = {0, terms.size()};
-  single.terms.assign(terms.begin(), terms.end());
-  single.bias = {0};
-  return std::move(fused_linear_combinations(evaluator_, single, inputs, threads_)[0]);
+template <class Evaluator>
+std::vector<rlwe::Ciphertext> CiphertextOps<Evaluator>::linear(
+    const LinearMap& map, std::span<const rlwe::Ciphertext> inputs) {
+  return fused_linear_combinations(evaluator_, map, inputs, threads_, progress_);
 }
 
-void EncryptedArithmetic::add_constant(Value& value, int64_t constant) {
-  evaluator_.relinearize_inplace(value);  // a constant is added under f, not f²
-  evaluator_.add_scalar_inplace(value, constant);
-}
-
-void EncryptedArithmetic::square(Value& value) {
+template <class Evaluator>
+void CiphertextOps<Evaluator>::relinearize(rlwe::Ciphertext& value) const {
   evaluator_.relinearize_inplace(value);
-  value = evaluator_.multiply_without_relinearization(value, value);
 }
 
-void EncryptedArithmetic::relinearize_all(std::vector<Value>& values) {
+template <class Evaluator>
+void CiphertextOps<Evaluator>::relinearize_all(std::vector<rlwe::Ciphertext>& values) {
   // One ciphertext per thread; the evaluator's own parallel loops then run single-threaded.
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
   for (size_t j = 0; j < values.size(); ++j)
     evaluator_.relinearize_inplace(values[j]);
 }
 
-std::vector<EncryptedArithmetic::Value> EncryptedArithmetic::apply_linear(
-    const LinearMap& map, std::span<const Value> inputs) {
-  std::vector<Value> outputs =
-      fused_linear_combinations(evaluator_, map, inputs, threads_, progress_);
-  // Squares left their outputs unrelinearised: key switching now runs once per output of this
-  // layer instead of once per input (100 instead of 845 in CryptoNets' layer 3), and its noise is
-  // added after the weights instead of being multiplied by them.
-  relinearize_all(outputs);
-  for (size_t o = 0; o < outputs.size(); ++o) {
-    if (map.bias[o] != 0) evaluator_.add_scalar_inplace(outputs[o], map.bias[o]);
-  }
-  return outputs;
+template <class Evaluator>
+void CiphertextOps<Evaluator>::add_scalar(rlwe::Ciphertext& value, int64_t constant) const {
+  evaluator_.add_scalar_inplace(value, constant);
 }
 
-void EncryptedArithmetic::square_all(std::vector<Value>& values) {
-  // One ciphertext per thread; the evaluator's own parallel loops then run single-threaded.
-  std::atomic<size_t> finished{0};
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
-  for (size_t j = 0; j < values.size(); ++j) {
-    square(values[j]);
-    if (progress_) progress_(++finished, values.size());
-  }
+template <class Evaluator>
+void CiphertextOps<Evaluator>::square_unrelinearized(rlwe::Ciphertext& value) const {
+  value = evaluator_.multiply_without_relinearization(value, value);
 }
+
+template class CiphertextOps<yashe::Evaluator>;
+template class CiphertextOps<bfv::Evaluator>;
+
+#define CRYPTONETS_INSTANTIATE_LINEAR(EVALUATOR)                                  \
+  template std::vector<rlwe::Ciphertext> fused_linear_combinations<EVALUATOR>(    \
+      const EVALUATOR&, const LinearMap&, std::span<const rlwe::Ciphertext>, int, \
+      const LayerProgress&, LinearKernel);                                        \
+  template rlwe::Ciphertext weighted_sum_reference<EVALUATOR>(                    \
+      const EVALUATOR&, std::span<const rlwe::Ciphertext>, std::span<const LinearTerm>);
+CRYPTONETS_INSTANTIATE_LINEAR(yashe::Evaluator)
+CRYPTONETS_INSTANTIATE_LINEAR(bfv::Evaluator)
+#undef CRYPTONETS_INSTANTIATE_LINEAR
 
 }  // namespace cryptonets

@@ -11,8 +11,14 @@
 #include <span>
 #include <stdexcept>
 
+#include "cryptonets/arith/primes.hpp"
+#include "cryptonets/bfv/context.hpp"
+#include "cryptonets/bfv/noise_model.hpp"
+#include "cryptonets/bfv/security.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
+#include "cryptonets/nn/deferred_relinearization.hpp"
 #include "cryptonets/nn/range.hpp"
+#include "cryptonets/rlwe/lattice_estimate.hpp"
 #include "cryptonets/yashe/context.hpp"
 #include "cryptonets/yashe/noise_model.hpp"
 #include "cryptonets/yashe/security.hpp"
@@ -64,22 +70,6 @@ std::vector<double> linear_step_noise(const LinearMap& map, const std::vector<do
     outputs[o] = bound > 0 ? largest + std::log2(bound) : kNoNoise;
   }
   return outputs;
-}
-
-// Evaluator::relinearize_inplace on every value; returns the largest rise due to key switching.
-double relinearize_noise(const yashe::NoiseModel& noise, std::vector<double>& values) {
-  double key_switching_rise = 0;
-  for (double& v : values) {
-    const double before = v;
-    v = noise.relinearize(v);
-    key_switching_rise = std::max(key_switching_rise, v - before);
-  }
-  return key_switching_rise;
-}
-
-void square_noise(const yashe::NoiseModel& noise, std::vector<double>& values) {
-  for (double& v : values)
-    v = noise.multiply(v, v);
 }
 
 struct Candidate {
@@ -400,39 +390,115 @@ ParameterChoice select_default(const Model& model, double extra_margin) {
 
 }  // namespace
 
+namespace {
+
+// The keyless steps of the deferred-relinearisation schedule (deferred_relinearization.hpp): a
+// value is its noise estimate log2 ‖v‖∞ and whether it awaits relinearisation. The formulas are
+// the scheme's noise model and the fused kernel's Σ |w_j|·v_j (adding a constant leaves the noise
+// unchanged). key_switching_bits adds, per relinearisation pass, the largest rise of a value's
+// noise due to key switching.
+struct NoiseValue {
+  double noise_log2 = kNoNoise;
+  bool degree_two = false;
+};
+
+template <class NoiseModel>
+class NoiseOps {
+ public:
+  using Value = NoiseValue;
+
+  NoiseOps(const NoiseModel& noise, double& key_switching_bits)
+      : noise_(noise), key_switching_bits_(key_switching_bits) {}
+
+  std::vector<Value> linear(const LinearMap& map, std::span<const Value> inputs) const {
+    std::vector<double> noise(inputs.size());
+    for (size_t j = 0; j < inputs.size(); ++j)
+      noise[j] = inputs[j].noise_log2;
+    std::vector<Value> outputs;
+    for (double v : linear_step_noise(map, noise))
+      outputs.push_back({v, !inputs.empty() && inputs[0].degree_two});
+    return outputs;
+  }
+  void relinearize(Value& value) {
+    if (!value.degree_two) return;
+    const double before = value.noise_log2;
+    value.noise_log2 = noise_.relinearize(before);
+    value.degree_two = false;
+    pass_rise_ = std::max(pass_rise_, value.noise_log2 - before);
+  }
+  void relinearize_all(std::vector<Value>& values) {
+    for_each(values, [this](Value& value) { relinearize(value); });
+  }
+  void add_scalar(Value&, int64_t) const {}
+  void square_unrelinearized(Value& value) const {
+    value.noise_log2 = noise_.multiply(value.noise_log2, value.noise_log2);
+    value.degree_two = true;
+  }
+  template <class F>
+  void for_each(std::vector<Value>& values, const F& f) {
+    pass_rise_ = 0;
+    for (Value& value : values)
+      f(value);
+    key_switching_bits_ += pass_rise_;
+  }
+
+ private:
+  const NoiseModel& noise_;
+  double& key_switching_bits_;
+  double pass_rise_ = 0;
+};
+
+double worst_noise(const std::vector<NoiseValue>& values) {
+  double worst = kNoNoise;
+  for (const NoiseValue& value : values)
+    worst = std::max(worst, value.noise_log2);
+  return worst;
+}
+
+// The network's noise under any scheme's keyless noise model, through the same schedule as an
+// encrypted run (infer: evaluate, then relinearize_all, then the re-randomisation of every
+// output with the public key, `rerandomize` on its noise estimate).
+template <class NoiseModel, class Rerandomize>
+NoisePrediction predict_with(const NoiseModel& noise, const CompiledModel& model,
+                             const Rerandomize& rerandomize) {
+  NoisePrediction prediction;
+  DeferredRelinearization<NoiseOps<NoiseModel>> arithmetic(noise, prediction.key_switching_bits);
+  std::vector<NoiseValue> values =
+      evaluate(model, std::vector<NoiseValue>(model.input_size, {noise.fresh(), false}), arithmetic,
+               [&](size_t, const std::vector<NoiseValue>& after) {
+                 prediction.noise_log2_after_step.push_back(worst_noise(after));
+               });
+  arithmetic.relinearize_all(values);
+  for (NoiseValue& value : values)
+    value.noise_log2 = rerandomize(value.noise_log2);
+  prediction.final_budget_bits = NoiseModel::budget_bits(worst_noise(values));
+  return prediction;
+}
+
+}  // namespace
+
 NoisePrediction predict_network_noise(const yashe::Parameters& params, const CompiledModel& model,
                                       int circuit_privacy_bits) {
   const auto context = yashe::Context::create(params);
   const yashe::NoiseModel noise(*context);
-  std::vector<double> values(model.input_size, noise.fresh());
-  NoisePrediction prediction;
-  const auto worst = [&] {
-    return values.empty() ? kNoNoise : *std::max_element(values.begin(), values.end());
-  };
-  // The deferred relinearisation of EncryptedArithmetic: a square leaves degree 2; key switching
-  // follows the next linear combination, or precedes the next square, or ends the network.
-  bool degree_two = false;
-  for (const CompiledStep& step : model.steps) {
-    if (step.kind == CompiledStep::Kind::kSquare) {
-      if (degree_two) prediction.key_switching_bits += relinearize_noise(noise, values);
-      square_noise(noise, values);
-      degree_two = true;
-    } else {
-      values = linear_step_noise(step.map, values);
-      if (degree_two) prediction.key_switching_bits += relinearize_noise(noise, values);
-      degree_two = false;
-    }
-    prediction.noise_log2_after_step.push_back(worst());
-  }
-  if (degree_two) prediction.key_switching_bits += relinearize_noise(noise, values);
-  for (double& v : values) {  // infer's re-randomisation of every output
+  // infer's re-randomisation: a fresh encryption of zero, or for circuit_privacy_bits = λ > 0
+  // the flooding noise at the width flooding_width_log2(v, λ), rounded up to a whole bit as
+  // Encryptor::rerandomize_inplace does.
+  return predict_with(noise, model, [&](double v) {
     const double width =
         circuit_privacy_bits > 0 ? noise.flooding_width_log2(v, circuit_privacy_bits) : 0;
-    v = width > 0 ? yashe::NoiseModel::add(v, noise.flooding_noise(std::ceil(width)))
-                  : yashe::NoiseModel::add(v, noise.fresh());
-  }
-  prediction.final_budget_bits = yashe::NoiseModel::budget_bits(worst());
-  return prediction;
+    return width > 0 ? yashe::NoiseModel::add(v, noise.flooding_noise(std::ceil(width)))
+                     : yashe::NoiseModel::add(v, noise.fresh());
+  });
+}
+
+NoisePrediction predict_network_noise(const bfv::Parameters& params, const CompiledModel& model) {
+  const auto context = bfv::Context::create(params);
+  const bfv::NoiseModel noise(*context);
+  // infer's re-randomisation: a fresh encryption of zero added
+  // (bfv::Encryptor::rerandomize_inplace).
+  return predict_with(noise, model,
+                      [&](double v) { return bfv::NoiseModel::add(v, noise.fresh()); });
 }
 
 double predict_budget_over_moduli(const yashe::Parameters& base,
@@ -467,7 +533,7 @@ ParameterChoice select_parameters(const Model& model, const SelectionTarget& tar
 }
 
 std::vector<std::string> preset_names() {
-  return {"default", "paper", "rlwe128"};
+  return {"default", "paper", "table-bound"};
 }
 
 namespace {
@@ -483,11 +549,11 @@ ParameterChoice preset_with_margin(const std::string& name, const Model& model,
     choice.name = "paper";
     return choice;
   }
-  if (name == "rlwe128") {
+  if (name == "table-bound") {
     target.mode = SelectionTarget::Mode::kSecurity;
     target.security_bits = 128;
     ParameterChoice choice = select_parameters(model, target);
-    choice.name = "rlwe128";
+    choice.name = "table-bound";
     return choice;
   }
   std::string names;
@@ -506,7 +572,7 @@ ParameterChoice preset(const std::string& name, const Model& model, int circuit_
   ParameterChoice choice = preset_with_margin(name, model, 0);
   if (circuit_privacy_bits == 0) return choice;
   // The plaintext moduli (and so the cost) do not depend on the margin; n may grow with it
-  // (rlwe128), so the cost is taken at the largest ring degree the selection tries.
+  // (table-bound), so the cost is taken at the largest ring degree the selection tries.
   double cost = 0;
   for (uint64_t t : choice.plaintext_moduli) {
     yashe::Parameters params = choice.base;
@@ -525,22 +591,104 @@ ParameterChoice preset(const std::string& name, const Model& model, int circuit_
   return choice;
 }
 
-std::string describe(const ParameterChoice& choice) {
-  std::string text = "parameters '" + choice.name + "': " + choice.base.describe() + "\n";
+BfvParameterChoice select_bfv_parameters(const Model& model, double margin_bits) {
+  if (!(margin_bits >= 0)) throw std::invalid_argument("BFV parameters: the margin must be >= 0");
+  const RangeReport ranges = track_ranges(model);
+  const CompiledModel compiled = compile_model(model);
+  std::vector<std::string> misses;
+  for (size_t n : {size_t{8192}, size_t{16384}, size_t{32768}}) {
+    const std::optional<int> bound = rlwe::he_standard_max_log2_q(
+        rlwe::SecretDistribution::kTernary, rlwe::Adversary::kClassical, 128, n);
+    assert(bound);
+    // The fewest primes of at most kPrimeBits bits whose sizes sum to the bound: each prime of b
+    // bits is below 2^b, so log2 q stays below the bound.
+    const int count = (*bound + kPrimeBits - 1) / kPrimeBits;
+    const int small_bits = *bound / count, larger = *bound - small_bits * count;
+    bfv::Parameters base;
+    base.n = n;
+    if (larger > 0) base.q_primes = generate_ntt_primes(small_bits + 1, larger, 2 * n);
+    for (uint64_t q : generate_ntt_primes(small_bits, count - larger, 2 * n))
+      base.q_primes.push_back(q);
+    const PlaintextChoice plaintext = choose_plaintext_moduli(n, base.q_primes, ranges);
+    double budget = std::numeric_limits<double>::infinity();
+    for (uint64_t t : plaintext.moduli) {
+      base.t = t;
+      budget = std::min(budget, predict_network_noise(base, compiled).final_budget_bits);
+    }
+    base.t = plaintext.moduli[0];
+    if (budget < margin_bits) {
+      misses.push_back(
+          format("n = %zu (log2 q = %.1f): %.1f bits predicted", n, base.log2_q(), budget));
+      continue;
+    }
+    BfvParameterChoice choice;
+    choice.name = "bfv";
+    choice.base = base;
+    choice.plaintext_moduli = plaintext.moduli;
+    choice.predicted_budget_bits = budget;
+    choice.reasoning.push_back(format(
+        "plaintext: the outputs need %d bits; %zu moduli of %d bits, primes = 1 mod 2n (batching), "
+        "as for YASHE'",
+        ranges.output_bits(), plaintext.moduli.size(), plaintext.bits));
+    choice.reasoning.push_back(format(
+        "n = %zu, q: %zu primes of %d-%d bits, log2 q = %.1f <= %d, the HE standard's 128-bit "
+        "classical bound for ternary secrets (Table 1); no special prime is needed, so all of it "
+        "is q",
+        n, base.q_primes.size(), small_bits, larger > 0 ? small_bits + 1 : small_bits,
+        base.log2_q(), *bound));
+    for (const std::string& miss : misses)
+      choice.reasoning.push_back("smaller ring rejected: " + miss + ", below the margin");
+    choice.reasoning.push_back(
+        format("noise: %.1f bits predicted after the network (keyless 6-sigma model), margin %.0f",
+               budget, margin_bits));
+    choice.reasoning.push_back(
+        "relinearisation: one RNS digit per prime (its noise follows a weighted sum and costs "
+        "< 0.01 bit; a special prime would take bits from q inside the same bound)");
+    return choice;
+  }
+  std::string text;
+  for (const std::string& miss : misses)
+    text += (text.empty() ? "" : "; ") + miss;
+  throw std::runtime_error("BFV parameters: no ring degree up to 32768 keeps the margin (" + text +
+                           ")");
+}
+
+namespace {
+
+// The text of `cryptonets params` for either scheme.
+std::string describe_choice(const std::string& name, const std::string& parameters,
+                            const std::vector<uint64_t>& q_primes,
+                            const std::vector<uint64_t>& plaintext_moduli, double budget,
+                            const std::vector<std::string>& reasoning,
+                            const std::string& security_report) {
+  std::string text = "parameters '" + name + "': " + parameters + "\n";
   text += "  q primes:";
-  for (uint64_t q : choice.base.q_primes)
+  for (uint64_t q : q_primes)
     text.append(" ").append(std::to_string(q));
   text += "\n  plaintext moduli:";
-  for (uint64_t t : choice.plaintext_moduli)
+  for (uint64_t t : plaintext_moduli)
     text += format(" %llu (%.1f bits)", static_cast<unsigned long long>(t),
                    std::log2(static_cast<double>(t)));
-  text += format("\n  predicted noise budget after the network: %.1f bits\n",
-                 choice.predicted_budget_bits);
+  text += format("\n  predicted noise budget after the network: %.1f bits\n", budget);
   text += "why:\n";
-  for (const std::string& line : choice.reasoning)
+  for (const std::string& line : reasoning)
     text.append("  - ").append(line).append("\n");
-  text.append("\n").append(yashe::assess_security(choice.base).full_text());
+  text.append("\n").append(security_report);
   return text;
+}
+
+}  // namespace
+
+std::string describe(const BfvParameterChoice& choice) {
+  return describe_choice(choice.name, choice.base.describe(), choice.base.q_primes,
+                         choice.plaintext_moduli, choice.predicted_budget_bits, choice.reasoning,
+                         bfv::assess_security(choice.base).full_text());
+}
+
+std::string describe(const ParameterChoice& choice) {
+  return describe_choice(choice.name, choice.base.describe(), choice.base.q_primes,
+                         choice.plaintext_moduli, choice.predicted_budget_bits, choice.reasoning,
+                         yashe::assess_security(choice.base).full_text());
 }
 
 }  // namespace cryptonets

@@ -9,12 +9,15 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "cryptonets/arith/wide_integer.hpp"
+#include "cryptonets/bfv/scheme.hpp"
 #include "cryptonets/nn/encrypted_arithmetic.hpp"
 #include "cryptonets/nn/parameter_selection.hpp"
 #include "cryptonets/yashe/noise_model.hpp"
+#include "cryptonets/yashe/scheme.hpp"
 
 namespace cryptonets {
 
@@ -26,11 +29,12 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-uint64_t ciphertext_bytes(const yashe::Ciphertext& c) {
-  return static_cast<uint64_t>(c.c.ring().n()) * c.c.ring().base().size() * sizeof(uint64_t);
+uint64_t ciphertext_bytes(const rlwe::Ciphertext& c) {
+  return static_cast<uint64_t>(c.parts[0].ring().n()) * c.parts[0].ring().base().size() *
+         c.parts.size() * sizeof(uint64_t);
 }
 
-uint64_t memory_bytes_of(const std::vector<yashe::Ciphertext>& values) {
+uint64_t memory_bytes_of(const std::vector<rlwe::Ciphertext>& values) {
   return values.empty() ? 0 : values.size() * ciphertext_bytes(values.front());
 }
 
@@ -40,11 +44,12 @@ std::string format_bits(double bits) {
   return text;
 }
 
-double predicted_budget(const std::vector<yashe::Ciphertext>& values) {
+template <class Scheme>
+double predicted_budget(const std::vector<rlwe::Ciphertext>& values) {
   double worst = -std::numeric_limits<double>::infinity();
   for (const auto& c : values)
     worst = std::max(worst, c.noise_log2);
-  return yashe::NoiseModel::budget_bits(worst);
+  return Scheme::NoiseModel::budget_bits(worst);
 }
 
 // for (j < count) body(j) on `threads` OpenMP threads; the first exception thrown by a body is
@@ -66,8 +71,9 @@ void parallel_for(size_t count, int threads, const Body& body) {
 
 // Min budget over at most kNoiseSample ciphertexts spread evenly (the noise of a layer's outputs
 // differs little: they share the inputs' noise and weights of one size).
-double measured_budget(const yashe::Decryptor& decryptor,
-                       const std::vector<yashe::Ciphertext>& values, int threads) {
+template <class Decryptor>
+double measured_budget(const Decryptor& decryptor, const std::vector<rlwe::Ciphertext>& values,
+                       int threads) {
   const size_t count = std::min(values.size(), kNoiseSample);
   std::vector<double> budgets(count);
   parallel_for(count, threads, [&](size_t s) {
@@ -87,8 +93,9 @@ i128 checked_pixel(const Model& model, int64_t value, size_t image, size_t index
   return value;
 }
 
-void check_batch_against_keys(const encoding::CrtEncryptionSet& keys, const CompiledModel& model,
-                              const EncryptedBatch& batch) {
+template <class Scheme>
+void check_batch_against_keys(const encoding::BasicCrtEncryptionSet<Scheme>& keys,
+                              const CompiledModel& model, const EncryptedBatch& batch) {
   if (batch.values.size() != keys.size()) {
     throw std::invalid_argument("infer: the batch has " + std::to_string(batch.values.size()) +
                                 " plaintext moduli, the keys have " + std::to_string(keys.size()));
@@ -104,7 +111,7 @@ void check_batch_against_keys(const encoding::CrtEncryptionSet& keys, const Comp
                                   " inputs, the batch holds " + std::to_string(values.size()) +
                                   " ciphertexts for plaintext modulus " + std::to_string(i + 1));
     }
-    const yashe::Evaluator& evaluator = keys.evaluator(i);
+    const auto& evaluator = keys.evaluator(i);
     for (const auto& c : values) {
       if (c.key_id != evaluator.key_id()) {
         throw std::invalid_argument(
@@ -174,9 +181,10 @@ uint64_t EncryptedBatch::memory_bytes() const {
   return bytes;
 }
 
-EncryptedBatch encrypt_batch(const encoding::CrtEncryptionSet& keys, const Model& model,
-                             const std::vector<std::vector<int64_t>>& images, Prng& prng,
-                             int threads, const StageObserver& observe,
+template <class Scheme>
+EncryptedBatch encrypt_batch(const encoding::BasicCrtEncryptionSet<Scheme>& keys,
+                             const Model& model, const std::vector<std::vector<int64_t>>& images,
+                             Prng& prng, int threads, const StageObserver& observe,
                              const StageProgress& progress) {
   if (threads < 1) throw std::invalid_argument("encrypt_batch: threads must be >= 1");
   if (images.empty()) throw std::invalid_argument("encrypt_batch: no images");
@@ -207,7 +215,7 @@ EncryptedBatch encrypt_batch(const encoding::CrtEncryptionSet& keys, const Model
     generators.reserve(inputs);
     for (size_t j = 0; j < inputs; ++j)
       generators.push_back(prng.fork());
-    std::vector<yashe::Ciphertext>& row = batch.values[i];
+    std::vector<rlwe::Ciphertext>& row = batch.values[i];
     row.resize(inputs);
     std::atomic<size_t> finished{0};
     parallel_for(inputs, threads, [&](size_t j) {
@@ -224,39 +232,52 @@ EncryptedBatch encrypt_batch(const encoding::CrtEncryptionSet& keys, const Model
       report.seconds = seconds_since(start);
       report.ciphertexts = row.size();
       report.memory_bytes = memory_bytes_of(row);
-      report.predicted_noise_budget = predicted_budget(row);
+      report.predicted_noise_budget = predicted_budget<Scheme>(row);
       observe(report);
     }
   }
   return batch;
 }
 
-void require_noise_budget(const encoding::CrtEncryptionSet& keys, const CompiledModel& model,
-                          int circuit_privacy_bits) {
-  InferenceOptions options;
-  options.circuit_privacy_bits = circuit_privacy_bits;
+template <class Scheme>
+void require_noise_budget(const encoding::BasicCrtEncryptionSet<Scheme>& keys,
+                          const CompiledModel& model, int circuit_privacy_bits) {
+  if (circuit_privacy_bits < 0) {
+    throw std::invalid_argument("infer: circuit_privacy_bits must be >= 0");
+  }
+  constexpr bool kYashe = std::is_same_v<Scheme, yashe::Scheme>;
+  if (!kYashe && circuit_privacy_bits > 0) {
+    throw std::invalid_argument(
+        std::string("infer: circuit privacy (noise flooding) is implemented for YASHE' only, not "
+                    "for ") +
+        Scheme::kName + "; run without --circuit-privacy (outputs are still re-randomised)");
+  }
   for (size_t i = 0; i < keys.size(); ++i) {
-    const yashe::Context& context = keys.evaluator(i).context();
-    const double budget =
-        predict_network_noise(context.parameters(), model, options.circuit_privacy_bits)
-            .final_budget_bits;
+    const auto& context = keys.evaluator(i).context();
+    double budget = 0, plain_budget = 0, cost = 0;
+    if constexpr (kYashe) {
+      budget = predict_network_noise(context.parameters(), model, circuit_privacy_bits)
+                   .final_budget_bits;
+      plain_budget = circuit_privacy_bits > 0
+                         ? predict_network_noise(context.parameters(), model).final_budget_bits
+                         : budget;
+      if (circuit_privacy_bits > 0)
+        cost = flooding_cost_bits(context.parameters(), circuit_privacy_bits);
+    } else {
+      budget = predict_network_noise(context.parameters(), model).final_budget_bits;
+      plain_budget = budget;
+    }
     if (budget < 1) {
-      const double plain_budget =
-          options.circuit_privacy_bits > 0
-              ? predict_network_noise(context.parameters(), model).final_budget_bits
-              : budget;
       std::string message =
           "infer: the keyless noise model predicts " + format_bits(budget) +
           " bits of noise budget left after this model under plaintext modulus " +
           std::to_string(i + 1) + " (t = " + std::to_string(context.parameters().t) +
           "), and decryption needs at least 1: the model is too deep for these keys";
-      if (options.circuit_privacy_bits > 0) {
-        message +=
-            "; circuit privacy at 2^-" + std::to_string(options.circuit_privacy_bits) + " costs " +
-            format_bits(flooding_cost_bits(context.parameters(), options.circuit_privacy_bits)) +
-            " bits and the model alone leaves " + format_bits(plain_budget) +
-            ": make keys with keygen --circuit-privacy " +
-            std::to_string(options.circuit_privacy_bits) + " (it adds primes to q)";
+      if (circuit_privacy_bits > 0) {
+        message += "; circuit privacy at 2^-" + std::to_string(circuit_privacy_bits) + " costs " +
+                   format_bits(cost) + " bits and the model alone leaves " +
+                   format_bits(plain_budget) + ": make keys with keygen --circuit-privacy " +
+                   std::to_string(circuit_privacy_bits) + " (it adds primes to q)";
       } else {
         message += " (make keys for this model: keygen chooses q from the model's profile)";
       }
@@ -265,8 +286,10 @@ void require_noise_budget(const encoding::CrtEncryptionSet& keys, const Compiled
   }
 }
 
-EncryptedBatch infer(const encoding::CrtEncryptionSet& keys, const CompiledModel& model,
-                     EncryptedBatch batch, const InferenceOptions& options) {
+template <class Scheme>
+EncryptedBatch infer(const encoding::BasicCrtEncryptionSet<Scheme>& keys,
+                     const CompiledModel& model, EncryptedBatch batch,
+                     const BasicInferenceOptions<Scheme>& options) {
   if (options.threads < 1) throw std::invalid_argument("infer: threads must be >= 1");
   check_batch_against_keys(keys, model, batch);
   const auto* diagnostics = options.secret_keys_for_diagnostics;
@@ -293,7 +316,8 @@ EncryptedBatch infer(const encoding::CrtEncryptionSet& keys, const CompiledModel
   result.images = batch.images;
   result.values.resize(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
-    EncryptedArithmetic arithmetic(keys.evaluator(i), options.threads);
+    BasicEncryptedArithmetic<typename Scheme::Evaluator> arithmetic(keys.evaluator(i),
+                                                                    options.threads);
     size_t step = 0;
     if (options.progress) {
       arithmetic.set_progress([&](size_t done, size_t total) {
@@ -301,7 +325,7 @@ EncryptedBatch infer(const encoding::CrtEncryptionSet& keys, const CompiledModel
       });
     }
     auto clock = Clock::now();
-    auto observe_step = [&](size_t layer_index, const std::vector<yashe::Ciphertext>& values) {
+    auto observe_step = [&](size_t layer_index, const std::vector<rlwe::Ciphertext>& values) {
       StageReport report;
       report.seconds = seconds_since(clock);
       report.stage = model.steps[step++].layer_name;
@@ -309,7 +333,7 @@ EncryptedBatch infer(const encoding::CrtEncryptionSet& keys, const CompiledModel
       report.modulus_index = i;
       report.ciphertexts = values.size();
       report.memory_bytes = memory_bytes_of(values);
-      report.predicted_noise_budget = predicted_budget(values);
+      report.predicted_noise_budget = predicted_budget<Scheme>(values);
       if (diagnostics != nullptr) {
         report.measured_noise_budget =
             measured_budget(diagnostics->decryptor(i), values, options.threads);
@@ -320,23 +344,29 @@ EncryptedBatch infer(const encoding::CrtEncryptionSet& keys, const CompiledModel
     result.values[i] =
         evaluate(model, std::exchange(batch.values[i], {}), arithmetic, observe_step);
     arithmetic.relinearize_all(result.values[i]);  // a network ending in a square
-    const yashe::Encryptor& encryptor = keys.encryptor(i);
-    const yashe::NoiseModel& noise = keys.evaluator(i).noise_model();
-    for (yashe::Ciphertext& c : result.values[i]) {
-      const double width =
-          options.circuit_privacy_bits > 0
-              ? noise.flooding_width_log2(c.noise_log2, options.circuit_privacy_bits)
-              : 0;
-      encryptor.rerandomize_inplace(c, prng, width);
+    // Every output re-randomised with the public key (and, under YASHE', flooded for circuit
+    // privacy when asked): none leaves transparent or carrying a trace of the computation.
+    const auto& encryptor = keys.encryptor(i);
+    for (rlwe::Ciphertext& c : result.values[i]) {
+      if constexpr (std::is_same_v<Scheme, yashe::Scheme>) {
+        const yashe::NoiseModel& noise = keys.evaluator(i).noise_model();
+        const double width =
+            options.circuit_privacy_bits > 0
+                ? noise.flooding_width_log2(c.noise_log2, options.circuit_privacy_bits)
+                : 0;
+        encryptor.rerandomize_inplace(c, prng, width);
+      } else {
+        encryptor.rerandomize_inplace(c, prng);
+      }
     }
   }
   return result;
 }
 
-std::vector<std::vector<mpz_class>> decrypt_scores(const encoding::CrtDecryptionSet& keys,
-                                                   const EncryptedBatch& scores,
-                                                   const mpz_class& output_bound,
-                                                   const StageObserver& observe) {
+template <class Scheme>
+std::vector<std::vector<mpz_class>> decrypt_scores(
+    const encoding::BasicCrtDecryptionSet<Scheme>& keys, const EncryptedBatch& scores,
+    const mpz_class& output_bound, const StageObserver& observe) {
   if (scores.values.size() != keys.size()) {
     throw std::invalid_argument("decrypt: the scores have " + std::to_string(scores.values.size()) +
                                 " plaintext moduli, the secret keys " +
@@ -366,7 +396,8 @@ std::vector<std::vector<mpz_class>> decrypt_scores(const encoding::CrtDecryption
   }
   for (size_t i = 0; i < keys.size(); ++i) {
     for (size_t o = 0; o < outputs; ++o) {
-      if (yashe::readable_without_secret_key(keys.decryptor(i).context(), scores.values[i][o])) {
+      // Found by argument-dependent lookup: yashe:: or bfv::readable_without_secret_key.
+      if (readable_without_secret_key(keys.decryptor(i).context(), scores.values[i][o])) {
         throw std::runtime_error(
             "decrypt: score " + std::to_string(o + 1) + " under plaintext modulus " +
             std::to_string(i + 1) +
@@ -423,5 +454,22 @@ std::vector<std::vector<mpz_class>> plain_scores(const CompiledModel& model,
   }
   return scores;
 }
+
+#define CRYPTONETS_INSTANTIATE_INFERENCE(SCHEME)                                                  \
+  template EncryptedBatch encrypt_batch<SCHEME>(const encoding::BasicCrtEncryptionSet<SCHEME>&,   \
+                                                const Model&,                                     \
+                                                const std::vector<std::vector<int64_t>>&, Prng&,  \
+                                                int, const StageObserver&, const StageProgress&); \
+  template void require_noise_budget<SCHEME>(const encoding::BasicCrtEncryptionSet<SCHEME>&,      \
+                                             const CompiledModel&, int);                          \
+  template EncryptedBatch infer<SCHEME>(const encoding::BasicCrtEncryptionSet<SCHEME>&,           \
+                                        const CompiledModel&, EncryptedBatch,                     \
+                                        const BasicInferenceOptions<SCHEME>&);                    \
+  template std::vector<std::vector<mpz_class>> decrypt_scores<SCHEME>(                            \
+      const encoding::BasicCrtDecryptionSet<SCHEME>&, const EncryptedBatch&, const mpz_class&,    \
+      const StageObserver&);
+CRYPTONETS_INSTANTIATE_INFERENCE(yashe::Scheme)
+CRYPTONETS_INSTANTIATE_INFERENCE(bfv::Scheme)
+#undef CRYPTONETS_INSTANTIATE_INFERENCE
 
 }  // namespace cryptonets

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cryptonets/random/samplers.hpp"
+#include "cryptonets/rlwe/scale_invariant.hpp"
 
 namespace cryptonets::yashe {
 
@@ -93,7 +94,7 @@ Ciphertext Encryptor::encrypt(const Plaintext& plain, Prng& prng) const {
     }
   }
   Ciphertext ct;
-  ct.c = std::move(s);
+  ct.parts.push_back(std::move(s));
   ct.key_id = public_key_.key_id;
   ct.noise_log2 = noise_model_.fresh();
   return ct;
@@ -107,8 +108,8 @@ Ciphertext Encryptor::encrypt_zero(Prng& prng) const {
 
 void Encryptor::rerandomize_inplace(Ciphertext& ct, Prng& prng, double flooding_width_log2) const {
   const Context& ctx = *context_;
-  if (ct.c.empty() || !(ct.c.ring().base() == ctx.q_base()) || ct.c.n() != ctx.n() ||
-      ct.c.form() != PolyForm::coefficient) {
+  if (ct.parts.size() != 1 || ct.parts[0].empty() || !(ct.parts[0].ring().base() == ctx.q_base()) ||
+      ct.parts[0].n() != ctx.n() || ct.parts[0].form() != PolyForm::coefficient) {
     throw std::invalid_argument(
         "Encryptor::rerandomize_inplace: the ciphertext belongs to other "
         "parameters");
@@ -127,7 +128,7 @@ void Encryptor::rerandomize_inplace(Ciphertext& ct, Prng& prng, double flooding_
   }
   if (flooding_width_log2 <= 0) {
     const Ciphertext zero = encrypt_zero(prng);
-    ct.c += zero.c;
+    ct.parts[0] += zero.parts[0];
     ct.noise_log2 = NoiseModel::add(ct.noise_log2, zero.noise_log2);
     ct.transparent = false;
     return;
@@ -142,7 +143,7 @@ void Encryptor::rerandomize_inplace(Ciphertext& ct, Prng& prng, double flooding_
   s *= public_key_.h;
   s.to_coefficient();
   s += sample_wide_uniform(ctx, bits, prng);
-  ct.c += s;
+  ct.parts[0] += s;
   ct.noise_log2 = NoiseModel::add(ct.noise_log2, noise_model_.flooding_noise(bits));
   ct.transparent = false;
 }
@@ -159,7 +160,7 @@ bool readable_without_secret_key(const Context& context, const Ciphertext& ct) {
     double fraction = 0;
     for (size_t i = 0; i < base.size(); ++i) {
       const Modulus& q = base[i];
-      const uint64_t y = mul_shoup(mul_mod(ct.c.residues(i)[j], q.reduce(t), q),
+      const uint64_t y = mul_shoup(mul_mod(ct.parts[0].residues(i)[j], q.reduce(t), q),
                                    base.punctured_inverse(i), q.value());
       fraction += static_cast<double>(y) / static_cast<double>(q.value());
     }
@@ -183,57 +184,33 @@ void Decryptor::check(const Ciphertext& ct) const {
     throw std::invalid_argument("Decryptor: ciphertext degree " + std::to_string(ct.degree) +
                                 " is not supported (1, or 2 before relinearisation)");
   }
-  if (ct.c.empty() || !(ct.c.ring().base() == context_->q_base()) || ct.c.n() != context_->n()) {
+  if (ct.parts.size() != 1 || ct.parts[0].empty() ||
+      !(ct.parts[0].ring().base() == context_->q_base()) || ct.parts[0].n() != context_->n()) {
     throw std::invalid_argument("Decryptor: the ciphertext belongs to other parameters");
   }
 }
 
-RnsPoly Decryptor::scaled_key_product(const Ciphertext& ct) const {
+RnsPoly Decryptor::key_product(const Ciphertext& ct) const {
   check(ct);
-  RnsPoly x = ct.c;
+  RnsPoly x = ct.parts[0];
   x.to_evaluation();
   x *= ct.degree == 1 ? secret_key_.f : f_squared_;
   x.to_coefficient();
-  x.multiply_scalar(static_cast<int64_t>(context_->parameters().t));
   return x;
 }
 
-// With x = [f^d·c]_q and r = [t·x]_q centred, t·x = q·round(t·x/q) + r, so
-//   round(t·x/q) = (t·x - r)/q ≡ -r·q^-1 (mod t).
-// Only r mod t is needed: an exact base conversion of the centred r from q to {t}.
+// m = [round(t/q · [f^d·c]_q)]_t (BLLN13 §4, Decrypt), rounded exactly by rlwe::round_to_plaintext.
 Plaintext Decryptor::decrypt(const Ciphertext& ct) const {
-  const Context& ctx = *context_;
-  const RnsPoly r = scaled_key_product(ct);
-  Plaintext plain;
-  plain.coeffs.resize(ctx.n());
-  ctx.q_to_t().convert_centered(r.data().data(), plain.coeffs.data(), ctx.n());
-  const uint64_t t = ctx.parameters().t;
-  for (uint64_t& m : plain.coeffs)
-    m = mul_shoup(m, ctx.minus_q_inverse_mod_t(), t);
-  return plain;
+  return rlwe::round_to_plaintext(context_->rns(), key_product(ct));
 }
 
-// (t/q)·x = m + v + t·k, and r = [t·x]_q = q·v when |v| < 1/2: ‖v‖∞ = max|r| / q.
 double Decryptor::invariant_noise_budget(const Ciphertext& ct) const {
-  const Context& ctx = *context_;
   if (ct.transparent) {
     throw std::invalid_argument(
         "Decryptor: the ciphertext is transparent (no encryption randomness: readable without "
         "the secret key); it has no noise budget");
   }
-  const RnsPoly r = scaled_key_product(ct);
-  mpz_class largest = 0;
-  for (size_t j = 0; j < ctx.n(); ++j) {
-    mpz_class value = abs(ctx.q_base().compose_centered(r.data().data() + j, ctx.n()));
-    if (value > largest) largest = value;
-  }
-  if (largest == 0) return ctx.parameters().log2_q();
-  long exponent_q = 0, exponent_r = 0;
-  const double mantissa_q = mpz_get_d_2exp(&exponent_q, ctx.q().get_mpz_t());
-  const double mantissa_r = mpz_get_d_2exp(&exponent_r, largest.get_mpz_t());
-  const double log2_ratio = (std::log2(mantissa_q) + static_cast<double>(exponent_q)) -
-                            (std::log2(mantissa_r) + static_cast<double>(exponent_r));
-  return std::max(0.0, log2_ratio - 1);
+  return rlwe::invariant_noise_budget(context_->rns(), key_product(ct));
 }
 
 }  // namespace cryptonets::yashe

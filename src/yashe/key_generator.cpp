@@ -81,25 +81,21 @@ EvaluationKey make_evaluation_key(const std::shared_ptr<const Context>& context,
                                   Prng& prng) {
   const Context& ctx = *context;
   const DiscreteGaussian chi(ctx.parameters().sigma);
-  const RnsBase& base = ctx.q_base();
   EvaluationKey evk;
   evk.key_id = secret_key.key_id;
-  for (size_t i = 0; i < base.size(); ++i) {
-    for (size_t l = 0; l < ctx.digits_per_prime(i); ++l) {
-      // P_d(f) = f·q̂_i·2^(w·l): then Σ_d D_d·P_d(f) = f·Σ_i [c·q̂_i^-1]_{q_i}·q̂_i ≡ f·c (mod q).
-      mpz_class factor = base.punctured_product(i);
-      factor <<= static_cast<mp_bitcnt_t>(ctx.digit_bits()) * l;
-      RnsPoly gamma = secret_key.f;
-      gamma.multiply_bigint(factor);
-      RnsPoly e = gaussian_poly(ctx, chi, prng);
-      RnsPoly s = gaussian_poly(ctx, chi, prng);
-      e.to_evaluation();
-      s.to_evaluation();
-      s *= public_key.h;
-      gamma += e;
-      gamma += s;
-      evk.gamma.push_back(std::move(gamma));
-    }
+  for (size_t d = 0; d < ctx.digit_count(); ++d) {
+    // γ_d = f·g_d + e_d + h·s_d with the gadget factor g_d = q̂_i·2^(w·l) (rlwe/gadget.hpp): then
+    // Σ_d D_d(c)·f·g_d ≡ f·c (mod q).
+    RnsPoly gamma = secret_key.f;
+    gamma.multiply_bigint(ctx.rns().gadget_factor(d));
+    RnsPoly e = gaussian_poly(ctx, chi, prng);
+    RnsPoly s = gaussian_poly(ctx, chi, prng);
+    e.to_evaluation();
+    s.to_evaluation();
+    s *= public_key.h;
+    gamma += e;
+    gamma += s;
+    evk.gamma.push_back(std::move(gamma));
   }
   return evk;
 }

@@ -73,6 +73,10 @@ for command in params keygen encrypt infer decrypt mnist; do
   expect 2 "unknown option --bogus" - -- "$exe" "$command" --bogus
 done
 expect 2 "unknown command 'frobnicate'" - -- "$exe" frobnicate
+expect 2 "--scheme must be yashe or bfv, not 'ckks'" - -- "$exe" params --scheme ckks
+expect 2 "--scheme must be yashe or bfv, not 'ckks'" - -- "$exe" mnist --scheme ckks --images 1
+expect 2 "--preset and --select are for --scheme yashe" - -- \
+  "$exe" params --scheme bfv --preset paper
 expect 2 "missing required option --out" - -- "$exe" encrypt --keys client --images "$images"
 expect 2 "--threads expects an integer in [1, 1024], got 'many'" out.ct -- \
   "$exe" infer --keys server --in images.ct --out out.ct --threads many
@@ -309,7 +313,7 @@ expect 2 "--plain-images compares with the plain model: give --model FILE" label
   "$exe" decrypt --keys client --in scores.ct --plain-images "$images" --out labels.txt
 run "$exe" profile --model "$model" --out model.profile
 cmp -s model.profile "$data/model.profile" || fail "data/model.profile is not the shipped model's"
-grep -vE '^(#|cryptonets-profile 1$|input channels [0-9]+ height [0-9]+ width [0-9]+ scale [0-9.e+-]+$|outputs [0-9]+$|output-bound [0-9]+$|circuit-privacy [0-9]+$|preset [a-z0-9]+ n [0-9]+ sigma [0-9.]+ decomposition [0-9]+ q( [0-9]+)+ t( [0-9]+)+$|end$)' \
+grep -vE '^(#|cryptonets-profile 1$|input channels [0-9]+ height [0-9]+ width [0-9]+ scale [0-9.e+-]+$|outputs [0-9]+$|output-bound [0-9]+$|circuit-privacy [0-9]+$|preset [a-z0-9-]+ n [0-9]+ sigma [0-9.]+ decomposition [0-9]+ q( [0-9]+)+ t( [0-9]+)+$|end$)' \
   model.profile && fail "model.profile holds a line that is not a profile field"
 # A profile edited to three primes of q: keys too small for the model's two squares. infer's own
 # noise prediction says so, and it refuses before any work.

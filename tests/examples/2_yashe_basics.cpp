@@ -61,9 +61,9 @@ int main() {
   const yashe::Decryptor decryptor(toy, keys.secret_key);
   const yashe::Ciphertext ct = encryptor.encrypt(yashe::Plaintext{message}, prng);
   say("message m (coefficients mod 7) = %s", show(message, 16).c_str());
-  say("ciphertext c                   = %s", show(ct.c.to_bigint_centered(), 4).c_str());
+  say("ciphertext c                   = %s", show(ct.parts[0].to_bigint_centered(), 4).c_str());
 
-  RnsPoly fc = multiply(keys.secret_key.f, ct.c);
+  RnsPoly fc = multiply(keys.secret_key.f, ct.parts[0]);
   fc.to_coefficient();
   const std::vector<mpz_class> fc_coeffs = fc.to_bigint_centered();
   say("[f*c]_q                        = %s", show(fc_coeffs, 4).c_str());
@@ -83,12 +83,13 @@ int main() {
   const yashe::Plaintext decrypted = decryptor.decrypt(ct);
   say("decrypted                      = %s", show(decrypted.coeffs, 16).c_str());
   claim(decrypted.coeffs == message, "Decryptor::decrypt returns the message");
-  claim(example::decrypt_by_formula(*toy, keys.secret_key.f, ct.c) == message,
+  claim(example::decrypt_by_formula(*toy, keys.secret_key.f, ct.parts[0]) == message,
         "the formula [round(t/q*[f*c]_q)]_t, written out with GMP, gives the same");
   claim(yashe::reference::decrypt(*toy, keys.secret_key, ct).coeffs == message,
         "the library's GMP reference twin (yashe::reference::decrypt) gives the same");
   const yashe::Ciphertext again = encryptor.encrypt(yashe::Plaintext{message}, prng);
-  claim(!(again.c == ct.c), "encryption is randomised: the same message encrypts differently");
+  claim(!(again.parts[0] == ct.parts[0]),
+        "encryption is randomised: the same message encrypts differently");
 
   lesson::title(
       "2.2 The real size: n = 8192, q = 7 primes of 55 bits (log2 q ~ 385), t of 39 bits");
@@ -106,7 +107,7 @@ int main() {
   const yashe::Ciphertext real_ct = real_encryptor.encrypt(yashe::Plaintext{big_message}, prng);
   say("a ciphertext is one polynomial: 8192 coefficients x 7 residues x 8 bytes = %zu KiB in "
       "memory",
-      real_ct.c.data().size() * 8 / 1024);
+      real_ct.parts[0].data().size() * 8 / 1024);
   const yashe::Plaintext real_decrypted = real_decryptor.decrypt(real_ct);
   claim(real_decrypted.coeffs == big_message,
         "8192 random coefficients mod t encrypt and decrypt exactly");

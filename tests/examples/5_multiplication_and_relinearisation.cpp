@@ -67,11 +67,12 @@ void lesson_at(const Scheme& s, Prng& prng, size_t shown) {
       s.decryptor.invariant_noise_budget(product));
   claim(product.degree == 2, "the product is of degree 2 (it decrypts under f^2)");
   claim(
-      product.c == yashe::reference::multiply_without_relinearization(*s.context, cx.c, cy.c),
+      product.parts[0] ==
+          yashe::reference::multiply_without_relinearization(*s.context, cx.parts[0], cy.parts[0]),
       "the RNS product equals the GMP reference twin bit for bit (n = " + std::to_string(n) + ")");
   const RnsPoly& f = s.keys.secret_key.f;
-  const auto under_f2 = example::decrypt_by_formula(*s.context, multiply(f, f), product.c);
-  const auto under_f = example::decrypt_by_formula(*s.context, f, product.c);
+  const auto under_f2 = example::decrypt_by_formula(*s.context, multiply(f, f), product.parts[0]);
+  const auto under_f = example::decrypt_by_formula(*s.context, f, product.parts[0]);
   say("decrypted under f^2: slots %s",
       show(s.encoder.decode(yashe::Plaintext{under_f2}), shown).c_str());
   say("decrypted under f:   slots %s  (garbage)",
@@ -83,8 +84,8 @@ void lesson_at(const Scheme& s, Prng& prng, size_t shown) {
   const double after = s.decryptor.invariant_noise_budget(product);
   say("after relinearisation: degree %d, budget %.1f bits (key switching cost %.2f bits)",
       product.degree, after, before - after);
-  claim(product.degree == 1 && s.encoder.decode(yashe::Plaintext{
-                                   example::decrypt_by_formula(*s.context, f, product.c)}) == xy,
+  claim(product.degree == 1 && s.encoder.decode(yashe::Plaintext{example::decrypt_by_formula(
+                                   *s.context, f, product.parts[0])}) == xy,
         "relinearised, the product decrypts under f to x*y");
   if (n >= 8192) {
     claim(before - after < 1, "at the real size relinearisation costs under one bit of budget");

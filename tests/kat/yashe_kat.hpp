@@ -163,18 +163,18 @@ inline Entries scheme_vector(const Entries& input) {
   out.emplace_back("evaluation_key.gamma_1.leading", leading(keys.evaluation_key.gamma[0]));
   out.emplace_back("m1.sha256", plaintext_digest(m1));
   out.emplace_back("m2.sha256", plaintext_digest(m2));
-  out.emplace_back("c1.sha256", poly_digest({&c1.c}));
-  out.emplace_back("c1.leading", leading(c1.c));
-  out.emplace_back("c2.sha256", poly_digest({&c2.c}));
-  out.emplace_back("c2.leading", leading(c2.c));
+  out.emplace_back("c1.sha256", poly_digest({&c1.parts[0]}));
+  out.emplace_back("c1.leading", leading(c1.parts[0]));
+  out.emplace_back("c2.sha256", poly_digest({&c2.parts[0]}));
+  out.emplace_back("c2.leading", leading(c2.parts[0]));
   out.emplace_back("decrypt_c1.sha256", plaintext_digest(decryptor.decrypt(c1)));
-  out.emplace_back("product.sha256", poly_digest({&product.c}));
-  out.emplace_back("product.leading", leading(product.c));
+  out.emplace_back("product.sha256", poly_digest({&product.parts[0]}));
+  out.emplace_back("product.leading", leading(product.parts[0]));
   const yashe::Plaintext product_plain = decryptor.decrypt(product);
   out.emplace_back("decrypt_product.sha256", plaintext_digest(product_plain));
   out.emplace_back("decrypt_product.leading", leading(product_plain));
-  out.emplace_back("relinearised.sha256", poly_digest({&relinearised.c}));
-  out.emplace_back("relinearised.leading", leading(relinearised.c));
+  out.emplace_back("relinearised.sha256", poly_digest({&relinearised.parts[0]}));
+  out.emplace_back("relinearised.leading", leading(relinearised.parts[0]));
   const yashe::Plaintext relinearised_plain = decryptor.decrypt(relinearised);
   out.emplace_back("decrypt_relinearised.sha256", plaintext_digest(relinearised_plain));
   out.emplace_back("decrypt_relinearised.leading", leading(relinearised_plain));
@@ -227,7 +227,7 @@ inline Entries network_vector(const Entries& input, const std::string& repositor
   Entries out;
   std::vector<const RnsPoly*> first_inputs;
   for (const auto& per_modulus : batch.values)
-    first_inputs.push_back(&per_modulus.front().c);
+    first_inputs.push_back(&per_modulus.front().parts[0]);
   out.emplace_back("input_1.sha256", poly_digest(first_inputs));
   InferenceOptions options;
   options.threads = threads;

@@ -24,11 +24,15 @@ namespace cryptonets::encoding {
 
 class BatchEncoder {
  public:
-  // Throws std::invalid_argument unless the context's t is a prime ≡ 1 (mod 2n).
+  // Slots of R_t at ring degree n, for any scheme. Throws std::invalid_argument unless t is a
+  // prime ≡ 1 (mod 2n).
+  BatchEncoder(size_t n, uint64_t t);
+  // The same for a YASHE' context's n and t (context() then returns it).
   explicit BatchEncoder(std::shared_ptr<const yashe::Context> context);
 
   size_t slot_count() const { return ntt_.n(); }
   uint64_t plain_modulus() const { return t_.value(); }
+  // The YASHE' context it was made from; null when made from (n, t).
   const std::shared_ptr<const yashe::Context>& context() const { return context_; }
 
   // Reference twin of encode and encode_unsigned: decode (they are each other's inverse).

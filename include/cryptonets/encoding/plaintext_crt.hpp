@@ -5,7 +5,7 @@
 // homomorphism, so running the same computation once per t_i and recombining the k residues of a
 // result yields it modulo T; if its absolute value is at most B with 2B + 1 <= T, the centred
 // representative in (-T/2, T/2] is the exact integer. YASHE' builds t into its keys (f = t·f' + 1),
-// so each t_i has its own context and keys.
+// and BFV's scale Δ depends on t, so each t_i has its own context and keys.
 #pragma once
 
 #include <gmpxx.h>
@@ -18,13 +18,10 @@
 
 #include "cryptonets/arith/modulus.hpp"
 #include "cryptonets/arith/uint128.hpp"
+#include "cryptonets/bfv/scheme.hpp"
 #include "cryptonets/encoding/batch_encoder.hpp"
 #include "cryptonets/random/chacha20.hpp"
-#include "cryptonets/yashe/context.hpp"
-#include "cryptonets/yashe/encryptor.hpp"
-#include "cryptonets/yashe/evaluator.hpp"
-#include "cryptonets/yashe/parameters.hpp"
-#include "cryptonets/yashe/types.hpp"
+#include "cryptonets/yashe/scheme.hpp"
 
 namespace cryptonets::encoding {
 
@@ -93,54 +90,62 @@ class PlaintextCrt {
   bool has_word_path_ = false;
 };
 
-// The k YASHE' instances of a multi-modulus computation: one context (same n and q, plaintext
-// modulus t_i) and one key set per t_i. Produced by the key owner (the client).
-struct CrtKeys {
-  std::vector<std::shared_ptr<const yashe::Context>> contexts;
-  std::vector<yashe::KeySet> keys;
+// The sets below are written once for any scheme on the ring (yashe::Scheme, bfv::Scheme in
+// <scheme>/scheme.hpp give the types) and instantiated for both; CrtKeys, CrtEncryptionSet and
+// CrtDecryptionSet are the YASHE' ones, BfvCrtKeys, BfvCrtEncryptionSet and BfvCrtDecryptionSet
+// the BFV ones.
+
+// The k instances of a multi-modulus computation: one context (same n and q, plaintext modulus
+// t_i) and one key set per t_i. Produced by the key owner (the client).
+template <class Scheme>
+struct BasicCrtKeys {
+  std::vector<std::shared_ptr<const typename Scheme::Context>> contexts;
+  std::vector<typename Scheme::KeySet> keys;
 
   // `base` with t replaced by each of `plaintext_moduli` in turn; fresh keys for each.
-  static CrtKeys generate(const yashe::Parameters& base, std::span<const uint64_t> plaintext_moduli,
-                          Prng& prng);
+  static BasicCrtKeys generate(const typename Scheme::Parameters& base,
+                               std::span<const uint64_t> plaintext_moduli, Prng& prng);
 };
 
 // A value per slot under every t_i: element i is the ciphertext for modulus t_i.
-using CrtCiphertext = std::vector<yashe::Ciphertext>;
+using CrtCiphertext = std::vector<rlwe::Ciphertext>;
 
 // The public side of a multi-modulus computation: everything the server needs (public and
 // evaluation keys, encoders), no secret key. Each operation applies to every modulus.
-class CrtEncryptionSet {
+template <class Scheme>
+class BasicCrtEncryptionSet {
  public:
-  CrtEncryptionSet(std::vector<std::shared_ptr<const yashe::Context>> contexts,
-                   std::vector<yashe::PublicKey> public_keys,
-                   std::vector<yashe::EvaluationKey> evaluation_keys);
+  using Context = typename Scheme::Context;
+  BasicCrtEncryptionSet(std::vector<std::shared_ptr<const Context>> contexts,
+                        std::vector<typename Scheme::PublicKey> public_keys,
+                        std::vector<typename Scheme::EvaluationKey> evaluation_keys);
   // Copies only the public and evaluation keys.
-  explicit CrtEncryptionSet(const CrtKeys& keys);
+  explicit BasicCrtEncryptionSet(const BasicCrtKeys<Scheme>& keys);
 
   size_t size() const { return channels_.size(); }
   size_t slot_count() const { return channels_.front().encoder.slot_count(); }
   const PlaintextCrt& crt() const { return crt_; }
   const BatchEncoder& encoder(size_t i) const { return channels_[i].encoder; }
-  const yashe::Evaluator& evaluator(size_t i) const { return channels_[i].evaluator; }
-  const yashe::Encryptor& encryptor(size_t i) const { return channels_[i].encryptor; }
+  const typename Scheme::Evaluator& evaluator(size_t i) const { return channels_[i].evaluator; }
+  const typename Scheme::Encryptor& encryptor(size_t i) const { return channels_[i].encryptor; }
 
   // Up to n signed values (any int64; each is reduced modulo every t_i), one plaintext per t_i.
-  std::vector<yashe::Plaintext> encode(std::span<const int64_t> values) const;
+  std::vector<rlwe::Plaintext> encode(std::span<const int64_t> values) const;
   CrtCiphertext encrypt(std::span<const int64_t> values, Prng& prng) const;
 
   void add_inplace(CrtCiphertext& a, const CrtCiphertext& b) const;
   void multiply_scalar_inplace(CrtCiphertext& a, int64_t w) const;
   // `plain` as returned by encode (one plaintext per modulus).
-  void multiply_plain_inplace(CrtCiphertext& a, const std::vector<yashe::Plaintext>& plain) const;
+  void multiply_plain_inplace(CrtCiphertext& a, const std::vector<rlwe::Plaintext>& plain) const;
   // Multiply and relinearise under every modulus.
   CrtCiphertext multiply(const CrtCiphertext& a, const CrtCiphertext& b) const;
 
  private:
   struct Channel {
-    Channel(std::shared_ptr<const yashe::Context> context, yashe::PublicKey public_key,
-            yashe::EvaluationKey evaluation_key);
-    yashe::Encryptor encryptor;
-    yashe::Evaluator evaluator;
+    Channel(std::shared_ptr<const Context> context, typename Scheme::PublicKey public_key,
+            typename Scheme::EvaluationKey evaluation_key);
+    typename Scheme::Encryptor encryptor;
+    typename Scheme::Evaluator evaluator;
     BatchEncoder encoder;
   };
   void check_size(const CrtCiphertext& a) const;
@@ -150,15 +155,17 @@ class CrtEncryptionSet {
 };
 
 // The secret side: decrypts the k ciphertexts of a result and recombines each slot.
-class CrtDecryptionSet {
+template <class Scheme>
+class BasicCrtDecryptionSet {
  public:
-  CrtDecryptionSet(std::vector<std::shared_ptr<const yashe::Context>> contexts,
-                   std::vector<yashe::SecretKey> secret_keys);
-  explicit CrtDecryptionSet(const CrtKeys& keys);
+  using Context = typename Scheme::Context;
+  BasicCrtDecryptionSet(std::vector<std::shared_ptr<const Context>> contexts,
+                        std::vector<typename Scheme::SecretKey> secret_keys);
+  explicit BasicCrtDecryptionSet(const BasicCrtKeys<Scheme>& keys);
 
   size_t size() const { return channels_.size(); }
   const PlaintextCrt& crt() const { return crt_; }
-  const yashe::Decryptor& decryptor(size_t i) const { return channels_[i].decryptor; }
+  const typename Scheme::Decryptor& decryptor(size_t i) const { return channels_[i].decryptor; }
 
   // The n slot values, exact integers, given that |value| <= bound for every slot (from range
   // tracking). Throws as PlaintextCrt::recombine_batch does.
@@ -168,8 +175,8 @@ class CrtDecryptionSet {
 
  private:
   struct Channel {
-    Channel(std::shared_ptr<const yashe::Context> context, yashe::SecretKey secret_key);
-    yashe::Decryptor decryptor;
+    Channel(std::shared_ptr<const Context> context, typename Scheme::SecretKey secret_key);
+    typename Scheme::Decryptor decryptor;
     BatchEncoder encoder;
   };
   void check_size(const CrtCiphertext& ct) const;
@@ -177,5 +184,12 @@ class CrtDecryptionSet {
   std::vector<Channel> channels_;
   PlaintextCrt crt_;
 };
+
+using CrtKeys = BasicCrtKeys<yashe::Scheme>;
+using CrtEncryptionSet = BasicCrtEncryptionSet<yashe::Scheme>;
+using CrtDecryptionSet = BasicCrtDecryptionSet<yashe::Scheme>;
+using BfvCrtKeys = BasicCrtKeys<bfv::Scheme>;
+using BfvCrtEncryptionSet = BasicCrtEncryptionSet<bfv::Scheme>;
+using BfvCrtDecryptionSet = BasicCrtDecryptionSet<bfv::Scheme>;
 
 }  // namespace cryptonets::encoding

@@ -8,6 +8,9 @@
 //   client  decrypt_scores  the output ciphertexts -> exact integer scores per image (CRT over the
 //                           plaintext moduli, checked against the range-tracking bound).
 //
+// Written once for every scheme (yashe::Scheme, bfv::Scheme; both instantiated in the library): the
+// deferred-relinearisation schedule lives in EncryptedArithmetic, the noise law in each scheme.
+//
 // Each plaintext modulus t_i is an independent run of the same computation (CRT, §3); infer runs
 // them one after the other so that only one modulus's ciphertexts are alive at a time.
 #pragma once
@@ -26,7 +29,7 @@
 #include "cryptonets/nn/layers.hpp"
 #include "cryptonets/nn/model.hpp"
 #include "cryptonets/random/chacha20.hpp"
-#include "cryptonets/yashe/types.hpp"
+#include "cryptonets/rlwe/types.hpp"
 
 namespace cryptonets {
 
@@ -34,10 +37,10 @@ namespace cryptonets {
 // modulus i. `images` slots of each ciphertext are in use; the rest hold zeros.
 struct EncryptedBatch {
   size_t images = 0;
-  std::vector<std::vector<yashe::Ciphertext>> values;
+  std::vector<std::vector<rlwe::Ciphertext>> values;
 
   size_t ciphertext_count() const;
-  // In-memory size of the residues: n·k 64-bit words per ciphertext (k primes of q). The file
+  // In-memory size of the residues: n·k 64-bit words per ciphertext part (k primes of q). The file
   // format packs them to the primes' width.
   uint64_t memory_bytes() const;
 };
@@ -96,52 +99,62 @@ using StageProgress = std::function<void(const std::string&, size_t, size_t, siz
 // quantise_pixels) encoded slot-wise and encrypted under every plaintext modulus. Throws
 // std::invalid_argument for no images, more images than slots, or an image of the wrong size.
 // Encryption runs on `threads` threads, each with a generator forked from `prng` in a fixed order.
-EncryptedBatch encrypt_batch(const encoding::CrtEncryptionSet& keys, const Model& model,
-                             const std::vector<std::vector<int64_t>>& images, Prng& prng,
-                             int threads, const StageObserver& observe = {},
+template <class Scheme>
+EncryptedBatch encrypt_batch(const encoding::BasicCrtEncryptionSet<Scheme>& keys,
+                             const Model& model, const std::vector<std::vector<int64_t>>& images,
+                             Prng& prng, int threads, const StageObserver& observe = {},
                              const StageProgress& progress = {});
 
-struct InferenceOptions {
+template <class Scheme>
+struct BasicInferenceOptions {
   int threads = 1;
   // Diagnostics only: when set, the noise budget of every layer is measured with the secret key.
   // A real server never has it.
-  const encoding::CrtDecryptionSet* secret_keys_for_diagnostics = nullptr;
+  const encoding::BasicCrtDecryptionSet<Scheme>* secret_keys_for_diagnostics = nullptr;
   StageObserver observe;
   StageProgress progress;
   // Every output is re-randomised before it is returned (a fresh encryption of zero added, with
   // the public key): it then carries no trace of the computation beyond its noise, and none is
   // transparent. circuit_privacy_bits = λ > 0 floods the noise instead, to statistical distance
-  // 2^-λ (yashe/noise_model.hpp; the heuristic assumption is stated there).
+  // 2^-λ (yashe/noise_model.hpp; the heuristic assumption is stated there): YASHE' only, refused
+  // under BFV.
   int circuit_privacy_bits = 0;
   // Randomness for the re-randomisation; nullptr: a generator seeded by the OS.
   Prng* prng = nullptr;
 };
+using InferenceOptions = BasicInferenceOptions<yashe::Scheme>;
+using BfvInferenceOptions = BasicInferenceOptions<bfv::Scheme>;
 
 // Throws std::runtime_error, naming the plaintext modulus, the predicted budget and what to do,
 // when the keyless noise model (predict_network_noise, with the output re-randomisation or
 // flooding of `circuit_privacy_bits`) leaves less than one bit of budget under some modulus:
-// what infer checks before any work.
-void require_noise_budget(const encoding::CrtEncryptionSet& keys, const CompiledModel& model,
-                          int circuit_privacy_bits);
+// what infer checks before any work. Throws std::invalid_argument for circuit_privacy_bits < 0,
+// and for circuit_privacy_bits > 0 under BFV (noise flooding is implemented for YASHE' only).
+template <class Scheme>
+void require_noise_budget(const encoding::BasicCrtEncryptionSet<Scheme>& keys,
+                          const CompiledModel& model, int circuit_privacy_bits);
 
-// Server: the compiled model on every modulus's ciphertexts, then the re-randomisation above.
-// Throws std::invalid_argument if the batch does not match the keys (modulus count, parameters,
-// key ids) or the model's input size, or if the keys hold no public key; std::runtime_error,
-// before any work, if the keyless noise model (predict_network_noise) leaves less than one bit of
-// budget under some plaintext modulus (decryption would fail). The input batch is consumed (its
+// Server: the compiled model on every modulus's ciphertexts, then every output re-randomised with
+// the public key (options.circuit_privacy_bits: flooding instead, YASHE' only). Throws
+// std::invalid_argument if the batch does not match the keys (modulus count, parameters, key ids)
+// or the model's input size, or if the keys hold no public key; std::runtime_error, before any
+// work, if the keyless noise model (predict_network_noise) leaves less than one bit of budget
+// under some plaintext modulus (decryption would fail). The input batch is consumed (its
 // ciphertexts are released as soon as they are used).
-EncryptedBatch infer(const encoding::CrtEncryptionSet& keys, const CompiledModel& model,
-                     EncryptedBatch batch, const InferenceOptions& options);
+template <class Scheme>
+EncryptedBatch infer(const encoding::BasicCrtEncryptionSet<Scheme>& keys,
+                     const CompiledModel& model, EncryptedBatch batch,
+                     const BasicInferenceOptions<Scheme>& options);
 
 // Client: scores[s][c] = output c of image s, exact, for s < batch.images. `output_bound` is the
 // range-tracking bound of the outputs (track_ranges(model).output().bound); a value outside it can
 // only come from a wrap or damage and throws std::runtime_error, as do exhausted noise and a
-// score that anyone could read without the key (yashe::readable_without_secret_key: a server
-// that did not re-randomise its outputs).
-std::vector<std::vector<mpz_class>> decrypt_scores(const encoding::CrtDecryptionSet& keys,
-                                                   const EncryptedBatch& scores,
-                                                   const mpz_class& output_bound,
-                                                   const StageObserver& observe = {});
+// score that anyone could read without the key (yashe:: or bfv::readable_without_secret_key: a
+// server that did not re-randomise its outputs).
+template <class Scheme>
+std::vector<std::vector<mpz_class>> decrypt_scores(
+    const encoding::BasicCrtDecryptionSet<Scheme>& keys, const EncryptedBatch& scores,
+    const mpz_class& output_bound, const StageObserver& observe = {});
 
 // The index of the largest score per image (the first one on ties, as the plain argmax).
 std::vector<int> predicted_labels(const std::vector<std::vector<mpz_class>>& scores);

@@ -62,8 +62,8 @@ class Decryptor {
   double invariant_noise_budget(const Ciphertext& ct) const;
 
  private:
-  // [t·f^d·c]_q, the numerator of the rounding, in coefficient form.
-  RnsPoly scaled_key_product(const Ciphertext& ct) const;
+  // [f^d·c]_q in coefficient form.
+  RnsPoly key_product(const Ciphertext& ct) const;
   void check(const Ciphertext& ct) const;
 
   std::shared_ptr<const Context> context_;

@@ -43,10 +43,6 @@ class Evaluator {
  private:
   void check_operand(const Ciphertext& a) const;
   void check_pair(const Ciphertext& a, const Ciphertext& b) const;
-  // Centred lift of c from base q into base q ∪ B, then to evaluation form.
-  RnsPoly lift_to_product_ring(const RnsPoly& c) const;
-  // round(t/q · x) for x in base q ∪ B (coefficient form), returned in base q.
-  RnsPoly scale_and_round(const RnsPoly& x) const;
 
   std::shared_ptr<const Context> context_;
   EvaluationKey evaluation_key_;

@@ -6,33 +6,15 @@
 #include <vector>
 
 #include "cryptonets/ring/poly.hpp"
+#include "cryptonets/rlwe/types.hpp"
 
 namespace cryptonets::yashe {
 
-// An element of R_t = Z_t[x]/(x^n + 1): n coefficients in [0, t).
-struct Plaintext {
-  std::vector<uint64_t> coeffs;
-};
-
-// A YASHE' ciphertext is one element c of R_q (BLLN13 §4). We keep it in coefficient form.
-struct Ciphertext {
-  RnsPoly c;
-  // The secret key power it decrypts under: 1 normally, 2 after a multiplication that has not
-  // been relinearised yet.
-  int degree = 1;
-  // Identity of the key pair it was encrypted under (random, from key generation): combining or
-  // decrypting ciphertexts of different keys is refused instead of giving garbage.
-  uint64_t key_id = 0;
-  // The noise model's upper estimate of log2 ‖v‖∞, v the invariant noise (noise_model.hpp).
-  // Kept in memory only: files never carry it (it depends on the computation, issue 14).
-  double noise_log2 = 0;
-  // Known to carry no encryption randomness: made from plaintext data only (a product with zero,
-  // a linear combination without terms, a constant added to such a value). Such a ciphertext is
-  // Δ·m + small and anyone can read it as round(t·c/q), without the secret key; add a fresh
-  // encryption of zero (Encryptor::rerandomize_inplace) before it leaves the process. Combining
-  // keeps the flag only while every operand has it.
-  bool transparent = false;
-};
+// Plaintexts of R_t and ciphertexts are the shared RLWE values (rlwe/types.hpp). A YASHE'
+// ciphertext is one part c of R_q (BLLN13 §4), kept in coefficient form; its degree is the power
+// of f it decrypts under: 1 normally, 2 after a multiplication not yet relinearised.
+using rlwe::Ciphertext;
+using rlwe::Plaintext;
 
 // f = t·f' + 1 with f' uniform ternary (BLLN13 §4, KeyGen). Kept in evaluation form, with f' for
 // compact storage.

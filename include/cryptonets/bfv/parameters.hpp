@@ -1,0 +1,40 @@
+// Parameters of BFV (Fan and Vercauteren, "Somewhat Practical Fully Homomorphic Encryption", ePrint
+// 2012/144; Brakerski, Crypto 2012), RNS variant (Bajard–Eynard–Hasan–Zucca 2016; Halevi–Polyakov–
+// Shoup 2019): the ring R = Z[x]/(x^n + 1), the ciphertext modulus q (an RNS product of word
+// primes), the plaintext modulus t, the error width σ and the relinearisation's gadget
+// decomposition. The secret key is uniform ternary.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cryptonets::bfv {
+
+struct Parameters {
+  size_t n = 0;                    // ring degree, a power of two
+  std::vector<uint64_t> q_primes;  // q = Π q_i; each prime ≡ 1 (mod 2n), below 2^62
+  uint64_t t = 0;                  // plaintext modulus, coprime to q, 2 <= t < 2^62
+  double sigma = 3.2;              // standard deviation of the discrete Gaussian error χ
+  // Relinearisation writes each RNS digit [c·q̂_i^-1]_{q_i} in base 2^decomposition_bits
+  // (0: one digit per prime; rlwe/gadget.hpp).
+  int decomposition_bits = 0;
+
+  // Throws std::invalid_argument ("BFV parameters: ...") naming the first problem found.
+  void validate() const;
+
+  // n, `count` primes of `bits` bits for q (the largest NTT primes of that size) and t.
+  static Parameters create(size_t n, size_t count, int bits, uint64_t t);
+
+  // A short, stable identity of the parameters (64-bit FNV-1a over their canonical encoding,
+  // domain-separated from YASHE's). It detects mistakes, not forgeries.
+  uint64_t fingerprint() const;
+
+  double log2_q() const;
+  std::string describe() const;  // one line: scheme, n, log2 q, primes, t, σ, decomposition
+
+  bool operator==(const Parameters&) const = default;
+};
+
+}  // namespace cryptonets::bfv

@@ -1,0 +1,15 @@
+#include "cryptonets/bfv/context.hpp"
+
+namespace cryptonets::bfv {
+
+std::shared_ptr<const Context> Context::create(const Parameters& params) {
+  params.validate();
+  return std::shared_ptr<const Context>(new Context(params));
+}
+
+Context::Context(const Parameters& params)
+    : params_(params),
+      rns_(rlwe::RnsContext::create(params.n, params.q_primes, params.t,
+                                    params.decomposition_bits)) {}
+
+}  // namespace cryptonets::bfv

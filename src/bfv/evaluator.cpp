@@ -1,0 +1,191 @@
+#include "cryptonets/bfv/evaluator.hpp"
+
+#include <cmath>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include "cryptonets/rlwe/gadget.hpp"
+#include "cryptonets/rlwe/scale_invariant.hpp"
+
+namespace cryptonets::bfv {
+
+Evaluator::Evaluator(std::shared_ptr<const Context> context, RelinearizationKey relinearization_key)
+    : context_(std::move(context)),
+      relinearization_key_(std::move(relinearization_key)),
+      noise_model_(*context_) {}
+
+void Evaluator::check_operand(const Ciphertext& a) const {
+  if (a.parts.size() != static_cast<size_t>(a.degree) + 1 || (a.degree != 1 && a.degree != 2)) {
+    throw std::invalid_argument(
+        "BFV Evaluator: a ciphertext of degree " + std::to_string(a.degree) + " with " +
+        std::to_string(a.parts.size()) + " parts (expected 2 parts, or 3 before relinearisation)");
+  }
+  for (const RnsPoly& part : a.parts) {
+    if (part.empty() || !(part.ring().base() == context_->q_base()) || part.n() != context_->n()) {
+      throw std::invalid_argument("BFV Evaluator: the ciphertext belongs to other parameters");
+    }
+    if (part.form() != PolyForm::coefficient) {
+      throw std::logic_error("BFV Evaluator: ciphertexts are kept in coefficient form");
+    }
+  }
+}
+
+void Evaluator::check_pair(const Ciphertext& a, const Ciphertext& b) const {
+  check_operand(a);
+  check_operand(b);
+  if (a.key_id != b.key_id) {
+    throw std::invalid_argument(
+        "BFV Evaluator: the two ciphertexts were encrypted under different keys");
+  }
+}
+
+void Evaluator::add_inplace(Ciphertext& a, const Ciphertext& b) const {
+  check_pair(a, b);
+  if (a.degree != b.degree)
+    throw std::invalid_argument("BFV Evaluator: adding ciphertexts of different degrees");
+  for (size_t i = 0; i < a.parts.size(); ++i)
+    a.parts[i] += b.parts[i];
+  a.noise_log2 = NoiseModel::add(a.noise_log2, b.noise_log2);
+  a.transparent = a.transparent && b.transparent;
+}
+
+void Evaluator::sub_inplace(Ciphertext& a, const Ciphertext& b) const {
+  check_pair(a, b);
+  if (a.degree != b.degree)
+    throw std::invalid_argument("BFV Evaluator: subtracting ciphertexts of different degrees");
+  for (size_t i = 0; i < a.parts.size(); ++i)
+    a.parts[i] -= b.parts[i];
+  a.noise_log2 = NoiseModel::add(a.noise_log2, b.noise_log2);
+  a.transparent = a.transparent && b.transparent;
+}
+
+void Evaluator::negate_inplace(Ciphertext& a) const {
+  check_operand(a);
+  for (RnsPoly& part : a.parts)
+    part.negate();
+}
+
+void Evaluator::add_plain_inplace(Ciphertext& a, const Plaintext& m) const {
+  check_operand(a);
+  rlwe::add_rounded_scaled_message(context_->rns(), a.parts[0], m);
+}
+
+void Evaluator::add_scalar_inplace(Ciphertext& a, int64_t w) const {
+  check_operand(a);
+  const rlwe::RnsContext& rns = context_->rns();
+  const int64_t centred = to_centered(from_signed(w, rns.t()), rns.t());
+  const std::vector<uint64_t> scaled = rlwe::rounded_scaled_value(rns, centred);
+  for (size_t i = 0; i < rns.q_base().size(); ++i) {
+    const Modulus& q = rns.q_base()[i];
+    a.parts[0].residues(i)[0] = add_mod(a.parts[0].residues(i)[0], scaled[i], q);
+  }
+}
+
+void Evaluator::multiply_scalar_inplace(Ciphertext& a, int64_t w) const {
+  check_operand(a);
+  for (RnsPoly& part : a.parts)
+    part.multiply_scalar(w);
+  const double abs_w = w < 0 ? -static_cast<double>(w) : static_cast<double>(w);
+  a.noise_log2 = NoiseModel::multiply_scalar(a.noise_log2, abs_w);
+  if (w == 0) a.transparent = true;  // an exact zero: no randomness left
+}
+
+void Evaluator::multiply_plain_inplace(Ciphertext& a, const Plaintext& p) const {
+  check_operand(a);
+  const Context& ctx = *context_;
+  if (p.coeffs.size() != ctx.n())
+    throw std::invalid_argument("BFV Evaluator: plaintext has the wrong degree");
+  std::vector<int64_t> lift(ctx.n());
+  double l1 = 0;
+  for (size_t j = 0; j < ctx.n(); ++j) {
+    if (p.coeffs[j] >= ctx.parameters().t)
+      throw std::invalid_argument("BFV Evaluator: plaintext not reduced mod t");
+    lift[j] = to_centered(p.coeffs[j], ctx.t());
+    l1 += std::abs(static_cast<double>(lift[j]));
+  }
+  RnsPoly plain = RnsPoly::from_signed(ctx.ring(), lift);
+  plain.to_evaluation();
+  for (RnsPoly& part : a.parts) {
+    part.to_evaluation();
+    part *= plain;
+    part.to_coefficient();
+  }
+  // ‖v·p‖∞ <= ‖v‖∞·‖p‖_1.
+  a.noise_log2 = NoiseModel::multiply_scalar(a.noise_log2, l1);
+  if (l1 == 0) a.transparent = true;  // a product with the zero polynomial
+}
+
+// FV12 §4 Mult in RNS: each part is lifted exactly to q ∪ B (centred), where the tensor product
+// (c_0·d_0, c_0·d_1 + c_1·d_0, c_1·d_1) is exact (|.| <= n·q²/2 < q·B/2); each part is then
+// rounded as round(t/q · x) back to q (rlwe::scale_and_round).
+Ciphertext Evaluator::multiply_without_relinearization(const Ciphertext& a,
+                                                       const Ciphertext& b) const {
+  check_pair(a, b);
+  if (a.degree != 1 || b.degree != 1) {
+    throw std::invalid_argument("BFV Evaluator: multiply needs relinearised (degree 1) operands");
+  }
+  const rlwe::RnsContext& rns = context_->rns();
+  const RnsPoly a0 = rlwe::base_extend(rns, a.parts[0]), a1 = rlwe::base_extend(rns, a.parts[1]);
+  RnsPoly e0 = a0, e1 = a0, e2 = a1;
+  if (&a == &b || a.parts == b.parts) {
+    e0 *= a0;
+    e1 *= a1;
+    e1 += e1;  // 2·c_0·c_1
+    e2 *= a1;
+  } else {
+    const RnsPoly b0 = rlwe::base_extend(rns, b.parts[0]), b1 = rlwe::base_extend(rns, b.parts[1]);
+    e0 *= b0;
+    e1 *= b1;
+    RnsPoly cross = a1;
+    cross *= b0;
+    e1 += cross;
+    e2 *= b1;
+  }
+  Ciphertext result;
+  for (RnsPoly* e : {&e0, &e1, &e2}) {
+    e->to_coefficient();
+    result.parts.push_back(rlwe::scale_and_round(rns, *e));
+  }
+  result.degree = 2;
+  result.key_id = a.key_id;
+  result.noise_log2 = noise_model_.multiply(a.noise_log2, b.noise_log2);
+  result.transparent = a.transparent && b.transparent;
+  return result;
+}
+
+// FV12 §6.1, Relin version 1, with the RNS gadget: b_d + a_d·s = g_d·s² - e_d, so
+//   (c_0 + Σ_d D_d(c_2)·b_d) + (c_1 + Σ_d D_d(c_2)·a_d)·s = c_0 + c_1·s + c_2·s² - Σ_d
+//   D_d(c_2)·e_d,
+// whose extra noise is small because every digit D_d is below 2^w.
+void Evaluator::relinearize_inplace(Ciphertext& a) const {
+  check_operand(a);
+  if (a.degree == 1) return;
+  if (relinearization_key_.b.size() != context_->rns().digit_count() ||
+      relinearization_key_.a.size() != context_->rns().digit_count()) {
+    throw std::invalid_argument("BFV Evaluator: relinearisation needs the relinearisation key");
+  }
+  if (relinearization_key_.key_id != a.key_id) {
+    throw std::invalid_argument(
+        "BFV Evaluator: the relinearisation key belongs to another key pair");
+  }
+  const std::vector<RnsPoly>* keys[] = {&relinearization_key_.b, &relinearization_key_.a};
+  const std::vector<RnsPoly> switched = rlwe::gadget_product(context_->rns(), a.parts[2], keys);
+  a.parts[0] += switched[0];
+  a.parts[1] += switched[1];
+  a.parts.pop_back();
+  a.degree = 1;
+  a.noise_log2 = noise_model_.relinearize(a.noise_log2);
+}
+
+Ciphertext Evaluator::multiply(const Ciphertext& a, const Ciphertext& b) const {
+  Ciphertext product = multiply_without_relinearization(a, b);
+  relinearize_inplace(product);
+  return product;
+}
+
+Ciphertext Evaluator::square(const Ciphertext& a) const {
+  return multiply(a, a);
+}
+
+}  // namespace cryptonets::bfv

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The main job under BFV (slow suite): `cryptonets mnist --scheme bfv` on the first IMAGES test
+# images must say that every encrypted score equals the plain integer network's (its exit status
+# says so too), print the BFV parameters at n = 8192 inside the standard's 128-bit bound, and name
+# the assumptions.
+#
+# usage: mnist_bfv.sh CRYPTONETS DATA_DIR [IMAGES]
+set -euo pipefail
+exe=$(realpath "$1")
+data=$(realpath "$2")
+count=${3:-200}
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+if ! "$exe" mnist --scheme bfv --images "$count" --threads 2 --data "$data/mnist" \
+  --model "$data/model.txt" >"$out" 2>&1; then
+  cat "$out" >&2
+  echo "FAIL: cryptonets mnist --scheme bfv exited with an error" >&2
+  exit 1
+fi
+cat "$out"
+failures=0
+for expected in \
+  "encrypted scores equal the plain integer network's: yes, on every image" \
+  "security: 128-bit classical per the HE standard's ternary-secret table" \
+  "decision RLWE with a ternary secret and circular security of the relinearisation key" \
+  "parameters (bfv): BFV: n = 8192"; do
+  if ! grep -qF "$expected" "$out"; then
+    echo "FAIL: the output lacks '$expected'" >&2
+    failures=$((failures + 1))
+  fi
+done
+exit $((failures > 0))

@@ -1,0 +1,102 @@
+// The shared RLWE layer: each fast path against its reference twin at n = 8192 (gadget product
+// with several key rows, scale-and-round, decryption rounding), and the gadget identity itself.
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "cryptonets/arith/primes.hpp"
+#include "cryptonets/random/chacha20.hpp"
+#include "cryptonets/random/samplers.hpp"
+#include "cryptonets/rlwe/gadget.hpp"
+#include "cryptonets/rlwe/reference.hpp"
+#include "cryptonets/rlwe/scale_invariant.hpp"
+
+using namespace cryptonets;
+
+namespace {
+
+std::shared_ptr<const rlwe::RnsContext> context_8192(int decomposition_bits) {
+  const size_t n = 8192;
+  std::vector<uint64_t> q = generate_ntt_primes(55, 3, 2 * n);
+  q.push_back(generate_ntt_primes(62, 1, 2 * n)[0]);
+  return rlwe::RnsContext::create(n, q, generate_ntt_primes(40, 1, 2 * n)[0], decomposition_bits);
+}
+
+}  // namespace
+
+TEST_CASE("c equals the sum of its gadget digits times the gadget vector, modulo q") {
+  const auto ctx = context_8192(20);
+  Prng prng = Prng::insecure_seeded(1);
+  const RnsPoly c = sample_uniform_poly(prng, ctx->ring(), PolyForm::coefficient);
+  const std::vector<uint64_t> y = rlwe::rns_digits(*ctx, c);
+  std::vector<uint64_t> row(ctx->n());
+  for (size_t j : {size_t{0}, size_t{1}, size_t{4095}, size_t{8191}}) {
+    mpz_class sum = 0;
+    for (size_t d = 0; d < ctx->digit_count(); ++d) {
+      // The digit of row 0 reduced mod q_1 is the digit itself when it is below q_1.
+      const auto [i, l] = ctx->digit(d);
+      const uint64_t digit = (y[i * ctx->n() + j] >> (20 * l)) & ((uint64_t{1} << 20) - 1);
+      rlwe::gadget_digit_row(*ctx, y.data(), d, 0, row.data());
+      CHECK(row[j] == digit);
+      sum += mpz_class(static_cast<unsigned long>(digit)) * ctx->gadget_factor(d);
+    }
+    mpz_class expected = ctx->q_base().compose(c.residues(0) + j, ctx->n());
+    mpz_class reduced;
+    mpz_fdiv_r(reduced.get_mpz_t(), sum.get_mpz_t(), ctx->q().get_mpz_t());
+    CHECK(reduced == expected);
+  }
+}
+
+TEST_CASE("the gadget product over two key rows equals the term-by-term reference, n = 8192") {
+  for (int w : {0, 24}) {
+    CAPTURE(w);
+    const auto ctx = context_8192(w);
+    Prng prng = Prng::insecure_seeded(2);
+    const RnsPoly c = sample_uniform_poly(prng, ctx->ring(), PolyForm::coefficient);
+    std::vector<RnsPoly> key0, key1;
+    for (size_t d = 0; d < ctx->digit_count(); ++d) {
+      key0.push_back(sample_uniform_poly(prng, ctx->ring(), PolyForm::evaluation));
+      key1.push_back(sample_uniform_poly(prng, ctx->ring(), PolyForm::evaluation));
+    }
+    const std::vector<RnsPoly>* keys[] = {&key0, &key1};
+    const std::vector<RnsPoly> fast = rlwe::gadget_product(*ctx, c, keys);
+    REQUIRE(fast.size() == 2);
+    CHECK(fast[0] == rlwe::reference::gadget_product(*ctx, c, key0));
+    CHECK(fast[1] == rlwe::reference::gadget_product(*ctx, c, key1));
+    std::vector<RnsPoly> short_key(key0.begin(), key0.end() - 1);
+    const std::vector<RnsPoly>* bad[] = {&short_key};
+    CHECK_THROWS_AS(rlwe::gadget_product(*ctx, c, bad), std::invalid_argument);
+  }
+}
+
+TEST_CASE("scale-and-round and decryption rounding equal their GMP twins, n = 8192") {
+  const auto ctx = context_8192(0);
+  Prng prng = Prng::insecure_seeded(3);
+  // x = a product of two uniform polynomials' lifts: the size the tensor product has.
+  const RnsPoly a = sample_uniform_poly(prng, ctx->ring(), PolyForm::coefficient);
+  const RnsPoly b = sample_uniform_poly(prng, ctx->ring(), PolyForm::coefficient);
+  RnsPoly product = rlwe::base_extend(*ctx, a);
+  product *= rlwe::base_extend(*ctx, b);
+  product.to_coefficient();
+  const std::vector<mpz_class> exact = product.to_bigint_centered();
+  CHECK(rlwe::scale_and_round(*ctx, product) == rlwe::reference::scale_and_round(*ctx, exact));
+
+  const std::vector<mpz_class> x = rlwe::reference::coefficients(a);
+  CHECK(rlwe::round_to_plaintext(*ctx, a).coeffs ==
+        rlwe::reference::round_to_plaintext(*ctx, x).coeffs);
+}
+
+TEST_CASE("Δ·m decrypts to m with no noise, and its noise budget is the whole gap") {
+  const auto ctx = context_8192(0);
+  Prng prng = Prng::insecure_seeded(4);
+  rlwe::Plaintext m;
+  for (size_t j = 0; j < ctx->n(); ++j)
+    m.coeffs.push_back(sample_uniform_below(prng, ctx->t().value()));
+  RnsPoly c(ctx->ring(), PolyForm::coefficient);
+  rlwe::add_scaled_message(*ctx, c, m);
+  CHECK(rlwe::round_to_plaintext(*ctx, c).coeffs == m.coeffs);
+  // v = -r_t(q)·m/q only: the budget is about log2 q - log2 t - log2 r_t(q).
+  CHECK(rlwe::invariant_noise_budget(*ctx, c) > ctx->log2_q() - 2 * 40 - 2);
+  m.coeffs[0] = ctx->t().value();
+  CHECK_THROWS_AS(rlwe::add_scaled_message(*ctx, c, m), std::invalid_argument);
+}
