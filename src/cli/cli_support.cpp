@@ -373,4 +373,31 @@ std::string format_bytes(uint64_t bytes) {
   return text;
 }
 
+void refuse_output_over_inputs(const OptionParser& options, const std::vector<std::string>& outputs,
+                               const std::vector<std::string>& inputs) {
+  std::vector<std::string> others = inputs;
+  for (const std::string& output : outputs) {
+    if (!options.has(output)) continue;
+    const std::string out_path = options.text(output);
+    for (const std::string& other : others) {
+      if (other == output || !options.has(other)) continue;
+      const std::string other_path = options.text(other);
+      // Equivalent means the same inode: catches "./x", hard links and symbolic links too; when
+      // either does not exist yet, the normalised absolute paths are compared instead.
+      std::error_code error;
+      bool same = std::filesystem::equivalent(out_path, other_path, error);
+      if (error) {
+        same = std::filesystem::absolute(out_path).lexically_normal() ==
+               std::filesystem::absolute(other_path).lexically_normal();
+      }
+      if (same) {
+        throw std::runtime_error("--" + output + " '" + out_path + "' is the same file as --" +
+                                 other + " '" + other_path +
+                                 "': writing it would destroy the other; choose another path");
+      }
+    }
+    others.push_back(output);
+  }
+}
+
 }  // namespace cryptonets::cli

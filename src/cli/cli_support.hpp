@@ -121,6 +121,13 @@ class StageProgressBars {
   std::unique_ptr<Progress> bar_;
 };
 
+// Refuses (std::runtime_error, naming both options) an output option that names the same file
+// as one of the given input options (or another output), which replacing would destroy: e.g.
+// `infer --in x.ct --out x.ct`. Options not given are skipped; key files are protected by the
+// writer itself (AtomicFileWriter refuses to replace them).
+void refuse_output_over_inputs(const OptionParser& options, const std::vector<std::string>& outputs,
+                               const std::vector<std::string>& inputs);
+
 // --threads T (default: every processor). threads_option() reads it and makes it the OpenMP
 // default, so that it also bounds the library's inner parallel loops (NTT rows, base conversion).
 void add_threads_option(OptionParser& options, const std::string& help = "worker threads");

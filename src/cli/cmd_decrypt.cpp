@@ -209,6 +209,8 @@ int run_decrypt(std::span<char* const> arguments) {
   const std::optional<std::string> out_path =
       options.has("out") ? std::optional(options.text("out")) : std::nullopt;
   std::FILE* report = out_path ? stdout : stderr;
+  refuse_output_over_inputs(options, {"out", "scores"},
+                            {"in", "labels", "plain-images", "request", "model", "profile"});
 
   if (options.has("plain-images") && !options.has("model")) {
     throw UsageError("--plain-images compares with the plain model: give --model FILE");

@@ -155,6 +155,8 @@ int run_infer(std::span<char* const> arguments) {
   const std::string in_path = options.text("in");
   const std::string out_path = options.text("out");
   refuse_secret_key_file(in_path);  // the key files: load_server_keys
+  refuse_output_over_inputs(
+      options, {"out"}, {"in", "model", "params", "evaluation-key", "public-key", "secret-key"});
   const int threads = cli::threads_option(options);
   const int circuit_privacy = static_cast<int>(options.integer("circuit-privacy", 0, 128));
 

@@ -64,6 +64,29 @@ void check_replaceable(const fs::path& directory) {
   }
 }
 
+// Whether `path` (named "<name>.tmp-" + suffix) can only be a staging directory of keygen's:
+// the suffix is "<pid>-XXXXXX" (mkdtemp) or "<pid>-old", it is a real directory (no symbolic
+// link), and it holds nothing but key-set files. Anything else, however named, is the user's.
+bool is_own_staging(const fs::path& path, const std::string& suffix) {
+  const size_t dash = suffix.find('-');
+  if (dash == 0 || dash == std::string::npos || dash > 19 ||
+      suffix.substr(0, dash).find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  const std::string tail = suffix.substr(dash + 1);
+  if (tail != "old" && tail.size() != 6) return false;
+  std::error_code error;
+  if (!fs::is_directory(fs::symlink_status(path, error))) return false;
+  for (const fs::directory_entry& entry : fs::directory_iterator(path, error)) {
+    const std::string name = entry.path().filename().string();
+    bool key_file = false;
+    for (const char* known : kKeyFileNames)
+      key_file = key_file || name == known;
+    if (!key_file || !fs::is_regular_file(entry.symlink_status(error))) return false;
+  }
+  return !error;
+}
+
 // Temporary directories "<name>.tmp-<pid>-XXXXXX" beside the key directory, left by a keygen
 // that was killed (SIGKILL, power loss) before it could remove its own: removed when their
 // process is gone.
@@ -74,6 +97,7 @@ void remove_stale_temporaries(const fs::path& directory) {
   for (const fs::directory_entry& entry : fs::directory_iterator(parent, error)) {
     const std::string name = entry.path().filename().string();
     if (name.rfind(prefix, 0) != 0) continue;
+    if (!is_own_staging(entry.path(), name.substr(prefix.size()))) continue;
     const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
     if (pid <= 0 || pid == static_cast<long>(::getpid())) continue;
     if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // still running

@@ -451,8 +451,9 @@ class HashingReader {
     if (got != stored.size()) fail_truncated(payload_length_ + got);
     const Sha256::Digest computed = hash_.digest();
     if (stored != computed) {
-      fail("corrupted: checksum mismatch (stored SHA-256 " + to_hex(stored).substr(0, 16) +
-           "…, contents hash to " + to_hex(computed).substr(0, 16) + "…)");
+      // Whole digests: a flipped byte in the stored checksum may sit past any prefix shown.
+      fail("corrupted: checksum mismatch (stored SHA-256 " + to_hex(stored) +
+           ", contents hash to " + to_hex(computed) + ")");
     }
     if (whole_input_ && in_.peek() != std::istream::traits_type::eof()) {
       fail("trailing bytes after the checksum");
@@ -1281,12 +1282,52 @@ void remove_stale_temporaries(const std::string& path) {
   while (const dirent* entry = ::readdir(directory)) {
     const std::string name = entry->d_name;
     if (name.rfind(prefix, 0) != 0) continue;
-    const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    // Exactly temporary_name()'s shape, "<pid>-<counter>" in digits, and a regular file: a
+    // user's file that merely starts with the prefix is never touched.
+    const std::string rest = name.substr(prefix.size());
+    const size_t dash = rest.find('-');
+    const auto digits = [](const std::string& text) {
+      return !text.empty() && text.size() <= 19 &&
+             text.find_first_not_of("0123456789") == std::string::npos;
+    };
+    if (dash == std::string::npos || !digits(rest.substr(0, dash)) ||
+        !digits(rest.substr(dash + 1))) {
+      continue;
+    }
+    struct stat info {};
+    if (::fstatat(::dirfd(directory), name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(info.st_mode)) {
+      continue;
+    }
+    const long pid = std::strtol(rest.c_str(), nullptr, 10);
     if (pid <= 0 || pid == static_cast<long>(::getpid())) continue;
     if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // still running
     (void)::unlinkat(::dirfd(directory), name.c_str(), 0);
   }
   ::closedir(directory);
+}
+
+// A parameter set or key file (protocol or record format, kinds P, K, E, S) is never the target
+// of an output: writing scores or CSV over secret.key would lose the key for good. keygen
+// replaces key sets as whole directories, never through this writer.
+void refuse_to_replace_key_file(const std::string& path) {
+  std::ifstream existing(path, std::ios::binary);
+  if (!existing) return;
+  char head[5] = {};
+  existing.read(head, sizeof head);
+  if (existing.gcount() != static_cast<std::streamsize>(sizeof head)) return;
+  const std::string magic(head, 4);
+  const char kind = head[4];
+  if ((magic != "CNPF" && magic != "CNET") ||
+      (kind != 'P' && kind != 'K' && kind != 'E' && kind != 'S')) {
+    return;
+  }
+  const char* what = kind == 'P'   ? "a parameter set"
+                     : kind == 'K' ? "a public key file"
+                     : kind == 'E' ? "an evaluation key file"
+                                   : "a secret key file";
+  throw std::runtime_error("refusing to write over " + file_source(path) + ": it is " + what +
+                           " (outputs never replace keys; choose another path)");
 }
 
 std::atomic<unsigned> temporary_counter{0};
@@ -1299,6 +1340,7 @@ std::string temporary_name(const std::string& path) {
 
 AtomicFileWriter::AtomicFileWriter(std::string path, bool owner_only) : path_(std::move(path)) {
   const mode_t mode = owner_only ? 0600 : 0644;
+  refuse_to_replace_key_file(path_);
   remove_stale_temporaries(path_);
   // An unnamed file in the target's directory (Linux O_TMPFILE): whatever ends the process
   // (signal, SIGKILL, abort from a failed thread start, power loss), nothing is left behind.

@@ -75,8 +75,16 @@ done
 expect 2 "unknown command 'frobnicate'" - -- "$exe" frobnicate
 expect 2 "--scheme must be yashe or bfv, not 'ckks'" - -- "$exe" params --scheme ckks
 expect 2 "--scheme must be yashe or bfv, not 'ckks'" - -- "$exe" mnist --scheme ckks --images 1
-expect 2 "--preset and --select are for --scheme yashe" - -- \
+expect 2 "--preset, --select and --security are for --scheme yashe" - -- \
   "$exe" params --scheme bfv --preset paper
+# Options that would be silently ignored are usage errors.
+expect 2 "--preset, --select and --security are for --scheme yashe" - -- \
+  "$exe" params --scheme bfv --security 192
+expect 2 "--preset, --select and --security are for --scheme yashe" - -- \
+  "$exe" params --scheme bfv --preset default
+expect 2 "--security needs --select" - -- "$exe" params --security 192
+expect 2 "--margin needs --select" - -- "$exe" params --margin 20
+expect 2 "--preset and --select exclude each other" - -- "$exe" params --select --preset paper
 expect 2 "missing required option --out" - -- "$exe" encrypt --keys client --images "$images"
 expect 2 "--threads expects an integer in [1, 1024], got 'many'" out.ct -- \
   "$exe" infer --keys server --in images.ct --out out.ct --threads many
@@ -404,6 +412,46 @@ expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v2-scores.ct -
 } >v3-scores.ct
 older="format version 3 is no longer supported; this build reads 4 (written by an older cryptonets; re-run encrypt"
 expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v3-scores.ct --out labels.txt
+
+# ---- Outputs never destroy inputs or keys (found by a tester: scores written over secret.key,
+# infer --out equal to --in).
+cp -r client victim
+secret_sum=$(sha256sum victim/secret.key | cut -d' ' -f1)
+public_sum=$(sha256sum victim/public.key | cut -d' ' -f1)
+expect 1 "refusing to write over file 'victim/secret.key': it is a secret key file" - -- \
+  "$exe" infer --keys server --in images.ct --out victim/secret.key --threads 1
+expect 1 "it is a secret key file" - -- \
+  "$exe" decrypt --keys client --in scores.ct --out labels.txt --scores victim/secret.key
+expect 1 "it is a public key file" - -- \
+  "$exe" encrypt --keys victim --images "$images" --count 2 --out victim/public.key --threads 1
+[ "$(sha256sum victim/secret.key | cut -d' ' -f1)" = "$secret_sum" ] || fail "secret.key changed"
+[ "$(sha256sum victim/public.key | cut -d' ' -f1)" = "$public_sum" ] || fail "public.key changed"
+[ "$(stat -c %a victim/secret.key)" = 600 ] || fail "secret.key lost mode 0600"
+cp images.ct same.ct
+same_sum=$(sha256sum same.ct | cut -d' ' -f1)
+expect 1 "--out 'same.ct' is the same file as --in 'same.ct'" - -- \
+  "$exe" infer --keys server --in same.ct --out same.ct --threads 1
+expect 1 "is the same file as --in" - -- \
+  "$exe" infer --keys server --in same.ct --out ./same.ct --threads 1
+[ "$(sha256sum same.ct | cut -d' ' -f1)" = "$same_sum" ] || fail "infer replaced its own input"
+expect 1 "--scores 'both.txt' is the same file as --out 'both.txt'" both.txt -- \
+  "$exe" decrypt --keys client --in scores.ct --out both.txt --scores both.txt
+cp "$images" images-copy.gz
+expect 1 "is the same file as --images" - -- \
+  "$exe" encrypt --keys client --images images-copy.gz --count 2 --out images-copy.gz --threads 1
+cmp -s "$images" images-copy.gz || fail "encrypt replaced its images"
+
+# ---- keygen removes only its own dead staging directories, never a user's look-alike.
+mkdir -p keysX.tmp-999999-mydata && echo notes >keysX.tmp-999999-mydata/notes.txt
+mkdir -p keysX.tmp-999998-abcdef && echo notes >keysX.tmp-999998-abcdef/notes.txt
+run "$exe" keygen --out-dir keysX --insecure-ring-degree 64
+[ -f keysX.tmp-999999-mydata/notes.txt ] || fail "keygen deleted a user's directory"
+[ -f keysX.tmp-999998-abcdef/notes.txt ] || fail "keygen deleted a user's directory (mkdtemp-shaped)"
+rm -rf keysX.tmp-999999-mydata keysX.tmp-999998-abcdef
+# A dead keygen's real staging directory (key files only) is removed.
+mkdir keysX.tmp-999997-qwerty && cp client/params client/secret.key keysX.tmp-999997-qwerty/
+run "$exe" keygen --out-dir keysX --insecure-ring-degree 64 --force
+[ -e keysX.tmp-999997-qwerty ] && fail "keygen left a dead keygen's staging directory"
 
 echo "$checks cases checked, $failures failure(s)"
 [ "$failures" -eq 0 ]
