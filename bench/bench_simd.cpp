@@ -90,7 +90,7 @@ long minor_faults() {
   return usage.ru_minflt;
 }
 
-const std::array<std::pair<const char*, Operation>, 11> kOperations = {{
+const std::array<std::pair<const char*, Operation>, 12> kOperations = {{
     {"ntt_forward_one_prime", nullptr},  // ntt_forward below
     {"encrypt",
      [](Setup& s) { benchmark::DoNotOptimize(s.encryptor->encrypt(s.message, s.prng)); }},
@@ -98,6 +98,10 @@ const std::array<std::pair<const char*, Operation>, 11> kOperations = {{
     {"multiply_without_relinearization",
      [](Setup& s) {
        benchmark::DoNotOptimize(s.evaluator->multiply_without_relinearization(s.a, s.b));
+     }},
+    {"square_without_relinearization",
+     [](Setup& s) {
+       benchmark::DoNotOptimize(s.evaluator->multiply_without_relinearization(s.a, s.a));
      }},
     {"relinearize",
      [](Setup& s) {
