@@ -6,6 +6,7 @@
 // below 2^20, the fused kernel) and its squaring layer, relinearisation included.
 // Names: SIMD/<operation>/primes:<count>x<bits>/path:<path>.
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 
 #include <array>
 #include <map>
@@ -83,7 +84,13 @@ Setup& setup(int primes, int bits) {
 
 using Operation = void (*)(Setup&);
 
-const std::array<std::pair<const char*, Operation>, 11> kOperations = {{
+long minor_faults() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt;
+}
+
+const std::array<std::pair<const char*, Operation>, 12> kOperations = {{
     {"ntt_forward_one_prime", nullptr},  // ntt_forward below
     {"encrypt",
      [](Setup& s) { benchmark::DoNotOptimize(s.encryptor->encrypt(s.message, s.prng)); }},
@@ -91,6 +98,10 @@ const std::array<std::pair<const char*, Operation>, 11> kOperations = {{
     {"multiply_without_relinearization",
      [](Setup& s) {
        benchmark::DoNotOptimize(s.evaluator->multiply_without_relinearization(s.a, s.b));
+     }},
+    {"square_without_relinearization",
+     [](Setup& s) {
+       benchmark::DoNotOptimize(s.evaluator->multiply_without_relinearization(s.a, s.a));
      }},
     {"relinearize",
      [](Setup& s) {
@@ -133,8 +144,13 @@ const std::array<std::pair<const char*, Operation>, 11> kOperations = {{
 void run(benchmark::State& state, Operation operation, SimdPath path, int primes, int bits) {
   Setup& s = setup(primes, bits);
   const ScopedSimdPath forced(path);
+  const long faults_before = minor_faults();
   for (auto _ : state)
     operation(s);
+  // Page faults per iteration: a large buffer allocated per call shows here.
+  state.counters["minor_faults"] =
+      benchmark::Counter(static_cast<double>(minor_faults() - faults_before) /
+                         static_cast<double>(state.iterations()));
   state.SetLabel(std::string("kernel ") + to_string(s.context->ring()->ntt(0).kernel(path)));
 }
 

@@ -1,5 +1,6 @@
 // The shared RLWE layer: each fast path against its reference twin at n = 8192 (gadget product
-// with several key rows, scale-and-round, decryption rounding), and the gadget identity itself.
+// with several key rows, scale-and-round, decryption rounding), on every SIMD path the CPU has,
+// and the gadget identity itself.
 #include <doctest/doctest.h>
 
 #include <vector>
@@ -10,6 +11,7 @@
 #include "cryptonets/rlwe/gadget.hpp"
 #include "cryptonets/rlwe/reference.hpp"
 #include "cryptonets/rlwe/scale_invariant.hpp"
+#include "simd_test_support.hpp"
 
 using namespace cryptonets;
 
@@ -59,10 +61,16 @@ TEST_CASE("the gadget product over two key rows equals the term-by-term referenc
       key1.push_back(sample_uniform_poly(prng, ctx->ring(), PolyForm::evaluation));
     }
     const std::vector<RnsPoly>* keys[] = {&key0, &key1};
-    const std::vector<RnsPoly> fast = rlwe::gadget_product(*ctx, c, keys);
-    REQUIRE(fast.size() == 2);
-    CHECK(fast[0] == rlwe::reference::gadget_product(*ctx, c, key0));
-    CHECK(fast[1] == rlwe::reference::gadget_product(*ctx, c, key1));
+    const RnsPoly expected0 = rlwe::reference::gadget_product(*ctx, c, key0);
+    const RnsPoly expected1 = rlwe::reference::gadget_product(*ctx, c, key1);
+    for (SimdPath path : test::supported_simd_paths()) {
+      CAPTURE(to_string(path));
+      const ScopedSimdPath forced(path);
+      const std::vector<RnsPoly> fast = rlwe::gadget_product(*ctx, c, keys);
+      REQUIRE(fast.size() == 2);
+      CHECK(fast[0] == expected0);
+      CHECK(fast[1] == expected1);
+    }
     std::vector<RnsPoly> short_key(key0.begin(), key0.end() - 1);
     const std::vector<RnsPoly>* bad[] = {&short_key};
     CHECK_THROWS_AS(rlwe::gadget_product(*ctx, c, bad), std::invalid_argument);
@@ -79,7 +87,17 @@ TEST_CASE("scale-and-round and decryption rounding equal their GMP twins, n = 81
   product *= rlwe::base_extend(*ctx, b);
   product.to_coefficient();
   const std::vector<mpz_class> exact = product.to_bigint_centered();
-  CHECK(rlwe::scale_and_round(*ctx, product) == rlwe::reference::scale_and_round(*ctx, exact));
+  const RnsPoly expected = rlwe::reference::scale_and_round(*ctx, exact);
+  for (SimdPath path : test::supported_simd_paths()) {
+    CAPTURE(to_string(path));
+    const ScopedSimdPath forced(path);
+    CHECK(rlwe::scale_and_round(*ctx, product) == expected);
+    // The scratch-reusing base extension gives the same lift, also into a polynomial that held
+    // another value.
+    RnsPoly lifted = product;
+    rlwe::base_extend(*ctx, a, lifted);
+    CHECK(lifted == rlwe::base_extend(*ctx, a));
+  }
 
   const std::vector<mpz_class> x = rlwe::reference::coefficients(a);
   CHECK(rlwe::round_to_plaintext(*ctx, a).coeffs ==

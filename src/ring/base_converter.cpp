@@ -34,11 +34,6 @@ constexpr double kRoundoff = 0x1p-53;
 constexpr double kMinimumAmbiguity = 0x1p-40;
 // The y block of one cache block should take about this many bytes (half of a 32 KiB L1).
 constexpr size_t kBlockBytes = 16 * 1024;
-// Below this many words (n · (source + target moduli)) one thread does the whole conversion:
-// starting a parallel region costs more than it saves, all the more on a shared machine. With the
-// vector kernels a decryption's conversion (n = 8192, 7 → 1 moduli) takes about 50 µs: serial.
-constexpr size_t kParallelWords = size_t{1} << 17;
-
 // Per-thread scratch space, grown on demand and reused across calls (no allocation per call).
 struct Scratch {
   std::vector<uint64_t> y;
@@ -301,13 +296,8 @@ void BaseConverter::convert_with(const uint64_t* in, const ShoupMultiplier* mult
                                  uint64_t* out, size_t n) const {
   const size_t block = block_size_;
   const size_t block_count = (n + block - 1) / block;
-  const bool parallel = block_count > 1 && n * (from_.size() + to_.size()) >= kParallelWords;
-  if (!parallel) {
-    for (size_t b = 0; b < block_count; ++b)
-      convert_block(in, multipliers, out, n, b * block, std::min(block, n - b * block));
-    return;
-  }
-#pragma omp parallel for schedule(static)
+  // One thread: callers parallelise over ciphertexts (a parallel region per conversion cost more
+  // than it saved on a shared machine, and oversubscribed the callers' threads).
   for (size_t b = 0; b < block_count; ++b)
     convert_block(in, multipliers, out, n, b * block, std::min(block, n - b * block));
 }

@@ -13,9 +13,6 @@ namespace cryptonets {
 
 namespace {
 
-// Words (rows × n) from which a polynomial's transforms run their rows on several threads.
-constexpr size_t kParallelTransformWords = size_t{1} << 17;
-
 size_t validated_degree(size_t n) {
   if (n < 2 || !std::has_single_bit(n)) {
     throw std::invalid_argument("RingContext: degree n = " + std::to_string(n) +
@@ -113,13 +110,17 @@ std::vector<mpz_class> RnsPoly::to_bigint_centered() const {
   return coeffs;
 }
 
+void RnsPoly::reset_uninitialized(std::shared_ptr<const RingContext> ring, PolyForm form) {
+  assert(ring != nullptr);
+  data_.resize(ring->rns_size() * ring->n());
+  ring_ = std::move(ring);
+  form_ = form;
+}
+
 void RnsPoly::to_evaluation() {
   if (form_ == PolyForm::evaluation) return;
-    // Rows are independent; inside an enclosing parallel region this runs on one thread. Small
-    // polynomials stay on one thread: with the vector NTT a ciphertext's 7 rows at n = 8192 take
-    // about 50 µs, and a parallel region's hand-off costs more than that as soon as the machine
-    // is shared (callers parallelise over ciphertexts instead).
-#pragma omp parallel for schedule(static) if (rns_size() * n() >= kParallelTransformWords)
+  // One thread: with the vector NTT a ciphertext's 7 rows at n = 8192 take about 50 µs, less than
+  // a parallel region's hand-off on a shared machine; callers parallelise over ciphertexts.
   for (size_t i = 0; i < rns_size(); ++i)
     ring_->ntt(i).forward(residues(i));
   form_ = PolyForm::evaluation;
@@ -127,7 +128,6 @@ void RnsPoly::to_evaluation() {
 
 void RnsPoly::to_coefficient() {
   if (form_ == PolyForm::coefficient) return;
-#pragma omp parallel for schedule(static) if (rns_size() * n() >= kParallelTransformWords)
   for (size_t i = 0; i < rns_size(); ++i)
     ring_->ntt(i).inverse(residues(i));
   form_ = PolyForm::coefficient;

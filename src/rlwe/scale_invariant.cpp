@@ -2,8 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <memory>
 #include <stdexcept>
+
+#include "cryptonets/ring/rns_kernels.hpp"
 
 namespace cryptonets::rlwe {
 
@@ -81,12 +82,18 @@ std::vector<uint64_t> rounded_scaled_value(const RnsContext& ctx, int64_t w) {
 }
 
 RnsPoly base_extend(const RnsContext& ctx, const RnsPoly& c) {
+  RnsPoly lifted;
+  base_extend(ctx, c, lifted);
+  return lifted;
+}
+
+void base_extend(const RnsContext& ctx, const RnsPoly& c, RnsPoly& lifted) {
   const size_t n = ctx.n(), k = ctx.q_base().size();
-  RnsPoly lifted(ctx.product_ring(), PolyForm::coefficient);
+  if (&lifted == &c) throw std::invalid_argument("base_extend: output aliases the input");
+  lifted.reset_uninitialized(ctx.product_ring(), PolyForm::coefficient);
   std::copy(c.data().begin(), c.data().end(), lifted.data().begin());
   ctx.q_to_b().convert_centered(c.data().data(), lifted.residues(k), n);
   lifted.to_evaluation();
-  return lifted;
 }
 
 // HPS-style scaling made exact (Halevi, Polyakov, Shoup 2019, §2.3 gives the approximate form):
@@ -102,26 +109,20 @@ RnsPoly scale_and_round(const RnsContext& ctx, const RnsPoly& x) {
     t_mod_q[i] = ctx.t_mod_q(i).operand;
   for (size_t j = 0; j < kb; ++j)
     q_inverse_mod_b[j] = ctx.q_inverse_mod_b(j).operand;
-  // Steps 1-2 in one conversion: its first pass multiplies by t.
-  auto diff = std::make_unique_for_overwrite<uint64_t[]>(kb * n);
-  ctx.q_to_b().convert_centered_scaled(x.residues(0), t_mod_q.data(), diff.get(), n);
-  // Step 3 without the factor q^-1, which the second conversion's first pass applies.
-#pragma omp parallel for schedule(static)
-  for (size_t j = 0; j < kb; ++j) {
-    const Modulus& b = ctx.b_base()[j];
-    const ShoupMultiplier t_mod_b = ctx.t_mod_b(j);
-    const uint64_t* x_j = x.residues(k + j);
-    uint64_t* d = diff.get() + j * n;
-    // sub_mod without a branch: the operands are random, so a branch would be mispredicted.
-    for (size_t col = 0; col < n; ++col) {
-      const uint64_t tx = mul_shoup(x_j[col], t_mod_b, b.value());
-      const uint64_t r = d[col];
-      d[col] = tx - r + (b.value() & (uint64_t{0} - static_cast<uint64_t>(tx < r)));
-    }
-  }
+  // Steps 1-2 in one conversion: its first pass multiplies by t. The buffer is per thread and
+  // reused (allocating it per call cost page faults every time).
+  thread_local std::vector<uint64_t> diff_buffer;
+  if (diff_buffer.size() < kb * n) diff_buffer.resize(kb * n);
+  uint64_t* diff = diff_buffer.data();
+  ctx.q_to_b().convert_centered_scaled(x.residues(0), t_mod_q.data(), diff, n);
+  // Step 3 without the factor q^-1, which the second conversion's first pass applies. One thread:
+  // callers parallelise over ciphertexts.
+  for (size_t j = 0; j < kb; ++j)
+    multiply_shoup_subtract_rows(diff + j * n, x.residues(k + j), n, ctx.t_mod_b(j),
+                                 ctx.b_base()[j]);
   // Step 4.
   RnsPoly y(ctx.ring(), PolyForm::coefficient);
-  ctx.b_to_q().convert_centered_scaled(diff.get(), q_inverse_mod_b.data(), y.residues(0), n);
+  ctx.b_to_q().convert_centered_scaled(diff, q_inverse_mod_b.data(), y.residues(0), n);
   return y;
 }
 

@@ -136,11 +136,14 @@ Ciphertext Evaluator::multiply_without_relinearization(const Ciphertext& a,
   // Base extension of the centred lifts to q ∪ B, exact product there, then round(t/q · c1·c2)
   // (rlwe/scale_invariant.hpp).
   const rlwe::RnsContext& rns = context_->rns();
-  RnsPoly product = rlwe::base_extend(rns, a.parts[0]);
+  // Per-thread scratch (2 MiB at the default parameters), reused across calls.
+  thread_local RnsPoly product, other;
+  rlwe::base_extend(rns, a.parts[0], product);
   if (&a == &b || a.parts[0] == b.parts[0]) {
     product *= product;
   } else {
-    product *= rlwe::base_extend(rns, b.parts[0]);
+    rlwe::base_extend(rns, b.parts[0], other);
+    product *= other;
   }
   transform_rows(product, PolyForm::coefficient);
   Ciphertext result;

@@ -43,6 +43,12 @@ class RnsPoly {
   // The zero polynomial in the given form.
   RnsPoly(std::shared_ptr<const RingContext> ring, PolyForm form);
 
+  // Makes this a polynomial of `ring` in `form` whose words are unspecified (whatever the memory
+  // held), reusing its memory: no allocation when it already has ring's size. For scratch
+  // polynomials that are about to be overwritten in full (a fresh allocation of a large
+  // polynomial per call costs page faults every time).
+  void reset_uninitialized(std::shared_ptr<const RingContext> ring, PolyForm form);
+
   // From signed integer coefficients (coefficient form). coeffs.size() must be n.
   static RnsPoly from_signed(std::shared_ptr<const RingContext> ring,
                              std::span<const int64_t> coeffs);

@@ -32,8 +32,8 @@ void gadget_digit_row(const RnsContext& context, const uint64_t* y, size_t d, si
 // The gadget product Σ_d D_d(c)·keys[r][d] for every key row r at once (the digits are computed
 // once). c: coefficient form in base q. keys[r]: digit_count() polynomials in evaluation form.
 // Returns one polynomial per key row, coefficient form. Throws std::invalid_argument if a key row
-// does not have digit_count() entries. Rows of q run in parallel (OpenMP); the result does not
-// depend on the thread count.
+// does not have digit_count() entries. Runs on the calling thread (callers parallelise over
+// ciphertexts); the inner loops use the SIMD path of simd_path() (ring/rns_kernels.hpp).
 // Reference twin: reference::gadget_product (rlwe/reference.hpp).
 std::vector<RnsPoly> gadget_product(const RnsContext& context, const RnsPoly& c,
                                     std::span<const std::vector<RnsPoly>* const> keys);

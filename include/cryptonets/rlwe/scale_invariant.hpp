@@ -34,6 +34,9 @@ std::vector<uint64_t> rounded_scaled_value(const RnsContext& context, int64_t w)
 // (HPS19 §2.2 with the exact fallback of ring/base_converter.hpp), returned in evaluation form
 // ready for the tensor product.
 RnsPoly base_extend(const RnsContext& context, const RnsPoly& c);
+// The same into `lifted`, reusing its memory (RnsPoly::reset_uninitialized): for per-thread
+// scratch polynomials. lifted must not be c.
+void base_extend(const RnsContext& context, const RnsPoly& c, RnsPoly& lifted);
 
 // round(t/q · x) for x in base q ∪ B (coefficient form) with |x| < q·B/2, returned in base q
 // (coefficient form). Exact for every input.
