@@ -36,6 +36,7 @@
 #include "cryptonets/nn/range.hpp"
 #include "cryptonets/random/chacha20.hpp"
 #include "cryptonets/service/durable.hpp"
+#include "cryptonets/service/stream_verifier.hpp"
 
 namespace cryptonets::service {
 
@@ -172,8 +173,12 @@ class Server::Impl {
   // The job `id` of key set `key_set`; HttpError 404 for unknown and foreign jobs alike.
   Job& owned_job(const std::string& id, const std::string& key_set);
   // Receives the body into `paths` (split at `sizes`), fsyncs each file. HttpError on failure.
+  // `observe` sees each chunk after it is written; once it returns false the rest of the body
+  // is read and dropped (a refusal found midway: the client still gets the answer).
+  using Observer = std::function<bool(const char* data, size_t length)>;
   void receive_body(const httplib::Request& req, const httplib::ContentReader& reader,
-                    const std::vector<std::string>& paths, const std::vector<uint64_t>& sizes);
+                    const std::vector<std::string>& paths, const std::vector<uint64_t>& sizes,
+                    const Observer& observe = {});
   void drain(const httplib::ContentReader& reader);
   uint64_t content_length(const httplib::Request& req);
   std::shared_ptr<const KeySet> key_set(const std::string& hash);
@@ -210,7 +215,8 @@ class Server::Impl {
   std::mutex cache_mutex_;
   std::list<std::pair<std::string, std::shared_ptr<const KeySet>>> cache_;  // most recent first
 
-  std::mutex verify_mutex_;  // one upload verified at a time: memory stays at one batch
+  // Verified batches of queued one-batch jobs, kept from the upload (at most one).
+  std::map<std::string, EncryptedBatch> ready_;
 };
 
 Server::Impl::Impl(ServerOptions options)
@@ -507,7 +513,7 @@ void Server::Impl::drain(const httplib::ContentReader& reader) {
 
 void Server::Impl::receive_body(const httplib::Request& req, const httplib::ContentReader& reader,
                                 const std::vector<std::string>& paths,
-                                const std::vector<uint64_t>& sizes) {
+                                const std::vector<uint64_t>& sizes, const Observer& observe) {
   (void)req;
   uint64_t total = 0;
   for (uint64_t size : sizes)
@@ -534,6 +540,7 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
   uint64_t received = 0;
   int write_error = 0;
   bool too_slow = false;
+  bool dropping = false;
   const bool ok = reader([&](const char* data, size_t length) {
     request_facts.bytes_in += length;
     if (Clock::now() > deadline) {
@@ -542,6 +549,9 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
     }
     if (received + length > total) return false;  // more than Content-Length: cannot happen
     received += length;
+    if (dropping) return true;
+    const char* const chunk_start = data;
+    const size_t chunk_length = length;
     while (length > 0) {
       while (part < sizes.size() && part_done == sizes[part]) {
         ++part;
@@ -558,9 +568,10 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
       length -= static_cast<size_t>(written);
       part_done += static_cast<uint64_t>(written);
     }
+    if (observe && !observe(chunk_start, chunk_length)) dropping = true;
     return true;
   });
-  if (ok && received == total) {
+  if (ok && received == total && !dropping) {
     for (int fd : fds) {
       if (::fsync(fd) != 0 && write_error == 0) write_error = errno;
     }
@@ -807,59 +818,81 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
     }
   } cleanup{staging};
   const std::string input = staging + "/input.ct";
-  receive_body(req, reader, {input}, {length});
 
-  // Verification: header, then the token's key set, then every record.
-  const std::string body_name = "the body";
+  // Verified while it arrives: the header (kind, the token's parameters and keys, the model's
+  // input size) as soon as its 112 bytes are in, then every record by a CiphertextFileReader on a
+  // pipe fed with the body (service/stream_verifier.hpp), beside the writes to disk.
+  std::optional<HttpError> refusal;
   ProtocolHeader header;
-  try {
-    header = read_protocol_header(input);
-  } catch (const std::runtime_error& e) {
-    throw HttpError(400, client_message(e.what(), input, body_name));
-  }
-  if (header.kind == ProtocolFileKind::kSecretKeys) {
-    throw HttpError(422, std::string("refused: the body holds secret keys; ") + kNoSecretKeys);
-  }
-  if (header.kind != ProtocolFileKind::kCiphertexts) {
-    throw HttpError(400, "the body holds " + protocol_kind_name(header.kind) +
-                             ", expected encrypted images from cryptonets encrypt");
-  }
   std::shared_ptr<const KeySet> keys;
-  try {
-    keys = key_set(key_set_hash);
-  } catch (const std::exception& e) {
-    throw HttpError(500, std::string("cannot load the token's key set: ") + e.what());
+  std::unique_ptr<StreamVerifier> verifier;
+  std::string early;  // the bytes before the header could be checked
+  const auto check_header = [&]() -> std::optional<HttpError> {
+    try {
+      header = read_protocol_header(input);
+    } catch (const std::runtime_error& e) {
+      return HttpError(400, client_message(e.what(), input, "the body"));
+    }
+    if (header.kind == ProtocolFileKind::kSecretKeys) {
+      return HttpError(422, std::string("refused: the body holds secret keys; ") + kNoSecretKeys);
+    }
+    if (header.kind != ProtocolFileKind::kCiphertexts) {
+      return HttpError(400, "the body holds " + protocol_kind_name(header.kind) +
+                                ", expected encrypted images from cryptonets encrypt");
+    }
+    try {
+      keys = key_set(key_set_hash);
+    } catch (const std::exception& e) {
+      return HttpError(500, std::string("cannot load the token's key set: ") + e.what());
+    }
+    if (header.parameter_set_fingerprint != keys->fingerprint) {
+      return HttpError(422,
+                       "the body was made for other parameters than the token's key set "
+                       "(parameter set fingerprint differs)");
+    }
+    if (header.key_set_id != keys->key_set_id) {
+      return HttpError(422,
+                       "the body is encrypted under other keys than the token's key set "
+                       "(key set id differs)");
+    }
+    if (header.values != compiled_.input_size) {
+      return HttpError(422, "the body holds " + std::to_string(header.values) +
+                                " ciphertexts per image, the model takes " +
+                                std::to_string(compiled_.input_size) + " inputs");
+    }
+    if (header.answers_file_id != 0) {
+      return HttpError(400,
+                       "the body is a scores file (it answers another file), expected "
+                       "encrypted images");
+    }
+    return std::nullopt;
+  };
+  receive_body(req, reader, {input}, {length}, [&](const char* data, size_t size) {
+    if (!verifier) {
+      early.append(data, size);
+      if (early.size() < kProtocolHeaderBytes) return true;
+      refusal = check_header();
+      if (refusal) return false;
+      // A one-batch job keeps its verified batch for the worker (no second read from disk).
+      verifier = std::make_unique<StreamVerifier>(keys->contexts, keys->key_ids,
+                                                  header.batch_count() == 1);
+      const bool fed = verifier->feed(early.data(), early.size());
+      early.clear();
+      early.shrink_to_fit();
+      return fed;
+    }
+    return verifier->feed(data, size);
+  });
+  if (refusal) throw *refusal;
+  if (!verifier) {  // a body shorter than a header
+    refusal = check_header();
+    throw refusal ? *refusal : HttpError(400, "the body is shorter than a protocol header");
   }
-  if (header.parameter_set_fingerprint != keys->fingerprint) {
-    throw HttpError(422,
-                    "the body was made for other parameters than the token's key set "
-                    "(parameter set fingerprint differs)");
+  if (const std::string error = verifier->finish(); !error.empty()) {
+    throw HttpError(400, client_message(error, verifier->path(), "the body"));
   }
-  if (header.key_set_id != keys->key_set_id) {
-    throw HttpError(422,
-                    "the body is encrypted under other keys than the token's key set "
-                    "(key set id differs)");
-  }
-  if (header.values != compiled_.input_size) {
-    throw HttpError(422, "the body holds " + std::to_string(header.values) +
-                             " ciphertexts per image, the model takes " +
-                             std::to_string(compiled_.input_size) + " inputs");
-  }
-  if (header.answers_file_id != 0) {
-    throw HttpError(400,
-                    "the body is a scores file (it answers another file), expected "
-                    "encrypted images");
-  }
-  try {
-    std::lock_guard lock(verify_mutex_);
-    omp_set_num_threads(1);  // uploads are checked on one thread each, beside the worker
-    CiphertextFileReader verify(input, keys->contexts, keys->key_ids);
-    while (verify.batches_left() > 0)
-      verify.next();
-    verify.finish();
-  } catch (const std::exception& e) {
-    throw HttpError(400, client_message(e.what(), input, body_name));
-  }
+  std::optional<EncryptedBatch> first_batch = verifier->take_first_batch();
+  verifier.reset();
   job.images = header.images;
   job.batches = header.batch_count();
 
@@ -879,6 +912,8 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
     jobs_[job.id] = job;
     queue_.push_back(job.id);
     accepted = true;
+    // At most one batch waits in memory (the disk copy is what survives a crash).
+    if (first_batch && ready_.empty()) ready_.emplace(job.id, std::move(*first_batch));
   }
   wake_.notify_all();
   json body = job.to_json();
@@ -941,6 +976,7 @@ void Server::Impl::delete_job(const httplib::Request& req, httplib::Response& re
     if (job.state == "running") throw HttpError(409, "the job is running; delete it when done");
     if (job.state == "queued") {
       queue_.erase(std::remove(queue_.begin(), queue_.end(), id), queue_.end());
+      ready_.erase(id);
       --pending_;
     }
     jobs_.erase(id);
@@ -987,23 +1023,41 @@ void Server::Impl::run_job(const std::string& id) {
   }
   const std::string directory = jobs_dir_ + "/" + id;
   std::string error;
+  std::optional<EncryptedBatch> ready;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = ready_.find(id); it != ready_.end()) {
+      ready.emplace(std::move(it->second));
+      ready_.erase(it);
+    }
+  }
   try {
     const std::shared_ptr<const KeySet> keys = key_set(job.key_set);
-    CiphertextFileReader reader(directory + "/input.ct", keys->contexts, keys->key_ids);
-    const ProtocolHeader& header = reader.header();
-    CiphertextFileWriter writer(directory + "/scores.ct", keys->contexts, keys->key_ids,
-                                header.first_image, header.images, header.batch_size,
-                                compiled_.output_size, header.file_id);
     InferenceOptions inference;
     inference.threads = options_.threads;
-    for (uint64_t b = 0; b < header.batch_count(); ++b) {
-      EncryptedBatch scores = infer(*keys->server, compiled_, reader.next(), inference);
-      writer.write(std::move(scores));
-      std::lock_guard lock(mutex_);
-      jobs_[id].batches_done = b + 1;
+    if (ready) {  // verified at upload; the file on disk is the same bytes
+      const ProtocolHeader header = read_protocol_header(directory + "/input.ct");
+      CiphertextFileWriter writer(directory + "/scores.ct", keys->contexts, keys->key_ids,
+                                  header.first_image, header.images, header.batch_size,
+                                  compiled_.output_size, header.file_id);
+      writer.write(infer(*keys->server, compiled_, std::move(*ready), inference));
+      ready.reset();
+      writer.commit();
+    } else {
+      CiphertextFileReader reader(directory + "/input.ct", keys->contexts, keys->key_ids);
+      const ProtocolHeader& header = reader.header();
+      CiphertextFileWriter writer(directory + "/scores.ct", keys->contexts, keys->key_ids,
+                                  header.first_image, header.images, header.batch_size,
+                                  compiled_.output_size, header.file_id);
+      for (uint64_t b = 0; b < header.batch_count(); ++b) {
+        EncryptedBatch scores = infer(*keys->server, compiled_, reader.next(), inference);
+        writer.write(std::move(scores));
+        std::lock_guard lock(mutex_);
+        jobs_[id].batches_done = b + 1;
+      }
+      reader.finish();
+      writer.commit();
     }
-    reader.finish();
-    writer.commit();
   } catch (const std::exception& e) {
     error = e.what();
   }
