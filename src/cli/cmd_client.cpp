@@ -272,9 +272,9 @@ int client_infer(std::span<char* const> arguments) {
   std::unique_ptr<Progress> bar;
   if (Progress::enabled()) bar = std::make_unique<Progress>("server: batches", job.batches);
   uint64_t shown = 0;
-  auto pause = std::chrono::milliseconds(50);
   for (;;) {
-    job = client.status(token, job.job);
+    // Long polls: the answer comes as soon as the job ends (or every 2 s for the progress bar).
+    job = client.status(token, job.job, bar ? 2 : 30);
     if (bar && job.batches_done > shown) {
       bar->advance(job.batches_done - shown);
       shown = job.batches_done;
@@ -287,8 +287,6 @@ int client_infer(std::span<char* const> arguments) {
       throw std::runtime_error("job " + job.job + " not done after --wait; it stays on the " +
                                "server: cryptonets client fetch --job " + job.job);
     }
-    std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, std::chrono::milliseconds(1000));
   }
   bar.reset();
   const double computed = elapsed();

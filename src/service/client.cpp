@@ -214,10 +214,13 @@ JobStatus Client::submit(const std::string& token, const std::string& batch_path
   return job_status_from(expect_json(*result, 202));
 }
 
-JobStatus Client::status(const std::string& token, const std::string& job) {
+JobStatus Client::status(const std::string& token, const std::string& job, int wait_s) {
   require_job_id(job);
   auto client = connect(options_);
-  auto result = client->Get("/v1/jobs/" + job, bearer(token));
+  client->set_read_timeout(options_.timeout_s + wait_s, 0);
+  auto result = client->Get(
+      "/v1/jobs/" + job + (wait_s > 0 ? "?wait=" + std::to_string(wait_s) : std::string()),
+      bearer(token));
   if (!result) unreachable(options_, result, "ask for job " + job);
   return job_status_from(expect_json(*result, 200));
 }

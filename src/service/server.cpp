@@ -46,6 +46,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+constexpr size_t kBodyChunkBytes = size_t{1} << 20;
+constexpr uint64_t kWritebackBytes = uint64_t{64} << 20;
+
 constexpr const char* kNoSecretKeys =
     "the server never holds the secret key: register only params, evaluation.key and public.key";
 
@@ -538,20 +541,16 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
   size_t part = 0;
   uint64_t part_done = 0;
   uint64_t received = 0;
+  uint64_t unsynced = 0;  // bytes written since the last writeback was started
   int write_error = 0;
   bool too_slow = false;
   bool dropping = false;
-  const bool ok = reader([&](const char* data, size_t length) {
-    request_facts.bytes_in += length;
-    if (Clock::now() > deadline) {
-      too_slow = true;
-      return false;
-    }
-    if (received + length > total) return false;  // more than Content-Length: cannot happen
-    received += length;
-    if (dropping) return true;
-    const char* const chunk_start = data;
-    const size_t chunk_length = length;
+  // The library hands the body over in small pieces: gathered into 1 MiB writes.
+  std::vector<char> buffer;
+  buffer.reserve(kBodyChunkBytes);
+  const auto flush = [&]() -> bool {
+    const char* data = buffer.data();
+    size_t length = buffer.size();
     while (length > 0) {
       while (part < sizes.size() && part_done == sizes[part]) {
         ++part;
@@ -567,10 +566,38 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
       data += written;
       length -= static_cast<size_t>(written);
       part_done += static_cast<uint64_t>(written);
+      unsynced += static_cast<uint64_t>(written);
+      // Start the writeback of what is written (without waiting), so that the fsync before
+      // the answer finds little left to write.
+      if (unsynced >= kWritebackBytes) {
+        (void)::sync_file_range(fds[part], 0, 0, SYNC_FILE_RANGE_WRITE);
+        unsynced = 0;
+      }
     }
-    if (observe && !observe(chunk_start, chunk_length)) dropping = true;
+    if (observe && !observe(buffer.data(), buffer.size())) dropping = true;
+    buffer.clear();
+    return true;
+  };
+  bool ok = reader([&](const char* data, size_t length) {
+    request_facts.bytes_in += length;
+    if (Clock::now() > deadline) {
+      too_slow = true;
+      return false;
+    }
+    if (received + length > total) return false;  // more than Content-Length: cannot happen
+    received += length;
+    if (dropping) return true;
+    while (length > 0) {
+      const size_t take = std::min(length, kBodyChunkBytes - buffer.size());
+      buffer.insert(buffer.end(), data, data + take);
+      data += take;
+      length -= take;
+      if (buffer.size() == kBodyChunkBytes && !flush()) return false;
+      if (dropping) return true;
+    }
     return true;
   });
+  if (ok && !dropping && !buffer.empty()) ok = flush();
   if (ok && received == total && !dropping) {
     for (int fd : fds) {
       if (::fsync(fd) != 0 && write_error == 0) write_error = errno;
@@ -922,9 +949,26 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
 
 void Server::Impl::job_status(const httplib::Request& req, httplib::Response& res) {
   const std::string key_set = authenticate(req);
-  std::lock_guard lock(mutex_);
-  request_facts.job = req.matches[1];
-  answer_json(res, 200, owned_job(req.matches[1], key_set).to_json());
+  const std::string id = req.matches[1];
+  request_facts.job = id;
+  // ?wait=S (at most 60): answer when the job is done or failed, or after S seconds (long poll:
+  // the client learns of the end at once instead of at its next poll).
+  int wait_s = 0;
+  if (req.has_param("wait")) {
+    try {
+      wait_s = std::clamp(std::stoi(req.get_param_value("wait")), 0, 60);
+    } catch (const std::exception&) {
+      throw HttpError(400, "?wait= takes seconds, 0 to 60");
+    }
+  }
+  std::unique_lock lock(mutex_);
+  owned_job(id, key_set);
+  wake_.wait_for(lock, std::chrono::seconds(wait_s), [&] {
+    auto it = jobs_.find(id);
+    return stopping_ || it == jobs_.end() ||
+           (it->second.state != "queued" && it->second.state != "running");
+  });
+  answer_json(res, 200, owned_job(id, key_set).to_json());
 }
 
 void Server::Impl::job_result(const httplib::Request& req, httplib::Response& res) {
@@ -1084,6 +1128,7 @@ void Server::Impl::run_job(const std::string& id) {
     --pending_;
     last_job_seconds_ = seconds;
   }
+  wake_.notify_all();  // long polls of this job
   nlohmann::ordered_json line{{"time", utc_timestamp()},
                               {"event", "job " + job.state},
                               {"job", id},

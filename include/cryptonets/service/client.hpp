@@ -56,7 +56,8 @@ class Client {
   // Uploads a ciphertext file from `cryptonets encrypt`; returns the job id once the server has
   // verified it and made it durable.
   JobStatus submit(const std::string& token, const std::string& batch_path);
-  JobStatus status(const std::string& token, const std::string& job);
+  // wait_s > 0: the server answers once the job has ended, or after wait_s seconds (at most 60).
+  JobStatus status(const std::string& token, const std::string& job, int wait_s = 0);
   // Downloads the scores into `out_path` (atomically: nothing at out_path unless complete), after
   // checking them with CiphertextFileReader against `contexts` and `key_ids` when given.
   void fetch(const std::string& token, const std::string& job, const std::string& out_path,
