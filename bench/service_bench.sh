@@ -142,5 +142,14 @@ overhead_cpu=$(echo "($single_cpu - $baseline_cpu) / $baseline_cpu * 100" | bc -
   echo '```'
   echo
   echo "The client's own line for the single run: \`$(cat first-client.txt)\`."
+  echo
+  echo "Reading the table: the server computes one job at a time with all its threads; an upload is"
+  echo "received, written, verified (on a thread of its own) and fsync'd while the running job computes,"
+  echo "so with several clients uploads and inference share the machine's cores (here $(nproc)), and"
+  echo "jobs/min cannot exceed one job per inference time. Server memory: the batch being computed"
+  echo "(with its intermediate layers), one batch per upload being verified, and at most one verified"
+  echo "batch waiting for the worker; malloc_trim returns it after each job. The overhead is upload"
+  echo "(client read + send, server receive + write + fsync; the verification replaces infer's read of"
+  echo "the file) and the download of the scores; the job itself takes no second read of the batch."
 } >"$out"
 cat "$out"

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,17 +29,28 @@
 #include <stdexcept>
 #include <thread>
 
+#include "cryptonets/inference/private_inference.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/io/serialize.hpp"
 #include "cryptonets/io/sha256.hpp"
-#include "cryptonets/nn/private_inference.hpp"
-#include "cryptonets/nn/range.hpp"
+#include "cryptonets/model/range.hpp"
 #include "cryptonets/random/chacha20.hpp"
 #include "cryptonets/service/durable.hpp"
 #include "cryptonets/service/stream_verifier.hpp"
 
 namespace cryptonets::service {
+
+using inference::EncryptedBatch;
+using inference::infer;
+using inference::InferenceOptions;
+using inference::require_noise_budget;
+using model::compile_model;
+using model::CompiledModel;
+using model::Model;
+using model::RangeReport;
+using model::require_plaintext_moduli;
+using model::track_ranges;
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -1129,6 +1141,7 @@ void Server::Impl::run_job(const std::string& id) {
     last_job_seconds_ = seconds;
   }
   wake_.notify_all();  // long polls of this job
+  ::malloc_trim(0);    // the batch's memory back to the system while the server waits
   nlohmann::ordered_json line{{"time", utc_timestamp()},
                               {"event", "job " + job.state},
                               {"job", id},

@@ -39,7 +39,7 @@ void StreamVerifier::verify() {
     CiphertextFileReader reader(path_, contexts_, key_ids_);
     bool first = true;
     while (reader.batches_left() > 0) {
-      EncryptedBatch batch = reader.next();
+      inference::EncryptedBatch batch = reader.next();
       if (first && keep_first_batch_) first_batch_.emplace(std::move(batch));
       first = false;
     }

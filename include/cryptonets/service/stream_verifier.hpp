@@ -28,7 +28,7 @@ class StreamVerifier {
   // names path() as the file).
   std::string finish();
   const std::string& path() const { return path_; }
-  std::optional<EncryptedBatch> take_first_batch() { return std::move(first_batch_); }
+  std::optional<inference::EncryptedBatch> take_first_batch() { return std::move(first_batch_); }
 
  private:
   void verify();
@@ -41,7 +41,7 @@ class StreamVerifier {
   std::string path_;  // /proc/self/fd/<read end>
   std::thread thread_;
   std::string error_;
-  std::optional<EncryptedBatch> first_batch_;
+  std::optional<inference::EncryptedBatch> first_batch_;
 };
 
 }  // namespace cryptonets::service
