@@ -1140,8 +1140,6 @@ void Server::Impl::run_job(const std::string& id) {
     --pending_;
     last_job_seconds_ = seconds;
   }
-  wake_.notify_all();  // long polls of this job
-  ::malloc_trim(0);    // the batch's memory back to the system while the server waits
   nlohmann::ordered_json line{{"time", utc_timestamp()},
                               {"event", "job " + job.state},
                               {"job", id},
@@ -1149,6 +1147,8 @@ void Server::Impl::run_job(const std::string& id) {
                               {"seconds", std::round(seconds * 100) / 100}};
   if (!error.empty()) line["error"] = error;
   log(line);
+  wake_.notify_all();  // long polls of this job
+  ::malloc_trim(0);    // the batch's memory back to the system while the server waits
 }
 
 void Server::Impl::janitor() {
