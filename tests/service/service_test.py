@@ -16,7 +16,8 @@ HTTPS with a self-signed certificate (when openssl is installed).
 
 --slow adds: 8 concurrent clients with their own keys, each scores correct and none can see
 another's job; the server SIGKILLed in the middle of a 6-batch inference (the job observed
-running, and requeued on restart) completes it; a finished job expires after --result-ttl.
+running, and requeued on restart) completes it; SIGTERM lets the running job finish and keeps
+the queued one for the restart; a finished job expires after --result-ttl.
 """
 import http.client
 import json
@@ -481,6 +482,26 @@ def slow_tests(work, plain_alice):
                     "--out", "midway.scores", "--keys", "alice", expect=None)
     check(code == 0 and decrypted_scores("alice", "midway.scores", work) == plain_scores(0, 384),
           "scores after SIGKILL mid-inference differ from the plain model's: " + out)
+
+    # ---- SIGTERM with one job running and one queued: the running one finishes, the queued
+    # one stays on disk and runs after the restart.
+    server = start_server("term")
+    token = register(server, "alice")
+    first = submit(server, token, "long.ct")
+    second = submit(server, token, "alice.ct")
+    check(eventually(lambda: json.loads(server.request("GET", "/v1/jobs/" + first,
+                                                       token=token)[2])["state"] == "running"),
+          "the first job never ran")
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    stopped = [l for l in server.log_lines() if l.get("event") == "stopped"][-1]
+    check(stopped["jobs_left_queued"] == 1, "SIGTERM: %s" % stopped)
+    server.start()
+    for job in (first, second):
+        check(wait_done(server, token, job)["state"] == "done",
+              "job %s lost across SIGTERM" % job)
+    recovered = [l for l in server.log_lines() if l.get("event") == "recovered"][-1]
+    check(recovered["jobs_requeued"] == 1 and recovered["jobs_finished"] == 1,
+          "after SIGTERM: %s" % recovered)
 
     # ---- Expiry: a finished job not fetched is gone after --result-ttl.
     server = start_server("ttl", "--result-ttl", "1")
