@@ -411,6 +411,8 @@ time.sleep(60)
     # ---- One JSON line per request, never a token.
     for s in SERVERS:
         text = open(s.log_path).read()
+        check("Sanitizer" not in text and "runtime error:" not in text,
+              "a sanitizer report in " + s.log_path)
         check(alice not in text and bob not in text, "a token appears in " + s.log_path)
         lines = s.log_lines()  # every line parses as JSON
         requests = [l for l in lines if "method" in l]
