@@ -654,7 +654,7 @@ std::shared_ptr<const KeySet> Server::Impl::key_set(const std::string& hash) {
   }
   const KeyDirectory dir(keysets_dir_ + "/" + hash);
   auto keys = std::make_shared<KeySet>();
-  keys->contexts = load_parameter_set(dir.parameters);
+  keys->contexts = load_parameter_set<yashe::Scheme>(dir.parameters);
   std::vector<yashe::EvaluationKey> evaluation =
       load_evaluation_keys(dir.evaluation_keys, keys->contexts);
   std::vector<yashe::PublicKey> public_keys = load_public_keys(dir.public_keys, keys->contexts);
@@ -736,13 +736,18 @@ void Server::Impl::register_keys(const httplib::Request& req, httplib::Response&
         throw HttpError(400, name + " holds " + protocol_kind_name(header.kind) + ", expected " +
                                  protocol_kind_name(expected[i]));
       }
+      if (header.scheme != SchemeId::kYashe) {
+        throw HttpError(422, name + " is for " + scheme_name(header.scheme) +
+                                 "; this service runs " + scheme_name(SchemeId::kYashe) +
+                                 " key sets only");
+      }
     }
     ContextSet contexts;
     std::vector<yashe::EvaluationKey> evaluation;
     std::vector<yashe::PublicKey> public_keys;
     size_t i = 0;
     try {
-      contexts = load_parameter_set(paths[i]);
+      contexts = load_parameter_set<yashe::Scheme>(paths[i]);
       ++i;
       evaluation = load_evaluation_keys(paths[i], contexts);
       ++i;
@@ -878,6 +883,11 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
     if (header.kind != ProtocolFileKind::kCiphertexts) {
       return HttpError(400, "the body holds " + protocol_kind_name(header.kind) +
                                 ", expected encrypted images from cryptonets encrypt");
+    }
+    if (header.scheme != SchemeId::kYashe) {
+      return HttpError(422, "the body holds " + scheme_name(header.scheme) +
+                                " ciphertexts; the token's key set is " +
+                                scheme_name(SchemeId::kYashe));
     }
     try {
       keys = key_set(key_set_hash);

@@ -6,8 +6,8 @@ usage: service_test.py CRYPTONETS DATA_DIR PLAIN_SCORES [--slow]
 
 Default cases: client infer's decrypted scores equal the plain integer model's; two clients with
 their own keys, neither can read or see the other's job (404, like a job that does not exist),
-no token or an unknown one is 401; garbage, truncated, oversize, wrong-kind and wrong-key bodies
-and a secret key (registered or submitted) are refused with their status and a clear message, and
+no token or an unknown one is 401; garbage, truncated, oversize, wrong-kind, wrong-scheme (BFV)
+and wrong-key bodies and a secret key (registered or submitted) are refused with their status and a clear message, and
 leave neither a job nor a file in the state directory; a client killed mid-upload and a stalled
 upload leave no job and no stray file; a full queue answers 503 with Retry-After; the server
 SIGKILLed right after accepting a job and restarted completes it; SIGTERM exits cleanly and
@@ -118,8 +118,8 @@ class Server:
         return sorted(found)
 
 
-def keygen(directory):
-    run("keygen", "--out-dir", directory, "--insecure-ring-degree", "64")
+def keygen(directory, scheme="yashe"):
+    run("keygen", "--scheme", scheme, "--out-dir", directory, "--insecure-ring-degree", "64")
 
 
 def encrypt(keys, out, count, first=0):
@@ -296,6 +296,13 @@ def tests(work):
                    body=bytes(damaged), token=alice)
     expect_refusal(server, "batch under other keys", 422, "other keys", "POST", "/v1/jobs",
                    body=open("bob.ct", "rb").read(), token=alice)
+    keygen("carol", scheme="bfv")
+    encrypt("carol", "carol.ct", 2)
+    expect_refusal(server, "BFV batch for YASHE' keys", 422, "BFV ciphertexts", "POST",
+                   "/v1/jobs", body=open("carol.ct", "rb").read(), token=alice)
+    query, body = keyset_body("carol", ["params", "evaluation.key", "public.key"])
+    expect_refusal(server, "BFV key set registered", 422, "YASHE' key sets only", "POST", query,
+                   body=body)
     expect_refusal(server, "public keys as a job", 400, "holds public keys", "POST", "/v1/jobs",
                    body=open("alice/public.key", "rb").read(), token=alice)
     expect_refusal(server, "secret key as a job", 422, "secret key", "POST", "/v1/jobs",
@@ -419,8 +426,8 @@ time.sleep(60)
         check(all({"time", "remote", "path", "status", "ms"} <= set(l) for l in requests),
               "a request line lacks a field in " + s.log_path)
     requests = [l for l in server.log_lines() if "method" in l]
-    check(sum(1 for l in requests if l["path"] == "/v1/keysets") == 6,
-          "expected 6 keyset requests in the log (2 accepted, 4 refused), found %d"
+    check(sum(1 for l in requests if l["path"] == "/v1/keysets") == 7,
+          "expected 7 keyset requests in the log (2 accepted, 5 refused), found %d"
           % sum(1 for l in requests if l["path"] == "/v1/keysets"))
 
 
