@@ -3,7 +3,7 @@
 # Idempotent: installs only what is missing, so the test command can run it on every machine.
 set -euo pipefail
 packages=(g++ meson ninja-build pkg-config libgmp-dev libntl-dev zlib1g-dev doctest-dev
-          libbenchmark-dev gnuplot-nox)
+          libbenchmark-dev gnuplot-nox libcpp-httplib-dev libssl-dev nlohmann-json3-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

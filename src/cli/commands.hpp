@@ -14,5 +14,7 @@ int run_decrypt(std::span<char* const> arguments);
 int run_inspect(std::span<char* const> arguments);
 int run_mnist(std::span<char* const> arguments);
 int run_profile(std::span<char* const> arguments);
+int run_serve(std::span<char* const> arguments);   // with CRYPTONETS_HAVE_SERVICE only
+int run_client(std::span<char* const> arguments);  // with CRYPTONETS_HAVE_SERVICE only
 
 }  // namespace cryptonets::cli

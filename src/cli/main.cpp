@@ -4,6 +4,7 @@
 //   server  cryptonets infer                          (public and evaluation keys only)
 //   both    cryptonets mnist                          (the whole protocol in one process)
 //   anyone  cryptonets inspect FILE                   (what a file is; no key needed)
+//   service cryptonets serve / client ...            (the same protocol over HTTP)
 #include <cstdio>
 #include <exception>
 #include <new>
@@ -33,6 +34,10 @@ constexpr Subcommand kSubcommands[] = {
     {"decrypt", run_decrypt, "client: decrypt the scores into labels (and accuracy)"},
     {"inspect", run_inspect, "what a file is and whether it is intact (no key needed)"},
     {"mnist", run_mnist, "the main job: the whole protocol on the MNIST test images"},
+#if CRYPTONETS_HAVE_SERVICE
+    {"serve", run_serve, "server: the private-inference service over HTTP(S)"},
+    {"client", run_client, "client: register keys, submit, status, fetch, infer via a server"},
+#endif
 };
 
 void print_usage(std::FILE* out) {

@@ -1,0 +1,71 @@
+// The client of the private-inference service (`cryptonets client ...`; protocol in server.hpp).
+// Bodies are streamed from and to files: a batch (~590 MiB at the default parameters) is never
+// held in memory.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+#include "cryptonets/io/protocol_files.hpp"
+
+namespace cryptonets::service {
+
+// The server refused a request: its HTTP status and its message.
+class ServiceError : public std::runtime_error {
+ public:
+  ServiceError(int status, const std::string& message, int retry_after_s = 0)
+      : std::runtime_error(message), status_(status), retry_after_s_(retry_after_s) {}
+  int status() const { return status_; }
+  int retry_after_s() const { return retry_after_s_; }  // from Retry-After (503), else 0
+
+ private:
+  int status_;
+  int retry_after_s_;
+};
+
+struct ClientOptions {
+  std::string server;   // "http://HOST:PORT" or "https://HOST:PORT"
+  std::string ca_cert;  // https: the CA (or self-signed certificate) to trust; else the system's
+  int timeout_s = 60;   // connect, read and write timeouts
+  // Bytes sent or received so far of `total` (uploads and downloads), for a progress bar.
+  std::function<void(uint64_t done, uint64_t total)> progress;
+};
+
+struct JobStatus {
+  std::string job;
+  std::string state;  // queued | running | done | failed
+  uint64_t images = 0;
+  uint64_t batches = 0;
+  uint64_t batches_done = 0;
+  std::string error;
+  std::string json;  // the server's answer as it came
+};
+
+class Client {
+ public:
+  // std::invalid_argument for a URL that is not http:// or https:// HOST:PORT.
+  explicit Client(ClientOptions options);
+
+  // Sends the key directory's params, evaluation.key and public.key (never secret.key); returns
+  // the token. Throws ServiceError for a refusal, std::runtime_error if the server is unreachable.
+  std::string register_keys(const KeyDirectory& keys);
+  // Free places in the server's queue (ServiceError 503 when none).
+  void check_queue(const std::string& token);
+  // Uploads a ciphertext file from `cryptonets encrypt`; returns the job id once the server has
+  // verified it and made it durable.
+  JobStatus submit(const std::string& token, const std::string& batch_path);
+  // wait_s > 0: the server answers once the job has ended, or after wait_s seconds (at most 60).
+  JobStatus status(const std::string& token, const std::string& job, int wait_s = 0);
+  // Downloads the scores into `out_path` (atomically: nothing at out_path unless complete), after
+  // checking them with CiphertextFileReader against `contexts` and `key_ids` when given.
+  void fetch(const std::string& token, const std::string& job, const std::string& out_path,
+             const ContextSet* contexts = nullptr, const std::vector<uint64_t>* key_ids = nullptr);
+  void remove(const std::string& token, const std::string& job);
+
+ private:
+  ClientOptions options_;
+};
+
+}  // namespace cryptonets::service

@@ -1,0 +1,79 @@
+// The private-inference service (issue 19): `cryptonets serve`, an HTTP/1.1 server (cpp-httplib)
+// in front of a durable job store.
+//
+// Protocol (bodies are the binary files of io/protocol_files.hpp, streamed; JSON only for small
+// control messages; every error is a JSON object {"error": "..."}):
+//
+//   POST   /v1/keysets?params=N1&evaluation=N2&public=N3   body: params ‖ evaluation.key ‖
+//          public.key (N1 + N2 + N3 bytes) -> 201 {"token": T, "key_set_id": "0x..."}.
+//          A secret key is refused (422), as `infer` refuses it. The token is 32 bytes from the
+//          ChaCha20 CSPRNG keyed by getrandom(2), hex; the server stores only its SHA-256.
+//   GET    /v1/queue                       -> 200 {"queued", "max"}, or 503 + Retry-After if full
+//   POST   /v1/jobs                        (Authorization: Bearer T) body: a ciphertext file from
+//          `cryptonets encrypt` under T's keys -> 202 {"job": ID, "state": "queued", ...} once the
+//          upload is verified (header, fingerprint, key set id, every record's checksum and
+//          binding) and durable (fsync of the file, the job record and both directories).
+//   GET    /v1/jobs/ID                     -> 200 {"job", "state": queued|running|done|failed, ...}
+//   GET    /v1/jobs/ID/result              -> 200 the scores file (as `cryptonets infer` writes
+//          it), 409 while not done
+//   DELETE /v1/jobs/ID                     -> 204 (409 while it runs)
+//
+// Status codes: 400 malformed or damaged body, 401 missing or unknown token, 404 unknown job and
+// any job of another token (indistinguishable), 408 stalled upload, 411 no Content-Length, 413 body
+// over --max-body, 422 well-formed but not acceptable (secret key, other parameters or keys, a
+// model the keys cannot carry), 503 + Retry-After queue full or shutting down.
+//
+// State directory: keysets/<sha256(token)>/{params,evaluation.key,public.key},
+// jobs/<ID>/{job.json,input.ct,scores.ct}, tmp/ (uploads in progress; emptied at start). A job
+// directory appears by rename only once complete; job.json is replaced atomically. After a
+// SIGKILL, every job whose job.json says "queued" runs again; SIGTERM (stop()) refuses new work,
+// lets the running job finish and leaves the queued ones on disk for the next start.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace cryptonets::service {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0: any free port (see Server::port())
+  std::string model_path;
+  std::string state_dir;
+  int threads = 1;        // inference threads (OpenMP)
+  int http_threads = 8;   // connections served at once
+  size_t max_queue = 16;  // jobs accepted and not finished (including uploads in progress)
+  uint64_t max_body = uint64_t{4} << 30;  // bytes, any request
+  int read_timeout_s = 30;                // a stalled upload is dropped after this
+  int upload_timeout_s = 3600;            // and any upload that takes longer in all
+  int64_t result_ttl_s = 7 * 86400;       // finished jobs are deleted after this
+  std::string tls_cert;                   // both set: HTTPS
+  std::string tls_key;
+  // One line per request (JSON), and service events; default: stderr.
+  std::function<void(const std::string&)> log;
+};
+
+class Server {
+ public:
+  // Loads the model, creates or recovers the state directory (requeues every accepted job, removes
+  // uploads that were never accepted), binds the port. Throws std::runtime_error naming what
+  // failed.
+  explicit Server(ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  int port() const;
+  // Serves until stop(); then waits for the running job to finish. Returns when all is stopped.
+  void run();
+  // Thread-safe and async-signal-unsafe: call from a signal-waiting thread.
+  void stop();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cryptonets::service

@@ -1,0 +1,347 @@
+// cryptonets client (client): the private-inference service's client (service/client.hpp).
+//   register  send params, evaluation.key and public.key; get a token
+//   submit    upload an encrypted batch; get a job id
+//   status    a job's state
+//   fetch     download a job's encrypted scores (then delete the job unless --keep)
+//   delete    delete a job and its scores on the server
+//   infer     all of it: register (or reuse --token-file), submit, wait, fetch, delete
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "cli_support.hpp"
+#include "commands.hpp"
+#include "cryptonets/io/protocol_files.hpp"
+#include "cryptonets/io/serialize.hpp"
+#include "cryptonets/service/client.hpp"
+
+namespace cryptonets::cli {
+
+namespace {
+
+void add_server_options(OptionParser& options) {
+  options.add_value("server", "URL", "the service: http://HOST:PORT or https://HOST:PORT",
+                    std::nullopt, true);
+  options.add_value("ca-cert", "FILE", "https: the certificate (or CA) to trust");
+  options.add_value("timeout", "SECONDS", "connect, read and write timeout", "120");
+}
+
+void add_token_options(OptionParser& options) {
+  options.add_value("token-file", "FILE", "the token from client register");
+  options.add_value("token", "TOKEN", "the token itself (visible to other users: prefer a file)");
+}
+
+// An upload or download bar on a terminal only (cli_support's Progress).
+struct TransferBar {
+  std::unique_ptr<Progress> bar;
+  uint64_t shown = 0;
+  std::string label;
+  explicit TransferBar(std::string label_) : label(std::move(label_)) {}
+  void update(uint64_t done, uint64_t total) {
+    if (!Progress::enabled() || total == 0) return;
+    const uint64_t kib_total = (total + 1023) / 1024;
+    if (!bar) bar = std::make_unique<Progress>(label + " (" + format_bytes(total) + ")", kib_total);
+    const uint64_t kib = std::min(kib_total, done / 1024);
+    if (kib > shown) {
+      bar->advance(kib - shown);
+      shown = kib;
+    }
+  }
+  void finish() { bar.reset(); }
+};
+
+service::ClientOptions client_options(const OptionParser& options, TransferBar* bar) {
+  service::ClientOptions result;
+  result.server = options.text("server");
+  if (options.has("ca-cert")) result.ca_cert = options.text("ca-cert");
+  result.timeout_s = static_cast<int>(options.integer("timeout", 1, 86400));
+  if (bar != nullptr) {
+    result.progress = [bar](uint64_t done, uint64_t total) { bar->update(done, total); };
+  }
+  return result;
+}
+
+std::string read_token_file(const std::string& path) {
+  std::ifstream in(path);
+  std::string token;
+  if (!in || !std::getline(in, token) || token.empty()) {
+    throw std::runtime_error("cannot read a token from '" + path + "'");
+  }
+  return token;
+}
+
+std::string token_option(const OptionParser& options) {
+  if (options.has("token") == options.has("token-file")) {
+    throw UsageError("give either --token-file FILE or --token TOKEN");
+  }
+  return options.has("token") ? options.text("token") : read_token_file(options.text("token-file"));
+}
+
+void write_token_file(const std::string& path, const std::string& token) {
+  AtomicFileWriter file(path, /*owner_only=*/true);  // mode 0600: the token is a credential
+  file.stream() << token << "\n";
+  file.commit();
+}
+
+// The client's key directory, checked for what register sends (never the secret key).
+KeyDirectory client_keys(const OptionParser& options) {
+  const KeyDirectory keys(options.text("keys"));
+  require_one_key_set({keys.parameters, keys.evaluation_keys, keys.public_keys});
+  return keys;
+}
+
+std::string do_register(const OptionParser& options, const KeyDirectory& keys) {
+  TransferBar bar("uploading keys");
+  service::Client client(client_options(options, &bar));
+  const std::string token = client.register_keys(keys);
+  bar.finish();
+  return token;
+}
+
+service::JobStatus do_submit(const OptionParser& options, const std::string& token,
+                             const std::string& path) {
+  TransferBar bar("uploading " + path);
+  service::Client client(client_options(options, &bar));
+  const service::JobStatus job = client.submit(token, path);
+  bar.finish();
+  return job;
+}
+
+void do_fetch(const OptionParser& options, const std::string& token, const std::string& job,
+              const std::string& out, const std::optional<KeyDirectory>& keys) {
+  TransferBar bar("downloading scores");
+  service::Client client(client_options(options, &bar));
+  if (keys) {
+    const ContextSet contexts = load_parameter_set<yashe::Scheme>(keys->parameters);
+    const std::vector<uint64_t> key_ids = key_ids_of(load_public_keys(keys->public_keys, contexts));
+    client.fetch(token, job, out, &contexts, &key_ids);
+  } else {
+    client.fetch(token, job, out);
+  }
+  bar.finish();
+}
+
+int client_register(std::span<char* const> arguments) {
+  OptionParser options("client register",
+                       "Sends the key directory's params, evaluation.key and public.key (never\n"
+                       "secret.key) to the service and prints the token that submits jobs against\n"
+                       "them (or writes it, mode 0600, to --token-file).");
+  add_server_options(options);
+  options.add_value("keys", "DIR", "client key directory from cryptonets keygen", std::nullopt,
+                    true);
+  options.add_value("token-file", "FILE", "write the token here (mode 0600) instead of stdout");
+  if (!options.parse(arguments)) return kExitSuccess;
+  const KeyDirectory keys = client_keys(options);
+  const std::string token = do_register(options, keys);
+  if (options.has("token-file")) {
+    write_token_file(options.text("token-file"), token);
+    std::printf("registered; token in %s\n", options.text("token-file").c_str());
+  } else {
+    std::printf("%s\n", token.c_str());
+  }
+  return kExitSuccess;
+}
+
+int client_submit(std::span<char* const> arguments) {
+  OptionParser options("client submit",
+                       "Uploads an encrypted batch from cryptonets encrypt and prints the job id\n"
+                       "once the server has verified it and stored it durably. A full queue\n"
+                       "answers 503 (exit 1, with the Retry-After the server gave).");
+  add_server_options(options);
+  add_token_options(options);
+  options.add_value("in", "FILE", "encrypted images from cryptonets encrypt", std::nullopt, true);
+  if (!options.parse(arguments)) return kExitSuccess;
+  const std::string token = token_option(options);
+  const service::JobStatus job = do_submit(options, token, options.text("in"));
+  std::printf("%s\n", job.job.c_str());
+  return kExitSuccess;
+}
+
+int client_status(std::span<char* const> arguments) {
+  OptionParser options("client status",
+                       "Prints a job's state as JSON (queued, running, done,\n"
+                       "failed; batches done).");
+  add_server_options(options);
+  add_token_options(options);
+  options.add_value("job", "ID", "the job id from client submit", std::nullopt, true);
+  if (!options.parse(arguments)) return kExitSuccess;
+  service::Client client(client_options(options, nullptr));
+  std::printf("%s\n", client.status(token_option(options), options.text("job")).json.c_str());
+  return kExitSuccess;
+}
+
+int client_fetch(std::span<char* const> arguments) {
+  OptionParser options(
+      "client fetch",
+      "Downloads a finished job's encrypted scores (the file cryptonets infer\n"
+      "writes; decrypt it with cryptonets decrypt), checks them against --keys when\n"
+      "given, then deletes the job on the server unless --keep.");
+  add_server_options(options);
+  add_token_options(options);
+  options.add_value("job", "ID", "the job id from client submit", std::nullopt, true);
+  options.add_value("out", "FILE", "encrypted scores to write", std::nullopt, true);
+  options.add_value("keys", "DIR", "client key directory: check the scores before writing them");
+  options.add_flag("keep", "leave the job and its scores on the server");
+  if (!options.parse(arguments)) return kExitSuccess;
+  const std::string token = token_option(options);
+  std::optional<KeyDirectory> keys;
+  if (options.has("keys")) keys.emplace(options.text("keys"));
+  do_fetch(options, token, options.text("job"), options.text("out"), keys);
+  if (!options.flag("keep")) {
+    service::Client(client_options(options, nullptr)).remove(token, options.text("job"));
+  }
+  std::printf("scores of job %s in %s\n", options.text("job").c_str(), options.text("out").c_str());
+  return kExitSuccess;
+}
+
+int client_delete(std::span<char* const> arguments) {
+  OptionParser options("client delete", "Deletes a job and its scores on the server.");
+  add_server_options(options);
+  add_token_options(options);
+  options.add_value("job", "ID", "the job id from client submit", std::nullopt, true);
+  if (!options.parse(arguments)) return kExitSuccess;
+  service::Client(client_options(options, nullptr))
+      .remove(token_option(options), options.text("job"));
+  return kExitSuccess;
+}
+
+int client_infer(std::span<char* const> arguments) {
+  OptionParser options(
+      "client infer",
+      "keygen -> encrypt -> client infer -> decrypt: registers the keys (or reuses the token in\n"
+      "--token-file, registering and saving one there if the file does not exist), uploads the\n"
+      "batch, waits for the job (retrying a full queue after the server's Retry-After), downloads\n"
+      "and checks the scores, and deletes the job on the server.");
+  add_server_options(options);
+  options.add_value("keys", "DIR", "client key directory from cryptonets keygen", std::nullopt,
+                    true);
+  options.add_value("token-file", "FILE", "reuse this token (registered and saved if absent)");
+  options.add_value("in", "FILE", "encrypted images from cryptonets encrypt", std::nullopt, true);
+  options.add_value("out", "FILE", "encrypted scores to write", std::nullopt, true);
+  options.add_value("wait", "SECONDS", "give up after this long", "86400");
+  if (!options.parse(arguments)) return kExitSuccess;
+  const KeyDirectory keys = client_keys(options);
+  const std::string in = options.text("in");
+  // A batch under other keys is refused here, before the upload.
+  const ProtocolHeader header = read_protocol_header(in);
+  if (header.kind != ProtocolFileKind::kCiphertexts) {
+    throw std::runtime_error("'" + in + "' holds " + protocol_kind_name(header.kind) +
+                             ", expected encrypted images from cryptonets encrypt");
+  }
+  if (header.key_set_id != read_protocol_header(keys.parameters).key_set_id) {
+    throw std::runtime_error("'" + in + "' is encrypted under other keys than " + keys.parameters);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + std::chrono::seconds(options.integer("wait", 1, 1 << 30));
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+
+  std::string token;
+  if (options.has("token-file") && std::filesystem::exists(options.text("token-file"))) {
+    token = read_token_file(options.text("token-file"));
+  } else {
+    token = do_register(options, keys);
+    if (options.has("token-file")) write_token_file(options.text("token-file"), token);
+  }
+
+  service::JobStatus job;
+  for (;;) {
+    try {
+      job = do_submit(options, token, in);
+      break;
+    } catch (const service::ServiceError& e) {
+      if (e.status() != 503 || std::chrono::steady_clock::now() > deadline) throw;
+      const int wait = std::max(1, e.retry_after_s());
+      std::fprintf(stderr, "%s; retrying in %d s\n", e.what(), wait);
+      std::this_thread::sleep_for(std::chrono::seconds(wait));
+    }
+  }
+  const double uploaded = elapsed();
+
+  service::Client client(client_options(options, nullptr));
+  std::unique_ptr<Progress> bar;
+  if (Progress::enabled()) bar = std::make_unique<Progress>("server: batches", job.batches);
+  uint64_t shown = 0;
+  for (;;) {
+    // Long polls: the answer comes as soon as the job ends (or every 2 s for the progress bar).
+    job = client.status(token, job.job, bar ? 2 : 30);
+    if (bar && job.batches_done > shown) {
+      bar->advance(job.batches_done - shown);
+      shown = job.batches_done;
+    }
+    if (job.state == "done") break;
+    if (job.state == "failed") {
+      throw std::runtime_error("the server could not run job " + job.job + ": " + job.error);
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error("job " + job.job + " not done after --wait; it stays on the " +
+                               "server: cryptonets client fetch --job " + job.job);
+    }
+  }
+  bar.reset();
+  const double computed = elapsed();
+  do_fetch(options, token, job.job, options.text("out"), keys);
+  client.remove(token, job.job);
+  std::printf(
+      "job %s: %llu images, uploaded in %.2f s, scores after %.2f s, fetched after %.2f s: "
+      "%s\n",
+      job.job.c_str(), static_cast<unsigned long long>(job.images), uploaded, computed, elapsed(),
+      options.text("out").c_str());
+  return kExitSuccess;
+}
+
+struct Verb {
+  std::string_view name;
+  int (*run)(std::span<char* const>);
+  std::string_view summary;
+};
+
+constexpr Verb kVerbs[] = {
+    {"register", client_register, "send params, evaluation and public keys; get a token"},
+    {"submit", client_submit, "upload an encrypted batch; get a job id"},
+    {"status", client_status, "a job's state"},
+    {"fetch", client_fetch, "download a job's encrypted scores"},
+    {"delete", client_delete, "delete a job on the server"},
+    {"infer", client_infer, "register, submit, wait, fetch and delete in one go"},
+};
+
+void print_verbs(std::FILE* out) {
+  std::fprintf(out,
+               "usage: cryptonets client <verb> [options]   (cryptonets client <verb> --help)\n"
+               "\nverbs:\n");
+  for (const Verb& v : kVerbs) {
+    std::fprintf(out, "  %-9.*s %.*s\n", static_cast<int>(v.name.size()), v.name.data(),
+                 static_cast<int>(v.summary.size()), v.summary.data());
+  }
+}
+
+}  // namespace
+
+int run_client(std::span<char* const> arguments) {
+  if (arguments.empty()) {
+    print_verbs(stderr);
+    return kExitUsage;
+  }
+  const std::string_view verb = arguments[0];
+  if (verb == "--help" || verb == "-h" || verb == "help") {
+    print_verbs(stdout);
+    return kExitSuccess;
+  }
+  for (const Verb& v : kVerbs) {
+    if (v.name == verb) return v.run(arguments.subspan(1));
+  }
+  throw UsageError("unknown verb '" + std::string(verb) +
+                   "' (register, submit, status, fetch, delete, infer)");
+}
+
+}  // namespace cryptonets::cli

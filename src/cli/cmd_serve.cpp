@@ -1,0 +1,119 @@
+// cryptonets serve (server): the private-inference service over HTTP (service/server.hpp).
+// SIGTERM or SIGINT: stop taking requests, let the running job finish, leave the queued ones on
+// disk for the next start. After SIGKILL, the next start resumes every accepted job.
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "cli_support.hpp"
+#include "commands.hpp"
+#include "cryptonets/io/serialize.hpp"
+#include "cryptonets/service/server.hpp"
+
+namespace cryptonets::cli {
+
+namespace {
+
+// "HOST:PORT" ("[v6]:PORT" not supported).
+void parse_listen(const std::string& text, service::ServerOptions& options) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    throw UsageError("--listen expects HOST:PORT, got '" + text + "'");
+  }
+  options.host = text.substr(0, colon);
+  try {
+    size_t used = 0;
+    const int port = std::stoi(text.substr(colon + 1), &used);
+    if (used != text.size() - colon - 1 || port < 0 || port > 65535) throw std::out_of_range("");
+    options.port = port;
+  } catch (const std::exception&) {
+    throw UsageError("--listen: the port must be 0 to 65535, got '" + text.substr(colon + 1) + "'");
+  }
+}
+
+}  // namespace
+
+int run_serve(std::span<char* const> arguments) {
+  OptionParser options(
+      "serve",
+      "Server: the private-inference service over HTTP/1.1 (HTTPS with --tls-cert and\n"
+      "--tls-key). Clients register their parameters, evaluation keys and public key (never the\n"
+      "secret key: refused) and get a token; only that token submits encrypted batches against\n"
+      "those keys and reads their jobs. Every upload is verified (checksums, parameters, key set)\n"
+      "and fsync'd into --state-dir before it is accepted; a restarted server resumes every\n"
+      "accepted job. One JSON line per request on stderr. SIGTERM: stop taking work, finish the\n"
+      "running job, keep the queued ones for the next start.");
+  options.add_value("listen", "HOST:PORT", "address to listen on (port 0: any free port)",
+                    "127.0.0.1:8080");
+  options.add_value("model", "FILE", "integer model", default_data_directory() + "/model.txt");
+  options.add_value("state-dir", "DIR", "key sets, jobs and results (created, mode 0700)",
+                    std::nullopt, true);
+  add_threads_option(options, "inference threads");
+  options.add_value("http-threads", "N", "connections served at once", "8");
+  options.add_value("max-queue", "N", "jobs accepted and not finished (then 503)", "16");
+  options.add_value("max-body", "BYTES", "largest request body (then 413)", "4294967296");
+  options.add_value("read-timeout", "SECONDS", "drop an upload stalled this long", "30");
+  options.add_value("upload-timeout", "SECONDS", "drop an upload that takes longer in all", "3600");
+  options.add_value("result-ttl", "SECONDS", "delete finished jobs not fetched after this",
+                    "604800");
+  options.add_value("tls-cert", "FILE", "PEM certificate (with --tls-key: HTTPS)");
+  options.add_value("tls-key", "FILE", "PEM private key of the certificate");
+  options.add_value("port-file", "FILE", "write the port listened on here (for --listen HOST:0)");
+  if (!options.parse(arguments)) return kExitSuccess;
+
+  service::ServerOptions server_options;
+  parse_listen(options.text("listen"), server_options);
+  server_options.model_path = options.text("model");
+  server_options.state_dir = options.text("state-dir");
+  server_options.threads = threads_option(options);
+  server_options.http_threads = static_cast<int>(options.integer("http-threads", 1, 1024));
+  server_options.max_queue = static_cast<size_t>(options.integer("max-queue", 1, 1 << 20));
+  server_options.max_body = static_cast<uint64_t>(options.integer("max-body", 1, int64_t{1} << 50));
+  server_options.read_timeout_s = static_cast<int>(options.integer("read-timeout", 1, 86400));
+  server_options.upload_timeout_s =
+      static_cast<int>(options.integer("upload-timeout", 1, 7 * 86400));
+  server_options.result_ttl_s = options.integer("result-ttl", 1, int64_t{1} << 40);
+  if (options.has("tls-cert") != options.has("tls-key")) {
+    throw UsageError("--tls-cert and --tls-key go together");
+  }
+  if (options.has("tls-cert")) {
+    server_options.tls_cert = options.text("tls-cert");
+    server_options.tls_key = options.text("tls-key");
+  }
+
+  // Signals go to one thread that asks the server to stop (blocked everywhere else; the server's
+  // threads inherit the mask).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a client gone mid-answer is an error on that socket, not our end
+
+  service::Server server(server_options);
+  if (options.has("port-file")) {
+    AtomicFileWriter file(options.text("port-file"), false);
+    file.stream() << server.port() << "\n";
+    file.commit();
+  }
+  std::atomic<bool> signalled{false};
+  std::thread waiter([&] {
+    int signal_number = 0;
+    sigwait(&signals, &signal_number);
+    signalled = true;
+    server.stop();
+  });
+  server.run();
+  if (!signalled) ::kill(::getpid(), SIGTERM);  // run() ended on its own: release the waiter
+  waiter.join();
+  return kExitSuccess;
+}
+
+}  // namespace cryptonets::cli

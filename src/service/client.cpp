@@ -1,0 +1,323 @@
+// The client of the private-inference service.
+#include "cryptonets/service/client.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "cryptonets/service/durable.hpp"
+
+namespace cryptonets::service {
+
+using json = nlohmann::json;
+
+namespace {
+
+constexpr size_t kChunkBytes = size_t{1} << 20;
+
+// Files read one after the other as one body, through pread (no whole file in memory).
+class FileSequence {
+ public:
+  explicit FileSequence(const std::vector<std::string>& paths) {
+    for (const std::string& path : paths) {
+      const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      struct stat info {};
+      if (fd < 0 || ::fstat(fd, &info) != 0) {
+        const int error = errno;
+        if (fd >= 0) ::close(fd);
+        throw std::runtime_error("cannot read '" + path + "': " + std::strerror(error));
+      }
+      files_.push_back({fd, static_cast<uint64_t>(info.st_size)});
+    }
+  }
+  ~FileSequence() {
+    for (const File& f : files_)
+      ::close(f.fd);
+  }
+  FileSequence(const FileSequence&) = delete;
+  FileSequence& operator=(const FileSequence&) = delete;
+
+  uint64_t size() const {
+    uint64_t total = 0;
+    for (const File& f : files_)
+      total += f.size;
+    return total;
+  }
+  uint64_t size(size_t i) const { return files_[i].size; }
+
+  // Up to `length` bytes at `offset` of the whole sequence into `out`; the count read.
+  size_t read(uint64_t offset, size_t length, char* out) const {
+    for (const File& f : files_) {
+      if (offset >= f.size) {
+        offset -= f.size;
+        continue;
+      }
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(length, f.size - offset));
+      const ssize_t got = ::pread(f.fd, out, want, static_cast<off_t>(offset));
+      return got > 0 ? static_cast<size_t>(got) : 0;
+    }
+    return 0;
+  }
+
+ private:
+  struct File {
+    int fd;
+    uint64_t size;
+  };
+  std::vector<File> files_;
+};
+
+std::unique_ptr<httplib::Client> connect(const ClientOptions& options) {
+  const std::string& url = options.server;
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+    throw std::invalid_argument("--server must be http://HOST:PORT or https://HOST:PORT, not '" +
+                                url + "'");
+  }
+  const size_t scheme_end = url.find("://") + 3;
+  if (url.find('/', scheme_end) != std::string::npos) {
+    throw std::invalid_argument("--server takes no path: '" + url + "'");
+  }
+  auto client = std::make_unique<httplib::Client>(url);
+  if (!client->is_valid()) throw std::invalid_argument("cannot use the server URL '" + url + "'");
+  client->set_connection_timeout(options.timeout_s, 0);
+  client->set_read_timeout(options.timeout_s, 0);
+  client->set_write_timeout(options.timeout_s, 0);
+  if (url.rfind("https://", 0) == 0) {
+    if (!options.ca_cert.empty()) client->set_ca_cert_path(options.ca_cert);
+    client->enable_server_certificate_verification(true);
+  }
+  return client;
+}
+
+httplib::Headers bearer(const std::string& token) {
+  return {{"Authorization", "Bearer " + token}};
+}
+
+[[noreturn]] void unreachable(const ClientOptions& options, const httplib::Result& result,
+                              const std::string& what) {
+  throw std::runtime_error("cannot " + what + " at " + options.server + ": " +
+                           httplib::to_string(result.error()));
+}
+
+// The server's message from a JSON error body, or the status line.
+std::string server_message(int status, const std::string& body) {
+  try {
+    const json j = json::parse(body);
+    if (j.contains("error")) {
+      return "server answered " + std::to_string(status) + ": " + j["error"].get<std::string>();
+    }
+  } catch (const std::exception&) {
+  }
+  return "server answered " + std::to_string(status);
+}
+
+int retry_after(const httplib::Response& res) {
+  try {
+    return std::stoi(res.get_header_value("Retry-After"));
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+json expect_json(const httplib::Response& res, int status) {
+  if (res.status != status) {
+    throw ServiceError(res.status, server_message(res.status, res.body), retry_after(res));
+  }
+  try {
+    return json::parse(res.body);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("the server's answer is not JSON: " + std::string(e.what()));
+  }
+}
+
+JobStatus job_status_from(const json& j) {
+  JobStatus status;
+  status.job = j.value("job", std::string());
+  status.state = j.value("state", std::string());
+  status.images = j.value("images", uint64_t{0});
+  status.batches = j.value("batches", uint64_t{0});
+  status.batches_done = j.value("batches_done", uint64_t{0});
+  status.error = j.value("error", std::string());
+  status.json = j.dump();
+  return status;
+}
+
+bool is_job_id(const std::string& job) {
+  return !job.empty() && job.size() <= 64 && std::all_of(job.begin(), job.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z');
+  });
+}
+
+void require_job_id(const std::string& job) {
+  if (!is_job_id(job)) throw std::invalid_argument("malformed job id '" + job + "'");
+}
+
+}  // namespace
+
+Client::Client(ClientOptions options) : options_(std::move(options)) {
+  connect(options_);  // checks the URL now
+}
+
+std::string Client::register_keys(const KeyDirectory& keys) {
+  const FileSequence body({keys.parameters, keys.evaluation_keys, keys.public_keys});
+  auto client = connect(options_);
+  const std::string path = "/v1/keysets?params=" + std::to_string(body.size(0)) +
+                           "&evaluation=" + std::to_string(body.size(1)) +
+                           "&public=" + std::to_string(body.size(2));
+  const uint64_t total = body.size();
+  auto result = client->Post(
+      path, {}, static_cast<size_t>(total),
+      [&](size_t offset, size_t length, httplib::DataSink& sink) {
+        std::vector<char> buffer(std::min(length, kChunkBytes));
+        const size_t got = body.read(offset, buffer.size(), buffer.data());
+        if (got == 0) return false;
+        if (options_.progress) options_.progress(offset + got, total);
+        return sink.write(buffer.data(), got);
+      },
+      "application/octet-stream");
+  if (!result) unreachable(options_, result, "register the keys");
+  return expect_json(*result, 201).at("token").get<std::string>();
+}
+
+void Client::check_queue(const std::string& token) {
+  auto client = connect(options_);
+  auto result = client->Get("/v1/queue", bearer(token));
+  if (!result) unreachable(options_, result, "reach the server");
+  expect_json(*result, 200);
+}
+
+JobStatus Client::submit(const std::string& token, const std::string& batch_path) {
+  const FileSequence body({batch_path});
+  check_queue(token);  // a full queue answers before the upload, not after it
+  auto client = connect(options_);
+  const uint64_t total = body.size();
+  auto result = client->Post(
+      "/v1/jobs", bearer(token), static_cast<size_t>(total),
+      [&](size_t offset, size_t length, httplib::DataSink& sink) {
+        std::vector<char> buffer(std::min(length, kChunkBytes));
+        const size_t got = body.read(offset, buffer.size(), buffer.data());
+        if (got == 0) return false;
+        if (options_.progress) options_.progress(offset + got, total);
+        return sink.write(buffer.data(), got);
+      },
+      "application/octet-stream");
+  if (!result) unreachable(options_, result, "upload '" + batch_path + "'");
+  return job_status_from(expect_json(*result, 202));
+}
+
+JobStatus Client::status(const std::string& token, const std::string& job, int wait_s) {
+  require_job_id(job);
+  auto client = connect(options_);
+  client->set_read_timeout(options_.timeout_s + wait_s, 0);
+  auto result = client->Get(
+      "/v1/jobs/" + job + (wait_s > 0 ? "?wait=" + std::to_string(wait_s) : std::string()),
+      bearer(token));
+  if (!result) unreachable(options_, result, "ask for job " + job);
+  return job_status_from(expect_json(*result, 200));
+}
+
+void Client::fetch(const std::string& token, const std::string& job, const std::string& out_path,
+                   const ContextSet* contexts, const std::vector<uint64_t>* key_ids) {
+  require_job_id(job);
+  // A temporary beside the target, renamed over it once complete and checked.
+  const std::string part = out_path + ".part-" + std::to_string(::getpid());
+  const int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw std::runtime_error("cannot create '" + part + "': " + std::strerror(errno));
+  }
+  struct Cleanup {
+    std::string path;
+    int fd;
+    ~Cleanup() {
+      if (fd >= 0) ::close(fd);
+      if (!path.empty()) ::unlink(path.c_str());
+    }
+  } cleanup{part, fd};
+
+  auto client = connect(options_);
+  int status = 0;
+  uint64_t total = 0;
+  uint64_t received = 0;
+  std::string error_body;
+  int write_error = 0;
+  auto result = client->Get(
+      "/v1/jobs/" + job + "/result", bearer(token),
+      [&](const httplib::Response& res) {
+        status = res.status;
+        try {
+          total = std::stoull(res.get_header_value("Content-Length"));
+        } catch (const std::exception&) {
+          total = 0;
+        }
+        return true;
+      },
+      [&](const char* data, size_t length) {
+        if (status != 200) {
+          if (error_body.size() < 65536) error_body.append(data, length);
+          return true;
+        }
+        while (length > 0) {
+          const ssize_t written = ::write(fd, data, length);
+          if (written < 0 && errno == EINTR) continue;
+          if (written <= 0) {
+            write_error = written < 0 ? errno : EIO;
+            return false;
+          }
+          data += written;
+          length -= static_cast<size_t>(written);
+          received += static_cast<uint64_t>(written);
+        }
+        if (options_.progress) options_.progress(received, total);
+        return true;
+      });
+  if (write_error != 0) {
+    throw std::runtime_error("cannot write '" + part + "': " + std::strerror(write_error));
+  }
+  if (!result) unreachable(options_, result, "fetch job " + job);
+  if (status != 200) throw ServiceError(status, server_message(status, error_body));
+  if (received != total) {
+    throw std::runtime_error("the scores of job " + job + " arrived incomplete (" +
+                             std::to_string(received) + " of " + std::to_string(total) + " bytes)");
+  }
+  if (::fsync(fd) != 0) throw std::runtime_error("cannot write '" + part + "': fsync failed");
+  ::close(fd);
+  cleanup.fd = -1;
+  if (contexts != nullptr && key_ids != nullptr) {
+    CiphertextFileReader check(part, *contexts, *key_ids);
+    while (check.batches_left() > 0)
+      check.next();
+    check.finish();
+  }
+  if (::rename(part.c_str(), out_path.c_str()) != 0) {
+    throw std::runtime_error("cannot write '" + out_path + "': " + std::strerror(errno));
+  }
+  cleanup.path.clear();
+  const size_t slash = out_path.find_last_of('/');
+  try {
+    sync_directory(slash == std::string::npos ? "."
+                                              : out_path.substr(0, std::max<size_t>(slash, 1)));
+  } catch (const std::runtime_error&) {
+    // best effort, as AtomicFileWriter
+  }
+}
+
+void Client::remove(const std::string& token, const std::string& job) {
+  require_job_id(job);
+  auto client = connect(options_);
+  auto result = client->Delete("/v1/jobs/" + job, bearer(token));
+  if (!result) unreachable(options_, result, "delete job " + job);
+  if (result->status != 204) {
+    throw ServiceError(result->status, server_message(result->status, result->body));
+  }
+}
+
+}  // namespace cryptonets::service

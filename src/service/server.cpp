@@ -1,0 +1,1201 @@
+// The private-inference service: HTTP routes over a durable job store (protocol in server.hpp).
+#include "cryptonets/service/server.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <httplib.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <list>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+#include "cryptonets/inference/private_inference.hpp"
+#include "cryptonets/io/model_file.hpp"
+#include "cryptonets/io/protocol_files.hpp"
+#include "cryptonets/io/serialize.hpp"
+#include "cryptonets/io/sha256.hpp"
+#include "cryptonets/model/range.hpp"
+#include "cryptonets/random/chacha20.hpp"
+#include "cryptonets/service/durable.hpp"
+#include "cryptonets/service/stream_verifier.hpp"
+
+namespace cryptonets::service {
+
+using inference::EncryptedBatch;
+using inference::infer;
+using inference::InferenceOptions;
+using inference::require_noise_budget;
+using model::compile_model;
+using model::CompiledModel;
+using model::Model;
+using model::RangeReport;
+using model::require_plaintext_moduli;
+using model::track_ranges;
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr size_t kBodyChunkBytes = size_t{1} << 20;
+constexpr uint64_t kWritebackBytes = uint64_t{64} << 20;
+
+constexpr const char* kNoSecretKeys =
+    "the server never holds the secret key: register only params, evaluation.key and public.key";
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string utc_timestamp() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[96];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return text;
+}
+
+bool is_hex_name(const std::string& name, size_t length) {
+  return name.size() == length && std::all_of(name.begin(), name.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// An error answered to the client: status and message.
+struct HttpError : std::runtime_error {
+  HttpError(int status_, const std::string& message)
+      : std::runtime_error(message), status(status_) {}
+  int status;
+};
+
+// Loader messages name the server's temporary path; the client knows its file as "the body".
+std::string client_message(std::string message, const std::string& path, const std::string& name) {
+  const std::string quoted = "file '" + path + "'";
+  for (size_t at = message.find(quoted); at != std::string::npos; at = message.find(quoted, at))
+    message.replace(at, quoted.size(), name);
+  for (size_t at = message.find(path); at != std::string::npos; at = message.find(path, at))
+    message.replace(at, path.size(), name);
+  return message;
+}
+
+// Per-request facts for the one log line (the logger runs on the handler's thread).
+struct RequestFacts {
+  Clock::time_point start = Clock::now();
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  std::string job;
+  std::string error;
+};
+thread_local RequestFacts request_facts;
+
+void answer_json(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump() + "\n", "application/json");
+  request_facts.bytes_out = res.body.size();
+}
+
+void answer_error(httplib::Response& res, int status, const std::string& message) {
+  request_facts.error = message;
+  answer_json(res, status, json{{"error", message}});
+}
+
+struct KeySet {
+  ContextSet contexts;
+  std::vector<uint64_t> key_ids;
+  uint64_t fingerprint = 0;
+  uint64_t key_set_id = 0;
+  std::unique_ptr<encoding::CrtEncryptionSet> server;
+};
+
+struct Job {
+  std::string id;
+  std::string key_set;  // SHA-256 of the token, hex
+  std::string state;    // queued | running | done | failed
+  uint64_t images = 0;
+  uint64_t batches = 0;
+  uint64_t batches_done = 0;
+  int64_t created = 0;
+  int64_t finished = 0;
+  std::string error;
+
+  json to_json() const {
+    json j{{"job", id},
+           {"state", state},
+           {"images", images},
+           {"batches", batches},
+           {"batches_done", batches_done},
+           {"created", created}};
+    if (finished != 0) j["finished"] = finished;
+    if (!error.empty()) j["error"] = error;
+    return j;
+  }
+};
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  explicit Impl(ServerOptions options);
+  void run();
+  void stop();
+  int port() const { return port_; }
+
+ private:
+  void log(const nlohmann::ordered_json& line) { options_.log(line.dump()); }
+  void install_routes();
+  void recover();
+
+  // Requests.
+  void register_keys(const httplib::Request& req, httplib::Response& res,
+                     const httplib::ContentReader& reader);
+  void submit_job(const httplib::Request& req, httplib::Response& res,
+                  const httplib::ContentReader& reader);
+  void job_status(const httplib::Request& req, httplib::Response& res);
+  void job_result(const httplib::Request& req, httplib::Response& res);
+  void delete_job(const httplib::Request& req, httplib::Response& res);
+  void queue_status(const httplib::Request& req, httplib::Response& res);
+
+  // The key set of the request's bearer token (its hash), or HttpError 401.
+  std::string authenticate(const httplib::Request& req);
+  // The job `id` of key set `key_set`; HttpError 404 for unknown and foreign jobs alike.
+  Job& owned_job(const std::string& id, const std::string& key_set);
+  // Receives the body into `paths` (split at `sizes`), fsyncs each file. HttpError on failure.
+  // `observe` sees each chunk after it is written; once it returns false the rest of the body
+  // is read and dropped (a refusal found midway: the client still gets the answer).
+  using Observer = std::function<bool(const char* data, size_t length)>;
+  void receive_body(const httplib::Request& req, const httplib::ContentReader& reader,
+                    const std::vector<std::string>& paths, const std::vector<uint64_t>& sizes,
+                    const Observer& observe = {});
+  void drain(const httplib::ContentReader& reader);
+  uint64_t content_length(const httplib::Request& req);
+  std::shared_ptr<const KeySet> key_set(const std::string& hash);
+  std::string random_hex(size_t bytes);
+  void write_job(const Job& job, const std::string& directory);
+  int retry_after_seconds() const;
+
+  // Jobs.
+  void worker();
+  void run_job(const std::string& id);
+  void janitor();
+  void remove_job_directory(const std::string& id);
+
+  ServerOptions options_;
+  Model model_;
+  CompiledModel compiled_;
+  RangeReport ranges_;
+  std::string keysets_dir_, jobs_dir_, tmp_dir_;
+  std::unique_ptr<httplib::Server> http_;
+  int port_ = 0;
+
+  std::mutex prng_mutex_;
+  Prng prng_;
+
+  std::mutex mutex_;  // guards everything below
+  std::condition_variable wake_;
+  std::set<std::string> key_sets_;
+  std::map<std::string, Job> jobs_;
+  std::deque<std::string> queue_;
+  size_t pending_ = 0;  // queued + running jobs + uploads in progress
+  bool stopping_ = false;
+  double last_job_seconds_ = 5;
+
+  std::mutex cache_mutex_;
+  std::list<std::pair<std::string, std::shared_ptr<const KeySet>>> cache_;  // most recent first
+
+  // Verified batches of queued one-batch jobs, kept from the upload (at most one).
+  std::map<std::string, EncryptedBatch> ready_;
+};
+
+Server::Impl::Impl(ServerOptions options)
+    : options_(std::move(options)), prng_(Prng::from_os_entropy()) {
+  if (!options_.log) {
+    options_.log = [](const std::string& line) {
+      std::fprintf(stderr, "%s\n", line.c_str());
+      std::fflush(stderr);
+    };
+  }
+  if (options_.state_dir.empty()) throw std::runtime_error("serve: no state directory");
+  model_ = load_model(options_.model_path);
+  compiled_ = compile_model(model_);
+  ranges_ = track_ranges(model_);
+  keysets_dir_ = options_.state_dir + "/keysets";
+  jobs_dir_ = options_.state_dir + "/jobs";
+  tmp_dir_ = options_.state_dir + "/tmp";
+  for (const std::string& dir : {options_.state_dir, keysets_dir_, jobs_dir_, tmp_dir_}) {
+    std::error_code error;
+    fs::create_directories(dir, error);
+    if (error || !fs::is_directory(dir)) {
+      throw std::runtime_error("cannot create the state directory '" + dir +
+                               "': " + error.message());
+    }
+    ::chmod(dir.c_str(), 0700);
+  }
+  recover();
+
+  if (!options_.tls_cert.empty() || !options_.tls_key.empty()) {
+    if (options_.tls_cert.empty() || options_.tls_key.empty()) {
+      throw std::runtime_error("TLS needs both a certificate and a key");
+    }
+    for (const std::string& path : {options_.tls_cert, options_.tls_key}) {
+      if (!fs::is_regular_file(path)) throw std::runtime_error("cannot read '" + path + "'");
+    }
+    auto tls =
+        std::make_unique<httplib::SSLServer>(options_.tls_cert.c_str(), options_.tls_key.c_str());
+    if (!tls->is_valid()) {
+      throw std::runtime_error("cannot load the TLS certificate '" + options_.tls_cert +
+                               "' and key '" + options_.tls_key + "'");
+    }
+    http_ = std::move(tls);
+  } else {
+    http_ = std::make_unique<httplib::Server>();
+  }
+  const int http_threads = std::max(1, options_.http_threads);
+  http_->new_task_queue = [http_threads] { return new httplib::ThreadPool(http_threads); };
+  http_->set_read_timeout(options_.read_timeout_s, 0);
+  http_->set_write_timeout(options_.read_timeout_s, 0);
+  http_->set_payload_max_length(options_.max_body);
+  http_->set_keep_alive_timeout(5);
+  install_routes();
+  if (options_.port == 0) {
+    port_ = http_->bind_to_any_port(options_.host);
+  } else {
+    port_ = http_->bind_to_port(options_.host, options_.port) ? options_.port : -1;
+  }
+  if (port_ <= 0) {
+    throw std::runtime_error("cannot listen on " + options_.host + ":" +
+                             std::to_string(options_.port) + ": " + std::strerror(errno));
+  }
+}
+
+// ---- Recovery: what the state directory holds after any stop, SIGKILL included.
+
+void Server::Impl::recover() {
+  // Uploads never answered "accepted": their files go.
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(tmp_dir_))
+    fs::remove_all(entry.path(), error);
+  sync_directory(tmp_dir_);
+  for (const auto& entry : fs::directory_iterator(keysets_dir_)) {
+    const std::string name = entry.path().filename().string();
+    if (is_hex_name(name, 64) && entry.is_directory()) key_sets_.insert(name);
+  }
+  std::vector<Job> queued;
+  size_t done = 0;
+  for (const auto& entry : fs::directory_iterator(jobs_dir_)) {
+    const std::string id = entry.path().filename().string();
+    if (!is_hex_name(id, 32) || !entry.is_directory()) continue;
+    remove_stale_temporaries(entry.path().string());
+    Job job;
+    try {
+      std::ifstream in(entry.path() / "job.json");
+      const json j = json::parse(in);
+      job.id = id;
+      job.key_set = j.at("key_set").get<std::string>();
+      job.state = j.at("state").get<std::string>();
+      job.images = j.at("images").get<uint64_t>();
+      job.batches = j.at("batches").get<uint64_t>();
+      job.created = j.at("created").get<int64_t>();
+      job.finished = j.value("finished", int64_t{0});
+      job.error = j.value("error", std::string());
+    } catch (const std::exception& e) {
+      log({{"time", utc_timestamp()},
+           {"event", "unreadable job record"},
+           {"job", id},
+           {"error", e.what()}});
+      continue;
+    }
+    if (job.state == "queued" || job.state == "running") {
+      job.state = "queued";
+      queued.push_back(job);
+    } else {
+      if (job.state == "done") job.batches_done = job.batches;
+      ++done;
+    }
+    jobs_[id] = job;
+  }
+  std::sort(queued.begin(), queued.end(),
+            [](const Job& a, const Job& b) { return a.created < b.created; });
+  for (const Job& job : queued)
+    queue_.push_back(job.id);
+  pending_ = queue_.size();
+  log({{"time", utc_timestamp()},
+       {"event", "recovered"},
+       {"key_sets", key_sets_.size()},
+       {"jobs_requeued", queued.size()},
+       {"jobs_finished", done}});
+}
+
+void Server::Impl::run() {
+  std::thread work([this] { worker(); });
+  std::thread clean([this] { janitor(); });
+  log({{"time", utc_timestamp()},
+       {"event", "listening"},
+       {"url", std::string(options_.tls_cert.empty() ? "http" : "https") + "://" + options_.host +
+                   ":" + std::to_string(port_)},
+       {"model", options_.model_path},
+       {"threads", options_.threads}});
+  http_->listen_after_bind();
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  work.join();
+  clean.join();
+  log({{"time", utc_timestamp()}, {"event", "stopped"}, {"jobs_left_queued", queue_.size()}});
+}
+
+void Server::Impl::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  http_->stop();
+}
+
+// ---- Routes.
+
+void Server::Impl::install_routes() {
+  http_->set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+    request_facts = RequestFacts{};
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  http_->set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    const double ms =
+        std::chrono::duration<double, std::milli>(Clock::now() - request_facts.start).count();
+    nlohmann::ordered_json line{{"time", utc_timestamp()},
+                                {"remote", req.remote_addr},
+                                {"method", req.method},
+                                {"path", req.path},
+                                {"status", res.status},
+                                {"bytes_in", request_facts.bytes_in},
+                                {"bytes_out", request_facts.bytes_out},
+                                {"ms", std::round(ms * 10) / 10}};
+    if (!request_facts.job.empty()) line["job"] = request_facts.job;
+    if (!request_facts.error.empty()) line["error"] = request_facts.error;
+    log(line);
+  });
+  http_->set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr error) {
+        try {
+          std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+          answer_error(res, 500, std::string("internal error: ") + e.what());
+        } catch (...) {
+          answer_error(res, 500, "internal error");
+        }
+      });
+  // Handlers whose HttpError becomes the answer's status and message.
+  using Handler = httplib::Server::Handler;
+  using ReaderHandler = httplib::Server::HandlerWithContentReader;
+  auto guarded = [](std::function<void(const httplib::Request&, httplib::Response&)> body) {
+    return Handler([body](const httplib::Request& req, httplib::Response& res) {
+      try {
+        body(req, res);
+      } catch (const HttpError& e) {
+        answer_error(res, e.status, e.what());
+      }
+    });
+  };
+  auto guarded_reader = [](ReaderHandler body) {
+    return ReaderHandler([body](const httplib::Request& req, httplib::Response& res,
+                                const httplib::ContentReader& reader) {
+      try {
+        body(req, res, reader);
+      } catch (const HttpError& e) {
+        answer_error(res, e.status, e.what());
+      }
+    });
+  };
+  http_->Post("/v1/keysets",
+              guarded_reader([this](const httplib::Request& req, httplib::Response& res,
+                                    const httplib::ContentReader& reader) {
+                register_keys(req, res, reader);
+              }));
+  http_->Post("/v1/jobs", guarded_reader([this](const httplib::Request& req, httplib::Response& res,
+                                                const httplib::ContentReader& reader) {
+                submit_job(req, res, reader);
+              }));
+  http_->Get("/v1/queue", guarded([this](const httplib::Request& req, httplib::Response& res) {
+               queue_status(req, res);
+             }));
+  http_->Get(R"(/v1/jobs/([0-9a-z]+))",
+             guarded([this](const httplib::Request& req, httplib::Response& res) {
+               job_status(req, res);
+             }));
+  http_->Get(R"(/v1/jobs/([0-9a-z]+)/result)",
+             guarded([this](const httplib::Request& req, httplib::Response& res) {
+               job_result(req, res);
+             }));
+  http_->Delete(R"(/v1/jobs/([0-9a-z]+))",
+                guarded([this](const httplib::Request& req, httplib::Response& res) {
+                  delete_job(req, res);
+                }));
+  http_->set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    if (res.status == 404) {
+      answer_error(res, 404, "no such resource: " + req.method + " " + req.path);
+    } else if (res.status == 413) {
+      answer_error(res, 413, "the body is larger than the server's limit (--max-body)");
+    } else {
+      answer_error(res, res.status, "HTTP " + std::to_string(res.status));
+    }
+  });
+}
+
+std::string Server::Impl::authenticate(const httplib::Request& req) {
+  const std::string header = req.get_header_value("Authorization");
+  const std::string prefix = "Bearer ";
+  if (header.rfind(prefix, 0) != 0) {
+    throw HttpError(401,
+                    "missing token: send 'Authorization: Bearer TOKEN' from "
+                    "cryptonets client register");
+  }
+  const std::string token = header.substr(prefix.size());
+  const std::string hash =
+      to_hex(sha256({reinterpret_cast<const uint8_t*>(token.data()), token.size()}));
+  std::lock_guard lock(mutex_);
+  if (key_sets_.count(hash) == 0) throw HttpError(401, "unknown token");
+  return hash;
+}
+
+Job& Server::Impl::owned_job(const std::string& id, const std::string& key_set) {
+  auto it = jobs_.find(id);
+  // Another token's job answers exactly as a job that does not exist.
+  if (it == jobs_.end() || it->second.key_set != key_set) {
+    throw HttpError(404, "no job '" + id + "' for this token");
+  }
+  return it->second;
+}
+
+uint64_t Server::Impl::content_length(const httplib::Request& req) {
+  if (!req.has_header("Content-Length")) {
+    throw HttpError(411, "a Content-Length is required (no chunked uploads)");
+  }
+  const std::string text = req.get_header_value("Content-Length");
+  uint64_t length = 0;
+  try {
+    size_t used = 0;
+    length = std::stoull(text, &used);
+    if (used != text.size()) throw std::invalid_argument(text);
+  } catch (const std::exception&) {
+    throw HttpError(400, "malformed Content-Length '" + text + "'");
+  }
+  if (length > options_.max_body) {
+    throw HttpError(413, "the body (" + std::to_string(length) +
+                             " bytes) is larger than the server's limit of " +
+                             std::to_string(options_.max_body) + " bytes (--max-body)");
+  }
+  return length;
+}
+
+void Server::Impl::drain(const httplib::ContentReader& reader) {
+  // A refused body is read and dropped so that the client, still sending, receives the answer.
+  reader([](const char*, size_t length) {
+    request_facts.bytes_in += length;
+    return true;
+  });
+}
+
+void Server::Impl::receive_body(const httplib::Request& req, const httplib::ContentReader& reader,
+                                const std::vector<std::string>& paths,
+                                const std::vector<uint64_t>& sizes, const Observer& observe) {
+  (void)req;
+  uint64_t total = 0;
+  for (uint64_t size : sizes)
+    total += size;
+  const auto deadline = Clock::now() + std::chrono::seconds(options_.upload_timeout_s);
+  std::vector<int> fds;
+  auto close_all = [&] {
+    for (int fd : fds)
+      if (fd >= 0) ::close(fd);
+    fds.clear();
+  };
+  for (const std::string& path : paths) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      const int error = errno;
+      close_all();
+      throw HttpError(
+          500, "cannot create a file in the state directory: " + std::string(std::strerror(error)));
+    }
+    fds.push_back(fd);
+  }
+  size_t part = 0;
+  uint64_t part_done = 0;
+  uint64_t received = 0;
+  uint64_t unsynced = 0;  // bytes written since the last writeback was started
+  int write_error = 0;
+  bool too_slow = false;
+  bool dropping = false;
+  // The library hands the body over in small pieces: gathered into 1 MiB writes.
+  std::vector<char> buffer;
+  buffer.reserve(kBodyChunkBytes);
+  const auto flush = [&]() -> bool {
+    const char* data = buffer.data();
+    size_t length = buffer.size();
+    while (length > 0) {
+      while (part < sizes.size() && part_done == sizes[part]) {
+        ++part;
+        part_done = 0;
+      }
+      const size_t chunk = static_cast<size_t>(std::min<uint64_t>(length, sizes[part] - part_done));
+      const ssize_t written = ::write(fds[part], data, chunk);
+      if (written <= 0) {
+        if (written < 0 && errno == EINTR) continue;
+        write_error = written < 0 ? errno : EIO;
+        return false;
+      }
+      data += written;
+      length -= static_cast<size_t>(written);
+      part_done += static_cast<uint64_t>(written);
+      unsynced += static_cast<uint64_t>(written);
+      // Start the writeback of what is written (without waiting), so that the fsync before
+      // the answer finds little left to write.
+      if (unsynced >= kWritebackBytes) {
+        (void)::sync_file_range(fds[part], 0, 0, SYNC_FILE_RANGE_WRITE);
+        unsynced = 0;
+      }
+    }
+    if (observe && !observe(buffer.data(), buffer.size())) dropping = true;
+    buffer.clear();
+    return true;
+  };
+  bool ok = reader([&](const char* data, size_t length) {
+    request_facts.bytes_in += length;
+    if (Clock::now() > deadline) {
+      too_slow = true;
+      return false;
+    }
+    if (received + length > total) return false;  // more than Content-Length: cannot happen
+    received += length;
+    if (dropping) return true;
+    while (length > 0) {
+      const size_t take = std::min(length, kBodyChunkBytes - buffer.size());
+      buffer.insert(buffer.end(), data, data + take);
+      data += take;
+      length -= take;
+      if (buffer.size() == kBodyChunkBytes && !flush()) return false;
+      if (dropping) return true;
+    }
+    return true;
+  });
+  if (ok && !dropping && !buffer.empty()) ok = flush();
+  if (ok && received == total && !dropping) {
+    for (int fd : fds) {
+      if (::fsync(fd) != 0 && write_error == 0) write_error = errno;
+    }
+  }
+  close_all();
+  if (write_error != 0) {
+    throw HttpError(507, "cannot store the upload: " + std::string(std::strerror(write_error)));
+  }
+  if (too_slow) {
+    throw HttpError(408, "the upload took longer than the server allows (" +
+                             std::to_string(options_.upload_timeout_s) + " s, --upload-timeout)");
+  }
+  if (!ok || received != total) {
+    throw HttpError(408, "the upload stopped after " + std::to_string(received) + " of " +
+                             std::to_string(total) + " bytes (stalled or disconnected)");
+  }
+}
+
+std::string Server::Impl::random_hex(size_t bytes) {
+  std::vector<uint8_t> buffer(bytes);
+  {
+    std::lock_guard lock(prng_mutex_);
+    prng_.fill(buffer);
+  }
+  static const char* digits = "0123456789abcdef";
+  std::string text;
+  for (uint8_t b : buffer) {
+    text += digits[b >> 4];
+    text += digits[b & 15];
+  }
+  return text;
+}
+
+std::shared_ptr<const KeySet> Server::Impl::key_set(const std::string& hash) {
+  std::lock_guard lock(cache_mutex_);
+  for (auto it = cache_.begin(); it != cache_.end(); ++it) {
+    if (it->first == hash) {
+      cache_.splice(cache_.begin(), cache_, it);
+      return cache_.front().second;
+    }
+  }
+  const KeyDirectory dir(keysets_dir_ + "/" + hash);
+  auto keys = std::make_shared<KeySet>();
+  keys->contexts = load_parameter_set<yashe::Scheme>(dir.parameters);
+  std::vector<yashe::EvaluationKey> evaluation =
+      load_evaluation_keys(dir.evaluation_keys, keys->contexts);
+  std::vector<yashe::PublicKey> public_keys = load_public_keys(dir.public_keys, keys->contexts);
+  keys->key_ids = key_ids_of(evaluation);
+  keys->fingerprint = parameter_set_fingerprint(keys->contexts);
+  keys->key_set_id = key_set_id(keys->key_ids);
+  keys->server = std::make_unique<encoding::CrtEncryptionSet>(
+      keys->contexts, std::move(public_keys), std::move(evaluation));
+  cache_.emplace_front(hash, keys);
+  while (cache_.size() > 4)
+    cache_.pop_back();
+  return keys;
+}
+
+void Server::Impl::write_job(const Job& job, const std::string& directory) {
+  json record = job.to_json();
+  record["key_set"] = job.key_set;
+  record.erase("batches_done");
+  write_file_durably(directory + "/job.json", record.dump(2) + "\n");
+}
+
+int Server::Impl::retry_after_seconds() const {
+  return std::clamp(static_cast<int>(std::ceil(last_job_seconds_)), 1, 3600);
+}
+
+void Server::Impl::register_keys(const httplib::Request& req, httplib::Response& res,
+                                 const httplib::ContentReader& reader) {
+  const uint64_t length = content_length(req);
+  std::vector<uint64_t> sizes;
+  for (const char* name : {"params", "evaluation", "public"}) {
+    const std::string text = req.get_param_value(name);
+    try {
+      size_t used = 0;
+      sizes.push_back(std::stoull(text, &used));
+      if (used != text.size() || text.empty()) throw std::invalid_argument(text);
+    } catch (const std::exception&) {
+      drain(reader);
+      throw HttpError(400, std::string("query parameter '") + name +
+                               "' must give the part's size in bytes (params, evaluation, public)");
+    }
+  }
+  if (sizes[0] + sizes[1] + sizes[2] != length) {
+    drain(reader);
+    throw HttpError(400, "the part sizes (params + evaluation + public) add up to " +
+                             std::to_string(sizes[0] + sizes[1] + sizes[2]) +
+                             " bytes, the body has " + std::to_string(length));
+  }
+  const std::string staging = tmp_dir_ + "/keys-" + random_hex(16);
+  if (::mkdir(staging.c_str(), 0700) != 0) throw HttpError(500, "cannot create " + staging);
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() {
+      std::error_code error;
+      if (!path.empty()) fs::remove_all(path, error);
+    }
+  } cleanup{staging};
+  const KeyDirectory dir(staging);
+  const std::vector<std::string> paths = {dir.parameters, dir.evaluation_keys, dir.public_keys};
+  receive_body(req, reader, paths, sizes);
+
+  const char* part_names[] = {"params", "evaluation", "public"};
+  const ProtocolFileKind expected[] = {ProtocolFileKind::kParameterSet,
+                                       ProtocolFileKind::kEvaluationKeys,
+                                       ProtocolFileKind::kPublicKeys};
+  std::string key_set_text;
+  try {
+    for (size_t i = 0; i < 3; ++i) {
+      const std::string name = std::string("part '") + part_names[i] + "'";
+      ProtocolHeader header;
+      try {
+        header = read_protocol_header(paths[i]);
+      } catch (const std::runtime_error& e) {
+        throw HttpError(400, client_message(e.what(), paths[i], name));
+      }
+      if (header.kind == ProtocolFileKind::kSecretKeys) {
+        throw HttpError(422, "refused: " + name + " holds secret keys; " + kNoSecretKeys);
+      }
+      if (header.kind != expected[i]) {
+        throw HttpError(400, name + " holds " + protocol_kind_name(header.kind) + ", expected " +
+                                 protocol_kind_name(expected[i]));
+      }
+      if (header.scheme != SchemeId::kYashe) {
+        throw HttpError(422, name + " is for " + scheme_name(header.scheme) +
+                                 "; this service runs " + scheme_name(SchemeId::kYashe) +
+                                 " key sets only");
+      }
+    }
+    ContextSet contexts;
+    std::vector<yashe::EvaluationKey> evaluation;
+    std::vector<yashe::PublicKey> public_keys;
+    size_t i = 0;
+    try {
+      contexts = load_parameter_set<yashe::Scheme>(paths[i]);
+      ++i;
+      evaluation = load_evaluation_keys(paths[i], contexts);
+      ++i;
+      public_keys = load_public_keys(paths[i], contexts);
+      require_one_key_set(paths);
+    } catch (const std::exception& e) {
+      std::string message = e.what();
+      for (size_t p = 0; p < 3; ++p)
+        message = client_message(message, paths[p], std::string("part '") + part_names[p] + "'");
+      throw HttpError(400, message);
+    }
+    try {
+      omp_set_num_threads(1);
+      require_plaintext_moduli(ranges_, plaintext_moduli_of(contexts));
+      const encoding::CrtEncryptionSet server(contexts, std::move(public_keys),
+                                              std::move(evaluation));
+      require_noise_budget(server, compiled_, 0);
+    } catch (const std::exception& e) {
+      throw HttpError(422, std::string("the keys cannot carry this server's model: ") + e.what());
+    }
+    char text[24];
+    std::snprintf(text, sizeof text, "0x%016llx",
+                  static_cast<unsigned long long>(read_protocol_header(paths[0]).key_set_id));
+    key_set_text = text;
+  } catch (const HttpError&) {
+    throw;
+  }
+
+  const std::string token = random_hex(32);
+  const std::string hash =
+      to_hex(sha256({reinterpret_cast<const uint8_t*>(token.data()), token.size()}));
+  sync_directory(staging);
+  const std::string target = keysets_dir_ + "/" + hash;
+  if (::rename(staging.c_str(), target.c_str()) != 0) {
+    throw HttpError(500, "cannot store the key set: " + std::string(std::strerror(errno)));
+  }
+  cleanup.path.clear();
+  sync_directory(keysets_dir_);
+  sync_directory(tmp_dir_);
+  {
+    std::lock_guard lock(mutex_);
+    key_sets_.insert(hash);
+  }
+  answer_json(res, 201, json{{"token", token}, {"key_set_id", key_set_text}});
+}
+
+void Server::Impl::queue_status(const httplib::Request& req, httplib::Response& res) {
+  authenticate(req);
+  std::lock_guard lock(mutex_);
+  const json body{{"queued", pending_}, {"max", options_.max_queue}};
+  if (stopping_ || pending_ >= options_.max_queue) {
+    res.set_header("Retry-After", std::to_string(retry_after_seconds()));
+    answer_json(res, 503,
+                json{{"error", stopping_ ? "the server is shutting down"
+                                         : "the job queue is full; retry later"},
+                     {"queued", pending_},
+                     {"max", options_.max_queue}});
+    return;
+  }
+  answer_json(res, 200, body);
+}
+
+void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& res,
+                              const httplib::ContentReader& reader) {
+  std::string key_set_hash;
+  uint64_t length = 0;
+  try {
+    key_set_hash = authenticate(req);
+    length = content_length(req);
+  } catch (const HttpError& e) {
+    if (e.status != 413 && e.status != 411) drain(reader);
+    if (e.status == 413) res.set_header("Connection", "close");
+    throw;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ || pending_ >= options_.max_queue) {
+      res.set_header("Retry-After", std::to_string(retry_after_seconds()));
+      const std::string message = stopping_ ? "the server is shutting down"
+                                            : "the job queue is full (" +
+                                                  std::to_string(options_.max_queue) +
+                                                  " jobs); retry later";
+      drain(reader);
+      throw HttpError(503, message);
+    }
+    ++pending_;  // this upload's place in the queue
+  }
+  bool accepted = false;
+  struct Release {
+    Impl* self;
+    bool& accepted;
+    ~Release() {
+      if (accepted) return;
+      std::lock_guard lock(self->mutex_);
+      --self->pending_;
+    }
+  } release{this, accepted};
+
+  Job job;
+  job.id = random_hex(16);
+  job.key_set = key_set_hash;
+  job.state = "queued";
+  job.created = unix_now();
+  request_facts.job = job.id;
+  const std::string staging = tmp_dir_ + "/job-" + job.id;
+  if (::mkdir(staging.c_str(), 0700) != 0) throw HttpError(500, "cannot create " + staging);
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() {
+      std::error_code error;
+      if (!path.empty()) fs::remove_all(path, error);
+    }
+  } cleanup{staging};
+  const std::string input = staging + "/input.ct";
+
+  // Verified while it arrives: the header (kind, the token's parameters and keys, the model's
+  // input size) as soon as its 112 bytes are in, then every record by a CiphertextFileReader on a
+  // pipe fed with the body (service/stream_verifier.hpp), beside the writes to disk.
+  std::optional<HttpError> refusal;
+  ProtocolHeader header;
+  std::shared_ptr<const KeySet> keys;
+  std::unique_ptr<StreamVerifier> verifier;
+  std::string early;  // the bytes before the header could be checked
+  const auto check_header = [&]() -> std::optional<HttpError> {
+    try {
+      header = read_protocol_header(input);
+    } catch (const std::runtime_error& e) {
+      return HttpError(400, client_message(e.what(), input, "the body"));
+    }
+    if (header.kind == ProtocolFileKind::kSecretKeys) {
+      return HttpError(422, std::string("refused: the body holds secret keys; ") + kNoSecretKeys);
+    }
+    if (header.kind != ProtocolFileKind::kCiphertexts) {
+      return HttpError(400, "the body holds " + protocol_kind_name(header.kind) +
+                                ", expected encrypted images from cryptonets encrypt");
+    }
+    if (header.scheme != SchemeId::kYashe) {
+      return HttpError(422, "the body holds " + scheme_name(header.scheme) +
+                                " ciphertexts; the token's key set is " +
+                                scheme_name(SchemeId::kYashe));
+    }
+    try {
+      keys = key_set(key_set_hash);
+    } catch (const std::exception& e) {
+      return HttpError(500, std::string("cannot load the token's key set: ") + e.what());
+    }
+    if (header.parameter_set_fingerprint != keys->fingerprint) {
+      return HttpError(422,
+                       "the body was made for other parameters than the token's key set "
+                       "(parameter set fingerprint differs)");
+    }
+    if (header.key_set_id != keys->key_set_id) {
+      return HttpError(422,
+                       "the body is encrypted under other keys than the token's key set "
+                       "(key set id differs)");
+    }
+    if (header.values != compiled_.input_size) {
+      return HttpError(422, "the body holds " + std::to_string(header.values) +
+                                " ciphertexts per image, the model takes " +
+                                std::to_string(compiled_.input_size) + " inputs");
+    }
+    if (header.answers_file_id != 0) {
+      return HttpError(400,
+                       "the body is a scores file (it answers another file), expected "
+                       "encrypted images");
+    }
+    return std::nullopt;
+  };
+  receive_body(req, reader, {input}, {length}, [&](const char* data, size_t size) {
+    if (!verifier) {
+      early.append(data, size);
+      if (early.size() < kProtocolHeaderBytes) return true;
+      refusal = check_header();
+      if (refusal) return false;
+      // A one-batch job keeps its verified batch for the worker (no second read from disk).
+      verifier = std::make_unique<StreamVerifier>(keys->contexts, keys->key_ids,
+                                                  header.batch_count() == 1);
+      const bool fed = verifier->feed(early.data(), early.size());
+      early.clear();
+      early.shrink_to_fit();
+      return fed;
+    }
+    return verifier->feed(data, size);
+  });
+  if (refusal) throw *refusal;
+  if (!verifier) {  // a body shorter than a header
+    refusal = check_header();
+    throw refusal ? *refusal : HttpError(400, "the body is shorter than a protocol header");
+  }
+  if (const std::string error = verifier->finish(); !error.empty()) {
+    throw HttpError(400, client_message(error, verifier->path(), "the body"));
+  }
+  std::optional<EncryptedBatch> first_batch = verifier->take_first_batch();
+  verifier.reset();
+  job.images = header.images;
+  job.batches = header.batch_count();
+
+  // Durable before the answer: input.ct was fsync'd; job.json is; the directory entry of both,
+  // the rename into jobs/ and the removal from tmp/.
+  write_job(job, staging);
+  sync_directory(staging);
+  const std::string target = jobs_dir_ + "/" + job.id;
+  if (::rename(staging.c_str(), target.c_str()) != 0) {
+    throw HttpError(500, "cannot store the job: " + std::string(std::strerror(errno)));
+  }
+  cleanup.path.clear();
+  sync_directory(jobs_dir_);
+  sync_directory(tmp_dir_);
+  {
+    std::lock_guard lock(mutex_);
+    jobs_[job.id] = job;
+    queue_.push_back(job.id);
+    accepted = true;
+    // At most one batch waits in memory (the disk copy is what survives a crash).
+    if (first_batch && ready_.empty()) ready_.emplace(job.id, std::move(*first_batch));
+  }
+  wake_.notify_all();
+  json body = job.to_json();
+  answer_json(res, 202, body);
+}
+
+void Server::Impl::job_status(const httplib::Request& req, httplib::Response& res) {
+  const std::string key_set = authenticate(req);
+  const std::string id = req.matches[1];
+  request_facts.job = id;
+  // ?wait=S (at most 60): answer when the job is done or failed, or after S seconds (long poll:
+  // the client learns of the end at once instead of at its next poll).
+  int wait_s = 0;
+  if (req.has_param("wait")) {
+    try {
+      wait_s = std::clamp(std::stoi(req.get_param_value("wait")), 0, 60);
+    } catch (const std::exception&) {
+      throw HttpError(400, "?wait= takes seconds, 0 to 60");
+    }
+  }
+  std::unique_lock lock(mutex_);
+  owned_job(id, key_set);
+  wake_.wait_for(lock, std::chrono::seconds(wait_s), [&] {
+    auto it = jobs_.find(id);
+    return stopping_ || it == jobs_.end() ||
+           (it->second.state != "queued" && it->second.state != "running");
+  });
+  answer_json(res, 200, owned_job(id, key_set).to_json());
+}
+
+void Server::Impl::job_result(const httplib::Request& req, httplib::Response& res) {
+  const std::string key_set = authenticate(req);
+  const std::string id = req.matches[1];
+  request_facts.job = id;
+  {
+    std::lock_guard lock(mutex_);
+    const Job& job = owned_job(id, key_set);
+    if (job.state != "done") {
+      json body = job.to_json();
+      body["error"] = job.state == "failed" ? "the job failed: " + job.error
+                                            : "the job is " + job.state + "; no scores yet";
+      request_facts.error = body["error"];
+      answer_json(res, 409, body);
+      return;
+    }
+  }
+  const std::string path = jobs_dir_ + "/" + id + "/scores.ct";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat info {};
+  if (fd < 0 || ::fstat(fd, &info) != 0) {
+    if (fd >= 0) ::close(fd);
+    throw HttpError(404, "no job '" + id + "' for this token");  // deleted meanwhile
+  }
+  const auto size = static_cast<size_t>(info.st_size);
+  request_facts.bytes_out = size;
+  auto shared_fd = std::make_shared<int>(fd);
+  res.status = 200;
+  res.set_content_provider(
+      size, "application/octet-stream",
+      [shared_fd](size_t offset, size_t length, httplib::DataSink& sink) {
+        std::vector<char> buffer(std::min<size_t>(length, 1 << 20));
+        const ssize_t got =
+            ::pread(*shared_fd, buffer.data(), buffer.size(), static_cast<off_t>(offset));
+        if (got <= 0) return false;
+        return sink.write(buffer.data(), static_cast<size_t>(got));
+      },
+      [shared_fd](bool) { ::close(*shared_fd); });
+}
+
+void Server::Impl::delete_job(const httplib::Request& req, httplib::Response& res) {
+  const std::string key_set = authenticate(req);
+  const std::string id = req.matches[1];
+  request_facts.job = id;
+  {
+    std::lock_guard lock(mutex_);
+    Job& job = owned_job(id, key_set);
+    if (job.state == "running") throw HttpError(409, "the job is running; delete it when done");
+    if (job.state == "queued") {
+      queue_.erase(std::remove(queue_.begin(), queue_.end(), id), queue_.end());
+      ready_.erase(id);
+      --pending_;
+    }
+    jobs_.erase(id);
+  }
+  remove_job_directory(id);
+  res.status = 204;
+}
+
+void Server::Impl::remove_job_directory(const std::string& id) {
+  // Out of jobs/ in one rename (a crash leaves it in tmp/, emptied at start), then removed.
+  const std::string trash = tmp_dir_ + "/deleted-" + id;
+  if (::rename((jobs_dir_ + "/" + id).c_str(), trash.c_str()) == 0) {
+    sync_directory(jobs_dir_);
+    std::error_code error;
+    fs::remove_all(trash, error);
+  }
+}
+
+// ---- The worker: one job at a time, all inference threads on it.
+
+void Server::Impl::worker() {
+  // OpenMP's thread count is per thread: the library's inner loops on this one use --threads.
+  omp_set_num_threads(std::max(1, options_.threads));
+  for (;;) {
+    std::string id;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;  // queued jobs stay on disk for the next start
+      id = queue_.front();
+      queue_.pop_front();
+      jobs_[id].state = "running";
+    }
+    run_job(id);
+  }
+}
+
+void Server::Impl::run_job(const std::string& id) {
+  const auto start = Clock::now();
+  Job job;
+  {
+    std::lock_guard lock(mutex_);
+    job = jobs_[id];
+  }
+  const std::string directory = jobs_dir_ + "/" + id;
+  std::string error;
+  std::optional<EncryptedBatch> ready;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = ready_.find(id); it != ready_.end()) {
+      ready.emplace(std::move(it->second));
+      ready_.erase(it);
+    }
+  }
+  try {
+    const std::shared_ptr<const KeySet> keys = key_set(job.key_set);
+    InferenceOptions inference;
+    inference.threads = options_.threads;
+    if (ready) {  // verified at upload; the file on disk is the same bytes
+      const ProtocolHeader header = read_protocol_header(directory + "/input.ct");
+      CiphertextFileWriter writer(directory + "/scores.ct", keys->contexts, keys->key_ids,
+                                  header.first_image, header.images, header.batch_size,
+                                  compiled_.output_size, header.file_id);
+      writer.write(infer(*keys->server, compiled_, std::move(*ready), inference));
+      ready.reset();
+      writer.commit();
+    } else {
+      CiphertextFileReader reader(directory + "/input.ct", keys->contexts, keys->key_ids);
+      const ProtocolHeader& header = reader.header();
+      CiphertextFileWriter writer(directory + "/scores.ct", keys->contexts, keys->key_ids,
+                                  header.first_image, header.images, header.batch_size,
+                                  compiled_.output_size, header.file_id);
+      for (uint64_t b = 0; b < header.batch_count(); ++b) {
+        EncryptedBatch scores = infer(*keys->server, compiled_, reader.next(), inference);
+        writer.write(std::move(scores));
+        std::lock_guard lock(mutex_);
+        jobs_[id].batches_done = b + 1;
+      }
+      reader.finish();
+      writer.commit();
+    }
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  job.state = error.empty() ? "done" : "failed";
+  job.error = error;
+  job.finished = unix_now();
+  job.batches_done = error.empty() ? job.batches : 0;
+  try {
+    write_job(job, directory);
+    std::error_code ignored;
+    fs::remove(directory + "/input.ct", ignored);
+    sync_directory(directory);
+  } catch (const std::exception& e) {
+    log({{"time", utc_timestamp()},
+         {"event", "cannot record job"},
+         {"job", id},
+         {"error", e.what()}});
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  {
+    std::lock_guard lock(mutex_);
+    auto it = jobs_.find(id);
+    if (it != jobs_.end()) it->second = job;
+    --pending_;
+    last_job_seconds_ = seconds;
+  }
+  nlohmann::ordered_json line{{"time", utc_timestamp()},
+                              {"event", "job " + job.state},
+                              {"job", id},
+                              {"images", job.images},
+                              {"seconds", std::round(seconds * 100) / 100}};
+  if (!error.empty()) line["error"] = error;
+  log(line);
+  wake_.notify_all();  // long polls of this job
+  ::malloc_trim(0);    // the batch's memory back to the system while the server waits
+}
+
+void Server::Impl::janitor() {
+  const auto period = std::chrono::seconds(std::clamp<int64_t>(options_.result_ttl_s / 2, 1, 60));
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    wake_.wait_for(lock, period);
+    if (stopping_) return;
+    const int64_t now = unix_now();
+    std::vector<std::string> expired;
+    for (const auto& [id, job] : jobs_) {
+      if ((job.state == "done" || job.state == "failed") &&
+          job.finished + options_.result_ttl_s <= now) {
+        expired.push_back(id);
+      }
+    }
+    for (const std::string& id : expired)
+      jobs_.erase(id);
+    lock.unlock();
+    for (const std::string& id : expired) {
+      remove_job_directory(id);
+      log({{"time", utc_timestamp()}, {"event", "job expired"}, {"job", id}});
+    }
+    lock.lock();
+  }
+}
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Server::~Server() = default;
+int Server::port() const {
+  return impl_->port();
+}
+void Server::run() {
+  impl_->run();
+}
+void Server::stop() {
+  impl_->stop();
+}
+
+}  // namespace cryptonets::service

@@ -1,0 +1,527 @@
+#!/usr/bin/env python3
+"""The private-inference service (issue 19) with the server as a separate process, on loopback,
+at the test-only ring degree 64 (keygen --insecure-ring-degree 64) so that it stays quick.
+
+usage: service_test.py CRYPTONETS DATA_DIR PLAIN_SCORES [--slow]
+
+Default cases: client infer's decrypted scores equal the plain integer model's; two clients with
+their own keys, neither can read or see the other's job (404, like a job that does not exist),
+no token or an unknown one is 401; garbage, truncated, oversize, wrong-kind, wrong-scheme (BFV)
+and wrong-key bodies and a secret key (registered or submitted) are refused with their status and a clear message, and
+leave neither a job nor a file in the state directory; a client killed mid-upload and a stalled
+upload leave no job and no stray file; a full queue answers 503 with Retry-After; the server
+SIGKILLed right after accepting a job and restarted completes it; SIGTERM exits cleanly and
+keeps queued jobs; one JSON log line per request, no token in the log; --help for every verb;
+HTTPS with a self-signed certificate (when openssl is installed).
+
+--slow adds: 8 concurrent clients with their own keys, each scores correct and none can see
+another's job; the server SIGKILLed in the middle of a 6-batch inference (the job observed
+running, and requeued on restart) completes it; SIGTERM lets the running job finish and keeps
+the queued one for the restart; a finished job expires after --result-ttl.
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+EXE, DATA, PLAIN = (os.path.realpath(p) for p in sys.argv[1:4])
+SLOW = "--slow" in sys.argv[4:]
+IMAGES = os.path.join(DATA, "mnist", "t10k-images-idx3-ubyte.gz")
+MODEL = os.path.join(DATA, "model.txt")
+ENV = dict(os.environ, OMP_WAIT_POLICY="passive")
+
+failures = []
+checks = 0
+
+
+def check(condition, message):
+    global checks
+    checks += 1
+    if not condition:
+        failures.append(message)
+        print("FAIL: " + message, file=sys.stderr)
+
+
+def run(*args, expect=0, **kwargs):
+    """Runs the cryptonets command; returns (exit code, stdout + stderr)."""
+    p = subprocess.run([EXE, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=ENV,
+                       text=True, **kwargs)
+    if expect is not None and p.returncode != expect:
+        print(p.stdout, file=sys.stderr)
+        raise SystemExit("set-up step failed (exit %d): %s" % (p.returncode, " ".join(args)))
+    return p.returncode, p.stdout
+
+
+class Server:
+    def __init__(self, state, *extra):
+        self.state = state
+        self.extra = extra
+        self.log_path = os.path.join(os.path.dirname(state), os.path.basename(state) + ".log")
+        self.start()
+
+    def start(self):
+        port_file = self.state + ".port"
+        if os.path.exists(port_file):
+            os.unlink(port_file)
+        self.log = open(self.log_path, "a")
+        self.process = subprocess.Popen(
+            [EXE, "serve", "--listen", "127.0.0.1:0", "--port-file", port_file, "--state-dir",
+             self.state, "--model", MODEL, "--threads", "1", *self.extra],
+            stdout=self.log, stderr=self.log, env=ENV)
+        for _ in range(600):
+            if os.path.exists(port_file):
+                break
+            if self.process.poll() is not None:
+                raise SystemExit("the server did not start:\n" + open(self.log_path).read())
+            time.sleep(0.01)
+        self.port = int(open(port_file).read())
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def kill(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+        self.log.close()
+
+    def terminate(self):
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=60)
+        self.log.close()
+        return code
+
+    def log_lines(self):
+        return [json.loads(line) for line in open(self.log_path) if line.strip()]
+
+    def request(self, method, path, body=None, token=None, headers=None):
+        """One request; returns (status, headers dict, body bytes)."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        all_headers = dict(headers or {})
+        if token is not None:
+            all_headers["Authorization"] = "Bearer " + token
+        connection.request(method, path, body=body, headers=all_headers)
+        response = connection.getresponse()
+        data = response.read()
+        connection.close()
+        return response.status, dict(response.getheaders()), data
+
+    def files(self):
+        """Every file under the state directory (relative paths)."""
+        found = []
+        for root, _, names in os.walk(self.state):
+            found += [os.path.relpath(os.path.join(root, n), self.state) for n in names]
+        return sorted(found)
+
+
+def keygen(directory, scheme="yashe"):
+    run("keygen", "--scheme", scheme, "--out-dir", directory, "--insecure-ring-degree", "64")
+
+
+def encrypt(keys, out, count, first=0):
+    run("encrypt", "--keys", keys, "--images", IMAGES, "--first", str(first), "--count",
+        str(count), "--out", out, "--threads", "1")
+
+
+def plain_scores(first, count):
+    return subprocess.run([PLAIN, MODEL, IMAGES, str(first), str(count)], check=True,
+                          stdout=subprocess.PIPE, text=True).stdout.splitlines()
+
+
+def decrypted_scores(keys, scores, work):
+    csv = os.path.join(work, os.path.basename(scores) + ".csv")
+    run("decrypt", "--keys", keys, "--in", scores, "--scores", csv)
+    # image,label,predicted,score_0.. -> image,score_0.. as plain_scores prints them
+    return [",".join([row.split(",")[0]] + row.split(",")[3:])
+            for row in open(csv).read().splitlines()[1:]]
+
+
+def register(server, keys):
+    code, out = run("client", "register", "--server", server.url, "--keys", keys)
+    return out.strip().splitlines()[-1]
+
+
+def submit(server, token, batch):
+    code, out = run("client", "submit", "--server", server.url, "--token", token, "--in", batch)
+    return out.strip().splitlines()[-1]
+
+
+def wait_done(server, token, job, seconds=120):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        status, _, body = server.request("GET", "/v1/jobs/" + job, token=token)
+        if status == 200 and json.loads(body)["state"] in ("done", "failed"):
+            return json.loads(body)
+        time.sleep(0.02)
+    raise SystemExit("job %s not done after %d s" % (job, seconds))
+
+
+def eventually(predicate, seconds=10):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def no_stray_files(server, before, what):
+    """The state directory holds exactly the files it held before (none in tmp/)."""
+    deadline = time.time() + 10
+    while time.time() < deadline and server.files() != before:
+        time.sleep(0.05)
+    after = server.files()
+    check(after == before, "%s left files behind: %s" % (what, sorted(set(after) - set(before))))
+
+
+def expect_refusal(server, what, status, phrase, method, path, body=None, token=None,
+                   headers=None):
+    before = server.files()
+    got, _, data = server.request(method, path, body=body, token=token, headers=headers)
+    text = data.decode(errors="replace")
+    check(got == status, "%s: status %d, expected %d (%s)" % (what, got, status, text.strip()))
+    check(phrase in text, "%s: the answer lacks '%s': %s" % (what, phrase, text.strip()))
+    no_stray_files(server, before, what)
+
+
+def keyset_body(keys, parts):
+    data = [open(os.path.join(keys, p), "rb").read() for p in parts]
+    query = "/v1/keysets?params=%d&evaluation=%d&public=%d" % tuple(len(d) for d in data)
+    return query, b"".join(data)
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="service-test-")
+    try:
+        os.chdir(work)
+        tests(work)
+    finally:
+        for server in list(SERVERS):
+            if server.process.poll() is None:
+                server.kill()
+        shutil.rmtree(work, ignore_errors=True)
+    print("%d checks, %d failures" % (checks, len(failures)))
+    sys.exit(1 if failures else 0)
+
+
+SERVERS = []
+
+
+def start_server(state, *extra):
+    server = Server(os.path.join(os.getcwd(), state), *extra)
+    SERVERS.append(server)
+    return server
+
+
+def tests(work):
+    keygen("alice")
+    keygen("bob")
+    encrypt("alice", "alice.ct", 5, first=10)
+    encrypt("bob", "bob.ct", 3, first=20)
+    plain_alice = plain_scores(10, 5)
+
+    # --help for serve, client and every client verb.
+    for verb in ["serve", "client", "client register", "client submit", "client status",
+                 "client fetch", "client delete", "client infer"]:
+        code, out = run(*verb.split(), "--help", expect=None)
+        check(code == 0 and "usage:" in out, "cryptonets %s --help: exit %d" % (verb, code))
+    code, out = run("client", "frobnicate", expect=None)
+    check(code == 2 and "unknown verb 'frobnicate'" in out, "unknown client verb: " + out)
+
+    server = start_server("state")
+
+    # ---- keygen -> encrypt -> client infer -> decrypt: the plain model's scores.
+    code, out = run("client", "infer", "--server", server.url, "--keys", "alice", "--in",
+                    "alice.ct", "--out", "alice.scores", "--token-file", "alice.token",
+                    expect=None)
+    check(code == 0, "client infer failed: " + out)
+    check(decrypted_scores("alice", "alice.scores", work) == plain_alice,
+          "client infer's scores differ from the plain integer model's")
+    check(os.stat("alice.token").st_mode & 0o777 == 0o600, "the token file is not mode 0600")
+    check(not any(f.startswith("jobs/") for f in server.files()),
+          "client infer left its job on the server: %s" % server.files())
+    alice = open("alice.token").read().strip()
+    check(len(alice) == 64 and all(c in "0123456789abcdef" for c in alice),
+          "the token is not 32 random bytes in hex: " + alice)
+    check(not any(alice in open(os.path.join(server.state, f), "rb").read().decode(
+        errors="replace") for f in server.files()), "the token is stored in the state directory")
+
+    # ---- Who may see what: Bob's token never reaches Alice's job.
+    bob = register(server, "bob")
+    check(bob != alice, "two registrations got the same token")
+    job_a = submit(server, alice, "alice.ct")
+    job_b = submit(server, bob, "bob.ct")
+    wait_done(server, alice, job_a)
+    wait_done(server, bob, job_b)
+    status, _, foreign = server.request("GET", "/v1/jobs/" + job_a, token=bob)
+    status_none, _, none = server.request("GET", "/v1/jobs/" + "0" * 32, token=bob)
+    check(status == 404 and status_none == 404, "a foreign job is not 404 (%d)" % status)
+    check(foreign.replace(job_a.encode(), b"ID") == none.replace(b"0" * 32, b"ID"),
+          "a foreign job answers differently from a missing one: %r / %r" % (foreign, none))
+    for method, path in [("GET", "/v1/jobs/%s/result"), ("DELETE", "/v1/jobs/%s")]:
+        status, _, _ = server.request(method, path % job_a, token=bob)
+        check(status == 404, "%s of a foreign job: %d, expected 404" % (method, status))
+    status, _, _ = server.request("GET", "/v1/jobs/" + job_a)
+    check(status == 401, "no token: %d, expected 401" % status)
+    status, _, _ = server.request("GET", "/v1/jobs/" + job_a, token="f" * 64)
+    check(status == 401, "unknown token: %d, expected 401" % status)
+    code, out = run("client", "fetch", "--server", server.url, "--token", bob, "--job", job_a,
+                    "--out", "stolen.scores", expect=None)
+    check(code == 1 and "404" in out and not os.path.exists("stolen.scores"),
+          "client fetch of a foreign job: exit %d, %s" % (code, out))
+    check(not [f for f in os.listdir(".") if ".part-" in f], "client fetch left a .part file")
+    code, out = run("client", "fetch", "--server", server.url, "--token", bob, "--job", job_b,
+                    "--out", "bob.scores", "--keys", "bob", expect=None)
+    check(code == 0, "client fetch failed: " + out)
+    check(decrypted_scores("bob", "bob.scores", work) == plain_scores(20, 3),
+          "Bob's fetched scores differ from the plain model's")
+    status, _, _ = server.request("GET", "/v1/jobs/" + job_b, token=bob)
+    check(status == 404, "client fetch did not delete the job (%d)" % status)
+    status, _, _ = server.request("DELETE", "/v1/jobs/" + job_a, token=alice)
+    check(status == 204, "DELETE of one's own job: %d" % status)
+
+    # ---- Bad bodies: refused with the right status and message, nothing left behind.
+    batch = open("alice.ct", "rb").read()
+    expect_refusal(server, "garbage", 400, "not a cryptonets protocol file", "POST", "/v1/jobs",
+                   body=os.urandom(5000), token=alice)
+    expect_refusal(server, "truncated batch", 400, "truncated", "POST", "/v1/jobs",
+                   body=batch[: len(batch) // 2], token=alice)
+    damaged = bytearray(batch)
+    damaged[len(batch) // 2] ^= 1
+    expect_refusal(server, "damaged batch", 400, "the body", "POST", "/v1/jobs",
+                   body=bytes(damaged), token=alice)
+    expect_refusal(server, "batch under other keys", 422, "other keys", "POST", "/v1/jobs",
+                   body=open("bob.ct", "rb").read(), token=alice)
+    keygen("carol", scheme="bfv")
+    encrypt("carol", "carol.ct", 2)
+    expect_refusal(server, "BFV batch for YASHE' keys", 422, "BFV ciphertexts", "POST",
+                   "/v1/jobs", body=open("carol.ct", "rb").read(), token=alice)
+    query, body = keyset_body("carol", ["params", "evaluation.key", "public.key"])
+    expect_refusal(server, "BFV key set registered", 422, "YASHE' key sets only", "POST", query,
+                   body=body)
+    expect_refusal(server, "public keys as a job", 400, "holds public keys", "POST", "/v1/jobs",
+                   body=open("alice/public.key", "rb").read(), token=alice)
+    expect_refusal(server, "secret key as a job", 422, "secret key", "POST", "/v1/jobs",
+                   body=open("alice/secret.key", "rb").read(), token=alice)
+    expect_refusal(server, "oversize body", 413, "larger than the server's limit", "POST",
+                   "/v1/jobs", body=b"", token=alice,
+                   headers={"Content-Length": str(1 << 40)})
+    expect_refusal(server, "no token", 401, "missing token", "POST", "/v1/jobs", body=batch)
+    query, body = keyset_body("alice", ["params", "secret.key", "public.key"])
+    expect_refusal(server, "secret key registered", 422,
+                   "holds secret keys; the server never holds the secret key", "POST", query,
+                   body=body)
+    query, body = keyset_body("alice", ["params", "evaluation.key", "public.key"])
+    expect_refusal(server, "wrong part sizes", 400, "add up to", "POST",
+                   query.replace("public=", "public=1"), body=body)
+    query, body = keyset_body("alice", ["params", "public.key", "evaluation.key"])
+    expect_refusal(server, "parts swapped", 400, "expected evaluation keys", "POST", query,
+                   body=body)
+    mixed = b"".join(open(p, "rb").read()
+                     for p in ["alice/params", "alice/evaluation.key", "bob/public.key"])
+    query = "/v1/keysets?params=%d&evaluation=%d&public=%d" % (
+        os.path.getsize("alice/params"), os.path.getsize("alice/evaluation.key"),
+        os.path.getsize("bob/public.key"))
+    expect_refusal(server, "key files of two key sets", 400, "do not belong together", "POST",
+                   query, body=mixed)
+
+    # ---- A client killed mid-upload, and a stalled upload: no job, no stray file.
+    before = server.files()
+    child = subprocess.Popen([sys.executable, "-c", """
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", %d))
+body = open("alice.ct", "rb").read()
+s.sendall(b"POST /v1/jobs HTTP/1.1\\r\\nHost: x\\r\\nAuthorization: Bearer %s\\r\\n"
+          b"Content-Length: %%d\\r\\n\\r\\n" %% len(body))
+s.sendall(body[: len(body) // 2])
+print("sent", flush=True)
+time.sleep(60)
+""" % (server.port, alice)], stdout=subprocess.PIPE, text=True)
+    check(child.stdout.readline().strip() == "sent", "the uploading child did not start")
+    time.sleep(0.2)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    no_stray_files(server, before, "a client killed mid-upload")
+    check(eventually(lambda: any(l.get("path") == "/v1/jobs" and l.get("status") == 408
+                                 for l in server.log_lines())),
+          "the killed upload is not logged as 408")
+
+    # ---- Full queue: 503 with Retry-After (a server whose queue holds one job, taken by an
+    # upload that stalls); the stalled upload is dropped after --read-timeout (1 s) without a
+    # trace, and frees its place.
+    small = start_server("small", "--max-queue", "1", "--read-timeout", "1")
+    token = register(small, "alice")
+    before = small.files()
+    stalled = socket.create_connection(("127.0.0.1", small.port))
+    stalled.sendall(b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                    token.encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(batch))
+    stalled.sendall(batch[:1000])
+    check(eventually(lambda: small.files() != before), "the stalled upload did not start")
+    status, headers, data = small.request("POST", "/v1/jobs", body=batch, token=token)
+    check(status == 503 and "Retry-After" in headers and b"queue is full" in data,
+          "a full queue answered %d %s %r" % (status, headers, data))
+    code, out = run("client", "submit", "--server", small.url, "--token", token, "--in",
+                    "alice.ct", expect=None)
+    check(code == 1 and "503" in out and "queue is full" in out,
+          "client submit to a full queue: exit %d: %s" % (code, out))
+    no_stray_files(small, before, "a stalled upload")
+    stalled.close()
+    check(eventually(lambda: small.request("GET", "/v1/queue", token=token)[0] == 200),
+          "the stalled upload's place in the queue was not freed")
+
+    # ---- SIGKILL right after the job is accepted; the restarted server completes it.
+    job = submit(small, token, "alice.ct")
+    small.kill()
+    small.start()
+    result = wait_done(small, token, job)
+    check(result["state"] == "done", "the job accepted before SIGKILL did not complete: %s"
+          % result)
+    code, out = run("client", "fetch", "--server", small.url, "--token", token, "--job", job,
+                    "--out", "after-kill.scores", "--keys", "alice", expect=None)
+    check(code == 0 and decrypted_scores("alice", "after-kill.scores", work) == plain_alice,
+          "the scores after SIGKILL and restart differ from the plain model's: " + out)
+
+    # ---- SIGTERM: clean exit; the restarted server still knows the token.
+    check(small.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    check(any(l.get("event") == "stopped" for l in small.log_lines()), "no 'stopped' event")
+    small.start()
+    status, _, _ = small.request("GET", "/v1/queue", token=token)
+    check(status == 200, "the token was lost across a restart (%d)" % status)
+
+    # ---- TLS with a self-signed certificate.
+    if shutil.which("openssl"):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", "tls.key", "-out",
+                        "tls.crt", "-days", "1", "-subj", "/CN=localhost", "-addext",
+                        "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+        tls = start_server("tls", "--tls-cert", "tls.crt", "--tls-key", "tls.key")
+        code, out = run("client", "infer", "--server", "https://127.0.0.1:%d" % tls.port,
+                        "--ca-cert", "tls.crt", "--keys", "alice", "--in", "alice.ct", "--out",
+                        "tls.scores", expect=None)
+        check(code == 0 and decrypted_scores("alice", "tls.scores", work) == plain_alice,
+              "client infer over HTTPS failed: " + out)
+        code, out = run("client", "infer", "--server", "https://127.0.0.1:%d" % tls.port,
+                        "--keys", "alice", "--in", "alice.ct", "--out", "untrusted.scores",
+                        expect=None)
+        check(code == 1 and not os.path.exists("untrusted.scores"),
+              "an untrusted certificate was accepted: " + out)
+    else:
+        print("openssl not installed: HTTPS case skipped")
+
+    if SLOW:
+        slow_tests(work, plain_alice)
+
+    # ---- One JSON line per request, never a token.
+    for s in SERVERS:
+        text = open(s.log_path).read()
+        check("Sanitizer" not in text and "runtime error:" not in text,
+              "a sanitizer report in " + s.log_path)
+        check(alice not in text and bob not in text, "a token appears in " + s.log_path)
+        lines = s.log_lines()  # every line parses as JSON
+        requests = [l for l in lines if "method" in l]
+        check(all({"time", "remote", "path", "status", "ms"} <= set(l) for l in requests),
+              "a request line lacks a field in " + s.log_path)
+    requests = [l for l in server.log_lines() if "method" in l]
+    check(sum(1 for l in requests if l["path"] == "/v1/keysets") == 7,
+          "expected 7 keyset requests in the log (2 accepted, 5 refused), found %d"
+          % sum(1 for l in requests if l["path"] == "/v1/keysets"))
+
+
+def slow_tests(work, plain_alice):
+    encrypt("alice", "long.ct", 384)  # 6 batches of 64 images
+    # ---- 8 concurrent clients with their own keys.
+    server = start_server("eight", "--max-queue", "16")
+    names = ["c%d" % i for i in range(8)]
+    for i, name in enumerate(names):
+        keygen(name)
+        encrypt(name, name + ".ct", 4, first=100 + 4 * i)
+    tokens = {name: register(server, name) for name in names}
+    for name in names:
+        with open(name + ".token", "w") as f:  # client infer reuses it
+            f.write(tokens[name] + "\n")
+    results = {}
+
+    def client(name):
+        results[name] = subprocess.run(
+            [EXE, "client", "infer", "--server", server.url, "--keys", name, "--token-file",
+             name + ".token", "--in", name + ".ct", "--out", name + ".scores"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, name in enumerate(names):
+        check(results[name].returncode == 0, "concurrent client %s failed: %s"
+              % (name, results[name].stdout))
+        check(decrypted_scores(name, name + ".scores", work) == plain_scores(100 + 4 * i, 4),
+              "concurrent client %s got wrong scores" % name)
+    jobs = {name: submit(server, tokens[name], name + ".ct") for name in names}
+    for name in names:
+        wait_done(server, tokens[name], jobs[name])
+    for a in names:
+        for b in names:
+            status, _, _ = server.request("GET", "/v1/jobs/" + jobs[b], token=tokens[a])
+            check(status == (200 if a == b else 404),
+                  "client %s asking for %s's job: %d" % (a, b, status))
+
+    # ---- SIGKILL in the middle of a 6-batch inference; restart completes it.
+    server = start_server("midway")
+    token = register(server, "alice")
+    job = submit(server, token, "long.ct")
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        status = json.loads(server.request("GET", "/v1/jobs/" + job, token=token)[2])
+        if status["state"] == "running" and 1 <= status["batches_done"] < status["batches"]:
+            break
+        time.sleep(0.005)
+    check(status["state"] == "running" and status["batches_done"] >= 1,
+          "never saw the job midway: %s" % status)
+    server.kill()
+    server.start()
+    recovered = [l for l in server.log_lines() if l.get("event") == "recovered"][-1]
+    check(recovered["jobs_requeued"] == 1, "the killed job was not requeued: %s" % recovered)
+    check(wait_done(server, token, job)["state"] == "done", "the requeued job did not finish")
+    code, out = run("client", "fetch", "--server", server.url, "--token", token, "--job", job,
+                    "--out", "midway.scores", "--keys", "alice", expect=None)
+    check(code == 0 and decrypted_scores("alice", "midway.scores", work) == plain_scores(0, 384),
+          "scores after SIGKILL mid-inference differ from the plain model's: " + out)
+
+    # ---- SIGTERM with one job running and one queued: the running one finishes, the queued
+    # one stays on disk and runs after the restart.
+    server = start_server("term")
+    token = register(server, "alice")
+    first = submit(server, token, "long.ct")
+    second = submit(server, token, "alice.ct")
+    check(eventually(lambda: json.loads(server.request("GET", "/v1/jobs/" + first,
+                                                       token=token)[2])["state"] == "running"),
+          "the first job never ran")
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    stopped = [l for l in server.log_lines() if l.get("event") == "stopped"][-1]
+    check(stopped["jobs_left_queued"] == 1, "SIGTERM: %s" % stopped)
+    server.start()
+    for job in (first, second):
+        check(wait_done(server, token, job)["state"] == "done",
+              "job %s lost across SIGTERM" % job)
+    recovered = [l for l in server.log_lines() if l.get("event") == "recovered"][-1]
+    check(recovered["jobs_requeued"] == 1 and recovered["jobs_finished"] == 1,
+          "after SIGTERM: %s" % recovered)
+
+    # ---- Expiry: a finished job not fetched is gone after --result-ttl.
+    server = start_server("ttl", "--result-ttl", "1")
+    token = register(server, "alice")
+    job = submit(server, token, "alice.ct")
+    wait_done(server, token, job)
+    time.sleep(2.5)
+    status, _, _ = server.request("GET", "/v1/jobs/" + job, token=token)
+    check(status == 404, "the finished job did not expire (%d)" % status)
+    check(not any(f.startswith("jobs/") for f in server.files()), "the expired job left files")
+
+
+if __name__ == "__main__":
+    main()
