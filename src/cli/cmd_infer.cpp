@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -15,6 +17,11 @@
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/nn/private_inference.hpp"
 #include "cryptonets/nn/range.hpp"
+#include "infer_setup.hpp"
+
+#ifdef CRYPTONETS_WITH_MPI
+#include "cryptonets/distributed/communicator.hpp"
+#endif
 
 namespace cryptonets::cli {
 
@@ -72,7 +79,29 @@ void refuse_secret_key_file(const std::string& path) {
 
 }  // namespace
 
-int run_infer(std::span<char* const> arguments) {
+Prng InferSetup::make_prng() const {
+  return seed ? Prng::insecure_seeded(*seed) : Prng::from_os_entropy();
+}
+
+double watchdog_seconds_in(std::span<char* const> arguments) {
+  for (size_t a = 0; a < arguments.size(); ++a) {
+    const std::string argument = arguments[a];
+    std::string value;
+    if (argument == "--watchdog" && a + 1 < arguments.size()) {
+      value = arguments[a + 1];
+    } else if (argument.starts_with("--watchdog=")) {
+      value = argument.substr(11);
+    } else {
+      continue;
+    }
+    char* end = nullptr;
+    const double seconds = std::strtod(value.c_str(), &end);
+    if (end != value.c_str() && *end == '\0' && seconds > 0) return seconds;
+  }
+  return kDefaultWatchdogSeconds;
+}
+
+std::optional<InferSetup> prepare_infer(std::span<char* const> arguments) {
   OptionParser options(
       "infer",
       "Server: evaluates the model on an encrypted batch file from cryptonets encrypt and writes\n"
@@ -82,7 +111,10 @@ int run_infer(std::span<char* const> arguments) {
       "estimate. Needs the parameter set, the evaluation keys and the public keys, never the\n"
       "secret key: it refuses a --secret-key, a secret key file in place of another, and a key\n"
       "directory that holds secret.key. The model's output range and its predicted noise\n"
-      "budget are checked against the keys before any work.");
+      "budget are checked against the keys before any work.\n"
+      "Under mpirun (mpirun -n K cryptonets infer ...) the ranks share the work of every batch\n"
+      "and plaintext modulus; rank 0 reads and writes the files and the scores decrypt to\n"
+      "exactly those of one process (README: running on several hosts).");
   options.add_value("keys", "DIR", "server key directory: params and evaluation.key only");
   options.add_value("params", "FILE", "parameter set (instead of --keys)");
   options.add_value("evaluation-key", "FILE", "evaluation keys (instead of --keys)");
@@ -96,47 +128,89 @@ int run_infer(std::span<char* const> arguments) {
                     "hide the computation from the client: noise flooding to statistical distance "
                     "2^-BITS (keys from keygen --circuit-privacy BITS; 0: re-randomise only)",
                     "0");
+  options.add_value("seed", "S",
+                    "INSECURE: derive the scores' re-randomisation noise from S (tests and "
+                    "reproduction only: identical runs then give identical ciphertexts)");
+  options.add_value("split", "auto|outputs|partial-sums",
+                    "under mpirun: how a linear layer whose inputs are spread over the ranks is "
+                    "split (auto: the one that sends fewer ciphertexts)",
+                    "auto");
+  options.add_value("watchdog", "SECONDS",
+                    "under mpirun: a rank that waits longer than this for another ends the job "
+                    "with an error and no output",
+                    "600");
   add_threads_option(options);
-  if (!options.parse(arguments)) return kExitSuccess;
+  if (!options.parse(arguments)) return std::nullopt;
 
+  InferSetup setup;
   const ServerFiles files = server_files(options);
   const std::string in_path = options.text("in");
-  const std::string out_path = options.text("out");
+  setup.out_path = options.text("out");
   for (const std::string& path :
        {files.parameters, files.evaluation_keys, files.public_keys, in_path})
     refuse_secret_key_file(path);
-  const int threads = cli::threads_option(options);
-  const int circuit_privacy = static_cast<int>(options.integer("circuit-privacy", 0, 128));
+  setup.threads = cli::threads_option(options);
+  setup.circuit_privacy = static_cast<int>(options.integer("circuit-privacy", 0, 128));
+  if (options.has("seed")) {
+    std::fprintf(stderr,
+                 "WARNING: --seed makes the scores' re-randomisation predictable: INSECURE, for "
+                 "tests and reproduction only\n");
+    setup.seed = static_cast<uint64_t>(options.integer("seed", 0, INT64_MAX));
+  }
+  try {
+    setup.split = distributed::parse_split_choice(options.text("split"));
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("--") + e.what());
+  }
+  setup.watchdog_seconds = options.real("watchdog", 1e-3, 1e9);
+  setup.model_path = options.text("model");
+  setup.parameters_path = files.parameters;
+  setup.evaluation_keys_path = files.evaluation_keys;
 
-  const Model model = load_model(options.text("model"));
-  const CompiledModel compiled = compile_model(model);
-  const ContextSet contexts = load_parameter_set(files.parameters);
-  require_plaintext_moduli(track_ranges(model), plaintext_moduli_of(contexts));
+  setup.model = load_model(setup.model_path);
+  setup.compiled = compile_model(setup.model);
+  setup.contexts = load_parameter_set(files.parameters);
+  require_plaintext_moduli(track_ranges(setup.model), plaintext_moduli_of(setup.contexts));
 
   std::vector<yashe::EvaluationKey> evaluation_keys =
-      load_evaluation_keys(files.evaluation_keys, contexts);
-  const std::vector<uint64_t> key_ids = key_ids_of(evaluation_keys);
-  std::vector<yashe::PublicKey> public_keys = load_public_keys(files.public_keys, contexts);
+      load_evaluation_keys(files.evaluation_keys, setup.contexts);
+  setup.key_ids = key_ids_of(evaluation_keys);
+  std::vector<yashe::PublicKey> public_keys = load_public_keys(files.public_keys, setup.contexts);
   require_one_key_set({files.parameters, files.evaluation_keys, files.public_keys});
-  CiphertextFileReader reader(in_path, contexts, key_ids);
-  const ProtocolHeader& header = reader.header();
-  if (header.values != compiled.input_size) {
+  setup.reader = std::make_unique<CiphertextFileReader>(in_path, setup.contexts, setup.key_ids);
+  const ProtocolHeader& header = setup.reader->header();
+  if (header.values != setup.compiled.input_size) {
     throw std::runtime_error("file '" + in_path + "' holds " + std::to_string(header.values) +
                              " ciphertexts per image, the model takes " +
-                             std::to_string(compiled.input_size) +
+                             std::to_string(setup.compiled.input_size) +
                              " inputs (is it not encrypted images from cryptonets encrypt?)");
   }
-  const encoding::CrtEncryptionSet server(contexts, std::move(public_keys),
-                                          std::move(evaluation_keys));
-  require_noise_budget(server, compiled, circuit_privacy);  // before any work
+  setup.server = std::make_unique<encoding::CrtEncryptionSet>(
+      setup.contexts, std::move(public_keys), std::move(evaluation_keys));
+  require_noise_budget(*setup.server, setup.compiled, setup.circuit_privacy);  // before any work
 
   // The scores are of the same images: decrypt matches them to labels by this first index.
-  CiphertextFileWriter writer(out_path, contexts, key_ids, header.first_image, header.images,
-                              header.batch_size, compiled.output_size, header.file_id);
+  setup.writer = std::make_unique<CiphertextFileWriter>(
+      setup.out_path, setup.contexts, setup.key_ids, header.first_image, header.images,
+      header.batch_size, setup.compiled.output_size, header.file_id);
+  return setup;
+}
+
+int run_infer(std::span<char* const> arguments) {
+#ifdef CRYPTONETS_WITH_MPI
+  if (distributed::launched_by_mpi()) return run_infer_distributed(arguments);
+#endif
+  std::optional<InferSetup> setup = prepare_infer(arguments);
+  if (!setup) return kExitSuccess;
+  const ProtocolHeader header = setup->reader->header();
+  const ContextSet& contexts = setup->contexts;
+  const CompiledModel& compiled = setup->compiled;
   StageProgressBars bars;
+  Prng prng = setup->make_prng();
   InferenceOptions inference;
-  inference.threads = threads;
-  inference.circuit_privacy_bits = circuit_privacy;
+  inference.threads = setup->threads;
+  inference.circuit_privacy_bits = setup->circuit_privacy;
+  inference.prng = &prng;  // one generator for every batch, in file order
   inference.progress = [&](const std::string& stage, size_t modulus, size_t done, size_t total) {
     bars.update(stage, modulus, done, total);
   };
@@ -146,20 +220,21 @@ int run_infer(std::span<char* const> arguments) {
     {
       Progress reading("reading batch " + std::to_string(b + 1),
                        contexts.size() * compiled.input_size);
-      batch = reader.next([&] { reading.advance(); });
+      batch = setup->reader->next([&] { reading.advance(); });
     }
-    EncryptedBatch scores = infer(server, compiled, std::move(batch), inference);
+    EncryptedBatch scores = infer(*setup->server, compiled, std::move(batch), inference);
     bars.finish();
-    writer.write(std::move(scores));
+    setup->writer->write(std::move(scores));
   }
-  reader.finish();
-  writer.commit();
+  setup->reader->finish();
+  setup->writer->commit();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("inferred %llu images in %llu batch(es), %zu moduli, %.2f s: %s (%s)\n",
               static_cast<unsigned long long>(header.images),
               static_cast<unsigned long long>(header.batch_count()), contexts.size(), seconds,
-              out_path.c_str(), format_bytes(std::filesystem::file_size(out_path)).c_str());
+              setup->out_path.c_str(),
+              format_bytes(std::filesystem::file_size(setup->out_path)).c_str());
   return kExitSuccess;
 }
 

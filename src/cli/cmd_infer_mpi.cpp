@@ -1,0 +1,329 @@
+// cryptonets infer under mpirun (issue 20): every rank runs this; rank 0 parses the options, runs
+// every check of the single-process command (prepare_infer) before anything is sent, reads the
+// images file and writes the scores; the ranks evaluate each unit (batch × plaintext modulus)
+// together (distributed/distributed_inference.hpp). The other ranks get the model, parameter set
+// and evaluation keys as bytes from rank 0 (no shared file system needed), load them with the
+// same checked loaders, and never see the public key, the files or the options.
+//
+// Failure: a bad option or input stops rank 0 before any work, and the others with it, quietly.
+// Any error after that ends the whole job at once (MPI_Abort) with the message of the rank that
+// failed; a stalled rank trips the watchdog (communicator.hpp). The scores file appears only when
+// rank 0 commits it, after every batch.
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "cli_support.hpp"
+#include "commands.hpp"
+#include "cryptonets/distributed/communicator.hpp"
+#include "cryptonets/distributed/distributed_inference.hpp"
+#include "cryptonets/distributed/partial_sums.hpp"
+#include "cryptonets/io/model_file.hpp"
+#include "cryptonets/io/protocol_files.hpp"
+#include "cryptonets/nn/private_inference.hpp"
+#include "cryptonets/yashe/evaluator.hpp"
+#include "infer_setup.hpp"
+
+namespace cryptonets::cli {
+
+namespace {
+
+using distributed::ByteReader;
+using distributed::Communicator;
+using distributed::put_value;
+using Bytes = Communicator::Bytes;
+
+enum class Start : uint8_t { work = 0, help = 1, refused = 2 };
+
+Bytes file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  Bytes bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) throw std::runtime_error("cannot read '" + path + "'");
+  return bytes;
+}
+
+void put_blob(Bytes& bytes, const Bytes& blob) {
+  put_value(bytes, static_cast<uint64_t>(blob.size()));
+  bytes.insert(bytes.end(), blob.begin(), blob.end());
+}
+
+Bytes get_blob(ByteReader& reader) {
+  Bytes blob(reader.get<uint64_t>());
+  reader.read(blob.data(), blob.size());
+  return blob;
+}
+
+// What every rank needs to compute: sent by rank 0 once its checks have passed.
+struct Work {
+  int threads = 1;
+  distributed::SplitChoice split = distributed::SplitChoice::automatic;
+  double watchdog_seconds = kDefaultWatchdogSeconds;
+  uint64_t batches = 0;
+  uint64_t moduli = 0;
+};
+
+Bytes encode_work(const Work& work, const InferSetup& setup) {
+  Bytes bytes;
+  put_value(bytes, Start::work);
+  put_value(bytes, work.threads);
+  put_value(bytes, work.split);
+  put_value(bytes, work.watchdog_seconds);
+  put_value(bytes, work.batches);
+  put_value(bytes, work.moduli);
+  put_blob(bytes, file_bytes(setup.model_path));
+  put_blob(bytes, file_bytes(setup.parameters_path));
+  put_blob(bytes, file_bytes(setup.evaluation_keys_path));
+  return bytes;
+}
+
+// A private directory for the parameter and key files this rank got from rank 0, removed with it.
+class PrivateDirectory {
+ public:
+  PrivateDirectory() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "cryptonets-rank-XXXXXX");
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("cannot make a temporary directory in " +
+                               std::filesystem::temp_directory_path().string());
+    }
+    path_ = pattern;
+  }
+  ~PrivateDirectory() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string write(const std::string& name, const Bytes& bytes) const {
+    const std::string path = (std::filesystem::path(path_) / name).string();
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+    if (!out) throw std::runtime_error("cannot write '" + path + "'");
+    return path;
+  }
+
+ private:
+  std::string path_;
+};
+
+void check_batch(const EncryptedBatch& batch, const InferSetup& setup) {
+  if (batch.values.size() != setup.contexts.size()) {
+    throw std::runtime_error("a batch with the wrong number of plaintext moduli");
+  }
+  for (size_t i = 0; i < batch.values.size(); ++i) {
+    if (batch.values[i].size() != setup.compiled.input_size) {
+      throw std::runtime_error("a batch with the wrong number of inputs");
+    }
+    for (const rlwe::Ciphertext& c : batch.values[i]) {
+      if (c.key_id != setup.key_ids[i] || c.degree != 1) {
+        throw std::runtime_error(
+            "an input ciphertext of other keys, or not fresh (plaintext modulus " +
+            std::to_string(i + 1) + ")");
+      }
+    }
+  }
+}
+
+// The per-step records of every unit on this rank, summed by step in first-seen order.
+struct StepTotals {
+  std::vector<std::string> names;
+  std::vector<double> seconds;
+  std::vector<uint64_t> bytes;
+
+  void add(const std::vector<distributed::StepRecord>& records) {
+    for (const auto& r : records) {
+      size_t at = 0;
+      while (at < names.size() && names[at] != r.what)
+        ++at;
+      if (at == names.size()) {
+        names.push_back(r.what);
+        seconds.push_back(0);
+        bytes.push_back(0);
+      }
+      seconds[at] += r.seconds;
+      bytes[at] += r.bytes_sent;
+    }
+  }
+};
+
+// Rank 0 prints each step's time on rank 0 and the bytes all ranks sent, per unit.
+void report(Communicator& comm, const StepTotals& totals, uint64_t units) {
+  Bytes mine;
+  for (size_t s = 0; s < totals.names.size(); ++s)
+    put_value(mine, totals.bytes[s]);
+  const size_t ranks = static_cast<size_t>(comm.size());
+  std::vector<std::span<const uint8_t>> sends(ranks);
+  std::vector<char> send_to(ranks, 0), receive_from(ranks, 0);
+  if (comm.rank() == 0) {
+    std::fill(receive_from.begin() + 1, receive_from.end(), 1);
+  } else {
+    send_to[0] = 1;
+    sends[0] = mine;
+  }
+  const std::vector<Bytes> all = comm.exchange(sends, send_to, receive_from, "the step report");
+  if (comm.rank() != 0) return;
+  std::vector<uint64_t> bytes = totals.bytes;
+  for (size_t s = 1; s < ranks; ++s) {
+    ByteReader reader(all[s]);
+    for (uint64_t& b : bytes)
+      b += reader.get<uint64_t>();
+  }
+  std::printf("per unit (batch x modulus), mean of %llu: %-38s %10s %14s\n",
+              static_cast<unsigned long long>(units), "step", "s (rank 0)", "bytes (all)");
+  for (size_t s = 0; s < totals.names.size(); ++s) {
+    std::printf("  %-68s %10.3f %14llu\n", totals.names[s].c_str(),
+                totals.seconds[s] / static_cast<double>(units),
+                static_cast<unsigned long long>(bytes[s] / units));
+  }
+}
+
+int run_root(Communicator& comm, std::span<char* const> arguments) {
+  std::optional<InferSetup> setup;
+  Bytes start;
+  try {
+    setup = prepare_infer(arguments);
+    if (setup) {
+      Work work;
+      work.threads = setup->threads;
+      work.split = setup->split;
+      work.watchdog_seconds = setup->watchdog_seconds;
+      work.batches = setup->reader->header().batch_count();
+      work.moduli = setup->contexts.size();
+      start = encode_work(work, *setup);
+    } else {
+      put_value(start, Start::help);
+    }
+  } catch (...) {
+    // Refused before any work: the other ranks stop quietly, main() prints the reason.
+    Bytes refused;
+    put_value(refused, Start::refused);
+    comm.broadcast(refused, 0, "the start message");
+    throw;
+  }
+  comm.broadcast(start, 0, "the start message");
+  if (!setup) return kExitSuccess;
+  comm.set_watchdog(setup->watchdog_seconds);
+
+  try {
+    const ProtocolHeader header = setup->reader->header();
+    std::printf("infer on %d MPI ranks, %d thread(s) each: %llu batch(es) x %zu moduli\n",
+                comm.size(), setup->threads, static_cast<unsigned long long>(header.batch_count()),
+                setup->contexts.size());
+    std::fflush(stdout);
+    Prng prng = setup->make_prng();  // one generator for every batch, in file order
+    StepTotals totals;
+    const auto begin = std::chrono::steady_clock::now();
+    for (uint64_t b = 0; b < header.batch_count(); ++b) {
+      EncryptedBatch batch = setup->reader->next();
+      check_batch(batch, *setup);
+      EncryptedBatch scores;
+      scores.images = batch.images;
+      scores.values.resize(setup->contexts.size());
+      for (size_t i = 0; i < setup->contexts.size(); ++i) {
+        std::vector<distributed::StepRecord> records;
+        scores.values[i] = distributed::evaluate_distributed(
+            comm, setup->server->evaluator(i), setup->compiled, std::exchange(batch.values[i], {}),
+            setup->threads, setup->split, &records);
+        totals.add(records);
+        // As infer() does in one process: every output re-randomised with the public key (or
+        // flooded for circuit privacy), in the same order, from the same generator.
+        const yashe::NoiseModel& noise = setup->server->evaluator(i).noise_model();
+        for (rlwe::Ciphertext& c : scores.values[i]) {
+          const double width = setup->circuit_privacy > 0
+                                   ? noise.flooding_width_log2(c.noise_log2, setup->circuit_privacy)
+                                   : 0;
+          setup->server->encryptor(i).rerandomize_inplace(c, prng, width);
+        }
+      }
+      setup->writer->write(std::move(scores));
+      std::printf("batch %llu of %llu done\n", static_cast<unsigned long long>(b + 1),
+                  static_cast<unsigned long long>(header.batch_count()));
+      std::fflush(stdout);
+    }
+    setup->reader->finish();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+    report(comm, totals, header.batch_count() * setup->contexts.size());
+    setup->writer->commit();
+    std::printf("inferred %llu images in %llu batch(es), %zu moduli, %.2f s on %d ranks: %s (%s)\n",
+                static_cast<unsigned long long>(header.images),
+                static_cast<unsigned long long>(header.batch_count()), setup->contexts.size(),
+                seconds, comm.size(), setup->out_path.c_str(),
+                format_bytes(std::filesystem::file_size(setup->out_path)).c_str());
+  } catch (const std::exception& e) {
+    comm.abort(e.what());
+  }
+  return kExitSuccess;
+}
+
+int run_worker(Communicator& comm) {
+  Bytes start;
+  comm.broadcast(start, 0, "the start message from rank 0");
+  ByteReader reader(start);
+  const Start kind = reader.get<Start>();
+  if (kind == Start::help) return kExitSuccess;
+  if (kind != Start::work) return kExitFailure;  // rank 0 says why
+  try {
+    Work work;
+    work.threads = reader.get<int>();
+    work.split = reader.get<distributed::SplitChoice>();
+    work.watchdog_seconds = reader.get<double>();
+    work.batches = reader.get<uint64_t>();
+    work.moduli = reader.get<uint64_t>();
+    const Bytes model_bytes = get_blob(reader);
+    const Bytes parameter_bytes = get_blob(reader);
+    const Bytes key_bytes = get_blob(reader);
+    comm.set_watchdog(work.watchdog_seconds);
+    omp_set_num_threads(work.threads);
+
+    std::istringstream model_text(std::string(model_bytes.begin(), model_bytes.end()));
+    const CompiledModel compiled = compile_model(read_model(model_text, "the model from rank 0"));
+    ContextSet contexts;
+    std::vector<yashe::Evaluator> evaluators;
+    {
+      const PrivateDirectory directory;
+      contexts = load_parameter_set(directory.write("params", parameter_bytes));
+      std::vector<yashe::EvaluationKey> keys =
+          load_evaluation_keys(directory.write("evaluation.key", key_bytes), contexts);
+      for (size_t i = 0; i < contexts.size(); ++i)
+        evaluators.emplace_back(contexts[i], std::move(keys[i]));
+    }
+    if (contexts.size() != work.moduli) throw std::runtime_error("rank 0 sent another key set");
+
+    StepTotals totals;
+    for (uint64_t b = 0; b < work.batches; ++b) {
+      for (size_t i = 0; i < contexts.size(); ++i) {
+        std::vector<distributed::StepRecord> records;
+        distributed::evaluate_distributed(comm, evaluators[i], compiled, {}, work.threads,
+                                          work.split, &records);
+        totals.add(records);
+      }
+    }
+    report(comm, totals, work.batches * contexts.size());
+  } catch (const std::exception& e) {
+    comm.abort(e.what());
+  }
+  return kExitSuccess;
+}
+
+}  // namespace
+
+int run_infer_distributed(std::span<char* const> arguments) {
+  Communicator comm(watchdog_seconds_in(arguments));
+  return comm.rank() == 0 ? run_root(comm, arguments) : run_worker(comm);
+}
+
+}  // namespace cryptonets::cli
