@@ -274,8 +274,9 @@ int run_worker(Communicator& comm) {
   comm.broadcast(start, 0, "the start message from rank 0");
   ByteReader reader(start);
   const Start kind = reader.get<Start>();
-  if (kind == Start::help) return kExitSuccess;
-  if (kind != Start::work) return kExitFailure;  // rank 0 says why
+  // Refused: rank 0 prints why and gives the job its exit status (a worker that exited non-zero
+  // first would have mpirun end rank 0 before it could print).
+  if (kind != Start::work) return kExitSuccess;
   try {
     Work work;
     work.threads = reader.get<int>();
