@@ -141,6 +141,7 @@ void check_batch(const EncryptedBatch& batch, const InferSetup& setup) {
 struct StepTotals {
   std::vector<std::string> names;
   std::vector<double> seconds;
+  std::vector<double> cpu_seconds;
   std::vector<uint64_t> bytes;
 
   void add(const std::vector<distributed::StepRecord>& records) {
@@ -151,19 +152,24 @@ struct StepTotals {
       if (at == names.size()) {
         names.push_back(r.what);
         seconds.push_back(0);
+        cpu_seconds.push_back(0);
         bytes.push_back(0);
       }
       seconds[at] += r.seconds;
+      cpu_seconds[at] += r.cpu_seconds;
       bytes[at] += r.bytes_sent;
     }
   }
 };
 
-// Rank 0 prints each step's time on rank 0 and the bytes all ranks sent, per unit.
+// Rank 0 prints, per unit and step: its wall-clock time, the CPU time of the busiest rank and of
+// all ranks, and the bytes all ranks sent.
 void report(Communicator& comm, const StepTotals& totals, uint64_t units) {
   Bytes mine;
-  for (size_t s = 0; s < totals.names.size(); ++s)
+  for (size_t s = 0; s < totals.names.size(); ++s) {
     put_value(mine, totals.bytes[s]);
+    put_value(mine, totals.cpu_seconds[s]);
+  }
   const size_t ranks = static_cast<size_t>(comm.size());
   std::vector<std::span<const uint8_t>> sends(ranks);
   std::vector<char> send_to(ranks, 0), receive_from(ranks, 0);
@@ -176,16 +182,24 @@ void report(Communicator& comm, const StepTotals& totals, uint64_t units) {
   const std::vector<Bytes> all = comm.exchange(sends, send_to, receive_from, "the step report");
   if (comm.rank() != 0) return;
   std::vector<uint64_t> bytes = totals.bytes;
-  for (size_t s = 1; s < ranks; ++s) {
-    ByteReader reader(all[s]);
-    for (uint64_t& b : bytes)
-      b += reader.get<uint64_t>();
+  std::vector<double> cpu_max = totals.cpu_seconds, cpu_all = totals.cpu_seconds;
+  for (size_t r = 1; r < ranks; ++r) {
+    ByteReader reader(all[r]);
+    for (size_t s = 0; s < bytes.size(); ++s) {
+      bytes[s] += reader.get<uint64_t>();
+      const double cpu = reader.get<double>();
+      cpu_max[s] = std::max(cpu_max[s], cpu);
+      cpu_all[s] += cpu;
+    }
   }
-  std::printf("per unit (batch x modulus), mean of %llu: %-38s %10s %14s\n",
-              static_cast<unsigned long long>(units), "step", "s (rank 0)", "bytes (all)");
+  const double per = 1.0 / static_cast<double>(units);
+  std::printf(
+      "per unit (batch x modulus; mean of %llu)                  wall s  CPU s: busiest  "
+      "all ranks   bytes sent\n",
+      static_cast<unsigned long long>(units));
   for (size_t s = 0; s < totals.names.size(); ++s) {
-    std::printf("  %-68s %10.3f %14llu\n", totals.names[s].c_str(),
-                totals.seconds[s] / static_cast<double>(units),
+    std::printf("  %-52s %8.3f %8.3f %8.3f %14llu\n", totals.names[s].c_str(),
+                totals.seconds[s] * per, cpu_max[s] * per, cpu_all[s] * per,
                 static_cast<unsigned long long>(bytes[s] / units));
   }
 }

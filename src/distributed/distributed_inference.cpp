@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <ctime>
 #include <stdexcept>
 #include <utility>
 
@@ -48,15 +49,16 @@ class UnitRun {
 
  private:
   struct Timer {
-    Clock::time_point start = Clock::now();
+    Clock::time_point start;
+    double cpu = 0;
     uint64_t bytes = 0;
   };
-  Timer start() const { return {Clock::now(), comm_.bytes_sent()}; }
+  Timer start() const { return {Clock::now(), process_cpu_seconds(), comm_.bytes_sent()}; }
   void record(const Timer& timer, std::string what) {
     if (records_ == nullptr) return;
     records_->push_back({std::move(what),
                          std::chrono::duration<double>(Clock::now() - timer.start).count(),
-                         comm_.bytes_sent() - timer.bytes});
+                         process_cpu_seconds() - timer.cpu, comm_.bytes_sent() - timer.bytes});
   }
   Block block(size_t count) const { return block_of(count, ranks_, rank_); }
   const std::shared_ptr<const RingContext>& ring() const { return evaluator_.context().ring(); }
@@ -71,9 +73,9 @@ class UnitRun {
                                     std::to_string(count) + " inputs, rank 0 holds " +
                                     std::to_string(inputs.size()));
       }
-      append_ciphertexts(bytes, inputs);
+      if (ranks_ > 1) append_ciphertexts(bytes, inputs);
     }
-    comm_.broadcast(bytes, 0, "the inputs from rank 0");
+    if (ranks_ > 1) comm_.broadcast(bytes, 0, "the inputs from rank 0");
     if (rank_ != 0) {
       inputs = read_ciphertexts(bytes, ring());
       if (inputs.size() != count) {
@@ -286,6 +288,12 @@ class UnitRun {
 };
 
 }  // namespace
+
+double process_cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
 
 template <class Evaluator>
 std::vector<rlwe::Ciphertext> evaluate_distributed(Communicator& comm, const Evaluator& evaluator,

@@ -20,13 +20,18 @@
 
 namespace cryptonets::distributed {
 
-// What one step cost this rank: wall-clock seconds (waits included) and payload bytes it sent.
+// What one step cost this rank: wall-clock seconds (waits included), CPU seconds of the process
+// (all its threads; waits poll with sleeps, so they cost little), and payload bytes it sent. On a
+// shared machine the CPU seconds, not the wall clock, show how the work divides.
 struct StepRecord {
-  std::string what;  // "broadcast inputs", "linear (outputs)", "linear (partial sums)", "square",
-                     // "gather outputs"
+  std::string what;  // "broadcast inputs", "layer 3 (dense): linear, partial sums", ...
   double seconds = 0;
+  double cpu_seconds = 0;
   uint64_t bytes_sent = 0;
 };
+
+// CPU seconds used by this process so far (CLOCK_PROCESS_CPUTIME_ID).
+double process_cpu_seconds();
 
 // The unit on every rank together. On rank 0 `inputs` are the unit's model.input_size
 // ciphertexts (degree 1) and the result is the model's outputs, relinearised, not yet
