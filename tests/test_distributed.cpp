@@ -6,11 +6,13 @@
 
 #include "cryptonets/distributed/partial_sums.hpp"
 #include "cryptonets/distributed/partition.hpp"
-#include "cryptonets/nn/encrypted_arithmetic.hpp"
+#include "cryptonets/inference/encrypted_arithmetic.hpp"
 #include "yashe_test_support.hpp"
 
 using namespace test_support;
 using namespace cryptonets::distributed;
+using namespace cryptonets::inference;
+using cryptonets::model::LinearMap;
 
 namespace {
 
@@ -80,7 +82,7 @@ void check_partial_sums_reduce_exactly(const Parameters& params, size_t inputs, 
         Ciphertext sum = partials[0][o];
         for (int r = 1; r < ranks; ++r)
           add_residues(sum, partials[static_cast<size_t>(r)][o], evaluator.context().q_base());
-        sum.noise_log2 = linear_output_noise(map, o, noise);
+        sum.noise_log2 = linear_output_noise_log2(map, o, noise);
         sum.transparent = linear_output_transparent(map, o, transparent);
         check_same(sum, whole[o]);
       }

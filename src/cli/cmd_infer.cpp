@@ -13,15 +13,25 @@
 
 #include "cli_support.hpp"
 #include "commands.hpp"
+#include "cryptonets/inference/private_inference.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/protocol_files.hpp"
-#include "cryptonets/nn/private_inference.hpp"
-#include "cryptonets/nn/range.hpp"
+#include "cryptonets/model/range.hpp"
 #include "infer_setup.hpp"
 
 #ifdef CRYPTONETS_WITH_MPI
 #include "cryptonets/distributed/communicator.hpp"
 #endif
+
+using cryptonets::inference::EncryptedBatch;
+using cryptonets::inference::infer;
+using cryptonets::inference::InferenceOptions;
+using cryptonets::inference::require_noise_budget;
+using cryptonets::model::compile_model;
+using cryptonets::model::CompiledModel;
+using cryptonets::model::Model;
+using cryptonets::model::require_plaintext_moduli;
+using cryptonets::model::track_ranges;
 
 namespace cryptonets::cli {
 

@@ -33,9 +33,9 @@
 #include "cryptonets/distributed/communicator.hpp"
 #include "cryptonets/distributed/distributed_inference.hpp"
 #include "cryptonets/distributed/partial_sums.hpp"
+#include "cryptonets/inference/private_inference.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/protocol_files.hpp"
-#include "cryptonets/nn/private_inference.hpp"
 #include "cryptonets/yashe/evaluator.hpp"
 #include "infer_setup.hpp"
 
@@ -47,6 +47,8 @@ using distributed::ByteReader;
 using distributed::Communicator;
 using distributed::put_value;
 using Bytes = Communicator::Bytes;
+using inference::EncryptedBatch;
+using model::CompiledModel;
 
 enum class Start : uint8_t { work = 0, help = 1, refused = 2 };
 
@@ -252,15 +254,9 @@ int run_root(Communicator& comm, std::span<char* const> arguments) {
             comm, setup->server->evaluator(i), setup->compiled, std::exchange(batch.values[i], {}),
             setup->threads, setup->split, &records);
         totals.add(records);
-        // As infer() does in one process: every output re-randomised with the public key (or
-        // flooded for circuit privacy), in the same order, from the same generator.
-        const yashe::NoiseModel& noise = setup->server->evaluator(i).noise_model();
-        for (rlwe::Ciphertext& c : scores.values[i]) {
-          const double width = setup->circuit_privacy > 0
-                                   ? noise.flooding_width_log2(c.noise_log2, setup->circuit_privacy)
-                                   : 0;
-          setup->server->encryptor(i).rerandomize_inplace(c, prng, width);
-        }
+        // As infer() does in one process, in the same order, from the same generator.
+        inference::rerandomize_outputs(*setup->server, i, scores.values[i], setup->circuit_privacy,
+                                       prng);
       }
       setup->writer->write(std::move(scores));
       std::printf("batch %llu of %llu done\n", static_cast<unsigned long long>(b + 1),

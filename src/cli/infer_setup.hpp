@@ -13,8 +13,8 @@
 #include "cryptonets/distributed/partition.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
 #include "cryptonets/io/protocol_files.hpp"
-#include "cryptonets/nn/layers.hpp"
-#include "cryptonets/nn/model.hpp"
+#include "cryptonets/model/layers.hpp"
+#include "cryptonets/model/model.hpp"
 #include "cryptonets/random/chacha20.hpp"
 
 namespace cryptonets::cli {
@@ -26,8 +26,8 @@ struct InferSetup {
   distributed::SplitChoice split = distributed::SplitChoice::automatic;  // under mpirun only
   double watchdog_seconds = 0;                                           // under mpirun only
   std::string model_path, parameters_path, evaluation_keys_path, out_path;
-  Model model;
-  CompiledModel compiled;
+  model::Model model;
+  model::CompiledModel compiled;
   ContextSet contexts;
   std::vector<uint64_t> key_ids;
   std::unique_ptr<encoding::CrtEncryptionSet> server;

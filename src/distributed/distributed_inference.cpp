@@ -14,6 +14,10 @@
 
 namespace cryptonets::distributed {
 
+using inference::BasicEncryptedArithmetic;
+using model::CompiledModel;
+using model::CompiledStep;
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -224,8 +228,8 @@ class UnitRun {
       if (!reader.done()) throw std::runtime_error("distributed inference: bad noise message");
     }
     for (size_t j = 0; j < mine.size(); ++j) {
-      mine[j].noise_log2 = linear_output_noise(map, out.begin + j, noise);
-      mine[j].transparent = linear_output_transparent(map, out.begin + j, transparent);
+      mine[j].noise_log2 = inference::linear_output_noise_log2(map, out.begin + j, noise);
+      mine[j].transparent = inference::linear_output_transparent(map, out.begin + j, transparent);
     }
     return mine;
   }

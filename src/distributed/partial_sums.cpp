@@ -6,6 +6,8 @@
 
 namespace cryptonets::distributed {
 
+using model::LinearTerm;
+
 // The rows of `block` (all inputs, biases kept).
 LinearMap select_rows(const LinearMap& map, Block block) {
   LinearMap rows;
@@ -105,26 +107,6 @@ std::vector<rlwe::Ciphertext> read_ciphertexts(std::span<const uint8_t> bytes,
   }
   if (!reader.done()) throw std::runtime_error("distributed inference: bytes after a message");
   return values;
-}
-
-double linear_output_noise(const LinearMap& map, size_t o, std::span<const double> input_noise) {
-  double bound = 0;  // Σ |w|·2^noise, relative to the largest input noise
-  double largest_noise = -1e300;
-  for (const auto& term : map.terms_of(o))
-    largest_noise = std::max(largest_noise, input_noise[term.input]);
-  for (const auto& term : map.terms_of(o)) {
-    bound += std::fabs(static_cast<double>(term.weight)) *
-             std::exp2(input_noise[term.input] - largest_noise);
-  }
-  return bound > 0 ? largest_noise + std::log2(bound) : -1e9;
-}
-
-bool linear_output_transparent(const LinearMap& map, size_t o,
-                               std::span<const char> input_transparent) {
-  bool transparent = true;
-  for (const auto& term : map.terms_of(o))
-    transparent = transparent && input_transparent[term.input] != 0;
-  return transparent;
 }
 
 }  // namespace cryptonets::distributed

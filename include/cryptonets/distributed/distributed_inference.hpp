@@ -14,8 +14,8 @@
 
 #include "cryptonets/distributed/communicator.hpp"
 #include "cryptonets/distributed/partition.hpp"
-#include "cryptonets/nn/encrypted_arithmetic.hpp"
-#include "cryptonets/nn/layers.hpp"
+#include "cryptonets/inference/encrypted_arithmetic.hpp"
+#include "cryptonets/model/layers.hpp"
 #include "cryptonets/rlwe/types.hpp"
 
 namespace cryptonets::distributed {
@@ -40,7 +40,7 @@ double process_cpu_seconds();
 // threads of this rank's kernels. `records`: appended with this rank's steps.
 template <class Evaluator>
 std::vector<rlwe::Ciphertext> evaluate_distributed(Communicator& comm, const Evaluator& evaluator,
-                                                   const CompiledModel& model,
+                                                   const model::CompiledModel& model,
                                                    std::vector<rlwe::Ciphertext> inputs,
                                                    int threads, SplitChoice choice,
                                                    std::vector<StepRecord>* records = nullptr);

@@ -19,11 +19,14 @@
 #include <vector>
 
 #include "cryptonets/distributed/partition.hpp"
-#include "cryptonets/nn/layers.hpp"
+#include "cryptonets/inference/encrypted_arithmetic.hpp"
+#include "cryptonets/model/layers.hpp"
 #include "cryptonets/ring/rns_base.hpp"
 #include "cryptonets/rlwe/types.hpp"
 
 namespace cryptonets::distributed {
+
+using model::LinearMap;
 
 // Appends a trivially copyable value in this machine's byte order (the ranks run the same build).
 template <class T>
@@ -75,11 +78,7 @@ LinearMap restrict_inputs(const LinearMap& map, Block block);
 // std::runtime_error for ciphertexts of different shapes, degrees or keys.
 void add_residues(rlwe::Ciphertext& a, const rlwe::Ciphertext& b, const RnsBase& base);
 
-// The noise estimate and transparency of output `o` of `map` from its inputs' (the formulas of
-// the fused kernel): noise = m + log2 Σ_j |w_oj|·2^(ν_j − m), m = max_j ν_j, −1e9 for an empty
-// row; transparent iff every input of the row is (and for an empty row).
-double linear_output_noise(const LinearMap& map, size_t o, std::span<const double> input_noise);
-bool linear_output_transparent(const LinearMap& map, size_t o,
-                               std::span<const char> input_transparent);
+// The noise estimate and flag of a reduced output: inference::linear_output_noise_log2 and
+// linear_output_transparent (encrypted_arithmetic.hpp), from every input's, as the fused kernel.
 
 }  // namespace cryptonets::distributed

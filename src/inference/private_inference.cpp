@@ -1,4 +1,4 @@
-#include "cryptonets/nn/private_inference.hpp"
+#include "cryptonets/inference/private_inference.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -14,12 +14,18 @@
 
 #include "cryptonets/arith/wide_integer.hpp"
 #include "cryptonets/bfv/scheme.hpp"
-#include "cryptonets/nn/encrypted_arithmetic.hpp"
-#include "cryptonets/nn/parameter_selection.hpp"
+#include "cryptonets/inference/encrypted_arithmetic.hpp"
+#include "cryptonets/inference/parameter_selection.hpp"
 #include "cryptonets/yashe/noise_model.hpp"
 #include "cryptonets/yashe/scheme.hpp"
 
-namespace cryptonets {
+namespace cryptonets::inference {
+
+using model::CompiledModel;
+using model::evaluate;
+using model::evaluate_plain;
+using model::max_input_value;
+using model::Model;
 
 namespace {
 
@@ -344,23 +350,27 @@ EncryptedBatch infer(const encoding::BasicCrtEncryptionSet<Scheme>& keys,
     result.values[i] =
         evaluate(model, std::exchange(batch.values[i], {}), arithmetic, observe_step);
     arithmetic.relinearize_all(result.values[i]);  // a network ending in a square
-    // Every output re-randomised with the public key (and, under YASHE', flooded for circuit
-    // privacy when asked): none leaves transparent or carrying a trace of the computation.
-    const auto& encryptor = keys.encryptor(i);
-    for (rlwe::Ciphertext& c : result.values[i]) {
-      if constexpr (std::is_same_v<Scheme, yashe::Scheme>) {
-        const yashe::NoiseModel& noise = keys.evaluator(i).noise_model();
-        const double width =
-            options.circuit_privacy_bits > 0
-                ? noise.flooding_width_log2(c.noise_log2, options.circuit_privacy_bits)
-                : 0;
-        encryptor.rerandomize_inplace(c, prng, width);
-      } else {
-        encryptor.rerandomize_inplace(c, prng);
-      }
-    }
+    rerandomize_outputs(keys, i, result.values[i], options.circuit_privacy_bits, prng);
   }
   return result;
+}
+
+template <class Scheme>
+void rerandomize_outputs(const encoding::BasicCrtEncryptionSet<Scheme>& keys, size_t modulus,
+                         std::vector<rlwe::Ciphertext>& outputs, int circuit_privacy_bits,
+                         Prng& prng) {
+  const auto& encryptor = keys.encryptor(modulus);
+  for (rlwe::Ciphertext& c : outputs) {
+    if constexpr (std::is_same_v<Scheme, yashe::Scheme>) {
+      const yashe::NoiseModel& noise = keys.evaluator(modulus).noise_model();
+      const double width = circuit_privacy_bits > 0
+                               ? noise.flooding_width_log2(c.noise_log2, circuit_privacy_bits)
+                               : 0;
+      encryptor.rerandomize_inplace(c, prng, width);
+    } else {
+      encryptor.rerandomize_inplace(c, prng);
+    }
+  }
 }
 
 template <class Scheme>
@@ -465,6 +475,8 @@ std::vector<std::vector<mpz_class>> plain_scores(const CompiledModel& model,
   template EncryptedBatch infer<SCHEME>(const encoding::BasicCrtEncryptionSet<SCHEME>&,           \
                                         const CompiledModel&, EncryptedBatch,                     \
                                         const BasicInferenceOptions<SCHEME>&);                    \
+  template void rerandomize_outputs<SCHEME>(const encoding::BasicCrtEncryptionSet<SCHEME>&,       \
+                                            size_t, std::vector<rlwe::Ciphertext>&, int, Prng&);  \
   template std::vector<std::vector<mpz_class>> decrypt_scores<SCHEME>(                            \
       const encoding::BasicCrtDecryptionSet<SCHEME>&, const EncryptedBatch&, const mpz_class&,    \
       const StageObserver&);
@@ -472,4 +484,4 @@ CRYPTONETS_INSTANTIATE_INFERENCE(yashe::Scheme)
 CRYPTONETS_INSTANTIATE_INFERENCE(bfv::Scheme)
 #undef CRYPTONETS_INSTANTIATE_INFERENCE
 
-}  // namespace cryptonets
+}  // namespace cryptonets::inference
