@@ -209,6 +209,17 @@ std::optional<InferSetup> prepare_infer(std::span<char* const> arguments) {
 int run_infer(std::span<char* const> arguments) {
 #ifdef CRYPTONETS_WITH_MPI
   if (distributed::launched_by_mpi()) return run_infer_distributed(arguments);
+#else
+  // Without MPI every rank of an mpirun would do the whole job and write the same file.
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
+    const char* ranks = std::getenv(name);
+    if (ranks != nullptr && std::string(ranks) != "1") {
+      throw std::runtime_error(
+          "started by mpirun on " + std::string(ranks) +
+          " ranks, but this cryptonets was built without MPI (meson feature mpi: install Open "
+          "MPI, tests/install-deps.sh, and rebuild); run one process instead");
+    }
+  }
 #endif
   std::optional<InferSetup> setup = prepare_infer(arguments);
   if (!setup) return kExitSuccess;
