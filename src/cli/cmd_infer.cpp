@@ -145,6 +145,10 @@ std::optional<InferSetup> prepare_infer(std::span<char* const> arguments) {
                     "under mpirun: how a linear layer whose inputs are spread over the ranks is "
                     "split (auto: the one that sends fewer ciphertexts)",
                     "auto");
+  options.add_value("groups", "G",
+                    "under mpirun: split the ranks into G groups that take whole units (batch x "
+                    "plaintext modulus) G at a time; each unit is spread over its group's ranks",
+                    "1");
   options.add_value("watchdog", "SECONDS",
                     "under mpirun: a rank that waits longer than this for another ends the job "
                     "with an error and no output",
@@ -173,6 +177,7 @@ std::optional<InferSetup> prepare_infer(std::span<char* const> arguments) {
     throw UsageError(std::string("--") + e.what());
   }
   setup.watchdog_seconds = options.real("watchdog", 1e-3, 1e9);
+  setup.groups = static_cast<int>(options.integer("groups", 1, 4096));
   setup.model_path = options.text("model");
   setup.parameters_path = files.parameters;
   setup.evaluation_keys_path = files.evaluation_keys;

@@ -1,7 +1,8 @@
 // cryptonets infer under mpirun (issue 20): every rank runs this; rank 0 parses the options, runs
 // every check of the single-process command (prepare_infer) before anything is sent, reads the
 // images file and writes the scores; the ranks evaluate each unit (batch × plaintext modulus)
-// together (distributed/distributed_inference.hpp). The other ranks get the model, parameter set
+// together (distributed/distributed_inference.hpp), or, with --groups G, G units at a time, each
+// on one group of ranks (Schedule below). The other ranks get the model, parameter set
 // and evaluation keys as bytes from rank 0 (no shared file system needed), load them with the
 // same checked loaders, and never see the public key, the files or the options.
 //
@@ -18,6 +19,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -77,6 +80,7 @@ struct Work {
   double watchdog_seconds = kDefaultWatchdogSeconds;
   uint64_t batches = 0;
   uint64_t moduli = 0;
+  int groups = 1;  // units run G at a time, one per group of ranks
 };
 
 Bytes encode_work(const Work& work, const InferSetup& setup) {
@@ -87,6 +91,7 @@ Bytes encode_work(const Work& work, const InferSetup& setup) {
   put_value(bytes, work.watchdog_seconds);
   put_value(bytes, work.batches);
   put_value(bytes, work.moduli);
+  put_value(bytes, work.groups);
   put_blob(bytes, file_bytes(setup.model_path));
   put_blob(bytes, file_bytes(setup.parameters_path));
   put_blob(bytes, file_bytes(setup.evaluation_keys_path));
@@ -165,9 +170,11 @@ struct StepTotals {
 };
 
 // Rank 0 prints, per unit and step: its wall-clock time, the CPU time of the busiest rank and of
-// all ranks, and the bytes all ranks sent.
-void report(Communicator& comm, const StepTotals& totals, uint64_t units) {
+// all ranks, and the bytes all ranks sent; `units`: the units this rank took part in.
+void report(Communicator& comm, const StepTotals& totals, uint64_t units, uint64_t all_units) {
   Bytes mine;
+  put_value(mine, units);
+  put_value(mine, static_cast<uint64_t>(totals.names.size()));
   for (size_t s = 0; s < totals.names.size(); ++s) {
     put_value(mine, totals.bytes[s]);
     put_value(mine, totals.cpu_seconds[s]);
@@ -181,30 +188,51 @@ void report(Communicator& comm, const StepTotals& totals, uint64_t units) {
     send_to[0] = 1;
     sends[0] = mine;
   }
-  const std::vector<Bytes> all = comm.exchange(sends, send_to, receive_from, "the step report");
+  std::vector<Bytes> all = comm.exchange(sends, send_to, receive_from, "the step report");
   if (comm.rank() != 0) return;
-  std::vector<uint64_t> bytes = totals.bytes;
-  std::vector<double> cpu_max = totals.cpu_seconds, cpu_all = totals.cpu_seconds;
-  for (size_t r = 1; r < ranks; ++r) {
+  all[0] = mine;
+  const size_t steps = totals.names.size();
+  std::vector<double> bytes(steps), cpu_max(steps), cpu_all(steps);
+  for (size_t r = 0; r < ranks; ++r) {
     ByteReader reader(all[r]);
-    for (size_t s = 0; s < bytes.size(); ++s) {
-      bytes[s] += reader.get<uint64_t>();
+    const uint64_t rank_units = reader.get<uint64_t>();
+    const uint64_t rank_steps = reader.get<uint64_t>();
+    for (size_t s = 0; s < rank_steps && s < steps; ++s) {
+      bytes[s] += static_cast<double>(reader.get<uint64_t>());
       const double cpu = reader.get<double>();
-      cpu_max[s] = std::max(cpu_max[s], cpu);
+      cpu_max[s] =
+          std::max(cpu_max[s], cpu / static_cast<double>(std::max<uint64_t>(rank_units, 1)));
       cpu_all[s] += cpu;
     }
   }
-  const double per = 1.0 / static_cast<double>(units);
+  const double per = 1.0 / static_cast<double>(all_units);
   std::printf(
       "per unit (batch x modulus; mean of %llu)                  wall s  CPU s: busiest  "
       "all ranks   bytes sent\n",
-      static_cast<unsigned long long>(units));
-  for (size_t s = 0; s < totals.names.size(); ++s) {
-    std::printf("  %-52s %8.3f %8.3f %8.3f %14llu\n", totals.names[s].c_str(),
-                totals.seconds[s] * per, cpu_max[s] * per, cpu_all[s] * per,
-                static_cast<unsigned long long>(bytes[s] / units));
+      static_cast<unsigned long long>(all_units));
+  for (size_t s = 0; s < steps; ++s) {
+    std::printf("  %-52s %8.3f %8.3f %8.3f %14.0f\n", totals.names[s].c_str(),
+                totals.seconds[s] / static_cast<double>(units), cpu_max[s], cpu_all[s] * per,
+                bytes[s] * per);
   }
 }
+
+// Units u = b·M + i (batch b, plaintext modulus i) run in rounds of G, unit first + g on group g:
+// the groups are blocks of ranks (partition.hpp), each led by its first rank; world rank 0 leads
+// group 0. In every round world rank 0 sends each other leader its unit's inputs and gets its
+// outputs back (two exchanges on the world that every rank joins, to keep message tags in step).
+struct Schedule {
+  uint64_t units = 0;
+  uint64_t moduli = 0;
+  int groups = 1;
+  int ranks = 1;
+  int leader(int group) const {
+    return static_cast<int>(distributed::block_of(static_cast<size_t>(ranks), groups, group).begin);
+  }
+  int group_of(int rank) const {
+    return distributed::owner_of(static_cast<size_t>(ranks), groups, static_cast<size_t>(rank));
+  }
+};
 
 int run_root(Communicator& comm, std::span<char* const> arguments) {
   std::optional<InferSetup> setup;
@@ -218,6 +246,12 @@ int run_root(Communicator& comm, std::span<char* const> arguments) {
       work.watchdog_seconds = setup->watchdog_seconds;
       work.batches = setup->reader->header().batch_count();
       work.moduli = setup->contexts.size();
+      work.groups = setup->groups;
+      if (work.groups > comm.size()) {
+        throw UsageError("--groups " + std::to_string(work.groups) +
+                         " needs at least as many ranks; mpirun gave " +
+                         std::to_string(comm.size()));
+      }
       start = encode_work(work, *setup);
     } else {
       put_value(start, Start::help);
@@ -235,38 +269,92 @@ int run_root(Communicator& comm, std::span<char* const> arguments) {
 
   try {
     const ProtocolHeader header = setup->reader->header();
-    std::printf("infer on %d MPI ranks, %d thread(s) each: %llu batch(es) x %zu moduli\n",
-                comm.size(), setup->threads, static_cast<unsigned long long>(header.batch_count()),
-                setup->contexts.size());
+    std::printf(
+        "infer on %d MPI ranks in %d group(s), %d thread(s) each: %llu batch(es) x %zu moduli\n",
+        comm.size(), setup->groups, setup->threads,
+        static_cast<unsigned long long>(header.batch_count()), setup->contexts.size());
     std::fflush(stdout);
     Prng prng = setup->make_prng();  // one generator for every batch, in file order
     StepTotals totals;
     const auto begin = std::chrono::steady_clock::now();
-    for (uint64_t b = 0; b < header.batch_count(); ++b) {
-      EncryptedBatch batch = setup->reader->next();
-      check_batch(batch, *setup);
-      EncryptedBatch scores;
-      scores.images = batch.images;
-      scores.values.resize(setup->contexts.size());
-      for (size_t i = 0; i < setup->contexts.size(); ++i) {
-        std::vector<distributed::StepRecord> records;
-        scores.values[i] = distributed::evaluate_distributed(
-            comm, setup->server->evaluator(i), setup->compiled, std::exchange(batch.values[i], {}),
-            setup->threads, setup->split, &records);
-        totals.add(records);
-        // As infer() does in one process, in the same order, from the same generator.
-        inference::rerandomize_outputs(*setup->server, i, scores.values[i], setup->circuit_privacy,
-                                       prng);
+    const size_t moduli = setup->contexts.size();
+    const Schedule schedule{header.batch_count() * moduli, moduli, setup->groups, comm.size()};
+    const std::unique_ptr<Communicator> group = comm.split(0, "forming the groups of ranks");
+    const size_t ranks = static_cast<size_t>(comm.size());
+    std::map<uint64_t, EncryptedBatch> inputs, scores;  // by batch
+    uint64_t batches_read = 0, my_units = 0;
+    auto unit_inputs = [&](uint64_t u) {
+      const uint64_t b = u / moduli;
+      while (batches_read <= b) {
+        EncryptedBatch batch = setup->reader->next();
+        check_batch(batch, *setup);
+        inputs[batches_read++] = std::move(batch);
       }
-      setup->writer->write(std::move(scores));
-      std::printf("batch %llu of %llu done\n", static_cast<unsigned long long>(b + 1),
-                  static_cast<unsigned long long>(header.batch_count()));
-      std::fflush(stdout);
+      std::vector<rlwe::Ciphertext> values = std::exchange(inputs[b].values[u % moduli], {});
+      scores[b].images = inputs[b].images;
+      if (u % moduli == moduli - 1) inputs.erase(b);
+      return values;
+    };
+    for (uint64_t first = 0; first < schedule.units;
+         first += static_cast<uint64_t>(schedule.groups)) {
+      const uint64_t last =
+          std::min(schedule.units, first + static_cast<uint64_t>(schedule.groups));
+      std::vector<Bytes> buffers(ranks);
+      std::vector<std::span<const uint8_t>> sends(ranks);
+      std::vector<char> send_to(ranks, 0), receive_from(ranks, 0);
+      std::vector<rlwe::Ciphertext> own = unit_inputs(first);
+      for (uint64_t u = first + 1; u < last; ++u) {
+        const size_t leader = static_cast<size_t>(schedule.leader(static_cast<int>(u - first)));
+        distributed::append_ciphertexts(buffers[leader], unit_inputs(u));
+        sends[leader] = buffers[leader];
+        send_to[leader] = 1;
+      }
+      comm.exchange(sends, send_to, receive_from, "sending units to the group leaders");
+      buffers.clear();
+      std::vector<distributed::StepRecord> records;
+      std::vector<rlwe::Ciphertext> own_outputs = distributed::evaluate_distributed(
+          *group, setup->server->evaluator(first % moduli), setup->compiled, std::move(own),
+          setup->threads, setup->split, &records);
+      totals.add(records);
+      ++my_units;
+      std::fill(send_to.begin(), send_to.end(), 0);
+      for (uint64_t u = first + 1; u < last; ++u)
+        receive_from[static_cast<size_t>(schedule.leader(static_cast<int>(u - first)))] = 1;
+      std::vector<Bytes> received =
+          comm.exchange(std::vector<std::span<const uint8_t>>(ranks), send_to, receive_from,
+                        "the outputs of the group leaders");
+      for (uint64_t u = first; u < last; ++u) {  // in unit order: the re-randomisation's order
+        const size_t i = u % moduli, b = u / moduli;
+        std::vector<rlwe::Ciphertext> outputs;
+        if (u == first) {
+          outputs = std::move(own_outputs);
+        } else {
+          const size_t leader = static_cast<size_t>(schedule.leader(static_cast<int>(u - first)));
+          outputs = distributed::read_ciphertexts(received[leader],
+                                                  setup->server->evaluator(i).context().ring());
+        }
+        if (outputs.size() != setup->compiled.output_size) {
+          throw std::runtime_error("a group sent " + std::to_string(outputs.size()) +
+                                   " outputs, the model has " +
+                                   std::to_string(setup->compiled.output_size));
+        }
+        // As infer() does in one process, in the same order, from the same generator.
+        inference::rerandomize_outputs(*setup->server, i, outputs, setup->circuit_privacy, prng);
+        scores[b].values.resize(moduli);
+        scores[b].values[i] = std::move(outputs);
+        if (i == moduli - 1) {
+          setup->writer->write(std::move(scores[b]));
+          scores.erase(b);
+          std::printf("batch %llu of %llu done\n", static_cast<unsigned long long>(b + 1),
+                      static_cast<unsigned long long>(header.batch_count()));
+          std::fflush(stdout);
+        }
+      }
     }
     setup->reader->finish();
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
-    report(comm, totals, header.batch_count() * setup->contexts.size());
+    report(comm, totals, my_units, header.batch_count() * setup->contexts.size());
     setup->writer->commit();
     std::printf("inferred %llu images in %llu batch(es), %zu moduli, %.2f s on %d ranks: %s (%s)\n",
                 static_cast<unsigned long long>(header.images),
@@ -294,6 +382,7 @@ int run_worker(Communicator& comm) {
     work.watchdog_seconds = reader.get<double>();
     work.batches = reader.get<uint64_t>();
     work.moduli = reader.get<uint64_t>();
+    work.groups = reader.get<int>();
     const Bytes model_bytes = get_blob(reader);
     const Bytes parameter_bytes = get_blob(reader);
     const Bytes key_bytes = get_blob(reader);
@@ -314,16 +403,44 @@ int run_worker(Communicator& comm) {
     }
     if (contexts.size() != work.moduli) throw std::runtime_error("rank 0 sent another key set");
 
+    const Schedule schedule{work.batches * work.moduli, work.moduli, work.groups, comm.size()};
+    const int my_group = schedule.group_of(comm.rank());
+    const bool leader = schedule.leader(my_group) == comm.rank();
+    const std::unique_ptr<Communicator> group = comm.split(my_group, "forming the groups of ranks");
+    const size_t ranks = static_cast<size_t>(comm.size());
+    const std::vector<std::span<const uint8_t>> nothing(ranks);
     StepTotals totals;
-    for (uint64_t b = 0; b < work.batches; ++b) {
-      for (size_t i = 0; i < contexts.size(); ++i) {
+    uint64_t my_units = 0;
+    for (uint64_t first = 0; first < schedule.units;
+         first += static_cast<uint64_t>(schedule.groups)) {
+      const uint64_t u = first + static_cast<uint64_t>(my_group);
+      const bool busy = u < schedule.units;
+      const size_t i = busy ? u % work.moduli : 0;
+      std::vector<char> send_to(ranks, 0), receive_from(ranks, 0);
+      receive_from[0] = leader && busy && my_group != 0;
+      std::vector<Bytes> received =
+          comm.exchange(nothing, send_to, receive_from, "a unit from rank 0");
+      std::vector<rlwe::Ciphertext> outputs;
+      if (busy) {
+        std::vector<rlwe::Ciphertext> in;
+        if (receive_from[0]) in = distributed::read_ciphertexts(received[0], contexts[i]->ring());
         std::vector<distributed::StepRecord> records;
-        distributed::evaluate_distributed(comm, evaluators[i], compiled, {}, work.threads,
-                                          work.split, &records);
+        outputs = distributed::evaluate_distributed(*group, evaluators[i], compiled, std::move(in),
+                                                    work.threads, work.split, &records);
         totals.add(records);
+        ++my_units;
       }
+      receive_from[0] = 0;
+      Bytes bytes;
+      std::vector<std::span<const uint8_t>> sends(ranks);
+      if (leader && busy && my_group != 0) {
+        distributed::append_ciphertexts(bytes, outputs);
+        sends[0] = bytes;
+        send_to[0] = 1;
+      }
+      comm.exchange(sends, send_to, receive_from, "sending the outputs to rank 0");
     }
-    report(comm, totals, work.batches * contexts.size());
+    report(comm, totals, my_units, schedule.units);
   } catch (const std::exception& e) {
     comm.abort(e.what());
   }

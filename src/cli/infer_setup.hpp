@@ -25,6 +25,7 @@ struct InferSetup {
   std::optional<uint64_t> seed;  // INSECURE --seed: the re-randomisation noise from a seed
   distributed::SplitChoice split = distributed::SplitChoice::automatic;  // under mpirun only
   double watchdog_seconds = 0;                                           // under mpirun only
+  int groups = 1;                                                        // under mpirun only
   std::string model_path, parameters_path, evaluation_keys_path, out_path;
   model::Model model;
   model::CompiledModel compiled;

@@ -1,7 +1,5 @@
 #include "cryptonets/distributed/communicator.hpp"
 
-#include <mpi.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -118,11 +116,15 @@ void Watchdog::run() {
 
 // ---- Communicator.
 
-Communicator::Communicator(double watchdog_seconds) : watchdog_(watchdog_seconds) {
-  watchdog_.begin("MPI_Init (every rank must start)");
+Communicator::Communicator(double watchdog_seconds)
+    : own_watchdog_(std::make_unique<Watchdog>(watchdog_seconds)),
+      watchdog_(own_watchdog_.get()),
+      comm_(MPI_COMM_WORLD),
+      world_(true) {
+  watchdog_->begin("MPI_Init (every rank must start)");
   int provided = 0;
   check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
-  watchdog_.end();
+  watchdog_->end();
   if (provided < MPI_THREAD_FUNNELED) {
     MPI_Finalize();
     throw std::runtime_error("MPI gives less than MPI_THREAD_FUNNELED");
@@ -130,13 +132,31 @@ Communicator::Communicator(double watchdog_seconds) : watchdog_(watchdog_seconds
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
-  watchdog_.set_rank(rank_, size_);
+  watchdog_->set_rank(rank_, size_);
+}
+
+Communicator::Communicator(Watchdog* watchdog, MPI_Comm comm) : watchdog_(watchdog), comm_(comm) {
+  MPI_Comm_rank(comm_, &rank_);
+  MPI_Comm_size(comm_, &size_);
 }
 
 Communicator::~Communicator() {
-  watchdog_.begin("MPI_Finalize (every rank must finish)");
+  if (!world_) {
+    MPI_Comm_free(&comm_);
+    return;
+  }
+  watchdog_->begin("MPI_Finalize (every rank must finish)");
   MPI_Finalize();
-  watchdog_.end();
+  watchdog_->end();
+}
+
+std::unique_ptr<Communicator> Communicator::split(int color, const std::string& what) {
+  watchdog_->begin(what);
+  MPI_Comm part = MPI_COMM_NULL;
+  check(MPI_Comm_split(comm_, color, rank_, &part), "MPI_Comm_split");
+  watchdog_->end();
+  MPI_Comm_set_errhandler(part, MPI_ERRORS_RETURN);
+  return std::unique_ptr<Communicator>(new Communicator(watchdog_, part));
 }
 
 int Communicator::next_tag() {
@@ -145,20 +165,20 @@ int Communicator::next_tag() {
 }
 
 void Communicator::broadcast(Bytes& bytes, int root, const std::string& what) {
-  watchdog_.begin(what);
+  watchdog_->begin(what);
   uint64_t size = bytes.size();
   std::vector<MPI_Request> request(1);
-  check(MPI_Ibcast(&size, 1, MPI_UINT64_T, root, MPI_COMM_WORLD, &request[0]), "MPI_Ibcast");
+  check(MPI_Ibcast(&size, 1, MPI_UINT64_T, root, comm_, &request[0]), "MPI_Ibcast");
   wait_all(request);
   if (rank_ != root) bytes.assign(size, 0);
   for (int p = 0; p < piece_count(size); ++p) {
     check(MPI_Ibcast(bytes.data() + static_cast<uint64_t>(p) * kPiece, piece_size(size, p),
-                     MPI_BYTE, root, MPI_COMM_WORLD, &request[0]),
+                     MPI_BYTE, root, comm_, &request[0]),
           "MPI_Ibcast");
     wait_all(request);
   }
   if (rank_ == root) bytes_sent_ += size * static_cast<uint64_t>(size_ - 1);
-  watchdog_.end();
+  watchdog_->end();
 }
 
 std::vector<Communicator::Bytes> Communicator::exchange(
@@ -169,14 +189,14 @@ std::vector<Communicator::Bytes> Communicator::exchange(
     throw std::invalid_argument("exchange: one entry per rank expected");
   }
   const int tag = next_tag();
-  watchdog_.begin(what);
+  watchdog_->begin(what);
   // Sizes first, so that each receiver can post its pieces.
   std::vector<uint64_t> send_sizes(ranks), receive_sizes(ranks);
   std::vector<MPI_Request> requests;
   for (size_t s = 0; s < ranks; ++s) {
     if (static_cast<int>(s) == rank_ || !receive_from[s]) continue;
     requests.emplace_back();
-    check(MPI_Irecv(&receive_sizes[s], 1, MPI_UINT64_T, static_cast<int>(s), tag, MPI_COMM_WORLD,
+    check(MPI_Irecv(&receive_sizes[s], 1, MPI_UINT64_T, static_cast<int>(s), tag, comm_,
                     &requests.back()),
           "MPI_Irecv");
   }
@@ -184,7 +204,7 @@ std::vector<Communicator::Bytes> Communicator::exchange(
     if (static_cast<int>(d) == rank_ || !send_to[d]) continue;
     send_sizes[d] = sends[d].size();
     requests.emplace_back();
-    check(MPI_Isend(&send_sizes[d], 1, MPI_UINT64_T, static_cast<int>(d), tag, MPI_COMM_WORLD,
+    check(MPI_Isend(&send_sizes[d], 1, MPI_UINT64_T, static_cast<int>(d), tag, comm_,
                     &requests.back()),
           "MPI_Isend");
   }
@@ -197,8 +217,8 @@ std::vector<Communicator::Bytes> Communicator::exchange(
     for (int p = 0; p < piece_count(receive_sizes[s]); ++p) {
       requests.emplace_back();
       check(MPI_Irecv(received[s].data() + static_cast<uint64_t>(p) * kPiece,
-                      piece_size(receive_sizes[s], p), MPI_BYTE, static_cast<int>(s), tag,
-                      MPI_COMM_WORLD, &requests.back()),
+                      piece_size(receive_sizes[s], p), MPI_BYTE, static_cast<int>(s), tag, comm_,
+                      &requests.back()),
             "MPI_Irecv");
     }
   }
@@ -208,14 +228,14 @@ std::vector<Communicator::Bytes> Communicator::exchange(
       requests.emplace_back();
       // MPI_Isend takes a non-const buffer in old MPI headers; it does not write to it.
       check(MPI_Isend(const_cast<uint8_t*>(sends[d].data()) + static_cast<uint64_t>(p) * kPiece,
-                      piece_size(send_sizes[d], p), MPI_BYTE, static_cast<int>(d), tag,
-                      MPI_COMM_WORLD, &requests.back()),
+                      piece_size(send_sizes[d], p), MPI_BYTE, static_cast<int>(d), tag, comm_,
+                      &requests.back()),
             "MPI_Isend");
     }
     bytes_sent_ += send_sizes[d];
   }
   wait_all(requests);
-  watchdog_.end();
+  watchdog_->end();
   return received;
 }
 

@@ -13,9 +13,12 @@
 // through io::AtomicFileWriter, whose file appears only on commit.
 #pragma once
 
+#include <mpi.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <string>
@@ -63,16 +66,20 @@ class Communicator {
  public:
   using Bytes = std::vector<uint8_t>;
 
-  // MPI_Init_thread (MPI_THREAD_FUNNELED) under the watchdog. Throws std::runtime_error if MPI
-  // cannot be initialised or gives less than MPI_THREAD_FUNNELED.
+  // MPI_COMM_WORLD: MPI_Init_thread (MPI_THREAD_FUNNELED) under the watchdog. Throws
+  // std::runtime_error if MPI cannot be initialised or gives less than MPI_THREAD_FUNNELED.
   explicit Communicator(double watchdog_seconds);
-  ~Communicator();  // MPI_Finalize
+  ~Communicator();  // the world: MPI_Finalize; a part: MPI_Comm_free
   Communicator(const Communicator&) = delete;
   Communicator& operator=(const Communicator&) = delete;
 
+  // The ranks of this communicator with the same `color`, ordered as here (MPI_Comm_split; every
+  // rank must call it). The part shares this communicator's watchdog and must not outlive it.
+  std::unique_ptr<Communicator> split(int color, const std::string& what);
+
   int rank() const { return rank_; }
   int size() const { return size_; }
-  void set_watchdog(double seconds) { watchdog_.set_timeout(seconds); }
+  void set_watchdog(double seconds) { watchdog_->set_timeout(seconds); }
 
   // `bytes` of rank `root` to every rank (any size; sent in pieces of at most 1 GiB).
   void broadcast(Bytes& bytes, int root, const std::string& what);
@@ -94,9 +101,13 @@ class Communicator {
   [[noreturn]] void abort(const std::string& message);
 
  private:
+  Communicator(Watchdog* watchdog, MPI_Comm comm);
   int next_tag();
 
-  Watchdog watchdog_;
+  std::unique_ptr<Watchdog> own_watchdog_;  // the world's only
+  Watchdog* watchdog_;
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  bool world_ = false;
   int rank_ = 0;
   int size_ = 1;
   int round_ = 0;
