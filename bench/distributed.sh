@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Distributed infer (issue 20) on this machine: one full batch of the shipped model at the default
 # preset (YASHE', n = 8192, two plaintext moduli), in one process and under mpirun with 1, 2 and 4
-# ranks of one thread each (auto split), and with --split outputs on 2 and 4 ranks (the other split
-# of the dense layers). Every run's scores must decrypt to the single-process run's (checked).
+# ranks of one thread each (auto split), with --split outputs on 2 and 4 ranks (the other split
+# of the dense layers), and with --groups 2 on 2 and 4 ranks (whole units per group). Every run's scores must decrypt to the single-process run's (checked).
 # Writes the runs' reports to bench/results/distributed.log; bench/results/distributed.md discusses
 # them.
 #
@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 build=$(realpath "${1:-build}")
 images=${2:-8192}
 log=bench/results/distributed.log
+[ "${GROUPS_ONLY:-0}" = 1 ] && log=bench/results/distributed-groups.log
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 launcher=(mpirun --oversubscribe)
@@ -46,13 +47,18 @@ run() {  # NAME COMMAND...
 }
 
 run single-1-thread "$exe" infer --threads 1
-run single-2-threads "$exe" infer --threads 2
-for ranks in 1 2 4; do
-  run "mpi-$ranks-ranks" "${launcher[@]}" -n "$ranks" "$exe" infer --threads 1
-done
+if [ "${GROUPS_ONLY:-0}" != 1 ]; then  # GROUPS_ONLY=1: the reference and the --groups runs only
+  run single-2-threads "$exe" infer --threads 2
+  for ranks in 1 2 4; do
+    run "mpi-$ranks-ranks" "${launcher[@]}" -n "$ranks" "$exe" infer --threads 1
+  done
+  for ranks in 2 4; do
+    run "mpi-$ranks-ranks-split-outputs" "${launcher[@]}" -n "$ranks" "$exe" infer --threads 1 \
+      --split outputs
+  done
+fi
 for ranks in 2 4; do
-  run "mpi-$ranks-ranks-split-outputs" "${launcher[@]}" -n "$ranks" "$exe" infer --threads 1 \
-    --split outputs
+  run "mpi-$ranks-ranks-2-groups" "${launcher[@]}" -n "$ranks" "$exe" infer --threads 1 --groups 2
 done
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$log"
 cat "$log"

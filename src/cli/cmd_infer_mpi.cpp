@@ -169,6 +169,39 @@ struct StepTotals {
   }
 };
 
+// Times the world exchanges of one round (units to the group leaders and their outputs back) as
+// one more step, when there are several groups.
+class WorldStep {
+ public:
+  WorldStep(const Communicator& comm, StepTotals& totals, bool enabled)
+      : comm_(comm),
+        totals_(totals),
+        enabled_(enabled),
+        start_(std::chrono::steady_clock::now()),
+        cpu_(distributed::process_cpu_seconds()),
+        bytes_(comm.bytes_sent()) {}
+  void pause() { add(); }
+  void resume() {
+    start_ = std::chrono::steady_clock::now();
+    cpu_ = distributed::process_cpu_seconds();
+    bytes_ = comm_.bytes_sent();
+  }
+  void add() {
+    if (!enabled_) return;
+    totals_.add({{"units to and from group leaders",
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(),
+                  distributed::process_cpu_seconds() - cpu_, comm_.bytes_sent() - bytes_}});
+  }
+
+ private:
+  const Communicator& comm_;
+  StepTotals& totals_;
+  bool enabled_;
+  std::chrono::steady_clock::time_point start_;
+  double cpu_;
+  uint64_t bytes_;
+};
+
 // Rank 0 prints, per unit and step: its wall-clock time, the CPU time of the busiest rank and of
 // all ranks, and the bytes all ranks sent; `units`: the units this rank took part in.
 void report(Communicator& comm, const StepTotals& totals, uint64_t units, uint64_t all_units) {
@@ -176,6 +209,7 @@ void report(Communicator& comm, const StepTotals& totals, uint64_t units, uint64
   put_value(mine, units);
   put_value(mine, static_cast<uint64_t>(totals.names.size()));
   for (size_t s = 0; s < totals.names.size(); ++s) {
+    put_blob(mine, Bytes(totals.names[s].begin(), totals.names[s].end()));
     put_value(mine, totals.bytes[s]);
     put_value(mine, totals.cpu_seconds[s]);
   }
@@ -191,18 +225,29 @@ void report(Communicator& comm, const StepTotals& totals, uint64_t units, uint64
   std::vector<Bytes> all = comm.exchange(sends, send_to, receive_from, "the step report");
   if (comm.rank() != 0) return;
   all[0] = mine;
-  const size_t steps = totals.names.size();
-  std::vector<double> bytes(steps), cpu_max(steps), cpu_all(steps);
+  // Steps by name, in rank 0's order (ranks of idle groups have only some of them).
+  std::vector<std::string> names = totals.names;
+  std::vector<double> bytes, cpu_max, cpu_all;
+  auto at = [&](const std::string& name) {
+    const size_t k =
+        static_cast<size_t>(std::find(names.begin(), names.end(), name) - names.begin());
+    if (k == names.size()) names.push_back(name);
+    bytes.resize(names.size());
+    cpu_max.resize(names.size());
+    cpu_all.resize(names.size());
+    return k;
+  };
   for (size_t r = 0; r < ranks; ++r) {
     ByteReader reader(all[r]);
-    const uint64_t rank_units = reader.get<uint64_t>();
-    const uint64_t rank_steps = reader.get<uint64_t>();
-    for (size_t s = 0; s < rank_steps && s < steps; ++s) {
-      bytes[s] += static_cast<double>(reader.get<uint64_t>());
+    const double rank_units = static_cast<double>(std::max<uint64_t>(reader.get<uint64_t>(), 1));
+    const uint64_t steps = reader.get<uint64_t>();
+    for (uint64_t s = 0; s < steps; ++s) {
+      const Bytes name = get_blob(reader);
+      const size_t k = at(std::string(name.begin(), name.end()));
+      bytes[k] += static_cast<double>(reader.get<uint64_t>());
       const double cpu = reader.get<double>();
-      cpu_max[s] =
-          std::max(cpu_max[s], cpu / static_cast<double>(std::max<uint64_t>(rank_units, 1)));
-      cpu_all[s] += cpu;
+      cpu_max[k] = std::max(cpu_max[k], cpu / rank_units);
+      cpu_all[k] += cpu;
     }
   }
   const double per = 1.0 / static_cast<double>(all_units);
@@ -210,10 +255,12 @@ void report(Communicator& comm, const StepTotals& totals, uint64_t units, uint64
       "per unit (batch x modulus; mean of %llu)                  wall s  CPU s: busiest  "
       "all ranks   bytes sent\n",
       static_cast<unsigned long long>(all_units));
-  for (size_t s = 0; s < steps; ++s) {
-    std::printf("  %-52s %8.3f %8.3f %8.3f %14.0f\n", totals.names[s].c_str(),
-                totals.seconds[s] / static_cast<double>(units), cpu_max[s], cpu_all[s] * per,
-                bytes[s] * per);
+  for (size_t s = 0; s < names.size(); ++s) {
+    const double wall = s < totals.seconds.size()
+                            ? totals.seconds[s] / static_cast<double>(std::max<uint64_t>(units, 1))
+                            : 0;
+    std::printf("  %-52s %8.3f %8.3f %8.3f %14.0f\n", names[s].c_str(), wall, cpu_max[s],
+                cpu_all[s] * per, bytes[s] * per);
   }
 }
 
@@ -302,6 +349,7 @@ int run_root(Communicator& comm, std::span<char* const> arguments) {
       std::vector<Bytes> buffers(ranks);
       std::vector<std::span<const uint8_t>> sends(ranks);
       std::vector<char> send_to(ranks, 0), receive_from(ranks, 0);
+      WorldStep world(comm, totals, schedule.groups > 1);
       std::vector<rlwe::Ciphertext> own = unit_inputs(first);
       for (uint64_t u = first + 1; u < last; ++u) {
         const size_t leader = static_cast<size_t>(schedule.leader(static_cast<int>(u - first)));
@@ -311,6 +359,7 @@ int run_root(Communicator& comm, std::span<char* const> arguments) {
       }
       comm.exchange(sends, send_to, receive_from, "sending units to the group leaders");
       buffers.clear();
+      world.pause();
       std::vector<distributed::StepRecord> records;
       std::vector<rlwe::Ciphertext> own_outputs = distributed::evaluate_distributed(
           *group, setup->server->evaluator(first % moduli), setup->compiled, std::move(own),
@@ -320,9 +369,11 @@ int run_root(Communicator& comm, std::span<char* const> arguments) {
       std::fill(send_to.begin(), send_to.end(), 0);
       for (uint64_t u = first + 1; u < last; ++u)
         receive_from[static_cast<size_t>(schedule.leader(static_cast<int>(u - first)))] = 1;
+      world.resume();
       std::vector<Bytes> received =
           comm.exchange(std::vector<std::span<const uint8_t>>(ranks), send_to, receive_from,
                         "the outputs of the group leaders");
+      world.add();
       for (uint64_t u = first; u < last; ++u) {  // in unit order: the re-randomisation's order
         const size_t i = u % moduli, b = u / moduli;
         std::vector<rlwe::Ciphertext> outputs;
@@ -418,12 +469,15 @@ int run_worker(Communicator& comm) {
       const size_t i = busy ? u % work.moduli : 0;
       std::vector<char> send_to(ranks, 0), receive_from(ranks, 0);
       receive_from[0] = leader && busy && my_group != 0;
+      WorldStep world(comm, totals, schedule.groups > 1);
       std::vector<Bytes> received =
           comm.exchange(nothing, send_to, receive_from, "a unit from rank 0");
       std::vector<rlwe::Ciphertext> outputs;
+      std::vector<rlwe::Ciphertext> in;
+      if (busy && receive_from[0])
+        in = distributed::read_ciphertexts(received[0], contexts[i]->ring());
+      world.pause();
       if (busy) {
-        std::vector<rlwe::Ciphertext> in;
-        if (receive_from[0]) in = distributed::read_ciphertexts(received[0], contexts[i]->ring());
         std::vector<distributed::StepRecord> records;
         outputs = distributed::evaluate_distributed(*group, evaluators[i], compiled, std::move(in),
                                                     work.threads, work.split, &records);
@@ -438,7 +492,9 @@ int run_worker(Communicator& comm) {
         sends[0] = bytes;
         send_to[0] = 1;
       }
+      world.resume();
       comm.exchange(sends, send_to, receive_from, "sending the outputs to rank 0");
+      world.add();
     }
     report(comm, totals, my_units, schedule.units);
   } catch (const std::exception& e) {

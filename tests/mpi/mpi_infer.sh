@@ -2,8 +2,9 @@
 # Distributed infer (issue 20) at a test-only small ring, on this machine's cores (oversubscribed):
 #  1. 1, 2 and 4 ranks give, for a file of one batch and one of several, scores equal byte for
 #     byte to one process's (--seed: the same re-randomisation; same_ciphertexts.py ignores only
-#     the file's own id and what depends on it) and decrypting to the same CSV (4 ranks on
-#     several batches with --split outputs, the other split of the dense layers);
+#     the file's own id and what depends on it) and decrypting to the same CSV (on several
+#     batches: 2 ranks as 2 groups, whole units per rank; 4 ranks with --split outputs, the other
+#     split of the dense layers);
 #  2. bad input is refused on rank 0 before any work, with one message and no output;
 #  3. a rank killed mid-run ends the job with an error and no output file;
 #  4. a stalled rank (SIGSTOP) trips the watchdog of the others: a clear error, no output file.
@@ -64,10 +65,11 @@ for file in one several; do
     --scores "$work/$file.single.csv"
   for ranks in 1 2 4; do
     out=$work/$file.$ranks.ct
-    split=auto
-    [ "$file.$ranks" = several.4 ] && split=outputs
+    options=()
+    [ "$file.$ranks" = several.2 ] && options=(--groups 2)
+    [ "$file.$ranks" = several.4 ] && options=(--split outputs)
     run "mpi_${file}_$ranks" "${launcher[@]}" -n "$ranks" "$exe" infer --keys "$work/server" \
-      --in "$work/$file.ct" --out "$out" --threads 1 --seed 5 --split "$split"
+      --in "$work/$file.ct" --out "$out" --threads 1 --seed 5 "${options[@]}"
     grep -q "on $ranks ranks" "$work/mpi_${file}_$ranks.log" ||
       fail "$file, $ranks ranks: infer did not run distributed"
     "$python" "$same" "$work/$file.single.ct" "$out" >"$work/same.log" ||
@@ -78,7 +80,8 @@ for file in one several; do
       fail "$file, $ranks ranks: decrypted scores differ from one process's"
   done
 done
-grep -q "(dense): linear, partial sums" "$work/mpi_several_2.log" || fail "auto: no partial sums"
+grep -q "(dense): linear, partial sums" "$work/mpi_one_2.log" || fail "auto: no partial sums"
+grep -q "in 2 group(s)" "$work/mpi_several_2.log" || fail "--groups 2 not used"
 grep -q "(dense): linear, outputs" "$work/mpi_several_4.log" || fail "--split outputs not used"
 # The check can fail: another seed gives other ciphertexts.
 run single_other_seed "$exe" infer --keys "$work/server" --in "$work/one.ct" \
@@ -100,8 +103,8 @@ expect_refused() {  # NAME EXPECTED_TEXT ARGUMENTS...
 }
 expect_refused refused_public_key_as_images "not encrypted images\|holds\|kind" \
   --keys "$work/server" --in "$work/server/public.key"
-expect_refused refused_split "expected auto, outputs or partial-sums" --keys "$work/server" \
-  --in "$work/one.ct" --split rows
+expect_refused refused_groups "groups 3 needs at least as many ranks" --keys "$work/server" \
+  --in "$work/one.ct" --groups 3
 
 # Starts infer on 2 ranks in the background, waits for rank 0 to say the work began, and sets
 # mpirun_pid and rank1_pid.
