@@ -169,8 +169,9 @@ struct StepTotals {
   }
 };
 
-// Times the world exchanges of one round (units to the group leaders and their outputs back) as
-// one more step, when there are several groups.
+// Times the world part of one round as one more step, when there are several groups: on rank 0
+// reading the batches the round needs (checksums included) and sending the units to the group
+// leaders, then their outputs back; on the others, waiting for and receiving them.
 class WorldStep {
  public:
   WorldStep(const Communicator& comm, StepTotals& totals, bool enabled)
@@ -188,7 +189,7 @@ class WorldStep {
   }
   void add() {
     if (!enabled_) return;
-    totals_.add({{"units to and from group leaders",
+    totals_.add({{"rank 0 reads; units to and from group leaders",
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(),
                   distributed::process_cpu_seconds() - cpu_, comm_.bytes_sent() - bytes_}});
   }
