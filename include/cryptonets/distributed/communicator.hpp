@@ -1,5 +1,5 @@
-// The MPI plumbing of distributed inference (Open MPI, MPI 3.1): byte messages between ranks of
-// MPI_COMM_WORLD, every wait watched by a watchdog.
+// The MPI plumbing of distributed inference (Open MPI, MPI 3.1): byte messages between the ranks
+// of MPI_COMM_WORLD or of a part of it (split), every wait watched by one watchdog.
 //
 // Waits poll (MPI_Test, then a short sleep) instead of blocking in MPI: Open MPI's blocking waits
 // spin on a core, and on an oversubscribed machine a spinning rank takes the core from the ranks

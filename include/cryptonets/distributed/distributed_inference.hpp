@@ -1,5 +1,6 @@
-// The network of one unit (one batch under one plaintext modulus) evaluated by all ranks of
-// MPI_COMM_WORLD together (issue 20). Rank 0 holds the input ciphertexts and receives the outputs;
+// The network of one unit (one batch under one plaintext modulus) evaluated by all ranks of a
+// communicator together (issue 20): the world, or one group of --groups. Its rank 0 holds the
+// input ciphertexts and receives the outputs;
 // the split of each layer is described in partition.hpp. The outputs equal, word for word and with
 // the same noise estimates and flags, those of the single-process runtime
 // (encrypted_arithmetic.hpp: the deferred-relinearisation schedule, the fused kernel), before
