@@ -447,7 +447,7 @@ int run_worker(Communicator& comm) {
     std::vector<yashe::Evaluator> evaluators;
     {
       const PrivateDirectory directory;
-      contexts = load_parameter_set(directory.write("params", parameter_bytes));
+      contexts = load_parameter_set<yashe::Scheme>(directory.write("params", parameter_bytes));
       std::vector<yashe::EvaluationKey> keys =
           load_evaluation_keys(directory.write("evaluation.key", key_bytes), contexts);
       for (size_t i = 0; i < contexts.size(); ++i)
