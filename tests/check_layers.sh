@@ -2,7 +2,7 @@
 # The layer order of README.md ("Layout"): a layer includes only from itself and the layers before
 # it, never from a sibling of the same rank, and training/ includes no cryptography at all.
 #   arith -> ring -> random -> rlwe -> {yashe, bfv} -> encoding -> model -> {training, inference} -> io
-#   -> service -> cli
+#   -> {service, distributed} -> cli
 # Usage: check_layers.sh SOURCE_ROOT. Prints each violation (file, line, included header); exit 1 if any.
 set -eu
 root=${1:-.}
@@ -12,7 +12,7 @@ rank() {
   case $1 in
     arith) echo 0 ;; ring) echo 1 ;; random) echo 2 ;; rlwe) echo 3 ;;
     yashe | bfv) echo 4 ;; encoding) echo 5 ;; model) echo 6 ;;
-    training | inference) echo 7 ;; io) echo 8 ;; service) echo 9 ;; cli) echo 10 ;;
+    training | inference) echo 7 ;; io) echo 8 ;; service | distributed) echo 9 ;; cli) echo 10 ;;
     *) echo "" ;;
   esac
 }

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -15,6 +17,11 @@
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/model/range.hpp"
+#include "infer_setup.hpp"
+
+#ifdef CRYPTONETS_WITH_MPI
+#include "cryptonets/distributed/communicator.hpp"
+#endif
 
 using cryptonets::inference::BasicInferenceOptions;
 using cryptonets::inference::EncryptedBatch;
@@ -70,7 +77,7 @@ ServerFiles server_files(const OptionParser& options) {
 template <class Scheme>
 void infer_file(const ServerFiles& files, const CompiledModel& compiled, const RangeReport& ranges,
                 const std::string& in_path, const std::string& out_path, int threads,
-                int circuit_privacy) {
+                int circuit_privacy, std::optional<uint64_t> seed) {
   // Refuses a secret key file given in place of any of the three (io/protocol_files.hpp).
   encoding::BasicServerKeys<Scheme> keys =
       load_server_keys<Scheme>(files.parameters, files.evaluation_keys, files.public_keys);
@@ -96,6 +103,8 @@ void infer_file(const ServerFiles& files, const CompiledModel& compiled, const R
   BasicInferenceOptions<Scheme> inference;
   inference.threads = threads;
   inference.circuit_privacy_bits = circuit_privacy;
+  Prng prng = seed ? Prng::insecure_seeded(*seed) : Prng::from_os_entropy();
+  inference.prng = &prng;  // one generator for every batch, in file order
   inference.progress = [&](const std::string& stage, size_t modulus, size_t done, size_t total) {
     bars.update(stage, modulus, done, total);
   };
@@ -123,7 +132,147 @@ void infer_file(const ServerFiles& files, const CompiledModel& compiled, const R
 
 }  // namespace
 
+Prng InferSetup::make_prng() const {
+  return seed ? Prng::insecure_seeded(*seed) : Prng::from_os_entropy();
+}
+
+double watchdog_seconds_in(std::span<char* const> arguments) {
+  for (size_t a = 0; a < arguments.size(); ++a) {
+    const std::string argument = arguments[a];
+    std::string value;
+    if (argument == "--watchdog" && a + 1 < arguments.size()) {
+      value = arguments[a + 1];
+    } else if (argument.starts_with("--watchdog=")) {
+      value = argument.substr(11);
+    } else {
+      continue;
+    }
+    char* end = nullptr;
+    const double seconds = std::strtod(value.c_str(), &end);
+    if (end != value.c_str() && *end == '\0' && seconds > 0) return seconds;
+  }
+  return kDefaultWatchdogSeconds;
+}
+
+std::optional<InferSetup> prepare_infer(std::span<char* const> arguments) {
+  OptionParser options(
+      "infer",
+      "Server: evaluates the model on an encrypted batch file from cryptonets encrypt and writes\n"
+      "the encrypted scores (the same file format, one ciphertext per output and modulus, same\n"
+      "batches and first image index, and the images file's id). Every score is re-randomised\n"
+      "with the public key (a fresh encryption of zero added) and the file carries no noise\n"
+      "estimate. Needs the parameter set, the evaluation keys and the public keys, never the\n"
+      "secret key: it refuses a --secret-key, a secret key file in place of another, and a key\n"
+      "directory that holds secret.key. The model's output range and its predicted noise\n"
+      "budget are checked against the keys before any work.\n"
+      "Under mpirun (mpirun -n K cryptonets infer ...) the ranks share the work of every batch\n"
+      "and plaintext modulus; rank 0 reads and writes the files and the scores decrypt to\n"
+      "exactly those of one process (README: running on several hosts).");
+  options.add_value("keys", "DIR", "server key directory: params and evaluation.key only");
+  options.add_value("params", "FILE", "parameter set (instead of --keys)");
+  options.add_value("evaluation-key", "FILE", "evaluation keys (instead of --keys)");
+  options.add_value("public-key", "FILE",
+                    "public keys, to re-randomise the scores (instead of --keys)");
+  options.add_value("secret-key", "FILE", "refused: the server never takes a secret key");
+  options.add_value("model", "FILE", "integer model", default_data_directory() + "/model.txt");
+  options.add_value("in", "FILE", "encrypted images from cryptonets encrypt", std::nullopt, true);
+  options.add_value("out", "FILE", "encrypted scores to write", std::nullopt, true);
+  options.add_value("circuit-privacy", "BITS",
+                    "hide the computation from the client: noise flooding to statistical distance "
+                    "2^-BITS (keys from keygen --circuit-privacy BITS; 0: re-randomise only)",
+                    "0");
+  options.add_value("seed", "S",
+                    "INSECURE: derive the scores' re-randomisation noise from S (tests and "
+                    "reproduction only: identical runs then give identical ciphertexts)");
+  options.add_value("split", "auto|outputs|partial-sums",
+                    "under mpirun: how a linear layer whose inputs are spread over the ranks is "
+                    "split (auto: the one that sends fewer ciphertexts)",
+                    "auto");
+  options.add_value("groups", "G",
+                    "under mpirun: split the ranks into G groups that take whole units (batch x "
+                    "plaintext modulus) G at a time; each unit is spread over its group's ranks",
+                    "1");
+  options.add_value("watchdog", "SECONDS",
+                    "under mpirun: a rank that waits longer than this for another ends the job "
+                    "with an error and no output",
+                    "600");
+  add_threads_option(options);
+  if (!options.parse(arguments)) return std::nullopt;
+
+  InferSetup setup;
+  const ServerFiles files = server_files(options);
+  const std::string in_path = options.text("in");
+  setup.out_path = options.text("out");
+  for (const std::string& path :
+       {files.parameters, files.evaluation_keys, files.public_keys, in_path})
+    refuse_secret_key_file(path);
+  setup.threads = cli::threads_option(options);
+  setup.circuit_privacy = static_cast<int>(options.integer("circuit-privacy", 0, 128));
+  if (options.has("seed")) {
+    std::fprintf(stderr,
+                 "WARNING: --seed makes the scores' re-randomisation predictable: INSECURE, for "
+                 "tests and reproduction only\n");
+    setup.seed = static_cast<uint64_t>(options.integer("seed", 0, INT64_MAX));
+  }
+  try {
+    setup.split = distributed::parse_split_choice(options.text("split"));
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("--") + e.what());
+  }
+  setup.watchdog_seconds = options.real("watchdog", 1e-3, 1e9);
+  setup.groups = static_cast<int>(options.integer("groups", 1, 4096));
+  setup.model_path = options.text("model");
+  setup.parameters_path = files.parameters;
+  setup.evaluation_keys_path = files.evaluation_keys;
+
+  setup.model = load_model(setup.model_path);
+  setup.compiled = compile_model(setup.model);
+  setup.contexts = load_parameter_set<yashe::Scheme>(files.parameters);
+  if (protocol_file_scheme(files.parameters) != SchemeId::kYashe) {
+    throw std::runtime_error(
+        "distributed infer (mpirun) runs YASHE' key sets only so far; run BFV in one process");
+  }
+  require_plaintext_moduli(track_ranges(setup.model), plaintext_moduli_of(setup.contexts));
+
+  std::vector<yashe::EvaluationKey> evaluation_keys =
+      load_evaluation_keys(files.evaluation_keys, setup.contexts);
+  setup.key_ids = key_ids_of(evaluation_keys);
+  std::vector<yashe::PublicKey> public_keys = load_public_keys(files.public_keys, setup.contexts);
+  require_one_key_set({files.parameters, files.evaluation_keys, files.public_keys});
+  setup.reader = std::make_unique<CiphertextFileReader>(in_path, setup.contexts, setup.key_ids);
+  const ProtocolHeader& header = setup.reader->header();
+  if (header.values != setup.compiled.input_size) {
+    throw std::runtime_error("file '" + in_path + "' holds " + std::to_string(header.values) +
+                             " ciphertexts per image, the model takes " +
+                             std::to_string(setup.compiled.input_size) +
+                             " inputs (is it not encrypted images from cryptonets encrypt?)");
+  }
+  setup.server = std::make_unique<encoding::CrtEncryptionSet>(
+      setup.contexts, std::move(public_keys), std::move(evaluation_keys));
+  require_noise_budget(*setup.server, setup.compiled, setup.circuit_privacy);  // before any work
+
+  // The scores are of the same images: decrypt matches them to labels by this first index.
+  setup.writer = std::make_unique<CiphertextFileWriter>(
+      setup.out_path, setup.contexts, setup.key_ids, header.first_image, header.images,
+      header.batch_size, setup.compiled.output_size, header.file_id);
+  return setup;
+}
+
 int run_infer(std::span<char* const> arguments) {
+#ifdef CRYPTONETS_WITH_MPI
+  if (distributed::launched_by_mpi()) return run_infer_distributed(arguments);
+#else
+  // Without MPI every rank of an mpirun would do the whole job and write the same file.
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
+    const char* ranks = std::getenv(name);
+    if (ranks != nullptr && std::string(ranks) != "1") {
+      throw std::runtime_error(
+          "started by mpirun on " + std::string(ranks) +
+          " ranks, but this cryptonets was built without MPI (meson feature mpi: install Open "
+          "MPI, tests/install-deps.sh, and rebuild); run one process instead");
+    }
+  }
+#endif
   OptionParser options(
       "infer",
       "Server: evaluates the model on an encrypted batch file from cryptonets encrypt and writes\n"
@@ -148,6 +297,9 @@ int run_infer(std::span<char* const> arguments) {
                     "hide the computation from the client: noise flooding to statistical distance "
                     "2^-BITS (keys from keygen --circuit-privacy BITS; 0: re-randomise only)",
                     "0");
+  options.add_value("seed", "S",
+                    "INSECURE: derive the scores' re-randomisation noise from S (tests and "
+                    "reproduction only: identical runs then give identical ciphertexts)");
   add_threads_option(options);
   if (!options.parse(arguments)) return kExitSuccess;
 
@@ -159,15 +311,24 @@ int run_infer(std::span<char* const> arguments) {
       options, {"out"}, {"in", "model", "params", "evaluation-key", "public-key", "secret-key"});
   const int threads = cli::threads_option(options);
   const int circuit_privacy = static_cast<int>(options.integer("circuit-privacy", 0, 128));
+  std::optional<uint64_t> seed;
+  if (options.has("seed")) {
+    std::fprintf(stderr,
+                 "WARNING: --seed makes the scores' re-randomisation predictable: INSECURE, for "
+                 "tests and reproduction only\n");
+    seed = static_cast<uint64_t>(options.integer("seed", 0, INT64_MAX));
+  }
 
   const Model model = load_model(options.text("model"));
   const CompiledModel compiled = compile_model(model);
   const RangeReport ranges = track_ranges(model);
   // The scheme is the parameter set's (every file records it; the others must agree).
   if (protocol_file_scheme(files.parameters) == SchemeId::kBfv) {
-    infer_file<bfv::Scheme>(files, compiled, ranges, in_path, out_path, threads, circuit_privacy);
+    infer_file<bfv::Scheme>(files, compiled, ranges, in_path, out_path, threads, circuit_privacy,
+                            seed);
   } else {
-    infer_file<yashe::Scheme>(files, compiled, ranges, in_path, out_path, threads, circuit_privacy);
+    infer_file<yashe::Scheme>(files, compiled, ranges, in_path, out_path, threads, circuit_privacy,
+                              seed);
   }
   return kExitSuccess;
 }

@@ -130,6 +130,27 @@ void check_inputs(const Evaluator& evaluator, std::span<const rlwe::Ciphertext> 
 
 }  // namespace
 
+double linear_output_noise_log2(const model::LinearMap& map, size_t o,
+                                std::span<const double> input_noise) {
+  double bound = 0;  // Σ |w|·2^noise, relative to the largest input noise
+  double largest_noise = -1e300;
+  for (const auto& term : map.terms_of(o))
+    largest_noise = std::max(largest_noise, input_noise[term.input]);
+  for (const auto& term : map.terms_of(o)) {
+    bound += std::fabs(static_cast<double>(term.weight)) *
+             std::exp2(input_noise[term.input] - largest_noise);
+  }
+  return bound > 0 ? largest_noise + std::log2(bound) : -1e9;
+}
+
+bool linear_output_transparent(const model::LinearMap& map, size_t o,
+                               std::span<const char> input_transparent) {
+  bool transparent = true;
+  for (const auto& term : map.terms_of(o))
+    transparent = transparent && input_transparent[term.input] != 0;
+  return transparent;
+}
+
 template <class Evaluator>
 std::vector<rlwe::Ciphertext> fused_linear_combinations(const Evaluator& evaluator,
                                                         const LinearMap& map,
@@ -160,25 +181,21 @@ std::vector<rlwe::Ciphertext> fused_linear_combinations(const Evaluator& evaluat
   }
   const size_t chunk = size_t{1} << std::min(30, 125 - 2 * largest_bits);
 
+  std::vector<double> input_noise;
+  std::vector<char> input_transparent;
+  for (const rlwe::Ciphertext& c : inputs) {
+    input_noise.push_back(c.noise_log2);
+    input_transparent.push_back(c.transparent);
+  }
   std::vector<rlwe::Ciphertext> outputs(map.outputs);
   for (size_t o = 0; o < map.outputs; ++o) {
     for (size_t p = 0; p < parts; ++p)
       outputs[o].parts.emplace_back(ctx.ring(), PolyForm::coefficient);
     outputs[o].degree = inputs[0].degree;
     outputs[o].key_id = inputs[0].key_id;
-    double bound = 0;  // Σ |w|·2^noise, relative to the largest input noise
-    double largest_noise = -1e300;
-    for (const auto& term : map.terms_of(o))
-      largest_noise = std::max(largest_noise, inputs[term.input].noise_log2);
-    for (const auto& term : map.terms_of(o)) {
-      bound += std::fabs(static_cast<double>(term.weight)) *
-               std::exp2(inputs[term.input].noise_log2 - largest_noise);
-    }
-    outputs[o].noise_log2 = bound > 0 ? largest_noise + std::log2(bound) : -1e9;
+    outputs[o].noise_log2 = linear_output_noise_log2(map, o, input_noise);
     // No terms (an exact zero), or only transparent inputs: no encryption randomness.
-    outputs[o].transparent = true;
-    for (const auto& term : map.terms_of(o))
-      outputs[o].transparent = outputs[o].transparent && inputs[term.input].transparent;
+    outputs[o].transparent = linear_output_transparent(map, o, input_transparent);
   }
 
   std::atomic<size_t> finished{0};

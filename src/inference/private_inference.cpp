@@ -350,23 +350,27 @@ EncryptedBatch infer(const encoding::BasicCrtEncryptionSet<Scheme>& keys,
     result.values[i] =
         evaluate(model, std::exchange(batch.values[i], {}), arithmetic, observe_step);
     arithmetic.relinearize_all(result.values[i]);  // a network ending in a square
-    // Every output re-randomised with the public key (and, under YASHE', flooded for circuit
-    // privacy when asked): none leaves transparent or carrying a trace of the computation.
-    const auto& encryptor = keys.encryptor(i);
-    for (rlwe::Ciphertext& c : result.values[i]) {
-      if constexpr (std::is_same_v<Scheme, yashe::Scheme>) {
-        const yashe::NoiseModel& noise = keys.evaluator(i).noise_model();
-        const double width =
-            options.circuit_privacy_bits > 0
-                ? noise.flooding_width_log2(c.noise_log2, options.circuit_privacy_bits)
-                : 0;
-        encryptor.rerandomize_inplace(c, prng, width);
-      } else {
-        encryptor.rerandomize_inplace(c, prng);
-      }
-    }
+    rerandomize_outputs(keys, i, result.values[i], options.circuit_privacy_bits, prng);
   }
   return result;
+}
+
+template <class Scheme>
+void rerandomize_outputs(const encoding::BasicCrtEncryptionSet<Scheme>& keys, size_t modulus,
+                         std::vector<rlwe::Ciphertext>& outputs, int circuit_privacy_bits,
+                         Prng& prng) {
+  const auto& encryptor = keys.encryptor(modulus);
+  for (rlwe::Ciphertext& c : outputs) {
+    if constexpr (std::is_same_v<Scheme, yashe::Scheme>) {
+      const yashe::NoiseModel& noise = keys.evaluator(modulus).noise_model();
+      const double width = circuit_privacy_bits > 0
+                               ? noise.flooding_width_log2(c.noise_log2, circuit_privacy_bits)
+                               : 0;
+      encryptor.rerandomize_inplace(c, prng, width);
+    } else {
+      encryptor.rerandomize_inplace(c, prng);
+    }
+  }
 }
 
 template <class Scheme>
@@ -471,6 +475,8 @@ std::vector<std::vector<mpz_class>> plain_scores(const CompiledModel& model,
   template EncryptedBatch infer<SCHEME>(const encoding::BasicCrtEncryptionSet<SCHEME>&,           \
                                         const CompiledModel&, EncryptedBatch,                     \
                                         const BasicInferenceOptions<SCHEME>&);                    \
+  template void rerandomize_outputs<SCHEME>(const encoding::BasicCrtEncryptionSet<SCHEME>&,       \
+                                            size_t, std::vector<rlwe::Ciphertext>&, int, Prng&);  \
   template std::vector<std::vector<mpz_class>> decrypt_scores<SCHEME>(                            \
       const encoding::BasicCrtDecryptionSet<SCHEME>&, const EncryptedBatch&, const mpz_class&,    \
       const StageObserver&);

@@ -93,6 +93,15 @@ std::vector<rlwe::Ciphertext> fused_linear_combinations(const Evaluator& evaluat
                                                         int threads,
                                                         const LayerProgress& progress = {},
                                                         LinearKernel kernel = LinearKernel::best);
+// The bookkeeping of output o of `map` from its inputs' (the fused kernel's, and the distributed
+// runtime's for an output reduced from partial sums, distributed/partial_sums.hpp): the noise
+// estimate m + log2 Σ_j |w_oj|·2^(ν_j − m), m = max_j ν_j (each term's noise scaled by its weight,
+// summed as a worst case), −1e9 for an empty row (an exact zero); transparent iff every input of
+// the row is (also for an empty row). input_noise / input_transparent: one entry per map input.
+double linear_output_noise_log2(const model::LinearMap& map, size_t o,
+                                std::span<const double> input_noise);
+bool linear_output_transparent(const model::LinearMap& map, size_t o,
+                               std::span<const char> input_transparent);
 // Whether `kernel` can run `map` on this CPU (avx2, avx512: the CPU has the instructions and
 // every |w| < 2^20).
 bool linear_kernel_applies(LinearKernel kernel, const model::LinearMap& map);

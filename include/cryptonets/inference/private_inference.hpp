@@ -147,6 +147,16 @@ EncryptedBatch infer(const encoding::BasicCrtEncryptionSet<Scheme>& keys,
                      const model::CompiledModel& model, EncryptedBatch batch,
                      const BasicInferenceOptions<Scheme>& options);
 
+// What infer does to the outputs of plaintext modulus `modulus` before they leave the server:
+// each re-randomised with the public key (a fresh encryption of zero added), in order, from
+// `prng`; under YASHE' with circuit_privacy_bits > 0, flooded instead (yashe/noise_model.hpp).
+// The distributed runtime's rank 0 calls it on the gathered outputs, so that a seeded run gives
+// the same bytes as one process.
+template <class Scheme>
+void rerandomize_outputs(const encoding::BasicCrtEncryptionSet<Scheme>& keys, size_t modulus,
+                         std::vector<rlwe::Ciphertext>& outputs, int circuit_privacy_bits,
+                         Prng& prng);
+
 // Client: scores[s][c] = output c of image s, exact, for s < batch.images. `output_bound` is the
 // range-tracking bound of the outputs (track_ranges(model).output().bound); a value outside it can
 // only come from a wrap or damage and throws std::runtime_error, as do exhausted noise and a

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Distributed infer (issue 20) on this machine: one full batch of the shipped model at the default
+# preset (YASHE', n = 8192, two plaintext moduli), in one process and under mpirun with 1, 2 and 4
+# ranks of one thread each (auto split), with --split outputs on 2 and 4 ranks (the other split
+# of the dense layers), and with --groups 2 on 2 and 4 ranks (whole units per group). Every run's scores must decrypt to the single-process run's (checked).
+# Writes the runs' reports to bench/results/distributed.log; bench/results/distributed.md discusses
+# them.
+#
+#   bash bench/distributed.sh [build-dir] [images]      (defaults: build, 8192 = one full batch)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=$(realpath "${1:-build}")
+images=${2:-8192}
+log=bench/results/distributed.log
+[ "${GROUPS_ONLY:-0}" = 1 ] && log=bench/results/distributed-groups.log
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+launcher=(mpirun --oversubscribe)
+[ "$(id -u)" = 0 ] && launcher+=(--allow-run-as-root)
+export OMP_WAIT_POLICY=passive
+exe=$build/cryptonets
+
+{
+  echo "# bash bench/distributed.sh, $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
+  echo "# flags: $(grep -m1 flags /proc/cpuinfo | grep -o 'avx2\|avx512f\|avx512ifma' | sort -u | tr '\n' ' ')"
+  echo "# $(mpirun --version | head -1); images: $images"
+} >"$log"
+"$exe" keygen --out-dir "$work/client" --profile data/model.profile >/dev/null
+mkdir "$work/server"
+cp "$work/client/params" "$work/client/evaluation.key" "$work/client/public.key" "$work/server/"
+"$exe" encrypt --keys "$work/client" --images data/mnist/t10k-images-idx3-ubyte.gz \
+  --count "$images" --out "$work/images.ct" --threads 2 >/dev/null
+
+run() {  # NAME COMMAND...
+  local name=$1
+  shift
+  echo "## $name (load average before: $(cut -d' ' -f1-3 /proc/loadavg))" >>"$log"
+  local start=$EPOCHREALTIME
+  "$@" --keys "$work/server" --in "$work/images.ct" --out "$work/$name.ct" 2>&1 |
+    grep -v "^WARNING\|^\[" >>"$log" || true
+  echo "wall: $(echo "$EPOCHREALTIME - $start" | bc) s" >>"$log"
+  "$exe" decrypt --keys "$work/client" --in "$work/$name.ct" --scores "$work/$name.csv" >/dev/null
+  if [ "$name" != single-1-thread ]; then
+    cmp -s "$work/single-1-thread.csv" "$work/$name.csv" || echo "SCORES DIFFER: $name" >>"$log"
+  fi
+}
+
+run single-1-thread "$exe" infer --threads 1
+if [ "${GROUPS_ONLY:-0}" != 1 ]; then  # GROUPS_ONLY=1: the reference and the --groups runs only
+  run single-2-threads "$exe" infer --threads 2
+  for ranks in 1 2 4; do
+    run "mpi-$ranks-ranks" "${launcher[@]}" -n "$ranks" "$exe" infer --threads 1
+  done
+  for ranks in 2 4; do
+    run "mpi-$ranks-ranks-split-outputs" "${launcher[@]}" -n "$ranks" "$exe" infer --threads 1 \
+      --split outputs
+  done
+fi
+for ranks in 2 4; do
+  run "mpi-$ranks-ranks-2-groups" "${launcher[@]}" -n "$ranks" "$exe" infer --threads 1 --groups 2
+done
+echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$log"
+cat "$log"

@@ -1,0 +1,165 @@
+// The MPI-free arithmetic of distributed inference (issue 20): how a unit's values are split over
+// ranks, which split a linear layer takes, and that partial sums over blocks of inputs, reduced
+// mod q, give word for word the fused kernel's outputs (with its noise estimates and flags). The
+// runs under mpirun are tests/mpi/mpi_infer.sh.
+#include <doctest/doctest.h>
+
+#include "cryptonets/distributed/partial_sums.hpp"
+#include "cryptonets/distributed/partition.hpp"
+#include "cryptonets/inference/encrypted_arithmetic.hpp"
+#include "yashe_test_support.hpp"
+
+using namespace test_support;
+using namespace cryptonets::distributed;
+using namespace cryptonets::inference;
+using cryptonets::model::LinearMap;
+
+namespace {
+
+LinearMap random_dense_map(Prng& prng, size_t inputs, size_t outputs) {
+  LinearMap map;
+  map.inputs = inputs;
+  map.outputs = outputs;
+  map.row_begin.push_back(0);
+  for (size_t o = 0; o < outputs; ++o) {
+    for (size_t j = 0; j < inputs; ++j) {
+      // Some zero weights (dropped, as compile_model drops them), a few wide ones.
+      const int64_t w = static_cast<int64_t>(sample_uniform_below(prng, 41)) - 20;
+      if (w != 0) map.terms.push_back({static_cast<uint32_t>(j), j % 7 == 3 ? w << 40 : w});
+    }
+    map.row_begin.push_back(map.terms.size());
+    map.bias.push_back(static_cast<int64_t>(o) - 3);
+  }
+  return map;
+}
+
+void check_same(const Ciphertext& a, const Ciphertext& b) {
+  REQUIRE(a.parts.size() == b.parts.size());
+  for (size_t p = 0; p < a.parts.size(); ++p)
+    CHECK(a.parts[p] == b.parts[p]);
+  CHECK(a.degree == b.degree);
+  CHECK(a.key_id == b.key_id);
+  CHECK(a.noise_log2 == b.noise_log2);  // bit for bit: the flooding width depends on it
+  CHECK(a.transparent == b.transparent);
+}
+
+// Partial sums of every block of K ranks, reduced, against the fused kernel on the whole map.
+void check_partial_sums_reduce_exactly(const Parameters& params, size_t inputs, size_t outputs) {
+  SchemeFixture scheme(params, 2020);
+  const Evaluator& evaluator = scheme.evaluator;
+  BasicEncryptedArithmetic<Evaluator> ops(evaluator, 1);
+  std::vector<Ciphertext> values;
+  for (size_t j = 0; j < inputs; ++j)
+    values.push_back(scheme.encrypt(scheme.random()));
+  const LinearMap map = random_dense_map(scheme.prng, inputs, outputs);
+  for (int degree : {1, 2}) {
+    if (degree == 2) {
+      for (Ciphertext& c : values)
+        ops.square_unrelinearized(c);  // a dense layer after a square sums degree-2 values
+    }
+    // Bookkeeping that differs between inputs: noise estimates, two transparent inputs.
+    for (size_t j = 0; j < inputs; ++j)
+      values[j].noise_log2 += static_cast<double>(j % 5) * 0.37;
+    values[1].transparent = values[inputs - 1].transparent = true;
+    std::vector<double> noise;
+    std::vector<char> transparent;
+    for (const Ciphertext& c : values) {
+      noise.push_back(c.noise_log2);
+      transparent.push_back(c.transparent);
+    }
+    const std::vector<Ciphertext> whole = fused_linear_combinations(evaluator, map, values, 1);
+    for (int ranks : {1, 2, 3, 4, 7}) {
+      CAPTURE(degree);
+      CAPTURE(ranks);
+      std::vector<std::vector<Ciphertext>> partials;
+      for (int r = 0; r < ranks; ++r) {
+        const Block block = block_of(inputs, ranks, r);
+        partials.push_back(fused_linear_combinations(
+            evaluator, restrict_inputs(map, block),
+            std::span<const Ciphertext>(values).subspan(block.begin, block.size()), 1));
+      }
+      for (size_t o = 0; o < outputs; ++o) {
+        Ciphertext sum = partials[0][o];
+        for (int r = 1; r < ranks; ++r)
+          add_residues(sum, partials[static_cast<size_t>(r)][o], evaluator.context().q_base());
+        sum.noise_log2 = linear_output_noise_log2(map, o, noise);
+        sum.transparent = linear_output_transparent(map, o, transparent);
+        check_same(sum, whole[o]);
+      }
+      // The outputs split: each rank's rows alone.
+      for (int r = 0; r < ranks; ++r) {
+        const Block block = block_of(outputs, ranks, r);
+        const std::vector<Ciphertext> rows =
+            fused_linear_combinations(evaluator, select_rows(map, block), values, 1);
+        REQUIRE(rows.size() == block.size());
+        for (size_t o = block.begin; o < block.end; ++o)
+          check_same(rows[o - block.begin], whole[o]);
+      }
+    }
+    // The bytes of a message give back the same ciphertexts; a short message is refused.
+    std::vector<uint8_t> bytes;
+    append_ciphertexts(bytes, whole);
+    const std::vector<Ciphertext> back = read_ciphertexts(bytes, evaluator.context().ring());
+    REQUIRE(back.size() == whole.size());
+    for (size_t o = 0; o < outputs; ++o)
+      check_same(back[o], whole[o]);
+    bytes.pop_back();
+    CHECK_THROWS_AS(read_ciphertexts(bytes, evaluator.context().ring()), std::runtime_error);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("Blocks of items over ranks are contiguous, cover every item once, differ by at most 1") {
+  for (size_t count = 0; count <= 40; ++count) {
+    for (int ranks = 1; ranks <= 17; ++ranks) {
+      size_t next = 0, smallest = count, largest = 0;
+      for (int r = 0; r < ranks; ++r) {
+        const Block block = block_of(count, ranks, r);
+        CHECK(block.begin == next);
+        next = block.end;
+        smallest = std::min(smallest, block.size());
+        largest = std::max(largest, block.size());
+        for (size_t item = block.begin; item < block.end; ++item)
+          CHECK(owner_of(count, ranks, item) == r);
+      }
+      CHECK(next == count);
+      CHECK(largest - smallest <= 1);
+    }
+  }
+  CHECK(block_of(845, 4, 0).size() == 212);
+  CHECK(block_of(845, 4, 3).size() == 211);
+  CHECK_THROWS_AS(block_of(10, 2, 2), std::invalid_argument);
+  CHECK_THROWS_AS(block_of(10, 0, 0), std::invalid_argument);
+}
+
+TEST_CASE("A linear layer takes the split that sends fewer ciphertexts") {
+  // Replicated inputs (the first layer, after the broadcast): the outputs split sends nothing.
+  CHECK(choose_split(SplitChoice::automatic, true, 784, 845, 4) == LinearSplit::outputs);
+  CHECK(choose_split(SplitChoice::partial_sums, true, 784, 845, 4) == LinearSplit::outputs);
+  CHECK(ciphertexts_sent_per_rank(LinearSplit::outputs, true, 784, 845, 4) == 0);
+  // CryptoNets' 845 → 100 layer on 4 ranks: gathering the inputs sends 212 · 3 ciphertexts per
+  // rank, the partial sums 100 − 25 = 75.
+  CHECK(ciphertexts_sent_per_rank(LinearSplit::outputs, false, 845, 100, 4) == 636);
+  CHECK(ciphertexts_sent_per_rank(LinearSplit::partial_sums, false, 845, 100, 4) == 75);
+  CHECK(choose_split(SplitChoice::automatic, false, 845, 100, 4) == LinearSplit::partial_sums);
+  CHECK(choose_split(SplitChoice::automatic, false, 100, 10, 16) == LinearSplit::partial_sums);
+  // A layer that widens (10 → 100) gathers its inputs instead.
+  CHECK(choose_split(SplitChoice::automatic, false, 10, 100, 4) == LinearSplit::outputs);
+  CHECK(choose_split(SplitChoice::outputs, false, 845, 100, 4) == LinearSplit::outputs);
+  CHECK(ciphertexts_sent_per_rank(LinearSplit::partial_sums, false, 845, 100, 1) == 0);
+  CHECK(parse_split_choice("partial-sums") == SplitChoice::partial_sums);
+  CHECK_THROWS_AS(parse_split_choice("rows"), std::invalid_argument);
+}
+
+TEST_CASE(
+    "Partial sums over blocks of inputs, reduced mod q, equal the fused kernel word for word") {
+  const size_t n = 1024;
+  check_partial_sums_reduce_exactly(
+      Parameters::create(n, 7, 55, generate_ntt_primes(40, 1, 2 * n)[0]), 23, 6);
+}
+
+TEST_CASE("Partial sums reduce exactly at n = 8192, 7 primes of 55 bits" *
+          doctest::test_suite("slow")) {
+  check_partial_sums_reduce_exactly(paper_scale_parameters(), 40, 10);
+}
