@@ -34,13 +34,34 @@
 
 #include "cli_support.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
+#include "cryptonets/inference/parameter_selection.hpp"
+#include "cryptonets/inference/private_inference.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/serialize.hpp"
-#include "cryptonets/nn/parameter_selection.hpp"
-#include "cryptonets/nn/private_inference.hpp"
-#include "cryptonets/nn/range.hpp"
+#include "cryptonets/model/range.hpp"
 #include "cryptonets/yashe/security.hpp"
+
+using cryptonets::inference::decrypt_scores;
+using cryptonets::inference::encrypt_batch;
+using cryptonets::inference::EncryptedBatch;
+using cryptonets::inference::infer;
+using cryptonets::inference::InferenceOptions;
+using cryptonets::inference::kNoiseSample;
+using cryptonets::inference::ParameterChoice;
+using cryptonets::inference::plain_scores;
+using cryptonets::inference::predict_budget_over_moduli;
+using cryptonets::inference::predicted_labels;
+using cryptonets::inference::preset;
+using cryptonets::inference::StageReport;
+using cryptonets::inference::StageSummary;
+using cryptonets::inference::StageTotals;
+using cryptonets::model::compile_model;
+using cryptonets::model::CompiledModel;
+using cryptonets::model::Model;
+using cryptonets::model::plaintext_moduli_suffice;
+using cryptonets::model::RangeReport;
+using cryptonets::model::track_ranges;
 
 namespace fs = std::filesystem;
 using namespace cryptonets;
@@ -384,7 +405,7 @@ std::string moduli_description(const std::vector<uint64_t>& moduli) {
 // ---------------------------------------------------------------------------------------------
 // Runs
 
-// One row per stage of a batch, summed over the plaintext moduli (nn/private_inference).
+// One row per stage of a batch, summed over the plaintext moduli (inference/private_inference).
 using StageRow = StageTotals;
 
 struct RunResult {

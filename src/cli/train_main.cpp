@@ -12,8 +12,18 @@
 
 #include "cli_support.hpp"
 #include "cryptonets/io/idx.hpp"
-#include "cryptonets/nn/float_network.hpp"
-#include "cryptonets/nn/trainer.hpp"
+#include "cryptonets/training/float_network.hpp"
+#include "cryptonets/training/trainer.hpp"
+
+using cryptonets::training::class_count;
+using cryptonets::training::EpochReport;
+using cryptonets::training::FloatNetwork;
+using cryptonets::training::LabelledImages;
+using cryptonets::training::parameter_count;
+using cryptonets::training::require_labels_below;
+using cryptonets::training::save_float_network;
+using cryptonets::training::train_float_network;
+using cryptonets::training::TrainingOptions;
 
 namespace {
 
