@@ -44,6 +44,8 @@ struct NoisePrediction {
 // the flooding noise of NoiseModel::flooding_noise at the width flooding_width_log2(v, λ)
 // (rounded up to a whole bit, as Encryptor::rerandomize_inplace does). Throws
 // std::invalid_argument if the parameters are invalid.
+// Reference twin: the noise estimate an encrypted run carries (equal) and the noise measured with
+// the secret key (bounded by it), tests/test_parameter_selection.cpp.
 NoisePrediction predict_network_noise(const yashe::Parameters& params,
                                       const model::CompiledModel& model,
                                       int circuit_privacy_bits = 0);

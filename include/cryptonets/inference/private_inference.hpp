@@ -142,6 +142,8 @@ void require_noise_budget(const encoding::BasicCrtEncryptionSet<Scheme>& keys,
 // work, if the keyless noise model (predict_network_noise) leaves less than one bit of budget
 // under some plaintext modulus (decryption would fail). The input batch is consumed (its
 // ciphertexts are released as soon as they are used).
+// Reference twin: plain_scores (the plain integer network): decrypt_scores of infer's output
+// equals it on every image (tests/test_encrypted_network.cpp).
 template <class Scheme>
 EncryptedBatch infer(const encoding::BasicCrtEncryptionSet<Scheme>& keys,
                      const model::CompiledModel& model, EncryptedBatch batch,

@@ -85,6 +85,8 @@ struct CompiledModel {
 };
 
 // Validates the model (validate_model) and precomputes the term lists of its linear layers.
+// Reference twin: none in the library; tests/test_model.cpp evaluates every layer by direct
+// nested loops and compares.
 CompiledModel compile_model(const Model& model);
 
 template <class A>
@@ -196,7 +198,9 @@ class ModularIntegers {
   Modulus modulus_;
 };
 
-// Convenience wrappers for one image given as integers (see quantise_pixels).
+// Convenience wrappers for one image given as integers (see quantise_pixels). evaluate_plain is the
+// exact twin of the others: evaluate_modular equals it reduced mod t, and the encrypted runtime
+// (inference/) decrypts to it.
 std::vector<i128> evaluate_plain(const CompiledModel& model, std::span<const int64_t> input);
 std::vector<uint64_t> evaluate_modular(const CompiledModel& model, std::span<const int64_t> input,
                                        uint64_t plaintext_modulus);

@@ -52,7 +52,8 @@ struct RangeReport {
 int centred_bits(const mpz_class& bound);
 
 // Inputs are integers in [0, max_input] (max_input >= 0). Validates the model; the model must have
-// at least one layer.
+// at least one layer. Reference twin: none (a bound); tests/test_range.cpp checks it is never
+// exceeded on random and extreme inputs, and never looser than Σ|w|·B + |b|.
 RangeReport track_ranges(const Model& model, int64_t max_input);
 // With max_input = max_input_value(model) (a white pixel).
 RangeReport track_ranges(const Model& model);

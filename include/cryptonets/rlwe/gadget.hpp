@@ -22,6 +22,8 @@
 namespace cryptonets::rlwe {
 
 // The RNS digits y_i = [c_i·q̂_i^-1]_{q_i}, row i at i·n (c in coefficient form, base q).
+// Reference twin: the identity c ≡ Σ_d D_d(c)·g_d (mod q), checked with GMP in test_rlwe
+// (with gadget_digit_row).
 std::vector<uint64_t> rns_digits(const RnsContext& context, const RnsPoly& c);
 
 // Digit d = (i, l) of the decomposition, D_d = ⌊y_i / 2^(w·l)⌋ mod 2^w, reduced modulo the prime

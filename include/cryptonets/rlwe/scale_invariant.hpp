@@ -17,6 +17,8 @@ void check_plaintext(const RnsContext& context, const Plaintext& m);
 
 // c += Δ·[m]_t, with [m]_t the centred lift in (-t/2, t/2] (which keeps r_t(q)·m small).
 // c: coefficient form, base q; m: n coefficients in [0, t) (std::invalid_argument otherwise).
+// Reference twin: none in the library (Δ·m is one multiplication per residue); test_rlwe checks
+// that Δ·m decrypts to m with the whole gap as budget.
 void add_scaled_message(const RnsContext& context, RnsPoly& c, const Plaintext& m);
 
 // c += round(q/t·[m]_t) = Δ·[m]_t + round(r_t(q)·[m]_t / t): the message at the exact scale q/t
@@ -33,6 +35,8 @@ std::vector<uint64_t> rounded_scaled_value(const RnsContext& context, int64_t w)
 // Base extension (ModUp): the centred lift of c (base q, coefficient form) into base q ∪ B, exact
 // (HPS19 §2.2 with the exact fallback of ring/base_converter.hpp), returned in evaluation form
 // ready for the tensor product.
+// Reference twin: reference::base_convert_centered (ring/reference.hpp), through the converter it
+// uses (test_base_converter); end to end, the schemes' multiply twins.
 RnsPoly base_extend(const RnsContext& context, const RnsPoly& c);
 // The same into `lifted`, reusing its memory (RnsPoly::reset_uninitialized): for per-thread
 // scratch polynomials. lifted must not be c.
@@ -50,6 +54,7 @@ Plaintext round_to_plaintext(const RnsContext& context, const RnsPoly& x);
 
 // The invariant noise budget -log2(2‖v‖∞) in bits, for x = [key·c]_q as above, where
 // (t/q)·x = m + v + t·k; 0 when the noise has reached the message.
+// Reference twin: none (a diagnostic measurement); the noise models are checked against it.
 double invariant_noise_budget(const RnsContext& context, const RnsPoly& x);
 
 }  // namespace cryptonets::rlwe

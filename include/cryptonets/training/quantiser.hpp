@@ -121,7 +121,7 @@ PlainEvaluation evaluate_integer_model(const model::Model& model, const Labelled
 // structure quantise produces (conv 5×5 stride 2 padded top and left, square, dense, square,
 // dense): exact integer arithmetic specialised to that network, shared with sweep_quantisations.
 // Throws std::invalid_argument for any other model and std::overflow_error if a value leaves the
-// 128-bit range.
+// 128-bit range. Reference twin: evaluate_integer_model (model::evaluate_plain per image).
 PlainEvaluation evaluate_quantised_network(const model::Model& model, const LabelledImages& images,
                                            int threads = 1,
                                            const FloatNetwork* reference = nullptr);

@@ -53,6 +53,7 @@ class Decryptor {
   const Context& context() const { return *context_; }
 
   // m = [round(t/q · [f^d·c]_q)]_t, computed exactly in RNS (see encryptor.cpp).
+  // Reference twin: yashe::reference::decrypt.
   Plaintext decrypt(const Ciphertext& ct) const;
 
   // -log2(2‖v‖∞) for the invariant noise v: bits of noise left before decryption fails.

@@ -34,8 +34,10 @@ class Evaluator {
 
   // c~ = [round(t/q · c1·c2)]_q with c1·c2 the exact product of the centred lifts in
   // Z[x]/(x^n + 1) (BLLN13 §4, Mult before KeySwitch). Decrypts under f² (degree 2).
+  // Reference twin: yashe::reference::multiply_without_relinearization.
   Ciphertext multiply_without_relinearization(const Ciphertext& a, const Ciphertext& b) const;
   // KeySwitch (BLLN13 §4): [Σ_d D_d(c)·γ_d]_q, from f² back to f.
+  // Reference twin: rlwe::reference::gadget_product(context.rns(), c, γ).
   void relinearize_inplace(Ciphertext& a) const;
   Ciphertext multiply(const Ciphertext& a, const Ciphertext& b) const;
   Ciphertext square(const Ciphertext& a) const;

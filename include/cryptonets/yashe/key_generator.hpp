@@ -10,7 +10,10 @@
 namespace cryptonets::yashe {
 
 // f', g ← uniform ternary; f = t·f' + 1, resampled until invertible in R_q; h = [t·g·f^-1]_q;
-// γ_d = [f·P_d + e_d + h·s_d]_q with e_d, s_d ← χ_err.
+// γ_d = [f·P_d + e_d + h·s_d]_q with e_d, s_d ← χ_err. Draws, in order: the key id, f' (again
+// until f is invertible), g, then per digit e_d and s_d.
+// Reference twin: none (random output). h·f = t·g with g ternary is checked on data/kat's n = 16
+// keys (tests/test_kat.cpp); γ by relinearisation decrypting correctly (tests/test_yashe.cpp).
 KeySet generate_keys(const std::shared_ptr<const Context>& context, Prng& prng);
 
 // The evaluation key for an existing secret key (also used by generate_keys).

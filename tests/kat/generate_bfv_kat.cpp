@@ -1,0 +1,82 @@
+// INSECURE known-answer vector generator (fixed seeds; see data/kat/README.md). Writes the BFV
+// vector at n = 8192, the small-size vectors of both schemes (every value in full) and the first
+// outputs of the random stream and samplers, from the parameters below, spelled out explicitly in
+// each file:
+//
+//   build/tests/generate_bfv_kat DIRECTORY
+//
+// It was run once, at the commit that added these files; they are never edited afterwards, and
+// test_kat.cpp recomputes them from their own parameter lines. Rerun it only to check, into another
+// directory, and compare. (The YASHE' vectors of the earlier commit come from generate_yashe_kat.)
+#include <fstream>
+#include <iostream>
+#include <string>
+
+#include "bfv_kat.hpp"
+#include "cryptonets/arith/primes.hpp"
+
+namespace {
+
+using kat::Entries;
+
+void write(const std::string& path, const std::string& scheme, const Entries& inputs,
+           const Entries& outputs) {
+  std::ofstream out(path);
+  out << "# cryptonets known-answer vector (" << scheme
+      << "), INSECURE fixed seed: never for real data.\n"
+         "# Made by tests/kat/generate_bfv_kat.cpp, checked by tests/test_kat.cpp;\n"
+         "# format and meaning in data/kat/README.md. Never edit this file.\n";
+  out << "# ---- parameters (inputs)\n";
+  for (const auto& [k, v] : inputs)
+    out << k << " = " << v << "\n";
+  out << "# ---- outputs\n";
+  for (const auto& [k, v] : outputs)
+    out << k << " = " << v << "\n";
+  if (!out) throw std::runtime_error("cannot write " + path);
+  std::cerr << "wrote " << path << "\n";
+}
+
+Entries inputs(const std::string& kind, size_t n, const std::vector<uint64_t>& q, uint64_t t,
+               uint64_t seed) {
+  return {{"kind", kind},
+          {"n", std::to_string(n)},
+          {"q_primes", kat::join(q)},
+          {"t", std::to_string(t)},
+          {"sigma", "3.2"},
+          {"decomposition_bits", "0"},
+          {"seed", std::to_string(seed)}};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace cryptonets;
+  if (argc < 2) {
+    std::cerr << "usage: generate_bfv_kat DIRECTORY  (INSECURE fixed seeds)\n";
+    return 2;
+  }
+  const std::string dir = argv[1];
+
+  // n = 8192: the shape of the BFV preset (log2 q = 218, inside the HE standard's 128-bit bound
+  // for ternary secrets), written out: two 55-bit and two 54-bit primes, a 39-bit t.
+  std::vector<uint64_t> q = generate_ntt_primes(55, 2, 2 * 8192);
+  for (uint64_t p : generate_ntt_primes(54, 2, 2 * 8192))
+    q.push_back(p);
+  const uint64_t t = generate_ntt_primes(39, 1, 2 * 8192)[0];
+  const Entries large = inputs("bfv-scheme", 8192, q, t, 18001);
+  write(dir + "/bfv_scheme_n8192.txt", "BFV", large, kat::bfv_scheme_vector(large));
+
+  // n = 16, two 30-bit primes, t = 257 (≡ 1 mod 32): small enough to read every value.
+  const std::vector<uint64_t> small_q = generate_ntt_primes(30, 2, 2 * 16);
+  const Entries small_yashe = inputs("yashe-scheme-full", 16, small_q, 257, 18002);
+  write(dir + "/yashe_scheme_n16.txt", "YASHE'", small_yashe, kat::full_scheme_vector(small_yashe));
+  const Entries small_bfv = inputs("bfv-scheme-full", 16, small_q, 257, 18003);
+  write(dir + "/bfv_scheme_n16.txt", "BFV", small_bfv, kat::full_scheme_vector(small_bfv));
+
+  // The stream and the samplers alone, for checking another implementation step by step.
+  const Entries samplers = {
+      {"kind", "samplers"}, {"seed", "18004"}, {"q", std::to_string(small_q[0])}, {"sigma", "3.2"}};
+  write(dir + "/samplers_seed18004.txt", "random stream and samplers", samplers,
+        kat::sampler_vector(samplers));
+  return 0;
+}
