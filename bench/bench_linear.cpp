@@ -6,10 +6,13 @@
 #include <memory>
 
 #include "cryptonets/arith/primes.hpp"
-#include "cryptonets/nn/encrypted_arithmetic.hpp"
+#include "cryptonets/inference/encrypted_arithmetic.hpp"
 #include "cryptonets/random/samplers.hpp"
 #include "cryptonets/yashe/encryptor.hpp"
 #include "cryptonets/yashe/key_generator.hpp"
+
+using cryptonets::inference::fused_linear_combinations;
+using cryptonets::model::LinearMap;
 
 using namespace cryptonets;
 using namespace cryptonets::yashe;

@@ -34,13 +34,34 @@
 
 #include "cli_support.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
+#include "cryptonets/inference/parameter_selection.hpp"
+#include "cryptonets/inference/private_inference.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/serialize.hpp"
-#include "cryptonets/nn/parameter_selection.hpp"
-#include "cryptonets/nn/private_inference.hpp"
-#include "cryptonets/nn/range.hpp"
+#include "cryptonets/model/range.hpp"
 #include "cryptonets/yashe/security.hpp"
+
+using cryptonets::inference::decrypt_scores;
+using cryptonets::inference::encrypt_batch;
+using cryptonets::inference::EncryptedBatch;
+using cryptonets::inference::infer;
+using cryptonets::inference::InferenceOptions;
+using cryptonets::inference::kNoiseSample;
+using cryptonets::inference::ParameterChoice;
+using cryptonets::inference::plain_scores;
+using cryptonets::inference::predict_budget_over_moduli;
+using cryptonets::inference::predicted_labels;
+using cryptonets::inference::preset;
+using cryptonets::inference::StageReport;
+using cryptonets::inference::StageSummary;
+using cryptonets::inference::StageTotals;
+using cryptonets::model::compile_model;
+using cryptonets::model::CompiledModel;
+using cryptonets::model::Model;
+using cryptonets::model::plaintext_moduli_suffice;
+using cryptonets::model::RangeReport;
+using cryptonets::model::track_ranges;
 
 namespace fs = std::filesystem;
 using namespace cryptonets;
@@ -269,9 +290,11 @@ class PaperValues {
     if (v.value.empty()) return v.status;
     std::string text = v.value;
     if (!v.unit.empty() && v.unit != "-") text += " " + v.unit;
-    if (v.status == "abstract quoted") return text + " *";
-    if (v.status == "authors' code output") return text + " ‡";
-    if (v.status == "secondary summary") return text + " §";
+    if (v.status == "paper") return text + " *";
+    if (v.status == "authors' repo") return text + " ‡";
+    if (v.status == "secondary") return text + " §";
+    if (v.status == "code") return text + " ◊";
+    if (v.status == "derived") return text + " ≈";
     if (v.status != "verified") return text + " †";
     return text;
   }
@@ -281,7 +304,7 @@ class PaperValues {
     const auto found = values_.find(key);
     if (found == values_.end() || found->second.value.empty()) return std::nullopt;
     const PaperValue& v = found->second;
-    if (v.status != "verified" && v.status != "authors' code output") return std::nullopt;
+    if (v.status != "verified" && v.status != "authors' repo") return std::nullopt;
     try {
       size_t used = 0;
       const double x = std::stod(v.value, &used);
@@ -384,7 +407,7 @@ std::string moduli_description(const std::vector<uint64_t>& moduli) {
 // ---------------------------------------------------------------------------------------------
 // Runs
 
-// One row per stage of a batch, summed over the plaintext moduli (nn/private_inference).
+// One row per stage of a batch, summed over the plaintext moduli (inference/private_inference).
 using StageRow = StageTotals;
 
 struct RunResult {
@@ -793,10 +816,11 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
         "Networks to Encrypted Data with High Throughput and Accuracy\", ICML 2016 (PMLR 48). "
         "Written by `bench/reproduce.sh` (driver `cryptonets-reproduce`). The 'paper' columns "
         "come from `bench/paper_values.csv`; see [the paper's values](#the-papers-values) for "
-        "their sources and which are verified. Marks in the 'paper' cells: * the abstract's words, "
-        "as quoted verbatim by a secondary page; † not checked against the paper's text; "
-        "§ the paper's figure as reported by a published summary of it, not checked against "
-        "the paper's text; ‡ printed by the authors' later open-source code, not by the paper; "
+        "their sources and which are verified. Marks in the 'paper' cells: * the paper's own words "
+        "(abstract); ◊ from someone's implementation of the paper (a SEAL 1.x-era example); "
+        "§ a third party's report, not checked against the paper's text; ≈ arithmetic on "
+        "those; † not checked against the paper's text; ‡ printed by the authors' later "
+        "open-source code, not by the paper; "
         "'not verified' = no value entered because the paper's text could not be checked.\n\n";
   if (o.mode != "full") {
     md << "> **Mode: " << o.mode << ".** This is not the full run: ";

@@ -22,12 +22,28 @@
 #include "cryptonets/arith/primes.hpp"
 #include "cryptonets/arith/simd.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
+#include "cryptonets/inference/parameter_selection.hpp"
+#include "cryptonets/inference/private_inference.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
-#include "cryptonets/nn/model.hpp"
-#include "cryptonets/nn/parameter_selection.hpp"
-#include "cryptonets/nn/private_inference.hpp"
-#include "cryptonets/nn/range.hpp"
+#include "cryptonets/model/model.hpp"
+#include "cryptonets/model/range.hpp"
+
+using cryptonets::inference::decrypt_scores;
+using cryptonets::inference::encrypt_batch;
+using cryptonets::inference::EncryptedBatch;
+using cryptonets::inference::infer;
+using cryptonets::inference::InferenceOptions;
+using cryptonets::inference::ParameterChoice;
+using cryptonets::inference::plain_scores;
+using cryptonets::inference::predict_budget_over_moduli;
+using cryptonets::inference::preset;
+using cryptonets::inference::StageReport;
+using cryptonets::model::compile_model;
+using cryptonets::model::CompiledModel;
+using cryptonets::model::Model;
+using cryptonets::model::RangeReport;
+using cryptonets::model::track_ranges;
 
 using namespace cryptonets;
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "cryptonets/io/idx.hpp"
-#include "cryptonets/nn/model.hpp"
+#include "cryptonets/model/model.hpp"
 
 namespace test_support {
 
@@ -25,19 +25,19 @@ inline std::vector<int64_t> random_integers(std::mt19937_64& rng, size_t count, 
   return out;
 }
 
-inline ConvolutionLayer random_convolution(std::mt19937_64& rng, int64_t in_maps, int64_t out_maps,
-                                           int64_t kernel, int64_t stride, Padding padding,
-                                           int64_t max_weight) {
-  ConvolutionLayer conv{in_maps, out_maps, kernel, kernel, stride, stride, padding, {}, {}};
+inline model::ConvolutionLayer random_convolution(std::mt19937_64& rng, int64_t in_maps,
+                                                  int64_t out_maps, int64_t kernel, int64_t stride,
+                                                  model::Padding padding, int64_t max_weight) {
+  model::ConvolutionLayer conv{in_maps, out_maps, kernel, kernel, stride, stride, padding, {}, {}};
   conv.weights = random_integers(rng, static_cast<size_t>(out_maps * in_maps * kernel * kernel),
                                  -max_weight, max_weight);
   conv.bias = random_integers(rng, static_cast<size_t>(out_maps), -max_weight, max_weight);
   return conv;
 }
 
-inline DenseLayer random_dense(std::mt19937_64& rng, int64_t inputs, int64_t outputs,
-                               int64_t max_weight) {
-  DenseLayer dense{inputs, outputs, {}, {}};
+inline model::DenseLayer random_dense(std::mt19937_64& rng, int64_t inputs, int64_t outputs,
+                                      int64_t max_weight) {
+  model::DenseLayer dense{inputs, outputs, {}, {}};
   dense.weights =
       random_integers(rng, static_cast<size_t>(inputs * outputs), -max_weight, max_weight);
   dense.bias = random_integers(rng, static_cast<size_t>(outputs), -max_weight, max_weight);
@@ -46,18 +46,18 @@ inline DenseLayer random_dense(std::mt19937_64& rng, int64_t inputs, int64_t out
 
 // A small network of the CryptoNets family (Gilad-Bachrach et al. 2016, §4.1) on side×side
 // images: conv 5×5 stride 2 (top/left padding 1) → square → dense → square → dense.
-inline Model random_small_cryptonets_model(std::mt19937_64& rng, int64_t side, int64_t maps,
-                                           int64_t hidden, int64_t classes, int64_t max_weight,
-                                           double input_scale) {
-  Model model{Shape{1, side, side}, input_scale, {}};
-  const ConvolutionLayer conv =
-      random_convolution(rng, 1, maps, 5, 2, Padding{1, 1, 0, 0}, max_weight);
+inline model::Model random_small_cryptonets_model(std::mt19937_64& rng, int64_t side, int64_t maps,
+                                                  int64_t hidden, int64_t classes,
+                                                  int64_t max_weight, double input_scale) {
+  model::Model model{model::Shape{1, side, side}, input_scale, {}};
+  const model::ConvolutionLayer conv =
+      random_convolution(rng, 1, maps, 5, 2, model::Padding{1, 1, 0, 0}, max_weight);
   const int64_t conv_side = (side + 1 - 5) / 2 + 1;
   model.layers = {
       {conv, 1.0},
-      {SquareLayer{}, 1.0},
+      {model::SquareLayer{}, 1.0},
       {random_dense(rng, maps * conv_side * conv_side, hidden, max_weight), 1.0},
-      {SquareLayer{}, 1.0},
+      {model::SquareLayer{}, 1.0},
       {random_dense(rng, hidden, classes, max_weight), 1.0},
   };
   return model;
@@ -65,30 +65,32 @@ inline Model random_small_cryptonets_model(std::mt19937_64& rng, int64_t side, i
 
 // The CryptoNets MNIST network before merging (Gilad-Bachrach et al. 2016, Table 1) on 28×28
 // images, with random weights in [-max_weight, max_weight].
-inline Model random_cryptonets_model(std::mt19937_64& rng, int64_t max_weight, double input_scale) {
-  Model model{Shape{1, 28, 28}, input_scale, {}};
-  const ScaledMeanPoolLayer pool{3, 3, 1, 1, Padding{1, 1, 1, 1}};
+inline model::Model random_cryptonets_model(std::mt19937_64& rng, int64_t max_weight,
+                                            double input_scale) {
+  model::Model model{model::Shape{1, 28, 28}, input_scale, {}};
+  const model::ScaledMeanPoolLayer pool{3, 3, 1, 1, model::Padding{1, 1, 1, 1}};
   model.layers = {
-      {random_convolution(rng, 1, 5, 5, 2, Padding{0, 0, 1, 1}, max_weight), 1.0},  // 5×13×13
-      {SquareLayer{}, 1.0},
+      {random_convolution(rng, 1, 5, 5, 2, model::Padding{0, 0, 1, 1}, max_weight),
+       1.0},  // 5×13×13
+      {model::SquareLayer{}, 1.0},
       {pool, 1.0},
-      {random_convolution(rng, 5, 10, 5, 2, Padding{}, max_weight), 1.0},  // 10×5×5
+      {random_convolution(rng, 5, 10, 5, 2, model::Padding{}, max_weight), 1.0},  // 10×5×5
       {pool, 1.0},
-      {FlattenLayer{}, 1.0},
+      {model::FlattenLayer{}, 1.0},
       {random_dense(rng, 250, 100, max_weight), 1.0},
-      {SquareLayer{}, 1.0},
+      {model::SquareLayer{}, 1.0},
       {random_dense(rng, 100, 10, max_weight), 1.0},
   };
   return model;
 }
 
 // `count` images of the model's input size, each value uniform in [0, max_input_value(model)].
-inline std::vector<std::vector<int64_t>> random_images(std::mt19937_64& rng, const Model& model,
-                                                       size_t count) {
+inline std::vector<std::vector<int64_t>> random_images(std::mt19937_64& rng,
+                                                       const model::Model& model, size_t count) {
   std::vector<std::vector<int64_t>> images;
   for (size_t s = 0; s < count; ++s) {
     images.push_back(random_integers(rng, static_cast<size_t>(model.input_shape.size()), 0,
-                                     max_input_value(model)));
+                                     model::max_input_value(model)));
   }
   return images;
 }
@@ -113,7 +115,7 @@ inline std::filesystem::path mnist_directory() {
 }
 
 // The first `count` images of an MNIST set as the model's integer inputs (quantise_pixels).
-inline std::vector<std::vector<int64_t>> quantised_mnist_images(const Model& model,
+inline std::vector<std::vector<int64_t>> quantised_mnist_images(const model::Model& model,
                                                                 const MnistSet& set, size_t count) {
   return quantised_images(model, set.images, 0, count);
 }

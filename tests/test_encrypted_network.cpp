@@ -6,16 +6,43 @@
 
 #include "cryptonets/encoding/batch_encoder.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
+#include "cryptonets/inference/encrypted_arithmetic.hpp"
+#include "cryptonets/inference/parameter_selection.hpp"
+#include "cryptonets/inference/private_inference.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
-#include "cryptonets/nn/encrypted_arithmetic.hpp"
-#include "cryptonets/nn/parameter_selection.hpp"
-#include "cryptonets/nn/private_inference.hpp"
-#include "cryptonets/nn/range.hpp"
+#include "cryptonets/model/range.hpp"
 #include "cryptonets/yashe/encryptor.hpp"
 #include "cryptonets/yashe/key_generator.hpp"
 #include "nn_test_support.hpp"
 #include "yashe_test_support.hpp"
+
+using cryptonets::inference::BfvInferenceOptions;
+using cryptonets::inference::decrypt_scores;
+using cryptonets::inference::encrypt_batch;
+using cryptonets::inference::EncryptedArithmetic;
+using cryptonets::inference::EncryptedBatch;
+using cryptonets::inference::fused_linear_combinations;
+using cryptonets::inference::infer;
+using cryptonets::inference::InferenceOptions;
+using cryptonets::inference::linear_kernel_applies;
+using cryptonets::inference::LinearKernel;
+using cryptonets::inference::NoisePrediction;
+using cryptonets::inference::plain_scores;
+using cryptonets::inference::predict_network_noise;
+using cryptonets::inference::predicted_labels;
+using cryptonets::inference::require_noise_budget;
+using cryptonets::inference::StageReport;
+using cryptonets::inference::StageSummary;
+using cryptonets::inference::weighted_sum_reference;
+using cryptonets::model::compile_model;
+using cryptonets::model::CompiledModel;
+using cryptonets::model::evaluate_modular;
+using cryptonets::model::LinearMap;
+using cryptonets::model::LinearTerm;
+using cryptonets::model::Model;
+using cryptonets::model::RangeReport;
+using cryptonets::model::track_ranges;
 
 using namespace test_support;
 

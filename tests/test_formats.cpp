@@ -25,6 +25,8 @@
 #include "file_test_support.hpp"
 #include "nn_test_support.hpp"
 
+using cryptonets::inference::EncryptedBatch;
+
 using namespace cryptonets;
 using test_support::TempDir;
 

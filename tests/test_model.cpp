@@ -8,9 +8,38 @@
 #include <stdexcept>
 #include <vector>
 
-#include "cryptonets/nn/layers.hpp"
-#include "cryptonets/nn/model.hpp"
+#include "cryptonets/model/layers.hpp"
+#include "cryptonets/model/model.hpp"
 #include "nn_test_support.hpp"
+
+using cryptonets::model::compile_model;
+using cryptonets::model::CompiledModel;
+using cryptonets::model::compose;
+using cryptonets::model::ConvolutionLayer;
+using cryptonets::model::DenseLayer;
+using cryptonets::model::evaluate;
+using cryptonets::model::evaluate_modular;
+using cryptonets::model::evaluate_plain;
+using cryptonets::model::FlattenLayer;
+using cryptonets::model::kMaxParameterMagnitude;
+using cryptonets::model::Layer;
+using cryptonets::model::layer_shapes;
+using cryptonets::model::linear_map_of;
+using cryptonets::model::LinearMap;
+using cryptonets::model::LinearTerm;
+using cryptonets::model::max_input_value;
+using cryptonets::model::merge_linear_layers;
+using cryptonets::model::Model;
+using cryptonets::model::ModularIntegers;
+using cryptonets::model::output_shape;
+using cryptonets::model::Padding;
+using cryptonets::model::PlainIntegers;
+using cryptonets::model::quantise_pixel;
+using cryptonets::model::ScaledMeanPoolLayer;
+using cryptonets::model::Shape;
+using cryptonets::model::SquareLayer;
+using cryptonets::model::to_dense_layer;
+using cryptonets::model::validate_model;
 
 using namespace cryptonets;
 using namespace test_support;

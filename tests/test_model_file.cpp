@@ -15,9 +15,22 @@
 #include <vector>
 
 #include "cryptonets/io/model_file.hpp"
-#include "cryptonets/nn/layers.hpp"
-#include "cryptonets/nn/model.hpp"
+#include "cryptonets/model/layers.hpp"
+#include "cryptonets/model/model.hpp"
 #include "nn_test_support.hpp"
+
+using cryptonets::model::compile_model;
+using cryptonets::model::ConvolutionLayer;
+using cryptonets::model::DenseLayer;
+using cryptonets::model::evaluate_plain;
+using cryptonets::model::FlattenLayer;
+using cryptonets::model::kMaxParameterMagnitude;
+using cryptonets::model::merge_linear_layers;
+using cryptonets::model::Model;
+using cryptonets::model::Padding;
+using cryptonets::model::ScaledMeanPoolLayer;
+using cryptonets::model::Shape;
+using cryptonets::model::SquareLayer;
 
 using namespace cryptonets;
 using namespace test_support;

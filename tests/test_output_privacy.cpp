@@ -8,16 +8,38 @@
 #include <sstream>
 
 #include "cryptonets/encoding/plaintext_crt.hpp"
+#include "cryptonets/inference/encrypted_arithmetic.hpp"
+#include "cryptonets/inference/parameter_selection.hpp"
+#include "cryptonets/inference/private_inference.hpp"
 #include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/serialize.hpp"
-#include "cryptonets/nn/encrypted_arithmetic.hpp"
-#include "cryptonets/nn/parameter_selection.hpp"
-#include "cryptonets/nn/private_inference.hpp"
-#include "cryptonets/nn/range.hpp"
+#include "cryptonets/model/range.hpp"
 #include "cryptonets/yashe/encryptor.hpp"
 #include "cryptonets/yashe/evaluator.hpp"
 #include "nn_test_support.hpp"
 #include "yashe_test_support.hpp"
+
+using cryptonets::inference::decrypt_scores;
+using cryptonets::inference::encrypt_batch;
+using cryptonets::inference::EncryptedBatch;
+using cryptonets::inference::flooding_cost_bits;
+using cryptonets::inference::fused_linear_combinations;
+using cryptonets::inference::infer;
+using cryptonets::inference::InferenceOptions;
+using cryptonets::inference::ParameterChoice;
+using cryptonets::inference::plain_scores;
+using cryptonets::inference::predict_budget_over_moduli;
+using cryptonets::inference::predict_network_noise;
+using cryptonets::inference::preset;
+using cryptonets::inference::SelectionTarget;
+using cryptonets::inference::StageReport;
+using cryptonets::model::compile_model;
+using cryptonets::model::CompiledModel;
+using cryptonets::model::DenseLayer;
+using cryptonets::model::LinearMap;
+using cryptonets::model::Model;
+using cryptonets::model::Shape;
+using cryptonets::model::track_ranges;
 
 using namespace test_support;
 using encoding::CrtDecryptionSet;

@@ -1,7 +1,7 @@
 // Parameter selection: the keyless noise prediction against real encrypted runs, the presets and
 // the selected parameters for the shipped model (margin kept, one prime fewer predicted to fail),
 // and the plaintext-modulus and decomposition decisions.
-#include "cryptonets/nn/parameter_selection.hpp"
+#include "cryptonets/inference/parameter_selection.hpp"
 
 #include <doctest/doctest.h>
 
@@ -15,16 +15,48 @@
 
 #include "cryptonets/encoding/batch_encoder.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
+#include "cryptonets/inference/encrypted_arithmetic.hpp"
+#include "cryptonets/inference/private_inference.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
-#include "cryptonets/nn/encrypted_arithmetic.hpp"
-#include "cryptonets/nn/private_inference.hpp"
-#include "cryptonets/nn/range.hpp"
+#include "cryptonets/model/range.hpp"
 #include "cryptonets/yashe/encryptor.hpp"
 #include "cryptonets/yashe/key_generator.hpp"
 #include "cryptonets/yashe/security.hpp"
 #include "nn_test_support.hpp"
 #include "yashe_test_support.hpp"
+
+using cryptonets::inference::BfvParameterChoice;
+using cryptonets::inference::decrypt_scores;
+using cryptonets::inference::describe;
+using cryptonets::inference::encrypt_batch;
+using cryptonets::inference::EncryptedArithmetic;
+using cryptonets::inference::EncryptedBatch;
+using cryptonets::inference::infer;
+using cryptonets::inference::InferenceOptions;
+using cryptonets::inference::NoisePrediction;
+using cryptonets::inference::ParameterChoice;
+using cryptonets::inference::plain_scores;
+using cryptonets::inference::predict_budget_over_moduli;
+using cryptonets::inference::predict_network_noise;
+using cryptonets::inference::preset;
+using cryptonets::inference::preset_names;
+using cryptonets::inference::select_bfv_parameters;
+using cryptonets::inference::select_parameters;
+using cryptonets::inference::SelectionTarget;
+using cryptonets::model::compile_model;
+using cryptonets::model::CompiledModel;
+using cryptonets::model::DenseLayer;
+using cryptonets::model::evaluate;
+using cryptonets::model::evaluate_modular;
+using cryptonets::model::FlattenLayer;
+using cryptonets::model::Layer;
+using cryptonets::model::Model;
+using cryptonets::model::plaintext_moduli_suffice;
+using cryptonets::model::RangeReport;
+using cryptonets::model::Shape;
+using cryptonets::model::SquareLayer;
+using cryptonets::model::track_ranges;
 
 using namespace test_support;
 

@@ -18,6 +18,8 @@
 #include "file_test_support.hpp"
 #include "yashe_test_support.hpp"
 
+using cryptonets::inference::EncryptedBatch;
+
 using namespace test_support;
 using namespace cryptonets::encoding;
 namespace fs = std::filesystem;

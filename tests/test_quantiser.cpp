@@ -20,12 +20,52 @@
 #include "cryptonets/arith/wide_integer.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
-#include "cryptonets/nn/float_network.hpp"
-#include "cryptonets/nn/layers.hpp"
-#include "cryptonets/nn/model.hpp"
-#include "cryptonets/nn/quantiser.hpp"
-#include "cryptonets/nn/range.hpp"
+#include "cryptonets/model/layers.hpp"
+#include "cryptonets/model/model.hpp"
+#include "cryptonets/model/range.hpp"
+#include "cryptonets/training/float_network.hpp"
+#include "cryptonets/training/quantiser.hpp"
 #include "nn_test_support.hpp"
+
+using cryptonets::model::centred_bits;
+using cryptonets::model::compile_model;
+using cryptonets::model::CompiledModel;
+using cryptonets::model::ConvolutionLayer;
+using cryptonets::model::DenseLayer;
+using cryptonets::model::evaluate_modular;
+using cryptonets::model::evaluate_plain;
+using cryptonets::model::LayerRange;
+using cryptonets::model::Model;
+using cryptonets::model::Padding;
+using cryptonets::model::quantise_pixel;
+using cryptonets::model::RangeReport;
+using cryptonets::model::Shape;
+using cryptonets::model::SquareLayer;
+using cryptonets::model::track_ranges;
+using cryptonets::model::validate_model;
+using cryptonets::training::choose_default;
+using cryptonets::training::ClassScores;
+using cryptonets::training::evaluate_integer_model;
+using cryptonets::training::evaluate_quantised_network;
+using cryptonets::training::FloatNetwork;
+using cryptonets::training::forward;
+using cryptonets::training::kPlaintextModulusCongruence;
+using cryptonets::training::LabelledImages;
+using cryptonets::training::load_float_network;
+using cryptonets::training::make_zero_float_network;
+using cryptonets::training::measure_quantisation;
+using cryptonets::training::more_faithful;
+using cryptonets::training::PlainEvaluation;
+using cryptonets::training::plaintext_moduli;
+using cryptonets::training::plaintext_moduli_needed;
+using cryptonets::training::predicted_class;
+using cryptonets::training::QuantisationChoice;
+using cryptonets::training::QuantisationResult;
+using cryptonets::training::QuantisationScales;
+using cryptonets::training::quantise;
+using cryptonets::training::sweep_quantisations;
+using cryptonets::training::SweepGrid;
+using cryptonets::training::weight_scale_for_bits;
 
 using namespace cryptonets;
 using namespace test_support;

@@ -8,10 +8,35 @@
 #include <vector>
 
 #include "cryptonets/arith/wide_integer.hpp"
-#include "cryptonets/nn/layers.hpp"
-#include "cryptonets/nn/model.hpp"
-#include "cryptonets/nn/range.hpp"
+#include "cryptonets/model/layers.hpp"
+#include "cryptonets/model/model.hpp"
+#include "cryptonets/model/range.hpp"
 #include "nn_test_support.hpp"
+
+using cryptonets::model::centred_bits;
+using cryptonets::model::compile_model;
+using cryptonets::model::CompiledModel;
+using cryptonets::model::DenseLayer;
+using cryptonets::model::evaluate;
+using cryptonets::model::evaluate_modular;
+using cryptonets::model::evaluate_plain;
+using cryptonets::model::LayerRange;
+using cryptonets::model::LinearMap;
+using cryptonets::model::LinearTerm;
+using cryptonets::model::merge_linear_layers;
+using cryptonets::model::Model;
+using cryptonets::model::ModularIntegers;
+using cryptonets::model::Padding;
+using cryptonets::model::PlainIntegers;
+using cryptonets::model::plaintext_moduli_suffice;
+using cryptonets::model::plaintext_modulus_suffices;
+using cryptonets::model::PlaintextModulusTooSmall;
+using cryptonets::model::RangeReport;
+using cryptonets::model::require_plaintext_moduli;
+using cryptonets::model::Shape;
+using cryptonets::model::SquareLayer;
+using cryptonets::model::track_ranges;
+using cryptonets::model::ValueInterval;
 
 using namespace cryptonets;
 using namespace test_support;

@@ -13,11 +13,12 @@
 #include <vector>
 
 #include "cryptonets/io/idx.hpp"
-#include "cryptonets/nn/float_network.hpp"
-#include "cryptonets/nn/sequential_network.hpp"
+#include "cryptonets/training/float_network.hpp"
+#include "cryptonets/training/sequential_network.hpp"
 #include "nn_test_support.hpp"
 
 using namespace cryptonets;
+using namespace cryptonets::training;
 using namespace test_support;
 
 namespace {
@@ -194,4 +195,44 @@ TEST_CASE("A saved then loaded sequential network is identical; bad files are re
   std::istringstream truncated(text.str().substr(0, text.str().size() / 2));
   CHECK_THROWS_WITH_AS(read_sequential_network(truncated, "half.txt"),
                        doctest::Contains("half.txt"), std::runtime_error);
+}
+
+TEST_CASE("Polynomial fits: exact on polynomials, least squares no worse than Chebyshev in L2") {
+  const Activation square{ActivationKind::kSquare, {}};
+  for (const Activation& fit :
+       {fit_least_squares(square, -3.0, 5.0, 2), fit_chebyshev(square, -3.0, 5.0, 2)}) {
+    REQUIRE(fit.coefficients.size() == 3);
+    CHECK(fit.coefficients[0] == doctest::Approx(0.0).scale(1.0).epsilon(1e-9));
+    CHECK(fit.coefficients[1] == doctest::Approx(0.0).scale(1.0).epsilon(1e-9));
+    CHECK(fit.coefficients[2] == doctest::Approx(1.0).epsilon(1e-9));
+  }
+  for (const Activation& f :
+       {Activation{ActivationKind::kRelu, {}}, Activation{ActivationKind::kSigmoid, {}}}) {
+    for (int degree : {2, 3}) {
+      INFO(f.name() << " degree " << degree);
+      const Activation lsq = fit_least_squares(f, -6.0, 4.0, degree);
+      const Activation cheb = fit_chebyshev(f, -6.0, 4.0, degree);
+      double lsq_error = 0.0, cheb_error = 0.0, cheb_max = 0.0;
+      for (int i = 0; i <= 2000; ++i) {  // the least-squares grid
+        const double x = -6.0 + 10.0 * i / 2000;
+        lsq_error += std::pow(lsq.value(x) - f.value(x), 2);
+        cheb_error += std::pow(cheb.value(x) - f.value(x), 2);
+        cheb_max = std::max(cheb_max, std::abs(cheb.value(x) - f.value(x)));
+      }
+      CHECK(lsq_error <= cheb_error * (1 + 1e-9));
+      // ReLU on [-6, 4] by a quadratic: within a fraction of the interval; sigmoid closer.
+      CHECK(cheb_max < (f.kind == ActivationKind::kRelu ? 1.0 : 0.2));
+    }
+  }
+  CHECK_THROWS_AS(fit_chebyshev(square, 1.0, 1.0, 2), std::invalid_argument);
+}
+
+TEST_CASE("The shipped 9-layer model merges into the shipped 845->100 float model") {
+  const std::filesystem::path data = mnist_directory().parent_path();
+  const SequentialNetwork trained = load_sequential_network(data / "model-paper9-train.txt");
+  REQUIRE(trained.layers.size() == 8);
+  const FloatNetwork shipped = load_float_network(data / "model-paper9-float.txt");
+  // The merge is deterministic, and what was shipped is what it gives.
+  CHECK(to_float_network(merge_linear_runs(trained)) == shipped);
+  check_same_outputs(trained, shipped, first(test_set(), 200));
 }

@@ -15,9 +15,32 @@
 #include <vector>
 
 #include "cryptonets/io/idx.hpp"
-#include "cryptonets/nn/float_network.hpp"
-#include "cryptonets/nn/trainer.hpp"
+#include "cryptonets/training/float_network.hpp"
+#include "cryptonets/training/trainer.hpp"
 #include "nn_test_support.hpp"
+
+using cryptonets::training::accuracy;
+using cryptonets::training::BatchResult;
+using cryptonets::training::class_count;
+using cryptonets::training::cross_entropy_reference;
+using cryptonets::training::EpochReport;
+using cryptonets::training::FloatNetwork;
+using cryptonets::training::forward;
+using cryptonets::training::GradientComputer;
+using cryptonets::training::initial_float_network;
+using cryptonets::training::kFloatNetworkBlocks;
+using cryptonets::training::LabelledImages;
+using cryptonets::training::load_float_network;
+using cryptonets::training::make_zero_float_network;
+using cryptonets::training::parameter_blocks;
+using cryptonets::training::parameter_count;
+using cryptonets::training::read_float_network;
+using cryptonets::training::require_labels_below;
+using cryptonets::training::save_float_network;
+using cryptonets::training::shift_image;
+using cryptonets::training::train_float_network;
+using cryptonets::training::TrainingOptions;
+using cryptonets::training::write_float_network;
 
 using namespace cryptonets;
 using namespace test_support;

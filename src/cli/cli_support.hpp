@@ -107,7 +107,8 @@ class Progress {
 };
 
 // One progress bar at a time for a pipeline's stages (the StageProgress callback of
-// nn/private_inference.hpp): a new bar whenever the (stage, modulus) pair changes. Thread-safe.
+// inference/private_inference.hpp): a new bar whenever the (stage, modulus) pair changes.
+// Thread-safe.
 class StageProgressBars {
  public:
   void update(const std::string& stage, size_t modulus, size_t done, size_t total);

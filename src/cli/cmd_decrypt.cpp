@@ -12,13 +12,24 @@
 
 #include "cli_support.hpp"
 #include "commands.hpp"
+#include "cryptonets/inference/private_inference.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/protocol_files.hpp"
-#include "cryptonets/nn/float_network.hpp"
-#include "cryptonets/nn/private_inference.hpp"
-#include "cryptonets/nn/range.hpp"
+#include "cryptonets/model/range.hpp"
+#include "cryptonets/training/float_network.hpp"
+
+using cryptonets::inference::decrypt_scores;
+using cryptonets::inference::plain_scores;
+using cryptonets::inference::predicted_labels;
+using cryptonets::model::compile_model;
+using cryptonets::model::CompiledModel;
+using cryptonets::model::Model;
+using cryptonets::model::quantise_pixels;
+using cryptonets::model::RangeReport;
+using cryptonets::model::require_plaintext_moduli;
+using cryptonets::training::require_labels_below;
 
 namespace cryptonets::cli {
 

@@ -13,12 +13,18 @@
 
 #include "cli_support.hpp"
 #include "commands.hpp"
+#include "cryptonets/inference/private_inference.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/protocol_files.hpp"
-#include "cryptonets/nn/private_inference.hpp"
-#include "cryptonets/nn/range.hpp"
+#include "cryptonets/model/range.hpp"
+
+using cryptonets::inference::encrypt_batch;
+using cryptonets::inference::EncryptedBatch;
+using cryptonets::model::Model;
+using cryptonets::model::require_plaintext_moduli;
+using cryptonets::model::Shape;
 
 namespace cryptonets::cli {
 

@@ -11,10 +11,20 @@
 
 #include "cli_support.hpp"
 #include "commands.hpp"
+#include "cryptonets/inference/private_inference.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/protocol_files.hpp"
-#include "cryptonets/nn/private_inference.hpp"
-#include "cryptonets/nn/range.hpp"
+#include "cryptonets/model/range.hpp"
+
+using cryptonets::inference::EncryptedBatch;
+using cryptonets::inference::infer;
+using cryptonets::inference::InferenceOptions;
+using cryptonets::inference::require_noise_budget;
+using cryptonets::model::compile_model;
+using cryptonets::model::CompiledModel;
+using cryptonets::model::Model;
+using cryptonets::model::require_plaintext_moduli;
+using cryptonets::model::track_ranges;
 
 namespace cryptonets::cli {
 

@@ -16,11 +16,15 @@
 #include "cli_support.hpp"
 #include "commands.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
+#include "cryptonets/inference/parameter_selection.hpp"
 #include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/protocol_files.hpp"
-#include "cryptonets/nn/parameter_selection.hpp"
-#include "cryptonets/nn/range.hpp"
+#include "cryptonets/model/range.hpp"
 #include "cryptonets/yashe/security.hpp"
+
+using cryptonets::inference::ParameterChoice;
+using cryptonets::inference::preset_names;
+using cryptonets::model::require_plaintext_moduli;
 
 namespace cryptonets::cli {
 

@@ -20,14 +20,36 @@
 #include "commands.hpp"
 #include "cryptonets/bfv/security.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
+#include "cryptonets/inference/parameter_selection.hpp"
+#include "cryptonets/inference/private_inference.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/serialize.hpp"
-#include "cryptonets/nn/float_network.hpp"
-#include "cryptonets/nn/parameter_selection.hpp"
-#include "cryptonets/nn/private_inference.hpp"
-#include "cryptonets/nn/range.hpp"
+#include "cryptonets/model/range.hpp"
+#include "cryptonets/training/float_network.hpp"
 #include "cryptonets/yashe/security.hpp"
+
+using cryptonets::inference::BasicInferenceOptions;
+using cryptonets::inference::BfvParameterChoice;
+using cryptonets::inference::decrypt_scores;
+using cryptonets::inference::encrypt_batch;
+using cryptonets::inference::EncryptedBatch;
+using cryptonets::inference::infer;
+using cryptonets::inference::ParameterChoice;
+using cryptonets::inference::plain_scores;
+using cryptonets::inference::predicted_labels;
+using cryptonets::inference::preset;
+using cryptonets::inference::select_bfv_parameters;
+using cryptonets::inference::StageReport;
+using cryptonets::inference::StageSummary;
+using cryptonets::inference::StageTotals;
+using cryptonets::model::compile_model;
+using cryptonets::model::CompiledModel;
+using cryptonets::model::Model;
+using cryptonets::model::RangeReport;
+using cryptonets::model::require_plaintext_moduli;
+using cryptonets::model::track_ranges;
+using cryptonets::training::require_labels_below;
 
 namespace cryptonets::cli {
 

@@ -4,8 +4,16 @@
 
 #include "cli_support.hpp"
 #include "commands.hpp"
+#include "cryptonets/inference/parameter_selection.hpp"
 #include "cryptonets/io/model_file.hpp"
-#include "cryptonets/nn/parameter_selection.hpp"
+
+using cryptonets::inference::describe;
+using cryptonets::inference::ParameterChoice;
+using cryptonets::inference::preset;
+using cryptonets::inference::select_bfv_parameters;
+using cryptonets::inference::select_parameters;
+using cryptonets::inference::SelectionTarget;
+using cryptonets::model::Model;
 
 namespace cryptonets::cli {
 

@@ -8,6 +8,8 @@
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/model_profile.hpp"
 
+using cryptonets::model::centred_bits;
+
 namespace cryptonets::cli {
 
 int run_profile(std::span<char* const> arguments) {

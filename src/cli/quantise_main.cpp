@@ -22,13 +22,37 @@
 #include <vector>
 
 #include "cli_support.hpp"
+#include "cryptonets/inference/parameter_selection.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/sha256.hpp"
-#include "cryptonets/nn/float_network.hpp"
-#include "cryptonets/nn/parameter_selection.hpp"
-#include "cryptonets/nn/quantiser.hpp"
-#include "cryptonets/nn/range.hpp"
+#include "cryptonets/model/range.hpp"
+#include "cryptonets/training/float_network.hpp"
+#include "cryptonets/training/quantiser.hpp"
+
+using cryptonets::inference::preset;
+using cryptonets::model::centred_bits;
+using cryptonets::model::kMaxParameterMagnitude;
+using cryptonets::model::Model;
+using cryptonets::training::accuracy;
+using cryptonets::training::choose_default;
+using cryptonets::training::evaluate_integer_model;
+using cryptonets::training::evaluate_quantised_network;
+using cryptonets::training::FloatNetwork;
+using cryptonets::training::kPlaintextModulusBits;
+using cryptonets::training::kPlaintextModulusCongruence;
+using cryptonets::training::LabelledImages;
+using cryptonets::training::load_float_network;
+using cryptonets::training::measure_quantisation;
+using cryptonets::training::more_faithful;
+using cryptonets::training::PlainEvaluation;
+using cryptonets::training::plaintext_moduli;
+using cryptonets::training::QuantisationChoice;
+using cryptonets::training::QuantisationResult;
+using cryptonets::training::quantise;
+using cryptonets::training::require_labels_below;
+using cryptonets::training::sweep_quantisations;
+using cryptonets::training::SweepGrid;
 
 namespace {
 

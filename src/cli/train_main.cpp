@@ -14,9 +14,20 @@
 
 #include "cli_support.hpp"
 #include "cryptonets/io/idx.hpp"
-#include "cryptonets/nn/float_network.hpp"
-#include "cryptonets/nn/sequential_network.hpp"
-#include "cryptonets/nn/trainer.hpp"
+#include "cryptonets/training/float_network.hpp"
+#include "cryptonets/training/sequential_network.hpp"
+#include "cryptonets/training/trainer.hpp"
+
+using cryptonets::training::class_count;
+using cryptonets::training::EpochReport;
+using cryptonets::training::FloatNetwork;
+using cryptonets::training::LabelledImages;
+using cryptonets::training::parameter_count;
+using cryptonets::training::require_labels_below;
+using cryptonets::training::save_float_network;
+using cryptonets::training::train_float_network;
+using cryptonets::training::TrainingOptions;
+using namespace cryptonets::training;
 
 namespace {
 
@@ -32,6 +43,8 @@ struct CommandLine {
   std::string activation = "square";
   std::string merged_output;  // --merged: the merged 5-layer float model
   std::string fine_tune;      // --fine-tune FILE: start from this sequential model
+  std::string approximate;    // --approximate lsq|chebyshev: polynomial activations first
+  int degree = 2;
   TrainingOptions training;
 };
 
@@ -86,6 +99,12 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
                     "continue training this sequential model (its activations) instead of a "
                     "fresh one",
                     "");
+  options.add_value("approximate", "FIT",
+                    "with --fine-tune: first replace each activation by its polynomial fit "
+                    "(lsq: least squares, chebyshev: truncated Chebyshev series) on the range "
+                    "its inputs take on the first 10000 training images; --epochs 0: drop-in",
+                    "");
+  options.add_value("degree", "D", "degree of the --approximate polynomials", "2");
   add_no_verify_option(options);
   if (!options.parse(arguments)) return std::nullopt;
 
@@ -102,6 +121,14 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   line.activation = options.text("activation");
   line.merged_output = options.text("merged");
   line.fine_tune = options.text("fine-tune");
+  line.approximate = options.text("approximate");
+  line.degree = static_cast<int>(options.integer("degree", 1, 6));
+  if (!line.approximate.empty() && line.approximate != "lsq" && line.approximate != "chebyshev") {
+    throw UsageError("--approximate: expected lsq or chebyshev, got '" + line.approximate + "'");
+  }
+  if (!line.approximate.empty() && line.fine_tune.empty()) {
+    throw UsageError("--approximate needs --fine-tune FILE (the trained network to approximate)");
+  }
   TrainingOptions& t = line.training;
   constexpr int64_t kMostSteps = std::numeric_limits<int>::max();
   t.epochs = static_cast<int>(options.integer("epochs", 0, 100000));
@@ -161,6 +188,22 @@ int run(std::span<char* const> arguments) {
         : line.architecture == "paper"
             ? make_paper_training_network(classes, t.conv_maps, 50, t.hidden, activation)
             : make_five_layer_network(classes, t.conv_maps, t.hidden, activation);
+    if (!line.approximate.empty()) {
+      const auto ranges = activation_input_ranges(network, view(train, 10000));
+      size_t a = 0;
+      for (SequentialLayer& layer : network.layers) {
+        if (layer.kind != LayerKind::kActivation) continue;
+        const auto [low, high] = ranges[a++];
+        const Activation original = layer.activation;
+        layer.activation = line.approximate == "lsq"
+                               ? fit_least_squares(original, low, high, line.degree)
+                               : fit_chebyshev(original, low, high, line.degree);
+        std::printf("activation %zu: %s on [%.4g, %.4g] -> %s\n", a, original.name().c_str(), low,
+                    high, layer.activation.name().c_str());
+      }
+      std::printf("drop-in test accuracy: %.2f%%\n", 100.0 * accuracy(network, view(test, 0)));
+      std::fflush(stdout);
+    }
     train_sequential_network(network, train_view, view(test, 0), t, line.fine_tune.empty(), report);
     save_sequential_network(network, line.output);
     std::printf("wrote %s after %.1f s of training\n", line.output.c_str(), total_seconds);

@@ -14,6 +14,9 @@
 
 #include "cryptonets/io/sha256.hpp"
 
+using cryptonets::model::Model;
+using cryptonets::model::quantise_pixels;
+
 namespace cryptonets {
 namespace {
 

@@ -22,8 +22,15 @@
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/io/serialize.hpp"
 #include "cryptonets/io/sha256.hpp"
-#include "cryptonets/nn/layers.hpp"
+#include "cryptonets/model/layers.hpp"
 #include "cryptonets/yashe/parameters.hpp"
+
+using cryptonets::inference::ParameterChoice;
+using cryptonets::model::compile_model;
+using cryptonets::model::CompiledModel;
+using cryptonets::model::CompiledStep;
+using cryptonets::model::layer_name;
+using cryptonets::model::Model;
 
 namespace cryptonets {
 

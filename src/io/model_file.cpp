@@ -11,6 +11,20 @@
 #include <variant>
 #include <vector>
 
+using cryptonets::model::ConvolutionLayer;
+using cryptonets::model::DenseLayer;
+using cryptonets::model::FlattenLayer;
+using cryptonets::model::kMaxParameterMagnitude;
+using cryptonets::model::Layer;
+using cryptonets::model::layer_name;
+using cryptonets::model::Model;
+using cryptonets::model::output_shape;
+using cryptonets::model::Padding;
+using cryptonets::model::ScaledMeanPoolLayer;
+using cryptonets::model::Shape;
+using cryptonets::model::SquareLayer;
+using cryptonets::model::validate_model;
+
 namespace cryptonets {
 
 namespace {

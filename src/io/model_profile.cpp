@@ -8,6 +8,17 @@
 
 #include "cryptonets/io/serialize.hpp"
 
+using cryptonets::inference::ParameterChoice;
+using cryptonets::inference::preset;
+using cryptonets::inference::preset_names;
+using cryptonets::model::centred_bits;
+using cryptonets::model::compile_model;
+using cryptonets::model::LayerRange;
+using cryptonets::model::max_input_value;
+using cryptonets::model::Model;
+using cryptonets::model::RangeReport;
+using cryptonets::model::track_ranges;
+
 namespace cryptonets {
 
 namespace {

@@ -17,6 +17,8 @@
 #include "cryptonets/random/chacha20.hpp"
 #include "cryptonets/yashe/encryptor.hpp"
 
+using cryptonets::inference::EncryptedBatch;
+
 namespace cryptonets {
 
 namespace {

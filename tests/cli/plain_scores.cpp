@@ -11,7 +11,12 @@
 #include "cryptonets/arith/wide_integer.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
-#include "cryptonets/nn/layers.hpp"
+#include "cryptonets/model/layers.hpp"
+
+using cryptonets::model::compile_model;
+using cryptonets::model::CompiledModel;
+using cryptonets::model::evaluate_plain;
+using cryptonets::model::Model;
 
 int main(int argc, char** argv) {
   using namespace cryptonets;

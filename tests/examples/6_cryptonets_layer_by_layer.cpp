@@ -13,17 +13,35 @@
 
 #include "cryptonets/arith/wide_integer.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
+#include "cryptonets/inference/encrypted_arithmetic.hpp"
+#include "cryptonets/inference/parameter_selection.hpp"
+#include "cryptonets/inference/private_inference.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
-#include "cryptonets/nn/encrypted_arithmetic.hpp"
-#include "cryptonets/nn/layers.hpp"
-#include "cryptonets/nn/parameter_selection.hpp"
-#include "cryptonets/nn/private_inference.hpp"
-#include "cryptonets/nn/range.hpp"
+#include "cryptonets/model/layers.hpp"
+#include "cryptonets/model/range.hpp"
 #include "cryptonets/random/chacha20.hpp"
 #include "cryptonets/yashe/key_generator.hpp"
 #include "example_support.hpp"
 #include "lesson.hpp"
+
+using cryptonets::inference::decrypt_scores;
+using cryptonets::inference::encrypt_batch;
+using cryptonets::inference::EncryptedArithmetic;
+using cryptonets::inference::EncryptedBatch;
+using cryptonets::inference::ParameterChoice;
+using cryptonets::inference::predicted_labels;
+using cryptonets::inference::preset;
+using cryptonets::model::centred_bits;
+using cryptonets::model::compile_model;
+using cryptonets::model::CompiledModel;
+using cryptonets::model::evaluate;
+using cryptonets::model::LinearMap;
+using cryptonets::model::LinearTerm;
+using cryptonets::model::Model;
+using cryptonets::model::PlainIntegers;
+using cryptonets::model::RangeReport;
+using cryptonets::model::track_ranges;
 
 using namespace cryptonets;
 using lesson::claim;

@@ -4,8 +4,18 @@
 #include <sstream>
 
 #include "cryptonets/io/model_file.hpp"
-#include "cryptonets/nn/model.hpp"
+#include "cryptonets/model/model.hpp"
 #include "fuzz_support.hpp"
+
+using cryptonets::model::ConvolutionLayer;
+using cryptonets::model::DenseLayer;
+using cryptonets::model::FlattenLayer;
+using cryptonets::model::kMaxParameterMagnitude;
+using cryptonets::model::Model;
+using cryptonets::model::Padding;
+using cryptonets::model::ScaledMeanPoolLayer;
+using cryptonets::model::Shape;
+using cryptonets::model::SquareLayer;
 
 using namespace cryptonets;
 

@@ -21,6 +21,8 @@
 #include "cryptonets/io/protocol_files.hpp"
 #include "fuzz_yashe_support.hpp"
 
+using cryptonets::inference::EncryptedBatch;
+
 using namespace cryptonets;
 using namespace cryptonets::yashe;
 

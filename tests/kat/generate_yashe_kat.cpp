@@ -13,8 +13,12 @@
 
 #include "../nn_test_support.hpp"
 #include "cryptonets/arith/primes.hpp"
-#include "cryptonets/nn/parameter_selection.hpp"
+#include "cryptonets/inference/parameter_selection.hpp"
 #include "yashe_kat.hpp"
+
+using cryptonets::inference::ParameterChoice;
+using cryptonets::inference::preset;
+using cryptonets::model::Model;
 
 namespace {
 

@@ -22,11 +22,11 @@
 #include <vector>
 
 #include "cryptonets/encoding/plaintext_crt.hpp"
+#include "cryptonets/inference/private_inference.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/sha256.hpp"
-#include "cryptonets/nn/private_inference.hpp"
-#include "cryptonets/nn/range.hpp"
+#include "cryptonets/model/range.hpp"
 #include "cryptonets/random/chacha20.hpp"
 #include "cryptonets/yashe/context.hpp"
 #include "cryptonets/yashe/encryptor.hpp"
@@ -214,7 +214,7 @@ inline Entries network_vector(const Entries& input, const std::string& repositor
                                " is the model it names (SHA-256 " + sha + ")");
     }
   }
-  const Model model = load_model(model_path);
+  const model::Model model = load_model(model_path);
   const MnistSet test = load_mnist(repository_root + "/data/mnist", MnistSplit::kTest);
   const size_t count = std::stoull(lookup(input, "images"));
   const auto images = quantised_images(model, test.images, 0, count);
@@ -223,16 +223,18 @@ inline Entries network_vector(const Entries& input, const std::string& repositor
   const encoding::CrtKeys keys = encoding::CrtKeys::generate(base, moduli, prng);
   const encoding::CrtEncryptionSet server(keys);
   const encoding::CrtDecryptionSet client(keys);
-  EncryptedBatch batch = encrypt_batch(server, model, images, prng, threads);
+  inference::EncryptedBatch batch = inference::encrypt_batch(server, model, images, prng, threads);
   Entries out;
   std::vector<const RnsPoly*> first_inputs;
   for (const auto& per_modulus : batch.values)
     first_inputs.push_back(&per_modulus.front().parts[0]);
   out.emplace_back("input_1.sha256", poly_digest(first_inputs));
-  InferenceOptions options;
+  inference::InferenceOptions options;
   options.threads = threads;
-  const EncryptedBatch scores = infer(server, compile_model(model), std::move(batch), options);
-  const auto decrypted = decrypt_scores(client, scores, track_ranges(model).output().bound);
+  const inference::EncryptedBatch scores =
+      inference::infer(server, model::compile_model(model), std::move(batch), options);
+  const auto decrypted =
+      inference::decrypt_scores(client, scores, model::track_ranges(model).output().bound);
   for (size_t s = 0; s < count; ++s) {
     std::string row;
     for (size_t c = 0; c < decrypted[s].size(); ++c)

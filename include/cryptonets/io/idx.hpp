@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "cryptonets/nn/model.hpp"
+#include "cryptonets/model/model.hpp"
 
 namespace cryptonets {
 
@@ -105,7 +105,8 @@ MnistSet load_mnist(const std::filesystem::path& directory, MnistSplit split,
 
 // Images first .. first + count - 1, each quantised with the model's input scale
 // (quantise_pixels). Throws std::out_of_range if they run past the end of `images`.
-std::vector<std::vector<int64_t>> quantised_images(const Model& model, const MnistImages& images,
-                                                   size_t first, size_t count);
+std::vector<std::vector<int64_t>> quantised_images(const model::Model& model,
+                                                   const MnistImages& images, size_t first,
+                                                   size_t count);
 
 }  // namespace cryptonets

@@ -15,7 +15,7 @@
 //
 // pad is top left bottom right. "scale S" is optional when reading (default: the previous layer's
 // scale, or its square for `square`) and always written. Blank lines and lines starting with '#'
-// are ignored. Nothing but blank lines and comments may follow "end". See nn/model.hpp for the
+// are ignored. Nothing but blank lines and comments may follow "end". See model/model.hpp for the
 // meaning of every field. Scales are written in the shortest form that reads back to the same
 // double, so write_model(read_model(text)) reproduces a canonical file byte for byte and
 // read_model(write_model(m)) == m.
@@ -25,7 +25,7 @@
 #include <ostream>
 #include <string>
 
-#include "cryptonets/nn/model.hpp"
+#include "cryptonets/model/model.hpp"
 
 namespace cryptonets {
 
@@ -34,12 +34,12 @@ inline constexpr int kModelFileVersion = 1;
 // Parses and fully validates a model (counts, integer ranges, shapes consistent from layer to
 // layer, keywords, the closing "end", nothing after it). Throws std::runtime_error
 // "model file '<source_name>' line <N>: <what is wrong>" on the first error.
-Model read_model(std::istream& in, const std::string& source_name);
-Model load_model(const std::string& path);  // also throws std::runtime_error if unreadable
+model::Model read_model(std::istream& in, const std::string& source_name);
+model::Model load_model(const std::string& path);  // also throws std::runtime_error if unreadable
 
 // Throws std::invalid_argument if the model is invalid (validate_model); save_model throws
 // std::runtime_error if the file cannot be written.
-void write_model(const Model& model, std::ostream& out);
-void save_model(const Model& model, const std::string& path);
+void write_model(const model::Model& model, std::ostream& out);
+void save_model(const model::Model& model, const std::string& path);
 
 }  // namespace cryptonets

@@ -22,37 +22,37 @@
 #include <string>
 #include <vector>
 
-#include "cryptonets/nn/model.hpp"
-#include "cryptonets/nn/parameter_selection.hpp"
-#include "cryptonets/nn/range.hpp"
+#include "cryptonets/inference/parameter_selection.hpp"
+#include "cryptonets/model/model.hpp"
+#include "cryptonets/model/range.hpp"
 
 namespace cryptonets {
 
 inline constexpr int kModelProfileVersion = 1;
 
 struct ModelProfile {
-  Shape input_shape;
+  model::Shape input_shape;
   double input_scale = 0;
   size_t outputs = 0;
   mpz_class output_bound;
   int circuit_privacy_bits = 0;
   // name, base parameters and plaintext moduli per preset (no reasoning, no predicted budget).
-  std::vector<ParameterChoice> presets;
+  std::vector<inference::ParameterChoice> presets;
 
   // A model with the input shape and scale and no layers: what quantising and encrypting inputs
   // need (quantise_pixels, encrypt_batch).
-  Model input_model() const;
+  model::Model input_model() const;
   // The output bound as a range report (for require_plaintext_moduli).
-  RangeReport output_range() const;
+  model::RangeReport output_range() const;
   // std::invalid_argument naming the presets the profile holds.
-  const ParameterChoice& preset(const std::string& name) const;
+  const inference::ParameterChoice& preset(const std::string& name) const;
 
   bool operator==(const ModelProfile&) const = default;
 };
 
 // The profile of `model`, with every preset of preset_names() chosen for circuit_privacy_bits.
 // Throws as track_ranges and preset do.
-ModelProfile make_profile(const Model& model, int circuit_privacy_bits = 0);
+ModelProfile make_profile(const model::Model& model, int circuit_privacy_bits = 0);
 
 void write_profile(const ModelProfile& profile, std::ostream& out);
 // Writes atomically (serialize.hpp's AtomicFileWriter).

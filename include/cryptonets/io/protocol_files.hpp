@@ -60,8 +60,8 @@
 #include <string>
 #include <vector>
 
+#include "cryptonets/inference/private_inference.hpp"
 #include "cryptonets/io/serialize.hpp"
-#include "cryptonets/nn/private_inference.hpp"
 #include "cryptonets/yashe/context.hpp"
 #include "cryptonets/yashe/types.hpp"
 
@@ -192,7 +192,7 @@ class CiphertextFileWriter {
   // yashe::readable_without_secret_key finds transparent) and releases each ciphertext once
   // written; `tick` is called after each ciphertext. After a failure midway (std::runtime_error)
   // the writer refuses further writes and commit().
-  void write(EncryptedBatch batch, const std::function<void()>& tick = {});
+  void write(inference::EncryptedBatch batch, const std::function<void()>& tick = {});
   // std::logic_error unless every batch was written; std::runtime_error if the file system fails.
   void commit();
 
@@ -218,7 +218,7 @@ class CiphertextFileReader {
 
   // The next batch; returns only after every record's checksum has been verified. `tick` is called
   // after each ciphertext.
-  EncryptedBatch next(const std::function<void()>& tick = {});
+  inference::EncryptedBatch next(const std::function<void()>& tick = {});
   // Refuses bytes after the last batch (and batches left unread: std::logic_error).
   void finish();
 

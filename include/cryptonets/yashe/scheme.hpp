@@ -1,5 +1,5 @@
 // YASHE' as a scheme of the network runtime: the types and key generation that the scheme-generic
-// code (encoding/plaintext_crt.hpp, nn/private_inference.hpp) is instantiated with.
+// code (encoding/plaintext_crt.hpp, inference/private_inference.hpp) is instantiated with.
 #pragma once
 
 #include <memory>

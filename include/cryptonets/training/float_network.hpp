@@ -1,6 +1,6 @@
 // The floating-point CryptoNets network (Gilad-Bachrach et al., "CryptoNets: Applying Neural
 // Networks to Encrypted Data with High Throughput and Accuracy", ICML 2016, §4.1 and Table 1),
-// trained in float32 and later quantised to the integer Model (nn/model.hpp).
+// trained in float32 and later quantised to the integer Model (model/model.hpp).
 //
 //   input    28×28 pixels p, scaled to p / 255 in [0, 1], zero-padded to 29×29 on the upper and
 //            left sides (Table 1: "a padding is added to the upper side and left side")
@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-namespace cryptonets {
+namespace cryptonets::training {
 
 // A view of labelled 28×28 images in MNIST layout (row-major, 0 = background).
 struct LabelledImages {
@@ -117,4 +117,4 @@ FloatNetwork read_float_network(std::istream& in, const std::string& source);
 void save_float_network(const FloatNetwork& network, const std::filesystem::path& path);
 FloatNetwork load_float_network(const std::filesystem::path& path);
 
-}  // namespace cryptonets
+}  // namespace cryptonets::training

@@ -21,12 +21,12 @@
 #include <vector>
 
 #include "cryptonets/bfv/evaluator.hpp"
-#include "cryptonets/nn/deferred_relinearization.hpp"
-#include "cryptonets/nn/layers.hpp"
+#include "cryptonets/inference/deferred_relinearization.hpp"
+#include "cryptonets/model/layers.hpp"
 #include "cryptonets/rlwe/types.hpp"
 #include "cryptonets/yashe/evaluator.hpp"
 
-namespace cryptonets {
+namespace cryptonets::inference {
 
 // Which implementation of the fused kernel: the portable 128-bit accumulation, the AVX2 or AVX-512
 // path for weights below 2^20 in magnitude (linear_kernel_avx2.cpp, linear_kernel_avx512.cpp),
@@ -48,7 +48,7 @@ class CiphertextOps {
   // threads: OpenMP threads for the layer kernels (>= 1).
   CiphertextOps(const Evaluator& evaluator, int threads);
 
-  std::vector<Value> linear(const LinearMap& map, std::span<const Value> inputs);
+  std::vector<Value> linear(const model::LinearMap& map, std::span<const Value> inputs);
   void relinearize(Value& value) const;
   // Brings degree-2 values back to degree 1 (no-op for degree 1), one ciphertext per thread.
   void relinearize_all(std::vector<Value>& values);
@@ -87,15 +87,18 @@ using BfvEncryptedArithmetic = BasicEncryptedArithmetic<bfv::Evaluator>;
 // part by part (one part for YASHE', two or three for BFV).
 // Reference twin: weighted_sum_reference (one multiply_scalar and add per term).
 template <class Evaluator>
-std::vector<rlwe::Ciphertext> fused_linear_combinations(
-    const Evaluator& evaluator, const LinearMap& map, std::span<const rlwe::Ciphertext> inputs,
-    int threads, const LayerProgress& progress = {}, LinearKernel kernel = LinearKernel::best);
+std::vector<rlwe::Ciphertext> fused_linear_combinations(const Evaluator& evaluator,
+                                                        const model::LinearMap& map,
+                                                        std::span<const rlwe::Ciphertext> inputs,
+                                                        int threads,
+                                                        const LayerProgress& progress = {},
+                                                        LinearKernel kernel = LinearKernel::best);
 // Whether `kernel` can run `map` on this CPU (avx2, avx512: the CPU has the instructions and
 // every |w| < 2^20).
-bool linear_kernel_applies(LinearKernel kernel, const LinearMap& map);
+bool linear_kernel_applies(LinearKernel kernel, const model::LinearMap& map);
 template <class Evaluator>
 rlwe::Ciphertext weighted_sum_reference(const Evaluator& evaluator,
                                         std::span<const rlwe::Ciphertext> inputs,
-                                        std::span<const LinearTerm> terms);
+                                        std::span<const model::LinearTerm> terms);
 
-}  // namespace cryptonets
+}  // namespace cryptonets::inference

@@ -1,4 +1,4 @@
-#include "cryptonets/nn/private_inference.hpp"
+#include "cryptonets/inference/private_inference.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -14,12 +14,18 @@
 
 #include "cryptonets/arith/wide_integer.hpp"
 #include "cryptonets/bfv/scheme.hpp"
-#include "cryptonets/nn/encrypted_arithmetic.hpp"
-#include "cryptonets/nn/parameter_selection.hpp"
+#include "cryptonets/inference/encrypted_arithmetic.hpp"
+#include "cryptonets/inference/parameter_selection.hpp"
 #include "cryptonets/yashe/noise_model.hpp"
 #include "cryptonets/yashe/scheme.hpp"
 
-namespace cryptonets {
+namespace cryptonets::inference {
+
+using model::CompiledModel;
+using model::evaluate;
+using model::evaluate_plain;
+using model::max_input_value;
+using model::Model;
 
 namespace {
 
@@ -472,4 +478,4 @@ CRYPTONETS_INSTANTIATE_INFERENCE(yashe::Scheme)
 CRYPTONETS_INSTANTIATE_INFERENCE(bfv::Scheme)
 #undef CRYPTONETS_INSTANTIATE_INFERENCE
 
-}  // namespace cryptonets
+}  // namespace cryptonets::inference

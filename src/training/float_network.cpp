@@ -1,5 +1,5 @@
 // Forward pass and text format of the float CryptoNets network (see float_network.hpp).
-#include "cryptonets/nn/float_network.hpp"
+#include "cryptonets/training/float_network.hpp"
 
 #include <algorithm>
 #include <cassert>
@@ -10,7 +10,7 @@
 #include <ostream>
 #include <stdexcept>
 
-namespace cryptonets {
+namespace cryptonets::training {
 namespace {
 
 constexpr const char* kFormatMagic = "cryptonets-float-model";
@@ -361,4 +361,4 @@ FloatNetwork load_float_network(const std::filesystem::path& path) {
   return read_float_network(in, path.string());
 }
 
-}  // namespace cryptonets
+}  // namespace cryptonets::training

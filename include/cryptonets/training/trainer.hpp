@@ -11,9 +11,9 @@
 #include <span>
 #include <vector>
 
-#include "cryptonets/nn/float_network.hpp"
+#include "cryptonets/training/float_network.hpp"
 
-namespace cryptonets {
+namespace cryptonets::training {
 
 struct TrainingOptions {
   int conv_maps = 5;
@@ -90,4 +90,4 @@ FloatNetwork train_float_network(const LabelledImages& train, const LabelledImag
                                  const TrainingOptions& options,
                                  const std::function<void(const EpochReport&)>& on_epoch = {});
 
-}  // namespace cryptonets
+}  // namespace cryptonets::training

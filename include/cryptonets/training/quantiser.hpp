@@ -30,11 +30,11 @@
 #include <vector>
 
 #include "cryptonets/arith/uint128.hpp"
-#include "cryptonets/nn/float_network.hpp"
-#include "cryptonets/nn/model.hpp"
-#include "cryptonets/nn/range.hpp"
+#include "cryptonets/model/model.hpp"
+#include "cryptonets/model/range.hpp"
+#include "cryptonets/training/float_network.hpp"
 
-namespace cryptonets {
+namespace cryptonets::training {
 
 struct QuantisationScales {
   double input = 255.0;  // integer input = round(p · input / 255)
@@ -76,8 +76,8 @@ QuantisationScales scales_for_choice(const FloatNetwork& network, const Quantisa
 // square, dense, each layer's output scale recorded in Layer::scale. Throws std::invalid_argument
 // if a scale is not finite and positive or a parameter vector does not match the network's shape,
 // and std::overflow_error if a quantised weight or bias reaches kMaxParameterMagnitude.
-Model quantise(const FloatNetwork& network, const QuantisationScales& scales);
-Model quantise(const FloatNetwork& network, const QuantisationChoice& choice);
+model::Model quantise(const FloatNetwork& network, const QuantisationScales& scales);
+model::Model quantise(const FloatNetwork& network, const QuantisationChoice& choice);
 
 // The plaintext moduli the quantiser counts with: the largest primes t < 2^40, t ≡ 1 (mod 2n) for
 // batching at n = 8192 (YASHE's multiplication noise grows with t², which caps t near 2^40 at
@@ -92,7 +92,7 @@ std::vector<uint64_t> plaintext_moduli(size_t count, int modulus_bits = kPlainte
 
 // The fewest of those moduli whose CRT product holds the final outputs of `report`
 // (plaintext_moduli_suffice), or nullopt if more than `max_moduli` would be needed.
-std::optional<int> plaintext_moduli_needed(const RangeReport& report, int max_moduli = 8,
+std::optional<int> plaintext_moduli_needed(const model::RangeReport& report, int max_moduli = 8,
                                            int modulus_bits = kPlaintextModulusBits,
                                            uint64_t congruence = kPlaintextModulusCongruence);
 
@@ -114,7 +114,7 @@ int predicted_class(std::span<const i128> outputs);
 // Evaluates every image exactly over Z with compile_model + evaluate_plain, over `threads` OpenMP
 // threads. If `reference` is given, also counts the images on which the integer model predicts
 // the float network's class. Propagates std::overflow_error if a value leaves the 128-bit range.
-PlainEvaluation evaluate_integer_model(const Model& model, const LabelledImages& images,
+PlainEvaluation evaluate_integer_model(const model::Model& model, const LabelledImages& images,
                                        int threads = 1, const FloatNetwork* reference = nullptr);
 
 // The same results as evaluate_integer_model, three to four times faster, for a model with the
@@ -122,7 +122,7 @@ PlainEvaluation evaluate_integer_model(const Model& model, const LabelledImages&
 // dense): exact integer arithmetic specialised to that network, shared with sweep_quantisations.
 // Throws std::invalid_argument for any other model and std::overflow_error if a value leaves the
 // 128-bit range.
-PlainEvaluation evaluate_quantised_network(const Model& model, const LabelledImages& images,
+PlainEvaluation evaluate_quantised_network(const model::Model& model, const LabelledImages& images,
                                            int threads = 1,
                                            const FloatNetwork* reference = nullptr);
 
@@ -177,4 +177,4 @@ std::vector<QuantisationResult> sweep_quantisations(
     const FloatNetwork& network, const LabelledImages& test, const SweepGrid& grid, int threads,
     const std::function<void(size_t, size_t)>& progress = {});
 
-}  // namespace cryptonets
+}  // namespace cryptonets::training

@@ -20,7 +20,7 @@
 #include "cryptonets/arith/uint128.hpp"
 #include "linear_kernel_avx2.hpp"
 
-namespace cryptonets::linear_avx2 {
+namespace cryptonets::inference::linear_avx2 {
 
 bool cpu_supported() {
   return simd_path_supported(SimdPath::avx2);
@@ -145,4 +145,4 @@ __attribute__((target("avx2"))) void grouped_signed_weight_sum(
   }
 }
 
-}  // namespace cryptonets::linear_avx2
+}  // namespace cryptonets::inference::linear_avx2

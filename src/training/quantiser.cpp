@@ -1,4 +1,4 @@
-#include "cryptonets/nn/quantiser.hpp"
+#include "cryptonets/training/quantiser.hpp"
 
 #include <algorithm>
 #include <array>
@@ -13,9 +13,26 @@
 #include <vector>
 
 #include "cryptonets/arith/primes.hpp"
-#include "cryptonets/nn/layers.hpp"
+#include "cryptonets/model/layers.hpp"
 
-namespace cryptonets {
+namespace cryptonets::training {
+
+using model::centred_bits;
+using model::compile_model;
+using model::CompiledModel;
+using model::ConvolutionLayer;
+using model::DenseLayer;
+using model::evaluate_plain;
+using model::kMaxParameterMagnitude;
+using model::Model;
+using model::Padding;
+using model::plaintext_moduli_suffice;
+using model::quantise_pixel;
+using model::RangeReport;
+using model::Shape;
+using model::SquareLayer;
+using model::track_ranges;
+using model::validate_model;
 
 namespace {
 
@@ -629,4 +646,4 @@ std::vector<QuantisationResult> sweep_quantisations(
   return results;
 }
 
-}  // namespace cryptonets
+}  // namespace cryptonets::training

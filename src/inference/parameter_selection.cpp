@@ -1,4 +1,4 @@
-#include "cryptonets/nn/parameter_selection.hpp"
+#include "cryptonets/inference/parameter_selection.hpp"
 
 #include <algorithm>
 #include <array>
@@ -16,14 +16,24 @@
 #include "cryptonets/bfv/noise_model.hpp"
 #include "cryptonets/bfv/security.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
-#include "cryptonets/nn/deferred_relinearization.hpp"
-#include "cryptonets/nn/range.hpp"
+#include "cryptonets/inference/deferred_relinearization.hpp"
+#include "cryptonets/model/range.hpp"
 #include "cryptonets/rlwe/lattice_estimate.hpp"
 #include "cryptonets/yashe/context.hpp"
 #include "cryptonets/yashe/noise_model.hpp"
 #include "cryptonets/yashe/security.hpp"
 
-namespace cryptonets {
+namespace cryptonets::inference {
+
+using model::compile_model;
+using model::CompiledModel;
+using model::evaluate;
+using model::LinearMap;
+using model::LinearTerm;
+using model::Model;
+using model::plaintext_moduli_suffice;
+using model::RangeReport;
+using model::track_ranges;
 
 namespace {
 
@@ -745,4 +755,4 @@ std::string describe(const ParameterChoice& choice) {
                          yashe::assess_security(choice.base).full_text());
 }
 
-}  // namespace cryptonets
+}  // namespace cryptonets::inference

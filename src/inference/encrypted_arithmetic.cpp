@@ -1,4 +1,4 @@
-#include "cryptonets/nn/encrypted_arithmetic.hpp"
+#include "cryptonets/inference/encrypted_arithmetic.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -11,7 +11,10 @@
 #include "linear_kernel_avx2.hpp"
 #include "linear_kernel_avx512.hpp"
 
-namespace cryptonets {
+namespace cryptonets::inference {
+
+using model::LinearMap;
+using model::LinearTerm;
 
 namespace {
 
@@ -371,4 +374,4 @@ CRYPTONETS_INSTANTIATE_LINEAR(yashe::Evaluator)
 CRYPTONETS_INSTANTIATE_LINEAR(bfv::Evaluator)
 #undef CRYPTONETS_INSTANTIATE_LINEAR
 
-}  // namespace cryptonets
+}  // namespace cryptonets::inference

@@ -1,5 +1,5 @@
 // Back-propagation and the training loop for the float CryptoNets network.
-#include "cryptonets/nn/trainer.hpp"
+#include "cryptonets/training/trainer.hpp"
 
 #include <algorithm>
 #include <cassert>
@@ -9,7 +9,7 @@
 #include <numeric>
 #include <stdexcept>
 
-namespace cryptonets {
+namespace cryptonets::training {
 namespace {
 
 constexpr size_t kCalibrationImages = 1000;
@@ -443,4 +443,4 @@ FloatNetwork train_float_network(const LabelledImages& train, const LabelledImag
   return network;
 }
 
-}  // namespace cryptonets
+}  // namespace cryptonets::training

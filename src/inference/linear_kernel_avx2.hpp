@@ -1,6 +1,6 @@
 // The AVX2 paths of the fused linear kernel (linear_kernel_avx2.cpp), used by
-// encrypted_arithmetic.cpp; a private header of src/nn. Each function's contract is documented at
-// its definition.
+// encrypted_arithmetic.cpp; a private header of src/inference. Each function's contract is
+// documented at its definition.
 #pragma once
 
 #include <cstddef>
@@ -8,7 +8,7 @@
 
 #include "cryptonets/arith/modulus.hpp"
 
-namespace cryptonets::linear_avx2 {
+namespace cryptonets::inference::linear_avx2 {
 
 bool cpu_supported();
 
@@ -27,4 +27,4 @@ void grouped_signed_weight_sum(const uint64_t* packed, size_t count, size_t widt
                                const uint32_t* members, size_t terms, const int32_t* weights,
                                int weight_bits, const Modulus& q, uint64_t* const* out);
 
-}  // namespace cryptonets::linear_avx2
+}  // namespace cryptonets::inference::linear_avx2

@@ -1,5 +1,5 @@
 // The AVX-512 paths of the fused linear kernel (linear_kernel_avx512.cpp), used by
-// encrypted_arithmetic.cpp; a private header of src/nn with the interface of
+// encrypted_arithmetic.cpp; a private header of src/inference with the interface of
 // linear_kernel_avx2.hpp. Each function's contract is documented at its definition.
 #pragma once
 
@@ -8,7 +8,7 @@
 
 #include "cryptonets/arith/modulus.hpp"
 
-namespace cryptonets::linear_avx512 {
+namespace cryptonets::inference::linear_avx512 {
 
 bool cpu_supported();
 
@@ -27,4 +27,4 @@ void grouped_signed_weight_sum(const uint64_t* packed, size_t count, size_t widt
                                const uint32_t* members, size_t terms, const int32_t* weights,
                                int weight_bits, const Modulus& q, uint64_t* const* out);
 
-}  // namespace cryptonets::linear_avx512
+}  // namespace cryptonets::inference::linear_avx512

@@ -16,11 +16,11 @@
 #include <vector>
 
 #include "cryptonets/bfv/parameters.hpp"
-#include "cryptonets/nn/layers.hpp"
-#include "cryptonets/nn/model.hpp"
+#include "cryptonets/model/layers.hpp"
+#include "cryptonets/model/model.hpp"
 #include "cryptonets/yashe/parameters.hpp"
 
-namespace cryptonets {
+namespace cryptonets::inference {
 
 struct NoisePrediction {
   // log2 of the invariant-noise bound after each compiled step, worst over the step's outputs.
@@ -44,17 +44,19 @@ struct NoisePrediction {
 // the flooding noise of NoiseModel::flooding_noise at the width flooding_width_log2(v, λ)
 // (rounded up to a whole bit, as Encryptor::rerandomize_inplace does). Throws
 // std::invalid_argument if the parameters are invalid.
-NoisePrediction predict_network_noise(const yashe::Parameters& params, const CompiledModel& model,
+NoisePrediction predict_network_noise(const yashe::Parameters& params,
+                                      const model::CompiledModel& model,
                                       int circuit_privacy_bits = 0);
 // The same circuit under BFV's keyless noise model (bfv/noise_model.hpp), each output
 // re-randomised with a fresh encryption of zero (no circuit-privacy flooding under BFV).
-NoisePrediction predict_network_noise(const bfv::Parameters& params, const CompiledModel& model);
+NoisePrediction predict_network_noise(const bfv::Parameters& params,
+                                      const model::CompiledModel& model);
 
 // The smallest predicted final budget over the plaintext moduli (each t_i has its own r_t(q) and
 // therefore its own noise).
 double predict_budget_over_moduli(const yashe::Parameters& base,
                                   const std::vector<uint64_t>& plaintext_moduli,
-                                  const CompiledModel& model, int circuit_privacy_bits = 0);
+                                  const model::CompiledModel& model, int circuit_privacy_bits = 0);
 
 // Bits of noise budget that flooding to statistical distance 2^-λ costs an output at ring degree
 // n, plaintext modulus t and σ (noise_model.hpp; independent of q): λ + log2 n +
@@ -83,7 +85,7 @@ struct ParameterChoice {
 
 // Throws std::invalid_argument for an invalid model or target (security level not 128/192/256,
 // negative margin) and std::runtime_error when no parameter set up to n = 32768 satisfies it.
-ParameterChoice select_parameters(const Model& model, const SelectionTarget& target);
+ParameterChoice select_parameters(const model::Model& model, const SelectionTarget& target);
 
 std::vector<std::string> preset_names();  // {"default", "paper", "table-bound"}
 // "default": n = 8192 and the fewest 55-bit primes that keep the default 10-bit margin (what the
@@ -99,7 +101,8 @@ std::vector<std::string> preset_names();  // {"default", "paper", "table-bound"}
 // circuit_privacy_bits = λ > 0: the margin grows by the cost of noise flooding to 2^-λ
 // (flooding_cost_bits), so that the keys leave room for `infer --circuit-privacy λ`; the
 // predicted budget reported is then the one after flooding.
-ParameterChoice preset(const std::string& name, const Model& model, int circuit_privacy_bits = 0);
+ParameterChoice preset(const std::string& name, const model::Model& model,
+                       int circuit_privacy_bits = 0);
 
 // ---- BFV (bfv/): parameters inside the HE standard's 128-bit classical bound for ternary secrets.
 
@@ -117,7 +120,7 @@ struct BfvParameterChoice {
 // moduli chosen as for YASHE'. q: the fewest primes of at most 55 bits, sizes summing to the bound
 // (n = 8192: 55 + 55 + 54 + 54). Throws std::runtime_error when none fits, std::invalid_argument
 // for a negative margin.
-BfvParameterChoice select_bfv_parameters(const Model& model, double margin_bits = 10);
+BfvParameterChoice select_bfv_parameters(const model::Model& model, double margin_bits = 10);
 
 // Multi-line text for `cryptonets params --scheme bfv`: parameters, moduli, predicted budget,
 // reasoning and the BFV security report.
@@ -127,4 +130,4 @@ std::string describe(const BfvParameterChoice& choice);
 // budget, the reasoning and the full security report.
 std::string describe(const ParameterChoice& choice);
 
-}  // namespace cryptonets
+}  // namespace cryptonets::inference

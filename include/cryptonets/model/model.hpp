@@ -19,7 +19,7 @@
 #include <variant>
 #include <vector>
 
-namespace cryptonets {
+namespace cryptonets::model {
 
 // |weight| and |bias| must stay below 2^60: int64 storage with headroom for negation and for the
 // products that merge_linear_layers forms (merged weights are products of small weights).
@@ -144,4 +144,4 @@ std::vector<int64_t> quantise_pixels(const Model& model, const std::vector<uint8
 // Throws std::overflow_error if a composed parameter reaches kMaxParameterMagnitude.
 Model merge_linear_layers(const Model& model);
 
-}  // namespace cryptonets
+}  // namespace cryptonets::model

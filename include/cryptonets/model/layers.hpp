@@ -31,9 +31,9 @@
 
 #include "cryptonets/arith/modulus.hpp"
 #include "cryptonets/arith/uint128.hpp"
-#include "cryptonets/nn/model.hpp"
+#include "cryptonets/model/model.hpp"
 
-namespace cryptonets {
+namespace cryptonets::model {
 
 struct LinearTerm {
   uint32_t input = 0;  // index into the layer's input vector
@@ -201,4 +201,4 @@ std::vector<i128> evaluate_plain(const CompiledModel& model, std::span<const int
 std::vector<uint64_t> evaluate_modular(const CompiledModel& model, std::span<const int64_t> input,
                                        uint64_t plaintext_modulus);
 
-}  // namespace cryptonets
+}  // namespace cryptonets::model

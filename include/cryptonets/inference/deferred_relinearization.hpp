@@ -22,9 +22,9 @@
 #include <utility>
 #include <vector>
 
-#include "cryptonets/nn/layers.hpp"
+#include "cryptonets/model/layers.hpp"
 
-namespace cryptonets {
+namespace cryptonets::inference {
 
 template <class Ops>
 class DeferredRelinearization : public Ops {
@@ -33,8 +33,9 @@ class DeferredRelinearization : public Ops {
   using Ops::Ops;
 
   // One output Σ_k w_k·inputs[k], of the inputs' degree.
-  Value multiply_accumulate(std::span<const Value> inputs, std::span<const LinearTerm> terms) {
-    LinearMap single;
+  Value multiply_accumulate(std::span<const Value> inputs,
+                            std::span<const model::LinearTerm> terms) {
+    model::LinearMap single;
     single.inputs = inputs.size();
     single.outputs = 1;
     single.row_begin = {0, terms.size()};
@@ -53,7 +54,7 @@ class DeferredRelinearization : public Ops {
     this->square_unrelinearized(value);
   }
 
-  std::vector<Value> apply_linear(const LinearMap& map, std::span<const Value> inputs) {
+  std::vector<Value> apply_linear(const model::LinearMap& map, std::span<const Value> inputs) {
     std::vector<Value> outputs = this->linear(map, inputs);
     this->relinearize_all(outputs);
     for (size_t o = 0; o < outputs.size(); ++o) {
@@ -67,4 +68,4 @@ class DeferredRelinearization : public Ops {
   }
 };
 
-}  // namespace cryptonets
+}  // namespace cryptonets::inference

@@ -26,12 +26,12 @@
 #include <vector>
 
 #include "cryptonets/encoding/plaintext_crt.hpp"
-#include "cryptonets/nn/layers.hpp"
-#include "cryptonets/nn/model.hpp"
+#include "cryptonets/model/layers.hpp"
+#include "cryptonets/model/model.hpp"
 #include "cryptonets/random/chacha20.hpp"
 #include "cryptonets/rlwe/types.hpp"
 
-namespace cryptonets {
+namespace cryptonets::inference {
 
 // values[i][j]: the ciphertext of value j (a model input, or a layer's output j) under plaintext
 // modulus i. `images` slots of each ciphertext are in use; the rest hold zeros.
@@ -101,8 +101,9 @@ using StageProgress = std::function<void(const std::string&, size_t, size_t, siz
 // Encryption runs on `threads` threads, each with a generator forked from `prng` in a fixed order.
 template <class Scheme>
 EncryptedBatch encrypt_batch(const encoding::BasicCrtEncryptionSet<Scheme>& keys,
-                             const Model& model, const std::vector<std::vector<int64_t>>& images,
-                             Prng& prng, int threads, const StageObserver& observe = {},
+                             const model::Model& model,
+                             const std::vector<std::vector<int64_t>>& images, Prng& prng,
+                             int threads, const StageObserver& observe = {},
                              const StageProgress& progress = {});
 
 template <class Scheme>
@@ -132,7 +133,7 @@ using BfvInferenceOptions = BasicInferenceOptions<bfv::Scheme>;
 // and for circuit_privacy_bits > 0 under BFV (noise flooding is implemented for YASHE' only).
 template <class Scheme>
 void require_noise_budget(const encoding::BasicCrtEncryptionSet<Scheme>& keys,
-                          const CompiledModel& model, int circuit_privacy_bits);
+                          const model::CompiledModel& model, int circuit_privacy_bits);
 
 // Server: the compiled model on every modulus's ciphertexts, then every output re-randomised with
 // the public key (options.circuit_privacy_bits: flooding instead, YASHE' only). Throws
@@ -143,7 +144,7 @@ void require_noise_budget(const encoding::BasicCrtEncryptionSet<Scheme>& keys,
 // ciphertexts are released as soon as they are used).
 template <class Scheme>
 EncryptedBatch infer(const encoding::BasicCrtEncryptionSet<Scheme>& keys,
-                     const CompiledModel& model, EncryptedBatch batch,
+                     const model::CompiledModel& model, EncryptedBatch batch,
                      const BasicInferenceOptions<Scheme>& options);
 
 // Client: scores[s][c] = output c of image s, exact, for s < batch.images. `output_bound` is the
@@ -160,8 +161,8 @@ std::vector<std::vector<mpz_class>> decrypt_scores(
 std::vector<int> predicted_labels(const std::vector<std::vector<mpz_class>>& scores);
 
 // The same scores from the plain integer path (evaluate_plain), for comparison.
-std::vector<std::vector<mpz_class>> plain_scores(const CompiledModel& model,
+std::vector<std::vector<mpz_class>> plain_scores(const model::CompiledModel& model,
                                                  const std::vector<std::vector<int64_t>>& images,
                                                  int threads);
 
-}  // namespace cryptonets
+}  // namespace cryptonets::inference

@@ -26,10 +26,10 @@
 #include <string>
 #include <vector>
 
-#include "cryptonets/nn/float_network.hpp"
-#include "cryptonets/nn/trainer.hpp"
+#include "cryptonets/training/float_network.hpp"
+#include "cryptonets/training/trainer.hpp"
 
-namespace cryptonets {
+namespace cryptonets::training {
 
 // f(x) of an activation layer. kPolynomial: Σ_i coefficients[i] · x^i (degree = size − 1).
 enum class ActivationKind { kSquare, kRelu, kSigmoid, kPolynomial };
@@ -108,6 +108,16 @@ SequentialNetwork from_float_network(const FloatNetwork& network);
 std::vector<std::pair<double, double>> activation_input_ranges(const SequentialNetwork& network,
                                                                const LabelledImages& images);
 
+// Polynomial approximations of degree `degree` (1..6) of `activation` on [low, high] (low < high),
+// as Activation{kPolynomial} with monomial coefficients in x:
+//  * least squares: minimises Σ (p(x) − f(x))² over 2001 evenly spaced points of the interval;
+//  * Chebyshev: the Chebyshev series of f on the interval truncated at `degree` (coefficients by
+//    Gauss–Chebyshev quadrature on 1000 nodes; Trefethen, "Approximation Theory and
+//    Approximation Practice", ch. 3), near-minimax.
+// Throws std::invalid_argument for a bad interval or degree.
+Activation fit_least_squares(const Activation& activation, double low, double high, int degree);
+Activation fit_chebyshev(const Activation& activation, double low, double high, int degree);
+
 // Mean cross-entropy of a batch and its gradient (same shape as network). Single-threaded.
 BatchResult compute_gradient(const SequentialNetwork& network, const LabelledImages& batch,
                              SequentialNetwork& gradient);
@@ -130,4 +140,4 @@ SequentialNetwork read_sequential_network(std::istream& in, const std::string& s
 void save_sequential_network(const SequentialNetwork& network, const std::filesystem::path& path);
 SequentialNetwork load_sequential_network(const std::filesystem::path& path);
 
-}  // namespace cryptonets
+}  // namespace cryptonets::training

@@ -1,11 +1,11 @@
-#include "cryptonets/nn/layers.hpp"
+#include "cryptonets/model/layers.hpp"
 
 #include <algorithm>
 #include <cassert>
 #include <stdexcept>
 #include <variant>
 
-namespace cryptonets {
+namespace cryptonets::model {
 
 namespace {
 
@@ -301,4 +301,4 @@ std::vector<uint64_t> evaluate_modular(const CompiledModel& model, std::span<con
   return evaluate(model, std::move(residues), arithmetic);
 }
 
-}  // namespace cryptonets
+}  // namespace cryptonets::model

@@ -1,5 +1,5 @@
 // Forward and backward passes, merging, training and the text format of SequentialNetwork.
-#include "cryptonets/nn/sequential_network.hpp"
+#include "cryptonets/training/sequential_network.hpp"
 
 #include <algorithm>
 #include <cassert>
@@ -14,7 +14,7 @@
 #include <sstream>
 #include <stdexcept>
 
-namespace cryptonets {
+namespace cryptonets::training {
 namespace {
 
 constexpr int kPaddedPixels = FloatNetwork::kPaddedSide * FloatNetwork::kPaddedSide;
@@ -528,6 +528,96 @@ std::vector<std::pair<double, double>> activation_input_ranges(const SequentialN
   return ranges;
 }
 
+namespace {
+
+void check_fit(double low, double high, int degree) {
+  if (!(low < high) || !std::isfinite(low) || !std::isfinite(high) || degree < 1 || degree > 6) {
+    throw std::invalid_argument("polynomial fit: need finite low < high and 1 <= degree <= 6");
+  }
+}
+
+// Σ a_k·u^k with u = (x − mid) / half, as monomial coefficients in x.
+Activation expand(const std::vector<double>& a, double low, double high) {
+  const double mid = 0.5 * (low + high), half = 0.5 * (high - low);
+  std::vector<double> c(a.size(), 0.0);
+  for (size_t k = 0; k < a.size(); ++k) {
+    // a_k·((x − mid)/half)^k = a_k/half^k · Σ_j C(k, j)·x^j·(−mid)^(k−j)
+    double binomial = 1.0;
+    for (size_t j = 0; j <= k; ++j) {
+      c[j] += a[k] / std::pow(half, double(k)) * binomial * std::pow(-mid, double(k - j));
+      binomial = binomial * double(k - j) / double(j + 1);
+    }
+  }
+  return Activation{ActivationKind::kPolynomial, c};
+}
+
+}  // namespace
+
+Activation fit_least_squares(const Activation& activation, double low, double high, int degree) {
+  check_fit(low, high, degree);
+  const int terms = degree + 1;
+  constexpr int kPoints = 2001;
+  // Normal equations in u ∈ [−1, 1] (well conditioned at these degrees), Gaussian elimination
+  // with partial pivoting.
+  std::vector<std::vector<double>> m(terms, std::vector<double>(terms + 1, 0.0));
+  for (int i = 0; i < kPoints; ++i) {
+    const double u = -1.0 + 2.0 * i / (kPoints - 1);
+    const double f = activation.value(0.5 * (low + high) + 0.5 * (high - low) * u);
+    for (int r = 0; r < terms; ++r) {
+      for (int c = 0; c < terms; ++c)
+        m[r][c] += std::pow(u, r + c);
+      m[r][terms] += std::pow(u, r) * f;
+    }
+  }
+  for (int col = 0; col < terms; ++col) {
+    int pivot = col;
+    for (int r = col + 1; r < terms; ++r)
+      if (std::abs(m[r][col]) > std::abs(m[pivot][col])) pivot = r;
+    std::swap(m[col], m[pivot]);
+    for (int r = 0; r < terms; ++r) {
+      if (r == col) continue;
+      const double factor = m[r][col] / m[col][col];
+      for (int c = col; c <= terms; ++c)
+        m[r][c] -= factor * m[col][c];
+    }
+  }
+  std::vector<double> a(terms);
+  for (int r = 0; r < terms; ++r)
+    a[r] = m[r][terms] / m[r][r];
+  return expand(a, low, high);
+}
+
+Activation fit_chebyshev(const Activation& activation, double low, double high, int degree) {
+  check_fit(low, high, degree);
+  constexpr int kNodes = 1000;
+  // c_k = (2/N) Σ_j f(cos θ_j) cos(k θ_j), θ_j = π (j + 1/2) / N; c_0 halved.
+  std::vector<double> chebyshev(degree + 1, 0.0);
+  for (int j = 0; j < kNodes; ++j) {
+    const double theta = std::numbers::pi * (j + 0.5) / kNodes;
+    const double f = activation.value(0.5 * (low + high) + 0.5 * (high - low) * std::cos(theta));
+    for (int k = 0; k <= degree; ++k)
+      chebyshev[k] += 2.0 / kNodes * f * std::cos(k * theta);
+  }
+  chebyshev[0] *= 0.5;
+  // T_0 = 1, T_1 = u, T_{k+1} = 2u·T_k − T_{k−1}, as monomials in u.
+  std::vector<double> a(degree + 1, 0.0);
+  std::vector<double> previous = {1.0}, current = {0.0, 1.0};
+  a[0] += chebyshev[0];
+  if (degree >= 1) a[1] += chebyshev[1];
+  for (int k = 2; k <= degree; ++k) {
+    std::vector<double> next(k + 1, 0.0);
+    for (size_t i = 0; i < current.size(); ++i)
+      next[i + 1] += 2.0 * current[i];
+    for (size_t i = 0; i < previous.size(); ++i)
+      next[i] -= previous[i];
+    for (int i = 0; i <= k; ++i)
+      a[i] += chebyshev[k] * next[i];
+    previous = std::move(current);
+    current = std::move(next);
+  }
+  return expand(a, low, high);
+}
+
 BatchResult compute_gradient(const SequentialNetwork& network, const LabelledImages& batch,
                              SequentialNetwork& gradient) {
   if (gradient.layers.size() != network.layers.size()) gradient = zero_like(network);
@@ -885,4 +975,4 @@ SequentialNetwork load_sequential_network(const std::filesystem::path& path) {
   return read_sequential_network(in, path.string());
 }
 
-}  // namespace cryptonets
+}  // namespace cryptonets::training

@@ -23,7 +23,7 @@
 
 #define CRYPTONETS_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw")))
 
-namespace cryptonets::linear_avx512 {
+namespace cryptonets::inference::linear_avx512 {
 
 bool cpu_supported() {
   return simd_path_supported(SimdPath::avx512);
@@ -132,4 +132,4 @@ CRYPTONETS_AVX512 void grouped_signed_weight_sum(const uint64_t* packed, size_t 
   }
 }
 
-}  // namespace cryptonets::linear_avx512
+}  // namespace cryptonets::inference::linear_avx512

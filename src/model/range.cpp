@@ -1,10 +1,10 @@
-#include "cryptonets/nn/range.hpp"
+#include "cryptonets/model/range.hpp"
 
 #include <algorithm>
 
-#include "cryptonets/nn/layers.hpp"
+#include "cryptonets/model/layers.hpp"
 
-namespace cryptonets {
+namespace cryptonets::model {
 
 namespace {
 
@@ -153,4 +153,4 @@ void require_plaintext_moduli(const RangeReport& report, const std::vector<uint6
                                  moduli_needed(report.output().bound, smallest));
 }
 
-}  // namespace cryptonets
+}  // namespace cryptonets::model

@@ -22,9 +22,9 @@
 #include <string>
 #include <vector>
 
-#include "cryptonets/nn/model.hpp"
+#include "cryptonets/model/model.hpp"
 
-namespace cryptonets {
+namespace cryptonets::model {
 
 struct ValueInterval {
   mpz_class lower;
@@ -81,4 +81,4 @@ class PlaintextModulusTooSmall : public std::runtime_error {
 // std::invalid_argument for an empty list or a modulus below 2.
 void require_plaintext_moduli(const RangeReport& report, const std::vector<uint64_t>& moduli);
 
-}  // namespace cryptonets
+}  // namespace cryptonets::model

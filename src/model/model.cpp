@@ -1,13 +1,13 @@
-#include "cryptonets/nn/model.hpp"
+#include "cryptonets/model/model.hpp"
 
 #include <cmath>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 
-#include "cryptonets/nn/layers.hpp"
+#include "cryptonets/model/layers.hpp"
 
-namespace cryptonets {
+namespace cryptonets::model {
 
 namespace {
 
@@ -249,4 +249,4 @@ Model merge_linear_layers(const Model& model) {
   return merged;
 }
 
-}  // namespace cryptonets
+}  // namespace cryptonets::model
