@@ -355,6 +355,11 @@ std::optional<ParameterSet> at_degree(const ParameterSet& like, size_t n,
     }
     set.base.sigma = like.base.sigma;
     set.base.decomposition_bits = like.base.decomposition_bits;
+    // Moduli that batch at n as well (the paper's t1, t2 = 1 mod 16384) are kept as they are.
+    if (std::all_of(like.moduli.begin(), like.moduli.end(),
+                    [n](uint64_t t) { return t % (2 * n) == 1; })) {
+      set.moduli = like.moduli;
+    }
     for (int bits = plain_bits; bits <= 40 && set.moduli.empty(); ++bits) {
       try {
         auto moduli =
