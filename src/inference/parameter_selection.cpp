@@ -374,7 +374,7 @@ ParameterChoice select_for_security(const RangeReport& ranges, const CompiledMod
   throw std::runtime_error(message);
 }
 
-// The CryptoNets paper's parameters as far as /work/shared/paper-facts.md sources them (a SEAL
+// The CryptoNets paper's parameters as far as bench/paper_values.csv sources them (a SEAL
 // 1.x-era "Cryptonets" example and SEAL 1.x's defaults): n = 8192, t1 = 2^40 + 294913 and
 // t2 = 2^40 + 376833 (both prime, = 1 mod 16384, so both batch), key-switching digits of 32 bits,
 // sigma = 3.19, q = 2^383 - 2^33 + 1. That q is one 383-bit prime; we take six 55-bit and one

@@ -3,7 +3,8 @@
 // other activations (ReLU, sigmoid, polynomials) for the Crypto-Nets activation study.
 //
 // The 9-layer network (CryptoNets, Gilad-Bachrach et al., ICML 2016; as the re-implementations
-// listed in /work/shared/paper-facts.md agree, the paper's own table not being available here):
+// listed in bench/paper_values.csv (training_network) agree, the paper's own table not being
+// available here):
 //   input     p / 255 on the 29×29 frame padded at the top and left          1 × 29 × 29
 //   conv      5 maps, 5×5, stride 2, bias                                     5 × 13 × 13 = 845
 //   square
