@@ -126,6 +126,9 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   if (!line.approximate.empty() && line.approximate != "lsq" && line.approximate != "chebyshev") {
     throw UsageError("--approximate: expected lsq or chebyshev, got '" + line.approximate + "'");
   }
+  if (!line.merged_output.empty() && line.architecture != "paper" && line.fine_tune.empty()) {
+    throw UsageError("--merged applies to --architecture paper (or a --fine-tune model)");
+  }
   if (!line.approximate.empty() && line.fine_tune.empty()) {
     throw UsageError("--approximate needs --fine-tune FILE (the trained network to approximate)");
   }
