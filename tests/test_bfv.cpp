@@ -442,6 +442,11 @@ TEST_CASE(
   CHECK(text.find("decision RLWE with a uniform ternary secret") != std::string::npos);
   CHECK(text.find("circular security of the relinearisation key") != std::string::npos);
   CHECK(report.one_line().find("128-bit classical") != std::string::npos);
+  // The one line names the table bound, the estimate and both assumptions.
+  CHECK(report.one_line().find("log2 q = 218.0 <= 218 for n = 8192") != std::string::npos);
+  CHECK(report.one_line().find("primal-uSVP estimate ~128 bits") != std::string::npos);
+  CHECK(report.one_line().find("decision RLWE with a ternary secret and circular security of "
+                               "the relinearisation key") != std::string::npos);
   // One 30-bit prime more: 248 bits, past the bound; the report says so.
   Parameters wider = parameters_8192();
   wider.q_primes.push_back(generate_ntt_primes(30, 1, 2 * wider.n)[0]);

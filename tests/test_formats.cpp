@@ -1,18 +1,23 @@
-// The file formats, byte for byte (include/cryptonets/io/FORMATS.md): a seeded, INSECURE toy key
-// set and ciphertext file (n = 8, two 20-bit primes, t_1 = 241, t_2 = 193) written by the library
-// must equal the committed hex dump tests/formats/protocol_v3.hex. A format change, deliberate or
-// not, fails here; a deliberate one updates FORMATS.md, bumps the version and regenerates the dump
-// with CRYPTONETS_WRITE_FORMAT_DUMP=1 (never silently).
+// The file formats, byte for byte (include/cryptonets/io/FORMATS.md): seeded, INSECURE toy key
+// sets and ciphertext files of both schemes (n = 8, two 20-bit primes, t_1 = 241, t_2 = 193)
+// written by the library must equal the committed hex dump tests/formats/protocol_v4.hex. A format
+// change, deliberate or not, fails here; a deliberate one updates FORMATS.md, bumps the version and
+// writes the new version's dump as a new file with CRYPTONETS_WRITE_FORMAT_DUMP=1 (never
+// silently). The dumps of older versions stay: each of their files must be refused by name.
 #include <doctest/doctest.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "cryptonets/arith/primes.hpp"
+#include "cryptonets/bfv/encryptor.hpp"
+#include "cryptonets/bfv/evaluator.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
 #include "cryptonets/io/inspect.hpp"
 #include "cryptonets/io/little_endian.hpp"
@@ -72,8 +77,8 @@ void fix_file_id(const std::string& path, size_t records) {
   test_support::write_bytes(path, bytes);
 }
 
-// The toy objects of FORMATS.md §7, written to `dir`; returns their names in dump order.
-std::vector<std::string> write_toy_files(const TempDir& dir) {
+// The YASHE' toy objects of FORMATS.md §7, written to `dir`; returns their names in dump order.
+std::vector<std::string> write_yashe_toy_files(const TempDir& dir) {
   yashe::Parameters base;
   base.n = 8;
   base.q_primes = generate_ntt_primes(20, 2, 16);
@@ -113,6 +118,66 @@ std::vector<std::string> write_toy_files(const TempDir& dir) {
   return {"params", "public.key", "evaluation.key", "secret.key", "ciphertexts.ct"};
 }
 
+// The BFV toy objects of FORMATS.md §7 (the same ring and moduli), as "bfv-<name>".
+std::vector<std::string> write_bfv_toy_files(const TempDir& dir) {
+  bfv::Parameters base;
+  base.n = 8;
+  base.q_primes = generate_ntt_primes(20, 2, 16);
+  base.t = 241;
+  const std::vector<uint64_t> moduli = {241, 193};
+  Prng prng = Prng::insecure_seeded(19);  // INSECURE: fixed bytes for the dump
+  const encoding::BfvCrtKeys keys = encoding::BfvCrtKeys::generate(base, moduli, prng);
+  std::filesystem::create_directory(dir.file("bfv-keys"));
+  save_key_directory(KeyDirectory(dir.file("bfv-keys")), keys);
+  std::vector<std::string> names;
+  for (const char* name : {"params", "public.key", "evaluation.key", "secret.key"}) {
+    std::filesystem::rename(dir.file("bfv-keys/" + std::string(name)),
+                            dir.file("bfv-" + std::string(name)));
+    names.push_back("bfv-" + std::string(name));
+  }
+
+  // A fresh ciphertext of 1 + 2x (two parts) and its relinearised square 1 + 4x + 4x²: a
+  // ciphertext record holds one number of parts.
+  EncryptedBatch batch;
+  batch.images = 2;
+  for (size_t i = 0; i < keys.contexts.size(); ++i) {
+    const bfv::Encryptor encryptor(keys.contexts[i], keys.keys[i].public_key);
+    const bfv::Evaluator evaluator(keys.contexts[i], keys.keys[i].relinearization_key);
+    const bfv::Ciphertext fresh = encryptor.encrypt(bfv::Plaintext{{1, 2, 0, 0, 0, 0, 0, 0}}, prng);
+    batch.values.push_back({fresh, evaluator.multiply(fresh, fresh)});
+  }
+  BfvCiphertextFileWriter writer(dir.file("bfv-ciphertexts.ct"), keys.contexts, keys.key_ids(), 5,
+                                 2, 2, 2);
+  writer.write(std::move(batch));
+  writer.commit();
+  fix_file_id(dir.file("bfv-ciphertexts.ct"), keys.contexts.size());
+  names.push_back("bfv-ciphertexts.ct");
+  return names;
+}
+
+std::vector<std::string> write_toy_files(const TempDir& dir) {
+  std::vector<std::string> names = write_yashe_toy_files(dir);
+  for (const std::string& name : write_bfv_toy_files(dir))
+    names.push_back(name);
+  return names;
+}
+
+// The files of a committed dump (hex_dump's format), by name.
+std::vector<std::pair<std::string, std::string>> parse_dump(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> files;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("# ")) {
+      files.emplace_back(line.substr(2, line.find(':') - 2), "");
+    } else if (!line.empty() && !files.empty()) {
+      std::istringstream words(line.substr(line.find(' ')));
+      for (std::string byte; words >> byte;)
+        files.back().second += static_cast<char>(std::stoi(byte, nullptr, 16));
+    }
+  }
+  return files;
+}
+
 }  // namespace
 
 TEST_CASE("A seeded toy key set and ciphertext file equal the committed hex dump byte for byte") {
@@ -121,7 +186,7 @@ TEST_CASE("A seeded toy key set and ciphertext file equal the committed hex dump
   for (const std::string& name : write_toy_files(dir))
     dump += hex_dump(name, test_support::read_bytes(dir.file(name)));
   const std::string committed_path =
-      (test_support::repository_root() / "tests/formats/protocol_v3.hex").string();
+      (test_support::repository_root() / "tests/formats/protocol_v4.hex").string();
   if (std::getenv("CRYPTONETS_WRITE_FORMAT_DUMP") != nullptr) {
     std::ofstream(committed_path, std::ios::binary) << dump;
     MESSAGE("wrote " << committed_path);
@@ -153,7 +218,13 @@ TEST_CASE("inspect verifies every checksum and identity of the toy files, and na
     const FileInspection report = inspect_file(dir.file(name));
     CHECK(report.intact());
     // The header and one record per modulus (and, in the ciphertext file, their bindings).
-    CHECK(report.checksums_verified == (name == "ciphertexts.ct" ? 5u : 3u));
+    CHECK(report.checksums_verified == (name.ends_with("ciphertexts.ct") ? 5u : 3u));
+    REQUIRE(!report.fields.empty());
+    bool scheme_named = false;
+    for (const auto& [field, value] : report.fields)
+      scheme_named = scheme_named ||
+                     (field == "scheme" && value == (name.starts_with("bfv-") ? "BFV" : "YASHE'"));
+    CHECK(scheme_named);
   }
   // A flipped payload byte of the second record of the ciphertext file.
   std::string bytes = test_support::read_bytes(dir.file("ciphertexts.ct"));
@@ -192,4 +263,37 @@ TEST_CASE("inspect reads a single CNET record and recomputes its parameter finge
   const FileInspection other = inspect_file(dir.file("other.record"));
   REQUIRE(other.problems.size() == 1);
   CHECK(other.problems[0].find("is not that of its parameters") != std::string::npos);
+}
+
+TEST_CASE("The files of format version 3 (tests/formats/protocol_v3.hex) are refused by name") {
+  const std::string committed = test_support::read_bytes(
+      (test_support::repository_root() / "tests/formats/protocol_v3.hex").string());
+  const auto files = parse_dump(committed);
+  REQUIRE(files.size() == 5);
+  const TempDir dir;
+  for (const auto& [name, bytes] : files) {
+    CAPTURE(name);
+    test_support::write_bytes(dir.file(name), bytes);
+  }
+  const std::string refusal = "format version 3 is no longer supported; this build reads 4";
+  auto refused = [&](const std::function<void()>& load, const std::string& redo) {
+    const std::string error = test_support::error_of(load);
+    CHECK_MESSAGE(error.find(refusal) != std::string::npos, error);
+    CHECK_MESSAGE(error.find(redo) != std::string::npos, error);
+  };
+  refused([&] { load_parameter_set(dir.file("params")); }, "re-run keygen");
+  refused([&] { load_parameter_set<bfv::Scheme>(dir.file("params")); }, "re-run keygen");
+  for (const char* name : {"params", "public.key", "evaluation.key", "secret.key"})
+    refused([&] { read_protocol_header(dir.file(name)); }, "re-run keygen");
+  refused(
+      [&] {
+        const ContextSet contexts = make_context_set(
+            yashe::Parameters{8, generate_ntt_primes(20, 2, 16), 241, 3.2, 0}, {241, 193});
+        CiphertextFileReader reader(dir.file("ciphertexts.ct"), contexts, {1, 2});
+      },
+      "re-run encrypt");
+  CHECK_THROWS_WITH_AS(inspect_file(dir.file("ciphertexts.ct")),
+                       doctest::Contains("format version 3 (no longer supported); this build "
+                                         "reads 4"),
+                       std::runtime_error);
 }

@@ -1,7 +1,8 @@
 // Protocol files (key directory and ciphertext files with several plaintext moduli) at the paper's
 // sizes (n = 8192, q ≈ 385 bits, two 40-bit plaintext moduli): round trips that still decrypt,
 // streaming in batches, the recorded first image index, and refusals of other parameters, other
-// keys, older format versions and damage.
+// keys, older format versions and damage; and at a small ring, both schemes: key sets by role,
+// cross-scheme refusals naming both schemes, the server refusing secret keys.
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,8 +11,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <stdexcept>
 
+#include "cryptonets/arith/primes.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/io/sha256.hpp"
@@ -427,7 +430,7 @@ TEST_CASE("files of format version 1, without the first image index, are refused
   REQUIRE(version_1.size() + 24 == fs::file_size(path));
   write_bytes(path, version_1);
   const std::string error = read_all_batches(f, path);
-  CHECK(contains(error, "format version 1, this build reads version 3"));
+  CHECK(contains(error, "format version 1 is no longer supported; this build reads 4"));
   CHECK(contains(error, "written by an older cryptonets; re-run encrypt"));
   CHECK(contains(error_of([&] { read_protocol_header(path); }), "format version 1"));
   // Even its header alone (88 bytes, shorter than a version 2 header) is named by its version.
@@ -440,23 +443,27 @@ TEST_CASE("files of format version 1, without the first image index, are refused
                    f.keys_of([](const yashe::KeySet& k) { return k.secret_key; }));
   write_bytes(key_path, as_version_1(read_bytes(key_path)));
   CHECK(contains(error_of([&] { load_secret_keys(key_path, key_contexts(f.keys)); }),
-                 "format version 1, this build reads version 3: written by an older cryptonets; "
-                 "re-run keygen"));
+                 "format version 1 is no longer supported; this build reads 4 (written by an "
+                 "older cryptonets; re-run keygen)"));
 
-  // Version 2 (no file ids nor record bindings, noise estimates in clear) is refused by name.
+  // Versions 2 (no file ids nor record bindings, noise estimates in clear) and 3 (no scheme) are
+  // refused by name.
   write_file(f, path, 3, 3, 2, 7);
   std::string bytes = read_bytes(path);
-  bytes[kVersionOffset] = 2;
-  write_bytes(path, bytes);
-  CHECK(contains(read_all_batches(f, path),
-                 "format version 2, this build reads version 3: written by an older cryptonets; "
-                 "re-run encrypt"));
+  for (char version : {2, 3}) {
+    bytes[kVersionOffset] = version;
+    write_bytes(path, bytes);
+    CHECK(contains(read_all_batches(f, path),
+                   "format version " + std::to_string(version) +
+                       " is no longer supported; this build reads 4 (written by an older "
+                       "cryptonets; re-run encrypt"));
+  }
 
   // A later version is named as such, not as an older one.
-  bytes[kVersionOffset] = 4;
+  bytes[kVersionOffset] = 5;
   write_bytes(path, bytes);
   CHECK(contains(read_all_batches(f, path),
-                 "format version 4, this build reads version 3 (written by a newer cryptonets)"));
+                 "format version 5, this build reads 4 (written by a newer cryptonets)"));
 }
 
 TEST_CASE(
@@ -489,4 +496,170 @@ TEST_CASE(
               with_header_field(read_bytes(dir.file("params")), kFirstImageOffset, 5));
   CHECK(contains(error_of([&] { load_parameter_set(dir.file("params")); }),
                  "invalid header: image fields set in a file of a parameter set"));
+}
+
+// ---- Both schemes (issue 15): every file records its scheme, a file of one scheme is refused by
+// the other naming both, and the key sets by role load from a key directory.
+
+namespace {
+
+// A small ring for quick files (n = 64, four 50-bit primes, two 20-bit plaintext moduli).
+template <class Parameters>
+Parameters small_parameters() {
+  Parameters params;
+  params.n = 64;
+  params.q_primes = generate_ntt_primes(50, 4, 2 * params.n);
+  params.t = select_plaintext_moduli(params.n, 20, 1, params.q_primes).front();
+  return params;
+}
+
+template <class Scheme>
+struct SchemeDirectory {
+  TempDir dir;
+  KeyDirectory files{dir.file("keys")};
+  BasicCrtKeys<Scheme> keys;
+
+  explicit SchemeDirectory(uint64_t seed) {
+    using Parameters = typename Scheme::Parameters;
+    const Parameters base = small_parameters<Parameters>();
+    Prng prng = Prng::insecure_seeded(seed);
+    keys = BasicCrtKeys<Scheme>::generate(
+        base, select_plaintext_moduli(base.n, 20, 2, base.q_primes), prng);
+    fs::create_directory(dir.file("keys"));
+    save_key_directory(files, keys);
+  }
+
+  // A ciphertext file of one image: value j holds 10·j - 7 in slot 0.
+  std::string write_ciphertexts(const std::string& name) const {
+    const BasicCrtEncryptionSet<Scheme> client(keys.encryption_keys());
+    Prng prng = Prng::insecure_seeded(7);
+    inference::EncryptedBatch batch;
+    batch.images = 1;
+    batch.values.resize(client.size());
+    for (int64_t j = 0; j < 3; ++j) {
+      const std::vector<int64_t> slots = {10 * j - 7};
+      const CrtCiphertext ct = client.encrypt(slots, prng);
+      for (size_t i = 0; i < client.size(); ++i)
+        batch.values[i].push_back(ct[i]);
+    }
+    const std::string path = dir.file(name);
+    BasicCiphertextFileWriter<Scheme> writer(path, keys.contexts, keys.key_ids(), 0, 1, 1, 3);
+    writer.write(std::move(batch));
+    writer.commit();
+    return path;
+  }
+};
+
+bool names_both_schemes(const std::string& error) {
+  return contains(error, "YASHE'") && contains(error, "BFV") &&
+         contains(error, "a file of one scheme cannot be used with the other");
+}
+
+}  // namespace
+
+TEST_CASE("BFV key directories and ciphertext files round-trip through the key sets by role") {
+  const SchemeDirectory<bfv::Scheme> bfv_files(51);
+  CHECK(read_protocol_header(bfv_files.files.parameters).scheme == SchemeId::kBfv);
+  for (const std::string& path :
+       {bfv_files.files.public_keys, bfv_files.files.evaluation_keys, bfv_files.files.secret_keys})
+    CHECK(protocol_file_scheme(path) == SchemeId::kBfv);
+
+  const BfvEncryptionKeys encryption =
+      load_encryption_keys<bfv::Scheme>(bfv_files.files.parameters, bfv_files.files.public_keys);
+  const BfvServerKeys server = load_server_keys<bfv::Scheme>(
+      bfv_files.files.parameters, bfv_files.files.evaluation_keys, bfv_files.files.public_keys);
+  const BfvDecryptionKeys decryption =
+      load_decryption_keys<bfv::Scheme>(bfv_files.files.parameters, bfv_files.files.secret_keys);
+  REQUIRE(server.evaluation_keys.size() == 2);
+  for (size_t i = 0; i < 2; ++i) {
+    const bfv::KeySet& original = bfv_files.keys.keys[i];
+    CHECK(encryption.public_keys[i].p0 == original.public_key.p0);
+    CHECK(encryption.public_keys[i].p1 == original.public_key.p1);
+    CHECK(server.evaluation_keys[i].b == original.relinearization_key.b);
+    CHECK(server.evaluation_keys[i].a == original.relinearization_key.a);
+    CHECK(decryption.secret_keys[i].coefficients == original.secret_key.coefficients);
+    CHECK(decryption.secret_keys[i].s == original.secret_key.s);
+  }
+
+  // The encrypting party's set cannot multiply (it has no evaluation keys); the server's can, and
+  // what it computes decrypts under the loaded secret keys.
+  const BfvCrtEncryptionSet encrypting(encryption);
+  CHECK_FALSE(encrypting.has_evaluation_keys());
+  Prng prng = Prng::insecure_seeded(3);
+  const CrtCiphertext six = encrypting.encrypt(std::vector<int64_t>{6}, prng);
+  CHECK_THROWS_AS(encrypting.multiply(six, six), std::logic_error);
+  const BfvCrtEncryptionSet evaluating(server);
+  const BfvCrtDecryptionSet client(decryption);
+  CHECK(client.decrypt(evaluating.multiply(six, six), 100).front() == 36);
+
+  // A ciphertext file: every record of scheme BFV, read back to the same values.
+  const std::string path = bfv_files.write_ciphertexts("images.ct");
+  CHECK(read_protocol_header(path).scheme == SchemeId::kBfv);
+  BfvCiphertextFileReader reader(path, decryption.contexts, bfv_files.keys.key_ids());
+  const inference::EncryptedBatch batch = reader.next();
+  reader.finish();
+  for (int64_t j = 0; j < 3; ++j) {
+    CrtCiphertext value;
+    for (const auto& row : batch.values)
+      value.push_back(row[static_cast<size_t>(j)]);
+    CHECK(client.decrypt(value, 100).front() == 10 * j - 7);
+  }
+}
+
+TEST_CASE("A file of one scheme is refused by the other, naming both schemes") {
+  const SchemeDirectory<bfv::Scheme> bfv_files(52);
+  const SchemeDirectory<yashe::Scheme> yashe_files(53);
+  const std::string bfv_ct = bfv_files.write_ciphertexts("bfv.ct");
+  const std::string yashe_ct = yashe_files.write_ciphertexts("yashe.ct");
+
+  // Parameter sets.
+  CHECK(names_both_schemes(error_of([&] { load_parameter_set(bfv_files.files.parameters); })));
+  CHECK(names_both_schemes(
+      error_of([&] { load_parameter_set<bfv::Scheme>(yashe_files.files.parameters); })));
+  // Keys of the other scheme beside a parameter set.
+  const ContextSet yashe_contexts = yashe_files.keys.contexts;
+  const BfvContextSet bfv_contexts = bfv_files.keys.contexts;
+  CHECK(names_both_schemes(
+      error_of([&] { load_public_keys(bfv_files.files.public_keys, yashe_contexts); })));
+  CHECK(names_both_schemes(
+      error_of([&] { load_evaluation_keys(yashe_files.files.evaluation_keys, bfv_contexts); })));
+  CHECK(names_both_schemes(
+      error_of([&] { load_secret_keys(yashe_files.files.secret_keys, bfv_contexts); })));
+  // A YASHE' ciphertext file with BFV keys, and the other way round: refused from the header.
+  const std::string yashe_with_bfv =
+      error_of([&] { BfvCiphertextFileReader(yashe_ct, bfv_contexts, bfv_files.keys.key_ids()); });
+  CHECK(names_both_schemes(yashe_with_bfv));
+  CHECK(contains(yashe_with_bfv, "is a YASHE' file, but the keys are BFV"));
+  CHECK(names_both_schemes(
+      error_of([&] { CiphertextFileReader(bfv_ct, yashe_contexts, yashe_files.keys.key_ids()); })));
+  // A single record of the other scheme (serialize.hpp): refused by its own scheme byte.
+  std::stringstream record;
+  write_public_key(record, *bfv_contexts.front(), bfv_files.keys.keys.front().public_key);
+  const std::string record_error =
+      error_of([&] { read_public_key(record, yashe_contexts.front(), "record"); });
+  CHECK(contains(record_error, "holds a BFV record, but it is read as YASHE'"));
+}
+
+TEST_CASE("The server's key loader refuses a secret key under both schemes") {
+  const SchemeDirectory<bfv::Scheme> bfv_files(54);
+  const SchemeDirectory<yashe::Scheme> yashe_files(55);
+  for (const KeyDirectory* files : {&bfv_files.files, &yashe_files.files}) {
+    const bool bfv = files == &bfv_files.files;
+    CAPTURE(bfv);
+    auto load = [&](const std::string& parameters, const std::string& evaluation,
+                    const std::string& public_keys) {
+      return error_of([&] {
+        if (bfv)
+          load_server_keys<bfv::Scheme>(parameters, evaluation, public_keys);
+        else
+          load_server_keys<yashe::Scheme>(parameters, evaluation, public_keys);
+      });
+    };
+    CHECK(load(files->parameters, files->evaluation_keys, files->public_keys).empty());
+    const std::string refusal = std::string("holds secret keys (") + (bfv ? "BFV" : "YASHE'") +
+                                "); the server never holds the secret key";
+    CHECK(contains(load(files->parameters, files->secret_keys, files->public_keys), refusal));
+    CHECK(contains(load(files->parameters, files->evaluation_keys, files->secret_keys), refusal));
+    CHECK(contains(load(files->secret_keys, files->evaluation_keys, files->public_keys), refusal));
+  }
 }

@@ -237,11 +237,13 @@ TEST_CASE("a flipped byte in the header, payload or checksum is refused as damag
   CHECK(contains(load_with_flip(0, 0x01), "not a cryptonets file"));
   CHECK(contains(load_with_flip(3, 0x80), "not a cryptonets file"));
   CHECK(contains(load_with_flip(4, 0x01), "expected a public key"));
-  CHECK(contains(load_with_flip(5, 0x01), "reserved"));
-  CHECK(contains(load_with_flip(6, 0x02), "version"));
-  // Version 2 -> 1 (ciphertexts carried noise estimates in clear): refused by name.
-  CHECK(contains(load_with_flip(6, 0x03),
-                 "format version 1, this build reads version 2: written by an older cryptonets"));
+  CHECK(contains(load_with_flip(5, 0x01), "header byte 5 (scheme)"));
+  CHECK(contains(load_with_flip(6, 0x04), "version"));
+  // Version 3 -> 2 (no scheme byte) and -> 1 (noise estimates in clear): refused by name.
+  CHECK(contains(load_with_flip(6, 0x01),
+                 "format version 2 is no longer supported; this build reads 3 (written by an "
+                 "older cryptonets"));
+  CHECK(contains(load_with_flip(6, 0x02), "format version 1 is no longer supported"));
   // Fingerprint and key id: the checksum is checked before the fingerprint is believed.
   for (size_t position : {8, 15, 16, 23}) {
     CHECK(contains(load_with_flip(position, 0x10), "corrupted: checksum mismatch"));
@@ -459,7 +461,7 @@ TEST_CASE("content with a valid checksum is still checked: residues, degree, f',
     return error_of([&] { read_ciphertexts(in, fx.context); });
   };
   REQUIRE(read_ct(ct).empty());
-  const size_t record = 32 + 8;  // header, count
+  const size_t record = 32 + 16;  // header, count, parts
   std::string bad = ct;
   store_word(bad, record, 3);
   CHECK(contains(read_ct(with_valid_checksum(bad)), "ciphertext 0: degree 3, expected 1 or 2"));

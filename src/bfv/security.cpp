@@ -68,11 +68,18 @@ std::string SecurityReport::one_line() const {
         "classical bound for ternary secrets and/or the primal-uSVP estimate is ~%.0f bits",
         log2_q, n, estimate.bkz_classical());
   }
+  int bound = 0;  // the table's max log2 q at that level
+  for (const TableCheck& check : table_checks) {
+    if (check.adversary == rlwe::Adversary::kClassical && check.level == highest_table_level &&
+        check.max_log2_q) {
+      bound = *check.max_log2_q;
+    }
+  }
   return format(
-      "security: %d-bit classical per the HE standard's ternary-secret table (log2 q = %.1f, "
-      "n = %zu; primal-uSVP estimate ~%.0f bits), assuming decision RLWE with a ternary secret "
-      "and circular security of the relinearisation key",
-      highest_table_level, log2_q, n, estimate.bkz_classical());
+      "security: %d-bit classical per the HE standard's ternary-secret table (log2 q = %.1f <= "
+      "%d for n = %zu; primal-uSVP estimate ~%.0f bits), assuming decision RLWE with a ternary "
+      "secret and circular security of the relinearisation key",
+      highest_table_level, log2_q, bound, n, estimate.bkz_classical());
 }
 
 std::string SecurityReport::full_text() const {

@@ -257,8 +257,8 @@ void add_insecure_ring_degree_option(OptionParser& options) {
                     "two up to the preset's n): N slots, fast tests");
 }
 
-yashe::Parameters insecure_ring_degree_option(const OptionParser& options,
-                                              yashe::Parameters params) {
+template <class Parameters>
+Parameters insecure_ring_degree_option(const OptionParser& options, Parameters params) {
   if (!options.has("insecure-ring-degree")) return params;
   const int64_t n = options.integer("insecure-ring-degree", 2, 1 << 17);
   if (!std::has_single_bit(static_cast<uint64_t>(n)) || static_cast<size_t>(n) > params.n) {
@@ -271,6 +271,9 @@ yashe::Parameters insecure_ring_degree_option(const OptionParser& options,
               params.n);
   return params;
 }
+
+template yashe::Parameters insecure_ring_degree_option(const OptionParser&, yashe::Parameters);
+template bfv::Parameters insecure_ring_degree_option(const OptionParser&, bfv::Parameters);
 
 void add_no_verify_option(OptionParser& options) {
   options.add_flag("no-verify",

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "cryptonets/bfv/parameters.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/yashe/parameters.hpp"
 
@@ -130,9 +131,9 @@ int threads_option(const OptionParser& options);
 // every smaller power of two N), and so do the plaintext moduli for batching.
 void add_insecure_ring_degree_option(OptionParser& options);
 // `params` unchanged without the option; with it, the smaller ring (UsageError unless N is a
-// power of two up to params.n) after a WARNING line on stdout.
-yashe::Parameters insecure_ring_degree_option(const OptionParser& options,
-                                              yashe::Parameters params);
+// power of two up to params.n) after a WARNING line on stdout. For yashe:: and bfv:: parameters.
+template <class Parameters>
+Parameters insecure_ring_degree_option(const OptionParser& options, Parameters params);
 
 // The checksum rule of every command that reads IDX data (io/idx.hpp, check_data_file): the
 // SHA256SUMS beside the files is verified when present; a file it does not vouch for is an error

@@ -116,12 +116,62 @@ void write_scores(const std::string& path, uint64_t first,
   file.commit();
 }
 
+// The scores of every batch, decrypted under the scheme the key directory records; the file's
+// header is kept for the checks that follow.
+template <class Scheme>
+std::vector<std::vector<mpz_class>> decrypt_file(const OptionParser& options,
+                                                 const ModelProfile& profile,
+                                                 const RangeReport& ranges, bool first_given,
+                                                 uint64_t given_first, ProtocolHeader& header) {
+  const KeyDirectory keys(options.text("keys"));
+  encoding::BasicDecryptionKeys<Scheme> decryption_keys =
+      load_decryption_keys<Scheme>(keys.parameters, keys.secret_keys);
+  const BasicContextSet<Scheme> contexts = decryption_keys.contexts;
+  require_plaintext_moduli(ranges, plaintext_moduli_of(contexts));
+  require_one_key_set({keys.parameters, keys.public_keys, keys.evaluation_keys, keys.secret_keys});
+  const std::vector<uint64_t> key_ids = key_ids_of(decryption_keys.secret_keys);
+  const encoding::BasicCrtDecryptionSet<Scheme> client(std::move(decryption_keys));
+
+  const std::string in_path = options.text("in");
+  BasicCiphertextFileReader<Scheme> reader(in_path, contexts, key_ids);
+  header = reader.header();
+  const uint64_t first = header.first_image;
+  check_first_option(first_given, given_first, first, in_path);
+  if (options.has("request")) {
+    const std::string request = options.text("request");
+    const ProtocolHeader sent = read_protocol_header(request);
+    if (sent.kind != ProtocolFileKind::kCiphertexts || sent.answers_file_id != 0) {
+      throw std::runtime_error("--request '" + request +
+                               "' is not an encrypted images file from cryptonets encrypt");
+    }
+    if (header.answers_file_id != sent.file_id) {
+      throw std::runtime_error("'" + in_path + "' answers the images file with id " +
+                               hex_id(header.answers_file_id) + ", not '" + request + "' (id " +
+                               hex_id(sent.file_id) + "): scores of other images");
+    }
+  }
+  if (header.values != profile.outputs) {
+    throw std::runtime_error("file '" + in_path + "' holds " + std::to_string(header.values) +
+                             " ciphertexts per image, the model has " +
+                             std::to_string(profile.outputs) +
+                             " outputs (decrypt reads the scores that cryptonets infer writes)");
+  }
+  std::vector<std::vector<mpz_class>> scores;
+  while (reader.batches_left() > 0) {
+    for (auto& row : decrypt_scores(client, reader.next(), ranges.output().bound))
+      scores.push_back(std::move(row));
+  }
+  reader.finish();
+  return scores;
+}
+
 }  // namespace
 
 int run_decrypt(std::span<char* const> arguments) {
   OptionParser options(
       "decrypt",
-      "Client: decrypts the scores file from cryptonets infer with DIR/secret.key, recombines\n"
+      "Client: decrypts the scores file from cryptonets infer with DIR/secret.key (the scheme,\n"
+      "YASHE' or BFV, is the key directory's), recombines\n"
       "each score exactly over the plaintext moduli (refusing a value outside the model's output\n"
       "bound or an exhausted noise budget) and writes the predicted label of every image, one\n"
       "per line. With --labels it reports the accuracy; with --plain-images it checks that the\n"
@@ -165,43 +215,12 @@ int run_decrypt(std::span<char* const> arguments) {
   }
   const ModelProfile profile = client_profile(options);
   const RangeReport ranges = profile.output_range();
-  const KeyDirectory keys(options.text("keys"));
-  const ContextSet contexts = load_parameter_set(keys.parameters);
-  require_plaintext_moduli(ranges, plaintext_moduli_of(contexts));
-  std::vector<yashe::SecretKey> secret_keys = load_secret_keys(keys.secret_keys, contexts);
-  require_one_key_set({keys.parameters, keys.public_keys, keys.evaluation_keys, keys.secret_keys});
-  const std::vector<uint64_t> key_ids = key_ids_of(secret_keys);
-  const encoding::CrtDecryptionSet client(contexts, std::move(secret_keys));
-
-  const std::string in_path = options.text("in");
-  CiphertextFileReader reader(in_path, contexts, key_ids);
-  const uint64_t first = reader.header().first_image;
-  check_first_option(first_given, given_first, first, in_path);
-  if (options.has("request")) {
-    const std::string request = options.text("request");
-    const ProtocolHeader sent = read_protocol_header(request);
-    if (sent.kind != ProtocolFileKind::kCiphertexts || sent.answers_file_id != 0) {
-      throw std::runtime_error("--request '" + request +
-                               "' is not an encrypted images file from cryptonets encrypt");
-    }
-    if (reader.header().answers_file_id != sent.file_id) {
-      throw std::runtime_error("'" + in_path + "' answers the images file with id " +
-                               hex_id(reader.header().answers_file_id) + ", not '" + request +
-                               "' (id " + hex_id(sent.file_id) + "): scores of other images");
-    }
-  }
-  if (reader.header().values != profile.outputs) {
-    throw std::runtime_error(
-        "file '" + in_path + "' holds " + std::to_string(reader.header().values) +
-        " ciphertexts per image, the model has " + std::to_string(profile.outputs) +
-        " outputs (decrypt reads the scores that cryptonets infer writes)");
-  }
-  std::vector<std::vector<mpz_class>> scores;
-  while (reader.batches_left() > 0) {
-    for (auto& row : decrypt_scores(client, reader.next(), ranges.output().bound))
-      scores.push_back(std::move(row));
-  }
-  reader.finish();
+  ProtocolHeader header;
+  const std::vector<std::vector<mpz_class>> scores =
+      protocol_file_scheme(KeyDirectory(options.text("keys")).parameters) == SchemeId::kBfv
+          ? decrypt_file<bfv::Scheme>(options, profile, ranges, first_given, given_first, header)
+          : decrypt_file<yashe::Scheme>(options, profile, ranges, first_given, given_first, header);
+  const uint64_t first = header.first_image;
   const std::vector<int> labels = predicted_labels(scores);
 
   // Everything is checked before the labels are written.

@@ -40,53 +40,18 @@ void require_mnist_input(const Model& model, const std::string& path) {  // the 
   }
 }
 
-}  // namespace
-
-int run_encrypt(std::span<char* const> arguments) {
-  OptionParser options(
-      "encrypt",
-      "Client: encrypts 28x28 IDX images (MNIST or one's own) for the server. Each image is\n"
-      "quantised with the input scale of the server's model profile and placed in one slot of\n"
-      "784 ciphertexts per plaintext modulus.\n"
-      "Up to n images (the slot count) form one batch; more images make several batches, all\n"
-      "in the one output file, whose header records the index of the first image (--first),\n"
-      "the image count and the batch size: decrypt finds the matching labels from it. Needs\n"
-      "DIR/params and DIR/public.key only.");
-  options.add_value("keys", "DIR", "key directory written by cryptonets keygen", std::nullopt,
-                    true);
-  options.add_value("images", "FILE",
-                    "IDX image file (gzipped or not) of 28x28 images, checked against the "
-                    "SHA256SUMS beside it",
-                    std::nullopt, true);
-  add_no_verify_option(options);
-  add_profile_options(options);
-  options.add_value("first", "N",
-                    "index of the first image to encrypt (recorded in the output file)", "0");
-  options.add_value("count", "N", "how many images (default: all from --first)");
-  options.add_value("out", "FILE", "ciphertext file to write", std::nullopt, true);
-  add_threads_option(options);
-  options.add_value("seed", "S", "INSECURE: derive the encryption noise from S, reproduction only");
-  if (!options.parse(arguments)) return kExitSuccess;
-
-  const int threads = cli::threads_option(options);
-  const size_t first = static_cast<size_t>(options.integer("first", 0, INT64_MAX));
-  const ModelProfile profile = client_profile(options);
-  const Model model = profile.input_model();  // input shape and scale only
-  require_mnist_input(model,
-                      options.has("model") ? options.text("model") : options.text("profile"));
-
+// The encryption itself, under the scheme the key directory records.
+template <class Scheme>
+void encrypt_images(const OptionParser& options, const ModelProfile& profile, const Model& model,
+                    int threads, size_t first) {
   const KeyDirectory keys(options.text("keys"));
-  const ContextSet contexts = load_parameter_set(keys.parameters);
+  encoding::BasicEncryptionKeys<Scheme> encryption_keys =
+      load_encryption_keys<Scheme>(keys.parameters, keys.public_keys);
+  const BasicContextSet<Scheme> contexts = encryption_keys.contexts;
   require_plaintext_moduli(profile.output_range(), plaintext_moduli_of(contexts));
-  std::vector<yashe::PublicKey> public_keys = load_public_keys(keys.public_keys, contexts);
   require_one_key_set({keys.parameters, keys.public_keys, keys.evaluation_keys, keys.secret_keys});
-  const std::vector<uint64_t> key_ids = key_ids_of(public_keys);
-  // Encryption uses no evaluation key: empty ones (tagged with the key ids) complete the set.
-  std::vector<yashe::EvaluationKey> no_evaluation_keys(contexts.size());
-  for (size_t i = 0; i < contexts.size(); ++i)
-    no_evaluation_keys[i].key_id = key_ids[i];
-  const encoding::CrtEncryptionSet client(contexts, std::move(public_keys),
-                                          std::move(no_evaluation_keys));
+  const std::vector<uint64_t> key_ids = key_ids_of(encryption_keys.public_keys);
+  const encoding::BasicCrtEncryptionSet<Scheme> client(std::move(encryption_keys));
 
   const MnistImages images = read_images_file(options.text("images"), verify_option(options));
   if (first >= images.count) {
@@ -113,8 +78,8 @@ int run_encrypt(std::span<char* const> arguments) {
   const size_t slots = client.slot_count();
   const size_t inputs = static_cast<size_t>(model.input_shape.size());
   const std::string out_path = options.text("out");
-  CiphertextFileWriter writer(out_path, contexts, key_ids, first, count, std::min(count, slots),
-                              inputs);
+  BasicCiphertextFileWriter<Scheme> writer(out_path, contexts, key_ids, first, count,
+                                           std::min(count, slots), inputs);
   StageProgressBars bars;
   const auto progress = [&](const std::string& stage, size_t modulus, size_t done, size_t total) {
     bars.update(stage, modulus, done, total);
@@ -131,10 +96,54 @@ int run_encrypt(std::span<char* const> arguments) {
   }
   writer.commit();
   std::printf(
-      "encrypted %zu images (from %zu) in %llu batch(es) of up to %zu, %zu moduli: %s (%s)\n",
-      count, first, static_cast<unsigned long long>(writer.header().batch_count()), slots,
-      contexts.size(), out_path.c_str(),
+      "encrypted %zu images (from %zu) under %s in %llu batch(es) of up to %zu, %zu moduli: %s "
+      "(%s)\n",
+      count, first, Scheme::kName, static_cast<unsigned long long>(writer.header().batch_count()),
+      slots, contexts.size(), out_path.c_str(),
       format_bytes(std::filesystem::file_size(out_path)).c_str());
+}
+
+}  // namespace
+
+int run_encrypt(std::span<char* const> arguments) {
+  OptionParser options(
+      "encrypt",
+      "Client: encrypts 28x28 IDX images (MNIST or one's own) for the server. Each image is\n"
+      "quantised with the input scale of the server's model profile and placed in one slot of\n"
+      "784 ciphertexts per plaintext modulus.\n"
+      "Up to n images (the slot count) form one batch; more images make several batches, all\n"
+      "in the one output file, whose header records the index of the first image (--first),\n"
+      "the image count and the batch size: decrypt finds the matching labels from it. Needs\n"
+      "DIR/params and DIR/public.key only; the scheme (YASHE' or BFV) is theirs.");
+  options.add_value("keys", "DIR", "key directory written by cryptonets keygen", std::nullopt,
+                    true);
+  options.add_value("images", "FILE",
+                    "IDX image file (gzipped or not) of 28x28 images, checked against the "
+                    "SHA256SUMS beside it",
+                    std::nullopt, true);
+  add_no_verify_option(options);
+  add_profile_options(options);
+  options.add_value("first", "N",
+                    "index of the first image to encrypt (recorded in the output file)", "0");
+  options.add_value("count", "N", "how many images (default: all from --first)");
+  options.add_value("out", "FILE", "ciphertext file to write", std::nullopt, true);
+  add_threads_option(options);
+  options.add_value("seed", "S", "INSECURE: derive the encryption noise from S, reproduction only");
+  if (!options.parse(arguments)) return kExitSuccess;
+
+  const int threads = cli::threads_option(options);
+  const size_t first = static_cast<size_t>(options.integer("first", 0, INT64_MAX));
+  const ModelProfile profile = client_profile(options);
+  const Model model = profile.input_model();  // input shape and scale only
+  require_mnist_input(model,
+                      options.has("model") ? options.text("model") : options.text("profile"));
+
+  // The scheme is the key directory's (every file records it).
+  if (protocol_file_scheme(KeyDirectory(options.text("keys")).parameters) == SchemeId::kBfv) {
+    encrypt_images<bfv::Scheme>(options, profile, model, threads, first);
+  } else {
+    encrypt_images<yashe::Scheme>(options, profile, model, threads, first);
+  }
   return kExitSuccess;
 }
 

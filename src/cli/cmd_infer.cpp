@@ -16,13 +16,14 @@
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/model/range.hpp"
 
+using cryptonets::inference::BasicInferenceOptions;
 using cryptonets::inference::EncryptedBatch;
 using cryptonets::inference::infer;
-using cryptonets::inference::InferenceOptions;
 using cryptonets::inference::require_noise_budget;
 using cryptonets::model::compile_model;
 using cryptonets::model::CompiledModel;
 using cryptonets::model::Model;
+using cryptonets::model::RangeReport;
 using cryptonets::model::require_plaintext_moduli;
 using cryptonets::model::track_ranges;
 
@@ -65,19 +66,59 @@ ServerFiles server_files(const OptionParser& options) {
   return {directory.parameters, directory.evaluation_keys, directory.public_keys};
 }
 
-// A secret key passed in place of another file is refused by name, before anything is loaded.
-void refuse_secret_key_file(const std::string& path) {
-  std::error_code error;
-  if (!std::filesystem::is_regular_file(path, error)) return;  // the loader reports it
-  std::optional<ProtocolHeader> header;
-  try {
-    header = read_protocol_header(path);
-  } catch (const std::runtime_error&) {
-    return;  // not a protocol file: the loader reports it
+// The server's work, under the scheme the parameter set records.
+template <class Scheme>
+void infer_file(const ServerFiles& files, const CompiledModel& compiled, const RangeReport& ranges,
+                const std::string& in_path, const std::string& out_path, int threads,
+                int circuit_privacy) {
+  // Refuses a secret key file given in place of any of the three (io/protocol_files.hpp).
+  encoding::BasicServerKeys<Scheme> keys =
+      load_server_keys<Scheme>(files.parameters, files.evaluation_keys, files.public_keys);
+  const BasicContextSet<Scheme> contexts = keys.contexts;
+  require_plaintext_moduli(ranges, plaintext_moduli_of(contexts));
+  const std::vector<uint64_t> key_ids = key_ids_of(keys.evaluation_keys);
+  BasicCiphertextFileReader<Scheme> reader(in_path, contexts, key_ids);
+  const ProtocolHeader& header = reader.header();
+  if (header.values != compiled.input_size) {
+    throw std::runtime_error("file '" + in_path + "' holds " + std::to_string(header.values) +
+                             " ciphertexts per image, the model takes " +
+                             std::to_string(compiled.input_size) +
+                             " inputs (is it not encrypted images from cryptonets encrypt?)");
   }
-  if (header->kind == ProtocolFileKind::kSecretKeys) {
-    throw std::runtime_error("refused: '" + path + "' holds secret keys; " + kNoSecretKeys);
+  const encoding::BasicCrtEncryptionSet<Scheme> server(std::move(keys));
+  require_noise_budget(server, compiled, circuit_privacy);  // before any work
+
+  // The scores are of the same images: decrypt matches them to labels by this first index.
+  BasicCiphertextFileWriter<Scheme> writer(out_path, contexts, key_ids, header.first_image,
+                                           header.images, header.batch_size, compiled.output_size,
+                                           header.file_id);
+  StageProgressBars bars;
+  BasicInferenceOptions<Scheme> inference;
+  inference.threads = threads;
+  inference.circuit_privacy_bits = circuit_privacy;
+  inference.progress = [&](const std::string& stage, size_t modulus, size_t done, size_t total) {
+    bars.update(stage, modulus, done, total);
+  };
+  const auto start = std::chrono::steady_clock::now();
+  for (uint64_t b = 0; b < header.batch_count(); ++b) {
+    EncryptedBatch batch;
+    {
+      Progress reading("reading batch " + std::to_string(b + 1),
+                       contexts.size() * compiled.input_size);
+      batch = reader.next([&] { reading.advance(); });
+    }
+    EncryptedBatch scores = infer(server, compiled, std::move(batch), inference);
+    bars.finish();
+    writer.write(std::move(scores));
   }
+  reader.finish();
+  writer.commit();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("inferred %llu images under %s in %llu batch(es), %zu moduli, %.2f s: %s (%s)\n",
+              static_cast<unsigned long long>(header.images), Scheme::kName,
+              static_cast<unsigned long long>(header.batch_count()), contexts.size(), seconds,
+              out_path.c_str(), format_bytes(std::filesystem::file_size(out_path)).c_str());
 }
 
 }  // namespace
@@ -86,8 +127,9 @@ int run_infer(std::span<char* const> arguments) {
   OptionParser options(
       "infer",
       "Server: evaluates the model on an encrypted batch file from cryptonets encrypt and writes\n"
-      "the encrypted scores (the same file format, one ciphertext per output and modulus, same\n"
-      "batches and first image index, and the images file's id). Every score is re-randomised\n"
+      "the encrypted scores (the same file format and scheme, one ciphertext per output and\n"
+      "modulus, same batches and first image index, and the images file's id; the scheme,\n"
+      "YASHE' or BFV, is that of the keys). Every score is re-randomised\n"
       "with the public key (a fresh encryption of zero added) and the file carries no noise\n"
       "estimate. Needs the parameter set, the evaluation keys and the public keys, never the\n"
       "secret key: it refuses a --secret-key, a secret key file in place of another, and a key\n"
@@ -112,64 +154,19 @@ int run_infer(std::span<char* const> arguments) {
   const ServerFiles files = server_files(options);
   const std::string in_path = options.text("in");
   const std::string out_path = options.text("out");
-  for (const std::string& path :
-       {files.parameters, files.evaluation_keys, files.public_keys, in_path})
-    refuse_secret_key_file(path);
+  refuse_secret_key_file(in_path);  // the key files: load_server_keys
   const int threads = cli::threads_option(options);
   const int circuit_privacy = static_cast<int>(options.integer("circuit-privacy", 0, 128));
 
   const Model model = load_model(options.text("model"));
   const CompiledModel compiled = compile_model(model);
-  const ContextSet contexts = load_parameter_set(files.parameters);
-  require_plaintext_moduli(track_ranges(model), plaintext_moduli_of(contexts));
-
-  std::vector<yashe::EvaluationKey> evaluation_keys =
-      load_evaluation_keys(files.evaluation_keys, contexts);
-  const std::vector<uint64_t> key_ids = key_ids_of(evaluation_keys);
-  std::vector<yashe::PublicKey> public_keys = load_public_keys(files.public_keys, contexts);
-  require_one_key_set({files.parameters, files.evaluation_keys, files.public_keys});
-  CiphertextFileReader reader(in_path, contexts, key_ids);
-  const ProtocolHeader& header = reader.header();
-  if (header.values != compiled.input_size) {
-    throw std::runtime_error("file '" + in_path + "' holds " + std::to_string(header.values) +
-                             " ciphertexts per image, the model takes " +
-                             std::to_string(compiled.input_size) +
-                             " inputs (is it not encrypted images from cryptonets encrypt?)");
+  const RangeReport ranges = track_ranges(model);
+  // The scheme is the parameter set's (every file records it; the others must agree).
+  if (protocol_file_scheme(files.parameters) == SchemeId::kBfv) {
+    infer_file<bfv::Scheme>(files, compiled, ranges, in_path, out_path, threads, circuit_privacy);
+  } else {
+    infer_file<yashe::Scheme>(files, compiled, ranges, in_path, out_path, threads, circuit_privacy);
   }
-  const encoding::CrtEncryptionSet server(contexts, std::move(public_keys),
-                                          std::move(evaluation_keys));
-  require_noise_budget(server, compiled, circuit_privacy);  // before any work
-
-  // The scores are of the same images: decrypt matches them to labels by this first index.
-  CiphertextFileWriter writer(out_path, contexts, key_ids, header.first_image, header.images,
-                              header.batch_size, compiled.output_size, header.file_id);
-  StageProgressBars bars;
-  InferenceOptions inference;
-  inference.threads = threads;
-  inference.circuit_privacy_bits = circuit_privacy;
-  inference.progress = [&](const std::string& stage, size_t modulus, size_t done, size_t total) {
-    bars.update(stage, modulus, done, total);
-  };
-  const auto start = std::chrono::steady_clock::now();
-  for (uint64_t b = 0; b < header.batch_count(); ++b) {
-    EncryptedBatch batch;
-    {
-      Progress reading("reading batch " + std::to_string(b + 1),
-                       contexts.size() * compiled.input_size);
-      batch = reader.next([&] { reading.advance(); });
-    }
-    EncryptedBatch scores = infer(server, compiled, std::move(batch), inference);
-    bars.finish();
-    writer.write(std::move(scores));
-  }
-  reader.finish();
-  writer.commit();
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("inferred %llu images in %llu batch(es), %zu moduli, %.2f s: %s (%s)\n",
-              static_cast<unsigned long long>(header.images),
-              static_cast<unsigned long long>(header.batch_count()), contexts.size(), seconds,
-              out_path.c_str(), format_bytes(std::filesystem::file_size(out_path)).c_str());
   return kExitSuccess;
 }
 

@@ -15,6 +15,7 @@
 
 #include "cli_support.hpp"
 #include "commands.hpp"
+#include "cryptonets/bfv/security.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
 #include "cryptonets/inference/parameter_selection.hpp"
 #include "cryptonets/io/model_profile.hpp"
@@ -22,6 +23,7 @@
 #include "cryptonets/model/range.hpp"
 #include "cryptonets/yashe/security.hpp"
 
+using cryptonets::inference::BfvParameterChoice;
 using cryptonets::inference::ParameterChoice;
 using cryptonets::inference::preset_names;
 using cryptonets::model::require_plaintext_moduli;
@@ -155,40 +157,94 @@ std::string file_size(const std::string& path) {
   return format_bytes(std::filesystem::file_size(path));
 }
 
+std::string security_line(const yashe::Parameters& params) {
+  return yashe::assess_security(params).one_line();
+}
+std::string security_line(const bfv::Parameters& params) {
+  return bfv::assess_security(params).one_line();
+}
+
+// Generates the client's keys under `Scheme` and writes the whole key directory at once.
+template <class Scheme>
+void write_key_directory(const std::string& directory, const std::string& preset_name,
+                         const typename Scheme::Parameters& params,
+                         const std::vector<uint64_t>& plaintext_moduli, Prng& prng) {
+  const fs::path target = normalised(directory);
+  const KeyDirectory files(directory);
+  const encoding::BasicCrtKeys<Scheme> keys =
+      encoding::BasicCrtKeys<Scheme>::generate(params, plaintext_moduli, prng);
+  {
+    KeySetStaging staging(target);
+    save_key_directory(KeyDirectory(staging.path().string()), keys);
+    staging.commit();
+  }
+
+  std::printf("scheme: %s\n", Scheme::kName);
+  std::printf("%s\n", security_line(params).c_str());
+  std::printf("parameters (%s): %s\n", preset_name.c_str(), params.describe().c_str());
+  std::printf("plaintext moduli: %zu x %d bits; slots per batch: %zu\n", keys.contexts.size(),
+              static_cast<int>(std::bit_width(plaintext_moduli.front())), params.n);
+  std::printf("parameter set %016llx, key set %016llx\n",
+              static_cast<unsigned long long>(parameter_set_fingerprint(keys.contexts)),
+              static_cast<unsigned long long>(key_set_id(keys.key_ids())));
+  std::printf("wrote %s (%s), %s (%s), %s (%s) and %s (%s, mode 0600: keep it secret)\n",
+              files.parameters.c_str(), file_size(files.parameters).c_str(),
+              files.public_keys.c_str(), file_size(files.public_keys).c_str(),
+              files.evaluation_keys.c_str(), file_size(files.evaluation_keys).c_str(),
+              files.secret_keys.c_str(), file_size(files.secret_keys).c_str());
+}
+
 }  // namespace
 
 int run_keygen(std::span<char* const> arguments) {
   OptionParser options(
       "keygen",
-      "Client: generates a parameter set and, for each plaintext modulus, a YASHE' key set, into\n"
-      "DIR/params, DIR/public.key, DIR/evaluation.key (give these three to the server:\n"
-      "inference needs all three, the public key to re-randomise the scores; encryption needs\n"
-      "params and public.key) and DIR/secret.key (mode 0600; it never leaves the client). The\n"
-      "parameters are those the server's model profile (--profile) names for the preset. The\n"
-      "whole directory is written at once (an existing one is replaced only when the new set is\n"
-      "complete); its files share a parameter-set fingerprint and a key-set id, which every\n"
-      "ciphertext file carries too.");
+      "Client: generates a parameter set and, for each plaintext modulus, a key set of the\n"
+      "chosen scheme (YASHE', the paper's, or BFV, secure under RLWE), into DIR/params,\n"
+      "DIR/public.key, DIR/evaluation.key (give these three to the server: inference needs all\n"
+      "three, the public key to re-randomise the scores; encryption needs params and\n"
+      "public.key) and DIR/secret.key (mode 0600; it never leaves the client). Every file\n"
+      "records its scheme: encrypt, infer and decrypt read it from there. The parameters are\n"
+      "those the server's model profile (--profile) names for the preset. The whole directory\n"
+      "is written at once (an existing one is replaced only when the new set is complete); its\n"
+      "files share a parameter-set fingerprint and a key-set id, which every ciphertext file\n"
+      "carries too.");
   options.add_value("out-dir", "DIR", "key directory (created with mode 0700 if missing)",
                     std::nullopt, true);
+  options.add_value("scheme", "NAME", "yashe (the paper's scheme) or bfv (secure under RLWE)",
+                    "yashe");
   add_profile_options(options);
   std::string presets;
   for (const std::string& name : preset_names())
     presets += (presets.empty() ? "" : ", ") + name;
-  options.add_value("preset", "NAME", "parameter preset: " + presets, "default");
+  options.add_value("preset", "NAME",
+                    "parameter preset: for yashe " + presets +
+                        " (default: default); for bfv the profile's bfv (the default)");
   options.add_flag("force",
                    "replace an existing key set (ciphertexts made for it are lost); the old set "
                    "stays whole until the new one is complete");
   options.add_value("circuit-privacy", "BITS",
                     "choose q with room for infer --circuit-privacy BITS (noise flooding to "
-                    "statistical distance 2^-BITS; adds primes). With --profile: the profile's own "
-                    "(cryptonets profile --circuit-privacy BITS)");
+                    "statistical distance 2^-BITS; adds primes; YASHE' only). With --profile: the "
+                    "profile's own (cryptonets profile --circuit-privacy BITS)");
   options.add_value("seed", "S", "INSECURE: derive the keys from S, for reproduction only");
   add_insecure_ring_degree_option(options);
   if (!options.parse(arguments)) return kExitSuccess;
 
+  SchemeId scheme;
+  try {
+    scheme = parse_scheme(options.text("scheme"));
+  } catch (const std::invalid_argument& error) {
+    throw UsageError(error.what());
+  }
   const int circuit_privacy = options.has("circuit-privacy")
                                   ? static_cast<int>(options.integer("circuit-privacy", 0, 128))
                                   : 0;
+  if (scheme == SchemeId::kBfv && circuit_privacy > 0) {
+    throw UsageError(
+        "--circuit-privacy is for --scheme yashe: noise flooding is implemented for "
+        "YASHE' only");
+  }
   const ModelProfile profile = client_profile(options, circuit_privacy);
   if (options.has("circuit-privacy") && profile.circuit_privacy_bits != circuit_privacy) {
     throw UsageError("--circuit-privacy " + std::to_string(circuit_privacy) + ": the profile '" +
@@ -196,9 +252,9 @@ int run_keygen(std::span<char* const> arguments) {
                      std::to_string(profile.circuit_privacy_bits) +
                      " (the server makes it with cryptonets profile --circuit-privacy BITS)");
   }
-  const ParameterChoice choice = profile.preset(options.text("preset"));
-  const yashe::Parameters params = insecure_ring_degree_option(options, choice.base);
-  require_plaintext_moduli(profile.output_range(), choice.plaintext_moduli);
+  const std::string preset_name = options.has("preset")
+                                      ? options.text("preset")
+                                      : (scheme == SchemeId::kBfv ? std::string("bfv") : "default");
 
   const std::string directory = options.text("out-dir");
   const KeyDirectory files(directory);
@@ -207,6 +263,22 @@ int run_keygen(std::span<char* const> arguments) {
                              ": ciphertexts made for it could no longer be decrypted (use --force "
                              "to replace it)");
   }
+
+  // Everything the user gave is checked before anything is written.
+  std::optional<yashe::Parameters> yashe_params;
+  std::optional<bfv::Parameters> bfv_params;
+  std::vector<uint64_t> plaintext_moduli;
+  if (scheme == SchemeId::kBfv) {
+    const BfvParameterChoice& choice = profile.bfv_preset(preset_name);
+    bfv_params = insecure_ring_degree_option(options, choice.base);
+    plaintext_moduli = choice.plaintext_moduli;
+  } else {
+    const ParameterChoice& choice = profile.preset(preset_name);
+    yashe_params = insecure_ring_degree_option(options, choice.base);
+    plaintext_moduli = choice.plaintext_moduli;
+  }
+  require_plaintext_moduli(profile.output_range(), plaintext_moduli);
+
   const fs::path target = normalised(directory);
   check_replaceable(target);
   if (!target.parent_path().empty()) fs::create_directories(target.parent_path());
@@ -218,41 +290,12 @@ int run_keygen(std::span<char* const> arguments) {
     seeded = Prng::insecure_seeded(static_cast<uint64_t>(options.integer("seed", 0, INT64_MAX)));
   }
   Prng prng = seeded ? *seeded : Prng::from_os_entropy();
-
-  const encoding::CrtKeys keys = encoding::CrtKeys::generate(params, choice.plaintext_moduli, prng);
-  const ContextSet& contexts = keys.contexts;
-  std::vector<yashe::PublicKey> public_keys;
-  std::vector<yashe::EvaluationKey> evaluation_keys;
-  std::vector<yashe::SecretKey> secret_keys;
-  for (const yashe::KeySet& key_set : keys.keys) {
-    public_keys.push_back(key_set.public_key);
-    evaluation_keys.push_back(key_set.evaluation_key);
-    secret_keys.push_back(key_set.secret_key);
+  if (bfv_params) {
+    write_key_directory<bfv::Scheme>(directory, preset_name, *bfv_params, plaintext_moduli, prng);
+  } else {
+    write_key_directory<yashe::Scheme>(directory, preset_name, *yashe_params, plaintext_moduli,
+                                       prng);
   }
-
-  {
-    KeySetStaging staging(target);
-    const KeyDirectory staged(staging.path().string());
-    const uint64_t key_set = key_set_id(key_ids_of(public_keys));
-    save_parameter_set(staged.parameters, contexts, key_set);
-    save_public_keys(staged.public_keys, contexts, public_keys);
-    save_evaluation_keys(staged.evaluation_keys, contexts, evaluation_keys);
-    save_secret_keys(staged.secret_keys, contexts, secret_keys);
-    staging.commit();
-  }
-
-  std::printf("%s\n", yashe::assess_security(params).one_line().c_str());
-  std::printf("parameters (%s): %s\n", choice.name.c_str(), params.describe().c_str());
-  std::printf("plaintext moduli: %zu x %d bits; slots per batch: %zu\n", contexts.size(),
-              static_cast<int>(std::bit_width(choice.plaintext_moduli.front())), params.n);
-  std::printf("parameter set %016llx, key set %016llx\n",
-              static_cast<unsigned long long>(parameter_set_fingerprint(contexts)),
-              static_cast<unsigned long long>(key_set_id(key_ids_of(public_keys))));
-  std::printf("wrote %s (%s), %s (%s), %s (%s) and %s (%s, mode 0600: keep it secret)\n",
-              files.parameters.c_str(), file_size(files.parameters).c_str(),
-              files.public_keys.c_str(), file_size(files.public_keys).c_str(),
-              files.evaluation_keys.c_str(), file_size(files.evaluation_keys).c_str(),
-              files.secret_keys.c_str(), file_size(files.secret_keys).c_str());
   return kExitSuccess;
 }
 

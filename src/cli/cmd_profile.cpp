@@ -33,7 +33,7 @@ int run_profile(std::span<char* const> arguments) {
       out.c_str(), static_cast<long long>(profile.input_shape.channels),
       static_cast<long long>(profile.input_shape.height),
       static_cast<long long>(profile.input_shape.width), profile.input_scale, profile.outputs,
-      centred_bits(profile.output_bound), profile.presets.size());
+      centred_bits(profile.output_bound), profile.presets.size() + profile.bfv_presets.size());
   return kExitSuccess;
 }
 

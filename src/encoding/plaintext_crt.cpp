@@ -291,6 +291,43 @@ BasicCrtKeys<S> BasicCrtKeys<S>::generate(const typename S::Parameters& base,
 }
 
 template <class S>
+BasicEncryptionKeys<S> BasicCrtKeys<S>::encryption_keys() const {
+  BasicEncryptionKeys<S> result;
+  result.contexts = contexts;
+  for (const typename S::KeySet& key_set : keys)
+    result.public_keys.push_back(key_set.public_key);
+  return result;
+}
+
+template <class S>
+BasicServerKeys<S> BasicCrtKeys<S>::server_keys() const {
+  BasicServerKeys<S> result;
+  result.contexts = contexts;
+  for (const typename S::KeySet& key_set : keys) {
+    result.evaluation_keys.push_back(S::evaluation_key(key_set));
+    result.public_keys.push_back(key_set.public_key);
+  }
+  return result;
+}
+
+template <class S>
+BasicDecryptionKeys<S> BasicCrtKeys<S>::decryption_keys() const {
+  BasicDecryptionKeys<S> result;
+  result.contexts = contexts;
+  for (const typename S::KeySet& key_set : keys)
+    result.secret_keys.push_back(key_set.secret_key);
+  return result;
+}
+
+template <class S>
+std::vector<uint64_t> BasicCrtKeys<S>::key_ids() const {
+  std::vector<uint64_t> result;
+  for (const typename S::KeySet& key_set : keys)
+    result.push_back(key_set.public_key.key_id);
+  return result;
+}
+
+template <class S>
 BasicCrtEncryptionSet<S>::Channel::Channel(std::shared_ptr<const Context> context,
                                            typename S::PublicKey public_key,
                                            typename S::EvaluationKey evaluation_key)
@@ -323,6 +360,32 @@ BasicCrtEncryptionSet<S>::BasicCrtEncryptionSet(const BasicCrtKeys<S>& keys)
     channels_.emplace_back(keys.contexts[i], keys.keys[i].public_key,
                            S::evaluation_key(keys.keys[i]));
   }
+}
+
+template <class S>
+BasicCrtEncryptionSet<S>::BasicCrtEncryptionSet(BasicServerKeys<S> keys)
+    : BasicCrtEncryptionSet(std::move(keys.contexts), std::move(keys.public_keys),
+                            std::move(keys.evaluation_keys)) {}
+
+namespace {
+
+// Evaluation keys that are only the key ids: what an encrypting party's evaluator carries.
+template <class S>
+std::vector<typename S::EvaluationKey> no_evaluation_keys(
+    const std::vector<typename S::PublicKey>& public_keys) {
+  std::vector<typename S::EvaluationKey> keys(public_keys.size());
+  for (size_t i = 0; i < keys.size(); ++i)
+    keys[i].key_id = public_keys[i].key_id;
+  return keys;
+}
+
+}  // namespace
+
+template <class S>
+BasicCrtEncryptionSet<S>::BasicCrtEncryptionSet(BasicEncryptionKeys<S> keys)
+    : BasicCrtEncryptionSet(std::move(keys.contexts), keys.public_keys,
+                            no_evaluation_keys<S>(keys.public_keys)) {
+  has_evaluation_keys_ = false;
 }
 
 template <class S>
@@ -390,6 +453,10 @@ void BasicCrtEncryptionSet<S>::multiply_plain_inplace(
 template <class S>
 CrtCiphertext BasicCrtEncryptionSet<S>::multiply(const CrtCiphertext& a,
                                                  const CrtCiphertext& b) const {
+  if (!has_evaluation_keys_) {
+    throw std::logic_error(
+        "CrtEncryptionSet::multiply: this set encrypts only (no evaluation keys)");
+  }
   check_size(a);
   check_size(b);
   CrtCiphertext product;
@@ -414,6 +481,10 @@ BasicCrtDecryptionSet<S>::BasicCrtDecryptionSet(
     channels_.emplace_back(contexts[i], std::move(secret_keys[i]));
   }
 }
+
+template <class S>
+BasicCrtDecryptionSet<S>::BasicCrtDecryptionSet(BasicDecryptionKeys<S> keys)
+    : BasicCrtDecryptionSet(std::move(keys.contexts), std::move(keys.secret_keys)) {}
 
 template <class S>
 BasicCrtDecryptionSet<S>::BasicCrtDecryptionSet(const BasicCrtKeys<S>& keys)

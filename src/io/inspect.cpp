@@ -16,10 +16,12 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "cryptonets/bfv/parameters.hpp"
 #include "cryptonets/io/little_endian.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/protocol_files.hpp"
+#include "cryptonets/io/scheme_id.hpp"
 #include "cryptonets/io/serialize.hpp"
 #include "cryptonets/io/sha256.hpp"
 #include "cryptonets/model/layers.hpp"
@@ -138,6 +140,7 @@ class Reader {
 
 struct Record {
   char kind = 0;
+  uint8_t scheme = 0;  // SchemeId byte
   uint16_t version = 0;
   uint64_t fingerprint = 0;
   uint64_t key_id = 0;
@@ -164,12 +167,20 @@ Record read_record(Reader& reader, const std::string& where, FileInspection& rep
     return record;
   }
   record.kind = static_cast<char>(header[4]);
+  record.scheme = header[5];
   record.version = static_cast<uint16_t>(load_le(&header[6], 2));
   record.fingerprint = load_le(&header[8], 8);
   record.key_id = load_le(&header[16], 8);
   record.payload = load_le(&header[24], 8);
-  std::string line = where + ": " + record_kind_name(record.kind) + ", record version " +
+  const bool scheme_known = known_scheme(record.scheme);
+  const auto scheme = static_cast<SchemeId>(record.scheme);
+  std::string line = where + ": " + record_kind_name(record.kind) + ", " +
+                     (scheme_known ? scheme_name(scheme) : "unknown scheme") + ", record version " +
                      std::to_string(record.version) + ", fingerprint " + hex64(record.fingerprint);
+  if (!scheme_known) {
+    report.problems.push_back(where + ": scheme byte " + std::to_string(record.scheme) +
+                              ", expected 'Y' (YASHE') or 'B' (BFV)");
+  }
   if (record.kind != 'P') line += ", key id " + hex64(record.key_id);
   if (record.version != kSerializationVersion) {
     report.problems.push_back(where + ": record version " + std::to_string(record.version) +
@@ -192,6 +203,7 @@ Record read_record(Reader& reader, const std::string& where, FileInspection& rep
     for (uint64_t& word : words)
       word = reader.read_word();
     consumed = record.payload;
+    // The two schemes' parameters have the same fields; their fingerprints differ by domain.
     yashe::Parameters params;
     params.n = static_cast<size_t>(words[0]);
     const uint64_t k = words[1];
@@ -200,6 +212,10 @@ Record read_record(Reader& reader, const std::string& where, FileInspection& rep
       params.t = words[2 + k];
       params.sigma = std::bit_cast<double>(words[3 + k]);
       params.decomposition_bits = static_cast<int>(words[4 + k]);
+      const bfv::Parameters bfv_params{params.n, params.q_primes, params.t, params.sigma,
+                                       params.decomposition_bits};
+      const bool bfv = scheme == SchemeId::kBfv;
+      const uint64_t fingerprint = bfv ? bfv_params.fingerprint() : params.fingerprint();
       details += "\n    n = " + std::to_string(params.n) + ", q = " + std::to_string(k) +
                  " primes (log2 q = " + std::to_string(std::lround(params.log2_q())) +
                  "), t = " + std::to_string(params.t) + ", sigma = " + number(params.sigma) +
@@ -208,13 +224,15 @@ Record read_record(Reader& reader, const std::string& where, FileInspection& rep
       for (uint64_t q : params.q_primes)
         primes += (primes.empty() ? "" : ", ") + std::to_string(q);
       details += "\n    q primes: " + primes;
-      if (params.fingerprint() != record.fingerprint) {
+      if (fingerprint != record.fingerprint) {
         report.problems.push_back(where + ": fingerprint " + hex64(record.fingerprint) +
-                                  " is not that of its parameters (" + hex64(params.fingerprint()) +
-                                  ")");
+                                  " is not that of its parameters (" + hex64(fingerprint) + ")");
       }
       try {
-        params.validate();
+        if (bfv)
+          bfv_params.validate();
+        else
+          params.validate();
       } catch (const std::invalid_argument& error) {
         report.problems.push_back(where + ": invalid parameters: " + error.what());
       }
@@ -227,23 +245,25 @@ Record read_record(Reader& reader, const std::string& where, FileInspection& rep
     const uint64_t digits = reader.read_word();
     consumed = 16;
     line += ", " + std::to_string(digits) + " key-switching digits";
-  } else if (record.kind == 'C' && record.payload >= 8) {
+  } else if (record.kind == 'C' && record.payload >= 16) {
     const uint64_t count = reader.read_word();
-    consumed = 8;
-    line += ", " + std::to_string(count) + " ciphertexts";
-    if (count > 0 && (record.payload - 8) % count == 0 && (record.payload - 8) / count >= 16) {
-      const uint64_t each = (record.payload - 8) / count;
+    const uint64_t parts = reader.read_word();
+    consumed = 16;
+    line += ", " + std::to_string(count) + " ciphertexts of " + std::to_string(parts) + " part" +
+            (parts == 1 ? "" : "s");
+    if (count > 0 && (record.payload - 16) % count == 0 && (record.payload - 16) / count >= 16) {
+      const uint64_t each = (record.payload - 16) / count;
       std::map<uint64_t, uint64_t> degrees;
       for (uint64_t i = 0; i < count; ++i) {
         ++degrees[reader.read_word()];
         reader.skip_hashed(each - 8);  // form, the packed polynomial
       }
       consumed += count * each;
-      line += " of " + with_bytes(each) + " (degree";
+      line += ", " + with_bytes(each) + " each (degree";
       for (const auto& [degree, how_many] : degrees)
         line += " " + std::to_string(degree) + ": " + std::to_string(how_many);
       line += ")";
-    } else if (record.payload != 8 || count != 0) {
+    } else if (record.payload != 16 || count != 0) {
       report.problems.push_back(where + ": a payload of " + with_bytes(record.payload) +
                                 " cannot hold " + std::to_string(count) + " ciphertexts");
     }
@@ -322,11 +342,19 @@ void inspect_protocol_file(Reader& reader, FileInspection& report) {
   }
   if (file_version != kProtocolFileVersion) {
     throw std::runtime_error(kinds.at(tag) + " in protocol format version " +
-                             std::to_string(file_version) + "; this build reads version " +
-                             std::to_string(kProtocolFileVersion));
+                             std::to_string(file_version) +
+                             (file_version < kProtocolFileVersion ? " (no longer supported)" : "") +
+                             "; this build reads " + std::to_string(kProtocolFileVersion));
   }
   report.kind = kinds.at(tag) + " (protocol file \"CNPF\", kind '" + std::string(1, tag) + "')";
-  report.fields.emplace_back("scheme", "YASHE' (format version 3 has no scheme field)");
+  const uint8_t file_scheme = header[5];
+  if (known_scheme(file_scheme)) {
+    report.fields.emplace_back("scheme", scheme_name(static_cast<SchemeId>(file_scheme)));
+  } else {
+    report.fields.emplace_back("scheme", "unknown (byte " + std::to_string(file_scheme) + ")");
+    report.problems.push_back("header: scheme byte " + std::to_string(file_scheme) +
+                              ", expected 'Y' (YASHE') or 'B' (BFV)");
+  }
   report.fields.emplace_back("format version", std::to_string(file_version) + " (records: " +
                                                    std::to_string(kSerializationVersion) + ")");
   if (reader.left() < kProtocolHeaderBytes - 8) {
@@ -388,6 +416,13 @@ void inspect_protocol_file(Reader& reader, FileInspection& report) {
       if (record.kind != tag) {
         report.problems.push_back(where + ": a " + record_kind_name(record.kind) +
                                   " record in a file of " + kinds.at(tag));
+      }
+      if (record.scheme != file_scheme && known_scheme(record.scheme)) {
+        report.problems.push_back(
+            where + ": a " + scheme_name(static_cast<SchemeId>(record.scheme)) +
+            " record in a file whose header says " +
+            (known_scheme(file_scheme) ? scheme_name(static_cast<SchemeId>(file_scheme))
+                                       : "an unknown scheme"));
       }
       if (tag == 'C')
         check_binding(reader, where, record, file_id, b * moduli + i, batches * moduli, report);
@@ -498,14 +533,18 @@ void inspect_profile(const std::string& path, FileInspection& report) {
       std::to_string(mpz_sizeinbase(profile.output_bound.get_mpz_t(), 2)) + " bits (+ sign)");
   report.fields.emplace_back("circuit privacy",
                              std::to_string(profile.circuit_privacy_bits) + " bits (0: none)");
-  for (const ParameterChoice& choice : profile.presets) {
+  const auto add_preset = [&report](const auto& choice, const std::string& scheme) {
     report.fields.emplace_back(
         "preset " + choice.name,
-        "n = " + std::to_string(choice.base.n) +
+        scheme + ", n = " + std::to_string(choice.base.n) +
             ", q = " + std::to_string(choice.base.q_primes.size()) +
             " primes (log2 q = " + std::to_string(std::lround(choice.base.log2_q())) + "), " +
             std::to_string(choice.plaintext_moduli.size()) + " plaintext moduli");
-  }
+  };
+  for (const ParameterChoice& choice : profile.presets)
+    add_preset(choice, "YASHE'");
+  for (const inference::BfvParameterChoice& choice : profile.bfv_presets)
+    add_preset(choice, "BFV");
   report.fields.emplace_back("checksum", "none in this text format: it was validated by parsing");
 }
 
@@ -537,9 +576,10 @@ FileInspection inspect_file(const std::string& path) {
       inspect_protocol_file(reader, report);
     } else if (text.starts_with("CNET")) {
       report.kind = "a single CNET record (serialize.hpp), not a protocol file";
-      report.fields.emplace_back("scheme",
-                                 "YASHE' (format version 1 records have no scheme field)");
-      read_record(reader, "record 1", report);
+      const Record record = read_record(reader, "record 1", report);
+      report.fields.emplace_back("scheme", known_scheme(record.scheme)
+                                               ? scheme_name(static_cast<SchemeId>(record.scheme))
+                                               : "unknown");
       if (reader.left() != 0) {
         report.problems.push_back("trailing bytes: " + with_bytes(reader.left()) +
                                   " after the record");

@@ -8,6 +8,7 @@
 
 #include "cryptonets/io/serialize.hpp"
 
+using cryptonets::inference::BfvParameterChoice;
 using cryptonets::inference::ParameterChoice;
 using cryptonets::inference::preset;
 using cryptonets::inference::preset_names;
@@ -106,19 +107,17 @@ class ProfileReader {
   int line_number_ = 0;
 };
 
-ParameterChoice read_preset(ProfileReader& reader, const std::vector<std::string>& words) {
-  // preset NAME n N sigma S decomposition D q Q1 .. Qk t T1 .. Tm
-  if (words.size() < 12 || words[2] != "n" || words[4] != "sigma" || words[6] != "decomposition" ||
-      words[8] != "q") {
-    reader.fail("expected 'preset NAME n N sigma S decomposition D q Q1 .. Qk t T1 .. Tm'");
-  }
-  ParameterChoice choice;
+// preset NAME scheme S n N sigma S decomposition D q Q1 .. Qk t T1 .. Tm, for a Choice of
+// either scheme (ParameterChoice, BfvParameterChoice).
+template <class Choice>
+Choice read_preset(ProfileReader& reader, const std::vector<std::string>& words) {
+  Choice choice;
   choice.name = words[1];
-  choice.base.n = static_cast<size_t>(reader.integer(words[3], "n", 2, 1 << 17));
-  choice.base.sigma = reader.real(words[5], "sigma");
+  choice.base.n = static_cast<size_t>(reader.integer(words[5], "n", 2, 1 << 17));
+  choice.base.sigma = reader.real(words[7], "sigma");
   choice.base.decomposition_bits =
-      static_cast<int>(reader.integer(words[7], "decomposition", 0, 62));
-  size_t i = 9;
+      static_cast<int>(reader.integer(words[9], "decomposition", 0, 62));
+  size_t i = 11;
   for (; i < words.size() && words[i] != "t"; ++i)
     choice.base.q_primes.push_back(reader.word(words[i], "a prime of q"));
   if (i == words.size()) reader.fail("preset " + choice.name + ": no 't' field");
@@ -130,7 +129,7 @@ ParameterChoice read_preset(ProfileReader& reader, const std::vector<std::string
   choice.base.t = choice.plaintext_moduli.front();
   try {
     for (uint64_t t : choice.plaintext_moduli) {
-      yashe::Parameters params = choice.base;
+      auto params = choice.base;
       params.t = t;
       params.validate();
     }
@@ -166,8 +165,28 @@ const ParameterChoice& ModelProfile::preset(const std::string& name) const {
     if (choice.name == name) return choice;
     names += (names.empty() ? "" : ", ") + choice.name;
   }
-  throw std::invalid_argument("the model profile has no preset '" + name + "' (it has: " + names +
-                              ")");
+  for (const BfvParameterChoice& choice : bfv_presets) {
+    if (choice.name == name) {
+      throw std::invalid_argument("the model profile's preset '" + name +
+                                  "' is a BFV one, not YASHE' (use --scheme bfv)");
+    }
+  }
+  throw std::invalid_argument("the model profile has no YASHE' preset '" + name +
+                              "' (it has: " + names + ")");
+}
+
+const BfvParameterChoice& ModelProfile::bfv_preset(const std::string& name) const {
+  std::string names;
+  for (const BfvParameterChoice& choice : bfv_presets) {
+    if (choice.name == name) return choice;
+    names += (names.empty() ? "" : ", ") + choice.name;
+  }
+  throw std::invalid_argument(
+      "the model profile has no BFV preset '" + name + "' (it has: " +
+      (names.empty() ? std::string("none; a profile made with --circuit-privacy has no BFV "
+                                   "preset, BFV has no noise flooding")
+                     : names) +
+      ")");
 }
 
 ModelProfile make_profile(const Model& model, int circuit_privacy_bits) {
@@ -194,6 +213,14 @@ ModelProfile make_profile(const Model& model, int circuit_privacy_bits) {
     kept.plaintext_moduli = full.plaintext_moduli;
     profile.presets.push_back(std::move(kept));
   }
+  if (circuit_privacy_bits == 0) {  // BFV has no noise flooding (private_inference.hpp)
+    const BfvParameterChoice full = inference::select_bfv_parameters(model);
+    BfvParameterChoice kept;
+    kept.name = full.name;
+    kept.base = full.base;
+    kept.plaintext_moduli = full.plaintext_moduli;
+    profile.bfv_presets.push_back(std::move(kept));
+  }
   return profile;
 }
 
@@ -207,8 +234,8 @@ void write_profile(const ModelProfile& profile, std::ostream& out) {
   out << "# " << centred_bits(profile.output_bound) << " plaintext bits\n";
   out << "output-bound " << profile.output_bound.get_str() << "\n";
   out << "circuit-privacy " << profile.circuit_privacy_bits << "\n";
-  for (const ParameterChoice& choice : profile.presets) {
-    out << "preset " << choice.name << " n " << choice.base.n << " sigma "
+  const auto write_preset = [&out](const auto& choice, const char* scheme) {
+    out << "preset " << choice.name << " scheme " << scheme << " n " << choice.base.n << " sigma "
         << shortest(choice.base.sigma) << " decomposition " << choice.base.decomposition_bits
         << " q";
     for (uint64_t q : choice.base.q_primes)
@@ -217,7 +244,11 @@ void write_profile(const ModelProfile& profile, std::ostream& out) {
     for (uint64_t t : choice.plaintext_moduli)
       out << " " << t;
     out << "\n";
-  }
+  };
+  for (const ParameterChoice& choice : profile.presets)
+    write_preset(choice, "yashe");
+  for (const BfvParameterChoice& choice : profile.bfv_presets)
+    write_preset(choice, "bfv");
   out << "end\n";
 }
 
@@ -239,8 +270,11 @@ ModelProfile read_profile(std::istream& in, const std::string& source_name) {
                     : "expected 'cryptonets-profile " + std::to_string(kModelProfileVersion) + "'");
   }
   if (words[1] != std::to_string(kModelProfileVersion)) {
-    reader.fail("profile format version " + words[1] + ", this build reads version " +
-                std::to_string(kModelProfileVersion));
+    const bool older = words[1] == "1";  // version 1: preset lines without a scheme (YASHE')
+    reader.fail("profile format version " + words[1] +
+                (older ? " is no longer supported; this build reads " : ", this build reads ") +
+                std::to_string(kModelProfileVersion) +
+                (older ? " (make it again: cryptonets profile --model FILE --out FILE)" : ""));
   }
   ModelProfile profile;
   words = reader.next("'input channels C height H width W scale S'");
@@ -263,10 +297,21 @@ ModelProfile read_profile(std::istream& in, const std::string& source_name) {
       static_cast<int>(reader.integer(words[1], "circuit-privacy", 0, 128));
   for (words = reader.next("'preset ...' or 'end'"); words[0] == "preset";
        words = reader.next("'preset ...' or 'end'")) {
-    profile.presets.push_back(read_preset(reader, words));
+    if (words.size() < 14 || words[2] != "scheme" || words[4] != "n" || words[6] != "sigma" ||
+        words[8] != "decomposition" || words[10] != "q") {
+      reader.fail(
+          "expected 'preset NAME scheme S n N sigma S decomposition D q Q1 .. Qk t T1 .. Tm'");
+    }
+    if (words[3] == "yashe") {
+      profile.presets.push_back(read_preset<ParameterChoice>(reader, words));
+    } else if (words[3] == "bfv") {
+      profile.bfv_presets.push_back(read_preset<BfvParameterChoice>(reader, words));
+    } else {
+      reader.fail("preset " + words[1] + ": scheme must be yashe or bfv, got '" + words[3] + "'");
+    }
   }
   if (words.size() != 1 || words[0] != "end") reader.fail("expected 'preset ...' or 'end'");
-  if (profile.presets.empty()) reader.fail("no preset");
+  if (profile.presets.empty() && profile.bfv_presets.empty()) reader.fail("no preset");
   return profile;
 }
 

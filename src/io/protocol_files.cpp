@@ -9,9 +9,11 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
+#include "cryptonets/bfv/encryptor.hpp"
 #include "cryptonets/io/little_endian.hpp"
 #include "cryptonets/io/sha256.hpp"
 #include "cryptonets/random/chacha20.hpp"
@@ -67,7 +69,7 @@ std::array<uint8_t, kProtocolHeaderBytes> encode_header(const ProtocolHeader& he
   std::array<uint8_t, kProtocolHeaderBytes> bytes{};
   std::copy(kProtocolMagic.begin(), kProtocolMagic.end(), bytes.begin());
   bytes[4] = static_cast<uint8_t>(header.kind);
-  bytes[5] = 0;
+  bytes[5] = static_cast<uint8_t>(header.scheme);
   store_le(&bytes[6], kProtocolFileVersion, 2);
   const uint64_t fields[] = {header.parameter_set_fingerprint,
                              header.key_set_id,
@@ -136,19 +138,21 @@ void check_header_fields(const ProtocolHeader& header, const std::string& source
 // Files of another format version are refused with what to do about them.
 void check_version(uint16_t version, ProtocolFileKind kind, const std::string& source) {
   if (version == kProtocolFileVersion) return;
-  const std::string versions = "format version " + std::to_string(version) +
-                               ", this build reads version " + std::to_string(kProtocolFileVersion);
   if (version > kProtocolFileVersion) {
-    fail(source, versions + " (written by a newer cryptonets)");
+    fail(source, "format version " + std::to_string(version) + ", this build reads " +
+                     std::to_string(kProtocolFileVersion) + " (written by a newer cryptonets)");
   }
   // Version 1 ciphertext files do not record their first image, version 2 files do not bind their
-  // records to the file and carry noise estimates in clear; version 2 key files do not tie the
-  // parameter set to the keys. One version for all files keeps the rule simple: everything is
-  // made again.
+  // records to the file and carry noise estimates in clear, version 3 files do not say which
+  // scheme they belong to. One version for all files keeps the rule simple: everything is made
+  // again.
   const std::string redo = kind == ProtocolFileKind::kCiphertexts
                                ? "re-run encrypt (and infer on its output)"
                                : "re-run keygen";
-  fail(source, versions + ": written by an older cryptonets; " + redo);
+  fail(source, "format version " + std::to_string(version) +
+                   " is no longer supported; this build reads " +
+                   std::to_string(kProtocolFileVersion) + " (written by an older cryptonets; " +
+                   redo + ")");
 }
 
 ProtocolHeader read_header(std::istream& in, const std::string& source) {
@@ -186,9 +190,13 @@ ProtocolHeader read_header(std::istream& in, const std::string& source) {
   if (!std::equal(digest.begin(), digest.end(), bytes.begin() + kHeaderFieldBytes)) {
     fail(source, "corrupted: header checksum mismatch");
   }
-  if (bytes[5] != 0) fail(source, "invalid header: reserved byte 5 is not 0");
+  if (!known_scheme(bytes[5])) {
+    fail(source, "invalid header: scheme byte " + std::to_string(bytes[5]) +
+                     ", expected 'Y' (YASHE') or 'B' (BFV)");
+  }
   ProtocolHeader header;
   header.kind = static_cast<ProtocolFileKind>(bytes[4]);
+  header.scheme = static_cast<SchemeId>(bytes[5]);
   header.parameter_set_fingerprint = load_le(&bytes[8], 8);
   header.key_set_id = load_le(&bytes[16], 8);
   header.moduli = load_le(&bytes[24], 8);
@@ -202,18 +210,24 @@ ProtocolHeader read_header(std::istream& in, const std::string& source) {
   return header;
 }
 
+// `what` names what the file is read with, for the cross-scheme refusal.
 ProtocolHeader read_header_of_kind(std::istream& in, const std::string& source,
-                                   ProtocolFileKind expected) {
+                                   ProtocolFileKind expected, SchemeId scheme,
+                                   const std::string& what) {
   const ProtocolHeader header = read_header(in, source);
   if (header.kind != expected) {
     fail(source,
          "holds " + protocol_kind_name(header.kind) + ", expected " + protocol_kind_name(expected));
   }
+  if (header.scheme != scheme) {
+    throw std::runtime_error(scheme_mismatch(source, header.scheme, scheme, what));
+  }
   return header;
 }
 
 // The header belongs to this parameter set (and, for keys and ciphertexts, to these keys).
-void check_parameter_set(const ProtocolHeader& header, const ContextSet& contexts,
+template <class Contexts>
+void check_parameter_set(const ProtocolHeader& header, const Contexts& contexts,
                          const std::string& source) {
   if (header.moduli != contexts.size()) {
     fail(source, "made for other parameters: " + std::to_string(header.moduli) +
@@ -257,9 +271,10 @@ void write_header(std::ostream& out, const ProtocolHeader& header) {
 }
 
 // Writes header and one record per modulus atomically; write_one(out, context, key).
-template <class Key, class WriteOne>
-void save_key_file(const std::string& path, ProtocolFileKind kind, const ContextSet& contexts,
-                   const std::vector<Key>& keys, bool owner_only, WriteOne write_one) {
+template <class S, class Key, class WriteOne>
+void save_key_file(const std::string& path, ProtocolFileKind kind,
+                   const BasicContextSet<S>& contexts, const std::vector<Key>& keys,
+                   bool owner_only, WriteOne write_one) {
   if (keys.size() != contexts.size() || contexts.empty()) {
     throw std::invalid_argument("saving " + protocol_kind_name(kind) + ": " +
                                 std::to_string(keys.size()) + " keys for " +
@@ -267,6 +282,7 @@ void save_key_file(const std::string& path, ProtocolFileKind kind, const Context
   }
   ProtocolHeader header;
   header.kind = kind;
+  header.scheme = scheme_id<S>();
   header.parameter_set_fingerprint = parameter_set_fingerprint(contexts);
   header.key_set_id = key_set_id(key_ids_of(keys));
   header.moduli = contexts.size();
@@ -283,12 +299,13 @@ void save_key_file(const std::string& path, ProtocolFileKind kind, const Context
   file.commit();
 }
 
-template <class Key, class ReadOne>
+template <class S, class Key, class ReadOne>
 std::vector<Key> load_key_file(const std::string& path, ProtocolFileKind kind,
-                               const ContextSet& contexts, ReadOne read_one) {
+                               const BasicContextSet<S>& contexts, ReadOne read_one) {
   const std::string source = file_source(path);
   std::ifstream in = open_for_reading(path);
-  const ProtocolHeader header = read_header_of_kind(in, source, kind);
+  const ProtocolHeader header =
+      read_header_of_kind(in, source, kind, scheme_id<S>(), "the parameter set is");
   check_parameter_set(header, contexts, source);
   std::vector<Key> keys;
   for (size_t i = 0; i < contexts.size(); ++i)
@@ -329,29 +346,58 @@ uint64_t ProtocolHeader::images_in_batch(uint64_t batch) const {
   return std::min(batch_size, images - batch * batch_size);
 }
 
-ContextSet make_context_set(const yashe::Parameters& base, const std::vector<uint64_t>& moduli) {
+namespace {
+
+template <class S>
+BasicContextSet<S> make_contexts(const typename S::Parameters& base,
+                                 const std::vector<uint64_t>& moduli) {
   if (moduli.empty()) throw std::invalid_argument("make_context_set: no plaintext modulus");
-  ContextSet contexts;
+  BasicContextSet<S> contexts;
   for (uint64_t t : moduli) {
-    yashe::Parameters params = base;
+    typename S::Parameters params = base;
     params.t = t;
-    contexts.push_back(yashe::Context::create(params));
+    contexts.push_back(S::Context::create(params));
   }
   return contexts;
 }
 
-std::vector<uint64_t> plaintext_moduli_of(const ContextSet& contexts) {
+template <class Contexts>
+std::vector<uint64_t> moduli_of(const Contexts& contexts) {
   std::vector<uint64_t> moduli;
   for (const auto& context : contexts)
     moduli.push_back(context->parameters().t);
   return moduli;
 }
 
-uint64_t parameter_set_fingerprint(const ContextSet& contexts) {
+// Parameter fingerprints are domain-separated by scheme (yashe/, bfv/ parameters.cpp), so the
+// identity of a set differs between the schemes too.
+template <class Contexts>
+uint64_t fingerprint_of(const Contexts& contexts) {
   std::vector<uint64_t> fingerprints;
   for (const auto& context : contexts)
     fingerprints.push_back(context->parameters().fingerprint());
   return hash_words("cryptonets parameter set 1", fingerprints);
+}
+
+}  // namespace
+
+ContextSet make_context_set(const yashe::Parameters& base, const std::vector<uint64_t>& moduli) {
+  return make_contexts<yashe::Scheme>(base, moduli);
+}
+BfvContextSet make_context_set(const bfv::Parameters& base, const std::vector<uint64_t>& moduli) {
+  return make_contexts<bfv::Scheme>(base, moduli);
+}
+std::vector<uint64_t> plaintext_moduli_of(const ContextSet& contexts) {
+  return moduli_of(contexts);
+}
+std::vector<uint64_t> plaintext_moduli_of(const BfvContextSet& contexts) {
+  return moduli_of(contexts);
+}
+uint64_t parameter_set_fingerprint(const ContextSet& contexts) {
+  return fingerprint_of(contexts);
+}
+uint64_t parameter_set_fingerprint(const BfvContextSet& contexts) {
+  return fingerprint_of(contexts);
 }
 
 uint64_t key_set_id(const std::vector<uint64_t>& key_ids) {
@@ -369,10 +415,19 @@ ProtocolHeader read_protocol_header(const std::string& path) {
   return read_header(in, file_source(path));
 }
 
-void save_parameter_set(const std::string& path, const ContextSet& contexts, uint64_t key_set) {
+SchemeId protocol_file_scheme(const std::string& path) {
+  return read_protocol_header(path).scheme;
+}
+
+namespace {
+
+template <class S>
+void save_parameters_file(const std::string& path, const BasicContextSet<S>& contexts,
+                          uint64_t key_set) {
   if (contexts.empty()) throw std::invalid_argument("save_parameter_set: no plaintext modulus");
   ProtocolHeader header;
   header.kind = ProtocolFileKind::kParameterSet;
+  header.scheme = scheme_id<S>();
   header.parameter_set_fingerprint = parameter_set_fingerprint(contexts);
   header.key_set_id = key_set;
   header.moduli = contexts.size();
@@ -389,17 +444,29 @@ void save_parameter_set(const std::string& path, const ContextSet& contexts, uin
   file.commit();
 }
 
-ContextSet load_parameter_set(const std::string& path) {
+}  // namespace
+
+void save_parameter_set(const std::string& path, const ContextSet& contexts, uint64_t key_set) {
+  save_parameters_file<yashe::Scheme>(path, contexts, key_set);
+}
+void save_parameter_set(const std::string& path, const BfvContextSet& contexts, uint64_t key_set) {
+  save_parameters_file<bfv::Scheme>(path, contexts, key_set);
+}
+
+template <class S>
+BasicContextSet<S> load_parameter_set(const std::string& path) {
+  using Parameters = typename S::Parameters;
   const std::string source = file_source(path);
   std::ifstream in = open_for_reading(path);
-  const ProtocolHeader header = read_header_of_kind(in, source, ProtocolFileKind::kParameterSet);
-  std::vector<yashe::Parameters> all;
+  const ProtocolHeader header = read_header_of_kind(
+      in, source, ProtocolFileKind::kParameterSet, scheme_id<S>(), "the files it is used with are");
+  std::vector<Parameters> all;
   for (uint64_t i = 0; i < header.moduli; ++i)
-    all.push_back(read_parameters(in, record_source(source, i, header.moduli)));
+    all.push_back(read_parameters<S>(in, record_source(source, i, header.moduli)));
   expect_end(in, source);
   std::set<uint64_t> moduli;
-  for (const yashe::Parameters& params : all) {
-    yashe::Parameters same_t = params;
+  for (const Parameters& params : all) {
+    Parameters same_t = params;
     same_t.t = all.front().t;
     if (same_t != all.front()) {
       fail(source, "invalid: its parameter sets differ in more than the plaintext modulus");
@@ -408,9 +475,9 @@ ContextSet load_parameter_set(const std::string& path) {
       fail(source, "invalid: plaintext modulus " + std::to_string(params.t) + " appears twice");
     }
   }
-  ContextSet contexts;
-  for (const yashe::Parameters& params : all)
-    contexts.push_back(yashe::Context::create(params));
+  BasicContextSet<S> contexts;
+  for (const Parameters& params : all)
+    contexts.push_back(S::Context::create(params));
   if (parameter_set_fingerprint(contexts) != header.parameter_set_fingerprint) {
     fail(source, "invalid: the header's fingerprint " + hex64(header.parameter_set_fingerprint) +
                      " is not that of its records");
@@ -418,55 +485,132 @@ ContextSet load_parameter_set(const std::string& path) {
   return contexts;
 }
 
-void save_public_keys(const std::string& path, const ContextSet& contexts,
-                      const std::vector<yashe::PublicKey>& keys) {
-  save_key_file(path, ProtocolFileKind::kPublicKeys, contexts, keys, false,
-                [](std::ostream& out, const yashe::Context& context, const yashe::PublicKey& key) {
-                  write_public_key(out, context, key);
-                });
+template ContextSet load_parameter_set<yashe::Scheme>(const std::string& path);
+template BfvContextSet load_parameter_set<bfv::Scheme>(const std::string& path);
+
+#define CRYPTONETS_KEY_FILES(S, CONTEXTS)                                                         \
+  void save_public_keys(const std::string& path, const CONTEXTS& contexts,                        \
+                        const std::vector<S::PublicKey>& keys) {                                  \
+    save_key_file<S>(path, ProtocolFileKind::kPublicKeys, contexts, keys, false,                  \
+                     [](std::ostream& out, const S::Context& context, const S::PublicKey& key) {  \
+                       write_public_key(out, context, key);                                       \
+                     });                                                                          \
+  }                                                                                               \
+  std::vector<S::PublicKey> load_public_keys(const std::string& path, const CONTEXTS& contexts) { \
+    return load_key_file<S, S::PublicKey>(                                                        \
+        path, ProtocolFileKind::kPublicKeys, contexts,                                            \
+        [](std::istream& in, const auto& context, const std::string& source) {                    \
+          return read_public_key(in, context, source);                                            \
+        });                                                                                       \
+  }                                                                                               \
+  void save_evaluation_keys(const std::string& path, const CONTEXTS& contexts,                    \
+                            const std::vector<S::EvaluationKey>& keys) {                          \
+    save_key_file<S>(                                                                             \
+        path, ProtocolFileKind::kEvaluationKeys, contexts, keys, false,                           \
+        [](std::ostream& out, const S::Context& context, const S::EvaluationKey& key) {           \
+          write_evaluation_key(out, context, key);                                                \
+        });                                                                                       \
+  }                                                                                               \
+  std::vector<S::EvaluationKey> load_evaluation_keys(const std::string& path,                     \
+                                                     const CONTEXTS& contexts) {                  \
+    return load_key_file<S, S::EvaluationKey>(                                                    \
+        path, ProtocolFileKind::kEvaluationKeys, contexts,                                        \
+        [](std::istream& in, const auto& context, const std::string& source) {                    \
+          return read_evaluation_key(in, context, source);                                        \
+        });                                                                                       \
+  }                                                                                               \
+  void save_secret_keys(const std::string& path, const CONTEXTS& contexts,                        \
+                        const std::vector<S::SecretKey>& keys) {                                  \
+    save_key_file<S>(path, ProtocolFileKind::kSecretKeys, contexts, keys, true,                   \
+                     [](std::ostream& out, const S::Context& context, const S::SecretKey& key) {  \
+                       write_secret_key(out, context, key);                                       \
+                     });                                                                          \
+  }                                                                                               \
+  std::vector<S::SecretKey> load_secret_keys(const std::string& path, const CONTEXTS& contexts) { \
+    return load_key_file<S, S::SecretKey>(                                                        \
+        path, ProtocolFileKind::kSecretKeys, contexts,                                            \
+        [](std::istream& in, const auto& context, const std::string& source) {                    \
+          return read_secret_key(in, context, source);                                            \
+        });                                                                                       \
+  }
+
+CRYPTONETS_KEY_FILES(yashe::Scheme, ContextSet)
+CRYPTONETS_KEY_FILES(bfv::Scheme, BfvContextSet)
+#undef CRYPTONETS_KEY_FILES
+
+template <class S>
+void save_key_directory(const KeyDirectory& files, const encoding::BasicCrtKeys<S>& keys) {
+  const encoding::BasicEncryptionKeys<S> encryption = keys.encryption_keys();
+  const encoding::BasicServerKeys<S> server = keys.server_keys();
+  const encoding::BasicDecryptionKeys<S> decryption = keys.decryption_keys();
+  save_parameter_set(files.parameters, keys.contexts, key_set_id(keys.key_ids()));
+  save_public_keys(files.public_keys, keys.contexts, encryption.public_keys);
+  save_evaluation_keys(files.evaluation_keys, keys.contexts, server.evaluation_keys);
+  save_secret_keys(files.secret_keys, keys.contexts, decryption.secret_keys);
 }
 
-std::vector<yashe::PublicKey> load_public_keys(const std::string& path,
-                                               const ContextSet& contexts) {
-  return load_key_file<yashe::PublicKey>(
-      path, ProtocolFileKind::kPublicKeys, contexts,
-      [](std::istream& in, const auto& context, const std::string& source) {
-        return read_public_key(in, context, source);
-      });
+template <class S>
+encoding::BasicEncryptionKeys<S> load_encryption_keys(const std::string& parameters,
+                                                      const std::string& public_keys) {
+  encoding::BasicEncryptionKeys<S> keys;
+  keys.contexts = load_parameter_set<S>(parameters);
+  keys.public_keys = load_public_keys(public_keys, keys.contexts);
+  require_one_key_set({parameters, public_keys});
+  return keys;
 }
 
-void save_evaluation_keys(const std::string& path, const ContextSet& contexts,
-                          const std::vector<yashe::EvaluationKey>& keys) {
-  save_key_file(path, ProtocolFileKind::kEvaluationKeys, contexts, keys, false,
-                [](std::ostream& out, const yashe::Context& context,
-                   const yashe::EvaluationKey& key) { write_evaluation_key(out, context, key); });
+void refuse_secret_key_file(const std::string& path) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) return;  // the loader reports it
+  std::optional<ProtocolHeader> header;
+  try {
+    header = read_protocol_header(path);
+  } catch (const std::runtime_error&) {
+    return;  // not a protocol file: the loader reports it
+  }
+  if (header->kind == ProtocolFileKind::kSecretKeys) {
+    throw std::runtime_error("refused: '" + path + "' holds secret keys (" +
+                             scheme_name(header->scheme) +
+                             "); the server never holds the secret key: give it only params, "
+                             "evaluation.key and public.key");
+  }
 }
 
-std::vector<yashe::EvaluationKey> load_evaluation_keys(const std::string& path,
-                                                       const ContextSet& contexts) {
-  return load_key_file<yashe::EvaluationKey>(
-      path, ProtocolFileKind::kEvaluationKeys, contexts,
-      [](std::istream& in, const auto& context, const std::string& source) {
-        return read_evaluation_key(in, context, source);
-      });
+template <class S>
+encoding::BasicServerKeys<S> load_server_keys(const std::string& parameters,
+                                              const std::string& evaluation_keys,
+                                              const std::string& public_keys) {
+  for (const std::string& path : {parameters, evaluation_keys, public_keys})
+    refuse_secret_key_file(path);
+  encoding::BasicServerKeys<S> keys;
+  keys.contexts = load_parameter_set<S>(parameters);
+  keys.evaluation_keys = load_evaluation_keys(evaluation_keys, keys.contexts);
+  keys.public_keys = load_public_keys(public_keys, keys.contexts);
+  require_one_key_set({parameters, evaluation_keys, public_keys});
+  return keys;
 }
 
-void save_secret_keys(const std::string& path, const ContextSet& contexts,
-                      const std::vector<yashe::SecretKey>& keys) {
-  save_key_file(path, ProtocolFileKind::kSecretKeys, contexts, keys, true,
-                [](std::ostream& out, const yashe::Context& context, const yashe::SecretKey& key) {
-                  write_secret_key(out, context, key);
-                });
+template <class S>
+encoding::BasicDecryptionKeys<S> load_decryption_keys(const std::string& parameters,
+                                                      const std::string& secret_keys) {
+  encoding::BasicDecryptionKeys<S> keys;
+  keys.contexts = load_parameter_set<S>(parameters);
+  keys.secret_keys = load_secret_keys(secret_keys, keys.contexts);
+  require_one_key_set({parameters, secret_keys});
+  return keys;
 }
 
-std::vector<yashe::SecretKey> load_secret_keys(const std::string& path,
-                                               const ContextSet& contexts) {
-  return load_key_file<yashe::SecretKey>(
-      path, ProtocolFileKind::kSecretKeys, contexts,
-      [](std::istream& in, const auto& context, const std::string& source) {
-        return read_secret_key(in, context, source);
-      });
-}
+#define CRYPTONETS_ROLE_FILES(S)                                                              \
+  template void save_key_directory<S>(const KeyDirectory&, const encoding::BasicCrtKeys<S>&); \
+  template encoding::BasicEncryptionKeys<S> load_encryption_keys<S>(const std::string&,       \
+                                                                    const std::string&);      \
+  template encoding::BasicServerKeys<S> load_server_keys<S>(                                  \
+      const std::string&, const std::string&, const std::string&);                            \
+  template encoding::BasicDecryptionKeys<S> load_decryption_keys<S>(const std::string&,       \
+                                                                    const std::string&);
+CRYPTONETS_ROLE_FILES(yashe::Scheme)
+CRYPTONETS_ROLE_FILES(bfv::Scheme)
+#undef CRYPTONETS_ROLE_FILES
 
 void require_one_key_set(const std::vector<std::string>& paths) {
   std::string first_path;
@@ -505,10 +649,13 @@ void require_same_keys(const std::vector<uint64_t>& a, const std::string& a_what
 
 // ---- Ciphertext files.
 
-CiphertextFileWriter::CiphertextFileWriter(const std::string& path, ContextSet contexts,
-                                           std::vector<uint64_t> key_ids, uint64_t first_image,
-                                           uint64_t images, uint64_t batch_size, uint64_t values,
-                                           uint64_t answers_file_id)
+template <class S>
+BasicCiphertextFileWriter<S>::BasicCiphertextFileWriter(const std::string& path,
+                                                        BasicContextSet<S> contexts,
+                                                        std::vector<uint64_t> key_ids,
+                                                        uint64_t first_image, uint64_t images,
+                                                        uint64_t batch_size, uint64_t values,
+                                                        uint64_t answers_file_id)
     : path_(path),
       contexts_(std::move(contexts)),
       key_ids_(std::move(key_ids)),
@@ -529,6 +676,7 @@ CiphertextFileWriter::CiphertextFileWriter(const std::string& path, ContextSet c
                                 " + " + std::to_string(images) + " images exceeds 2^64 - 1");
   }
   header_.kind = ProtocolFileKind::kCiphertexts;
+  header_.scheme = scheme_id<S>();
   header_.parameter_set_fingerprint = parameter_set_fingerprint(contexts_);
   header_.key_set_id = key_set_id(key_ids_);
   header_.moduli = contexts_.size();
@@ -544,7 +692,8 @@ CiphertextFileWriter::CiphertextFileWriter(const std::string& path, ContextSet c
   write_header(file_.stream(), header_);
 }
 
-void CiphertextFileWriter::write(EncryptedBatch batch, const std::function<void()>& tick) {
+template <class S>
+void BasicCiphertextFileWriter<S>::write(EncryptedBatch batch, const std::function<void()>& tick) {
   if (batches_written_ == header_.batch_count()) {
     throw std::logic_error("CiphertextFileWriter: all " + std::to_string(batches_written_) +
                            " batches were already written");
@@ -563,19 +712,19 @@ void CiphertextFileWriter::write(EncryptedBatch batch, const std::function<void(
     }
     // Checked before anything is written, so that a refused batch leaves the file consistent.
     for (size_t j = 0; j < batch.values[i].size(); ++j) {
-      const yashe::Ciphertext& ct = batch.values[i][j];
+      const rlwe::Ciphertext& ct = batch.values[i][j];
       if (ct.key_id != key_ids_[i]) {
         throw std::invalid_argument("CiphertextFileWriter: a ciphertext of modulus " +
                                     std::to_string(i + 1) + " has key id " + hex64(ct.key_id) +
                                     ", the file's keys have " + hex64(key_ids_[i]));
       }
-      if (ct.parts.size() == 1 && !ct.parts[0].empty() &&
-          yashe::readable_without_secret_key(*contexts_[i], ct)) {
+      if (!ct.parts.empty() && !ct.parts[0].empty() &&
+          readable_without_secret_key(*contexts_[i], ct)) {
         throw std::invalid_argument(
             "CiphertextFileWriter: ciphertext " + std::to_string(j + 1) + " of modulus " +
             std::to_string(i + 1) +
             " can be read without the secret key (transparent: no encryption randomness); "
-            "re-randomise it (yashe::Encryptor::rerandomize_inplace) before it leaves");
+            "re-randomise it (Encryptor::rerandomize_inplace) before it leaves");
       }
     }
   }
@@ -583,10 +732,11 @@ void CiphertextFileWriter::write(EncryptedBatch batch, const std::function<void(
   failed_ = true;  // until this batch is complete
   try {
     for (size_t i = 0; i < contexts_.size(); ++i) {
-      CiphertextWriter writer(file_.stream(), contexts_[i], header_.values, key_ids_[i]);
-      for (yashe::Ciphertext& ct : batch.values[i]) {
+      BasicCiphertextWriter<S> writer(file_.stream(), contexts_[i], header_.values, key_ids_[i],
+                                      batch.values[i].front().parts.size());
+      for (rlwe::Ciphertext& ct : batch.values[i]) {
         writer.append(ct);
-        ct = yashe::Ciphertext{};  // written: release it
+        ct = rlwe::Ciphertext{};  // written: release it
         if (tick) tick();
       }
       const auto binding =
@@ -603,7 +753,8 @@ void CiphertextFileWriter::write(EncryptedBatch batch, const std::function<void(
   ++batches_written_;
 }
 
-void CiphertextFileWriter::commit() {
+template <class S>
+void BasicCiphertextFileWriter<S>::commit() {
   if (failed_) throw std::logic_error("CiphertextFileWriter: commit() after a failed write");
   if (batches_written_ != header_.batch_count()) {
     throw std::logic_error("CiphertextFileWriter: " + std::to_string(batches_written_) + " of " +
@@ -613,14 +764,17 @@ void CiphertextFileWriter::commit() {
   file_.commit();
 }
 
-CiphertextFileReader::CiphertextFileReader(const std::string& path, ContextSet contexts,
-                                           const std::vector<uint64_t>& key_ids)
+template <class S>
+BasicCiphertextFileReader<S>::BasicCiphertextFileReader(const std::string& path,
+                                                        BasicContextSet<S> contexts,
+                                                        const std::vector<uint64_t>& key_ids)
     : path_(path),
       source_(file_source(path)),
       contexts_(std::move(contexts)),
       key_ids_(key_ids),
       in_(open_for_reading(path)) {
-  header_ = read_header_of_kind(in_, source_, ProtocolFileKind::kCiphertexts);
+  header_ = read_header_of_kind(in_, source_, ProtocolFileKind::kCiphertexts, scheme_id<S>(),
+                                "the keys are");
   check_parameter_set(header_, contexts_, source_);
   if (key_ids_.size() != contexts_.size()) {
     throw std::invalid_argument("CiphertextFileReader: " + std::to_string(key_ids_.size()) +
@@ -639,7 +793,8 @@ CiphertextFileReader::CiphertextFileReader(const std::string& path, ContextSet c
   diagnose_record_order();
 }
 
-std::string CiphertextFileReader::describe_record(uint64_t index) const {
+template <class S>
+std::string BasicCiphertextFileReader<S>::describe_record(uint64_t index) const {
   const uint64_t k = contexts_.size();
   return "record " + std::to_string(index + 1) + " (batch " + std::to_string(index / k + 1) +
          ", modulus " + std::to_string(index % k + 1) + ")";
@@ -648,7 +803,8 @@ std::string CiphertextFileReader::describe_record(uint64_t index) const {
 // Every record's binding sits at a known offset (records have a fixed size for given
 // parameters), so the whole file's order is read before any ciphertext: a splice, duplicate,
 // omission or reordering is named as such. Damage is left to the record checks.
-void CiphertextFileReader::diagnose_record_order() {
+template <class S>
+void BasicCiphertextFileReader<S>::diagnose_record_order() {
   const uint64_t k = contexts_.size();
   const uint64_t count = header_.batch_count() * k;
   const uint64_t record = ciphertext_batch_bytes(*contexts_.front(), header_.values);
@@ -719,7 +875,8 @@ void CiphertextFileReader::diagnose_record_order() {
   }
 }
 
-EncryptedBatch CiphertextFileReader::next(const std::function<void()>& tick) {
+template <class S>
+EncryptedBatch BasicCiphertextFileReader<S>::next(const std::function<void()>& tick) {
   if (batches_left() == 0) throw std::logic_error("CiphertextFileReader: no batch left");
   EncryptedBatch batch;
   batch.images = header_.images_in_batch(batches_read_);
@@ -727,8 +884,8 @@ EncryptedBatch CiphertextFileReader::next(const std::function<void()>& tick) {
                                    " of " + std::to_string(header_.batch_count());
   for (size_t i = 0; i < contexts_.size(); ++i) {
     const std::string source = record_source(batch_source, i, contexts_.size());
-    CiphertextReader reader(in_, contexts_[i], source, false);
-    std::vector<yashe::Ciphertext> row;
+    BasicCiphertextReader<S> reader(in_, contexts_[i], source, false);
+    std::vector<rlwe::Ciphertext> row;
     while (reader.remaining() > 0) {
       row.push_back(reader.next());
       if (tick) tick();
@@ -750,8 +907,9 @@ EncryptedBatch CiphertextFileReader::next(const std::function<void()>& tick) {
   return batch;
 }
 
-void CiphertextFileReader::check_binding(uint64_t index, const Sha256::Digest& digest,
-                                         const std::string& source) {
+template <class S>
+void BasicCiphertextFileReader<S>::check_binding(uint64_t index, const Sha256::Digest& digest,
+                                                 const std::string& source) {
   std::array<uint8_t, kProtocolBindingBytes> stored{};
   in_.read(reinterpret_cast<char*>(stored.data()), stored.size());
   if (in_.gcount() != static_cast<std::streamsize>(stored.size())) {
@@ -775,12 +933,18 @@ void CiphertextFileReader::check_binding(uint64_t index, const Sha256::Digest& d
   }
 }
 
-void CiphertextFileReader::finish() {
+template <class S>
+void BasicCiphertextFileReader<S>::finish() {
   if (batches_left() != 0) {
     throw std::logic_error("CiphertextFileReader: finish() with " + std::to_string(batches_left()) +
                            " batches unread");
   }
   expect_end(in_, source_);
 }
+
+template class BasicCiphertextFileWriter<yashe::Scheme>;
+template class BasicCiphertextFileWriter<bfv::Scheme>;
+template class BasicCiphertextFileReader<yashe::Scheme>;
+template class BasicCiphertextFileReader<bfv::Scheme>;
 
 }  // namespace cryptonets

@@ -1,4 +1,5 @@
-// Binary files for YASHE' objects; the format is described in serialize.hpp.
+// Binary files for the objects of both schemes; the format is described in serialize.hpp and
+// FORMATS.md §4.
 #include "cryptonets/io/serialize.hpp"
 
 #include <dirent.h>
@@ -26,18 +27,14 @@
 #include <stdexcept>
 #include <streambuf>
 
+#include "cryptonets/bfv/noise_model.hpp"
 #include "cryptonets/io/little_endian.hpp"
 #include "cryptonets/io/sha256.hpp"
 #include "cryptonets/yashe/noise_model.hpp"
 
 namespace cryptonets {
 
-using yashe::Ciphertext;
-using yashe::Context;
-using yashe::EvaluationKey;
-using yashe::Parameters;
-using yashe::PublicKey;
-using yashe::SecretKey;
+using rlwe::Ciphertext;
 
 namespace {
 
@@ -54,6 +51,81 @@ constexpr uint64_t kEvaluationForm = 1;
 constexpr size_t kMaxParameterPrimes = 64;    // bounds a parameters payload before reading it
 constexpr size_t kParameterFixedWords = 5;    // n, k, t, sigma, decomposition_bits
 constexpr size_t kCiphertextRecordWords = 2;  // degree, form
+constexpr size_t kBatchFixedWords = 2;        // count, parts
+
+// What differs between the schemes in a record: the polynomials of each object.
+template <class Scheme>
+struct SchemeFormat;
+
+template <>
+struct SchemeFormat<yashe::Scheme> {
+  static constexpr size_t kPublicKeyParts = 1;  // h
+  static constexpr size_t kDigitParts = 1;      // γ_d
+  static constexpr size_t kFreshParts = 1;      // c
+  static constexpr const char* kSecretName = "f'";
+  static std::vector<const RnsPoly*> public_key(const yashe::PublicKey& key) { return {&key.h}; }
+  static void set_public_key(yashe::PublicKey& key, std::vector<RnsPoly>& polys) {
+    key.h = std::move(polys[0]);
+  }
+  static std::string public_key_name(size_t) { return "public key h"; }
+  static size_t digit_count(const yashe::Context& context) { return context.digit_count(); }
+  static size_t digits_of(const yashe::EvaluationKey& key) { return key.gamma.size(); }
+  static std::vector<const RnsPoly*> digit(const yashe::EvaluationKey& key, size_t d) {
+    return {&key.gamma[d]};
+  }
+  static void add_digit(yashe::EvaluationKey& key, std::vector<RnsPoly>& polys) {
+    key.gamma.push_back(std::move(polys[0]));
+  }
+  static std::string digit_name(size_t d, size_t) {
+    return "evaluation key γ_" + std::to_string(d);
+  }
+  static const std::vector<int8_t>& secret(const yashe::SecretKey& key) { return key.f_prime; }
+  // One part whatever the degree (it is the power of f the ciphertext decrypts under).
+  static bool parts_fit(size_t parts, uint64_t degree) {
+    return parts == 1 && (degree == 1 || degree == 2);
+  }
+  static double fresh_noise(const yashe::Context& context) {
+    return yashe::NoiseModel(context).fresh();
+  }
+};
+
+template <>
+struct SchemeFormat<bfv::Scheme> {
+  static constexpr size_t kPublicKeyParts = 2;  // p_0, p_1
+  static constexpr size_t kDigitParts = 2;      // b_d, a_d
+  static constexpr size_t kFreshParts = 2;      // c_0, c_1
+  static constexpr const char* kSecretName = "s";
+  static std::vector<const RnsPoly*> public_key(const bfv::PublicKey& key) {
+    return {&key.p0, &key.p1};
+  }
+  static void set_public_key(bfv::PublicKey& key, std::vector<RnsPoly>& polys) {
+    key.p0 = std::move(polys[0]);
+    key.p1 = std::move(polys[1]);
+  }
+  static std::string public_key_name(size_t i) { return "public key p_" + std::to_string(i); }
+  static size_t digit_count(const bfv::Context& context) { return context.rns().digit_count(); }
+  static size_t digits_of(const bfv::RelinearizationKey& key) {
+    return key.b.size() == key.a.size() ? key.b.size() : SIZE_MAX;
+  }
+  static std::vector<const RnsPoly*> digit(const bfv::RelinearizationKey& key, size_t d) {
+    return {&key.b[d], &key.a[d]};
+  }
+  static void add_digit(bfv::RelinearizationKey& key, std::vector<RnsPoly>& polys) {
+    key.b.push_back(std::move(polys[0]));
+    key.a.push_back(std::move(polys[1]));
+  }
+  static std::string digit_name(size_t d, size_t i) {
+    return std::string("relinearisation key ") + (i == 0 ? "b_" : "a_") + std::to_string(d);
+  }
+  static const std::vector<int8_t>& secret(const bfv::SecretKey& key) { return key.coefficients; }
+  // c_0..c_degree under (1, s, ..., s^degree).
+  static bool parts_fit(size_t parts, uint64_t degree) {
+    return (degree == 1 || degree == 2) && parts == degree + 1;
+  }
+  static double fresh_noise(const bfv::Context& context) {
+    return bfv::NoiseModel(context).fresh();
+  }
+};
 
 std::string kind_name(char tag) {
   switch (tag) {
@@ -112,19 +184,20 @@ double bits_double(uint64_t bits) {
 
 struct Header {
   char kind = 0;
+  SchemeId scheme = SchemeId::kYashe;
   uint16_t version = kSerializationVersion;
   uint64_t fingerprint = 0;
   uint64_t key_id = 0;
   uint64_t payload_length = 0;
 };
 
-// magic (0..3) | kind (4) | reserved (5) | version (6..7) | fingerprint (8..15) | key id (16..23)
+// magic (0..3) | kind (4) | scheme (5) | version (6..7) | fingerprint (8..15) | key id (16..23)
 // | payload length (24..31)
 std::array<uint8_t, kSerializationHeaderBytes> encode_header(const Header& header) {
   std::array<uint8_t, kSerializationHeaderBytes> bytes{};
   std::copy(kMagic.begin(), kMagic.end(), bytes.begin());
   bytes[4] = static_cast<uint8_t>(header.kind);
-  bytes[5] = 0;
+  bytes[5] = static_cast<uint8_t>(header.scheme);
   store_le(&bytes[6], header.version, 2);
   store_le(&bytes[8], header.fingerprint, 8);
   store_le(&bytes[16], header.key_id, 8);
@@ -142,6 +215,7 @@ size_t packed_words(size_t n, int bits) {
   return (n * static_cast<size_t>(bits) + 63) / 64;
 }
 
+template <class Context>
 size_t polynomial_bytes(const Context& context) {
   size_t bytes = 0;
   for (const Modulus& q : context.q_base().moduli())
@@ -181,6 +255,7 @@ bool padding_is_zero(const uint64_t* words, size_t n, int bits) {
 
 // ---- Writing: header, payload through the hash, checksum.
 
+template <class Context>
 bool same_parameters(const RnsPoly& poly, const Context& context) {
   return !poly.empty() && poly.n() == context.n() && poly.ring().base() == context.q_base();
 }
@@ -290,7 +365,7 @@ class HashingReader {
 
   // Reads the header and checks magic, kind, version and the declared length against the bytes
   // present (when the stream can tell).
-  Header read_header(char expected_kind) {
+  Header read_header(char expected_kind, SchemeId expected_scheme) {
     const std::optional<uint64_t> available = bytes_available(in_);
     std::array<uint8_t, kSerializationHeaderBytes> bytes{};
     in_.read(reinterpret_cast<char*>(bytes.data()), bytes.size());
@@ -313,17 +388,25 @@ class HashingReader {
       fail("is " + kind_name(header.kind) + ", expected " + kind_name(expected_kind));
     }
     header.version = static_cast<uint16_t>(load_le(&bytes[6], 2));
-    if (header.version != kSerializationVersion) {
-      // Version 1 ciphertexts carried the noise estimate in clear (a function of the model).
-      fail("format version " + std::to_string(header.version) + ", this build reads version " +
-           std::to_string(kSerializationVersion) +
-           (header.version < kSerializationVersion
-                ? ": written by an older cryptonets; make the file again with this version"
-                : " (written by a newer cryptonets)"));
+    if (header.version < kSerializationVersion) {
+      // Version 1 ciphertexts carried the noise estimate in clear (a function of the model);
+      // version 2 records do not say which scheme they belong to.
+      fail("format version " + std::to_string(header.version) +
+           " is no longer supported; this build reads " + std::to_string(kSerializationVersion) +
+           " (written by an older cryptonets: make the file again with this version)");
     }
-    if (bytes[5] != 0) {
-      fail("header byte 5 (reserved) is " + std::to_string(bytes[5]) + ", format version " +
-           std::to_string(kSerializationVersion) + " has 0 there");
+    if (header.version > kSerializationVersion) {
+      fail("format version " + std::to_string(header.version) + ", this build reads " +
+           std::to_string(kSerializationVersion) + " (written by a newer cryptonets)");
+    }
+    if (!known_scheme(bytes[5])) {
+      fail("header byte 5 (scheme) is " + std::to_string(bytes[5]) +
+           ", expected 'Y' (YASHE') or 'B' (BFV)");
+    }
+    header.scheme = static_cast<SchemeId>(bytes[5]);
+    if (header.scheme != expected_scheme) {
+      fail("holds a " + scheme_name(header.scheme) + " record, but it is read as " +
+           scheme_name(expected_scheme) + ": a file of one scheme cannot be used with the other");
     }
     header.fingerprint = load_le(&bytes[8], 8);
     header.key_id = load_le(&bytes[16], 8);
@@ -385,6 +468,7 @@ class HashingReader {
     fail(message);
   }
 
+  template <class Context>
   void check_fingerprint(const Header& header, const Context& context) {
     const uint64_t expected = context.parameters().fingerprint();
     if (header.fingerprint != expected) {
@@ -401,6 +485,7 @@ class HashingReader {
   }
 
   // One packed polynomial of the context's ring, every residue checked against its prime.
+  template <class Context>
   RnsPoly read_polynomial(const Context& context, PolyForm form, const std::string& what) {
     RnsPoly poly(context.ring(), form);
     for (size_t i = 0; i < poly.rns_size(); ++i) {
@@ -493,6 +578,7 @@ void save_atomically(const std::string& path, bool owner_only, Write&& write) {
   file.commit();
 }
 
+template <class Context>
 void check_key_polynomial(const RnsPoly& poly, const Context& context, const std::string& what) {
   if (!same_parameters(poly, context)) {
     throw std::invalid_argument("writing " + what + ": it belongs to other parameters");
@@ -502,20 +588,26 @@ void check_key_polynomial(const RnsPoly& poly, const Context& context, const std
   }
 }
 
-void check_ciphertext(const Ciphertext& ct, const Context& context, uint64_t key_id) {
-  if (ct.parts.size() != 1) {
-    throw std::invalid_argument("writing a ciphertext: a YASHE' ciphertext has one part, not " +
-                                std::to_string(ct.parts.size()));
+template <class S>
+void check_ciphertext(const Ciphertext& ct, const typename S::Context& context, uint64_t key_id,
+                      size_t parts) {
+  if (ct.parts.size() != parts) {
+    throw std::invalid_argument("writing a " + std::string(S::kName) +
+                                " ciphertext: " + std::to_string(ct.parts.size()) +
+                                " parts, the batch holds " + std::to_string(parts));
   }
-  if (!same_parameters(ct.parts[0], context)) {
-    throw std::invalid_argument("writing a ciphertext: it belongs to other parameters");
+  if (!SchemeFormat<S>::parts_fit(ct.parts.size(), static_cast<uint64_t>(ct.degree))) {
+    throw std::invalid_argument("writing a " + std::string(S::kName) + " ciphertext: degree " +
+                                std::to_string(ct.degree) + " with " +
+                                std::to_string(ct.parts.size()) + " parts");
   }
-  if (ct.parts[0].form() != PolyForm::coefficient) {
-    throw std::invalid_argument("writing a ciphertext: ciphertexts are kept in coefficient form");
-  }
-  if (ct.degree != 1 && ct.degree != 2) {
-    throw std::invalid_argument("writing a ciphertext: degree " + std::to_string(ct.degree) +
-                                ", expected 1 or 2");
+  for (const RnsPoly& part : ct.parts) {
+    if (!same_parameters(part, context)) {
+      throw std::invalid_argument("writing a ciphertext: it belongs to other parameters");
+    }
+    if (part.form() != PolyForm::coefficient) {
+      throw std::invalid_argument("writing a ciphertext: ciphertexts are kept in coefficient form");
+    }
   }
   if (ct.key_id != key_id) {
     throw std::invalid_argument("writing a ciphertext batch: ciphertext key id " +
@@ -523,22 +615,31 @@ void check_ciphertext(const Ciphertext& ct, const Context& context, uint64_t key
   }
 }
 
-uint64_t ciphertext_record_bytes(const Context& context) {
-  return 8 * kCiphertextRecordWords + polynomial_bytes(context);
+template <class S>
+size_t parts_or_fresh(size_t parts) {
+  return parts == 0 ? SchemeFormat<S>::kFreshParts : parts;
+}
+
+template <class Context>
+uint64_t ciphertext_record_bytes(const Context& context, size_t parts) {
+  return 8 * kCiphertextRecordWords + parts * polynomial_bytes(context);
 }
 
 size_t secret_key_words(size_t n) {
   return (n + 31) / 32;
 }
 
-// f' ∈ {-1, 0, 1} as 2-bit codes 0, 1, 2 (3 is invalid).
+// s ∈ {-1, 0, 1} as 2-bit codes 0, 1, 2 (3 is invalid).
 uint64_t ternary_code(int8_t value) {
   return value == -1 ? 2 : static_cast<uint64_t>(value);
 }
 
-Header object_header(char kind, const Context& context, uint64_t key_id, uint64_t payload) {
+template <class S>
+Header object_header(char kind, const typename S::Context& context, uint64_t key_id,
+                     uint64_t payload) {
   Header header;
   header.kind = kind;
+  header.scheme = scheme_id<S>();
   header.fingerprint = context.parameters().fingerprint();
   header.key_id = key_id;
   header.payload_length = payload;
@@ -547,8 +648,9 @@ Header object_header(char kind, const Context& context, uint64_t key_id, uint64_
 
 // ---- Readers of whole objects, shared by the stream and file variants.
 
-Parameters read_parameters_from(HashingReader& reader) {
-  const Header header = reader.read_header(kParametersTag);
+template <class S>
+typename S::Parameters read_parameters_from(HashingReader& reader) {
+  const Header header = reader.read_header(kParametersTag, scheme_id<S>());
   const uint64_t length = header.payload_length;
   const uint64_t min_length = 8 * (kParameterFixedWords + 1);
   const uint64_t max_length = 8 * (kParameterFixedWords + kMaxParameterPrimes);
@@ -570,7 +672,7 @@ Parameters read_parameters_from(HashingReader& reader) {
                 " primes declared, the payload holds " +
                 std::to_string(words.size() - kParameterFixedWords));
   }
-  Parameters params;
+  typename S::Parameters params;
   params.n = static_cast<size_t>(words[0]);
   params.q_primes.assign(words.begin() + 2,
                          words.begin() + 2 + static_cast<ptrdiff_t>(prime_count));
@@ -595,29 +697,40 @@ Parameters read_parameters_from(HashingReader& reader) {
   return params;
 }
 
-PublicKey read_public_key_from(HashingReader& reader,
-                               const std::shared_ptr<const Context>& context) {
-  const Header header = reader.read_header(kPublicKeyTag);
+template <class S>
+typename S::PublicKey read_public_key_from(
+    HashingReader& reader, const std::shared_ptr<const typename S::Context>& context) {
+  using Format = SchemeFormat<S>;
+  const Header header = reader.read_header(kPublicKeyTag, scheme_id<S>());
   reader.check_fingerprint(header, *context);
-  reader.expect_payload_length(header, 8 + polynomial_bytes(*context), "a public key");
+  reader.expect_payload_length(header, 8 + Format::kPublicKeyParts * polynomial_bytes(*context),
+                               "a " + std::string(S::kName) + " public key");
   const uint64_t form = reader.read_word("the form");
   if (form != kEvaluationForm) {
     reader.reject("invalid public key: stored in " + form_name(form) + ", expected " +
                   form_name(kEvaluationForm));
   }
-  PublicKey key;
-  key.h = reader.read_polynomial(*context, PolyForm::evaluation, "public key h");
+  std::vector<RnsPoly> polys;
+  for (size_t i = 0; i < Format::kPublicKeyParts; ++i) {
+    polys.push_back(
+        reader.read_polynomial(*context, PolyForm::evaluation, Format::public_key_name(i)));
+  }
   reader.finish();
+  typename S::PublicKey key;
+  Format::set_public_key(key, polys);
   key.key_id = header.key_id;
   return key;
 }
 
-EvaluationKey read_evaluation_key_from(HashingReader& reader,
-                                       const std::shared_ptr<const Context>& context) {
-  const Header header = reader.read_header(kEvaluationKeyTag);
+template <class S>
+typename S::EvaluationKey read_evaluation_key_from(
+    HashingReader& reader, const std::shared_ptr<const typename S::Context>& context) {
+  using Format = SchemeFormat<S>;
+  const Header header = reader.read_header(kEvaluationKeyTag, scheme_id<S>());
   reader.check_fingerprint(header, *context);
-  const size_t digits = context->digit_count();
-  reader.expect_payload_length(header, 16 + digits * polynomial_bytes(*context),
+  const size_t digits = Format::digit_count(*context);
+  reader.expect_payload_length(header,
+                               16 + digits * Format::kDigitParts * polynomial_bytes(*context),
                                "an evaluation key of " + std::to_string(digits) + " digits");
   const uint64_t form = reader.read_word("the form");
   if (form != kEvaluationForm) {
@@ -629,10 +742,14 @@ EvaluationKey read_evaluation_key_from(HashingReader& reader,
     reader.reject("invalid evaluation key: " + std::to_string(count) +
                   " key-switching digits, these parameters use " + std::to_string(digits));
   }
-  EvaluationKey key;
+  typename S::EvaluationKey key;
   for (size_t d = 0; d < digits; ++d) {
-    key.gamma.push_back(reader.read_polynomial(*context, PolyForm::evaluation,
-                                               "evaluation key γ_" + std::to_string(d)));
+    std::vector<RnsPoly> polys;
+    for (size_t i = 0; i < Format::kDigitParts; ++i) {
+      polys.push_back(
+          reader.read_polynomial(*context, PolyForm::evaluation, Format::digit_name(d, i)));
+    }
+    Format::add_digit(key, polys);
   }
   reader.finish();
   key.key_id = header.key_id;
@@ -645,43 +762,64 @@ bool invertible(const RnsPoly& f_evaluation) {
   return std::find(values.begin(), values.end(), uint64_t{0}) == values.end();
 }
 
-SecretKey read_secret_key_from(HashingReader& reader,
-                               const std::shared_ptr<const Context>& context) {
-  const Header header = reader.read_header(kSecretKeyTag);
+// The secret key from its ternary coefficients.
+yashe::SecretKey make_secret_key(HashingReader& reader, const yashe::Context& context,
+                                 std::vector<int8_t> f_prime) {
+  yashe::SecretKey key;
+  // f = t·f' + 1 (BLLN13 §4, KeyGen).
+  const auto t = static_cast<int64_t>(context.parameters().t);
+  std::vector<int64_t> f_coeffs(f_prime.size());
+  for (size_t j = 0; j < f_prime.size(); ++j)
+    f_coeffs[j] = t * f_prime[j];
+  f_coeffs[0] += 1;
+  key.f = RnsPoly::from_signed(context.ring(), f_coeffs);
+  key.f.to_evaluation();
+  if (!invertible(key.f)) reader.fail("invalid secret key: f = t·f' + 1 is not invertible in R_q");
+  key.f_prime = std::move(f_prime);
+  return key;
+}
+
+bfv::SecretKey make_secret_key(HashingReader&, const bfv::Context& context,
+                               std::vector<int8_t> coefficients) {
+  bfv::SecretKey key;
+  key.s = RnsPoly::from_signed(context.ring(),
+                               std::vector<int64_t>(coefficients.begin(), coefficients.end()));
+  key.s.to_evaluation();
+  key.coefficients = std::move(coefficients);
+  return key;
+}
+
+template <class S>
+typename S::SecretKey read_secret_key_from(
+    HashingReader& reader, const std::shared_ptr<const typename S::Context>& context) {
+  const std::string name = SchemeFormat<S>::kSecretName;
+  const Header header = reader.read_header(kSecretKeyTag, scheme_id<S>());
   reader.check_fingerprint(header, *context);
   const size_t n = context->n();
   reader.expect_payload_length(header, 8 * secret_key_words(n), "a secret key");
   std::vector<uint64_t> words(secret_key_words(n));
   reader.read_words(words.data(), words.size(), "the secret key");
-  SecretKey key;
-  key.f_prime.resize(n);
+  std::vector<int8_t> coefficients(n);
   for (size_t j = 0; j < 32 * words.size(); ++j) {
     const uint64_t code = (words[j / 32] >> (2 * (j % 32))) & 3;
     if (j >= n) {
-      if (code != 0) reader.reject("invalid secret key: nonzero padding after f'");
+      if (code != 0) reader.reject("invalid secret key: nonzero padding after " + name);
     } else if (code == 3) {
-      reader.reject("invalid secret key: f' coefficient " + std::to_string(j) +
+      reader.reject("invalid secret key: " + name + " coefficient " + std::to_string(j) +
                     " has code 3, expected 0, 1 or 2 (0, 1, -1)");
     } else {
-      key.f_prime[j] = code == 2 ? int8_t{-1} : static_cast<int8_t>(code);
+      coefficients[j] = code == 2 ? int8_t{-1} : static_cast<int8_t>(code);
     }
   }
   reader.finish();
-
-  // f = t·f' + 1 (BLLN13 §4, KeyGen).
-  const auto t = static_cast<int64_t>(context->parameters().t);
-  std::vector<int64_t> f_coeffs(n);
-  for (size_t j = 0; j < n; ++j)
-    f_coeffs[j] = t * key.f_prime[j];
-  f_coeffs[0] += 1;
-  key.f = RnsPoly::from_signed(context->ring(), f_coeffs);
-  key.f.to_evaluation();
-  if (!invertible(key.f)) reader.fail("invalid secret key: f = t·f' + 1 is not invertible in R_q");
+  std::fill(words.begin(), words.end(), 0);
+  typename S::SecretKey key = make_secret_key(reader, *context, std::move(coefficients));
   key.key_id = header.key_id;
   return key;
 }
 
-std::vector<Ciphertext> read_all_ciphertexts(CiphertextReader& reader) {
+template <class S>
+std::vector<Ciphertext> read_all_ciphertexts(BasicCiphertextReader<S>& reader) {
   std::vector<Ciphertext> batch;
   batch.reserve(static_cast<size_t>(std::min<uint64_t>(reader.count(), 1024)));
   while (reader.remaining() > 0)
@@ -690,11 +828,8 @@ std::vector<Ciphertext> read_all_ciphertexts(CiphertextReader& reader) {
   return batch;
 }
 
-}  // namespace
-
-// ---- Parameters.
-
-void write_parameters(std::ostream& out, const Parameters& params) {
+template <class S>
+void write_parameters_of(std::ostream& out, const typename S::Parameters& params) {
   params.validate();
   if (params.q_primes.size() > kMaxParameterPrimes) {
     throw std::invalid_argument("write_parameters: at most " + std::to_string(kMaxParameterPrimes) +
@@ -702,6 +837,7 @@ void write_parameters(std::ostream& out, const Parameters& params) {
   }
   Header header;
   header.kind = kParametersTag;
+  header.scheme = scheme_id<S>();
   header.fingerprint = params.fingerprint();
   header.payload_length = 8 * (kParameterFixedWords + params.q_primes.size());
   RecordWriter writer(out, "parameters", header);
@@ -715,165 +851,261 @@ void write_parameters(std::ostream& out, const Parameters& params) {
   writer.finish();
 }
 
-Parameters read_parameters(std::istream& in, const std::string& source_name) {
-  HashingReader reader(in, source_name, false);
-  return read_parameters_from(reader);
-}
-
-void save_parameters(const std::string& path, const Parameters& params) {
-  save_atomically(path, false, [&](std::ostream& out) { write_parameters(out, params); });
-}
-
-Parameters load_parameters(const std::string& path) {
-  std::ifstream in = open_for_reading(path);
-  HashingReader reader(in, file_source(path), true);
-  return read_parameters_from(reader);
-}
-
-// ---- Public key.
-
-void write_public_key(std::ostream& out, const Context& context, const PublicKey& key) {
-  check_key_polynomial(key.h, context, "a public key");
-  RecordWriter writer(
-      out, "a public key",
-      object_header(kPublicKeyTag, context, key.key_id, 8 + polynomial_bytes(context)));
+template <class S>
+void write_public_key_of(std::ostream& out, const typename S::Context& context,
+                         const typename S::PublicKey& key) {
+  using Format = SchemeFormat<S>;
+  const auto polys = Format::public_key(key);
+  for (const RnsPoly* poly : polys)
+    check_key_polynomial(*poly, context, "a public key");
+  RecordWriter writer(out, "a public key",
+                      object_header<S>(kPublicKeyTag, context, key.key_id,
+                                       8 + polys.size() * polynomial_bytes(context)));
   writer.write_word(kEvaluationForm);
-  writer.write_polynomial(key.h);
+  for (const RnsPoly* poly : polys)
+    writer.write_polynomial(*poly);
   writer.finish();
 }
 
-PublicKey read_public_key(std::istream& in, const std::shared_ptr<const Context>& context,
-                          const std::string& source_name) {
-  HashingReader reader(in, source_name, false);
-  return read_public_key_from(reader, context);
-}
-
-void save_public_key(const std::string& path, const Context& context, const PublicKey& key) {
-  save_atomically(path, false, [&](std::ostream& out) { write_public_key(out, context, key); });
-}
-
-PublicKey load_public_key(const std::string& path, const std::shared_ptr<const Context>& context) {
-  std::ifstream in = open_for_reading(path);
-  HashingReader reader(in, file_source(path), true);
-  return read_public_key_from(reader, context);
-}
-
-// ---- Evaluation key.
-
-void write_evaluation_key(std::ostream& out, const Context& context, const EvaluationKey& key) {
-  if (key.gamma.size() != context.digit_count()) {
-    throw std::invalid_argument("writing an evaluation key: " + std::to_string(key.gamma.size()) +
-                                " digits, these parameters use " +
-                                std::to_string(context.digit_count()));
+template <class S>
+void write_evaluation_key_of(std::ostream& out, const typename S::Context& context,
+                             const typename S::EvaluationKey& key) {
+  using Format = SchemeFormat<S>;
+  const size_t digits = Format::digit_count(context);
+  if (Format::digits_of(key) != digits) {
+    throw std::invalid_argument("writing an evaluation key: it does not have the " +
+                                std::to_string(digits) + " digits these parameters use");
   }
-  for (const RnsPoly& gamma : key.gamma)
-    check_key_polynomial(gamma, context, "an evaluation key");
-  RecordWriter writer(out, "an evaluation key",
-                      object_header(kEvaluationKeyTag, context, key.key_id,
-                                    16 + key.gamma.size() * polynomial_bytes(context)));
+  for (size_t d = 0; d < digits; ++d) {
+    for (const RnsPoly* poly : Format::digit(key, d))
+      check_key_polynomial(*poly, context, "an evaluation key");
+  }
+  RecordWriter writer(
+      out, "an evaluation key",
+      object_header<S>(kEvaluationKeyTag, context, key.key_id,
+                       16 + digits * Format::kDigitParts * polynomial_bytes(context)));
   writer.write_word(kEvaluationForm);
-  writer.write_word(key.gamma.size());
-  for (const RnsPoly& gamma : key.gamma)
-    writer.write_polynomial(gamma);
+  writer.write_word(digits);
+  for (size_t d = 0; d < digits; ++d) {
+    for (const RnsPoly* poly : Format::digit(key, d))
+      writer.write_polynomial(*poly);
+  }
   writer.finish();
 }
 
-EvaluationKey read_evaluation_key(std::istream& in, const std::shared_ptr<const Context>& context,
-                                  const std::string& source_name) {
-  HashingReader reader(in, source_name, false);
-  return read_evaluation_key_from(reader, context);
-}
-
-void save_evaluation_key(const std::string& path, const Context& context,
-                         const EvaluationKey& key) {
-  save_atomically(path, false, [&](std::ostream& out) { write_evaluation_key(out, context, key); });
-}
-
-EvaluationKey load_evaluation_key(const std::string& path,
-                                  const std::shared_ptr<const Context>& context) {
-  std::ifstream in = open_for_reading(path);
-  HashingReader reader(in, file_source(path), true);
-  return read_evaluation_key_from(reader, context);
-}
-
-// ---- Secret key.
-
-void write_secret_key(std::ostream& out, const Context& context, const SecretKey& key) {
+template <class S>
+void write_secret_key_of(std::ostream& out, const typename S::Context& context,
+                         const typename S::SecretKey& key) {
+  const std::string name = SchemeFormat<S>::kSecretName;
+  const std::vector<int8_t>& secret = SchemeFormat<S>::secret(key);
   const size_t n = context.n();
-  if (key.f_prime.size() != n) {
-    throw std::invalid_argument("writing a secret key: f' has " +
-                                std::to_string(key.f_prime.size()) + " coefficients, expected " +
+  if (secret.size() != n) {
+    throw std::invalid_argument("writing a secret key: " + name + " has " +
+                                std::to_string(secret.size()) + " coefficients, expected " +
                                 std::to_string(n));
   }
   std::vector<uint64_t> words(secret_key_words(n), 0);
   for (size_t j = 0; j < n; ++j) {
-    const int8_t value = key.f_prime[j];
+    const int8_t value = secret[j];
     if (value < -1 || value > 1) {
-      throw std::invalid_argument("writing a secret key: f' coefficient " + std::to_string(j) +
-                                  " is " + std::to_string(value) + ", expected -1, 0 or 1");
+      throw std::invalid_argument("writing a secret key: " + name + " coefficient " +
+                                  std::to_string(j) + " is " + std::to_string(value) +
+                                  ", expected -1, 0 or 1");
     }
     words[j / 32] |= ternary_code(value) << (2 * (j % 32));
   }
   RecordWriter writer(out, "a secret key",
-                      object_header(kSecretKeyTag, context, key.key_id, 8 * words.size()));
+                      object_header<S>(kSecretKeyTag, context, key.key_id, 8 * words.size()));
   for (uint64_t word : words)
     writer.write_word(word);
   writer.finish();
   std::fill(words.begin(), words.end(), 0);
 }
 
-SecretKey read_secret_key(std::istream& in, const std::shared_ptr<const Context>& context,
-                          const std::string& source_name) {
-  HashingReader reader(in, source_name, false);
-  return read_secret_key_from(reader, context);
+template <class S>
+void write_ciphertexts_of(std::ostream& out, const typename S::Context& context,
+                          const std::vector<Ciphertext>& batch) {
+  const uint64_t key_id = batch.empty() ? 0 : batch.front().key_id;
+  const size_t parts = batch.empty() ? SchemeFormat<S>::kFreshParts : batch.front().parts.size();
+  // Check everything first so that a bad batch writes nothing.
+  for (const Ciphertext& ct : batch)
+    check_ciphertext<S>(ct, context, key_id, parts);
+  using Context = typename S::Context;
+  BasicCiphertextWriter<S> writer(out,
+                                  std::shared_ptr<const Context>(&context, [](const Context*) {}),
+                                  batch.size(), key_id, parts);
+  for (const Ciphertext& ct : batch)
+    writer.append(ct);
+  writer.finish();
 }
 
-void save_secret_key(const std::string& path, const Context& context, const SecretKey& key) {
-  save_atomically(path, true, [&](std::ostream& out) { write_secret_key(out, context, key); });
-}
-
-SecretKey load_secret_key(const std::string& path, const std::shared_ptr<const Context>& context) {
-  std::ifstream in = open_for_reading(path);
-  HashingReader reader(in, file_source(path), true);
-  return read_secret_key_from(reader, context);
-}
-
-// ---- Ciphertext batches.
-
-uint64_t ciphertext_batch_bytes(const Context& context, uint64_t count) {
-  return kSerializationHeaderBytes + 8 + count * ciphertext_record_bytes(context) +
+template <class S>
+uint64_t ciphertext_batch_bytes_of(const typename S::Context& context, uint64_t count,
+                                   size_t parts) {
+  return kSerializationHeaderBytes + 8 * kBatchFixedWords +
+         count * ciphertext_record_bytes(context, parts_or_fresh<S>(parts)) +
          kSerializationChecksumBytes;
 }
 
-CiphertextWriter::CiphertextWriter(std::ostream& out, std::shared_ptr<const Context> context,
-                                   uint64_t count, uint64_t key_id)
-    : context_(std::move(context)), count_(count), key_id_(key_id) {
-  const uint64_t record = ciphertext_record_bytes(*context_);
-  if (count > (std::numeric_limits<uint64_t>::max() - 8) / record) {
+}  // namespace
+
+// ---- The public functions: one overload per scheme, each the template above.
+
+template <class S>
+typename S::Parameters read_parameters(std::istream& in, const std::string& source_name) {
+  HashingReader reader(in, source_name, false);
+  return read_parameters_from<S>(reader);
+}
+
+template <class S>
+typename S::Parameters load_parameters(const std::string& path) {
+  std::ifstream in = open_for_reading(path);
+  HashingReader reader(in, file_source(path), true);
+  return read_parameters_from<S>(reader);
+}
+
+#define CRYPTONETS_SERIALIZE_SCHEME(S)                                                             \
+  void write_parameters(std::ostream& out, const S::Parameters& params) {                          \
+    write_parameters_of<S>(out, params);                                                           \
+  }                                                                                                \
+  void save_parameters(const std::string& path, const S::Parameters& params) {                     \
+    save_atomically(path, false, [&](std::ostream& out) { write_parameters_of<S>(out, params); }); \
+  }                                                                                                \
+  template S::Parameters read_parameters<S>(std::istream & in, const std::string& source_name);    \
+  template S::Parameters load_parameters<S>(const std::string& path);                              \
+  void write_public_key(std::ostream& out, const S::Context& context, const S::PublicKey& key) {   \
+    write_public_key_of<S>(out, context, key);                                                     \
+  }                                                                                                \
+  S::PublicKey read_public_key(std::istream& in, const std::shared_ptr<const S::Context>& context, \
+                               const std::string& source_name) {                                   \
+    HashingReader reader(in, source_name, false);                                                  \
+    return read_public_key_from<S>(reader, context);                                               \
+  }                                                                                                \
+  void save_public_key(const std::string& path, const S::Context& context,                         \
+                       const S::PublicKey& key) {                                                  \
+    save_atomically(path, false,                                                                   \
+                    [&](std::ostream& out) { write_public_key_of<S>(out, context, key); });        \
+  }                                                                                                \
+  S::PublicKey load_public_key(const std::string& path,                                            \
+                               const std::shared_ptr<const S::Context>& context) {                 \
+    std::ifstream in = open_for_reading(path);                                                     \
+    HashingReader reader(in, file_source(path), true);                                             \
+    return read_public_key_from<S>(reader, context);                                               \
+  }                                                                                                \
+  void write_evaluation_key(std::ostream& out, const S::Context& context,                          \
+                            const S::EvaluationKey& key) {                                         \
+    write_evaluation_key_of<S>(out, context, key);                                                 \
+  }                                                                                                \
+  S::EvaluationKey read_evaluation_key(std::istream& in,                                           \
+                                       const std::shared_ptr<const S::Context>& context,           \
+                                       const std::string& source_name) {                           \
+    HashingReader reader(in, source_name, false);                                                  \
+    return read_evaluation_key_from<S>(reader, context);                                           \
+  }                                                                                                \
+  void save_evaluation_key(const std::string& path, const S::Context& context,                     \
+                           const S::EvaluationKey& key) {                                          \
+    save_atomically(path, false,                                                                   \
+                    [&](std::ostream& out) { write_evaluation_key_of<S>(out, context, key); });    \
+  }                                                                                                \
+  S::EvaluationKey load_evaluation_key(const std::string& path,                                    \
+                                       const std::shared_ptr<const S::Context>& context) {         \
+    std::ifstream in = open_for_reading(path);                                                     \
+    HashingReader reader(in, file_source(path), true);                                             \
+    return read_evaluation_key_from<S>(reader, context);                                           \
+  }                                                                                                \
+  void write_secret_key(std::ostream& out, const S::Context& context, const S::SecretKey& key) {   \
+    write_secret_key_of<S>(out, context, key);                                                     \
+  }                                                                                                \
+  S::SecretKey read_secret_key(std::istream& in, const std::shared_ptr<const S::Context>& context, \
+                               const std::string& source_name) {                                   \
+    HashingReader reader(in, source_name, false);                                                  \
+    return read_secret_key_from<S>(reader, context);                                               \
+  }                                                                                                \
+  void save_secret_key(const std::string& path, const S::Context& context,                         \
+                       const S::SecretKey& key) {                                                  \
+    save_atomically(path, true,                                                                    \
+                    [&](std::ostream& out) { write_secret_key_of<S>(out, context, key); });        \
+  }                                                                                                \
+  S::SecretKey load_secret_key(const std::string& path,                                            \
+                               const std::shared_ptr<const S::Context>& context) {                 \
+    std::ifstream in = open_for_reading(path);                                                     \
+    HashingReader reader(in, file_source(path), true);                                             \
+    return read_secret_key_from<S>(reader, context);                                               \
+  }                                                                                                \
+  void write_ciphertexts(std::ostream& out, const S::Context& context,                             \
+                         const std::vector<Ciphertext>& batch) {                                   \
+    write_ciphertexts_of<S>(out, context, batch);                                                  \
+  }                                                                                                \
+  std::vector<Ciphertext> read_ciphertexts(std::istream& in,                                       \
+                                           const std::shared_ptr<const S::Context>& context,       \
+                                           const std::string& source_name) {                       \
+    BasicCiphertextReader<S> reader(in, context, source_name, false);                              \
+    return read_all_ciphertexts(reader);                                                           \
+  }                                                                                                \
+  void save_ciphertexts(const std::string& path, const S::Context& context,                        \
+                        const std::vector<Ciphertext>& batch) {                                    \
+    save_atomically(path, false,                                                                   \
+                    [&](std::ostream& out) { write_ciphertexts_of<S>(out, context, batch); });     \
+  }                                                                                                \
+  std::vector<Ciphertext> load_ciphertexts(const std::string& path,                                \
+                                           const std::shared_ptr<const S::Context>& context) {     \
+    std::ifstream in = open_for_reading(path);                                                     \
+    BasicCiphertextReader<S> reader(in, context, file_source(path), true);                         \
+    return read_all_ciphertexts(reader);                                                           \
+  }                                                                                                \
+  uint64_t ciphertext_batch_bytes(const S::Context& context, uint64_t count, size_t parts) {       \
+    return ciphertext_batch_bytes_of<S>(context, count, parts);                                    \
+  }
+
+CRYPTONETS_SERIALIZE_SCHEME(yashe::Scheme)
+CRYPTONETS_SERIALIZE_SCHEME(bfv::Scheme)
+#undef CRYPTONETS_SERIALIZE_SCHEME
+
+// ---- Ciphertext batches, streamed.
+
+template <class S>
+BasicCiphertextWriter<S>::BasicCiphertextWriter(std::ostream& out,
+                                                std::shared_ptr<const typename S::Context> context,
+                                                uint64_t count, uint64_t key_id, size_t parts)
+    : context_(std::move(context)),
+      count_(count),
+      key_id_(key_id),
+      parts_(parts_or_fresh<S>(parts)) {
+  if (!SchemeFormat<S>::parts_fit(parts_, 1) && !SchemeFormat<S>::parts_fit(parts_, 2)) {
+    throw std::invalid_argument("CiphertextWriter: a " + std::string(S::kName) +
+                                " ciphertext does not have " + std::to_string(parts_) + " parts");
+  }
+  const uint64_t record = ciphertext_record_bytes(*context_, parts_);
+  if (count > (std::numeric_limits<uint64_t>::max() - 8 * kBatchFixedWords) / record) {
     throw std::invalid_argument("CiphertextWriter: " + std::to_string(count) +
                                 " ciphertexts do not fit in one file");
   }
   writer_ = std::make_unique<RecordWriter>(
       out, "a ciphertext batch",
-      object_header(kCiphertextsTag, *context_, key_id, 8 + count * record));
+      object_header<S>(kCiphertextsTag, *context_, key_id, 8 * kBatchFixedWords + count * record));
   writer_->write_word(count);
+  writer_->write_word(parts_);
 }
 
-CiphertextWriter::~CiphertextWriter() = default;
+template <class S>
+BasicCiphertextWriter<S>::~BasicCiphertextWriter() = default;
 
-void CiphertextWriter::append(const Ciphertext& ct) {
+template <class S>
+void BasicCiphertextWriter<S>::append(const Ciphertext& ct) {
   if (written_ == count_) {
     throw std::invalid_argument("CiphertextWriter: the batch was declared with " +
                                 std::to_string(count_) + " ciphertexts");
   }
-  check_ciphertext(ct, *context_, key_id_);
+  check_ciphertext<S>(ct, *context_, key_id_, parts_);
   writer_->write_word(static_cast<uint64_t>(ct.degree));
   writer_->write_word(kCoefficientForm);
-  writer_->write_polynomial(ct.parts[0]);
+  for (const RnsPoly& part : ct.parts)
+    writer_->write_polynomial(part);
   ++written_;
 }
 
-Sha256::Digest CiphertextWriter::finish() {
+template <class S>
+Sha256::Digest BasicCiphertextWriter<S>::finish() {
   if (written_ != count_) {
     throw std::logic_error("CiphertextWriter: " + std::to_string(written_) + " of " +
                            std::to_string(count_) + " ciphertexts appended before finish()");
@@ -881,37 +1113,52 @@ Sha256::Digest CiphertextWriter::finish() {
   return writer_->finish();
 }
 
-CiphertextReader::CiphertextReader(std::istream& in, std::shared_ptr<const Context> context,
-                                   std::string source_name, bool whole_input)
+template <class S>
+BasicCiphertextReader<S>::BasicCiphertextReader(std::istream& in,
+                                                std::shared_ptr<const typename S::Context> context,
+                                                std::string source_name, bool whole_input)
     : reader_(std::make_unique<HashingReader>(in, std::move(source_name), whole_input)),
       context_(std::move(context)) {
-  const Header header = reader_->read_header(kCiphertextsTag);
+  const Header header = reader_->read_header(kCiphertextsTag, scheme_id<S>());
   reader_->check_fingerprint(header, *context_);
   const uint64_t length = header.payload_length;
-  if (length < 8) {
+  if (length < 8 * kBatchFixedWords) {
     reader_->reject("payload length " + std::to_string(length) +
-                    " bytes is too short for a ciphertext batch (at least 8)");
+                    " bytes is too short for a ciphertext batch (at least 16)");
   }
   count_ = reader_->read_word("the ciphertext count");
-  const uint64_t record = ciphertext_record_bytes(*context_);
-  if ((length - 8) % record != 0 || (length - 8) / record != count_) {
+  const uint64_t parts = reader_->read_word("the parts per ciphertext");
+  if (!SchemeFormat<S>::parts_fit(parts, 1) && !SchemeFormat<S>::parts_fit(parts, 2)) {
+    reader_->reject("invalid ciphertext batch: " + std::to_string(parts) +
+                    " parts per ciphertext, a " + std::string(S::kName) + " ciphertext has " +
+                    (SchemeFormat<S>::kFreshParts == 1 ? "1" : "2 or 3"));
+  }
+  parts_ = static_cast<size_t>(parts);
+  const uint64_t record = ciphertext_record_bytes(*context_, parts_);
+  if ((length - 8 * kBatchFixedWords) % record != 0 ||
+      (length - 8 * kBatchFixedWords) / record != count_) {
     reader_->reject("payload length " + std::to_string(length) + " bytes does not match " +
                     std::to_string(count_) + " ciphertexts of " + std::to_string(record) +
                     " bytes each for these parameters");
   }
   key_id_ = header.key_id;
-  fresh_noise_log2_ = yashe::NoiseModel(*context_).fresh();
+  fresh_noise_log2_ = SchemeFormat<S>::fresh_noise(*context_);
 }
 
-CiphertextReader::~CiphertextReader() = default;
+template <class S>
+BasicCiphertextReader<S>::~BasicCiphertextReader() = default;
 
-Ciphertext CiphertextReader::next() {
+template <class S>
+Ciphertext BasicCiphertextReader<S>::next() {
   if (read_ == count_) throw std::logic_error("CiphertextReader: no ciphertext left");
   const std::string what = "ciphertext " + std::to_string(read_);
   Ciphertext ct;
   const uint64_t degree = reader_->read_word(what + " degree");
-  if (degree != 1 && degree != 2) {
-    reader_->reject("invalid " + what + ": degree " + std::to_string(degree) + ", expected 1 or 2");
+  if (!SchemeFormat<S>::parts_fit(parts_, degree)) {
+    reader_->reject("invalid " + what + ": degree " + std::to_string(degree) + ", expected " +
+                    (SchemeFormat<S>::kFreshParts == 1 ? "1 or 2"
+                                                       : std::to_string(parts_ - 1) + " for " +
+                                                             std::to_string(parts_) + " parts"));
   }
   const uint64_t form = reader_->read_word(what + " form");
   if (form != kCoefficientForm) {
@@ -919,14 +1166,16 @@ Ciphertext CiphertextReader::next() {
                     form_name(kCoefficientForm));
   }
   ct.noise_log2 = fresh_noise_log2_;  // files carry no noise estimate
-  ct.parts.push_back(reader_->read_polynomial(*context_, PolyForm::coefficient, what));
+  for (size_t i = 0; i < parts_; ++i)
+    ct.parts.push_back(reader_->read_polynomial(*context_, PolyForm::coefficient, what));
   ct.degree = static_cast<int>(degree);
   ct.key_id = key_id_;
   ++read_;
   return ct;
 }
 
-Sha256::Digest CiphertextReader::finish() {
+template <class S>
+Sha256::Digest BasicCiphertextReader<S>::finish() {
   if (read_ != count_) {
     throw std::logic_error("CiphertextReader: finish() after " + std::to_string(read_) + " of " +
                            std::to_string(count_) + " ciphertexts");
@@ -934,37 +1183,10 @@ Sha256::Digest CiphertextReader::finish() {
   return reader_->finish();
 }
 
-void write_ciphertexts(std::ostream& out, const Context& context,
-                       const std::vector<Ciphertext>& batch) {
-  const uint64_t key_id = batch.empty() ? 0 : batch.front().key_id;
-  // Check everything first so that a bad batch writes nothing.
-  for (const Ciphertext& ct : batch)
-    check_ciphertext(ct, context, key_id);
-  CiphertextWriter writer(out, std::shared_ptr<const Context>(&context, [](const Context*) {}),
-                          batch.size(), key_id);
-  for (const Ciphertext& ct : batch)
-    writer.append(ct);
-  writer.finish();
-}
-
-std::vector<Ciphertext> read_ciphertexts(std::istream& in,
-                                         const std::shared_ptr<const Context>& context,
-                                         const std::string& source_name) {
-  CiphertextReader reader(in, context, source_name, false);
-  return read_all_ciphertexts(reader);
-}
-
-void save_ciphertexts(const std::string& path, const Context& context,
-                      const std::vector<Ciphertext>& batch) {
-  save_atomically(path, false, [&](std::ostream& out) { write_ciphertexts(out, context, batch); });
-}
-
-std::vector<Ciphertext> load_ciphertexts(const std::string& path,
-                                         const std::shared_ptr<const Context>& context) {
-  std::ifstream in = open_for_reading(path);
-  CiphertextReader reader(in, context, file_source(path), true);
-  return read_all_ciphertexts(reader);
-}
+template class BasicCiphertextWriter<yashe::Scheme>;
+template class BasicCiphertextWriter<bfv::Scheme>;
+template class BasicCiphertextReader<yashe::Scheme>;
+template class BasicCiphertextReader<bfv::Scheme>;
 
 // ---- Atomic files.
 

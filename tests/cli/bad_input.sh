@@ -200,10 +200,10 @@ expect 1 "refusing to overwrite the secret key" - -- \
 # ---- More images than slots: split into batches, not an error (70 images, 64 slots).
 checks=$((checks + 1))
 run "$exe" encrypt --keys client --images "$images" --first 3 --count 70 --out many.ct --threads 1
-grep -qF "encrypted 70 images (from 3) in 2 batch(es) of up to 64" message.txt ||
+grep -qF "encrypted 70 images (from 3) under YASHE' in 2 batch(es) of up to 64" message.txt ||
   fail "70 images were not split into 2 batches of up to 64: $(cat message.txt)"
 run "$exe" infer --keys server --in many.ct --out many-scores.ct --threads 1
-grep -qF "inferred 70 images in 2 batch(es)" message.txt || fail "infer: $(cat message.txt)"
+grep -qF "inferred 70 images under YASHE' in 2 batch(es)" message.txt || fail "infer: $(cat message.txt)"
 # decrypt is not told --first 3: the scores file records it.
 run "$exe" decrypt --keys client --in many-scores.ct --model "$model" --plain-images "$images" \
   --out many-labels.txt
@@ -313,12 +313,12 @@ expect 2 "--plain-images compares with the plain model: give --model FILE" label
   "$exe" decrypt --keys client --in scores.ct --plain-images "$images" --out labels.txt
 run "$exe" profile --model "$model" --out model.profile
 cmp -s model.profile "$data/model.profile" || fail "data/model.profile is not the shipped model's"
-grep -vE '^(#|cryptonets-profile 1$|input channels [0-9]+ height [0-9]+ width [0-9]+ scale [0-9.e+-]+$|outputs [0-9]+$|output-bound [0-9]+$|circuit-privacy [0-9]+$|preset [a-z0-9-]+ n [0-9]+ sigma [0-9.]+ decomposition [0-9]+ q( [0-9]+)+ t( [0-9]+)+$|end$)' \
+grep -vE '^(#|cryptonets-profile 2$|input channels [0-9]+ height [0-9]+ width [0-9]+ scale [0-9.e+-]+$|outputs [0-9]+$|output-bound [0-9]+$|circuit-privacy [0-9]+$|preset [a-z0-9-]+ scheme (yashe|bfv) n [0-9]+ sigma [0-9.]+ decomposition [0-9]+ q( [0-9]+)+ t( [0-9]+)+$|end$)' \
   model.profile && fail "model.profile holds a line that is not a profile field"
 # A profile edited to three primes of q: keys too small for the model's two squares. infer's own
 # noise prediction says so, and it refuses before any work.
 awk '$1 == "preset" && $2 == "default" {
-       line = ""; for (i = 1; i <= 12; i++) line = line $i " "
+       line = ""; for (i = 1; i <= 14; i++) line = line $i " "
        for (i = 13; $i != "t"; i++) ;
        for (; i <= NF; i++) line = line $i " "
        print line; next } { print }' model.profile >three-primes.profile
@@ -372,8 +372,8 @@ expect 1 "DIFFER from the plain integer model's on 70 of 70 images" differ.csv -
   "$exe" decrypt --keys client --in many-scores.ct --model other-bias-model.txt \
   --plain-images "$images" --scores differ.csv
 
-# ---- A scores file of format version 1 (an 88-byte header without the first image index) or 2
-# (no file ids nor record bindings; noise estimates in clear): refused by name. Version 1's header:
+# ---- A scores file of format version 1 (an 88-byte header without the first image index), 2
+# (no file ids nor record bindings; noise estimates in clear) or 3 (no scheme): refused by name. Version 1's header:
 # bytes 0-55 with version 1, then their SHA-256.
 {
   head -c 6 scores.ct
@@ -387,15 +387,23 @@ v1_checksum=$(sha256sum v1-header.bin | cut -c1-64)
   printf "$(sed 's/../\\x&/g' <<<"$v1_checksum")"
   tail -c +113 scores.ct
 } >v1-scores.ct
-older="format version 1, this build reads version 3: written by an older cryptonets; re-run encrypt"
+older="format version 1 is no longer supported; this build reads 4 (written by an older cryptonets; re-run encrypt"
 expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v1-scores.ct --out labels.txt
 {
   head -c 6 scores.ct
   printf '\x02\x00'
   tail -c +9 scores.ct
 } >v2-scores.ct
-older="format version 2, this build reads version 3: written by an older cryptonets; re-run encrypt"
+older="format version 2 is no longer supported; this build reads 4 (written by an older cryptonets; re-run encrypt"
 expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v2-scores.ct --out labels.txt
+# Version 3 (no scheme byte).
+{
+  head -c 6 scores.ct
+  printf '\x03\x00'
+  tail -c +9 scores.ct
+} >v3-scores.ct
+older="format version 3 is no longer supported; this build reads 4 (written by an older cryptonets; re-run encrypt"
+expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v3-scores.ct --out labels.txt
 
 echo "$checks cases checked, $failures failure(s)"
 [ "$failures" -eq 0 ]

@@ -9,8 +9,12 @@
 # decrypt --scores writes the exact integer scores as CSV; they must equal, digit for digit, the
 # plain integer network's scores printed by PLAIN_SCORES (tests/cli/plain_scores.cpp).
 #
-# usage: end_to_end.sh CRYPTONETS DATA_DIR [RING_DEGREE [IMAGES [PLAIN_SCORES]]]
+# Under either scheme (issue 15): keygen --scheme picks it, and encrypt, infer and decrypt read it
+# from the key files; every file written must record it (byte 5 of the header).
+#
+# usage: end_to_end.sh CRYPTONETS DATA_DIR [RING_DEGREE [IMAGES [PLAIN_SCORES [SCHEME]]]]
 #   RING_DEGREE: keygen --insecure-ring-degree (fast, test only), or "preset" for the preset's n.
+#   SCHEME: yashe (default) or bfv.
 set -euo pipefail
 
 exe=$(realpath "$1")
@@ -18,6 +22,12 @@ data=$(realpath "$2")
 ring_degree=${3:-preset}
 count=${4:-300}
 plain_scores=${5:-}
+scheme=${6:-yashe}
+case $scheme in
+  yashe) scheme_name="YASHE'" scheme_byte=Y ;;
+  bfv) scheme_name=BFV scheme_byte=B ;;
+  *) echo "unknown scheme $scheme" >&2; exit 2 ;;
+esac
 first=100  # not 0, so that misaligned images or labels would show
 images=$data/mnist/t10k-images-idx3-ubyte.gz
 labels=$data/mnist/t10k-labels-idx1-ubyte.gz
@@ -51,22 +61,35 @@ keygen_options=()
 step profile "$exe" profile --model "$data/model.txt" --out "$work/model.profile"
 
 # Client.
-step keygen "$exe" keygen --out-dir "$work/client" --profile "$work/model.profile" --seed 1 \
-  "${keygen_options[@]}"
+step keygen "$exe" keygen --out-dir "$work/client" --scheme "$scheme" \
+  --profile "$work/model.profile" --seed 1 "${keygen_options[@]}"
+grep -qx "scheme: $scheme_name" "$work/keygen.log" || fail "keygen did not report scheme $scheme_name"
+# Every file records its scheme: header byte 5 of the file and of its first record (at 112 + 5).
+for file in params public.key evaluation.key secret.key; do
+  [ "$(dd if="$work/client/$file" bs=1 skip=5 count=1 2>/dev/null)" = "$scheme_byte" ] ||
+    fail "$file does not record scheme $scheme_name in its header"
+  [ "$(dd if="$work/client/$file" bs=1 skip=117 count=1 2>/dev/null)" = "$scheme_byte" ] ||
+    fail "the first record of $file does not record scheme $scheme_name"
+done
 [ "$(stat -c %a "$work/client/secret.key")" = 600 ] || fail "secret.key is not mode 0600"
 step encrypt "$exe" encrypt --keys "$work/client" --profile "$work/model.profile" \
   --images "$images" --first "$first" --count "$count" --out "$work/images.ct" --threads 2
 slots=$(sed -n 's/.*slots per batch: \([0-9]*\).*/\1/p' "$work/keygen.log")
 batches=$(((count + slots - 1) / slots))
-grep -q "encrypted $count images (from $first) in $batches batch(es)" "$work/encrypt.log" ||
+grep -q "encrypted $count images (from $first) under $scheme_name in $batches batch(es)" \
+  "$work/encrypt.log" ||
   fail "encrypt did not report $count images in $batches batches"
-[ "$(head -c 5 "$work/images.ct")" = CNPFC ] || fail "images.ct is not a CNPF ciphertext file"
+[ "$(head -c 6 "$work/images.ct")" = "CNPFC$scheme_byte" ] ||
+  fail "images.ct is not a CNPF ciphertext file of scheme $scheme_name"
 
 # Server: a directory without the secret key (the public key re-randomises the scores).
 mkdir "$work/server"
 cp "$work/client/params" "$work/client/evaluation.key" "$work/client/public.key" "$work/server/"
 step infer "$exe" infer --keys "$work/server" --in "$work/images.ct" --out "$work/scores.ct" \
   --threads 2
+grep -q "under $scheme_name" "$work/infer.log" || fail "infer did not run under $scheme_name"
+[ "$(head -c 6 "$work/scores.ct")" = "CNPFC$scheme_byte" ] ||
+  fail "scores.ct does not record scheme $scheme_name"
 
 # Client. The comparison with the plain model (--model, --plain-images) is a check that only the
 # model's owner can make: this test plays both parties.
@@ -118,4 +141,4 @@ if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed" >&2
   exit 1
 fi
-echo "end to end: $count images in $batches batch(es), all checks passed"
+echo "end to end ($scheme_name): $count images in $batches batch(es), all checks passed"

@@ -58,7 +58,7 @@ le64() { od -An -tx8 -j "$2" -N8 "$1" | tr -d ' '; }
 fingerprint=0x$(le64 keys/params 8)
 key_set=0x$(le64 keys/public.key 16)
 
-inspect_expect 0 keys/params "kind: a parameter set" "format version: 3" "scheme: YASHE'" \
+inspect_expect 0 keys/params "kind: a parameter set" "format version: 4" "scheme: YASHE'" \
   "parameter set fingerprint: $fingerprint" "key set id: $key_set" "plaintext moduli: 2" \
   "n = 64, q = 7 primes" \
   "recomputed from the records: matches" "verdict: intact (3 checksum(s) verified)"
@@ -91,7 +91,8 @@ inspect_expect 0 "$data/model.txt" "kind: an integer model" "layers: conv -> squ
 grep -qE -- '-?[0-9]+ -?[0-9]+ -?[0-9]+ -?[0-9]+' out.txt && fail "inspect model.txt prints weights"
 inspect_expect 0 scores.csv "kind: decrypted scores" "images: 70" "classes: 10"
 inspect_expect 0 "$data/model.profile" "kind: a model profile" "outputs: 10" \
-  "preset default: n = 8192, q = 7 primes"
+  "preset default: YASHE', n = 8192, q = 7 primes" \
+  "preset bfv: BFV, n = 8192, q = 4 primes (log2 q = 218)"
 
 # Damage: each flipped byte is named by the checksum it breaks.
 cp keys/public.key damaged.key && flip_byte damaged.key 30
@@ -99,7 +100,7 @@ inspect_expect 1 damaged.key "PROBLEM: header: checksum mismatch" "verdict: DAMA
 size=$(stat -c %s keys/public.key)
 cp keys/public.key damaged.key && flip_byte damaged.key $((size - 100))
 inspect_expect 1 damaged.key "PROBLEM: record 2 (modulus 2): checksum mismatch" \
-  "record 1 (modulus 1): public key, record version 2"
+  "record 1 (modulus 1): public key, YASHE', record version 3"
 cp keys/params damaged-params && flip_byte damaged-params $((header + 10))  # record 1's fingerprint
 inspect_expect 1 damaged-params "PROBLEM: record 1 (modulus 1): checksum mismatch" \
   "PROBLEM: record 1 (modulus 1): fingerprint" "is not that of its parameters"

@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """An independent reader written from include/cryptonets/io/FORMATS.md alone (no project source).
 
-It parses the toy files of tests/formats/protocol_v3.hex (FORMATS.md §7), checks every SHA-256
-checksum, recomputes every parameter fingerprint, the parameter-set fingerprint and the key-set
-id, unpacks the secret keys' 2-bit codes and the ciphertexts' bit-packed residue rows, and
-decrypts each ciphertext with m = [round(t/q * [f^d * c]_q)]_t, where the degree field d says
-whether f or f^2 is the key. The toy ciphertexts hold 1 + 2x (degree 1) and its square
-1 + 4x + 4x^2 (degree 2). Exit status 0 when everything matches.
+It parses the toy files of tests/formats/protocol_v4.hex (FORMATS.md §7), of both schemes,
+checks every SHA-256 checksum and scheme byte, recomputes every parameter fingerprint, the
+parameter-set fingerprint and the key-set id, unpacks the secret keys' 2-bit codes and the
+ciphertexts' bit-packed residue rows, and decrypts each ciphertext: YASHE' with
+m = [round(t/q * [f^d * c]_q)]_t, where the degree field d says whether f or f^2 is the key; BFV
+with m = [round(t/q * [c_0 + c_1*s + ... + c_d*s^d]_q)]_t. The toy ciphertexts hold 1 + 2x and
+its square 1 + 4x + 4x^2 (YASHE': degree 2, unrelinearised; BFV: relinearised).
+Exit status 0 when everything matches.
 
-usage: reader_from_spec.py tests/formats/protocol_v3.hex
+usage: reader_from_spec.py tests/formats/protocol_v4.hex
 """
 import hashlib
 import struct
@@ -44,9 +46,10 @@ def identity(tag, words):  # §3.3
     return u64(hashlib.sha256(message).digest(), 0)
 
 
-def protocol_file(data):  # §5: header, then records
+def protocol_file(data, scheme):  # §5: header, then records
     assert data[0:4] == b"CNPF", "magic"
-    assert u64(data, 0) >> 48 == 3, "format version 3"
+    assert u64(data, 0) >> 48 == 4, "format version 4"
+    assert chr(data[5]) == scheme, "the file's scheme"
     assert hashlib.sha256(data[0:80]).digest() == data[80:112], "header checksum"
     header = dict(kind=chr(data[4]), fingerprint=u64(data, 8), key_set=u64(data, 16),
                   moduli=u64(data, 24), images=u64(data, 32), batch_size=u64(data, 40),
@@ -56,7 +59,8 @@ def protocol_file(data):  # §5: header, then records
     records, offset = [], 112
     while offset < len(data):  # §4: CNET records
         assert data[offset:offset + 4] == b"CNET"
-        assert struct.unpack_from("<H", data, offset + 6)[0] == 2, "record version 2"
+        assert struct.unpack_from("<H", data, offset + 6)[0] == 3, "record version 3"
+        assert chr(data[offset + 5]) == scheme, "the record's scheme"
         length = u64(data, offset + 24)
         end = offset + 32 + length
         checksum = data[end:end + 32]
@@ -75,11 +79,14 @@ def protocol_file(data):  # §5: header, then records
     return header, records
 
 
-def parameters(payload):  # §4.2 P
+DOMAIN = {"Y": 0x59415348452D7031, "B": 0x4246562D70312020}  # §3.1
+
+
+def parameters(payload, scheme):  # §4.2 P
     words = [u64(payload, 8 * i) for i in range(len(payload) // 8)]
     n, k = words[0], words[1]
     primes, t, sigma_bits, w = words[2:2 + k], words[2 + k], words[3 + k], words[4 + k]
-    fingerprint = fnv1a([0x59415348452D7031, n, k, *primes, t, sigma_bits, w])
+    fingerprint = fnv1a([DOMAIN[scheme], n, k, *primes, t, sigma_bits, w])
     return dict(n=n, primes=primes, t=t, fingerprint=fingerprint)
 
 
@@ -114,51 +121,71 @@ def negacyclic_multiply(a, b, q):
     return [x % q for x in out]
 
 
-def main():
-    files = parse_dump(sys.argv[1])
-    header, records = protocol_file(files["params"])
-    params = [parameters(r["payload"]) for r in records]
+def check_scheme(files, prefix, scheme):
+    """Reads one scheme's five toy files; returns the number of ciphertexts decrypted."""
+    header, records = protocol_file(files[prefix + "params"], scheme)
+    params = [parameters(r["payload"], scheme) for r in records]
     for p, r in zip(params, records):
         assert p["fingerprint"] == r["fingerprint"], "parameter fingerprint"
     assert identity("cryptonets parameter set 1", [p["fingerprint"] for p in params]) == \
         header["fingerprint"], "parameter set fingerprint"
+    for name in ("public.key", "evaluation.key"):
+        key_header, _ = protocol_file(files[prefix + name], scheme)
+        assert key_header["key_set"] == header["key_set"], "key set id"
 
-    secret_header, secret_records = protocol_file(files["secret.key"])
+    secret_header, secret_records = protocol_file(files[prefix + "secret.key"], scheme)
     assert identity("cryptonets key set 1", [r["key_id"] for r in secret_records]) == \
         secret_header["key_set"] == header["key_set"], "key set id"
     keys = []
-    for p, r in zip(params, secret_records):  # §4.4: f' in 2-bit codes, f = t*f' + 1
+    for p, r in zip(params, secret_records):  # §4.4: the ternary secret in 2-bit codes
         word_bits = int.from_bytes(r["payload"], "little")
         codes = [(word_bits >> (2 * j)) & 3 for j in range(p["n"])]
-        f_prime = [{0: 0, 1: 1, 2: -1}[c] for c in codes]
-        f = [p["t"] * c for c in f_prime]
-        f[0] += 1
-        keys.append(f)
+        secret = [{0: 0, 1: 1, 2: -1}[c] for c in codes]
+        if scheme == "Y":  # f = t*f' + 1
+            secret = [p["t"] * c for c in secret]
+            secret[0] += 1
+        keys.append(secret)
 
-    ct_header, ct_records = protocol_file(files["ciphertexts.ct"])
-    expected = {1: [1, 2, 0, 0, 0, 0, 0, 0], 2: [1, 4, 4, 0, 0, 0, 0, 0]}
+    ct_header, ct_records = protocol_file(files[prefix + "ciphertexts.ct"], scheme)
+    expected = [[1, 2, 0, 0, 0, 0, 0, 0], [1, 4, 4, 0, 0, 0, 0, 0]]  # value 0, value 1
     decrypted = 0
     for index, r in enumerate(ct_records):  # §5.3: batch-major, modulus-minor
         i = index % ct_header["moduli"]
         p = params[i]
-        count, offset = u64(r["payload"], 0), 8
-        for _ in range(count):  # §4.2 C: degree, form, c
+        count, parts, offset = u64(r["payload"], 0), u64(r["payload"], 8), 16
+        for value in range(count):  # §4.2 C: degree, form, then the parts
             degree = u64(r["payload"], offset)
             offset += 16
-            rows, offset = unpack_polynomial(r["payload"], offset, p["n"], p["primes"])
-            c = [crt([row[j] for row in rows], p["primes"]) for j in range(p["n"])]
-            q = c[0][1]
-            c = [x for x, _ in c]
+            polys = []
+            for _ in range(parts):
+                rows, offset = unpack_polynomial(r["payload"], offset, p["n"], p["primes"])
+                c = [crt([row[j] for row in rows], p["primes"]) for j in range(p["n"])]
+                q = c[0][1]
+                polys.append([x for x, _ in c])
             key = [x % q for x in keys[i]]
-            if degree == 2:
-                key = negacyclic_multiply(key, key, q)
-            product = negacyclic_multiply(key, c, q)
-            centred = [x - q if 2 * x > q else x for x in product]
+            if scheme == "Y":  # one part, under f^degree
+                assert parts == 1, "a YASHE' ciphertext has one part"
+                if degree == 2:
+                    key = negacyclic_multiply(key, key, q)
+                inner = negacyclic_multiply(key, polys[0], q)
+            else:  # c_0 + c_1*s + ... under (1, s, s^2)
+                assert parts == degree + 1, "a BFV ciphertext has degree + 1 parts"
+                inner, power = list(polys[0]), [1] + [0] * (p["n"] - 1)
+                for part in polys[1:]:
+                    power = negacyclic_multiply(power, key, q)
+                    inner = [(a + b) % q for a, b in zip(inner, negacyclic_multiply(power, part, q))]
+            centred = [x - q if 2 * x > q else x for x in inner]
             m = [((2 * p["t"] * x + q) // (2 * q)) % p["t"] for x in centred]  # round(t*x/q) mod t
-            assert m == expected[degree], f"decrypted {m}, expected {expected[degree]}"
+            assert m == expected[value], f"decrypted {m}, expected {expected[value]}"
             decrypted += 1
+    return decrypted
+
+
+def main():
+    files = parse_dump(sys.argv[1])
+    decrypted = check_scheme(files, "", "Y") + check_scheme(files, "bfv-", "B")
     print(f"read {len(files)} files from the specification alone; {decrypted} ciphertexts "
-          f"decrypted to the expected messages")
+          f"(YASHE' and BFV) decrypted to the expected messages")
 
 
 if __name__ == "__main__":

@@ -120,7 +120,8 @@ void append_le64(fuzz::Bytes& bytes, uint64_t value) {
 }
 
 fuzz::Bytes encoded_header(const ProtocolHeader& header) {
-  fuzz::Bytes bytes = {'C', 'N', 'P', 'F', static_cast<uint8_t>(header.kind), 0};
+  fuzz::Bytes bytes = {
+      'C', 'N', 'P', 'F', static_cast<uint8_t>(header.kind), static_cast<uint8_t>(header.scheme)};
   bytes.push_back(static_cast<uint8_t>(kProtocolFileVersion));
   bytes.push_back(static_cast<uint8_t>(kProtocolFileVersion >> 8));
   for (uint64_t field : {header.parameter_set_fingerprint, header.key_set_id, header.moduli,
@@ -292,16 +293,33 @@ void run(Reader reader, const fuzz::Bytes& file, bool first_batch_only) {
       read_parameter_set(file);
       break;
     case kPublicKeys:
-      read_key_file<PublicKey>(ProtocolFileKind::kPublicKeys, load_public_keys, write_public_key,
-                               file, "public keys");
+      read_key_file<PublicKey>(
+          ProtocolFileKind::kPublicKeys,
+          [](const std::string& path, const ContextSet& c) { return load_public_keys(path, c); },
+          [](std::ostream& out, const auto& context, const PublicKey& key) {
+            write_public_key(out, context, key);
+          },
+          file, "public keys");
       break;
     case kEvaluationKeys:
-      read_key_file<EvaluationKey>(ProtocolFileKind::kEvaluationKeys, load_evaluation_keys,
-                                   write_evaluation_key, file, "evaluation keys");
+      read_key_file<EvaluationKey>(
+          ProtocolFileKind::kEvaluationKeys,
+          [](const std::string& path, const ContextSet& c) {
+            return load_evaluation_keys(path, c);
+          },
+          [](std::ostream& out, const auto& context, const EvaluationKey& key) {
+            write_evaluation_key(out, context, key);
+          },
+          file, "evaluation keys");
       break;
     case kSecretKeys:
-      read_key_file<SecretKey>(ProtocolFileKind::kSecretKeys, load_secret_keys, write_secret_key,
-                               file, "secret keys");
+      read_key_file<SecretKey>(
+          ProtocolFileKind::kSecretKeys,
+          [](const std::string& path, const ContextSet& c) { return load_secret_keys(path, c); },
+          [](std::ostream& out, const auto& context, const SecretKey& key) {
+            write_secret_key(out, context, key);
+          },
+          file, "secret keys");
       break;
     case kCiphertextFile:
       read_ciphertext_file(file, first_batch_only);

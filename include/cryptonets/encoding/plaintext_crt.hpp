@@ -95,6 +95,42 @@ class PlaintextCrt {
 // CrtDecryptionSet are the YASHE' ones, BfvCrtKeys, BfvCrtEncryptionSet and BfvCrtDecryptionSet
 // the BFV ones.
 
+// ---- Key sets by role (CryptoNets §3: the client owns the keys, the server evaluates), for
+// either scheme. Each holds exactly what its role needs, so that a party cannot be handed more:
+//
+//   role                 type                    holds
+//   client (key owner)   BasicCrtKeys            every key, per plaintext modulus
+//   encrypts             BasicEncryptionKeys     parameters and public keys
+//   server               BasicServerKeys         parameters, evaluation keys, and the public keys
+//                                                (to re-randomise the outputs); no secret key
+//   decrypts             BasicDecryptionKeys     parameters and secret keys (BasicCrtDecryptionSet
+//                                                does the decrypting)
+//
+// Aliases: CrtKeys, EncryptionKeys, ServerKeys, DecryptionKeys (YASHE'), BfvCrtKeys,
+// BfvEncryptionKeys, BfvServerKeys, BfvDecryptionKeys (BFV). io/protocol_files.hpp reads and writes
+// them as key-directory files.
+
+template <class Scheme>
+struct BasicEncryptionKeys {
+  std::vector<std::shared_ptr<const typename Scheme::Context>> contexts;
+  std::vector<typename Scheme::PublicKey> public_keys;  // one per context
+};
+
+template <class Scheme>
+struct BasicServerKeys {
+  std::vector<std::shared_ptr<const typename Scheme::Context>> contexts;
+  std::vector<typename Scheme::EvaluationKey> evaluation_keys;  // one per context
+  // Re-randomising the outputs adds a fresh encryption of zero under the public key
+  // (private_inference.hpp): the only reason the server holds it.
+  std::vector<typename Scheme::PublicKey> public_keys;
+};
+
+template <class Scheme>
+struct BasicDecryptionKeys {
+  std::vector<std::shared_ptr<const typename Scheme::Context>> contexts;
+  std::vector<typename Scheme::SecretKey> secret_keys;  // one per context
+};
+
 // The k instances of a multi-modulus computation: one context (same n and q, plaintext modulus
 // t_i) and one key set per t_i. Produced by the key owner (the client).
 template <class Scheme>
@@ -105,6 +141,12 @@ struct BasicCrtKeys {
   // `base` with t replaced by each of `plaintext_moduli` in turn; fresh keys for each.
   static BasicCrtKeys generate(const typename Scheme::Parameters& base,
                                std::span<const uint64_t> plaintext_moduli, Prng& prng);
+
+  // What each role gets (copies of the keys concerned, nothing else).
+  BasicEncryptionKeys<Scheme> encryption_keys() const;
+  BasicServerKeys<Scheme> server_keys() const;
+  BasicDecryptionKeys<Scheme> decryption_keys() const;
+  std::vector<uint64_t> key_ids() const;
 };
 
 // A value per slot under every t_i: element i is the ciphertext for modulus t_i.
@@ -121,6 +163,11 @@ class BasicCrtEncryptionSet {
                         std::vector<typename Scheme::EvaluationKey> evaluation_keys);
   // Copies only the public and evaluation keys.
   explicit BasicCrtEncryptionSet(const BasicCrtKeys<Scheme>& keys);
+  // The server's set.
+  explicit BasicCrtEncryptionSet(BasicServerKeys<Scheme> keys);
+  // An encrypting party's set: without evaluation keys, so that multiply (which relinearises)
+  // throws std::logic_error; encoding, encryption and the linear operations work.
+  explicit BasicCrtEncryptionSet(BasicEncryptionKeys<Scheme> keys);
 
   size_t size() const { return channels_.size(); }
   size_t slot_count() const { return channels_.front().encoder.slot_count(); }
@@ -137,8 +184,10 @@ class BasicCrtEncryptionSet {
   void multiply_scalar_inplace(CrtCiphertext& a, int64_t w) const;
   // `plain` as returned by encode (one plaintext per modulus).
   void multiply_plain_inplace(CrtCiphertext& a, const std::vector<rlwe::Plaintext>& plain) const;
-  // Multiply and relinearise under every modulus.
+  // Multiply and relinearise under every modulus. std::logic_error for a set made from
+  // BasicEncryptionKeys (no evaluation keys).
   CrtCiphertext multiply(const CrtCiphertext& a, const CrtCiphertext& b) const;
+  bool has_evaluation_keys() const { return has_evaluation_keys_; }
 
  private:
   struct Channel {
@@ -152,6 +201,7 @@ class BasicCrtEncryptionSet {
 
   std::vector<Channel> channels_;
   PlaintextCrt crt_;
+  bool has_evaluation_keys_ = true;
 };
 
 // The secret side: decrypts the k ciphertexts of a result and recombines each slot.
@@ -162,6 +212,7 @@ class BasicCrtDecryptionSet {
   BasicCrtDecryptionSet(std::vector<std::shared_ptr<const Context>> contexts,
                         std::vector<typename Scheme::SecretKey> secret_keys);
   explicit BasicCrtDecryptionSet(const BasicCrtKeys<Scheme>& keys);
+  explicit BasicCrtDecryptionSet(BasicDecryptionKeys<Scheme> keys);
 
   size_t size() const { return channels_.size(); }
   const PlaintextCrt& crt() const { return crt_; }
@@ -185,6 +236,12 @@ class BasicCrtDecryptionSet {
   PlaintextCrt crt_;
 };
 
+using EncryptionKeys = BasicEncryptionKeys<yashe::Scheme>;
+using ServerKeys = BasicServerKeys<yashe::Scheme>;
+using DecryptionKeys = BasicDecryptionKeys<yashe::Scheme>;
+using BfvEncryptionKeys = BasicEncryptionKeys<bfv::Scheme>;
+using BfvDecryptionKeys = BasicDecryptionKeys<bfv::Scheme>;
+using BfvServerKeys = BasicServerKeys<bfv::Scheme>;
 using CrtKeys = BasicCrtKeys<yashe::Scheme>;
 using CrtEncryptionSet = BasicCrtEncryptionSet<yashe::Scheme>;
 using CrtDecryptionSet = BasicCrtDecryptionSet<yashe::Scheme>;

@@ -112,6 +112,8 @@ struct BfvParameterChoice {
   std::vector<uint64_t> plaintext_moduli;
   double predicted_budget_bits = 0;    // min over moduli, after the whole network
   std::vector<std::string> reasoning;  // one line per decision
+
+  bool operator==(const BfvParameterChoice&) const = default;
 };
 
 // The smallest n of 8192, 16384, 32768 at which q filling the standard's 128-bit classical bound

@@ -10,8 +10,11 @@
 //   outputs K
 //   output-bound B                                  (decimal integer: |output| <= B)
 //   circuit-privacy L                               (0, or λ of keygen --circuit-privacy)
-//   preset NAME n N sigma S decomposition D q Q1 .. Qk t T1 .. Tm   (one line per preset)
+//   preset NAME scheme S n N sigma S decomposition D q Q1 .. Qk t T1 .. Tm
+//                                                   (one line per preset; S: yashe or bfv)
 //   end
+// Version history: version 1 had no scheme on its preset lines (YASHE' only) and no BFV preset;
+// it is refused by name ("profile format version 1 is no longer supported; this build reads 2").
 // Everything in it is also visible to anyone who sees the keys or the ciphertexts (shapes,
 // counts, q and t), except the output bound, a single number.
 #pragma once
@@ -28,7 +31,7 @@
 
 namespace cryptonets {
 
-inline constexpr int kModelProfileVersion = 1;
+inline constexpr int kModelProfileVersion = 2;
 
 struct ModelProfile {
   model::Shape input_shape;
@@ -36,16 +39,20 @@ struct ModelProfile {
   size_t outputs = 0;
   mpz_class output_bound;
   int circuit_privacy_bits = 0;
-  // name, base parameters and plaintext moduli per preset (no reasoning, no predicted budget).
+  // name, base parameters and plaintext moduli per preset (no reasoning, no predicted budget):
+  // the YASHE' presets, and BFV's ("bfv"; none in a profile made for circuit privacy).
   std::vector<inference::ParameterChoice> presets;
+  std::vector<inference::BfvParameterChoice> bfv_presets;
 
   // A model with the input shape and scale and no layers: what quantising and encrypting inputs
   // need (quantise_pixels, encrypt_batch).
   model::Model input_model() const;
   // The output bound as a range report (for require_plaintext_moduli).
   model::RangeReport output_range() const;
-  // std::invalid_argument naming the presets the profile holds.
+  // std::invalid_argument naming the presets the profile holds (and the scheme of a preset of the
+  // other scheme).
   const inference::ParameterChoice& preset(const std::string& name) const;
+  const inference::BfvParameterChoice& bfv_preset(const std::string& name) const;
 
   bool operator==(const ModelProfile&) const = default;
 };

@@ -6,11 +6,11 @@
 // little-endian:
 //
 //   header  112 bytes "CNPF" | kind (1 byte: 'P' parameter set, 'K' public keys, 'E' evaluation
-//                     keys, 'S' secret keys, 'C' ciphertexts) | reserved (1 byte, 0) | format
-//                     version (uint16) | parameter set fingerprint (uint64) | key set id (uint64)
-//                     | moduli k (uint64) | images (uint64) | batch size (uint64) | values
-//                     (uint64) | first image (uint64) | file id (uint64) | answers file id
-//                     (uint64) | SHA-256 of the 80 bytes before it
+//                     keys, 'S' secret keys, 'C' ciphertexts) | scheme (1 byte: 'Y' YASHE',
+//                     'B' BFV; scheme_id.hpp) | format version (uint16) | parameter set fingerprint
+//                     (uint64) | key set id (uint64) | moduli k (uint64) | images (uint64) | batch
+//                     size (uint64) | values (uint64) | first image (uint64) | file id (uint64) |
+//                     answers file id (uint64) | SHA-256 of the 80 bytes before it
 //   body    P, K, E, S: k records of that kind ('P', 'K', 'E', 'S'), modulus t_1 first.
 //           C: for each batch b = 0 .. B-1, B = ceil(images / batch size), for each modulus i: one
 //           'C' record of `values` ciphertexts (one per model input, or per score), followed by
@@ -32,10 +32,15 @@
 //   The file ends after the last record. images, batch size, values and first image are 0 except
 //   for kind C.
 //
+// Scheme: every file of a key directory and every ciphertext file records the scheme of its
+// records (which carry it too); a file of one scheme given with keys of the other is refused from
+// its header, naming both schemes.
+//
 // Version history: 1 had no first image (an 88-byte header); 2 (96-byte header) had no file ids,
 // no record bindings, key set id 0 in the parameter set, and its ciphertext records (CNET
-// version 1) carried noise estimates in clear (issue 14). Older files are refused by name
-// ("written by an older cryptonets").
+// version 1) carried noise estimates in clear (issue 14); 3 had no scheme (byte 5 reserved, 0:
+// YASHE' only) and CNET version 2 records. Older files are refused by name ("format version 3 is
+// no longer supported; this build reads 4").
 //
 // Parameter set fingerprint: the first 8 bytes (little-endian) of SHA-256 over a domain tag, k and
 // the k Parameters::fingerprint() values; key set id: the same over the k key ids (random, from key
@@ -44,8 +49,9 @@
 // before any ciphertext is read, and every record is checked again against its own context.
 //
 // Loading throws std::runtime_error naming the file and what was expected, in this order: missing
-// or unreadable, magic ("not a cryptonets protocol file"), kind, version ("written by an older
-// cryptonets" for version 1), truncated header, header checksum ("corrupted"), header fields
+// or unreadable, magic ("not a cryptonets protocol file"), kind, version ("no longer supported"
+// for older ones), truncated header, header checksum ("corrupted"), the scheme (a file of the
+// other scheme, naming both), header fields
 // (including first image + images wrapping past 2^64 - 1), fingerprint ("made for other
 // parameters"), key set id ("under other keys"), the order of the ciphertext records ("spliced in
 // from another file", "a duplicated record", "an omitted record", "reordered"), then each record
@@ -60,14 +66,16 @@
 #include <string>
 #include <vector>
 
+#include "cryptonets/bfv/scheme.hpp"
+#include "cryptonets/encoding/plaintext_crt.hpp"
 #include "cryptonets/inference/private_inference.hpp"
+#include "cryptonets/io/scheme_id.hpp"
 #include "cryptonets/io/serialize.hpp"
-#include "cryptonets/yashe/context.hpp"
-#include "cryptonets/yashe/types.hpp"
+#include "cryptonets/yashe/scheme.hpp"
 
 namespace cryptonets {
 
-inline constexpr uint16_t kProtocolFileVersion = 3;
+inline constexpr uint16_t kProtocolFileVersion = 4;
 inline constexpr size_t kProtocolHeaderBytes = 112;
 inline constexpr size_t kProtocolBindingBytes = 64;
 inline constexpr uint64_t kMaxProtocolModuli = 64;
@@ -85,6 +93,7 @@ std::string protocol_kind_name(ProtocolFileKind kind);
 
 struct ProtocolHeader {
   ProtocolFileKind kind = ProtocolFileKind::kParameterSet;
+  SchemeId scheme = SchemeId::kYashe;
   uint64_t parameter_set_fingerprint = 0;
   uint64_t key_set_id = 0;
   uint64_t moduli = 0;
@@ -100,13 +109,21 @@ struct ProtocolHeader {
 };
 
 // The k contexts of one computation: same n, q, σ and decomposition, plaintext modulus t_i each.
-using ContextSet = std::vector<std::shared_ptr<const yashe::Context>>;
+// Every function below exists for both schemes (overloads on the context set, or the scheme as
+// a template argument where nothing else tells it, YASHE' by default).
+template <class Scheme>
+using BasicContextSet = std::vector<std::shared_ptr<const typename Scheme::Context>>;
+using ContextSet = BasicContextSet<yashe::Scheme>;
+using BfvContextSet = BasicContextSet<bfv::Scheme>;
 
 // `base` with t replaced by each modulus in turn. Throws std::invalid_argument for no modulus or
 // invalid parameters.
 ContextSet make_context_set(const yashe::Parameters& base, const std::vector<uint64_t>& moduli);
+BfvContextSet make_context_set(const bfv::Parameters& base, const std::vector<uint64_t>& moduli);
 std::vector<uint64_t> plaintext_moduli_of(const ContextSet& contexts);
+std::vector<uint64_t> plaintext_moduli_of(const BfvContextSet& contexts);
 uint64_t parameter_set_fingerprint(const ContextSet& contexts);
+uint64_t parameter_set_fingerprint(const BfvContextSet& contexts);
 uint64_t key_set_id(const std::vector<uint64_t>& key_ids);
 
 template <class Key>
@@ -117,9 +134,11 @@ std::vector<uint64_t> key_ids_of(const std::vector<Key>& keys) {
   return ids;
 }
 
-// Reads and checks only the header (magic, kind, version, checksum): what a file is, for clear
-// refusals before anything else is loaded. Throws std::runtime_error naming the file.
+// Reads and checks only the header (magic, kind, version, checksum, scheme byte): what a file is,
+// for clear refusals before anything else is loaded. Throws std::runtime_error naming the file.
 ProtocolHeader read_protocol_header(const std::string& path);
+// The scheme of a protocol file (from its header), for commands that read it from the keys.
+SchemeId protocol_file_scheme(const std::string& path);
 
 // The files of a key directory (`cryptonets keygen --out-dir DIR`). The client keeps all four;
 // encryption needs the parameter set and the public keys, the server the parameter set and the
@@ -138,21 +157,65 @@ struct KeyDirectory {
 
 // key_set: the key set id of the keys made with it (key_set_id(key ids)), 0 for none.
 void save_parameter_set(const std::string& path, const ContextSet& contexts, uint64_t key_set = 0);
-// Also checks that the k parameter sets differ only in t and that the t_i are distinct.
-ContextSet load_parameter_set(const std::string& path);
+void save_parameter_set(const std::string& path, const BfvContextSet& contexts,
+                        uint64_t key_set = 0);
+// Also checks that the k parameter sets differ only in t and that the t_i are distinct. A
+// parameter set of the other scheme is refused naming both.
+template <class Scheme = yashe::Scheme>
+BasicContextSet<Scheme> load_parameter_set(const std::string& path);
 
+// Each loader refuses a file of the other scheme (naming both) before reading any record.
 void save_public_keys(const std::string& path, const ContextSet& contexts,
                       const std::vector<yashe::PublicKey>& keys);
+void save_public_keys(const std::string& path, const BfvContextSet& contexts,
+                      const std::vector<bfv::PublicKey>& keys);
 std::vector<yashe::PublicKey> load_public_keys(const std::string& path, const ContextSet& contexts);
+std::vector<bfv::PublicKey> load_public_keys(const std::string& path,
+                                             const BfvContextSet& contexts);
 
 void save_evaluation_keys(const std::string& path, const ContextSet& contexts,
                           const std::vector<yashe::EvaluationKey>& keys);
+void save_evaluation_keys(const std::string& path, const BfvContextSet& contexts,
+                          const std::vector<bfv::RelinearizationKey>& keys);
 std::vector<yashe::EvaluationKey> load_evaluation_keys(const std::string& path,
                                                        const ContextSet& contexts);
+std::vector<bfv::RelinearizationKey> load_evaluation_keys(const std::string& path,
+                                                          const BfvContextSet& contexts);
 
 void save_secret_keys(const std::string& path, const ContextSet& contexts,
                       const std::vector<yashe::SecretKey>& keys);
+void save_secret_keys(const std::string& path, const BfvContextSet& contexts,
+                      const std::vector<bfv::SecretKey>& keys);
 std::vector<yashe::SecretKey> load_secret_keys(const std::string& path, const ContextSet& contexts);
+std::vector<bfv::SecretKey> load_secret_keys(const std::string& path,
+                                             const BfvContextSet& contexts);
+
+// ---- Key sets by role (encoding/plaintext_crt.hpp) as key-directory files, for either scheme.
+// Every loader refuses a file of the other scheme naming both, and checks that the files it reads
+// carry one key set id (require_one_key_set).
+
+// The client's key directory: all four files (each written atomically; keygen stages the whole
+// directory and swaps it in).
+template <class Scheme>
+void save_key_directory(const KeyDirectory& files, const encoding::BasicCrtKeys<Scheme>& keys);
+// What encrypts: the parameter set and the public keys.
+template <class Scheme = yashe::Scheme>
+encoding::BasicEncryptionKeys<Scheme> load_encryption_keys(const std::string& parameters,
+                                                           const std::string& public_keys);
+// What the server holds: the parameter set, the evaluation keys and the public keys. A secret key
+// file given for any of them is refused by name ("the server never holds the secret key"),
+// before anything is loaded, whatever its scheme.
+template <class Scheme = yashe::Scheme>
+encoding::BasicServerKeys<Scheme> load_server_keys(const std::string& parameters,
+                                                   const std::string& evaluation_keys,
+                                                   const std::string& public_keys);
+// What decrypts: the parameter set and the secret keys.
+template <class Scheme = yashe::Scheme>
+encoding::BasicDecryptionKeys<Scheme> load_decryption_keys(const std::string& parameters,
+                                                           const std::string& secret_keys);
+// std::runtime_error naming `path` if it is a protocol file of secret keys (a file that is not a
+// protocol file is left to the loader that reads it).
+void refuse_secret_key_file(const std::string& path);
 
 // The files among `paths` that exist (a key directory's, or those given to a command) must carry
 // one key set id, and it must not be 0: std::runtime_error naming two files that do not belong
@@ -172,7 +235,8 @@ void require_same_keys(const std::vector<uint64_t>& a, const std::string& a_what
 
 // ---- Ciphertext files, streamed batch by batch so that a batch is never held twice.
 
-class CiphertextFileWriter {
+template <class Scheme>
+class BasicCiphertextFileWriter {
  public:
   // A file of `images` images, those numbered first_image .. first_image + images - 1 in the
   // client's image file, in batches of `batch_size` (1..n), `values` ciphertexts per modulus and
@@ -180,16 +244,16 @@ class CiphertextFileWriter {
   // images wraps. Nothing appears at `path` before commit(); destroying an uncommitted writer
   // leaves no file behind. The file gets a random file id; answers_file_id: for scores, the
   // file id of the images file they answer (0 otherwise).
-  CiphertextFileWriter(const std::string& path, ContextSet contexts, std::vector<uint64_t> key_ids,
-                       uint64_t first_image, uint64_t images, uint64_t batch_size, uint64_t values,
-                       uint64_t answers_file_id = 0);
+  BasicCiphertextFileWriter(const std::string& path, BasicContextSet<Scheme> contexts,
+                            std::vector<uint64_t> key_ids, uint64_t first_image, uint64_t images,
+                            uint64_t batch_size, uint64_t values, uint64_t answers_file_id = 0);
 
   const ProtocolHeader& header() const { return header_; }
   uint64_t batches_written() const { return batches_written_; }
 
   // Writes the next batch (its image count, shape and key ids must be those the header promises:
   // std::invalid_argument before anything is written otherwise, also for a ciphertext that
-  // yashe::readable_without_secret_key finds transparent) and releases each ciphertext once
+  // the scheme's readable_without_secret_key finds transparent) and releases each ciphertext once
   // written; `tick` is called after each ciphertext. After a failure midway (std::runtime_error)
   // the writer refuses further writes and commit().
   void write(inference::EncryptedBatch batch, const std::function<void()>& tick = {});
@@ -198,7 +262,7 @@ class CiphertextFileWriter {
 
  private:
   std::string path_;
-  ContextSet contexts_;
+  BasicContextSet<Scheme> contexts_;
   std::vector<uint64_t> key_ids_;
   ProtocolHeader header_;
   AtomicFileWriter file_;
@@ -206,12 +270,13 @@ class CiphertextFileWriter {
   bool failed_ = false;  // a write threw midway: the file is unusable
 };
 
-class CiphertextFileReader {
+template <class Scheme>
+class BasicCiphertextFileReader {
  public:
-  // Opens the file and checks its header against the parameter set and the key ids (one per
-  // modulus) before any ciphertext is read.
-  CiphertextFileReader(const std::string& path, ContextSet contexts,
-                       const std::vector<uint64_t>& key_ids);
+  // Opens the file and checks its header against the scheme, the parameter set and the key ids
+  // (one per modulus) before any ciphertext is read.
+  BasicCiphertextFileReader(const std::string& path, BasicContextSet<Scheme> contexts,
+                            const std::vector<uint64_t>& key_ids);
 
   const ProtocolHeader& header() const { return header_; }
   uint64_t batches_left() const { return header_.batch_count() - batches_read_; }
@@ -229,11 +294,16 @@ class CiphertextFileReader {
 
   std::string path_;
   std::string source_;
-  ContextSet contexts_;
+  BasicContextSet<Scheme> contexts_;
   std::vector<uint64_t> key_ids_;
   std::ifstream in_;
   ProtocolHeader header_;
   uint64_t batches_read_ = 0;
 };
+
+using CiphertextFileWriter = BasicCiphertextFileWriter<yashe::Scheme>;
+using CiphertextFileReader = BasicCiphertextFileReader<yashe::Scheme>;
+using BfvCiphertextFileWriter = BasicCiphertextFileWriter<bfv::Scheme>;
+using BfvCiphertextFileReader = BasicCiphertextFileReader<bfv::Scheme>;
 
 }  // namespace cryptonets

@@ -1,26 +1,30 @@
-// Binary files for YASHE' parameters, keys and ciphertext batches.
+// Binary files for the objects of both schemes (YASHE', BFV): parameters, keys and ciphertext
+// batches.
 //
-// Every object is one record (all integers little-endian):
+// Every object is one record (all integers little-endian; FORMATS.md §4 is the specification):
 //
 //   header   32 bytes  "CNET" | kind (1 byte: 'P' parameters, 'K' public key, 'E' evaluation key,
-//                      'S' secret key, 'C' ciphertext batch) | reserved (1 byte, 0) |
-//                      format version (uint16) | parameter fingerprint (uint64,
-//                      Parameters::fingerprint()) | key id (uint64, 0 for parameters) |
+//                      'S' secret key, 'C' ciphertext batch) | scheme (1 byte: 'Y' YASHE',
+//                      'B' BFV; scheme_id.hpp) | format version (uint16) | parameter fingerprint
+//                      (uint64, Parameters::fingerprint()) | key id (uint64, 0 for parameters) |
 //                      payload length in bytes (uint64)
 //   payload  64-bit words, layout per kind below
 //   checksum 32 bytes  SHA-256 (FIPS 180-4) of header and payload
 //
-// Payloads (version 2):
+// Payloads (version 3):
 //   P  n, k, q_1..q_k, t, sigma (IEEE-754 bits), decomposition_bits
-//   K  form, h
-//   E  form, digit count, γ_1..γ_count
-//   S  f' packed 2 bits per coefficient (0 → 0, 1 → 1, 2 → -1), 32 per word; f = t·f' + 1 is
-//      rebuilt on load
-//   C  count, then per ciphertext: degree, form, c
+//   K  form, the key's polynomials: YASHE' h; BFV p_0, p_1
+//   E  form, digit count D, then per digit: YASHE' γ_d; BFV b_d, a_d
+//   S  the ternary secret (YASHE' f', BFV s) packed 2 bits per coefficient (0 → 0, 1 → 1,
+//      2 → -1), 32 per word; YASHE's f = t·f' + 1 and BFV's NTT form of s are rebuilt on load
+//   C  count, parts per ciphertext m, then per ciphertext: degree, form, c_0..c_{m-1}
+//      (YASHE': m = 1, degree 1 or 2; BFV: m = degree + 1, degree 1 or 2)
 // Version history: version 1 also stored each ciphertext's noise estimate (IEEE-754 bits), which
 // is a function of the computation that made it, so a server's outputs revealed the model in
-// clear (issue 14); version 1 records are refused by name ("written by an older cryptonets").
-// The estimate lives in memory only: a loaded ciphertext carries that of a fresh encryption
+// clear (issue 14); version 2 had no scheme byte (byte 5 reserved, 0: YASHE' only) and no parts
+// word. Older versions are refused by name ("format version 2 is no longer supported; this build
+// reads 3").
+// The noise estimate lives in memory only: a loaded ciphertext carries that of a fresh encryption
 // (NoiseModel::fresh()), the right one for the client's inputs; decrypt measures the noise of the
 // scores with the secret key.
 // form is 0 for coefficient form (ciphertexts), 1 for evaluation (NTT) form (keys). A polynomial
@@ -28,15 +32,21 @@
 // of 64), least significant bit first, padded with zero bits to a whole word.
 //
 // Loading checks, in this order, and throws std::runtime_error naming the source, the field and
-// what was expected: magic and kind, version, the declared length against the bytes present
-// ("truncated", and for whole files "trailing bytes"), the checksum ("corrupted: checksum
-// mismatch"), the fingerprint against the Context given ("made for other parameters"), then the
-// content (sizes match n and k, every residue below its prime, degree 1 or 2, f' ternary, ...).
+// what was expected: magic and kind, version, scheme (a record of the other scheme is refused
+// naming both), the declared length against the bytes present ("truncated", and for whole files
+// "trailing bytes"), the checksum ("corrupted: checksum mismatch"), the fingerprint against the
+// Context given ("made for other parameters"), then the content (sizes match n and k, every
+// residue below its prime, degree 1 or 2, the secret ternary, ...).
 // When a later check fails before the checksum has been read, the rest of the record is read and
 // hashed first, so that a damaged file is always reported as damaged. Sizes are never trusted
 // before they are checked: memory grows only with bytes actually read.
 //
 // Key ids are kept: a loaded ciphertext still refuses to decrypt under another key pair.
+//
+// Every function exists for both schemes: the YASHE' overloads take yashe:: types, the BFV ones
+// bfv:: types; read_parameters and load_parameters take the scheme as a template argument
+// (YASHE' by default), and the streaming classes are templates with the aliases CiphertextWriter
+// (YASHE') and BfvCiphertextWriter, and so on.
 #pragma once
 
 #include <cstdint>
@@ -45,13 +55,16 @@
 #include <string>
 #include <vector>
 
+#include "cryptonets/bfv/context.hpp"
+#include "cryptonets/bfv/types.hpp"
+#include "cryptonets/io/scheme_id.hpp"
 #include "cryptonets/io/sha256.hpp"
 #include "cryptonets/yashe/context.hpp"
 #include "cryptonets/yashe/types.hpp"
 
 namespace cryptonets {
 
-inline constexpr uint16_t kSerializationVersion = 2;
+inline constexpr uint16_t kSerializationVersion = 3;
 inline constexpr size_t kSerializationHeaderBytes = 32;
 inline constexpr size_t kSerializationChecksumBytes = 32;
 
@@ -62,84 +75,129 @@ inline constexpr size_t kSerializationChecksumBytes = 32;
 // and renames it into place, so a failed save leaves any previous file intact.
 
 void write_parameters(std::ostream& out, const yashe::Parameters& params);
-yashe::Parameters read_parameters(std::istream& in, const std::string& source_name = "stream");
+void write_parameters(std::ostream& out, const bfv::Parameters& params);
+template <class Scheme = yashe::Scheme>
+typename Scheme::Parameters read_parameters(std::istream& in,
+                                            const std::string& source_name = "stream");
 void save_parameters(const std::string& path, const yashe::Parameters& params);
-yashe::Parameters load_parameters(const std::string& path);
+void save_parameters(const std::string& path, const bfv::Parameters& params);
+template <class Scheme = yashe::Scheme>
+typename Scheme::Parameters load_parameters(const std::string& path);
 
 void write_public_key(std::ostream& out, const yashe::Context& context,
                       const yashe::PublicKey& key);
+void write_public_key(std::ostream& out, const bfv::Context& context, const bfv::PublicKey& key);
 yashe::PublicKey read_public_key(std::istream& in,
                                  const std::shared_ptr<const yashe::Context>& context,
                                  const std::string& source_name = "stream");
+bfv::PublicKey read_public_key(std::istream& in, const std::shared_ptr<const bfv::Context>& context,
+                               const std::string& source_name = "stream");
 void save_public_key(const std::string& path, const yashe::Context& context,
                      const yashe::PublicKey& key);
+void save_public_key(const std::string& path, const bfv::Context& context,
+                     const bfv::PublicKey& key);
 yashe::PublicKey load_public_key(const std::string& path,
                                  const std::shared_ptr<const yashe::Context>& context);
+bfv::PublicKey load_public_key(const std::string& path,
+                               const std::shared_ptr<const bfv::Context>& context);
 
+// The evaluation key: YASHE's key-switching key γ, BFV's relinearisation key.
 void write_evaluation_key(std::ostream& out, const yashe::Context& context,
                           const yashe::EvaluationKey& key);
+void write_evaluation_key(std::ostream& out, const bfv::Context& context,
+                          const bfv::RelinearizationKey& key);
 yashe::EvaluationKey read_evaluation_key(std::istream& in,
                                          const std::shared_ptr<const yashe::Context>& context,
                                          const std::string& source_name = "stream");
+bfv::RelinearizationKey read_evaluation_key(std::istream& in,
+                                            const std::shared_ptr<const bfv::Context>& context,
+                                            const std::string& source_name = "stream");
 void save_evaluation_key(const std::string& path, const yashe::Context& context,
                          const yashe::EvaluationKey& key);
+void save_evaluation_key(const std::string& path, const bfv::Context& context,
+                         const bfv::RelinearizationKey& key);
 yashe::EvaluationKey load_evaluation_key(const std::string& path,
                                          const std::shared_ptr<const yashe::Context>& context);
+bfv::RelinearizationKey load_evaluation_key(const std::string& path,
+                                            const std::shared_ptr<const bfv::Context>& context);
 
 // Secret key files are created with mode 0600 (an existing file is replaced by one with 0600).
 void write_secret_key(std::ostream& out, const yashe::Context& context,
                       const yashe::SecretKey& key);
+void write_secret_key(std::ostream& out, const bfv::Context& context, const bfv::SecretKey& key);
 yashe::SecretKey read_secret_key(std::istream& in,
                                  const std::shared_ptr<const yashe::Context>& context,
                                  const std::string& source_name = "stream");
+bfv::SecretKey read_secret_key(std::istream& in, const std::shared_ptr<const bfv::Context>& context,
+                               const std::string& source_name = "stream");
 void save_secret_key(const std::string& path, const yashe::Context& context,
                      const yashe::SecretKey& key);
+void save_secret_key(const std::string& path, const bfv::Context& context,
+                     const bfv::SecretKey& key);
 yashe::SecretKey load_secret_key(const std::string& path,
                                  const std::shared_ptr<const yashe::Context>& context);
+bfv::SecretKey load_secret_key(const std::string& path,
+                               const std::shared_ptr<const bfv::Context>& context);
 
-// A batch shares one key id; every ciphertext must be in coefficient form. An empty batch is
-// written with key id 0. read/load return only after the checksum has been verified.
+// A batch shares one key id and one number of parts; every ciphertext must be in coefficient
+// form. An empty batch is written with key id 0. read/load return only after the checksum has
+// been verified.
 void write_ciphertexts(std::ostream& out, const yashe::Context& context,
-                       const std::vector<yashe::Ciphertext>& batch);
-std::vector<yashe::Ciphertext> read_ciphertexts(
-    std::istream& in, const std::shared_ptr<const yashe::Context>& context,
-    const std::string& source_name = "stream");
+                       const std::vector<rlwe::Ciphertext>& batch);
+void write_ciphertexts(std::ostream& out, const bfv::Context& context,
+                       const std::vector<rlwe::Ciphertext>& batch);
+std::vector<rlwe::Ciphertext> read_ciphertexts(std::istream& in,
+                                               const std::shared_ptr<const yashe::Context>& context,
+                                               const std::string& source_name = "stream");
+std::vector<rlwe::Ciphertext> read_ciphertexts(std::istream& in,
+                                               const std::shared_ptr<const bfv::Context>& context,
+                                               const std::string& source_name = "stream");
 void save_ciphertexts(const std::string& path, const yashe::Context& context,
-                      const std::vector<yashe::Ciphertext>& batch);
-std::vector<yashe::Ciphertext> load_ciphertexts(
+                      const std::vector<rlwe::Ciphertext>& batch);
+void save_ciphertexts(const std::string& path, const bfv::Context& context,
+                      const std::vector<rlwe::Ciphertext>& batch);
+std::vector<rlwe::Ciphertext> load_ciphertexts(
     const std::string& path, const std::shared_ptr<const yashe::Context>& context);
+std::vector<rlwe::Ciphertext> load_ciphertexts(const std::string& path,
+                                               const std::shared_ptr<const bfv::Context>& context);
 
-// The exact size in bytes of a ciphertext batch record of `count` ciphertexts (header, payload
-// and checksum): what a client sends or receives for that many ciphertexts.
-uint64_t ciphertext_batch_bytes(const yashe::Context& context, uint64_t count);
+// The exact size in bytes of a ciphertext batch record of `count` ciphertexts of `parts`
+// polynomials each (header, payload and checksum): what a client sends or receives for that many
+// ciphertexts. parts 0: that of a fresh encryption (1 for YASHE', 2 for BFV).
+uint64_t ciphertext_batch_bytes(const yashe::Context& context, uint64_t count, size_t parts = 0);
+uint64_t ciphertext_batch_bytes(const bfv::Context& context, uint64_t count, size_t parts = 0);
 
 // ---- Streaming, for batches too large to hold twice in memory.
 
-// Writes the header at once (the count must be known up front: it fixes the payload length), then
-// one ciphertext per append(); finish() writes the checksum and throws std::logic_error unless
-// exactly `count` ciphertexts were appended.
+// Writes the header at once (the count and the parts per ciphertext must be known up front: they
+// fix the payload length), then one ciphertext per append(); finish() writes the checksum and
+// throws std::logic_error unless exactly `count` ciphertexts were appended.
 class RecordWriter;  // serialize.cpp
 class HashingReader;
 
-class CiphertextWriter {
+template <class Scheme>
+class BasicCiphertextWriter {
  public:
-  CiphertextWriter(std::ostream& out, std::shared_ptr<const yashe::Context> context, uint64_t count,
-                   uint64_t key_id);
-  ~CiphertextWriter();
-  CiphertextWriter(const CiphertextWriter&) = delete;
-  CiphertextWriter& operator=(const CiphertextWriter&) = delete;
+  // parts 0: that of a fresh encryption (1 for YASHE', 2 for BFV). std::invalid_argument for a
+  // number of parts the scheme does not have.
+  BasicCiphertextWriter(std::ostream& out, std::shared_ptr<const typename Scheme::Context> context,
+                        uint64_t count, uint64_t key_id, size_t parts = 0);
+  ~BasicCiphertextWriter();
+  BasicCiphertextWriter(const BasicCiphertextWriter&) = delete;
+  BasicCiphertextWriter& operator=(const BasicCiphertextWriter&) = delete;
 
-  // std::invalid_argument if the ciphertext has another key id, ring, form or degree, or if
-  // `count` ciphertexts were already appended.
-  void append(const yashe::Ciphertext& ct);
+  // std::invalid_argument if the ciphertext has another key id, ring, form, degree or number of
+  // parts, or if `count` ciphertexts were already appended.
+  void append(const rlwe::Ciphertext& ct);
   // Returns the record's SHA-256 checksum (what protocol files bind to a position).
   Sha256::Digest finish();
 
  private:
   std::unique_ptr<RecordWriter> writer_;
-  std::shared_ptr<const yashe::Context> context_;
+  std::shared_ptr<const typename Scheme::Context> context_;
   uint64_t count_;
   uint64_t key_id_;
+  size_t parts_;
   uint64_t written_ = 0;
 };
 
@@ -148,29 +206,37 @@ class CiphertextWriter {
 // damage, and the caller must not act on any result (decrypt, evaluate, write out) before
 // finish() has returned. finish() throws std::logic_error if ciphertexts are left unread.
 // `whole_input`: the batch must end the stream (file variants), trailing bytes are an error.
-class CiphertextReader {
+template <class Scheme>
+class BasicCiphertextReader {
  public:
-  CiphertextReader(std::istream& in, std::shared_ptr<const yashe::Context> context,
-                   std::string source_name = "stream", bool whole_input = false);
-  ~CiphertextReader();
-  CiphertextReader(const CiphertextReader&) = delete;
-  CiphertextReader& operator=(const CiphertextReader&) = delete;
+  BasicCiphertextReader(std::istream& in, std::shared_ptr<const typename Scheme::Context> context,
+                        std::string source_name = "stream", bool whole_input = false);
+  ~BasicCiphertextReader();
+  BasicCiphertextReader(const BasicCiphertextReader&) = delete;
+  BasicCiphertextReader& operator=(const BasicCiphertextReader&) = delete;
 
   uint64_t count() const { return count_; }
   uint64_t remaining() const { return count_ - read_; }
   uint64_t key_id() const { return key_id_; }
-  yashe::Ciphertext next();  // std::logic_error if remaining() == 0
+  size_t parts() const { return parts_; }
+  rlwe::Ciphertext next();  // std::logic_error if remaining() == 0
   // Returns the verified SHA-256 checksum of the record.
   Sha256::Digest finish();
 
  private:
   std::unique_ptr<HashingReader> reader_;
-  std::shared_ptr<const yashe::Context> context_;
+  std::shared_ptr<const typename Scheme::Context> context_;
   uint64_t count_ = 0;
   uint64_t read_ = 0;
   uint64_t key_id_ = 0;
+  size_t parts_ = 0;
   double fresh_noise_log2_ = 0;
 };
+
+using CiphertextWriter = BasicCiphertextWriter<yashe::Scheme>;
+using CiphertextReader = BasicCiphertextReader<yashe::Scheme>;
+using BfvCiphertextWriter = BasicCiphertextWriter<bfv::Scheme>;
+using BfvCiphertextReader = BasicCiphertextReader<bfv::Scheme>;
 
 // ---- Files written atomically: an unnamed file (O_TMPFILE) in the directory of `path`, linked
 // under a temporary name and renamed over `path` by commit(). An interrupted process (signal,

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Both schemes through the command line (issue 15): keygen --scheme yashe|bfv, and encrypt, infer,
+# decrypt and inspect reading the scheme from the files. A file of one scheme given with keys of
+# the other is refused (exit 1) with a message naming both schemes, leaving no output file; the
+# server refuses a secret key of either scheme; scheme-specific options are usage errors (exit 2).
+# Test-only small rings (ring degree 64) keep it fast.
+#
+# usage: schemes.sh CRYPTONETS DATA_DIR
+set -uo pipefail
+
+exe=$(realpath "$1")
+data=$(realpath "$2")
+images=$data/mnist/t10k-images-idx3-ubyte.gz
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+failures=0
+checks=0
+fail() {
+  echo "FAIL: $*" >&2
+  failures=$((failures + 1))
+}
+
+# expect CODE PHRASE OUTPUT -- COMMAND...: COMMAND exits with CODE, prints PHRASE, and leaves no
+# OUTPUT ("-": none expected) and no temporary file behind.
+expect() {
+  local code=$1 phrase=$2 output=$3
+  shift 4
+  checks=$((checks + 1))
+  [ "$output" = - ] || rm -f "$output"
+  "$@" >message.txt 2>&1
+  local status=$?
+  if [ "$status" -ne "$code" ]; then
+    fail "exit code $status, expected $code: $*"
+    sed 's/^/    /' message.txt >&2
+  elif ! grep -qF -- "$phrase" message.txt; then
+    fail "message lacks '$phrase': $*"
+    sed 's/^/    /' message.txt >&2
+  fi
+  if [ "$output" != - ] && [ -e "$output" ]; then fail "left $output behind: $*"; fi
+  if [ -n "$(find . -name '*.tmp-*' -print -quit)" ]; then
+    fail "left a temporary file behind: $*"
+    find . -name '*.tmp-*' -delete
+  fi
+}
+run() {
+  if ! "$@" >message.txt 2>&1; then
+    cat message.txt >&2
+    echo "FAIL: set-up step failed: $*" >&2
+    exit 1
+  fi
+}
+both="a file of one scheme cannot be used with the other"
+
+# Set-up: a key directory per scheme, a server directory each, encrypted images and scores.
+for scheme in yashe bfv; do
+  run "$exe" keygen --scheme "$scheme" --out-dir "$scheme" --insecure-ring-degree 64 --seed 5
+  mkdir "$scheme-server"
+  cp "$scheme/params" "$scheme/evaluation.key" "$scheme/public.key" "$scheme-server/"
+  run "$exe" encrypt --keys "$scheme" --images "$images" --count 2 --out "$scheme.ct" --threads 1
+  run "$exe" infer --keys "$scheme-server" --in "$scheme.ct" --out "$scheme-scores.ct" --threads 1
+  run "$exe" decrypt --keys "$scheme" --in "$scheme-scores.ct" --out "$scheme-labels.txt"
+done
+
+# inspect names the scheme of every file.
+for file in params public.key evaluation.key secret.key; do
+  "$exe" inspect "bfv/$file" | grep -qx "scheme: BFV" || fail "inspect bfv/$file does not say BFV"
+  "$exe" inspect "yashe/$file" | grep -qx "scheme: YASHE'" ||
+    fail "inspect yashe/$file does not say YASHE'"
+done
+"$exe" inspect bfv-scores.ct | grep -qx "scheme: BFV" || fail "inspect bfv-scores.ct: no scheme"
+
+# A ciphertext file of one scheme with the keys of the other.
+expect 1 "'yashe.ct' is a YASHE' file, but the keys are BFV: $both" out.ct -- \
+  "$exe" infer --keys bfv-server --in yashe.ct --out out.ct
+expect 1 "'bfv.ct' is a BFV file, but the keys are YASHE': $both" out.ct -- \
+  "$exe" infer --keys yashe-server --in bfv.ct --out out.ct
+expect 1 "'yashe-scores.ct' is a YASHE' file, but the keys are BFV: $both" labels.txt -- \
+  "$exe" decrypt --keys bfv --in yashe-scores.ct --out labels.txt
+expect 1 "'bfv-scores.ct' is a BFV file, but the keys are YASHE': $both" labels.txt -- \
+  "$exe" decrypt --keys yashe --in bfv-scores.ct --out labels.txt
+
+# A key directory mixing the schemes: a YASHE' public key beside a BFV parameter set, and the
+# other way round.
+mkdir mixed-client mixed-server
+cp bfv/params mixed-client/ && cp yashe/public.key mixed-client/
+expect 1 "is a YASHE' file, but the parameter set is BFV: $both" out.ct -- \
+  "$exe" encrypt --keys mixed-client --images "$images" --count 1 --out out.ct
+cp yashe/params yashe/public.key mixed-server/ && cp bfv/evaluation.key mixed-server/
+expect 1 "is a BFV file, but the parameter set is YASHE': $both" out.ct -- \
+  "$exe" infer --keys mixed-server --in yashe.ct --out out.ct
+
+# The server refuses a secret key of either scheme given in place of its files.
+for scheme in yashe bfv; do
+  name=$([ "$scheme" = bfv ] && echo BFV || echo "YASHE'")
+  expect 1 "'$scheme/secret.key' holds secret keys ($name); the server never holds" out.ct -- \
+    "$exe" infer --params "$scheme/params" --evaluation-key "$scheme/secret.key" \
+    --public-key "$scheme/public.key" --in "$scheme.ct" --out out.ct
+done
+
+# Scheme-specific options.
+expect 2 "--scheme must be yashe or bfv, not 'rsa'" - -- \
+  "$exe" keygen --scheme rsa --out-dir unused
+expect 2 "--circuit-privacy is for --scheme yashe" - -- \
+  "$exe" keygen --scheme bfv --out-dir unused --circuit-privacy 40
+expect 1 "the model profile's preset 'bfv' is a BFV one, not YASHE'" - -- \
+  "$exe" keygen --scheme yashe --preset bfv --out-dir unused --insecure-ring-degree 64
+expect 1 "the model profile has no BFV preset 'default'" - -- \
+  "$exe" keygen --scheme bfv --preset default --out-dir unused --insecure-ring-degree 64
+# A model profile of version 1 (preset lines without a scheme) is refused by name.
+sed 's/^cryptonets-profile 2$/cryptonets-profile 1/' "$data/model.profile" >v1.profile
+expect 1 "profile format version 1 is no longer supported; this build reads 2" - -- \
+  "$exe" keygen --scheme bfv --profile v1.profile --out-dir unused --insecure-ring-degree 64
+[ -e unused ] && fail "a refused keygen left its directory behind"
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures of $checks check(s) failed" >&2
+  exit 1
+fi
+echo "schemes: all $checks checks passed"
