@@ -290,9 +290,11 @@ class PaperValues {
     if (v.value.empty()) return v.status;
     std::string text = v.value;
     if (!v.unit.empty() && v.unit != "-") text += " " + v.unit;
-    if (v.status == "abstract quoted") return text + " *";
-    if (v.status == "authors' code output") return text + " ‡";
-    if (v.status == "secondary summary") return text + " §";
+    if (v.status == "paper") return text + " *";
+    if (v.status == "authors' repo") return text + " ‡";
+    if (v.status == "secondary") return text + " §";
+    if (v.status == "code") return text + " ◊";
+    if (v.status == "derived") return text + " ≈";
     if (v.status != "verified") return text + " †";
     return text;
   }
@@ -302,7 +304,7 @@ class PaperValues {
     const auto found = values_.find(key);
     if (found == values_.end() || found->second.value.empty()) return std::nullopt;
     const PaperValue& v = found->second;
-    if (v.status != "verified" && v.status != "authors' code output") return std::nullopt;
+    if (v.status != "verified" && v.status != "authors' repo") return std::nullopt;
     try {
       size_t used = 0;
       const double x = std::stod(v.value, &used);
@@ -353,6 +355,11 @@ std::optional<ParameterSet> at_degree(const ParameterSet& like, size_t n,
     }
     set.base.sigma = like.base.sigma;
     set.base.decomposition_bits = like.base.decomposition_bits;
+    // Moduli that batch at n as well (the paper's t1, t2 = 1 mod 16384) are kept as they are.
+    if (std::all_of(like.moduli.begin(), like.moduli.end(),
+                    [n](uint64_t t) { return t % (2 * n) == 1; })) {
+      set.moduli = like.moduli;
+    }
     for (int bits = plain_bits; bits <= 40 && set.moduli.empty(); ++bits) {
       try {
         auto moduli =
@@ -814,10 +821,11 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
         "Networks to Encrypted Data with High Throughput and Accuracy\", ICML 2016 (PMLR 48). "
         "Written by `bench/reproduce.sh` (driver `cryptonets-reproduce`). The 'paper' columns "
         "come from `bench/paper_values.csv`; see [the paper's values](#the-papers-values) for "
-        "their sources and which are verified. Marks in the 'paper' cells: * the abstract's words, "
-        "as quoted verbatim by a secondary page; † not checked against the paper's text; "
-        "§ the paper's figure as reported by a published summary of it, not checked against "
-        "the paper's text; ‡ printed by the authors' later open-source code, not by the paper; "
+        "their sources and which are verified. Marks in the 'paper' cells: * the paper's own words "
+        "(abstract); ◊ from someone's implementation of the paper (a SEAL 1.x-era example); "
+        "§ a third party's report, not checked against the paper's text; ≈ arithmetic on "
+        "those; † not checked against the paper's text; ‡ printed by the authors' later "
+        "open-source code, not by the paper; "
         "'not verified' = no value entered because the paper's text could not be checked.\n\n";
   if (o.mode != "full") {
     md << "> **Mode: " << o.mode << ".** This is not the full run: ";

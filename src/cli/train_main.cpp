@@ -2,6 +2,8 @@
 // (MNIST or one's own; the number of classes comes from the labels) and writes it as a text model.
 //
 //   cryptonets-train --data data/mnist --epochs 25 --seed 1 --threads 1 --out data/model-float.txt
+//   cryptonets-train --architecture paper --epochs 12 --out data/model-paper9-train.txt
+//                    --merged data/model-paper9-float.txt     (the 9-layer training network)
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -13,6 +15,7 @@
 #include "cli_support.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/training/float_network.hpp"
+#include "cryptonets/training/sequential_network.hpp"
 #include "cryptonets/training/trainer.hpp"
 
 using cryptonets::training::class_count;
@@ -24,6 +27,7 @@ using cryptonets::training::require_labels_below;
 using cryptonets::training::save_float_network;
 using cryptonets::training::train_float_network;
 using cryptonets::training::TrainingOptions;
+using namespace cryptonets::training;
 
 namespace {
 
@@ -35,6 +39,12 @@ struct CommandLine {
   std::string output;
   size_t train_limit = 0;  // 0: all training images
   bool verify_checksums = true;
+  std::string architecture = "cryptonets";  // or "paper": the 9-layer training network
+  std::string activation = "square";
+  std::string merged_output;  // --merged: the merged 5-layer float model
+  std::string fine_tune;      // --fine-tune FILE: start from this sequential model
+  std::string approximate;    // --approximate lsq|chebyshev: polynomial activations first
+  int degree = 2;
   TrainingOptions training;
 };
 
@@ -75,6 +85,26 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   options.add_value("conv-maps", "N", "convolution maps", std::to_string(defaults.conv_maps));
   options.add_value("hidden", "N", "hidden units", std::to_string(defaults.hidden));
   options.add_value("train-limit", "N", "train on the first N images only (0: all)", "0");
+  options.add_value("architecture", "A",
+                    "cryptonets (the merged 5-layer network, trained directly) or paper (the\n"
+                    "9-layer training network: conv, square, sum pool, conv, sum pool, dense,\n"
+                    "square, dense); other than cryptonets/square writes a sequential model",
+                    "cryptonets");
+  options.add_value("activation", "F", "square, relu or sigmoid", "square");
+  options.add_value("merged", "FILE",
+                    "also write the network with its linear runs merged, as a float model "
+                    "(square activations only)",
+                    "");
+  options.add_value("fine-tune", "FILE",
+                    "continue training this sequential model (its activations) instead of a "
+                    "fresh one",
+                    "");
+  options.add_value("approximate", "FIT",
+                    "with --fine-tune: first replace each activation by its polynomial fit "
+                    "(lsq: least squares, chebyshev: truncated Chebyshev series) on the range "
+                    "its inputs take on the first 10000 training images; --epochs 0: drop-in",
+                    "");
+  options.add_value("degree", "D", "degree of the --approximate polynomials", "2");
   add_no_verify_option(options);
   if (!options.parse(arguments)) return std::nullopt;
 
@@ -83,6 +113,25 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   line.output = options.text("out");
   line.train_limit = static_cast<size_t>(options.integer("train-limit", 0, INT64_MAX));
   line.verify_checksums = verify_option(options);
+  line.architecture = options.text("architecture");
+  if (line.architecture != "cryptonets" && line.architecture != "paper") {
+    throw UsageError("--architecture: expected cryptonets or paper, got '" + line.architecture +
+                     "'");
+  }
+  line.activation = options.text("activation");
+  line.merged_output = options.text("merged");
+  line.fine_tune = options.text("fine-tune");
+  line.approximate = options.text("approximate");
+  line.degree = static_cast<int>(options.integer("degree", 1, 6));
+  if (!line.approximate.empty() && line.approximate != "lsq" && line.approximate != "chebyshev") {
+    throw UsageError("--approximate: expected lsq or chebyshev, got '" + line.approximate + "'");
+  }
+  if (!line.merged_output.empty() && line.architecture != "paper" && line.fine_tune.empty()) {
+    throw UsageError("--merged applies to --architecture paper (or a --fine-tune model)");
+  }
+  if (!line.approximate.empty() && line.fine_tune.empty()) {
+    throw UsageError("--approximate needs --fine-tune FILE (the trained network to approximate)");
+  }
   TrainingOptions& t = line.training;
   constexpr int64_t kMostSteps = std::numeric_limits<int>::max();
   t.epochs = static_cast<int>(options.integer("epochs", 0, 100000));
@@ -129,6 +178,47 @@ int run(std::span<char* const> arguments) {
       double{t.learning_rate}, static_cast<unsigned long long>(t.seed), t.threads);
   std::fflush(stdout);
   double total_seconds = 0.0;
+  const auto report = [&](const EpochReport& r) {
+    total_seconds += r.seconds;
+    std::printf("epoch %3d  loss %.4f  train %.2f%%  test %.2f%%  %.1f s\n", r.epoch, r.loss,
+                100.0 * r.train_accuracy, 100.0 * r.test_accuracy, r.seconds);
+    std::fflush(stdout);
+  };
+  if (line.architecture != "cryptonets" || line.activation != "square" || !line.fine_tune.empty()) {
+    const Activation activation = parse_activation(line.activation);
+    SequentialNetwork network =
+        !line.fine_tune.empty() ? load_sequential_network(line.fine_tune)
+        : line.architecture == "paper"
+            ? make_paper_training_network(classes, t.conv_maps, 50, t.hidden, activation)
+            : make_five_layer_network(classes, t.conv_maps, t.hidden, activation);
+    if (!line.approximate.empty()) {
+      const auto ranges = activation_input_ranges(network, view(train, 10000));
+      size_t a = 0;
+      for (SequentialLayer& layer : network.layers) {
+        if (layer.kind != LayerKind::kActivation) continue;
+        const auto [low, high] = ranges[a++];
+        const Activation original = layer.activation;
+        layer.activation = line.approximate == "lsq"
+                               ? fit_least_squares(original, low, high, line.degree)
+                               : fit_chebyshev(original, low, high, line.degree);
+        std::printf("activation %zu: %s on [%.4g, %.4g] -> %s\n", a, original.name().c_str(), low,
+                    high, layer.activation.name().c_str());
+      }
+      std::printf("drop-in test accuracy: %.2f%%\n", 100.0 * accuracy(network, view(test, 0)));
+      std::fflush(stdout);
+    }
+    train_sequential_network(network, train_view, view(test, 0), t, line.fine_tune.empty(), report);
+    save_sequential_network(network, line.output);
+    std::printf("wrote %s after %.1f s of training\n", line.output.c_str(), total_seconds);
+    if (!line.merged_output.empty()) {
+      const SequentialNetwork merged = merge_linear_runs(network);
+      save_float_network(to_float_network(merged), line.merged_output);
+      std::printf("wrote %s (linear runs merged; test accuracy %.2f%% before, %.2f%% after)\n",
+                  line.merged_output.c_str(), 100.0 * accuracy(network, view(test, 0)),
+                  100.0 * accuracy(merged, view(test, 0)));
+    }
+    return kExitSuccess;
+  }
   const FloatNetwork network =
       train_float_network(train_view, view(test, 0), t, [&](const EpochReport& r) {
         total_seconds += r.seconds;

@@ -374,6 +374,65 @@ ParameterChoice select_for_security(const RangeReport& ranges, const CompiledMod
   throw std::runtime_error(message);
 }
 
+// The CryptoNets paper's parameters as far as bench/paper_values.csv sources them (a SEAL
+// 1.x-era "Cryptonets" example and SEAL 1.x's defaults): n = 8192, t1 = 2^40 + 294913 and
+// t2 = 2^40 + 376833 (both prime, = 1 mod 16384, so both batch), key-switching digits of 32 bits,
+// sigma = 3.19, q = 2^383 - 2^33 + 1. That q is one 383-bit prime; we take six 55-bit and one
+// 53-bit NTT prime (log2 q = 383.0) so that all arithmetic runs in 64-bit words.
+constexpr uint64_t kPaperT1 = 1099511922689ull;
+constexpr uint64_t kPaperT2 = 1099512004609ull;
+constexpr int kPaperDigitBits = 32;
+constexpr double kPaperSigma = 3.19;
+
+ParameterChoice select_paper(const Model& model, double extra_margin) {
+  const RangeReport ranges = track_ranges(model);
+  const CompiledModel compiled = compile_model(model);
+  const double margin = SelectionTarget{}.margin_bits + extra_margin;
+  yashe::Parameters base;
+  base.n = kPaperN;
+  base.q_primes = generate_ntt_primes(kPrimeBits, kPaperPrimeCount - 1, 2 * kPaperN);
+  base.q_primes.push_back(generate_ntt_primes(53, 1, 2 * kPaperN).front());
+  base.t = kPaperT1;
+  base.sigma = kPaperSigma;
+  base.decomposition_bits = kPaperDigitBits;
+  base.validate();
+  const std::vector<uint64_t> moduli = {kPaperT1, kPaperT2};
+  if (!plaintext_moduli_suffice(ranges, moduli)) {
+    throw std::runtime_error(format(
+        "paper parameters: the paper's plaintext moduli t1*t2 = 2^80.0 cannot hold this model's "
+        "outputs (%d bits); use the default preset",
+        ranges.output_bits()));
+  }
+  ParameterChoice choice;
+  choice.name = "paper";
+  choice.base = base;
+  choice.plaintext_moduli = moduli;
+  choice.predicted_budget_bits = predict_budget_over_moduli(base, moduli, compiled);
+  if (!(choice.predicted_budget_bits >= margin)) {
+    throw std::runtime_error(format(
+        "paper parameters: predicted noise budget %.1f bits after the network, below the margin "
+        "%.1f bits; the paper's q of 383 bits does not carry this model",
+        choice.predicted_budget_bits, margin));
+  }
+  choice.reasoning = {
+      format("plaintext: the paper's t1 = 1099511922689 = 2^40 + 294913 and t2 = 1099512004609 "
+             "= 2^40 + 376833 (T = 2^80.0; primes = 1 mod 16384, so both batch at n = 8192); "
+             "the outputs need %d bits",
+             ranges.output_bits()),
+      "n = 8192: the CryptoNets paper's ring degree (ICML 2016, section 4), 8192 images per batch",
+      format("q: %zu NTT primes (six of 55 bits, one of 53; log2 q = %.1f) standing in for the "
+             "paper's q = 2^383 - 2^33 + 1, one 383-bit prime, so that all arithmetic runs in "
+             "64-bit words",
+             base.q_primes.size(), base.log2_q()),
+      format("noise: predicted budget %.1f bits after the network (min over the moduli; keyless "
+             "model of yashe/noise_model.hpp, 6-sigma bounds, conservative) >= margin %.1f bits",
+             choice.predicted_budget_bits, margin),
+      "key switching: base-2^32 digits of each RNS digit (the paper-era decomposition bit count "
+      "32), sigma = 3.19 (SEAL 1.x's default noise standard deviation)",
+      security_line(base)};
+  return choice;
+}
+
 ParameterChoice select_default(const Model& model, double extra_margin) {
   const RangeReport ranges = track_ranges(model);
   const CompiledModel compiled = compile_model(model);
@@ -553,12 +612,7 @@ ParameterChoice preset_with_margin(const std::string& name, const Model& model,
   if (name == "default") return select_default(model, extra_margin);
   SelectionTarget target;
   target.margin_bits += extra_margin;
-  if (name == "paper") {
-    target.mode = SelectionTarget::Mode::kPaper;
-    ParameterChoice choice = select_parameters(model, target);
-    choice.name = "paper";
-    return choice;
-  }
+  if (name == "paper") return select_paper(model, extra_margin);
   if (name == "table-bound") {
     target.mode = SelectionTarget::Mode::kSecurity;
     target.security_bits = 128;
@@ -587,7 +641,7 @@ ParameterChoice preset(const std::string& name, const Model& model, int circuit_
   for (uint64_t t : choice.plaintext_moduli) {
     yashe::Parameters params = choice.base;
     params.t = t;
-    if (name != "default") params.n = kRingDegrees.back();
+    if (name == "table-bound") params.n = kRingDegrees.back();
     cost = std::max(cost, flooding_cost_bits(params, circuit_privacy_bits));
   }
   choice = preset_with_margin(name, model, cost + 2);  // 2: rounding of the width, and add()

@@ -91,7 +91,11 @@ ParameterChoice select_parameters(const model::Model& model, const SelectionTarg
 
 std::vector<std::string> preset_names();  // {"default", "paper", "table-bound"}
 // "default": n = 8192 and the fewest 55-bit primes that keep the default 10-bit margin (what the
-// main job uses). "paper": select_parameters in kPaper mode. "table-bound": kSecurity mode at 128
+// main job uses). "paper": the CryptoNets paper's parameters (n = 8192, t1 = 1099511922689,
+// t2 = 1099512004609, q of 383 bits as six 55-bit and one 53-bit NTT prime standing in for its
+// 383-bit prime 2^383 - 2^33 + 1, key-switching digits w = 2^32, sigma = 3.19); fixed, so it
+// throws std::runtime_error if the model's outputs exceed t1·t2 or the predicted budget misses
+// the margin. "table-bound": kSecurity mode at 128
 // bits: q inside the HE standard's 128-bit RLWE table bound (n = 16384 for the shipped model). The
 // name claims nothing: for YASHE' an RLWE table bound establishes no security (see the security
 // report); it was called "rlwe128" before. Throws

@@ -57,8 +57,9 @@ struct ModelProfile {
   bool operator==(const ModelProfile&) const = default;
 };
 
-// The profile of `model`, with every preset of preset_names() chosen for circuit_privacy_bits.
-// Throws as track_ranges and preset do.
+// The profile of `model`, with every preset of preset_names() chosen for circuit_privacy_bits,
+// except "paper" when its fixed parameters cannot carry the model (preset throws
+// std::runtime_error). Throws as track_ranges and the other presets do.
 ModelProfile make_profile(const model::Model& model, int circuit_privacy_bits = 0);
 
 void write_profile(const ModelProfile& profile, std::ostream& out);
