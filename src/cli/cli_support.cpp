@@ -18,6 +18,8 @@
 #include <set>
 #include <sstream>
 
+#include "cryptonets/io/serialize.hpp"
+
 #ifndef CRYPTONETS_SOURCE_DATA_DIR
 #define CRYPTONETS_SOURCE_DATA_DIR "data"
 #endif
@@ -379,6 +381,7 @@ void refuse_output_over_inputs(const OptionParser& options, const std::vector<st
   for (const std::string& output : outputs) {
     if (!options.has(output)) continue;
     const std::string out_path = options.text(output);
+    refuse_to_replace_key_file(out_path);
     for (const std::string& other : others) {
       if (other == output || !options.has(other)) continue;
       const std::string other_path = options.text(other);

@@ -123,8 +123,8 @@ class StageProgressBars {
 
 // Refuses (std::runtime_error, naming both options) an output option that names the same file
 // as one of the given input options (or another output), which replacing would destroy: e.g.
-// `infer --in x.ct --out x.ct`. Options not given are skipped; key files are protected by the
-// writer itself (AtomicFileWriter refuses to replace them).
+// `infer --in x.ct --out x.ct`, or that names an existing key file (refuse_to_replace_key_file).
+// Options not given are skipped.
 void refuse_output_over_inputs(const OptionParser& options, const std::vector<std::string>& outputs,
                                const std::vector<std::string>& inputs);
 

@@ -192,6 +192,7 @@ int client_fetch(std::span<char* const> arguments) {
   options.add_value("keys", "DIR", "client key directory: check the scores before writing them");
   options.add_flag("keep", "leave the job and its scores on the server");
   if (!options.parse(arguments)) return kExitSuccess;
+  refuse_output_over_inputs(options, {"out"}, {});
   const std::string token = token_option(options);
   std::optional<KeyDirectory> keys;
   if (options.has("keys")) keys.emplace(options.text("keys"));
@@ -229,6 +230,7 @@ int client_infer(std::span<char* const> arguments) {
   options.add_value("out", "FILE", "encrypted scores to write", std::nullopt, true);
   options.add_value("wait", "SECONDS", "give up after this long", "86400");
   if (!options.parse(arguments)) return kExitSuccess;
+  refuse_output_over_inputs(options, {"out"}, {"in"});
   const KeyDirectory keys = client_keys(options);
   const std::string in = options.text("in");
   // A batch under other keys is refused here, before the upload.

@@ -1307,29 +1307,6 @@ void remove_stale_temporaries(const std::string& path) {
   ::closedir(directory);
 }
 
-// A parameter set or key file (protocol or record format, kinds P, K, E, S) is never the target
-// of an output: writing scores or CSV over secret.key would lose the key for good. keygen
-// replaces key sets as whole directories, never through this writer.
-void refuse_to_replace_key_file(const std::string& path) {
-  std::ifstream existing(path, std::ios::binary);
-  if (!existing) return;
-  char head[5] = {};
-  existing.read(head, sizeof head);
-  if (existing.gcount() != static_cast<std::streamsize>(sizeof head)) return;
-  const std::string magic(head, 4);
-  const char kind = head[4];
-  if ((magic != "CNPF" && magic != "CNET") ||
-      (kind != 'P' && kind != 'K' && kind != 'E' && kind != 'S')) {
-    return;
-  }
-  const char* what = kind == 'P'   ? "a parameter set"
-                     : kind == 'K' ? "a public key file"
-                     : kind == 'E' ? "an evaluation key file"
-                                   : "a secret key file";
-  throw std::runtime_error("refusing to write over " + file_source(path) + ": it is " + what +
-                           " (outputs never replace keys; choose another path)");
-}
-
 std::atomic<unsigned> temporary_counter{0};
 
 std::string temporary_name(const std::string& path) {
@@ -1340,7 +1317,6 @@ std::string temporary_name(const std::string& path) {
 
 AtomicFileWriter::AtomicFileWriter(std::string path, bool owner_only) : path_(std::move(path)) {
   const mode_t mode = owner_only ? 0600 : 0644;
-  refuse_to_replace_key_file(path_);
   remove_stale_temporaries(path_);
   // An unnamed file in the target's directory (Linux O_TMPFILE): whatever ends the process
   // (signal, SIGKILL, abort from a failed thread start, power loss), nothing is left behind.
@@ -1427,6 +1403,26 @@ void AtomicFileWriter::discard() noexcept {
     ::unlink(temp_path_.c_str());
     temp_path_.clear();
   }
+}
+
+void refuse_to_replace_key_file(const std::string& path) {
+  std::ifstream existing(path, std::ios::binary);
+  if (!existing) return;
+  char head[5] = {};
+  existing.read(head, sizeof head);
+  if (existing.gcount() != static_cast<std::streamsize>(sizeof head)) return;
+  const std::string magic(head, 4);
+  const char kind = head[4];
+  if ((magic != "CNPF" && magic != "CNET") ||
+      (kind != 'P' && kind != 'K' && kind != 'E' && kind != 'S')) {
+    return;
+  }
+  const char* what = kind == 'P'   ? "a parameter set"
+                     : kind == 'K' ? "a public key file"
+                     : kind == 'E' ? "an evaluation key file"
+                                   : "a secret key file";
+  throw std::runtime_error("refusing to write over " + file_source(path) + ": it is " + what +
+                           " (outputs never replace keys; choose another path)");
 }
 
 }  // namespace cryptonets

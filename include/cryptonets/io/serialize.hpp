@@ -269,4 +269,10 @@ class AtomicFileWriter {
   bool committed_ = false;
 };
 
+// Throws std::runtime_error if `path` exists and is a parameter set or key file (protocol or
+// record format, kinds P, K, E, S): the commands call it on their outputs, since writing scores
+// or CSV over secret.key would lose the key for good (keygen replaces key sets as whole
+// directories). Anything else, or a path that does not exist, passes.
+void refuse_to_replace_key_file(const std::string& path);
+
 }  // namespace cryptonets
