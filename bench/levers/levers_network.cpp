@@ -38,7 +38,8 @@ double cpu_seconds() {
 
 int main(int argc, char** argv) {
   if (argc < 5) {
-    std::fprintf(stderr, "usage: levers_network MODEL T_BITS T_COUNT COUNTxBITS [images] [threads]\n");
+    std::fprintf(stderr,
+                 "usage: levers_network MODEL T_BITS T_COUNT COUNTxBITS [images] [threads]\n");
     return 2;
   }
   const size_t n = 8192;
@@ -58,7 +59,8 @@ int main(int argc, char** argv) {
   std::printf("model %s: worst-case output %d bits; moduli suffice: %s\n", argv[1],
               ranges.output_bits(), model::plaintext_moduli_suffice(ranges, moduli) ? "yes" : "NO");
   std::printf("parameters: %s; plaintext moduli:", params.describe().c_str());
-  for (uint64_t t : moduli) std::printf(" %llu", static_cast<unsigned long long>(t));
+  for (uint64_t t : moduli)
+    std::printf(" %llu", static_cast<unsigned long long>(t));
   std::printf("\npredicted final budget %.1f bits; path %s; images %zu; threads %d\n",
               inference::predict_budget_over_moduli(params, moduli, compiled),
               to_string(widest_supported_simd_path()), images, threads);
@@ -75,8 +77,9 @@ int main(int argc, char** argv) {
   Prng prng = Prng::insecure_seeded(7);
 
   double last_cpu = cpu_seconds(), layers_cpu = 0, layers_wall = 0, total_cpu = 0;
-  std::printf("\n| stage | modulus | wall s | CPU s | predicted / measured budget (bits) |\n"
-              "|---|---|---|---|---|\n");
+  std::printf(
+      "\n| stage | modulus | wall s | CPU s | predicted / measured budget (bits) |\n"
+      "|---|---|---|---|---|\n");
   const auto observe = [&](const StageReport& r) {
     const double now = cpu_seconds(), cpu = now - last_cpu;
     last_cpu = now;
@@ -101,11 +104,13 @@ int main(int argc, char** argv) {
   if (noise) options.secret_keys_for_diagnostics = &client;
   options.prng = &prng;
   last_cpu = cpu_seconds();
-  const inference::EncryptedBatch scores = inference::infer(server, compiled, std::move(batch), options);
+  const inference::EncryptedBatch scores =
+      inference::infer(server, compiled, std::move(batch), options);
   last_cpu = cpu_seconds();
   const auto decrypted = inference::decrypt_scores(client, scores, ranges.output().bound, observe);
-  std::printf("\nlayers 1-5, all moduli: %.3f s wall, %.3f s CPU%s\n",
-              layers_wall, layers_cpu, noise ? " (includes the noise diagnostics)" : "");
-  std::printf("decrypted scores equal the plain network's: %s\n", decrypted == plain ? "yes" : "NO");
+  std::printf("\nlayers 1-5, all moduli: %.3f s wall, %.3f s CPU%s\n", layers_wall, layers_cpu,
+              noise ? " (includes the noise diagnostics)" : "");
+  std::printf("decrypted scores equal the plain network's: %s\n",
+              decrypted == plain ? "yes" : "NO");
   return decrypted == plain ? 0 : 1;
 }

@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
   }
   std::printf("model %s: worst-case output %d centred bits\n", argv[1], ranges.output_bits());
   std::printf("plaintext moduli:");
-  for (uint64_t t : moduli) std::printf(" %llu", static_cast<unsigned long long>(t));
+  for (uint64_t t : moduli)
+    std::printf(" %llu", static_cast<unsigned long long>(t));
   std::printf(" -> suffice: %s\n", model::plaintext_moduli_suffice(ranges, moduli) ? "yes" : "NO");
   for (int bits : {55, 50}) {
     for (size_t count = 5; count <= 12; ++count) {
