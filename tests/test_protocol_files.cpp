@@ -529,8 +529,9 @@ struct SchemeDirectory {
     save_key_directory(files, keys);
   }
 
-  // A ciphertext file of one image: value j holds 10·j - 7 in slot 0.
-  std::string write_ciphertexts(const std::string& name) const {
+  // A ciphertext file of one image: value j holds 10·j - 7 in slot 0; with `squared`, value j
+  // holds its square as an unrelinearised product (three parts under BFV).
+  std::string write_ciphertexts(const std::string& name, bool squared = false) const {
     const BasicCrtEncryptionSet<Scheme> client(keys.encryption_keys());
     Prng prng = Prng::insecure_seeded(7);
     inference::EncryptedBatch batch;
@@ -539,8 +540,11 @@ struct SchemeDirectory {
     for (int64_t j = 0; j < 3; ++j) {
       const std::vector<int64_t> slots = {10 * j - 7};
       const CrtCiphertext ct = client.encrypt(slots, prng);
-      for (size_t i = 0; i < client.size(); ++i)
-        batch.values[i].push_back(ct[i]);
+      for (size_t i = 0; i < client.size(); ++i) {
+        batch.values[i].push_back(squared ? typename Scheme::Evaluator(keys.contexts[i])
+                                                .multiply_without_relinearization(ct[i], ct[i])
+                                          : ct[i]);
+      }
     }
     const std::string path = dir.file(name);
     BasicCiphertextFileWriter<Scheme> writer(path, keys.contexts, keys.key_ids(), 0, 1, 1, 3);
@@ -604,6 +608,41 @@ TEST_CASE("BFV key directories and ciphertext files round-trip through the key s
       value.push_back(row[static_cast<size_t>(j)]);
     CHECK(client.decrypt(value, 100).front() == 10 * j - 7);
   }
+}
+
+TEST_CASE("the record-order check reads the parts per ciphertext: 3-part BFV records swapped") {
+  const SchemeDirectory<bfv::Scheme> bfv_files(53);
+  const std::string path = bfv_files.write_ciphertexts("products.ct", true);
+  const BfvDecryptionKeys decryption =
+      load_decryption_keys<bfv::Scheme>(bfv_files.files.parameters, bfv_files.files.secret_keys);
+  {  // intact: the products (three parts each) read back and decrypt to the squares
+    BfvCiphertextFileReader reader(path, decryption.contexts, bfv_files.keys.key_ids());
+    const inference::EncryptedBatch batch = reader.next();
+    reader.finish();
+    REQUIRE(batch.values.size() == 2);
+    CHECK(batch.values[0][0].parts.size() == 3);
+    const BfvCrtDecryptionSet client(decryption);
+    for (int64_t j = 0; j < 3; ++j) {
+      const CrtCiphertext value = {batch.values[0][static_cast<size_t>(j)],
+                                   batch.values[1][static_cast<size_t>(j)]};
+      CHECK(client.decrypt(value, 1000).front() == (10 * j - 7) * (10 * j - 7));
+    }
+  }
+  // The two records (one per modulus) swapped: named as a reordering before any ciphertext is
+  // read (with the stride of fresh two-part records the check found no binding and said less).
+  const std::string bytes = read_bytes(path);
+  const size_t stride = (bytes.size() - kProtocolHeaderBytes) / 2;
+  REQUIRE(kProtocolHeaderBytes + 2 * stride == bytes.size());
+  write_bytes(bfv_files.dir.file("swapped.ct"),
+              bytes.substr(0, kProtocolHeaderBytes) +
+                  bytes.substr(kProtocolHeaderBytes + stride, stride) +
+                  bytes.substr(kProtocolHeaderBytes, stride));
+  const std::string error = error_of([&] {
+    BfvCiphertextFileReader(bfv_files.dir.file("swapped.ct"), decryption.contexts,
+                            bfv_files.keys.key_ids());
+  });
+  CHECK(contains(error, "position 1 holds record 2 (batch 1, modulus 2) instead of record 1"));
+  CHECK(contains(error, "the records were reordered"));
 }
 
 TEST_CASE("A file of one scheme is refused by the other, naming both schemes") {

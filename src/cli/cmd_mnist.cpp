@@ -318,12 +318,10 @@ int run_mnist(std::span<char* const> arguments) {
     if (options.text("preset") != "default") {
       throw UsageError("--preset is for --scheme yashe; BFV has one parameter set");
     }
-    if (options.has("insecure-ring-degree")) {
-      throw UsageError("--insecure-ring-degree is for --scheme yashe; BFV has one parameter set");
-    }
     const BfvParameterChoice choice = select_bfv_parameters(model);
-    return run_mnist_with<bfv::Scheme>(options, {choice.name, choice.base, choice.plaintext_moduli,
-                                                 bfv::assess_security(choice.base).one_line()});
+    const bfv::Parameters params = insecure_ring_degree_option(options, choice.base);
+    return run_mnist_with<bfv::Scheme>(options, {choice.name, params, choice.plaintext_moduli,
+                                                 bfv::assess_security(params).one_line()});
   }
   if (scheme != "yashe") throw UsageError("--scheme must be yashe or bfv, not '" + scheme + "'");
   const ParameterChoice choice = preset(options.text("preset"), model);

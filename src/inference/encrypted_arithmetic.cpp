@@ -188,6 +188,10 @@ std::vector<rlwe::Ciphertext> fused_linear_combinations(const Evaluator& evaluat
     input_transparent.push_back(c.transparent);
   }
   std::vector<rlwe::Ciphertext> outputs(map.outputs);
+  // Allocated by the threads that run the layer: a convolution's 845 outputs are 387 MB at
+  // n = 8192 and 7 primes, and their first-touch page faults, done serially, kept that layer from
+  // scaling with threads (measured: 1.37x on 2 threads, against 1.9x for the dense layers).
+#pragma omp parallel for schedule(static) num_threads(threads)
   for (size_t o = 0; o < map.outputs; ++o) {
     for (size_t p = 0; p < parts; ++p)
       outputs[o].parts.emplace_back(ctx.ring(), PolyForm::coefficient);

@@ -5,6 +5,7 @@
 #include <bit>
 #include <cassert>
 #include <cmath>
+#include <cstdarg>
 #include <cstdio>
 #include <limits>
 #include <optional>
@@ -57,11 +58,18 @@ constexpr double kNoNoise = -1e9;
 // win back no more than that).
 constexpr double kNegligibleBits = 0.1;
 
-template <class... Args>
-std::string format(const char* pattern, Args... args) {
-  const int size = std::snprintf(nullptr, 0, pattern, args...);
-  std::string text(static_cast<size_t>(size), '\0');
-  std::snprintf(text.data(), text.size() + 1, pattern, args...);
+// printf-style; the attribute lets the compiler check every pattern against its arguments (a
+// variadic template hid an int printed with %.0f).
+__attribute__((format(printf, 1, 2))) std::string format(const char* pattern, ...) {
+  va_list args;
+  va_start(args, pattern);
+  va_list copy;
+  va_copy(copy, args);
+  const int size = std::vsnprintf(nullptr, 0, pattern, copy);
+  va_end(copy);
+  std::string text(static_cast<size_t>(std::max(size, 0)), '\0');
+  std::vsnprintf(text.data(), text.size() + 1, pattern, args);
+  va_end(args);
   return text;
 }
 
@@ -345,11 +353,17 @@ ParameterChoice select_for_security(const RangeReport& ranges, const CompiledMod
     const Candidate& c = *search.chosen;
     std::vector<std::string> reasons;
     reasons.push_back(plaintext_line(c, ranges));
+    // Name both rows: the security report below lists the Gaussian row only, whose bound may be
+    // the larger one (440 against the ternary 438 at n = 16384).
+    const auto gaussian = yashe::he_standard_max_log2_q(yashe::SecretDistribution::kGaussian,
+                                                        yashe::Adversary::kClassical, level, n);
+    const auto ternary = yashe::he_standard_max_log2_q(yashe::SecretDistribution::kTernary,
+                                                       yashe::Adversary::kClassical, level, n);
     std::string n_line = format(
         "n = %zu: the smallest ring degree whose HE-standard bound for %d-bit classical security "
-        "(log2 q <= %.0f; v1.1 Table 1, stricter of the Gaussian and ternary rows) leaves room "
-        "for a q that keeps the margin",
-        n, level, bound);
+        "(log2 q <= %.0f; v1.1 Table 1, the stricter of the Gaussian row, %d, and the ternary "
+        "row for YASHE's key f', g, %d) leaves room for a q that keeps the margin",
+        n, level, bound, static_cast<int>(*gaussian), static_cast<int>(*ternary));
     for (const std::string& why_not : rejected)
       n_line += "; " + why_not;
     reasons.push_back(n_line);

@@ -17,6 +17,7 @@
 #include <stdexcept>
 
 #include "cryptonets/bfv/parameters.hpp"
+#include "cryptonets/bfv/security.hpp"
 #include "cryptonets/io/little_endian.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/model_profile.hpp"
@@ -26,6 +27,7 @@
 #include "cryptonets/io/sha256.hpp"
 #include "cryptonets/model/layers.hpp"
 #include "cryptonets/yashe/parameters.hpp"
+#include "cryptonets/yashe/security.hpp"
 
 using cryptonets::inference::ParameterChoice;
 using cryptonets::model::compile_model;
@@ -233,6 +235,10 @@ Record read_record(Reader& reader, const std::string& where, FileInspection& rep
           bfv_params.validate();
         else
           params.validate();
+        // What the key set protects, as keygen and mnist print it: a key set made with
+        // --insecure-ring-degree must say so wherever it is looked at.
+        details += "\n    " + (bfv ? bfv::assess_security(bfv_params).one_line()
+                                   : yashe::assess_security(params).one_line());
       } catch (const std::invalid_argument& error) {
         report.problems.push_back(where + ": invalid parameters: " + error.what());
       }

@@ -807,14 +807,28 @@ template <class S>
 void BasicCiphertextFileReader<S>::diagnose_record_order() {
   const uint64_t k = contexts_.size();
   const uint64_t count = header_.batch_count() * k;
-  const uint64_t record = ciphertext_batch_bytes(*contexts_.front(), header_.values);
-  const uint64_t stride = record + kProtocolBindingBytes;
   const std::istream::pos_type start = in_.tellg();
   in_.seekg(0, std::ios::end);
   const std::istream::pos_type end_position = in_.tellg();
   in_.clear();
   if (start == std::istream::pos_type(-1) || end_position == std::istream::pos_type(-1)) return;
   const uint64_t begin = static_cast<uint64_t>(start);
+  // The records' size follows from the parameters and the parts per ciphertext, which the first
+  // record states (its C payload: count, then m; FORMATS.md): 3-part BFV products are as
+  // checkable as fresh ciphertexts. An implausible m is left to the record checks.
+  constexpr uint64_t kPartsWordOffset = 32 + 8;  // record header, then the count word
+  size_t parts = 0;                              // 0: a fresh ciphertext's
+  {
+    std::array<uint8_t, 8> word{};
+    in_.seekg(static_cast<std::streamoff>(begin + kPartsWordOffset));
+    in_.read(reinterpret_cast<char*>(word.data()), word.size());
+    const uint64_t m = in_.gcount() == 8 ? load_le(word.data(), 8) : 0;
+    if (m >= 1 && m <= 3) parts = static_cast<size_t>(m);
+    in_.clear();
+    in_.seekg(start);
+  }
+  const uint64_t record = ciphertext_batch_bytes(*contexts_.front(), header_.values, parts);
+  const uint64_t stride = record + kProtocolBindingBytes;
   const uint64_t size = static_cast<uint64_t>(end_position);
   const uint64_t present = size < begin ? 0 : std::min(count, (size - begin) / stride);
   std::vector<uint64_t> found;  // the index each position holds

@@ -70,6 +70,20 @@ for file in params public.key evaluation.key secret.key; do
     fail "inspect yashe/$file does not say YASHE'"
 done
 "$exe" inspect bfv-scores.ct | grep -qx "scheme: BFV" || fail "inspect bfv-scores.ct: no scheme"
+# A test-only ring degree is marked wherever the parameters are shown.
+"$exe" inspect bfv/params | grep -q "security: NOT 128-bit .* for n = 64 " ||
+  fail "inspect bfv/params does not mark the test-only ring degree as insecure"
+
+# mnist takes --insecure-ring-degree under BFV as keygen does, and says so.
+if "$exe" mnist --scheme bfv --insecure-ring-degree 64 --images 20 --threads 1 --no-noise \
+  >mnist-bfv.txt 2>&1; then
+  grep -q "WARNING: --insecure-ring-degree 64" mnist-bfv.txt &&
+    grep -q "security: NOT 128-bit" mnist-bfv.txt &&
+    grep -q "encrypted scores equal the plain integer network's: yes" mnist-bfv.txt ||
+    fail "mnist --scheme bfv --insecure-ring-degree 64: $(tr '\n' ' ' <mnist-bfv.txt)"
+else
+  fail "mnist --scheme bfv --insecure-ring-degree 64 failed: $(tail -3 mnist-bfv.txt)"
+fi
 
 # A ciphertext file of one scheme with the keys of the other.
 expect 1 "'yashe.ct' is a YASHE' file, but the keys are BFV: $both" out.ct -- \
