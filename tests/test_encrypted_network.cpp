@@ -891,8 +891,8 @@ namespace {
 // place of the second square, and x² − 5x + 2 after the last layer (a completed square, and a
 // polynomial as the last layer: a diagonal step for its constant).
 std::vector<Model> polynomial_models(std::mt19937_64& rng) {
-  Model model = with_polynomial_activations(
-      random_small_cryptonets_model(rng, 12, 3, 12, 10, 3, 4), {{7, -3, -2}, {-4, 3}});
+  Model model = with_polynomial_activations(random_small_cryptonets_model(rng, 12, 3, 12, 10, 3, 4),
+                                            {{7, -3, -2}, {-4, 3}});
   model.layers.push_back({model::PolynomialLayer{{2, -5, 1}}, 1.0});
   return {model};
 }
