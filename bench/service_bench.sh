@@ -7,6 +7,8 @@
 #   IMAGES: per batch (default 8192, one full batch at n = 8192); THREADS: inference threads of
 #   both infer and serve (default 2); RING_DEGREE: "preset" (default parameters) or a test-only
 #   keygen --insecure-ring-degree.
+# Environment: SCHEME (yashe or bfv, keygen --scheme; default yashe), CLIENTS (the concurrent
+# client counts to measure, default "1 2 4"), OUT (the report; default bench/results/service.md).
 # Every client encrypts nothing itself: all use one key directory and one batch (each registers
 # its own token), so that the measurement is the service's, not the client's encryption.
 set -euo pipefail
@@ -14,6 +16,8 @@ build=$(realpath "${1:-build}")
 images=${2:-8192}
 threads=${3:-2}
 ring=${4:-preset}
+scheme=${SCHEME:-yashe}
+client_counts=${CLIENTS:-1 2 4}
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${OUT:-$root/bench/results/service.md}
 exe=$build/cryptonets
@@ -32,7 +36,9 @@ now() { date +%s.%N; }
 ring_args=()
 [ "$ring" = preset ] || ring_args=(--insecure-ring-degree "$ring")
 echo "keygen, encrypt ($images images)..." >&2
-"$exe" keygen --out-dir keys "${ring_args[@]}" >/dev/null
+"$exe" keygen --scheme "$scheme" --out-dir keys "${ring_args[@]}" >keygen.log
+parameters_line=$(grep -m1 "^parameters" keygen.log | cut -d: -f2- | sed 's/^ //')
+security_line=$(grep -m1 "^security" keygen.log | cut -d: -f2- | sed 's/^ //')
 "$exe" encrypt --keys keys --images "$data/mnist/t10k-images-idx3-ubyte.gz" --count "$images" \
   --out batch.ct --threads "$threads" >/dev/null
 mkdir server-keys && cp keys/params keys/evaluation.key keys/public.key server-keys/
@@ -70,7 +76,7 @@ sample_rss() {
 
 rows=()
 single=
-for clients in 1 2 4; do
+for clients in $client_counts; do
   echo "$clients concurrent client(s)..." >&2
   idle_rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$server_pid/status")
   server_cpu_before=$(cpu_of "$server_pid")
@@ -115,8 +121,9 @@ overhead_cpu=$(echo "($single_cpu - $baseline_cpu) / $baseline_cpu * 100" | bc -
   echo
   echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
   echo "(shared with other jobs: load average before/after below; every time is an upper bound);"
-  echo "date: $(date -u +%Y-%m-%d); command: \`bash bench/service_bench.sh $*\`;"
-  echo "parameters: $([ "$ring" = preset ] && echo "the default YASHE' preset (n = 8192, two 39-bit plaintext moduli)" || echo "INSECURE test ring n = $ring (not the default parameters)");"
+  echo "date: $(date -u +%Y-%m-%d); command: \`SCHEME=$scheme CLIENTS=\"$client_counts\" bash bench/service_bench.sh $*\`;"
+  echo "parameters: $([ "$ring" = preset ] && echo "the default $scheme preset, two 39-bit plaintext moduli: $parameters_line" || echo "INSECURE test ring n = $ring (not the default parameters)");"
+  echo "security (keygen's line): $security_line;"
   echo "batch: $images images, $(numfmt --to=iec-i --suffix=B "$batch_bytes"); inference threads: $threads (serve --threads and infer --threads);"
   echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo

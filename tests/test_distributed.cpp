@@ -1,12 +1,15 @@
 // The MPI-free arithmetic of distributed inference (issue 20): how a unit's values are split over
 // ranks, which split a linear layer takes, and that partial sums over blocks of inputs, reduced
-// mod q, give word for word the fused kernel's outputs (with its noise estimates and flags). The
+// mod q, give word for word the fused kernel's outputs (with its noise estimates and flags),
+// under YASHE' and BFV. The
 // runs under mpirun are tests/mpi/mpi_infer.sh.
 #include <doctest/doctest.h>
 
+#include "cryptonets/bfv/scheme.hpp"
 #include "cryptonets/distributed/partial_sums.hpp"
 #include "cryptonets/distributed/partition.hpp"
 #include "cryptonets/inference/encrypted_arithmetic.hpp"
+#include "cryptonets/yashe/scheme.hpp"
 #include "yashe_test_support.hpp"
 
 using namespace test_support;
@@ -43,15 +46,23 @@ void check_same(const Ciphertext& a, const Ciphertext& b) {
   CHECK(a.transparent == b.transparent);
 }
 
-// Partial sums of every block of K ranks, reduced, against the fused kernel on the whole map.
-void check_partial_sums_reduce_exactly(const Parameters& params, size_t inputs, size_t outputs) {
-  SchemeFixture scheme(params, 2020);
-  const Evaluator& evaluator = scheme.evaluator;
+// Partial sums of every block of K ranks, reduced, against the fused kernel on the whole map,
+// under either scheme (YASHE' or BFV: the reduction only adds residues mod q, but a degree-2 BFV
+// value has three parts, a YASHE' one a single element).
+template <class Scheme>
+void check_partial_sums_reduce_exactly(const typename Scheme::Parameters& params, size_t inputs,
+                                       size_t outputs) {
+  using Evaluator = typename Scheme::Evaluator;
+  const auto context = Scheme::Context::create(params);
+  Prng prng = Prng::insecure_seeded(2020);
+  const typename Scheme::KeySet keys = Scheme::generate_keys(context, prng);
+  const typename Scheme::Encryptor encryptor(context, keys.public_key);
+  const Evaluator evaluator(context, Scheme::evaluation_key(keys));
   BasicEncryptedArithmetic<Evaluator> ops(evaluator, 1);
   std::vector<Ciphertext> values;
   for (size_t j = 0; j < inputs; ++j)
-    values.push_back(scheme.encrypt(scheme.random()));
-  const LinearMap map = random_dense_map(scheme.prng, inputs, outputs);
+    values.push_back(encryptor.encrypt(random_plaintext(prng, params.n, params.t), prng));
+  const LinearMap map = random_dense_map(prng, inputs, outputs);
   for (int degree : {1, 2}) {
     if (degree == 2) {
       for (Ciphertext& c : values)
@@ -155,11 +166,23 @@ TEST_CASE("A linear layer takes the split that sends fewer ciphertexts") {
 TEST_CASE(
     "Partial sums over blocks of inputs, reduced mod q, equal the fused kernel word for word") {
   const size_t n = 1024;
-  check_partial_sums_reduce_exactly(
-      Parameters::create(n, 7, 55, generate_ntt_primes(40, 1, 2 * n)[0]), 23, 6);
+  const uint64_t t = generate_ntt_primes(40, 1, 2 * n)[0];
+  SUBCASE("YASHE'") {
+    check_partial_sums_reduce_exactly<yashe::Scheme>(yashe::Parameters::create(n, 7, 55, t), 23, 6);
+  }
+  SUBCASE("BFV") {
+    check_partial_sums_reduce_exactly<bfv::Scheme>(bfv::Parameters::create(n, 7, 55, t), 23, 6);
+  }
 }
 
 TEST_CASE("Partial sums reduce exactly at n = 8192, 7 primes of 55 bits" *
           doctest::test_suite("slow")) {
-  check_partial_sums_reduce_exactly(paper_scale_parameters(), 40, 10);
+  const size_t n = 8192;
+  const uint64_t t = generate_ntt_primes(40, 1, 2 * n)[0];
+  SUBCASE("YASHE'") {
+    check_partial_sums_reduce_exactly<yashe::Scheme>(paper_scale_parameters(), 40, 10);
+  }
+  SUBCASE("BFV") {
+    check_partial_sums_reduce_exactly<bfv::Scheme>(bfv::Parameters::create(n, 7, 55, t), 40, 10);
+  }
 }

@@ -120,13 +120,7 @@ void do_fetch(const OptionParser& options, const std::string& token, const std::
               const std::string& out, const std::optional<KeyDirectory>& keys) {
   TransferBar bar("downloading scores");
   service::Client client(client_options(options, &bar));
-  if (keys) {
-    const ContextSet contexts = load_parameter_set<yashe::Scheme>(keys->parameters);
-    const std::vector<uint64_t> key_ids = key_ids_of(load_public_keys(keys->public_keys, contexts));
-    client.fetch(token, job, out, &contexts, &key_ids);
-  } else {
-    client.fetch(token, job, out);
-  }
+  client.fetch(token, job, out, keys ? service::scores_check(*keys) : nullptr);
   bar.finish();
 }
 

@@ -131,9 +131,40 @@ void infer_file(const ServerFiles& files, const CompiledModel& compiled, const R
               out_path.c_str(), format_bytes(std::filesystem::file_size(out_path)).c_str());
 }
 
+// prepare_infer's checks and files under one scheme.
+template <class Scheme>
+BasicInferSetup<Scheme> open_infer(InferOptions options, const ServerFiles& files,
+                                   const std::string& in_path) {
+  BasicInferSetup<Scheme> setup;
+  static_cast<InferOptions&>(setup) = std::move(options);
+  // Refuses a secret key file in place of any of the three, and files of two key sets.
+  encoding::BasicServerKeys<Scheme> keys =
+      load_server_keys<Scheme>(files.parameters, files.evaluation_keys, files.public_keys);
+  setup.contexts = keys.contexts;
+  require_plaintext_moduli(track_ranges(setup.model), plaintext_moduli_of(setup.contexts));
+  setup.key_ids = key_ids_of(keys.evaluation_keys);
+  setup.reader =
+      std::make_unique<BasicCiphertextFileReader<Scheme>>(in_path, setup.contexts, setup.key_ids);
+  const ProtocolHeader& header = setup.reader->header();
+  if (header.values != setup.compiled.input_size) {
+    throw std::runtime_error("file '" + in_path + "' holds " + std::to_string(header.values) +
+                             " ciphertexts per image, the model takes " +
+                             std::to_string(setup.compiled.input_size) +
+                             " inputs (is it not encrypted images from cryptonets encrypt?)");
+  }
+  setup.server = std::make_unique<encoding::BasicCrtEncryptionSet<Scheme>>(std::move(keys));
+  require_noise_budget(*setup.server, setup.compiled, setup.circuit_privacy);  // before any work
+
+  // The scores are of the same images: decrypt matches them to labels by this first index.
+  setup.writer = std::make_unique<BasicCiphertextFileWriter<Scheme>>(
+      setup.out_path, setup.contexts, setup.key_ids, header.first_image, header.images,
+      header.batch_size, setup.compiled.output_size, header.file_id);
+  return setup;
+}
+
 }  // namespace
 
-Prng InferSetup::make_prng() const {
+Prng InferOptions::make_prng() const {
   return seed ? Prng::insecure_seeded(*seed) : Prng::from_os_entropy();
 }
 
@@ -155,7 +186,7 @@ double watchdog_seconds_in(std::span<char* const> arguments) {
   return kDefaultWatchdogSeconds;
 }
 
-std::optional<InferSetup> prepare_infer(std::span<char* const> arguments) {
+std::optional<AnyInferSetup> prepare_infer(std::span<char* const> arguments) {
   OptionParser options(
       "infer",
       "Server: evaluates the model on an encrypted batch file from cryptonets encrypt and writes\n"
@@ -200,7 +231,7 @@ std::optional<InferSetup> prepare_infer(std::span<char* const> arguments) {
   add_threads_option(options);
   if (!options.parse(arguments)) return std::nullopt;
 
-  InferSetup setup;
+  InferOptions setup;
   const ServerFiles files = server_files(options);
   const std::string in_path = options.text("in");
   setup.out_path = options.text("out");
@@ -229,35 +260,11 @@ std::optional<InferSetup> prepare_infer(std::span<char* const> arguments) {
   setup.model = load_model(setup.model_path);
   cryptonets::inference::require_encryptable(setup.model);  // degree 3: what it would need
   setup.compiled = compile_model(setup.model);
-  setup.contexts = load_parameter_set<yashe::Scheme>(files.parameters);
-  if (protocol_file_scheme(files.parameters) != SchemeId::kYashe) {
-    throw std::runtime_error(
-        "distributed infer (mpirun) runs YASHE' key sets only so far; run BFV in one process");
+  // The scheme is the parameter set's (every file records it; the others must agree).
+  if (protocol_file_scheme(files.parameters) == SchemeId::kBfv) {
+    return AnyInferSetup(open_infer<bfv::Scheme>(std::move(setup), files, in_path));
   }
-  require_plaintext_moduli(track_ranges(setup.model), plaintext_moduli_of(setup.contexts));
-
-  std::vector<yashe::EvaluationKey> evaluation_keys =
-      load_evaluation_keys(files.evaluation_keys, setup.contexts);
-  setup.key_ids = key_ids_of(evaluation_keys);
-  std::vector<yashe::PublicKey> public_keys = load_public_keys(files.public_keys, setup.contexts);
-  require_one_key_set({files.parameters, files.evaluation_keys, files.public_keys});
-  setup.reader = std::make_unique<CiphertextFileReader>(in_path, setup.contexts, setup.key_ids);
-  const ProtocolHeader& header = setup.reader->header();
-  if (header.values != setup.compiled.input_size) {
-    throw std::runtime_error("file '" + in_path + "' holds " + std::to_string(header.values) +
-                             " ciphertexts per image, the model takes " +
-                             std::to_string(setup.compiled.input_size) +
-                             " inputs (is it not encrypted images from cryptonets encrypt?)");
-  }
-  setup.server = std::make_unique<encoding::CrtEncryptionSet>(
-      setup.contexts, std::move(public_keys), std::move(evaluation_keys));
-  require_noise_budget(*setup.server, setup.compiled, setup.circuit_privacy);  // before any work
-
-  // The scores are of the same images: decrypt matches them to labels by this first index.
-  setup.writer = std::make_unique<CiphertextFileWriter>(
-      setup.out_path, setup.contexts, setup.key_ids, header.first_image, header.images,
-      header.batch_size, setup.compiled.output_size, header.file_id);
-  return setup;
+  return AnyInferSetup(open_infer<yashe::Scheme>(std::move(setup), files, in_path));
 }
 
 int run_infer(std::span<char* const> arguments) {

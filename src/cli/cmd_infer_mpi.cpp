@@ -5,6 +5,8 @@
 // on one group of ranks (Schedule below). The other ranks get the model, parameter set
 // and evaluation keys as bytes from rank 0 (no shared file system needed), load them with the
 // same checked loaders, and never see the public key, the files or the options.
+// Scheme: the key set's (YASHE' or BFV, from rank 0's files); the start message names it and every
+// rank runs the same code under it (compute_root / compute_worker are templates over the scheme).
 //
 // Failure: a bad option or input stops rank 0 before any work, and the others with it, quietly.
 // Any error after that ends the whole job at once (MPI_Abort) with the message of the rank that
@@ -26,6 +28,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <stdlib.h>
@@ -33,6 +36,7 @@
 
 #include "cli_support.hpp"
 #include "commands.hpp"
+#include "cryptonets/bfv/evaluator.hpp"
 #include "cryptonets/distributed/communicator.hpp"
 #include "cryptonets/distributed/distributed_inference.hpp"
 #include "cryptonets/distributed/partial_sums.hpp"
@@ -80,12 +84,14 @@ struct Work {
   double watchdog_seconds = kDefaultWatchdogSeconds;
   uint64_t batches = 0;
   uint64_t moduli = 0;
-  int groups = 1;  // units run G at a time, one per group of ranks
+  int groups = 1;                      // units run G at a time, one per group of ranks
+  SchemeId scheme = SchemeId::kYashe;  // of the key set (rank 0's files)
 };
 
-Bytes encode_work(const Work& work, const InferSetup& setup) {
+Bytes encode_work(const Work& work, const InferOptions& setup) {
   Bytes bytes;
   put_value(bytes, Start::work);
+  put_value(bytes, work.scheme);
   put_value(bytes, work.threads);
   put_value(bytes, work.split);
   put_value(bytes, work.watchdog_seconds);
@@ -126,7 +132,8 @@ class PrivateDirectory {
   std::string path_;
 };
 
-void check_batch(const EncryptedBatch& batch, const InferSetup& setup) {
+template <class Setup>
+void check_batch(const EncryptedBatch& batch, const Setup& setup) {
   if (batch.values.size() != setup.contexts.size()) {
     throw std::runtime_error("a batch with the wrong number of plaintext moduli");
   }
@@ -282,25 +289,35 @@ struct Schedule {
   }
 };
 
+// What rank 0 tells the others about the work of `setup`.
+template <class Scheme>
+Work work_of(const BasicInferSetup<Scheme>& setup, const Communicator& comm) {
+  Work work;
+  work.threads = setup.threads;
+  work.split = setup.split;
+  work.watchdog_seconds = setup.watchdog_seconds;
+  work.batches = setup.reader->header().batch_count();
+  work.moduli = setup.contexts.size();
+  work.groups = setup.groups;
+  work.scheme = scheme_id<Scheme>();
+  if (work.groups > comm.size()) {
+    throw UsageError("--groups " + std::to_string(work.groups) +
+                     " needs at least as many ranks; mpirun gave " + std::to_string(comm.size()));
+  }
+  return work;
+}
+
+template <class Scheme>
+void compute_root(Communicator& comm, BasicInferSetup<Scheme>& setup_ref);
+
 int run_root(Communicator& comm, std::span<char* const> arguments) {
-  std::optional<InferSetup> setup;
+  std::optional<AnyInferSetup> setup;
   Bytes start;
   try {
     setup = prepare_infer(arguments);
     if (setup) {
-      Work work;
-      work.threads = setup->threads;
-      work.split = setup->split;
-      work.watchdog_seconds = setup->watchdog_seconds;
-      work.batches = setup->reader->header().batch_count();
-      work.moduli = setup->contexts.size();
-      work.groups = setup->groups;
-      if (work.groups > comm.size()) {
-        throw UsageError("--groups " + std::to_string(work.groups) +
-                         " needs at least as many ranks; mpirun gave " +
-                         std::to_string(comm.size()));
-      }
-      start = encode_work(work, *setup);
+      std::visit([&](const auto& typed) { start = encode_work(work_of(typed, comm), typed); },
+                 *setup);
     } else {
       put_value(start, Start::help);
     }
@@ -313,13 +330,22 @@ int run_root(Communicator& comm, std::span<char* const> arguments) {
   }
   comm.broadcast(start, 0, "the start message");
   if (!setup) return kExitSuccess;
+  std::visit([&](auto& typed) { compute_root(comm, typed); }, *setup);
+  return kExitSuccess;
+}
+
+// Rank 0's part of the work, under the scheme of the key set.
+template <class Scheme>
+void compute_root(Communicator& comm, BasicInferSetup<Scheme>& setup_ref) {
+  BasicInferSetup<Scheme>* const setup = &setup_ref;
   comm.set_watchdog(setup->watchdog_seconds);
 
   try {
     const ProtocolHeader header = setup->reader->header();
     std::printf(
-        "infer on %d MPI ranks in %d group(s), %d thread(s) each: %llu batch(es) x %zu moduli\n",
-        comm.size(), setup->groups, setup->threads,
+        "infer under %s on %d MPI ranks in %d group(s), %d thread(s) each: %llu batch(es) x %zu "
+        "moduli\n",
+        Scheme::kName, comm.size(), setup->groups, setup->threads,
         static_cast<unsigned long long>(header.batch_count()), setup->contexts.size());
     std::fflush(stdout);
     Prng prng = setup->make_prng();  // one generator for every batch, in file order
@@ -416,8 +442,11 @@ int run_root(Communicator& comm, std::span<char* const> arguments) {
   } catch (const std::exception& e) {
     comm.abort(e.what());
   }
-  return kExitSuccess;
 }
+
+template <class Scheme>
+void compute_worker(Communicator& comm, const Work& work, const CompiledModel& compiled,
+                    const Bytes& parameter_bytes, const Bytes& key_bytes);
 
 int run_worker(Communicator& comm) {
   Bytes start;
@@ -429,6 +458,7 @@ int run_worker(Communicator& comm) {
   if (kind != Start::work) return kExitSuccess;
   try {
     Work work;
+    work.scheme = reader.get<SchemeId>();
     work.threads = reader.get<int>();
     work.split = reader.get<distributed::SplitChoice>();
     work.watchdog_seconds = reader.get<double>();
@@ -443,65 +473,79 @@ int run_worker(Communicator& comm) {
 
     std::istringstream model_text(std::string(model_bytes.begin(), model_bytes.end()));
     const CompiledModel compiled = compile_model(read_model(model_text, "the model from rank 0"));
-    ContextSet contexts;
-    std::vector<yashe::Evaluator> evaluators;
-    {
-      const PrivateDirectory directory;
-      contexts = load_parameter_set<yashe::Scheme>(directory.write("params", parameter_bytes));
-      std::vector<yashe::EvaluationKey> keys =
-          load_evaluation_keys(directory.write("evaluation.key", key_bytes), contexts);
-      for (size_t i = 0; i < contexts.size(); ++i)
-        evaluators.emplace_back(contexts[i], std::move(keys[i]));
+    if (work.scheme == SchemeId::kBfv) {
+      compute_worker<bfv::Scheme>(comm, work, compiled, parameter_bytes, key_bytes);
+    } else if (work.scheme == SchemeId::kYashe) {
+      compute_worker<yashe::Scheme>(comm, work, compiled, parameter_bytes, key_bytes);
+    } else {
+      throw std::runtime_error("rank 0 sent an unknown scheme");
     }
-    if (contexts.size() != work.moduli) throw std::runtime_error("rank 0 sent another key set");
-
-    const Schedule schedule{work.batches * work.moduli, work.moduli, work.groups, comm.size()};
-    const int my_group = schedule.group_of(comm.rank());
-    const bool leader = schedule.leader(my_group) == comm.rank();
-    const std::unique_ptr<Communicator> group = comm.split(my_group, "forming the groups of ranks");
-    const size_t ranks = static_cast<size_t>(comm.size());
-    const std::vector<std::span<const uint8_t>> nothing(ranks);
-    StepTotals totals;
-    uint64_t my_units = 0;
-    for (uint64_t first = 0; first < schedule.units;
-         first += static_cast<uint64_t>(schedule.groups)) {
-      const uint64_t u = first + static_cast<uint64_t>(my_group);
-      const bool busy = u < schedule.units;
-      const size_t i = busy ? u % work.moduli : 0;
-      std::vector<char> send_to(ranks, 0), receive_from(ranks, 0);
-      receive_from[0] = leader && busy && my_group != 0;
-      WorldStep world(comm, totals, schedule.groups > 1);
-      std::vector<Bytes> received =
-          comm.exchange(nothing, send_to, receive_from, "a unit from rank 0");
-      std::vector<rlwe::Ciphertext> outputs;
-      std::vector<rlwe::Ciphertext> in;
-      if (busy && receive_from[0])
-        in = distributed::read_ciphertexts(received[0], contexts[i]->ring());
-      world.pause();
-      if (busy) {
-        std::vector<distributed::StepRecord> records;
-        outputs = distributed::evaluate_distributed(*group, evaluators[i], compiled, std::move(in),
-                                                    work.threads, work.split, &records);
-        totals.add(records);
-        ++my_units;
-      }
-      receive_from[0] = 0;
-      Bytes bytes;
-      std::vector<std::span<const uint8_t>> sends(ranks);
-      if (leader && busy && my_group != 0) {
-        distributed::append_ciphertexts(bytes, outputs);
-        sends[0] = bytes;
-        send_to[0] = 1;
-      }
-      world.resume();
-      comm.exchange(sends, send_to, receive_from, "sending the outputs to rank 0");
-      world.add();
-    }
-    report(comm, totals, my_units, schedule.units);
   } catch (const std::exception& e) {
     comm.abort(e.what());
   }
   return kExitSuccess;
+}
+
+// A worker rank's part of the work, under the scheme rank 0 named; the key files are loaded
+// with the same checked loaders as rank 0's (they refuse a file of the other scheme).
+template <class Scheme>
+void compute_worker(Communicator& comm, const Work& work, const CompiledModel& compiled,
+                    const Bytes& parameter_bytes, const Bytes& key_bytes) {
+  BasicContextSet<Scheme> contexts;
+  std::vector<typename Scheme::Evaluator> evaluators;
+  {
+    const PrivateDirectory directory;
+    contexts = load_parameter_set<Scheme>(directory.write("params", parameter_bytes));
+    std::vector<typename Scheme::EvaluationKey> keys =
+        load_evaluation_keys(directory.write("evaluation.key", key_bytes), contexts);
+    for (size_t i = 0; i < contexts.size(); ++i)
+      evaluators.emplace_back(contexts[i], std::move(keys[i]));
+  }
+  if (contexts.size() != work.moduli) throw std::runtime_error("rank 0 sent another key set");
+
+  const Schedule schedule{work.batches * work.moduli, work.moduli, work.groups, comm.size()};
+  const int my_group = schedule.group_of(comm.rank());
+  const bool leader = schedule.leader(my_group) == comm.rank();
+  const std::unique_ptr<Communicator> group = comm.split(my_group, "forming the groups of ranks");
+  const size_t ranks = static_cast<size_t>(comm.size());
+  const std::vector<std::span<const uint8_t>> nothing(ranks);
+  StepTotals totals;
+  uint64_t my_units = 0;
+  for (uint64_t first = 0; first < schedule.units;
+       first += static_cast<uint64_t>(schedule.groups)) {
+    const uint64_t u = first + static_cast<uint64_t>(my_group);
+    const bool busy = u < schedule.units;
+    const size_t i = busy ? u % work.moduli : 0;
+    std::vector<char> send_to(ranks, 0), receive_from(ranks, 0);
+    receive_from[0] = leader && busy && my_group != 0;
+    WorldStep world(comm, totals, schedule.groups > 1);
+    std::vector<Bytes> received =
+        comm.exchange(nothing, send_to, receive_from, "a unit from rank 0");
+    std::vector<rlwe::Ciphertext> outputs;
+    std::vector<rlwe::Ciphertext> in;
+    if (busy && receive_from[0])
+      in = distributed::read_ciphertexts(received[0], contexts[i]->ring());
+    world.pause();
+    if (busy) {
+      std::vector<distributed::StepRecord> records;
+      outputs = distributed::evaluate_distributed(*group, evaluators[i], compiled, std::move(in),
+                                                  work.threads, work.split, &records);
+      totals.add(records);
+      ++my_units;
+    }
+    receive_from[0] = 0;
+    Bytes bytes;
+    std::vector<std::span<const uint8_t>> sends(ranks);
+    if (leader && busy && my_group != 0) {
+      distributed::append_ciphertexts(bytes, outputs);
+      sends[0] = bytes;
+      send_to[0] = 1;
+    }
+    world.resume();
+    comm.exchange(sends, send_to, receive_from, "sending the outputs to rank 0");
+    world.add();
+  }
+  report(comm, totals, my_units, schedule.units);
 }
 
 }  // namespace

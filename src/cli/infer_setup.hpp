@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "cryptonets/distributed/partition.hpp"
@@ -19,7 +20,8 @@
 
 namespace cryptonets::cli {
 
-struct InferSetup {
+// The options and the model: what does not depend on the scheme.
+struct InferOptions {
   int threads = 1;
   int circuit_privacy = 0;
   std::optional<uint64_t> seed;  // INSECURE --seed: the re-randomisation noise from a seed
@@ -29,21 +31,30 @@ struct InferSetup {
   std::string model_path, parameters_path, evaluation_keys_path, out_path;
   model::Model model;
   model::CompiledModel compiled;
-  ContextSet contexts;
-  std::vector<uint64_t> key_ids;
-  std::unique_ptr<encoding::CrtEncryptionSet> server;
-  std::unique_ptr<CiphertextFileReader> reader;
-  std::unique_ptr<CiphertextFileWriter> writer;  // nothing appears at out_path before commit()
 
   // The generator of the outputs' re-randomisation: seeded (INSECURE) or from the OS.
   Prng make_prng() const;
 };
 
+// Everything checked and opened, under the scheme the key files record.
+template <class Scheme>
+struct BasicInferSetup : InferOptions {
+  BasicContextSet<Scheme> contexts;
+  std::vector<uint64_t> key_ids;
+  std::unique_ptr<encoding::BasicCrtEncryptionSet<Scheme>> server;
+  std::unique_ptr<BasicCiphertextFileReader<Scheme>> reader;
+  std::unique_ptr<BasicCiphertextFileWriter<Scheme>> writer;  // nothing at out_path before commit()
+};
+using InferSetup = BasicInferSetup<yashe::Scheme>;
+using BfvInferSetup = BasicInferSetup<bfv::Scheme>;
+using AnyInferSetup = std::variant<InferSetup, BfvInferSetup>;
+
 inline constexpr double kDefaultWatchdogSeconds = 600;
 
-// Parses the options and runs every check before any work; std::nullopt when --help was printed.
+// Parses the options and runs every check before any work, under the scheme of the key files;
+// std::nullopt when --help was printed.
 // Throws UsageError and std::runtime_error (printed by main()).
-std::optional<InferSetup> prepare_infer(std::span<char* const> arguments);
+std::optional<AnyInferSetup> prepare_infer(std::span<char* const> arguments);
 
 // The --watchdog value if the arguments give a valid one, else the default: read before MPI is
 // initialised (the full parse runs on rank 0 only).

@@ -225,8 +225,32 @@ JobStatus Client::status(const std::string& token, const std::string& job, int w
   return job_status_from(expect_json(*result, 200));
 }
 
+namespace {
+
+template <class Scheme>
+std::function<void(const std::string&)> typed_scores_check(const KeyDirectory& keys) {
+  const encoding::BasicEncryptionKeys<Scheme> loaded =
+      load_encryption_keys<Scheme>(keys.parameters, keys.public_keys);
+  return [contexts = loaded.contexts,
+          key_ids = key_ids_of(loaded.public_keys)](const std::string& path) {
+    BasicCiphertextFileReader<Scheme> reader(path, contexts, key_ids);
+    while (reader.batches_left() > 0)
+      reader.next();
+    reader.finish();
+  };
+}
+
+}  // namespace
+
+std::function<void(const std::string&)> scores_check(const KeyDirectory& keys) {
+  if (protocol_file_scheme(keys.parameters) == SchemeId::kBfv) {
+    return typed_scores_check<bfv::Scheme>(keys);
+  }
+  return typed_scores_check<yashe::Scheme>(keys);
+}
+
 void Client::fetch(const std::string& token, const std::string& job, const std::string& out_path,
-                   const ContextSet* contexts, const std::vector<uint64_t>* key_ids) {
+                   const std::function<void(const std::string&)>& check) {
   require_job_id(job);
   // A temporary beside the target, renamed over it once complete and checked.
   const std::string part = out_path + ".part-" + std::to_string(::getpid());
@@ -291,12 +315,7 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
   if (::fsync(fd) != 0) throw std::runtime_error("cannot write '" + part + "': fsync failed");
   ::close(fd);
   cleanup.fd = -1;
-  if (contexts != nullptr && key_ids != nullptr) {
-    CiphertextFileReader check(part, *contexts, *key_ids);
-    while (check.batches_left() > 0)
-      check.next();
-    check.finish();
-  }
+  if (check) check(part);
   if (::rename(part.c_str(), out_path.c_str()) != 0) {
     throw std::runtime_error("cannot write '" + out_path + "': " + std::strerror(errno));
   }

@@ -44,7 +44,6 @@ namespace cryptonets::service {
 
 using inference::EncryptedBatch;
 using inference::infer;
-using inference::InferenceOptions;
 using inference::require_noise_budget;
 using model::compile_model;
 using model::CompiledModel;
@@ -128,18 +127,112 @@ void answer_error(httplib::Response& res, int status, const std::string& message
   answer_json(res, status, json{{"error", message}});
 }
 
-struct KeySet {
-  ContextSet contexts;
-  std::vector<uint64_t> key_ids;
-  uint64_t fingerprint = 0;
-  uint64_t key_set_id = 0;
-  std::unique_ptr<encoding::CrtEncryptionSet> server;
+// A registered key set, scheme-erased: the routes and the worker are written once; what depends
+// on the scheme (the readers, writers and the evaluation) is in TypedKeySet<Scheme>.
+class KeySet {
+ public:
+  virtual ~KeySet() = default;
+  virtual SchemeId scheme() const = 0;
+  const std::vector<uint64_t>& key_ids() const { return key_ids_; }
+  uint64_t fingerprint() const { return fingerprint_; }
+  uint64_t key_set_id() const { return key_set_id_; }
+
+  // Throws std::runtime_error (the plaintext moduli or the noise budget) unless the keys can
+  // carry `compiled`: what registration checks.
+  virtual void require_model(const RangeReport& ranges, const CompiledModel& compiled) const = 0;
+  // Verifies an upload under these keys while it arrives (stream_verifier.hpp).
+  virtual std::unique_ptr<StreamVerifier> verifier(bool keep_first_batch) const = 0;
+  // The model on `input` (a ciphertext file under these keys, or `ready`, its one batch as
+  // verified at upload) into the scores file `output`, as `cryptonets infer` writes it.
+  // `batch_done(b)` after each batch b. Throws std::runtime_error naming what failed.
+  virtual void infer_file(const std::string& input, const std::string& output,
+                          const CompiledModel& compiled, int threads,
+                          std::optional<EncryptedBatch> ready,
+                          const std::function<void(uint64_t)>& batch_done) const = 0;
+
+ protected:
+  std::vector<uint64_t> key_ids_;
+  uint64_t fingerprint_ = 0;
+  uint64_t key_set_id_ = 0;
 };
+
+template <class Scheme>
+class TypedKeySet final : public KeySet {
+ public:
+  // The key-set directory's params, evaluation.key and public.key (load_server_keys: a secret
+  // key is refused, the files must be of one key set and of this scheme).
+  explicit TypedKeySet(const KeyDirectory& dir) {
+    encoding::BasicServerKeys<Scheme> keys =
+        load_server_keys<Scheme>(dir.parameters, dir.evaluation_keys, dir.public_keys);
+    contexts_ = keys.contexts;
+    key_ids_ = key_ids_of(keys.evaluation_keys);
+    fingerprint_ = parameter_set_fingerprint(contexts_);
+    key_set_id_ = cryptonets::key_set_id(key_ids_);
+    server_ = std::make_unique<encoding::BasicCrtEncryptionSet<Scheme>>(std::move(keys));
+  }
+  SchemeId scheme() const override { return scheme_id<Scheme>(); }
+
+  void require_model(const RangeReport& ranges, const CompiledModel& compiled) const override {
+    require_plaintext_moduli(ranges, plaintext_moduli_of(contexts_));
+    require_noise_budget(*server_, compiled, 0);
+  }
+
+  std::unique_ptr<StreamVerifier> verifier(bool keep_first_batch) const override {
+    return std::make_unique<StreamVerifier>(ciphertext_file_check<Scheme>(contexts_, key_ids_),
+                                            keep_first_batch);
+  }
+
+  void infer_file(const std::string& input, const std::string& output,
+                  const CompiledModel& compiled, int threads, std::optional<EncryptedBatch> ready,
+                  const std::function<void(uint64_t)>& batch_done) const override {
+    inference::BasicInferenceOptions<Scheme> options;
+    options.threads = threads;
+    if (ready) {  // verified at upload; the file on disk is the same bytes
+      const ProtocolHeader header = read_protocol_header(input);
+      BasicCiphertextFileWriter<Scheme> writer(output, contexts_, key_ids_, header.first_image,
+                                               header.images, header.batch_size,
+                                               compiled.output_size, header.file_id);
+      writer.write(infer(*server_, compiled, std::move(*ready), options));
+      ready.reset();
+      writer.commit();
+      batch_done(0);
+      return;
+    }
+    BasicCiphertextFileReader<Scheme> reader(input, contexts_, key_ids_);
+    const ProtocolHeader& header = reader.header();
+    BasicCiphertextFileWriter<Scheme> writer(output, contexts_, key_ids_, header.first_image,
+                                             header.images, header.batch_size, compiled.output_size,
+                                             header.file_id);
+    for (uint64_t b = 0; b < header.batch_count(); ++b) {
+      writer.write(infer(*server_, compiled, reader.next(), options));
+      batch_done(b);
+    }
+    reader.finish();
+    writer.commit();
+  }
+
+ private:
+  BasicContextSet<Scheme> contexts_;
+  std::unique_ptr<encoding::BasicCrtEncryptionSet<Scheme>> server_;
+};
+
+// The key set in `dir`, under the scheme its parameter set records.
+std::shared_ptr<const KeySet> load_key_set(const KeyDirectory& dir) {
+  if (protocol_file_scheme(dir.parameters) == SchemeId::kBfv) {
+    return std::make_shared<TypedKeySet<bfv::Scheme>>(dir);
+  }
+  return std::make_shared<TypedKeySet<yashe::Scheme>>(dir);
+}
+
+// The job store's record format (job.json "format"; server.hpp). A record without it is of
+// format 1, written before the service ran BFV: its jobs are YASHE'.
+constexpr int kJobRecordFormat = 2;
 
 struct Job {
   std::string id;
-  std::string key_set;  // SHA-256 of the token, hex
-  std::string state;    // queued | running | done | failed
+  std::string key_set;                 // SHA-256 of the token, hex
+  SchemeId scheme = SchemeId::kYashe;  // the key set's, recorded at upload
+  std::string state;                   // queued | running | done | failed
   uint64_t images = 0;
   uint64_t batches = 0;
   uint64_t batches_done = 0;
@@ -148,11 +241,9 @@ struct Job {
   std::string error;
 
   json to_json() const {
-    json j{{"job", id},
-           {"state", state},
-           {"images", images},
-           {"batches", batches},
-           {"batches_done", batches_done},
+    json j{{"job", id},          {"scheme", scheme_option(scheme)},
+           {"state", state},     {"images", images},
+           {"batches", batches}, {"batches_done", batches_done},
            {"created", created}};
     if (finished != 0) j["finished"] = finished;
     if (!error.empty()) j["error"] = error;
@@ -319,8 +410,17 @@ void Server::Impl::recover() {
     try {
       std::ifstream in(entry.path() / "job.json");
       const json j = json::parse(in);
+      const int format = j.value("format", 1);
+      if (format < 1 || format > kJobRecordFormat) {
+        throw std::runtime_error("job record format " + std::to_string(format) +
+                                 " is not one this build reads (1 to " +
+                                 std::to_string(kJobRecordFormat) +
+                                 "); the job is left on disk for the build that wrote it");
+      }
       job.id = id;
       job.key_set = j.at("key_set").get<std::string>();
+      // Format 1 (no "scheme"): the service ran YASHE' key sets only.
+      job.scheme = format == 1 ? SchemeId::kYashe : parse_scheme(j.at("scheme").get<std::string>());
       job.state = j.at("state").get<std::string>();
       job.images = j.at("images").get<uint64_t>();
       job.batches = j.at("batches").get<uint64_t>();
@@ -654,17 +754,7 @@ std::shared_ptr<const KeySet> Server::Impl::key_set(const std::string& hash) {
       return cache_.front().second;
     }
   }
-  const KeyDirectory dir(keysets_dir_ + "/" + hash);
-  auto keys = std::make_shared<KeySet>();
-  keys->contexts = load_parameter_set<yashe::Scheme>(dir.parameters);
-  std::vector<yashe::EvaluationKey> evaluation =
-      load_evaluation_keys(dir.evaluation_keys, keys->contexts);
-  std::vector<yashe::PublicKey> public_keys = load_public_keys(dir.public_keys, keys->contexts);
-  keys->key_ids = key_ids_of(evaluation);
-  keys->fingerprint = parameter_set_fingerprint(keys->contexts);
-  keys->key_set_id = key_set_id(keys->key_ids);
-  keys->server = std::make_unique<encoding::CrtEncryptionSet>(
-      keys->contexts, std::move(public_keys), std::move(evaluation));
+  std::shared_ptr<const KeySet> keys = load_key_set(KeyDirectory(keysets_dir_ + "/" + hash));
   cache_.emplace_front(hash, keys);
   while (cache_.size() > 4)
     cache_.pop_back();
@@ -673,6 +763,7 @@ std::shared_ptr<const KeySet> Server::Impl::key_set(const std::string& hash) {
 
 void Server::Impl::write_job(const Job& job, const std::string& directory) {
   json record = job.to_json();
+  record["format"] = kJobRecordFormat;
   record["key_set"] = job.key_set;
   record.erase("batches_done");
   write_file_durably(directory + "/job.json", record.dump(2) + "\n");
@@ -721,62 +812,48 @@ void Server::Impl::register_keys(const httplib::Request& req, httplib::Response&
   const ProtocolFileKind expected[] = {ProtocolFileKind::kParameterSet,
                                        ProtocolFileKind::kEvaluationKeys,
                                        ProtocolFileKind::kPublicKeys};
-  std::string key_set_text;
-  try {
-    for (size_t i = 0; i < 3; ++i) {
-      const std::string name = std::string("part '") + part_names[i] + "'";
-      ProtocolHeader header;
-      try {
-        header = read_protocol_header(paths[i]);
-      } catch (const std::runtime_error& e) {
-        throw HttpError(400, client_message(e.what(), paths[i], name));
-      }
-      if (header.kind == ProtocolFileKind::kSecretKeys) {
-        throw HttpError(422, "refused: " + name + " holds secret keys; " + kNoSecretKeys);
-      }
-      if (header.kind != expected[i]) {
-        throw HttpError(400, name + " holds " + protocol_kind_name(header.kind) + ", expected " +
-                                 protocol_kind_name(expected[i]));
-      }
-      if (header.scheme != SchemeId::kYashe) {
-        throw HttpError(422, name + " is for " + scheme_name(header.scheme) +
-                                 "; this service runs " + scheme_name(SchemeId::kYashe) +
-                                 " key sets only");
-      }
-    }
-    ContextSet contexts;
-    std::vector<yashe::EvaluationKey> evaluation;
-    std::vector<yashe::PublicKey> public_keys;
-    size_t i = 0;
+  // Headers first (kind, secret keys, one scheme for the three parts), then the keys under the
+  // scheme the parameter set records.
+  SchemeId scheme = SchemeId::kYashe;
+  for (size_t i = 0; i < 3; ++i) {
+    const std::string name = std::string("part '") + part_names[i] + "'";
+    ProtocolHeader header;
     try {
-      contexts = load_parameter_set<yashe::Scheme>(paths[i]);
-      ++i;
-      evaluation = load_evaluation_keys(paths[i], contexts);
-      ++i;
-      public_keys = load_public_keys(paths[i], contexts);
-      require_one_key_set(paths);
-    } catch (const std::exception& e) {
-      std::string message = e.what();
-      for (size_t p = 0; p < 3; ++p)
-        message = client_message(message, paths[p], std::string("part '") + part_names[p] + "'");
-      throw HttpError(400, message);
+      header = read_protocol_header(paths[i]);
+    } catch (const std::runtime_error& e) {
+      throw HttpError(400, client_message(e.what(), paths[i], name));
     }
-    try {
-      omp_set_num_threads(1);
-      require_plaintext_moduli(ranges_, plaintext_moduli_of(contexts));
-      const encoding::CrtEncryptionSet server(contexts, std::move(public_keys),
-                                              std::move(evaluation));
-      require_noise_budget(server, compiled_, 0);
-    } catch (const std::exception& e) {
-      throw HttpError(422, std::string("the keys cannot carry this server's model: ") + e.what());
+    if (header.kind == ProtocolFileKind::kSecretKeys) {
+      throw HttpError(422, "refused: " + name + " holds secret keys; " + kNoSecretKeys);
     }
-    char text[24];
-    std::snprintf(text, sizeof text, "0x%016llx",
-                  static_cast<unsigned long long>(read_protocol_header(paths[0]).key_set_id));
-    key_set_text = text;
-  } catch (const HttpError&) {
-    throw;
+    if (header.kind != expected[i]) {
+      throw HttpError(400, name + " holds " + protocol_kind_name(header.kind) + ", expected " +
+                               protocol_kind_name(expected[i]));
+    }
+    if (i == 0) {
+      scheme = header.scheme;
+    } else if (header.scheme != scheme) {
+      throw HttpError(400, scheme_mismatch(name, header.scheme, scheme, "part 'params' is"));
+    }
   }
+  std::shared_ptr<const KeySet> keys;
+  try {
+    keys = load_key_set(dir);
+  } catch (const std::exception& e) {
+    std::string message = e.what();
+    for (size_t p = 0; p < 3; ++p)
+      message = client_message(message, paths[p], std::string("part '") + part_names[p] + "'");
+    throw HttpError(400, message);
+  }
+  try {
+    omp_set_num_threads(1);
+    keys->require_model(ranges_, compiled_);
+  } catch (const std::exception& e) {
+    throw HttpError(422, std::string("the keys cannot carry this server's model: ") + e.what());
+  }
+  char key_set_text[24];
+  std::snprintf(key_set_text, sizeof key_set_text, "0x%016llx",
+                static_cast<unsigned long long>(keys->key_set_id()));
 
   const std::string token = random_hex(32);
   const std::string hash =
@@ -793,7 +870,16 @@ void Server::Impl::register_keys(const httplib::Request& req, httplib::Response&
     std::lock_guard lock(mutex_);
     key_sets_.insert(hash);
   }
-  answer_json(res, 201, json{{"token", token}, {"key_set_id", key_set_text}});
+  {
+    std::lock_guard lock(cache_mutex_);  // loaded already: the first job need not load it again
+    cache_.emplace_front(hash, std::move(keys));
+    while (cache_.size() > 4)
+      cache_.pop_back();
+  }
+  answer_json(res, 201,
+              json{{"token", token},
+                   {"key_set_id", std::string(key_set_text)},
+                   {"scheme", scheme_option(scheme)}});
 }
 
 void Server::Impl::queue_status(const httplib::Request& req, httplib::Response& res) {
@@ -886,22 +972,23 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
       return HttpError(400, "the body holds " + protocol_kind_name(header.kind) +
                                 ", expected encrypted images from cryptonets encrypt");
     }
-    if (header.scheme != SchemeId::kYashe) {
-      return HttpError(422, "the body holds " + scheme_name(header.scheme) +
-                                " ciphertexts; the token's key set is " +
-                                scheme_name(SchemeId::kYashe));
-    }
     try {
       keys = key_set(key_set_hash);
     } catch (const std::exception& e) {
       return HttpError(500, std::string("cannot load the token's key set: ") + e.what());
     }
-    if (header.parameter_set_fingerprint != keys->fingerprint) {
+    if (header.scheme != keys->scheme()) {
+      return HttpError(422, "the body holds " + scheme_name(header.scheme) +
+                                " ciphertexts, but the token's key set is " +
+                                scheme_name(keys->scheme()) +
+                                ": a batch of one scheme cannot be used with the other");
+    }
+    if (header.parameter_set_fingerprint != keys->fingerprint()) {
       return HttpError(422,
                        "the body was made for other parameters than the token's key set "
                        "(parameter set fingerprint differs)");
     }
-    if (header.key_set_id != keys->key_set_id) {
+    if (header.key_set_id != keys->key_set_id()) {
       return HttpError(422,
                        "the body is encrypted under other keys than the token's key set "
                        "(key set id differs)");
@@ -925,8 +1012,7 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
       refusal = check_header();
       if (refusal) return false;
       // A one-batch job keeps its verified batch for the worker (no second read from disk).
-      verifier = std::make_unique<StreamVerifier>(keys->contexts, keys->key_ids,
-                                                  header.batch_count() == 1);
+      verifier = keys->verifier(header.batch_count() == 1);
       const bool fed = verifier->feed(early.data(), early.size());
       early.clear();
       early.shrink_to_fit();
@@ -946,6 +1032,7 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
   verifier.reset();
   job.images = header.images;
   job.batches = header.batch_count();
+  job.scheme = keys->scheme();
 
   // Durable before the answer: input.ct was fsync'd; job.json is; the directory entry of both,
   // the rename into jobs/ and the removal from tmp/.
@@ -1101,31 +1188,15 @@ void Server::Impl::run_job(const std::string& id) {
   }
   try {
     const std::shared_ptr<const KeySet> keys = key_set(job.key_set);
-    InferenceOptions inference;
-    inference.threads = options_.threads;
-    if (ready) {  // verified at upload; the file on disk is the same bytes
-      const ProtocolHeader header = read_protocol_header(directory + "/input.ct");
-      CiphertextFileWriter writer(directory + "/scores.ct", keys->contexts, keys->key_ids,
-                                  header.first_image, header.images, header.batch_size,
-                                  compiled_.output_size, header.file_id);
-      writer.write(infer(*keys->server, compiled_, std::move(*ready), inference));
-      ready.reset();
-      writer.commit();
-    } else {
-      CiphertextFileReader reader(directory + "/input.ct", keys->contexts, keys->key_ids);
-      const ProtocolHeader& header = reader.header();
-      CiphertextFileWriter writer(directory + "/scores.ct", keys->contexts, keys->key_ids,
-                                  header.first_image, header.images, header.batch_size,
-                                  compiled_.output_size, header.file_id);
-      for (uint64_t b = 0; b < header.batch_count(); ++b) {
-        EncryptedBatch scores = infer(*keys->server, compiled_, reader.next(), inference);
-        writer.write(std::move(scores));
-        std::lock_guard lock(mutex_);
-        jobs_[id].batches_done = b + 1;
-      }
-      reader.finish();
-      writer.commit();
+    if (keys->scheme() != job.scheme) {  // a hand-edited or foreign record: refused, not guessed
+      throw std::runtime_error("the job record says " + scheme_name(job.scheme) +
+                               ", but its key set is " + scheme_name(keys->scheme()));
     }
+    keys->infer_file(directory + "/input.ct", directory + "/scores.ct", compiled_, options_.threads,
+                     std::move(ready), [&](uint64_t b) {
+                       std::lock_guard lock(mutex_);
+                       jobs_[id].batches_done = b + 1;
+                     });
   } catch (const std::exception& e) {
     error = e.what();
   }

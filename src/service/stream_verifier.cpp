@@ -11,11 +11,8 @@
 
 namespace cryptonets::service {
 
-StreamVerifier::StreamVerifier(ContextSet contexts, std::vector<uint64_t> key_ids,
-                               bool keep_first_batch)
-    : contexts_(std::move(contexts)),
-      key_ids_(std::move(key_ids)),
-      keep_first_batch_(keep_first_batch) {
+StreamVerifier::StreamVerifier(FileCheck check, bool keep_first_batch)
+    : check_(std::move(check)), keep_first_batch_(keep_first_batch) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
     throw std::runtime_error(std::string("cannot create a pipe: ") + std::strerror(errno));
@@ -36,14 +33,11 @@ StreamVerifier::~StreamVerifier() {
 void StreamVerifier::verify() {
   omp_set_num_threads(1);  // one thread per upload, beside the worker's
   try {
-    CiphertextFileReader reader(path_, contexts_, key_ids_);
     bool first = true;
-    while (reader.batches_left() > 0) {
-      inference::EncryptedBatch batch = reader.next();
+    check_(path_, [&](inference::EncryptedBatch batch) {
       if (first && keep_first_batch_) first_batch_.emplace(std::move(batch));
       first = false;
-    }
-    reader.finish();  // nothing after the last record
+    });
   } catch (const std::exception& e) {
     error_ = e.what();
     first_batch_.reset();

@@ -4,8 +4,8 @@
 #     byte to one process's (--seed: the same re-randomisation; same_ciphertexts.py ignores only
 #     the file's own id and what depends on it) and decrypting to the same CSV (on several
 #     batches: 2 ranks as 2 groups, whole units per rank; 4 ranks with --split outputs, the other
-#     split of the dense layers);
-#  2. bad input is refused on rank 0 before any work, with one message and no output;
+#     split of the dense layers); the same under BFV on 1 and 2 ranks (one batch);
+#  2. bad input (a BFV file given with YASHE' keys among it) is refused on rank 0 before any work, with one message and no output;
 #  3. a rank killed mid-run ends the job with an error and no output file;
 #  4. a stalled rank (SIGSTOP) trips the watchdog of the others: a clear error, no output file.
 #
@@ -89,6 +89,33 @@ run single_other_seed "$exe" infer --keys "$work/server" --in "$work/one.ct" \
 "$python" "$same" "$work/one.single.ct" "$work/other.ct" >/dev/null &&
   fail "same_ciphertexts.py finds two different seeds' scores equal"
 
+# 1b. BFV: the same on 1 and 2 ranks (one batch; the partial sums of the dense layers).
+run keygen_bfv "$exe" keygen --scheme bfv --out-dir "$work/bfv_client" \
+  --profile "$data/model.profile" --seed 1 --insecure-ring-degree 128
+mkdir "$work/bfv_server"
+cp "$work/bfv_client/params" "$work/bfv_client/evaluation.key" "$work/bfv_client/public.key" \
+  "$work/bfv_server/"
+run encrypt_bfv "$exe" encrypt --keys "$work/bfv_client" --images "$images" --count 100 \
+  --out "$work/bfv.ct" --threads 1 --seed 2
+run single_bfv "$exe" infer --keys "$work/bfv_server" --in "$work/bfv.ct" \
+  --out "$work/bfv.single.ct" --threads 1 --seed 5
+run decrypt_single_bfv "$exe" decrypt --keys "$work/bfv_client" --in "$work/bfv.single.ct" \
+  --scores "$work/bfv.single.csv"
+for ranks in 1 2; do
+  out=$work/bfv.$ranks.ct
+  run "mpi_bfv_$ranks" "${launcher[@]}" -n "$ranks" "$exe" infer --keys "$work/bfv_server" \
+    --in "$work/bfv.ct" --out "$out" --threads 1 --seed 5
+  grep -q "under BFV on $ranks MPI ranks" "$work/mpi_bfv_$ranks.log" ||
+    fail "BFV, $ranks ranks: infer did not run distributed under BFV"
+  "$python" "$same" "$work/bfv.single.ct" "$out" >"$work/same.log" ||
+    fail "BFV, $ranks ranks: not the single-process ciphertexts: $(cat "$work/same.log")"
+  run "decrypt_bfv_$ranks" "$exe" decrypt --keys "$work/bfv_client" --in "$out" \
+    --scores "$work/bfv.$ranks.csv"
+  cmp -s "$work/bfv.single.csv" "$work/bfv.$ranks.csv" ||
+    fail "BFV, $ranks ranks: decrypted scores differ from one process's"
+done
+grep -q "(dense): linear, partial sums" "$work/mpi_bfv_2.log" || fail "BFV: no partial sums"
+
 # 2. Bad input: refused by rank 0 before any work, said once, no output.
 expect_refused() {  # NAME EXPECTED_TEXT ARGUMENTS...
   local name=$1 text=$2
@@ -103,6 +130,8 @@ expect_refused() {  # NAME EXPECTED_TEXT ARGUMENTS...
 }
 expect_refused refused_public_key_as_images "not encrypted images\|holds\|kind" \
   --keys "$work/server" --in "$work/server/public.key"
+expect_refused refused_bfv_images_yashe_keys "BFV.*YASHE'" --keys "$work/server" \
+  --in "$work/bfv.ct"
 expect_refused refused_groups "groups 3 needs at least as many ranks" --keys "$work/server" \
   --in "$work/one.ct" --groups 3
 
@@ -161,4 +190,4 @@ if [ "$failures" -gt 0 ]; then
   echo "$failures check(s) failed" >&2
   exit 1
 fi
-echo "distributed infer: 1, 2, 4 ranks equal one process; refusals, a killed and a stalled rank"
+echo "distributed infer: 1, 2, 4 ranks (YASHE') and 1, 2 (BFV) equal one process; refusals, a killed and a stalled rank"

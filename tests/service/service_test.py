@@ -4,7 +4,12 @@ at the test-only ring degree 64 (keygen --insecure-ring-degree 64) so that it st
 
 usage: service_test.py CRYPTONETS DATA_DIR PLAIN_SCORES [--slow]
 
-Default cases: client infer's decrypted scores equal the plain integer model's; two clients with
+Default cases: client infer's decrypted scores equal the plain integer model's, for a YASHE' and
+a BFV key set (a batch of one scheme under a token of the other is refused naming both; a BFV
+secret key is refused; key parts of two schemes are refused); a BFV job accepted before a SIGKILL
+completes after the restart; job records of the first format (no scheme: YASHE') still run, one of
+a later format is logged and left on disk, one naming the other scheme than its key set's fails
+naming both; two clients with
 their own keys, neither can read or see the other's job (404, like a job that does not exist),
 no token or an unknown one is 401; garbage, truncated, oversize, wrong-kind, wrong-scheme (BFV)
 and wrong-key bodies and a secret key (registered or submitted) are refused with their status and a clear message, and
@@ -15,10 +20,11 @@ keeps queued jobs; one JSON log line per request, no token in the log; --help fo
 HTTPS with a self-signed certificate (when openssl is installed).
 
 --slow adds: 8 concurrent clients with their own keys, each scores correct and none can see
-another's job; the server SIGKILLed in the middle of a 6-batch inference (the job observed
+another's job; the server SIGKILLed in the middle of a 6-batch inference, YASHE' and BFV (the job observed
 running, and requeued on restart) completes it; SIGTERM lets the running job finish and keeps
 the queued one for the restart; a finished job expires after --result-ttl.
 """
+import hashlib
 import http.client
 import json
 import os
@@ -296,13 +302,34 @@ def tests(work):
                    body=bytes(damaged), token=alice)
     expect_refusal(server, "batch under other keys", 422, "other keys", "POST", "/v1/jobs",
                    body=open("bob.ct", "rb").read(), token=alice)
+    # ---- BFV: Carol's key set is BFV; her jobs run under BFV, and a batch of one scheme is
+    # refused under a token of the other, naming both.
     keygen("carol", scheme="bfv")
     encrypt("carol", "carol.ct", 2)
-    expect_refusal(server, "BFV batch for YASHE' keys", 422, "BFV ciphertexts", "POST",
+    code, out = run("client", "infer", "--server", server.url, "--keys", "carol", "--in",
+                    "carol.ct", "--out", "carol.scores", "--token-file", "carol.token",
+                    expect=None)
+    check(code == 0, "client infer with a BFV key set failed: " + out)
+    check(decrypted_scores("carol", "carol.scores", work) == plain_scores(0, 2),
+          "BFV client infer's scores differ from the plain integer model's")
+    carol = open("carol.token").read().strip()
+    expect_refusal(server, "BFV batch for YASHE' keys", 422,
+                   "the body holds BFV ciphertexts, but the token's key set is YASHE'", "POST",
                    "/v1/jobs", body=open("carol.ct", "rb").read(), token=alice)
-    query, body = keyset_body("carol", ["params", "evaluation.key", "public.key"])
-    expect_refusal(server, "BFV key set registered", 422, "YASHE' key sets only", "POST", query,
+    expect_refusal(server, "YASHE' batch for BFV keys", 422,
+                   "the body holds YASHE' ciphertexts, but the token's key set is BFV", "POST",
+                   "/v1/jobs", body=batch, token=carol)
+    query, body = keyset_body("carol", ["params", "secret.key", "public.key"])
+    expect_refusal(server, "BFV secret key registered", 422,
+                   "holds secret keys; the server never holds the secret key", "POST", query,
                    body=body)
+    mixed = b"".join(open(p, "rb").read()
+                     for p in ["alice/params", "carol/evaluation.key", "alice/public.key"])
+    query = "/v1/keysets?params=%d&evaluation=%d&public=%d" % (
+        os.path.getsize("alice/params"), os.path.getsize("carol/evaluation.key"),
+        os.path.getsize("alice/public.key"))
+    expect_refusal(server, "key parts of two schemes", 400, "BFV", "POST", query, body=mixed)
+    expect_refusal(server, "key parts of two schemes", 400, "YASHE'", "POST", query, body=mixed)
     expect_refusal(server, "public keys as a job", 400, "holds public keys", "POST", "/v1/jobs",
                    body=open("alice/public.key", "rb").read(), token=alice)
     expect_refusal(server, "secret key as a job", 422, "secret key", "POST", "/v1/jobs",
@@ -385,6 +412,59 @@ time.sleep(60)
     check(code == 0 and decrypted_scores("alice", "after-kill.scores", work) == plain_alice,
           "the scores after SIGKILL and restart differ from the plain model's: " + out)
 
+    # ---- A BFV job accepted before SIGKILL completes after the restart; job records of the
+    # first format (no "format", no "scheme": YASHE') still run; a record of a later format is
+    # left alone and logged; a record naming the other scheme than its key set's fails, naming
+    # both.
+    carol_small = register(small, "carol")
+    bfv_job = submit(small, carol_small, "carol.ct")
+    small.kill()
+    record = json.load(open(os.path.join(small.state, "jobs", bfv_job, "job.json")))
+    check(record.get("scheme") == "bfv" and record.get("format") == 2,
+          "the BFV job's record lacks its scheme or format: %s" % record)
+    alice_hash = hashlib.sha256(token.encode()).hexdigest()
+
+    def plant(job_id, fields, batch_file):
+        directory = os.path.join(small.state, "jobs", job_id)
+        os.mkdir(directory)
+        if batch_file:
+            shutil.copy(batch_file, os.path.join(directory, "input.ct"))
+        with open(os.path.join(directory, "job.json"), "w") as f:
+            json.dump(dict({"job": job_id, "key_set": alice_hash, "state": "queued",
+                            "images": 5, "batches": 1, "created": 1}, **fields), f)
+    legacy, future, mismatched = "1" * 32, "2" * 32, "3" * 32
+    plant(legacy, {}, "alice.ct")
+    plant(future, {"format": 3, "scheme": "yashe"}, "alice.ct")
+    plant(mismatched, {"format": 2, "scheme": "bfv"}, "alice.ct")
+    small.start()
+    result = wait_done(small, carol_small, bfv_job)
+    check(result["state"] == "done" and result["scheme"] == "bfv",
+          "the BFV job accepted before SIGKILL did not complete: %s" % result)
+    code, out = run("client", "fetch", "--server", small.url, "--token", carol_small, "--job",
+                    bfv_job, "--out", "bfv-after-kill.scores", "--keys", "carol", expect=None)
+    check(code == 0 and decrypted_scores("carol", "bfv-after-kill.scores", work) ==
+          plain_scores(0, 2), "BFV scores after SIGKILL and restart differ: " + out)
+    result = wait_done(small, token, legacy)
+    check(result["state"] == "done" and result["scheme"] == "yashe",
+          "a format-1 job record did not run as YASHE': %s" % result)
+    code, out = run("client", "fetch", "--server", small.url, "--token", token, "--job", legacy,
+                    "--out", "legacy.scores", "--keys", "alice", expect=None)
+    check(code == 0 and decrypted_scores("alice", "legacy.scores", work) == plain_alice,
+          "the format-1 job's scores differ from the plain model's: " + out)
+    result = wait_done(small, token, mismatched)
+    check(result["state"] == "failed" and
+          "the job record says BFV, but its key set is YASHE'" in result.get("error", ""),
+          "a job record naming the other scheme: %s" % result)
+    status, _, _ = small.request("DELETE", "/v1/jobs/" + mismatched, token=token)
+    check(status == 204, "DELETE of a failed job: %d" % status)
+    check(any(l.get("event") == "unreadable job record" and l.get("job") == future and
+              "format 3" in l.get("error", "") for l in small.log_lines()),
+          "a job record of a later format was not logged as unreadable")
+    status, _, _ = small.request("GET", "/v1/jobs/" + future, token=token)
+    check(status == 404 and os.path.exists(os.path.join(small.state, "jobs", future, "job.json")),
+          "a job record of a later format was run or removed (%d)" % status)
+    shutil.rmtree(os.path.join(small.state, "jobs", future))
+
     # ---- SIGTERM: clean exit; the restarted server still knows the token.
     check(small.terminate() == 0, "serve did not exit 0 on SIGTERM")
     check(any(l.get("event") == "stopped" for l in small.log_lines()), "no 'stopped' event")
@@ -426,8 +506,8 @@ time.sleep(60)
         check(all({"time", "remote", "path", "status", "ms"} <= set(l) for l in requests),
               "a request line lacks a field in " + s.log_path)
     requests = [l for l in server.log_lines() if "method" in l]
-    check(sum(1 for l in requests if l["path"] == "/v1/keysets") == 7,
-          "expected 7 keyset requests in the log (2 accepted, 5 refused), found %d"
+    check(sum(1 for l in requests if l["path"] == "/v1/keysets") == 10,
+          "expected 10 keyset requests in the log (3 accepted, 7 refused), found %d"
           % sum(1 for l in requests if l["path"] == "/v1/keysets"))
 
 
@@ -470,27 +550,10 @@ def slow_tests(work, plain_alice):
             check(status == (200 if a == b else 404),
                   "client %s asking for %s's job: %d" % (a, b, status))
 
-    # ---- SIGKILL in the middle of a 6-batch inference; restart completes it.
-    server = start_server("midway")
-    token = register(server, "alice")
-    job = submit(server, token, "long.ct")
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        status = json.loads(server.request("GET", "/v1/jobs/" + job, token=token)[2])
-        if status["state"] == "running" and 1 <= status["batches_done"] < status["batches"]:
-            break
-        time.sleep(0.005)
-    check(status["state"] == "running" and status["batches_done"] >= 1,
-          "never saw the job midway: %s" % status)
-    server.kill()
-    server.start()
-    recovered = [l for l in server.log_lines() if l.get("event") == "recovered"][-1]
-    check(recovered["jobs_requeued"] == 1, "the killed job was not requeued: %s" % recovered)
-    check(wait_done(server, token, job)["state"] == "done", "the requeued job did not finish")
-    code, out = run("client", "fetch", "--server", server.url, "--token", token, "--job", job,
-                    "--out", "midway.scores", "--keys", "alice", expect=None)
-    check(code == 0 and decrypted_scores("alice", "midway.scores", work) == plain_scores(0, 384),
-          "scores after SIGKILL mid-inference differ from the plain model's: " + out)
+    # ---- SIGKILL in the middle of a 6-batch inference, YASHE' and BFV; restart completes it.
+    encrypt("carol", "carol-long.ct", 384)
+    for keys, batch in [("alice", "long.ct"), ("carol", "carol-long.ct")]:
+        midway(keys, batch, work)
 
     # ---- SIGTERM with one job running and one queued: the running one finishes, the queued
     # one stays on disk and runs after the restart.
@@ -521,6 +584,30 @@ def slow_tests(work, plain_alice):
     status, _, _ = server.request("GET", "/v1/jobs/" + job, token=token)
     check(status == 404, "the finished job did not expire (%d)" % status)
     check(not any(f.startswith("jobs/") for f in server.files()), "the expired job left files")
+
+
+def midway(keys, batch, work):
+    """The server SIGKILLed in the middle of a 6-batch inference; the restart completes it."""
+    server = start_server("midway-" + keys)
+    token = register(server, keys)
+    job = submit(server, token, batch)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        status = json.loads(server.request("GET", "/v1/jobs/" + job, token=token)[2])
+        if status["state"] == "running" and 1 <= status["batches_done"] < status["batches"]:
+            break
+        time.sleep(0.005)
+    check(status["state"] == "running" and status["batches_done"] >= 1,
+          "never saw the job midway: %s" % status)
+    server.kill()
+    server.start()
+    recovered = [l for l in server.log_lines() if l.get("event") == "recovered"][-1]
+    check(recovered["jobs_requeued"] == 1, "the killed job was not requeued: %s" % recovered)
+    check(wait_done(server, token, job)["state"] == "done", "the requeued job did not finish")
+    code, out = run("client", "fetch", "--server", server.url, "--token", token, "--job", job,
+                    "--out", "midway.scores", "--keys", keys, expect=None)
+    check(code == 0 and decrypted_scores(keys, "midway.scores", work) == plain_scores(0, 384),
+          "scores after SIGKILL mid-inference differ from the plain model's: " + out)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,11 @@ struct JobStatus {
   std::string json;  // the server's answer as it came
 };
 
+// A check for Client::fetch: the file is a scores file under the key directory's parameter set
+// and public keys, under the scheme the parameter set records (every record's checksum and
+// binding, BasicCiphertextFileReader). Loads the keys now; std::runtime_error naming the file.
+std::function<void(const std::string& path)> scores_check(const KeyDirectory& keys);
+
 class Client {
  public:
   // std::invalid_argument for a URL that is not http:// or https:// HOST:PORT.
@@ -59,9 +64,10 @@ class Client {
   // wait_s > 0: the server answers once the job has ended, or after wait_s seconds (at most 60).
   JobStatus status(const std::string& token, const std::string& job, int wait_s = 0);
   // Downloads the scores into `out_path` (atomically: nothing at out_path unless complete), after
-  // checking them with CiphertextFileReader against `contexts` and `key_ids` when given.
+  // `check` (when given) has accepted the complete download (scores_check below); what it throws
+  // is thrown, and nothing is left at out_path.
   void fetch(const std::string& token, const std::string& job, const std::string& out_path,
-             const ContextSet* contexts = nullptr, const std::vector<uint64_t>* key_ids = nullptr);
+             const std::function<void(const std::string& path)>& check = {});
   void remove(const std::string& token, const std::string& job);
 
  private:

@@ -5,15 +5,20 @@
 // control messages; every error is a JSON object {"error": "..."}):
 //
 //   POST   /v1/keysets?params=N1&evaluation=N2&public=N3   body: params ‖ evaluation.key ‖
-//          public.key (N1 + N2 + N3 bytes) -> 201 {"token": T, "key_set_id": "0x..."}.
-//          A secret key is refused (422), as `infer` refuses it. The token is 32 bytes from the
-//          ChaCha20 CSPRNG keyed by getrandom(2), hex; the server stores only its SHA-256.
+//          public.key (N1 + N2 + N3 bytes) -> 201 {"token": T, "key_set_id": "0x...",
+//          "scheme": "yashe"|"bfv"}. The key set is of the scheme its files record (YASHE' or
+//          BFV; the three parts must agree, 400 naming both otherwise). A secret key is refused
+//          (422), as `infer` refuses it. The token is 32 bytes from the ChaCha20 CSPRNG keyed by
+//          getrandom(2), hex; the server stores only its SHA-256.
 //   GET    /v1/queue                       -> 200 {"queued", "max"}, or 503 + Retry-After if full
 //   POST   /v1/jobs                        (Authorization: Bearer T) body: a ciphertext file from
 //          `cryptonets encrypt` under T's keys -> 202 {"job": ID, "state": "queued", ...} once the
-//          upload is verified (header, fingerprint, key set id, every record's checksum and
-//          binding) and durable (fsync of the file, the job record and both directories).
-//   GET    /v1/jobs/ID                     -> 200 {"job", "state": queued|running|done|failed, ...}
+//          upload is verified (header, scheme, fingerprint, key set id, every record's checksum
+//          and binding) and durable (fsync of the file, the job record and both directories).
+//          A batch of the other scheme than T's key set is refused (422, naming both schemes).
+//          Each job runs under its key set's scheme.
+//   GET    /v1/jobs/ID                     -> 200 {"job", "scheme", "state": queued|running|
+//          done|failed, ...}
 //   GET    /v1/jobs/ID/result              -> 200 the scores file (as `cryptonets infer` writes
 //          it), 409 while not done
 //   DELETE /v1/jobs/ID                     -> 204 (409 while it runs)
@@ -21,13 +26,23 @@
 // Status codes: 400 malformed or damaged body, 401 missing or unknown token, 404 unknown job and
 // any job of another token (indistinguishable), 408 stalled upload, 411 no Content-Length, 413 body
 // over --max-body, 422 well-formed but not acceptable (secret key, other parameters or keys, a
-// model the keys cannot carry), 503 + Retry-After queue full or shutting down.
+// model the keys cannot carry, the other scheme), 503 + Retry-After queue full or shutting down.
 //
 // State directory: keysets/<sha256(token)>/{params,evaluation.key,public.key},
 // jobs/<ID>/{job.json,input.ct,scores.ct}, tmp/ (uploads in progress; emptied at start). A job
 // directory appears by rename only once complete; job.json is replaced atomically. After a
-// SIGKILL, every job whose job.json says "queued" runs again; SIGTERM (stop()) refuses new work,
-// lets the running job finish and leaves the queued ones on disk for the next start.
+// SIGKILL, every job whose job.json says "queued" (or "running") runs again; SIGTERM (stop())
+// refuses new work, lets the running job finish and leaves the queued ones on disk for the next
+// start.
+//   A key set's scheme is the one its three files record in their headers (io/protocol_files.hpp):
+// it needs no record of its own, and key sets stored before the service ran BFV read unchanged.
+//   job.json (format 2): {"format": 2, "job": ID, "scheme": "yashe"|"bfv", "state": ...,
+// "images", "batches", "created" (Unix seconds), "finished" (when ended), "error" (when failed),
+// "key_set": sha256(token) hex}. A record without "format" is of format 1 (no "scheme"), written
+// when the service ran YASHE' only: it loads as a YASHE' job. A record of a later format, or one
+// that does not parse, is logged ("unreadable job record") and left on disk untouched, not run and
+// not deleted. A job whose record names another scheme than its key set's fails with a message
+// naming both; nothing is guessed.
 #pragma once
 
 #include <cstdint>

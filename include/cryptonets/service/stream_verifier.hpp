@@ -1,9 +1,11 @@
 // A ciphertext file checked while it arrives: the bytes fed in go through a pipe to a
-// CiphertextFileReader (io/protocol_files.hpp: header against the key set, every record's
-// checksum and binding, no trailing bytes) on a thread of its own, so that an upload is verified
-// in the same pass that stores it, without a second read of the file.
+// BasicCiphertextFileReader (io/protocol_files.hpp: header against the key set and its scheme,
+// every record's checksum and binding, no trailing bytes) on a thread of its own, so that an
+// upload is verified in the same pass that stores it, without a second read of the file. The
+// reader is the only scheme-dependent part: the verifier takes it as a FileCheck.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -13,11 +15,31 @@
 
 namespace cryptonets::service {
 
+// Reads the ciphertext file at `path` to its end, handing every verified batch to `batch` in
+// order; throws std::runtime_error (naming `path`) at the first fault.
+using FileCheck = std::function<void(const std::string& path,
+                                     const std::function<void(inference::EncryptedBatch)>& batch)>;
+
+// The FileCheck of a ciphertext file under `contexts` and `key_ids` (one per modulus): a
+// BasicCiphertextFileReader<Scheme> read to the end, then finish() (no trailing bytes).
+template <class Scheme>
+FileCheck ciphertext_file_check(BasicContextSet<Scheme> contexts, std::vector<uint64_t> key_ids) {
+  return [contexts = std::move(contexts), key_ids = std::move(key_ids)](
+             const std::string& path, const std::function<void(inference::EncryptedBatch)>& batch) {
+    BasicCiphertextFileReader<Scheme> reader(path, contexts, key_ids);
+    while (reader.batches_left() > 0) {
+      inference::EncryptedBatch next = reader.next();
+      if (batch) batch(std::move(next));
+    }
+    reader.finish();
+  };
+}
+
 class StreamVerifier {
  public:
   // keep_first_batch: keep the first batch once verified (take_first_batch), for a worker that
   // would otherwise read it again. Throws std::runtime_error if no pipe or thread can be made.
-  StreamVerifier(ContextSet contexts, std::vector<uint64_t> key_ids, bool keep_first_batch);
+  StreamVerifier(FileCheck check, bool keep_first_batch);
   ~StreamVerifier();
   StreamVerifier(const StreamVerifier&) = delete;
   StreamVerifier& operator=(const StreamVerifier&) = delete;
@@ -33,8 +55,7 @@ class StreamVerifier {
  private:
   void verify();
 
-  ContextSet contexts_;
-  std::vector<uint64_t> key_ids_;
+  FileCheck check_;
   bool keep_first_batch_;
   int read_fd_ = -1;
   int write_fd_ = -1;
