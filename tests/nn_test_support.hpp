@@ -63,6 +63,18 @@ inline model::Model random_small_cryptonets_model(std::mt19937_64& rng, int64_t 
   return model;
 }
 
+// `model` with its square layers replaced, in order, by the given polynomial activations
+// (coefficients lowest degree first, model.hpp PolynomialLayer).
+inline model::Model with_polynomial_activations(
+    model::Model model, const std::vector<std::vector<int64_t>>& polynomials) {
+  size_t next = 0;
+  for (model::Layer& layer : model.layers) {
+    if (std::holds_alternative<model::SquareLayer>(layer.operation) && next < polynomials.size())
+      layer.operation = model::PolynomialLayer{polynomials[next++]};
+  }
+  return model;
+}
+
 // The CryptoNets MNIST network before merging (Gilad-Bachrach et al. 2016, Table 1) on 28×28
 // images, with random weights in [-max_weight, max_weight].
 inline model::Model random_cryptonets_model(std::mt19937_64& rng, int64_t max_weight,

@@ -880,3 +880,78 @@ TEST_CASE("BFV at n = 8192, log2 q = 218: a full batch of MNIST equals the plain
     CHECK(stage.predicted_noise_budget <= *stage.measured_noise_budget);
   }
 }
+
+// ---- Polynomial activations (issue 17): compiled into the existing steps, so the ciphertext
+// runtime and the keyless noise prediction run them unchanged; degree 3 is refused.
+
+namespace {
+
+// The small CryptoNets-shaped network with polynomial activations: (a) −2x² − 3x + 7 (no exact
+// square completion: output factor 8, the next weights' sign flipped) then x² + 6x + 5 (completed
+// square); (b) a degree-1 activation 3x − 4, the square, and x² − 5x + 2 after the last layer
+// (a polynomial as the last layer: a diagonal step for its constant).
+std::vector<Model> polynomial_models(std::mt19937_64& rng) {
+  std::vector<Model> models;
+  models.push_back(with_polynomial_activations(
+      random_small_cryptonets_model(rng, 12, 3, 12, 10, 3, 4), {{7, -3, -2}, {5, 6, 1}}));
+  Model last = with_polynomial_activations(random_small_cryptonets_model(rng, 12, 3, 12, 10, 3, 4),
+                                           {{-4, 3}});
+  last.layers.push_back({model::PolynomialLayer{{2, -5, 1}}, 1.0});
+  models.push_back(last);
+  return models;
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("Polynomial activations decrypt to the plain integer network on every slot",
+                   Scheme, BOTH_SCHEMES) {
+  std::mt19937_64 rng(1412);
+  Prng prng = Prng::insecure_seeded(1413);
+  const size_t n = 1024;
+  for (const Model& model : polynomial_models(rng)) {
+    const CompiledModel compiled = compile_model(model);
+    const RangeReport ranges = track_ranges(model);
+    const int moduli = (ranges.output_bits() + 34) / 35;
+    CAPTURE(ranges.output_bits());
+    REQUIRE(moduli <= 3);
+    const auto keys = network_keys<Scheme>(n, 36, static_cast<size_t>(moduli), prng);
+    const encoding::BasicCrtEncryptionSet<Scheme> server(keys);
+    const encoding::BasicCrtDecryptionSet<Scheme> client(keys);
+    const auto images = random_images(rng, model, n);
+    cryptonets::inference::BasicInferenceOptions<Scheme> options;
+    options.threads = 2;
+    std::vector<StageReport> stages;
+    options.observe = [&](const StageReport& report) { stages.push_back(report); };
+    options.secret_keys_for_diagnostics = &client;
+    const EncryptedBatch scores =
+        infer(server, compiled, encrypt_batch(server, model, images, prng, 2), options);
+    const auto decrypted = decrypt_scores(client, scores, ranges.output().bound);
+    // Every slot of the batch equals the plain integer network (output_factor × the model).
+    CHECK(decrypted == plain_scores(compiled, images, 2));
+    // The keyless prediction stays pessimistic at every step, the extra steps included.
+    REQUIRE(stages.size() >= compiled.steps.size());
+    for (const StageReport& stage : stages) {
+      if (!stage.measured_noise_budget) continue;
+      CAPTURE(stage.stage);
+      CHECK(*stage.measured_noise_budget > 0);
+      CHECK(stage.predicted_noise_budget <= *stage.measured_noise_budget + 2);
+    }
+  }
+}
+
+TEST_CASE_TEMPLATE("A polynomial network decrypts exactly on a full n = 8192 batch" *
+                       doctest::test_suite("slow"),
+                   Scheme, BOTH_SCHEMES) {
+  std::mt19937_64 rng(8192);
+  const Model model = with_polynomial_activations(
+      random_small_cryptonets_model(rng, 16, 5, 20, 10, 3, 4), {{7, -3, -2}, {5, 6, 1}});
+  const RangeReport ranges = track_ranges(model);
+  const int moduli = (ranges.output_bits() + 37) / 38;
+  CAPTURE(ranges.output_bits());
+  REQUIRE(moduli <= 3);
+  Prng prng = Prng::insecure_seeded(8193);
+  const auto keys = network_keys<Scheme>(8192, 39, static_cast<size_t>(moduli), prng);
+  const auto images = random_images(rng, model, 8192);
+  const auto encrypted = private_scores(keys, model, images, prng, 2);
+  CHECK(encrypted == plain_scores(compile_model(model), images, 2));
+}

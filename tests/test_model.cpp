@@ -14,6 +14,7 @@
 
 using cryptonets::model::compile_model;
 using cryptonets::model::CompiledModel;
+using cryptonets::model::CompiledStep;
 using cryptonets::model::compose;
 using cryptonets::model::ConvolutionLayer;
 using cryptonets::model::DenseLayer;
@@ -34,6 +35,7 @@ using cryptonets::model::ModularIntegers;
 using cryptonets::model::output_shape;
 using cryptonets::model::Padding;
 using cryptonets::model::PlainIntegers;
+using cryptonets::model::PolynomialLayer;
 using cryptonets::model::quantise_pixel;
 using cryptonets::model::ScaledMeanPoolLayer;
 using cryptonets::model::Shape;
@@ -113,6 +115,15 @@ std::vector<i128> reference_evaluate(const Model& model, const std::vector<int64
     } else if (std::holds_alternative<SquareLayer>(layer.operation)) {
       for (auto& v : values)
         v *= v;
+    } else if (const auto* poly = std::get_if<PolynomialLayer>(&layer.operation)) {
+      for (auto& v : values) {  // Σ_i c_i·v^i, term by term
+        i128 sum = 0, power = 1;
+        for (int64_t c : poly->coefficients) {
+          sum += c * power;
+          power *= v;
+        }
+        v = sum;
+      }
     }
     shape = out_shape;
   }
@@ -357,4 +368,148 @@ TEST_CASE("pixels are quantised as round(p · input_scale / 255)") {
   CHECK(quantise_pixel(model, 7) == 0);  // 0.439 rounds down
   CHECK(quantise_pixel(model, 255) == 16);
   CHECK(max_input_value(model) == 16);
+}
+
+// ---- Polynomial activations (issue 17): the compiled network computes output_factor × the
+// model's outputs exactly, whatever the degree, the sign of the leading coefficient and the
+// layer's position.
+
+TEST_CASE("a degree-2 polynomial compiles to (2A·x + B)² plus a constant, times the factor 4A") {
+  // p(x) = 5x² − 2x + 3 as the only layer: 20·p(x) = (10x − 2)² + 56.
+  Model model{Shape{1, 1, 3}, 255.0, {{PolynomialLayer{{3, -2, 5}}, 7.0}}};
+  CompiledModel compiled = compile_model(model);
+  REQUIRE(compiled.steps.size() == 3);  // the affine map, the square, the constant
+  CHECK(compiled.steps[0].kind == CompiledStep::Kind::kLinear);
+  CHECK(compiled.steps[0].map.terms[0].weight == 10);
+  CHECK(compiled.steps[0].map.bias[0] == -2);
+  CHECK(compiled.steps[1].kind == CompiledStep::Kind::kSquare);
+  CHECK(compiled.steps[2].map.terms[0].weight == 1);
+  CHECK(compiled.steps[2].map.bias[0] == 56);
+  CHECK(compiled.output_factor == 20);
+  const std::vector<int64_t> input{0, 7, 255};
+  CHECK(evaluate_plain(compiled, input) ==
+        as_i128({20 * 3, 20 * (5 * 49 - 14 + 3), 20 * (5 * 255 * 255 - 510 + 3)}));
+}
+
+TEST_CASE("a degree-2 polynomial whose 2A divides B completes the square with no factor") {
+  // x² + 6x + 5 = (x + 3)² − 4 and −3x² + 6x + 5 = −3·(x − 1)² + 8, before a dense layer.
+  for (const std::vector<int64_t>& coefficients :
+       {std::vector<int64_t>{5, 6, 1}, std::vector<int64_t>{5, 6, -3}}) {
+    Model model{Shape{1, 1, 2}, 255.0, {}};
+    model.layers = {{DenseLayer{2, 2, {1, 2, -1, 1}, {4, 0}}, 1.0},
+                    {PolynomialLayer{coefficients}, 1.0},
+                    {DenseLayer{2, 1, {1, -2}, {9}}, 1.0}};
+    CompiledModel compiled = compile_model(model);
+    CHECK(compiled.output_factor == 1);
+    REQUIRE(compiled.steps.size() == 3);  // the shift folded into the first dense layer
+    CHECK(compiled.steps[0].map.bias[0] == 4 + coefficients[1] / (2 * coefficients[2]));
+    std::mt19937_64 rng(5);
+    for (int trial = 0; trial < 20; ++trial) {
+      auto input = random_integers(rng, 2, -50, 50);
+      CHECK(evaluate_plain(compiled, input) == reference_evaluate(model, input));
+    }
+  }
+}
+
+TEST_CASE("a negative leading coefficient keeps the factor positive and the scores' order") {
+  // p(x) = −3x² + 4x + 1 then a dense layer: the factor is |4A| = 12 and the dense layer's
+  // weights change sign in the compiled map.
+  Model model{Shape{1, 1, 2}, 255.0, {}};
+  model.layers = {{PolynomialLayer{{1, 4, -3}}, 1.0},
+                  {DenseLayer{2, 2, {1, 0, 2, -1}, {5, -4}}, 1.0}};
+  CompiledModel compiled = compile_model(model);
+  CHECK(compiled.output_factor == 12);
+  REQUIRE(compiled.steps.size() == 3);
+  CHECK(compiled.steps[2].map.terms[0].weight == -1);
+  std::mt19937_64 rng(17);
+  for (int trial = 0; trial < 20; ++trial) {
+    auto input = random_integers(rng, 2, -40, 40);
+    auto expected = reference_evaluate(model, input);
+    for (auto& v : expected)
+      v *= 12;
+    CHECK(evaluate_plain(compiled, input) == expected);
+  }
+}
+
+TEST_CASE("compiled polynomial networks equal the direct evaluation times the output factor") {
+  std::mt19937_64 rng(1412);
+  // Degrees 1, 2 (either sign), 3; as first layer, after a square, twice in a row, last layer.
+  const std::vector<std::vector<std::vector<int64_t>>> cases{
+      {{7, 3, 2}, {-5, 1, 1}},      // two degree-2 activations
+      {{7, -3, -2}, {0, 0, -1}},    // negative A twice
+      {{4, -3}, {2, 5, 3}},         // degree 1, then degree 2
+      {{1, 2, 0, -1}, {0, 1, 3}},   // degree 3, then degree 2
+      {{-6, 1, 4}, {3, -1, 2, 1}},  // degree 2, then degree 3
+  };
+  for (size_t c = 0; c < cases.size(); ++c) {
+    Model model = with_polynomial_activations(
+        random_small_cryptonets_model(rng, 9, 2, 5, 3, 3, 255.0), cases[c]);
+    CompiledModel compiled = compile_model(model);
+    for (int trial = 0; trial < 5; ++trial) {
+      auto image = random_integers(rng, 81, 0, 15);
+      auto expected = reference_evaluate(model, image);
+      for (auto& v : expected)
+        v *= compiled.output_factor;
+      CAPTURE(c);
+      CHECK(evaluate_plain(compiled, image) == expected);
+    }
+  }
+  // The polynomial as the first and as the last layer, and right after a square.
+  Model edges{Shape{1, 2, 2}, 255.0, {}};
+  edges.layers = {{PolynomialLayer{{-1, 2, 3}}, 1.0}, {SquareLayer{}, 1.0},
+                  {PolynomialLayer{{5, 0, -1}}, 1.0}, {FlattenLayer{}, 1.0},
+                  {random_dense(rng, 4, 3, 5), 1.0},  {PolynomialLayer{{2, -7, 1}}, 1.0}};
+  CompiledModel compiled = compile_model(edges);
+  for (int trial = 0; trial < 10; ++trial) {
+    auto input = random_integers(rng, 4, -9, 9);
+    auto expected = reference_evaluate(edges, input);
+    for (auto& v : expected)
+      v *= compiled.output_factor;
+    CHECK(evaluate_plain(compiled, input) == expected);
+  }
+}
+
+TEST_CASE("modular evaluation of polynomial networks equals the plain one mod t") {
+  std::mt19937_64 rng(31);
+  Model model = with_polynomial_activations(
+      random_small_cryptonets_model(rng, 9, 2, 5, 3, 3, 255.0), {{1, 2, 0, -1}, {7, -3, -2}});
+  CompiledModel compiled = compile_model(model);
+  CHECK(compiled.has_polynomial_step());
+  for (uint64_t t : {uint64_t{65537}, (uint64_t{1} << 61) - 1}) {
+    ModularIntegers modular(t);
+    auto image = random_integers(rng, 81, 0, 15);
+    auto plain = evaluate_plain(compiled, image);
+    auto residues = evaluate_modular(compiled, image, t);
+    for (size_t i = 0; i < plain.size(); ++i)
+      CHECK(modular.from_integer(plain[i]) == residues[i]);
+  }
+}
+
+TEST_CASE("invalid polynomial layers are refused naming the layer, folds that overflow too") {
+  Model model{Shape{1, 1, 1}, 255.0, {{DenseLayer{1, 1, {3}, {1}}, 1.0}, {PolynomialLayer{}, 1.0}}};
+  auto message = [&]() -> std::string {
+    try {
+      validate_model(model);
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "";
+  };
+  model.layers[1].operation = PolynomialLayer{{1}};
+  CHECK(message().find("layer 1 (poly): polynomial degree must be in [1, 3], got 0") == 0);
+  model.layers[1].operation = PolynomialLayer{{1, 1, 1, 1, 1}};
+  CHECK(message().find("got 4") != std::string::npos);
+  model.layers[1].operation = PolynomialLayer{{1, 1, 0}};
+  CHECK(message().find("leading coefficient (of x^2) is 0") != std::string::npos);
+  model.layers[1].operation = PolynomialLayer{{1, kMaxParameterMagnitude, 1}};
+  CHECK(message().find("outside (-2^60, 2^60)") != std::string::npos);
+  // 2A = 2^60 (B odd: no completed square) cannot be folded into the dense layer's weight.
+  model.layers[1].operation = PolynomialLayer{{0, 1, int64_t{1} << 59}};
+  CHECK(message().empty());
+  try {
+    compile_model(model);
+    FAIL("the overflowing fold was accepted");
+  } catch (const std::overflow_error& e) {
+    CHECK(std::string(e.what()).find("compiling layer 1 (poly): a folded weight") == 0);
+  }
 }

@@ -28,6 +28,7 @@ using cryptonets::model::kMaxParameterMagnitude;
 using cryptonets::model::merge_linear_layers;
 using cryptonets::model::Model;
 using cryptonets::model::Padding;
+using cryptonets::model::PolynomialLayer;
 using cryptonets::model::ScaledMeanPoolLayer;
 using cryptonets::model::Shape;
 using cryptonets::model::SquareLayer;
@@ -142,6 +143,95 @@ void check_error_at_line(const std::string& text, int line, const std::string& f
 
 }  // namespace
 
+// kSmallModel with its square replaced by a degree-2 polynomial layer (format version 2).
+const std::string kPolynomialModel = replace_line(
+    replace_line(kSmallModel, 1, "cryptonets-model 2"), 7,
+    "poly degree 2 scale 40\ncoefficients 5 -3 2");  // lines 7 and 8; the dense layer is at 10
+
+TEST_CASE("a polynomial model is written as version 2 and reads back identical, text too") {
+  const Model model = from_text(kPolynomialModel);
+  REQUIRE(std::holds_alternative<PolynomialLayer>(model.layers[1].operation));
+  CHECK(std::get<PolynomialLayer>(model.layers[1].operation).coefficients ==
+        std::vector<int64_t>{5, -3, 2});
+  CHECK(model.layers[1].scale == 40.0);
+  CHECK(model_file_version(model) == 2);
+  const std::string text = to_text(model);
+  CHECK(text.rfind("cryptonets-model 2\n", 0) == 0);
+  CHECK(text.find("\npoly degree 2 scale 40\ncoefficients 5 -3 2\n") != std::string::npos);
+  CHECK(from_text(text) == model);
+  CHECK(to_text(from_text(text)) == text);
+  for (const std::vector<int64_t>& coefficients :
+       {std::vector<int64_t>{-7, 1}, std::vector<int64_t>{0, 0, 0, kMaxParameterMagnitude - 1}}) {
+    Model other = model;
+    other.layers[1].operation = PolynomialLayer{coefficients};
+    CHECK(from_text(to_text(other)) == other);
+  }
+  // A model without a polynomial layer keeps version 1, byte for byte.
+  CHECK(model_file_version(from_text(kSmallModel)) == 1);
+  CHECK(to_text(from_text(kSmallModel)).rfind("cryptonets-model 1\n", 0) == 0);
+}
+
+TEST_CASE("the shipped models still read and write back as version 1, byte for byte") {
+  for (const char* name : {"data/model.txt", "data/model-paper9.txt"}) {
+    const std::filesystem::path path = repository_root() / name;
+    std::ifstream in(path);
+    std::ostringstream content;
+    content << in.rdbuf();
+    std::string text = content.str();
+    CAPTURE(name);
+    REQUIRE(text.rfind("cryptonets-model 1\n", 0) == 0);
+    const Model model = from_text(text);
+    // The file's comments are not part of the model; everything else is written back as read.
+    std::string without_comments;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);)
+      if (line.empty() || line[0] != '#') without_comments += line + "\n";
+    CHECK(to_text(model) == without_comments);
+  }
+}
+
+TEST_CASE("malformed polynomial layers are reported at the right line") {
+  SUBCASE("a poly layer in a version-1 file") {
+    check_error_at_line(replace_line(kPolynomialModel, 1, "cryptonets-model 1"), 7,
+                        "the 'poly' layer needs format version 2");
+  }
+  SUBCASE("degree 4") {
+    check_error_at_line(replace_line(kPolynomialModel, 7, "poly degree 4 scale 40"), 7,
+                        "polynomial degree 4 is outside [1, 3]");
+  }
+  SUBCASE("degree 0") {
+    check_error_at_line(replace_line(kPolynomialModel, 7, "poly degree 0 scale 40"), 7,
+                        "polynomial degree 0 is outside [1, 3]");
+  }
+  SUBCASE("no scale") {
+    check_error_at_line(replace_line(kPolynomialModel, 7, "poly degree 2"), 7,
+                        "expected 'scale', found end of line");
+  }
+  SUBCASE("too few coefficients") {
+    check_error_at_line(replace_line(kPolynomialModel, 8, "coefficients 5 -3"), 8,
+                        "expected 3 coefficients (degree 2, lowest degree first), found 2");
+  }
+  SUBCASE("too many coefficients") {
+    check_error_at_line(replace_line(kPolynomialModel, 8, "coefficients 5 -3 2 1"), 8,
+                        "expected 3 coefficients");
+  }
+  SUBCASE("a zero leading coefficient") {
+    check_error_at_line(replace_line(kPolynomialModel, 8, "coefficients 5 -3 0"), 8,
+                        "the leading coefficient (of x^2) is 0");
+  }
+  SUBCASE("a coefficient of 2^60") {
+    check_error_at_line(replace_line(kPolynomialModel, 8, "coefficients 5 1152921504606846976 1"),
+                        8, "polynomial coefficient 1152921504606846976 is outside");
+  }
+  SUBCASE("a coefficient that is not an integer") {
+    check_error_at_line(replace_line(kPolynomialModel, 8, "coefficients 5 -3 2.5"), 8,
+                        "'2.5' is not an integer");
+  }
+  SUBCASE("the coefficients line missing") {
+    check_error_at_line(replace_line(kPolynomialModel, 8, ""), 8, "expected 'coefficients'");
+  }
+}
+
 TEST_CASE("a model written and read back is identical, and so is its text") {
   std::mt19937_64 rng(1);
   Model model = awkwardly_scaled_cryptonets_model(rng);
@@ -245,8 +335,8 @@ TEST_CASE("each malformed file is reported at the right line") {
                         "expected 'cryptonets-model'");
   }
   SUBCASE("unsupported version") {
-    check_error_at_line(replace_line(kSmallModel, 1, "cryptonets-model 2"), 1,
-                        "unsupported format version 2");
+    check_error_at_line(replace_line(kSmallModel, 1, "cryptonets-model 3"), 1,
+                        "unsupported format version 3 (this reader supports 1 to 2)");
   }
   SUBCASE("missing input scale") {
     check_error_at_line(replace_line(kSmallModel, 2, "input channels 1 height 3 width 3"), 2,

@@ -24,7 +24,9 @@
 #include "cryptonets/model/model.hpp"
 #include "cryptonets/model/range.hpp"
 #include "cryptonets/training/float_network.hpp"
+#include "cryptonets/training/polynomial_quantiser.hpp"
 #include "cryptonets/training/quantiser.hpp"
+#include "cryptonets/training/sequential_network.hpp"
 #include "nn_test_support.hpp"
 
 using cryptonets::model::centred_bits;
@@ -577,4 +579,110 @@ TEST_CASE("the shipped model stays within its worst-case bound on the training i
   const MnistSet train = load_mnist(repository_root() / "data/mnist", MnistSplit::kTrain);
   check_shipped_model_on_images({std::span(train.images.pixels), std::span(train.labels.labels)},
                                 0.989);
+}
+
+// --- Polynomial activations (issue 17) --------------------------------------------------------
+
+namespace {
+
+// The 5-layer shape (2 maps, 6 hidden, 3 classes) with random weights and the given activations.
+cryptonets::training::SequentialNetwork random_polynomial_network(
+    std::mt19937_64& rng, const cryptonets::training::Activation& first,
+    const cryptonets::training::Activation& second) {
+  auto network = cryptonets::training::make_five_layer_network(3, 2, 6);
+  std::normal_distribution<float> normal(0.0f, 0.3f);
+  for (auto& layer : network.layers) {
+    for (float& w : layer.weights)
+      w = normal(rng);
+    for (float& b : layer.bias)
+      b = normal(rng);
+  }
+  network.layers[1].activation = first;
+  network.layers[3].activation = second;
+  return network;
+}
+
+}  // namespace
+
+TEST_CASE("a float network with polynomial activations quantises to exact +-1 leading terms") {
+  using cryptonets::training::Activation;
+  using cryptonets::training::ActivationKind;
+  std::mt19937_64 rng(2014);
+  const Activation relu_fit{ActivationKind::kPolynomial, {0.68794, 0.522639, 0.0648756}};
+  const Activation cubic{ActivationKind::kPolynomial, {0.5, 0.25, 0.0, -0.1}};
+  const auto sequential = random_polynomial_network(rng, cubic, relu_fit);
+  const auto network = cryptonets::training::to_polynomial_float_network(sequential);
+  const QuantisationChoice choice{2, {3, 4, 4}};
+  const Model model = cryptonets::training::quantise(network, choice);
+  REQUIRE(model.layers.size() == 5);
+  const auto& p2 = std::get<cryptonets::model::PolynomialLayer>(model.layers[1].operation);
+  const auto& p1 = std::get<cryptonets::model::PolynomialLayer>(model.layers[3].operation);
+  const double s2 = model.layers[0].scale, s1 = model.layers[2].scale;
+  // Degree 2: A = 1, B even and round(S·b/s) within 1, C = round(S·c), S = s²/a.
+  CHECK(p1.coefficients[2] == 1);
+  CHECK(p1.coefficients[1] % 2 == 0);
+  CHECK(model.layers[3].scale == doctest::Approx(s1 * s1 / 0.0648756));
+  CHECK(std::fabs(p1.coefficients[1] - model.layers[3].scale * 0.522639 / s1) <= 1.0);
+  CHECK(std::fabs(p1.coefficients[0] - model.layers[3].scale * 0.68794) <= 0.5);
+  // Degree 3 with a negative leading coefficient: D = −1, no x² term.
+  CHECK(p2.coefficients == std::vector<int64_t>{p2.coefficients[0], p2.coefficients[1], 0, -1});
+  CHECK(std::fabs(p2.coefficients[1] - model.layers[1].scale * 0.25 / s2) <= 0.5);
+  // The compiled network needs no factor for the completed square, and the integer scores over
+  // the output scale track the float scores.
+  const CompiledModel compiled = compile_model(model);
+  CHECK(compiled.output_factor == 1);
+  CHECK(compiled.has_polynomial_step());
+  std::vector<uint8_t> pixels(20 * 784);
+  for (auto& p : pixels)
+    p = static_cast<uint8_t>(rng() % 256);
+  std::vector<uint8_t> labels(20, 0);
+  const LabelledImages images{pixels, labels};
+  const std::vector<int> classes = cryptonets::training::float_classes(network, images, 1);
+  const PlainEvaluation integer = evaluate_integer_model(model, images, 1, classes);
+  CHECK(integer.agree_with_float >= 18);
+  // Bookkeeping: the integer scores over the output scale equal the float forward pass of the
+  // dequantised network (every integer parameter divided by its scale), on images whose pixels
+  // (0 or 255) quantise exactly; only float32 rounding separates them.
+  auto dequantised = sequential;
+  const auto& conv = std::get<ConvolutionLayer>(model.layers[0].operation);
+  const auto& dense1 = std::get<DenseLayer>(model.layers[2].operation);
+  const auto& dense2 = std::get<DenseLayer>(model.layers[4].operation);
+  const auto divide = [](const std::vector<int64_t>& values, double scale) {
+    std::vector<float> out;
+    for (int64_t v : values)
+      out.push_back(static_cast<float>(static_cast<double>(v) / scale));
+    return out;
+  };
+  const double input_scale = model.input_scale;
+  dequantised.layers[0].weights = divide(conv.weights, s2 / input_scale);
+  dequantised.layers[0].bias = divide(conv.bias, s2);
+  dequantised.layers[2].weights = divide(dense1.weights, s1 / model.layers[1].scale);
+  dequantised.layers[2].bias = divide(dense1.bias, s1);
+  dequantised.layers[4].weights =
+      divide(dense2.weights, model.layers[4].scale / model.layers[3].scale);
+  dequantised.layers[4].bias = divide(dense2.bias, model.layers[4].scale);
+  for (int a : {1, 3}) {
+    const auto& poly = std::get<cryptonets::model::PolynomialLayer>(model.layers[a].operation);
+    const double in = model.layers[a - 1].scale, out = model.layers[a].scale;
+    auto& coefficients = dequantised.layers[a].activation.coefficients;
+    coefficients.assign(poly.coefficients.size(), 0.0);
+    for (size_t k = 0; k < poly.coefficients.size(); ++k)
+      coefficients[k] = static_cast<double>(poly.coefficients[k]) * std::pow(in, k) / out;
+  }
+  for (int trial = 0; trial < 3; ++trial) {
+    std::vector<uint8_t> image(784);
+    for (auto& p : image)
+      p = rng() % 3 == 0 ? 255 : 0;
+    const std::vector<float> expected = forward(dequantised, image);
+    const auto outputs = evaluate_plain(compiled, cryptonets::model::quantise_pixels(model, image));
+    for (size_t c = 0; c < 3; ++c) {
+      const double scaled = static_cast<double>(outputs[c]) / model.layers[4].scale;
+      CHECK(scaled == doctest::Approx(expected[c]).epsilon(1e-3));
+    }
+  }
+  // ReLU itself has no integer form.
+  const auto relu = random_polynomial_network(rng, Activation{ActivationKind::kRelu, {}}, cubic);
+  CHECK_THROWS_WITH_AS(cryptonets::training::to_polynomial_float_network(relu),
+                       doctest::Contains("replace it by its polynomial fit first"),
+                       std::invalid_argument);
 }

@@ -26,9 +26,12 @@
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/sha256.hpp"
+#include "cryptonets/model/layers.hpp"
 #include "cryptonets/model/range.hpp"
 #include "cryptonets/training/float_network.hpp"
+#include "cryptonets/training/polynomial_quantiser.hpp"
 #include "cryptonets/training/quantiser.hpp"
+#include "cryptonets/training/sequential_network.hpp"
 
 using cryptonets::inference::preset;
 using cryptonets::model::centred_bits;
@@ -61,6 +64,7 @@ using namespace cryptonets::cli;
 
 struct CommandLine {
   std::string float_model;
+  std::string sequential_model;  // --sequential: a network with polynomial activations
   std::string data_directory;
   std::string output;
   std::string results;
@@ -120,6 +124,13 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
       "accuracy/bits table. --data is the data set the float model was trained on (IDX files\n"
       "as for cryptonets-train). A float model below --min-accuracy is refused at once.");
   options.add_value("float", "FILE", "trained float model", "data/model-float.txt");
+  options.add_value("sequential", "FILE",
+                    "instead of --float: a cryptonets-train sequential model of the 5-layer shape\n"
+                    "whose activations are squares or polynomials of degree 1..3 (after\n"
+                    "--fine-tune FILE --approximate lsq|chebyshev), quantised into a model with\n"
+                    "polynomial layers (format version 2)");
+  options.add_value("min-bits", "B", "fewest weight bits of every layer in the grid",
+                    std::to_string(defaults.min_bits));
   options.add_value("data", "DIR", "the data set's IDX files (and SHA256SUMS)", "data/mnist");
   options.add_value("out", "FILE", "where to write the integer model", "data/model.txt");
   options.add_value("results", "FILE", "where to write the table", "bench/results/quantisation.md");
@@ -142,6 +153,8 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
 
   CommandLine line;
   line.float_model = options.text("float");
+  line.sequential_model = options.text("sequential");
+  line.grid.min_bits = static_cast<int>(options.integer("min-bits", 1, 16));
   line.data_directory = options.text("data");
   line.output = options.text("out");
   line.results = options.text("results");
@@ -155,13 +168,21 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   }
   line.verify_checksums = verify_option(options);
 
-  line.regenerate = "cryptonets-quantise --float " + line.float_model + " --data " +
-                    line.data_directory + " --out " + line.output + " --results " + line.results;
-  for (const char* name : {"min-accuracy", "max-moduli", "input-scales", "max-bits"}) {
+  if (line.grid.max_conv_bits < line.grid.min_bits) {
+    throw UsageError("--min-bits " + std::to_string(line.grid.min_bits) +
+                     " is above the most weight bits of the grid");
+  }
+  line.regenerate = "cryptonets-quantise " +
+                    (line.sequential_model.empty() ? "--float " + line.float_model
+                                                   : "--sequential " + line.sequential_model) +
+                    " --data " + line.data_directory + " --out " + line.output + " --results " +
+                    line.results;
+  for (const char* name : {"min-accuracy", "max-moduli", "input-scales", "max-bits", "min-bits"}) {
     const std::string value = options.has(name) ? options.text(name) : "";
     const bool is_default =
         (std::string(name) == "max-moduli" && value == std::to_string(defaults.max_moduli)) ||
-        (std::string(name) == "input-scales" && value == default_scales);
+        (std::string(name) == "input-scales" && value == default_scales) ||
+        (std::string(name) == "min-bits" && value == std::to_string(defaults.min_bits));
     if (options.has(name) && !is_default)
       line.regenerate += " --" + std::string(name) + " " + value;
   }
@@ -468,10 +489,152 @@ void save_chosen_model(const CommandLine& line, const Report& report, const Mode
   }
 }
 
+// --sequential: a network with polynomial activations. Every grid point is quantised, tracked and
+// (if it needs at most --max-moduli moduli) evaluated exactly with the generic evaluator
+// (compile_model + evaluate_plain: the compiled network, output factor included).
+std::string describe_polynomial_layers(const Model& model) {
+  std::string text;
+  for (size_t i = 0; i < model.layers.size(); ++i) {
+    const auto* poly = std::get_if<model::PolynomialLayer>(&model.layers[i].operation);
+    if (!poly) continue;
+    text += (text.empty() ? "" : "; ") + std::string("layer ") + std::to_string(i) + " p(x) =";
+    for (size_t k = poly->coefficients.size(); k-- > 0;) {
+      text += " " + std::string(poly->coefficients[k] < 0 ? "-" : "+") + " " +
+              std::to_string(std::llabs(poly->coefficients[k])) +
+              (k == 0   ? ""
+               : k == 1 ? "·x"
+                        : "·x^" + std::to_string(k));
+    }
+    text += " (scale " + number(model.layers[i].scale) + ")";
+  }
+  return text;
+}
+
+int run_polynomial(const CommandLine& line) {
+  using training::float_classes;
+  using training::PolynomialFloatNetwork;
+  using training::SequentialNetwork;
+  const SequentialNetwork merged =
+      training::merge_linear_runs(training::load_sequential_network(line.sequential_model));
+  const PolynomialFloatNetwork network = training::to_polynomial_float_network(merged);
+  const MnistSet train_set =
+      load_data_split(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
+  const MnistSet test_set =
+      load_data_split(line.data_directory, MnistSplit::kTest, line.verify_checksums);
+  for (const MnistSplit split : {MnistSplit::kTrain, MnistSplit::kTest}) {
+    require_labels_below((split == MnistSplit::kTrain ? train_set : test_set).labels.labels,
+                         network.linear.classes,
+                         "'" + split_labels_file(line.data_directory, split).string() +
+                             "' (the model '" + line.sequential_model + "' has " +
+                             std::to_string(network.linear.classes) + " classes)");
+  }
+  const LabelledImages train = view(train_set);
+  const LabelledImages test = view(test_set);
+  const auto float_accuracy = [&](const LabelledImages& images) {
+    const std::vector<int> classes = float_classes(network, images, line.threads);
+    size_t correct = 0;
+    for (size_t i = 0; i < images.size(); ++i)
+      correct += classes[i] == images.labels[i] ? 1 : 0;
+    return static_cast<double>(correct) / static_cast<double>(images.size());
+  };
+  const double float_test = float_accuracy(test);
+  constexpr double kRoundingSlack = 1e-9;
+  const double floor = line.min_accuracy.value_or(
+      std::max(0.0, float_test - kDefaultFloorBelowFloat - kRoundingSlack));
+  std::fprintf(stderr, "float network: activations %s and %s, test %s; accuracy floor %s\n",
+               network.activations[0].name().c_str(), network.activations[1].name().c_str(),
+               percent(float_test).c_str(), percent(floor).c_str());
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<QuantisationResult> sweep;
+  {
+    std::optional<Progress> bar;
+    size_t shown_done = 0;
+    sweep = training::sweep_polynomial_quantisations(
+        network, test, line.grid, line.threads, [&](size_t done, size_t total) {
+          if (!bar) bar.emplace("sweep (grid points)", total, kProgressLogSeconds);
+          bar->advance(done - shown_done);
+          shown_done = done;
+        });
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const std::optional<size_t> chosen = choose_default(sweep, floor);
+
+  std::ofstream out(line.results);
+  if (!out) throw std::runtime_error("cannot write '" + line.results + "'");
+  out << "# Quantisation of a network with polynomial activations\n\nGenerated " << utc_now()
+      << " on " << cpu_model() << ". Regenerate with\n\n```sh\n"
+      << line.regenerate << "\n```\n\nFloat network `" << line.sequential_model << "` (SHA-256 "
+      << to_hex(sha256(read_possibly_gzipped_file(line.sequential_model))) << "), activations "
+      << network.activations[0].name() << " and " << network.activations[1].name()
+      << ": test accuracy " << percent(float_test) << ". Each activation Σ a_i·x^i of degree d "
+      << "on an input at scale s is written at output scale s^d/|a_d| with leading coefficient "
+      << "±1 (and an even x coefficient for degree 2, so that the compiled network completes the "
+      << "square exactly: training/polynomial_quantiser.hpp). Accuracies and max |out| are those "
+      << "of the compiled network in exact integer arithmetic on the " << count_word(test.size())
+      << " test images; worst case from the range tracker. The grid: " << sweep.size()
+      << " points, swept in " << number(seconds) << " s.\n\n";
+  std::optional<Model> model;
+  if (chosen) {
+    QuantisationResult c = sweep[*chosen];
+    model = training::quantise(network, c.choice);
+    c.train_max_output_bits =
+        training::evaluate_integer_model(*model, train, line.threads, std::span<const int>{})
+            .max_output_bits;
+    const model::CompiledModel compiled = model::compile_model(*model);
+    out << "**Default (`" << line.output << "`): " << c.choice.label() << "**: test accuracy "
+        << percent(c.test.accuracy()) << " (float " << percent(float_test)
+        << "), agreement with float " << percent(c.test.agreement()) << ", worst-case output "
+        << c.worst_case_bits << " bits → " << *c.moduli << " plaintext moduli of at most "
+        << kPlaintextModulusBits << " bits; measured max |output| " << c.test.max_output_bits
+        << " bits (test), " << *c.train_max_output_bits << " bits (train); output factor "
+        << model::describe_output_factor(compiled) << "; " << describe_polynomial_layers(*model)
+        << ".\n\n";
+    sweep[*chosen] = c;
+  } else {
+    out << "**No grid point reaches " << percent(floor) << ": no model was written.**\n\n";
+  }
+  out << "## Best choices for each number of plaintext moduli\n\n";
+  write_table_header(out);
+  for (int moduli = 1; moduli <= line.grid.max_moduli; ++moduli) {
+    for (const QuantisationResult* r :
+         best_with_moduli(sweep, moduli, kMostFaithfulPerModuli, kMostAccuratePerModuli))
+      write_row(out, *r, chosen && r == &sweep[*chosen]);
+  }
+  out.close();
+  if (!out) throw std::runtime_error("cannot write '" + line.results + "'");
+  std::fprintf(stderr, "wrote %s\n", line.results.c_str());
+  if (!model) return kExitFailure;
+  const QuantisationResult& c = sweep[*chosen];
+  std::ostringstream text;
+  write_model(*model, text);
+  const std::string body = text.str();
+  const size_t first_line = body.find('\n') + 1;
+  std::ofstream file(line.output);
+  file << body.substr(0, first_line) << "# quantised from " << line.sequential_model << " ("
+       << network.activations[0].name() << ", " << network.activations[1].name() << ")\n# "
+       << c.choice.label() << ": test accuracy " << percent(c.test.accuracy())
+       << " in plain integers (float " << percent(float_test) << "); worst-case output bound "
+       << c.worst_case_bits << " bits -> " << *c.moduli << " plaintext moduli; measured max "
+       << "|output| " << c.test.max_output_bits << " bits\n# regenerate: " << line.regenerate
+       << "\n"
+       << body.substr(first_line);
+  file.close();
+  if (!file) throw std::runtime_error("cannot write '" + line.output + "'");
+  if (load_model(line.output) != *model) {
+    throw std::logic_error("'" + line.output + "' does not read back as the model written");
+  }
+  std::fprintf(stderr, "wrote %s: %s, test %s, worst case %d bits, %d plaintext moduli\n",
+               line.output.c_str(), c.choice.label().c_str(), percent(c.test.accuracy()).c_str(),
+               c.worst_case_bits, *c.moduli);
+  return kExitSuccess;
+}
+
 int run(std::span<char* const> arguments) {
   const std::optional<CommandLine> parsed = parse_command_line(arguments);
   if (!parsed) return kExitSuccess;
   const CommandLine& line = *parsed;
+  if (!line.sequential_model.empty()) return run_polynomial(line);
   const FloatNetwork network = load_float_network(line.float_model);
   const MnistSet train_set =
       load_data_split(line.data_directory, MnistSplit::kTrain, line.verify_checksums);

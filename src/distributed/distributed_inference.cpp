@@ -44,6 +44,10 @@ class UnitRun {
       label_ = "layer " + std::to_string(step.layer_index + 1) + " (" + step.layer_name + ")";
       if (step.kind == CompiledStep::Kind::kSquare) {
         square(values);
+      } else if (step.kind == CompiledStep::Kind::kPolynomial) {
+        throw std::invalid_argument(label_ +
+                                    ": a degree-3 polynomial activation cannot be evaluated on "
+                                    "ciphertexts (it needs a second multiplication level)");
       } else {
         values = linear(step.map, values);
       }

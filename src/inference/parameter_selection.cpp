@@ -592,6 +592,7 @@ double flooding_cost_bits(const yashe::Parameters& params, int circuit_privacy_b
 }
 
 ParameterChoice select_parameters(const Model& model, const SelectionTarget& target) {
+  require_encryptable(model);
   check_target(target);
   const RangeReport ranges = track_ranges(model);
   const CompiledModel compiled = compile_model(model);
@@ -630,6 +631,7 @@ ParameterChoice preset_with_margin(const std::string& name, const Model& model,
 }  // namespace
 
 ParameterChoice preset(const std::string& name, const Model& model, int circuit_privacy_bits) {
+  require_encryptable(model);
   if (circuit_privacy_bits < 0) {
     throw std::invalid_argument("preset: circuit_privacy_bits must be >= 0");
   }
@@ -655,24 +657,119 @@ ParameterChoice preset(const std::string& name, const Model& model, int circuit_
   return choice;
 }
 
+namespace {
+
+// BFV at ring degree n with q filling the HE standard's 128-bit classical bound for ternary
+// secrets: the fewest primes of at most kPrimeBits bits whose sizes sum to the bound (each prime
+// of b bits is below 2^b, so log2 q stays below the bound). t is left to the caller.
+bfv::Parameters bfv_base_at_bound(size_t n) {
+  const std::optional<int> bound = rlwe::he_standard_max_log2_q(
+      rlwe::SecretDistribution::kTernary, rlwe::Adversary::kClassical, 128, n);
+  assert(bound);
+  const int count = (*bound + kPrimeBits - 1) / kPrimeBits;
+  const int small_bits = *bound / count, larger = *bound - small_bits * count;
+  bfv::Parameters base;
+  base.n = n;
+  if (larger > 0) base.q_primes = generate_ntt_primes(small_bits + 1, larger, 2 * n);
+  for (uint64_t q : generate_ntt_primes(small_bits, count - larger, 2 * n))
+    base.q_primes.push_back(q);
+  return base;
+}
+
+// The compiled model with every kPolynomial (degree-3) step replaced by `squares` square steps:
+// the noise stand-in of x³ = x·x². Two squares compute x⁴ = (x²)², a product of two relinearised
+// values each at least as noisy as x and x², so its noise bounds that of x·x² in the noise models
+// (the product's noise grows with each factor's); one square is the layer as a degree-2 one.
+CompiledModel with_squares_for_cubes(const CompiledModel& model, int squares) {
+  CompiledModel out = model;
+  out.steps.clear();
+  for (const model::CompiledStep& step : model.steps) {
+    if (step.kind != model::CompiledStep::Kind::kPolynomial) {
+      out.steps.push_back(step);
+      continue;
+    }
+    model::CompiledStep square = step;
+    square.kind = model::CompiledStep::Kind::kSquare;
+    square.coefficients.clear();
+    for (int k = 0; k < squares; ++k)
+      out.steps.push_back(square);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string encrypted_degree_three_requirement(const Model& model) {
+  const RangeReport ranges = track_ranges(model);
+  const CompiledModel compiled = compile_model(model);
+  std::string layers;
+  for (const model::CompiledStep& step : compiled.steps) {
+    if (step.kind == model::CompiledStep::Kind::kPolynomial)
+      layers += (layers.empty() ? "" : ", ") + std::to_string(step.layer_index);
+  }
+  if (layers.empty()) return "";
+  const CompiledModel one_level = with_squares_for_cubes(compiled, 1);
+  const CompiledModel two_levels = with_squares_for_cubes(compiled, 2);
+  const double margin = SelectionTarget{}.margin_bits;
+  std::string text = "layer " + layers +
+                     " (poly) has degree 3: x^3 = x*x^2 needs a second ciphertext multiplication "
+                     "in the layer, which the encrypted runtime (one square per activation) does "
+                     "not have, so degree 3 runs in the plain evaluators only. What it would "
+                     "need, from the keyless noise models (one more square's noise per cubic, an "
+                     "upper bound), with outputs of " +
+                     std::to_string(ranges.output_bits()) + " bits: ";
+  const PrimeSearch as_square =
+      fewest_primes(kPaperN, 1, std::numeric_limits<double>::infinity(), ranges, one_level, margin);
+  const PrimeSearch needed = fewest_primes(kPaperN, 1, std::numeric_limits<double>::infinity(),
+                                           ranges, two_levels, margin);
+  if (as_square.chosen) {
+    const Candidate& c = *as_square.chosen;
+    const double with_cube = predict_budget_over_moduli(c.base, c.moduli, two_levels);
+    text += format(
+        "YASHE' (n = 8192): at the %zu primes of 55 bits (log2 q = %.1f) that a square there "
+        "needs, the second level costs %.1f bits of noise budget (%.1f bits left instead of "
+        "%.1f); ",
+        c.base.q_primes.size(), c.base.log2_q(), c.budget - with_cube, with_cube, c.budget);
+  }
+  if (needed.chosen) {
+    text += format("keeping the %.0f-bit margin takes %zu primes (log2 q = %.1f)", margin,
+                   needed.chosen->base.q_primes.size(), needed.chosen->base.log2_q());
+  } else {
+    text += "no q of up to 40 primes keeps the margin at n = 8192";
+  }
+  bfv::Parameters base = bfv_base_at_bound(kPaperN);
+  const PlaintextChoice plaintext = choose_plaintext_moduli(kPaperN, base.q_primes, ranges);
+  double one = std::numeric_limits<double>::infinity(), two = one;
+  for (uint64_t t : plaintext.moduli) {
+    base.t = t;
+    one = std::min(one, predict_network_noise(base, one_level).final_budget_bits);
+    two = std::min(two, predict_network_noise(base, two_levels).final_budget_bits);
+  }
+  text += format(
+      "; BFV (n = 8192, log2 q = %.1f, the 128-bit bound): %.1f bits left with a square there, "
+      "%.1f with the second level (%.1f bits more noise)%s",
+      base.log2_q(), one, two, one - two,
+      two >= margin ? "" : ", below the margin: a larger n and q");
+  return text;
+}
+
+void require_encryptable(const Model& model) {
+  const std::string requirement = encrypted_degree_three_requirement(model);
+  if (!requirement.empty()) throw std::invalid_argument(requirement);
+}
+
 BfvParameterChoice select_bfv_parameters(const Model& model, double margin_bits) {
+  require_encryptable(model);
   if (!(margin_bits >= 0)) throw std::invalid_argument("BFV parameters: the margin must be >= 0");
   const RangeReport ranges = track_ranges(model);
   const CompiledModel compiled = compile_model(model);
   std::vector<std::string> misses;
   for (size_t n : {size_t{8192}, size_t{16384}, size_t{32768}}) {
+    bfv::Parameters base = bfv_base_at_bound(n);
     const std::optional<int> bound = rlwe::he_standard_max_log2_q(
         rlwe::SecretDistribution::kTernary, rlwe::Adversary::kClassical, 128, n);
-    assert(bound);
-    // The fewest primes of at most kPrimeBits bits whose sizes sum to the bound: each prime of b
-    // bits is below 2^b, so log2 q stays below the bound.
     const int count = (*bound + kPrimeBits - 1) / kPrimeBits;
     const int small_bits = *bound / count, larger = *bound - small_bits * count;
-    bfv::Parameters base;
-    base.n = n;
-    if (larger > 0) base.q_primes = generate_ntt_primes(small_bits + 1, larger, 2 * n);
-    for (uint64_t q : generate_ntt_primes(small_bits, count - larger, 2 * n))
-      base.q_primes.push_back(q);
     const PlaintextChoice plaintext = choose_plaintext_moduli(n, base.q_primes, ranges);
     double budget = std::numeric_limits<double>::infinity();
     for (uint64_t t : plaintext.moduli) {

@@ -458,7 +458,7 @@ void inspect_model(const std::string& path, FileInspection& report) {
   const Model model = load_model(path);  // validates it completely
   const CompiledModel compiled = compile_model(model);
   report.kind = "an integer model (text)";
-  report.fields.emplace_back("format version", std::to_string(kModelFileVersion));
+  report.fields.emplace_back("format version", std::to_string(model_file_version(model)));
   report.fields.emplace_back("input", std::to_string(model.input_shape.channels) + " x " +
                                           std::to_string(model.input_shape.height) + " x " +
                                           std::to_string(model.input_shape.width) + ", scale " +
@@ -468,9 +468,15 @@ void inspect_model(const std::string& path, FileInspection& report) {
   for (const auto& layer : model.layers)
     layers += (layers.empty() ? "" : " -> ") + layer_name(layer);
   for (const CompiledStep& step : compiled.steps)
-    parameters += step.map.terms.size() + step.map.bias.size();
+    parameters += step.map.terms.size() + step.map.bias.size() + step.coefficients.size();
   report.fields.emplace_back("layers", layers);
   report.fields.emplace_back("outputs", std::to_string(compiled.output_size));
+  if (compiled.output_factor != 1) {
+    report.fields.emplace_back("output factor",
+                               cryptonets::model::describe_output_factor(compiled) +
+                                   ": the compiled network (and so every decrypted score) computes "
+                                   "this multiple of the model's outputs (polynomial layers)");
+  }
   report.fields.emplace_back("nonzero weights and biases", std::to_string(parameters));
   std::ifstream in(path, std::ios::binary);
   std::ostringstream content;

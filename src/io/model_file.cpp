@@ -20,6 +20,7 @@ using cryptonets::model::layer_name;
 using cryptonets::model::Model;
 using cryptonets::model::output_shape;
 using cryptonets::model::Padding;
+using cryptonets::model::PolynomialLayer;
 using cryptonets::model::ScaledMeanPoolLayer;
 using cryptonets::model::Shape;
 using cryptonets::model::SquareLayer;
@@ -200,14 +201,16 @@ class ModelReader {
   }
 
   void read_version() {
-    LineTokens line = next_line("'cryptonets-model 1'");
+    LineTokens line = next_line("'cryptonets-model " + std::to_string(kModelFileVersion) + "'");
     expect_keyword(line, "cryptonets-model");
     int64_t version = next_integer(line, 0, INT64_MAX, "format version");
-    if (version != kModelFileVersion) {
+    if (version < kOldestModelFileVersion || version > kModelFileVersion) {
       fail(line.line_number(), "unsupported format version " + std::to_string(version) +
-                                   " (this reader supports " + std::to_string(kModelFileVersion) +
-                                   ")");
+                                   " (this reader supports " +
+                                   std::to_string(kOldestModelFileVersion) + " to " +
+                                   std::to_string(kModelFileVersion) + ")");
     }
+    version_ = static_cast<int>(version);
     expect_done(line);
   }
 
@@ -306,6 +309,41 @@ class ModelReader {
     return Layer{pool, optional_scale(line, previous_scale)};
   }
 
+  // poly degree D scale S, then "coefficients c_0 ... c_D" (lowest degree first).
+  Layer read_polynomial(LineTokens& line) {
+    if (version_ < kPolynomialModelFileVersion) {
+      fail(line.line_number(),
+           "the 'poly' layer needs format version " + std::to_string(kPolynomialModelFileVersion) +
+               " ('cryptonets-model " + std::to_string(kPolynomialModelFileVersion) +
+               "'); this file declares version " + std::to_string(version_));
+    }
+    expect_keyword(line, "degree");
+    const int64_t degree = next_integer(line, model::kMinPolynomialDegree,
+                                        model::kMaxPolynomialDegree, "polynomial degree");
+    expect_keyword(line, "scale");
+    const double scale = next_scale(line);
+    expect_done(line);
+    LineTokens coefficients = next_line("the 'coefficients' line");
+    expect_keyword(coefficients, "coefficients");
+    if (coefficients.count() != static_cast<size_t>(degree) + 2) {
+      fail(coefficients.line_number(), "expected " + std::to_string(degree + 1) +
+                                           " coefficients (degree " + std::to_string(degree) +
+                                           ", lowest degree first), found " +
+                                           std::to_string(coefficients.count() - 1));
+    }
+    PolynomialLayer poly;
+    while (!coefficients.done()) {
+      poly.coefficients.push_back(next_integer(coefficients, -model::kMaxPolynomialCoefficient + 1,
+                                               model::kMaxPolynomialCoefficient - 1,
+                                               "polynomial coefficient"));
+    }
+    if (poly.coefficients.back() == 0) {
+      fail(coefficients.line_number(), "the leading coefficient (of x^" + std::to_string(degree) +
+                                           ") is 0: declare the polynomial's true degree");
+    }
+    return Layer{std::move(poly), scale};
+  }
+
   Layer read_layer(const std::string& keyword, LineTokens& line, double previous_scale) {
     if (keyword == "conv") return read_convolution(line, previous_scale);
     if (keyword == "dense") return read_dense(line, previous_scale);
@@ -314,8 +352,9 @@ class ModelReader {
       return Layer{SquareLayer{}, optional_scale(line, previous_scale * previous_scale)};
     }
     if (keyword == "flatten") return Layer{FlattenLayer{}, optional_scale(line, previous_scale)};
-    fail(line.line_number(),
-         "unknown keyword '" + keyword + "' (expected conv, square, dense, pool, flatten or end)");
+    if (keyword == "poly") return read_polynomial(line);
+    fail(line.line_number(), "unknown keyword '" + keyword +
+                                 "' (expected conv, square, dense, pool, flatten, poly or end)");
   }
 
   // Shape errors are reported at the layer's header line.
@@ -330,6 +369,7 @@ class ModelReader {
   std::istream& in_;
   std::string source_name_;
   int line_number_ = 0;
+  int version_ = 0;
 };
 
 void write_padding(std::ostream& out, const Padding& p) {
@@ -369,12 +409,21 @@ void write_layer(std::ostream& out, const Layer& layer) {
         << pool->stride_y << ' ' << pool->stride_x;
     write_padding(out, pool->padding);
     out << scale;
+  } else if (const auto* poly = std::get_if<PolynomialLayer>(&layer.operation)) {
+    out << "poly degree " << poly->degree() << scale << "coefficients";
+    for (int64_t c : poly->coefficients)
+      out << ' ' << c;
+    out << '\n';
   } else {
     out << layer_name(layer) << scale;
   }
 }
 
 }  // namespace
+
+int model_file_version(const Model& model) {
+  return model::has_polynomial_layer(model) ? kPolynomialModelFileVersion : kOldestModelFileVersion;
+}
 
 Model read_model(std::istream& in, const std::string& source_name) {
   return ModelReader(in, source_name).read();
@@ -388,7 +437,7 @@ Model load_model(const std::string& path) {
 
 void write_model(const Model& model, std::ostream& out) {
   validate_model(model);
-  out << "cryptonets-model " << kModelFileVersion << '\n';
+  out << "cryptonets-model " << model_file_version(model) << '\n';
   out << "input channels " << model.input_shape.channels << " height " << model.input_shape.height
       << " width " << model.input_shape.width << " scale " << format_scale(model.input_scale)
       << '\n';

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cmath>
+#include <cstdio>
 #include <stdexcept>
 #include <variant>
 
@@ -215,27 +217,226 @@ DenseLayer to_dense_layer(const LinearMap& map) {
   return dense;
 }
 
+namespace {
+
+// i128 arithmetic of compile_model's folding, every result checked; `what` names the layer.
+class FoldArithmetic {
+ public:
+  explicit FoldArithmetic(std::string what) : what_(std::move(what)) {}
+
+  i128 multiply(i128 a, i128 b) const {
+    i128 product;
+    if (__builtin_mul_overflow(a, b, &product)) overflow("an intermediate product");
+    return product;
+  }
+  i128 add(i128 a, i128 b) const {
+    i128 sum;
+    if (__builtin_add_overflow(a, b, &sum)) overflow("an intermediate sum");
+    return sum;
+  }
+  // A weight, bias or coefficient of the compiled network: |value| < kMaxParameterMagnitude.
+  int64_t parameter(i128 value, const char* kind) const {
+    if (value <= -kMaxParameterMagnitude || value >= kMaxParameterMagnitude) {
+      overflow(std::string("a folded ") + kind);
+    }
+    return static_cast<int64_t>(value);
+  }
+  [[noreturn]] void overflow(const std::string& quantity) const {
+    throw std::overflow_error("compiling " + what_ + ": " + quantity +
+                              " reaches 2^60 (kMaxParameterMagnitude) or leaves 127 bits; use "
+                              "smaller scales or polynomial coefficients");
+  }
+
+ private:
+  std::string what_;
+};
+
+std::string describe_layer(size_t index, const Layer& layer) {
+  return "layer " + std::to_string(index) + " (" + layer_name(layer) + ")";
+}
+
+// compile_model's state. The values after the emitted steps are v; the model's values times
+// `factor` are pending_scale·v + pending_shift (element-wise, the same for every element), a map
+// not yet applied: it is absorbed by the next linear step or applied by apply_elementwise.
+class ModelCompiler {
+ public:
+  explicit ModelCompiler(const Model& model) : model_(model), shapes_(layer_shapes(model)) {
+    compiled_.input_size = static_cast<size_t>(shapes_.front().size());
+    compiled_.output_size = static_cast<size_t>(shapes_.back().size());
+  }
+
+  CompiledModel run() {
+    for (size_t i = 0; i < model_.layers.size(); ++i) {
+      const Layer& layer = model_.layers[i];
+      const FoldArithmetic fold(describe_layer(i, layer));
+      if (std::holds_alternative<FlattenLayer>(layer.operation)) continue;
+      if (const auto* poly = std::get_if<PolynomialLayer>(&layer.operation)) {
+        add_polynomial(i, *poly, fold);
+      } else if (std::holds_alternative<SquareLayer>(layer.operation)) {
+        apply_pending(i, fold);
+        push_square(i);
+        factor_ = fold.multiply(factor_, factor_);
+      } else {
+        add_linear(i, fold);
+      }
+    }
+    if (!model_.layers.empty()) {
+      const size_t last = model_.layers.size() - 1;
+      apply_pending(last, FoldArithmetic(describe_layer(last, model_.layers[last])));
+    }
+    compiled_.output_factor = factor_;
+    return std::move(compiled_);
+  }
+
+ private:
+  // y = W·(a·v + c) + factor·b: weights a·w, bias factor·b + c·Σ_j w_j.
+  void add_linear(size_t i, const FoldArithmetic& fold) {
+    CompiledStep step = make_step(i, CompiledStep::Kind::kLinear);
+    step.map = linear_map_of(model_.layers[i], shapes_[i]);
+    if (pending_scale_ != 1 || pending_shift_ != 0 || factor_ != 1) {
+      for (size_t o = 0; o < step.map.outputs; ++o) {
+        i128 weight_sum = 0;
+        for (LinearTerm& term : step.map.terms_of_mutable(o)) {
+          weight_sum = fold.add(weight_sum, term.weight);
+          term.weight = fold.parameter(fold.multiply(pending_scale_, term.weight), "weight");
+        }
+        step.map.bias[o] = fold.parameter(fold.add(fold.multiply(factor_, step.map.bias[o]),
+                                                   fold.multiply(pending_shift_, weight_sum)),
+                                          "bias");
+      }
+    }
+    pending_scale_ = 1;
+    pending_shift_ = 0;
+    size_ = step.map.outputs;
+    compiled_.steps.push_back(std::move(step));
+  }
+
+  void add_polynomial(size_t i, const PolynomialLayer& poly, const FoldArithmetic& fold) {
+    const i128 a = pending_scale_, c = pending_shift_, f = factor_;
+    const std::vector<int64_t>& p = poly.coefficients;
+    if (poly.degree() == 1) {
+      // f·(B·z + C) with f·z = a·v + c: (B·a)·v + (B·c + f·C), applied at once.
+      pending_scale_ = fold.multiply(p[1], a);
+      pending_shift_ = fold.add(fold.multiply(p[1], c), fold.multiply(f, p[0]));
+      apply_pending(i, fold);
+    } else if (poly.degree() == 2) {
+      // In v' = f·z = a·v + c: f²·p(z) = A·v'² + b·v' + k with b = f·B, k = f²·C.
+      const i128 big_a = p[2];
+      const i128 b = fold.multiply(f, p[1]);
+      const i128 k = fold.multiply(fold.multiply(f, f), p[0]);
+      const i128 two_a = fold.multiply(2, big_a);
+      if (b % two_a == 0) {
+        // Completing the square exactly: f²·p(z) = A·(v' + h)² + (k − A·h²), h = b / 2A. The
+        // factor stays f², and A joins the next step's weights.
+        const i128 h = b / two_a;
+        pending_shift_ = fold.add(c, h);
+        apply_pending(i, fold);
+        push_square(i);
+        factor_ = fold.multiply(f, f);
+        pending_scale_ = big_a;
+        pending_shift_ = fold.add(k, -fold.multiply(big_a, fold.multiply(h, h)));
+      } else {
+        // 4A·f²·p(z) = (2A·v' + b)² + (4A·k − b²).
+        pending_scale_ = fold.multiply(two_a, a);
+        pending_shift_ = fold.add(fold.multiply(two_a, c), b);
+        apply_pending(i, fold);
+        push_square(i);
+        const i128 constant =
+            fold.add(fold.multiply(fold.multiply(2, two_a), k), -fold.multiply(b, b));
+        // |4A|·f²·p(z) = s·(u + constant), s = sign(A): the sign goes to the next weights.
+        const i128 sign = big_a > 0 ? 1 : -1;
+        factor_ = fold.multiply(fold.multiply(fold.multiply(2, two_a), sign), fold.multiply(f, f));
+        pending_scale_ = sign;
+        pending_shift_ = fold.multiply(sign, constant);
+      }
+    } else {
+      // f³·p(z) = D·v³ + (A·f)·v² + (B·f²)·v + C·f³ with v = f·z.
+      apply_pending(i, fold);
+      CompiledStep step = make_step(i, CompiledStep::Kind::kPolynomial);
+      i128 power = 1;  // f^(degree − k) for coefficient k
+      step.coefficients.assign(p.size(), 0);
+      for (size_t k = p.size(); k-- > 0;) {
+        step.coefficients[k] = fold.parameter(fold.multiply(p[k], power), "coefficient");
+        power = fold.multiply(power, f);
+      }
+      factor_ = fold.multiply(fold.multiply(f, f), f);
+      compiled_.steps.push_back(std::move(step));
+    }
+  }
+
+  // Applies the pending map: folded into the last step when that is a linear step (its outputs
+  // feed nothing else), else as a diagonal linear step of layer i.
+  void apply_pending(size_t i, const FoldArithmetic& fold) {
+    const i128 scale = pending_scale_, shift = pending_shift_;
+    pending_scale_ = 1;
+    pending_shift_ = 0;
+    if (scale == 1 && shift == 0) return;
+    if (!compiled_.steps.empty() && compiled_.steps.back().kind == CompiledStep::Kind::kLinear) {
+      LinearMap& map = compiled_.steps.back().map;
+      for (LinearTerm& term : map.terms)
+        term.weight = fold.parameter(fold.multiply(scale, term.weight), "weight");
+      for (int64_t& b : map.bias)
+        b = fold.parameter(fold.add(fold.multiply(scale, b), shift), "bias");
+      return;
+    }
+    CompiledStep step = make_step(i, CompiledStep::Kind::kLinear);
+    LinearMapBuilder builder(size_, size_);
+    const int64_t weight = fold.parameter(scale, "weight");
+    const int64_t bias = fold.parameter(shift, "bias");
+    for (size_t j = 0; j < size_; ++j) {
+      builder.add_term(static_cast<int64_t>(j), weight);
+      builder.end_row(bias);
+    }
+    step.map = builder.finish();
+    compiled_.steps.push_back(std::move(step));
+  }
+
+  void push_square(size_t i) {
+    compiled_.steps.push_back(make_step(i, CompiledStep::Kind::kSquare));
+  }
+
+  CompiledStep make_step(size_t i, CompiledStep::Kind kind) const {
+    CompiledStep step;
+    step.kind = kind;
+    step.layer_index = i;
+    step.layer_name = layer_name(model_.layers[i]);
+    return step;
+  }
+
+  const Model& model_;
+  std::vector<Shape> shapes_;
+  CompiledModel compiled_;
+  size_t size_ = static_cast<size_t>(shapes_.front().size());  // values after the emitted steps
+  i128 factor_ = 1;
+  i128 pending_scale_ = 1;
+  i128 pending_shift_ = 0;
+};
+
+}  // namespace
+
 CompiledModel compile_model(const Model& model) {
   validate_model(model);
-  std::vector<Shape> shapes = layer_shapes(model);
-  CompiledModel compiled;
-  compiled.input_size = static_cast<size_t>(shapes.front().size());
-  compiled.output_size = static_cast<size_t>(shapes.back().size());
-  for (size_t i = 0; i < model.layers.size(); ++i) {
-    const Layer& layer = model.layers[i];
-    if (std::holds_alternative<FlattenLayer>(layer.operation)) continue;
-    CompiledStep step;
-    step.layer_index = i;
-    step.layer_name = layer_name(layer);
-    if (is_linear(layer)) {
-      step.kind = CompiledStep::Kind::kLinear;
-      step.map = linear_map_of(layer, shapes[i]);
-    } else {
-      step.kind = CompiledStep::Kind::kSquare;
-    }
-    compiled.steps.push_back(std::move(step));
-  }
-  return compiled;
+  return ModelCompiler(model).run();
+}
+
+bool CompiledModel::has_polynomial_step() const {
+  return std::any_of(steps.begin(), steps.end(), [](const CompiledStep& step) {
+    return step.kind == CompiledStep::Kind::kPolynomial;
+  });
+}
+
+std::string describe_output_factor(const CompiledModel& model) {
+  const u128 factor = static_cast<u128>(model.output_factor);
+  std::string digits;
+  u128 rest = factor;
+  do {
+    digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(rest % 10)));
+    rest /= 10;
+  } while (rest != 0);
+  if (factor == 1) return digits;
+  char log2_text[32];
+  std::snprintf(log2_text, sizeof log2_text, "%.1f", std::log2(static_cast<double>(factor)));
+  return digits + " (2^" + log2_text + ")";
 }
 
 void PlainIntegers::add(Value& accumulator, const Value& addend) const {
@@ -264,6 +465,18 @@ void PlainIntegers::square(Value& value) const {
   if (__builtin_mul_overflow(value, value, &value)) plain_overflow();
 }
 
+void PlainIntegers::polynomial(Value& value, std::span<const int64_t> coefficients) const {
+  assert(!coefficients.empty());
+  Value result = coefficients.back();
+  for (size_t k = coefficients.size() - 1; k-- > 0;) {
+    if (__builtin_mul_overflow(result, value, &result) ||
+        __builtin_add_overflow(result, static_cast<Value>(coefficients[k]), &result)) {
+      plain_overflow();
+    }
+  }
+  value = result;
+}
+
 ModularIntegers::ModularIntegers(uint64_t plaintext_modulus) : modulus_(plaintext_modulus) {}
 
 ModularIntegers::Value ModularIntegers::from_integer(i128 x) const {
@@ -284,6 +497,16 @@ ModularIntegers::Value ModularIntegers::multiply_accumulate(
                   modulus_);
   }
   return sum;
+}
+
+void ModularIntegers::polynomial(Value& value, std::span<const int64_t> coefficients) const {
+  assert(!coefficients.empty());
+  Value result = from_signed(coefficients.back(), modulus_);
+  for (size_t k = coefficients.size() - 1; k-- > 0;) {
+    result =
+        add_mod(mul_mod(result, value, modulus_), from_signed(coefficients[k], modulus_), modulus_);
+  }
+  value = result;
 }
 
 std::vector<i128> evaluate_plain(const CompiledModel& model, std::span<const int64_t> input) {

@@ -1,5 +1,6 @@
 #include "cryptonets/model/model.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -112,6 +113,24 @@ Shape dense_shape(const DenseLayer& dense, const Shape& input) {
   return Shape{dense.outputs, 1, 1};
 }
 
+void require_polynomial(const PolynomialLayer& poly) {
+  const int degree = poly.degree();
+  if (degree < kMinPolynomialDegree || degree > kMaxPolynomialDegree) {
+    fail("polynomial degree must be in [" + std::to_string(kMinPolynomialDegree) + ", " +
+         std::to_string(kMaxPolynomialDegree) + "], got " + std::to_string(degree) + " (" +
+         std::to_string(poly.coefficients.size()) + " coefficients)");
+  }
+  for (int64_t c : poly.coefficients) {
+    if (c <= -kMaxPolynomialCoefficient || c >= kMaxPolynomialCoefficient) {
+      fail("polynomial coefficient " + std::to_string(c) + " is outside (-2^60, 2^60)");
+    }
+  }
+  if (poly.coefficients.back() == 0) {
+    fail("the leading coefficient (of x^" + std::to_string(degree) +
+         ") is 0: write the polynomial with its true degree");
+  }
+}
+
 void require_shape(const Shape& shape) {
   require_dimension(shape.channels, "channel count");
   require_dimension(shape.height, "height");
@@ -128,7 +147,14 @@ void require_scale(double scale, const std::string& what) {
 }  // namespace
 
 bool is_linear(const Layer& layer) {
-  return !std::holds_alternative<SquareLayer>(layer.operation);
+  return !std::holds_alternative<SquareLayer>(layer.operation) &&
+         !std::holds_alternative<PolynomialLayer>(layer.operation);
+}
+
+bool has_polynomial_layer(const Model& model) {
+  return std::any_of(model.layers.begin(), model.layers.end(), [](const Layer& layer) {
+    return std::holds_alternative<PolynomialLayer>(layer.operation);
+  });
 }
 
 std::string layer_name(const Layer& layer) {
@@ -136,7 +162,8 @@ std::string layer_name(const Layer& layer) {
                                [](const SquareLayer&) { return "square"; },
                                [](const DenseLayer&) { return "dense"; },
                                [](const ScaledMeanPoolLayer&) { return "pool"; },
-                               [](const FlattenLayer&) { return "flatten"; }},
+                               [](const FlattenLayer&) { return "flatten"; },
+                               [](const PolynomialLayer&) { return "poly"; }},
                     layer.operation);
 }
 
@@ -153,6 +180,10 @@ Shape output_shape(const Layer& layer, const Shape& input) {
                  },
                  [&](const FlattenLayer&) {
                    return Shape{input.size(), 1, 1};
+                 },
+                 [&](const PolynomialLayer& poly) {
+                   require_polynomial(poly);
+                   return input;
                  }},
       layer.operation);
   require_shape(out);

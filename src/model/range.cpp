@@ -39,6 +39,34 @@ ValueInterval square_range(const ValueInterval& x) {
   return {mpz_class(0), std::max(low_square, high_square)};
 }
 
+// x^k over an interval, k <= 3: x^0 = 1, x² as square_range, odd powers are monotone.
+ValueInterval power_range(const ValueInterval& x, int k) {
+  if (k == 0) return {mpz_class(1), mpz_class(1)};
+  if (k == 2) return square_range(x);
+  mpz_class low, high;
+  mpz_pow_ui(low.get_mpz_t(), x.lower.get_mpz_t(), static_cast<unsigned long>(k));
+  mpz_pow_ui(high.get_mpz_t(), x.upper.get_mpz_t(), static_cast<unsigned long>(k));
+  return {low, high};
+}
+
+// Σ_k c_k·x^k over the interval, each monomial's interval added (interval arithmetic: an
+// enclosure, looser than the exact range when the monomials peak at different x).
+ValueInterval polynomial_range(const ValueInterval& x, const std::vector<int64_t>& coefficients) {
+  ValueInterval sum{mpz_class(0), mpz_class(0)};
+  for (size_t k = 0; k < coefficients.size(); ++k) {
+    const ValueInterval power = power_range(x, static_cast<int>(k));
+    const mpz_class c = static_cast<long>(coefficients[k]);
+    if (c >= 0) {
+      sum.lower += c * power.lower;
+      sum.upper += c * power.upper;
+    } else {
+      sum.lower += c * power.upper;
+      sum.upper += c * power.lower;
+    }
+  }
+  return sum;
+}
+
 LayerRange summarise(size_t layer_index, std::string name, std::vector<ValueInterval> elements) {
   LayerRange range{layer_index, std::move(name), std::move(elements), mpz_class(0), 0};
   for (const ValueInterval& e : range.elements) {
@@ -95,15 +123,18 @@ RangeReport track_ranges(const Model& model, int64_t max_input) {
       compiled.input_size, ValueInterval{mpz_class(0), mpz_class(static_cast<long>(max_input))});
   auto step = compiled.steps.begin();
   for (size_t i = 0; i < model.layers.size(); ++i) {
-    if (step != compiled.steps.end() && step->layer_index == i) {
+    // A Flatten has no step; a polynomial layer may have two.
+    for (; step != compiled.steps.end() && step->layer_index == i; ++step) {
       if (step->kind == CompiledStep::Kind::kSquare) {
         for (ValueInterval& v : values)
           v = square_range(v);
+      } else if (step->kind == CompiledStep::Kind::kPolynomial) {
+        for (ValueInterval& v : values)
+          v = polynomial_range(v, step->coefficients);
       } else {
         values = linear_ranges(step->map, values);
       }
-      ++step;
-    }  // else a Flatten: values unchanged
+    }
     report.layers.push_back(summarise(i, layer_name(model.layers[i]), values));
   }
   return report;

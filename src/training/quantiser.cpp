@@ -395,7 +395,8 @@ QuantisationScales scales_for_choice(const FloatNetwork& network,
                             weight_scale_for_bits(network.dense2_weights, choice.bits.dense2)};
 }
 
-Model quantise(const FloatNetwork& network, const QuantisationScales& scales) {
+Model quantise_with_activations(const FloatNetwork& network, const QuantisationScales& scales,
+                                const std::function<model::Layer(int, double)>& activation) {
   require_scale(scales.input, "input");
   require_scale(scales.conv, "conv weight");
   require_scale(scales.dense1, "dense1 weight");
@@ -403,29 +404,35 @@ Model quantise(const FloatNetwork& network, const QuantisationScales& scales) {
   require_network_shape(network);
 
   // The scale of each layer's output (see the header): a linear layer multiplies its input's
-  // scale by its weight scale, a square squares it.
+  // scale by its weight scale, an activation gives its own (a square squares it).
   const double conv_scale = scales.input * scales.conv;
-  const double conv_squared_scale = conv_scale * conv_scale;
-  const double hidden_scale = conv_squared_scale * scales.dense1;
-  const double hidden_squared_scale = hidden_scale * hidden_scale;
-  const double output_scale = hidden_squared_scale * scales.dense2;
+  const model::Layer first = activation(0, conv_scale);
+  const double hidden_scale = first.scale * scales.dense1;
+  const model::Layer second = activation(1, hidden_scale);
+  const double output_scale = second.scale * scales.dense2;
 
   Model model;
   model.input_shape = Shape{1, FloatNetwork::kImageSide, FloatNetwork::kImageSide};
   model.input_scale = scales.input;
   model.layers.push_back({quantise_convolution(network, scales.conv, conv_scale), conv_scale});
-  model.layers.push_back({SquareLayer{}, conv_squared_scale});
+  model.layers.push_back(first);
   model.layers.push_back(
       {quantise_dense(network.dense1_weights, network.dense1_bias, network.conv_outputs(),
                       network.hidden, scales.dense1, hidden_scale, "dense1 weight", "dense1 bias"),
        hidden_scale});
-  model.layers.push_back({SquareLayer{}, hidden_squared_scale});
+  model.layers.push_back(second);
   model.layers.push_back(
       {quantise_dense(network.dense2_weights, network.dense2_bias, network.hidden, network.classes,
                       scales.dense2, output_scale, "dense2 weight", "dense2 bias"),
        output_scale});
   validate_model(model);
   return model;
+}
+
+Model quantise(const FloatNetwork& network, const QuantisationScales& scales) {
+  return quantise_with_activations(network, scales, [](int, double input_scale) {
+    return model::Layer{SquareLayer{}, input_scale * input_scale};
+  });
 }
 
 Model quantise(const FloatNetwork& network, const QuantisationChoice& choice) {
@@ -463,10 +470,24 @@ int predicted_class(std::span<const i128> outputs) {
 
 PlainEvaluation evaluate_integer_model(const Model& model, const LabelledImages& images,
                                        int threads, const FloatNetwork* reference) {
+  const std::vector<int> float_classes =
+      reference ? float_predictions(*reference, images, threads) : std::vector<int>{};
+  return evaluate_integer_model(model, images, threads, float_classes);
+}
+
+PlainEvaluation evaluate_integer_model(const Model& model, const LabelledImages& images,
+                                       int threads, std::span<const int> reference_classes) {
+  if (!reference_classes.empty() && reference_classes.size() != images.size()) {
+    throw std::invalid_argument(
+        "evaluate_integer_model: " + std::to_string(reference_classes.size()) +
+        " float classes for " + std::to_string(images.size()) + " images");
+  }
+  const bool with_reference = !reference_classes.empty();
   const CompiledModel compiled = compile_model(model);
   const std::array<int64_t, 256> pixels = pixel_table(model);
-  const std::vector<int> float_classes = reference ? float_predictions(*reference, images, threads)
-                                                   : std::vector<int>(images.size(), -1);
+  const std::vector<int> float_classes =
+      with_reference ? std::vector<int>(reference_classes.begin(), reference_classes.end())
+                     : std::vector<int>(images.size(), -1);
   Tally total;
   std::exception_ptr error;
   const long count = static_cast<long>(images.size());
@@ -492,7 +513,7 @@ PlainEvaluation evaluate_integer_model(const Model& model, const LabelledImages&
     total.merge(local);
   }
   if (error) std::rethrow_exception(error);
-  return to_evaluation(total, images.size(), reference != nullptr);
+  return to_evaluation(total, images.size(), with_reference);
 }
 
 PlainEvaluation evaluate_quantised_network(const Model& model, const LabelledImages& images,

@@ -106,6 +106,17 @@ std::vector<std::string> preset_names();  // {"default", "paper", "table-bound"}
 ParameterChoice preset(const std::string& name, const model::Model& model,
                        int circuit_privacy_bits = 0);
 
+// Models with a degree-3 polynomial layer (model.hpp) run in the plain evaluators only: the
+// ciphertext schedule has one square per activation, and x³ = x·x² needs a second multiplication
+// level. encrypted_degree_three_requirement says what that level would need, computed with the
+// keyless noise models on a stand-in circuit (each cubic as two squares, an upper bound on x·x²'s
+// noise): the budget it costs at the default preset's q, the primes of 55 bits that would keep
+// the 10-bit margin at n = 8192 (YASHE'), and BFV's budget at its 128-bit-bound q. Empty for a
+// model without degree-3 layers. require_encryptable throws std::invalid_argument with that text;
+// preset, select_parameters and select_bfv_parameters call it first.
+std::string encrypted_degree_three_requirement(const model::Model& model);
+void require_encryptable(const model::Model& model);
+
 // ---- BFV (bfv/): parameters inside the HE standard's 128-bit classical bound for ternary secrets.
 
 struct BfvParameterChoice {

@@ -1,4 +1,4 @@
-// The model text format, version 1: human-readable, line-oriented, whitespace-separated.
+// The model text format, versions 1 and 2: human-readable, line-oriented, whitespace-separated.
 //
 //   cryptonets-model 1
 //   input channels 1 height 28 width 28 scale 255
@@ -12,6 +12,17 @@
 //   <out lines, each `in` integers: the weights of one output>
 //   bias <out integers>
 //   end
+//
+// Version 2 adds one layer kind, the polynomial activation (model.hpp PolynomialLayer):
+//
+//   poly degree 2 scale 1.5e7
+//   coefficients 41 -3 7                  <degree + 1 integers c_0 … c_D: p(x) = Σ c_i·x^i>
+//
+// with degree 1..3, every |c_i| < 2^60 and c_D != 0; its "scale S" is required. Everything else
+// is as in version 1. A writer uses version 1 for a model without a polynomial layer (so such
+// files stay byte for byte what they were) and version 2 otherwise, so that a version-1 reader
+// refuses a polynomial model by its version line rather than by an unknown keyword; the reader
+// accepts both and refuses 'poly' in a file that declares version 1.
 //
 // pad is top left bottom right. "scale S" is optional when reading (default: the previous layer's
 // scale, or its square for `square`) and always written. Blank lines and lines starting with '#'
@@ -29,7 +40,13 @@
 
 namespace cryptonets {
 
-inline constexpr int kModelFileVersion = 1;
+// The newest version this build reads and writes, the oldest it reads, and the first with 'poly'.
+inline constexpr int kModelFileVersion = 2;
+inline constexpr int kOldestModelFileVersion = 1;
+inline constexpr int kPolynomialModelFileVersion = 2;
+
+// The version write_model writes for `model`: 1 without a polynomial layer, else 2.
+int model_file_version(const model::Model& model);
 
 // Parses and fully validates a model (counts, integer ranges, shapes consistent from layer to
 // layer, keywords, the closing "end", nothing after it). Throws std::runtime_error

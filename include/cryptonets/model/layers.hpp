@@ -1,7 +1,8 @@
-// One layer code path for every kind of value: plain integers, residues mod t, and (later)
-// YASHE' ciphertexts. A model is compiled once into a list of steps, each either a linear map
-// ("for each output o: y_o = b_o + Σ_j w_oj · x_j", stored as precomputed sparse term lists) or
-// an element-wise square; the steps are then run by evaluate() with a value-type policy.
+// One layer code path for every kind of value: plain integers, residues mod t, and YASHE'/BFV
+// ciphertexts. A model is compiled once into a list of steps, each either a linear map
+// ("for each output o: y_o = b_o + Σ_j w_oj · x_j", stored as precomputed sparse term lists), an
+// element-wise square, or (plain evaluators only) an element-wise polynomial of degree 3; the
+// steps are then run by evaluate() with a value-type policy.
 //
 // Policy (the `LayerArithmetic` concept):
 //   using Value = ...;
@@ -14,7 +15,27 @@
 // the outputs of a layer over threads, or to batch a layer's work on an accelerator):
 //   std::vector<Value> apply_linear(const LinearMap& map, std::span<const Value> inputs);
 //   void square_all(std::vector<Value>& values);
+// Optional: void polynomial(Value& v, std::span<const int64_t> c);  v = Σ_i c_i·v^i (degree-3
+// steps; a policy without it refuses them with std::invalid_argument).
 // The plain policies also offer zero() and add() for callers that build their own sums.
+//
+// Polynomial layers (model.hpp) are compiled without a new ciphertext operation (a YASHE'
+// square is a degree-2 ciphertext under f², to which B·x cannot be added). Degree 2, written in
+// the compiled input v (the model's value times the factor F reached so far) as A·v² + b·v + k:
+//  * if 2A divides b: A·v² + b·v + k = A·(v + h)² + (k − A·h²), h = b / 2A (completing the
+//    square): the shift h is folded into the preceding linear step (or is its own diagonal
+//    step), the existing square step follows, and A and the constant join the next linear step
+//    (weights ×A, bias_o += constant·Σ_j w_oj). The factor becomes F² as for a square. The
+//    quantiser writes A = ±1 and an even B so that this route applies.
+//  * otherwise 4A·(A·v² + b·v + k) = (2A·v + b)² + (4Ak − b²): the same steps with the affine
+//    map 2A·v + b, and the factor becomes |4A|·F²; a negative A flips the sign of the next
+//    step's weights so that the factor stays positive and the scores keep their order.
+// A polynomial layer that is the last layer (or is followed by a square or another polynomial)
+// gets a diagonal linear step for its constant. The compiled network therefore computes
+// output_factor × the model's outputs exactly, every later bias being multiplied by the factor
+// reached before it. Degree 1 (B·x + C) is an affine map folded into the preceding linear step.
+// Degree 3 becomes a kPolynomial step that only the plain evaluators run (the ciphertext runtime
+// has one square per activation: x³ needs a second multiplication level).
 //
 // Batches: the plain policies hold one image per evaluation (call evaluate once per image); a
 // ciphertext policy packs the images of a batch into plaintext slots, so one evaluation runs all.
@@ -55,6 +76,10 @@ struct LinearMap {
     return std::span<const LinearTerm>(terms).subspan(row_begin[output],
                                                       row_begin[output + 1] - row_begin[output]);
   }
+  std::span<LinearTerm> terms_of_mutable(size_t output) {
+    return std::span<LinearTerm>(terms).subspan(row_begin[output],
+                                                row_begin[output + 1] - row_begin[output]);
+  }
 };
 
 // The affine map of a linear layer (conv, dense, pool, flatten) applied to `input`. Flatten gives
@@ -69,25 +94,42 @@ LinearMap compose(const LinearMap& first, const LinearMap& second);
 DenseLayer to_dense_layer(const LinearMap& map);
 
 struct CompiledStep {
-  enum class Kind { kLinear, kSquare };
+  enum class Kind { kLinear, kSquare, kPolynomial };
   Kind kind = Kind::kLinear;
   size_t layer_index = 0;  // the model layer this step computes
-  std::string layer_name;  // its model-file keyword ("conv", "square", "dense", "pool")
+  std::string layer_name;  // its model-file keyword ("conv", "square", "dense", "pool", "poly")
   LinearMap map;           // for kLinear only
+  std::vector<int64_t> coefficients;  // kPolynomial only: v -> Σ_i coefficients[i]·v^i
+
+  int polynomial_degree() const { return static_cast<int>(coefficients.size()) - 1; }
 };
 
-// The model as evaluation steps. Flatten layers produce no step (they do not touch the data); every
-// other layer gives exactly one step, in order.
+// The model as evaluation steps, computing output_factor × the model's outputs exactly.
+// Without polynomial layers: Flatten layers produce no step (they do not touch the data), every
+// other layer exactly one, in order, and output_factor = 1. A polynomial layer gives a square
+// step (degree 2), possibly a diagonal linear step (when no linear step precedes it to absorb its
+// affine map, or when it is the last layer), or a kPolynomial step (degree 3); it may also change
+// the preceding linear step (its outputs become y + h or 2A·y + b) and the following one.
 struct CompiledModel {
   size_t input_size = 0;
   size_t output_size = 0;
   std::vector<CompiledStep> steps;
+  // Exact positive integer: compiled outputs = output_factor × the model's outputs (1 without
+  // polynomial layers or when every degree-2 layer completes its square exactly).
+  i128 output_factor = 1;
+
+  bool has_polynomial_step() const;  // some step is kPolynomial (degree 3)
 };
 
 // Validates the model (validate_model) and precomputes the term lists of its linear layers.
+// Throws std::overflow_error, naming the layer, if a folded weight, bias or coefficient reaches
+// kMaxParameterMagnitude or the output factor leaves 127 bits.
 // Reference twin: none in the library; tests/test_model.cpp evaluates every layer by direct
-// nested loops and compares.
+// nested loops and compares (outputs × output_factor).
 CompiledModel compile_model(const Model& model);
+
+// "1" or the factor's decimal digits with its log2, e.g. "1024 (2^10)", for reports.
+std::string describe_output_factor(const CompiledModel& model);
 
 template <class A>
 concept LayerArithmetic = requires(A& arithmetic, typename A::Value& value,
@@ -123,6 +165,22 @@ std::vector<typename A::Value> apply_linear_step(const LinearMap& map,
 }
 
 template <LayerArithmetic A>
+void apply_polynomial_step(const CompiledStep& step, std::vector<typename A::Value>& values,
+                           A& arithmetic) {
+  if constexpr (requires(typename A::Value & v) {
+                  arithmetic.polynomial(v, std::span<const int64_t>(step.coefficients));
+                }) {
+    for (auto& value : values)
+      arithmetic.polynomial(value, std::span<const int64_t>(step.coefficients));
+  } else {
+    throw std::invalid_argument(
+        "layer " + std::to_string(step.layer_index + 1) + " (poly) has degree " +
+        std::to_string(step.polynomial_degree()) +
+        ": this evaluator runs polynomial activations of degree at most 2 (one square each)");
+  }
+}
+
+template <LayerArithmetic A>
 void apply_square_step(std::vector<typename A::Value>& values, A& arithmetic) {
   if constexpr (requires { arithmetic.square_all(values); }) {
     arithmetic.square_all(values);
@@ -145,6 +203,8 @@ std::vector<typename A::Value> evaluate(const CompiledModel& model,
   for (const CompiledStep& step : model.steps) {
     if (step.kind == CompiledStep::Kind::kSquare) {
       apply_square_step(values, arithmetic);
+    } else if (step.kind == CompiledStep::Kind::kPolynomial) {
+      apply_polynomial_step(step, values, arithmetic);
     } else {
       values = apply_linear_step(step.map, std::span<const typename A::Value>(values), arithmetic);
     }
@@ -166,6 +226,7 @@ class PlainIntegers {
   Value multiply_accumulate(std::span<const Value> inputs, std::span<const LinearTerm> terms) const;
   void add_constant(Value& value, int64_t constant) const;
   void square(Value& value) const;
+  void polynomial(Value& value, std::span<const int64_t> coefficients) const;  // Horner
 };
 
 // Evaluation in Z_t, t < 2^62, residues in [0, t). Negative weights and biases are mapped to their
@@ -193,6 +254,7 @@ class ModularIntegers {
     value = add_mod(value, from_signed(constant, modulus_), modulus_);
   }
   void square(Value& value) const { value = mul_mod(value, value, modulus_); }
+  void polynomial(Value& value, std::span<const int64_t> coefficients) const;  // Horner mod t
 
  private:
   Modulus modulus_;

@@ -11,7 +11,8 @@
 //   * The float network's input is the pixel intensity p / 255 in [0, 1]; the integer input is
 //     round(p · input_scale / 255) (see quantise_pixel). input_scale = 255 feeds the raw pixel.
 //   * Layer::scale is the scale of that layer's output (e.g. a Square of a scale-s input has
-//     scale s², a linear layer with weights quantised at scale w has scale s · w).
+//     scale s², a linear layer with weights quantised at scale w has scale s · w, a polynomial
+//     layer whose float polynomial was quantised at output scale S has scale S).
 #pragma once
 
 #include <cstdint>
@@ -88,13 +89,35 @@ struct SquareLayer {
   bool operator==(const SquareLayer&) const = default;
 };
 
+// Element-wise p(x) = Σ_i coefficients[i] · x^i of degree 1..3, the polynomial activations of
+// Crypto-Nets (Xie, Bilenko, Finley, Gilad-Bachrach, Lauter, Naehrig, arXiv 1412.6181, 2014: a
+// low-degree polynomial replaces the sigmoid/ReLU). The coefficients are integers at the layer's
+// scale: for an input at scale s and a float polynomial Σ a_i·x^i quantised at output scale S,
+// coefficients[i] = round(S · a_i / s^i). Degree 2 reads A·x² + B·x + C with
+// coefficients {C, B, A}; degree 3 adds D·x³. The leading coefficient is non-zero and every
+// |coefficient| < kMaxPolynomialCoefficient. Evaluated exactly as written over Z by the model's
+// reference semantics; compile_model (layers.hpp) turns degree 2 into the square of an affine map
+// and scales the network's outputs by a known factor (CompiledModel::output_factor).
+struct PolynomialLayer {
+  std::vector<int64_t> coefficients;  // lowest degree first: 2 to 4 entries
+
+  int degree() const { return static_cast<int>(coefficients.size()) - 1; }
+  bool operator==(const PolynomialLayer&) const = default;
+};
+
+inline constexpr int kMinPolynomialDegree = 1;
+inline constexpr int kMaxPolynomialDegree = 3;
+// |coefficient| < 2^60, as for weights: 2A (the affine map of the degree-2 route) and the
+// products compile_model forms are then checked against kMaxParameterMagnitude.
+inline constexpr int64_t kMaxPolynomialCoefficient = kMaxParameterMagnitude;
+
 // (c, h, w) -> (c·h·w, 1, 1); the data is unchanged.
 struct FlattenLayer {
   bool operator==(const FlattenLayer&) const = default;
 };
 
-using LayerOperation =
-    std::variant<ConvolutionLayer, SquareLayer, DenseLayer, ScaledMeanPoolLayer, FlattenLayer>;
+using LayerOperation = std::variant<ConvolutionLayer, SquareLayer, DenseLayer, ScaledMeanPoolLayer,
+                                    FlattenLayer, PolynomialLayer>;
 
 struct Layer {
   LayerOperation operation;
@@ -111,10 +134,14 @@ struct Model {
   bool operator==(const Model&) const = default;
 };
 
-// Linear layers (convolution, dense, pool, flatten) are affine maps over Z; Square is not.
+// Linear layers (convolution, dense, pool, flatten) are affine maps over Z; Square and Polynomial
+// (even of degree 1, an element-wise affine map) are not merged.
 bool is_linear(const Layer& layer);
 
-// "conv", "square", "dense", "pool", "flatten" (the model-file keywords).
+// Whether some layer is a PolynomialLayer (such a model needs model-file format version 2).
+bool has_polynomial_layer(const Model& model);
+
+// "conv", "square", "dense", "pool", "flatten", "poly" (the model-file keywords).
 std::string layer_name(const Layer& layer);
 
 // The shape a layer produces from the given input shape. Throws std::invalid_argument if the layer
@@ -125,8 +152,9 @@ Shape output_shape(const Layer& layer, const Shape& input);
 std::vector<Shape> layer_shapes(const Model& model);
 
 // Checks everything: positive dimensions and strides, non-negative padding, weight and bias counts,
-// |parameters| < kMaxParameterMagnitude, shapes consistent from layer to layer, finite positive
-// scales. Throws std::invalid_argument naming the layer (by index and kind) and the problem.
+// |parameters| < kMaxParameterMagnitude, polynomial degrees in [1, 3] with a non-zero leading
+// coefficient, shapes consistent from layer to layer, finite positive scales. Throws
+// std::invalid_argument naming the layer (by index and kind) and the problem.
 void validate_model(const Model& model);
 
 // The largest integer input: round(input_scale), the image of a white pixel (p = 255).

@@ -6,6 +6,10 @@
 //                              lower symmetrically. This is never looser than the classical
 //                              bound Σ|w_j|·B_j + |b| and is attained when the x_j are free.
 //   square y = x²:            [min over the interval of x², max(lower², upper²)].
+//   polynomial Σ c_k·x^k:     the sum of the monomials' intervals (degree-3 steps only).
+// The ranges are those of the compiled network (layers.hpp), which computes output_factor × the
+// model's outputs: a polynomial layer's factor and folded affine maps are included, and a linear
+// layer followed by a polynomial layer reports its folded outputs 2A·y + F·B.
 // The bound of a layer is max |value| over its outputs; a centred representation of values in
 // [-B, B] needs t >= 2B + 1, i.e. ceil(log2(2B + 1)) bits.
 //

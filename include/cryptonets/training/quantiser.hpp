@@ -78,6 +78,12 @@ QuantisationScales scales_for_choice(const FloatNetwork& network, const Quantisa
 // and std::overflow_error if a quantised weight or bias reaches kMaxParameterMagnitude.
 model::Model quantise(const FloatNetwork& network, const QuantisationScales& scales);
 model::Model quantise(const FloatNetwork& network, const QuantisationChoice& choice);
+// The same layers with the two activation layers given by activation(index, input scale)
+// (index 0 after the convolution, 1 after dense1), each with its output scale in Layer::scale;
+// quantise passes squares (scale s²). Used for polynomial activations (polynomial_quantiser.hpp).
+model::Model quantise_with_activations(const FloatNetwork& network,
+                                       const QuantisationScales& scales,
+                                       const std::function<model::Layer(int, double)>& activation);
 
 // The plaintext moduli the quantiser counts with: the largest primes t < 2^40, t ≡ 1 (mod 2n) for
 // batching at n = 8192 (YASHE's multiplication noise grows with t², which caps t near 2^40 at
@@ -116,6 +122,11 @@ int predicted_class(std::span<const i128> outputs);
 // the float network's class. Propagates std::overflow_error if a value leaves the 128-bit range.
 PlainEvaluation evaluate_integer_model(const model::Model& model, const LabelledImages& images,
                                        int threads = 1, const FloatNetwork* reference = nullptr);
+// The same with the reference network's predicted class of each image given (empty: no
+// reference), for float networks of another type (polynomial_quantiser.hpp). Any model: the
+// outputs are the compiled network's (output_factor × the model's, layers.hpp).
+PlainEvaluation evaluate_integer_model(const model::Model& model, const LabelledImages& images,
+                                       int threads, std::span<const int> reference_classes);
 
 // The same results as evaluate_integer_model, three to four times faster, for a model with the
 // structure quantise produces (conv 5×5 stride 2 padded top and left, square, dense, square,
