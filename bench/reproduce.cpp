@@ -730,6 +730,7 @@ struct Results {
   std::vector<NetworkRow> networks;
   struct StudyRow {
     std::string activation, variant, float_model, fit, integer_model;
+    std::string note;  // why there is no integer model, when there is none
     int degree = 2;
     std::string activations;  // the float network's activation layers
     size_t images = 0;        // float and integer accuracy
@@ -1320,12 +1321,14 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
   md << "| activation | variant | activation layers | float | integer | encrypted | encrypted = "
         "plain | plaintext bits (output bits) | noise left (bits) | time per batch (s) |\n"
         "|---|---|---|---|---|---|---|---|---|---|\n";
+  std::vector<std::string> notes;
   for (const auto& row : r.study) {
     md << "| " << row.activation << " | " << row.variant << " | " << row.activations << " | "
        << percent(row.float_accuracy) << " | "
        << (row.integer_accuracy ? percent(*row.integer_accuracy) : std::string("-")) << " | ";
     if (!row.encrypted) {
       md << "- | - | - | - | - |\n";
+      if (!row.note.empty()) notes.push_back(row.label() + ": " + row.note);
       continue;
     }
     md << percent(static_cast<double>(row.encrypted_correct) / row.encrypted_images) << " ("
@@ -1335,6 +1338,11 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
        << " | " << plaintext_bits(row.set) << " (" << row.output_bits << ") | "
        << optional_number(row.measured_budget) << " / " << format("%.1f", row.predicted_budget)
        << " | " << format("%.1f", row.batch_seconds) << " |\n";
+  }
+  if (!notes.empty()) {
+    md << "\nRows without an integer model:\n\n";
+    for (const auto& note : notes)
+      md << "- " << note << "\n";
   }
   md << "\n![activation study](" << rel << "/activation_study.png)\n\nCSV: `" << rel
      << "/activation_study.csv`.\n\n";
@@ -1479,15 +1487,16 @@ void measure_networks(const Options& o, Results& r, const MnistSet& test, Prng& 
   }
 }
 
-// manifest.csv: activation,variant,float_model,fit,degree,integer_model (paths relative to the
-// manifest). `fit` non-empty: the float network is float_model with its activations replaced by
-// that fit (a drop-in, recomputed here as cryptonets-train --approximate FIT --epochs 0 does).
+// manifest.csv: activation,variant,float_model,fit,degree,integer_model,note (paths relative to
+// the manifest; note: why a row has no integer model). `fit` non-empty: the float network is
+// float_model with its activations replaced by that fit (a drop-in, recomputed here as
+// cryptonets-train --approximate FIT --epochs 0 does).
 void measure_study(const Options& o, Results& r, const MnistSet& test, Prng& prng, int threads) {
   std::ifstream in(o.study_manifest);
   if (!in)
     throw std::runtime_error("cannot read the activation study's manifest " +
                              o.study_manifest.string());
-  const std::string expected = "activation,variant,float_model,fit,degree,integer_model";
+  const std::string expected = "activation,variant,float_model,fit,degree,integer_model,note";
   std::string line;
   std::getline(in, line);
   if (line != expected) {
@@ -1505,8 +1514,8 @@ void measure_study(const Options& o, Results& r, const MnistSet& test, Prng& prn
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
     const auto fields = split_csv_line(line);
-    if (fields.size() != 6) {
-      throw std::runtime_error(o.study_manifest.string() + ": a row needs 6 fields: '" + line +
+    if (fields.size() != 7) {
+      throw std::runtime_error(o.study_manifest.string() + ": a row needs 7 fields: '" + line +
                                "'");
     }
     Results::StudyRow row;
@@ -1515,6 +1524,7 @@ void measure_study(const Options& o, Results& r, const MnistSet& test, Prng& prn
     row.float_model = fields[2];
     row.fit = fields[3];
     row.integer_model = fields[5];
+    row.note = fields[6];
     progress_line("activation study: " + row.label());
     training::SequentialNetwork network =
         training::load_sequential_network(directory / row.float_model);
