@@ -886,7 +886,7 @@ void write_csvs(const Options& o, const Results& r, const PaperValues& paper) {
                 "plaintext_moduli,output_bits,predicted_budget_bits,measured_budget_bits,threads,"
                 "batch_seconds,activations");
     CsvFile plot(o.out_dir / "activation_study_plot.csv",
-                 "variant,float,integer (quantised),encrypted (one batch)");
+                 "variant,float,integer (quantised),encrypted");
     for (const auto& row : r.study) {
       const std::string encrypted_accuracy =
           row.encrypted
@@ -1308,27 +1308,38 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
         "take; Chebyshev: the truncated Chebyshev series on that range; LSQ observed: least "
         "squares over the observed inputs themselves, i.e. weighted by their distribution), used "
         "as a drop-in (recomputed here from the original) or fine-tuned with the polynomial in "
-        "place. Models: `"
+        "place (the trainer keeps the polynomial's coefficients fixed and trains the weights, so "
+        "a fine-tuned row lists the fit it started from). Models: `"
      << o.study_manifest.generic_string()
      << "` and data/README.md. Float and integer accuracy on the first "
-     << (r.study.empty() ? 0 : r.study.front().images)
-     << " test images; encrypted: one batch of the first " << *o.batch_images
-     << " images at the YASHE' default preset chosen for each integer model (its own plaintext "
-        "moduli), compared score by score with the plain integer network"
+     << (r.study.empty() ? 0 : r.study.front().images) << " test images; encrypted: the first "
+     << *o.encrypted_images << " in batches of " << *o.batch_images
+     << " at the YASHE' default preset chosen for each integer model (its own plaintext "
+        "moduli), compared score by score with the plain integer network; time: the first "
+        "batch, encryption to decrypted scores"
      << (o.mode == "test" ? " (test mode: only the first integer model of each activation)" : "")
      << ". ReLU and sigmoid "
         "themselves are not polynomials: their networks have no integer or encrypted form (-).\n\n";
   md << "| activation | variant | activation layers | float | integer | encrypted | encrypted = "
         "plain | plaintext bits (output bits) | noise left (bits) | time per batch (s) |\n"
         "|---|---|---|---|---|---|---|---|---|---|\n";
-  std::vector<std::string> notes;
+  std::vector<std::pair<std::string, std::string>> notes;  // rows, note
   for (const auto& row : r.study) {
     md << "| " << row.activation << " | " << row.variant << " | " << row.activations << " | "
        << percent(row.float_accuracy) << " | "
        << (row.integer_accuracy ? percent(*row.integer_accuracy) : std::string("-")) << " | ";
     if (!row.encrypted) {
       md << "- | - | - | - | - |\n";
-      if (!row.note.empty()) notes.push_back(row.label() + ": " + row.note);
+      if (!row.note.empty()) {
+        // Rows with the same note share one line.
+        auto same = std::find_if(notes.begin(), notes.end(),
+                                 [&](const auto& n) { return n.second == row.note; });
+        if (same == notes.end()) {
+          notes.emplace_back(row.label(), row.note);
+        } else {
+          same->first += ", " + row.label();
+        }
+      }
       continue;
     }
     md << percent(static_cast<double>(row.encrypted_correct) / row.encrypted_images) << " ("
@@ -1341,8 +1352,8 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
   }
   if (!notes.empty()) {
     md << "\nRows without an integer model:\n\n";
-    for (const auto& note : notes)
-      md << "- " << note << "\n";
+    for (const auto& [rows, note] : notes)
+      md << "- " << rows << ": " << note << "\n";
   }
   md << "\n![activation study](" << rel << "/activation_study.png)\n\nCSV: `" << rel
      << "/activation_study.csv`.\n\n";
@@ -1548,7 +1559,7 @@ void measure_study(const Options& o, Results& r, const MnistSet& test, Prng& prn
       const Model model = load_model((directory / row.integer_model).string());
       const CompiledModel compiled = compile_model(model);
       const RangeReport ranges = track_ranges(model);
-      const size_t encrypted = std::min(*o.batch_images, test.images.count);
+      const size_t encrypted = std::min(*o.encrypted_images, test.images.count);
       const auto plain = plain_scores(
           compiled, quantised_images(model, test.images, 0, std::max(images, encrypted)), threads);
       const auto labels = predicted_labels(plain);
@@ -1560,11 +1571,12 @@ void measure_study(const Options& o, Results& r, const MnistSet& test, Prng& prn
         r.study.push_back(row);
         continue;
       }
-      // Encrypted: YASHE' default at the timing ring degree, one batch.
+      // Encrypted: YASHE' default at the timing ring degree, as many images as each network of
+      // the table above, in batches of the timed batch size.
       Session session{model, compiled, ranges, test, prng};
       row.set = preset_at("default", model, compiled, ranges, *o.timing_n);
       const KeyedSet keyed = generate_keys(row.set, prng);
-      const RunResult result = run(session, keyed, threads, encrypted, encrypted, true);
+      const RunResult result = run(session, keyed, threads, encrypted, *o.batch_images, true);
       const Comparison c = compare(result, plain, test);
       row.encrypted = true;
       row.output_bits = ranges.output_bits();
