@@ -886,19 +886,15 @@ TEST_CASE("BFV at n = 8192, log2 q = 218: a full batch of MNIST equals the plain
 
 namespace {
 
-// The small CryptoNets-shaped network with polynomial activations: (a) −2x² − 3x + 7 (no exact
-// square completion: output factor 8, the next weights' sign flipped) then x² + 6x + 5 (completed
-// square); (b) a degree-1 activation 3x − 4, the square, and x² − 5x + 2 after the last layer
-// (a polynomial as the last layer: a diagonal step for its constant).
+// The small CryptoNets-shaped network with polynomial activations: −2x² − 3x + 7 (no exact square
+// completion: output factor 8, the next weights' sign flipped), a degree-1 activation 3x − 4 in
+// place of the second square, and x² − 5x + 2 after the last layer (a completed square, and a
+// polynomial as the last layer: a diagonal step for its constant).
 std::vector<Model> polynomial_models(std::mt19937_64& rng) {
-  std::vector<Model> models;
-  models.push_back(with_polynomial_activations(
-      random_small_cryptonets_model(rng, 12, 3, 12, 10, 3, 4), {{7, -3, -2}, {5, 6, 1}}));
-  Model last = with_polynomial_activations(random_small_cryptonets_model(rng, 12, 3, 12, 10, 3, 4),
-                                           {{-4, 3}});
-  last.layers.push_back({model::PolynomialLayer{{2, -5, 1}}, 1.0});
-  models.push_back(last);
-  return models;
+  Model model = with_polynomial_activations(random_small_cryptonets_model(rng, 12, 3, 12, 10, 3, 4),
+                                            {{7, -3, -2}, {-4, 3}});
+  model.layers.push_back({model::PolynomialLayer{{2, -5, 1}}, 1.0});
+  return {model};
 }
 
 }  // namespace
@@ -910,6 +906,8 @@ TEST_CASE_TEMPLATE("Polynomial activations decrypt to the plain integer network 
   const size_t n = 1024;
   for (const Model& model : polynomial_models(rng)) {
     const CompiledModel compiled = compile_model(model);
+    // |4A| = 8 from the first activation, squared by the last one (a completed square).
+    CHECK(compiled.output_factor == 64);
     const RangeReport ranges = track_ranges(model);
     const int moduli = (ranges.output_bits() + 34) / 35;
     CAPTURE(ranges.output_bits());

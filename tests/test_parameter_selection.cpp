@@ -470,3 +470,27 @@ TEST_CASE("BFV parameters for the shipped model: n = 8192 inside the 128-bit ter
   CHECK_THROWS_WITH_AS(select_bfv_parameters(shipped_model(), 1e6),
                        doctest::Contains("no ring degree up to 32768"), std::runtime_error);
 }
+
+TEST_CASE("A degree-3 polynomial model is refused for encryption, saying what it would need") {
+  std::mt19937_64 rng(3);
+  const Model model = with_polynomial_activations(
+      random_small_cryptonets_model(rng, 12, 3, 12, 10, 3, 4), {{1, 2, 0, -1}});
+  const std::string requirement = cryptonets::inference::encrypted_degree_three_requirement(model);
+  CAPTURE(requirement);
+  CHECK(requirement.find("layer 1 (poly) has degree 3") == 0);
+  CHECK(requirement.find("second ciphertext multiplication") != std::string::npos);
+  CHECK(requirement.find("bits of noise budget") != std::string::npos);
+  CHECK(requirement.find("keeping the 10-bit margin takes") != std::string::npos);
+  CHECK(requirement.find("BFV (n = 8192") != std::string::npos);
+  CHECK_THROWS_WITH_AS(preset("default", model), doctest::Contains("has degree 3"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(select_bfv_parameters(model), doctest::Contains("has degree 3"),
+                       std::invalid_argument);
+  // The keyless prediction itself cannot run the cubic step either.
+  CHECK_THROWS_AS(predict_network_noise(paper_scale_parameters(), compile_model(model)),
+                  std::invalid_argument);
+  // The same network with a degree-2 activation there needs no such text.
+  const Model quadratic = with_polynomial_activations(
+      random_small_cryptonets_model(rng, 12, 3, 12, 10, 3, 4), {{1, 2, -1}});
+  CHECK(cryptonets::inference::encrypted_degree_three_requirement(quadratic).empty());
+}

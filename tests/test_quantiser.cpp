@@ -686,3 +686,39 @@ TEST_CASE("a float network with polynomial activations quantises to exact +-1 le
                        doctest::Contains("replace it by its polynomial fit first"),
                        std::invalid_argument);
 }
+
+TEST_CASE("the polynomial sweep measures every grid point as measure_polynomial_quantisation") {
+  using cryptonets::training::Activation;
+  using cryptonets::training::ActivationKind;
+  std::mt19937_64 rng(1412);
+  const Activation quadratic{ActivationKind::kPolynomial, {0.7, 0.5, 0.065}};
+  const auto network = cryptonets::training::to_polynomial_float_network(
+      random_polynomial_network(rng, quadratic, Activation{}));
+  std::vector<uint8_t> pixels(30 * 784), labels(30);
+  for (auto& p : pixels)
+    p = static_cast<uint8_t>(rng() % 256);
+  for (auto& l : labels)
+    l = static_cast<uint8_t>(rng() % 3);
+  const LabelledImages images{pixels, labels};
+  SweepGrid grid;
+  grid.input_scales = {2, 4};
+  grid.min_bits = 3;
+  grid.max_conv_bits = grid.max_dense1_bits = 3;
+  grid.max_dense2_bits = 4;
+  grid.max_moduli = 8;
+  const auto results =
+      cryptonets::training::sweep_polynomial_quantisations(network, images, grid, 1);
+  REQUIRE(results.size() == 4);
+  const std::vector<int> classes = cryptonets::training::float_classes(network, images, 1);
+  for (const QuantisationResult& r : results) {
+    CAPTURE(r.choice.label());
+    const QuantisationResult single = cryptonets::training::measure_polynomial_quantisation(
+        network, r.choice, images, classes, grid.max_moduli, 1);
+    CHECK(r.evaluated);
+    CHECK(single.worst_case_bits == r.worst_case_bits);
+    CHECK(single.test.correct == r.test.correct);
+    CHECK(single.test.agree_with_float == r.test.agree_with_float);
+    CHECK(single.test.max_abs_output == r.test.max_abs_output);
+    CHECK(r.test.max_output_bits <= r.worst_case_bits);
+  }
+}

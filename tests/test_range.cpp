@@ -239,3 +239,34 @@ TEST_CASE("two CRT moduli recover the exact outputs of a network that needs more
     }
   }
 }
+
+TEST_CASE("the range bound of polynomial networks is never exceeded on random and extreme inputs") {
+  std::mt19937_64 rng(17);
+  const std::vector<std::vector<std::vector<int64_t>>> activations{
+      {{7, -3, -2}, {5, 6, 1}}, {{-4, 3}, {1, 2, 0, -1}}, {{0, 0, 0, 2}, {3, -1, -1}}};
+  for (const auto& polynomials : activations) {
+    const Model model = with_polynomial_activations(
+        random_small_cryptonets_model(rng, 9, 2, 5, 3, 3, 4), polynomials);
+    const CompiledModel compiled = compile_model(model);
+    const RangeReport report = track_ranges(model);
+    for (int trial = 0; trial < 40; ++trial) {
+      // Random pixels, and the extremes (all 0, all max).
+      std::vector<int64_t> image = trial == 0   ? std::vector<int64_t>(81, 0)
+                                   : trial == 1 ? std::vector<int64_t>(81, 4)
+                                                : random_integers(rng, 81, 0, 4);
+      // A polynomial layer may have several steps: its range is that of its last one.
+      std::vector<std::vector<i128>> seen(model.layers.size());
+      PlainIntegers plain;
+      evaluate(compiled, std::vector<i128>(image.begin(), image.end()), plain,
+               [&](size_t layer, const std::vector<i128>& v) { seen[layer] = v; });
+      for (size_t layer = 0; layer < model.layers.size(); ++layer) {
+        const LayerRange& range = report.layers[layer];
+        for (size_t i = 0; i < seen[layer].size(); ++i) {
+          const mpz_class v = to_mpz(seen[layer][i]);
+          CHECK(range.elements[i].lower <= v);
+          CHECK(v <= range.elements[i].upper);
+        }
+      }
+    }
+  }
+}

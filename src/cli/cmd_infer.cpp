@@ -13,6 +13,7 @@
 
 #include "cli_support.hpp"
 #include "commands.hpp"
+#include "cryptonets/inference/parameter_selection.hpp"
 #include "cryptonets/inference/private_inference.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/protocol_files.hpp"
@@ -226,6 +227,7 @@ std::optional<InferSetup> prepare_infer(std::span<char* const> arguments) {
   setup.evaluation_keys_path = files.evaluation_keys;
 
   setup.model = load_model(setup.model_path);
+  cryptonets::inference::require_encryptable(setup.model);  // degree 3: what it would need
   setup.compiled = compile_model(setup.model);
   setup.contexts = load_parameter_set<yashe::Scheme>(files.parameters);
   if (protocol_file_scheme(files.parameters) != SchemeId::kYashe) {
@@ -320,6 +322,7 @@ int run_infer(std::span<char* const> arguments) {
   }
 
   const Model model = load_model(options.text("model"));
+  cryptonets::inference::require_encryptable(model);  // degree 3: what it would need
   const CompiledModel compiled = compile_model(model);
   const RangeReport ranges = track_ranges(model);
   // The scheme is the parameter set's (every file records it; the others must agree).

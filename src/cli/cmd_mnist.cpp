@@ -169,6 +169,12 @@ int run_mnist_with(const OptionParser& options, const MnistSetup<Scheme>& setup)
               setup.plaintext_moduli.size(),
               static_cast<int>(std::bit_width(setup.plaintext_moduli[0])), ranges.output_bits(),
               options.text("model").c_str());
+  if (compiled.output_factor != 1) {
+    std::printf(
+        "output factor: %s (the compiled network, and so every decrypted score, is this multiple "
+        "of the model's outputs: polynomial layers, model/layers.hpp)\n",
+        cryptonets::model::describe_output_factor(compiled).c_str());
+  }
 
   std::optional<Prng> seeded;
   if (options.has("seed")) {

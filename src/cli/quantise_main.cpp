@@ -153,7 +153,7 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
 
   CommandLine line;
   line.float_model = options.text("float");
-  line.sequential_model = options.text("sequential");
+  if (options.has("sequential")) line.sequential_model = options.text("sequential");
   line.grid.min_bits = static_cast<int>(options.integer("min-bits", 1, 16));
   line.data_directory = options.text("data");
   line.output = options.text("out");

@@ -29,6 +29,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "cryptonets/inference/parameter_selection.hpp"
 #include "cryptonets/inference/private_inference.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/protocol_files.hpp"
@@ -244,6 +245,7 @@ Server::Impl::Impl(ServerOptions options)
   }
   if (options_.state_dir.empty()) throw std::runtime_error("serve: no state directory");
   model_ = load_model(options_.model_path);
+  inference::require_encryptable(model_);  // degree 3: what it would need
   compiled_ = compile_model(model_);
   ranges_ = track_ranges(model_);
   keysets_dir_ = options_.state_dir + "/keysets";

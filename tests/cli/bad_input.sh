@@ -180,6 +180,22 @@ expect 1 "the model needs" out.ct -- \
 expect 1 "plaintext moduli has 78 bits" out.ct -- \
   "$exe" encrypt --keys client --model big-model.txt --images "$images" --count 1 --out out.ct
 
+# ---- Polynomial layers (issue 17): a 'poly' layer in a version-1 file, a zero leading
+# coefficient, and a degree-3 layer, which the encrypted runtime refuses saying what it would need.
+awk 'done == 0 && /^square/ { print "poly degree 2 scale 1"; print "coefficients 5 2 1"; done = 1
+     next } { print }' "$model" >poly-v1.txt
+expect 1 "line 14: the 'poly' layer needs format version 2" out.ct -- \
+  "$exe" infer --keys server --model poly-v1.txt --in images.ct --out out.ct
+sed '1s/.*/cryptonets-model 2/; s/^coefficients 5 2 1$/coefficients 5 2 0/' poly-v1.txt \
+  >poly-zero.txt
+expect 1 "line 15: the leading coefficient (of x^2) is 0" - -- "$exe" params --model poly-zero.txt
+sed '1s/.*/cryptonets-model 2/; s/^poly degree 2 scale 1$/poly degree 3 scale 1/
+     s/^coefficients 5 2 1$/coefficients 5 2 0 1/' poly-v1.txt >poly-cubic.txt
+expect 1 "has degree 3: x^3 = x*x^2 needs a second ciphertext multiplication" - -- \
+  "$exe" params --model poly-cubic.txt
+expect 1 "keeping the 10-bit margin takes" out.ct -- \
+  "$exe" infer --keys server --model poly-cubic.txt --in images.ct --out out.ct
+
 # ---- Images of the wrong size: an IDX file of two 27x27 images.
 {
   printf '\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x1b\x00\x00\x00\x1b'
