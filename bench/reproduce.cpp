@@ -26,6 +26,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "cli_support.hpp"
+#include "cryptonets/bfv/security.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
 #include "cryptonets/inference/parameter_selection.hpp"
 #include "cryptonets/inference/private_inference.hpp"
@@ -40,19 +42,23 @@
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/serialize.hpp"
 #include "cryptonets/model/range.hpp"
+#include "cryptonets/training/float_network.hpp"
+#include "cryptonets/training/sequential_network.hpp"
 #include "cryptonets/yashe/security.hpp"
 
+using cryptonets::inference::BasicInferenceOptions;
+using cryptonets::inference::BfvParameterChoice;
 using cryptonets::inference::decrypt_scores;
 using cryptonets::inference::encrypt_batch;
 using cryptonets::inference::EncryptedBatch;
 using cryptonets::inference::infer;
-using cryptonets::inference::InferenceOptions;
 using cryptonets::inference::kNoiseSample;
 using cryptonets::inference::ParameterChoice;
 using cryptonets::inference::plain_scores;
 using cryptonets::inference::predict_budget_over_moduli;
 using cryptonets::inference::predicted_labels;
 using cryptonets::inference::preset;
+using cryptonets::inference::select_bfv_parameters;
 using cryptonets::inference::StageReport;
 using cryptonets::inference::StageSummary;
 using cryptonets::inference::StageTotals;
@@ -97,6 +103,13 @@ struct Options {
   fs::path paper_values = "bench/paper_values.csv";
   fs::path model = fs::path(cli::default_data_directory()) / "model.txt";
   fs::path data = fs::path(cli::default_data_directory()) / "mnist";
+  // Issue 17: both training networks (integer model, float model) and the activation study.
+  fs::path float_model = fs::path(cli::default_data_directory()) / "model-float.txt";
+  fs::path paper9_model = fs::path(cli::default_data_directory()) / "model-paper9.txt";
+  fs::path paper9_float_model = fs::path(cli::default_data_directory()) / "model-paper9-float.txt";
+  fs::path study_manifest =
+      fs::path(cli::default_data_directory()) / "activation-study" / "manifest.csv";
+  std::optional<size_t> encrypted_images;  // per network x parameter set (default: accuracy)
   std::vector<int> threads;
   std::optional<size_t> timing_n;  // ring degree of the stage table (default: the presets' n)
   std::optional<size_t> batch_images;
@@ -121,6 +134,13 @@ const char* kUsage =
     "  --report FILE             Markdown report [bench/results/reproduction.md]\n"
     "  --paper-values FILE       the paper's values [bench/paper_values.csv]\n"
     "  --model FILE, --data DIR  integer model and MNIST directory [shipped data]\n"
+    "  --float-model FILE        the float model behind --model [data/model-float.txt]\n"
+    "  --paper9-model FILE, --paper9-float-model FILE\n"
+    "                            the 9-layer training network, merged and quantised, and its\n"
+    "                            float form [data/model-paper9.txt, data/model-paper9-float.txt]\n"
+    "  --study-manifest FILE     the activation study's models "
+    "[data/activation-study/manifest.csv]\n"
+    "  --encrypted-images N      test images each network x parameter set encrypts [accuracy]\n"
     "  --no-verify               read the IDX data without checking the SHA256SUMS beside them\n"
     "  --threads LIST            thread counts, e.g. 1,2 [1,2]\n"
     "  --timing-n N              ring degree of the stage table [mode]\n"
@@ -179,6 +199,16 @@ Options parse_options(int argc, char** argv) {
       options.model = value();
     } else if (name == "--data") {
       options.data = value();
+    } else if (name == "--float-model") {
+      options.float_model = value();
+    } else if (name == "--paper9-model") {
+      options.paper9_model = value();
+    } else if (name == "--paper9-float-model") {
+      options.paper9_float_model = value();
+    } else if (name == "--study-manifest") {
+      options.study_manifest = value();
+    } else if (name == "--encrypted-images") {
+      options.encrypted_images = parse_list(value(), name).front();
     } else if (name == "--threads") {
       for (size_t t : parse_list(value(), name))
         options.threads.push_back(static_cast<int>(std::min<size_t>(t, 1024)));
@@ -220,6 +250,8 @@ void apply_mode_defaults(Options& o, size_t preset_n) {
         test ? std::vector<size_t>{1024, 2048} : std::vector<size_t>{4096, 8192, 16384, 32768};
   }
   if (!o.scaling_all_moduli) o.scaling_all_moduli = o.mode == "full";
+  // Test mode: one batch per network and parameter set.
+  if (!o.encrypted_images) o.encrypted_images = test ? *o.batch_images : *o.accuracy_images;
   *o.batch_images = std::min(*o.batch_images, *o.timing_n);
 }
 
@@ -325,7 +357,10 @@ class PaperValues {
 // Parameter sets
 
 struct ParameterSet {
-  std::string name;  // "paper", "default", "n=16384"
+  std::string name;  // "paper", "default", "bfv", "n=16384"
+  // "yashe" or "bfv". For BFV, `base` carries bfv::Parameters' fields (the same n, q primes, t, σ
+  // and digit size; bfv_parameters() converts), so that every table reads one type.
+  std::string scheme = "yashe";
   yashe::Parameters base;
   std::vector<uint64_t> moduli;
   double predicted_budget = 0;
@@ -390,11 +425,37 @@ std::optional<ParameterSet> at_degree(const ParameterSet& like, size_t n,
 
 ParameterSet from_preset(const std::string& name, const Model& model) {
   const ParameterChoice choice = preset(name, model);
-  return {name, choice.base, choice.plaintext_moduli, choice.predicted_budget_bits};
+  return {name, "yashe", choice.base, choice.plaintext_moduli, choice.predicted_budget_bits};
+}
+
+// BFV's one parameter set for the model (select_bfv_parameters: inside the HE standard's 128-bit
+// bound); at a smaller ring degree n (test mode) the same primes and moduli, which stay = 1 mod 2n,
+// with NO security.
+ParameterSet bfv_set(const Model& model, std::optional<size_t> n) {
+  const BfvParameterChoice choice = select_bfv_parameters(model);
+  ParameterSet set{"bfv", "bfv", {}, choice.plaintext_moduli, choice.predicted_budget_bits};
+  set.base.n = choice.base.n;
+  set.base.q_primes = choice.base.q_primes;
+  set.base.t = choice.base.t;
+  set.base.sigma = choice.base.sigma;
+  set.base.decomposition_bits = choice.base.decomposition_bits;
+  if (n && *n < set.base.n) set.base.n = *n;
+  return set;
+}
+
+bfv::Parameters bfv_parameters(const ParameterSet& set) {
+  bfv::Parameters p;
+  p.n = set.base.n;
+  p.q_primes = set.base.q_primes;
+  p.t = set.base.t;
+  p.sigma = set.base.sigma;
+  p.decomposition_bits = set.base.decomposition_bits;
+  p.validate();
+  return p;
 }
 
 bool same_parameters(const ParameterSet& a, const ParameterSet& b) {
-  return a.base == b.base && a.moduli == b.moduli;
+  return a.scheme == b.scheme && a.base == b.base && a.moduli == b.moduli;
 }
 
 std::string q_description(const yashe::Parameters& p) {
@@ -469,32 +530,57 @@ struct Session {
   Prng& prng;
 };
 
+// Keys of one parameter set under its scheme (exactly one of the two is set).
 struct KeyedSet {
   ParameterSet set;
-  encoding::CrtKeys keys;
+  std::shared_ptr<const encoding::CrtKeys> yashe_keys;
+  std::shared_ptr<const encoding::BfvCrtKeys> bfv_keys;
   double keygen_seconds = 0;
 };
 
 KeyedSet generate_keys(const ParameterSet& set, Prng& prng) {
-  progress_line(format("key generation: %s, n = %zu, %s, %zu plaintext moduli", set.name.c_str(),
-                       set.base.n, q_description(set.base).c_str(), set.moduli.size()));
+  progress_line(format("key generation: %s (%s), n = %zu, %s, %zu plaintext moduli",
+                       set.name.c_str(), set.scheme.c_str(), set.base.n,
+                       q_description(set.base).c_str(), set.moduli.size()));
   const auto start = Clock::now();
-  encoding::CrtKeys keys = encoding::CrtKeys::generate(set.base, set.moduli, prng);
-  return {set, std::move(keys), seconds_since(start)};
+  KeyedSet keyed{set, nullptr, nullptr, 0};
+  if (set.scheme == "bfv") {
+    keyed.bfv_keys = std::make_shared<const encoding::BfvCrtKeys>(
+        encoding::BfvCrtKeys::generate(bfv_parameters(set), set.moduli, prng));
+  } else {
+    keyed.yashe_keys = std::make_shared<const encoding::CrtKeys>(
+        encoding::CrtKeys::generate(set.base, set.moduli, prng));
+  }
+  keyed.keygen_seconds = seconds_since(start);
+  return keyed;
 }
+
+template <class Scheme>
+RunResult run_with(Session& session, const KeyedSet& keyed,
+                   const encoding::BasicCrtKeys<Scheme>& keys, int threads, size_t count,
+                   size_t batch_size, bool decrypt);
 
 // Encrypt, evaluate and (when `decrypt`) decrypt `count` images from the first, in batches of
 // `batch_size`; the stages of the first batch are kept. Noise is measured with the secret key as
 // a diagnostic, outside the timed stages.
 RunResult run(Session& session, const KeyedSet& keyed, int threads, size_t count, size_t batch_size,
               bool decrypt) {
+  return keyed.bfv_keys
+             ? run_with(session, keyed, *keyed.bfv_keys, threads, count, batch_size, decrypt)
+             : run_with(session, keyed, *keyed.yashe_keys, threads, count, batch_size, decrypt);
+}
+
+template <class Scheme>
+RunResult run_with(Session& session, const KeyedSet& keyed,
+                   const encoding::BasicCrtKeys<Scheme>& keys, int threads, size_t count,
+                   size_t batch_size, bool decrypt) {
   RunResult result;
   result.set = keyed.set;
   result.threads = threads;
   result.keygen_seconds = keyed.keygen_seconds;
   result.batch_images = std::min(batch_size, count);
-  const encoding::CrtEncryptionSet server(keyed.keys);
-  const encoding::CrtDecryptionSet client(keyed.keys);
+  const encoding::BasicCrtEncryptionSet<Scheme> server(keys);
+  const encoding::BasicCrtDecryptionSet<Scheme> client(keys);
   const size_t batches = (count + batch_size - 1) / batch_size;
   result.batches = batches;
   for (size_t b = 0; b < batches; ++b) {
@@ -506,7 +592,7 @@ RunResult run(Session& session, const KeyedSet& keyed, int threads, size_t count
     const auto images = quantised_images(session.model, session.test.images, first, size);
     EncryptedBatch batch =
         encrypt_batch(server, session.model, images, session.prng, threads, observe);
-    InferenceOptions inference;
+    BasicInferenceOptions<Scheme> inference;
     inference.threads = threads;
     inference.observe = observe;
     inference.prng = &session.prng;  // the output re-randomisation
@@ -519,7 +605,7 @@ RunResult run(Session& session, const KeyedSet& keyed, int threads, size_t count
     }
     if (b == 0) result.stages = collector.rows();
   }
-  for (const auto& context : keyed.keys.contexts) {
+  for (const auto& context : keys.contexts) {
     result.upload_bytes += ciphertext_batch_bytes(*context, session.compiled.input_size);
     result.download_bytes += ciphertext_batch_bytes(*context, session.compiled.output_size);
     result.upload_ciphertexts += session.compiled.input_size;
@@ -629,9 +715,64 @@ struct Results {
   };
   std::vector<ScalingRow> scaling;
   int scaling_threads = 1;
+  // Issue 17: both training networks under each parameter set, and the activation study.
+  struct NetworkRow {
+    std::string network, model_file;
+    ParameterSet set;
+    int output_bits = 0, threads = 1;
+    size_t images = 0;  // float and integer accuracy
+    double float_accuracy = 0, integer_accuracy = 0;
+    size_t encrypted_images = 0, encrypted_correct = 0, score_mismatches = 0, batches = 0;
+    double predicted_budget = 0, batch_seconds = 0;
+    std::optional<double> measured_budget;
+    size_t batch_images = 0;
+  };
+  std::vector<NetworkRow> networks;
+  struct StudyRow {
+    std::string activation, variant, float_model, fit, integer_model;
+    std::string note;  // why there is no integer model, when there is none
+    int degree = 2;
+    std::string activations;  // the float network's activation layers
+    size_t images = 0;        // float and integer accuracy
+    double float_accuracy = 0;
+    std::optional<double> integer_accuracy;
+    bool encrypted = false;  // integer models only
+    ParameterSet set;
+    int output_bits = 0, threads = 1;
+    size_t encrypted_images = 0, encrypted_correct = 0, score_mismatches = 0;
+    double predicted_budget = 0, batch_seconds = 0;
+    std::optional<double> measured_budget;
+    std::string label() const { return activation + " " + variant; }
+  };
+  std::vector<StudyRow> study;
+  size_t study_fit_images = 10000;
   double driver_seconds = 0;
   std::string load_before, load_after;
 };
+
+// The noise budget left after the network's last layer (predicted, measured) of a run's first
+// batch.
+std::pair<double, std::optional<double>> final_budgets(const RunResult& run) {
+  std::pair<double, std::optional<double>> budgets{0.0, std::nullopt};
+  for (const auto& stage : run.stages) {
+    if (!stage.layer_index) continue;
+    budgets = {stage.predicted_noise_budget, stage.measured_noise_budget};
+  }
+  return budgets;
+}
+
+std::string percent(double fraction) {
+  return format("%.2f%%", 100.0 * fraction);
+}
+
+std::string plaintext_bits(const ParameterSet& set) {
+  return format("%zu x %d", set.moduli.size(),
+                static_cast<int>(std::bit_width(set.moduli.front())));
+}
+
+std::string config_label(const ParameterSet& set) {
+  return set.scheme == "bfv" ? std::string("BFV") : "YASHE' " + set.name;
+}
 
 // Keys of the values printed by the paper's group's open-source code (bench/paper_values.csv).
 const std::string kAuthorsCode = "authors_code_";
@@ -719,6 +860,58 @@ void write_csvs(const Options& o, const Results& r, const PaperValues& paper) {
               format("%.3f", row.encrypt_seconds_modulus1), format("%.3f", row.network_seconds),
               format("%.3f", row.network_seconds_modulus1), row.ciphertext_bytes,
               row.measured ? "measured" : row.note);
+    }
+  }
+  {
+    CsvFile csv(o.out_dir / "networks.csv",
+                "network,model,scheme,preset,n,log2_q,plaintext_moduli,output_bits,images,"
+                "float_accuracy,integer_accuracy,encrypted_images,encrypted_accuracy,"
+                "score_mismatches,equal,predicted_budget_bits,measured_budget_bits,threads,"
+                "batch_images,batch_seconds");
+    for (const auto& row : r.networks) {
+      csv.row(row.network, row.model_file, row.set.scheme, row.set.name, row.set.base.n,
+              format("%.1f", row.set.base.log2_q()), moduli_description(row.set.moduli),
+              row.output_bits, row.images, format("%.4f", row.float_accuracy),
+              format("%.4f", row.integer_accuracy), row.encrypted_images,
+              format("%.4f", static_cast<double>(row.encrypted_correct) / row.encrypted_images),
+              row.score_mismatches, row.score_mismatches == 0 ? "yes" : "no",
+              format("%.1f", row.predicted_budget), optional_number(row.measured_budget),
+              row.threads, row.batch_images, format("%.3f", row.batch_seconds));
+    }
+  }
+  {
+    CsvFile csv(o.out_dir / "activation_study.csv",
+                "activation,variant,float_model,fit,degree,integer_model,images,"
+                "float_accuracy,integer_accuracy,encrypted_images,encrypted_accuracy,equal,"
+                "plaintext_moduli,output_bits,predicted_budget_bits,measured_budget_bits,threads,"
+                "batch_seconds,activations");
+    CsvFile plot(o.out_dir / "activation_study_plot.csv",
+                 "variant,float,integer (quantised),encrypted");
+    for (const auto& row : r.study) {
+      const std::string encrypted_accuracy =
+          row.encrypted
+              ? format("%.4f", static_cast<double>(row.encrypted_correct) / row.encrypted_images)
+              : std::string();
+      csv.row(row.activation, row.variant, row.float_model, row.fit,
+              row.fit.empty() ? std::string() : std::to_string(row.degree), row.integer_model,
+              row.images, format("%.4f", row.float_accuracy),
+              row.integer_accuracy ? format("%.4f", *row.integer_accuracy) : std::string(),
+              row.encrypted ? std::to_string(row.encrypted_images) : std::string(),
+              encrypted_accuracy, row.encrypted ? (row.score_mismatches == 0 ? "yes" : "no") : "",
+              row.encrypted ? moduli_description(row.set.moduli) : std::string(),
+              row.encrypted ? std::to_string(row.output_bits) : std::string(),
+              row.encrypted ? format("%.1f", row.predicted_budget) : std::string(),
+              optional_number(row.measured_budget),
+              row.encrypted ? std::to_string(row.threads) : std::string(),
+              row.encrypted ? format("%.3f", row.batch_seconds) : std::string(),
+              row.activations);  // last: it holds commas (quoted)
+      // NaN: gnuplot leaves the bar out (no integer or encrypted form).
+      plot.raw(row.label() + "," + format("%.2f", 100.0 * row.float_accuracy) + "," +
+               (row.integer_accuracy ? format("%.2f", 100.0 * *row.integer_accuracy)
+                                     : std::string("NaN")) +
+               "," +
+               (row.encrypted ? format("%.2f", 100.0 * row.encrypted_correct / row.encrypted_images)
+                              : std::string("NaN")));
     }
   }
   {
@@ -865,20 +1058,32 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
   md << "| preset | n | q | plaintext moduli t_i | predicted budget after the network | "
         "paper |\n|---|---|---|---|---|---|\n";
   for (const auto& set : r.presets) {
-    md << "| " << set.name << " | " << set.base.n << " | " << q_description(set.base) << " | "
-       << moduli_description(set.moduli) << " | " << format("%.1f bits", set.predicted_budget)
-       << " | n = " << paper.cell("param_n") << "; q = " << paper.cell("param_q")
+    md << "| " << config_label(set) << " | " << set.base.n << " | " << q_description(set.base)
+       << " | " << moduli_description(set.moduli) << " | "
+       << format("%.1f bits", set.predicted_budget) << " | ";
+    if (set.scheme == "bfv") {
+      md << "- (the paper used YASHE') |\n";
+      continue;
+    }
+    md << "n = " << paper.cell("param_n") << "; q = " << paper.cell("param_q")
        << "; t = " << paper.cell("param_t1") << ", " << paper.cell("param_t2") << " |\n";
   }
-  md << "\nq is an RNS product of word-size NTT primes standing in for the paper's single q; both "
-        "presets use two ~2^39 plaintext moduli (CRT), as the paper uses two ~2^40 ones. ";
+  md << "\nq is an RNS product of word-size NTT primes standing in for the paper's single q. The "
+        "`paper` preset takes the paper's t1, t2 and base-2^32 relinearisation digits; `default` "
+        "the smallest plaintext moduli that hold the model's outputs and one digit per prime "
+        "(bench/results/paper-reproduction.md, section 2, says what each difference costs). ";
   if (r.presets_identical) {
     md << "**The two presets are identical here**, so each configuration was measured once and "
           "is listed under both names.";
   }
-  md << "\n\n"
-     << yashe::assess_security(r.presets.front().base).one_line()
-     << " (`cryptonets params` prints the full report).\n\n";
+  md << "BFV (issue 15) is the same network under the Brakerski/Fan-Vercauteren scheme at its one "
+        "parameter set (select_bfv_parameters: q inside the HE standard's 128-bit bound for "
+        "ternary secrets at n = 8192"
+     << (r.presets.back().base.n < 8192 ? "; moved to this mode's small n, with NO security" : "")
+     << ").\n\n"
+     << "YASHE' " << yashe::assess_security(r.presets.front().base).one_line() << "\n\nBFV "
+     << bfv::assess_security(bfv_parameters(r.presets.back())).one_line()
+     << "\n\n(`cryptonets params` prints the full reports.)\n\n";
 
   md << "## Time per stage, one batch (cf. the paper's Table 2)\n\n";
   md << "Seconds of wall-clock time for one batch of "
@@ -1010,7 +1215,7 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
   md << "For each n: the fewest "
      << (r.presets.empty()
              ? 0
-             : static_cast<int>(std::bit_width(r.presets.back().base.q_primes.front())))
+             : static_cast<int>(std::bit_width(r.presets.at(1).base.q_primes.front())))
      << "-bit primes whose predicted budget (predict_budget_over_moduli) keeps a "
      << format("%.0f", kMarginBits) << "-bit margin, plaintext moduli = 1 mod 2n of the same size; "
      << r.scaling_threads << " threads; one batch"
@@ -1055,6 +1260,104 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
   }
   md << "\n![scaling with threads](" << rel << "/scaling_threads.png)\n\n";
 
+  md << "## Both training networks under each parameter set\n\n";
+  md << "The 5-layer network trained directly (`data/model.txt`, from `data/model-float.txt`) and "
+        "the paper's 9-layer training network ("
+     << paper.cell("training_network")
+     << ") trained, its linear layers 3-6 merged into one 845 -> 100 map and quantised "
+        "(`data/model-paper9.txt`, from `data/model-paper9-float.txt`; data/README.md has the "
+        "commands). Float and integer accuracy on the first "
+     << (r.networks.empty() ? 0 : r.networks.front().images)
+     << " test images; encrypted on the first "
+     << (r.networks.empty() ? 0 : r.networks.front().encrypted_images) << " in batches of "
+     << (r.networks.empty() ? 0 : r.networks.front().batch_images) << " ("
+     << (r.networks.empty() ? 0 : r.networks.front().threads)
+     << " threads; the `model.txt` rows reuse the timing and accuracy runs above where they "
+        "cover the images); 'equal' compares every decrypted score with the plain integer "
+        "network's. "
+        "Noise: bits left after the last layer, measured with the secret key / predicted; time: "
+        "the first batch, encryption to decrypted scores.\n\n";
+  md << "| network | parameters | n | log2 q | plaintext moduli | output bits | float | integer | "
+        "encrypted | encrypted = plain | noise left (bits) | time per batch (s) | paper "
+        "accuracy |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& row : r.networks) {
+    md << "| " << row.network << " (`" << row.model_file << "`) | " << config_label(row.set)
+       << " | " << row.set.base.n << " | " << format("%.1f", row.set.base.log2_q()) << " | "
+       << plaintext_bits(row.set) << " bits | " << row.output_bits << " | "
+       << percent(row.float_accuracy) << " | " << percent(row.integer_accuracy) << " | "
+       << percent(static_cast<double>(row.encrypted_correct) / row.encrypted_images) << " ("
+       << row.encrypted_images << ") | "
+       << (row.score_mismatches == 0 ? std::string("yes")
+                                     : "NO (" + std::to_string(row.score_mismatches) + " differ)")
+       << " | " << optional_number(row.measured_budget) << " / "
+       << format("%.1f", row.predicted_budget) << " | " << format("%.1f", row.batch_seconds)
+       << " | " << paper.cell("accuracy") << " |\n";
+  }
+  md << "\nCSV: `" << rel << "/networks.csv`.\n\n";
+
+  md << "## Activation study (Crypto-Nets, 2014)\n\n";
+  md << "Xie, Bilenko, Finley, Gilad-Bachrach, Lauter, Naehrig, \"Crypto-Nets: Neural Networks "
+        "over Encrypted Data\", arXiv 1412.6181: "
+     << paper.cell("crypto_nets_claim") << "; training: " << paper.cell("crypto_nets_training")
+     << "; the paper's activations and accuracies: " << paper.cell("crypto_nets_activations")
+     << ". 5-layer networks of the shipped shape trained with ReLU and with sigmoid; each "
+        "activation replaced by a degree-2 polynomial fitted on the first "
+     << r.study_fit_images
+     << " training images (LSQ: least squares on 2001 evenly spaced points of the range the "
+        "layer's inputs "
+        "take; Chebyshev: the truncated Chebyshev series on that range; LSQ observed: least "
+        "squares over the observed inputs themselves, i.e. weighted by their distribution), used "
+        "as a drop-in (recomputed here from the original) or fine-tuned with the polynomial in "
+        "place (the trainer keeps the polynomial's coefficients fixed and trains the weights, so "
+        "a fine-tuned row lists the fit it started from). Models: `"
+     << o.study_manifest.generic_string()
+     << "` and data/README.md. Float and integer accuracy on the first "
+     << (r.study.empty() ? 0 : r.study.front().images) << " test images; encrypted: the first "
+     << *o.encrypted_images << " in batches of " << *o.batch_images
+     << " at the YASHE' default preset chosen for each integer model (its own plaintext "
+        "moduli), compared score by score with the plain integer network; time: the first "
+        "batch, encryption to decrypted scores"
+     << (o.mode == "test" ? " (test mode: only the first integer model of each activation)" : "")
+     << ". ReLU and sigmoid "
+        "themselves are not polynomials: their networks have no integer or encrypted form (-).\n\n";
+  md << "| activation | variant | activation layers | float | integer | encrypted | encrypted = "
+        "plain | plaintext bits (output bits) | noise left (bits) | time per batch (s) |\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n";
+  std::vector<std::pair<std::string, std::string>> notes;  // rows, note
+  for (const auto& row : r.study) {
+    md << "| " << row.activation << " | " << row.variant << " | " << row.activations << " | "
+       << percent(row.float_accuracy) << " | "
+       << (row.integer_accuracy ? percent(*row.integer_accuracy) : std::string("-")) << " | ";
+    if (!row.encrypted) {
+      md << "- | - | - | - | - |\n";
+      if (!row.note.empty()) {
+        // Rows with the same note share one line.
+        auto same = std::find_if(notes.begin(), notes.end(),
+                                 [&](const auto& n) { return n.second == row.note; });
+        if (same == notes.end()) {
+          notes.emplace_back(row.label(), row.note);
+        } else {
+          same->first += ", " + row.label();
+        }
+      }
+      continue;
+    }
+    md << percent(static_cast<double>(row.encrypted_correct) / row.encrypted_images) << " ("
+       << row.encrypted_images << ") | "
+       << (row.score_mismatches == 0 ? std::string("yes")
+                                     : "NO (" + std::to_string(row.score_mismatches) + " differ)")
+       << " | " << plaintext_bits(row.set) << " (" << row.output_bits << ") | "
+       << optional_number(row.measured_budget) << " / " << format("%.1f", row.predicted_budget)
+       << " | " << format("%.1f", row.batch_seconds) << " |\n";
+  }
+  if (!notes.empty()) {
+    md << "\nRows without an integer model:\n\n";
+    for (const auto& [rows, note] : notes)
+      md << "- " << rows << ": " << note << "\n";
+  }
+  md << "\n![activation study](" << rel << "/activation_study.png)\n\nCSV: `" << rel
+     << "/activation_study.csv`.\n\n";
+
   md << "## The paper's values\n\n";
   md << "From `bench/paper_values.csv`. Status 'verified' means checked against the paper's "
         "text; any other status says how far the value could be checked. An empty value is "
@@ -1079,12 +1382,215 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
         "NTRU); they reproduce the paper's setting for study only.\n";
   for (const auto& row : r.scaling)
     if (!row.set) md << "- n = " << row.n << ": " << row.note << ".\n";
-  md << "\nCSV files: `" << rel << "/` (stages, summary, accuracy, noise, scaling_n, and the "
+  md << "\nCSV files: `" << rel << "/` (stages, summary, accuracy, noise, scaling_n, networks, "
+     << "activation_study, and the "
      << "*_plot.csv inputs of the PNGs).\n";
   if (!md.flush()) throw std::runtime_error("cannot write " + o.report.string());
 }
 
 // ---------------------------------------------------------------------------------------------
+
+// ---------------------------------------------------------------------------------------------
+// Issue 17: both training networks under each parameter set, and the activation study
+
+training::LabelledImages first_images(const MnistSet& set, size_t count) {
+  count = std::min(count, set.images.count);
+  return {std::span(set.images.pixels).first(count * kMnistImagePixels),
+          std::span(set.labels.labels).first(count)};
+}
+
+// A model's YASHE' preset moved to the timing ring degree (test mode: n = 1024).
+ParameterSet preset_at(const std::string& name, const Model& model, const CompiledModel& compiled,
+                       const RangeReport& ranges, size_t n) {
+  std::string why_not;
+  auto set = at_degree(from_preset(name, model), n, compiled, ranges, why_not);
+  if (!set) throw std::runtime_error(name + " preset at n = " + std::to_string(n) + ": " + why_not);
+  set->name = name;
+  return *set;
+}
+
+struct Comparison {
+  size_t correct = 0, mismatches = 0;
+};
+
+// The encrypted scores of a run against the plain integer network's (the first run.scores.size()
+// images).
+Comparison compare(const RunResult& run, const std::vector<std::vector<mpz_class>>& plain,
+                   const MnistSet& test) {
+  Comparison c;
+  const auto labels = predicted_labels(run.scores);
+  for (size_t s = 0; s < run.scores.size(); ++s) {
+    c.correct += labels[s] == test.labels.labels[s];
+    c.mismatches += run.scores[s] != plain.at(s);
+  }
+  return c;
+}
+
+// Both training networks (the 5-layer network trained directly, the paper's 9-layer training
+// network merged) under the YASHE' paper and default presets and BFV: float, integer and
+// encrypted accuracy, output bits, moduli, noise left and time per batch.
+void measure_networks(const Options& o, Results& r, const MnistSet& test, Prng& prng, int threads,
+                      const std::vector<RunResult>& main_model_runs) {
+  struct Entry {
+    std::string label;
+    fs::path integer_model, float_model;
+  };
+  const std::vector<Entry> entries = {
+      {"5-layer, trained directly", o.model, o.float_model},
+      {"9-layer training network, merged", o.paper9_model, o.paper9_float_model}};
+  const size_t images = std::min(*o.accuracy_images, test.images.count);
+  const size_t encrypted = std::min(*o.encrypted_images, test.images.count);
+  for (const Entry& entry : entries) {
+    progress_line("networks: " + entry.label + " (" + entry.integer_model.string() + ")");
+    const Model model = load_model(entry.integer_model.string());
+    const CompiledModel compiled = compile_model(model);
+    const RangeReport ranges = track_ranges(model);
+    const double float_accuracy = training::accuracy(
+        training::load_float_network(entry.float_model), first_images(test, images), threads);
+    const auto plain = plain_scores(
+        compiled, quantised_images(model, test.images, 0, std::max(images, encrypted)), threads);
+    const auto plain_labels = predicted_labels(plain);
+    size_t integer_correct = 0;
+    for (size_t s = 0; s < images; ++s)
+      integer_correct += plain_labels[s] == test.labels.labels[s];
+    Session session{model, compiled, ranges, test, prng};
+    std::vector<ParameterSet> sets;
+    for (const char* name : {"paper", "default"})
+      sets.push_back(preset_at(name, model, compiled, ranges, *o.timing_n));
+    sets.push_back(bfv_set(model, o.timing_n));
+    for (const ParameterSet& set : sets) {
+      // The main model's runs at these parameters, when one covers the images: not run twice.
+      const RunResult* reuse = nullptr;
+      if (entry.integer_model == o.model) {
+        for (const RunResult& run : main_model_runs)
+          if (same_parameters(run.set, set) && run.threads == threads &&
+              run.scores.size() >= encrypted) {
+            reuse = &run;
+          }
+      }
+      RunResult result;
+      if (reuse) {
+        result = *reuse;
+        result.scores.resize(encrypted);
+      } else {
+        const KeyedSet keyed = generate_keys(set, prng);
+        result = run(session, keyed, threads, encrypted, *o.batch_images, true);
+      }
+      Results::NetworkRow row;
+      row.network = entry.label;
+      row.model_file = entry.integer_model.filename().string();
+      row.set = set;
+      row.output_bits = ranges.output_bits();
+      row.threads = threads;
+      row.images = images;
+      row.float_accuracy = float_accuracy;
+      row.integer_accuracy = static_cast<double>(integer_correct) / images;
+      const Comparison c = compare(result, plain, test);
+      row.encrypted_images = result.scores.size();
+      row.encrypted_correct = c.correct;
+      row.score_mismatches = c.mismatches;
+      row.batches = (encrypted + result.batch_images - 1) / result.batch_images;
+      std::tie(row.predicted_budget, row.measured_budget) = final_budgets(result);
+      row.batch_seconds = result.latency_seconds();
+      row.batch_images = result.batch_images;
+      r.networks.push_back(row);
+    }
+  }
+}
+
+// manifest.csv: activation,variant,float_model,fit,degree,integer_model,note (paths relative to
+// the manifest; note: why a row has no integer model). `fit` non-empty: the float network is
+// float_model with its activations replaced by that fit (a drop-in, recomputed here as
+// cryptonets-train --approximate FIT --epochs 0 does).
+void measure_study(const Options& o, Results& r, const MnistSet& test, Prng& prng, int threads) {
+  std::ifstream in(o.study_manifest);
+  if (!in)
+    throw std::runtime_error("cannot read the activation study's manifest " +
+                             o.study_manifest.string());
+  const std::string expected = "activation,variant,float_model,fit,degree,integer_model,note";
+  std::string line;
+  std::getline(in, line);
+  if (line != expected) {
+    throw std::runtime_error(o.study_manifest.string() + ": the header must be '" + expected +
+                             "', got '" + line + "'");
+  }
+  const fs::path directory = o.study_manifest.parent_path();
+  const size_t images = std::min(*o.accuracy_images, test.images.count);
+  // As cryptonets-train --approximate: the first 10,000 training images (test mode: 1,000, and
+  // only the first integer model of each activation encrypted, to stay quick).
+  const bool test_mode = o.mode == "test";
+  r.study_fit_images = test_mode ? 1000 : 10000;
+  std::set<std::string> encrypted_activations;
+  std::optional<MnistSet> train;  // for the drop-ins' fits, read once
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto fields = split_csv_line(line);
+    if (fields.size() != 7) {
+      throw std::runtime_error(o.study_manifest.string() + ": a row needs 7 fields: '" + line +
+                               "'");
+    }
+    Results::StudyRow row;
+    row.activation = fields[0];
+    row.variant = fields[1];
+    row.float_model = fields[2];
+    row.fit = fields[3];
+    row.integer_model = fields[5];
+    row.note = fields[6];
+    progress_line("activation study: " + row.label());
+    training::SequentialNetwork network =
+        training::load_sequential_network(directory / row.float_model);
+    if (!row.fit.empty()) {
+      row.degree = static_cast<int>(parse_list(fields[4], "manifest degree").front());
+      if (!train) train = cli::load_data_split(o.data, MnistSplit::kTrain, o.verify_checksums);
+      // The first 10,000 training images, as cryptonets-train --approximate.
+      const auto fits = training::fit_activations(network, first_images(*train, r.study_fit_images),
+                                                  row.fit, row.degree);
+      size_t a = 0;
+      for (auto& layer : network.layers)
+        if (layer.kind == training::LayerKind::kActivation) layer.activation = fits.at(a++);
+    }
+    for (const auto& layer : network.layers)
+      if (layer.kind == training::LayerKind::kActivation) {
+        row.activations += (row.activations.empty() ? "" : "; ") + layer.activation.name();
+      }
+    row.images = images;
+    row.float_accuracy = training::accuracy(network, first_images(test, images));
+    if (!row.integer_model.empty()) {
+      const Model model = load_model((directory / row.integer_model).string());
+      const CompiledModel compiled = compile_model(model);
+      const RangeReport ranges = track_ranges(model);
+      const size_t encrypted = std::min(*o.encrypted_images, test.images.count);
+      const auto plain = plain_scores(
+          compiled, quantised_images(model, test.images, 0, std::max(images, encrypted)), threads);
+      const auto labels = predicted_labels(plain);
+      size_t correct = 0;
+      for (size_t s = 0; s < images; ++s)
+        correct += labels[s] == test.labels.labels[s];
+      row.integer_accuracy = static_cast<double>(correct) / images;
+      if (test_mode && !encrypted_activations.insert(row.activation).second) {
+        r.study.push_back(row);
+        continue;
+      }
+      // Encrypted: YASHE' default at the timing ring degree, as many images as each network of
+      // the table above, in batches of the timed batch size.
+      Session session{model, compiled, ranges, test, prng};
+      row.set = preset_at("default", model, compiled, ranges, *o.timing_n);
+      const KeyedSet keyed = generate_keys(row.set, prng);
+      const RunResult result = run(session, keyed, threads, encrypted, *o.batch_images, true);
+      const Comparison c = compare(result, plain, test);
+      row.encrypted = true;
+      row.output_bits = ranges.output_bits();
+      row.threads = threads;
+      row.encrypted_images = result.scores.size();
+      row.encrypted_correct = c.correct;
+      row.score_mismatches = c.mismatches;
+      std::tie(row.predicted_budget, row.measured_budget) = final_budgets(result);
+      row.batch_seconds = result.latency_seconds();
+    }
+    r.study.push_back(row);
+  }
+  if (r.study.empty()) throw std::runtime_error(o.study_manifest.string() + ": no rows");
+}
 
 int reproduce(Options o) {
   const auto driver_start = Clock::now();
@@ -1114,6 +1620,7 @@ int reproduce(Options o) {
     set->name = like->name;
     r.presets.push_back(*set);
   }
+  r.presets.push_back(bfv_set(model, o.timing_n));
   r.presets_identical = same_parameters(r.presets[0], r.presets[1]);
   const int most_threads = *std::max_element(o.threads.begin(), o.threads.end());
   const size_t accuracy_images = std::min(*o.accuracy_images, test.images.count);
@@ -1168,14 +1675,18 @@ int reproduce(Options o) {
       r.score_mismatches += encrypted[s] != plain[s];
       r.label_mismatches += encrypted_labels[s] != plain_labels[s];
     }
-    r.accuracy_run->scores.clear();
-    for (auto& run : r.timing)
-      run.scores.clear();
   }
+  // Before the scores are dropped: the main model's runs are rows of the networks table.
+  measure_networks(o, r, test, prng, most_threads, r.timing);
+  if (r.accuracy_run) r.accuracy_run->scores.clear();
+  for (auto& run : r.timing)
+    run.scores.clear();
+
+  measure_study(o, r, test, prng, most_threads);
 
   // Scaling with n at the default preset's sizes, with the most threads.
   r.scaling_threads = most_threads;
-  const ParameterSet& reference = r.presets.back();  // default
+  const ParameterSet& reference = r.presets.at(1);  // default
   for (size_t n : o.scaling_n) {
     Results::ScalingRow row;
     row.n = n;
@@ -1203,7 +1714,7 @@ int reproduce(Options o) {
       for (const auto& stage : reuse->stages)
         if (stage.layer_index) row.final_measured = stage.measured_noise_budget;
       row.measured = true;
-      context = keyed.at("default").keys.contexts.front();
+      context = keyed.at("default").yashe_keys->contexts.front();
     } else {
       ParameterSet run_set = *row.set;
       if (!o.scaling_all_moduli.value_or(false)) run_set.moduli.resize(1);
@@ -1221,7 +1732,7 @@ int reproduce(Options o) {
       for (const auto& stage : result.stages)
         if (stage.layer_index) row.final_measured = stage.measured_noise_budget;
       row.measured = true;
-      context = keys.keys.contexts.front();
+      context = keys.yashe_keys->contexts.front();
     }
     row.ciphertext_bytes = ciphertext_batch_bytes(*context, 1);
     r.scaling.push_back(row);

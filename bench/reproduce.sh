@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Reproduces the CryptoNets paper's tables and plots on this machine:
+# Reproduces the CryptoNets paper's tables and plots on this machine, with both training networks
+# under YASHE' (paper, default) and BFV, and the Crypto-Nets activation study (issue 17):
 #   bash bench/reproduce.sh                 reduced mode (one full batch for accuracy, ~15-25 min on 2 cores)
 #   bash bench/reproduce.sh --mode full     all 10,000 test images, scaling on every plaintext modulus
 #   bash bench/reproduce.sh --mode test     a smoke test at n = 1024 (about a minute)
@@ -46,5 +47,6 @@ gnuplot -e "dir='$out'; ncols=$(columns "$out/layers_plot.csv")" "$plots/layers.
 gnuplot -e "dir='$out'; ncols=$(columns "$out/noise_plot.csv")" "$plots/noise.gp"
 gnuplot -e "dir='$out'" "$plots/scaling_n.gp"
 gnuplot -e "dir='$out'; ncols=$(columns "$out/scaling_threads_plot.csv")" "$plots/scaling_threads.gp"
+gnuplot -e "dir='$out'" "$plots/activation_study.gp"
 echo "report: $report; CSV and PNG files: $out/"
 exit "$status"

@@ -227,6 +227,57 @@ TEST_CASE("Polynomial fits: exact on polynomials, least squares no worse than Ch
   CHECK_THROWS_AS(fit_chebyshev(square, 1.0, 1.0, 2), std::invalid_argument);
 }
 
+TEST_CASE("Least squares over the observed inputs: exact on squares, orthogonal residuals") {
+  const LabelledImages images = first(train_set(), 20);
+  std::mt19937_64 rng(5);
+  for (const ActivationKind kind :
+       {ActivationKind::kSquare, ActivationKind::kRelu, ActivationKind::kSigmoid}) {
+    SequentialNetwork network = make_five_layer_network(10, 5, 100, Activation{kind, {}});
+    initialise(network, first(train_set(), 50), rng);
+    const std::vector<Activation> fits = fit_least_squares_observed(network, images, 2);
+    const auto ranges = activation_input_ranges(network, images);
+    REQUIRE(fits.size() == 2);
+    // The reference: every input of each activation layer, gathered by the plain forward pass.
+    std::vector<std::vector<double>> inputs(2);
+    std::vector<std::vector<float>> values;
+    for (size_t i = 0; i < images.size(); ++i) {
+      forward(network, images.image(i), values);
+      inputs[0].insert(inputs[0].end(), values[1].begin(), values[1].end());
+      inputs[1].insert(inputs[1].end(), values[3].begin(), values[3].end());
+    }
+    for (size_t a = 0; a < 2; ++a) {
+      INFO(Activation{kind, {}}.name() << " layer " << a);
+      const Activation& fit = fits[a];
+      REQUIRE(fit.coefficients.size() == 3);
+      const Activation& f = network.layers[2 * a + 1].activation;
+      if (kind == ActivationKind::kSquare) {
+        CHECK(fit.coefficients[0] == doctest::Approx(0.0).scale(1.0).epsilon(1e-7));
+        CHECK(fit.coefficients[1] == doctest::Approx(0.0).scale(1.0).epsilon(1e-7));
+        CHECK(fit.coefficients[2] == doctest::Approx(1.0).epsilon(1e-7));
+        continue;
+      }
+      // Normal equations: the residual is orthogonal to 1, u and u^2 (u scaled to [-1, 1]).
+      const double mid = 0.5 * (ranges[a].first + ranges[a].second);
+      const double half = 0.5 * (ranges[a].second - ranges[a].first);
+      double dot[3] = {0, 0, 0}, norm[3] = {0, 0, 0}, observed_error = 0, uniform_error = 0;
+      const Activation uniform = fit_least_squares(f, ranges[a].first, ranges[a].second, 2);
+      for (const double x : inputs[a]) {
+        const double r = fit.value(x) - f.value(x), u = (x - mid) / half;
+        for (int k = 0; k < 3; ++k) {
+          dot[k] += r * std::pow(u, k);
+          norm[k] += std::abs(r * std::pow(u, k));
+        }
+        observed_error += r * r;
+        uniform_error += std::pow(uniform.value(x) - f.value(x), 2);
+      }
+      for (int k = 0; k < 3; ++k)
+        CHECK(std::abs(dot[k]) <= 1e-6 * norm[k]);
+      // The minimiser over these inputs is no worse on them than the uniform-grid fit.
+      CHECK(observed_error <= uniform_error * (1 + 1e-9));
+    }
+  }
+}
+
 TEST_CASE("The shipped 9-layer model merges into the shipped 845->100 float model") {
   const std::filesystem::path data = mnist_directory().parent_path();
   const SequentialNetwork trained = load_sequential_network(data / "model-paper9-train.txt");

@@ -102,7 +102,8 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   options.add_value("approximate", "FIT",
                     "with --fine-tune: first replace each activation by its polynomial fit "
                     "(lsq: least squares, chebyshev: truncated Chebyshev series) on the range "
-                    "its inputs take on the first 10000 training images; --epochs 0: drop-in",
+                    "its inputs take on the first 10000 training images, or (lsq-observed) by "
+                    "least squares over those inputs themselves; --epochs 0: drop-in",
                     "");
   options.add_value("degree", "D", "degree of the --approximate polynomials", "2");
   add_no_verify_option(options);
@@ -123,8 +124,10 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   line.fine_tune = options.text("fine-tune");
   line.approximate = options.text("approximate");
   line.degree = static_cast<int>(options.integer("degree", 1, 6));
-  if (!line.approximate.empty() && line.approximate != "lsq" && line.approximate != "chebyshev") {
-    throw UsageError("--approximate: expected lsq or chebyshev, got '" + line.approximate + "'");
+  if (!line.approximate.empty() && line.approximate != "lsq" && line.approximate != "chebyshev" &&
+      line.approximate != "lsq-observed") {
+    throw UsageError("--approximate: expected lsq, chebyshev or lsq-observed, got '" +
+                     line.approximate + "'");
   }
   if (!line.merged_output.empty() && line.architecture != "paper" && line.fine_tune.empty()) {
     throw UsageError("--merged applies to --architecture paper (or a --fine-tune model)");
@@ -192,15 +195,17 @@ int run(std::span<char* const> arguments) {
             ? make_paper_training_network(classes, t.conv_maps, 50, t.hidden, activation)
             : make_five_layer_network(classes, t.conv_maps, t.hidden, activation);
     if (!line.approximate.empty()) {
-      const auto ranges = activation_input_ranges(network, view(train, 10000));
+      const LabelledImages fit_images = view(train, 10000);
+      const auto ranges = activation_input_ranges(network, fit_images);
+      const std::vector<Activation> fits =
+          fit_activations(network, fit_images, line.approximate, line.degree);
       size_t a = 0;
       for (SequentialLayer& layer : network.layers) {
         if (layer.kind != LayerKind::kActivation) continue;
-        const auto [low, high] = ranges[a++];
+        const auto [low, high] = ranges[a];
         const Activation original = layer.activation;
-        layer.activation = line.approximate == "lsq"
-                               ? fit_least_squares(original, low, high, line.degree)
-                               : fit_chebyshev(original, low, high, line.degree);
+        layer.activation = fits[a];
+        ++a;
         std::printf("activation %zu: %s on [%.4g, %.4g] -> %s\n", a, original.name().c_str(), low,
                     high, layer.activation.name().c_str());
       }

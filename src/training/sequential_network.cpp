@@ -536,6 +536,30 @@ void check_fit(double low, double high, int degree) {
   }
 }
 
+// Solves the augmented system m = [A | b] (terms × terms+1) by Gauss–Jordan elimination with
+// partial pivoting.
+std::vector<double> solve_normal_equations(std::vector<std::vector<double>> m) {
+  const int terms = static_cast<int>(m.size());
+  for (int col = 0; col < terms; ++col) {
+    int pivot = col;
+    for (int r = col + 1; r < terms; ++r)
+      if (std::abs(m[r][col]) > std::abs(m[pivot][col])) pivot = r;
+    std::swap(m[col], m[pivot]);
+    if (m[col][col] == 0.0)
+      throw std::invalid_argument("polynomial fit: singular normal equations");
+    for (int r = 0; r < terms; ++r) {
+      if (r == col) continue;
+      const double factor = m[r][col] / m[col][col];
+      for (int c = col; c <= terms; ++c)
+        m[r][c] -= factor * m[col][c];
+    }
+  }
+  std::vector<double> a(terms);
+  for (int r = 0; r < terms; ++r)
+    a[r] = m[r][terms] / m[r][r];
+  return a;
+}
+
 // Σ a_k·u^k with u = (x − mid) / half, as monomial coefficients in x.
 Activation expand(const std::vector<double>& a, double low, double high) {
   const double mid = 0.5 * (low + high), half = 0.5 * (high - low);
@@ -569,22 +593,7 @@ Activation fit_least_squares(const Activation& activation, double low, double hi
       m[r][terms] += std::pow(u, r) * f;
     }
   }
-  for (int col = 0; col < terms; ++col) {
-    int pivot = col;
-    for (int r = col + 1; r < terms; ++r)
-      if (std::abs(m[r][col]) > std::abs(m[pivot][col])) pivot = r;
-    std::swap(m[col], m[pivot]);
-    for (int r = 0; r < terms; ++r) {
-      if (r == col) continue;
-      const double factor = m[r][col] / m[col][col];
-      for (int c = col; c <= terms; ++c)
-        m[r][c] -= factor * m[col][c];
-    }
-  }
-  std::vector<double> a(terms);
-  for (int r = 0; r < terms; ++r)
-    a[r] = m[r][terms] / m[r][r];
-  return expand(a, low, high);
+  return expand(solve_normal_equations(m), low, high);
 }
 
 Activation fit_chebyshev(const Activation& activation, double low, double high, int degree) {
@@ -616,6 +625,67 @@ Activation fit_chebyshev(const Activation& activation, double low, double high, 
     current = std::move(next);
   }
   return expand(a, low, high);
+}
+
+std::vector<Activation> fit_least_squares_observed(const SequentialNetwork& network,
+                                                   const LabelledImages& images, int degree) {
+  const auto ranges = activation_input_ranges(network, images);
+  for (const auto& [low, high] : ranges)
+    check_fit(low, high, degree);
+  const int terms = degree + 1;
+  // One augmented normal-equation matrix per activation layer, summed over every input seen.
+  std::vector<std::vector<std::vector<double>>> m(
+      ranges.size(), std::vector<std::vector<double>>(terms, std::vector<double>(terms + 1, 0.0)));
+  std::vector<const Activation*> originals;
+  for (const SequentialLayer& layer : network.layers)
+    if (layer.kind == LayerKind::kActivation) originals.push_back(&layer.activation);
+  std::vector<std::vector<float>> values;
+  std::vector<double> powers(2 * terms - 1);
+  for (size_t i = 0; i < images.size(); ++i) {
+    forward(network, images.image(i), values);
+    size_t a = 0;
+    for (size_t l = 0; l < network.layers.size(); ++l) {
+      if (network.layers[l].kind != LayerKind::kActivation) continue;
+      const double mid = 0.5 * (ranges[a].first + ranges[a].second);
+      const double half = 0.5 * (ranges[a].second - ranges[a].first);
+      for (const float v : values[l]) {
+        const double u = (double(v) - mid) / half, f = originals[a]->value(double(v));
+        powers[0] = 1.0;
+        for (size_t k = 1; k < powers.size(); ++k)
+          powers[k] = powers[k - 1] * u;
+        for (int r = 0; r < terms; ++r) {
+          for (int c = 0; c < terms; ++c)
+            m[a][r][c] += powers[r + c];
+          m[a][r][terms] += powers[r] * f;
+        }
+      }
+      ++a;
+    }
+  }
+  std::vector<Activation> fits;
+  for (size_t a = 0; a < ranges.size(); ++a)
+    fits.push_back(expand(solve_normal_equations(m[a]), ranges[a].first, ranges[a].second));
+  return fits;
+}
+
+std::vector<Activation> fit_activations(const SequentialNetwork& network,
+                                        const LabelledImages& images, const std::string& method,
+                                        int degree) {
+  if (method == "lsq-observed") return fit_least_squares_observed(network, images, degree);
+  if (method != "lsq" && method != "chebyshev") {
+    throw std::invalid_argument("polynomial fit: expected lsq, chebyshev or lsq-observed, got '" +
+                                method + "'");
+  }
+  const auto ranges = activation_input_ranges(network, images);
+  std::vector<Activation> fits;
+  size_t a = 0;
+  for (const SequentialLayer& layer : network.layers) {
+    if (layer.kind != LayerKind::kActivation) continue;
+    const auto [low, high] = ranges[a++];
+    fits.push_back(method == "lsq" ? fit_least_squares(layer.activation, low, high, degree)
+                                   : fit_chebyshev(layer.activation, low, high, degree));
+  }
+  return fits;
 }
 
 BatchResult compute_gradient(const SequentialNetwork& network, const LabelledImages& batch,

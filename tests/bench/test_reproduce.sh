@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The reproduction driver in its test mode (n = 1024, two 24-image batches, scaling n = 1024, 2048)
 # through bench/reproduce.sh: the report, every CSV file with its columns, and the PNGs must exist,
-# and the encrypted scores must equal the plain network's.
+# and the encrypted scores must equal the plain network's: in the main runs (YASHE' paper and
+# default, BFV), for both training networks under each parameter set, and for the activation
+# study's polynomial models (issue 17).
 # Usage: test_reproduce.sh SOURCE_ROOT DRIVER
 set -euo pipefail
 root="$1"
@@ -37,18 +39,29 @@ expect_header summary.csv "preset,n,log2_q,primes,moduli,threads,images,keygen_s
 expect_header accuracy.csv "preset,n,threads,images,batches,encrypted_accuracy,plain_accuracy,score_mismatches,label_mismatches,agree"
 expect_header noise.csv "preset,threads,step,stage,predicted_budget_bits,measured_budget_bits"
 expect_header scaling_n.csv "n,primes,log2_q,plaintext_moduli,moduli_run,threads,predicted_budget_bits,measured_budget_bits,keygen_seconds,encrypt_seconds,encrypt_seconds_modulus1,network_seconds,network_seconds_modulus1,ciphertext_bytes,status"
-expect_header layers_plot.csv "stage,paper 1T,paper 2T,default 1T,default 2T,authors' code (SEAL 3.2)"
+expect_header layers_plot.csv "stage,paper 1T,paper 2T,default 1T,default 2T,bfv 1T,bfv 2T,authors' code (SEAL 3.2)"
+expect_header networks.csv "network,model,scheme,preset,n,log2_q,plaintext_moduli,output_bits,images,float_accuracy,integer_accuracy,encrypted_images,encrypted_accuracy,score_mismatches,equal,predicted_budget_bits,measured_budget_bits,threads,batch_images,batch_seconds"
+expect_header activation_study.csv "activation,variant,float_model,fit,degree,integer_model,images,float_accuracy,integer_accuracy,encrypted_images,encrypted_accuracy,equal,plaintext_moduli,output_bits,predicted_budget_bits,measured_budget_bits,threads,batch_seconds,activations"
+expect_header activation_study_plot.csv "variant,float,integer (quantised),encrypted"
 grep -q '^2\. square,.*,9\.750$' "$out/layers_plot.csv" || fail "layers_plot.csv: the authors' code time of layer 2 is missing"
 
 # The content that the test mode fixes: two presets x two thread counts, 7 stages each; 48 images
 # in 2 batches whose encrypted scores equal the plain ones; both ring degrees measured.
 [ "$(grep -c '^default,1024,' "$out/stages.csv")" -eq 14 ] || fail "stages.csv: expected 14 default rows at n = 1024"
+[ "$(grep -c '^bfv,1024,' "$out/stages.csv")" -eq 14 ] || fail "stages.csv: expected 14 BFV rows at n = 1024"
+# Both training networks x (YASHE' paper, YASHE' default, BFV): 6 rows, every score equal.
+[ "$(grep -c ',0,yes,' "$out/networks.csv")" -eq 6 ] || fail "networks.csv: expected 6 rows with equal scores: $(cat "$out/networks.csv")"
+for scheme_preset in yashe,paper yashe,default bfv,bfv; do
+  for model in model.txt model-paper9.txt; do
+    grep -q ",$model,$scheme_preset," "$out/networks.csv" || fail "networks.csv: no row for $model under $scheme_preset"
+  done
+done
 grep -q '^default,1024,2,48,2,[0-9.]*,[0-9.]*,0,0,yes$' "$out/accuracy.csv" || fail "accuracy.csv: $(tail -n 1 "$out/accuracy.csv")"
 for n in 1024 2048; do
   grep -q "^$n,.*,measured\$" "$out/scaling_n.csv" || fail "scaling_n.csv: n = $n not measured"
 done
 
-for png in layers noise scaling_n scaling_threads; do
+for png in layers noise scaling_n scaling_threads activation_study; do
   [ -s "$out/$png.png" ] || { fail "$png.png missing"; continue; }
   [ "$(head -c 8 "$out/$png.png" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] ||
     fail "$png.png is not a PNG file"
@@ -58,10 +71,12 @@ done
 [ -s "$report" ] || fail "report missing"
 for section in "## Machine and run" "## Parameters" "## Time per stage" "## Latency and throughput" \
   "## Accuracy on the MNIST test images" "## Message sizes" "## Noise budget after each layer" \
-  "## Scaling with the ring degree n" "## Scaling with threads" "## The paper's values"; do
+  "## Scaling with the ring degree n" "## Scaling with threads" \
+  "## Both training networks under each parameter set" "## Activation study (Crypto-Nets, 2014)" \
+  "## The paper's values"; do
   grep -qF "$section" "$report" || fail "report lacks '$section'"
 done
-grep -q "| stage | paper 1T | paper 2T | default 1T | default 2T | paper | authors' code ‡ |" "$report" ||
+grep -q "| stage | paper 1T | paper 2T | default 1T | default 2T | bfv 1T | bfv 2T | paper | authors' code ‡ |" "$report" ||
   fail "the stage table lacks its configuration or 'paper' columns"
 grep -q "^| 2\. square |.*| not verified | 9\.75 s ‡ |\$" "$report" ||
   fail "the stage table does not show the authors' code time beside layer 2"
@@ -70,8 +85,29 @@ grep -q "| not verified | not verified |\$" "$report" ||
 grep -q "^| param_t1 | .* | 1099511922689 | .* | code |\$" "$report" ||
   fail "the paper's values lack t1 with its standing"
 
+# The report's tables: the parameter rows, the networks table (equal scores in every row) and the
+# study table's columns; a study row with an encrypted cell says the scores are equal.
+for row in "| YASHE' paper | 1024 |" "| YASHE' default | 1024 |" "| BFV | 1024 |"; do
+  grep -qF "$row" "$report" || fail "the parameters table lacks the row '$row'"
+done
+grep -q "| network | parameters | n | log2 q | plaintext moduli | output bits | float | integer | encrypted | encrypted = plain | noise left (bits) | time per batch (s) | paper accuracy |" "$report" ||
+  fail "the networks table lacks its columns"
+[ "$(grep -cE "^\| (5-layer|9-layer).*\| (YASHE' paper|YASHE' default|BFV) \|.*\| yes \|" "$report")" -eq 6 ] ||
+  fail "the networks table lacks 6 rows whose encrypted scores equal the plain ones"
+grep -q "| activation | variant | activation layers | float | integer | encrypted | encrypted = plain | plaintext bits (output bits) | noise left (bits) | time per batch (s) |" "$report" ||
+  fail "the activation study table lacks its columns"
+grep -qE "^\| [A-Za-z]+ \| original \|.*\| - \| - \| - \| - \| - \|\$" "$report" ||
+  fail "the activation study lacks an original (ReLU/sigmoid) row without an encrypted form"
+# Column 12 (equal) comes before the only field with commas (activations, last).
+study_encrypted="$(awk -F, 'NR > 1 && $12 != "" { n++ } END { print n + 0 }' "$out/activation_study.csv")"
+study_equal="$(awk -F, 'NR > 1 && $12 == "yes" { n++ } END { print n + 0 }' "$out/activation_study.csv")"
+[ "$study_encrypted" -ge 1 ] || fail "activation_study.csv: no polynomial model was run encrypted"
+[ "$study_equal" -eq "$study_encrypted" ] || fail "activation_study.csv: $((study_encrypted - study_equal)) encrypted rows differ from the plain ones"
+[ "$(grep -cE "^\| [A-Za-z]+ \| [^|]* \| polynomial.*\| yes \| [0-9]+ x [0-9]+ \([0-9]+\) \|" "$report")" -eq "$study_encrypted" ] ||
+  fail "the activation study table does not show 'yes' in each encrypted row"
+
 if [ "$failures" -gt 0 ]; then
   cat "$work/log"
   exit 1
 fi
-echo "reproduce: report, 6 CSV files and 4 PNGs checked"
+echo "reproduce: report, 9 CSV files and 5 PNGs checked"

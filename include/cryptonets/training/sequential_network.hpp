@@ -119,6 +119,24 @@ std::vector<std::pair<double, double>> activation_input_ranges(const SequentialN
 Activation fit_least_squares(const Activation& activation, double low, double high, int degree);
 Activation fit_chebyshev(const Activation& activation, double low, double high, int degree);
 
+// Least squares weighted by the observed input distribution: for each activation layer of
+// `network` (in order), the polynomial of degree `degree` (1..6) minimising Σ_x (p(x) − f(x))²
+// over every input x that the layer sees on `images` (each occurrence counts once, so the fit is
+// accurate where the inputs are dense rather than uniformly over a range set by rare extremes).
+// Normal equations in u = (x − mid) / half over the observed [min, max]. Throws
+// std::invalid_argument for a bad degree or when a layer's inputs are all equal.
+std::vector<Activation> fit_least_squares_observed(const SequentialNetwork& network,
+                                                   const LabelledImages& images, int degree);
+
+// The fit `method` of every activation layer of `network`, in order: "lsq" (fit_least_squares)
+// or "chebyshev" (fit_chebyshev) on the range activation_input_ranges finds on `images`, or
+// "lsq-observed" (fit_least_squares_observed over `images`). What cryptonets-train --approximate
+// puts in place and the reproduction driver recomputes. Throws std::invalid_argument for another
+// method or a bad degree.
+std::vector<Activation> fit_activations(const SequentialNetwork& network,
+                                        const LabelledImages& images, const std::string& method,
+                                        int degree);
+
 // Mean cross-entropy of a batch and its gradient (same shape as network). Single-threaded.
 BatchResult compute_gradient(const SequentialNetwork& network, const LabelledImages& batch,
                              SequentialNetwork& gradient);

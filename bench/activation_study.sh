@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Issue 17's activation study: 5-layer networks (the shipped architecture) trained with ReLU and
+# with sigmoid, then each activation replaced by its degree-2 polynomial fits, used (a) as a drop-in
+# and (b) fine-tuned with the polynomial in place. Every run is single-threaded (bit-identical on
+# the same platform) and logs to bench/results/activation-study/NAME.log.
+#
+#   bash bench/activation_study.sh [STEP...]   (default: every step, in the order below)
+#
+# Float models: data/activation-study/{relu,sigmoid}.txt and *-finetuned.txt (shipped); the
+# drop-ins (the original with its activations replaced, no training) go to $SCRATCH, since they
+# are a deterministic function of the original (the driver recomputes their float accuracy).
+# Integer models: data/activation-study/NAME-int.txt for every fine-tuned model and drop-in
+# (cryptonets-quantise --sequential on a small grid: input scales 4 and 16, 4..6 weight bits per
+# layer; drop-ins: input scale 4, 5..6 bits; the table of each in
+# bench/results/activation-study/NAME-quantisation.md).
+# Environment: TRAIN (the trainer, default build/cryptonets-train), QUANTISE (the quantiser,
+# default build/cryptonets-quantise), EPOCHS (originals, 25),
+# FT_EPOCHS (fine-tuning, 20), FT_LR (fine-tuning step size, 0.002), SCRATCH (build/activation-study).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+train=${TRAIN:-build/cryptonets-train}
+quantiser=${QUANTISE:-build/cryptonets-quantise}
+epochs=${EPOCHS:-25}
+ft_epochs=${FT_EPOCHS:-20}
+ft_lr=${FT_LR:-0.002}
+models=data/activation-study
+scratch=${SCRATCH:-build/activation-study}
+logs=bench/results/activation-study
+mkdir -p "$models" "$scratch" "$logs"
+
+step() {  # name, command...
+  local name=$1
+  shift
+  echo "$(date -u +%FT%TZ) start $name: $*" | tee -a "$logs/commands.log"
+  "$@" >"$logs/$name.log" 2>&1
+  echo "$(date -u +%FT%TZ) done  $name" | tee -a "$logs/commands.log"
+}
+
+original() {  # activation
+  step "$1" "$train" --activation "$1" --epochs "$epochs" --seed 1 --threads 1 --out "$models/$1.txt"
+}
+dropin() {  # activation fit
+  step "$1-$2-dropin" "$train" --fine-tune "$models/$1.txt" --approximate "$2" --degree 2 \
+    --epochs 0 --seed 2 --threads 1 --out "$scratch/$1-$2-dropin.txt"
+}
+finetune() {  # activation fit
+  step "$1-$2-finetuned" "$train" --fine-tune "$models/$1.txt" --approximate "$2" --degree 2 \
+    --epochs "$ft_epochs" --lr "$ft_lr" --seed 2 --threads 1 --out "$models/$1-$2-finetuned.txt"
+}
+
+quantise() {  # name (a float model in $models or $scratch without .txt)
+  local float="$models/$1.txt"
+  [ -f "$float" ] || float="$scratch/$1.txt"
+  # Drop-ins (far from the originals' accuracy whatever the grid): a smaller grid.
+  local grid=(--input-scales 4,16 --min-bits 4 --max-bits 6)
+  case "$1" in *-dropin) grid=(--input-scales 4 --min-bits 5 --max-bits 6) ;; esac
+  step "$1-quantise" "$quantiser" --sequential "$float" --out "$models/$1-int.txt" \
+    --results "$logs/$1-quantisation.md" "${grid[@]}" --threads 1
+}
+
+steps=("$@")
+if [ ${#steps[@]} -eq 0 ]; then
+  steps=(relu relu-dropins sigmoid sigmoid-dropins relu-lsq-observed relu-lsq sigmoid-lsq-observed
+    relu-chebyshev sigmoid-lsq sigmoid-chebyshev quantise)
+fi
+for s in "${steps[@]}"; do
+  case "$s" in
+    relu | sigmoid) original "$s" ;;
+    *-dropins) for fit in lsq chebyshev lsq-observed; do dropin "${s%-dropins}" "$fit"; done ;;
+    *-lsq | *-chebyshev | *-lsq-observed)
+      activation=${s%%-*}
+      finetune "$activation" "${s#*-}"
+      ;;
+    quantise-*) quantise "${s#quantise-}" ;;
+    quantise)
+      for a in relu sigmoid; do
+        for fit in lsq chebyshev lsq-observed; do
+          for variant in finetuned dropin; do quantise "$a-$fit-$variant"; done
+        done
+      done
+      ;;
+    *) echo "unknown step '$s'" >&2; exit 2 ;;
+  esac
+done
