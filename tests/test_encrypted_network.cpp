@@ -165,6 +165,65 @@ TEST_CASE(
         weighted_sum_reference(evaluator, inputs, map.terms_of(0)).parts[0]);
 }
 
+TEST_CASE(
+    "The one-output vector kernels reduce their sums exactly at the extremes, for primes of 30 to "
+    "60 bits") {
+  // The AVX-512 one-output kernel reduces a single pass's sums in vector registers from a
+  // double-precision quotient estimate (linear_kernel_avx512.cpp): the largest sums (every
+  // residue q − 1 or 0 under a negated weight, every weight ±(2^20 − 1), 2^12 terms: the most
+  // one pass holds) must still reduce exactly. Rows of 1, 25 and 4096 terms; the map's rows
+  // share no structure, so no output is grouped and the one-output kernel computes them all.
+  const size_t n = 2048;  // two blocks of the one-output kernel's 1024 coefficients
+  for (const int bits : {30, 45, 55, 60}) {
+    CAPTURE(bits);
+    const Parameters params = Parameters::create(n, 2, bits, generate_ntt_primes(20, 1, 2 * n)[0]);
+    SchemeFixture scheme(params, 61);
+    Prng& prng = scheme.prng;
+    const RnsBase& base = scheme.evaluator.context().q_base();
+    std::vector<Ciphertext> inputs(3, scheme.encrypt(scheme.random()));
+    for (size_t i = 0; i < base.size(); ++i) {
+      for (size_t x = 0; x < n; ++x) {
+        inputs[0].parts[0].residues(i)[x] = base[i].value() - 1;
+        inputs[1].parts[0].residues(i)[x] = 0;
+        inputs[2].parts[0].residues(i)[x] =
+            x % 2 == 0 ? base[i].value() - 1 : sample_uniform_below(prng, base[i].value());
+      }
+    }
+    const int64_t largest = (int64_t{1} << 20) - 1;
+    LinearMap map;
+    map.inputs = inputs.size();
+    map.row_begin = {0};
+    const auto add_row = [&](size_t terms, auto weight_of) {
+      for (size_t t = 0; t < terms; ++t)
+        map.terms.push_back({static_cast<uint32_t>(t % 3), weight_of(t)});
+      map.row_begin.push_back(map.terms.size());
+      map.bias.push_back(0);
+      ++map.outputs;
+    };
+    for (const size_t terms : {size_t{1}, size_t{25}, size_t{4096}}) {
+      add_row(terms, [&](size_t) { return largest; });
+      add_row(terms, [&](size_t) { return -largest; });
+      add_row(terms, [&](size_t t) { return t % 2 == 0 ? largest : -largest; });
+    }
+    const auto scalar =
+        fused_linear_combinations(scheme.evaluator, map, inputs, 1, {}, LinearKernel::scalar);
+    for (size_t o = 0; o < map.outputs; ++o) {
+      CHECK(scalar[o].parts[0] ==
+            weighted_sum_reference(scheme.evaluator, inputs, map.terms_of(o)).parts[0]);
+    }
+    for (LinearKernel kernel : {LinearKernel::avx2, LinearKernel::avx512}) {
+      if (!linear_kernel_applies(kernel, map)) {
+        MESSAGE("this CPU lacks the " << (kernel == LinearKernel::avx2 ? "AVX2" : "AVX-512")
+                                      << " linear kernel: not checked");
+        continue;
+      }
+      const auto vector = fused_linear_combinations(scheme.evaluator, map, inputs, 2, {}, kernel);
+      for (size_t o = 0; o < map.outputs; ++o)
+        CHECK(vector[o].parts[0] == scalar[o].parts[0]);
+    }
+  }
+}
+
 namespace {
 
 // The network cases run under both schemes through the same runtime and pipeline code; a scheme

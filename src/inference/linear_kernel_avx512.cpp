@@ -29,15 +29,39 @@ bool cpu_supported() {
   return simd_path_supported(SimdPath::avx512);
 }
 
+// (hi·2^32 + lo) mod q for eight lanes, exactly, when the value is below 2^48·q and q < 2^60.
+// A quotient estimate from double precision, e = ⌊fl(fl(fl(hi)·2^32 + fl(lo))·fl(1/q))⌋, is off
+// by at most one: the quotient is below 2^48, and five roundings (relative error 2^-53 each) move
+// it by less than 2^48·2^-50 < 1. The remainder r = value − e·q then lies in [−q, 2q), so its low
+// 64 bits (computed modulo 2^64) are r itself read as signed, and one conditional add and one
+// conditional subtract bring it into [0, q). Replaces 8 scalar 128-bit reductions per vector.
+CRYPTONETS_AVX512 __m512i reduce_split_sum(__m512i hi, __m512i lo, __m512i q, __m512d inverse_q) {
+  const __m512d two_32 = _mm512_set1_pd(4294967296.0);
+  const __m512d value = _mm512_fmadd_pd(_mm512_cvtepu64_pd(hi), two_32, _mm512_cvtepu64_pd(lo));
+  const __m512i estimate = _mm512_cvttpd_epu64(_mm512_mul_pd(value, inverse_q));
+  __m512i r = _mm512_sub_epi64(_mm512_add_epi64(lo, _mm512_slli_epi64(hi, 32)),
+                               _mm512_mullo_epi64(estimate, q));
+  r = _mm512_mask_add_epi64(r, _mm512_cmplt_epi64_mask(r, _mm512_setzero_si512()), r, q);
+  return _mm512_mask_sub_epi64(r, _mm512_cmpge_epi64_mask(r, q), r, q);
+}
+
 // out[x] = Σ_k sign_k·magnitude_k·inputs[k][x] mod q for x < width (a multiple of 16), where
 // inputs[k] points at the first coefficient of the block. magnitude_k < 2^weight_bits,
 // weight_bits <= 20. A negative weight multiplies q − x = (x XOR m) + (q + 1) for m all ones.
+// When all terms fit one pass of the 64-bit lanes (2^(32 − weight_bits) terms, enough for a
+// convolution's window) the sums are reduced in vectors (reduce_split_sum); longer rows fold
+// each pass into 128-bit totals and reduce them one by one.
 CRYPTONETS_AVX512 void signed_small_weight_sum(const uint64_t* const* inputs,
                                                const uint32_t* magnitudes, const uint8_t* negative,
                                                size_t terms, int weight_bits, const Modulus& q,
                                                size_t width, uint64_t* out) {
   const size_t chunk = size_t{1} << (32 - weight_bits);
   const __m512i q_plus_one = _mm512_set1_epi64(static_cast<long long>(q.value() + 1));
+  // Every term adds below 2^weight_bits·q, so the sum is below terms·2^weight_bits·q.
+  const bool vector_reduction =
+      terms <= chunk && q.bits() <= 60 && std::bit_width(terms) + weight_bits <= 48;
+  const __m512i q_vector = _mm512_set1_epi64(static_cast<long long>(q.value()));
+  const __m512d inverse_q = _mm512_set1_pd(1.0 / static_cast<double>(q.value()));
   for (size_t begin = 0; begin < width; begin += 16) {
     u128 total[16] = {};
     for (size_t first = 0; first < terms; first += chunk) {
@@ -57,6 +81,13 @@ CRYPTONETS_AVX512 void signed_small_weight_sum(const uint64_t* const* inputs,
           hi[r] = _mm512_add_epi64(hi[r], _mm512_mul_epu32(_mm512_srli_epi64(x, 32), a));
         }
       }
+      if (vector_reduction) {
+        for (int r = 0; r < 2; ++r) {
+          _mm512_storeu_si512(out + begin + 8 * r,
+                              reduce_split_sum(hi[r], lo[r], q_vector, inverse_q));
+        }
+        break;  // terms <= chunk: this was the only pass
+      }
       alignas(64) uint64_t lo_words[16], hi_words[16];
       for (int r = 0; r < 2; ++r) {
         _mm512_store_si512(lo_words + 8 * r, lo[r]);
@@ -65,6 +96,7 @@ CRYPTONETS_AVX512 void signed_small_weight_sum(const uint64_t* const* inputs,
       for (int x = 0; x < 16; ++x)
         total[x] += (static_cast<u128>(hi_words[x]) << 32) + lo_words[x];
     }
+    if (vector_reduction && terms > 0) continue;
     for (int x = 0; x < 16; ++x)
       out[begin + x] = q.reduce(total[x]);
   }

@@ -7,7 +7,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "cryptonets/ring/ntt.hpp"
@@ -30,6 +32,34 @@ class RingContext {
   size_t n_;
   RnsBase base_;
   std::vector<NttTables> ntt_;
+};
+
+// Storage of a polynomial's words: aligned to a 64-byte cache line, so that a row's vector
+// loads and non-temporal stores never split lines, and left uninitialised by resize() (value
+// initialisation would write every word of a fresh allocation once more before its first use).
+template <class T>
+struct CacheLineAllocator {
+  using value_type = T;
+  static constexpr std::align_val_t kAlignment{64};
+
+  CacheLineAllocator() = default;
+  template <class U>
+  explicit CacheLineAllocator(const CacheLineAllocator<U>&) noexcept {}
+
+  T* allocate(size_t count) {
+    return static_cast<T*>(::operator new(count * sizeof(T), kAlignment));
+  }
+  void deallocate(T* pointer, size_t) noexcept { ::operator delete(pointer, kAlignment); }
+  // Default initialisation (no write) for resize(); explicit values are copied as usual.
+  template <class U>
+  void construct(U* pointer) noexcept {
+    ::new (static_cast<void*>(pointer)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* pointer, Args&&... args) {
+    ::new (static_cast<void*>(pointer)) U(std::forward<Args>(args)...);
+  }
+  friend bool operator==(const CacheLineAllocator&, const CacheLineAllocator&) { return true; }
 };
 
 enum class PolyForm {
@@ -87,7 +117,7 @@ class RnsPoly {
  private:
   std::shared_ptr<const RingContext> ring_;
   PolyForm form_ = PolyForm::coefficient;
-  std::vector<uint64_t> data_;
+  std::vector<uint64_t, CacheLineAllocator<uint64_t>> data_;
 };
 
 RnsPoly operator+(RnsPoly a, const RnsPoly& b);
