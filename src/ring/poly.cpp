@@ -71,7 +71,8 @@ RnsPoly::RnsPoly(std::shared_ptr<const RingContext> ring, PolyForm form)
 RnsPoly RnsPoly::from_signed(std::shared_ptr<const RingContext> ring,
                              std::span<const int64_t> coeffs) {
   require_coefficient_count(coeffs.size(), ring->n(), "RnsPoly::from_signed");
-  RnsPoly poly(std::move(ring), PolyForm::coefficient);
+  RnsPoly poly;
+  poly.reset_uninitialized(std::move(ring), PolyForm::coefficient);  // every word written below
   const RnsBase& base = poly.ring().base();
   // Small coefficients (secrets, errors, plaintext lifts) take the branch-free lift.
   uint64_t largest = 0;
@@ -93,7 +94,8 @@ RnsPoly RnsPoly::from_signed(std::shared_ptr<const RingContext> ring,
 RnsPoly RnsPoly::from_bigint(std::shared_ptr<const RingContext> ring,
                              std::span<const mpz_class> coeffs) {
   require_coefficient_count(coeffs.size(), ring->n(), "RnsPoly::from_bigint");
-  RnsPoly poly(std::move(ring), PolyForm::coefficient);
+  RnsPoly poly;
+  poly.reset_uninitialized(std::move(ring), PolyForm::coefficient);  // every word written below
   const size_t n = poly.n();
   // Coefficient j lives in column j: residues j, j + n, j + 2n, ...
   for (size_t j = 0; j < n; ++j)

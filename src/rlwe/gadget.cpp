@@ -63,6 +63,7 @@ void gadget_digit_row(const RnsContext& ctx, const uint64_t* y, size_t d, size_t
 std::vector<RnsPoly> gadget_product(const RnsContext& ctx, const RnsPoly& c,
                                     std::span<const std::vector<RnsPoly>* const> keys) {
   const size_t n = ctx.n(), k = ctx.q_base().size(), digits = ctx.digit_count();
+  if (digits == 0) throw std::invalid_argument("gadget_product: no decomposition digits");
   for (const std::vector<RnsPoly>* key : keys) {
     if (key->size() != digits) {
       throw std::invalid_argument("gadget_product: a key-switching key has " +
@@ -73,9 +74,11 @@ std::vector<RnsPoly> gadget_product(const RnsContext& ctx, const RnsPoly& c,
   thread_local std::vector<uint64_t> y_buffer, digit_buffer;
   uint64_t* y = thread_scratch(y_buffer, k * n);
   rns_digits_into(ctx, c, y);
-  std::vector<RnsPoly> accumulators;
-  for (size_t r = 0; r < keys.size(); ++r)
-    accumulators.emplace_back(ctx.ring(), PolyForm::evaluation);
+  // Not zero-filled: the first group of digits writes every word (dot_product_rows, accumulate
+  // false), the later ones add to it.
+  std::vector<RnsPoly> accumulators(keys.size());
+  for (RnsPoly& acc : accumulators)
+    acc.reset_uninitialized(ctx.ring(), PolyForm::evaluation);
 
   int largest_bits = 0;
   for (const Modulus& q : ctx.q_base().moduli())

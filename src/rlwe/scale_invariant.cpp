@@ -121,7 +121,8 @@ RnsPoly scale_and_round(const RnsContext& ctx, const RnsPoly& x) {
     multiply_shoup_subtract_rows(diff + j * n, x.residues(k + j), n, ctx.t_mod_b(j),
                                  ctx.b_base()[j]);
   // Step 4.
-  RnsPoly y(ctx.ring(), PolyForm::coefficient);
+  RnsPoly y;
+  y.reset_uninitialized(ctx.ring(), PolyForm::coefficient);  // every word written next
   ctx.b_to_q().convert_centered_scaled(diff, q_inverse_mod_b.data(), y.residues(0), n);
   return y;
 }

@@ -41,7 +41,8 @@ RnsPoly sample_wide_uniform(const Context& ctx, int bits, Prng& prng) {
     two_64[i] = static_cast<uint64_t>((static_cast<unsigned __int128>(1) << 64) % q.value());
     offset[i] = pow_mod(2, static_cast<uint64_t>(bits), q);
   }
-  RnsPoly result(ctx.ring(), PolyForm::coefficient);
+  RnsPoly result;
+  result.reset_uninitialized(ctx.ring(), PolyForm::coefficient);  // every word written below
   std::vector<uint64_t> draw(words);
   for (size_t j = 0; j < n; ++j) {
     for (size_t w = 0; w < words; ++w)
