@@ -1,6 +1,6 @@
 // SequentialNetwork: the paper's 9-layer training network, the merge of its linear layers 3–6
-// into one dense layer, back-propagation against the double reference, and training with each
-// activation.
+// into one dense layer, back-propagation against the double reference (and the same on any thread
+// count), and training with each activation.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -155,6 +155,46 @@ TEST_CASE("Back-propagated gradients of the 9-layer network equal central differ
       }
     }
   }
+}
+
+TEST_CASE("The 9-layer network's gradient and training do not depend on the thread count") {
+  const SequentialNetwork network = random_paper_network(3);
+  const LabelledImages batch = first(train_set(), 37);  // not a multiple of the thread count
+  SequentialNetwork one_thread, two_threads;
+  const BatchResult first_result = compute_gradient(network, batch, one_thread, 1);
+  const BatchResult second_result = compute_gradient(network, batch, two_threads, 2);
+  CHECK(first_result.loss == second_result.loss);
+  CHECK(first_result.correct == second_result.correct);
+  CHECK(one_thread == two_threads);
+  // A computer reused on a smaller batch keeps nothing of the larger one.
+  SequentialGradientComputer computer;
+  SequentialNetwork reused;
+  computer.compute(network, batch, reused, 2);
+  computer.compute(network, first(train_set(), 5), reused, 2);
+  compute_gradient(network, first(train_set(), 5), one_thread, 1);
+  CHECK(reused == one_thread);
+
+  const LabelledImages train = first(train_set(), 200);
+  const LabelledImages test = first(test_set(), 100);
+  TrainingOptions options;
+  options.epochs = 1;
+  options.batch_size = 50;
+  options.seed = 7;
+  options.threads = 1;
+  SequentialNetwork trained_once = make_paper_training_network(10, 5, 8, 16);
+  std::vector<EpochReport> reports;
+  const auto report = [&](const EpochReport& r) { reports.push_back(r); };
+  train_sequential_network(trained_once, train, test, options, true, report);
+  options.threads = 2;
+  SequentialNetwork trained_twice = make_paper_training_network(10, 5, 8, 16);
+  train_sequential_network(trained_twice, train, test, options, true, report);
+  CHECK(trained_once == trained_twice);
+  REQUIRE(reports.size() == 2);
+  CHECK(reports[0].loss == reports[1].loss);
+  CHECK(reports[0].test_accuracy == reports[1].test_accuracy);
+  options.threads = 0;
+  CHECK_THROWS_AS(train_sequential_network(trained_twice, train, test, options, false),
+                  std::invalid_argument);
 }
 
 TEST_CASE("Training lowers the loss on a subset for each activation") {

@@ -209,7 +209,8 @@ int run(std::span<char* const> arguments) {
         std::printf("activation %zu: %s on [%.4g, %.4g] -> %s\n", a, original.name().c_str(), low,
                     high, layer.activation.name().c_str());
       }
-      std::printf("drop-in test accuracy: %.2f%%\n", 100.0 * accuracy(network, view(test, 0)));
+      std::printf("drop-in test accuracy: %.2f%%\n",
+                  100.0 * accuracy(network, view(test, 0), t.threads));
       std::fflush(stdout);
     }
     train_sequential_network(network, train_view, view(test, 0), t, line.fine_tune.empty(), report);
@@ -219,8 +220,8 @@ int run(std::span<char* const> arguments) {
       const SequentialNetwork merged = merge_linear_runs(network);
       save_float_network(to_float_network(merged), line.merged_output);
       std::printf("wrote %s (linear runs merged; test accuracy %.2f%% before, %.2f%% after)\n",
-                  line.merged_output.c_str(), 100.0 * accuracy(network, view(test, 0)),
-                  100.0 * accuracy(merged, view(test, 0)));
+                  line.merged_output.c_str(), 100.0 * accuracy(network, view(test, 0), t.threads),
+                  100.0 * accuracy(merged, view(test, 0), t.threads));
     }
     return kExitSuccess;
   }

@@ -216,6 +216,15 @@ class TypedKeySet final : public KeySet {
   std::unique_ptr<encoding::BasicCrtEncryptionSet<Scheme>> server_;
 };
 
+// Throws std::runtime_error naming the file unless the three files of a stored key set have
+// headers this build reads. Only the headers: cheap at start-up for any number of key sets, and
+// enough to find the sets written by an older cryptonets, whose format version the header reader
+// refuses by name (io/protocol_files.hpp).
+void check_stored_key_set(const KeyDirectory& dir) {
+  for (const std::string& path : {dir.parameters, dir.evaluation_keys, dir.public_keys})
+    read_protocol_header(path);
+}
+
 // The key set in `dir`, under the scheme its parameter set records.
 std::shared_ptr<const KeySet> load_key_set(const KeyDirectory& dir) {
   if (protocol_file_scheme(dir.parameters) == SchemeId::kBfv) {
@@ -275,7 +284,8 @@ class Server::Impl {
   void delete_job(const httplib::Request& req, httplib::Response& res);
   void queue_status(const httplib::Request& req, httplib::Response& res);
 
-  // The key set of the request's bearer token (its hash), or HttpError 401.
+  // The key set of the request's bearer token (its hash), or HttpError 401 (none, unknown) or 410
+  // (a stored key set this build cannot use, found at start-up).
   std::string authenticate(const httplib::Request& req);
   // The job `id` of key set `key_set`; HttpError 404 for unknown and foreign jobs alike.
   Job& owned_job(const std::string& id, const std::string& key_set);
@@ -313,6 +323,9 @@ class Server::Impl {
   std::mutex mutex_;  // guards everything below
   std::condition_variable wake_;
   std::set<std::string> key_sets_;
+  // Key sets on disk that this build cannot use (an older format version): their tokens are
+  // answered 410 with this reason rather than failing when a job arrives.
+  std::map<std::string, std::string> unusable_key_sets_;
   std::map<std::string, Job> jobs_;
   std::deque<std::string> queue_;
   size_t pending_ = 0;  // queued + running jobs + uploads in progress
@@ -398,7 +411,25 @@ void Server::Impl::recover() {
   sync_directory(tmp_dir_);
   for (const auto& entry : fs::directory_iterator(keysets_dir_)) {
     const std::string name = entry.path().filename().string();
-    if (is_hex_name(name, 64) && entry.is_directory()) key_sets_.insert(name);
+    if (!is_hex_name(name, 64) || !entry.is_directory()) continue;
+    const KeyDirectory dir(entry.path().string());
+    try {
+      check_stored_key_set(dir);
+    } catch (const std::exception& e) {
+      // Left on disk for the build that wrote it, like a job record of another format.
+      log({{"time", utc_timestamp()},
+           {"event", "unusable key set"},
+           {"key_set", name},
+           {"error", e.what()}});
+      std::string reason = e.what();
+      for (const auto& [path, part] : {std::pair{dir.parameters, "part 'params'"},
+                                       {dir.evaluation_keys, "part 'evaluation'"},
+                                       {dir.public_keys, "part 'public'"}})
+        reason = client_message(reason, path, part);
+      unusable_key_sets_[name] = reason;
+      continue;
+    }
+    key_sets_.insert(name);
   }
   std::vector<Job> queued;
   size_t done = 0;
@@ -451,6 +482,7 @@ void Server::Impl::recover() {
   log({{"time", utc_timestamp()},
        {"event", "recovered"},
        {"key_sets", key_sets_.size()},
+       {"key_sets_unusable", unusable_key_sets_.size()},
        {"jobs_requeued", queued.size()},
        {"jobs_finished", done}});
 }
@@ -586,7 +618,13 @@ std::string Server::Impl::authenticate(const httplib::Request& req) {
   const std::string hash =
       to_hex(sha256({reinterpret_cast<const uint8_t*>(token.data()), token.size()}));
   std::lock_guard lock(mutex_);
-  if (key_sets_.count(hash) == 0) throw HttpError(401, "unknown token");
+  if (key_sets_.count(hash) == 0) {
+    if (auto it = unusable_key_sets_.find(hash); it != unusable_key_sets_.end()) {
+      throw HttpError(410, "this server cannot use the token's key set (" + it->second +
+                               "): register the keys again");
+    }
+    throw HttpError(401, "unknown token");
+  }
   return hash;
 }
 

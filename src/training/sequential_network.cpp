@@ -117,6 +117,16 @@ SequentialNetwork zero_like(const SequentialNetwork& network) {
   return zero;
 }
 
+// Whether `a` has the layers and parameter block sizes of `b` (a gradient for it).
+bool same_shape(const SequentialNetwork& a, const SequentialNetwork& b) {
+  return std::equal(a.layers.begin(), a.layers.end(), b.layers.begin(), b.layers.end(),
+                    [](const SequentialLayer& x, const SequentialLayer& y) {
+                      return x.kind == y.kind && x.weights.size() == y.weights.size() &&
+                             x.bias.size() == y.bias.size() && x.input_size() == y.input_size() &&
+                             x.output_size() == y.output_size();
+                    });
+}
+
 [[noreturn]] void malformed(const std::string& source, const std::string& problem) {
   throw std::runtime_error("sequential model '" + source + "': " + problem);
 }
@@ -403,14 +413,19 @@ std::vector<double> forward_reference(const SequentialNetwork& network,
   return in;
 }
 
-double accuracy(const SequentialNetwork& network, const LabelledImages& images) {
-  std::vector<std::vector<float>> values;
-  size_t correct = 0;
-  for (size_t i = 0; i < images.size(); ++i) {
-    forward(network, images.image(i), values);
-    if (predicted_class(values.back()) == images.labels[i]) ++correct;
+double accuracy(const SequentialNetwork& network, const LabelledImages& images, int threads) {
+  const long count = static_cast<long>(images.size());
+  long correct = 0;
+#pragma omp parallel num_threads(std::max(threads, 1)) reduction(+ : correct)
+  {
+    std::vector<std::vector<float>> values;  // one per thread, reused across its images
+#pragma omp for schedule(static)
+    for (long i = 0; i < count; ++i) {
+      forward(network, images.image(size_t(i)), values);
+      if (predicted_class(values.back()) == images.labels[size_t(i)]) ++correct;
+    }
   }
-  return images.size() ? double(correct) / double(images.size()) : 0.0;
+  return count ? double(correct) / double(count) : 0.0;
 }
 
 double cross_entropy_reference(const SequentialNetwork& network, const LabelledImages& images) {
@@ -688,84 +703,136 @@ std::vector<Activation> fit_activations(const SequentialNetwork& network,
   return fits;
 }
 
-BatchResult compute_gradient(const SequentialNetwork& network, const LabelledImages& batch,
-                             SequentialNetwork& gradient) {
-  if (gradient.layers.size() != network.layers.size()) gradient = zero_like(network);
-  for (auto block : parameter_blocks(gradient))
-    std::fill(block.begin(), block.end(), 0.0f);
-  BatchResult result;
-  std::vector<std::vector<float>> values;
-  std::vector<float> g, g_in, p;
+void SequentialGradientComputer::backward(const SequentialNetwork& network,
+                                          const LabelledImages& batch, size_t n, Sample& sample) {
+  std::vector<std::vector<float>>& values = sample.values;
+  forward(network, batch.image(n), values);
+  const int label = batch.labels[n];
+  sample.correct = predicted_class(values.back()) == label;
+  sample.loss = softmax_cross_entropy(values.back(), label, sample.g_in);
+  std::vector<float> g = sample.g_in;
+  g[label] -= 1.0f;
   const float inverse_batch = 1.0f / static_cast<float>(batch.size());
-  for (size_t n = 0; n < batch.size(); ++n) {
-    forward(network, batch.image(n), values);
-    const int label = batch.labels[n];
-    if (predicted_class(values.back()) == label) ++result.correct;
-    result.loss += softmax_cross_entropy(values.back(), label, p);
-    g = p;
-    g[label] -= 1.0f;
-    for (float& v : g)
-      v *= inverse_batch;
-    for (size_t l = network.layers.size(); l-- > 0;) {
-      const SequentialLayer& layer = network.layers[l];
-      SequentialLayer& grad = gradient.layers[l];
-      const std::vector<float>& in = values[l];
-      const bool need_input_gradient = l > 0;
-      g_in.assign(layer.input_size(), 0.0f);
-      switch (layer.kind) {
-        case LayerKind::kDense:
-          for (int o = 0; o < layer.outputs; ++o) {
-            const float go = g[o];
-            grad.bias[o] += go;
-            float* wg = &grad.weights[size_t(o) * layer.inputs];
-            const float* w = &layer.weights[size_t(o) * layer.inputs];
+  for (float& v : g)
+    v *= inverse_batch;
+  sample.output_gradients.resize(network.layers.size());
+  for (size_t l = network.layers.size(); l-- > 0;) {
+    const SequentialLayer& layer = network.layers[l];
+    const std::vector<float>& in = values[l];
+    if (!layer.weights.empty()) sample.output_gradients[l] = g;
+    if (l == 0) break;  // the image needs no gradient
+    std::vector<float>& g_in = sample.g_in;
+    g_in.assign(layer.input_size(), 0.0f);
+    switch (layer.kind) {
+      case LayerKind::kDense:
+        for (int o = 0; o < layer.outputs; ++o) {
+          const float go = g[o];
+          const float* w = &layer.weights[size_t(o) * layer.inputs];
 #pragma omp simd
-            for (int i = 0; i < layer.inputs; ++i)
-              wg[i] += go * in[i];
-            if (need_input_gradient) {
-#pragma omp simd
-              for (int i = 0; i < layer.inputs; ++i)
-                g_in[i] += go * w[i];
-            }
-          }
-          break;
-        case LayerKind::kActivation:
           for (int i = 0; i < layer.inputs; ++i)
-            g_in[i] = g[i] * static_cast<float>(layer.activation.derivative(in[i]));
-          break;
-        case LayerKind::kSumPool:
-          // The window is symmetric, so the adjoint of the same-padded window sum is itself.
-          layer_forward(layer, g.data(), g_in.data());
-          break;
-        case LayerKind::kConvolution: {
-          const int os = layer.out_side(), k = layer.kernel, s = layer.side;
-          for (int m = 0; m < layer.maps; ++m) {
-            for (int y = 0; y < os; ++y) {
-              for (int x = 0; x < os; ++x) {
-                const float go = g[(m * os + y) * os + x];
-                grad.bias[m] += go;
-                for (int c = 0; c < layer.channels; ++c) {
-                  const size_t kbase = size_t((m * layer.channels + c) * k * k);
-                  for (int ky = 0; ky < k; ++ky) {
-                    const int base = (c * s + layer.stride * y + ky) * s + layer.stride * x;
-                    for (int kx = 0; kx < k; ++kx) {
-                      grad.weights[kbase + ky * k + kx] += go * in[base + kx];
-                      if (need_input_gradient)
-                        g_in[base + kx] += go * layer.weights[kbase + ky * k + kx];
-                    }
-                  }
+            g_in[i] += go * w[i];
+        }
+        break;
+      case LayerKind::kActivation:
+        for (int i = 0; i < layer.inputs; ++i)
+          g_in[i] = g[i] * static_cast<float>(layer.activation.derivative(in[i]));
+        break;
+      case LayerKind::kSumPool:
+        // The window is symmetric, so the adjoint of the same-padded window sum is itself.
+        layer_forward(layer, g.data(), g_in.data());
+        break;
+      case LayerKind::kConvolution: {
+        const int os = layer.out_side(), k = layer.kernel, s = layer.side;
+        for (int m = 0; m < layer.maps; ++m) {
+          for (int y = 0; y < os; ++y) {
+            for (int x = 0; x < os; ++x) {
+              const float go = g[(m * os + y) * os + x];
+              for (int c = 0; c < layer.channels; ++c) {
+                const size_t kbase = size_t((m * layer.channels + c) * k * k);
+                for (int ky = 0; ky < k; ++ky) {
+                  const int base = (c * s + layer.stride * y + ky) * s + layer.stride * x;
+                  for (int kx = 0; kx < k; ++kx)
+                    g_in[base + kx] += go * layer.weights[kbase + ky * k + kx];
                 }
               }
             }
           }
-          break;
+        }
+        break;
+      }
+    }
+    std::swap(g, g_in);
+  }
+}
+
+BatchResult SequentialGradientComputer::compute(const SequentialNetwork& network,
+                                                const LabelledImages& batch,
+                                                SequentialNetwork& gradient, int threads) {
+  const long count = static_cast<long>(batch.size());
+  if (samples_.size() < batch.size()) samples_.resize(batch.size());
+#pragma omp parallel for num_threads(std::max(threads, 1)) schedule(static)
+  for (long n = 0; n < count; ++n)
+    backward(network, batch, size_t(n), samples_[size_t(n)]);
+
+  // Each parameter sums its samples' terms in sample order, as one thread taking the samples one
+  // after the other would: the same floating-point sums for any thread count.
+  if (!same_shape(gradient, network)) gradient = zero_like(network);
+  for (size_t l = 0; l < network.layers.size(); ++l) {
+    const SequentialLayer& layer = network.layers[l];
+    SequentialLayer& grad = gradient.layers[l];
+    std::fill(grad.weights.begin(), grad.weights.end(), 0.0f);
+    std::fill(grad.bias.begin(), grad.bias.end(), 0.0f);
+    if (layer.kind == LayerKind::kDense) {
+#pragma omp parallel for num_threads(std::max(threads, 1)) schedule(static)
+      for (int o = 0; o < layer.outputs; ++o) {
+        float* wg = &grad.weights[size_t(o) * layer.inputs];
+        for (long n = 0; n < count; ++n) {
+          const float go = samples_[size_t(n)].output_gradients[l][size_t(o)];
+          const float* in = samples_[size_t(n)].values[l].data();
+          grad.bias[size_t(o)] += go;
+#pragma omp simd
+          for (int i = 0; i < layer.inputs; ++i)
+            wg[i] += go * in[i];
         }
       }
-      std::swap(g, g_in);
+    } else if (layer.kind == LayerKind::kConvolution) {
+      const int os = layer.out_side(), k = layer.kernel, s = layer.side;
+#pragma omp parallel for num_threads(std::max(threads, 1)) schedule(static)
+      for (int m = 0; m < layer.maps; ++m) {
+        for (long n = 0; n < count; ++n) {
+          const std::vector<float>& g = samples_[size_t(n)].output_gradients[l];
+          const float* in = samples_[size_t(n)].values[l].data();
+          for (int y = 0; y < os; ++y) {
+            for (int x = 0; x < os; ++x) {
+              const float go = g[size_t((m * os + y) * os + x)];
+              grad.bias[size_t(m)] += go;
+              for (int c = 0; c < layer.channels; ++c) {
+                const size_t kbase = size_t((m * layer.channels + c) * k * k);
+                for (int ky = 0; ky < k; ++ky) {
+                  const int base = (c * s + layer.stride * y + ky) * s + layer.stride * x;
+                  for (int kx = 0; kx < k; ++kx)
+                    grad.weights[kbase + size_t(ky * k + kx)] += go * in[base + kx];
+                }
+              }
+            }
+          }
+        }
+      }
     }
   }
-  result.loss /= double(batch.size());
+  BatchResult result;
+  for (long n = 0; n < count; ++n) {
+    result.loss += samples_[size_t(n)].loss;
+    result.correct += samples_[size_t(n)].correct ? 1 : 0;
+  }
+  result.loss /= double(count);
   return result;
+}
+
+BatchResult compute_gradient(const SequentialNetwork& network, const LabelledImages& batch,
+                             SequentialNetwork& gradient, int threads) {
+  SequentialGradientComputer computer;
+  return computer.compute(network, batch, gradient, threads);
 }
 
 void initialise(SequentialNetwork& network, const LabelledImages& calibration,
@@ -815,17 +882,18 @@ void train_sequential_network(SequentialNetwork& network, const LabelledImages& 
                               bool from_scratch,
                               const std::function<void(const EpochReport&)>& on_epoch) {
   check_shape(network);
-  if (options.epochs < 0 || options.batch_size <= 0 || options.max_shift < 0 ||
-      options.max_shift >= FloatNetwork::kImageSide || !(options.learning_rate > 0.0f) ||
-      train.size() == 0) {
+  if (options.epochs < 0 || options.batch_size <= 0 || options.threads <= 0 ||
+      options.max_shift < 0 || options.max_shift >= FloatNetwork::kImageSide ||
+      !(options.learning_rate > 0.0f) || train.size() == 0) {
     throw std::invalid_argument(
-        "training options: need epochs >= 0, batch_size > 0, 0 <= max_shift < 28, "
+        "training options: need epochs >= 0, batch_size > 0, threads > 0, 0 <= max_shift < 28, "
         "learning_rate > 0 and training images");
   }
   require_labels_below(train.labels, network.classes(), "training labels");
   require_labels_below(test.labels, network.classes(), "test labels");
   std::mt19937_64 rng(options.seed);
   if (from_scratch) initialise(network, train, rng);
+  SequentialGradientComputer gradients;
   SequentialNetwork gradient = zero_like(network);
   SequentialNetwork first = zero_like(network), second = zero_like(network);
   // Adam with decoupled weight decay on weight blocks (as trainer.cpp's AdamOptimiser).
@@ -857,7 +925,7 @@ void train_sequential_network(SequentialNetwork& network, const LabelledImages& 
       }
       const LabelledImages batch{std::span(pixels).first(size * FloatNetwork::kImagePixels),
                                  std::span(labels).first(size)};
-      const BatchResult result = compute_gradient(network, batch, gradient);
+      const BatchResult result = gradients.compute(network, batch, gradient, options.threads);
       loss_sum += result.loss * double(size);
       correct += result.correct;
       double norm = 0.0;
@@ -904,7 +972,7 @@ void train_sequential_network(SequentialNetwork& network, const LabelledImages& 
     report.epoch = epoch;
     report.loss = loss_sum / double(n);
     report.train_accuracy = double(correct) / double(n);
-    report.test_accuracy = test.size() > 0 ? accuracy(network, test) : 0.0;
+    report.test_accuracy = test.size() > 0 ? accuracy(network, test, options.threads) : 0.0;
     report.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (on_epoch) on_epoch(report);

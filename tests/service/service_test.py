@@ -13,7 +13,9 @@ naming both; two clients with
 their own keys, neither can read or see the other's job (404, like a job that does not exist),
 no token or an unknown one is 401; garbage, truncated, oversize, wrong-kind, wrong-scheme (BFV)
 and wrong-key bodies and a secret key (registered or submitted) are refused with their status and a clear message, and
-leave neither a job nor a file in the state directory; a client killed mid-upload and a stalled
+leave neither a job nor a file in the state directory; key files of format version 3 are refused at
+registration (400) and, stored by an older server, logged at start-up and answered 410, naming
+the version; a client killed mid-upload and a stalled
 upload leave no job and no stray file; a full queue answers 503 with Retry-After; the server
 SIGKILLed right after accepting a job and restarted completes it; SIGTERM exits cleanly and
 keeps queued jobs; one JSON log line per request, no token in the log; --help for every verb;
@@ -194,6 +196,16 @@ def expect_refusal(server, what, status, phrase, method, path, body=None, token=
     no_stray_files(server, before, what)
 
 
+def protocol_v3_files():
+    """The files of format version 3 in tests/formats/protocol_v3.hex, by name: what an older
+    cryptonets wrote (n = 8; refused by their version before anything else is read)."""
+    formats = os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "formats")
+    sys.path.insert(0, formats)
+    from reader_from_spec import parse_dump
+    return {name: bytes(data)
+            for name, data in parse_dump(os.path.join(formats, "protocol_v3.hex")).items()}
+
+
 def keyset_body(keys, parts):
     data = [open(os.path.join(keys, p), "rb").read() for p in parts]
     query = "/v1/keysets?params=%d&evaluation=%d&public=%d" % tuple(len(d) for d in data)
@@ -355,6 +367,13 @@ def tests(work):
         os.path.getsize("bob/public.key"))
     expect_refusal(server, "key files of two key sets", 400, "do not belong together", "POST",
                    query, body=mixed)
+    # Key files written by an older cryptonets (format version 3): refused by their version.
+    v3 = protocol_v3_files()
+    query = "/v1/keysets?params=%d&evaluation=%d&public=%d" % (
+        len(v3["params"]), len(v3["evaluation.key"]), len(v3["public.key"]))
+    expect_refusal(server, "key files of format version 3", 400,
+                   "part 'params': format version 3 is no longer supported", "POST", query,
+                   body=v3["params"] + v3["evaluation.key"] + v3["public.key"])
 
     # ---- A client killed mid-upload, and a stalled upload: no job, no stray file.
     before = server.files()
@@ -465,12 +484,30 @@ time.sleep(60)
           "a job record of a later format was run or removed (%d)" % status)
     shutil.rmtree(os.path.join(small.state, "jobs", future))
 
-    # ---- SIGTERM: clean exit; the restarted server still knows the token.
+    # ---- SIGTERM: clean exit; the restarted server still knows the token. A key set stored by
+    # an older cryptonets (format version 3) is logged at start-up and left on disk; its token
+    # is answered 410 naming the version, never a 500 when a job arrives.
     check(small.terminate() == 0, "serve did not exit 0 on SIGTERM")
     check(any(l.get("event") == "stopped" for l in small.log_lines()), "no 'stopped' event")
+    old_token = "0123456789abcdef" * 4
+    old_keys = os.path.join(small.state, "keysets", hashlib.sha256(old_token.encode()).hexdigest())
+    os.mkdir(old_keys)
+    for name in ["params", "evaluation.key", "public.key"]:
+        with open(os.path.join(old_keys, name), "wb") as f:
+            f.write(v3[name])
     small.start()
     status, _, _ = small.request("GET", "/v1/queue", token=token)
     check(status == 200, "the token was lost across a restart (%d)" % status)
+    check(any(l.get("event") == "unusable key set" and
+              "format version 3 is no longer supported" in l.get("error", "")
+              for l in small.log_lines()),
+          "a stored key set of format version 3 was not logged at start-up")
+    for method, path, body in [("GET", "/v1/queue", None), ("POST", "/v1/jobs", batch)]:
+        expect_refusal(small, "a stored key set of format version 3: %s %s" % (method, path), 410,
+                       "part 'params': format version 3 is no longer supported", method, path,
+                       body=body, token=old_token)
+    check(sorted(os.listdir(old_keys)) == ["evaluation.key", "params", "public.key"],
+          "the stored key set of format version 3 was not left on disk")
 
     # ---- TLS with a self-signed certificate.
     if shutil.which("openssl"):
@@ -506,8 +543,8 @@ time.sleep(60)
         check(all({"time", "remote", "path", "status", "ms"} <= set(l) for l in requests),
               "a request line lacks a field in " + s.log_path)
     requests = [l for l in server.log_lines() if "method" in l]
-    check(sum(1 for l in requests if l["path"] == "/v1/keysets") == 10,
-          "expected 10 keyset requests in the log (3 accepted, 7 refused), found %d"
+    check(sum(1 for l in requests if l["path"] == "/v1/keysets") == 11,
+          "expected 11 keyset requests in the log (3 accepted, 8 refused), found %d"
           % sum(1 for l in requests if l["path"] == "/v1/keysets"))
 
 

@@ -24,9 +24,10 @@
 //   DELETE /v1/jobs/ID                     -> 204 (409 while it runs)
 //
 // Status codes: 400 malformed or damaged body, 401 missing or unknown token, 404 unknown job and
-// any job of another token (indistinguishable), 408 stalled upload, 411 no Content-Length, 413 body
-// over --max-body, 422 well-formed but not acceptable (secret key, other parameters or keys, a
-// model the keys cannot carry, the other scheme), 503 + Retry-After queue full or shutting down.
+// any job of another token (indistinguishable), 408 stalled upload, 410 the token's key set is one
+// this build cannot use (see below), 411 no Content-Length, 413 body over --max-body, 422
+// well-formed but not acceptable (secret key, other parameters or keys, a model the keys cannot
+// carry, the other scheme), 503 + Retry-After queue full or shutting down.
 //
 // State directory: keysets/<sha256(token)>/{params,evaluation.key,public.key},
 // jobs/<ID>/{job.json,input.ct,scores.ct}, tmp/ (uploads in progress; emptied at start). A job
@@ -36,6 +37,10 @@
 // start.
 //   A key set's scheme is the one its three files record in their headers (io/protocol_files.hpp):
 // it needs no record of its own, and key sets stored before the service ran BFV read unchanged.
+// At start-up each stored key set's headers are read: one whose files are of an older format
+// version (or unreadable) is logged ("unusable key set", naming the version) and left on disk, and
+// its token is answered 410 with that reason; registration refuses such files (400) by the same
+// reader.
 //   job.json (format 2): {"format": 2, "job": ID, "scheme": "yashe"|"bfv", "state": ...,
 // "images", "batches", "created" (Unix seconds), "finished" (when ended), "error" (when failed),
 // "key_set": sha256(token) hex}. A record without "format" is of format 1 (no "scheme"), written

@@ -90,7 +90,8 @@ std::vector<float> forward(const SequentialNetwork& network, std::span<const uin
 // The same in double precision, obvious loops: the reference for the merge and the gradient.
 std::vector<double> forward_reference(const SequentialNetwork& network,
                                       std::span<const uint8_t> image);
-double accuracy(const SequentialNetwork& network, const LabelledImages& images);
+// Fraction of images whose predicted class equals the label, over `threads` OpenMP threads.
+double accuracy(const SequentialNetwork& network, const LabelledImages& images, int threads = 1);
 // Mean softmax cross-entropy in double precision (forward_reference).
 double cross_entropy_reference(const SequentialNetwork& network, const LabelledImages& images);
 
@@ -137,16 +138,41 @@ std::vector<Activation> fit_activations(const SequentialNetwork& network,
                                         const LabelledImages& images, const std::string& method,
                                         int degree);
 
-// Mean cross-entropy of a batch and its gradient (same shape as network). Single-threaded.
+// Mean cross-entropy of a batch and its gradient (same shape as network), over `threads` OpenMP
+// threads: each sample's backward pass in parallel, then each parameter sums its samples' terms in
+// sample order, so the result does not depend on the thread count and equals the single-threaded
+// loop's bit for bit. Holds its work buffers (every layer's input and output gradient, per sample)
+// between calls.
+class SequentialGradientComputer {
+ public:
+  BatchResult compute(const SequentialNetwork& network, const LabelledImages& batch,
+                      SequentialNetwork& gradient, int threads);
+
+ private:
+  struct Sample {
+    std::vector<std::vector<float>> values;            // values[l]: the input of layer l
+    std::vector<std::vector<float>> output_gradients;  // d loss / d output of layers with weights
+    std::vector<float> g_in;                           // scratch: d loss / d input, softmax
+    double loss = 0.0;
+    bool correct = false;
+  };
+  static void backward(const SequentialNetwork& network, const LabelledImages& batch, size_t n,
+                       Sample& sample);
+
+  std::vector<Sample> samples_;
+};
+
+// One SequentialGradientComputer::compute (its buffers not kept).
 BatchResult compute_gradient(const SequentialNetwork& network, const LabelledImages& batch,
-                             SequentialNetwork& gradient);
+                             SequentialNetwork& gradient, int threads = 1);
 
 // Layer-sequential unit-variance initialisation (as initial_float_network) of the shape's weights.
 void initialise(SequentialNetwork& network, const LabelledImages& calibration,
                 std::mt19937_64& rng);
 
 // Trains `network` in place (from initialise() unless `from_scratch` is false: fine-tuning) with
-// the options' optimiser, schedule, clipping and augmentation (trainer.hpp); single-threaded.
+// the options' optimiser, schedule, clipping and augmentation (trainer.hpp), over
+// options.threads OpenMP threads; the result does not depend on the thread count.
 void train_sequential_network(SequentialNetwork& network, const LabelledImages& train,
                               const LabelledImages& test, const TrainingOptions& options,
                               bool from_scratch,
