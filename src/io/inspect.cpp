@@ -16,6 +16,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <type_traits>
+#include <variant>
 
 #include "cryptonets/bfv/context.hpp"
 #include "cryptonets/bfv/parameters.hpp"
@@ -536,8 +537,12 @@ void inspect_model(const std::string& path, FileInspection& report) {
                                           std::to_string(model.input_scale));
   std::string layers;
   size_t parameters = 0;
-  for (const auto& layer : model.layers)
+  for (const auto& layer : model.layers) {
     layers += (layers.empty() ? "" : " -> ") + layer_name(layer);
+    // The degree decides how a polynomial layer is compiled (and whether a ciphertext runs it).
+    if (const auto* poly = std::get_if<cryptonets::model::PolynomialLayer>(&layer.operation))
+      layers += " (degree " + std::to_string(poly->degree()) + ")";
+  }
   for (const CompiledStep& step : compiled.steps)
     parameters += step.map.terms.size() + step.map.bias.size() + step.coefficients.size();
   report.fields.emplace_back("layers", layers);

@@ -114,6 +114,9 @@ inspect_expect 0 scores.ct "kind: ciphertexts" "ciphertexts per batch and modulu
 inspect_expect 0 "$data/model.txt" "kind: an integer model" "layers: conv -> square -> dense" \
   "outputs: 10" "verdict: intact"
 grep -qE -- '-?[0-9]+ -?[0-9]+ -?[0-9]+ -?[0-9]+' out.txt && fail "inspect model.txt prints weights"
+# A model with polynomial activations (format 2) shows each one's degree.
+inspect_expect 0 "$data/activation-study/relu-lsq-dropin-int.txt" "format version: 2" \
+  "layers: conv -> poly (degree 2) -> dense -> poly (degree 2) -> dense" "verdict: intact"
 inspect_expect 0 scores.csv "kind: decrypted scores" "images: 70" "classes: 10"
 inspect_expect 0 "$data/model.profile" "kind: a model profile" "outputs: 10" \
   "preset default: YASHE', n = 8192, q = 7 primes" \
