@@ -268,8 +268,7 @@ Parameters insecure_ring_degree_option(const OptionParser& options, Parameters p
   if (n < kMinimum || !std::has_single_bit(static_cast<uint64_t>(n)) ||
       static_cast<size_t>(n) > params.n) {
     throw UsageError("--insecure-ring-degree must be a power of two from " +
-                     std::to_string(kMinimum) + " to the preset's n = " +
-                     std::to_string(params.n));
+                     std::to_string(kMinimum) + " to the preset's n = " + std::to_string(params.n));
   }
   params.n = static_cast<size_t>(n);
   params.validate();

@@ -249,10 +249,11 @@ class FoldArithmetic {
   [[noreturn]] void overflow(const std::string& quantity) const {
     if (!cause_.empty()) {
       throw std::overflow_error("compiling " + what_ + ": the coefficients of " + cause_ +
-                                " make the folded parameters of " + what_ + " overflow: " +
-                                quantity +
+                                " make the folded parameters of " + what_ +
+                                " overflow: " + quantity +
                                 " reaches 2^60 (kMaxParameterMagnitude) or leaves 127 bits; use "
-                                "smaller coefficients in " + cause_);
+                                "smaller coefficients in " +
+                                cause_);
     }
     throw std::overflow_error("compiling " + what_ + ": " + quantity +
                               " reaches 2^60 (kMaxParameterMagnitude) or leaves 127 bits; use "
