@@ -449,6 +449,19 @@ CompiledModel compile_model(const Model& model) {
   return ModelCompiler(model).run();
 }
 
+std::string CompiledStep::stage_name() const {
+  if (layer_name != "poly") return layer_name;
+  switch (kind) {
+    case Kind::kLinear:
+      return layer_name + " (affine)";
+    case Kind::kSquare:
+      return layer_name + " (square)";
+    case Kind::kPolynomial:
+      break;
+  }
+  return layer_name + " (degree " + std::to_string(polynomial_degree()) + ")";
+}
+
 bool CompiledModel::has_polynomial_step() const {
   return std::any_of(steps.begin(), steps.end(), [](const CompiledStep& step) {
     return step.kind == CompiledStep::Kind::kPolynomial;
