@@ -18,6 +18,7 @@
 #include <bit>
 #include <chrono>
 #include <cmath>
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -80,11 +81,18 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-template <class... Args>
-std::string format(const char* pattern, Args... args) {
-  const int size = std::snprintf(nullptr, 0, pattern, args...);
-  std::string text(static_cast<size_t>(size), '\0');
-  std::snprintf(text.data(), text.size() + 1, pattern, args...);
+// printf-style; the attribute lets the compiler check every pattern against its arguments (a
+// variadic template checks nothing).
+__attribute__((format(printf, 1, 2))) std::string format(const char* pattern, ...) {
+  va_list args;
+  va_start(args, pattern);
+  va_list copy;
+  va_copy(copy, args);
+  const int size = std::vsnprintf(nullptr, 0, pattern, copy);
+  va_end(copy);
+  std::string text(static_cast<size_t>(std::max(size, 0)), '\0');
+  std::vsnprintf(text.data(), text.size() + 1, pattern, args);
+  va_end(args);
   return text;
 }
 
@@ -689,8 +697,9 @@ class CsvFile {
   std::ofstream out_;
 };
 
-std::string optional_number(const std::optional<double>& value, const char* pattern = "%.1f") {
-  return value ? format(pattern, *value) : std::string();
+// A literal pattern, so that format's check covers this call too.
+std::string optional_number(const std::optional<double>& value) {
+  return value ? format("%.1f", *value) : std::string();
 }
 
 // Everything the report needs, gathered while the runs go.

@@ -987,6 +987,14 @@ TEST_CASE_TEMPLATE("Polynomial activations decrypt to the plain integer network 
     CHECK(decrypted == plain_scores(compiled, images, 2));
     // The keyless prediction stays pessimistic at every step, the extra steps included.
     REQUIRE(stages.size() >= compiled.steps.size());
+    // One stage per step, each named for what it computes: the last polynomial layer's square
+    // and its diagonal step (for A and the constant) are two stages of one layer, not two "poly".
+    std::string names;  // "stage@layer, ...", readable when the check fails
+    for (size_t k = 0; k < compiled.steps.size(); ++k) {
+      names += (k == 0 ? "" : ", ") + stages[k].stage + "@" +
+               std::to_string(stages[k].layer_index.value_or(99));
+    }
+    CHECK(names == "conv@0, poly (square)@1, dense@2, dense@4, poly (square)@5, poly (affine)@5");
     for (const StageReport& stage : stages) {
       if (!stage.measured_noise_budget) continue;
       CAPTURE(stage.stage);

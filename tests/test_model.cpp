@@ -513,3 +513,26 @@ TEST_CASE("invalid polynomial layers are refused naming the layer, folds that ov
     CHECK(std::string(e.what()).find("compiling layer 1 (poly): a folded weight") == 0);
   }
 }
+
+TEST_CASE("a polynomial layer whose coefficients overflow the next layer's fold is named") {
+  // A = 2^40 completes the square (B = 0): A joins the next dense layer's weights, 2^21 · 2^40
+  // reaches 2^60. The dense layer is valid on its own: the message must blame the poly layer.
+  Model model{Shape{1, 1, 1}, 255.0, {}};
+  model.layers = {{DenseLayer{1, 1, {3}, {1}}, 1.0},
+                  {PolynomialLayer{{0, 0, int64_t{1} << 40}}, 1.0},
+                  {DenseLayer{1, 1, {int64_t{1} << 21}, {0}}, 1.0}};
+  validate_model(model);
+  try {
+    compile_model(model);
+    FAIL("the overflowing fold was accepted");
+  } catch (const std::overflow_error& e) {
+    const std::string message = e.what();
+    CAPTURE(message);
+    CHECK(message.find("compiling layer 2 (dense): the coefficients of layer 1 (poly) make the "
+                       "folded parameters of layer 2 (dense) overflow: a folded weight") == 0);
+    CHECK(message.find("use smaller coefficients in layer 1 (poly)") != std::string::npos);
+  }
+  // Without the polynomial's weight on it the same dense layer compiles.
+  model.layers[1].operation = PolynomialLayer{{0, 0, 1}};
+  CHECK_NOTHROW(compile_model(model));
+}

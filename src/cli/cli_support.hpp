@@ -138,7 +138,8 @@ int threads_option(const OptionParser& options);
 // every smaller power of two N), and so do the plaintext moduli for batching.
 void add_insecure_ring_degree_option(OptionParser& options);
 // `params` unchanged without the option; with it, the smaller ring (UsageError unless N is a
-// power of two up to params.n) after a WARNING line on stdout. For yashe:: and bfv:: parameters.
+// power of two from 4 up to params.n; at N = 2 runs exhausted the noise budget) after a WARNING
+// line on stdout. For yashe:: and bfv:: parameters.
 template <class Parameters>
 Parameters insecure_ring_degree_option(const OptionParser& options, Parameters params);
 

@@ -184,7 +184,9 @@ int client_fetch(std::span<char* const> arguments) {
   options.add_value("job", "ID", "the job id from client submit", std::nullopt, true);
   options.add_value("out", "FILE", "encrypted scores to write", std::nullopt, true);
   options.add_value("keys", "DIR", "client key directory: check the scores before writing them");
-  options.add_flag("keep", "leave the job and its scores on the server");
+  options.add_flag("keep",
+                   "leave the job and its scores on the server (without it, fetch deletes them "
+                   "once the scores are written)");
   if (!options.parse(arguments)) return kExitSuccess;
   refuse_output_over_inputs(options, {"out"}, {});
   const std::string token = token_option(options);
@@ -306,7 +308,7 @@ constexpr Verb kVerbs[] = {
     {"register", client_register, "send params, evaluation and public keys; get a token"},
     {"submit", client_submit, "upload an encrypted batch; get a job id"},
     {"status", client_status, "a job's state"},
-    {"fetch", client_fetch, "download a job's encrypted scores"},
+    {"fetch", client_fetch, "download a job's encrypted scores; deletes the job unless --keep"},
     {"delete", client_delete, "delete a job on the server"},
     {"infer", client_infer, "register, submit, wait, fetch and delete in one go"},
 };

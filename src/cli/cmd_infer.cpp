@@ -74,6 +74,42 @@ ServerFiles server_files(const OptionParser& options) {
   return {directory.parameters, directory.evaluation_keys, directory.public_keys};
 }
 
+// The options of infer, one list for its two forms: one process (run_infer) and under mpirun
+// (prepare_infer, which adds the distribution options), so that they cannot drift apart.
+// `more_summary` ends the help's summary.
+OptionParser make_infer_options(const std::string& more_summary) {
+  OptionParser options(
+      "infer",
+      "Server: evaluates the model on an encrypted batch file from cryptonets encrypt and writes\n"
+      "the encrypted scores (the same file format and scheme, one ciphertext per output and\n"
+      "modulus, same batches and first image index, and the images file's id; the scheme,\n"
+      "YASHE' or BFV, is that of the keys). Every score is re-randomised\n"
+      "with the public key (a fresh encryption of zero added) and the file carries no noise\n"
+      "estimate. Needs the parameter set, the evaluation keys and the public keys, never the\n"
+      "secret key: it refuses a --secret-key, a secret key file in place of another, and a key\n"
+      "directory that holds secret.key. The model's output range and its predicted noise\n"
+      "budget are checked against the keys before any work." +
+          more_summary);
+  options.add_value("keys", "DIR", "server key directory: params and evaluation.key only");
+  options.add_value("params", "FILE", "parameter set (instead of --keys)");
+  options.add_value("evaluation-key", "FILE", "evaluation keys (instead of --keys)");
+  options.add_value("public-key", "FILE",
+                    "public keys, to re-randomise the scores (instead of --keys)");
+  options.add_value("secret-key", "FILE", "refused: the server never takes a secret key");
+  options.add_value("model", "FILE", "integer model", default_data_directory() + "/model.txt");
+  options.add_value("in", "FILE", "encrypted images from cryptonets encrypt", std::nullopt, true);
+  options.add_value("out", "FILE", "encrypted scores to write", std::nullopt, true);
+  options.add_value("circuit-privacy", "BITS",
+                    "hide the computation from the client: noise flooding to statistical distance "
+                    "2^-BITS (keys from keygen --circuit-privacy BITS; 0: re-randomise only)",
+                    "0");
+  options.add_value("seed", "S",
+                    "INSECURE: derive the scores' re-randomisation noise from S (tests and "
+                    "reproduction only: identical runs then give identical ciphertexts)");
+  add_threads_option(options);
+  return options;
+}
+
 // The server's work, under the scheme the parameter set records.
 template <class Scheme>
 void infer_file(const ServerFiles& files, const CompiledModel& compiled, const RangeReport& ranges,
@@ -187,35 +223,10 @@ double watchdog_seconds_in(std::span<char* const> arguments) {
 }
 
 std::optional<AnyInferSetup> prepare_infer(std::span<char* const> arguments) {
-  OptionParser options(
-      "infer",
-      "Server: evaluates the model on an encrypted batch file from cryptonets encrypt and writes\n"
-      "the encrypted scores (the same file format, one ciphertext per output and modulus, same\n"
-      "batches and first image index, and the images file's id). Every score is re-randomised\n"
-      "with the public key (a fresh encryption of zero added) and the file carries no noise\n"
-      "estimate. Needs the parameter set, the evaluation keys and the public keys, never the\n"
-      "secret key: it refuses a --secret-key, a secret key file in place of another, and a key\n"
-      "directory that holds secret.key. The model's output range and its predicted noise\n"
-      "budget are checked against the keys before any work.\n"
-      "Under mpirun (mpirun -n K cryptonets infer ...) the ranks share the work of every batch\n"
+  OptionParser options = make_infer_options(
+      "\nUnder mpirun (mpirun -n K cryptonets infer ...) the ranks share the work of every batch\n"
       "and plaintext modulus; rank 0 reads and writes the files and the scores decrypt to\n"
       "exactly those of one process (README: running on several hosts).");
-  options.add_value("keys", "DIR", "server key directory: params and evaluation.key only");
-  options.add_value("params", "FILE", "parameter set (instead of --keys)");
-  options.add_value("evaluation-key", "FILE", "evaluation keys (instead of --keys)");
-  options.add_value("public-key", "FILE",
-                    "public keys, to re-randomise the scores (instead of --keys)");
-  options.add_value("secret-key", "FILE", "refused: the server never takes a secret key");
-  options.add_value("model", "FILE", "integer model", default_data_directory() + "/model.txt");
-  options.add_value("in", "FILE", "encrypted images from cryptonets encrypt", std::nullopt, true);
-  options.add_value("out", "FILE", "encrypted scores to write", std::nullopt, true);
-  options.add_value("circuit-privacy", "BITS",
-                    "hide the computation from the client: noise flooding to statistical distance "
-                    "2^-BITS (keys from keygen --circuit-privacy BITS; 0: re-randomise only)",
-                    "0");
-  options.add_value("seed", "S",
-                    "INSECURE: derive the scores' re-randomisation noise from S (tests and "
-                    "reproduction only: identical runs then give identical ciphertexts)");
   options.add_value("split", "auto|outputs|partial-sums",
                     "under mpirun: how a linear layer whose inputs are spread over the ranks is "
                     "split (auto: the one that sends fewer ciphertexts)",
@@ -228,7 +239,6 @@ std::optional<AnyInferSetup> prepare_infer(std::span<char* const> arguments) {
                     "under mpirun: a rank that waits longer than this for another ends the job "
                     "with an error and no output",
                     "600");
-  add_threads_option(options);
   if (!options.parse(arguments)) return std::nullopt;
 
   InferOptions setup;
@@ -282,34 +292,7 @@ int run_infer(std::span<char* const> arguments) {
     }
   }
 #endif
-  OptionParser options(
-      "infer",
-      "Server: evaluates the model on an encrypted batch file from cryptonets encrypt and writes\n"
-      "the encrypted scores (the same file format and scheme, one ciphertext per output and\n"
-      "modulus, same batches and first image index, and the images file's id; the scheme,\n"
-      "YASHE' or BFV, is that of the keys). Every score is re-randomised\n"
-      "with the public key (a fresh encryption of zero added) and the file carries no noise\n"
-      "estimate. Needs the parameter set, the evaluation keys and the public keys, never the\n"
-      "secret key: it refuses a --secret-key, a secret key file in place of another, and a key\n"
-      "directory that holds secret.key. The model's output range and its predicted noise\n"
-      "budget are checked against the keys before any work.");
-  options.add_value("keys", "DIR", "server key directory: params and evaluation.key only");
-  options.add_value("params", "FILE", "parameter set (instead of --keys)");
-  options.add_value("evaluation-key", "FILE", "evaluation keys (instead of --keys)");
-  options.add_value("public-key", "FILE",
-                    "public keys, to re-randomise the scores (instead of --keys)");
-  options.add_value("secret-key", "FILE", "refused: the server never takes a secret key");
-  options.add_value("model", "FILE", "integer model", default_data_directory() + "/model.txt");
-  options.add_value("in", "FILE", "encrypted images from cryptonets encrypt", std::nullopt, true);
-  options.add_value("out", "FILE", "encrypted scores to write", std::nullopt, true);
-  options.add_value("circuit-privacy", "BITS",
-                    "hide the computation from the client: noise flooding to statistical distance "
-                    "2^-BITS (keys from keygen --circuit-privacy BITS; 0: re-randomise only)",
-                    "0");
-  options.add_value("seed", "S",
-                    "INSECURE: derive the scores' re-randomisation noise from S (tests and "
-                    "reproduction only: identical runs then give identical ciphertexts)");
-  add_threads_option(options);
+  OptionParser options = make_infer_options("");
   if (!options.parse(arguments)) return kExitSuccess;
 
   const ServerFiles files = server_files(options);

@@ -18,14 +18,23 @@ int run_inspect(std::span<char* const> arguments) {
       "every checksum and every derived identity (parameter set fingerprint, key set id)\n"
       "verifies. Needs no key; prints no key material and no coefficients. Exit status 0 when\n"
       "the file is intact, 1 when it is damaged, inconsistent or not a cryptonets file.\n"
+      "Key and ciphertext files hold no parameters: their ring degree n and security line come\n"
+      "from --params FILE, or from the params file beside them (a key directory).\n"
       "The formats: include/cryptonets/io/FORMATS.md.");
+  options.add_value("params", "FILE",
+                    "the parameter set of a key or ciphertext file, for its n and security line "
+                    "(default: the params file beside FILE)");
   // FILE is the one positional argument; everything else goes through the option parser
-  // (which knows only --help).
+  // (--help, --params FILE).
   std::vector<char*> rest;
   std::string path;
-  for (char* argument : arguments) {
+  for (size_t i = 0; i < arguments.size(); ++i) {
+    char* argument = arguments[i];
     const std::string text = argument;
-    if (!text.starts_with("-") && path.empty()) {
+    if (text == "--params" && i + 1 < arguments.size()) {  // its value is not FILE
+      rest.push_back(argument);
+      rest.push_back(arguments[++i]);
+    } else if (!text.starts_with("-") && path.empty()) {
       path = text;
     } else if (!text.starts_with("-")) {
       throw UsageError("one FILE only, got '" + path + "' and '" + text + "'");
@@ -36,7 +45,8 @@ int run_inspect(std::span<char* const> arguments) {
   if (!options.parse(rest)) return kExitSuccess;
   if (path.empty()) throw UsageError("missing FILE");
 
-  const FileInspection inspection = inspect_file(path);
+  const FileInspection inspection =
+      inspect_file(path, options.has("params") ? options.text("params") : "");
   std::fputs(format_inspection(path, inspection).c_str(), stdout);
   return inspection.intact() ? kExitSuccess : kExitFailure;
 }

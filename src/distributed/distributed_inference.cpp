@@ -41,7 +41,7 @@ class UnitRun {
     std::vector<rlwe::Ciphertext> values = broadcast_inputs(std::move(inputs), model.input_size);
     for (size_t s = 0; s < model.steps.size(); ++s) {
       const CompiledStep& step = model.steps[s];
-      label_ = "layer " + std::to_string(step.layer_index + 1) + " (" + step.layer_name + ")";
+      label_ = "layer " + std::to_string(step.layer_index + 1) + " (" + step.stage_name() + ")";
       if (step.kind == CompiledStep::Kind::kSquare) {
         square(values);
       } else if (step.kind == CompiledStep::Kind::kPolynomial) {

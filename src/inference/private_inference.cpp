@@ -327,14 +327,14 @@ EncryptedBatch infer(const encoding::BasicCrtEncryptionSet<Scheme>& keys,
     size_t step = 0;
     if (options.progress) {
       arithmetic.set_progress([&](size_t done, size_t total) {
-        options.progress(model.steps[step].layer_name, i, done, total);
+        options.progress(model.steps[step].stage_name(), i, done, total);
       });
     }
     auto clock = Clock::now();
     auto observe_step = [&](size_t layer_index, const std::vector<rlwe::Ciphertext>& values) {
       StageReport report;
       report.seconds = seconds_since(clock);
-      report.stage = model.steps[step++].layer_name;
+      report.stage = model.steps[step++].stage_name();
       report.layer_index = layer_index;
       report.modulus_index = i;
       report.ciphertexts = values.size();

@@ -15,7 +15,10 @@
 #include <map>
 #include <sstream>
 #include <stdexcept>
+#include <type_traits>
+#include <variant>
 
+#include "cryptonets/bfv/context.hpp"
 #include "cryptonets/bfv/parameters.hpp"
 #include "cryptonets/bfv/security.hpp"
 #include "cryptonets/io/little_endian.hpp"
@@ -26,6 +29,7 @@
 #include "cryptonets/io/serialize.hpp"
 #include "cryptonets/io/sha256.hpp"
 #include "cryptonets/model/layers.hpp"
+#include "cryptonets/yashe/context.hpp"
 #include "cryptonets/yashe/parameters.hpp"
 #include "cryptonets/yashe/security.hpp"
 
@@ -331,7 +335,67 @@ void check_binding(Reader& reader, const std::string& where, const Record& recor
   report.records.back() += "; BINDING FAILS";
 }
 
-void inspect_protocol_file(Reader& reader, FileInspection& report) {
+// Key and ciphertext files hold only the parameter-set fingerprint, not n or q (FORMATS.md §4.2):
+// n and the security line come from the parameter set `params_path`, shown only when its
+// fingerprint is the file's.
+template <class Scheme>
+void add_parameters_from(const std::string& params_path, uint64_t fingerprint,
+                         FileInspection& report) {
+  BasicContextSet<Scheme> contexts;
+  try {
+    contexts = load_parameter_set<Scheme>(params_path);
+  } catch (const std::exception& error) {
+    report.fields.emplace_back("ring degree", std::string("unknown: ") + error.what());
+    return;
+  }
+  const uint64_t theirs = parameter_set_fingerprint(contexts);
+  if (theirs != fingerprint) {
+    report.fields.emplace_back("ring degree", "unknown: '" + params_path +
+                                                  "' is another parameter set (fingerprint " +
+                                                  hex64(theirs) + ")");
+    return;
+  }
+  const auto& params = contexts.front()->parameters();
+  report.fields.emplace_back("ring degree", "n = " + std::to_string(params.n) + " (from '" +
+                                                params_path + "', its fingerprint matches)");
+  std::string security = [&] {
+    if constexpr (std::is_same_v<Scheme, bfv::Scheme>)
+      return bfv::assess_security(params).one_line();
+    else
+      return yashe::assess_security(params).one_line();
+  }();
+  const std::string prefix = "security: ";
+  if (security.starts_with(prefix)) security.erase(0, prefix.size());
+  report.fields.emplace_back("security", security);
+}
+
+// The parameter set for a key or ciphertext file: `params_path`, else DIR/params beside the file
+// (a key directory), else none (a field says how to get n).
+void add_parameters(const std::string& path, const std::string& params_path, SchemeId scheme,
+                    uint64_t fingerprint, FileInspection& report) {
+  std::string chosen = params_path;
+  if (chosen.empty()) {
+    std::error_code error;
+    const std::filesystem::path beside = std::filesystem::path(path).parent_path() / "params";
+    if (std::filesystem::is_regular_file(beside, error) &&
+        !std::filesystem::equivalent(beside, path, error)) {
+      chosen = beside.string();
+    }
+  }
+  if (chosen.empty()) {
+    report.fields.emplace_back("ring degree",
+                               "not stored in this file (it holds the parameter-set fingerprint "
+                               "only): inspect --params FILE shows n and the security line");
+    return;
+  }
+  if (scheme == SchemeId::kBfv)
+    add_parameters_from<bfv::Scheme>(chosen, fingerprint, report);
+  else
+    add_parameters_from<yashe::Scheme>(chosen, fingerprint, report);
+}
+
+void inspect_protocol_file(Reader& reader, const std::string& path, const std::string& params_path,
+                           FileInspection& report) {
   std::array<uint8_t, kProtocolHeaderBytes> header{};
   if (reader.left() < 8) throw std::runtime_error("truncated: shorter than a protocol header");
   reader.read(header.data(), 8, false);
@@ -384,6 +448,8 @@ void inspect_protocol_file(Reader& reader, FileInspection& report) {
                  first = load_le(&header[56], 8), file_id = load_le(&header[64], 8),
                  answers = load_le(&header[72], 8);
   report.fields.emplace_back("parameter set fingerprint", hex64(fingerprint));
+  if (tag != 'P' && known_scheme(file_scheme))
+    add_parameters(path, params_path, static_cast<SchemeId>(file_scheme), fingerprint, report);
   report.fields.emplace_back("key set id", hex64(key_set));
   report.fields.emplace_back("plaintext moduli", std::to_string(moduli));
   uint64_t batches = 1;
@@ -471,8 +537,12 @@ void inspect_model(const std::string& path, FileInspection& report) {
                                           std::to_string(model.input_scale));
   std::string layers;
   size_t parameters = 0;
-  for (const auto& layer : model.layers)
+  for (const auto& layer : model.layers) {
     layers += (layers.empty() ? "" : " -> ") + layer_name(layer);
+    // The degree decides how a polynomial layer is compiled (and whether a ciphertext runs it).
+    if (const auto* poly = std::get_if<cryptonets::model::PolynomialLayer>(&layer.operation))
+      layers += " (degree " + std::to_string(poly->degree()) + ")";
+  }
   for (const CompiledStep& step : compiled.steps)
     parameters += step.map.terms.size() + step.map.bias.size() + step.coefficients.size();
   report.fields.emplace_back("layers", layers);
@@ -562,7 +632,7 @@ void inspect_profile(const std::string& path, FileInspection& report) {
 
 }  // namespace
 
-FileInspection inspect_file(const std::string& path) {
+FileInspection inspect_file(const std::string& path, const std::string& params_path) {
   std::error_code error;
   if (std::filesystem::is_directory(path, error)) {
     throw std::runtime_error("file '" + path + "' is a directory");
@@ -585,7 +655,7 @@ FileInspection inspect_file(const std::string& path) {
   const std::string text(start.begin(), start.begin() + static_cast<ptrdiff_t>(peek));
   try {
     if (text.starts_with("CNPF")) {
-      inspect_protocol_file(reader, report);
+      inspect_protocol_file(reader, path, params_path, report);
     } else if (text.starts_with("CNET")) {
       report.kind = "a single CNET record (serialize.hpp), not a protocol file";
       const Record record = read_record(reader, "record 1", report);

@@ -4,7 +4,9 @@
 #include <cassert>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <stdexcept>
+#include <string>
 #include <variant>
 
 namespace cryptonets::model {
@@ -220,9 +222,12 @@ DenseLayer to_dense_layer(const LinearMap& map) {
 namespace {
 
 // i128 arithmetic of compile_model's folding, every result checked; `what` names the layer.
+// `cause`, when set, names the polynomial layer whose coefficients are being folded into it: an
+// overflow is then that layer's doing, not the one being compiled.
 class FoldArithmetic {
  public:
-  explicit FoldArithmetic(std::string what) : what_(std::move(what)) {}
+  explicit FoldArithmetic(std::string what, std::string cause = "")
+      : what_(std::move(what)), cause_(std::move(cause)) {}
 
   i128 multiply(i128 a, i128 b) const {
     i128 product;
@@ -242,13 +247,23 @@ class FoldArithmetic {
     return static_cast<int64_t>(value);
   }
   [[noreturn]] void overflow(const std::string& quantity) const {
+    if (!cause_.empty()) {
+      throw std::overflow_error("compiling " + what_ + ": the coefficients of " + cause_ +
+                                " make the folded parameters of " + what_ +
+                                " overflow: " + quantity +
+                                " reaches 2^60 (kMaxParameterMagnitude) or leaves 127 bits; use "
+                                "smaller coefficients in " +
+                                cause_);
+    }
     throw std::overflow_error("compiling " + what_ + ": " + quantity +
                               " reaches 2^60 (kMaxParameterMagnitude) or leaves 127 bits; use "
                               "smaller scales or polynomial coefficients");
   }
+  const std::string& what() const { return what_; }
 
  private:
   std::string what_;
+  std::string cause_;
 };
 
 std::string describe_layer(size_t index, const Layer& layer) {
@@ -289,8 +304,18 @@ class ModelCompiler {
   }
 
  private:
+  // The arithmetic for consuming the pending map in layer i: when a polynomial layer left it,
+  // an overflow names that layer as the cause.
+  FoldArithmetic consuming_pending(size_t i, const FoldArithmetic& fold) const {
+    if (!pending_polynomial_ || *pending_polynomial_ == i) return fold;
+    const size_t p = *pending_polynomial_;
+    return FoldArithmetic(fold.what(), describe_layer(p, model_.layers[p]));
+  }
+
   // y = W·(a·v + c) + factor·b: weights a·w, bias factor·b + c·Σ_j w_j.
-  void add_linear(size_t i, const FoldArithmetic& fold) {
+  void add_linear(size_t i, const FoldArithmetic& layer_fold) {
+    const FoldArithmetic fold = consuming_pending(i, layer_fold);
+    pending_polynomial_.reset();
     CompiledStep step = make_step(i, CompiledStep::Kind::kLinear);
     step.map = linear_map_of(model_.layers[i], shapes_[i]);
     if (pending_scale_ != 1 || pending_shift_ != 0 || factor_ != 1) {
@@ -335,6 +360,7 @@ class ModelCompiler {
         factor_ = fold.multiply(f, f);
         pending_scale_ = big_a;
         pending_shift_ = fold.add(k, -fold.multiply(big_a, fold.multiply(h, h)));
+        pending_polynomial_ = i;
       } else {
         // 4A·f²·p(z) = (2A·v' + b)² + (4A·k − b²).
         pending_scale_ = fold.multiply(two_a, a);
@@ -348,6 +374,7 @@ class ModelCompiler {
         factor_ = fold.multiply(fold.multiply(fold.multiply(2, two_a), sign), fold.multiply(f, f));
         pending_scale_ = sign;
         pending_shift_ = fold.multiply(sign, constant);
+        pending_polynomial_ = i;
       }
     } else {
       // f³·p(z) = D·v³ + (A·f)·v² + (B·f²)·v + C·f³ with v = f·z.
@@ -366,7 +393,9 @@ class ModelCompiler {
 
   // Applies the pending map: folded into the last step when that is a linear step (its outputs
   // feed nothing else), else as a diagonal linear step of layer i.
-  void apply_pending(size_t i, const FoldArithmetic& fold) {
+  void apply_pending(size_t i, const FoldArithmetic& layer_fold) {
+    const FoldArithmetic fold = consuming_pending(i, layer_fold);
+    pending_polynomial_.reset();
     const i128 scale = pending_scale_, shift = pending_shift_;
     pending_scale_ = 1;
     pending_shift_ = 0;
@@ -410,6 +439,7 @@ class ModelCompiler {
   i128 factor_ = 1;
   i128 pending_scale_ = 1;
   i128 pending_shift_ = 0;
+  std::optional<size_t> pending_polynomial_;  // the polynomial layer that left the pending map
 };
 
 }  // namespace
@@ -417,6 +447,19 @@ class ModelCompiler {
 CompiledModel compile_model(const Model& model) {
   validate_model(model);
   return ModelCompiler(model).run();
+}
+
+std::string CompiledStep::stage_name() const {
+  if (layer_name != "poly") return layer_name;
+  switch (kind) {
+    case Kind::kLinear:
+      return layer_name + " (affine)";
+    case Kind::kSquare:
+      return layer_name + " (square)";
+    case Kind::kPolynomial:
+      break;
+  }
+  return layer_name + " (degree " + std::to_string(polynomial_degree()) + ")";
 }
 
 bool CompiledModel::has_polynomial_step() const {

@@ -90,6 +90,9 @@ expect 2 "--threads expects an integer in [1, 1024], got 'many'" out.ct -- \
   "$exe" infer --keys server --in images.ct --out out.ct --threads many
 expect 2 "--insecure-ring-degree must be a power of two" - -- \
   "$exe" keygen --out-dir other --insecure-ring-degree 100
+# n = 2 is a power of two, but every run with it exhausted the noise budget: 4 is the minimum.
+expect 2 "--insecure-ring-degree must be a power of two from 4 to the preset's n" - -- \
+  "$exe" keygen --out-dir other --insecure-ring-degree 2
 
 # ---- Missing and unreadable files.
 expect 1 "cannot open" out.ct -- "$exe" encrypt --keys client --images missing.gz --out out.ct

@@ -63,11 +63,14 @@ inspect_expect 0 keys/params "kind: a parameter set" "format version: 4" "scheme
   "n = 64, q = 7 primes" "security: NOT ESTABLISHED" \
   "recomputed from the records: matches" "verdict: intact (3 checksum(s) verified)"
 inspect_expect 0 keys/public.key "kind: public keys" "key set id: $key_set" \
+  "ring degree: n = 64 (from 'keys/params', its fingerprint matches)" "security: NOT ESTABLISHED" \
   "key set id recomputed from the records: matches" "record 2 (modulus 2): public key" \
   "verdict: intact (3 checksum(s)"
 inspect_expect 0 keys/evaluation.key "kind: evaluation keys" "7 key-switching digits" \
+  "ring degree: n = 64" "security: NOT ESTABLISHED" \
   "key set id: $key_set" "verdict: intact (3"
 inspect_expect 0 keys/secret.key "kind: secret keys" "mode: 0600" "key set id: $key_set" \
+  "ring degree: n = 64" "security: NOT ESTABLISHED" \
   "verdict: intact (3"
 # No key material: the secret key's packed words (the first record's payload) appear nowhere.
 secret_words=$(od -An -tx8 -j $((header + 32)) -N16 keys/secret.key | tr -s ' ' '\n' | grep -v '^$')
@@ -82,6 +85,28 @@ inspect_expect 0 images.ct "kind: ciphertexts" "images: 70 (from image 2)" \
   "record 4 (batch 2, modulus 2): ciphertext batch" "784 ciphertexts" "(degree 1: 784)" \
   "bound to this file at position 4 of 4, binding ok" "answers file id: 0 (encrypted images)" \
   "verdict: intact (9 checksum(s) verified)"
+# A ciphertext file holds no parameters: without a params file beside it, inspect says how to get
+# n; with --params (before or after FILE) it shows n and the security line, as for params itself.
+inspect_expect 0 images.ct "ring degree: not stored in this file"
+for order in before after; do
+  if [ $order = before ]; then
+    "$exe" inspect --params keys/params images.ct >out.txt 2>&1
+  else
+    "$exe" inspect images.ct --params keys/params >out.txt 2>&1
+  fi
+  status=$?
+  [ $status -eq 0 ] || fail "inspect --params ($order): exit $status"
+  for phrase in "ring degree: n = 64 (from 'keys/params', its fingerprint matches)" \
+    "security: NOT ESTABLISHED" "verdict: intact"; do
+    grep -qF -- "$phrase" out.txt || fail "inspect --params ($order) images.ct: lacks '$phrase'"
+  done
+done
+# Another parameter set's file is named, never taken for the file's.
+run "$exe" keygen --out-dir keys32 --seed 7 --insecure-ring-degree 32
+"$exe" inspect images.ct --params keys32/params >out.txt 2>&1
+grep -qF "ring degree: unknown: 'keys32/params' is another parameter set" out.txt ||
+  fail "inspect --params with another parameter set: $(tr '\n' ' ' <out.txt)"
+grep -qF "security:" out.txt && fail "inspect --params with another parameter set prints security"
 images_id=0x$(le64 images.ct 64)
 inspect_expect 0 scores.ct "kind: ciphertexts" "ciphertexts per batch and modulus: 10" \
   "key set id: $key_set" "answers file id: $images_id (scores)" "verdict: intact (9"
@@ -89,6 +114,9 @@ inspect_expect 0 scores.ct "kind: ciphertexts" "ciphertexts per batch and modulu
 inspect_expect 0 "$data/model.txt" "kind: an integer model" "layers: conv -> square -> dense" \
   "outputs: 10" "verdict: intact"
 grep -qE -- '-?[0-9]+ -?[0-9]+ -?[0-9]+ -?[0-9]+' out.txt && fail "inspect model.txt prints weights"
+# A model with polynomial activations (format 2) shows each one's degree.
+inspect_expect 0 "$data/activation-study/relu-lsq-dropin-int.txt" "format version: 2" \
+  "layers: conv -> poly (degree 2) -> dense -> poly (degree 2) -> dense" "verdict: intact"
 inspect_expect 0 scores.csv "kind: decrypted scores" "images: 70" "classes: 10"
 inspect_expect 0 "$data/model.profile" "kind: a model profile" "outputs: 10" \
   "preset default: YASHE', n = 8192, q = 7 primes" \

@@ -32,7 +32,10 @@ struct FileInspection {
 // Throws std::runtime_error naming the file when it cannot be read or is not a file of this
 // project ("not a cryptonets file: it starts with bytes ..."), or is of a format version this
 // build does not read. Damage inside a recognised file is reported in `problems`, not thrown.
-FileInspection inspect_file(const std::string& path);
+// Key and ciphertext files hold no parameters, only their fingerprint: their ring degree n and
+// security line come from the parameter set `params_path`, or, when it is empty, from DIR/params
+// beside the file, and are shown only when its parameter-set fingerprint is the file's.
+FileInspection inspect_file(const std::string& path, const std::string& params_path = "");
 
 // The report as printed by `cryptonets inspect`.
 std::string format_inspection(const std::string& path, const FileInspection& inspection);

@@ -102,6 +102,10 @@ struct CompiledStep {
   std::vector<int64_t> coefficients;  // kPolynomial only: v -> Σ_i coefficients[i]·v^i
 
   int polynomial_degree() const { return static_cast<int>(coefficients.size()) - 1; }
+  // The step's name in stage reports and progress: layer_name, and for a polynomial layer, which
+  // may compile to two steps (a diagonal affine step and a square), what this step computes:
+  // "poly (affine)", "poly (square)" or "poly (degree 3)".
+  std::string stage_name() const;
 };
 
 // The model as evaluation steps, computing output_factor × the model's outputs exactly.
