@@ -31,6 +31,7 @@
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/model/model.hpp"
 #include "cryptonets/model/range.hpp"
+#include "cryptonets/ring/memory_policy.hpp"
 
 using cryptonets::inference::decrypt_scores;
 using cryptonets::inference::encrypt_batch;
@@ -65,7 +66,24 @@ struct StageTime {
 
 }  // namespace
 
+namespace {
+
+// As the cryptonets program does (src/cli/main.cpp), before any other static initialiser can
+// allocate or start a thread; CRYPTONETS_DEFAULT_MALLOC=1 leaves glibc's defaults, to measure
+// what the policy changes.
+bool allocator_policy() {
+  const char* defaults = std::getenv("CRYPTONETS_DEFAULT_MALLOC");
+  return defaults == nullptr || std::string(defaults) != "1";
+}
+
+__attribute__((constructor(101))) void set_allocator_policy() {
+  if (allocator_policy()) keep_freed_memory_for_reuse();
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  const bool policy = allocator_policy();
   const size_t images = argc > 1 ? std::stoul(argv[1]) : 8192;
   const std::string primes = argc > 2 ? argv[2] : "default";
   const int threads = argc > 3 ? std::stoi(argv[3]) : 1;
@@ -111,7 +129,8 @@ int main(int argc, char** argv) {
   std::printf("# SIMD paths on the shipped network, one process\n\n");
   std::printf("parameters: %s; plaintext moduli: %zu; predicted noise budget %.1f bits\n",
               params.describe().c_str(), choice.plaintext_moduli.size(), budget);
-  std::printf("images: %zu (one batch); threads: %d\n\n", images, threads);
+  std::printf("images: %zu (one batch); threads: %d; allocator: %s\n\n", images, threads,
+              policy ? "keep_freed_memory_for_reuse" : "glibc defaults");
 
   const bool warm = argc > 5 && std::string(argv[5]) == "warm";
   if (argc > 5 && !warm && std::string(argv[5]) != "cold") {

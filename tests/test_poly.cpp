@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cryptonets/arith/primes.hpp"
+#include "cryptonets/ring/memory_policy.hpp"
 #include "cryptonets/ring/poly.hpp"
 #include "cryptonets/ring/reference.hpp"
 
@@ -319,4 +320,16 @@ TEST_CASE("NTT product of RNS polynomials equals NTL's product mod Q at n = 8192
     mixed.to_coefficient();
     CHECK(mixed == product);
   }
+}
+
+TEST_CASE("keep_freed_memory_for_reuse sets glibc's allocator policy") {
+  // The programs call it first thing (src/cli/main.cpp); false would mean a setting was refused,
+  // or that __GLIBC__ was not seen (the policy silently off, as it once was).
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+  CHECK(cryptonets::keep_freed_memory_for_reuse());
+#else
+  // AddressSanitizer's mallopt accepts no setting, and other C libraries have no such policy:
+  // the function must say that the policy is off.
+  CHECK_FALSE(cryptonets::keep_freed_memory_for_reuse());
+#endif
 }

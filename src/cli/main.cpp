@@ -14,6 +14,7 @@
 
 #include "cli_support.hpp"
 #include "commands.hpp"
+#include "cryptonets/ring/memory_policy.hpp"
 
 namespace {
 
@@ -53,6 +54,8 @@ void print_usage(std::FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Batches of ciphertexts reuse the memory of the previous layer and batch (memory_policy.hpp).
+  cryptonets::keep_freed_memory_for_reuse();
   if (argc < 2) {
     print_usage(stderr);
     return kExitUsage;
