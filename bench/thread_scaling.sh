@@ -10,7 +10,8 @@
 # Writes bench/results/threads.md: the median wall time per stage for each thread count, the
 # ratio, and every run's numbers. Wall time is what scaling is about, so the machine must be
 # otherwise idle: the load average is recorded before and after, and the report says so when it
-# was above 0.5 per core.
+# was above 0.5 per core before. On a shared virtual machine the host's other tenants still move
+# single runs by 10-30 %: compare the runs in the second table before trusting a median.
 #
 #   bash bench/thread_scaling.sh [build-dir] [runs]      (defaults: build, 3)
 set -euo pipefail
@@ -52,7 +53,9 @@ def table(path):
 
 header = open(f"{raw}/warm-t1-1.md").read().splitlines()
 parameters = next((l for l in header if l.startswith('parameters:')), '')
-busy = max(float(load_before.split()[0]), float(load_after.split()[0])) > 0.5 * int(cores)
+# The load after includes this script's own 2-thread runs, so only the load before tells whether
+# something else was running.
+busy = float(load_before.split()[0]) > 0.5 * int(cores)
 print("# Thread scaling of the shipped network, layer by layer")
 print()
 print(f"Machine: {cpu} (CPU family {family}), {cores} cores; CPU flags used: {flags.strip()}; "
@@ -61,7 +64,8 @@ print(f"Command: `bash bench/thread_scaling.sh` ({runs} runs per thread count an
       "2 threads alternating), `cryptonets-simd-network 8192 default T widest warm|cold`: one full "
       "batch of 8192 MNIST test images, the widest SIMD path this CPU has.")
 print(f"{parameters}")
-print(f"Load average (1/5/15 min) before: {load_before}; after: {load_after}."
+print(f"Load average (1/5/15 min) before: {load_before}; after (including these runs): "
+      f"{load_after}."
       + (" **The machine was busy: wall-clock ratios below are not reliable.**" if busy else ""))
 print()
 print("- **warm**: a second batch in the same process (an untimed batch first), as a server's "
