@@ -178,6 +178,16 @@ std::vector<size_t> parse_list(const std::string& text, const std::string& optio
   return values;
 }
 
+// A ring degree from the command line: a power of two from 4 (at n = 2 the scores' noise budget
+// is exhausted, as the cryptonets tool's --insecure-ring-degree refuses) to 2^17.
+size_t ring_degree(size_t n, const std::string& option) {
+  if (n < 4 || n > (size_t{1} << 17) || !std::has_single_bit(n)) {
+    throw std::invalid_argument(option + ": " + std::to_string(n) +
+                                " is not a power of two from 4 to 131072");
+  }
+  return n;
+}
+
 Options parse_options(int argc, char** argv) {
   Options options;
   for (int i = 0; i < argc; ++i)
@@ -221,13 +231,15 @@ Options parse_options(int argc, char** argv) {
       for (size_t t : parse_list(value(), name))
         options.threads.push_back(static_cast<int>(std::min<size_t>(t, 1024)));
     } else if (name == "--timing-n") {
-      options.timing_n = parse_list(value(), name).front();
+      options.timing_n = ring_degree(parse_list(value(), name).front(), name);
     } else if (name == "--batch-images") {
       options.batch_images = parse_list(value(), name).front();
     } else if (name == "--accuracy-images") {
       options.accuracy_images = parse_list(value(), name).front();
     } else if (name == "--scaling-n") {
-      options.scaling_n = parse_list(value(), name);
+      options.scaling_n.clear();
+      for (size_t n : parse_list(value(), name))
+        options.scaling_n.push_back(ring_degree(n, name));
     } else if (name == "--scaling-all-moduli") {
       options.scaling_all_moduli = true;
     } else if (name == "--seed") {

@@ -536,3 +536,30 @@ TEST_CASE("a polynomial layer whose coefficients overflow the next layer's fold 
   model.layers[1].operation = PolynomialLayer{{0, 0, 1}};
   CHECK_NOTHROW(compile_model(model));
 }
+
+TEST_CASE("an overflow from the output factor names the polynomial layer that started it") {
+  // Layer 1 has an odd linear coefficient: compiled as 4A·p(x), it starts an output factor of 4,
+  // squared to 16 by layer 3, which multiplies layer 4's bias of 2^57 past 2^60. Layer 3's
+  // coefficients are harmless; the message must also name layer 1.
+  Model model{Shape{1, 1, 1}, 255.0, {}};
+  model.layers = {{DenseLayer{1, 1, {3}, {1}}, 1.0},
+                  {PolynomialLayer{{0, 1, 1}}, 1.0},
+                  {DenseLayer{1, 1, {2}, {0}}, 1.0},
+                  {PolynomialLayer{{0, 0, 1}}, 1.0},
+                  {DenseLayer{1, 1, {1}, {int64_t{1} << 57}}, 1.0}};
+  validate_model(model);
+  try {
+    compile_model(model);
+    FAIL("the overflowing fold was accepted");
+  } catch (const std::overflow_error& e) {
+    const std::string message = e.what();
+    CAPTURE(message);
+    CHECK(message.find("the coefficients of layer 3 (poly) (with the output factor 2^4.0 that "
+                       "layer 1 (poly) started) make the folded parameters of layer 4 (dense) "
+                       "overflow: a folded bias") != std::string::npos);
+  }
+  // With an even linear coefficient layer 1 completes its square, the factor stays 1, and the
+  // same bias compiles.
+  model.layers[1].operation = PolynomialLayer{{0, 2, 1}};
+  CHECK_NOTHROW(compile_model(model));
+}

@@ -264,7 +264,12 @@ Parameters insecure_ring_degree_option(const OptionParser& options, Parameters p
   if (!options.has("insecure-ring-degree")) return params;
   // At n = 2 every run ended in "noise budget exhausted"; 4 is the smallest ring that works.
   constexpr int64_t kMinimum = 4;
-  const int64_t n = options.integer("insecure-ring-degree", 1, 1 << 17);
+  int64_t n = 0;
+  try {
+    n = options.integer("insecure-ring-degree", kMinimum, static_cast<int64_t>(params.n));
+  } catch (const UsageError&) {
+    n = 0;  // not a number, or out of range: the message below says what is accepted
+  }
   if (n < kMinimum || !std::has_single_bit(static_cast<uint64_t>(n)) ||
       static_cast<size_t>(n) > params.n) {
     throw UsageError("--insecure-ring-degree must be a power of two from " +

@@ -45,10 +45,19 @@ int run_inspect(std::span<char* const> arguments) {
   if (!options.parse(rest)) return kExitSuccess;
   if (path.empty()) throw UsageError("missing FILE");
 
-  const FileInspection inspection =
-      inspect_file(path, options.has("params") ? options.text("params") : "");
+  const bool params_given = options.has("params");
+  const FileInspection inspection = inspect_file(path, params_given ? options.text("params") : "");
   std::fputs(format_inspection(path, inspection).c_str(), stdout);
-  return inspection.intact() ? kExitSuccess : kExitFailure;
+  // A params file the user named that does not give the file's parameter set is an error; one
+  // merely looked for beside the file is not.
+  bool params_failed = false;
+  for (const auto& [name, value] : inspection.fields)
+    params_failed = params_failed || (name == "ring degree" && value.starts_with("unknown"));
+  if (params_given && params_failed) {
+    std::fprintf(stderr, "cryptonets inspect: --params %s does not give the parameter set of %s\n",
+                 options.text("params").c_str(), path.c_str());
+  }
+  return inspection.intact() && !(params_given && params_failed) ? kExitSuccess : kExitFailure;
 }
 
 }  // namespace cryptonets::cli

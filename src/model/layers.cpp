@@ -266,6 +266,13 @@ class FoldArithmetic {
   std::string cause_;
 };
 
+// "2^k.k" for a positive factor, for messages.
+std::string describe_factor(i128 factor) {
+  char text[32];
+  std::snprintf(text, sizeof text, "2^%.1f", std::log2(static_cast<double>(factor)));
+  return text;
+}
+
 std::string describe_layer(size_t index, const Layer& layer) {
   return "layer " + std::to_string(index) + " (" + layer_name(layer) + ")";
 }
@@ -309,7 +316,17 @@ class ModelCompiler {
   FoldArithmetic consuming_pending(size_t i, const FoldArithmetic& fold) const {
     if (!pending_polynomial_ || *pending_polynomial_ == i) return fold;
     const size_t p = *pending_polynomial_;
-    return FoldArithmetic(fold.what(), describe_layer(p, model_.layers[p]));
+    std::string cause = describe_layer(p, model_.layers[p]);
+    // The output factor multiplies every later bias and constant: when an earlier polynomial
+    // layer started it (an odd linear coefficient), that layer may be the one to change.
+    for (size_t source : factor_sources_) {
+      if (source != p) {
+        cause += " (with the output factor " + describe_factor(factor_) + " that " +
+                 describe_layer(source, model_.layers[source]) + " started)";
+        break;
+      }
+    }
+    return FoldArithmetic(fold.what(), cause);
   }
 
   // y = W·(a·v + c) + factor·b: weights a·w, bias factor·b + c·Σ_j w_j.
@@ -372,6 +389,7 @@ class ModelCompiler {
         // |4A|·f²·p(z) = s·(u + constant), s = sign(A): the sign goes to the next weights.
         const i128 sign = big_a > 0 ? 1 : -1;
         factor_ = fold.multiply(fold.multiply(fold.multiply(2, two_a), sign), fold.multiply(f, f));
+        factor_sources_.push_back(i);
         pending_scale_ = sign;
         pending_shift_ = fold.multiply(sign, constant);
         pending_polynomial_ = i;
@@ -437,6 +455,7 @@ class ModelCompiler {
   CompiledModel compiled_;
   size_t size_ = static_cast<size_t>(shapes_.front().size());  // values after the emitted steps
   i128 factor_ = 1;
+  std::vector<size_t> factor_sources_;  // polynomial layers that multiplied the factor by 4|A|
   i128 pending_scale_ = 1;
   i128 pending_shift_ = 0;
   std::optional<size_t> pending_polynomial_;  // the polynomial layer that left the pending map

@@ -93,6 +93,12 @@ expect 2 "--insecure-ring-degree must be a power of two" - -- \
 # n = 2 is a power of two, but every run with it exhausted the noise budget: 4 is the minimum.
 expect 2 "--insecure-ring-degree must be a power of two from 4 to the preset's n" - -- \
   "$exe" keygen --out-dir other --insecure-ring-degree 2
+# Not a number, negative, beyond the preset: the same message, not an integer range that
+# advertises refused values.
+for bad in abc 0 3 1048576; do
+  expect 2 "--insecure-ring-degree must be a power of two from 4 to the preset's n = 8192" - -- \
+    "$exe" keygen --out-dir other --insecure-ring-degree "$bad"
+done
 
 # ---- Missing and unreadable files.
 expect 1 "cannot open" out.ct -- "$exe" encrypt --keys client --images missing.gz --out out.ct

@@ -107,6 +107,16 @@ run "$exe" keygen --out-dir keys32 --seed 7 --insecure-ring-degree 32
 grep -qF "ring degree: unknown: 'keys32/params' is another parameter set" out.txt ||
   fail "inspect --params with another parameter set: $(tr '\n' ' ' <out.txt)"
 grep -qF "security:" out.txt && fail "inspect --params with another parameter set prints security"
+# Named explicitly, a params file that does not give the file's parameter set is an error (exit 1,
+# a message on stderr); a missing one too.
+"$exe" inspect images.ct --params keys32/params >out.txt 2>err.txt
+status=$?
+[ $status -eq 1 ] || fail "inspect --params with another parameter set: exit $status, expected 1"
+grep -qF "does not give the parameter set of images.ct" err.txt ||
+  fail "inspect --params with another parameter set: no message on stderr"
+"$exe" inspect images.ct --params no-such-params >out.txt 2>&1
+status=$?
+[ $status -eq 1 ] || fail "inspect --params with a missing file: exit $status, expected 1"
 images_id=0x$(le64 images.ct 64)
 inspect_expect 0 scores.ct "kind: ciphertexts" "ciphertexts per batch and modulus: 10" \
   "key set id: $key_set" "answers file id: $images_id (scores)" "verdict: intact (9"
