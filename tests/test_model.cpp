@@ -514,6 +514,23 @@ TEST_CASE("invalid polynomial layers are refused naming the layer, folds that ov
   }
 }
 
+namespace {
+
+// The message compile_model throws for a valid model whose folds overflow ("" and a failed check
+// if it compiles).
+std::string overflow_message(const Model& model) {
+  validate_model(model);
+  try {
+    compile_model(model);
+  } catch (const std::overflow_error& e) {
+    return e.what();
+  }
+  FAIL_CHECK("the overflowing fold was accepted");
+  return "";
+}
+
+}  // namespace
+
 TEST_CASE("a polynomial layer whose coefficients overflow the next layer's fold is named") {
   // A = 2^40 completes the square (B = 0): A joins the next dense layer's weights, 2^21 · 2^40
   // reaches 2^60. The dense layer is valid on its own: the message must blame the poly layer.
@@ -521,17 +538,11 @@ TEST_CASE("a polynomial layer whose coefficients overflow the next layer's fold 
   model.layers = {{DenseLayer{1, 1, {3}, {1}}, 1.0},
                   {PolynomialLayer{{0, 0, int64_t{1} << 40}}, 1.0},
                   {DenseLayer{1, 1, {int64_t{1} << 21}, {0}}, 1.0}};
-  validate_model(model);
-  try {
-    compile_model(model);
-    FAIL("the overflowing fold was accepted");
-  } catch (const std::overflow_error& e) {
-    const std::string message = e.what();
-    CAPTURE(message);
-    CHECK(message.find("compiling layer 2 (dense): the coefficients of layer 1 (poly) make the "
-                       "folded parameters of layer 2 (dense) overflow: a folded weight") == 0);
-    CHECK(message.find("use smaller coefficients in layer 1 (poly)") != std::string::npos);
-  }
+  const std::string message = overflow_message(model);
+  CAPTURE(message);
+  CHECK(message.find("compiling layer 2 (dense): the coefficients of layer 1 (poly) make the "
+                     "folded parameters of layer 2 (dense) overflow: a folded weight") == 0);
+  CHECK(message.find("use smaller coefficients in layer 1 (poly)") != std::string::npos);
   // Without the polynomial's weight on it the same dense layer compiles.
   model.layers[1].operation = PolynomialLayer{{0, 0, 1}};
   CHECK_NOTHROW(compile_model(model));
@@ -547,17 +558,11 @@ TEST_CASE("an overflow from the output factor names the polynomial layer that st
                   {DenseLayer{1, 1, {2}, {0}}, 1.0},
                   {PolynomialLayer{{0, 0, 1}}, 1.0},
                   {DenseLayer{1, 1, {1}, {int64_t{1} << 57}}, 1.0}};
-  validate_model(model);
-  try {
-    compile_model(model);
-    FAIL("the overflowing fold was accepted");
-  } catch (const std::overflow_error& e) {
-    const std::string message = e.what();
-    CAPTURE(message);
-    CHECK(message.find("the coefficients of layer 3 (poly) (with the output factor 2^4.0 that "
-                       "layer 1 (poly) started) make the folded parameters of layer 4 (dense) "
-                       "overflow: a folded bias") != std::string::npos);
-  }
+  const std::string message = overflow_message(model);
+  CAPTURE(message);
+  CHECK(message.find("the coefficients of layer 3 (poly) (with the output factor 2^4.0 that "
+                     "layer 1 (poly) started) make the folded parameters of layer 4 (dense) "
+                     "overflow: a folded bias") != std::string::npos);
   // With an even linear coefficient layer 1 completes its square, the factor stays 1, and the
   // same bias compiles.
   model.layers[1].operation = PolynomialLayer{{0, 2, 1}};
