@@ -66,7 +66,9 @@ struct CacheLineAllocator {
   void construct(U* pointer, Args&&... args) {
     ::new (static_cast<void*>(pointer)) U(std::forward<Args>(args)...);
   }
-  friend bool operator==(const CacheLineAllocator&, const CacheLineAllocator&) { return true; }
+  friend bool operator==(const CacheLineAllocator&, const CacheLineAllocator&) {
+    return true;
+  }
 };
 
 enum class PolyForm {
