@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "cli_support.hpp"
+#include "cryptonets/arith/format.hpp"
 #include "cryptonets/bfv/security.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
 #include "cryptonets/inference/parameter_selection.hpp"
@@ -79,21 +80,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// printf-style; the attribute lets the compiler check every pattern against its arguments (a
-// variadic template checks nothing).
-__attribute__((format(printf, 1, 2))) std::string format(const char* pattern, ...) {
-  va_list args;
-  va_start(args, pattern);
-  va_list copy;
-  va_copy(copy, args);
-  const int size = std::vsnprintf(nullptr, 0, pattern, copy);
-  va_end(copy);
-  std::string text(static_cast<size_t>(std::max(size, 0)), '\0');
-  std::vsnprintf(text.data(), text.size() + 1, pattern, args);
-  va_end(args);
-  return text;
 }
 
 void progress_line(const std::string& text) {

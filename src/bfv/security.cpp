@@ -1,4 +1,5 @@
 #include "cryptonets/bfv/security.hpp"
+#include "cryptonets/arith/format.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -14,20 +15,6 @@ namespace {
 
 using enum rlwe::SecretDistribution;
 using enum rlwe::Adversary;
-
-__attribute__((format(printf, 1, 2))) std::string format(const char* pattern, ...) {
-  va_list args;
-  va_start(args, pattern);
-  va_list copy;
-  va_copy(copy, args);
-  const int length = std::vsnprintf(nullptr, 0, pattern, copy);
-  va_end(copy);
-  std::string text(static_cast<size_t>(std::max(length, 0)) + 1, '\0');
-  std::vsnprintf(text.data(), text.size(), pattern, args);
-  va_end(args);
-  text.pop_back();
-  return text;
-}
 
 }  // namespace
 

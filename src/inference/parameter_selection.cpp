@@ -1,4 +1,5 @@
 #include "cryptonets/inference/parameter_selection.hpp"
+#include "cryptonets/arith/format.hpp"
 
 #include <algorithm>
 #include <array>
@@ -57,21 +58,6 @@ constexpr double kNoNoise = -1e9;
 // Smaller digits are tried only when relinearisation costs at least this much budget (they can
 // win back no more than that).
 constexpr double kNegligibleBits = 0.1;
-
-// printf-style; the attribute lets the compiler check every pattern against its arguments (a
-// variadic template hid an int printed with %.0f).
-__attribute__((format(printf, 1, 2))) std::string format(const char* pattern, ...) {
-  va_list args;
-  va_start(args, pattern);
-  va_list copy;
-  va_copy(copy, args);
-  const int size = std::vsnprintf(nullptr, 0, pattern, copy);
-  va_end(copy);
-  std::string text(static_cast<size_t>(std::max(size, 0)), '\0');
-  std::vsnprintf(text.data(), text.size() + 1, pattern, args);
-  va_end(args);
-  return text;
-}
 
 // The fused kernel's formula (encrypted_arithmetic.cpp): ‖Σ w_j·v_j‖∞ <= Σ |w_j|·‖v_j‖∞,
 // accumulated relative to the largest input noise so that 2^v never underflows.

@@ -1,4 +1,5 @@
 #include "cryptonets/yashe/security.hpp"
+#include "cryptonets/arith/format.hpp"
 
 #include <algorithm>
 #include <array>
@@ -16,20 +17,6 @@ namespace {
 
 using enum SecretDistribution;
 using enum Adversary;
-
-__attribute__((format(printf, 1, 2))) std::string format(const char* pattern, ...) {
-  va_list args;
-  va_start(args, pattern);
-  va_list copy;
-  va_copy(copy, args);
-  const int length = std::vsnprintf(nullptr, 0, pattern, copy);
-  va_end(copy);
-  std::string text(static_cast<size_t>(std::max(length, 0)) + 1, '\0');
-  std::vsnprintf(text.data(), text.size(), pattern, args);
-  va_end(args);
-  text.pop_back();
-  return text;
-}
 
 const char* pass_fail(bool passes) {
   return passes ? "pass" : "FAIL";
