@@ -233,8 +233,9 @@ std::vector<rlwe::Ciphertext> fused_linear_combinations(const Evaluator& evaluat
     // their first input, so that neighbouring windows (and a position's channels) reuse the
     // slices from the cache. Consecutive tasks are then different rows at the same offset, one
     // at a time: two threads never write neighbouring lines. (Measured on the shipped model's
-    // convolution, 2 threads: 1.5x over 1 with 64-coefficient blocks in output order, 1.8-1.9x
-    // so.) Dense layers keep short blocks, whose split inputs stay in the L2 cache.
+    // convolution, warm, 2 threads against 1: 1.5x with 64-coefficient blocks in output order,
+    // 1.8-1.9x this way; bench_linear LinearLayer/conv.) Dense layers keep short blocks, whose
+    // split inputs stay in the L2 cache.
     const bool sparse = plan.groups.empty();
     const size_t width = sparse ? std::min(kSparseBlock, n) : kVectorBlock;
     const size_t blocks = n / width;
