@@ -4,14 +4,22 @@
 #include <gmpxx.h>
 
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <iterator>
 #include <limits>
 #include <memory>
 #include <random>
 #include <span>
+#include <sstream>
 #include <stdexcept>
+#include <string>
 #include <utility>
 #include <vector>
+
+#if defined(__GLIBC__)
+#include <unistd.h>
+#endif
 
 #include "cryptonets/arith/primes.hpp"
 #include "cryptonets/ring/memory_policy.hpp"
@@ -331,5 +339,53 @@ TEST_CASE("keep_freed_memory_for_reuse sets glibc's allocator policy") {
   // AddressSanitizer's mallopt accepts no setting, and other C libraries have no such policy:
   // the function must say that the policy is off.
   CHECK_FALSE(cryptonets::keep_freed_memory_for_reuse());
+#endif
+}
+
+namespace {
+
+// The VmFlags line of the mapping of /proc/self/smaps that holds `address` ("" if none).
+std::string vm_flags_of(const void* address) {
+  const auto target = reinterpret_cast<uintptr_t>(address);
+  std::ifstream smaps("/proc/self/smaps");
+  bool inside = false;
+  for (std::string line; std::getline(smaps, line);) {
+    unsigned long start = 0, end = 0;
+    char dash = 0;
+    std::istringstream header(line);
+    if (header >> std::hex >> start >> dash >> end && dash == '-' && line.find(':') > 8) {
+      inside = start <= target && target < end;
+    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+      return line;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE(
+    "After keep_freed_memory_for_reuse, new heap under polynomial blocks asks for huge pages") {
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+  if (!std::filesystem::exists("/sys/kernel/mm/transparent_hugepage/enabled")) {
+    MESSAGE("skipped: this kernel has no transparent huge pages");
+    return;
+  }
+  REQUIRE(cryptonets::keep_freed_memory_for_reuse());
+  // 16 MiB blocks (below the 32 MiB mmap threshold: from the heap) until the heap has grown.
+  using Block = std::vector<uint64_t, cryptonets::CacheLineAllocator<uint64_t>>;
+  std::vector<Block> blocks;
+  const void* end_before = sbrk(0);
+  while (sbrk(0) == end_before && blocks.size() < 64)
+    blocks.emplace_back(size_t{2} << 20);
+  REQUIRE(sbrk(0) != end_before);
+  const Block& grown = blocks.back();
+  const std::string flags = vm_flags_of(grown.data() + grown.size() / 2);
+  INFO(flags);
+  REQUIRE(!flags.empty());
+  // "hg": the mapping carries MADV_HUGEPAGE (Documentation/filesystems/proc.rst).
+  CHECK(flags.find(" hg") != std::string::npos);
+#else
+  MESSAGE("skipped: the huge-page advice is for glibc builds without AddressSanitizer");
 #endif
 }

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "cryptonets/ring/memory_policy.hpp"
 #include "cryptonets/ring/ntt.hpp"
 #include "cryptonets/ring/rns_base.hpp"
 
@@ -47,7 +48,10 @@ struct CacheLineAllocator {
   explicit CacheLineAllocator(const CacheLineAllocator<U>&) noexcept {}
 
   T* allocate(size_t count) {
-    return static_cast<T*>(::operator new(count * sizeof(T), kAlignment));
+    T* block = static_cast<T*>(::operator new(count * sizeof(T), kAlignment));
+    // A polynomial's block, not yet touched: huge pages for any new part of the heap.
+    if (count * sizeof(T) >= kHugePageAdviceMinimumBytes) advise_huge_pages_after_heap_growth();
+    return block;
   }
   void deallocate(T* pointer, size_t) noexcept { ::operator delete(pointer, kAlignment); }
   // Default initialisation (no write) for resize(); explicit values are copied as usual.
