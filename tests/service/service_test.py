@@ -15,7 +15,8 @@ no token or an unknown one is 401; garbage, truncated, oversize, wrong-kind, wro
 and wrong-key bodies and a secret key (registered or submitted) are refused with their status and a clear message, and
 leave neither a job nor a file in the state directory; key files of format version 3 are refused at
 registration (400) and, stored by an older server, logged at start-up and answered 410, naming
-the version; a client killed mid-upload and a stalled
+the version; client fetch says that it deleted the job, fetch --keep keeps it; a client killed
+mid-upload and a stalled
 upload leave no job and no stray file; a full queue answers 503 with Retry-After; the server
 SIGKILLed right after accepting a job and restarted completes it; SIGTERM exits cleanly and
 keeps queued jobs; one JSON log line per request, no token in the log; --help for every verb;
@@ -299,6 +300,13 @@ def tests(work):
           "Bob's fetched scores differ from the plain model's")
     status, _, _ = server.request("GET", "/v1/jobs/" + job_b, token=bob)
     check(status == 404, "client fetch did not delete the job (%d)" % status)
+    check("job %s deleted on the server (--keep keeps it)" % job_b in out,
+          "client fetch deleted the job without saying so: " + out)
+    code, out = run("client", "fetch", "--server", server.url, "--token", alice, "--job", job_a,
+                    "--out", "kept.scores", "--keep", expect=None)
+    status, _, _ = server.request("GET", "/v1/jobs/" + job_a, token=alice)
+    check(code == 0 and "deleted" not in out and status == 200,
+          "client fetch --keep: exit %d, job status %d: %s" % (code, status, out))
     status, _, _ = server.request("DELETE", "/v1/jobs/" + job_a, token=alice)
     check(status == 204, "DELETE of one's own job: %d" % status)
 
