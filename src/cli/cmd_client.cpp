@@ -193,10 +193,12 @@ int client_fetch(std::span<char* const> arguments) {
   std::optional<KeyDirectory> keys;
   if (options.has("keys")) keys.emplace(options.text("keys"));
   do_fetch(options, token, options.text("job"), options.text("out"), keys);
+  std::printf("scores of job %s in %s\n", options.text("job").c_str(), options.text("out").c_str());
   if (!options.flag("keep")) {
     service::Client(client_options(options, nullptr)).remove(token, options.text("job"));
+    // Said, because a second fetch or a delete of this job now answers 404.
+    std::printf("job %s deleted on the server (--keep keeps it)\n", options.text("job").c_str());
   }
-  std::printf("scores of job %s in %s\n", options.text("job").c_str(), options.text("out").c_str());
   return kExitSuccess;
 }
 

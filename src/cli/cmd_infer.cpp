@@ -74,6 +74,14 @@ ServerFiles server_files(const OptionParser& options) {
   return {directory.parameters, directory.evaluation_keys, directory.public_keys};
 }
 
+// Throws std::runtime_error unless --out names a file other than every input (the images, the
+// model, the key files) and no existing key file: writing it would destroy that input. Both forms
+// of infer call it before any work.
+void refuse_output_over_infer_inputs(const OptionParser& options) {
+  refuse_output_over_inputs(
+      options, {"out"}, {"in", "model", "params", "evaluation-key", "public-key", "secret-key"});
+}
+
 // The options of infer, one list for its two forms: one process (run_infer) and under mpirun
 // (prepare_infer, which adds the distribution options), so that they cannot drift apart.
 // `more_summary` ends the help's summary.
@@ -248,6 +256,7 @@ std::optional<AnyInferSetup> prepare_infer(std::span<char* const> arguments) {
   for (const std::string& path :
        {files.parameters, files.evaluation_keys, files.public_keys, in_path})
     refuse_secret_key_file(path);
+  refuse_output_over_infer_inputs(options);
   setup.threads = cli::threads_option(options);
   setup.circuit_privacy = static_cast<int>(options.integer("circuit-privacy", 0, 128));
   if (options.has("seed")) {
@@ -299,8 +308,7 @@ int run_infer(std::span<char* const> arguments) {
   const std::string in_path = options.text("in");
   const std::string out_path = options.text("out");
   refuse_secret_key_file(in_path);  // the key files: load_server_keys
-  refuse_output_over_inputs(
-      options, {"out"}, {"in", "model", "params", "evaluation-key", "public-key", "secret-key"});
+  refuse_output_over_infer_inputs(options);
   const int threads = cli::threads_option(options);
   const int circuit_privacy = static_cast<int>(options.integer("circuit-privacy", 0, 128));
   std::optional<uint64_t> seed;

@@ -233,6 +233,49 @@ std::shared_ptr<const KeySet> load_key_set(const KeyDirectory& dir) {
   return std::make_shared<TypedKeySet<yashe::Scheme>>(dir);
 }
 
+// The answer (410) to a token whose key set this server cannot use; `description` from
+// Impl::retire_key_set.
+std::string unusable_answer(const std::string& description) {
+  return "this server cannot use the token's " + description + ": register the keys again";
+}
+
+// The recorded failure of a job not run because its key set is unusable.
+std::string unrun_job_error(const std::string& description) {
+  return "not run: this server cannot use the job's " + description +
+         "; register the keys again and submit the batch again";
+}
+
+// A stored key set as its client knows it: the key set id its headers record (what the
+// registration answer and `cryptonets inspect` show), else the directory the server keeps it in.
+std::string key_set_name(const std::string& directory, const std::string& hash) {
+  if (!is_hex_name(hash, 64)) return "key set '" + hash + "'";  // a hand-edited job record
+  const KeyDirectory dir(directory);
+  for (const std::string& path : {dir.parameters, dir.evaluation_keys, dir.public_keys}) {
+    try {
+      char text[40];
+      std::snprintf(text, sizeof text, "key set 0x%016llx",
+                    static_cast<unsigned long long>(read_protocol_header(path).key_set_id));
+      return text;
+    } catch (const std::runtime_error&) {
+      // unreadable header: try the next part
+    }
+  }
+  return "key set keysets/" + hash;
+}
+
+// What is wrong with a stored key set, from the loader's message, for the client: the server's
+// paths become the part names of the registration ("part 'evaluation'").
+std::string key_set_problem(const std::string& directory, std::string message) {
+  std::error_code error;
+  if (!fs::is_directory(directory, error)) return "it is no longer stored on this server";
+  const KeyDirectory dir(directory);
+  for (const auto& [path, part] : {std::pair{dir.parameters, "part 'params'"},
+                                   {dir.evaluation_keys, "part 'evaluation'"},
+                                   {dir.public_keys, "part 'public'"}})
+    message = client_message(message, path, part);
+  return message;
+}
+
 // The job store's record format (job.json "format"; server.hpp). A record without it is of
 // format 1, written before the service ran BFV: its jobs are YASHE'.
 constexpr int kJobRecordFormat = 2;
@@ -285,8 +328,10 @@ class Server::Impl {
   void queue_status(const httplib::Request& req, httplib::Response& res);
 
   // The key set of the request's bearer token (its hash), or HttpError 401 (none, unknown) or 410
-  // (a stored key set this build cannot use, found at start-up).
-  std::string authenticate(const httplib::Request& req);
+  // (a key set this server cannot use: unusable_key_sets_). `own_jobs`: the request only reads
+  // or deletes the token's jobs, which a token of an unusable key set still may (to learn why
+  // they failed, and to remove them).
+  std::string authenticate(const httplib::Request& req, bool own_jobs = false);
   // The job `id` of key set `key_set`; HttpError 404 for unknown and foreign jobs alike.
   Job& owned_job(const std::string& id, const std::string& key_set);
   // Receives the body into `paths` (split at `sizes`), fsyncs each file. HttpError on failure.
@@ -308,6 +353,12 @@ class Server::Impl {
   void run_job(const std::string& id);
   void janitor();
   void remove_job_directory(const std::string& id);
+  // Records the stored key set `hash` as one this server cannot use (`problem`: what is wrong,
+  // with the client's part names) and fails its queued jobs without running them, recording that
+  // reason in each. Returns the description its token's answers give: "key set 0x... (problem)".
+  std::string retire_key_set(const std::string& hash, const std::string& problem);
+  // A finished job's record on disk (job.json replaced; input.ct removed); logged if it fails.
+  void store_outcome(const Job& job);
 
   ServerOptions options_;
   Model model_;
@@ -323,8 +374,9 @@ class Server::Impl {
   std::mutex mutex_;  // guards everything below
   std::condition_variable wake_;
   std::set<std::string> key_sets_;
-  // Key sets on disk that this build cannot use (an older format version): their tokens are
-  // answered 410 with this reason rather than failing when a job arrives.
+  // Key sets this server cannot use (an older format version, damaged or removed on disk), found
+  // at start-up or when a job needed them, with their description (retire_key_set): their tokens
+  // are answered 410 with it rather than 500, and their jobs fail with it instead of running.
   std::map<std::string, std::string> unusable_key_sets_;
   std::map<std::string, Job> jobs_;
   std::deque<std::string> queue_;
@@ -409,24 +461,15 @@ void Server::Impl::recover() {
   for (const auto& entry : fs::directory_iterator(tmp_dir_))
     fs::remove_all(entry.path(), error);
   sync_directory(tmp_dir_);
+  std::map<std::string, std::string> unusable;  // key set -> what is wrong with it
   for (const auto& entry : fs::directory_iterator(keysets_dir_)) {
     const std::string name = entry.path().filename().string();
     if (!is_hex_name(name, 64) || !entry.is_directory()) continue;
-    const KeyDirectory dir(entry.path().string());
     try {
-      check_stored_key_set(dir);
+      check_stored_key_set(KeyDirectory(entry.path().string()));
     } catch (const std::exception& e) {
       // Left on disk for the build that wrote it, like a job record of another format.
-      log({{"time", utc_timestamp()},
-           {"event", "unusable key set"},
-           {"key_set", name},
-           {"error", e.what()}});
-      std::string reason = e.what();
-      for (const auto& [path, part] : {std::pair{dir.parameters, "part 'params'"},
-                                       {dir.evaluation_keys, "part 'evaluation'"},
-                                       {dir.public_keys, "part 'public'"}})
-        reason = client_message(reason, path, part);
-      unusable_key_sets_[name] = reason;
+      unusable[name] = key_set_problem(entry.path().string(), e.what());
       continue;
     }
     key_sets_.insert(name);
@@ -479,11 +522,31 @@ void Server::Impl::recover() {
   for (const Job& job : queued)
     queue_.push_back(job.id);
   pending_ = queue_.size();
+  // Every key set a job names must still be stored; the key sets of queued jobs are loaded in
+  // full (checksums and all, as the job will) so that a damaged one fails its jobs now, with the
+  // reason, instead of running them.
+  for (const auto& [id, job] : jobs_) {
+    const std::string directory = keysets_dir_ + "/" + job.key_set;
+    if (key_sets_.count(job.key_set) == 0 && unusable.count(job.key_set) == 0) {
+      unusable[job.key_set] = key_set_problem(directory, "not found");
+    }
+  }
+  for (const Job& job : queued) {
+    if (key_sets_.count(job.key_set) == 0 || unusable.count(job.key_set) != 0) continue;
+    try {
+      key_set(job.key_set);  // cached for the job
+    } catch (const std::runtime_error& e) {
+      unusable[job.key_set] = key_set_problem(keysets_dir_ + "/" + job.key_set, e.what());
+    }
+  }
+  for (const auto& [hash, problem] : unusable)
+    retire_key_set(hash, problem);
   log({{"time", utc_timestamp()},
        {"event", "recovered"},
        {"key_sets", key_sets_.size()},
        {"key_sets_unusable", unusable_key_sets_.size()},
-       {"jobs_requeued", queued.size()},
+       {"jobs_requeued", queue_.size()},
+       {"jobs_failed_unusable_key_set", queued.size() - queue_.size()},
        {"jobs_finished", done}});
 }
 
@@ -606,7 +669,7 @@ void Server::Impl::install_routes() {
   });
 }
 
-std::string Server::Impl::authenticate(const httplib::Request& req) {
+std::string Server::Impl::authenticate(const httplib::Request& req, bool own_jobs) {
   const std::string header = req.get_header_value("Authorization");
   const std::string prefix = "Bearer ";
   if (header.rfind(prefix, 0) != 0) {
@@ -620,8 +683,8 @@ std::string Server::Impl::authenticate(const httplib::Request& req) {
   std::lock_guard lock(mutex_);
   if (key_sets_.count(hash) == 0) {
     if (auto it = unusable_key_sets_.find(hash); it != unusable_key_sets_.end()) {
-      throw HttpError(410, "this server cannot use the token's key set (" + it->second +
-                               "): register the keys again");
+      if (own_jobs) return hash;
+      throw HttpError(410, unusable_answer(it->second));
     }
     throw HttpError(401, "unknown token");
   }
@@ -1012,6 +1075,11 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
     }
     try {
       keys = key_set(key_set_hash);
+    } catch (const std::runtime_error& e) {
+      // Damaged or removed on disk since it was registered: the client's to fix, not a 500.
+      return HttpError(
+          410, unusable_answer(retire_key_set(
+                   key_set_hash, key_set_problem(keysets_dir_ + "/" + key_set_hash, e.what()))));
     } catch (const std::exception& e) {
       return HttpError(500, std::string("cannot load the token's key set: ") + e.what());
     }
@@ -1097,7 +1165,7 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
 }
 
 void Server::Impl::job_status(const httplib::Request& req, httplib::Response& res) {
-  const std::string key_set = authenticate(req);
+  const std::string key_set = authenticate(req, true);
   const std::string id = req.matches[1];
   request_facts.job = id;
   // ?wait=S (at most 60): answer when the job is done or failed, or after S seconds (long poll:
@@ -1121,7 +1189,7 @@ void Server::Impl::job_status(const httplib::Request& req, httplib::Response& re
 }
 
 void Server::Impl::job_result(const httplib::Request& req, httplib::Response& res) {
-  const std::string key_set = authenticate(req);
+  const std::string key_set = authenticate(req, true);
   const std::string id = req.matches[1];
   request_facts.job = id;
   {
@@ -1160,7 +1228,7 @@ void Server::Impl::job_result(const httplib::Request& req, httplib::Response& re
 }
 
 void Server::Impl::delete_job(const httplib::Request& req, httplib::Response& res) {
-  const std::string key_set = authenticate(req);
+  const std::string key_set = authenticate(req, true);
   const std::string id = req.matches[1];
   request_facts.job = id;
   {
@@ -1224,35 +1292,35 @@ void Server::Impl::run_job(const std::string& id) {
       ready_.erase(it);
     }
   }
+  std::shared_ptr<const KeySet> keys;
   try {
-    const std::shared_ptr<const KeySet> keys = key_set(job.key_set);
-    if (keys->scheme() != job.scheme) {  // a hand-edited or foreign record: refused, not guessed
-      throw std::runtime_error("the job record says " + scheme_name(job.scheme) +
-                               ", but its key set is " + scheme_name(keys->scheme()));
+    keys = key_set(job.key_set);
+  } catch (const std::runtime_error& e) {
+    // Damaged or removed since the job was accepted: this job and the key set's queued ones fail
+    // with the reason.
+    error = unrun_job_error(
+        retire_key_set(job.key_set, key_set_problem(keysets_dir_ + "/" + job.key_set, e.what())));
+  }
+  if (keys) {
+    try {
+      if (keys->scheme() != job.scheme) {  // a hand-edited or foreign record: refused, not guessed
+        throw std::runtime_error("the job record says " + scheme_name(job.scheme) +
+                                 ", but its key set is " + scheme_name(keys->scheme()));
+      }
+      keys->infer_file(directory + "/input.ct", directory + "/scores.ct", compiled_,
+                       options_.threads, std::move(ready), [&](uint64_t b) {
+                         std::lock_guard lock(mutex_);
+                         jobs_[id].batches_done = b + 1;
+                       });
+    } catch (const std::exception& e) {
+      error = e.what();
     }
-    keys->infer_file(directory + "/input.ct", directory + "/scores.ct", compiled_, options_.threads,
-                     std::move(ready), [&](uint64_t b) {
-                       std::lock_guard lock(mutex_);
-                       jobs_[id].batches_done = b + 1;
-                     });
-  } catch (const std::exception& e) {
-    error = e.what();
   }
   job.state = error.empty() ? "done" : "failed";
   job.error = error;
   job.finished = unix_now();
   job.batches_done = error.empty() ? job.batches : 0;
-  try {
-    write_job(job, directory);
-    std::error_code ignored;
-    fs::remove(directory + "/input.ct", ignored);
-    sync_directory(directory);
-  } catch (const std::exception& e) {
-    log({{"time", utc_timestamp()},
-         {"event", "cannot record job"},
-         {"job", id},
-         {"error", e.what()}});
-  }
+  store_outcome(job);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   {
     std::lock_guard lock(mutex_);
@@ -1270,6 +1338,67 @@ void Server::Impl::run_job(const std::string& id) {
   log(line);
   wake_.notify_all();  // long polls of this job
   ::malloc_trim(0);    // the batch's memory back to the system while the server waits
+}
+
+void Server::Impl::store_outcome(const Job& job) {
+  const std::string directory = jobs_dir_ + "/" + job.id;
+  try {
+    write_job(job, directory);
+    std::error_code ignored;
+    fs::remove(directory + "/input.ct", ignored);
+    sync_directory(directory);
+  } catch (const std::exception& e) {
+    log({{"time", utc_timestamp()},
+         {"event", "cannot record job"},
+         {"job", job.id},
+         {"error", e.what()}});
+  }
+}
+
+std::string Server::Impl::retire_key_set(const std::string& hash, const std::string& problem) {
+  const std::string description =
+      key_set_name(keysets_dir_ + "/" + hash, hash) + " (" + problem + ")";
+  const std::string error = unrun_job_error(description);
+  std::vector<Job> failed;
+  {
+    std::lock_guard lock(mutex_);
+    key_sets_.erase(hash);
+    unusable_key_sets_[hash] = description;
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      Job& job = jobs_[*it];
+      if (job.key_set != hash) {
+        ++it;
+        continue;
+      }
+      job.state = "failed";
+      job.error = error;
+      job.finished = unix_now();
+      failed.push_back(job);
+      ready_.erase(*it);
+      --pending_;
+      it = queue_.erase(it);
+    }
+  }
+  {
+    std::lock_guard lock(cache_mutex_);
+    cache_.remove_if([&](const auto& entry) { return entry.first == hash; });
+  }
+  // The key set's files stay on disk as they are (for the operator, or the build that wrote them).
+  log({{"time", utc_timestamp()},
+       {"event", "unusable key set"},
+       {"key_set", hash},
+       {"error", problem},
+       {"jobs_failed", failed.size()}});
+  for (const Job& job : failed) {
+    store_outcome(job);
+    log({{"time", utc_timestamp()},
+         {"event", "job failed"},
+         {"job", job.id},
+         {"images", job.images},
+         {"error", job.error}});
+  }
+  wake_.notify_all();  // long polls of the failed jobs
+  return description;
 }
 
 void Server::Impl::janitor() {

@@ -6,6 +6,7 @@
 #     batches: 2 ranks as 2 groups, whole units per rank; 4 ranks with --split outputs, the other
 #     split of the dense layers); the same under BFV on 1 and 2 ranks (one batch);
 #  2. bad input (a BFV file given with YASHE' keys among it) is refused on rank 0 before any work, with one message and no output;
+#     so is --out naming an input (the images, the model, a key file), which stays untouched;
 #  3. a rank killed mid-run ends the job with an error and no output file;
 #  4. a stalled rank (SIGSTOP) trips the watchdog of the others: a clear error, no output file.
 #
@@ -134,6 +135,34 @@ expect_refused refused_bfv_images_yashe_keys "BFV.*YASHE'" --keys "$work/server"
   --in "$work/bfv.ct"
 expect_refused refused_groups "groups 3 needs at least as many ranks" --keys "$work/server" \
   --in "$work/one.ct" --groups 3
+
+# 2b. --out naming one of the inputs (the images, the model, a key file): refused by rank 0 as one
+# process refuses it, before any work, the input untouched and nothing written beside it.
+cp "$work/one.ct" "$work/same.ct"
+cp "$data/model.txt" "$work/same-model.txt"
+cp -r "$work/server" "$work/same-keys"  # a copy: a regression must not spoil the later cases' keys
+expect_kept() {  # NAME EXPECTED_TEXT FILE ARGUMENTS...: infer ... --out FILE is refused
+  local name=$1 text=$2 file=$3
+  shift 3
+  local before listing
+  before=$(sha256sum "$file" && stat -c '%s %Y' "$file")
+  listing=$(ls -A "$work" "$work/same-keys")
+  if "${launcher[@]}" -n 2 "$exe" infer "$@" --out "$file" --threads 1 >"$work/$name.log" 2>&1; then
+    fail "$name: infer succeeded"
+  fi
+  [ "$(grep -c -- "$text" "$work/$name.log")" = 1 ] ||
+    fail "$name: expected one message with '$text': $(cat "$work/$name.log")"
+  [ "$(sha256sum "$file" && stat -c '%s %Y' "$file")" = "$before" ] || fail "$name: $file changed"
+  [ "$(ls -A "$work" "$work/same-keys" | grep -v "^$name.log$")" = "$listing" ] ||
+    fail "$name: files appeared or went"
+  return 0
+}
+expect_kept out_is_in "--out '$work/same.ct' is the same file as --in" "$work/same.ct" \
+  --keys "$work/server" --in "$work/same.ct"
+expect_kept out_is_model "is the same file as --model" "$work/same-model.txt" \
+  --keys "$work/server" --in "$work/one.ct" --model "$work/same-model.txt"
+expect_kept out_is_key "refusing to write over .*evaluation.key.*: it is an evaluation key file" \
+  "$work/same-keys/evaluation.key" --keys "$work/same-keys" --in "$work/one.ct"
 
 # Starts infer on 2 ranks in the background, waits for rank 0 to say the work began, and sets
 # mpirun_pid and rank1_pid.

@@ -15,9 +15,12 @@ no token or an unknown one is 401; garbage, truncated, oversize, wrong-kind, wro
 and wrong-key bodies and a secret key (registered or submitted) are refused with their status and a clear message, and
 leave neither a job nor a file in the state directory; key files of format version 3 are refused at
 registration (400) and, stored by an older server, logged at start-up and answered 410, naming
-the version; a client killed mid-upload and a stalled
-upload leave no job and no stray file; a full queue answers 503 with Retry-After; the server
-SIGKILLed right after accepting a job and restarted completes it; SIGTERM exits cleanly and
+the version; after a restart, queued jobs of a key set damaged, removed or of format version 3
+fail without running, the reason in their status (still readable by their token); an upload
+under a key set damaged on disk is answered 410 naming the key set and the problem, not 500;
+client fetch says that it deleted the job, fetch --keep keeps it; a client killed mid-upload
+and a stalled upload leave no job and no stray file; a full queue answers 503 with Retry-After;
+the server SIGKILLed right after accepting a job and restarted completes it; SIGTERM exits cleanly and
 keeps queued jobs; one JSON log line per request, no token in the log; --help for every verb;
 HTTPS with a self-signed certificate (when openssl is installed).
 
@@ -299,6 +302,13 @@ def tests(work):
           "Bob's fetched scores differ from the plain model's")
     status, _, _ = server.request("GET", "/v1/jobs/" + job_b, token=bob)
     check(status == 404, "client fetch did not delete the job (%d)" % status)
+    check("job %s deleted on the server (--keep keeps it)" % job_b in out,
+          "client fetch deleted the job without saying so: " + out)
+    code, out = run("client", "fetch", "--server", server.url, "--token", alice, "--job", job_a,
+                    "--out", "kept.scores", "--keep", expect=None)
+    status, _, _ = server.request("GET", "/v1/jobs/" + job_a, token=alice)
+    check(code == 0 and "deleted" not in out and status == 200,
+          "client fetch --keep: exit %d, job status %d: %s" % (code, status, out))
     status, _, _ = server.request("DELETE", "/v1/jobs/" + job_a, token=alice)
     check(status == 204, "DELETE of one's own job: %d" % status)
 
@@ -508,6 +518,68 @@ time.sleep(60)
                        body=body, token=old_token)
     check(sorted(os.listdir(old_keys)) == ["evaluation.key", "params", "public.key"],
           "the stored key set of format version 3 was not left on disk")
+
+    # ---- Key sets damaged or removed on disk after registration. After a restart, the queued
+    # jobs of a damaged, a removed and an old-format key set fail without running, the reason in
+    # their status (which their token still reads); an upload under a damaged key set is answered
+    # 410 naming the key set and what is wrong (not 500), and leaves nothing behind.
+    def register_raw(keys):
+        query, body = keyset_body(keys, ["params", "evaluation.key", "public.key"])
+        status, _, data = small.request("POST", query, body=body)
+        check(status == 201, "registration: %d %r" % (status, data))
+        answer = json.loads(data)
+        return answer["token"], answer["key_set_id"], hashlib.sha256(
+            answer["token"].encode()).hexdigest()
+
+    damaged, damaged_id, damaged_hash = register_raw("alice")
+    removed, _, removed_hash = register_raw("bob")
+    idle, idle_id, idle_hash = register_raw("alice")  # damaged too, but no job queued
+    check(small.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    for hash_ in (damaged_hash, idle_hash):
+        path = os.path.join(small.state, "keysets", hash_, "evaluation.key")
+        data = bytearray(open(path, "rb").read())
+        data[len(data) // 2] ^= 1  # the body, past the header start-up reads
+        open(path, "wb").write(bytes(data))
+    shutil.rmtree(os.path.join(small.state, "keysets", removed_hash))
+    unrun = {"4" * 32: (damaged, damaged_hash, "alice.ct"),
+             "5" * 32: (removed, removed_hash, "bob.ct"),
+             "6" * 32: (old_token, os.path.basename(old_keys), "alice.ct")}
+    for job_id, (_, hash_, batch_file) in unrun.items():
+        plant(job_id, {"format": 2, "scheme": "yashe", "key_set": hash_}, batch_file)
+    small.start()
+    recovered = [l for l in small.log_lines() if l.get("event") == "recovered"][-1]
+    check(recovered.get("jobs_requeued") == 0 and
+          recovered.get("jobs_failed_unusable_key_set") == 3,
+          "queued jobs of unusable key sets were requeued: %s" % recovered)
+    reasons = {"4" * 32: ["key set " + damaged_id, "part 'evaluation'", "checksum mismatch"],
+               "5" * 32: ["no longer stored on this server"],
+               "6" * 32: ["part 'params': format version 3 is no longer supported"]}
+    for job_id, (job_token, _, _) in unrun.items():
+        status, _, data = small.request("GET", "/v1/jobs/" + job_id, token=job_token)
+        answer = json.loads(data) if status == 200 else {}
+        error = answer.get("error", "")
+        check(answer.get("state") == "failed" and error.startswith("not run: ") and
+              all(r in error for r in reasons[job_id]) and small.state not in error,
+              "a queued job of an unusable key set: %d %r" % (status, data))
+        record = json.load(open(os.path.join(small.state, "jobs", job_id, "job.json")))
+        check(record["state"] == "failed" and record.get("error") == error and
+              not os.path.exists(os.path.join(small.state, "jobs", job_id, "input.ct")),
+              "the failed job's record: %s" % record)
+        # A job that ran is logged with its time ("seconds"); one failed unrun is not.
+        check(not any(l.get("job") == job_id and "seconds" in l for l in small.log_lines()),
+              "a job of an unusable key set ran")
+        status, _, _ = small.request("DELETE", "/v1/jobs/" + job_id, token=job_token)
+        check(status == 204, "DELETE of a job of an unusable key set: %d" % status)
+    check(eventually(lambda: small.request("GET", "/v1/queue", token=token)[0] == 200),
+          "the queue (--max-queue 1) is still full")
+    expect_refusal(small, "an upload under a key set damaged on disk", 410,
+                   "this server cannot use the token's key set %s (part 'evaluation'" % idle_id,
+                   "POST", "/v1/jobs", body=batch, token=idle)
+    check(not any(l.get("status") == 500 for l in small.log_lines()),
+          "a key set damaged on disk was answered 500")
+    status, _, data = small.request("GET", "/v1/queue", token=idle)
+    check(status == 410 and b"checksum mismatch" in data,
+          "the damaged key set's token afterwards: %d %r" % (status, data))
 
     # ---- TLS with a self-signed certificate.
     if shutil.which("openssl"):

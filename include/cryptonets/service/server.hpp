@@ -25,9 +25,10 @@
 //
 // Status codes: 400 malformed or damaged body, 401 missing or unknown token, 404 unknown job and
 // any job of another token (indistinguishable), 408 stalled upload, 410 the token's key set is one
-// this build cannot use (see below), 411 no Content-Length, 413 body over --max-body, 422
-// well-formed but not acceptable (secret key, other parameters or keys, a model the keys cannot
-// carry, the other scheme), 503 + Retry-After queue full or shutting down.
+// this server cannot use (see below; a bad key file on disk is never a 500), 411 no
+// Content-Length, 413 body over --max-body, 422 well-formed but not acceptable (secret key, other
+// parameters or keys, a model the keys cannot carry, the other scheme), 503 + Retry-After queue
+// full or shutting down.
 //
 // State directory: keysets/<sha256(token)>/{params,evaluation.key,public.key},
 // jobs/<ID>/{job.json,input.ct,scores.ct}, tmp/ (uploads in progress; emptied at start). A job
@@ -40,7 +41,12 @@
 // At start-up each stored key set's headers are read: one whose files are of an older format
 // version (or unreadable) is logged ("unusable key set", naming the version) and left on disk, and
 // its token is answered 410 with that reason; registration refuses such files (400) by the same
-// reader.
+// reader. A key set damaged or removed on disk since its registration is unusable too, found when
+// a job needs it (the upload is then answered 410) or at start-up, where the key sets of queued
+// jobs are loaded in full. An unusable key set is named by its key set id ("key set 0x...", else
+// its directory) and what is wrong ("part 'evaluation': ... checksum mismatch"); its queued jobs
+// fail without running, their "error" saying so; its token is answered 410 except for reading
+// and deleting its own jobs (GET /v1/jobs/ID, .../result, DELETE), which it still may.
 //   job.json (format 2): {"format": 2, "job": ID, "scheme": "yashe"|"bfv", "state": ...,
 // "images", "batches", "created" (Unix seconds), "finished" (when ended), "error" (when failed),
 // "key_set": sha256(token) hex}. A record without "format" is of format 1 (no "scheme"), written
