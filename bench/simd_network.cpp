@@ -11,7 +11,9 @@
 //     warm: "warm" runs one untimed batch on the first path before the timed ones, so that the
 //     timed runs reuse the process's memory as a server's later batches do ("cold", the
 //     default, times the first batch of a fresh process: its first-touch page faults included).
-// Prints one markdown table: seconds per stage (wall and process CPU time) per path.
+// Prints one markdown table: seconds per stage (wall and process CPU time) and the process's page
+// faults during the stage, per path.
+#include <sys/resource.h>
 #include <time.h>
 
 #include <chrono>
@@ -62,7 +64,14 @@ double cpu_seconds() {
 struct StageTime {
   std::string label;
   double wall = 0, cpu = 0;
+  long faults = 0;  // page faults of the process during the stage
 };
+
+long page_faults() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt + usage.ru_majflt;
+}
 
 }  // namespace
 
@@ -160,21 +169,26 @@ int main(int argc, char** argv) {
     Prng prng = Prng::insecure_seeded(7);  // the same encryption randomness on every path
     std::vector<StageTime>& stages = times[path];
     double last_cpu = cpu_seconds();
+    long last_faults = page_faults();
     const auto observe = [&](const StageReport& report) {
       const double now = cpu_seconds();
+      const long faults = page_faults();
       std::string label = report.stage;
       if (report.layer_index) label = std::to_string(*report.layer_index + 1) + ". " + label;
       label += " (t" + std::to_string(report.modulus_index + 1) + ")";
-      stages.push_back({label, report.seconds, now - last_cpu});
+      stages.push_back({label, report.seconds, now - last_cpu, faults - last_faults});
       last_cpu = now;
+      last_faults = faults;
     };
     EncryptedBatch batch = encrypt_batch(server, model, batch_images, prng, threads, observe);
     InferenceOptions options;
     options.threads = threads;
     options.observe = observe;
     last_cpu = cpu_seconds();
+    last_faults = page_faults();
     const EncryptedBatch scores = infer(server, compiled, std::move(batch), options);
     last_cpu = cpu_seconds();
+    last_faults = page_faults();
     const auto decrypted = decrypt_scores(client, scores, ranges.output().bound, observe);
     std::vector<yashe::Ciphertext> outputs;
     for (const auto& row : scores.values)
@@ -192,36 +206,39 @@ int main(int argc, char** argv) {
 
   std::printf("\n| stage |");
   for (SimdPath path : paths)
-    std::printf(" %s wall s | %s CPU s |", to_string(path), to_string(path));
+    std::printf(" %s wall s | %s CPU s | page faults |", to_string(path), to_string(path));
   std::printf(" CPU ratio %s / %s |\n|---|", to_string(paths.front()), to_string(paths.back()));
   for (size_t p = 0; p < paths.size(); ++p)
-    std::printf("---|---|");
+    std::printf("---|---|---|");
   std::printf("---|\n");
   const size_t rows = times[paths.front()].size();
   std::vector<double> wall_total(paths.size()), cpu_total(paths.size());
   std::vector<double> layer_wall(paths.size()), layer_cpu(paths.size());
+  std::vector<long> fault_total(paths.size()), layer_faults(paths.size());
   for (size_t r = 0; r < rows; ++r) {
     const std::string& label = times[paths.front()][r].label;
     std::printf("| %s |", label.c_str());
     const bool layer = label[0] >= '1' && label[0] <= '9';
     for (size_t p = 0; p < paths.size(); ++p) {
       const StageTime& t = times[paths[p]][r];
-      std::printf(" %.3f | %.3f |", t.wall, t.cpu);
+      std::printf(" %.3f | %.3f | %ld |", t.wall, t.cpu, t.faults);
       wall_total[p] += t.wall;
       cpu_total[p] += t.cpu;
+      fault_total[p] += t.faults;
       if (layer) {
         layer_wall[p] += t.wall;
         layer_cpu[p] += t.cpu;
+        layer_faults[p] += t.faults;
       }
     }
     std::printf(" %.2f |\n", times[paths.front()][r].cpu / times[paths.back()][r].cpu);
   }
   std::printf("| layers 1-5, all moduli |");
   for (size_t p = 0; p < paths.size(); ++p)
-    std::printf(" %.3f | %.3f |", layer_wall[p], layer_cpu[p]);
+    std::printf(" %.3f | %.3f | %ld |", layer_wall[p], layer_cpu[p], layer_faults[p]);
   std::printf(" %.2f |\n| encryption to decrypted scores |", layer_cpu.front() / layer_cpu.back());
   for (size_t p = 0; p < paths.size(); ++p)
-    std::printf(" %.3f | %.3f |", wall_total[p], cpu_total[p]);
+    std::printf(" %.3f | %.3f | %ld |", wall_total[p], cpu_total[p], fault_total[p]);
   std::printf(" %.2f |\n", cpu_total.front() / cpu_total.back());
   return all_equal ? 0 : 1;
 }

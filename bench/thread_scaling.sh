@@ -43,12 +43,12 @@ raw, runs, load_before, load_after, cores, cpu, family, flags, commit = sys.argv
 runs = int(runs)
 
 def table(path):
-    """stage -> (wall s, CPU s) from the program's markdown table."""
+    """stage -> (wall s, CPU s, page faults) from the program's markdown table."""
     rows = {}
     for line in open(path):
         cells = [c.strip() for c in line.strip().strip('|').split('|')]
         if len(cells) >= 3 and cells[0] not in ('stage', '') and not cells[0].startswith('---'):
-            rows[cells[0]] = (float(cells[1]), float(cells[2]))
+            rows[cells[0]] = (float(cells[1]), float(cells[2]), int(cells[3]))
     return rows
 
 header = open(f"{raw}/warm-t1-1.md").read().splitlines()
@@ -81,21 +81,24 @@ for batch in ("warm", "cold"):
     print()
     print("Median wall-clock seconds per stage (each plaintext modulus is its own row: t1, t2):")
     print()
-    print("| stage | 1 thread | 2 threads | 1 / 2 |")
-    print("|---|---|---|---|")
+    print("| stage | 1 thread | 2 threads | 1 / 2 | page faults, 1 / 2 threads (median) |")
+    print("|---|---|---|---|---|")
     for stage in stages:
         one = statistics.median(r[stage][0] for r in by_threads[1])
         two = statistics.median(r[stage][0] for r in by_threads[2])
         ratio = f"{one / two:.2f}" if two > 0 else "-"
-        print(f"| {stage} | {one:.3f} | {two:.3f} | {ratio} |")
+        faults = " / ".join(f"{statistics.median(r[stage][2] for r in by_threads[t]):.0f}"
+                            for t in (1, 2))
+        print(f"| {stage} | {one:.3f} | {two:.3f} | {ratio} | {faults} |")
     print()
-    print("Every run (wall s / CPU s of the process):")
+    print("Every run (wall s / CPU s / page faults of the process):")
     print()
     print("| stage | " + " | ".join(f"{t} thr run {r}" for t in (1, 2)
                                     for r in range(1, runs + 1)) + " |")
     print("|---|" + "---|" * (2 * runs))
     for stage in stages:
-        cells = [f"{r[stage][0]:.3f} / {r[stage][1]:.3f}" for t in (1, 2) for r in by_threads[t]]
+        cells = [f"{r[stage][0]:.3f} / {r[stage][1]:.3f} / {r[stage][2]}" for t in (1, 2)
+                 for r in by_threads[t]]
         print(f"| {stage} | " + " | ".join(cells) + " |")
 PY
 echo "wrote bench/results/threads.md"
