@@ -273,8 +273,9 @@ std::string describe_factor(i128 factor) {
   return text;
 }
 
+// Numbered from 1, as in the stage table (StageTotals::label) and the other messages.
 std::string describe_layer(size_t index, const Layer& layer) {
-  return "layer " + std::to_string(index) + " (" + layer_name(layer) + ")";
+  return "layer " + std::to_string(index + 1) + " (" + layer_name(layer) + ")";
 }
 
 // compile_model's state. The values after the emitted steps are v; the model's values times

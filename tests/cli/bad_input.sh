@@ -200,7 +200,8 @@ sed '1s/.*/cryptonets-model 2/; s/^coefficients 5 2 1$/coefficients 5 2 0/' poly
 expect 1 "line 15: the leading coefficient (of x^2) is 0" - -- "$exe" params --model poly-zero.txt
 sed '1s/.*/cryptonets-model 2/; s/^poly degree 2 scale 1$/poly degree 3 scale 1/
      s/^coefficients 5 2 1$/coefficients 5 2 0 1/' poly-v1.txt >poly-cubic.txt
-expect 1 "has degree 3: x^3 = x*x^2 needs a second ciphertext multiplication" - -- \
+# Layers are numbered from 1, as in the stage table: the cubic in place of the first square is 2.
+expect 1 "layer 2 (poly) has degree 3: x^3 = x*x^2 needs a second ciphertext multiplication" - -- \
   "$exe" params --model poly-cubic.txt
 expect 1 "keeping the 10-bit margin takes" out.ct -- \
   "$exe" infer --keys server --model poly-cubic.txt --in images.ct --out out.ct
