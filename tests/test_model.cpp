@@ -411,6 +411,27 @@ TEST_CASE("a degree-2 polynomial whose 2A divides B completes the square with no
   }
 }
 
+TEST_CASE("a degree-1 polynomial folded into the step before it is named in that step's stage") {
+  // 3x + 2 after the last dense layer, and the identity x after a square: neither gets a step of
+  // its own, and neither may vanish from the stage table.
+  Model model{Shape{1, 1, 2}, 255.0, {}};
+  model.layers = {{DenseLayer{2, 2, {1, 2, -1, 1}, {4, 0}}, 1.0},
+                  {SquareLayer{}, 1.0},
+                  {PolynomialLayer{{0, 1}}, 1.0},
+                  {DenseLayer{2, 1, {1, -2}, {9}}, 1.0},
+                  {PolynomialLayer{{2, 3}}, 1.0}};
+  const CompiledModel compiled = compile_model(model);
+  REQUIRE(compiled.steps.size() == 3);
+  CHECK(compiled.steps[1].stage_name() == "square + 3. poly (folded)");
+  CHECK(compiled.steps[2].stage_name() == "dense + 5. poly (folded)");
+  CHECK(compiled.steps[2].folded_layers == std::vector<size_t>{4});
+  std::mt19937_64 rng(6);
+  for (int trial = 0; trial < 10; ++trial) {
+    auto input = random_integers(rng, 2, -50, 50);
+    CHECK(evaluate_plain(compiled, input) == reference_evaluate(model, input));
+  }
+}
+
 TEST_CASE("a negative leading coefficient keeps the factor positive and the scores' order") {
   // p(x) = −3x² + 4x + 1 then a dense layer: the factor is |4A| = 12 and the dense layer's
   // weights change sign in the compiled map.
