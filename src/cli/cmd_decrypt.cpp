@@ -160,12 +160,8 @@ std::vector<std::vector<mpz_class>> decrypt_file(const OptionParser& options,
   }
   std::vector<std::vector<mpz_class>> scores;
   while (reader.batches_left() > 0) {
-    const auto batch = reader.next();
-    // A score outside the profile's output bound may mean the wrong profile.
-    check_against_profile(options, [&] {
-      for (auto& row : decrypt_scores(client, batch, ranges.output().bound))
-        scores.push_back(std::move(row));
-    });
+    for (auto& row : decrypt_scores(client, reader.next(), ranges.output().bound))
+      scores.push_back(std::move(row));
   }
   reader.finish();
   return scores;
