@@ -411,6 +411,27 @@ TEST_CASE("a degree-2 polynomial whose 2A divides B completes the square with no
   }
 }
 
+TEST_CASE("a degree-1 polynomial folded into the step before it is named in that step's stage") {
+  // 3x + 2 after the last dense layer, and the identity x after a square: neither gets a step of
+  // its own, and neither may vanish from the stage table.
+  Model model{Shape{1, 1, 2}, 255.0, {}};
+  model.layers = {{DenseLayer{2, 2, {1, 2, -1, 1}, {4, 0}}, 1.0},
+                  {SquareLayer{}, 1.0},
+                  {PolynomialLayer{{0, 1}}, 1.0},
+                  {DenseLayer{2, 1, {1, -2}, {9}}, 1.0},
+                  {PolynomialLayer{{2, 3}}, 1.0}};
+  const CompiledModel compiled = compile_model(model);
+  REQUIRE(compiled.steps.size() == 3);
+  CHECK(compiled.steps[1].stage_name() == "square + 3. poly (folded)");
+  CHECK(compiled.steps[2].stage_name() == "dense + 5. poly (folded)");
+  CHECK(compiled.steps[2].folded_layers == std::vector<size_t>{4});
+  std::mt19937_64 rng(6);
+  for (int trial = 0; trial < 10; ++trial) {
+    auto input = random_integers(rng, 2, -50, 50);
+    CHECK(evaluate_plain(compiled, input) == reference_evaluate(model, input));
+  }
+}
+
 TEST_CASE("a negative leading coefficient keeps the factor positive and the scores' order") {
   // p(x) = −3x² + 4x + 1 then a dense layer: the factor is |4A| = 12 and the dense layer's
   // weights change sign in the compiled map.
@@ -496,7 +517,8 @@ TEST_CASE("invalid polynomial layers are refused naming the layer, folds that ov
     return "";
   };
   model.layers[1].operation = PolynomialLayer{{1}};
-  CHECK(message().find("layer 1 (poly): polynomial degree must be in [1, 3], got 0") == 0);
+  // Layers are numbered from 1, as in the stage table.
+  CHECK(message().find("layer 2 (poly): polynomial degree must be in [1, 3], got 0") == 0);
   model.layers[1].operation = PolynomialLayer{{1, 1, 1, 1, 1}};
   CHECK(message().find("got 4") != std::string::npos);
   model.layers[1].operation = PolynomialLayer{{1, 1, 0}};
@@ -510,7 +532,7 @@ TEST_CASE("invalid polynomial layers are refused naming the layer, folds that ov
     compile_model(model);
     FAIL("the overflowing fold was accepted");
   } catch (const std::overflow_error& e) {
-    CHECK(std::string(e.what()).find("compiling layer 1 (poly): a folded weight") == 0);
+    CHECK(std::string(e.what()).find("compiling layer 2 (poly): a folded weight") == 0);
   }
 }
 
@@ -540,18 +562,18 @@ TEST_CASE("a polynomial layer whose coefficients overflow the next layer's fold 
                   {DenseLayer{1, 1, {int64_t{1} << 21}, {0}}, 1.0}};
   const std::string message = overflow_message(model);
   CAPTURE(message);
-  CHECK(message.find("compiling layer 2 (dense): the coefficients of layer 1 (poly) make the "
-                     "folded parameters of layer 2 (dense) overflow: a folded weight") == 0);
-  CHECK(message.find("use smaller coefficients in layer 1 (poly)") != std::string::npos);
+  CHECK(message.find("compiling layer 3 (dense): the coefficients of layer 2 (poly) make the "
+                     "folded parameters of layer 3 (dense) overflow: a folded weight") == 0);
+  CHECK(message.find("use smaller coefficients in layer 2 (poly)") != std::string::npos);
   // Without the polynomial's weight on it the same dense layer compiles.
   model.layers[1].operation = PolynomialLayer{{0, 0, 1}};
   CHECK_NOTHROW(compile_model(model));
 }
 
 TEST_CASE("an overflow from the output factor names the polynomial layer that started it") {
-  // Layer 1 has an odd linear coefficient: compiled as 4A·p(x), it starts an output factor of 4,
-  // squared to 16 by layer 3, which multiplies layer 4's bias of 2^57 past 2^60. Layer 3's
-  // coefficients are harmless; the message must also name layer 1.
+  // Layer 2 has an odd linear coefficient: compiled as 4A·p(x), it starts an output factor of 4,
+  // squared to 16 by layer 4, which multiplies layer 5's bias of 2^57 past 2^60. Layer 4's
+  // coefficients are harmless; the message must also name layer 2 (layers numbered from 1).
   Model model{Shape{1, 1, 1}, 255.0, {}};
   model.layers = {{DenseLayer{1, 1, {3}, {1}}, 1.0},
                   {PolynomialLayer{{0, 1, 1}}, 1.0},
@@ -560,10 +582,10 @@ TEST_CASE("an overflow from the output factor names the polynomial layer that st
                   {DenseLayer{1, 1, {1}, {int64_t{1} << 57}}, 1.0}};
   const std::string message = overflow_message(model);
   CAPTURE(message);
-  CHECK(message.find("the coefficients of layer 3 (poly) (with the output factor 2^4.0 that "
-                     "layer 1 (poly) started) make the folded parameters of layer 4 (dense) "
+  CHECK(message.find("the coefficients of layer 4 (poly) (with the output factor 2^4.0 that "
+                     "layer 2 (poly) started) make the folded parameters of layer 5 (dense) "
                      "overflow: a folded bias") != std::string::npos);
-  // With an even linear coefficient layer 1 completes its square, the factor stays 1, and the
+  // With an even linear coefficient layer 2 completes its square, the factor stays 1, and the
   // same bias compiles.
   model.layers[1].operation = PolynomialLayer{{0, 2, 1}};
   CHECK_NOTHROW(compile_model(model));

@@ -119,6 +119,11 @@ bool OptionParser::has(const std::string& name) const {
   return values_.count(name) || spec(name).default_value.has_value();
 }
 
+bool OptionParser::given(const std::string& name) const {
+  spec(name);  // a known option
+  return values_.count(name) != 0;
+}
+
 bool OptionParser::flag(const std::string& name) const {
   spec(name);
   return values_.count(name) != 0;

@@ -51,7 +51,8 @@ class OptionParser {
   bool parse(std::span<char* const> arguments);
   std::string usage() const;
 
-  bool has(const std::string& name) const;  // given, or has a default
+  bool has(const std::string& name) const;    // given, or has a default
+  bool given(const std::string& name) const;  // given on the command line (not a default)
   bool flag(const std::string& name) const;
   std::string text(const std::string& name) const;
   // Integers and reals with range checks ("--threads expects an integer in [1, 256], got 'x'").
@@ -178,5 +179,19 @@ namespace cryptonets::cli {
 // whichever was given (cmd_profile.cpp).
 void add_profile_options(OptionParser& options);
 ModelProfile client_profile(const OptionParser& options, int circuit_privacy_bits = 0);
+
+// A check of the keys or a file against the client's profile that failed: `what` prefixed by the
+// profile used ("the profile 'FILE'", "the model 'FILE'", or "the default profile 'PATH' (no
+// --profile given)", then also how to give another with --profile).
+std::runtime_error profile_error(const OptionParser& options, const std::string& what);
+// Runs `check`, rethrowing its std::runtime_error as profile_error.
+template <class Check>
+void check_against_profile(const OptionParser& options, Check&& check) {
+  try {
+    check();
+  } catch (const std::runtime_error& error) {
+    throw profile_error(options, error.what());
+  }
+}
 
 }  // namespace cryptonets::cli

@@ -127,7 +127,8 @@ std::vector<std::vector<mpz_class>> decrypt_file(const OptionParser& options,
   encoding::BasicDecryptionKeys<Scheme> decryption_keys =
       load_decryption_keys<Scheme>(keys.parameters, keys.secret_keys);
   const BasicContextSet<Scheme> contexts = decryption_keys.contexts;
-  require_plaintext_moduli(ranges, plaintext_moduli_of(contexts));
+  check_against_profile(options,
+                        [&] { require_plaintext_moduli(ranges, plaintext_moduli_of(contexts)); });
   require_one_key_set({keys.parameters, keys.public_keys, keys.evaluation_keys, keys.secret_keys});
   const std::vector<uint64_t> key_ids = key_ids_of(decryption_keys.secret_keys);
   const encoding::BasicCrtDecryptionSet<Scheme> client(std::move(decryption_keys));
@@ -151,10 +152,11 @@ std::vector<std::vector<mpz_class>> decrypt_file(const OptionParser& options,
     }
   }
   if (header.values != profile.outputs) {
-    throw std::runtime_error("file '" + in_path + "' holds " + std::to_string(header.values) +
-                             " ciphertexts per image, the model has " +
-                             std::to_string(profile.outputs) +
-                             " outputs (decrypt reads the scores that cryptonets infer writes)");
+    throw profile_error(options, "file '" + in_path + "' holds " + std::to_string(header.values) +
+                                     " ciphertexts per image, the model has " +
+                                     std::to_string(profile.outputs) +
+                                     " outputs (decrypt reads the scores that cryptonets infer "
+                                     "writes)");
   }
   std::vector<std::vector<mpz_class>> scores;
   while (reader.batches_left() > 0) {

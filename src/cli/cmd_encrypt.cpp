@@ -30,13 +30,13 @@ namespace cryptonets::cli {
 
 namespace {
 
-void require_mnist_input(const Model& model, const std::string& path) {  // the profile's shell
+void require_mnist_input(const Model& model) {  // the profile's shell
   const Shape& shape = model.input_shape;
   if (shape.channels != 1 || shape.height != static_cast<int64_t>(kMnistImageRows) ||
       shape.width != static_cast<int64_t>(kMnistImageCols)) {
-    throw std::runtime_error("the model of '" + path + "' takes inputs of shape " +
-                             std::to_string(shape.channels) + "x" + std::to_string(shape.height) +
-                             "x" + std::to_string(shape.width) + "; IDX images are 1x28x28");
+    throw std::runtime_error("the model takes inputs of shape " + std::to_string(shape.channels) +
+                             "x" + std::to_string(shape.height) + "x" +
+                             std::to_string(shape.width) + "; IDX images are 1x28x28");
   }
 }
 
@@ -48,7 +48,9 @@ void encrypt_images(const OptionParser& options, const ModelProfile& profile, co
   encoding::BasicEncryptionKeys<Scheme> encryption_keys =
       load_encryption_keys<Scheme>(keys.parameters, keys.public_keys);
   const BasicContextSet<Scheme> contexts = encryption_keys.contexts;
-  require_plaintext_moduli(profile.output_range(), plaintext_moduli_of(contexts));
+  check_against_profile(options, [&] {
+    require_plaintext_moduli(profile.output_range(), plaintext_moduli_of(contexts));
+  });
   require_one_key_set({keys.parameters, keys.public_keys, keys.evaluation_keys, keys.secret_keys});
   const std::vector<uint64_t> key_ids = key_ids_of(encryption_keys.public_keys);
   const encoding::BasicCrtEncryptionSet<Scheme> client(std::move(encryption_keys));
@@ -136,8 +138,7 @@ int run_encrypt(std::span<char* const> arguments) {
   const size_t first = static_cast<size_t>(options.integer("first", 0, INT64_MAX));
   const ModelProfile profile = client_profile(options);
   const Model model = profile.input_model();  // input shape and scale only
-  require_mnist_input(model,
-                      options.has("model") ? options.text("model") : options.text("profile"));
+  check_against_profile(options, [&] { require_mnist_input(model); });
 
   // The scheme is the key directory's (every file records it).
   if (protocol_file_scheme(KeyDirectory(options.text("keys")).parameters) == SchemeId::kBfv) {

@@ -13,13 +13,14 @@ namespace cryptonets::cli {
 int run_inspect(std::span<char* const> arguments) {
   OptionParser options(
       "inspect FILE",
-      "Shows what FILE is (parameters, keys, ciphertexts, the integer model, a scores CSV), its\n"
-      "scheme, format version, parameters, fingerprints, key ids, counts and sizes, and whether\n"
-      "every checksum and every derived identity (parameter set fingerprint, key set id)\n"
-      "verifies. Needs no key; prints no key material and no coefficients. Exit status 0 when\n"
-      "the file is intact, 1 when it is damaged, inconsistent or not a cryptonets file.\n"
-      "Key and ciphertext files hold no parameters: their ring degree n and security line come\n"
-      "from --params FILE, or from the params file beside them (a key directory).\n"
+      "Shows what FILE is (parameters, keys, ciphertexts, an integer or float model, a profile,\n"
+      "a scores CSV), its scheme, format version, parameters, fingerprints, key ids, counts and\n"
+      "sizes, and whether every checksum and every derived identity (parameter set fingerprint,\n"
+      "key set id) verifies. Needs no key; prints no key material and no coefficients. Exit\n"
+      "status 0 when the file is intact, 1 when it is damaged, inconsistent or not a cryptonets\n"
+      "file. Key and ciphertext files hold no parameters: their ring degree n and security line\n"
+      "come from --params FILE, or from the params file beside them (a key directory); a key\n"
+      "file of another key set than that params file is inconsistent (infer refuses the pair).\n"
       "The formats: include/cryptonets/io/FORMATS.md.");
   options.add_value("params", "FILE",
                     "the parameter set of a key or ciphertext file, for its n and security line "

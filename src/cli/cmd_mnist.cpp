@@ -99,9 +99,13 @@ class StageTable {
 };
 
 void print_stage_table(const StageTable& table) {
-  std::printf("\n%-22s %10s %12s %12s %16s\n", "stage", "time (s)", "ciphertexts", "memory",
+  // Wider than 22 only for long names ("5. dense + 6. poly (folded)"), so that columns align.
+  int width = 22;
+  for (const StageTotals& row : table.rows())
+    width = std::max(width, static_cast<int>(row.label().size()));
+  std::printf("\n%-*s %10s %12s %12s %16s\n", width, "stage", "time (s)", "ciphertexts", "memory",
               "noise left (bits)");
-  std::printf("%-22s %10s %12s %12s %16s\n", "", "", "(per batch)", "(per batch)",
+  std::printf("%-*s %10s %12s %12s %16s\n", width, "", "", "(per batch)", "(per batch)",
               "measured/model");
   for (const StageTotals& row : table.rows()) {
     const std::string name = row.label();
@@ -112,10 +116,10 @@ void print_stage_table(const StageTable& table) {
     } else {
       std::snprintf(budget, sizeof budget, "- / %.1f", row.predicted_noise_budget);
     }
-    std::printf("%-22s %10.2f %12zu %12s %16s\n", name.c_str(), row.seconds, row.ciphertexts,
+    std::printf("%-*s %10.2f %12zu %12s %16s\n", width, name.c_str(), row.seconds, row.ciphertexts,
                 format_bytes(row.memory_bytes).c_str(), budget);
   }
-  std::printf("%-22s %10.2f\n", "total", table.total_seconds());
+  std::printf("%-*s %10.2f\n", width, "total", table.total_seconds());
 }
 
 // What differs between the schemes in the main job: the parameters, their one-line security

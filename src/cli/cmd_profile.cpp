@@ -42,7 +42,22 @@ int run_profile(std::span<char* const> arguments) {
 ModelProfile client_profile(const OptionParser& options, int circuit_privacy_bits) {
   if (options.has("model"))
     return make_profile(load_model(options.text("model")), circuit_privacy_bits);
-  return load_profile(options.text("profile"));
+  if (options.given("profile")) return load_profile(options.text("profile"));
+  ModelProfile profile;
+  check_against_profile(options, [&] { profile = load_profile(options.text("profile")); });
+  return profile;
+}
+
+std::runtime_error profile_error(const OptionParser& options, const std::string& what) {
+  if (options.has("model"))
+    return std::runtime_error("the model '" + options.text("model") + "': " + what);
+  if (options.given("profile")) {
+    return std::runtime_error("the profile '" + options.text("profile") + "': " + what);
+  }
+  // The user named no profile: say which one was used, and how to give the right one.
+  return std::runtime_error("the default profile '" + options.text("profile") +
+                            "' (no --profile given): " + what +
+                            ". Keys made for another model need its profile: --profile FILE");
 }
 
 void add_profile_options(OptionParser& options) {

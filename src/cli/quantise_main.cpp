@@ -497,7 +497,7 @@ std::string describe_polynomial_layers(const Model& model) {
   for (size_t i = 0; i < model.layers.size(); ++i) {
     const auto* poly = std::get_if<model::PolynomialLayer>(&model.layers[i].operation);
     if (!poly) continue;
-    text += (text.empty() ? "" : "; ") + std::string("layer ") + std::to_string(i) + " p(x) =";
+    text += (text.empty() ? "" : "; ") + std::string("layer ") + std::to_string(i + 1) + " p(x) =";
     for (size_t k = poly->coefficients.size(); k-- > 0;) {
       text += " " + std::string(poly->coefficients[k] < 0 ? "-" : "+") + " " +
               std::to_string(std::llabs(poly->coefficients[k])) +

@@ -705,7 +705,7 @@ std::string encrypted_degree_three_requirement(const Model& model) {
   std::string layers;
   for (const model::CompiledStep& step : compiled.steps) {
     if (step.kind == model::CompiledStep::Kind::kPolynomial)
-      layers += (layers.empty() ? "" : ", ") + std::to_string(step.layer_index);
+      layers += (layers.empty() ? "" : ", ") + std::to_string(step.layer_index + 1);
   }
   if (layers.empty()) return "";
   const CompiledModel one_level = with_squares_for_cubes(compiled, 1);

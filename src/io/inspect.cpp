@@ -29,6 +29,8 @@
 #include "cryptonets/io/serialize.hpp"
 #include "cryptonets/io/sha256.hpp"
 #include "cryptonets/model/layers.hpp"
+#include "cryptonets/training/float_network.hpp"
+#include "cryptonets/training/sequential_network.hpp"
 #include "cryptonets/yashe/context.hpp"
 #include "cryptonets/yashe/parameters.hpp"
 #include "cryptonets/yashe/security.hpp"
@@ -337,23 +339,23 @@ void check_binding(Reader& reader, const std::string& where, const Record& recor
 
 // Key and ciphertext files hold only the parameter-set fingerprint, not n or q (FORMATS.md §4.2):
 // n and the security line come from the parameter set `params_path`, shown only when its
-// fingerprint is the file's.
+// fingerprint is the file's. False when the parameter set cannot be read.
 template <class Scheme>
-void add_parameters_from(const std::string& params_path, uint64_t fingerprint,
+bool add_parameters_from(const std::string& params_path, uint64_t fingerprint,
                          FileInspection& report) {
   BasicContextSet<Scheme> contexts;
   try {
     contexts = load_parameter_set<Scheme>(params_path);
   } catch (const std::exception& error) {
     report.fields.emplace_back("ring degree", std::string("unknown: ") + error.what());
-    return;
+    return false;
   }
   const uint64_t theirs = parameter_set_fingerprint(contexts);
   if (theirs != fingerprint) {
     report.fields.emplace_back("ring degree", "unknown: '" + params_path +
                                                   "' is another parameter set (fingerprint " +
                                                   hex64(theirs) + ")");
-    return;
+    return true;
   }
   const auto& params = contexts.front()->parameters();
   report.fields.emplace_back("ring degree", "n = " + std::to_string(params.n) + " (from '" +
@@ -367,12 +369,25 @@ void add_parameters_from(const std::string& params_path, uint64_t fingerprint,
   const std::string prefix = "security: ";
   if (security.starts_with(prefix)) security.erase(0, prefix.size());
   report.fields.emplace_back("security", security);
+  return true;
+}
+
+// The check encrypt, infer and decrypt make before using a key directory (require_one_key_set):
+// files that were not made by one keygen are a problem of the file inspected, even when each is
+// intact and their parameters are equal.
+void check_one_key_set(const std::vector<std::string>& paths, FileInspection& report) {
+  try {
+    require_one_key_set(paths);
+  } catch (const std::runtime_error& error) {
+    report.problems.push_back(std::string("key set: ") + error.what());
+  }
 }
 
 // The parameter set for a key or ciphertext file: `params_path`, else DIR/params beside the file
-// (a key directory), else none (a field says how to get n).
+// (a key directory), else none (a field says how to get n). A key file must also belong to its
+// key set (check_one_key_set); a ciphertext file need not (the params only give its n).
 void add_parameters(const std::string& path, const std::string& params_path, SchemeId scheme,
-                    uint64_t fingerprint, FileInspection& report) {
+                    uint64_t fingerprint, bool key_file, FileInspection& report) {
   std::string chosen = params_path;
   if (chosen.empty()) {
     std::error_code error;
@@ -388,10 +403,26 @@ void add_parameters(const std::string& path, const std::string& params_path, Sch
                                "only): inspect --params FILE shows n and the security line");
     return;
   }
-  if (scheme == SchemeId::kBfv)
-    add_parameters_from<bfv::Scheme>(chosen, fingerprint, report);
-  else
-    add_parameters_from<yashe::Scheme>(chosen, fingerprint, report);
+  const bool loaded = scheme == SchemeId::kBfv
+                          ? add_parameters_from<bfv::Scheme>(chosen, fingerprint, report)
+                          : add_parameters_from<yashe::Scheme>(chosen, fingerprint, report);
+  if (loaded && key_file) check_one_key_set({chosen, path}, report);
+}
+
+// A key directory's parameter set (DIR/params beside DIR's key files) must belong to their key
+// set; a params file without key files beside it is not checked.
+void check_key_directory_of(const std::string& path, FileInspection& report) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  const fs::path parent = fs::path(path).parent_path();
+  const KeyDirectory directory(parent.empty() ? "." : parent.string());
+  if (!fs::equivalent(directory.parameters, path, error)) return;
+  std::vector<std::string> paths{path};
+  for (const std::string& key_file :
+       {directory.public_keys, directory.evaluation_keys, directory.secret_keys}) {
+    if (fs::exists(key_file, error)) paths.push_back(key_file);
+  }
+  if (paths.size() > 1) check_one_key_set(paths, report);
 }
 
 void inspect_protocol_file(Reader& reader, const std::string& path, const std::string& params_path,
@@ -448,8 +479,11 @@ void inspect_protocol_file(Reader& reader, const std::string& path, const std::s
                  first = load_le(&header[56], 8), file_id = load_le(&header[64], 8),
                  answers = load_le(&header[72], 8);
   report.fields.emplace_back("parameter set fingerprint", hex64(fingerprint));
-  if (tag != 'P' && known_scheme(file_scheme))
-    add_parameters(path, params_path, static_cast<SchemeId>(file_scheme), fingerprint, report);
+  if (tag == 'P') check_key_directory_of(path, report);
+  if (tag != 'P' && known_scheme(file_scheme)) {
+    add_parameters(path, params_path, static_cast<SchemeId>(file_scheme), fingerprint, tag != 'C',
+                   report);
+  }
   report.fields.emplace_back("key set id", hex64(key_set));
   report.fields.emplace_back("plaintext moduli", std::to_string(moduli));
   uint64_t batches = 1;
@@ -526,6 +560,14 @@ void inspect_protocol_file(Reader& reader, const std::string& path, const std::s
   if (tag != 'P') check_identity("key set id", "cryptonets key set 1", key_ids, key_set);
 }
 
+std::string file_sha256(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream content;
+  content << in.rdbuf();
+  const std::string text = content.str();
+  return to_hex(sha256({reinterpret_cast<const uint8_t*>(text.data()), text.size()}));
+}
+
 void inspect_model(const std::string& path, FileInspection& report) {
   const Model model = load_model(path);  // validates it completely
   const CompiledModel compiled = compile_model(model);
@@ -543,9 +585,15 @@ void inspect_model(const std::string& path, FileInspection& report) {
     if (const auto* poly = std::get_if<cryptonets::model::PolynomialLayer>(&layer.operation))
       layers += " (degree " + std::to_string(poly->degree()) + ")";
   }
-  for (const CompiledStep& step : compiled.steps)
+  // The rows of the stage table (mnist, StageTotals::label): what runs on ciphertexts.
+  std::string stages;
+  for (const CompiledStep& step : compiled.steps) {
     parameters += step.map.terms.size() + step.map.bias.size() + step.coefficients.size();
+    stages += (stages.empty() ? "" : " -> ") + std::to_string(step.layer_index + 1) + ". " +
+              step.stage_name();
+  }
   report.fields.emplace_back("layers", layers);
+  report.fields.emplace_back("encrypted stages", stages);
   report.fields.emplace_back("outputs", std::to_string(compiled.output_size));
   if (compiled.output_factor != 1) {
     report.fields.emplace_back("output factor",
@@ -554,14 +602,91 @@ void inspect_model(const std::string& path, FileInspection& report) {
                                    "this multiple of the model's outputs (polynomial layers)");
   }
   report.fields.emplace_back("nonzero weights and biases", std::to_string(parameters));
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream content;
-  content << in.rdbuf();
-  const std::string text = content.str();
-  report.fields.emplace_back(
-      "SHA-256 of the file",
-      to_hex(sha256({reinterpret_cast<const uint8_t*>(text.data()), text.size()})));
+  report.fields.emplace_back("SHA-256 of the file", file_sha256(path));
   report.fields.emplace_back("checksum", "none in this text format: it was validated by parsing");
+}
+
+// The trained float networks (cryptonets-train): described, not refused, with the step that
+// turns them into the integer model that keygen, infer and this command's model report take.
+void add_float_fields(const std::string& format, const std::string& layers, int outputs,
+                      size_t parameters, const std::string& quantise, const std::string& path,
+                      FileInspection& report) {
+  report.kind = "a float model (text; trained, not yet quantised)";
+  report.fields.emplace_back("format", format);
+  report.fields.emplace_back("input", "1 x 28 x 28, pixels / 255, padded to 1 x 29 x 29");
+  report.fields.emplace_back("layers", layers);
+  report.fields.emplace_back("outputs", std::to_string(outputs));
+  report.fields.emplace_back("weights and biases", std::to_string(parameters) + " (float)");
+  report.fields.emplace_back("quantised", "no: the encrypted runtime takes an integer model");
+  report.fields.emplace_back("to quantise", quantise);
+  report.fields.emplace_back("SHA-256 of the file", file_sha256(path));
+  report.fields.emplace_back("checksum", "none in this text format: it was validated by parsing");
+}
+
+void inspect_float_model(const std::string& path, FileInspection& report) {
+  using training::FloatNetwork;
+  const FloatNetwork network = training::load_float_network(path);  // validates it
+  const std::string conv = std::to_string(network.conv_maps) + " x " +
+                           std::to_string(FloatNetwork::kConvSide) + " x " +
+                           std::to_string(FloatNetwork::kConvSide);
+  const std::string layers = "conv 5x5 stride 2 (-> " + conv + ") -> square -> dense (" +
+                             std::to_string(network.conv_outputs()) + " -> " +
+                             std::to_string(network.hidden) + ") -> square -> dense (" +
+                             std::to_string(network.hidden) + " -> " +
+                             std::to_string(network.classes) + ")";
+  const size_t parameters = network.conv_weights.size() + network.conv_bias.size() +
+                            network.dense1_weights.size() + network.dense1_bias.size() +
+                            network.dense2_weights.size() + network.dense2_bias.size();
+  add_float_fields("cryptonets-float-model 1", layers, network.classes, parameters,
+                   "cryptonets-quantise --float " + path +
+                       " --data DIR --out MODEL (DIR: the IDX data it was trained on)",
+                   path, report);
+}
+
+void inspect_sequential_model(const std::string& path, FileInspection& report) {
+  using training::ActivationKind;
+  using training::LayerKind;
+  const training::SequentialNetwork network = training::load_sequential_network(path);
+  std::string layers;
+  size_t parameters = 0;
+  bool polynomial_only = true;  // what cryptonets-quantise --sequential takes
+  for (const training::SequentialLayer& layer : network.layers) {
+    std::string text;
+    switch (layer.kind) {
+      case LayerKind::kConvolution:
+        text = "conv " + std::to_string(layer.kernel) + "x" + std::to_string(layer.kernel) +
+               " stride " + std::to_string(layer.stride) + " (-> " + std::to_string(layer.maps) +
+               " x " + std::to_string(layer.out_side()) + " x " + std::to_string(layer.out_side()) +
+               ")";
+        break;
+      case LayerKind::kSumPool:
+        text = "sum pool " + std::to_string(layer.pool_window) + "x" +
+               std::to_string(layer.pool_window) + " (" + std::to_string(layer.channels) + " x " +
+               std::to_string(layer.side) + " x " + std::to_string(layer.side) + ")";
+        break;
+      case LayerKind::kDense:
+        text =
+            "dense (" + std::to_string(layer.inputs) + " -> " + std::to_string(layer.outputs) + ")";
+        break;
+      case LayerKind::kActivation:
+        text = layer.activation.name();
+        polynomial_only = polynomial_only && (layer.activation.kind == ActivationKind::kSquare ||
+                                              layer.activation.kind == ActivationKind::kPolynomial);
+        break;
+    }
+    layers += (layers.empty() ? "" : " -> ") + text;
+    parameters += layer.weights.size() + layer.bias.size();
+  }
+  const std::string quantise =
+      "cryptonets-quantise --sequential " + path + " --data DIR --out MODEL";
+  add_float_fields(
+      "cryptonets-sequential-model 1", layers, network.classes(), parameters,
+      polynomial_only
+          ? quantise + " (DIR: the IDX data it was trained on)"
+          : "replace relu/sigmoid by polynomials first (cryptonets-train --fine-tune " + path +
+                " --approximate lsq --out FILE), then cryptonets-quantise "
+                "--sequential FILE --data DIR --out MODEL",
+      path, report);
 }
 
 void inspect_scores_csv(const std::string& path, FileInspection& report) {
@@ -670,6 +795,10 @@ FileInspection inspect_file(const std::string& path, const std::string& params_p
       inspect_model(path, report);
     } else if (starts_with_keyword(path, "cryptonets-profile")) {
       inspect_profile(path, report);
+    } else if (starts_with_keyword(path, "cryptonets-float-model")) {
+      inspect_float_model(path, report);
+    } else if (starts_with_keyword(path, "cryptonets-sequential-model")) {
+      inspect_sequential_model(path, report);
     } else if (text.starts_with("image,label,pre")) {
       inspect_scores_csv(path, report);
     } else {
@@ -679,9 +808,8 @@ FileInspection inspect_file(const std::string& path, const std::string& params_p
       throw std::runtime_error(
           peek == 0 ? "empty file"
                     : std::string("not a cryptonets file (it starts with bytes ") + bytes +
-                          "; expected \"CNPF\", \"CNET\", \"cryptonets-model\", "
-                          "\"cryptonets-profile\" or a scores "
-                          "CSV)");
+                          "; expected \"CNPF\", \"CNET\", a cryptonets model or profile, or "
+                          "a scores CSV)");
     }
   } catch (const std::runtime_error& e) {
     throw std::runtime_error("file '" + path + "': " + e.what());

@@ -273,8 +273,9 @@ std::string describe_factor(i128 factor) {
   return text;
 }
 
+// Numbered from 1, as in the stage table (StageTotals::label) and the other messages.
 std::string describe_layer(size_t index, const Layer& layer) {
-  return "layer " + std::to_string(index) + " (" + layer_name(layer) + ")";
+  return "layer " + std::to_string(index + 1) + " (" + layer_name(layer) + ")";
 }
 
 // compile_model's state. The values after the emitted steps are v; the model's values times
@@ -360,7 +361,15 @@ class ModelCompiler {
       // f·(B·z + C) with f·z = a·v + c: (B·a)·v + (B·c + f·C), applied at once.
       pending_scale_ = fold.multiply(p[1], a);
       pending_shift_ = fold.add(fold.multiply(p[1], c), fold.multiply(f, p[0]));
+      const size_t steps = compiled_.steps.size();
       apply_pending(i, fold);
+      // Absorbed by the previous step (or the identity): said in that step's stage name.
+      if (compiled_.steps.size() == steps) {
+        if (compiled_.steps.empty())
+          unattached_folds_.push_back(i);
+        else
+          compiled_.steps.back().folded_layers.push_back(i);
+      }
     } else if (poly.degree() == 2) {
       // In v' = f·z = a·v + c: f²·p(z) = A·v'² + b·v' + k with b = f·B, k = f²·C.
       const i128 big_a = p[2];
@@ -442,11 +451,13 @@ class ModelCompiler {
     compiled_.steps.push_back(make_step(i, CompiledStep::Kind::kSquare));
   }
 
-  CompiledStep make_step(size_t i, CompiledStep::Kind kind) const {
+  CompiledStep make_step(size_t i, CompiledStep::Kind kind) {
     CompiledStep step;
     step.kind = kind;
     step.layer_index = i;
     step.layer_name = layer_name(model_.layers[i]);
+    step.folded_layers = std::move(unattached_folds_);
+    unattached_folds_.clear();
     return step;
   }
 
@@ -459,6 +470,7 @@ class ModelCompiler {
   i128 pending_scale_ = 1;
   i128 pending_shift_ = 0;
   std::optional<size_t> pending_polynomial_;  // the polynomial layer that left the pending map
+  std::vector<size_t> unattached_folds_;      // identity layers before any step: the next one's
 };
 
 }  // namespace
@@ -469,16 +481,24 @@ CompiledModel compile_model(const Model& model) {
 }
 
 std::string CompiledStep::stage_name() const {
-  if (layer_name != "poly") return layer_name;
-  switch (kind) {
-    case Kind::kLinear:
-      return layer_name + " (affine)";
-    case Kind::kSquare:
-      return layer_name + " (square)";
-    case Kind::kPolynomial:
-      break;
+  std::string name = layer_name;
+  if (layer_name == "poly") {
+    switch (kind) {
+      case Kind::kLinear:
+        name += " (affine)";
+        break;
+      case Kind::kSquare:
+        name += " (square)";
+        break;
+      case Kind::kPolynomial:
+        name += " (degree " + std::to_string(polynomial_degree()) + ")";
+        break;
+    }
   }
-  return layer_name + " (degree " + std::to_string(polynomial_degree()) + ")";
+  // No comma: the name is a field of mnist --csv.
+  for (size_t layer : folded_layers)
+    name += " + " + std::to_string(layer + 1) + ". poly";
+  return folded_layers.empty() ? name : name + " (folded)";
 }
 
 bool CompiledModel::has_polynomial_step() const {

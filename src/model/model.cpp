@@ -203,7 +203,7 @@ std::vector<Shape> layer_shapes(const Model& model) {
       require_scale(layer.scale, "scale");
       shapes.push_back(output_shape(layer, shapes.back()));
     } catch (const std::invalid_argument& e) {
-      fail("layer " + std::to_string(i) + " (" + layer_name(layer) + "): " + e.what());
+      fail("layer " + std::to_string(i + 1) + " (" + layer_name(layer) + "): " + e.what());
     }
   }
   return shapes;

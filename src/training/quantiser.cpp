@@ -356,11 +356,11 @@ void require_quantised_shape(const Model& model) {
               conv->kernel_width == FloatNetwork::kKernelSide &&
               conv->stride_y == FloatNetwork::kStride && conv->stride_x == FloatNetwork::kStride &&
               conv->padding == Padding{FloatNetwork::kPadTop, FloatNetwork::kPadLeft, 0, 0},
-          "layer 0 must be the 5x5 stride-2 convolution padded top and left");
-  require(std::holds_alternative<SquareLayer>(model.layers[1].operation), "layer 1 is not square");
-  require(std::holds_alternative<DenseLayer>(model.layers[2].operation), "layer 2 is not dense");
-  require(std::holds_alternative<SquareLayer>(model.layers[3].operation), "layer 3 is not square");
-  require(std::holds_alternative<DenseLayer>(model.layers[4].operation), "layer 4 is not dense");
+          "layer 1 must be the 5x5 stride-2 convolution padded top and left");
+  require(std::holds_alternative<SquareLayer>(model.layers[1].operation), "layer 2 is not square");
+  require(std::holds_alternative<DenseLayer>(model.layers[2].operation), "layer 3 is not dense");
+  require(std::holds_alternative<SquareLayer>(model.layers[3].operation), "layer 4 is not square");
+  require(std::holds_alternative<DenseLayer>(model.layers[4].operation), "layer 5 is not dense");
 }
 
 }  // namespace

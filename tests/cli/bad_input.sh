@@ -200,7 +200,8 @@ sed '1s/.*/cryptonets-model 2/; s/^coefficients 5 2 1$/coefficients 5 2 0/' poly
 expect 1 "line 15: the leading coefficient (of x^2) is 0" - -- "$exe" params --model poly-zero.txt
 sed '1s/.*/cryptonets-model 2/; s/^poly degree 2 scale 1$/poly degree 3 scale 1/
      s/^coefficients 5 2 1$/coefficients 5 2 0 1/' poly-v1.txt >poly-cubic.txt
-expect 1 "has degree 3: x^3 = x*x^2 needs a second ciphertext multiplication" - -- \
+# Layers are numbered from 1, as in the stage table: the cubic in place of the first square is 2.
+expect 1 "layer 2 (poly) has degree 3: x^3 = x*x^2 needs a second ciphertext multiplication" - -- \
   "$exe" params --model poly-cubic.txt
 expect 1 "keeping the 10-bit margin takes" out.ct -- \
   "$exe" infer --keys server --model poly-cubic.txt --in images.ct --out out.ct
@@ -366,6 +367,23 @@ expect 1 "the model is too deep for these keys" out.ct -- \
 # it needs (flooded scores decrypting exactly: test_output_privacy).
 expect 1 "circuit privacy at 2^-40 costs" out.ct -- \
   "$exe" infer --keys server --in images.ct --out out.ct --circuit-privacy 40
+# Keys made for another model (the ReLU-LSQ polynomial one, fewer plaintext bits than the
+# shipped model needs): encrypt and decrypt without --profile name the default profile they used
+# and how to give the right one; with --profile they name that file.
+poly_model=$data/activation-study/relu-lsq-dropin-int.txt
+run "$exe" keygen --out-dir poly-keys --model "$poly_model" --insecure-ring-degree 64
+default_profile="data/model.profile' (no --profile given): the model needs"
+expect 1 "$default_profile" out.ct -- \
+  "$exe" encrypt --keys poly-keys --images "$images" --count 1 --out out.ct
+expect 1 "Keys made for another model need its profile: --profile FILE" out.ct -- \
+  "$exe" encrypt --keys poly-keys --images "$images" --count 1 --out out.ct
+expect 1 "$default_profile" labels.txt -- \
+  "$exe" decrypt --keys poly-keys --in scores.ct --out labels.txt
+expect 1 "the profile 'model.profile': the model needs" out.ct -- \
+  "$exe" encrypt --keys poly-keys --profile model.profile --images "$images" --count 1 --out out.ct
+expect 1 "the default profile '$work/none/model.profile' (no --profile given): cannot open" out.ct -- \
+  env CRYPTONETS_DATA="$work/none" "$exe" encrypt --keys client --images "$images" --count 1 \
+  --out out.ct
 expect 2 "the profile 'model.profile' was made for 0" - -- \
   "$exe" keygen --out-dir unused --profile model.profile --circuit-privacy 40 \
   --insecure-ring-degree 64

@@ -127,6 +127,33 @@ grep -qE -- '-?[0-9]+ -?[0-9]+ -?[0-9]+ -?[0-9]+' out.txt && fail "inspect model
 # A model with polynomial activations (format 2) shows each one's degree.
 inspect_expect 0 "$data/activation-study/relu-lsq-dropin-int.txt" "format version: 2" \
   "layers: conv -> poly (degree 2) -> dense -> poly (degree 2) -> dense" "verdict: intact"
+# The stages that run on ciphertexts, numbered as the stage table and the error messages number
+# the layers (from 1). A degree-1 polynomial after the last dense layer has no step of its own: it
+# is folded into that layer's, and the stage says so rather than dropping it.
+inspect_expect 0 "$data/model.txt" "encrypted stages: 1. conv -> 2. square -> 3. dense"
+grep -qx "encrypted stages: 1. conv -> 2. square -> 3. dense -> 4. square -> 5. dense" out.txt ||
+  fail "inspect model.txt: $(grep stages out.txt)"
+{
+  sed -e '1s/.*/cryptonets-model 2/' -e '/^end$/d' "$data/model.txt"
+  printf 'poly degree 1 scale 1\ncoefficients 3 2\nend\n'
+} >final-affine.txt
+inspect_expect 0 final-affine.txt "layers: conv -> square -> dense -> square -> dense -> poly (degree 1)" \
+  "encrypted stages: 1. conv -> 2. square -> 3. dense -> 4. square -> 5. dense + 6. poly (folded)"
+# Float models (cryptonets-train's, not yet quantised) are described, with how to quantise them.
+inspect_expect 0 "$data/model-float.txt" "kind: a float model (text; trained, not yet quantised)" \
+  "format: cryptonets-float-model 1" "outputs: 10" \
+  "layers: conv 5x5 stride 2 (-> 5 x 13 x 13) -> square -> dense (845 -> 100) -> square -> dense (100 -> 10)" \
+  "quantised: no" "to quantise: cryptonets-quantise --float $data/model-float.txt --data DIR" \
+  "verdict: intact"
+grep -qE -- '-?0\.[0-9]+ -?0\.[0-9]+' out.txt && fail "inspect model-float.txt prints weights"
+inspect_expect 0 "$data/activation-study/relu-lsq-finetuned.txt" \
+  "format: cryptonets-sequential-model 1" "-> polynomial(" \
+  "to quantise: cryptonets-quantise --sequential $data/activation-study/relu-lsq-finetuned.txt"
+inspect_expect 0 "$data/activation-study/relu.txt" "kind: a float model" \
+  "conv 5x5 stride 2 (-> 5 x 13 x 13) -> relu -> dense (845 -> 100) -> relu -> dense (100 -> 10)" \
+  "replace relu/sigmoid by polynomials first (cryptonets-train --fine-tune"
+head -c 2000 "$data/model-float.txt" >truncated-float.txt
+inspect_expect 1 truncated-float.txt "float model 'truncated-float.txt'"
 inspect_expect 0 scores.csv "kind: decrypted scores" "images: 70" "classes: 10"
 inspect_expect 0 "$data/model.profile" "kind: a model profile" "outputs: 10" \
   "preset default: YASHE', n = 8192, q = 7 primes" \
@@ -168,6 +195,28 @@ run "$exe" keygen --out-dir other --seed 8 --insecure-ring-degree 64
 record=$(($(stat -c %s keys/public.key) - header))
 { head -c $((header + record / 2)) keys/public.key; tail -c $((record / 2)) other/public.key; } >spliced.key
 inspect_expect 1 spliced.key "PROBLEM: header: key set id" "is not that of its records"
+# A key directory mixed from two key generations with the same parameters: every file is intact
+# and the fingerprints agree, but encrypt, infer and decrypt refuse the set (require_one_key_set),
+# and so does inspect, on each file, with the same message.
+mkdir mixed && cp keys/public.key keys/evaluation.key keys/secret.key mixed/ && cp other/params mixed/
+for file in public.key evaluation.key secret.key; do
+  inspect_expect 1 "mixed/$file" "ring degree: n = 64 (from 'mixed/params', its fingerprint matches)" \
+    "PROBLEM: key set: 'mixed/params' (key set" "and 'mixed/$file' (key set" \
+    "do not belong together" "verdict: DAMAGED or inconsistent (1 problem(s))"
+done
+inspect_expect 1 mixed/params "PROBLEM: key set: 'mixed/params' (key set" \
+  "and 'mixed/public.key' (key set" "do not belong together"
+mkdir mixed-server && cp mixed/params mixed/evaluation.key mixed/public.key mixed-server/
+"$exe" infer --keys mixed-server --in images.ct --out mixed.ct >out.txt 2>&1 &&
+  fail "infer accepted the mixed key directory"
+grep -qF "do not belong together" out.txt || fail "infer on the mixed key directory: $(cat out.txt)"
+# The same through --params; a ciphertext file takes only n from a params file, of any key set.
+"$exe" inspect keys/public.key --params other/params >out.txt 2>&1 &&
+  fail "inspect keys/public.key --params other/params: exit 0"
+grep -qF "PROBLEM: key set: 'other/params'" out.txt ||
+  fail "inspect --params of another key set: $(tr '\n' ' ' <out.txt)"
+"$exe" inspect images.ct --params other/params >out.txt 2>&1 ||
+  fail "inspect images.ct --params other/params: $(tr '\n' ' ' <out.txt)"
 
 # Foreign files: a clear error and exit 1.
 inspect_expect 1 "$data/README.md" "not a cryptonets file (it starts with bytes"

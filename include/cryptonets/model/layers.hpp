@@ -100,11 +100,15 @@ struct CompiledStep {
   std::string layer_name;  // its model-file keyword ("conv", "square", "dense", "pool", "poly")
   LinearMap map;           // for kLinear only
   std::vector<int64_t> coefficients;  // kPolynomial only: v -> Σ_i coefficients[i]·v^i
+  // Degree-1 polynomial layers (0-based) whose affine map this step absorbed: they have no step of
+  // their own, and stage_name() names them so that no layer vanishes from the stage table.
+  std::vector<size_t> folded_layers;
 
   int polynomial_degree() const { return static_cast<int>(coefficients.size()) - 1; }
   // The step's name in stage reports and progress: layer_name, and for a polynomial layer, which
   // may compile to two steps (a diagonal affine step and a square), what this step computes:
-  // "poly (affine)", "poly (square)" or "poly (degree 3)".
+  // "poly (affine)", "poly (square)" or "poly (degree 3)"; then the folded layers, numbered from 1
+  // as in the stage table: "dense + 6. poly (folded)".
   std::string stage_name() const;
 };
 
@@ -113,7 +117,8 @@ struct CompiledStep {
 // other layer exactly one, in order, and output_factor = 1. A polynomial layer gives a square
 // step (degree 2), possibly a diagonal linear step (when no linear step precedes it to absorb its
 // affine map, or when it is the last layer), or a kPolynomial step (degree 3); it may also change
-// the preceding linear step (its outputs become y + h or 2A·y + b) and the following one.
+// the preceding linear step (its outputs become y + h or 2A·y + b) and the following one. A
+// degree-1 layer after a linear step is folded into it (listed in its folded_layers).
 struct CompiledModel {
   size_t input_size = 0;
   size_t output_size = 0;
