@@ -106,6 +106,24 @@ TEST_CASE("values within a hair of ±A/2 take the exact fallback and still conve
   check_conversion(from, to, values, 128);
 }
 
+TEST_CASE("one-limb IFMA conversions (sources or targets at most 2^52) equal GMP") {
+  // The IFMA kernel leaves out the high limb's products when every source (y < 2^52) or the
+  // target (punctured products < 2^52) is narrow: 55 -> 50 bits, 50 -> 55, 50 -> 50, and the
+  // 52-bit edge, each with values next to ±A/2 and residues of every size.
+  const std::vector<std::pair<int, int>> widths = {{55, 50}, {50, 55}, {50, 50}, {52, 52}};
+  for (const auto& [from_bits, to_bits] : widths) {
+    CAPTURE(from_bits);
+    CAPTURE(to_bits);
+    const RnsBase from(generate_ntt_primes(from_bits, 7, 16384));
+    std::vector<Modulus> to;
+    for (uint64_t b : generate_ntt_primes(to_bits, 9, 16384)) {
+      if (std::find(from.moduli().begin(), from.moduli().end(), Modulus(b)) == from.moduli().end())
+        to.emplace_back(b);
+    }
+    check_conversion(from, to, mixed_values(from, 1024, 16, 11), 4);
+  }
+}
+
 TEST_CASE("base conversion handles 62-bit moduli on both sides") {
   const RnsBase from(generate_ntt_primes(62, 5, 2048));
   std::vector<Modulus> to;

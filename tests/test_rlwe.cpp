@@ -3,6 +3,7 @@
 // and the gadget identity itself.
 #include <doctest/doctest.h>
 
+#include <stdexcept>
 #include <vector>
 
 #include "cryptonets/arith/primes.hpp"
@@ -102,6 +103,42 @@ TEST_CASE("scale-and-round and decryption rounding equal their GMP twins, n = 81
   const std::vector<mpz_class> x = rlwe::reference::coefficients(a);
   CHECK(rlwe::round_to_plaintext(*ctx, a).coeffs ==
         rlwe::reference::round_to_plaintext(*ctx, x).coeffs);
+}
+
+TEST_CASE("the exact product and its scale-and-round are the same words with 50- and 61-bit B") {
+  // B only carries exact intermediate values (rns_context.hpp): whichever primes it has, and
+  // whatever the CPU would choose, the tensor's integers and the rescaled result must not change.
+  const size_t n = 8192;
+  const std::vector<uint64_t> q = generate_ntt_primes(55, 7, 2 * n);
+  const uint64_t t = generate_ntt_primes(39, 1, 2 * n)[0];
+  Prng prng = Prng::insecure_seeded(9);
+  const auto narrow = rlwe::RnsContext::create(n, q, t, 0, 50);
+  const auto wide = rlwe::RnsContext::create(n, q, t, 0, 61);
+  CHECK(narrow->b_base().size() == 10);  // ⌈(385 + 39 + 13 + 1 + 20) / 49⌉ primes below 2^50
+  CHECK(wide->b_base().size() == 8);
+  for (const Modulus& b : narrow->b_base().moduli())
+    CHECK(b.value() < (uint64_t{1} << 50));
+  const RnsPoly a = sample_uniform_poly(prng, narrow->ring(), PolyForm::coefficient);
+  std::vector<std::vector<mpz_class>> tensors;
+  std::vector<RnsPoly> rescaled;
+  for (const auto& ctx : {narrow, wide}) {
+    RnsPoly a_here = RnsPoly::from_bigint(ctx->ring(), a.to_bigint_centered());
+    RnsPoly product = rlwe::base_extend(*ctx, a_here);
+    product *= product;
+    product.to_coefficient();
+    tensors.push_back(product.to_bigint_centered());
+    for (SimdPath path : test::supported_simd_paths()) {
+      CAPTURE(to_string(path));
+      const ScopedSimdPath forced(path);
+      rescaled.push_back(rlwe::scale_and_round(*ctx, product));
+    }
+  }
+  CHECK(tensors[0] == tensors[1]);
+  const std::vector<mpz_class> expected =
+      rlwe::reference::scale_and_round(*wide, tensors[1]).to_bigint_centered();
+  for (const RnsPoly& r : rescaled)
+    CHECK(r.to_bigint_centered() == expected);
+  CHECK_THROWS_AS(rlwe::RnsContext::create(n, q, t, 0, 55), std::invalid_argument);
 }
 
 TEST_CASE("Δ·m decrypts to m with no noise, and its noise budget is the whole gap") {

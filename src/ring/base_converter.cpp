@@ -16,7 +16,8 @@ size_t overflow_from_sum(const double* sum, size_t width, double margin, uint32_
                          uint32_t* overflow);
 void accumulate_ifma(size_t k, const uint64_t* y, size_t stride, const uint64_t* punctured,
                      const uint64_t* correction, const uint32_t* overflow,
-                     const ShoupMultiplier* reduce, uint64_t c, size_t width, uint64_t* out);
+                     const ShoupMultiplier* reduce, uint64_t c, size_t width, uint64_t* out,
+                     bool narrow_y, bool narrow_p);
 }  // namespace base_converter_avx512
 
 namespace {
@@ -34,6 +35,8 @@ constexpr double kRoundoff = 0x1p-53;
 constexpr double kMinimumAmbiguity = 0x1p-40;
 // The y block of one cache block should take about this many bytes (half of a 32 KiB L1).
 constexpr size_t kBlockBytes = 16 * 1024;
+// The IFMA limb: vpmadd52luq/huq multiply the low 52 bits of their operands.
+constexpr uint64_t kIfmaLimb = uint64_t{1} << 52;
 // Per-thread scratch space, grown on demand and reused across calls (no allocation per call).
 struct Scratch {
   std::vector<uint64_t> y;
@@ -174,6 +177,8 @@ BaseConverter::BaseConverter(const RnsBase& from, std::vector<Modulus> to)
     ifma_reduce_.emplace_back(mul_mod(two52, two52, c), c);
     montgomery_.push_back(montgomery ? 1 : 0);
   }
+  narrow_sources_ = std::all_of(from_.moduli().begin(), from_.moduli().end(),
+                                [](const Modulus& a) { return a.value() <= kIfmaLimb; });
 }
 
 size_t BaseConverter::fallback_count() const {
@@ -243,7 +248,8 @@ void BaseConverter::accumulate_target(size_t j, const uint64_t* y, const uint32_
     const size_t vector_width = width / 8 * 8;
     base_converter_avx512::accumulate_ifma(
         k, y, stride, punctured_plain_.data() + j * k, correction_plain_.data() + j * (k + 2),
-        overflow, ifma_reduce_.data() + 3 * j, to_[j].value(), vector_width, out_row);
+        overflow, ifma_reduce_.data() + 3 * j, to_[j].value(), vector_width, out_row,
+        narrow_sources_, to_[j].value() <= kIfmaLimb);
     if (vector_width == width) return;
     y += vector_width;
     overflow += vector_width;

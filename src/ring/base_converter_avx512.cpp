@@ -111,17 +111,26 @@ struct LimbSums {
   __m512i a0, a1[3], a2[3];
 };
 
+// Adds y·p for y = yh·2^52 + yl and p = ph·2^52 + pl. Where every y (kNarrowY) or p (kNarrowP) is
+// below 2^52, its high limb is 0 and the products with it are left out: 4 multiply-adds instead
+// of 7, or 2 when both are narrow (the 50-bit auxiliary primes of rlwe/rns_context.cpp).
+template <bool kNarrowY, bool kNarrowP>
 CRYPTONETS_AVX512_IFMA inline void add_term(LimbSums& s, __m512i yi, __m512i p_low,
                                             __m512i p_high) {
-  const __m512i y_low = _mm512_and_si512(yi, set1((uint64_t{1} << 52) - 1));
-  const __m512i y_high = _mm512_srli_epi64(yi, 52);
+  // vpmadd52*uq read only the low 52 bits of each operand: a narrow y needs no masking.
+  const __m512i y_low = kNarrowY ? yi : _mm512_and_si512(yi, set1((uint64_t{1} << 52) - 1));
   s.a0 = _mm512_madd52lo_epu64(s.a0, y_low, p_low);
   s.a1[0] = _mm512_madd52hi_epu64(s.a1[0], y_low, p_low);
-  s.a1[1] = _mm512_madd52lo_epu64(s.a1[1], y_low, p_high);
-  s.a1[2] = _mm512_madd52lo_epu64(s.a1[2], y_high, p_low);
-  s.a2[0] = _mm512_madd52hi_epu64(s.a2[0], y_low, p_high);
-  s.a2[1] = _mm512_madd52hi_epu64(s.a2[1], y_high, p_low);
-  s.a2[2] = _mm512_madd52lo_epu64(s.a2[2], y_high, p_high);
+  if constexpr (!kNarrowP) {
+    s.a1[1] = _mm512_madd52lo_epu64(s.a1[1], y_low, p_high);
+    s.a2[0] = _mm512_madd52hi_epu64(s.a2[0], y_low, p_high);
+  }
+  if constexpr (!kNarrowY) {
+    const __m512i y_high = _mm512_srli_epi64(yi, 52);
+    s.a1[2] = _mm512_madd52lo_epu64(s.a1[2], y_high, p_low);
+    s.a2[1] = _mm512_madd52hi_epu64(s.a2[1], y_high, p_low);
+    if constexpr (!kNarrowP) s.a2[2] = _mm512_madd52lo_epu64(s.a2[2], y_high, p_high);
+  }
 }
 
 // (correction + A0 + A1·2^52 + A2·2^104) mod c in [0, c).
@@ -148,14 +157,13 @@ CRYPTONETS_AVX512_IFMA inline __m512i gather_correction(const uint64_t* correcti
 
 }  // namespace
 
-// out[col] = (correction[overflow[col]] + Σ_i y[i·stride + col]·punctured[i]) mod c for
-// col < width (multiple of 8). y_i < 2^62, punctured[i] < c < 2^62, k ≤ 1000, correction < c.
-// reduce: Shoup multipliers of 1, 2^52 mod c and 2^104 mod c. Sixteen columns per step where
-// possible, so each broadcast constant serves two vectors.
-CRYPTONETS_AVX512_IFMA void accumulate_ifma(size_t k, const uint64_t* y, size_t stride,
-                                            const uint64_t* punctured, const uint64_t* correction,
-                                            const uint32_t* overflow, const ShoupMultiplier* reduce,
-                                            uint64_t c, size_t width, uint64_t* out) {
+namespace {
+
+template <bool kNarrowY, bool kNarrowP>
+CRYPTONETS_AVX512_IFMA void accumulate(size_t k, const uint64_t* y, size_t stride,
+                                       const uint64_t* punctured, const uint64_t* correction,
+                                       const uint32_t* overflow, const ShoupMultiplier* reduce,
+                                       uint64_t c, size_t width, uint64_t* out) {
   const __m512i vc = set1(c), zero = _mm512_setzero_si512();
   const uint64_t mask52 = (uint64_t{1} << 52) - 1;
   size_t col = 0;
@@ -163,8 +171,9 @@ CRYPTONETS_AVX512_IFMA void accumulate_ifma(size_t k, const uint64_t* y, size_t 
     LimbSums first{zero, {zero, zero, zero}, {zero, zero, zero}}, second = first;
     for (size_t i = 0; i < k; ++i) {
       const __m512i p_low = set1(punctured[i] & mask52), p_high = set1(punctured[i] >> 52);
-      add_term(first, _mm512_loadu_si512(y + i * stride + col), p_low, p_high);
-      add_term(second, _mm512_loadu_si512(y + i * stride + col + 8), p_low, p_high);
+      add_term<kNarrowY, kNarrowP>(first, _mm512_loadu_si512(y + i * stride + col), p_low, p_high);
+      add_term<kNarrowY, kNarrowP>(second, _mm512_loadu_si512(y + i * stride + col + 8), p_low,
+                                   p_high);
     }
     _mm512_storeu_si512(
         out + col, reduce_sums(first, gather_correction(correction, overflow + col), reduce, vc));
@@ -175,12 +184,29 @@ CRYPTONETS_AVX512_IFMA void accumulate_ifma(size_t k, const uint64_t* y, size_t 
   for (; col < width; col += 8) {
     LimbSums sums{zero, {zero, zero, zero}, {zero, zero, zero}};
     for (size_t i = 0; i < k; ++i) {
-      add_term(sums, _mm512_loadu_si512(y + i * stride + col), set1(punctured[i] & mask52),
-               set1(punctured[i] >> 52));
+      add_term<kNarrowY, kNarrowP>(sums, _mm512_loadu_si512(y + i * stride + col),
+                                   set1(punctured[i] & mask52), set1(punctured[i] >> 52));
     }
     _mm512_storeu_si512(
         out + col, reduce_sums(sums, gather_correction(correction, overflow + col), reduce, vc));
   }
+}
+
+}  // namespace
+
+// out[col] = (correction[overflow[col]] + Σ_i y[i·stride + col]·punctured[i]) mod c for
+// col < width (multiple of 8). y_i < 2^62, punctured[i] < c < 2^62, k ≤ 1000, correction < c.
+// narrow_y: every y_i < 2^52 (all source moduli at most 2^52); narrow_p: every punctured[i] <
+// 2^52 (c at most 2^52). reduce: Shoup multipliers of 1, 2^52 mod c and 2^104 mod c. Sixteen
+// columns per step where possible, so each broadcast constant serves two vectors.
+CRYPTONETS_AVX512_IFMA void accumulate_ifma(size_t k, const uint64_t* y, size_t stride,
+                                            const uint64_t* punctured, const uint64_t* correction,
+                                            const uint32_t* overflow, const ShoupMultiplier* reduce,
+                                            uint64_t c, size_t width, uint64_t* out, bool narrow_y,
+                                            bool narrow_p) {
+  const auto kernel = narrow_y ? (narrow_p ? accumulate<true, true> : accumulate<true, false>)
+                               : (narrow_p ? accumulate<false, true> : accumulate<false, false>);
+  kernel(k, y, stride, punctured, correction, overflow, reduce, c, width, out);
 }
 
 }  // namespace cryptonets::base_converter_avx512

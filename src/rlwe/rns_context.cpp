@@ -3,15 +3,17 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 #include "cryptonets/arith/primes.hpp"
+#include "cryptonets/arith/simd.hpp"
 #include "cryptonets/rlwe/parameters.hpp"
 
 namespace cryptonets::rlwe {
 
 namespace {
 
-constexpr int kAuxiliaryPrimeBits = 61;
 constexpr double kAuxiliaryHeadroomBits = 20;
 
 uint64_t mpz_mod_word(const mpz_class& x, uint64_t m) {
@@ -20,17 +22,16 @@ uint64_t mpz_mod_word(const mpz_class& x, uint64_t m) {
   return r.get_ui();
 }
 
-// Enough 61-bit NTT primes, distinct from q's primes and t, that
+// Enough NTT primes of `bits` bits, distinct from q's primes and t, that
 // log2 B >= log2 q + log2 t + log2 n + 1 + headroom: the rescaled product round(t/q·x) is at most
 // t·n·q/2 in absolute value (a BFV cross term; t·n·q/4 for one product) and must be recovered from
 // its residues mod B exactly.
-std::vector<uint64_t> auxiliary_primes(size_t n, const std::vector<uint64_t>& q_primes,
-                                       uint64_t t) {
+std::vector<uint64_t> auxiliary_primes(size_t n, const std::vector<uint64_t>& q_primes, uint64_t t,
+                                       int bits) {
   const double needed = log2_of_product(q_primes) + std::log2(static_cast<double>(t)) +
                         std::log2(static_cast<double>(n)) + 1 + kAuxiliaryHeadroomBits;
-  const size_t count = static_cast<size_t>(std::ceil(needed / (kAuxiliaryPrimeBits - 1)));
-  std::vector<uint64_t> candidates =
-      generate_ntt_primes(kAuxiliaryPrimeBits, count + q_primes.size() + 1, 2 * n);
+  const size_t count = static_cast<size_t>(std::ceil(needed / (bits - 1)));
+  std::vector<uint64_t> candidates = generate_ntt_primes(bits, count + q_primes.size() + 1, 2 * n);
   std::vector<uint64_t> chosen;
   for (uint64_t b : candidates) {
     bool clash = b == t || std::find(q_primes.begin(), q_primes.end(), b) != q_primes.end();
@@ -43,13 +44,27 @@ std::vector<uint64_t> auxiliary_primes(size_t n, const std::vector<uint64_t>& q_
 
 std::shared_ptr<const RnsContext> RnsContext::create(size_t n,
                                                      const std::vector<uint64_t>& q_primes,
-                                                     uint64_t t, int decomposition_bits) {
-  return std::shared_ptr<const RnsContext>(new RnsContext(n, q_primes, t, decomposition_bits));
+                                                     uint64_t t, int decomposition_bits,
+                                                     int auxiliary_prime_bits) {
+  if (auxiliary_prime_bits == 0) auxiliary_prime_bits = auxiliary_prime_bits_for_this_cpu();
+  if (auxiliary_prime_bits != 50 && auxiliary_prime_bits != 61) {
+    throw std::invalid_argument("RnsContext: auxiliary primes of 50 or 61 bits, not " +
+                                std::to_string(auxiliary_prime_bits));
+  }
+  return std::shared_ptr<const RnsContext>(
+      new RnsContext(n, q_primes, t, decomposition_bits, auxiliary_prime_bits));
+}
+
+int RnsContext::auxiliary_prime_bits_for_this_cpu() {
+  return simd_path_supported(SimdPath::avx512ifma) ? 50 : 61;
 }
 
 RnsContext::RnsContext(size_t n, const std::vector<uint64_t>& q_primes, uint64_t t,
-                       int decomposition_bits)
-    : n_(n), t_(t), log2_q_(log2_of_product(q_primes)), b_base_(auxiliary_primes(n, q_primes, t)) {
+                       int decomposition_bits, int auxiliary_prime_bits)
+    : n_(n),
+      t_(t),
+      log2_q_(log2_of_product(q_primes)),
+      b_base_(auxiliary_primes(n, q_primes, t, auxiliary_prime_bits)) {
   assert(!q_primes.empty() && t >= 2 && decomposition_bits >= 0);
   ring_q_ = std::make_shared<const RingContext>(n, q_primes);
   std::vector<uint64_t> qb = q_primes;

@@ -109,6 +109,8 @@ class BaseConverter {
   std::vector<uint64_t> punctured_plain_;
   std::vector<uint64_t> correction_plain_;
   std::vector<ShoupMultiplier> ifma_reduce_;
+  // Every source modulus is at most 2^52, so every y_i fits one IFMA limb (fewer multiply-adds).
+  bool narrow_sources_ = false;
   std::vector<MontgomeryReducer> montgomery_reducers_;
   mutable std::atomic<size_t> fallbacks_{0};
 };

@@ -28,9 +28,20 @@ class RnsContext {
   // n a power of two; q_primes distinct NTT primes ≡ 1 (mod 2n) below 2^62; t coprime to q with
   // log2 t well below log2 q; decomposition_bits w = 0 (one digit per prime) or in [4, 62].
   // The schemes validate their parameters first (with messages naming the field); this
-  // constructor only asserts what it relies on.
+  // constructor only asserts what it relies on. auxiliary_prime_bits: the size of B's primes, 50
+  // or 61, or 0 for auxiliary_prime_bits_for_this_cpu(). B only carries exact intermediate
+  // values, so every result is the same word for word whichever B is used (tested).
   static std::shared_ptr<const RnsContext> create(size_t n, const std::vector<uint64_t>& q_primes,
-                                                  uint64_t t, int decomposition_bits);
+                                                  uint64_t t, int decomposition_bits,
+                                                  int auxiliary_prime_bits = 0);
+
+  // 50 where the CPU has AVX-512 IFMA, 61 otherwise. With IFMA, primes below 2^50 take the IFMA
+  // NTT and narrow (one-limb) base conversions; a square at the default parameters measured
+  // 1.04-1.06 ms with 8 primes of 61 bits against 0.98-0.99 ms with 10 of 50 (bench_simd,
+  // square_without_relinearization, IFMA path). Without IFMA the two more primes cost more than
+  // they save (AVX-512 path 1.38-1.47 against 1.65-1.70 ms), hence the choice by CPU, which no
+  // file records: it changes speed, never a result.
+  static int auxiliary_prime_bits_for_this_cpu();
 
   size_t n() const { return n_; }
   const Modulus& t() const { return t_; }
@@ -69,7 +80,8 @@ class RnsContext {
   mpz_class gadget_factor(size_t d) const;
 
  private:
-  RnsContext(size_t n, const std::vector<uint64_t>& q_primes, uint64_t t, int decomposition_bits);
+  RnsContext(size_t n, const std::vector<uint64_t>& q_primes, uint64_t t, int decomposition_bits,
+             int auxiliary_prime_bits);
 
   size_t n_;
   Modulus t_;
