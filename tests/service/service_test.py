@@ -4,38 +4,37 @@ at the test-only ring degree 64 (keygen --insecure-ring-degree 64) so that it st
 
 usage: service_test.py CRYPTONETS DATA_DIR PLAIN_SCORES OPEN_FAULT_LIBRARY [--slow]
 
-Default cases: client infer's decrypted scores equal the plain integer model's, for a YASHE' and
-a BFV key set (a batch of one scheme under a token of the other is refused naming both; a BFV
-secret key is refused; key parts of two schemes are refused); a BFV job accepted before a SIGKILL
-completes after the restart; job records of the first format (no scheme: YASHE') still run, one of
-a later format is logged and left on disk, one naming the other scheme than its key set's fails
-naming both; two clients with
-their own keys, neither can read or see the other's job (404, like a job that does not exist),
-no token or an unknown one is 401; garbage, truncated, oversize, wrong-kind, wrong-scheme (BFV)
-and wrong-key bodies and a secret key (registered or submitted) are refused with their status and a clear message, and
-leave neither a job nor a file in the state directory; key files of format version 3 are refused at
-registration (400) and, stored by an older server, logged at start-up and answered 410, naming
-the version; after a restart, queued jobs of a key set damaged, removed or of format version 3
-fail without running, the reason in their status (still readable by their token); an upload
-under a key set damaged on disk is answered 410 naming the key set and the problem, not 500;
-a key set whose files cannot be opened for a passing reason (EMFILE, injected by the test-only
-LD_PRELOAD library open_fault.cpp) is not retired: an upload is answered 503 with Retry-After (as
-is one whose header the server cannot read back), a job queued at start-up stays queued, is
-deferred and runs once the files open again; key sets
-not used for --key-set-retention-days are deleted with their finished jobs, at start-up (last use
-set back on disk) and periodically (--key-set-retention-seconds 1, test-only), not one with a
-queued job, their tokens answered 410 'expired'; a deletion interrupted by a crash is finished at
-start-up, and a tombstone older than a year is forgotten (401);
-client fetch says that it deleted the job, fetch --keep keeps it; a client killed mid-upload
-and a stalled upload leave no job and no stray file; a full queue answers 503 with Retry-After;
-the server SIGKILLed right after accepting a job and restarted completes it; SIGTERM exits cleanly and
-keeps queued jobs; one JSON log line per request, no token in the log; --help for every verb;
-HTTPS with a self-signed certificate (when openssl is installed).
+Default cases: client infer's decrypted scores equal the plain integer model's, for a YASHE' and a
+BFV key set (a batch of one scheme under a token of the other is refused naming both; a BFV secret
+key is refused; key parts of two schemes are refused); a BFV job accepted before a SIGKILL completes
+after the restart; job records of the first format (no scheme: YASHE') still run, one of a later
+format is logged and left on disk, one naming the other scheme than its key set's fails naming both;
+two clients with their own keys, neither can read or see the other's job (404, like a job that does
+not exist), no token or an unknown one is 401; garbage, truncated, oversize, wrong-kind,
+wrong-scheme (BFV) and wrong-key bodies and a secret key (registered or submitted) are refused with
+their status and a clear message, and leave neither a job nor a file in the state directory; key
+files of format version 3 are refused at registration (400) and, stored by an older server, logged
+at start-up and answered 410, naming the version; after a restart, queued jobs of a key set damaged,
+removed or of format version 3 fail without running, the reason in their status (still readable by
+their token); an upload under a key set damaged on disk is answered 410 naming the key set and the
+problem, not 500; a key set whose files cannot be opened for a passing reason (EMFILE, injected by
+the test-only LD_PRELOAD library open_fault.cpp) is not retired: an upload is answered 503 with
+Retry-After (as is one whose header the server cannot read back), a job queued at start-up stays
+queued, is deferred and runs once the files open again; key sets not used for
+--key-set-retention-days are deleted with their finished jobs, at start-up (last use set back on
+disk) and periodically (--key-set-retention-seconds 1, test-only), not one with a queued job, their
+tokens answered 410 'expired'; a deletion interrupted by a crash is finished at start-up, and a
+tombstone older than a year is forgotten (401); client fetch says that it deleted the job, fetch
+--keep keeps it; a client killed mid-upload and a stalled upload leave no job and no stray file; a
+full queue answers 503 with Retry-After; the server SIGKILLed right after accepting a job and
+restarted completes it; SIGTERM exits cleanly and keeps queued jobs; one JSON log line per request,
+no token in the log; --help for every verb; HTTPS with a self-signed certificate (when openssl is
+installed).
 
 --slow adds: 8 concurrent clients with their own keys, each scores correct and none can see
-another's job; the server SIGKILLed in the middle of a 6-batch inference, YASHE' and BFV (the job observed
-running, and requeued on restart) completes it; SIGTERM lets the running job finish and keeps
-the queued one for the restart; a finished job expires after --result-ttl.
+another's job; the server SIGKILLed in the middle of a 6-batch inference, YASHE' and BFV (the job
+observed running, and requeued on restart) completes it; SIGTERM lets the running job finish and
+keeps the queued one for the restart; a finished job expires after --result-ttl.
 """
 import hashlib
 import http.client
