@@ -726,7 +726,8 @@ TEST_CASE("A failure of the system, not of the file, is a std::system_error carr
       failure_of([&] { read_protocol_header(mem); }),
       failure_of([&] { load_parameter_set<yashe::Scheme>(mem); }),
       failure_of([&] { load_public_keys(mem, contexts); }),
-      failure_of([&] { load_evaluation_keys(mem, contexts); })};
+      failure_of([&] { load_evaluation_keys(mem, contexts); }),
+      failure_of([&] { CiphertextFileReader(mem, contexts, files.keys.key_ids()); })};
   for (const auto& failure : failures) {
     CAPTURE(failure.second);
     CHECK(failure.first == std::errc::io_error);

@@ -806,6 +806,11 @@ BasicCiphertextFileReader<S>::BasicCiphertextFileReader(const std::string& path,
       contexts_(std::move(contexts)),
       key_ids_(key_ids),
       in_(open_for_reading(path)) {
+  reading(path_, [&] { read_header_and_check(); });
+}
+
+template <class S>
+void BasicCiphertextFileReader<S>::read_header_and_check() {
   header_ = read_header_of_kind(in_, source_, ProtocolFileKind::kCiphertexts, scheme_id<S>(),
                                 "the keys are");
   check_parameter_set(header_, contexts_, source_);
@@ -925,6 +930,11 @@ void BasicCiphertextFileReader<S>::diagnose_record_order() {
 template <class S>
 EncryptedBatch BasicCiphertextFileReader<S>::next(const std::function<void()>& tick) {
   if (batches_left() == 0) throw std::logic_error("CiphertextFileReader: no batch left");
+  return reading(path_, [&] { return read_batch(tick); });
+}
+
+template <class S>
+EncryptedBatch BasicCiphertextFileReader<S>::read_batch(const std::function<void()>& tick) {
   EncryptedBatch batch;
   batch.images = header_.images_in_batch(batches_read_);
   const std::string batch_source = source_ + " batch " + std::to_string(batches_read_ + 1) +
@@ -986,7 +996,7 @@ void BasicCiphertextFileReader<S>::finish() {
     throw std::logic_error("CiphertextFileReader: finish() with " + std::to_string(batches_left()) +
                            " batches unread");
   }
-  expect_end(in_, source_);
+  reading(path_, [&] { expect_end(in_, source_); });
 }
 
 template class BasicCiphertextFileWriter<yashe::Scheme>;

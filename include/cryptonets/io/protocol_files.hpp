@@ -291,6 +291,8 @@ class BasicCiphertextFileReader {
   void finish();
 
  private:
+  void read_header_and_check();  // the constructor's checks
+  inference::EncryptedBatch read_batch(const std::function<void()>& tick);  // next()'s reads
   void diagnose_record_order();
   void check_binding(uint64_t index, const Sha256::Digest& digest, const std::string& source);
   std::string describe_record(uint64_t index) const;
