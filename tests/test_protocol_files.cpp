@@ -13,6 +13,8 @@
 #include <iterator>
 #include <sstream>
 #include <stdexcept>
+#include <system_error>
+#include <utility>
 
 #include "cryptonets/arith/primes.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
@@ -701,4 +703,49 @@ TEST_CASE("The server's key loader refuses a secret key under both schemes") {
     CHECK(contains(load(files->parameters, files->evaluation_keys, files->secret_keys), refusal));
     CHECK(contains(load(files->secret_keys, files->evaluation_keys, files->public_keys), refusal));
   }
+}
+
+TEST_CASE("A failure of the system, not of the file, is a std::system_error carrying errno") {
+  // The service retries a key set that it could not read for such a reason instead of calling it
+  // damaged: a read error must not pass for a truncated file. /proc/self/mem opens, and read(2)
+  // at offset 0 fails with EIO (address 0 is never mapped).
+  const SchemeDirectory<yashe::Scheme> files(56);
+  const ContextSet contexts = load_parameter_set<yashe::Scheme>(files.files.parameters);
+  const std::string mem = "/proc/self/mem";
+  auto failure_of = [](auto&& load) -> std::pair<std::error_code, std::string> {
+    try {
+      load();
+    } catch (const std::system_error& e) {
+      return {e.code(), e.what()};
+    } catch (const std::exception& e) {
+      return {std::error_code(), e.what()};
+    }
+    return {};
+  };
+  const std::vector<std::pair<std::error_code, std::string>> failures = {
+      failure_of([&] { read_protocol_header(mem); }),
+      failure_of([&] { load_parameter_set<yashe::Scheme>(mem); }),
+      failure_of([&] { load_public_keys(mem, contexts); }),
+      failure_of([&] { load_evaluation_keys(mem, contexts); }),
+      failure_of([&] { CiphertextFileReader(mem, contexts, files.keys.key_ids()); })};
+  for (const auto& failure : failures) {
+    CAPTURE(failure.second);
+    CHECK(failure.first == std::errc::io_error);
+    CHECK(contains(failure.second, "cannot read file '/proc/self/mem'"));
+    CHECK(!contains(failure.second, "truncated"));
+  }
+  // A missing file: ENOENT, with the message it always had.
+  const auto missing = failure_of([&] {
+    load_server_keys<yashe::Scheme>(files.dir.file("none"), files.files.evaluation_keys,
+                                    files.files.public_keys);
+  });
+  CHECK(missing.first == std::errc::no_such_file_or_directory);
+  CHECK(contains(missing.second, "for reading: No such file or directory"));
+  // What the file holds is no system error.
+  const std::string cut = files.dir.file("cut.key");
+  fs::copy_file(files.files.evaluation_keys, cut);
+  fs::resize_file(cut, fs::file_size(cut) / 2);
+  const auto damaged = failure_of([&] { load_evaluation_keys(cut, contexts); });
+  CHECK(!damaged.first);
+  CHECK(contains(damaged.second, "truncated"));
 }

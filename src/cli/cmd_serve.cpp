@@ -63,6 +63,11 @@ int run_serve(std::span<char* const> arguments) {
   options.add_value("upload-timeout", "SECONDS", "drop an upload that takes longer in all", "3600");
   options.add_value("result-ttl", "SECONDS", "delete finished jobs not fetched after this",
                     "604800");
+  options.add_value("key-set-retention-days", "N",
+                    "delete a key set (with its finished jobs) not used for N days; 0: never",
+                    "90");
+  options.add_value("key-set-retention-seconds", "S",
+                    "for tests only: the retention in seconds (overrides the days)");
   options.add_value("tls-cert", "FILE", "PEM certificate (with --tls-key: HTTPS)");
   options.add_value("tls-key", "FILE", "PEM private key of the certificate");
   options.add_value("port-file", "FILE", "write the port listened on here (for --listen HOST:0)");
@@ -80,6 +85,10 @@ int run_serve(std::span<char* const> arguments) {
   server_options.upload_timeout_s =
       static_cast<int>(options.integer("upload-timeout", 1, 7 * 86400));
   server_options.result_ttl_s = options.integer("result-ttl", 1, int64_t{1} << 40);
+  server_options.key_set_retention_s =
+      options.has("key-set-retention-seconds")
+          ? options.integer("key-set-retention-seconds", 1, int64_t{1} << 40)
+          : options.integer("key-set-retention-days", 0, 36500) * 86400;
   if (options.has("tls-cert") != options.has("tls-key")) {
     throw UsageError("--tls-cert and --tls-key go together");
   }

@@ -12,6 +12,7 @@
 #include <optional>
 #include <set>
 #include <stdexcept>
+#include <system_error>
 
 #include "cryptonets/bfv/encryptor.hpp"
 #include "cryptonets/io/little_endian.hpp"
@@ -241,6 +242,9 @@ void check_parameter_set(const ProtocolHeader& header, const Contexts& contexts,
   }
 }
 
+// Failures of the operating system (the open, or a read: EMFILE, ENOMEM, EIO, ...) are thrown as
+// std::system_error carrying errno, so that a caller can tell them from what the file holds: a
+// read error must not pass for a truncated file (protocol_files.hpp).
 std::ifstream open_for_reading(const std::string& path) {
   std::error_code error;
   if (std::filesystem::is_directory(path, error)) {
@@ -248,10 +252,22 @@ std::ifstream open_for_reading(const std::string& path) {
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    throw std::runtime_error("cannot open " + file_source(path) +
-                             " for reading: " + std::strerror(errno));
+    throw std::system_error(errno, std::generic_category(),
+                            "cannot open " + file_source(path) + " for reading");
   }
+  in.exceptions(std::ios::badbit);  // a failed read(2) throws instead of looking like the end
   return in;
+}
+
+// read() on `path`, its read errors (std::ios_base::failure from the stream) rethrown naming the
+// file.
+template <class Read>
+auto reading(const std::string& path, Read read) -> decltype(read()) {
+  try {
+    return read();
+  } catch (const std::ios_base::failure& e) {
+    throw std::system_error(e.code(), "cannot read " + file_source(path));
+  }
 }
 
 void expect_end(std::istream& in, const std::string& source) {
@@ -300,8 +316,8 @@ void save_key_file(const std::string& path, ProtocolFileKind kind,
 }
 
 template <class S, class Key, class ReadOne>
-std::vector<Key> load_key_file(const std::string& path, ProtocolFileKind kind,
-                               const BasicContextSet<S>& contexts, ReadOne read_one) {
+std::vector<Key> load_key_records(const std::string& path, ProtocolFileKind kind,
+                                  const BasicContextSet<S>& contexts, ReadOne read_one) {
   const std::string source = file_source(path);
   std::ifstream in = open_for_reading(path);
   const ProtocolHeader header =
@@ -316,6 +332,12 @@ std::vector<Key> load_key_file(const std::string& path, ProtocolFileKind kind,
                      " is not that of its records (assembled from different key generations?)");
   }
   return keys;
+}
+
+template <class S, class Key, class ReadOne>
+std::vector<Key> load_key_file(const std::string& path, ProtocolFileKind kind,
+                               const BasicContextSet<S>& contexts, ReadOne read_one) {
+  return reading(path, [&] { return load_key_records<S, Key>(path, kind, contexts, read_one); });
 }
 
 }  // namespace
@@ -411,8 +433,10 @@ KeyDirectory::KeyDirectory(const std::string& directory)
       secret_keys(directory + "/secret.key") {}
 
 ProtocolHeader read_protocol_header(const std::string& path) {
-  std::ifstream in = open_for_reading(path);
-  return read_header(in, file_source(path));
+  return reading(path, [&] {
+    std::ifstream in = open_for_reading(path);
+    return read_header(in, file_source(path));
+  });
 }
 
 SchemeId protocol_file_scheme(const std::string& path) {
@@ -453,8 +477,10 @@ void save_parameter_set(const std::string& path, const BfvContextSet& contexts, 
   save_parameters_file<bfv::Scheme>(path, contexts, key_set);
 }
 
+namespace {
+
 template <class S>
-BasicContextSet<S> load_parameter_set(const std::string& path) {
+BasicContextSet<S> read_parameter_set(const std::string& path) {
   using Parameters = typename S::Parameters;
   const std::string source = file_source(path);
   std::ifstream in = open_for_reading(path);
@@ -483,6 +509,13 @@ BasicContextSet<S> load_parameter_set(const std::string& path) {
                      " is not that of its records");
   }
   return contexts;
+}
+
+}  // namespace
+
+template <class S>
+BasicContextSet<S> load_parameter_set(const std::string& path) {
+  return reading(path, [&] { return read_parameter_set<S>(path); });
 }
 
 template ContextSet load_parameter_set<yashe::Scheme>(const std::string& path);
@@ -773,6 +806,11 @@ BasicCiphertextFileReader<S>::BasicCiphertextFileReader(const std::string& path,
       contexts_(std::move(contexts)),
       key_ids_(key_ids),
       in_(open_for_reading(path)) {
+  reading(path_, [&] { read_header_and_check(); });
+}
+
+template <class S>
+void BasicCiphertextFileReader<S>::read_header_and_check() {
   header_ = read_header_of_kind(in_, source_, ProtocolFileKind::kCiphertexts, scheme_id<S>(),
                                 "the keys are");
   check_parameter_set(header_, contexts_, source_);
@@ -892,6 +930,11 @@ void BasicCiphertextFileReader<S>::diagnose_record_order() {
 template <class S>
 EncryptedBatch BasicCiphertextFileReader<S>::next(const std::function<void()>& tick) {
   if (batches_left() == 0) throw std::logic_error("CiphertextFileReader: no batch left");
+  return reading(path_, [&] { return read_batch(tick); });
+}
+
+template <class S>
+EncryptedBatch BasicCiphertextFileReader<S>::read_batch(const std::function<void()>& tick) {
   EncryptedBatch batch;
   batch.images = header_.images_in_batch(batches_read_);
   const std::string batch_source = source_ + " batch " + std::to_string(batches_read_ + 1) +
@@ -953,7 +996,7 @@ void BasicCiphertextFileReader<S>::finish() {
     throw std::logic_error("CiphertextFileReader: finish() with " + std::to_string(batches_left()) +
                            " batches unread");
   }
-  expect_end(in_, source_);
+  reading(path_, [&] { expect_end(in_, source_); });
 }
 
 template class BasicCiphertextFileWriter<yashe::Scheme>;

@@ -23,10 +23,12 @@
 #include <list>
 #include <map>
 #include <mutex>
+#include <new>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 
 #include "cryptonets/inference/parameter_selection.hpp"
@@ -89,12 +91,35 @@ bool is_hex_name(const std::string& name, size_t length) {
          });
 }
 
-// An error answered to the client: status and message.
+// An error answered to the client: status and message (and Retry-After, for a 503).
 struct HttpError : std::runtime_error {
-  HttpError(int status_, const std::string& message)
-      : std::runtime_error(message), status(status_) {}
+  HttpError(int status_, const std::string& message, int retry_after_s_ = 0)
+      : std::runtime_error(message), status(status_), retry_after_s(retry_after_s_) {}
   int status;
+  int retry_after_s;
 };
+
+// Retry-After of a request refused for a passing failure of the server (transient_failure).
+constexpr int kTransientRetrySeconds = 5;
+// A queued job whose key set could not be loaded for such a reason is tried again after 1 s, then
+// after twice as long each time, at most this long.
+constexpr int64_t kMaxJobRetrySeconds = 60;
+// How long the token of an expired key set is still told so (410) before it is just unknown.
+constexpr int64_t kExpiredKeySetMemorySeconds = int64_t{366} * 86400;
+
+// Whether a failure to load a stored key set is of the server rather than of the files: the
+// process ran out of something (file handles, memory) or the system failed a read (EIO), which
+// io/protocol_files.hpp throws as std::system_error. Such a key set is not retired: the request is
+// answered 503 and its queued jobs are tried again later. Only what the files hold (magic,
+// version, checksum, fingerprint, truncation) or their absence makes a key set unusable.
+bool transient_failure(const std::exception& e) {
+  if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) return true;
+  if (const auto* failure = dynamic_cast<const std::system_error*>(&e)) {
+    return failure->code() != std::errc::no_such_file_or_directory &&
+           failure->code() != std::errc::not_a_directory;
+  }
+  return false;
+}
 
 // Loader messages name the server's temporary path; the client knows its file as "the body".
 std::string client_message(std::string message, const std::string& path, const std::string& name) {
@@ -239,6 +264,26 @@ std::string unusable_answer(const std::string& description) {
   return "this server cannot use the token's " + description + ": register the keys again";
 }
 
+// The answer (503) to a request that needed a key set the server could not load for a passing
+// reason (transient_failure); `problem` from key_set_problem.
+std::string transient_answer(const std::string& problem) {
+  return "the server cannot load the token's key set right now (" + problem + "); retry later";
+}
+
+// The answer (410) to the token of a key set deleted by --key-set-retention-days.
+std::string expired_answer(int64_t retention_s) {
+  std::string unused = "the server's retention period";
+  if (retention_s > 0 && retention_s % 86400 == 0) {
+    const int64_t days = retention_s / 86400;
+    unused = std::to_string(days) + (days == 1 ? " day" : " days");
+  } else if (retention_s > 0) {
+    unused = std::to_string(retention_s) + " s";
+  }
+  return "the token's key set expired: it was not used for " + unused +
+         " (--key-set-retention-days), so the server deleted it with its jobs; register the keys "
+         "again";
+}
+
 // The recorded failure of a job not run because its key set is unusable.
 std::string unrun_job_error(const std::string& description) {
   return "not run: this server cannot use the job's " + description +
@@ -291,6 +336,10 @@ struct Job {
   int64_t created = 0;
   int64_t finished = 0;
   std::string error;
+  // In memory only: a job whose key set could not be loaded for a passing reason waits until
+  // not_before; `retries` sets the next wait.
+  int retries = 0;
+  Clock::time_point not_before{};
 
   json to_json() const {
     json j{{"job", id},          {"scheme", scheme_option(scheme)},
@@ -332,6 +381,8 @@ class Server::Impl {
   // or deletes the token's jobs, which a token of an unusable key set still may (to learn why
   // they failed, and to remove them).
   std::string authenticate(const httplib::Request& req, bool own_jobs = false);
+  // authenticate's checks of the token's key set `hash`; mutex_ held.
+  void require_key_set(const std::string& hash, bool own_jobs) const;
   // The job `id` of key set `key_set`; HttpError 404 for unknown and foreign jobs alike.
   Job& owned_job(const std::string& id, const std::string& key_set);
   // Receives the body into `paths` (split at `sizes`), fsyncs each file. HttpError on failure.
@@ -353,6 +404,20 @@ class Server::Impl {
   void run_job(const std::string& id);
   void janitor();
   void remove_job_directory(const std::string& id);
+  // `path` (a file or directory in `parent`) out of `parent` in one rename into tmp/ (a crash
+  // leaves it there, and tmp/ is emptied at start), then removed.
+  void discard(const std::string& path, const std::string& parent, const std::string& trash_name);
+  // Puts job `id`, whose key set could not be loaded for a passing reason (`problem`), back at the
+  // head of the queue, to be tried again after a wait that doubles each time (1 s to 60 s).
+  void defer_job(const std::string& id, std::optional<EncryptedBatch> ready,
+                 const std::string& problem);
+  // The key set `hash` was used now (an accepted upload, a job that ended): its last use, in
+  // memory and as the mtime of its directory (what a restart reads). Never throws.
+  void note_use(const std::string& hash);
+  // Deletes the key sets not used for --key-set-retention-days, with their finished jobs (none
+  // queued, running or being uploaded), leaving a tombstone in expired/ so that their tokens are
+  // answered 410 "expired" (for a year, then 401 as unknown). At start-up and by the janitor.
+  void expire_key_sets();
   // Records the stored key set `hash` as one this server cannot use (`problem`: what is wrong,
   // with the client's part names) and fails its queued jobs without running them, recording that
   // reason in each. Returns the description its token's answers give: "key set 0x... (problem)".
@@ -364,7 +429,7 @@ class Server::Impl {
   Model model_;
   CompiledModel compiled_;
   RangeReport ranges_;
-  std::string keysets_dir_, jobs_dir_, tmp_dir_;
+  std::string keysets_dir_, jobs_dir_, tmp_dir_, expired_dir_;
   std::unique_ptr<httplib::Server> http_;
   int port_ = 0;
 
@@ -378,6 +443,12 @@ class Server::Impl {
   // at start-up or when a job needed them, with their description (retire_key_set): their tokens
   // are answered 410 with it rather than 500, and their jobs fail with it instead of running.
   std::map<std::string, std::string> unusable_key_sets_;
+  // Last use of each usable key set (Unix seconds: its registration, the latest accepted upload or
+  // job end), for --key-set-retention-days; uploads in progress per key set (never expired).
+  std::map<std::string, int64_t> last_use_;
+  std::map<std::string, int> uploads_;
+  // Key sets deleted by the retention, with when (their tombstones in expired/).
+  std::map<std::string, int64_t> expired_key_sets_;
   std::map<std::string, Job> jobs_;
   std::deque<std::string> queue_;
   size_t pending_ = 0;  // queued + running jobs + uploads in progress
@@ -407,7 +478,9 @@ Server::Impl::Impl(ServerOptions options)
   keysets_dir_ = options_.state_dir + "/keysets";
   jobs_dir_ = options_.state_dir + "/jobs";
   tmp_dir_ = options_.state_dir + "/tmp";
-  for (const std::string& dir : {options_.state_dir, keysets_dir_, jobs_dir_, tmp_dir_}) {
+  expired_dir_ = options_.state_dir + "/expired";
+  for (const std::string& dir :
+       {options_.state_dir, keysets_dir_, jobs_dir_, tmp_dir_, expired_dir_}) {
     std::error_code error;
     fs::create_directories(dir, error);
     if (error || !fs::is_directory(dir)) {
@@ -461,18 +534,41 @@ void Server::Impl::recover() {
   for (const auto& entry : fs::directory_iterator(tmp_dir_))
     fs::remove_all(entry.path(), error);
   sync_directory(tmp_dir_);
+  // Key sets deleted by the retention: their tokens are told so. One whose deletion a crash
+  // interrupted (the tombstone is written first) is finished here, its jobs below.
+  for (const auto& entry : fs::directory_iterator(expired_dir_)) {
+    const std::string name = entry.path().filename().string();
+    struct stat info {};
+    if (is_hex_name(name, 64) && ::stat(entry.path().c_str(), &info) == 0) {
+      expired_key_sets_[name] = info.st_mtime;
+    }
+  }
   std::map<std::string, std::string> unusable;  // key set -> what is wrong with it
   for (const auto& entry : fs::directory_iterator(keysets_dir_)) {
     const std::string name = entry.path().filename().string();
     if (!is_hex_name(name, 64) || !entry.is_directory()) continue;
+    if (expired_key_sets_.count(name) != 0) {
+      discard(entry.path().string(), keysets_dir_, "expired-" + name);
+      continue;
+    }
     try {
       check_stored_key_set(KeyDirectory(entry.path().string()));
     } catch (const std::exception& e) {
-      // Left on disk for the build that wrote it, like a job record of another format.
-      unusable[name] = key_set_problem(entry.path().string(), e.what());
-      continue;
+      if (transient_failure(e)) {
+        // Not read, not judged: loaded when a job needs it.
+        log({{"time", utc_timestamp()},
+             {"event", "key set not checked"},
+             {"key_set", name},
+             {"error", key_set_problem(entry.path().string(), e.what())}});
+      } else {
+        // Left on disk for the build that wrote it, like a job record of another format.
+        unusable[name] = key_set_problem(entry.path().string(), e.what());
+        continue;
+      }
     }
     key_sets_.insert(name);
+    struct stat info {};
+    last_use_[name] = ::stat(entry.path().c_str(), &info) == 0 ? info.st_mtime : unix_now();
   }
   std::vector<Job> queued;
   size_t done = 0;
@@ -508,6 +604,13 @@ void Server::Impl::recover() {
            {"error", e.what()}});
       continue;
     }
+    if (expired_key_sets_.count(job.key_set) != 0) {
+      remove_job_directory(id);
+      continue;
+    }
+    if (auto it = last_use_.find(job.key_set); it != last_use_.end()) {
+      it->second = std::max({it->second, job.created, job.finished});
+    }
     if (job.state == "queued" || job.state == "running") {
       job.state = "queued";
       queued.push_back(job);
@@ -535,8 +638,16 @@ void Server::Impl::recover() {
     if (key_sets_.count(job.key_set) == 0 || unusable.count(job.key_set) != 0) continue;
     try {
       key_set(job.key_set);  // cached for the job
-    } catch (const std::runtime_error& e) {
-      unusable[job.key_set] = key_set_problem(keysets_dir_ + "/" + job.key_set, e.what());
+    } catch (const std::exception& e) {
+      const std::string problem = key_set_problem(keysets_dir_ + "/" + job.key_set, e.what());
+      if (transient_failure(e)) {  // the job stays queued: the worker tries again
+        log({{"time", utc_timestamp()},
+             {"event", "key set not loaded"},
+             {"key_set", job.key_set},
+             {"error", problem}});
+      } else {
+        unusable[job.key_set] = problem;
+      }
     }
   }
   for (const auto& [hash, problem] : unusable)
@@ -545,9 +656,11 @@ void Server::Impl::recover() {
        {"event", "recovered"},
        {"key_sets", key_sets_.size()},
        {"key_sets_unusable", unusable_key_sets_.size()},
+       {"key_sets_expired", expired_key_sets_.size()},
        {"jobs_requeued", queue_.size()},
        {"jobs_failed_unusable_key_set", queued.size() - queue_.size()},
        {"jobs_finished", done}});
+  expire_key_sets();
 }
 
 void Server::Impl::run() {
@@ -619,6 +732,7 @@ void Server::Impl::install_routes() {
       try {
         body(req, res);
       } catch (const HttpError& e) {
+        if (e.retry_after_s > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s));
         answer_error(res, e.status, e.what());
       }
     });
@@ -629,6 +743,7 @@ void Server::Impl::install_routes() {
       try {
         body(req, res, reader);
       } catch (const HttpError& e) {
+        if (e.retry_after_s > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s));
         answer_error(res, e.status, e.what());
       }
     });
@@ -681,14 +796,20 @@ std::string Server::Impl::authenticate(const httplib::Request& req, bool own_job
   const std::string hash =
       to_hex(sha256({reinterpret_cast<const uint8_t*>(token.data()), token.size()}));
   std::lock_guard lock(mutex_);
-  if (key_sets_.count(hash) == 0) {
-    if (auto it = unusable_key_sets_.find(hash); it != unusable_key_sets_.end()) {
-      if (own_jobs) return hash;
-      throw HttpError(410, unusable_answer(it->second));
-    }
-    throw HttpError(401, "unknown token");
-  }
+  require_key_set(hash, own_jobs);
   return hash;
+}
+
+void Server::Impl::require_key_set(const std::string& hash, bool own_jobs) const {
+  if (key_sets_.count(hash) != 0) return;
+  if (auto it = unusable_key_sets_.find(hash); it != unusable_key_sets_.end()) {
+    if (own_jobs) return;
+    throw HttpError(410, unusable_answer(it->second));
+  }
+  if (expired_key_sets_.count(hash) != 0) {
+    throw HttpError(410, expired_answer(options_.key_set_retention_s));
+  }
+  throw HttpError(401, "unknown token");
 }
 
 Job& Server::Impl::owned_job(const std::string& id, const std::string& key_set) {
@@ -970,6 +1091,7 @@ void Server::Impl::register_keys(const httplib::Request& req, httplib::Response&
   {
     std::lock_guard lock(mutex_);
     key_sets_.insert(hash);
+    last_use_[hash] = unix_now();
   }
   {
     std::lock_guard lock(cache_mutex_);  // loaded already: the first job need not load it again
@@ -1022,18 +1144,26 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
       drain(reader);
       throw HttpError(503, message);
     }
-    ++pending_;  // this upload's place in the queue
+    try {
+      require_key_set(key_set_hash, false);  // not expired since authenticate
+    } catch (const HttpError&) {
+      drain(reader);
+      throw;
+    }
+    ++pending_;                // this upload's place in the queue
+    ++uploads_[key_set_hash];  // the key set is in use: the retention leaves it
   }
   bool accepted = false;
   struct Release {
     Impl* self;
     bool& accepted;
+    const std::string& key_set;
     ~Release() {
-      if (accepted) return;
       std::lock_guard lock(self->mutex_);
-      --self->pending_;
+      if (--self->uploads_[key_set] == 0) self->uploads_.erase(key_set);
+      if (!accepted) --self->pending_;
     }
-  } release{this, accepted};
+  } release{this, accepted, key_set_hash};
 
   Job job;
   job.id = random_hex(16);
@@ -1064,7 +1194,13 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
     try {
       header = read_protocol_header(input);
     } catch (const std::runtime_error& e) {
-      return HttpError(400, client_message(e.what(), input, "the body"));
+      const std::string problem = client_message(e.what(), input, "the body");
+      if (transient_failure(e)) {  // the server's failure, not the body's
+        return HttpError(
+            503, "the server cannot read the upload right now (" + problem + "); retry later",
+            kTransientRetrySeconds);
+      }
+      return HttpError(400, problem);
     }
     if (header.kind == ProtocolFileKind::kSecretKeys) {
       return HttpError(422, std::string("refused: the body holds secret keys; ") + kNoSecretKeys);
@@ -1075,13 +1211,14 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
     }
     try {
       keys = key_set(key_set_hash);
-    } catch (const std::runtime_error& e) {
-      // Damaged or removed on disk since it was registered: the client's to fix, not a 500.
-      return HttpError(
-          410, unusable_answer(retire_key_set(
-                   key_set_hash, key_set_problem(keysets_dir_ + "/" + key_set_hash, e.what()))));
     } catch (const std::exception& e) {
-      return HttpError(500, std::string("cannot load the token's key set: ") + e.what());
+      const std::string problem = key_set_problem(keysets_dir_ + "/" + key_set_hash, e.what());
+      // Out of file handles or memory, a failed read: this request only, the key set stays.
+      if (transient_failure(e)) {
+        return HttpError(503, transient_answer(problem), kTransientRetrySeconds);
+      }
+      // Damaged or removed on disk since it was registered: the client's to fix, not a 500.
+      return HttpError(410, unusable_answer(retire_key_set(key_set_hash, problem)));
     }
     if (header.scheme != keys->scheme()) {
       return HttpError(422, "the body holds " + scheme_name(header.scheme) +
@@ -1160,6 +1297,7 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
     if (first_batch && ready_.empty()) ready_.emplace(job.id, std::move(*first_batch));
   }
   wake_.notify_all();
+  note_use(key_set_hash);
   json body = job.to_json();
   answer_json(res, 202, body);
 }
@@ -1247,10 +1385,14 @@ void Server::Impl::delete_job(const httplib::Request& req, httplib::Response& re
 }
 
 void Server::Impl::remove_job_directory(const std::string& id) {
-  // Out of jobs/ in one rename (a crash leaves it in tmp/, emptied at start), then removed.
-  const std::string trash = tmp_dir_ + "/deleted-" + id;
-  if (::rename((jobs_dir_ + "/" + id).c_str(), trash.c_str()) == 0) {
-    sync_directory(jobs_dir_);
+  discard(jobs_dir_ + "/" + id, jobs_dir_, "deleted-" + id);
+}
+
+void Server::Impl::discard(const std::string& path, const std::string& parent,
+                           const std::string& trash_name) {
+  const std::string trash = tmp_dir_ + "/" + trash_name;
+  if (::rename(path.c_str(), trash.c_str()) == 0) {
+    sync_directory(parent);
     std::error_code error;
     fs::remove_all(trash, error);
   }
@@ -1265,10 +1407,27 @@ void Server::Impl::worker() {
     std::string id;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;  // queued jobs stay on disk for the next start
-      id = queue_.front();
-      queue_.pop_front();
+      for (;;) {
+        if (stopping_) return;  // queued jobs stay on disk for the next start
+        // The first queued job not waiting to be tried again (defer_job), else wait for it.
+        const auto now = Clock::now();
+        auto next = Clock::time_point::max();
+        auto ready = std::find_if(queue_.begin(), queue_.end(), [&](const std::string& queued) {
+          const Clock::time_point at = jobs_[queued].not_before;
+          next = std::min(next, at);
+          return at <= now;
+        });
+        if (ready != queue_.end()) {
+          id = *ready;
+          queue_.erase(ready);
+          break;
+        }
+        if (queue_.empty()) {
+          wake_.wait(lock);
+        } else {
+          wake_.wait_until(lock, next);
+        }
+      }
       jobs_[id].state = "running";
     }
     run_job(id);
@@ -1295,11 +1454,15 @@ void Server::Impl::run_job(const std::string& id) {
   std::shared_ptr<const KeySet> keys;
   try {
     keys = key_set(job.key_set);
-  } catch (const std::runtime_error& e) {
+  } catch (const std::exception& e) {
+    const std::string problem = key_set_problem(keysets_dir_ + "/" + job.key_set, e.what());
+    if (transient_failure(e)) {  // out of file handles or memory, a failed read: tried again
+      defer_job(id, std::move(ready), problem);
+      return;
+    }
     // Damaged or removed since the job was accepted: this job and the key set's queued ones fail
     // with the reason.
-    error = unrun_job_error(
-        retire_key_set(job.key_set, key_set_problem(keysets_dir_ + "/" + job.key_set, e.what())));
+    error = unrun_job_error(retire_key_set(job.key_set, problem));
   }
   if (keys) {
     try {
@@ -1321,6 +1484,7 @@ void Server::Impl::run_job(const std::string& id) {
   job.finished = unix_now();
   job.batches_done = error.empty() ? job.batches : 0;
   store_outcome(job);
+  if (keys) note_use(job.key_set);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   {
     std::lock_guard lock(mutex_);
@@ -1401,8 +1565,127 @@ std::string Server::Impl::retire_key_set(const std::string& hash, const std::str
   return description;
 }
 
+void Server::Impl::defer_job(const std::string& id, std::optional<EncryptedBatch> ready,
+                             const std::string& problem) {
+  int64_t wait_s = 0;
+  {
+    std::lock_guard lock(mutex_);
+    Job& job = jobs_[id];  // still there: a running job is not deleted
+    wait_s = std::min<int64_t>(kMaxJobRetrySeconds, int64_t{1} << std::min(job.retries, 6));
+    ++job.retries;
+    job.state = "queued";
+    job.not_before = Clock::now() + std::chrono::seconds(wait_s);
+    queue_.push_front(id);
+    if (ready) ready_.emplace(id, std::move(*ready));
+  }
+  log({{"time", utc_timestamp()},
+       {"event", "job deferred"},
+       {"job", id},
+       {"error", problem},
+       {"retry_in_s", wait_s}});
+  wake_.notify_all();
+}
+
+void Server::Impl::note_use(const std::string& hash) {
+  {
+    std::lock_guard lock(mutex_);
+    if (key_sets_.count(hash) == 0) return;
+    last_use_[hash] = unix_now();
+  }
+  // The directory's mtime is the last use a restart reads; fsync'd so that a crash cannot make
+  // the key set look older than it is (and expire it early).
+  const std::string directory = keysets_dir_ + "/" + hash;
+  if (::utimensat(AT_FDCWD, directory.c_str(), nullptr, 0) == 0) {
+    const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+      (void)::fsync(fd);
+      ::close(fd);
+    }
+  }
+}
+
+void Server::Impl::expire_key_sets() {
+  const int64_t now = unix_now();
+  const int64_t retention = options_.key_set_retention_s;
+  std::map<std::string, std::vector<std::string>> expiring;  // key set -> its (finished) jobs
+  std::vector<std::string> forgotten;
+  {
+    std::lock_guard lock(mutex_);
+    if (retention > 0) {
+      std::set<std::string> busy;  // never expired: an upload or a job not finished
+      for (const auto& upload : uploads_)
+        busy.insert(upload.first);
+      for (const auto& [id, job] : jobs_) {
+        if (job.state == "queued" || job.state == "running") busy.insert(job.key_set);
+      }
+      for (const std::string& hash : key_sets_) {
+        const auto used = last_use_.find(hash);
+        if (busy.count(hash) == 0 && used != last_use_.end() && used->second + retention <= now) {
+          expiring[hash];
+        }
+      }
+      for (auto& [hash, jobs] : expiring) {
+        key_sets_.erase(hash);
+        last_use_.erase(hash);
+        expired_key_sets_[hash] = now;
+        for (auto it = jobs_.begin(); it != jobs_.end();) {
+          if (it->second.key_set != hash) {
+            ++it;
+            continue;
+          }
+          jobs.push_back(it->first);
+          it = jobs_.erase(it);
+        }
+      }
+    }
+    for (auto it = expired_key_sets_.begin(); it != expired_key_sets_.end();) {
+      if (it->second + kExpiredKeySetMemorySeconds > now) {
+        ++it;
+        continue;
+      }
+      forgotten.push_back(it->first);
+      it = expired_key_sets_.erase(it);
+    }
+  }
+  if (!expiring.empty()) {
+    std::lock_guard lock(cache_mutex_);
+    cache_.remove_if([&](const auto& entry) { return expiring.count(entry.first) != 0; });
+  }
+  for (const auto& [hash, jobs] : expiring) {
+    try {
+      // The tombstone first: from then on a restart answers the token "expired" and finishes the
+      // deletion (recover), wherever a crash stopped this one. The key set and each job then go
+      // in one rename each: nothing is ever left half there.
+      const std::string tombstone = expired_dir_ + "/" + hash;
+      const int fd = ::open(tombstone.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+      if (fd < 0) {
+        throw std::runtime_error("cannot create '" + tombstone + "': " + std::strerror(errno));
+      }
+      ::close(fd);
+      sync_directory(expired_dir_);
+      discard(keysets_dir_ + "/" + hash, keysets_dir_, "expired-" + hash);
+      for (const std::string& id : jobs)
+        remove_job_directory(id);
+      log({{"time", utc_timestamp()},
+           {"event", "key set expired"},
+           {"key_set", hash},
+           {"jobs_deleted", jobs.size()}});
+    } catch (const std::exception& e) {
+      // On disk as it was: back at the next start, and expired again then.
+      log({{"time", utc_timestamp()},
+           {"event", "cannot expire key set"},
+           {"key_set", hash},
+           {"error", e.what()}});
+    }
+  }
+  for (const std::string& hash : forgotten)
+    ::unlink((expired_dir_ + "/" + hash).c_str());
+}
+
 void Server::Impl::janitor() {
-  const auto period = std::chrono::seconds(std::clamp<int64_t>(options_.result_ttl_s / 2, 1, 60));
+  int64_t shortest = options_.result_ttl_s;
+  if (options_.key_set_retention_s > 0) shortest = std::min(shortest, options_.key_set_retention_s);
+  const auto period = std::chrono::seconds(std::clamp<int64_t>(shortest / 2, 1, 60));
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     wake_.wait_for(lock, period);
@@ -1422,6 +1705,7 @@ void Server::Impl::janitor() {
       remove_job_directory(id);
       log({{"time", utc_timestamp()}, {"event", "job expired"}, {"job", id}});
     }
+    expire_key_sets();
     lock.lock();
   }
 }

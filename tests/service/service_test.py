@@ -2,32 +2,39 @@
 """The private-inference service (issue 19) with the server as a separate process, on loopback,
 at the test-only ring degree 64 (keygen --insecure-ring-degree 64) so that it stays quick.
 
-usage: service_test.py CRYPTONETS DATA_DIR PLAIN_SCORES [--slow]
+usage: service_test.py CRYPTONETS DATA_DIR PLAIN_SCORES OPEN_FAULT_LIBRARY [--slow]
 
-Default cases: client infer's decrypted scores equal the plain integer model's, for a YASHE' and
-a BFV key set (a batch of one scheme under a token of the other is refused naming both; a BFV
-secret key is refused; key parts of two schemes are refused); a BFV job accepted before a SIGKILL
-completes after the restart; job records of the first format (no scheme: YASHE') still run, one of
-a later format is logged and left on disk, one naming the other scheme than its key set's fails
-naming both; two clients with
-their own keys, neither can read or see the other's job (404, like a job that does not exist),
-no token or an unknown one is 401; garbage, truncated, oversize, wrong-kind, wrong-scheme (BFV)
-and wrong-key bodies and a secret key (registered or submitted) are refused with their status and a clear message, and
-leave neither a job nor a file in the state directory; key files of format version 3 are refused at
-registration (400) and, stored by an older server, logged at start-up and answered 410, naming
-the version; after a restart, queued jobs of a key set damaged, removed or of format version 3
-fail without running, the reason in their status (still readable by their token); an upload
-under a key set damaged on disk is answered 410 naming the key set and the problem, not 500;
-client fetch says that it deleted the job, fetch --keep keeps it; a client killed mid-upload
-and a stalled upload leave no job and no stray file; a full queue answers 503 with Retry-After;
-the server SIGKILLed right after accepting a job and restarted completes it; SIGTERM exits cleanly and
-keeps queued jobs; one JSON log line per request, no token in the log; --help for every verb;
-HTTPS with a self-signed certificate (when openssl is installed).
+Default cases: client infer's decrypted scores equal the plain integer model's, for a YASHE' and a
+BFV key set (a batch of one scheme under a token of the other is refused naming both; a BFV secret
+key is refused; key parts of two schemes are refused); a BFV job accepted before a SIGKILL completes
+after the restart; job records of the first format (no scheme: YASHE') still run, one of a later
+format is logged and left on disk, one naming the other scheme than its key set's fails naming both;
+two clients with their own keys, neither can read or see the other's job (404, like a job that does
+not exist), no token or an unknown one is 401; garbage, truncated, oversize, wrong-kind,
+wrong-scheme (BFV) and wrong-key bodies and a secret key (registered or submitted) are refused with
+their status and a clear message, and leave neither a job nor a file in the state directory; key
+files of format version 3 are refused at registration (400) and, stored by an older server, logged
+at start-up and answered 410, naming the version; after a restart, queued jobs of a key set damaged,
+removed or of format version 3 fail without running, the reason in their status (still readable by
+their token); an upload under a key set damaged on disk is answered 410 naming the key set and the
+problem, not 500; a key set whose files cannot be opened for a passing reason (EMFILE, injected by
+the test-only LD_PRELOAD library open_fault.cpp) is not retired: an upload is answered 503 with
+Retry-After (as is one whose header the server cannot read back), a job queued at start-up stays
+queued, is deferred and runs once the files open again; key sets not used for
+--key-set-retention-days are deleted with their finished jobs, at start-up (last use set back on
+disk) and periodically (--key-set-retention-seconds 1, test-only), not one with a queued job, their
+tokens answered 410 'expired'; a deletion interrupted by a crash is finished at start-up, and a
+tombstone older than a year is forgotten (401); client fetch says that it deleted the job, fetch
+--keep keeps it; a client killed mid-upload and a stalled upload leave no job and no stray file; a
+full queue answers 503 with Retry-After; the server SIGKILLed right after accepting a job and
+restarted completes it; SIGTERM exits cleanly and keeps queued jobs; one JSON log line per request,
+no token in the log; --help for every verb; HTTPS with a self-signed certificate (when openssl is
+installed).
 
 --slow adds: 8 concurrent clients with their own keys, each scores correct and none can see
-another's job; the server SIGKILLed in the middle of a 6-batch inference, YASHE' and BFV (the job observed
-running, and requeued on restart) completes it; SIGTERM lets the running job finish and keeps
-the queued one for the restart; a finished job expires after --result-ttl.
+another's job; the server SIGKILLed in the middle of a 6-batch inference, YASHE' and BFV (the job
+observed running, and requeued on restart) completes it; SIGTERM lets the running job finish and
+keeps the queued one for the restart; a finished job expires after --result-ttl.
 """
 import hashlib
 import http.client
@@ -42,8 +49,8 @@ import tempfile
 import threading
 import time
 
-EXE, DATA, PLAIN = (os.path.realpath(p) for p in sys.argv[1:4])
-SLOW = "--slow" in sys.argv[4:]
+EXE, DATA, PLAIN, OPEN_FAULT = (os.path.realpath(p) for p in sys.argv[1:5])
+SLOW = "--slow" in sys.argv[5:]
 IMAGES = os.path.join(DATA, "mnist", "t10k-images-idx3-ubyte.gz")
 MODEL = os.path.join(DATA, "model.txt")
 ENV = dict(os.environ, OMP_WAIT_POLICY="passive")
@@ -71,9 +78,10 @@ def run(*args, expect=0, **kwargs):
 
 
 class Server:
-    def __init__(self, state, *extra):
+    def __init__(self, state, *extra, env=None):
         self.state = state
         self.extra = extra
+        self.env = env or ENV
         self.log_path = os.path.join(os.path.dirname(state), os.path.basename(state) + ".log")
         self.start()
 
@@ -85,7 +93,7 @@ class Server:
         self.process = subprocess.Popen(
             [EXE, "serve", "--listen", "127.0.0.1:0", "--port-file", port_file, "--state-dir",
              self.state, "--model", MODEL, "--threads", "1", *self.extra],
-            stdout=self.log, stderr=self.log, env=ENV)
+            stdout=self.log, stderr=self.log, env=self.env)
         for _ in range(600):
             if os.path.exists(port_file):
                 break
@@ -232,8 +240,8 @@ def main():
 SERVERS = []
 
 
-def start_server(state, *extra):
-    server = Server(os.path.join(os.getcwd(), state), *extra)
+def start_server(state, *extra, env=None):
+    server = Server(os.path.join(os.getcwd(), state), *extra, env=env)
     SERVERS.append(server)
     return server
 
@@ -252,6 +260,10 @@ def tests(work):
         check(code == 0 and "usage:" in out, "cryptonets %s --help: exit %d" % (verb, code))
     code, out = run("client", "frobnicate", expect=None)
     check(code == 2 and "unknown verb 'frobnicate'" in out, "unknown client verb: " + out)
+    code, out = run("serve", "--state-dir", "unused", "--key-set-retention-days", "-1",
+                    expect=None)
+    check(code == 2 and "--key-set-retention-days expects an integer in [0, 36500]" in out and
+          not os.path.exists("unused"), "a negative retention: exit %d: %s" % (code, out))
 
     server = start_server("state")
 
@@ -581,6 +593,9 @@ time.sleep(60)
     check(status == 410 and b"checksum mismatch" in data,
           "the damaged key set's token afterwards: %d %r" % (status, data))
 
+    transient_failures(batch)
+    retention()
+
     # ---- TLS with a self-signed certificate.
     if shutil.which("openssl"):
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
@@ -618,6 +633,155 @@ time.sleep(60)
     check(sum(1 for l in requests if l["path"] == "/v1/keysets") == 11,
           "expected 11 keyset requests in the log (3 accepted, 8 refused), found %d"
           % sum(1 for l in requests if l["path"] == "/v1/keysets"))
+
+
+def token_hash(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def plant_job(server, job_id, key_set, batch_file, images, created):
+    directory = os.path.join(server.state, "jobs", job_id)
+    os.mkdir(directory)
+    shutil.copy(batch_file, os.path.join(directory, "input.ct"))
+    with open(os.path.join(directory, "job.json"), "w") as f:
+        json.dump({"format": 2, "job": job_id, "scheme": "yashe", "key_set": key_set,
+                   "state": "queued", "images": images, "batches": 1, "created": created}, f)
+
+
+def transient_failures(batch):
+    """A key set the server cannot load for a passing reason of its own (every open of a key file
+    fails with EMFILE, as when out of file handles: the test-only LD_PRELOAD library
+    open_fault.cpp, while the file `fault` exists and names the paths) is not retired; an upload
+    the server cannot read back for such a reason is 503, not the client's 400."""
+    fault = os.path.join(os.getcwd(), "open-fault")
+    env = dict(ENV, LD_PRELOAD=OPEN_FAULT, CRYPTONETS_TEST_OPEN_FAULT=fault,
+               ASAN_OPTIONS=ENV.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+    server = start_server("faulty", env=env)
+    token = register(server, "alice")
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    server.start()  # nothing cached: the next upload loads the key set from disk
+
+    # An upload: 503 with Retry-After, nothing left behind; the key set works again afterwards.
+    with open(fault, "w") as f:
+        f.write("/keysets/")
+    before = server.files()
+    status, headers, data = server.request("POST", "/v1/jobs", body=batch, token=token)
+    check(status == 503 and headers.get("Retry-After", "").isdigit() and
+          b"cannot load the token's key set right now" in data and
+          b"Too many open files" in data and server.state.encode() not in data,
+          "an upload while the key files cannot be opened: %d %s %r" % (status, headers, data))
+    no_stray_files(server, before, "an upload refused for a passing failure")
+    with open(fault, "w") as f:
+        f.write("/input.ct")  # the upload's header, read back from tmp/
+    status, headers, data = server.request("POST", "/v1/jobs", body=batch, token=token)
+    check(status == 503 and headers.get("Retry-After", "").isdigit() and
+          b"cannot read the upload right now" in data and server.state.encode() not in data,
+          "an upload the server cannot read back: %d %s %r" % (status, headers, data))
+    no_stray_files(server, before, "an upload refused for a passing failure")
+    os.unlink(fault)
+    status, _, data = server.request("GET", "/v1/queue", token=token)
+    check(status == 200, "the key set was retired for a passing failure: %d %r" % (status, data))
+    job = submit(server, token, "alice.ct")
+    check(wait_done(server, token, job)["state"] == "done",
+          "the key set did not work again after a passing failure")
+
+    # A job queued at start-up while the key files cannot be opened: neither the key set nor the
+    # job is given up; the job is deferred and runs once the files open again.
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    queued = "7" * 32
+    plant_job(server, queued, token_hash(token), "alice.ct", 5, int(time.time()))
+    with open(fault, "w") as f:
+        f.write("/keysets/")
+    server.start()
+    recovered = [l for l in server.log_lines() if l.get("event") == "recovered"][-1]
+    check(recovered.get("jobs_requeued") == 1 and
+          recovered.get("jobs_failed_unusable_key_set") == 0 and
+          recovered.get("key_sets_unusable") == 0,
+          "a passing failure at start-up gave up a key set or its job: %s" % recovered)
+    check(eventually(lambda: any(l.get("event") == "job deferred" and l.get("job") == queued
+                                 for l in server.log_lines())),
+          "the queued job was not deferred while its key set could not be loaded")
+    status, _, data = server.request("GET", "/v1/jobs/" + queued, token=token)
+    check(status == 200 and json.loads(data).get("state") == "queued",
+          "a deferred job: %d %r" % (status, data))
+    os.unlink(fault)
+    result = wait_done(server, token, queued, seconds=30)
+    check(result["state"] == "done", "the deferred job did not run afterwards: %s" % result)
+    check(not any(l.get("event") == "unusable key set" for l in server.log_lines()),
+          "a passing failure was logged as an unusable key set")
+
+
+def retention():
+    """Key sets not used for --key-set-retention-days are deleted with their finished jobs."""
+    def expired_answer(server, token, what):
+        status, _, data = server.request("GET", "/v1/queue", token=token)
+        check(status == 410 and b"key set expired" in data and
+              b"register the keys again" in data,
+              "%s: the token of an expired key set: %d %r" % (what, status, data))
+
+    def gone(server, hash_, jobs, what):
+        def settled():  # the token is answered 410 as soon as the removal begins
+            files = server.files()
+            return not any(f.startswith("keysets/%s/" % hash_) or f.startswith("tmp/") or
+                           any(f.startswith("jobs/%s/" % job) for job in jobs)
+                           for f in files) and "expired/" + hash_ in files
+        check(eventually(settled), "%s: an expired key set left files, or no tombstone: %s"
+              % (what, server.files()))
+
+    # At start-up, from the last use on disk (the key set directory's mtime and its job records,
+    # set back two days here): the idle key set goes with its finished job; one with a queued
+    # job stays, and the job runs.
+    server = start_server("retention", "--key-set-retention-days", "1")
+    idle, busy, crashed = (register(server, keys) for keys in ("alice", "bob", "alice"))
+    finished = submit(server, idle, "alice.ct")
+    wait_done(server, idle, finished)
+    crashed_job = submit(server, crashed, "alice.ct")
+    wait_done(server, crashed, crashed_job)
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    past = int(time.time()) - 2 * 86400
+    for token in (idle, busy):
+        os.utime(os.path.join(server.state, "keysets", token_hash(token)), (past, past))
+    path = os.path.join(server.state, "jobs", finished, "job.json")
+    record = dict(json.load(open(path)), created=past, finished=past)
+    json.dump(record, open(path, "w"))
+    queued = "8" * 32
+    plant_job(server, queued, token_hash(busy), "bob.ct", 3, past)
+    # A deletion a crash interrupted: the tombstone written, the key set and its job still there.
+    open(os.path.join(server.state, "expired", token_hash(crashed)), "w").close()
+    server.start()
+    recovered = [l for l in server.log_lines() if l.get("event") == "recovered"][-1]
+    check(recovered.get("key_sets_expired") == 1, "the interrupted deletion: %s" % recovered)
+    check(any(l.get("event") == "key set expired" and l.get("key_set") == token_hash(idle) and
+              l.get("jobs_deleted") == 1 for l in server.log_lines()),
+          "the idle key set's expiry was not logged with its job")
+    expired_answer(server, idle, "at start-up")
+    status, _, _ = server.request("GET", "/v1/jobs/" + finished, token=idle)
+    check(status == 410, "the expired key set's job: %d" % status)
+    gone(server, token_hash(idle), [finished], "at start-up")
+    expired_answer(server, crashed, "a deletion interrupted by a crash")
+    gone(server, token_hash(crashed), [crashed_job], "a deletion interrupted by a crash")
+    check(wait_done(server, busy, queued)["state"] == "done" and
+          server.request("GET", "/v1/queue", token=busy)[0] == 200,
+          "a key set with a queued job was expired")
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+
+    # While the server runs (the janitor), with the test-only retention in seconds; after a year
+    # the tombstone is forgotten and the token is unknown (401).
+    server = start_server("retention-quick", "--key-set-retention-seconds", "1")
+    token = register(server, "alice")
+    check(eventually(lambda: server.request("GET", "/v1/queue", token=token)[0] == 410),
+          "a key set not used for 1 s did not expire while the server ran")
+    expired_answer(server, token, "by the janitor")
+    gone(server, token_hash(token), [], "by the janitor")
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    tombstone = os.path.join(server.state, "expired", token_hash(token))
+    year_ago = time.time() - 367 * 86400
+    os.utime(tombstone, (year_ago, year_ago))
+    server.start()
+    status, _, _ = server.request("GET", "/v1/queue", token=token)
+    check(status == 401 and not os.path.exists(tombstone),
+          "a tombstone older than a year: %d, still there: %s" % (status,
+                                                                  os.path.exists(tombstone)))
 
 
 def slow_tests(work, plain_alice):

@@ -55,7 +55,10 @@
 // (including first image + images wrapping past 2^64 - 1), fingerprint ("made for other
 // parameters"), key set id ("under other keys"), the order of the ciphertext records ("spliced in
 // from another file", "a duplicated record", "an omitted record", "reordered"), then each record
-// as serialize.hpp checks it and its binding, then trailing bytes.
+// as serialize.hpp checks it and its binding, then trailing bytes. A failure of the operating
+// system rather than of the file (open(2) or read(2): ENOENT for a missing file, EMFILE, ENOMEM,
+// EIO, ...) is a std::system_error (a std::runtime_error) carrying errno: a read error is never
+// reported as a truncated or damaged file.
 #pragma once
 
 #include <array>
@@ -288,6 +291,8 @@ class BasicCiphertextFileReader {
   void finish();
 
  private:
+  void read_header_and_check();  // the constructor's checks
+  inference::EncryptedBatch read_batch(const std::function<void()>& tick);  // next()'s reads
   void diagnose_record_order();
   void check_binding(uint64_t index, const Sha256::Digest& digest, const std::string& source);
   std::string describe_record(uint64_t index) const;

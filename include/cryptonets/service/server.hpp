@@ -25,28 +25,48 @@
 //
 // Status codes: 400 malformed or damaged body, 401 missing or unknown token, 404 unknown job and
 // any job of another token (indistinguishable), 408 stalled upload, 410 the token's key set is one
-// this server cannot use (see below; a bad key file on disk is never a 500), 411 no
-// Content-Length, 413 body over --max-body, 422 well-formed but not acceptable (secret key, other
-// parameters or keys, a model the keys cannot carry, the other scheme), 503 + Retry-After queue
-// full or shutting down.
+// this server cannot use or has expired (see below; a bad key file on disk is never a 500), 411
+// no Content-Length, 413 body over --max-body, 422 well-formed but not acceptable (secret key,
+// other parameters or keys, a model the keys cannot carry, the other scheme), 503 + Retry-After
+// queue full, shutting down, or the token's key set cannot be loaded right now (see below).
 //
 // State directory: keysets/<sha256(token)>/{params,evaluation.key,public.key},
-// jobs/<ID>/{job.json,input.ct,scores.ct}, tmp/ (uploads in progress; emptied at start). A job
+// jobs/<ID>/{job.json,input.ct,scores.ct}, expired/<sha256(token)> (empty: a key set deleted by
+// the retention), tmp/ (uploads in progress, deletions under way; emptied at start). A job
 // directory appears by rename only once complete; job.json is replaced atomically. After a
 // SIGKILL, every job whose job.json says "queued" (or "running") runs again; SIGTERM (stop())
 // refuses new work, lets the running job finish and leaves the queued ones on disk for the next
 // start.
 //   A key set's scheme is the one its three files record in their headers (io/protocol_files.hpp):
-// it needs no record of its own, and key sets stored before the service ran BFV read unchanged.
-// At start-up each stored key set's headers are read: one whose files are of an older format
-// version (or unreadable) is logged ("unusable key set", naming the version) and left on disk, and
+// it needs no record of its own, and key sets stored before the service ran BFV read unchanged. At
+// start-up each stored key set's headers are read: one whose files are of an older format version
+// (or damaged or missing) is logged ("unusable key set", naming the version) and left on disk, and
 // its token is answered 410 with that reason; registration refuses such files (400) by the same
-// reader. A key set damaged or removed on disk since its registration is unusable too, found when
-// a job needs it (the upload is then answered 410) or at start-up, where the key sets of queued
-// jobs are loaded in full. An unusable key set is named by its key set id ("key set 0x...", else
-// its directory) and what is wrong ("part 'evaluation': ... checksum mismatch"); its queued jobs
-// fail without running, their "error" saying so; its token is answered 410 except for reading
-// and deleting its own jobs (GET /v1/jobs/ID, .../result, DELETE), which it still may.
+// reader. A key set damaged or removed on disk since its registration is unusable too, found when a
+// job needs it (the upload is then answered 410) or at start-up, where the key sets of queued jobs
+// are loaded in full. An unusable key set is named by its key set id ("key set 0x...", else its
+// directory) and what is wrong ("part 'evaluation': ... checksum mismatch"); its queued jobs fail
+// without running, their "error" saying so; its token is answered 410 except for reading and
+// deleting its own jobs (GET /v1/jobs/ID, .../result, DELETE), which it still may.
+//   Only what the files hold (magic, version, checksum, fingerprint, a truncated file) or a file
+// missing (ENOENT) makes a key set unusable. A load that fails for a passing reason of the server
+// (std::system_error of any other errno, e.g. out of file handles EMFILE/ENFILE, EIO, EACCES; or
+// out of memory) leaves the key set as it is: the request that needed it is answered 503 +
+// Retry-After: 5 ("cannot load the token's key set right now"; an upload whose header the server
+// cannot read back for such a reason likewise, not 400), a queued job stays queued and is
+// tried again after 1 s, 2 s, 4 s ... (at most 60 s; event "job deferred"), and at start-up the
+// key set is kept unchecked (event "key set not checked" / "key set not loaded").
+//   Retention (ServerOptions::key_set_retention_s, --key-set-retention-days, default 90 days, 0:
+// forever; --key-set-retention-seconds, for tests only, gives it in seconds): a key set whose last
+// use (registration, accepted upload, end of a job) is older is deleted with its finished jobs, at
+// start-up and by the janitor (every min(retention, result TTL) / 2, 1 s to 60 s); one with a job
+// queued or running, or an upload in progress, is not. The last use is the mtime of keysets/<hash>/
+// (set and fsync'd at each use), or the newest "created" or "finished" of its job records if later.
+// Deletion writes expired/<hash> (fsync'd) first, then moves the key set and each job into tmp/ by
+// one rename each and removes them; a restart that finds expired/<hash> beside what is left
+// finishes the deletion, so a crash never leaves a key set half deleted and still in use. Its token
+// is answered 410 ("the token's key set expired ... register the keys again") for a year (the
+// tombstone's mtime), then 401 as unknown.
 //   job.json (format 2): {"format": 2, "job": ID, "scheme": "yashe"|"bfv", "state": ...,
 // "images", "batches", "created" (Unix seconds), "finished" (when ended), "error" (when failed),
 // "key_set": sha256(token) hex}. A record without "format" is of format 1 (no "scheme"), written
@@ -75,6 +95,9 @@ struct ServerOptions {
   int read_timeout_s = 30;                // a stalled upload is dropped after this
   int upload_timeout_s = 3600;            // and any upload that takes longer in all
   int64_t result_ttl_s = 7 * 86400;       // finished jobs are deleted after this
+  // A key set not used (no upload, no job) for this long is deleted with its finished jobs;
+  // 0: kept forever (--key-set-retention-days).
+  int64_t key_set_retention_s = int64_t{90} * 86400;
   std::string tls_cert;                   // both set: HTTPS
   std::string tls_key;
   // One line per request (JSON), and service events; default: stderr.
