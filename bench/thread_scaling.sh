@@ -23,6 +23,8 @@ exe=$build/bench/cryptonets-simd-network
 raw=$(mktemp -d)
 trap 'rm -rf "$raw"' EXIT
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+ceiling=$build/bench/cryptonets-thread-ceiling
+[ -x "$ceiling" ] && "$ceiling" 5 >"$raw/ceiling.md"
 for run in $(seq 1 "$runs"); do
   for batch in warm cold; do
     for threads in 1 2; do
@@ -68,6 +70,14 @@ print(f"Load average (1/5/15 min) before: {load_before}; after (including these 
       f"{load_after}."
       + (" **The machine was busy: wall-clock ratios below are not reliable.**" if busy else ""))
 print()
+import os
+if os.path.exists(f"{raw}/ceiling.md"):
+    print("What 2 threads can gain at all on this machine, measured just before (bench/"
+          "thread_ceiling.cpp: the same loop on 1 thread, then on 2 at once; median of 5). "
+          "No layer can scale better than the loop it resembles:")
+    print()
+    print(open(f"{raw}/ceiling.md").read().rstrip())
+    print()
 print("- **warm**: a second batch in the same process (an untimed batch first), as a server's "
       "later batches and the main job's second batch run: memory is reused.")
 print("- **cold**: the first batch of a fresh process; the first touch of each page (about 1.2 GB "
