@@ -345,7 +345,7 @@ TEST_CASE("keep_freed_memory_for_reuse sets glibc's allocator policy") {
 namespace {
 
 // The VmFlags line of the mapping of /proc/self/smaps that holds `address` ("" if none).
-std::string vm_flags_of(const void* address) {
+[[maybe_unused]] std::string vm_flags_of(const void* address) {
   const auto target = reinterpret_cast<uintptr_t>(address);
   std::ifstream smaps("/proc/self/smaps");
   bool inside = false;
