@@ -134,6 +134,7 @@ int client_register(std::span<char* const> arguments) {
                     true);
   options.add_value("token-file", "FILE", "write the token here (mode 0600) instead of stdout");
   if (!options.parse(arguments)) return kExitSuccess;
+  refuse_output_over_inputs(options, {"token-file"}, {});  // before the keys are sent
   const KeyDirectory keys = client_keys(options);
   const std::string token = do_register(options, keys);
   if (options.has("token-file")) {

@@ -78,8 +78,8 @@ class StageTable {
   }
   void write_csv(const std::string& path, const std::string& prefix,
                  const std::string& prefix_header) const {
-    std::ofstream out(path);
-    if (!out) throw std::runtime_error("cannot write " + path);
+    AtomicFileWriter file(path, false);  // never over a key file, a device or half-written
+    std::ostream& out = file.stream();
     out << prefix_header
         << "batch,stage,layer,modulus,seconds,ciphertexts,memory_bytes,predicted_budget_bits,"
            "measured_budget_bits\n";
@@ -90,7 +90,8 @@ class StageTable {
           << r.predicted_noise_budget << ','
           << (r.measured_noise_budget ? std::to_string(*r.measured_noise_budget) : "") << '\n';
     }
-    if (!out.flush()) throw std::runtime_error("cannot write " + path);
+    if (!out.flush()) throw std::runtime_error("cannot write " + path + ": " + file.failure());
+    file.commit();
   }
 
  private:
@@ -154,6 +155,8 @@ int run_mnist_with(const OptionParser& options, const MnistSetup<Scheme>& setup)
       options.has("images")
           ? static_cast<size_t>(options.integer("images", 1, std::numeric_limits<int64_t>::max()))
           : 0;
+  // Before any work: the CSV outputs must not be an input, a key file or a device.
+  refuse_output_over_inputs(options, {"csv", "summary-csv"}, {"model", "profile"});
   const Model model = load_model(options.text("model"));
   const CompiledModel compiled = compile_model(model);
   const RangeReport ranges = track_ranges(model);
@@ -275,7 +278,8 @@ int run_mnist_with(const OptionParser& options, const MnistSetup<Scheme>& setup)
                 params.log2_q(), setup.plaintext_moduli.size(), threads, count);
   if (options.has("csv")) table.write_csv(options.text("csv"), prefix, prefix_header);
   if (options.has("summary-csv")) {
-    std::ofstream out(options.text("summary-csv"));
+    AtomicFileWriter file(options.text("summary-csv"), false);
+    std::ostream& out = file.stream();
     out << prefix_header
         << "batches,keygen_seconds,total_seconds,latency_seconds,predictions_per_hour,"
            "upload_bytes,download_bytes,encrypted_accuracy,plain_accuracy,agree\n"
@@ -283,7 +287,11 @@ int run_mnist_with(const OptionParser& options, const MnistSetup<Scheme>& setup)
         << per_hour << ',' << upload << ',' << download << ','
         << static_cast<double>(encrypted_correct) / count << ','
         << static_cast<double>(plain_correct) / count << ',' << (agree ? "yes" : "no") << '\n';
-    if (!out.flush()) throw std::runtime_error("cannot write " + options.text("summary-csv"));
+    if (!out.flush()) {
+      throw std::runtime_error("cannot write " + options.text("summary-csv") + ": " +
+                               file.failure());
+    }
+    file.commit();
   }
   return agree ? kExitSuccess : kExitFailure;
 }

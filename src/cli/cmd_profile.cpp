@@ -24,6 +24,7 @@ int run_profile(std::span<char* const> arguments) {
   options.add_value("circuit-privacy", "BITS",
                     "choose the parameters with room for infer --circuit-privacy BITS", "0");
   if (!options.parse(arguments)) return kExitSuccess;
+  refuse_output_over_inputs(options, {"out"}, {"model"});
   const int circuit_privacy = static_cast<int>(options.integer("circuit-privacy", 0, 128));
   const ModelProfile profile = make_profile(load_model(options.text("model")), circuit_privacy);
   const std::string out = options.text("out");

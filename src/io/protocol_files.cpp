@@ -302,7 +302,7 @@ void save_key_file(const std::string& path, ProtocolFileKind kind,
   header.parameter_set_fingerprint = parameter_set_fingerprint(contexts);
   header.key_set_id = key_set_id(key_ids_of(keys));
   header.moduli = contexts.size();
-  AtomicFileWriter file(path, owner_only);
+  AtomicFileWriter file(path, owner_only, /*may_replace_keys=*/true);
   try {
     write_header(file.stream(), header);
     for (size_t i = 0; i < keys.size(); ++i)
@@ -455,7 +455,7 @@ void save_parameters_file(const std::string& path, const BasicContextSet<S>& con
   header.parameter_set_fingerprint = parameter_set_fingerprint(contexts);
   header.key_set_id = key_set;
   header.moduli = contexts.size();
-  AtomicFileWriter file(path, false);
+  AtomicFileWriter file(path, false, /*may_replace_keys=*/true);
   try {
     write_header(file.stream(), header);
     for (const auto& context : contexts)

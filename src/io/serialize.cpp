@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <istream>
 #include <limits>
@@ -1315,7 +1316,41 @@ std::string temporary_name(const std::string& path) {
 
 }  // namespace
 
-AtomicFileWriter::AtomicFileWriter(std::string path, bool owner_only) : path_(std::move(path)) {
+namespace {
+
+// The file a write to `path` must replace: `path` itself, or the end of its chain of symbolic
+// links. Throws if that exists and is not a regular file.
+std::string replaced_file(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  const fs::file_status own = fs::symlink_status(path, error);
+  if (error || !fs::exists(own)) return path;  // a new file
+  // Follow the chain by hand: canonical() and weakly_canonical() stop at a link whose file does
+  // not exist yet, which is a link to be written through too.
+  fs::path target = path;
+  for (int depth = 0; fs::is_symlink(fs::symlink_status(target, error)); ++depth) {
+    const fs::path next = fs::read_symlink(target, error);
+    if (error || depth == 40) {
+      throw std::runtime_error("cannot write " + file_source(path) +
+                               ": cannot follow its symbolic link" +
+                               (error ? ": " + error.message() : " (a loop?)"));
+    }
+    target = next.is_absolute() ? next : target.parent_path() / next;
+  }
+  const fs::file_status status = fs::status(target, error);
+  if (!error && fs::exists(status) && !fs::is_regular_file(status)) {
+    throw std::runtime_error("refusing to write " + file_source(path) +
+                             ": it is not a regular file (a device, directory, FIFO or socket), "
+                             "which the write would replace; choose a file path");
+  }
+  return target.string();
+}
+
+}  // namespace
+
+AtomicFileWriter::AtomicFileWriter(std::string path, bool owner_only, bool may_replace_keys)
+    : path_(replaced_file(path)) {
+  if (!may_replace_keys) refuse_to_replace_key_file(path_);
   const mode_t mode = owner_only ? 0600 : 0644;
   remove_stale_temporaries(path_);
   // An unnamed file in the target's directory (Linux O_TMPFILE): whatever ends the process
@@ -1406,6 +1441,9 @@ void AtomicFileWriter::discard() noexcept {
 }
 
 void refuse_to_replace_key_file(const std::string& path) {
+  // Only a regular file can be a key file; opening a FIFO to look would wait for a writer.
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) return;
   std::ifstream existing(path, std::ios::binary);
   if (!existing) return;
   char head[5] = {};

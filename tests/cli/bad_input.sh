@@ -484,6 +484,39 @@ expect 1 "is the same file as --images" - -- \
   "$exe" encrypt --keys client --images images-copy.gz --count 2 --out images-copy.gz --threads 1
 cmp -s "$images" images-copy.gz || fail "encrypt replaced its images"
 
+# Every other output too (a second tester: mnist --csv, profile --out, client register
+# --token-file and serve --port-file wrote over keys or their own input; decrypt --out /dev/null
+# replaced the device node with a regular file).
+expect 1 "it is a secret key file" - -- \
+  "$exe" mnist --images 5 --csv victim/secret.key
+expect 1 "it is a parameter set" - -- \
+  "$exe" mnist --images 5 --summary-csv victim/params
+expect 1 "it is a public key file" - -- \
+  "$exe" profile --model "$model" --out victim/public.key
+expect 1 "it is a secret key file" - -- \
+  "$exe" client register --server http://127.0.0.1:9 --keys victim --token-file victim/secret.key
+expect 1 "it is a parameter set" - -- \
+  "$exe" serve --listen 127.0.0.1:0 --state-dir state-unused --port-file victim/params
+[ "$(sha256sum victim/secret.key | cut -d' ' -f1)" = "$secret_sum" ] || fail "secret.key changed"
+[ "$(sha256sum victim/public.key | cut -d' ' -f1)" = "$public_sum" ] || fail "public.key changed"
+cp "$model" model-copy.txt
+expect 1 "--out 'model-copy.txt' is the same file as --model" - -- \
+  "$exe" profile --model model-copy.txt --out model-copy.txt
+cmp -s "$model" model-copy.txt || fail "profile replaced its own model"
+mkfifo not-a-file
+expect 1 "not a regular file" - -- \
+  "$exe" decrypt --keys client --in scores.ct --out not-a-file
+expect 1 "not a regular file" - -- \
+  "$exe" decrypt --keys client --in scores.ct --out labels.txt --scores not-a-file
+[ -p not-a-file ] || fail "decrypt replaced a FIFO with a regular file"
+rm -f not-a-file labels.txt
+# A symbolic link is written through: the file it names gets the output, the link stays.
+mkdir -p linked && ln -sf linked/profile.txt profile-link.txt
+run "$exe" profile --model "$model" --out profile-link.txt
+[ -L profile-link.txt ] || fail "profile replaced a symbolic link instead of writing through it"
+grep -q . linked/profile.txt || fail "profile did not write the file a symbolic link names"
+rm -rf linked profile-link.txt
+
 # ---- keygen removes only its own dead staging directories, never a user's look-alike.
 mkdir -p keysX.tmp-999999-mydata && echo notes >keysX.tmp-999999-mydata/notes.txt
 mkdir -p keysX.tmp-999998-abcdef && echo notes >keysX.tmp-999998-abcdef/notes.txt

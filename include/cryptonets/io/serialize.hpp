@@ -244,9 +244,16 @@ using BfvCiphertextReader = BasicCiphertextReader<bfv::Scheme>;
 // "<path>.tmp-<pid>-<n>" is used instead: destroying an uncommitted writer removes it, and any
 // writer of the same path removes those of processes that no longer exist. owner_only: mode 0600
 // (set with fchmod as well, whatever the umask); otherwise 0644 less the umask.
+//
+// What is replaced: a symbolic link is followed, so the file it names is replaced and the link
+// stays. The constructor throws std::runtime_error, before anything is written, if the path
+// (after links) exists and is not a regular file (a device such as /dev/null, a directory, a
+// FIFO, a socket: renaming over it would replace the device node itself), and, unless
+// may_replace_keys (the key and parameter-set writers only), if it is a key or parameter-set
+// file (refuse_to_replace_key_file).
 class AtomicFileWriter {
  public:
-  AtomicFileWriter(std::string path, bool owner_only);
+  AtomicFileWriter(std::string path, bool owner_only, bool may_replace_keys = false);
   ~AtomicFileWriter();
   AtomicFileWriter(const AtomicFileWriter&) = delete;
   AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
