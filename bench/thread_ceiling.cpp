@@ -94,8 +94,9 @@ int main(int argc, char** argv) {
     std::string name;
     double one = 0, two = 0;
   };
-  std::vector<Kind> kinds = {{avx512 ? "multiply (AVX-512 vpmuldq)" : "multiply (skipped: no "
-                                                                      "AVX-512)"},
+  std::vector<Kind> kinds = {{avx512 ? "multiply (AVX-512 vpmuldq)"
+                                     : "multiply (skipped: no "
+                                       "AVX-512)"},
                              {"scalar (64-bit multiply chain)"},
                              {"stream (256 MiB per thread)"}};
   for (size_t k = 0; k < kinds.size(); ++k) {
@@ -104,9 +105,9 @@ int main(int argc, char** argv) {
     for (int r = 0; r < repeats; ++r) {
       for (int threads : {1, 2}) {
         const double seconds = timed(threads, [&]() -> uint64_t {
-          if (k == 2) return stream(buffers[static_cast<size_t>(omp_get_thread_num())], 4);
+          if (k == 2) return stream(buffers[static_cast<size_t>(omp_get_thread_num())], 16);
 #if defined(__x86_64__)
-          if (k == 0) return multiply_avx512(uint64_t{1} << 25);
+          if (k == 0) return multiply_avx512(uint64_t{1} << 27);
 #endif
           return multiply_scalar(uint64_t{1} << 25);
         });
