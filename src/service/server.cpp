@@ -741,6 +741,14 @@ void Server::Impl::install_routes() {
     return ReaderHandler([body](const httplib::Request& req, httplib::Response& res,
                                 const httplib::ContentReader& reader) {
       try {
+        // httplib reads a multipart body only through multipart callbacks, which these handlers
+        // do not give: reading it as one body threw std::bad_function_call, a 500.
+        if (req.is_multipart_form_data()) {
+          res.set_header("Connection", "close");  // the unread body is dropped with the connection
+          throw HttpError(415,
+                          "multipart/form-data is not accepted: send the files as one "
+                          "application/octet-stream body, as cryptonets client does");
+        }
         body(req, res, reader);
       } catch (const HttpError& e) {
         if (e.retry_after_s > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s));

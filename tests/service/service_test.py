@@ -326,6 +326,14 @@ def tests(work):
 
     # ---- Bad bodies: refused with the right status and message, nothing left behind.
     batch = open("alice.ct", "rb").read()
+    # A multipart upload (curl -F) was a 500 "bad_function_call" (found by a tester).
+    multipart = {"Content-Type": "multipart/form-data; boundary=XyZ"}
+    form = b"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a\"\r\n\r\n" + \
+        batch[:100] + b"\r\n--XyZ--\r\n"
+    expect_refusal(server, "multipart batch", 415, "multipart/form-data is not accepted", "POST",
+                   "/v1/jobs", body=form, token=alice, headers=multipart)
+    expect_refusal(server, "multipart key set", 415, "multipart/form-data is not accepted",
+                   "POST", "/v1/keysets", body=form, headers=multipart)
     expect_refusal(server, "garbage", 400, "not a cryptonets protocol file", "POST", "/v1/jobs",
                    body=os.urandom(5000), token=alice)
     expect_refusal(server, "truncated batch", 400, "truncated", "POST", "/v1/jobs",
@@ -630,8 +638,8 @@ time.sleep(60)
         check(all({"time", "remote", "path", "status", "ms"} <= set(l) for l in requests),
               "a request line lacks a field in " + s.log_path)
     requests = [l for l in server.log_lines() if "method" in l]
-    check(sum(1 for l in requests if l["path"] == "/v1/keysets") == 11,
-          "expected 11 keyset requests in the log (3 accepted, 8 refused), found %d"
+    check(sum(1 for l in requests if l["path"] == "/v1/keysets") == 12,
+          "expected 12 keyset requests in the log (3 accepted, 9 refused), found %d"
           % sum(1 for l in requests if l["path"] == "/v1/keysets"))
 
 

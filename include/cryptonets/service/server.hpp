@@ -26,7 +26,8 @@
 // Status codes: 400 malformed or damaged body, 401 missing or unknown token, 404 unknown job and
 // any job of another token (indistinguishable), 408 stalled upload, 410 the token's key set is one
 // this server cannot use or has expired (see below; a bad key file on disk is never a 500), 411
-// no Content-Length, 413 body over --max-body, 422 well-formed but not acceptable (secret key,
+// no Content-Length, 413 body over --max-body, 415 a multipart/form-data upload (bodies are the
+// files themselves, application/octet-stream), 422 well-formed but not acceptable (secret key,
 // other parameters or keys, a model the keys cannot carry, the other scheme), 503 + Retry-After
 // queue full, shutting down, or the token's key set cannot be loaded right now (see below).
 //
