@@ -192,7 +192,11 @@ int run_mnist_with(const OptionParser& options, const MnistSetup<Scheme>& setup)
   }
   Prng prng = seeded ? *seeded : Prng::from_os_entropy();
 
-  const size_t count = wanted == 0 ? test.images.count : std::min(wanted, test.images.count);
+  if (wanted > test.images.count) {
+    throw std::invalid_argument("--images " + std::to_string(wanted) + ": the test set has " +
+                                std::to_string(test.images.count) + " images");
+  }
+  const size_t count = wanted == 0 ? test.images.count : wanted;
   const size_t slots = params.n;
   const size_t batch_size =
       options.has("batch") ? static_cast<size_t>(options.integer("batch", 1, slots)) : slots;

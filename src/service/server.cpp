@@ -829,6 +829,20 @@ Job& Server::Impl::owned_job(const std::string& id, const std::string& key_set) 
   return it->second;
 }
 
+namespace {
+
+// A byte count as decimal digits only: std::stoull would also take "-1" (as 2^64 - 1), "+5" and
+// leading spaces. Throws std::invalid_argument.
+uint64_t parse_byte_count(const std::string& text) {
+  if (text.empty() || text.size() > 19 ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    throw std::invalid_argument(text);
+  }
+  return std::stoull(text);  // at most 19 digits: below 2^64
+}
+
+}  // namespace
+
 uint64_t Server::Impl::content_length(const httplib::Request& req) {
   if (!req.has_header("Content-Length")) {
     throw HttpError(411, "a Content-Length is required (no chunked uploads)");
@@ -836,9 +850,7 @@ uint64_t Server::Impl::content_length(const httplib::Request& req) {
   const std::string text = req.get_header_value("Content-Length");
   uint64_t length = 0;
   try {
-    size_t used = 0;
-    length = std::stoull(text, &used);
-    if (used != text.size()) throw std::invalid_argument(text);
+    length = parse_byte_count(text);
   } catch (const std::exception&) {
     throw HttpError(400, "malformed Content-Length '" + text + "'");
   }
@@ -1010,13 +1022,13 @@ void Server::Impl::register_keys(const httplib::Request& req, httplib::Response&
   for (const char* name : {"params", "evaluation", "public"}) {
     const std::string text = req.get_param_value(name);
     try {
-      size_t used = 0;
-      sizes.push_back(std::stoull(text, &used));
-      if (used != text.size() || text.empty()) throw std::invalid_argument(text);
+      sizes.push_back(parse_byte_count(text));
+      if (sizes.back() > length) throw std::invalid_argument(text);  // and no sum wraps
     } catch (const std::exception&) {
       drain(reader);
       throw HttpError(400, std::string("query parameter '") + name +
-                               "' must give the part's size in bytes (params, evaluation, public)");
+                               "' must give the part's size in bytes, at most the body's "
+                               "(params, evaluation, public)");
     }
   }
   if (sizes[0] + sizes[1] + sizes[2] != length) {

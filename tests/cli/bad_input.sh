@@ -517,6 +517,9 @@ run "$exe" profile --model "$model" --out profile-link.txt
 grep -q . linked/profile.txt || fail "profile did not write the file a symbolic link names"
 rm -rf linked profile-link.txt
 
+# More images than the test set has: an error, not a silent 10,000 (found by a tester).
+expect 1 "--images 99999: the test set has 10000 images" - -- "$exe" mnist --images 99999
+
 # ---- keygen removes only its own dead staging directories, never a user's look-alike.
 mkdir -p keysX.tmp-999999-mydata && echo notes >keysX.tmp-999999-mydata/notes.txt
 mkdir -p keysX.tmp-999998-abcdef && echo notes >keysX.tmp-999998-abcdef/notes.txt

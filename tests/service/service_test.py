@@ -387,6 +387,16 @@ def tests(work):
     query, body = keyset_body("alice", ["params", "evaluation.key", "public.key"])
     expect_refusal(server, "wrong part sizes", 400, "add up to", "POST",
                    query.replace("public=", "public=1"), body=body)
+    # Sizes that wrap around in the sum ("-1" read as 2^64 - 1; found by a tester), signs and
+    # sizes beyond the body: refused by the size check, before any part is read.
+    sizes = [len(body) - 10, 2**64 - (len(body) - 10) + 10, 0]
+    wrapped = "/v1/keysets?params=%d&evaluation=%d&public=%d" % tuple(sizes)
+    expect_refusal(server, "part sizes that wrap", 400, "must give the part's size in bytes",
+                   "POST", wrapped, body=body)
+    for bad in ["-1", "+5", " 7"]:
+        expect_refusal(server, "part size " + bad, 400, "must give the part's size in bytes",
+                       "POST", query.replace("public=", "public=%s&x=" % bad.replace(" ", "%20")),
+                       body=body)
     query, body = keyset_body("alice", ["params", "public.key", "evaluation.key"])
     expect_refusal(server, "parts swapped", 400, "expected evaluation keys", "POST", query,
                    body=body)
@@ -638,8 +648,8 @@ time.sleep(60)
         check(all({"time", "remote", "path", "status", "ms"} <= set(l) for l in requests),
               "a request line lacks a field in " + s.log_path)
     requests = [l for l in server.log_lines() if "method" in l]
-    check(sum(1 for l in requests if l["path"] == "/v1/keysets") == 12,
-          "expected 12 keyset requests in the log (3 accepted, 9 refused), found %d"
+    check(sum(1 for l in requests if l["path"] == "/v1/keysets") == 16,
+          "expected 16 keyset requests in the log (3 accepted, 13 refused), found %d"
           % sum(1 for l in requests if l["path"] == "/v1/keysets"))
 
 
