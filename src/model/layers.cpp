@@ -129,7 +129,8 @@ LinearMap identity_map(size_t size) {
 
 [[noreturn]] void composed_parameter_overflow() {
   throw std::overflow_error(
-      "merging linear layers: a composed weight or bias reaches 2^60, the largest a model may hold");
+      "merging linear layers: a composed weight or bias reaches 2^60, the largest a model may "
+      "hold");
 }
 
 i128 checked_multiply(i128 a, i128 b) {
