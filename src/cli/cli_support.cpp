@@ -119,6 +119,10 @@ bool OptionParser::has(const std::string& name) const {
   return values_.count(name) || spec(name).default_value.has_value();
 }
 
+bool OptionParser::declared(const std::string& name) const {
+  return specs_.count(name) != 0;
+}
+
 bool OptionParser::given(const std::string& name) const {
   spec(name);  // a known option
   return values_.count(name) != 0;

@@ -53,6 +53,7 @@ class OptionParser {
 
   bool has(const std::string& name) const;    // given, or has a default
   bool given(const std::string& name) const;  // given on the command line (not a default)
+  bool declared(const std::string& name) const;
   bool flag(const std::string& name) const;
   std::string text(const std::string& name) const;
   // Integers and reals with range checks ("--threads expects an integer in [1, 256], got 'x'").
@@ -174,11 +175,16 @@ struct ModelProfile;
 
 namespace cryptonets::cli {
 
-// --profile FILE (default: the shipped data/model.profile) and --model FILE (instead of the
-// profile, for one party playing both roles) for the client commands; client_profile reads
-// whichever was given (cmd_profile.cpp).
+// --profile FILE and --model FILE (instead of the profile, for one party playing both roles) for
+// the client commands; client_profile reads whichever was given (cmd_profile.cpp). Without
+// either: the key directory's own copy, DIR/model.profile (keygen writes the profile it chose
+// the parameters from), for commands with --keys DIR where it exists; else the shipped
+// data/model.profile. (Encrypting with another model's profile quantises the images at the
+// wrong scale: a tester's keys for a scale-4 model gave 99.4 % instead of 65.2 %, silently.)
 void add_profile_options(OptionParser& options);
 ModelProfile client_profile(const OptionParser& options, int circuit_privacy_bits = 0);
+// The key directory's profile file name.
+inline constexpr const char* kKeySetProfileName = "model.profile";
 
 // A check of the keys or a file against the client's profile that failed: `what` prefixed by the
 // profile used ("the profile 'FILE'", "the model 'FILE'", or "the default profile 'PATH' (no

@@ -34,7 +34,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kKeyFileNames[] = {"params", "public.key", "evaluation.key", "secret.key"};
+constexpr const char* kKeyFileNames[] = {"params", "public.key", "evaluation.key", "secret.key",
+                                         kKeySetProfileName};
 
 // The key directory as a path with a file name ("keys/" -> "keys"), and its parent.
 fs::path normalised(const std::string& directory) {
@@ -192,7 +193,8 @@ std::string security_line(const bfv::Parameters& params) {
 template <class Scheme>
 void write_key_directory(const std::string& directory, const std::string& preset_name,
                          const typename Scheme::Parameters& params,
-                         const std::vector<uint64_t>& plaintext_moduli, Prng& prng) {
+                         const std::vector<uint64_t>& plaintext_moduli, const ModelProfile& profile,
+                         Prng& prng) {
   const fs::path target = normalised(directory);
   const KeyDirectory files(directory);
   const encoding::BasicCrtKeys<Scheme> keys =
@@ -200,6 +202,9 @@ void write_key_directory(const std::string& directory, const std::string& preset
   {
     KeySetStaging staging(target);
     save_key_directory(KeyDirectory(staging.path().string()), keys);
+    // The profile the parameters came from: encrypt and decrypt use it when given no --profile,
+    // so keys made for another model never meet the shipped model's profile by default.
+    save_profile(profile, (staging.path() / kKeySetProfileName).string());
     staging.commit();
   }
 
@@ -211,11 +216,13 @@ void write_key_directory(const std::string& directory, const std::string& preset
   std::printf("parameter set %016llx, key set %016llx\n",
               static_cast<unsigned long long>(parameter_set_fingerprint(keys.contexts)),
               static_cast<unsigned long long>(key_set_id(keys.key_ids())));
-  std::printf("wrote %s (%s), %s (%s), %s (%s) and %s (%s, mode 0600: keep it secret)\n",
-              files.parameters.c_str(), file_size(files.parameters).c_str(),
-              files.public_keys.c_str(), file_size(files.public_keys).c_str(),
-              files.evaluation_keys.c_str(), file_size(files.evaluation_keys).c_str(),
-              files.secret_keys.c_str(), file_size(files.secret_keys).c_str());
+  std::printf(
+      "wrote %s (%s), %s (%s), %s (%s), %s (the model's profile) and %s (%s, mode 0600: "
+      "keep it secret)\n",
+      files.parameters.c_str(), file_size(files.parameters).c_str(), files.public_keys.c_str(),
+      file_size(files.public_keys).c_str(), files.evaluation_keys.c_str(),
+      file_size(files.evaluation_keys).c_str(), (target / kKeySetProfileName).c_str(),
+      files.secret_keys.c_str(), file_size(files.secret_keys).c_str());
 }
 
 }  // namespace
@@ -227,7 +234,8 @@ int run_keygen(std::span<char* const> arguments) {
       "chosen scheme (YASHE', the paper's, or BFV, secure under RLWE), into DIR/params,\n"
       "DIR/public.key, DIR/evaluation.key (give these three to the server: inference needs all\n"
       "three, the public key to re-randomise the scores; encryption needs params and\n"
-      "public.key) and DIR/secret.key (mode 0600; it never leaves the client). Every file\n"
+      "public.key), DIR/secret.key (mode 0600; it never leaves the client) and DIR/model.profile\n"
+      "(the profile used, which encrypt and decrypt take when given no --profile). Every key file\n"
       "records its scheme: encrypt, infer and decrypt read it from there. The parameters are\n"
       "those the server's model profile (--profile) names for the preset. The whole directory\n"
       "is written at once (an existing one is replaced only when the new set is complete); its\n"
@@ -315,10 +323,11 @@ int run_keygen(std::span<char* const> arguments) {
   }
   Prng prng = seeded ? *seeded : Prng::from_os_entropy();
   if (bfv_params) {
-    write_key_directory<bfv::Scheme>(directory, preset_name, *bfv_params, plaintext_moduli, prng);
+    write_key_directory<bfv::Scheme>(directory, preset_name, *bfv_params, plaintext_moduli, profile,
+                                     prng);
   } else {
     write_key_directory<yashe::Scheme>(directory, preset_name, *yashe_params, plaintext_moduli,
-                                       prng);
+                                       profile, prng);
   }
   return kExitSuccess;
 }

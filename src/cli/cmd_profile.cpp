@@ -1,6 +1,8 @@
 // cryptonets profile (server): the weight-free model profile the client needs
 // (io/model_profile.hpp).
 #include <cstdio>
+#include <filesystem>
+#include <optional>
 #include <string>
 
 #include "cli_support.hpp"
@@ -40,12 +42,32 @@ int run_profile(std::span<char* const> arguments) {
 
 // The client's view of the model: --profile FILE, or --model FILE for one party playing both
 // roles (the profile is then derived in memory).
+namespace fs = std::filesystem;
+
+namespace {
+
+// DIR/model.profile when the command has --keys DIR, no --profile or --model was given, and the
+// file exists (see add_profile_options); nullopt otherwise.
+std::optional<std::string> key_set_profile(const OptionParser& options) {
+  if (options.has("model") || options.given("profile") || !options.declared("keys") ||
+      !options.has("keys")) {
+    return std::nullopt;
+  }
+  const std::string path = (fs::path(options.text("keys")) / kKeySetProfileName).string();
+  std::error_code error;
+  if (!fs::exists(path, error)) return std::nullopt;
+  return path;
+}
+
+}  // namespace
+
 ModelProfile client_profile(const OptionParser& options, int circuit_privacy_bits) {
   if (options.has("model"))
     return make_profile(load_model(options.text("model")), circuit_privacy_bits);
   if (options.given("profile")) return load_profile(options.text("profile"));
+  const std::string path = key_set_profile(options).value_or(options.text("profile"));
   ModelProfile profile;
-  check_against_profile(options, [&] { profile = load_profile(options.text("profile")); });
+  check_against_profile(options, [&] { profile = load_profile(path); });
   return profile;
 }
 
@@ -54,6 +76,10 @@ std::runtime_error profile_error(const OptionParser& options, const std::string&
     return std::runtime_error("the model '" + options.text("model") + "': " + what);
   if (options.given("profile")) {
     return std::runtime_error("the profile '" + options.text("profile") + "': " + what);
+  }
+  if (const auto own = key_set_profile(options)) {
+    return std::runtime_error("the key set's profile '" + *own + "' (written by keygen): " +
+                              what);
   }
   // The user named no profile: say which one was used, and how to give the right one.
   return std::runtime_error("the default profile '" + options.text("profile") +

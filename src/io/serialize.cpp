@@ -567,10 +567,12 @@ std::ifstream open_for_reading(const std::string& path) {
   return in;
 }
 
-// Writes through an AtomicFileWriter; a failing stream is reported with the path.
+// Writes through an AtomicFileWriter; a failing stream is reported with the path. The key and
+// parameter writers pass may_replace_keys; ciphertexts never replace a key file.
 template <class Write>
-void save_atomically(const std::string& path, bool owner_only, Write&& write) {
-  AtomicFileWriter file(path, owner_only);
+void save_atomically(const std::string& path, bool owner_only, Write&& write,
+                     bool may_replace_keys = false) {
+  AtomicFileWriter file(path, owner_only, may_replace_keys);
   try {
     write(file.stream());
   } catch (const std::runtime_error& error) {
@@ -971,7 +973,8 @@ typename S::Parameters load_parameters(const std::string& path) {
     write_parameters_of<S>(out, params);                                                           \
   }                                                                                                \
   void save_parameters(const std::string& path, const S::Parameters& params) {                     \
-    save_atomically(path, false, [&](std::ostream& out) { write_parameters_of<S>(out, params); }); \
+    save_atomically(                                                                               \
+        path, false, [&](std::ostream& out) { write_parameters_of<S>(out, params); }, true);       \
   }                                                                                                \
   template S::Parameters read_parameters<S>(std::istream & in, const std::string& source_name);    \
   template S::Parameters load_parameters<S>(const std::string& path);                              \
@@ -985,8 +988,8 @@ typename S::Parameters load_parameters(const std::string& path) {
   }                                                                                                \
   void save_public_key(const std::string& path, const S::Context& context,                         \
                        const S::PublicKey& key) {                                                  \
-    save_atomically(path, false,                                                                   \
-                    [&](std::ostream& out) { write_public_key_of<S>(out, context, key); });        \
+    save_atomically(                                                                               \
+        path, false, [&](std::ostream& out) { write_public_key_of<S>(out, context, key); }, true); \
   }                                                                                                \
   S::PublicKey load_public_key(const std::string& path,                                            \
                                const std::shared_ptr<const S::Context>& context) {                 \
@@ -1006,8 +1009,9 @@ typename S::Parameters load_parameters(const std::string& path) {
   }                                                                                                \
   void save_evaluation_key(const std::string& path, const S::Context& context,                     \
                            const S::EvaluationKey& key) {                                          \
-    save_atomically(path, false,                                                                   \
-                    [&](std::ostream& out) { write_evaluation_key_of<S>(out, context, key); });    \
+    save_atomically(                                                                               \
+        path, false, [&](std::ostream& out) { write_evaluation_key_of<S>(out, context, key); },    \
+        true);                                                                                     \
   }                                                                                                \
   S::EvaluationKey load_evaluation_key(const std::string& path,                                    \
                                        const std::shared_ptr<const S::Context>& context) {         \
@@ -1025,8 +1029,8 @@ typename S::Parameters load_parameters(const std::string& path) {
   }                                                                                                \
   void save_secret_key(const std::string& path, const S::Context& context,                         \
                        const S::SecretKey& key) {                                                  \
-    save_atomically(path, true,                                                                    \
-                    [&](std::ostream& out) { write_secret_key_of<S>(out, context, key); });        \
+    save_atomically(                                                                               \
+        path, true, [&](std::ostream& out) { write_secret_key_of<S>(out, context, key); }, true);  \
   }                                                                                                \
   S::SecretKey load_secret_key(const std::string& path,                                            \
                                const std::shared_ptr<const S::Context>& context) {                 \

@@ -368,21 +368,33 @@ expect 1 "the model is too deep for these keys" out.ct -- \
 expect 1 "circuit privacy at 2^-40 costs" out.ct -- \
   "$exe" infer --keys server --in images.ct --out out.ct --circuit-privacy 40
 # Keys made for another model (the ReLU-LSQ polynomial one, fewer plaintext bits than the
-# shipped model needs): encrypt and decrypt without --profile name the default profile they used
-# and how to give the right one; with --profile they name that file.
+# shipped model needs). keygen keeps the profile it used in the key directory, and encrypt and
+# decrypt use that one when given no --profile (a tester's keys for another model otherwise met
+# the shipped profile's input scale: silently different scores).
 poly_model=$data/activation-study/relu-lsq-dropin-int.txt
 run "$exe" keygen --out-dir poly-keys --model "$poly_model" --insecure-ring-degree 64
+[ -f poly-keys/model.profile ] || fail "keygen did not keep the profile in the key directory"
+run "$exe" encrypt --keys poly-keys --images "$images" --count 1 --out own-profile.ct
+rm -f own-profile.ct
+# Its checks then name that file (here replaced by the shipped model's, which needs more bits).
+cp -r poly-keys poly-keys-edited && cp model.profile poly-keys-edited/model.profile
+expect 1 "the key set's profile 'poly-keys-edited/model.profile' (written by keygen): the model needs" \
+  out.ct -- "$exe" encrypt --keys poly-keys-edited --images "$images" --count 1 --out out.ct
+# A key directory without its profile (written by an older keygen): encrypt and decrypt name the
+# default profile they used and how to give the right one; with --profile they name that file.
+cp -r poly-keys poly-keys-old && rm poly-keys-old/model.profile
 default_profile="data/model.profile' (no --profile given): the model needs"
 expect 1 "$default_profile" out.ct -- \
-  "$exe" encrypt --keys poly-keys --images "$images" --count 1 --out out.ct
+  "$exe" encrypt --keys poly-keys-old --images "$images" --count 1 --out out.ct
 expect 1 "Keys made for another model need its profile: --profile FILE" out.ct -- \
-  "$exe" encrypt --keys poly-keys --images "$images" --count 1 --out out.ct
+  "$exe" encrypt --keys poly-keys-old --images "$images" --count 1 --out out.ct
 expect 1 "$default_profile" labels.txt -- \
-  "$exe" decrypt --keys poly-keys --in scores.ct --out labels.txt
+  "$exe" decrypt --keys poly-keys-old --in scores.ct --out labels.txt
 expect 1 "the profile 'model.profile': the model needs" out.ct -- \
   "$exe" encrypt --keys poly-keys --profile model.profile --images "$images" --count 1 --out out.ct
+cp -r client client-old && rm client-old/model.profile
 expect 1 "the default profile '$work/none/model.profile' (no --profile given): cannot open" out.ct -- \
-  env CRYPTONETS_DATA="$work/none" "$exe" encrypt --keys client --images "$images" --count 1 \
+  env CRYPTONETS_DATA="$work/none" "$exe" encrypt --keys client-old --images "$images" --count 1 \
   --out out.ct
 expect 2 "the profile 'model.profile' was made for 0" - -- \
   "$exe" keygen --out-dir unused --profile model.profile --circuit-privacy 40 \
