@@ -78,8 +78,7 @@ std::runtime_error profile_error(const OptionParser& options, const std::string&
     return std::runtime_error("the profile '" + options.text("profile") + "': " + what);
   }
   if (const auto own = key_set_profile(options)) {
-    return std::runtime_error("the key set's profile '" + *own + "' (written by keygen): " +
-                              what);
+    return std::runtime_error("the key set's profile '" + *own + "' (written by keygen): " + what);
   }
   // The user named no profile: say which one was used, and how to give the right one.
   return std::runtime_error("the default profile '" + options.text("profile") +

@@ -99,7 +99,7 @@ struct ServerOptions {
   // A key set not used (no upload, no job) for this long is deleted with its finished jobs;
   // 0: kept forever (--key-set-retention-days).
   int64_t key_set_retention_s = int64_t{90} * 86400;
-  std::string tls_cert;                   // both set: HTTPS
+  std::string tls_cert;  // both set: HTTPS
   std::string tls_key;
   // One line per request (JSON), and service events; default: stderr.
   std::function<void(const std::string&)> log;
