@@ -315,7 +315,20 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
   if (::fsync(fd) != 0) throw std::runtime_error("cannot write '" + part + "': fsync failed");
   ::close(fd);
   cleanup.fd = -1;
-  if (check) check(part);
+  if (check) {
+    try {
+      check(part);
+    } catch (const std::runtime_error& error) {
+      // The .part file is removed on the way out: name the output the user asked for instead.
+      std::string message = error.what();
+      const std::string quoted = "'" + part + "'";
+      for (size_t at = message.find(quoted); at != std::string::npos;
+           at = message.find(quoted, at + 1)) {
+        message.replace(at, quoted.size(), "'" + out_path + "' (as downloaded; not written)");
+      }
+      throw std::runtime_error(message);
+    }
+  }
   if (::rename(part.c_str(), out_path.c_str()) != 0) {
     throw std::runtime_error("cannot write '" + out_path + "': " + std::strerror(errno));
   }

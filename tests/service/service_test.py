@@ -307,6 +307,14 @@ def tests(work):
     check(code == 1 and "404" in out and not os.path.exists("stolen.scores"),
           "client fetch of a foreign job: exit %d, %s" % (code, out))
     check(not [f for f in os.listdir(".") if ".part-" in f], "client fetch left a .part file")
+    # Checked against the wrong keys: refused, naming the output rather than the removed .part file
+    # (a tester saw 'y.ct.part-18870').
+    code, out = run("client", "fetch", "--server", server.url, "--token", bob, "--job", job_b,
+                    "--out", "bob-wrong.scores", "--keys", "alice", "--keep", expect=None)
+    check(code == 1 and "'bob-wrong.scores' (as downloaded; not written)" in out and
+          ".part-" not in out and not os.path.exists("bob-wrong.scores"),
+          "client fetch with another key set: exit %d, %s" % (code, out))
+    check(not [f for f in os.listdir(".") if ".part-" in f], "client fetch left a .part file")
     code, out = run("client", "fetch", "--server", server.url, "--token", bob, "--job", job_b,
                     "--out", "bob.scores", "--keys", "bob", expect=None)
     check(code == 0, "client fetch failed: " + out)
