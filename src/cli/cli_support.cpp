@@ -398,15 +398,8 @@ void refuse_output_over_inputs(const OptionParser& options, const std::vector<st
   for (const std::string& output : outputs) {
     if (!options.has(output)) continue;
     const std::string out_path = options.text(output);
-    // The writer would refuse a device or directory too, but only when it writes, after the work.
-    std::error_code status_error;
-    const auto status = std::filesystem::status(out_path, status_error);
-    if (!status_error && std::filesystem::exists(status) &&
-        !std::filesystem::is_regular_file(status)) {
-      throw std::runtime_error("--" + output + " '" + out_path +
-                               "' is not a regular file (a device, directory, FIFO or socket), "
-                               "which the write would replace; choose a file path");
-    }
+    // The writer refuses these too, but only when it writes, after the work.
+    file_replaced_by_write(out_path);
     refuse_to_replace_key_file(out_path);
     for (const std::string& other : others) {
       if (other == output || !options.has(other)) continue;

@@ -40,8 +40,6 @@ int run_profile(std::span<char* const> arguments) {
   return kExitSuccess;
 }
 
-// The client's view of the model: --profile FILE, or --model FILE for one party playing both
-// roles (the profile is then derived in memory).
 namespace fs = std::filesystem;
 
 namespace {
@@ -61,6 +59,8 @@ std::optional<std::string> key_set_profile(const OptionParser& options) {
 
 }  // namespace
 
+// The client's view of the model: --model FILE for one party playing both roles (the profile is
+// then derived in memory), --profile FILE, the key directory's own profile, or the default.
 ModelProfile client_profile(const OptionParser& options, int circuit_privacy_bits) {
   if (options.has("model"))
     return make_profile(load_model(options.text("model")), circuit_privacy_bits);

@@ -1320,11 +1320,7 @@ std::string temporary_name(const std::string& path) {
 
 }  // namespace
 
-namespace {
-
-// The file a write to `path` must replace: `path` itself, or the end of its chain of symbolic
-// links. Throws if that exists and is not a regular file.
-std::string replaced_file(const std::string& path) {
+std::string file_replaced_by_write(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code error;
   const fs::file_status own = fs::symlink_status(path, error);
@@ -1350,10 +1346,8 @@ std::string replaced_file(const std::string& path) {
   return target.string();
 }
 
-}  // namespace
-
 AtomicFileWriter::AtomicFileWriter(std::string path, bool owner_only, bool may_replace_keys)
-    : path_(replaced_file(path)) {
+    : path_(file_replaced_by_write(path)) {
   if (!may_replace_keys) refuse_to_replace_key_file(path_);
   const mode_t mode = owner_only ? 0600 : 0644;
   remove_stale_temporaries(path_);

@@ -282,4 +282,10 @@ class AtomicFileWriter {
 // directories). Anything else, or a path that does not exist, passes.
 void refuse_to_replace_key_file(const std::string& path);
 
+// The file a write to `path` replaces: `path` itself, or the end of its chain of symbolic links
+// (AtomicFileWriter writes there). Throws std::runtime_error if that exists and is not a regular
+// file (a device such as /dev/null, a directory, a FIFO, a socket), or if a link cannot be
+// followed. The commands call it on their outputs before any work.
+std::string file_replaced_by_write(const std::string& path);
+
 }  // namespace cryptonets
