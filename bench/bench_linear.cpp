@@ -2,8 +2,11 @@
 // bits: layer 3, a dense 845 → 100 map with weights below 2^20 in magnitude, and layer 1, the
 // shipped model's convolution (841 → 845 outputs, 25 terms each). Memory is reused from one
 // iteration to the next, so these are warm timings: no first-touch page faults.
-// Names: LinearLayer/fused/inputs:845/outputs:100/n:8192/threads:<threads> and
-// LinearLayer/conv/inputs:841/outputs:845/n:8192/threads:<threads>.
+// The shipped model's output layer, a dense 100 → 10 map, is timed too: with few outputs per
+// input it is bound by reading its inputs, not by the products.
+// Names: LinearLayer/fused/inputs:845/outputs:100/n:8192/threads:<threads>,
+// LinearLayer/conv/inputs:841/outputs:845/n:8192/threads:<threads> and
+// LinearLayer/output/inputs:100/outputs:10/n:8192/threads:<threads>.
 #include <benchmark/benchmark.h>
 
 #include <memory>
@@ -31,7 +34,8 @@ struct Setup {
   std::unique_ptr<Evaluator> evaluator;
   std::vector<Ciphertext> inputs;
   LinearMap map;
-  LinearMap conv;  // the shipped model's first step
+  LinearMap conv;    // the shipped model's first step
+  LinearMap output;  // and its last
 };
 
 // Inputs are one encryption whose residues are replaced by uniform ones (the kernel's cost does not
@@ -59,9 +63,10 @@ Setup& setup() {
     }
   }
   const int64_t limit = (int64_t{1} << 20) - 1;
-  s.conv = model::compile_model(load_model(std::string(CRYPTONETS_SOURCE_DATA_DIR) + "/model.txt"))
-               .steps.at(0)
-               .map;
+  const model::CompiledModel shipped =
+      model::compile_model(load_model(std::string(CRYPTONETS_SOURCE_DATA_DIR) + "/model.txt"));
+  s.conv = shipped.steps.front().map;
+  s.output = shipped.steps.back().map;
   s.map.inputs = kInputs;
   s.map.outputs = kOutputs;
   s.map.row_begin = {0};
@@ -110,6 +115,25 @@ void fused_conv_layer(benchmark::State& state) {
 
 BENCHMARK(fused_conv_layer)
     ->Name("LinearLayer/conv/inputs:841/outputs:845/n:8192")
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+void fused_output_layer(benchmark::State& state) {
+  Setup& s = setup();
+  const int threads = static_cast<int>(state.range(0));
+  const std::span<const Ciphertext> inputs(s.inputs.data(), s.output.inputs);
+  for (auto _ : state)
+    benchmark::DoNotOptimize(fused_linear_combinations(*s.evaluator, s.output, inputs, threads));
+  state.counters["MAC/s"] = benchmark::Counter(
+      static_cast<double>(s.output.terms.size() * 7 * kN) * static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsRate);
+}
+
+BENCHMARK(fused_output_layer)
+    ->Name("LinearLayer/output/inputs:100/outputs:10/n:8192")
     ->ArgName("threads")
     ->Arg(1)
     ->Arg(2)

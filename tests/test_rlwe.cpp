@@ -105,6 +105,37 @@ TEST_CASE("scale-and-round and decryption rounding equal their GMP twins, n = 81
         rlwe::reference::round_to_plaintext(*ctx, x).coeffs);
 }
 
+TEST_CASE("the row-fused exact product equals extend, multiply, inverse NTT, n = 8192") {
+  const auto ctx = context_8192(0);
+  Prng prng = Prng::insecure_seeded(5);
+  const RnsPoly a = sample_uniform_poly(prng, ctx->ring(), PolyForm::coefficient);
+  const RnsPoly b = sample_uniform_poly(prng, ctx->ring(), PolyForm::coefficient);
+  RnsPoly expected_square = rlwe::base_extend(*ctx, a);
+  expected_square *= expected_square;
+  expected_square.to_coefficient();
+  RnsPoly expected_product = rlwe::base_extend(*ctx, a);
+  expected_product *= rlwe::base_extend(*ctx, b);
+  expected_product.to_coefficient();
+  for (SimdPath path : test::supported_simd_paths()) {
+    CAPTURE(to_string(path));
+    const ScopedSimdPath forced(path);
+    // Outputs that held other values: every word is written.
+    RnsPoly product = expected_product, scratch = expected_square;
+    rlwe::exact_product(*ctx, a, a, product, scratch);
+    CHECK(product.form() == PolyForm::coefficient);
+    CHECK(product == expected_square);
+    const RnsPoly a_copy = a;  // equal, not the same object: still a square
+    rlwe::exact_product(*ctx, a, a_copy, product, scratch);
+    CHECK(product == expected_square);
+    rlwe::exact_product(*ctx, a, b, product, scratch);
+    CHECK(product == expected_product);
+  }
+  RnsPoly scratch;
+  RnsPoly aliased = a;
+  CHECK_THROWS_AS(rlwe::exact_product(*ctx, aliased, b, aliased, scratch), std::invalid_argument);
+  CHECK_THROWS_AS(rlwe::exact_product(*ctx, a, aliased, scratch, aliased), std::invalid_argument);
+}
+
 TEST_CASE("the exact product and its scale-and-round are the same words with 50- and 61-bit B") {
   // B only carries exact intermediate values (rns_context.hpp): whichever primes it has, and
   // whatever the CPU would choose, the tensor's integers and the rescaled result must not change.

@@ -34,9 +34,23 @@ constexpr size_t kBlock = 64;
 // Coefficients per task of the vector paths' one-output kernel (a convolution): see below.
 constexpr size_t kSparseBlock = 1024;
 
-// Coefficients per task of the AVX2 path: the block's inputs, split into 31-bit halves
-// (845 inputs · 16 · 16 bytes ≈ 216 KiB), stay in the L2 cache while every output is accumulated.
-constexpr size_t kVectorBlock = 16;
+// Coefficients per task of the vector paths' grouped kernel (dense layers): the block's inputs,
+// split into 31-bit halves (16 bytes per coefficient), stay in the L2 cache while every output is
+// accumulated: at most kSplitBytes of them, and 16 to kLongestVectorBlock coefficients (845 inputs:
+// 16, 216 KiB; 100 inputs: 128, 200 KiB). Few inputs get long blocks because each input's slice
+// is a separate stream from memory: 100 inputs read in 16-coefficient slices (two cache lines each)
+// left the 100 → 10 layer waiting on memory latency, at a quarter of the 845 → 100 layer's rate.
+constexpr size_t kSplitBytes = size_t{256} << 10;
+constexpr size_t kShortestVectorBlock = 16, kLongestVectorBlock = 256;
+
+size_t vector_block(size_t inputs, size_t n) {
+  size_t width = kShortestVectorBlock;
+  while (2 * width <= kLongestVectorBlock && 2 * width <= n &&
+         inputs * 2 * width * 16 <= kSplitBytes) {
+    width *= 2;
+  }
+  return width;
+}
 
 // Up to kGroupOutputs outputs computed together by the grouped AVX2 kernel: `members` is the
 // sorted union of their rows' inputs, `weights` (members × kGroupOutputs) holds each row's weight
@@ -237,7 +251,7 @@ std::vector<rlwe::Ciphertext> fused_linear_combinations(const Evaluator& evaluat
     // 1.8-1.9x this way; bench_linear LinearLayer/conv.) Dense layers keep short blocks, whose
     // split inputs stay in the L2 cache.
     const bool sparse = plan.groups.empty();
-    const size_t width = sparse ? std::min(kSparseBlock, n) : kVectorBlock;
+    const size_t width = sparse ? std::min(kSparseBlock, n) : vector_block(map.inputs, n);
     const size_t blocks = n / width;
     std::vector<size_t> order = plan.single_outputs;
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
@@ -273,6 +287,14 @@ std::vector<rlwe::Ciphertext> fused_linear_combinations(const Evaluator& evaluat
           for (size_t j = 0; j < map.inputs; ++j)
             pointers[j] = starts[j] + begin;
           split_block(pointers.data(), map.inputs, width, packed);
+          // The next task of this thread is most often the next block of the row: fetching its
+          // slices into the L2 cache now overlaps their memory latency with this block's products.
+          if (begin + width < n) {
+            for (size_t j = 0; j < map.inputs; ++j) {
+              for (size_t x = 0; x < width; x += 8)
+                __builtin_prefetch(pointers[j] + width + x, 0, 2);
+            }
+          }
           for (const OutputGroup& group : plan.groups) {
             for (size_t g = 0; g < linear_avx2::kGroupOutputs; ++g) {
               group_outputs[g] = g < group.outputs.size()

@@ -87,13 +87,40 @@ RnsPoly base_extend(const RnsContext& ctx, const RnsPoly& c) {
   return lifted;
 }
 
-void base_extend(const RnsContext& ctx, const RnsPoly& c, RnsPoly& lifted) {
+void base_extend_coefficients(const RnsContext& ctx, const RnsPoly& c, RnsPoly& lifted) {
   const size_t n = ctx.n(), k = ctx.q_base().size();
   if (&lifted == &c) throw std::invalid_argument("base_extend: output aliases the input");
   lifted.reset_uninitialized(ctx.product_ring(), PolyForm::coefficient);
   std::copy(c.data().begin(), c.data().end(), lifted.data().begin());
   ctx.q_to_b().convert_centered(c.data().data(), lifted.residues(k), n);
+}
+
+void base_extend(const RnsContext& ctx, const RnsPoly& c, RnsPoly& lifted) {
+  base_extend_coefficients(ctx, c, lifted);
   lifted.to_evaluation();
+}
+
+void exact_product(const RnsContext& ctx, const RnsPoly& a, const RnsPoly& b, RnsPoly& product,
+                   RnsPoly& scratch) {
+  if (&product == &a || &product == &b || &scratch == &a || &scratch == &b) {
+    throw std::invalid_argument("exact_product: an output aliases an input");
+  }
+  const bool square = &a == &b || a == b;
+  base_extend_coefficients(ctx, a, product);
+  if (!square) base_extend_coefficients(ctx, b, scratch);
+  const RingContext& ring = *ctx.product_ring();
+  const size_t n = ctx.n();
+  for (size_t i = 0; i < product.rns_size(); ++i) {
+    uint64_t* x = product.residues(i);
+    const uint64_t* y = x;
+    ring.ntt(i).forward(x);
+    if (!square) {
+      ring.ntt(i).forward(scratch.residues(i));
+      y = scratch.residues(i);
+    }
+    multiply_rows_elementwise(x, y, n, ring.base()[i]);
+    ring.ntt(i).inverse(x);
+  }
 }
 
 // HPS-style scaling made exact (Halevi, Polyakov, Shoup 2019, §2.3 gives the approximate form):

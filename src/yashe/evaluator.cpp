@@ -138,14 +138,7 @@ Ciphertext Evaluator::multiply_without_relinearization(const Ciphertext& a,
   const rlwe::RnsContext& rns = context_->rns();
   // Per-thread scratch (2 MiB at the default parameters), reused across calls.
   thread_local RnsPoly product, other;
-  rlwe::base_extend(rns, a.parts[0], product);
-  if (&a == &b || a.parts[0] == b.parts[0]) {
-    product *= product;
-  } else {
-    rlwe::base_extend(rns, b.parts[0], other);
-    product *= other;
-  }
-  transform_rows(product, PolyForm::coefficient);
+  rlwe::exact_product(rns, a.parts[0], &a == &b ? a.parts[0] : b.parts[0], product, other);
   Ciphertext result;
   result.parts.push_back(rlwe::scale_and_round(rns, product));
   result.degree = 2;

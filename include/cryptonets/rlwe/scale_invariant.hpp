@@ -41,6 +41,19 @@ RnsPoly base_extend(const RnsContext& context, const RnsPoly& c);
 // The same into `lifted`, reusing its memory (RnsPoly::reset_uninitialized): for per-thread
 // scratch polynomials. lifted must not be c.
 void base_extend(const RnsContext& context, const RnsPoly& c, RnsPoly& lifted);
+// The same lift left in coefficient form.
+void base_extend_coefficients(const RnsContext& context, const RnsPoly& c, RnsPoly& lifted);
+
+// The exact product of the centred lifts of a and b (base q, coefficient form) over q ∪ B, in
+// coefficient form, into `product` (its memory reused): the tensor product that scale_and_round
+// then rescales. Row by row: each 64 KiB row is transformed forward, multiplied pointwise and
+// transformed back while it sits in the L2 cache, one pass over the k + |B| rows instead of
+// three. A square (b is a, or equal to it) takes one forward NTT per row; otherwise b's lift goes
+// to `scratch`. Throws std::invalid_argument if product or scratch is a or b.
+// Reference twin: base_extend(a) *= base_extend(b), then to_coefficient(): the same words
+// (test_rlwe); through the schemes' multiply twins, the GMP product.
+void exact_product(const RnsContext& context, const RnsPoly& a, const RnsPoly& b, RnsPoly& product,
+                   RnsPoly& scratch);
 
 // round(t/q · x) for x in base q ∪ B (coefficient form) with |x| < q·B/2, returned in base q
 // (coefficient form). Exact for every input.
