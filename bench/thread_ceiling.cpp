@@ -4,7 +4,10 @@
 //             inner operation of the dense layer's kernel), on registers only: bound by the
 //             core's multiplier throughput and clock;
 //   scalar:   a chain of 64-bit multiply-adds: bound by latency and clock;
-//   stream:   sums over a 256 MiB buffer per thread: bound by memory bandwidth.
+//   stream:   sums over a 256 MiB buffer per thread: bound by memory bandwidth;
+//   L2, L3:   the same sums over 512 KiB and 8 MiB per thread, repeated: bound by the bandwidth of
+//             the core's own L2 cache and of the last-level cache (which the two vCPUs may share,
+//             with each other and with other tenants of the host).
 // The ratio 2 x (1-thread time) / (2-thread time) is the ceiling of any 2-thread speed-up for
 // loops of that kind: on a machine whose two vCPUs share a core, a lower turbo clock with both
 // busy, or a noisy host, it is below 2. Prints one markdown table.
@@ -21,6 +24,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -59,7 +63,7 @@ __attribute__((noinline)) uint64_t multiply_scalar(uint64_t rounds) {
   return x;
 }
 
-uint64_t stream(const std::vector<uint64_t>& buffer, int passes) {
+uint64_t stream(std::span<const uint64_t> buffer, int passes) {
   uint64_t total = 0;
   for (int p = 0; p < passes; ++p) {
     for (size_t i = 0; i < buffer.size(); i += 8)
@@ -98,14 +102,19 @@ int main(int argc, char** argv) {
                                      : "multiply (skipped: no "
                                        "AVX-512)"},
                              {"scalar (64-bit multiply chain)"},
-                             {"stream (256 MiB per thread)"}};
+                             {"stream (256 MiB per thread)"},
+                             {"L2 (512 KiB per thread, 65536 passes)"},
+                             {"L3 (8 MiB per thread, 4096 passes)"}};
   for (size_t k = 0; k < kinds.size(); ++k) {
     if (k == 0 && !avx512) continue;
     std::vector<double> one, two;
     for (int r = 0; r < repeats; ++r) {
       for (int threads : {1, 2}) {
         const double seconds = timed(threads, [&]() -> uint64_t {
-          if (k == 2) return stream(buffers[static_cast<size_t>(omp_get_thread_num())], 16);
+          const auto& buffer = buffers[static_cast<size_t>(omp_get_thread_num())];
+          if (k == 2) return stream(buffer, 16);
+          if (k == 3) return stream(std::span(buffer).first(size_t{64} << 10), 65536);
+          if (k == 4) return stream(std::span(buffer).first(size_t{1} << 20), 4096);
 #if defined(__x86_64__)
           if (k == 0) return multiply_avx512(uint64_t{1} << 27);
 #endif
