@@ -1,10 +1,12 @@
 #include "cryptonets/bfv/evaluator.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <utility>
 #include <vector>
 
+#include "cryptonets/ring/rns_kernels.hpp"
 #include "cryptonets/rlwe/gadget.hpp"
 #include "cryptonets/rlwe/scale_invariant.hpp"
 
@@ -126,31 +128,53 @@ Ciphertext Evaluator::multiply_without_relinearization(const Ciphertext& a,
     throw std::invalid_argument("BFV Evaluator: multiply needs relinearised (degree 1) operands");
   }
   const rlwe::RnsContext& rns = context_->rns();
-  // Per-thread scratch (7 MiB at n = 8192 with 7 + 9 primes), reused across calls: copies and
-  // base_extend keep their memory.
+  // Per-thread scratch (7 MiB at n = 8192 with 7 + 10 primes), reused across calls.
   thread_local RnsPoly a0, a1, b0, b1, e0, e1, e2;
-  rlwe::base_extend(rns, a.parts[0], a0);
-  rlwe::base_extend(rns, a.parts[1], a1);
-  e0 = a0;
-  e1 = a0;
-  e2 = a1;
-  if (&a == &b || a.parts == b.parts) {
-    e0 *= a0;
-    e1 *= a1;
-    e1 += e1;  // 2·c_0·c_1
-    e2 *= a1;
-  } else {
-    rlwe::base_extend(rns, b.parts[0], b0);
-    rlwe::base_extend(rns, b.parts[1], b1);
-    e0 *= b0;
-    e1 *= b1;
-    a1 *= b0;  // a1 is no longer needed: the cross term c_1·d_0
-    e1 += a1;
-    e2 *= b1;
+  const bool square = &a == &b || a.parts == b.parts;
+  rlwe::base_extend_coefficients(rns, a.parts[0], a0);
+  rlwe::base_extend_coefficients(rns, a.parts[1], a1);
+  if (!square) {
+    rlwe::base_extend_coefficients(rns, b.parts[0], b0);
+    rlwe::base_extend_coefficients(rns, b.parts[1], b1);
+  }
+  for (RnsPoly* e : {&e0, &e1, &e2})
+    e->reset_uninitialized(rns.product_ring(), PolyForm::coefficient);  // every word written below
+  // Row by row, as rlwe::exact_product: the operands' rows are transformed, multiplied and the
+  // three products transformed back while they sit in the L2 cache. The same words as lifting in
+  // evaluation form, multiplying whole polynomials and transforming back (the KAT vectors pin
+  // them).
+  const RingContext& ring = *rns.product_ring();
+  const size_t n = rns.n();
+  for (size_t i = 0; i < a0.rns_size(); ++i) {
+    const NttTables& ntt = ring.ntt(i);
+    const Modulus& q = ring.base()[i];
+    uint64_t *x0 = a0.residues(i), *x1 = a1.residues(i);
+    uint64_t *y0 = x0, *y1 = x1;
+    ntt.forward(x0);
+    ntt.forward(x1);
+    if (!square) {
+      y0 = b0.residues(i);
+      y1 = b1.residues(i);
+      ntt.forward(y0);
+      ntt.forward(y1);
+    }
+    uint64_t *z0 = e0.residues(i), *z1 = e1.residues(i), *z2 = e2.residues(i);
+    std::copy(x0, x0 + n, z0);
+    multiply_rows_elementwise(z0, y0, n, q);  // c_0·d_0
+    std::copy(x0, x0 + n, z1);
+    multiply_rows_elementwise(z1, y1, n, q);
+    if (square) {
+      add_rows(z1, z1, n, q);  // 2·c_0·c_1
+    } else {
+      multiply_accumulate_rows(z1, x1, y0, n, q);  // c_0·d_1 + c_1·d_0
+    }
+    std::copy(x1, x1 + n, z2);
+    multiply_rows_elementwise(z2, y1, n, q);  // c_1·d_1
+    for (uint64_t* z : {z0, z1, z2})
+      ntt.inverse(z);
   }
   Ciphertext result;
   for (RnsPoly* e : {&e0, &e1, &e2}) {
-    e->to_coefficient();
     result.parts.push_back(rlwe::scale_and_round(rns, *e));
   }
   result.degree = 2;
