@@ -62,9 +62,6 @@ CRYPTONETS_AVX512 void signed_small_weight_sum(const uint64_t* const* inputs,
       terms <= chunk && q.bits() <= 60 && std::bit_width(terms) + weight_bits <= 48;
   const __m512i q_vector = _mm512_set1_epi64(static_cast<long long>(q.value()));
   const __m512d inverse_q = _mm512_set1_pd(1.0 / static_cast<double>(q.value()));
-  // The outputs are written once and not read again in this layer: non-temporal stores skip the
-  // read-for-ownership of each output line (a convolution writes 845 × 7 × 64 KiB per modulus).
-  const bool streaming = reinterpret_cast<uintptr_t>(out) % 64 == 0;
   for (size_t begin = 0; begin < width; begin += 16) {
     u128 total[16] = {};
     for (size_t first = 0; first < terms; first += chunk) {
@@ -86,12 +83,8 @@ CRYPTONETS_AVX512 void signed_small_weight_sum(const uint64_t* const* inputs,
       }
       if (vector_reduction) {
         for (int r = 0; r < 2; ++r) {
-          const __m512i sum = reduce_split_sum(hi[r], lo[r], q_vector, inverse_q);
-          if (streaming) {
-            _mm512_stream_si512(reinterpret_cast<__m512i*>(out + begin + 8 * r), sum);
-          } else {
-            _mm512_storeu_si512(out + begin + 8 * r, sum);
-          }
+          _mm512_storeu_si512(out + begin + 8 * r,
+                              reduce_split_sum(hi[r], lo[r], q_vector, inverse_q));
         }
         break;  // terms <= chunk: this was the only pass
       }
@@ -107,7 +100,6 @@ CRYPTONETS_AVX512 void signed_small_weight_sum(const uint64_t* const* inputs,
     for (int x = 0; x < 16; ++x)
       out[begin + x] = q.reduce(total[x]);
   }
-  if (streaming) _mm_sfence();  // orders the non-temporal stores before any later read
 }
 
 // packed[((s·count + j)·2 + h)·8 + l] = half h (0: x_lo = x mod 2^31, 1: x_hi = x >> 31) of
