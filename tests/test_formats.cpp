@@ -6,6 +6,7 @@
 // silently). The dumps of older versions stay: each of their files must be refused by name.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -237,6 +238,108 @@ TEST_CASE("inspect verifies every checksum and identity of the toy files, and na
   test_support::write_bytes(dir.file("foreign"), "GIF89a....");
   CHECK_THROWS_WITH_AS(inspect_file(dir.file("foreign")),
                        doctest::Contains("not a cryptonets file"), std::runtime_error);
+}
+
+namespace {
+
+bool has_problem(const FileInspection& report, const std::string& problem) {
+  return std::find(report.problems.begin(), report.problems.end(), problem) !=
+         report.problems.end();
+}
+
+}  // namespace
+
+TEST_CASE("inspect names a key file under another role's name or beside another scheme's params") {
+  namespace fs = std::filesystem;
+  const TempDir dir;
+  write_toy_files(dir);
+  // public.key and evaluation.key swapped: each file intact, one key set id, one parameter set.
+  fs::create_directory(dir.file("swapped"));
+  fs::copy_file(dir.file("params"), dir.file("swapped/params"));
+  fs::copy_file(dir.file("public.key"), dir.file("swapped/evaluation.key"));
+  fs::copy_file(dir.file("evaluation.key"), dir.file("swapped/public.key"));
+  const std::string public_key = dir.file("swapped/public.key");
+  const std::string evaluation_key = dir.file("swapped/evaluation.key");
+  const std::string public_problem = "role: '" + public_key +
+                                     "' holds evaluation keys, but the public.key of a key set "
+                                     "holds public keys";
+  const std::string evaluation_problem = "role: '" + evaluation_key +
+                                         "' holds public keys, but the evaluation.key of a key "
+                                         "set holds evaluation keys";
+  const FileInspection public_report = inspect_file(public_key);
+  CHECK(public_report.problems == std::vector<std::string>{public_problem});
+  const FileInspection evaluation_report = inspect_file(evaluation_key);
+  CHECK(evaluation_report.problems == std::vector<std::string>{evaluation_problem});
+  const FileInspection params_report = inspect_file(dir.file("swapped/params"));
+  CHECK(params_report.problems == std::vector<std::string>{public_problem, evaluation_problem});
+  // Under another name the file is not held to a role.
+  CHECK(inspect_file(dir.file("bfv-evaluation.key")).intact());
+
+  // YASHE' keys beside BFV parameters (the same ring and moduli, another scheme).
+  fs::create_directory(dir.file("schemes"));
+  fs::copy_file(dir.file("bfv-params"), dir.file("schemes/params"));
+  for (const char* name : {"public.key", "evaluation.key", "secret.key"}) {
+    CAPTURE(name);
+    const std::string path = dir.file("schemes/" + std::string(name));
+    fs::copy_file(dir.file(name), path);
+    const std::string problem = "scheme: '" + path + "' is YASHE', but its parameter set '" +
+                                dir.file("schemes/params") + "' is BFV";
+    CHECK(has_problem(inspect_file(path), problem));
+    CHECK(has_problem(inspect_file(dir.file("schemes/params")), problem));
+    // Given as --params, another scheme's parameter set is a problem of a key file whatever
+    // its name.
+    CHECK(has_problem(inspect_file(dir.file(name), dir.file("bfv-params")),
+                      "scheme: '" + dir.file(name) + "' is YASHE', but its parameter set '" +
+                          dir.file("bfv-params") + "' is BFV"));
+  }
+}
+
+TEST_CASE("inspect_key_set inspects every file of a key directory and judges the set") {
+  namespace fs = std::filesystem;
+  const TempDir dir;
+  write_toy_files(dir);
+  KeySetInspection set = inspect_key_set(dir.path.string() + "/");
+  CHECK(set.intact());
+  REQUIRE(set.members.size() == 5);
+  CHECK(set.members[0].path == dir.file("params"));
+  CHECK(set.checksums_verified == 12);
+  const auto field = [&](const std::string& name) {
+    for (const auto& [key, value] : set.fields)
+      if (key == name) return value;
+    return std::string("(none)");
+  };
+  CHECK(field("missing") == "model.profile");
+  CHECK(field("secret key") == "present, mode 0600 (its owner only)");
+  CHECK(field("usable for") ==
+        "encrypt (params, public.key); infer (params, evaluation.key, public.key); decrypt "
+        "(params, secret.key)");
+  CHECK(field("other files").starts_with("bfv-ciphertexts.ct, bfv-evaluation.key"));
+  const std::string text = format_key_set_inspection(dir.path.string(), set);
+  CHECK(text.find("file: " + dir.file("secret.key") + "\nkind: secret keys") != std::string::npos);
+  CHECK(text.ends_with("key set verdict: intact (4 file(s), 12 checksum(s) verified)\n"));
+
+  // A secret key others may read, and evaluation keys of the other scheme.
+  fs::permissions(dir.file("secret.key"), fs::perms::group_read, fs::perm_options::add);
+  fs::copy_file(dir.file("bfv-evaluation.key"), dir.file("evaluation.key"),
+                fs::copy_options::overwrite_existing);
+  set = inspect_key_set(dir.path.string());
+  CHECK(field("secret key") == "present, mode 0640: OTHERS MAY READ OR WRITE IT");
+  CHECK(field("usable for") == "encrypt (params, public.key); decrypt (params, secret.key)");
+  const std::string scheme_problem = "scheme: '" + dir.file("evaluation.key") +
+                                     "' is BFV, but its parameter set '" + dir.file("params") +
+                                     "' is YASHE'";
+  // Named once, by the file it is about (params, which checks the files beside it, finds it too).
+  CHECK(std::count(set.problems.begin(), set.problems.end(), "params: " + scheme_problem) == 0);
+  CHECK(std::count(set.problems.begin(), set.problems.end(), "evaluation.key: " + scheme_problem) ==
+        1);
+  CHECK(set.problems.back().starts_with("secret.key: mode 0640"));
+  CHECK(format_key_set_inspection(dir.path.string(), set).find("evaluation.key: MISMATCHED") !=
+        std::string::npos);
+
+  const TempDir empty;
+  CHECK_THROWS_WITH_AS(inspect_key_set(empty.path.string()),
+                       doctest::Contains("is a directory with none of a key set's files"),
+                       std::runtime_error);
 }
 
 TEST_CASE("inspect reads a single CNET record and recomputes its parameter fingerprint") {

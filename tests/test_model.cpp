@@ -432,6 +432,26 @@ TEST_CASE("a degree-1 polynomial folded into the step before it is named in that
   }
 }
 
+TEST_CASE("a degree-1 polynomial folded into the step after it is named inside that step") {
+  // The identity x before the first dense layer has no step of its own: the stage names it inside
+  // the dense step, in the model's order ("2. dense (1. poly folded in)"), not after it as
+  // "2. dense + 1. poly"; one after the step still follows it.
+  Model model{Shape{1, 1, 2}, 255.0, {}};
+  model.layers = {{PolynomialLayer{{0, 1}}, 1.0},
+                  {DenseLayer{2, 2, {1, 2, -1, 1}, {4, 0}}, 1.0},
+                  {PolynomialLayer{{2, 3}}, 1.0}};
+  const CompiledModel compiled = compile_model(model);
+  REQUIRE(compiled.steps.size() == 1);
+  CHECK(compiled.steps[0].layer_index == 1);
+  CHECK(compiled.steps[0].folded_layers == std::vector<size_t>{0, 2});
+  CHECK(compiled.steps[0].stage_name() == "dense (1. poly folded in) + 3. poly (folded)");
+  std::mt19937_64 rng(7);
+  for (int trial = 0; trial < 10; ++trial) {
+    auto input = random_integers(rng, 2, -50, 50);
+    CHECK(evaluate_plain(compiled, input) == reference_evaluate(model, input));
+  }
+}
+
 TEST_CASE("a negative leading coefficient keeps the factor positive and the scores' order") {
   // p(x) = −3x² + 4x + 1 then a dense layer: the factor is |4A| = 12 and the dense layer's
   // weights change sign in the compiled map.

@@ -1,6 +1,8 @@
-// cryptonets inspect FILE: what a file is and whether it is intact, without any key.
+// cryptonets inspect FILE|DIR: what a file (or a key directory's files) is and whether it is
+// intact, without any key.
 
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -12,7 +14,7 @@ namespace cryptonets::cli {
 
 int run_inspect(std::span<char* const> arguments) {
   OptionParser options(
-      "inspect FILE",
+      "inspect FILE|DIR",
       "Shows what FILE is (parameters, keys, ciphertexts, an integer or float model, a profile,\n"
       "a scores CSV), its scheme, format version, parameters, fingerprints, key ids, counts and\n"
       "sizes, and whether every checksum and every derived identity (parameter set fingerprint,\n"
@@ -20,12 +22,17 @@ int run_inspect(std::span<char* const> arguments) {
       "status 0 when the file is intact, 1 when it is damaged, inconsistent or not a cryptonets\n"
       "file. Key and ciphertext files hold no parameters: their ring degree n and security line\n"
       "come from --params FILE, or from the params file beside them (a key directory); a key\n"
-      "file of another key set than that params file is inconsistent (infer refuses the pair).\n"
-      "The formats: include/cryptonets/io/FORMATS.md.");
+      "file of another key set than that params file is inconsistent (infer refuses the pair),\n"
+      "and so is one under a key directory's name (params, public.key, evaluation.key,\n"
+      "secret.key) that holds another kind of file, scheme or parameter set than the name says.\n"
+      "DIR, a key directory (keygen --out-dir): inspects each of its files (params, the keys,\n"
+      "model.profile), then the set as a whole: which files are present, missing or\n"
+      "mismatched, whether secret.key has mode 0600, what the set can be used for; exit status\n"
+      "0 when the set is intact. The formats: include/cryptonets/io/FORMATS.md.");
   options.add_value("params", "FILE",
                     "the parameter set of a key or ciphertext file, for its n and security line "
                     "(default: the params file beside FILE)");
-  // FILE is the one positional argument; everything else goes through the option parser
+  // FILE (or DIR) is the one positional argument; everything else goes through the option parser
   // (--help, --params FILE).
   std::vector<char*> rest;
   std::string path;
@@ -47,6 +54,14 @@ int run_inspect(std::span<char* const> arguments) {
   if (path.empty()) throw UsageError("missing FILE");
 
   const bool params_given = options.has("params");
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    // A key directory gives its files their parameter set.
+    if (params_given) throw UsageError("--params is for a FILE; DIR is inspected with DIR/params");
+    const KeySetInspection set = inspect_key_set(path, kKeySetProfileName);
+    std::fputs(format_key_set_inspection(path, set).c_str(), stdout);
+    return set.intact() ? kExitSuccess : kExitFailure;
+  }
   const FileInspection inspection = inspect_file(path, params_given ? options.text("params") : "");
   std::fputs(format_inspection(path, inspection).c_str(), stdout);
   // A params file the user named that does not give the file's parameter set is an error; one

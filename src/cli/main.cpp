@@ -3,7 +3,7 @@
 //   client  cryptonets keygen / encrypt / decrypt     (holds the secret key)
 //   server  cryptonets infer                          (public and evaluation keys only)
 //   both    cryptonets mnist                          (the whole protocol in one process)
-//   anyone  cryptonets inspect FILE                   (what a file is; no key needed)
+//   anyone  cryptonets inspect FILE|DIR               (what a file is; no key needed)
 //   service cryptonets serve / client ...            (the same protocol over HTTP)
 #include <cstdio>
 #include <exception>

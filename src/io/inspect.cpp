@@ -13,14 +13,17 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <type_traits>
 #include <variant>
 
 #include "cryptonets/bfv/context.hpp"
 #include "cryptonets/bfv/parameters.hpp"
 #include "cryptonets/bfv/security.hpp"
+#include "cryptonets/inference/parameter_selection.hpp"
 #include "cryptonets/io/little_endian.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/model_profile.hpp"
@@ -78,6 +81,95 @@ std::string record_kind_name(char tag) {
       return "ciphertext batch";
   }
   return "unknown";
+}
+
+// What a protocol file of kind `tag` holds (its header's kind byte).
+std::string kind_description(char tag) {
+  switch (tag) {
+    case 'P':
+      return "a parameter set";
+    case 'K':
+      return "public keys";
+    case 'E':
+      return "evaluation keys";
+    case 'S':
+      return "secret keys";
+    case 'C':
+      return "ciphertexts";
+  }
+  return "an unknown kind (tag " + std::to_string(static_cast<uint8_t>(tag)) + ")";
+}
+
+std::string scheme_text(uint8_t scheme) {
+  return known_scheme(scheme) ? scheme_name(static_cast<SchemeId>(scheme))
+                              : "of an unknown scheme (byte " + std::to_string(scheme) + ")";
+}
+
+// The first fields of a protocol file's header (FORMATS.md §4.1), read without verifying
+// anything: each file's own inspection checks its checksums.
+struct HeaderFields {
+  char kind = 0;
+  uint8_t scheme = 0;
+  uint64_t fingerprint = 0;  // of the parameter set
+  uint64_t key_set = 0;
+};
+
+// None for a file that cannot be opened, is shorter than these fields or is not "CNPF".
+std::optional<HeaderFields> peek_header(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::array<uint8_t, 24> bytes{};
+  in.read(reinterpret_cast<char*>(bytes.data()), bytes.size());
+  if (in.gcount() != static_cast<std::streamsize>(bytes.size()) ||
+      std::memcmp(bytes.data(), "CNPF", 4) != 0) {
+    return std::nullopt;
+  }
+  return HeaderFields{static_cast<char>(bytes[4]), bytes[5], load_le(&bytes[8], 8),
+                      load_le(&bytes[16], 8)};
+}
+
+// The kind a file must hold under its name in a key directory (KeyDirectory: params,
+// public.key, evaluation.key, secret.key); 0 for any other name.
+char role_of(const std::string& path) {
+  namespace fs = std::filesystem;
+  const std::string name = fs::path(path).filename().string();
+  const KeyDirectory names("");
+  for (const auto& [file, kind] :
+       {std::pair{names.parameters, 'P'}, std::pair{names.public_keys, 'K'},
+        std::pair{names.evaluation_keys, 'E'}, std::pair{names.secret_keys, 'S'}}) {
+    if (fs::path(file).filename() == name) return kind;
+  }
+  return 0;
+}
+
+// A file under a key directory's name must hold what the name says: the commands load each role
+// from its name, and a valid file of another role under it (public.key and evaluation.key
+// swapped) is intact on its own.
+void check_role(const std::string& path, char kind, FileInspection& report) {
+  const char role = role_of(path);
+  if (role == 0 || role == kind) return;
+  report.problems.push_back("role: '" + path + "' holds " + kind_description(kind) + ", but the " +
+                            std::filesystem::path(path).filename().string() +
+                            " of a key set holds " + kind_description(role));
+}
+
+// A key file against the parameter set of its key set: one scheme and one parameter-set
+// fingerprint, as the loaders require. The same text whichever of the two is inspected.
+void check_against_parameters(const std::string& key_path, const HeaderFields& key,
+                              const std::string& params_path, const HeaderFields& params,
+                              FileInspection& report) {
+  if (params.kind != 'P') {
+    report.problems.push_back("parameters: '" + params_path + "' holds " +
+                              kind_description(params.kind) + ", not the parameter set of '" +
+                              key_path + "'");
+  } else if (key.scheme != params.scheme) {
+    report.problems.push_back("scheme: '" + key_path + "' is " + scheme_text(key.scheme) +
+                              ", but its parameter set '" + params_path + "' is " +
+                              scheme_text(params.scheme));
+  } else if (key.fingerprint != params.fingerprint) {
+    report.problems.push_back("parameter set: '" + key_path + "' was made for the parameter set " +
+                              hex64(key.fingerprint) + ", but '" + params_path + "' is " +
+                              hex64(params.fingerprint));
+  }
 }
 
 // The identity recipe of FORMATS.md §3.3: the first 8 bytes, little-endian, of
@@ -385,9 +477,13 @@ void check_one_key_set(const std::vector<std::string>& paths, FileInspection& re
 
 // The parameter set for a key or ciphertext file: `params_path`, else DIR/params beside the file
 // (a key directory), else none (a field says how to get n). A key file must also belong to its
-// key set (check_one_key_set); a ciphertext file need not (the params only give its n).
-void add_parameters(const std::string& path, const std::string& params_path, SchemeId scheme,
-                    uint64_t fingerprint, bool key_file, FileInspection& report) {
+// key set (check_one_key_set); a ciphertext file need not (the params only give its n). A key
+// file given its parameter set (--params) or standing under its key directory's name
+// (public.key, ...) must also have its scheme and fingerprint; one under another name is only
+// shown the n of a params file beside it when they match.
+void add_parameters(const std::string& path, const std::string& params_path,
+                    const HeaderFields& file, FileInspection& report) {
+  const bool key_file = file.kind != 'C';
   std::string chosen = params_path;
   if (chosen.empty()) {
     std::error_code error;
@@ -403,15 +499,33 @@ void add_parameters(const std::string& path, const std::string& params_path, Sch
                                "only): inspect --params FILE shows n and the security line");
     return;
   }
-  const bool loaded = scheme == SchemeId::kBfv
-                          ? add_parameters_from<bfv::Scheme>(chosen, fingerprint, report)
-                          : add_parameters_from<yashe::Scheme>(chosen, fingerprint, report);
+  const bool of_key_set = key_file && (!params_path.empty() || role_of(path) != 0);
+  if (const std::optional<HeaderFields> params = peek_header(chosen)) {
+    if (of_key_set) check_against_parameters(path, file, chosen, *params, report);
+    if (params->kind != 'P' || params->scheme != file.scheme) {
+      report.fields.emplace_back(
+          "ring degree", "unknown: '" + chosen + "' holds " +
+                             (params->kind == 'P' ? scheme_text(params->scheme) + " parameters"
+                                                  : kind_description(params->kind)) +
+                             ", this file is " + scheme_text(file.scheme));
+      return;
+    }
+  }
+  const bool loaded = file.scheme == static_cast<uint8_t>(SchemeId::kBfv)
+                          ? add_parameters_from<bfv::Scheme>(chosen, file.fingerprint, report)
+                          : add_parameters_from<yashe::Scheme>(chosen, file.fingerprint, report);
   if (loaded && key_file) check_one_key_set({chosen, path}, report);
+  if (!loaded && of_key_set) {
+    report.problems.push_back("parameters: the parameter set '" + chosen + "' of '" + path +
+                              "' cannot be read (see the ring degree line)");
+  }
 }
 
 // A key directory's parameter set (DIR/params beside DIR's key files) must belong to their key
-// set; a params file without key files beside it is not checked.
-void check_key_directory_of(const std::string& path, FileInspection& report) {
+// set, and each key file there must hold its role, of this scheme and parameter set; a params
+// file without key files beside it is not checked.
+void check_key_directory_of(const std::string& path, const HeaderFields& params,
+                            FileInspection& report) {
   namespace fs = std::filesystem;
   std::error_code error;
   const fs::path parent = fs::path(path).parent_path();
@@ -420,7 +534,15 @@ void check_key_directory_of(const std::string& path, FileInspection& report) {
   std::vector<std::string> paths{path};
   for (const std::string& key_file :
        {directory.public_keys, directory.evaluation_keys, directory.secret_keys}) {
-    if (fs::exists(key_file, error)) paths.push_back(key_file);
+    if (!fs::exists(key_file, error)) continue;
+    paths.push_back(key_file);
+    // Named as inspect_file names them from this file's path, so that the problems read alike.
+    const std::string shown = (parent / fs::path(key_file).filename()).string();
+    if (const std::optional<HeaderFields> key = peek_header(key_file)) {
+      check_role(shown, key->kind, report);
+      if (key->kind != 'P' && key->kind != 'C')
+        check_against_parameters(shown, *key, path, params, report);
+    }
   }
   if (paths.size() > 1) check_one_key_set(paths, report);
 }
@@ -432,22 +554,18 @@ void inspect_protocol_file(Reader& reader, const std::string& path, const std::s
   reader.read(header.data(), 8, false);
   const char tag = static_cast<char>(header[4]);
   const auto file_version = static_cast<uint16_t>(load_le(&header[6], 2));
-  const std::map<char, std::string> kinds = {{'P', "a parameter set"},
-                                             {'K', "public keys"},
-                                             {'E', "evaluation keys"},
-                                             {'S', "secret keys"},
-                                             {'C', "ciphertexts"}};
-  if (kinds.count(tag) == 0) {
+  if (std::string_view("PKESC").find(tag) == std::string_view::npos) {
     throw std::runtime_error("a CNPF protocol file of unknown kind (tag 0x" +
                              hex64(static_cast<uint8_t>(tag)).substr(16) + ")");
   }
   if (file_version != kProtocolFileVersion) {
-    throw std::runtime_error(kinds.at(tag) + " in protocol format version " +
+    throw std::runtime_error(kind_description(tag) + " in protocol format version " +
                              std::to_string(file_version) +
                              (file_version < kProtocolFileVersion ? " (no longer supported)" : "") +
                              "; this build reads " + std::to_string(kProtocolFileVersion));
   }
-  report.kind = kinds.at(tag) + " (protocol file \"CNPF\", kind '" + std::string(1, tag) + "')";
+  report.kind =
+      kind_description(tag) + " (protocol file \"CNPF\", kind '" + std::string(1, tag) + "')";
   const uint8_t file_scheme = header[5];
   if (known_scheme(file_scheme)) {
     report.fields.emplace_back("scheme", scheme_name(static_cast<SchemeId>(file_scheme)));
@@ -479,11 +597,10 @@ void inspect_protocol_file(Reader& reader, const std::string& path, const std::s
                  first = load_le(&header[56], 8), file_id = load_le(&header[64], 8),
                  answers = load_le(&header[72], 8);
   report.fields.emplace_back("parameter set fingerprint", hex64(fingerprint));
-  if (tag == 'P') check_key_directory_of(path, report);
-  if (tag != 'P' && known_scheme(file_scheme)) {
-    add_parameters(path, params_path, static_cast<SchemeId>(file_scheme), fingerprint, tag != 'C',
-                   report);
-  }
+  const HeaderFields fields{tag, file_scheme, fingerprint, key_set};
+  check_role(path, tag, report);
+  if (tag == 'P') check_key_directory_of(path, fields, report);
+  if (tag != 'P' && known_scheme(file_scheme)) add_parameters(path, params_path, fields, report);
   report.fields.emplace_back("key set id", hex64(key_set));
   report.fields.emplace_back("plaintext moduli", std::to_string(moduli));
   uint64_t batches = 1;
@@ -521,7 +638,7 @@ void inspect_protocol_file(Reader& reader, const std::string& path, const std::s
       if (!record.complete) return;
       if (record.kind != tag) {
         report.problems.push_back(where + ": a " + record_kind_name(record.kind) +
-                                  " record in a file of " + kinds.at(tag));
+                                  " record in a file of " + kind_description(tag));
       }
       if (record.scheme != file_scheme && known_scheme(record.scheme)) {
         report.problems.push_back(
@@ -593,7 +710,16 @@ void inspect_model(const std::string& path, FileInspection& report) {
               step.stage_name();
   }
   report.fields.emplace_back("layers", layers);
-  report.fields.emplace_back("encrypted stages", stages);
+  // A degree-3 step runs in the plain evaluators only: every command that encrypts refuses the
+  // model (require_encryptable), in these words.
+  if (!compiled.has_polynomial_step()) {
+    report.fields.emplace_back("encrypted stages", stages);
+  } else {
+    report.fields.emplace_back("encrypted stages",
+                               "none: the encrypted runtime refuses this model: " +
+                                   inference::encrypted_degree_three_requirement(model));
+    report.fields.emplace_back("plain stages", stages);
+  }
   report.fields.emplace_back("outputs", std::to_string(compiled.output_size));
   if (compiled.output_factor != 1) {
     report.fields.emplace_back("output factor",
@@ -831,6 +957,204 @@ std::string format_inspection(const std::string& path, const FileInspection& ins
       text += "PROBLEM: " + problem + "\n";
     text += "verdict: DAMAGED or inconsistent (" + std::to_string(inspection.problems.size()) +
             " problem(s))\n";
+  }
+  return text;
+}
+
+KeySetInspection inspect_key_set(const std::string& directory, const std::string& profile_name) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (!fs::is_directory(directory, error)) {
+    throw std::runtime_error("'" + directory + "' is not a directory");
+  }
+  // Without trailing separators, so that DIR/name is the path each file's own inspection gives
+  // its neighbours (DIR/params) and their problems read alike.
+  fs::path root(directory);
+  while (root.has_relative_path() && root.filename().empty())
+    root = root.parent_path();
+  const KeyDirectory names("");
+  KeySetInspection set;
+  for (const std::string& file :
+       {names.parameters, names.public_keys, names.evaluation_keys, names.secret_keys}) {
+    set.members.push_back({fs::path(file).filename().string(), "", false, std::nullopt, ""});
+  }
+  set.members.push_back({profile_name, "", false, std::nullopt, ""});
+  for (KeySetInspection::Member& member : set.members) {
+    member.path = (root / member.name).string();
+    member.present = fs::exists(member.path, error);
+  }
+  if (std::none_of(set.members.begin(), set.members.end(),
+                   [](const auto& member) { return member.present; })) {
+    throw std::runtime_error("'" + directory +
+                             "' is a directory with none of a key set's files (params, "
+                             "public.key, evaluation.key, secret.key, " +
+                             profile_name + ")");
+  }
+
+  std::string present, missing;
+  std::vector<std::string> seen;  // problems without their file's name, each reported once
+  auto add_problem = [&](const std::string& name, const std::string& problem) {
+    if (std::find(seen.begin(), seen.end(), problem) != seen.end()) return;
+    seen.push_back(problem);
+    set.problems.push_back(name + ": " + problem);
+  };
+  for (KeySetInspection::Member& member : set.members) {
+    std::string& list = member.present ? present : missing;
+    list += (list.empty() ? "" : ", ") + member.name;
+    if (!member.present) continue;
+    try {
+      member.inspection = inspect_file(member.path);
+      set.checksums_verified += member.inspection->checksums_verified;
+    } catch (const std::exception& e) {  // a profile or model may throw invalid_argument
+      member.error = e.what();
+    }
+  }
+  // The params file reports the key files beside it too: their own reports name a problem first.
+  for (size_t i : {1, 2, 3, 4, 0}) {
+    const KeySetInspection::Member& member = set.members[i];
+    if (!member.error.empty()) add_problem(member.name, member.error);
+    if (!member.inspection) continue;
+    for (const std::string& problem : member.inspection->problems)
+      add_problem(member.name, problem);
+  }
+  const KeySetInspection::Member& params = set.members[0];
+  const KeySetInspection::Member& secret = set.members[3];
+  if (!params.present) {
+    set.problems.push_back(
+        "params: missing: the key set's files cannot be used or checked "
+        "without their parameter set");
+  }
+  set.fields.emplace_back("present", present);
+  set.fields.emplace_back(
+      "missing", missing.empty() ? "none (the whole key set, as keygen writes it)" : missing);
+  if (!secret.present) {
+    set.fields.emplace_back("secret key",
+                            "absent (as in a server's or an encrypting client's copy)");
+  } else {
+    struct stat status {};
+    if (::stat(secret.path.c_str(), &status) != 0) {
+      set.problems.push_back("secret.key: cannot read its mode: " +
+                             std::string(std::strerror(errno)));
+    } else {
+      const unsigned mode = status.st_mode & 07777;
+      char text[8];
+      std::snprintf(text, sizeof text, "%04o", mode);
+      if ((mode & 077) == 0) {
+        set.fields.emplace_back("secret key",
+                                std::string("present, mode ") + text + " (its owner only)");
+      } else {
+        set.fields.emplace_back(
+            "secret key", std::string("present, mode ") + text + ": OTHERS MAY READ OR WRITE IT");
+        set.problems.push_back(std::string("secret.key: mode ") + text +
+                               " lets others than its owner at the secret key (keygen writes it "
+                               "with mode 0600: chmod 600 it, and make new keys if others may "
+                               "have read it)");
+      }
+    }
+  }
+  // What the files present serve (the files each command loads): a command's files must be
+  // present and read, with no problem but those that name only files it does not load (a params
+  // file reports the public.key beside it that holds evaluation keys; decrypt does not care).
+  auto usable = [&](std::initializer_list<size_t> indices) {
+    auto loaded = [&](size_t i) {
+      return std::find(indices.begin(), indices.end(), i) != indices.end();
+    };
+    return std::all_of(indices.begin(), indices.end(), [&](size_t i) {
+      const KeySetInspection::Member& member = set.members[i];
+      if (!member.inspection) return false;
+      return std::all_of(member.inspection->problems.begin(), member.inspection->problems.end(),
+                         [&](const std::string& problem) {
+                           for (size_t other = 0; other < set.members.size(); ++other) {
+                             if (!loaded(other) && problem.find("'" + set.members[other].path +
+                                                                "'") != std::string::npos)
+                               return true;
+                           }
+                           return false;
+                         });
+    });
+  };
+  std::string uses;
+  if (usable({0, 1})) uses += "encrypt (params, public.key)";
+  if (usable({0, 1, 2}))
+    uses += std::string(uses.empty() ? "" : "; ") + "infer (params, evaluation.key, public.key)";
+  if (usable({0, 3}))
+    uses += std::string(uses.empty() ? "" : "; ") + "decrypt (params, secret.key)";
+  set.fields.emplace_back("usable for", uses.empty() ? "nothing" : uses);
+  std::vector<std::string> others;
+  for (const auto& entry : fs::directory_iterator(root, error)) {
+    const std::string name = entry.path().filename().string();
+    if (std::none_of(set.members.begin(), set.members.end(),
+                     [&](const auto& member) { return member.name == name; }))
+      others.push_back(name);
+  }
+  if (!others.empty()) {
+    std::sort(others.begin(), others.end());
+    std::string list;
+    for (const std::string& name : others)
+      list += (list.empty() ? "" : ", ") + name;
+    set.fields.emplace_back("other files", list + " (not part of a key set; not inspected)");
+  }
+  return set;
+}
+
+namespace {
+
+// A key set's file with problems: of another role, scheme, parameter set or key set than the
+// set's (each file intact on its own), damaged, or both.
+std::string member_state(const std::vector<std::string>& problems) {
+  bool mismatched = false, damaged = false;
+  for (const std::string& problem : problems) {
+    // A key set check that could not read a header is damage, not a mismatch.
+    const bool mismatch = problem.starts_with("role:") || problem.starts_with("scheme:") ||
+                          problem.starts_with("parameter set:") ||
+                          problem.starts_with("parameters:") ||
+                          (problem.starts_with("key set:") &&
+                           problem.find("do not belong together") != std::string::npos);
+    (mismatch ? mismatched : damaged) = true;
+  }
+  if (mismatched && damaged) return "DAMAGED and MISMATCHED";
+  return mismatched ? "MISMATCHED" : "DAMAGED";
+}
+
+}  // namespace
+
+std::string format_key_set_inspection(const std::string& directory,
+                                      const KeySetInspection& inspection) {
+  std::string text;
+  for (const KeySetInspection::Member& member : inspection.members) {
+    if (!member.present) continue;
+    if (member.inspection) {
+      text += format_inspection(member.path, *member.inspection);
+    } else {
+      text += "file: " + member.path + "\nPROBLEM: " + member.error + "\nverdict: NOT READABLE\n";
+    }
+    text += "\n";
+  }
+  text += "key set: " + directory + "\n";
+  for (const auto& [name, value] : inspection.fields)
+    text += name + ": " + value + "\n";
+  for (const KeySetInspection::Member& member : inspection.members) {
+    if (!member.present) continue;
+    text += member.name + ": ";
+    if (!member.inspection)
+      text += "NOT READABLE\n";
+    else if (member.inspection->intact())
+      text += "intact\n";
+    else
+      text += member_state(member.inspection->problems) + " (" +
+              std::to_string(member.inspection->problems.size()) + " problem(s))\n";
+  }
+  if (inspection.intact()) {
+    size_t files = 0;
+    for (const KeySetInspection::Member& member : inspection.members)
+      files += member.present;
+    text += "key set verdict: intact (" + std::to_string(files) + " file(s), " +
+            std::to_string(inspection.checksums_verified) + " checksum(s) verified)\n";
+  } else {
+    for (const std::string& problem : inspection.problems)
+      text += "PROBLEM: " + problem + "\n";
+    text += "key set verdict: DAMAGED or inconsistent (" +
+            std::to_string(inspection.problems.size()) + " problem(s))\n";
   }
   return text;
 }

@@ -496,10 +496,17 @@ std::string CompiledStep::stage_name() const {
         break;
     }
   }
-  // No comma: the name is a field of mnist --csv.
-  for (size_t layer : folded_layers)
-    name += " + " + std::to_string(layer + 1) + ". poly";
-  return folded_layers.empty() ? name : name + " (folded)";
+  // No comma: the name is a field of mnist --csv. The callers put this step's number first
+  // ("2. conv ..."), so a layer folded in from before it is named inside, in the order of the
+  // model: "conv (1. poly folded in)"; one from after it follows it: "dense + 6. poly (folded)".
+  std::string before, after;
+  for (size_t layer : folded_layers) {
+    std::string& list = layer < layer_index ? before : after;
+    list += (list.empty() ? "" : " + ") + std::to_string(layer + 1) + ". poly";
+  }
+  if (!before.empty()) name += " (" + before + " folded in)";
+  if (!after.empty()) name += " + " + after + " (folded)";
+  return name;
 }
 
 bool CompiledModel::has_polynomial_step() const {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# cryptonets inspect (issue 18) on every kind of file the project writes (parameter set, public,
+# cryptonets inspect (issue 18) on every kind of file the project writes and on key directories (parameter set, public,
 # evaluation and secret keys, an image ciphertext file, a scores ciphertext file, a single CNET
 # record is not written by the CLI, the integer model, the scores CSV), on damaged files (a flipped
 # byte is named by the checksum it breaks, a truncated file, trailing bytes) and on foreign files.
@@ -139,6 +139,31 @@ grep -qx "encrypted stages: 1. conv -> 2. square -> 3. dense -> 4. square -> 5. 
 } >final-affine.txt
 inspect_expect 0 final-affine.txt "layers: conv -> square -> dense -> square -> dense -> poly (degree 1)" \
   "encrypted stages: 1. conv -> 2. square -> 3. dense -> 4. square -> 5. dense + 6. poly (folded)"
+# One before the first layer (the identity: no step of its own) is folded into the first layer's
+# step, and named inside it, so that the layers read in the model's order.
+{
+  sed -e '1s/.*/cryptonets-model 2/' -e '/^conv /,$d' "$data/model.txt"
+  printf 'poly degree 1 scale 1\ncoefficients 0 1\n'
+  sed -n '/^conv /,$p' "$data/model.txt"
+} >leading-identity.txt
+inspect_expect 0 leading-identity.txt "layers: poly (degree 1) -> conv -> square -> dense" \
+  "encrypted stages: 2. conv (1. poly folded in) -> 3. square -> 4. dense"
+# mnist's stage table names the stage the same way.
+"$exe" mnist --model leading-identity.txt --data "$data/mnist" --insecure-ring-degree 64 \
+  --images 2 --threads 1 --seed 1 >mnist.txt 2>&1 || fail "mnist leading-identity.txt: $(cat mnist.txt)"
+grep -q "^2\. conv (1\. poly folded in)  " mnist.txt || fail "mnist names the stage otherwise: $(cat mnist.txt)"
+# A degree-3 polynomial runs in the plain evaluators only: every command that encrypts refuses the
+# model (here: profile), and inspect says so in the same words instead of listing it as encrypted.
+sed -e '1s/.*/cryptonets-model 2/' -e '0,/^square /s/^square .*/poly degree 3 scale 1\ncoefficients 0 0 0 1/' \
+  "$data/model.txt" >cubic.txt
+inspect_expect 0 cubic.txt "layers: conv -> poly (degree 3) -> dense -> square -> dense" \
+  "encrypted stages: none: the encrypted runtime refuses this model: layer 2 (poly) has degree 3" \
+  "plain stages: 1. conv -> 2. poly (degree 3) -> 3. dense -> 4. square -> 5. dense"
+"$exe" profile --model cubic.txt --out cubic.profile >profile.txt 2>&1 &&
+  fail "profile accepted a degree-3 model"
+refusal=$(sed -n 's/^cryptonets profile: error: //p' profile.txt)
+[ -n "$refusal" ] && grep -qF -- "$refusal" out.txt ||
+  fail "inspect cubic.txt does not give profile's refusal: $(cat profile.txt)"
 # Float models (cryptonets-train's, not yet quantised) are described, with how to quantise them.
 inspect_expect 0 "$data/model-float.txt" "kind: a float model (text; trained, not yet quantised)" \
   "format: cryptonets-float-model 1" "outputs: 10" \
@@ -210,6 +235,66 @@ mkdir mixed-server && cp mixed/params mixed/evaluation.key mixed/public.key mixe
 "$exe" infer --keys mixed-server --in images.ct --out mixed.ct >out.txt 2>&1 &&
   fail "infer accepted the mixed key directory"
 grep -qF "do not belong together" out.txt || fail "infer on the mixed key directory: $(cat out.txt)"
+# Key files of one keygen under the wrong names (public.key and evaluation.key swapped), beside
+# the parameters of the other scheme, or of another parameter set: every file is intact on its
+# own and the key set ids may even agree, but each file must hold what its name in the key
+# directory says, of its parameter set's scheme and fingerprint (encrypt and infer refuse them).
+mkdir swapped && cp -p keys/params keys/secret.key swapped/ &&
+  cp keys/public.key swapped/evaluation.key && cp keys/evaluation.key swapped/public.key
+inspect_expect 1 swapped/public.key "kind: evaluation keys" \
+  "PROBLEM: role: 'swapped/public.key' holds evaluation keys, but the public.key of a key set holds public keys"
+inspect_expect 1 swapped/evaluation.key "kind: public keys" \
+  "PROBLEM: role: 'swapped/evaluation.key' holds public keys, but the evaluation.key of a key set holds evaluation keys"
+inspect_expect 1 swapped/params "PROBLEM: role: 'swapped/public.key' holds evaluation keys" \
+  "PROBLEM: role: 'swapped/evaluation.key' holds public keys"
+inspect_expect 0 swapped/secret.key "verdict: intact"
+run "$exe" keygen --out-dir bfv-keys --scheme bfv --seed 7 --insecure-ring-degree 64
+mkdir schemes && cp -p keys/public.key keys/evaluation.key keys/secret.key schemes/ &&
+  cp bfv-keys/params schemes/
+for file in public.key evaluation.key secret.key; do
+  inspect_expect 1 "schemes/$file" \
+    "PROBLEM: scheme: 'schemes/$file' is YASHE', but its parameter set 'schemes/params' is BFV" \
+    "ring degree: unknown: 'schemes/params' holds BFV parameters, this file is YASHE'"
+  grep -qF "PROBLEM: scheme: 'schemes/$file' is YASHE'" <("$exe" inspect schemes/params) ||
+    fail "inspect schemes/params does not name $file's scheme"
+done
+mkdir other-n && cp -p keys/public.key keys/evaluation.key keys/secret.key other-n/ &&
+  cp keys32/params other-n/
+inspect_expect 1 other-n/public.key \
+  "PROBLEM: parameter set: 'other-n/public.key' was made for the parameter set $fingerprint, but 'other-n/params' is 0x"
+
+# inspect DIR: every file of a key directory, then a verdict for the set.
+inspect_expect 0 keys "file: keys/params" "file: keys/public.key" "file: keys/evaluation.key" \
+  "file: keys/secret.key" "file: keys/model.profile" "kind: a model profile" \
+  "present: params, public.key, evaluation.key, secret.key, model.profile" "missing: none" \
+  "secret key: present, mode 0600 (its owner only)" \
+  "usable for: encrypt (params, public.key); infer (params, evaluation.key, public.key); decrypt (params, secret.key)" \
+  "key set verdict: intact (5 file(s), 12 checksum(s) verified)"
+inspect_expect 0 keys/ "file: keys/params" "key set verdict: intact"
+inspect_expect 0 server "missing: secret.key, model.profile" "secret key: absent" \
+  "usable for: encrypt (params, public.key); infer (params, evaluation.key, public.key)" \
+  "key set verdict: intact (3 file(s), 9 checksum(s) verified)"
+inspect_expect 1 swapped "public.key: MISMATCHED" "evaluation.key: MISMATCHED" "secret.key: intact" \
+  "PROBLEM: public.key: role: 'swapped/public.key' holds evaluation keys" \
+  "usable for: decrypt (params, secret.key)" "key set verdict: DAMAGED or inconsistent"
+inspect_expect 1 schemes "public.key: MISMATCHED" "PROBLEM: public.key: scheme:" "usable for: nothing"
+inspect_expect 1 mixed "public.key: MISMATCHED" "do not belong together" "key set verdict: DAMAGED"
+cp -rp keys loose && chmod 644 loose/secret.key
+inspect_expect 1 loose "secret key: present, mode 0644: OTHERS MAY READ OR WRITE IT" \
+  "PROBLEM: secret.key: mode 0644 lets others than its owner at the secret key"
+mkdir damaged-set && cp -p keys/* damaged-set/ && flip_byte damaged-set/evaluation.key 40
+inspect_expect 1 damaged-set "evaluation.key: DAMAGED (2 problem(s))" "params: DAMAGED" \
+  "PROBLEM: evaluation.key: header: checksum mismatch" \
+  "usable for: encrypt (params, public.key); decrypt (params, secret.key)"
+mkdir bad-profile && cp -p keys/* bad-profile/ && echo junk >bad-profile/model.profile
+inspect_expect 1 bad-profile "model.profile: NOT READABLE" \
+  "PROBLEM: model.profile: file 'bad-profile/model.profile': not a cryptonets file" \
+  "usable for: encrypt (params, public.key); infer (params, evaluation.key, public.key); decrypt"
+mkdir no-params && cp keys/public.key no-params/
+inspect_expect 1 no-params "missing: params, evaluation.key" "PROBLEM: params: missing"
+"$exe" inspect keys --params keys/params >out.txt 2>&1
+[ $? -eq 2 ] || fail "inspect DIR --params: not a usage error: $(cat out.txt)"
+
 # The same through --params; a ciphertext file takes only n from a params file, of any key set.
 "$exe" inspect keys/public.key --params other/params >out.txt 2>&1 &&
   fail "inspect keys/public.key --params other/params: exit 0"
@@ -222,7 +307,7 @@ grep -qF "PROBLEM: key set: 'other/params'" out.txt ||
 inspect_expect 1 "$data/README.md" "not a cryptonets file (it starts with bytes"
 : >empty
 inspect_expect 1 empty "empty file"
-inspect_expect 1 "$work" "is a directory"
+inspect_expect 1 "$work" "is a directory with none of a key set's files"
 inspect_expect 1 missing "cannot open file 'missing'"
 inspect_expect 2 "" "missing FILE"
 

@@ -1,4 +1,5 @@
-// What a file is, without any key: `cryptonets inspect FILE`.
+// What a file is, without any key: `cryptonets inspect FILE`, or a key directory as a whole:
+// `cryptonets inspect DIR`.
 //
 // Reads any file of this project (a protocol file "CNPF" of parameters, keys or ciphertexts; a
 // single "CNET" record; the integer model's text file, with its encrypted stages; a float model of
@@ -10,6 +11,7 @@
 // id from the bytes, and never decodes key material or coefficients (nothing of them is reported).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,10 +39,47 @@ struct FileInspection {
 // security line come from the parameter set `params_path`, or, when it is empty, from DIR/params
 // beside the file, and are shown only when its parameter-set fingerprint is the file's. A key file
 // and that parameter set (and DIR/params and the key files beside it) must carry one key set id,
-// as the commands that use them require (require_one_key_set): a problem otherwise.
+// as the commands that use them require (require_one_key_set): a problem otherwise. A file named
+// as a key directory names its files (params, public.key, evaluation.key, secret.key) must hold
+// that kind, and a key file so named or given `params_path` must have the scheme and the
+// parameter-set fingerprint of that parameter set; a params file checks the key files beside it
+// the same way: a problem otherwise ("role: ...", "scheme: ...", "parameter set: ...").
 FileInspection inspect_file(const std::string& path, const std::string& params_path = "");
+
+// A key directory as keygen writes it: params, public.key, evaluation.key, secret.key (mode
+// 0600) and the model profile. Every file present is inspected (inspect_file, with the params
+// beside it); the set is intact when each of them is, params is present, and the secret key, if
+// present, is readable by its owner only. A missing key file is not a problem (a server's
+// directory has no secret key); the report says what the files present can be used for.
+struct KeySetInspection {
+  struct Member {
+    std::string name;  // "params", "public.key", ...
+    std::string path;  // DIR/name
+    bool present = false;
+    std::optional<FileInspection> inspection;  // present and read
+    std::string error;                         // present but not readable as a cryptonets file
+  };
+  std::vector<Member> members;  // in the order above
+  // The set's summary, in order: ("present", "params, ..."), ("missing", ...), ("secret key",
+  // ...), ("usable for", ...), ("other files", ...).
+  std::vector<std::pair<std::string, std::string>> fields;
+  // Every problem of every member (each naming its file, each text once), and the set's own.
+  std::vector<std::string> problems;
+  size_t checksums_verified = 0;
+
+  bool intact() const { return problems.empty(); }
+};
+
+// Throws std::runtime_error when `directory` is not a directory or holds none of the key set's
+// files. `profile_name`: the profile's file name in the directory (keygen's model.profile).
+KeySetInspection inspect_key_set(const std::string& directory,
+                                 const std::string& profile_name = "model.profile");
 
 // The report as printed by `cryptonets inspect`.
 std::string format_inspection(const std::string& path, const FileInspection& inspection);
+
+// The reports of the set's files, then the set's summary and its verdict ("key set verdict: ...").
+std::string format_key_set_inspection(const std::string& directory,
+                                      const KeySetInspection& inspection);
 
 }  // namespace cryptonets

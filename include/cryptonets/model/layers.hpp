@@ -108,7 +108,8 @@ struct CompiledStep {
   // The step's name in stage reports and progress: layer_name, and for a polynomial layer, which
   // may compile to two steps (a diagonal affine step and a square), what this step computes:
   // "poly (affine)", "poly (square)" or "poly (degree 3)"; then the folded layers, numbered from 1
-  // as in the stage table: "dense + 6. poly (folded)".
+  // as in the stage table, those before the step inside it and those after it behind it:
+  // "conv (1. poly folded in)", "dense + 6. poly (folded)".
   std::string stage_name() const;
 };
 
@@ -118,7 +119,8 @@ struct CompiledStep {
 // step (degree 2), possibly a diagonal linear step (when no linear step precedes it to absorb its
 // affine map, or when it is the last layer), or a kPolynomial step (degree 3); it may also change
 // the preceding linear step (its outputs become y + h or 2A·y + b) and the following one. A
-// degree-1 layer after a linear step is folded into it (listed in its folded_layers).
+// degree-1 layer after a linear step is folded into it, and one that is the identity before any
+// step into the first step (listed in their folded_layers).
 struct CompiledModel {
   size_t input_size = 0;
   size_t output_size = 0;
