@@ -464,13 +464,14 @@ TEST_CASE("content with a valid checksum is still checked: residues, degree, f',
   const size_t record = 32 + 16;  // header, count, parts
   std::string bad = ct;
   store_word(bad, record, 3);
-  CHECK(contains(read_ct(with_valid_checksum(bad)), "ciphertext 0: degree 3, expected 1 or 2"));
+  CHECK(contains(read_ct(with_valid_checksum(bad)), "ciphertext 1: degree 3, expected 1 or 2"));
   bad = ct;
   store_word(bad, record + 8, 1);
   CHECK(contains(read_ct(with_valid_checksum(bad)), "evaluation form, expected coefficient"));
   bad = ct;
   store_word(bad, record + 24, ~uint64_t{0});  // first residue's 55 bits all ones ≥ q_0
-  CHECK(contains(read_ct(with_valid_checksum(bad)), "not below the prime"));
+  CHECK(contains(read_ct(with_valid_checksum(bad)),
+                 "residue row 1 coefficient of x^0 is 36028797018963967, not below the prime"));
   bad = ct;
   store_word(bad, 32, 2);  // count 2, payload for 1
   CHECK(contains(read_ct(with_valid_checksum(bad)), "does not match 2 ciphertexts"));

@@ -140,10 +140,13 @@ int threads_option(const OptionParser& options);
 // every smaller power of two N), and so do the plaintext moduli for batching.
 void add_insecure_ring_degree_option(OptionParser& options);
 // `params` unchanged without the option; with it, the smaller ring (UsageError unless N is a
-// power of two from 4 up to params.n; at N = 2 runs exhausted the noise budget) after a WARNING
-// line on stdout. For yashe:: and bfv:: parameters.
+// power of two from 4 up to params.n; at N = 2 runs exhausted the noise budget). Prints nothing:
+// the caller warns with warn_insecure_ring_degree once every option has been read, so that a
+// usage error comes before any output. For yashe:: and bfv:: parameters.
 template <class Parameters>
 Parameters insecure_ring_degree_option(const OptionParser& options, Parameters params);
+// The WARNING line on stdout when --insecure-ring-degree was given (`n`: the ring degree used).
+void warn_insecure_ring_degree(const OptionParser& options, size_t n);
 
 // The checksum rule of every command that reads IDX data (io/idx.hpp, check_data_file): the
 // SHA256SUMS beside the files is verified when present; a file it does not vouch for is an error
