@@ -182,8 +182,11 @@ namespace cryptonets::cli {
 // the client commands; client_profile reads whichever was given (cmd_profile.cpp). Without
 // either: the key directory's own copy, DIR/model.profile (keygen writes the profile it chose
 // the parameters from), for commands with --keys DIR where it exists; else the shipped
-// data/model.profile. (Encrypting with another model's profile quantises the images at the
-// wrong scale: a tester's keys for a scale-4 model gave 99.4 % instead of 65.2 %, silently.)
+// data/model.profile. Where DIR/model.profile exists, an explicit --profile must equal it and a
+// --model must have its shape, scale, outputs and output bound (std::runtime_error naming both
+// files otherwise). (Encrypting with another model's profile quantises the images at the wrong
+// scale: a tester's keys for a scale-4 model gave 99.4 % instead of 65.2 %, silently.)
+// add_profile_options words its help for that when the command has declared --keys.
 void add_profile_options(OptionParser& options);
 ModelProfile client_profile(const OptionParser& options, int circuit_privacy_bits = 0);
 // The key directory's profile file name.

@@ -164,11 +164,16 @@ std::runtime_error profile_error(const OptionParser& options, const std::string&
 }
 
 void add_profile_options(OptionParser& options) {
+  const bool keys = options.declared("keys");
   options.add_value("profile", "FILE",
-                    "the server's model profile (cryptonets profile): no weights",
+                    keys ? "the server's model profile (cryptonets profile): no weights; default "
+                           "the key directory's DIR/model.profile, which it must equal"
+                         : "the server's model profile (cryptonets profile): no weights",
                     default_data_directory() + "/model.profile");
   options.add_value("model", "FILE",
-                    "the model itself instead of --profile (one party playing both roles)");
+                    keys ? "the model itself instead of --profile (one party playing both roles); "
+                           "it must be the model of DIR/model.profile"
+                         : "the model itself instead of --profile (one party playing both roles)");
 }
 
 }  // namespace cryptonets::cli
