@@ -210,14 +210,15 @@ TEST_CASE("encode_scalar is the constant polynomial with the same value in every
   }
 }
 
+// Slots are numbered from 1 in messages, as everywhere in the CLI: values[7] is slot 8.
 TEST_CASE("values outside (-t/2, t/2) and malformed plaintexts are refused with the slot named") {
   const BatchEncoder encoder(paper_context());
   const uint64_t t = encoder.plain_modulus();
   std::vector<int64_t> values(100, 1);
   values[7] = half_of(t) + 1;
-  CHECK_THROWS_WITH_AS(encoder.encode(values), doctest::Contains("slot 7"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(encoder.encode(values), doctest::Contains("slot 8 "), std::invalid_argument);
   values[7] = -half_of(t) - 1;
-  CHECK_THROWS_WITH_AS(encoder.encode(values), doctest::Contains("slot 7"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(encoder.encode(values), doctest::Contains("slot 8 "), std::invalid_argument);
   values[7] = std::numeric_limits<int64_t>::min();
   CHECK_THROWS_AS(encoder.encode(values), std::invalid_argument);
   CHECK_THROWS_AS(encoder.encode_scalar(half_of(t) + 1), std::invalid_argument);
@@ -225,7 +226,7 @@ TEST_CASE("values outside (-t/2, t/2) and malformed plaintexts are refused with 
                        std::invalid_argument);
   std::vector<uint64_t> residues(10, 0);
   residues[9] = t;
-  CHECK_THROWS_WITH_AS(encoder.encode_unsigned(residues), doctest::Contains("slot 9"),
+  CHECK_THROWS_WITH_AS(encoder.encode_unsigned(residues), doctest::Contains("slot 10 "),
                        std::invalid_argument);
   CHECK_THROWS_AS(encoder.decode(Plaintext{std::vector<uint64_t>(4096, 0)}), std::invalid_argument);
   Plaintext unreduced{std::vector<uint64_t>(8192, 0)};

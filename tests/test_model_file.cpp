@@ -349,12 +349,15 @@ TEST_CASE("each malformed file is reported at the right line") {
   SUBCASE("unknown layer keyword") {
     check_error_at_line(replace_line(kSmallModel, 7, "relu"), 7, "unknown keyword 'relu'");
   }
+  // Maps and outputs are numbered from 1, as everywhere in the CLI: line 4 holds map 1's weights,
+  // line 11 output 2's.
   SUBCASE("too few weights on a line") {
-    check_error_at_line(replace_line(kSmallModel, 4, "1 2 0"), 4, "expected 4 integers");
+    check_error_at_line(replace_line(kSmallModel, 4, "1 2 0"), 4,
+                        "expected 4 integers (weights of output map 1)");
   }
   SUBCASE("too many weights on a line") {
     check_error_at_line(replace_line(kSmallModel, 11, "0 0 0 -1 0 0 0 1 5"), 11,
-                        "expected 8 integers");
+                        "expected 8 integers (weights of output 2)");
   }
   SUBCASE("a weight that is not an integer") {
     check_error_at_line(replace_line(kSmallModel, 5, "0 1 1.5 0"), 5, "'1.5' is not an integer");

@@ -174,8 +174,9 @@ TEST_CASE(
     CHECK(recombined == values);
 
     values[123] = bound + 1;  // representable modulo T, but impossible for the computation
+    // Slots are numbered from 1 in messages: values[123] is slot 124.
     CHECK_THROWS_WITH_AS(crt.recombine_batch(residue_rows(crt, values), bound),
-                         doctest::Contains("slot 123"), std::runtime_error);
+                         doctest::Contains("slot 124 "), std::runtime_error);
     values[123] = -bound - 2;
     CHECK_THROWS_WITH_AS(crt.recombine_batch(residue_rows(crt, values), bound),
                          doctest::Contains("wrapped modulo T"), std::runtime_error);

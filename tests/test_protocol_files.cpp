@@ -373,7 +373,9 @@ TEST_CASE("the ciphertext writer refuses other keys and leaves no file unless co
   CHECK(dir.names().empty());
   {
     CiphertextFileWriter writer(dir.file("out.ct"), key_contexts(f.keys), f.key_ids(), 0, 6, 3, 2);
-    CHECK_THROWS_AS(writer.write(make_batch(f, 0, 2, 2)), std::invalid_argument);  // 2 images
+    // 2 images; batches are numbered from 1 in messages.
+    CHECK_THROWS_WITH_AS(writer.write(make_batch(f, 0, 2, 2)),
+                         doctest::Contains("batch 1 must hold 3 images"), std::invalid_argument);
     CHECK_THROWS_AS(writer.write(make_batch(f, 0, 3, 1)), std::invalid_argument);  // 1 value
   }
   CHECK(dir.names().empty());

@@ -464,12 +464,15 @@ TEST_CASE("content with a valid checksum is still checked: residues, degree, f',
   const size_t record = 32 + 16;  // header, count, parts
   std::string bad = ct;
   store_word(bad, record, 3);
-  CHECK(contains(read_ct(with_valid_checksum(bad)), "ciphertext 0: degree 3, expected 1 or 2"));
+  CHECK(contains(read_ct(with_valid_checksum(bad)), "ciphertext 1: degree 3, expected 1 or 2"));
   bad = ct;
   store_word(bad, record + 8, 1);
   CHECK(contains(read_ct(with_valid_checksum(bad)), "evaluation form, expected coefficient"));
   bad = ct;
   store_word(bad, record + 24, ~uint64_t{0});  // first residue's 55 bits all ones ≥ q_0
+  // Ciphertexts and rows numbered from 1, coefficients by their power.
+  CHECK(contains(read_ct(with_valid_checksum(bad)),
+                 "invalid ciphertext 1: residue row 1 coefficient of x^"));
   CHECK(contains(read_ct(with_valid_checksum(bad)), "not below the prime"));
   bad = ct;
   store_word(bad, 32, 2);  // count 2, payload for 1

@@ -286,9 +286,13 @@ Parameters insecure_ring_degree_option(const OptionParser& options, Parameters p
   }
   params.n = static_cast<size_t>(n);
   params.validate();
-  std::printf("WARNING: --insecure-ring-degree %zu: a test-only parameter set with NO security\n",
-              params.n);
   return params;
+}
+
+void warn_insecure_ring_degree(const OptionParser& options, size_t n) {
+  if (!options.has("insecure-ring-degree")) return;
+  std::printf("WARNING: --insecure-ring-degree %zu: a test-only parameter set with NO security\n",
+              n);
 }
 
 template yashe::Parameters insecure_ring_degree_option(const OptionParser&, yashe::Parameters);

@@ -140,10 +140,13 @@ int threads_option(const OptionParser& options);
 // every smaller power of two N), and so do the plaintext moduli for batching.
 void add_insecure_ring_degree_option(OptionParser& options);
 // `params` unchanged without the option; with it, the smaller ring (UsageError unless N is a
-// power of two from 4 up to params.n; at N = 2 runs exhausted the noise budget) after a WARNING
-// line on stdout. For yashe:: and bfv:: parameters.
+// power of two from 4 up to params.n; at N = 2 runs exhausted the noise budget). Prints nothing:
+// the caller warns with warn_insecure_ring_degree once every option has been read, so that a
+// usage error comes before any output. For yashe:: and bfv:: parameters.
 template <class Parameters>
 Parameters insecure_ring_degree_option(const OptionParser& options, Parameters params);
+// The WARNING line on stdout when --insecure-ring-degree was given (`n`: the ring degree used).
+void warn_insecure_ring_degree(const OptionParser& options, size_t n);
 
 // The checksum rule of every command that reads IDX data (io/idx.hpp, check_data_file): the
 // SHA256SUMS beside the files is verified when present; a file it does not vouch for is an error
@@ -179,8 +182,11 @@ namespace cryptonets::cli {
 // the client commands; client_profile reads whichever was given (cmd_profile.cpp). Without
 // either: the key directory's own copy, DIR/model.profile (keygen writes the profile it chose
 // the parameters from), for commands with --keys DIR where it exists; else the shipped
-// data/model.profile. (Encrypting with another model's profile quantises the images at the
-// wrong scale: a tester's keys for a scale-4 model gave 99.4 % instead of 65.2 %, silently.)
+// data/model.profile. Where DIR/model.profile exists, an explicit --profile must equal it and a
+// --model must have its shape, scale, outputs and output bound (std::runtime_error naming both
+// files otherwise). (Encrypting with another model's profile quantises the images at the wrong
+// scale: a tester's keys for a scale-4 model gave 99.4 % instead of 65.2 %, silently.)
+// add_profile_options words its help for that when the command has declared --keys.
 void add_profile_options(OptionParser& options);
 ModelProfile client_profile(const OptionParser& options, int circuit_privacy_bits = 0);
 // The key directory's profile file name.

@@ -7,11 +7,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "cli_support.hpp"
 #include "commands.hpp"
+#include "cryptonets/encoding/plaintext_crt.hpp"
 #include "cryptonets/inference/private_inference.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
@@ -94,18 +96,49 @@ void write_labels(const std::vector<int>& labels, const std::optional<std::strin
   file.commit();
 }
 
+// The true labels of the decrypted images, from --labels. The file holds either exactly as many
+// labels as images were decrypted (theirs, in order), or, with --first, the labels of the whole
+// images file that encrypt read, from which the slice the scores record is taken. Any other
+// count is refused: a label file of another data set would otherwise give a wrong accuracy
+// (found by a tester).
+std::vector<uint8_t> true_labels(const OptionParser& options, bool first_given, uint64_t first,
+                                 size_t count, size_t outputs) {
+  const std::string path = options.text("labels");
+  const MnistLabels file = read_labels_file(path, verify_option(options));
+  const size_t held = file.labels.size();
+  size_t from = 0;
+  if (first_given) {
+    require_range(first, count, held, path);
+    from = first;
+  } else if (held != count) {
+    const std::string last = std::to_string(first + count - 1);
+    throw std::runtime_error(
+        "'" + path + "' holds " + std::to_string(held) + " labels, but " + std::to_string(count) +
+        " images were decrypted (images " + std::to_string(first) + " to " + last +
+        " of the file encrypt read): the counts differ. Give the labels of these images, or, if '" +
+        path +
+        "' holds the labels of the whole images file, confirm where the scores start in it " +
+        "with --first " + std::to_string(first));
+  }
+  const std::span<const uint8_t> slice = std::span(file.labels).subspan(from, count);
+  require_labels_below(slice, static_cast<int>(outputs),
+                       "'" + path + "' from index " + std::to_string(from) + " (the model has " +
+                           std::to_string(outputs) + " outputs)");
+  return std::vector<uint8_t>(slice.begin(), slice.end());
+}
+
 // The scores as CSV: image (its index in the client's image file), label (empty when no --labels),
 // predicted, then score_0 .. score_{C-1}, exact integers printed from GMP (they reach ~80 bits).
 void write_scores(const std::string& path, uint64_t first,
                   const std::vector<std::vector<mpz_class>>& scores, const std::vector<int>& labels,
-                  const std::optional<MnistLabels>& truth) {
+                  const std::optional<std::vector<uint8_t>>& truth) {
   std::string text = "image,label,predicted";
   for (size_t c = 0; c < (scores.empty() ? 0 : scores.front().size()); ++c)
     text += ",score_" + std::to_string(c);
   text += "\n";
   for (size_t s = 0; s < scores.size(); ++s) {
     text += std::to_string(first + s) + ",";
-    if (truth) text += std::to_string(truth->labels[first + s]);
+    if (truth) text += std::to_string((*truth)[s]);
     text += "," + std::to_string(labels[s]);
     for (const mpz_class& score : scores[s])
       text += "," + score.get_str();
@@ -136,6 +169,14 @@ std::vector<std::vector<mpz_class>> decrypt_file(const OptionParser& options,
   const std::string in_path = options.text("in");
   BasicCiphertextFileReader<Scheme> reader(in_path, contexts, key_ids);
   header = reader.header();
+  // An images file from encrypt answers none; its 784 values per image are not a profile
+  // problem (a tester's run blamed the profile).
+  if (header.answers_file_id == 0) {
+    throw std::runtime_error("'" + in_path +
+                             "' holds encrypted images (written by cryptonets encrypt), not "
+                             "scores: decrypt reads the scores file that cryptonets infer writes "
+                             "from it");
+  }
   const uint64_t first = header.first_image;
   check_first_option(first_given, given_first, first, in_path);
   if (options.has("request")) {
@@ -153,15 +194,29 @@ std::vector<std::vector<mpz_class>> decrypt_file(const OptionParser& options,
   }
   if (header.values != profile.outputs) {
     throw profile_error(options, "file '" + in_path + "' holds " + std::to_string(header.values) +
-                                     " ciphertexts per image, the model has " +
+                                     " scores per image, the model has " +
                                      std::to_string(profile.outputs) +
-                                     " outputs (decrypt reads the scores that cryptonets infer "
-                                     "writes)");
+                                     " outputs: the scores come from another model than the one "
+                                     "the profile describes");
   }
   std::vector<std::vector<mpz_class>> scores;
   while (reader.batches_left() > 0) {
-    for (auto& row : decrypt_scores(client, reader.next(), ranges.output().bound))
-      scores.push_back(std::move(row));
+    try {
+      for (auto& row : decrypt_scores(client, reader.next(), ranges.output().bound))
+        scores.push_back(std::move(row));
+    } catch (const encoding::OutOfBoundError& error) {
+      // The file is intact (checksums, key ids) and its noise budget left: a score beyond the
+      // model's worst case means another model made it. A tester's run said "the computation
+      // wrapped modulo T or the data is corrupted" here.
+      throw profile_error(
+          options, "a score of the image at index " +
+                       std::to_string(first + scores.size() + error.slot()) + " decrypts to " +
+                       error.value().get_str() +
+                       ", beyond the model's worst-case output bound of " +
+                       std::to_string(ranges.output().bits) + " bits: the scores in '" + in_path +
+                       "' were not computed by the model that the profile describes (the server "
+                       "ran another model, or the profile is another model's)");
+    }
   }
   reader.finish();
   return scores;
@@ -178,15 +233,19 @@ int run_decrypt(std::span<char* const> arguments) {
       "bound or an exhausted noise budget) and writes the predicted label of every image, one\n"
       "per line. With --labels it reports the accuracy; with --plain-images it checks that the\n"
       "scores equal the plain integer model's on those images exactly (exit 1 and no labels\n"
-      "written if not). Labels and images are taken from the index that encrypt --first chose:\n"
-      "the scores file records it. With --scores it also writes the exact integer scores (CSV).\n"
+      "written if not). The plain images are taken from the index that encrypt --first chose:\n"
+      "the scores file records it; so are the labels when --first confirms it, else --labels\n"
+      "must hold exactly one label per decrypted image. With --scores it also writes the exact\n"
+      "integer scores (CSV).\n"
       "Without --out the labels go to stdout and the report to stderr.");
   options.add_value("keys", "DIR", "key directory written by cryptonets keygen", std::nullopt,
                     true);
   options.add_value("in", "FILE", "encrypted scores from cryptonets infer", std::nullopt, true);
   add_profile_options(options);
   options.add_value("out", "FILE", "write the predicted labels here (one per line)");
-  options.add_value("labels", "FILE", "IDX label file: report the accuracy");
+  options.add_value("labels", "FILE",
+                    "IDX label file: report the accuracy. It holds the labels of the decrypted "
+                    "images, or with --first those of the whole images file encrypt read");
   options.add_value("plain-images", "FILE",
                     "IDX image file: compare with the plain integer model on these images "
                     "(needs --model: a check for whoever holds the model)");
@@ -198,8 +257,8 @@ int run_decrypt(std::span<char* const> arguments) {
       "scores", "FILE",
       "also write the exact integer scores as CSV: image,label,predicted,score_0,...");
   options.add_value("first", "N",
-                    "optional check: encrypt's --first, which the scores file records (exit 2 "
-                    "if not)");
+                    "encrypt's --first, which the scores file records (exit 2 if not): says that "
+                    "--labels holds the labels of the whole images file");
   add_threads_option(options, "worker threads for --plain-images");
   if (!options.parse(arguments)) return kExitSuccess;
 
@@ -229,17 +288,12 @@ int run_decrypt(std::span<char* const> arguments) {
 
   // Everything is checked before the labels are written.
   std::optional<size_t> correct;
-  std::optional<MnistLabels> truth;
+  std::optional<std::vector<uint8_t>> truth;
   if (options.has("labels")) {
-    truth = read_labels_file(options.text("labels"), verify_option(options));
-    require_range(first, labels.size(), truth->labels.size(), options.text("labels"));
-    require_labels_below(std::span(truth->labels).subspan(first, labels.size()),
-                         static_cast<int>(profile.outputs),
-                         "'" + options.text("labels") + "' from index " + std::to_string(first) +
-                             " (the model has " + std::to_string(profile.outputs) + " outputs)");
+    truth = true_labels(options, first_given, first, labels.size(), profile.outputs);
     correct = 0;
     for (size_t s = 0; s < labels.size(); ++s)
-      *correct += labels[s] == truth->labels[first + s];
+      *correct += labels[s] == (*truth)[s];
   }
   std::optional<size_t> mismatches;
   if (options.has("plain-images")) {

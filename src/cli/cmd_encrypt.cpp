@@ -43,7 +43,8 @@ void require_mnist_input(const Model& model) {  // the profile's shell
 // The encryption itself, under the scheme the key directory records.
 template <class Scheme>
 void encrypt_images(const OptionParser& options, const ModelProfile& profile, const Model& model,
-                    int threads, size_t first) {
+                    int threads, size_t first, const std::optional<size_t>& wanted,
+                    const std::optional<uint64_t>& seed) {
   const KeyDirectory keys(options.text("keys"));
   encoding::BasicEncryptionKeys<Scheme> encryption_keys =
       load_encryption_keys<Scheme>(keys.parameters, keys.public_keys);
@@ -60,9 +61,7 @@ void encrypt_images(const OptionParser& options, const ModelProfile& profile, co
     throw std::runtime_error("--first " + std::to_string(first) + ": '" + options.text("images") +
                              "' holds " + std::to_string(images.count) + " images");
   }
-  const size_t count = options.has("count")
-                           ? static_cast<size_t>(options.integer("count", 1, INT64_MAX))
-                           : images.count - first;
+  const size_t count = wanted.value_or(images.count - first);
   if (count > images.count - first) {
     throw std::runtime_error("--first " + std::to_string(first) + " --count " +
                              std::to_string(count) + ": '" + options.text("images") +
@@ -70,10 +69,10 @@ void encrypt_images(const OptionParser& options, const ModelProfile& profile, co
   }
 
   std::optional<Prng> seeded;
-  if (options.has("seed")) {
+  if (seed) {
     std::printf(
         "WARNING: --seed makes the ciphertexts predictable: INSECURE, for reproduction only\n");
-    seeded = Prng::insecure_seeded(static_cast<uint64_t>(options.integer("seed", 0, INT64_MAX)));
+    seeded = Prng::insecure_seeded(*seed);
   }
   Prng prng = seeded ? *seeded : Prng::from_os_entropy();
 
@@ -136,15 +135,20 @@ int run_encrypt(std::span<char* const> arguments) {
   refuse_output_over_inputs(options, {"out"}, {"images", "model", "profile"});
   const int threads = cli::threads_option(options);
   const size_t first = static_cast<size_t>(options.integer("first", 0, INT64_MAX));
+  // Every value is read before any work or output: a malformed one is a usage error first.
+  std::optional<size_t> count;
+  if (options.has("count")) count = static_cast<size_t>(options.integer("count", 1, INT64_MAX));
+  std::optional<uint64_t> seed;
+  if (options.has("seed")) seed = static_cast<uint64_t>(options.integer("seed", 0, INT64_MAX));
   const ModelProfile profile = client_profile(options);
   const Model model = profile.input_model();  // input shape and scale only
   check_against_profile(options, [&] { require_mnist_input(model); });
 
   // The scheme is the key directory's (every file records it).
   if (protocol_file_scheme(KeyDirectory(options.text("keys")).parameters) == SchemeId::kBfv) {
-    encrypt_images<bfv::Scheme>(options, profile, model, threads, first);
+    encrypt_images<bfv::Scheme>(options, profile, model, threads, first, count, seed);
   } else {
-    encrypt_images<yashe::Scheme>(options, profile, model, threads, first);
+    encrypt_images<yashe::Scheme>(options, profile, model, threads, first, count, seed);
   }
   return kExitSuccess;
 }

@@ -259,12 +259,8 @@ std::optional<AnyInferSetup> prepare_infer(std::span<char* const> arguments) {
   refuse_output_over_infer_inputs(options);
   setup.threads = cli::threads_option(options);
   setup.circuit_privacy = static_cast<int>(options.integer("circuit-privacy", 0, 128));
-  if (options.has("seed")) {
-    std::fprintf(stderr,
-                 "WARNING: --seed makes the scores' re-randomisation predictable: INSECURE, for "
-                 "tests and reproduction only\n");
+  if (options.has("seed"))
     setup.seed = static_cast<uint64_t>(options.integer("seed", 0, INT64_MAX));
-  }
   try {
     setup.split = distributed::parse_split_choice(options.text("split"));
   } catch (const std::invalid_argument& e) {
@@ -272,6 +268,12 @@ std::optional<AnyInferSetup> prepare_infer(std::span<char* const> arguments) {
   }
   setup.watchdog_seconds = options.real("watchdog", 1e-3, 1e9);
   setup.groups = static_cast<int>(options.integer("groups", 1, 4096));
+  // Printed once every option is read: a usage error comes before anything else.
+  if (setup.seed) {
+    std::fprintf(stderr,
+                 "WARNING: --seed makes the scores' re-randomisation predictable: INSECURE, for "
+                 "tests and reproduction only\n");
+  }
   setup.model_path = options.text("model");
   setup.parameters_path = files.parameters;
   setup.evaluation_keys_path = files.evaluation_keys;
@@ -313,10 +315,11 @@ int run_infer(std::span<char* const> arguments) {
   const int circuit_privacy = static_cast<int>(options.integer("circuit-privacy", 0, 128));
   std::optional<uint64_t> seed;
   if (options.has("seed")) {
+    // Read before the warning: a malformed value is a usage error before anything is printed.
+    seed = static_cast<uint64_t>(options.integer("seed", 0, INT64_MAX));
     std::fprintf(stderr,
                  "WARNING: --seed makes the scores' re-randomisation predictable: INSECURE, for "
                  "tests and reproduction only\n");
-    seed = static_cast<uint64_t>(options.integer("seed", 0, INT64_MAX));
   }
 
   const Model model = load_model(options.text("model"));

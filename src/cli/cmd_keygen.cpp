@@ -269,6 +269,9 @@ int run_keygen(std::span<char* const> arguments) {
   } catch (const std::invalid_argument& error) {
     throw UsageError(error.what());
   }
+  // Read before any output or file: a malformed value is a usage error that comes first.
+  std::optional<uint64_t> seed;
+  if (options.has("seed")) seed = static_cast<uint64_t>(options.integer("seed", 0, INT64_MAX));
   const int circuit_privacy = options.has("circuit-privacy")
                                   ? static_cast<int>(options.integer("circuit-privacy", 0, 128))
                                   : 0;
@@ -310,6 +313,7 @@ int run_keygen(std::span<char* const> arguments) {
     plaintext_moduli = choice.plaintext_moduli;
   }
   require_plaintext_moduli(profile.output_range(), plaintext_moduli);
+  warn_insecure_ring_degree(options, bfv_params ? bfv_params->n : yashe_params->n);
 
   const fs::path target = normalised(directory);
   check_replaceable(target);
@@ -317,9 +321,9 @@ int run_keygen(std::span<char* const> arguments) {
   remove_stale_temporaries(target);
 
   std::optional<Prng> seeded;
-  if (options.has("seed")) {
+  if (seed) {
     std::printf("WARNING: --seed makes the keys predictable: INSECURE, for reproduction only\n");
-    seeded = Prng::insecure_seeded(static_cast<uint64_t>(options.integer("seed", 0, INT64_MAX)));
+    seeded = Prng::insecure_seeded(*seed);
   }
   Prng prng = seeded ? *seeded : Prng::from_os_entropy();
   if (bfv_params) {

@@ -61,6 +61,12 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// Whether a stage's output has a noise budget: the decryption's are plaintexts (its report
+// carries the budget of the ciphertexts it read, which the row before already shows).
+bool has_noise_budget(const std::string& stage) {
+  return stage != "decrypt+decode";
+}
+
 // The stage table: the folded rows (sizes per batch) and every report, for the CSV file.
 class StageTable {
  public:
@@ -86,9 +92,14 @@ class StageTable {
     for (const auto& [batch, r] : all_) {
       out << prefix << batch << ',' << r.stage << ','
           << (r.layer_index ? std::to_string(*r.layer_index + 1) : "") << ',' << r.modulus_index + 1
-          << ',' << r.seconds << ',' << r.ciphertexts << ',' << r.memory_bytes << ','
-          << r.predicted_noise_budget << ','
-          << (r.measured_noise_budget ? std::to_string(*r.measured_noise_budget) : "") << '\n';
+          << ',' << r.seconds << ',' << r.ciphertexts << ',' << r.memory_bytes << ',';
+      if (has_noise_budget(r.stage)) {
+        out << r.predicted_noise_budget << ','
+            << (r.measured_noise_budget ? std::to_string(*r.measured_noise_budget) : "");
+      } else {
+        out << ',';
+      }
+      out << '\n';
     }
     if (!out.flush()) throw std::runtime_error("cannot write " + path + ": " + file.failure());
     file.commit();
@@ -111,7 +122,9 @@ void print_stage_table(const StageTable& table) {
   for (const StageTotals& row : table.rows()) {
     const std::string name = row.label();
     char budget[48];
-    if (row.measured_noise_budget) {
+    if (!has_noise_budget(row.stage)) {
+      std::snprintf(budget, sizeof budget, "-");
+    } else if (row.measured_noise_budget) {
       std::snprintf(budget, sizeof budget, "%.1f / %.1f", *row.measured_noise_budget,
                     row.predicted_noise_budget);
     } else {
@@ -147,17 +160,20 @@ uint64_t message_bytes(const typename Scheme::Context& context, uint64_t count) 
   }
 }
 
+// The values of the options, all read before anything is printed: a malformed one is a usage
+// error that comes first (found by a tester: `mnist --seed abc` printed the parameters first).
+struct MnistOptions {
+  int threads = 1;
+  size_t wanted = 0;                 // --images; 0: every test image
+  std::optional<size_t> batch_size;  // --batch, checked against n once the parameters are known
+  std::optional<uint64_t> seed;
+};
+
 template <class Scheme>
-int run_mnist_with(const OptionParser& options, const MnistSetup<Scheme>& setup) {
-  const int threads = cli::threads_option(options);
-  // 0: every test image.
-  const size_t wanted =
-      options.has("images")
-          ? static_cast<size_t>(options.integer("images", 1, std::numeric_limits<int64_t>::max()))
-          : 0;
-  // Before any work: the CSV outputs must not be an input, a key file or a device.
-  refuse_output_over_inputs(options, {"csv", "summary-csv"}, {"model", "profile"});
-  const Model model = load_model(options.text("model"));
+int run_mnist_with(const OptionParser& options, const MnistOptions& values, const Model& model,
+                   const MnistSetup<Scheme>& setup) {
+  const int threads = values.threads;
+  const size_t wanted = values.wanted;
   const CompiledModel compiled = compile_model(model);
   const RangeReport ranges = track_ranges(model);
   // The data first: a checksum or label problem stops the job before any key is made.
@@ -169,7 +185,12 @@ int run_mnist_with(const OptionParser& options, const MnistSetup<Scheme>& setup)
                            std::to_string(compiled.output_size) + " outputs)");
   const auto& params = setup.params;
   require_plaintext_moduli(ranges, setup.plaintext_moduli);
+  if (wanted > test.images.count) {
+    throw std::invalid_argument("--images " + std::to_string(wanted) + ": the test set has " +
+                                std::to_string(test.images.count) + " images");
+  }
 
+  warn_insecure_ring_degree(options, setup.params.n);
   std::printf("%s\n", setup.security_line.c_str());
   std::printf("parameters (%s): %s\n", setup.name.c_str(), params.describe().c_str());
   std::printf("plaintext moduli: %zu x %d bits (outputs need %d bits); model: %s\n",
@@ -184,22 +205,16 @@ int run_mnist_with(const OptionParser& options, const MnistSetup<Scheme>& setup)
   }
 
   std::optional<Prng> seeded;
-  if (options.has("seed")) {
+  if (values.seed) {
     std::printf(
         "WARNING: --seed makes every key and ciphertext predictable: INSECURE, for "
         "reproduction only\n");
-    seeded = Prng::insecure_seeded(static_cast<uint64_t>(options.integer("seed", 0, INT64_MAX)));
+    seeded = Prng::insecure_seeded(*values.seed);
   }
   Prng prng = seeded ? *seeded : Prng::from_os_entropy();
 
-  if (wanted > test.images.count) {
-    throw std::invalid_argument("--images " + std::to_string(wanted) + ": the test set has " +
-                                std::to_string(test.images.count) + " images");
-  }
   const size_t count = wanted == 0 ? test.images.count : wanted;
-  const size_t slots = params.n;
-  const size_t batch_size =
-      options.has("batch") ? static_cast<size_t>(options.integer("batch", 1, slots)) : slots;
+  const size_t batch_size = values.batch_size.value_or(params.n);
   const size_t batches = (count + batch_size - 1) / batch_size;
   std::printf(
       "images: %zu test images of %s (%zu classes) in %zu batch(es) of up to %zu; "
@@ -334,22 +349,45 @@ int run_mnist(std::span<char* const> arguments) {
   options.add_value("summary-csv", "FILE", "write the summary as one CSV row");
   if (!options.parse(arguments)) return kExitSuccess;
 
-  const Model model = load_model(options.text("model"));
+  // Every option is read before any work or output.
   const std::string scheme = options.text("scheme");
+  if (scheme != "yashe" && scheme != "bfv") {
+    throw UsageError("--scheme must be yashe or bfv, not '" + scheme + "'");
+  }
+  if (scheme == "bfv" && options.text("preset") != "default") {
+    throw UsageError("--preset is for --scheme yashe; BFV has one parameter set");
+  }
+  MnistOptions values;
+  values.threads = cli::threads_option(options);
+  if (options.has("images")) {
+    values.wanted =
+        static_cast<size_t>(options.integer("images", 1, std::numeric_limits<int64_t>::max()));
+  }
+  if (options.has("seed"))
+    values.seed = static_cast<uint64_t>(options.integer("seed", 0, INT64_MAX));
+  // The CSV outputs must not be an input, a key file or a device.
+  refuse_output_over_inputs(options, {"csv", "summary-csv"}, {"model"});
+
+  const Model model = load_model(options.text("model"));
+  // --batch is at most n, known once the parameters are.
+  const auto read_batch = [&](size_t n) {
+    if (options.has("batch"))
+      values.batch_size = static_cast<size_t>(options.integer("batch", 1, static_cast<int64_t>(n)));
+  };
   if (scheme == "bfv") {
-    if (options.text("preset") != "default") {
-      throw UsageError("--preset is for --scheme yashe; BFV has one parameter set");
-    }
     const BfvParameterChoice choice = select_bfv_parameters(model);
     const bfv::Parameters params = insecure_ring_degree_option(options, choice.base);
-    return run_mnist_with<bfv::Scheme>(options, {choice.name, params, choice.plaintext_moduli,
-                                                 bfv::assess_security(params).one_line()});
+    read_batch(params.n);
+    return run_mnist_with<bfv::Scheme>(
+        options, values, model,
+        {choice.name, params, choice.plaintext_moduli, bfv::assess_security(params).one_line()});
   }
-  if (scheme != "yashe") throw UsageError("--scheme must be yashe or bfv, not '" + scheme + "'");
   const ParameterChoice choice = preset(options.text("preset"), model);
   const yashe::Parameters params = insecure_ring_degree_option(options, choice.base);
-  return run_mnist_with<yashe::Scheme>(options, {choice.name, params, choice.plaintext_moduli,
-                                                 yashe::assess_security(params).one_line()});
+  read_batch(params.n);
+  return run_mnist_with<yashe::Scheme>(
+      options, values, model,
+      {choice.name, params, choice.plaintext_moduli, yashe::assess_security(params).one_line()});
 }
 
 }  // namespace cryptonets::cli

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cli_support.hpp"
 #include "commands.hpp"
@@ -44,27 +45,103 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// DIR/model.profile when the command has --keys DIR, no --profile or --model was given, and the
-// file exists (see add_profile_options); nullopt otherwise.
-std::optional<std::string> key_set_profile(const OptionParser& options) {
-  if (options.has("model") || options.given("profile") || !options.declared("keys") ||
-      !options.has("keys")) {
-    return std::nullopt;
-  }
+// DIR/model.profile when the command has --keys DIR and the file exists; nullopt otherwise.
+std::optional<std::string> key_set_profile_file(const OptionParser& options) {
+  if (!options.declared("keys") || !options.has("keys")) return std::nullopt;
   const std::string path = (fs::path(options.text("keys")) / kKeySetProfileName).string();
   std::error_code error;
   if (!fs::exists(path, error)) return std::nullopt;
   return path;
 }
 
+// The key set's profile when it is the one used: no --profile or --model given (see
+// add_profile_options); nullopt otherwise.
+std::optional<std::string> key_set_profile(const OptionParser& options) {
+  if (options.has("model") || options.given("profile")) return std::nullopt;
+  return key_set_profile_file(options);
+}
+
+std::string shape_text(const model::Shape& shape) {
+  return std::to_string(shape.channels) + "x" + std::to_string(shape.height) + "x" +
+         std::to_string(shape.width);
+}
+
+// What differs between `given` and the key set's profile `own`, as "FIELD X (the key set's: Y)"
+// items joined by "; " (empty when equal). With `model_only` only what the model decides is
+// compared: a profile derived from --model in memory has no circuit privacy of its own.
+std::string profile_differences(const ModelProfile& given, const ModelProfile& own,
+                                bool model_only) {
+  std::vector<std::string> items;
+  const auto differ = [&](const std::string& field, const std::string& mine,
+                          const std::string& theirs) {
+    if (mine != theirs) items.push_back(field + " " + mine + " (the key set's: " + theirs + ")");
+  };
+  differ("input", shape_text(given.input_shape), shape_text(own.input_shape));
+  if (given.input_scale != own.input_scale) {
+    char mine[32], theirs[32];
+    std::snprintf(mine, sizeof mine, "%g", given.input_scale);
+    std::snprintf(theirs, sizeof theirs, "%g", own.input_scale);
+    items.push_back(std::string("input scale ") + mine + " (the key set's: " + theirs + ")");
+  }
+  differ("outputs", std::to_string(given.outputs), std::to_string(own.outputs));
+  // In bits where they differ in bits (the numbers reach ~80 bits), else exactly.
+  if (centred_bits(given.output_bound) != centred_bits(own.output_bound)) {
+    differ("output bound", std::to_string(centred_bits(given.output_bound)) + " bits",
+           std::to_string(centred_bits(own.output_bound)) + " bits");
+  } else {
+    differ("output bound", given.output_bound.get_str(), own.output_bound.get_str());
+  }
+  if (!model_only) {
+    differ("circuit privacy", std::to_string(given.circuit_privacy_bits),
+           std::to_string(own.circuit_privacy_bits));
+    if (items.empty() && (given.presets != own.presets || given.bfv_presets != own.bfv_presets)) {
+      items.push_back("the parameters of its presets");
+    }
+  }
+  std::string text;
+  for (const std::string& item : items)
+    text += (text.empty() ? "" : "; ") + item;
+  return text;
+}
+
+// An explicit --profile or --model must be the key set's own model: keys for one model used with
+// another's profile quantise at the wrong scale or decode against the wrong bound, and may still
+// give an answer, a wrong one.
+void require_key_set_profile(const OptionParser& options, const ModelProfile& profile) {
+  const auto own_path = key_set_profile_file(options);
+  if (!own_path) return;
+  ModelProfile own;
+  try {
+    own = load_profile(*own_path);
+  } catch (const std::runtime_error& error) {
+    throw std::runtime_error("the key set's profile '" + *own_path +
+                             "' (written by keygen): " + error.what());
+  }
+  const bool from_model = options.has("model");
+  const std::string differences = profile_differences(profile, own, from_model);
+  if (differences.empty()) return;
+  const std::string given = from_model ? "--model '" + options.text("model") + "'"
+                                       : "--profile '" + options.text("profile") + "'";
+  throw std::runtime_error(
+      given + " does not match the key set's profile '" + *own_path +
+      "' (written by keygen for the model the keys were made for): " + differences +
+      ". The keys belong to another model: leave out " + (from_model ? "--model" : "--profile") +
+      " to use the key set's profile, or use keys made for this one");
+}
+
 }  // namespace
 
 // The client's view of the model: --model FILE for one party playing both roles (the profile is
-// then derived in memory), --profile FILE, the key directory's own profile, or the default.
+// then derived in memory), --profile FILE, the key directory's own profile, or the default. An
+// explicit --model or --profile must match the key directory's own profile where there is one.
 ModelProfile client_profile(const OptionParser& options, int circuit_privacy_bits) {
-  if (options.has("model"))
-    return make_profile(load_model(options.text("model")), circuit_privacy_bits);
-  if (options.given("profile")) return load_profile(options.text("profile"));
+  if (options.has("model") || options.given("profile")) {
+    const ModelProfile profile =
+        options.has("model") ? make_profile(load_model(options.text("model")), circuit_privacy_bits)
+                             : load_profile(options.text("profile"));
+    require_key_set_profile(options, profile);
+    return profile;
+  }
   const std::string path = key_set_profile(options).value_or(options.text("profile"));
   ModelProfile profile;
   check_against_profile(options, [&] { profile = load_profile(path); });
@@ -87,11 +164,16 @@ std::runtime_error profile_error(const OptionParser& options, const std::string&
 }
 
 void add_profile_options(OptionParser& options) {
+  const bool keys = options.declared("keys");
   options.add_value("profile", "FILE",
-                    "the server's model profile (cryptonets profile): no weights",
+                    keys ? "the server's model profile (cryptonets profile): no weights; default "
+                           "the key directory's DIR/model.profile, which it must equal"
+                         : "the server's model profile (cryptonets profile): no weights",
                     default_data_directory() + "/model.profile");
   options.add_value("model", "FILE",
-                    "the model itself instead of --profile (one party playing both roles)");
+                    keys ? "the model itself instead of --profile (one party playing both roles); "
+                           "it must be the model of DIR/model.profile"
+                         : "the model itself instead of --profile (one party playing both roles)");
 }
 
 }  // namespace cryptonets::cli

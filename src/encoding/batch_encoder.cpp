@@ -43,7 +43,7 @@ BatchEncoder::BatchEncoder(std::shared_ptr<const yashe::Context> context)
 }
 
 void BatchEncoder::throw_slot_out_of_range(size_t slot, int64_t value) const {
-  throw std::invalid_argument("BatchEncoder: slot " + std::to_string(slot) + " holds " +
+  throw std::invalid_argument("BatchEncoder: slot " + std::to_string(slot + 1) + " holds " +
                               std::to_string(value) +
                               ", outside (-t/2, t/2) for t = " + std::to_string(t_.value()));
 }
@@ -62,7 +62,7 @@ yashe::Plaintext BatchEncoder::encode_unsigned(std::span<const uint64_t> values)
   yashe::Plaintext plain{std::vector<uint64_t>(slot_count(), 0)};
   for (size_t i = 0; i < values.size(); ++i) {
     if (values[i] >= t_.value()) {
-      throw std::invalid_argument("BatchEncoder: slot " + std::to_string(i) + " holds " +
+      throw std::invalid_argument("BatchEncoder: slot " + std::to_string(i + 1) + " holds " +
                                   std::to_string(values[i]) +
                                   ", not below t = " + std::to_string(t_.value()));
     }
@@ -87,7 +87,7 @@ std::vector<uint64_t> BatchEncoder::decode_unsigned(const yashe::Plaintext& plai
   }
   for (size_t j = 0; j < plain.coeffs.size(); ++j) {
     if (plain.coeffs[j] >= t_.value()) {
-      throw std::invalid_argument("BatchEncoder: plaintext coefficient " + std::to_string(j) +
+      throw std::invalid_argument("BatchEncoder: plaintext coefficient of x^" + std::to_string(j) +
                                   " is not reduced modulo t = " + std::to_string(t_.value()));
     }
   }

@@ -149,7 +149,7 @@ void PlaintextCrt::check_residues(std::span<const uint64_t> residues) const {
   for (size_t i = 0; i < residues.size(); ++i) {
     if (residues[i] >= moduli_[i]) {
       throw std::invalid_argument("PlaintextCrt: residue " + std::to_string(residues[i]) +
-                                  " is not reduced modulo t_" + std::to_string(i) + " = " +
+                                  " is not reduced modulo t_" + std::to_string(i + 1) + " = " +
                                   std::to_string(moduli_[i]));
     }
   }
@@ -221,10 +221,12 @@ std::vector<mpz_class> PlaintextCrt::recombine_batch(
   const size_t k = moduli_.size();
   const size_t slots = residues_per_modulus.front().size();
   auto out_of_bound = [&bound](size_t slot, const mpz_class& value) {
-    return std::runtime_error("PlaintextCrt: slot " + std::to_string(slot) + " recombines to " +
-                              mpz_string(value) + ", outside [-" + mpz_string(bound) + ", " +
-                              mpz_string(bound) +
-                              "]: the computation wrapped modulo T or the data is corrupted");
+    return OutOfBoundError("PlaintextCrt: slot " + std::to_string(slot + 1) + " recombines to " +
+                               mpz_string(value) + ", outside [-" + mpz_string(bound) + ", " +
+                               mpz_string(bound) +
+                               "]: the computation wrapped modulo T, exceeded the bound given, "
+                               "or the data is corrupted",
+                           slot, value);
   };
 
   std::vector<mpz_class> values(slots);

@@ -278,7 +278,7 @@ class ModelReader {
     int64_t per_map = conv.in_maps * conv.kernel_height * conv.kernel_width;
     require_parameter_count(line, conv.out_maps, per_map);
     for (int64_t o = 0; o < conv.out_maps; ++o) {
-      read_parameter_line(conv.weights, per_map, "weights of output map " + std::to_string(o));
+      read_parameter_line(conv.weights, per_map, "weights of output map " + std::to_string(o + 1));
     }
     read_bias(conv.bias, conv.out_maps);
     return Layer{std::move(conv), scale};
@@ -291,7 +291,8 @@ class ModelReader {
     double scale = optional_scale(line, previous_scale);
     require_parameter_count(line, dense.outputs, dense.inputs);
     for (int64_t o = 0; o < dense.outputs; ++o) {
-      read_parameter_line(dense.weights, dense.inputs, "weights of output " + std::to_string(o));
+      read_parameter_line(dense.weights, dense.inputs,
+                          "weights of output " + std::to_string(o + 1));
     }
     read_bias(dense.bias, dense.outputs);
     return Layer{std::move(dense), scale};

@@ -733,9 +733,9 @@ void BasicCiphertextFileWriter<S>::write(EncryptedBatch batch, const std::functi
   }
   const uint64_t images = header_.images_in_batch(batches_written_);
   if (batch.images != images || batch.values.size() != contexts_.size()) {
-    throw std::invalid_argument("CiphertextFileWriter: batch " + std::to_string(batches_written_) +
-                                " must hold " + std::to_string(images) + " images under " +
-                                std::to_string(contexts_.size()) + " moduli");
+    throw std::invalid_argument(
+        "CiphertextFileWriter: batch " + std::to_string(batches_written_ + 1) + " must hold " +
+        std::to_string(images) + " images under " + std::to_string(contexts_.size()) + " moduli");
   }
   for (size_t i = 0; i < batch.values.size(); ++i) {
     if (batch.values[i].size() != header_.values) {

@@ -499,13 +499,14 @@ class HashingReader {
       unpack_row(scratch_.data(), poly.n(), bits, row);
       for (size_t j = 0; j < poly.n(); ++j) {
         if (row[j] >= q.value()) {
-          reject("invalid " + what + ": residue row " + std::to_string(i) + " coefficient " +
-                 std::to_string(j) + " is " + std::to_string(row[j]) + ", not below the prime " +
-                 std::to_string(q.value()));
+          reject("invalid " + what + ": residue row " + std::to_string(i + 1) +
+                 " coefficient of x^" + std::to_string(j) + " is " + std::to_string(row[j]) +
+                 ", not below the prime " + std::to_string(q.value()));
         }
       }
       if (!padding_is_zero(scratch_.data(), poly.n(), bits)) {
-        reject("invalid " + what + ": nonzero padding bits after residue row " + std::to_string(i));
+        reject("invalid " + what + ": nonzero padding bits after residue row " +
+               std::to_string(i + 1));
       }
     }
     return poly;
@@ -809,7 +810,7 @@ typename S::SecretKey read_secret_key_from(
     if (j >= n) {
       if (code != 0) reader.reject("invalid secret key: nonzero padding after " + name);
     } else if (code == 3) {
-      reader.reject("invalid secret key: " + name + " coefficient " + std::to_string(j) +
+      reader.reject("invalid secret key: " + name + " coefficient of x^" + std::to_string(j) +
                     " has code 3, expected 0, 1 or 2 (0, 1, -1)");
     } else {
       coefficients[j] = code == 2 ? int8_t{-1} : static_cast<int8_t>(code);
@@ -912,7 +913,7 @@ void write_secret_key_of(std::ostream& out, const typename S::Context& context,
   for (size_t j = 0; j < n; ++j) {
     const int8_t value = secret[j];
     if (value < -1 || value > 1) {
-      throw std::invalid_argument("writing a secret key: " + name + " coefficient " +
+      throw std::invalid_argument("writing a secret key: " + name + " coefficient of x^" +
                                   std::to_string(j) + " is " + std::to_string(value) +
                                   ", expected -1, 0 or 1");
     }
@@ -1157,7 +1158,7 @@ BasicCiphertextReader<S>::~BasicCiphertextReader() = default;
 template <class S>
 Ciphertext BasicCiphertextReader<S>::next() {
   if (read_ == count_) throw std::logic_error("CiphertextReader: no ciphertext left");
-  const std::string what = "ciphertext " + std::to_string(read_);
+  const std::string what = "ciphertext " + std::to_string(read_ + 1);
   Ciphertext ct;
   const uint64_t degree = reader_->read_word(what + " degree");
   if (!SchemeFormat<S>::parts_fit(parts_, degree)) {

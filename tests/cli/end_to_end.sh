@@ -4,7 +4,9 @@
 # a key directory that holds only params, evaluation.key and public.key, the client runs decrypt
 # from the profile. The decrypted scores must equal the plain integer model's exactly (decrypt
 # --plain-images), the labels file must hold one digit per image, and the accuracy must be that of
-# the shipped model. decrypt is not told --first: the scores file records which images it holds.
+# the shipped model. The scores file records which images it holds: decrypt takes the plain images
+# from there, and the labels of the whole test set with --first confirming it (a label file of
+# another length is refused without it).
 #
 # decrypt --scores writes the exact integer scores as CSV; they must equal, digit for digit, the
 # plain integer network's scores printed by PLAIN_SCORES (tests/cli/plain_scores.cpp).
@@ -96,8 +98,8 @@ grep -q "under $scheme_name" "$work/infer.log" || fail "infer did not run under 
 # Client. The comparison with the plain model (--model, --plain-images) is a check that only the
 # model's owner can make: this test plays both parties.
 step decrypt "$exe" decrypt --keys "$work/client" --profile "$work/model.profile" \
-  --in "$work/scores.ct" --labels "$labels" --model "$model" --plain-images "$images" \
-  --out "$work/labels.txt" --scores "$work/scores.csv"
+  --in "$work/scores.ct" --labels "$labels" --first "$first" --model "$model" \
+  --plain-images "$images" --out "$work/labels.txt" --scores "$work/scores.csv"
 grep -q "decrypted $count images (from $first)" "$work/decrypt.log" ||
   fail "decrypt did not read first image $first from the scores file"
 grep -q "encrypted scores equal the plain integer model's on all $count images" \

@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "cryptonets/arith/modulus.hpp"
@@ -24,6 +26,21 @@
 #include "cryptonets/yashe/scheme.hpp"
 
 namespace cryptonets::encoding {
+
+// What recombine_batch throws for a value outside [-bound, bound]: the slot (an index from 0; the
+// message numbers it from 1) and the value, for callers that know what the slot holds and what
+// the bound stood for.
+class OutOfBoundError : public std::runtime_error {
+ public:
+  OutOfBoundError(const std::string& what, size_t slot, mpz_class value)
+      : std::runtime_error(what), slot_(slot), value_(std::move(value)) {}
+  size_t slot() const { return slot_; }
+  const mpz_class& value() const { return value_; }
+
+ private:
+  size_t slot_;
+  mpz_class value_;
+};
 
 // `count` distinct primes t ≡ 1 (mod 2n) of exactly `bits` bits (the largest such), none of them in
 // `avoid` (pass the q primes so that every t is coprime to q). Throws std::invalid_argument if
@@ -66,7 +83,8 @@ class PlaintextCrt {
 
   // A batch: residues_per_modulus[i][s] is slot s modulo t_i (all rows of one length). Checks
   // require_capacity(bound) first; a recombined value outside [-bound, bound] can only come from a
-  // wrap modulo T or corruption and throws std::runtime_error naming the slot. Uses the word path
+  // wrap modulo T, corruption or a bound that is not the computation's, and throws
+  // OutOfBoundError (a std::runtime_error) naming the slot, from 1. Uses the word path
   // when available. Reference twin: recombine, slot by slot.
   std::vector<mpz_class> recombine_batch(
       const std::vector<std::vector<uint64_t>>& residues_per_modulus, const mpz_class& bound) const;
