@@ -805,8 +805,18 @@ void Server::Impl::stop() {
 // ---- Routes.
 
 void Server::Impl::install_routes() {
-  http_->set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+  http_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
     request_facts = RequestFacts{};
+    // A method a path of the service does not take: 405 naming those it takes (httplib answered
+    // 404, or 400 once it had read a body of no length until the client gave up). Here, before
+    // httplib reads any body: it is not read, and the connection is closed.
+    if (const std::string allow = allowed_methods(req.path);
+        !allow.empty() && !method_allowed(allow, req.method)) {
+      res.set_header("Allow", allow);
+      res.set_header("Connection", "close");
+      answer_error(res, 405, req.method + " is not allowed on " + req.path + "; it takes " + allow);
+      return httplib::Server::HandlerResponse::Handled;
+    }
     return httplib::Server::HandlerResponse::Unhandled;
   });
   http_->set_logger([this](const httplib::Request& req, const httplib::Response& res) {
@@ -892,15 +902,6 @@ void Server::Impl::install_routes() {
                 }));
   http_->set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
-    // httplib answers a method no route takes 404 or 400; on a path the service has, it is 405.
-    if (const std::string allow = allowed_methods(req.path);
-        (res.status == 404 || res.status == 400) && !allow.empty() &&
-        !method_allowed(allow, req.method)) {
-      res.set_header("Allow", allow);
-      res.set_header("Connection", "close");  // a body it may have sent is not read
-      answer_error(res, 405, req.method + " is not allowed on " + req.path + "; it takes " + allow);
-      return;
-    }
     if (res.status == 404) {
       answer_error(res, 404, "no such resource: " + req.method + " " + req.path);
     } else if (res.status == 413) {
@@ -1012,8 +1013,7 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
     if (fd < 0) {
       const int error = errno;
       close_all();
-      throw HttpError(
-          500, "cannot create a file in the state directory: " + std::string(std::strerror(error)));
+      throw HttpError(500, "the server cannot create '" + path + "': " + std::strerror(error));
     }
     fds.push_back(fd);
   }
@@ -1163,7 +1163,9 @@ void Server::Impl::register_keys(const httplib::Request& req, httplib::Response&
                              " bytes, the body has " + std::to_string(length));
   }
   const std::string staging = tmp_dir_ + "/keys-" + random_hex(16);
-  if (::mkdir(staging.c_str(), 0700) != 0) throw HttpError(500, "cannot create " + staging);
+  if (::mkdir(staging.c_str(), 0700) != 0) {
+    throw HttpError(500, "the server cannot create '" + staging + "': " + std::strerror(errno));
+  }
   struct Cleanup {
     std::string path;
     ~Cleanup() {
@@ -1316,7 +1318,9 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
   job.created = unix_now();
   request_facts.job = job.id;
   const std::string staging = tmp_dir_ + "/job-" + job.id;
-  if (::mkdir(staging.c_str(), 0700) != 0) throw HttpError(500, "cannot create " + staging);
+  if (::mkdir(staging.c_str(), 0700) != 0) {
+    throw HttpError(500, "the server cannot create '" + staging + "': " + std::strerror(errno));
+  }
   struct Cleanup {
     std::string path;
     ~Cleanup() {

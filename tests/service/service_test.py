@@ -346,6 +346,17 @@ def tests(work):
               ("%s is not allowed on %s" % (method, path)).encode() in data,
               "%s %s: %d %s %r, expected 405 with Allow: %s" % (method, path, status, headers,
                                                                 data, allow))
+    # A PUT without Content-Length: answered at once, not after httplib has read a body until
+    # the client gives up (then 400).
+    raw = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    raw.sendall(b"PUT /v1/jobs HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        head = raw.recv(4096)
+    except socket.timeout:
+        head = b"(no answer in 5 s)"
+    raw.close()
+    check(head.startswith(b"HTTP/1.1 405") and b"Allow: POST\r\n" in head,
+          "PUT without Content-Length: %r" % head)
     for method, path in [("PUT", "/v1/nothing"), ("GET", "/v1/jobs/Not-An-Id")]:
         status, headers, _ = server.request(method, path, body=b"{}" if method == "PUT" else None)
         check(status == 404 and "Allow" not in headers,
