@@ -8,6 +8,7 @@
 #include "cryptonets/bfv/scheme.hpp"
 #include "cryptonets/distributed/partial_sums.hpp"
 #include "cryptonets/distributed/partition.hpp"
+#include "cryptonets/distributed/step_table.hpp"
 #include "cryptonets/inference/encrypted_arithmetic.hpp"
 #include "cryptonets/yashe/scheme.hpp"
 #include "yashe_test_support.hpp"
@@ -161,6 +162,49 @@ TEST_CASE("A linear layer takes the split that sends fewer ciphertexts") {
   CHECK(ciphertexts_sent_per_rank(LinearSplit::partial_sums, false, 845, 100, 1) == 0);
   CHECK(parse_split_choice("partial-sums") == SplitChoice::partial_sums);
   CHECK_THROWS_AS(parse_split_choice("rows"), std::invalid_argument);
+}
+
+// The step table once printed every name as %-52s under a fixed header: a longer name (a layer
+// with a long stage name, under the partial sums split) pushed its numbers to the right of the
+// other lines' and of their heads.
+TEST_CASE("The step table widens its step column for long names and keeps the columns aligned") {
+  const std::string long_name =
+      "layer 3 (dense 845 -> 100, rescaled by 2^13, a long stage name): linear, partial sums";
+  REQUIRE(long_name.size() > 52);
+  const std::vector<StepRow> rows = {{"broadcast inputs", 0.012, 0.01, 0.04, 0},
+                                     {long_name, 1.5, 1.25, 4.75, 123456789},
+                                     {"gather outputs", 0.002, 0.001, 0.003, 98765}};
+  const std::string table = format_step_table("per unit (batch x modulus; mean of 6)", rows);
+  std::vector<std::string> lines;
+  for (size_t at = 0; at < table.size();) {
+    const size_t end = table.find('\n', at);
+    REQUIRE(end != std::string::npos);  // every line ends in a newline
+    lines.push_back(table.substr(at, end - at));
+    at = end + 1;
+  }
+  REQUIRE(lines.size() == 2 + rows.size());
+  CHECK(lines[0] == "per unit (batch x modulus; mean of 6)");
+  // The heads and every row are of one width, each name whole and where the step column begins,
+  // and each column's right edge (the end of its head) is where each row's number ends.
+  for (size_t i = 1; i < lines.size(); ++i)
+    CHECK(lines[i].size() == lines[1].size());
+  for (size_t r = 0; r < rows.size(); ++r)
+    CHECK(lines[2 + r].substr(2, rows[r].name.size()) == rows[r].name);
+  const std::pair<std::string, std::string> first_row[] = {
+      {"wall s", "0.012"}, {"CPU s, busiest rank", "0.010"}, {"CPU s, all ranks", "0.040"}};
+  for (const auto& [head, value] : first_row) {
+    REQUIRE(lines[1].find(head) != std::string::npos);
+    const size_t end = lines[1].find(head) + head.size();
+    CHECK(lines[2].substr(end - value.size(), value.size() + 1) == value + " ");
+    CHECK(lines[3][end] == ' ');
+    CHECK(lines[3][end - 1] != ' ');
+    CHECK(lines[4][end - 1] != ' ');
+  }
+  CHECK(lines[3].substr(lines[3].size() - 9) == "123456789");
+  CHECK(lines[1].substr(lines[1].size() - 10) == "bytes sent");
+  // No rows: the heads alone.
+  CHECK(format_step_table("t", {}) ==
+        "t\n  step  wall s  CPU s, busiest rank  CPU s, all ranks  bytes sent\n");
 }
 
 TEST_CASE(

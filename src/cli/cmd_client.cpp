@@ -220,7 +220,9 @@ int client_infer(std::span<char* const> arguments) {
       "keygen -> encrypt -> client infer -> decrypt: registers the keys (or reuses the token in\n"
       "--token-file, registering and saving one there if the file does not exist), uploads the\n"
       "batch, waits for the job (retrying a full queue after the server's Retry-After), downloads\n"
-      "and checks the scores, and deletes the job on the server.");
+      "and checks the scores, and deletes the job on the server. If the server no longer has the\n"
+      "token's key set (410: expired or unusable), it registers the keys again once (saving the\n"
+      "new token in --token-file) and says so on stderr.");
   add_server_options(options);
   options.add_value("keys", "DIR", "client key directory from cryptonets keygen", std::nullopt,
                     true);
@@ -256,11 +258,26 @@ int client_infer(std::span<char* const> arguments) {
   }
 
   service::JobStatus job;
+  bool registered_again = false;
   for (;;) {
     try {
       job = do_submit(options, token, in);
       break;
     } catch (const service::ServiceError& e) {
+      // 410: the server no longer has the token's key set (expired, or unusable). This command
+      // has what a registration sends, so it registers once more; a second 410 is an error.
+      if (e.status() == 410 && !registered_again) {
+        registered_again = true;
+        token = do_register(options, keys);
+        std::string saved;
+        if (options.has("token-file")) {
+          write_token_file(options.text("token-file"), token);
+          saved = "; new token saved in " + options.text("token-file");
+        }
+        std::fprintf(stderr, "%s\nregistered the keys again%s; submitting again\n", e.what(),
+                     saved.c_str());
+        continue;
+      }
       if (e.status() != 503 || std::chrono::steady_clock::now() > deadline) throw;
       const int wait = std::max(1, e.retry_after_s());
       std::fprintf(stderr, "%s; retrying in %d s\n", e.what(), wait);

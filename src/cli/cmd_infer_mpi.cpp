@@ -40,6 +40,7 @@
 #include "cryptonets/distributed/communicator.hpp"
 #include "cryptonets/distributed/distributed_inference.hpp"
 #include "cryptonets/distributed/partial_sums.hpp"
+#include "cryptonets/distributed/step_table.hpp"
 #include "cryptonets/inference/private_inference.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/protocol_files.hpp"
@@ -259,17 +260,16 @@ void report(Communicator& comm, const StepTotals& totals, uint64_t units, uint64
     }
   }
   const double per = 1.0 / static_cast<double>(all_units);
-  std::printf(
-      "per unit (batch x modulus; mean of %llu)                  wall s  CPU s: busiest  "
-      "all ranks   bytes sent\n",
-      static_cast<unsigned long long>(all_units));
+  std::vector<distributed::StepRow> rows;
   for (size_t s = 0; s < names.size(); ++s) {
     const double wall = s < totals.seconds.size()
                             ? totals.seconds[s] / static_cast<double>(std::max<uint64_t>(units, 1))
                             : 0;
-    std::printf("  %-52s %8.3f %8.3f %8.3f %14.0f\n", names[s].c_str(), wall, cpu_max[s],
-                cpu_all[s] * per, bytes[s] * per);
+    rows.push_back({names[s], wall, cpu_max[s], cpu_all[s] * per, bytes[s] * per});
   }
+  const std::string table = distributed::format_step_table(
+      "per unit (batch x modulus; mean of " + std::to_string(all_units) + ")", rows);
+  std::fputs(table.c_str(), stdout);
 }
 
 // Units u = b·M + i (batch b, plaintext modulus i) run in rounds of G, unit first + g on group g:

@@ -104,21 +104,51 @@ constexpr int kTransientRetrySeconds = 5;
 // A queued job whose key set could not be loaded for such a reason is tried again after 1 s, then
 // after twice as long each time, at most this long.
 constexpr int64_t kMaxJobRetrySeconds = 60;
+// A job whose run fails for a passing reason (transient_failure: out of file handles or memory,
+// a failed read) is run again after kJobRetryWait, then twice as long each time, kJobAttempts
+// runs in all; then it fails, its error saying how many runs failed.
+constexpr int kJobAttempts = 3;
+constexpr std::chrono::milliseconds kJobRetryWait{1000};
 // How long the token of an expired key set is still told so (410) before it is just unknown.
 constexpr int64_t kExpiredKeySetMemorySeconds = int64_t{366} * 86400;
 
-// Whether a failure to load a stored key set is of the server rather than of the files: the
-// process ran out of something (file handles, memory) or the system failed a read (EIO), which
-// io/protocol_files.hpp throws as std::system_error. Such a key set is not retired: the request is
-// answered 503 and its queued jobs are tried again later. Only what the files hold (magic,
-// version, checksum, fingerprint, truncation) or their absence makes a key set unusable.
-bool transient_failure(const std::exception& e) {
-  if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) return true;
+// What a failure to read a stored file (a key set, an upload, a job's input) says about the server.
+//   kFiles: what the files hold (magic, version, checksum, fingerprint, truncation) or their
+//     absence (ENOENT, ENOTDIR): a key set is then unusable (410), an upload refused (400).
+//   kConfiguration: the server may not read its own state directory (EACCES, EPERM): retrying
+//     cannot help and the client can do nothing about it, so the request is answered 500 naming
+//     the path, and a job fails at once.
+//   kPassing: the process ran out of something (file handles, memory) or the system failed a
+//     read (EIO, ...): io/protocol_files.hpp throws these as std::system_error. A key set is not
+//     retired: the request is answered 503, and the job is tried again later.
+enum class ReadFailure { kFiles, kConfiguration, kPassing };
+
+ReadFailure classify_failure(const std::exception& e) {
+  if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) return ReadFailure::kPassing;
   if (const auto* failure = dynamic_cast<const std::system_error*>(&e)) {
-    return failure->code() != std::errc::no_such_file_or_directory &&
-           failure->code() != std::errc::not_a_directory;
+    if (failure->code() == std::errc::no_such_file_or_directory ||
+        failure->code() == std::errc::not_a_directory) {
+      return ReadFailure::kFiles;
+    }
+    if (failure->code() == std::errc::permission_denied ||
+        failure->code() == std::errc::operation_not_permitted) {
+      return ReadFailure::kConfiguration;
+    }
+    return ReadFailure::kPassing;
   }
-  return false;
+  return ReadFailure::kFiles;
+}
+
+bool transient_failure(const std::exception& e) {
+  return classify_failure(e) == ReadFailure::kPassing;
+}
+
+// The answer (500) and job error for a kConfiguration failure: the loader's message, which names
+// the server's path, for the operator who has to fix the permissions.
+std::string configuration_answer(const std::string& what) {
+  return "the server cannot read its own files (" + what +
+         "): a configuration error of the server (the permissions of its --state-dir), not of the "
+         "request; retrying does not help until the server's operator fixes it";
 }
 
 // Loader messages name the server's temporary path; the client knows its file as "the body".
@@ -129,6 +159,36 @@ std::string client_message(std::string message, const std::string& path, const s
   for (size_t at = message.find(path); at != std::string::npos; at = message.find(path, at))
     message.replace(at, path.size(), name);
   return message;
+}
+
+// The methods a path of the protocol (server.hpp) takes, for the Allow header of a 405: HEAD
+// wherever GET is (httplib answers it from the GET route); "" for a path the service does not have.
+std::string allowed_methods(const std::string& path) {
+  if (path == "/v1/keysets" || path == "/v1/jobs") return "POST";
+  if (path == "/v1/queue") return "GET, HEAD";
+  const std::string prefix = "/v1/jobs/";
+  if (path.rfind(prefix, 0) != 0) return "";
+  std::string id = path.substr(prefix.size());
+  const std::string result = "/result";
+  const bool is_result = id.size() > result.size() &&
+                         id.compare(id.size() - result.size(), result.size(), result) == 0;
+  if (is_result) id.resize(id.size() - result.size());
+  // The routes' pattern [0-9a-z]+.
+  if (id.empty() || !std::all_of(id.begin(), id.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z');
+      })) {
+    return "";
+  }
+  return is_result ? "GET, HEAD" : "GET, HEAD, DELETE";
+}
+
+bool method_allowed(const std::string& allow, const std::string& method) {
+  for (size_t at = 0; at < allow.size();) {
+    const size_t end = std::min(allow.find(", ", at), allow.size());
+    if (allow.compare(at, end - at, method) == 0) return true;
+    at = end + 2;
+  }
+  return false;
 }
 
 // Per-request facts for the one log line (the logger runs on the handler's thread).
@@ -244,10 +304,12 @@ class TypedKeySet final : public KeySet {
 // Throws std::runtime_error naming the file unless the three files of a stored key set have
 // headers this build reads. Only the headers: cheap at start-up for any number of key sets, and
 // enough to find the sets written by an older cryptonets, whose format version the header reader
-// refuses by name (io/protocol_files.hpp).
-void check_stored_key_set(const KeyDirectory& dir) {
-  for (const std::string& path : {dir.parameters, dir.evaluation_keys, dir.public_keys})
+// refuses by name (io/protocol_files.hpp). Returns the key set id the parameter set records.
+uint64_t check_stored_key_set(const KeyDirectory& dir) {
+  const uint64_t id = read_protocol_header(dir.parameters).key_set_id;
+  for (const std::string& path : {dir.evaluation_keys, dir.public_keys})
     read_protocol_header(path);
+  return id;
 }
 
 // The key set in `dir`, under the scheme its parameter set records.
@@ -258,10 +320,22 @@ std::shared_ptr<const KeySet> load_key_set(const KeyDirectory& dir) {
   return std::make_shared<TypedKeySet<yashe::Scheme>>(dir);
 }
 
+// What a client whose token is answered 410 does about it.
+constexpr const char* kRegisterAgain =
+    "register the keys again (cryptonets client register; client infer does it by itself) and "
+    "use the new token";
+
+// A key set id as the registration answer and `cryptonets inspect` show it: "0x" and 16 hex digits.
+std::string key_set_id_text(uint64_t id) {
+  char text[24];
+  std::snprintf(text, sizeof text, "0x%016llx", static_cast<unsigned long long>(id));
+  return text;
+}
+
 // The answer (410) to a token whose key set this server cannot use; `description` from
-// Impl::retire_key_set.
+// Impl::retire_key_set ("key set 0x... (what is wrong)").
 std::string unusable_answer(const std::string& description) {
-  return "this server cannot use the token's " + description + ": register the keys again";
+  return "this server cannot use the token's " + description + ": " + kRegisterAgain;
 }
 
 // The answer (503) to a request that needed a key set the server could not load for a passing
@@ -270,8 +344,9 @@ std::string transient_answer(const std::string& problem) {
   return "the server cannot load the token's key set right now (" + problem + "); retry later";
 }
 
-// The answer (410) to the token of a key set deleted by --key-set-retention-days.
-std::string expired_answer(int64_t retention_s) {
+// The answer (410) to the token of a key set deleted by --key-set-retention-days; `name` from
+// Impl::key_set_name ("key set 0x...", or "key set" when its id is not known).
+std::string expired_answer(const std::string& name, int64_t retention_s) {
   std::string unused = "the server's retention period";
   if (retention_s > 0 && retention_s % 86400 == 0) {
     const int64_t days = retention_s / 86400;
@@ -279,33 +354,36 @@ std::string expired_answer(int64_t retention_s) {
   } else if (retention_s > 0) {
     unused = std::to_string(retention_s) + " s";
   }
-  return "the token's key set expired: it was not used for " + unused +
-         " (--key-set-retention-days), so the server deleted it with its jobs; register the keys "
-         "again";
+  return "the token's " + name + " expired: it was not used for " + unused +
+         " (--key-set-retention-days), so the server deleted it with its jobs; " + kRegisterAgain;
 }
 
 // The recorded failure of a job not run because its key set is unusable.
 std::string unrun_job_error(const std::string& description) {
   return "not run: this server cannot use the job's " + description +
-         "; register the keys again and submit the batch again";
+         "; register the keys again and submit the batch again with the new token";
 }
 
-// A stored key set as its client knows it: the key set id its headers record (what the
-// registration answer and `cryptonets inspect` show), else the directory the server keeps it in.
-std::string key_set_name(const std::string& directory, const std::string& hash) {
-  if (!is_hex_name(hash, 64)) return "key set '" + hash + "'";  // a hand-edited job record
+// The key set id its headers record, from the first of the three files of `directory` whose
+// header reads; nullopt if none does.
+std::optional<uint64_t> stored_key_set_id(const std::string& directory) {
   const KeyDirectory dir(directory);
   for (const std::string& path : {dir.parameters, dir.evaluation_keys, dir.public_keys}) {
     try {
-      char text[40];
-      std::snprintf(text, sizeof text, "key set 0x%016llx",
-                    static_cast<unsigned long long>(read_protocol_header(path).key_set_id));
-      return text;
+      return read_protocol_header(path).key_set_id;
     } catch (const std::runtime_error&) {
       // unreadable header: try the next part
     }
   }
-  return "key set keysets/" + hash;
+  return std::nullopt;
+}
+
+// A key set id from a job record or a tombstone ("0x" and 16 hex digits); nullopt otherwise.
+std::optional<uint64_t> parse_key_set_id(const std::string& text) {
+  if (text.size() != 18 || text.rfind("0x", 0) != 0 || !is_hex_name(text.substr(2), 16)) {
+    return std::nullopt;
+  }
+  return std::stoull(text.substr(2), nullptr, 16);
 }
 
 // What is wrong with a stored key set, from the loader's message, for the client: the server's
@@ -336,8 +414,16 @@ struct Job {
   int64_t created = 0;
   int64_t finished = 0;
   std::string error;
-  // In memory only: a job whose key set could not be loaded for a passing reason waits until
-  // not_before; `retries` sets the next wait.
+  // The key set's id (key_set_id_text), recorded at upload so that the job's failures can name
+  // the key set as its client knows it even once the key set's files are gone; 0: not recorded
+  // (a record written before it was).
+  uint64_t key_set_id = 0;
+  // Runs of the inference started (at most kJobAttempts); the failure of the last one while the
+  // job waits to be tried again.
+  int attempts = 0;
+  std::string last_error;
+  // In memory only: a job whose key set could not be loaded for a passing reason, or whose run
+  // failed for one, waits until not_before; `retries` sets the next wait of the former.
   int retries = 0;
   Clock::time_point not_before{};
 
@@ -348,6 +434,8 @@ struct Job {
            {"created", created}};
     if (finished != 0) j["finished"] = finished;
     if (!error.empty()) j["error"] = error;
+    if (attempts != 0) j["attempts"] = attempts;
+    if (!last_error.empty() && state == "queued") j["last_error"] = last_error;
     return j;
   }
 };
@@ -424,6 +512,14 @@ class Server::Impl {
   std::string retire_key_set(const std::string& hash, const std::string& problem);
   // A finished job's record on disk (job.json replaced; input.ct removed); logged if it fails.
   void store_outcome(const Job& job);
+  // Puts job `id` back at the head of the queue (state queued), to run after `wait`, with the
+  // batch kept from its upload if any. Only the worker calls it, for the job it is running: a job
+  // is in the queue at most once and never runs twice at the same time.
+  void requeue_job(const std::string& id, std::optional<EncryptedBatch> ready,
+                   Clock::duration wait);
+  // The stored key set `hash` as its client knows it: "key set 0x..." (the id the registration
+  // answered), from memory, else from its files' headers; "key set" if neither knows it.
+  std::string key_set_name(const std::string& hash);
 
   ServerOptions options_;
   Model model_;
@@ -449,6 +545,9 @@ class Server::Impl {
   std::map<std::string, int> uploads_;
   // Key sets deleted by the retention, with when (their tombstones in expired/).
   std::map<std::string, int64_t> expired_key_sets_;
+  // The key set id of each key set known (usable, unusable or expired), for the messages that name
+  // a key set: from the registration, the headers, the job records and the tombstones.
+  std::map<std::string, uint64_t> key_set_ids_;
   std::map<std::string, Job> jobs_;
   std::deque<std::string> queue_;
   size_t pending_ = 0;  // queued + running jobs + uploads in progress
@@ -541,6 +640,11 @@ void Server::Impl::recover() {
     struct stat info {};
     if (is_hex_name(name, 64) && ::stat(entry.path().c_str(), &info) == 0) {
       expired_key_sets_[name] = info.st_mtime;
+      std::ifstream in(entry.path());  // its key set id; empty if written before it was recorded
+      std::string text;
+      if (in && std::getline(in, text)) {
+        if (const auto id = parse_key_set_id(text)) key_set_ids_[name] = *id;
+      }
     }
   }
   std::map<std::string, std::string> unusable;  // key set -> what is wrong with it
@@ -552,9 +656,9 @@ void Server::Impl::recover() {
       continue;
     }
     try {
-      check_stored_key_set(KeyDirectory(entry.path().string()));
+      key_set_ids_[name] = check_stored_key_set(KeyDirectory(entry.path().string()));
     } catch (const std::exception& e) {
-      if (transient_failure(e)) {
+      if (classify_failure(e) != ReadFailure::kFiles) {
         // Not read, not judged: loaded when a job needs it.
         log({{"time", utc_timestamp()},
              {"event", "key set not checked"},
@@ -597,6 +701,10 @@ void Server::Impl::recover() {
       job.created = j.at("created").get<int64_t>();
       job.finished = j.value("finished", int64_t{0});
       job.error = j.value("error", std::string());
+      job.attempts = j.value("attempts", 0);
+      if (const auto recorded = parse_key_set_id(j.value("key_set_id", std::string()))) {
+        job.key_set_id = *recorded;
+      }
     } catch (const std::exception& e) {
       log({{"time", utc_timestamp()},
            {"event", "unreadable job record"},
@@ -604,6 +712,7 @@ void Server::Impl::recover() {
            {"error", e.what()}});
       continue;
     }
+    if (job.key_set_id != 0) key_set_ids_.emplace(job.key_set, job.key_set_id);
     if (expired_key_sets_.count(job.key_set) != 0) {
       remove_job_directory(id);
       continue;
@@ -640,7 +749,8 @@ void Server::Impl::recover() {
       key_set(job.key_set);  // cached for the job
     } catch (const std::exception& e) {
       const std::string problem = key_set_problem(keysets_dir_ + "/" + job.key_set, e.what());
-      if (transient_failure(e)) {  // the job stays queued: the worker tries again
+      // The job stays queued: the worker tries again (kPassing) or fails it (kConfiguration).
+      if (classify_failure(e) != ReadFailure::kFiles) {
         log({{"time", utc_timestamp()},
              {"event", "key set not loaded"},
              {"key_set", job.key_set},
@@ -695,8 +805,18 @@ void Server::Impl::stop() {
 // ---- Routes.
 
 void Server::Impl::install_routes() {
-  http_->set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+  http_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
     request_facts = RequestFacts{};
+    // A method a path of the service does not take: 405 naming those it takes (httplib answered
+    // 404, or 400 once it had read a body of no length until the client gave up). Here, before
+    // httplib reads any body: it is not read, and the connection is closed.
+    if (const std::string allow = allowed_methods(req.path);
+        !allow.empty() && !method_allowed(allow, req.method)) {
+      res.set_header("Allow", allow);
+      res.set_header("Connection", "close");
+      answer_error(res, 405, req.method + " is not allowed on " + req.path + "; it takes " + allow);
+      return httplib::Server::HandlerResponse::Handled;
+    }
     return httplib::Server::HandlerResponse::Unhandled;
   });
   http_->set_logger([this](const httplib::Request& req, const httplib::Response& res) {
@@ -815,7 +935,11 @@ void Server::Impl::require_key_set(const std::string& hash, bool own_jobs) const
     throw HttpError(410, unusable_answer(it->second));
   }
   if (expired_key_sets_.count(hash) != 0) {
-    throw HttpError(410, expired_answer(options_.key_set_retention_s));
+    const auto id = key_set_ids_.find(hash);
+    throw HttpError(
+        410, expired_answer(id == key_set_ids_.end() ? std::string("key set")
+                                                     : "key set " + key_set_id_text(id->second),
+                            options_.key_set_retention_s));
   }
   throw HttpError(401, "unknown token");
 }
@@ -889,8 +1013,7 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
     if (fd < 0) {
       const int error = errno;
       close_all();
-      throw HttpError(
-          500, "cannot create a file in the state directory: " + std::string(std::strerror(error)));
+      throw HttpError(500, "the server cannot create '" + path + "': " + std::strerror(error));
     }
     fds.push_back(fd);
   }
@@ -1007,7 +1130,9 @@ void Server::Impl::write_job(const Job& job, const std::string& directory) {
   json record = job.to_json();
   record["format"] = kJobRecordFormat;
   record["key_set"] = job.key_set;
+  if (job.key_set_id != 0) record["key_set_id"] = key_set_id_text(job.key_set_id);
   record.erase("batches_done");
+  record.erase("last_error");
   write_file_durably(directory + "/job.json", record.dump(2) + "\n");
 }
 
@@ -1038,7 +1163,9 @@ void Server::Impl::register_keys(const httplib::Request& req, httplib::Response&
                              " bytes, the body has " + std::to_string(length));
   }
   const std::string staging = tmp_dir_ + "/keys-" + random_hex(16);
-  if (::mkdir(staging.c_str(), 0700) != 0) throw HttpError(500, "cannot create " + staging);
+  if (::mkdir(staging.c_str(), 0700) != 0) {
+    throw HttpError(500, "the server cannot create '" + staging + "': " + std::strerror(errno));
+  }
   struct Cleanup {
     std::string path;
     ~Cleanup() {
@@ -1093,10 +1220,8 @@ void Server::Impl::register_keys(const httplib::Request& req, httplib::Response&
   } catch (const std::exception& e) {
     throw HttpError(422, std::string("the keys cannot carry this server's model: ") + e.what());
   }
-  char key_set_text[24];
-  std::snprintf(key_set_text, sizeof key_set_text, "0x%016llx",
-                static_cast<unsigned long long>(keys->key_set_id()));
 
+  const uint64_t key_set_id = keys->key_set_id();
   const std::string token = random_hex(32);
   const std::string hash =
       to_hex(sha256({reinterpret_cast<const uint8_t*>(token.data()), token.size()}));
@@ -1112,6 +1237,7 @@ void Server::Impl::register_keys(const httplib::Request& req, httplib::Response&
     std::lock_guard lock(mutex_);
     key_sets_.insert(hash);
     last_use_[hash] = unix_now();
+    key_set_ids_[hash] = key_set_id;
   }
   {
     std::lock_guard lock(cache_mutex_);  // loaded already: the first job need not load it again
@@ -1121,7 +1247,7 @@ void Server::Impl::register_keys(const httplib::Request& req, httplib::Response&
   }
   answer_json(res, 201,
               json{{"token", token},
-                   {"key_set_id", std::string(key_set_text)},
+                   {"key_set_id", key_set_id_text(key_set_id)},
                    {"scheme", scheme_option(scheme)}});
 }
 
@@ -1192,7 +1318,9 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
   job.created = unix_now();
   request_facts.job = job.id;
   const std::string staging = tmp_dir_ + "/job-" + job.id;
-  if (::mkdir(staging.c_str(), 0700) != 0) throw HttpError(500, "cannot create " + staging);
+  if (::mkdir(staging.c_str(), 0700) != 0) {
+    throw HttpError(500, "the server cannot create '" + staging + "': " + std::strerror(errno));
+  }
   struct Cleanup {
     std::string path;
     ~Cleanup() {
@@ -1214,6 +1342,9 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
     try {
       header = read_protocol_header(input);
     } catch (const std::runtime_error& e) {
+      if (classify_failure(e) == ReadFailure::kConfiguration) {
+        return HttpError(500, configuration_answer(e.what()));
+      }
       const std::string problem = client_message(e.what(), input, "the body");
       if (transient_failure(e)) {  // the server's failure, not the body's
         return HttpError(
@@ -1232,9 +1363,13 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
     try {
       keys = key_set(key_set_hash);
     } catch (const std::exception& e) {
+      const ReadFailure failure = classify_failure(e);
+      // Not allowed to read its own files: the operator's to fix; the key set stays.
+      if (failure == ReadFailure::kConfiguration)
+        return HttpError(500, configuration_answer(e.what()));
       const std::string problem = key_set_problem(keysets_dir_ + "/" + key_set_hash, e.what());
       // Out of file handles or memory, a failed read: this request only, the key set stays.
-      if (transient_failure(e)) {
+      if (failure == ReadFailure::kPassing) {
         return HttpError(503, transient_answer(problem), kTransientRetrySeconds);
       }
       // Damaged or removed on disk since it was registered: the client's to fix, not a 500.
@@ -1296,6 +1431,7 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
   job.images = header.images;
   job.batches = header.batch_count();
   job.scheme = keys->scheme();
+  job.key_set_id = keys->key_set_id();
 
   // Durable before the answer: input.ct was fsync'd; job.json is; the directory entry of both,
   // the rename into jobs/ and the removal from tmp/.
@@ -1418,7 +1554,8 @@ void Server::Impl::discard(const std::string& path, const std::string& parent,
   }
 }
 
-// ---- The worker: one job at a time, all inference threads on it.
+// ---- The worker: one job at a time, all inference threads on it. There is one worker, and a job
+// is back in the queue (requeue_job) only once its run has ended: no job ever runs twice at once.
 
 void Server::Impl::worker() {
   // OpenMP's thread count is per thread: the library's inner loops on this one use --threads.
@@ -1462,6 +1599,7 @@ void Server::Impl::run_job(const std::string& id) {
     job = jobs_[id];
   }
   const std::string directory = jobs_dir_ + "/" + id;
+  const std::string scores = directory + "/scores.ct";
   std::string error;
   std::optional<EncryptedBatch> ready;
   {
@@ -1475,32 +1613,79 @@ void Server::Impl::run_job(const std::string& id) {
   try {
     keys = key_set(job.key_set);
   } catch (const std::exception& e) {
+    const ReadFailure failure = classify_failure(e);
     const std::string problem = key_set_problem(keysets_dir_ + "/" + job.key_set, e.what());
-    if (transient_failure(e)) {  // out of file handles or memory, a failed read: tried again
+    if (failure == ReadFailure::kPassing) {  // out of file handles or memory: tried again
       defer_job(id, std::move(ready), problem);
       return;
     }
-    // Damaged or removed since the job was accepted: this job and the key set's queued ones fail
-    // with the reason.
-    error = unrun_job_error(retire_key_set(job.key_set, problem));
+    if (failure == ReadFailure::kConfiguration) {  // this job fails; the key set stays
+      error = "not run: " + configuration_answer(e.what());
+    } else {
+      // Damaged or removed since the job was accepted: this job and the key set's queued ones
+      // fail with the reason.
+      error = unrun_job_error(retire_key_set(job.key_set, problem));
+    }
   }
+  ReadFailure failure = ReadFailure::kFiles;
   if (keys) {
+    {
+      std::lock_guard lock(mutex_);
+      job.attempts = ++jobs_[id].attempts;
+    }
     try {
       if (keys->scheme() != job.scheme) {  // a hand-edited or foreign record: refused, not guessed
         throw std::runtime_error("the job record says " + scheme_name(job.scheme) +
                                  ", but its key set is " + scheme_name(keys->scheme()));
       }
-      keys->infer_file(directory + "/input.ct", directory + "/scores.ct", compiled_,
-                       options_.threads, std::move(ready), [&](uint64_t b) {
+      keys->infer_file(directory + "/input.ct", scores, compiled_, options_.threads,
+                       std::move(ready), [&](uint64_t b) {
                          std::lock_guard lock(mutex_);
                          jobs_[id].batches_done = b + 1;
                        });
     } catch (const std::exception& e) {
-      error = e.what();
+      failure = classify_failure(e);
+      // The client knows its upload as the job's batch; a configuration error keeps the server's
+      // path, for the operator.
+      error = failure == ReadFailure::kConfiguration
+                  ? e.what()
+                  : client_message(e.what(), directory + "/input.ct", "the job's batch");
     }
+  }
+  if (!error.empty()) {
+    // The scores file is written atomically (AtomicFileWriter), so none should be there; removed
+    // all the same: a failed or retried job has no scores.
+    std::error_code ignored;
+    fs::remove(scores, ignored);
+  }
+  if (!error.empty() && keys && failure == ReadFailure::kPassing && job.attempts < kJobAttempts) {
+    // Out of file handles or memory, a failed read while it ran: tried again from its input on
+    // disk after a short wait, kJobAttempts runs in all.
+    const auto wait = kJobRetryWait * (1 << (job.attempts - 1));
+    {
+      std::lock_guard lock(mutex_);
+      Job& queued = jobs_[id];  // still there: a running job is not deleted
+      queued.batches_done = 0;
+      queued.last_error = error;
+    }
+    requeue_job(id, std::nullopt, wait);
+    log({{"time", utc_timestamp()},
+         {"event", "job retried"},
+         {"job", id},
+         {"attempt", job.attempts},
+         {"of", kJobAttempts},
+         {"error", error},
+         {"retry_in_s", std::chrono::duration<double>(wait).count()}});
+    return;
+  }
+  if (!error.empty() && failure == ReadFailure::kConfiguration && keys) {
+    error = configuration_answer(error);
+  } else if (!error.empty() && failure == ReadFailure::kPassing && keys) {
+    error = "failed " + std::to_string(job.attempts) + " attempts; the last: " + error;
   }
   job.state = error.empty() ? "done" : "failed";
   job.error = error;
+  job.last_error.clear();
   job.finished = unix_now();
   job.batches_done = error.empty() ? job.batches : 0;
   store_outcome(job);
@@ -1518,6 +1703,7 @@ void Server::Impl::run_job(const std::string& id) {
                               {"job", id},
                               {"images", job.images},
                               {"seconds", std::round(seconds * 100) / 100}};
+  if (job.attempts > 1) line["attempts"] = job.attempts;
   if (!error.empty()) line["error"] = error;
   log(line);
   wake_.notify_all();  // long polls of this job
@@ -1540,8 +1726,7 @@ void Server::Impl::store_outcome(const Job& job) {
 }
 
 std::string Server::Impl::retire_key_set(const std::string& hash, const std::string& problem) {
-  const std::string description =
-      key_set_name(keysets_dir_ + "/" + hash, hash) + " (" + problem + ")";
+  const std::string description = key_set_name(hash) + " (" + problem + ")";
   const std::string error = unrun_job_error(description);
   std::vector<Job> failed;
   {
@@ -1585,25 +1770,50 @@ std::string Server::Impl::retire_key_set(const std::string& hash, const std::str
   return description;
 }
 
+std::string Server::Impl::key_set_name(const std::string& hash) {
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = key_set_ids_.find(hash); it != key_set_ids_.end()) {
+      return "key set " + key_set_id_text(it->second);
+    }
+  }
+  // Never the directory's name (the hash of the token): the client does not know it.
+  if (!is_hex_name(hash, 64)) return "key set";  // a hand-edited job record
+  const std::optional<uint64_t> id = stored_key_set_id(keysets_dir_ + "/" + hash);
+  if (!id) return "key set";
+  std::lock_guard lock(mutex_);
+  key_set_ids_[hash] = *id;
+  return "key set " + key_set_id_text(*id);
+}
+
+void Server::Impl::requeue_job(const std::string& id, std::optional<EncryptedBatch> ready,
+                               Clock::duration wait) {
+  {
+    std::lock_guard lock(mutex_);
+    Job& job = jobs_[id];  // still there: a running job is not deleted
+    job.state = "queued";
+    job.not_before = Clock::now() + wait;
+    if (std::find(queue_.begin(), queue_.end(), id) == queue_.end()) queue_.push_front(id);
+    if (ready) ready_.emplace(id, std::move(*ready));
+  }
+  wake_.notify_all();
+}
+
 void Server::Impl::defer_job(const std::string& id, std::optional<EncryptedBatch> ready,
                              const std::string& problem) {
   int64_t wait_s = 0;
   {
     std::lock_guard lock(mutex_);
-    Job& job = jobs_[id];  // still there: a running job is not deleted
+    Job& job = jobs_[id];
     wait_s = std::min<int64_t>(kMaxJobRetrySeconds, int64_t{1} << std::min(job.retries, 6));
     ++job.retries;
-    job.state = "queued";
-    job.not_before = Clock::now() + std::chrono::seconds(wait_s);
-    queue_.push_front(id);
-    if (ready) ready_.emplace(id, std::move(*ready));
   }
+  requeue_job(id, std::move(ready), std::chrono::seconds(wait_s));
   log({{"time", utc_timestamp()},
        {"event", "job deferred"},
        {"job", id},
        {"error", problem},
        {"retry_in_s", wait_s}});
-  wake_.notify_all();
 }
 
 void Server::Impl::note_use(const std::string& hash) {
@@ -1677,11 +1887,15 @@ void Server::Impl::expire_key_sets() {
       // deletion (recover), wherever a crash stopped this one. The key set and each job then go
       // in one rename each: nothing is ever left half there.
       const std::string tombstone = expired_dir_ + "/" + hash;
-      const int fd = ::open(tombstone.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-      if (fd < 0) {
-        throw std::runtime_error("cannot create '" + tombstone + "': " + std::strerror(errno));
+      // It holds the key set's id, so that the 410 of its token can name it after a restart.
+      std::string id_text;
+      {
+        std::lock_guard lock(mutex_);
+        if (auto it = key_set_ids_.find(hash); it != key_set_ids_.end()) {
+          id_text = key_set_id_text(it->second) + "\n";
+        }
       }
-      ::close(fd);
+      write_file_durably(tombstone, id_text);
       sync_directory(expired_dir_);
       discard(keysets_dir_ + "/" + hash, keysets_dir_, "expired-" + hash);
       for (const std::string& id : jobs)
@@ -1700,6 +1914,11 @@ void Server::Impl::expire_key_sets() {
   }
   for (const std::string& hash : forgotten)
     ::unlink((expired_dir_ + "/" + hash).c_str());
+  if (!forgotten.empty()) {
+    std::lock_guard lock(mutex_);
+    for (const std::string& hash : forgotten)
+      key_set_ids_.erase(hash);
+  }
 }
 
 void Server::Impl::janitor() {

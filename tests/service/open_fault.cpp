@@ -1,9 +1,11 @@
 // Test-only fault injection for service_test.py: a library loaded into `cryptonets serve` with
 // LD_PRELOAD, linked into nothing else. While the file named by $CRYPTONETS_TEST_OPEN_FAULT
-// exists, fopen(3) of a path that contains the text the file holds (up to 255 bytes, without a
-// trailing newline) fails with EMFILE, as it does when the process is out of file handles: the
-// server must then answer 503 and keep the key set. (The loaders open files with std::ifstream,
-// which libstdc++ opens with fopen64.)
+// exists, fopen(3) of a path that contains the text of one of its lines fails, by default with
+// EMFILE, as it does when the process is out of file handles (the server must then answer 503
+// and keep the key set). A line may name the errno first: "EACCES /keysets/" (permission denied:
+// a configuration error, 500), "EIO /input.ct"; EMFILE, EACCES, EIO and ENOSPC are known. The
+// file holds at most 1023 bytes. (The loaders open files with std::ifstream, which libstdc++ opens
+// with fopen64.)
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -14,18 +16,36 @@
 
 namespace {
 
-bool fault(const char* path) {
+// The errno an open of `path` fails with, or 0 if it is not to fail.
+int fault(const char* path) {
   const char* control = std::getenv("CRYPTONETS_TEST_OPEN_FAULT");
-  if (control == nullptr || path == nullptr) return false;
+  if (control == nullptr || path == nullptr) return 0;
   const int fd = ::open(control, O_RDONLY | O_CLOEXEC);  // open(2): not the fopen below
-  if (fd < 0) return false;
-  char text[256] = {};
+  if (fd < 0) return 0;
+  char text[1024] = {};
   const ssize_t got = ::read(fd, text, sizeof text - 1);
   ::close(fd);
-  size_t length = got > 0 ? static_cast<size_t>(got) : 0;
-  while (length > 0 && text[length - 1] == '\n')
-    text[--length] = '\0';
-  return length > 0 && std::strstr(path, text) != nullptr;
+  text[got > 0 ? got : 0] = '\0';
+  static const struct {
+    const char* name;
+    int error;
+  } kErrors[] = {{"EMFILE ", EMFILE}, {"EACCES ", EACCES}, {"EIO ", EIO}, {"ENOSPC ", ENOSPC}};
+  for (char* line = text; *line != '\0';) {
+    char* end = std::strchr(line, '\n');
+    char* next = end != nullptr ? end + 1 : line + std::strlen(line);
+    if (end != nullptr) *end = '\0';
+    int error = EMFILE;
+    for (const auto& known : kErrors) {
+      if (std::strncmp(line, known.name, std::strlen(known.name)) == 0) {
+        error = known.error;
+        line += std::strlen(known.name);
+        break;
+      }
+    }
+    if (*line != '\0' && std::strstr(path, line) != nullptr) return error;
+    line = next;
+  }
+  return 0;
 }
 
 // No <cstdio>: its declarations of fopen would have to be matched exactly; C linkage needs only
@@ -33,8 +53,8 @@ bool fault(const char* path) {
 using Open = void* (*)(const char*, const char*);
 
 void* open_or_fail(const char* name, const char* path, const char* mode) {
-  if (fault(path)) {
-    errno = EMFILE;
+  if (const int error = fault(path); error != 0) {
+    errno = error;
     return nullptr;
   }
   const auto real = reinterpret_cast<Open>(::dlsym(RTLD_NEXT, name));

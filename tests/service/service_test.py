@@ -43,6 +43,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -332,6 +333,35 @@ def tests(work):
     status, _, _ = server.request("DELETE", "/v1/jobs/" + job_a, token=alice)
     check(status == 204, "DELETE of one's own job: %d" % status)
 
+    # ---- A method a path of the service does not take: 405 naming the methods it takes in an
+    # Allow header (httplib answered 400 or 404); a path the service does not have stays 404.
+    for method, path, allow in [("PUT", "/v1/jobs", "POST"), ("GET", "/v1/jobs", "POST"),
+                                ("POST", "/v1/queue", "GET, HEAD"),
+                                ("PATCH", "/v1/jobs/" + job_a, "GET, HEAD, DELETE"),
+                                ("PUT", "/v1/jobs/%s/result" % job_a, "GET, HEAD"),
+                                ("DELETE", "/v1/jobs/%s/result" % job_a, "GET, HEAD")]:
+        body = b"{}" if method in ("PUT", "POST", "PATCH") else None
+        status, headers, data = server.request(method, path, body=body, token=alice)
+        check(status == 405 and headers.get("Allow") == allow and
+              ("%s is not allowed on %s" % (method, path)).encode() in data,
+              "%s %s: %d %s %r, expected 405 with Allow: %s" % (method, path, status, headers,
+                                                                data, allow))
+    # A PUT without Content-Length: answered at once, not after httplib has read a body until
+    # the client gives up (then 400).
+    raw = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    raw.sendall(b"PUT /v1/jobs HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        head = raw.recv(4096)
+    except socket.timeout:
+        head = b"(no answer in 5 s)"
+    raw.close()
+    check(head.startswith(b"HTTP/1.1 405") and b"Allow: POST\r\n" in head,
+          "PUT without Content-Length: %r" % head)
+    for method, path in [("PUT", "/v1/nothing"), ("GET", "/v1/jobs/Not-An-Id")]:
+        status, headers, _ = server.request(method, path, body=b"{}" if method == "PUT" else None)
+        check(status == 404 and "Allow" not in headers,
+              "%s %s: %d, expected 404 without Allow" % (method, path, status))
+
     # ---- Bad bodies: refused with the right status and message, nothing left behind.
     batch = open("alice.ct", "rb").read()
     # A multipart upload (curl -F) was a 500 "bad_function_call" (found by a tester).
@@ -570,8 +600,11 @@ time.sleep(60)
             answer["token"].encode()).hexdigest()
 
     damaged, damaged_id, damaged_hash = register_raw("alice")
-    removed, _, removed_hash = register_raw("bob")
+    removed, removed_id, removed_hash = register_raw("bob")
     idle, idle_id, idle_hash = register_raw("alice")  # damaged too, but no job queued
+    # A finished job of the removed key set: its record keeps the key set's id, so that the 410
+    # can name the key set as the client knows it once its files are gone.
+    wait_done(small, removed, submit(small, removed, "bob.ct"))
     check(small.terminate() == 0, "serve did not exit 0 on SIGTERM")
     for hash_ in (damaged_hash, idle_hash):
         path = os.path.join(small.state, "keysets", hash_, "evaluation.key")
@@ -590,14 +623,15 @@ time.sleep(60)
           recovered.get("jobs_failed_unusable_key_set") == 3,
           "queued jobs of unusable key sets were requeued: %s" % recovered)
     reasons = {"4" * 32: ["key set " + damaged_id, "part 'evaluation'", "checksum mismatch"],
-               "5" * 32: ["no longer stored on this server"],
+               "5" * 32: ["key set %s (it is no longer stored on this server)" % removed_id],
                "6" * 32: ["part 'params': format version 3 is no longer supported"]}
     for job_id, (job_token, _, _) in unrun.items():
         status, _, data = small.request("GET", "/v1/jobs/" + job_id, token=job_token)
         answer = json.loads(data) if status == 200 else {}
         error = answer.get("error", "")
         check(answer.get("state") == "failed" and error.startswith("not run: ") and
-              all(r in error for r in reasons[job_id]) and small.state not in error,
+              all(r in error for r in reasons[job_id]) and small.state not in error and
+              not any(h in error for h in (damaged_hash, removed_hash)),
               "a queued job of an unusable key set: %d %r" % (status, data))
         record = json.load(open(os.path.join(small.state, "jobs", job_id, "job.json")))
         check(record["state"] == "failed" and record.get("error") == error and
@@ -608,6 +642,14 @@ time.sleep(60)
               "a job of an unusable key set ran")
         status, _, _ = small.request("DELETE", "/v1/jobs/" + job_id, token=job_token)
         check(status == 204, "DELETE of a job of an unusable key set: %d" % status)
+    # The token of the removed key set: 410 naming it by the id the registration answered (not
+    # the server's directory, the hash of the token) and saying what to do.
+    status, _, data = small.request("GET", "/v1/queue", token=removed)
+    check(status == 410 and
+          ("this server cannot use the token's key set %s (it is no longer stored on this "
+           "server): register the keys again" % removed_id).encode() in data and
+          removed_hash.encode() not in data,
+          "the token of a key set removed on disk: %d %r" % (status, data))
     check(eventually(lambda: small.request("GET", "/v1/queue", token=token)[0] == 200),
           "the queue (--max-queue 1) is still full")
     expect_refusal(small, "an upload under a key set damaged on disk", 410,
@@ -665,6 +707,59 @@ def token_hash(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def register_raw(server, keys):
+    """Registers the key directory by a raw request; returns (token, key set id)."""
+    query, body = keyset_body(keys, ["params", "evaluation.key", "public.key"])
+    status, _, data = server.request("POST", query, body=body)
+    check(status == 201, "registration: %d %r" % (status, data))
+    answer = json.loads(data)
+    return answer["token"], answer["key_set_id"]
+
+
+def key_set_id_of(keys):
+    """The key set id of a key directory as the registration answers it ("0x" and 16 hex digits):
+    the little-endian word at byte 16 of its params' header (FORMATS.md, section 5)."""
+    data = open(os.path.join(keys, "params"), "rb").read(24)
+    return "0x%016x" % struct.unpack_from("<Q", data, 16)[0]
+
+
+def always_gone():
+    """A stand-in server whose every token is answered 410 (expired): client infer registers
+    again once, then gives up. Returns (URL, registrations made, stop)."""
+    import http.server
+    registrations = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def answer(self, status, body):
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            self.answer(410, {"error": "the token's key set expired: register the keys again"})
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if self.path.startswith("/v1/keysets"):
+                registrations.append(self.path)
+                self.answer(201, {"token": "ab" * 32, "key_set_id": "0x0123456789abcdef",
+                                  "scheme": "yashe"})
+            else:
+                self.answer(410, {"error": "the token's key set expired: register the keys "
+                                           "again"})
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    return "http://127.0.0.1:%d" % httpd.server_address[1], registrations, httpd.shutdown
+
+
 def plant_job(server, job_id, key_set, batch_file, images, created):
     directory = os.path.join(server.state, "jobs", job_id)
     os.mkdir(directory)
@@ -704,6 +799,15 @@ def transient_failures(batch):
           b"cannot read the upload right now" in data and server.state.encode() not in data,
           "an upload the server cannot read back: %d %s %r" % (status, headers, data))
     no_stray_files(server, before, "an upload refused for a passing failure")
+    # Permission denied is the server's configuration, not a passing failure: 500 naming the
+    # path, no Retry-After (it was 503, retried for nothing); the key set is not retired.
+    with open(fault, "w") as f:
+        f.write("EACCES /keysets/")
+    status, headers, data = server.request("POST", "/v1/jobs", body=batch, token=token)
+    check(status == 500 and "Retry-After" not in headers and b"Permission denied" in data and
+          (server.state + "/keysets/").encode() in data and b"configuration error" in data,
+          "an upload while the key files may not be read: %d %s %r" % (status, headers, data))
+    no_stray_files(server, before, "an upload refused for a configuration error")
     os.unlink(fault)
     status, _, data = server.request("GET", "/v1/queue", token=token)
     check(status == 200, "the key set was retired for a passing failure: %d %r" % (status, data))
@@ -736,13 +840,77 @@ def transient_failures(batch):
     check(not any(l.get("event") == "unusable key set" for l in server.log_lines()),
           "a passing failure was logged as an unusable key set")
 
+    # A job queued at start-up whose key files may not be read (EACCES): it fails at once, its
+    # error naming the path and the cause, instead of being deferred again and again; the key set
+    # stays.
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    denied = "c" * 32
+    plant_job(server, denied, token_hash(token), "alice.ct", 5, int(time.time()))
+    with open(fault, "w") as f:
+        f.write("EACCES /keysets/")
+    server.start()
+    result = wait_done(server, token, denied, seconds=30)
+    error = result.get("error", "")
+    check(result["state"] == "failed" and "Permission denied" in error and
+          server.state + "/keysets/" in error and "configuration error" in error,
+          "a job whose key set may not be read: %s" % result)
+    check(not any(l.get("event") == "job deferred" and l.get("job") == denied
+                  for l in server.log_lines()), "a job was deferred for a permission error")
+    os.unlink(fault)
+    check(server.request("GET", "/v1/queue", token=token)[0] == 200,
+          "the key set was retired for a permission error")
+
+    # A passing failure while a job runs (EIO on its input, not at upload) no longer fails it
+    # outright: it runs again after 1 s, then 2 s, 3 runs in all, each reported in its status
+    # ("attempts", and "last_error" while it waits); then it fails saying so, and leaves no
+    # scores file. Job `flaky` fails once and then runs; job `broken` fails every time.
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    broken, flaky = "a" * 32, "b" * 32
+    plant_job(server, broken, token_hash(token), "alice.ct", 5, int(time.time()) - 2)
+    plant_job(server, flaky, token_hash(token), "alice.ct", 5, int(time.time()) - 1)
+    with open(fault, "w") as f:
+        f.write("EIO %s/input.ct\nEIO %s/input.ct\n" % (broken, flaky))
+
+    def retried(job, attempt):
+        return any(l.get("event") == "job retried" and l.get("job") == job and
+                   l.get("attempt") == attempt for l in server.log_lines())
+    server.start()
+    check(eventually(lambda: retried(flaky, 1)), "a job that failed for a passing reason while "
+          "it ran was not retried: %s" % server.log_lines()[-3:])
+    with open(fault, "w") as f:
+        f.write("EIO %s/input.ct\n" % broken)
+    status, _, data = server.request("GET", "/v1/jobs/" + broken, token=token)
+    answer = json.loads(data) if status == 200 else {}
+    check(answer.get("state") in ("queued", "running") and answer.get("attempts", 0) >= 1 and
+          (answer["state"] == "running" or "Input/output error" in answer.get("last_error", "")),
+          "a job waiting to run again: %d %r" % (status, data))
+    result = wait_done(server, token, flaky, seconds=30)
+    check(result["state"] == "done" and result.get("attempts") == 2,
+          "the job that failed once did not run the second time: %s" % result)
+    code, out = run("client", "fetch", "--server", server.url, "--token", token, "--job", flaky,
+                    "--out", "flaky.scores", "--keys", "alice", expect=None)
+    check(code == 0 and decrypted_scores("alice", "flaky.scores", os.getcwd()) ==
+          plain_scores(10, 5), "the scores of a job run twice differ: " + out)
+    result = wait_done(server, token, broken, seconds=30)
+    check(result["state"] == "failed" and result.get("attempts") == 3 and
+          "failed 3 attempts" in result.get("error", "") and
+          "Input/output error" in result.get("error", "") and "last_error" not in result,
+          "a job failing for a passing reason each time: %s" % result)
+    check(retried(broken, 1) and retried(broken, 2) and not retried(broken, 3),
+          "the failing job was not run exactly 3 times")
+    check(os.listdir(os.path.join(server.state, "jobs", broken)) == ["job.json"],
+          "the failed job left files: %s" % os.listdir(os.path.join(server.state, "jobs", broken)))
+    os.unlink(fault)
+
 
 def retention():
     """Key sets not used for --key-set-retention-days are deleted with their finished jobs."""
-    def expired_answer(server, token, what):
+    def expired_answer(server, token, what, key_set_id=None):
+        """The 410 of an expired key set, naming it by its id when the server knows it."""
         status, _, data = server.request("GET", "/v1/queue", token=token)
-        check(status == 410 and b"key set expired" in data and
-              b"register the keys again" in data,
+        name = "key set %s" % key_set_id if key_set_id else "key set"
+        check(status == 410 and ("the token's %s expired: " % name).encode() in data and
+              b"register the keys again" in data and token_hash(token).encode() not in data,
               "%s: the token of an expired key set: %d %r" % (what, status, data))
 
     def gone(server, hash_, jobs, what):
@@ -758,7 +926,8 @@ def retention():
     # set back two days here): the idle key set goes with its finished job; one with a queued
     # job stays, and the job runs.
     server = start_server("retention", "--key-set-retention-days", "1")
-    idle, busy, crashed = (register(server, keys) for keys in ("alice", "bob", "alice"))
+    idle, idle_id = register_raw(server, "alice")
+    busy, crashed = (register(server, keys) for keys in ("bob", "alice"))
     finished = submit(server, idle, "alice.ct")
     wait_done(server, idle, finished)
     crashed_job = submit(server, crashed, "alice.ct")
@@ -780,11 +949,42 @@ def retention():
     check(any(l.get("event") == "key set expired" and l.get("key_set") == token_hash(idle) and
               l.get("jobs_deleted") == 1 for l in server.log_lines()),
           "the idle key set's expiry was not logged with its job")
-    expired_answer(server, idle, "at start-up")
+    expired_answer(server, idle, "at start-up", idle_id)
     status, _, _ = server.request("GET", "/v1/jobs/" + finished, token=idle)
     check(status == 410, "the expired key set's job: %d" % status)
     gone(server, token_hash(idle), [finished], "at start-up")
-    expired_answer(server, crashed, "a deletion interrupted by a crash")
+    check(open(os.path.join(server.state, "expired", token_hash(idle))).read().strip() == idle_id,
+          "the tombstone does not hold the key set's id")
+
+    # client infer with the token of the expired key set: it registers the keys again once,
+    # saves the new token, says so on stderr, and the job runs.
+    with open("idle.token", "w") as f:
+        f.write(idle + "\n")
+    p = subprocess.run([EXE, "client", "infer", "--server", server.url, "--keys", "alice",
+                        "--token-file", "idle.token", "--in", "alice.ct", "--out",
+                        "reregistered.scores"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, env=ENV)
+    renewed = open("idle.token").read().strip()
+    check(p.returncode == 0 and "server answered 410" in p.stderr and
+          "registered the keys again; new token saved in idle.token" in p.stderr and
+          renewed != idle and server.request("GET", "/v1/queue", token=renewed)[0] == 200 and
+          decrypted_scores("alice", "reregistered.scores", os.getcwd()) == plain_scores(10, 5),
+          "client infer with an expired key set's token: exit %d: %s %s"
+          % (p.returncode, p.stdout, p.stderr))
+    # A second 410, after registering again, is an error: one registration, no retry loop.
+    url, registrations, stop = always_gone()
+    with open("gone.token", "w") as f:
+        f.write("cd" * 32 + "\n")
+    p = subprocess.run([EXE, "client", "infer", "--server", url, "--keys", "alice", "--token-file",
+                        "gone.token", "--in", "alice.ct", "--out", "gone.scores"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+                       timeout=60)
+    stop()
+    check(p.returncode == 1 and len(registrations) == 1 and
+          p.stderr.count("server answered 410") == 2 and not os.path.exists("gone.scores"),
+          "client infer answered 410 twice: exit %d, %d registrations: %s"
+          % (p.returncode, len(registrations), p.stderr))
+    expired_answer(server, crashed, "a deletion interrupted by a crash", key_set_id_of("alice"))
     gone(server, token_hash(crashed), [crashed_job], "a deletion interrupted by a crash")
     check(wait_done(server, busy, queued)["state"] == "done" and
           server.request("GET", "/v1/queue", token=busy)[0] == 200,
@@ -797,8 +997,11 @@ def retention():
     token = register(server, "alice")
     check(eventually(lambda: server.request("GET", "/v1/queue", token=token)[0] == 410),
           "a key set not used for 1 s did not expire while the server ran")
-    expired_answer(server, token, "by the janitor")
+    expired_answer(server, token, "by the janitor", key_set_id_of("alice"))
     gone(server, token_hash(token), [], "by the janitor")
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    server.start()  # the key set's id from its tombstone
+    expired_answer(server, token, "after a restart", key_set_id_of("alice"))
     check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
     tombstone = os.path.join(server.state, "expired", token_hash(token))
     year_ago = time.time() - 367 * 86400

@@ -22,22 +22,28 @@
 //   GET    /v1/jobs/ID/result              -> 200 the scores file (as `cryptonets infer` writes
 //          it), 409 while not done
 //   DELETE /v1/jobs/ID                     -> 204 (409 while it runs)
+//   Any other method on these paths        -> 405 with an Allow header naming the methods the path
+//          takes (HEAD wherever GET is); a path not listed here is 404.
 //
 // Status codes: 400 malformed or damaged body, 401 missing or unknown token, 404 unknown job and
-// any job of another token (indistinguishable), 408 stalled upload, 410 the token's key set is one
-// this server cannot use or has expired (see below; a bad key file on disk is never a 500), 411
+// any job of another token (indistinguishable), 405 a method the path does not take, 408 stalled
+// upload, 410 the token's key set is one this server cannot use or has expired (see below; a bad
+// key file on disk is never a 500; the answer names the key set by the id its registration
+// answered, "key set 0x...", never by the server's directory, and says to register again), 411
 // no Content-Length, 413 body over --max-body, 415 a multipart/form-data upload (bodies are the
 // files themselves, application/octet-stream), 422 well-formed but not acceptable (secret key,
-// other parameters or keys, a model the keys cannot carry, the other scheme), 503 + Retry-After
-// queue full, shutting down, or the token's key set cannot be loaded right now (see below).
+// other parameters or keys, a model the keys cannot carry, the other scheme), 500 the server may
+// not read its own files (EACCES, EPERM: its configuration; the answer names the path), 503 +
+// Retry-After queue full, shutting down, or the token's key set cannot be loaded right now (see
+// below).
 //
 // State directory: keysets/<sha256(token)>/{params,evaluation.key,public.key},
-// jobs/<ID>/{job.json,input.ct,scores.ct}, expired/<sha256(token)> (empty: a key set deleted by
-// the retention), tmp/ (uploads in progress, deletions under way; emptied at start). A job
-// directory appears by rename only once complete; job.json is replaced atomically. After a
-// SIGKILL, every job whose job.json says "queued" (or "running") runs again; SIGTERM (stop())
-// refuses new work, lets the running job finish and leaves the queued ones on disk for the next
-// start.
+// jobs/<ID>/{job.json,input.ct,scores.ct}, expired/<sha256(token)> (a key set deleted by the
+// retention; it holds the key set's id "0x...", or nothing if written before it did), tmp/ (uploads
+// in progress, deletions under way; emptied at start). A job directory appears by rename only once
+// complete; job.json is replaced atomically. After a SIGKILL, every job whose job.json says
+// "queued" (or "running") runs again; SIGTERM (stop()) refuses new work, lets the running job
+// finish and leaves the queued ones on disk for the next start.
 //   A key set's scheme is the one its three files record in their headers (io/protocol_files.hpp):
 // it needs no record of its own, and key sets stored before the service ran BFV read unchanged. At
 // start-up each stored key set's headers are read: one whose files are of an older format version
@@ -50,13 +56,22 @@
 // without running, their "error" saying so; its token is answered 410 except for reading and
 // deleting its own jobs (GET /v1/jobs/ID, .../result, DELETE), which it still may.
 //   Only what the files hold (magic, version, checksum, fingerprint, a truncated file) or a file
-// missing (ENOENT) makes a key set unusable. A load that fails for a passing reason of the server
-// (std::system_error of any other errno, e.g. out of file handles EMFILE/ENFILE, EIO, EACCES; or
-// out of memory) leaves the key set as it is: the request that needed it is answered 503 +
+// missing (ENOENT) makes a key set unusable. A load that fails because the server may not read its
+// own files (std::system_error EACCES or EPERM) is a configuration error: the request is answered
+// 500 naming the path, a job that needed it fails at once saying so, nothing is retried, and the
+// key set stays. A load that fails for a passing reason of the server (std::system_error of any
+// other errno, e.g. out of file handles EMFILE/ENFILE, EIO; or out of memory) leaves the key set as
+// it is: the request that needed it is answered 503 +
 // Retry-After: 5 ("cannot load the token's key set right now"; an upload whose header the server
 // cannot read back for such a reason likewise, not 400), a queued job stays queued and is
 // tried again after 1 s, 2 s, 4 s ... (at most 60 s; event "job deferred"), and at start-up the
 // key set is kept unchecked (event "key set not checked" / "key set not loaded").
+//   A job whose run fails for such a passing reason (its input cannot be read right now, memory)
+// is run again from its input on disk after 1 s, then 2 s: 3 runs in all (event "job retried").
+// Its status gives "attempts" (runs started) and, while it waits, "last_error"; after the third
+// failure it fails, its error saying "failed 3 attempts; the last: ...". A failed or waiting job
+// has no scores.ct (it is written atomically, and removed after a failed run). One worker runs the
+// jobs, and a job goes back into the queue only once its run has ended: no job runs twice at once.
 //   Retention (ServerOptions::key_set_retention_s, --key-set-retention-days, default 90 days, 0:
 // forever; --key-set-retention-seconds, for tests only, gives it in seconds): a key set whose last
 // use (registration, accepted upload, end of a job) is older is deleted with its finished jobs, at
@@ -70,11 +85,13 @@
 // tombstone's mtime), then 401 as unknown.
 //   job.json (format 2): {"format": 2, "job": ID, "scheme": "yashe"|"bfv", "state": ...,
 // "images", "batches", "created" (Unix seconds), "finished" (when ended), "error" (when failed),
-// "key_set": sha256(token) hex}. A record without "format" is of format 1 (no "scheme"), written
-// when the service ran YASHE' only: it loads as a YASHE' job. A record of a later format, or one
-// that does not parse, is logged ("unreadable job record") and left on disk untouched, not run and
-// not deleted. A job whose record names another scheme than its key set's fails with a message
-// naming both; nothing is guessed.
+// "attempts" (runs started, when ended), "key_set": sha256(token) hex, "key_set_id": "0x..." (its
+// id, so that a key set removed from disk is still named as its client knows it; absent in records
+// written before it was, which read unchanged)}. A record without "format" is of format 1 (no
+// "scheme"), written when the service ran YASHE' only: it loads as a YASHE' job. A record of a
+// later format, or one that does not parse, is logged ("unreadable job record") and left on disk
+// untouched, not run and not deleted. A job whose record names another scheme than its key set's
+// fails with a message naming both; nothing is guessed.
 #pragma once
 
 #include <cstdint>
