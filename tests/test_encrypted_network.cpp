@@ -431,12 +431,13 @@ TEST_CASE_TEMPLATE("Private inference refuses bad batches with clear errors", Sc
   wrong_size[2].pop_back();
   CHECK(message_of([&] {
           encrypt_batch(server, model, wrong_size, prng, 1);
-        }).find("image 2 has 143 values") != std::string::npos);
+        }).find("image 3 has 143 values") != std::string::npos);  // numbered from 1
   auto out_of_range = images;
   out_of_range[1][5] = 17;
   CHECK(message_of([&] {
           encrypt_batch(server, model, out_of_range, prng, 1);
-        }).find("outside the model's input range [0, 16]") != std::string::npos);
+        }).find("image 2 value 6 is 17, outside the model's input range [0, 16]") !=
+        std::string::npos);
 
   // Ciphertexts under other keys: the server refuses them before any work.
   const auto other_keys = network_keys<Scheme>(1024, 36, 2, prng);

@@ -91,8 +91,8 @@ double measured_budget(const Decryptor& decryptor, const std::vector<rlwe::Ciphe
 i128 checked_pixel(const Model& model, int64_t value, size_t image, size_t index) {
   const int64_t largest = max_input_value(model);
   if (value < 0 || value > largest) {
-    throw std::invalid_argument("encrypt_batch: image " + std::to_string(image) + " value " +
-                                std::to_string(index) + " is " + std::to_string(value) +
+    throw std::invalid_argument("encrypt_batch: image " + std::to_string(image + 1) + " value " +
+                                std::to_string(index + 1) + " is " + std::to_string(value) +
                                 ", outside the model's input range [0, " + std::to_string(largest) +
                                 "] (quantise pixels with the model's input scale)");
   }
@@ -202,7 +202,7 @@ EncryptedBatch encrypt_batch(const encoding::BasicCrtEncryptionSet<Scheme>& keys
   const size_t inputs = static_cast<size_t>(model.input_shape.size());
   for (size_t s = 0; s < images.size(); ++s) {
     if (images[s].size() != inputs) {
-      throw std::invalid_argument("encrypt_batch: image " + std::to_string(s) + " has " +
+      throw std::invalid_argument("encrypt_batch: image " + std::to_string(s + 1) + " has " +
                                   std::to_string(images[s].size()) + " values; the model takes " +
                                   std::to_string(inputs));
     }
