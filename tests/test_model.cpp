@@ -452,6 +452,36 @@ TEST_CASE("a degree-1 polynomial folded into the step after it is named inside t
   }
 }
 
+TEST_CASE("an affine layer first or after a square is taken into the next linear step") {
+  // 3x + 5 before the first dense layer, and 2x − 7 between a square and the second: neither
+  // has a step of its own (after a square one would cost a relinearisation per value).
+  Model model{Shape{1, 1, 2}, 255.0, {}};
+  model.layers = {{PolynomialLayer{{5, 3}}, 1.0},
+                  {DenseLayer{2, 3, {1, 2, -1, 1, 0, 3}, {4, 0, -2}}, 1.0},
+                  {SquareLayer{}, 1.0},
+                  {PolynomialLayer{{-7, 2}}, 1.0},
+                  {DenseLayer{3, 2, {1, -2, 3, 0, 1, 1}, {1, -1}}, 1.0}};
+  const CompiledModel compiled = compile_model(model);
+  REQUIRE(compiled.steps.size() == 3);
+  CHECK(compiled.steps[0].stage_name() == "dense (1. poly folded in)");
+  CHECK(compiled.steps[1].kind == CompiledStep::Kind::kSquare);
+  CHECK(compiled.steps[2].stage_name() == "dense (4. poly folded in)");
+  CHECK(compiled.output_factor == 1);
+  std::mt19937_64 rng(23);
+  for (int trial = 0; trial < 20; ++trial) {
+    auto input = random_integers(rng, 2, -60, 60);
+    CHECK(evaluate_plain(compiled, input) == reference_evaluate(model, input));
+  }
+  // Before a square there is no linear step to take it: it stays a step of its own.
+  Model before_square{Shape{1, 1, 2}, 255.0, {}};
+  before_square.layers = {{PolynomialLayer{{5, 3}}, 1.0}, {SquareLayer{}, 1.0}};
+  const CompiledModel own_step = compile_model(before_square);
+  REQUIRE(own_step.steps.size() == 2);
+  CHECK(own_step.steps[0].stage_name() == "poly (affine)");
+  const std::vector<int64_t> input{4, -9};
+  CHECK(evaluate_plain(own_step, input) == reference_evaluate(before_square, input));
+}
+
 TEST_CASE("a negative leading coefficient keeps the factor positive and the scores' order") {
   // p(x) = −3x² + 4x + 1 then a dense layer: the factor is |4A| = 12 and the dense layer's
   // weights change sign in the compiled map.

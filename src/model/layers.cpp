@@ -362,6 +362,17 @@ class ModelCompiler {
       // f·(B·z + C) with f·z = a·v + c: (B·a)·v + (B·c + f·C), applied at once.
       pending_scale_ = fold.multiply(p[1], a);
       pending_shift_ = fold.add(fold.multiply(p[1], c), fold.multiply(f, p[0]));
+      const bool previous_linear =
+          !compiled_.steps.empty() && compiled_.steps.back().kind == CompiledStep::Kind::kLinear;
+      const bool identity = pending_scale_ == 1 && pending_shift_ == 0;
+      if (!identity && !previous_linear && next_layer_is_linear(i)) {
+        // Nothing before it can take the map (it is the first layer, or follows a square), but
+        // the next linear step can, in its weights and biases: a step of its own would cost a
+        // linear layer and, after a square, a relinearisation per value.
+        pending_polynomial_ = i;
+        unattached_folds_.push_back(i);
+        return;
+      }
       const size_t steps = compiled_.steps.size();
       apply_pending(i, fold);
       // Absorbed by the previous step (or the identity): said in that step's stage name.
@@ -419,6 +430,17 @@ class ModelCompiler {
     }
   }
 
+  // Whether the first layer after i that is not a flatten is linear (conv, dense, pooling).
+  bool next_layer_is_linear(size_t i) const {
+    for (size_t j = i + 1; j < model_.layers.size(); ++j) {
+      const auto& operation = model_.layers[j].operation;
+      if (std::holds_alternative<FlattenLayer>(operation)) continue;
+      return !std::holds_alternative<PolynomialLayer>(operation) &&
+             !std::holds_alternative<SquareLayer>(operation);
+    }
+    return false;
+  }
+
   // Applies the pending map: folded into the last step when that is a linear step (its outputs
   // feed nothing else), else as a diagonal linear step of layer i.
   void apply_pending(size_t i, const FoldArithmetic& layer_fold) {
@@ -471,7 +493,7 @@ class ModelCompiler {
   i128 pending_scale_ = 1;
   i128 pending_shift_ = 0;
   std::optional<size_t> pending_polynomial_;  // the polynomial layer that left the pending map
-  std::vector<size_t> unattached_folds_;      // identity layers before any step: the next one's
+  std::vector<size_t> unattached_folds_;      // degree-1 layers the next step takes in: named in it
 };
 
 }  // namespace
