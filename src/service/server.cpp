@@ -210,9 +210,10 @@ class StateLock {
       ::close(fd_);
       fd_ = -1;
       if (error == EWOULDBLOCK) {
-        throw std::runtime_error("the state directory '" + dir +
-                                 "' is in use by another cryptonets serve (it holds '" + path +
-                                 "'); give each server its own --state-dir");
+        throw std::runtime_error(
+            "the state directory '" + dir +
+            "' is in use by another cryptonets serve (which holds the lock on '" + path +
+            "'); give each server its own --state-dir");
       }
       throw std::runtime_error("cannot lock '" + path + "': " + std::strerror(error));
     }
