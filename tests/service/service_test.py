@@ -28,7 +28,11 @@ tombstone older than a year is forgotten (401); client fetch says that it delete
 --keep keeps it; a client killed mid-upload and a stalled upload leave no job and no stray file; a
 full queue answers 503 with Retry-After; the server SIGKILLed right after accepting a job and
 restarted completes it; SIGTERM exits cleanly and keeps queued jobs; one JSON log line per request,
-no token in the log; --help for every verb; HTTPS with a self-signed certificate (when openssl is
+no token in the log; a second server on the same port or state directory refuses to start (and
+leaves the first one's upload alone); client submit of a body the server refuses early is exit 1
+with a message, not SIGPIPE; client infer names its job on stderr once accepted; an upload whose
+check cannot open its pipe (EMFILE) is 503; PUT to an unknown path is 404 at once; --help for every
+verb; HTTPS with a self-signed certificate (when openssl is
 installed).
 
 --slow adds: 8 concurrent clients with their own keys, each scores correct and none can see
