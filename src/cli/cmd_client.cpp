@@ -8,8 +8,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -70,11 +74,26 @@ service::ClientOptions client_options(const OptionParser& options, TransferBar* 
   return result;
 }
 
+// The server's tokens are 32 random bytes in lowercase hex. Anything else (a key file given by
+// mistake, a truncated copy) is refused here and never sent: it could be a secret.
+bool is_token(const std::string& token) {
+  return token.size() == 64 && std::all_of(token.begin(), token.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
 std::string read_token_file(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   std::string token;
   if (!in || !std::getline(in, token) || token.empty()) {
     throw std::runtime_error("cannot read a token from '" + path + "'");
+  }
+  std::string rest;
+  const bool one_line = !std::getline(in, rest) || (rest.empty() && in.peek() == EOF);
+  if (!is_token(token) || !one_line) {
+    throw std::runtime_error("'" + path +
+                             "' does not hold a token from cryptonets client register (one line "
+                             "of 64 hex digits); it was not sent");
   }
   return token;
 }
@@ -83,7 +102,24 @@ std::string token_option(const OptionParser& options) {
   if (options.has("token") == options.has("token-file")) {
     throw UsageError("give either --token-file FILE or --token TOKEN");
   }
-  return options.has("token") ? options.text("token") : read_token_file(options.text("token-file"));
+  if (options.has("token")) {
+    if (!is_token(options.text("token"))) {
+      throw UsageError("--token expects a token from cryptonets client register (64 hex digits)");
+    }
+    return options.text("token");
+  }
+  return read_token_file(options.text("token-file"));
+}
+
+// Refuses an output whose directory is missing or not writable, before anything is uploaded: the
+// job would otherwise run and then fail at the download.
+void require_output_directory(const std::string& path) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  const std::string dir = parent.empty() ? "." : parent.string();
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    throw std::runtime_error("cannot write '" + path + "': directory '" + dir +
+                             "': " + std::strerror(errno));
+  }
 }
 
 void write_token_file(const std::string& path, const std::string& token) {
@@ -232,6 +268,7 @@ int client_infer(std::span<char* const> arguments) {
   options.add_value("wait", "SECONDS", "give up after this long", "86400");
   if (!options.parse(arguments)) return kExitSuccess;
   refuse_output_over_inputs(options, {"out"}, {"in"});
+  require_output_directory(options.text("out"));
   const KeyDirectory keys = client_keys(options);
   const std::string in = options.text("in");
   // A batch under other keys is refused here, before the upload.
@@ -285,6 +322,9 @@ int client_infer(std::span<char* const> arguments) {
     }
   }
   const double uploaded = elapsed();
+  // Now, not at the end: if this command stops (Ctrl-C, a failed download), the job can be found.
+  std::fprintf(stderr, "job %s accepted (cryptonets client fetch --job %s)\n", job.job.c_str(),
+               job.job.c_str());
 
   service::Client client(client_options(options, nullptr));
   std::unique_ptr<Progress> bar;
@@ -346,6 +386,9 @@ void print_verbs(std::FILE* out) {
 }  // namespace
 
 int run_client(std::span<char* const> arguments) {
+  // A server that refuses a body early (413, 507) closes the connection under the upload: that is
+  // a write error to report, not a silent death by SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
   if (arguments.empty()) {
     print_verbs(stderr);
     return kExitUsage;

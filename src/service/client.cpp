@@ -2,12 +2,16 @@
 #include "cryptonets/service/client.hpp"
 
 #include <fcntl.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <httplib.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -102,10 +106,92 @@ httplib::Headers bearer(const std::string& token) {
   return {{"Authorization", "Bearer " + token}};
 }
 
+// "HOST:PORT" of the server URL (checked by connect), with the scheme's default port.
+std::string host_port(const std::string& url) {
+  const bool tls = url.rfind("https://", 0) == 0;
+  const std::string rest = url.substr(url.find("://") + 3);
+  const bool has_port = rest.rfind(':') != std::string::npos && rest.back() != ']';
+  return has_port ? rest : rest + (tls ? ":443" : ":80");
+}
+
+// Why a connection to `address` (HOST:PORT) fails, found by one blocking connect of our own:
+// httplib says only "Connection". "" if this one succeeds.
+std::string connect_failure(const std::string& address, int timeout_s) {
+  const size_t colon = address.rfind(':');
+  std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (const int error =
+          ::getaddrinfo(host.c_str(), address.substr(colon + 1).c_str(), &hints, &found);
+      error != 0) {
+    return std::string("cannot resolve '") + host + "': " + ::gai_strerror(error);
+  }
+  int failure = 0;
+  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) {
+      failure = errno;
+      continue;
+    }
+    const timeval limit{timeout_s, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+    const bool connected = ::connect(fd, a->ai_addr, a->ai_addrlen) == 0;
+    failure = connected ? 0 : errno;
+    ::close(fd);
+    if (connected) break;
+  }
+  ::freeaddrinfo(found);
+  if (failure == 0) return "";
+  std::string reason = std::strerror(failure);
+  if (!reason.empty()) reason[0] = static_cast<char>(std::tolower(reason[0]));
+  return reason;
+}
+
+// What went wrong on the way to or from the server (no answer came), as a sentence: httplib's
+// error names ("Connection", "Read", ...) mean nothing to a user. `uploading`: the request had a
+// body of ours, and the server closed the connection while it was sent.
 [[noreturn]] void unreachable(const ClientOptions& options, const httplib::Result& result,
-                              const std::string& what) {
-  throw std::runtime_error("cannot " + what + " at " + options.server + ": " +
-                           httplib::to_string(result.error()));
+                              const std::string& what, bool uploading = false) {
+  const std::string address = host_port(options.server);
+  const std::string timeout = " (--timeout " + std::to_string(options.timeout_s) + " s)";
+  std::string reason;
+  switch (result.error()) {
+    case httplib::Error::Connection: {
+      const std::string why = connect_failure(address, options.timeout_s);
+      reason = "cannot connect to " + address + (why.empty() ? "" : ": " + why);
+      break;
+    }
+    case httplib::Error::ConnectionTimeout:
+      reason = "cannot connect to " + address + ": no answer" + timeout;
+      break;
+    case httplib::Error::Write:
+    case httplib::Error::Canceled:
+      reason = uploading ? "the server closed the connection during the upload (it may have "
+                           "refused the body early: larger than its --max-body, or no space "
+                           "left; its answer was lost)"
+                         : "the connection to " + address + " broke while the request was sent";
+      break;
+    case httplib::Error::Read:
+      reason =
+          "the server at " + address + " closed the connection or did not answer in time" + timeout;
+      break;
+    case httplib::Error::SSLConnection:
+      reason = "the TLS handshake with " + address + " failed (is it an https server?)";
+      break;
+    case httplib::Error::SSLServerVerification:
+      reason =
+          "the server's certificate is not trusted (give its certificate or CA with --ca-cert)";
+      break;
+    case httplib::Error::SSLLoadingCerts:
+      reason = "cannot load the certificates to trust (--ca-cert)";
+      break;
+    default:
+      reason = "the request failed (" + httplib::to_string(result.error()) + ")";
+  }
+  throw std::runtime_error("cannot " + what + " at " + options.server + ": " + reason);
 }
 
 // The server's message from a JSON error body, or the status line.
@@ -184,7 +270,7 @@ std::string Client::register_keys(const KeyDirectory& keys) {
         return sink.write(buffer.data(), got);
       },
       "application/octet-stream");
-  if (!result) unreachable(options_, result, "register the keys");
+  if (!result) unreachable(options_, result, "register the keys", true);
   return expect_json(*result, 201).at("token").get<std::string>();
 }
 
@@ -210,7 +296,7 @@ JobStatus Client::submit(const std::string& token, const std::string& batch_path
         return sink.write(buffer.data(), got);
       },
       "application/octet-stream");
-  if (!result) unreachable(options_, result, "upload '" + batch_path + "'");
+  if (!result) unreachable(options_, result, "upload '" + batch_path + "'", true);
   return job_status_from(expect_json(*result, 202));
 }
 

@@ -4,6 +4,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -190,6 +192,44 @@ bool method_allowed(const std::string& allow, const std::string& method) {
   }
   return false;
 }
+
+// An exclusive flock(2) on DIR/lock, held while the object lives: one server per state directory
+// (the lock goes with the process, even after SIGKILL). Throws std::runtime_error, naming the
+// directory, if another process holds it or the file cannot be opened.
+class StateLock {
+ public:
+  StateLock() = default;
+  explicit StateLock(const std::string& dir) {
+    const std::string path = dir + "/lock";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ < 0) {
+      throw std::runtime_error("cannot open the lock file '" + path + "': " + std::strerror(errno));
+    }
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int error = errno;
+      ::close(fd_);
+      fd_ = -1;
+      if (error == EWOULDBLOCK) {
+        throw std::runtime_error(
+            "the state directory '" + dir +
+            "' is in use by another cryptonets serve (which holds the lock on '" + path +
+            "'); give each server its own --state-dir");
+      }
+      throw std::runtime_error("cannot lock '" + path + "': " + std::strerror(error));
+    }
+  }
+  StateLock(const StateLock&) = delete;
+  StateLock& operator=(StateLock&& other) noexcept {
+    std::swap(fd_, other.fd_);
+    return *this;
+  }
+  ~StateLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  int fd_ = -1;
+};
 
 // Per-request facts for the one log line (the logger runs on the handler's thread).
 struct RequestFacts {
@@ -526,6 +566,7 @@ class Server::Impl {
   CompiledModel compiled_;
   RangeReport ranges_;
   std::string keysets_dir_, jobs_dir_, tmp_dir_, expired_dir_;
+  StateLock state_lock_;
   std::unique_ptr<httplib::Server> http_;
   int port_ = 0;
 
@@ -580,6 +621,8 @@ Server::Impl::Impl(ServerOptions options)
   expired_dir_ = options_.state_dir + "/expired";
   for (const std::string& dir :
        {options_.state_dir, keysets_dir_, jobs_dir_, tmp_dir_, expired_dir_}) {
+    // Before anything in it is touched: a second server would wipe this one's uploads.
+    if (dir == keysets_dir_) state_lock_ = StateLock(options_.state_dir);
     std::error_code error;
     fs::create_directories(dir, error);
     if (error || !fs::is_directory(dir)) {
@@ -614,6 +657,12 @@ Server::Impl::Impl(ServerOptions options)
   http_->set_payload_max_length(options_.max_body);
   http_->set_keep_alive_timeout(5);
   install_routes();
+  // SO_REUSEADDR (a restart binds while old connections linger) but not httplib's SO_REUSEPORT,
+  // which let a second server bind the same port and take half of its requests.
+  http_->set_socket_options([](int socket) {
+    const int yes = 1;
+    ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   if (options_.port == 0) {
     port_ = http_->bind_to_any_port(options_.host);
   } else {
@@ -815,6 +864,13 @@ void Server::Impl::install_routes() {
       res.set_header("Allow", allow);
       res.set_header("Connection", "close");
       answer_error(res, 405, req.method + " is not allowed on " + req.path + "; it takes " + allow);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    // A path the service does not have: 404 here too (a PUT without Content-Length waited for
+    // the read timeout, then was answered 400).
+    if (allowed_methods(req.path).empty()) {
+      res.set_header("Connection", "close");
+      answer_error(res, 404, "no such resource: " + req.method + " " + req.path);
       return httplib::Server::HandlerResponse::Handled;
     }
     return httplib::Server::HandlerResponse::Unhandled;
@@ -1424,7 +1480,21 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
     throw refusal ? *refusal : HttpError(400, "the body is shorter than a protocol header");
   }
   if (const std::string error = verifier->finish(); !error.empty()) {
-    throw HttpError(400, client_message(error, verifier->path(), "the body"));
+    const std::string problem = client_message(error, verifier->path(), "the body");
+    // The server's own failure to read the pipe (out of file handles, ...) is not the body's.
+    try {
+      if (verifier->failure()) std::rethrow_exception(verifier->failure());
+    } catch (const std::exception& e) {
+      if (classify_failure(e) == ReadFailure::kConfiguration) {
+        throw HttpError(500, configuration_answer(problem));
+      }
+      if (transient_failure(e)) {
+        throw HttpError(
+            503, "the server cannot read the upload right now (" + problem + "); retry later",
+            kTransientRetrySeconds);
+      }
+    }
+    throw HttpError(400, problem);
   }
   std::optional<EncryptedBatch> first_batch = verifier->take_first_batch();
   verifier.reset();

@@ -40,6 +40,7 @@ void StreamVerifier::verify() {
     });
   } catch (const std::exception& e) {
     error_ = e.what();
+    failure_ = std::current_exception();
     first_batch_.reset();
   }
   // Whatever is still sent is read and dropped, so that feed() never blocks on a full pipe.

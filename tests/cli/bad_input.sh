@@ -601,6 +601,27 @@ expect 1 "it is a secret key file" - -- \
   "$exe" client register --server http://127.0.0.1:9 --keys victim --token-file victim/secret.key
 expect 1 "it is a parameter set" - -- \
   "$exe" serve --listen 127.0.0.1:0 --state-dir state-unused --port-file victim/params
+# A token file that does not hold a token (a key file given by mistake) is refused before anything
+# is sent: its bytes went out as the bearer token (a trial user). Port 9: nothing listens.
+expect 1 "'victim/secret.key' does not hold a token from cryptonets client register" - -- \
+  "$exe" client submit --server http://127.0.0.1:9 --token-file victim/secret.key --in images.ct
+printf '%064d\nmore\n' 0 >two-lines.token
+expect 1 "'two-lines.token' does not hold a token" - -- \
+  "$exe" client status --server http://127.0.0.1:9 --token-file two-lines.token --job abc
+expect 2 "--token expects a token from cryptonets client register" - -- \
+  "$exe" client status --server http://127.0.0.1:9 --token secret --job abc
+expect 1 "'victim/secret.key' does not hold a token" client-out.ct -- \
+  "$exe" client infer --server http://127.0.0.1:9 --keys client --token-file victim/secret.key \
+  --in images.ct --out client-out.ct
+# Transport errors as sentences, not httplib's names ("...: Connection").
+printf '%064d\n' 0 >zero.token
+expect 1 "cannot connect to 127.0.0.1:9: connection refused" - -- \
+  "$exe" client status --server http://127.0.0.1:9 --token-file zero.token --job abc
+# client infer checks its output's directory before uploading (the job was left on the server).
+expect 1 "cannot write 'no-dir/x.ct': directory 'no-dir': No such file or directory" - -- \
+  "$exe" client infer --server http://127.0.0.1:9 --keys client --token-file zero.token \
+  --in images.ct --out no-dir/x.ct
+rm -f two-lines.token zero.token
 [ "$(sha256sum victim/secret.key | cut -d' ' -f1)" = "$secret_sum" ] || fail "secret.key changed"
 [ "$(sha256sum victim/public.key | cut -d' ' -f1)" = "$public_sum" ] || fail "public.key changed"
 cp "$model" model-copy.txt

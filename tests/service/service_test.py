@@ -28,7 +28,11 @@ tombstone older than a year is forgotten (401); client fetch says that it delete
 --keep keeps it; a client killed mid-upload and a stalled upload leave no job and no stray file; a
 full queue answers 503 with Retry-After; the server SIGKILLed right after accepting a job and
 restarted completes it; SIGTERM exits cleanly and keeps queued jobs; one JSON log line per request,
-no token in the log; --help for every verb; HTTPS with a self-signed certificate (when openssl is
+no token in the log; a second server on the same port or state directory refuses to start (and
+leaves the first one's upload alone); client submit of a body the server refuses early is exit 1
+with a message, not SIGPIPE; client infer names its job on stderr once accepted; an upload whose
+check cannot open its pipe (EMFILE) is 503; PUT to an unknown path is 404 at once; --help for every
+verb; HTTPS with a self-signed certificate (when openssl is
 installed).
 
 --slow adds: 8 concurrent clients with their own keys, each scores correct and none can see
@@ -662,6 +666,7 @@ time.sleep(60)
           "the damaged key set's token afterwards: %d %r" % (status, data))
 
     transient_failures(batch)
+    one_server_each()
     retention()
 
     # ---- TLS with a self-signed certificate.
@@ -769,6 +774,70 @@ def plant_job(server, job_id, key_set, batch_file, images, created):
                    "state": "queued", "images": images, "batches": 1, "created": created}, f)
 
 
+def one_server_each():
+    """A port and a state directory serve one server at a time: a second serve on either refuses to
+    start, exit 1, naming it (SO_REUSEPORT let two servers share a port and split its requests; a
+    second server on a state directory emptied the first one's tmp/, its uploads in progress).
+    A client whose upload the server refuses early reports it (it died of SIGPIPE, exit 141);
+    client infer names its job as soon as it is accepted; an unknown path is 404 at once."""
+    first = start_server("one-each", "--max-body", "8000000")
+    token = register(first, "alice")
+    planted = os.path.join(first.state, "tmp", "job-" + "5" * 32)
+    os.makedirs(planted)
+    with open(os.path.join(planted, "input.ct"), "wb") as f:
+        f.write(b"an upload in progress")
+    for what, listen, state, phrase in [
+            ("the same port", "127.0.0.1:%d" % first.port, "one-each-other",
+             "cannot listen on 127.0.0.1:%d: Address already in use" % first.port),
+            ("the same state directory", "127.0.0.1:0", first.state,
+             "the state directory '%s' is in use by another cryptonets serve" % first.state)]:
+        second = subprocess.Popen([EXE, "serve", "--listen", listen, "--state-dir", state,
+                                   "--model", MODEL, "--threads", "1"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, env=ENV, text=True)
+        try:
+            out, _ = second.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            second.kill()
+            out = second.communicate()[0] + " (still running after 20 s)"
+        check(second.returncode == 1 and phrase in out,
+              "a second server on %s: exit %s: %s" % (what, second.returncode, out))
+    check(os.path.exists(os.path.join(planted, "input.ct")),
+          "a second server on the same state directory removed the first one's upload")
+    shutil.rmtree(planted, ignore_errors=True)
+    status, _, _ = first.request("GET", "/v1/queue", token=token)
+    check(status == 200, "the first server after the second's attempts: %d" % status)
+
+    # A body far over --max-body: the server answers 413 and closes under the upload. (client
+    # infer uploads through the same code; it refuses a file that is not a batch before that.)
+    with open("big.ct", "wb") as f:
+        f.truncate(64 << 20)
+    code, out = run("client", "submit", "--server", first.url, "--token", token, "--in", "big.ct",
+                    expect=None)
+    check(code == 1 and ("413" in out or "closed the connection during the upload" in out),
+          "client submit of a body over --max-body: exit %d: %s" % (code, out))
+    os.unlink("big.ct")
+
+    # client infer says which job it is as soon as the job is accepted (on stderr).
+    p = subprocess.run([EXE, "client", "infer", "--server", first.url, "--keys", "alice",
+                        "--in", "alice.ct", "--out", "one-each.scores"], env=ENV, text=True,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    job = p.stdout.split(":")[0].replace("job ", "").strip()
+    check(p.returncode == 0 and "job %s accepted" % job in p.stderr,
+          "client infer did not name its job when accepted: %s %s" % (p.stdout, p.stderr))
+
+    # A PUT to a path the service does not have, without Content-Length: 404 at once (it waited
+    # for the read timeout, then answered 400).
+    raw = socket.create_connection(("127.0.0.1", first.port), timeout=5)
+    raw.sendall(b"PUT /nope HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        head = raw.recv(4096)
+    except socket.timeout:
+        head = b"(no answer in 5 s)"
+    raw.close()
+    check(head.startswith(b"HTTP/1.1 404"), "PUT /nope without Content-Length: %r" % head)
+    check(first.terminate() == 0, "serve did not exit 0 on SIGTERM")
+
+
 def transient_failures(batch):
     """A key set the server cannot load for a passing reason of its own (every open of a key file
     fails with EMFILE, as when out of file handles: the test-only LD_PRELOAD library
@@ -808,6 +877,15 @@ def transient_failures(batch):
           (server.state + "/keysets/").encode() in data and b"configuration error" in data,
           "an upload while the key files may not be read: %d %s %r" % (status, headers, data))
     no_stray_files(server, before, "an upload refused for a configuration error")
+    # The upload's check (a reader on a pipe, opened as /proc/self/fd/N) out of file handles: the
+    # server's failure, 503 (it was the client's 400, found by a trial user).
+    with open(fault, "w") as f:
+        f.write("/proc/self/fd/")
+    status, headers, data = server.request("POST", "/v1/jobs", body=batch, token=token)
+    check(status == 503 and headers.get("Retry-After", "").isdigit() and
+          b"cannot read the upload right now" in data and b"Too many open files" in data,
+          "an upload whose check cannot open its pipe: %d %s %r" % (status, headers, data))
+    no_stray_files(server, before, "an upload refused for a passing failure")
     os.unlink(fault)
     status, _, data = server.request("GET", "/v1/queue", token=token)
     check(status == 200, "the key set was retired for a passing failure: %d %r" % (status, data))

@@ -48,6 +48,10 @@ struct JobStatus {
 // binding, BasicCiphertextFileReader). Loads the keys now; std::runtime_error naming the file.
 std::function<void(const std::string& path)> scores_check(const KeyDirectory& keys);
 
+// Failures on the way (no answer came) are std::runtime_error with a sentence naming what failed
+// ("cannot connect to HOST:PORT: connection refused", "the server closed the connection during
+// the upload"). A server that refuses a body early (413, 507) closes the connection under the
+// upload: the calling process must ignore SIGPIPE (cryptonets client does), or it dies of it.
 class Client {
  public:
   // std::invalid_argument for a URL that is not http:// or https:// HOST:PORT.

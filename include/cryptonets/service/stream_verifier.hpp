@@ -5,6 +5,7 @@
 // reader is the only scheme-dependent part: the verifier takes it as a FileCheck.
 #pragma once
 
+#include <exception>
 #include <functional>
 #include <optional>
 #include <string>
@@ -49,6 +50,9 @@ class StreamVerifier {
   // Ends the input and waits for the verdict: "" if the file is intact, else the reason (which
   // names path() as the file).
   std::string finish();
+  // The exception behind finish()'s reason (null if none): a std::system_error for a failure of
+  // the system (the open or a read: EMFILE, EIO, ...) rather than of the bytes.
+  std::exception_ptr failure() const { return failure_; }
   const std::string& path() const { return path_; }
   std::optional<inference::EncryptedBatch> take_first_batch() { return std::move(first_batch_); }
 
@@ -62,6 +66,7 @@ class StreamVerifier {
   std::string path_;  // /proc/self/fd/<read end>
   std::thread thread_;
   std::string error_;
+  std::exception_ptr failure_;
   std::optional<inference::EncryptedBatch> first_batch_;
 };
 
