@@ -27,7 +27,8 @@ int run_profile(std::span<char* const> arguments) {
   options.add_value("circuit-privacy", "BITS",
                     "choose the parameters with room for infer --circuit-privacy BITS", "0");
   if (!options.parse(arguments)) return kExitSuccess;
-  refuse_output_over_inputs(options, {"out"}, {"model"});
+  // A profile may replace a profile (the server's, remade); never a key file.
+  refuse_output_over_inputs(options, {"out"}, {"model"}, /*may_replace_profile=*/true);
   const int circuit_privacy = static_cast<int>(options.integer("circuit-privacy", 0, 128));
   const ModelProfile profile = make_profile(load_model(options.text("model")), circuit_privacy);
   const std::string out = options.text("out");
@@ -135,6 +136,11 @@ void require_key_set_profile(const OptionParser& options, const ModelProfile& pr
 // then derived in memory), --profile FILE, the key directory's own profile, or the default. An
 // explicit --model or --profile must match the key directory's own profile where there is one.
 ModelProfile client_profile(const OptionParser& options, int circuit_privacy_bits) {
+  // Both given: one would be ignored (found by a tester: --profile went unread, exit 0).
+  if (options.has("model") && options.given("profile")) {
+    throw UsageError("--profile and --model exclude each other: --model stands for the profile "
+                     "(one party playing both roles)");
+  }
   if (options.has("model") || options.given("profile")) {
     const ModelProfile profile =
         options.has("model") ? make_profile(load_model(options.text("model")), circuit_privacy_bits)
@@ -146,6 +152,10 @@ ModelProfile client_profile(const OptionParser& options, int circuit_privacy_bit
   ModelProfile profile;
   check_against_profile(options, [&] { profile = load_profile(path); });
   return profile;
+}
+
+std::string profile_file_used(const OptionParser& options) {
+  return key_set_profile(options).value_or(options.text("profile"));
 }
 
 std::runtime_error profile_error(const OptionParser& options, const std::string& what) {
