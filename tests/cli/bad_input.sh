@@ -484,8 +484,8 @@ expect 1 "cannot open profile 'no-such.profile': No such file or directory" k4 -
 expect 1 "line 1: unexpected end of file, expected 'cryptonets-profile 2'" k4 -- \
   "$exe" keygen --out-dir k4 --profile empty.profile --insecure-ring-degree 64
 # keygen creates the key directory, not a chain of parents (it made /nonexistent/a/b).
-expect 1 "its parent directory 'nodir/a' does not exist" nodir -- \
-  "$exe" keygen --out-dir nodir/a/b --insecure-ring-degree 64
+expect 1 "its parent directory 'no-parent/a' does not exist" no-parent -- \
+  "$exe" keygen --out-dir no-parent/a/b --insecure-ring-degree 64
 expect 1 "'images.ct' is not a directory" - -- \
   "$exe" keygen --out-dir images.ct/keys --insecure-ring-degree 64
 expect 2 "the profile 'model.profile' was made for 0" - -- \
