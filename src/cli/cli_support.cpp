@@ -396,6 +396,24 @@ std::string format_bytes(uint64_t bytes) {
   return text;
 }
 
+std::optional<std::string> key_set_profile_file(const OptionParser& options) {
+  if (!options.declared("keys") || !options.has("keys")) return std::nullopt;
+  const std::string path =
+      (std::filesystem::path(options.text("keys")) / kKeySetProfileName).string();
+  std::error_code error;
+  if (!std::filesystem::exists(path, error)) return std::nullopt;
+  return path;
+}
+
+std::optional<std::string> key_set_profile(const OptionParser& options) {
+  if (options.has("model") || options.given("profile")) return std::nullopt;
+  return key_set_profile_file(options);
+}
+
+std::string profile_file_used(const OptionParser& options) {
+  return key_set_profile(options).value_or(options.text("profile"));
+}
+
 void refuse_output_over_inputs(const OptionParser& options, const std::vector<std::string>& outputs,
                                const std::vector<std::string>& inputs, bool may_replace_profile) {
   std::vector<std::string> others = inputs;

@@ -197,6 +197,11 @@ ModelProfile client_profile(const OptionParser& options, int circuit_privacy_bit
 // The profile file client_profile reads when no --model is given: --profile if given, else
 // DIR/model.profile where it exists, else the default --profile.
 std::string profile_file_used(const OptionParser& options);
+// DIR/model.profile when the command has --keys DIR and the file exists; nullopt otherwise.
+std::optional<std::string> key_set_profile_file(const OptionParser& options);
+// The key set's profile when it is the one used: no --profile or --model given (see
+// add_profile_options); nullopt otherwise.
+std::optional<std::string> key_set_profile(const OptionParser& options);
 // The key directory's profile file name.
 inline constexpr const char* kKeySetProfileName = "model.profile";
 

@@ -46,22 +46,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// DIR/model.profile when the command has --keys DIR and the file exists; nullopt otherwise.
-std::optional<std::string> key_set_profile_file(const OptionParser& options) {
-  if (!options.declared("keys") || !options.has("keys")) return std::nullopt;
-  const std::string path = (fs::path(options.text("keys")) / kKeySetProfileName).string();
-  std::error_code error;
-  if (!fs::exists(path, error)) return std::nullopt;
-  return path;
-}
-
-// The key set's profile when it is the one used: no --profile or --model given (see
-// add_profile_options); nullopt otherwise.
-std::optional<std::string> key_set_profile(const OptionParser& options) {
-  if (options.has("model") || options.given("profile")) return std::nullopt;
-  return key_set_profile_file(options);
-}
-
 std::string shape_text(const model::Shape& shape) {
   return std::to_string(shape.channels) + "x" + std::to_string(shape.height) + "x" +
          std::to_string(shape.width);
@@ -152,10 +136,6 @@ ModelProfile client_profile(const OptionParser& options, int circuit_privacy_bit
   ModelProfile profile;
   check_against_profile(options, [&] { profile = load_profile(path); });
   return profile;
-}
-
-std::string profile_file_used(const OptionParser& options) {
-  return key_set_profile(options).value_or(options.text("profile"));
 }
 
 std::runtime_error profile_error(const OptionParser& options, const std::string& what) {
