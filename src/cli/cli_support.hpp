@@ -192,7 +192,9 @@ namespace cryptonets::cli {
 // scale: a tester's keys for a scale-4 model gave 99.4 % instead of 65.2 %, silently.)
 // add_profile_options words its help for that when the command has declared --keys.
 void add_profile_options(OptionParser& options);
-// --profile and --model together are a UsageError: the model stands instead of the profile.
+// --profile and --model together are a UsageError (the model stands instead of the profile),
+// except with decrypt's --plain-images, where --model is the plain model compared with: the
+// profile is then --profile's, and a --model of another model is a std::runtime_error.
 ModelProfile client_profile(const OptionParser& options, int circuit_privacy_bits = 0);
 // The profile file client_profile reads when no --model is given: --profile if given, else
 // DIR/model.profile where it exists, else the default --profile.

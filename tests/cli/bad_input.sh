@@ -672,6 +672,11 @@ expect 2 "--profile and --model exclude each other" out.ct -- \
 expect 2 "--profile and --model exclude each other" labels.txt -- \
   "$exe" decrypt --keys client --profile "$data/model.profile" --model "$model" --in scores.ct \
   --out labels.txt
+# decrypt --plain-images gives --model a role of its own (the plain model compared with): both
+# are then taken, and the model must be the profile's (cli_end_to_end runs the accepted case).
+expect 1 "--model '$model' is not the model of --profile 'poly.profile': input scale 16 (the profile's: 4)" \
+  labels.txt -- "$exe" decrypt --keys client-old --profile poly.profile --model "$model" \
+  --plain-images "$images" --in scores.ct --out labels.txt
 # Every output's directory is checked before any work (found by a new-user trial: decrypt
 # decrypted, wrote --scores and then failed on --out; mnist ran the whole job, then exit 1).
 expect 1 "cannot write file 'nodir/l.txt': its directory 'nodir' does not exist" s2.csv -- \
