@@ -477,10 +477,9 @@ TEST_CASE("outputs never replace a model profile, and a missing directory fails 
   refuse_to_replace_key_file(dir.file("short.txt"));
   Fixture& fx = paper_fixture();
   save_public_key(dir.file("public.key"), *fx.context, fx.keys.public_key);
-  CHECK(contains(error_of([&] {
-                   AtomicFileWriter file(dir.file("public.key"), false, false, true);
-                 }),
-                 "it is a public key file"));
+  CHECK(
+      contains(error_of([&] { AtomicFileWriter file(dir.file("public.key"), false, false, true); }),
+               "it is a public key file"));
 
   // A new file in a directory that does not exist (or is a file): refused by name when the
   // commands check their outputs before any work, not only when the work is done.

@@ -322,13 +322,12 @@ int run_keygen(std::span<char* const> arguments) {
   const fs::path parent = target.parent_path().empty() ? fs::path(".") : target.parent_path();
   std::error_code error;
   if (!fs::is_directory(parent, error)) {
-    throw std::runtime_error("cannot create the key directory '" + directory + "': " +
-                             (fs::exists(parent, error) ? "'" + parent.string() +
-                                                              "' is not a directory"
-                                                        : "its parent directory '" +
-                                                              parent.string() +
-                                                              "' does not exist") +
-                             " (keygen creates only the last component; create the parent first)");
+    throw std::runtime_error(
+        "cannot create the key directory '" + directory + "': " +
+        (fs::exists(parent, error)
+             ? "'" + parent.string() + "' is not a directory"
+             : "its parent directory '" + parent.string() + "' does not exist") +
+        " (keygen creates only the last component; create the parent first)");
   }
   remove_stale_temporaries(target);
 

@@ -55,8 +55,8 @@ std::string shape_text(const model::Shape& shape) {
 // items joined by "; " (empty when equal; `owner` names whose `own` is). With `model_only` only
 // what the model decides is compared: a profile derived from --model in memory has no circuit
 // privacy of its own.
-std::string profile_differences(const ModelProfile& given, const ModelProfile& own,
-                                bool model_only, const std::string& owner = "the key set's") {
+std::string profile_differences(const ModelProfile& given, const ModelProfile& own, bool model_only,
+                                const std::string& owner = "the key set's") {
   std::vector<std::string> items;
   const auto differ = [&](const std::string& field, const std::string& mine,
                           const std::string& theirs) {
