@@ -22,6 +22,7 @@
 #include "cryptonets/encoding/plaintext_crt.hpp"
 #include "cryptonets/io/inspect.hpp"
 #include "cryptonets/io/little_endian.hpp"
+#include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/io/serialize.hpp"
 #include "cryptonets/io/sha256.hpp"
@@ -340,6 +341,46 @@ TEST_CASE("inspect_key_set inspects every file of a key directory and judges the
   CHECK_THROWS_WITH_AS(inspect_key_set(empty.path.string()),
                        doctest::Contains("is a directory with none of a key set's files"),
                        std::runtime_error);
+}
+
+TEST_CASE("inspect_key_set refuses a profile whose model needs more plaintext bits than the keys") {
+  const TempDir dir;
+  write_toy_files(dir);  // the YASHE' key set: T = 241 * 193, about 15 bits
+  ModelProfile profile;
+  profile.input_shape = {1, 28, 28};
+  profile.input_scale = 1;
+  profile.outputs = 10;
+  profile.output_bound = 100;
+  inference::ParameterChoice choice;
+  choice.name = "default";
+  choice.base.n = 8;
+  choice.base.q_primes = generate_ntt_primes(20, 2, 16);
+  choice.base.t = 241;
+  choice.plaintext_moduli = {241, 193};
+  profile.presets.push_back(choice);
+  save_profile(profile, dir.file("model.profile"));
+  const auto usable_for = [](const KeySetInspection& set) {
+    for (const auto& [key, value] : set.fields)
+      if (key == "usable for") return value;
+    return std::string("(none)");
+  };
+  KeySetInspection set = inspect_key_set(dir.path.string());
+  CHECK(set.intact());
+  CHECK(usable_for(set) ==
+        "encrypt (params, public.key); infer (params, evaluation.key, public.key); decrypt "
+        "(params, secret.key)");
+
+  // Each file intact alone, but encrypt and decrypt would refuse the pair (found by a tester:
+  // "usable for: encrypt ... decrypt", then encrypt failed with "the model needs 80 bits").
+  profile.output_bound = mpz_class(1) << 40;
+  save_profile(profile, dir.file("model.profile"));
+  set = inspect_key_set(dir.path.string());
+  CHECK_FALSE(set.intact());
+  REQUIRE(set.problems.size() == 1);
+  CHECK(set.problems[0].starts_with("model.profile: does not fit the parameter set '" +
+                                    dir.file("params") + "'"));
+  CHECK(set.problems[0].find("the model needs") != std::string::npos);
+  CHECK(usable_for(set) == "infer (params, evaluation.key, public.key)");
 }
 
 TEST_CASE("inspect reads a single CNET record and recomputes its parameter fingerprint") {

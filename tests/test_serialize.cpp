@@ -452,6 +452,46 @@ TEST_CASE("a failed save leaves the previous file intact and no temporary file b
   CHECK(contains(error_of([&] { load_ciphertexts(missing, fx.context); }), missing));
 }
 
+TEST_CASE("outputs never replace a model profile, and a missing directory fails before the write") {
+  TempDir dir;
+  // A key set's DIR/model.profile (found by a tester: decrypt --out keys/model.profile replaced
+  // it); only the profile writer may replace a profile, and nothing replaces a key file.
+  const std::string profile = "cryptonets-profile 2\n# edited by hand\n";
+  write_bytes(dir.file("model.profile"), profile);
+  CHECK(contains(error_of([&] { AtomicFileWriter file(dir.file("model.profile"), false); }),
+                 "it is a model profile"));
+  CHECK(contains(error_of([&] { refuse_to_replace_key_file(dir.file("model.profile")); }),
+                 "it is a model profile"));
+  CHECK(read_bytes(dir.file("model.profile")) == profile);
+  {
+    AtomicFileWriter file(dir.file("model.profile"), false, false, /*may_replace_profile=*/true);
+    file.stream() << "cryptonets-profile 2\n";
+    file.commit();
+  }
+  CHECK(read_bytes(dir.file("model.profile")) == "cryptonets-profile 2\n");
+  refuse_to_replace_key_file(dir.file("model.profile"), /*may_replace_profile=*/true);
+  // Text that merely mentions a profile, or is shorter than the marker, is not one.
+  write_bytes(dir.file("notes.txt"), "see cryptonets-profile 2");
+  refuse_to_replace_key_file(dir.file("notes.txt"));
+  write_bytes(dir.file("short.txt"), "cryptonets");
+  refuse_to_replace_key_file(dir.file("short.txt"));
+  Fixture& fx = paper_fixture();
+  save_public_key(dir.file("public.key"), *fx.context, fx.keys.public_key);
+  CHECK(
+      contains(error_of([&] { AtomicFileWriter file(dir.file("public.key"), false, false, true); }),
+               "it is a public key file"));
+
+  // A new file in a directory that does not exist (or is a file): refused by name when the
+  // commands check their outputs before any work, not only when the work is done.
+  const std::string missing = dir.file("no-such-directory/out.txt");
+  CHECK(contains(error_of([&] { file_replaced_by_write(missing); }),
+                 "its directory '" + dir.file("no-such-directory") + "' does not exist"));
+  CHECK(contains(error_of([&] { file_replaced_by_write(dir.file("notes.txt/out.txt")); }),
+                 "'" + dir.file("notes.txt") + "' is not a directory"));
+  CHECK(file_replaced_by_write(dir.file("new.txt")) == dir.file("new.txt"));
+  CHECK_FALSE(std::filesystem::exists(dir.file("no-such-directory")));
+}
+
 TEST_CASE("content with a valid checksum is still checked: residues, degree, f', counts") {
   Fixture& fx = paper_fixture();
   const std::string ct = bytes_of(

@@ -396,18 +396,42 @@ std::string format_bytes(uint64_t bytes) {
   return text;
 }
 
+std::optional<std::string> key_set_profile_file(const OptionParser& options) {
+  if (!options.declared("keys") || !options.has("keys")) return std::nullopt;
+  const std::string path =
+      (std::filesystem::path(options.text("keys")) / kKeySetProfileName).string();
+  std::error_code error;
+  if (!std::filesystem::exists(path, error)) return std::nullopt;
+  return path;
+}
+
+std::optional<std::string> key_set_profile(const OptionParser& options) {
+  if (options.has("model") || options.given("profile")) return std::nullopt;
+  return key_set_profile_file(options);
+}
+
+std::string profile_file_used(const OptionParser& options) {
+  return key_set_profile(options).value_or(options.text("profile"));
+}
+
 void refuse_output_over_inputs(const OptionParser& options, const std::vector<std::string>& outputs,
-                               const std::vector<std::string>& inputs) {
+                               const std::vector<std::string>& inputs, bool may_replace_profile) {
   std::vector<std::string> others = inputs;
   for (const std::string& output : outputs) {
     if (!options.has(output)) continue;
     const std::string out_path = options.text(output);
     // The writer refuses these too, but only when it writes, after the work.
     file_replaced_by_write(out_path);
-    refuse_to_replace_key_file(out_path);
+    refuse_to_replace_key_file(out_path, may_replace_profile);
     for (const std::string& other : others) {
       if (other == output || !options.has(other)) continue;
-      const std::string other_path = options.text(other);
+      // The profile a client command reads may be the key set's, not the --profile default.
+      const bool profile_used =
+          other == "profile" && options.declared("keys") && !options.given("profile");
+      const std::string other_path =
+          profile_used ? profile_file_used(options) : options.text(other);
+      const std::string other_name =
+          other_path == options.text(other) ? "--" + other : "the profile in use";
       // Equivalent means the same inode: catches "./x", hard links and symbolic links too; when
       // either does not exist yet, the normalised absolute paths are compared instead.
       std::error_code error;
@@ -417,8 +441,8 @@ void refuse_output_over_inputs(const OptionParser& options, const std::vector<st
                std::filesystem::absolute(other_path).lexically_normal();
       }
       if (same) {
-        throw std::runtime_error("--" + output + " '" + out_path + "' is the same file as --" +
-                                 other + " '" + other_path +
+        throw std::runtime_error("--" + output + " '" + out_path + "' is the same file as " +
+                                 other_name + " '" + other_path +
                                  "': writing it would destroy the other; choose another path");
       }
     }

@@ -125,10 +125,14 @@ class StageProgressBars {
 
 // Refuses (std::runtime_error, naming both options) an output option that names the same file
 // as one of the given input options (or another output), which replacing would destroy: e.g.
-// `infer --in x.ct --out x.ct`, or that names an existing key file (refuse_to_replace_key_file).
-// Options not given are skipped.
+// `infer --in x.ct --out x.ct`, or that names an existing key file or, unless
+// may_replace_profile (the profile command), model profile (refuse_to_replace_key_file), or a
+// file in a directory that does not exist (file_replaced_by_write): all before any work. The
+// input "profile" of a command with --keys stands for the profile it uses (profile_file_used:
+// DIR/model.profile when no --profile is given). Options not given are skipped.
 void refuse_output_over_inputs(const OptionParser& options, const std::vector<std::string>& outputs,
-                               const std::vector<std::string>& inputs);
+                               const std::vector<std::string>& inputs,
+                               bool may_replace_profile = false);
 
 // --threads T (default: every processor). threads_option() reads it and makes it the OpenMP
 // default, so that it also bounds the library's inner parallel loops (NTT rows, base conversion).
@@ -188,7 +192,18 @@ namespace cryptonets::cli {
 // scale: a tester's keys for a scale-4 model gave 99.4 % instead of 65.2 %, silently.)
 // add_profile_options words its help for that when the command has declared --keys.
 void add_profile_options(OptionParser& options);
+// --profile and --model together are a UsageError (the model stands instead of the profile),
+// except with decrypt's --plain-images, where --model is the plain model compared with: the
+// profile is then --profile's, and a --model of another model is a std::runtime_error.
 ModelProfile client_profile(const OptionParser& options, int circuit_privacy_bits = 0);
+// The profile file client_profile reads when no --model is given: --profile if given, else
+// DIR/model.profile where it exists, else the default --profile.
+std::string profile_file_used(const OptionParser& options);
+// DIR/model.profile when the command has --keys DIR and the file exists; nullopt otherwise.
+std::optional<std::string> key_set_profile_file(const OptionParser& options);
+// The key set's profile when it is the one used: no --profile or --model given (see
+// add_profile_options); nullopt otherwise.
+std::optional<std::string> key_set_profile(const OptionParser& options);
 // The key directory's profile file name.
 inline constexpr const char* kKeySetProfileName = "model.profile";
 

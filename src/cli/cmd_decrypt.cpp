@@ -248,7 +248,8 @@ int run_decrypt(std::span<char* const> arguments) {
                     "images, or with --first those of the whole images file encrypt read");
   options.add_value("plain-images", "FILE",
                     "IDX image file: compare with the plain integer model on these images "
-                    "(needs --model: a check for whoever holds the model)");
+                    "(needs --model: a check for whoever holds the model; with --profile too, "
+                    "--model must be the profile's model)");
   add_no_verify_option(options);
   options.add_value("request", "FILE",
                     "optional check: the encrypted images file sent to the server; the scores "

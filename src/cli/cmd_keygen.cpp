@@ -317,7 +317,18 @@ int run_keygen(std::span<char* const> arguments) {
 
   const fs::path target = normalised(directory);
   check_replaceable(target);
-  if (!target.parent_path().empty()) fs::create_directories(target.parent_path());
+  // Only the last component is created: a mistyped path should not grow a chain of directories
+  // (found by a tester: --out-dir /nonexistent/a/b made /nonexistent at the root).
+  const fs::path parent = target.parent_path().empty() ? fs::path(".") : target.parent_path();
+  std::error_code error;
+  if (!fs::is_directory(parent, error)) {
+    throw std::runtime_error(
+        "cannot create the key directory '" + directory + "': " +
+        (fs::exists(parent, error)
+             ? "'" + parent.string() + "' is not a directory"
+             : "its parent directory '" + parent.string() + "' does not exist") +
+        " (keygen creates only the last component; create the parent first)");
+  }
   remove_stale_temporaries(target);
 
   std::optional<Prng> seeded;

@@ -186,8 +186,8 @@ int run_mnist_with(const OptionParser& options, const MnistOptions& values, cons
   const auto& params = setup.params;
   require_plaintext_moduli(ranges, setup.plaintext_moduli);
   if (wanted > test.images.count) {
-    throw std::invalid_argument("--images " + std::to_string(wanted) + ": the test set has " +
-                                std::to_string(test.images.count) + " images");
+    throw UsageError("--images " + std::to_string(wanted) + ": the test set has " +
+                     std::to_string(test.images.count) + " images");
   }
 
   warn_insecure_ring_degree(options, setup.params.n);

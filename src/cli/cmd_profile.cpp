@@ -27,7 +27,8 @@ int run_profile(std::span<char* const> arguments) {
   options.add_value("circuit-privacy", "BITS",
                     "choose the parameters with room for infer --circuit-privacy BITS", "0");
   if (!options.parse(arguments)) return kExitSuccess;
-  refuse_output_over_inputs(options, {"out"}, {"model"});
+  // A profile may replace a profile (the server's, remade); never a key file.
+  refuse_output_over_inputs(options, {"out"}, {"model"}, /*may_replace_profile=*/true);
   const int circuit_privacy = static_cast<int>(options.integer("circuit-privacy", 0, 128));
   const ModelProfile profile = make_profile(load_model(options.text("model")), circuit_privacy);
   const std::string out = options.text("out");
@@ -45,43 +46,28 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// DIR/model.profile when the command has --keys DIR and the file exists; nullopt otherwise.
-std::optional<std::string> key_set_profile_file(const OptionParser& options) {
-  if (!options.declared("keys") || !options.has("keys")) return std::nullopt;
-  const std::string path = (fs::path(options.text("keys")) / kKeySetProfileName).string();
-  std::error_code error;
-  if (!fs::exists(path, error)) return std::nullopt;
-  return path;
-}
-
-// The key set's profile when it is the one used: no --profile or --model given (see
-// add_profile_options); nullopt otherwise.
-std::optional<std::string> key_set_profile(const OptionParser& options) {
-  if (options.has("model") || options.given("profile")) return std::nullopt;
-  return key_set_profile_file(options);
-}
-
 std::string shape_text(const model::Shape& shape) {
   return std::to_string(shape.channels) + "x" + std::to_string(shape.height) + "x" +
          std::to_string(shape.width);
 }
 
 // What differs between `given` and the key set's profile `own`, as "FIELD X (the key set's: Y)"
-// items joined by "; " (empty when equal). With `model_only` only what the model decides is
-// compared: a profile derived from --model in memory has no circuit privacy of its own.
-std::string profile_differences(const ModelProfile& given, const ModelProfile& own,
-                                bool model_only) {
+// items joined by "; " (empty when equal; `owner` names whose `own` is). With `model_only` only
+// what the model decides is compared: a profile derived from --model in memory has no circuit
+// privacy of its own.
+std::string profile_differences(const ModelProfile& given, const ModelProfile& own, bool model_only,
+                                const std::string& owner = "the key set's") {
   std::vector<std::string> items;
   const auto differ = [&](const std::string& field, const std::string& mine,
                           const std::string& theirs) {
-    if (mine != theirs) items.push_back(field + " " + mine + " (the key set's: " + theirs + ")");
+    if (mine != theirs) items.push_back(field + " " + mine + " (" + owner + ": " + theirs + ")");
   };
   differ("input", shape_text(given.input_shape), shape_text(own.input_shape));
   if (given.input_scale != own.input_scale) {
     char mine[32], theirs[32];
     std::snprintf(mine, sizeof mine, "%g", given.input_scale);
     std::snprintf(theirs, sizeof theirs, "%g", own.input_scale);
-    items.push_back(std::string("input scale ") + mine + " (the key set's: " + theirs + ")");
+    items.push_back(std::string("input scale ") + mine + " (" + owner + ": " + theirs + ")");
   }
   differ("outputs", std::to_string(given.outputs), std::to_string(own.outputs));
   // In bits where they differ in bits (the numbers reach ~80 bits), else exactly.
@@ -107,7 +93,8 @@ std::string profile_differences(const ModelProfile& given, const ModelProfile& o
 // An explicit --profile or --model must be the key set's own model: keys for one model used with
 // another's profile quantise at the wrong scale or decode against the wrong bound, and may still
 // give an answer, a wrong one.
-void require_key_set_profile(const OptionParser& options, const ModelProfile& profile) {
+void require_key_set_profile(const OptionParser& options, const ModelProfile& profile,
+                             bool from_model) {
   const auto own_path = key_set_profile_file(options);
   if (!own_path) return;
   ModelProfile own;
@@ -117,7 +104,6 @@ void require_key_set_profile(const OptionParser& options, const ModelProfile& pr
     throw std::runtime_error("the key set's profile '" + *own_path +
                              "' (written by keygen): " + error.what());
   }
-  const bool from_model = options.has("model");
   const std::string differences = profile_differences(profile, own, from_model);
   if (differences.empty()) return;
   const std::string given = from_model ? "--model '" + options.text("model") + "'"
@@ -135,11 +121,38 @@ void require_key_set_profile(const OptionParser& options, const ModelProfile& pr
 // then derived in memory), --profile FILE, the key directory's own profile, or the default. An
 // explicit --model or --profile must match the key directory's own profile where there is one.
 ModelProfile client_profile(const OptionParser& options, int circuit_privacy_bits) {
+  // Both given: one would go unread (found by a tester: --profile was ignored, exit 0). Only
+  // decrypt --plain-images gives --model a role of its own, the plain model to compare with;
+  // the profile is then --profile's, and --model must be its model.
+  const bool comparison = options.declared("plain-images") && options.has("plain-images");
+  if (options.has("model") && options.given("profile")) {
+    if (!comparison) {
+      throw UsageError(
+          "--profile and --model exclude each other: --model stands for the profile (one party "
+          "playing both roles)" +
+          std::string(options.declared("plain-images")
+                          ? "; both go together only with --plain-images, which compares with "
+                            "the model"
+                          : ""));
+    }
+    const ModelProfile profile = load_profile(options.text("profile"));
+    require_key_set_profile(options, profile, /*from_model=*/false);
+    const std::string differences = profile_differences(
+        make_profile(load_model(options.text("model")), profile.circuit_privacy_bits), profile,
+        /*model_only=*/true, "the profile's");
+    if (!differences.empty()) {
+      throw std::runtime_error("--model '" + options.text("model") +
+                               "' is not the model of --profile '" + options.text("profile") +
+                               "': " + differences);
+    }
+    return profile;
+  }
   if (options.has("model") || options.given("profile")) {
+    const bool from_model = options.has("model");
     const ModelProfile profile =
-        options.has("model") ? make_profile(load_model(options.text("model")), circuit_privacy_bits)
-                             : load_profile(options.text("profile"));
-    require_key_set_profile(options, profile);
+        from_model ? make_profile(load_model(options.text("model")), circuit_privacy_bits)
+                   : load_profile(options.text("profile"));
+    require_key_set_profile(options, profile, from_model);
     return profile;
   }
   const std::string path = key_set_profile(options).value_or(options.text("profile"));
@@ -149,11 +162,12 @@ ModelProfile client_profile(const OptionParser& options, int circuit_privacy_bit
 }
 
 std::runtime_error profile_error(const OptionParser& options, const std::string& what) {
-  if (options.has("model"))
-    return std::runtime_error("the model '" + options.text("model") + "': " + what);
+  // --profile first: with decrypt --plain-images both may be given, and the profile is used.
   if (options.given("profile")) {
     return std::runtime_error("the profile '" + options.text("profile") + "': " + what);
   }
+  if (options.has("model"))
+    return std::runtime_error("the model '" + options.text("model") + "': " + what);
   if (const auto own = key_set_profile(options)) {
     return std::runtime_error("the key set's profile '" + *own + "' (written by keygen): " + what);
   }

@@ -77,7 +77,13 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "cryptonets %s: out of memory\n", argv[1]);
       return kExitFailure;
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "cryptonets %s: error: %s\n", argv[1], e.what());
+      // A library message that names the command already ("infer: the keyless noise model
+      // ...") would read "cryptonets infer: error: infer: ...".
+      std::string_view message = e.what();
+      const std::string prefix = std::string(name) + ": ";
+      if (message.starts_with(prefix)) message.remove_prefix(prefix.size());
+      std::fprintf(stderr, "cryptonets %s: error: %.*s\n", argv[1],
+                   static_cast<int>(message.size()), message.data());
       return kExitFailure;
     }
   }

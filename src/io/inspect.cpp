@@ -32,6 +32,7 @@
 #include "cryptonets/io/serialize.hpp"
 #include "cryptonets/io/sha256.hpp"
 #include "cryptonets/model/layers.hpp"
+#include "cryptonets/model/range.hpp"
 #include "cryptonets/training/float_network.hpp"
 #include "cryptonets/training/sequential_network.hpp"
 #include "cryptonets/yashe/context.hpp"
@@ -961,6 +962,26 @@ std::string format_inspection(const std::string& path, const FileInspection& ins
   return text;
 }
 
+namespace {
+
+// Why the profile cannot serve the parameter set's keys, as encrypt and decrypt check it (the
+// model's output bound within the product of the plaintext moduli); empty when it can.
+std::string profile_misfit(const std::string& params_path, const std::string& profile_path) {
+  try {
+    const ModelProfile profile = load_profile(profile_path);
+    const std::vector<uint64_t> moduli =
+        protocol_file_scheme(params_path) == SchemeId::kBfv
+            ? plaintext_moduli_of(load_parameter_set<bfv::Scheme>(params_path))
+            : plaintext_moduli_of(load_parameter_set<yashe::Scheme>(params_path));
+    model::require_plaintext_moduli(profile.output_range(), moduli);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
 KeySetInspection inspect_key_set(const std::string& directory, const std::string& profile_name) {
   namespace fs = std::filesystem;
   std::error_code error;
@@ -1019,6 +1040,19 @@ KeySetInspection inspect_key_set(const std::string& directory, const std::string
   }
   const KeySetInspection::Member& params = set.members[0];
   const KeySetInspection::Member& secret = set.members[3];
+  const KeySetInspection::Member& profile = set.members[4];
+  // Each intact alone, yet encrypt and decrypt refuse a profile whose model needs more plaintext
+  // bits than the keys have (found by a tester: "usable for: encrypt ..." then "the model needs
+  // 80 bits").
+  bool profile_fits = !profile.present || (profile.inspection && profile.inspection->intact());
+  if (profile_fits && profile.present && params.inspection && params.inspection->intact()) {
+    const std::string misfit = profile_misfit(params.path, profile.path);
+    if (!misfit.empty()) {
+      profile_fits = false;
+      add_problem(profile.name, "does not fit the parameter set '" + params.path +
+                                    "' (encrypt and decrypt use this profile): " + misfit);
+    }
+  }
   if (!params.present) {
     set.problems.push_back(
         "params: missing: the key set's files cannot be used or checked "
@@ -1073,11 +1107,12 @@ KeySetInspection inspect_key_set(const std::string& directory, const std::string
                          });
     });
   };
+  // encrypt and decrypt read the profile too, where there is one (profile_fits).
   std::string uses;
-  if (usable({0, 1})) uses += "encrypt (params, public.key)";
+  if (usable({0, 1}) && profile_fits) uses += "encrypt (params, public.key)";
   if (usable({0, 1, 2}))
     uses += std::string(uses.empty() ? "" : "; ") + "infer (params, evaluation.key, public.key)";
-  if (usable({0, 3}))
+  if (usable({0, 3}) && profile_fits)
     uses += std::string(uses.empty() ? "" : "; ") + "decrypt (params, secret.key)";
   set.fields.emplace_back("usable for", uses.empty() ? "nothing" : uses);
   std::vector<std::string> others;

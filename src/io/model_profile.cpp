@@ -1,7 +1,10 @@
 // The weight-free model profile (format in model_profile.hpp).
 #include "cryptonets/io/model_profile.hpp"
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -253,7 +256,8 @@ void write_profile(const ModelProfile& profile, std::ostream& out) {
 }
 
 void save_profile(const ModelProfile& profile, const std::string& path) {
-  AtomicFileWriter file(path, false);
+  // A profile may replace a profile (the server's refreshed one); never a key file.
+  AtomicFileWriter file(path, false, /*may_replace_keys=*/false, /*may_replace_profile=*/true);
   write_profile(profile, file.stream());
   if (!file.stream()) {
     throw std::runtime_error("cannot write profile '" + path + "': " + file.failure());
@@ -263,11 +267,12 @@ void save_profile(const ModelProfile& profile, const std::string& path) {
 
 ModelProfile read_profile(std::istream& in, const std::string& source_name) {
   ProfileReader reader(in, source_name);
-  std::vector<std::string> words = reader.next("'cryptonets-profile 1'");
+  const std::string header = "cryptonets-profile " + std::to_string(kModelProfileVersion);
+  std::vector<std::string> words = reader.next("'" + header + "'");
   if (words.size() != 2 || words[0] != "cryptonets-profile") {
     reader.fail(words[0] == "cryptonets-model"
                     ? "a model file, not a profile (make one with cryptonets profile --model FILE)"
-                    : "expected 'cryptonets-profile " + std::to_string(kModelProfileVersion) + "'");
+                    : "expected '" + header + "'");
   }
   if (words[1] != std::to_string(kModelProfileVersion)) {
     const bool older = words[1] == "1";  // version 1: preset lines without a scheme (YASHE')
@@ -316,8 +321,15 @@ ModelProfile read_profile(std::istream& in, const std::string& source_name) {
 }
 
 ModelProfile load_profile(const std::string& path) {
+  // A directory opens as a stream that reads nothing ("unexpected end of file" at line 1).
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    throw std::runtime_error("cannot open profile '" + path + "': it is a directory");
+  }
   std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open profile '" + path + "'");
+  if (!in) {
+    throw std::runtime_error("cannot open profile '" + path + "': " + std::strerror(errno));
+  }
   return read_profile(in, path);
 }
 

@@ -1279,6 +1279,24 @@ std::string base_name_of(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+// A new file's directory must exist: checked before any work, where only the final write would
+// otherwise find it missing (after the whole job, and after the command's other outputs).
+void require_directory_of(const std::string& path) {
+  const std::string directory = directory_of(path);
+  std::error_code error;
+  const std::filesystem::file_status status = std::filesystem::status(directory, error);
+  if (std::filesystem::is_directory(status)) return;
+  if (error && error != std::errc::no_such_file_or_directory &&
+      error != std::errc::not_a_directory) {
+    return;  // e.g. no permission to look: the write itself reports the cause
+  }
+  throw std::runtime_error("cannot write " + file_source(path) + ": " +
+                           (std::filesystem::exists(status)
+                                ? "'" + directory + "' is not a directory"
+                                : "its directory '" + directory + "' does not exist") +
+                           " (outputs go into an existing directory)");
+}
+
 // Named temporaries "<name>.tmp-<pid>-<n>" of a process that no longer exists (killed before it
 // could remove them, on a file system without O_TMPFILE, or between link and rename): removed.
 void remove_stale_temporaries(const std::string& path) {
@@ -1325,7 +1343,10 @@ std::string file_replaced_by_write(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code error;
   const fs::file_status own = fs::symlink_status(path, error);
-  if (error || !fs::exists(own)) return path;  // a new file
+  if (error || !fs::exists(own)) {  // a new file: its directory must be there to hold it
+    require_directory_of(path);
+    return path;
+  }
   // Follow the chain by hand: canonical() and weakly_canonical() stop at a link whose file does
   // not exist yet, which is a link to be written through too.
   fs::path target = path;
@@ -1344,12 +1365,14 @@ std::string file_replaced_by_write(const std::string& path) {
                              ": it is not a regular file (a device, directory, FIFO or socket), "
                              "which the write would replace; choose a file path");
   }
+  if (error || !fs::exists(status)) require_directory_of(target.string());  // a dangling link
   return target.string();
 }
 
-AtomicFileWriter::AtomicFileWriter(std::string path, bool owner_only, bool may_replace_keys)
+AtomicFileWriter::AtomicFileWriter(std::string path, bool owner_only, bool may_replace_keys,
+                                   bool may_replace_profile)
     : path_(file_replaced_by_write(path)) {
-  if (!may_replace_keys) refuse_to_replace_key_file(path_);
+  if (!may_replace_keys) refuse_to_replace_key_file(path_, may_replace_profile);
   const mode_t mode = owner_only ? 0600 : 0644;
   remove_stale_temporaries(path_);
   // An unnamed file in the target's directory (Linux O_TMPFILE): whatever ends the process
@@ -1439,15 +1462,25 @@ void AtomicFileWriter::discard() noexcept {
   }
 }
 
-void refuse_to_replace_key_file(const std::string& path) {
+void refuse_to_replace_key_file(const std::string& path, bool may_replace_profile) {
   // Only a regular file can be a key file; opening a FIFO to look would wait for a writer.
   std::error_code error;
   if (!std::filesystem::is_regular_file(path, error)) return;
   std::ifstream existing(path, std::ios::binary);
   if (!existing) return;
-  char head[5] = {};
-  existing.read(head, sizeof head);
-  if (existing.gcount() != static_cast<std::streamsize>(sizeof head)) return;
+  const std::string profile_magic = "cryptonets-profile";
+  std::string start(profile_magic.size(), '\0');
+  existing.read(start.data(), static_cast<std::streamsize>(start.size()));
+  start.resize(static_cast<size_t>(existing.gcount()));
+  // A key set's DIR/model.profile decides how encrypt quantises and decrypt decodes: losing it
+  // sends those commands to the shipped profile, which may be another model's.
+  if (!may_replace_profile && start == profile_magic) {
+    throw std::runtime_error("refusing to write over " + file_source(path) +
+                             ": it is a model profile (outputs never replace a key set's "
+                             "model.profile or another profile; choose another path)");
+  }
+  if (start.size() < 5) return;
+  const char head[5] = {start[0], start[1], start[2], start[3], start[4]};
   const std::string magic(head, 4);
   const char kind = head[4];
   if ((magic != "CNPF" && magic != "CNET") ||

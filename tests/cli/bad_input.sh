@@ -120,8 +120,10 @@ expect_alone 2 "--seed expects an integer in [0, 9223372036854775807], got 'abc'
   "$exe" mnist --seed abc --images 2 --insecure-ring-degree 64
 expect_alone 2 "--batch expects an integer in [1, 64], got '65'" - -- \
   "$exe" mnist --batch 65 --seed 1 --images 2 --insecure-ring-degree 64
-expect_alone 1 "--images 99999: the test set has 10000 images" - -- \
+expect_alone 2 "--images 99999: the test set has 10000 images" - -- \
   "$exe" mnist --images 99999 --insecure-ring-degree 64
+expect_alone 2 "--images 10001: the test set has 10000 images" - -- \
+  "$exe" mnist --images 10001 --insecure-ring-degree 64
 expect_alone 2 "--seed expects an integer" out.ct -- \
   "$exe" encrypt --keys client --images "$images" --count 1 --seed abc --out out.ct
 expect_alone 2 "--count expects an integer" out.ct -- \
@@ -400,6 +402,7 @@ run "$exe" encrypt --keys small-q --profile three-primes.profile --images "$imag
   --out small-q.ct --threads 1
 expect 1 "the model is too deep for these keys" out.ct -- \
   "$exe" infer --keys small-q-server --in small-q.ct --out out.ct
+grep -qF "error: infer: " message.txt && fail "a doubled prefix: $(cat message.txt)"
 
 # ---- Circuit privacy (noise flooding to 2^-40): refused on keys without room for it, with what
 # it needs (flooded scores decrypting exactly: test_output_privacy).
@@ -418,6 +421,12 @@ rm -f own-profile.ct
 cp -r poly-keys poly-keys-edited && cp model.profile poly-keys-edited/model.profile
 expect 1 "the key set's profile 'poly-keys-edited/model.profile' (written by keygen): the model needs" \
   out.ct -- "$exe" encrypt --keys poly-keys-edited --images "$images" --count 1 --out out.ct
+# inspect calls that set unusable for encrypt and decrypt (it said "usable for: encrypt ...
+# decrypt" and intact).
+expect 1 "PROBLEM: model.profile: does not fit the parameter set 'poly-keys-edited/params'" - -- \
+  "$exe" inspect poly-keys-edited
+grep -qF "usable for: infer (params, evaluation.key, public.key)" message.txt ||
+  fail "inspect poly-keys-edited: $(grep 'usable for' message.txt)"
 # A key directory without its profile (written by an older keygen): encrypt and decrypt name the
 # default profile they used and how to give the right one; with --profile they name that file.
 cp -r poly-keys poly-keys-old && rm poly-keys-old/model.profile
@@ -464,6 +473,21 @@ expect 1 "the profile 'small-bound.profile': a score of the image at index 0 dec
 expect 1 "the default profile '$work/none/model.profile' (no --profile given): cannot open" out.ct -- \
   env CRYPTONETS_DATA="$work/none" "$exe" encrypt --keys client-old --images "$images" --count 1 \
   --out out.ct
+# keygen names a profile it cannot open as such (a directory read as an empty file: "line 1:
+# unexpected end of file"), and the current format version.
+mkdir -p profile-dir
+expect 1 "cannot open profile 'profile-dir': it is a directory" k4 -- \
+  "$exe" keygen --out-dir k4 --profile profile-dir --insecure-ring-degree 64
+expect 1 "cannot open profile 'no-such.profile': No such file or directory" k4 -- \
+  "$exe" keygen --out-dir k4 --profile no-such.profile --insecure-ring-degree 64
+: >empty.profile
+expect 1 "line 1: unexpected end of file, expected 'cryptonets-profile 2'" k4 -- \
+  "$exe" keygen --out-dir k4 --profile empty.profile --insecure-ring-degree 64
+# keygen creates the key directory, not a chain of parents (it made /nonexistent/a/b).
+expect 1 "its parent directory 'no-parent/a' does not exist" no-parent -- \
+  "$exe" keygen --out-dir no-parent/a/b --insecure-ring-degree 64
+expect 1 "'images.ct' is not a directory" - -- \
+  "$exe" keygen --out-dir images.ct/keys --insecure-ring-degree 64
 expect 2 "the profile 'model.profile' was made for 0" - -- \
   "$exe" keygen --out-dir unused --profile model.profile --circuit-privacy 40 \
   --insecure-ring-degree 64
@@ -628,6 +652,60 @@ cp "$model" model-copy.txt
 expect 1 "--out 'model-copy.txt' is the same file as --model" - -- \
   "$exe" profile --model model-copy.txt --out model-copy.txt
 cmp -s "$model" model-copy.txt || fail "profile replaced its own model"
+# A key set's model.profile is protected like its keys (a new-user trial: decrypt --out, encrypt
+# --out, even over the very profile encrypt was reading, and the client's --out and --token-file
+# replaced it); only the profile command may write over a profile.
+profile_sum=$(sha256sum victim/model.profile | cut -d' ' -f1)
+expect 1 "refusing to write over file 'victim/model.profile': it is a model profile" - -- \
+  "$exe" decrypt --keys victim --in scores.ct --out victim/model.profile
+expect 1 "it is a model profile" labels.txt -- \
+  "$exe" decrypt --keys victim --in scores.ct --out labels.txt --scores victim/model.profile
+expect 1 "it is a model profile" - -- \
+  "$exe" encrypt --keys victim --images "$images" --count 2 --out victim/model.profile --threads 1
+expect 1 "it is a model profile" - -- \
+  "$exe" mnist --images 5 --csv victim/model.profile
+expect 1 "it is a model profile" - -- \
+  "$exe" client register --server http://127.0.0.1:9 --keys victim --token-file victim/model.profile
+expect 1 "it is a model profile" - -- \
+  "$exe" client infer --server http://127.0.0.1:9 --keys victim --in images.ct \
+  --out victim/model.profile
+[ "$(sha256sum victim/model.profile | cut -d' ' -f1)" = "$profile_sum" ] ||
+  fail "victim/model.profile changed"
+# The output is checked against the profile actually used, DIR/model.profile when no --profile is
+# given (not the shipped default): here one that starts with a comment, still a valid profile.
+cp -r client commented && { echo "# the model of 1 May"; cat client/model.profile; } \
+  >commented/model.profile
+profile_sum=$(sha256sum commented/model.profile | cut -d' ' -f1)
+expect 1 "--out 'commented/model.profile' is the same file as the profile in use 'commented/model.profile'" \
+  - -- "$exe" encrypt --keys commented --images "$images" --count 1 --out commented/model.profile \
+  --threads 1
+expect 1 "is the same file as the profile in use" - -- \
+  "$exe" decrypt --keys commented --in scores.ct --out commented/model.profile
+[ "$(sha256sum commented/model.profile | cut -d' ' -f1)" = "$profile_sum" ] ||
+  fail "commented/model.profile changed"
+# The profile command remakes a profile in place.
+run "$exe" profile --model "$model" --out model.profile
+run "$exe" profile --model "$model" --out model.profile
+# --profile and --model together: one would go unread (it did, with exit 0).
+expect 2 "--profile and --model exclude each other" out.ct -- \
+  "$exe" encrypt --keys client --profile "$data/model.profile" --model "$model" --images "$images" \
+  --count 1 --out out.ct
+expect 2 "--profile and --model exclude each other" labels.txt -- \
+  "$exe" decrypt --keys client --profile "$data/model.profile" --model "$model" --in scores.ct \
+  --out labels.txt
+# decrypt --plain-images gives --model a role of its own (the plain model compared with): both
+# are then taken, and the model must be the profile's (cli_end_to_end runs the accepted case).
+expect 1 "--model '$model' is not the model of --profile 'poly.profile': input scale 16 (the profile's: 4)" \
+  labels.txt -- "$exe" decrypt --keys client-old --profile poly.profile --model "$model" \
+  --plain-images "$images" --in scores.ct --out labels.txt
+# Every output's directory is checked before any work (found by a new-user trial: decrypt
+# decrypted, wrote --scores and then failed on --out; mnist ran the whole job, then exit 1).
+expect 1 "cannot write file 'nodir/l.txt': its directory 'nodir' does not exist" s2.csv -- \
+  "$exe" decrypt --keys client --in scores.ct --scores s2.csv --out nodir/l.txt
+expect_alone 1 "cannot write file 'nodir/x.csv': its directory 'nodir' does not exist" - -- \
+  "$exe" mnist --images 5 --csv nodir/x.csv --insecure-ring-degree 64
+expect_alone 1 "'images.ct' is not a directory" - -- \
+  "$exe" mnist --images 5 --summary-csv images.ct/x.csv --insecure-ring-degree 64
 mkfifo not-a-file
 expect 1 "not a regular file" - -- \
   "$exe" decrypt --keys client --in scores.ct --out not-a-file
@@ -643,7 +721,7 @@ grep -q . linked/profile.txt || fail "profile did not write the file a symbolic 
 rm -rf linked profile-link.txt
 
 # More images than the test set has: an error, not a silent 10,000 (found by a tester).
-expect 1 "--images 99999: the test set has 10000 images" - -- "$exe" mnist --images 99999
+expect 2 "--images 99999: the test set has 10000 images" - -- "$exe" mnist --images 99999
 
 # ---- keygen removes only its own dead staging directories, never a user's look-alike.
 mkdir -p keysX.tmp-999999-mydata && echo notes >keysX.tmp-999999-mydata/notes.txt

@@ -287,9 +287,10 @@ inspect_expect 1 damaged-set "evaluation.key: DAMAGED (2 problem(s))" "params: D
   "PROBLEM: evaluation.key: header: checksum mismatch" \
   "usable for: encrypt (params, public.key); decrypt (params, secret.key)"
 mkdir bad-profile && cp -p keys/* bad-profile/ && echo junk >bad-profile/model.profile
+# encrypt and decrypt read the profile too: only infer can use this set.
 inspect_expect 1 bad-profile "model.profile: NOT READABLE" \
   "PROBLEM: model.profile: file 'bad-profile/model.profile': not a cryptonets file" \
-  "usable for: encrypt (params, public.key); infer (params, evaluation.key, public.key); decrypt"
+  "usable for: infer (params, evaluation.key, public.key)"
 mkdir no-params && cp keys/public.key no-params/
 inspect_expect 1 no-params "missing: params, evaluation.key" "PROBLEM: params: missing"
 "$exe" inspect keys --params keys/params >out.txt 2>&1

@@ -5,7 +5,7 @@
 // keygen, encrypt and decrypt read it instead of the model.
 //
 // Text format, one item per line ('#' starts a comment line):
-//   cryptonets-profile 1
+//   cryptonets-profile 2
 //   input channels C height H width W scale S      (S: shortest round-trip decimal)
 //   outputs K
 //   output-bound B                                  (decimal integer: |output| <= B)

@@ -248,12 +248,14 @@ using BfvCiphertextReader = BasicCiphertextReader<bfv::Scheme>;
 // What is replaced: a symbolic link is followed, so the file it names is replaced and the link
 // stays. The constructor throws std::runtime_error, before anything is written, if the path
 // (after links) exists and is not a regular file (a device such as /dev/null, a directory, a
-// FIFO, a socket: renaming over it would replace the device node itself), and, unless
-// may_replace_keys (the key and parameter-set writers only), if it is a key or parameter-set
-// file (refuse_to_replace_key_file).
+// FIFO, a socket: renaming over it would replace the device node itself) or its directory does
+// not exist, and, unless may_replace_keys (the key and parameter-set writers only), if it is a key
+// file, a parameter set or, unless may_replace_profile (the profile writer), a model profile
+// (refuse_to_replace_key_file).
 class AtomicFileWriter {
  public:
-  AtomicFileWriter(std::string path, bool owner_only, bool may_replace_keys = false);
+  AtomicFileWriter(std::string path, bool owner_only, bool may_replace_keys = false,
+                   bool may_replace_profile = false);
   ~AtomicFileWriter();
   AtomicFileWriter(const AtomicFileWriter&) = delete;
   AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
@@ -277,15 +279,18 @@ class AtomicFileWriter {
 };
 
 // Throws std::runtime_error if `path` exists and is a parameter set or key file (protocol or
-// record format, kinds P, K, E, S): the commands call it on their outputs, since writing scores
-// or CSV over secret.key would lose the key for good (keygen replaces key sets as whole
-// directories). Anything else, or a path that does not exist, passes.
-void refuse_to_replace_key_file(const std::string& path);
+// record format, kinds P, K, E, S), or, unless may_replace_profile, a model profile (a text file
+// that starts with "cryptonets-profile": a key set's DIR/model.profile, which encrypt and decrypt
+// use): the commands call it on their outputs, since writing scores or CSV over secret.key would
+// lose the key for good (keygen replaces key sets as whole directories). Anything else, or a path
+// that does not exist, passes.
+void refuse_to_replace_key_file(const std::string& path, bool may_replace_profile = false);
 
 // The file a write to `path` replaces: `path` itself, or the end of its chain of symbolic links
 // (AtomicFileWriter writes there). Throws std::runtime_error if that exists and is not a regular
-// file (a device such as /dev/null, a directory, a FIFO, a socket), or if a link cannot be
-// followed. The commands call it on their outputs before any work.
+// file (a device such as /dev/null, a directory, a FIFO, a socket), if its directory does not
+// exist (or is not a directory), or if a link cannot be followed. The commands call it on their
+// outputs before any work, so that a bad output path fails before the work, not after it.
 std::string file_replaced_by_write(const std::string& path);
 
 }  // namespace cryptonets
