@@ -642,7 +642,7 @@ printf '%064d\n' 0 >zero.token
 expect 1 "cannot connect to 127.0.0.1:9: connection refused" - -- \
   "$exe" client status --server http://127.0.0.1:9 --token-file zero.token --job abc
 # client infer checks its output's directory before uploading (the job was left on the server).
-expect 1 "cannot write 'no-dir/x.ct': directory 'no-dir': No such file or directory" - -- \
+expect 1 "cannot write file 'no-dir/x.ct': its directory 'no-dir' does not exist" - -- \
   "$exe" client infer --server http://127.0.0.1:9 --keys client --token-file zero.token \
   --in images.ct --out no-dir/x.ct
 rm -f two-lines.token zero.token
