@@ -225,7 +225,7 @@ int client_fetch(std::span<char* const> arguments) {
                    "leave the job and its scores on the server (without it, fetch deletes them "
                    "once the scores are written)");
   if (!options.parse(arguments)) return kExitSuccess;
-  refuse_output_over_inputs(options, {"out"}, {});
+  refuse_output_over_inputs(options, {"out"}, {"token-file"});
   const std::string token = token_option(options);
   std::optional<KeyDirectory> keys;
   if (options.has("keys")) keys.emplace(options.text("keys"));
@@ -267,8 +267,10 @@ int client_infer(std::span<char* const> arguments) {
   options.add_value("out", "FILE", "encrypted scores to write", std::nullopt, true);
   options.add_value("wait", "SECONDS", "give up after this long", "86400");
   if (!options.parse(arguments)) return kExitSuccess;
-  refuse_output_over_inputs(options, {"out"}, {"in"});
+  // --out may replace neither the images nor the token file (which infer may also write).
+  refuse_output_over_inputs(options, {"out"}, {"in", "token-file"});
   require_output_directory(options.text("out"));
+  if (options.has("token-file")) require_output_directory(options.text("token-file"));
   const KeyDirectory keys = client_keys(options);
   const std::string in = options.text("in");
   // A batch under other keys is refused here, before the upload.

@@ -72,7 +72,8 @@ int run_serve(std::span<char* const> arguments) {
   options.add_value("tls-key", "FILE", "PEM private key of the certificate");
   options.add_value("port-file", "FILE", "write the port listened on here (for --listen HOST:0)");
   if (!options.parse(arguments)) return kExitSuccess;
-  refuse_output_over_inputs(options, {"port-file"}, {});  // before the port is bound
+  // Before the port is bound.
+  refuse_output_over_inputs(options, {"port-file"}, {"model", "tls-cert", "tls-key"});
 
   service::ServerOptions server_options;
   parse_listen(options.text("listen"), server_options);

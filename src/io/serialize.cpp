@@ -25,6 +25,7 @@
 #include <optional>
 #include <ostream>
 #include <span>
+#include <sstream>
 #include <stdexcept>
 #include <streambuf>
 
@@ -1468,13 +1469,25 @@ void refuse_to_replace_key_file(const std::string& path, bool may_replace_profil
   if (!std::filesystem::is_regular_file(path, error)) return;
   std::ifstream existing(path, std::ios::binary);
   if (!existing) return;
-  const std::string profile_magic = "cryptonets-profile";
-  std::string start(profile_magic.size(), '\0');
+  // The first 64 KiB: enough for a profile's comment lines, little for a large file.
+  std::string start(size_t{64} << 10, '\0');
   existing.read(start.data(), static_cast<std::streamsize>(start.size()));
   start.resize(static_cast<size_t>(existing.gcount()));
   // A key set's DIR/model.profile decides how encrypt quantises and decrypt decodes: losing it
-  // sends those commands to the shipped profile, which may be another model's.
-  if (!may_replace_profile && start == profile_magic) {
+  // sends those commands to the shipped profile, which may be another model's. A profile is
+  // recognised as its reader reads it (io/model_profile.cpp): the first line that is not empty,
+  // blank or a '#' comment starts with the word cryptonets-profile.
+  bool profile = false;
+  std::istringstream lines(start);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream words(line);
+    std::string first;
+    if (!(words >> first)) continue;
+    profile = first == "cryptonets-profile";
+    break;
+  }
+  if (!may_replace_profile && profile) {
     throw std::runtime_error("refusing to write over " + file_source(path) +
                              ": it is a model profile (outputs never replace a key set's "
                              "model.profile or another profile; choose another path)");

@@ -193,29 +193,30 @@ bool method_allowed(const std::string& allow, const std::string& method) {
   return false;
 }
 
-// An exclusive flock(2) on DIR/lock, held while the object lives: one server per state directory
-// (the lock goes with the process, even after SIGKILL). Throws std::runtime_error, naming the
-// directory, if another process holds it or the file cannot be opened.
+// An exclusive flock(2) on the state directory itself, held while the object lives: one server
+// per state directory (the lock goes with the process, even after SIGKILL). The directory, not a
+// file in it, so that no file written, renamed or removed inside can drop the lock. Throws
+// std::runtime_error, naming the directory, if another process holds it or it cannot be opened.
 class StateLock {
  public:
   StateLock() = default;
   explicit StateLock(const std::string& dir) {
-    const std::string path = dir + "/lock";
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd_ < 0) {
-      throw std::runtime_error("cannot open the lock file '" + path + "': " + std::strerror(errno));
+      throw std::runtime_error("cannot open the state directory '" + dir +
+                               "' to lock it: " + std::strerror(errno));
     }
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
       const int error = errno;
       ::close(fd_);
       fd_ = -1;
       if (error == EWOULDBLOCK) {
-        throw std::runtime_error(
-            "the state directory '" + dir +
-            "' is in use by another cryptonets serve (which holds the lock on '" + path +
-            "'); give each server its own --state-dir");
+        throw std::runtime_error("the state directory '" + dir +
+                                 "' is in use by another cryptonets serve (which holds its "
+                                 "lock); give each server its own --state-dir");
       }
-      throw std::runtime_error("cannot lock '" + path + "': " + std::strerror(error));
+      throw std::runtime_error("cannot lock the state directory '" + dir +
+                               "': " + std::strerror(error));
     }
   }
   StateLock(const StateLock&) = delete;

@@ -671,18 +671,47 @@ expect 1 "it is a model profile" - -- \
   --out victim/model.profile
 [ "$(sha256sum victim/model.profile | cut -d' ' -f1)" = "$profile_sum" ] ||
   fail "victim/model.profile changed"
-# The output is checked against the profile actually used, DIR/model.profile when no --profile is
-# given (not the shipped default): here one that starts with a comment, still a valid profile.
+# DIR/model.profile (the profile in use when no --profile is given) that starts with a comment is
+# still a valid profile, and recognised as one: refused as an output.
 cp -r client commented && { echo "# the model of 1 May"; cat client/model.profile; } \
   >commented/model.profile
 profile_sum=$(sha256sum commented/model.profile | cut -d' ' -f1)
-expect 1 "--out 'commented/model.profile' is the same file as the profile in use 'commented/model.profile'" \
+expect 1 "it is a model profile" \
   - -- "$exe" encrypt --keys commented --images "$images" --count 1 --out commented/model.profile \
   --threads 1
-expect 1 "is the same file as the profile in use" - -- \
+expect 1 "it is a model profile" - -- \
   "$exe" decrypt --keys commented --in scores.ct --out commented/model.profile
 [ "$(sha256sum commented/model.profile | cut -d' ' -f1)" = "$profile_sum" ] ||
   fail "commented/model.profile changed"
+# A profile that starts with a comment, a blank line or spaces is still a profile when it is not
+# the one in use (a second trial: decrypt --scores wrote over it).
+{ echo; echo "   "; sed '1s/^/  /' client/model.profile; } >blank-first.profile
+profile_sum=$(sha256sum blank-first.profile | cut -d' ' -f1)
+for other in commented/model.profile blank-first.profile; do
+  expect 1 "it is a model profile" labels.txt -- \
+    "$exe" decrypt --keys client --in scores.ct --out labels.txt --scores "$other"
+done
+[ "$(sha256sum blank-first.profile | cut -d' ' -f1)" = "$profile_sum" ] ||
+  fail "blank-first.profile changed"
+# The client's token file is an output of infer and an input of fetch: --out may not replace it,
+# and its directory is checked before the keys are registered. serve --port-file may not replace
+# the model or the TLS files it reads.
+printf '%064d\n' 0 >kept.token
+expect 1 "is the same file as --token-file" - -- \
+  "$exe" client fetch --server http://127.0.0.1:9 --token-file kept.token --job abc --out kept.token
+expect 1 "--out 'kept.token' is the same file as --token-file" - -- \
+  "$exe" client infer --server http://127.0.0.1:9 --keys client --token-file kept.token \
+  --in images.ct --out kept.token
+grep -qx "$(printf '%064d' 0)" kept.token || fail "the token file changed"
+expect 1 "cannot write 'no-dir/t.token'" - -- \
+  "$exe" client infer --server http://127.0.0.1:9 --keys client --token-file no-dir/t.token \
+  --in images.ct --out fresh.ct
+cp "$model" served-model.txt
+expect 1 "--port-file 'served-model.txt' is the same file as --model" - -- \
+  "$exe" serve --listen 127.0.0.1:0 --state-dir state-unused --model served-model.txt \
+  --port-file served-model.txt
+cmp -s "$model" served-model.txt || fail "serve wrote over its model"
+rm -f kept.token blank-first.profile served-model.txt
 # The profile command remakes a profile in place.
 run "$exe" profile --model "$model" --out model.profile
 run "$exe" profile --model "$model" --out model.profile

@@ -40,8 +40,8 @@
 // State directory: keysets/<sha256(token)>/{params,evaluation.key,public.key},
 // jobs/<ID>/{job.json,input.ct,scores.ct}, expired/<sha256(token)> (a key set deleted by the
 // retention; it holds the key set's id "0x...", or nothing if written before it did), tmp/ (uploads
-// in progress, deletions under way; emptied at start), lock (flock'd for the server's life: one
-// server per state directory). A job directory appears by rename only once
+// in progress, deletions under way; emptied at start). The directory itself is flock'd for the
+// server's life: one server per state directory. A job directory appears by rename only once
 // complete; job.json is replaced atomically. After a SIGKILL, every job whose job.json says
 // "queued" (or "running") runs again; SIGTERM (stop()) refuses new work, lets the running job
 // finish and leaves the queued ones on disk for the next start.
