@@ -420,6 +420,8 @@ void refuse_output_over_inputs(const OptionParser& options, const std::vector<st
   for (const std::string& output : outputs) {
     if (!options.has(output)) continue;
     const std::string out_path = options.text(output);
+    // Found by a trial: "" passed every check and failed only at the rename, after the work.
+    if (out_path.empty()) throw UsageError("--" + output + " needs a file name, not an empty one");
     // The writer refuses these too, but only when it writes, after the work.
     file_replaced_by_write(out_path);
     refuse_to_replace_key_file(out_path, may_replace_profile);

@@ -93,7 +93,8 @@ std::string read_token_file(const std::string& path) {
   if (!is_token(token) || !one_line) {
     throw std::runtime_error("'" + path +
                              "' does not hold a token from cryptonets client register (one line "
-                             "of 64 hex digits); it was not sent");
+                             "of 64 lowercase hex digits, no spaces or carriage return); it was "
+                             "not sent");
   }
   return token;
 }
@@ -104,7 +105,9 @@ std::string token_option(const OptionParser& options) {
   }
   if (options.has("token")) {
     if (!is_token(options.text("token"))) {
-      throw UsageError("--token expects a token from cryptonets client register (64 hex digits)");
+      throw UsageError(
+          "--token expects a token from cryptonets client register (64 lowercase hex "
+          "digits)");
     }
     return options.text("token");
   }

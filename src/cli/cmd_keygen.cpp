@@ -292,6 +292,7 @@ int run_keygen(std::span<char* const> arguments) {
                                       : (scheme == SchemeId::kBfv ? std::string("bfv") : "default");
 
   const std::string directory = options.text("out-dir");
+  if (directory.empty()) throw UsageError("--out-dir needs a directory name, not an empty one");
   const KeyDirectory files(directory);
   if (std::filesystem::exists(files.secret_keys) && !options.flag("force")) {
     throw std::runtime_error("refusing to overwrite the secret key " + files.secret_keys +

@@ -712,6 +712,15 @@ expect 1 "--port-file 'served-model.txt' is the same file as --model" - -- \
   --port-file served-model.txt
 cmp -s "$model" served-model.txt || fail "serve wrote over its model"
 rm -f kept.token blank-first.profile served-model.txt
+# An empty output path is a usage error before any work (it failed at the rename, after 8 s of
+# encryption), and so is an empty key directory.
+expect_alone 2 "--out needs a file name, not an empty one" - -- \
+  "$exe" encrypt --keys client --images "$images" --count 1 --out "" --threads 1
+expect_alone 2 "--scores needs a file name, not an empty one" - -- \
+  "$exe" decrypt --keys client --in scores.ct --out labels-empty.txt --scores ""
+expect_alone 2 "--out-dir needs a directory name, not an empty one" - -- \
+  "$exe" keygen --out-dir "" --profile client/model.profile
+[ -e labels-empty.txt ] && fail "decrypt wrote labels-empty.txt"
 # The profile command remakes a profile in place.
 run "$exe" profile --model "$model" --out model.profile
 run "$exe" profile --model "$model" --out model.profile
