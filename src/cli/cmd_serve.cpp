@@ -28,6 +28,14 @@ void parse_listen(const std::string& text, service::ServerOptions& options) {
     throw UsageError("--listen expects HOST:PORT, got '" + text + "'");
   }
   options.host = text.substr(0, colon);
+  // An IPv6 address in brackets, as in URLs: [::1]:8080 (the resolver takes it without them).
+  if (options.host.size() >= 2 && options.host.front() == '[' && options.host.back() == ']') {
+    options.host = options.host.substr(1, options.host.size() - 2);
+  }
+  if (options.host.empty() || options.host.find_first_of("[]") != std::string::npos) {
+    throw UsageError("--listen expects HOST:PORT (an IPv6 address in brackets: [::1]:8080), got '" +
+                     text + "'");
+  }
   try {
     size_t used = 0;
     const int port = std::stoi(text.substr(colon + 1), &used);

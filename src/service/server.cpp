@@ -193,6 +193,11 @@ bool method_allowed(const std::string& allow, const std::string& method) {
   return false;
 }
 
+// A host as a URL writes it: an IPv6 address in brackets.
+std::string url_host(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
 // An exclusive flock(2) on the state directory itself, held while the object lives: one server
 // per state directory (the lock goes with the process, even after SIGKILL). The directory, not a
 // file in it, so that no file written, renamed or removed inside can drop the lock. Throws
@@ -664,14 +669,17 @@ Server::Impl::Impl(ServerOptions options)
     const int yes = 1;
     ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
+  errno = 0;  // a host that does not resolve fails without setting errno
   if (options_.port == 0) {
     port_ = http_->bind_to_any_port(options_.host);
   } else {
     port_ = http_->bind_to_port(options_.host, options_.port) ? options_.port : -1;
   }
   if (port_ <= 0) {
-    throw std::runtime_error("cannot listen on " + options_.host + ":" +
-                             std::to_string(options_.port) + ": " + std::strerror(errno));
+    const int error = errno;
+    throw std::runtime_error(
+        "cannot listen on " + url_host(options_.host) + ":" + std::to_string(options_.port) + ": " +
+        (error != 0 ? std::strerror(error) : "the host does not resolve to a local address"));
   }
 }
 
@@ -828,8 +836,8 @@ void Server::Impl::run() {
   std::thread clean([this] { janitor(); });
   log({{"time", utc_timestamp()},
        {"event", "listening"},
-       {"url", std::string(options_.tls_cert.empty() ? "http" : "https") + "://" + options_.host +
-                   ":" + std::to_string(port_)},
+       {"url", std::string(options_.tls_cert.empty() ? "http" : "https") + "://" +
+                   url_host(options_.host) + ":" + std::to_string(port_)},
        {"model", options_.model_path},
        {"threads", options_.threads}});
   http_->listen_after_bind();

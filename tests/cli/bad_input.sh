@@ -712,6 +712,9 @@ expect 1 "--port-file 'served-model.txt' is the same file as --model" - -- \
   --port-file served-model.txt
 cmp -s "$model" served-model.txt || fail "serve wrote over its model"
 rm -f kept.token blank-first.profile served-model.txt
+# --listen takes an IPv6 address in brackets, as URLs write it; an unclosed bracket is a usage error.
+expect_alone 2 "an IPv6 address in brackets: [::1]:8080), got '[::1:0'" - -- \
+  "$exe" serve --listen '[::1:0' --state-dir state-unused
 # An empty output path is a usage error before any work (it failed at the rename, after 8 s of
 # encryption), and so is an empty key directory.
 expect_alone 2 "--out needs a file name, not an empty one" - -- \
