@@ -11,6 +11,9 @@
 //     warm: "warm" runs one untimed batch on the first path before the timed ones, so that the
 //     timed runs reuse the process's memory as a server's later batches do ("cold", the
 //     default, times the first batch of a fresh process: its first-touch page faults included).
+//     The environment variable CRYPTONETS_WARM_BATCHES=N runs N untimed batches instead of one:
+//     the second batch of a process still grows the heap (fragmentation), and the first large
+//     allocation then clears fresh 2 MiB pages inside malloc; from the third on it does not.
 // Prints one markdown table: seconds per stage (wall and process CPU time) and the process's page
 // faults during the stage, per path.
 #include <sys/resource.h>
@@ -146,7 +149,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "the fifth argument is warm or cold, not %s\n", argv[5]);
     return 2;
   }
-  if (warm) {
+  // CRYPTONETS_WARM_BATCHES (default 1): untimed batches before the timed one (see the top).
+  const char* warm_batches = std::getenv("CRYPTONETS_WARM_BATCHES");
+  for (int w = 0; warm && w < (warm_batches ? std::max(1, std::atoi(warm_batches)) : 1); ++w) {
     const ScopedSimdPath forced(paths.front());
     Prng prng = Prng::insecure_seeded(7);
     InferenceOptions options;
