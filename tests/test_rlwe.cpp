@@ -25,6 +25,15 @@ std::shared_ptr<const rlwe::RnsContext> context_8192(int decomposition_bits) {
   return rlwe::RnsContext::create(n, q, generate_ntt_primes(40, 1, 2 * n)[0], decomposition_bits);
 }
 
+// The exact product over q ∪ B the unfused way: both lifts in evaluation form, the pointwise
+// product, the inverse NTT (rlwe::exact_product's reference twin).
+RnsPoly unfused_product(const rlwe::RnsContext& ctx, const RnsPoly& a, const RnsPoly& b) {
+  RnsPoly product = rlwe::base_extend(ctx, a);
+  product *= rlwe::base_extend(ctx, b);
+  product.to_coefficient();
+  return product;
+}
+
 }  // namespace
 
 TEST_CASE("c equals the sum of its gadget digits times the gadget vector, modulo q") {
@@ -84,9 +93,7 @@ TEST_CASE("scale-and-round and decryption rounding equal their GMP twins, n = 81
   // x = a product of two uniform polynomials' lifts: the size the tensor product has.
   const RnsPoly a = sample_uniform_poly(prng, ctx->ring(), PolyForm::coefficient);
   const RnsPoly b = sample_uniform_poly(prng, ctx->ring(), PolyForm::coefficient);
-  RnsPoly product = rlwe::base_extend(*ctx, a);
-  product *= rlwe::base_extend(*ctx, b);
-  product.to_coefficient();
+  const RnsPoly product = unfused_product(*ctx, a, b);
   const std::vector<mpz_class> exact = product.to_bigint_centered();
   const RnsPoly expected = rlwe::reference::scale_and_round(*ctx, exact);
   for (SimdPath path : test::supported_simd_paths()) {
@@ -110,12 +117,8 @@ TEST_CASE("the row-fused exact product equals extend, multiply, inverse NTT, n =
   Prng prng = Prng::insecure_seeded(5);
   const RnsPoly a = sample_uniform_poly(prng, ctx->ring(), PolyForm::coefficient);
   const RnsPoly b = sample_uniform_poly(prng, ctx->ring(), PolyForm::coefficient);
-  RnsPoly expected_square = rlwe::base_extend(*ctx, a);
-  expected_square *= expected_square;
-  expected_square.to_coefficient();
-  RnsPoly expected_product = rlwe::base_extend(*ctx, a);
-  expected_product *= rlwe::base_extend(*ctx, b);
-  expected_product.to_coefficient();
+  const RnsPoly expected_square = unfused_product(*ctx, a, a);
+  const RnsPoly expected_product = unfused_product(*ctx, a, b);
   for (SimdPath path : test::supported_simd_paths()) {
     CAPTURE(to_string(path));
     const ScopedSimdPath forced(path);

@@ -68,37 +68,36 @@ std::string with_bytes(uint64_t bytes) {
   return std::to_string(bytes) + " bytes";
 }
 
-std::string record_kind_name(char tag) {
-  switch (tag) {
-    case 'P':
-      return "parameters";
-    case 'K':
-      return "public key";
-    case 'E':
-      return "evaluation key";
-    case 'S':
-      return "secret key";
-    case 'C':
-      return "ciphertext batch";
+// Each record kind's name ("public key") and what a file of that kind holds ("public keys").
+struct RecordKind {
+  char tag;
+  const char* name;
+  const char* contents;
+};
+constexpr RecordKind kRecordKinds[] = {{'P', "parameters", "a parameter set"},
+                                       {'K', "public key", "public keys"},
+                                       {'E', "evaluation key", "evaluation keys"},
+                                       {'S', "secret key", "secret keys"},
+                                       {'C', "ciphertext batch", "ciphertexts"}};
+
+const RecordKind* find_record_kind(char tag) {
+  for (const RecordKind& kind : kRecordKinds) {
+    if (kind.tag == tag) return &kind;
   }
-  return "unknown";
+  return nullptr;
+}
+
+std::string record_kind_name(char tag) {
+  const RecordKind* kind = find_record_kind(tag);
+  return kind != nullptr ? kind->name : "unknown";
 }
 
 // What a protocol file of kind `tag` holds (its header's kind byte).
 std::string kind_description(char tag) {
-  switch (tag) {
-    case 'P':
-      return "a parameter set";
-    case 'K':
-      return "public keys";
-    case 'E':
-      return "evaluation keys";
-    case 'S':
-      return "secret keys";
-    case 'C':
-      return "ciphertexts";
-  }
-  return "an unknown kind (tag " + std::to_string(static_cast<uint8_t>(tag)) + ")";
+  const RecordKind* kind = find_record_kind(tag);
+  return kind != nullptr
+             ? kind->contents
+             : "an unknown kind (tag " + std::to_string(static_cast<uint8_t>(tag)) + ")";
 }
 
 std::string scheme_text(uint8_t scheme) {

@@ -184,6 +184,19 @@ def wait_done(server, token, job, seconds=120):
     raise SystemExit("job %s not done after %d s" % (job, seconds))
 
 
+def raw_answer(port, request):
+    """The first bytes the server answers to a raw request (no client library in between: it
+    would add the headers whose absence is being tested), or a marker after 5 s of silence."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    raw.sendall(request)
+    try:
+        return raw.recv(4096)
+    except socket.timeout:
+        return b"(no answer in 5 s)"
+    finally:
+        raw.close()
+
+
 def eventually(predicate, seconds=10):
     deadline = time.time() + seconds
     while time.time() < deadline:
@@ -352,13 +365,7 @@ def tests(work):
                                                                 data, allow))
     # A PUT without Content-Length: answered at once, not after httplib has read a body until
     # the client gives up (then 400).
-    raw = socket.create_connection(("127.0.0.1", server.port), timeout=5)
-    raw.sendall(b"PUT /v1/jobs HTTP/1.1\r\nHost: x\r\n\r\n")
-    try:
-        head = raw.recv(4096)
-    except socket.timeout:
-        head = b"(no answer in 5 s)"
-    raw.close()
+    head = raw_answer(server.port, b"PUT /v1/jobs HTTP/1.1\r\nHost: x\r\n\r\n")
     check(head.startswith(b"HTTP/1.1 405") and b"Allow: POST\r\n" in head,
           "PUT without Content-Length: %r" % head)
     for method, path in [("PUT", "/v1/nothing"), ("GET", "/v1/jobs/Not-An-Id")]:
@@ -827,13 +834,7 @@ def one_server_each():
 
     # A PUT to a path the service does not have, without Content-Length: 404 at once (it waited
     # for the read timeout, then answered 400).
-    raw = socket.create_connection(("127.0.0.1", first.port), timeout=5)
-    raw.sendall(b"PUT /nope HTTP/1.1\r\nHost: x\r\n\r\n")
-    try:
-        head = raw.recv(4096)
-    except socket.timeout:
-        head = b"(no answer in 5 s)"
-    raw.close()
+    head = raw_answer(first.port, b"PUT /nope HTTP/1.1\r\nHost: x\r\n\r\n")
     check(head.startswith(b"HTTP/1.1 404"), "PUT /nope without Content-Length: %r" % head)
     check(first.terminate() == 0, "serve did not exit 0 on SIGTERM")
 
