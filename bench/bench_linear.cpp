@@ -15,6 +15,7 @@
 #include "cryptonets/inference/encrypted_arithmetic.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/model/model.hpp"
+#include "cryptonets/ring/memory_policy.hpp"
 #include "cryptonets/random/samplers.hpp"
 #include "cryptonets/yashe/encryptor.hpp"
 #include "cryptonets/yashe/key_generator.hpp"
@@ -36,6 +37,7 @@ struct Setup {
   LinearMap map;
   LinearMap conv;    // the shipped model's first step
   LinearMap output;  // and its last
+  std::vector<Ciphertext> squares;  // its 100 inputs as the network has them: unrelinearised
 };
 
 // Inputs are one encryption whose residues are replaced by uniform ones (the kernel's cost does not
@@ -67,6 +69,9 @@ Setup& setup() {
       model::compile_model(load_model(std::string(CRYPTONETS_SOURCE_DATA_DIR) + "/model.txt"));
   s.conv = shipped.steps.front().map;
   s.output = shipped.steps.back().map;
+  s.squares.assign(s.inputs.begin(), s.inputs.begin() + static_cast<ptrdiff_t>(s.output.inputs));
+  for (Ciphertext& square : s.squares)
+    square.degree = 2;  // relinearised after the weights (deferred relinearisation)
   s.map.inputs = kInputs;
   s.map.outputs = kOutputs;
   s.map.row_begin = {0};
@@ -140,4 +145,33 @@ BENCHMARK(fused_output_layer)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
+// The whole output step as the network runs it: the linear map over the 100 unrelinearised squares,
+// then one relinearisation per output (BasicEncryptedArithmetic::apply_linear).
+void output_step(benchmark::State& state) {
+  Setup& s = setup();
+  const int threads = static_cast<int>(state.range(0));
+  inference::BasicEncryptedArithmetic<Evaluator> arithmetic(*s.evaluator, threads);
+  for (auto _ : state)
+    benchmark::DoNotOptimize(arithmetic.apply_linear(s.output, s.squares));
+}
+
+BENCHMARK(output_step)
+    ->Name("LinearLayer/output+relinearisation/inputs:100/outputs:10/n:8192")
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
 }  // namespace
+
+// As the network programs do: freed polynomials stay in the process, so every iteration after the
+// first reuses warm memory (without this, glibc unmaps or trims the outputs after each iteration).
+int main(int argc, char** argv) {
+  cryptonets::keep_freed_memory_for_reuse();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

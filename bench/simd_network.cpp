@@ -12,8 +12,11 @@
 //     timed runs reuse the process's memory as a server's later batches do ("cold", the
 //     default, times the first batch of a fresh process: its first-touch page faults included).
 //     The environment variable CRYPTONETS_WARM_BATCHES=N runs N untimed batches instead of one:
-//     the second batch of a process still grows the heap (fragmentation), and the first large
-//     allocation then clears fresh 2 MiB pages inside malloc; from the third on it does not.
+//     without the block pool (below), the second batch of a process grew the heap
+//     (fragmentation), and the first large allocation then cleared fresh 2 MiB pages inside
+//     malloc; from the third on it did not.
+//     CRYPTONETS_BLOCK_POOL=0 turns the pool of freed polynomial blocks off (memory_policy.hpp),
+//     to measure what it changes.
 // Prints one markdown table: seconds per stage (wall and process CPU time) and the process's page
 // faults during the stage, per path.
 #include <sys/resource.h>
@@ -88,8 +91,14 @@ bool allocator_policy() {
   return defaults == nullptr || std::string(defaults) != "1";
 }
 
+bool block_pool() {
+  const char* pool = std::getenv("CRYPTONETS_BLOCK_POOL");
+  return pool == nullptr || std::string(pool) != "0";
+}
+
 __attribute__((constructor(101))) void set_allocator_policy() {
   if (allocator_policy()) keep_freed_memory_for_reuse();
+  set_block_pool_enabled(allocator_policy() && block_pool());
 }
 
 }  // namespace
@@ -141,8 +150,9 @@ int main(int argc, char** argv) {
   std::printf("# SIMD paths on the shipped network, one process\n\n");
   std::printf("parameters: %s; plaintext moduli: %zu; predicted noise budget %.1f bits\n",
               params.describe().c_str(), choice.plaintext_moduli.size(), budget);
-  std::printf("images: %zu (one batch); threads: %d; allocator: %s\n\n", images, threads,
-              policy ? "keep_freed_memory_for_reuse" : "glibc defaults");
+  std::printf("images: %zu (one batch); threads: %d; allocator: %s%s\n\n", images, threads,
+              policy ? "keep_freed_memory_for_reuse" : "glibc defaults",
+              policy && block_pool() ? " with the block pool" : "");
 
   const bool warm = argc > 5 && std::string(argv[5]) == "warm";
   if (argc > 5 && !warm && std::string(argv[5]) != "cold") {

@@ -389,3 +389,49 @@ TEST_CASE(
   MESSAGE("skipped: the huge-page advice is for glibc builds without AddressSanitizer");
 #endif
 }
+
+TEST_CASE("The block pool hands a freed polynomial block back for the next one of its size") {
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+  using Block = std::vector<uint64_t, cryptonets::CacheLineAllocator<uint64_t>>;
+  REQUIRE(cryptonets::keep_freed_memory_for_reuse());  // turns the pool on
+  cryptonets::set_block_pool_enabled(false);           // starts it empty
+  cryptonets::set_block_pool_enabled(true);
+  constexpr size_t kWords = size_t{7} << 13;  // a 7-prime n = 8192 polynomial: 448 KiB
+  const void* first = nullptr;
+  {
+    Block a(kWords), b(kWords);
+    first = a.data();
+    CHECK(reinterpret_cast<uintptr_t>(first) % 64 == 0);
+  }
+  auto held = cryptonets::pooled_block_statistics();
+  CHECK(held.sizes == 1);
+  CHECK(held.blocks == 2);
+  CHECK(held.bytes == 2 * kWords * 8);
+  {
+    // Last freed, first reused: the second allocation of that size takes a's block.
+    Block c(kWords), d(kWords), e(kWords);
+    CHECK((c.data() == first || d.data() == first));
+    CHECK(cryptonets::pooled_block_statistics().blocks == 0);
+    // Blocks outside the pooled range go straight back to malloc.
+    Block small(1000), big(cryptonets::kPooledBlockMaximumBytes / 8 + 8);
+  }
+  held = cryptonets::pooled_block_statistics();
+  CHECK(held.sizes == 1);
+  CHECK(held.blocks == 3);
+  // A ninth size takes the place of the least recently used one, whose blocks go back to malloc.
+  for (size_t extra = 1; extra <= 8; ++extra)
+    Block other(kWords + 8 * extra);
+  held = cryptonets::pooled_block_statistics();
+  CHECK(held.sizes == 8);
+  CHECK(held.blocks == 8);  // one of each new size; the first size's three were released
+  cryptonets::set_block_pool_enabled(false);
+  CHECK(cryptonets::pooled_block_statistics().blocks == 0);
+  {
+    Block f(kWords);  // off: plain malloc, nothing kept
+  }
+  CHECK(cryptonets::pooled_block_statistics().blocks == 0);
+  cryptonets::set_block_pool_enabled(true);  // as the rest of this process had it
+#else
+  MESSAGE("skipped: the block pool is for glibc builds without AddressSanitizer");
+#endif
+}

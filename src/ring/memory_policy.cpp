@@ -9,8 +9,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <new>
+#include <vector>
 #elif defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -46,8 +49,128 @@ void advise_huge_pages_after_heap_growth() noexcept {
   madvise(reinterpret_cast<void*>(start), end - start, MADV_HUGEPAGE);
   advised_end.store(end, std::memory_order_release);
 }
+
+namespace {
+
+// The pool of freed polynomial blocks (see memory_policy.hpp): per block size, the blocks freed and
+// not yet taken again. Few sizes occur in a run (one per ring and base), so a linear search over
+// at most kPoolSizeClasses entries is enough; the least recently used size is handed back to malloc
+// when a new one needs its place.
+constexpr size_t kPoolSizeClasses = 8;
+
+struct SizeClass {
+  size_t bytes = 0;
+  uint64_t last_use = 0;
+  std::vector<void*> blocks;
+};
+
+struct BlockPool {
+  std::mutex mutex;
+  std::vector<SizeClass> classes;
+  uint64_t clock = 0;
+  std::atomic<bool> enabled{false};
+};
+
+// Never destroyed: polynomials in static storage may be freed after the end of main.
+BlockPool& pool() {
+  static BlockPool* const instance = new BlockPool;
+  return *instance;
+}
+
+bool pooled_size(size_t bytes) {
+  return bytes >= kHugePageAdviceMinimumBytes && bytes <= kPooledBlockMaximumBytes;
+}
+
+}  // namespace
+
+void* take_pooled_block(size_t bytes) noexcept {
+  BlockPool& p = pool();
+  if (!pooled_size(bytes) || !p.enabled.load(std::memory_order_relaxed)) return nullptr;
+  const std::lock_guard<std::mutex> lock(p.mutex);
+  for (SizeClass& c : p.classes) {
+    if (c.bytes != bytes) continue;
+    c.last_use = ++p.clock;
+    if (c.blocks.empty()) return nullptr;
+    void* block = c.blocks.back();
+    c.blocks.pop_back();
+    return block;
+  }
+  return nullptr;
+}
+
+bool return_pooled_block(void* block, size_t bytes) noexcept {
+  BlockPool& p = pool();
+  if (!pooled_size(bytes) || !p.enabled.load(std::memory_order_relaxed)) return false;
+  std::vector<void*> evicted;
+  bool kept = false;
+  {
+    const std::lock_guard<std::mutex> lock(p.mutex);
+    SizeClass* target = nullptr;
+    for (SizeClass& c : p.classes)
+      target = c.bytes == bytes ? &c : target;
+    try {
+      if (target == nullptr) {
+        if (p.classes.size() == kPoolSizeClasses) {
+          auto oldest = p.classes.begin();
+          for (auto c = p.classes.begin(); c != p.classes.end(); ++c)
+            oldest = c->last_use < oldest->last_use ? c : oldest;
+          evicted = std::move(oldest->blocks);
+          p.classes.erase(oldest);
+        }
+        p.classes.push_back(SizeClass{bytes, 0, {}});
+        target = &p.classes.back();
+      }
+      target->last_use = ++p.clock;
+      target->blocks.push_back(block);
+      kept = true;
+    } catch (const std::bad_alloc&) {
+      // No room to record it: the caller hands it back to malloc.
+    }
+  }
+  for (void* old : evicted)
+    ::operator delete(old, std::align_val_t{64});
+  return kept;
+}
+
+void set_block_pool_enabled(bool enabled) noexcept {
+  BlockPool& p = pool();
+  std::vector<void*> released;
+  {
+    const std::lock_guard<std::mutex> lock(p.mutex);
+    p.enabled.store(enabled, std::memory_order_relaxed);
+    if (!enabled) {
+      for (SizeClass& c : p.classes)
+        released.insert(released.end(), c.blocks.begin(), c.blocks.end());
+      p.classes.clear();
+    }
+  }
+  for (void* block : released)
+    ::operator delete(block, std::align_val_t{64});
+}
+
+PoolStatistics pooled_block_statistics() {
+  BlockPool& p = pool();
+  const std::lock_guard<std::mutex> lock(p.mutex);
+  PoolStatistics statistics;
+  statistics.sizes = p.classes.size();
+  for (const SizeClass& c : p.classes) {
+    statistics.blocks += c.blocks.size();
+    statistics.bytes += c.blocks.size() * c.bytes;
+  }
+  return statistics;
+}
 #else
 void advise_huge_pages_after_heap_growth() noexcept {}
+void* take_pooled_block(size_t) noexcept {
+  return nullptr;
+}
+bool return_pooled_block(void*, size_t) noexcept {
+  return false;
+}
+void set_block_pool_enabled(bool) noexcept {}
+PoolStatistics pooled_block_statistics() {
+  return {};
+}
 #endif
 
 bool keep_freed_memory_for_reuse() {
@@ -65,6 +188,7 @@ bool keep_freed_memory_for_reuse() {
   // From the current end of the heap on: what is below is already in use.
   uintptr_t expected = 0;
   advised_end.compare_exchange_strong(expected, page_floor(heap_end()));
+  pool().enabled.store(true, std::memory_order_relaxed);
 #endif
   return arenas && trim && mmap && pad;
 #else

@@ -34,6 +34,43 @@ bool keep_freed_memory_for_reuse();
 // Blocks of at least this many bytes are "large" for the huge-page advice.
 inline constexpr size_t kHugePageAdviceMinimumBytes = size_t{256} << 10;
 
+// The pool of freed polynomial blocks. Once keep_freed_memory_for_reuse() has run (glibc, no
+// AddressSanitizer), CacheLineAllocator (poly.hpp) keeps each freed block of
+// kHugePageAdviceMinimumBytes to kPooledBlockMaximumBytes bytes in a list for its exact size and
+// hands it out again for the next request of that size, before asking malloc. Why: a batch frees
+// and allocates thousands of ciphertexts of one size, and malloc, splitting and merging its free
+// chunks, ends a process's second batch with a larger peak than its first; the heap then grows
+// into pages never touched, whose faults (a 2 MiB page cleared by the kernel inside malloc, under
+// its lock) serialised the threads allocating the first convolution's 845 outputs (measured:
+// 24-32 ms of a 0.12 s layer on 2 threads; bench/results/simd.md). With the pool, a later batch
+// reuses the earlier batch's blocks, already touched, size for size. The same design as SEAL's
+// memory pools; blocks are never returned to malloc, except a whole size's blocks when a ninth
+// size needs the place of the least recently used one (programs that try several parameter sets).
+// The resident size stays at the peak of the largest batch, as with the settings above.
+inline constexpr size_t kPooledBlockMaximumBytes = size_t{8} << 20;
+
+// A pooled block of exactly `bytes` bytes (64-byte aligned, contents undefined), or nullptr if
+// the pool is off, the size is not pooled, or no block of that size is free. Thread-safe.
+void* take_pooled_block(size_t bytes) noexcept;
+
+// Keeps `block` (from ::operator new(bytes, std::align_val_t{64})) for take_pooled_block and
+// returns true; returns false, leaving the block to the caller, if the pool is off or the size is
+// not pooled. Thread-safe.
+bool return_pooled_block(void* block, size_t bytes) noexcept;
+
+// Turns the pool on (as keep_freed_memory_for_reuse does) or off; off hands every pooled block back
+// to malloc. For benchmarks that compare the two, and for tests. Does nothing where the pool does
+// not exist (other C libraries, AddressSanitizer builds, where every free must reach the sanitizer).
+void set_block_pool_enabled(bool enabled) noexcept;
+
+// What the pool holds now: distinct block sizes, free blocks, and their bytes.
+struct PoolStatistics {
+  size_t sizes = 0;
+  size_t blocks = 0;
+  size_t bytes = 0;
+};
+PoolStatistics pooled_block_statistics();
+
 // Once keep_freed_memory_for_reuse() has run: if the heap's end has moved since the last call,
 // marks the heap from the last marked address to its end with madvise(MADV_HUGEPAGE). Cheap
 // otherwise (one atomic load and sbrk(0), which makes no system call). Thread-safe; never

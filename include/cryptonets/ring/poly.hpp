@@ -48,12 +48,15 @@ struct CacheLineAllocator {
   explicit CacheLineAllocator(const CacheLineAllocator<U>&) noexcept {}
 
   T* allocate(size_t count) {
+    if (void* pooled = take_pooled_block(count * sizeof(T))) return static_cast<T*>(pooled);
     T* block = static_cast<T*>(::operator new(count * sizeof(T), kAlignment));
     // A polynomial's block, not yet touched: huge pages for any new part of the heap.
     if (count * sizeof(T) >= kHugePageAdviceMinimumBytes) advise_huge_pages_after_heap_growth();
     return block;
   }
-  void deallocate(T* pointer, size_t) noexcept { ::operator delete(pointer, kAlignment); }
+  void deallocate(T* pointer, size_t count) noexcept {
+    if (!return_pooled_block(pointer, count * sizeof(T))) ::operator delete(pointer, kAlignment);
+  }
   // Default initialisation (no write) for resize(); explicit values are copied as usual.
   // AddressSanitizer builds (the test suite's second run) write a pattern instead, so that code
   // reading a word before writing it fails the tests' exact comparisons rather than reading the
