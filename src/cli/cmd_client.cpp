@@ -283,7 +283,9 @@ int client_infer(std::span<char* const> arguments) {
       "batch, waits for the job (retrying a full queue after the server's Retry-After), downloads\n"
       "and checks the scores, and deletes the job on the server. If the server no longer has the\n"
       "token's key set (410: expired or unusable), it registers the keys again once (saving the\n"
-      "new token in --token-file) and says so on stderr.");
+      "new token in --token-file) and says so on stderr. A --token-file of another key set than\n"
+      "--keys, or one the server does not know (401), is an error that says how to get the right\n"
+      "token; the file is left as it is.");
   add_server_options(options);
   options.add_value("keys", "DIR", "client key directory from cryptonets keygen", std::nullopt,
                     true);
