@@ -63,6 +63,16 @@ struct TransferBar {
   void finish() { bar.reset(); }
 };
 
+// --server checked as soon as the options are parsed: a malformed URL (a port beyond 65535) is a
+// usage error before anything is read or sent, not a failure to connect.
+void check_server_option(const OptionParser& options) {
+  try {
+    service::check_server_url(options.text("server"));
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+}
+
 service::ClientOptions client_options(const OptionParser& options, TransferBar* bar) {
   service::ClientOptions result;
   result.server = options.text("server");
@@ -112,6 +122,13 @@ std::string token_option(const OptionParser& options) {
     return options.text("token");
   }
   return read_token_file(options.text("token-file"));
+}
+
+// A key set id as the server's answers show it: "0x" and 16 hex digits.
+std::string key_set_id_hex(uint64_t id) {
+  char text[24];
+  std::snprintf(text, sizeof text, "0x%016llx", static_cast<unsigned long long>(id));
+  return text;
 }
 
 // Refuses an output whose directory is missing or not writable, before anything is uploaded: the
@@ -173,6 +190,7 @@ int client_register(std::span<char* const> arguments) {
                     true);
   options.add_value("token-file", "FILE", "write the token here (mode 0600) instead of stdout");
   if (!options.parse(arguments)) return kExitSuccess;
+  check_server_option(options);
   refuse_output_over_inputs(options, {"token-file"}, {});  // before the keys are sent
   const KeyDirectory keys = client_keys(options);
   const std::string token = do_register(options, keys);
@@ -194,6 +212,7 @@ int client_submit(std::span<char* const> arguments) {
   add_token_options(options);
   options.add_value("in", "FILE", "encrypted images from cryptonets encrypt", std::nullopt, true);
   if (!options.parse(arguments)) return kExitSuccess;
+  check_server_option(options);
   const std::string token = token_option(options);
   const service::JobStatus job = do_submit(options, token, options.text("in"));
   std::printf("%s\n", job.job.c_str());
@@ -208,6 +227,7 @@ int client_status(std::span<char* const> arguments) {
   add_token_options(options);
   options.add_value("job", "ID", "the job id from client submit", std::nullopt, true);
   if (!options.parse(arguments)) return kExitSuccess;
+  check_server_option(options);
   service::Client client(client_options(options, nullptr));
   std::printf("%s\n", client.status(token_option(options), options.text("job")).json.c_str());
   return kExitSuccess;
@@ -228,6 +248,7 @@ int client_fetch(std::span<char* const> arguments) {
                    "leave the job and its scores on the server (without it, fetch deletes them "
                    "once the scores are written)");
   if (!options.parse(arguments)) return kExitSuccess;
+  check_server_option(options);
   refuse_output_over_inputs(options, {"out"}, {"token-file"});
   const std::string token = token_option(options);
   std::optional<KeyDirectory> keys;
@@ -248,6 +269,7 @@ int client_delete(std::span<char* const> arguments) {
   add_token_options(options);
   options.add_value("job", "ID", "the job id from client submit", std::nullopt, true);
   if (!options.parse(arguments)) return kExitSuccess;
+  check_server_option(options);
   service::Client(client_options(options, nullptr))
       .remove(token_option(options), options.text("job"));
   return kExitSuccess;
@@ -261,7 +283,9 @@ int client_infer(std::span<char* const> arguments) {
       "batch, waits for the job (retrying a full queue after the server's Retry-After), downloads\n"
       "and checks the scores, and deletes the job on the server. If the server no longer has the\n"
       "token's key set (410: expired or unusable), it registers the keys again once (saving the\n"
-      "new token in --token-file) and says so on stderr.");
+      "new token in --token-file) and says so on stderr. A --token-file of another key set than\n"
+      "--keys, or one the server does not know (401), is an error that says how to get the right\n"
+      "token; the file is left as it is.");
   add_server_options(options);
   options.add_value("keys", "DIR", "client key directory from cryptonets keygen", std::nullopt,
                     true);
@@ -270,6 +294,7 @@ int client_infer(std::span<char* const> arguments) {
   options.add_value("out", "FILE", "encrypted scores to write", std::nullopt, true);
   options.add_value("wait", "SECONDS", "give up after this long", "86400");
   if (!options.parse(arguments)) return kExitSuccess;
+  check_server_option(options);
   // --out may replace neither the images nor the token file (which infer may also write).
   refuse_output_over_inputs(options, {"out"}, {"in", "token-file"});
   require_output_directory(options.text("out"));
@@ -282,6 +307,13 @@ int client_infer(std::span<char* const> arguments) {
     throw std::runtime_error("'" + in + "' holds " + protocol_kind_name(header.kind) +
                              ", expected encrypted images from cryptonets encrypt");
   }
+  // Scores are ciphertexts too, under the same keys: the header says what they answer.
+  if (header.answers_file_id != 0) {
+    throw std::runtime_error("'" + in +
+                             "' is a scores file (encrypted scores from cryptonets infer or "
+                             "client fetch), expected encrypted images from cryptonets encrypt; "
+                             "nothing was sent");
+  }
   if (header.key_set_id != read_protocol_header(keys.parameters).key_set_id) {
     throw std::runtime_error("'" + in + "' is encrypted under other keys than " + keys.parameters);
   }
@@ -292,7 +324,9 @@ int client_infer(std::span<char* const> arguments) {
   };
 
   std::string token;
-  if (options.has("token-file") && std::filesystem::exists(options.text("token-file"))) {
+  const bool token_kept =
+      options.has("token-file") && std::filesystem::exists(options.text("token-file"));
+  if (token_kept) {
     token = read_token_file(options.text("token-file"));
   } else {
     token = do_register(options, keys);
@@ -319,6 +353,24 @@ int client_infer(std::span<char* const> arguments) {
         std::fprintf(stderr, "%s\nregistered the keys again%s; submitting again\n", e.what(),
                      saved.c_str());
         continue;
+      }
+      // A token kept in --token-file from an earlier registration, of another key set than
+      // --keys (keygen made new keys), or one this server does not know: said so, with what to
+      // do. Not registered again by itself: the file's token may still be needed for its own
+      // key set's jobs.
+      if (token_kept && !registered_again && (e.code() == "other_key_set" || e.status() == 401)) {
+        const std::string file = options.text("token-file");
+        const std::string what =
+            e.status() == 401
+                ? "the token in '" + file + "' is unknown to this server"
+                : "the token in '" + file + "' belongs to another key set than '" +
+                      options.text("keys") + "' (" +
+                      key_set_id_hex(read_protocol_header(keys.parameters).key_set_id) + ")";
+        throw std::runtime_error(
+            what + ": " + e.what() + "\nregister '" + options.text("keys") +
+            "' and use the token written then: remove '" + file +
+            "' and run client infer again (it registers and saves a new token), or give the "
+            "--token-file written when these keys were registered");
       }
       if (e.status() != 503 || std::chrono::steady_clock::now() > deadline) throw;
       const int wait = std::max(1, e.retry_after_s());

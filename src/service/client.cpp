@@ -16,6 +16,7 @@
 #include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <vector>
 
 #include "cryptonets/service/durable.hpp"
@@ -82,14 +83,7 @@ class FileSequence {
 
 std::unique_ptr<httplib::Client> connect(const ClientOptions& options) {
   const std::string& url = options.server;
-  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
-    throw std::invalid_argument("--server must be http://HOST:PORT or https://HOST:PORT, not '" +
-                                url + "'");
-  }
-  const size_t scheme_end = url.find("://") + 3;
-  if (url.find('/', scheme_end) != std::string::npos) {
-    throw std::invalid_argument("--server takes no path: '" + url + "'");
-  }
+  check_server_url(url);
   auto client = std::make_unique<httplib::Client>(url);
   if (!client->is_valid()) throw std::invalid_argument("cannot use the server URL '" + url + "'");
   client->set_connection_timeout(options.timeout_s, 0);
@@ -194,6 +188,16 @@ std::string connect_failure(const std::string& address, int timeout_s) {
   throw std::runtime_error("cannot " + what + " at " + options.server + ": " + reason);
 }
 
+// The "code" of a JSON error body (server.hpp), or "".
+std::string error_code(const std::string& body) {
+  try {
+    const json j = json::parse(body);
+    if (j.contains("code") && j["code"].is_string()) return j["code"].get<std::string>();
+  } catch (const std::exception&) {
+  }
+  return "";
+}
+
 // The server's message from a JSON error body, or the status line.
 std::string server_message(int status, const std::string& body) {
   try {
@@ -216,7 +220,8 @@ int retry_after(const httplib::Response& res) {
 
 json expect_json(const httplib::Response& res, int status) {
   if (res.status != status) {
-    throw ServiceError(res.status, server_message(res.status, res.body), retry_after(res));
+    throw ServiceError(res.status, server_message(res.status, res.body), retry_after(res),
+                       error_code(res.body));
   }
   try {
     return json::parse(res.body);
@@ -248,6 +253,41 @@ void require_job_id(const std::string& job) {
 }
 
 }  // namespace
+
+void check_server_url(const std::string& url) {
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+    throw std::invalid_argument("--server must be http://HOST:PORT or https://HOST:PORT, not '" +
+                                url + "'");
+  }
+  const std::string rest = url.substr(url.find("://") + 3);
+  if (rest.find('/') != std::string::npos) {
+    throw std::invalid_argument("--server takes no path: '" + url + "'");
+  }
+  std::string host = rest;
+  std::optional<std::string> port;
+  if (!rest.empty() && rest.front() == '[') {  // an IPv6 address
+    const size_t close = rest.find(']');
+    if (close == std::string::npos || (close + 1 < rest.size() && rest[close + 1] != ':')) {
+      throw std::invalid_argument("--server: malformed host in '" + url +
+                                  "' (an IPv6 address in brackets: http://[::1]:8080)");
+    }
+    host = rest.substr(0, close + 1);
+    if (close + 1 < rest.size()) port = rest.substr(close + 2);
+  } else if (const size_t colon = rest.find(':'); colon != std::string::npos) {
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+  }
+  if (host.empty() || host == "[]") {
+    throw std::invalid_argument("--server: no host in '" + url + "'");
+  }
+  // A port beyond 65535 was passed on and reported as "connection refused".
+  if (port && (port->empty() || port->size() > 5 ||
+               port->find_first_not_of("0123456789") != std::string::npos ||
+               std::stoul(*port) < 1 || std::stoul(*port) > 65535)) {
+    throw std::invalid_argument("--server: invalid port '" + *port + "' in '" + url +
+                                "' (a port is a number from 1 to 65535)");
+  }
+}
 
 Client::Client(ClientOptions options) : options_(std::move(options)) {
   connect(options_);  // checks the URL now

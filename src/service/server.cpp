@@ -99,7 +99,46 @@ struct HttpError : std::runtime_error {
       : std::runtime_error(message), status(status_), retry_after_s(retry_after_s_) {}
   int status;
   int retry_after_s;
+  // What the server's log gets besides the message (its paths, the loader's own words): never
+  // answered, since paths under keysets/ name the hash of the token.
+  std::string detail;
+  // A machine-readable reason, answered as "code" beside "error" (server.hpp), where a client
+  // acts on it.
+  std::string code;
 };
+
+HttpError with_detail(HttpError error, const std::string& detail) {
+  error.detail = detail;
+  return error;
+}
+
+// The answer to a failure of the server itself (a directory it cannot create, a file it cannot
+// write): what failed in general terms and the cause ("Permission denied"); `detail`, which
+// names its paths, goes to its log only.
+HttpError internal_error(const std::string& what, const std::string& cause,
+                         const std::string& detail) {
+  return with_detail(HttpError(500, what + " (" + cause +
+                                        "): a failure of the server, not of the request; the "
+                                        "server's log has the details"),
+                     detail);
+}
+
+// A failure to store what a job produced (its scores) or the start of a run (its record): the
+// server's disk (ENOSPC, EIO, EDQUOT, ...), not the job's input, so the job is run again like a
+// passing failure (kJobAttempts runs) and its input stays until the scores are durable.
+struct StoreFailure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Runs `write`, a write of the job's output; its std::runtime_error becomes a StoreFailure.
+template <class Write>
+void storing(Write&& write) {
+  try {
+    write();
+  } catch (const std::runtime_error& e) {
+    throw StoreFailure(e.what());
+  }
+}
 
 // Retry-After of a request refused for a passing failure of the server (transient_failure).
 constexpr int kTransientRetrySeconds = 5;
@@ -127,6 +166,7 @@ enum class ReadFailure { kFiles, kConfiguration, kPassing };
 
 ReadFailure classify_failure(const std::exception& e) {
   if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) return ReadFailure::kPassing;
+  if (dynamic_cast<const StoreFailure*>(&e) != nullptr) return ReadFailure::kPassing;
   if (const auto* failure = dynamic_cast<const std::system_error*>(&e)) {
     if (failure->code() == std::errc::no_such_file_or_directory ||
         failure->code() == std::errc::not_a_directory) {
@@ -145,12 +185,24 @@ bool transient_failure(const std::exception& e) {
   return classify_failure(e) == ReadFailure::kPassing;
 }
 
-// The answer (500) and job error for a kConfiguration failure: the loader's message, which names
-// the server's path, for the operator who has to fix the permissions.
-std::string configuration_answer(const std::string& what) {
-  return "the server cannot read its own files (" + what +
+// The cause of a failure in general terms: the errno's text of a std::system_error ("Permission
+// denied"), without the loader's message, which names the server's path (and under keysets/ the
+// hash of the token).
+std::string failure_cause(const std::exception& e) {
+  if (const auto* failure = dynamic_cast<const std::system_error*>(&e)) {
+    return failure->code().message();
+  }
+  return "see the server's log";
+}
+
+// The answer (500) and job error for a kConfiguration failure (`cause` from failure_cause): in
+// general terms; the loader's message, naming the path, goes to the server's log for the operator
+// who has to fix the permissions.
+std::string configuration_answer(const std::string& cause) {
+  return "the server cannot read its own files (" + cause +
          "): a configuration error of the server (the permissions of its --state-dir), not of the "
-         "request; retrying does not help until the server's operator fixes it";
+         "request; retrying does not help until the server's operator fixes it (its log names the "
+         "file)";
 }
 
 // Loader messages name the server's temporary path; the client knows its file as "the body".
@@ -244,6 +296,7 @@ struct RequestFacts {
   uint64_t bytes_out = 0;
   std::string job;
   std::string error;
+  std::string detail;  // logged, never answered (HttpError::detail)
 };
 thread_local RequestFacts request_facts;
 
@@ -253,9 +306,13 @@ void answer_json(httplib::Response& res, int status, const json& body) {
   request_facts.bytes_out = res.body.size();
 }
 
-void answer_error(httplib::Response& res, int status, const std::string& message) {
+void answer_error(httplib::Response& res, int status, const std::string& message,
+                  const std::string& detail = "", const std::string& code = "") {
   request_facts.error = message;
-  answer_json(res, status, json{{"error", message}});
+  request_facts.detail = detail;
+  json body{{"error", message}};
+  if (!code.empty()) body["code"] = code;
+  answer_json(res, status, body);
 }
 
 // A registered key set, scheme-erased: the routes and the worker are written once; what depends
@@ -318,28 +375,35 @@ class TypedKeySet final : public KeySet {
                   const std::function<void(uint64_t)>& batch_done) const override {
     inference::BasicInferenceOptions<Scheme> options;
     options.threads = threads;
+    // Every step of the scores' writer throws a StoreFailure (storing): the server's disk, not
+    // the job's input, so the job is run again (run_job).
+    std::optional<BasicCiphertextFileWriter<Scheme>> writer;
+    const auto open_writer = [&](const ProtocolHeader& header) {
+      storing([&] {
+        writer.emplace(output, contexts_, key_ids_, header.first_image, header.images,
+                       header.batch_size, compiled.output_size, header.file_id);
+      });
+    };
+    const auto write = [&](EncryptedBatch scores) {
+      storing([&] { writer->write(std::move(scores)); });
+    };
     if (ready) {  // verified at upload; the file on disk is the same bytes
-      const ProtocolHeader header = read_protocol_header(input);
-      BasicCiphertextFileWriter<Scheme> writer(output, contexts_, key_ids_, header.first_image,
-                                               header.images, header.batch_size,
-                                               compiled.output_size, header.file_id);
-      writer.write(infer(*server_, compiled, std::move(*ready), options));
+      open_writer(read_protocol_header(input));
+      write(infer(*server_, compiled, std::move(*ready), options));
       ready.reset();
-      writer.commit();
+      storing([&] { writer->commit(); });
       batch_done(0);
       return;
     }
     BasicCiphertextFileReader<Scheme> reader(input, contexts_, key_ids_);
     const ProtocolHeader& header = reader.header();
-    BasicCiphertextFileWriter<Scheme> writer(output, contexts_, key_ids_, header.first_image,
-                                             header.images, header.batch_size, compiled.output_size,
-                                             header.file_id);
+    open_writer(header);
     for (uint64_t b = 0; b < header.batch_count(); ++b) {
-      writer.write(infer(*server_, compiled, reader.next(), options));
+      write(infer(*server_, compiled, reader.next(), options));
       batch_done(b);
     }
     reader.finish();
-    writer.commit();
+    storing([&] { writer->commit(); });
   }
 
  private:
@@ -365,6 +429,9 @@ std::shared_ptr<const KeySet> load_key_set(const KeyDirectory& dir) {
   }
   return std::make_shared<TypedKeySet<yashe::Scheme>>(dir);
 }
+
+// The "code" of a 422 for a body under other keys, parameters or scheme than the token's key set.
+constexpr const char* kOtherKeySet = "other_key_set";
 
 // What a client whose token is answered 410 does about it.
 constexpr const char* kRegisterAgain =
@@ -625,19 +692,6 @@ Server::Impl::Impl(ServerOptions options)
   jobs_dir_ = options_.state_dir + "/jobs";
   tmp_dir_ = options_.state_dir + "/tmp";
   expired_dir_ = options_.state_dir + "/expired";
-  for (const std::string& dir :
-       {options_.state_dir, keysets_dir_, jobs_dir_, tmp_dir_, expired_dir_}) {
-    // Before anything in it is touched: a second server would wipe this one's uploads.
-    if (dir == keysets_dir_) state_lock_ = StateLock(options_.state_dir);
-    std::error_code error;
-    fs::create_directories(dir, error);
-    if (error || !fs::is_directory(dir)) {
-      throw std::runtime_error("cannot create the state directory '" + dir +
-                               "': " + error.message());
-    }
-    ::chmod(dir.c_str(), 0700);
-  }
-  recover();
 
   if (!options_.tls_cert.empty() || !options_.tls_key.empty()) {
     if (options_.tls_cert.empty() || options_.tls_key.empty()) {
@@ -681,6 +735,21 @@ Server::Impl::Impl(ServerOptions options)
         "cannot listen on " + url_host(options_.host) + ":" + std::to_string(options_.port) + ": " +
         (error != 0 ? std::strerror(error) : "the host does not resolve to a local address"));
   }
+  // The state directory only once the port is bound: a serve that cannot listen (the port taken,
+  // a bad TLS file) leaves no new directory behind. Connections wait in the backlog meanwhile.
+  for (const std::string& dir :
+       {options_.state_dir, keysets_dir_, jobs_dir_, tmp_dir_, expired_dir_}) {
+    // Before anything in it is touched: a second server would wipe this one's uploads.
+    if (dir == keysets_dir_) state_lock_ = StateLock(options_.state_dir);
+    std::error_code error;
+    fs::create_directories(dir, error);
+    if (error || !fs::is_directory(dir)) {
+      throw std::runtime_error("cannot create the state directory '" + dir +
+                               "': " + error.message());
+    }
+    ::chmod(dir.c_str(), 0700);
+  }
+  recover();
 }
 
 // ---- Recovery: what the state directory holds after any stop, SIGKILL included.
@@ -734,6 +803,7 @@ void Server::Impl::recover() {
   }
   std::vector<Job> queued;
   size_t done = 0;
+  size_t interrupted = 0;  // failed here: kJobAttempts runs, the last one never ended
   for (const auto& entry : fs::directory_iterator(jobs_dir_)) {
     const std::string id = entry.path().filename().string();
     if (!is_hex_name(id, 32) || !entry.is_directory()) continue;
@@ -778,7 +848,24 @@ void Server::Impl::recover() {
     if (auto it = last_use_.find(job.key_set); it != last_use_.end()) {
       it->second = std::max({it->second, job.created, job.finished});
     }
-    if (job.state == "queued" || job.state == "running") {
+    if ((job.state == "queued" || job.state == "running") && job.attempts >= kJobAttempts) {
+      // Its last run started (and was recorded, run_job) but never ended: the server stopped
+      // under it (SIGKILL, a crash, perhaps by this job) at each of its last runs, or after
+      // runs that failed. Not run again: a job that crashes the server would do so forever.
+      job.state = "failed";
+      job.error = "failed " + std::to_string(job.attempts) +
+                  " attempts; the last: the server stopped while it ran (killed or crashed); not "
+                  "run again";
+      job.finished = unix_now();
+      store_outcome(job);
+      log({{"time", utc_timestamp()},
+           {"event", "job failed"},
+           {"job", id},
+           {"images", job.images},
+           {"attempts", job.attempts},
+           {"error", job.error}});
+      ++interrupted;
+    } else if (job.state == "queued" || job.state == "running") {
       job.state = "queued";
       queued.push_back(job);
     } else {
@@ -827,6 +914,7 @@ void Server::Impl::recover() {
        {"key_sets_expired", expired_key_sets_.size()},
        {"jobs_requeued", queue_.size()},
        {"jobs_failed_unusable_key_set", queued.size() - queue_.size()},
+       {"jobs_failed_interrupted", interrupted},
        {"jobs_finished", done}});
   expire_key_sets();
 }
@@ -897,6 +985,7 @@ void Server::Impl::install_routes() {
                                 {"ms", std::round(ms * 10) / 10}};
     if (!request_facts.job.empty()) line["job"] = request_facts.job;
     if (!request_facts.error.empty()) line["error"] = request_facts.error;
+    if (!request_facts.detail.empty()) line["detail"] = request_facts.detail;
     log(line);
   });
   http_->set_exception_handler(
@@ -904,9 +993,13 @@ void Server::Impl::install_routes() {
         try {
           std::rethrow_exception(error);
         } catch (const std::exception& e) {
-          answer_error(res, 500, std::string("internal error: ") + e.what());
+          // Its message may name the server's paths: for the log only.
+          answer_error(res, 500,
+                       "internal error of the server (not of the request); the server's log has "
+                       "the details",
+                       e.what());
         } catch (...) {
-          answer_error(res, 500, "internal error");
+          answer_error(res, 500, "internal error of the server (not of the request)");
         }
       });
   // Handlers whose HttpError becomes the answer's status and message.
@@ -918,7 +1011,7 @@ void Server::Impl::install_routes() {
         body(req, res);
       } catch (const HttpError& e) {
         if (e.retry_after_s > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s));
-        answer_error(res, e.status, e.what());
+        answer_error(res, e.status, e.what(), e.detail, e.code);
       }
     });
   };
@@ -937,7 +1030,7 @@ void Server::Impl::install_routes() {
         body(req, res, reader);
       } catch (const HttpError& e) {
         if (e.retry_after_s > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s));
-        answer_error(res, e.status, e.what());
+        answer_error(res, e.status, e.what(), e.detail, e.code);
       }
     });
   };
@@ -1006,7 +1099,10 @@ void Server::Impl::require_key_set(const std::string& hash, bool own_jobs) const
                                                      : "key set " + key_set_id_text(id->second),
                             options_.key_set_retention_s));
   }
-  throw HttpError(401, "unknown token");
+  throw HttpError(401,
+                  "unknown token: no key set is registered under it on this server (registered "
+                  "with another server, or deleted); register the keys (cryptonets client "
+                  "register) and use the token it writes");
 }
 
 Job& Server::Impl::owned_job(const std::string& id, const std::string& key_set) {
@@ -1078,7 +1174,8 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
     if (fd < 0) {
       const int error = errno;
       close_all();
-      throw HttpError(500, "the server cannot create '" + path + "': " + std::strerror(error));
+      throw internal_error("the server cannot store the upload", std::strerror(error),
+                           "cannot create '" + path + "': " + std::strerror(error));
     }
     fds.push_back(fd);
   }
@@ -1229,7 +1326,10 @@ void Server::Impl::register_keys(const httplib::Request& req, httplib::Response&
   }
   const std::string staging = tmp_dir_ + "/keys-" + random_hex(16);
   if (::mkdir(staging.c_str(), 0700) != 0) {
-    throw HttpError(500, "the server cannot create '" + staging + "': " + std::strerror(errno));
+    const int error = errno;
+    drain(reader);
+    throw internal_error("the server cannot store the keys", std::strerror(error),
+                         "cannot create '" + staging + "': " + std::strerror(error));
   }
   struct Cleanup {
     std::string path;
@@ -1293,7 +1393,10 @@ void Server::Impl::register_keys(const httplib::Request& req, httplib::Response&
   sync_directory(staging);
   const std::string target = keysets_dir_ + "/" + hash;
   if (::rename(staging.c_str(), target.c_str()) != 0) {
-    throw HttpError(500, "cannot store the key set: " + std::string(std::strerror(errno)));
+    const int error = errno;
+    throw internal_error(
+        "the server cannot store the keys", std::strerror(error),
+        "cannot rename '" + staging + "' to '" + target + "': " + std::strerror(error));
   }
   cleanup.path.clear();
   sync_directory(keysets_dir_);
@@ -1384,7 +1487,10 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
   request_facts.job = job.id;
   const std::string staging = tmp_dir_ + "/job-" + job.id;
   if (::mkdir(staging.c_str(), 0700) != 0) {
-    throw HttpError(500, "the server cannot create '" + staging + "': " + std::strerror(errno));
+    const int error = errno;
+    drain(reader);
+    throw internal_error("the server cannot store the upload", std::strerror(error),
+                         "cannot create '" + staging + "': " + std::strerror(error));
   }
   struct Cleanup {
     std::string path;
@@ -1408,7 +1514,7 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
       header = read_protocol_header(input);
     } catch (const std::runtime_error& e) {
       if (classify_failure(e) == ReadFailure::kConfiguration) {
-        return HttpError(500, configuration_answer(e.what()));
+        return with_detail(HttpError(500, configuration_answer(failure_cause(e))), e.what());
       }
       const std::string problem = client_message(e.what(), input, "the body");
       if (transient_failure(e)) {  // the server's failure, not the body's
@@ -1425,13 +1531,18 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
       return HttpError(400, "the body holds " + protocol_kind_name(header.kind) +
                                 ", expected encrypted images from cryptonets encrypt");
     }
+    if (header.answers_file_id != 0) {
+      return HttpError(400,
+                       "the body is a scores file (it answers another file), expected "
+                       "encrypted images from cryptonets encrypt");
+    }
     try {
       keys = key_set(key_set_hash);
     } catch (const std::exception& e) {
       const ReadFailure failure = classify_failure(e);
       // Not allowed to read its own files: the operator's to fix; the key set stays.
       if (failure == ReadFailure::kConfiguration)
-        return HttpError(500, configuration_answer(e.what()));
+        return with_detail(HttpError(500, configuration_answer(failure_cause(e))), e.what());
       const std::string problem = key_set_problem(keysets_dir_ + "/" + key_set_hash, e.what());
       // Out of file handles or memory, a failed read: this request only, the key set stays.
       if (failure == ReadFailure::kPassing) {
@@ -1440,31 +1551,37 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
       // Damaged or removed on disk since it was registered: the client's to fix, not a 500.
       return HttpError(410, unusable_answer(retire_key_set(key_set_hash, problem)));
     }
+    // A batch of other keys than the token's: most often a token kept from an earlier
+    // registration used after keygen made new keys. Said so, with what to do, and coded for
+    // client infer (kOtherKeySet).
+    const auto other_key_set = [&](const std::string& what) {
+      HttpError error(422, what + ": the token belongs to another key set (" +
+                               key_set_id_text(keys->key_set_id()) + ") than the body's (" +
+                               key_set_id_text(header.key_set_id) +
+                               "); use the token written when the body's keys were registered, "
+                               "or register them (cryptonets client register) and use the new "
+                               "token");
+      error.code = kOtherKeySet;
+      return error;
+    };
     if (header.scheme != keys->scheme()) {
-      return HttpError(422, "the body holds " + scheme_name(header.scheme) +
-                                " ciphertexts, but the token's key set is " +
-                                scheme_name(keys->scheme()) +
-                                ": a batch of one scheme cannot be used with the other");
+      return other_key_set("the body holds " + scheme_name(header.scheme) +
+                           " ciphertexts, but the token's key set is " +
+                           scheme_name(keys->scheme()) +
+                           ": a batch of one scheme cannot be used with the other");
     }
     if (header.parameter_set_fingerprint != keys->fingerprint()) {
-      return HttpError(422,
-                       "the body was made for other parameters than the token's key set "
-                       "(parameter set fingerprint differs)");
+      return other_key_set(
+          "the body was made for other parameters than the token's key set (parameter set "
+          "fingerprint differs)");
     }
     if (header.key_set_id != keys->key_set_id()) {
-      return HttpError(422,
-                       "the body is encrypted under other keys than the token's key set "
-                       "(key set id differs)");
+      return other_key_set("the body is encrypted under other keys than the token's key set");
     }
     if (header.values != compiled_.input_size) {
       return HttpError(422, "the body holds " + std::to_string(header.values) +
                                 " ciphertexts per image, the model takes " +
                                 std::to_string(compiled_.input_size) + " inputs");
-    }
-    if (header.answers_file_id != 0) {
-      return HttpError(400,
-                       "the body is a scores file (it answers another file), expected "
-                       "encrypted images");
     }
     return std::nullopt;
   };
@@ -1495,7 +1612,7 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
       if (verifier->failure()) std::rethrow_exception(verifier->failure());
     } catch (const std::exception& e) {
       if (classify_failure(e) == ReadFailure::kConfiguration) {
-        throw HttpError(500, configuration_answer(problem));
+        throw with_detail(HttpError(500, configuration_answer(failure_cause(e))), error);
       }
       if (transient_failure(e)) {
         throw HttpError(
@@ -1518,7 +1635,10 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
   sync_directory(staging);
   const std::string target = jobs_dir_ + "/" + job.id;
   if (::rename(staging.c_str(), target.c_str()) != 0) {
-    throw HttpError(500, "cannot store the job: " + std::string(std::strerror(errno)));
+    const int error = errno;
+    throw internal_error(
+        "the server cannot store the job", std::strerror(error),
+        "cannot rename '" + staging + "' to '" + target + "': " + std::strerror(error));
   }
   cleanup.path.clear();
   sync_directory(jobs_dir_);
@@ -1678,8 +1798,10 @@ void Server::Impl::run_job(const std::string& id) {
     job = jobs_[id];
   }
   const std::string directory = jobs_dir_ + "/" + id;
+  const std::string input = directory + "/input.ct";
   const std::string scores = directory + "/scores.ct";
   std::string error;
+  std::string detail;  // for the log only: the failure with the server's paths
   std::optional<EncryptedBatch> ready;
   {
     std::lock_guard lock(mutex_);
@@ -1699,7 +1821,8 @@ void Server::Impl::run_job(const std::string& id) {
       return;
     }
     if (failure == ReadFailure::kConfiguration) {  // this job fails; the key set stays
-      error = "not run: " + configuration_answer(e.what());
+      error = "not run: " + configuration_answer(failure_cause(e));
+      detail = e.what();
     } else {
       // Damaged or removed since the job was accepted: this job and the key set's queued ones
       // fail with the reason.
@@ -1713,22 +1836,36 @@ void Server::Impl::run_job(const std::string& id) {
       job.attempts = ++jobs_[id].attempts;
     }
     try {
+      // The run counted on disk before it starts: a job that kills the server (or is running
+      // at each SIGKILL) is not run forever; recover() fails it after kJobAttempts runs.
+      storing([&] {
+        Job record = job;
+        record.state = "running";
+        write_job(record, directory);
+      });
       if (keys->scheme() != job.scheme) {  // a hand-edited or foreign record: refused, not guessed
         throw std::runtime_error("the job record says " + scheme_name(job.scheme) +
                                  ", but its key set is " + scheme_name(keys->scheme()));
       }
-      keys->infer_file(directory + "/input.ct", scores, compiled_, options_.threads,
-                       std::move(ready), [&](uint64_t b) {
+      keys->infer_file(input, scores, compiled_, options_.threads, std::move(ready),
+                       [&](uint64_t b) {
                          std::lock_guard lock(mutex_);
                          jobs_[id].batches_done = b + 1;
                        });
     } catch (const std::exception& e) {
       failure = classify_failure(e);
-      // The client knows its upload as the job's batch; a configuration error keeps the server's
-      // path, for the operator.
-      error = failure == ReadFailure::kConfiguration
-                  ? e.what()
-                  : client_message(e.what(), directory + "/input.ct", "the job's batch");
+      detail = e.what();
+      // The client knows its upload as the job's batch and the output as its scores; no path of
+      // the server's is answered (a configuration error's path is in the log, for the operator).
+      error =
+          failure == ReadFailure::kConfiguration
+              ? configuration_answer(failure_cause(e))
+              : client_message(client_message(client_message(e.what(), input, "the job's batch"),
+                                              scores, "the job's scores"),
+                               directory + "/job.json", "the job's record");
+      if (error.find(options_.state_dir) != std::string::npos) {
+        error = "the run failed (" + failure_cause(e) + ")";  // a path not known above
+      }
     }
   }
   if (!error.empty()) {
@@ -1738,8 +1875,9 @@ void Server::Impl::run_job(const std::string& id) {
     fs::remove(scores, ignored);
   }
   if (!error.empty() && keys && failure == ReadFailure::kPassing && job.attempts < kJobAttempts) {
-    // Out of file handles or memory, a failed read while it ran: tried again from its input on
-    // disk after a short wait, kJobAttempts runs in all.
+    // Out of file handles or memory, a failed read while it ran, the scores not stored (no space
+    // left): tried again from its input on disk, which stays until scores are durable, after a
+    // short wait, kJobAttempts runs in all.
     const auto wait = kJobRetryWait * (1 << (job.attempts - 1));
     {
       std::lock_guard lock(mutex_);
@@ -1748,18 +1886,15 @@ void Server::Impl::run_job(const std::string& id) {
       queued.last_error = error;
     }
     requeue_job(id, std::nullopt, wait);
-    log({{"time", utc_timestamp()},
-         {"event", "job retried"},
-         {"job", id},
-         {"attempt", job.attempts},
-         {"of", kJobAttempts},
-         {"error", error},
-         {"retry_in_s", std::chrono::duration<double>(wait).count()}});
+    nlohmann::ordered_json line{
+        {"time", utc_timestamp()}, {"event", "job retried"}, {"job", id},
+        {"attempt", job.attempts}, {"of", kJobAttempts},     {"error", error}};
+    if (!detail.empty() && detail != error) line["detail"] = detail;
+    line["retry_in_s"] = std::chrono::duration<double>(wait).count();
+    log(line);
     return;
   }
-  if (!error.empty() && failure == ReadFailure::kConfiguration && keys) {
-    error = configuration_answer(error);
-  } else if (!error.empty() && failure == ReadFailure::kPassing && keys) {
+  if (!error.empty() && failure == ReadFailure::kPassing && keys) {
     error = "failed " + std::to_string(job.attempts) + " attempts; the last: " + error;
   }
   job.state = error.empty() ? "done" : "failed";
@@ -1784,6 +1919,7 @@ void Server::Impl::run_job(const std::string& id) {
                               {"seconds", std::round(seconds * 100) / 100}};
   if (job.attempts > 1) line["attempts"] = job.attempts;
   if (!error.empty()) line["error"] = error;
+  if (!detail.empty() && detail != error) line["detail"] = detail;
   log(line);
   wake_.notify_all();  // long polls of this job
   ::malloc_trim(0);    // the batch's memory back to the system while the server waits

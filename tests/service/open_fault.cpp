@@ -3,9 +3,11 @@
 // exists, fopen(3) of a path that contains the text of one of its lines fails, by default with
 // EMFILE, as it does when the process is out of file handles (the server must then answer 503
 // and keep the key set). A line may name the errno first: "EACCES /keysets/" (permission denied:
-// a configuration error, 500), "EIO /input.ct"; EMFILE, EACCES, EIO and ENOSPC are known. The
-// file holds at most 1023 bytes. (The loaders open files with std::ifstream, which libstdc++ opens
-// with fopen64.)
+// a configuration error, 500), "EIO /input.ct"; EMFILE, EACCES, EIO and ENOSPC are known. A line
+// whose text (after the errno) starts with "rename " applies to rename(2) instead, of a file to a
+// path that contains the rest: "ENOSPC rename /scores.ct" fails the last step of writing a job's
+// scores (AtomicFileWriter's rename into place), as a full disk can. The file holds at most 1023
+// bytes. (The loaders open files with std::ifstream, which libstdc++ opens with fopen64.)
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -16,8 +18,8 @@
 
 namespace {
 
-// The errno an open of `path` fails with, or 0 if it is not to fail.
-int fault(const char* path) {
+// The errno an open (or, `renaming`, a rename to) `path` fails with, or 0 if it is not to fail.
+int fault(const char* path, bool renaming) {
   const char* control = std::getenv("CRYPTONETS_TEST_OPEN_FAULT");
   if (control == nullptr || path == nullptr) return 0;
   const int fd = ::open(control, O_RDONLY | O_CLOEXEC);  // open(2): not the fopen below
@@ -42,7 +44,12 @@ int fault(const char* path) {
         break;
       }
     }
-    if (*line != '\0' && std::strstr(path, line) != nullptr) return error;
+    constexpr const char kRename[] = "rename ";
+    const bool rename_line = std::strncmp(line, kRename, sizeof kRename - 1) == 0;
+    if (rename_line) line += sizeof kRename - 1;
+    if (rename_line == renaming && *line != '\0' && std::strstr(path, line) != nullptr) {
+      return error;
+    }
     line = next;
   }
   return 0;
@@ -51,9 +58,10 @@ int fault(const char* path) {
 // No <cstdio>: its declarations of fopen would have to be matched exactly; C linkage needs only
 // the name.
 using Open = void* (*)(const char*, const char*);
+using Rename = int (*)(const char*, const char*);
 
 void* open_or_fail(const char* name, const char* path, const char* mode) {
-  if (const int error = fault(path); error != 0) {
+  if (const int error = fault(path, false); error != 0) {
     errno = error;
     return nullptr;
   }
@@ -75,6 +83,19 @@ __attribute__((visibility("default"))) void* fopen(const char* path, const char*
 
 __attribute__((visibility("default"))) void* fopen64(const char* path, const char* mode) {
   return open_or_fail("fopen64", path, mode);
+}
+
+__attribute__((visibility("default"))) int rename(const char* from, const char* to) {
+  if (const int error = fault(to, true); error != 0) {
+    errno = error;
+    return -1;
+  }
+  const auto real = reinterpret_cast<Rename>(::dlsym(RTLD_NEXT, "rename"));
+  if (real == nullptr) {
+    errno = ENOSYS;
+    return -1;
+  }
+  return real(from, to);
 }
 
 }  // extern "C"

@@ -33,7 +33,14 @@ leaves the first one's upload alone); client submit of a body the server refuses
 with a message, not SIGPIPE; client infer names its job on stderr once accepted; an upload whose
 check cannot open its pipe (EMFILE) is 503; PUT to an unknown path is 404 at once; --help for every
 verb; HTTPS with a self-signed certificate (when openssl is
-installed).
+installed). A 500 for a file the server may not read (EACCES) and the error of a job that needed it
+name no server path nor the token's hash (the log line has them); a job whose scores cannot be
+stored (ENOSPC at their rename, injected by open_fault.cpp) keeps its input and runs again, its run
+counted in job.json before it starts, and a job whose record says its third run never ended fails
+at start-up instead of running again; a batch of another key set than the token's is 422 saying
+so (code other_key_set), and client infer with a stale or unknown --token-file says what to do;
+client infer refuses a scores file before sending anything; --server with a port outside 1..65535
+is a usage error; a serve that cannot bind its port leaves no new state directory.
 
 --slow adds: 8 concurrent clients with their own keys, each scores correct and none can see
 another's job; the server SIGKILLed in the middle of a 6-batch inference, YASHE' and BFV (the job
@@ -278,6 +285,13 @@ def tests(work):
         check(code == 0 and "usage:" in out, "cryptonets %s --help: exit %d" % (verb, code))
     code, out = run("client", "frobnicate", expect=None)
     check(code == 2 and "unknown verb 'frobnicate'" in out, "unknown client verb: " + out)
+    # A port that is no port: a usage error (it was "connection refused", exit 1).
+    for url in ["http://127.0.0.1:99999", "http://127.0.0.1:http", "http://127.0.0.1:0",
+                "https://[::1]:65536", "http://127.0.0.1:"]:
+        code, out = run("client", "status", "--server", url, "--token", "0" * 64, "--job", "abc",
+                        expect=None)
+        check(code == 2 and "invalid port" in out and "connect" not in out,
+              "--server %s: exit %d: %s" % (url, code, out))
     code, out = run("serve", "--state-dir", "unused", "--key-set-retention-days", "-1",
                     expect=None)
     check(code == 2 and "--key-set-retention-days expects an integer in [0, 36500]" in out and
@@ -298,6 +312,18 @@ def tests(work):
     alice = open("alice.token").read().strip()
     check(len(alice) == 64 and all(c in "0123456789abcdef" for c in alice),
           "the token is not 32 random bytes in hex: " + alice)
+    # A scores file given as the batch: refused before anything is sent (the server refused it
+    # after the whole upload, "the body holds 10 ciphertexts per image").
+    def posts():
+        return sum(1 for l in server.log_lines() if l.get("method") == "POST")
+    requests = posts()
+    code, out = run("client", "infer", "--server", server.url, "--keys", "alice", "--in",
+                    "alice.scores", "--out", "rescored.ct", "--token-file", "alice.token",
+                    expect=None)
+    check(code == 1 and "'alice.scores' is a scores file" in out and
+          "expected encrypted images from cryptonets encrypt" in out and
+          posts() == requests and not os.path.exists("rescored.ct"),
+          "client infer of a scores file: exit %d: %s" % (code, out))
     check(not any(alice in open(os.path.join(server.state, f), "rb").read().decode(
         errors="replace") for f in server.files()), "the token is stored in the state directory")
 
@@ -393,6 +419,31 @@ def tests(work):
                    body=bytes(damaged), token=alice)
     expect_refusal(server, "batch under other keys", 422, "other keys", "POST", "/v1/jobs",
                    body=open("bob.ct", "rb").read(), token=alice)
+    # The token of an earlier registration with a batch of new keys (keygen again): the answer
+    # says that the token belongs to another key set, naming both, and what to do; client infer
+    # says which token file it is and how to get the right token (it was a bare 422).
+    status, _, data = server.request("POST", "/v1/jobs", body=open("bob.ct", "rb").read(),
+                                     token=alice)
+    answer = json.loads(data)
+    check(status == 422 and answer.get("code") == "other_key_set" and
+          "the token belongs to another key set (%s) than the body's (%s)"
+          % (key_set_id_of("alice"), key_set_id_of("bob")) in answer["error"] and
+          "register them" in answer["error"], "a batch of another key set: %d %r" % (status, data))
+    with open("stale.token", "w") as f:
+        f.write(alice + "\n")
+    code, out = run("client", "infer", "--server", server.url, "--keys", "bob", "--in", "bob.ct",
+                    "--out", "stale.scores", "--token-file", "stale.token", expect=None)
+    check(code == 1 and "the token in 'stale.token' belongs to another key set than 'bob' (%s)"
+          % key_set_id_of("bob") in out and "remove 'stale.token'" in out and
+          open("stale.token").read().strip() == alice and not os.path.exists("stale.scores"),
+          "client infer with the token of another key set: exit %d: %s" % (code, out))
+    with open("stale.token", "w") as f:
+        f.write("e" * 64 + "\n")
+    code, out = run("client", "infer", "--server", server.url, "--keys", "bob", "--in", "bob.ct",
+                    "--out", "stale.scores", "--token-file", "stale.token", expect=None)
+    check(code == 1 and "the token in 'stale.token' is unknown to this server" in out and
+          "no key set is registered under it" in out and "remove 'stale.token'" in out,
+          "client infer with an unknown token: exit %d: %s" % (code, out))
     # ---- BFV: Carol's key set is BFV; her jobs run under BFV, and a batch of one scheme is
     # refused under a token of the other, naming both.
     keygen("carol", scheme="bfv")
@@ -772,13 +823,14 @@ def always_gone():
     return "http://127.0.0.1:%d" % httpd.server_address[1], registrations, httpd.shutdown
 
 
-def plant_job(server, job_id, key_set, batch_file, images, created):
+def plant_job(server, job_id, key_set, batch_file, images, created, **fields):
     directory = os.path.join(server.state, "jobs", job_id)
     os.mkdir(directory)
     shutil.copy(batch_file, os.path.join(directory, "input.ct"))
     with open(os.path.join(directory, "job.json"), "w") as f:
-        json.dump({"format": 2, "job": job_id, "scheme": "yashe", "key_set": key_set,
-                   "state": "queued", "images": images, "batches": 1, "created": created}, f)
+        json.dump(dict({"format": 2, "job": job_id, "scheme": "yashe", "key_set": key_set,
+                        "state": "queued", "images": images, "batches": 1, "created": created},
+                       **fields), f)
 
 
 def one_server_each():
@@ -793,8 +845,14 @@ def one_server_each():
     os.makedirs(planted)
     with open(os.path.join(planted, "input.ct"), "wb") as f:
         f.write(b"an upload in progress")
+    # A serve that cannot listen creates no state directory (it left an empty one behind), and
+    # leaves one that was there as it was.
+    os.mkdir("one-each-existing")
+    open(os.path.join("one-each-existing", "kept"), "w").close()
     for what, listen, state, phrase in [
             ("the same port", "127.0.0.1:%d" % first.port, "one-each-other",
+             "cannot listen on 127.0.0.1:%d: Address already in use" % first.port),
+            ("the same port", "127.0.0.1:%d" % first.port, "one-each-existing",
              "cannot listen on 127.0.0.1:%d: Address already in use" % first.port),
             ("the same state directory", "127.0.0.1:0", first.state,
              "the state directory '%s' is in use by another cryptonets serve" % first.state)]:
@@ -808,6 +866,9 @@ def one_server_each():
             out = second.communicate()[0] + " (still running after 20 s)"
         check(second.returncode == 1 and phrase in out,
               "a second server on %s: exit %s: %s" % (what, second.returncode, out))
+    check(not os.path.exists("one-each-other") and os.listdir("one-each-existing") == ["kept"],
+          "a serve that could not listen left a state directory, or changed one: %s"
+          % (os.listdir("one-each-existing"),))
     check(os.path.exists(os.path.join(planted, "input.ct")),
           "a second server on the same state directory removed the first one's upload")
     shutil.rmtree(planted, ignore_errors=True)
@@ -869,14 +930,21 @@ def transient_failures(batch):
           b"cannot read the upload right now" in data and server.state.encode() not in data,
           "an upload the server cannot read back: %d %s %r" % (status, headers, data))
     no_stray_files(server, before, "an upload refused for a passing failure")
-    # Permission denied is the server's configuration, not a passing failure: 500 naming the
-    # path, no Retry-After (it was 503, retried for nothing); the key set is not retired.
+    # Permission denied is the server's configuration, not a passing failure: 500, no Retry-After
+    # (it was 503, retried for nothing); the key set is not retired. The answer says what failed
+    # in general terms: no path of the server's, nor the hash of the token (the key set's
+    # directory), which its log has instead (they were answered).
     with open(fault, "w") as f:
         f.write("EACCES /keysets/")
     status, headers, data = server.request("POST", "/v1/jobs", body=batch, token=token)
     check(status == 500 and "Retry-After" not in headers and b"Permission denied" in data and
-          (server.state + "/keysets/").encode() in data and b"configuration error" in data,
+          b"configuration error" in data and server.state.encode() not in data and
+          b"/keysets/" not in data and token_hash(token).encode() not in data,
           "an upload while the key files may not be read: %d %s %r" % (status, headers, data))
+    check(eventually(lambda: any(l.get("status") == 500 and l.get("path") == "/v1/jobs" and
+                                 server.state + "/keysets/" in l.get("detail", "")
+                                 for l in server.log_lines())),
+          "the server's log does not name the file it may not read")
     no_stray_files(server, before, "an upload refused for a configuration error")
     # The upload's check (a reader on a pipe, opened as /proc/self/fd/N) out of file handles: the
     # server's failure, 503 (it was the client's 400, found by a trial user).
@@ -920,8 +988,8 @@ def transient_failures(batch):
           "a passing failure was logged as an unusable key set")
 
     # A job queued at start-up whose key files may not be read (EACCES): it fails at once, its
-    # error naming the path and the cause, instead of being deferred again and again; the key set
-    # stays.
+    # error saying the cause (the path only in the server's log), instead of being deferred again
+    # and again; the key set stays.
     check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
     denied = "c" * 32
     plant_job(server, denied, token_hash(token), "alice.ct", 5, int(time.time()))
@@ -931,8 +999,11 @@ def transient_failures(batch):
     result = wait_done(server, token, denied, seconds=30)
     error = result.get("error", "")
     check(result["state"] == "failed" and "Permission denied" in error and
-          server.state + "/keysets/" in error and "configuration error" in error,
-          "a job whose key set may not be read: %s" % result)
+          "configuration error" in error and server.state not in error and
+          token_hash(token) not in error, "a job whose key set may not be read: %s" % result)
+    check(any(l.get("event") == "job failed" and l.get("job") == denied and
+              server.state + "/keysets/" in l.get("detail", "") for l in server.log_lines()),
+          "the server's log does not name the key file of the failed job")
     check(not any(l.get("event") == "job deferred" and l.get("job") == denied
                   for l in server.log_lines()), "a job was deferred for a permission error")
     os.unlink(fault)
@@ -947,6 +1018,12 @@ def transient_failures(batch):
     broken, flaky = "a" * 32, "b" * 32
     plant_job(server, broken, token_hash(token), "alice.ct", 5, int(time.time()) - 2)
     plant_job(server, flaky, token_hash(token), "alice.ct", 5, int(time.time()) - 1)
+    # A job whose record says that its third run started and never ended (the server killed or
+    # crashed under it each time): failed at start-up, not run a fourth time (the count of runs
+    # was kept in memory only, so such a job ran after every restart, forever).
+    crashing = "d" * 32
+    plant_job(server, crashing, token_hash(token), "alice.ct", 5, int(time.time()) - 3,
+              state="running", attempts=3)
     with open(fault, "w") as f:
         f.write("EIO %s/input.ct\nEIO %s/input.ct\n" % (broken, flaky))
 
@@ -980,6 +1057,44 @@ def transient_failures(batch):
     check(os.listdir(os.path.join(server.state, "jobs", broken)) == ["job.json"],
           "the failed job left files: %s" % os.listdir(os.path.join(server.state, "jobs", broken)))
     os.unlink(fault)
+    status, _, data = server.request("GET", "/v1/jobs/" + crashing, token=token)
+    answer = json.loads(data) if status == 200 else {}
+    check(answer.get("state") == "failed" and answer.get("attempts") == 3 and
+          "the server stopped while it ran" in answer.get("error", "") and
+          not any(l.get("job") == crashing and "seconds" in l for l in server.log_lines()),
+          "a job whose last of 3 runs never ended: %d %r" % (status, data))
+    recovered = [l for l in server.log_lines() if l.get("event") == "recovered"][-1]
+    check(recovered.get("jobs_failed_interrupted") == 1, "recovered: %s" % recovered)
+
+    # A job whose scores cannot be stored (ENOSPC at their rename into place) keeps its input
+    # and runs again like any passing failure (it failed at once, its input deleted); each run is
+    # counted in its record before it starts, so that the count survives a restart.
+    with open(fault, "w") as f:
+        f.write("ENOSPC rename /scores.ct\n")
+    full = submit(server, token, "alice.ct")
+    check(eventually(lambda: retried(full, 1)), "a job whose scores could not be stored was not "
+          "retried: %s" % server.log_lines()[-3:])
+    status, _, data = server.request("GET", "/v1/jobs/" + full, token=token)
+    answer = json.loads(data) if status == 200 else {}
+    record = json.load(open(os.path.join(server.state, "jobs", full, "job.json")))
+    check(answer.get("state") in ("queued", "running") and
+          (answer["state"] == "running" or
+           "cannot write the job's scores" in answer.get("last_error", "") and
+           "No space left on device" in answer["last_error"]) and
+          server.state.encode() not in data and
+          os.path.exists(os.path.join(server.state, "jobs", full, "input.ct")) and
+          record.get("attempts", 0) >= 1,
+          "a job whose scores could not be stored: %d %r, record %s" % (status, data, record))
+    os.unlink(fault)
+    result = wait_done(server, token, full, seconds=30)
+    check(result["state"] == "done" and result.get("attempts") == 2,
+          "the job whose scores could not be stored did not run again: %s" % result)
+    check(sorted(os.listdir(os.path.join(server.state, "jobs", full))) == ["job.json", "scores.ct"],
+          "after the scores were stored: %s" % os.listdir(os.path.join(server.state, "jobs", full)))
+    code, out = run("client", "fetch", "--server", server.url, "--token", token, "--job", full,
+                    "--out", "full.scores", "--keys", "alice", expect=None)
+    check(code == 0 and decrypted_scores("alice", "full.scores", os.getcwd()) ==
+          plain_scores(10, 5), "the scores of a job whose first scores were lost: " + out)
 
 
 def retention():

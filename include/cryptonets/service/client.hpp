@@ -7,6 +7,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "cryptonets/io/protocol_files.hpp"
 
@@ -15,15 +16,26 @@ namespace cryptonets::service {
 // The server refused a request: its HTTP status and its message.
 class ServiceError : public std::runtime_error {
  public:
-  ServiceError(int status, const std::string& message, int retry_after_s = 0)
-      : std::runtime_error(message), status_(status), retry_after_s_(retry_after_s) {}
+  ServiceError(int status, const std::string& message, int retry_after_s = 0, std::string code = "")
+      : std::runtime_error(message),
+        status_(status),
+        retry_after_s_(retry_after_s),
+        code_(std::move(code)) {}
   int status() const { return status_; }
   int retry_after_s() const { return retry_after_s_; }  // from Retry-After (503), else 0
+  // The answer's machine-readable "code" (server.hpp: "other_key_set"), else "".
+  const std::string& code() const { return code_; }
 
  private:
   int status_;
   int retry_after_s_;
+  std::string code_;
 };
+
+// Throws std::invalid_argument, saying what is wrong ("invalid port '99999' ..."), unless `url`
+// is http://HOST[:PORT] or https://HOST[:PORT] (HOST an IPv6 address in brackets; PORT 1 to
+// 65535, digits only) with no path.
+void check_server_url(const std::string& url);
 
 struct ClientOptions {
   std::string server;   // "http://HOST:PORT" or "https://HOST:PORT"
@@ -54,7 +66,7 @@ std::function<void(const std::string& path)> scores_check(const KeyDirectory& ke
 // upload: the calling process must ignore SIGPIPE (cryptonets client does), or it dies of it.
 class Client {
  public:
-  // std::invalid_argument for a URL that is not http:// or https:// HOST:PORT.
+  // std::invalid_argument for a URL that is not http:// or https:// HOST:PORT (check_server_url).
   explicit Client(ClientOptions options);
 
   // Sends the key directory's params, evaluation.key and public.key (never secret.key); returns

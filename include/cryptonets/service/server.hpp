@@ -2,7 +2,8 @@
 // in front of a durable job store.
 //
 // Protocol (bodies are the binary files of io/protocol_files.hpp, streamed; JSON only for small
-// control messages; every error is a JSON object {"error": "..."}):
+// control messages; every error is a JSON object {"error": "..."}, with "code" where a client acts
+// on it: "other_key_set", see 422 below):
 //
 //   POST   /v1/keysets?params=N1&evaluation=N2&public=N3   body: params ‖ evaluation.key ‖
 //          public.key (N1 + N2 + N3 bytes) -> 201 {"token": T, "key_set_id": "0x...",
@@ -15,7 +16,9 @@
 //          `cryptonets encrypt` under T's keys -> 202 {"job": ID, "state": "queued", ...} once the
 //          upload is verified (header, scheme, fingerprint, key set id, every record's checksum
 //          and binding) and durable (fsync of the file, the job record and both directories).
-//          A batch of the other scheme than T's key set is refused (422, naming both schemes).
+//          A batch of the other scheme than T's key set is refused (422, naming both schemes); so
+//          is one of other parameters or keys: each says that T belongs to another key set than
+//          the body's, naming both key set ids, and what to do (code "other_key_set").
 //          Each job runs under its key set's scheme.
 //   GET    /v1/jobs/ID                     -> 200 {"job", "scheme", "state": queued|running|
 //          done|failed, ...}
@@ -25,7 +28,8 @@
 //   Any other method on these paths        -> 405 with an Allow header naming the methods the path
 //          takes (HEAD wherever GET is); a path not listed here is 404.
 //
-// Status codes: 400 malformed or damaged body, 401 missing or unknown token, 404 unknown job and
+// Status codes: 400 malformed or damaged body (or a scores file), 401 missing or unknown token (the
+// answer says to register the keys), 404 unknown job and
 // any job of another token (indistinguishable), 405 a method the path does not take, 408 stalled
 // upload, 410 the token's key set is one this server cannot use or has expired (see below; a bad
 // key file on disk is never a 500; the answer names the key set by the id its registration
@@ -33,7 +37,10 @@
 // no Content-Length, 413 body over --max-body, 415 a multipart/form-data upload (bodies are the
 // files themselves, application/octet-stream), 422 well-formed but not acceptable (secret key,
 // other parameters or keys, a model the keys cannot carry, the other scheme), 500 the server may
-// not read its own files (EACCES, EPERM: its configuration; the answer names the path), 503 +
+// not read its own files (EACCES, EPERM: its configuration) or another failure of its own; the
+// answer says what failed in general terms and the cause ("Permission denied"), never a path of
+// the server's (nor, under keysets/, the hash of a token): those are in the request's log line
+// ("detail"), as they are in a job's ("job failed", "job retried"), 503 +
 // Retry-After queue full, shutting down, or the token's key set cannot be loaded right now (see
 // below).
 //
@@ -59,19 +66,24 @@
 //   Only what the files hold (magic, version, checksum, fingerprint, a truncated file) or a file
 // missing (ENOENT) makes a key set unusable. A load that fails because the server may not read its
 // own files (std::system_error EACCES or EPERM) is a configuration error: the request is answered
-// 500 naming the path, a job that needed it fails at once saying so, nothing is retried, and the
-// key set stays. A load that fails for a passing reason of the server (std::system_error of any
+// 500 (the path in the log), a job that needed it fails at once saying so, nothing is retried, and
+// the key set stays. A load that fails for a passing reason of the server (std::system_error of any
 // other errno, e.g. out of file handles EMFILE/ENFILE, EIO; or out of memory) leaves the key set as
 // it is: the request that needed it is answered 503 +
 // Retry-After: 5 ("cannot load the token's key set right now"; an upload whose header the server
 // cannot read back for such a reason likewise, not 400), a queued job stays queued and is
 // tried again after 1 s, 2 s, 4 s ... (at most 60 s; event "job deferred"), and at start-up the
 // key set is kept unchecked (event "key set not checked" / "key set not loaded").
-//   A job whose run fails for such a passing reason (its input cannot be read right now, memory)
-// is run again from its input on disk after 1 s, then 2 s: 3 runs in all (event "job retried").
-// Its status gives "attempts" (runs started) and, while it waits, "last_error"; after the third
-// failure it fails, its error saying "failed 3 attempts; the last: ...". A failed or waiting job
-// has no scores.ct (it is written atomically, and removed after a failed run). One worker runs the
+//   A job whose run fails for such a passing reason (its input cannot be read right now, memory),
+// or whose scores cannot be stored (any failure to write scores.ct: no space left, EIO), is run
+// again from its input on disk after 1 s, then 2 s: 3 runs in all (event "job retried"). Its
+// input.ct is removed only once scores.ct is durable and job.json says "done". Its status gives
+// "attempts" (runs started) and, while it waits, "last_error"; after the third failure it fails,
+// its error saying "failed 3 attempts; the last: ...". Each run is counted in job.json (state
+// "running", "attempts") before it starts: a job found at start-up with 3 runs started and none
+// ended (the server killed or crashed under it) fails then ("the server stopped while it ran"),
+// instead of running at every restart. A failed or waiting job has no scores.ct (it is written
+// atomically, and removed after a failed run). One worker runs the
 // jobs, and a job goes back into the queue only once its run has ended: no job runs twice at once.
 //   Retention (ServerOptions::key_set_retention_s, --key-set-retention-days, default 90 days, 0:
 // forever; --key-set-retention-seconds, for tests only, gives it in seconds): a key set whose last
@@ -86,13 +98,14 @@
 // tombstone's mtime), then 401 as unknown.
 //   job.json (format 2): {"format": 2, "job": ID, "scheme": "yashe"|"bfv", "state": ...,
 // "images", "batches", "created" (Unix seconds), "finished" (when ended), "error" (when failed),
-// "attempts" (runs started, when ended), "key_set": sha256(token) hex, "key_set_id": "0x..." (its
-// id, so that a key set removed from disk is still named as its client knows it; absent in records
-// written before it was, which read unchanged)}. A record without "format" is of format 1 (no
-// "scheme"), written when the service ran YASHE' only: it loads as a YASHE' job. A record of a
-// later format, or one that does not parse, is logged ("unreadable job record") and left on disk
-// untouched, not run and not deleted. A job whose record names another scheme than its key set's
-// fails with a message naming both; nothing is guessed.
+// "attempts" (runs started: written before each run and at the end), "key_set": sha256(token)
+// hex, "key_set_id": "0x..." (its id, so that a key set removed from disk is still named as its
+// client knows it; absent in records written before it was, which read unchanged)}. A record
+// without "format" is of format 1 (no "scheme"), written when the service ran YASHE' only: it
+// loads as a YASHE' job. A record of a later format, or one that does not parse, is logged
+// ("unreadable job record") and left on disk untouched, not run and not deleted. A job whose
+// record names another scheme than its key set's fails with a message naming both; nothing is
+// guessed.
 #pragma once
 
 #include <cstdint>
@@ -125,10 +138,11 @@ struct ServerOptions {
 
 class Server {
  public:
-  // Loads the model, creates or recovers the state directory (requeues every accepted job, removes
-  // uploads that were never accepted), binds the port (never one another server holds: no
-  // SO_REUSEPORT). Throws std::runtime_error naming what failed, and before anything in the state
-  // directory is touched if another server holds its lock.
+  // Loads the model, binds the port (never one another server holds: no SO_REUSEPORT), then
+  // creates or recovers the state directory (requeues every accepted job, removes uploads that
+  // were never accepted): a port that cannot be bound leaves no state directory behind. Throws
+  // std::runtime_error naming what failed, and before anything in the state directory is touched
+  // if another server holds its lock.
   explicit Server(ServerOptions options);
   ~Server();
   Server(const Server&) = delete;
