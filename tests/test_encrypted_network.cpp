@@ -224,6 +224,66 @@ TEST_CASE(
   }
 }
 
+TEST_CASE(
+    "The grouped vector kernels reduce their sums exactly at the extremes, for primes of 30 to 60 "
+    "bits") {
+  // The AVX-512 grouped kernel (dense layers) reduces one pass's signed sums in vector registers
+  // (linear_kernel_avx512.cpp, reduce_signed_split_sum) when they stay below 2^46·q. The largest
+  // ones: every residue q − 1 under weights all +(2^20 − 1), all −(2^20 − 1), or alternating, over
+  // 1, 100 and 4096 inputs (4096: the most one pass holds); 4097 inputs take the 128-bit fold.
+  // Each block of four outputs shares its inputs, so the grouped kernel computes them all.
+  const size_t n = 1024;
+  for (const int bits : {30, 45, 55, 60}) {
+    CAPTURE(bits);
+    const Parameters params = Parameters::create(n, 1, bits, generate_ntt_primes(20, 1, 2 * n)[0]);
+    SchemeFixture scheme(params, 67);
+    Prng& prng = scheme.prng;
+    const Modulus& q = scheme.evaluator.context().q_base()[0];
+    std::vector<Ciphertext> inputs(4097, scheme.encrypt(scheme.random()));
+    for (size_t j = 0; j < inputs.size(); ++j) {
+      uint64_t* row = inputs[j].parts[0].residues(0);
+      for (size_t x = 0; x < n; ++x)
+        row[x] = x < n / 2 ? q.value() - 1 : (x % 3 == 0 ? 0 : sample_uniform_below(prng, q.value()));
+    }
+    const int64_t largest = (int64_t{1} << 20) - 1;
+    LinearMap map;
+    map.inputs = inputs.size();
+    map.row_begin = {0};
+    for (const size_t terms : {size_t{1}, size_t{100}, size_t{4096}, size_t{4097}}) {
+      for (int pattern = 0; pattern < 4; ++pattern) {
+        for (size_t j = 0; j < terms; ++j) {
+          const int64_t weight =
+              pattern == 0   ? largest
+              : pattern == 1 ? -largest
+              : pattern == 2 ? (j % 2 == 0 ? largest : -largest)
+                             : static_cast<int64_t>(sample_uniform_below(prng, 2 * largest + 1)) -
+                                   largest;
+          if (weight != 0) map.terms.push_back({static_cast<uint32_t>(j), weight});
+        }
+        map.row_begin.push_back(map.terms.size());
+        map.bias.push_back(0);
+        ++map.outputs;
+      }
+    }
+    const auto scalar =
+        fused_linear_combinations(scheme.evaluator, map, inputs, 1, {}, LinearKernel::scalar);
+    for (size_t o = 0; o < map.outputs; o += 5) {
+      CHECK(scalar[o].parts[0] ==
+            weighted_sum_reference(scheme.evaluator, inputs, map.terms_of(o)).parts[0]);
+    }
+    for (LinearKernel kernel : {LinearKernel::avx2, LinearKernel::avx512}) {
+      if (!linear_kernel_applies(kernel, map)) {
+        MESSAGE("this CPU lacks the " << (kernel == LinearKernel::avx2 ? "AVX2" : "AVX-512")
+                                      << " linear kernel: not checked");
+        continue;
+      }
+      const auto vector = fused_linear_combinations(scheme.evaluator, map, inputs, 2, {}, kernel);
+      for (size_t o = 0; o < map.outputs; ++o)
+        CHECK(vector[o].parts[0] == scalar[o].parts[0]);
+    }
+  }
+}
+
 namespace {
 
 // The network cases run under both schemes through the same runtime and pipeline code; a scheme
