@@ -18,6 +18,8 @@
 #include <set>
 #include <sstream>
 
+#include "cryptonets/io/input_file.hpp"
+#include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/io/serialize.hpp"
 
 #ifndef CRYPTONETS_SOURCE_DATA_DIR
@@ -414,14 +416,107 @@ std::string profile_file_used(const OptionParser& options) {
   return key_set_profile(options).value_or(options.text("profile"));
 }
 
+namespace {
+
+bool starts_with_path(const std::filesystem::path& path, const char* directory) {
+  return path.string().starts_with(directory);
+}
+
+// An output must be a regular file path: each is written atomically, to a temporary file beside
+// it renamed into place, which a device, a FIFO, a directory, or /dev/stdout (a link into
+// /proc/self/fd) cannot take (found by a trial: --out /dev/stdout failed at the end with "cannot
+// create a temporary file next to file '/proc/self/fd/pipe:[...]'").
+void require_regular_output(const std::string& option, const std::string& path) {
+  namespace fs = std::filesystem;
+  std::string why = special_file_kind(path);
+  // /dev/stdout and the like are links into /proc/self/fd, and /proc holds no files to write:
+  // refused wherever a chain of links passes through them. A regular file under /dev (such as
+  // /dev/shm/x) is a file like any other.
+  fs::path hop = path;
+  for (int depth = 0; depth < 40 && why.empty(); ++depth) {
+    std::error_code error;
+    const fs::path absolute = fs::absolute(hop, error).lexically_normal();
+    const bool link = fs::is_symlink(fs::symlink_status(hop, error));
+    if (starts_with_path(absolute, "/proc/") || (starts_with_path(absolute, "/dev/") && link)) {
+      why = depth == 0 ? "a special file's path" : "a link to '" + absolute.string() + "'";
+    }
+    if (!link) break;
+    const fs::path next = fs::read_symlink(hop, error);
+    if (error) break;  // file_replaced_by_write reports it
+    hop = next.is_absolute() ? next : hop.parent_path() / next;
+  }
+  if (why.empty()) return;
+  throw UsageError("--" + option + " '" + path + "' is not a regular file path (it is " + why +
+                   "): outputs must be regular file paths, since each is written atomically, to a "
+                   "temporary file beside it that is then renamed into place (not a device, FIFO, "
+                   "directory or /dev/stdout)");
+}
+
+}  // namespace
+
+std::string cryptonets_file_kind(const std::string& path) {
+  if (const std::string special = special_file_kind(path); !special.empty()) return special;
+  try {
+    const ProtocolHeader header = read_protocol_header(path);
+    if (header.kind != ProtocolFileKind::kCiphertexts) return protocol_kind_name(header.kind);
+    return header.answers_file_id != 0 ? "encrypted scores (a ciphertext file of infer)"
+                                       : "encrypted images (a ciphertext file of encrypt)";
+  } catch (const std::exception&) {
+  }
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line) && (line.empty() || line.starts_with("#"))) {
+  }
+  for (const auto& [start, kind] :
+       {std::pair{"cryptonets-profile", "a model profile"},
+        std::pair{"cryptonets-model", "an integer model"},
+        std::pair{"cryptonets-float-model", "a float model"},
+        std::pair{"cryptonets-sequential-model", "a float model"},
+        std::pair{"image,label,predicted", "decrypted scores (the CSV of decrypt --scores)"}}) {
+    if (line.starts_with(start)) return kind;
+  }
+  return "";
+}
+
+void require_key_directory_option(const OptionParser& options) {
+  if (!options.has("keys")) return;
+  const std::string path = options.text("keys");
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    // Its files are read by name: one that is a FIFO would block the read for ever.
+    const KeyDirectory files(path);
+    for (const std::string& file :
+         {files.parameters, files.public_keys, files.evaluation_keys, files.secret_keys,
+          (std::filesystem::path(path) / kKeySetProfileName).string()})
+      require_regular_input(file);
+    return;
+  }
+  if (!std::filesystem::exists(path, error)) return;
+  const std::string kind = cryptonets_file_kind(path);
+  throw std::runtime_error(
+      "--keys expects the key directory written by cryptonets keygen (with "
+      "its params and key files), but '" +
+      path + "' is " + (kind.empty() ? "a file" : "a file: " + kind));
+}
+
 void refuse_output_over_inputs(const OptionParser& options, const std::vector<std::string>& outputs,
                                const std::vector<std::string>& inputs, bool may_replace_profile) {
+  // Inputs first: not one is opened before every one is known to be a regular file (a FIFO
+  // blocked decrypt --in for ever). The protocol-file readers do not check it themselves: the
+  // service feeds them uploads through a pipe.
+  for (const std::string& input : inputs) {
+    if (!options.has(input)) continue;
+    require_regular_input(input == "profile" && options.declared("keys")
+                              ? profile_file_used(options)
+                              : options.text(input));
+  }
   std::vector<std::string> others = inputs;
   for (const std::string& output : outputs) {
     if (!options.has(output)) continue;
     const std::string out_path = options.text(output);
     // Found by a trial: "" passed every check and failed only at the rename, after the work.
     if (out_path.empty()) throw UsageError("--" + output + " needs a file name, not an empty one");
+    require_regular_output(output, out_path);
     // The writer refuses these too, but only when it writes, after the work.
     file_replaced_by_write(out_path);
     refuse_to_replace_key_file(out_path, may_replace_profile);

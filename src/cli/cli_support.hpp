@@ -130,9 +130,23 @@ class StageProgressBars {
 // file in a directory that does not exist (file_replaced_by_write): all before any work. The
 // input "profile" of a command with --keys stands for the profile it uses (profile_file_used:
 // DIR/model.profile when no --profile is given). Options not given are skipped.
+// An output that is not a regular file path (a device, a FIFO, a directory, /dev/stdout or
+// anything under /proc) is a UsageError: outputs are written atomically, through a temporary file
+// renamed into place. An input (of `inputs`, given or defaulted) that exists and is not a regular
+// file is refused first (io/input_file.hpp's require_regular_input), before any is opened.
 void refuse_output_over_inputs(const OptionParser& options, const std::vector<std::string>& outputs,
                                const std::vector<std::string>& inputs,
                                bool may_replace_profile = false);
+
+// What a file of this project is, for messages about a file given in the wrong place: "public
+// keys", "encrypted images (a ciphertext file of encrypt)", "a model profile", "a FIFO (named
+// pipe)", ...; "" when it is none of them. Reads the header or the first line only.
+std::string cryptonets_file_kind(const std::string& path);
+// --keys DIR, where the command has it and it was given, that names an existing file (not a
+// directory): std::runtime_error saying that --keys expects the key directory written by keygen
+// and what the file is (a path that does not exist is left to the loaders). A key directory's
+// file (params, the keys, model.profile) that exists and is not a regular file is refused too.
+void require_key_directory_option(const OptionParser& options);
 
 // --threads T (default: every processor). threads_option() reads it and makes it the OpenMP
 // default, so that it also bounds the library's inner parallel loops (NTT rows, base conversion).

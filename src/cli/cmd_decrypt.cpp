@@ -271,6 +271,7 @@ int run_decrypt(std::span<char* const> arguments) {
   const std::optional<std::string> out_path =
       options.has("out") ? std::optional(options.text("out")) : std::nullopt;
   std::FILE* report = out_path ? stdout : stderr;
+  require_key_directory_option(options);
   refuse_output_over_inputs(options, {"out", "scores"},
                             {"in", "labels", "plain-images", "request", "model", "profile"});
 

@@ -132,6 +132,7 @@ int run_encrypt(std::span<char* const> arguments) {
   options.add_value("seed", "S", "INSECURE: derive the encryption noise from S, reproduction only");
   if (!options.parse(arguments)) return kExitSuccess;
 
+  require_key_directory_option(options);
   refuse_output_over_inputs(options, {"out"}, {"images", "model", "profile"});
   const int threads = cli::threads_option(options);
   const size_t first = static_cast<size_t>(options.integer("first", 0, INT64_MAX));

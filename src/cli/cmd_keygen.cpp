@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstdio>
@@ -37,10 +38,39 @@ namespace fs = std::filesystem;
 constexpr const char* kKeyFileNames[] = {"params", "public.key", "evaluation.key", "secret.key",
                                          kKeySetProfileName};
 
-// The key directory as a path with a file name ("keys/" -> "keys"), and its parent.
-fs::path normalised(const std::string& directory) {
-  fs::path path = fs::path(directory).lexically_normal();
-  if (path.filename().empty()) path = path.parent_path();
+// `path` without trailing separators ("keys/" -> "keys").
+fs::path without_trailing_separators(fs::path path) {
+  while (path.has_relative_path() && path.filename().empty())
+    path = path.parent_path();
+  return path;
+}
+
+// The key directory --out-dir names, normalised ("k4/" and "./k4" -> "k4", for the paths it
+// prints), after checking that its parent exists as given: lexically "np/.." is ".", but the file
+// system resolves "np" first, so with np missing it names nothing (found by a trial: keygen then
+// wrote into "."). Only the last component is created: a mistyped path should not grow a chain of
+// directories (found by a tester: --out-dir /nonexistent/a/b made /nonexistent at the root).
+fs::path key_directory_path(const std::string& directory) {
+  const fs::path given = without_trailing_separators(directory);
+  const fs::path given_parent = given.parent_path().empty() ? fs::path(".") : given.parent_path();
+  std::error_code error;
+  if (!fs::is_directory(given_parent, error)) {
+    throw std::runtime_error(
+        "cannot create the key directory '" + directory + "': " +
+        (fs::exists(given_parent, error)
+             ? "'" + given_parent.string() + "' is not a directory"
+             : "its parent directory '" + given_parent.string() + "' does not exist") +
+        " (keygen creates only the last component; create the parent first)");
+  }
+  if (given.filename() == "." || given.filename() == "..") {
+    throw UsageError("--out-dir '" + directory + "' ends in '" + given.filename().string() +
+                     "': name the key directory itself (keygen replaces it as a whole)");
+  }
+  fs::path path = without_trailing_separators(given.lexically_normal());
+  // ".." after a symbolic link is the link target's parent, not the lexical one: then the path
+  // is kept as given.
+  const fs::path parent = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  if (!fs::equivalent(parent, given_parent, error) || error) path = given;
   return path;
 }
 
@@ -106,8 +136,127 @@ void remove_stale_temporaries(const fs::path& directory) {
   }
 }
 
+// Ctrl-C (SIGINT), SIGTERM or SIGHUP while the staging directory exists would leave it behind
+// (until a later keygen finds its process gone): the handler removes it, then ends the process by
+// the same signal, as the default action would (a shell reports 128 + the signal: 130, 143).
+// Only async-signal-safe calls there: unlink and rmdir on paths prepared beforehand, write (one
+// line on stderr), sigaction, raise. Any thread may take the signal, so the state is a lock-free
+// atomic: while the staging is renamed into place (commit) or removed after a failure, the
+// handler only records the signal, which is raised again once that is done; the key directory is
+// then whole, old or new.
+namespace staging_signals {
+
+constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
+constexpr size_t kPathBytes = 4096;
+// AtomicFileWriter's temporaries, "<file>.tmp-<pid>-<counter>" (named only in commit, briefly):
+// the first counters of this process are tried too.
+constexpr int kTemporaryCounters = 64;
+
+// kBusy: the main thread is renaming or removing the staging directory itself.
+enum State : int { kIdle, kArmed, kCleaning, kBusy };
+std::atomic<int> state{kIdle};
+static_assert(std::atomic<int>::is_always_lock_free);
+std::atomic<int> pending{0};  // a signal taken while kBusy
+char directory[kPathBytes];
+char files[std::size(kKeyFileNames)][kPathBytes];             // DIR.tmp-PID-XXXXXX/name
+char temporaries[std::size(kKeyFileNames)][kPathBytes + 32];  // .../name.tmp-PID- + counter
+size_t temporary_lengths[std::size(kKeyFileNames)];
+struct sigaction previous[std::size(kSignals)];
+bool installed[std::size(kSignals)];
+
+void remove_staging() {
+  for (size_t i = 0; i < std::size(kKeyFileNames); ++i) {
+    ::unlink(files[i]);
+    char* end = temporaries[i] + temporary_lengths[i];
+    for (int counter = 0; counter < kTemporaryCounters; ++counter) {
+      char digits[4];
+      int count = 0;
+      for (int value = counter; count == 0 || value > 0; value /= 10)
+        digits[count++] = static_cast<char>('0' + value % 10);
+      for (int k = 0; k < count; ++k)
+        end[k] = digits[count - 1 - k];
+      end[count] = '\0';
+      ::unlink(temporaries[i]);
+    }
+  }
+  ::rmdir(directory);
+}
+
+extern "C" void on_signal(int signal) {
+  int armed = kArmed;
+  if (state.load() == kBusy) {
+    pending.store(signal);
+    return;
+  }
+  if (state.compare_exchange_strong(armed, kCleaning)) {
+    remove_staging();
+    constexpr char kMessage[] =
+        "cryptonets keygen: interrupted; the unfinished key set was removed (the key directory "
+        "is as it was)\n";
+    [[maybe_unused]] const ssize_t written = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+  }
+  struct sigaction default_action {};
+  default_action.sa_handler = SIG_DFL;
+  sigemptyset(&default_action.sa_mask);
+  ::sigaction(signal, &default_action, nullptr);
+  ::raise(signal);  // delivered when the handler returns: the process ends by it
+}
+
+bool copy(const std::string& text, char* destination, size_t capacity) {
+  if (text.size() + 1 > capacity) return false;
+  std::memcpy(destination, text.c_str(), text.size() + 1);
+  return true;
+}
+
+// Prepares the paths, then handles the signals (except those ignored, as under nohup: they stay
+// ignored). A path too long to prepare leaves the signals as they are.
+void arm(const fs::path& staging) {
+  bool fits = copy(staging.string(), directory, sizeof directory);
+  for (size_t i = 0; i < std::size(kKeyFileNames); ++i) {
+    const std::string file = (staging / kKeyFileNames[i]).string();
+    const std::string temporary = file + ".tmp-" + std::to_string(::getpid()) + "-";
+    fits = fits && copy(file, files[i], sizeof files[i]) &&
+           copy(temporary, temporaries[i], sizeof temporaries[i] - 8);
+    temporary_lengths[i] = temporary.size();
+  }
+  if (!fits) return;
+  state.store(kArmed);
+  for (size_t i = 0; i < std::size(kSignals); ++i) {
+    struct sigaction action {};
+    action.sa_handler = on_signal;
+    sigemptyset(&action.sa_mask);
+    installed[i] = ::sigaction(kSignals[i], nullptr, &previous[i]) == 0 &&
+                   previous[i].sa_handler != SIG_IGN &&
+                   ::sigaction(kSignals[i], &action, nullptr) == 0;
+  }
+}
+
+// The main thread takes the staging directory over (to commit or remove it): a handler already
+// cleaning it on another thread ends the process, so wait for that.
+void take_over() {
+  int armed = kArmed;
+  if (!state.compare_exchange_strong(armed, kBusy) && armed == kCleaning) {
+    for (;;)
+      ::pause();
+  }
+}
+
+// After the commit or the removal: the previous dispositions back, and a signal taken meanwhile
+// raised again.
+void restore() {
+  state.store(kIdle);
+  for (size_t i = 0; i < std::size(kSignals); ++i) {
+    if (installed[i]) ::sigaction(kSignals[i], &previous[i], nullptr);
+    installed[i] = false;
+  }
+  if (const int signal = pending.exchange(0); signal != 0) ::raise(signal);
+}
+
+}  // namespace staging_signals
+
 // A fresh directory (mode 0700: the secret key lives there) beside the key directory, removed
-// again unless committed: the whole key set is written there and swapped in at once.
+// again unless committed, also on SIGINT, SIGTERM and SIGHUP (staging_signals): the whole key
+// set is written there and swapped in at once.
 class KeySetStaging {
  public:
   explicit KeySetStaging(const fs::path& directory) : directory_(directory) {
@@ -117,10 +266,18 @@ class KeySetStaging {
                                "': " + std::strerror(errno));
     }
     path_ = pattern;
+    staging_signals::arm(path_);
+    // Test only (tests/cli/bad_input.sh): CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=TERM (or INT) raises
+    // that signal as commit() starts, with every file written and none in place.
+    if (const char* name = std::getenv("CRYPTONETS_TEST_SIGNAL_IN_KEYGEN")) {
+      writes_then_signal_ = std::string(name) == "TERM" ? SIGTERM : SIGINT;
+    }
   }
   ~KeySetStaging() {
+    staging_signals::take_over();
     std::error_code error;
     if (!path_.empty()) fs::remove_all(path_, error);
+    staging_signals::restore();
   }
   KeySetStaging(const KeySetStaging&) = delete;
   KeySetStaging& operator=(const KeySetStaging&) = delete;
@@ -128,8 +285,10 @@ class KeySetStaging {
   const fs::path& path() const { return path_; }
 
   // Every file is fsynced by AtomicFileWriter; the directory itself here, then the swap: either
-  // the old key set or the new one, never a mixture.
+  // the old key set or the new one, never a mixture. A signal during it waits for its end.
   void commit() {
+    if (writes_then_signal_ != 0) ::raise(writes_then_signal_);
+    staging_signals::take_over();
     sync_directory(path_);
     std::error_code error;
     if (!fs::exists(directory_, error)) {
@@ -176,6 +335,7 @@ class KeySetStaging {
 
   fs::path directory_;
   fs::path path_;
+  int writes_then_signal_ = 0;
 };
 
 std::string file_size(const std::string& path) {
@@ -191,12 +351,11 @@ std::string security_line(const bfv::Parameters& params) {
 
 // Generates the client's keys under `Scheme` and writes the whole key directory at once.
 template <class Scheme>
-void write_key_directory(const std::string& directory, const std::string& preset_name,
+void write_key_directory(const fs::path& target, const std::string& preset_name,
                          const typename Scheme::Parameters& params,
                          const std::vector<uint64_t>& plaintext_moduli, const ModelProfile& profile,
                          Prng& prng) {
-  const fs::path target = normalised(directory);
-  const KeyDirectory files(directory);
+  const KeyDirectory files(target.string());
   const encoding::BasicCrtKeys<Scheme> keys =
       encoding::BasicCrtKeys<Scheme>::generate(params, plaintext_moduli, prng);
   {
@@ -293,7 +452,8 @@ int run_keygen(std::span<char* const> arguments) {
 
   const std::string directory = options.text("out-dir");
   if (directory.empty()) throw UsageError("--out-dir needs a directory name, not an empty one");
-  const KeyDirectory files(directory);
+  const fs::path target = key_directory_path(directory);
+  const KeyDirectory files(target.string());
   if (std::filesystem::exists(files.secret_keys) && !options.flag("force")) {
     throw std::runtime_error("refusing to overwrite the secret key " + files.secret_keys +
                              ": ciphertexts made for it could no longer be decrypted (use --force "
@@ -316,20 +476,7 @@ int run_keygen(std::span<char* const> arguments) {
   require_plaintext_moduli(profile.output_range(), plaintext_moduli);
   warn_insecure_ring_degree(options, bfv_params ? bfv_params->n : yashe_params->n);
 
-  const fs::path target = normalised(directory);
   check_replaceable(target);
-  // Only the last component is created: a mistyped path should not grow a chain of directories
-  // (found by a tester: --out-dir /nonexistent/a/b made /nonexistent at the root).
-  const fs::path parent = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-  std::error_code error;
-  if (!fs::is_directory(parent, error)) {
-    throw std::runtime_error(
-        "cannot create the key directory '" + directory + "': " +
-        (fs::exists(parent, error)
-             ? "'" + parent.string() + "' is not a directory"
-             : "its parent directory '" + parent.string() + "' does not exist") +
-        " (keygen creates only the last component; create the parent first)");
-  }
   remove_stale_temporaries(target);
 
   std::optional<Prng> seeded;
@@ -339,10 +486,10 @@ int run_keygen(std::span<char* const> arguments) {
   }
   Prng prng = seeded ? *seeded : Prng::from_os_entropy();
   if (bfv_params) {
-    write_key_directory<bfv::Scheme>(directory, preset_name, *bfv_params, plaintext_moduli, profile,
+    write_key_directory<bfv::Scheme>(target, preset_name, *bfv_params, plaintext_moduli, profile,
                                      prng);
   } else {
-    write_key_directory<yashe::Scheme>(directory, preset_name, *yashe_params, plaintext_moduli,
+    write_key_directory<yashe::Scheme>(target, preset_name, *yashe_params, plaintext_moduli,
                                        profile, prng);
   }
   return kExitSuccess;

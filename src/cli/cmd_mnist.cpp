@@ -89,8 +89,9 @@ class StageTable {
     out << prefix_header
         << "batch,stage,layer,modulus,seconds,ciphertexts,memory_bytes,predicted_budget_bits,"
            "measured_budget_bits\n";
+    // Batches counted from 1, as the moduli and layers are.
     for (const auto& [batch, r] : all_) {
-      out << prefix << batch << ',' << r.stage << ','
+      out << prefix << batch + 1 << ',' << r.stage << ','
           << (r.layer_index ? std::to_string(*r.layer_index + 1) : "") << ',' << r.modulus_index + 1
           << ',' << r.seconds << ',' << r.ciphertexts << ',' << r.memory_bytes << ',';
       if (has_noise_budget(r.stage)) {
@@ -345,7 +346,8 @@ int run_mnist(std::span<char* const> arguments) {
   add_threads_option(options);
   options.add_value("seed", "S", "INSECURE: derive all randomness from S, for reproduction only");
   options.add_flag("no-noise", "skip the noise-budget diagnostics (they need the secret key)");
-  options.add_value("csv", "FILE", "write every stage of every batch and modulus as CSV");
+  options.add_value("csv", "FILE",
+                    "write every stage of every batch and modulus as CSV (both counted from 1)");
   options.add_value("summary-csv", "FILE", "write the summary as one CSV row");
   if (!options.parse(arguments)) return kExitSuccess;
 

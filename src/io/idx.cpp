@@ -12,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "cryptonets/io/input_file.hpp"
 #include "cryptonets/io/sha256.hpp"
 
 using cryptonets::model::Model;
@@ -93,6 +94,7 @@ std::string split_prefix(MnistSplit split) {
 
 // SHA-256 of the file's bytes as stored (what sha256sum(1) prints).
 std::string stored_sha256(const std::filesystem::path& path) {
+  require_regular_input(path.string());
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path.string(), std::string("cannot open: ") + std::strerror(errno));
   Sha256 hash;

@@ -7,6 +7,7 @@
 #include <array>
 #include <bit>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -24,6 +25,7 @@
 #include "cryptonets/bfv/parameters.hpp"
 #include "cryptonets/bfv/security.hpp"
 #include "cryptonets/inference/parameter_selection.hpp"
+#include "cryptonets/io/input_file.hpp"
 #include "cryptonets/io/little_endian.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/model_profile.hpp"
@@ -116,6 +118,7 @@ struct HeaderFields {
 
 // None for a file that cannot be opened, is shorter than these fields or is not "CNPF".
 std::optional<HeaderFields> peek_header(const std::string& path) {
+  if (!special_file_kind(path).empty()) return std::nullopt;  // opening a FIFO would wait
   std::ifstream in(path, std::ios::binary);
   std::array<uint8_t, 24> bytes{};
   in.read(reinterpret_cast<char*>(bytes.data()), bytes.size());
@@ -150,6 +153,27 @@ void check_role(const std::string& path, char kind, FileInspection& report) {
   report.problems.push_back("role: '" + path + "' holds " + kind_description(kind) + ", but the " +
                             std::filesystem::path(path).filename().string() +
                             " of a key set holds " + kind_description(role));
+}
+
+// Why a secret key file's mode lets others than its owner at it; empty when it does not (or
+// cannot be read: `mode` is then empty too).
+std::string secret_mode_problem(const std::string& path, std::string* mode = nullptr) {
+  struct stat status {};
+  if (::stat(path.c_str(), &status) != 0) return "";
+  const unsigned bits = status.st_mode & 07777;
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", bits);
+  if (mode != nullptr) *mode = text;
+  if ((bits & 077) == 0) return "";
+  return std::string("mode ") + text +
+         " lets others than its owner at the secret key (keygen writes it with mode 0600: chmod "
+         "600 it, and make new keys if others may have read it)";
+}
+
+// A secret key file, however it is named or reached (inspect FILE as well as inspect DIR).
+void check_secret_mode(const std::string& path, FileInspection& report) {
+  const std::string problem = secret_mode_problem(path);
+  if (!problem.empty()) report.problems.push_back(problem);
 }
 
 // A key file against the parameter set of its key set: one scheme and one parameter-set
@@ -522,8 +546,9 @@ void add_parameters(const std::string& path, const std::string& params_path,
 }
 
 // A key directory's parameter set (DIR/params beside DIR's key files) must belong to their key
-// set, and each key file there must hold its role, of this scheme and parameter set; a params
-// file without key files beside it is not checked.
+// set, and each key file there must be of this scheme and parameter set; a key file under another
+// role's name is noted (a field), not held against the params. A params file without key files
+// beside it is not checked.
 void check_key_directory_of(const std::string& path, const HeaderFields& params,
                             FileInspection& report) {
   namespace fs = std::filesystem;
@@ -534,12 +559,21 @@ void check_key_directory_of(const std::string& path, const HeaderFields& params,
   std::vector<std::string> paths{path};
   for (const std::string& key_file :
        {directory.public_keys, directory.evaluation_keys, directory.secret_keys}) {
-    if (!fs::exists(key_file, error)) continue;
+    // Not a regular file (a FIFO would block the reads): that file's own report refuses it.
+    if (!fs::is_regular_file(key_file, error)) continue;
     paths.push_back(key_file);
     // Named as inspect_file names them from this file's path, so that the problems read alike.
     const std::string shown = (parent / fs::path(key_file).filename()).string();
     if (const std::optional<HeaderFields> key = peek_header(key_file)) {
-      check_role(shown, key->kind, report);
+      // A key file under another role's name is that file's problem, not this one's (its own
+      // report names it): here it is only noted, so that the params of a set whose public.key
+      // and evaluation.key were swapped stay intact.
+      const char role = role_of(shown);
+      if (role != 0 && role != key->kind) {
+        report.fields.emplace_back(
+            "beside it", "'" + shown + "' holds " + kind_description(key->kind) + ", not " +
+                             kind_description(role) + " (a problem of that file, not of this one)");
+      }
       if (key->kind != 'P' && key->kind != 'C')
         check_against_parameters(shown, *key, path, params, report);
     }
@@ -599,6 +633,7 @@ void inspect_protocol_file(Reader& reader, const std::string& path, const std::s
   report.fields.emplace_back("parameter set fingerprint", hex64(fingerprint));
   const HeaderFields fields{tag, file_scheme, fingerprint, key_set};
   check_role(path, tag, report);
+  if (tag == 'S') check_secret_mode(path, report);
   if (tag == 'P') check_key_directory_of(path, fields, report);
   if (tag != 'P' && known_scheme(file_scheme)) add_parameters(path, params_path, fields, report);
   report.fields.emplace_back("key set id", hex64(key_set));
@@ -815,27 +850,84 @@ void inspect_sequential_model(const std::string& path, FileInspection& report) {
       path, report);
 }
 
+// Splits a CSV line at its commas (the scores CSV quotes nothing).
+std::vector<std::string> csv_cells(const std::string& line) {
+  std::vector<std::string> cells(1);
+  for (char c : line) {
+    if (c == ',')
+      cells.emplace_back();
+    else if (c != '\r')
+      cells.back() += c;
+  }
+  return cells;
+}
+
+// decrypt --scores: image, label, predicted, score_0 .. score_{C-1}. Each row's predicted label
+// must be the first largest of its scores, as decrypt chose it (predicted_labels): a row where it
+// is not was edited, or its scores were.
 void inspect_scores_csv(const std::string& path, FileInspection& report) {
+  constexpr size_t kRowsNamed = 5;  // rows named one by one; the rest are counted
   std::ifstream in(path);
   std::string header, line;
   std::getline(in, header);
-  size_t rows = 0, labelled = 0;
+  size_t rows = 0, labelled = 0, checked = 0, wrong = 0;
   const size_t classes = static_cast<size_t>(std::count(header.begin(), header.end(), ',')) - 2;
   while (std::getline(in, line)) {
     ++rows;
-    const size_t a = line.find(','), b = line.find(',', a + 1);
-    if (a == std::string::npos || b == std::string::npos ||
-        static_cast<size_t>(std::count(line.begin(), line.end(), ',')) != classes + 2) {
+    const std::vector<std::string> cells = csv_cells(line);
+    const std::string where = "row " + std::to_string(rows) + " (image " + cells[0] + ")";
+    if (cells.size() != classes + 3) {
       report.problems.push_back("row " + std::to_string(rows) + ": not " +
                                 std::to_string(classes + 3) + " columns");
       break;
     }
-    labelled += b > a + 1;
+    labelled += !cells[1].empty();
+    // The first largest score, as decrypt's predicted_labels takes it (std::max_element).
+    size_t best = 0;
+    mpz_class best_score, score;
+    bool numbers = true;
+    for (size_t c = 0; c < classes && numbers; ++c) {
+      const std::string& text = cells[3 + c];
+      numbers = !text.empty() && score.set_str(text, 10) == 0;
+      if (!numbers) {
+        report.problems.push_back(where + ": score_" + std::to_string(c) + " '" + text +
+                                  "' is not an integer");
+      } else if (c == 0 || score > best_score) {
+        best = c;
+        best_score = score;
+      }
+    }
+    if (!numbers || classes == 0) continue;
+    const std::string& predicted = cells[2];
+    size_t label = 0;
+    const auto [end, error] =
+        std::from_chars(predicted.data(), predicted.data() + predicted.size(), label);
+    if (error != std::errc() || end != predicted.data() + predicted.size() || predicted.empty() ||
+        label >= classes) {
+      report.problems.push_back(where + ": predicted '" + predicted + "' is not a class in 0.." +
+                                std::to_string(classes - 1));
+      continue;
+    }
+    ++checked;
+    if (label == best) continue;
+    if (++wrong <= kRowsNamed) {
+      report.problems.push_back(where + ": predicted " + predicted +
+                                ", but its largest score is score_" + std::to_string(best) +
+                                " (predicted is the first largest score)");
+    }
+  }
+  if (wrong > kRowsNamed) {
+    report.problems.push_back(std::to_string(wrong - kRowsNamed) +
+                              " more row(s) whose predicted label is not their largest score");
   }
   report.kind = "decrypted scores (CSV from cryptonets decrypt --scores)";
   report.fields.emplace_back("images", std::to_string(rows));
   report.fields.emplace_back("classes", std::to_string(classes));
   report.fields.emplace_back("rows with a true label", std::to_string(labelled));
+  report.fields.emplace_back("predicted = largest score",
+                             wrong == 0 ? "in all " + std::to_string(checked) + " rows checked"
+                                        : "NOT in " + std::to_string(wrong) + " of " +
+                                              std::to_string(checked) + " rows checked");
   report.fields.emplace_back("checksum", "none in this text format");
 }
 
@@ -881,6 +973,159 @@ void inspect_profile(const std::string& path, FileInspection& report) {
   report.fields.emplace_back("checksum", "none in this text format: it was validated by parsing");
 }
 
+std::string join_numbers(const std::vector<uint64_t>& values) {
+  std::string text;
+  for (uint64_t value : values)
+    text += (text.empty() ? "" : ", ") + std::to_string(value);
+  return text;
+}
+
+// How the profile stands to a key set's parameter set. The profile fixes, per preset, n, q,
+// sigma, the decomposition bits and the plaintext moduli, and keygen makes the keys from one
+// preset (with a smaller n only under --insecure-ring-degree, which keeps the preset's primes):
+// the parameter set must be one of the profile's presets of its scheme, down to its fingerprint.
+// And encrypt and decrypt refuse a model whose outputs the plaintext moduli cannot hold.
+struct ProfileFit {
+  std::string note;                   // how it matches (n reduced, ...)
+  std::vector<std::string> problems;  // each on its own, without the common start
+};
+
+template <class Contexts, class Choice>
+void match_presets(const Contexts& contexts, const std::vector<Choice>& presets,
+                   const std::string& scheme, ProfileFit& fit) {
+  const auto& keys = contexts.front()->parameters();
+  const std::vector<uint64_t> moduli = plaintext_moduli_of(contexts);
+  const uint64_t fingerprint = parameter_set_fingerprint(contexts);
+  std::vector<std::string> closest;  // the differences from the closest preset
+  std::string closest_name;
+  for (const Choice& choice : presets) {
+    std::vector<std::string> differences;
+    const auto& base = choice.base;
+    const bool reduced = keys.n < base.n && std::has_single_bit(keys.n);
+    if (keys.n != base.n && !reduced) {
+      differences.push_back("n = " + std::to_string(keys.n) + ", the preset's " +
+                            std::to_string(base.n));
+    }
+    if (keys.q_primes != base.q_primes) {
+      differences.push_back("q primes " + join_numbers(keys.q_primes) + ", the preset's " +
+                            join_numbers(base.q_primes));
+    }
+    if (keys.sigma != base.sigma) {
+      differences.push_back("sigma " + number(keys.sigma) + ", the preset's " + number(base.sigma));
+    }
+    if (keys.decomposition_bits != base.decomposition_bits) {
+      differences.push_back("decomposition bits " + std::to_string(keys.decomposition_bits) +
+                            ", the preset's " + std::to_string(base.decomposition_bits));
+    }
+    if (moduli != choice.plaintext_moduli) {
+      differences.push_back("plaintext moduli " + join_numbers(moduli) + ", the preset's " +
+                            join_numbers(choice.plaintext_moduli));
+    }
+    // The parameter-set fingerprint of the preset at the keys' n (FORMATS.md §3.3): equal
+    // fields give equal fingerprints; it is what every key and ciphertext file carries.
+    std::vector<uint64_t> fingerprints;
+    for (uint64_t t : choice.plaintext_moduli) {
+      auto params = base;
+      params.n = keys.n;
+      params.t = t;
+      fingerprints.push_back(params.fingerprint());
+    }
+    const uint64_t theirs = identity_of("cryptonets parameter set 1", fingerprints);
+    if (theirs != fingerprint) {
+      differences.push_back("parameter set fingerprint " + hex64(fingerprint) + ", the preset's " +
+                            hex64(theirs));
+    }
+    if (differences.empty()) {
+      fit.note = "was made from its preset '" + choice.name + "' (" + scheme + ": n, q, sigma, " +
+                 "decomposition bits, plaintext moduli and parameter set fingerprint match" +
+                 (reduced ? "; n reduced from " + std::to_string(base.n) + " to " +
+                                std::to_string(keys.n) + " by --insecure-ring-degree"
+                          : std::string()) +
+                 ")";
+      return;
+    }
+    if (closest_name.empty() || differences.size() < closest.size()) {
+      closest = differences;
+      closest_name = choice.name;
+    }
+  }
+  if (closest_name.empty()) {
+    fit.problems.push_back("it holds no " + scheme + " preset, and the keys are " + scheme);
+    return;
+  }
+  std::string text;
+  for (const std::string& difference : closest)
+    text += (text.empty() ? "" : "; ") + difference;
+  fit.problems.push_back("the keys were not made from it: no " + scheme +
+                         " preset of it is their parameter set; the closest, '" + closest_name +
+                         "', differs: " + text);
+}
+
+// The profile against the parameter set, as described at ProfileFit. Throws what the loaders
+// throw for a file that cannot be read as a profile or a parameter set.
+ProfileFit profile_fit(const std::string& params_path, const std::string& profile_path) {
+  ProfileFit fit;
+  const ModelProfile profile = load_profile(profile_path);
+  std::vector<uint64_t> moduli;
+  if (protocol_file_scheme(params_path) == SchemeId::kBfv) {
+    const BfvContextSet contexts = load_parameter_set<bfv::Scheme>(params_path);
+    match_presets(contexts, profile.bfv_presets, "BFV", fit);
+    moduli = plaintext_moduli_of(contexts);
+  } else {
+    const ContextSet contexts = load_parameter_set<yashe::Scheme>(params_path);
+    match_presets(contexts, profile.presets, "YASHE'", fit);
+    moduli = plaintext_moduli_of(contexts);
+  }
+  try {
+    model::require_plaintext_moduli(profile.output_range(), moduli);
+  } catch (const std::exception& e) {
+    fit.problems.push_back(e.what());
+  }
+  return fit;
+}
+
+// The name of the field check_profile_fit adds.
+constexpr const char* kProfileFitField = "key set";
+
+// A key set's profile (DIR/model.profile beside DIR/params, or the --params given) against that
+// parameter set (profile_fit): a field saying how it matches, or a problem per misfit, "does not
+// fit the parameter set ..." (encrypt and decrypt read this profile with those keys). Nothing is
+// added twice, and nothing when the parameter set cannot be read: its own report says why.
+void check_profile_fit(const std::string& profile_path, const std::string& params_path,
+                       FileInspection& report) {
+  for (const auto& [name, value] : report.fields)
+    if (name == kProfileFitField) return;
+  const std::optional<HeaderFields> params = peek_header(params_path);
+  if (!params || params->kind != 'P') return;
+  ProfileFit fit;
+  try {
+    fit = profile_fit(params_path, profile_path);
+  } catch (const std::exception& e) {
+    report.fields.emplace_back(kProfileFitField,
+                               "not checked: '" + params_path + "' cannot be read: " + e.what());
+    return;
+  }
+  report.fields.emplace_back(kProfileFitField, fit.problems.empty()
+                                                   ? "'" + params_path + "' " + fit.note
+                                                   : "DOES NOT FIT '" + params_path + "'");
+  for (const std::string& problem : fit.problems) {
+    report.problems.push_back("does not fit the parameter set '" + params_path +
+                              "' (encrypt and decrypt use this profile): " + problem);
+  }
+}
+
+// A file under the key set's profile name is read by encrypt and decrypt as a profile
+// (load_profile): any other kind of file there is named as such, by its own report too.
+void check_profile_role(const std::string& path, const std::string& profile_name,
+                        FileInspection& report) {
+  if (std::filesystem::path(path).filename() != profile_name) return;
+  if (report.kind.starts_with("a model profile")) return;
+  const std::string problem = "role: '" + path + "' holds " + report.kind + ", but the " +
+                              profile_name + " of a key set holds a model profile";
+  if (std::find(report.problems.begin(), report.problems.end(), problem) == report.problems.end())
+    report.problems.push_back(problem);
+}
+
 }  // namespace
 
 FileInspection inspect_file(const std::string& path, const std::string& params_path) {
@@ -888,6 +1133,8 @@ FileInspection inspect_file(const std::string& path, const std::string& params_p
   if (std::filesystem::is_directory(path, error)) {
     throw std::runtime_error("file '" + path + "' is a directory");
   }
+  require_regular_input(path);  // before any open: a FIFO would block it
+  if (!params_path.empty()) require_regular_input(params_path);
   Reader reader(path);
   FileInspection report;
   report.fields.emplace_back("size", with_bytes(reader.size()));
@@ -910,6 +1157,7 @@ FileInspection inspect_file(const std::string& path, const std::string& params_p
     } else if (text.starts_with("CNET")) {
       report.kind = "a single CNET record (serialize.hpp), not a protocol file";
       const Record record = read_record(reader, "record 1", report);
+      if (record.kind == 'S') check_secret_mode(path, report);
       report.fields.emplace_back("scheme", known_scheme(record.scheme)
                                                ? scheme_name(static_cast<SchemeId>(record.scheme))
                                                : "unknown");
@@ -940,6 +1188,15 @@ FileInspection inspect_file(const std::string& path, const std::string& params_p
   } catch (const std::runtime_error& e) {
     throw std::runtime_error("file '" + path + "': " + e.what());
   }
+  check_profile_role(path, "model.profile", report);
+  if (report.kind.starts_with("a model profile") &&
+      (!params_path.empty() || std::filesystem::path(path).filename() == "model.profile")) {
+    const std::filesystem::path beside = std::filesystem::path(path).parent_path() / "params";
+    if (!params_path.empty())
+      check_profile_fit(path, params_path, report);
+    else if (std::filesystem::is_regular_file(beside, error))
+      check_profile_fit(path, beside.string(), report);
+  }
   return report;
 }
 
@@ -961,25 +1218,7 @@ std::string format_inspection(const std::string& path, const FileInspection& ins
   return text;
 }
 
-namespace {
-
-// Why the profile cannot serve the parameter set's keys, as encrypt and decrypt check it (the
-// model's output bound within the product of the plaintext moduli); empty when it can.
-std::string profile_misfit(const std::string& params_path, const std::string& profile_path) {
-  try {
-    const ModelProfile profile = load_profile(profile_path);
-    const std::vector<uint64_t> moduli =
-        protocol_file_scheme(params_path) == SchemeId::kBfv
-            ? plaintext_moduli_of(load_parameter_set<bfv::Scheme>(params_path))
-            : plaintext_moduli_of(load_parameter_set<yashe::Scheme>(params_path));
-    model::require_plaintext_moduli(profile.output_range(), moduli);
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
-
-}  // namespace
+namespace {}  // namespace
 
 KeySetInspection inspect_key_set(const std::string& directory, const std::string& profile_name) {
   namespace fs = std::filesystem;
@@ -1024,6 +1263,11 @@ KeySetInspection inspect_key_set(const std::string& directory, const std::string
     if (!member.present) continue;
     try {
       member.inspection = inspect_file(member.path);
+      check_profile_role(member.path, profile_name, *member.inspection);
+      // Under another name than model.profile, inspect_file did not check it against params.
+      if (&member == &set.members.back() && set.members[0].present &&
+          member.inspection->kind.starts_with("a model profile"))
+        check_profile_fit(member.path, set.members[0].path, *member.inspection);
       set.checksums_verified += member.inspection->checksums_verified;
     } catch (const std::exception& e) {  // a profile or model may throw invalid_argument
       member.error = e.what();
@@ -1040,17 +1284,15 @@ KeySetInspection inspect_key_set(const std::string& directory, const std::string
   const KeySetInspection::Member& params = set.members[0];
   const KeySetInspection::Member& secret = set.members[3];
   const KeySetInspection::Member& profile = set.members[4];
-  // Each intact alone, yet encrypt and decrypt refuse a profile whose model needs more plaintext
-  // bits than the keys have (found by a tester: "usable for: encrypt ..." then "the model needs
-  // 80 bits").
-  bool profile_fits = !profile.present || (profile.inspection && profile.inspection->intact());
-  if (profile_fits && profile.present && params.inspection && params.inspection->intact()) {
-    const std::string misfit = profile_misfit(params.path, profile.path);
-    if (!misfit.empty()) {
-      profile_fits = false;
-      add_problem(profile.name, "does not fit the parameter set '" + params.path +
-                                    "' (encrypt and decrypt use this profile): " + misfit);
-    }
+  // Checked against the params too (check_profile_fit): encrypt and decrypt refuse a profile whose
+  // model needs more plaintext bits than the keys have (found by a tester: "usable for: encrypt
+  // ..." then "the model needs 80 bits"), or that the keys were not made from.
+  const bool profile_fits =
+      !profile.present || (profile.inspection && profile.inspection->intact());
+  std::string profile_note;
+  if (profile.inspection) {
+    for (const auto& [name, value] : profile.inspection->fields)
+      if (name == kProfileFitField && !value.starts_with("DOES NOT FIT")) profile_note = value;
   }
   if (!params.present) {
     set.problems.push_back(
@@ -1064,30 +1306,25 @@ KeySetInspection inspect_key_set(const std::string& directory, const std::string
     set.fields.emplace_back("secret key",
                             "absent (as in a server's or an encrypting client's copy)");
   } else {
-    struct stat status {};
-    if (::stat(secret.path.c_str(), &status) != 0) {
+    std::string mode;
+    // The same text as the file's own report (a file of secret keys): named once.
+    const std::string problem = secret_mode_problem(secret.path, &mode);
+    if (mode.empty()) {
       set.problems.push_back("secret.key: cannot read its mode: " +
                              std::string(std::strerror(errno)));
+    } else if (problem.empty()) {
+      set.fields.emplace_back("secret key", "present, mode " + mode + " (its owner only)");
     } else {
-      const unsigned mode = status.st_mode & 07777;
-      char text[8];
-      std::snprintf(text, sizeof text, "%04o", mode);
-      if ((mode & 077) == 0) {
-        set.fields.emplace_back("secret key",
-                                std::string("present, mode ") + text + " (its owner only)");
-      } else {
-        set.fields.emplace_back(
-            "secret key", std::string("present, mode ") + text + ": OTHERS MAY READ OR WRITE IT");
-        set.problems.push_back(std::string("secret.key: mode ") + text +
-                               " lets others than its owner at the secret key (keygen writes it "
-                               "with mode 0600: chmod 600 it, and make new keys if others may "
-                               "have read it)");
-      }
+      set.fields.emplace_back("secret key",
+                              "present, mode " + mode + ": OTHERS MAY READ OR WRITE IT");
+      add_problem(secret.name, problem);
     }
   }
+  if (!profile_note.empty()) set.fields.emplace_back("profile", profile_note);
   // What the files present serve (the files each command loads): a command's files must be
   // present and read, with no problem but those that name only files it does not load (a params
-  // file reports the public.key beside it that holds evaluation keys; decrypt does not care).
+  // file reports the evaluation.key beside it of another scheme; decrypt does not care), or the
+  // secret key's mode (decrypt works, but the key may be known to others: a problem of the set).
   auto usable = [&](std::initializer_list<size_t> indices) {
     auto loaded = [&](size_t i) {
       return std::find(indices.begin(), indices.end(), i) != indices.end();
@@ -1097,6 +1334,7 @@ KeySetInspection inspect_key_set(const std::string& directory, const std::string
       if (!member.inspection) return false;
       return std::all_of(member.inspection->problems.begin(), member.inspection->problems.end(),
                          [&](const std::string& problem) {
+                           if (problem.starts_with("mode ")) return true;
                            for (size_t other = 0; other < set.members.size(); ++other) {
                              if (!loaded(other) && problem.find("'" + set.members[other].path +
                                                                 "'") != std::string::npos)
@@ -1136,18 +1374,27 @@ namespace {
 // A key set's file with problems: of another role, scheme, parameter set or key set than the
 // set's (each file intact on its own), damaged, or both.
 std::string member_state(const std::vector<std::string>& problems) {
-  bool mismatched = false, damaged = false;
+  bool mismatched = false, damaged = false, exposed = false;
   for (const std::string& problem : problems) {
+    if (problem.starts_with("mode ")) {  // secret_mode_problem
+      exposed = true;
+      continue;
+    }
     // A key set check that could not read a header is damage, not a mismatch.
     const bool mismatch = problem.starts_with("role:") || problem.starts_with("scheme:") ||
                           problem.starts_with("parameter set:") ||
                           problem.starts_with("parameters:") ||
+                          problem.starts_with("does not fit the parameter set") ||
                           (problem.starts_with("key set:") &&
                            problem.find("do not belong together") != std::string::npos);
     (mismatch ? mismatched : damaged) = true;
   }
-  if (mismatched && damaged) return "DAMAGED and MISMATCHED";
-  return mismatched ? "MISMATCHED" : "DAMAGED";
+  std::string state;
+  for (const auto& [is, name] : {std::pair{damaged, "DAMAGED"}, std::pair{mismatched, "MISMATCHED"},
+                                 std::pair{exposed, "EXPOSED (mode)"}}) {
+    if (is) state += (state.empty() ? "" : " and ") + std::string(name);
+  }
+  return state;
 }
 
 }  // namespace

@@ -11,6 +11,8 @@
 #include <variant>
 #include <vector>
 
+#include "cryptonets/io/input_file.hpp"
+
 using cryptonets::model::ConvolutionLayer;
 using cryptonets::model::DenseLayer;
 using cryptonets::model::FlattenLayer;
@@ -431,6 +433,7 @@ Model read_model(std::istream& in, const std::string& source_name) {
 }
 
 Model load_model(const std::string& path) {
+  require_regular_input(path);
   std::ifstream in(path);
   if (!in) throw std::runtime_error("model file '" + path + "': cannot open for reading");
   return read_model(in, path);

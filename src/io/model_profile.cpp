@@ -9,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "cryptonets/io/input_file.hpp"
 #include "cryptonets/io/serialize.hpp"
 
 using cryptonets::inference::BfvParameterChoice;
@@ -326,6 +327,7 @@ ModelProfile load_profile(const std::string& path) {
   if (std::filesystem::is_directory(path, error)) {
     throw std::runtime_error("cannot open profile '" + path + "': it is a directory");
   }
+  require_regular_input(path);
   std::ifstream in(path);
   if (!in) {
     throw std::runtime_error("cannot open profile '" + path + "': " + std::strerror(errno));

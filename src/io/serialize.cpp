@@ -30,6 +30,7 @@
 #include <streambuf>
 
 #include "cryptonets/bfv/noise_model.hpp"
+#include "cryptonets/io/input_file.hpp"
 #include "cryptonets/io/little_endian.hpp"
 #include "cryptonets/io/sha256.hpp"
 #include "cryptonets/yashe/noise_model.hpp"
@@ -1461,6 +1462,24 @@ void AtomicFileWriter::discard() noexcept {
     ::unlink(temp_path_.c_str());
     temp_path_.clear();
   }
+}
+
+std::string special_file_kind(const std::string& path) {
+  struct stat status {};
+  if (::stat(path.c_str(), &status) != 0 || S_ISREG(status.st_mode)) return "";
+  if (S_ISFIFO(status.st_mode)) return "a FIFO (named pipe)";
+  if (S_ISSOCK(status.st_mode)) return "a socket";
+  if (S_ISCHR(status.st_mode)) return "a character device";
+  if (S_ISBLK(status.st_mode)) return "a block device";
+  if (S_ISDIR(status.st_mode)) return "a directory";
+  return "not a regular file";
+}
+
+void require_regular_input(const std::string& path) {
+  const std::string kind = special_file_kind(path);
+  if (kind.empty() || kind == "a directory") return;
+  throw std::runtime_error("cannot read file '" + path + "': it is " + kind +
+                           ", not a regular file (inputs are read from regular files only)");
 }
 
 void refuse_to_replace_key_file(const std::string& path, bool may_replace_profile) {

@@ -748,9 +748,9 @@ expect_alone 1 "cannot write file 'nodir/x.csv': its directory 'nodir' does not 
 expect_alone 1 "'images.ct' is not a directory" - -- \
   "$exe" mnist --images 5 --summary-csv images.ct/x.csv --insecure-ring-degree 64
 mkfifo not-a-file
-expect 1 "not a regular file" - -- \
+expect 2 "--out 'not-a-file' is not a regular file path (it is a FIFO (named pipe))" - -- \
   "$exe" decrypt --keys client --in scores.ct --out not-a-file
-expect 1 "not a regular file" - -- \
+expect 2 "not a regular file path" - -- \
   "$exe" decrypt --keys client --in scores.ct --out labels.txt --scores not-a-file
 [ -p not-a-file ] || fail "decrypt replaced a FIFO with a regular file"
 rm -f not-a-file labels.txt
@@ -775,6 +775,74 @@ rm -rf keysX.tmp-999999-mydata keysX.tmp-999998-abcdef
 mkdir keysX.tmp-999997-qwerty && cp client/params client/secret.key keysX.tmp-999997-qwerty/
 run "$exe" keygen --out-dir keysX --insecure-ring-degree 64 --force
 [ -e keysX.tmp-999997-qwerty ] && fail "keygen left a dead keygen's staging directory"
+
+# ---- Inputs that are not regular files are refused before they are opened: a FIFO blocked
+# decrypt --in and a key directory's params for ever (timeout 60: a hang is a failure, not a
+# stuck suite). Outputs must be regular file paths (written atomically, through a temporary file
+# renamed into place): --out /dev/stdout failed at the end with "cannot create a temporary file
+# next to file '/proc/self/fd/pipe:[...]'".
+mkfifo fifo-in
+expect 1 "cannot read file 'fifo-in': it is a FIFO (named pipe), not a regular file" labels.txt -- \
+  timeout 60 "$exe" decrypt --keys client --in fifo-in --out labels.txt
+mkdir fifo-keys && cp client/public.key client/model.profile fifo-keys/ && mkfifo fifo-keys/params
+expect 1 "cannot read file 'fifo-keys/params': it is a FIFO (named pipe)" out.ct -- \
+  timeout 60 "$exe" encrypt --keys fifo-keys --images "$images" --count 1 --out out.ct
+expect 1 "it is a FIFO (named pipe), not a regular file" - -- \
+  timeout 60 "$exe" profile --model fifo-in --out unused.profile
+rm -rf fifo-in fifo-keys
+expect_alone 2 "--out '/dev/stdout' is not a regular file path" - -- \
+  "$exe" decrypt --keys client --in scores.ct --out /dev/stdout
+grep -qF "outputs must be regular file paths" message.txt || fail "--out /dev/stdout: $(cat message.txt)"
+expect_alone 2 "--scores '/dev/stderr' is not a regular file path" - -- \
+  "$exe" decrypt --keys client --in scores.ct --out labels.txt --scores /dev/stderr
+expect_alone 2 "--out '/proc/self/fd/1' is not a regular file path" - -- \
+  "$exe" encrypt --keys client --images "$images" --count 1 --out /proc/self/fd/1
+ln -s /dev/stdout to-stdout
+expect_alone 2 "--out 'to-stdout' is not a regular file path" - -- \
+  "$exe" decrypt --keys client --in scores.ct --out to-stdout
+rm -f to-stdout
+
+# ---- keygen --out-dir: the parent must exist as given ("np/.." with np missing named "."), and
+# the paths printed are normalised ("k4//params" for --out-dir k4/).
+expect_alone 1 "its parent directory 'np' does not exist" - -- \
+  "$exe" keygen --out-dir np/.. --insecure-ring-degree 64
+expect_alone 1 "its parent directory 'np/..' does not exist" fresh -- \
+  "$exe" keygen --out-dir np/../fresh --insecure-ring-degree 64
+mkdir np
+expect_alone 2 "--out-dir 'np/..' ends in '..': name the key directory itself" - -- \
+  "$exe" keygen --out-dir np/.. --insecure-ring-degree 64
+rmdir np
+run "$exe" keygen --out-dir k4/ --insecure-ring-degree 64
+grep -qF "wrote k4/params (" message.txt && grep -qF "k4/model.profile (the model's profile) and k4/secret.key (" message.txt ||
+  fail "keygen --out-dir k4/: $(grep wrote message.txt)"
+grep -qF "//" message.txt && fail "keygen --out-dir k4/ printed a path with '//': $(grep wrote message.txt)"
+run "$exe" keygen --out-dir ./k5/// --insecure-ring-degree 64
+grep -qF "wrote k5/params (" message.txt || fail "keygen --out-dir ./k5///: $(grep wrote message.txt)"
+rm -rf k4 k5
+
+# ---- --keys takes the key directory; a file there is named for what it is ("Not a directory").
+expect 1 "--keys expects the key directory written by cryptonets keygen (with its params and key files), but 'images.ct' is a file: encrypted images (a ciphertext file of encrypt)" out.ct -- \
+  "$exe" encrypt --keys images.ct --images "$images" --count 1 --out out.ct
+expect 1 "but 'scores.ct' is a file: encrypted scores (a ciphertext file of infer)" labels.txt -- \
+  "$exe" decrypt --keys scores.ct --in scores.ct --out labels.txt
+expect 1 "but 'client/params' is a file: a parameter set" out.ct -- \
+  "$exe" infer --keys client/params --in images.ct --out out.ct
+expect 1 "but '$model' is a file: an integer model" labels.txt -- \
+  "$exe" decrypt --keys "$model" --in scores.ct --out labels.txt
+
+# ---- keygen interrupted (Ctrl-C, SIGTERM) with its staging directory written, before it is put
+# in place: the staging directory is removed and keygen ends by the signal (128 + its number),
+# leaving the previous key set, if any, as it was. CRYPTONETS_TEST_SIGNAL_IN_KEYGEN (test only)
+# raises the signal at that point; expect fails on any *.tmp-* left behind.
+expect 143 "interrupted; the unfinished key set was removed" sig-keys -- \
+  env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=TERM "$exe" keygen --out-dir sig-keys --insecure-ring-degree 64
+expect 130 "interrupted; the unfinished key set was removed" sig-keys -- \
+  env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=INT "$exe" keygen --out-dir sig-keys --insecure-ring-degree 64
+before=$(cd client && sha256sum params public.key evaluation.key secret.key model.profile)
+expect 143 "interrupted; the unfinished key set was removed" - -- \
+  env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=TERM "$exe" keygen --out-dir client --force --insecure-ring-degree 64
+[ "$(cd client && sha256sum params public.key evaluation.key secret.key model.profile)" = "$before" ] ||
+  fail "keygen --force interrupted changed the key set"
 
 echo "$checks cases checked, $failures failure(s)"
 [ "$failures" -eq 0 ]

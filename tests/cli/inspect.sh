@@ -27,11 +27,13 @@ run() {
     exit 1
   fi
 }
-# inspect_expect CODE FILE PHRASE...: inspect FILE exits with CODE and prints every PHRASE.
+# inspect_expect CODE FILE PHRASE...: inspect FILE exits with CODE and prints every PHRASE
+# ($guard: a command to run it under, such as a timeout).
+guard=()
 inspect_expect() {
   local code=$1 file=$2
   shift 2
-  "$exe" inspect "$file" >out.txt 2>&1
+  "${guard[@]}" "$exe" inspect "$file" >out.txt 2>&1
   local status=$?
   [ "$status" -eq "$code" ] || fail "inspect $file: exit $status, expected $code"
   for phrase in "$@"; do
@@ -179,7 +181,18 @@ inspect_expect 0 "$data/activation-study/relu.txt" "kind: a float model" \
   "replace relu/sigmoid by polynomials first (cryptonets-train --fine-tune"
 head -c 2000 "$data/model-float.txt" >truncated-float.txt
 inspect_expect 1 truncated-float.txt "float model 'truncated-float.txt'"
-inspect_expect 0 scores.csv "kind: decrypted scores" "images: 70" "classes: 10"
+inspect_expect 0 scores.csv "kind: decrypted scores" "images: 70" "classes: 10" \
+  "predicted = largest score: in all 70 rows checked"
+# Each row's predicted label must be the first largest of its scores, as decrypt chose it: rows 2
+# and 5 edited (the label moved on by one class), and a tie (row 7: every score 0) goes to class 0.
+awk -F, -v OFS=, 'NR == 3 || NR == 6 { $3 = ($3 + 1) % 10 }
+  NR == 8 { for (i = 4; i <= NF; ++i) $i = 0; $3 = 0 } { print }' scores.csv >edited.csv
+row2=$(sed -n 3p edited.csv | cut -d, -f1,3)
+inspect_expect 1 edited.csv "PROBLEM: row 2 (image ${row2%,*}): predicted ${row2#*,}, but its largest score is score_" \
+  "PROBLEM: row 5 (image" "predicted = largest score: NOT in 2 of 70 rows checked" \
+  "verdict: DAMAGED or inconsistent (2 problem(s))"
+awk -F, -v OFS=, 'NR == 2 { $4 = "x" } { print }' scores.csv >bad-score.csv
+inspect_expect 1 bad-score.csv "PROBLEM: row 1 (image 2): score_0 'x' is not an integer"
 inspect_expect 0 "$data/model.profile" "kind: a model profile" "outputs: 10" \
   "preset default: YASHE', n = 8192, q = 7 primes" \
   "preset bfv: BFV, n = 8192, q = 4 primes (log2 q = 218)"
@@ -245,8 +258,11 @@ inspect_expect 1 swapped/public.key "kind: evaluation keys" \
   "PROBLEM: role: 'swapped/public.key' holds evaluation keys, but the public.key of a key set holds public keys"
 inspect_expect 1 swapped/evaluation.key "kind: public keys" \
   "PROBLEM: role: 'swapped/evaluation.key' holds public keys, but the evaluation.key of a key set holds evaluation keys"
-inspect_expect 1 swapped/params "PROBLEM: role: 'swapped/public.key' holds evaluation keys" \
-  "PROBLEM: role: 'swapped/evaluation.key' holds public keys"
+# The params beside them are intact: the misplaced files are the key files, and their own reports
+# name them (the params report notes them, but counted them as its own problems).
+inspect_expect 0 swapped/params "verdict: intact" \
+  "beside it: 'swapped/public.key' holds evaluation keys, not public keys (a problem of that file" \
+  "beside it: 'swapped/evaluation.key' holds public keys, not evaluation keys"
 inspect_expect 0 swapped/secret.key "verdict: intact"
 run "$exe" keygen --out-dir bfv-keys --scheme bfv --seed 7 --insecure-ring-degree 64
 mkdir schemes && cp -p keys/public.key keys/evaluation.key keys/secret.key schemes/ &&
@@ -275,13 +291,22 @@ inspect_expect 0 server "missing: secret.key, model.profile" "secret key: absent
   "usable for: encrypt (params, public.key); infer (params, evaluation.key, public.key)" \
   "key set verdict: intact (3 file(s), 9 checksum(s) verified)"
 inspect_expect 1 swapped "public.key: MISMATCHED" "evaluation.key: MISMATCHED" "secret.key: intact" \
-  "PROBLEM: public.key: role: 'swapped/public.key' holds evaluation keys" \
-  "usable for: decrypt (params, secret.key)" "key set verdict: DAMAGED or inconsistent"
+  "params: intact" "PROBLEM: public.key: role: 'swapped/public.key' holds evaluation keys" \
+  "usable for: decrypt (params, secret.key)" "key set verdict: DAMAGED or inconsistent (2 problem(s))"
 inspect_expect 1 schemes "public.key: MISMATCHED" "PROBLEM: public.key: scheme:" "usable for: nothing"
 inspect_expect 1 mixed "public.key: MISMATCHED" "do not belong together" "key set verdict: DAMAGED"
 cp -rp keys loose && chmod 644 loose/secret.key
 inspect_expect 1 loose "secret key: present, mode 0644: OTHERS MAY READ OR WRITE IT" \
-  "PROBLEM: secret.key: mode 0644 lets others than its owner at the secret key"
+  "PROBLEM: secret.key: mode 0644 lets others than its owner at the secret key" \
+  "secret.key: EXPOSED (mode) (1 problem(s))" "key set verdict: DAMAGED or inconsistent (1 problem(s))"
+# The secret key file on its own, under any name, is held to its mode too (inspect DIR only was).
+inspect_expect 1 loose/secret.key "mode: 0644" \
+  "PROBLEM: mode 0644 lets others than its owner at the secret key" "verdict: DAMAGED"
+cp loose/secret.key copied-secret && chmod 640 copied-secret
+inspect_expect 1 copied-secret "PROBLEM: mode 0640 lets others than its owner at the secret key"
+chmod 600 copied-secret
+inspect_expect 0 copied-secret "verdict: intact"
+chmod 644 keys/public.key && inspect_expect 0 keys/public.key "mode: 0644" "verdict: intact"
 mkdir damaged-set && cp -p keys/* damaged-set/ && flip_byte damaged-set/evaluation.key 40
 inspect_expect 1 damaged-set "evaluation.key: DAMAGED (2 problem(s))" "params: DAMAGED" \
   "PROBLEM: evaluation.key: header: checksum mismatch" \
@@ -291,6 +316,41 @@ mkdir bad-profile && cp -p keys/* bad-profile/ && echo junk >bad-profile/model.p
 inspect_expect 1 bad-profile "model.profile: NOT READABLE" \
   "PROBLEM: model.profile: file 'bad-profile/model.profile': not a cryptonets file" \
   "usable for: infer (params, evaluation.key, public.key)"
+# The profile against the keys: everything the profile fixes that the keys record too (a preset's
+# n, q, sigma, decomposition bits, plaintext moduli, so its parameter-set fingerprint), not only
+# the plaintext bits (found by a review: a profile whose presets no key set of it could have
+# passed).
+inspect_expect 0 keys \
+  "profile: 'keys/params' was made from its preset 'default' (YASHE': n, q, sigma, decomposition bits, plaintext moduli and parameter set fingerprint match; n reduced from 8192 to 64 by --insecure-ring-degree)"
+inspect_expect 0 keys/model.profile "key set: 'keys/params' was made from its preset 'default'"
+inspect_expect 0 bfv-keys "profile: 'bfv-keys/params' was made from its preset 'bfv' (BFV: n, q" \
+  "key set verdict: intact"
+mkdir other-sigma && cp -p keys/* other-sigma/ &&
+  sed -i '/^preset default /s/sigma 3.2/sigma 3.3/' other-sigma/model.profile
+inspect_expect 1 other-sigma "model.profile: MISMATCHED (1 problem(s))" \
+  "PROBLEM: model.profile: does not fit the parameter set 'other-sigma/params' (encrypt and decrypt use this profile): the keys were not made from it: no YASHE' preset of it is their parameter set" \
+  "the closest, 'default', differs: sigma 3.2, the preset's 3.3; parameter set fingerprint $fingerprint, the preset's 0x" \
+  "usable for: infer (params, evaluation.key, public.key)" "key set verdict: DAMAGED or inconsistent (1 problem(s))"
+# The same problem in the profile's own report, within the set and alone.
+[ "$(grep -c "^PROBLEM: does not fit the parameter set 'other-sigma/params'" out.txt)" -eq 1 ] ||
+  fail "inspect other-sigma: the profile's own report lacks its problem"
+inspect_expect 1 other-sigma/model.profile "key set: DOES NOT FIT 'other-sigma/params'" \
+  "PROBLEM: does not fit the parameter set 'other-sigma/params' (encrypt and decrypt use this profile): the keys were not made from it"
+mkdir other-moduli && cp -p keys/* other-moduli/ &&
+  sed -i '/^preset default /s/ t \([0-9]*\) \([0-9]*\)$/ t \2 \1/' other-moduli/model.profile
+inspect_expect 1 other-moduli "differs: plaintext moduli"
+mkdir bfv-profile && cp -p keys/* bfv-profile/ && grep -v '^preset [a-z-]* scheme yashe' \
+  "$data/model.profile" >bfv-profile/model.profile
+inspect_expect 1 bfv-profile "PROBLEM: model.profile: does not fit the parameter set 'bfv-profile/params' (encrypt and decrypt use this profile): it holds no YASHE' preset, and the keys are YASHE'"
+# Another kind of file as DIR/model.profile is a problem of that file, in its own report too (it
+# read "verdict: intact" there, then a problem in the set's).
+mkdir csv-profile && cp -p keys/* csv-profile/ && cp scores.csv csv-profile/model.profile
+inspect_expect 1 csv-profile \
+  "PROBLEM: role: 'csv-profile/model.profile' holds decrypted scores (CSV from cryptonets decrypt --scores), but the model.profile of a key set holds a model profile" \
+  "model.profile: MISMATCHED (1 problem(s))" "key set verdict: DAMAGED or inconsistent (1 problem(s))"
+[ "$(grep -c '^verdict: intact' out.txt)" -eq 4 ] ||
+  fail "inspect csv-profile: model.profile's own report is intact: $(grep verdict out.txt)"
+inspect_expect 1 csv-profile/model.profile "PROBLEM: role: 'csv-profile/model.profile' holds decrypted scores"
 mkdir no-params && cp keys/public.key no-params/
 inspect_expect 1 no-params "missing: params, evaluation.key" "PROBLEM: params: missing"
 "$exe" inspect keys --params keys/params >out.txt 2>&1
@@ -303,6 +363,21 @@ grep -qF "PROBLEM: key set: 'other/params'" out.txt ||
   fail "inspect --params of another key set: $(tr '\n' ' ' <out.txt)"
 "$exe" inspect images.ct --params other/params >out.txt 2>&1 ||
   fail "inspect images.ct --params other/params: $(tr '\n' ' ' <out.txt)"
+
+# Not regular files: refused before they are opened (a FIFO blocked inspect for ever: within 60 s
+# here, so that a hang is a failure, not a stuck suite).
+guard=(timeout 60)
+mkfifo fifo
+inspect_expect 1 fifo "cannot read file 'fifo': it is a FIFO (named pipe), not a regular file"
+mkdir fifo-params && cp -p keys/* fifo-params/ && rm fifo-params/params && mkfifo fifo-params/params
+inspect_expect 1 fifo-params "params: NOT READABLE" "it is a FIFO (named pipe), not a regular file"
+mkdir fifo-key && cp -p keys/* fifo-key/ && rm fifo-key/public.key && mkfifo fifo-key/public.key
+inspect_expect 1 fifo-key "public.key: NOT READABLE" "it is a FIFO (named pipe)"
+inspect_expect 0 fifo-key/params "verdict: intact"
+timeout 60 "$exe" inspect keys/public.key --params fifo >out.txt 2>&1
+[ $? -eq 1 ] && grep -qF "cannot read file 'fifo': it is a FIFO (named pipe)" out.txt ||
+  fail "inspect --params FIFO: $(cat out.txt)"
+guard=()
 
 # Foreign files: a clear error and exit 1.
 inspect_expect 1 "$data/README.md" "not a cryptonets file (it starts with bytes"

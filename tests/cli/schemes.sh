@@ -88,8 +88,12 @@ fi
 # The stage table's noise column: decrypt+decode outputs plaintexts, so its row shows no budget
 # (it repeated the previous row's, found by a tester), in the table and in the CSV; the network
 # rows keep theirs (measured / model).
-if "$exe" mnist --insecure-ring-degree 64 --images 4 --threads 1 --csv mnist-stages.csv \
+if "$exe" mnist --insecure-ring-degree 64 --images 4 --batch 2 --threads 1 --csv mnist-stages.csv \
   >mnist-yashe.txt 2>&1; then
+  # Batches are counted from 1, as the moduli are (the batches were counted from 0).
+  [ "$(awk -F, 'NR > 1 { print $7 "," $10 }' mnist-stages.csv | sort -u | tr '\n' ' ')" = \
+    "1,1 1,2 2,1 2,2 " ] ||
+    fail "mnist --csv: batch,modulus pairs $(awk -F, 'NR > 1 { print $7 "," $10 }' mnist-stages.csv | sort -u | tr '\n' ' ')"
   grep -qE '^decrypt\+decode .* -$' mnist-yashe.txt ||
     fail "mnist: the decrypt+decode row shows a noise budget: $(grep '^decrypt' mnist-yashe.txt)"
   grep -qE '^5\. dense .* [0-9.]+ / [0-9.]+$' mnist-yashe.txt ||

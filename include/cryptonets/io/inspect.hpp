@@ -42,8 +42,18 @@ struct FileInspection {
 // as the commands that use them require (require_one_key_set): a problem otherwise. A file named
 // as a key directory names its files (params, public.key, evaluation.key, secret.key) must hold
 // that kind, and a key file so named or given `params_path` must have the scheme and the
-// parameter-set fingerprint of that parameter set; a params file checks the key files beside it
-// the same way: a problem otherwise ("role: ...", "scheme: ...", "parameter set: ...").
+// parameter-set fingerprint of that parameter set; a params file checks the scheme and parameter
+// set of the key files beside it the same way: a problem otherwise ("role: ...", "scheme: ...",
+// "parameter set: ..."). A key file beside a params file under another role's name is that key
+// file's problem only (the params report notes it in a "beside it" field). A file named
+// model.profile must be a model profile ("role: ..."), and one with a params file beside it (or
+// any profile given `params_path`) must fit that parameter set: made from one of its presets (n,
+// q, sigma, decomposition bits, plaintext moduli; n smaller under --insecure-ring-degree), with
+// room for the model's outputs ("does not fit the parameter set ..."). A file of secret keys whose
+// mode lets anyone but its owner at it is a problem ("mode ..."); a scores CSV row whose
+// predicted label is not the first largest of its scores is one too. A path (or `params_path`)
+// that is not a regular file (a FIFO, a socket, a device) is refused before it is opened
+// (std::runtime_error).
 FileInspection inspect_file(const std::string& path, const std::string& params_path = "");
 
 // A key directory as keygen writes it: params, public.key, evaluation.key, secret.key (mode
@@ -61,7 +71,8 @@ struct KeySetInspection {
   };
   std::vector<Member> members;  // in the order above
   // The set's summary, in order: ("present", "params, ..."), ("missing", ...), ("secret key",
-  // ...), ("usable for", ...), ("other files", ...).
+  // ...), ("profile", which preset of it the keys were made from; absent when it does not fit),
+  // ("usable for", ...), ("other files", ...).
   std::vector<std::pair<std::string, std::string>> fields;
   // Every problem of every member (each naming its file, each text once), and the set's own.
   std::vector<std::string> problems;
