@@ -163,6 +163,30 @@ BENCHMARK(output_step)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
+// Its relinearisations alone: one per output, one ciphertext per thread (relinearize_all).
+void output_relinearisations(benchmark::State& state) {
+  Setup& s = setup();
+  const int threads = static_cast<int>(state.range(0));
+  inference::BasicEncryptedArithmetic<Evaluator> arithmetic(*s.evaluator, threads);
+  const std::vector<Ciphertext> squares(s.squares.begin(),
+                                        s.squares.begin() + static_cast<ptrdiff_t>(s.output.outputs));
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::vector<Ciphertext> values = squares;
+    state.ResumeTiming();
+    arithmetic.relinearize_all(values);
+    benchmark::DoNotOptimize(values);
+  }
+}
+
+BENCHMARK(output_relinearisations)
+    ->Name("LinearLayer/relinearisations/outputs:10/n:8192")
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
 }  // namespace
 
 // As the network programs do: freed polynomials stay in the process, so every iteration after the

@@ -125,8 +125,8 @@ CRYPTONETS_AVX512 void split_block(const uint64_t* const* inputs, size_t count, 
 // wrapping) it is r itself read as signed, and one conditional add and one conditional subtract
 // bring it into [0, q). Replaces eight 128-bit totals and eight scalar reductions per vector:
 // for the 100 → 10 output layer these were half the kernel's time.
-CRYPTONETS_AVX512 __m512i reduce_signed_split_sum(__m512i hi, __m512i lo, __m512i q,
-                                                  __m512d inverse_q) {
+CRYPTONETS_AVX512 inline __attribute__((always_inline)) __m512i reduce_signed_split_sum(
+    __m512i hi, __m512i lo, __m512i q, __m512d inverse_q) {
   const __m512d two_31 = _mm512_set1_pd(2147483648.0);
   const __m512d value = _mm512_fmadd_pd(_mm512_cvtepi64_pd(hi), two_31, _mm512_cvtepi64_pd(lo));
   const __m512d quotient = _mm512_roundscale_pd(_mm512_mul_pd(value, inverse_q),
