@@ -27,6 +27,7 @@
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/io/serialize.hpp"
 #include "cryptonets/service/client.hpp"
+#include "cryptonets/service/durable.hpp"
 
 namespace cryptonets::cli {
 
@@ -93,6 +94,7 @@ bool is_token(const std::string& token) {
 }
 
 std::string read_token_file(const std::string& path) {
+  service::require_regular_file(path, "--token-file");  // a FIFO would block the open
   std::ifstream in(path, std::ios::binary);
   std::string token;
   if (!in || !std::getline(in, token) || token.empty()) {
@@ -148,9 +150,26 @@ void write_token_file(const std::string& path, const std::string& token) {
   file.commit();
 }
 
-// The client's key directory, checked for what register sends (never the secret key).
+// --keys: a directory, said so before its files are looked for ("cannot read 'FILE/params': Not
+// a directory" told nothing).
+KeyDirectory key_directory_option(const OptionParser& options) {
+  const std::string dir = options.text("keys");
+  std::error_code error;
+  if (std::filesystem::exists(dir, error) && !std::filesystem::is_directory(dir, error)) {
+    throw std::runtime_error(
+        "--keys expects the key directory written by cryptonets keygen "
+        "(params, evaluation.key, public.key, secret.key); '" +
+        dir + "' is not a directory");
+  }
+  return KeyDirectory(dir);
+}
+
+// The client's key directory, checked for what register sends (never the secret key: each file's
+// role is checked again, header and records, by Client::register_keys before it connects).
 KeyDirectory client_keys(const OptionParser& options) {
-  const KeyDirectory keys(options.text("keys"));
+  const KeyDirectory keys = key_directory_option(options);
+  for (const std::string& path : {keys.parameters, keys.evaluation_keys, keys.public_keys})
+    service::require_regular_file(path, "a file of --keys");
   require_one_key_set({keys.parameters, keys.evaluation_keys, keys.public_keys});
   return keys;
 }
@@ -252,7 +271,7 @@ int client_fetch(std::span<char* const> arguments) {
   refuse_output_over_inputs(options, {"out"}, {"token-file"});
   const std::string token = token_option(options);
   std::optional<KeyDirectory> keys;
-  if (options.has("keys")) keys.emplace(options.text("keys"));
+  if (options.has("keys")) keys.emplace(key_directory_option(options));
   do_fetch(options, token, options.text("job"), options.text("out"), keys);
   std::printf("scores of job %s in %s\n", options.text("job").c_str(), options.text("out").c_str());
   if (!options.flag("keep")) {
@@ -302,6 +321,7 @@ int client_infer(std::span<char* const> arguments) {
   const KeyDirectory keys = client_keys(options);
   const std::string in = options.text("in");
   // A batch under other keys is refused here, before the upload.
+  service::require_regular_file(in, "--in");
   const ProtocolHeader header = read_protocol_header(in);
   if (header.kind != ProtocolFileKind::kCiphertexts) {
     throw std::runtime_error("'" + in + "' holds " + protocol_kind_name(header.kind) +

@@ -61,7 +61,8 @@ int run_serve(std::span<char* const> arguments) {
   options.add_value("listen", "HOST:PORT", "address to listen on (port 0: any free port)",
                     "127.0.0.1:8080");
   options.add_value("model", "FILE", "integer model", default_data_directory() + "/model.txt");
-  options.add_value("state-dir", "DIR", "key sets, jobs and results (created, mode 0700)",
+  options.add_value("state-dir", "DIR",
+                    "key sets, jobs and results: new, empty or a state directory (mode 0700)",
                     std::nullopt, true);
   add_threads_option(options, "inference threads");
   options.add_value("http-threads", "N", "connections served at once", "8");

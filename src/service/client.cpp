@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <netdb.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -34,12 +35,14 @@ class FileSequence {
  public:
   explicit FileSequence(const std::vector<std::string>& paths) {
     for (const std::string& path : paths) {
-      const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      // Never a blocking open: a FIFO given as a key file or batch is refused, not waited on.
+      const int fd = open_regular_file(path);
       struct stat info {};
       if (fd < 0 || ::fstat(fd, &info) != 0) {
         const int error = errno;
         if (fd >= 0) ::close(fd);
-        throw std::runtime_error("cannot read '" + path + "': " + std::strerror(error));
+        throw std::runtime_error("cannot read '" + path + "': " +
+                                 (error == EINVAL ? "not a regular file" : std::strerror(error)));
       }
       files_.push_back({fd, static_cast<uint64_t>(info.st_size)});
     }
@@ -90,7 +93,11 @@ std::unique_ptr<httplib::Client> connect(const ClientOptions& options) {
   client->set_read_timeout(options.timeout_s, 0);
   client->set_write_timeout(options.timeout_s, 0);
   if (url.rfind("https://", 0) == 0) {
-    if (!options.ca_cert.empty()) client->set_ca_cert_path(options.ca_cert);
+    if (!options.ca_cert.empty()) {
+      // OpenSSL opens it with a blocking open: a FIFO would hang the client.
+      require_regular_file(options.ca_cert, "--ca-cert");
+      client->set_ca_cert_path(options.ca_cert);
+    }
     client->enable_server_certificate_verification(true);
   }
   return client;
@@ -144,6 +151,18 @@ std::string connect_failure(const std::string& address, int timeout_s) {
   return reason;
 }
 
+// Whether the server at `address` (HOST:PORT) answers HTTPS: one request without certificate
+// checks (nothing of ours is sent), to explain an http:// URL whose connection the server closed.
+bool speaks_https(const std::string& address, int timeout_s) {
+  httplib::Client probe("https://" + address);
+  if (!probe.is_valid()) return false;
+  probe.enable_server_certificate_verification(false);
+  const int limit = std::max(1, std::min(timeout_s, 5));
+  probe.set_connection_timeout(limit, 0);
+  probe.set_read_timeout(limit, 0);
+  return static_cast<bool>(probe.Get("/v1/queue"));
+}
+
 // What went wrong on the way to or from the server (no answer came), as a sentence: httplib's
 // error names ("Connection", "Read", ...) mean nothing to a user. `uploading`: the request had a
 // body of ours, and the server closed the connection while it was sent.
@@ -152,7 +171,15 @@ std::string connect_failure(const std::string& address, int timeout_s) {
   const std::string address = host_port(options.server);
   const std::string timeout = " (--timeout " + std::to_string(options.timeout_s) + " s)";
   std::string reason;
-  switch (result.error()) {
+  const httplib::Error error = result.error();
+  if ((error == httplib::Error::Write || error == httplib::Error::Canceled ||
+       error == httplib::Error::Read) &&
+      options.server.rfind("http://", 0) == 0 && speaks_https(address, options.timeout_s)) {
+    throw std::runtime_error("cannot " + what + " at " + options.server + ": the server closed " +
+                             "the connection; it speaks HTTPS: use https://" + address +
+                             " (with --ca-cert for its certificate)");
+  }
+  switch (error) {
     case httplib::Error::Connection: {
       const std::string why = connect_failure(address, options.timeout_s);
       reason = "cannot connect to " + address + (why.empty() ? "" : ": " + why);
@@ -252,7 +279,70 @@ void require_job_id(const std::string& job) {
   if (!is_job_id(job)) throw std::invalid_argument("malformed job id '" + job + "'");
 }
 
+// The kind of record each kind of protocol file holds (io/protocol_files.hpp).
+char record_kind(ProtocolFileKind kind) {
+  return static_cast<char>(kind);
+}
+
+// Refuses, naming `path`, a file of secret keys: its header, and the kind of each of its records
+// (a file whose header says public keys but which holds a secret key record is refused too). Only
+// the 32-byte record headers are read; checksums are the server's to verify.
+void refuse_secret_records(const std::string& path, const ProtocolHeader& header,
+                           const std::string& role) {
+  const std::string never =
+      "' holds secret keys, which never leave this machine; nothing was "
+      "sent (give the key directory written by cryptonets keygen: its " +
+      role + ")";
+  if (header.kind == ProtocolFileKind::kSecretKeys) throw std::runtime_error("'" + path + never);
+  if (header.kind == ProtocolFileKind::kCiphertexts) return;  // records 'C' only, by the server
+  const int fd = open_regular_file(path);
+  if (fd < 0) throw std::runtime_error("cannot read '" + path + "': " + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  uint64_t offset = kProtocolHeaderBytes;
+  for (uint64_t i = 0; i < header.moduli; ++i) {
+    uint8_t head[kSerializationHeaderBytes];
+    if (::pread(fd, head, sizeof head, static_cast<off_t>(offset)) !=
+        static_cast<ssize_t>(sizeof head)) {
+      return;  // truncated: the server refuses it; nothing secret is in a record header
+    }
+    if (std::memcmp(head, "CNET", 4) == 0 &&
+        head[4] == record_kind(ProtocolFileKind::kSecretKeys)) {
+      throw std::runtime_error("'" + path + never);
+    }
+    uint64_t length = 0;
+    for (int b = 7; b >= 0; --b)
+      length = (length << 8) | head[24 + b];
+    if (length > (uint64_t{1} << 40)) return;
+    offset += kSerializationHeaderBytes + length + kSerializationChecksumBytes;
+  }
+}
+
 }  // namespace
+
+void require_upload_role(const std::string& path, ProtocolFileKind kind, const std::string& role) {
+  require_regular_file(path, role);
+  ProtocolHeader header;
+  try {
+    header = read_protocol_header(path);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string(e.what()) + "; nothing was sent");
+  }
+  refuse_secret_records(path, header, role);
+  if (header.kind != kind) {
+    throw std::runtime_error("'" + path + "' holds " + protocol_kind_name(header.kind) +
+                             ", expected " + protocol_kind_name(kind) + " (" + role +
+                             "); nothing was sent");
+  }
+  if (kind == ProtocolFileKind::kCiphertexts && header.answers_file_id != 0) {
+    throw std::runtime_error("'" + path +
+                             "' is a scores file (encrypted scores from cryptonets infer or "
+                             "client fetch), expected encrypted images from cryptonets encrypt; "
+                             "nothing was sent");
+  }
+}
 
 void check_server_url(const std::string& url) {
   if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
@@ -260,8 +350,17 @@ void check_server_url(const std::string& url) {
                                 url + "'");
   }
   const std::string rest = url.substr(url.find("://") + 3);
-  if (rest.find('/') != std::string::npos) {
-    throw std::invalid_argument("--server takes no path: '" + url + "'");
+  if (rest.find_first_of("/?#") != std::string::npos) {
+    throw std::invalid_argument("--server takes no path or query: '" + url + "'");
+  }
+  if (rest.find('@') != std::string::npos) {
+    throw std::invalid_argument(
+        "--server: user information (USER:PASSWORD@) is not supported in '" + url +
+        "'; give http://HOST:PORT (the token authenticates)");
+  }
+  if (!rest.empty() && rest.front() != '[' && std::count(rest.begin(), rest.end(), ':') > 1) {
+    throw std::invalid_argument("--server: an IPv6 address needs brackets in '" + url +
+                                "': http://[::1]:8080");
   }
   std::string host = rest;
   std::optional<std::string> port;
@@ -294,6 +393,10 @@ Client::Client(ClientOptions options) : options_(std::move(options)) {
 }
 
 std::string Client::register_keys(const KeyDirectory& keys) {
+  // Each part checked for its role before any connection: a secret key never crosses the network.
+  require_upload_role(keys.parameters, ProtocolFileKind::kParameterSet, "params");
+  require_upload_role(keys.evaluation_keys, ProtocolFileKind::kEvaluationKeys, "evaluation.key");
+  require_upload_role(keys.public_keys, ProtocolFileKind::kPublicKeys, "public.key");
   const FileSequence body({keys.parameters, keys.evaluation_keys, keys.public_keys});
   auto client = connect(options_);
   const std::string path = "/v1/keysets?params=" + std::to_string(body.size(0)) +
@@ -322,6 +425,8 @@ void Client::check_queue(const std::string& token) {
 }
 
 JobStatus Client::submit(const std::string& token, const std::string& batch_path) {
+  require_upload_role(batch_path, ProtocolFileKind::kCiphertexts,
+                      "encrypted images from cryptonets encrypt");
   const FileSequence body({batch_path});
   check_queue(token);  // a full queue answers before the upload, not after it
   auto client = connect(options_);
@@ -375,11 +480,48 @@ std::function<void(const std::string&)> scores_check(const KeyDirectory& keys) {
   return typed_scores_check<yashe::Scheme>(keys);
 }
 
+namespace {
+
+// The download in progress, removed by SIGINT or SIGTERM (Ctrl-C while the body arrives), which
+// would otherwise leave OUT.part-PID behind. Only async-signal-safe calls in the handler.
+char g_part_path[4096];
+volatile sig_atomic_t g_part_armed = 0;
+struct sigaction g_previous_int {};
+struct sigaction g_previous_term {};
+
+extern "C" void remove_part_and_die(int signal_number) {
+  if (g_part_armed != 0) ::unlink(g_part_path);
+  ::signal(signal_number, SIG_DFL);
+  ::raise(signal_number);
+}
+
+void arm_part_removal(const std::string& part) {
+  std::memcpy(g_part_path, part.c_str(), part.size() + 1);
+  struct sigaction action {};
+  action.sa_handler = remove_part_and_die;
+  ::sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, &g_previous_int);
+  ::sigaction(SIGTERM, &action, &g_previous_term);
+  g_part_armed = 1;
+}
+
+void disarm_part_removal() {
+  if (g_part_armed == 0) return;
+  g_part_armed = 0;
+  ::sigaction(SIGINT, &g_previous_int, nullptr);
+  ::sigaction(SIGTERM, &g_previous_term, nullptr);
+}
+
+}  // namespace
+
 void Client::fetch(const std::string& token, const std::string& job, const std::string& out_path,
                    const std::function<void(const std::string&)>& check) {
   require_job_id(job);
   // A temporary beside the target, renamed over it once complete and checked.
   const std::string part = out_path + ".part-" + std::to_string(::getpid());
+  if (part.size() >= sizeof g_part_path) {
+    throw std::runtime_error("cannot write '" + out_path + "': the path is too long");
+  }
   const int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) {
     throw std::runtime_error("cannot create '" + part + "': " + std::strerror(errno));
@@ -388,10 +530,12 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
     std::string path;
     int fd;
     ~Cleanup() {
+      disarm_part_removal();
       if (fd >= 0) ::close(fd);
       if (!path.empty()) ::unlink(path.c_str());
     }
   } cleanup{part, fd};
+  arm_part_removal(part);
 
   auto client = connect(options_);
   int status = 0;
@@ -441,9 +585,15 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
   if (::fsync(fd) != 0) throw std::runtime_error("cannot write '" + part + "': fsync failed");
   ::close(fd);
   cleanup.fd = -1;
-  if (check) {
+  {
     try {
-      check(part);
+      // Without keys too: the file's structure and checksums (as inspect verifies them), so that a
+      // damaged download is never written, nor its job deleted by the caller.
+      verify_ciphertext_file(part);
+      if (read_protocol_header(part).answers_file_id == 0) {
+        throw std::runtime_error("'" + part + "' holds encrypted images, not scores");
+      }
+      if (check) check(part);
     } catch (const std::runtime_error& error) {
       // The .part file is removed on the way out: name the output the user asked for instead.
       std::string message = error.what();

@@ -22,6 +22,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <list>
 #include <map>
 #include <mutex>
@@ -289,6 +290,55 @@ class StateLock {
   int fd_ = -1;
 };
 
+// The marker of a state directory (server.hpp): written on first use, so that a server never
+// takes over (empties tmp/, chmods) a directory that is not one.
+constexpr const char* kStateMarkerName = "cryptonets-state";
+constexpr const char* kStateMarkerText = "cryptonets service state directory, format 1\n";
+
+// Throws std::runtime_error, before anything in `dir` is touched, unless it is missing, empty, a
+// state directory (its marker), or one written before the marker was (keysets/, jobs/, tmp/ and
+// perhaps expired/, all directories, and nothing else). Returns whether the marker is missing.
+bool check_state_directory(const std::string& dir) {
+  std::error_code error;
+  const fs::file_status status = fs::status(dir, error);
+  if (!fs::exists(status)) return true;
+  const std::string refused = "--state-dir '" + dir + "' ";
+  const std::string what =
+      "; give a new or empty directory (the server creates it) or one a cryptonets serve wrote";
+  if (!fs::is_directory(status)) throw std::runtime_error(refused + "is not a directory" + what);
+  const std::string marker = dir + "/" + kStateMarkerName;
+  if (fs::symlink_status(marker, error).type() != fs::file_type::not_found) {
+    require_regular_file(marker, "the state directory's marker");
+    std::ifstream in(marker);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text != kStateMarkerText) {
+      throw std::runtime_error(refused + "has a marker '" + kStateMarkerName +
+                               "' this build does not read (expected \"" +
+                               std::string(kStateMarkerText, std::strlen(kStateMarkerText) - 1) +
+                               "\")");
+    }
+    return false;
+  }
+  std::set<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir, error)) {
+    const std::string name = entry.path().filename().string();
+    const bool ours = name == "keysets" || name == "jobs" || name == "tmp" || name == "expired";
+    if (!ours || entry.symlink_status().type() != fs::file_type::directory) {
+      throw std::runtime_error(refused + "is not a cryptonets state directory (it holds '" + name +
+                               "' and no marker '" + kStateMarkerName + "')" + what);
+    }
+    names.insert(name);
+  }
+  if (error) throw std::runtime_error("cannot read " + refused + ": " + error.message());
+  // keysets/, jobs/ and tmp/ together: what a server before the marker wrote at its first start.
+  if (!names.empty() &&
+      (names.count("keysets") == 0 || names.count("jobs") == 0 || names.count("tmp") == 0)) {
+    throw std::runtime_error(refused + "is not a cryptonets state directory (no marker '" +
+                             kStateMarkerName + "', and not keysets/, jobs/ and tmp/)" + what);
+  }
+  return true;
+}
+
 // Per-request facts for the one log line (the logger runs on the handler's thread).
 struct RequestFacts {
   Clock::time_point start = Clock::now();
@@ -377,6 +427,7 @@ class TypedKeySet final : public KeySet {
     options.threads = threads;
     // Every step of the scores' writer throws a StoreFailure (storing): the server's disk, not
     // the job's input, so the job is run again (run_job).
+    require_regular_file(input, "the job's batch");  // a FIFO would block the worker
     std::optional<BasicCiphertextFileWriter<Scheme>> writer;
     const auto open_writer = [&](const ProtocolHeader& header) {
       storing([&] {
@@ -411,11 +462,20 @@ class TypedKeySet final : public KeySet {
   std::unique_ptr<encoding::BasicCrtEncryptionSet<Scheme>> server_;
 };
 
+// Throws std::runtime_error naming the file if one of the three files of a stored key set is no
+// regular file (a FIFO, a symbolic link to one: its open would block start-up forever).
+void require_regular_key_set(const KeyDirectory& dir) {
+  require_regular_file(dir.parameters, "the key set's params");
+  require_regular_file(dir.evaluation_keys, "the key set's evaluation keys");
+  require_regular_file(dir.public_keys, "the key set's public keys");
+}
+
 // Throws std::runtime_error naming the file unless the three files of a stored key set have
 // headers this build reads. Only the headers: cheap at start-up for any number of key sets, and
 // enough to find the sets written by an older cryptonets, whose format version the header reader
 // refuses by name (io/protocol_files.hpp). Returns the key set id the parameter set records.
 uint64_t check_stored_key_set(const KeyDirectory& dir) {
+  require_regular_key_set(dir);
   const uint64_t id = read_protocol_header(dir.parameters).key_set_id;
   for (const std::string& path : {dir.evaluation_keys, dir.public_keys})
     read_protocol_header(path);
@@ -424,6 +484,7 @@ uint64_t check_stored_key_set(const KeyDirectory& dir) {
 
 // The key set in `dir`, under the scheme its parameter set records.
 std::shared_ptr<const KeySet> load_key_set(const KeyDirectory& dir) {
+  require_regular_key_set(dir);
   if (protocol_file_scheme(dir.parameters) == SchemeId::kBfv) {
     return std::make_shared<TypedKeySet<bfv::Scheme>>(dir);
   }
@@ -737,6 +798,7 @@ Server::Impl::Impl(ServerOptions options)
   }
   // The state directory only once the port is bound: a serve that cannot listen (the port taken,
   // a bad TLS file) leaves no new directory behind. Connections wait in the backlog meanwhile.
+  const bool needs_marker = check_state_directory(options_.state_dir);
   for (const std::string& dir :
        {options_.state_dir, keysets_dir_, jobs_dir_, tmp_dir_, expired_dir_}) {
     // Before anything in it is touched: a second server would wipe this one's uploads.
@@ -748,6 +810,9 @@ Server::Impl::Impl(ServerOptions options)
                                "': " + error.message());
     }
     ::chmod(dir.c_str(), 0700);
+    if (dir == options_.state_dir && needs_marker) {
+      write_file_durably(dir + "/" + kStateMarkerName, kStateMarkerText);
+    }
   }
   recover();
 }
@@ -767,6 +832,7 @@ void Server::Impl::recover() {
     struct stat info {};
     if (is_hex_name(name, 64) && ::stat(entry.path().c_str(), &info) == 0) {
       expired_key_sets_[name] = info.st_mtime;
+      if (!S_ISREG(info.st_mode)) continue;  // a FIFO would block the open: no id, then
       std::ifstream in(entry.path());  // its key set id; empty if written before it was recorded
       std::string text;
       if (in && std::getline(in, text)) {
@@ -810,6 +876,7 @@ void Server::Impl::recover() {
     remove_stale_temporaries(entry.path().string());
     Job job;
     try {
+      require_regular_file((entry.path() / "job.json").string(), "the job's record");
       std::ifstream in(entry.path() / "job.json");
       const json j = json::parse(in);
       const int format = j.value("format", 1);
@@ -863,6 +930,21 @@ void Server::Impl::recover() {
            {"job", id},
            {"images", job.images},
            {"attempts", job.attempts},
+           {"error", job.error}});
+      ++interrupted;
+    } else if ((job.state == "queued" || job.state == "running") &&
+               !fs::exists(entry.path() / "input.ct")) {
+      // Its input is removed only when it has ended (store_outcome): it failed, and its record
+      // could not say so then (no space left). Failed now, not run.
+      job.state = "failed";
+      job.error =
+          job.error.empty() ? "the job failed and its batch was removed; not run again" : job.error;
+      job.finished = unix_now();
+      store_outcome(job);
+      log({{"time", utc_timestamp()},
+           {"event", "job failed"},
+           {"job", id},
+           {"images", job.images},
            {"error", job.error}});
       ++interrupted;
     } else if (job.state == "queued" || job.state == "running") {
@@ -1631,7 +1713,19 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
 
   // Durable before the answer: input.ct was fsync'd; job.json is; the directory entry of both,
   // the rename into jobs/ and the removal from tmp/.
-  write_job(job, staging);
+  try {
+    write_job(job, staging);
+  } catch (const std::runtime_error& e) {
+    // A full disk at the record is the upload's 507, as at its bytes (receive_body).
+    const std::string text = e.what();
+    for (const int error : {ENOSPC, EDQUOT}) {
+      if (text.find(std::strerror(error)) != std::string::npos) {
+        throw with_detail(
+            HttpError(507, "cannot store the upload: " + std::string(std::strerror(error))), text);
+      }
+    }
+    throw;
+  }
   sync_directory(staging);
   const std::string target = jobs_dir_ + "/" + job.id;
   if (::rename(staging.c_str(), target.c_str()) != 0) {
@@ -1698,11 +1792,32 @@ void Server::Impl::job_result(const httplib::Request& req, httplib::Response& re
     }
   }
   const std::string path = jobs_dir_ + "/" + id + "/scores.ct";
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Never a blocking open (a FIFO planted there held an HTTP thread forever), and never a
+  // damaged file answered 200: scores are small (values × moduli ciphertexts per batch), so the
+  // whole file is checked (checksums, bindings, length) before the answer, without any key.
+  const int fd = open_regular_file(path);
+  std::string problem;
+  if (fd < 0) {
+    problem = errno == EINVAL ? "not a regular file" : std::strerror(errno);
+  } else {
+    try {
+      verify_ciphertext_file(path);
+    } catch (const std::exception& e) {
+      problem = client_message(e.what(), path, "the scores file");
+    }
+  }
   struct stat info {};
-  if (fd < 0 || ::fstat(fd, &info) != 0) {
+  if (problem.empty() && ::fstat(fd, &info) != 0) problem = std::strerror(errno);
+  if (!problem.empty()) {
     if (fd >= 0) ::close(fd);
-    throw HttpError(404, "no job '" + id + "' for this token");  // deleted meanwhile
+    std::lock_guard lock(mutex_);
+    if (jobs_.count(id) == 0) throw HttpError(404, "no job '" + id + "' for this token");
+    // The job is done but its scores are missing or damaged on the server's disk: the server's
+    // failure, said as such (not "no job", which contradicts its status).
+    throw with_detail(HttpError(500, "the scores of job " + id +
+                                         " are lost on the server (the file is missing or "
+                                         "damaged); submit the batch again"),
+                      path + ": " + problem);
   }
   const auto size = static_cast<size_t>(info.st_size);
   request_facts.bytes_out = size;
@@ -1928,8 +2043,15 @@ void Server::Impl::run_job(const std::string& id) {
 void Server::Impl::store_outcome(const Job& job) {
   const std::string directory = jobs_dir_ + "/" + job.id;
   try {
-    write_job(job, directory);
     std::error_code ignored;
+    // A failed job's input goes first: it frees the space its record needs (a full disk is a
+    // reason jobs fail), and a job without input is never run again, even if its record cannot
+    // be written (recover() fails it): failed in memory is then failed on disk too.
+    if (job.state == "failed") {
+      fs::remove(directory + "/input.ct", ignored);
+      sync_directory(directory);
+    }
+    write_job(job, directory);
     fs::remove(directory + "/input.ct", ignored);
     sync_directory(directory);
   } catch (const std::exception& e) {

@@ -726,6 +726,7 @@ time.sleep(60)
     transient_failures(batch)
     one_server_each()
     retention()
+    servfix_tests(work)
 
     # ---- TLS with a self-signed certificate.
     if shutil.which("openssl"):
@@ -744,6 +745,7 @@ time.sleep(60)
                         expect=None)
         check(code == 1 and not os.path.exists("untrusted.scores"),
               "an untrusted certificate was accepted: " + out)
+        servfix_tls_tests(tls)
     else:
         print("openssl not installed: HTTPS case skipped")
 
@@ -764,6 +766,324 @@ time.sleep(60)
     check(sum(1 for l in requests if l["path"] == "/v1/keysets") == 16,
           "expected 16 keyset requests in the log (3 accepted, 13 refused), found %d"
           % sum(1 for l in requests if l["path"] == "/v1/keysets"))
+
+
+def run_bounded(args, seconds, **kwargs):
+    """Runs the cryptonets command with a time limit: (exit code, output), or (None, output) if it
+    still ran after `seconds` (killed then): a command that blocks fails the check, not the run."""
+    try:
+        p = subprocess.run([EXE, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           env=ENV, text=True, timeout=seconds, **kwargs)
+        return p.returncode, p.stdout
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout or ""
+        return None, out if isinstance(out, str) else out.decode(errors="replace")
+
+
+class FakeServer:
+    """A stand-in for the service that answers GET .../result with `body` (200, its length), or
+    with a Content-Length it never completes (stall), and records every request line: what the
+    client does with a damaged or interrupted download, which a real server no longer serves."""
+
+    def __init__(self, body=b"", stall=False):
+        self.requests = []
+        self.body, self.stall = body, stall
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = connection.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                line = data.split(b"\r\n")[0].decode(errors="replace")
+                self.requests.append(line)
+                if line.startswith("GET ") and line.split()[1].endswith("/result"):
+                    length = len(self.body) if not self.stall else 1 << 20
+                    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-"
+                                       b"stream\r\nContent-Length: %d\r\n\r\n" % length)
+                    connection.sendall(self.body if not self.stall else b"x" * 1000)
+                    if self.stall:
+                        time.sleep(30)
+                else:
+                    connection.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+            except OSError:
+                pass
+            finally:
+                connection.close()
+
+    def close(self):
+        self.listener.close()
+
+
+def servfix_tests(work):
+    """Found by a new user's trial of the service: secret keys sent before the server refused them,
+    damaged scores written and their job deleted, FIFOs that hung the client and the server, a
+    state directory that was not one wiped, part files left by an interrupted fetch, and unclear
+    messages."""
+    server = start_server("trial")
+
+    def requests():
+        return [l for l in server.log_lines() if "method" in l]
+
+    # ---- Secret keys never leave the client (the server refused them with 422, but only after
+    # they had crossed the network): every file is checked for its role before any connection.
+    token = register(server, "alice")
+    for part in ["params", "evaluation.key", "public.key"]:
+        shutil.rmtree("kr", ignore_errors=True)
+        shutil.copytree("alice", "kr")
+        shutil.copy("alice/secret.key", "kr/" + part)
+        before = len(requests())
+        for verb in (["register", "--token-file", "kr.token"],
+                     ["infer", "--in", "alice.ct", "--out", "kr.scores"]):
+            code, out = run("client", verb[0], "--server", server.url, "--keys", "kr", *verb[1:],
+                            expect=None)
+            check(code == 1 and "secret keys" in out and "nothing was sent" in out and
+                  not os.path.exists("kr.token") and not os.path.exists("kr.scores"),
+                  "client %s with a secret key as %s: exit %s: %s" % (verb[0], part, code, out))
+        check(len(requests()) == before,
+              "a secret key as %s was sent: %s" % (part, requests()[before:]))
+    # The header of public keys over the records of the secret key: refused by its records.
+    shutil.rmtree("kr")
+    shutil.copytree("alice", "kr")
+    with open("kr/public.key", "wb") as f:
+        f.write(open("alice/public.key", "rb").read()[:112] +
+                open("alice/secret.key", "rb").read()[112:])
+    before = len(requests())
+    code, out = run("client", "register", "--server", server.url, "--keys", "kr", expect=None)
+    check(code == 1 and "secret keys" in out and len(requests()) == before,
+          "secret key records under a public key header: exit %s: %s" % (code, out))
+    for path in ["alice/secret.key", "alice/public.key", "alice/params"]:
+        code, out = run("client", "submit", "--server", server.url, "--token", token, "--in",
+                        path, expect=None)
+        check(code == 1 and "nothing was sent" in out and len(requests()) == before,
+              "client submit --in %s: exit %s: %s" % (path, code, out))
+    code, out = run("client", "submit", "--server", server.url, "--token", token, "--in",
+                    "alice/secret.key", expect=None)
+    check("secret keys" in out, "client submit --in secret.key: " + out)
+
+    # ---- A damaged scores file is never served as 200, nor written by fetch, nor its job
+    # deleted; missing, a directory or a FIFO, the answer names the job (it was 404 "no job",
+    # a cut connection, or an HTTP thread blocked for good).
+    job = submit(server, token, "alice.ct")
+    check(wait_done(server, token, job)["state"] == "done", "the trial job did not finish")
+    scores = os.path.join(server.state, "jobs", job, "scores.ct")
+    intact = open(scores, "rb").read()
+
+    def restore():
+        if os.path.isdir(scores) and not os.path.islink(scores):
+            os.rmdir(scores)
+        elif os.path.lexists(scores):
+            os.unlink(scores)
+        with open(scores, "wb") as f:
+            f.write(intact)
+
+    def truncated():
+        os.truncate(scores, 1000)
+
+    def flipped():
+        data = bytearray(intact)
+        data[len(data) // 2] ^= 1
+        open(scores, "wb").write(bytes(data))
+
+    for what, damage in [("truncated", truncated), ("a flipped byte", flipped),
+                         ("missing", lambda: os.unlink(scores)),
+                         ("a directory", lambda: (os.unlink(scores), os.mkdir(scores))),
+                         ("a FIFO", lambda: (os.unlink(scores), os.mkfifo(scores)))]:
+        damage()
+        try:
+            status, _, data = server.request("GET", "/v1/jobs/%s/result" % job, token=token)
+        except (OSError, http.client.HTTPException) as e:
+            status, data = 0, repr(e).encode()
+        check(status == 500 and ("scores of job %s are lost" % job).encode() in data,
+              "GET result with scores.ct %s: %d %r" % (what, status, data[:200]))
+        code, out = run_bounded(["client", "fetch", "--server", server.url, "--token", token,
+                                 "--job", job, "--out", "t0.ct"], 30)
+        check(code == 1 and not os.path.exists("t0.ct") and "deleted" not in out,
+              "client fetch of scores %s: exit %s: %s" % (what, code, out))
+        restore()
+    status, _, data = server.request("GET", "/v1/jobs/" + job, token=token)
+    check(status == 200 and json.loads(data)["state"] == "done",
+          "the job after failed fetches: %d %r" % (status, data))
+    # Three requests on a FIFO held three HTTP threads, and SIGTERM no longer stopped the server.
+    os.unlink(scores)
+    os.mkfifo(scores)
+    for _ in range(4):
+        try:
+            server.request("GET", "/v1/jobs/%s/result" % job, token=token)
+        except (OSError, http.client.HTTPException):
+            pass
+    restore()
+
+    # The client checks the download itself, without keys (a server that serves a damaged file).
+    for what, body in [("truncated", intact[:1000]), ("a flipped byte",
+                        intact[:500] + bytes([intact[500] ^ 1]) + intact[501:])]:
+        fake = FakeServer(body)
+        code, out = run("client", "fetch", "--server", fake.url, "--token", token, "--job", job,
+                        "--out", "t1.ct", expect=None)
+        check(code == 1 and not os.path.exists("t1.ct") and
+              not [r for r in fake.requests if r.startswith("DELETE")] and
+              not [f for f in os.listdir(".") if f.startswith("t1.ct.part")],
+              "client fetch of %s scores from a server: exit %d, requests %s: %s"
+              % (what, code, fake.requests, out))
+        fake.close()
+    fake = FakeServer(intact)
+    code, out = run("client", "fetch", "--server", fake.url, "--token", token, "--job", job,
+                    "--out", "t2.ct", expect=None)
+    check(code == 0 and open("t2.ct", "rb").read() == intact,
+          "client fetch of intact scores without --keys: exit %d: %s" % (code, out))
+    fake.close()
+
+    # ---- An interrupted fetch (SIGINT, SIGTERM while the body arrives) leaves no part file.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        fake = FakeServer(stall=True)
+        p = subprocess.Popen([EXE, "client", "fetch", "--server", fake.url, "--token", token,
+                              "--job", job, "--out", "t3.ct"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env=ENV)
+        check(eventually(lambda: any(f.startswith("t3.ct.part") for f in os.listdir("."))),
+              "no part file while the download arrives")
+        p.send_signal(sig)
+        p.wait(timeout=10)
+        left = [f for f in os.listdir(".") if f.startswith("t3.ct")]
+        check(not left, "client fetch stopped by signal %d left %s" % (sig, left))
+        fake.close()
+
+    # ---- FIFOs in the state directory: start-up logs and skips them (it blocked in open(2)
+    # forever, logged nothing and ignored SIGTERM).
+    check(server.terminate() == 0, "the trial server did not stop on SIGTERM (FIFO requests)")
+    hashes = sorted(os.listdir(os.path.join(server.state, "keysets")))
+    keyset = os.path.join(server.state, "keysets", hashes[0])
+    os.unlink(os.path.join(keyset, "public.key"))
+    os.mkfifo(os.path.join(keyset, "public.key"))
+    planted = os.path.join(server.state, "jobs", "f" * 32)
+    os.mkdir(planted)
+    os.mkfifo(os.path.join(planted, "job.json"))
+    server.log.close()
+    port_file = server.state + ".port"
+    if os.path.exists(port_file):
+        os.unlink(port_file)
+    server.log = open(server.log_path, "a")
+    server.process = subprocess.Popen(
+        [EXE, "serve", "--listen", "127.0.0.1:0", "--port-file", port_file, "--state-dir",
+         server.state, "--model", MODEL, "--threads", "1"],
+        stdout=server.log, stderr=server.log, env=ENV)
+    started = eventually(lambda: os.path.exists(port_file) and open(port_file).read(), 15)
+    check(started, "serve did not start with a FIFO in a key set and a job record")
+    if started:
+        server.port = int(open(port_file).read())
+        server.url = "http://127.0.0.1:%d" % server.port
+        events = [l for l in server.log_lines() if l.get("event") in
+                  ("unusable key set", "unreadable job record")]
+        check(any("FIFO" in l.get("error", "") for l in events if l["event"] == "unusable key set")
+              and any(l["event"] == "unreadable job record" and l.get("job") == "f" * 32
+                      for l in events), "the FIFOs were not logged: %s" % events)
+        status, _, data = server.request("GET", "/v1/queue", token=token)
+        check(status == 410, "the token of a key set with a FIFO: %d %r" % (status, data))
+    server.process.send_signal(signal.SIGTERM)
+    try:
+        server.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        check(False, "serve ignored SIGTERM with a FIFO in its state directory")
+        server.process.kill()
+        server.process.wait()
+    server.log.close()
+    SERVERS.remove(server)
+
+    # ---- --state-dir must be new, empty or a state directory: an unrelated one was emptied
+    # (tmp/) and chmod'ed 0700; a client's key directory was taken too.
+    os.makedirs("proj/tmp")
+    open("proj/tmp/important.txt", "w").write("important\n")
+    os.chmod("proj", 0o755)
+    for directory in ["proj", "alice"]:
+        listing = sorted(os.listdir(directory))
+        code, out = run_bounded(["serve", "--listen", "127.0.0.1:0", "--state-dir", directory,
+                                 "--model", MODEL], 20)
+        check(code == 1 and "not a cryptonets state directory" in out and
+              sorted(os.listdir(directory)) == listing,
+              "serve --state-dir %s: exit %s: %s" % (directory, code, out))
+    check(open("proj/tmp/important.txt").read() == "important\n" and
+          os.stat("proj").st_mode & 0o777 == 0o755, "serve touched an unrelated directory")
+    # Empty, or written before the marker (keysets/, jobs/, tmp/, expired/): taken, and marked.
+    for directory, subdirectories in [("empty", []), ("legacy", ["keysets", "jobs", "tmp"])]:
+        os.mkdir(directory)
+        for sub in subdirectories:
+            os.mkdir(os.path.join(directory, sub))
+        taken = start_server(directory)
+        check(taken.terminate() == 0 and os.path.isfile(os.path.join(directory, "cryptonets-state")),
+              "serve --state-dir with %s did not start or mark it" % directory)
+
+    # ---- Messages.
+    code, out = run("client", "register", "--server", "http://127.0.0.1:1", "--keys",
+                    "alice/params", expect=None)
+    check(code == 1 and "--keys expects the key directory written by cryptonets keygen" in out,
+          "--keys FILE: " + out)
+    for url, phrase in [("http://u:p@127.0.0.1:1", "user information"),
+                        ("http://127.0.0.1:1?x", "no path or query"),
+                        ("http://::1:8080", "IPv6 address needs brackets")]:
+        code, out = run("client", "status", "--server", url, "--token", "0" * 64, "--job", "abc",
+                        expect=None)
+        check(code == 2 and phrase in out, "--server %s: exit %d: %s" % (url, code, out))
+
+
+def servfix_tls_tests(tls, token_file_dir="alice"):
+    """--ca-cert FIFO (the client blocked), and http:// to an HTTPS server."""
+    os.mkfifo("ca.fifo")
+    code, out = run_bounded(["client", "status", "--server", "https://127.0.0.1:%d" % tls.port,
+                             "--ca-cert", "ca.fifo", "--token", "0" * 64, "--job", "abc"], 20)
+    check(code == 1 and "FIFO" in out, "--ca-cert FIFO: exit %s: %s" % (code, out))
+    code, out = run_bounded(["client", "register", "--server", "http://127.0.0.1:%d" % tls.port,
+                             "--keys", token_file_dir], 30)
+    check(code == 1 and "speaks HTTPS" in out, "http:// to an HTTPS server: exit %s: %s"
+          % (code, out))
+
+
+def servfix_disk_full():
+    """A full disk at a job's record (the test-only open_fault library fails the rename of
+    job.json into place with ENOSPC): the upload is answered 507 (it was 500); a job whose every
+    record write fails is failed in memory and on disk (its record said queued and its input
+    stayed, so a restart ran it to "done")."""
+    fault = os.path.join(os.getcwd(), "disk-fault")
+    env = dict(ENV, LD_PRELOAD=OPEN_FAULT, CRYPTONETS_TEST_OPEN_FAULT=fault,
+               ASAN_OPTIONS=ENV.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+    server = start_server("full", env=env)
+    token = register(server, "alice")
+    batch = open("alice.ct", "rb").read()
+    with open(fault, "w") as f:
+        f.write("ENOSPC rename /tmp/job-")  # the upload's record, in its staging directory
+    status, _, data = server.request("POST", "/v1/jobs", body=batch, token=token)
+    check(status == 507 and b"No space left on device" in data,
+          "an upload whose record cannot be written: %d %r" % (status, data))
+    # A queued job (planted while the server is stopped) whose every record write fails.
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    job = "d" * 32
+    plant_job(server, job, token_hash(token), "alice.ct", 5, int(time.time()))
+    with open(fault, "w") as f:
+        f.write("ENOSPC rename /job.json")
+    server.start()
+    state = wait_done(server, token, job, 60)
+    check(state["state"] == "failed", "a job whose records cannot be written: %s" % state)
+    directory = os.path.join(server.state, "jobs", job)
+    check(not os.path.exists(os.path.join(directory, "input.ct")),
+          "the failed job's input stayed: %s" % os.listdir(directory))
+    os.unlink(fault)
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    server.start()
+    time.sleep(0.5)
+    status, _, data = server.request("GET", "/v1/jobs/" + job, token=token)
+    check(status == 200 and json.loads(data)["state"] == "failed",
+          "the failed job after a restart: %d %r" % (status, data))
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
 
 
 def token_hash(token):
@@ -877,7 +1197,9 @@ def one_server_each():
 
     # A body far over --max-body: the server answers 413 and closes under the upload. (client
     # infer uploads through the same code; it refuses a file that is not a batch before that.)
+    # The header of a batch, for the client's role check; the zeros after it are never read.
     with open("big.ct", "wb") as f:
+        f.write(open("alice.ct", "rb").read()[:112])
         f.truncate(64 << 20)
     code, out = run("client", "submit", "--server", first.url, "--token", token, "--in", "big.ct",
                     expect=None)
@@ -1208,6 +1530,7 @@ def retention():
 
 
 def slow_tests(work, plain_alice):
+    servfix_disk_full()
     encrypt("alice", "long.ct", 384)  # 6 batches of 64 images
     # ---- 8 concurrent clients with their own keys.
     server = start_server("eight", "--max-queue", "16")

@@ -19,3 +19,24 @@ void write_file_durably(const std::string& path, const std::string& text);
 void remove_stale_temporaries(const std::string& directory);
 
 }  // namespace cryptonets::service
+
+namespace cryptonets::service {
+
+// Throws std::runtime_error naming `path` and `what` it should be ("the key set's params") if
+// `path` exists (after symbolic links) and is not a regular file: a FIFO would block the open(2)
+// forever, a directory reads as garbage. A missing path is left to the caller's open.
+void require_regular_file(const std::string& path, const std::string& what);
+
+// Opens `path` read-only without ever blocking (O_NONBLOCK, then fstat): returns the descriptor
+// (blocking again) of a regular file; -1 with errno set if the open fails (ENOENT, ...), and -1
+// with errno EINVAL if it is not a regular file (a FIFO, a device, a directory).
+int open_regular_file(const std::string& path);
+
+// Checks, without any key, that `path` is a whole ciphertext file of the protocol
+// (io/protocol_files.hpp): its header (magic, kind, version, checksum), then every record's
+// header (magic "CNET", kind 'C', version, scheme, declared length within the file), SHA-256
+// checksum and binding (file id, position, count), and nothing after the last record. Reads the
+// file once, a record at a time. Throws std::runtime_error naming `path` and the first fault.
+void verify_ciphertext_file(const std::string& path);
+
+}  // namespace cryptonets::service

@@ -23,7 +23,9 @@
 //   GET    /v1/jobs/ID                     -> 200 {"job", "scheme", "state": queued|running|
 //          done|failed, ...}
 //   GET    /v1/jobs/ID/result              -> 200 the scores file (as `cryptonets infer` writes
-//          it), 409 while not done
+//          it; its checksums, bindings and length verified first, without any key), 409 while
+//          not done, 500 naming the job if its scores are missing or damaged on the server's disk
+//          (or not a regular file)
 //   DELETE /v1/jobs/ID                     -> 204 (409 while it runs)
 //   Any other method on these paths        -> 405 with an Allow header naming the methods the path
 //          takes (HEAD wherever GET is); a path not listed here is 404.
@@ -44,7 +46,11 @@
 // Retry-After queue full, shutting down, or the token's key set cannot be loaded right now (see
 // below).
 //
-// State directory: keysets/<sha256(token)>/{params,evaluation.key,public.key},
+// State directory: cryptonets-state (a marker: "cryptonets service state directory, format 1",
+// written at first use; a --state-dir that exists and is neither empty, nor marked, nor holding
+// only the keysets/, jobs/, tmp/ (and expired/) directories a server wrote before the marker is
+// refused before anything in it is touched),
+// keysets/<sha256(token)>/{params,evaluation.key,public.key},
 // jobs/<ID>/{job.json,input.ct,scores.ct}, expired/<sha256(token)> (a key set deleted by the
 // retention; it holds the key set's id "0x...", or nothing if written before it did), tmp/ (uploads
 // in progress, deletions under way; emptied at start). The directory itself is flock'd for the
@@ -57,7 +63,9 @@
 // start-up each stored key set's headers are read: one whose files are of an older format version
 // (or damaged or missing) is logged ("unusable key set", naming the version) and left on disk, and
 // its token is answered 410 with that reason; registration refuses such files (400) by the same
-// reader. A key set damaged or removed on disk since its registration is unusable too, found when a
+// reader. A file of a key set, a job record or a job's batch that is not a regular file (a FIFO,
+// a link to one) is such a damaged file: refused by stat before any open, never waited on. A key
+// set damaged or removed on disk since its registration is unusable too, found when a
 // job needs it (the upload is then answered 410) or at start-up, where the key sets of queued jobs
 // are loaded in full. An unusable key set is named by its key set id ("key set 0x...", else its
 // directory) and what is wrong ("part 'evaluation': ... checksum mismatch"); its queued jobs fail
@@ -79,12 +87,14 @@
 // again from its input on disk after 1 s, then 2 s: 3 runs in all (event "job retried"). Its
 // input.ct is removed only once scores.ct is durable and job.json says "done". Its status gives
 // "attempts" (runs started) and, while it waits, "last_error"; after the third failure it fails,
-// its error saying "failed 3 attempts; the last: ...". Each run is counted in job.json (state
-// "running", "attempts") before it starts: a job found at start-up with 3 runs started and none
-// ended (the server killed or crashed under it) fails then ("the server stopped while it ran"),
-// instead of running at every restart. A failed or waiting job has no scores.ct (it is written
-// atomically, and removed after a failed run). One worker runs the
-// jobs, and a job goes back into the queue only once its run has ended: no job runs twice at once.
+// its error saying "failed 3 attempts; the last: ...". A failed job's input.ct is removed before
+// its record is written (freeing space on a full disk); a job found at start-up queued or running
+// without input.ct failed before and could not record it: it fails then, not run again. Each run is
+// counted in job.json (state "running", "attempts") before it starts: a job found at start-up with
+// 3 runs started and none ended (the server killed or crashed under it) fails then ("the server
+// stopped while it ran"), instead of running at every restart. A failed or waiting job has no
+// scores.ct (it is written atomically, and removed after a failed run). One worker runs the jobs,
+// and a job goes back into the queue only once its run has ended: no job runs twice at once.
 //   Retention (ServerOptions::key_set_retention_s, --key-set-retention-days, default 90 days, 0:
 // forever; --key-set-retention-seconds, for tests only, gives it in seconds): a key set whose last
 // use (registration, accepted upload, end of a job) is older is deleted with its finished jobs, at
