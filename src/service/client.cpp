@@ -290,9 +290,8 @@ char record_kind(ProtocolFileKind kind) {
 void refuse_secret_records(const std::string& path, const ProtocolHeader& header,
                            const std::string& role) {
   const std::string never =
-      "' holds secret keys, which never leave this machine; nothing was "
-      "sent (give the key directory written by cryptonets keygen: its " +
-      role + ")";
+      "' holds secret keys, which never leave this machine; nothing was sent (expected " + role +
+      ")";
   if (header.kind == ProtocolFileKind::kSecretKeys) throw std::runtime_error("'" + path + never);
   if (header.kind == ProtocolFileKind::kCiphertexts) return;  // records 'C' only, by the server
   const int fd = open_regular_file(path);
@@ -333,8 +332,7 @@ void require_upload_role(const std::string& path, ProtocolFileKind kind, const s
   refuse_secret_records(path, header, role);
   if (header.kind != kind) {
     throw std::runtime_error("'" + path + "' holds " + protocol_kind_name(header.kind) +
-                             ", expected " + protocol_kind_name(kind) + " (" + role +
-                             "); nothing was sent");
+                             ", expected " + role + "; nothing was sent");
   }
   if (kind == ProtocolFileKind::kCiphertexts && header.answers_file_id != 0) {
     throw std::runtime_error("'" + path +
@@ -394,9 +392,12 @@ Client::Client(ClientOptions options) : options_(std::move(options)) {
 
 std::string Client::register_keys(const KeyDirectory& keys) {
   // Each part checked for its role before any connection: a secret key never crosses the network.
-  require_upload_role(keys.parameters, ProtocolFileKind::kParameterSet, "params");
-  require_upload_role(keys.evaluation_keys, ProtocolFileKind::kEvaluationKeys, "evaluation.key");
-  require_upload_role(keys.public_keys, ProtocolFileKind::kPublicKeys, "public.key");
+  require_upload_role(keys.parameters, ProtocolFileKind::kParameterSet,
+                      "the parameter set of a key directory from cryptonets keygen");
+  require_upload_role(keys.evaluation_keys, ProtocolFileKind::kEvaluationKeys,
+                      "the evaluation keys of a key directory from cryptonets keygen");
+  require_upload_role(keys.public_keys, ProtocolFileKind::kPublicKeys,
+                      "the public keys of a key directory from cryptonets keygen");
   const FileSequence body({keys.parameters, keys.evaluation_keys, keys.public_keys});
   auto client = connect(options_);
   const std::string path = "/v1/keysets?params=" + std::to_string(body.size(0)) +

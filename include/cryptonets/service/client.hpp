@@ -38,9 +38,10 @@ class ServiceError : public std::runtime_error {
 void check_server_url(const std::string& url);
 
 // Throws std::runtime_error naming `path`, saying that nothing was sent, unless it is a regular
-// file whose protocol header (io/protocol_files.hpp) is of `kind` (`role` names it in messages:
-// "public.key"); for ciphertexts, encrypted images, not scores. A file of secret keys (its header,
-// or any record's kind) is refused as such. Reads the header and the record headers only.
+// file whose protocol header (io/protocol_files.hpp) is of `kind` (`role` says what is expected
+// in messages: "the public keys of a key directory from cryptonets keygen"); for ciphertexts,
+// encrypted images, not scores. A file of secret keys (its header, or any record's kind) is refused
+// as such. Reads the header and the record headers only.
 void require_upload_role(const std::string& path, ProtocolFileKind kind, const std::string& role);
 
 struct ClientOptions {
