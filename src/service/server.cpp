@@ -425,9 +425,9 @@ class TypedKeySet final : public KeySet {
                   const std::function<void(uint64_t)>& batch_done) const override {
     inference::BasicInferenceOptions<Scheme> options;
     options.threads = threads;
+    require_regular_file(input, "the job's batch");  // a FIFO would block the worker
     // Every step of the scores' writer throws a StoreFailure (storing): the server's disk, not
     // the job's input, so the job is run again (run_job).
-    require_regular_file(input, "the job's batch");  // a FIFO would block the worker
     std::optional<BasicCiphertextFileWriter<Scheme>> writer;
     const auto open_writer = [&](const ProtocolHeader& header) {
       storing([&] {
