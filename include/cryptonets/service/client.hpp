@@ -32,9 +32,10 @@ class ServiceError : public std::runtime_error {
   std::string code_;
 };
 
-// Throws std::invalid_argument, saying what is wrong ("invalid port '99999' ..."), unless `url`
-// is http://HOST[:PORT] or https://HOST[:PORT] (HOST an IPv6 address in brackets; PORT 1 to
-// 65535, digits only) with no path.
+// Throws std::invalid_argument, saying what is wrong ("invalid port '99999' ...", "user
+// information ... is not supported", "an IPv6 address needs brackets"), unless `url` is
+// http://HOST[:PORT] or https://HOST[:PORT] (HOST an IPv6 address in brackets; PORT 1 to 65535,
+// digits only) with no path, query or fragment.
 void check_server_url(const std::string& url);
 
 // Throws std::runtime_error naming `path`, saying that nothing was sent, unless it is a regular
@@ -71,24 +72,31 @@ std::function<void(const std::string& path)> scores_check(const KeyDirectory& ke
 // ("cannot connect to HOST:PORT: connection refused", "the server closed the connection during
 // the upload"). A server that refuses a body early (413, 507) closes the connection under the
 // upload: the calling process must ignore SIGPIPE (cryptonets client does), or it dies of it.
+// An http:// URL whose server closed the connection is probed once over HTTPS (no certificate
+// check, nothing of ours sent): if it answers, the error says that the server speaks HTTPS.
+// ca_cert must be a regular file (a FIFO would block OpenSSL's open): std::runtime_error.
 class Client {
  public:
   // std::invalid_argument for a URL that is not http:// or https:// HOST:PORT (check_server_url).
   explicit Client(ClientOptions options);
 
-  // Sends the key directory's params, evaluation.key and public.key (never secret.key); returns
-  // the token. Throws ServiceError for a refusal, std::runtime_error if the server is unreachable.
+  // Sends the key directory's params, evaluation.key and public.key (never secret.key: each is
+  // checked by require_upload_role before any connection); returns the token. Throws ServiceError
+  // for a refusal, std::runtime_error if the server is unreachable.
   std::string register_keys(const KeyDirectory& keys);
   // Free places in the server's queue (ServiceError 503 when none).
   void check_queue(const std::string& token);
-  // Uploads a ciphertext file from `cryptonets encrypt`; returns the job id once the server has
-  // verified it and made it durable.
+  // Uploads a ciphertext file from `cryptonets encrypt` (require_upload_role first); returns the
+  // job id once the server has verified it and made it durable.
   JobStatus submit(const std::string& token, const std::string& batch_path);
   // wait_s > 0: the server answers once the job has ended, or after wait_s seconds (at most 60).
   JobStatus status(const std::string& token, const std::string& job, int wait_s = 0);
   // Downloads the scores into `out_path` (atomically: nothing at out_path unless complete), after
-  // `check` (when given) has accepted the complete download (scores_check below); what it throws
-  // is thrown, and nothing is left at out_path.
+  // the complete download has been verified without keys (verify_ciphertext_file: header, every
+  // record's checksum and binding, length; a scores file, not images) and `check` (when given)
+  // has accepted it (scores_check below); what they throw is thrown (std::runtime_error naming
+  // out_path), and nothing is left at out_path. SIGINT or SIGTERM during the download removes the
+  // partial file (OUT.part-PID) before the process dies.
   void fetch(const std::string& token, const std::string& job, const std::string& out_path,
              const std::function<void(const std::string& path)>& check = {});
   void remove(const std::string& token, const std::string& job);
