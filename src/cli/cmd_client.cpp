@@ -271,7 +271,11 @@ int client_fetch(std::span<char* const> arguments) {
   refuse_output_over_inputs(options, {"out"}, {"token-file"});
   const std::string token = token_option(options);
   std::optional<KeyDirectory> keys;
-  if (options.has("keys")) keys.emplace(key_directory_option(options));
+  if (options.has("keys")) {
+    keys.emplace(key_directory_option(options));
+    for (const std::string& path : {keys->parameters, keys->public_keys})
+      service::require_regular_file(path, "a file of --keys");  // a FIFO would block the load
+  }
   do_fetch(options, token, options.text("job"), options.text("out"), keys);
   std::printf("scores of job %s in %s\n", options.text("job").c_str(), options.text("out").c_str());
   if (!options.flag("keep")) {

@@ -1036,6 +1036,17 @@ def servfix_tests(work):
         check(taken.terminate() == 0 and os.path.isfile(os.path.join(directory, "cryptonets-state")),
               "serve --state-dir with %s did not start or mark it" % directory)
 
+    # A key file that is a FIFO (here a link to one) is refused, not waited on.
+    shutil.copytree("alice", "kf")
+    os.mkfifo("key.fifo")
+    os.unlink("kf/params")
+    os.symlink(os.path.abspath("key.fifo"), "kf/params")
+    for verb in (["register"], ["fetch", "--token", "0" * 64, "--job", "abc", "--out", "kf.ct"]):
+        code, out = run_bounded(["client", *verb, "--server", "http://127.0.0.1:1", "--keys", "kf"],
+                                20)
+        check(code == 1 and "is a FIFO" in out, "client %s --keys with a FIFO: exit %s: %s"
+              % (verb[0], code, out))
+
     # ---- Messages.
     code, out = run("client", "register", "--server", "http://127.0.0.1:1", "--keys",
                     "alice/params", expect=None)
