@@ -503,6 +503,9 @@ void arm_part_removal(const std::string& part) {
   ::sigemptyset(&action.sa_mask);
   ::sigaction(SIGINT, &action, &g_previous_int);
   ::sigaction(SIGTERM, &action, &g_previous_term);
+  // A signal the process ignores (started with nohup, or in the background) stays ignored.
+  if (g_previous_int.sa_handler == SIG_IGN) ::sigaction(SIGINT, &g_previous_int, nullptr);
+  if (g_previous_term.sa_handler == SIG_IGN) ::sigaction(SIGTERM, &g_previous_term, nullptr);
   g_part_armed = 1;
 }
 
