@@ -1033,7 +1033,8 @@ def servfix_tests(work):
         for sub in subdirectories:
             os.mkdir(os.path.join(directory, sub))
         taken = start_server(directory)
-        check(taken.terminate() == 0 and os.path.isfile(os.path.join(directory, "cryptonets-state")),
+        check(taken.terminate() == 0 and
+              os.path.isfile(os.path.join(directory, "cryptonets-state")),
               "serve --state-dir with %s did not start or mark it" % directory)
 
     # A key file that is a FIFO (here a link to one) is refused, not waited on.
