@@ -323,6 +323,9 @@ void mark_committed() {
 // while held is said and raised again (stdout flushed first: the process ends by it).
 void finish() {
   hold();
+  // While still held: the "wrote" lines are out before a later signal could end the process
+  // with them in the buffer.
+  std::fflush(stdout);
   state.store(kIdle);
   for (size_t i = 0; i < std::size(kSignals); ++i) {
     if (installed[i]) ::sigaction(kSignals[i], &previous[i], nullptr);
