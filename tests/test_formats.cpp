@@ -327,7 +327,7 @@ TEST_CASE("inspect_key_set inspects every file of a key directory and judges the
   fs::copy_file(dir.file("bfv-evaluation.key"), dir.file("evaluation.key"),
                 fs::copy_options::overwrite_existing);
   set = inspect_key_set(dir.path.string());
-  CHECK(field("secret key") == "present, mode 0640: OTHERS MAY READ OR WRITE IT");
+  CHECK(field("secret key") == "present, mode 0640: ITS GROUP MAY READ IT");
   CHECK(field("usable for") == "encrypt (params, public.key); decrypt (params, secret.key)");
   const std::string scheme_problem = "scheme: '" + dir.file("evaluation.key") +
                                      "' is BFV, but its parameter set '" + dir.file("params") +
@@ -341,11 +341,35 @@ TEST_CASE("inspect_key_set inspects every file of a key directory and judges the
           return problem.starts_with("secret.key: mode 0640 lets others");
         }) == 1);
   CHECK(inspect_file(dir.file("secret.key")).problems ==
-        std::vector<std::string>{"mode 0640 lets others than its owner at the secret key (keygen "
-                                 "writes it with mode 0600: chmod 600 it, and make new keys if "
-                                 "others may have read it)"});
+        std::vector<std::string>{"mode 0640 lets others than its owner at the secret key (its "
+                                 "group may read it; keygen writes it with mode 0600: chmod 600 "
+                                 "it, and make new keys if others may have read it)"});
   CHECK(format_key_set_inspection(dir.path.string(), set).find("evaluation.key: MISMATCHED") !=
         std::string::npos);
+
+  // Execute bits alone give nothing away, and the field says what the bits allow (modes 0610 and
+  // 0601 read "OTHERS MAY READ OR WRITE IT").
+  fs::permissions(dir.file("secret.key"),
+                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_exec);
+  set = inspect_key_set(dir.path.string());
+  CHECK(field("secret key") ==
+        "present, mode 0610 (only its owner may read or write it; its group may execute it)");
+  CHECK(inspect_file(dir.file("secret.key")).intact());
+  fs::permissions(dir.file("secret.key"), fs::perms::owner_read | fs::perms::owner_write |
+                                              fs::perms::others_read | fs::perms::others_write);
+  set = inspect_key_set(dir.path.string());
+  CHECK(field("secret key") == "present, mode 0606: OTHERS MAY READ AND WRITE IT");
+  // Public keys under secret.key, mode 0644: judged by what the file holds, not by its name (it
+  // was reported as an exposed secret key).
+  fs::copy_file(dir.file("public.key"), dir.file("secret.key"),
+                fs::copy_options::overwrite_existing);
+  fs::permissions(dir.file("secret.key"), fs::perms::owner_read | fs::perms::owner_write |
+                                              fs::perms::group_read | fs::perms::others_read);
+  set = inspect_key_set(dir.path.string());
+  CHECK(field("secret key") == "present, mode 0644, but it holds no secret keys (see its report)");
+  CHECK(std::none_of(set.problems.begin(), set.problems.end(), [](const std::string& problem) {
+    return problem.find("lets others than its owner") != std::string::npos;
+  }));
 
   const TempDir empty;
   CHECK_THROWS_WITH_AS(inspect_key_set(empty.path.string()),

@@ -478,17 +478,19 @@ std::string cryptonets_file_kind(const std::string& path) {
   return "";
 }
 
-void require_key_directory_option(const OptionParser& options) {
+void require_key_directory_option(const OptionParser& options,
+                                  std::initializer_list<std::string KeyDirectory::*> read) {
   if (!options.has("keys")) return;
   const std::string path = options.text("keys");
   std::error_code error;
   if (std::filesystem::is_directory(path, error)) {
-    // Its files are read by name: one that is a FIFO would block the read for ever.
+    // The files the command reads are read by name: one that is a FIFO would block the read for
+    // ever. The others may be anything (found by a trial: encrypt refused a FIFO secret.key).
     const KeyDirectory files(path);
-    for (const std::string& file :
-         {files.parameters, files.public_keys, files.evaluation_keys, files.secret_keys,
-          (std::filesystem::path(path) / kKeySetProfileName).string()})
-      require_regular_input(file);
+    for (std::string KeyDirectory::*file : read)
+      require_regular_input(files.*file);
+    if (const std::optional<std::string> profile = key_set_profile(options))
+      require_regular_input(*profile);
     return;
   }
   if (!std::filesystem::exists(path, error)) return;
@@ -497,6 +499,17 @@ void require_key_directory_option(const OptionParser& options) {
       "--keys expects the key directory written by cryptonets keygen (with "
       "its params and key files), but '" +
       path + "' is " + (kind.empty() ? "a file" : "a file: " + kind));
+}
+
+std::vector<std::string> key_set_files(const KeyDirectory& keys) {
+  std::vector<std::string> files;
+  for (const std::string& file :
+       {keys.parameters, keys.public_keys, keys.evaluation_keys, keys.secret_keys}) {
+    std::error_code error;
+    if (!std::filesystem::exists(file, error) || std::filesystem::is_regular_file(file, error))
+      files.push_back(file);
+  }
+  return files;
 }
 
 void refuse_output_over_inputs(const OptionParser& options, const std::vector<std::string>& outputs,

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -17,6 +18,7 @@
 
 #include "cryptonets/bfv/parameters.hpp"
 #include "cryptonets/io/idx.hpp"
+#include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/yashe/parameters.hpp"
 
 namespace cryptonets::cli {
@@ -145,8 +147,14 @@ std::string cryptonets_file_kind(const std::string& path);
 // --keys DIR, where the command has it and it was given, that names an existing file (not a
 // directory): std::runtime_error saying that --keys expects the key directory written by keygen
 // and what the file is (a path that does not exist is left to the loaders). A key directory's
-// file (params, the keys, model.profile) that exists and is not a regular file is refused too.
-void require_key_directory_option(const OptionParser& options);
+// file that the command reads (`read`, and model.profile when it stands for --profile) that
+// exists and is not a regular file is refused too; the others are not looked at.
+void require_key_directory_option(const OptionParser& options,
+                                  std::initializer_list<std::string KeyDirectory::*> read);
+// The four files of a key directory for require_one_key_set (which reads each one's header), less
+// one that exists and is not a regular file: the command does not read it (those it reads were
+// refused by require_key_directory_option), and opening a FIFO would block.
+std::vector<std::string> key_set_files(const KeyDirectory& keys);
 
 // --threads T (default: every processor). threads_option() reads it and makes it the OpenMP
 // default, so that it also bounds the library's inner parallel loops (NTT rows, base conversion).

@@ -162,7 +162,7 @@ std::vector<std::vector<mpz_class>> decrypt_file(const OptionParser& options,
   const BasicContextSet<Scheme> contexts = decryption_keys.contexts;
   check_against_profile(options,
                         [&] { require_plaintext_moduli(ranges, plaintext_moduli_of(contexts)); });
-  require_one_key_set({keys.parameters, keys.public_keys, keys.evaluation_keys, keys.secret_keys});
+  require_one_key_set(key_set_files(keys));
   const std::vector<uint64_t> key_ids = key_ids_of(decryption_keys.secret_keys);
   const encoding::BasicCrtDecryptionSet<Scheme> client(std::move(decryption_keys));
 
@@ -271,7 +271,7 @@ int run_decrypt(std::span<char* const> arguments) {
   const std::optional<std::string> out_path =
       options.has("out") ? std::optional(options.text("out")) : std::nullopt;
   std::FILE* report = out_path ? stdout : stderr;
-  require_key_directory_option(options);
+  require_key_directory_option(options, {&KeyDirectory::parameters, &KeyDirectory::secret_keys});
   refuse_output_over_inputs(options, {"out", "scores"},
                             {"in", "labels", "plain-images", "request", "model", "profile"});
 

@@ -52,7 +52,7 @@ void encrypt_images(const OptionParser& options, const ModelProfile& profile, co
   check_against_profile(options, [&] {
     require_plaintext_moduli(profile.output_range(), plaintext_moduli_of(contexts));
   });
-  require_one_key_set({keys.parameters, keys.public_keys, keys.evaluation_keys, keys.secret_keys});
+  require_one_key_set(key_set_files(keys));
   const std::vector<uint64_t> key_ids = key_ids_of(encryption_keys.public_keys);
   const encoding::BasicCrtEncryptionSet<Scheme> client(std::move(encryption_keys));
 
@@ -132,7 +132,7 @@ int run_encrypt(std::span<char* const> arguments) {
   options.add_value("seed", "S", "INSECURE: derive the encryption noise from S, reproduction only");
   if (!options.parse(arguments)) return kExitSuccess;
 
-  require_key_directory_option(options);
+  require_key_directory_option(options, {&KeyDirectory::parameters, &KeyDirectory::public_keys});
   refuse_output_over_inputs(options, {"out"}, {"images", "model", "profile"});
   const int threads = cli::threads_option(options);
   const size_t first = static_cast<size_t>(options.integer("first", 0, INT64_MAX));

@@ -65,7 +65,8 @@ ServerFiles server_files(const OptionParser& options) {
     }
     return {options.text("params"), options.text("evaluation-key"), options.text("public-key")};
   }
-  require_key_directory_option(options);
+  require_key_directory_option(options, {&KeyDirectory::parameters, &KeyDirectory::evaluation_keys,
+                                         &KeyDirectory::public_keys});
   const KeyDirectory directory(options.text("keys"));
   if (std::filesystem::exists(directory.secret_keys)) {
     throw std::runtime_error("refused: the key directory holds " + directory.secret_keys + "; " +

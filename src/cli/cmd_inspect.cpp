@@ -55,6 +55,18 @@ int run_inspect(std::span<char* const> arguments) {
 
   const bool params_given = options.has("params");
   std::error_code error;
+  // A --params that names no file is a bad argument, not a damaged FILE (found by a trial: the
+  // file inspected was reported "DAMAGED", exit 1).
+  if (params_given) {
+    const std::string params = options.text("params");
+    if (params.empty()) throw UsageError("--params needs a file name, not an empty one");
+    if (!std::filesystem::exists(params, error))
+      throw UsageError("--params '" + params + "': no such file");
+    if (std::filesystem::is_directory(params, error)) {
+      throw UsageError("--params '" + params + "' is a directory: give its params file ('" +
+                       (std::filesystem::path(params) / "params").string() + "')");
+    }
+  }
   if (std::filesystem::is_directory(path, error)) {
     // A key directory gives its files their parameter set.
     if (params_given) throw UsageError("--params is for a FILE; DIR is inspected with DIR/params");

@@ -55,12 +55,37 @@ fs::path key_directory_path(const std::string& directory) {
   const fs::path given_parent = given.parent_path().empty() ? fs::path(".") : given.parent_path();
   std::error_code error;
   if (!fs::is_directory(given_parent, error)) {
-    throw std::runtime_error(
-        "cannot create the key directory '" + directory + "': " +
-        (fs::exists(given_parent, error)
-             ? "'" + given_parent.string() + "' is not a directory"
-             : "its parent directory '" + given_parent.string() + "' does not exist") +
-        " (keygen creates only the last component; create the parent first)");
+    // The first component that is missing or no directory is named ("np/.." with np missing:
+    // 'np', not 'np/..').
+    fs::path prefix;
+    std::string problem;
+    for (const fs::path& component : given_parent) {
+      prefix /= component;
+      const fs::file_status status = fs::status(prefix, error);
+      if (!fs::exists(status)) {
+        problem = prefix == given_parent
+                      ? "its parent directory '" + prefix.string() + "' does not exist"
+                      : "'" + prefix.string() + "' does not exist (in its parent directory '" +
+                            given_parent.string() + "')";
+        break;
+      }
+      if (!fs::is_directory(status)) {
+        problem = "'" + prefix.string() + "' is not a directory";
+        break;
+      }
+    }
+    if (problem.empty()) problem = "'" + given_parent.string() + "' is not a directory";
+    throw std::runtime_error("cannot create the key directory '" + directory + "': " + problem +
+                             " (keygen creates only the last component; create the parent "
+                             "first)");
+  }
+  // keygen replaces the key directory as a whole: through a symbolic link it would replace the
+  // link and leave the old key set, secret key included, at its target (found by a trial).
+  if (fs::is_symlink(fs::symlink_status(given, error))) {
+    throw UsageError("--out-dir '" + directory + "' is a symbolic link (to '" +
+                     fs::read_symlink(given, error).string() +
+                     "'): keygen replaces the key directory as a whole, so name the directory "
+                     "itself");
   }
   if (given.filename() == "." || given.filename() == "..") {
     throw UsageError("--out-dir '" + directory + "' ends in '" + given.filename().string() +
@@ -79,8 +104,7 @@ void check_replaceable(const fs::path& directory) {
   std::error_code error;
   if (!fs::exists(directory, error)) return;
   if (!fs::is_directory(directory, error)) {
-    throw std::runtime_error("--out-dir '" + directory.string() +
-                             "' exists and is not a directory");
+    throw UsageError("--out-dir '" + directory.string() + "' exists and is not a directory");
   }
   for (const fs::directory_entry& entry : fs::directory_iterator(directory)) {
     const std::string name = entry.path().filename().string();
@@ -136,15 +160,20 @@ void remove_stale_temporaries(const fs::path& directory) {
   }
 }
 
-// Ctrl-C (SIGINT), SIGTERM or SIGHUP while the staging directory exists would leave it behind
-// (until a later keygen finds its process gone): the handler removes it, then ends the process by
-// the same signal, as the default action would (a shell reports 128 + the signal: 130, 143).
-// Only async-signal-safe calls there: unlink and rmdir on paths prepared beforehand, write (one
-// line on stderr), sigaction, raise. Any thread may take the signal, so the state is a lock-free
-// atomic: while the staging is renamed into place (commit) or removed after a failure, the
-// handler only records the signal, which is raised again once that is done; the key directory is
-// then whole, old or new.
-namespace staging_signals {
+// Ctrl-C (SIGINT), SIGTERM and SIGHUP during keygen (found by a trial: a SIGTERM just after the
+// commit ended keygen silently with the old key set already replaced, so the user believed it
+// intact). From the start of key generation to the end, keygen handles them itself, so that the
+// outcome is always one of two, each said on stderr:
+// - before the commit (generating the keys, writing the staging directory): the staging
+//   directory, if any, is removed and keygen ends at once by the signal, as the default action
+//   would (a shell reports 128 + the signal: 130, 143); the old key set, if any, is unchanged;
+// - from just before the commit (rename) to the end: the signal is only recorded; keygen
+//   finishes (the old set removed, the "wrote" lines printed), says the signal came after the new
+//   key set was complete, and then ends by it.
+// Only async-signal-safe calls in the handler: unlink and rmdir on paths prepared beforehand,
+// write (one prepared line on stderr), sigaction, raise. Any thread may take the signal, so the
+// state is a lock-free atomic.
+namespace keygen_signals {
 
 constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
 constexpr size_t kPathBytes = 4096;
@@ -152,15 +181,22 @@ constexpr size_t kPathBytes = 4096;
 // the first counters of this process are tried too.
 constexpr int kTemporaryCounters = 64;
 
-// kBusy: the main thread is renaming or removing the staging directory itself.
-enum State : int { kIdle, kArmed, kCleaning, kBusy };
+// kGenerating: handlers installed, nothing written yet. kArmed: the staging directory exists.
+// kCleaning: a handler is removing it. kHolding: the main thread commits or removes the staging
+// directory, or has committed it: signals are recorded and raised again by finish().
+enum State : int { kIdle, kGenerating, kArmed, kCleaning, kHolding };
 std::atomic<int> state{kIdle};
 static_assert(std::atomic<int>::is_always_lock_free);
-std::atomic<int> pending{0};  // a signal taken while kBusy
+std::atomic<int> pending{0};         // a signal taken while kHolding
+std::atomic<bool> committed{false};  // the new key set is in place
 char directory[kPathBytes];
 char files[std::size(kKeyFileNames)][kPathBytes];             // DIR.tmp-PID-XXXXXX/name
 char temporaries[std::size(kKeyFileNames)][kPathBytes + 32];  // .../name.tmp-PID- + counter
 size_t temporary_lengths[std::size(kKeyFileNames)];
+// The lines said on stderr, prepared by install(): interrupted before any file was written, and
+// after the staging directory was removed.
+std::string unwritten_message;
+std::string removed_message;
 struct sigaction previous[std::size(kSignals)];
 bool installed[std::size(kSignals)];
 
@@ -182,24 +218,38 @@ void remove_staging() {
   ::rmdir(directory);
 }
 
-extern "C" void on_signal(int signal) {
-  int armed = kArmed;
-  if (state.load() == kBusy) {
-    pending.store(signal);
-    return;
-  }
-  if (state.compare_exchange_strong(armed, kCleaning)) {
-    remove_staging();
-    constexpr char kMessage[] =
-        "cryptonets keygen: interrupted; the unfinished key set was removed (the key directory "
-        "is as it was)\n";
-    [[maybe_unused]] const ssize_t written = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
-  }
+void say(const std::string& line) {
+  [[maybe_unused]] const ssize_t written = ::write(STDERR_FILENO, line.data(), line.size());
+}
+
+// Ends the process by `signal` (its default action) once the handler returns.
+void end_by(int signal) {
   struct sigaction default_action {};
   default_action.sa_handler = SIG_DFL;
   sigemptyset(&default_action.sa_mask);
   ::sigaction(signal, &default_action, nullptr);
-  ::raise(signal);  // delivered when the handler returns: the process ends by it
+  ::raise(signal);
+}
+
+extern "C" void on_signal(int signal) {
+  int current = state.load();
+  for (;;) {
+    if (current == kHolding || current == kIdle) {
+      pending.store(signal);
+      return;
+    }
+    if (current == kCleaning) break;  // another thread ends the process
+    if (state.compare_exchange_strong(current, kCleaning)) {
+      if (current == kArmed) {
+        remove_staging();
+        say(removed_message);
+      } else {
+        say(unwritten_message);
+      }
+      break;
+    }
+  }
+  end_by(signal);
 }
 
 bool copy(const std::string& text, char* destination, size_t capacity) {
@@ -208,19 +258,23 @@ bool copy(const std::string& text, char* destination, size_t capacity) {
   return true;
 }
 
-// Prepares the paths, then handles the signals (except those ignored, as under nohup: they stay
-// ignored). A path too long to prepare leaves the signals as they are.
-void arm(const fs::path& staging) {
-  bool fits = copy(staging.string(), directory, sizeof directory);
-  for (size_t i = 0; i < std::size(kKeyFileNames); ++i) {
-    const std::string file = (staging / kKeyFileNames[i]).string();
-    const std::string temporary = file + ".tmp-" + std::to_string(::getpid()) + "-";
-    fits = fits && copy(file, files[i], sizeof files[i]) &&
-           copy(temporary, temporaries[i], sizeof temporaries[i] - 8);
-    temporary_lengths[i] = temporary.size();
-  }
-  if (!fits) return;
-  state.store(kArmed);
+// Handles the signals from here on (except those ignored, as under nohup: they stay ignored).
+// The messages say what became of `target`: unchanged, with its key set if it had one.
+void install(const fs::path& target) {
+  std::error_code error;
+  const KeyDirectory key_files(target.string());
+  const std::string outcome =
+      fs::exists(key_files.secret_keys, error) || fs::exists(key_files.parameters, error)
+          ? "the previous key set in '" + target.string() + "' is unchanged"
+      : fs::exists(target, error) ? "'" + target.string() + "' is unchanged"
+                                  : "'" + target.string() + "' was not created";
+  unwritten_message =
+      "cryptonets keygen: interrupted before the new key set was written; " + outcome + "\n";
+  removed_message =
+      "cryptonets keygen: interrupted; the unfinished key set was removed; " + outcome + "\n";
+  committed.store(false);
+  pending.store(0);
+  state.store(kGenerating);
   for (size_t i = 0; i < std::size(kSignals); ++i) {
     struct sigaction action {};
     action.sa_handler = on_signal;
@@ -231,53 +285,123 @@ void arm(const fs::path& staging) {
   }
 }
 
-// The main thread takes the staging directory over (to commit or remove it): a handler already
-// cleaning it on another thread ends the process, so wait for that.
-void take_over() {
-  int armed = kArmed;
-  if (!state.compare_exchange_strong(armed, kBusy) && armed == kCleaning) {
-    for (;;)
-      ::pause();
+// The staging directory exists: prepares its paths for the handler. A path too long to prepare
+// holds the signals until the end instead (the staging directory is then removed by its owner).
+void arm(const fs::path& staging) {
+  bool fits = copy(staging.string(), directory, sizeof directory);
+  for (size_t i = 0; i < std::size(kKeyFileNames); ++i) {
+    const std::string file = (staging / kKeyFileNames[i]).string();
+    const std::string temporary = file + ".tmp-" + std::to_string(::getpid()) + "-";
+    fits = fits && copy(file, files[i], sizeof files[i]) &&
+           copy(temporary, temporaries[i], sizeof temporaries[i] - 8);
+    temporary_lengths[i] = temporary.size();
+  }
+  int generating = kGenerating;
+  state.compare_exchange_strong(generating, fits ? kArmed : kHolding);
+}
+
+// The main thread takes the staging directory over (to commit or remove it): from here to
+// finish() signals are only recorded. A handler already cleaning it on another thread ends the
+// process, so wait for that.
+void hold() {
+  int current = state.load();
+  while (current != kHolding) {
+    if (current == kCleaning) {
+      for (;;)
+        ::pause();
+    }
+    if (state.compare_exchange_weak(current, kHolding)) break;
   }
 }
 
-// After the commit or the removal: the previous dispositions back, and a signal taken meanwhile
-// raised again.
-void restore() {
+// The new key set is in place: a signal from now on is said to have come after it.
+void mark_committed() {
+  committed.store(true);
+}
+
+// At the end of keygen (or of its failure): the previous dispositions back, then a signal taken
+// while held is said and raised again (stdout flushed first: the process ends by it).
+void finish() {
+  hold();
+  // While still held: the "wrote" lines are out before a later signal could end the process
+  // with them in the buffer.
+  std::fflush(stdout);
   state.store(kIdle);
   for (size_t i = 0; i < std::size(kSignals); ++i) {
     if (installed[i]) ::sigaction(kSignals[i], &previous[i], nullptr);
     installed[i] = false;
   }
-  if (const int signal = pending.exchange(0); signal != 0) ::raise(signal);
+  const int signal = pending.exchange(0);
+  if (signal == 0) return;
+  std::fflush(stdout);
+  if (committed.load()) {
+    std::fprintf(stderr,
+                 "cryptonets keygen: %s arrived after the new key set was complete: it is in "
+                 "place (as written above) and the previous one, if any, is gone; stopping by "
+                 "the signal\n",
+                 signal == SIGINT    ? "SIGINT (Ctrl-C)"
+                 : signal == SIGTERM ? "SIGTERM"
+                                     : "SIGHUP");
+  } else {
+    say(removed_message);
+  }
+  std::fflush(stderr);
+  end_by(signal);
 }
 
-}  // namespace staging_signals
+// Installs the handlers for its lifetime; finish() at its end.
+class Guard {
+ public:
+  explicit Guard(const fs::path& target) { install(target); }
+  ~Guard() { finish(); }
+  Guard(const Guard&) = delete;
+  Guard& operator=(const Guard&) = delete;
+};
+
+}  // namespace keygen_signals
+
+// Test only (tests/cli/bad_input.sh): CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=SIG[:POINT] raises SIG
+// (TERM or INT) at POINT: "generate" as key generation starts, "commit" (the default) as the
+// commit starts, with every file written and none in place, "committed" just after the rename,
+// with the old key set not yet removed.
+struct TestSignal {
+  int signal = 0;
+  std::string point;
+  static TestSignal from_environment() {
+    TestSignal test;
+    const char* value = std::getenv("CRYPTONETS_TEST_SIGNAL_IN_KEYGEN");
+    if (value == nullptr) return test;
+    const std::string text = value;
+    const size_t colon = text.find(':');
+    test.signal = text.substr(0, colon) == "TERM" ? SIGTERM : SIGINT;
+    test.point = colon == std::string::npos ? "commit" : text.substr(colon + 1);
+    return test;
+  }
+  void raise_at(const std::string& at) const {
+    if (signal != 0 && point == at) ::raise(signal);
+  }
+};
 
 // A fresh directory (mode 0700: the secret key lives there) beside the key directory, removed
-// again unless committed, also on SIGINT, SIGTERM and SIGHUP (staging_signals): the whole key
+// again unless committed, also on SIGINT, SIGTERM and SIGHUP (keygen_signals): the whole key
 // set is written there and swapped in at once.
 class KeySetStaging {
  public:
-  explicit KeySetStaging(const fs::path& directory) : directory_(directory) {
+  KeySetStaging(const fs::path& directory, const TestSignal& test)
+      : directory_(directory), test_(test) {
     std::string pattern = directory.string() + ".tmp-" + std::to_string(::getpid()) + "-XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) {
       throw std::runtime_error("cannot create a temporary directory beside '" + directory.string() +
                                "': " + std::strerror(errno));
     }
     path_ = pattern;
-    staging_signals::arm(path_);
-    // Test only (tests/cli/bad_input.sh): CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=TERM (or INT) raises
-    // that signal as commit() starts, with every file written and none in place.
-    if (const char* name = std::getenv("CRYPTONETS_TEST_SIGNAL_IN_KEYGEN")) {
-      writes_then_signal_ = std::string(name) == "TERM" ? SIGTERM : SIGINT;
-    }
+    keygen_signals::arm(path_);
   }
   ~KeySetStaging() {
-    staging_signals::take_over();
+    if (path_.empty()) return;
+    keygen_signals::hold();
     std::error_code error;
-    if (!path_.empty()) fs::remove_all(path_, error);
-    staging_signals::restore();
+    fs::remove_all(path_, error);
   }
   KeySetStaging(const KeySetStaging&) = delete;
   KeySetStaging& operator=(const KeySetStaging&) = delete;
@@ -285,19 +409,21 @@ class KeySetStaging {
   const fs::path& path() const { return path_; }
 
   // Every file is fsynced by AtomicFileWriter; the directory itself here, then the swap: either
-  // the old key set or the new one, never a mixture. A signal during it waits for its end.
+  // the old key set or the new one, never a mixture. Signals are held from here to the end of
+  // keygen (keygen_signals).
   void commit() {
-    if (writes_then_signal_ != 0) ::raise(writes_then_signal_);
-    staging_signals::take_over();
+    test_.raise_at("commit");
+    keygen_signals::hold();
     sync_directory(path_);
     std::error_code error;
     if (!fs::exists(directory_, error)) {
       if (::rename(path_.c_str(), directory_.c_str()) != 0) fail("rename");
-      path_.clear();
+      committed();
     } else if (::renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, directory_.c_str(),
                            RENAME_EXCHANGE) == 0) {
-      fs::remove_all(path_, error);  // now the old key set
-      path_.clear();
+      const fs::path old = path_;
+      committed();
+      fs::remove_all(old, error);  // now the old key set
     } else if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
       // No atomic exchange on this file system: two renames (the old set is kept aside until
       // the new one is in place).
@@ -309,7 +435,7 @@ class KeySetStaging {
         errno = saved;
         fail("rename");
       }
-      path_.clear();
+      committed();
       fs::remove_all(old, error);
     } else {
       fail("renameat2(RENAME_EXCHANGE)");
@@ -320,6 +446,11 @@ class KeySetStaging {
   }
 
  private:
+  void committed() {
+    path_.clear();
+    keygen_signals::mark_committed();
+    test_.raise_at("committed");
+  }
   [[noreturn]] void fail(const std::string& call) const {
     throw std::runtime_error("cannot put the new key set in place of '" + directory_.string() +
                              "' (" + call + "): " + std::strerror(errno) +
@@ -335,7 +466,7 @@ class KeySetStaging {
 
   fs::path directory_;
   fs::path path_;
-  int writes_then_signal_ = 0;
+  const TestSignal& test_;
 };
 
 std::string file_size(const std::string& path) {
@@ -356,10 +487,13 @@ void write_key_directory(const fs::path& target, const std::string& preset_name,
                          const std::vector<uint64_t>& plaintext_moduli, const ModelProfile& profile,
                          Prng& prng) {
   const KeyDirectory files(target.string());
+  const keygen_signals::Guard signals(target);
+  const TestSignal test = TestSignal::from_environment();
+  test.raise_at("generate");
   const encoding::BasicCrtKeys<Scheme> keys =
       encoding::BasicCrtKeys<Scheme>::generate(params, plaintext_moduli, prng);
   {
-    KeySetStaging staging(target);
+    KeySetStaging staging(target, test);
     save_key_directory(KeyDirectory(staging.path().string()), keys);
     // The profile the parameters came from: encrypt and decrypt use it when given no --profile,
     // so keys made for another model never meet the shipped model's profile by default.
@@ -453,6 +587,8 @@ int run_keygen(std::span<char* const> arguments) {
   const std::string directory = options.text("out-dir");
   if (directory.empty()) throw UsageError("--out-dir needs a directory name, not an empty one");
   const fs::path target = key_directory_path(directory);
+  // A bad --out-dir before anything else is printed (the ring degree's warning).
+  check_replaceable(target);
   const KeyDirectory files(target.string());
   if (std::filesystem::exists(files.secret_keys) && !options.flag("force")) {
     throw std::runtime_error("refusing to overwrite the secret key " + files.secret_keys +
@@ -476,7 +612,6 @@ int run_keygen(std::span<char* const> arguments) {
   require_plaintext_moduli(profile.output_range(), plaintext_moduli);
   warn_insecure_ring_degree(options, bfv_params ? bfv_params->n : yashe_params->n);
 
-  check_replaceable(target);
   remove_stale_temporaries(target);
 
   std::optional<Prng> seeded;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -15,6 +16,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string_view>
@@ -155,19 +157,44 @@ void check_role(const std::string& path, char kind, FileInspection& report) {
                             " of a key set holds " + kind_description(role));
 }
 
-// Why a secret key file's mode lets others than its owner at it; empty when it does not (or
-// cannot be read: `mode` is then empty too).
-std::string secret_mode_problem(const std::string& path, std::string* mode = nullptr) {
+// What a file's mode lets its group and others do with it ("its group may read it; others may
+// read and write it"); empty when the mode gives them nothing.
+std::string access_of_others(unsigned bits) {
+  auto verbs = [](unsigned rwx) {
+    std::vector<std::string> allowed;
+    for (const auto& [bit, verb] :
+         {std::pair{4u, "read"}, std::pair{2u, "write"}, std::pair{1u, "execute"}})
+      if ((rwx & bit) != 0) allowed.emplace_back(verb);
+    std::string text;
+    for (size_t i = 0; i < allowed.size(); ++i)
+      text += (i == 0 ? "" : i + 1 == allowed.size() ? " and " : ", ") + allowed[i];
+    return text + " it";
+  };
+  const unsigned group = (bits >> 3) & 7, others = bits & 7;
+  if (group == others) return group == 0 ? "" : "its group and others may " + verbs(group);
+  std::string text;
+  if (group != 0) text = "its group may " + verbs(group);
+  if (others != 0) text += (text.empty() ? "" : "; ") + std::string("others may ") + verbs(others);
+  return text;
+}
+
+// Why a secret key file's mode lets others than its owner at it (read or write it: execute
+// alone gives nothing away); empty when it does not (or cannot be read: `mode` is then empty
+// too). `access`: what its group and others may do, empty when nothing.
+std::string secret_mode_problem(const std::string& path, std::string* mode = nullptr,
+                                std::string* access = nullptr) {
   struct stat status {};
   if (::stat(path.c_str(), &status) != 0) return "";
   const unsigned bits = status.st_mode & 07777;
   char text[8];
   std::snprintf(text, sizeof text, "%04o", bits);
   if (mode != nullptr) *mode = text;
-  if ((bits & 077) == 0) return "";
-  return std::string("mode ") + text +
-         " lets others than its owner at the secret key (keygen writes it with mode 0600: chmod "
-         "600 it, and make new keys if others may have read it)";
+  if (access != nullptr) *access = access_of_others(bits);
+  if ((bits & 066) == 0) return "";
+  return std::string("mode ") + text + " lets others than its owner at the secret key (" +
+         access_of_others(bits) +
+         "; keygen writes it with mode 0600: chmod 600 it, and make new keys if others may have "
+         "read it)";
 }
 
 // A secret key file, however it is named or reached (inspect FILE as well as inspect DIR).
@@ -524,7 +551,18 @@ void add_parameters(const std::string& path, const std::string& params_path,
     return;
   }
   const bool of_key_set = key_file && (!params_path.empty() || role_of(path) != 0);
-  if (const std::optional<HeaderFields> params = peek_header(chosen)) {
+  // A params beside the file that is no parameter set (a profile or another key file copied over
+  // it) is that file's problem, named in its own report; not one of this file (found by a trial:
+  // the key files were blamed, and the params shown intact).
+  const bool given = !params_path.empty();
+  const std::optional<HeaderFields> params = peek_header(chosen);
+  if (!given && (!params || params->kind != 'P')) {
+    report.fields.emplace_back(
+        "ring degree",
+        "unknown: '" + chosen + "' beside it is not a parameter set (see its own report)");
+    return;
+  }
+  if (params) {
     if (of_key_set) check_against_parameters(path, file, chosen, *params, report);
     if (params->kind != 'P' || params->scheme != file.scheme) {
       report.fields.emplace_back(
@@ -539,7 +577,7 @@ void add_parameters(const std::string& path, const std::string& params_path,
                           ? add_parameters_from<bfv::Scheme>(chosen, file.fingerprint, report)
                           : add_parameters_from<yashe::Scheme>(chosen, file.fingerprint, report);
   if (loaded && key_file) check_one_key_set({chosen, path}, report);
-  if (!loaded && of_key_set) {
+  if (!loaded && of_key_set && given) {
     report.problems.push_back("parameters: the parameter set '" + chosen + "' of '" + path +
                               "' cannot be read (see the ring degree line)");
   }
@@ -561,22 +599,23 @@ void check_key_directory_of(const std::string& path, const HeaderFields& params,
        {directory.public_keys, directory.evaluation_keys, directory.secret_keys}) {
     // Not a regular file (a FIFO would block the reads): that file's own report refuses it.
     if (!fs::is_regular_file(key_file, error)) continue;
+    // Nor one that is no key file (a CSV, profile or ciphertext file copied over public.key): its
+    // own report names it, and this params is not the worse for it.
+    const std::optional<HeaderFields> key = peek_header(key_file);
+    if (!key || std::string_view("KES").find(key->kind) == std::string_view::npos) continue;
     paths.push_back(key_file);
     // Named as inspect_file names them from this file's path, so that the problems read alike.
     const std::string shown = (parent / fs::path(key_file).filename()).string();
-    if (const std::optional<HeaderFields> key = peek_header(key_file)) {
-      // A key file under another role's name is that file's problem, not this one's (its own
-      // report names it): here it is only noted, so that the params of a set whose public.key
-      // and evaluation.key were swapped stay intact.
-      const char role = role_of(shown);
-      if (role != 0 && role != key->kind) {
-        report.fields.emplace_back(
-            "beside it", "'" + shown + "' holds " + kind_description(key->kind) + ", not " +
-                             kind_description(role) + " (a problem of that file, not of this one)");
-      }
-      if (key->kind != 'P' && key->kind != 'C')
-        check_against_parameters(shown, *key, path, params, report);
+    // A key file under another role's name is that file's problem, not this one's (its own report
+    // names it): here it is only noted, so that the params of a set whose public.key and
+    // evaluation.key were swapped stay intact.
+    const char role = role_of(shown);
+    if (role != 0 && role != key->kind) {
+      report.fields.emplace_back(
+          "beside it", "'" + shown + "' holds " + kind_description(key->kind) + ", not " +
+                           kind_description(role) + " (a problem of that file, not of this one)");
     }
+    check_against_parameters(shown, *key, path, params, report);
   }
   if (paths.size() > 1) check_one_key_set(paths, report);
 }
@@ -862,16 +901,49 @@ std::vector<std::string> csv_cells(const std::string& line) {
   return cells;
 }
 
-// decrypt --scores: image, label, predicted, score_0 .. score_{C-1}. Each row's predicted label
-// must be the first largest of its scores, as decrypt chose it (predicted_labels): a row where it
-// is not was edited, or its scores were.
+// An integer as decrypt writes it (std::to_string, GMP's get_str): digits without a sign, a
+// leading zero or spaces; a '-' before a nonzero one where `negative` allows it.
+bool canonical_integer(const std::string& text, bool negative) {
+  const size_t sign = negative && text.starts_with('-') ? 1 : 0;
+  const std::string_view digits = std::string_view(text).substr(sign);
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string_view::npos)
+    return false;
+  if (digits.size() > 1 && digits[0] == '0') return false;  // "07"
+  return !(sign == 1 && digits == "0");                     // "-0"
+}
+
+// decrypt --scores: image, label, predicted, score_0 .. score_{C-1}, each cell an integer as
+// decrypt writes it (canonical_integer: "07", "+2" and " 2" alike are not), the images distinct,
+// the label empty or a class, as the predicted label. Each row's predicted label must be the
+// first largest of its scores, as decrypt chose it (predicted_labels): a row where it is not was
+// edited, or its scores were.
 void inspect_scores_csv(const std::string& path, FileInspection& report) {
   constexpr size_t kRowsNamed = 5;  // rows named one by one; the rest are counted
   std::ifstream in(path);
   std::string header, line;
   std::getline(in, header);
   size_t rows = 0, labelled = 0, checked = 0, wrong = 0;
-  const size_t classes = static_cast<size_t>(std::count(header.begin(), header.end(), ',')) - 2;
+  const std::vector<std::string> names = csv_cells(header);
+  const size_t classes = names.size() - 3;
+  // The columns are read by position: a header naming them otherwise (score_1 before score_0)
+  // is another file's.
+  for (size_t c = 0; c < names.size(); ++c) {
+    const std::string expected = c == 0   ? "image"
+                                 : c == 1 ? "label"
+                                 : c == 2 ? "predicted"
+                                          : "score_" + std::to_string(c - 3);
+    if (names[c] != expected) {
+      report.problems.push_back("header: column " + std::to_string(c + 1) + " is '" + names[c] +
+                                "', expected '" + expected + "'");
+      break;
+    }
+  }
+  const std::string last_class = std::to_string(classes == 0 ? 0 : classes - 1);
+  auto is_class = [&](const std::string& text) {
+    if (!canonical_integer(text, false) || text.size() > 18) return false;
+    return std::stoull(text) < classes;
+  };
+  std::set<std::string> images;
   while (std::getline(in, line)) {
     ++rows;
     const std::vector<std::string> cells = csv_cells(line);
@@ -881,14 +953,24 @@ void inspect_scores_csv(const std::string& path, FileInspection& report) {
                                 std::to_string(classes + 3) + " columns");
       break;
     }
+    if (!canonical_integer(cells[0], false)) {
+      report.problems.push_back("row " + std::to_string(rows) + ": image '" + cells[0] +
+                                "' is not an image index");
+    } else if (!images.insert(cells[0]).second) {
+      report.problems.push_back(where + ": image " + cells[0] + " appears twice");
+    }
     labelled += !cells[1].empty();
+    if (!cells[1].empty() && !is_class(cells[1])) {
+      report.problems.push_back(where + ": label '" + cells[1] + "' is not a class in 0.." +
+                                last_class);
+    }
     // The first largest score, as decrypt's predicted_labels takes it (std::max_element).
     size_t best = 0;
     mpz_class best_score, score;
     bool numbers = true;
     for (size_t c = 0; c < classes && numbers; ++c) {
       const std::string& text = cells[3 + c];
-      numbers = !text.empty() && score.set_str(text, 10) == 0;
+      numbers = canonical_integer(text, true) && score.set_str(text, 10) == 0;
       if (!numbers) {
         report.problems.push_back(where + ": score_" + std::to_string(c) + " '" + text +
                                   "' is not an integer");
@@ -899,15 +981,12 @@ void inspect_scores_csv(const std::string& path, FileInspection& report) {
     }
     if (!numbers || classes == 0) continue;
     const std::string& predicted = cells[2];
-    size_t label = 0;
-    const auto [end, error] =
-        std::from_chars(predicted.data(), predicted.data() + predicted.size(), label);
-    if (error != std::errc() || end != predicted.data() + predicted.size() || predicted.empty() ||
-        label >= classes) {
+    if (!is_class(predicted)) {
       report.problems.push_back(where + ": predicted '" + predicted + "' is not a class in 0.." +
-                                std::to_string(classes - 1));
+                                last_class);
       continue;
     }
+    const size_t label = std::stoull(predicted);
     ++checked;
     if (label == best) continue;
     if (++wrong <= kRowsNamed) {
@@ -1189,6 +1268,13 @@ FileInspection inspect_file(const std::string& path, const std::string& params_p
     throw std::runtime_error("file '" + path + "': " + e.what());
   }
   check_profile_role(path, "model.profile", report);
+  // Under a key file's name, a file that is no protocol file at all (a profile, model or CSV
+  // copied there): the commands would refuse it by that name (protocol files: check_role).
+  if (const char role = role_of(path); role != 0 && !text.starts_with("CNPF")) {
+    report.problems.push_back("role: '" + path + "' holds " + report.kind + ", but the " +
+                              std::filesystem::path(path).filename().string() +
+                              " of a key set holds " + kind_description(role));
+  }
   if (report.kind.starts_with("a model profile") &&
       (!params_path.empty() || std::filesystem::path(path).filename() == "model.profile")) {
     const std::filesystem::path beside = std::filesystem::path(path).parent_path() / "params";
@@ -1306,17 +1392,35 @@ KeySetInspection inspect_key_set(const std::string& directory, const std::string
     set.fields.emplace_back("secret key",
                             "absent (as in a server's or an encrypting client's copy)");
   } else {
-    std::string mode;
+    std::string mode, access;
     // The same text as the file's own report (a file of secret keys): named once.
-    const std::string problem = secret_mode_problem(secret.path, &mode);
+    const std::string problem = secret_mode_problem(secret.path, &mode, &access);
+    // Judged by what the file holds, not by its name (found by a trial: public keys under
+    // secret.key, mode 0644, were reported as an exposed secret key). Its own report checks the
+    // mode of secret keys it can read; a header that says secret keys counts too.
+    const std::optional<HeaderFields> header = peek_header(secret.path);
+    const bool holds_secret =
+        (header && header->kind == 'S') ||
+        (secret.inspection &&
+         std::any_of(secret.inspection->problems.begin(), secret.inspection->problems.end(),
+                     [](const std::string& p) { return p.starts_with("mode "); }));
     if (mode.empty()) {
       set.problems.push_back("secret.key: cannot read its mode: " +
                              std::string(std::strerror(errno)));
+    } else if (!holds_secret) {
+      set.fields.emplace_back(
+          "secret key", "present, mode " + mode + ", but it holds no secret keys (see its report)");
     } else if (problem.empty()) {
-      set.fields.emplace_back("secret key", "present, mode " + mode + " (its owner only)");
+      set.fields.emplace_back("secret key", "present, mode " + mode +
+                                                (access.empty() ? " (its owner only)"
+                                                                : " (only its owner may read or "
+                                                                  "write it; " +
+                                                                      access + ")"));
     } else {
-      set.fields.emplace_back("secret key",
-                              "present, mode " + mode + ": OTHERS MAY READ OR WRITE IT");
+      std::string shout = access;
+      std::transform(shout.begin(), shout.end(), shout.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+      set.fields.emplace_back("secret key", "present, mode " + mode + ": " + shout);
       add_problem(secret.name, problem);
     }
   }

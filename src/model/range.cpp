@@ -156,12 +156,19 @@ bool plaintext_moduli_suffice(const RangeReport& report, const std::vector<uint6
 }
 
 PlaintextModulusTooSmall::PlaintextModulusTooSmall(int needed_bits, int modulus_bits,
-                                                   int moduli_given, int moduli_needed)
+                                                   int moduli_given, int moduli_needed,
+                                                   const mpz_class& bound, const mpz_class& modulus)
+    // The exact comparison too: with equal bit counts ("needs 78 bits; ... has 78 bits") the
+    // bits alone read as a contradiction (found by a trial).
     : std::runtime_error("the model needs " + std::to_string(needed_bits) + " bits; " +
                          (moduli_given == 1 ? std::string("plaintext modulus t")
                                             : "the product T of " + std::to_string(moduli_given) +
                                                   " plaintext moduli") +
-                         " has " + std::to_string(modulus_bits) + " bits: use " +
+                         " has " + std::to_string(modulus_bits) + " bits, and decoding needs " +
+                         (moduli_given == 1 ? "t" : "T") +
+                         " >= 2·B + 1 for the outputs' bound B = " + bound.get_str() + ", but " +
+                         (moduli_given == 1 ? "t" : "T") + " = " + modulus.get_str() +
+                         " < 2·B + 1 = " + mpz_class(2 * bound + 1).get_str() + ": use " +
                          std::to_string(moduli_needed) + " moduli (CRT) or a smaller input scale"),
       needed_bits_(needed_bits),
       modulus_bits_(modulus_bits),
@@ -179,9 +186,9 @@ void require_plaintext_moduli(const RangeReport& report, const std::vector<uint6
   }
   if (plaintext_modulus_suffices(report, product)) return;
   uint64_t smallest = *std::min_element(moduli.begin(), moduli.end());
-  throw PlaintextModulusTooSmall(report.output_bits(), bit_length(product),
-                                 static_cast<int>(moduli.size()),
-                                 moduli_needed(report.output().bound, smallest));
+  throw PlaintextModulusTooSmall(
+      report.output_bits(), bit_length(product), static_cast<int>(moduli.size()),
+      moduli_needed(report.output().bound, smallest), report.output().bound, product);
 }
 
 }  // namespace cryptonets::model

@@ -116,9 +116,14 @@ status=$?
 [ $status -eq 1 ] || fail "inspect --params with another parameter set: exit $status, expected 1"
 grep -qF "does not give the parameter set of images.ct" err.txt ||
   fail "inspect --params with another parameter set: no message on stderr"
-"$exe" inspect images.ct --params no-such-params >out.txt 2>&1
-status=$?
-[ $status -eq 1 ] || fail "inspect --params with a missing file: exit $status, expected 1"
+# A --params that names no file is a bad argument (exit 2), not a damaged FILE (it was exit 1,
+# "DAMAGED" for a key file).
+for file in images.ct keys/public.key; do
+  "$exe" inspect "$file" --params no-such-params >out.txt 2>&1
+  status=$?
+  [ $status -eq 2 ] && grep -qF -- "--params 'no-such-params': no such file" out.txt ||
+    fail "inspect $file --params with a missing file: exit $status, expected 2: $(cat out.txt)"
+done
 images_id=0x$(le64 images.ct 64)
 inspect_expect 0 scores.ct "kind: ciphertexts" "ciphertexts per batch and modulus: 10" \
   "key set id: $key_set" "answers file id: $images_id (scores)" "verdict: intact (9"
@@ -152,7 +157,9 @@ inspect_expect 0 leading-identity.txt "layers: poly (degree 1) -> conv -> square
   "encrypted stages: 2. conv (1. poly folded in) -> 3. square -> 4. dense"
 # mnist's stage table names the stage the same way.
 "$exe" mnist --model leading-identity.txt --data "$data/mnist" --insecure-ring-degree 64 \
-  --images 2 --threads 1 --seed 1 >mnist.txt 2>&1 || fail "mnist leading-identity.txt: $(cat mnist.txt)"
+  --images 2 --threads 1 --seed 1 --csv stages.csv >mnist.txt 2>&1 || fail "mnist leading-identity.txt: $(cat mnist.txt)"
+# Its CSV: the decryption covers every modulus (CRT), so its row says "all", not modulus 1.
+grep -q ",1,decrypt+decode,,all," stages.csv || fail "mnist --csv decrypt row: $(grep decrypt stages.csv)"
 grep -q "^2\. conv (1\. poly folded in)  " mnist.txt || fail "mnist names the stage otherwise: $(cat mnist.txt)"
 # A degree-3 polynomial runs in the plain evaluators only: every command that encrypts refuses the
 # model (here: profile), and inspect says so in the same words instead of listing it as encrypted.
@@ -193,6 +200,23 @@ inspect_expect 1 edited.csv "PROBLEM: row 2 (image ${row2%,*}): predicted ${row2
   "verdict: DAMAGED or inconsistent (2 problem(s))"
 awk -F, -v OFS=, 'NR == 2 { $4 = "x" } { print }' scores.csv >bad-score.csv
 inspect_expect 1 bad-score.csv "PROBLEM: row 1 (image 2): score_0 'x' is not an integer"
+# Every cell as decrypt writes it, checked alike (a trial: predicted "07" passed while "+2" and
+# " 2" did not; a label 11, a repeated image and swapped score_* names passed).
+for cell in '07' '+2' ' 2' '-0'; do
+  awk -F, -v OFS=, -v cell="$cell" 'NR == 2 { $3 = cell } { print }' scores.csv >bad-score.csv
+  inspect_expect 1 bad-score.csv "PROBLEM: row 1 (image 2): predicted '$cell' is not a class in 0..9"
+done
+awk -F, -v OFS=, 'NR == 2 { $4 = "0" $4 } { print }' scores.csv >bad-score.csv
+inspect_expect 1 bad-score.csv "PROBLEM: row 1 (image 2): score_0 '0"
+awk -F, -v OFS=, 'NR == 2 { $2 = 11 } { print }' scores.csv >bad-score.csv
+inspect_expect 1 bad-score.csv "PROBLEM: row 1 (image 2): label '11' is not a class in 0..9"
+awk -F, -v OFS=, 'NR == 3 { $1 = 2 } { print }' scores.csv >bad-score.csv
+inspect_expect 1 bad-score.csv "PROBLEM: row 2 (image 2): image 2 appears twice"
+awk -F, -v OFS=, 'NR == 1 { $4 = "score_1"; $5 = "score_0" } { print }' scores.csv >bad-score.csv
+inspect_expect 1 bad-score.csv "PROBLEM: header: column 4 is 'score_1', expected 'score_0'"
+awk -F, -v OFS=, 'NR == 2 { $4 = ($4 ~ /^-/) ? substr($4, 2) : "-" $4 } { print }' scores.csv >negative.csv
+"$exe" inspect negative.csv >out.txt 2>&1
+grep -q "is not an integer" out.txt && fail "inspect refused a negative score: $(cat out.txt)"
 inspect_expect 0 "$data/model.profile" "kind: a model profile" "outputs: 10" \
   "preset default: YASHE', n = 8192, q = 7 primes" \
   "preset bfv: BFV, n = 8192, q = 4 primes (log2 q = 218)"
@@ -296,7 +320,7 @@ inspect_expect 1 swapped "public.key: MISMATCHED" "evaluation.key: MISMATCHED" "
 inspect_expect 1 schemes "public.key: MISMATCHED" "PROBLEM: public.key: scheme:" "usable for: nothing"
 inspect_expect 1 mixed "public.key: MISMATCHED" "do not belong together" "key set verdict: DAMAGED"
 cp -rp keys loose && chmod 644 loose/secret.key
-inspect_expect 1 loose "secret key: present, mode 0644: OTHERS MAY READ OR WRITE IT" \
+inspect_expect 1 loose "secret key: present, mode 0644: ITS GROUP AND OTHERS MAY READ IT" \
   "PROBLEM: secret.key: mode 0644 lets others than its owner at the secret key" \
   "secret.key: EXPOSED (mode) (1 problem(s))" "key set verdict: DAMAGED or inconsistent (1 problem(s))"
 # The secret key file on its own, under any name, is held to its mode too (inspect DIR only was).
@@ -351,6 +375,23 @@ inspect_expect 1 csv-profile \
 [ "$(grep -c '^verdict: intact' out.txt)" -eq 4 ] ||
   fail "inspect csv-profile: model.profile's own report is intact: $(grep verdict out.txt)"
 inspect_expect 1 csv-profile/model.profile "PROBLEM: role: 'csv-profile/model.profile' holds decrypted scores"
+# Each file's verdict is about that file (found by a trial): a profile over params was "params:
+# intact" with the problems blamed on the key files; a CSV, profile or model over public.key was
+# "public.key: intact" and "params: DAMAGED" (its key set check could not read public.key).
+mkdir profile-params && cp -p keys/* profile-params/ && cp keys/model.profile profile-params/params
+inspect_expect 1 profile-params \
+  "PROBLEM: params: role: 'profile-params/params' holds a model profile (text; the model without its weights), but the params of a key set holds a parameter set" \
+  "params: MISMATCHED (1 problem(s))" "public.key: intact" "evaluation.key: intact" \
+  "secret.key: intact" "usable for: nothing" "key set verdict: DAMAGED or inconsistent (1 problem(s))"
+for foreign in scores.csv keys/model.profile "$data/model.txt" images.ct; do
+  rm -rf foreign && mkdir foreign && cp -p keys/* foreign/ && cp "$foreign" foreign/public.key
+  inspect_expect 1 foreign "PROBLEM: public.key: role: 'foreign/public.key' holds" \
+    "public.key: MISMATCHED (1 problem(s))" "params: intact" "evaluation.key: intact" \
+    "usable for: decrypt (params, secret.key)" "key set verdict: DAMAGED or inconsistent (1 problem(s))"
+done
+rm -rf foreign && mkdir foreign && cp -p keys/* foreign/ && cp scores.csv foreign/evaluation.key
+inspect_expect 1 foreign "evaluation.key: MISMATCHED (1 problem(s))" "params: intact" \
+  "public.key: intact" "key set verdict: DAMAGED or inconsistent (1 problem(s))"
 mkdir no-params && cp keys/public.key no-params/
 inspect_expect 1 no-params "missing: params, evaluation.key" "PROBLEM: params: missing"
 "$exe" inspect keys --params keys/params >out.txt 2>&1

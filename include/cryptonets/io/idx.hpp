@@ -69,7 +69,8 @@ enum class MnistSplit { kTrain, kTest };
 std::vector<uint8_t> read_possibly_gzipped_file(const std::filesystem::path& path);
 
 // Parses "<64 hex digits>  <file name>" lines, as written by sha256sum(1): file name → hex digest.
-// Throws ChecksumError for a malformed line, std::runtime_error if the file cannot be opened.
+// Throws ChecksumError for a malformed line, std::runtime_error if the file cannot be opened or
+// is not a regular file (a FIFO would block the read).
 std::map<std::string, std::string> read_sha256sums(const std::filesystem::path& path);
 
 // The checksum file of a data set: kChecksumFileName in the directory of its data files.

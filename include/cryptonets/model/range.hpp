@@ -69,7 +69,9 @@ bool plaintext_moduli_suffice(const RangeReport& report, const std::vector<uint6
 
 class PlaintextModulusTooSmall : public std::runtime_error {
  public:
-  PlaintextModulusTooSmall(int needed_bits, int modulus_bits, int moduli_given, int moduli_needed);
+  // bound: the outputs' bound B; modulus: the product T of the moduli (T < 2·B + 1).
+  PlaintextModulusTooSmall(int needed_bits, int modulus_bits, int moduli_given, int moduli_needed,
+                           const mpz_class& bound, const mpz_class& modulus);
   int needed_bits() const { return needed_bits_; }
   int modulus_bits() const { return modulus_bits_; }
   // How many moduli as large as the smallest one given would suffice.
@@ -81,7 +83,8 @@ class PlaintextModulusTooSmall : public std::runtime_error {
   int moduli_needed_;
 };
 
-// Throws PlaintextModulusTooSmall ("the model needs N bits; plaintext modulus T has M bits: use K
+// Throws PlaintextModulusTooSmall ("the model needs N bits; plaintext modulus t has M bits, and
+// decoding needs t >= 2·B + 1 for the outputs' bound B = ..., but t = ... < 2·B + 1 = ...: use K
 // moduli (CRT) or a smaller input scale") unless the product of the moduli suffices. Throws
 // std::invalid_argument for an empty list or a modulus below 2.
 void require_plaintext_moduli(const RangeReport& report, const std::vector<uint64_t>& moduli);
