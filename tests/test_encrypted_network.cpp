@@ -165,6 +165,33 @@ TEST_CASE(
         weighted_sum_reference(evaluator, inputs, map.terms_of(0)).parts[0]);
 }
 
+namespace {
+
+// The extremes cases below: the scalar kernel against the term-by-term reference (every
+// `reference_stride`-th output: the reference is slow), then every vector kernel this CPU has
+// against the scalar kernel on every output, bit for bit.
+void check_vector_kernels_at_extremes(const Evaluator& evaluator, const LinearMap& map,
+                                      const std::vector<Ciphertext>& inputs,
+                                      size_t reference_stride) {
+  const auto scalar =
+      fused_linear_combinations(evaluator, map, inputs, 1, {}, LinearKernel::scalar);
+  for (size_t o = 0; o < map.outputs; o += reference_stride)
+    CHECK(scalar[o].parts[0] ==
+          weighted_sum_reference(evaluator, inputs, map.terms_of(o)).parts[0]);
+  for (LinearKernel kernel : {LinearKernel::avx2, LinearKernel::avx512}) {
+    if (!linear_kernel_applies(kernel, map)) {
+      MESSAGE("this CPU lacks the " << (kernel == LinearKernel::avx2 ? "AVX2" : "AVX-512")
+                                    << " linear kernel: not checked");
+      continue;
+    }
+    const auto vector = fused_linear_combinations(evaluator, map, inputs, 2, {}, kernel);
+    for (size_t o = 0; o < map.outputs; ++o)
+      CHECK(vector[o].parts[0] == scalar[o].parts[0]);
+  }
+}
+
+}  // namespace
+
 TEST_CASE(
     "The one-output vector kernels reduce their sums exactly at the extremes, for primes of 30 to "
     "60 bits") {
@@ -205,22 +232,7 @@ TEST_CASE(
       add_row(terms, [&](size_t) { return -largest; });
       add_row(terms, [&](size_t t) { return t % 2 == 0 ? largest : -largest; });
     }
-    const auto scalar =
-        fused_linear_combinations(scheme.evaluator, map, inputs, 1, {}, LinearKernel::scalar);
-    for (size_t o = 0; o < map.outputs; ++o) {
-      CHECK(scalar[o].parts[0] ==
-            weighted_sum_reference(scheme.evaluator, inputs, map.terms_of(o)).parts[0]);
-    }
-    for (LinearKernel kernel : {LinearKernel::avx2, LinearKernel::avx512}) {
-      if (!linear_kernel_applies(kernel, map)) {
-        MESSAGE("this CPU lacks the " << (kernel == LinearKernel::avx2 ? "AVX2" : "AVX-512")
-                                      << " linear kernel: not checked");
-        continue;
-      }
-      const auto vector = fused_linear_combinations(scheme.evaluator, map, inputs, 2, {}, kernel);
-      for (size_t o = 0; o < map.outputs; ++o)
-        CHECK(vector[o].parts[0] == scalar[o].parts[0]);
-    }
+    check_vector_kernels_at_extremes(scheme.evaluator, map, inputs, 1);
   }
 }
 
@@ -243,7 +255,8 @@ TEST_CASE(
     for (size_t j = 0; j < inputs.size(); ++j) {
       uint64_t* row = inputs[j].parts[0].residues(0);
       for (size_t x = 0; x < n; ++x)
-        row[x] = x < n / 2 ? q.value() - 1 : (x % 3 == 0 ? 0 : sample_uniform_below(prng, q.value()));
+        row[x] =
+            x < n / 2 ? q.value() - 1 : (x % 3 == 0 ? 0 : sample_uniform_below(prng, q.value()));
     }
     const int64_t largest = (int64_t{1} << 20) - 1;
     LinearMap map;
@@ -255,9 +268,9 @@ TEST_CASE(
           const int64_t weight =
               pattern == 0   ? largest
               : pattern == 1 ? -largest
-              : pattern == 2 ? (j % 2 == 0 ? largest : -largest)
-                             : static_cast<int64_t>(sample_uniform_below(prng, 2 * largest + 1)) -
-                                   largest;
+              : pattern == 2
+                  ? (j % 2 == 0 ? largest : -largest)
+                  : static_cast<int64_t>(sample_uniform_below(prng, 2 * largest + 1)) - largest;
           if (weight != 0) map.terms.push_back({static_cast<uint32_t>(j), weight});
         }
         map.row_begin.push_back(map.terms.size());
@@ -265,22 +278,7 @@ TEST_CASE(
         ++map.outputs;
       }
     }
-    const auto scalar =
-        fused_linear_combinations(scheme.evaluator, map, inputs, 1, {}, LinearKernel::scalar);
-    for (size_t o = 0; o < map.outputs; o += 5) {
-      CHECK(scalar[o].parts[0] ==
-            weighted_sum_reference(scheme.evaluator, inputs, map.terms_of(o)).parts[0]);
-    }
-    for (LinearKernel kernel : {LinearKernel::avx2, LinearKernel::avx512}) {
-      if (!linear_kernel_applies(kernel, map)) {
-        MESSAGE("this CPU lacks the " << (kernel == LinearKernel::avx2 ? "AVX2" : "AVX-512")
-                                      << " linear kernel: not checked");
-        continue;
-      }
-      const auto vector = fused_linear_combinations(scheme.evaluator, map, inputs, 2, {}, kernel);
-      for (size_t o = 0; o < map.outputs; ++o)
-        CHECK(vector[o].parts[0] == scalar[o].parts[0]);
-    }
+    check_vector_kernels_at_extremes(scheme.evaluator, map, inputs, 5);
   }
 }
 

@@ -341,6 +341,9 @@ int client_infer(std::span<char* const> arguments) {
   if (header.key_set_id != read_protocol_header(keys.parameters).key_set_id) {
     throw std::runtime_error("'" + in + "' is encrypted under other keys than " + keys.parameters);
   }
+  // The whole file, before the keys are registered: every record, nothing appended after them.
+  service::require_upload_role(in, ProtocolFileKind::kCiphertexts,
+                               "encrypted images from cryptonets encrypt");
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + std::chrono::seconds(options.integer("wait", 1, 1 << 30));
   auto elapsed = [&] {

@@ -285,15 +285,24 @@ char record_kind(ProtocolFileKind kind) {
 }
 
 // Refuses, naming `path`, a file of secret keys: its header, and the kind of each of its records
-// (a file whose header says public keys but which holds a secret key record is refused too). Only
-// the 32-byte record headers are read; checksums are the server's to verify.
+// (a file whose header says public keys but which holds a secret key record is refused too), and
+// a file whose records do not end exactly at its end (bytes appended after a valid file, such as
+// a secret key, would be uploaded with it). Only the 32-byte record headers are read here;
+// ciphertext files are verified in full by verify_ciphertext_file (durable.hpp).
 void refuse_secret_records(const std::string& path, const ProtocolHeader& header,
                            const std::string& role) {
   const std::string never =
       "' holds secret keys, which never leave this machine; nothing was sent (expected " + role +
       ")";
   if (header.kind == ProtocolFileKind::kSecretKeys) throw std::runtime_error("'" + path + never);
-  if (header.kind == ProtocolFileKind::kCiphertexts) return;  // records 'C' only, by the server
+  if (header.kind == ProtocolFileKind::kCiphertexts) {
+    try {
+      verify_ciphertext_file(path);  // every record a ciphertext, checksums, nothing after them
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error(std::string(e.what()) + "; nothing was sent");
+    }
+    return;
+  }
   const int fd = open_regular_file(path);
   if (fd < 0) throw std::runtime_error("cannot read '" + path + "': " + std::strerror(errno));
   struct Closer {
@@ -305,7 +314,8 @@ void refuse_secret_records(const std::string& path, const ProtocolHeader& header
     uint8_t head[kSerializationHeaderBytes];
     if (::pread(fd, head, sizeof head, static_cast<off_t>(offset)) !=
         static_cast<ssize_t>(sizeof head)) {
-      return;  // truncated: the server refuses it; nothing secret is in a record header
+      throw std::runtime_error("'" + path + "' is truncated (record " + std::to_string(i + 1) +
+                               " of " + std::to_string(header.moduli) + "); nothing was sent");
     }
     if (std::memcmp(head, "CNET", 4) == 0 &&
         head[4] == record_kind(ProtocolFileKind::kSecretKeys)) {
@@ -314,8 +324,18 @@ void refuse_secret_records(const std::string& path, const ProtocolHeader& header
     uint64_t length = 0;
     for (int b = 7; b >= 0; --b)
       length = (length << 8) | head[24 + b];
-    if (length > (uint64_t{1} << 40)) return;
+    if (length > (uint64_t{1} << 40)) {
+      throw std::runtime_error("'" + path + "' is damaged (record " + std::to_string(i + 1) +
+                               " declares " + std::to_string(length) + " bytes); nothing was sent");
+    }
     offset += kSerializationHeaderBytes + length + kSerializationChecksumBytes;
+  }
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || static_cast<uint64_t>(info.st_size) != offset) {
+    throw std::runtime_error(
+        "'" + path + "' does not end where its last record does (" +
+        std::to_string(info.st_size) + " bytes, the records " + std::to_string(offset) +
+        "): bytes were appended or cut; nothing was sent (expected " + role + ")");
   }
 }
 

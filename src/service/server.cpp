@@ -915,14 +915,10 @@ void Server::Impl::recover() {
     if (auto it = last_use_.find(job.key_set); it != last_use_.end()) {
       it->second = std::max({it->second, job.created, job.finished});
     }
-    if ((job.state == "queued" || job.state == "running") && job.attempts >= kJobAttempts) {
-      // Its last run started (and was recorded, run_job) but never ended: the server stopped
-      // under it (SIGKILL, a crash, perhaps by this job) at each of its last runs, or after
-      // runs that failed. Not run again: a job that crashes the server would do so forever.
+    // Failed now, not run (again): recorded, with its input removed (store_outcome), and logged.
+    const auto fail_unrun = [&](std::string reason) {
       job.state = "failed";
-      job.error = "failed " + std::to_string(job.attempts) +
-                  " attempts; the last: the server stopped while it ran (killed or crashed); not "
-                  "run again";
+      job.error = std::move(reason);
       job.finished = unix_now();
       store_outcome(job);
       log({{"time", utc_timestamp()},
@@ -932,21 +928,20 @@ void Server::Impl::recover() {
            {"attempts", job.attempts},
            {"error", job.error}});
       ++interrupted;
+    };
+    if ((job.state == "queued" || job.state == "running") && job.attempts >= kJobAttempts) {
+      // Its last run started (and was recorded, run_job) but never ended: the server stopped
+      // under it (SIGKILL, a crash, perhaps by this job) at each of its last runs, or after
+      // runs that failed. Not run again: a job that crashes the server would do so forever.
+      fail_unrun("failed " + std::to_string(job.attempts) +
+                 " attempts; the last: the server stopped while it ran (killed or crashed); not "
+                 "run again");
     } else if ((job.state == "queued" || job.state == "running") &&
                !fs::exists(entry.path() / "input.ct")) {
       // Its input is removed only when it has ended (store_outcome): it failed, and its record
-      // could not say so then (no space left). Failed now, not run.
-      job.state = "failed";
-      job.error =
-          job.error.empty() ? "the job failed and its batch was removed; not run again" : job.error;
-      job.finished = unix_now();
-      store_outcome(job);
-      log({{"time", utc_timestamp()},
-           {"event", "job failed"},
-           {"job", id},
-           {"images", job.images},
-           {"error", job.error}});
-      ++interrupted;
+      // could not say so then (no space left).
+      fail_unrun(job.error.empty() ? "the job failed and its batch was removed; not run again"
+                                   : job.error);
     } else if (job.state == "queued" || job.state == "running") {
       job.state = "queued";
       queued.push_back(job);

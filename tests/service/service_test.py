@@ -872,6 +872,26 @@ def servfix_tests(work):
     code, out = run("client", "submit", "--server", server.url, "--token", token, "--in",
                     "alice/secret.key", expect=None)
     check("secret keys" in out, "client submit --in secret.key: " + out)
+    # A secret key appended after a valid file went out with it (the server refused the trailing
+    # bytes, after they had arrived): the records must end exactly where the file does.
+    for part in ["params", "evaluation.key", "public.key"]:
+        shutil.rmtree("kr")
+        shutil.copytree("alice", "kr")
+        with open("kr/" + part, "ab") as f:
+            f.write(open("alice/secret.key", "rb").read())
+        code, out = run("client", "register", "--server", server.url, "--keys", "kr",
+                        expect=None)
+        check(code == 1 and "appended" in out and "nothing was sent" in out and
+              len(requests()) == before,
+              "a secret key appended to %s: exit %s: %s" % (part, code, out))
+    with open("mixed.ct", "wb") as f:
+        f.write(open("alice.ct", "rb").read() + open("alice/secret.key", "rb").read())
+    for verb in (["submit", "--token", token], ["infer", "--keys", "alice", "--out", "m.scores"]):
+        code, out = run("client", verb[0], "--server", server.url, *verb[1:], "--in", "mixed.ct",
+                        expect=None)
+        check(code == 1 and "trailing bytes" in out and "nothing was sent" in out and
+              len(requests()) == before,
+              "client %s of a batch with a secret key appended: exit %s: %s" % (verb[0], code, out))
 
     # ---- A damaged scores file is never served as 200, nor written by fetch, nor its job
     # deleted; missing, a directory or a FIFO, the answer names the job (it was 404 "no job",
@@ -1222,10 +1242,9 @@ def one_server_each():
 
     # A body far over --max-body: the server answers 413 and closes under the upload. (client
     # infer uploads through the same code; it refuses a file that is not a batch before that.)
-    # The header of a batch, for the client's role check; the zeros after it are never read.
-    with open("big.ct", "wb") as f:
-        f.write(open("alice.ct", "rb").read()[:112])
-        f.truncate(64 << 20)
+    # A real batch (the client verifies every record before it connects): three batches of 64
+    # images at ring degree 64, about 14 MB against the 8 MB limit.
+    encrypt("alice", "big.ct", 130)
     code, out = run("client", "submit", "--server", first.url, "--token", token, "--in", "big.ct",
                     expect=None)
     check(code == 1 and ("413" in out or "closed the connection during the upload" in out),
