@@ -15,6 +15,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -503,12 +504,13 @@ std::function<void(const std::string&)> scores_check(const KeyDirectory& keys) {
 
 namespace {
 
-// The download in progress, removed by SIGINT or SIGTERM (Ctrl-C while the body arrives), which
-// would otherwise leave OUT.part-PID behind. Only async-signal-safe calls in the handler.
+// The download in progress, removed by SIGINT, SIGTERM, SIGHUP (the terminal closed) or SIGQUIT
+// while the body arrives, which would otherwise leave OUT.part-PID behind. Only async-signal-safe
+// calls in the handler.
+constexpr int kPartSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 char g_part_path[4096];
 volatile sig_atomic_t g_part_armed = 0;
-struct sigaction g_previous_int {};
-struct sigaction g_previous_term {};
+struct sigaction g_previous[std::size(kPartSignals)] {};
 
 extern "C" void remove_part_and_die(int signal_number) {
   if (g_part_armed != 0) ::unlink(g_part_path);
@@ -517,23 +519,24 @@ extern "C" void remove_part_and_die(int signal_number) {
 }
 
 void arm_part_removal(const std::string& part) {
+  if (part.size() >= sizeof g_part_path) return;  // no room: left as before (a path that long)
   std::memcpy(g_part_path, part.c_str(), part.size() + 1);
   struct sigaction action {};
   action.sa_handler = remove_part_and_die;
   ::sigemptyset(&action.sa_mask);
-  ::sigaction(SIGINT, &action, &g_previous_int);
-  ::sigaction(SIGTERM, &action, &g_previous_term);
-  // A signal the process ignores (started with nohup, or in the background) stays ignored.
-  if (g_previous_int.sa_handler == SIG_IGN) ::sigaction(SIGINT, &g_previous_int, nullptr);
-  if (g_previous_term.sa_handler == SIG_IGN) ::sigaction(SIGTERM, &g_previous_term, nullptr);
+  for (size_t i = 0; i < std::size(kPartSignals); ++i) {
+    ::sigaction(kPartSignals[i], &action, &g_previous[i]);
+    // A signal the process ignores (started with nohup, or in the background) stays ignored.
+    if (g_previous[i].sa_handler == SIG_IGN) ::sigaction(kPartSignals[i], &g_previous[i], nullptr);
+  }
   g_part_armed = 1;
 }
 
 void disarm_part_removal() {
   if (g_part_armed == 0) return;
   g_part_armed = 0;
-  ::sigaction(SIGINT, &g_previous_int, nullptr);
-  ::sigaction(SIGTERM, &g_previous_term, nullptr);
+  for (size_t i = 0; i < std::size(kPartSignals); ++i)
+    ::sigaction(kPartSignals[i], &g_previous[i], nullptr);
 }
 
 }  // namespace

@@ -970,8 +970,9 @@ def servfix_tests(work):
           "client fetch of intact scores without --keys: exit %d: %s" % (code, out))
     fake.close()
 
-    # ---- An interrupted fetch (SIGINT, SIGTERM while the body arrives) leaves no part file.
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # ---- An interrupted fetch (SIGINT, SIGTERM, SIGHUP when the terminal closes, SIGQUIT, while
+    # the body arrives) leaves no part file.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         fake = FakeServer(stall=True)
         p = subprocess.Popen([EXE, "client", "fetch", "--server", fake.url, "--token", token,
                               "--job", job, "--out", "t3.ct"], stdout=subprocess.DEVNULL,
