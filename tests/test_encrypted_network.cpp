@@ -105,6 +105,35 @@ TEST_CASE("the fused linear kernel equals one multiply_scalar and add per term, 
   CHECK_THROWS_AS(fused_linear_combinations(evaluator, wrong, inputs, 1), std::invalid_argument);
 }
 
+namespace {
+
+// The scalar kernel against the term-by-term reference (every `reference_stride`-th output: the
+// reference is slow), then every vector kernel this CPU has, on 1 and 2 threads, against the
+// scalar kernel on every output, bit for bit.
+void check_vector_kernels_against_scalar(const Evaluator& evaluator, const LinearMap& map,
+                                         const std::vector<Ciphertext>& inputs,
+                                         size_t reference_stride) {
+  const auto scalar =
+      fused_linear_combinations(evaluator, map, inputs, 2, {}, LinearKernel::scalar);
+  for (size_t o = 0; o < map.outputs; o += reference_stride)
+    CHECK(scalar[o].parts[0] ==
+          weighted_sum_reference(evaluator, inputs, map.terms_of(o)).parts[0]);
+  for (LinearKernel kernel : {LinearKernel::avx2, LinearKernel::avx512}) {
+    if (!linear_kernel_applies(kernel, map)) {
+      MESSAGE("this CPU lacks the " << (kernel == LinearKernel::avx2 ? "AVX2" : "AVX-512")
+                                    << " linear kernel: not checked");
+      continue;
+    }
+    for (int threads : {1, 2}) {
+      const auto vector = fused_linear_combinations(evaluator, map, inputs, threads, {}, kernel);
+      for (size_t o = 0; o < map.outputs; ++o)
+        CHECK(vector[o].parts[0] == scalar[o].parts[0]);
+    }
+  }
+}
+
+}  // namespace
+
 TEST_CASE(
     "The AVX2 and AVX-512 small-weight kernels equal the 128-bit kernel and the reference, bit for "
     "bit") {
@@ -138,23 +167,7 @@ TEST_CASE(
   if (!linear_kernel_applies(LinearKernel::avx2, map)) {
     MESSAGE("this CPU has no AVX2: only the scalar kernel is checked");
   }
-  const auto scalar =
-      fused_linear_combinations(evaluator, map, inputs, 2, {}, LinearKernel::scalar);
-  for (size_t o = 0; o < map.outputs; ++o)
-    CHECK(scalar[o].parts[0] ==
-          weighted_sum_reference(evaluator, inputs, map.terms_of(o)).parts[0]);
-  for (LinearKernel kernel : {LinearKernel::avx2, LinearKernel::avx512}) {
-    if (!linear_kernel_applies(kernel, map)) {
-      MESSAGE("this CPU lacks the " << (kernel == LinearKernel::avx2 ? "AVX2" : "AVX-512")
-                                    << " linear kernel: not checked");
-      continue;
-    }
-    for (int threads : {1, 2}) {
-      const auto vector = fused_linear_combinations(evaluator, map, inputs, threads, {}, kernel);
-      for (size_t o = 0; o < map.outputs; ++o)
-        CHECK(vector[o].parts[0] == scalar[o].parts[0]);
-    }
-  }
+  check_vector_kernels_against_scalar(evaluator, map, inputs, 1);
   // A weight of 2^20 is beyond the vector kernels: refused when asked for, scalar under `best`.
   map.terms[0].weight = int64_t{1} << 20;
   CHECK_FALSE(linear_kernel_applies(LinearKernel::avx2, map));
@@ -164,33 +177,6 @@ TEST_CASE(
   CHECK(fused_linear_combinations(evaluator, map, inputs, 1)[0].parts[0] ==
         weighted_sum_reference(evaluator, inputs, map.terms_of(0)).parts[0]);
 }
-
-namespace {
-
-// The extremes cases below: the scalar kernel against the term-by-term reference (every
-// `reference_stride`-th output: the reference is slow), then every vector kernel this CPU has
-// against the scalar kernel on every output, bit for bit.
-void check_vector_kernels_at_extremes(const Evaluator& evaluator, const LinearMap& map,
-                                      const std::vector<Ciphertext>& inputs,
-                                      size_t reference_stride) {
-  const auto scalar =
-      fused_linear_combinations(evaluator, map, inputs, 1, {}, LinearKernel::scalar);
-  for (size_t o = 0; o < map.outputs; o += reference_stride)
-    CHECK(scalar[o].parts[0] ==
-          weighted_sum_reference(evaluator, inputs, map.terms_of(o)).parts[0]);
-  for (LinearKernel kernel : {LinearKernel::avx2, LinearKernel::avx512}) {
-    if (!linear_kernel_applies(kernel, map)) {
-      MESSAGE("this CPU lacks the " << (kernel == LinearKernel::avx2 ? "AVX2" : "AVX-512")
-                                    << " linear kernel: not checked");
-      continue;
-    }
-    const auto vector = fused_linear_combinations(evaluator, map, inputs, 2, {}, kernel);
-    for (size_t o = 0; o < map.outputs; ++o)
-      CHECK(vector[o].parts[0] == scalar[o].parts[0]);
-  }
-}
-
-}  // namespace
 
 TEST_CASE(
     "The one-output vector kernels reduce their sums exactly at the extremes, for primes of 30 to "
@@ -232,7 +218,7 @@ TEST_CASE(
       add_row(terms, [&](size_t) { return -largest; });
       add_row(terms, [&](size_t t) { return t % 2 == 0 ? largest : -largest; });
     }
-    check_vector_kernels_at_extremes(scheme.evaluator, map, inputs, 1);
+    check_vector_kernels_against_scalar(scheme.evaluator, map, inputs, 1);
   }
 }
 
@@ -278,7 +264,7 @@ TEST_CASE(
         ++map.outputs;
       }
     }
-    check_vector_kernels_at_extremes(scheme.evaluator, map, inputs, 5);
+    check_vector_kernels_against_scalar(scheme.evaluator, map, inputs, 5);
   }
 }
 
