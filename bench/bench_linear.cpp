@@ -15,8 +15,8 @@
 #include "cryptonets/inference/encrypted_arithmetic.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/model/model.hpp"
-#include "cryptonets/ring/memory_policy.hpp"
 #include "cryptonets/random/samplers.hpp"
+#include "cryptonets/ring/memory_policy.hpp"
 #include "cryptonets/yashe/encryptor.hpp"
 #include "cryptonets/yashe/key_generator.hpp"
 
@@ -35,8 +35,8 @@ struct Setup {
   std::unique_ptr<Evaluator> evaluator;
   std::vector<Ciphertext> inputs;
   LinearMap map;
-  LinearMap conv;    // the shipped model's first step
-  LinearMap output;  // and its last
+  LinearMap conv;                   // the shipped model's first step
+  LinearMap output;                 // and its last
   std::vector<Ciphertext> squares;  // its 100 inputs as the network has them: unrelinearised
 };
 
@@ -190,8 +190,8 @@ void output_relinearisations(benchmark::State& state) {
   Setup& s = setup();
   const int threads = static_cast<int>(state.range(0));
   inference::BasicEncryptedArithmetic<Evaluator> arithmetic(*s.evaluator, threads);
-  const std::vector<Ciphertext> squares(s.squares.begin(),
-                                        s.squares.begin() + static_cast<ptrdiff_t>(s.output.outputs));
+  const std::vector<Ciphertext> squares(
+      s.squares.begin(), s.squares.begin() + static_cast<ptrdiff_t>(s.output.outputs));
   for (auto _ : state) {
     state.PauseTiming();
     std::vector<Ciphertext> values = squares;

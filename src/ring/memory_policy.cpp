@@ -128,7 +128,7 @@ bool return_pooled_block(void* block, size_t bytes) noexcept {
     }
   }
   for (void* old : evicted)
-    ::operator delete(old, std::align_val_t{64});
+    ::operator delete (old, std::align_val_t{64});
   return kept;
 }
 
@@ -145,7 +145,7 @@ void set_block_pool_enabled(bool enabled) noexcept {
     }
   }
   for (void* block : released)
-    ::operator delete(block, std::align_val_t{64});
+    ::operator delete (block, std::align_val_t{64});
 }
 
 PoolStatistics pooled_block_statistics() {

@@ -334,8 +334,8 @@ void refuse_secret_records(const std::string& path, const ProtocolHeader& header
   struct stat info {};
   if (::fstat(fd, &info) != 0 || static_cast<uint64_t>(info.st_size) != offset) {
     throw std::runtime_error(
-        "'" + path + "' does not end where its last record does (" +
-        std::to_string(info.st_size) + " bytes, the records " + std::to_string(offset) +
+        "'" + path + "' does not end where its last record does (" + std::to_string(info.st_size) +
+        " bytes, the records " + std::to_string(offset) +
         "): bytes were appended or cut; nothing was sent (expected " + role + ")");
   }
 }
@@ -510,7 +510,7 @@ namespace {
 constexpr int kPartSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 char g_part_path[4096];
 volatile sig_atomic_t g_part_armed = 0;
-struct sigaction g_previous[std::size(kPartSignals)] {};
+struct sigaction g_previous[std::size(kPartSignals)]{};
 
 extern "C" void remove_part_and_die(int signal_number) {
   if (g_part_armed != 0) ::unlink(g_part_path);

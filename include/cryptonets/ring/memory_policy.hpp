@@ -60,7 +60,8 @@ bool return_pooled_block(void* block, size_t bytes) noexcept;
 
 // Turns the pool on (as keep_freed_memory_for_reuse does) or off; off hands every pooled block back
 // to malloc. For benchmarks that compare the two, and for tests. Does nothing where the pool does
-// not exist (other C libraries, AddressSanitizer builds, where every free must reach the sanitizer).
+// not exist (other C libraries, AddressSanitizer builds, where every free must reach the
+// sanitizer).
 void set_block_pool_enabled(bool enabled) noexcept;
 
 // What the pool holds now: distinct block sizes, free blocks, and their bytes.
