@@ -107,12 +107,11 @@ TEST_CASE("the fused linear kernel equals one multiply_scalar and add per term, 
 
 namespace {
 
-// The scalar kernel against the term-by-term reference (every `reference_stride`-th output: the
-// reference is slow), then every vector kernel this CPU has, on 1 and 2 threads, against the
-// scalar kernel on every output, bit for bit.
-void check_vector_kernels_against_scalar(const Evaluator& evaluator, const LinearMap& map,
-                                         const std::vector<Ciphertext>& inputs,
-                                         size_t reference_stride) {
+// The AVX2 and AVX-512 kernels for every thread count, the scalar kernel and the one-term-at-a-time
+// reference agree: the reference on every `reference_stride`-th output (it is slow), the kernels
+// on every output, bit for bit.
+void check_kernels_agree(const Evaluator& evaluator, const LinearMap& map,
+                         const std::vector<Ciphertext>& inputs, size_t reference_stride = 1) {
   const auto scalar =
       fused_linear_combinations(evaluator, map, inputs, 2, {}, LinearKernel::scalar);
   for (size_t o = 0; o < map.outputs; o += reference_stride)
@@ -167,7 +166,7 @@ TEST_CASE(
   if (!linear_kernel_applies(LinearKernel::avx2, map)) {
     MESSAGE("this CPU has no AVX2: only the scalar kernel is checked");
   }
-  check_vector_kernels_against_scalar(evaluator, map, inputs, 1);
+  check_kernels_agree(evaluator, map, inputs);
   // A weight of 2^20 is beyond the vector kernels: refused when asked for, scalar under `best`.
   map.terms[0].weight = int64_t{1} << 20;
   CHECK_FALSE(linear_kernel_applies(LinearKernel::avx2, map));
@@ -218,7 +217,7 @@ TEST_CASE(
       add_row(terms, [&](size_t) { return -largest; });
       add_row(terms, [&](size_t t) { return t % 2 == 0 ? largest : -largest; });
     }
-    check_vector_kernels_against_scalar(scheme.evaluator, map, inputs, 1);
+    check_kernels_agree(scheme.evaluator, map, inputs);
   }
 }
 
@@ -264,7 +263,7 @@ TEST_CASE(
         ++map.outputs;
       }
     }
-    check_vector_kernels_against_scalar(scheme.evaluator, map, inputs, 5);
+    check_kernels_agree(scheme.evaluator, map, inputs, 5);
   }
 }
 
@@ -650,29 +649,6 @@ void append_dense_row(Prng& prng, LinearMap& map, size_t inputs, uint64_t gap_pe
   }
   map.row_begin.push_back(map.terms.size());
   map.bias.push_back(0);
-}
-
-// The AVX2 and AVX-512 kernels for every thread count, the scalar kernel and the one-term-at-a-time
-// reference agree on every output.
-void check_kernels_agree(const Evaluator& evaluator, const LinearMap& map,
-                         const std::vector<Ciphertext>& inputs) {
-  const auto scalar =
-      fused_linear_combinations(evaluator, map, inputs, 2, {}, LinearKernel::scalar);
-  for (size_t o = 0; o < map.outputs; ++o)
-    CHECK(scalar[o].parts[0] ==
-          weighted_sum_reference(evaluator, inputs, map.terms_of(o)).parts[0]);
-  for (LinearKernel kernel : {LinearKernel::avx2, LinearKernel::avx512}) {
-    if (!linear_kernel_applies(kernel, map)) {
-      MESSAGE("this CPU lacks the " << (kernel == LinearKernel::avx2 ? "AVX2" : "AVX-512")
-                                    << " linear kernel: not checked");
-      continue;
-    }
-    for (int threads : {1, 2}) {
-      const auto vector = fused_linear_combinations(evaluator, map, inputs, threads, {}, kernel);
-      for (size_t o = 0; o < map.outputs; ++o)
-        CHECK(vector[o].parts[0] == scalar[o].parts[0]);
-    }
-  }
 }
 
 }  // namespace

@@ -9,7 +9,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <new>
@@ -128,7 +127,7 @@ bool return_pooled_block(void* block, size_t bytes) noexcept {
     }
   }
   for (void* old : evicted)
-    ::operator delete (old, std::align_val_t{64});
+    ::operator delete(old, kPolynomialBlockAlignment);
   return kept;
 }
 
@@ -145,7 +144,7 @@ void set_block_pool_enabled(bool enabled) noexcept {
     }
   }
   for (void* block : released)
-    ::operator delete (block, std::align_val_t{64});
+    ::operator delete(block, kPolynomialBlockAlignment);
 }
 
 PoolStatistics pooled_block_statistics() {

@@ -97,7 +97,8 @@ class Server:
         self.log_path = os.path.join(os.path.dirname(state), os.path.basename(state) + ".log")
         self.start()
 
-    def start(self):
+    def launch(self):
+        """Starts serve and returns its port file's path, without waiting for it."""
         port_file = self.state + ".port"
         if os.path.exists(port_file):
             os.unlink(port_file)
@@ -106,6 +107,10 @@ class Server:
             [EXE, "serve", "--listen", "127.0.0.1:0", "--port-file", port_file, "--state-dir",
              self.state, "--model", MODEL, "--threads", "1", *self.extra],
             stdout=self.log, stderr=self.log, env=self.env)
+        return port_file
+
+    def start(self):
+        port_file = self.launch()
         for _ in range(600):
             if os.path.exists(port_file):
                 break
@@ -1003,14 +1008,7 @@ def servfix_tests(work):
     os.mkdir(planted)
     os.mkfifo(os.path.join(planted, "job.json"))
     server.log.close()
-    port_file = server.state + ".port"
-    if os.path.exists(port_file):
-        os.unlink(port_file)
-    server.log = open(server.log_path, "a")
-    server.process = subprocess.Popen(
-        [EXE, "serve", "--listen", "127.0.0.1:0", "--port-file", port_file, "--state-dir",
-         server.state, "--model", MODEL, "--threads", "1"],
-        stdout=server.log, stderr=server.log, env=ENV)
+    port_file = server.launch()  # not start(): a start-up that blocks must fail this check
     started = eventually(lambda: os.path.exists(port_file) and open(port_file).read(), 15)
     check(started, "serve did not start with a FIFO in a key set and a job record")
     if started:

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <new>
 
 namespace cryptonets {
 
@@ -49,11 +50,14 @@ inline constexpr size_t kHugePageAdviceMinimumBytes = size_t{256} << 10;
 // The resident size stays at the peak of the largest batch, as with the settings above.
 inline constexpr size_t kPooledBlockMaximumBytes = size_t{8} << 20;
 
+// The alignment of polynomial blocks (one cache line), which the pool frees them with.
+inline constexpr std::align_val_t kPolynomialBlockAlignment{64};
+
 // A pooled block of exactly `bytes` bytes (64-byte aligned, contents undefined), or nullptr if
 // the pool is off, the size is not pooled, or no block of that size is free. Thread-safe.
 void* take_pooled_block(size_t bytes) noexcept;
 
-// Keeps `block` (from ::operator new(bytes, std::align_val_t{64})) for take_pooled_block and
+// Keeps `block` (from ::operator new(bytes, kPolynomialBlockAlignment)) for take_pooled_block and
 // returns true; returns false, leaving the block to the caller, if the pool is off or the size is
 // not pooled. Thread-safe.
 bool return_pooled_block(void* block, size_t bytes) noexcept;

@@ -41,7 +41,7 @@ class RingContext {
 template <class T>
 struct CacheLineAllocator {
   using value_type = T;
-  static constexpr std::align_val_t kAlignment{64};
+  static constexpr std::align_val_t kAlignment = kPolynomialBlockAlignment;
 
   CacheLineAllocator() = default;
   template <class U>
