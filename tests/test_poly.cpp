@@ -23,6 +23,7 @@
 
 #include "cryptonets/arith/primes.hpp"
 #include "cryptonets/ring/memory_policy.hpp"
+#include "cryptonets/ring/page_buffer.hpp"
 #include "cryptonets/ring/poly.hpp"
 #include "cryptonets/ring/reference.hpp"
 
@@ -434,4 +435,59 @@ TEST_CASE("The block pool hands a freed polynomial block back for the next one o
 #else
   MESSAGE("skipped: the block pool is for glibc builds without AddressSanitizer");
 #endif
+}
+
+TEST_CASE("PageBuffer: page-aligned storage that shares no page with other allocations") {
+  constexpr uintptr_t kPage = PageBuffer<uint64_t>::kPage;
+  const auto page_of = [&](const void* p) { return reinterpret_cast<uintptr_t>(p) / kPage; };
+  PageBuffer<uint64_t> empty;
+  CHECK(empty.data() == nullptr);
+  CHECK(empty.capacity() == 0);
+
+  // Two buffers allocated one after the other, and heap objects between and after them: none
+  // lies on a page of a buffer's storage.
+  PageBuffer<uint64_t> a(1000);  // 8000 bytes: 2 pages
+  auto between = std::make_unique<uint64_t[]>(3);
+  PageBuffer<const uint64_t*> b(5);
+  auto after = std::make_unique<uint64_t[]>(3);
+  REQUIRE(a.data() != nullptr);
+  REQUIRE(b.data() != nullptr);
+  CHECK(reinterpret_cast<uintptr_t>(a.data()) % kPage == 0);
+  CHECK(reinterpret_cast<uintptr_t>(b.data()) % kPage == 0);
+  CHECK(a.capacity() == 1024);  // whole pages
+  CHECK(b.capacity() == kPage / sizeof(const uint64_t*));
+  const auto owns_page = [&](const auto& buffer, const void* p) {
+    const uintptr_t first = page_of(buffer.data());
+    const uintptr_t last = page_of(buffer.data() + buffer.capacity() - 1);
+    return page_of(p) >= first && page_of(p) <= last;
+  };
+  for (const void* other :
+       {static_cast<const void*>(between.get()), static_cast<const void*>(after.get()),
+        static_cast<const void*>(b.data()),
+        static_cast<const void*>(b.data() + b.capacity() - 1)}) {
+    CHECK_FALSE(owns_page(a, other));
+  }
+  for (const void* other :
+       {static_cast<const void*>(between.get()), static_cast<const void*>(after.get()),
+        static_cast<const void*>(a.data()),
+        static_cast<const void*>(a.data() + a.capacity() - 1)}) {
+    CHECK_FALSE(owns_page(b, other));
+  }
+
+  // Every element is writable; a request within the capacity keeps the storage, a larger one
+  // replaces it with a larger page-aligned one.
+  for (size_t i = 0; i < a.capacity(); ++i)
+    a.data()[i] = i;
+  uint64_t* const first_storage = a.data();
+  CHECK(a.ensure(1024) == first_storage);
+  CHECK(a.data()[1023] == 1023);
+  uint64_t* const grown = a.ensure(1025);
+  CHECK(a.capacity() == 1536);
+  CHECK(reinterpret_cast<uintptr_t>(grown) % kPage == 0);
+  grown[1535] = 7;
+
+  PageBuffer<uint64_t> moved(std::move(a));
+  CHECK(moved.data() == grown);
+  CHECK(a.data() == nullptr);
+  CHECK(a.capacity() == 0);
 }

@@ -5,10 +5,10 @@
 #include <bit>
 #include <cmath>
 #include <cstdlib>
-#include <new>
 #include <stdexcept>
 
 #include "cryptonets/arith/simd.hpp"
+#include "cryptonets/ring/page_buffer.hpp"
 #include "linear_kernel_avx2.hpp"
 #include "linear_kernel_avx512.hpp"
 
@@ -20,41 +20,6 @@ using model::LinearTerm;
 namespace {
 
 constexpr int kSmallWeightBits = 20;
-
-// One thread's scratch memory for the vector kernels (its packed slices and its slice pointers),
-// in whole pages that hold nothing else, with one unused page after them. Why: as two
-// std::vectors per thread, the two threads' scratch came from the heap side by side, and each
-// core then ran the kernel markedly slower than alone (measured with bench_linear, 2 threads:
-// LinearLayer/fused 189-228 ms against 152-165 ms in pages of their own, 1 thread 309-332 ms
-// either way; the output layer's linear part, timed inside cryptonets-simd-network: 7-9 ms
-// against 4.7-5.1 ms, 8 ms on 1 thread). Presumably a core's
-// writes or hardware prefetches reached the lines the other core was using at the buffers'
-// shared boundary; two processes, which share nothing, never showed the slowdown.
-class ThreadScratch {
- public:
-  static constexpr size_t kPage = 4096;
-
-  ThreadScratch(size_t packed_words, size_t pointer_count) {
-    const size_t packed_bytes = round_up(packed_words * sizeof(uint64_t));
-    const size_t bytes = packed_bytes + round_up(pointer_count * sizeof(const uint64_t*)) + kPage;
-    memory_ = std::aligned_alloc(kPage, bytes);
-    if (memory_ == nullptr) throw std::bad_alloc();
-    packed_ = static_cast<uint64_t*>(memory_);
-    pointers_ = reinterpret_cast<const uint64_t**>(static_cast<char*>(memory_) + packed_bytes);
-  }
-  ~ThreadScratch() { std::free(memory_); }
-  ThreadScratch(const ThreadScratch&) = delete;
-  ThreadScratch& operator=(const ThreadScratch&) = delete;
-
-  uint64_t* packed() const { return packed_; }  // 64-byte aligned (page aligned)
-  const uint64_t** pointers() const { return pointers_; }
-
- private:
-  static size_t round_up(size_t bytes) { return (bytes + kPage - 1) / kPage * kPage; }
-  void* memory_ = nullptr;
-  uint64_t* packed_ = nullptr;
-  const uint64_t** pointers_ = nullptr;
-};
 
 int weight_bits(const LinearMap& map) {
   uint64_t largest = 0;
@@ -321,13 +286,14 @@ std::vector<rlwe::Ciphertext> fused_linear_combinations(const Evaluator& evaluat
     const int tasks_per_claim = sparse ? 1 : 4;
 #pragma omp parallel num_threads(threads)
     {
-      // The packed slices start on a page, so on a cache line: each input's 64-byte record of a
-      // slice is then one line, and neither of its two 32-byte loads splits across lines
-      // (measured: 20 % faster).
-      const ThreadScratch scratch(plan.groups.empty() ? 0 : 2 * map.inputs * width,
-                                  std::max(map.inputs, longest_row));
-      uint64_t* const packed = scratch.packed();
-      const uint64_t** const pointers = scratch.pointers();
+      // Each thread's scratch in pages of its own (ring/page_buffer.hpp: as heap vectors side
+      // by side, the two threads' kernels ran 15-40 % slower per core). The packed slices then
+      // start on a cache line: each input's 64-byte record of a slice is one line, and neither
+      // of its two 32-byte loads splits across lines (measured: 20 % faster).
+      PageBuffer<uint64_t> packed_storage(plan.groups.empty() ? 0 : 2 * map.inputs * width);
+      PageBuffer<const uint64_t*> pointer_storage(std::max(map.inputs, longest_row));
+      uint64_t* const packed = packed_storage.data();
+      const uint64_t** const pointers = pointer_storage.data();
       uint64_t* group_outputs[linear_avx2::kGroupOutputs];
 #pragma omp for schedule(dynamic, tasks_per_claim)
       for (size_t task = 0; task < rows * blocks; ++task) {
@@ -362,8 +328,8 @@ std::vector<rlwe::Ciphertext> fused_linear_combinations(const Evaluator& evaluat
           const size_t first = map.row_begin[o], last = map.row_begin[o + 1];
           for (size_t t = first; t < last; ++t)
             pointers[t - first] = starts[map.terms[t].input] + begin;
-          signed_small_weight_sum(pointers, magnitudes.data() + first,
-                                  negative.data() + first, last - first, bits, base[i], width,
+          signed_small_weight_sum(pointers, magnitudes.data() + first, negative.data() + first,
+                                  last - first, bits, base[i], width,
                                   outputs[o].parts[p].residues(i) + begin);
         }
         if (progress) progress(++finished, rows * blocks);

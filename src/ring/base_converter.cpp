@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "cryptonets/arith/simd.hpp"
+#include "cryptonets/ring/page_buffer.hpp"
 
 namespace cryptonets {
 
@@ -37,18 +38,19 @@ constexpr double kMinimumAmbiguity = 0x1p-40;
 constexpr size_t kBlockBytes = 16 * 1024;
 // The IFMA limb: vpmadd52luq/huq multiply the low 52 bits of their operands.
 constexpr uint64_t kIfmaLimb = uint64_t{1} << 52;
-// Per-thread scratch space, grown on demand and reused across calls (no allocation per call).
+// Per-thread scratch space, grown on demand and reused across calls (no allocation per call), in
+// pages of its own (page_buffer.hpp): every thread writes its own on every call.
 struct Scratch {
-  std::vector<uint64_t> y;
-  std::vector<double> sum;
-  std::vector<uint32_t> overflow;
+  PageBuffer<uint64_t> y;
+  PageBuffer<double> sum;
+  PageBuffer<uint32_t> overflow;
 };
 
 Scratch& thread_scratch(size_t k, size_t block) {
   thread_local Scratch scratch;
-  if (scratch.y.size() < k * block) scratch.y.resize(k * block);
-  if (scratch.sum.size() < block) scratch.sum.resize(block);
-  if (scratch.overflow.size() < block) scratch.overflow.resize(block);
+  scratch.y.ensure(k * block);
+  scratch.sum.ensure(block);
+  scratch.overflow.ensure(block);
   return scratch;
 }
 

@@ -4,19 +4,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "cryptonets/ring/page_buffer.hpp"
 #include "cryptonets/ring/rns_kernels.hpp"
 
 namespace cryptonets::rlwe {
 
 namespace {
-
-// Per-thread scratch space, grown on demand and reused: a multiplication's buffers are large
-// (the RNS digits of n = 8192 with 7 primes take 448 KiB), and allocating them per call cost page
-// faults every time.
-uint64_t* thread_scratch(std::vector<uint64_t>& buffer, size_t words) {
-  if (buffer.size() < words) buffer.resize(words);
-  return buffer.data();
-}
 
 void rns_digits_into(const RnsContext& ctx, const RnsPoly& c, uint64_t* y) {
   const size_t n = ctx.n(), k = ctx.q_base().size();
@@ -71,8 +64,11 @@ std::vector<RnsPoly> gadget_product(const RnsContext& ctx, const RnsPoly& c,
                                   std::to_string(digits));
     }
   }
-  thread_local std::vector<uint64_t> y_buffer, digit_buffer;
-  uint64_t* y = thread_scratch(y_buffer, k * n);
+  // Per-thread scratch, grown on demand and reused: a multiplication's buffers are large (the RNS
+  // digits of n = 8192 with 7 primes take 448 KiB), and allocating them per call cost page faults
+  // every time. In pages of their own (ring/page_buffer.hpp), as every thread writes its own.
+  thread_local PageBuffer<uint64_t> y_buffer, digit_buffer;
+  uint64_t* y = y_buffer.ensure(k * n);
   rns_digits_into(ctx, c, y);
   // Not zero-filled: the first group of digits writes every word (dot_product_rows, accumulate
   // false), the later ones add to it.
@@ -86,7 +82,7 @@ std::vector<RnsPoly> gadget_product(const RnsContext& ctx, const RnsPoly& c,
   constexpr size_t kMaxGroup = 8;
   const size_t chunk = size_t{1} << std::min(30, 125 - 2 * largest_bits);
   const size_t group = std::min({chunk, digits, kMaxGroup});
-  uint64_t* digit_rows = thread_scratch(digit_buffer, group * n);
+  uint64_t* digit_rows = digit_buffer.ensure(group * n);
   const uint64_t* digit_pointers[kMaxGroup];
   const uint64_t* key_rows[kMaxGroup];
   for (size_t g = 0; g < group; ++g)

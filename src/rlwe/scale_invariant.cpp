@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "cryptonets/ring/page_buffer.hpp"
 #include "cryptonets/ring/rns_kernels.hpp"
 
 namespace cryptonets::rlwe {
@@ -137,10 +138,10 @@ RnsPoly scale_and_round(const RnsContext& ctx, const RnsPoly& x) {
   for (size_t j = 0; j < kb; ++j)
     q_inverse_mod_b[j] = ctx.q_inverse_mod_b(j).operand;
   // Steps 1-2 in one conversion: its first pass multiplies by t. The buffer is per thread and
-  // reused (allocating it per call cost page faults every time).
-  thread_local std::vector<uint64_t> diff_buffer;
-  if (diff_buffer.size() < kb * n) diff_buffer.resize(kb * n);
-  uint64_t* diff = diff_buffer.data();
+  // reused (allocating it per call cost page faults every time), in pages of its own
+  // (ring/page_buffer.hpp).
+  thread_local PageBuffer<uint64_t> diff_buffer;
+  uint64_t* diff = diff_buffer.ensure(kb * n);
   ctx.q_to_b().convert_centered_scaled(x.residues(0), t_mod_q.data(), diff, n);
   // Step 3 without the factor q^-1, which the second conversion's first pass applies. One thread:
   // callers parallelise over ciphertexts.
