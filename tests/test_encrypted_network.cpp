@@ -267,6 +267,46 @@ TEST_CASE(
   }
 }
 
+TEST_CASE(
+    "The grouped vector kernels correct a quotient estimate that is one too low or too high") {
+  // reduce_signed_split_sum (AVX2 and AVX-512) estimates ⌊v / q⌋ in double precision and corrects
+  // it by one either way. Sums that are exact multiples of q (v = w·q, from inputs a and q − a
+  // under the same weight w), or one off (q − a ± 1), with |w| just below a power of two, are where
+  // the rounded quotient falls just below or just above the integer: both corrections are needed
+  // somewhere among these primes and weights (checked: removing either one fails this test).
+  const size_t n = 1024;
+  for (const int bits : {30, 40, 50, 55, 60}) {
+    CAPTURE(bits);
+    const Parameters params = Parameters::create(n, 4, bits, generate_ntt_primes(20, 1, 2 * n)[0]);
+    SchemeFixture scheme(params, 71);
+    Prng& prng = scheme.prng;
+    const RnsBase& base = scheme.evaluator.context().q_base();
+    std::vector<Ciphertext> inputs(2, scheme.encrypt(scheme.random()));
+    for (size_t i = 0; i < base.size(); ++i) {
+      const uint64_t q = base[i].value();
+      for (size_t x = 0; x < n; ++x) {
+        const uint64_t a = 2 + sample_uniform_below(prng, q - 4);
+        inputs[0].parts[0].residues(i)[x] = a;
+        inputs[1].parts[0].residues(i)[x] = q - a + x % 3 - 1;  // v = w·q + w·(x mod 3 − 1)
+      }
+    }
+    LinearMap map;
+    map.inputs = inputs.size();
+    map.row_begin = {0};
+    for (int k = 1; k <= 20; ++k) {
+      const int64_t w = (int64_t{1} << k) - 1;
+      for (const int64_t weight : {w, -w, w, -w}) {  // one group of four outputs
+        map.terms.push_back({0, weight});
+        map.terms.push_back({1, weight});
+        map.row_begin.push_back(map.terms.size());
+        map.bias.push_back(0);
+        ++map.outputs;
+      }
+    }
+    check_kernels_agree(scheme.evaluator, map, inputs);
+  }
+}
+
 namespace {
 
 // The network cases run under both schemes through the same runtime and pipeline code; a scheme
