@@ -202,6 +202,69 @@ TEST_CASE("The checksum rule: verified when SHA256SUMS lists the file, unverifie
   CHECK(set.images.count == 10000);
 }
 
+TEST_CASE("Plain copies of the shipped .gz files are verified against SHA256SUMS.uncompressed") {
+  // data/mnist after gunzip: SHA256SUMS lists only the .gz names, SHA256SUMS.uncompressed the
+  // plain ones (it was read by nothing: the plain files were refused, "has no entry", and without
+  // SHA256SUMS read unverified, a corrupted copy included).
+  ScratchDirectory scratch("idx-uncompressed");
+  std::vector<uint8_t> images = test_images_content();
+  write_file(scratch.path / "t10k-images-idx3-ubyte", images);
+  write_file(scratch.path / "t10k-labels-idx1-ubyte", test_labels_content());
+  fs::copy_file(mnist_directory() / "SHA256SUMS", scratch.path / "SHA256SUMS");
+  fs::copy_file(mnist_directory() / kUncompressedChecksumFileName,
+                scratch.path / kUncompressedChecksumFileName);
+  const fs::path plain = scratch.path / "t10k-images-idx3-ubyte";
+  CHECK(uncompressed_checksum_file_for(plain) == scratch.path / "SHA256SUMS.uncompressed");
+  CHECK(check_data_file(plain, true) == ChecksumCheck::kVerified);
+  CHECK(load_mnist(scratch.path, MnistSplit::kTest).checksums == ChecksumCheck::kVerified);
+
+  // A corrupted plain copy, with and without SHA256SUMS beside it: refused, naming the list.
+  images[16 + 400] ^= 0x01;
+  write_file(plain, images);
+  for (bool with_sums : {true, false}) {
+    if (!with_sums) fs::remove(scratch.path / "SHA256SUMS");
+    CAPTURE(with_sums);
+    CHECK_THROWS_WITH_AS(check_data_file(plain, true),
+                         contains("data file '" + plain.string() +
+                                  "' does not match its checksum file (corrupted or replaced?)"),
+                         ChecksumError);
+    CHECK_THROWS_WITH_AS(load_mnist(scratch.path, MnistSplit::kTest),
+                         contains("SHA256SUMS.uncompressed' lists 0fa7898d509279e482958e8ce81c8e77"
+                                  "db3f2f8254e26661ceb7762c4d494ce7"),
+                         ChecksumError);
+  }
+  // Neither list names the file: refused, naming both.
+  fs::copy_file(mnist_directory() / "SHA256SUMS", scratch.path / "SHA256SUMS");
+  fs::rename(plain, scratch.path / "other-images");
+  CHECK_THROWS_WITH_AS(check_data_file(scratch.path / "other-images", true),
+                       contains("neither checksum file '" + (scratch.path / "SHA256SUMS").string() +
+                                "' nor '" + (scratch.path / "SHA256SUMS.uncompressed").string() +
+                                "' has an entry for 'other-images'"),
+                       ChecksumError);
+  // It vouches for no gzipped file: the .gz files are listed in SHA256SUMS as stored.
+  fs::copy_file(mnist_directory() / "t10k-labels-idx1-ubyte.gz",
+                scratch.path / "t10k-labels-idx1-ubyte.gz");
+  fs::remove(scratch.path / "SHA256SUMS");
+  CHECK(check_data_file(scratch.path / "t10k-labels-idx1-ubyte.gz", true) ==
+        ChecksumCheck::kNoChecksumFile);
+}
+
+TEST_CASE("A checksum file that is a directory is named as such, not read as an empty list") {
+  ScratchDirectory scratch("idx-sums-directory");
+  write_plain_test_split(scratch.path, test_images_content(), test_labels_content());
+  fs::remove(scratch.path / "SHA256SUMS");
+  fs::create_directory(scratch.path / "SHA256SUMS");
+  const std::string sums = (scratch.path / "SHA256SUMS").string();
+  CHECK_THROWS_WITH_AS(
+      read_sha256sums(sums),
+      contains("cannot read file '" + sums + "': it is a directory, not a regular file"),
+      std::runtime_error);
+  CHECK_THROWS_WITH_AS(
+      load_mnist(scratch.path, MnistSplit::kTest),
+      contains("cannot read file '" + sums + "': it is a directory, not a regular file"),
+      std::runtime_error);
+}
+
 TEST_CASE("Image and label files of different lengths are rejected as a pair") {
   ScratchDirectory scratch("idx-mismatch");
   std::vector<uint8_t> labels = test_labels_content();

@@ -4,16 +4,20 @@
 // keys, older format versions and damage; and at a small ring, both schemes: key sets by role,
 // cross-scheme refusals naming both schemes, the server refusing secret keys.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 #include "cryptonets/arith/primes.hpp"
@@ -750,4 +754,35 @@ TEST_CASE("A failure of the system, not of the file, is a std::system_error carr
   const auto damaged = failure_of([&] { load_evaluation_keys(cut, contexts); });
   CHECK(!damaged.first);
   CHECK(contains(damaged.second, "truncated"));
+}
+
+TEST_CASE("require_one_key_set refuses a FIFO before opening it (opening one waits for a writer)") {
+  // A caller that does not check its paths first (found by a review: the check relied on every
+  // caller filtering FIFOs out). Should the FIFO be opened after all, a writer that opens and
+  // closes it at once makes the read end at EOF instead of blocking the test for ever.
+  const SchemeDirectory<yashe::Scheme> files(57);
+  const std::string fifo = files.dir.file("fifo.key");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    while (!done.load()) {
+      const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);  // ENXIO while no reader
+      if (fd >= 0) {
+        ::close(fd);
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  const std::string refusal = error_of([&] {
+    require_one_key_set({files.files.parameters, fifo});
+  });
+  done.store(true);
+  writer.join();
+  CAPTURE(refusal);
+  CHECK(contains(refusal, "cannot read file '" + fifo + "': it is a FIFO (named pipe)"));
+  // The regular files of the set still pass.
+  CHECK(error_of([&] {
+          require_one_key_set({files.files.parameters, files.files.public_keys});
+        }).empty());
 }

@@ -512,6 +512,19 @@ std::vector<std::string> key_set_files(const KeyDirectory& keys) {
   return files;
 }
 
+void require_output_path(const std::string& option, const std::string& path) {
+  // Found by a trial: "" passed every check and failed only at the rename, after the work.
+  if (path.empty()) throw UsageError("--" + option + " needs a file name, not an empty one");
+  require_regular_output(option, path);
+  // The writer refuses these too, but only when it writes, after the work. A missing or
+  // non-directory parent is a bad path like the others (exit 2; it was 1, found by a trial).
+  try {
+    file_replaced_by_write(path);
+  } catch (const std::runtime_error& error) {
+    throw UsageError("--" + option + ": " + error.what());
+  }
+}
+
 void refuse_output_over_inputs(const OptionParser& options, const std::vector<std::string>& outputs,
                                const std::vector<std::string>& inputs, bool may_replace_profile) {
   // Inputs first: not one is opened before every one is known to be a regular file (a FIFO
@@ -527,11 +540,7 @@ void refuse_output_over_inputs(const OptionParser& options, const std::vector<st
   for (const std::string& output : outputs) {
     if (!options.has(output)) continue;
     const std::string out_path = options.text(output);
-    // Found by a trial: "" passed every check and failed only at the rename, after the work.
-    if (out_path.empty()) throw UsageError("--" + output + " needs a file name, not an empty one");
-    require_regular_output(output, out_path);
-    // The writer refuses these too, but only when it writes, after the work.
-    file_replaced_by_write(out_path);
+    require_output_path(output, out_path);
     refuse_to_replace_key_file(out_path, may_replace_profile);
     for (const std::string& other : others) {
       if (other == output || !options.has(other)) continue;

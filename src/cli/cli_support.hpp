@@ -125,17 +125,22 @@ class StageProgressBars {
   std::unique_ptr<Progress> bar_;
 };
 
+// An output path that cannot be written as a file is a UsageError naming --`option` (exit 2, as
+// every bad output path): empty; not a regular file path (a device, a FIFO, a directory,
+// /dev/stdout or anything under /proc: outputs are written atomically, through a temporary file
+// renamed into place); in a directory that does not exist, or under a parent that is no
+// directory; or a link that cannot be followed (file_replaced_by_write). Checked before any work.
+void require_output_path(const std::string& option, const std::string& path);
+
 // Refuses (std::runtime_error, naming both options) an output option that names the same file
 // as one of the given input options (or another output), which replacing would destroy: e.g.
 // `infer --in x.ct --out x.ct`, or that names an existing key file or, unless
-// may_replace_profile (the profile command), model profile (refuse_to_replace_key_file), or a
-// file in a directory that does not exist (file_replaced_by_write): all before any work. The
+// may_replace_profile (the profile command), model profile (refuse_to_replace_key_file): all
+// before any work. Each output is first held to require_output_path (a UsageError). The
 // input "profile" of a command with --keys stands for the profile it uses (profile_file_used:
-// DIR/model.profile when no --profile is given). Options not given are skipped.
-// An output that is not a regular file path (a device, a FIFO, a directory, /dev/stdout or
-// anything under /proc) is a UsageError: outputs are written atomically, through a temporary file
-// renamed into place. An input (of `inputs`, given or defaulted) that exists and is not a regular
-// file is refused first (io/input_file.hpp's require_regular_input), before any is opened.
+// DIR/model.profile when no --profile is given). Options not given are skipped. An input (of
+// `inputs`, given or defaulted) that exists and is not a regular file is refused first
+// (io/input_file.hpp's require_regular_input), before any is opened.
 void refuse_output_over_inputs(const OptionParser& options, const std::vector<std::string>& outputs,
                                const std::vector<std::string>& inputs,
                                bool may_replace_profile = false);
@@ -175,7 +180,8 @@ Parameters insecure_ring_degree_option(const OptionParser& options, Parameters p
 void warn_insecure_ring_degree(const OptionParser& options, size_t n);
 
 // The checksum rule of every command that reads IDX data (io/idx.hpp, check_data_file): the
-// SHA256SUMS beside the files is verified when present; a file it does not vouch for is an error
+// SHA256SUMS beside the files (for plain files, or SHA256SUMS.uncompressed) is verified when
+// present; a file it does not vouch for is an error
 // (exit 1); a directory without one gets one line on stderr, "the data ... are unverified", once
 // per directory. --no-verify skips the check (and that line).
 void add_no_verify_option(OptionParser& options);

@@ -75,9 +75,9 @@ fs::path key_directory_path(const std::string& directory) {
       }
     }
     if (problem.empty()) problem = "'" + given_parent.string() + "' is not a directory";
-    throw std::runtime_error("cannot create the key directory '" + directory + "': " + problem +
-                             " (keygen creates only the last component; create the parent "
-                             "first)");
+    // A bad output path, as the others (exit 2; it was 1, found by a trial).
+    throw UsageError("--out-dir: cannot create the key directory '" + directory + "': " + problem +
+                     " (keygen creates only the last component; create the parent first)");
   }
   // keygen replaces the key directory as a whole: through a symbolic link it would replace the
   // link and leave the old key set, secret key included, at its target (found by a trial).
@@ -162,17 +162,20 @@ void remove_stale_temporaries(const fs::path& directory) {
 
 // Ctrl-C (SIGINT), SIGTERM and SIGHUP during keygen (found by a trial: a SIGTERM just after the
 // commit ended keygen silently with the old key set already replaced, so the user believed it
-// intact). From the start of key generation to the end, keygen handles them itself, so that the
-// outcome is always one of two, each said on stderr:
-// - before the commit (generating the keys, writing the staging directory): the staging
-//   directory, if any, is removed and keygen ends at once by the signal, as the default action
-//   would (a shell reports 128 + the signal: 130, 143); the old key set, if any, is unchanged;
-// - from just before the commit (rename) to the end: the signal is only recorded; keygen
-//   finishes (the old set removed, the "wrote" lines printed), says the signal came after the new
-//   key set was complete, and then ends by it.
+// intact). From its very start to the end of the process (found by a trial: a signal before the
+// handlers were installed, or about 27 ms in, after they were restored and before the process
+// had exited, ended keygen with no word), keygen handles them itself, so that the outcome is
+// always one of two, each said on stderr:
+// - before the commit (reading the options, generating the keys, writing the staging directory):
+//   the staging directory, if any, is removed and keygen ends at once by the signal, as the
+//   default action would (a shell reports 128 + the signal: 130, 143); the old key set, if any,
+//   is unchanged;
+// - from just before the commit (rename) to the exit: the signal is only recorded while keygen
+//   finishes (the old set removed, the "wrote" lines printed); then, or at once when it comes
+//   later, keygen says the signal came after the new key set was complete and ends by it.
 // Only async-signal-safe calls in the handler: unlink and rmdir on paths prepared beforehand,
-// write (one prepared line on stderr), sigaction, raise. Any thread may take the signal, so the
-// state is a lock-free atomic.
+// write (lines prepared in static buffers, which outlive the static destructors of exit),
+// sigaction, raise. Any thread may take the signal, so the state is a lock-free atomic.
 namespace keygen_signals {
 
 constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
@@ -183,22 +186,28 @@ constexpr int kTemporaryCounters = 64;
 
 // kGenerating: handlers installed, nothing written yet. kArmed: the staging directory exists.
 // kCleaning: a handler is removing it. kHolding: the main thread commits or removes the staging
-// directory, or has committed it: signals are recorded and raised again by finish().
-enum State : int { kIdle, kGenerating, kArmed, kCleaning, kHolding };
+// directory, or has committed it: signals are recorded and raised again by finish(). kDone:
+// keygen has finished (its lines are out): a signal is said and ends the process at once.
+enum State : int { kIdle, kGenerating, kArmed, kCleaning, kHolding, kDone };
 std::atomic<int> state{kIdle};
 static_assert(std::atomic<int>::is_always_lock_free);
 std::atomic<int> pending{0};         // a signal taken while kHolding
 std::atomic<bool> committed{false};  // the new key set is in place
+std::atomic<bool> staged{false};     // the staging directory was made (and is removed again)
 char directory[kPathBytes];
 char files[std::size(kKeyFileNames)][kPathBytes];             // DIR.tmp-PID-XXXXXX/name
 char temporaries[std::size(kKeyFileNames)][kPathBytes + 32];  // .../name.tmp-PID- + counter
 size_t temporary_lengths[std::size(kKeyFileNames)];
-// The lines said on stderr, prepared by install(): interrupted before any file was written, and
-// after the staging directory was removed.
-std::string unwritten_message;
-std::string removed_message;
-struct sigaction previous[std::size(kSignals)];
-bool installed[std::size(kSignals)];
+// The lines said on stderr: interrupted before any file was written, and after the staging
+// directory was removed. Until set_target() names the key directory, the first says no key
+// directory was changed (keygen has not yet looked at one).
+constexpr size_t kMessageBytes = 2 * kPathBytes;
+char unwritten_message[kMessageBytes] =
+    "cryptonets keygen: interrupted before the new key set was written; no key directory was "
+    "changed\n";
+char removed_message[kMessageBytes] =
+    "cryptonets keygen: interrupted; the unfinished key set was removed; no key directory was "
+    "changed\n";
 
 void remove_staging() {
   for (size_t i = 0; i < std::size(kKeyFileNames); ++i) {
@@ -218,8 +227,27 @@ void remove_staging() {
   ::rmdir(directory);
 }
 
-void say(const std::string& line) {
-  [[maybe_unused]] const ssize_t written = ::write(STDERR_FILENO, line.data(), line.size());
+void say(const char* line) {
+  size_t length = 0;
+  while (line[length] != '\0')
+    ++length;
+  [[maybe_unused]] const ssize_t written = ::write(STDERR_FILENO, line, length);
+}
+
+const char* signal_name(int signal) {
+  return signal == SIGINT ? "SIGINT (Ctrl-C)" : signal == SIGTERM ? "SIGTERM" : "SIGHUP";
+}
+
+// What became of the key sets when `signal` ends keygen after it finished (or failed).
+void say_after_finish(int signal) {
+  if (committed.load()) {
+    say("cryptonets keygen: ");
+    say(signal_name(signal));
+    say(" arrived after the new key set was complete: it is in place (as written above) and "
+        "the previous one, if any, is gone; stopping by the signal\n");
+  } else {
+    say(staged.load() ? removed_message : unwritten_message);
+  }
 }
 
 // Ends the process by `signal` (its default action) once the handler returns.
@@ -243,6 +271,8 @@ extern "C" void on_signal(int signal) {
       if (current == kArmed) {
         remove_staging();
         say(removed_message);
+      } else if (current == kDone) {
+        say_after_finish(signal);
       } else {
         say(unwritten_message);
       }
@@ -258,9 +288,27 @@ bool copy(const std::string& text, char* destination, size_t capacity) {
   return true;
 }
 
-// Handles the signals from here on (except those ignored, as under nohup: they stay ignored).
-// The messages say what became of `target`: unchanged, with its key set if it had one.
-void install(const fs::path& target) {
+// Handles the signals from here to the exit (except those ignored, as under nohup: they stay
+// ignored). The first thing keygen does: a signal before it would end keygen without a word.
+void install() {
+  committed.store(false);
+  staged.store(false);
+  pending.store(0);
+  state.store(kGenerating);
+  for (const int signal : kSignals) {
+    struct sigaction previous {};
+    struct sigaction action {};
+    action.sa_handler = on_signal;
+    sigemptyset(&action.sa_mask);
+    if (::sigaction(signal, nullptr, &previous) == 0 && previous.sa_handler != SIG_IGN)
+      ::sigaction(signal, &action, nullptr);
+  }
+}
+
+// The key directory is known (before any key is generated): the messages say what became of
+// `target`: unchanged, with its key set if it had one. Written while signals are held (a handler
+// must not read a half-written line); one too long for its buffer keeps the general line.
+void set_target(const fs::path& target) {
   std::error_code error;
   const KeyDirectory key_files(target.string());
   const std::string outcome =
@@ -268,26 +316,21 @@ void install(const fs::path& target) {
           ? "the previous key set in '" + target.string() + "' is unchanged"
       : fs::exists(target, error) ? "'" + target.string() + "' is unchanged"
                                   : "'" + target.string() + "' was not created";
-  unwritten_message =
-      "cryptonets keygen: interrupted before the new key set was written; " + outcome + "\n";
-  removed_message =
-      "cryptonets keygen: interrupted; the unfinished key set was removed; " + outcome + "\n";
-  committed.store(false);
-  pending.store(0);
+  int generating = kGenerating;
+  if (!state.compare_exchange_strong(generating, kHolding)) return;
+  copy("cryptonets keygen: interrupted before the new key set was written; " + outcome + "\n",
+       unwritten_message, sizeof unwritten_message);
+  copy("cryptonets keygen: interrupted; the unfinished key set was removed; " + outcome + "\n",
+       removed_message, sizeof removed_message);
   state.store(kGenerating);
-  for (size_t i = 0; i < std::size(kSignals); ++i) {
-    struct sigaction action {};
-    action.sa_handler = on_signal;
-    sigemptyset(&action.sa_mask);
-    installed[i] = ::sigaction(kSignals[i], nullptr, &previous[i]) == 0 &&
-                   previous[i].sa_handler != SIG_IGN &&
-                   ::sigaction(kSignals[i], &action, nullptr) == 0;
-  }
+  // A signal taken while the lines were written ends keygen now, as it would have then.
+  if (const int signal = pending.exchange(0); signal != 0) on_signal(signal);
 }
 
 // The staging directory exists: prepares its paths for the handler. A path too long to prepare
 // holds the signals until the end instead (the staging directory is then removed by its owner).
 void arm(const fs::path& staging) {
+  staged.store(true);
   bool fits = copy(staging.string(), directory, sizeof directory);
   for (size_t i = 0; i < std::size(kKeyFileNames); ++i) {
     const std::string file = (staging / kKeyFileNames[i]).string();
@@ -319,40 +362,25 @@ void mark_committed() {
   committed.store(true);
 }
 
-// At the end of keygen (or of its failure): the previous dispositions back, then a signal taken
-// while held is said and raised again (stdout flushed first: the process ends by it).
+// At the end of keygen (or of its failure): a signal taken while held is said and raised again
+// (stdout flushed first: the process ends by it); one that comes later, up to the exit, is said
+// and raised by the handler itself (the handlers stay: restoring the default action opened a
+// window in which the process ended without a word).
 void finish() {
   hold();
   // While still held: the "wrote" lines are out before a later signal could end the process
   // with them in the buffer.
   std::fflush(stdout);
-  state.store(kIdle);
-  for (size_t i = 0; i < std::size(kSignals); ++i) {
-    if (installed[i]) ::sigaction(kSignals[i], &previous[i], nullptr);
-    installed[i] = false;
-  }
+  state.store(kDone);
   const int signal = pending.exchange(0);
   if (signal == 0) return;
-  std::fflush(stdout);
-  if (committed.load()) {
-    std::fprintf(stderr,
-                 "cryptonets keygen: %s arrived after the new key set was complete: it is in "
-                 "place (as written above) and the previous one, if any, is gone; stopping by "
-                 "the signal\n",
-                 signal == SIGINT    ? "SIGINT (Ctrl-C)"
-                 : signal == SIGTERM ? "SIGTERM"
-                                     : "SIGHUP");
-  } else {
-    say(removed_message);
-  }
-  std::fflush(stderr);
-  end_by(signal);
+  on_signal(signal);  // kDone: said, and the process ends by it
 }
 
-// Installs the handlers for its lifetime; finish() at its end.
+// From the key directory's naming to the end of keygen: finish() at its end.
 class Guard {
  public:
-  explicit Guard(const fs::path& target) { install(target); }
+  explicit Guard(const fs::path& target) { set_target(target); }
   ~Guard() { finish(); }
   Guard(const Guard&) = delete;
   Guard& operator=(const Guard&) = delete;
@@ -361,9 +389,11 @@ class Guard {
 }  // namespace keygen_signals
 
 // Test only (tests/cli/bad_input.sh): CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=SIG[:POINT] raises SIG
-// (TERM or INT) at POINT: "generate" as key generation starts, "commit" (the default) as the
-// commit starts, with every file written and none in place, "committed" just after the rename,
-// with the old key set not yet removed.
+// (TERM or INT) at POINT: "start" as keygen starts, before it reads its options; "generate" as
+// key generation starts; "commit" (the default) as the commit starts, with every file written
+// and none in place; "committed" just after the rename, with the old key set not yet removed;
+// "finished" after keygen has finished, its lines printed, as it returns to exit. (An
+// environment variable, not a build option: the tests run the one release build.)
 struct TestSignal {
   int signal = 0;
   std::string point;
@@ -485,10 +515,9 @@ template <class Scheme>
 void write_key_directory(const fs::path& target, const std::string& preset_name,
                          const typename Scheme::Parameters& params,
                          const std::vector<uint64_t>& plaintext_moduli, const ModelProfile& profile,
-                         Prng& prng) {
+                         Prng& prng, const TestSignal& test) {
   const KeyDirectory files(target.string());
   const keygen_signals::Guard signals(target);
-  const TestSignal test = TestSignal::from_environment();
   test.raise_at("generate");
   const encoding::BasicCrtKeys<Scheme> keys =
       encoding::BasicCrtKeys<Scheme>::generate(params, plaintext_moduli, prng);
@@ -521,6 +550,10 @@ void write_key_directory(const fs::path& target, const std::string& preset_name,
 }  // namespace
 
 int run_keygen(std::span<char* const> arguments) {
+  // Before anything else (keygen_signals).
+  keygen_signals::install();
+  const TestSignal test = TestSignal::from_environment();
+  test.raise_at("start");
   OptionParser options(
       "keygen",
       "Client: generates a parameter set and, for each plaintext modulus, a key set of the\n"
@@ -622,11 +655,12 @@ int run_keygen(std::span<char* const> arguments) {
   Prng prng = seeded ? *seeded : Prng::from_os_entropy();
   if (bfv_params) {
     write_key_directory<bfv::Scheme>(target, preset_name, *bfv_params, plaintext_moduli, profile,
-                                     prng);
+                                     prng, test);
   } else {
     write_key_directory<yashe::Scheme>(target, preset_name, *yashe_params, plaintext_moduli,
-                                       profile, prng);
+                                       profile, prng, test);
   }
+  test.raise_at("finished");
   return kExitSuccess;
 }
 

@@ -137,8 +137,13 @@ std::vector<uint8_t> read_possibly_gzipped_file(const std::filesystem::path& pat
 }
 
 std::map<std::string, std::string> read_sha256sums(const std::filesystem::path& path) {
-  // Before the open: a FIFO there blocked encrypt, decrypt --labels and mnist for ever.
-  require_regular_input(path.string());
+  // Before the open: a FIFO there blocked encrypt, decrypt --labels and mnist for ever, and a
+  // directory read as an empty list ("has no entry for ...").
+  if (const std::string kind = special_file_kind(path.string()); !kind.empty()) {
+    throw std::runtime_error("cannot read file '" + path.string() + "': it is " + kind +
+                             ", not a regular file (a checksum file is a regular file, as "
+                             "sha256sum writes it)");
+  }
   std::ifstream in(path);
   if (!in) {
     throw std::runtime_error("cannot open checksum file '" + path.string() +
@@ -209,31 +214,46 @@ std::filesystem::path checksum_file_for(const std::filesystem::path& data_file) 
   return data_file.parent_path() / kChecksumFileName;
 }
 
+std::filesystem::path uncompressed_checksum_file_for(const std::filesystem::path& data_file) {
+  return data_file.parent_path() / kUncompressedChecksumFileName;
+}
+
 ChecksumCheck check_data_file(const std::filesystem::path& data_file, bool verify) {
   if (!verify) return ChecksumCheck::kNotAsked;
-  const std::filesystem::path sums_path = checksum_file_for(data_file);
-  std::error_code error;  // set only when existence cannot be decided (absence is no error)
-  const bool present = std::filesystem::exists(sums_path, error);
-  if (error) {
-    throw ChecksumError("cannot tell whether checksum file '" + sums_path.string() +
-                        "' exists: " + error.message());
-  }
-  if (!present) return ChecksumCheck::kNoChecksumFile;
-  const auto sums = read_sha256sums(sums_path);
   const std::string name = data_file.filename().string();
-  const auto entry = sums.find(name);
-  if (entry == sums.end()) {
-    throw ChecksumError("checksum file '" + sums_path.string() + "' has no entry for '" + name +
-                        "' (the file as stored; add it with: sha256sum " + name + " >> " +
-                        kChecksumFileName + ")");
+  // SHA256SUMS lists the files as stored; SHA256SUMS.uncompressed the content of gzipped files,
+  // under their names without ".gz", which is what a plain copy (gunzip) of one stores.
+  std::vector<std::filesystem::path> candidates = {checksum_file_for(data_file)};
+  if (!name.ends_with(".gz")) candidates.push_back(uncompressed_checksum_file_for(data_file));
+  std::vector<std::filesystem::path> present;
+  for (const std::filesystem::path& sums_path : candidates) {
+    std::error_code error;  // set only when existence cannot be decided (absence is no error)
+    const bool exists = std::filesystem::exists(sums_path, error);
+    if (error) {
+      throw ChecksumError("cannot tell whether checksum file '" + sums_path.string() +
+                          "' exists: " + error.message());
+    }
+    if (!exists) continue;
+    present.push_back(sums_path);
+    const auto sums = read_sha256sums(sums_path);
+    const auto entry = sums.find(name);
+    if (entry == sums.end()) continue;
+    const std::string actual = stored_sha256(data_file);
+    if (actual != entry->second) {
+      throw ChecksumError("data file '" + data_file.string() +
+                          "' does not match its checksum file (corrupted or replaced?): SHA-256 " +
+                          actual + ", '" + sums_path.string() + "' lists " + entry->second);
+    }
+    return ChecksumCheck::kVerified;
   }
-  const std::string actual = stored_sha256(data_file);
-  if (actual != entry->second) {
-    throw ChecksumError("data file '" + data_file.string() +
-                        "' does not match its checksum file (corrupted or replaced?): SHA-256 " +
-                        actual + ", '" + sums_path.string() + "' lists " + entry->second);
-  }
-  return ChecksumCheck::kVerified;
+  if (present.empty()) return ChecksumCheck::kNoChecksumFile;
+  const std::string missing =
+      present.size() == 1
+          ? "checksum file '" + present.front().string() + "' has no entry for '" + name + "'"
+          : "neither checksum file '" + present.front().string() + "' nor '" +
+                present.back().string() + "' has an entry for '" + name + "'";
+  throw ChecksumError(missing + " (the file as stored; add it with: sha256sum " + name + " >> " +
+                      kChecksumFileName + ")");
 }
 
 std::filesystem::path split_images_file(const std::filesystem::path& directory, MnistSplit split) {

@@ -480,6 +480,51 @@ void check_binding(Reader& reader, const std::string& where, const Record& recor
   report.records.back() += "; BINDING FAILS";
 }
 
+// The problem that names secret keys appended to a file (member_state marks the file EXPOSED).
+constexpr const char* kAppendedSecretKeys = "secret keys appended: ";
+
+// Bytes after the end of a file that is not itself secret keys (found by a trial: secret.key
+// appended to public.key was reported as "trailing bytes" only): a problem of their own when
+// they hold secret keys, a protocol file of secret keys ("CNPF") or a single secret-key record
+// ("CNET") at any offset, recognised by the magic, the kind byte 'S' and a known scheme byte
+// (§4.1, §5.1). Reads the rest of the file (not hashed).
+void check_trailing_bytes(Reader& reader, const std::string& after, bool secret_file,
+                          FileInspection& report) {
+  const uint64_t trailing = reader.left();
+  if (trailing == 0) return;
+  report.problems.push_back("trailing bytes: " + with_bytes(trailing) + " after " + after);
+  if (secret_file) return;
+  constexpr size_t kChunkBytes = size_t{1} << 20;
+  constexpr size_t kMatchBytes = 6;  // magic, kind, scheme
+  std::vector<uint8_t> window;       // the chunk, after the last bytes of the one before
+  uint64_t window_start = reader.position();
+  while (reader.left() > 0) {
+    const size_t kept = window.size();
+    const size_t step = static_cast<size_t>(std::min<uint64_t>(reader.left(), kChunkBytes));
+    window.resize(kept + step);
+    reader.read(window.data() + kept, step, false);
+    for (size_t i = 0; i + kMatchBytes <= window.size(); ++i) {
+      if (window[i + 4] != 'S' || !known_scheme(window[i + 5])) continue;
+      const bool file = std::memcmp(&window[i], "CNPF", 4) == 0;
+      if (!file && std::memcmp(&window[i], "CNET", 4) != 0) continue;
+      report.problems.push_back(
+          kAppendedSecretKeys + std::string("EXPOSED: the ") + with_bytes(trailing) + " after " +
+          after + " hold " +
+          (file ? "a protocol file of secret keys (\"CNPF\", kind 'S')"
+                : "a secret key record (\"CNET\", kind 'S')") +
+          " of " + scheme_name(static_cast<SchemeId>(window[i + 5])) + " from byte " +
+          std::to_string(window_start + i) +
+          ": whoever is given this file is given the secret key (cut the file at byte " +
+          std::to_string(reader.size() - trailing) +
+          ", and make new keys if it has left your hands)");
+      return;
+    }
+    const size_t carry = std::min(window.size(), kMatchBytes - 1);
+    window_start += window.size() - carry;
+    window.erase(window.begin(), window.end() - static_cast<ptrdiff_t>(carry));
+  }
+}
+
 // Key and ciphertext files hold only the parameter-set fingerprint, not n or q (FORMATS.md §4.2):
 // n and the security line come from the parameter set `params_path`, shown only when its
 // fingerprint is the file's. False when the parameter set cannot be read.
@@ -731,10 +776,7 @@ void inspect_protocol_file(Reader& reader, const std::string& path, const std::s
       }
     }
   }
-  if (reader.left() != 0) {
-    report.problems.push_back("trailing bytes: " + with_bytes(reader.left()) +
-                              " after the last record");
-  }
+  check_trailing_bytes(reader, "the last record", tag == 'S', report);
   // The header's identities against those recomputed from the records (FORMATS.md §3.3).
   auto check_identity = [&](const std::string& name, const char* domain_tag,
                             const std::vector<uint64_t>& words, uint64_t stored) {
@@ -944,6 +986,8 @@ void inspect_scores_csv(const std::string& path, FileInspection& report) {
     return std::stoull(text) < classes;
   };
   std::set<std::string> images;
+  std::vector<uint64_t> indices;  // the image indices that parse, in row order
+  bool all_rows_read = true;
   while (std::getline(in, line)) {
     ++rows;
     const std::vector<std::string> cells = csv_cells(line);
@@ -951,13 +995,20 @@ void inspect_scores_csv(const std::string& path, FileInspection& report) {
     if (cells.size() != classes + 3) {
       report.problems.push_back("row " + std::to_string(rows) + ": not " +
                                 std::to_string(classes + 3) + " columns");
+      all_rows_read = false;
       break;
     }
-    if (!canonical_integer(cells[0], false)) {
+    uint64_t number = 0;
+    const char* end = cells[0].data() + cells[0].size();
+    if (!canonical_integer(cells[0], false) ||
+        std::from_chars(cells[0].data(), end, number).ptr != end) {
       report.problems.push_back("row " + std::to_string(rows) + ": image '" + cells[0] +
                                 "' is not an image index");
+      all_rows_read = false;
     } else if (!images.insert(cells[0]).second) {
       report.problems.push_back(where + ": image " + cells[0] + " appears twice");
+    } else {
+      indices.push_back(number);
     }
     labelled += !cells[1].empty();
     if (!cells[1].empty() && !is_class(cells[1])) {
@@ -998,6 +1049,33 @@ void inspect_scores_csv(const std::string& path, FileInspection& report) {
   if (wrong > kRowsNamed) {
     report.problems.push_back(std::to_string(wrong - kRowsNamed) +
                               " more row(s) whose predicted label is not their largest score");
+  }
+  // decrypt writes one row per image of the file, images first, first + 1, ... in order: a
+  // missing row (found by a trial: a deleted row, or the header alone, was judged intact) is
+  // named by its image, the first one missing.
+  if (rows == 0) {
+    report.problems.push_back(
+        "no rows: decrypt --scores writes one row per image (at least one) after the header");
+  } else if (all_rows_read && !indices.empty()) {
+    std::vector<uint64_t> sorted = indices;
+    std::sort(sorted.begin(), sorted.end());
+    const auto gap = std::adjacent_find(sorted.begin(), sorted.end(),
+                                        [](uint64_t a, uint64_t b) { return b != a + 1; });
+    if (gap != sorted.end()) {
+      report.problems.push_back(
+          "image " + std::to_string(*gap + 1) + " is missing: the rows hold images " +
+          std::to_string(sorted.front()) + " to " + std::to_string(sorted.back()) +
+          ", but decrypt writes every image from the first, one row each");
+    } else if (indices.size() == rows) {  // (a repeated image is named above)
+      for (size_t i = 1; i < indices.size(); ++i) {
+        if (indices[i] == indices[i - 1] + 1) continue;
+        report.problems.push_back("row " + std::to_string(i + 1) + " (image " +
+                                  std::to_string(indices[i]) + "): out of order after image " +
+                                  std::to_string(indices[i - 1]) +
+                                  " (decrypt writes the images in order)");
+        break;
+      }
+    }
   }
   report.kind = "decrypted scores (CSV from cryptonets decrypt --scores)";
   report.fields.emplace_back("images", std::to_string(rows));
@@ -1240,10 +1318,7 @@ FileInspection inspect_file(const std::string& path, const std::string& params_p
       report.fields.emplace_back("scheme", known_scheme(record.scheme)
                                                ? scheme_name(static_cast<SchemeId>(record.scheme))
                                                : "unknown");
-      if (reader.left() != 0) {
-        report.problems.push_back("trailing bytes: " + with_bytes(reader.left()) +
-                                  " after the record");
-      }
+      check_trailing_bytes(reader, "the record", record.kind == 'S', report);
     } else if (starts_with_keyword(path, "cryptonets-model")) {
       inspect_model(path, report);
     } else if (starts_with_keyword(path, "cryptonets-profile")) {
@@ -1478,10 +1553,14 @@ namespace {
 // A key set's file with problems: of another role, scheme, parameter set or key set than the
 // set's (each file intact on its own), damaged, or both.
 std::string member_state(const std::vector<std::string>& problems) {
-  bool mismatched = false, damaged = false, exposed = false;
+  bool mismatched = false, damaged = false, exposed = false, appended = false;
   for (const std::string& problem : problems) {
     if (problem.starts_with("mode ")) {  // secret_mode_problem
       exposed = true;
+      continue;
+    }
+    if (problem.starts_with(kAppendedSecretKeys)) {  // check_trailing_bytes
+      appended = true;
       continue;
     }
     // A key set check that could not read a header is damage, not a mismatch.
@@ -1495,7 +1574,8 @@ std::string member_state(const std::vector<std::string>& problems) {
   }
   std::string state;
   for (const auto& [is, name] : {std::pair{damaged, "DAMAGED"}, std::pair{mismatched, "MISMATCHED"},
-                                 std::pair{exposed, "EXPOSED (mode)"}}) {
+                                 std::pair{exposed, "EXPOSED (mode)"},
+                                 std::pair{appended, "EXPOSED (secret keys appended)"}}) {
     if (is) state += (state.empty() ? "" : " and ") + std::string(name);
   }
   return state;

@@ -15,6 +15,7 @@
 #include <system_error>
 
 #include "cryptonets/bfv/encryptor.hpp"
+#include "cryptonets/io/input_file.hpp"
 #include "cryptonets/io/little_endian.hpp"
 #include "cryptonets/io/sha256.hpp"
 #include "cryptonets/random/chacha20.hpp"
@@ -651,6 +652,9 @@ void require_one_key_set(const std::vector<std::string>& paths) {
   for (const std::string& path : paths) {
     std::error_code error;
     if (!std::filesystem::exists(path, error)) continue;
+    // Before the open: a FIFO would block it until a writer came (the callers that filter first
+    // are not the only ones).
+    require_regular_input(path);
     const ProtocolHeader header = read_protocol_header(path);
     if (first_path.empty()) {
       first_path = path;

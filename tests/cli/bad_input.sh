@@ -486,9 +486,10 @@ expect 1 "cannot open profile 'no-such.profile': No such file or directory" k4 -
 expect 1 "line 1: unexpected end of file, expected 'cryptonets-profile 2'" k4 -- \
   "$exe" keygen --out-dir k4 --profile empty.profile --insecure-ring-degree 64
 # keygen creates the key directory, not a chain of parents (it made /nonexistent/a/b).
-expect 1 "'no-parent' does not exist (in its parent directory 'no-parent/a')" no-parent -- \
+# A missing or non-directory parent is a bad output path like the others: exit 2 (it was 1).
+expect 2 "'no-parent' does not exist (in its parent directory 'no-parent/a')" no-parent -- \
   "$exe" keygen --out-dir no-parent/a/b --insecure-ring-degree 64
-expect 1 "'images.ct' is not a directory" - -- \
+expect 2 "'images.ct' is not a directory" - -- \
   "$exe" keygen --out-dir images.ct/keys --insecure-ring-degree 64
 expect 2 "the profile 'model.profile' was made for 0" - -- \
   "$exe" keygen --out-dir unused --profile model.profile --circuit-privacy 40 \
@@ -644,7 +645,7 @@ printf '%064d\n' 0 >zero.token
 expect 1 "cannot connect to 127.0.0.1:9: connection refused" - -- \
   "$exe" client status --server http://127.0.0.1:9 --token-file zero.token --job abc
 # client infer checks its output's directory before uploading (the job was left on the server).
-expect 1 "cannot write file 'no-dir/x.ct': its directory 'no-dir' does not exist" - -- \
+expect 2 "--out: cannot write file 'no-dir/x.ct': its directory 'no-dir' does not exist" - -- \
   "$exe" client infer --server http://127.0.0.1:9 --keys client --token-file zero.token \
   --in images.ct --out no-dir/x.ct
 rm -f two-lines.token zero.token
@@ -742,13 +743,20 @@ expect 1 "--model '$model' is not the model of --profile 'poly.profile': input s
   labels.txt -- "$exe" decrypt --keys client-old --profile poly.profile --model "$model" \
   --plain-images "$images" --in scores.ct --out labels.txt
 # Every output's directory is checked before any work (found by a new-user trial: decrypt
-# decrypted, wrote --scores and then failed on --out; mnist ran the whole job, then exit 1).
-expect 1 "cannot write file 'nodir/l.txt': its directory 'nodir' does not exist" s2.csv -- \
+# decrypted, wrote --scores and then failed on --out; mnist ran the whole job, then exit 1): a bad
+# output path, exit 2 as every other (a missing directory was exit 1, found by a trial).
+expect 2 "--out: cannot write file 'nodir/l.txt': its directory 'nodir' does not exist" s2.csv -- \
   "$exe" decrypt --keys client --in scores.ct --scores s2.csv --out nodir/l.txt
-expect_alone 1 "cannot write file 'nodir/x.csv': its directory 'nodir' does not exist" - -- \
+expect_alone 2 "--csv: cannot write file 'nodir/x.csv': its directory 'nodir' does not exist" - -- \
   "$exe" mnist --images 5 --csv nodir/x.csv --insecure-ring-degree 64
-expect_alone 1 "'images.ct' is not a directory" - -- \
+expect_alone 2 "--summary-csv: cannot write file 'images.ct/x.csv': 'images.ct' is not a directory" - -- \
   "$exe" mnist --images 5 --summary-csv images.ct/x.csv --insecure-ring-degree 64
+expect 2 "--out: cannot write file 'nodir/x.ct': its directory 'nodir' does not exist" - -- \
+  "$exe" encrypt --keys client --images "$images" --count 1 --out nodir/x.ct
+expect 2 "--out: cannot write file 'nodir/x.ct': its directory 'nodir' does not exist" - -- \
+  "$exe" infer --keys server --in images.ct --out nodir/x.ct
+expect 2 "--out: cannot write file 'nodir/x.profile': its directory 'nodir' does not exist" - -- \
+  "$exe" profile --out nodir/x.profile
 mkfifo not-a-file
 expect 2 "--out 'not-a-file' is not a regular file path (it is a FIFO (named pipe))" - -- \
   "$exe" decrypt --keys client --in scores.ct --out not-a-file
@@ -800,6 +808,28 @@ expect 1 "cannot read file 'fifo-data/SHA256SUMS': it is a FIFO (named pipe)" la
   timeout 60 "$exe" decrypt --keys client --in scores.ct --labels fifo-data/t10k-labels-idx1-ubyte.gz --out labels.txt
 expect 1 "cannot read file 'fifo-data/SHA256SUMS': it is a FIFO (named pipe)" - -- \
   timeout 60 "$exe" mnist --data fifo-data --images 1 --insecure-ring-degree 64
+# A SHA256SUMS that is a directory was read as an empty list ("has no entry for ..."): it is named
+# as what it is, as a FIFO is.
+mkdir dir-data && ln -s "$data"/mnist/*-ubyte* dir-data/ && mkdir dir-data/SHA256SUMS
+expect 1 "cannot read file 'dir-data/SHA256SUMS': it is a directory, not a regular file" out.ct -- \
+  "$exe" encrypt --keys client --images dir-data/t10k-images-idx3-ubyte.gz --count 1 --out out.ct
+rm -rf dir-data
+# A plain copy of a shipped file (gunzip) is checked against the SHA256SUMS.uncompressed that
+# data/mnist ships (it was refused, "has no entry", and without SHA256SUMS read unverified, a
+# corrupted copy included).
+mkdir plain-data && cp "$data"/mnist/SHA256SUMS* plain-data/ &&
+  gunzip -c "$images" >plain-data/t10k-images-idx3-ubyte
+expect 0 "" - -- "$exe" encrypt --keys client --images plain-data/t10k-images-idx3-ubyte \
+  --count 1 --out plain.ct
+[ -e plain.ct ] || fail "encrypt refused a plain copy of the test images"
+rm -f plain.ct
+flip_byte plain-data/t10k-images-idx3-ubyte 1000
+for sums in both uncompressed; do
+  [ "$sums" = uncompressed ] && rm plain-data/SHA256SUMS
+  expect 1 "plain-data/SHA256SUMS.uncompressed' lists 0fa7898d" out.ct -- \
+    "$exe" encrypt --keys client --images plain-data/t10k-images-idx3-ubyte --count 1 --out out.ct
+done
+rm -rf plain-data
 # Only the key files a command reads must be regular files: encrypt reads params and
 # public.key, decrypt params and secret.key (both refused the FIFOs here).
 mkdir fifo-keys && cp client/params client/public.key client/model.profile fifo-keys/ &&
@@ -824,9 +854,9 @@ rm -f to-stdout
 
 # ---- keygen --out-dir: the parent must exist as given ("np/.." with np missing named "."), and
 # the paths printed are normalised ("k4//params" for --out-dir k4/).
-expect_alone 1 "its parent directory 'np' does not exist" - -- \
+expect_alone 2 "its parent directory 'np' does not exist" - -- \
   "$exe" keygen --out-dir np/.. --insecure-ring-degree 64
-expect_alone 1 "'np' does not exist (in its parent directory 'np/..')" fresh -- \
+expect_alone 2 "'np' does not exist (in its parent directory 'np/..')" fresh -- \
   "$exe" keygen --out-dir np/../fresh --insecure-ring-degree 64
 mkdir np
 expect_alone 2 "--out-dir 'np/..' ends in '..': name the key directory itself" - -- \
@@ -883,6 +913,21 @@ before=$(sha256sum sig-keys/secret.key)
 expect 143 "interrupted before the new key set was written; the previous key set in 'sig-keys' is unchanged" - -- \
   env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=TERM:generate "$exe" keygen --out-dir sig-keys --force --insecure-ring-degree 64
 [ "$(sha256sum sig-keys/secret.key)" = "$before" ] || fail "keygen interrupted in generation changed the key set"
+# The first and the last window (found by a trial: a signal before the handlers were installed,
+# or after "wrote", about 27 ms in, ended keygen without a word): keygen says what became of the
+# key sets there too. "start": before keygen has read its options; "finished": after it printed
+# what it wrote, on its way to the exit.
+expect 143 "interrupted before the new key set was written; no key directory was changed" - -- \
+  env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=TERM:start "$exe" keygen --out-dir sig-keys --force --insecure-ring-degree 64
+[ "$(sha256sum sig-keys/secret.key)" = "$before" ] || fail "keygen interrupted at its start changed the key set"
+for signal in TERM:143 INT:130; do
+  expect "${signal#*:}" "arrived after the new key set was complete: it is in place" - -- \
+    env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN="${signal%:*}:finished" "$exe" keygen --out-dir sig-keys \
+    --force --insecure-ring-degree 64
+  grep -qF "wrote sig-keys/params (" message.txt || fail "keygen interrupted at its exit did not say what it wrote"
+  [ "$(sha256sum sig-keys/secret.key)" != "$before" ] || fail "keygen interrupted at its exit kept the old key set"
+  before=$(sha256sum sig-keys/secret.key)
+done
 
 # ---- keygen --force through a symbolic link replaced the link and left the old key set,
 # secret key included, at its target: refused.

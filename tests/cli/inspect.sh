@@ -158,8 +158,9 @@ inspect_expect 0 leading-identity.txt "layers: poly (degree 1) -> conv -> square
 # mnist's stage table names the stage the same way.
 "$exe" mnist --model leading-identity.txt --data "$data/mnist" --insecure-ring-degree 64 \
   --images 2 --threads 1 --seed 1 --csv stages.csv >mnist.txt 2>&1 || fail "mnist leading-identity.txt: $(cat mnist.txt)"
-# Its CSV: the decryption covers every modulus (CRT), so its row says "all", not modulus 1.
-grep -q ",1,decrypt+decode,,all," stages.csv || fail "mnist --csv decrypt row: $(grep decrypt stages.csv)"
+# Its CSV: the decryption covers every modulus (CRT), so its row has no modulus, not modulus 1
+# (an empty field: the column stays numeric).
+grep -q ",1,decrypt+decode,,," stages.csv || fail "mnist --csv decrypt row: $(grep decrypt stages.csv)"
 grep -q "^2\. conv (1\. poly folded in)  " mnist.txt || fail "mnist names the stage otherwise: $(cat mnist.txt)"
 # A degree-3 polynomial runs in the plain evaluators only: every command that encrypts refuses the
 # model (here: profile), and inspect says so in the same words instead of listing it as encrypted.
@@ -212,6 +213,17 @@ awk -F, -v OFS=, 'NR == 2 { $2 = 11 } { print }' scores.csv >bad-score.csv
 inspect_expect 1 bad-score.csv "PROBLEM: row 1 (image 2): label '11' is not a class in 0..9"
 awk -F, -v OFS=, 'NR == 3 { $1 = 2 } { print }' scores.csv >bad-score.csv
 inspect_expect 1 bad-score.csv "PROBLEM: row 2 (image 2): image 2 appears twice"
+# Every image of the file, one row each, consecutively from the first, as decrypt writes them (a
+# trial: a deleted row, and the header alone, were judged intact).
+sed 3d scores.csv >bad-score.csv  # row 2: image 3
+inspect_expect 1 bad-score.csv "PROBLEM: image 3 is missing: the rows hold images 2 to 71" \
+  "verdict: DAMAGED or inconsistent (1 problem(s))"
+sed '$d' scores.csv | sed 2d >bad-score.csv  # the first and last rows: images 3 to 70 intact
+inspect_expect 0 bad-score.csv "images: 68" "verdict: intact"
+head -1 scores.csv >bad-score.csv
+inspect_expect 1 bad-score.csv "PROBLEM: no rows: decrypt --scores writes one row per image"
+awk 'NR == 3 { held = $0; next } { print } NR == 4 { print held }' scores.csv >bad-score.csv
+inspect_expect 1 bad-score.csv "PROBLEM: row 2 (image 4): out of order after image 2"
 awk -F, -v OFS=, 'NR == 1 { $4 = "score_1"; $5 = "score_0" } { print }' scores.csv >bad-score.csv
 inspect_expect 1 bad-score.csv "PROBLEM: header: column 4 is 'score_1', expected 'score_0'"
 awk -F, -v OFS=, 'NR == 2 { $4 = ($4 ~ /^-/) ? substr($4, 2) : "-" $4 } { print }' scores.csv >negative.csv
@@ -252,6 +264,25 @@ head -c 5000 images.ct >truncated.ct
 inspect_expect 1 truncated.ct "PROBLEM: record 1 (batch 1, modulus 1): truncated"
 cp keys/secret.key trailing.key && printf 'x' >>trailing.key
 inspect_expect 1 trailing.key "PROBLEM: trailing bytes: 1 bytes after the last record"
+grep -q "secret keys appended" out.txt && fail "inspect trailing.key: secret keys after secret keys"
+# Secret keys appended to a file that is given away (found by a trial: a secret key appended to a
+# public key file was reported as trailing bytes only): named, and the file EXPOSED, whether a
+# whole secret key file or its records alone follow, after other bytes or not.
+secret_size=$(stat -c %s keys/secret.key)
+public_size=$(stat -c %s keys/public.key)
+cat keys/public.key keys/secret.key >leaky.key
+inspect_expect 1 leaky.key "PROBLEM: trailing bytes: $secret_size bytes after the last record" \
+  "PROBLEM: secret keys appended: EXPOSED: the $secret_size bytes after the last record hold a protocol file of secret keys (\"CNPF\", kind 'S') of YASHE' from byte $public_size" \
+  "cut the file at byte $public_size" "verdict: DAMAGED or inconsistent (2 problem(s))"
+{ cat images.ct; printf 'junk'; tail -c +$((header + 1)) keys/secret.key; } >leaky.ct
+inspect_expect 1 leaky.ct "PROBLEM: secret keys appended: EXPOSED: " \
+  "hold a secret key record (\"CNET\", kind 'S') of YASHE' from byte $(($(stat -c %s images.ct) + 4))"
+cat scores.ct keys/public.key >trailing.ct
+inspect_expect 1 trailing.ct "PROBLEM: trailing bytes: $public_size bytes after the last record"
+grep -q "secret keys appended" out.txt && fail "inspect trailing.ct: public keys taken for secret keys"
+mkdir leaky-set && cp -p keys/* leaky-set/ && cat keys/secret.key >>leaky-set/public.key
+inspect_expect 1 leaky-set "public.key: DAMAGED and EXPOSED (secret keys appended) (2 problem(s))" \
+  "PROBLEM: public.key: secret keys appended: EXPOSED: " "key set verdict: DAMAGED or inconsistent"
 # Records of two key generations spliced into one file: every checksum holds, the key set id not.
 run "$exe" keygen --out-dir other --seed 8 --insecure-ring-degree 64
 record=$(($(stat -c %s keys/public.key) - header))

@@ -70,17 +70,26 @@ std::vector<uint8_t> read_possibly_gzipped_file(const std::filesystem::path& pat
 
 // Parses "<64 hex digits>  <file name>" lines, as written by sha256sum(1): file name → hex digest.
 // Throws ChecksumError for a malformed line, std::runtime_error if the file cannot be opened or
-// is not a regular file (a FIFO would block the read).
+// is not a regular file (a FIFO would block the read; a directory is named as one, "it is a
+// directory, not a regular file").
 std::map<std::string, std::string> read_sha256sums(const std::filesystem::path& path);
 
 // The checksum file of a data set: kChecksumFileName in the directory of its data files.
 inline constexpr const char* kChecksumFileName = "SHA256SUMS";
 std::filesystem::path checksum_file_for(const std::filesystem::path& data_file);
+// The checksums of the decompressed content of a data set's gzipped files, under their names
+// without ".gz" (data/mnist ships one beside SHA256SUMS): the stored bytes of a plain copy made
+// with gunzip, which SHA256SUMS (the .gz files as stored) does not list.
+inline constexpr const char* kUncompressedChecksumFileName = "SHA256SUMS.uncompressed";
+std::filesystem::path uncompressed_checksum_file_for(const std::filesystem::path& data_file);
 
-// The one rule for every data file a command reads: with `verify`, if the checksum file beside
-// `data_file` exists, it must list the file under its stored name (".gz" included) with the
-// SHA-256 of its stored bytes (kVerified; ChecksumError otherwise); if it does not exist the file
-// is unverified (kNoChecksumFile, for the caller to say so). Without `verify`: kNotAsked.
+// The one rule for every data file a command reads: with `verify`, the checksum files beside
+// `data_file` that exist are SHA256SUMS and, for a file not named *.gz, SHA256SUMS.uncompressed;
+// the first of them that lists the file under its stored name (".gz" included) must give the
+// SHA-256 of its stored bytes (kVerified; ChecksumError "does not match" otherwise). One or both
+// present without an entry for it: ChecksumError ("has no entry for"). Neither present: the file
+// is unverified (kNoChecksumFile, for the caller to say so). Without `verify`: kNotAsked. A
+// checksum file that is not a regular file (a FIFO, a directory): std::runtime_error.
 ChecksumCheck check_data_file(const std::filesystem::path& data_file, bool verify);
 
 // Parse already-read IDX content; `source` names the file in error messages.

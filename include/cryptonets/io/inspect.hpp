@@ -50,8 +50,13 @@ struct FileInspection {
 // any profile given `params_path`) must fit that parameter set: made from one of its presets (n,
 // q, sigma, decomposition bits, plaintext moduli; n smaller under --insecure-ring-degree), with
 // room for the model's outputs ("does not fit the parameter set ..."). A file of secret keys whose
-// mode lets anyone but its owner at it is a problem ("mode ..."); a scores CSV row whose
-// predicted label is not the first largest of its scores is one too. A path (or `params_path`)
+// mode lets anyone but its owner at it is a problem ("mode ..."); so are bytes after the end of a
+// file ("trailing bytes: ..."), and, in a file that is not itself secret keys, a second one when
+// they hold secret keys (a secret key file or record appended: "secret keys appended: EXPOSED:
+// ...", the key set report marks the file EXPOSED). A scores CSV row whose predicted label is not
+// the first largest of its scores is a problem too, and so is a CSV without rows or whose image
+// indices are not consecutive ("image N is missing", N the first missing; decrypt writes images
+// first, first + 1, ... in order). A path (or `params_path`)
 // that is not a regular file (a FIFO, a socket, a device) is refused before it is opened
 // (std::runtime_error).
 FileInspection inspect_file(const std::string& path, const std::string& params_path = "");

@@ -223,7 +223,10 @@ void refuse_secret_key_file(const std::string& path);
 // The files among `paths` that exist (a key directory's, or those given to a command) must carry
 // one key set id, and it must not be 0: std::runtime_error naming two files that do not belong
 // together otherwise ("do not belong together": e.g. a keygen that failed midway under an older
-// version, or files copied from different key sets). Reads headers only.
+// version, or files copied from different key sets). Reads headers only. A path that exists and
+// is not a regular file (a FIFO, a socket, a device) is refused before it is opened
+// (std::runtime_error, "it is a FIFO (named pipe), not a regular file"), since opening a FIFO
+// waits for a writer.
 void require_one_key_set(const std::vector<std::string>& paths);
 
 // The binding that follows ciphertext record `index` of `count` in file `file_id` (format above).
