@@ -44,6 +44,7 @@
 #include "cryptonets/random/chacha20.hpp"
 #include "cryptonets/service/durable.hpp"
 #include "cryptonets/service/stream_verifier.hpp"
+#include "scores_check.hpp"
 
 namespace cryptonets::service {
 
@@ -734,6 +735,9 @@ class Server::Impl {
 
   // Verified batches of queued one-batch jobs, kept from the upload (at most one).
   std::map<std::string, EncryptedBatch> ready_;
+
+  // The scores files verified, by job (job_result).
+  ScoresCheck scores_check_;
 };
 
 Server::Impl::Impl(ServerOptions options)
@@ -1788,21 +1792,21 @@ void Server::Impl::job_result(const httplib::Request& req, httplib::Response& re
   }
   const std::string path = jobs_dir_ + "/" + id + "/scores.ct";
   // Never a blocking open (a FIFO planted there held an HTTP thread forever), and never a
-  // damaged file answered 200: scores are small (values × moduli ciphertexts per batch), so the
-  // whole file is checked (checksums, bindings, length) before the answer, without any key.
+  // damaged file answered 200: the whole file is checked (checksums, bindings, length) without
+  // any key, once for as long as it stays the same file on disk (scores_check.hpp), so that
+  // repeated requests (HEAD, a fetch retried) do not read it again.
   const int fd = open_regular_file(path);
   std::string problem;
+  uint64_t size = 0;
   if (fd < 0) {
     problem = errno == EINVAL ? "not a regular file" : std::strerror(errno);
   } else {
     try {
-      verify_ciphertext_file(path);
+      size = scores_check_.require_intact(id, fd, path);
     } catch (const std::exception& e) {
       problem = client_message(e.what(), path, "the scores file");
     }
   }
-  struct stat info {};
-  if (problem.empty() && ::fstat(fd, &info) != 0) problem = std::strerror(errno);
   if (!problem.empty()) {
     if (fd >= 0) ::close(fd);
     std::lock_guard lock(mutex_);
@@ -1814,12 +1818,11 @@ void Server::Impl::job_result(const httplib::Request& req, httplib::Response& re
                                          "damaged); submit the batch again"),
                       path + ": " + problem);
   }
-  const auto size = static_cast<size_t>(info.st_size);
   request_facts.bytes_out = size;
   auto shared_fd = std::make_shared<int>(fd);
   res.status = 200;
   res.set_content_provider(
-      size, "application/octet-stream",
+      static_cast<size_t>(size), "application/octet-stream",
       [shared_fd](size_t offset, size_t length, httplib::DataSink& sink) {
         std::vector<char> buffer(std::min<size_t>(length, 1 << 20));
         const ssize_t got =
@@ -1850,6 +1853,7 @@ void Server::Impl::delete_job(const httplib::Request& req, httplib::Response& re
 }
 
 void Server::Impl::remove_job_directory(const std::string& id) {
+  scores_check_.forget(id);
   discard(jobs_dir_ + "/" + id, jobs_dir_, "deleted-" + id);
 }
 

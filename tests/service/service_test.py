@@ -1456,10 +1456,59 @@ def transient_failures(batch):
           "the job whose scores could not be stored did not run again: %s" % result)
     check(sorted(os.listdir(os.path.join(server.state, "jobs", full))) == ["job.json", "scores.ct"],
           "after the scores were stored: %s" % os.listdir(os.path.join(server.state, "jobs", full)))
+    scores_read_once(server, token, full, fault)
     code, out = run("client", "fetch", "--server", server.url, "--token", token, "--job", full,
                     "--out", "full.scores", "--keys", "alice", expect=None)
     check(code == 0 and decrypted_scores("alice", "full.scores", os.getcwd()) ==
           plain_scores(10, 5), "the scores of a job whose first scores were lost: " + out)
+
+
+def scores_read_once(server, token, job, fault):
+    """The scores of a done job are verified in full once, not at every request (GET and HEAD read
+    the whole file each time): while the verification's reads fail (fault), the file, unchanged
+    since, is still answered; changed on disk since (a flipped byte, its mtime set back), it is
+    verified again and not answered as intact."""
+    scores = os.path.join(server.state, "jobs", job, "scores.ct")
+    intact = open(scores, "rb").read()
+    path = "/v1/jobs/%s/result" % job
+
+    def settle():
+        # Remembered only once the file's timestamps lie in an earlier second than the check.
+        info = os.stat(scores)
+        wait = int(max(info.st_mtime, info.st_ctime)) + 1.05 - time.time()
+        if wait > 0:
+            time.sleep(wait)
+    settle()
+    status, _, data = server.request("GET", path, token=token)
+    check(status == 200 and data == intact, "GET result: %d" % status)
+    # The verification's reads (the header, by fopen) fail from now on, wherever they look.
+    with open(fault, "w") as f:
+        f.write("/scores.ct\n/proc/self/fd/\n")
+    status, _, data = server.request("GET", path, token=token)
+    check(status == 200 and data == intact,
+          "GET result of scores verified before, unchanged: %d %r" % (status, data[:200]))
+    status, headers, data = server.request("HEAD", path, token=token)
+    check(status == 200 and data == b"" and headers.get("Content-Length") == str(len(intact)),
+          "HEAD result of scores verified before, unchanged: %d %s" % (status, headers))
+    # A byte flipped in place, the mtime set back as it was: changed (its ctime), read again.
+    info = os.stat(scores)
+    damaged = bytearray(intact)
+    damaged[len(damaged) // 2] ^= 1
+    with open(scores, "r+b") as f:
+        f.write(bytes(damaged))
+    os.utime(scores, ns=(info.st_atime_ns, info.st_mtime_ns))
+    for method in ("GET", "HEAD"):
+        status, _, data = server.request(method, path, token=token)
+        check(status == 500, "%s result of scores changed on disk since they were verified, "
+              "while they cannot be read: %d %r" % (method, status, data[:200]))
+    os.unlink(fault)
+    status, _, data = server.request("GET", path, token=token)
+    check(status == 500 and ("scores of job %s are lost" % job).encode() in data,
+          "GET result of scores damaged since they were verified: %d %r" % (status, data[:200]))
+    with open(scores, "r+b") as f:
+        f.write(intact)
+    status, _, data = server.request("GET", path, token=token)
+    check(status == 200 and data == intact, "GET result of scores restored: %d" % status)
 
 
 def retention():

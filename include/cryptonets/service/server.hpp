@@ -23,7 +23,8 @@
 //   GET    /v1/jobs/ID                     -> 200 {"job", "scheme", "state": queued|running|
 //          done|failed, ...}
 //   GET    /v1/jobs/ID/result              -> 200 the scores file (as `cryptonets infer` writes
-//          it; its checksums, bindings and length verified first, without any key), 409 while
+//          it; its checksums, bindings and length verified first, without any key, and again
+//          only once the file changes on disk: device, inode, size, mtime or ctime), 409 while
 //          not done, 500 naming the job if its scores are missing or damaged on the server's disk
 //          (or not a regular file)
 //   DELETE /v1/jobs/ID                     -> 204 (409 while it runs)
