@@ -132,6 +132,13 @@ struct StoreFailure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Whether a failed write says that the disk is full (or the server's quota used up): errno
+// ENOSPC or EDQUOT.
+bool disk_full(const std::error_code& code) {
+  return code == std::errc::no_space_on_device ||
+         code == std::error_condition(EDQUOT, std::generic_category());
+}
+
 // Runs `write`, a write of the job's output; its std::runtime_error becomes a StoreFailure.
 template <class Write>
 void storing(Write&& write) {
@@ -1714,14 +1721,11 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
   // the rename into jobs/ and the removal from tmp/.
   try {
     write_job(job, staging);
-  } catch (const std::runtime_error& e) {
-    // A full disk at the record is the upload's 507, as at its bytes (receive_body).
-    const std::string text = e.what();
-    for (const int error : {ENOSPC, EDQUOT}) {
-      if (text.find(std::strerror(error)) != std::string::npos) {
-        throw with_detail(
-            HttpError(507, "cannot store the upload: " + std::string(std::strerror(error))), text);
-      }
+  } catch (const std::system_error& e) {
+    // A full disk at the record is the upload's 507, as at its bytes (receive_body): told by
+    // the errno the writer carries, never by its message (which names the server's paths).
+    if (disk_full(e.code())) {
+      throw with_detail(HttpError(507, "cannot store the upload: " + e.code().message()), e.what());
     }
     throw;
   }

@@ -3,11 +3,12 @@
 // exists, fopen(3) of a path that contains the text of one of its lines fails, by default with
 // EMFILE, as it does when the process is out of file handles (the server must then answer 503
 // and keep the key set). A line may name the errno first: "EACCES /keysets/" (permission denied:
-// a configuration error, 500), "EIO /input.ct"; EMFILE, EACCES, EIO and ENOSPC are known. A line
-// whose text (after the errno) starts with "rename " applies to rename(2) instead, of a file to a
-// path that contains the rest: "ENOSPC rename /scores.ct" fails the last step of writing a job's
-// scores (AtomicFileWriter's rename into place), as a full disk can. The file holds at most 1023
-// bytes. (The loaders open files with std::ifstream, which libstdc++ opens with fopen64.)
+// a configuration error, 500), "EIO /input.ct"; EMFILE, EACCES, EIO, ENOSPC and EDQUOT are known.
+// A line whose text (after the errno) starts with "rename " applies to rename(2) instead, of a
+// file to a path that contains the rest: "ENOSPC rename /scores.ct" fails the last step of
+// writing a job's scores (AtomicFileWriter's rename into place), as a full disk can. The file
+// holds at most 1023 bytes. (The loaders open files with std::ifstream, which libstdc++ opens
+// with fopen64.)
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -31,7 +32,11 @@ int fault(const char* path, bool renaming) {
   static const struct {
     const char* name;
     int error;
-  } kErrors[] = {{"EMFILE ", EMFILE}, {"EACCES ", EACCES}, {"EIO ", EIO}, {"ENOSPC ", ENOSPC}};
+  } kErrors[] = {{"EMFILE ", EMFILE},
+                 {"EACCES ", EACCES},
+                 {"EIO ", EIO},
+                 {"ENOSPC ", ENOSPC},
+                 {"EDQUOT ", EDQUOT}};
   for (char* line = text; *line != '\0';) {
     char* end = std::strchr(line, '\n');
     char* next = end != nullptr ? end + 1 : line + std::strlen(line);

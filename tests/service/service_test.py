@@ -1094,20 +1094,25 @@ def servfix_tls_tests(tls, token_file_dir="alice"):
 
 def servfix_disk_full():
     """A full disk at a job's record (the test-only open_fault library fails the rename of
-    job.json into place with ENOSPC): the upload is answered 507 (it was 500); a job whose every
-    record write fails is failed in memory and on disk (its record said queued and its input
-    stayed, so a restart ran it to "done")."""
+    job.json into place with ENOSPC, or EDQUOT): the upload is answered 507 (it was 500), told by
+    the errno, not by the error's text (a state directory whose name holds "No space left on
+    device" made any failure to write the record a 507); a job whose every record write fails is
+    failed in memory and on disk (its record said queued and its input stayed, so a restart ran
+    it to "done")."""
     fault = os.path.join(os.getcwd(), "disk-fault")
     env = dict(ENV, LD_PRELOAD=OPEN_FAULT, CRYPTONETS_TEST_OPEN_FAULT=fault,
                ASAN_OPTIONS=ENV.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
-    server = start_server("full", env=env)
+    server = start_server("full (No space left on device)", env=env)
     token = register(server, "alice")
     batch = open("alice.ct", "rb").read()
-    with open(fault, "w") as f:
-        f.write("ENOSPC rename /tmp/job-")  # the upload's record, in its staging directory
-    status, _, data = server.request("POST", "/v1/jobs", body=batch, token=token)
-    check(status == 507 and b"No space left on device" in data,
-          "an upload whose record cannot be written: %d %r" % (status, data))
+    for error, status_expected, phrase in [("ENOSPC", 507, b"No space left on device"),
+                                           ("EDQUOT", 507, b"Disk quota exceeded"),
+                                           ("EIO", 500, b"internal error of the server")]:
+        with open(fault, "w") as f:
+            f.write(error + " rename /tmp/job-")  # the upload's record, in its staging directory
+        status, _, data = server.request("POST", "/v1/jobs", body=batch, token=token)
+        check(status == status_expected and phrase in data,
+              "an upload whose record cannot be written (%s): %d %r" % (error, status, data))
     # A queued job (planted while the server is stopped) whose every record write fails.
     check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
     job = "d" * 32

@@ -45,7 +45,8 @@
 // the server's (nor, under keysets/, the hash of a token): those are in the request's log line
 // ("detail"), as they are in a job's ("job failed", "job retried"), 503 +
 // Retry-After queue full, shutting down, or the token's key set cannot be loaded right now (see
-// below).
+// below), 507 an upload the server cannot store: a failed write of its bytes, or its job record
+// refused by a full disk (told by the errno, ENOSPC or EDQUOT; any other failure there is a 500).
 //
 // State directory: cryptonets-state (a marker: "cryptonets service state directory, format 1",
 // written at first use; a --state-dir that exists and is neither empty, nor marked, nor holding
