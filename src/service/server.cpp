@@ -302,6 +302,8 @@ class StateLock {
 // takes over (empties tmp/, chmods) a directory that is not one.
 constexpr const char* kStateMarkerName = "cryptonets-state";
 constexpr const char* kStateMarkerText = "cryptonets service state directory, format 1\n";
+// The directories the server keeps in a state directory.
+constexpr const char* kStateSubdirectories[] = {"keysets", "jobs", "tmp", "expired"};
 
 // Throws std::runtime_error, before anything in `dir` is touched, unless it is missing, empty, a
 // state directory (its marker), or one written before the marker was (keysets/, jobs/, tmp/ and
@@ -324,6 +326,17 @@ bool check_state_directory(const std::string& dir) {
                                "' this build does not read (expected \"" +
                                std::string(kStateMarkerText, std::strlen(kStateMarkerText) - 1) +
                                "\")");
+    }
+    // What the server creates in it must be directories where they exist (a link to one
+    // passes): refused here, before the directory is changed (created into, chmod'ed).
+    for (const char* name : kStateSubdirectories) {
+      const std::string path = dir + "/" + name;
+      if (fs::symlink_status(path, error).type() == fs::file_type::not_found) continue;
+      if (!fs::is_directory(fs::status(path, error))) {
+        throw std::runtime_error(refused + "holds '" + name +
+                                 "', which is not a directory; the server keeps its " + name +
+                                 "/ there (move it away, or give another --state-dir)");
+      }
     }
     return false;
   }
@@ -809,17 +822,19 @@ Server::Impl::Impl(ServerOptions options)
   }
   // The state directory only once the port is bound: a serve that cannot listen (the port taken,
   // a bad TLS file) leaves no new directory behind. Connections wait in the backlog meanwhile.
+  // Everything that can be refused is checked before anything is changed.
   const bool needs_marker = check_state_directory(options_.state_dir);
   for (const std::string& dir :
        {options_.state_dir, keysets_dir_, jobs_dir_, tmp_dir_, expired_dir_}) {
-    // Before anything in it is touched: a second server would wipe this one's uploads.
-    if (dir == keysets_dir_) state_lock_ = StateLock(options_.state_dir);
     std::error_code error;
     fs::create_directories(dir, error);
     if (error || !fs::is_directory(dir)) {
       throw std::runtime_error("cannot create the state directory '" + dir +
                                "': " + error.message());
     }
+    // Before anything in it is touched (its mode included): a second server would wipe this
+    // one's uploads.
+    if (dir == options_.state_dir) state_lock_ = StateLock(options_.state_dir);
     ::chmod(dir.c_str(), 0700);
     if (dir == options_.state_dir && needs_marker) {
       write_file_durably(dir + "/" + kStateMarkerName, kStateMarkerText);

@@ -54,6 +54,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -773,6 +774,19 @@ time.sleep(60)
           % sum(1 for l in requests if l["path"] == "/v1/keysets"))
 
 
+def tree_snapshot(top):
+    """Every entry under `top` (itself included): its type, mode and a regular file's bytes."""
+    found = {}
+    for root, directories, names in os.walk(top):
+        for name in [""] + directories + names:
+            path = os.path.join(root, name)
+            info = os.lstat(path)
+            data = open(path, "rb").read() if stat.S_ISREG(info.st_mode) else None
+            found[os.path.relpath(path, top)] = (stat.S_IFMT(info.st_mode),
+                                                 stat.S_IMODE(info.st_mode), data)
+    return found
+
+
 def run_bounded(args, seconds, **kwargs):
     """Runs the cryptonets command with a time limit: (exit code, output), or (None, output) if it
     still ran after `seconds` (killed then): a command that blocks fails the check, not the run."""
@@ -1046,6 +1060,23 @@ def servfix_tests(work):
     check(os.path.exists("proj/tmp/important.txt") and
           open("proj/tmp/important.txt").read() == "important\n" and
           os.stat("proj").st_mode & 0o777 == 0o755, "serve touched an unrelated directory")
+    # A marked state directory whose jobs (or another directory the server keeps there) is not a
+    # directory: refused before anything in it changes (keysets/ was created and the mode set to
+    # 0700 first).
+    for name in ["jobs", "tmp"]:
+        marked = "marked-" + name
+        os.mkdir(marked)
+        with open(os.path.join(marked, "cryptonets-state"), "w") as f:
+            f.write("cryptonets service state directory, format 1\n")
+        os.mkfifo(os.path.join(marked, name))
+        os.chmod(marked, 0o755)
+        before = tree_snapshot(marked)
+        code, out = run_bounded(["serve", "--listen", "127.0.0.1:0", "--state-dir", marked,
+                                 "--model", MODEL], 20)
+        check(code == 1 and "holds '%s', which is not a directory" % name in out and
+              tree_snapshot(marked) == before,
+              "serve --state-dir with a FIFO as %s: exit %s: %s; before %s, after %s"
+              % (name, code, out, before, tree_snapshot(marked)))
     # Empty, or written before the marker (keysets/, jobs/, tmp/, expired/): taken, and marked.
     for directory, subdirectories in [("empty", []), ("legacy", ["keysets", "jobs", "tmp"])]:
         os.mkdir(directory)

@@ -50,8 +50,9 @@
 //
 // State directory: cryptonets-state (a marker: "cryptonets service state directory, format 1",
 // written at first use; a --state-dir that exists and is neither empty, nor marked, nor holding
-// only the keysets/, jobs/, tmp/ (and expired/) directories a server wrote before the marker is
-// refused before anything in it is touched),
+// only the keysets/, jobs/, tmp/ (and expired/) directories a server wrote before the marker, or
+// a marked one where one of those is not a directory, is refused before anything in it is
+// touched, its mode included),
 // keysets/<sha256(token)>/{params,evaluation.key,public.key},
 // jobs/<ID>/{job.json,input.ct,scores.ct}, expired/<sha256(token)> (a key set deleted by the
 // retention; it holds the key set's id "0x...", or nothing if written before it did), tmp/ (uploads
