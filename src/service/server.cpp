@@ -769,6 +769,8 @@ Server::Impl::Impl(ServerOptions options)
     };
   }
   if (options_.state_dir.empty()) throw std::runtime_error("serve: no state directory");
+  // A FIFO would block the load, a directory read as "line 0: read error": refused by name.
+  require_regular_file(options_.model_path, "the model, --model");
   model_ = load_model(options_.model_path);
   inference::require_encryptable(model_);  // degree 3: what it would need
   compiled_ = compile_model(model_);

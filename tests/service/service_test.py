@@ -1077,6 +1077,19 @@ def servfix_tests(work):
               tree_snapshot(marked) == before,
               "serve --state-dir with a FIFO as %s: exit %s: %s; before %s, after %s"
               % (name, code, out, before, tree_snapshot(marked)))
+    # --model that is not a regular file: refused by name, nothing created (a directory was read
+    # as "line 0: read error").
+    os.mkfifo("model.fifo")
+    os.symlink("model.fifo", "model.link")
+    os.mkdir("model.dir")
+    for model, phrase in [("model.fifo", "FIFO"), ("model.link", "FIFO"),
+                          ("model.dir", "is a directory")]:
+        code, out = run_bounded(["serve", "--listen", "127.0.0.1:0", "--state-dir",
+                                 "model-state", "--model", model, "--port-file", "model.port"],
+                                20)
+        check(code == 1 and phrase in out and "not a regular file" in out and model in out and
+              not os.path.exists("model-state") and not os.path.exists("model.port"),
+              "serve --model %s: exit %s: %s" % (model, code, out))
     # Empty, or written before the marker (keysets/, jobs/, tmp/, expired/): taken, and marked.
     for directory, subdirectories in [("empty", []), ("legacy", ["keysets", "jobs", "tmp"])]:
         os.mkdir(directory)
