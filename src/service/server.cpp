@@ -106,6 +106,20 @@ Server::Impl::Impl(ServerOptions options)
 void Server::Impl::run() {
   std::thread work([this] { worker(); });
   std::thread clean([this] { janitor(); });
+  // httplib's stop() does nothing until its listener runs: a stop() before that (a SIGTERM
+  // right after start-up) was lost, and the server ran on for good. So stop() only says so, and
+  // this thread stops the listener once it runs.
+  bool listening = true;  // guarded by mutex_
+  std::thread stopper([this, &listening] {
+    std::unique_lock lock(mutex_);
+    wake_.wait(lock, [&] { return stopping_ || !listening; });
+    while (listening && !http_->is_running()) {
+      wake_.wait_for(lock, std::chrono::milliseconds(5), [&] { return !listening; });
+    }
+    if (!listening) return;  // it ended on its own
+    lock.unlock();
+    http_->stop();
+  });
   log({{"time", utc_timestamp()},
        {"event", "listening"},
        {"url", std::string(options_.tls_cert.empty() ? "http" : "https") + "://" +
@@ -115,9 +129,11 @@ void Server::Impl::run() {
   http_->listen_after_bind();
   {
     std::lock_guard lock(mutex_);
+    listening = false;
     stopping_ = true;
   }
   wake_.notify_all();
+  stopper.join();
   work.join();
   clean.join();
   log({{"time", utc_timestamp()}, {"event", "stopped"}, {"jobs_left_queued", queue_.size()}});
@@ -128,8 +144,7 @@ void Server::Impl::stop() {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
-  wake_.notify_all();
-  http_->stop();
+  wake_.notify_all();  // the worker, the janitor, long polls, and run()'s stopper
 }
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}

@@ -91,12 +91,13 @@ def run(*args, expect=0, **kwargs):
 
 
 class Server:
-    def __init__(self, state, *extra, env=None):
+    def __init__(self, state, *extra, env=None, start=True):
         self.state = state
         self.extra = extra
         self.env = env or ENV
         self.log_path = os.path.join(os.path.dirname(state), os.path.basename(state) + ".log")
-        self.start()
+        if start:
+            self.start()
 
     def launch(self):
         """Starts serve and returns its port file's path, without waiting for it."""
@@ -1312,6 +1313,28 @@ def one_server_each():
     head = raw_answer(first.port, b"PUT /nope HTTP/1.1\r\nHost: x\r\n\r\n")
     check(head.startswith(b"HTTP/1.1 404"), "PUT /nope without Content-Length: %r" % head)
     check(first.terminate() == 0, "serve did not exit 0 on SIGTERM")
+
+    # SIGTERM as soon as the port file is there (the listener perhaps not running yet) stops the
+    # server: httplib ignored a stop() before its listener ran, and serve ran on for good (1
+    # start in 4 alone, most of 8 started at once). 8 at once: quick, and the likeliest to hit it.
+    quick = [Server(os.path.join(os.getcwd(), "quick-%d" % i), start=False) for i in range(8)]
+    waiting = {server.launch(): server for server in quick}
+    deadline = time.time() + 30
+    while waiting and time.time() < deadline:
+        for port_file in [p for p in waiting if os.path.exists(p)]:
+            waiting.pop(port_file).process.send_signal(signal.SIGTERM)
+        time.sleep(0.002)
+    stopped = []
+    for server in quick:
+        try:
+            stopped.append(server.process.wait(timeout=10))
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+            stopped.append(None)
+        server.log.close()
+    check(stopped == [0] * 8 and not waiting,
+          "serve stopped by SIGTERM right after start-up: exit codes %s" % stopped)
 
 
 def transient_failures(batch):

@@ -164,7 +164,8 @@ class Server {
   int port() const;
   // Serves until stop(); then waits for the running job to finish. Returns when all is stopped.
   void run();
-  // Thread-safe and async-signal-unsafe: call from a signal-waiting thread.
+  // Thread-safe and async-signal-unsafe: call from a signal-waiting thread. Takes effect even
+  // when called before run() has begun to listen (run() then returns as soon as it does).
   void stop();
 
  private:
