@@ -40,9 +40,15 @@ counted in job.json before it starts, and a job whose record says its third run 
 at start-up instead of running again; a batch of another key set than the token's is 422 saying
 so (code other_key_set), and client infer with a stale or unknown --token-file says what to do;
 client infer refuses a scores file before sending anything; --server with a port outside 1..65535
-is a usage error; a serve that cannot bind its port leaves no new state directory.
+is a usage error; a serve that cannot bind its port leaves no new state directory. A done job's
+scores are verified in full once (GET and HEAD answer them unchanged while the verification's reads
+fail), and again once changed on disk (a flipped byte, the mtime set back); serve --model that is a
+FIFO, a link to one or a directory is refused, nothing created; a marked state directory whose jobs
+or tmp is a FIFO is refused with every entry's type, mode and bytes unchanged; 8 servers SIGTERMed
+as soon as their port file appears all exit.
 
---slow adds: 8 concurrent clients with their own keys, each scores correct and none can see
+--slow adds: a full disk at a job's record (ENOSPC, EDQUOT) is 507, told by the errno (EIO there is
+500, under a state directory named after ENOSPC's text); 8 concurrent clients with their own keys, each scores correct and none can see
 another's job; the server SIGKILLed in the middle of a 6-batch inference, YASHE' and BFV (the job
 observed running, and requeued on restart) completes it; SIGTERM lets the running job finish and
 keeps the queued one for the restart; a finished job expires after --result-ttl.
