@@ -541,7 +541,8 @@ print("sent", flush=True)
 time.sleep(60)
 """ % (server.port, alice)], stdout=subprocess.PIPE, text=True)
     check(child.stdout.readline().strip() == "sent", "the uploading child did not start")
-    time.sleep(0.2)
+    # Killed once the server stores the upload (its staging directory), not after a fixed wait.
+    check(eventually(lambda: server.files() != before), "the killed upload never reached the server")
     child.send_signal(signal.SIGKILL)
     child.wait()
     no_stray_files(server, before, "a client killed mid-upload")
@@ -1178,8 +1179,7 @@ def servfix_disk_full():
           "the failed job's input stayed: %s" % os.listdir(directory))
     os.unlink(fault)
     check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
-    server.start()
-    time.sleep(0.5)
+    server.start()  # recovered before the port file is written: no wait needed
     status, _, data = server.request("GET", "/v1/jobs/" + job, token=token)
     check(status == 200 and json.loads(data)["state"] == "failed",
           "the failed job after a restart: %d %r" % (status, data))
