@@ -998,12 +998,21 @@ def servfix_tests(work):
     fake.close()
 
     # ---- An interrupted fetch (SIGINT, SIGTERM, SIGHUP when the terminal closes, SIGQUIT, while
-    # the body arrives) leaves no part file.
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+    # the body arrives) leaves no part file. Also when the signal comes as soon as the part file
+    # exists: its removal was armed only after its creation, and a signal in between killed the
+    # client and left it (now and then; always once the test-only open_fault library delays the
+    # arming by 300 ms).
+    slow = os.path.join(os.getcwd(), "slow-sigaction")
+    with open(slow, "w") as f:
+        f.write("SLOW sigaction\n")
+    slow_env = dict(ENV, LD_PRELOAD=OPEN_FAULT, CRYPTONETS_TEST_OPEN_FAULT=slow,
+                    ASAN_OPTIONS=ENV.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+    for sig, env in [(signal.SIGINT, ENV), (signal.SIGTERM, ENV), (signal.SIGHUP, ENV),
+                     (signal.SIGQUIT, ENV), (signal.SIGINT, slow_env)]:
         fake = FakeServer(stall=True)
         p = subprocess.Popen([EXE, "client", "fetch", "--server", fake.url, "--token", token,
                               "--job", job, "--out", "t3.ct"], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, env=ENV)
+                             stderr=subprocess.DEVNULL, env=env)
         check(eventually(lambda: any(f.startswith("t3.ct.part") for f in os.listdir("."))),
               "no part file while the download arrives")
         p.send_signal(sig)
