@@ -45,7 +45,8 @@ scores are verified in full once (GET and HEAD answer them unchanged while the v
 fail), and again once changed on disk (a flipped byte, the mtime set back); serve --model that is a
 FIFO, a link to one or a directory is refused, nothing created; a marked state directory whose jobs
 or tmp is a FIFO is refused with every entry's type, mode and bytes unchanged; 8 servers SIGTERMed
-as soon as their port file appears all exit.
+as soon as their port file appears all exit; a fetch signalled as soon as its part file appears
+(its handler's installation delayed by open_fault) leaves none.
 
 --slow adds: a full disk at a job's record (ENOSPC, EDQUOT) is 507, told by the errno (EIO there is
 500, under a state directory named after ENOSPC's text); 8 concurrent clients with their own keys, each scores correct and none can see
