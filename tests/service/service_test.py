@@ -49,10 +49,11 @@ as soon as their port file appears all exit; a fetch signalled as soon as its pa
 (its handler's installation delayed by open_fault) leaves none.
 
 --slow adds: a full disk at a job's record (ENOSPC, EDQUOT) is 507, told by the errno (EIO there is
-500, under a state directory named after ENOSPC's text); 8 concurrent clients with their own keys, each scores correct and none can see
-another's job; the server SIGKILLed in the middle of a 6-batch inference, YASHE' and BFV (the job
-observed running, and requeued on restart) completes it; SIGTERM lets the running job finish and
-keeps the queued one for the restart; a finished job expires after --result-ttl.
+500, under a state directory named after ENOSPC's text); 8 concurrent clients with their own keys,
+each scores correct and none can see another's job; the server SIGKILLed in the middle of a 6-batch
+inference, YASHE' and BFV (the job observed running, and requeued on restart) completes it; SIGTERM
+lets the running job finish and keeps the queued one for the restart; a finished job expires after
+--result-ttl.
 """
 import hashlib
 import http.client
@@ -543,7 +544,8 @@ time.sleep(60)
 """ % (server.port, alice)], stdout=subprocess.PIPE, text=True)
     check(child.stdout.readline().strip() == "sent", "the uploading child did not start")
     # Killed once the server stores the upload (its staging directory), not after a fixed wait.
-    check(eventually(lambda: server.files() != before), "the killed upload never reached the server")
+    check(eventually(lambda: server.files() != before),
+          "the killed upload never reached the server")
     child.send_signal(signal.SIGKILL)
     child.wait()
     no_stray_files(server, before, "a client killed mid-upload")
