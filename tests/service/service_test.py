@@ -798,6 +798,12 @@ def tree_snapshot(top):
     return found
 
 
+def default_signals():
+    """In a child before exec: SIGINT, SIGTERM, SIGHUP and SIGQUIT as a terminal gives them."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def run_bounded(args, seconds, **kwargs):
     """Runs the cryptonets command with a time limit: (exit code, output), or (None, output) if it
     still ran after `seconds` (killed then): a command that blocks fails the check, not the run."""
@@ -1013,9 +1019,12 @@ def servfix_tests(work):
     for sig, env in [(signal.SIGINT, ENV), (signal.SIGTERM, ENV), (signal.SIGHUP, ENV),
                      (signal.SIGQUIT, ENV), (signal.SIGINT, slow_env)]:
         fake = FakeServer(stall=True)
+        # Default dispositions: a test started in the background by a shell without job control
+        # ignores SIGINT and SIGQUIT, the client keeps an ignored signal ignored (as under
+        # nohup), and the fetch ran on.
         p = subprocess.Popen([EXE, "client", "fetch", "--server", fake.url, "--token", token,
                               "--job", job, "--out", "t3.ct"], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, env=env)
+                             stderr=subprocess.DEVNULL, env=env, preexec_fn=default_signals)
         check(eventually(lambda: any(f.startswith("t3.ct.part") for f in os.listdir("."))),
               "no part file while the download arrives")
         p.send_signal(sig)
