@@ -28,6 +28,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <streambuf>
+#include <system_error>
 
 #include "cryptonets/bfv/noise_model.hpp"
 #include "cryptonets/io/input_file.hpp"
@@ -1394,15 +1395,16 @@ AtomicFileWriter::AtomicFileWriter(std::string path, bool owner_only, bool may_r
   if (fd_ < 0) {
     const int error = errno;
     temp_path_.clear();
-    throw std::runtime_error("cannot create a temporary file next to " + file_source(path_) + ": " +
-                             std::strerror(error));
+    throw std::system_error(error, std::generic_category(),
+                            "cannot create a temporary file next to " + file_source(path_));
   }
   // The umask may have removed bits; the secret key must be exactly owner read/write.
   if (owner_only && ::fchmod(fd_, 0600) != 0) {
     const int error = errno;
     discard();
-    throw std::runtime_error("cannot set mode 0600 on a temporary file next to " +
-                             file_source(path_) + ": " + std::strerror(error));
+    throw std::system_error(
+        error, std::generic_category(),
+        "cannot set mode 0600 on a temporary file next to " + file_source(path_));
   }
   buffer_ = std::make_unique<FdBuffer>(fd_);
   stream_ = std::make_unique<std::ostream>(buffer_.get());
@@ -1424,8 +1426,8 @@ std::string AtomicFileWriter::failure() const {
 void AtomicFileWriter::commit() {
   auto fail = [this](const std::string& step, int error) {
     discard();
-    throw std::runtime_error("cannot write " + file_source(path_) + ": " + step + ": " +
-                             std::strerror(error));
+    throw std::system_error(error, std::generic_category(),
+                            "cannot write " + file_source(path_) + ": " + step);
   };
   stream_->flush();
   if (!*stream_) fail("write failed", buffer_->error() != 0 ? buffer_->error() : EIO);

@@ -549,9 +549,15 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
   if (part.size() >= sizeof g_part_path) {
     throw std::runtime_error("cannot write '" + out_path + "': the path is too long");
   }
+  // Armed before the file exists: a signal between its creation and the arming killed the
+  // client and left the part file behind (the name holds this process's id, so a signal before
+  // the creation removes nothing of anyone else's).
+  arm_part_removal(part);
   const int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) {
-    throw std::runtime_error("cannot create '" + part + "': " + std::strerror(errno));
+    const int error = errno;
+    disarm_part_removal();
+    throw std::runtime_error("cannot create '" + part + "': " + std::strerror(error));
   }
   struct Cleanup {
     std::string path;
@@ -562,7 +568,6 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
       if (!path.empty()) ::unlink(path.c_str());
     }
   } cleanup{part, fd};
-  arm_part_removal(part);
 
   auto client = connect(options_);
   int status = 0;

@@ -3,13 +3,17 @@
 // exists, fopen(3) of a path that contains the text of one of its lines fails, by default with
 // EMFILE, as it does when the process is out of file handles (the server must then answer 503
 // and keep the key set). A line may name the errno first: "EACCES /keysets/" (permission denied:
-// a configuration error, 500), "EIO /input.ct"; EMFILE, EACCES, EIO and ENOSPC are known. A line
-// whose text (after the errno) starts with "rename " applies to rename(2) instead, of a file to a
-// path that contains the rest: "ENOSPC rename /scores.ct" fails the last step of writing a job's
-// scores (AtomicFileWriter's rename into place), as a full disk can. The file holds at most 1023
-// bytes. (The loaders open files with std::ifstream, which libstdc++ opens with fopen64.)
+// a configuration error, 500), "EIO /input.ct"; EMFILE, EACCES, EIO, ENOSPC and EDQUOT are known.
+// A line whose text (after the errno) starts with "rename " applies to rename(2) instead, of a
+// file to a path that contains the rest: "ENOSPC rename /scores.ct" fails the last step of
+// writing a job's scores (AtomicFileWriter's rename into place), as a full disk can. The file
+// holds at most 1023 bytes. (The loaders open files with std::ifstream, which libstdc++ opens
+// with fopen64.) A line "SLOW sigaction" makes each installation of a SIGINT handler 300 ms late,
+// as if the process were descheduled just before it (client fetch, which armed the removal of its
+// part file only after creating it).
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -31,7 +35,11 @@ int fault(const char* path, bool renaming) {
   static const struct {
     const char* name;
     int error;
-  } kErrors[] = {{"EMFILE ", EMFILE}, {"EACCES ", EACCES}, {"EIO ", EIO}, {"ENOSPC ", ENOSPC}};
+  } kErrors[] = {{"EMFILE ", EMFILE},
+                 {"EACCES ", EACCES},
+                 {"EIO ", EIO},
+                 {"ENOSPC ", ENOSPC},
+                 {"EDQUOT ", EDQUOT}};
   for (char* line = text; *line != '\0';) {
     char* end = std::strchr(line, '\n');
     char* next = end != nullptr ? end + 1 : line + std::strlen(line);
@@ -53,6 +61,28 @@ int fault(const char* path, bool renaming) {
     line = next;
   }
   return 0;
+}
+
+// Whether the control file holds the line `directive`.
+bool directed(const char* directive) {
+  const char* control = std::getenv("CRYPTONETS_TEST_OPEN_FAULT");
+  if (control == nullptr) return false;
+  const int fd = ::open(control, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char text[1024] = {};
+  const ssize_t got = ::read(fd, text, sizeof text - 1);
+  ::close(fd);
+  text[got > 0 ? got : 0] = '\0';
+  const size_t length = std::strlen(directive);
+  for (const char* line = text; *line != '\0';) {
+    if (std::strncmp(line, directive, length) == 0 &&
+        (line[length] == '\n' || line[length] == '\0')) {
+      return true;
+    }
+    const char* end = std::strchr(line, '\n');
+    line = end != nullptr ? end + 1 : line + std::strlen(line);
+  }
+  return false;
 }
 
 // No <cstdio>: its declarations of fopen would have to be matched exactly; C linkage needs only
@@ -96,6 +126,21 @@ __attribute__((visibility("default"))) int rename(const char* from, const char* 
     return -1;
   }
   return real(from, to);
+}
+
+__attribute__((visibility("default"))) int sigaction(int signal_number,
+                                                     const struct sigaction* action,
+                                                     struct sigaction* previous) {
+  if (signal_number == SIGINT && action != nullptr && directed("SLOW sigaction")) {
+    ::usleep(300000);
+  }
+  using SigAction = int (*)(int, const struct sigaction*, struct sigaction*);
+  const auto real = reinterpret_cast<SigAction>(::dlsym(RTLD_NEXT, "sigaction"));
+  if (real == nullptr) {
+    errno = ENOSYS;
+    return -1;
+  }
+  return real(signal_number, action, previous);
 }
 
 }  // extern "C"

@@ -40,12 +40,20 @@ counted in job.json before it starts, and a job whose record says its third run 
 at start-up instead of running again; a batch of another key set than the token's is 422 saying
 so (code other_key_set), and client infer with a stale or unknown --token-file says what to do;
 client infer refuses a scores file before sending anything; --server with a port outside 1..65535
-is a usage error; a serve that cannot bind its port leaves no new state directory.
+is a usage error; a serve that cannot bind its port leaves no new state directory. A done job's
+scores are verified in full once (GET and HEAD answer them unchanged while the verification's reads
+fail), and again once changed on disk (a flipped byte, the mtime set back); serve --model that is a
+FIFO, a link to one or a directory is refused, nothing created; a marked state directory whose jobs
+or tmp is a FIFO is refused with every entry's type, mode and bytes unchanged; 8 servers SIGTERMed
+as soon as their port file appears all exit; a fetch signalled as soon as its part file appears
+(its handler's installation delayed by open_fault) leaves none.
 
---slow adds: 8 concurrent clients with their own keys, each scores correct and none can see
-another's job; the server SIGKILLed in the middle of a 6-batch inference, YASHE' and BFV (the job
-observed running, and requeued on restart) completes it; SIGTERM lets the running job finish and
-keeps the queued one for the restart; a finished job expires after --result-ttl.
+--slow adds: a full disk at a job's record (ENOSPC, EDQUOT) is 507, told by the errno (EIO there is
+500, under a state directory named after ENOSPC's text); 8 concurrent clients with their own keys,
+each scores correct and none can see another's job; the server SIGKILLed in the middle of a 6-batch
+inference, YASHE' and BFV (the job observed running, and requeued on restart) completes it; SIGTERM
+lets the running job finish and keeps the queued one for the restart; a finished job expires after
+--result-ttl.
 """
 import hashlib
 import http.client
@@ -54,6 +62,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -90,12 +99,13 @@ def run(*args, expect=0, **kwargs):
 
 
 class Server:
-    def __init__(self, state, *extra, env=None):
+    def __init__(self, state, *extra, env=None, start=True):
         self.state = state
         self.extra = extra
         self.env = env or ENV
         self.log_path = os.path.join(os.path.dirname(state), os.path.basename(state) + ".log")
-        self.start()
+        if start:
+            self.start()
 
     def launch(self):
         """Starts serve and returns its port file's path, without waiting for it."""
@@ -533,7 +543,9 @@ print("sent", flush=True)
 time.sleep(60)
 """ % (server.port, alice)], stdout=subprocess.PIPE, text=True)
     check(child.stdout.readline().strip() == "sent", "the uploading child did not start")
-    time.sleep(0.2)
+    # Killed once the server stores the upload (its staging directory), not after a fixed wait.
+    check(eventually(lambda: server.files() != before),
+          "the killed upload never reached the server")
     child.send_signal(signal.SIGKILL)
     child.wait()
     no_stray_files(server, before, "a client killed mid-upload")
@@ -773,6 +785,25 @@ time.sleep(60)
           % sum(1 for l in requests if l["path"] == "/v1/keysets"))
 
 
+def tree_snapshot(top):
+    """Every entry under `top` (itself included): its type, mode and a regular file's bytes."""
+    found = {}
+    for root, directories, names in os.walk(top):
+        for name in [""] + directories + names:
+            path = os.path.join(root, name)
+            info = os.lstat(path)
+            data = open(path, "rb").read() if stat.S_ISREG(info.st_mode) else None
+            found[os.path.relpath(path, top)] = (stat.S_IFMT(info.st_mode),
+                                                 stat.S_IMODE(info.st_mode), data)
+    return found
+
+
+def default_signals():
+    """In a child before exec: SIGINT, SIGTERM, SIGHUP and SIGQUIT as a terminal gives them."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def run_bounded(args, seconds, **kwargs):
     """Runs the cryptonets command with a time limit: (exit code, output), or (None, output) if it
     still ran after `seconds` (killed then): a command that blocks fails the check, not the run."""
@@ -976,12 +1007,24 @@ def servfix_tests(work):
     fake.close()
 
     # ---- An interrupted fetch (SIGINT, SIGTERM, SIGHUP when the terminal closes, SIGQUIT, while
-    # the body arrives) leaves no part file.
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+    # the body arrives) leaves no part file. Also when the signal comes as soon as the part file
+    # exists: its removal was armed only after its creation, and a signal in between killed the
+    # client and left it (now and then; always once the test-only open_fault library delays the
+    # arming by 300 ms).
+    slow = os.path.join(os.getcwd(), "slow-sigaction")
+    with open(slow, "w") as f:
+        f.write("SLOW sigaction\n")
+    slow_env = dict(ENV, LD_PRELOAD=OPEN_FAULT, CRYPTONETS_TEST_OPEN_FAULT=slow,
+                    ASAN_OPTIONS=ENV.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+    for sig, env in [(signal.SIGINT, ENV), (signal.SIGTERM, ENV), (signal.SIGHUP, ENV),
+                     (signal.SIGQUIT, ENV), (signal.SIGINT, slow_env)]:
         fake = FakeServer(stall=True)
+        # Default dispositions: a test started in the background by a shell without job control
+        # ignores SIGINT and SIGQUIT, the client keeps an ignored signal ignored (as under
+        # nohup), and the fetch ran on.
         p = subprocess.Popen([EXE, "client", "fetch", "--server", fake.url, "--token", token,
                               "--job", job, "--out", "t3.ct"], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, env=ENV)
+                             stderr=subprocess.DEVNULL, env=env, preexec_fn=default_signals)
         check(eventually(lambda: any(f.startswith("t3.ct.part") for f in os.listdir("."))),
               "no part file while the download arrives")
         p.send_signal(sig)
@@ -1046,6 +1089,36 @@ def servfix_tests(work):
     check(os.path.exists("proj/tmp/important.txt") and
           open("proj/tmp/important.txt").read() == "important\n" and
           os.stat("proj").st_mode & 0o777 == 0o755, "serve touched an unrelated directory")
+    # A marked state directory whose jobs (or another directory the server keeps there) is not a
+    # directory: refused before anything in it changes (keysets/ was created and the mode set to
+    # 0700 first).
+    for name in ["jobs", "tmp"]:
+        marked = "marked-" + name
+        os.mkdir(marked)
+        with open(os.path.join(marked, "cryptonets-state"), "w") as f:
+            f.write("cryptonets service state directory, format 1\n")
+        os.mkfifo(os.path.join(marked, name))
+        os.chmod(marked, 0o755)
+        before = tree_snapshot(marked)
+        code, out = run_bounded(["serve", "--listen", "127.0.0.1:0", "--state-dir", marked,
+                                 "--model", MODEL], 20)
+        check(code == 1 and "holds '%s', which is not a directory" % name in out and
+              tree_snapshot(marked) == before,
+              "serve --state-dir with a FIFO as %s: exit %s: %s; before %s, after %s"
+              % (name, code, out, before, tree_snapshot(marked)))
+    # --model that is not a regular file: refused by name, nothing created (a directory was read
+    # as "line 0: read error").
+    os.mkfifo("model.fifo")
+    os.symlink("model.fifo", "model.link")
+    os.mkdir("model.dir")
+    for model, phrase in [("model.fifo", "FIFO"), ("model.link", "FIFO"),
+                          ("model.dir", "is a directory")]:
+        code, out = run_bounded(["serve", "--listen", "127.0.0.1:0", "--state-dir",
+                                 "model-state", "--model", model, "--port-file", "model.port"],
+                                20)
+        check(code == 1 and phrase in out and "not a regular file" in out and model in out and
+              not os.path.exists("model-state") and not os.path.exists("model.port"),
+              "serve --model %s: exit %s: %s" % (model, code, out))
     # Empty, or written before the marker (keysets/, jobs/, tmp/, expired/): taken, and marked.
     for directory, subdirectories in [("empty", []), ("legacy", ["keysets", "jobs", "tmp"])]:
         os.mkdir(directory)
@@ -1094,20 +1167,25 @@ def servfix_tls_tests(tls, token_file_dir="alice"):
 
 def servfix_disk_full():
     """A full disk at a job's record (the test-only open_fault library fails the rename of
-    job.json into place with ENOSPC): the upload is answered 507 (it was 500); a job whose every
-    record write fails is failed in memory and on disk (its record said queued and its input
-    stayed, so a restart ran it to "done")."""
+    job.json into place with ENOSPC, or EDQUOT): the upload is answered 507 (it was 500), told by
+    the errno, not by the error's text (a state directory whose name holds "No space left on
+    device" made any failure to write the record a 507); a job whose every record write fails is
+    failed in memory and on disk (its record said queued and its input stayed, so a restart ran
+    it to "done")."""
     fault = os.path.join(os.getcwd(), "disk-fault")
     env = dict(ENV, LD_PRELOAD=OPEN_FAULT, CRYPTONETS_TEST_OPEN_FAULT=fault,
                ASAN_OPTIONS=ENV.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
-    server = start_server("full", env=env)
+    server = start_server("full (No space left on device)", env=env)
     token = register(server, "alice")
     batch = open("alice.ct", "rb").read()
-    with open(fault, "w") as f:
-        f.write("ENOSPC rename /tmp/job-")  # the upload's record, in its staging directory
-    status, _, data = server.request("POST", "/v1/jobs", body=batch, token=token)
-    check(status == 507 and b"No space left on device" in data,
-          "an upload whose record cannot be written: %d %r" % (status, data))
+    for error, status_expected, phrase in [("ENOSPC", 507, b"No space left on device"),
+                                           ("EDQUOT", 507, b"Disk quota exceeded"),
+                                           ("EIO", 500, b"internal error of the server")]:
+        with open(fault, "w") as f:
+            f.write(error + " rename /tmp/job-")  # the upload's record, in its staging directory
+        status, _, data = server.request("POST", "/v1/jobs", body=batch, token=token)
+        check(status == status_expected and phrase in data,
+              "an upload whose record cannot be written (%s): %d %r" % (error, status, data))
     # A queued job (planted while the server is stopped) whose every record write fails.
     check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
     job = "d" * 32
@@ -1122,8 +1200,7 @@ def servfix_disk_full():
           "the failed job's input stayed: %s" % os.listdir(directory))
     os.unlink(fault)
     check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
-    server.start()
-    time.sleep(0.5)
+    server.start()  # recovered before the port file is written: no wait needed
     status, _, data = server.request("GET", "/v1/jobs/" + job, token=token)
     check(status == 200 and json.loads(data)["state"] == "failed",
           "the failed job after a restart: %d %r" % (status, data))
@@ -1263,6 +1340,28 @@ def one_server_each():
     head = raw_answer(first.port, b"PUT /nope HTTP/1.1\r\nHost: x\r\n\r\n")
     check(head.startswith(b"HTTP/1.1 404"), "PUT /nope without Content-Length: %r" % head)
     check(first.terminate() == 0, "serve did not exit 0 on SIGTERM")
+
+    # SIGTERM as soon as the port file is there (the listener perhaps not running yet) stops the
+    # server: httplib ignored a stop() before its listener ran, and serve ran on for good (1
+    # start in 4 alone, most of 8 started at once). 8 at once: quick, and the likeliest to hit it.
+    quick = [Server(os.path.join(os.getcwd(), "quick-%d" % i), start=False) for i in range(8)]
+    waiting = {server.launch(): server for server in quick}
+    deadline = time.time() + 30
+    while waiting and time.time() < deadline:
+        for port_file in [p for p in waiting if os.path.exists(p)]:
+            waiting.pop(port_file).process.send_signal(signal.SIGTERM)
+        time.sleep(0.002)
+    stopped = []
+    for server in quick:
+        try:
+            stopped.append(server.process.wait(timeout=10))
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+            stopped.append(None)
+        server.log.close()
+    check(stopped == [0] * 8 and not waiting,
+          "serve stopped by SIGTERM right after start-up: exit codes %s" % stopped)
 
 
 def transient_failures(batch):
@@ -1456,10 +1555,60 @@ def transient_failures(batch):
           "the job whose scores could not be stored did not run again: %s" % result)
     check(sorted(os.listdir(os.path.join(server.state, "jobs", full))) == ["job.json", "scores.ct"],
           "after the scores were stored: %s" % os.listdir(os.path.join(server.state, "jobs", full)))
+    # The first job's scores: done seconds ago, so remembered at their first check (no wait).
+    scores_read_once(server, token, job, fault)
     code, out = run("client", "fetch", "--server", server.url, "--token", token, "--job", full,
                     "--out", "full.scores", "--keys", "alice", expect=None)
     check(code == 0 and decrypted_scores("alice", "full.scores", os.getcwd()) ==
           plain_scores(10, 5), "the scores of a job whose first scores were lost: " + out)
+
+
+def scores_read_once(server, token, job, fault):
+    """The scores of a done job are verified in full once, not at every request (GET and HEAD read
+    the whole file each time): while the verification's reads fail (fault), the file, unchanged
+    since, is still answered; changed on disk since (a flipped byte, its mtime set back), it is
+    verified again and not answered as intact."""
+    scores = os.path.join(server.state, "jobs", job, "scores.ct")
+    intact = open(scores, "rb").read()
+    path = "/v1/jobs/%s/result" % job
+
+    def settle():
+        # Remembered only once the file's timestamps lie in an earlier second than the check.
+        info = os.stat(scores)
+        wait = int(max(info.st_mtime, info.st_ctime)) + 1.05 - time.time()
+        if wait > 0:
+            time.sleep(wait)
+    settle()
+    status, _, data = server.request("GET", path, token=token)
+    check(status == 200 and data == intact, "GET result: %d" % status)
+    # The verification's reads (the header, by fopen) fail from now on, wherever they look.
+    with open(fault, "w") as f:
+        f.write("/scores.ct\n/proc/self/fd/\n")
+    status, _, data = server.request("GET", path, token=token)
+    check(status == 200 and data == intact,
+          "GET result of scores verified before, unchanged: %d %r" % (status, data[:200]))
+    status, headers, data = server.request("HEAD", path, token=token)
+    check(status == 200 and data == b"" and headers.get("Content-Length") == str(len(intact)),
+          "HEAD result of scores verified before, unchanged: %d %s" % (status, headers))
+    # A byte flipped in place, the mtime set back as it was: changed (its ctime), read again.
+    info = os.stat(scores)
+    damaged = bytearray(intact)
+    damaged[len(damaged) // 2] ^= 1
+    with open(scores, "r+b") as f:
+        f.write(bytes(damaged))
+    os.utime(scores, ns=(info.st_atime_ns, info.st_mtime_ns))
+    for method in ("GET", "HEAD"):
+        status, _, data = server.request(method, path, token=token)
+        check(status == 500, "%s result of scores changed on disk since they were verified, "
+              "while they cannot be read: %d %r" % (method, status, data[:200]))
+    os.unlink(fault)
+    status, _, data = server.request("GET", path, token=token)
+    check(status == 500 and ("scores of job %s are lost" % job).encode() in data,
+          "GET result of scores damaged since they were verified: %d %r" % (status, data[:200]))
+    with open(scores, "r+b") as f:
+        f.write(intact)
+    status, _, data = server.request("GET", path, token=token)
+    check(status == 200 and data == intact, "GET result of scores restored: %d" % status)
 
 
 def retention():

@@ -251,7 +251,8 @@ using BfvCiphertextReader = BasicCiphertextReader<bfv::Scheme>;
 // FIFO, a socket: renaming over it would replace the device node itself) or its directory does
 // not exist, and, unless may_replace_keys (the key and parameter-set writers only), if it is a key
 // file, a parameter set or, unless may_replace_profile (the profile writer), a model profile
-// (refuse_to_replace_key_file).
+// (refuse_to_replace_key_file); and std::system_error (errno) if the temporary file cannot be
+// created (ENOSPC, EACCES, ...).
 class AtomicFileWriter {
  public:
   AtomicFileWriter(std::string path, bool owner_only, bool may_replace_keys = false,
@@ -263,7 +264,8 @@ class AtomicFileWriter {
   std::ostream& stream();
   // Why the stream failed ("File too large", "No space left on device", ...), for messages.
   std::string failure() const;
-  // Flushes, fsyncs, closes and renames into place; throws std::runtime_error naming the path.
+  // Flushes, fsyncs, closes and renames into place; throws std::system_error (errno: ENOSPC,
+  // EDQUOT, EIO, ...) naming the path and the step that failed.
   void commit();
 
  private:

@@ -23,7 +23,8 @@
 //   GET    /v1/jobs/ID                     -> 200 {"job", "scheme", "state": queued|running|
 //          done|failed, ...}
 //   GET    /v1/jobs/ID/result              -> 200 the scores file (as `cryptonets infer` writes
-//          it; its checksums, bindings and length verified first, without any key), 409 while
+//          it; its checksums, bindings and length verified first, without any key, and again
+//          only once the file changes on disk: device, inode, size, mtime or ctime), 409 while
 //          not done, 500 naming the job if its scores are missing or damaged on the server's disk
 //          (or not a regular file)
 //   DELETE /v1/jobs/ID                     -> 204 (409 while it runs)
@@ -44,12 +45,14 @@
 // the server's (nor, under keysets/, the hash of a token): those are in the request's log line
 // ("detail"), as they are in a job's ("job failed", "job retried"), 503 +
 // Retry-After queue full, shutting down, or the token's key set cannot be loaded right now (see
-// below).
+// below), 507 an upload the server cannot store: a failed write of its bytes, or its job record
+// refused by a full disk (told by the errno, ENOSPC or EDQUOT; any other failure there is a 500).
 //
 // State directory: cryptonets-state (a marker: "cryptonets service state directory, format 1",
 // written at first use; a --state-dir that exists and is neither empty, nor marked, nor holding
-// only the keysets/, jobs/, tmp/ (and expired/) directories a server wrote before the marker is
-// refused before anything in it is touched),
+// only the keysets/, jobs/, tmp/ (and expired/) directories a server wrote before the marker, or
+// a marked one where one of those is not a directory, is refused before anything in it is
+// touched, its mode included),
 // keysets/<sha256(token)>/{params,evaluation.key,public.key},
 // jobs/<ID>/{job.json,input.ct,scores.ct}, expired/<sha256(token)> (a key set deleted by the
 // retention; it holds the key set's id "0x...", or nothing if written before it did), tmp/ (uploads
@@ -161,7 +164,8 @@ class Server {
   int port() const;
   // Serves until stop(); then waits for the running job to finish. Returns when all is stopped.
   void run();
-  // Thread-safe and async-signal-unsafe: call from a signal-waiting thread.
+  // Thread-safe and async-signal-unsafe: call from a signal-waiting thread. Takes effect even
+  // when called before run() has begun to listen (run() then returns as soon as it does).
   void stop();
 
  private:

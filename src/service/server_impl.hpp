@@ -1,0 +1,156 @@
+// The server's implementation (internal to the service): one class, its members defined by
+// concern in server.cpp (start-up, run, stop), server_routes.cpp (the HTTP routes), job_store.cpp
+// (recovery, the key set cache, retention, deletion) and worker.cpp (running jobs).
+#pragma once
+
+#include <httplib.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cryptonets/random/chacha20.hpp"
+#include "cryptonets/service/server.hpp"
+#include "http_support.hpp"
+#include "job_record.hpp"
+#include "key_sets.hpp"
+#include "scores_check.hpp"
+#include "server_support.hpp"
+#include "state_directory.hpp"
+
+namespace cryptonets::service {
+
+class Server::Impl {
+ public:
+  explicit Impl(ServerOptions options);
+  void run();
+  void stop();
+  int port() const { return port_; }
+
+ private:
+  void log(const nlohmann::ordered_json& line) { options_.log(line.dump()); }
+  void install_routes();
+  void recover();
+
+  // Requests.
+  void register_keys(const httplib::Request& req, httplib::Response& res,
+                     const httplib::ContentReader& reader);
+  void submit_job(const httplib::Request& req, httplib::Response& res,
+                  const httplib::ContentReader& reader);
+  void job_status(const httplib::Request& req, httplib::Response& res);
+  void job_result(const httplib::Request& req, httplib::Response& res);
+  void delete_job(const httplib::Request& req, httplib::Response& res);
+  void queue_status(const httplib::Request& req, httplib::Response& res);
+
+  // The key set of the request's bearer token (its hash), or HttpError 401 (none, unknown) or 410
+  // (a key set this server cannot use: unusable_key_sets_). `own_jobs`: the request only reads
+  // or deletes the token's jobs, which a token of an unusable key set still may (to learn why
+  // they failed, and to remove them).
+  std::string authenticate(const httplib::Request& req, bool own_jobs = false);
+  // authenticate's checks of the token's key set `hash`; mutex_ held.
+  void require_key_set(const std::string& hash, bool own_jobs) const;
+  // The job `id` of key set `key_set`; HttpError 404 for unknown and foreign jobs alike.
+  Job& owned_job(const std::string& id, const std::string& key_set);
+  // Receives the body into `paths` (split at `sizes`), fsyncs each file. HttpError on failure.
+  // `observe` sees each chunk after it is written; once it returns false the rest of the body
+  // is read and dropped (a refusal found midway: the client still gets the answer).
+  using Observer = std::function<bool(const char* data, size_t length)>;
+  void receive_body(const httplib::Request& req, const httplib::ContentReader& reader,
+                    const std::vector<std::string>& paths, const std::vector<uint64_t>& sizes,
+                    const Observer& observe = {});
+  void drain(const httplib::ContentReader& reader);
+  uint64_t content_length(const httplib::Request& req);
+  std::shared_ptr<const KeySet> key_set(const std::string& hash);
+  std::string random_hex(size_t bytes);
+  void write_job(const Job& job, const std::string& directory);
+  int retry_after_seconds() const;
+
+  // Jobs.
+  void worker();
+  void run_job(const std::string& id);
+  void janitor();
+  void remove_job_directory(const std::string& id);
+  // `path` (a file or directory in `parent`) out of `parent` in one rename into tmp/ (a crash
+  // leaves it there, and tmp/ is emptied at start), then removed.
+  void discard(const std::string& path, const std::string& parent, const std::string& trash_name);
+  // Puts job `id`, whose key set could not be loaded for a passing reason (`problem`), back at the
+  // head of the queue, to be tried again after a wait that doubles each time (1 s to 60 s).
+  void defer_job(const std::string& id, std::optional<EncryptedBatch> ready,
+                 const std::string& problem);
+  // The key set `hash` was used now (an accepted upload, a job that ended): its last use, in
+  // memory and as the mtime of its directory (what a restart reads). Never throws.
+  void note_use(const std::string& hash);
+  // Deletes the key sets not used for --key-set-retention-days, with their finished jobs (none
+  // queued, running or being uploaded), leaving a tombstone in expired/ so that their tokens are
+  // answered 410 "expired" (for a year, then 401 as unknown). At start-up and by the janitor.
+  void expire_key_sets();
+  // Records the stored key set `hash` as one this server cannot use (`problem`: what is wrong,
+  // with the client's part names) and fails its queued jobs without running them, recording that
+  // reason in each. Returns the description its token's answers give: "key set 0x... (problem)".
+  std::string retire_key_set(const std::string& hash, const std::string& problem);
+  // A finished job's record on disk (job.json replaced; input.ct removed); logged if it fails.
+  void store_outcome(const Job& job);
+  // Puts job `id` back at the head of the queue (state queued), to run after `wait`, with the
+  // batch kept from its upload if any. Only the worker calls it, for the job it is running: a job
+  // is in the queue at most once and never runs twice at the same time.
+  void requeue_job(const std::string& id, std::optional<EncryptedBatch> ready,
+                   Clock::duration wait);
+  // The stored key set `hash` as its client knows it: "key set 0x..." (the id the registration
+  // answered), from memory, else from its files' headers; "key set" if neither knows it.
+  std::string key_set_name(const std::string& hash);
+
+  ServerOptions options_;
+  Model model_;
+  CompiledModel compiled_;
+  RangeReport ranges_;
+  std::string keysets_dir_, jobs_dir_, tmp_dir_, expired_dir_;
+  StateLock state_lock_;
+  std::unique_ptr<httplib::Server> http_;
+  int port_ = 0;
+
+  std::mutex prng_mutex_;
+  Prng prng_;
+
+  std::mutex mutex_;  // guards everything below
+  std::condition_variable wake_;
+  std::set<std::string> key_sets_;
+  // Key sets this server cannot use (an older format version, damaged or removed on disk), found
+  // at start-up or when a job needed them, with their description (retire_key_set): their tokens
+  // are answered 410 with it rather than 500, and their jobs fail with it instead of running.
+  std::map<std::string, std::string> unusable_key_sets_;
+  // Last use of each usable key set (Unix seconds: its registration, the latest accepted upload or
+  // job end), for --key-set-retention-days; uploads in progress per key set (never expired).
+  std::map<std::string, int64_t> last_use_;
+  std::map<std::string, int> uploads_;
+  // Key sets deleted by the retention, with when (their tombstones in expired/).
+  std::map<std::string, int64_t> expired_key_sets_;
+  // The key set id of each key set known (usable, unusable or expired), for the messages that name
+  // a key set: from the registration, the headers, the job records and the tombstones.
+  std::map<std::string, uint64_t> key_set_ids_;
+  std::map<std::string, Job> jobs_;
+  std::deque<std::string> queue_;
+  size_t pending_ = 0;  // queued + running jobs + uploads in progress
+  bool stopping_ = false;
+  double last_job_seconds_ = 5;
+
+  std::mutex cache_mutex_;
+  std::list<std::pair<std::string, std::shared_ptr<const KeySet>>> cache_;  // most recent first
+
+  // Verified batches of queued one-batch jobs, kept from the upload (at most one).
+  std::map<std::string, EncryptedBatch> ready_;
+
+  // The scores files verified, by job (job_result).
+  ScoresCheck scores_check_;
+};
+
+}  // namespace cryptonets::service

@@ -1,0 +1,806 @@
+// The server's HTTP routes (server.hpp gives the protocol): authentication, uploads received to
+// disk and verified as they arrive, and the answers.
+#include <fcntl.h>
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+
+#include "cryptonets/io/sha256.hpp"
+#include "cryptonets/service/durable.hpp"
+#include "server_impl.hpp"
+
+namespace cryptonets::service {
+
+namespace {
+
+constexpr size_t kBodyChunkBytes = size_t{1} << 20;
+constexpr uint64_t kWritebackBytes = uint64_t{64} << 20;
+
+}  // namespace
+
+// ---- Routes.
+
+void Server::Impl::install_routes() {
+  http_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    request_facts = RequestFacts{};
+    // A method a path of the service does not take: 405 naming those it takes (httplib answered
+    // 404, or 400 once it had read a body of no length until the client gave up). Here, before
+    // httplib reads any body: it is not read, and the connection is closed.
+    if (const std::string allow = allowed_methods(req.path);
+        !allow.empty() && !method_allowed(allow, req.method)) {
+      res.set_header("Allow", allow);
+      res.set_header("Connection", "close");
+      answer_error(res, 405, req.method + " is not allowed on " + req.path + "; it takes " + allow);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    // A path the service does not have: 404 here too (a PUT without Content-Length waited for
+    // the read timeout, then was answered 400).
+    if (allowed_methods(req.path).empty()) {
+      res.set_header("Connection", "close");
+      answer_error(res, 404, "no such resource: " + req.method + " " + req.path);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  http_->set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    const double ms =
+        std::chrono::duration<double, std::milli>(Clock::now() - request_facts.start).count();
+    nlohmann::ordered_json line{{"time", utc_timestamp()},
+                                {"remote", req.remote_addr},
+                                {"method", req.method},
+                                {"path", req.path},
+                                {"status", res.status},
+                                {"bytes_in", request_facts.bytes_in},
+                                {"bytes_out", request_facts.bytes_out},
+                                {"ms", std::round(ms * 10) / 10}};
+    if (!request_facts.job.empty()) line["job"] = request_facts.job;
+    if (!request_facts.error.empty()) line["error"] = request_facts.error;
+    if (!request_facts.detail.empty()) line["detail"] = request_facts.detail;
+    log(line);
+  });
+  http_->set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr error) {
+        try {
+          std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+          // Its message may name the server's paths: for the log only.
+          answer_error(res, 500,
+                       "internal error of the server (not of the request); the server's log has "
+                       "the details",
+                       e.what());
+        } catch (...) {
+          answer_error(res, 500, "internal error of the server (not of the request)");
+        }
+      });
+  // Handlers whose HttpError becomes the answer's status and message.
+  using Handler = httplib::Server::Handler;
+  using ReaderHandler = httplib::Server::HandlerWithContentReader;
+  auto guarded = [](std::function<void(const httplib::Request&, httplib::Response&)> body) {
+    return Handler([body](const httplib::Request& req, httplib::Response& res) {
+      try {
+        body(req, res);
+      } catch (const HttpError& e) {
+        if (e.retry_after_s > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s));
+        answer_error(res, e.status, e.what(), e.detail, e.code);
+      }
+    });
+  };
+  auto guarded_reader = [](ReaderHandler body) {
+    return ReaderHandler([body](const httplib::Request& req, httplib::Response& res,
+                                const httplib::ContentReader& reader) {
+      try {
+        // httplib reads a multipart body only through multipart callbacks, which these handlers
+        // do not give: reading it as one body threw std::bad_function_call, a 500.
+        if (req.is_multipart_form_data()) {
+          res.set_header("Connection", "close");  // the unread body is dropped with the connection
+          throw HttpError(415,
+                          "multipart/form-data is not accepted: send the files as one "
+                          "application/octet-stream body, as cryptonets client does");
+        }
+        body(req, res, reader);
+      } catch (const HttpError& e) {
+        if (e.retry_after_s > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s));
+        answer_error(res, e.status, e.what(), e.detail, e.code);
+      }
+    });
+  };
+  http_->Post("/v1/keysets",
+              guarded_reader([this](const httplib::Request& req, httplib::Response& res,
+                                    const httplib::ContentReader& reader) {
+                register_keys(req, res, reader);
+              }));
+  http_->Post("/v1/jobs", guarded_reader([this](const httplib::Request& req, httplib::Response& res,
+                                                const httplib::ContentReader& reader) {
+                submit_job(req, res, reader);
+              }));
+  http_->Get("/v1/queue", guarded([this](const httplib::Request& req, httplib::Response& res) {
+               queue_status(req, res);
+             }));
+  http_->Get(R"(/v1/jobs/([0-9a-z]+))",
+             guarded([this](const httplib::Request& req, httplib::Response& res) {
+               job_status(req, res);
+             }));
+  http_->Get(R"(/v1/jobs/([0-9a-z]+)/result)",
+             guarded([this](const httplib::Request& req, httplib::Response& res) {
+               job_result(req, res);
+             }));
+  http_->Delete(R"(/v1/jobs/([0-9a-z]+))",
+                guarded([this](const httplib::Request& req, httplib::Response& res) {
+                  delete_job(req, res);
+                }));
+  http_->set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    if (res.status == 404) {
+      answer_error(res, 404, "no such resource: " + req.method + " " + req.path);
+    } else if (res.status == 413) {
+      answer_error(res, 413, "the body is larger than the server's limit (--max-body)");
+    } else {
+      answer_error(res, res.status, "HTTP " + std::to_string(res.status));
+    }
+  });
+}
+
+std::string Server::Impl::authenticate(const httplib::Request& req, bool own_jobs) {
+  const std::string header = req.get_header_value("Authorization");
+  const std::string prefix = "Bearer ";
+  if (header.rfind(prefix, 0) != 0) {
+    throw HttpError(401,
+                    "missing token: send 'Authorization: Bearer TOKEN' from "
+                    "cryptonets client register");
+  }
+  const std::string token = header.substr(prefix.size());
+  const std::string hash =
+      to_hex(sha256({reinterpret_cast<const uint8_t*>(token.data()), token.size()}));
+  std::lock_guard lock(mutex_);
+  require_key_set(hash, own_jobs);
+  return hash;
+}
+
+void Server::Impl::require_key_set(const std::string& hash, bool own_jobs) const {
+  if (key_sets_.count(hash) != 0) return;
+  if (auto it = unusable_key_sets_.find(hash); it != unusable_key_sets_.end()) {
+    if (own_jobs) return;
+    throw HttpError(410, unusable_answer(it->second));
+  }
+  if (expired_key_sets_.count(hash) != 0) {
+    const auto id = key_set_ids_.find(hash);
+    throw HttpError(
+        410, expired_answer(id == key_set_ids_.end() ? std::string("key set")
+                                                     : "key set " + key_set_id_text(id->second),
+                            options_.key_set_retention_s));
+  }
+  throw HttpError(401,
+                  "unknown token: no key set is registered under it on this server (registered "
+                  "with another server, or deleted); register the keys (cryptonets client "
+                  "register) and use the token it writes");
+}
+
+Job& Server::Impl::owned_job(const std::string& id, const std::string& key_set) {
+  auto it = jobs_.find(id);
+  // Another token's job answers exactly as a job that does not exist.
+  if (it == jobs_.end() || it->second.key_set != key_set) {
+    throw HttpError(404, "no job '" + id + "' for this token");
+  }
+  return it->second;
+}
+
+uint64_t Server::Impl::content_length(const httplib::Request& req) {
+  if (!req.has_header("Content-Length")) {
+    throw HttpError(411, "a Content-Length is required (no chunked uploads)");
+  }
+  const std::string text = req.get_header_value("Content-Length");
+  uint64_t length = 0;
+  try {
+    length = parse_byte_count(text);
+  } catch (const std::exception&) {
+    throw HttpError(400, "malformed Content-Length '" + text + "'");
+  }
+  if (length > options_.max_body) {
+    throw HttpError(413, "the body (" + std::to_string(length) +
+                             " bytes) is larger than the server's limit of " +
+                             std::to_string(options_.max_body) + " bytes (--max-body)");
+  }
+  return length;
+}
+
+void Server::Impl::drain(const httplib::ContentReader& reader) {
+  // A refused body is read and dropped so that the client, still sending, receives the answer.
+  reader([](const char*, size_t length) {
+    request_facts.bytes_in += length;
+    return true;
+  });
+}
+
+void Server::Impl::receive_body(const httplib::Request& req, const httplib::ContentReader& reader,
+                                const std::vector<std::string>& paths,
+                                const std::vector<uint64_t>& sizes, const Observer& observe) {
+  (void)req;
+  uint64_t total = 0;
+  for (uint64_t size : sizes)
+    total += size;
+  const auto deadline = Clock::now() + std::chrono::seconds(options_.upload_timeout_s);
+  std::vector<int> fds;
+  auto close_all = [&] {
+    for (int fd : fds)
+      if (fd >= 0) ::close(fd);
+    fds.clear();
+  };
+  for (const std::string& path : paths) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      const int error = errno;
+      close_all();
+      throw internal_error("the server cannot store the upload", std::strerror(error),
+                           "cannot create '" + path + "': " + std::strerror(error));
+    }
+    fds.push_back(fd);
+  }
+  size_t part = 0;
+  uint64_t part_done = 0;
+  uint64_t received = 0;
+  uint64_t unsynced = 0;  // bytes written since the last writeback was started
+  int write_error = 0;
+  bool too_slow = false;
+  bool dropping = false;
+  // The library hands the body over in small pieces: gathered into 1 MiB writes.
+  std::vector<char> buffer;
+  buffer.reserve(kBodyChunkBytes);
+  const auto flush = [&]() -> bool {
+    const char* data = buffer.data();
+    size_t length = buffer.size();
+    while (length > 0) {
+      while (part < sizes.size() && part_done == sizes[part]) {
+        ++part;
+        part_done = 0;
+      }
+      const size_t chunk = static_cast<size_t>(std::min<uint64_t>(length, sizes[part] - part_done));
+      const ssize_t written = ::write(fds[part], data, chunk);
+      if (written <= 0) {
+        if (written < 0 && errno == EINTR) continue;
+        write_error = written < 0 ? errno : EIO;
+        return false;
+      }
+      data += written;
+      length -= static_cast<size_t>(written);
+      part_done += static_cast<uint64_t>(written);
+      unsynced += static_cast<uint64_t>(written);
+      // Start the writeback of what is written (without waiting), so that the fsync before
+      // the answer finds little left to write.
+      if (unsynced >= kWritebackBytes) {
+        (void)::sync_file_range(fds[part], 0, 0, SYNC_FILE_RANGE_WRITE);
+        unsynced = 0;
+      }
+    }
+    if (observe && !observe(buffer.data(), buffer.size())) dropping = true;
+    buffer.clear();
+    return true;
+  };
+  bool ok = reader([&](const char* data, size_t length) {
+    request_facts.bytes_in += length;
+    if (Clock::now() > deadline) {
+      too_slow = true;
+      return false;
+    }
+    if (received + length > total) return false;  // more than Content-Length: cannot happen
+    received += length;
+    if (dropping) return true;
+    while (length > 0) {
+      const size_t take = std::min(length, kBodyChunkBytes - buffer.size());
+      buffer.insert(buffer.end(), data, data + take);
+      data += take;
+      length -= take;
+      if (buffer.size() == kBodyChunkBytes && !flush()) return false;
+      if (dropping) return true;
+    }
+    return true;
+  });
+  if (ok && !dropping && !buffer.empty()) ok = flush();
+  if (ok && received == total && !dropping) {
+    for (int fd : fds) {
+      if (::fsync(fd) != 0 && write_error == 0) write_error = errno;
+    }
+  }
+  close_all();
+  if (write_error != 0) {
+    throw HttpError(507, "cannot store the upload: " + std::string(std::strerror(write_error)));
+  }
+  if (too_slow) {
+    throw HttpError(408, "the upload took longer than the server allows (" +
+                             std::to_string(options_.upload_timeout_s) + " s, --upload-timeout)");
+  }
+  if (!ok || received != total) {
+    throw HttpError(408, "the upload stopped after " + std::to_string(received) + " of " +
+                             std::to_string(total) + " bytes (stalled or disconnected)");
+  }
+}
+
+std::string Server::Impl::random_hex(size_t bytes) {
+  std::vector<uint8_t> buffer(bytes);
+  {
+    std::lock_guard lock(prng_mutex_);
+    prng_.fill(buffer);
+  }
+  static const char* digits = "0123456789abcdef";
+  std::string text;
+  for (uint8_t b : buffer) {
+    text += digits[b >> 4];
+    text += digits[b & 15];
+  }
+  return text;
+}
+
+int Server::Impl::retry_after_seconds() const {
+  return std::clamp(static_cast<int>(std::ceil(last_job_seconds_)), 1, 3600);
+}
+
+void Server::Impl::register_keys(const httplib::Request& req, httplib::Response& res,
+                                 const httplib::ContentReader& reader) {
+  const uint64_t length = content_length(req);
+  std::vector<uint64_t> sizes;
+  for (const char* name : {"params", "evaluation", "public"}) {
+    const std::string text = req.get_param_value(name);
+    try {
+      sizes.push_back(parse_byte_count(text));
+      if (sizes.back() > length) throw std::invalid_argument(text);  // and no sum wraps
+    } catch (const std::exception&) {
+      drain(reader);
+      throw HttpError(400, std::string("query parameter '") + name +
+                               "' must give the part's size in bytes, at most the body's "
+                               "(params, evaluation, public)");
+    }
+  }
+  if (sizes[0] + sizes[1] + sizes[2] != length) {
+    drain(reader);
+    throw HttpError(400, "the part sizes (params + evaluation + public) add up to " +
+                             std::to_string(sizes[0] + sizes[1] + sizes[2]) +
+                             " bytes, the body has " + std::to_string(length));
+  }
+  const std::string staging = tmp_dir_ + "/keys-" + random_hex(16);
+  if (::mkdir(staging.c_str(), 0700) != 0) {
+    const int error = errno;
+    drain(reader);
+    throw internal_error("the server cannot store the keys", std::strerror(error),
+                         "cannot create '" + staging + "': " + std::strerror(error));
+  }
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() {
+      std::error_code error;
+      if (!path.empty()) fs::remove_all(path, error);
+    }
+  } cleanup{staging};
+  const KeyDirectory dir(staging);
+  const std::vector<std::string> paths = {dir.parameters, dir.evaluation_keys, dir.public_keys};
+  receive_body(req, reader, paths, sizes);
+
+  const char* part_names[] = {"params", "evaluation", "public"};
+  const ProtocolFileKind expected[] = {ProtocolFileKind::kParameterSet,
+                                       ProtocolFileKind::kEvaluationKeys,
+                                       ProtocolFileKind::kPublicKeys};
+  // Headers first (kind, secret keys, one scheme for the three parts), then the keys under the
+  // scheme the parameter set records.
+  SchemeId scheme = SchemeId::kYashe;
+  for (size_t i = 0; i < 3; ++i) {
+    const std::string name = std::string("part '") + part_names[i] + "'";
+    ProtocolHeader header;
+    try {
+      header = read_protocol_header(paths[i]);
+    } catch (const std::runtime_error& e) {
+      throw HttpError(400, client_message(e.what(), paths[i], name));
+    }
+    if (header.kind == ProtocolFileKind::kSecretKeys) {
+      throw HttpError(422, "refused: " + name + " holds secret keys; " + kNoSecretKeys);
+    }
+    if (header.kind != expected[i]) {
+      throw HttpError(400, name + " holds " + protocol_kind_name(header.kind) + ", expected " +
+                               protocol_kind_name(expected[i]));
+    }
+    if (i == 0) {
+      scheme = header.scheme;
+    } else if (header.scheme != scheme) {
+      throw HttpError(400, scheme_mismatch(name, header.scheme, scheme, "part 'params' is"));
+    }
+  }
+  std::shared_ptr<const KeySet> keys;
+  try {
+    keys = load_key_set(dir);
+  } catch (const std::exception& e) {
+    std::string message = e.what();
+    for (size_t p = 0; p < 3; ++p)
+      message = client_message(message, paths[p], std::string("part '") + part_names[p] + "'");
+    throw HttpError(400, message);
+  }
+  try {
+    omp_set_num_threads(1);
+    keys->require_model(ranges_, compiled_);
+  } catch (const std::exception& e) {
+    throw HttpError(422, std::string("the keys cannot carry this server's model: ") + e.what());
+  }
+
+  const uint64_t key_set_id = keys->key_set_id();
+  const std::string token = random_hex(32);
+  const std::string hash =
+      to_hex(sha256({reinterpret_cast<const uint8_t*>(token.data()), token.size()}));
+  sync_directory(staging);
+  const std::string target = keysets_dir_ + "/" + hash;
+  if (::rename(staging.c_str(), target.c_str()) != 0) {
+    const int error = errno;
+    throw internal_error(
+        "the server cannot store the keys", std::strerror(error),
+        "cannot rename '" + staging + "' to '" + target + "': " + std::strerror(error));
+  }
+  cleanup.path.clear();
+  sync_directory(keysets_dir_);
+  sync_directory(tmp_dir_);
+  {
+    std::lock_guard lock(mutex_);
+    key_sets_.insert(hash);
+    last_use_[hash] = unix_now();
+    key_set_ids_[hash] = key_set_id;
+  }
+  {
+    std::lock_guard lock(cache_mutex_);  // loaded already: the first job need not load it again
+    cache_.emplace_front(hash, std::move(keys));
+    while (cache_.size() > 4)
+      cache_.pop_back();
+  }
+  answer_json(res, 201,
+              json{{"token", token},
+                   {"key_set_id", key_set_id_text(key_set_id)},
+                   {"scheme", scheme_option(scheme)}});
+}
+
+void Server::Impl::queue_status(const httplib::Request& req, httplib::Response& res) {
+  authenticate(req);
+  std::lock_guard lock(mutex_);
+  const json body{{"queued", pending_}, {"max", options_.max_queue}};
+  if (stopping_ || pending_ >= options_.max_queue) {
+    res.set_header("Retry-After", std::to_string(retry_after_seconds()));
+    answer_json(res, 503,
+                json{{"error", stopping_ ? "the server is shutting down"
+                                         : "the job queue is full; retry later"},
+                     {"queued", pending_},
+                     {"max", options_.max_queue}});
+    return;
+  }
+  answer_json(res, 200, body);
+}
+
+void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& res,
+                              const httplib::ContentReader& reader) {
+  std::string key_set_hash;
+  uint64_t length = 0;
+  try {
+    key_set_hash = authenticate(req);
+    length = content_length(req);
+  } catch (const HttpError& e) {
+    if (e.status != 413 && e.status != 411) drain(reader);
+    if (e.status == 413) res.set_header("Connection", "close");
+    throw;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ || pending_ >= options_.max_queue) {
+      res.set_header("Retry-After", std::to_string(retry_after_seconds()));
+      const std::string message = stopping_ ? "the server is shutting down"
+                                            : "the job queue is full (" +
+                                                  std::to_string(options_.max_queue) +
+                                                  " jobs); retry later";
+      drain(reader);
+      throw HttpError(503, message);
+    }
+    try {
+      require_key_set(key_set_hash, false);  // not expired since authenticate
+    } catch (const HttpError&) {
+      drain(reader);
+      throw;
+    }
+    ++pending_;                // this upload's place in the queue
+    ++uploads_[key_set_hash];  // the key set is in use: the retention leaves it
+  }
+  bool accepted = false;
+  struct Release {
+    Impl* self;
+    bool& accepted;
+    const std::string& key_set;
+    ~Release() {
+      std::lock_guard lock(self->mutex_);
+      if (--self->uploads_[key_set] == 0) self->uploads_.erase(key_set);
+      if (!accepted) --self->pending_;
+    }
+  } release{this, accepted, key_set_hash};
+
+  Job job;
+  job.id = random_hex(16);
+  job.key_set = key_set_hash;
+  job.state = "queued";
+  job.created = unix_now();
+  request_facts.job = job.id;
+  const std::string staging = tmp_dir_ + "/job-" + job.id;
+  if (::mkdir(staging.c_str(), 0700) != 0) {
+    const int error = errno;
+    drain(reader);
+    throw internal_error("the server cannot store the upload", std::strerror(error),
+                         "cannot create '" + staging + "': " + std::strerror(error));
+  }
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() {
+      std::error_code error;
+      if (!path.empty()) fs::remove_all(path, error);
+    }
+  } cleanup{staging};
+  const std::string input = staging + "/input.ct";
+
+  // Verified while it arrives: the header (kind, the token's parameters and keys, the model's
+  // input size) as soon as its 112 bytes are in, then every record by a CiphertextFileReader on a
+  // pipe fed with the body (service/stream_verifier.hpp), beside the writes to disk.
+  std::optional<HttpError> refusal;
+  ProtocolHeader header;
+  std::shared_ptr<const KeySet> keys;
+  std::unique_ptr<StreamVerifier> verifier;
+  std::string early;  // the bytes before the header could be checked
+  const auto check_header = [&]() -> std::optional<HttpError> {
+    try {
+      header = read_protocol_header(input);
+    } catch (const std::runtime_error& e) {
+      if (classify_failure(e) == ReadFailure::kConfiguration) {
+        return with_detail(HttpError(500, configuration_answer(failure_cause(e))), e.what());
+      }
+      const std::string problem = client_message(e.what(), input, "the body");
+      if (transient_failure(e)) {  // the server's failure, not the body's
+        return HttpError(
+            503, "the server cannot read the upload right now (" + problem + "); retry later",
+            kTransientRetrySeconds);
+      }
+      return HttpError(400, problem);
+    }
+    if (header.kind == ProtocolFileKind::kSecretKeys) {
+      return HttpError(422, std::string("refused: the body holds secret keys; ") + kNoSecretKeys);
+    }
+    if (header.kind != ProtocolFileKind::kCiphertexts) {
+      return HttpError(400, "the body holds " + protocol_kind_name(header.kind) +
+                                ", expected encrypted images from cryptonets encrypt");
+    }
+    if (header.answers_file_id != 0) {
+      return HttpError(400,
+                       "the body is a scores file (it answers another file), expected "
+                       "encrypted images from cryptonets encrypt");
+    }
+    try {
+      keys = key_set(key_set_hash);
+    } catch (const std::exception& e) {
+      const ReadFailure failure = classify_failure(e);
+      // Not allowed to read its own files: the operator's to fix; the key set stays.
+      if (failure == ReadFailure::kConfiguration)
+        return with_detail(HttpError(500, configuration_answer(failure_cause(e))), e.what());
+      const std::string problem = key_set_problem(keysets_dir_ + "/" + key_set_hash, e.what());
+      // Out of file handles or memory, a failed read: this request only, the key set stays.
+      if (failure == ReadFailure::kPassing) {
+        return HttpError(503, transient_answer(problem), kTransientRetrySeconds);
+      }
+      // Damaged or removed on disk since it was registered: the client's to fix, not a 500.
+      return HttpError(410, unusable_answer(retire_key_set(key_set_hash, problem)));
+    }
+    // A batch of other keys than the token's: most often a token kept from an earlier
+    // registration used after keygen made new keys. Said so, with what to do, and coded for
+    // client infer (kOtherKeySet).
+    const auto other_key_set = [&](const std::string& what) {
+      HttpError error(422, what + ": the token belongs to another key set (" +
+                               key_set_id_text(keys->key_set_id()) + ") than the body's (" +
+                               key_set_id_text(header.key_set_id) +
+                               "); use the token written when the body's keys were registered, "
+                               "or register them (cryptonets client register) and use the new "
+                               "token");
+      error.code = kOtherKeySet;
+      return error;
+    };
+    if (header.scheme != keys->scheme()) {
+      return other_key_set("the body holds " + scheme_name(header.scheme) +
+                           " ciphertexts, but the token's key set is " +
+                           scheme_name(keys->scheme()) +
+                           ": a batch of one scheme cannot be used with the other");
+    }
+    if (header.parameter_set_fingerprint != keys->fingerprint()) {
+      return other_key_set(
+          "the body was made for other parameters than the token's key set (parameter set "
+          "fingerprint differs)");
+    }
+    if (header.key_set_id != keys->key_set_id()) {
+      return other_key_set("the body is encrypted under other keys than the token's key set");
+    }
+    if (header.values != compiled_.input_size) {
+      return HttpError(422, "the body holds " + std::to_string(header.values) +
+                                " ciphertexts per image, the model takes " +
+                                std::to_string(compiled_.input_size) + " inputs");
+    }
+    return std::nullopt;
+  };
+  receive_body(req, reader, {input}, {length}, [&](const char* data, size_t size) {
+    if (!verifier) {
+      early.append(data, size);
+      if (early.size() < kProtocolHeaderBytes) return true;
+      refusal = check_header();
+      if (refusal) return false;
+      // A one-batch job keeps its verified batch for the worker (no second read from disk).
+      verifier = keys->verifier(header.batch_count() == 1);
+      const bool fed = verifier->feed(early.data(), early.size());
+      early.clear();
+      early.shrink_to_fit();
+      return fed;
+    }
+    return verifier->feed(data, size);
+  });
+  if (refusal) throw *refusal;
+  if (!verifier) {  // a body shorter than a header
+    refusal = check_header();
+    throw refusal ? *refusal : HttpError(400, "the body is shorter than a protocol header");
+  }
+  if (const std::string error = verifier->finish(); !error.empty()) {
+    const std::string problem = client_message(error, verifier->path(), "the body");
+    // The server's own failure to read the pipe (out of file handles, ...) is not the body's.
+    try {
+      if (verifier->failure()) std::rethrow_exception(verifier->failure());
+    } catch (const std::exception& e) {
+      if (classify_failure(e) == ReadFailure::kConfiguration) {
+        throw with_detail(HttpError(500, configuration_answer(failure_cause(e))), error);
+      }
+      if (transient_failure(e)) {
+        throw HttpError(
+            503, "the server cannot read the upload right now (" + problem + "); retry later",
+            kTransientRetrySeconds);
+      }
+    }
+    throw HttpError(400, problem);
+  }
+  std::optional<EncryptedBatch> first_batch = verifier->take_first_batch();
+  verifier.reset();
+  job.images = header.images;
+  job.batches = header.batch_count();
+  job.scheme = keys->scheme();
+  job.key_set_id = keys->key_set_id();
+
+  // Durable before the answer: input.ct was fsync'd; job.json is; the directory entry of both,
+  // the rename into jobs/ and the removal from tmp/.
+  try {
+    write_job(job, staging);
+  } catch (const std::system_error& e) {
+    // A full disk at the record is the upload's 507, as at its bytes (receive_body): told by
+    // the errno the writer carries, never by its message (which names the server's paths).
+    if (disk_full(e.code())) {
+      throw with_detail(HttpError(507, "cannot store the upload: " + e.code().message()), e.what());
+    }
+    throw;
+  }
+  sync_directory(staging);
+  const std::string target = jobs_dir_ + "/" + job.id;
+  if (::rename(staging.c_str(), target.c_str()) != 0) {
+    const int error = errno;
+    throw internal_error(
+        "the server cannot store the job", std::strerror(error),
+        "cannot rename '" + staging + "' to '" + target + "': " + std::strerror(error));
+  }
+  cleanup.path.clear();
+  sync_directory(jobs_dir_);
+  sync_directory(tmp_dir_);
+  {
+    std::lock_guard lock(mutex_);
+    jobs_[job.id] = job;
+    queue_.push_back(job.id);
+    accepted = true;
+    // At most one batch waits in memory (the disk copy is what survives a crash).
+    if (first_batch && ready_.empty()) ready_.emplace(job.id, std::move(*first_batch));
+  }
+  wake_.notify_all();
+  note_use(key_set_hash);
+  json body = job.to_json();
+  answer_json(res, 202, body);
+}
+
+void Server::Impl::job_status(const httplib::Request& req, httplib::Response& res) {
+  const std::string key_set = authenticate(req, true);
+  const std::string id = req.matches[1];
+  request_facts.job = id;
+  // ?wait=S (at most 60): answer when the job is done or failed, or after S seconds (long poll:
+  // the client learns of the end at once instead of at its next poll).
+  int wait_s = 0;
+  if (req.has_param("wait")) {
+    try {
+      wait_s = std::clamp(std::stoi(req.get_param_value("wait")), 0, 60);
+    } catch (const std::exception&) {
+      throw HttpError(400, "?wait= takes seconds, 0 to 60");
+    }
+  }
+  std::unique_lock lock(mutex_);
+  owned_job(id, key_set);
+  wake_.wait_for(lock, std::chrono::seconds(wait_s), [&] {
+    auto it = jobs_.find(id);
+    return stopping_ || it == jobs_.end() ||
+           (it->second.state != "queued" && it->second.state != "running");
+  });
+  answer_json(res, 200, owned_job(id, key_set).to_json());
+}
+
+void Server::Impl::job_result(const httplib::Request& req, httplib::Response& res) {
+  const std::string key_set = authenticate(req, true);
+  const std::string id = req.matches[1];
+  request_facts.job = id;
+  {
+    std::lock_guard lock(mutex_);
+    const Job& job = owned_job(id, key_set);
+    if (job.state != "done") {
+      json body = job.to_json();
+      body["error"] = job.state == "failed" ? "the job failed: " + job.error
+                                            : "the job is " + job.state + "; no scores yet";
+      request_facts.error = body["error"];
+      answer_json(res, 409, body);
+      return;
+    }
+  }
+  const std::string path = jobs_dir_ + "/" + id + "/scores.ct";
+  // Never a blocking open (a FIFO planted there held an HTTP thread forever), and never a
+  // damaged file answered 200: the whole file is checked (checksums, bindings, length) without
+  // any key, once for as long as it stays the same file on disk (scores_check.hpp), so that
+  // repeated requests (HEAD, a fetch retried) do not read it again.
+  const int fd = open_regular_file(path);
+  std::string problem;
+  uint64_t size = 0;
+  if (fd < 0) {
+    problem = errno == EINVAL ? "not a regular file" : std::strerror(errno);
+  } else {
+    try {
+      size = scores_check_.require_intact(id, fd, path);
+    } catch (const std::exception& e) {
+      problem = client_message(e.what(), path, "the scores file");
+    }
+  }
+  if (!problem.empty()) {
+    if (fd >= 0) ::close(fd);
+    std::lock_guard lock(mutex_);
+    if (jobs_.count(id) == 0) throw HttpError(404, "no job '" + id + "' for this token");
+    // The job is done but its scores are missing or damaged on the server's disk: the server's
+    // failure, said as such (not "no job", which contradicts its status).
+    throw with_detail(HttpError(500, "the scores of job " + id +
+                                         " are lost on the server (the file is missing or "
+                                         "damaged); submit the batch again"),
+                      path + ": " + problem);
+  }
+  request_facts.bytes_out = size;
+  auto shared_fd = std::make_shared<int>(fd);
+  res.status = 200;
+  res.set_content_provider(
+      static_cast<size_t>(size), "application/octet-stream",
+      [shared_fd](size_t offset, size_t length, httplib::DataSink& sink) {
+        std::vector<char> buffer(std::min<size_t>(length, 1 << 20));
+        const ssize_t got =
+            ::pread(*shared_fd, buffer.data(), buffer.size(), static_cast<off_t>(offset));
+        if (got <= 0) return false;
+        return sink.write(buffer.data(), static_cast<size_t>(got));
+      },
+      [shared_fd](bool) { ::close(*shared_fd); });
+}
+
+void Server::Impl::delete_job(const httplib::Request& req, httplib::Response& res) {
+  const std::string key_set = authenticate(req, true);
+  const std::string id = req.matches[1];
+  request_facts.job = id;
+  {
+    std::lock_guard lock(mutex_);
+    Job& job = owned_job(id, key_set);
+    if (job.state == "running") throw HttpError(409, "the job is running; delete it when done");
+    if (job.state == "queued") {
+      queue_.erase(std::remove(queue_.begin(), queue_.end(), id), queue_.end());
+      ready_.erase(id);
+      --pending_;
+    }
+    jobs_.erase(id);
+  }
+  remove_job_directory(id);
+  res.status = 204;
+}
+
+}  // namespace cryptonets::service
