@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <optional>
+#include <type_traits>
 
 #include "cryptonets/encoding/batch_encoder.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
@@ -1079,6 +1081,32 @@ TEST_CASE_TEMPLATE("A quantised sigmoid fit decrypts to the plain integer networ
   const auto keys = network_keys<Scheme>(1024, 36, static_cast<size_t>(moduli), prng);
   const auto images = random_images(rng, model, 16);
   CHECK(private_scores(keys, model, images, prng, 2) == plain_scores(compiled, images, 2));
+}
+
+// The study's own integer model of a sigmoid fit (data/activation-study/, written by
+// bench/activation_study.sh), at the parameters the study runs it with: YASHE' default, BFV
+// select_bfv_parameters.
+TEST_CASE_TEMPLATE("The study's quantised sigmoid fit decrypts exactly on a full batch" *
+                       doctest::test_suite("slow"),
+                   Scheme, BOTH_SCHEMES) {
+  const Model model = cryptonets::load_model(
+      (repository_root() / "data/activation-study/sigmoid-lsq-finetuned-int.txt").string());
+  const CompiledModel compiled = compile_model(model);
+  CHECK(compiled.steps.size() == 6);  // the second fit's constant: a step of its own
+  Prng prng = Prng::insecure_seeded(1220);
+  std::optional<encoding::BasicCrtKeys<Scheme>> keys;
+  if constexpr (std::is_same_v<Scheme, bfv::Scheme>) {
+    const auto choice = cryptonets::inference::select_bfv_parameters(model);
+    keys.emplace(
+        encoding::BasicCrtKeys<Scheme>::generate(choice.base, choice.plaintext_moduli, prng));
+  } else {
+    const auto choice = cryptonets::inference::preset("default", model);
+    keys.emplace(
+        encoding::BasicCrtKeys<Scheme>::generate(choice.base, choice.plaintext_moduli, prng));
+  }
+  std::mt19937_64 rng(1221);
+  const auto images = random_images(rng, model, keys->contexts.front()->parameters().n);
+  CHECK(private_scores(*keys, model, images, prng, 2) == plain_scores(compiled, images, 2));
 }
 
 TEST_CASE_TEMPLATE("A polynomial network decrypts exactly on a full n = 8192 batch" *
