@@ -11,8 +11,8 @@
 # are a deterministic function of the original (the driver recomputes their float accuracy).
 # Integer models: data/activation-study/NAME-int.txt for every fine-tuned model and drop-in
 # (cryptonets-quantise --sequential on a small grid: input scales 4 and 16, 4..6 weight bits per
-# layer; drop-ins: input scale 4, 5..6 bits; the table of each in
-# bench/results/activation-study/NAME-quantisation.md).
+# layer; drop-ins: input scale 4, 5..6 bits; sigmoid fits: input scale 4, 3..6 bits, drop-ins
+# 3..5; the table of each in bench/results/activation-study/NAME-quantisation.md).
 # Environment: TRAIN (the trainer, default build/cryptonets-train), QUANTISE (the quantiser,
 # default build/cryptonets-quantise), EPOCHS (originals, 25),
 # FT_EPOCHS (fine-tuning, 20), FT_LR (fine-tuning step size, 0.002), SCRATCH (build/activation-study).
@@ -51,9 +51,15 @@ finetune() {  # activation fit
 quantise() {  # name (a float model in $models or $scratch without .txt)
   local float="$models/$1.txt"
   [ -f "$float" ] || float="$scratch/$1.txt"
-  # Drop-ins (far from the originals' accuracy whatever the grid): a smaller grid.
+  # Drop-ins (far from the originals' accuracy whatever the grid): a smaller grid. Sigmoid fits
+  # (|a2| about 3e-4, output scale s²/|a2|): their parameters pass 2^60 beyond input scale 4 and
+  # 6 bits in all, so their grid is input scale 4 with 3..6 bits (drop-ins 3..5).
   local grid=(--input-scales 4,16 --min-bits 4 --max-bits 6)
-  case "$1" in *-dropin) grid=(--input-scales 4 --min-bits 5 --max-bits 6) ;; esac
+  case "$1" in
+    sigmoid-*-dropin) grid=(--input-scales 4 --min-bits 3 --max-bits 5) ;;
+    sigmoid-*) grid=(--input-scales 4 --min-bits 3 --max-bits 6) ;;
+    *-dropin) grid=(--input-scales 4 --min-bits 5 --max-bits 6) ;;
+  esac
   step "$1-quantise" "$quantiser" --sequential "$float" --out "$models/$1-int.txt" \
     --results "$logs/$1-quantisation.md" "${grid[@]}" --threads 1
 }

@@ -4,6 +4,8 @@
 #   bash bench/reproduce.sh                 reduced mode (one full batch for accuracy, ~15-25 min on 2 cores)
 #   bash bench/reproduce.sh --mode full     all 10,000 test images, scaling on every plaintext modulus
 #   bash bench/reproduce.sh --mode test     a smoke test at n = 1024 (about a minute)
+#   bash bench/reproduce.sh --study-only    the activation study alone, under YASHE' and BFV
+#                                           (bench/results/activation-study/encrypted.md)
 # Builds the driver (meson, build dir $BUILD_DIR, default 'build') unless $CRYPTONETS_REPRODUCE names
 # one, runs it (it writes the Markdown report and the CSV files), then draws the PNGs with gnuplot.
 # Every other argument goes to the driver (cryptonets-reproduce --help).
@@ -13,7 +15,15 @@ cd "$root"
 
 out="bench/results/reproduction"
 report="bench/results/reproduction.md"
+study_only=0
 args=("$@")
+for a in "${args[@]}"; do
+  if [ "$a" = --study-only ]; then
+    study_only=1
+    out="bench/results/activation-study/encrypted"
+    report="bench/results/activation-study/encrypted.md"
+  fi
+done
 for ((i = 0; i < ${#args[@]}; i++)); do
   case "${args[$i]}" in
     --out) out="${args[$((i + 1))]}" ;;
@@ -43,6 +53,11 @@ status=0
 command -v gnuplot >/dev/null || { echo "gnuplot not found: run bash tests/install-deps.sh" >&2; exit 2; }
 columns() { head -n 1 "$1" | awk -F, '{ print NF }'; }
 plots="$root/bench/plots"
+if [ "$study_only" -eq 1 ]; then
+  gnuplot -e "dir='$out'" "$plots/activation_study.gp"
+  echo "report: $report; CSV and PNG files: $out/"
+  exit "$status"
+fi
 gnuplot -e "dir='$out'; ncols=$(columns "$out/layers_plot.csv")" "$plots/layers.gp"
 gnuplot -e "dir='$out'; ncols=$(columns "$out/noise_plot.csv")" "$plots/noise.gp"
 gnuplot -e "dir='$out'" "$plots/scaling_n.gp"

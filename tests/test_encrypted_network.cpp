@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <optional>
+#include <type_traits>
 
 #include "cryptonets/encoding/batch_encoder.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
@@ -12,6 +14,7 @@
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/model/range.hpp"
+#include "cryptonets/training/polynomial_quantiser.hpp"
 #include "cryptonets/yashe/encryptor.hpp"
 #include "cryptonets/yashe/key_generator.hpp"
 #include "nn_test_support.hpp"
@@ -1066,6 +1069,84 @@ TEST_CASE_TEMPLATE("Polynomial activations decrypt to the plain integer network 
       CHECK(stage.predicted_noise_budget <= *stage.measured_noise_budget + 2);
     }
   }
+}
+
+namespace {
+
+// The study's sigmoid LSQ fits (data/activation-study/manifest.csv) in a small 5-layer network
+// (2 maps, 6 hidden, 3 classes; random weights, small last biases), quantised at a choice where
+// the second fit's completed-square constant, folded into the last layer's biases as the compiler
+// used to do, would pass 2^60: it compiles to a diagonal step of its own (layers.hpp).
+constexpr double kSigmoidInputScale = 4;
+constexpr training::WeightBits kSigmoidBits{3, 2, 4};
+
+Model quantised_sigmoid_fit_model() {
+  using training::Activation;
+  using training::ActivationKind;
+  std::mt19937_64 rng(1217);
+  auto network = training::make_five_layer_network(3, 2, 6);
+  std::normal_distribution<float> normal(0.0f, 0.3f);
+  for (auto& layer : network.layers) {
+    for (float& w : layer.weights)
+      w = normal(rng);
+    for (float& b : layer.bias)
+      b = normal(rng);
+  }
+  for (float& b : network.layers[4].bias)
+    b *= 0.01f;
+  network.layers[1].activation =
+      Activation{ActivationKind::kPolynomial, {0.522758, 0.0396606, -0.000318805}};
+  network.layers[3].activation =
+      Activation{ActivationKind::kPolynomial, {0.480913, 0.0431434, 0.000319096}};
+  return training::quantise(training::to_polynomial_float_network(network),
+                            training::QuantisationChoice{kSigmoidInputScale, kSigmoidBits});
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("A quantised sigmoid fit decrypts to the plain integer network on every slot",
+                   Scheme, BOTH_SCHEMES) {
+  const Model model = quantised_sigmoid_fit_model();
+  const CompiledModel compiled = compile_model(model);
+  // conv, square, dense, square, the second fit's constant, dense.
+  REQUIRE(compiled.steps.size() == 6);
+  CHECK(compiled.steps[4].stage_name() == "poly (affine)");
+  CHECK(compiled.output_factor == 1);
+  const RangeReport ranges = track_ranges(model);
+  const int moduli = (ranges.output_bits() + 34) / 35;
+  CAPTURE(ranges.output_bits());
+  REQUIRE(moduli <= 3);
+  std::mt19937_64 rng(1218);
+  Prng prng = Prng::insecure_seeded(1219);
+  const auto keys = network_keys<Scheme>(1024, 36, static_cast<size_t>(moduli), prng);
+  const auto images = random_images(rng, model, 16);
+  CHECK(private_scores(keys, model, images, prng, 2) == plain_scores(compiled, images, 2));
+}
+
+// The study's own integer model of a sigmoid fit (data/activation-study/, written by
+// bench/activation_study.sh), at the parameters the study runs it with: YASHE' default, BFV
+// select_bfv_parameters.
+TEST_CASE_TEMPLATE("The study's quantised sigmoid fit decrypts exactly on a full batch" *
+                       doctest::test_suite("slow"),
+                   Scheme, BOTH_SCHEMES) {
+  const Model model = cryptonets::load_model(
+      (repository_root() / "data/activation-study/sigmoid-lsq-finetuned-int.txt").string());
+  const CompiledModel compiled = compile_model(model);
+  CHECK(compiled.steps.size() == 6);  // the second fit's constant: a step of its own
+  Prng prng = Prng::insecure_seeded(1220);
+  std::optional<encoding::BasicCrtKeys<Scheme>> keys;
+  if constexpr (std::is_same_v<Scheme, bfv::Scheme>) {
+    const auto choice = cryptonets::inference::select_bfv_parameters(model);
+    keys.emplace(
+        encoding::BasicCrtKeys<Scheme>::generate(choice.base, choice.plaintext_moduli, prng));
+  } else {
+    const auto choice = cryptonets::inference::preset("default", model);
+    keys.emplace(
+        encoding::BasicCrtKeys<Scheme>::generate(choice.base, choice.plaintext_moduli, prng));
+  }
+  std::mt19937_64 rng(1221);
+  const auto images = random_images(rng, model, keys->contexts.front()->parameters().n);
+  CHECK(private_scores(*keys, model, images, prng, 2) == plain_scores(compiled, images, 2));
 }
 
 TEST_CASE_TEMPLATE("A polynomial network decrypts exactly on a full n = 8192 batch" *

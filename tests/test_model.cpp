@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <random>
 #include <stdexcept>
 #include <vector>
@@ -639,4 +640,45 @@ TEST_CASE("an overflow from the output factor names the polynomial layer that st
   // same bias compiles.
   model.layers[1].operation = PolynomialLayer{{0, 2, 1}};
   CHECK_NOTHROW(compile_model(model));
+}
+
+TEST_CASE("a completed square's constant too large to fold becomes a diagonal step of its own") {
+  // p(x) = x² + 6x + 2^57 (a sigmoid fit has this shape: a large constant beside a small x²
+  // term): completing the square leaves the constant 2^57 − 9, which the next dense layer's
+  // weight sum 32 would carry to about 2^62 in its bias. The constant gets a step of its own,
+  // every compiled parameter stays below 2^60, and the network is evaluated exactly.
+  Model model{Shape{1, 1, 2}, 255.0, {}};
+  model.layers = {{DenseLayer{2, 2, {1, 2, -1, 3}, {0, 1}}, 1.0},
+                  {PolynomialLayer{{int64_t{1} << 57, 6, 1}}, 1.0},
+                  {DenseLayer{2, 2, {16, 16, -16, 15}, {5, -4}}, 1.0}};
+  const CompiledModel compiled = compile_model(model);
+  CHECK(compiled.output_factor == 1);
+  REQUIRE(compiled.steps.size() == 4);
+  CHECK(compiled.steps[0].map.bias == std::vector<int64_t>{3, 4});  // the shift h = 3 folded in
+  CHECK(compiled.steps[1].kind == CompiledStep::Kind::kSquare);
+  const CompiledStep& diagonal = compiled.steps[2];
+  CHECK(diagonal.kind == CompiledStep::Kind::kLinear);
+  CHECK(diagonal.layer_index == 1);
+  CHECK(diagonal.stage_name() == "poly (affine)");
+  CHECK(diagonal.map.bias == std::vector<int64_t>(2, (int64_t{1} << 57) - 9));
+  CHECK(compiled.steps[3].map.bias == std::vector<int64_t>{5, -4});  // its own bias only
+  for (const CompiledStep& step : compiled.steps) {
+    for (const LinearTerm& term : step.map.terms)
+      CHECK(std::llabs(term.weight) < kMaxParameterMagnitude);
+    for (int64_t b : step.map.bias)
+      CHECK(std::llabs(b) < kMaxParameterMagnitude);
+  }
+  std::mt19937_64 rng(1412);
+  for (int trial = 0; trial < 10; ++trial) {
+    const auto input = random_integers(rng, 2, -200, 200);
+    const auto plain = evaluate_plain(compiled, input);
+    CHECK(plain == reference_evaluate(model, input));
+    ModularIntegers modular((uint64_t{1} << 61) - 1);
+    const auto residues = evaluate_modular(compiled, input, (uint64_t{1} << 61) - 1);
+    for (size_t i = 0; i < plain.size(); ++i)
+      CHECK(modular.from_integer(plain[i]) == residues[i]);
+  }
+  // The ordinary fold still applies below 2^60 (a constant of 2^50 joins the bias).
+  model.layers[1].operation = PolynomialLayer{{int64_t{1} << 50, 6, 1}};
+  CHECK(compile_model(model).steps.size() == 3);
 }

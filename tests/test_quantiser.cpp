@@ -722,3 +722,55 @@ TEST_CASE("the polynomial sweep measures every grid point as measure_polynomial_
     CHECK(r.test.max_output_bits <= r.worst_case_bits);
   }
 }
+
+TEST_CASE("sigmoid fits quantise where folding their constant into the last layer passes 2^60") {
+  // The study's sigmoid LSQ fits (|a2| about 3e-4): at output scale s²/|a2| the second fit's
+  // completed-square constant K is near 2^57 here, and the compiler used to fold K·Σ_j w_oj
+  // into the last layer's biases, past 2^60 at every grid point but the coarsest (issue 17).
+  using cryptonets::training::Activation;
+  using cryptonets::training::ActivationKind;
+  std::mt19937_64 rng(95);
+  const Activation first{ActivationKind::kPolynomial, {0.522758, 0.0396606, -0.000318805}};
+  const Activation second{ActivationKind::kPolynomial, {0.480913, 0.0431434, 0.000319096}};
+  const auto network = cryptonets::training::to_polynomial_float_network(
+      random_polynomial_network(rng, first, second));
+  std::vector<uint8_t> pixels(30 * 784), labels(30);
+  for (auto& p : pixels)
+    p = static_cast<uint8_t>(rng() % 256);
+  for (auto& l : labels)
+    l = static_cast<uint8_t>(rng() % 3);
+  const LabelledImages images{pixels, labels};
+  const std::vector<int> classes = cryptonets::training::float_classes(network, images, 1);
+  const QuantisationChoice choice{2, {3, 3, 3}};
+  const QuantisationResult r =
+      cryptonets::training::measure_polynomial_quantisation(network, choice, images, classes, 8, 1);
+  CAPTURE(r.failure.value_or(""));
+  CHECK_FALSE(r.failure);
+  REQUIRE(r.evaluated);
+  CHECK(r.moduli == 2);
+  CHECK(r.test.agreement() >= 0.9);
+  // The constant is a step of its own, and it is the case above: |K·Σ_j w_oj| >= 2^60.
+  const Model model = cryptonets::training::quantise(network, choice);
+  const CompiledModel compiled = compile_model(model);
+  REQUIRE(compiled.steps.size() == 6);
+  CHECK(compiled.steps[4].stage_name() == "poly (affine)");
+  const auto& poly = std::get<cryptonets::model::PolynomialLayer>(model.layers[3].operation);
+  const i128 h = poly.coefficients[1] / (2 * poly.coefficients[2]);
+  const i128 constant = poly.coefficients[0] - poly.coefficients[2] * h * h;
+  const auto& last = std::get<DenseLayer>(model.layers[4].operation);
+  i128 largest = 0;
+  for (int64_t o = 0; o < last.outputs; ++o) {
+    i128 sum = 0;
+    for (int64_t j = 0; j < last.inputs; ++j)
+      sum += last.weights[static_cast<size_t>(o * last.inputs + j)];
+    largest = std::max(largest, sum < 0 ? -sum : sum);
+  }
+  CHECK(constant < cryptonets::model::kMaxParameterMagnitude);
+  CHECK(largest * (constant < 0 ? -constant : constant) >=
+        cryptonets::model::kMaxParameterMagnitude);
+  // Past the model's own limits a point still fails, and says which parameter.
+  const QuantisationResult too_fine = cryptonets::training::measure_polynomial_quantisation(
+      network, {64, {8, 8, 6}}, images, classes, 8, 1);
+  REQUIRE(too_fine.failure);
+  CHECK(too_fine.failure->find("beyond the 2^60 limit") != std::string::npos);
+}

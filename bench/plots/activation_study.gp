@@ -1,5 +1,6 @@
 # Activation study (issue 17; Crypto-Nets, arXiv 1412.6181): float, integer and encrypted test
-# accuracy of each activation and polynomial variant; missing bars (NaN) have no such form.
+# accuracy (YASHE' and BFV) of each activation and polynomial variant; missing bars (NaN) have
+# no such form.
 # Variables: dir (the folder of activation_study_plot.csv, written by cryptonets-reproduce).
 set terminal pngcairo size 1100,720 font ',10'
 set output dir.'/activation_study.png'
@@ -20,4 +21,5 @@ set key top center horizontal
 set title '5-layer networks: ReLU / sigmoid and their degree-2 polynomial fits (drop-in, fine-tuned)'
 plot dir.'/activation_study_plot.csv' using 2:xtic(1) title columnhead(2) lc rgb '#4477aa', \
      '' using 3 title columnhead(3) lc rgb '#ccbb44', \
-     '' using 4 title columnhead(4) lc rgb '#ee6677'
+     '' using 4 title columnhead(4) lc rgb '#ee6677', \
+     '' using 5 title columnhead(5) lc rgb '#228833'

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <limits>
 #include <optional>
+#include <regex>
 #include <span>
 #include <sstream>
 #include <stdexcept>
@@ -510,6 +511,40 @@ std::string describe_polynomial_layers(const Model& model) {
   return text;
 }
 
+// The grid points with no accuracy, grouped by why (a failure's message with its decimal numbers
+// as "…", or more plaintext moduli than --max-moduli): without this a sweep in which every point
+// fails printed empty tables.
+void write_unmeasured(std::ostream& out, const std::vector<QuantisationResult>& sweep,
+                      int max_moduli) {
+  static const std::regex decimal(R"(-?[0-9]+\.[0-9]+(e[-+]?[0-9]+)?)");
+  std::vector<std::pair<std::string, std::vector<const QuantisationResult*>>> groups;
+  for (const QuantisationResult& r : sweep) {
+    std::string why;
+    if (r.failure && !r.evaluated) {
+      why = std::regex_replace(*r.failure, decimal, "…");
+    } else if (!r.evaluated) {
+      why = "needs more than " + std::to_string(max_moduli) + " plaintext moduli";
+    } else {
+      continue;
+    }
+    auto group =
+        std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == why; });
+    if (group == groups.end()) group = groups.insert(groups.end(), {why, {}});
+    group->second.push_back(&r);
+  }
+  if (groups.empty()) return;
+  out << "\n## Grid points without a measurement\n\n| why | points | choices (worst case bits) |\n"
+         "|---|---:|---|\n";
+  for (const auto& [why, points] : groups) {
+    out << "| " << why << " | " << points.size() << " | ";
+    for (size_t k = 0; k < points.size(); ++k) {
+      out << (k ? ", " : "") << points[k]->choice.label();
+      if (!points[k]->failure) out << " (" << points[k]->worst_case_bits << ")";
+    }
+    out << " |\n";
+  }
+}
+
 int run_polynomial(const CommandLine& line) {
   using training::float_classes;
   using training::PolynomialFloatNetwork;
@@ -570,7 +605,9 @@ int run_polynomial(const CommandLine& line) {
       << ": test accuracy " << percent(float_test) << ". Each activation Σ a_i·x^i of degree d "
       << "on an input at scale s is written at output scale s^d/|a_d| with leading coefficient "
       << "±1 (and an even x coefficient for degree 2, so that the compiled network completes the "
-      << "square exactly: training/polynomial_quantiser.hpp). Accuracies and max |out| are those "
+      << "square exactly: training/polynomial_quantiser.hpp; a small leading coefficient, as a "
+      << "sigmoid fit's, makes that scale large, and model parameters reaching 2^60 then bound "
+      << "the grid). Accuracies and max |out| are those "
       << "of the compiled network in exact integer arithmetic on the " << count_word(test.size())
       << " test images; worst case from the range tracker. The grid: " << sweep.size()
       << " points, swept in " << number(seconds) << " s.\n\n";
@@ -601,6 +638,7 @@ int run_polynomial(const CommandLine& line) {
          best_with_moduli(sweep, moduli, kMostFaithfulPerModuli, kMostAccuratePerModuli))
       write_row(out, *r, chosen && r == &sweep[*chosen]);
   }
+  write_unmeasured(out, sweep, line.grid.max_moduli);
   out.close();
   if (!out) throw std::runtime_error("cannot write '" + line.results + "'");
   std::fprintf(stderr, "wrote %s\n", line.results.c_str());

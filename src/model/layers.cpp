@@ -331,27 +331,63 @@ class ModelCompiler {
     return FoldArithmetic(fold.what(), cause);
   }
 
-  // y = W·(a·v + c) + factor·b: weights a·w, bias factor·b + c·Σ_j w_j.
+  // y = W·(a·v + c) + factor·b: weights a·w, bias factor·b + c·Σ_j w_j. When that overflows and
+  // a polynomial layer left the pending map, the map becomes that layer's own diagonal step
+  // (a·v + c, each parameter below 2^60) and y = W·v' + factor·b: a degree-2 fit with a small x²
+  // coefficient (a sigmoid fit) leaves a constant c close to 2^60 that Σ_j w_j would carry past it.
   void add_linear(size_t i, const FoldArithmetic& layer_fold) {
     const FoldArithmetic fold = consuming_pending(i, layer_fold);
-    pending_polynomial_.reset();
-    CompiledStep step = make_step(i, CompiledStep::Kind::kLinear);
-    step.map = linear_map_of(model_.layers[i], shapes_[i]);
+    LinearMap map = linear_map_of(model_.layers[i], shapes_[i]);
     if (pending_scale_ != 1 || pending_shift_ != 0 || factor_ != 1) {
-      for (size_t o = 0; o < step.map.outputs; ++o) {
-        i128 weight_sum = 0;
-        for (LinearTerm& term : step.map.terms_of_mutable(o)) {
-          weight_sum = fold.add(weight_sum, term.weight);
-          term.weight = fold.parameter(fold.multiply(pending_scale_, term.weight), "weight");
+      try {
+        map = folded_map(map, pending_scale_, pending_shift_, fold);
+      } catch (const std::overflow_error&) {
+        if (!pending_polynomial_ || pending_shift_ == 0 || !is_parameter(pending_scale_) ||
+            !is_parameter(pending_shift_)) {
+          throw;
         }
-        step.map.bias[o] = fold.parameter(fold.add(fold.multiply(factor_, step.map.bias[o]),
-                                                   fold.multiply(pending_shift_, weight_sum)),
-                                          "bias");
+        LinearMap own = folded_map(map, 1, 0, fold);  // factor·b alone may overflow too
+        push_diagonal(*pending_polynomial_);
+        map = std::move(own);
       }
     }
+    pending_polynomial_.reset();
     pending_scale_ = 1;
     pending_shift_ = 0;
+    CompiledStep step = make_step(i, CompiledStep::Kind::kLinear);
+    step.map = std::move(map);
     size_ = step.map.outputs;
+    compiled_.steps.push_back(std::move(step));
+  }
+
+  // `map` applied to a·v + c, its biases multiplied by the factor (add_linear).
+  LinearMap folded_map(LinearMap map, i128 a, i128 c, const FoldArithmetic& fold) const {
+    for (size_t o = 0; o < map.outputs; ++o) {
+      i128 weight_sum = 0;
+      for (LinearTerm& term : map.terms_of_mutable(o)) {
+        weight_sum = fold.add(weight_sum, term.weight);
+        term.weight = fold.parameter(fold.multiply(a, term.weight), "weight");
+      }
+      map.bias[o] = fold.parameter(
+          fold.add(fold.multiply(factor_, map.bias[o]), fold.multiply(c, weight_sum)), "bias");
+    }
+    return map;
+  }
+
+  static bool is_parameter(i128 value) {
+    return value > -kMaxParameterMagnitude && value < kMaxParameterMagnitude;
+  }
+
+  // The pending map (scale and shift below 2^60) as a diagonal linear step of polynomial layer p.
+  void push_diagonal(size_t p) {
+    CompiledStep step = make_step(p, CompiledStep::Kind::kLinear);
+    std::erase(step.folded_layers, p);  // a degree-1 layer left unattached is this step itself
+    LinearMapBuilder builder(size_, size_);
+    for (size_t j = 0; j < size_; ++j) {
+      builder.add_term(static_cast<int64_t>(j), static_cast<int64_t>(pending_scale_));
+      builder.end_row(static_cast<int64_t>(pending_shift_));
+    }
+    step.map = builder.finish();
     compiled_.steps.push_back(std::move(step));
   }
 

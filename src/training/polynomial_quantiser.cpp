@@ -145,8 +145,8 @@ QuantisationResult measure_polynomial_quantisation(const PolynomialFloatNetwork&
   try {
     model = quantise(network, result.scales);
     report = model::track_ranges(model);  // compiles: folds may overflow too
-  } catch (const std::overflow_error&) {
-    result.failure = "a quantised or folded parameter reaches 2^60";
+  } catch (const std::overflow_error& e) {
+    result.failure = e.what();  // which layer's parameter: the report groups the points by it
     return result;
   }
   result.worst_case_bits = report.output_bits();

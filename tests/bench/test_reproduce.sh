@@ -41,8 +41,8 @@ expect_header noise.csv "preset,threads,step,stage,predicted_budget_bits,measure
 expect_header scaling_n.csv "n,primes,log2_q,plaintext_moduli,moduli_run,threads,predicted_budget_bits,measured_budget_bits,keygen_seconds,encrypt_seconds,encrypt_seconds_modulus1,network_seconds,network_seconds_modulus1,ciphertext_bytes,status"
 expect_header layers_plot.csv "stage,paper 1T,paper 2T,default 1T,default 2T,bfv 1T,bfv 2T,authors' code (SEAL 3.2)"
 expect_header networks.csv "network,model,scheme,preset,n,log2_q,plaintext_moduli,output_bits,images,float_accuracy,integer_accuracy,encrypted_images,encrypted_accuracy,score_mismatches,equal,predicted_budget_bits,measured_budget_bits,threads,batch_images,batch_seconds"
-expect_header activation_study.csv "activation,variant,float_model,fit,degree,integer_model,images,float_accuracy,integer_accuracy,encrypted_images,encrypted_accuracy,equal,plaintext_moduli,output_bits,predicted_budget_bits,measured_budget_bits,threads,batch_seconds,activations"
-expect_header activation_study_plot.csv "variant,float,integer (quantised),encrypted"
+expect_header activation_study.csv "activation,variant,float_model,fit,degree,integer_model,images,float_accuracy,integer_accuracy,scheme,n,encrypted_images,encrypted_accuracy,equal,plaintext_moduli,output_bits,predicted_budget_bits,measured_budget_bits,threads,batch_seconds,activations"
+expect_header activation_study_plot.csv "variant,float,integer (quantised),encrypted (YASHE'),encrypted (BFV)"
 grep -q '^2\. square,.*,9\.750$' "$out/layers_plot.csv" || fail "layers_plot.csv: the authors' code time of layer 2 is missing"
 
 # The content that the test mode fixes: two presets x two thread counts, 7 stages each; 48 images
@@ -94,20 +94,38 @@ grep -q "| network | parameters | n | log2 q | plaintext moduli | output bits | 
   fail "the networks table lacks its columns"
 [ "$(grep -cE "^\| (5-layer|9-layer).*\| (YASHE' paper|YASHE' default|BFV) \|.*\| yes \|" "$report")" -eq 6 ] ||
   fail "the networks table lacks 6 rows whose encrypted scores equal the plain ones"
-grep -q "| activation | variant | activation layers | float | integer | encrypted | encrypted = plain | plaintext bits (output bits) | noise left (bits) | time per batch (s) |" "$report" ||
+grep -qF "| activation | variant | activation layers | float | integer | encrypted YASHE' | encrypted BFV | encrypted = plain (YASHE' / BFV) | output bits | plaintext bits (YASHE' / BFV) | noise left, bits: measured (predicted), YASHE' / BFV | time per batch, s (YASHE' / BFV) |" "$report" ||
   fail "the activation study table lacks its columns"
-grep -qE "^\| [A-Za-z]+ \| original \|.*\| - \| - \| - \| - \| - \|\$" "$report" ||
+grep -qE "^\| [A-Za-z]+ \| original \|.*\| - \| - \| - \| - \| - \| - \| - \|\$" "$report" ||
   fail "the activation study lacks an original (ReLU/sigmoid) row without an encrypted form"
-# Column 12 (equal) comes before the only field with commas (activations, last).
-study_encrypted="$(awk -F, 'NR > 1 && $12 != "" { n++ } END { print n + 0 }' "$out/activation_study.csv")"
-study_equal="$(awk -F, 'NR > 1 && $12 == "yes" { n++ } END { print n + 0 }' "$out/activation_study.csv")"
-[ "$study_encrypted" -ge 1 ] || fail "activation_study.csv: no polynomial model was run encrypted"
-[ "$study_equal" -eq "$study_encrypted" ] || fail "activation_study.csv: $((study_encrypted - study_equal)) encrypted rows differ from the plain ones"
-[ "$(grep -cE "^\| [A-Za-z]+ \| [^|]* \| polynomial.*\| yes \| [0-9]+ x [0-9]+ \([0-9]+\) \|" "$report")" -eq "$study_encrypted" ] ||
-  fail "the activation study table does not show 'yes' in each encrypted row"
+# Column 14 (equal) comes before the only field with commas (activations, last). Each encrypted
+# model runs under both schemes (issue 17, item b): as many BFV rows as YASHE' rows.
+study_yashe="$(awk -F, 'NR > 1 && $10 == "yashe" && $14 != "" { n++ } END { print n + 0 }' "$out/activation_study.csv")"
+study_bfv="$(awk -F, 'NR > 1 && $10 == "bfv" && $14 != "" { n++ } END { print n + 0 }' "$out/activation_study.csv")"
+study_equal="$(awk -F, 'NR > 1 && $14 == "yes" { n++ } END { print n + 0 }' "$out/activation_study.csv")"
+[ "$study_yashe" -ge 1 ] || fail "activation_study.csv: no polynomial model was run encrypted under YASHE'"
+[ "$study_bfv" -eq "$study_yashe" ] || fail "activation_study.csv: $study_yashe YASHE' runs but $study_bfv BFV runs"
+[ "$study_equal" -eq $((study_yashe + study_bfv)) ] || fail "activation_study.csv: $((study_yashe + study_bfv - study_equal)) encrypted runs differ from the plain ones"
+[ "$(grep -cE "^\| [A-Za-z]+ \| [^|]* \| polynomial.*\| yes / yes \| [0-9]+ \| [0-9]+ x [0-9]+ / [0-9]+ x [0-9]+ \|" "$report")" -eq "$study_yashe" ] ||
+  fail "the activation study table does not show 'yes / yes' in each encrypted row"
+grep -q "^- security: " "$report" || fail "the activation study does not give its BFV runs' security line"
+
+# --study-only: the study alone (its report, CSV files and plot), nothing else measured.
+CRYPTONETS_REPRODUCE="$driver" bash "$root/bench/reproduce.sh" --study-only --mode test \
+  --out "$work/study" --report "$work/study.md" --paper-values "$root/bench/paper_values.csv" \
+  --seed 9 >"$work/study.log" 2>&1 || {
+  cat "$work/study.log"
+  fail "bench/reproduce.sh --study-only --mode test exited with an error"
+}
+grep -qF "## Activation study (Crypto-Nets, 2014)" "$work/study.md" || fail "study.md lacks the study"
+grep -qF "## Time per stage" "$work/study.md" && fail "study.md holds more than the study"
+[ "$(head -n 1 "$work/study/activation_study.csv")" = "$(head -n 1 "$out/activation_study.csv")" ] ||
+  fail "--study-only wrote another activation_study.csv header"
+[ -s "$work/study/activation_study.png" ] || fail "--study-only drew no activation_study.png"
+[ -e "$work/study/stages.csv" ] && fail "--study-only measured the stages too"
 
 if [ "$failures" -gt 0 ]; then
   cat "$work/log"
   exit 1
 fi
-echo "reproduce: report, 9 CSV files and 5 PNGs checked"
+echo "reproduce: report, 9 CSV files and 5 PNGs checked; --study-only checked"

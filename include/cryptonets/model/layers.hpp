@@ -26,7 +26,9 @@
 //    square): the shift h is folded into the preceding linear step (or is its own diagonal
 //    step), the existing square step follows, and A and the constant join the next linear step
 //    (weights ×A, bias_o += constant·Σ_j w_oj). The factor becomes F² as for a square. The
-//    quantiser writes A = ±1 and an even B so that this route applies.
+//    quantiser writes A = ±1 and an even B so that this route applies. When constant·Σ_j w_oj
+//    would reach 2^60 (a fit with a small x² coefficient, as of a sigmoid, has a constant near
+//    it), A·u + constant is a diagonal linear step of its own and the next step keeps its bias.
 //  * otherwise 4A·(A·v² + b·v + k) = (2A·v + b)² + (4Ak − b²): the same steps with the affine
 //    map 2A·v + b, and the factor becomes |4A|·F²; a negative A flips the sign of the next
 //    step's weights so that the factor stays positive and the scores keep their order.
@@ -117,7 +119,8 @@ struct CompiledStep {
 // Without polynomial layers: Flatten layers produce no step (they do not touch the data), every
 // other layer exactly one, in order, and output_factor = 1. A polynomial layer gives a square
 // step (degree 2), possibly a diagonal linear step (when no linear step precedes it to absorb its
-// affine map, or when it is the last layer), or a kPolynomial step (degree 3); it may also change
+// affine map, when it is the last layer, or when folding its constant into the next linear step
+// would take a parameter to 2^60), or a kPolynomial step (degree 3); it may also change
 // the preceding linear step (its outputs become y + h or 2A·y + b) and the following one. A
 // degree-1 layer after a linear step is folded into it, and one that is the identity before any
 // step into the first step (listed in their folded_layers).

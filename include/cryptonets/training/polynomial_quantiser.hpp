@@ -12,6 +12,12 @@
 // rounded to an even integer: A = ±1 and 2A | B let compile_model complete the square exactly
 // (layers.hpp), so the polynomial costs no output factor and no more plaintext bits than its
 // own range. The rounding error of c_i relative to S·a_i/s^i is at most 1/2 (1 for the even c_1).
+// S = s²/|a_2| is the smallest output scale at which a_2 survives as a non-zero integer. A fit with
+// a small x² term (the study's sigmoid fits: |a_2| about 2-5e-4) therefore makes S about 2^11-2^12
+// times s², and the second activation squares the first's factor: the model's parameters, not the
+// plaintext moduli, are then what limits the grid (its constant c_0 and the last layer's biases at
+// S·s_d2 reach 2^60; the completed square's constant is compiled as a diagonal step of its own
+// when the next layer's weight sums would carry it there, layers.hpp).
 #pragma once
 
 #include <array>
@@ -57,7 +63,8 @@ std::vector<int> float_classes(const PolynomialFloatNetwork& network, const Labe
 
 // One grid point: quantise, worst-case range (track_ranges, of the compiled network) and, if it
 // needs at most `max_moduli` plaintext moduli, the exact integer evaluation on `test`
-// (evaluate_integer_model) against `reference_classes`. Failures are recorded as in quantiser.hpp.
+// (evaluate_integer_model) against `reference_classes`. Failures are recorded as in quantiser.hpp,
+// a parameter that reaches 2^60 with the message naming it.
 QuantisationResult measure_polynomial_quantisation(const PolynomialFloatNetwork& network,
                                                    const QuantisationChoice& choice,
                                                    const LabelledImages& test,
