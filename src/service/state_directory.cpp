@@ -29,12 +29,22 @@ bool check_state_directory(const std::string& dir) {
                                std::string(kStateMarkerText, std::strlen(kStateMarkerText) - 1) +
                                "\")");
     }
-    // What the server creates in it must be directories where they exist (a link to one
-    // passes): refused here, before the directory is changed (created into, chmod'ed).
+    // What the server creates in it must be directories of its own where they exist, not
+    // links: the server empties tmp/ at start and sets the mode of each to 0700, which through
+    // a link would reach a directory outside the state directory (a new-user trial's tmp ->
+    // ../victim lost every file of victim/). Refused here, before anything is changed.
     for (const char* name : kStateSubdirectories) {
       const std::string path = dir + "/" + name;
-      if (fs::symlink_status(path, error).type() == fs::file_type::not_found) continue;
-      if (!fs::is_directory(fs::status(path, error))) {
+      const fs::file_type type = fs::symlink_status(path, error).type();
+      if (type == fs::file_type::not_found) continue;
+      if (type == fs::file_type::symlink) {
+        throw std::runtime_error(refused + "holds '" + name +
+                                 "' as a symbolic link; the server empties and restricts its " +
+                                 name +
+                                 "/, so it must be a directory of its own (give the whole "
+                                 "--state-dir on the other disk instead)");
+      }
+      if (type != fs::file_type::directory) {
         throw std::runtime_error(refused + "holds '" + name +
                                  "', which is not a directory; the server keeps its " + name +
                                  "/ there (move it away, or give another --state-dir)");

@@ -1106,6 +1106,26 @@ def servfix_tests(work):
               tree_snapshot(marked) == before,
               "serve --state-dir with a FIFO as %s: exit %s: %s; before %s, after %s"
               % (name, code, out, before, tree_snapshot(marked)))
+    # A marked state directory whose tmp (or another of its directories) is a symbolic link to a
+    # directory elsewhere: refused, and the target keeps its files and mode (a new-user trial's
+    # tmp -> ../victim was emptied and victim/ chmod'ed to 0700).
+    for name in ["tmp", "jobs"]:
+        marked, victim = "linked-" + name, "victim-" + name
+        os.mkdir(marked)
+        os.mkdir(victim)
+        with open(os.path.join(marked, "cryptonets-state"), "w") as f:
+            f.write("cryptonets service state directory, format 1\n")
+        open(os.path.join(victim, "important.txt"), "w").write("important\n")
+        os.chmod(victim, 0o755)
+        os.symlink(os.path.join("..", victim), os.path.join(marked, name))
+        before, victim_before = tree_snapshot(marked), tree_snapshot(victim)
+        code, out = run_bounded(["serve", "--listen", "127.0.0.1:0", "--state-dir", marked,
+                                 "--model", MODEL], 20)
+        check(code == 1 and "holds '%s' as a symbolic link" % name in out and
+              tree_snapshot(marked) == before and tree_snapshot(victim) == victim_before and
+              os.stat(victim).st_mode & 0o777 == 0o755,
+              "serve --state-dir with %s a link to %s: exit %s: %s; victim before %s, after %s"
+              % (name, victim, code, out, victim_before, tree_snapshot(victim)))
     # --model that is not a regular file: refused by name, nothing created (a directory was read
     # as "line 0: read error").
     os.mkfifo("model.fifo")
