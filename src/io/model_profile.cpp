@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 
@@ -318,6 +319,13 @@ ModelProfile read_profile(std::istream& in, const std::string& source_name) {
   }
   if (words.size() != 1 || words[0] != "end") reader.fail("expected 'preset ...' or 'end'");
   if (profile.presets.empty() && profile.bfv_presets.empty()) reader.fail("no preset");
+  // Nothing may follow 'end' but white space: a trial's profile with secret.key appended was
+  // read (and inspect called it intact) because the rest was ignored.
+  const std::string rest((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (rest.find_first_not_of(" \t\r\n") != std::string::npos) {
+    reader.fail("unexpected content after 'end' (" + std::to_string(rest.size()) +
+                " bytes; cryptonets inspect says what they are)");
+  }
   return profile;
 }
 

@@ -283,6 +283,25 @@ grep -q "secret keys appended" out.txt && fail "inspect trailing.ct: public keys
 mkdir leaky-set && cp -p keys/* leaky-set/ && cat keys/secret.key >>leaky-set/public.key
 inspect_expect 1 leaky-set "public.key: DAMAGED and EXPOSED (secret keys appended) (2 problem(s))" \
   "PROBLEM: public.key: secret keys appended: EXPOSED: " "key set verdict: DAMAGED or inconsistent"
+# A profile (text, mode 0644) with secret keys appended (found by a trial: called intact, and
+# encrypt --profile read it, because everything after 'end' was ignored): EXPOSED by inspect, in
+# a key set too, and refused by the commands that load profiles.
+profile_size=$(stat -c %s keys/model.profile)
+cat keys/model.profile keys/secret.key >leaky.profile
+inspect_expect 1 leaky.profile "kind: a model profile" \
+  "PROBLEM: trailing bytes: $secret_size bytes after the line 'end'" \
+  "PROBLEM: secret keys appended: EXPOSED: the $secret_size bytes after the line 'end' hold a protocol file of secret keys (\"CNPF\", kind 'S') of YASHE' from byte $profile_size"
+mkdir leaky-profile-set && cp -p keys/* leaky-profile-set/ && cat keys/secret.key >>leaky-profile-set/model.profile
+inspect_expect 1 leaky-profile-set "model.profile: DAMAGED and EXPOSED (secret keys appended)" \
+  "key set verdict: DAMAGED or inconsistent"
+"$exe" encrypt --keys keys --profile leaky.profile --images "$images" \
+  --first 0 --count 1 --out from-leaky.ct >message.txt 2>&1 &&
+  fail "encrypt --profile accepted a profile with secret keys appended"
+grep -q "unexpected content after 'end'" message.txt ||
+  fail "encrypt --profile leaky.profile: $(cat message.txt)"
+[ -e from-leaky.ct ] && fail "encrypt --profile leaky.profile left from-leaky.ct"
+{ cat keys/model.profile; printf '\n  \n'; } >spaced.profile
+inspect_expect 0 spaced.profile "kind: a model profile"
 # Records of two key generations spliced into one file: every checksum holds, the key set id not.
 run "$exe" keygen --out-dir other --seed 8 --insecure-ring-degree 64
 record=$(($(stat -c %s keys/public.key) - header))

@@ -12,7 +12,9 @@
 //   circuit-privacy L                               (0, or λ of keygen --circuit-privacy)
 //   preset NAME scheme S n N sigma S decomposition D q Q1 .. Qk t T1 .. Tm
 //                                                   (one line per preset; S: yashe or bfv)
-//   end
+//   end                                             (only white space may follow: anything
+//                                                   else is refused, "unexpected content after
+//                                                   'end'"; inspect names secret keys there)
 // Version history: version 1 had no scheme on its preset lines (YASHE' only) and no BFV preset;
 // it is refused by name ("profile format version 1 is no longer supported; this build reads 2").
 // Everything in it is also visible to anyone who sees the keys or the ciphertexts (shapes,
