@@ -321,7 +321,14 @@ int client_infer(std::span<char* const> arguments) {
   // --out may replace neither the images nor the token file (which infer may also write).
   refuse_output_over_inputs(options, {"out"}, {"in", "token-file"});
   require_output_directory(options.text("out"));
-  if (options.has("token-file")) require_output_directory(options.text("token-file"));
+  if (options.has("token-file")) {
+    // Absent, it is written (registered and saved): an output, held to the checks every output
+    // path gets (exit 2 naming the option, as client register; a trial got exit 1 unnamed).
+    std::error_code absent;
+    if (!std::filesystem::exists(options.text("token-file"), absent))
+      require_output_path("token-file", options.text("token-file"));
+    require_output_directory(options.text("token-file"));
+  }
   const KeyDirectory keys = client_keys(options);
   const std::string in = options.text("in");
   // A batch under other keys is refused here, before the upload.
