@@ -525,6 +525,17 @@ void require_output_path(const std::string& option, const std::string& path) {
   }
 }
 
+void require_new_output_directory(const std::string& option, const std::string& path) {
+  if (path.empty()) throw UsageError("--" + option + " needs a file name, not an empty one");
+  std::error_code error;
+  if (std::filesystem::exists(std::filesystem::symlink_status(path, error))) return;
+  try {
+    file_replaced_by_write(path);  // for a new file: its directory is checked
+  } catch (const std::runtime_error& failure) {
+    throw UsageError("--" + option + ": " + failure.what());
+  }
+}
+
 void refuse_output_over_inputs(const OptionParser& options, const std::vector<std::string>& outputs,
                                const std::vector<std::string>& inputs, bool may_replace_profile) {
   // Inputs first: not one is opened before every one is known to be a regular file (a FIFO

@@ -132,6 +132,12 @@ class StageProgressBars {
 // directory; or a link that cannot be followed (file_replaced_by_write). Checked before any work.
 void require_output_path(const std::string& option, const std::string& path);
 
+// For the programs that write their outputs through a plain stream (cryptonets-train and
+// cryptonets-quantise, where /dev/stdout works): a file that does not exist yet must have an
+// existing directory, else a UsageError naming --`option` (exit 2), before any work. A trial found
+// a missing directory only after the whole training or sweep (exit 1, no option named).
+void require_new_output_directory(const std::string& option, const std::string& path);
+
 // Refuses (std::runtime_error, naming both options) an output option that names the same file
 // as one of the given input options (or another output), which replacing would destroy: e.g.
 // `infer --in x.ct --out x.ct`, or that names an existing key file or, unless

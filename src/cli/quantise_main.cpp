@@ -159,6 +159,8 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   line.data_directory = options.text("data");
   line.output = options.text("out");
   line.results = options.text("results");
+  require_new_output_directory("out", line.output);
+  require_new_output_directory("results", line.results);
   line.threads = static_cast<int>(options.integer("threads", 1, 1024));
   if (options.has("min-accuracy")) line.min_accuracy = options.real("min-accuracy", 0, 1);
   line.grid.max_moduli = static_cast<int>(options.integer("max-moduli", 1, 8));

@@ -112,6 +112,7 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   CommandLine line;
   line.data_directory = options.text("data");
   line.output = options.text("out");
+  require_new_output_directory("out", line.output);
   line.train_limit = static_cast<size_t>(options.integer("train-limit", 0, INT64_MAX));
   line.verify_checksums = verify_option(options);
   line.architecture = options.text("architecture");
@@ -121,6 +122,7 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   }
   line.activation = options.text("activation");
   line.merged_output = options.text("merged");
+  if (!line.merged_output.empty()) require_new_output_directory("merged", line.merged_output);
   line.fine_tune = options.text("fine-tune");
   line.approximate = options.text("approximate");
   line.degree = static_cast<int>(options.integer("degree", 1, 6));

@@ -155,6 +155,17 @@ done
 cmp -s <(grep -v '^# regenerate' model.txt) <(grep -v '^# regenerate' model-2.txt) ||
   fail "quantising the same float model again gave another model"
 
+# ---- An output in a directory that does not exist: a usage error naming the option, before any
+# training or sweep (a trial: found only after all the work, exit 1, no option named).
+expect 2 "--out: cannot write file 'no-dir/f.txt': its directory 'no-dir' does not exist" - -- \
+  "$train" --data set "${small_network[@]}" --epochs 1 --out no-dir/f.txt
+expect 2 "--results: cannot write file 'no-dir/t.md': its directory 'no-dir' does not exist" - -- \
+  "$quantise" --float float.txt --data set --out never.txt --results no-dir/t.md "${small_grid[@]}"
+[ -e never.txt ] && fail "cryptonets-quantise wrote never.txt with a bad --results"
+expect 2 "--out: cannot write file 'no-dir/m.txt': its directory 'no-dir' does not exist" - -- \
+  "$quantise" --float float.txt --data set --out no-dir/m.txt --results never.md "${small_grid[@]}"
+[ -e never.md ] && fail "cryptonets-quantise wrote never.md with a bad --out"
+
 # ---- SHA256SUMS present and wrong: one flipped pixel. Every command refuses, writes nothing.
 cp -r set bad
 printf '\x7f' | dd of=bad/t10k-images-idx3-ubyte bs=1 seek=1000 conv=notrunc status=none
