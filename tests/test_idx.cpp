@@ -265,6 +265,25 @@ TEST_CASE("A checksum file that is a directory is named as such, not read as an 
       std::runtime_error);
 }
 
+TEST_CASE("A checksum file that is a link to nothing is refused, not taken as absent") {
+  // Found by a trial: a dangling SHA256SUMS (or SHA256SUMS.uncompressed) link turned verification
+  // off, with only the "unverified" note.
+  for (const char* name : {"SHA256SUMS", kUncompressedChecksumFileName}) {
+    CAPTURE(name);
+    ScratchDirectory scratch("idx-sums-dangling");
+    write_plain_test_split(scratch.path, test_images_content(), test_labels_content());
+    fs::remove(scratch.path / "SHA256SUMS");
+    fs::create_symlink(scratch.path / "nowhere", scratch.path / name);
+    const std::string link = (scratch.path / name).string();
+    CHECK_THROWS_WITH_AS(
+        load_mnist(scratch.path, MnistSplit::kTest),
+        contains("checksum file '" + link + "' is a symbolic link to a file that does not exist"),
+        ChecksumError);
+    CHECK(check_data_file(scratch.path / "t10k-images-idx3-ubyte", false) ==
+          ChecksumCheck::kNotAsked);  // --no-verify still reads the data
+  }
+}
+
 TEST_CASE("Image and label files of different lengths are rejected as a pair") {
   ScratchDirectory scratch("idx-mismatch");
   std::vector<uint8_t> labels = test_labels_content();
