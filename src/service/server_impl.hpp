@@ -69,6 +69,19 @@ class Server::Impl {
                     const std::vector<std::string>& paths, const std::vector<uint64_t>& sizes,
                     const Observer& observe = {});
   void drain(const httplib::ContentReader& reader);
+  // A request's directory under tmp/ (mode 0700). The guard removes it, with what it holds, when
+  // it goes out of scope, unless `path` was cleared (after the rename that keeps it).
+  struct StagingDirectory {
+    explicit StagingDirectory(std::string directory) : path(std::move(directory)) {}
+    StagingDirectory(const StagingDirectory&) = delete;
+    StagingDirectory& operator=(const StagingDirectory&) = delete;
+    ~StagingDirectory();
+    std::string path;
+  };
+  // Makes tmp/`name`; when it cannot, drains the body and throws a 500 saying the server cannot
+  // store `what`.
+  StagingDirectory make_staging(const std::string& name, const httplib::ContentReader& reader,
+                                const std::string& what);
   uint64_t content_length(const httplib::Request& req);
   std::shared_ptr<const KeySet> key_set(const std::string& hash);
   std::string random_hex(size_t bytes);

@@ -215,6 +215,24 @@ void Server::Impl::drain(const httplib::ContentReader& reader) {
   });
 }
 
+Server::Impl::StagingDirectory::~StagingDirectory() {
+  std::error_code error;
+  if (!path.empty()) fs::remove_all(path, error);
+}
+
+Server::Impl::StagingDirectory Server::Impl::make_staging(const std::string& name,
+                                                          const httplib::ContentReader& reader,
+                                                          const std::string& what) {
+  const std::string staging = tmp_dir_ + "/" + name;
+  if (::mkdir(staging.c_str(), 0700) != 0) {
+    const int error = errno;
+    drain(reader);
+    throw internal_error("the server cannot store " + what, std::strerror(error),
+                         "cannot create '" + staging + "': " + std::strerror(error));
+  }
+  return StagingDirectory(staging);
+}
+
 void Server::Impl::receive_body(const httplib::Request& req, const httplib::ContentReader& reader,
                                 const std::vector<std::string>& paths,
                                 const std::vector<uint64_t>& sizes, const Observer& observe) {
@@ -359,20 +377,8 @@ void Server::Impl::register_keys(const httplib::Request& req, httplib::Response&
                              std::to_string(sizes[0] + sizes[1] + sizes[2]) +
                              " bytes, the body has " + std::to_string(length));
   }
-  const std::string staging = tmp_dir_ + "/keys-" + random_hex(16);
-  if (::mkdir(staging.c_str(), 0700) != 0) {
-    const int error = errno;
-    drain(reader);
-    throw internal_error("the server cannot store the keys", std::strerror(error),
-                         "cannot create '" + staging + "': " + std::strerror(error));
-  }
-  struct Cleanup {
-    std::string path;
-    ~Cleanup() {
-      std::error_code error;
-      if (!path.empty()) fs::remove_all(path, error);
-    }
-  } cleanup{staging};
+  StagingDirectory cleanup = make_staging("keys-" + random_hex(16), reader, "the keys");
+  const std::string staging = cleanup.path;
   const KeyDirectory dir(staging);
   const std::vector<std::string> paths = {dir.parameters, dir.evaluation_keys, dir.public_keys};
   receive_body(req, reader, paths, sizes);
@@ -520,20 +526,8 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
   job.state = "queued";
   job.created = unix_now();
   request_facts.job = job.id;
-  const std::string staging = tmp_dir_ + "/job-" + job.id;
-  if (::mkdir(staging.c_str(), 0700) != 0) {
-    const int error = errno;
-    drain(reader);
-    throw internal_error("the server cannot store the upload", std::strerror(error),
-                         "cannot create '" + staging + "': " + std::strerror(error));
-  }
-  struct Cleanup {
-    std::string path;
-    ~Cleanup() {
-      std::error_code error;
-      if (!path.empty()) fs::remove_all(path, error);
-    }
-  } cleanup{staging};
+  StagingDirectory cleanup = make_staging("job-" + job.id, reader, "the upload");
+  const std::string staging = cleanup.path;
   const std::string input = staging + "/input.ct";
 
   // Verified while it arrives: the header (kind, the token's parameters and keys, the model's
