@@ -11,6 +11,7 @@
 
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/model/model.hpp"
+#include "cryptonets/training/sequential_network.hpp"
 
 namespace test_support {
 
@@ -109,6 +110,24 @@ inline std::vector<std::vector<int64_t>> random_images(std::mt19937_64& rng,
 
 // The repository root: the first directory above the working directory holding data/mnist (the
 // tests run from the build directory).
+// The 5-layer shape (2 maps, 6 hidden, 3 classes) with weights and biases from N(0, 0.3²) and the
+// given activations after the convolution and the first dense layer.
+inline training::SequentialNetwork random_polynomial_network(std::mt19937_64& rng,
+                                                             const training::Activation& first,
+                                                             const training::Activation& second) {
+  auto network = training::make_five_layer_network(3, 2, 6);
+  std::normal_distribution<float> normal(0.0f, 0.3f);
+  for (auto& layer : network.layers) {
+    for (float& w : layer.weights)
+      w = normal(rng);
+    for (float& b : layer.bias)
+      b = normal(rng);
+  }
+  network.layers[1].activation = first;
+  network.layers[3].activation = second;
+  return network;
+}
+
 inline std::filesystem::path repository_root() {
   namespace fs = std::filesystem;
   for (fs::path directory = fs::current_path();; directory = directory.parent_path()) {

@@ -1084,20 +1084,11 @@ Model quantised_sigmoid_fit_model() {
   using training::Activation;
   using training::ActivationKind;
   std::mt19937_64 rng(1217);
-  auto network = training::make_five_layer_network(3, 2, 6);
-  std::normal_distribution<float> normal(0.0f, 0.3f);
-  for (auto& layer : network.layers) {
-    for (float& w : layer.weights)
-      w = normal(rng);
-    for (float& b : layer.bias)
-      b = normal(rng);
-  }
+  auto network = test_support::random_polynomial_network(
+      rng, Activation{ActivationKind::kPolynomial, {0.522758, 0.0396606, -0.000318805}},
+      Activation{ActivationKind::kPolynomial, {0.480913, 0.0431434, 0.000319096}});
   for (float& b : network.layers[4].bias)
     b *= 0.01f;
-  network.layers[1].activation =
-      Activation{ActivationKind::kPolynomial, {0.522758, 0.0396606, -0.000318805}};
-  network.layers[3].activation =
-      Activation{ActivationKind::kPolynomial, {0.480913, 0.0431434, 0.000319096}};
   return training::quantise(training::to_polynomial_float_network(network),
                             training::QuantisationChoice{kSigmoidInputScale, kSigmoidBits});
 }

@@ -583,26 +583,7 @@ TEST_CASE("the shipped model stays within its worst-case bound on the training i
 
 // --- Polynomial activations (issue 17) --------------------------------------------------------
 
-namespace {
-
-// The 5-layer shape (2 maps, 6 hidden, 3 classes) with random weights and the given activations.
-cryptonets::training::SequentialNetwork random_polynomial_network(
-    std::mt19937_64& rng, const cryptonets::training::Activation& first,
-    const cryptonets::training::Activation& second) {
-  auto network = cryptonets::training::make_five_layer_network(3, 2, 6);
-  std::normal_distribution<float> normal(0.0f, 0.3f);
-  for (auto& layer : network.layers) {
-    for (float& w : layer.weights)
-      w = normal(rng);
-    for (float& b : layer.bias)
-      b = normal(rng);
-  }
-  network.layers[1].activation = first;
-  network.layers[3].activation = second;
-  return network;
-}
-
-}  // namespace
+using test_support::random_polynomial_network;
 
 TEST_CASE("a float network with polynomial activations quantises to exact +-1 leading terms") {
   using cryptonets::training::Activation;
