@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -96,6 +97,13 @@ bool block_pool() {
   return pool == nullptr || std::string(pool) != "0";
 }
 
+// CRYPTONETS_MODULI_AT_ONCE=1: the plaintext moduli at the same time, each on its own threads
+// (InferenceOptions::moduli_at_once), to measure what that changes against one after another.
+bool moduli_at_once() {
+  const char* at_once = std::getenv("CRYPTONETS_MODULI_AT_ONCE");
+  return at_once != nullptr && std::string(at_once) == "1";
+}
+
 __attribute__((constructor(101))) void set_allocator_policy() {
   if (allocator_policy()) keep_freed_memory_for_reuse();
   set_block_pool_enabled(allocator_policy() && block_pool());
@@ -150,9 +158,13 @@ int main(int argc, char** argv) {
   std::printf("# SIMD paths on the shipped network, one process\n\n");
   std::printf("parameters: %s; plaintext moduli: %zu; predicted noise budget %.1f bits\n",
               params.describe().c_str(), choice.plaintext_moduli.size(), budget);
-  std::printf("images: %zu (one batch); threads: %d; allocator: %s%s\n\n", images, threads,
-              policy ? "keep_freed_memory_for_reuse" : "glibc defaults",
-              policy && block_pool() ? " with the block pool" : "");
+  std::printf("images: %zu (one batch); threads: %d; allocator: %s%s; moduli: %s\n\n", images,
+              threads, policy ? "keep_freed_memory_for_reuse" : "glibc defaults",
+              policy && block_pool() ? " with the block pool" : "",
+              moduli_at_once() && threads >= static_cast<int>(choice.plaintext_moduli.size()) &&
+                      choice.plaintext_moduli.size() > 1
+                  ? "at once, each on its own threads"
+                  : "one after another, each on all threads");
 
   const bool warm = argc > 5 && std::string(argv[5]) == "warm";
   if (argc > 5 && !warm && std::string(argv[5]) != "cold") {
@@ -166,6 +178,7 @@ int main(int argc, char** argv) {
     Prng prng = Prng::insecure_seeded(7);
     InferenceOptions options;
     options.threads = threads;
+    options.moduli_at_once = moduli_at_once();
     const EncryptedBatch scores =
         infer(server, compiled, encrypt_batch(server, model, batch_images, prng, threads), options);
     if (decrypt_scores(client, scores, ranges.output().bound) != plain) {
@@ -183,6 +196,7 @@ int main(int argc, char** argv) {
     const ScopedSimdPath forced(path);
     Prng prng = Prng::insecure_seeded(7);  // the same encryption randomness on every path
     std::vector<StageTime>& stages = times[path];
+    std::map<size_t, StageTime> layers;  // per layer, all moduli
     double last_cpu = cpu_seconds();
     long last_faults = page_faults();
     const auto observe = [&](const StageReport& report) {
@@ -190,20 +204,37 @@ int main(int argc, char** argv) {
       const long faults = page_faults();
       std::string label = report.stage;
       if (report.layer_index) label = std::to_string(*report.layer_index + 1) + ". " + label;
-      label += " (t" + std::to_string(report.modulus_index + 1) + ")";
-      stages.push_back({label, report.seconds, now - last_cpu, faults - last_faults});
+      StageTime own{label + " (t" + std::to_string(report.modulus_index + 1) + ")", report.seconds,
+                    now - last_cpu, faults - last_faults};
+      if (report.layer_index) {
+        StageTime& all = layers[*report.layer_index];
+        all.label = label + " (all moduli)";
+        all.wall =
+            report.seconds_all_moduli ? *report.seconds_all_moduli : all.wall + report.seconds;
+        all.cpu += own.cpu;
+        all.faults += own.faults;
+      }
+      if (report.seconds_all_moduli) {
+        // The moduli ran at once: the process's CPU time and page faults are not one modulus's.
+        own.cpu = std::nan("");
+        own.faults = -1;
+      }
+      stages.push_back(own);
       last_cpu = now;
       last_faults = faults;
     };
     EncryptedBatch batch = encrypt_batch(server, model, batch_images, prng, threads, observe);
     InferenceOptions options;
     options.threads = threads;
+    options.moduli_at_once = moduli_at_once();
     options.observe = observe;
     last_cpu = cpu_seconds();
     last_faults = page_faults();
     const EncryptedBatch scores = infer(server, compiled, std::move(batch), options);
     last_cpu = cpu_seconds();
     last_faults = page_faults();
+    for (const auto& [layer, all] : layers)
+      stages.push_back(all);
     const auto decrypted = decrypt_scores(client, scores, ranges.output().bound, observe);
     std::vector<yashe::Ciphertext> outputs;
     for (const auto& row : scores.values)
@@ -233,10 +264,17 @@ int main(int argc, char** argv) {
   for (size_t r = 0; r < rows; ++r) {
     const std::string& label = times[paths.front()][r].label;
     std::printf("| %s |", label.c_str());
-    const bool layer = label[0] >= '1' && label[0] <= '9';
+    // Layers count once, in their all-moduli rows; the per-modulus rows are the moduli's shares.
+    const bool layer = label.find("(all moduli)") != std::string::npos;
+    const bool stage = layer || !(label[0] >= '1' && label[0] <= '9');
     for (size_t p = 0; p < paths.size(); ++p) {
       const StageTime& t = times[paths[p]][r];
-      std::printf(" %.3f | %.3f | %ld |", t.wall, t.cpu, t.faults);
+      if (t.faults < 0) {
+        std::printf(" %.3f | - | - |", t.wall);
+      } else {
+        std::printf(" %.3f | %.3f | %ld |", t.wall, t.cpu, t.faults);
+      }
+      if (!stage) continue;
       wall_total[p] += t.wall;
       cpu_total[p] += t.cpu;
       fault_total[p] += t.faults;
@@ -246,7 +284,11 @@ int main(int argc, char** argv) {
         layer_faults[p] += t.faults;
       }
     }
-    std::printf(" %.2f |\n", times[paths.front()][r].cpu / times[paths.back()][r].cpu);
+    if (times[paths.front()][r].faults < 0) {
+      std::printf(" - |\n");
+    } else {
+      std::printf(" %.2f |\n", times[paths.front()][r].cpu / times[paths.back()][r].cpu);
+    }
   }
   std::printf("| layers 1-5, all moduli |");
   for (size_t p = 0; p < paths.size(); ++p)

@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # Thread scaling of the shipped network, layer by layer (issue 16: "2 threads at least 1.9x faster
 # than 1 on every layer"; layers 1-5 <= 3.5 s on 1 thread and <= 1.9 s on 2). Runs
-# cryptonets-simd-network (one full batch, default preset, the widest SIMD path) with 1 and 2
-# threads, alternating, RUNS times each, for two kinds of batch:
+# cryptonets-simd-network (one full batch, default preset, the widest SIMD path) RUNS times each,
+# alternating, in three configurations:
+#   1 thread;
+#   2 threads, the plaintext moduli one after another, each on both threads (infer's default);
+#   2 threads, moduli at once: each plaintext modulus's network on a thread of its own, in step
+#         layer by layer (InferenceOptions::moduli_at_once; CRYPTONETS_MODULI_AT_ONCE=1);
+# for two kinds of batch:
 #   warm: a second batch in the same process (what a server's later batches and the main job's
 #         second batch see: the memory of the first is reused);
 #   cold: the first batch of a fresh process, whose first-touch page faults are included (on a
 #         virtual machine each can cost several microseconds).
-# Writes bench/results/threads.md: the median wall time per stage for each thread count, the
-# ratio, and every run's numbers. Wall time is what scaling is about, so the machine must be
+# A layer's time is its wall time for all moduli (the rows "N. layer (all moduli)").
+# Writes bench/results/threads.md: the median wall time per stage for each configuration, the
+# ratios, and every run's numbers. Wall time is what scaling is about, so the machine must be
 # otherwise idle: the load average is recorded before and after, and the report says so when it
 # was above 0.5 per core before. On a shared virtual machine the host's other tenants still move
-# single runs by 10-30 %: compare the runs in the second table before trusting a median.
+# single runs by 10-30 %: compare the runs in the last table before trusting a median.
 #
 #   bash bench/thread_scaling.sh [build-dir] [runs]      (defaults: build, 3)
 set -euo pipefail
@@ -25,11 +31,15 @@ trap 'rm -rf "$raw"' EXIT
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 ceiling=$build/bench/cryptonets-thread-ceiling
 [ -x "$ceiling" ] && "$ceiling" 5 >"$raw/ceiling.md"
+# Configuration names: 1 (one thread), 2 (two, one modulus after another), 2a (two, moduli at once).
 for run in $(seq 1 "$runs"); do
   for batch in warm cold; do
-    for threads in 1 2; do
-      OMP_NUM_THREADS=$threads "$exe" 8192 default "$threads" widest "$batch" \
-        >"$raw/$batch-t$threads-$run.md"
+    for config in 1 2 2a; do
+      threads=${config%a}
+      at_once=0
+      [ "$config" = 2a ] && at_once=1
+      CRYPTONETS_MODULI_AT_ONCE=$at_once OMP_NUM_THREADS=$threads \
+        "$exe" 8192 default "$threads" widest "$batch" >"$raw/$batch-t$config-$run.md"
     done
   done
 done
@@ -44,13 +54,19 @@ import statistics, sys
 raw, runs, load_before, load_after, cores, cpu, family, flags, commit = sys.argv[1:]
 runs = int(runs)
 
+def number(cell):
+    return None if cell == '-' else float(cell)
+
 def table(path):
-    """stage -> (wall s, CPU s, page faults) from the program's markdown table."""
+    """stage -> (wall s, CPU s or None, page faults or None) from the program's markdown table
+    (a modulus's row has no CPU time or page faults of its own when the moduli ran at once)."""
     rows = {}
     for line in open(path):
         cells = [c.strip() for c in line.strip().strip('|').split('|')]
         if len(cells) >= 3 and cells[0] not in ('stage', '') and not cells[0].startswith('---'):
-            rows[cells[0]] = (float(cells[1]), float(cells[2]), int(cells[3]))
+            faults = number(cells[3])
+            rows[cells[0]] = (float(cells[1]), number(cells[2]),
+                              None if faults is None else int(faults))
     return rows
 
 header = open(f"{raw}/warm-t1-1.md").read().splitlines()
@@ -62,8 +78,8 @@ print("# Thread scaling of the shipped network, layer by layer")
 print()
 print(f"Machine: {cpu} (CPU family {family}), {cores} cores; CPU flags used: {flags.strip()}; "
       f"commit {commit}.")
-print(f"Command: `bash bench/thread_scaling.sh` ({runs} runs per thread count and batch kind, 1 and "
-      "2 threads alternating), `cryptonets-simd-network 8192 default T widest warm|cold`: one full "
+print(f"Command: `bash bench/thread_scaling.sh` ({runs} runs per configuration and batch kind, the three "
+      "configurations alternating), `cryptonets-simd-network 8192 default T widest warm|cold`: one full "
       "batch of 8192 MNIST test images, the widest SIMD path this CPU has.")
 print(f"{parameters}")
 print(f"Load average (1/5/15 min) before: {load_before}; after (including these runs): "
@@ -82,33 +98,55 @@ print("- **warm**: a second batch in the same process (an untimed batch first), 
       "later batches and the main job's second batch run: memory is reused.")
 print("- **cold**: the first batch of a fresh process; the first touch of each page (about 1.2 GB "
       "at the peak) is a page fault, which on a virtual machine can cost several microseconds.")
+configs = ("1", "2", "2a")
+names = {"1": "1 thread", "2": "2 threads, one modulus after another",
+         "2a": "2 threads, moduli at once"}
+print("- **one modulus after another** (infer's default): each plaintext modulus on both threads, "
+      "every layer's work shared out ciphertext by ciphertext (or slice by slice).")
+print("- **moduli at once** (`InferenceOptions::moduli_at_once`, `CRYPTONETS_MODULI_AT_ONCE=1`): "
+      "each plaintext modulus's network on a thread of its own, the two in step layer by layer; "
+      "a layer's time is then the slower modulus's.")
+
+def median_cell(runs, stage, field):
+    values = [r[stage][field] for r in runs if stage in r and r[stage][field] is not None]
+    return statistics.median(values) if values else None
+
 for batch in ("warm", "cold"):
-    by_threads = {t: [table(f"{raw}/{batch}-t{t}-{r}.md") for r in range(1, runs + 1)]
-                  for t in (1, 2)}
-    stages = list(by_threads[1][0].keys())
+    by_config = {c: [table(f"{raw}/{batch}-t{c}-{r}.md") for r in range(1, runs + 1)]
+                 for c in configs}
+    stages = [s for s in by_config["1"][0].keys() if not s[0].isdigit() or "all moduli" in s]
+    own = [s for s in by_config["1"][0].keys() if s[0].isdigit() and "all moduli" not in s]
     print()
     print(f"## {batch.capitalize()} batch")
     print()
-    print("Median wall-clock seconds per stage (each plaintext modulus is its own row: t1, t2):")
+    print("Median wall-clock seconds per stage; a layer's row covers both plaintext moduli:")
     print()
-    print("| stage | 1 thread | 2 threads | 1 / 2 | page faults, 1 / 2 threads (median) |")
-    print("|---|---|---|---|---|")
+    print("| stage | 1 thread | 2 threads, one after another | 1 / 2 | 2 threads, at once "
+          "| 1 / 2 | page faults (median), 1 / 2 / 2 |")
+    print("|---|---|---|---|---|---|---|")
     for stage in stages:
-        one = statistics.median(r[stage][0] for r in by_threads[1])
-        two = statistics.median(r[stage][0] for r in by_threads[2])
-        ratio = f"{one / two:.2f}" if two > 0 else "-"
-        faults = " / ".join(f"{statistics.median(r[stage][2] for r in by_threads[t]):.0f}"
-                            for t in (1, 2))
-        print(f"| {stage} | {one:.3f} | {two:.3f} | {ratio} | {faults} |")
+        one, two, seq = (median_cell(by_config[c], stage, 0) for c in configs)
+        faults = " / ".join(f"{median_cell(by_config[c], stage, 2):.0f}" for c in configs)
+        print(f"| {stage} | {one:.3f} | {two:.3f} | {one / two:.2f} | {seq:.3f} | "
+              f"{one / seq:.2f} | {faults} |")
+    print()
+    print("Each modulus's own time per layer (median; at once, the two ran side by side, so the "
+          "layer's time above is the larger of the two):")
+    print()
+    print("| layer, modulus | " + " | ".join(names[c] for c in configs) + " |")
+    print("|---|---|---|---|")
+    for stage in own:
+        print(f"| {stage} | " + " | ".join(f"{median_cell(by_config[c], stage, 0):.3f}"
+                                           for c in configs) + " |")
     print()
     print("Every run (wall s / CPU s / page faults of the process):")
     print()
-    print("| stage | " + " | ".join(f"{t} thr run {r}" for t in (1, 2)
+    print("| stage | " + " | ".join(f"{names[c]}, run {r}" for c in configs
                                     for r in range(1, runs + 1)) + " |")
-    print("|---|" + "---|" * (2 * runs))
+    print("|---|" + "---|" * (len(configs) * runs))
     for stage in stages:
-        cells = [f"{r[stage][0]:.3f} / {r[stage][1]:.3f} / {r[stage][2]}" for t in (1, 2)
-                 for r in by_threads[t]]
+        cells = [f"{r[stage][0]:.3f} / {r[stage][1]:.3f} / {r[stage][2]}" for c in configs
+                 for r in by_config[c]]
         print(f"| {stage} | " + " | ".join(cells) + " |")
 PY
 echo "wrote bench/results/threads.md"

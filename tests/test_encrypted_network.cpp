@@ -457,6 +457,98 @@ TEST_CASE_TEMPLATE("With two plaintext moduli and CRT, outputs wider than one t 
 }
 
 TEST_CASE_TEMPLATE(
+    "Moduli at once, each on its own threads, give the same ciphertexts as one after another",
+    Scheme, BOTH_SCHEMES) {
+  std::mt19937_64 rng(23);
+  const Model model = random_small_cryptonets_model(rng, 12, 3, 12, 10, 15, 16);
+  const CompiledModel compiled = compile_model(model);
+  Prng key_prng = Prng::insecure_seeded(24);
+  const size_t n = 1024;
+  const auto keys = network_keys<Scheme>(n, 36, 2, key_prng);
+  const encoding::BasicCrtEncryptionSet<Scheme> server(keys);
+  const encoding::BasicCrtDecryptionSet<Scheme> client(keys);
+  const auto images = random_images(rng, model, 300);
+  Prng input_prng = Prng::insecure_seeded(25);
+  const EncryptedBatch inputs = encrypt_batch(server, model, images, input_prng, 2);
+
+  // Same inputs and re-randomisation draws; only the threading differs.
+  const auto run = [&](int threads, bool at_once, std::vector<StageReport>& reports) {
+    cryptonets::inference::BasicInferenceOptions<Scheme> options;
+    options.threads = threads;
+    options.moduli_at_once = at_once;
+    options.observe = [&](const StageReport& report) { reports.push_back(report); };
+    Prng prng = Prng::insecure_seeded(26);
+    options.prng = &prng;
+    return infer(server, compiled, inputs, options);
+  };
+  std::vector<StageReport> one_after_another, at_once, uneven, single;
+  const EncryptedBatch reference = run(2, false, one_after_another);
+  // 2 threads: one per modulus; 3: two for the first modulus, one for the second; 1: no split.
+  const EncryptedBatch outputs[] = {run(2, true, at_once), run(3, true, uneven),
+                                    run(1, true, single)};
+  for (const EncryptedBatch& output : outputs) {
+    REQUIRE(output.values.size() == 2);
+    for (size_t i = 0; i < 2; ++i) {
+      REQUIRE(output.values[i].size() == reference.values[i].size());
+      for (size_t o = 0; o < output.values[i].size(); ++o)
+        CHECK(output.values[i][o].parts == reference.values[i][o].parts);
+    }
+  }
+  CHECK(decrypt_scores(client, outputs[0], track_ranges(model).output().bound) ==
+        plain_scores(compiled, images, 1));
+
+  // One after another: modulus 1's five layers, then modulus 2's, each its own wall time.
+  REQUIRE(one_after_another.size() == 10);
+  for (size_t r = 0; r < 10; ++r) {
+    CHECK(one_after_another[r].modulus_index == r / 5);
+    CHECK(one_after_another[r].layer_index == r % 5);
+    CHECK_FALSE(one_after_another[r].seconds_all_moduli.has_value());
+  }
+  CHECK(single.size() == 10);
+  CHECK_FALSE(single.front().seconds_all_moduli.has_value());
+  // At once: layer by layer, both moduli, and one wall time for the layer that covers each
+  // modulus's own time.
+  for (const auto* reports : {&at_once, &uneven}) {
+    REQUIRE(reports->size() == 10);
+    for (size_t r = 0; r < 10; ++r) {
+      const StageReport& report = (*reports)[r];
+      CHECK(report.layer_index == r / 2);
+      CHECK(report.modulus_index == r % 2);
+      REQUIRE(report.seconds_all_moduli.has_value());
+      CHECK(*report.seconds_all_moduli >= report.seconds);
+      CHECK(*report.seconds_all_moduli == *(*reports)[r - r % 2].seconds_all_moduli);
+      CHECK(report.ciphertexts == one_after_another[report.modulus_index * 5 + r / 2].ciphertexts);
+    }
+  }
+}
+
+TEST_CASE(
+    "Moduli at once: an exception in an observer stops every modulus and reaches the caller") {
+  std::mt19937_64 rng(27);
+  const Model model = random_small_cryptonets_model(rng, 12, 3, 12, 10, 15, 16);
+  Prng prng = Prng::insecure_seeded(28);
+  const auto keys = network_keys<yashe::Scheme>(1024, 36, 2, prng);
+  const encoding::CrtEncryptionSet server(keys);
+  const auto images = random_images(rng, model, 10);
+  for (size_t failing_layer : {0, 2, 4}) {
+    CAPTURE(failing_layer);
+    InferenceOptions options;
+    options.threads = 2;
+    options.moduli_at_once = true;
+    size_t reports = 0;
+    options.observe = [&](const StageReport& report) {
+      ++reports;
+      if (report.layer_index == failing_layer && report.modulus_index == 1)
+        throw std::runtime_error("observer failed");
+    };
+    CHECK_THROWS_WITH_AS(
+        infer(server, compile_model(model), encrypt_batch(server, model, images, prng, 2), options),
+        "observer failed", std::runtime_error);
+    CHECK(reports == 2 * failing_layer + 2);  // nothing reported after the failure
+  }
+}
+
+TEST_CASE_TEMPLATE(
     "The shipped model's encrypted predictions on MNIST test images equal the plain "
     "ones",
     Scheme, BOTH_SCHEMES) {

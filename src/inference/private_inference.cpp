@@ -2,13 +2,16 @@
 
 #include <algorithm>
 #include <atomic>
+#include <barrier>
 #include <chrono>
 #include <cstdio>
 #include <exception>
 #include <limits>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <utility>
 
@@ -130,6 +133,80 @@ void check_batch_against_keys(const encoding::BasicCrtEncryptionSet<Scheme>& key
       }
     }
   }
+}
+
+// Runs run_modulus(i, threads_i, after_layer) for every modulus i at the same time: modulus 0 on
+// the calling thread, the others on threads of their own, each with threads_i of the `threads`
+// OpenMP threads (split as evenly as possible). The moduli wait for one another after each layer,
+// so that a layer's wall time covers all of them; then one thread reports every modulus's layer,
+// in modulus order. The first exception (from a modulus or from `observe`) stops the others at
+// their next layer boundary and is rethrown here once all have stopped.
+template <class RunModulus>
+void run_moduli_at_once(size_t moduli, int threads, const StageObserver& observe,
+                        const RunModulus& run_modulus) {
+  struct Cancelled {};  // unwinds a modulus stopped because another failed
+  std::vector<StageReport> pending(moduli);
+  std::vector<Clock::time_point> finished(moduli);
+  Clock::time_point layer_start = Clock::now();
+  std::atomic<bool> stop{false};
+  std::mutex error_mutex;
+  std::exception_ptr error;
+  const auto record = [&](std::exception_ptr e) {
+    const std::lock_guard<std::mutex> lock(error_mutex);
+    if (!error) error = std::move(e);
+    stop = true;
+  };
+  const auto publish = [&]() noexcept {
+    if (stop) return;  // a modulus dropped out: its report is missing
+    const auto end = *std::max_element(finished.begin(), finished.end());
+    const double wall = std::chrono::duration<double>(end - layer_start).count();
+    try {
+      for (StageReport& report : pending) {
+        report.seconds_all_moduli = wall;
+        if (observe) observe(report);
+      }
+    } catch (...) {
+      record(std::current_exception());
+    }
+    layer_start = Clock::now();
+  };
+  std::barrier<decltype(publish)> layer_done(static_cast<std::ptrdiff_t>(moduli), publish);
+  const auto body = [&](size_t i) {
+    const int own = threads / static_cast<int>(moduli) +
+                    (static_cast<int>(i) < threads % static_cast<int>(moduli) ? 1 : 0);
+    try {
+      run_modulus(i, own, [&](StageReport report, Clock::time_point done) {
+        finished[i] = done;
+        pending[i] = std::move(report);
+        layer_done.arrive_and_wait();
+        if (stop) throw Cancelled{};
+      });
+    } catch (const Cancelled&) {
+      layer_done.arrive_and_drop();
+    } catch (...) {
+      record(std::current_exception());
+      layer_done.arrive_and_drop();
+    }
+  };
+  std::vector<std::thread> others;
+  others.reserve(moduli - 1);
+  try {
+    for (size_t i = 1; i < moduli; ++i)
+      others.emplace_back(body, i);
+  } catch (...) {
+    // No thread for modulus i: the barrier would wait for it forever; finish nothing.
+    record(std::current_exception());
+    for (size_t i = others.size() + 1; i < moduli; ++i)
+      layer_done.arrive_and_drop();
+  }
+  if (!stop) {
+    body(0);
+  } else {
+    layer_done.arrive_and_drop();
+  }
+  for (std::thread& t : others)
+    t.join();
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace
@@ -321,19 +398,23 @@ EncryptedBatch infer(const encoding::BasicCrtEncryptionSet<Scheme>& keys,
   EncryptedBatch result;
   result.images = batch.images;
   result.values.resize(keys.size());
-  for (size_t i = 0; i < keys.size(); ++i) {
-    BasicEncryptedArithmetic<typename Scheme::Evaluator> arithmetic(keys.evaluator(i),
-                                                                    options.threads);
+  // One modulus's network on `threads` threads; after_layer(report, done) gets each layer's
+  // report (its seconds exclude the diagnostics) and the time the layer's work ended.
+  std::mutex callback_mutex;  // progress calls from moduli running at once
+  const auto run_modulus = [&](size_t i, int threads, const auto& after_layer) {
+    BasicEncryptedArithmetic<typename Scheme::Evaluator> arithmetic(keys.evaluator(i), threads);
     size_t step = 0;
     if (options.progress) {
       arithmetic.set_progress([&](size_t done, size_t total) {
+        const std::lock_guard<std::mutex> lock(callback_mutex);
         options.progress(model.steps[step].stage_name(), i, done, total);
       });
     }
     auto clock = Clock::now();
     auto observe_step = [&](size_t layer_index, const std::vector<rlwe::Ciphertext>& values) {
+      const auto done = Clock::now();
       StageReport report;
-      report.seconds = seconds_since(clock);
+      report.seconds = std::chrono::duration<double>(done - clock).count();
       report.stage = model.steps[step++].stage_name();
       report.layer_index = layer_index;
       report.modulus_index = i;
@@ -341,17 +422,29 @@ EncryptedBatch infer(const encoding::BasicCrtEncryptionSet<Scheme>& keys,
       report.memory_bytes = memory_bytes_of(values);
       report.predicted_noise_budget = predicted_budget<Scheme>(values);
       if (diagnostics != nullptr) {
-        report.measured_noise_budget =
-            measured_budget(diagnostics->decryptor(i), values, options.threads);
+        report.measured_noise_budget = measured_budget(diagnostics->decryptor(i), values, threads);
       }
-      if (options.observe) options.observe(report);
+      after_layer(std::move(report), done);
       clock = Clock::now();  // diagnostics and reporting are not part of the layer's time
     };
     result.values[i] =
         evaluate(model, std::exchange(batch.values[i], {}), arithmetic, observe_step);
     arithmetic.relinearize_all(result.values[i]);  // a network ending in a square
-    rerandomize_outputs(keys, i, result.values[i], options.circuit_privacy_bits, prng);
+  };
+
+  const size_t moduli = keys.size();
+  if (options.moduli_at_once && moduli >= 2 && static_cast<size_t>(options.threads) >= moduli) {
+    run_moduli_at_once(moduli, options.threads, options.observe, run_modulus);
+  } else {
+    for (size_t i = 0; i < moduli; ++i) {
+      run_modulus(i, options.threads, [&](StageReport report, Clock::time_point) {
+        if (options.observe) options.observe(report);
+      });
+    }
   }
+  // After every network, in modulus order: the same draws whichever way the moduli ran.
+  for (size_t i = 0; i < moduli; ++i)
+    rerandomize_outputs(keys, i, result.values[i], options.circuit_privacy_bits, prng);
   return result;
 }
 

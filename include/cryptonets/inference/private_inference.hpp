@@ -50,9 +50,14 @@ struct StageReport {
   std::string stage;  // "encode+encrypt", a layer name ("conv", "square", "dense", ...), "decrypt"
   std::optional<size_t> layer_index;  // the model layer, for network stages
   size_t modulus_index = 0;           // which plaintext modulus t_i
-  double seconds = 0;                 // wall-clock time
-  size_t ciphertexts = 0;             // produced by the stage
-  uint64_t memory_bytes = 0;          // of those ciphertexts
+  double seconds = 0;                 // wall-clock time of this modulus's stage
+  // Set when every modulus ran this stage at the same time, each on its own threads (infer with
+  // at least one thread per modulus): `seconds` is then this modulus's own time, and
+  // `seconds_all_moduli` the wall time of the stage for all moduli together (the same in each
+  // modulus's report). Unset when the moduli ran one after another.
+  std::optional<double> seconds_all_moduli;
+  size_t ciphertexts = 0;     // produced by the stage
+  uint64_t memory_bytes = 0;  // of those ciphertexts
   // Noise budget left (bits), min over the stage's ciphertexts: `predicted` from the keyless noise
   // model carried by every ciphertext; `measured` with the secret key, only when diagnostics were
   // requested (measured on at most kNoiseSample ciphertexts spread evenly over the layer).
@@ -109,6 +114,13 @@ EncryptedBatch encrypt_batch(const encoding::BasicCrtEncryptionSet<Scheme>& keys
 template <class Scheme>
 struct BasicInferenceOptions {
   int threads = 1;
+  // true, with at least one thread per plaintext modulus: run the moduli's networks at the same
+  // time, the threads split evenly between them, in step layer by layer (the stage reports then
+  // carry seconds_all_moduli). false (the default): one modulus after another, each on all the
+  // threads. The outputs are the same either way, bit for bit. Measured on 2 cores
+  // (bench/results/threads.md): no faster on a later batch, and a first batch in a fresh process
+  // is slower, since both moduli's layers are then first-touched at once (twice the fresh memory).
+  bool moduli_at_once = false;
   // Diagnostics only: when set, the noise budget of every layer is measured with the secret key.
   // A real server never has it.
   const encoding::BasicCrtDecryptionSet<Scheme>* secret_keys_for_diagnostics = nullptr;
@@ -136,14 +148,18 @@ void require_noise_budget(const encoding::BasicCrtEncryptionSet<Scheme>& keys,
                           const model::CompiledModel& model, int circuit_privacy_bits);
 
 // Server: the compiled model on every modulus's ciphertexts, then every output re-randomised with
-// the public key (options.circuit_privacy_bits: flooding instead, YASHE' only). Throws
-// std::invalid_argument if the batch does not match the keys (modulus count, parameters, key ids)
-// or the model's input size, or if the keys hold no public key; std::runtime_error, before any
-// work, if the keyless noise model (predict_network_noise) leaves less than one bit of budget
-// under some plaintext modulus (decryption would fail). The input batch is consumed (its
-// ciphertexts are released as soon as they are used).
-// Reference twin: plain_scores (the plain integer network): decrypt_scores of infer's output
-// equals it on every image (tests/test_encrypted_network.cpp).
+// the public key (options.circuit_privacy_bits: flooding instead, YASHE' only). The moduli's
+// networks are independent: with options.moduli_at_once and options.threads >= the number of
+// moduli, they run at the same time, each on threads/moduli threads (the first threads % moduli get
+// one more), in step layer by layer; the peak memory then holds every modulus's widest layer at
+// once instead of one. options.observe and options.progress are never called concurrently, but may
+// be called from threads other than the caller's. Throws std::invalid_argument if the batch does
+// not match the keys (modulus count, parameters, key ids) or the model's input size, or if the keys
+// hold no public key; std::runtime_error, before any work, if the keyless noise model
+// (predict_network_noise) leaves less than one bit of budget under some plaintext modulus
+// (decryption would fail). The input batch is consumed (its ciphertexts are released as soon as
+// they are used). Reference twin: plain_scores (the plain integer network): decrypt_scores of
+// infer's output equals it on every image (tests/test_encrypted_network.cpp).
 template <class Scheme>
 EncryptedBatch infer(const encoding::BasicCrtEncryptionSet<Scheme>& keys,
                      const model::CompiledModel& model, EncryptedBatch batch,
