@@ -701,6 +701,18 @@ TEST_CASE("The stage summary folds moduli and batches into one row per stage, si
   CHECK(*rows[1].measured_noise_budget == 170);
   CHECK(!rows[2].measured_noise_budget.has_value());
   CHECK(rows[2].predicted_noise_budget == 50);
+
+  // Moduli that ran at once: the layer's wall time counts once, each modulus keeps its own time.
+  StageSummary at_once;
+  for (size_t modulus = 0; modulus < 2; ++modulus) {
+    StageReport r = report("dense", 2, modulus, 3 + static_cast<double>(modulus), 100, 40, {});
+    r.seconds_all_moduli = 4.5;
+    at_once.add(r);
+  }
+  REQUIRE(at_once.rows().size() == 1);
+  CHECK(at_once.rows()[0].seconds == doctest::Approx(4.5));
+  CHECK(at_once.rows()[0].per_modulus == std::vector<double>{3, 4});
+  CHECK(at_once.total_seconds() == doctest::Approx(4.5));
 }
 
 TEST_CASE(

@@ -226,7 +226,12 @@ void StageSummary::add(const StageReport& report, bool count_sizes) {
     rows_.push_back(std::move(fresh));
     row = rows_.end() - 1;
   }
-  row->seconds += report.seconds;
+  // Moduli that ran at once share one wall time: counted once, with the first modulus.
+  if (!report.seconds_all_moduli) {
+    row->seconds += report.seconds;
+  } else if (report.modulus_index == 0) {
+    row->seconds += *report.seconds_all_moduli;
+  }
   if (row->per_modulus.size() <= report.modulus_index)
     row->per_modulus.resize(report.modulus_index + 1);
   row->per_modulus[report.modulus_index] += report.seconds;

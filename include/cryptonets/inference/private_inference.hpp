@@ -72,7 +72,7 @@ inline constexpr size_t kNoiseSample = 32;
 struct StageTotals {
   std::string stage;
   std::optional<size_t> layer_index;
-  double seconds = 0;               // all moduli and batches
+  double seconds = 0;               // wall time, all moduli and batches
   std::vector<double> per_modulus;  // seconds per plaintext modulus, all batches
   size_t ciphertexts = 0;           // counted reports only (see StageSummary::add)
   uint64_t memory_bytes = 0;        // counted reports only
