@@ -15,12 +15,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string_view>
+#include <system_error>
 #include <type_traits>
 #include <variant>
 
@@ -962,6 +964,8 @@ bool canonical_integer(const std::string& text, bool negative) {
 // edited, or its scores were.
 void inspect_scores_csv(const std::string& path, FileInspection& report) {
   constexpr size_t kRowsNamed = 5;  // rows named one by one; the rest are counted
+  // The last image a ciphertext file can hold (FORMATS.md §4.1: first image + images <= 2^64 - 1).
+  constexpr uint64_t kMaxImageIndex = std::numeric_limits<uint64_t>::max() - 1;
   std::ifstream in(path);
   std::string header, line;
   std::getline(in, header);
@@ -1001,10 +1005,19 @@ void inspect_scores_csv(const std::string& path, FileInspection& report) {
     }
     uint64_t number = 0;
     const char* end = cells[0].data() + cells[0].size();
-    if (!canonical_integer(cells[0], false) ||
-        std::from_chars(cells[0].data(), end, number).ptr != end) {
+    const std::from_chars_result parsed = std::from_chars(cells[0].data(), end, number);
+    if (!canonical_integer(cells[0], false) || parsed.ptr != end) {
       report.problems.push_back("row " + std::to_string(rows) + ": image '" + cells[0] +
                                 "' is not an image index");
+      all_rows_read = false;
+    } else if (parsed.ec == std::errc::result_out_of_range || number > kMaxImageIndex) {
+      // Found by a trial: 2^64 overflowed to 0 and was reported as "image 1 is missing". Such a
+      // row is no image of the file: the gaps are not sought among the others.
+      report.problems.push_back("row " + std::to_string(rows) + " (line " +
+                                std::to_string(rows + 1) + "): image " + cells[0] +
+                                " is out of range: an image index is at most " +
+                                std::to_string(kMaxImageIndex) +
+                                " (a ciphertext file's first image + images <= 2^64 - 1)");
       all_rows_read = false;
     } else if (!images.insert(cells[0]).second) {
       report.problems.push_back(where + ": image " + cells[0] + " appears twice");

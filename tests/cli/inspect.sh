@@ -213,6 +213,18 @@ awk -F, -v OFS=, 'NR == 2 { $2 = 11 } { print }' scores.csv >bad-score.csv
 inspect_expect 1 bad-score.csv "PROBLEM: row 1 (image 2): label '11' is not a class in 0..9"
 awk -F, -v OFS=, 'NR == 3 { $1 = 2 } { print }' scores.csv >bad-score.csv
 inspect_expect 1 bad-score.csv "PROBLEM: row 2 (image 2): image 2 appears twice"
+# An image index beyond the last a ciphertext file holds (2^64 - 2) is named, line and value (a
+# trial: 2^64 read as 0 and was reported as "image 1 is missing"; 2^64 - 1 made image 71 missing).
+for big in 18446744073709551616 18446744073709551615 999999999999999999999999; do
+  awk -F, -v OFS=, -v big="$big" 'NR == 2 { $1 = big } { print }' scores.csv >bad-score.csv
+  inspect_expect 1 bad-score.csv \
+    "PROBLEM: row 1 (line 2): image $big is out of range: an image index is at most 18446744073709551614" \
+    "verdict: DAMAGED or inconsistent (1 problem(s))"
+  grep -q "is missing" out.txt && fail "inspect: image $big: $(grep 'is missing' out.txt)"
+done
+awk -F, -v OFS=, 'NR == 71 { $1 = "18446744073709551615" } { print }' scores.csv >bad-score.csv
+inspect_expect 1 bad-score.csv "PROBLEM: row 70 (line 71): image 18446744073709551615 is out of range"
+grep -q "is missing" out.txt && fail "inspect: image 2^64 - 1 on the last row: $(grep 'is missing' out.txt)"
 # Every image of the file, one row each, consecutively from the first, as decrypt writes them (a
 # trial: a deleted row, and the header alone, were judged intact).
 sed 3d scores.csv >bad-score.csv  # row 2: image 3
