@@ -212,6 +212,13 @@ expect 1 "no quantisation is tried" untrained-model.txt -- "$quantise" --float u
 grep -q "sweep" message.txt && fail "cryptonets-quantise swept the grid for a float model below the floor"
 [ -e untrained-table.md ] && fail "cryptonets-quantise wrote a table for a refused float model"
 
+# ---- No grid point reaches the floor (a one-point grid of 1-bit weights, far below the float
+# model): an error naming the floor, the best accuracy found and what to try; no model written.
+expect 1 "no grid point reaches the accuracy floor" coarse-model.txt -- "$quantise" --float float.txt \
+  --data set --out coarse-model.txt --results coarse-table.md --input-scales 1 --min-bits 1 \
+  --max-bits 1 --threads 2
+grep -qE "the best found is [0-9.]+% \(I=1 .*Try a lower --min-accuracy, or a wider grid" message.txt ||
+  fail "cryptonets-quantise: the error does not give the best accuracy and what to try: $(cat message.txt)"
 # ---- Labels of the data set beyond the model's outputs: a clear error, not a wrong accuracy.
 expect 1 "is not one of the 4 classes 0..3" - -- "$exe" mnist --data "$data/mnist" \
   --model model.txt --insecure-ring-degree 64 --images 8
