@@ -189,6 +189,15 @@ step encrypt-unchecked "$exe" encrypt --keys client --model model.txt \
   --images bad/t10k-images-idx3-ubyte --count 1 --out unchecked.ct --no-verify
 notes encrypt-unchecked.log 0
 
+# ---- A --timing-n below BFV's ring degree is refused, outside --mode test, before any file is
+# written (found by a trial: BFV was moved to it silently, its primes at that n with no security).
+# Without the refusal the reduced run would go on for minutes: the timeout makes that a failure.
+expect 2 "BFV: select_bfv_parameters chose n = " report-small-n.md -- timeout 60 "$reproduce" \
+  --mode reduced --timing-n 1024 --data set --model model.txt \
+  --paper-values "$data/../bench/paper_values.csv" --out reproduction-small-n --report report-small-n.md
+grep -qF "above this run's ring degree n = 1024 (--timing-n); BFV is not moved to a smaller n outside --mode test" message.txt ||
+  fail "cryptonets-reproduce --timing-n 1024: the refusal does not say why"
+[ -e reproduction-small-n ] && fail "cryptonets-reproduce wrote reproduction-small-n before refusing"
 # ---- SHA256SUMS present without an entry for a file that is read: refused as well.
 cp -r set partial
 sed -i '/t10k-labels/d' partial/SHA256SUMS
