@@ -1764,11 +1764,20 @@ int reproduce(Options o) {
   const ParameterSet paper_preset = from_preset("paper", model);
   const ParameterSet default_preset = from_preset("default", model);
   apply_mode_defaults(o, default_preset.base.n);
-  // BFV's set first: a --timing-n below its ring degree is refused before any file is written.
+  // BFV's sets first, the 9-layer network's too (measure_networks, hours later in full mode): a
+  // --timing-n below their ring degree is refused before any file is written.
   std::optional<ParameterSet> bfv_preset;
   if (!o.study_only) {
-    bfv_preset = bfv_set(model, o.timing_n, o.mode == "test");
+    const auto bfv_of = [&o](const Model& of, const fs::path& path) {
+      try {
+        return bfv_set(of, o.timing_n, o.mode == "test");
+      } catch (const std::runtime_error& error) {
+        throw std::runtime_error(path.string() + ": " + error.what());
+      }
+    };
+    bfv_preset = bfv_of(model, o.model);
     if (!bfv_preset->note.empty()) progress_line("BFV: " + bfv_preset->note);
+    bfv_of(load_model(o.paper9_model.string()), o.paper9_model);
   }
   fs::create_directories(o.out_dir);
   if (o.report.has_parent_path()) fs::create_directories(o.report.parent_path());
