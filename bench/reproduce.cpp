@@ -383,6 +383,9 @@ struct ParameterSet {
   yashe::Parameters base;
   std::vector<uint64_t> moduli;
   double predicted_budget = 0;
+  // How the set departs from what its selector chose (bfv_set: n moved down in test mode), for
+  // the report; empty when it is the selector's own.
+  std::string note;
 };
 
 constexpr double kMarginBits = 10;  // the selection's default margin (SelectionTarget)
@@ -444,21 +447,39 @@ std::optional<ParameterSet> at_degree(const ParameterSet& like, size_t n,
 
 ParameterSet from_preset(const std::string& name, const Model& model) {
   const ParameterChoice choice = preset(name, model);
-  return {name, "yashe", choice.base, choice.plaintext_moduli, choice.predicted_budget_bits};
+  return {name, "yashe", choice.base, choice.plaintext_moduli, choice.predicted_budget_bits, {}};
 }
 
-// BFV's one parameter set for the model (select_bfv_parameters: inside the HE standard's 128-bit
-// bound); at a smaller ring degree n (test mode) the same primes and moduli, which stay = 1 mod 2n,
-// with NO security.
-ParameterSet bfv_set(const Model& model, std::optional<size_t> n) {
+// BFV's one parameter set for the model (select_bfv_parameters: the least ring degree whose
+// 128-bit bound of the HE standard holds its q). The run's ring degree `n` never changes it
+// silently (a trial: --mode reduced --timing-n 4096 ran BFV at n = 4096 with the primes chosen
+// for 8192, with no security and no word of it). When the selector's n is above `n`:
+// `move_to_smaller_n` (test mode, n = 1024 by design) keeps the same primes and moduli, which stay
+// = 1 mod 2n, at `n`, with NO security, and says so in the set's note; otherwise throws
+// std::runtime_error naming both ring degrees and the options that avoid it. An `n` above the
+// selector's leaves BFV at its own n.
+ParameterSet bfv_set(const Model& model, std::optional<size_t> n, bool move_to_smaller_n) {
   const BfvParameterChoice choice = select_bfv_parameters(model);
-  ParameterSet set{"bfv", "bfv", {}, choice.plaintext_moduli, choice.predicted_budget_bits};
+  ParameterSet set{"bfv", "bfv", {}, choice.plaintext_moduli, choice.predicted_budget_bits, {}};
   set.base.n = choice.base.n;
   set.base.q_primes = choice.base.q_primes;
   set.base.t = choice.base.t;
   set.base.sigma = choice.base.sigma;
   set.base.decomposition_bits = choice.base.decomposition_bits;
-  if (n && *n < set.base.n) set.base.n = *n;
+  if (!n || *n >= set.base.n) return set;
+  if (!move_to_smaller_n) {
+    throw std::runtime_error(format(
+        "BFV: select_bfv_parameters chose n = %zu for this model (%zu primes, log2 q = %.1f), "
+        "above this run's ring degree n = %zu (--timing-n); BFV is not moved to a smaller n "
+        "outside --mode test (its primes at n = %zu would have no security): give --timing-n %zu "
+        "or more, or --mode test",
+        set.base.n, set.base.q_primes.size(), set.base.log2_q(), *n, *n, set.base.n));
+  }
+  set.note = format(
+      "n moved from select_bfv_parameters' %zu to this mode's %zu, with the same "
+      "primes and moduli: NO security",
+      set.base.n, *n);
+  set.base.n = *n;
   return set;
 }
 
@@ -1252,8 +1273,7 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
   md << "BFV (issue 15) is the same network under the Brakerski/Fan-Vercauteren scheme at its one "
         "parameter set (select_bfv_parameters: q inside the HE standard's 128-bit bound for "
         "ternary secrets at n = 8192"
-     << (r.presets.back().base.n < 8192 ? "; moved to this mode's small n, with NO security" : "")
-     << ").\n\n"
+     << (r.presets.back().note.empty() ? "" : "; " + r.presets.back().note) << ").\n\n"
      << "YASHE' " << yashe::assess_security(r.presets.front().base).one_line() << "\n\nBFV "
      << bfv::assess_security(bfv_parameters(r.presets.back())).one_line()
      << "\n\n(`cryptonets params` prints the full reports.)\n\n";
@@ -1569,7 +1589,7 @@ void measure_networks(const Options& o, Results& r, const MnistSet& test, Prng& 
     std::vector<ParameterSet> sets;
     for (const char* name : {"paper", "default"})
       sets.push_back(preset_at(name, model, compiled, ranges, *o.timing_n));
-    sets.push_back(bfv_set(model, o.timing_n));
+    sets.push_back(bfv_set(model, o.timing_n, o.mode == "test"));
     for (const ParameterSet& set : sets) {
       // The main model's runs at these parameters, when one covers the images: not run twice.
       const RunResult* reuse = nullptr;
@@ -1694,7 +1714,7 @@ void measure_study(const Options& o, Results& r, const MnistSet& test, Prng& prn
         study_run.set.scheme = scheme;
         try {
           study_run.set = scheme == "bfv"
-                              ? bfv_set(model, test_mode ? o.timing_n : std::nullopt)
+                              ? bfv_set(model, test_mode ? o.timing_n : std::nullopt, test_mode)
                               : preset_at("default", model, compiled, ranges, *o.timing_n);
         } catch (const std::exception& error) {
           study_run.why_not = error.what();
@@ -1744,6 +1764,21 @@ int reproduce(Options o) {
   const ParameterSet paper_preset = from_preset("paper", model);
   const ParameterSet default_preset = from_preset("default", model);
   apply_mode_defaults(o, default_preset.base.n);
+  // BFV's sets first, the 9-layer network's too (measure_networks, hours later in full mode): a
+  // --timing-n below their ring degree is refused before any file is written.
+  std::optional<ParameterSet> bfv_preset;
+  if (!o.study_only) {
+    const auto bfv_of = [&o](const Model& of, const fs::path& path) {
+      try {
+        return bfv_set(of, o.timing_n, o.mode == "test");
+      } catch (const std::runtime_error& error) {
+        throw std::runtime_error(path.string() + ": " + error.what());
+      }
+    };
+    bfv_preset = bfv_of(model, o.model);
+    if (!bfv_preset->note.empty()) progress_line("BFV: " + bfv_preset->note);
+    bfv_of(load_model(o.paper9_model.string()), o.paper9_model);
+  }
   fs::create_directories(o.out_dir);
   if (o.report.has_parent_path()) fs::create_directories(o.report.parent_path());
   if (o.study_only) {
@@ -1767,7 +1802,7 @@ int reproduce(Options o) {
     set->name = like->name;
     r.presets.push_back(*set);
   }
-  r.presets.push_back(bfv_set(model, o.timing_n));
+  r.presets.push_back(*bfv_preset);
   r.presets_identical = same_parameters(r.presets[0], r.presets[1]);
   const int most_threads = *std::max_element(o.threads.begin(), o.threads.end());
   const size_t accuracy_images = std::min(*o.accuracy_images, test.images.count);

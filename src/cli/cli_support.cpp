@@ -102,7 +102,12 @@ std::string OptionParser::usage() const {
       left.resize(26, ' ');
     else
       left += "\n" + std::string(26, ' ');
-    out << left << spec.help;
+    // A help text of several lines goes on under its first line (found by a trial: the lines of
+    // cryptonets-quantise --sequential started at column 1).
+    std::string help = spec.help;
+    for (size_t at = help.find('\n'); at != std::string::npos; at = help.find('\n', at + 1))
+      help.insert(at + 1, 26, ' ');
+    out << left << help;
     if (spec.required) out << " (required)";
     if (spec.default_value) out << " [" << *spec.default_value << "]";
     out << "\n";

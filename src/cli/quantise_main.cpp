@@ -126,10 +126,10 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
       "as for cryptonets-train). A float model below --min-accuracy is refused at once.");
   options.add_value("float", "FILE", "trained float model", "data/model-float.txt");
   options.add_value("sequential", "FILE",
-                    "instead of --float: a cryptonets-train sequential model of the 5-layer shape\n"
-                    "whose activations are squares or polynomials of degree 1..3 (after\n"
-                    "--fine-tune FILE --approximate lsq|chebyshev), quantised into a model with\n"
-                    "polynomial layers (format version 2)");
+                    "instead of --float: a cryptonets-train sequential model of the\n"
+                    "5-layer shape whose activations are squares or polynomials of\n"
+                    "degree 1..3 (after --fine-tune FILE --approximate lsq|chebyshev),\n"
+                    "quantised into a model with polynomial layers (format version 2)");
   options.add_value("min-bits", "B", "fewest weight bits of every layer in the grid",
                     std::to_string(defaults.min_bits));
   options.add_value("data", "DIR", "the data set's IDX files (and SHA256SUMS)", "data/mnist");
@@ -137,8 +137,8 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   options.add_value("results", "FILE", "where to write the table", "bench/results/quantisation.md");
   options.add_value("threads", "T", "OpenMP threads", "2");
   options.add_value("min-accuracy", "X",
-                    "least test accuracy (0..1) of the default [the float model's test accuracy "
-                    "- " +
+                    "least test accuracy (0..1) of the model written\n[the float model's test "
+                    "accuracy - " +
                         shown(100 * kDefaultFloorBelowFloat) + " point]");
   options.add_value("max-moduli", "K", "evaluate grid points needing at most K moduli",
                     std::to_string(defaults.max_moduli));
@@ -547,6 +547,49 @@ void write_unmeasured(std::ostream& out, const std::vector<QuantisationResult>& 
   }
 }
 
+// Where the accuracy floor comes from, as the messages say it.
+std::string floor_source(const CommandLine& line) {
+  return line.min_accuracy
+             ? " (--min-accuracy)"
+             : " (float test accuracy - " + number(100 * kDefaultFloorBelowFloat) + " point)";
+}
+
+// The error when no grid point reaches the accuracy floor `floor` (a trial: --sequential exited 1
+// without a word): the best test accuracy among the points choose_default may take, and what to
+// try.
+void report_floor_not_reached(const std::vector<QuantisationResult>& sweep, double floor,
+                              const CommandLine& line) {
+  const QuantisationResult* best = nullptr;
+  size_t measured = 0;
+  bool reached_with_more_moduli = false;
+  for (const QuantisationResult& r : sweep) {
+    if (!r.evaluated || r.failure || r.test.images == 0) continue;
+    if (!r.moduli) {  // needs more plaintext moduli than --max-moduli allows
+      reached_with_more_moduli = reached_with_more_moduli || r.test.accuracy() >= floor;
+      continue;
+    }
+    ++measured;
+    if (!best || r.test.correct > best->test.correct) best = &r;
+  }
+  const std::string found = best ? "the best found is " + percent(best->test.accuracy()) + " (" +
+                                       best->choice.label() + ", of " + std::to_string(measured) +
+                                       " grid point(s) measured)"
+                                 : "none of the " + std::to_string(sweep.size()) +
+                                       " grid point(s) could be measured within --max-moduli " +
+                                       std::to_string(line.grid.max_moduli);
+  const std::string more_moduli = reached_with_more_moduli
+                                      ? "; points needing more than " +
+                                            std::to_string(line.grid.max_moduli) +
+                                            " plaintext moduli do reach it: raise --max-moduli"
+                                      : "";
+  std::fprintf(stderr,
+               "cryptonets-quantise: no grid point reaches the accuracy floor %s%s: %s; %s not "
+               "written (%s lists the grid). Try a lower --min-accuracy, or a wider grid "
+               "(--max-bits, --min-bits, --input-scales, --max-moduli)%s\n",
+               percent(floor).c_str(), floor_source(line).c_str(), found.c_str(),
+               line.output.c_str(), line.results.c_str(), more_moduli.c_str());
+}
+
 int run_polynomial(const CommandLine& line) {
   using training::float_classes;
   using training::PolynomialFloatNetwork;
@@ -644,7 +687,10 @@ int run_polynomial(const CommandLine& line) {
   out.close();
   if (!out) throw std::runtime_error("cannot write '" + line.results + "'");
   std::fprintf(stderr, "wrote %s\n", line.results.c_str());
-  if (!model) return kExitFailure;
+  if (!model) {
+    report_floor_not_reached(sweep, floor, line);
+    return kExitFailure;
+  }
   const QuantisationResult& c = sweep[*chosen];
   std::ostringstream text;
   write_model(*model, text);
@@ -701,14 +747,10 @@ int run(std::span<char* const> arguments) {
   constexpr double kRoundingSlack = 1e-9;
   report.min_accuracy = line.min_accuracy.value_or(
       std::max(0.0, report.float_test_accuracy - kDefaultFloorBelowFloat - kRoundingSlack));
-  const std::string floor_source =
-      line.min_accuracy
-          ? " (--min-accuracy)"
-          : " (float test accuracy - " + number(100 * kDefaultFloorBelowFloat) + " point)";
   std::fprintf(stderr, "float network: %d classes, test %s, train %s; accuracy floor %s%s\n",
                network.classes, percent(report.float_test_accuracy).c_str(),
                percent(report.float_train_accuracy).c_str(), percent(report.min_accuracy).c_str(),
-               floor_source.c_str());
+               floor_source(line).c_str());
   // Quantisation only approximates the float network: a float network below the floor cannot be
   // expected to give an integer model above it, so refuse before the sweep.
   if (report.float_test_accuracy < report.min_accuracy) {
@@ -803,8 +845,7 @@ int run(std::span<char* const> arguments) {
   write_results(line, report);
   std::fprintf(stderr, "wrote %s\n", line.results.c_str());
   if (!report.chosen) {
-    std::fprintf(stderr, "no choice reaches the accuracy %s; %s not written\n",
-                 percent(report.min_accuracy).c_str(), line.output.c_str());
+    report_floor_not_reached(sweep, report.min_accuracy, line);
     return kExitFailure;
   }
   save_chosen_model(line, report, *chosen_model);

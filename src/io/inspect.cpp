@@ -15,12 +15,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string_view>
+#include <system_error>
 #include <type_traits>
 #include <variant>
 
@@ -483,47 +485,95 @@ void check_binding(Reader& reader, const std::string& where, const Record& recor
 
 // The problem that names secret keys appended to a file (member_state marks the file EXPOSED).
 constexpr const char* kAppendedSecretKeys = "secret keys appended: ";
+// The problem that names secret keys found elsewhere in a file (inside a truncated or spliced
+// one): member_state marks the file EXPOSED too.
+constexpr const char* kSecretKeysInside = "secret keys inside: ";
+
+// Where a secret key lies in a file: a protocol file of secret keys ("CNPF") or a single
+// secret-key record ("CNET"), recognised by the magic, the kind byte 'S' and a known scheme byte
+// (FORMATS.md §4.1, §5.1).
+struct SecretKeyMark {
+  uint64_t offset = 0;  // of the magic
+  bool file = false;    // "CNPF" (else a "CNET" record)
+  uint8_t scheme = 0;
+
+  std::string what() const {
+    return std::string(file ? "a protocol file of secret keys (\"CNPF\", kind 'S')"
+                            : "a secret key record (\"CNET\", kind 'S')") +
+           " of " + scheme_name(static_cast<SchemeId>(scheme));
+  }
+};
+
+// The first secret-key signature (SecretKeyMark) in the bytes that `read(destination, most)`
+// hands out, from offset `start` on, in chunks (it returns how many bytes it wrote: 0 at the
+// end). A signature across two chunks is found too.
+template <class Read>
+std::optional<SecretKeyMark> find_secret_key(uint64_t start, Read read) {
+  constexpr size_t kChunkBytes = size_t{1} << 20;
+  constexpr size_t kMatchBytes = 6;  // magic, kind, scheme
+  std::vector<uint8_t> window;       // the chunk, after the last bytes of the one before
+  uint64_t window_start = start;
+  for (;;) {
+    const size_t kept = window.size();
+    window.resize(kept + kChunkBytes);
+    const size_t got = read(window.data() + kept, kChunkBytes);
+    window.resize(kept + got);
+    if (got == 0) return std::nullopt;
+    for (size_t i = 0; i + kMatchBytes <= window.size(); ++i) {
+      if (window[i + 4] != 'S' || !known_scheme(window[i + 5])) continue;
+      const bool file = std::memcmp(&window[i], "CNPF", 4) == 0;
+      if (!file && std::memcmp(&window[i], "CNET", 4) != 0) continue;
+      return SecretKeyMark{window_start + i, file, window[i + 5]};
+    }
+    const size_t carry = std::min(window.size(), kMatchBytes - 1);
+    window_start += window.size() - carry;
+    window.erase(window.begin(), window.end() - static_cast<ptrdiff_t>(carry));
+  }
+}
 
 // Bytes after the end of a file that is not itself secret keys (found by a trial: secret.key
 // appended to public.key was reported as "trailing bytes" only): a problem of their own when
-// they hold secret keys, a protocol file of secret keys ("CNPF") or a single secret-key record
-// ("CNET") at any offset, recognised by the magic, the kind byte 'S' and a known scheme byte
-// (§4.1, §5.1). Reads the rest of the file (not hashed).
+// they hold a secret key at any offset (find_secret_key). Reads the rest of the file (not hashed).
 void check_trailing_bytes(Reader& reader, const std::string& after, bool secret_file,
                           FileInspection& report) {
   const uint64_t trailing = reader.left();
   if (trailing == 0) return;
   report.problems.push_back("trailing bytes: " + with_bytes(trailing) + " after " + after);
   if (secret_file) return;
-  constexpr size_t kChunkBytes = size_t{1} << 20;
-  constexpr size_t kMatchBytes = 6;  // magic, kind, scheme
-  std::vector<uint8_t> window;       // the chunk, after the last bytes of the one before
-  uint64_t window_start = reader.position();
-  while (reader.left() > 0) {
-    const size_t kept = window.size();
-    const size_t step = static_cast<size_t>(std::min<uint64_t>(reader.left(), kChunkBytes));
-    window.resize(kept + step);
-    reader.read(window.data() + kept, step, false);
-    for (size_t i = 0; i + kMatchBytes <= window.size(); ++i) {
-      if (window[i + 4] != 'S' || !known_scheme(window[i + 5])) continue;
-      const bool file = std::memcmp(&window[i], "CNPF", 4) == 0;
-      if (!file && std::memcmp(&window[i], "CNET", 4) != 0) continue;
-      report.problems.push_back(
-          kAppendedSecretKeys + std::string("EXPOSED: the ") + with_bytes(trailing) + " after " +
-          after + " hold " +
-          (file ? "a protocol file of secret keys (\"CNPF\", kind 'S')"
-                : "a secret key record (\"CNET\", kind 'S')") +
-          " of " + scheme_name(static_cast<SchemeId>(window[i + 5])) + " from byte " +
-          std::to_string(window_start + i) +
-          ": whoever is given this file is given the secret key (cut the file at byte " +
-          std::to_string(reader.size() - trailing) +
-          ", and make new keys if it has left your hands)");
-      return;
-    }
-    const size_t carry = std::min(window.size(), kMatchBytes - 1);
-    window_start += window.size() - carry;
-    window.erase(window.begin(), window.end() - static_cast<ptrdiff_t>(carry));
-  }
+  const std::optional<SecretKeyMark> mark =
+      find_secret_key(reader.position(), [&reader](uint8_t* destination, size_t most) {
+        const size_t step = static_cast<size_t>(std::min<uint64_t>(reader.left(), most));
+        reader.read(destination, step, false);
+        return step;
+      });
+  if (!mark) return;
+  report.problems.push_back(
+      kAppendedSecretKeys + std::string("EXPOSED: the ") + with_bytes(trailing) + " after " +
+      after + " hold " + mark->what() + " from byte " + std::to_string(mark->offset) +
+      ": whoever is given this file is given the secret key (cut the file at byte " +
+      std::to_string(reader.size() - trailing) + ", and make new keys if it has left your hands)");
+}
+
+// A secret key anywhere in a file that is not itself secret keys, and that check_trailing_bytes
+// did not name (found by a trial: a secret key inside a truncated or spliced public key file was
+// not flagged, as only the bytes after the last complete record were searched). Adds the problem;
+// true when the file holds a secret key (named here or there). Reads the whole file again.
+bool check_secret_keys_inside(const std::string& path, FileInspection& report) {
+  for (const std::string& problem : report.problems)
+    if (problem.starts_with(kAppendedSecretKeys)) return true;
+  std::ifstream in(path, std::ios::binary);
+  const std::optional<SecretKeyMark> mark =
+      find_secret_key(0, [&in](uint8_t* destination, size_t most) {
+        in.read(reinterpret_cast<char*>(destination), static_cast<std::streamsize>(most));
+        return static_cast<size_t>(in.gcount());
+      });
+  if (!mark) return false;
+  report.problems.push_back(kSecretKeysInside + std::string("EXPOSED: ") + mark->what() +
+                            " lies at byte " + std::to_string(mark->offset) +
+                            " of this file, which is not itself secret keys: whoever is given "
+                            "this file is given the secret key (delete it, and make new keys if "
+                            "it has left your hands)");
+  return true;
 }
 
 // Key and ciphertext files hold only the parameter-set fingerprint, not n or q (FORMATS.md §4.2):
@@ -962,6 +1012,8 @@ bool canonical_integer(const std::string& text, bool negative) {
 // edited, or its scores were.
 void inspect_scores_csv(const std::string& path, FileInspection& report) {
   constexpr size_t kRowsNamed = 5;  // rows named one by one; the rest are counted
+  // The last image a ciphertext file can hold (FORMATS.md §4.1: first image + images <= 2^64 - 1).
+  constexpr uint64_t kMaxImageIndex = std::numeric_limits<uint64_t>::max() - 1;
   std::ifstream in(path);
   std::string header, line;
   std::getline(in, header);
@@ -1001,10 +1053,19 @@ void inspect_scores_csv(const std::string& path, FileInspection& report) {
     }
     uint64_t number = 0;
     const char* end = cells[0].data() + cells[0].size();
-    if (!canonical_integer(cells[0], false) ||
-        std::from_chars(cells[0].data(), end, number).ptr != end) {
+    const std::from_chars_result parsed = std::from_chars(cells[0].data(), end, number);
+    if (!canonical_integer(cells[0], false) || parsed.ptr != end) {
       report.problems.push_back("row " + std::to_string(rows) + ": image '" + cells[0] +
                                 "' is not an image index");
+      all_rows_read = false;
+    } else if (parsed.ec == std::errc::result_out_of_range || number > kMaxImageIndex) {
+      // Found by a trial: 2^64 overflowed to 0 and was reported as "image 1 is missing". Such a
+      // row is no image of the file: the gaps are not sought among the others.
+      report.problems.push_back("row " + std::to_string(rows) + " (line " +
+                                std::to_string(rows + 1) + "): image " + cells[0] +
+                                " is out of range: an image index is at most " +
+                                std::to_string(kMaxImageIndex) +
+                                " (a ciphertext file's first image + images <= 2^64 - 1)");
       all_rows_read = false;
     } else if (!images.insert(cells[0]).second) {
       report.problems.push_back(where + ": image " + cells[0] + " appears twice");
@@ -1341,6 +1402,19 @@ FileInspection inspect_file(const std::string& path, const std::string& params_p
     in.read(reinterpret_cast<char*>(start.data()), static_cast<std::streamsize>(peek));
   }
   const std::string text(start.begin(), start.begin() + static_cast<ptrdiff_t>(peek));
+  // A file of secret keys, or a secret-key record, holds secret keys by design; any other file
+  // holding one anywhere is EXPOSED (check_secret_keys_inside).
+  const bool secret_file =
+      (text.starts_with("CNPF") || text.starts_with("CNET")) && peek > 4 && start[4] == 'S';
+  // A file too malformed to be read still names a secret key inside it: reported (exit status 1,
+  // as for the error alone), not thrown, so that the key is not left unmentioned.
+  const auto unreadable = [&](const std::string& why) {
+    if (secret_file) return false;
+    report.problems.insert(report.problems.begin(), "not readable: " + why);
+    if (!check_secret_keys_inside(path, report)) return false;
+    if (report.kind.empty()) report.kind = "not readable (see the problems)";
+    return true;
+  };
   try {
     if (text.starts_with("CNPF")) {
       inspect_protocol_file(reader, path, params_path, report);
@@ -1373,8 +1447,14 @@ FileInspection inspect_file(const std::string& path, const std::string& params_p
                           "a scores CSV)");
     }
   } catch (const std::runtime_error& e) {
-    throw std::runtime_error("file '" + path + "': " + e.what());
+    const std::string why = "file '" + path + "': " + e.what();
+    if (unreadable(why)) return report;
+    throw std::runtime_error(why);
+  } catch (const std::exception& e) {  // a model or profile may throw invalid_argument
+    if (unreadable(e.what())) return report;
+    throw;
   }
+  if (!secret_file) check_secret_keys_inside(path, report);
   check_profile_role(path, "model.profile", report);
   // Under a key file's name, a file that is no protocol file at all (a profile, model or CSV
   // copied there): the commands would refuse it by that name (protocol files: check_role).
@@ -1586,7 +1666,7 @@ namespace {
 // A key set's file with problems: of another role, scheme, parameter set or key set than the
 // set's (each file intact on its own), damaged, or both.
 std::string member_state(const std::vector<std::string>& problems) {
-  bool mismatched = false, damaged = false, exposed = false, appended = false;
+  bool mismatched = false, damaged = false, exposed = false, appended = false, inside = false;
   for (const std::string& problem : problems) {
     if (problem.starts_with("mode ")) {  // secret_mode_problem
       exposed = true;
@@ -1594,6 +1674,10 @@ std::string member_state(const std::vector<std::string>& problems) {
     }
     if (problem.starts_with(kAppendedSecretKeys)) {  // check_trailing_bytes
       appended = true;
+      continue;
+    }
+    if (problem.starts_with(kSecretKeysInside)) {  // check_secret_keys_inside
+      inside = true;
       continue;
     }
     // A key set check that could not read a header is damage, not a mismatch.
@@ -1606,9 +1690,10 @@ std::string member_state(const std::vector<std::string>& problems) {
     (mismatch ? mismatched : damaged) = true;
   }
   std::string state;
-  for (const auto& [is, name] : {std::pair{damaged, "DAMAGED"}, std::pair{mismatched, "MISMATCHED"},
-                                 std::pair{exposed, "EXPOSED (mode)"},
-                                 std::pair{appended, "EXPOSED (secret keys appended)"}}) {
+  for (const auto& [is, name] :
+       {std::pair{damaged, "DAMAGED"}, std::pair{mismatched, "MISMATCHED"},
+        std::pair{exposed, "EXPOSED (mode)"}, std::pair{appended, "EXPOSED (secret keys appended)"},
+        std::pair{inside, "EXPOSED (secret keys inside)"}}) {
     if (is) state += (state.empty() ? "" : " and ") + std::string(name);
   }
   return state;

@@ -213,6 +213,18 @@ awk -F, -v OFS=, 'NR == 2 { $2 = 11 } { print }' scores.csv >bad-score.csv
 inspect_expect 1 bad-score.csv "PROBLEM: row 1 (image 2): label '11' is not a class in 0..9"
 awk -F, -v OFS=, 'NR == 3 { $1 = 2 } { print }' scores.csv >bad-score.csv
 inspect_expect 1 bad-score.csv "PROBLEM: row 2 (image 2): image 2 appears twice"
+# An image index beyond the last a ciphertext file holds (2^64 - 2) is named, line and value (a
+# trial: 2^64 read as 0 and was reported as "image 1 is missing"; 2^64 - 1 made image 71 missing).
+for big in 18446744073709551616 18446744073709551615 999999999999999999999999; do
+  awk -F, -v OFS=, -v big="$big" 'NR == 2 { $1 = big } { print }' scores.csv >bad-score.csv
+  inspect_expect 1 bad-score.csv \
+    "PROBLEM: row 1 (line 2): image $big is out of range: an image index is at most 18446744073709551614" \
+    "verdict: DAMAGED or inconsistent (1 problem(s))"
+  grep -q "is missing" out.txt && fail "inspect: image $big: $(grep 'is missing' out.txt)"
+done
+awk -F, -v OFS=, 'NR == 71 { $1 = "18446744073709551615" } { print }' scores.csv >bad-score.csv
+inspect_expect 1 bad-score.csv "PROBLEM: row 70 (line 71): image 18446744073709551615 is out of range"
+grep -q "is missing" out.txt && fail "inspect: image 2^64 - 1 on the last row: $(grep 'is missing' out.txt)"
 # Every image of the file, one row each, consecutively from the first, as decrypt writes them (a
 # trial: a deleted row, and the header alone, were judged intact).
 sed 3d scores.csv >bad-score.csv  # row 2: image 3
@@ -283,6 +295,38 @@ grep -q "secret keys appended" out.txt && fail "inspect trailing.ct: public keys
 mkdir leaky-set && cp -p keys/* leaky-set/ && cat keys/secret.key >>leaky-set/public.key
 inspect_expect 1 leaky-set "public.key: DAMAGED and EXPOSED (secret keys appended) (2 problem(s))" \
   "PROBLEM: public.key: secret keys appended: EXPOSED: " "key set verdict: DAMAGED or inconsistent"
+# A secret key anywhere in a file that is given away, not only after its last complete record
+# (found by a trial: inside a truncated or spliced public file it was not flagged): EXPOSED, with
+# where it lies, and exit 1, even when the file cannot be read at all.
+half=$((public_size / 2))
+{ head -c "$half" keys/public.key; cat keys/secret.key; } >spliced.key
+inspect_expect 1 spliced.key \
+  "PROBLEM: secret keys inside: EXPOSED: a protocol file of secret keys (\"CNPF\", kind 'S') of YASHE' lies at byte $half"
+images_size=$(stat -c %s images.ct)
+{ head -c 5000 images.ct; tail -c +$((header + 1)) keys/secret.key
+  tail -c +$((5000 + secret_size - header + 1)) images.ct; } >spliced.ct
+[ "$(stat -c %s spliced.ct)" -eq "$images_size" ] || fail "spliced.ct: not the size of images.ct"
+inspect_expect 1 spliced.ct \
+  "PROBLEM: secret keys inside: EXPOSED: a secret key record (\"CNET\", kind 'S') of YASHE' lies at byte 5000"
+{ printf 'junk'; cat keys/secret.key; } >junk-secret.bin
+inspect_expect 1 junk-secret.bin "PROBLEM: not readable: file 'junk-secret.bin': not a cryptonets file" \
+  "PROBLEM: secret keys inside: EXPOSED: a protocol file of secret keys (\"CNPF\", kind 'S') of YASHE' lies at byte 4" \
+  "verdict: DAMAGED or inconsistent (2 problem(s))"
+{ head -c 4 keys/public.key; printf 'X'; tail -c +6 keys/public.key; cat keys/secret.key; } >unknown-kind.key
+inspect_expect 1 unknown-kind.key "PROBLEM: not readable: file 'unknown-kind.key': a CNPF protocol file of unknown kind" \
+  "PROBLEM: secret keys inside: EXPOSED: a protocol file of secret keys (\"CNPF\", kind 'S') of YASHE' lies at byte $public_size"
+mkdir spliced-set && cp -p keys/* spliced-set/ && cp spliced.key spliced-set/public.key
+inspect_expect 1 spliced-set "public.key: DAMAGED and EXPOSED (secret keys inside)" \
+  "PROBLEM: public.key: secret keys inside: EXPOSED: " "key set verdict: DAMAGED or inconsistent"
+# No secret key, no such problem: a truncated secret key file is its own kind, and a file without
+# one stays a plain error.
+head -c $((secret_size - 10)) keys/secret.key >truncated-secret.key
+chmod 600 truncated-secret.key
+inspect_expect 1 truncated-secret.key "truncated"
+grep -q "EXPOSED" out.txt && fail "inspect truncated-secret.key: a secret key file called EXPOSED"
+{ printf 'junk'; cat keys/public.key; } >junk-public.bin
+inspect_expect 1 junk-public.bin "file 'junk-public.bin': not a cryptonets file"
+grep -qE "EXPOSED|not readable" out.txt && fail "inspect junk-public.bin: $(cat out.txt)"
 # A profile (text, mode 0644) with secret keys appended (found by a trial: called intact, and
 # encrypt --profile read it, because everything after 'end' was ignored): EXPOSED by inspect, in
 # a key set too, and refused by the commands that load profiles.

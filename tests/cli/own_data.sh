@@ -189,6 +189,15 @@ step encrypt-unchecked "$exe" encrypt --keys client --model model.txt \
   --images bad/t10k-images-idx3-ubyte --count 1 --out unchecked.ct --no-verify
 notes encrypt-unchecked.log 0
 
+# ---- A --timing-n below BFV's ring degree is refused, outside --mode test, before any file is
+# written (found by a trial: BFV was moved to it silently, its primes at that n with no security).
+# Without the refusal the reduced run would go on for minutes: the timeout makes that a failure.
+expect 2 "BFV: select_bfv_parameters chose n = " report-small-n.md -- timeout 60 "$reproduce" \
+  --mode reduced --timing-n 1024 --data set --model model.txt \
+  --paper-values "$data/../bench/paper_values.csv" --out reproduction-small-n --report report-small-n.md
+grep -qF "above this run's ring degree n = 1024 (--timing-n); BFV is not moved to a smaller n outside --mode test" message.txt ||
+  fail "cryptonets-reproduce --timing-n 1024: the refusal does not say why"
+[ -e reproduction-small-n ] && fail "cryptonets-reproduce wrote reproduction-small-n before refusing"
 # ---- SHA256SUMS present without an entry for a file that is read: refused as well.
 cp -r set partial
 sed -i '/t10k-labels/d' partial/SHA256SUMS
@@ -212,6 +221,13 @@ expect 1 "no quantisation is tried" untrained-model.txt -- "$quantise" --float u
 grep -q "sweep" message.txt && fail "cryptonets-quantise swept the grid for a float model below the floor"
 [ -e untrained-table.md ] && fail "cryptonets-quantise wrote a table for a refused float model"
 
+# ---- No grid point reaches the floor (a one-point grid of 1-bit weights, far below the float
+# model): an error naming the floor, the best accuracy found and what to try; no model written.
+expect 1 "no grid point reaches the accuracy floor" coarse-model.txt -- "$quantise" --float float.txt \
+  --data set --out coarse-model.txt --results coarse-table.md --input-scales 1 --min-bits 1 \
+  --max-bits 1 --threads 2
+grep -qE "the best found is [0-9.]+% \(I=1 .*Try a lower --min-accuracy, or a wider grid" message.txt ||
+  fail "cryptonets-quantise: the error does not give the best accuracy and what to try: $(cat message.txt)"
 # ---- Labels of the data set beyond the model's outputs: a clear error, not a wrong accuracy.
 expect 1 "is not one of the 4 classes 0..3" - -- "$exe" mnist --data "$data/mnist" \
   --model model.txt --insecure-ring-degree 64 --images 8

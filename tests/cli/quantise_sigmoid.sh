@@ -49,6 +49,26 @@ grep -q "folded bias" table.md && fail "a folded bias still stops a grid point"
 grep -q "^# quantised from .*sigmoid-lsq-finetuned.txt" model.txt || fail "no model written"
 [ "$(grep -c "^poly " model.txt)" -eq 2 ] || fail "the model does not hold two polynomial layers"
 
+# No grid point reaches the floor (found by a trial: exit 1 without a word): an error naming the
+# floor, the best accuracy found and what to try, and no model (a one-point grid: quick).
+"$quantise" --sequential "$data/activation-study/sigmoid-lsq-finetuned.txt" --data set \
+  --out never.txt --results floor.md --input-scales 4 --min-bits 4 --max-bits 4 \
+  --min-accuracy 1 --threads 1 >floor.log 2>&1
+status=$?
+[ "$status" -eq 1 ] || fail "quantise --min-accuracy 1: exit $status, expected 1"
+grep -qE "^cryptonets-quantise: no grid point reaches the accuracy floor 100\.00% \(--min-accuracy\): the best found is [0-9.]+% \(I=4 " floor.log ||
+  fail "quantise --min-accuracy 1: no error naming the floor and the best accuracy: $(cat floor.log)"
+grep -qF "never.txt not written (floor.md lists the grid). Try a lower --min-accuracy, or a wider grid (--max-bits" floor.log ||
+  fail "quantise --min-accuracy 1: the error does not say what to try: $(cat floor.log)"
+[ -e never.txt ] && fail "quantise --min-accuracy 1 wrote a model"
+
+# --help: an option's help of several lines goes on under its first line (column 27).
+"$quantise" --help >help.txt 2>&1 || fail "quantise --help exited with an error"
+misaligned=$(awk '/^options:/ { on = 1; next } /^$/ { on = 0 }
+  on && !/^  --/ && !(substr($0, 1, 26) ~ /^ *$/ && substr($0, 27, 1) != " ")' help.txt)
+[ -z "$misaligned" ] || fail "quantise --help: lines not under their option's help: $misaligned"
+grep -qE "^ {26}5-layer shape whose activations" help.txt || fail "quantise --help: --sequential's text"
+
 if [ "$failures" -gt 0 ]; then
   cat table.md >&2
   exit 1

@@ -53,12 +53,15 @@ struct FileInspection {
 // mode lets anyone but its owner at it is a problem ("mode ..."); so are bytes after the end of a
 // file ("trailing bytes: ..."), and, in a file that is not itself secret keys, a second one when
 // they hold secret keys (a secret key file or record appended: "secret keys appended: EXPOSED:
-// ...", the key set report marks the file EXPOSED). A scores CSV row whose predicted label is not
-// the first largest of its scores is a problem too, and so is a CSV without rows or whose image
-// indices are not consecutive ("image N is missing", N the first missing; decrypt writes images
-// first, first + 1, ... in order). A path (or `params_path`)
-// that is not a regular file (a FIFO, a socket, a device) is refused before it is opened
-// (std::runtime_error).
+// ...", the key set report marks the file EXPOSED); a secret key anywhere else in such a file
+// (its "CNPF" or "CNET" magic and kind 'S', inside a truncated or spliced file) is one too
+// ("secret keys inside: EXPOSED: ..."), and a file that would be refused as unreadable but holds
+// one is reported instead, not thrown ("not readable: ..." and that problem). A scores CSV row
+// whose predicted label is not the first largest of its scores is a problem too, and so is a CSV
+// without rows or whose image indices are not consecutive ("image N is missing", N the first
+// missing; decrypt writes images first, first + 1, ... in order) or out of range ("image X is out
+// of range": above 2^64 - 2, as no ciphertext file holds). A path (or `params_path`) that is not a
+// regular file (a FIFO, a socket, a device) is refused before it is opened (std::runtime_error).
 FileInspection inspect_file(const std::string& path, const std::string& params_path = "");
 
 // A key directory as keygen writes it: params, public.key, evaluation.key, secret.key (mode
