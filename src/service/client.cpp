@@ -255,7 +255,7 @@ class EarlyAnswer {
         deadline = std::max(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2));
       }
       data.append(buffer, static_cast<size_t>(got));
-      if (complete(data)) break;
+      if (complete(data) || data.size() > 65536) break;  // an error answer is short
     }
     return parse(data);
   }
