@@ -257,7 +257,11 @@ int client_fetch(std::span<char* const> arguments) {
       "client fetch",
       "Downloads a finished job's encrypted scores (the file cryptonets infer\n"
       "writes; decrypt it with cryptonets decrypt), checks them against --keys when\n"
-      "given, then deletes the job on the server unless --keep.");
+      "given, then deletes the job on the server unless --keep. The download goes to\n"
+      "OUT.part-PID first, renamed to OUT once complete and checked, removed on\n"
+      "failure or Ctrl-C; one left by a fetch that was killed outright (SIGKILL,\n"
+      "a crash) is removed by the next fetch to the same OUT once its process PID\n"
+      "is gone (a part file of a fetch still running is never touched).");
   add_server_options(options);
   add_token_options(options);
   options.add_value("job", "ID", "the job id from client submit", std::nullopt, true);

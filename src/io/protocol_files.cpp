@@ -692,11 +692,11 @@ BasicCiphertextFileWriter<S>::BasicCiphertextFileWriter(const std::string& path,
                                                         std::vector<uint64_t> key_ids,
                                                         uint64_t first_image, uint64_t images,
                                                         uint64_t batch_size, uint64_t values,
-                                                        uint64_t answers_file_id)
+                                                        uint64_t answers_file_id, bool owner_only)
     : path_(path),
       contexts_(std::move(contexts)),
       key_ids_(std::move(key_ids)),
-      file_(path, false) {
+      file_(path, owner_only) {
   if (contexts_.empty() || key_ids_.size() != contexts_.size()) {
     throw std::invalid_argument("CiphertextFileWriter: " + std::to_string(key_ids_.size()) +
                                 " key ids for " + std::to_string(contexts_.size()) +

@@ -1,9 +1,12 @@
 // The client of the private-inference service.
 #include "cryptonets/service/client.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -14,6 +17,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <iterator>
 #include <memory>
@@ -216,6 +220,91 @@ bool speaks_https(const std::string& address, int timeout_s) {
   throw std::runtime_error("cannot " + what + " at " + options.server + ": " + reason);
 }
 
+// An answer the server sent before the whole body was: a refusal that came early (413 for a
+// body over --max-body, answered from its headers alone), read from the connection's socket by
+// the body's provider, since httplib stops at the first write that fails (the server closed the
+// connection after its answer) and never reads the answer. Plain HTTP only: over TLS the socket
+// holds encrypted bytes, and such a refusal stays "the server closed the connection".
+class EarlyAnswer {
+ public:
+  // Watches the connection `client` opens next (http:// only).
+  EarlyAnswer(httplib::Client& client, const std::string& url) {
+    if (url.rfind("http://", 0) == 0) client.set_socket_options([this](int fd) { socket_ = fd; });
+  }
+  int status() const { return status_; }
+  const std::string& body() const { return body_; }
+  int retry_after_s() const { return retry_after_s_; }
+
+  // Whether the server has answered: reads its answer, waiting up to `wait_ms` for the first
+  // byte and up to 2 s for the rest of it (a status line, headers and Content-Length bytes).
+  bool arrived(int wait_ms) {
+    if (status_ != 0) return true;
+    if (socket_ < 0) return false;
+    std::string data;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+    for (;;) {
+      const int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            deadline - std::chrono::steady_clock::now())
+                                            .count());
+      pollfd watch{socket_, POLLIN, 0};
+      if (::poll(&watch, 1, std::max(left, 0)) <= 0) break;
+      char buffer[4096];
+      const ssize_t got = ::recv(socket_, buffer, sizeof buffer, MSG_DONTWAIT);
+      if (got <= 0) break;  // closed (or reset) without an answer
+      if (data.empty()) {   // an answer has begun: the rest of it gets time to arrive
+        deadline = std::max(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2));
+      }
+      data.append(buffer, static_cast<size_t>(got));
+      if (complete(data) || data.size() > 65536) break;  // an error answer is short
+    }
+    return parse(data);
+  }
+
+ private:
+  static std::string header(const std::string& head, const std::string& name) {
+    std::string lower = head;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const size_t at = lower.find("\r\n" + name + ":");
+    if (at == std::string::npos) return "";
+    const size_t start = head.find_first_not_of(' ', at + name.size() + 3);
+    const size_t end = head.find("\r\n", at + 2);
+    return start == std::string::npos || start >= end ? "" : head.substr(start, end - start);
+  }
+  static bool complete(const std::string& data) {
+    const size_t end = data.find("\r\n\r\n");
+    if (end == std::string::npos) return false;
+    try {
+      return data.size() - end - 4 >= std::stoull(header(data.substr(0, end), "content-length"));
+    } catch (const std::exception&) {
+      return false;  // no length: read until the server closes
+    }
+  }
+  bool parse(const std::string& data) {
+    const size_t end = data.find("\r\n\r\n");
+    if (data.rfind("HTTP/1.", 0) != 0 || end == std::string::npos || data.size() < 12) return false;
+    int status = 0;
+    for (size_t i = 9; i < 12; ++i) {
+      if (!std::isdigit(static_cast<unsigned char>(data[i]))) return false;
+      status = status * 10 + (data[i] - '0');
+    }
+    const std::string head = data.substr(0, end);
+    body_ = data.substr(end + 4);
+    try {
+      retry_after_s_ = std::stoi(header(head, "retry-after"));
+    } catch (const std::exception&) {
+      retry_after_s_ = 0;
+    }
+    status_ = status;
+    return true;
+  }
+
+  int socket_ = -1;
+  int status_ = 0;
+  std::string body_;
+  int retry_after_s_ = 0;
+};
+
 // The "code" of a JSON error body (server.hpp), or "".
 std::string error_code(const std::string& body) {
   try {
@@ -256,6 +345,36 @@ json expect_json(const httplib::Response& res, int status) {
   } catch (const std::exception& e) {
     throw std::runtime_error("the server's answer is not JSON: " + std::string(e.what()));
   }
+}
+
+// POSTs `body` to `path` (the upload of a key set or a batch) and returns the answer. An answer
+// the server gave before the body's end (EarlyAnswer) is thrown as its ServiceError, as the
+// answer of a refusal is; a failure on the way is thrown by unreachable, naming `what`.
+httplib::Result upload(const ClientOptions& options, const std::string& path,
+                       const httplib::Headers& headers, const FileSequence& body,
+                       const std::string& what) {
+  auto client = connect(options);
+  EarlyAnswer early(*client, options.server);
+  const uint64_t total = body.size();
+  auto result = client->Post(
+      path, headers, static_cast<size_t>(total),
+      [&](size_t offset, size_t length, httplib::DataSink& sink) {
+        if (early.arrived(0)) return false;  // refused before the end: stop sending
+        std::vector<char> buffer(std::min(length, kChunkBytes));
+        const size_t got = body.read(offset, buffer.size(), buffer.data());
+        if (got == 0) return false;
+        if (options.progress) options.progress(offset + got, total);
+        if (sink.write(buffer.data(), got)) return true;
+        early.arrived(1000);  // the server closed the connection: did it answer first?
+        return false;
+      },
+      "application/octet-stream");
+  if (early.status() != 0) {
+    throw ServiceError(early.status(), server_message(early.status(), early.body()),
+                       early.retry_after_s(), error_code(early.body()));
+  }
+  if (!result) unreachable(options, result, what, true);
+  return result;
 }
 
 JobStatus job_status_from(const json& j) {
@@ -420,22 +539,10 @@ std::string Client::register_keys(const KeyDirectory& keys) {
   require_upload_role(keys.public_keys, ProtocolFileKind::kPublicKeys,
                       "the public keys of a key directory from cryptonets keygen");
   const FileSequence body({keys.parameters, keys.evaluation_keys, keys.public_keys});
-  auto client = connect(options_);
   const std::string path = "/v1/keysets?params=" + std::to_string(body.size(0)) +
                            "&evaluation=" + std::to_string(body.size(1)) +
                            "&public=" + std::to_string(body.size(2));
-  const uint64_t total = body.size();
-  auto result = client->Post(
-      path, {}, static_cast<size_t>(total),
-      [&](size_t offset, size_t length, httplib::DataSink& sink) {
-        std::vector<char> buffer(std::min(length, kChunkBytes));
-        const size_t got = body.read(offset, buffer.size(), buffer.data());
-        if (got == 0) return false;
-        if (options_.progress) options_.progress(offset + got, total);
-        return sink.write(buffer.data(), got);
-      },
-      "application/octet-stream");
-  if (!result) unreachable(options_, result, "register the keys", true);
+  auto result = upload(options_, path, {}, body, "register the keys");
   return expect_json(*result, 201).at("token").get<std::string>();
 }
 
@@ -451,19 +558,7 @@ JobStatus Client::submit(const std::string& token, const std::string& batch_path
                       "encrypted images from cryptonets encrypt");
   const FileSequence body({batch_path});
   check_queue(token);  // a full queue answers before the upload, not after it
-  auto client = connect(options_);
-  const uint64_t total = body.size();
-  auto result = client->Post(
-      "/v1/jobs", bearer(token), static_cast<size_t>(total),
-      [&](size_t offset, size_t length, httplib::DataSink& sink) {
-        std::vector<char> buffer(std::min(length, kChunkBytes));
-        const size_t got = body.read(offset, buffer.size(), buffer.data());
-        if (got == 0) return false;
-        if (options_.progress) options_.progress(offset + got, total);
-        return sink.write(buffer.data(), got);
-      },
-      "application/octet-stream");
-  if (!result) unreachable(options_, result, "upload '" + batch_path + "'", true);
+  auto result = upload(options_, "/v1/jobs", bearer(token), body, "upload '" + batch_path + "'");
   return job_status_from(expect_json(*result, 202));
 }
 
@@ -539,6 +634,47 @@ void disarm_part_removal() {
     ::sigaction(kPartSignals[i], &g_previous[i], nullptr);
 }
 
+// Removes the part files OUT.part-PID left beside `out_path` by fetches that died without their
+// handler running (SIGKILL, a crash, power loss). Each fetch holds an flock on its part file until
+// the file is renamed into place or removed, and the kernel drops it with the process: a part
+// file is stale when no one holds its lock and its process PID is gone. A concurrent fetch to the
+// same OUT keeps its file (it holds the lock, or is alive between creating and locking it); a
+// file whose PID now belongs to another process is left for a later fetch. Best effort: what
+// cannot be read or removed stays, as before.
+void remove_stale_parts(const std::string& out_path) {
+  const size_t slash = out_path.find_last_of('/');
+  const std::string directory =
+      slash == std::string::npos ? "." : out_path.substr(0, std::max<size_t>(slash, 1));
+  const std::string prefix =
+      (slash == std::string::npos ? out_path : out_path.substr(slash + 1)) + ".part-";
+  DIR* listing = ::opendir(directory.c_str());
+  if (listing == nullptr) return;
+  const int directory_fd = ::dirfd(listing);
+  while (const dirent* entry = ::readdir(listing)) {
+    const std::string name = entry->d_name;
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string digits = name.substr(prefix.size());
+    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    // Our own id: the file of an earlier process that had it (this one has not created its own).
+    if (pid != ::getpid() && (::kill(pid, 0) == 0 || errno != ESRCH)) continue;
+    // O_NONBLOCK: a FIFO of that name opens at once (and is then left, not being a file).
+    const int fd =
+        ::openat(directory_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat held {};
+    struct stat named {};
+    // Still the file under that name once locked (another fetch may have removed it meanwhile).
+    if (::fstat(fd, &held) == 0 && S_ISREG(held.st_mode) && ::flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+        ::fstatat(directory_fd, name.c_str(), &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+        named.st_dev == held.st_dev && named.st_ino == held.st_ino) {
+      ::unlinkat(directory_fd, name.c_str(), 0);
+    }
+    ::close(fd);
+  }
+  ::closedir(listing);
+}
+
 }  // namespace
 
 void Client::fetch(const std::string& token, const std::string& job, const std::string& out_path,
@@ -552,6 +688,7 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
   // Armed before the file exists: a signal between its creation and the arming killed the
   // client and left the part file behind (the name holds this process's id, so a signal before
   // the creation removes nothing of anyone else's).
+  remove_stale_parts(out_path);
   arm_part_removal(part);
   const int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) {
@@ -559,13 +696,16 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
     disarm_part_removal();
     throw std::runtime_error("cannot create '" + part + "': " + std::strerror(error));
   }
+  // Held until the file is renamed or removed: the next fetch to the same output tells a part
+  // file of a live fetch from one a SIGKILL left (remove_stale_parts).
+  (void)::flock(fd, LOCK_EX | LOCK_NB);
   struct Cleanup {
     std::string path;
     int fd;
     ~Cleanup() {
       disarm_part_removal();
+      if (!path.empty()) ::unlink(path.c_str());  // before the lock goes with the descriptor
       if (fd >= 0) ::close(fd);
-      if (!path.empty()) ::unlink(path.c_str());
     }
   } cleanup{part, fd};
 
@@ -615,8 +755,6 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
                              std::to_string(received) + " of " + std::to_string(total) + " bytes)");
   }
   if (::fsync(fd) != 0) throw std::runtime_error("cannot write '" + part + "': fsync failed");
-  ::close(fd);
-  cleanup.fd = -1;
   {
     try {
       // Without keys too: the file's structure and checksums (as inspect verifies them), so that a

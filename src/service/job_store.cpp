@@ -179,6 +179,7 @@ void Server::Impl::recover() {
   }
   for (const auto& [hash, problem] : unusable)
     retire_key_set(hash, problem);
+  log_foreign_entries();  // after the job directories' stale temporaries went
   log({{"time", utc_timestamp()},
        {"event", "recovered"},
        {"key_sets", key_sets_.size()},
@@ -189,6 +190,77 @@ void Server::Impl::recover() {
        {"jobs_failed_interrupted", interrupted},
        {"jobs_finished", done}});
   expire_key_sets();
+}
+
+void Server::Impl::log_foreign_entries() {
+  // The entries of `directory` (`relative` in the state directory: "" or "keysets/", ...) that
+  // `ours` (name, whether a directory) does not know are logged, with `why`; returns the names
+  // of the directories among those it knows.
+  const auto scan = [&](const std::string& directory, const std::string& relative, const auto& ours,
+                        const char* why) {
+    std::vector<std::string> known;
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(directory, error)) {
+      const std::string name = entry.path().filename().string();
+      std::error_code type_error;
+      const bool is_directory = entry.is_directory(type_error);  // as recover() reads them
+      if (!ours(name, is_directory)) {
+        log({{"time", utc_timestamp()},
+             {"event", "foreign entry"},
+             {"path", relative + name},
+             {"error", std::string(why) + "; left as it is"}});
+      } else if (is_directory) {
+        known.push_back(name);
+      }
+    }
+    return known;
+  };
+  const auto one_of = [](const std::string& name, std::initializer_list<const char*> names) {
+    return std::any_of(names.begin(), names.end(), [&](const char* n) { return name == n; });
+  };
+  scan(
+      options_.state_dir, "",
+      [&](const std::string& name, bool) {
+        // "lock": the lock file of servers from before the directory itself was locked.
+        return one_of(name, {kStateMarkerName, "lock", "keysets", "jobs", "tmp", "expired"});
+      },
+      "not a file or directory of a cryptonets state directory");
+  const auto key_sets = scan(
+      keysets_dir_, "keysets/",
+      [](const std::string& name, bool is_directory) {
+        return is_directory && is_hex_name(name, 64);
+      },
+      "not a key set (a directory named by 64 hex digits)");
+  for (const std::string& name : key_sets) {
+    scan(
+        keysets_dir_ + "/" + name, "keysets/" + name + "/",
+        [&](const std::string& file, bool is_directory) {
+          return !is_directory && one_of(file, {"params", "evaluation.key", "public.key"});
+        },
+        "not a file of a key set (params, evaluation.key, public.key)");
+  }
+  const auto jobs = scan(
+      jobs_dir_, "jobs/",
+      [](const std::string& name, bool is_directory) {
+        return is_directory && is_hex_name(name, 32);
+      },
+      "not a job (a directory named by 32 hex digits)");
+  for (const std::string& name : jobs) {
+    scan(
+        jobs_dir_ + "/" + name, "jobs/" + name + "/",
+        [&](const std::string& file, bool is_directory) {
+          return !is_directory && one_of(file, {"job.json", "input.ct", "scores.ct"});
+        },
+        "not a file of a job (job.json, input.ct, scores.ct)");
+  }
+  scan(
+      expired_dir_, "expired/",
+      [](const std::string& name, bool) {
+        // A tombstone, or the temporary of one that a crash left (AtomicFileWriter's name).
+        return is_hex_name(name, 64) || (name.size() > 69 && is_hex_name(name.substr(0, 64), 64) &&
+                                         name.compare(64, 5, ".tmp-") == 0);
+      },
+      "not a tombstone of an expired key set (a file named by 64 hex digits)");
 }
 
 std::shared_ptr<const KeySet> Server::Impl::key_set(const std::string& hash) {

@@ -46,8 +46,10 @@ class TypedKeySet final : public KeySet {
     std::optional<BasicCiphertextFileWriter<Scheme>> writer;
     const auto open_writer = [&](const ProtocolHeader& header) {
       storing([&] {
+        // Mode 0600, as every other file of the state directory.
         writer.emplace(output, contexts_, key_ids_, header.first_image, header.images,
-                       header.batch_size, compiled.output_size, header.file_id);
+                       header.batch_size, compiled.output_size, header.file_id,
+                       /*owner_only=*/true);
       });
     };
     const auto write = [&](EncryptedBatch scores) {

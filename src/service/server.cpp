@@ -61,6 +61,12 @@ Server::Impl::Impl(ServerOptions options)
   http_->set_write_timeout(options_.read_timeout_s, 0);
   http_->set_payload_max_length(options_.max_body);
   http_->set_keep_alive_timeout(5);
+  // One request per connection (answered with Connection: close). httplib 0.11 ignores a
+  // handler's Connection: close: after a refusal that leaves the body unread (413, 411, 405, 408)
+  // it read the rest of the body as further requests, logged each as an empty 400 and closed
+  // after five of them, so the client's upload broke before it read the refusal. Our client opens
+  // a connection per request anyway.
+  http_->set_keep_alive_max_count(1);
   install_routes();
   // SO_REUSEADDR (a restart binds while old connections linger) but not httplib's SO_REUSEPORT,
   // which let a second server bind the same port and take half of its requests.

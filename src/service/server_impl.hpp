@@ -41,6 +41,10 @@ class Server::Impl {
   void log(const nlohmann::ordered_json& line) { options_.log(line.dump()); }
   void install_routes();
   void recover();
+  // Logs, once at start-up and by path ("event": "foreign entry"), every entry of the state
+  // directory that the server does not write there: at its top, in keysets/, jobs/ and expired/,
+  // and in each key set's and job's directory. They are left as they are (tmp/ is emptied).
+  void log_foreign_entries();
 
   // Requests.
   void register_keys(const httplib::Request& req, httplib::Response& res,
@@ -63,7 +67,8 @@ class Server::Impl {
   Job& owned_job(const std::string& id, const std::string& key_set);
   // Receives the body into `paths` (split at `sizes`), fsyncs each file. HttpError on failure.
   // `observe` sees each chunk after it is written; once it returns false the rest of the body
-  // is read and dropped (a refusal found midway: the client still gets the answer).
+  // is read and dropped (a refusal found midway: the client still gets the answer), as it is
+  // after a failed write (507: no space left, EFBIG; what was written is truncated at once).
   using Observer = std::function<bool(const char* data, size_t length)>;
   void receive_body(const httplib::Request& req, const httplib::ContentReader& reader,
                     const std::vector<std::string>& paths, const std::vector<uint64_t>& sizes,

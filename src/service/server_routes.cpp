@@ -33,14 +33,13 @@ void Server::Impl::install_routes() {
     if (const std::string allow = allowed_methods(req.path);
         !allow.empty() && !method_allowed(allow, req.method)) {
       res.set_header("Allow", allow);
-      res.set_header("Connection", "close");
       answer_error(res, 405, req.method + " is not allowed on " + req.path + "; it takes " + allow);
       return httplib::Server::HandlerResponse::Handled;
     }
     // A path the service does not have: 404 here too (a PUT without Content-Length waited for
-    // the read timeout, then was answered 400).
+    // the read timeout, then was answered 400). Every connection closes after its answer
+    // (set_keep_alive_max_count(1)): an unread body is dropped with it.
     if (allowed_methods(req.path).empty()) {
-      res.set_header("Connection", "close");
       answer_error(res, 404, "no such resource: " + req.method + " " + req.path);
       return httplib::Server::HandlerResponse::Handled;
     }
@@ -95,8 +94,7 @@ void Server::Impl::install_routes() {
       try {
         // httplib reads a multipart body only through multipart callbacks, which these handlers
         // do not give: reading it as one body threw std::bad_function_call, a 500.
-        if (req.is_multipart_form_data()) {
-          res.set_header("Connection", "close");  // the unread body is dropped with the connection
+        if (req.is_multipart_form_data()) {  // its unread body is dropped with the connection
           throw HttpError(415,
                           "multipart/form-data is not accepted: send the files as one "
                           "application/octet-stream body, as cryptonets client does");
@@ -267,7 +265,7 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
   // The library hands the body over in small pieces: gathered into 1 MiB writes.
   std::vector<char> buffer;
   buffer.reserve(kBodyChunkBytes);
-  const auto flush = [&]() -> bool {
+  const auto flush = [&] {
     const char* data = buffer.data();
     size_t length = buffer.size();
     while (length > 0) {
@@ -280,7 +278,15 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
       if (written <= 0) {
         if (written < 0 && errno == EINTR) continue;
         write_error = written < 0 ? errno : EIO;
-        return false;
+        // The rest of the body is read and dropped, as after a refusal found midway: the 507 is
+        // answered once the client has sent it all (a connection closed under a client still
+        // sending lost the answer: "connection closed"). What was written goes now, not at the
+        // end of a long upload, so that the disk has its space back meanwhile.
+        for (int fd : fds)
+          (void)::ftruncate(fd, 0);
+        dropping = true;
+        buffer.clear();
+        return;
       }
       data += written;
       length -= static_cast<size_t>(written);
@@ -295,7 +301,6 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
     }
     if (observe && !observe(buffer.data(), buffer.size())) dropping = true;
     buffer.clear();
-    return true;
   };
   bool ok = reader([&](const char* data, size_t length) {
     request_facts.bytes_in += length;
@@ -311,12 +316,12 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
       buffer.insert(buffer.end(), data, data + take);
       data += take;
       length -= take;
-      if (buffer.size() == kBodyChunkBytes && !flush()) return false;
+      if (buffer.size() == kBodyChunkBytes) flush();
       if (dropping) return true;
     }
     return true;
   });
-  if (ok && !dropping && !buffer.empty()) ok = flush();
+  if (ok && !dropping && !buffer.empty()) flush();
   if (ok && received == total && !dropping) {
     for (int fd : fds) {
       if (::fsync(fd) != 0 && write_error == 0) write_error = errno;
@@ -484,8 +489,9 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
     key_set_hash = authenticate(req);
     length = content_length(req);
   } catch (const HttpError& e) {
+    // A 413 or 411 leaves the body unread: it goes with the connection, which closes after the
+    // answer (set_keep_alive_max_count(1) in server.cpp).
     if (e.status != 413 && e.status != 411) drain(reader);
-    if (e.status == 413) res.set_header("Connection", "close");
     throw;
   }
   {

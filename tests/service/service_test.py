@@ -46,7 +46,12 @@ fail), and again once changed on disk (a flipped byte, the mtime set back); serv
 FIFO, a link to one or a directory is refused, nothing created; a marked state directory whose jobs
 or tmp is a FIFO is refused with every entry's type, mode and bytes unchanged; 8 servers SIGTERMed
 as soon as their port file appears all exit; a fetch signalled as soon as its part file appears
-(its handler's installation delayed by open_fault) leaves none.
+(its handler's installation delayed by open_fault) leaves none. An upload that fills the disk
+midway (RLIMIT_FSIZE on the server: EFBIG) is reported by client submit as the server's 507, and
+one over --max-body as its 413 (both were "connection closed"), each logged once (no empty 400
+lines after them); every file of the state directory has mode 0600, scores.ct included; the part
+file of a SIGKILLed fetch is removed by the next fetch to the same output, that of a running one
+is not; foreign entries of the state directory are each logged once at start-up, by path.
 
 --slow adds: a full disk at a job's record (ENOSPC, EDQUOT) is 507, told by the errno (EIO there is
 500, under a state directory named after ENOSPC's text); 8 concurrent clients with their own keys,
@@ -99,10 +104,11 @@ def run(*args, expect=0, **kwargs):
 
 
 class Server:
-    def __init__(self, state, *extra, env=None, start=True):
+    def __init__(self, state, *extra, env=None, start=True, preexec_fn=None):
         self.state = state
         self.extra = extra
         self.env = env or ENV
+        self.preexec_fn = preexec_fn
         self.log_path = os.path.join(os.path.dirname(state), os.path.basename(state) + ".log")
         if start:
             self.start()
@@ -116,7 +122,7 @@ class Server:
         self.process = subprocess.Popen(
             [EXE, "serve", "--listen", "127.0.0.1:0", "--port-file", port_file, "--state-dir",
              self.state, "--model", MODEL, "--threads", "1", *self.extra],
-            stdout=self.log, stderr=self.log, env=self.env)
+            stdout=self.log, stderr=self.log, env=self.env, preexec_fn=self.preexec_fn)
         return port_file
 
     def start(self):
@@ -280,8 +286,8 @@ def main():
 SERVERS = []
 
 
-def start_server(state, *extra, env=None):
-    server = Server(os.path.join(os.getcwd(), state), *extra, env=env)
+def start_server(state, *extra, env=None, preexec_fn=None):
+    server = Server(os.path.join(os.getcwd(), state), *extra, env=env, preexec_fn=preexec_fn)
     SERVERS.append(server)
     return server
 
@@ -744,6 +750,7 @@ time.sleep(60)
     one_server_each()
     retention()
     servfix_tests(work)
+    servfix9_tests()
 
     # ---- TLS with a self-signed certificate.
     if shutil.which("openssl"):
@@ -1224,6 +1231,164 @@ def servfix_disk_full():
     status, _, data = server.request("GET", "/v1/jobs/" + job, token=token)
     check(status == 200 and json.loads(data)["state"] == "failed",
           "the failed job after a restart: %d %r" % (status, data))
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+
+
+FSIZE_LIMIT = 64 << 10  # above every key file at ring degree 64 (43 kB), far below a batch's
+
+
+def small_files_only():
+    """In serve's child before exec: no file may grow past FSIZE_LIMIT bytes (RLIMIT_FSIZE, what
+    `ulimit -f` sets; no root needed), a write beyond it failing with EFBIG (SIGXFSZ ignored, which
+    would kill the server instead): a disk that fills up early in a large upload."""
+    import resource
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FSIZE_LIMIT, FSIZE_LIMIT))
+
+
+def servfix9_tests():
+    """Found by a new user's trial of the service: an upload that filled the disk was reported by
+    the client as a closed connection, not the server's 507 (the server stopped reading; httplib
+    read the rest of the body as requests, answered and logged each as an empty 400, and closed
+    under the client still sending); after a 413 likewise; a SIGKILLed client fetch left its part
+    file for good; scores.ct had mode 0644 in a state directory of 0600 files; foreign entries in
+    the state directory were not logged."""
+    batch = os.path.getsize("alice.ct")  # 4.9 MB at ring degree 64
+    # Two batches, 9.7 MB: far more after the refusal than the sockets' buffers hold (with one
+    # batch the client now and then sent it all before the server closed, and read the answer).
+    encrypt("alice", "large.ct", 65)
+
+    def requests_after(server, count):
+        """The request lines of `server`'s log after its first `count` lines, once a POST is
+        among them (and a moment more: what followed the refusal on its connection)."""
+        eventually(lambda: any(l.get("method") == "POST" for l in server.log_lines()[count:]))
+        time.sleep(0.3)
+        return [(l.get("method"), l.get("path"), l.get("status"))
+                for l in server.log_lines()[count:] if "status" in l]
+
+    # ---- The disk full early in an upload: the client reports the server's 507, and the log
+    # has that one line.
+    server = start_server("small-disk", preexec_fn=small_files_only)
+    token = register(server, "alice")
+    before, count = server.files(), len(server.log_lines())
+    code, out = run_bounded(["client", "submit", "--server", server.url, "--token", token, "--in",
+                             "large.ct"], 60)
+    check(code == 1 and "server answered 507: cannot store the upload: File too large" in out,
+          "client submit of an upload that fills the disk: exit %s: %s" % (code, out))
+    check(requests_after(server, count) == [("GET", "/v1/queue", 200), ("POST", "/v1/jobs", 507)],
+          "the log of an upload that fills the disk: %s" % server.log_lines()[count:])
+    # A client that sends the whole body before it reads the answer (http.client here, curl, ours
+    # over https) gets the 507 too: the server reads the rest of the body and drops it.
+    count = len(server.log_lines())
+    try:
+        status, _, data = server.request("POST", "/v1/jobs", body=open("large.ct", "rb").read(),
+                                         token=token)
+    except (OSError, http.client.HTTPException) as e:
+        status, data = 0, repr(e).encode()
+    check(status == 507 and b"cannot store the upload: File too large" in data,
+          "an upload that fills the disk, sent in full before the answer is read: %d %r"
+          % (status, data[:200]))
+    check(requests_after(server, count) == [("POST", "/v1/jobs", 507)],
+          "the log of an upload that fills the disk: %s" % server.log_lines()[count:])
+    no_stray_files(server, before, "an upload that fills the disk")
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    os.unlink("large.ct")
+    # A body over --max-body, refused from its headers (413): the client reads the answer that
+    # came before the body's end, and the connection closes after it, one line in the log.
+    limited = start_server("small-limit", "--max-body", str(1 << 20))
+    limited_token = register(limited, "alice")
+    count = len(limited.log_lines())
+    code, out = run_bounded(["client", "submit", "--server", limited.url, "--token",
+                             limited_token, "--in", "alice.ct"], 60)
+    check(code == 1 and "server answered 413: the body (%d bytes) is larger than the server's "
+          "limit of %d bytes (--max-body)" % (batch, 1 << 20) in out,
+          "client submit of a body over --max-body: exit %s: %s" % (code, out))
+    check(requests_after(limited, count) == [("GET", "/v1/queue", 200), ("POST", "/v1/jobs", 413)],
+          "the log of a body over --max-body: %s" % limited.log_lines()[count:])
+    # A client that sends on after the 413 (http.client sends the whole body, then reads): the
+    # rest of the body goes with the connection (it was read as further requests, each answered
+    # and logged as an empty 400, until httplib closed under the client after five).
+    count = len(limited.log_lines())
+    try:
+        limited.request("POST", "/v1/jobs", body=open("alice.ct", "rb").read(),
+                        token=limited_token)
+    except (OSError, http.client.HTTPException):
+        pass  # the connection closed under the body: what is checked is the server's side
+    check(requests_after(limited, count) == [("POST", "/v1/jobs", 413)],
+          "the log of a body over --max-body sent in full: %s" % limited.log_lines()[count:])
+    check(limited.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    server.preexec_fn = None  # room again
+    server.start()
+
+    # ---- Every file of the state directory has mode 0600, a job's scores included (0644).
+    job = submit(server, token, "alice.ct")
+    check(wait_done(server, token, job)["state"] == "done", "the small job did not finish")
+    modes = {}
+    for root, _, names in os.walk(server.state):
+        for name in names:
+            path = os.path.join(root, name)
+            modes[os.path.relpath(path, server.state)] = stat.S_IMODE(os.lstat(path).st_mode)
+    check(os.path.join("jobs", job, "scores.ct") in modes and set(modes.values()) == {0o600},
+          "modes in the state directory: %s" % {p: oct(m) for p, m in modes.items()})
+    run("client", "fetch", "--server", server.url, "--token", token, "--job", job, "--out",
+        "small.scores", "--keep")
+    intact = open("small.scores", "rb").read()
+
+    # ---- A part file that a SIGKILLed fetch left is removed by the next fetch to the same
+    # output; that of a fetch still running is not.
+    def parts():
+        return sorted(f for f in os.listdir(".") if f.startswith("t9.ct.part-"))
+
+    def stalled_fetch():
+        fake = FakeServer(stall=True)
+        p = subprocess.Popen([EXE, "client", "fetch", "--server", fake.url, "--token", token,
+                              "--job", job, "--out", "t9.ct"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env=ENV)
+        check(eventually(lambda: "t9.ct.part-%d" % p.pid in parts()),
+              "no part file while the download arrives")
+        return p, fake
+
+    killed, fake_killed = stalled_fetch()
+    killed.kill()
+    killed.wait()
+    check(parts() == ["t9.ct.part-%d" % killed.pid], "after a SIGKILLed fetch: %s" % parts())
+    live, fake_live = stalled_fetch()
+    served = FakeServer(intact)
+    code, out = run_bounded(["client", "fetch", "--server", served.url, "--token", token, "--job",
+                             job, "--out", "t9.ct"], 30)
+    check(code == 0 and open("t9.ct", "rb").read() == intact and
+          parts() == ["t9.ct.part-%d" % live.pid],
+          "a fetch after a SIGKILLed one (%d) and beside a running one (%d): exit %s, part files "
+          "%s: %s" % (killed.pid, live.pid, code, parts(), out))
+    live.kill()
+    live.wait()
+    for fake in (fake_killed, fake_live, served):
+        fake.close()
+
+    # ---- Foreign entries in the state directory: each logged once at start-up, by its path,
+    # and left as it is.
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    key_set = os.listdir(os.path.join(server.state, "keysets"))[0]
+    planted = {"notes.txt": "file", "keysets/README": "file", "keysets/" + "a" * 64: "file",
+               "keysets/%s/secret.key" % key_set: "file", "jobs/junk": "directory",
+               "jobs/" + "b" * 32: "file", "jobs/%s/notes" % job: "file", "expired/stray": "fifo"}
+    for name, kind in planted.items():
+        path = os.path.join(server.state, name)
+        if kind == "directory":
+            os.mkdir(path)
+        elif kind == "fifo":
+            os.mkfifo(path)
+        else:
+            open(path, "w").close()
+    count = len(server.log_lines())
+    server.start()  # recovered before the port file is written
+    logged = sorted(l.get("path") for l in server.log_lines()[count:]
+                    if l.get("event") == "foreign entry")
+    check(logged == sorted(planted) and
+          all(os.path.lexists(os.path.join(server.state, p)) for p in planted),
+          "foreign entries logged: %s, planted: %s" % (logged, sorted(planted)))
+    status, _, _ = server.request("GET", "/v1/jobs/" + job, token=token)
+    check(status == 200, "the job beside foreign entries: %d" % status)
     check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
 
 

@@ -249,10 +249,12 @@ class BasicCiphertextFileWriter {
   // batch, under the keys `key_ids` (one per modulus). std::invalid_argument if first_image +
   // images wraps. Nothing appears at `path` before commit(); destroying an uncommitted writer
   // leaves no file behind. The file gets a random file id; answers_file_id: for scores, the
-  // file id of the images file they answer (0 otherwise).
+  // file id of the images file they answer (0 otherwise). owner_only: the file gets mode 0600
+  // whatever the umask (the service's state directory), else 0644 less the umask.
   BasicCiphertextFileWriter(const std::string& path, BasicContextSet<Scheme> contexts,
                             std::vector<uint64_t> key_ids, uint64_t first_image, uint64_t images,
-                            uint64_t batch_size, uint64_t values, uint64_t answers_file_id = 0);
+                            uint64_t batch_size, uint64_t values, uint64_t answers_file_id = 0,
+                            bool owner_only = false);
 
   const ProtocolHeader& header() const { return header_; }
   uint64_t batches_written() const { return batches_written_; }

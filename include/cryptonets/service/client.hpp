@@ -70,8 +70,10 @@ std::function<void(const std::string& path)> scores_check(const KeyDirectory& ke
 
 // Failures on the way (no answer came) are std::runtime_error with a sentence naming what failed
 // ("cannot connect to HOST:PORT: connection refused", "the server closed the connection during
-// the upload"). A server that refuses a body early (413, 507) closes the connection under the
-// upload: the calling process must ignore SIGPIPE (cryptonets client does), or it dies of it.
+// the upload"). A server that refuses a body early (413) closes the connection under the
+// upload: over http:// its answer is read all the same and thrown as a ServiceError (over TLS it
+// is lost: "the server closed the connection"); the calling process must ignore SIGPIPE
+// (cryptonets client does), or it dies of it.
 // An http:// URL whose server closed the connection is probed once over HTTPS (no certificate
 // check, nothing of ours sent): if it answers, the error says that the server speaks HTTPS.
 // ca_cert must be a regular file (a FIFO would block OpenSSL's open): std::runtime_error.
@@ -96,7 +98,9 @@ class Client {
   // record's checksum and binding, length; a scores file, not images) and `check` (when given)
   // has accepted it (scores_check below); what they throw is thrown (std::runtime_error naming
   // out_path), and nothing is left at out_path. SIGINT or SIGTERM during the download removes the
-  // partial file (OUT.part-PID) before the process dies.
+  // partial file (OUT.part-PID) before the process dies; one left by a fetch that died without
+  // that (SIGKILL, a crash) is removed by the next fetch to the same out_path, once no live
+  // process holds it (each fetch holds an flock on its part file, and PID must be gone).
   void fetch(const std::string& token, const std::string& job, const std::string& out_path,
              const std::function<void(const std::string& path)>& check = {});
   void remove(const std::string& token, const std::string& job);

@@ -47,6 +47,9 @@
 // Retry-After queue full, shutting down, or the token's key set cannot be loaded right now (see
 // below), 507 an upload the server cannot store: a failed write of its bytes, or its job record
 // refused by a full disk (told by the errno, ENOSPC or EDQUOT; any other failure there is a 500).
+// A refusal found midway through a body (507 included) is answered once the rest has been read and
+// dropped; one found before it is read (411, 413, 415, 405, 404) leaves it unread. Each connection
+// carries one request and closes after the answer (Connection: close): one log line per request.
 //
 // State directory: cryptonets-state (a marker: "cryptonets service state directory, format 1",
 // written at first use; a --state-dir that exists and is neither empty, nor marked, nor holding
@@ -56,7 +59,9 @@
 // keysets/<sha256(token)>/{params,evaluation.key,public.key},
 // jobs/<ID>/{job.json,input.ct,scores.ct}, expired/<sha256(token)> (a key set deleted by the
 // retention; it holds the key set's id "0x...", or nothing if written before it did), tmp/ (uploads
-// in progress, deletions under way; emptied at start). The directory itself is flock'd for the
+// in progress, deletions under way; emptied at start). Any other entry (at the top, in keysets/,
+// jobs/, expired/, or in a key set's or job's directory) is logged once at start-up (event
+// "foreign entry", its path) and left as it is. The directory itself is flock'd for the
 // server's life: one server per state directory. A job directory appears by rename only once
 // complete; job.json is replaced atomically. After a SIGKILL, every job whose job.json says
 // "queued" (or "running") runs again; SIGTERM (stop()) refuses new work, lets the running job
