@@ -270,6 +270,24 @@ expect 2 "--float and --sequential exclude each other" seq-model.txt -- "$quanti
   --float float.txt --sequential "$data/activation-study/relu.txt" --data set \
   --out seq-model.txt --results seq-table.md "${small_grid[@]}"
 
+# ---- cryptonets-reproduce: an unreadable --study-manifest or --paper-values is refused before any
+# directory is made (a trial: 27 s of measurements first, empty directories left), and a list
+# where one value is expected is refused (--timing-n 1024,8192 ran at 1024).
+expect 2 "cannot read the activation study's manifest no-such.csv" reproduction-nm -- \
+  timeout 20 "$reproduce" --mode test --data set --model model.txt \
+  --paper-values "$data/../bench/paper_values.csv" --study-manifest no-such.csv \
+  --out reproduction-nm --report report-nm/report.md
+[ -e report-nm ] && fail "cryptonets-reproduce made report-nm for a missing --study-manifest"
+expect 2 "cannot read the paper's values from no-such.csv" reproduction-np -- \
+  timeout 20 "$reproduce" --mode test --data set --model model.txt --paper-values no-such.csv \
+  --out reproduction-np --report report-np/report.md
+[ -e report-np ] && fail "cryptonets-reproduce made report-np for a missing --paper-values"
+for option in --timing-n --batch-images --accuracy-images --encrypted-images --seed; do
+  expect 2 "$option expects one positive integer, got the list '1024,8192'" reproduction-list -- \
+    timeout 20 "$reproduce" --mode test --data set --model model.txt "$option" 1024,8192 \
+    --paper-values "$data/../bench/paper_values.csv" --out reproduction-list --report r-list.md
+done
+
 # ---- Labels of the data set beyond the model's outputs: a clear error, not a wrong accuracy.
 expect 1 "is not one of the 4 classes 0..3" - -- "$exe" mnist --data "$data/mnist" \
   --model model.txt --insecure-ring-degree 64 --images 8
