@@ -270,6 +270,16 @@ expect 2 "--float and --sequential exclude each other" seq-model.txt -- "$quanti
   --float float.txt --sequential "$data/activation-study/relu.txt" --data set \
   --out seq-model.txt --results seq-table.md "${small_grid[@]}"
 
+# ---- A step size or clip of 0, which the trainer refuses: a usage error naming the option, with
+# the range that --help gives (a trial: --lr 0 passed the check of [0, 10], then exit 1).
+expect 2 "--lr expects a number in (0, 10], got '0'" lr0.txt -- "$train" --data set \
+  "${small_network[@]}" --epochs 1 --lr 0 --out lr0.txt
+expect 2 "--clip expects a number in (0, 1e+09], got '0'" lr0.txt -- "$train" --data set \
+  "${small_network[@]}" --epochs 1 --clip 0 --out lr0.txt
+"$train" --help >train-help.txt 2>&1 || fail "cryptonets-train --help exited with an error"
+grep -qF "Adam step size after warm-up, in (0, 10]" train-help.txt ||
+  fail "cryptonets-train --help does not give --lr's range"
+
 # ---- cryptonets-reproduce: an unreadable --study-manifest or --paper-values is refused before any
 # directory is made (a trial: 27 s of measurements first, empty directories left), and a list
 # where one value is expected is refused (--timing-n 1024,8192 ran at 1024).
