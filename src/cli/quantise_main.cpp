@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <optional>
@@ -20,6 +21,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "cli_support.hpp"
@@ -112,6 +114,39 @@ std::vector<double> parse_scales(const std::string& text) {
   return values;
 }
 
+// Whether two paths name the same file: the same inode where both exist (catches "./x", hard and
+// symbolic links), else the same path once made absolute and the links of its existing part
+// resolved.
+bool same_file(const std::string& a, const std::string& b) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  const bool same = fs::equivalent(a, b, error);
+  if (!error) return same;
+  const auto resolved = [](const std::string& path) {
+    std::error_code failure;
+    // Absolute first: a relative path with no existing prefix would stay relative ("x" against
+    // "./x").
+    const fs::path absolute = fs::absolute(path).lexically_normal();
+    const fs::path canonical = fs::weakly_canonical(absolute, failure);
+    return failure ? absolute : canonical;
+  };
+  return resolved(a) == resolved(b);
+}
+
+// A trial's `--float X --out X` replaced the float model (13 minutes of training) with the
+// integer one, and `--out X --results X` the table with the model: any two of the files named
+// (option, path) that are the same file are a UsageError, before any work.
+void refuse_same_files(const std::vector<std::pair<std::string, std::string>>& files) {
+  for (size_t i = 0; i < files.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (!same_file(files[i].second, files[j].second)) continue;
+      throw UsageError("--" + files[i].first + " '" + files[i].second + "' is the same file as --" +
+                       files[j].first + " '" + files[j].second +
+                       "': writing it would destroy the other; choose another path");
+    }
+  }
+}
+
 // Parses the options; nullopt after --help.
 std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) {
   const SweepGrid defaults;
@@ -153,6 +188,13 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   if (!options.parse(arguments)) return std::nullopt;
 
   CommandLine line;
+  for (const char* name : {"float", "sequential"}) {
+    if (options.has(name) && options.text(name).empty())
+      throw UsageError("--" + std::string(name) + " needs a file name, not an empty one");
+  }
+  // A trial gave both and got the sequential model's run without a word about --float.
+  if (options.given("float") && options.given("sequential"))
+    throw UsageError("--float and --sequential exclude each other: give one of them");
   line.float_model = options.text("float");
   if (options.has("sequential")) line.sequential_model = options.text("sequential");
   line.grid.min_bits = static_cast<int>(options.integer("min-bits", 1, 16));
@@ -161,6 +203,10 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   line.results = options.text("results");
   require_new_output_directory("out", line.output);
   require_new_output_directory("results", line.results);
+  refuse_same_files({{line.sequential_model.empty() ? "float" : "sequential",
+                      line.sequential_model.empty() ? line.float_model : line.sequential_model},
+                     {"out", line.output},
+                     {"results", line.results}});
   line.threads = static_cast<int>(options.integer("threads", 1, 1024));
   if (options.has("min-accuracy")) line.min_accuracy = options.real("min-accuracy", 0, 1);
   line.grid.max_moduli = static_cast<int>(options.integer("max-moduli", 1, 8));
@@ -227,6 +273,10 @@ QuantisationResult remeasure(const FloatNetwork& network, const QuantisationResu
   if (result.evaluated && !result.failure) {
     result.train_max_output_bits =
         evaluate_quantised_network(quantise(network, choice), train, threads).max_output_bits;
+  }
+  if (result.failure && !result.evaluated) {  // no worst case to give ("0 bits" misled a trial)
+    std::fprintf(stderr, "  %-18s %s\n", choice.label().c_str(), result.failure->c_str());
+    return result;
   }
   std::fprintf(stderr, "  %-18s test %s  worst-case %d bits\n", choice.label().c_str(),
                result.evaluated ? percent(result.test.accuracy()).c_str() : "-",
@@ -303,6 +353,7 @@ struct Report {
   double float_train_accuracy = 0;
   double min_accuracy = 0;             // the floor in force: --min-accuracy or from the float model
   int largest_representable_bits = 0;  // worst-case bits of the widest representable grid point
+  size_t grid_representable = 0;       // grid points with a model (0: no widest one to give)
   size_t grid_points = 0;
   size_t grid_evaluated = 0;
   size_t grid_failed = 0;
@@ -355,10 +406,14 @@ void write_grid_summary(std::ostream& out, const CommandLine& line, const Report
       << line.grid.min_bits << "–" << line.grid.max_dense2_bits << ". " << report.grid_failed
       << " are not representable: some quantised bias reaches the 2^" << parameter_limit_bits()
       << " limit of model parameters (the output bias scale (I·s_conv)^4·s_d1^2·s_d2 grows "
-         "fastest); the widest representable point has a worst case of "
-      << report.largest_representable_bits << " bits. " << report.grid_evaluated << " need at most "
-      << line.grid.max_moduli << " moduli and were evaluated on the test set (sweep "
-      << number(report.sweep_seconds) << " s).\n\n"
+         "fastest)"
+      << (report.grid_representable == 0
+              ? "; no point is representable"
+              : "; the widest representable point has a worst case of " +
+                    std::to_string(report.largest_representable_bits) + " bits")
+      << ". " << report.grid_evaluated << " need at most " << line.grid.max_moduli
+      << " moduli and were evaluated on the test set (sweep " << number(report.sweep_seconds)
+      << " s).\n\n"
       << "| moduli | points | test accuracy ≥ " << percent(report.min_accuracy, 2)
       << " | best test accuracy | best agreement with float |\n|---:|---:|---:|---:|---:|\n";
   for (size_t k = 0; k < report.per_moduli.size(); ++k) {
@@ -559,35 +614,74 @@ std::string floor_source(const CommandLine& line) {
 // try.
 void report_floor_not_reached(const std::vector<QuantisationResult>& sweep, double floor,
                               const CommandLine& line) {
+  static const std::regex decimal(R"(-?[0-9]+\.[0-9]+(e[-+]?[0-9]+)?)");
   const QuantisationResult* best = nullptr;
   size_t measured = 0;
-  bool reached_with_more_moduli = false;
+  size_t more_moduli = 0;      // skipped: they need more plaintext moduli than --max-moduli
+  size_t unrepresentable = 0;  // no model: a parameter reaches the limit
+  // The points without a measurement for a failure, grouped by why (as write_unmeasured does).
+  std::vector<std::pair<std::string, std::vector<std::string>>> failed;
   for (const QuantisationResult& r : sweep) {
-    if (!r.evaluated || r.failure || r.test.images == 0) continue;
-    if (!r.moduli) {  // needs more plaintext moduli than --max-moduli allows
-      reached_with_more_moduli = reached_with_more_moduli || r.test.accuracy() >= floor;
+    // Beyond the most moduli counted (8): --max-moduli cannot reach it either.
+    const bool too_wide = !r.failure && !r.moduli;
+    if ((r.failure && !r.evaluated) || too_wide) {
+      // Quantisation failures leave no moduli count; evaluation failures (overflow) have one.
+      unrepresentable += r.moduli ? 0 : 1;
+      const std::string why =
+          too_wide   ? "not representable: the outputs need more than 8 plaintext moduli"
+          : r.moduli ? "could not be evaluated: " + *r.failure
+                     : "not representable: " + std::regex_replace(*r.failure, decimal, "…");
+      auto group =
+          std::find_if(failed.begin(), failed.end(), [&](const auto& g) { return g.first == why; });
+      if (group == failed.end()) group = failed.insert(failed.end(), {why, {}});
+      group->second.push_back(r.choice.label());
       continue;
     }
+    if (!r.evaluated || !r.moduli || *r.moduli > line.grid.max_moduli) {
+      ++more_moduli;
+      continue;
+    }
+    if (r.failure || r.test.images == 0) continue;
     ++measured;
     if (!best || r.test.correct > best->test.correct) best = &r;
   }
-  const std::string found = best ? "the best found is " + percent(best->test.accuracy()) + " (" +
-                                       best->choice.label() + ", of " + std::to_string(measured) +
-                                       " grid point(s) measured)"
-                                 : "none of the " + std::to_string(sweep.size()) +
-                                       " grid point(s) could be measured within --max-moduli " +
-                                       std::to_string(line.grid.max_moduli);
-  const std::string more_moduli = reached_with_more_moduli
-                                      ? "; points needing more than " +
-                                            std::to_string(line.grid.max_moduli) +
-                                            " plaintext moduli do reach it: raise --max-moduli"
-                                      : "";
+  std::string found =
+      best ? "the best found is " + percent(best->test.accuracy()) + " (" + best->choice.label() +
+                 ", of " + std::to_string(measured) + " grid point(s) measured)"
+           : "none of the " + std::to_string(sweep.size()) + " grid point(s) could be measured";
+  for (const auto& [why, labels] : failed) {
+    found += "; " + std::to_string(labels.size()) + " point(s) " + why + " (";
+    constexpr size_t kLabelsShown = 3;
+    for (size_t k = 0; k < std::min(labels.size(), kLabelsShown); ++k)
+      found += (k ? ", " : "") + labels[k];
+    found += labels.size() > kLabelsShown ? ", …)" : ")";
+  }
+  if (more_moduli > 0) {
+    found += "; " + std::to_string(more_moduli) + " point(s) need more than " +
+             std::to_string(line.grid.max_moduli) +
+             " plaintext moduli (--max-moduli) and were not measured";
+  }
+  // Only the advice that can help: raising --max-moduli where points were skipped for it, smaller
+  // scales where points were not representable.
+  std::vector<std::string> tries;
+  if (measured > 0)
+    tries.push_back(
+        "a lower --min-accuracy, or a wider grid (--max-bits, --min-bits, --input-scales)");
+  if (unrepresentable > 0) {
+    tries.push_back(
+        "smaller --input-scales or --max-bits (quantised parameters must stay below 2^" +
+        std::to_string(parameter_limit_bits()) + ")");
+  }
+  if (more_moduli > 0) tries.push_back("a larger --max-moduli, to measure the points needing more");
+  if (tries.empty()) tries.push_back("a wider grid (--max-bits, --min-bits, --input-scales)");
+  std::string advice = "Try";
+  for (size_t k = 0; k < tries.size(); ++k)
+    advice += (k ? "; or " : " ") + tries[k];
   std::fprintf(stderr,
                "cryptonets-quantise: no grid point reaches the accuracy floor %s%s: %s; %s not "
-               "written (%s lists the grid). Try a lower --min-accuracy, or a wider grid "
-               "(--max-bits, --min-bits, --input-scales, --max-moduli)%s\n",
+               "written (%s lists the grid). %s\n",
                percent(floor).c_str(), floor_source(line).c_str(), found.c_str(),
-               line.output.c_str(), line.results.c_str(), more_moduli.c_str());
+               line.output.c_str(), line.results.c_str(), advice.c_str());
 }
 
 int run_polynomial(const CommandLine& line) {
@@ -783,6 +877,7 @@ int run(std::span<char* const> arguments) {
     report.grid_evaluated += r.evaluated ? 1 : 0;
     report.grid_failed += r.failure && !r.evaluated ? 1 : 0;
     if (!(r.failure && !r.evaluated)) {
+      ++report.grid_representable;
       report.largest_representable_bits =
           std::max(report.largest_representable_bits, r.worst_case_bits);
     }

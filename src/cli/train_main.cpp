@@ -5,8 +5,10 @@
 //   cryptonets-train --architecture paper --epochs 12 --out data/model-paper9-train.txt
 //                    --merged data/model-paper9-float.txt     (the 9-layer training network)
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <optional>
 #include <span>
@@ -48,11 +50,29 @@ struct CommandLine {
   TrainingOptions training;
 };
 
+// The largest --lr (and --final-lr) and --clip taken.
+constexpr double kMostStepSize = 10;
+constexpr double kMostClip = 1e9;
+
 // "%g" of a default, as --help shows it and as it parses back.
 std::string shown(double value) {
   char text[32];
   std::snprintf(text, sizeof text, "%g", value);
   return text;
+}
+
+// A value in (0, high]: the trainer refuses a zero step size or clip, which OptionParser::real's
+// closed range let through (a trial: --lr 0 exited 1 with the trainer's list of every
+// constraint). A UsageError naming --`name` otherwise.
+double positive_real(const OptionParser& options, const std::string& name, double high) {
+  const std::string value = options.text(name);
+  char* end = nullptr;
+  const double parsed = std::strtod(value.c_str(), &end);
+  if (value.empty() || *end != '\0' || !std::isfinite(parsed) || !(parsed > 0) || parsed > high) {
+    throw UsageError("--" + name + " expects a number in (0, " + shown(high) + "], got '" + value +
+                     "'");
+  }
+  return parsed;
 }
 
 // Parses the options, whose defaults are those of TrainingOptions; nullopt after --help.
@@ -73,11 +93,15 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   options.add_value("threads", "T", "OpenMP threads; the result does not depend on it",
                     std::to_string(defaults.threads));
   options.add_value("batch", "N", "mini-batch size", std::to_string(defaults.batch_size));
-  options.add_value("lr", "X", "Adam step size after warm-up", shown(defaults.learning_rate));
-  options.add_value("final-lr", "X", "step size at the end of the cosine decay",
-                    shown(defaults.final_learning_rate));
+  options.add_value("lr", "X", "Adam step size after warm-up, in (0, " + shown(kMostStepSize) + "]",
+                    shown(defaults.learning_rate));
+  options.add_value(
+      "final-lr", "X",
+      "step size at the end of the cosine decay, in [0, " + shown(kMostStepSize) + "]",
+      shown(defaults.final_learning_rate));
   options.add_value("warmup", "N", "warm-up steps", std::to_string(defaults.warmup_steps));
-  options.add_value("clip", "X", "global gradient-norm clip", shown(defaults.gradient_clip_norm));
+  options.add_value("clip", "X", "global gradient-norm clip, in (0, " + shown(kMostClip) + "]",
+                    shown(defaults.gradient_clip_norm));
   options.add_value("weight-decay", "X", "decoupled weight decay (multiplied by the step size)",
                     shown(defaults.weight_decay));
   options.add_value("shift", "N", "random shift augmentation, ±N pixels",
@@ -143,10 +167,10 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   t.seed = static_cast<uint64_t>(options.integer("seed", 0, INT64_MAX));
   t.threads = static_cast<int>(options.integer("threads", 1, 1024));
   t.batch_size = static_cast<int>(options.integer("batch", 1, 1 << 20));
-  t.learning_rate = static_cast<float>(options.real("lr", 0, 10));
-  t.final_learning_rate = static_cast<float>(options.real("final-lr", 0, 10));
+  t.learning_rate = static_cast<float>(positive_real(options, "lr", kMostStepSize));
+  t.final_learning_rate = static_cast<float>(options.real("final-lr", 0, kMostStepSize));
   t.warmup_steps = static_cast<int>(options.integer("warmup", 0, kMostSteps));
-  t.gradient_clip_norm = static_cast<float>(options.real("clip", 0, 1e9));
+  t.gradient_clip_norm = static_cast<float>(positive_real(options, "clip", kMostClip));
   t.weight_decay = static_cast<float>(options.real("weight-decay", 0, 1000));
   t.max_shift = static_cast<int>(options.integer("shift", 0, FloatNetwork::kImageSide - 1));
   t.conv_maps = static_cast<int>(options.integer("conv-maps", 1, 1024));

@@ -228,6 +228,76 @@ expect 1 "no grid point reaches the accuracy floor" coarse-model.txt -- "$quanti
   --max-bits 1 --threads 2
 grep -qE "the best found is [0-9.]+% \(I=1 .*Try a lower --min-accuracy, or a wider grid" message.txt ||
   fail "cryptonets-quantise: the error does not give the best accuracy and what to try: $(cat message.txt)"
+# ---- Grid points that are not representable (a quantised bias reaches 2^60): the error says
+# which and why, gives no "worst case of 0 bits", and does not send the user to --max-moduli
+# (a trial: "none of the 1 grid point(s) could be measured within --max-moduli").
+cp "$data/model-float.txt" mnist-float.txt
+expect 1 "none of the 1 grid point(s) could be measured; 1 point(s) not representable: a quantised bias reaches 2^60 (I=16 w=8/8/8)" \
+  wide-model.txt -- "$quantise" --float mnist-float.txt --data set --out wide-model.txt \
+  --results wide-table.md --input-scales 16 --min-bits 8 --max-bits 8 --max-moduli 1 --threads 2
+grep -qF "Try smaller --input-scales or --max-bits" message.txt ||
+  fail "quantise, no point representable: the error does not say what to try: $(cat message.txt)"
+grep -qF -- "--max-moduli" message.txt &&
+  fail "quantise, no point representable: the error suggests --max-moduli: $(cat message.txt)"
+grep -q "worst case of 0 bits" wide-table.md && fail "wide-table.md gives a worst case of 0 bits"
+grep -qF "no point is representable" wide-table.md ||
+  fail "wide-table.md does not say that no point is representable"
+# Points skipped for needing more moduli than --max-moduli: the error says how many and suggests
+# raising it (the old hint could not fire: it looked at points that are never measured).
+# (The shipped I=16 w=4/5/9 needs 2.)
+expect 1 "34 point(s) need more than 1 plaintext moduli (--max-moduli) and were not measured" \
+  wide-model.txt -- "$quantise" --float mnist-float.txt --data set --out wide-model.txt \
+  --results wide-table.md --input-scales 16 --min-bits 4 --max-bits 9 --max-moduli 1 --threads 2
+grep -qF "a larger --max-moduli" message.txt ||
+  fail "quantise, a point needing 2 moduli: the error does not suggest --max-moduli: $(cat message.txt)"
+
+# ---- Two of the quantiser's files that are the same file (a trial: --float X --out X replaced
+# the float model, --out X --results X the table): a usage error before any work, nothing written.
+cp float.txt same.txt
+expect 2 "--out 'same.txt' is the same file as --float './same.txt'" - -- "$quantise" \
+  --float ./same.txt --data set --out same.txt --results same-table.md "${small_grid[@]}"
+cmp -s float.txt same.txt || fail "cryptonets-quantise --float X --out X replaced its input"
+[ -e same-table.md ] && fail "cryptonets-quantise wrote same-table.md before refusing"
+ln -s same.txt same-link.txt
+expect 2 "--out 'same-link.txt' is the same file as --float 'same.txt'" - -- "$quantise" \
+  --float same.txt --data set --out same-link.txt --results same-table.md "${small_grid[@]}"
+cmp -s float.txt same.txt || fail "cryptonets-quantise --out LINK-TO-FLOAT replaced its input"
+expect 2 "--results 'both.md' is the same file as --out 'both.md'" both.md -- "$quantise" \
+  --float float.txt --data set --out both.md --results both.md "${small_grid[@]}"
+expect 2 "--results './new.md' is the same file as --out 'new.md'" new.md -- "$quantise" \
+  --float float.txt --data set --out new.md --results ./new.md "${small_grid[@]}"
+expect 2 "--float and --sequential exclude each other" seq-model.txt -- "$quantise" \
+  --float float.txt --sequential "$data/activation-study/relu.txt" --data set \
+  --out seq-model.txt --results seq-table.md "${small_grid[@]}"
+
+# ---- A step size or clip of 0, which the trainer refuses: a usage error naming the option, with
+# the range that --help gives (a trial: --lr 0 passed the check of [0, 10], then exit 1).
+expect 2 "--lr expects a number in (0, 10], got '0'" lr0.txt -- "$train" --data set \
+  "${small_network[@]}" --epochs 1 --lr 0 --out lr0.txt
+expect 2 "--clip expects a number in (0, 1e+09], got '0'" lr0.txt -- "$train" --data set \
+  "${small_network[@]}" --epochs 1 --clip 0 --out lr0.txt
+"$train" --help >train-help.txt 2>&1 || fail "cryptonets-train --help exited with an error"
+grep -qF "Adam step size after warm-up, in (0, 10]" train-help.txt ||
+  fail "cryptonets-train --help does not give --lr's range"
+
+# ---- cryptonets-reproduce: an unreadable --study-manifest or --paper-values is refused before any
+# directory is made (a trial: 27 s of measurements first, empty directories left), and a list
+# where one value is expected is refused (--timing-n 1024,8192 ran at 1024).
+expect 2 "cannot read the activation study's manifest no-such.csv" reproduction-nm -- \
+  timeout 20 "$reproduce" --mode test --data set --model model.txt \
+  --paper-values "$data/../bench/paper_values.csv" --study-manifest no-such.csv \
+  --out reproduction-nm --report report-nm/report.md
+[ -e report-nm ] && fail "cryptonets-reproduce made report-nm for a missing --study-manifest"
+expect 2 "cannot read the paper's values from no-such.csv" reproduction-np -- \
+  timeout 20 "$reproduce" --mode test --data set --model model.txt --paper-values no-such.csv \
+  --out reproduction-np --report report-np/report.md
+[ -e report-np ] && fail "cryptonets-reproduce made report-np for a missing --paper-values"
+for option in --timing-n --batch-images --accuracy-images --encrypted-images --seed; do
+  expect 2 "$option expects one positive integer, got the list '1024,8192'" reproduction-list -- \
+    timeout 20 "$reproduce" --mode test --data set --model model.txt "$option" 1024,8192 \
+    --paper-values "$data/../bench/paper_values.csv" --out reproduction-list --report r-list.md
+done
+
 # ---- Labels of the data set beyond the model's outputs: a clear error, not a wrong accuracy.
 expect 1 "is not one of the 4 classes 0..3" - -- "$exe" mnist --data "$data/mnist" \
   --model model.txt --insecure-ring-degree 64 --images 8
