@@ -628,7 +628,8 @@ void report_floor_not_reached(const std::vector<QuantisationResult>& sweep, doub
       // Quantisation failures leave no moduli count; evaluation failures (overflow) have one.
       unrepresentable += r.moduli ? 0 : 1;
       const std::string why =
-          too_wide   ? "not representable: the outputs need more than 8 plaintext moduli"
+          too_wide ? "not representable: the outputs need more than " +
+                         std::to_string(training::kMaxPlaintextModuliSearched) + " plaintext moduli"
           : r.moduli ? "could not be evaluated: " + *r.failure
                      : "not representable: " + std::regex_replace(*r.failure, decimal, "…");
       auto group =

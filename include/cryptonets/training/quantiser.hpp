@@ -96,9 +96,13 @@ inline constexpr uint64_t kPlaintextModulusCongruence = 2 * 8192;
 std::vector<uint64_t> plaintext_moduli(size_t count, int modulus_bits = kPlaintextModulusBits,
                                        uint64_t congruence = kPlaintextModulusCongruence);
 
+// The most plaintext moduli the quantiser's search considers for one model.
+inline constexpr int kMaxPlaintextModuliSearched = 8;
+
 // The fewest of those moduli whose CRT product holds the final outputs of `report`
 // (plaintext_moduli_suffice), or nullopt if more than `max_moduli` would be needed.
-std::optional<int> plaintext_moduli_needed(const model::RangeReport& report, int max_moduli = 8,
+std::optional<int> plaintext_moduli_needed(const model::RangeReport& report,
+                                           int max_moduli = kMaxPlaintextModuliSearched,
                                            int modulus_bits = kPlaintextModulusBits,
                                            uint64_t congruence = kPlaintextModulusCongruence);
 
