@@ -382,6 +382,8 @@ TEST_CASE("inspect_key_set inspects every file of a key directory and judges the
 TEST_CASE("inspect_key_set refuses a profile whose model needs more plaintext bits than the keys") {
   const TempDir dir;
   write_toy_files(dir);  // the YASHE' key set: T = 241 * 193, about 15 bits
+  // A second secret key beside the set is EXPOSED (inspect_key_set searches other files).
+  std::filesystem::remove(dir.file("bfv-secret.key"));
   ModelProfile profile;
   profile.input_shape = {1, 28, 28};
   profile.input_scale = 1;

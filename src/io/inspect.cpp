@@ -866,7 +866,6 @@ void inspect_protocol_file(Reader& reader, const std::string& path, const std::s
     return;
   }
 
-  const size_t problems_before_records = report.problems.size();
   std::vector<uint64_t> fingerprints, key_ids;
   for (uint64_t b = 0; b < batches; ++b) {
     for (uint64_t i = 0; i < moduli; ++i) {
@@ -913,8 +912,14 @@ void inspect_protocol_file(Reader& reader, const std::string& path, const std::s
   check_identity("parameter set fingerprint", "cryptonets parameter set 1", fingerprints,
                  fingerprint);
   if (tag != 'P') check_identity("key set id", "cryptonets key set 1", key_ids, key_set);
-  // What the records hold, once their checksums verify (a damaged file is refused already).
-  if (report.problems.size() != problems_before_records || !known_scheme(file_scheme)) return;
+  // What the records hold, once the checksums and identities verify (damage named above is
+  // named once; problems of its role, mode or neighbours do not keep the loader from it).
+  const bool damaged =
+      std::any_of(report.problems.begin(), report.problems.end(), [](const std::string& problem) {
+        return problem.starts_with("header:") || problem.starts_with("record ") ||
+               problem.starts_with("trailing bytes:");
+      });
+  if (damaged || !known_scheme(file_scheme)) return;
   if (file_scheme == static_cast<uint8_t>(SchemeId::kBfv))
     check_with_loader<bfv::Scheme>(path, tag, fingerprint, parameters_read, report);
   else

@@ -536,9 +536,10 @@ inspect_expect 1 bad-score.csv "PROBLEM: row 1 (image 2): predicted 'xyz' is not
 { cat "$data/model-float.txt"; echo "junk"; } >junk-float.txt
 inspect_expect 1 junk-float.txt "unexpected content after 'end': 'junk'"
 # A file without a newline is told foreign from a bounded prefix (found by a trial: whole lines
-# were read four times, 145 s and 4.27 GB for 2 GiB): 512 MiB, sparse, under a 1 GiB memory limit.
-{ printf 'abcd'; } >no-newline.bin && truncate -s 512M no-newline.bin
-guard=(bash -c 'ulimit -v 1048576 && exec timeout 20 "$@"' guard)
+# were read four times, 145 s and 4.27 GB for 2 GiB): 256 MiB, sparse, under a 192 MiB memory
+# limit, which a line that long cannot be read in.
+printf 'abcd' >no-newline.bin && truncate -s 256M no-newline.bin
+guard=(bash -c 'ulimit -v 196608 && exec timeout 20 "$@"' guard)
 inspect_expect 1 no-newline.bin "not a cryptonets file (it starts with bytes 61 62 63 64"
 guard=()
 rm -f no-newline.bin
