@@ -535,6 +535,8 @@ inspect_expect 1 bad-score.csv "PROBLEM: row 1 (image 2): predicted 'xyz' is not
 # A float model with junk after 'end' (found by a trial: intact): refused, as quantise refuses it.
 { cat "$data/model-float.txt"; echo "junk"; } >junk-float.txt
 inspect_expect 1 junk-float.txt "unexpected content after 'end': 'junk'"
+{ cat "$data/model-paper9-train.txt"; echo "junk"; } >junk-sequential.txt
+inspect_expect 1 junk-sequential.txt "unexpected content after the last layer: 'junk'"
 # A file without a newline is told foreign from a bounded prefix (found by a trial: whole lines
 # were read four times, 145 s and 4.27 GB for 2 GiB). 256 MiB, sparse: the old reading took 16 s
 # and 600 MB here; now well under a second and a few MB (the secret-key search reads it in chunks).
