@@ -1087,6 +1087,27 @@ bool canonical_integer(const std::string& text, bool negative) {
   return !(sign == 1 && digits == "0");                     // "-0"
 }
 
+// The longest line of a scores CSV read: far above what decrypt writes (a few hundred digits per
+// score), and a bound on what a file without newlines costs (whole lines were read before).
+constexpr size_t kMaxCsvLine = size_t{1} << 20;
+
+// The next line of `in`, without its '\n', as std::getline reads it (false at the end), but at
+// most kMaxCsvLine bytes: false with `too_long` set when the line is longer.
+bool csv_line(std::istream& in, std::string& line, bool& too_long) {
+  line.clear();
+  too_long = false;
+  std::streambuf& buffer = *in.rdbuf();
+  for (int c = buffer.sbumpc(); c != std::char_traits<char>::eof(); c = buffer.sbumpc()) {
+    if (c == '\n') return true;
+    if (line.size() == kMaxCsvLine) {
+      too_long = true;
+      return false;
+    }
+    line.push_back(static_cast<char>(c));
+  }
+  return !line.empty();
+}
+
 // decrypt --scores: image, label, predicted, score_0 .. score_{C-1}, each cell an integer as
 // decrypt writes it (canonical_integer: "07", "+2" and " 2" alike are not), the images distinct,
 // the label empty or a class, as the predicted label. Each row's predicted label must be the
@@ -1096,9 +1117,16 @@ void inspect_scores_csv(const std::string& path, FileInspection& report) {
   constexpr size_t kRowsNamed = 5;  // rows named one by one; the rest are counted
   // The last image a ciphertext file can hold (FORMATS.md §4.1: first image + images <= 2^64 - 1).
   constexpr uint64_t kMaxImageIndex = std::numeric_limits<uint64_t>::max() - 1;
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   std::string header, line;
-  std::getline(in, header);
+  bool too_long = false;
+  csv_line(in, header, too_long);
+  if (too_long) {
+    report.kind = "not readable as decrypted scores (see the problems)";
+    report.problems.push_back("header: longer than " + with_bytes(kMaxCsvLine) +
+                              " (decrypt --scores writes a short header line)");
+    return;
+  }
   size_t rows = 0, labelled = 0, checked = 0, wrong = 0;
   const std::vector<std::string> names = csv_cells(header);
   const size_t classes = names.size() - 3;
@@ -1131,7 +1159,7 @@ void inspect_scores_csv(const std::string& path, FileInspection& report) {
   std::set<std::string> images;
   std::vector<uint64_t> indices;  // the image indices that parse, in row order
   bool all_rows_read = true;
-  while (std::getline(in, line)) {
+  while (csv_line(in, line, too_long)) {
     ++rows;
     const std::vector<std::string> cells = csv_cells(line);
     const std::string where = "row " + std::to_string(rows) + " (image " + cells[0] + ")";
@@ -1205,7 +1233,10 @@ void inspect_scores_csv(const std::string& path, FileInspection& report) {
   // decrypt writes one row per image of the file, images first, first + 1, ... in order: a
   // missing row (found by a trial: a deleted row, or the header alone, was judged intact) is
   // named by its image, the first one missing.
-  if (rows == 0) {
+  if (too_long) {
+    report.problems.push_back("row " + std::to_string(rows + 1) + ": longer than " +
+                              with_bytes(kMaxCsvLine) + "; not read, nor any row after it");
+  } else if (rows == 0) {
     report.problems.push_back(
         "no rows: decrypt --scores writes one row per image (at least one) after the header");
   } else if (all_rows_read && !indices.empty()) {

@@ -547,8 +547,17 @@ inspect_expect 1 no-newline.bin "not a cryptonets file (it starts with bytes 61 
 if [ -s rss.txt ]; then
   [ "$(tail -1 rss.txt)" -lt 65536 ] || fail "inspect no-newline.bin: $(tail -1 rss.txt) KB resident"
 fi
+# The same for a file that starts as a scores CSV: its lines are read up to 1 MiB.
+printf 'image,label,predicted,score_0' >no-newline.csv && truncate -s 256M no-newline.csv
+rm -f rss.txt
+inspect_expect 1 no-newline.csv "PROBLEM: header: longer than 1048576 bytes"
+if [ -s rss.txt ]; then
+  [ "$(tail -1 rss.txt)" -lt 65536 ] || fail "inspect no-newline.csv: $(tail -1 rss.txt) KB resident"
+fi
+{ head -2 scores.csv; printf '3,'; } >long-row.csv && truncate -s 8M long-row.csv
+inspect_expect 1 long-row.csv "PROBLEM: row 2: longer than 1048576 bytes; not read, nor any row after it"
 guard=()
-rm -f no-newline.bin rss.txt
+rm -f no-newline.bin no-newline.csv long-row.csv rss.txt
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed" >&2
