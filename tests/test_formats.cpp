@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -558,6 +559,62 @@ TEST_CASE("inspect refuses what the loaders refuse, though every checksum was re
     CHECK_FALSE(key_set.intact());
     CHECK(field_of(key_set.fields, "usable for").find(c.not_usable_for) == std::string::npos);
   }
+}
+
+TEST_CASE(
+    "inspect refuses a parameter set with a plaintext modulus twice, every identity recomputed") {
+  const TempDir dir;
+  write_yashe_toy_files(dir);
+  // Record 2 gets record 1's t (241 twice), with its fingerprint, the header's parameter-set
+  // fingerprint (FORMATS.md §3.3), the header checksum and the record checksums recomputed.
+  std::vector<uint64_t> fingerprints;
+  uint64_t first_t = 0;
+  rewrite_records(dir.file("params"), [&](std::string& payload) {
+    auto* words = reinterpret_cast<uint8_t*>(payload.data());
+    const uint64_t k = load_le(words + 8, 8);
+    if (first_t == 0) first_t = load_le(words + 8 * (2 + k), 8);
+    store_le(words + 8 * (2 + k), first_t, 8);
+    yashe::Parameters params;
+    params.n = load_le(words, 8);
+    for (uint64_t i = 0; i < k; ++i)
+      params.q_primes.push_back(load_le(words + 8 * (2 + i), 8));
+    params.t = first_t;
+    params.sigma = std::bit_cast<double>(load_le(words + 8 * (3 + k), 8));
+    params.decomposition_bits = static_cast<int>(load_le(words + 8 * (4 + k), 8));
+    fingerprints.push_back(params.fingerprint());
+  });
+  std::string bytes = test_support::read_bytes(dir.file("params"));
+  auto* data = reinterpret_cast<uint8_t*>(bytes.data());
+  for (size_t r = 0, offset = kProtocolHeaderBytes; r < fingerprints.size(); ++r) {
+    store_le(data + offset + 8, fingerprints[r], 8);
+    const size_t length = load_le(data + offset + 24, 8);
+    const Sha256::Digest digest = sha256({data + offset, kSerializationHeaderBytes + length});
+    std::copy(digest.begin(), digest.end(), data + offset + kSerializationHeaderBytes + length);
+    offset += kSerializationHeaderBytes + length + kSerializationChecksumBytes;
+  }
+  Sha256 identity;
+  const char tag[] = "cryptonets parameter set 1";
+  identity.update({reinterpret_cast<const uint8_t*>(tag), sizeof tag});
+  uint8_t word[8];
+  store_le(word, fingerprints.size(), 8);
+  identity.update(word);
+  for (uint64_t fingerprint : fingerprints) {
+    store_le(word, fingerprint, 8);
+    identity.update(word);
+  }
+  store_le(data + 8, load_le(identity.digest().data(), 8), 8);
+  const Sha256::Digest header = sha256({data, kProtocolHeaderBytes - 32});
+  std::copy(header.begin(), header.end(), data + kProtocolHeaderBytes - 32);
+  test_support::write_bytes(dir.file("params"), bytes);
+  const FileInspection report = inspect_file(dir.file("params"));
+  // Every checksum and identity verifies: only the loader's check finds it.
+  CHECK(std::none_of(report.problems.begin(), report.problems.end(), [](const std::string& p) {
+    return p.starts_with("header:") || p.starts_with("record ");
+  }));
+  CHECK(has_problem_starting(report.problems, "refused by the loader"));
+  CHECK(std::any_of(report.problems.begin(), report.problems.end(), [](const std::string& p) {
+    return p.find("appears twice") != std::string::npos;
+  }));
 }
 
 TEST_CASE("inspect flags secret keys of the older layout, under a shared name, or beside a set") {
