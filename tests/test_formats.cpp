@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -302,6 +303,8 @@ TEST_CASE("inspect_key_set inspects every file of a key directory and judges the
   namespace fs = std::filesystem;
   const TempDir dir;
   write_toy_files(dir);
+  // A second secret key beside the set is EXPOSED (tested below); the BFV files are other files.
+  fs::remove(dir.file("bfv-secret.key"));
   KeySetInspection set = inspect_key_set(dir.path.string() + "/");
   CHECK(set.intact());
   REQUIRE(set.members.size() == 5);
@@ -380,6 +383,8 @@ TEST_CASE("inspect_key_set inspects every file of a key directory and judges the
 TEST_CASE("inspect_key_set refuses a profile whose model needs more plaintext bits than the keys") {
   const TempDir dir;
   write_toy_files(dir);  // the YASHE' key set: T = 241 * 193, about 15 bits
+  // A second secret key beside the set is EXPOSED (inspect_key_set searches other files).
+  std::filesystem::remove(dir.file("bfv-secret.key"));
   ModelProfile profile;
   profile.input_shape = {1, 28, 28};
   profile.input_scale = 1;
@@ -474,4 +479,197 @@ TEST_CASE("The files of format version 3 (tests/formats/protocol_v3.hex) are ref
                        doctest::Contains("format version 3 (no longer supported); this build "
                                          "reads 4"),
                        std::runtime_error);
+}
+
+namespace {
+
+// Rewrites each record of the protocol file `path` (not a ciphertext file) through `edit` (its
+// payload), with the record's length and checksum made to fit: anyone can, as the checksums carry
+// no secret.
+void rewrite_records(const std::string& path, const std::function<void(std::string&)>& edit) {
+  const std::string bytes = test_support::read_bytes(path);
+  std::string out = bytes.substr(0, kProtocolHeaderBytes);
+  for (size_t offset = kProtocolHeaderBytes; offset < bytes.size();) {
+    std::string header = bytes.substr(offset, kSerializationHeaderBytes);
+    auto* fields = reinterpret_cast<uint8_t*>(header.data());
+    const size_t length = load_le(fields + 24, 8);
+    std::string payload = bytes.substr(offset + kSerializationHeaderBytes, length);
+    edit(payload);
+    store_le(fields + 24, payload.size(), 8);
+    const std::string covered = header + payload;
+    const Sha256::Digest digest =
+        sha256({reinterpret_cast<const uint8_t*>(covered.data()), covered.size()});
+    out += covered + std::string(digest.begin(), digest.end());
+    offset += kSerializationHeaderBytes + length + kSerializationChecksumBytes;
+  }
+  test_support::write_bytes(path, out);
+}
+
+bool has_problem_starting(const std::vector<std::string>& problems, const std::string& start) {
+  return std::any_of(problems.begin(), problems.end(),
+                     [&](const std::string& problem) { return problem.starts_with(start); });
+}
+
+std::string field_of(const std::vector<std::pair<std::string, std::string>>& fields,
+                     const std::string& name) {
+  for (const auto& [key, value] : fields)
+    if (key == name) return value;
+  return "(none)";
+}
+
+}  // namespace
+
+TEST_CASE("inspect refuses what the loaders refuse, though every checksum was recomputed") {
+  namespace fs = std::filesystem;
+  const TempDir dir;
+  write_toy_files(dir);
+  CHECK(field_of(inspect_file(dir.file("public.key")).fields, "as the commands load it") ==
+        "read (every field and residue checked)");
+  // Found by a trial: each of these was "intact", and the set "usable for" encrypt or decrypt.
+  struct Case {
+    const char* file;
+    const char* what;
+    std::function<void(std::string&)> edit;
+    const char* not_usable_for;
+  };
+  const std::vector<Case> cases = {
+      {"params", "a parameter record shorter than 48 bytes",
+       [](std::string& payload) { payload.resize(40); }, "encrypt"},
+      {"params", "a parameter record longer than 8 (5 + 64) bytes",
+       [](std::string& payload) { payload.append(8 * 65, '\0'); }, "encrypt"},
+      {"public.key", "a public key residue above its prime",
+       [](std::string& payload) { std::fill(payload.begin() + 8, payload.begin() + 16, '\xff'); },
+       "encrypt"},
+      {"secret.key", "a secret key code 3",
+       [](std::string& payload) { std::fill(payload.begin(), payload.begin() + 8, '\xff'); },
+       "decrypt"}};
+  for (const Case& c : cases) {
+    CAPTURE(c.what);
+    const std::string set = dir.file("case");
+    fs::remove_all(set);
+    fs::create_directory(set);
+    for (const char* name : {"params", "public.key", "evaluation.key", "secret.key"})
+      fs::copy_file(dir.file(name), set + "/" + name);
+    fs::permissions(set + "/secret.key", fs::perms::owner_read | fs::perms::owner_write);
+    rewrite_records(set + "/" + c.file, c.edit);
+    const FileInspection report = inspect_file(set + "/" + c.file);
+    CHECK_FALSE(report.intact());
+    CHECK(has_problem_starting(report.problems, "refused by the loader"));
+    const KeySetInspection key_set = inspect_key_set(set);
+    CHECK_FALSE(key_set.intact());
+    CHECK(field_of(key_set.fields, "usable for").find(c.not_usable_for) == std::string::npos);
+  }
+}
+
+TEST_CASE(
+    "inspect refuses a parameter set with a plaintext modulus twice, every identity recomputed") {
+  const TempDir dir;
+  write_yashe_toy_files(dir);
+  // Record 2 gets record 1's t (241 twice), with its fingerprint, the header's parameter-set
+  // fingerprint (FORMATS.md §3.3), the header checksum and the record checksums recomputed.
+  std::vector<uint64_t> fingerprints;
+  uint64_t first_t = 0;
+  rewrite_records(dir.file("params"), [&](std::string& payload) {
+    auto* words = reinterpret_cast<uint8_t*>(payload.data());
+    const uint64_t k = load_le(words + 8, 8);
+    if (first_t == 0) first_t = load_le(words + 8 * (2 + k), 8);
+    store_le(words + 8 * (2 + k), first_t, 8);
+    yashe::Parameters params;
+    params.n = load_le(words, 8);
+    for (uint64_t i = 0; i < k; ++i)
+      params.q_primes.push_back(load_le(words + 8 * (2 + i), 8));
+    params.t = first_t;
+    params.sigma = std::bit_cast<double>(load_le(words + 8 * (3 + k), 8));
+    params.decomposition_bits = static_cast<int>(load_le(words + 8 * (4 + k), 8));
+    fingerprints.push_back(params.fingerprint());
+  });
+  std::string bytes = test_support::read_bytes(dir.file("params"));
+  auto* data = reinterpret_cast<uint8_t*>(bytes.data());
+  for (size_t r = 0, offset = kProtocolHeaderBytes; r < fingerprints.size(); ++r) {
+    store_le(data + offset + 8, fingerprints[r], 8);
+    const size_t length = load_le(data + offset + 24, 8);
+    const Sha256::Digest digest = sha256({data + offset, kSerializationHeaderBytes + length});
+    std::copy(digest.begin(), digest.end(), data + offset + kSerializationHeaderBytes + length);
+    offset += kSerializationHeaderBytes + length + kSerializationChecksumBytes;
+  }
+  Sha256 identity;
+  const char tag[] = "cryptonets parameter set 1";
+  identity.update({reinterpret_cast<const uint8_t*>(tag), sizeof tag});
+  uint8_t word[8];
+  store_le(word, fingerprints.size(), 8);
+  identity.update(word);
+  for (uint64_t fingerprint : fingerprints) {
+    store_le(word, fingerprint, 8);
+    identity.update(word);
+  }
+  store_le(data + 8, load_le(identity.digest().data(), 8), 8);
+  const Sha256::Digest header = sha256({data, kProtocolHeaderBytes - 32});
+  std::copy(header.begin(), header.end(), data + kProtocolHeaderBytes - 32);
+  test_support::write_bytes(dir.file("params"), bytes);
+  const FileInspection report = inspect_file(dir.file("params"));
+  // Every checksum and identity verifies: only the loader's check finds it.
+  CHECK(std::none_of(report.problems.begin(), report.problems.end(), [](const std::string& p) {
+    return p.starts_with("header:") || p.starts_with("record ");
+  }));
+  CHECK(has_problem_starting(report.problems, "refused by the loader"));
+  CHECK(std::any_of(report.problems.begin(), report.problems.end(), [](const std::string& p) {
+    return p.find("appears twice") != std::string::npos;
+  }));
+}
+
+TEST_CASE("inspect flags secret keys of the older layout, under a shared name, or beside a set") {
+  namespace fs = std::filesystem;
+  const TempDir dir;
+  write_yashe_toy_files(dir);
+  // (a) A secret key of protocol version 3 (scheme byte 0) appended to a public key file.
+  const auto v3 = parse_dump(test_support::read_bytes(
+      (test_support::repository_root() / "tests/formats/protocol_v3.hex").string()));
+  std::string old_secret;
+  for (const auto& [name, bytes] : v3)
+    if (name == "secret.key") old_secret = bytes;
+  REQUIRE_FALSE(old_secret.empty());
+  test_support::write_bytes(dir.file("leaky.key"),
+                            test_support::read_bytes(dir.file("public.key")) + old_secret);
+  const FileInspection leaky = inspect_file(dir.file("leaky.key"));
+  CHECK(has_problem_starting(leaky.problems, "secret keys appended: EXPOSED: "));
+  CHECK(std::any_of(leaky.problems.begin(), leaky.problems.end(), [](const std::string& problem) {
+    return problem.find("of an older format (protocol version 3, YASHE')") != std::string::npos;
+  }));
+  fs::remove(dir.file("leaky.key"));
+
+  // (b) Secret keys under evaluation.key or public.key, the files the server is given.
+  for (const char* name : {"evaluation.key", "public.key"}) {
+    CAPTURE(name);
+    const std::string set = dir.file(std::string("shared-") + name);
+    fs::create_directory(set);
+    for (const char* file : {"params", "public.key", "evaluation.key", "secret.key"})
+      fs::copy_file(dir.file(file), set + "/" + file);
+    fs::copy_file(dir.file("secret.key"), set + "/" + name, fs::copy_options::overwrite_existing);
+    const KeySetInspection inspection = inspect_key_set(set);
+    CHECK(has_problem_starting(inspection.problems,
+                               std::string(name) + ": secret keys under a shared name: EXPOSED: "));
+    CHECK(format_key_set_inspection(set, inspection)
+              .find(std::string(name) +
+                    ": MISMATCHED and EXPOSED (secret keys under a shared name)") !=
+          std::string::npos);
+  }
+
+  // (c) Other files of a key directory: a copy of the secret key, a public key with one appended.
+  const std::string set = dir.file("others");
+  fs::create_directory(set);
+  for (const char* file : {"params", "public.key", "evaluation.key", "secret.key"})
+    fs::copy_file(dir.file(file), set + "/" + file);
+  fs::copy_file(dir.file("secret.key"), set + "/secret.key.bak");
+  test_support::write_bytes(set + "/public.key.orig",
+                            test_support::read_bytes(dir.file("public.key")) +
+                                test_support::read_bytes(dir.file("secret.key")));
+  test_support::write_bytes(set + "/notes.txt", "made on Monday\n");
+  const KeySetInspection others = inspect_key_set(set);
+  CHECK_FALSE(others.intact());
+  CHECK(has_problem_starting(others.problems, "secret.key.bak: secret keys inside: EXPOSED: "));
+  CHECK(has_problem_starting(others.problems, "public.key.orig: secret keys inside: EXPOSED: "));
+  CHECK_FALSE(has_problem_starting(others.problems, "notes.txt"));
+  CHECK(field_of(others.fields, "other files") ==
+        "notes.txt, public.key.orig (EXPOSED: secret keys), secret.key.bak (EXPOSED: secret keys) "
+        "(not part of a key set; searched for secret keys only)");
 }

@@ -235,6 +235,13 @@ TEST_CASE("A saved then loaded sequential network is identical; bad files are re
   std::istringstream truncated(text.str().substr(0, text.str().size() / 2));
   CHECK_THROWS_WITH_AS(read_sequential_network(truncated, "half.txt"),
                        doctest::Contains("half.txt"), std::runtime_error);
+  // Blanks and comments may follow the last layer; anything else is refused.
+  std::istringstream commented(text.str() + "\n# fine-tuned\n");
+  CHECK(read_sequential_network(commented, "c.txt") == network);
+  std::istringstream junk(text.str() + "junk\n");
+  CHECK_THROWS_WITH_AS(read_sequential_network(junk, "j.txt"),
+                       doctest::Contains("unexpected content after the last layer: 'junk'"),
+                       std::runtime_error);
 }
 
 TEST_CASE("Polynomial fits: exact on polynomials, least squares no worse than Chebyshev in L2") {

@@ -223,6 +223,13 @@ TEST_CASE("Malformed model files are rejected naming the problem") {
                        std::runtime_error);
   std::istringstream good(text);
   CHECK(read_float_network(good, "m.txt") == network);
+  // Blanks and comments may follow 'end'; anything else is refused, as the integer model is.
+  std::istringstream commented(text + "\n# trained on MNIST\n\n");
+  CHECK(read_float_network(commented, "m.txt") == network);
+  std::istringstream junk(text + "junk 1 2\n");
+  CHECK_THROWS_WITH_AS(read_float_network(junk, "m.txt"),
+                       doctest::Contains("unexpected content after 'end': 'junk'"),
+                       std::runtime_error);
 }
 
 TEST_CASE("The class count comes from the labels: a 4-class set trains a 4-class network") {

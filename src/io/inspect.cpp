@@ -489,20 +489,42 @@ constexpr const char* kAppendedSecretKeys = "secret keys appended: ";
 // one): member_state marks the file EXPOSED too.
 constexpr const char* kSecretKeysInside = "secret keys inside: ";
 
+// The problem that names secret keys under a name the README has users copy to the server
+// (params, public.key, evaluation.key): member_state marks the file EXPOSED.
+constexpr const char* kSecretKeysShared = "secret keys under a shared name: ";
+
 // Where a secret key lies in a file: a protocol file of secret keys ("CNPF") or a single
 // secret-key record ("CNET"), recognised by the magic, the kind byte 'S' and a known scheme byte
-// (FORMATS.md §4.1, §5.1).
+// (FORMATS.md §4.1, §5.1), or, in the older layouts (protocol files before version 4, records
+// before version 3, YASHE' only), a zero byte there and an older version after it.
 struct SecretKeyMark {
   uint64_t offset = 0;  // of the magic
   bool file = false;    // "CNPF" (else a "CNET" record)
-  uint8_t scheme = 0;
+  uint8_t scheme = 0;   // 0: an older layout
+  uint16_t version = 0;
 
   std::string what() const {
     return std::string(file ? "a protocol file of secret keys (\"CNPF\", kind 'S')"
                             : "a secret key record (\"CNET\", kind 'S')") +
-           " of " + scheme_name(static_cast<SchemeId>(scheme));
+           (scheme == 0 ? " of an older format (" + std::string(file ? "protocol" : "record") +
+                              " version " + std::to_string(version) + ", YASHE')"
+                        : " of " + scheme_name(static_cast<SchemeId>(scheme)));
   }
 };
+
+// The secret-key signature at `bytes` (8 bytes: magic, kind, scheme, version), if it is one.
+std::optional<SecretKeyMark> secret_key_at(const uint8_t* bytes, uint64_t offset) {
+  if (bytes[4] != 'S') return std::nullopt;
+  const bool file = std::memcmp(bytes, "CNPF", 4) == 0;
+  if (!file && std::memcmp(bytes, "CNET", 4) != 0) return std::nullopt;
+  const auto version = static_cast<uint16_t>(load_le(bytes + 6, 2));
+  // Found by a trial: a secret key of protocol version 3 (scheme byte 0, reserved then) appended
+  // to a public key was not flagged.
+  const uint16_t current = file ? kProtocolFileVersion : kSerializationVersion;
+  if (!known_scheme(bytes[5]) && !(bytes[5] == 0 && version >= 1 && version < current))
+    return std::nullopt;
+  return SecretKeyMark{offset, file, bytes[5], version};
+}
 
 // The first secret-key signature (SecretKeyMark) in the bytes that `read(destination, most)`
 // hands out, from offset `start` on, in chunks (it returns how many bytes it wrote: 0 at the
@@ -510,7 +532,7 @@ struct SecretKeyMark {
 template <class Read>
 std::optional<SecretKeyMark> find_secret_key(uint64_t start, Read read) {
   constexpr size_t kChunkBytes = size_t{1} << 20;
-  constexpr size_t kMatchBytes = 6;  // magic, kind, scheme
+  constexpr size_t kMatchBytes = 8;  // magic, kind, scheme, version
   std::vector<uint8_t> window;       // the chunk, after the last bytes of the one before
   uint64_t window_start = start;
   for (;;) {
@@ -520,10 +542,8 @@ std::optional<SecretKeyMark> find_secret_key(uint64_t start, Read read) {
     window.resize(kept + got);
     if (got == 0) return std::nullopt;
     for (size_t i = 0; i + kMatchBytes <= window.size(); ++i) {
-      if (window[i + 4] != 'S' || !known_scheme(window[i + 5])) continue;
-      const bool file = std::memcmp(&window[i], "CNPF", 4) == 0;
-      if (!file && std::memcmp(&window[i], "CNET", 4) != 0) continue;
-      return SecretKeyMark{window_start + i, file, window[i + 5]};
+      if (std::optional<SecretKeyMark> mark = secret_key_at(&window[i], window_start + i))
+        return mark;
     }
     const size_t carry = std::min(window.size(), kMatchBytes - 1);
     window_start += window.size() - carry;
@@ -627,9 +647,10 @@ void check_one_key_set(const std::vector<std::string>& paths, FileInspection& re
 // key set (check_one_key_set); a ciphertext file need not (the params only give its n). A key
 // file given its parameter set (--params) or standing under its key directory's name
 // (public.key, ...) must also have its scheme and fingerprint; one under another name is only
-// shown the n of a params file beside it when they match.
-void add_parameters(const std::string& path, const std::string& params_path,
-                    const HeaderFields& file, FileInspection& report) {
+// shown the n of a params file beside it when they match. Returns the parameter set read (empty
+// when none was).
+std::string add_parameters(const std::string& path, const std::string& params_path,
+                           const HeaderFields& file, FileInspection& report) {
   const bool key_file = file.kind != 'C';
   std::string chosen = params_path;
   if (chosen.empty()) {
@@ -644,7 +665,7 @@ void add_parameters(const std::string& path, const std::string& params_path,
     report.fields.emplace_back("ring degree",
                                "not stored in this file (it holds the parameter-set fingerprint "
                                "only): inspect --params FILE shows n and the security line");
-    return;
+    return "";
   }
   const bool of_key_set = key_file && (!params_path.empty() || role_of(path) != 0);
   // A params beside the file that is no parameter set (a profile or another key file copied over
@@ -656,7 +677,7 @@ void add_parameters(const std::string& path, const std::string& params_path,
     report.fields.emplace_back(
         "ring degree",
         "unknown: '" + chosen + "' beside it is not a parameter set (see its own report)");
-    return;
+    return "";
   }
   if (params) {
     if (of_key_set) check_against_parameters(path, file, chosen, *params, report);
@@ -666,7 +687,7 @@ void add_parameters(const std::string& path, const std::string& params_path,
                              (params->kind == 'P' ? scheme_text(params->scheme) + " parameters"
                                                   : kind_description(params->kind)) +
                              ", this file is " + scheme_text(file.scheme));
-      return;
+      return "";
     }
   }
   const bool loaded = file.scheme == static_cast<uint8_t>(SchemeId::kBfv)
@@ -677,6 +698,53 @@ void add_parameters(const std::string& path, const std::string& params_path,
     report.problems.push_back("parameters: the parameter set '" + chosen + "' of '" + path +
                               "' cannot be read (see the ring degree line)");
   }
+  return loaded ? chosen : "";
+}
+
+// The name of the field check_with_loader adds, and the start of the problem it reports.
+constexpr const char* kLoaderField = "as the commands load it";
+constexpr const char* kLoaderRefuses = "refused by the loader (every command refuses this file): ";
+
+// The loaders' own checks on a protocol file whose checksums and identities verify (found by a
+// trial: checksums carry no secret and can be recomputed, so a parameter record of the wrong
+// length, a plaintext modulus twice, a public key residue above its prime or a secret key code 3
+// was "intact"). Key files are checked against the parameter set `params` (empty: none, and the
+// key material is not checked, as the field says); ciphertext files are not loaded here.
+template <class Scheme>
+void check_with_loader(const std::string& path, char tag, uint64_t fingerprint,
+                       const std::string& params, FileInspection& report) {
+  if (tag == 'C') return;
+  if (tag != 'P' && params.empty()) {
+    report.fields.emplace_back(kLoaderField,
+                               "NOT CHECKED: no parameter set to read the key material with "
+                               "(inspect --params FILE reads it as the commands do)");
+    return;
+  }
+  BasicContextSet<Scheme> contexts;
+  try {
+    contexts = load_parameter_set<Scheme>(tag == 'P' ? path : params);
+  } catch (const std::exception& error) {
+    if (tag == 'P') {
+      report.problems.push_back(kLoaderRefuses + std::string(error.what()));
+    } else {  // the parameter set's own report names it
+      report.fields.emplace_back(kLoaderField, "NOT CHECKED: '" + params + "' cannot be read");
+    }
+    return;
+  }
+  if (tag != 'P' && parameter_set_fingerprint(contexts) != fingerprint) {
+    report.fields.emplace_back(kLoaderField,
+                               "NOT CHECKED: '" + params + "' is another parameter set");
+    return;
+  }
+  try {
+    if (tag == 'K') load_public_keys(path, contexts);
+    if (tag == 'E') load_evaluation_keys(path, contexts);
+    if (tag == 'S') load_secret_keys(path, contexts);
+  } catch (const std::exception& error) {
+    report.problems.push_back(kLoaderRefuses + std::string(error.what()));
+    return;
+  }
+  report.fields.emplace_back(kLoaderField, "read (every field and residue checked)");
 }
 
 // A key directory's parameter set (DIR/params beside DIR's key files) must belong to their key
@@ -770,7 +838,9 @@ void inspect_protocol_file(Reader& reader, const std::string& path, const std::s
   check_role(path, tag, report);
   if (tag == 'S') check_secret_mode(path, report);
   if (tag == 'P') check_key_directory_of(path, fields, report);
-  if (tag != 'P' && known_scheme(file_scheme)) add_parameters(path, params_path, fields, report);
+  std::string parameters_read;  // for the key material (check_with_loader)
+  if (tag != 'P' && known_scheme(file_scheme))
+    parameters_read = add_parameters(path, params_path, fields, report);
   report.fields.emplace_back("key set id", hex64(key_set));
   report.fields.emplace_back("plaintext moduli", std::to_string(moduli));
   uint64_t batches = 1;
@@ -842,6 +912,18 @@ void inspect_protocol_file(Reader& reader, const std::string& path, const std::s
   check_identity("parameter set fingerprint", "cryptonets parameter set 1", fingerprints,
                  fingerprint);
   if (tag != 'P') check_identity("key set id", "cryptonets key set 1", key_ids, key_set);
+  // What the records hold, once the checksums and identities verify (damage named above is
+  // named once; problems of its role, mode or neighbours do not keep the loader from it).
+  const bool damaged =
+      std::any_of(report.problems.begin(), report.problems.end(), [](const std::string& problem) {
+        return problem.starts_with("header:") || problem.starts_with("record ") ||
+               problem.starts_with("trailing bytes:");
+      });
+  if (damaged || !known_scheme(file_scheme)) return;
+  if (file_scheme == static_cast<uint8_t>(SchemeId::kBfv))
+    check_with_loader<bfv::Scheme>(path, tag, fingerprint, parameters_read, report);
+  else
+    check_with_loader<yashe::Scheme>(path, tag, fingerprint, parameters_read, report);
 }
 
 std::string file_sha256(const std::string& path) {
@@ -1005,6 +1087,27 @@ bool canonical_integer(const std::string& text, bool negative) {
   return !(sign == 1 && digits == "0");                     // "-0"
 }
 
+// The longest line of a scores CSV read: far above what decrypt writes (a few hundred digits per
+// score), and a bound on what a file without newlines costs (whole lines were read before).
+constexpr size_t kMaxCsvLine = size_t{1} << 20;
+
+// The next line of `in`, without its '\n', as std::getline reads it (false at the end), but at
+// most kMaxCsvLine bytes: false with `too_long` set when the line is longer.
+bool csv_line(std::istream& in, std::string& line, bool& too_long) {
+  line.clear();
+  too_long = false;
+  std::streambuf& buffer = *in.rdbuf();
+  for (int c = buffer.sbumpc(); c != std::char_traits<char>::eof(); c = buffer.sbumpc()) {
+    if (c == '\n') return true;
+    if (line.size() == kMaxCsvLine) {
+      too_long = true;
+      return false;
+    }
+    line.push_back(static_cast<char>(c));
+  }
+  return !line.empty();
+}
+
 // decrypt --scores: image, label, predicted, score_0 .. score_{C-1}, each cell an integer as
 // decrypt writes it (canonical_integer: "07", "+2" and " 2" alike are not), the images distinct,
 // the label empty or a class, as the predicted label. Each row's predicted label must be the
@@ -1014,9 +1117,16 @@ void inspect_scores_csv(const std::string& path, FileInspection& report) {
   constexpr size_t kRowsNamed = 5;  // rows named one by one; the rest are counted
   // The last image a ciphertext file can hold (FORMATS.md §4.1: first image + images <= 2^64 - 1).
   constexpr uint64_t kMaxImageIndex = std::numeric_limits<uint64_t>::max() - 1;
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   std::string header, line;
-  std::getline(in, header);
+  bool too_long = false;
+  csv_line(in, header, too_long);
+  if (too_long) {
+    report.kind = "not readable as decrypted scores (see the problems)";
+    report.problems.push_back("header: longer than " + with_bytes(kMaxCsvLine) +
+                              " (decrypt --scores writes a short header line)");
+    return;
+  }
   size_t rows = 0, labelled = 0, checked = 0, wrong = 0;
   const std::vector<std::string> names = csv_cells(header);
   const size_t classes = names.size() - 3;
@@ -1033,7 +1143,15 @@ void inspect_scores_csv(const std::string& path, FileInspection& report) {
       break;
     }
   }
-  const std::string last_class = std::to_string(classes == 0 ? 0 : classes - 1);
+  // Found by a trial: the header "image,label,predicted" alone was intact, and its rows' labels
+  // were "not a class in 0..0". decrypt writes one score column per class, at least one.
+  if (classes == 0) {
+    report.problems.push_back(
+        "header: no score columns (decrypt --scores writes score_0 .. score_{C-1}, one per class, "
+        "after image, label and predicted)");
+  }
+  const std::string class_range =
+      classes == 0 ? "(the file has no classes)" : "in 0.." + std::to_string(classes - 1);
   auto is_class = [&](const std::string& text) {
     if (!canonical_integer(text, false) || text.size() > 18) return false;
     return std::stoull(text) < classes;
@@ -1041,7 +1159,7 @@ void inspect_scores_csv(const std::string& path, FileInspection& report) {
   std::set<std::string> images;
   std::vector<uint64_t> indices;  // the image indices that parse, in row order
   bool all_rows_read = true;
-  while (std::getline(in, line)) {
+  while (csv_line(in, line, too_long)) {
     ++rows;
     const std::vector<std::string> cells = csv_cells(line);
     const std::string where = "row " + std::to_string(rows) + " (image " + cells[0] + ")";
@@ -1074,8 +1192,14 @@ void inspect_scores_csv(const std::string& path, FileInspection& report) {
     }
     labelled += !cells[1].empty();
     if (!cells[1].empty() && !is_class(cells[1])) {
-      report.problems.push_back(where + ": label '" + cells[1] + "' is not a class in 0.." +
-                                last_class);
+      report.problems.push_back(where + ": label '" + cells[1] + "' is not a class " + class_range);
+    }
+    // Checked whatever the scores hold (found by a trial: 'xyz' passed when they did not parse).
+    const std::string& predicted = cells[2];
+    const bool predicted_class = is_class(predicted);
+    if (!predicted_class) {
+      report.problems.push_back(where + ": predicted '" + predicted + "' is not a class " +
+                                class_range);
     }
     // The first largest score, as decrypt's predicted_labels takes it (std::max_element).
     size_t best = 0;
@@ -1092,13 +1216,7 @@ void inspect_scores_csv(const std::string& path, FileInspection& report) {
         best_score = score;
       }
     }
-    if (!numbers || classes == 0) continue;
-    const std::string& predicted = cells[2];
-    if (!is_class(predicted)) {
-      report.problems.push_back(where + ": predicted '" + predicted + "' is not a class in 0.." +
-                                last_class);
-      continue;
-    }
+    if (!numbers || classes == 0 || !predicted_class) continue;
     const size_t label = std::stoull(predicted);
     ++checked;
     if (label == best) continue;
@@ -1115,7 +1233,10 @@ void inspect_scores_csv(const std::string& path, FileInspection& report) {
   // decrypt writes one row per image of the file, images first, first + 1, ... in order: a
   // missing row (found by a trial: a deleted row, or the header alone, was judged intact) is
   // named by its image, the first one missing.
-  if (rows == 0) {
+  if (too_long) {
+    report.problems.push_back("row " + std::to_string(rows + 1) + ": longer than " +
+                              with_bytes(kMaxCsvLine) + "; not read, nor any row after it");
+  } else if (rows == 0) {
     report.problems.push_back(
         "no rows: decrypt --scores writes one row per image (at least one) after the header");
   } else if (all_rows_read && !indices.empty()) {
@@ -1150,17 +1271,23 @@ void inspect_scores_csv(const std::string& path, FileInspection& report) {
   report.fields.emplace_back("checksum", "none in this text format");
 }
 
-// The text formats allow blank and '#' lines before their first keyword ("cryptonets-model",
-// "cryptonets-profile").
-bool starts_with_keyword(const std::string& path, const std::string& keyword) {
-  std::ifstream in(path);
-  std::string line;
-  for (int lines = 0; lines < 1000 && std::getline(in, line); ++lines) {
-    const size_t start = line.find_first_not_of(" \t\r");
-    if (start == std::string::npos || line[start] == '#') continue;
-    return line.compare(start, keyword.size(), keyword) == 0;
+// How much of a file is read to tell its text format: the first keyword follows at most a few
+// comment lines. Found by a trial: whole lines were read, four times, so a 2 GiB file without a
+// newline took 145 s and 4.27 GB to be called foreign.
+constexpr size_t kSniffBytes = 8192;
+
+// The first line of `prefix` (a file's first kSniffBytes) that is neither blank nor a '#'
+// comment, from its first non-blank character: the text formats allow such lines before their
+// first keyword ("cryptonets-model", "cryptonets-profile", ...). Empty when there is none.
+std::string first_text_line(const std::string& prefix) {
+  for (size_t start = 0; start < prefix.size();) {
+    const size_t newline = prefix.find('\n', start);
+    const size_t stop = newline == std::string::npos ? prefix.size() : newline;
+    const size_t first = prefix.find_first_not_of(" \t\r", start);
+    if (first < stop && prefix[first] != '#') return prefix.substr(first, stop - first);
+    start = stop + 1;
   }
-  return false;
+  return "";
 }
 
 // The offset just after a profile's line 'end' (its last line), or npos when it has none.
@@ -1415,6 +1542,15 @@ FileInspection inspect_file(const std::string& path, const std::string& params_p
     if (report.kind.empty()) report.kind = "not readable (see the problems)";
     return true;
   };
+  // The text formats are told by a bounded prefix, read once.
+  const std::string first_line = [&] {
+    if (text.starts_with("CNPF") || text.starts_with("CNET")) return std::string();
+    std::ifstream in(path, std::ios::binary);
+    std::string prefix(kSniffBytes, '\0');
+    in.read(prefix.data(), static_cast<std::streamsize>(prefix.size()));
+    prefix.resize(static_cast<size_t>(in.gcount()));
+    return first_text_line(prefix);
+  }();
   try {
     if (text.starts_with("CNPF")) {
       inspect_protocol_file(reader, path, params_path, report);
@@ -1426,13 +1562,13 @@ FileInspection inspect_file(const std::string& path, const std::string& params_p
                                                ? scheme_name(static_cast<SchemeId>(record.scheme))
                                                : "unknown");
       check_trailing_bytes(reader, "the record", record.kind == 'S', report);
-    } else if (starts_with_keyword(path, "cryptonets-model")) {
+    } else if (first_line.starts_with("cryptonets-model")) {
       inspect_model(path, report);
-    } else if (starts_with_keyword(path, "cryptonets-profile")) {
+    } else if (first_line.starts_with("cryptonets-profile")) {
       inspect_profile(path, report);
-    } else if (starts_with_keyword(path, "cryptonets-float-model")) {
+    } else if (first_line.starts_with("cryptonets-float-model")) {
       inspect_float_model(path, report);
-    } else if (starts_with_keyword(path, "cryptonets-sequential-model")) {
+    } else if (first_line.starts_with("cryptonets-sequential-model")) {
       inspect_sequential_model(path, report);
     } else if (text.starts_with("image,label,pre")) {
       inspect_scores_csv(path, report);
@@ -1455,6 +1591,15 @@ FileInspection inspect_file(const std::string& path, const std::string& params_p
     throw;
   }
   if (!secret_file) check_secret_keys_inside(path, report);
+  // Found by a trial: secret keys copied as evaluation.key or public.key were only "MISMATCHED",
+  // yet the README has users copy those files (and params) to the server.
+  if (const char role = role_of(path); secret_file && role != 0 && role != 'S') {
+    report.problems.push_back(kSecretKeysShared + std::string("EXPOSED: '") + path +
+                              "' holds secret keys, under a name whose file is given to the "
+                              "server (params, public.key, evaluation.key): whoever is given it "
+                              "is given the secret key (move it to secret.key, mode 0600, and "
+                              "make new keys if it has left your hands)");
+  }
   check_profile_role(path, "model.profile", report);
   // Under a key file's name, a file that is no protocol file at all (a profile, model or CSV
   // copied there): the commands would refuse it by that name (protocol files: check_role).
@@ -1654,9 +1799,31 @@ KeySetInspection inspect_key_set(const std::string& directory, const std::string
   if (!others.empty()) {
     std::sort(others.begin(), others.end());
     std::string list;
-    for (const std::string& name : others)
+    for (const std::string& name : others) {
       list += (list.empty() ? "" : ", ") + name;
-    set.fields.emplace_back("other files", list + " (not part of a key set; not inspected)");
+      // Found by a trial: secret.key.bak, or public.key.orig with a secret key appended, went
+      // unmentioned; whoever copies the directory gives them away. Each regular file is searched
+      // for the secret-key signature (find_secret_key: the magic, kind 'S' and the scheme byte
+      // of a record or protocol file, not raw or compressed key bytes).
+      const fs::path other = root / name;
+      if (!fs::is_regular_file(other, error) || !special_file_kind(other.string()).empty())
+        continue;
+      std::ifstream in(other, std::ios::binary);
+      const std::optional<SecretKeyMark> mark =
+          find_secret_key(0, [&in](uint8_t* destination, size_t most) {
+            in.read(reinterpret_cast<char*>(destination), static_cast<std::streamsize>(most));
+            return static_cast<size_t>(in.gcount());
+          });
+      if (!mark) continue;
+      list += " (EXPOSED: secret keys)";
+      set.problems.push_back(name + ": " + kSecretKeysInside + "EXPOSED: " + mark->what() +
+                             " lies at byte " + std::to_string(mark->offset) +
+                             " of this file beside the key set: whoever is given a copy of the "
+                             "directory is given the secret key (delete it or move it out, and "
+                             "make new keys if it has left your hands)");
+    }
+    set.fields.emplace_back("other files",
+                            list + " (not part of a key set; searched for secret keys only)");
   }
   return set;
 }
@@ -1666,7 +1833,8 @@ namespace {
 // A key set's file with problems: of another role, scheme, parameter set or key set than the
 // set's (each file intact on its own), damaged, or both.
 std::string member_state(const std::vector<std::string>& problems) {
-  bool mismatched = false, damaged = false, exposed = false, appended = false, inside = false;
+  bool mismatched = false, damaged = false, exposed = false, appended = false, inside = false,
+       shared = false;
   for (const std::string& problem : problems) {
     if (problem.starts_with("mode ")) {  // secret_mode_problem
       exposed = true;
@@ -1678,6 +1846,10 @@ std::string member_state(const std::vector<std::string>& problems) {
     }
     if (problem.starts_with(kSecretKeysInside)) {  // check_secret_keys_inside
       inside = true;
+      continue;
+    }
+    if (problem.starts_with(kSecretKeysShared)) {  // inspect_file
+      shared = true;
       continue;
     }
     // A key set check that could not read a header is damage, not a mismatch.
@@ -1693,7 +1865,8 @@ std::string member_state(const std::vector<std::string>& problems) {
   for (const auto& [is, name] :
        {std::pair{damaged, "DAMAGED"}, std::pair{mismatched, "MISMATCHED"},
         std::pair{exposed, "EXPOSED (mode)"}, std::pair{appended, "EXPOSED (secret keys appended)"},
-        std::pair{inside, "EXPOSED (secret keys inside)"}}) {
+        std::pair{inside, "EXPOSED (secret keys inside)"},
+        std::pair{shared, "EXPOSED (secret keys under a shared name)"}}) {
     if (is) state += (state.empty() ? "" : " and ") + std::string(name);
   }
   return state;

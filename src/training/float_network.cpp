@@ -344,6 +344,14 @@ FloatNetwork read_float_network(std::istream& in, const std::string& source) {
   read_values(reader, "weights", sized.dense2_weights);
   read_values(reader, "bias", sized.dense2_bias);
   reader.expect("end");
+  // Nothing but blanks and '#' comments may follow, as in the integer model and the profile
+  // (found by a trial: junk after 'end' was read, and inspect called the file intact).
+  std::string token;
+  while (in >> token) {
+    if (token.front() != '#') malformed(source, "unexpected content after 'end': '" + token + "'");
+    std::string comment;
+    std::getline(in, comment);
+  }
   return sized;
 }
 

@@ -1088,6 +1088,16 @@ SequentialNetwork read_sequential_network(std::istream& in, const std::string& s
     malformed(source, e.what());
   }
   if (network.classes() < 2) malformed(source, "fewer than two classes");
+  // Nothing but blanks and '#' comments may follow the last layer, as in the other model files
+  // (found by a trial: junk after it was read, and inspect called the file intact).
+  std::string token;
+  while (in >> token) {
+    if (token.front() != '#') {
+      malformed(source, "unexpected content after the last layer: '" + token + "'");
+    }
+    std::string comment;
+    std::getline(in, comment);
+  }
   return network;
 }
 

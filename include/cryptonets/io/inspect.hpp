@@ -60,7 +60,16 @@ struct FileInspection {
 // whose predicted label is not the first largest of its scores is a problem too, and so is a CSV
 // without rows or whose image indices are not consecutive ("image N is missing", N the first
 // missing; decrypt writes images first, first + 1, ... in order) or out of range ("image X is out
-// of range": above 2^64 - 2, as no ciphertext file holds). A path (or `params_path`) that is not a
+// of range": above 2^64 - 2, as no ciphertext file holds), and one without score columns or whose
+// predicted label is not a class. Checksums carry no secret, so a protocol file whose checksums
+// and identities verify is also read by the loader the commands use (a parameter set; a key file
+// with its parameter set, when one is known, else a field says its key material was NOT
+// CHECKED): what it refuses is a problem ("refused by the loader ..."). A file of secret keys
+// named params, public.key or evaluation.key (the files given to the server) is a problem
+// ("secret keys under a shared name: EXPOSED: ..."). A secret key is recognised by its record
+// signature (magic, kind 'S', scheme byte; or the older layouts' zero byte and version), not by
+// raw key bytes. The text formats are told apart by their first 8 KiB. A path (or
+// `params_path`) that is not a
 // regular file (a FIFO, a socket, a device) is refused before it is opened (std::runtime_error).
 FileInspection inspect_file(const std::string& path, const std::string& params_path = "");
 
@@ -68,7 +77,9 @@ FileInspection inspect_file(const std::string& path, const std::string& params_p
 // 0600) and the model profile. Every file present is inspected (inspect_file, with the params
 // beside it); the set is intact when each of them is, params is present, and the secret key, if
 // present, is readable by its owner only. A missing key file is not a problem (a server's
-// directory has no secret key); the report says what the files present can be used for.
+// directory has no secret key); the report says what the files present can be used for. Every
+// other regular file of the directory is searched for a secret key (a problem "NAME: secret keys
+// inside: EXPOSED: ..."), and not otherwise inspected.
 struct KeySetInspection {
   struct Member {
     std::string name;  // "params", "public.key", ...
