@@ -27,6 +27,10 @@ run() {
     exit 1
   fi
 }
+# --help says what EXPOSED means (a trial found it never mentioned).
+"$exe" inspect --help >help.txt 2>&1 || fail "inspect --help: non-zero exit"
+grep -q "reported EXPOSED, exit status 1" help.txt || fail "inspect --help does not explain EXPOSED"
+
 # inspect_expect CODE FILE PHRASE...: inspect FILE exits with CODE and prints every PHRASE
 # ($guard: a command to run it under, such as a timeout).
 guard=()
