@@ -541,6 +541,32 @@ void require_new_output_directory(const std::string& option, const std::string& 
   }
 }
 
+namespace {
+
+// `path` made absolute, with its final symbolic links followed even where they lead nowhere yet.
+std::filesystem::path written_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  fs::path current = fs::absolute(path).lexically_normal();
+  for (int hops = 0; hops < 40; ++hops) {  // 40: the kernel's own limit on links followed
+    std::error_code error;
+    if (!fs::is_symlink(fs::symlink_status(current, error))) break;
+    const fs::path target = fs::read_symlink(current, error);
+    if (error) break;
+    current = (target.is_absolute() ? target : current.parent_path() / target).lexically_normal();
+  }
+  std::error_code error;
+  const fs::path canonical = fs::weakly_canonical(current, error);
+  return error ? current : canonical;
+}
+
+}  // namespace
+
+bool names_same_file(const std::string& a, const std::string& b) {
+  std::error_code error;
+  const bool same = std::filesystem::equivalent(a, b, error);
+  return error ? written_path(a) == written_path(b) : same;
+}
+
 void refuse_output_over_inputs(const OptionParser& options, const std::vector<std::string>& outputs,
                                const std::vector<std::string>& inputs, bool may_replace_profile) {
   // Inputs first: not one is opened before every one is known to be a regular file (a FIFO
@@ -567,15 +593,7 @@ void refuse_output_over_inputs(const OptionParser& options, const std::vector<st
           profile_used ? profile_file_used(options) : options.text(other);
       const std::string other_name =
           other_path == options.text(other) ? "--" + other : "the profile in use";
-      // Equivalent means the same inode: catches "./x", hard links and symbolic links too; when
-      // either does not exist yet, the normalised absolute paths are compared instead.
-      std::error_code error;
-      bool same = std::filesystem::equivalent(out_path, other_path, error);
-      if (error) {
-        same = std::filesystem::absolute(out_path).lexically_normal() ==
-               std::filesystem::absolute(other_path).lexically_normal();
-      }
-      if (same) {
+      if (names_same_file(out_path, other_path)) {
         throw std::runtime_error("--" + output + " '" + out_path + "' is the same file as " +
                                  other_name + " '" + other_path +
                                  "': writing it would destroy the other; choose another path");

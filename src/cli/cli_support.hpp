@@ -138,6 +138,11 @@ void require_output_path(const std::string& option, const std::string& path);
 // a missing directory only after the whole training or sweep (exit 1, no option named).
 void require_new_output_directory(const std::string& option, const std::string& path);
 
+// Whether writing one path could write the file the other names: the same inode when both
+// exist; otherwise the absolute paths with every symbolic link followed, a dangling one too (the
+// writers write through it: io file_replaced_by_write), then weakly canonical, compared.
+bool names_same_file(const std::string& a, const std::string& b);
+
 // Refuses (std::runtime_error, naming both options) an output option that names the same file
 // as one of the given input options (or another output), which replacing would destroy: e.g.
 // `infer --in x.ct --out x.ct`, or that names an existing key file or, unless

@@ -114,32 +114,13 @@ std::vector<double> parse_scales(const std::string& text) {
   return values;
 }
 
-// Whether two paths name the same file: the same inode where both exist (catches "./x", hard and
-// symbolic links), else the same path once made absolute and the links of its existing part
-// resolved.
-bool same_file(const std::string& a, const std::string& b) {
-  namespace fs = std::filesystem;
-  std::error_code error;
-  const bool same = fs::equivalent(a, b, error);
-  if (!error) return same;
-  const auto resolved = [](const std::string& path) {
-    std::error_code failure;
-    // Absolute first: a relative path with no existing prefix would stay relative ("x" against
-    // "./x").
-    const fs::path absolute = fs::absolute(path).lexically_normal();
-    const fs::path canonical = fs::weakly_canonical(absolute, failure);
-    return failure ? absolute : canonical;
-  };
-  return resolved(a) == resolved(b);
-}
-
 // A trial's `--float X --out X` replaced the float model (13 minutes of training) with the
 // integer one, and `--out X --results X` the table with the model: any two of the files named
-// (option, path) that are the same file are a UsageError, before any work.
+// (option, path) that are the same file (names_same_file) are a UsageError, before any work.
 void refuse_same_files(const std::vector<std::pair<std::string, std::string>>& files) {
   for (size_t i = 0; i < files.size(); ++i) {
     for (size_t j = 0; j < i; ++j) {
-      if (!same_file(files[i].second, files[j].second)) continue;
+      if (!names_same_file(files[i].second, files[j].second)) continue;
       throw UsageError("--" + files[i].first + " '" + files[i].second + "' is the same file as --" +
                        files[j].first + " '" + files[j].second +
                        "': writing it would destroy the other; choose another path");

@@ -262,6 +262,11 @@ ln -s same.txt same-link.txt
 expect 2 "--out 'same-link.txt' is the same file as --float 'same.txt'" - -- "$quantise" \
   --float same.txt --data set --out same-link.txt --results same-table.md "${small_grid[@]}"
 cmp -s float.txt same.txt || fail "cryptonets-quantise --out LINK-TO-FLOAT replaced its input"
+# A link to nothing yet is written through: --out through it would write --results (a trial).
+ln -s dangling-target.md dangling-link.md
+expect 2 "--results 'dangling-target.md' is the same file as --out 'dangling-link.md'" \
+  dangling-target.md -- "$quantise" --float float.txt --data set --out dangling-link.md \
+  --results dangling-target.md "${small_grid[@]}"
 expect 2 "--results 'both.md' is the same file as --out 'both.md'" both.md -- "$quantise" \
   --float float.txt --data set --out both.md --results both.md "${small_grid[@]}"
 expect 2 "--results './new.md' is the same file as --out 'new.md'" new.md -- "$quantise" \
