@@ -28,9 +28,10 @@ int run_inspect(std::span<char* const> arguments) {
       "DIR, a key directory (keygen --out-dir): inspects each of its files (params, the keys,\n"
       "model.profile), then the set as a whole: which files are present, missing or\n"
       "mismatched, whether secret.key has mode 0600, what the set can be used for; exit status\n"
-      "0 when the set is intact. A secret key record found where none belongs (inside any\n"
-      "file that is not secret.key, under a shared name, or in an extra file of DIR) is\n"
-      "reported EXPOSED, exit status 1: such a file must not leave the client. The formats:\n"
+      "0 when the set is intact. A secret key record inside a file of another kind, a secret\n"
+      "key file under a shared name (params, public.key, evaluation.key) and, for DIR, any\n"
+      "extra file holding one are reported EXPOSED, exit status 1: such a file must not leave\n"
+      "the client. The formats: "
       "include/cryptonets/io/FORMATS.md.");
   options.add_value("params", "FILE",
                     "the parameter set of a key or ciphertext file, for its n and security line "
