@@ -10,7 +10,17 @@
 //             with each other and with other tenants of the host).
 // The ratio 2 x (1-thread time) / (2-thread time) is the ceiling of any 2-thread speed-up for
 // loops of that kind: on a machine whose two vCPUs share a core, a lower turbo clock with both
-// busy, or a noisy host, it is below 2. Prints one markdown table.
+// busy, or a noisy host, it is below 2.
+//
+// The unpinned 1-thread run lands on whichever CPU the scheduler picks, so where the two CPUs are
+// not equally fast its ratio says little. A second table therefore pins the loop to each CPU in
+// turn (1 thread on CPU a, then on CPU b), then runs both at once, one thread pinned to each:
+// under a hypervisor whose other tenants share a host core with one of our vCPUs, that vCPU's
+// vector loops ran 40 % slower than the other's for minutes at a time (2026-12-02), while the
+// scalar chain, which does not use the shared vector units, did not slow down. With speeds
+// 1/t_a and 1/t_b, no 2-thread run can beat 1 / (1/t_a + 1/t_b) for the work of two loops, which
+// is below t_a / 2 as soon as t_b > t_a. Prints two markdown tables and, when the CPUs differ by
+// more than 5 % on a loop, a line saying so.
 //
 //   build/bench/cryptonets-thread-ceiling [repeats]     (default 5; the median is reported)
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_epi32(), which -O3 reports as "may be
@@ -18,6 +28,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <omp.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <chrono>
@@ -72,13 +84,35 @@ uint64_t stream(std::span<const uint64_t> buffer, int passes) {
   return total;
 }
 
-// Seconds for every thread of `threads` to run `work` once, all at the same time.
+// Pins the calling thread to `cpu` (-1: every CPU in `allowed`); false if the kernel refuses.
+bool pin(int cpu, const cpu_set_t& allowed) {
+  cpu_set_t set;
+  if (cpu < 0) {
+    set = allowed;
+  } else {
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+  }
+  return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
+}
+
+// Seconds for every thread of `threads` to run `work` once, all at the same time; thread t runs on
+// cpus[t] if `cpus` is given (and is unpinned afterwards).
 template <class Work>
-double timed(int threads, const Work& work) {
+double timed(int threads, const Work& work, const cpu_set_t& allowed,
+             const std::vector<int>& cpus = {}) {
   std::vector<uint64_t> sink(static_cast<size_t>(threads));
-  const auto start = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point start;
 #pragma omp parallel num_threads(threads)
-  sink[static_cast<size_t>(omp_get_thread_num())] = work();
+  {
+    const auto t = static_cast<size_t>(omp_get_thread_num());
+    if (!cpus.empty()) pin(cpus[t], allowed);
+#pragma omp barrier
+#pragma omp master
+    start = std::chrono::steady_clock::now();
+    sink[t] = work();
+    if (!cpus.empty()) pin(-1, allowed);
+  }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   uint64_t total = 0;
@@ -94,9 +128,18 @@ int main(int argc, char** argv) {
   const int repeats = argc > 1 ? std::max(1, std::atoi(argv[1])) : 5;
   const bool avx512 = cryptonets::simd_path_supported(cryptonets::SimdPath::avx512);
   std::vector<std::vector<uint64_t>> buffers(2, std::vector<uint64_t>(size_t{32} << 20, 1));
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  std::vector<int> cpus;  // the first two CPUs this process may run on
+  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) {
+    for (int c = 0; c < CPU_SETSIZE && cpus.size() < 2; ++c) {
+      if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
+    }
+  }
   struct Kind {
     std::string name;
-    double one = 0, two = 0;
+    double one = 0, two = 0;              // unpinned
+    double on_a = 0, on_b = 0, both = 0;  // pinned: 1 thread on CPU a, on CPU b, both at once
   };
   std::vector<Kind> kinds = {{avx512 ? "multiply (AVX-512 vpmuldq)"
                                      : "multiply (skipped: no "
@@ -105,28 +148,40 @@ int main(int argc, char** argv) {
                              {"stream (256 MiB per thread)"},
                              {"L2 (512 KiB per thread, 65536 passes)"},
                              {"L3 (8 MiB per thread, 4096 passes)"}};
+  const auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
   for (size_t k = 0; k < kinds.size(); ++k) {
     if (k == 0 && !avx512) continue;
-    std::vector<double> one, two;
-    for (int r = 0; r < repeats; ++r) {
-      for (int threads : {1, 2}) {
-        const double seconds = timed(threads, [&]() -> uint64_t {
-          const auto& buffer = buffers[static_cast<size_t>(omp_get_thread_num())];
-          if (k == 2) return stream(buffer, 16);
-          if (k == 3) return stream(std::span(buffer).first(size_t{64} << 10), 65536);
-          if (k == 4) return stream(std::span(buffer).first(size_t{1} << 20), 4096);
+    const auto work = [&]() -> uint64_t {
+      const auto& buffer = buffers[static_cast<size_t>(omp_get_thread_num())];
+      if (k == 2) return stream(buffer, 16);
+      if (k == 3) return stream(std::span(buffer).first(size_t{64} << 10), 65536);
+      if (k == 4) return stream(std::span(buffer).first(size_t{1} << 20), 4096);
 #if defined(__x86_64__)
-          if (k == 0) return multiply_avx512(uint64_t{1} << 27);
+      if (k == 0) return multiply_avx512(uint64_t{1} << 27);
 #endif
-          return multiply_scalar(uint64_t{1} << 25);
-        });
-        (threads == 1 ? one : two).push_back(seconds);
+      return multiply_scalar(uint64_t{1} << 25);
+    };
+    std::vector<double> one, two, on_a, on_b, both;
+    // Alternating, so that a change of the host's load in the middle touches every column.
+    for (int r = 0; r < repeats; ++r) {
+      one.push_back(timed(1, work, allowed));
+      two.push_back(timed(2, work, allowed));
+      if (cpus.size() == 2) {
+        on_a.push_back(timed(1, work, allowed, {cpus[0]}));
+        on_b.push_back(timed(1, work, allowed, {cpus[1]}));
+        both.push_back(timed(2, work, allowed, cpus));
       }
     }
-    std::sort(one.begin(), one.end());
-    std::sort(two.begin(), two.end());
-    kinds[k].one = one[one.size() / 2];
-    kinds[k].two = two[two.size() / 2];
+    kinds[k].one = median(one);
+    kinds[k].two = median(two);
+    if (cpus.size() == 2) {
+      kinds[k].on_a = median(on_a);
+      kinds[k].on_b = median(on_b);
+      kinds[k].both = median(both);
+    }
   }
   std::printf("| loop | 1 thread s | 2 threads s (twice the work) | 2-thread speed-up |\n");
   std::printf("|---|---|---|---|\n");
@@ -134,6 +189,32 @@ int main(int argc, char** argv) {
     if (kind.one == 0) continue;
     std::printf("| %s | %.3f | %.3f | %.2f |\n", kind.name.c_str(), kind.one, kind.two,
                 2 * kind.one / kind.two);
+  }
+  if (cpus.size() < 2) {
+    std::printf("\n(fewer than two CPUs allowed: no pinned measurement)\n");
+    return 0;
+  }
+  std::printf(
+      "\nPinned (CPU %d, CPU %d): 1 thread on each CPU in turn, then one thread on each at once;"
+      " CPU %d / CPU %d is the ratio of their 1-thread times (1.00: equally fast):\n\n",
+      cpus[0], cpus[1], cpus[1], cpus[0]);
+  std::printf(
+      "| loop | CPU %d s | CPU %d s | CPU %d / CPU %d | both at once s | speed-up over CPU %d |\n",
+      cpus[0], cpus[1], cpus[1], cpus[0], cpus[0]);
+  std::printf("|---|---|---|---|---|---|\n");
+  std::vector<std::string> unequal;
+  for (const Kind& kind : kinds) {
+    if (kind.on_a == 0) continue;
+    const double ratio = kind.on_b / kind.on_a;
+    std::printf("| %s | %.3f | %.3f | %.2f | %.3f | %.2f |\n", kind.name.c_str(), kind.on_a,
+                kind.on_b, ratio, kind.both, 2 * kind.on_a / kind.both);
+    if (ratio > 1.05 || ratio < 1 / 1.05) unequal.push_back(kind.name);
+  }
+  if (!unequal.empty()) {
+    std::printf("\n**The two CPUs were not equally fast** (more than 5 %% apart) on:");
+    for (size_t u = 0; u < unequal.size(); ++u)
+      std::printf("%s %s", u == 0 ? "" : ",", unequal[u].c_str());
+    std::printf(". A 2-thread run of such work cannot reach 2x the faster CPU's 1-thread time.\n");
   }
   return 0;
 }

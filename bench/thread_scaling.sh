@@ -13,6 +13,11 @@
 #   cold: the first batch of a fresh process, whose first-touch page faults are included (on a
 #         virtual machine each can cost several microseconds).
 # A layer's time is its wall time for all moduli (the rows "N. layer (all moduli)").
+# The warm batch also runs on 1 thread pinned to each of the first two CPUs (taskset), alternating
+# with the others: under a hypervisor one vCPU can be slower than the other for minutes (another
+# tenant on its host core), and then no 2-thread run reaches 2x. From the two pinned times t_a and
+# t_b of a layer, 1 / (1/t_a + 1/t_b) is the fastest a 2-thread run could be with the work split
+# perfectly; the report gives each layer's 2-thread time against that bound.
 # Writes bench/results/threads.md: the median wall time per stage for each configuration, the
 # ratios, and every run's numbers. Wall time is what scaling is about, so the machine must be
 # otherwise idle: the load average is recorded before and after, and the report says so when it
@@ -31,6 +36,7 @@ trap 'rm -rf "$raw"' EXIT
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 ceiling=$build/bench/cryptonets-thread-ceiling
 [ -x "$ceiling" ] && "$ceiling" 5 >"$raw/ceiling.md"
+cpus=($(python3 -c 'import os; print(*sorted(os.sched_getaffinity(0))[:2])'))
 # Configuration names: 1 (one thread), 2 (two, one modulus after another), 2a (two, moduli at once).
 for run in $(seq 1 "$runs"); do
   for batch in warm cold; do
@@ -41,17 +47,26 @@ for run in $(seq 1 "$runs"); do
       CRYPTONETS_MODULI_AT_ONCE=$at_once OMP_NUM_THREADS=$threads \
         "$exe" 8192 default "$threads" widest "$batch" >"$raw/$batch-t$config-$run.md"
     done
+    if [ "$batch" = warm ] && [ ${#cpus[@]} = 2 ]; then
+      for c in 0 1; do
+        OMP_NUM_THREADS=1 taskset -c "${cpus[$c]}" \
+          "$exe" 8192 default 1 widest warm >"$raw/warm-pin$c-$run.md"
+      done
+    fi
   done
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+[ -x "$ceiling" ] && "$ceiling" 5 >"$raw/ceiling-after.md"
 
 python3 - "$raw" "$runs" "$load_before" "$load_after" "$(nproc)" \
   "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
   "$(grep -m1 -E '^cpu family' /proc/cpuinfo | cut -d: -f2 | tr -d ' ')" \
   "$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|avx512f|avx512ifma)$' | tr '\n' ' ')" \
-  "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" >bench/results/threads.md <<'PY'
+  "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "${cpus[*]}" \
+  >bench/results/threads.md <<'PY'
 import statistics, sys
-raw, runs, load_before, load_after, cores, cpu, family, flags, commit = sys.argv[1:]
+raw, runs, load_before, load_after, cores, cpu, family, flags, commit, cpus = sys.argv[1:]
+cpus = cpus.split()
 runs = int(runs)
 
 def number(cell):
@@ -94,6 +109,11 @@ if os.path.exists(f"{raw}/ceiling.md"):
     print()
     print(open(f"{raw}/ceiling.md").read().rstrip())
     print()
+if os.path.exists(f"{raw}/ceiling-after.md"):
+    print("The same, measured just after the runs:")
+    print()
+    print(open(f"{raw}/ceiling-after.md").read().rstrip())
+    print()
 print("- **warm**: a second batch in the same process (an untimed batch first), as a server's "
       "later batches and the main job's second batch run: memory is reused.")
 print("- **cold**: the first batch of a fresh process; the first touch of each page (about 1.2 GB "
@@ -129,6 +149,26 @@ for batch in ("warm", "cold"):
         faults = " / ".join(f"{median_cell(by_config[c], stage, 2):.0f}" for c in configs)
         print(f"| {stage} | {one:.3f} | {two:.3f} | {one / two:.2f} | {seq:.3f} | "
               f"{one / seq:.2f} | {faults} |")
+    pinned = [f"{raw}/warm-pin{c}-{r}.md" for c in (0, 1) for r in range(1, runs + 1)]
+    if batch == "warm" and len(cpus) == 2 and all(os.path.exists(p) for p in pinned):
+        on = [[table(f"{raw}/warm-pin{c}-{r}.md") for r in range(1, runs + 1)] for c in (0, 1)]
+        print()
+        print(f"1 thread pinned to CPU {cpus[0]} and to CPU {cpus[1]} (median wall s), the fastest "
+              "a 2-thread run could be with the work split perfectly between two CPUs of those "
+              "speeds (1 / (1/t_a + 1/t_b)), and the 2-thread time (one modulus after another) "
+              "against that bound (1.00: our threads lose nothing beyond the CPUs' speeds):")
+        print()
+        print(f"| stage | CPU {cpus[0]} | CPU {cpus[1]} | CPU {cpus[1]} / CPU {cpus[0]} | "
+              "bound for 2 threads | 2 threads | bound / 2 threads |")
+        print("|---|---|---|---|---|---|---|")
+        for stage in stages:
+            a, b = (median_cell(on[c], stage, 0) for c in (0, 1))
+            if a is None or b is None:
+                continue
+            bound = 1 / (1 / a + 1 / b)
+            two = median_cell(by_config["2"], stage, 0)
+            print(f"| {stage} | {a:.3f} | {b:.3f} | {b / a:.2f} | {bound:.3f} | {two:.3f} | "
+                  f"{bound / two:.2f} |")
     print()
     print("Each modulus's own time per layer (median; at once, the two ran side by side, so the "
           "layer's time above is the larger of the two):")
