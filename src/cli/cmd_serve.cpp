@@ -1,6 +1,7 @@
 // cryptonets serve (server): the private-inference service over HTTP (service/server.hpp).
-// SIGTERM or SIGINT: stop taking requests, let the running job finish, leave the queued ones on
-// disk for the next start. After SIGKILL, the next start resumes every accepted job.
+// SIGTERM or SIGINT: stop taking requests, drop the uploads in progress, let the running job
+// finish, leave the queued ones on disk for the next start. After SIGKILL, the next start resumes
+// every accepted job.
 
 #include <pthread.h>
 #include <signal.h>
@@ -56,8 +57,9 @@ int run_serve(std::span<char* const> arguments) {
       "secret key: refused) and get a token; only that token submits encrypted batches against\n"
       "those keys and reads their jobs. Every upload is verified (checksums, parameters, key set)\n"
       "and fsync'd into --state-dir before it is accepted; a restarted server resumes every\n"
-      "accepted job. One JSON line per request on stderr. SIGTERM: stop taking work, finish the\n"
-      "running job, keep the queued ones for the next start.");
+      "accepted job. One JSON line per request on stderr. SIGTERM: stop taking work, drop the\n"
+      "uploads in progress (503), finish the running job, keep the queued ones for the next\n"
+      "start.");
   options.add_value("listen", "HOST:PORT", "address to listen on (port 0: any free port)",
                     "127.0.0.1:8080");
   options.add_value("model", "FILE", "integer model", default_data_directory() + "/model.txt");
@@ -107,6 +109,7 @@ int run_serve(std::span<char* const> arguments) {
     server_options.tls_cert = options.text("tls-cert");
     server_options.tls_key = options.text("tls-key");
   }
+  if (options.has("port-file")) server_options.port_file = options.text("port-file");
 
   // Signals go to one thread that asks the server to stop (blocked everywhere else; the server's
   // threads inherit the mask).

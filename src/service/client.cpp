@@ -13,6 +13,10 @@
 #include <unistd.h>
 
 #include <httplib.h>
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#endif
 
 #include <algorithm>
 #include <cctype>
@@ -221,19 +225,44 @@ bool speaks_https(const std::string& address, int timeout_s) {
 }
 
 // An answer the server sent before the whole body was: a refusal that came early (413 for a
-// body over --max-body, answered from its headers alone), read from the connection's socket by
-// the body's provider, since httplib stops at the first write that fails (the server closed the
-// connection after its answer) and never reads the answer. Plain HTTP only: over TLS the socket
-// holds encrypted bytes, and such a refusal stays "the server closed the connection".
+// body over --max-body, 507 for one its disk has no room for, both answered from the headers
+// alone), read from the connection by the body's provider, since httplib stops at the first write
+// that fails (the server closed the connection after its answer) and never reads the answer.
+// Over http:// the socket is read directly; over https:// through the connection's TLS session
+// (its SSL object, caught when its handshake ends), never blocking: the bytes there may be a
+// session ticket rather than an answer. Reads that the connection's failed write left possible
+// (the kernel keeps what arrived before the server's reset).
 class EarlyAnswer {
  public:
-  // Watches the connection `client` opens next (http:// only).
-  EarlyAnswer(httplib::Client& client, const std::string& url) {
-    if (url.rfind("http://", 0) == 0) client.set_socket_options([this](int fd) { socket_ = fd; });
-  }
   int status() const { return status_; }
   const std::string& body() const { return body_; }
   int retry_after_s() const { return retry_after_s_; }
+
+  // Watches the connection `client` opens next.
+  EarlyAnswer(httplib::Client& client, const std::string& url) {
+    if (url.rfind("http://", 0) == 0) {
+      client.set_socket_options([this](int fd) { socket_ = fd; });
+      return;
+    }
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+    context_ = client.ssl_context();
+    if (context_ != nullptr) {
+      SSL_CTX_set_ex_data(context_, ex_index(), this);
+      SSL_CTX_set_info_callback(context_, &EarlyAnswer::on_tls_event);
+    }
+#endif
+  }
+  ~EarlyAnswer() {
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+    // The client (and its connection's shutdown, which calls the callback) outlives this object.
+    if (context_ != nullptr) {
+      SSL_CTX_set_info_callback(context_, nullptr);
+      SSL_CTX_set_ex_data(context_, ex_index(), nullptr);
+    }
+#endif
+  }
+  EarlyAnswer(const EarlyAnswer&) = delete;
+  EarlyAnswer& operator=(const EarlyAnswer&) = delete;
 
   // Whether the server has answered: reads its answer, waiting up to `wait_ms` for the first
   // byte and up to 2 s for the rest of it (a status line, headers and Content-Length bytes).
@@ -246,10 +275,16 @@ class EarlyAnswer {
       const int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                             deadline - std::chrono::steady_clock::now())
                                             .count());
-      pollfd watch{socket_, POLLIN, 0};
-      if (::poll(&watch, 1, std::max(left, 0)) <= 0) break;
+      if (!buffered()) {
+        pollfd watch{socket_, POLLIN, 0};
+        if (::poll(&watch, 1, std::max(left, 0)) <= 0) break;
+      }
       char buffer[4096];
-      const ssize_t got = ::recv(socket_, buffer, sizeof buffer, MSG_DONTWAIT);
+      const ssize_t got = receive(buffer, sizeof buffer);
+      if (got == kNothingYet) {  // TLS: a record of its own (a ticket), or part of one
+        if (std::chrono::steady_clock::now() >= deadline) break;
+        continue;
+      }
       if (got <= 0) break;  // closed (or reset) without an answer
       if (data.empty()) {   // an answer has begun: the rest of it gets time to arrive
         deadline = std::max(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2));
@@ -299,6 +334,52 @@ class EarlyAnswer {
     return true;
   }
 
+  static constexpr ssize_t kNothingYet = -2;
+
+  // Whether the TLS session holds decrypted bytes not read yet (poll cannot see them).
+  bool buffered() const {
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+    return ssl_ != nullptr && SSL_pending(ssl_) > 0;
+#else
+    return false;
+#endif
+  }
+
+  // Up to `size` bytes of the answer without blocking: their count, 0 or -1 once the connection
+  // ended, kNothingYet if none are there yet.
+  ssize_t receive(char* out, size_t size) {
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+    if (ssl_ != nullptr) {
+      const int flags = ::fcntl(socket_, F_GETFL);
+      if (flags >= 0) (void)::fcntl(socket_, F_SETFL, flags | O_NONBLOCK);
+      ERR_clear_error();
+      const int got = SSL_read(ssl_, out, static_cast<int>(std::min<size_t>(size, 1 << 20)));
+      const int error = got > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl_, got);
+      ERR_clear_error();  // nothing of this read may reach httplib's own error checks
+      if (flags >= 0) (void)::fcntl(socket_, F_SETFL, flags);
+      if (got > 0) return got;
+      return error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE ? kNothingYet : -1;
+    }
+#endif
+    return ::recv(socket_, out, size, MSG_DONTWAIT);
+  }
+
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+  static int ex_index() {
+    static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
+  }
+  // The session of the connection, once its handshake is done (the only one this client opens).
+  static void on_tls_event(const SSL* ssl, int where, int) {
+    if ((where & SSL_CB_HANDSHAKE_DONE) == 0) return;
+    auto* self = static_cast<EarlyAnswer*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ex_index()));
+    if (self == nullptr) return;
+    self->ssl_ = const_cast<SSL*>(ssl);  // OpenSSL hands callbacks a const pointer only
+    self->socket_ = SSL_get_fd(ssl);
+  }
+  SSL_CTX* context_ = nullptr;
+  SSL* ssl_ = nullptr;
+#endif
   int socket_ = -1;
   int status_ = 0;
   std::string body_;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -35,10 +36,28 @@ void write_file_durably(const std::string& path, const std::string& text) {
   file.commit();  // flush, fsync, rename, fsync of the directory
 }
 
-void remove_stale_temporaries(const std::string& directory) {
+bool is_writer_temporary(const std::string& name, const std::string& base) {
+  const std::string prefix = base + ".tmp-";
+  if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) return false;
+  const std::string rest = name.substr(prefix.size());
+  const size_t dash = rest.find('-');
+  const auto digits = [](const std::string& text) {
+    return !text.empty() && text.size() <= 19 &&
+           text.find_first_not_of("0123456789") == std::string::npos;
+  };
+  return dash != std::string::npos && digits(rest.substr(0, dash)) && digits(rest.substr(dash + 1));
+}
+
+void remove_stale_temporaries(const std::string& directory,
+                              std::initializer_list<const char*> bases) {
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
-    if (entry.path().filename().string().find(".tmp-") != std::string::npos) {
+    const std::string name = entry.path().filename().string();
+    const bool ours = std::any_of(bases.begin(), bases.end(), [&](const char* base) {
+      return is_writer_temporary(name, base);
+    });
+    std::error_code type_error;
+    if (ours && entry.symlink_status(type_error).type() == std::filesystem::file_type::regular) {
       std::filesystem::remove(entry.path(), error);
     }
   }

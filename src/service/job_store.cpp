@@ -68,7 +68,9 @@ void Server::Impl::recover() {
   for (const auto& entry : fs::directory_iterator(jobs_dir_)) {
     const std::string id = entry.path().filename().string();
     if (!is_hex_name(id, 32) || !entry.is_directory()) continue;
-    remove_stale_temporaries(entry.path().string());
+    // Only the temporaries of the files the server writes there (AtomicFileWriter): any other
+    // name is left, and logged as foreign below.
+    remove_stale_temporaries(entry.path().string(), {"job.json", "scores.ct"});
     Job job;
     try {
       require_regular_file((entry.path() / "job.json").string(), "the job's record");
@@ -193,15 +195,30 @@ void Server::Impl::recover() {
 }
 
 void Server::Impl::log_foreign_entries() {
+  // The entry the port file is (serve --port-file in the state directory), by its directory's
+  // real path: "STATE/port" and "./STATE/../STATE/port" are one entry.
+  const auto real_directory = [](const std::string& directory) {
+    std::error_code error;
+    const fs::path real = fs::weakly_canonical(directory, error);
+    return error ? fs::path(directory).lexically_normal() : real;
+  };
+  fs::path port_file;
+  if (!options_.port_file.empty()) {
+    const fs::path given(options_.port_file);
+    port_file = real_directory(given.parent_path().empty() ? "." : given.parent_path().string()) /
+                given.filename();
+  }
   // The entries of `directory` (`relative` in the state directory: "" or "keysets/", ...) that
   // `ours` (name, whether a directory) does not know are logged, with `why`; returns the names
   // of the directories among those it knows.
   const auto scan = [&](const std::string& directory, const std::string& relative, const auto& ours,
                         const char* why) {
     std::vector<std::string> known;
+    const fs::path real = port_file.empty() ? fs::path() : real_directory(directory);
     std::error_code error;
     for (const auto& entry : fs::directory_iterator(directory, error)) {
       const std::string name = entry.path().filename().string();
+      if (!port_file.empty() && real / name == port_file) continue;  // the server's own
       std::error_code type_error;
       const bool is_directory = entry.is_directory(type_error);  // as recover() reads them
       if (!ours(name, is_directory)) {
@@ -257,8 +274,8 @@ void Server::Impl::log_foreign_entries() {
       expired_dir_, "expired/",
       [](const std::string& name, bool) {
         // A tombstone, or the temporary of one that a crash left (AtomicFileWriter's name).
-        return is_hex_name(name, 64) || (name.size() > 69 && is_hex_name(name.substr(0, 64), 64) &&
-                                         name.compare(64, 5, ".tmp-") == 0);
+        return is_hex_name(name, 64) || (name.size() > 64 && is_hex_name(name.substr(0, 64), 64) &&
+                                         is_writer_temporary(name, name.substr(0, 64)));
       },
       "not a tombstone of an expired key set (a file named by 64 hex digits)");
 }

@@ -27,6 +27,7 @@ Server::Impl::Impl(ServerOptions options)
     };
   }
   if (options_.state_dir.empty()) throw std::runtime_error("serve: no state directory");
+  refuse_port_file_over_state();
   // A FIFO would block the load, a directory read as "line 0: read error": refused by name.
   require_regular_file(options_.model_path, "the model, --model");
   model_ = load_model(options_.model_path);
@@ -109,6 +110,40 @@ Server::Impl::Impl(ServerOptions options)
   recover();
 }
 
+void Server::Impl::refuse_port_file_over_state() const {
+  if (options_.port_file.empty()) return;
+  const fs::path given(options_.port_file);
+  std::error_code error, state_error;
+  const fs::path directory = fs::weakly_canonical(
+      given.parent_path().empty() ? fs::path(".") : given.parent_path(), error);
+  const fs::path state = fs::weakly_canonical(options_.state_dir, state_error);
+  if (error || state_error) return;  // the writes into them say what is wrong
+  const fs::path inside = directory.lexically_relative(state);
+  const std::string name = given.filename().string();
+  const auto own = [](const std::string& entry) {
+    if (entry == kStateMarkerName || entry == "lock") return true;
+    for (const char* subdirectory : kStateSubdirectories) {
+      if (entry == subdirectory) return true;
+    }
+    return false;
+  };
+  // Written over the marker, the next start refused the state directory as not one of ours; in
+  // tmp/ it is removed at start, in keysets/, jobs/ or expired/ it is a foreign entry there.
+  if (inside == "." && own(name)) {
+    throw std::runtime_error("--port-file '" + options_.port_file +
+                             "' is the state directory's own '" + name +
+                             "'; give a file of another name (in the state directory or "
+                             "elsewhere)");
+  }
+  if (!inside.empty() && inside != "." && *inside.begin() != ".." &&
+      own(inside.begin()->string())) {
+    throw std::runtime_error("--port-file '" + options_.port_file + "' is inside the state " +
+                             "directory's " + inside.begin()->string() +
+                             "/, which the server keeps; give a file at the state directory's " +
+                             "top or elsewhere");
+  }
+}
+
 void Server::Impl::run() {
   std::thread work([this] { worker(); });
   std::thread clean([this] { janitor(); });
@@ -146,6 +181,7 @@ void Server::Impl::run() {
 }
 
 void Server::Impl::stop() {
+  stop_requested_ = true;  // uploads and drains in progress end at their next piece
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;

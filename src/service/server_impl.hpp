@@ -5,6 +5,7 @@
 
 #include <httplib.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -45,6 +46,10 @@ class Server::Impl {
   // directory that the server does not write there: at its top, in keysets/, jobs/ and expired/,
   // and in each key set's and job's directory. They are left as they are (tmp/ is emptied).
   void log_foreign_entries();
+  // Throws std::runtime_error, before anything is bound or touched, if ServerOptions::port_file is
+  // one of the state directory's own entries (its marker, keysets/, ...) or inside one of its
+  // subdirectories.
+  void refuse_port_file_over_state() const;
 
   // Requests.
   void register_keys(const httplib::Request& req, httplib::Response& res,
@@ -88,6 +93,11 @@ class Server::Impl {
   StagingDirectory make_staging(const std::string& name, const httplib::ContentReader& reader,
                                 const std::string& what);
   uint64_t content_length(const httplib::Request& req);
+  // HttpError 507 before any of the body is read when the state directory's file system has not
+  // room for `length` bytes and the job's record (statvfs). A body that fits now may still find
+  // the disk full midway (other uploads, other writers, quotas: EDQUOT is not seen here, nor
+  // RLIMIT_FSIZE): receive_body's 507 after the body then.
+  void require_space(uint64_t length);
   std::shared_ptr<const KeySet> key_set(const std::string& hash);
   std::string random_hex(size_t bytes);
   void write_job(const Job& job, const std::string& directory);
@@ -159,6 +169,10 @@ class Server::Impl {
   std::deque<std::string> queue_;
   size_t pending_ = 0;  // queued + running jobs + uploads in progress
   bool stopping_ = false;
+  // stop() was called: read without mutex_ by the body readers, which then stop reading (an
+  // upload in progress held the listener's shutdown, and the process, until its client had sent
+  // it all: a slow client, for the --upload-timeout).
+  std::atomic<bool> stop_requested_{false};
   double last_job_seconds_ = 5;
 
   std::mutex cache_mutex_;

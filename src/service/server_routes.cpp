@@ -2,6 +2,7 @@
 // disk and verified as they arrive, and the answers.
 #include <fcntl.h>
 #include <omp.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +20,8 @@ namespace {
 
 constexpr size_t kBodyChunkBytes = size_t{1} << 20;
 constexpr uint64_t kWritebackBytes = uint64_t{64} << 20;
+// Room an upload needs beyond its body: its job record and the directory entries.
+constexpr uint64_t kUploadReserveBytes = uint64_t{1} << 20;
 
 }  // namespace
 
@@ -205,11 +208,26 @@ uint64_t Server::Impl::content_length(const httplib::Request& req) {
   return length;
 }
 
+void Server::Impl::require_space(uint64_t length) {
+  struct statvfs disk {};
+  if (::statvfs(tmp_dir_.c_str(), &disk) != 0) return;  // not known: the writes will tell
+  // root may write into the blocks reserved for it; anyone else only into the available ones.
+  const uint64_t blocks = ::geteuid() == 0 ? disk.f_bfree : disk.f_bavail;
+  const uint64_t free_bytes = blocks * static_cast<uint64_t>(disk.f_frsize);
+  if (length > free_bytes || free_bytes - length < kUploadReserveBytes) {
+    throw HttpError(507, "cannot store the upload: the body (" + std::to_string(length) +
+                             " bytes, and " + std::to_string(kUploadReserveBytes) +
+                             " for its records) does not fit in the " + std::to_string(free_bytes) +
+                             " bytes free on the server's disk; retry later");
+  }
+}
+
 void Server::Impl::drain(const httplib::ContentReader& reader) {
-  // A refused body is read and dropped so that the client, still sending, receives the answer.
-  reader([](const char*, size_t length) {
+  // A refused body is read and dropped so that the client, still sending, receives the answer;
+  // not once the server is stopping (the rest goes with the connection).
+  reader([this](const char*, size_t length) {
     request_facts.bytes_in += length;
-    return true;
+    return !stop_requested_;
   });
 }
 
@@ -261,6 +279,7 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
   uint64_t unsynced = 0;  // bytes written since the last writeback was started
   int write_error = 0;
   bool too_slow = false;
+  bool stopped = false;
   bool dropping = false;
   // The library hands the body over in small pieces: gathered into 1 MiB writes.
   std::vector<char> buffer;
@@ -308,6 +327,10 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
       too_slow = true;
       return false;
     }
+    if (stop_requested_) {  // SIGTERM: the upload is dropped, not awaited
+      stopped = true;
+      return false;
+    }
     if (received + length > total) return false;  // more than Content-Length: cannot happen
     received += length;
     if (dropping) return true;
@@ -330,6 +353,13 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
   close_all();
   if (write_error != 0) {
     throw HttpError(507, "cannot store the upload: " + std::string(std::strerror(write_error)));
+  }
+  if (stopped) {
+    throw HttpError(503,
+                    "the server is shutting down; the upload was dropped after " +
+                        std::to_string(received) + " of " + std::to_string(total) +
+                        " bytes: send it again once the server is back",
+                    kTransientRetrySeconds);
   }
   if (too_slow) {
     throw HttpError(408, "the upload took longer than the server allows (" +
@@ -363,6 +393,7 @@ int Server::Impl::retry_after_seconds() const {
 void Server::Impl::register_keys(const httplib::Request& req, httplib::Response& res,
                                  const httplib::ContentReader& reader) {
   const uint64_t length = content_length(req);
+  require_space(length);  // 507 before the body, left unread as after a 413
   std::vector<uint64_t> sizes;
   for (const char* name : {"params", "evaluation", "public"}) {
     const std::string text = req.get_param_value(name);
@@ -488,10 +519,11 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
   try {
     key_set_hash = authenticate(req);
     length = content_length(req);
+    require_space(length);
   } catch (const HttpError& e) {
-    // A 413 or 411 leaves the body unread: it goes with the connection, which closes after the
-    // answer (set_keep_alive_max_count(1) in server.cpp).
-    if (e.status != 413 && e.status != 411) drain(reader);
+    // A 413, 411 or 507 (no room for the body) leaves the body unread: it goes with the
+    // connection, which closes after the answer (set_keep_alive_max_count(1) in server.cpp).
+    if (e.status != 413 && e.status != 411 && e.status != 507) drain(reader);
     throw;
   }
   {

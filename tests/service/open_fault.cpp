@@ -10,10 +10,17 @@
 // holds at most 1023 bytes. (The loaders open files with std::ifstream, which libstdc++ opens
 // with fopen64.) A line "SLOW sigaction" makes each installation of a SIGINT handler 300 ms late,
 // as if the process were descheduled just before it (client fetch, which armed the removal of its
-// part file only after creating it).
+// part file only after creating it). A line "FREE <bytes>" makes statvfs(3) report that many bytes
+// free and available (a disk about to fill up: the server refuses an upload that cannot fit
+// before reading it).
+// Both statvfs and statvfs64 are defined below, as the C library has them: under the build's
+// _FILE_OFFSET_BITS=64 the header would rename the first to the second (one symbol twice). On
+// 64-bit Linux the two take the same structure.
+#undef _FILE_OFFSET_BITS
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -85,6 +92,42 @@ bool directed(const char* directive) {
   return false;
 }
 
+// The bytes of a line "FREE <bytes>" of the control file, or -1 if none.
+long long free_bytes() {
+  const char* control = std::getenv("CRYPTONETS_TEST_OPEN_FAULT");
+  if (control == nullptr) return -1;
+  const int fd = ::open(control, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char text[1024] = {};
+  const ssize_t got = ::read(fd, text, sizeof text - 1);
+  ::close(fd);
+  text[got > 0 ? got : 0] = '\0';
+  for (const char* line = text; *line != '\0';) {
+    if (std::strncmp(line, "FREE ", 5) == 0) return std::strtoll(line + 5, nullptr, 10);
+    const char* end = std::strchr(line, '\n');
+    line = end != nullptr ? end + 1 : line + std::strlen(line);
+  }
+  return -1;
+}
+
+// statvfs and statvfs64 (one function on 64-bit glibc, two names): the real answer, its free and
+// available blocks replaced under "FREE <bytes>".
+template <class Info>
+int statvfs_or_fake(const char* name, const char* path, Info* out) {
+  using StatVfs = int (*)(const char*, Info*);
+  const auto real = reinterpret_cast<StatVfs>(::dlsym(RTLD_NEXT, name));
+  if (real == nullptr) {
+    errno = ENOSYS;
+    return -1;
+  }
+  const int result = real(path, out);
+  const long long bytes = free_bytes();
+  if (result == 0 && bytes >= 0 && out->f_frsize > 0) {
+    out->f_bfree = out->f_bavail = static_cast<unsigned long long>(bytes) / out->f_frsize;
+  }
+  return result;
+}
+
 // No <cstdio>: its declarations of fopen would have to be matched exactly; C linkage needs only
 // the name.
 using Open = void* (*)(const char*, const char*);
@@ -141,6 +184,15 @@ __attribute__((visibility("default"))) int sigaction(int signal_number,
     return -1;
   }
   return real(signal_number, action, previous);
+}
+
+// statvfs and statvfs64: the real ones, or the free space "FREE <bytes>" says.
+__attribute__((visibility("default"))) int statvfs(const char* path, struct statvfs* out) {
+  return statvfs_or_fake("statvfs", path, out);
+}
+
+__attribute__((visibility("default"))) int statvfs64(const char* path, struct statvfs64* out) {
+  return statvfs_or_fake("statvfs64", path, out);
 }
 
 }  // extern "C"

@@ -51,7 +51,13 @@ midway (RLIMIT_FSIZE on the server: EFBIG) is reported by client submit as the s
 one over --max-body as its 413 (both were "connection closed"), each logged once (no empty 400
 lines after them); every file of the state directory has mode 0600, scores.ct included; the part
 file of a SIGKILLed fetch is removed by the next fetch to the same output, that of a running one
-is not; foreign entries of the state directory are each logged once at start-up, by path.
+is not; foreign entries of the state directory are each logged once at start-up, by path. A body
+the server's disk has no room for (statvfs, faked by open_fault) is answered 507 before any of it
+is read; over https, client submit reports the server's early 413 and 507 (it reported a closed
+connection); SIGTERM during a slow upload (stored, or drained after a refusal) stops the server at
+once; a --port-file in the state directory is not logged as foreign, and one that is the state
+directory's marker or inside its subdirectories is refused; only the server's own temporaries
+("job.json.tmp-PID-N", "scores.ct.tmp-PID-N") are removed from a job's directory at start-up.
 
 --slow adds: a full disk at a job's record (ENOSPC, EDQUOT) is 507, told by the errno (EIO there is
 500, under a state directory named after ENOSPC's text); 8 concurrent clients with their own keys,
@@ -751,6 +757,7 @@ time.sleep(60)
     retention()
     servfix_tests(work)
     servfix9_tests()
+    servfix11_tests()
 
     # ---- TLS with a self-signed certificate.
     if shutil.which("openssl"):
@@ -770,6 +777,7 @@ time.sleep(60)
         check(code == 1 and not os.path.exists("untrusted.scores"),
               "an untrusted certificate was accepted: " + out)
         servfix_tls_tests(tls)
+        servfix11_tls_tests()
     else:
         print("openssl not installed: HTTPS case skipped")
 
@@ -1390,6 +1398,197 @@ def servfix9_tests():
     status, _, _ = server.request("GET", "/v1/jobs/" + job, token=token)
     check(status == 200, "the job beside foreign entries: %d" % status)
     check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+
+
+def fault_env(fault):
+    """The environment of a serve under the test-only open_fault library, steered by `fault`."""
+    return dict(ENV, LD_PRELOAD=OPEN_FAULT, CRYPTONETS_TEST_OPEN_FAULT=fault,
+                ASAN_OPTIONS=ENV.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+
+
+def servfix11_tests():
+    """An upload the server's disk has no room for (statvfs, faked by open_fault's "FREE") is
+    answered 507 from its headers, none of it read (it was read in full, then accepted or refused
+    midway); the --port-file in the state directory is not logged as a foreign entry at the next
+    start (it was, at every start), and one that is an entry the server keeps there (its marker:
+    the next start refused the directory) or inside its subdirectories is refused before anything
+    is touched; at start-up only the server's own temporaries in a job's
+    directory ("job.json.tmp-<pid>-<n>", "scores.ct.tmp-<pid>-<n>", regular files) are removed,
+    any other name with ".tmp-" is left and logged as foreign (all were removed); SIGTERM during
+    an upload stops the server at once, the upload answered 503, as does one during the drain of
+    a refused body (the server waited for the whole body, as long as its client took to send it:
+    the reported SIGTERM that took over 60 s)."""
+    fault = os.path.join(os.getcwd(), "free-fault")
+    server = start_server("no-room", env=fault_env(fault))
+    token = register(server, "alice")
+    batch = os.path.getsize("alice.ct")
+    with open(fault, "w") as f:
+        f.write("FREE %d\n" % (batch // 2))
+    before, count = server.files(), len(server.log_lines())
+    code, out = run_bounded(["client", "submit", "--server", server.url, "--token", token, "--in",
+                             "alice.ct"], 60)
+    check(code == 1 and "server answered 507: cannot store the upload: the body (%d bytes"
+          % batch in out and "bytes free on the server's disk" in out,
+          "client submit of a body the disk has no room for: exit %s: %s" % (code, out))
+    eventually(lambda: any(l.get("method") == "POST" for l in server.log_lines()[count:]))
+    posts = [(l.get("status"), l.get("bytes_in")) for l in server.log_lines()[count:]
+             if l.get("method") == "POST"]
+    check(posts == [(507, 0)], "the log of a body the disk has no room for: %s" % posts)
+    no_stray_files(server, before, "a body the disk has no room for")
+    with open(fault, "w") as f:  # room for it and its record: accepted
+        f.write("FREE %d\n" % (batch + (2 << 20)))
+    job = submit(server, token, "alice.ct")
+    check(wait_done(server, token, job)["state"] == "done", "the job with room for it: not done")
+    os.unlink(fault)
+
+    # ---- Only the server's own temporaries go at start-up; other ".tmp-" names are foreign.
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    directory = os.path.join(server.state, "jobs", job)
+    ours = ["job.json.tmp-123-4", "scores.ct.tmp-99999-0"]
+    others = ["job.json.tmp-abc", "notes.tmp-1-2", "backup.tmp-old", "input.ct.tmp-5-6",
+              "scores.ct.tmp-7-8"]
+    for name in ours + others[:-1]:
+        open(os.path.join(directory, name), "w").close()
+    os.mkdir(os.path.join(directory, others[-1]))  # our name, not our kind: a directory
+    count = len(server.log_lines())
+    server.start()  # recovered before the port file is written
+    logged = sorted(l.get("path") for l in server.log_lines()[count:]
+                    if l.get("event") == "foreign entry")
+    left = sorted(os.listdir(directory))
+    check(left == sorted(["job.json", "scores.ct"] + others) and
+          logged == sorted("jobs/%s/%s" % (job, n) for n in others),
+          "temporaries at start-up: left %s, logged as foreign %s" % (left, logged))
+    for name in others:  # what is left of them
+        path = os.path.join(directory, name)
+        if os.path.isdir(path):
+            os.rmdir(path)
+        elif os.path.lexists(path):
+            os.unlink(path)
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+
+    # ---- SIGTERM while a client sends a body slowly: one being stored (503), one being read
+    # and dropped after a refusal (401: unknown token).
+    for upload_token, status in [(token, 503), ("0" * 64, 401)]:
+        server.start()
+        code, took, posts = sigterm_during_slow_upload(server, upload_token)
+        check(code == 0 and took < 5 and len(posts) == 1 and posts[0][0] == status and
+              (status != 503 or "shutting down" in posts[0][1]),
+              "SIGTERM during a slow upload (expected %d): exit %s after %.1f s, the upload %s"
+              % (status, code, took, posts))
+
+    # ---- A --port-file in the state directory is the server's own: not foreign at a restart.
+    state = os.path.join(os.getcwd(), "own-port")
+    port_file = os.path.join(state, "port")
+    log_path = state + ".log"
+    os.mkdir(state)  # empty: taken; the port file's directory must exist before the server starts
+    for _ in range(2):
+        with open(log_path, "a") as log:
+            p = subprocess.Popen([EXE, "serve", "--listen", "127.0.0.1:0", "--port-file",
+                                  port_file, "--state-dir", state, "--model", MODEL, "--threads",
+                                  "1"], stdout=log, stderr=log, env=ENV)
+        listening = lambda: sum(1 for line in open(log_path) if '"listening"' in line)
+        before = listening()
+        check(eventually(lambda: listening() > before, 30), "the serve with its port file in "
+              "the state directory did not start: " + open(log_path).read())
+        p.send_signal(signal.SIGTERM)
+        check(p.wait(timeout=60) == 0, "serve did not exit 0 on SIGTERM")
+    foreign = [line for line in open(log_path) if '"foreign entry"' in line]
+    check(os.path.exists(port_file) and foreign == [],
+          "the --port-file in the state directory logged as foreign: %s" % foreign)
+    # One of the state directory's own entries as --port-file: refused before anything is
+    # touched (over the marker, the next start refused the state directory as not a server's).
+    marker = open(os.path.join(state, "cryptonets-state"), "rb").read()
+    before = tree_snapshot(state)
+    for name, phrase in [("cryptonets-state", "is the state directory's own 'cryptonets-state'"),
+                         ("jobs/port", "is inside the state directory's jobs/"),
+                         ("expired/port", "is inside the state directory's expired/")]:
+        code, out = run_bounded(["serve", "--listen", "127.0.0.1:0", "--port-file",
+                                 os.path.join(state, name), "--state-dir", state, "--model",
+                                 MODEL], 30)
+        check(code == 1 and phrase in out and tree_snapshot(state) == before,
+              "serve --port-file STATE/%s: exit %s: %s" % (name, code, out))
+    check(open(os.path.join(state, "cryptonets-state"), "rb").read() == marker,
+          "the state directory's marker changed")
+
+
+def sigterm_during_slow_upload(server, token):
+    """Sends the server a POST /v1/jobs of 64 MiB under `token`, 64 KiB every 50 ms (50 s in
+    all: alice.ct, then zeros), and SIGTERMs the server 0.5 s into it. Returns (its exit code,
+    seconds from the signal to its exit, [(status, error)] of the POSTs logged meanwhile)."""
+    length = 64 << 20
+    head = ("POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+            "Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n"
+            % (token, length)).encode()
+    body = open("alice.ct", "rb").read()
+    count = len(server.log_lines())
+    upload = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    upload.sendall(head)
+    halt = threading.Event()
+
+    def trickle():
+        sent = 0
+        while sent < length and not halt.is_set():
+            piece = body[sent:sent + (64 << 10)] or bytes(64 << 10)
+            try:
+                upload.sendall(piece)
+            except OSError:
+                return
+            sent += len(piece)
+            time.sleep(0.05)
+
+    sender = threading.Thread(target=trickle, daemon=True)
+    sender.start()
+    time.sleep(0.5)
+    started = time.time()
+    server.process.send_signal(signal.SIGTERM)
+    try:
+        code = server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        code = None
+    took = time.time() - started
+    halt.set()  # a server still waiting for the body then stops as the client gives up
+    sender.join()
+    upload.close()
+    if code is None:
+        code = server.process.wait(timeout=60)
+    server.log.close()
+    return code, took, [(l.get("status"), l.get("error", "")) for l in server.log_lines()[count:]
+                        if l.get("method") == "POST"]
+
+
+def servfix11_tls_tests():
+    """Over https, a refusal the server sends from the headers alone, before the body's end
+    (413: over --max-body; 507: no room on its disk), reaches client submit as the server's answer
+    (it was "the server closed the connection during the upload"): read through the TLS session,
+    as over http from the socket."""
+    fault = os.path.join(os.getcwd(), "tls-fault")
+    tls = start_server("tls-refusals", "--tls-cert", "tls.crt", "--tls-key", "tls.key",
+                       "--max-body", str(8 << 20), env=fault_env(fault))
+    url = "https://127.0.0.1:%d" % tls.port
+    code, out = run("client", "register", "--server", url, "--ca-cert", "tls.crt", "--keys",
+                    "alice")
+    token = out.strip().splitlines()[-1]
+    # Two batches, 9.7 MB: far more after the refusal than the sockets' buffers hold.
+    encrypt("alice", "tls-large.ct", 65)
+    large = os.path.getsize("tls-large.ct")
+    for attempt in range(3):  # each a new connection: none may lose the answer
+        code, out = run_bounded(["client", "submit", "--server", url, "--ca-cert", "tls.crt",
+                                 "--token", token, "--in", "tls-large.ct"], 60)
+        check(code == 1 and "server answered 413: the body (%d bytes) is larger than the "
+              "server's limit of %d bytes (--max-body)" % (large, 8 << 20) in out,
+              "client submit over https of a body over --max-body (%d): exit %s: %s"
+              % (attempt, code, out))
+    os.unlink("tls-large.ct")
+    batch = os.path.getsize("alice.ct")
+    with open(fault, "w") as f:
+        f.write("FREE %d\n" % (batch // 2))
+    code, out = run_bounded(["client", "submit", "--server", url, "--ca-cert", "tls.crt",
+                             "--token", token, "--in", "alice.ct"], 60)
+    check(code == 1 and "server answered 507: cannot store the upload: the body (%d bytes"
+          % batch in out, "client submit over https of a body the disk has no room for: exit "
+          "%s: %s" % (code, out))
+    os.unlink(fault)
+    check(tls.terminate() == 0, "serve did not exit 0 on SIGTERM")
 
 
 def token_hash(token):

@@ -70,10 +70,10 @@ std::function<void(const std::string& path)> scores_check(const KeyDirectory& ke
 
 // Failures on the way (no answer came) are std::runtime_error with a sentence naming what failed
 // ("cannot connect to HOST:PORT: connection refused", "the server closed the connection during
-// the upload"). A server that refuses a body early (413) closes the connection under the
-// upload: over http:// its answer is read all the same and thrown as a ServiceError (over TLS it
-// is lost: "the server closed the connection"); the calling process must ignore SIGPIPE
-// (cryptonets client does), or it dies of it.
+// the upload"). A server that refuses a body early (413, 507 for no room) closes the connection
+// under the upload: its answer is read all the same, over http:// and https:// (through the TLS
+// session), and thrown as a ServiceError; the calling process must ignore SIGPIPE (cryptonets
+// client does), or it dies of it.
 // An http:// URL whose server closed the connection is probed once over HTTPS (no certificate
 // check, nothing of ours sent): if it answers, the error says that the server speaks HTTPS.
 // ca_cert must be a regular file (a FIFO would block OpenSSL's open): std::runtime_error.

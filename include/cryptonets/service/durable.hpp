@@ -2,6 +2,7 @@
 // once the directory holding it is fsync'd).
 #pragma once
 
+#include <initializer_list>
 #include <string>
 
 namespace cryptonets::service {
@@ -14,9 +15,17 @@ void sync_directory(const std::string& directory);
 // (io/serialize.hpp's AtomicFileWriter). Throws std::runtime_error naming the path.
 void write_file_durably(const std::string& path, const std::string& text);
 
-// Removes the named temporaries "*.tmp-*" that an AtomicFileWriter killed midway can leave in
-// `directory` where O_TMPFILE is unavailable.
-void remove_stale_temporaries(const std::string& directory);
+// Whether `name` is a named temporary that an AtomicFileWriter of `base` creates where O_TMPFILE
+// is unavailable: exactly "<base>.tmp-<pid>-<n>", pid and n decimal digits (io/serialize.hpp).
+bool is_writer_temporary(const std::string& name, const std::string& base);
+
+// Removes from `directory` the regular files named as the temporaries of an AtomicFileWriter of
+// one of `bases` (is_writer_temporary) that a writer killed midway can leave where O_TMPFILE is
+// unavailable. Nothing else is touched, links and directories of such names included: a file that
+// merely contains ".tmp-" is the caller's to report. For a directory no live process writes into
+// (the server's, under its lock, at start-up): the pid in the name is not checked.
+void remove_stale_temporaries(const std::string& directory,
+                              std::initializer_list<const char*> bases);
 
 }  // namespace cryptonets::service
 

@@ -44,12 +44,17 @@
 // answer says what failed in general terms and the cause ("Permission denied"), never a path of
 // the server's (nor, under keysets/, the hash of a token): those are in the request's log line
 // ("detail"), as they are in a job's ("job failed", "job retried"), 503 +
-// Retry-After queue full, shutting down, or the token's key set cannot be loaded right now (see
-// below), 507 an upload the server cannot store: a failed write of its bytes, or its job record
-// refused by a full disk (told by the errno, ENOSPC or EDQUOT; any other failure there is a 500).
-// A refusal found midway through a body (507 included) is answered once the rest has been read and
-// dropped; one found before it is read (411, 413, 415, 405, 404) leaves it unread. Each connection
-// carries one request and closes after the answer (Connection: close): one log line per request.
+// Retry-After queue full, shutting down (an upload in progress at SIGTERM is dropped at its next
+// piece and answered so), or the token's key set cannot be loaded right now (see below), 507 an
+// upload the server cannot store: its Content-Length with 1 MiB for its record beyond the space
+// free on the state directory's file system (statvfs: for root the free blocks, else the
+// available ones), answered before any of the body is read; or, the disk filling midway all the
+// same (other writers, concurrent uploads, quotas and RLIMIT_FSIZE, which statvfs does not show),
+// a failed write of its bytes, or its job record refused by a full disk (told by the errno, ENOSPC
+// or EDQUOT; any other failure there is a 500). A refusal found midway through a body (507
+// included) is answered once the rest has been read and dropped; one found before it is read (411,
+// 413, 415, 405, 404, 507 for no room) leaves it unread. Each connection carries one request and
+// closes after the answer (Connection: close): one log line per request.
 //
 // State directory: cryptonets-state (a marker: "cryptonets service state directory, format 1",
 // written at first use; a --state-dir that exists and is neither empty, nor marked, nor holding
@@ -61,10 +66,15 @@
 // retention; it holds the key set's id "0x...", or nothing if written before it did), tmp/ (uploads
 // in progress, deletions under way; emptied at start). Any other entry (at the top, in keysets/,
 // jobs/, expired/, or in a key set's or job's directory) is logged once at start-up (event
-// "foreign entry", its path) and left as it is. The directory itself is flock'd for the
+// "foreign entry", its path) and left as it is; the --port-file (ServerOptions::port_file), where
+// it is in the state directory, is not foreign. In a job's directory, the named temporaries of its
+// job.json and scores.ct that a crash can leave (exactly "job.json.tmp-<pid>-<n>", as
+// AtomicFileWriter names them where O_TMPFILE is missing) are removed at start-up; any other name,
+// one merely containing ".tmp-" included, is foreign. The directory itself is flock'd for the
 // server's life: one server per state directory. A job directory appears by rename only once
 // complete; job.json is replaced atomically. After a SIGKILL, every job whose job.json says
-// "queued" (or "running") runs again; SIGTERM (stop()) refuses new work, lets the running job
+// "queued" (or "running") runs again; SIGTERM (stop()) refuses new work, drops the uploads in
+// progress (503 at their next piece; a stalled one ends at --read-timeout), lets the running job
 // finish and leaves the queued ones on disk for the next start.
 //   A key set's scheme is the one its three files record in their headers (io/protocol_files.hpp):
 // it needs no record of its own, and key sets stored before the service ran BFV read unchanged. At
@@ -150,15 +160,22 @@ struct ServerOptions {
   int64_t key_set_retention_s = int64_t{90} * 86400;
   std::string tls_cert;  // both set: HTTPS
   std::string tls_key;
+  // The file the caller writes the port into (serve --port-file), if any: when it lies in the
+  // state directory it is the server's own entry there, never logged as foreign. The constructor
+  // refuses one that is an entry the server keeps there (its marker, keysets/, jobs/, tmp/,
+  // expired/) or inside one of those directories: written over the marker, it made the next start
+  // refuse the state directory.
+  std::string port_file;
   // One line per request (JSON), and service events; default: stderr.
   std::function<void(const std::string&)> log;
 };
 
 class Server {
  public:
-  // Loads the model, binds the port (never one another server holds: no SO_REUSEPORT), then
-  // creates or recovers the state directory (requeues every accepted job, removes uploads that
-  // were never accepted): a port that cannot be bound leaves no state directory behind. Throws
+  // Checks ServerOptions::port_file (above), loads the model, binds the port (never one another
+  // server holds: no SO_REUSEPORT), then creates or recovers the state directory (requeues every
+  // accepted job, removes uploads that were never accepted): a port that cannot be bound leaves
+  // no state directory behind. Throws
   // std::runtime_error naming what failed, and before anything in the state directory is touched
   // if another server holds its lock.
   explicit Server(ServerOptions options);
@@ -167,7 +184,8 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   int port() const;
-  // Serves until stop(); then waits for the running job to finish. Returns when all is stopped.
+  // Serves until stop(); then waits for the running job to finish (uploads in progress are
+  // dropped, answered 503, as their next piece arrives). Returns when all is stopped.
   void run();
   // Thread-safe and async-signal-unsafe: call from a signal-waiting thread. Takes effect even
   // when called before run() has begun to listen (run() then returns as soon as it does).
