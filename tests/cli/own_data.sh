@@ -86,6 +86,11 @@ step quantise "$quantise" --float float.txt --data set --out model.txt --results
   "${small_grid[@]}"
 notes quantise.log 1
 grep -q "^dense in 20 out 4 " model.txt || fail "the integer model has not 4 outputs"
+# The grid's summary gives no clause of count 0 (a trial's table said "0 are not representable").
+grep -E "^The grid has 128 points" table.md | grep -qE "(^|[^0-9.,])0 (are|is|points?|need)" &&
+  fail "the table's grid summary has a clause of count 0: $(grep "^The grid has" table.md)"
+grep -qE "^The grid has 128 points: .*[0-9]+ points? needs? at most 3 plaintext moduli and (was|were) evaluated on the test set" table.md ||
+  fail "the table's grid summary does not say how many points were evaluated: $(grep "^The grid has" table.md)"
 grep -q "^# CryptoNets network for the 4 classes of set quantised from float.txt" model.txt ||
   fail "model.txt's comment does not name the data set and its 4 classes"
 # The default floor follows the float model: its test accuracy less 0.1 point.
