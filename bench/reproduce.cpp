@@ -31,6 +31,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -127,6 +128,8 @@ const char* kUsage =
     "                            full: all 10000 test images, scaling on every plaintext modulus\n"
     "  --out DIR                 CSV and PNG directory [bench/results/reproduction]\n"
     "  --report FILE             Markdown report [bench/results/reproduction.md]\n"
+    "                            a default --out or --report that exists is refused: name it\n"
+    "                            to replace it (bash bench/reproduce.sh names both)\n"
     "  --paper-values FILE       the paper's values [bench/paper_values.csv]\n"
     "  --model FILE, --data DIR  integer model and MNIST directory [shipped data]\n"
     "  --float-model FILE        the float model behind --model [data/model-float.txt]\n"
@@ -146,7 +149,8 @@ const char* kUsage =
     "  --accuracy-images N       test images for accuracy [mode]\n"
     "  --scaling-n LIST          ring degrees of the scaling curve [mode]\n"
     "  --scaling-all-moduli      scaling runs every plaintext modulus, not only the first\n"
-    "  --seed S                  INSECURE deterministic keys, for debugging only\n"
+    "  --seed S                  INSECURE deterministic keys, for debugging only: S from 0 to\n"
+    "                            2^63 - 1 (9223372036854775807), as for cryptonets keygen --seed\n"
     "  --git-commit TEXT         recorded in the report\n";
 
 std::vector<size_t> parse_list(const std::string& text, const std::string& option) {
@@ -187,6 +191,48 @@ size_t ring_degree(size_t n, const std::string& option) {
                                 " is not a power of two from 4 to 131072");
   }
   return n;
+}
+
+// --seed S: an integer from 0 to 2^63 - 1, the range cryptonets keygen --seed takes (a trial's
+// --seed 0 got "expects positive integers separated by commas": 0 keys the generator as well
+// as any other value).
+uint64_t seed_value(const std::string& text) {
+  constexpr uint64_t kMostSeed = std::numeric_limits<int64_t>::max();
+  uint64_t value = 0;
+  bool valid = !text.empty() && text.size() <= 19;
+  for (const char c : text) {
+    valid = valid && c >= '0' && c <= '9';
+    if (valid) value = value * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (!valid || value > kMostSeed) {
+    throw std::invalid_argument(
+        "--seed expects one integer from 0 to 9223372036854775807 (2^63 - 1, as cryptonets "
+        "keygen --seed): it keys the INSECURE deterministic generator; got '" +
+        text + "'");
+  }
+  return value;
+}
+
+// The default outputs are relative to the current directory: a bare run from the repository
+// replaced the shipped report and CSV files (bench/results/reproduction.md and reproduction/).
+// A default output that exists is refused before any work; one named with --out or --report is
+// replaced (bench/reproduce.sh names both).
+void refuse_default_over_existing(const Options& options, bool out_given, bool report_given) {
+  std::string refused;
+  const auto check = [&](bool given, const fs::path& path, const char* option) {
+    std::error_code error;
+    if (given || !fs::exists(fs::symlink_status(path, error))) return;
+    refused += (refused.empty() ? "'" : " and '") + path.string() + "' (the default of " + option +
+               ", not given)";
+  };
+  check(report_given, options.report, "--report");
+  check(out_given, options.out_dir, "--out");
+  if (refused.empty()) return;
+  throw std::invalid_argument(
+      "refusing to replace " + refused +
+      ": a default output never replaces existing files (run from the repository, they are the "
+      "shipped results); name them with --out DIR and --report FILE (what is named there is "
+      "replaced), or run bash bench/reproduce.sh");
 }
 
 Options parse_options(int argc, char** argv) {
@@ -249,7 +295,7 @@ Options parse_options(int argc, char** argv) {
     } else if (name == "--scaling-all-moduli") {
       options.scaling_all_moduli = true;
     } else if (name == "--seed") {
-      options.seed = single_value(value(), name);
+      options.seed = seed_value(value());
     } else if (name == "--no-verify") {
       options.verify_checksums = false;
     } else if (name == "--git-commit") {
@@ -262,6 +308,7 @@ Options parse_options(int argc, char** argv) {
     if (!out_given) options.out_dir = "bench/results/activation-study/encrypted";
     if (!report_given) options.report = "bench/results/activation-study/encrypted.md";
   }
+  refuse_default_over_existing(options, out_given, report_given);
   return options;
 }
 

@@ -755,3 +755,64 @@ TEST_CASE("sigmoid fits quantise where folding their constant into the last laye
   REQUIRE(too_fine.failure);
   CHECK(too_fine.failure->find("beyond the 2^60 limit") != std::string::npos);
 }
+
+TEST_CASE("the sweep's report counts evaluation failures apart and gives no clause of count 0") {
+  using cryptonets::training::describe_sweep;
+  using cryptonets::training::summarise_sweep;
+  const auto point = [](std::optional<std::string> failure, std::optional<int> moduli, int bits,
+                        bool evaluated) {
+    QuantisationResult r;
+    r.failure = std::move(failure);
+    r.moduli = moduli;
+    r.worst_case_bits = bits;
+    r.evaluated = evaluated;
+    if (evaluated) r.test.images = 10;
+    return r;
+  };
+  const std::string overflow = "a value leaves the 128-bit range";
+  const std::string why = "a bias reaches 2^60";
+  // Evaluated, evaluation failure (a model and its moduli, no measurement), beyond the moduli
+  // evaluated, and a failed quantisation.
+  const QuantisationResult evaluated = point(std::nullopt, 2, 70, true);
+  const QuantisationResult failed = point(overflow, 3, 110, false);
+  const QuantisationResult wide = point(std::nullopt, std::nullopt, 400, false);
+  const QuantisationResult unrepresentable = point(why, std::nullopt, 0, false);
+
+  // A trial's table said "N are not representable" of evaluation failures, and "0 are not
+  // representable" when none was.
+  const std::vector<QuantisationResult> mixed{evaluated, failed, wide, unrepresentable};
+  const auto summary = summarise_sweep(mixed);
+  CHECK(summary.points == 4);
+  CHECK(summary.unrepresentable == 1);
+  CHECK(summary.evaluation_failures == 1);
+  CHECK(summary.evaluation_failure == overflow);
+  CHECK(summary.evaluated == 1);
+  CHECK(summary.widest_worst_case_bits == 400);
+  CHECK(describe_sweep(summary, 3, why) ==
+        "1 point is not representable: a bias reaches 2^60; the widest representable point has a "
+        "worst case of 400 bits. 1 point needs at most 3 plaintext moduli and was evaluated on the "
+        "test set; 1 point needs at most 3 plaintext moduli but could not be evaluated (a value "
+        "leaves the 128-bit range).");
+
+  const std::vector<QuantisationResult> clean{evaluated, evaluated, wide};
+  const std::string text = describe_sweep(summarise_sweep(clean), 3, why);
+  CHECK(text ==
+        "Every point is representable; the widest has a worst case of 400 bits. 2 points need at "
+        "most 3 plaintext moduli and were evaluated on the test set.");
+  CHECK(text.find(" 0 ") == std::string::npos);
+
+  const std::vector<QuantisationResult> only_failures{failed, failed, unrepresentable};
+  CHECK(describe_sweep(summarise_sweep(only_failures), 1, why) ==
+        "1 point is not representable: a bias reaches 2^60; the widest representable point has a "
+        "worst case of 110 bits. 2 points need at most 1 plaintext modulus but could not be "
+        "evaluated (a value leaves the 128-bit range).");
+  const std::vector<QuantisationResult> none{unrepresentable, unrepresentable};
+  CHECK(describe_sweep(summarise_sweep(none), 3, why) ==
+        "No point is representable: a bias reaches 2^60. No point was evaluated on the test set "
+        "(none is representable).");
+  const std::vector<QuantisationResult> too_wide{wide};
+  CHECK(describe_sweep(summarise_sweep(too_wide), 3, why) ==
+        "Every point is representable; the widest has a worst case of 400 bits. No point was "
+        "evaluated on the test set (each representable point needs more than 3 plaintext "
+        "moduli).");
+}

@@ -17,6 +17,7 @@
 #include <new>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include "cryptonets/io/input_file.hpp"
 #include "cryptonets/io/protocol_files.hpp"
@@ -92,25 +93,71 @@ bool OptionParser::parse(std::span<char* const> arguments) {
   return true;
 }
 
+namespace {
+
+// --help lines stay within this many columns (a trial found lines of up to 308), and an option's
+// help starts at this column.
+constexpr size_t kHelpWidth = 100;
+constexpr size_t kHelpColumn = 26;
+
+// Columns of UTF-8 text: one per character (the help texts hold ×, ±, ≤ and the like).
+size_t columns(std::string_view text) {
+  return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
+// `text` broken at spaces into lines of at most kHelpWidth columns, the first starting at
+// column `column`, the others after `indent` spaces; its own line breaks are kept. A word longer
+// than a whole line (a long default path) stands alone on its line.
+std::string wrap(const std::string& text, size_t column, size_t indent) {
+  std::string out;
+  std::istringstream lines(text);
+  std::string line;
+  for (bool first_line = true; std::getline(lines, line); first_line = false) {
+    if (!first_line) {
+      out += '\n';
+      column = 0;
+    }
+    std::istringstream words(line);
+    std::string word;
+    for (bool first_word = true; words >> word; first_word = false) {
+      const size_t width = columns(word);
+      if (column == 0 || (!first_word && column + 1 + width > kHelpWidth)) {
+        if (column != 0) out += '\n';
+        out += std::string(indent, ' ');
+        column = indent;
+      } else if (!first_word) {
+        out += ' ';
+        ++column;
+      }
+      out += word;
+      column += width;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string OptionParser::usage() const {
   std::ostringstream out;
-  out << "usage: " << invocation_ << " [options]\n\n" << summary_ << "\n\noptions:\n";
+  out << "usage: " << invocation_ << " [options]\n\n" << wrap(summary_, 0, 0) << "\n\noptions:\n";
   for (const std::string& name : order_) {
     const Spec& spec = specs_.at(name);
     std::string left = "  --" + name + (spec.metavar.empty() ? "" : " " + spec.metavar);
-    if (left.size() < 26)
-      left.resize(26, ' ');
+    if (left.size() < kHelpColumn)
+      left.resize(kHelpColumn, ' ');
     else
-      left += "\n" + std::string(26, ' ');
+      left += "\n" + std::string(kHelpColumn, ' ');
     // A help text of several lines goes on under its first line (found by a trial: the lines of
-    // cryptonets-quantise --sequential started at column 1).
+    // cryptonets-quantise --sequential started at column 1). An empty default is not shown (a
+    // trial: cryptonets-train --merged showed "[]").
     std::string help = spec.help;
-    for (size_t at = help.find('\n'); at != std::string::npos; at = help.find('\n', at + 1))
-      help.insert(at + 1, 26, ' ');
-    out << left << help;
-    if (spec.required) out << " (required)";
-    if (spec.default_value) out << " [" << *spec.default_value << "]";
-    out << "\n";
+    if (spec.required) help += " (required)";
+    if (spec.default_value && !spec.default_value->empty())
+      help += " [" + *spec.default_value + "]";
+    out << left << wrap(help, kHelpColumn, kHelpColumn) << "\n";
   }
   out << "\nexit status: 0 success, 1 failure (bad input, refused operation), 2 usage error\n";
   return out.str();

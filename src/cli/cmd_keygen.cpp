@@ -164,7 +164,8 @@ void remove_stale_temporaries(const fs::path& directory) {
 // commit ended keygen silently with the old key set already replaced, so the user believed it
 // intact). From its very start to the end of the process (found by a trial: a signal before the
 // handlers were installed, or about 27 ms in, after they were restored and before the process
-// had exited, ended keygen with no word), keygen handles them itself, so that the outcome is
+// had exited, ended keygen with no word; the handlers are now installed by keygen_preinit, the
+// first code the process runs), keygen handles them itself, so that the outcome is
 // always one of two, each said on stderr:
 // - before the commit (reading the options, generating the keys, writing the staging directory):
 //   the staging directory, if any, is removed and keygen ends at once by the signal, as the
@@ -388,12 +389,26 @@ class Guard {
 
 }  // namespace keygen_signals
 
-// Test only (tests/cli/bad_input.sh): CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=SIG[:POINT] raises SIG
-// (TERM or INT) at POINT: "start" as keygen starts, before it reads its options; "generate" as
-// key generation starts; "commit" (the default) as the commit starts, with every file written
-// and none in place; "committed" just after the rename, with the old key set not yet removed;
-// "finished" after keygen has finished, its lines printed, as it returns to exit. (An
-// environment variable, not a build option: the tests run the one release build.)
+// The first code of the process (.preinit_array: before any library's constructor and any
+// static initialiser; executables only): `cryptonets keygen` handles its signals from here
+// (keygen_signals). A trial found keygen killed without a word in its first 17-25 ms, the
+// process start up to run_keygen; what remains before this is the dynamic loader's own work.
+void keygen_preinit(int argc, char** argv, char**) {
+  if (argc >= 2 && argv != nullptr && argv[1] != nullptr && std::strcmp(argv[1], "keygen") == 0)
+    keygen_signals::install();
+}
+using PreinitFunction = void (*)(int, char**, char**);
+[[gnu::section(".preinit_array"), gnu::used]] PreinitFunction keygen_preinit_entry = keygen_preinit;
+
+#ifdef CRYPTONETS_TEST_HOOKS
+// Test builds only (tests/cli/cryptonets-keygen-hooks, for tests/cli/bad_input.sh; never the
+// cryptonets command, where a variable in the environment must not change what keygen does):
+// CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=SIG[:POINT] raises SIG (TERM or INT) at POINT: "init" during
+// the process's static initialisation, before main; "start" as keygen starts, before it reads
+// its options; "generate" as key generation starts; "commit" (the default) as the commit
+// starts, with every file written and none in place; "committed" just after the rename, with
+// the old key set not yet removed; "finished" after keygen has finished, its lines printed, as
+// it returns to exit.
 struct TestSignal {
   int signal = 0;
   std::string point;
@@ -411,6 +426,15 @@ struct TestSignal {
     if (signal != 0 && point == at) ::raise(signal);
   }
 };
+// "init": a static initialiser, after the handlers of keygen_preinit.
+[[maybe_unused]] const bool test_signal_at_init =
+    (TestSignal::from_environment().raise_at("init"), true);
+#else
+struct TestSignal {
+  static TestSignal from_environment() { return {}; }
+  void raise_at(const std::string&) const {}
+};
+#endif
 
 // A fresh directory (mode 0700: the secret key lives there) beside the key directory, removed
 // again unless committed, also on SIGINT, SIGTERM and SIGHUP (keygen_signals): the whole key
@@ -550,7 +574,8 @@ void write_key_directory(const fs::path& target, const std::string& preset_name,
 }  // namespace
 
 int run_keygen(std::span<char* const> arguments) {
-  // Before anything else (keygen_signals).
+  // Installed already by keygen_preinit as the process started; again here for a caller whose
+  // first argument was not "keygen".
   keygen_signals::install();
   const TestSignal test = TestSignal::from_environment();
   test.raise_at("start");

@@ -20,6 +20,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -42,6 +43,7 @@ using cryptonets::model::kMaxParameterMagnitude;
 using cryptonets::model::Model;
 using cryptonets::training::accuracy;
 using cryptonets::training::choose_default;
+using cryptonets::training::describe_sweep;
 using cryptonets::training::evaluate_integer_model;
 using cryptonets::training::evaluate_quantised_network;
 using cryptonets::training::FloatNetwork;
@@ -57,6 +59,7 @@ using cryptonets::training::QuantisationChoice;
 using cryptonets::training::QuantisationResult;
 using cryptonets::training::quantise;
 using cryptonets::training::require_labels_below;
+using cryptonets::training::summarise_sweep;
 using cryptonets::training::sweep_quantisations;
 using cryptonets::training::SweepGrid;
 
@@ -128,6 +131,28 @@ void refuse_same_files(const std::vector<std::pair<std::string, std::string>>& f
   }
 }
 
+// The default outputs are relative to the current directory: a bare run from the repository
+// replaced the shipped data/model.txt (which every cryptonets command reads by default) and
+// bench/results/quantisation.md. An output left at its default that names an existing file is a
+// UsageError, before any work; named on the command line, it is replaced.
+void refuse_default_over_existing(const OptionParser& options,
+                                  const std::vector<std::string>& outputs) {
+  std::string refused;
+  for (const std::string& name : outputs) {
+    if (options.given(name)) continue;
+    std::error_code error;
+    if (!std::filesystem::exists(std::filesystem::symlink_status(options.text(name), error)))
+      continue;
+    refused += (refused.empty() ? "'" : " and '") + options.text(name) + "' (the default of --" +
+               name + ", not given)";
+  }
+  if (refused.empty()) return;
+  throw UsageError("refusing to replace " + refused +
+                   ": a default output never replaces an existing file (run from the repository, "
+                   "it would be shipped data); name the outputs with --out FILE and --results "
+                   "FILE (a file named there is replaced)");
+}
+
 // Parses the options; nullopt after --help.
 std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) {
   const SweepGrid defaults;
@@ -149,8 +174,13 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   options.add_value("min-bits", "B", "fewest weight bits of every layer in the grid",
                     std::to_string(defaults.min_bits));
   options.add_value("data", "DIR", "the data set's IDX files (and SHA256SUMS)", "data/mnist");
-  options.add_value("out", "FILE", "where to write the integer model", "data/model.txt");
-  options.add_value("results", "FILE", "where to write the table", "bench/results/quantisation.md");
+  options.add_value("out", "FILE",
+                    "where to write the integer model; an existing file is replaced only when\n"
+                    "named here",
+                    "data/model.txt");
+  options.add_value("results", "FILE",
+                    "where to write the table; an existing file is replaced only when named here",
+                    "bench/results/quantisation.md");
   options.add_value("threads", "T", "OpenMP threads", "2");
   options.add_value("min-accuracy", "X",
                     "least test accuracy (0..1) of the model written\n[the float model's test "
@@ -182,6 +212,7 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   line.data_directory = options.text("data");
   line.output = options.text("out");
   line.results = options.text("results");
+  refuse_default_over_existing(options, {"out", "results"});
   require_new_output_directory("out", line.output);
   require_new_output_directory("results", line.results);
   refuse_same_files({{line.sequential_model.empty() ? "float" : "sequential",
@@ -332,12 +363,8 @@ struct Report {
   size_t train_images = 0;
   double float_test_accuracy = 0;
   double float_train_accuracy = 0;
-  double min_accuracy = 0;             // the floor in force: --min-accuracy or from the float model
-  int largest_representable_bits = 0;  // worst-case bits of the widest representable grid point
-  size_t grid_representable = 0;       // grid points with a model (0: no widest one to give)
-  size_t grid_points = 0;
-  size_t grid_evaluated = 0;
-  size_t grid_failed = 0;
+  double min_accuracy = 0;       // the floor in force: --min-accuracy or from the float model
+  training::SweepSummary sweep;  // how the grid points fared
   double sweep_seconds = 0;
   std::vector<ModuliSummary> per_moduli;    // index k − 1 for k moduli
   std::vector<QuantisationResult> best;     // best per moduli count, re-measured
@@ -379,22 +406,18 @@ std::string count_word(size_t count) {
 }
 
 void write_grid_summary(std::ostream& out, const CommandLine& line, const Report& report) {
-  out << "The grid has " << report.grid_points << " points: I ∈ {";
+  out << "The grid has " << report.sweep.points << " points: I ∈ {";
   for (size_t i = 0; i < line.grid.input_scales.size(); ++i)
     out << (i ? ", " : "") << line.grid.input_scales[i];
   out << "}, conv bits " << line.grid.min_bits << "–" << line.grid.max_conv_bits << ", dense1 bits "
       << line.grid.min_bits << "–" << line.grid.max_dense1_bits << ", dense2 bits "
-      << line.grid.min_bits << "–" << line.grid.max_dense2_bits << ". " << report.grid_failed
-      << " are not representable: some quantised bias reaches the 2^" << parameter_limit_bits()
-      << " limit of model parameters (the output bias scale (I·s_conv)^4·s_d1^2·s_d2 grows "
-         "fastest)"
-      << (report.grid_representable == 0
-              ? "; no point is representable"
-              : "; the widest representable point has a worst case of " +
-                    std::to_string(report.largest_representable_bits) + " bits")
-      << ". " << report.grid_evaluated << " need at most " << line.grid.max_moduli
-      << " moduli and were evaluated on the test set (sweep " << number(report.sweep_seconds)
-      << " s).\n\n"
+      << line.grid.min_bits << "–" << line.grid.max_dense2_bits << ". "
+      << describe_sweep(report.sweep, line.grid.max_moduli,
+                        "some quantised bias reaches the 2^" +
+                            std::to_string(parameter_limit_bits()) +
+                            " limit of model parameters (the output bias scale "
+                            "(I·s_conv)^4·s_d1^2·s_d2 grows fastest)")
+      << " The sweep took " << number(report.sweep_seconds) << " s.\n\n"
       << "| moduli | points | test accuracy ≥ " << percent(report.min_accuracy, 2)
       << " | best test accuracy | best agreement with float |\n|---:|---:|---:|---:|---:|\n";
   for (size_t k = 0; k < report.per_moduli.size(); ++k) {
@@ -854,16 +877,7 @@ int run(std::span<char* const> arguments) {
   }
   report.sweep_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  report.grid_points = sweep.size();
-  for (const QuantisationResult& r : sweep) {
-    report.grid_evaluated += r.evaluated ? 1 : 0;
-    report.grid_failed += r.failure && !r.evaluated ? 1 : 0;
-    if (!(r.failure && !r.evaluated)) {
-      ++report.grid_representable;
-      report.largest_representable_bits =
-          std::max(report.largest_representable_bits, r.worst_case_bits);
-    }
-  }
+  report.sweep = summarise_sweep(sweep);
 
   report.per_moduli.resize(static_cast<size_t>(line.grid.max_moduli));
   for (const QuantisationResult& r : sweep) {

@@ -9,10 +9,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <limits>
 #include <optional>
 #include <span>
 #include <string>
+#include <system_error>
 
 #include "cli_support.hpp"
 #include "cryptonets/io/idx.hpp"
@@ -35,6 +37,7 @@ namespace {
 
 using namespace cryptonets;
 using namespace cryptonets::cli;
+namespace fs = std::filesystem;
 
 struct CommandLine {
   std::string data_directory;
@@ -85,7 +88,10 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
       "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each plain or .gz) and, to verify\n"
       "them, SHA256SUMS; the labels are the class indices 0..K-1 (K = largest label + 1).");
   options.add_value("data", "DIR", "the data set's IDX files (and SHA256SUMS)", "data/mnist");
-  options.add_value("out", "FILE", "where to write the float model", "data/model-float.txt");
+  options.add_value("out", "FILE",
+                    "where to write the float model; an existing file is replaced only when "
+                    "named here",
+                    "data/model-float.txt");
   options.add_value("epochs", "N", "passes over the training images",
                     std::to_string(defaults.epochs));
   options.add_value("seed", "S", "seeds initialisation, shuffling and augmentation",
@@ -136,6 +142,15 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   CommandLine line;
   line.data_directory = options.text("data");
   line.output = options.text("out");
+  // The default is relative to the current directory: a bare run from the repository would
+  // replace the shipped float model after the whole training.
+  std::error_code error;
+  if (!options.given("out") && fs::exists(fs::symlink_status(line.output, error))) {
+    throw UsageError("refusing to replace '" + line.output +
+                     "' (the default of --out, not given): a default output never replaces an "
+                     "existing file (run from the repository, it would be shipped data); name "
+                     "the output with --out FILE (a file named there is replaced)");
+  }
   require_new_output_directory("out", line.output);
   line.train_limit = static_cast<size_t>(options.integer("train-limit", 0, INT64_MAX));
   line.verify_checksums = verify_option(options);

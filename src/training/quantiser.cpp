@@ -6,6 +6,7 @@
 #include <cmath>
 #include <exception>
 #include <optional>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -560,6 +561,71 @@ std::optional<size_t> choose_default(std::span<const QuantisationResult> results
     if (!best || better(r, results[*best])) best = i;
   }
   return best;
+}
+
+SweepSummary summarise_sweep(std::span<const QuantisationResult> results) {
+  SweepSummary summary;
+  summary.points = results.size();
+  for (const QuantisationResult& r : results) {
+    if (r.evaluated && !r.failure) ++summary.evaluated;
+    // A failed quantisation leaves nothing tracked: no moduli count, no worst case.
+    if (r.failure && !r.evaluated && !r.moduli && r.worst_case_bits == 0) {
+      ++summary.unrepresentable;
+      continue;
+    }
+    if (r.failure && !r.evaluated) {
+      if (summary.evaluation_failures++ == 0) summary.evaluation_failure = *r.failure;
+    }
+    summary.widest_worst_case_bits =
+        std::max(summary.widest_worst_case_bits.value_or(0), r.worst_case_bits);
+  }
+  return summary;
+}
+
+namespace {
+
+// "1 point is", "3 points are": the words after the count in the singular and the plural.
+std::string counted(size_t count, const std::string& singular, const std::string& plural) {
+  return std::to_string(count) + " " + (count == 1 ? singular : plural);
+}
+
+}  // namespace
+
+std::string describe_sweep(const SweepSummary& summary, int max_moduli,
+                           const std::string& unrepresentable_why) {
+  std::ostringstream out;
+  const size_t representable = summary.points - summary.unrepresentable;
+  if (representable == 0) {
+    out << "No point is representable: " << unrepresentable_why;
+  } else if (summary.unrepresentable > 0) {
+    out << counted(summary.unrepresentable, "point is", "points are")
+        << " not representable: " << unrepresentable_why
+        << "; the widest representable point has a worst case of "
+        << summary.widest_worst_case_bits.value_or(0) << " bits";
+  } else {
+    out << "Every point is representable; the widest has a worst case of "
+        << summary.widest_worst_case_bits.value_or(0) << " bits";
+  }
+  out << ". ";
+  const std::string moduli =
+      std::to_string(max_moduli) + " plaintext modul" + (max_moduli == 1 ? "us" : "i");
+  if (summary.evaluated > 0) {
+    out << counted(summary.evaluated, "point needs", "points need") << " at most " << moduli
+        << " and " << (summary.evaluated == 1 ? "was" : "were") << " evaluated on the test set";
+  }
+  if (summary.evaluation_failures > 0) {
+    out << (summary.evaluated > 0 ? "; " : "")
+        << counted(summary.evaluation_failures, "point needs", "points need") << " at most "
+        << moduli << " but could not be evaluated (" << summary.evaluation_failure << ")";
+  }
+  if (summary.evaluated == 0 && summary.evaluation_failures == 0) {
+    out << "No point was evaluated on the test set ("
+        << (representable > 0 ? "each representable point needs more than " + moduli
+                              : std::string("none is representable"))
+        << ")";
+  }
+  out << ".";
+  return out.str();
 }
 
 namespace {

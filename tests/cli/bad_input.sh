@@ -4,11 +4,13 @@
 # output file, not even a partial or temporary one. Small test-only parameters (ring degree 64)
 # keep it fast; the checks do not depend on the ring size.
 #
-# usage: bad_input.sh CRYPTONETS DATA_DIR
+# usage: bad_input.sh CRYPTONETS DATA_DIR KEYGEN_HOOKS
+# KEYGEN_HOOKS: cryptonets-keygen-hooks, keygen with its test hooks (CRYPTONETS_TEST_SIGNAL_IN_KEYGEN)
 set -uo pipefail
 
 exe=$(realpath "$1")
 data=$(realpath "$2")
+hooks=$(realpath "$3")
 images=$data/mnist/t10k-images-idx3-ubyte.gz
 labels=$data/mnist/t10k-labels-idx1-ubyte.gz
 model=$data/model.txt
@@ -885,14 +887,15 @@ expect 1 "but '$model' is a file: an integer model" labels.txt -- \
 # ---- keygen interrupted (Ctrl-C, SIGTERM) with its staging directory written, before it is put
 # in place: the staging directory is removed and keygen ends by the signal (128 + its number),
 # leaving the previous key set, if any, as it was. CRYPTONETS_TEST_SIGNAL_IN_KEYGEN (test only)
-# raises the signal at that point; expect fails on any *.tmp-* left behind.
+# raises the signal at that point (in cryptonets-keygen-hooks only); expect fails on any *.tmp-*
+# left behind.
 expect 143 "interrupted; the unfinished key set was removed" sig-keys -- \
-  env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=TERM "$exe" keygen --out-dir sig-keys --insecure-ring-degree 64
+  env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=TERM "$hooks" keygen --out-dir sig-keys --insecure-ring-degree 64
 expect 130 "interrupted; the unfinished key set was removed" sig-keys -- \
-  env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=INT "$exe" keygen --out-dir sig-keys --insecure-ring-degree 64
+  env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=INT "$hooks" keygen --out-dir sig-keys --insecure-ring-degree 64
 before=$(cd client && sha256sum params public.key evaluation.key secret.key model.profile)
 expect 143 "interrupted; the unfinished key set was removed" - -- \
-  env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=TERM "$exe" keygen --out-dir client --force --insecure-ring-degree 64
+  env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=TERM "$hooks" keygen --out-dir client --force --insecure-ring-degree 64
 [ "$(cd client && sha256sum params public.key evaluation.key secret.key model.profile)" = "$before" ] ||
   fail "keygen --force interrupted changed the key set"
 
@@ -903,7 +906,7 @@ run "$exe" keygen --out-dir sig-keys --insecure-ring-degree 64
 for signal in TERM:143 INT:130; do
   before=$(sha256sum sig-keys/secret.key)
   expect "${signal#*:}" "arrived after the new key set was complete: it is in place" - -- \
-    env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN="${signal%:*}:committed" "$exe" keygen --out-dir sig-keys \
+    env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN="${signal%:*}:committed" "$hooks" keygen --out-dir sig-keys \
     --force --insecure-ring-degree 64
   grep -qF "wrote sig-keys/params (" message.txt || fail "keygen interrupted after the commit did not say what it wrote"
   [ "$(sha256sum sig-keys/secret.key)" != "$before" ] || fail "keygen interrupted after the commit kept the old key set"
@@ -913,23 +916,44 @@ done
 # Before any file is written (generating the keys): keygen says the old set is unchanged.
 before=$(sha256sum sig-keys/secret.key)
 expect 143 "interrupted before the new key set was written; the previous key set in 'sig-keys' is unchanged" - -- \
-  env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=TERM:generate "$exe" keygen --out-dir sig-keys --force --insecure-ring-degree 64
+  env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=TERM:generate "$hooks" keygen --out-dir sig-keys --force --insecure-ring-degree 64
 [ "$(sha256sum sig-keys/secret.key)" = "$before" ] || fail "keygen interrupted in generation changed the key set"
 # The first and the last window (found by a trial: a signal before the handlers were installed,
 # or after "wrote", about 27 ms in, ended keygen without a word): keygen says what became of the
 # key sets there too. "start": before keygen has read its options; "finished": after it printed
 # what it wrote, on its way to the exit.
 expect 143 "interrupted before the new key set was written; no key directory was changed" - -- \
-  env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=TERM:start "$exe" keygen --out-dir sig-keys --force --insecure-ring-degree 64
+  env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=TERM:start "$hooks" keygen --out-dir sig-keys --force --insecure-ring-degree 64
 [ "$(sha256sum sig-keys/secret.key)" = "$before" ] || fail "keygen interrupted at its start changed the key set"
+# Earlier still (found by a trial: killed without a word in its first 17-25 ms): the handlers are
+# the first code the process runs, so a signal during its static initialisation, before main, is
+# said too.
+for signal in TERM:143 INT:130; do
+  expect "${signal#*:}" "interrupted before the new key set was written; no key directory was changed" - -- \
+    env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN="${signal%:*}:init" "$hooks" keygen --out-dir sig-keys \
+    --force --insecure-ring-degree 64
+  [ "$(sha256sum sig-keys/secret.key)" = "$before" ] || fail "keygen interrupted before main changed the key set"
+done
 for signal in TERM:143 INT:130; do
   expect "${signal#*:}" "arrived after the new key set was complete: it is in place" - -- \
-    env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN="${signal%:*}:finished" "$exe" keygen --out-dir sig-keys \
+    env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN="${signal%:*}:finished" "$hooks" keygen --out-dir sig-keys \
     --force --insecure-ring-degree 64
   grep -qF "wrote sig-keys/params (" message.txt || fail "keygen interrupted at its exit did not say what it wrote"
   [ "$(sha256sum sig-keys/secret.key)" != "$before" ] || fail "keygen interrupted at its exit kept the old key set"
   before=$(sha256sum sig-keys/secret.key)
 done
+
+# The test hook is not in the cryptonets command (found by a trial: the release binary obeyed it):
+# the variable changes nothing there.
+for hook in TERM TERM:init TERM:start; do
+  checks=$((checks + 1))
+  env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=$hook "$exe" keygen --out-dir sig-keys --force \
+    --insecure-ring-degree 64 >message.txt 2>&1
+  status=$?
+  [ "$status" -eq 0 ] && grep -qF "wrote sig-keys/params (" message.txt ||
+    fail "cryptonets keygen obeyed CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=$hook (exit $status): $(cat message.txt)"
+done
+before=$(sha256sum sig-keys/secret.key)
 
 # ---- keygen --force through a symbolic link replaced the link and left the old key set,
 # secret key included, at its target: refused.

@@ -86,6 +86,11 @@ step quantise "$quantise" --float float.txt --data set --out model.txt --results
   "${small_grid[@]}"
 notes quantise.log 1
 grep -q "^dense in 20 out 4 " model.txt || fail "the integer model has not 4 outputs"
+# The grid's summary gives no clause of count 0 (a trial's table said "0 are not representable").
+grep -E "^The grid has 128 points" table.md | grep -qE "(^|[^0-9.,])0 (are|is|points?|need)" &&
+  fail "the table's grid summary has a clause of count 0: $(grep "^The grid has" table.md)"
+grep -qE "^The grid has 128 points: .*[0-9]+ points? needs? at most 3 plaintext moduli and (was|were) evaluated on the test set" table.md ||
+  fail "the table's grid summary does not say how many points were evaluated: $(grep "^The grid has" table.md)"
 grep -q "^# CryptoNets network for the 4 classes of set quantised from float.txt" model.txt ||
   fail "model.txt's comment does not name the data set and its 4 classes"
 # The default floor follows the float model: its test accuracy less 0.1 point.
@@ -240,7 +245,7 @@ grep -qF "Try smaller --input-scales or --max-bits" message.txt ||
 grep -qF -- "--max-moduli" message.txt &&
   fail "quantise, no point representable: the error suggests --max-moduli: $(cat message.txt)"
 grep -q "worst case of 0 bits" wide-table.md && fail "wide-table.md gives a worst case of 0 bits"
-grep -qF "no point is representable" wide-table.md ||
+grep -qF "No point is representable" wide-table.md ||
   fail "wide-table.md does not say that no point is representable"
 # Points skipped for needing more moduli than --max-moduli: the error says how many and suggests
 # raising it (the old hint could not fire: it looked at points that are never measured).
@@ -297,7 +302,8 @@ expect 2 "cannot read the paper's values from no-such.csv" reproduction-np -- \
   timeout 20 "$reproduce" --mode test --data set --model model.txt --paper-values no-such.csv \
   --out reproduction-np --report report-np/report.md
 [ -e report-np ] && fail "cryptonets-reproduce made report-np for a missing --paper-values"
-for option in --timing-n --batch-images --accuracy-images --encrypted-images --seed; do
+# (--seed, not a count, names its own range: tools.sh.)
+for option in --timing-n --batch-images --accuracy-images --encrypted-images; do
   expect 2 "$option expects one positive integer, got the list '1024,8192'" reproduction-list -- \
     timeout 20 "$reproduce" --mode test --data set --model model.txt "$option" 1024,8192 \
     --paper-values "$data/../bench/paper_values.csv" --out reproduction-list --report r-list.md

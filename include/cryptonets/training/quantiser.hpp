@@ -192,4 +192,26 @@ std::vector<QuantisationResult> sweep_quantisations(
     const FloatNetwork& network, const LabelledImages& test, const SweepGrid& grid, int threads,
     const std::function<void(size_t, size_t)>& progress = {});
 
+// How the points of a sweep (sweep_quantisations, sweep_polynomial_quantisations) fared, for
+// its report. A point is unrepresentable when quantising it failed (a parameter reaches the
+// model's limit: no model, no moduli count); an evaluation failure has a model and a moduli
+// count but no measurement (a value left the 128-bit range). Each point is in at most one count.
+struct SweepSummary {
+  size_t points = 0;
+  size_t unrepresentable = 0;
+  size_t evaluation_failures = 0;
+  std::string evaluation_failure;  // the first evaluation failure's message ("" without one)
+  size_t evaluated = 0;            // measured on the test set
+  std::optional<int> widest_worst_case_bits;  // of the points with a model; nullopt: none
+};
+SweepSummary summarise_sweep(std::span<const QuantisationResult> results);
+
+// The report's sentences on `summary` for a grid evaluated up to `max_moduli` plaintext moduli:
+// how many points are not representable (followed by `unrepresentable_why`), the widest
+// representable point's worst case, how many points were evaluated and how many could not be.
+// A count of zero gets no clause ("0 are not representable" was printed, and evaluation
+// failures were counted as not representable).
+std::string describe_sweep(const SweepSummary& summary, int max_moduli,
+                           const std::string& unrepresentable_why);
+
 }  // namespace cryptonets::training
