@@ -745,8 +745,9 @@ TEST_CASE(
   const FileInspection alone = inspect_file(lonely + "/public.key");
   CHECK(alone.problems.empty());
   CHECK_FALSE(alone.intact());
-  REQUIRE(alone.unchecked.size() == 1);
-  CHECK(alone.unchecked[0].starts_with("key material: no parameter set"));
+  CHECK(alone.unchecked.size() == 1);
+  CHECK((!alone.unchecked.empty() &&
+         alone.unchecked[0].starts_with("key material: no parameter set")));
   CHECK(format_inspection("public.key", alone).find("verdict: NOT VERIFIED") != std::string::npos);
   CHECK(inspect_file(lonely + "/public.key", dir.file("params")).intact());
 
@@ -772,4 +773,35 @@ TEST_CASE(
   const FileInspection edited = inspect_file(dir.file("edited.ct"), dir.file("params"));
   CHECK(has_problem_starting(edited.problems, "refused by the loader"));
   CHECK_FALSE(has_problem_starting(edited.problems, "record "));
+}
+
+TEST_CASE("inspect shows invalid parameters as stored, marked, without a 301-digit sigma") {
+  const TempDir dir;
+  write_yashe_toy_files(dir);
+  // Found by a trial: a sigma of 1e300 was printed in 301 digits (the validation message's
+  // std::to_string), and a q prime of 1 as "log2 q = 0", as if they were real parameters.
+  for (const bool prime : {false, true}) {
+    CAPTURE(prime);
+    const std::string path = dir.file(prime ? "prime-params" : "sigma-params");
+    std::filesystem::copy_file(dir.file("params"), path);
+    rewrite_records(path, [prime](std::string& payload) {
+      auto* words = reinterpret_cast<uint8_t*>(payload.data());
+      const uint64_t k = load_le(words + 8, 8);
+      if (prime)
+        store_le(words + 16, 1, 8);
+      else
+        store_le(words + 8 * (3 + k), std::bit_cast<uint64_t>(1e300), 8);
+    });
+    const FileInspection report = inspect_file(path);
+    REQUIRE(!report.records.empty());
+    CHECK(report.records[0].find("(as stored: INVALID, see the problems)") != std::string::npos);
+    CHECK(report.records[0].find("log2 q") == std::string::npos);
+    const std::string invalid =
+        prime ? "record 1 (modulus 1): invalid parameters: YASHE parameters: q prime 1"
+              : "record 1 (modulus 1): invalid parameters: YASHE parameters: sigma = 1e+300 "
+                "is out of range";
+    CHECK(has_problem_starting(report.problems, invalid));
+    for (const std::string& problem : report.problems)
+      CHECK(problem.find("0000000000000000000000000") == std::string::npos);
+  }
 }

@@ -414,14 +414,24 @@ Record read_record(Reader& reader, const std::string& where, FileInspection& rep
                                        params.decomposition_bits};
       const bool bfv = scheme == SchemeId::kBfv;
       const uint64_t fingerprint = bfv ? bfv_params.fingerprint() : params.fingerprint();
-      // Found by a trial: corrupt values read as real ones ("log2 q = 0" for no prime, a sigma
-      // of 1e+300): what fails validation is marked below, and log2 q needs a prime.
-      details += "\n    n = " + std::to_string(params.n) + ", q = " + std::to_string(k) +
-                 " primes" +
-                 (k == 0 ? std::string()
-                         : " (log2 q = " + std::to_string(std::lround(params.log2_q())) + ")") +
-                 ", t = " + std::to_string(params.t) + ", sigma = " + number(params.sigma) +
-                 ", decomposition bits = " + std::to_string(params.decomposition_bits);
+      // Found by a trial: corrupt values read as real ones ("log2 q = 0" for a prime of 1, a
+      // sigma of 1e+300 in 301 digits in the problem): parameters that fail validation are
+      // shown as stored, marked INVALID, without what is derived from them (log2 q, security).
+      std::string invalid;  // why they fail validation
+      try {
+        if (bfv)
+          bfv_params.validate();
+        else
+          params.validate();
+      } catch (const std::invalid_argument& error) {
+        invalid = readable_numbers(error.what());
+      }
+      details +=
+          "\n    n = " + std::to_string(params.n) + ", q = " + std::to_string(k) + " primes" +
+          (invalid.empty() ? " (log2 q = " + std::to_string(std::lround(params.log2_q())) + ")"
+                           : std::string()) +
+          ", t = " + std::to_string(params.t) + ", sigma = " + number(params.sigma) +
+          ", decomposition bits = " + std::to_string(params.decomposition_bits);
       std::string primes;
       for (uint64_t q : params.q_primes)
         primes += (primes.empty() ? "" : ", ") + std::to_string(q);
@@ -430,18 +440,13 @@ Record read_record(Reader& reader, const std::string& where, FileInspection& rep
         report.problems.push_back(where + ": fingerprint " + hex64(record.fingerprint) +
                                   " is not that of its parameters (" + hex64(fingerprint) + ")");
       }
-      try {
-        if (bfv)
-          bfv_params.validate();
-        else
-          params.validate();
+      if (invalid.empty()) {
         // What the key set protects, as keygen and mnist print it: a key set made with
         // --insecure-ring-degree must say so wherever it is looked at.
         details += "\n    " + (bfv ? bfv::assess_security(bfv_params).one_line()
                                    : yashe::assess_security(params).one_line());
-      } catch (const std::invalid_argument& error) {
-        report.problems.push_back(where +
-                                  ": invalid parameters: " + readable_numbers(error.what()));
+      } else {
+        report.problems.push_back(where + ": invalid parameters: " + invalid);
         details += "\n    (as stored: INVALID, see the problems)";
       }
     } else {
