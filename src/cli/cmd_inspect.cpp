@@ -21,9 +21,9 @@ int run_inspect(std::span<char* const> arguments) {
       "key set id) verifies. Needs no key; prints no key material and no coefficients. Exit\n"
       "status 0 when the file is intact, 1 when it is damaged, inconsistent or not a cryptonets\n"
       "file, or when a part of it could not be checked (verdict NOT VERIFIED, each part named\n"
-      "NOT CHECKED: the key material of a key file without its parameter set, which the\n"
-      "commands' loader needs). Key and ciphertext files hold no parameters: their ring degree\n"
-      "n and security line come from --params FILE, or from the params file beside them (a key\n"
+      "NOT CHECKED: what a key or ciphertext file holds, read by the commands' loader, needs\n"
+      "its parameter set). Key and ciphertext files hold no parameters: their ring degree n\n"
+      "and security line come from --params FILE, or from the params file beside them (a key\n"
       "directory); a key file of another key set than that params file is inconsistent (infer\n"
       "refuses the pair), and so is one under a key directory's name (params, public.key,\n"
       "evaluation.key, secret.key) that holds another kind of file, scheme or parameter set\n"
@@ -38,8 +38,8 @@ int run_inspect(std::span<char* const> arguments) {
       "problem) are reported EXPOSED, exit status 1: such a file must not leave the client.\n"
       "Text files are read up to their first byte that no text format holds, and at most 1 MiB\n"
       "of a profile, 64 MiB of a model: bytes after the text are a problem, a longer text is\n"
-      "refused. Use -- before a FILE whose name starts with '-'. The formats: "
-      "include/cryptonets/io/FORMATS.md.");
+      "refused. Use -- before a FILE whose name starts with '-'.\n"
+      "The formats: include/cryptonets/io/FORMATS.md.");
   options.add_value("params", "FILE",
                     "the parameter set of a key or ciphertext file, for its n and security line "
                     "(default: the params file beside FILE)");
