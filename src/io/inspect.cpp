@@ -1050,6 +1050,9 @@ struct TextPart {
 
 TextPart read_text_part(const std::string& path, uint64_t bound) {
   TextPart part;
+  std::error_code error;
+  const uint64_t size = std::filesystem::file_size(path, error);
+  part.text.reserve(static_cast<size_t>(error ? 0 : std::min(size, bound)));  // no copy on growth
   std::ifstream in(path, std::ios::binary);
   std::vector<char> chunk(size_t{1} << 16);
   while (in) {

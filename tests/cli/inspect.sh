@@ -616,6 +616,26 @@ inspect_expect 1 padded-float.txt "kind: a float model" \
 if [ -s rss.txt ]; then
   [ "$(tail -1 rss.txt)" -lt 131072 ] || fail "inspect padded-float.txt: $(tail -1 rss.txt) KB resident"
 fi
+# The integer and the sequential float model take the same path.
+for model in model.txt model-paper9-train.txt; do
+  model_size=$(stat -c %s "$data/$model")
+  cp "$data/$model" "padded-$model" && truncate -s 512M "padded-$model"
+  rm -f rss.txt
+  inspect_expect 1 "padded-$model" "kind: a" \
+    "PROBLEM: trailing bytes: $((512 * 1048576 - model_size)) bytes after the text (byte $model_size is 0x00"
+  if [ -s rss.txt ]; then
+    [ "$(tail -1 rss.txt)" -lt 131072 ] || fail "inspect padded-$model: $(tail -1 rss.txt) KB resident"
+  fi
+  rm -f "padded-$model"
+done
+# A model whose text goes on past 64 MiB (text garbage after it) is refused, not read whole.
+{ cat "$data/model.txt"; head -c 70000000 /dev/zero | tr '\0' x; } >long-model.txt
+rm -f rss.txt
+inspect_expect 1 long-model.txt "more than 64 MiB of text, the most inspect reads as a model"
+if [ -s rss.txt ]; then
+  [ "$(tail -1 rss.txt)" -lt 131072 ] || fail "inspect long-model.txt: $(tail -1 rss.txt) KB resident"
+fi
+rm -f long-model.txt
 guard=()
 rm -f padded.profile padded-float.txt rss.txt
 # A profile without its line 'end' in its first MiB is refused, not read whole.
