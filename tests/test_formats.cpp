@@ -218,7 +218,11 @@ TEST_CASE("inspect verifies every checksum and identity of the toy files, and na
   const TempDir dir;
   for (const std::string& name : write_toy_files(dir)) {
     CAPTURE(name);
-    const FileInspection report = inspect_file(dir.file(name));
+    // The BFV files with their own parameter set (DIR/params beside them is YASHE'), so that the
+    // loader reads them too (without one they are NOT VERIFIED).
+    const bool bfv_keys = name.starts_with("bfv-") && name != "bfv-params";
+    const FileInspection report =
+        inspect_file(dir.file(name), bfv_keys ? dir.file("bfv-params") : "");
     CHECK(report.intact());
     // The header and one record per modulus (and, in the ciphertext file, their bindings).
     CHECK(report.checksums_verified == (name.ends_with("ciphertexts.ct") ? 5u : 3u));
@@ -278,7 +282,7 @@ TEST_CASE("inspect names a key file under another role's name or beside another 
   CHECK(std::count_if(params_report.fields.begin(), params_report.fields.end(),
                       [](const auto& field) { return field.first == "beside it"; }) == 2);
   // Under another name the file is not held to a role.
-  CHECK(inspect_file(dir.file("bfv-evaluation.key")).intact());
+  CHECK(inspect_file(dir.file("bfv-evaluation.key")).problems.empty());
 
   // YASHE' keys beside BFV parameters (the same ring and moduli, another scheme).
   fs::create_directory(dir.file("schemes"));
@@ -672,4 +676,132 @@ TEST_CASE("inspect flags secret keys of the older layout, under a shared name, o
   CHECK(field_of(others.fields, "other files") ==
         "notes.txt, public.key.orig (EXPOSED: secret keys), secret.key.bak (EXPOSED: secret keys) "
         "(not part of a key set; searched for secret keys only)");
+}
+
+TEST_CASE(
+    "inspect: a secret key under model.profile or below DIR is EXPOSED; what is not "
+    "checked is not intact") {
+  namespace fs = std::filesystem;
+  const TempDir dir;
+  write_yashe_toy_files(dir);
+  const auto make_set = [&](const std::string& name) {
+    const std::string set = dir.file(name);
+    fs::create_directory(set);
+    for (const char* file : {"params", "public.key", "evaluation.key", "secret.key"})
+      fs::copy_file(dir.file(file), set + "/" + file);
+    return set;
+  };
+  // Found by trials. (a) Secret keys copied as model.profile (the published profile) were only
+  // "MISMATCHED".
+  const std::string profile_set = make_set("profile-set");
+  fs::copy_file(dir.file("secret.key"), profile_set + "/model.profile");
+  const KeySetInspection exposed = inspect_key_set(profile_set);
+  CHECK(has_problem_starting(exposed.problems,
+                             "model.profile: secret keys under a shared name: EXPOSED: "));
+  CHECK(format_key_set_inspection(profile_set, exposed)
+            .find("model.profile: MISMATCHED and EXPOSED (secret keys under a shared name)") !=
+        std::string::npos);
+  CHECK(has_problem_starting(inspect_file(profile_set + "/model.profile").problems,
+                             "secret keys under a shared name: EXPOSED: "));
+  // Another profile name than keygen's is held to the same.
+  fs::rename(profile_set + "/model.profile", profile_set + "/client.profile");
+  CHECK(has_problem_starting(inspect_key_set(profile_set, "client.profile").problems,
+                             "client.profile: secret keys under a shared name: EXPOSED: "));
+
+  // (b) A copy of secret.key in a subdirectory was listed as searched, and the set intact.
+  const std::string nested = make_set("nested");
+  fs::create_directories(nested + "/sub/deeper");
+  fs::copy_file(dir.file("secret.key"), nested + "/sub/deeper/old.key");
+  test_support::write_bytes(nested + "/sub/notes.txt", "made on Monday\n");
+  fs::create_directory_symlink("..", nested + "/sub/up");  // a loop, if it were followed
+  const KeySetInspection below = inspect_key_set(nested);
+  CHECK_FALSE(below.intact());
+  CHECK(has_problem_starting(below.problems, "sub/deeper/old.key: secret keys inside: EXPOSED: "));
+  CHECK(field_of(below.fields, "other files") ==
+        "sub/ (a directory: 2 file(s) in it searched), sub/deeper/old.key (EXPOSED: secret keys) "
+        "(not part of a key set; searched for secret keys only)");
+  CHECK(field_of(below.fields, "links to directories").starts_with("sub/up (not followed"));
+  fs::remove(nested + "/sub/deeper/old.key");
+  CHECK(inspect_key_set(nested).intact());
+  // Deeper than the search goes, or more files than it reads: not vouched for.
+  fs::create_directories(nested + "/a/b/c/d/e/f/g/h/i");
+  const KeySetInspection deep = inspect_key_set(nested);
+  CHECK(has_problem_starting(deep.problems,
+                             "not searched for secret keys: a/b/c/d/e/f/g/h/i/: "
+                             "more than 8 directory levels"));
+  fs::remove_all(nested + "/a");
+  fs::create_directory(nested + "/many");
+  for (int i = 0; i < 4097; ++i)
+    std::ofstream(nested + "/many/" + std::to_string(10000 + i));
+  const KeySetInspection many = inspect_key_set(nested);
+  CHECK(has_problem_starting(many.problems,
+                             "not searched for secret keys: many/14096 and the files after it"));
+  CHECK(many.problems.size() == 1);
+
+  // (c) A key file without its parameter set was "intact", its key material NOT CHECKED.
+  const std::string lonely = dir.file("lonely");
+  fs::create_directory(lonely);
+  fs::copy_file(dir.file("public.key"), lonely + "/public.key");
+  const FileInspection alone = inspect_file(lonely + "/public.key");
+  CHECK(alone.problems.empty());
+  CHECK_FALSE(alone.intact());
+  CHECK(alone.unchecked.size() == 1);
+  CHECK((!alone.unchecked.empty() &&
+         alone.unchecked[0].starts_with("key material: no parameter set")));
+  CHECK(format_inspection("public.key", alone).find("verdict: NOT VERIFIED") != std::string::npos);
+  CHECK(inspect_file(lonely + "/public.key", dir.file("params")).intact());
+
+  // (d) Ciphertext files go through the loader too: without a parameter set they are not
+  // vouched for, and a residue above its prime (checksum and binding recomputed) is refused.
+  fs::copy_file(dir.file("ciphertexts.ct"), lonely + "/ciphertexts.ct");
+  const FileInspection ciphertexts = inspect_file(lonely + "/ciphertexts.ct");
+  CHECK(ciphertexts.problems.empty());
+  CHECK(ciphertexts.unchecked ==
+        std::vector<std::string>{"ciphertexts: no parameter set to read the ciphertexts with "
+                                 "(inspect --params FILE reads them as the commands do)"});
+  CHECK(inspect_file(lonely + "/ciphertexts.ct", dir.file("params")).intact());
+  std::string bytes = test_support::read_bytes(dir.file("ciphertexts.ct"));
+  auto* data = reinterpret_cast<uint8_t*>(bytes.data());
+  const size_t record = kProtocolHeaderBytes, payload = load_le(data + record + 24, 8);
+  // The first ciphertext's packed polynomial: after count, parts, degree and form.
+  std::fill(data + record + kSerializationHeaderBytes + 32,
+            data + record + kSerializationHeaderBytes + 40, 0xff);
+  const Sha256::Digest digest = sha256({data + record, kSerializationHeaderBytes + payload});
+  std::copy(digest.begin(), digest.end(), data + record + kSerializationHeaderBytes + payload);
+  test_support::write_bytes(dir.file("edited.ct"), bytes);
+  fix_file_id(dir.file("edited.ct"), 2);  // the bindings, over the new checksum
+  const FileInspection edited = inspect_file(dir.file("edited.ct"), dir.file("params"));
+  CHECK(has_problem_starting(edited.problems, "refused by the loader"));
+  CHECK_FALSE(has_problem_starting(edited.problems, "record "));
+}
+
+TEST_CASE("inspect shows invalid parameters as stored, marked, without a 301-digit sigma") {
+  const TempDir dir;
+  write_yashe_toy_files(dir);
+  // Found by a trial: a sigma of 1e300 was printed in 301 digits (the validation message's
+  // std::to_string), and a q prime of 1 as "log2 q = 0", as if they were real parameters.
+  for (const bool prime : {false, true}) {
+    CAPTURE(prime);
+    const std::string path = dir.file(prime ? "prime-params" : "sigma-params");
+    std::filesystem::copy_file(dir.file("params"), path);
+    rewrite_records(path, [prime](std::string& payload) {
+      auto* words = reinterpret_cast<uint8_t*>(payload.data());
+      const uint64_t k = load_le(words + 8, 8);
+      if (prime)
+        store_le(words + 16, 1, 8);
+      else
+        store_le(words + 8 * (3 + k), std::bit_cast<uint64_t>(1e300), 8);
+    });
+    const FileInspection report = inspect_file(path);
+    REQUIRE(!report.records.empty());
+    CHECK(report.records[0].find("(as stored: INVALID, see the problems)") != std::string::npos);
+    CHECK(report.records[0].find("log2 q") == std::string::npos);
+    const std::string invalid =
+        prime ? "record 1 (modulus 1): invalid parameters: YASHE parameters: q prime 1"
+              : "record 1 (modulus 1): invalid parameters: YASHE parameters: sigma = 1e+300 "
+                "is out of range";
+    CHECK(has_problem_starting(report.problems, invalid));
+    for (const std::string& problem : report.problems)
+      CHECK(problem.find("0000000000000000000000000") == std::string::npos);
+  }
 }

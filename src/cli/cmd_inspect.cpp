@@ -20,19 +20,26 @@ int run_inspect(std::span<char* const> arguments) {
       "sizes, and whether every checksum and every derived identity (parameter set fingerprint,\n"
       "key set id) verifies. Needs no key; prints no key material and no coefficients. Exit\n"
       "status 0 when the file is intact, 1 when it is damaged, inconsistent or not a cryptonets\n"
-      "file. Key and ciphertext files hold no parameters: their ring degree n and security line\n"
-      "come from --params FILE, or from the params file beside them (a key directory); a key\n"
-      "file of another key set than that params file is inconsistent (infer refuses the pair),\n"
-      "and so is one under a key directory's name (params, public.key, evaluation.key,\n"
-      "secret.key) that holds another kind of file, scheme or parameter set than the name says.\n"
+      "file, or when a part of it could not be checked (verdict NOT VERIFIED, each part named\n"
+      "NOT CHECKED: what a key or ciphertext file holds, read by the commands' loader, needs\n"
+      "its parameter set). Key and ciphertext files hold no parameters: their ring degree n\n"
+      "and security line come from --params FILE, or from the params file beside them (a key\n"
+      "directory); a key file of another key set than that params file is inconsistent (infer\n"
+      "refuses the pair), and so is one under a key directory's name (params, public.key,\n"
+      "evaluation.key, secret.key) that holds another kind of file, scheme or parameter set\n"
+      "than the name says.\n"
       "DIR, a key directory (keygen --out-dir): inspects each of its files (params, the keys,\n"
       "model.profile), then the set as a whole: which files are present, missing or\n"
       "mismatched, whether secret.key has mode 0600, what the set can be used for; exit status\n"
       "0 when the set is intact. A secret key record inside a file of another kind, a secret\n"
-      "key file under a shared name (params, public.key, evaluation.key) and, for DIR, any\n"
-      "extra file holding one are reported EXPOSED, exit status 1: such a file must not leave\n"
-      "the client. The formats: "
-      "include/cryptonets/io/FORMATS.md.");
+      "key file under a shared name (params, public.key, evaluation.key, model.profile) and,\n"
+      "for DIR, any other file under DIR holding one (subdirectories are searched, up to 8\n"
+      "levels and 4096 files; links to directories are not followed; a part not searched is a\n"
+      "problem) are reported EXPOSED, exit status 1: such a file must not leave the client.\n"
+      "Text files are read up to their first byte that no text format holds, and at most 1 MiB\n"
+      "of a profile, 64 MiB of a model: bytes after the text are a problem, a longer text is\n"
+      "refused. Use -- before a FILE whose name starts with '-'.\n"
+      "The formats: include/cryptonets/io/FORMATS.md.");
   options.add_value("params", "FILE",
                     "the parameter set of a key or ciphertext file, for its n and security line "
                     "(default: the params file beside FILE)");
@@ -40,15 +47,19 @@ int run_inspect(std::span<char* const> arguments) {
   // (--help, --params FILE).
   std::vector<char*> rest;
   std::string path;
+  bool options_end = false;  // after "--", every argument is FILE (found by a trial: inspect -- -p)
   for (size_t i = 0; i < arguments.size(); ++i) {
     char* argument = arguments[i];
     const std::string text = argument;
-    if (text == "--params" && i + 1 < arguments.size()) {  // its value is not FILE
-      rest.push_back(argument);
+    const bool positional = options_end || !text.starts_with("-");
+    if (!options_end && text == "--") {
+      options_end = true;
+    } else if (!options_end && text == "--params" && i + 1 < arguments.size()) {
+      rest.push_back(argument);  // its value is not FILE
       rest.push_back(arguments[++i]);
-    } else if (!text.starts_with("-") && path.empty()) {
+    } else if (positional && path.empty()) {
       path = text;
-    } else if (!text.starts_with("-")) {
+    } else if (positional) {
       throw UsageError("one FILE only, got '" + path + "' and '" + text + "'");
     } else {
       rest.push_back(argument);

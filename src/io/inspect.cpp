@@ -71,6 +71,29 @@ std::string number(double value) {
   return out.str();
 }
 
+// `text` with each run of more than 24 digits (a double written by std::to_string, as a
+// validation message of a corrupt sigma does: 1e300 in 301 digits) written as %g.
+std::string readable_numbers(const std::string& text) {
+  constexpr const char* kDigits = "0123456789";
+  std::string out;
+  for (size_t i = 0; i < text.size();) {
+    const size_t end = std::min(text.find_first_not_of(kDigits, i), text.size());
+    if (end == i) {
+      out += text[i++];
+    } else if (end - i <= 24) {
+      out.append(text, i, end - i);
+      i = end;
+    } else {
+      const size_t stop = end < text.size() && text[end] == '.'
+                              ? std::min(text.find_first_not_of(kDigits, end + 1), text.size())
+                              : end;
+      out += number(std::strtod(text.substr(i, stop - i).c_str(), nullptr));
+      i = stop;
+    }
+  }
+  return out;
+}
+
 std::string with_bytes(uint64_t bytes) {
   return std::to_string(bytes) + " bytes";
 }
@@ -147,6 +170,15 @@ char role_of(const std::string& path) {
     if (fs::path(file).filename() == name) return kind;
   }
   return 0;
+}
+
+// The names of a key directory's files that are given away: params, public.key and
+// evaluation.key go to the server, and the profile (`profile_name`) is the server's to publish.
+// A file of secret keys under one of them is EXPOSED (found by trials: secret keys copied as
+// evaluation.key, then as model.profile, were only "MISMATCHED").
+bool shared_name(const std::string& path, const std::string& profile_name) {
+  const char role = role_of(path);
+  return (role != 0 && role != 'S') || std::filesystem::path(path).filename() == profile_name;
 }
 
 // A file under a key directory's name must hold what the name says: the commands load each role
@@ -226,6 +258,18 @@ void check_against_parameters(const std::string& key_path, const HeaderFields& k
   }
 }
 
+// A file that holds secret keys by design: a protocol file of secret keys or a secret key record
+// (its magic and kind byte 'S'), as inspect_file tells them.
+bool holds_secret_keys_by_design(const std::string& path) {
+  const std::optional<HeaderFields> header = peek_header(path);
+  if (header) return header->kind == 'S';
+  if (!special_file_kind(path).empty()) return false;
+  std::ifstream in(path, std::ios::binary);
+  std::array<char, 5> start{};
+  in.read(start.data(), start.size());
+  return in.gcount() == 5 && std::string_view(start.data(), 4) == "CNET" && start[4] == 'S';
+}
+
 // The identity recipe of FORMATS.md §3.3: the first 8 bytes, little-endian, of
 // SHA-256(domain tag ‖ 0x00 ‖ count ‖ words), integers as 8 little-endian bytes. Written again
 // from the specification on purpose (protocol_files.cpp has the writer's copy): cli_inspect checks
@@ -275,6 +319,12 @@ class Reader {
     uint8_t bytes[8];
     read(bytes, 8);
     return load_le(bytes, 8);
+  }
+  // Moves `count` bytes on (the caller checked left()), reading and hashing nothing.
+  void seek_forward(uint64_t count) {
+    in_.seekg(static_cast<std::streamoff>(count), std::ios::cur);
+    if (!in_) throw std::runtime_error("seek failed");
+    position_ += count;
   }
   void skip_hashed(uint64_t count) {
     std::vector<uint8_t> chunk(static_cast<size_t>(std::min<uint64_t>(count, 1 << 20)));
@@ -370,10 +420,24 @@ Record read_record(Reader& reader, const std::string& where, FileInspection& rep
                                        params.decomposition_bits};
       const bool bfv = scheme == SchemeId::kBfv;
       const uint64_t fingerprint = bfv ? bfv_params.fingerprint() : params.fingerprint();
-      details += "\n    n = " + std::to_string(params.n) + ", q = " + std::to_string(k) +
-                 " primes (log2 q = " + std::to_string(std::lround(params.log2_q())) +
-                 "), t = " + std::to_string(params.t) + ", sigma = " + number(params.sigma) +
-                 ", decomposition bits = " + std::to_string(params.decomposition_bits);
+      // Found by a trial: corrupt values read as real ones ("log2 q = 0" for a prime of 1, a
+      // sigma of 1e+300 in 301 digits in the problem): parameters that fail validation are
+      // shown as stored, marked INVALID, without what is derived from them (log2 q, security).
+      std::string invalid;  // why they fail validation
+      try {
+        if (bfv)
+          bfv_params.validate();
+        else
+          params.validate();
+      } catch (const std::invalid_argument& error) {
+        invalid = readable_numbers(error.what());
+      }
+      details +=
+          "\n    n = " + std::to_string(params.n) + ", q = " + std::to_string(k) + " primes" +
+          (invalid.empty() ? " (log2 q = " + std::to_string(std::lround(params.log2_q())) + ")"
+                           : std::string()) +
+          ", t = " + std::to_string(params.t) + ", sigma = " + number(params.sigma) +
+          ", decomposition bits = " + std::to_string(params.decomposition_bits);
       std::string primes;
       for (uint64_t q : params.q_primes)
         primes += (primes.empty() ? "" : ", ") + std::to_string(q);
@@ -382,17 +446,14 @@ Record read_record(Reader& reader, const std::string& where, FileInspection& rep
         report.problems.push_back(where + ": fingerprint " + hex64(record.fingerprint) +
                                   " is not that of its parameters (" + hex64(fingerprint) + ")");
       }
-      try {
-        if (bfv)
-          bfv_params.validate();
-        else
-          params.validate();
+      if (invalid.empty()) {
         // What the key set protects, as keygen and mnist print it: a key set made with
         // --insecure-ring-degree must say so wherever it is looked at.
         details += "\n    " + (bfv ? bfv::assess_security(bfv_params).one_line()
                                    : yashe::assess_security(params).one_line());
-      } catch (const std::invalid_argument& error) {
-        report.problems.push_back(where + ": invalid parameters: " + error.what());
+      } else {
+        report.problems.push_back(where + ": invalid parameters: " + invalid);
+        details += "\n    (as stored: INVALID, see the problems)";
       }
     } else {
       report.problems.push_back(where + ": declares " + std::to_string(k) +
@@ -493,6 +554,14 @@ constexpr const char* kSecretKeysInside = "secret keys inside: ";
 // (params, public.key, evaluation.key): member_state marks the file EXPOSED.
 constexpr const char* kSecretKeysShared = "secret keys under a shared name: ";
 
+std::string shared_name_problem(const std::string& path) {
+  return kSecretKeysShared + std::string("EXPOSED: '") + path +
+         "' holds secret keys, under a name whose file is shared (params, public.key and "
+         "evaluation.key are given to the server, the model profile is published): whoever is "
+         "given it is given the secret key (move it to secret.key, mode 0600, and make new keys "
+         "if it has left your hands)";
+}
+
 // Where a secret key lies in a file: a protocol file of secret keys ("CNPF") or a single
 // secret-key record ("CNET"), recognised by the magic, the kind byte 'S' and a known scheme byte
 // (FORMATS.md §4.1, §5.1), or, in the older layouts (protocol files before version 4, records
@@ -541,14 +610,30 @@ std::optional<SecretKeyMark> find_secret_key(uint64_t start, Read read) {
     const size_t got = read(window.data() + kept, kChunkBytes);
     window.resize(kept + got);
     if (got == 0) return std::nullopt;
-    for (size_t i = 0; i + kMatchBytes <= window.size(); ++i) {
+    // The kind byte 'S' found by memchr first: a 512 MiB file of zeros is searched at memory
+    // speed, not byte by byte.
+    for (size_t i = 0; i + kMatchBytes <= window.size();) {
+      const auto* kind = static_cast<const uint8_t*>(
+          std::memchr(&window[i + 4], 'S', window.size() - kMatchBytes + 1 - i));
+      if (kind == nullptr) break;
+      i = static_cast<size_t>(kind - window.data()) - 4;
       if (std::optional<SecretKeyMark> mark = secret_key_at(&window[i], window_start + i))
         return mark;
+      ++i;
     }
     const size_t carry = std::min(window.size(), kMatchBytes - 1);
     window_start += window.size() - carry;
     window.erase(window.begin(), window.end() - static_cast<ptrdiff_t>(carry));
   }
+}
+
+// The first secret-key signature anywhere in the file `path` (none when it cannot be opened).
+std::optional<SecretKeyMark> find_secret_key_in(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return find_secret_key(0, [&in](uint8_t* destination, size_t most) {
+    in.read(reinterpret_cast<char*>(destination), static_cast<std::streamsize>(most));
+    return static_cast<size_t>(in.gcount());
+  });
 }
 
 // Bytes after the end of a file that is not itself secret keys (found by a trial: secret.key
@@ -581,12 +666,7 @@ void check_trailing_bytes(Reader& reader, const std::string& after, bool secret_
 bool check_secret_keys_inside(const std::string& path, FileInspection& report) {
   for (const std::string& problem : report.problems)
     if (problem.starts_with(kAppendedSecretKeys)) return true;
-  std::ifstream in(path, std::ios::binary);
-  const std::optional<SecretKeyMark> mark =
-      find_secret_key(0, [&in](uint8_t* destination, size_t most) {
-        in.read(reinterpret_cast<char*>(destination), static_cast<std::streamsize>(most));
-        return static_cast<size_t>(in.gcount());
-      });
+  const std::optional<SecretKeyMark> mark = find_secret_key_in(path);
   if (!mark) return false;
   report.problems.push_back(kSecretKeysInside + std::string("EXPOSED: ") + mark->what() +
                             " lies at byte " + std::to_string(mark->offset) +
@@ -708,40 +788,52 @@ constexpr const char* kLoaderRefuses = "refused by the loader (every command ref
 // The loaders' own checks on a protocol file whose checksums and identities verify (found by a
 // trial: checksums carry no secret and can be recomputed, so a parameter record of the wrong
 // length, a plaintext modulus twice, a public key residue above its prime or a secret key code 3
-// was "intact"). Key files are checked against the parameter set `params` (empty: none, and the
-// key material is not checked, as the field says); ciphertext files are not loaded here.
+// was "intact"). Key and ciphertext files are checked against the parameter set `params` (empty:
+// none, and what they hold is NOT CHECKED: a gap, see FileInspection::unchecked); ciphertext
+// files batch by batch, as infer and decrypt read them, under their own key ids `key_ids`.
 template <class Scheme>
 void check_with_loader(const std::string& path, char tag, uint64_t fingerprint,
-                       const std::string& params, FileInspection& report) {
-  if (tag == 'C') return;
+                       const std::string& params, const std::vector<uint64_t>& key_ids,
+                       FileInspection& report) {
+  // Found by a trial: a key file alone was "intact" with its key material NOT CHECKED, and
+  // ciphertext files were not loaded at all. What the loader could not read is a gap: the file
+  // is not vouched for, exit status 1.
+  const std::string what = tag == 'C' ? "ciphertexts" : "key material";
+  const auto not_checked = [&](const std::string& why) {
+    report.fields.emplace_back(kLoaderField, "NOT CHECKED: " + why);
+    report.unchecked.push_back(what + ": " + why);
+  };
   if (tag != 'P' && params.empty()) {
-    report.fields.emplace_back(kLoaderField,
-                               "NOT CHECKED: no parameter set to read the key material with "
-                               "(inspect --params FILE reads it as the commands do)");
+    not_checked("no parameter set to read the " + what + " with (inspect --params FILE reads " +
+                (tag == 'C' ? "them" : "it") + " as the commands do)");
     return;
   }
   BasicContextSet<Scheme> contexts;
   try {
     contexts = load_parameter_set<Scheme>(tag == 'P' ? path : params);
   } catch (const std::exception& error) {
-    if (tag == 'P') {
-      report.problems.push_back(kLoaderRefuses + std::string(error.what()));
-    } else {  // the parameter set's own report names it
-      report.fields.emplace_back(kLoaderField, "NOT CHECKED: '" + params + "' cannot be read");
-    }
+    if (tag == 'P')
+      report.problems.push_back(kLoaderRefuses + readable_numbers(error.what()));
+    else  // the parameter set's own report names it
+      not_checked("'" + params + "' cannot be read");
     return;
   }
   if (tag != 'P' && parameter_set_fingerprint(contexts) != fingerprint) {
-    report.fields.emplace_back(kLoaderField,
-                               "NOT CHECKED: '" + params + "' is another parameter set");
+    not_checked("'" + params + "' is another parameter set");
     return;
   }
   try {
     if (tag == 'K') load_public_keys(path, contexts);
     if (tag == 'E') load_evaluation_keys(path, contexts);
     if (tag == 'S') load_secret_keys(path, contexts);
+    if (tag == 'C') {  // one batch at a time, as the commands hold them
+      BasicCiphertextFileReader<Scheme> file(path, contexts, key_ids);
+      while (file.batches_left() > 0)
+        file.next();
+      file.finish();
+    }
   } catch (const std::exception& error) {
-    report.problems.push_back(kLoaderRefuses + std::string(error.what()));
+    report.problems.push_back(kLoaderRefuses + readable_numbers(error.what()));
     return;
   }
   report.fields.emplace_back(kLoaderField, "read (every field and residue checked)");
@@ -811,8 +903,10 @@ void inspect_protocol_file(Reader& reader, const std::string& path, const std::s
     report.problems.push_back("header: scheme byte " + std::to_string(file_scheme) +
                               ", expected 'Y' (YASHE') or 'B' (BFV)");
   }
-  report.fields.emplace_back("format version", std::to_string(file_version) + " (records: " +
-                                                   std::to_string(kSerializationVersion) + ")");
+  // Found by a trial: "4 (records: 3)" read as a count of three records.
+  report.fields.emplace_back(
+      "format version", std::to_string(file_version) + " (protocol file; its records are of " +
+                            "record format version " + std::to_string(kSerializationVersion) + ")");
   if (reader.left() < kProtocolHeaderBytes - 8) {
     report.problems.push_back("header: truncated (" + with_bytes(reader.size()) +
                               ", the header alone needs " + std::to_string(kProtocolHeaderBytes) +
@@ -921,21 +1015,127 @@ void inspect_protocol_file(Reader& reader, const std::string& path, const std::s
       });
   if (damaged || !known_scheme(file_scheme)) return;
   if (file_scheme == static_cast<uint8_t>(SchemeId::kBfv))
-    check_with_loader<bfv::Scheme>(path, tag, fingerprint, parameters_read, report);
+    check_with_loader<bfv::Scheme>(path, tag, fingerprint, parameters_read, key_ids, report);
   else
-    check_with_loader<yashe::Scheme>(path, tag, fingerprint, parameters_read, report);
+    check_with_loader<yashe::Scheme>(path, tag, fingerprint, parameters_read, key_ids, report);
 }
 
-std::string file_sha256(const std::string& path) {
+// How much of a text file inspect reads (found by a trial: a valid profile or float model padded
+// to 512 MiB with zeros, or with other bytes, was read whole: 9-14 s and 1-2 GB of memory). A text
+// file is read up to its first byte that no text format of this project holds (read_text_part),
+// and at most:
+// - a profile, 1 MiB: `profile` writes about ten lines and one per preset (a handful), about
+//   1 KB; 1 MiB is room for thousands of presets. What follows its line 'end' is not read as it.
+// - a model (integer or float), 64 MiB: the project's networks are 0.2 to 1.6 MB as text (data/),
+//   and 64 MiB holds about ten million weights. A larger model is refused by inspect (the
+//   commands that run it read it whole).
+constexpr uint64_t kMaxProfileTextBytes = uint64_t{1} << 20;
+constexpr uint64_t kMaxModelTextBytes = uint64_t{64} << 20;
+
+// A byte of a text format: printable ASCII, white space, or a byte of a UTF-8 sequence (in a
+// comment). A NUL or another control byte is none.
+bool text_byte(uint8_t c) {
+  return c >= 0x20 ? c != 0x7f : (c >= '\t' && c <= '\r');
+}
+
+// The text of a text file: its bytes up to the first that is not text (text_byte), or up to
+// `bound` bytes.
+struct TextPart {
+  std::string text;
+  uint64_t stop = 0;        // where `text` ends: the file's size, a non-text byte, or `bound`
+  int stop_byte = -1;       // the non-text byte at `stop` (-1: none)
+  bool over_bound = false;  // the text goes on past `bound`
+
+  // "byte 1047 is 0x00" (which ends the text), for the messages.
+  std::string stop_text() const {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02x", static_cast<unsigned>(stop_byte));
+    return "byte " + std::to_string(stop) + " is " + hex + ", which no text format holds";
+  }
+};
+
+TextPart read_text_part(const std::string& path, uint64_t bound) {
+  TextPart part;
+  std::error_code error;
+  const uint64_t size = std::filesystem::file_size(path, error);
+  part.text.reserve(static_cast<size_t>(error ? 0 : std::min(size, bound)));  // no copy on growth
   std::ifstream in(path, std::ios::binary);
-  std::ostringstream content;
-  content << in.rdbuf();
-  const std::string text = content.str();
-  return to_hex(sha256({reinterpret_cast<const uint8_t*>(text.data()), text.size()}));
+  std::vector<char> chunk(size_t{1} << 16);
+  while (in) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    const auto got = static_cast<size_t>(in.gcount());
+    const auto stop = std::find_if(chunk.begin(), chunk.begin() + static_cast<ptrdiff_t>(got),
+                                   [](char c) { return !text_byte(static_cast<uint8_t>(c)); });
+    const auto text_bytes = static_cast<size_t>(stop - chunk.begin());
+    if (part.text.size() + text_bytes > bound) {
+      part.text.append(chunk.data(), static_cast<size_t>(bound - part.text.size()));
+      part.over_bound = true;
+      break;
+    }
+    part.text.append(chunk.data(), text_bytes);
+    if (text_bytes < got) {
+      part.stop_byte = static_cast<uint8_t>(*stop);
+      break;
+    }
+  }
+  part.stop = part.text.size();
+  return part;
 }
 
-void inspect_model(const std::string& path, FileInspection& report) {
-  const Model model = load_model(path);  // validates it completely
+// Bytes of a text file from `from` on (a non-text byte and all after it, or what follows a
+// profile's line 'end'): a problem of their own (check_trailing_bytes: a secret key among them
+// is EXPOSED), not read as the format.
+void check_after_text(const std::string& path, uint64_t from, const std::string& after,
+                      FileInspection& report) {
+  Reader reader(path);
+  reader.seek_forward(from);
+  check_trailing_bytes(reader, after, false, report);
+}
+
+// The format's text, as its reader parses it; a reader's error says where the text stopped when
+// it stopped at a non-text byte (the reader saw no more).
+template <class Parse>
+auto parse_text(TextPart& part, const std::string& format, Parse parse) {
+  std::istringstream in(std::move(part.text));
+  try {
+    return parse(in);
+  } catch (const std::exception& error) {
+    if (part.stop_byte < 0) throw;
+    throw std::runtime_error(std::string(error.what()) + " (the " + format +
+                             " was read up to byte " + std::to_string(part.stop) + ": " +
+                             part.stop_text() + ")");
+  }
+}
+
+// The text of a model file (integer or float), within kMaxModelTextBytes; bytes after it are a
+// problem (check_after_text). Throws for a larger text.
+TextPart read_model_text(const std::string& path, uint64_t size, FileInspection& report) {
+  TextPart part = read_text_part(path, kMaxModelTextBytes);
+  if (part.over_bound) {
+    throw std::runtime_error(
+        "more than " + std::to_string(kMaxModelTextBytes >> 20) +
+        " MiB of text, the most inspect reads as a model (the project's networks are 0.2 to 1.6 MB "
+        "as text); not read further");
+  }
+  if (part.stop < size)
+    check_after_text(path, part.stop, "the text (" + part.stop_text() + ")", report);
+  return part;
+}
+
+// SHA-256 of the file, for a text file read whole; not computed otherwise.
+std::string text_sha256(const TextPart& part, uint64_t size) {
+  if (part.stop < size) {
+    return "not computed: the file has " + with_bytes(size - part.stop) + " after its text";
+  }
+  return to_hex(sha256({reinterpret_cast<const uint8_t*>(part.text.data()), part.text.size()}));
+}
+
+void inspect_model(const std::string& path, uint64_t size, FileInspection& report) {
+  TextPart part = read_model_text(path, size, report);
+  const std::string sha = text_sha256(part, size);
+  // Validates it completely.
+  const Model model =
+      parse_text(part, "model", [&path](std::istream& in) { return read_model(in, path); });
   const CompiledModel compiled = compile_model(model);
   report.kind = "an integer model (text)";
   report.fields.emplace_back("format version", std::to_string(model_file_version(model)));
@@ -977,14 +1177,14 @@ void inspect_model(const std::string& path, FileInspection& report) {
                                    "this multiple of the model's outputs (polynomial layers)");
   }
   report.fields.emplace_back("nonzero weights and biases", std::to_string(parameters));
-  report.fields.emplace_back("SHA-256 of the file", file_sha256(path));
+  report.fields.emplace_back("SHA-256 of the file", sha);
   report.fields.emplace_back("checksum", "none in this text format: it was validated by parsing");
 }
 
 // The trained float networks (cryptonets-train): described, not refused, with the step that
 // turns them into the integer model that keygen, infer and this command's model report take.
 void add_float_fields(const std::string& format, const std::string& layers, int outputs,
-                      size_t parameters, const std::string& quantise, const std::string& path,
+                      size_t parameters, const std::string& quantise, const std::string& sha,
                       FileInspection& report) {
   report.kind = "a float model (text; trained, not yet quantised)";
   report.fields.emplace_back("format", format);
@@ -994,13 +1194,17 @@ void add_float_fields(const std::string& format, const std::string& layers, int 
   report.fields.emplace_back("weights and biases", std::to_string(parameters) + " (float)");
   report.fields.emplace_back("quantised", "no: the encrypted runtime takes an integer model");
   report.fields.emplace_back("to quantise", quantise);
-  report.fields.emplace_back("SHA-256 of the file", file_sha256(path));
+  report.fields.emplace_back("SHA-256 of the file", sha);
   report.fields.emplace_back("checksum", "none in this text format: it was validated by parsing");
 }
 
-void inspect_float_model(const std::string& path, FileInspection& report) {
+void inspect_float_model(const std::string& path, uint64_t size, FileInspection& report) {
   using training::FloatNetwork;
-  const FloatNetwork network = training::load_float_network(path);  // validates it
+  TextPart part = read_model_text(path, size, report);
+  const std::string sha = text_sha256(part, size);
+  const FloatNetwork network = parse_text(part, "float model", [&path](std::istream& in) {
+    return training::read_float_network(in, path);  // validates it
+  });
   const std::string conv = std::to_string(network.conv_maps) + " x " +
                            std::to_string(FloatNetwork::kConvSide) + " x " +
                            std::to_string(FloatNetwork::kConvSide);
@@ -1015,13 +1219,17 @@ void inspect_float_model(const std::string& path, FileInspection& report) {
   add_float_fields("cryptonets-float-model 1", layers, network.classes, parameters,
                    "cryptonets-quantise --float " + path +
                        " --data DIR --out MODEL (DIR: the IDX data it was trained on)",
-                   path, report);
+                   sha, report);
 }
 
-void inspect_sequential_model(const std::string& path, FileInspection& report) {
+void inspect_sequential_model(const std::string& path, uint64_t size, FileInspection& report) {
   using training::ActivationKind;
   using training::LayerKind;
-  const training::SequentialNetwork network = training::load_sequential_network(path);
+  TextPart part = read_model_text(path, size, report);
+  const std::string sha = text_sha256(part, size);
+  const training::SequentialNetwork network =
+      parse_text(part, "float model",
+                 [&path](std::istream& in) { return training::read_sequential_network(in, path); });
   std::string layers;
   size_t parameters = 0;
   bool polynomial_only = true;  // what cryptonets-quantise --sequential takes
@@ -1061,7 +1269,7 @@ void inspect_sequential_model(const std::string& path, FileInspection& report) {
           : "replace relu/sigmoid by polynomials first (cryptonets-train --fine-tune " + path +
                 " --approximate lsq --out FILE), then cryptonets-quantise "
                 "--sequential FILE --data DIR --out MODEL",
-      path, report);
+      sha, report);
 }
 
 // Splits a CSV line at its commas (the scores CSV quotes nothing).
@@ -1303,27 +1511,33 @@ size_t profile_text_end(const std::string& text) {
   return std::string::npos;
 }
 
-void inspect_profile(const std::string& path, FileInspection& report) {
-  // Bytes after the line 'end', which load_profile refuses, are reported here, secret keys among
-  // them as EXPOSED (a trial's profile with secret.key appended was called intact), and the
-  // profile is then read without them, so the report still says what it holds.
-  std::string text;
-  {
-    std::ifstream in(path, std::ios::binary);
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+// A profile's text, up to its line 'end' (read_profile_text). Throws what read_profile throws,
+// and for a file whose first kMaxProfileTextBytes hold no line 'end'. Bytes after the line 'end'
+// (which load_profile refuses) are a problem when `report` is given (check_after_text: secret
+// keys among them EXPOSED, as a trial's profile with secret.key appended was called intact), and
+// the profile is read without them, so the report still says what it holds.
+ModelProfile read_profile_text(const std::string& path, uint64_t size, FileInspection* report) {
+  TextPart part = read_text_part(path, kMaxProfileTextBytes);
+  const size_t end = profile_text_end(part.text);
+  if (end == std::string::npos && part.over_bound) {
+    throw std::runtime_error(
+        "profile '" + path + "': no line 'end' in its first " +
+        std::to_string(kMaxProfileTextBytes >> 20) +
+        " MiB, the most inspect reads as a profile (profile writes about 1 KB: ten lines and one "
+        "per preset); not read further");
   }
-  const size_t end = profile_text_end(text);
-  ModelProfile profile;
-  if (end != std::string::npos && text.find_first_not_of(" \t\r\n", end) != std::string::npos) {
-    Reader reader(path);
-    std::vector<uint8_t> skipped(end);
-    reader.read(skipped.data(), end, false);
-    check_trailing_bytes(reader, "the line 'end'", false, report);
-    std::istringstream profile_text(text.substr(0, end));
-    profile = read_profile(profile_text, path);
-  } else {
-    profile = load_profile(path);  // validates it completely
+  if (end != std::string::npos) {
+    const bool more =
+        part.text.find_first_not_of(" \t\r\n", end) != std::string::npos || part.stop < size;
+    if (more && report != nullptr) check_after_text(path, end, "the line 'end'", *report);
+    part.text.resize(end);
+    part.stop_byte = -1;  // the reader stops at 'end' anyway
   }
+  return parse_text(part, "profile", [&path](std::istream& in) { return read_profile(in, path); });
+}
+
+void inspect_profile(const std::string& path, uint64_t size, FileInspection& report) {
+  const ModelProfile profile = read_profile_text(path, size, &report);  // validates it
   report.kind = "a model profile (text; the model without its weights)";
   report.fields.emplace_back("format version", std::to_string(kModelProfileVersion));
   report.fields.emplace_back("input", std::to_string(profile.input_shape.channels) + " x " +
@@ -1439,11 +1653,10 @@ void match_presets(const Contexts& contexts, const std::vector<Choice>& presets,
                          "', differs: " + text);
 }
 
-// The profile against the parameter set, as described at ProfileFit. Throws what the loaders
-// throw for a file that cannot be read as a profile or a parameter set.
-ProfileFit profile_fit(const std::string& params_path, const std::string& profile_path) {
+// The profile against the parameter set, as described at ProfileFit. Throws what the loader
+// throws for a file that cannot be read as a parameter set.
+ProfileFit profile_fit(const std::string& params_path, const ModelProfile& profile) {
   ProfileFit fit;
-  const ModelProfile profile = load_profile(profile_path);
   std::vector<uint64_t> moduli;
   if (protocol_file_scheme(params_path) == SchemeId::kBfv) {
     const BfvContextSet contexts = load_parameter_set<bfv::Scheme>(params_path);
@@ -1475,12 +1688,28 @@ void check_profile_fit(const std::string& profile_path, const std::string& param
     if (name == kProfileFitField) return;
   const std::optional<HeaderFields> params = peek_header(params_path);
   if (!params || params->kind != 'P') return;
+  // The profile as its own report read it: within its bound, without what follows its line
+  // 'end' (found by a trial: the profile was read again whole, and its error was reported as the
+  // params' one, "'DIR/params' cannot be read: profile 'DIR/model.profile' ...").
+  ModelProfile profile;
+  try {
+    std::error_code error;
+    const uint64_t size = std::filesystem::file_size(profile_path, error);
+    profile = read_profile_text(profile_path, error ? 0 : size, nullptr);
+  } catch (const std::exception& e) {
+    report.fields.emplace_back(kProfileFitField,
+                               "not checked: the profile cannot be read: " + std::string(e.what()));
+    report.unchecked.push_back("fit to the parameter set '" + params_path +
+                               "': the profile cannot be read");
+    return;
+  }
   ProfileFit fit;
   try {
-    fit = profile_fit(params_path, profile_path);
+    fit = profile_fit(params_path, profile);
   } catch (const std::exception& e) {
     report.fields.emplace_back(kProfileFitField,
                                "not checked: '" + params_path + "' cannot be read: " + e.what());
+    report.unchecked.push_back("fit to the parameter set '" + params_path + "': it cannot be read");
     return;
   }
   report.fields.emplace_back(kProfileFitField, fit.problems.empty()
@@ -1535,10 +1764,14 @@ FileInspection inspect_file(const std::string& path, const std::string& params_p
       (text.starts_with("CNPF") || text.starts_with("CNET")) && peek > 4 && start[4] == 'S';
   // A file too malformed to be read still names a secret key inside it: reported (exit status 1,
   // as for the error alone), not thrown, so that the key is not left unmentioned.
+  const bool shared = secret_file && shared_name(path, "model.profile");
   const auto unreadable = [&](const std::string& why) {
-    if (secret_file) return false;
+    if (secret_file && !shared) return false;
     report.problems.insert(report.problems.begin(), "not readable: " + why);
-    if (!check_secret_keys_inside(path, report)) return false;
+    if (shared)
+      report.problems.push_back(shared_name_problem(path));
+    else if (!check_secret_keys_inside(path, report))
+      return false;
     if (report.kind.empty()) report.kind = "not readable (see the problems)";
     return true;
   };
@@ -1563,13 +1796,13 @@ FileInspection inspect_file(const std::string& path, const std::string& params_p
                                                : "unknown");
       check_trailing_bytes(reader, "the record", record.kind == 'S', report);
     } else if (first_line.starts_with("cryptonets-model")) {
-      inspect_model(path, report);
+      inspect_model(path, reader.size(), report);
     } else if (first_line.starts_with("cryptonets-profile")) {
-      inspect_profile(path, report);
+      inspect_profile(path, reader.size(), report);
     } else if (first_line.starts_with("cryptonets-float-model")) {
-      inspect_float_model(path, report);
+      inspect_float_model(path, reader.size(), report);
     } else if (first_line.starts_with("cryptonets-sequential-model")) {
-      inspect_sequential_model(path, report);
+      inspect_sequential_model(path, reader.size(), report);
     } else if (text.starts_with("image,label,pre")) {
       inspect_scores_csv(path, report);
     } else {
@@ -1593,13 +1826,7 @@ FileInspection inspect_file(const std::string& path, const std::string& params_p
   if (!secret_file) check_secret_keys_inside(path, report);
   // Found by a trial: secret keys copied as evaluation.key or public.key were only "MISMATCHED",
   // yet the README has users copy those files (and params) to the server.
-  if (const char role = role_of(path); secret_file && role != 0 && role != 'S') {
-    report.problems.push_back(kSecretKeysShared + std::string("EXPOSED: '") + path +
-                              "' holds secret keys, under a name whose file is given to the "
-                              "server (params, public.key, evaluation.key): whoever is given it "
-                              "is given the secret key (move it to secret.key, mode 0600, and "
-                              "make new keys if it has left your hands)");
-  }
+  if (shared) report.problems.push_back(shared_name_problem(path));
   check_profile_role(path, "model.profile", report);
   // Under a key file's name, a file that is no protocol file at all (a profile, model or CSV
   // copied there): the commands would refuse it by that name (protocol files: check_role).
@@ -1625,9 +1852,15 @@ std::string format_inspection(const std::string& path, const FileInspection& ins
     text += name + ": " + value + "\n";
   for (const std::string& record : inspection.records)
     text += record + "\n";
+  for (const std::string& gap : inspection.unchecked)
+    text += "NOT CHECKED: " + gap + "\n";
   if (inspection.intact()) {
     text += "verdict: intact (" + std::to_string(inspection.checksums_verified) +
             " checksum(s) verified)\n";
+  } else if (inspection.problems.empty()) {
+    text += "verdict: NOT VERIFIED (no problem found in what was checked, " +
+            std::to_string(inspection.checksums_verified) + " checksum(s) verified; " +
+            std::to_string(inspection.unchecked.size()) + " thing(s) NOT CHECKED)\n";
   } else {
     for (const std::string& problem : inspection.problems)
       text += "PROBLEM: " + problem + "\n";
@@ -1637,7 +1870,76 @@ std::string format_inspection(const std::string& path, const FileInspection& ins
   return text;
 }
 
-namespace {}  // namespace
+namespace {
+
+// How far inspect DIR searches below DIR for secret keys. keygen writes no subdirectory: a few
+// levels and a few thousand files cover a directory the user added notes or backups to, and bound
+// what a mistaken DIR (a home directory) costs. Beyond them the tree is not vouched for.
+constexpr int kMaxSearchDepth = 8;          // subdirectory levels below DIR
+constexpr size_t kMaxSearchedFiles = 4096;  // files searched in all
+
+struct TreeSearch {
+  size_t files = 0;                                          // regular files searched
+  std::vector<std::pair<std::string, SecretKeyMark>> found;  // (path below DIR, where)
+  std::vector<std::string> not_searched;                     // "PATH: why"
+  std::vector<std::string> links_not_followed;               // links to directories
+  bool full = false;                                         // kMaxSearchedFiles were searched
+};
+
+enum class EntryKind { kFile, kDirectory, kOther };
+
+// Searches DIR/`relative` for secret keys (find_secret_key_in): a regular file (a link to one
+// too, as the top-level files are), or each entry of a directory (`depth` levels below DIR), in
+// name order. Links to directories are not followed, so a link loop is not either.
+EntryKind search_entry(const std::filesystem::path& root, const std::string& relative, int depth,
+                       TreeSearch& search) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  const fs::path path = root / relative;
+  const fs::file_status link = fs::symlink_status(path, error);
+  const fs::file_status target = fs::status(path, error);
+  if (fs::is_directory(target) && fs::is_symlink(link)) {
+    search.links_not_followed.push_back(relative);
+    return EntryKind::kOther;
+  }
+  if (fs::is_regular_file(target)) {
+    if (search.files == kMaxSearchedFiles) {  // named once: the files after it are not either
+      if (!search.full) {
+        search.not_searched.push_back(relative +
+                                      " and the files after it (in name order): beyond "
+                                      "the first " +
+                                      std::to_string(kMaxSearchedFiles) + " files");
+      }
+      search.full = true;
+      return EntryKind::kFile;
+    }
+    ++search.files;
+    if (std::optional<SecretKeyMark> mark = find_secret_key_in(path.string()))
+      search.found.emplace_back(relative, *mark);
+    return EntryKind::kFile;
+  }
+  if (!fs::is_directory(target)) return EntryKind::kOther;  // a FIFO would block the reads
+  if (search.full) return EntryKind::kDirectory;            // named already
+  if (depth == kMaxSearchDepth) {
+    search.not_searched.push_back(relative + "/: more than " + std::to_string(kMaxSearchDepth) +
+                                  " directory levels below the key directory");
+    return EntryKind::kDirectory;
+  }
+  std::vector<std::string> names;
+  fs::directory_iterator entries(path, error), end;
+  for (; !error && entries != end; entries.increment(error))
+    names.push_back(entries->path().filename().string());
+  if (error) {
+    search.not_searched.push_back(relative + "/: cannot be listed: " + error.message());
+    return EntryKind::kDirectory;
+  }
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names)
+    search_entry(root, relative + "/" + name, depth + 1, search);
+  return EntryKind::kDirectory;
+}
+
+}  // namespace
 
 KeySetInspection inspect_key_set(const std::string& directory, const std::string& profile_name) {
   namespace fs = std::filesystem;
@@ -1683,6 +1985,13 @@ KeySetInspection inspect_key_set(const std::string& directory, const std::string
     try {
       member.inspection = inspect_file(member.path);
       check_profile_role(member.path, profile_name, *member.inspection);
+      // inspect_file knows the profile as model.profile only: under another profile name, a file
+      // of secret keys is EXPOSED all the same.
+      std::vector<std::string>& problems = member.inspection->problems;
+      if (&member == &set.members.back() && holds_secret_keys_by_design(member.path) &&
+          std::find(problems.begin(), problems.end(), shared_name_problem(member.path)) ==
+              problems.end())
+        problems.push_back(shared_name_problem(member.path));
       // Under another name than model.profile, inspect_file did not check it against params.
       if (&member == &set.members.back() && set.members[0].present &&
           member.inspection->kind.starts_with("a model profile"))
@@ -1699,6 +2008,8 @@ KeySetInspection inspect_key_set(const std::string& directory, const std::string
     if (!member.inspection) continue;
     for (const std::string& problem : member.inspection->problems)
       add_problem(member.name, problem);
+    for (const std::string& gap : member.inspection->unchecked)
+      set.unchecked.push_back(member.name + ": " + gap);
   }
   const KeySetInspection::Member& params = set.members[0];
   const KeySetInspection::Member& secret = set.members[3];
@@ -1798,32 +2109,46 @@ KeySetInspection inspect_key_set(const std::string& directory, const std::string
   }
   if (!others.empty()) {
     std::sort(others.begin(), others.end());
+    // Found by a trial: secret.key.bak, or public.key.orig with a secret key appended, went
+    // unmentioned; whoever copies the directory gives them away. And so did a copy of secret.key
+    // in a subdirectory (DIR/sub/secret.key), which was listed as searched and was not: every
+    // regular file under DIR is searched (search_tree), within its bounds.
+    TreeSearch search;
     std::string list;
     for (const std::string& name : others) {
       list += (list.empty() ? "" : ", ") + name;
-      // Found by a trial: secret.key.bak, or public.key.orig with a secret key appended, went
-      // unmentioned; whoever copies the directory gives them away. Each regular file is searched
-      // for the secret-key signature (find_secret_key: the magic, kind 'S' and the scheme byte
-      // of a record or protocol file, not raw or compressed key bytes).
-      const fs::path other = root / name;
-      if (!fs::is_regular_file(other, error) || !special_file_kind(other.string()).empty())
-        continue;
-      std::ifstream in(other, std::ios::binary);
-      const std::optional<SecretKeyMark> mark =
-          find_secret_key(0, [&in](uint8_t* destination, size_t most) {
-            in.read(reinterpret_cast<char*>(destination), static_cast<std::streamsize>(most));
-            return static_cast<size_t>(in.gcount());
-          });
-      if (!mark) continue;
-      list += " (EXPOSED: secret keys)";
-      set.problems.push_back(name + ": " + kSecretKeysInside + "EXPOSED: " + mark->what() +
-                             " lies at byte " + std::to_string(mark->offset) +
-                             " of this file beside the key set: whoever is given a copy of the "
-                             "directory is given the secret key (delete it or move it out, and "
-                             "make new keys if it has left your hands)");
+      const size_t found_before = search.found.size(), files_before = search.files;
+      if (search_entry(root, name, 0, search) == EntryKind::kDirectory) {
+        list += "/ (a directory: " + std::to_string(search.files - files_before) +
+                " file(s) in it searched)";
+      }
+      for (size_t i = found_before; i < search.found.size(); ++i) {
+        const auto& [where, mark] = search.found[i];
+        list += (where == name ? " " : ", " + where + " ") + "(EXPOSED: secret keys)";
+        set.problems.push_back(where + ": " + kSecretKeysInside + "EXPOSED: " + mark.what() +
+                               " lies at byte " + std::to_string(mark.offset) + " of this file " +
+                               (where == name ? "beside" : "under") +
+                               " the key set: whoever is given a copy of the directory is given "
+                               "the secret key (delete it or move it out, and make new keys if "
+                               "it has left your hands)");
+      }
+    }
+    // A part of the tree not searched is not vouched for: the set is not called intact.
+    for (const std::string& why : search.not_searched) {
+      set.problems.push_back("not searched for secret keys: " + why +
+                             ": a secret key there would go unreported");
     }
     set.fields.emplace_back("other files",
                             list + " (not part of a key set; searched for secret keys only)");
+    if (!search.links_not_followed.empty()) {
+      std::string links;
+      for (const std::string& link : search.links_not_followed)
+        links += (links.empty() ? "" : ", ") + link;
+      set.fields.emplace_back("links to directories",
+                              links +
+                                  " (not followed: a copy of the directory holds the link, "
+                                  "not what it names)");
+    }
   }
   return set;
 }
@@ -1896,16 +2221,26 @@ std::string format_key_set_inspection(const std::string& directory,
       text += "NOT READABLE\n";
     else if (member.inspection->intact())
       text += "intact\n";
+    else if (member.inspection->problems.empty())
+      text += "NOT VERIFIED (" + std::to_string(member.inspection->unchecked.size()) +
+              " thing(s) NOT CHECKED)\n";
     else
       text += member_state(member.inspection->problems) + " (" +
               std::to_string(member.inspection->problems.size()) + " problem(s))\n";
   }
+  for (const std::string& gap : inspection.unchecked)
+    text += "NOT CHECKED: " + gap + "\n";
+  size_t files = 0;
+  for (const KeySetInspection::Member& member : inspection.members)
+    files += member.present;
   if (inspection.intact()) {
-    size_t files = 0;
-    for (const KeySetInspection::Member& member : inspection.members)
-      files += member.present;
     text += "key set verdict: intact (" + std::to_string(files) + " file(s), " +
             std::to_string(inspection.checksums_verified) + " checksum(s) verified)\n";
+  } else if (inspection.problems.empty()) {
+    text += "key set verdict: NOT VERIFIED (no problem found in what was checked, " +
+            std::to_string(files) + " file(s), " + std::to_string(inspection.checksums_verified) +
+            " checksum(s) verified; " + std::to_string(inspection.unchecked.size()) +
+            " thing(s) NOT CHECKED)\n";
   } else {
     for (const std::string& problem : inspection.problems)
       text += "PROBLEM: " + problem + "\n";

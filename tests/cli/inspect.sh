@@ -32,12 +32,13 @@ run() {
 grep -q "reported EXPOSED, exit status 1" help.txt || fail "inspect --help does not explain EXPOSED"
 
 # inspect_expect CODE FILE PHRASE...: inspect FILE exits with CODE and prints every PHRASE
-# ($guard: a command to run it under, such as a timeout).
+# ($guard: a command to run it under, such as a timeout; $options: options before FILE).
 guard=()
+options=()
 inspect_expect() {
   local code=$1 file=$2
   shift 2
-  "${guard[@]}" "$exe" inspect "$file" >out.txt 2>&1
+  "${guard[@]}" "$exe" inspect "${options[@]}" "$file" >out.txt 2>&1
   local status=$?
   [ "$status" -eq "$code" ] || fail "inspect $file: exit $status, expected $code"
   for phrase in "$@"; do
@@ -86,14 +87,21 @@ for word in $secret_words; do
     fail "inspect secret.key prints part of its packed f' as a decimal"
 done
 [ "$(wc -l <out.txt)" -lt 20 ] || fail "inspect secret.key prints more than a summary"
+# A ciphertext file is read by the loader with its parameter set (--params here).
+options=(--params keys/params)
 inspect_expect 0 images.ct "kind: ciphertexts" "images: 70 (from image 2)" \
   "batches: 2 of up to 64 images" "ciphertexts per batch and modulus: 784" \
   "record 4 (batch 2, modulus 2): ciphertext batch" "784 ciphertexts" "(degree 1: 784)" \
   "bound to this file at position 4 of 4, binding ok" "answers file id: 0 (encrypted images)" \
+  "as the commands load it: read (every field and residue checked)" \
   "verdict: intact (9 checksum(s) verified)"
+options=()
 # A ciphertext file holds no parameters: without a params file beside it, inspect says how to get
-# n; with --params (before or after FILE) it shows n and the security line, as for params itself.
-inspect_expect 0 images.ct "ring degree: not stored in this file"
+# n, and that its ciphertexts were not checked (NOT VERIFIED, exit 1); with --params (before or
+# after FILE) it shows n and the security line, as for params itself.
+inspect_expect 1 images.ct "ring degree: not stored in this file" \
+  "NOT CHECKED: ciphertexts: no parameter set to read the ciphertexts with" \
+  "verdict: NOT VERIFIED (no problem found in what was checked, 9 checksum(s) verified"
 for order in before after; do
   if [ $order = before ]; then
     "$exe" inspect --params keys/params images.ct >out.txt 2>&1
@@ -129,8 +137,10 @@ for file in images.ct keys/public.key; do
     fail "inspect $file --params with a missing file: exit $status, expected 2: $(cat out.txt)"
 done
 images_id=0x$(le64 images.ct 64)
+options=(--params keys/params)
 inspect_expect 0 scores.ct "kind: ciphertexts" "ciphertexts per batch and modulus: 10" \
   "key set id: $key_set" "answers file id: $images_id (scores)" "verdict: intact (9"
+options=()
 [ "$(wc -l <out.txt)" -lt 30 ] || fail "inspect scores.ct prints more than a summary"
 inspect_expect 0 "$data/model.txt" "kind: an integer model" "layers: conv -> square -> dense" \
   "outputs: 10" "verdict: intact"
@@ -427,7 +437,9 @@ inspect_expect 1 loose/secret.key "mode: 0644" \
 cp loose/secret.key copied-secret && chmod 640 copied-secret
 inspect_expect 1 copied-secret "PROBLEM: mode 0640 lets others than its owner at the secret key"
 chmod 600 copied-secret
+options=(--params keys/params)
 inspect_expect 0 copied-secret "verdict: intact"
+options=()
 chmod 644 keys/public.key && inspect_expect 0 keys/public.key "mode: 0644" "verdict: intact"
 mkdir damaged-set && cp -p keys/* damaged-set/ && flip_byte damaged-set/evaluation.key 40
 inspect_expect 1 damaged-set "evaluation.key: DAMAGED (2 problem(s))" "params: DAMAGED" \
@@ -479,8 +491,10 @@ inspect_expect 1 csv-profile/model.profile "PROBLEM: role: 'csv-profile/model.pr
 mkdir profile-params && cp -p keys/* profile-params/ && cp keys/model.profile profile-params/params
 inspect_expect 1 profile-params \
   "PROBLEM: params: role: 'profile-params/params' holds a model profile (text; the model without its weights), but the params of a key set holds a parameter set" \
-  "params: MISMATCHED (1 problem(s))" "public.key: intact" "evaluation.key: intact" \
-  "secret.key: intact" "usable for: nothing" "key set verdict: DAMAGED or inconsistent (1 problem(s))"
+  "params: MISMATCHED (1 problem(s))" "public.key: NOT VERIFIED (1 thing(s) NOT CHECKED)" \
+  "evaluation.key: NOT VERIFIED" "secret.key: NOT VERIFIED" \
+  "NOT CHECKED: public.key: key material: no parameter set to read the key material with" \
+  "usable for: nothing" "key set verdict: DAMAGED or inconsistent (1 problem(s))"
 for foreign in scores.csv keys/model.profile "$data/model.txt" images.ct; do
   rm -rf foreign && mkdir foreign && cp -p keys/* foreign/ && cp "$foreign" foreign/public.key
   inspect_expect 1 foreign "PROBLEM: public.key: role: 'foreign/public.key' holds" \
@@ -562,6 +576,101 @@ fi
 inspect_expect 1 long-row.csv "PROBLEM: row 2: longer than 1048576 bytes; not read, nor any row after it"
 guard=()
 rm -f no-newline.bin no-newline.csv long-row.csv rss.txt
+
+# Found by new-user trials (each failed before its fix):
+# (1) Secret keys copied as model.profile (the profile is published) were only MISMATCHED.
+mkdir secret-profile && cp -p keys/* secret-profile/ && cp -p keys/secret.key secret-profile/model.profile
+inspect_expect 1 secret-profile \
+  "model.profile: MISMATCHED and EXPOSED (secret keys under a shared name)" \
+  "PROBLEM: model.profile: secret keys under a shared name: EXPOSED: 'secret-profile/model.profile' holds secret keys"
+inspect_expect 1 secret-profile/model.profile "PROBLEM: secret keys under a shared name: EXPOSED: "
+# (2) A copy of secret.key in a subdirectory of DIR: listed as searched, not looked into, and the
+# set "intact". Now every file below DIR is searched (8 levels, 4096 files; links to directories,
+# such as this loop, are not followed).
+mkdir -p nested/sub/deeper && cp -p keys/* nested/ && cp -p keys/secret.key nested/sub/deeper/ &&
+  echo notes >nested/sub/notes.txt && ln -s .. nested/sub/loop
+inspect_expect 1 nested \
+  "PROBLEM: sub/deeper/secret.key: secret keys inside: EXPOSED: a protocol file of secret keys" \
+  "other files: sub/ (a directory: 2 file(s) in it searched), sub/deeper/secret.key (EXPOSED: secret keys)" \
+  "links to directories: sub/loop (not followed" "key set verdict: DAMAGED or inconsistent (1 problem(s))"
+rm nested/sub/deeper/secret.key
+inspect_expect 0 nested "other files: sub/ (a directory: 1 file(s) in it searched)" "key set verdict: intact"
+# (3) A valid profile or float model padded to 512 MiB with zeros was read whole (9-14 s, 1-2 GB):
+# now the text is read up to its first byte that no text format holds, and the rest is searched
+# for secret keys in chunks. Sparse files, so that the test is quick.
+guard=(timeout 20)
+[ -x /usr/bin/time ] && guard=(/usr/bin/time -f %M -o rss.txt timeout 20)
+profile_size=$(stat -c %s keys/model.profile)
+cp keys/model.profile padded.profile && truncate -s 512M padded.profile
+inspect_expect 1 padded.profile "kind: a model profile" \
+  "PROBLEM: trailing bytes: $((512 * 1048576 - profile_size)) bytes after the line 'end'"
+if [ -s rss.txt ]; then
+  [ "$(tail -1 rss.txt)" -lt 65536 ] || fail "inspect padded.profile: $(tail -1 rss.txt) KB resident"
+fi
+float_size=$(stat -c %s "$data/model-float.txt")
+cp "$data/model-float.txt" padded-float.txt && truncate -s 512M padded-float.txt
+rm -f rss.txt
+inspect_expect 1 padded-float.txt "kind: a float model" \
+  "SHA-256 of the file: not computed: the file has $((512 * 1048576 - float_size)) bytes after its text" \
+  "PROBLEM: trailing bytes: $((512 * 1048576 - float_size)) bytes after the text (byte $float_size is 0x00, which no text format holds)"
+if [ -s rss.txt ]; then
+  [ "$(tail -1 rss.txt)" -lt 131072 ] || fail "inspect padded-float.txt: $(tail -1 rss.txt) KB resident"
+fi
+# The integer and the sequential float model take the same path.
+for model in model.txt model-paper9-train.txt; do
+  model_size=$(stat -c %s "$data/$model")
+  cp "$data/$model" "padded-$model" && truncate -s 512M "padded-$model"
+  rm -f rss.txt
+  inspect_expect 1 "padded-$model" "kind: a" \
+    "PROBLEM: trailing bytes: $((512 * 1048576 - model_size)) bytes after the text (byte $model_size is 0x00"
+  if [ -s rss.txt ]; then
+    [ "$(tail -1 rss.txt)" -lt 131072 ] || fail "inspect padded-$model: $(tail -1 rss.txt) KB resident"
+  fi
+  rm -f "padded-$model"
+done
+# A model whose text goes on past 64 MiB (text garbage after it) is refused, not read whole.
+{ cat "$data/model.txt"; head -c 70000000 /dev/zero | tr '\0' x; } >long-model.txt
+rm -f rss.txt
+inspect_expect 1 long-model.txt "more than 64 MiB of text, the most inspect reads as a model"
+if [ -s rss.txt ]; then
+  [ "$(tail -1 rss.txt)" -lt 131072 ] || fail "inspect long-model.txt: $(tail -1 rss.txt) KB resident"
+fi
+rm -f long-model.txt
+guard=()
+rm -f padded.profile padded-float.txt rss.txt
+# A profile without its line 'end' in its first MiB is refused, not read whole.
+{ head -3 keys/model.profile; head -c 2000000 /dev/zero | tr '\0' x; } >endless.profile
+inspect_expect 1 endless.profile "no line 'end' in its first 1 MiB"
+rm -f endless.profile
+# (4) With such a profile in a key directory, the params were blamed for the profile's error
+# ("'DIR/params' cannot be read: profile 'DIR/model.profile' ..."): junk after 'end' here.
+mkdir junk-profile-set && cp -p keys/* junk-profile-set/ && echo junk >>junk-profile-set/model.profile
+inspect_expect 1 junk-profile-set "params: intact" "model.profile: DAMAGED (1 problem(s))" \
+  "PROBLEM: model.profile: trailing bytes: 5 bytes after the line 'end'" \
+  "profile: 'junk-profile-set/params' was made from its preset 'default'"
+grep -q "params' cannot be read" out.txt && fail "inspect junk-profile-set blames params: $(cat out.txt)"
+# (5) A key file without its parameter set was "intact", its key material NOT CHECKED: the tool
+# cannot vouch for it (exit 1, verdict NOT VERIFIED), as with --params that is not its set.
+mkdir lonely && cp -p keys/public.key keys/secret.key lonely/
+inspect_expect 1 lonely/public.key \
+  "NOT CHECKED: key material: no parameter set to read the key material with" \
+  "verdict: NOT VERIFIED (no problem found in what was checked, 3 checksum(s) verified; 1 thing(s) NOT CHECKED)"
+grep -q "verdict: intact" out.txt && fail "inspect lonely/public.key: intact"
+"$exe" inspect lonely/secret.key --params keys/params >out.txt 2>&1 ||
+  fail "inspect lonely/secret.key --params keys/params: $(cat out.txt)"
+inspect_expect 1 lonely "public.key: NOT VERIFIED (1 thing(s) NOT CHECKED)" "PROBLEM: params: missing"
+# (6) Ciphertext files are read by the loader too (with their parameter set), the format
+# version says what its second number is, and a FILE named like an option is taken after --.
+inspect_expect 1 images.ct "NOT CHECKED: ciphertexts: no parameter set" "verdict: NOT VERIFIED"
+"$exe" inspect images.ct --params keys/params >out.txt 2>&1 ||
+  fail "inspect images.ct --params keys/params: $(cat out.txt)"
+grep -qF "as the commands load it: read (every field and residue checked)" out.txt ||
+  fail "inspect images.ct --params: not loaded: $(cat out.txt)"
+inspect_expect 0 keys/params "format version: 4 (protocol file; its records are of record format version 3)"
+cp keys/params ./-p
+"$exe" inspect -- -p >out.txt 2>&1 || fail "inspect -- -p: $(cat out.txt)"
+grep -qF "kind: a parameter set" out.txt || fail "inspect -- -p: $(cat out.txt)"
+rm ./-p
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed" >&2

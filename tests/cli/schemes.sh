@@ -69,7 +69,9 @@ for file in params public.key evaluation.key secret.key; do
   "$exe" inspect "yashe/$file" | grep -qx "scheme: YASHE'" ||
     fail "inspect yashe/$file does not say YASHE'"
 done
-"$exe" inspect bfv-scores.ct | grep -qx "scheme: BFV" || fail "inspect bfv-scores.ct: no scheme"
+# (With its parameter set: without one a ciphertext file is NOT VERIFIED, exit status 1.)
+"$exe" inspect bfv-scores.ct --params bfv/params | grep -qx "scheme: BFV" ||
+  fail "inspect bfv-scores.ct: no scheme"
 # A test-only ring degree is marked wherever the parameters are shown.
 "$exe" inspect bfv/params | grep -q "security: NOT 128-bit .* for n = 64 " ||
   fail "inspect bfv/params does not mark the test-only ring degree as insecure"

@@ -26,10 +26,13 @@ struct FileInspection {
   std::vector<std::string> records;
   // Every checksum or identity that failed, naming where (empty: everything verifies).
   std::vector<std::string> problems;
+  // What could not be checked, and why ("key material: no parameter set to read it with ...").
+  // A file with such a gap is not called intact: the tool cannot vouch for it.
+  std::vector<std::string> unchecked;
   // How many checksums were verified (0 for text files, which have none).
   size_t checksums_verified = 0;
 
-  bool intact() const { return problems.empty(); }
+  bool intact() const { return problems.empty() && unchecked.empty(); }
 };
 
 // Throws std::runtime_error naming the file when it cannot be read or is not a file of this
@@ -62,24 +65,33 @@ struct FileInspection {
 // missing; decrypt writes images first, first + 1, ... in order) or out of range ("image X is out
 // of range": above 2^64 - 2, as no ciphertext file holds), and one without score columns or whose
 // predicted label is not a class. Checksums carry no secret, so a protocol file whose checksums
-// and identities verify is also read by the loader the commands use (a parameter set; a key file
-// with its parameter set, when one is known, else a field says its key material was NOT
-// CHECKED): what it refuses is a problem ("refused by the loader ..."). A file of secret keys
-// named params, public.key or evaluation.key (the files given to the server) is a problem
-// ("secret keys under a shared name: EXPOSED: ..."). A secret key is recognised by its record
-// signature (magic, kind 'S', scheme byte; or the older layouts' zero byte and version), not by
-// raw key bytes. The text formats are told apart by their first 8 KiB. A path (or
-// `params_path`) that is not a
+// and identities verify is also read by the loader the commands use (a parameter set; a key or
+// ciphertext file with its parameter set, when one is known): what it refuses is a problem
+// ("refused by the loader ..."); a key or ciphertext file without its parameter set is not
+// intact either: `unchecked` says what was not checked ("key material: no parameter set ...").
+// A file of secret keys named params, public.key, evaluation.key (the files given to the server)
+// or model.profile (the published profile) is a problem ("secret keys under a shared name:
+// EXPOSED: ..."). A secret key is recognised by its record signature (magic, kind 'S', scheme
+// byte; or the older layouts' zero byte and version), not by raw key bytes. The text formats
+// are told apart by their first 8 KiB, and read up to their first byte that no text format holds
+// (a NUL or another control byte but white space): the bytes from there on are a problem
+// ("trailing bytes: ..."), searched for secret keys, and not read as the format; at most 1 MiB of
+// a profile is read (what follows its line 'end' is trailing bytes; a profile without 'end' in
+// its first MiB is refused) and 64 MiB of a model (a longer one is refused: std::runtime_error,
+// or reported as above when it holds a secret key). A path (or `params_path`) that is not a
 // regular file (a FIFO, a socket, a device) is refused before it is opened (std::runtime_error).
 FileInspection inspect_file(const std::string& path, const std::string& params_path = "");
 
 // A key directory as keygen writes it: params, public.key, evaluation.key, secret.key (mode
 // 0600) and the model profile. Every file present is inspected (inspect_file, with the params
 // beside it); the set is intact when each of them is, params is present, and the secret key, if
-// present, is readable by its owner only. A missing key file is not a problem (a server's
-// directory has no secret key); the report says what the files present can be used for. Every
-// other regular file of the directory is searched for a secret key (a problem "NAME: secret keys
-// inside: EXPOSED: ..."), and not otherwise inspected.
+// present, is readable by its owner only (and nothing of them is unchecked). A missing key file
+// is not a problem (a server's directory has no secret key); the report says what the files
+// present can be used for. A file of secret keys under the profile's name is EXPOSED. Every other
+// regular file under the directory, in its subdirectories too (8 levels, 4096 files; links to
+// directories are not followed), is searched for a secret key (a problem "PATH: secret keys
+// inside: EXPOSED: ...", PATH below DIR), and not otherwise inspected; what lies beyond those
+// bounds, or cannot be listed, is a problem ("not searched for secret keys: PATH: ...").
 struct KeySetInspection {
   struct Member {
     std::string name;  // "params", "public.key", ...
@@ -91,13 +103,15 @@ struct KeySetInspection {
   std::vector<Member> members;  // in the order above
   // The set's summary, in order: ("present", "params, ..."), ("missing", ...), ("secret key",
   // ...), ("profile", which preset of it the keys were made from; absent when it does not fit),
-  // ("usable for", ...), ("other files", ...).
+  // ("usable for", ...), ("other files", ...), ("links to directories", ...).
   std::vector<std::pair<std::string, std::string>> fields;
   // Every problem of every member (each naming its file, each text once), and the set's own.
   std::vector<std::string> problems;
+  // What of every member could not be checked (each naming its file): the set is not intact.
+  std::vector<std::string> unchecked;
   size_t checksums_verified = 0;
 
-  bool intact() const { return problems.empty(); }
+  bool intact() const { return problems.empty() && unchecked.empty(); }
 };
 
 // Throws std::runtime_error when `directory` is not a directory or holds none of the key set's
