@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
     options.threads = threads;
     options.observe = observe;
     const EncryptedBatch scores = infer(server, compiled, std::move(batch), options);
-    const auto decrypted = decrypt_scores(client, scores, ranges.output().bound, observe, threads);
+    const auto decrypted = decrypt_scores(client, scores, ranges.output().bound, observe);
     round["encryption to decrypted scores"] =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     all_equal = all_equal && decrypted == plain;

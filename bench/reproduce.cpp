@@ -697,8 +697,7 @@ RunResult run_with(Session& session, const KeyedSet& keyed,
     inference.secret_keys_for_diagnostics = &client;
     const EncryptedBatch scores = infer(server, session.compiled, std::move(batch), inference);
     if (decrypt) {
-      auto decrypted =
-          decrypt_scores(client, scores, session.ranges.output().bound, observe, threads);
+      auto decrypted = decrypt_scores(client, scores, session.ranges.output().bound, observe);
       for (auto& row : decrypted)
         result.scores.push_back(std::move(row));
     }

@@ -368,7 +368,7 @@ std::vector<std::vector<mpz_class>> private_scores(const encoding::BasicCrtKeys<
   cryptonets::inference::BasicInferenceOptions<Scheme> options;
   options.threads = threads;
   const EncryptedBatch scores = infer(server, compile_model(model), std::move(batch), options);
-  return decrypt_scores(client, scores, track_ranges(model).output().bound, {}, threads);
+  return decrypt_scores(client, scores, track_ranges(model).output().bound);
 }
 
 }  // namespace
@@ -1153,24 +1153,6 @@ TEST_CASE_TEMPLATE("Polynomial activations decrypt to the plain integer network 
     const auto decrypted = decrypt_scores(client, scores, ranges.output().bound);
     // Every slot of the batch equals the plain integer network (output_factor × the model).
     CHECK(decrypted == plain_scores(compiled, images, 2));
-    // Decryption on 3 threads (an uneven split of the outputs): the same scores, and with a bound
-    // every output exceeds, the same error, the first output's, as on 1 thread.
-    CHECK(decrypt_scores(client, scores, ranges.output().bound, {}, 3) == decrypted);
-    std::string one_thread_error, three_thread_error;
-    try {
-      decrypt_scores(client, scores, mpz_class(0));
-    } catch (const std::runtime_error& e) {
-      one_thread_error = e.what();
-    }
-    try {
-      decrypt_scores(client, scores, mpz_class(0), {}, 3);
-    } catch (const std::runtime_error& e) {
-      three_thread_error = e.what();
-    }
-    CHECK_FALSE(one_thread_error.empty());
-    CHECK(three_thread_error == one_thread_error);
-    CHECK_THROWS_AS(decrypt_scores(client, scores, ranges.output().bound, {}, 0),
-                    std::invalid_argument);
     // The keyless prediction stays pessimistic at every step, the extra steps included.
     REQUIRE(stages.size() >= compiled.steps.size());
     // One stage per step, each named for what it computes: the last polynomial layer's square

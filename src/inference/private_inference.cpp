@@ -474,8 +474,7 @@ void rerandomize_outputs(const encoding::BasicCrtEncryptionSet<Scheme>& keys, si
 template <class Scheme>
 std::vector<std::vector<mpz_class>> decrypt_scores(
     const encoding::BasicCrtDecryptionSet<Scheme>& keys, const EncryptedBatch& scores,
-    const mpz_class& output_bound, const StageObserver& observe, int threads) {
-  if (threads < 1) throw std::invalid_argument("decrypt: threads must be at least 1");
+    const mpz_class& output_bound, const StageObserver& observe) {
   if (scores.values.size() != keys.size()) {
     throw std::invalid_argument("decrypt: the scores have " + std::to_string(scores.values.size()) +
                                 " plaintext moduli, the secret keys " +
@@ -491,17 +490,10 @@ std::vector<std::vector<mpz_class>> decrypt_scores(
   }
   const auto start = Clock::now();
   // Exhausted noise decrypts to garbage that may still pass the range check: refuse it first.
-  // Every ciphertext is measured on its own thread; the checks then run in order, so that the
-  // error names the same score whatever the thread count.
-  std::vector<double> budgets(keys.size() * outputs);
-  parallel_for(budgets.size(), threads, [&](size_t j) {
-    const size_t i = j / outputs, o = j % outputs;
-    budgets[j] = keys.decryptor(i).invariant_noise_budget(scores.values[i][o]);
-  });
   double worst_budget = std::numeric_limits<double>::infinity();
   for (size_t i = 0; i < keys.size(); ++i) {
-    for (size_t o = 0; o < outputs; ++o) {
-      const double budget = budgets[i * outputs + o];
+    for (const auto& c : scores.values[i]) {
+      const double budget = keys.decryptor(i).invariant_noise_budget(c);
       worst_budget = std::min(worst_budget, budget);
       if (budget < 1) {
         throw std::runtime_error(
@@ -523,22 +515,11 @@ std::vector<std::vector<mpz_class>> decrypt_scores(
     }
   }
   std::vector<std::vector<mpz_class>> per_image(scores.images, std::vector<mpz_class>(outputs));
-  // Each output's error is kept, and the first output's rethrown: the same as one thread.
-  std::vector<std::vector<mpz_class>> per_output(outputs);
-  std::vector<std::exception_ptr> errors(outputs);
-  parallel_for(outputs, threads, [&](size_t o) {
-    try {
-      encoding::CrtCiphertext across_moduli;
-      for (size_t i = 0; i < keys.size(); ++i)
-        across_moduli.push_back(scores.values[i][o]);
-      per_output[o] = keys.decrypt(across_moduli, output_bound);
-    } catch (...) {
-      errors[o] = std::current_exception();
-    }
-  });
   for (size_t o = 0; o < outputs; ++o) {
-    if (errors[o]) std::rethrow_exception(errors[o]);
-    const std::vector<mpz_class>& slots = per_output[o];
+    encoding::CrtCiphertext across_moduli;
+    for (size_t i = 0; i < keys.size(); ++i)
+      across_moduli.push_back(scores.values[i][o]);
+    const std::vector<mpz_class> slots = keys.decrypt(across_moduli, output_bound);
     if (slots.size() < scores.images) {
       throw std::invalid_argument("decrypt: the scores claim more images than slots");
     }
@@ -596,7 +577,7 @@ std::vector<std::vector<mpz_class>> plain_scores(const CompiledModel& model,
                                             size_t, std::vector<rlwe::Ciphertext>&, int, Prng&);  \
   template std::vector<std::vector<mpz_class>> decrypt_scores<SCHEME>(                            \
       const encoding::BasicCrtDecryptionSet<SCHEME>&, const EncryptedBatch&, const mpz_class&,    \
-      const StageObserver&, int);
+      const StageObserver&);
 CRYPTONETS_INSTANTIATE_INFERENCE(yashe::Scheme)
 CRYPTONETS_INSTANTIATE_INFERENCE(bfv::Scheme)
 #undef CRYPTONETS_INSTANTIATE_INFERENCE

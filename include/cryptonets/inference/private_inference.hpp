@@ -179,13 +179,11 @@ void rerandomize_outputs(const encoding::BasicCrtEncryptionSet<Scheme>& keys, si
 // range-tracking bound of the outputs (track_ranges(model).output().bound); a value outside it can
 // only come from a wrap or damage and throws std::runtime_error, as do exhausted noise and a
 // score that anyone could read without the key (yashe:: or bfv::readable_without_secret_key: a
-// server that did not re-randomise its outputs). `threads` (>= 1, else std::invalid_argument)
-// OpenMP threads share the ciphertexts' noise measurements and then the outputs' decryptions; the
-// result and the first error reported are the same for every thread count.
+// server that did not re-randomise its outputs).
 template <class Scheme>
 std::vector<std::vector<mpz_class>> decrypt_scores(
     const encoding::BasicCrtDecryptionSet<Scheme>& keys, const EncryptedBatch& scores,
-    const mpz_class& output_bound, const StageObserver& observe = {}, int threads = 1);
+    const mpz_class& output_bound, const StageObserver& observe = {});
 
 // The index of the largest score per image (the first one on ties, as the plain argmax).
 std::vector<int> predicted_labels(const std::vector<std::vector<mpz_class>>& scores);
