@@ -46,6 +46,21 @@ TEST_CASE("parameters are validated with a message naming the problem") {
   CHECK_NOTHROW(bad.validate());
   bad.t = uint64_t{1} << 45;
   CHECK_THROWS_WITH_AS(bad.validate(), doctest::Contains("exceed t"), std::invalid_argument);
+  // A corrupt sigma is printed short (std::to_string wrote 1e300 in 301 digits, 1e-9 as 0.000000)
+  // with the accepted range; a prime below 3 is not called "not below 2^62".
+  bad = p;
+  bad.sigma = 1e300;
+  CHECK_THROWS_WITH_AS(
+      bad.validate(),
+      "YASHE parameters: sigma = 1e+300 is out of range: it must lie in (0.5, 1000)",
+      std::invalid_argument);
+  bad.sigma = 1e-9;
+  CHECK_THROWS_WITH_AS(bad.validate(), doctest::Contains("sigma = 1e-09 is out of range"),
+                       std::invalid_argument);
+  bad = p;
+  bad.q_primes[0] = 1;
+  CHECK_THROWS_WITH_AS(bad.validate(), "YASHE parameters: q prime 1 must lie in [3, 2^62)",
+                       std::invalid_argument);
   CHECK(p.fingerprint() != large_parameters().fingerprint());
   CHECK(p.fingerprint() == paper_scale_parameters().fingerprint());
   CHECK(p.log2_q() > 380);

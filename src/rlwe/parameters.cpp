@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <numeric>
 #include <set>
@@ -54,7 +55,7 @@ void validate_ring_parameters(const std::string& scheme, size_t n,
   std::set<uint64_t> seen;
   for (uint64_t q : q_primes) {
     if (q < 3 || q >> Modulus::kMaxBits != 0) {
-      fail("q prime " + std::to_string(q) + " must be below 2^62");
+      fail("q prime " + std::to_string(q) + " must lie in [3, 2^62)");
     }
     if (!is_prime(q)) fail("q factor " + std::to_string(q) + " is not prime");
     if (q % (2 * n) != 1) {
@@ -72,7 +73,12 @@ void validate_ring_parameters(const std::string& scheme, size_t n,
   if (log2_of_product(q_primes) < std::log2(static_cast<double>(t)) + 10) {
     fail("q must exceed t by far (log2 q = " + std::to_string(log2_of_product(q_primes)) + ")");
   }
-  if (!(sigma > 0.5 && sigma < 1000)) fail("sigma = " + std::to_string(sigma) + " is out of range");
+  if (!(sigma > 0.5 && sigma < 1000)) {
+    // %g: std::to_string writes every digit (a corrupt 1e300 in 301 of them) and 0.000000 for 1e-9.
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", sigma);
+    fail(std::string("sigma = ") + text + " is out of range: it must lie in (0.5, 1000)");
+  }
   if (decomposition_bits < 0 || decomposition_bits > Modulus::kMaxBits) {
     fail("decomposition_bits = " + std::to_string(decomposition_bits) + " must be in [0, 62]");
   }
