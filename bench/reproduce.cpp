@@ -218,15 +218,10 @@ uint64_t seed_value(const std::string& text) {
 // A default output that exists is refused before any work; one named with --out or --report is
 // replaced (bench/reproduce.sh names both).
 void refuse_default_over_existing(const Options& options, bool out_given, bool report_given) {
-  std::string refused;
-  const auto check = [&](bool given, const fs::path& path, const char* option) {
-    std::error_code error;
-    if (given || !fs::exists(fs::symlink_status(path, error))) return;
-    refused += (refused.empty() ? "'" : " and '") + path.string() + "' (the default of " + option +
-               ", not given)";
-  };
-  check(report_given, options.report, "--report");
-  check(out_given, options.out_dir, "--out");
+  std::vector<cryptonets::cli::DefaultOutput> defaults;
+  if (!report_given) defaults.push_back({"--report", options.report.string()});
+  if (!out_given) defaults.push_back({"--out", options.out_dir.string()});
+  const std::string refused = cryptonets::cli::existing_default_outputs(defaults);
   if (refused.empty()) return;
   throw std::invalid_argument(
       "refusing to replace " + refused +

@@ -608,6 +608,17 @@ std::filesystem::path written_path(const std::string& path) {
 
 }  // namespace
 
+std::string existing_default_outputs(const std::vector<DefaultOutput>& defaults) {
+  std::string existing;
+  for (const DefaultOutput& output : defaults) {
+    std::error_code error;
+    if (!std::filesystem::exists(std::filesystem::symlink_status(output.path, error))) continue;
+    existing += (existing.empty() ? "'" : " and '") + output.path + "' (the default of " +
+                output.option + ", not given)";
+  }
+  return existing;
+}
+
 bool names_same_file(const std::string& a, const std::string& b) {
   std::error_code error;
   const bool same = std::filesystem::equivalent(a, b, error);

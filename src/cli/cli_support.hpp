@@ -138,6 +138,19 @@ void require_output_path(const std::string& option, const std::string& path);
 // a missing directory only after the whole training or sweep (exit 1, no option named).
 void require_new_output_directory(const std::string& option, const std::string& path);
 
+// One output left at its default: the option's name with its dashes ("--out") and the path.
+struct DefaultOutput {
+  std::string option;
+  std::string path;
+};
+
+// The default outputs are relative to the current directory, so a bare run of a tool from the
+// repository would replace shipped data (data/model.txt, bench/results/...). Returns
+// "'PATH' (the default of OPTION, not given)" for each of `defaults` (outputs the user did not
+// name) that already exists, even as a dangling link, joined with " and "; empty if none. The
+// callers refuse with it before any work; an output named on the command line is replaced.
+std::string existing_default_outputs(const std::vector<DefaultOutput>& defaults);
+
 // Whether writing one path could write the file the other names: the same inode when both
 // exist; otherwise the absolute paths with every symbolic link followed, a dangling one too (the
 // writers write through it: io file_replaced_by_write), then weakly canonical, compared.

@@ -137,15 +137,11 @@ void refuse_same_files(const std::vector<std::pair<std::string, std::string>>& f
 // UsageError, before any work; named on the command line, it is replaced.
 void refuse_default_over_existing(const OptionParser& options,
                                   const std::vector<std::string>& outputs) {
-  std::string refused;
+  std::vector<DefaultOutput> defaults;
   for (const std::string& name : outputs) {
-    if (options.given(name)) continue;
-    std::error_code error;
-    if (!std::filesystem::exists(std::filesystem::symlink_status(options.text(name), error)))
-      continue;
-    refused += (refused.empty() ? "'" : " and '") + options.text(name) + "' (the default of --" +
-               name + ", not given)";
+    if (!options.given(name)) defaults.push_back({"--" + name, options.text(name)});
   }
+  const std::string refused = existing_default_outputs(defaults);
   if (refused.empty()) return;
   throw UsageError("refusing to replace " + refused +
                    ": a default output never replaces an existing file (run from the repository, "

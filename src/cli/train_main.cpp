@@ -144,12 +144,13 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   line.output = options.text("out");
   // The default is relative to the current directory: a bare run from the repository would
   // replace the shipped float model after the whole training.
-  std::error_code error;
-  if (!options.given("out") && fs::exists(fs::symlink_status(line.output, error))) {
-    throw UsageError("refusing to replace '" + line.output +
-                     "' (the default of --out, not given): a default output never replaces an "
-                     "existing file (run from the repository, it would be shipped data); name "
-                     "the output with --out FILE (a file named there is replaced)");
+  const std::string refused =
+      options.given("out") ? "" : existing_default_outputs({{"--out", line.output}});
+  if (!refused.empty()) {
+    throw UsageError("refusing to replace " + refused +
+                     ": a default output never replaces an existing file (run from the "
+                     "repository, it would be shipped data); name the output with --out FILE (a "
+                     "file named there is replaced)");
   }
   require_new_output_directory("out", line.output);
   line.train_limit = static_cast<size_t>(options.integer("train-limit", 0, INT64_MAX));
