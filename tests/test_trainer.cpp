@@ -230,6 +230,16 @@ TEST_CASE("Malformed model files are rejected naming the problem") {
   CHECK_THROWS_WITH_AS(read_float_network(junk, "m.txt"),
                        doctest::Contains("unexpected content after 'end': 'junk'"),
                        std::runtime_error);
+  // Zero bytes after 'end' are named, escaped, by their first 40 (not read whole as one token).
+  std::string forty_zeros;
+  for (int i = 0; i < 40; ++i)
+    forty_zeros += "\\x00";
+  std::istringstream zeros(text + std::string(size_t{1} << 20, '\0'));
+  const std::string zeros_message = "unexpected content after 'end': '" + forty_zeros + "'";
+  CHECK_THROWS_WITH_AS(read_float_network(zeros, "m.txt"), doctest::Contains(zeros_message.c_str()),
+                       std::runtime_error);
+  std::istringstream indented_comment(text + "  # a comment after blanks\n\t\n");
+  CHECK(read_float_network(indented_comment, "m.txt") == network);
 }
 
 TEST_CASE("The class count comes from the labels: a 4-class set trains a 4-class network") {

@@ -19,4 +19,25 @@ std::string format(const char* pattern, ...) {
   return text;
 }
 
+size_t first_content_line(std::istream& in, bool comments) {
+  std::streambuf* buffer = in.rdbuf();
+  if (buffer == nullptr) return 0;
+  size_t line = 1;
+  bool in_comment = false;
+  // Any other byte ends the scan, so a '#' outside a comment is its line's first non-blank one.
+  for (int c = buffer->sgetc(); c != std::char_traits<char>::eof(); c = buffer->snextc()) {
+    if (c == '\n') {
+      ++line;
+      in_comment = false;
+    } else if (in_comment || c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f') {
+      continue;
+    } else if (comments && c == '#') {
+      in_comment = true;
+    } else {
+      return line;  // that byte is left unread
+    }
+  }
+  return 0;
+}
+
 }  // namespace cryptonets

@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "cryptonets/arith/format.hpp"
 #include "cryptonets/io/input_file.hpp"
 
 using cryptonets::model::ConvolutionLayer;
@@ -123,8 +124,12 @@ class ModelReader {
   }
 
   void expect_end_of_file() {
-    std::string text;
-    if (try_next_line(text)) fail(line_number_, "unexpected content after 'end'");
+    // In constant memory (arith/format.hpp): getline held a 512 MiB run of zero bytes whole.
+    const size_t line = first_content_line(in_, true);
+    if (in_.bad()) fail(line_number_, "read error");
+    if (line != 0) {
+      fail(line_number_ + static_cast<int>(line), "unexpected content after 'end'");
+    }
   }
 
   void expect_done(const LineTokens& line) {

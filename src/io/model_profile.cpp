@@ -10,6 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "cryptonets/arith/format.hpp"
 #include "cryptonets/io/input_file.hpp"
 #include "cryptonets/io/serialize.hpp"
 
@@ -321,10 +322,12 @@ ModelProfile read_profile(std::istream& in, const std::string& source_name) {
   if (profile.presets.empty() && profile.bfv_presets.empty()) reader.fail("no preset");
   // Nothing may follow 'end' but white space: a trial's profile with secret.key appended was
   // read (and inspect called it intact) because the rest was ignored.
-  const std::string rest((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (rest.find_first_not_of(" \t\r\n") != std::string::npos) {
-    reader.fail("unexpected content after 'end' (" + std::to_string(rest.size()) +
-                " bytes; cryptonets inspect says what they are)");
+  // Scanned in constant memory (arith/format.hpp): the rest was read whole, 512 MiB of zero bytes
+  // padding a profile too.
+  if (const size_t line = first_content_line(in, false); line != 0) {
+    reader.fail("unexpected content after 'end', " + std::to_string(line) +
+                (line == 1 ? " line" : " lines") +
+                " below it (cryptonets inspect says what it is)");
   }
   return profile;
 }

@@ -3,12 +3,15 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <fstream>
 #include <istream>
 #include <ostream>
 #include <stdexcept>
+
+#include "cryptonets/arith/format.hpp"
 
 namespace cryptonets::training {
 namespace {
@@ -346,11 +349,14 @@ FloatNetwork read_float_network(std::istream& in, const std::string& source) {
   reader.expect("end");
   // Nothing but blanks and '#' comments may follow, as in the integer model and the profile
   // (found by a trial: junk after 'end' was read, and inspect called the file intact).
-  std::string token;
-  while (in >> token) {
-    if (token.front() != '#') malformed(source, "unexpected content after 'end': '" + token + "'");
-    std::string comment;
-    std::getline(in, comment);
+  // Scanned in constant memory (arith/format.hpp): a token of 512 MiB of zero bytes was read
+  // whole. The first word found is quoted (at most 40 bytes).
+  if (first_content_line(in, true) != 0) {
+    std::string token;
+    size_t bytes = 0;
+    for (int c = in.get(); c != EOF && !std::isspace(c) && bytes < 40; c = in.get(), ++bytes)
+      token += std::isprint(c) ? std::string(1, static_cast<char>(c)) : format("\\x%02x", c);
+    malformed(source, "unexpected content after 'end': '" + token + "'");
   }
   return sized;
 }

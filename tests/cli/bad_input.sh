@@ -968,5 +968,25 @@ expect_alone 2 "--out-dir '/dev/null' exists and is not a directory" - -- \
 expect_alone 2 "--out-dir 'images.ct' exists and is not a directory" - -- \
   "$exe" keygen --out-dir images.ct --insecure-ring-degree 64
 
+# A model or profile padded with 512 MiB of zero bytes after its 'end' (sparse files): the loaders
+# read the rest whole (getline, or the whole remainder into a string) before refusing it; now
+# they scan it in constant memory and name the line.
+cp "$model" padded-model.txt && truncate -s 512M padded-model.txt
+cp "$data/model.profile" padded.profile && truncate -s 512M padded.profile
+rss=(timeout 60)
+[ -x /usr/bin/time ] && rss=(/usr/bin/time -f %M -o rss.txt timeout 60)
+expect 1 "line $(($(wc -l <"$model") + 1)): unexpected content after 'end'" padded.out -- \
+  "${rss[@]}" "$exe" profile --model padded-model.txt --out padded.out
+if [ -s rss.txt ] && [ "$(tail -1 rss.txt)" -ge 262144 ]; then
+  fail "profile --model padded-model.txt: $(tail -1 rss.txt) KB resident"
+fi
+rm -f rss.txt
+expect 1 "line $(wc -l <"$data/model.profile"): unexpected content after 'end', 1 line below it" padded-keys -- \
+  "${rss[@]}" "$exe" keygen --out-dir padded-keys --profile padded.profile --insecure-ring-degree 64
+if [ -s rss.txt ] && [ "$(tail -1 rss.txt)" -ge 262144 ]; then
+  fail "keygen --profile padded.profile: $(tail -1 rss.txt) KB resident"
+fi
+rm -f rss.txt padded-model.txt padded.profile
+
 echo "$checks cases checked, $failures failure(s)"
 [ "$failures" -eq 0 ]

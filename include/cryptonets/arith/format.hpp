@@ -1,6 +1,8 @@
 // printf-style formatting into a std::string, for reports and messages.
 #pragma once
 
+#include <cstddef>
+#include <istream>
 #include <string>
 
 namespace cryptonets {
@@ -9,5 +11,13 @@ namespace cryptonets {
 // check every pattern against its arguments (a variadic template checks nothing: one hid an int
 // printed with %.0f).
 __attribute__((format(printf, 1, 2))) std::string format(const char* pattern, ...);
+
+// For the text formats' closing 'end' (model, float model, profile): reads what is left of `in`
+// in constant memory and returns the 1-based line, counted from the current position, of the
+// first byte that is neither white space nor (with `comments`) inside a line whose first
+// non-blank character is '#', leaving that byte unread; 0 when nothing else follows. Reading line
+// by line, a file padded with 512 MiB of zero bytes after 'end' was held whole in memory before
+// being refused.
+size_t first_content_line(std::istream& in, bool comments);
 
 }  // namespace cryptonets
