@@ -988,5 +988,13 @@ if [ -s rss.txt ] && [ "$(tail -1 rss.txt)" -ge 262144 ]; then
 fi
 rm -f rss.txt padded-model.txt padded.profile
 
+# A closed stdout: the next file opened would take its descriptor and receive the report (a trial's
+# keygen >&- exited 0 without a word). Refused before any work; a stdout that cannot be written
+# (/dev/full) is an error after the command.
+expect 2 "standard output is closed; redirect it instead" closed-keys -- \
+  sh -c '"$1" keygen --out-dir closed-keys --insecure-ring-degree 64 >&-' sh "$exe"
+expect 1 "its report could not be written to standard output" - -- \
+  sh -c '"$1" params >/dev/full' sh "$exe"
+
 echo "$checks cases checked, $failures failure(s)"
 [ "$failures" -eq 0 ]
