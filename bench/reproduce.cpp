@@ -243,7 +243,7 @@ Options parse_options(int argc, char** argv) {
     };
     if (name == "--help") {
       std::printf("%s", kUsage);
-      std::exit(0);
+      std::exit(cryptonets::cli::checked_stdout(0, "cryptonets-reproduce"));
     } else if (name == "--mode") {
       options.mode = value();
       if (options.mode != "test" && options.mode != "reduced" && options.mode != "full") {
@@ -2018,8 +2018,10 @@ int reproduce(Options o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (!cryptonets::cli::standard_streams_open("cryptonets-reproduce")) return 2;
   try {
-    return reproduce(parse_options(argc, argv));
+    return cryptonets::cli::checked_stdout(reproduce(parse_options(argc, argv)),
+                                           "cryptonets-reproduce");
   } catch (const std::exception& error) {
     std::fprintf(stderr, "cryptonets-reproduce: %s\n", error.what());
     return 2;

@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -218,10 +220,43 @@ double OptionParser::real(const std::string& name, double low, double high) cons
   return parsed;
 }
 
+bool standard_streams_open(const std::string& program) {
+  bool stdout_open = true;
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    if (fd == STDOUT_FILENO) stdout_open = false;
+    const int null = open("/dev/null", O_RDWR);
+    if (null >= 0 && null != fd) {
+      dup2(null, fd);
+      close(null);
+    }
+  }
+  if (!stdout_open) {
+    std::fprintf(stderr,
+                 "%s: standard output is closed; redirect it instead (for example >/dev/null)\n",
+                 program.c_str());
+  }
+  return stdout_open;
+}
+
+int checked_stdout(int status, const std::string& program) {
+  std::cout.flush();
+  const bool written = std::cout.good() && std::fflush(stdout) == 0 && !std::ferror(stdout);
+  if (written) return status;
+  std::fprintf(stderr,
+               "%s: error: its report could not be written to standard output (%s); the command "
+               "itself completed\n",
+               program.c_str(), std::strerror(errno));
+  return status == kExitSuccess ? kExitFailure : status;
+}
+
 int run_standalone(const std::string& program, int (*run)(std::span<char* const>), int argc,
                    char** argv) {
+  if (!standard_streams_open(program)) return kExitUsage;
   try {
-    return run(std::span<char* const>(argv + 1, argc > 1 ? static_cast<size_t>(argc - 1) : 0));
+    return checked_stdout(
+        run(std::span<char* const>(argv + 1, argc > 1 ? static_cast<size_t>(argc - 1) : 0)),
+        program);
   } catch (const UsageError& e) {
     std::cerr << program << ": " << e.what() << " (see " << program << " --help)\n";
     return kExitUsage;

@@ -78,8 +78,20 @@ class OptionParser {
   std::map<std::string, std::string> values_;
 };
 
+// A closed standard stream's descriptor would be reused by the next file opened: a key file would
+// then receive the report printed to stdout (a trial ran keygen with stdout closed: exit 0, no
+// error). Gives a closed stdin or stderr /dev/null; a closed stdout, where the programs print
+// their results, is refused with a message prefixed by `program`: returns false (the caller
+// exits kExitUsage before any work).
+bool standard_streams_open(const std::string& program);
+
+// `status`, or kExitFailure if what the program printed could not be written to standard output
+// (a full disk, /dev/full), said on stderr with `program` first.
+int checked_stdout(int status, const std::string& program);
+
 // The main() of a standalone executable: runs `run` on the arguments after the program name and
-// maps its exceptions to the exit codes above, with messages prefixed by `program`.
+// maps its exceptions to the exit codes above, with messages prefixed by `program`; refuses a
+// closed stdout and reports one that could not be written (the two functions above).
 int run_standalone(const std::string& program, int (*run)(std::span<char* const>), int argc,
                    char** argv);
 

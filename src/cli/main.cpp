@@ -5,12 +5,7 @@
 //   both    cryptonets mnist                          (the whole protocol in one process)
 //   anyone  cryptonets inspect FILE|DIR               (what a file is; no key needed)
 //   service cryptonets serve / client ...            (the same protocol over HTTP)
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <exception>
 #include <new>
 #include <span>
@@ -56,44 +51,10 @@ void print_usage(std::FILE* out) {
   }
 }
 
-// A closed standard stream's descriptor would be reused by the next file opened: a key file would
-// then receive the report printed to stdout (a trial ran keygen with stdout closed: exit 0, no
-// error). Closed stdin or stderr are given /dev/null; a closed stdout is refused, since the
-// commands' results are printed there. Returns false if stdout is closed.
-bool standard_streams_open() {
-  bool stdout_open = true;
-  for (int fd = 0; fd <= 2; ++fd) {
-    if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
-    if (fd == 1) stdout_open = false;
-    const int null = open("/dev/null", O_RDWR);
-    if (null >= 0 && null != fd) {
-      dup2(null, fd);
-      close(null);
-    }
-  }
-  return stdout_open;
-}
-
-// What the command printed must have reached stdout (a full disk, /dev/full): else an error,
-// exit 1.
-int checked_stdout(int status, const char* command) {
-  if (std::fflush(stdout) == 0 && !std::ferror(stdout)) return status;
-  std::fprintf(stderr,
-               "cryptonets %s: error: its report could not be written to standard output (%s); "
-               "the command itself completed\n",
-               command, std::strerror(errno));
-  return status == kExitSuccess ? kExitFailure : status;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (!standard_streams_open()) {
-    std::fprintf(stderr,
-                 "cryptonets: standard output is closed; redirect it instead (for example "
-                 ">/dev/null)\n");
-    return kExitUsage;
-  }
+  if (!standard_streams_open("cryptonets")) return kExitUsage;
   // Batches of ciphertexts reuse the memory of the previous layer and batch (memory_policy.hpp).
   cryptonets::keep_freed_memory_for_reuse();
   if (argc < 2) {
@@ -109,7 +70,7 @@ int main(int argc, char** argv) {
     if (s.name != name) continue;
     try {
       return checked_stdout(s.run(std::span<char* const>(argv + 2, static_cast<size_t>(argc - 2))),
-                            argv[1]);
+                            std::string("cryptonets ") + argv[1]);
     } catch (const UsageError& e) {
       std::fprintf(stderr, "cryptonets %s: %s (see cryptonets %s --help)\n", argv[1], e.what(),
                    argv[1]);

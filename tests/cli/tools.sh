@@ -132,5 +132,14 @@ for seed in -1 x 1,2 9223372036854775808 99999999999999999999 ""; do
 done
 [ -e r ] || [ -e r.md ] && fail "cryptonets-reproduce wrote its outputs before refusing"
 
+# ---- A closed stdout is refused before any work (the next file opened would take its
+# descriptor); a report that cannot be written (/dev/full) is an error.
+for tool in "$train" "$quantise" "$reproduce"; do
+  name=$(basename "$tool")
+  expect 2 "$name: standard output is closed; redirect it instead" -- sh -c '"$1" --help >&-' sh "$tool"
+  expect 1 "$name: error: its report could not be written to standard output" -- \
+    sh -c '"$1" --help >/dev/full' sh "$tool"
+done
+
 echo "$checks cases checked, $failures failure(s)"
 [ "$failures" -eq 0 ]
