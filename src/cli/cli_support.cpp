@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -198,10 +199,12 @@ std::string OptionParser::text(const std::string& name) const {
 
 int64_t OptionParser::integer(const std::string& name, int64_t low, int64_t high) const {
   const std::string value = text(name);
-  errno = 0;
-  char* end = nullptr;
-  const long long parsed = std::strtoll(value.c_str(), &end, 10);
-  if (value.empty() || *end != '\0' || errno == ERANGE || parsed < low || parsed > high) {
+  // from_chars, not strtoll: strtoll also took " 5" and "+5", which cryptonets-reproduce's own
+  // --seed refused (a trial compared them).
+  int64_t parsed = 0;
+  const char* const last = value.data() + value.size();
+  const auto [end, error] = std::from_chars(value.data(), last, parsed);
+  if (value.empty() || error != std::errc() || end != last || parsed < low || parsed > high) {
     throw UsageError("--" + name + " expects an integer in [" + std::to_string(low) + ", " +
                      std::to_string(high) + "], got '" + value + "'");
   }

@@ -988,6 +988,12 @@ if [ -s rss.txt ] && [ "$(tail -1 rss.txt)" -ge 262144 ]; then
 fi
 rm -f rss.txt padded-model.txt padded.profile
 
+# Integers are written plainly: no leading blank or '+' (strtoll took both; reproduce --seed did not).
+for count in " 5" "+5" "5 "; do
+  expect_alone 2 "--images expects an integer in [1, 9223372036854775807], got '$count'" - -- \
+    "$exe" mnist --images "$count"
+done
+
 # A closed stdout: the next file opened would take its descriptor and receive the report (a trial's
 # keygen >&- exited 0 without a word). Refused before any work; a stdout that cannot be written
 # (/dev/full) is an error after the command.
