@@ -1554,6 +1554,7 @@ def servfix12_port_file_links(state, marker):
         os.unlink(link)
     # A link in the state directory to a file there (not yet there: a dangling link): the port
     # goes into that file, the link stays, and neither is foreign at the next start.
+    os.unlink(os.path.join(state, "port"))  # the port file of the serves above: foreign now
     link, target = os.path.join(state, "port-link"), os.path.join(state, "port.txt")
     os.symlink("port.txt", link)
     log_path = state + "-link.log"
