@@ -81,7 +81,10 @@ int run_serve(std::span<char* const> arguments) {
                     "for tests only: the retention in seconds (overrides the days)");
   options.add_value("tls-cert", "FILE", "PEM certificate (with --tls-key: HTTPS)");
   options.add_value("tls-key", "FILE", "PEM private key of the certificate");
-  options.add_value("port-file", "FILE", "write the port listened on here (for --listen HOST:0)");
+  options.add_value("port-file", "FILE",
+                    "write the port listened on here (for --listen HOST:0), through its symbolic "
+                    "links: refused where it, or the end of its links, is the state directory's "
+                    "marker or in its subdirectories");
   if (!options.parse(arguments)) return kExitSuccess;
   // Before the port is bound.
   refuse_output_over_inputs(options, {"port-file"}, {"model", "tls-cert", "tls-key"});

@@ -8,8 +8,10 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <stdexcept>
 #include <vector>
 
@@ -41,11 +43,20 @@ bool is_writer_temporary(const std::string& name, const std::string& base) {
   if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) return false;
   const std::string rest = name.substr(prefix.size());
   const size_t dash = rest.find('-');
-  const auto digits = [](const std::string& text) {
-    return !text.empty() && text.size() <= 19 &&
-           text.find_first_not_of("0123456789") == std::string::npos;
+  if (dash == std::string::npos) return false;
+  // std::to_string's form of a number in [low, high]: no sign, no leading zero, nothing else.
+  // getpid() is never 0; the counter is an unsigned that starts at 0.
+  const auto number = [](const std::string& text, uint64_t low, uint64_t high) {
+    if (text.empty() || text.size() > 10 || text.find_first_not_of("0123456789") != text.npos ||
+        (text.size() > 1 && text[0] == '0')) {
+      return false;
+    }
+    const uint64_t value = std::stoull(text);
+    return value >= low && value <= high;
   };
-  return dash != std::string::npos && digits(rest.substr(0, dash)) && digits(rest.substr(dash + 1));
+  return number(rest.substr(0, dash), 1,
+                static_cast<uint64_t>(std::numeric_limits<pid_t>::max())) &&
+         number(rest.substr(dash + 1), 0, std::numeric_limits<unsigned>::max());
 }
 
 void remove_stale_temporaries(const std::string& directory,

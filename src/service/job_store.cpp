@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "cryptonets/io/serialize.hpp"
 #include "cryptonets/service/durable.hpp"
 #include "server_impl.hpp"
 
@@ -202,11 +203,21 @@ void Server::Impl::log_foreign_entries() {
     const fs::path real = fs::weakly_canonical(directory, error);
     return error ? fs::path(directory).lexically_normal() : real;
   };
-  fs::path port_file;
+  // Both the path given and, where that is a symbolic link, the file the port is written to
+  // (io file_replaced_by_write): "STATE/port" -> "port.txt" makes both the server's own.
+  std::vector<fs::path> port_files;
   if (!options_.port_file.empty()) {
-    const fs::path given(options_.port_file);
-    port_file = real_directory(given.parent_path().empty() ? "." : given.parent_path().string()) /
-                given.filename();
+    std::vector<std::string> paths{options_.port_file};
+    try {
+      paths.push_back(file_replaced_by_write(options_.port_file));
+    } catch (const std::runtime_error&) {
+    }
+    for (const std::string& path : paths) {
+      const fs::path given(path);
+      port_files.push_back(
+          real_directory(given.parent_path().empty() ? "." : given.parent_path().string()) /
+          given.filename());
+    }
   }
   // The entries of `directory` (`relative` in the state directory: "" or "keysets/", ...) that
   // `ours` (name, whether a directory) does not know are logged, with `why`; returns the names
@@ -214,11 +225,13 @@ void Server::Impl::log_foreign_entries() {
   const auto scan = [&](const std::string& directory, const std::string& relative, const auto& ours,
                         const char* why) {
     std::vector<std::string> known;
-    const fs::path real = port_file.empty() ? fs::path() : real_directory(directory);
+    const fs::path real = port_files.empty() ? fs::path() : real_directory(directory);
     std::error_code error;
     for (const auto& entry : fs::directory_iterator(directory, error)) {
       const std::string name = entry.path().filename().string();
-      if (!port_file.empty() && real / name == port_file) continue;  // the server's own
+      if (std::find(port_files.begin(), port_files.end(), real / name) != port_files.end()) {
+        continue;  // the server's own
+      }
       std::error_code type_error;
       const bool is_directory = entry.is_directory(type_error);  // as recover() reads them
       if (!ours(name, is_directory)) {

@@ -13,6 +13,7 @@
 
 #include "cryptonets/inference/parameter_selection.hpp"
 #include "cryptonets/io/model_file.hpp"
+#include "cryptonets/io/serialize.hpp"
 #include "cryptonets/service/durable.hpp"
 #include "server_impl.hpp"
 
@@ -112,14 +113,9 @@ Server::Impl::Impl(ServerOptions options)
 
 void Server::Impl::refuse_port_file_over_state() const {
   if (options_.port_file.empty()) return;
-  const fs::path given(options_.port_file);
-  std::error_code error, state_error;
-  const fs::path directory = fs::weakly_canonical(
-      given.parent_path().empty() ? fs::path(".") : given.parent_path(), error);
+  std::error_code state_error;
   const fs::path state = fs::weakly_canonical(options_.state_dir, state_error);
-  if (error || state_error) return;  // the writes into them say what is wrong
-  const fs::path inside = directory.lexically_relative(state);
-  const std::string name = given.filename().string();
+  if (state_error) return;  // the writes into it say what is wrong
   const auto own = [](const std::string& entry) {
     if (entry == kStateMarkerName || entry == "lock") return true;
     for (const char* subdirectory : kStateSubdirectories) {
@@ -129,18 +125,39 @@ void Server::Impl::refuse_port_file_over_state() const {
   };
   // Written over the marker, the next start refused the state directory as not one of ours; in
   // tmp/ it is removed at start, in keysets/, jobs/ or expired/ it is a foreign entry there.
-  if (inside == "." && own(name)) {
-    throw std::runtime_error("--port-file '" + options_.port_file +
-                             "' is the state directory's own '" + name +
-                             "'; give a file of another name (in the state directory or "
-                             "elsewhere)");
+  const auto refuse_over_state = [&](const fs::path& path, const std::string& how) {
+    std::error_code error;
+    const fs::path directory = fs::weakly_canonical(
+        path.parent_path().empty() ? fs::path(".") : path.parent_path(), error);
+    if (error) return;  // the write says what is wrong
+    const fs::path inside = directory.lexically_relative(state);
+    const std::string name = path.filename().string();
+    if (inside == "." && own(name)) {
+      throw std::runtime_error("--port-file '" + options_.port_file + "'" + how +
+                               " the state directory's own '" + name +
+                               "'; give a file of another name (in the state directory or "
+                               "elsewhere)");
+    }
+    if (!inside.empty() && inside != "." && *inside.begin() != ".." &&
+        own(inside.begin()->string())) {
+      throw std::runtime_error("--port-file '" + options_.port_file + "'" + how +
+                               " inside the state directory's " + inside.begin()->string() +
+                               "/, which the server keeps; give a file at the state directory's " +
+                               "top or elsewhere");
+    }
+  };
+  refuse_over_state(options_.port_file, " is");
+  // The port is written through a symbolic link (AtomicFileWriter follows the whole chain, a
+  // dangling last link too), so where the chain ends is checked as well: a link to the marker
+  // had the port written over it.
+  std::string target;
+  try {
+    target = file_replaced_by_write(options_.port_file);
+  } catch (const std::runtime_error&) {
+    return;  // the write says what is wrong
   }
-  if (!inside.empty() && inside != "." && *inside.begin() != ".." &&
-      own(inside.begin()->string())) {
-    throw std::runtime_error("--port-file '" + options_.port_file + "' is inside the state " +
-                             "directory's " + inside.begin()->string() +
-                             "/, which the server keeps; give a file at the state directory's " +
-                             "top or elsewhere");
+  if (target != options_.port_file) {
+    refuse_over_state(target, " is a symbolic link to '" + target + "', which is");
   }
 }
 

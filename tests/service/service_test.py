@@ -56,8 +56,10 @@ the server's disk has no room for (statvfs, faked by open_fault) is answered 507
 is read; over https, client submit reports the server's early 413 and 507 (it reported a closed
 connection); SIGTERM during a slow upload (stored, or drained after a refusal) stops the server at
 once; a --port-file in the state directory is not logged as foreign, and one that is the state
-directory's marker or inside its subdirectories is refused; only the server's own temporaries
-("job.json.tmp-PID-N", "scores.ct.tmp-PID-N") are removed from a job's directory at start-up.
+directory's marker or inside its subdirectories is refused, as is a symbolic link (or a chain of
+them, a dangling one too) that leads there; only the server's own temporaries
+("job.json.tmp-PID-N", "scores.ct.tmp-PID-N" as std::to_string writes them: no pid 0, no leading
+zeros) are removed from a job's directory at start-up.
 
 --slow adds: a full disk at a job's record (ENOSPC, EDQUOT) is 507, told by the errno (EIO there is
 500, under a state directory named after ENOSPC's text); 8 concurrent clients with their own keys,
@@ -1444,8 +1446,12 @@ def servfix11_tests():
     # ---- Only the server's own temporaries go at start-up; other ".tmp-" names are foreign.
     check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
     directory = os.path.join(server.state, "jobs", job)
-    ours = ["job.json.tmp-123-4", "scores.ct.tmp-99999-0"]
+    ours = ["job.json.tmp-123-4", "scores.ct.tmp-99999-0", "job.json.tmp-2147483647-4294967295"]
+    # Exactly std::to_string's "<pid>-<n>": no pid 0, no leading zeros, pid_t and unsigned
+    # ranges (all were removed as ours).
     others = ["job.json.tmp-abc", "notes.tmp-1-2", "backup.tmp-old", "input.ct.tmp-5-6",
+              "job.json.tmp-0-0", "scores.ct.tmp-1-02", "job.json.tmp-01-2",
+              "scores.ct.tmp-2147483648-0", "job.json.tmp-1-4294967296", "job.json.tmp-+1-2",
               "scores.ct.tmp-7-8"]
     for name in ours + others[:-1]:
         open(os.path.join(directory, name), "w").close()
@@ -1509,6 +1515,68 @@ def servfix11_tests():
               "serve --port-file STATE/%s: exit %s: %s" % (name, code, out))
     check(open(os.path.join(state, "cryptonets-state"), "rb").read() == marker,
           "the state directory's marker changed")
+    servfix12_port_file_links(state, marker)
+
+
+def servfix12_port_file_links(state, marker):
+    """A --port-file that is a symbolic link is checked where its chain of links ends (the port is
+    written through it): one that leads to the state directory's marker, or into its jobs/ (a
+    dangling link too), is refused before anything is touched (the port was written over the
+    marker, and the next start refused the directory; or it created jobs/evil); a link in the
+    state directory to a file there is written through, and neither is logged as foreign."""
+    outside = os.path.dirname(state)
+    links = {  # link -> its target, relative as ln -s writes it
+        os.path.join(state, "port-link"): "cryptonets-state",
+        os.path.join(outside, "olink"): os.path.join(os.path.basename(state), "cryptonets-state"),
+        os.path.join(outside, "jlink"): os.path.join(state, "jobs", "evil"),
+        os.path.join(outside, "chain"): "olink",
+    }
+    for link, target in links.items():
+        os.symlink(target, link)
+    before = tree_snapshot(state)
+    for link, phrase in [
+            (os.path.join(state, "port-link"),
+             "which is the state directory's own 'cryptonets-state'"),
+            (os.path.join(outside, "olink"),
+             "which is the state directory's own 'cryptonets-state'"),
+            (os.path.join(outside, "chain"),
+             "which is the state directory's own 'cryptonets-state'"),
+            (os.path.join(outside, "jlink"), "which is inside the state directory's jobs/")]:
+        code, out = run_bounded(["serve", "--listen", "127.0.0.1:0", "--port-file", link,
+                                 "--state-dir", state, "--model", MODEL], 30)
+        check(code == 1 and "is a symbolic link to" in out and phrase in out and
+              tree_snapshot(state) == before,
+              "serve --port-file %s (a link to %s): exit %s: %s" % (link, links[link], code, out))
+    check(open(os.path.join(state, "cryptonets-state"), "rb").read() == marker and
+          not os.path.lexists(os.path.join(state, "jobs", "evil")),
+          "a --port-file link wrote into the state directory's own entries")
+    for link in links:
+        os.unlink(link)
+    # A link in the state directory to a file there (not yet there: a dangling link): the port
+    # goes into that file, the link stays, and neither is foreign at the next start.
+    os.unlink(os.path.join(state, "port"))  # the port file of the serves above: foreign now
+    link, target = os.path.join(state, "port-link"), os.path.join(state, "port.txt")
+    os.symlink("port.txt", link)
+    log_path = state + "-link.log"
+    for _ in range(2):  # the second start finds both
+        with open(log_path, "a") as log:
+            p = subprocess.Popen([EXE, "serve", "--listen", "127.0.0.1:0", "--port-file", link,
+                                  "--state-dir", state, "--model", MODEL, "--threads", "1"],
+                                 stdout=log, stderr=log, env=ENV)
+        listening = lambda: sum(1 for line in open(log_path) if '"listening"' in line)
+        before = listening()
+        check(eventually(lambda: listening() > before, 30),
+              "serve --port-file LINK did not start: " + open(log_path).read())
+        p.send_signal(signal.SIGTERM)
+        check(p.wait(timeout=60) == 0, "serve did not exit 0 on SIGTERM")
+        check(os.path.islink(link) and os.path.isfile(target) and
+              open(target).read().strip().isdigit(),
+              "serve --port-file LINK did not write the port through the link")
+    os.unlink(link)
+    if os.path.exists(target):
+        os.unlink(target)
+    foreign = [line for line in open(log_path) if '"foreign entry"' in line]
+    check(foreign == [], "the --port-file link or its file logged as foreign: %s" % foreign)
 
 
 def sigterm_during_slow_upload(server, token):

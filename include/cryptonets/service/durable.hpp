@@ -16,7 +16,9 @@ void sync_directory(const std::string& directory);
 void write_file_durably(const std::string& path, const std::string& text);
 
 // Whether `name` is a named temporary that an AtomicFileWriter of `base` creates where O_TMPFILE
-// is unavailable: exactly "<base>.tmp-<pid>-<n>", pid and n decimal digits (io/serialize.hpp).
+// is unavailable: exactly "<base>.tmp-<pid>-<n>" as std::to_string writes them (io/serialize.hpp):
+// pid in [1, INT_MAX] and n in [0, UINT_MAX], decimal without a sign or a leading zero. Anything
+// else ("job.json.tmp-0-0", "scores.ct.tmp-1-02") is not one the writer makes.
 bool is_writer_temporary(const std::string& name, const std::string& base);
 
 // Removes from `directory` the regular files named as the temporaries of an AtomicFileWriter of

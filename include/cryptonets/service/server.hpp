@@ -163,8 +163,10 @@ struct ServerOptions {
   // The file the caller writes the port into (serve --port-file), if any: when it lies in the
   // state directory it is the server's own entry there, never logged as foreign. The constructor
   // refuses one that is an entry the server keeps there (its marker, keysets/, jobs/, tmp/,
-  // expired/) or inside one of those directories: written over the marker, it made the next start
-  // refuse the state directory.
+  // expired/) or inside one of those directories, by its own path and by where its chain of
+  // symbolic links ends (a dangling one too: the port is written through them): written over the
+  // marker, it made the next start refuse the state directory. Both the link and its file, where
+  // they lie in the state directory, are the server's own.
   std::string port_file;
   // One line per request (JSON), and service events; default: stderr.
   std::function<void(const std::string&)> log;
