@@ -426,6 +426,63 @@ TEST_CASE("inspect_key_set refuses a profile whose model needs more plaintext bi
   CHECK(usable_for(set) == "infer (params, evaluation.key, public.key)");
 }
 
+TEST_CASE("inspect prints every name on one printable line") {
+  CHECK(printable_text("a\nverdict: intact\r\t\\") == "a\\nverdict: intact\\r\\t\\\\");
+  CHECK(printable_text("\x1b[2J\x7f") == "\\x1b[2J\\x7f");
+  // Well-formed UTF-8 is kept; invalid bytes, an overlong form, a surrogate and C1 controls are
+  // not.
+  CHECK(printable_text("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91") ==
+        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91");
+  CHECK(printable_text("\xff\xc3") == "\\xff\\xc3");
+  CHECK(printable_text("\xc0\xaf\xed\xa0\x80") == "\\xc0\\xaf\\xed\\xa0\\x80");
+  CHECK(printable_text("\xc2\x9b") == "\\xc2\\x9b");
+  // Found by a trial: a file name with a newline forged a verdict line.
+  FileInspection report;
+  report.kind = "secret keys";
+  report.problems.push_back("'x\nverdict: intact' holds secret keys");
+  const std::string text = format_inspection("x\nverdict: intact (3 checksum(s) verified)", report);
+  CHECK(text.find("\nverdict: intact") == std::string::npos);
+  CHECK(
+      text.starts_with("file: x\\nverdict: intact (3 checksum(s) verified)\nkind: secret keys\n"));
+  CHECK(text.find("PROBLEM: 'x\\nverdict: intact' holds secret keys\n") != std::string::npos);
+}
+
+TEST_CASE("inspect skips the holes of a sparse file, and finds a secret key that ends in one") {
+  const TempDir dir;
+  // A signature whose scheme byte is the last of the data: its version bytes are the hole's zeros.
+  const std::string path = dir.file("sparse.img");
+  {
+    std::ofstream out(path, std::ios::binary);
+    const std::string block = std::string(4090, 'x') + "CNPFSY";
+    out.write(block.data(), static_cast<std::streamsize>(block.size()));
+  }
+  std::filesystem::resize_file(path, uint64_t{1} << 20);
+  FileInspection report = inspect_file(path);
+  CHECK(has_problem(report,
+                    "secret keys inside: EXPOSED: a protocol file of secret keys (\"CNPF\", "
+                    "kind 'S') of YASHE' lies at byte 4090 of this file, which is not "
+                    "itself secret keys: whoever is given this file is given the secret "
+                    "key (delete it, and make new keys if it has left your hands)"));
+  // One after a hole of 16 GiB (found by a trial: the holes were read, 2 GiB in 13.7 s).
+  constexpr uint64_t kHole = uint64_t{16} << 30;
+  {
+    std::ofstream out(path, std::ios::binary);
+    out.write("x", 1);
+  }
+  std::filesystem::resize_file(path, kHole);
+  {
+    std::fstream out(path, std::ios::binary | std::ios::in | std::ios::out);
+    out.seekp(static_cast<std::streamoff>(kHole));
+    out.write("CNETSB\x03\x00", 8);
+  }
+  report = inspect_file(path);
+  CHECK(
+      std::any_of(report.problems.begin(), report.problems.end(), [&](const std::string& problem) {
+        return problem.find("a secret key record (\"CNET\", kind 'S') of BFV lies at byte " +
+                            std::to_string(kHole)) != std::string::npos;
+      }));
+}
+
 TEST_CASE("inspect reads a single CNET record and recomputes its parameter fingerprint") {
   const TempDir dir;
   yashe::Parameters params;

@@ -3,6 +3,8 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -12,7 +14,9 @@
 
 namespace cryptonets::cli {
 
-int run_inspect(std::span<char* const> arguments) {
+namespace {
+
+int inspect(std::span<char* const> arguments) {
   OptionParser options(
       "inspect FILE|DIR",
       "Shows what FILE is (parameters, keys, ciphertexts, an integer or float model, a profile,\n"
@@ -39,6 +43,10 @@ int run_inspect(std::span<char* const> arguments) {
       "Text files are read up to their first byte that no text format holds, and at most 1 MiB\n"
       "of a profile, 64 MiB of a model: bytes after the text are a problem, a longer text is\n"
       "refused. Use -- before a FILE whose name starts with '-'.\n"
+      "The search for secret keys reads every byte of a file's data (a large file takes as\n"
+      "long as reading it from disk), but skips the holes of a sparse file.\n"
+      "A ciphertext file given --params must be of that key set (decrypt refuses it otherwise).\n"
+      "File names are printed with control bytes and invalid UTF-8 escaped (\\n, \\x1b).\n"
       "The formats: include/cryptonets/io/FORMATS.md.");
   options.add_value("params", "FILE",
                     "the parameter set of a key or ciphertext file, for its n and security line "
@@ -98,9 +106,25 @@ int run_inspect(std::span<char* const> arguments) {
     params_failed = params_failed || (name == "ring degree" && value.starts_with("unknown"));
   if (params_given && params_failed) {
     std::fprintf(stderr, "cryptonets inspect: --params %s does not give the parameter set of %s\n",
-                 options.text("params").c_str(), path.c_str());
+                 printable_text(options.text("params")).c_str(), printable_text(path).c_str());
   }
   return inspection.intact() && !(params_given && params_failed) ? kExitSuccess : kExitFailure;
+}
+
+}  // namespace
+
+int run_inspect(std::span<char* const> arguments) {
+  // The messages name the files given: printed on one printable line each, as the report's lines
+  // are (printable_text), so that no file name forges a line or drives the terminal.
+  try {
+    return inspect(arguments);
+  } catch (const UsageError& error) {
+    throw UsageError(printable_text(error.what()));
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& error) {
+    throw std::runtime_error(printable_text(error.what()));
+  }
 }
 
 }  // namespace cryptonets::cli

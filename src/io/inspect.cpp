@@ -1,7 +1,9 @@
 // `cryptonets inspect`: an independent, keyless reader of every file format (io/FORMATS.md).
 #include "cryptonets/io/inspect.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -291,7 +293,7 @@ uint64_t identity_of(const char* domain_tag, const std::vector<uint64_t>& words)
 // Reads a file front to back, hashing what the current record covers.
 class Reader {
  public:
-  explicit Reader(const std::string& path) : in_(path, std::ios::binary) {
+  explicit Reader(const std::string& path) : path_(path), in_(path, std::ios::binary) {
     if (!in_) {
       throw std::runtime_error("cannot open file '" + path +
                                "' for reading: " + std::strerror(errno));
@@ -301,6 +303,7 @@ class Reader {
     if (error) throw std::runtime_error("cannot read the size of file '" + path + "'");
   }
 
+  const std::string& path() const { return path_; }
   uint64_t size() const { return size_; }
   uint64_t position() const { return position_; }
   uint64_t left() const { return size_ - position_; }
@@ -336,6 +339,7 @@ class Reader {
   }
 
  private:
+  std::string path_;
   std::ifstream in_;
   uint64_t size_ = 0;
   uint64_t position_ = 0;
@@ -627,30 +631,57 @@ std::optional<SecretKeyMark> find_secret_key(uint64_t start, Read read) {
   }
 }
 
-// The first secret-key signature anywhere in the file `path` (none when it cannot be opened).
-std::optional<SecretKeyMark> find_secret_key_in(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return find_secret_key(0, [&in](uint8_t* destination, size_t most) {
-    in.read(reinterpret_cast<char*>(destination), static_cast<std::streamsize>(most));
-    return static_cast<size_t>(in.gcount());
-  });
+// The first secret-key signature in the file `path` from byte `start` on (none when it cannot be
+// opened). Holes of a sparse file are skipped (SEEK_DATA, SEEK_HOLE): they read as zeros, which
+// hold no signature (found by a trial: a 1 TiB sparse file beside the keys took minutes, 2 GiB
+// 13.7 s). Each run of data is searched with the 7 bytes after it, so that a signature whose last
+// bytes are zeros of the hole after it is found too. A filesystem without SEEK_DATA has no holes
+// to skip: the file is read whole.
+std::optional<SecretKeyMark> find_secret_key_in(const std::string& path, uint64_t start = 0) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  struct stat status {};
+  std::optional<SecretKeyMark> mark;
+  if (::fstat(fd, &status) == 0) {
+    const auto size = static_cast<uint64_t>(status.st_size);
+    uint64_t data = start;
+    while (!mark && data < size) {
+      const off_t found = ::lseek(fd, static_cast<off_t>(data), SEEK_DATA);
+      if (found < 0 && errno == ENXIO) break;  // only a hole from `data` on
+      if (found >= 0) data = static_cast<uint64_t>(found);
+      const off_t hole = found < 0 ? -1 : ::lseek(fd, found, SEEK_HOLE);
+      const uint64_t data_end = hole < 0 ? size : static_cast<uint64_t>(hole);
+      const uint64_t end = std::min(size, data_end + 7);  // the signature's bytes after 'S'
+      uint64_t at = data;
+      mark = find_secret_key(data, [&](uint8_t* destination, size_t most) -> size_t {
+        const size_t step = static_cast<size_t>(std::min<uint64_t>(end - at, most));
+        if (step == 0) return 0;
+        const ssize_t got = ::pread(fd, destination, step, static_cast<off_t>(at));
+        if (got <= 0) return 0;
+        at += static_cast<uint64_t>(got);
+        return static_cast<size_t>(got);
+      });
+      if (data_end <= data) break;  // no progress (a file that shrank meanwhile)
+      data = data_end;
+    }
+  }
+  ::close(fd);
+  return mark;
 }
 
 // Bytes after the end of a file that is not itself secret keys (found by a trial: secret.key
 // appended to public.key was reported as "trailing bytes" only): a problem of their own when
-// they hold a secret key at any offset (find_secret_key). Reads the rest of the file (not hashed).
+// they hold a secret key at any offset (find_secret_key_in). Reads the rest of the file (not
+// hashed; its holes not at all).
 void check_trailing_bytes(Reader& reader, const std::string& after, bool secret_file,
                           FileInspection& report) {
   const uint64_t trailing = reader.left();
   if (trailing == 0) return;
   report.problems.push_back("trailing bytes: " + with_bytes(trailing) + " after " + after);
   if (secret_file) return;
-  const std::optional<SecretKeyMark> mark =
-      find_secret_key(reader.position(), [&reader](uint8_t* destination, size_t most) {
-        const size_t step = static_cast<size_t>(std::min<uint64_t>(reader.left(), most));
-        reader.read(destination, step, false);
-        return step;
-      });
+  // Searched by path from here on (holes skipped), then passed over.
+  const std::optional<SecretKeyMark> mark = find_secret_key_in(reader.path(), reader.position());
+  reader.seek_forward(trailing);
   if (!mark) return;
   report.problems.push_back(
       kAppendedSecretKeys + std::string("EXPOSED: the ") + with_bytes(trailing) + " after " +
@@ -724,7 +755,8 @@ void check_one_key_set(const std::vector<std::string>& paths, FileInspection& re
 
 // The parameter set for a key or ciphertext file: `params_path`, else DIR/params beside the file
 // (a key directory), else none (a field says how to get n). A key file must also belong to its
-// key set (check_one_key_set); a ciphertext file need not (the params only give its n). A key
+// key set (check_one_key_set), and so must a ciphertext file given `params_path`; one beside
+// DIR/params need not (the params only give its n). A key
 // file given its parameter set (--params) or standing under its key directory's name
 // (public.key, ...) must also have its scheme and fingerprint; one under another name is only
 // shown the n of a params file beside it when they match. Returns the parameter set read (empty
@@ -773,7 +805,10 @@ std::string add_parameters(const std::string& path, const std::string& params_pa
   const bool loaded = file.scheme == static_cast<uint8_t>(SchemeId::kBfv)
                           ? add_parameters_from<bfv::Scheme>(chosen, file.fingerprint, report)
                           : add_parameters_from<yashe::Scheme>(chosen, file.fingerprint, report);
-  if (loaded && key_file) check_one_key_set({chosen, path}, report);
+  // A ciphertext file given its parameter set (--params) must be of its key set as well: decrypt
+  // refuses it otherwise (found by a trial: one of another key set was intact). One merely beside
+  // a params file need not be (the params there only give its n).
+  if (loaded && (key_file || given)) check_one_key_set({chosen, path}, report);
   if (!loaded && of_key_set && given) {
     report.problems.push_back("parameters: the parameter set '" + chosen + "' of '" + path +
                               "' cannot be read (see the ring degree line)");
@@ -1846,14 +1881,75 @@ FileInspection inspect_file(const std::string& path, const std::string& params_p
   return report;
 }
 
+std::string printable_text(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  const auto escape = [&out](uint8_t byte) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "\\x%02x", static_cast<unsigned>(byte));
+    out += hex;
+  };
+  for (size_t i = 0; i < text.size();) {
+    const auto byte = static_cast<uint8_t>(text[i]);
+    if (byte < 0x80) {
+      if (byte == '\n')
+        out += "\\n";
+      else if (byte == '\r')
+        out += "\\r";
+      else if (byte == '\t')
+        out += "\\t";
+      else if (byte == '\\')
+        out += "\\\\";
+      else if (byte < 0x20 || byte == 0x7f)
+        escape(byte);
+      else
+        out += static_cast<char>(byte);
+      ++i;
+      continue;
+    }
+    // A UTF-8 sequence is kept whole when it is well formed (no overlong form, surrogate or code
+    // point above U+10FFFF) and not a C1 control (U+0080 to U+009F: some terminals obey them).
+    size_t length = 0;
+    uint8_t low = 0x80, high = 0xbf;  // the range of the second byte
+    if (byte >= 0xc2 && byte <= 0xdf) {
+      length = 2;
+      if (byte == 0xc2) low = 0xa0;
+    } else if (byte >= 0xe0 && byte <= 0xef) {
+      length = 3;
+      if (byte == 0xe0) low = 0xa0;
+      if (byte == 0xed) high = 0x9f;
+    } else if (byte >= 0xf0 && byte <= 0xf4) {
+      length = 4;
+      if (byte == 0xf0) low = 0x90;
+      if (byte == 0xf4) high = 0x8f;
+    }
+    bool valid = length != 0 && i + length <= text.size();
+    for (size_t k = 1; valid && k < length; ++k) {
+      const auto next = static_cast<uint8_t>(text[i + k]);
+      valid = k == 1 ? next >= low && next <= high : next >= 0x80 && next <= 0xbf;
+    }
+    if (valid) {
+      out.append(text, i, length);
+      i += length;
+    } else {
+      escape(byte);
+      ++i;
+    }
+  }
+  return out;
+}
+
 std::string format_inspection(const std::string& path, const FileInspection& inspection) {
-  std::string text = "file: " + path + "\nkind: " + inspection.kind + "\n";
+  // Every line printable: a file name (in the path, a field or a problem) with a newline could
+  // otherwise forge a line such as a verdict, and one with ESC could drive the terminal.
+  const auto line = [](std::string_view piece) { return printable_text(piece) + "\n"; };
+  std::string text = "file: " + line(path) + "kind: " + line(inspection.kind);
   for (const auto& [name, value] : inspection.fields)
-    text += name + ": " + value + "\n";
+    text += printable_text(name) + ": " + line(value);
   for (const std::string& record : inspection.records)
-    text += record + "\n";
+    text += line(record);
   for (const std::string& gap : inspection.unchecked)
-    text += "NOT CHECKED: " + gap + "\n";
+    text += "NOT CHECKED: " + line(gap);
   if (inspection.intact()) {
     text += "verdict: intact (" + std::to_string(inspection.checksums_verified) +
             " checksum(s) verified)\n";
@@ -1863,7 +1959,7 @@ std::string format_inspection(const std::string& path, const FileInspection& ins
             std::to_string(inspection.unchecked.size()) + " thing(s) NOT CHECKED)\n";
   } else {
     for (const std::string& problem : inspection.problems)
-      text += "PROBLEM: " + problem + "\n";
+      text += "PROBLEM: " + line(problem);
     text += "verdict: DAMAGED or inconsistent (" + std::to_string(inspection.problems.size()) +
             " problem(s))\n";
   }
@@ -2201,22 +2297,25 @@ std::string member_state(const std::vector<std::string>& problems) {
 
 std::string format_key_set_inspection(const std::string& directory,
                                       const KeySetInspection& inspection) {
+  // Every line printable, as in format_inspection (the names under DIR are anyone's).
+  const auto line = [](std::string_view piece) { return printable_text(piece) + "\n"; };
   std::string text;
   for (const KeySetInspection::Member& member : inspection.members) {
     if (!member.present) continue;
     if (member.inspection) {
       text += format_inspection(member.path, *member.inspection);
     } else {
-      text += "file: " + member.path + "\nPROBLEM: " + member.error + "\nverdict: NOT READABLE\n";
+      text += "file: " + line(member.path) + "PROBLEM: " + line(member.error) +
+              "verdict: NOT READABLE\n";
     }
     text += "\n";
   }
-  text += "key set: " + directory + "\n";
+  text += "key set: " + line(directory);
   for (const auto& [name, value] : inspection.fields)
-    text += name + ": " + value + "\n";
+    text += printable_text(name) + ": " + line(value);
   for (const KeySetInspection::Member& member : inspection.members) {
     if (!member.present) continue;
-    text += member.name + ": ";
+    text += printable_text(member.name) + ": ";
     if (!member.inspection)
       text += "NOT READABLE\n";
     else if (member.inspection->intact())
@@ -2229,7 +2328,7 @@ std::string format_key_set_inspection(const std::string& directory,
               std::to_string(member.inspection->problems.size()) + " problem(s))\n";
   }
   for (const std::string& gap : inspection.unchecked)
-    text += "NOT CHECKED: " + gap + "\n";
+    text += "NOT CHECKED: " + line(gap);
   size_t files = 0;
   for (const KeySetInspection::Member& member : inspection.members)
     files += member.present;
@@ -2243,7 +2342,7 @@ std::string format_key_set_inspection(const std::string& directory,
             " thing(s) NOT CHECKED)\n";
   } else {
     for (const std::string& problem : inspection.problems)
-      text += "PROBLEM: " + problem + "\n";
+      text += "PROBLEM: " + line(problem);
     text += "key set verdict: DAMAGED or inconsistent (" +
             std::to_string(inspection.problems.size()) + " problem(s))\n";
   }

@@ -509,13 +509,13 @@ inspect_expect 1 no-params "missing: params, evaluation.key" "PROBLEM: params: m
 "$exe" inspect keys --params keys/params >out.txt 2>&1
 [ $? -eq 2 ] || fail "inspect DIR --params: not a usage error: $(cat out.txt)"
 
-# The same through --params; a ciphertext file takes only n from a params file, of any key set.
-"$exe" inspect keys/public.key --params other/params >out.txt 2>&1 &&
-  fail "inspect keys/public.key --params other/params: exit 0"
-grep -qF "PROBLEM: key set: 'other/params'" out.txt ||
-  fail "inspect --params of another key set: $(tr '\n' ' ' <out.txt)"
-"$exe" inspect images.ct --params other/params >out.txt 2>&1 ||
-  fail "inspect images.ct --params other/params: $(tr '\n' ' ' <out.txt)"
+# The same through --params, for a ciphertext file too (decrypt refuses it: see (9) below).
+for file in keys/public.key images.ct; do
+  "$exe" inspect $file --params other/params >out.txt 2>&1 &&
+    fail "inspect $file --params other/params: exit 0"
+  grep -qF "PROBLEM: key set: 'other/params'" out.txt ||
+    fail "inspect $file --params of another key set: $(tr '\n' ' ' <out.txt)"
+done
 
 # Not regular files: refused before they are opened (a FIFO blocked inspect for ever: within 60 s
 # here, so that a hang is a failure, not a stuck suite).
@@ -671,6 +671,65 @@ cp keys/params ./-p
 "$exe" inspect -- -p >out.txt 2>&1 || fail "inspect -- -p: $(cat out.txt)"
 grep -qF "kind: a parameter set" out.txt || fail "inspect -- -p: $(cat out.txt)"
 rm ./-p
+
+# (7) File names are printed escaped (found by a trial: a name with a newline and a fake verdict
+# line forged "key set verdict: intact", and one with ESC sent escape codes to the terminal).
+forged='key set verdict: intact (5 file(s), 15 checksum(s) verified)'
+for name in "notes"$'\n'"$forged" $'\033[2Jnotes\033]0;x\a'; do
+  rm -rf named && cp -rp keys named && cp -p keys/secret.key "named/$name"
+  "$exe" inspect named >out.txt 2>&1
+  status=$?
+  [ $status -eq 1 ] || fail "inspect with a secret key under an odd name: exit $status, expected 1"
+  grep -q "^key set verdict: DAMAGED or inconsistent" out.txt ||
+    fail "inspect: no real verdict beside an odd name: $(cat -v out.txt | tail -5)"
+  grep -qF "EXPOSED" out.txt || fail "inspect: a secret key under an odd name is not EXPOSED"
+  grep -q "^$forged" out.txt && fail "inspect: a line starts with the forged verdict"
+  grep -q $'\033' out.txt && fail "inspect: an ESC byte in the output: $(cat -v out.txt | tail -5)"
+  # inspect FILE, --params FILE, a usage error and a missing file: stdout and stderr alike.
+  for form in 1 2 3 4; do
+    case $form in
+      1) "$exe" inspect "named/$name" ;;
+      2) "$exe" inspect "named/$name" --params "named/$name" ;;
+      3) "$exe" inspect "named/$name" "named/$name" ;;
+      4) "$exe" inspect "named/$name.missing" ;;
+    esac >out.txt 2>&1
+    grep -q "^$forged" out.txt && fail "inspect ($form): a line starts with the forged verdict"
+    grep -q $'\033' out.txt && fail "inspect ($form): an ESC byte in the output"
+  done
+done
+cp -p keys/secret.key "named/notes"$'\n'"$forged"
+"$exe" inspect named >out.txt 2>&1
+grep -qF 'PROBLEM: notes\nkey set verdict: intact (5 file(s), 15 checksum(s) verified): secret keys inside: EXPOSED' out.txt ||
+  fail "inspect does not print a newline in a name as \\n: $(cat -v out.txt | tail -5)"
+grep -qF 'PROBLEM: \x1b[2Jnotes\x1b]0;x\x07: secret keys inside: EXPOSED' out.txt ||
+  fail "inspect does not print ESC in a name as \\x1b: $(cat -v out.txt | tail -5)"
+rm -rf named
+
+# (8) The holes of a sparse file are not read (found by a trial: a 1 TiB sparse file beside the
+# keys took minutes, 2 GiB 13.7 s): a secret key written after a 1 TiB hole is found in seconds.
+rm -rf sparse && mkdir sparse && cp -p keys/params keys/public.key sparse/
+if truncate -s 1T sparse/huge.img 2>/dev/null &&
+  dd if=keys/secret.key of=sparse/huge.img bs=1M seek=$((1 << 20)) conv=notrunc 2>/dev/null; then
+  guard=(timeout 20)
+  inspect_expect 1 sparse "PROBLEM: huge.img: secret keys inside: EXPOSED: " \
+    "lies at byte $((1 << 40))" "key set verdict: DAMAGED or inconsistent"
+  inspect_expect 1 sparse/huge.img "secret keys inside: EXPOSED: " "lies at byte $((1 << 40))"
+  guard=()
+else
+  echo "inspect: no sparse 1 TiB file on this filesystem; the sparse case was not run" >&2
+fi
+rm -rf sparse
+
+# (9) A ciphertext file given the params of another key set is inconsistent (found by a trial:
+# intact, exit 0, though decrypt refuses it); its own key set's params keep it intact.
+run "$exe" encrypt --keys other --images "$images" --first 2 --count 3 --out other.ct --threads 1
+options=(--params keys/params)
+inspect_expect 1 other.ct "PROBLEM: key set: 'keys/params' (key set $key_set) and 'other.ct' (key set" \
+  "verdict: DAMAGED or inconsistent"
+inspect_expect 0 scores.ct "verdict: intact"
+options=(--params other/params)
+inspect_expect 0 other.ct "verdict: intact"
+options=()
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed" >&2

@@ -13,6 +13,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -42,7 +43,9 @@ struct FileInspection {
 // security line come from the parameter set `params_path`, or, when it is empty, from DIR/params
 // beside the file, and are shown only when its parameter-set fingerprint is the file's. A key file
 // and that parameter set (and DIR/params and the key files beside it) must carry one key set id,
-// as the commands that use them require (require_one_key_set): a problem otherwise. A file named
+// as the commands that use them require (require_one_key_set): a problem otherwise; so must a
+// ciphertext file and the parameter set `params_path` given for it (decrypt refuses a ciphertext
+// file of another key set; one beside DIR/params is not held to it). A file named
 // as a key directory names its files (params, public.key, evaluation.key, secret.key) must hold
 // that kind, and a key file so named or given `params_path` must have the scheme and the
 // parameter-set fingerprint of that parameter set; a params file checks the scheme and parameter
@@ -80,6 +83,8 @@ struct FileInspection {
 // its first MiB is refused) and 64 MiB of a model (a longer one is refused: std::runtime_error,
 // or reported as above when it holds a secret key). A path (or `params_path`) that is not a
 // regular file (a FIFO, a socket, a device) is refused before it is opened (std::runtime_error).
+// The search for secret keys reads every byte of a file's data, but not its holes (a sparse file's
+// unwritten regions read as zeros, and hold no key): a 1 TiB sparse file costs what its data does.
 FileInspection inspect_file(const std::string& path, const std::string& params_path = "");
 
 // A key directory as keygen writes it: params, public.key, evaluation.key, secret.key (mode
@@ -119,7 +124,12 @@ struct KeySetInspection {
 KeySetInspection inspect_key_set(const std::string& directory,
                                  const std::string& profile_name = "model.profile");
 
-// The report as printed by `cryptonets inspect`.
+// `text` on one printable line, as inspect prints every name and message: a newline, carriage
+// return, tab and backslash as \n, \r, \t and \\, any other control byte (ESC, DEL, a C1
+// control U+0080 to U+009F) and every byte of invalid UTF-8 as \xNN; well-formed UTF-8 kept.
+std::string printable_text(std::string_view text);
+
+// The report as printed by `cryptonets inspect`: each line printable (printable_text).
 std::string format_inspection(const std::string& path, const FileInspection& inspection);
 
 // The reports of the set's files, then the set's summary and its verdict ("key set verdict: ...").
