@@ -2214,9 +2214,14 @@ KeySetInspection inspect_key_set(const std::string& directory, const std::string
     for (const std::string& name : others) {
       list += (list.empty() ? "" : ", ") + name;
       const size_t found_before = search.found.size(), files_before = search.files;
-      if (search_entry(root, name, 0, search) == EntryKind::kDirectory) {
+      const EntryKind kind = search_entry(root, name, 0, search);
+      if (kind == EntryKind::kDirectory) {
         list += "/ (a directory: " + std::to_string(search.files - files_before) +
                 " file(s) in it searched)";
+      } else if (kind == EntryKind::kOther) {
+        // A FIFO, socket, device or dangling link: nothing to read (a trial saw them listed as
+        // "searched for secret keys" below).
+        list += " (not a regular file: not read)";
       }
       for (size_t i = found_before; i < search.found.size(); ++i) {
         const auto& [where, mark] = search.found[i];

@@ -595,6 +595,11 @@ inspect_expect 1 nested \
   "links to directories: sub/loop (not followed" "key set verdict: DAMAGED or inconsistent (1 problem(s))"
 rm nested/sub/deeper/secret.key
 inspect_expect 0 nested "other files: sub/ (a directory: 1 file(s) in it searched)" "key set verdict: intact"
+# A FIFO and a dangling link beside the keys are said to be not read (a trial saw them listed as
+# "searched for secret keys").
+mkfifo nested/pipe && ln -s nowhere nested/dangling
+inspect_expect 0 nested "other files: dangling (not a regular file: not read), pipe (not a regular file: not read), sub/ (a directory"
+rm nested/pipe nested/dangling
 # (3) A valid profile or float model padded to 512 MiB with zeros was read whole (9-14 s, 1-2 GB):
 # now the text is read up to its first byte that no text format holds, and the rest is searched
 # for secret keys in chunks. Sparse files, so that the test is quick.
