@@ -243,13 +243,15 @@ bool standard_streams_open(const std::string& program) {
 }
 
 int checked_stdout(int status, const std::string& program) {
+  errno = 0;
   std::cout.flush();
   const bool written = std::cout.good() && std::fflush(stdout) == 0 && !std::ferror(stdout);
   if (written) return status;
+  const int error = errno;
   std::fprintf(stderr,
                "%s: error: its report could not be written to standard output (%s); the command "
                "itself completed\n",
-               program.c_str(), std::strerror(errno));
+               program.c_str(), error != 0 ? std::strerror(error) : "write failed");
   return status == kExitSuccess ? kExitFailure : status;
 }
 

@@ -126,7 +126,6 @@ class ModelReader {
   void expect_end_of_file() {
     // In constant memory (arith/format.hpp): getline held a 512 MiB run of zero bytes whole.
     const size_t line = first_content_line(in_, true);
-    if (in_.bad()) fail(line_number_, "read error");
     if (line != 0) {
       fail(line_number_ + static_cast<int>(line), "unexpected content after 'end'");
     }
