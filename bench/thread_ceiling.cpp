@@ -19,8 +19,11 @@
 // vector loops ran 40 % slower than the other's for minutes at a time (2026-12-02), while the
 // scalar chain, which does not use the shared vector units, did not slow down. With speeds
 // 1/t_a and 1/t_b, no 2-thread run can beat 1 / (1/t_a + 1/t_b) for the work of two loops, which
-// is below t_a / 2 as soon as t_b > t_a. Prints two markdown tables and, when the CPUs differ by
-// more than 5 % on a loop, a line saying so.
+// is below t_a / 2 as soon as t_b > t_a. The "both at once" column also shows when the two vCPUs
+// share one physical core (SMT siblings): at 06:40 on 2026-12-02 the multiply and stream loops
+// gained only 1.05-1.08x on both CPUs at once while the scalar chain, whose latency SMT hides,
+// still gained 1.95x; half an hour earlier all loops gained 1.9-2.0x (core_sharing.hpp). Prints two
+// markdown tables and, when the CPUs differ by more than 5 % on a loop, a line saying so.
 //
 //   build/bench/cryptonets-thread-ceiling [repeats]     (default 5; the median is reported)
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_epi32(), which -O3 reports as "may be

@@ -1,0 +1,102 @@
+// Whether our two vCPUs can run vector code at the same time right now: a probe for the
+// benchmarks that compare 1 thread with 2 (issue 16).
+//
+// Why: this machine's two vCPUs are threads of a shared host. At some moments they run on two
+// different physical cores; at others they are SMT siblings of one core, or each shares its core
+// with another tenant's busy hyperthread. Seen on 2026-12-02 (bench/thread_ceiling.cpp, pinned
+// table): within an hour, the AVX-512 multiply loop run on both CPUs at once went from 2.02x the
+// throughput of one CPU to 1.05x, while the scalar multiply chain (latency-bound, which SMT
+// hides) still scaled 1.95x. In a window like the second, no code gets 2 threads to 1.9x, and a
+// 2-thread round measured there says nothing about the code.
+//
+// The probe: the same register-only vpmuldq loop (independent multiply-adds, bound by the core's
+// vector multiplier) pinned to CPU a, then to CPU b, then to both at once. sharing() is the time
+// both at once took over the slower CPU's time alone: about 1.0 when the vCPUs do not share
+// vector units, up to about 2 when they share one core's. It takes about 0.1-0.2 s.
+#pragma once
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <thread>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "cryptonets/arith/simd.hpp"
+
+namespace cryptonets::bench {
+
+struct CoreSharing {
+  double on_a = 0, on_b = 0, both = 0;  // seconds; all 0 if the probe could not run
+  bool measured() const { return both > 0; }
+  double sharing() const { return both / std::max(on_a, on_b); }
+};
+
+#if defined(__x86_64__)
+// GCC 12's AVX-512 intrinsics start from _mm512_undefined_epi32(), which -O3 may report as used
+// uninitialised (GCC bug 105593, fixed in GCC 13): a false positive.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+__attribute__((target("avx512f"), noinline)) inline uint64_t sharing_probe_loop(uint64_t rounds) {
+  __m512i sums[16];
+  for (int i = 0; i < 16; ++i)
+    sums[i] = _mm512_set1_epi64(i);
+  __m512i x = _mm512_set1_epi64(0x12345678), w = _mm512_set1_epi64(77);
+  for (uint64_t r = 0; r < rounds; ++r) {
+    for (int i = 0; i < 16; ++i)
+      sums[i] = _mm512_add_epi64(sums[i], _mm512_mul_epi32(x, w));
+    __asm__ volatile("" : "+v"(x), "+v"(w));  // keeps the products inside the loop
+  }
+  uint64_t total = 0;
+  for (int i = 0; i < 16; ++i)
+    total += static_cast<uint64_t>(_mm512_reduce_add_epi64(sums[i]));
+  return total;
+}
+#pragma GCC diagnostic pop
+#endif
+
+// Runs the probe on cpu_a and cpu_b (which the process must be allowed to use). Needs AVX-512;
+// returns an unmeasured result without it or when a thread cannot be pinned.
+inline CoreSharing probe_core_sharing(int cpu_a, int cpu_b) {
+  CoreSharing result;
+#if defined(__x86_64__)
+  if (!simd_path_supported(SimdPath::avx512)) return result;
+  constexpr uint64_t kRounds = uint64_t{1} << 24;
+  std::atomic<bool> pinned{true};
+  uint64_t sink = 0;
+  const auto on = [&](int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0) pinned.store(false);
+    return sharing_probe_loop(kRounds);
+  };
+  const auto seconds = [&](auto&& work) {
+    const auto start = std::chrono::steady_clock::now();
+    work();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  // On threads of their own, so that the caller's affinity is left as it was.
+  result.on_a = seconds([&] { std::thread([&] { sink += on(cpu_a); }).join(); });
+  result.on_b = seconds([&] { std::thread([&] { sink += on(cpu_b); }).join(); });
+  result.both = seconds([&] {
+    uint64_t a = 0, b = 0;
+    std::thread first([&] { a = on(cpu_a); }), second([&] { b = on(cpu_b); });
+    first.join();
+    second.join();
+    sink += a + b;
+  });
+  if (sink == 42) result.both += 1e-12;  // the results are used
+  if (!pinned.load()) result = CoreSharing{};
+#endif
+  return result;
+}
+
+}  // namespace cryptonets::bench
