@@ -4,15 +4,17 @@
 // Why: this machine's two vCPUs are threads of a shared host. At some moments they run on two
 // different physical cores; at others they are SMT siblings of one core, or each shares its core
 // with another tenant's busy hyperthread. Seen on 2026-12-02 (bench/thread_ceiling.cpp, pinned
-// table): within an hour, the AVX-512 multiply loop run on both CPUs at once went from 2.02x the
-// throughput of one CPU to 1.05x, while the scalar multiply chain (latency-bound, which SMT
-// hides) still scaled 1.95x. In a window like the second, no code gets 2 threads to 1.9x, and a
+// table): within an hour, its AVX-512 loop (vector additions, as it then was) run on both CPUs at
+// once went from 2.02x the throughput of one CPU to 1.05x, while the scalar multiply chain
+// (latency-bound, which SMT hides) still scaled 1.95x. A vCPU alone also runs at the speed its
+// core's other hyperthread leaves it: at 07:15 the same multiply-add loop ran 2.6 G/s on CPU 0
+// and 1.6 G/s on CPU 1. In a window like the second, no code gets 2 threads to 1.9x, and a
 // 2-thread round measured there says nothing about the code.
 //
-// The probe: the same register-only vpmuldq loop (independent multiply-adds, bound by the core's
-// vector multiplier) pinned to CPU a, then to CPU b, then to both at once. sharing() is the time
-// both at once took over the slower CPU's time alone: about 1.0 when the vCPUs do not share
-// vector units, up to about 2 when they share one core's. It takes about 0.1-0.2 s.
+// The probe: a register-only vpmuldq loop (vector_multiply_loop: independent multiply-adds, bound
+// by the core's vector multiplier) pinned to CPU a, then to CPU b, then to both at once. sharing()
+// is the time both at once took over the slower CPU's time alone: about 1.0 when the vCPUs do not
+// share vector units, up to about 2 when they share one core's. It takes about 0.1-0.2 s.
 #pragma once
 
 #include <pthread.h>
@@ -44,18 +46,27 @@ struct CoreSharing {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
-__attribute__((target("avx512f"), noinline)) inline uint64_t sharing_probe_loop(uint64_t rounds) {
-  __m512i sums[16];
-  for (int i = 0; i < 16; ++i)
+// Eight independent 32x32 -> 64-bit vector multiply-adds per round (vpmuldq + vpaddq on eight
+// lanes, the dense layer kernel's inner operation), on registers only. The empty asm statement
+// tells the compiler that every factor may have changed, so that each round computes its eight
+// products (with a loop-invariant factor it computed one product per round and the loop measured
+// additions: thread_ceiling's loop did until 2026-12-02).
+__attribute__((target("avx512f"), noinline)) inline uint64_t vector_multiply_loop(uint64_t rounds) {
+  __m512i sums[8], x[8];
+  for (int i = 0; i < 8; ++i) {
     sums[i] = _mm512_set1_epi64(i);
-  __m512i x = _mm512_set1_epi64(0x12345678), w = _mm512_set1_epi64(77);
+    x[i] = _mm512_set1_epi64(0x12345678 + i);
+  }
+  __m512i w = _mm512_set1_epi64(77);
   for (uint64_t r = 0; r < rounds; ++r) {
-    for (int i = 0; i < 16; ++i)
-      sums[i] = _mm512_add_epi64(sums[i], _mm512_mul_epi32(x, w));
-    __asm__ volatile("" : "+v"(x), "+v"(w));  // keeps the products inside the loop
+    for (int i = 0; i < 8; ++i)
+      sums[i] = _mm512_add_epi64(sums[i], _mm512_mul_epi32(x[i], w));
+    __asm__ volatile(""
+                     : "+v"(x[0]), "+v"(x[1]), "+v"(x[2]), "+v"(x[3]), "+v"(x[4]), "+v"(x[5]),
+                       "+v"(x[6]), "+v"(x[7]), "+v"(w));
   }
   uint64_t total = 0;
-  for (int i = 0; i < 16; ++i)
+  for (int i = 0; i < 8; ++i)
     total += static_cast<uint64_t>(_mm512_reduce_add_epi64(sums[i]));
   return total;
 }
@@ -68,7 +79,7 @@ inline CoreSharing probe_core_sharing(int cpu_a, int cpu_b) {
   CoreSharing result;
 #if defined(__x86_64__)
   if (!simd_path_supported(SimdPath::avx512)) return result;
-  constexpr uint64_t kRounds = uint64_t{1} << 24;
+  constexpr uint64_t kRounds = uint64_t{1} << 23;
   std::atomic<bool> pinned{true};
   uint64_t sink = 0;
   const auto on = [&](int cpu) {
@@ -76,7 +87,7 @@ inline CoreSharing probe_core_sharing(int cpu_a, int cpu_b) {
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
     if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0) pinned.store(false);
-    return sharing_probe_loop(kRounds);
+    return vector_multiply_loop(kRounds);
   };
   const auto seconds = [&](auto&& work) {
     const auto start = std::chrono::steady_clock::now();

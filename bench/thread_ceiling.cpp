@@ -2,7 +2,8 @@
 // thread, then on 2 threads at once (each thread its own copy), for three kinds of loop:
 //   multiply: independent 32x32 -> 64-bit vector multiply-adds (vpmuldq + vpaddq on 8 lanes, the
 //             inner operation of the dense layer's kernel), on registers only: bound by the
-//             core's multiplier throughput and clock;
+//             core's multiplier throughput and clock (core_sharing.hpp's vector_multiply_loop;
+//             until 2026-12-02 this loop computed one product per round and timed additions);
 //   scalar:   a chain of 64-bit multiply-adds: bound by latency and clock;
 //   stream:   sums over a 256 MiB buffer per thread: bound by memory bandwidth;
 //   L2, L3:   the same sums over 512 KiB and 8 MiB per thread, repeated: bound by the bandwidth of
@@ -20,16 +21,13 @@
 // scalar chain, which does not use the shared vector units, did not slow down. With speeds
 // 1/t_a and 1/t_b, no 2-thread run can beat 1 / (1/t_a + 1/t_b) for the work of two loops, which
 // is below t_a / 2 as soon as t_b > t_a. The "both at once" column also shows when the two vCPUs
-// share one physical core (SMT siblings): at 06:40 on 2026-12-02 the multiply and stream loops
-// gained only 1.05-1.08x on both CPUs at once while the scalar chain, whose latency SMT hides,
-// still gained 1.95x; half an hour earlier all loops gained 1.9-2.0x (core_sharing.hpp). Prints two
-// markdown tables and, when the CPUs differ by more than 5 % on a loop, a line saying so.
+// share one physical core (SMT siblings): at 06:40 on 2026-12-02 the vector loop (then timing
+// additions) and the stream loop gained only 1.05-1.08x on both CPUs at once while the scalar
+// chain, whose latency SMT hides, still gained 1.95x; half an hour earlier all loops
+// gained 1.9-2.0x (core_sharing.hpp). Prints two markdown tables and, when the CPUs differ by more
+// than 5 % on a loop, a line saying so.
 //
 //   build/bench/cryptonets-thread-ceiling [repeats]     (default 5; the median is reported)
-// GCC 12's AVX-512 intrinsics start from _mm512_undefined_epi32(), which -O3 reports as "may be
-// used (or "is used") uninitialized" (GCC bug 105593, fixed in GCC 13): a false positive.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <omp.h>
 #include <pthread.h>
 #include <sched.h>
@@ -43,31 +41,10 @@
 #include <string>
 #include <vector>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
+#include "core_sharing.hpp"
 #include "cryptonets/arith/simd.hpp"
 
 namespace {
-
-#if defined(__x86_64__)
-__attribute__((target("avx512f"), noinline)) uint64_t multiply_avx512(uint64_t rounds) {
-  __m512i sums[16];
-  for (int i = 0; i < 16; ++i)
-    sums[i] = _mm512_set1_epi64(i);
-  __m512i x = _mm512_set1_epi64(0x12345678), w = _mm512_set1_epi64(77);
-  for (uint64_t r = 0; r < rounds; ++r) {
-    for (int i = 0; i < 16; ++i)
-      sums[i] = _mm512_add_epi64(sums[i], _mm512_mul_epi32(x, w));
-    __asm__ volatile("" : "+v"(x), "+v"(w));  // keeps the products inside the loop
-  }
-  uint64_t total = 0;
-  for (int i = 0; i < 16; ++i)
-    total += static_cast<uint64_t>(_mm512_reduce_add_epi64(sums[i]));
-  return total;
-}
-#endif
 
 __attribute__((noinline)) uint64_t multiply_scalar(uint64_t rounds) {
   uint64_t x = 1;
@@ -163,7 +140,7 @@ int main(int argc, char** argv) {
       if (k == 3) return stream(std::span(buffer).first(size_t{64} << 10), 65536);
       if (k == 4) return stream(std::span(buffer).first(size_t{1} << 20), 4096);
 #if defined(__x86_64__)
-      if (k == 0) return multiply_avx512(uint64_t{1} << 27);
+      if (k == 0) return cryptonets::bench::vector_multiply_loop(uint64_t{1} << 25);
 #endif
       return multiply_scalar(uint64_t{1} << 25);
     };
