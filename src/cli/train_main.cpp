@@ -39,10 +39,13 @@ using namespace cryptonets;
 using namespace cryptonets::cli;
 namespace fs = std::filesystem;
 
+constexpr const char* kProgram = "cryptonets-train";
+
 struct CommandLine {
   std::string data_directory;
   std::string output;
-  size_t train_limit = 0;  // 0: all training images
+  bool output_named = false;  // --out given (else its default, which is never replaced)
+  size_t train_limit = 0;     // 0: all training images
   bool verify_checksums = true;
   std::string architecture = "cryptonets";  // or "paper": the 9-layer training network
   std::string activation = "square";
@@ -142,6 +145,7 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   CommandLine line;
   line.data_directory = options.text("data");
   line.output = options.text("out");
+  line.output_named = options.given("out");
   // The default is relative to the current directory: a bare run from the repository would
   // replace the shipped float model after the whole training.
   const std::string refused =
@@ -256,7 +260,9 @@ int run(std::span<char* const> arguments) {
       std::fflush(stdout);
     }
     train_sequential_network(network, train_view, view(test, 0), t, line.fine_tune.empty(), report);
-    save_sequential_network(network, line.output);
+    ToolOutput output("--out", line.output, line.output_named);
+    save_sequential_network(network, output.write_path());
+    output.publish(kProgram);
     std::printf("wrote %s after %.1f s of training\n", line.output.c_str(), total_seconds);
     if (!line.merged_output.empty()) {
       const SequentialNetwork merged = merge_linear_runs(network);
@@ -274,7 +280,9 @@ int run(std::span<char* const> arguments) {
                     100.0 * r.train_accuracy, 100.0 * r.test_accuracy, r.seconds);
         std::fflush(stdout);
       });
-  save_float_network(network, line.output);
+  ToolOutput output("--out", line.output, line.output_named);
+  save_float_network(network, output.write_path());
+  output.publish(kProgram);
   std::printf("wrote %s (%zu parameters) after %.1f s of training\n", line.output.c_str(),
               parameter_count(network), total_seconds);
   return kExitSuccess;
@@ -283,5 +291,5 @@ int run(std::span<char* const> arguments) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return run_standalone("cryptonets-train", run, argc, argv);
+  return run_standalone(kProgram, run, argc, argv);
 }

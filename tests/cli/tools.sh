@@ -6,16 +6,21 @@
 # - an output left at its default never replaces an existing file (a trial: a bare
 #   cryptonets-quantise run from the repository rewrote the shipped data/model.txt): exit 2, a
 #   message naming the file and the option, the file unchanged; named, it is replaced;
+# - nor one that appears while the tool runs (a trial: the name was checked at start-up only, and
+#   a file made there during the training was replaced at the end): exit 1 at the end, a message
+#   naming the file, the file unchanged, no temporary file left;
 # - cryptonets-reproduce --seed takes 0 to 2^63 - 1, and says so (a trial: --seed 0 got "expects
 #   positive integers separated by commas").
 #
-# usage: tools.sh CRYPTONETS TRAIN QUANTISE REPRODUCE
+# usage: tools.sh CRYPTONETS TRAIN QUANTISE REPRODUCE MAKE_IDX_SET DATA_DIR
 set -uo pipefail
 
 exe=$(realpath "$1")
 train=$(realpath "$2")
 quantise=$(realpath "$3")
 reproduce=$(realpath "$4")
+make_set=$(realpath "$5")
+data=$(realpath "$6")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work" || exit 1
@@ -119,6 +124,89 @@ expect 2 "refusing to replace 'bench/results/reproduction' (the default of --out
 unchanged bench/results/reproduction.md bench/results/activation-study/encrypted.md
 expect 2 "cannot read the paper's values from bench/paper_values.csv" -- \
   "$reproduce" --mode test --out bench/results/reproduction --report bench/results/reproduction.md
+cd .. || exit 1
+
+# ---- A default output that appears while the tool runs. The tool's output goes into a pipe
+# that is full before it starts, so that its first line, which comes after the start-up check and
+# after it has read its data (/proc/PID/io tells), blocks it until the file has been made: the
+# file appears during the run for certain, whatever the machine's speed.
+"$make_set" "$data/mnist" set 600 200 >/dev/null || fail "make_idx_set failed"
+small_network=(--data ../set --train-limit 100 --hidden 20 --warmup 5 --shift 0 --threads 2
+  --epochs 1)
+small_grid=(--data ../set --input-scales '1,4' --max-bits 5 --threads 2 --min-accuracy 0)
+
+# run_blocked LOG FILE COMMAND...: runs COMMAND with its output held as above, writes "appeared
+# FILE" into FILE once COMMAND has read 300 kB (the data sets read here are larger, and nothing
+# as large is read before the start-up check), then lets COMMAND go on. Its exit code goes to
+# $status, its output to LOG.
+run_blocked() {
+  local log=$1 file=$2
+  shift 2
+  rm -f pipe && mkfifo pipe
+  exec 3<>pipe # both ends held: the opens below do not wait
+  # Filled until the pipe takes no more (dd ends on EAGAIN).
+  dd if=/dev/zero of=pipe bs=4096 count=4096 oflag=nonblock status=none 2>/dev/null
+  "$@" >pipe 2>&1 &
+  local pid=$! bytes=0 tries=0
+  while [ "$bytes" -lt 300000 ] && [ "$tries" -lt 600 ]; do
+    bytes=$(awk '/^rchar:/ { print $2 }' "/proc/$pid/io" 2>/dev/null) || bytes=0
+    [ -n "$bytes" ] || bytes=0
+    tries=$((tries + 1))
+    sleep 0.05
+  done
+  [ "$bytes" -ge 300000 ] || fail "$*: read only $bytes bytes in 30 s (exited early?)"
+  echo "appeared $file" >"$file"
+  : >"$log.raw"
+  dd if=pipe iflag=nonblock bs=65536 status=none >>"$log.raw" 2>/dev/null
+  wait "$pid"
+  status=$?
+  dd if=pipe iflag=nonblock bs=65536 status=none >>"$log.raw" 2>/dev/null
+  exec 3<&-
+  rm -f pipe
+  tr -d '\000' <"$log.raw" >"$log" && rm -f "$log.raw"
+}
+# appeared_unchanged LOG FILE CODE: the run ended with exit CODE, refusing to replace FILE, which
+# still holds what the test wrote, and left no temporary file.
+appeared_unchanged() {
+  local log=$1 file=$2 code=$3
+  checks=$((checks + 1))
+  [ "$status" -eq "$code" ] || fail "$log: exit code $status, expected $code: $(cat "$log")"
+  grep -qF "refusing to replace '$file' (the default of " "$log" ||
+    fail "$log: no refusal naming '$file': $(cat "$log")"
+  grep -qF "which appeared while" "$log" || fail "$log: the refusal does not say why: $(cat "$log")"
+  [ "$(cat "$file")" = "appeared $file" ] || fail "$log: $file was replaced"
+  [ -z "$(find . -name '*.tmp-*' -print -quit)" ] || fail "$log: left $(find . -name '*.tmp-*')"
+}
+mkdir -p run/data run/bench/results
+cd run || exit 1
+# A default output that stays free is written (and only its name is left).
+"$train" "${small_network[@]}" >train.log 2>&1 || fail "train to a free default: $(cat train.log)"
+checks=$((checks + 1))
+grep -q "^cryptonets-float-model" data/model-float.txt ||
+  fail "train did not write the free default data/model-float.txt"
+[ -z "$(find . -name '*.tmp-*' -print -quit)" ] || fail "train left $(find . -name '*.tmp-*')"
+cp data/model-float.txt float.txt
+rm data/model-float.txt
+run_blocked train-appeared.log data/model-float.txt "$train" "${small_network[@]}"
+appeared_unchanged train-appeared.log data/model-float.txt 1
+# The same for a sequential model (another writer).
+rm data/model-float.txt
+run_blocked train-relu.log data/model-float.txt "$train" "${small_network[@]}" --activation relu
+appeared_unchanged train-relu.log data/model-float.txt 1
+# Named, an existing file is replaced, as --help says.
+"$train" "${small_network[@]}" --out data/model-float.txt >train.log 2>&1 ||
+  fail "train over a file named with --out: $(cat train.log)"
+grep -q "^cryptonets-float-model" data/model-float.txt || fail "train --out did not replace the file"
+# cryptonets-quantise: the table's default name is free and it is written; the model's appears.
+rm -f data/model.txt
+run_blocked quantise-appeared.log data/model.txt "$quantise" --float float.txt "${small_grid[@]}"
+appeared_unchanged quantise-appeared.log data/model.txt 1
+[ -s bench/results/quantisation.md ] || fail "quantise did not write its free default table"
+rm -f data/model.txt bench/results/quantisation.md
+run_blocked quantise-table.log bench/results/quantisation.md "$quantise" --float float.txt \
+  "${small_grid[@]}" --out model.txt
+appeared_unchanged quantise-table.log bench/results/quantisation.md 1
+[ -e model.txt ] && fail "quantise wrote the model after refusing its table"
 cd .. || exit 1
 
 # ---- cryptonets-reproduce --seed: 0 to 2^63 - 1; anything else names the range and why.
