@@ -95,7 +95,8 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
                     "where to write the float model; an existing file is replaced only when "
                     "named here",
                     "data/model-float.txt");
-  options.add_value("epochs", "N", "passes over the training images",
+  options.add_value("epochs", "N",
+                    "passes over the training images (0 only with --approximate: the drop-in)",
                     std::to_string(defaults.epochs));
   options.add_value("seed", "S", "seeds initialisation, shuffling and augmentation",
                     std::to_string(defaults.seed));
@@ -181,9 +182,27 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   if (!line.approximate.empty() && line.fine_tune.empty()) {
     throw UsageError("--approximate needs --fine-tune FILE (the trained network to approximate)");
   }
+  // A --fine-tune model keeps its own shape: --conv-maps and --hidden would be ignored.
+  for (const char* shape : {"conv-maps", "hidden"}) {
+    if (options.given(shape) && !line.fine_tune.empty()) {
+      throw UsageError(
+          "--" + std::string(shape) +
+          " sets the shape of a new network; --fine-tune FILE keeps the shape of FILE");
+    }
+  }
+  // --degree is the degree of the --approximate fits: without them it would be ignored.
+  if (options.given("degree") && line.approximate.empty())
+    throw UsageError("--degree applies to --approximate (the degree of its polynomials)");
   TrainingOptions& t = line.training;
   constexpr int64_t kMostSteps = std::numeric_limits<int>::max();
   t.epochs = static_cast<int>(options.integer("epochs", 0, 100000));
+  // No pass writes the starting network: the random one (a trial: exit 0 and a model at chance
+  // accuracy), or --fine-tune's unchanged. Only the drop-in approximation is a result.
+  if (t.epochs == 0 && line.approximate.empty()) {
+    throw UsageError(
+        "--epochs 0 trains nothing and would write the untrained network: give at least 1 (0 "
+        "is for --fine-tune FILE --approximate FIT, which writes the drop-in approximation)");
+  }
   t.seed = static_cast<uint64_t>(options.integer("seed", 0, INT64_MAX));
   t.threads = static_cast<int>(options.integer("threads", 1, 1024));
   t.batch_size = static_cast<int>(options.integer("batch", 1, 1 << 20));

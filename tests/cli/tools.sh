@@ -9,6 +9,8 @@
 # - nor one that appears while the tool runs (a trial: the name was checked at start-up only, and
 #   a file made there during the training was replaced at the end): exit 1 at the end, a message
 #   naming the file, the file unchanged, no temporary file left;
+# - cryptonets-train --epochs 0 (an untrained model, exit 0 for a trial) and options that would be
+#   ignored are usage errors;
 # - cryptonets-reproduce --seed takes 0 to 2^63 - 1, and says so (a trial: --seed 0 got "expects
 #   positive integers separated by commas").
 #
@@ -208,6 +210,21 @@ run_blocked quantise-table.log bench/results/quantisation.md "$quantise" --float
 appeared_unchanged quantise-table.log bench/results/quantisation.md 1
 [ -e model.txt ] && fail "quantise wrote the model after refusing its table"
 cd .. || exit 1
+
+# ---- cryptonets-train: values that would do nothing, before any work (exit 2, no file).
+expect 2 "--epochs 0 trains nothing and would write the untrained network" -- \
+  "$train" --epochs 0 --out e0.txt
+expect 2 "--epochs 0 trains nothing" -- "$train" --epochs 0 --fine-tune x.txt --out e0.txt
+expect 2 "--degree applies to --approximate" -- "$train" --degree 3 --out e0.txt
+expect 2 "--hidden sets the shape of a new network; --fine-tune FILE keeps the shape of FILE" -- \
+  "$train" --fine-tune x.txt --hidden 10 --out e0.txt
+expect 2 "--conv-maps sets the shape of a new network" -- \
+  "$train" --fine-tune x.txt --conv-maps 3 --out e0.txt
+[ -e e0.txt ] && fail "cryptonets-train wrote its output before refusing"
+# --epochs 0 with --approximate is the drop-in approximation: accepted (here, to the missing
+# model).
+expect 1 "x.txt" -- "$train" --data set --epochs 0 --fine-tune x.txt --approximate lsq --out e0.txt
+grep -q "trains nothing" message.txt && fail "train refused --epochs 0 --approximate"
 
 # ---- cryptonets-reproduce --seed: 0 to 2^63 - 1; anything else names the range and why.
 expect 2 "cannot read the paper's values from none.csv" -- \
