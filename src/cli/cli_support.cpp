@@ -264,13 +264,13 @@ int run_standalone(const std::string& program, int (*run)(std::span<char* const>
         run(std::span<char* const>(argv + 1, argc > 1 ? static_cast<size_t>(argc - 1) : 0)),
         program);
   } catch (const UsageError& e) {
-    std::cerr << program << ": " << e.what() << " (see " << program << " --help)\n";
+    std::cerr << program << ": " << printable_text(e.what()) << " (see " << program << " --help)\n";
     return kExitUsage;
   } catch (const std::bad_alloc&) {
     std::cerr << program << ": out of memory\n";
     return kExitFailure;
   } catch (const std::exception& e) {
-    std::cerr << program << ": " << e.what() << '\n';
+    std::cerr << program << ": " << printable_text(e.what()) << '\n';
     return kExitFailure;
   }
 }
@@ -410,6 +410,7 @@ void note_unverified(const std::filesystem::path& any_file) {
   std::string directory = any_file.parent_path().string();
   if (directory.empty()) directory = ".";
   if (!noted.insert(directory).second) return;
+  directory = printable_text(directory);
   std::fprintf(stderr,
                "note: no %s in '%s': its data are unverified (make one with: cd %s && "
                "sha256sum *-ubyte* > %s; --no-verify skips the check and this note)\n",

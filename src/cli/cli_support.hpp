@@ -18,6 +18,9 @@
 
 #include "cryptonets/bfv/parameters.hpp"
 #include "cryptonets/io/idx.hpp"
+// printable_text: every message prints the file names the user gave through it (one printable
+// line each: a name with a newline could forge a line of output, one with ESC drive the terminal).
+#include "cryptonets/io/inspect.hpp"
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/yashe/parameters.hpp"
 
@@ -90,8 +93,9 @@ bool standard_streams_open(const std::string& program);
 int checked_stdout(int status, const std::string& program);
 
 // The main() of a standalone executable: runs `run` on the arguments after the program name and
-// maps its exceptions to the exit codes above, with messages prefixed by `program`; refuses a
-// closed stdout and reports one that could not be written (the two functions above).
+// maps its exceptions to the exit codes above, with messages prefixed by `program` and made
+// printable (printable_text: the messages name files as given); refuses a closed stdout and
+// reports one that could not be written (the two functions above).
 int run_standalone(const std::string& program, int (*run)(std::span<char* const>), int argc,
                    char** argv);
 

@@ -695,7 +695,8 @@ void report_floor_not_reached(const std::vector<QuantisationResult>& sweep, doub
                "cryptonets-quantise: no grid point reaches the accuracy floor %s%s: %s; %s not "
                "written (%s lists the grid). %s\n",
                percent(floor).c_str(), floor_source(line).c_str(), found.c_str(),
-               line.output.c_str(), line.results.c_str(), advice.c_str());
+               printable_text(line.output).c_str(), printable_text(line.results).c_str(),
+               advice.c_str());
 }
 
 int run_polynomial(const CommandLine& line) {
@@ -796,7 +797,7 @@ int run_polynomial(const CommandLine& line) {
   out.close();
   if (!out) throw std::runtime_error("cannot write '" + line.results + "'");
   results_file.publish(kProgram);
-  std::fprintf(stderr, "wrote %s\n", line.results.c_str());
+  std::fprintf(stderr, "wrote %s\n", printable_text(line.results).c_str());
   if (!model) {
     report_floor_not_reached(sweep, floor, line);
     return kExitFailure;
@@ -823,8 +824,8 @@ int run_polynomial(const CommandLine& line) {
   }
   model_file.publish(kProgram);
   std::fprintf(stderr, "wrote %s: %s, test %s, worst case %d bits, %d plaintext moduli\n",
-               line.output.c_str(), c.choice.label().c_str(), percent(c.test.accuracy()).c_str(),
-               c.worst_case_bits, *c.moduli);
+               printable_text(line.output).c_str(), c.choice.label().c_str(),
+               percent(c.test.accuracy()).c_str(), c.worst_case_bits, *c.moduli);
   return kExitSuccess;
 }
 
@@ -870,9 +871,10 @@ int run(std::span<char* const> arguments) {
                  "the float model '%s' reaches %s on the test set of %s, below the floor %s of "
                  "--min-accuracy: no quantisation is tried (retrain it, or lower "
                  "--min-accuracy); %s and %s not written\n",
-                 line.float_model.c_str(), percent(report.float_test_accuracy).c_str(),
-                 line.data_directory.c_str(), percent(report.min_accuracy).c_str(),
-                 line.output.c_str(), line.results.c_str());
+                 printable_text(line.float_model).c_str(),
+                 percent(report.float_test_accuracy).c_str(),
+                 printable_text(line.data_directory).c_str(), percent(report.min_accuracy).c_str(),
+                 printable_text(line.output).c_str(), printable_text(line.results).c_str());
     return kExitFailure;
   }
 
@@ -947,14 +949,14 @@ int run(std::span<char* const> arguments) {
     }
   }
   write_results(line, report);
-  std::fprintf(stderr, "wrote %s\n", line.results.c_str());
+  std::fprintf(stderr, "wrote %s\n", printable_text(line.results).c_str());
   if (!report.chosen) {
     report_floor_not_reached(sweep, report.min_accuracy, line);
     return kExitFailure;
   }
   save_chosen_model(line, report, *chosen_model);
   std::fprintf(stderr, "wrote %s: %s, test %s, %zu plaintext modul%s of %s bits\n",
-               line.output.c_str(), report.chosen->choice.label().c_str(),
+               printable_text(line.output).c_str(), report.chosen->choice.label().c_str(),
                percent(report.chosen->test.accuracy()).c_str(), report.runtime_moduli.size(),
                report.runtime_moduli.size() == 1 ? "us" : "i",
                moduli_bits(report.runtime_moduli).c_str());

@@ -282,12 +282,14 @@ int run(std::span<char* const> arguments) {
     ToolOutput output("--out", line.output, line.output_named);
     save_sequential_network(network, output.write_path());
     output.publish(kProgram);
-    std::printf("wrote %s after %.1f s of training\n", line.output.c_str(), total_seconds);
+    std::printf("wrote %s after %.1f s of training\n", printable_text(line.output).c_str(),
+                total_seconds);
     if (!line.merged_output.empty()) {
       const SequentialNetwork merged = merge_linear_runs(network);
       save_float_network(to_float_network(merged), line.merged_output);
       std::printf("wrote %s (linear runs merged; test accuracy %.2f%% before, %.2f%% after)\n",
-                  line.merged_output.c_str(), 100.0 * accuracy(network, view(test, 0), t.threads),
+                  printable_text(line.merged_output).c_str(),
+                  100.0 * accuracy(network, view(test, 0), t.threads),
                   100.0 * accuracy(merged, view(test, 0), t.threads));
     }
     return kExitSuccess;
@@ -302,8 +304,8 @@ int run(std::span<char* const> arguments) {
   ToolOutput output("--out", line.output, line.output_named);
   save_float_network(network, output.write_path());
   output.publish(kProgram);
-  std::printf("wrote %s (%zu parameters) after %.1f s of training\n", line.output.c_str(),
-              parameter_count(network), total_seconds);
+  std::printf("wrote %s (%zu parameters) after %.1f s of training\n",
+              printable_text(line.output).c_str(), parameter_count(network), total_seconds);
   return kExitSuccess;
 }
 

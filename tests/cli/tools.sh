@@ -12,7 +12,9 @@
 # - cryptonets-train --epochs 0 (an untrained model, exit 0 for a trial) and options that would be
 #   ignored are usage errors;
 # - cryptonets-reproduce --seed takes 0 to 2^63 - 1, and says so (a trial: --seed 0 got "expects
-#   positive integers separated by commas").
+#   positive integers separated by commas");
+# - the messages of every command print file names escaped, on one line (a trial: a name with a
+#   newline forged a line of output, one with ESC drove the terminal).
 #
 # usage: tools.sh CRYPTONETS TRAIN QUANTISE REPRODUCE MAKE_IDX_SET DATA_DIR
 set -uo pipefail
@@ -225,6 +227,46 @@ expect 2 "--conv-maps sets the shape of a new network" -- \
 # model).
 expect 1 "x.txt" -- "$train" --data set --epochs 0 --fine-tune x.txt --approximate lsq --out e0.txt
 grep -q "trains nothing" message.txt && fail "train refused --epochs 0 --approximate"
+
+# ---- File names in messages: printed escaped (printable_text), so that a name with a newline
+# cannot forge a line and one with ESC cannot drive the terminal. Each command below prints the
+# name in its result line or its error.
+odd=$'odd\nFORGED line\033[2J'
+shown='odd\nFORGED line\x1b[2J'
+# printed_escaped CODE COMMAND...: exit CODE; the output holds the escaped name, no line starting
+# with the forged text, and no ESC byte.
+printed_escaped() {
+  local code=$1
+  shift
+  checks=$((checks + 1))
+  "$@" >message.txt 2>&1
+  local status=$?
+  [ "$status" -eq "$code" ] || fail "exit code $status, expected $code: $(cat -v message.txt)"
+  grep -qF -- "$shown" message.txt || fail "the name is not shown escaped: $(cat -v message.txt)"
+  grep -q "^FORGED" message.txt && fail "a forged line: $(cat -v message.txt)"
+  grep -q $'\033' message.txt && fail "an ESC byte: $(cat -v message.txt)"
+}
+mkdir names && cd names || exit 1
+images=$data/mnist/t10k-images-idx3-ubyte.gz
+printed_escaped 0 "$exe" keygen --out-dir "$odd" --insecure-ring-degree 64
+printed_escaped 0 "$exe" encrypt --keys "$odd" --images "$images" --count 2 --out "$odd.ct" \
+  --threads 1
+mkdir server && cp "$odd/params" "$odd/evaluation.key" "$odd/public.key" server/
+printed_escaped 0 "$exe" infer --keys server --in "$odd.ct" --out "$odd.scores" --threads 1
+printed_escaped 0 "$exe" decrypt --keys "$odd" --in "$odd.scores" --out "$odd.labels" \
+  --scores "$odd.csv"
+printed_escaped 0 "$exe" profile --out "$odd.profile"
+printed_escaped 1 "$exe" encrypt --keys "$odd" --images "$odd.missing" --count 2 --out x.ct
+printed_escaped 2 "$exe" encrypt --keys "$odd" --images "$images" --out "$odd/none/x.ct"
+printed_escaped 1 "$exe" mnist --model "$odd.missing" --images 2 --insecure-ring-degree 64
+printed_escaped 2 "$exe" "$odd"
+if "$exe" --help | grep -qw serve; then
+  printed_escaped 1 "$exe" serve --state-dir state --model "$odd.missing" --listen 127.0.0.1:0
+fi
+printed_escaped 1 "$train" --data "$odd" --out f.txt
+printed_escaped 2 "$train" --out "$odd/none/f.txt"
+printed_escaped 1 "$quantise" --float "$odd.missing" --data ../set --out m.txt --results r.md
+cd .. || exit 1
 
 # ---- cryptonets-reproduce --seed: 0 to 2^63 - 1; anything else names the range and why.
 expect 2 "cannot read the paper's values from none.csv" -- \
