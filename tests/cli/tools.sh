@@ -137,7 +137,7 @@ cd .. || exit 1
 "$make_set" "$data/mnist" set 600 200 >/dev/null || fail "make_idx_set failed"
 small_network=(--data ../set --train-limit 100 --hidden 20 --warmup 5 --shift 0 --threads 2
   --epochs 1)
-small_grid=(--data ../set --input-scales '1,4' --max-bits 5 --threads 2 --min-accuracy 0)
+small_grid=(--data ../set --input-scales 1 --min-bits 2 --max-bits 2 --threads 2 --min-accuracy 0)
 
 # run_blocked LOG FILE COMMAND...: runs COMMAND with its output held as above, writes "appeared
 # FILE" into FILE once COMMAND has read 300 kB (the data sets read here are larger, and nothing
