@@ -21,6 +21,7 @@
 #include <set>
 #include <sstream>
 #include <string_view>
+#include <system_error>
 
 #include "cryptonets/io/input_file.hpp"
 #include "cryptonets/io/protocol_files.hpp"
@@ -263,13 +264,13 @@ int run_standalone(const std::string& program, int (*run)(std::span<char* const>
         run(std::span<char* const>(argv + 1, argc > 1 ? static_cast<size_t>(argc - 1) : 0)),
         program);
   } catch (const UsageError& e) {
-    std::cerr << program << ": " << e.what() << " (see " << program << " --help)\n";
+    std::cerr << program << ": " << printable_text(e.what()) << " (see " << program << " --help)\n";
     return kExitUsage;
   } catch (const std::bad_alloc&) {
     std::cerr << program << ": out of memory\n";
     return kExitFailure;
   } catch (const std::exception& e) {
-    std::cerr << program << ": " << e.what() << '\n';
+    std::cerr << program << ": " << printable_text(e.what()) << '\n';
     return kExitFailure;
   }
 }
@@ -409,6 +410,7 @@ void note_unverified(const std::filesystem::path& any_file) {
   std::string directory = any_file.parent_path().string();
   if (directory.empty()) directory = ".";
   if (!noted.insert(directory).second) return;
+  directory = printable_text(directory);
   std::fprintf(stderr,
                "note: no %s in '%s': its data are unverified (make one with: cd %s && "
                "sha256sum *-ubyte* > %s; --no-verify skips the check and this note)\n",
@@ -657,6 +659,72 @@ std::string existing_default_outputs(const std::vector<DefaultOutput>& defaults)
                 output.option + ", not given)";
   }
   return existing;
+}
+
+ToolOutput::ToolOutput(std::string option, std::string path, bool named)
+    : option_(std::move(option)), path_(std::move(path)), named_(named) {}
+
+ToolOutput::~ToolOutput() {
+  discard();
+}
+
+void ToolOutput::discard() noexcept {
+  if (!temporary_.empty()) ::unlink(temporary_.c_str());
+  temporary_.clear();
+}
+
+const std::string& ToolOutput::write_path() {
+  if (named_) return path_;
+  if (!temporary_.empty()) return temporary_;
+  // O_EXCL: a name no other process (or an earlier run's leftover) holds. Mode 0666 less the
+  // umask, as the stream the tool writes through would have made the file itself.
+  for (int attempt = 0;; ++attempt) {
+    const std::string candidate =
+        path_ + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(attempt);
+    const int fd = ::open(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0) {
+      ::close(fd);
+      temporary_ = candidate;
+      return temporary_;
+    }
+    const int error = errno;
+    if (error != EEXIST || attempt == 99) {
+      throw std::system_error(error, std::generic_category(),
+                              "cannot create a temporary file next to '" + path_ + "'");
+    }
+  }
+}
+
+void ToolOutput::publish(const std::string& program) {
+  if (named_) return;
+  if (temporary_.empty()) throw std::logic_error("ToolOutput::publish before write_path");
+  // Neither call ever replaces the default name: each fails with EEXIST when it is taken, be it
+  // by a file, a directory or a link (a dangling one too).
+  if (::renameat2(AT_FDCWD, temporary_.c_str(), AT_FDCWD, path_.c_str(), RENAME_NOREPLACE) == 0) {
+    temporary_.clear();
+    return;
+  }
+  int error = errno;
+  if (error == EINVAL || error == ENOSYS || error == EOPNOTSUPP) {
+    // A file system without RENAME_NOREPLACE (or an old kernel): a hard link, then the
+    // temporary's name removed, leaves the same file under the default name.
+    if (::link(temporary_.c_str(), path_.c_str()) == 0) {
+      discard();
+      return;
+    }
+    error = errno;
+  }
+  discard();
+  if (error == EEXIST) {
+    throw std::runtime_error(
+        "refusing to replace '" + path_ + "' (the default of " + option_ +
+        ", not given), which appeared while " + program +
+        " ran: a default output never replaces an existing file, and this output was not "
+        "written; name it with " +
+        option_ + " FILE (a file named there is replaced)");
+  }
+  throw std::system_error(error, std::generic_category(),
+                          "cannot give the finished output the name '" + path_ + "'");
 }
 
 bool names_same_file(const std::string& a, const std::string& b) {

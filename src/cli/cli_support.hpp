@@ -18,6 +18,9 @@
 
 #include "cryptonets/bfv/parameters.hpp"
 #include "cryptonets/io/idx.hpp"
+// printable_text: every message prints the file names the user gave through it (one printable
+// line each: a name with a newline could forge a line of output, one with ESC drive the terminal).
+#include "cryptonets/io/inspect.hpp"
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/yashe/parameters.hpp"
 
@@ -90,8 +93,9 @@ bool standard_streams_open(const std::string& program);
 int checked_stdout(int status, const std::string& program);
 
 // The main() of a standalone executable: runs `run` on the arguments after the program name and
-// maps its exceptions to the exit codes above, with messages prefixed by `program`; refuses a
-// closed stdout and reports one that could not be written (the two functions above).
+// maps its exceptions to the exit codes above, with messages prefixed by `program` and made
+// printable (printable_text: the messages name files as given); refuses a closed stdout and
+// reports one that could not be written (the two functions above).
 int run_standalone(const std::string& program, int (*run)(std::span<char* const>), int argc,
                    char** argv);
 
@@ -162,6 +166,41 @@ struct DefaultOutput {
 // name) that already exists, even as a dangling link, joined with " and "; empty if none. The
 // callers refuse with it before any work; an output named on the command line is replaced.
 std::string existing_default_outputs(const std::vector<DefaultOutput>& defaults);
+
+// One output of a tool that writes through a plain stream (cryptonets-train, -quantise), from
+// the first write to the name it ends up under. A path named on the command line (`named`) is
+// written in place, replaced if it exists, as each tool's --help says (/dev/stdout works). A
+// default is written to a new temporary file beside it, "PATH.tmp-PID-N" (made when write_path()
+// is first called), that publish() gives the default name only if that name is still free:
+// existing_default_outputs checks at start-up, but a file that appeared during the run (hours of
+// training) was replaced at the end. A temporary not published is removed by the destructor.
+class ToolOutput {
+ public:
+  // `option`: "--out", as DefaultOutput's.
+  ToolOutput(std::string option, std::string path, bool named);
+  ~ToolOutput();
+  ToolOutput(const ToolOutput&) = delete;
+  ToolOutput& operator=(const ToolOutput&) = delete;
+
+  // Where to write (the path, or the temporary); std::system_error if the temporary cannot be
+  // made (EACCES, ENOSPC, ...).
+  const std::string& write_path();
+  // A named path: nothing to do. A default: the temporary takes the default name without
+  // replacing anything (renameat2 with RENAME_NOREPLACE; link(2) then unlink where the file
+  // system has no such rename) and is gone either way. Throws std::runtime_error "refusing to
+  // replace 'PATH' (the default of OPTION, not given), which appeared while PROGRAM ran ..." if a
+  // file, directory or link (dangling too) of that name exists, std::system_error for any other
+  // failure; write_path() must have been called.
+  void publish(const std::string& program);
+
+ private:
+  void discard() noexcept;
+
+  std::string option_;
+  std::string path_;
+  bool named_;
+  std::string temporary_;  // "" until write_path(), and after publish()
+};
 
 // Whether writing one path could write the file the other names: the same inode when both
 // exist; otherwise the absolute paths with every symbolic link followed, a dangling one too (the

@@ -215,9 +215,9 @@ int client_register(std::span<char* const> arguments) {
   const std::string token = do_register(options, keys);
   if (options.has("token-file")) {
     write_token_file(options.text("token-file"), token);
-    std::printf("registered; token in %s\n", options.text("token-file").c_str());
+    std::printf("registered; token in %s\n", printable_text(options.text("token-file")).c_str());
   } else {
-    std::printf("%s\n", token.c_str());
+    std::printf("%s\n", printable_text(token).c_str());  // the server's: one line, whatever it sent
   }
   return kExitSuccess;
 }
@@ -234,7 +234,7 @@ int client_submit(std::span<char* const> arguments) {
   check_server_option(options);
   const std::string token = token_option(options);
   const service::JobStatus job = do_submit(options, token, options.text("in"));
-  std::printf("%s\n", job.job.c_str());
+  std::printf("%s\n", printable_text(job.job).c_str());
   return kExitSuccess;
 }
 
@@ -281,11 +281,13 @@ int client_fetch(std::span<char* const> arguments) {
       service::require_regular_file(path, "a file of --keys");  // a FIFO would block the load
   }
   do_fetch(options, token, options.text("job"), options.text("out"), keys);
-  std::printf("scores of job %s in %s\n", options.text("job").c_str(), options.text("out").c_str());
+  std::printf("scores of job %s in %s\n", printable_text(options.text("job")).c_str(),
+              printable_text(options.text("out")).c_str());
   if (!options.flag("keep")) {
     service::Client(client_options(options, nullptr)).remove(token, options.text("job"));
     // Said, because a second fetch or a delete of this job now answers 404.
-    std::printf("job %s deleted on the server (--keep keeps it)\n", options.text("job").c_str());
+    std::printf("job %s deleted on the server (--keep keeps it)\n",
+                printable_text(options.text("job")).c_str());
   }
   return kExitSuccess;
 }
@@ -388,8 +390,8 @@ int client_infer(std::span<char* const> arguments) {
           write_token_file(options.text("token-file"), token);
           saved = "; new token saved in " + options.text("token-file");
         }
-        std::fprintf(stderr, "%s\nregistered the keys again%s; submitting again\n", e.what(),
-                     saved.c_str());
+        std::fprintf(stderr, "%s\nregistered the keys again%s; submitting again\n",
+                     printable_text(e.what()).c_str(), printable_text(saved).c_str());
         continue;
       }
       // A token kept in --token-file from an earlier registration, of another key set than
@@ -405,21 +407,21 @@ int client_infer(std::span<char* const> arguments) {
                       options.text("keys") + "' (" +
                       key_set_id_hex(read_protocol_header(keys.parameters).key_set_id) + ")";
         throw std::runtime_error(
-            what + ": " + e.what() + "\nregister '" + options.text("keys") +
+            what + ": " + e.what() + "; register '" + options.text("keys") +
             "' and use the token written then: remove '" + file +
             "' and run client infer again (it registers and saves a new token), or give the "
             "--token-file written when these keys were registered");
       }
       if (e.status() != 503 || std::chrono::steady_clock::now() > deadline) throw;
       const int wait = std::max(1, e.retry_after_s());
-      std::fprintf(stderr, "%s; retrying in %d s\n", e.what(), wait);
+      std::fprintf(stderr, "%s; retrying in %d s\n", printable_text(e.what()).c_str(), wait);
       std::this_thread::sleep_for(std::chrono::seconds(wait));
     }
   }
   const double uploaded = elapsed();
   // Now, not at the end: if this command stops (Ctrl-C, a failed download), the job can be found.
-  std::fprintf(stderr, "job %s accepted (cryptonets client fetch --job %s)\n", job.job.c_str(),
-               job.job.c_str());
+  std::fprintf(stderr, "job %s accepted (cryptonets client fetch --job %s)\n",
+               printable_text(job.job).c_str(), printable_text(job.job).c_str());
 
   service::Client client(client_options(options, nullptr));
   std::unique_ptr<Progress> bar;
@@ -448,8 +450,8 @@ int client_infer(std::span<char* const> arguments) {
   std::printf(
       "job %s: %llu images, uploaded in %.2f s, scores after %.2f s, fetched after %.2f s: "
       "%s\n",
-      job.job.c_str(), static_cast<unsigned long long>(job.images), uploaded, computed, elapsed(),
-      options.text("out").c_str());
+      printable_text(job.job).c_str(), static_cast<unsigned long long>(job.images), uploaded,
+      computed, elapsed(), printable_text(options.text("out")).c_str());
   return kExitSuccess;
 }
 

@@ -314,9 +314,9 @@ int run_decrypt(std::span<char* const> arguments) {
 
   std::fprintf(report, "decrypted %zu images (from %llu)%s%s\n", labels.size(),
                static_cast<unsigned long long>(first), out_path ? ": " : "",
-               out_path ? out_path->c_str() : "");
+               out_path ? printable_text(*out_path).c_str() : "");
   if (options.has("scores"))
-    std::fprintf(report, "scores (CSV): %s\n", options.text("scores").c_str());
+    std::fprintf(report, "scores (CSV): %s\n", printable_text(options.text("scores")).c_str());
   if (correct) {
     std::fprintf(report, "accuracy: %.2f%% (%zu/%zu)\n", 100.0 * *correct / labels.size(), *correct,
                  labels.size());

@@ -100,7 +100,7 @@ void encrypt_images(const OptionParser& options, const ModelProfile& profile, co
       "encrypted %zu images (from %zu) under %s in %llu batch(es) of up to %zu, %zu moduli: %s "
       "(%s)\n",
       count, first, Scheme::kName, static_cast<unsigned long long>(writer.header().batch_count()),
-      slots, contexts.size(), out_path.c_str(),
+      slots, contexts.size(), printable_text(out_path).c_str(),
       format_bytes(std::filesystem::file_size(out_path)).c_str());
 }
 

@@ -174,7 +174,8 @@ void infer_file(const ServerFiles& files, const CompiledModel& compiled, const R
   std::printf("inferred %llu images under %s in %llu batch(es), %zu moduli, %.2f s: %s (%s)\n",
               static_cast<unsigned long long>(header.images), Scheme::kName,
               static_cast<unsigned long long>(header.batch_count()), contexts.size(), seconds,
-              out_path.c_str(), format_bytes(std::filesystem::file_size(out_path)).c_str());
+              printable_text(out_path).c_str(),
+              format_bytes(std::filesystem::file_size(out_path)).c_str());
 }
 
 // prepare_infer's checks and files under one scheme.

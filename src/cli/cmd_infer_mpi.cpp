@@ -437,10 +437,10 @@ void compute_root(Communicator& comm, BasicInferSetup<Scheme>& setup_ref) {
     std::printf("inferred %llu images in %llu batch(es), %zu moduli, %.2f s on %d ranks: %s (%s)\n",
                 static_cast<unsigned long long>(header.images),
                 static_cast<unsigned long long>(header.batch_count()), setup->contexts.size(),
-                seconds, comm.size(), setup->out_path.c_str(),
+                seconds, comm.size(), printable_text(setup->out_path).c_str(),
                 format_bytes(std::filesystem::file_size(setup->out_path)).c_str());
   } catch (const std::exception& e) {
-    comm.abort(e.what());
+    comm.abort(printable_text(e.what()));
   }
 }
 
@@ -481,7 +481,7 @@ int run_worker(Communicator& comm) {
       throw std::runtime_error("rank 0 sent an unknown scheme");
     }
   } catch (const std::exception& e) {
-    comm.abort(e.what());
+    comm.abort(printable_text(e.what()));
   }
   return kExitSuccess;
 }

@@ -312,11 +312,12 @@ void install() {
 void set_target(const fs::path& target) {
   std::error_code error;
   const KeyDirectory key_files(target.string());
+  const std::string shown = printable_text(target.string());
   const std::string outcome =
       fs::exists(key_files.secret_keys, error) || fs::exists(key_files.parameters, error)
-          ? "the previous key set in '" + target.string() + "' is unchanged"
-      : fs::exists(target, error) ? "'" + target.string() + "' is unchanged"
-                                  : "'" + target.string() + "' was not created";
+          ? "the previous key set in '" + shown + "' is unchanged"
+      : fs::exists(target, error) ? "'" + shown + "' is unchanged"
+                                  : "'" + shown + "' was not created";
   int generating = kGenerating;
   if (!state.compare_exchange_strong(generating, kHolding)) return;
   copy("cryptonets keygen: interrupted before the new key set was written; " + outcome + "\n",
@@ -562,13 +563,15 @@ void write_key_directory(const fs::path& target, const std::string& preset_name,
   std::printf("parameter set %016llx, key set %016llx\n",
               static_cast<unsigned long long>(parameter_set_fingerprint(keys.contexts)),
               static_cast<unsigned long long>(key_set_id(keys.key_ids())));
+  const auto shown = [](const std::string& path) { return printable_text(path); };
   std::printf(
       "wrote %s (%s), %s (%s), %s (%s), %s (the model's profile) and %s (%s, mode 0600: "
       "keep it secret)\n",
-      files.parameters.c_str(), file_size(files.parameters).c_str(), files.public_keys.c_str(),
-      file_size(files.public_keys).c_str(), files.evaluation_keys.c_str(),
-      file_size(files.evaluation_keys).c_str(), (target / kKeySetProfileName).c_str(),
-      files.secret_keys.c_str(), file_size(files.secret_keys).c_str());
+      shown(files.parameters).c_str(), file_size(files.parameters).c_str(),
+      shown(files.public_keys).c_str(), file_size(files.public_keys).c_str(),
+      shown(files.evaluation_keys).c_str(), file_size(files.evaluation_keys).c_str(),
+      shown((target / kKeySetProfileName).string()).c_str(), shown(files.secret_keys).c_str(),
+      file_size(files.secret_keys).c_str());
 }
 
 }  // namespace

@@ -201,7 +201,7 @@ int run_mnist_with(const OptionParser& options, const MnistOptions& values, cons
   std::printf("plaintext moduli: %zu x %d bits (outputs need %d bits); model: %s\n",
               setup.plaintext_moduli.size(),
               static_cast<int>(std::bit_width(setup.plaintext_moduli[0])), ranges.output_bits(),
-              options.text("model").c_str());
+              printable_text(options.text("model")).c_str());
   if (compiled.output_factor != 1) {
     std::printf(
         "output factor: %s (the compiled network, and so every decrypted score, is this multiple "
@@ -224,7 +224,8 @@ int run_mnist_with(const OptionParser& options, const MnistOptions& values, cons
   std::printf(
       "images: %zu test images of %s (%zu classes) in %zu batch(es) of up to %zu; "
       "threads: %d\n",
-      count, data_directory.c_str(), compiled.output_size, batches, batch_size, threads);
+      count, printable_text(data_directory).c_str(), compiled.output_size, batches, batch_size,
+      threads);
 
   auto start = Clock::now();
   const auto keys = encoding::BasicCrtKeys<Scheme>::generate(params, setup.plaintext_moduli, prng);

@@ -35,7 +35,7 @@ int run_profile(std::span<char* const> arguments) {
   save_profile(profile, out);
   std::printf(
       "wrote %s: input %lldx%lldx%lld (scale %g), %zu outputs of up to %d bits, %zu presets\n",
-      out.c_str(), static_cast<long long>(profile.input_shape.channels),
+      printable_text(out).c_str(), static_cast<long long>(profile.input_shape.channels),
       static_cast<long long>(profile.input_shape.height),
       static_cast<long long>(profile.input_shape.width), profile.input_scale, profile.outputs,
       centred_bits(profile.output_bound), profile.presets.size() + profile.bfv_presets.size());

@@ -19,6 +19,7 @@
 namespace {
 
 using namespace cryptonets::cli;
+using cryptonets::printable_text;
 
 struct Subcommand {
   std::string_view name;
@@ -72,8 +73,10 @@ int main(int argc, char** argv) {
       return checked_stdout(s.run(std::span<char* const>(argv + 2, static_cast<size_t>(argc - 2))),
                             std::string("cryptonets ") + argv[1]);
     } catch (const UsageError& e) {
-      std::fprintf(stderr, "cryptonets %s: %s (see cryptonets %s --help)\n", argv[1], e.what(),
-                   argv[1]);
+      // Every message made printable: most name the files given, and a name with a newline
+      // could forge a line of output, one with ESC drive the terminal.
+      std::fprintf(stderr, "cryptonets %s: %s (see cryptonets %s --help)\n", argv[1],
+                   printable_text(e.what()).c_str(), argv[1]);
       return kExitUsage;
     } catch (const std::bad_alloc&) {
       std::fprintf(stderr, "cryptonets %s: out of memory\n", argv[1]);
@@ -84,12 +87,11 @@ int main(int argc, char** argv) {
       std::string_view message = e.what();
       const std::string prefix = std::string(name) + ": ";
       if (message.starts_with(prefix)) message.remove_prefix(prefix.size());
-      std::fprintf(stderr, "cryptonets %s: error: %.*s\n", argv[1],
-                   static_cast<int>(message.size()), message.data());
+      std::fprintf(stderr, "cryptonets %s: error: %s\n", argv[1], printable_text(message).c_str());
       return kExitFailure;
     }
   }
-  std::fprintf(stderr, "cryptonets: unknown command '%s'\n", argv[1]);
+  std::fprintf(stderr, "cryptonets: unknown command '%s'\n", printable_text(argv[1]).c_str());
   print_usage(stderr);
   return kExitUsage;
 }

@@ -68,12 +68,17 @@ namespace {
 using namespace cryptonets;
 using namespace cryptonets::cli;
 
+constexpr const char* kProgram = "cryptonets-quantise";
+
 struct CommandLine {
   std::string float_model;
   std::string sequential_model;  // --sequential: a network with polynomial activations
   std::string data_directory;
   std::string output;
   std::string results;
+  // --out and --results given (else their defaults, which are never replaced: ToolOutput).
+  bool output_named = false;
+  bool results_named = false;
   int threads = 0;
   std::optional<double> min_accuracy;  // nullopt: follows the float model (kDefaultFloorBelowFloat)
   bool verify_checksums = true;
@@ -208,6 +213,8 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   line.data_directory = options.text("data");
   line.output = options.text("out");
   line.results = options.text("results");
+  line.output_named = options.given("out");
+  line.results_named = options.given("results");
   refuse_default_over_existing(options, {"out", "results"});
   require_new_output_directory("out", line.output);
   require_new_output_directory("results", line.results);
@@ -426,7 +433,8 @@ void write_grid_summary(std::ostream& out, const CommandLine& line, const Report
 }
 
 void write_results(const CommandLine& line, const Report& report) {
-  std::ofstream out(line.results);
+  ToolOutput file("--results", line.results, line.results_named);
+  std::ofstream out(file.write_path());
   if (!out) throw std::runtime_error("cannot write '" + line.results + "'");
   const std::vector<uint64_t> moduli = plaintext_moduli(static_cast<size_t>(line.grid.max_moduli));
   out << "# Quantisation of the CryptoNets network: accuracy against plaintext bits\n\n"
@@ -517,6 +525,9 @@ void write_results(const CommandLine& line, const Report& report) {
            "value that maximises each output separately, which no image does, but only it "
            "guarantees correct decryption for every input.\n";
   }
+  out.close();
+  if (!out) throw std::runtime_error("cannot write '" + line.results + "'");
+  file.publish(kProgram);
 }
 
 void save_chosen_model(const CommandLine& line, const Report& report, const Model& model) {
@@ -538,13 +549,15 @@ void save_chosen_model(const CommandLine& line, const Report& report, const Mode
            << moduli_bits(report.runtime_moduli) << " bits; measured max |output| "
            << c.test.max_output_bits << " bits\n"
            << "# regenerate: " << line.regenerate << "\n";
-  std::ofstream out(line.output);
+  ToolOutput file("--out", line.output, line.output_named);
+  std::ofstream out(file.write_path());
   out << body.substr(0, first_line) << comments.str() << body.substr(first_line);
   out.close();
   if (!out) throw std::runtime_error("cannot write '" + line.output + "'");
-  if (load_model(line.output) != model) {
+  if (load_model(file.write_path()) != model) {
     throw std::logic_error("'" + line.output + "' does not read back as the model written");
   }
+  file.publish(kProgram);
 }
 
 // --sequential: a network with polynomial activations. Every grid point is quantised, tracked and
@@ -682,7 +695,8 @@ void report_floor_not_reached(const std::vector<QuantisationResult>& sweep, doub
                "cryptonets-quantise: no grid point reaches the accuracy floor %s%s: %s; %s not "
                "written (%s lists the grid). %s\n",
                percent(floor).c_str(), floor_source(line).c_str(), found.c_str(),
-               line.output.c_str(), line.results.c_str(), advice.c_str());
+               printable_text(line.output).c_str(), printable_text(line.results).c_str(),
+               advice.c_str());
 }
 
 int run_polynomial(const CommandLine& line) {
@@ -735,7 +749,8 @@ int run_polynomial(const CommandLine& line) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const std::optional<size_t> chosen = choose_default(sweep, floor);
 
-  std::ofstream out(line.results);
+  ToolOutput results_file("--results", line.results, line.results_named);
+  std::ofstream out(results_file.write_path());
   if (!out) throw std::runtime_error("cannot write '" + line.results + "'");
   out << "# Quantisation of a network with polynomial activations\n\nGenerated " << utc_now()
       << " on " << cpu_model() << ". Regenerate with\n\n```sh\n"
@@ -781,7 +796,8 @@ int run_polynomial(const CommandLine& line) {
   write_unmeasured(out, sweep, line.grid.max_moduli);
   out.close();
   if (!out) throw std::runtime_error("cannot write '" + line.results + "'");
-  std::fprintf(stderr, "wrote %s\n", line.results.c_str());
+  results_file.publish(kProgram);
+  std::fprintf(stderr, "wrote %s\n", printable_text(line.results).c_str());
   if (!model) {
     report_floor_not_reached(sweep, floor, line);
     return kExitFailure;
@@ -791,7 +807,8 @@ int run_polynomial(const CommandLine& line) {
   write_model(*model, text);
   const std::string body = text.str();
   const size_t first_line = body.find('\n') + 1;
-  std::ofstream file(line.output);
+  ToolOutput model_file("--out", line.output, line.output_named);
+  std::ofstream file(model_file.write_path());
   file << body.substr(0, first_line) << "# quantised from " << line.sequential_model << " ("
        << network.activations[0].name() << ", " << network.activations[1].name() << ")\n# "
        << c.choice.label() << ": test accuracy " << percent(c.test.accuracy())
@@ -802,12 +819,13 @@ int run_polynomial(const CommandLine& line) {
        << body.substr(first_line);
   file.close();
   if (!file) throw std::runtime_error("cannot write '" + line.output + "'");
-  if (load_model(line.output) != *model) {
+  if (load_model(model_file.write_path()) != *model) {
     throw std::logic_error("'" + line.output + "' does not read back as the model written");
   }
+  model_file.publish(kProgram);
   std::fprintf(stderr, "wrote %s: %s, test %s, worst case %d bits, %d plaintext moduli\n",
-               line.output.c_str(), c.choice.label().c_str(), percent(c.test.accuracy()).c_str(),
-               c.worst_case_bits, *c.moduli);
+               printable_text(line.output).c_str(), c.choice.label().c_str(),
+               percent(c.test.accuracy()).c_str(), c.worst_case_bits, *c.moduli);
   return kExitSuccess;
 }
 
@@ -853,9 +871,10 @@ int run(std::span<char* const> arguments) {
                  "the float model '%s' reaches %s on the test set of %s, below the floor %s of "
                  "--min-accuracy: no quantisation is tried (retrain it, or lower "
                  "--min-accuracy); %s and %s not written\n",
-                 line.float_model.c_str(), percent(report.float_test_accuracy).c_str(),
-                 line.data_directory.c_str(), percent(report.min_accuracy).c_str(),
-                 line.output.c_str(), line.results.c_str());
+                 printable_text(line.float_model).c_str(),
+                 percent(report.float_test_accuracy).c_str(),
+                 printable_text(line.data_directory).c_str(), percent(report.min_accuracy).c_str(),
+                 printable_text(line.output).c_str(), printable_text(line.results).c_str());
     return kExitFailure;
   }
 
@@ -930,14 +949,14 @@ int run(std::span<char* const> arguments) {
     }
   }
   write_results(line, report);
-  std::fprintf(stderr, "wrote %s\n", line.results.c_str());
+  std::fprintf(stderr, "wrote %s\n", printable_text(line.results).c_str());
   if (!report.chosen) {
     report_floor_not_reached(sweep, report.min_accuracy, line);
     return kExitFailure;
   }
   save_chosen_model(line, report, *chosen_model);
   std::fprintf(stderr, "wrote %s: %s, test %s, %zu plaintext modul%s of %s bits\n",
-               line.output.c_str(), report.chosen->choice.label().c_str(),
+               printable_text(line.output).c_str(), report.chosen->choice.label().c_str(),
                percent(report.chosen->test.accuracy()).c_str(), report.runtime_moduli.size(),
                report.runtime_moduli.size() == 1 ? "us" : "i",
                moduli_bits(report.runtime_moduli).c_str());
@@ -947,5 +966,5 @@ int run(std::span<char* const> arguments) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return run_standalone("cryptonets-quantise", run, argc, argv);
+  return run_standalone(kProgram, run, argc, argv);
 }

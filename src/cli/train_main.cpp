@@ -39,10 +39,13 @@ using namespace cryptonets;
 using namespace cryptonets::cli;
 namespace fs = std::filesystem;
 
+constexpr const char* kProgram = "cryptonets-train";
+
 struct CommandLine {
   std::string data_directory;
   std::string output;
-  size_t train_limit = 0;  // 0: all training images
+  bool output_named = false;  // --out given (else its default, which is never replaced)
+  size_t train_limit = 0;     // 0: all training images
   bool verify_checksums = true;
   std::string architecture = "cryptonets";  // or "paper": the 9-layer training network
   std::string activation = "square";
@@ -92,7 +95,8 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
                     "where to write the float model; an existing file is replaced only when "
                     "named here",
                     "data/model-float.txt");
-  options.add_value("epochs", "N", "passes over the training images",
+  options.add_value("epochs", "N",
+                    "passes over the training images (0 only with --approximate: the drop-in)",
                     std::to_string(defaults.epochs));
   options.add_value("seed", "S", "seeds initialisation, shuffling and augmentation",
                     std::to_string(defaults.seed));
@@ -142,6 +146,7 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   CommandLine line;
   line.data_directory = options.text("data");
   line.output = options.text("out");
+  line.output_named = options.given("out");
   // The default is relative to the current directory: a bare run from the repository would
   // replace the shipped float model after the whole training.
   const std::string refused =
@@ -177,9 +182,27 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   if (!line.approximate.empty() && line.fine_tune.empty()) {
     throw UsageError("--approximate needs --fine-tune FILE (the trained network to approximate)");
   }
+  // A --fine-tune model keeps its own shape: --conv-maps and --hidden would be ignored.
+  for (const char* shape : {"conv-maps", "hidden"}) {
+    if (options.given(shape) && !line.fine_tune.empty()) {
+      throw UsageError(
+          "--" + std::string(shape) +
+          " sets the shape of a new network; --fine-tune FILE keeps the shape of FILE");
+    }
+  }
+  // --degree is the degree of the --approximate fits: without them it would be ignored.
+  if (options.given("degree") && line.approximate.empty())
+    throw UsageError("--degree applies to --approximate (the degree of its polynomials)");
   TrainingOptions& t = line.training;
   constexpr int64_t kMostSteps = std::numeric_limits<int>::max();
   t.epochs = static_cast<int>(options.integer("epochs", 0, 100000));
+  // No pass writes the starting network: the random one (a trial: exit 0 and a model at chance
+  // accuracy), or --fine-tune's unchanged. Only the drop-in approximation is a result.
+  if (t.epochs == 0 && line.approximate.empty()) {
+    throw UsageError(
+        "--epochs 0 trains nothing and would write the untrained network: give at least 1 (0 "
+        "is for --fine-tune FILE --approximate FIT, which writes the drop-in approximation)");
+  }
   t.seed = static_cast<uint64_t>(options.integer("seed", 0, INT64_MAX));
   t.threads = static_cast<int>(options.integer("threads", 1, 1024));
   t.batch_size = static_cast<int>(options.integer("batch", 1, 1 << 20));
@@ -256,13 +279,17 @@ int run(std::span<char* const> arguments) {
       std::fflush(stdout);
     }
     train_sequential_network(network, train_view, view(test, 0), t, line.fine_tune.empty(), report);
-    save_sequential_network(network, line.output);
-    std::printf("wrote %s after %.1f s of training\n", line.output.c_str(), total_seconds);
+    ToolOutput output("--out", line.output, line.output_named);
+    save_sequential_network(network, output.write_path());
+    output.publish(kProgram);
+    std::printf("wrote %s after %.1f s of training\n", printable_text(line.output).c_str(),
+                total_seconds);
     if (!line.merged_output.empty()) {
       const SequentialNetwork merged = merge_linear_runs(network);
       save_float_network(to_float_network(merged), line.merged_output);
       std::printf("wrote %s (linear runs merged; test accuracy %.2f%% before, %.2f%% after)\n",
-                  line.merged_output.c_str(), 100.0 * accuracy(network, view(test, 0), t.threads),
+                  printable_text(line.merged_output).c_str(),
+                  100.0 * accuracy(network, view(test, 0), t.threads),
                   100.0 * accuracy(merged, view(test, 0), t.threads));
     }
     return kExitSuccess;
@@ -274,14 +301,16 @@ int run(std::span<char* const> arguments) {
                     100.0 * r.train_accuracy, 100.0 * r.test_accuracy, r.seconds);
         std::fflush(stdout);
       });
-  save_float_network(network, line.output);
-  std::printf("wrote %s (%zu parameters) after %.1f s of training\n", line.output.c_str(),
-              parameter_count(network), total_seconds);
+  ToolOutput output("--out", line.output, line.output_named);
+  save_float_network(network, output.write_path());
+  output.publish(kProgram);
+  std::printf("wrote %s (%zu parameters) after %.1f s of training\n",
+              printable_text(line.output).c_str(), parameter_count(network), total_seconds);
   return kExitSuccess;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  return run_standalone("cryptonets-train", run, argc, argv);
+  return run_standalone(kProgram, run, argc, argv);
 }

@@ -220,7 +220,7 @@ expect 2 "$no_entry" report-partial.md -- "$reproduce" --mode test --data partia
   --report report-partial.md
 
 # ---- A float model below the floor is refused before the sweep (no progress line, no files).
-step train-untrained "$train" --data set --hidden 20 --epochs 0 --out untrained.txt
+step train-untrained "$train" --data set --hidden 20 --epochs 1 --train-limit 1 --out untrained.txt
 expect 1 "no quantisation is tried" untrained-model.txt -- "$quantise" --float untrained.txt \
   --data set --out untrained-model.txt --results untrained-table.md --min-accuracy 0.9
 grep -q "sweep" message.txt && fail "cryptonets-quantise swept the grid for a float model below the floor"

@@ -6,16 +6,25 @@
 # - an output left at its default never replaces an existing file (a trial: a bare
 #   cryptonets-quantise run from the repository rewrote the shipped data/model.txt): exit 2, a
 #   message naming the file and the option, the file unchanged; named, it is replaced;
+# - nor one that appears while the tool runs (a trial: the name was checked at start-up only, and
+#   a file made there during the training was replaced at the end): exit 1 at the end, a message
+#   naming the file, the file unchanged, no temporary file left;
+# - cryptonets-train --epochs 0 (an untrained model, exit 0 for a trial) and options that would be
+#   ignored are usage errors;
 # - cryptonets-reproduce --seed takes 0 to 2^63 - 1, and says so (a trial: --seed 0 got "expects
-#   positive integers separated by commas").
+#   positive integers separated by commas");
+# - the messages of every command print file names escaped, on one line (a trial: a name with a
+#   newline forged a line of output, one with ESC drove the terminal).
 #
-# usage: tools.sh CRYPTONETS TRAIN QUANTISE REPRODUCE
+# usage: tools.sh CRYPTONETS TRAIN QUANTISE REPRODUCE MAKE_IDX_SET DATA_DIR
 set -uo pipefail
 
 exe=$(realpath "$1")
 train=$(realpath "$2")
 quantise=$(realpath "$3")
 reproduce=$(realpath "$4")
+make_set=$(realpath "$5")
+data=$(realpath "$6")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work" || exit 1
@@ -119,6 +128,144 @@ expect 2 "refusing to replace 'bench/results/reproduction' (the default of --out
 unchanged bench/results/reproduction.md bench/results/activation-study/encrypted.md
 expect 2 "cannot read the paper's values from bench/paper_values.csv" -- \
   "$reproduce" --mode test --out bench/results/reproduction --report bench/results/reproduction.md
+cd .. || exit 1
+
+# ---- A default output that appears while the tool runs. The tool's output goes into a pipe
+# that is full before it starts, so that its first line, which comes after the start-up check and
+# after it has read its data (/proc/PID/io tells), blocks it until the file has been made: the
+# file appears during the run for certain, whatever the machine's speed.
+"$make_set" "$data/mnist" set 600 200 >/dev/null || fail "make_idx_set failed"
+small_network=(--data ../set --train-limit 100 --hidden 20 --warmup 5 --shift 0 --threads 2
+  --epochs 1)
+small_grid=(--data ../set --input-scales 1 --min-bits 2 --max-bits 2 --threads 2 --min-accuracy 0)
+
+# run_blocked LOG FILE COMMAND...: runs COMMAND with its output held as above, writes "appeared
+# FILE" into FILE once COMMAND has read 300 kB (the data sets read here are larger, and nothing
+# as large is read before the start-up check), then lets COMMAND go on. Its exit code goes to
+# $status, its output to LOG.
+run_blocked() {
+  local log=$1 file=$2
+  shift 2
+  rm -f pipe && mkfifo pipe
+  exec 3<>pipe # both ends held: the opens below do not wait
+  # Filled until the pipe takes no more (dd ends on EAGAIN).
+  dd if=/dev/zero of=pipe bs=4096 count=4096 oflag=nonblock status=none 2>/dev/null
+  "$@" >pipe 2>&1 &
+  local pid=$! bytes=0 tries=0
+  while [ "$bytes" -lt 300000 ] && [ "$tries" -lt 600 ]; do
+    bytes=$(awk '/^rchar:/ { print $2 }' "/proc/$pid/io" 2>/dev/null) || bytes=0
+    [ -n "$bytes" ] || bytes=0
+    tries=$((tries + 1))
+    sleep 0.05
+  done
+  [ "$bytes" -ge 300000 ] || fail "$*: read only $bytes bytes in 30 s (exited early?)"
+  echo "appeared $file" >"$file"
+  : >"$log.raw"
+  dd if=pipe iflag=nonblock bs=65536 status=none >>"$log.raw" 2>/dev/null
+  wait "$pid"
+  status=$?
+  dd if=pipe iflag=nonblock bs=65536 status=none >>"$log.raw" 2>/dev/null
+  exec 3<&-
+  rm -f pipe
+  tr -d '\000' <"$log.raw" >"$log" && rm -f "$log.raw"
+}
+# appeared_unchanged LOG FILE CODE: the run ended with exit CODE, refusing to replace FILE, which
+# still holds what the test wrote, and left no temporary file.
+appeared_unchanged() {
+  local log=$1 file=$2 code=$3
+  checks=$((checks + 1))
+  [ "$status" -eq "$code" ] || fail "$log: exit code $status, expected $code: $(cat "$log")"
+  grep -qF "refusing to replace '$file' (the default of " "$log" ||
+    fail "$log: no refusal naming '$file': $(cat "$log")"
+  grep -qF "which appeared while" "$log" || fail "$log: the refusal does not say why: $(cat "$log")"
+  [ "$(cat "$file")" = "appeared $file" ] || fail "$log: $file was replaced"
+  [ -z "$(find . -name '*.tmp-*' -print -quit)" ] || fail "$log: left $(find . -name '*.tmp-*')"
+}
+mkdir -p run/data run/bench/results
+cd run || exit 1
+# A default output that stays free is written (and only its name is left).
+"$train" "${small_network[@]}" >train.log 2>&1 || fail "train to a free default: $(cat train.log)"
+checks=$((checks + 1))
+grep -q "^cryptonets-float-model" data/model-float.txt ||
+  fail "train did not write the free default data/model-float.txt"
+[ -z "$(find . -name '*.tmp-*' -print -quit)" ] || fail "train left $(find . -name '*.tmp-*')"
+cp data/model-float.txt float.txt
+rm data/model-float.txt
+run_blocked train-appeared.log data/model-float.txt "$train" "${small_network[@]}"
+appeared_unchanged train-appeared.log data/model-float.txt 1
+# The same for a sequential model (another writer).
+rm data/model-float.txt
+run_blocked train-relu.log data/model-float.txt "$train" "${small_network[@]}" --activation relu
+appeared_unchanged train-relu.log data/model-float.txt 1
+# Named, an existing file is replaced, as --help says.
+"$train" "${small_network[@]}" --out data/model-float.txt >train.log 2>&1 ||
+  fail "train over a file named with --out: $(cat train.log)"
+grep -q "^cryptonets-float-model" data/model-float.txt || fail "train --out did not replace the file"
+# cryptonets-quantise: the table's default name is free and it is written; the model's appears.
+rm -f data/model.txt
+run_blocked quantise-appeared.log data/model.txt "$quantise" --float float.txt "${small_grid[@]}"
+appeared_unchanged quantise-appeared.log data/model.txt 1
+[ -s bench/results/quantisation.md ] || fail "quantise did not write its free default table"
+rm -f data/model.txt bench/results/quantisation.md
+run_blocked quantise-table.log bench/results/quantisation.md "$quantise" --float float.txt \
+  "${small_grid[@]}" --out model.txt
+appeared_unchanged quantise-table.log bench/results/quantisation.md 1
+[ -e model.txt ] && fail "quantise wrote the model after refusing its table"
+cd .. || exit 1
+
+# ---- cryptonets-train: values that would do nothing, before any work (exit 2, no file).
+expect 2 "--epochs 0 trains nothing and would write the untrained network" -- \
+  "$train" --epochs 0 --out e0.txt
+expect 2 "--epochs 0 trains nothing" -- "$train" --epochs 0 --fine-tune x.txt --out e0.txt
+expect 2 "--degree applies to --approximate" -- "$train" --degree 3 --out e0.txt
+expect 2 "--hidden sets the shape of a new network; --fine-tune FILE keeps the shape of FILE" -- \
+  "$train" --fine-tune x.txt --hidden 10 --out e0.txt
+expect 2 "--conv-maps sets the shape of a new network" -- \
+  "$train" --fine-tune x.txt --conv-maps 3 --out e0.txt
+[ -e e0.txt ] && fail "cryptonets-train wrote its output before refusing"
+# --epochs 0 with --approximate is the drop-in approximation: accepted (here, to the missing
+# model).
+expect 1 "x.txt" -- "$train" --data set --epochs 0 --fine-tune x.txt --approximate lsq --out e0.txt
+grep -q "trains nothing" message.txt && fail "train refused --epochs 0 --approximate"
+
+# ---- File names in messages: printed escaped (printable_text), so that a name with a newline
+# cannot forge a line and one with ESC cannot drive the terminal. Each command below prints the
+# name in its result line or its error.
+odd=$'odd\nFORGED line\033[2J'
+shown='odd\nFORGED line\x1b[2J'
+# printed_escaped CODE COMMAND...: exit CODE; the output holds the escaped name, no line starting
+# with the forged text, and no ESC byte.
+printed_escaped() {
+  local code=$1
+  shift
+  checks=$((checks + 1))
+  "$@" >message.txt 2>&1
+  local status=$?
+  [ "$status" -eq "$code" ] || fail "exit code $status, expected $code: $(cat -v message.txt)"
+  grep -qF -- "$shown" message.txt || fail "the name is not shown escaped: $(cat -v message.txt)"
+  grep -q "^FORGED" message.txt && fail "a forged line: $(cat -v message.txt)"
+  grep -q $'\033' message.txt && fail "an ESC byte: $(cat -v message.txt)"
+}
+mkdir names && cd names || exit 1
+images=$data/mnist/t10k-images-idx3-ubyte.gz
+printed_escaped 0 "$exe" keygen --out-dir "$odd" --insecure-ring-degree 64
+printed_escaped 0 "$exe" encrypt --keys "$odd" --images "$images" --count 2 --out "$odd.ct" \
+  --threads 1
+mkdir server && cp "$odd/params" "$odd/evaluation.key" "$odd/public.key" server/
+printed_escaped 0 "$exe" infer --keys server --in "$odd.ct" --out "$odd.scores" --threads 1
+printed_escaped 0 "$exe" decrypt --keys "$odd" --in "$odd.scores" --out "$odd.labels" \
+  --scores "$odd.csv"
+printed_escaped 0 "$exe" profile --out "$odd.profile"
+printed_escaped 1 "$exe" encrypt --keys "$odd" --images "$odd.missing" --count 2 --out x.ct
+printed_escaped 2 "$exe" encrypt --keys "$odd" --images "$images" --out "$odd/none/x.ct"
+printed_escaped 1 "$exe" mnist --model "$odd.missing" --images 2 --insecure-ring-degree 64
+printed_escaped 2 "$exe" "$odd"
+if "$exe" --help | grep -qw serve; then
+  printed_escaped 1 "$exe" serve --state-dir state --model "$odd.missing" --listen 127.0.0.1:0
+fi
+printed_escaped 1 "$train" --data "$odd" --out f.txt
+printed_escaped 2 "$train" --out "$odd/none/f.txt"
+printed_escaped 1 "$quantise" --float "$odd.missing" --data ../set --out m.txt --results r.md
 cd .. || exit 1
 
 # ---- cryptonets-reproduce --seed: 0 to 2^63 - 1; anything else names the range and why.
