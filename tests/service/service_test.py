@@ -1590,7 +1590,8 @@ def servfix13_tests():
     against the free space less what the uploads in progress have reserved: a second upload that
     fits alone but not beside the first is answered 507 before its body (it was accepted, the
     disk filled), and the reservation is released once an upload ends (accepted, or its client
-    gone)."""
+    gone). A DELETE with a body is 413, unread (httplib read it into memory before the token was
+    checked)."""
     work = os.getcwd()
     fault = os.path.join(work, "relink-fault")
     state = os.path.join(work, "relink-state")
@@ -1721,7 +1722,29 @@ def servfix13_tests():
                              "alice.ct"], 60)
     check(code == 0, "an upload after an abandoned one: exit %s: %s" % (code, out))
     os.unlink(fault)
+
+    # ---- A DELETE with a body: refused unread (httplib read it into memory first, up to
+    # --max-body, before any token was checked).
+    count = len(server.log_lines())
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    connection.sendall(b"DELETE /v1/jobs/abc HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                       b"Content-Length: 1073741824\r\n\r\n")
+    answer = b""
+    try:
+        while True:  # the answer, to the connection's close
+            piece = connection.recv(4096)
+            if not piece:
+                break
+            answer += piece
+    except OSError as e:
+        answer += repr(e).encode()
+    connection.close()
+    check(answer.startswith(b"HTTP/1.1 413") and b"DELETE takes no body" in answer,
+          "a DELETE with a 1 GiB body (not sent): %r" % answer[:120])
     check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    deletes = [(l.get("status"), l.get("bytes_in")) for l in server.log_lines()[count:]
+               if l.get("method") == "DELETE"]
+    check(deletes == [(413, 0)], "the log of a DELETE with a body: %s" % deletes)
 
 
 def sigterm_during_slow_upload(server, token):

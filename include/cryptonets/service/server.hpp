@@ -37,12 +37,13 @@
 // upload, 410 the token's key set is one this server cannot use or has expired (see below; a bad
 // key file on disk is never a 500; the answer names the key set by the id its registration
 // answered, "key set 0x...", never by the server's directory, and says to register again), 411
-// no Content-Length, 413 body over --max-body, 415 a multipart/form-data upload (bodies are the
-// files themselves, application/octet-stream), 422 well-formed but not acceptable (secret key,
-// other parameters or keys, a model the keys cannot carry, the other scheme), 500 the server may
-// not read its own files (EACCES, EPERM: its configuration) or another failure of its own; the
-// answer says what failed in general terms and the cause ("Permission denied"), never a path of
-// the server's (nor, under keysets/, the hash of a token): those are in the request's log line
+// no Content-Length, 413 body over --max-body (or any body on a DELETE: refused unread), 415 a
+// multipart/form-data upload (bodies are the files themselves, application/octet-stream), 422
+// well-formed but not acceptable (secret key, other parameters or keys, a model the keys cannot
+// carry, the other scheme), 500 the server may not read its own files (EACCES, EPERM: its
+// configuration) or another failure of its own; the answer says what failed in general terms and
+// the cause ("Permission denied"), never a path of the server's (nor, under keysets/, the hash of a
+// token): those are in the request's log line
 // ("detail"), as they are in a job's ("job failed", "job retried"), 503 +
 // Retry-After queue full, shutting down (an upload in progress at SIGTERM is dropped at its next
 // piece and answered so), or the token's key set cannot be loaded right now (see below), 507 an
