@@ -145,7 +145,8 @@ void Server::Impl::resolve_port_file() {
     const fs::path parent = path.parent_path().empty() ? fs::path(".") : path.parent_path();
     const int fd = ::openat(at, parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
-      throw failure("cannot open its directory '" + parent.string() + "': " + std::strerror(errno));
+      const int error = errno;
+      throw failure("cannot open its directory '" + parent.string() + "': " + std::strerror(error));
     }
     directory.reset(fd);
     name = path.filename().string();
@@ -205,8 +206,9 @@ void Server::Impl::resolve_port_file() {
   for (int depth = 0;; ++depth) {
     std::vector<char> link(PATH_MAX + 1);
     const ssize_t length = ::readlinkat(directory.fd, name.c_str(), link.data(), link.size());
-    if (length < 0 && (errno == EINVAL || errno == ENOENT)) break;  // not a link, or a new file
-    if (length < 0) throw failure(std::string("cannot follow it: ") + std::strerror(errno));
+    const int error = length < 0 ? errno : 0;
+    if (error == EINVAL || error == ENOENT) break;  // not a link, or a new file
+    if (error != 0) throw failure(std::string("cannot follow it: ") + std::strerror(error));
     if (depth == 40) throw failure("cannot follow its symbolic links (a loop?)");
     const fs::path next(std::string(link.data(), static_cast<size_t>(length)));
     target = next.is_absolute() ? next : target.parent_path() / next;
@@ -246,14 +248,18 @@ void Server::Impl::write_port_file() {
                         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
     if (file.fd < 0 && errno != EEXIST) break;
   }
-  if (file.fd < 0) throw failure("cannot create a temporary file in its directory", errno);
+  if (file.fd < 0) {
+    const int error = errno;
+    throw failure("cannot create a temporary file in its directory", error);
+  }
   const std::string text = std::to_string(port_) + "\n";
   const auto fail = [&](const std::string& step) {
-    const int error = errno;
+    const int error = errno != 0 ? errno : EIO;
     ::unlinkat(directory.fd, temporary.c_str(), 0);
     return failure(step, error);
   };
   size_t done = 0;
+  errno = 0;
   while (done < text.size()) {
     const ssize_t written = ::write(file.fd, text.data() + done, text.size() - done);
     if (written < 0 && errno == EINTR) continue;
