@@ -58,6 +58,25 @@ void Server::Impl::install_routes() {
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
+  // A client that sends "Expect: 100-continue" (curl, for bodies over 1 MiB) waits for the 100
+  // before its body: an upload refused from its headers alone (411, 413, 507 for no room) is
+  // answered instead of the 100, so that the body is never sent (httplib sent the 100 first, and
+  // a client that then sends its whole body before reading lost the answer: a broken pipe).
+  http_->set_expect_100_continue_handler(
+      [this](const httplib::Request& req, httplib::Response& res) {
+        request_facts = RequestFacts{};
+        if (req.method != "POST" || (req.path != "/v1/jobs" && req.path != "/v1/keysets")) {
+          return 100;
+        }
+        try {
+          std::optional<SpaceReservation> probe;  // released at once: the handler reserves
+          reserve_space(content_length(req), probe);
+        } catch (const HttpError& e) {
+          answer_error(res, e.status, e.what(), e.detail, e.code);
+          return e.status;
+        }
+        return 100;
+      });
   http_->set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     const double ms =
         std::chrono::duration<double, std::milli>(Clock::now() - request_facts.start).count();

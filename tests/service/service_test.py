@@ -1590,8 +1590,9 @@ def servfix13_tests():
     against the free space less what the uploads in progress have reserved: a second upload that
     fits alone but not beside the first is answered 507 before its body (it was accepted, the
     disk filled), and the reservation is released once an upload ends (accepted, or its client
-    gone). A DELETE with a body is 413, unread (httplib read it into memory before the token was
-    checked)."""
+    gone); an upload that sends "Expect: 100-continue" is refused instead of the 100 (507 here),
+    its body never sent. A DELETE with a body is 413, unread (httplib read it into memory before
+    the token was checked)."""
     work = os.getcwd()
     fault = os.path.join(work, "relink-fault")
     state = os.path.join(work, "relink-state")
@@ -1721,6 +1722,29 @@ def servfix13_tests():
     code, out = run_bounded(["client", "submit", "--server", server.url, "--token", token, "--in",
                              "alice.ct"], 60)
     check(code == 0, "an upload after an abandoned one: exit %s: %s" % (code, out))
+    # ---- "Expect: 100-continue" (curl's, for bodies over 1 MiB): an upload refused from its
+    # headers is answered instead of the 100, its body never sent (the 100 came first).
+    with open(fault, "w") as f:
+        f.write("FREE %d\n" % (batch // 2))
+    count = len(server.log_lines())
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    connection.sendall(head.replace(b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n"))
+    answer = b""
+    try:
+        while True:
+            piece = connection.recv(4096)
+            if not piece:
+                break
+            answer += piece
+    except OSError as e:
+        answer += repr(e).encode()
+    connection.close()
+    check(answer.startswith(b"HTTP/1.1 507") and b"does not fit in the" in answer,
+          "an upload with Expect: 100-continue that the disk has no room for: %r" % answer[:120])
+    eventually(lambda: any(l.get("method") == "POST" for l in server.log_lines()[count:]))
+    posts = [(l.get("status"), l.get("bytes_in")) for l in server.log_lines()[count:]
+             if l.get("method") == "POST"]
+    check(posts == [(507, 0)], "the log of an upload refused before its 100: %s" % posts)
     os.unlink(fault)
 
     # ---- A DELETE with a body: refused unread (httplib read it into memory first, up to

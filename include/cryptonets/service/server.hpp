@@ -56,8 +56,12 @@
 // a failed write of its bytes, or its job record refused by a full disk (told by the errno, ENOSPC
 // or EDQUOT; any other failure there is a 500). A refusal found midway through a body (507
 // included) is answered once the rest has been read and dropped; one found before it is read (411,
-// 413, 415, 405, 404, 507 for no room) leaves it unread. Each connection carries one request and
-// closes after the answer (Connection: close): one log line per request.
+// 413, 415, 405, 404, 507 for no room) leaves it unread; an upload sent with "Expect:
+// 100-continue" (curl's, over 1 MiB) that is refused from its headers (411, 413, 507 for no room)
+// is answered instead of the 100, so its client never sends the body. A client that sends its
+// whole body before reading any answer, without that header (Python's http.client, curl -H
+// 'Expect:'), may lose such an early refusal to a reset connection. Each connection carries one
+// request and closes after the answer (Connection: close): one log line per request.
 //
 // State directory: cryptonets-state (a marker: "cryptonets service state directory, format 1",
 // written at first use; a --state-dir that exists and is neither empty, nor marked, nor holding
