@@ -15,7 +15,6 @@
 
 #include "cli_support.hpp"
 #include "commands.hpp"
-#include "cryptonets/io/serialize.hpp"
 #include "cryptonets/service/server.hpp"
 
 namespace cryptonets::cli {
@@ -70,7 +69,8 @@ int run_serve(std::span<char* const> arguments) {
   options.add_value("http-threads", "N", "connections served at once", "8");
   options.add_value("max-queue", "N", "jobs accepted and not finished (then 503)", "16");
   options.add_value("max-body", "BYTES", "largest request body (then 413)", "4294967296");
-  options.add_value("read-timeout", "SECONDS", "drop an upload stalled this long", "30");
+  options.add_value("read-timeout", "SECONDS",
+                    "drop an upload stalled this long (after SIGTERM: 2 s at most)", "30");
   options.add_value("upload-timeout", "SECONDS", "drop an upload that takes longer in all", "3600");
   options.add_value("result-ttl", "SECONDS", "delete finished jobs not fetched after this",
                     "604800");
@@ -83,8 +83,8 @@ int run_serve(std::span<char* const> arguments) {
   options.add_value("tls-key", "FILE", "PEM private key of the certificate");
   options.add_value("port-file", "FILE",
                     "write the port listened on here (for --listen HOST:0), through its symbolic "
-                    "links: refused where it, or the end of its links, is the state directory's "
-                    "marker or in its subdirectories");
+                    "links as they were at start-up: refused where it, or the end of its links, "
+                    "is the state directory's marker or in its subdirectories");
   if (!options.parse(arguments)) return kExitSuccess;
   // Before the port is bound.
   refuse_output_over_inputs(options, {"port-file"}, {"model", "tls-cert", "tls-key"});
@@ -124,11 +124,8 @@ int run_serve(std::span<char* const> arguments) {
   signal(SIGPIPE, SIG_IGN);  // a client gone mid-answer is an error on that socket, not our end
 
   service::Server server(server_options);
-  if (options.has("port-file")) {
-    AtomicFileWriter file(options.text("port-file"), false);
-    file.stream() << server.port() << "\n";
-    file.commit();
-  }
+  // Where the server resolved it at start-up (links changed since cannot redirect it).
+  server.write_port_file();
   std::atomic<bool> signalled{false};
   std::thread waiter([&] {
     int signal_number = 0;

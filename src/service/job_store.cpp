@@ -203,22 +203,9 @@ void Server::Impl::log_foreign_entries() {
     const fs::path real = fs::weakly_canonical(directory, error);
     return error ? fs::path(directory).lexically_normal() : real;
   };
-  // Both the path given and, where that is a symbolic link, the file the port is written to
-  // (io file_replaced_by_write): "STATE/port" -> "port.txt" makes both the server's own.
-  std::vector<fs::path> port_files;
-  if (!options_.port_file.empty()) {
-    std::vector<std::string> paths{options_.port_file};
-    try {
-      paths.push_back(file_replaced_by_write(options_.port_file));
-    } catch (const std::runtime_error&) {
-    }
-    for (const std::string& path : paths) {
-      const fs::path given(path);
-      port_files.push_back(
-          real_directory(given.parent_path().empty() ? "." : given.parent_path().string()) /
-          given.filename());
-    }
-  }
+  // Both the path given and, where that is a symbolic link, the file the port is written to, as
+  // resolve_port_file found them: "STATE/port" -> "port.txt" makes both the server's own.
+  const std::vector<fs::path>& port_files = port_file_entries_;
   // The entries of `directory` (`relative` in the state directory: "" or "keysets/", ...) that
   // `ours` (name, whether a directory) does not know are logged, with `why`; returns the names
   // of the directories among those it knows.

@@ -3,13 +3,22 @@
 // in server_routes.cpp, job_store.cpp and worker.cpp (server_impl.hpp).
 #include "cryptonets/service/server.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <system_error>
 #include <thread>
+#include <utility>
 
 #include "cryptonets/inference/parameter_selection.hpp"
 #include "cryptonets/io/model_file.hpp"
@@ -28,7 +37,7 @@ Server::Impl::Impl(ServerOptions options)
     };
   }
   if (options_.state_dir.empty()) throw std::runtime_error("serve: no state directory");
-  refuse_port_file_over_state();
+  resolve_port_file();
   // A FIFO would block the load, a directory read as "line 0: read error": refused by name.
   require_regular_file(options_.model_path, "the model, --model");
   model_ = load_model(options_.model_path);
@@ -111,11 +120,42 @@ Server::Impl::Impl(ServerOptions options)
   recover();
 }
 
-void Server::Impl::refuse_port_file_over_state() const {
+namespace {
+
+// Where the kernel has the directory open as `fd` now (its real path), or "" without /proc.
+fs::path real_directory_of(int fd) {
+  std::error_code error;
+  const fs::path real = fs::read_symlink("/proc/self/fd/" + std::to_string(fd), error);
+  return error || !real.is_absolute() ? fs::path() : real;
+}
+
+}  // namespace
+
+void Server::Impl::resolve_port_file() {
   if (options_.port_file.empty()) return;
+  const std::string& given = options_.port_file;
+  const auto failure = [&](const std::string& why) {
+    return std::runtime_error("cannot write --port-file '" + given + "': " + why);
+  };
+  // The directory holding `path` (relative to the directory `at`), opened without reading it
+  // (O_PATH: search permission is enough), and the final name: what the write goes through.
+  Descriptor directory;
+  std::string name;
+  const auto step = [&](int at, const fs::path& path) {
+    const fs::path parent = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+    const int fd = ::openat(at, parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+      const int error = errno;
+      throw failure("cannot open its directory '" + parent.string() + "': " + std::strerror(error));
+    }
+    directory.reset(fd);
+    name = path.filename().string();
+    if (name.empty() || name == "." || name == "..") {
+      throw failure("it is a directory, not a file name");
+    }
+  };
   std::error_code state_error;
   const fs::path state = fs::weakly_canonical(options_.state_dir, state_error);
-  if (state_error) return;  // the writes into it say what is wrong
   const auto own = [](const std::string& entry) {
     if (entry == kStateMarkerName || entry == "lock") return true;
     for (const char* subdirectory : kStateSubdirectories) {
@@ -123,42 +163,158 @@ void Server::Impl::refuse_port_file_over_state() const {
     }
     return false;
   };
+  // The entry `name` of the open `directory`, by real path ("" if /proc cannot tell: the path's
+  // text then, as weakly_canonical has it).
+  const auto entry_of = [&](const fs::path& text) {
+    fs::path real = real_directory_of(directory.fd);
+    if (real.empty()) {
+      std::error_code error;
+      const fs::path parent = text.parent_path().empty() ? fs::path(".") : text.parent_path();
+      real = fs::weakly_canonical(parent, error);
+      if (error) real = parent.lexically_normal();
+    }
+    return real / name;
+  };
   // Written over the marker, the next start refused the state directory as not one of ours; in
   // tmp/ it is removed at start, in keysets/, jobs/ or expired/ it is a foreign entry there.
-  const auto refuse_over_state = [&](const fs::path& path, const std::string& how) {
-    std::error_code error;
-    const fs::path directory = fs::weakly_canonical(
-        path.parent_path().empty() ? fs::path(".") : path.parent_path(), error);
-    if (error) return;  // the write says what is wrong
-    const fs::path inside = directory.lexically_relative(state);
-    const std::string name = path.filename().string();
+  // Checked on the directory actually open: what the write goes into.
+  const auto refuse_over_state = [&](const fs::path& entry, const std::string& how) {
+    if (state_error) return;  // the writes into the state directory say what is wrong
+    const fs::path inside = entry.parent_path().lexically_relative(state);
     if (inside == "." && own(name)) {
-      throw std::runtime_error("--port-file '" + options_.port_file + "'" + how +
+      throw std::runtime_error("--port-file '" + given + "'" + how +
                                " the state directory's own '" + name +
                                "'; give a file of another name (in the state directory or "
                                "elsewhere)");
     }
     if (!inside.empty() && inside != "." && *inside.begin() != ".." &&
         own(inside.begin()->string())) {
-      throw std::runtime_error("--port-file '" + options_.port_file + "'" + how +
+      throw std::runtime_error("--port-file '" + given + "'" + how +
                                " inside the state directory's " + inside.begin()->string() +
                                "/, which the server keeps; give a file at the state directory's " +
                                "top or elsewhere");
     }
   };
-  refuse_over_state(options_.port_file, " is");
-  // The port is written through a symbolic link (AtomicFileWriter follows the whole chain, a
-  // dangling last link too), so where the chain ends is checked as well: a link to the marker
-  // had the port written over it.
-  std::string target;
-  try {
-    target = file_replaced_by_write(options_.port_file);
-  } catch (const std::runtime_error&) {
-    return;  // the write says what is wrong
+  step(AT_FDCWD, given);
+  const fs::path own_entry = entry_of(given);
+  refuse_over_state(own_entry, " is");
+  port_file_entries_ = {own_entry};
+  // The port is written through symbolic links (a dangling last one too): followed here, once,
+  // each from the directory the link is in. Where the chain ends is checked as well: a link to
+  // the marker had the port written over it.
+  fs::path target = given;  // the chain's end as text, for the messages
+  for (int depth = 0;; ++depth) {
+    std::vector<char> link(PATH_MAX + 1);
+    const ssize_t length = ::readlinkat(directory.fd, name.c_str(), link.data(), link.size());
+    const int error = length < 0 ? errno : 0;
+    if (error == EINVAL || error == ENOENT) break;  // not a link, or a new file
+    if (error != 0) throw failure(std::string("cannot follow it: ") + std::strerror(error));
+    if (depth == 40) throw failure("cannot follow its symbolic links (a loop?)");
+    const fs::path next(std::string(link.data(), static_cast<size_t>(length)));
+    target = next.is_absolute() ? next : target.parent_path() / next;
+    step(directory.fd, next);  // a relative link from its own directory, as the kernel does
   }
-  if (target != options_.port_file) {
-    refuse_over_state(target, " is a symbolic link to '" + target + "', which is");
+  struct stat status {};
+  if (::fstatat(directory.fd, name.c_str(), &status, AT_SYMLINK_NOFOLLOW) == 0 &&
+      !S_ISREG(status.st_mode)) {
+    throw std::runtime_error("refusing to write --port-file '" + given +
+                             "': it is not a regular file (a device, directory, FIFO or socket), "
+                             "which the write would replace; choose a file path");
   }
+  if (target != fs::path(given)) {
+    const fs::path end = entry_of(target);
+    refuse_over_state(end, " is a symbolic link to '" + target.string() + "', which is");
+    port_file_entries_.push_back(end);
+  }
+  port_name_ = name;
+  port_directory_.reset(directory.release());
+}
+
+void Server::Impl::write_port_file() {
+  if (port_directory_.fd < 0) return;
+  Descriptor directory(port_directory_.release());
+  const auto failure = [&](const std::string& step, int error) {
+    return std::system_error(error, std::generic_category(),
+                             "cannot write --port-file '" + options_.port_file + "': " + step);
+  };
+  // A new temporary beside the final name (O_EXCL, O_NOFOLLOW: never an existing file or a link
+  // planted there), renamed over it: the name is replaced, even by a link put there since.
+  static std::atomic<unsigned> counter{0};
+  std::string temporary;
+  Descriptor file;
+  for (int attempt = 0; attempt < 100 && file.fd < 0; ++attempt) {
+    temporary = port_name_ + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    file.reset(::openat(directory.fd, temporary.c_str(),
+                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (file.fd < 0 && errno != EEXIST) break;
+  }
+  if (file.fd < 0) {
+    const int error = errno;
+    throw failure("cannot create a temporary file in its directory", error);
+  }
+  const std::string text = std::to_string(port_) + "\n";
+  const auto fail = [&](const std::string& step) {
+    const int error = errno != 0 ? errno : EIO;
+    ::unlinkat(directory.fd, temporary.c_str(), 0);
+    return failure(step, error);
+  };
+  size_t done = 0;
+  errno = 0;
+  while (done < text.size()) {
+    const ssize_t written = ::write(file.fd, text.data() + done, text.size() - done);
+    if (written < 0 && errno == EINTR) continue;
+    if (written <= 0) throw fail("write failed");
+    done += static_cast<size_t>(written);
+  }
+  if (::fsync(file.fd) != 0) throw fail("fsync failed");
+  if (::close(file.release()) != 0) throw fail("close failed");
+  if (::renameat(directory.fd, temporary.c_str(), directory.fd, port_name_.c_str()) != 0) {
+    throw fail("rename failed");
+  }
+  // The new entry durable: fsync of the directory (an O_PATH descriptor cannot be fsync'd).
+  const Descriptor sync(::openat(directory.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (sync.fd >= 0) (void)::fsync(sync.fd);
+}
+
+int Server::Impl::shutdown_connections() {
+  // httplib does not hand out its connections' sockets: they are found among the process's
+  // descriptors as the connected sockets of the port served. The listener is closed by now, so
+  // no new connection can take the number of one that ends meanwhile (another descriptor that
+  // does is not a socket of this port: skipped, or shutdown(2) fails on it harmlessly).
+  DIR* descriptors = ::opendir("/proc/self/fd");
+  if (descriptors == nullptr) return 0;
+  std::vector<int> fds;
+  while (const dirent* entry = ::readdir(descriptors)) {
+    char* end = nullptr;
+    const long fd = std::strtol(entry->d_name, &end, 10);
+    if (end != entry->d_name && *end == '\0' && fd != ::dirfd(descriptors)) {
+      fds.push_back(static_cast<int>(fd));
+    }
+  }
+  ::closedir(descriptors);
+  const auto port_of = [](const sockaddr_storage& address) {
+    if (address.ss_family == AF_INET) {
+      return static_cast<int>(ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port));
+    }
+    if (address.ss_family == AF_INET6) {
+      return static_cast<int>(ntohs(reinterpret_cast<const sockaddr_in6&>(address).sin6_port));
+    }
+    return -1;
+  };
+  int found = 0;
+  for (int fd : fds) {
+    struct stat status {};
+    if (::fstat(fd, &status) != 0 || !S_ISSOCK(status.st_mode)) continue;
+    sockaddr_storage local{}, peer{};
+    socklen_t local_size = sizeof local, peer_size = sizeof peer;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_size) != 0 ||
+        port_of(local) != port_ ||
+        ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_size) != 0) {
+      continue;
+    }
+    if (::shutdown(fd, SHUT_RDWR) == 0) ++found;
+  }
+  return found;
 }
 
 void Server::Impl::run() {
@@ -177,6 +333,18 @@ void Server::Impl::run() {
     if (!listening) return;  // it ended on its own
     lock.unlock();
     http_->stop();
+    // The listener returns once every connection's thread has ended, and a client stalled
+    // mid-request (headers or body) held its thread until --read-timeout (30 s): after the
+    // grace, the connections still open are shut down (a stalled upload is then dropped and its
+    // partial files removed; no answer reaches a connection shut down, in httplib).
+    lock.lock();
+    if (wake_.wait_for(lock, kShutdownGrace, [&] { return !listening; })) return;
+    lock.unlock();
+    if (const int closed = shutdown_connections(); closed > 0) {
+      log({{"time", utc_timestamp()},
+           {"event", "stalled connections closed"},
+           {"connections", closed}});
+    }
   });
   log({{"time", utc_timestamp()},
        {"event", "listening"},
@@ -216,6 +384,9 @@ void Server::run() {
 }
 void Server::stop() {
   impl_->stop();
+}
+void Server::write_port_file() {
+  impl_->write_port_file();
 }
 
 }  // namespace cryptonets::service

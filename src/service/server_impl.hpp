@@ -4,6 +4,7 @@
 #pragma once
 
 #include <httplib.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -37,8 +38,42 @@ class Server::Impl {
   void run();
   void stop();
   int port() const { return port_; }
+  // Server::write_port_file.
+  void write_port_file();
 
  private:
+  // An open descriptor (-1: none), closed with its owner.
+  struct Descriptor {
+    explicit Descriptor(int descriptor = -1) : fd(descriptor) {}
+    Descriptor(const Descriptor&) = delete;
+    Descriptor& operator=(const Descriptor&) = delete;
+    ~Descriptor() { reset(-1); }
+    int release() { return std::exchange(fd, -1); }
+    void reset(int descriptor) {
+      if (fd >= 0) ::close(fd);
+      fd = descriptor;
+    }
+    int fd;
+  };
+
+  // Space an upload in progress has reserved on the state directory's file system and not yet
+  // written: what admission control counts against the free space for the uploads after it.
+  // consume() as its bytes are written (statvfs then shows them as used); the rest is released
+  // when the reservation is destroyed (the upload accepted, refused or disconnected).
+  class SpaceReservation {
+   public:
+    SpaceReservation() = default;
+    SpaceReservation(Impl* owner, uint64_t bytes) : owner_(owner), bytes_(bytes) {}
+    SpaceReservation(const SpaceReservation&) = delete;
+    SpaceReservation& operator=(const SpaceReservation&) = delete;
+    ~SpaceReservation() { consume(bytes_); }
+    void consume(uint64_t bytes);
+
+   private:
+    Impl* owner_ = nullptr;
+    uint64_t bytes_ = 0;
+  };
+
   void log(const nlohmann::ordered_json& line) { options_.log(line.dump()); }
   void install_routes();
   void recover();
@@ -46,10 +81,17 @@ class Server::Impl {
   // directory that the server does not write there: at its top, in keysets/, jobs/ and expired/,
   // and in each key set's and job's directory. They are left as they are (tmp/ is emptied).
   void log_foreign_entries();
-  // Throws std::runtime_error, before anything is bound or touched, if ServerOptions::port_file is
-  // one of the state directory's own entries (its marker, keysets/, ...) or inside one of its
-  // subdirectories.
-  void refuse_port_file_over_state() const;
+  // Resolves ServerOptions::port_file once, before anything is bound or touched: follows its
+  // chain of symbolic links through directory descriptors and keeps the last directory (O_PATH)
+  // and the final name for write_port_file, so that a link changed later cannot redirect the
+  // write. Throws std::runtime_error if the path or the end of its chain is one of the state
+  // directory's own entries (its marker, keysets/, ...) or inside one of its subdirectories, is
+  // not a regular file, or cannot be followed (its directory missing, a loop).
+  void resolve_port_file();
+  // After stop() and kShutdownGrace: shuts down (reads and writes) every client connection still
+  // open, so that a stalled client does not hold the shutdown for --read-timeout. Returns how
+  // many it found.
+  int shutdown_connections();
 
   // Requests.
   void register_keys(const httplib::Request& req, httplib::Response& res,
@@ -75,9 +117,10 @@ class Server::Impl {
   // is read and dropped (a refusal found midway: the client still gets the answer), as it is
   // after a failed write (507: no space left, EFBIG; what was written is truncated at once).
   using Observer = std::function<bool(const char* data, size_t length)>;
+  // `reservation` (reserve_space) is consumed by the bytes written.
   void receive_body(const httplib::Request& req, const httplib::ContentReader& reader,
                     const std::vector<std::string>& paths, const std::vector<uint64_t>& sizes,
-                    const Observer& observe = {});
+                    SpaceReservation& reservation, const Observer& observe = {});
   void drain(const httplib::ContentReader& reader);
   // A request's directory under tmp/ (mode 0700). The guard removes it, with what it holds, when
   // it goes out of scope, unless `path` was cleared (after the rename that keeps it).
@@ -94,10 +137,11 @@ class Server::Impl {
                                 const std::string& what);
   uint64_t content_length(const httplib::Request& req);
   // HttpError 507 before any of the body is read when the state directory's file system has not
-  // room for `length` bytes and the job's record (statvfs). A body that fits now may still find
-  // the disk full midway (other uploads, other writers, quotas: EDQUOT is not seen here, nor
-  // RLIMIT_FSIZE): receive_body's 507 after the body then.
-  void require_space(uint64_t length);
+  // room for `length` bytes and the job's record (statvfs) beside what the other uploads in
+  // progress have reserved and not yet written; otherwise reserves that room until `reservation`
+  // is destroyed. A body that fits now may still find the disk full midway (other writers,
+  // quotas: EDQUOT is not seen here, nor RLIMIT_FSIZE): receive_body's 507 after the body then.
+  void reserve_space(uint64_t length, std::optional<SpaceReservation>& reservation);
   std::shared_ptr<const KeySet> key_set(const std::string& hash);
   std::string random_hex(size_t bytes);
   void write_job(const Job& job, const std::string& directory);
@@ -143,6 +187,12 @@ class Server::Impl {
   RangeReport ranges_;
   std::string keysets_dir_, jobs_dir_, tmp_dir_, expired_dir_;
   StateLock state_lock_;
+  // The --port-file as resolve_port_file found it: its last directory (O_PATH; -1: none, or
+  // written) and final name; and the entries it and the path given are, by real path, for
+  // log_foreign_entries.
+  Descriptor port_directory_;
+  std::string port_name_;
+  std::vector<fs::path> port_file_entries_;
   std::unique_ptr<httplib::Server> http_;
   int port_ = 0;
 
@@ -174,6 +224,10 @@ class Server::Impl {
   // it all: a slow client, for the --upload-timeout).
   std::atomic<bool> stop_requested_{false};
   double last_job_seconds_ = 5;
+
+  // Bytes reserved by the uploads in progress and not yet written (reserve_space).
+  std::mutex space_mutex_;
+  uint64_t reserved_bytes_ = 0;
 
   std::mutex cache_mutex_;
   std::list<std::pair<std::string, std::shared_ptr<const KeySet>>> cache_;  // most recent first

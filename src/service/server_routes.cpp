@@ -46,8 +46,37 @@ void Server::Impl::install_routes() {
       answer_error(res, 404, "no such resource: " + req.method + " " + req.path);
       return httplib::Server::HandlerResponse::Handled;
     }
+    // httplib reads the body of a DELETE into memory (up to --max-body) before its handler, and
+    // before any token is checked: a 400 MiB one held 650 MB of the server's memory. It takes
+    // none: refused here, unread.
+    if (req.method == "DELETE" && req.has_header("Content-Length") &&
+        req.get_header_value("Content-Length") != "0") {
+      answer_error(
+          res, 413,
+          "DELETE takes no body (Content-Length " + req.get_header_value("Content-Length") + ")");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     return httplib::Server::HandlerResponse::Unhandled;
   });
+  // A client that sends "Expect: 100-continue" (curl, for bodies over 1 MiB) waits for the 100
+  // before its body: an upload refused from its headers alone (411, 413, 507 for no room) is
+  // answered instead of the 100, so that the body is never sent (httplib sent the 100 first, and
+  // a client that then sends its whole body before reading lost the answer: a broken pipe).
+  http_->set_expect_100_continue_handler(
+      [this](const httplib::Request& req, httplib::Response& res) {
+        request_facts = RequestFacts{};
+        if (req.method != "POST" || (req.path != "/v1/jobs" && req.path != "/v1/keysets")) {
+          return 100;
+        }
+        try {
+          std::optional<SpaceReservation> probe;  // released at once: the handler reserves
+          reserve_space(content_length(req), probe);
+        } catch (const HttpError& e) {
+          answer_error(res, e.status, e.what(), e.detail, e.code);
+          return e.status;
+        }
+        return 100;
+      });
   http_->set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     const double ms =
         std::chrono::duration<double, std::milli>(Clock::now() - request_facts.start).count();
@@ -208,18 +237,40 @@ uint64_t Server::Impl::content_length(const httplib::Request& req) {
   return length;
 }
 
-void Server::Impl::require_space(uint64_t length) {
+void Server::Impl::reserve_space(uint64_t length, std::optional<SpaceReservation>& reservation) {
+  const uint64_t needed = length + kUploadReserveBytes;
+  // One admission at a time: two uploads that each fit, and not both, both passed the check
+  // and filled the disk, to be refused only after their bodies.
+  std::lock_guard lock(space_mutex_);
   struct statvfs disk {};
-  if (::statvfs(tmp_dir_.c_str(), &disk) != 0) return;  // not known: the writes will tell
-  // root may write into the blocks reserved for it; anyone else only into the available ones.
-  const uint64_t blocks = ::geteuid() == 0 ? disk.f_bfree : disk.f_bavail;
-  const uint64_t free_bytes = blocks * static_cast<uint64_t>(disk.f_frsize);
-  if (length > free_bytes || free_bytes - length < kUploadReserveBytes) {
-    throw HttpError(507, "cannot store the upload: the body (" + std::to_string(length) +
-                             " bytes, and " + std::to_string(kUploadReserveBytes) +
-                             " for its records) does not fit in the " + std::to_string(free_bytes) +
-                             " bytes free on the server's disk; retry later");
+  if (::statvfs(tmp_dir_.c_str(), &disk) == 0) {  // not known: the writes will tell
+    // root may write into the blocks reserved for it; anyone else only into the available ones.
+    const uint64_t blocks = ::geteuid() == 0 ? disk.f_bfree : disk.f_bavail;
+    const uint64_t free_bytes = blocks * static_cast<uint64_t>(disk.f_frsize);
+    // What the uploads in progress will still write is not free for this one.
+    const uint64_t room = free_bytes > reserved_bytes_ ? free_bytes - reserved_bytes_ : 0;
+    if (length > room || room - length < kUploadReserveBytes) {
+      std::string message = "cannot store the upload: the body (" + std::to_string(length) +
+                            " bytes, and " + std::to_string(kUploadReserveBytes) +
+                            " for its records) does not fit in the " + std::to_string(free_bytes) +
+                            " bytes free on the server's disk";
+      if (reserved_bytes_ > 0) {
+        message += " (" + std::to_string(reserved_bytes_) +
+                   " of them reserved by the uploads in progress)";
+      }
+      throw HttpError(507, message + "; retry later");
+    }
   }
+  reserved_bytes_ += needed;
+  reservation.emplace(this, needed);
+}
+
+void Server::Impl::SpaceReservation::consume(uint64_t bytes) {
+  if (owner_ == nullptr) return;
+  bytes = std::min(bytes, bytes_);
+  bytes_ -= bytes;
+  std::lock_guard lock(owner_->space_mutex_);
+  owner_->reserved_bytes_ -= bytes;
 }
 
 void Server::Impl::drain(const httplib::ContentReader& reader) {
@@ -251,7 +302,8 @@ Server::Impl::StagingDirectory Server::Impl::make_staging(const std::string& nam
 
 void Server::Impl::receive_body(const httplib::Request& req, const httplib::ContentReader& reader,
                                 const std::vector<std::string>& paths,
-                                const std::vector<uint64_t>& sizes, const Observer& observe) {
+                                const std::vector<uint64_t>& sizes, SpaceReservation& reservation,
+                                const Observer& observe) {
   (void)req;
   uint64_t total = 0;
   for (uint64_t size : sizes)
@@ -310,6 +362,9 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
       data += written;
       length -= static_cast<size_t>(written);
       part_done += static_cast<uint64_t>(written);
+      // On the disk now (statvfs counts it as used): no longer reserved. After the write, so that
+      // the two overlap rather than leave a gap another admission could take.
+      reservation.consume(static_cast<uint64_t>(written));
       unsynced += static_cast<uint64_t>(written);
       // Start the writeback of what is written (without waiting), so that the fsync before
       // the answer finds little left to write.
@@ -354,7 +409,9 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
   if (write_error != 0) {
     throw HttpError(507, "cannot store the upload: " + std::string(std::strerror(write_error)));
   }
-  if (stopped) {
+  // A connection whose reads the shutdown ended (a stalled client: Impl::shutdown_connections)
+  // is dropped as one that sent a piece after SIGTERM.
+  if (stopped || (!ok && stop_requested_)) {
     throw HttpError(503,
                     "the server is shutting down; the upload was dropped after " +
                         std::to_string(received) + " of " + std::to_string(total) +
@@ -393,7 +450,8 @@ int Server::Impl::retry_after_seconds() const {
 void Server::Impl::register_keys(const httplib::Request& req, httplib::Response& res,
                                  const httplib::ContentReader& reader) {
   const uint64_t length = content_length(req);
-  require_space(length);  // 507 before the body, left unread as after a 413
+  std::optional<SpaceReservation> reservation;
+  reserve_space(length, reservation);  // 507 before the body, left unread as after a 413
   std::vector<uint64_t> sizes;
   for (const char* name : {"params", "evaluation", "public"}) {
     const std::string text = req.get_param_value(name);
@@ -417,7 +475,7 @@ void Server::Impl::register_keys(const httplib::Request& req, httplib::Response&
   const std::string staging = cleanup.path;
   const KeyDirectory dir(staging);
   const std::vector<std::string> paths = {dir.parameters, dir.evaluation_keys, dir.public_keys};
-  receive_body(req, reader, paths, sizes);
+  receive_body(req, reader, paths, sizes, *reservation);
 
   const char* part_names[] = {"params", "evaluation", "public"};
   const ProtocolFileKind expected[] = {ProtocolFileKind::kParameterSet,
@@ -516,10 +574,12 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
                               const httplib::ContentReader& reader) {
   std::string key_set_hash;
   uint64_t length = 0;
+  // Released when the upload ends, whichever way (accepted, refused, disconnected).
+  std::optional<SpaceReservation> reservation;
   try {
     key_set_hash = authenticate(req);
     length = content_length(req);
-    require_space(length);
+    reserve_space(length, reservation);
   } catch (const HttpError& e) {
     // A 413, 411 or 507 (no room for the body) leaves the body unread: it goes with the
     // connection, which closes after the answer (set_keep_alive_max_count(1) in server.cpp).
@@ -652,7 +712,7 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
     }
     return std::nullopt;
   };
-  receive_body(req, reader, {input}, {length}, [&](const char* data, size_t size) {
+  receive_body(req, reader, {input}, {length}, *reservation, [&](const char* data, size_t size) {
     if (!verifier) {
       early.append(data, size);
       if (early.size() < kProtocolHeaderBytes) return true;

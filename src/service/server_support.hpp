@@ -96,6 +96,9 @@ constexpr int64_t kMaxJobRetrySeconds = 60;
 // runs in all; then it fails, its error saying how many runs failed.
 constexpr int kJobAttempts = 3;
 constexpr std::chrono::milliseconds kJobRetryWait{1000};
+// After SIGTERM (stop()), how long the connections still open have before they are shut down
+// (Impl::shutdown_connections): a client stalled mid-request held the shutdown for --read-timeout.
+constexpr std::chrono::seconds kShutdownGrace{2};
 // How long the token of an expired key set is still told so (410) before it is just unknown.
 constexpr int64_t kExpiredKeySetMemorySeconds = int64_t{366} * 86400;
 

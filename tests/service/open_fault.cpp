@@ -12,7 +12,9 @@
 // as if the process were descheduled just before it (client fetch, which armed the removal of its
 // part file only after creating it). A line "FREE <bytes>" makes statvfs(3) report that many bytes
 // free and available (a disk about to fill up: the server refuses an upload that cannot fit
-// before reading it).
+// before reading it). A line "RELINK <link> <target>" (no spaces in either) makes each bind(2)
+// first replace the symbolic link <link> by one to <target>: a link changed while the server
+// starts, between its check of --port-file and the write of the port.
 // Both statvfs and statvfs64 are defined below, as the C library has them: under the build's
 // _FILE_OFFSET_BITS=64 the header would rename the first to the second (one symbol twice). On
 // 64-bit Linux the two take the same structure.
@@ -20,6 +22,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -110,6 +113,33 @@ long long free_bytes() {
   return -1;
 }
 
+// Each line "RELINK <link> <target>" of the control file: <link> made a symbolic link to <target>.
+void relink() {
+  const char* control = std::getenv("CRYPTONETS_TEST_OPEN_FAULT");
+  if (control == nullptr) return;
+  const int fd = ::open(control, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  char text[1024] = {};
+  const ssize_t got = ::read(fd, text, sizeof text - 1);
+  ::close(fd);
+  text[got > 0 ? got : 0] = '\0';
+  for (char* line = text; *line != '\0';) {
+    char* end = std::strchr(line, '\n');
+    char* next = end != nullptr ? end + 1 : line + std::strlen(line);
+    if (end != nullptr) *end = '\0';
+    if (std::strncmp(line, "RELINK ", 7) == 0) {
+      char* link = line + 7;
+      char* space = std::strchr(link, ' ');
+      if (space != nullptr) {
+        *space = '\0';
+        ::unlink(link);
+        (void)::symlink(space + 1, link);
+      }
+    }
+    line = next;
+  }
+}
+
 // statvfs and statvfs64 (one function on 64-bit glibc, two names): the real answer, its free and
 // available blocks replaced under "FREE <bytes>".
 template <class Info>
@@ -184,6 +214,19 @@ __attribute__((visibility("default"))) int sigaction(int signal_number,
     return -1;
   }
   return real(signal_number, action, previous);
+}
+
+// bind(2), after the links "RELINK" names are changed.
+__attribute__((visibility("default"))) int bind(int socket, const struct sockaddr* address,
+                                                socklen_t length) {
+  relink();
+  using Bind = int (*)(int, const struct sockaddr*, socklen_t);
+  const auto real = reinterpret_cast<Bind>(::dlsym(RTLD_NEXT, "bind"));
+  if (real == nullptr) {
+    errno = ENOSYS;
+    return -1;
+  }
+  return real(socket, address, length);
 }
 
 // statvfs and statvfs64: the real ones, or the free space "FREE <bytes>" says.

@@ -760,6 +760,7 @@ time.sleep(60)
     servfix_tests(work)
     servfix9_tests()
     servfix11_tests()
+    servfix13_tests()
 
     # ---- TLS with a self-signed certificate.
     if shutil.which("openssl"):
@@ -1577,6 +1578,197 @@ def servfix12_port_file_links(state, marker):
         os.unlink(target)
     foreign = [line for line in open(log_path) if '"foreign entry"' in line]
     check(foreign == [], "the --port-file link or its file logged as foreign: %s" % foreign)
+
+
+def servfix13_tests():
+    """--port-file is resolved once, at start-up: links changed while the server starts (by the
+    test-only open_fault library, at its bind(2)) cannot redirect the write of the port, neither
+    a final link re-pointed at the state directory's marker (the port was written over it) nor a
+    link to its directory re-pointed at jobs/ (the port was written there). SIGTERM with clients
+    stalled mid-body and mid-headers (--read-timeout 30) exits within the shutdown's grace (it took
+    the 30 s), the stalled upload's connection closed, its partial files removed, its log line 503. Uploads are admitted
+    against the free space less what the uploads in progress have reserved: a second upload that
+    fits alone but not beside the first is answered 507 before its body (it was accepted, the
+    disk filled), and the reservation is released once an upload ends (accepted, or its client
+    gone); an upload that sends "Expect: 100-continue" is refused instead of the 100 (507 here),
+    its body never sent. A DELETE with a body is 413, unread (httplib read it into memory before
+    the token was checked)."""
+    work = os.getcwd()
+    fault = os.path.join(work, "relink-fault")
+    state = os.path.join(work, "relink-state")
+    log_path = state + ".log"
+    marker = os.path.join(state, "cryptonets-state")
+    link = os.path.join(work, "relink-port")
+    os.mkdir(os.path.join(work, "relink-dir"))
+    directory_link = os.path.join(work, "relink-dir-link")
+    # (the --port-file, the links as checked, the link changed at bind, where the port belongs,
+    # where it must not go)
+    cases = [(link, [(link, "relink-port.txt")], (link, marker),
+              os.path.join(work, "relink-port.txt"), marker),
+             (os.path.join(directory_link, "port"), [(directory_link, "relink-dir")],
+              (directory_link, os.path.join(state, "jobs")),
+              os.path.join(work, "relink-dir", "port"), os.path.join(state, "jobs", "port"))]
+    for port_file, links, (changed, new_target), belongs, never in cases:
+        for name, target in links:
+            if os.path.lexists(name):
+                os.unlink(name)
+            os.symlink(target, name)
+        with open(fault, "w") as f:
+            f.write("RELINK %s %s\n" % (changed, new_target))
+        with open(log_path, "a") as log:
+            p = subprocess.Popen([EXE, "serve", "--listen", "127.0.0.1:0", "--port-file",
+                                  port_file, "--state-dir", state, "--model", MODEL, "--threads",
+                                  "1"], stdout=log, stderr=log, env=fault_env(fault))
+        check(eventually(lambda: os.path.exists(belongs) or os.path.exists(never) and
+                         open(never).read().strip().isdigit() or p.poll() is not None, 30),
+              "serve --port-file %s did not start: %s" % (port_file, open(log_path).read()))
+        time.sleep(0.2)
+        check(os.readlink(changed) == new_target, "the test's link was not changed at bind")
+        check(os.path.isfile(belongs) and open(belongs).read().strip().isdigit() and
+              not (os.path.exists(never) and open(never).read().strip().isdigit()),
+              "serve --port-file %s: a link changed after the start-up's check redirected the "
+              "port's write to %s" % (port_file, never))
+        p.send_signal(signal.SIGTERM)
+        check(p.wait(timeout=60) == 0, "serve did not exit 0 on SIGTERM")
+        check(open(marker).read().startswith("cryptonets service state directory"),
+              "the state directory's marker was overwritten")
+    os.unlink(fault)
+
+    # ---- SIGTERM with stalled clients: one mid-body, one mid-headers, one silent.
+    server = start_server("stalled", "--read-timeout", "30")
+    token = register(server, "alice")
+    body = open("alice.ct", "rb").read()
+    upload = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    upload.sendall(("POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+                    "Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n"
+                    % (token, len(body))).encode() + body[:len(body) // 2])
+    headers = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    headers.sendall(b"POST /v1/jobs HTTP/1.1\r\nHost: 127.0")
+    silent = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    tmp = os.path.join(server.state, "tmp")
+    check(eventually(lambda: os.listdir(tmp) != []), "the stalled upload never reached the disk")
+    time.sleep(0.3)
+    count = len(server.log_lines())
+    started = time.time()
+    server.process.send_signal(signal.SIGTERM)
+    try:
+        code = server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        code = None
+    took = time.time() - started
+    answer = b""
+    try:
+        upload.settimeout(1)
+        answer = upload.recv(4096)
+    except OSError as e:
+        answer = repr(e).encode()
+    for connection in (upload, headers, silent):
+        connection.close()
+    if code is None:
+        code = server.process.wait(timeout=60)
+    server.log.close()
+    # The upload's line (the cut-off headers are a 400 of no body).
+    posts = [l.get("status") for l in server.log_lines()[count:]
+             if l.get("method") == "POST" and l.get("bytes_in")]
+    check(code == 0 and took < 6 and os.listdir(tmp) == [] and posts == [503] and
+          answer == b"",
+          "SIGTERM with stalled clients (--read-timeout 30): exit %s after %.1f s, tmp/ %s, "
+          "POSTs logged %s, the upload's connection %r (not closed)"
+          % (code, took, os.listdir(tmp), posts, answer[:40]))
+
+    # ---- Admission control: two uploads that each fit the free space, and not both.
+    fault = os.path.join(work, "reserve-fault")
+    server = start_server("reserve", env=fault_env(fault))
+    token = register(server, "alice")
+    batch = len(body)
+    free = batch + (1 << 20) + batch // 2
+    with open(fault, "w") as f:
+        f.write("FREE %d\n" % free)
+    head = ("POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+            "Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n"
+            % (token, batch)).encode()
+    tmp = os.path.join(server.state, "tmp")
+
+    def start_upload():
+        """An upload admitted and under way (less than the server's 1 MiB write buffer sent)."""
+        connection = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        connection.sendall(head + body[:256 << 10])
+        check(eventually(lambda: os.listdir(tmp) != []), "the first upload was not admitted")
+        return connection
+
+    first = start_upload()
+    code, out = run_bounded(["client", "submit", "--server", server.url, "--token", token, "--in",
+                             "alice.ct"], 60)
+    check(code == 1 and "server answered 507: cannot store the upload: the body (%d bytes" % batch
+          in out and "reserved by the uploads in progress" in out,
+          "an upload that fits alone, not beside the one in progress: exit %s: %s" % (code, out))
+    first.sendall(body[256 << 10:])
+    first.settimeout(60)
+    answer = b""
+    while not answer.endswith(b"}") and len(answer) < 65536:
+        piece = first.recv(65536)
+        if not piece:
+            break
+        answer += piece
+    first.close()
+    check(answer.startswith(b"HTTP/1.1 202"), "the upload in progress: %r" % answer[:80])
+    # Its reservation released: the next upload fits (the fake free space does not shrink).
+    code, out = run_bounded(["client", "submit", "--server", server.url, "--token", token, "--in",
+                             "alice.ct"], 60)
+    check(code == 0, "an upload after the first was accepted: exit %s: %s" % (code, out))
+    # A client gone midway releases its reservation too.
+    start_upload().close()
+    check(eventually(lambda: os.listdir(tmp) == []), "the abandoned upload's files stayed")
+    code, out = run_bounded(["client", "submit", "--server", server.url, "--token", token, "--in",
+                             "alice.ct"], 60)
+    check(code == 0, "an upload after an abandoned one: exit %s: %s" % (code, out))
+    # ---- "Expect: 100-continue" (curl's, for bodies over 1 MiB): an upload refused from its
+    # headers is answered instead of the 100, its body never sent (the 100 came first).
+    with open(fault, "w") as f:
+        f.write("FREE %d\n" % (batch // 2))
+    count = len(server.log_lines())
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    connection.sendall(head.replace(b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n"))
+    answer = b""
+    try:
+        while True:
+            piece = connection.recv(4096)
+            if not piece:
+                break
+            answer += piece
+    except OSError as e:
+        answer += repr(e).encode()
+    connection.close()
+    check(answer.startswith(b"HTTP/1.1 507") and b"does not fit in the" in answer,
+          "an upload with Expect: 100-continue that the disk has no room for: %r" % answer[:120])
+    eventually(lambda: any(l.get("method") == "POST" for l in server.log_lines()[count:]))
+    posts = [(l.get("status"), l.get("bytes_in")) for l in server.log_lines()[count:]
+             if l.get("method") == "POST"]
+    check(posts == [(507, 0)], "the log of an upload refused before its 100: %s" % posts)
+    os.unlink(fault)
+
+    # ---- A DELETE with a body: refused unread (httplib read it into memory first, up to
+    # --max-body, before any token was checked).
+    count = len(server.log_lines())
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    connection.sendall(b"DELETE /v1/jobs/abc HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                       b"Content-Length: 1073741824\r\n\r\n")
+    answer = b""
+    try:
+        while True:  # the answer, to the connection's close
+            piece = connection.recv(4096)
+            if not piece:
+                break
+            answer += piece
+    except OSError as e:
+        answer += repr(e).encode()
+    connection.close()
+    check(answer.startswith(b"HTTP/1.1 413") and b"DELETE takes no body" in answer,
+          "a DELETE with a 1 GiB body (not sent): %r" % answer[:120])
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    deletes = [(l.get("status"), l.get("bytes_in")) for l in server.log_lines()[count:]
+               if l.get("method") == "DELETE"]
+    check(deletes == [(413, 0)], "the log of a DELETE with a body: %s" % deletes)
 
 
 def sigterm_during_slow_upload(server, token):

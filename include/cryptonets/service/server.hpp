@@ -37,24 +37,31 @@
 // upload, 410 the token's key set is one this server cannot use or has expired (see below; a bad
 // key file on disk is never a 500; the answer names the key set by the id its registration
 // answered, "key set 0x...", never by the server's directory, and says to register again), 411
-// no Content-Length, 413 body over --max-body, 415 a multipart/form-data upload (bodies are the
-// files themselves, application/octet-stream), 422 well-formed but not acceptable (secret key,
-// other parameters or keys, a model the keys cannot carry, the other scheme), 500 the server may
-// not read its own files (EACCES, EPERM: its configuration) or another failure of its own; the
-// answer says what failed in general terms and the cause ("Permission denied"), never a path of
-// the server's (nor, under keysets/, the hash of a token): those are in the request's log line
+// no Content-Length, 413 body over --max-body (or any body on a DELETE: refused unread), 415 a
+// multipart/form-data upload (bodies are the files themselves, application/octet-stream), 422
+// well-formed but not acceptable (secret key, other parameters or keys, a model the keys cannot
+// carry, the other scheme), 500 the server may not read its own files (EACCES, EPERM: its
+// configuration) or another failure of its own; the answer says what failed in general terms and
+// the cause ("Permission denied"), never a path of the server's (nor, under keysets/, the hash of a
+// token): those are in the request's log line
 // ("detail"), as they are in a job's ("job failed", "job retried"), 503 +
 // Retry-After queue full, shutting down (an upload in progress at SIGTERM is dropped at its next
 // piece and answered so), or the token's key set cannot be loaded right now (see below), 507 an
 // upload the server cannot store: its Content-Length with 1 MiB for its record beyond the space
 // free on the state directory's file system (statvfs: for root the free blocks, else the
-// available ones), answered before any of the body is read; or, the disk filling midway all the
-// same (other writers, concurrent uploads, quotas and RLIMIT_FSIZE, which statvfs does not show),
+// available ones) less what the uploads in progress have reserved and not yet written (each
+// reserves its Content-Length and 1 MiB when admitted, until it ends: accepted, refused or
+// disconnected), answered before any of the body is read; or, the disk filling midway all the
+// same (other writers, quotas and RLIMIT_FSIZE, which statvfs does not show),
 // a failed write of its bytes, or its job record refused by a full disk (told by the errno, ENOSPC
 // or EDQUOT; any other failure there is a 500). A refusal found midway through a body (507
 // included) is answered once the rest has been read and dropped; one found before it is read (411,
-// 413, 415, 405, 404, 507 for no room) leaves it unread. Each connection carries one request and
-// closes after the answer (Connection: close): one log line per request.
+// 413, 415, 405, 404, 507 for no room) leaves it unread; an upload sent with "Expect:
+// 100-continue" (curl's, over 1 MiB) that is refused from its headers (411, 413, 507 for no room)
+// is answered instead of the 100, so its client never sends the body. A client that sends its
+// whole body before reading any answer, without that header (Python's http.client, curl -H
+// 'Expect:'), may lose such an early refusal to a reset connection. Each connection carries one
+// request and closes after the answer (Connection: close): one log line per request.
 //
 // State directory: cryptonets-state (a marker: "cryptonets service state directory, format 1",
 // written at first use; a --state-dir that exists and is neither empty, nor marked, nor holding
@@ -74,8 +81,11 @@
 // server's life: one server per state directory. A job directory appears by rename only once
 // complete; job.json is replaced atomically. After a SIGKILL, every job whose job.json says
 // "queued" (or "running") runs again; SIGTERM (stop()) refuses new work, drops the uploads in
-// progress (503 at their next piece; a stalled one ends at --read-timeout), lets the running job
-// finish and leaves the queued ones on disk for the next start.
+// progress (503 at their next piece), lets the running job finish and leaves the queued ones on
+// disk for the next start. A connection still open 2 s after it (a client stalled mid-headers or
+// mid-body, or one that reads nothing of its answer, which held the shutdown for --read-timeout,
+// 30 s) is shut down, unanswered (event "stalled connections closed"): a stalled upload is then
+// dropped, its partial files removed (its log line says 503).
 //   A key set's scheme is the one its three files record in their headers (io/protocol_files.hpp):
 // it needs no record of its own, and key sets stored before the service ran BFV read unchanged. At
 // start-up each stored key set's headers are read: one whose files are of an older format version
@@ -152,21 +162,26 @@ struct ServerOptions {
   int http_threads = 8;   // connections served at once
   size_t max_queue = 16;  // jobs accepted and not finished (including uploads in progress)
   uint64_t max_body = uint64_t{4} << 30;  // bytes, any request
-  int read_timeout_s = 30;                // a stalled upload is dropped after this
-  int upload_timeout_s = 3600;            // and any upload that takes longer in all
-  int64_t result_ttl_s = 7 * 86400;       // finished jobs are deleted after this
+  // A stalled upload (or request) is dropped after this; after stop(), a stalled connection is
+  // closed after 2 s at most (the shutdown's grace), whatever this is.
+  int read_timeout_s = 30;
+  int upload_timeout_s = 3600;       // and any upload that takes longer in all
+  int64_t result_ttl_s = 7 * 86400;  // finished jobs are deleted after this
   // A key set not used (no upload, no job) for this long is deleted with its finished jobs;
   // 0: kept forever (--key-set-retention-days).
   int64_t key_set_retention_s = int64_t{90} * 86400;
   std::string tls_cert;  // both set: HTTPS
   std::string tls_key;
-  // The file the caller writes the port into (serve --port-file), if any: when it lies in the
-  // state directory it is the server's own entry there, never logged as foreign. The constructor
-  // refuses one that is an entry the server keeps there (its marker, keysets/, jobs/, tmp/,
-  // expired/) or inside one of those directories, by its own path and by where its chain of
-  // symbolic links ends (a dangling one too: the port is written through them): written over the
-  // marker, it made the next start refuse the state directory. Both the link and its file, where
-  // they lie in the state directory, are the server's own.
+  // The file Server::write_port_file writes the port into (serve --port-file), if any: when it
+  // lies in the state directory it is the server's own entry there, never logged as foreign. The
+  // constructor follows its chain of symbolic links once (a dangling last one too: the port is
+  // written through them) and keeps the directory where it ends open, with the final name: the
+  // write goes there, whatever is done to the links meanwhile (it followed them again, and a link
+  // changed during the start-up redirected it). It refuses one that is an entry the server keeps
+  // there (its marker, keysets/, jobs/, tmp/, expired/) or inside one of those directories, by its
+  // own path and by where its chain ends, and one that ends at anything but a regular file or a
+  // new name: written over the marker, it made the next start refuse the state directory. Both
+  // the link and its file, where they lie in the state directory, are the server's own.
   std::string port_file;
   // One line per request (JSON), and service events; default: stderr.
   std::function<void(const std::string&)> log;
@@ -186,6 +201,11 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   int port() const;
+  // Writes port() and a newline into ServerOptions::port_file (nothing if none), once: a new
+  // temporary in the directory the constructor resolved (O_EXCL, O_NOFOLLOW), fsync'd, renamed
+  // over the final name there (renameat), the directory fsync'd. Throws std::system_error (errno)
+  // naming the file and the step that failed; the temporary is removed then.
+  void write_port_file();
   // Serves until stop(); then waits for the running job to finish (uploads in progress are
   // dropped, answered 503, as their next piece arrives). Returns when all is stopped.
   void run();
