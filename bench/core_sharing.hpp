@@ -30,8 +30,6 @@
 #include <immintrin.h>
 #endif
 
-#include "cryptonets/arith/simd.hpp"
-
 namespace cryptonets::bench {
 
 struct CoreSharing {
@@ -73,12 +71,14 @@ __attribute__((target("avx512f"), noinline)) inline uint64_t vector_multiply_loo
 #pragma GCC diagnostic pop
 #endif
 
-// Runs the probe on cpu_a and cpu_b (which the process must be allowed to use). Needs AVX-512;
-// returns an unmeasured result without it or when a thread cannot be pinned.
+// Runs the probe on cpu_a and cpu_b (which the process must be allowed to use). Needs a CPU with
+// AVX-512 (whatever CRYPTONETS_SIMD says); returns an unmeasured result without it or when a
+// thread cannot be pinned.
 inline CoreSharing probe_core_sharing(int cpu_a, int cpu_b) {
   CoreSharing result;
 #if defined(__x86_64__)
-  if (!simd_path_supported(SimdPath::avx512)) return result;
+  // The CPU itself, not CRYPTONETS_SIMD: the probe measures the host, not a library path.
+  if (!__builtin_cpu_supports("avx512f")) return result;
   constexpr uint64_t kRounds = uint64_t{1} << 23;
   std::atomic<bool> pinned{true};
   uint64_t sink = 0;

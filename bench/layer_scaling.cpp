@@ -27,10 +27,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +44,7 @@
 #include "cryptonets/model/model.hpp"
 #include "cryptonets/model/range.hpp"
 #include "cryptonets/ring/memory_policy.hpp"
+#include "tool_support.hpp"
 
 using namespace cryptonets;
 using cryptonets::inference::decrypt_scores;
@@ -80,11 +81,14 @@ double best(const std::vector<double>& v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int rounds = argc > 1 ? std::atoi(argv[1]) : 5;
-  if (rounds < 1 || rounds > 40) {
-    std::fprintf(stderr, "usage: cryptonets-layer-scaling [rounds 1-40]\n");
+  const std::optional<int> parsed =
+      argc == 1 ? std::optional<int>(5) : bench::parse_count(argv[1], 1, 40);
+  if (argc > 2 || !parsed) {
+    std::fprintf(stderr, "usage: cryptonets-layer-scaling [rounds 1-40] (default 5)\n");
     return 2;
   }
+  const int rounds = *parsed;
+  const double load_before = bench::load_average();
   cpu_set_t allowed;
   CPU_ZERO(&allowed);
   std::vector<int> cpus;
@@ -164,22 +168,20 @@ int main(int argc, char** argv) {
   // The core-sharing probe (core_sharing.hpp) before and after every 2-thread round: a round is
   // clean if neither showed the vCPUs sharing vector units (sharing <= kCleanSharing).
   constexpr double kCleanSharing = 1.10;
-  std::vector<double> sharing_before, sharing_after;
+  std::vector<bench::CoreSharing> sharing_before, sharing_after;
   std::vector<bool> clean;
   for (int r = 0; r < rounds; ++r) {
     for (int config : {0, 1, 2}) {
-      if (config == 2) {
-        sharing_before.push_back(bench::probe_core_sharing(cpus[0], cpus[1]).sharing());
-      }
+      if (config == 2) sharing_before.push_back(bench::probe_core_sharing(cpus[0], cpus[1]));
       run(config, true);
       if (config == 2) {
-        const bench::CoreSharing after = bench::probe_core_sharing(cpus[0], cpus[1]);
-        sharing_after.push_back(after.sharing());
-        clean.push_back(after.measured() && sharing_before.back() <= kCleanSharing &&
-                        sharing_after.back() <= kCleanSharing);
+        sharing_after.push_back(bench::probe_core_sharing(cpus[0], cpus[1]));
+        const bench::CoreSharing &before = sharing_before.back(), &after = sharing_after.back();
+        clean.push_back(before.measured() && after.measured() &&
+                        before.sharing() <= kCleanSharing && after.sharing() <= kCleanSharing);
       }
-      std::fprintf(stderr, "\rround %d/%d", r + 1, rounds);
     }
+    std::fprintf(stderr, "\rround %d/%d", r + 1, rounds);
   }
   std::fprintf(stderr, "\n");
   order.push_back("encryption to decrypted scores");
@@ -190,8 +192,14 @@ int main(int argc, char** argv) {
       "%d rounds, alternating 1 thread on CPU %d, 1 thread on CPU %d, 2 threads\n\n",
       choice.base.describe().c_str(), choice.plaintext_moduli.size(),
       to_string(widest_supported_simd_path()), images, rounds, cpus[0], cpus[1]);
+  bench::print_load("before", load_before, 1.0);
+  bench::print_load("after", bench::load_average(), 2.5);
   std::printf(
-      "Wall seconds, all plaintext moduli; best = the fastest round, med = the median.\n\n");
+      "\nWall seconds, all plaintext moduli; best = the fastest round, med = the median. "
+      "best / best: the faster CPU's fastest 1-thread round over the fastest 2-thread round "
+      "(issue 16 asks 1.9 on every layer). bound: 1/(1/a+1/b) from the two CPUs' fastest rounds, "
+      "the best 2 threads could do at those speeds; bound / 2 threads: 1.00 = as good as that "
+      "bound.\n\n");
   std::printf(
       "| stage | CPU %d best | CPU %d best | 2 threads best | best / best | "
       "bound 1/(1/a+1/b) | bound / 2 threads | CPU %d med | CPU %d med | 2 threads med | "
@@ -211,21 +219,27 @@ int main(int argc, char** argv) {
   }
   // The same comparison over the clean 2-thread rounds only.
   const size_t clean_rounds = static_cast<size_t>(std::count(clean.begin(), clean.end(), true));
-  std::printf(
-      "\nCore-sharing probe around each 2-thread round (bench/core_sharing.hpp: the time of an "
-      "AVX-512 multiply loop on both CPUs at once over one CPU's; 1.0 = the vCPUs do not share "
-      "vector units, up to 2 = they share one core's), before / after:");
-  for (size_t r = 0; r < sharing_before.size(); ++r) {
-    if (std::isnan(sharing_before[r]) || std::isnan(sharing_after[r])) {
-      std::printf(" n/a");
-    } else {
-      std::printf(" %.2f/%.2f%s", sharing_before[r], sharing_after[r], clean[r] ? "" : "*");
-    }
-  }
-  std::printf(" (* = not clean)\n\n");
-  if (clean_rounds == 0) {
-    std::printf("No clean 2-thread round (sharing <= %.2f before and after).\n", kCleanSharing);
+  const bool probed = std::all_of(sharing_before.begin(), sharing_before.end(),
+                                  [](const bench::CoreSharing& p) { return p.measured(); });
+  if (!probed) {
+    std::printf(
+        "\nCore-sharing probe: not available (it needs a CPU with AVX-512), so no 2-thread round "
+        "is classed clean or not.\n");
   } else {
+    std::printf(
+        "\nCore-sharing probe around each 2-thread round (bench/core_sharing.hpp: the time of an "
+        "AVX-512 multiply loop on both CPUs at once over the slower CPU's time alone; 1.0 = the "
+        "vCPUs do not share vector units, up to 2 = they share one core's; other processes on "
+        "this machine also raise it), before / after:");
+    for (size_t r = 0; r < sharing_before.size(); ++r) {
+      std::printf(" %.2f/%.2f%s", sharing_before[r].sharing(), sharing_after[r].sharing(),
+                  clean[r] ? "" : "*");
+    }
+    std::printf(" (* = not clean)\n\n");
+  }
+  if (probed && clean_rounds == 0) {
+    std::printf("No clean 2-thread round (sharing <= %.2f before and after).\n", kCleanSharing);
+  } else if (probed) {
     std::printf(
         "Clean 2-thread rounds only (sharing <= %.2f before and after): %zu of %zu. Against the "
         "1-thread rounds' best as above:\n\n",
@@ -246,5 +260,5 @@ int main(int argc, char** argv) {
   }
   std::printf("\nEvery round's decrypted scores equal the plain integer network's: %s\n",
               all_equal ? "yes" : "NO");
-  return all_equal ? 0 : 1;
+  return bench::finish_stdout(all_equal ? 0 : 1);
 }

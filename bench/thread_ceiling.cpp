@@ -27,7 +27,7 @@
 // gained 1.9-2.0x (core_sharing.hpp). Prints two markdown tables and, when the CPUs differ by more
 // than 5 % on a loop, a line saying so.
 //
-//   build/bench/cryptonets-thread-ceiling [repeats]     (default 5; the median is reported)
+//   build/bench/cryptonets-thread-ceiling [repeats]     (1-100, default 5; the median is reported)
 #include <omp.h>
 #include <pthread.h>
 #include <sched.h>
@@ -37,12 +37,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "core_sharing.hpp"
 #include "cryptonets/arith/simd.hpp"
+#include "tool_support.hpp"
 
 namespace {
 
@@ -105,7 +107,14 @@ double timed(int threads, const Work& work, const cpu_set_t& allowed,
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int repeats = argc > 1 ? std::max(1, std::atoi(argv[1])) : 5;
+  const std::optional<int> parsed =
+      argc == 1 ? std::optional<int>(5) : cryptonets::bench::parse_count(argv[1], 1, 100);
+  if (argc > 2 || !parsed) {
+    std::fprintf(stderr, "usage: cryptonets-thread-ceiling [repeats 1-100] (default 5)\n");
+    return 2;
+  }
+  const int repeats = *parsed;
+  const double load_before = cryptonets::bench::load_average();
   const bool avx512 = cryptonets::simd_path_supported(cryptonets::SimdPath::avx512);
   std::vector<std::vector<uint64_t>> buffers(2, std::vector<uint64_t>(size_t{32} << 20, 1));
   cpu_set_t allowed;
@@ -163,7 +172,9 @@ int main(int argc, char** argv) {
       kinds[k].both = median(both);
     }
   }
-  std::printf("| loop | 1 thread s | 2 threads s (twice the work) | 2-thread speed-up |\n");
+  cryptonets::bench::print_load("before", load_before, 1.0);
+  cryptonets::bench::print_load("after", cryptonets::bench::load_average(), 2.5);
+  std::printf("\n| loop | 1 thread s | 2 threads s (twice the work) | 2-thread speed-up |\n");
   std::printf("|---|---|---|---|\n");
   for (const Kind& kind : kinds) {
     if (kind.one == 0) continue;
@@ -172,22 +183,24 @@ int main(int argc, char** argv) {
   }
   if (cpus.size() < 2) {
     std::printf("\n(fewer than two CPUs allowed: no pinned measurement)\n");
-    return 0;
+    return cryptonets::bench::finish_stdout(0);
   }
   std::printf(
       "\nPinned (CPU %d, CPU %d): 1 thread on each CPU in turn, then one thread on each at once;"
-      " CPU %d / CPU %d is the ratio of their 1-thread times (1.00: equally fast):\n\n",
+      " CPU %d / CPU %d is the ratio of their 1-thread times (1.00: equally fast); the speed-up"
+      " is twice the faster CPU's time over the time of both at once (2.00: no loss):\n\n",
       cpus[0], cpus[1], cpus[1], cpus[0]);
   std::printf(
-      "| loop | CPU %d s | CPU %d s | CPU %d / CPU %d | both at once s | speed-up over CPU %d |\n",
-      cpus[0], cpus[1], cpus[1], cpus[0], cpus[0]);
+      "| loop | CPU %d s | CPU %d s | CPU %d / CPU %d | both at once s | speed-up over the faster "
+      "CPU |\n",
+      cpus[0], cpus[1], cpus[1], cpus[0]);
   std::printf("|---|---|---|---|---|---|\n");
   std::vector<std::string> unequal;
   for (const Kind& kind : kinds) {
     if (kind.on_a == 0) continue;
     const double ratio = kind.on_b / kind.on_a;
     std::printf("| %s | %.3f | %.3f | %.2f | %.3f | %.2f |\n", kind.name.c_str(), kind.on_a,
-                kind.on_b, ratio, kind.both, 2 * kind.on_a / kind.both);
+                kind.on_b, ratio, kind.both, 2 * std::min(kind.on_a, kind.on_b) / kind.both);
     if (ratio > 1.05 || ratio < 1 / 1.05) unequal.push_back(kind.name);
   }
   if (!unequal.empty()) {
@@ -196,5 +209,5 @@ int main(int argc, char** argv) {
       std::printf("%s %s", u == 0 ? "" : ",", unequal[u].c_str());
     std::printf(". A 2-thread run of such work cannot reach 2x the faster CPU's 1-thread time.\n");
   }
-  return 0;
+  return cryptonets::bench::finish_stdout(0);
 }
