@@ -42,7 +42,7 @@ enum Reader : uint8_t {
 };
 
 // Offsets in the protocol header (protocol_files.hpp): fields before the checksum.
-constexpr size_t kHeaderFieldBytes = 80;
+constexpr size_t kHeaderFieldBytes = 120;
 constexpr size_t kBindingFieldBytes = 32;  // before a record binding's SHA-256
 
 // The objects of one key generation under two plaintext moduli.
@@ -366,7 +366,8 @@ fuzz::Bytes ciphertext_file(const TempDir& dir, uint64_t first_image, uint64_t i
                             uint64_t batch_size) {
   const ProtocolObjects& objects = protocol_objects();
   const std::string path = dir.file("batch.ct");
-  CiphertextFileWriter writer(path, objects.contexts, objects.key_ids, first_image, images,
+  CiphertextFileWriter writer(path, objects.contexts, objects.key_ids,
+                              ImageSource{first_image + images, {}}, first_image, images,
                               batch_size, 2);
   for (uint64_t b = 0; b < writer.header().batch_count(); ++b) {
     EncryptedBatch batch;
