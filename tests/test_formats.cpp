@@ -1,6 +1,6 @@
 // The file formats, byte for byte (include/cryptonets/io/FORMATS.md): seeded, INSECURE toy key
 // sets and ciphertext files of both schemes (n = 8, two 20-bit primes, t_1 = 241, t_2 = 193)
-// written by the library must equal the committed hex dump tests/formats/protocol_v4.hex. A format
+// written by the library must equal the committed hex dump tests/formats/protocol_v5.hex. A format
 // change, deliberate or not, fails here; a deliberate one updates FORMATS.md, bumps the version and
 // writes the new version's dump as a new file with CRYPTONETS_WRITE_FORMAT_DUMP=1 (never
 // silently). The dumps of older versions stay: each of their files must be refused by name.
@@ -61,6 +61,13 @@ std::string hex_dump(const std::string& name, const std::string& bytes) {
 // recompute what covers it, the header's SHA-256 and every record's binding (FORMATS.md §5).
 constexpr uint64_t kToyFileId = 0x1818181818181818;
 
+// The images file the toy ciphertexts were encrypted from (FORMATS.md §7): 7 images, and for its
+// SHA-256 that of the ASCII text "cryptonets toy images" (there is no such file).
+ImageSource toy_source() {
+  const std::string text = "cryptonets toy images";
+  return {7, sha256({reinterpret_cast<const uint8_t*>(text.data()), text.size()})};
+}
+
 void fix_file_id(const std::string& path, size_t records) {
   std::string bytes = test_support::read_bytes(path);
   auto* data = reinterpret_cast<uint8_t*>(bytes.data());
@@ -113,8 +120,8 @@ std::vector<std::string> write_yashe_toy_files(const TempDir& dir) {
         encryptor.encrypt(yashe::Plaintext{{1, 2, 0, 0, 0, 0, 0, 0}}, prng);
     batch.values.push_back({fresh, evaluator.multiply_without_relinearization(fresh, fresh)});
   }
-  CiphertextFileWriter writer(dir.file("ciphertexts.ct"), keys.contexts, key_ids_of(public_keys), 5,
-                              2, 2, 2);
+  CiphertextFileWriter writer(dir.file("ciphertexts.ct"), keys.contexts, key_ids_of(public_keys),
+                              toy_source(), 5, 2, 2, 2);
   writer.write(std::move(batch));
   writer.commit();
   fix_file_id(dir.file("ciphertexts.ct"), keys.contexts.size());
@@ -149,8 +156,8 @@ std::vector<std::string> write_bfv_toy_files(const TempDir& dir) {
     const bfv::Ciphertext fresh = encryptor.encrypt(bfv::Plaintext{{1, 2, 0, 0, 0, 0, 0, 0}}, prng);
     batch.values.push_back({fresh, evaluator.multiply(fresh, fresh)});
   }
-  BfvCiphertextFileWriter writer(dir.file("bfv-ciphertexts.ct"), keys.contexts, keys.key_ids(), 5,
-                                 2, 2, 2);
+  BfvCiphertextFileWriter writer(dir.file("bfv-ciphertexts.ct"), keys.contexts, keys.key_ids(),
+                                 toy_source(), 5, 2, 2, 2);
   writer.write(std::move(batch));
   writer.commit();
   fix_file_id(dir.file("bfv-ciphertexts.ct"), keys.contexts.size());
@@ -189,7 +196,7 @@ TEST_CASE("A seeded toy key set and ciphertext file equal the committed hex dump
   for (const std::string& name : write_toy_files(dir))
     dump += hex_dump(name, test_support::read_bytes(dir.file(name)));
   const std::string committed_path =
-      (test_support::repository_root() / "tests/formats/protocol_v4.hex").string();
+      (test_support::repository_root() / "tests/formats/protocol_v5.hex").string();
   if (std::getenv("CRYPTONETS_WRITE_FORMAT_DUMP") != nullptr) {
     std::ofstream(committed_path, std::ios::binary) << dump;
     MESSAGE("wrote " << committed_path);
@@ -521,7 +528,7 @@ TEST_CASE("The files of format version 3 (tests/formats/protocol_v3.hex) are ref
     CAPTURE(name);
     test_support::write_bytes(dir.file(name), bytes);
   }
-  const std::string refusal = "format version 3 is no longer supported; this build reads 4";
+  const std::string refusal = "format version 3 is no longer supported; this build reads 5";
   auto refused = [&](const std::function<void()>& load, const std::string& redo) {
     const std::string error = test_support::error_of(load);
     CHECK_MESSAGE(error.find(refusal) != std::string::npos, error);
@@ -540,8 +547,39 @@ TEST_CASE("The files of format version 3 (tests/formats/protocol_v3.hex) are ref
       "re-run encrypt");
   CHECK_THROWS_WITH_AS(inspect_file(dir.file("ciphertexts.ct")),
                        doctest::Contains("format version 3 (no longer supported); this build "
-                                         "reads 4"),
+                                         "reads 5"),
                        std::runtime_error);
+}
+
+TEST_CASE("The files of format version 4 (tests/formats/protocol_v4.hex) are refused by name") {
+  // Version 4 did not record the images file a ciphertext file was encrypted from.
+  const auto files = parse_dump(test_support::read_bytes(
+      (test_support::repository_root() / "tests/formats/protocol_v4.hex").string()));
+  REQUIRE(files.size() == 10);
+  const TempDir dir;
+  for (const auto& [name, bytes] : files)
+    test_support::write_bytes(dir.file(name), bytes);
+  const std::string refusal = "format version 4 is no longer supported; this build reads 5";
+  for (const auto& [name, bytes] : files) {
+    CAPTURE(name);
+    const std::string error = test_support::error_of([&] { read_protocol_header(dir.file(name)); });
+    CHECK_MESSAGE(error.find(refusal) != std::string::npos, error);
+    CHECK_MESSAGE(
+        error.find(name.ends_with(".ct") ? "re-run encrypt" : "re-run keygen") != std::string::npos,
+        error);
+    CHECK_THROWS_WITH_AS(inspect_file(dir.file(name)),
+                         doctest::Contains("format version 4 (no longer supported); this build "
+                                           "reads 5"),
+                         std::runtime_error);
+  }
+  const std::string error = test_support::error_of([&] {
+    const BfvContextSet contexts = make_context_set(
+        bfv::Parameters{8, generate_ntt_primes(20, 2, 16), 241, 3.2, 0}, {241, 193});
+    BfvCiphertextFileReader reader(dir.file("bfv-ciphertexts.ct"), contexts, {1, 2});
+  });
+  CHECK_MESSAGE(
+      error.find(refusal + " (written by an older cryptonets; re-run encrypt") != std::string::npos,
+      error);
 }
 
 namespace {

@@ -117,7 +117,9 @@ void check_batch_decrypts(CrtFixture& f, const EncryptedBatch& batch, uint64_t f
 // `values` per image.
 void write_file(CrtFixture& f, const std::string& path, uint64_t images, uint64_t batch_size,
                 size_t values, uint64_t first_image = 0) {
-  CiphertextFileWriter writer(path, key_contexts(f.keys), f.key_ids(), first_image, images,
+  // The images file held exactly these images and those before them.
+  CiphertextFileWriter writer(path, key_contexts(f.keys), f.key_ids(),
+                              ImageSource{first_image + images, {}}, first_image, images,
                               batch_size, values);
   for (uint64_t b = 0; b < writer.header().batch_count(); ++b) {
     writer.write(
@@ -126,12 +128,13 @@ void write_file(CrtFixture& f, const std::string& path, uint64_t images, uint64_
   writer.commit();
 }
 
-// Header offsets (protocol_files.hpp): the version, the images and first image fields, and the
-// SHA-256 over the bytes before it.
+// Header offsets (protocol_files.hpp): the version, the images, first image and source images
+// fields, and the SHA-256 over the bytes before it.
 constexpr size_t kVersionOffset = 6;
 constexpr size_t kImagesOffset = 32;
 constexpr size_t kFirstImageOffset = 56;
-constexpr size_t kHeaderChecksumOffset = 80;
+constexpr size_t kSourceImagesOffset = 80;
+constexpr size_t kHeaderChecksumOffset = 120;
 
 // `bytes` (a whole file) with the 64-bit header field at `offset` set to `value` and the header's
 // checksum redone, as a writer with that value would have written it.
@@ -144,8 +147,8 @@ std::string with_header_field(std::string bytes, size_t offset, uint64_t value) 
   return bytes;
 }
 
-// `bytes` (a whole version 3 file) with version 1's 88-byte header: no first image field, no file
-// ids, its SHA-256 over the 56 bytes before it.
+// `bytes` (a whole file of this version) with version 1's 88-byte header: no first image field, no
+// file ids, its SHA-256 over the 56 bytes before it.
 std::string as_version_1(const std::string& bytes) {
   std::string header = bytes.substr(0, kFirstImageOffset);
   header[kVersionOffset] = 1;
@@ -326,7 +329,7 @@ TEST_CASE("damaged ciphertext files are refused: truncated, flipped bytes, trail
   write_bytes(damaged, good.substr(0, first_batch + 1000));
   CHECK(contains(read_all_batches(f, damaged), "batch 2 of 2 (modulus 1 of 2): truncated"));
   write_bytes(damaged, good.substr(0, 50));
-  CHECK(contains(read_all_batches(f, damaged), "truncated: 50 bytes, the header alone needs 112"));
+  CHECK(contains(read_all_batches(f, damaged), "truncated: 50 bytes, the header alone needs 152"));
 
   // Header fields (fingerprint, batch size, first image) and the checksum.
   for (size_t offset : {size_t{9}, size_t{40}, size_t{60}, size_t{70}}) {
@@ -368,7 +371,8 @@ TEST_CASE("the ciphertext writer refuses other keys and leaves no file unless co
   CrtFixture& g = other_keys();
   TempDir dir;
   {
-    CiphertextFileWriter writer(dir.file("out.ct"), key_contexts(f.keys), f.key_ids(), 0, 6, 3, 2);
+    CiphertextFileWriter writer(dir.file("out.ct"), key_contexts(f.keys), f.key_ids(), {6, {}}, 0,
+                                6, 3, 2);
     writer.write(make_batch(f, 0, 3, 2));
     // g's ciphertexts under f's key ids.
     CHECK_THROWS_AS(writer.write(make_batch(g, 3, 3, 2)), std::invalid_argument);
@@ -376,7 +380,8 @@ TEST_CASE("the ciphertext writer refuses other keys and leaves no file unless co
   }
   CHECK(dir.names().empty());
   {
-    CiphertextFileWriter writer(dir.file("out.ct"), key_contexts(f.keys), f.key_ids(), 0, 6, 3, 2);
+    CiphertextFileWriter writer(dir.file("out.ct"), key_contexts(f.keys), f.key_ids(), {6, {}}, 0,
+                                6, 3, 2);
     // 2 images; batches are numbered from 1 in messages.
     CHECK_THROWS_WITH_AS(writer.write(make_batch(f, 0, 2, 2)),
                          doctest::Contains("batch 1 must hold 3 images"), std::invalid_argument);
@@ -400,9 +405,12 @@ TEST_CASE("a ciphertext header promising 2^64 - 1 images is not read as a file o
   TempDir dir;
   const std::string path = dir.file("batch.ct");
   write_file(f, path, 3, 3, 2);
-  // The header alone, its images field set to 2^64 - 1 and its checksum redone.
-  write_bytes(path, with_header_field(read_bytes(path).substr(0, kProtocolHeaderBytes),
-                                      kImagesOffset, UINT64_MAX));
+  // The header alone, its images and source images fields set to 2^64 - 1 and its checksum
+  // redone.
+  write_bytes(path,
+              with_header_field(with_header_field(read_bytes(path).substr(0, kProtocolHeaderBytes),
+                                                  kImagesOffset, UINT64_MAX),
+                                kSourceImagesOffset, UINT64_MAX));
   CHECK(read_protocol_header(path).images == UINT64_MAX);
   CHECK(contains(read_all_batches(f, path),
                  "batch 1 of 6148914691236517205 (modulus 1 of 2): truncated"));
@@ -435,10 +443,10 @@ TEST_CASE("files of format version 1, without the first image index, are refused
   const std::string path = dir.file("batch.ct");
   write_file(f, path, 3, 3, 2, 7);
   const std::string version_1 = as_version_1(read_bytes(path));
-  REQUIRE(version_1.size() + 24 == fs::file_size(path));
+  REQUIRE(version_1.size() + (kProtocolHeaderBytes - 88) == fs::file_size(path));
   write_bytes(path, version_1);
   const std::string error = read_all_batches(f, path);
-  CHECK(contains(error, "format version 1 is no longer supported; this build reads 4"));
+  CHECK(contains(error, "format version 1 is no longer supported; this build reads 5"));
   CHECK(contains(error, "written by an older cryptonets; re-run encrypt"));
   CHECK(contains(error_of([&] { read_protocol_header(path); }), "format version 1"));
   // Even its header alone (88 bytes, shorter than a version 2 header) is named by its version.
@@ -451,27 +459,27 @@ TEST_CASE("files of format version 1, without the first image index, are refused
                    f.keys_of([](const yashe::KeySet& k) { return k.secret_key; }));
   write_bytes(key_path, as_version_1(read_bytes(key_path)));
   CHECK(contains(error_of([&] { load_secret_keys(key_path, key_contexts(f.keys)); }),
-                 "format version 1 is no longer supported; this build reads 4 (written by an "
+                 "format version 1 is no longer supported; this build reads 5 (written by an "
                  "older cryptonets; re-run keygen)"));
 
-  // Versions 2 (no file ids nor record bindings, noise estimates in clear) and 3 (no scheme) are
-  // refused by name.
+  // Versions 2 (no file ids nor record bindings, noise estimates in clear), 3 (no scheme) and 4
+  // (no source images) are refused by name.
   write_file(f, path, 3, 3, 2, 7);
   std::string bytes = read_bytes(path);
-  for (char version : {2, 3}) {
+  for (char version : {2, 3, 4}) {
     bytes[kVersionOffset] = version;
     write_bytes(path, bytes);
     CHECK(contains(read_all_batches(f, path),
                    "format version " + std::to_string(version) +
-                       " is no longer supported; this build reads 4 (written by an older "
+                       " is no longer supported; this build reads 5 (written by an older "
                        "cryptonets; re-run encrypt"));
   }
 
   // A later version is named as such, not as an older one.
-  bytes[kVersionOffset] = 5;
+  bytes[kVersionOffset] = 6;
   write_bytes(path, bytes);
   CHECK(contains(read_all_batches(f, path),
-                 "format version 5, this build reads 4 (written by a newer cryptonets)"));
+                 "format version 6, this build reads 5 (written by a newer cryptonets)"));
 }
 
 TEST_CASE(
@@ -480,9 +488,9 @@ TEST_CASE(
   TempDir dir;
   const ContextSet contexts = key_contexts(f.keys);
   // Images 2^64 - 3 .. 2^64 - 1 wrap to 0 at the end; 2^64 - 4 .. 2^64 - 2 do not.
-  CHECK_THROWS_AS(
-      CiphertextFileWriter(dir.file("out.ct"), contexts, f.key_ids(), UINT64_MAX - 2, 3, 3, 2),
-      std::invalid_argument);
+  CHECK_THROWS_AS(CiphertextFileWriter(dir.file("out.ct"), contexts, f.key_ids(), {UINT64_MAX, {}},
+                                       UINT64_MAX - 2, 3, 3, 2),
+                  std::invalid_argument);
   CHECK(dir.names().empty());
   const std::string path = dir.file("batch.ct");
   write_file(f, path, 3, 3, 2, UINT64_MAX - 3);
@@ -555,7 +563,8 @@ struct SchemeDirectory {
       }
     }
     const std::string path = dir.file(name);
-    BasicCiphertextFileWriter<Scheme> writer(path, keys.contexts, keys.key_ids(), 0, 1, 1, 3);
+    BasicCiphertextFileWriter<Scheme> writer(path, keys.contexts, keys.key_ids(), {1, {}}, 0, 1, 1,
+                                             3);
     writer.write(std::move(batch));
     writer.commit();
     return path;

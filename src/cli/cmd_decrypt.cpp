@@ -98,16 +98,24 @@ void write_labels(const std::vector<int>& labels, const std::optional<std::strin
 
 // The true labels of the decrypted images, from --labels. The file holds either exactly as many
 // labels as images were decrypted (theirs, in order), or, with --first, the labels of the whole
-// images file that encrypt read, from which the slice the scores record is taken. Any other
-// count is refused: a label file of another data set would otherwise give a wrong accuracy
-// (found by a tester).
+// images file that encrypt read: exactly as many as the scores file records that it held
+// (`source_images`), from which the slice the scores record is taken. Any other count is
+// refused: a label file of another data set would otherwise give a wrong accuracy (found by a
+// tester; a file merely long enough, the 60,000 training labels for test images, was accepted).
 std::vector<uint8_t> true_labels(const OptionParser& options, bool first_given, uint64_t first,
-                                 size_t count, size_t outputs) {
+                                 size_t count, uint64_t source_images, size_t outputs) {
   const std::string path = options.text("labels");
   const MnistLabels file = read_labels_file(path, verify_option(options));
   const size_t held = file.labels.size();
   size_t from = 0;
   if (first_given) {
+    if (held != source_images) {
+      throw std::runtime_error(
+          "'" + path + "' holds " + std::to_string(held) +
+          " labels, but the images file that encrypt read held " + std::to_string(source_images) +
+          " images (the scores file records it): these are the labels of another data set. With "
+          "--first, --labels must hold the labels of the whole images file that encrypt read");
+    }
     require_range(first, count, held, path);
     from = first;
   } else if (held != count) {
@@ -245,7 +253,8 @@ int run_decrypt(std::span<char* const> arguments) {
   options.add_value("out", "FILE", "write the predicted labels here (one per line)");
   options.add_value("labels", "FILE",
                     "IDX label file: report the accuracy. It holds the labels of the decrypted "
-                    "images, or with --first those of the whole images file encrypt read");
+                    "images, or with --first those of the whole images file encrypt read (as "
+                    "many as it held: the scores file records the count)");
   options.add_value("plain-images", "FILE",
                     "IDX image file: compare with the plain integer model on these images "
                     "(needs --model: a check for whoever holds the model; with --profile too, "
@@ -292,7 +301,8 @@ int run_decrypt(std::span<char* const> arguments) {
   std::optional<size_t> correct;
   std::optional<std::vector<uint8_t>> truth;
   if (options.has("labels")) {
-    truth = true_labels(options, first_given, first, labels.size(), profile.outputs);
+    truth = true_labels(options, first_given, first, labels.size(), header.source.images,
+                        profile.outputs);
     correct = 0;
     for (size_t s = 0; s < labels.size(); ++s)
       *correct += labels[s] == (*truth)[s];

@@ -18,6 +18,7 @@
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/protocol_files.hpp"
+#include "cryptonets/io/sha256.hpp"
 #include "cryptonets/model/range.hpp"
 
 using cryptonets::inference::encrypt_batch;
@@ -79,7 +80,11 @@ void encrypt_images(const OptionParser& options, const ModelProfile& profile, co
   const size_t slots = client.slot_count();
   const size_t inputs = static_cast<size_t>(model.input_shape.size());
   const std::string out_path = options.text("out");
-  BasicCiphertextFileWriter<Scheme> writer(out_path, contexts, key_ids, first, count,
+  // The file records what it was encrypted from, so that decrypt can tell the labels of the
+  // whole images file from those of another data set of at least as many images.
+  const ImageSource source{images.count,
+                           sha256(read_possibly_gzipped_file(options.text("images")))};
+  BasicCiphertextFileWriter<Scheme> writer(out_path, contexts, key_ids, source, first, count,
                                            std::min(count, slots), inputs);
   StageProgressBars bars;
   const auto progress = [&](const std::string& stage, size_t modulus, size_t done, size_t total) {

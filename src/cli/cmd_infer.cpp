@@ -143,9 +143,9 @@ void infer_file(const ServerFiles& files, const CompiledModel& compiled, const R
   require_noise_budget(server, compiled, circuit_privacy);  // before any work
 
   // The scores are of the same images: decrypt matches them to labels by this first index.
-  BasicCiphertextFileWriter<Scheme> writer(out_path, contexts, key_ids, header.first_image,
-                                           header.images, header.batch_size, compiled.output_size,
-                                           header.file_id);
+  BasicCiphertextFileWriter<Scheme> writer(out_path, contexts, key_ids, header.source,
+                                           header.first_image, header.images, header.batch_size,
+                                           compiled.output_size, header.file_id);
   StageProgressBars bars;
   BasicInferenceOptions<Scheme> inference;
   inference.threads = threads;
@@ -204,8 +204,8 @@ BasicInferSetup<Scheme> open_infer(InferOptions options, const ServerFiles& file
 
   // The scores are of the same images: decrypt matches them to labels by this first index.
   setup.writer = std::make_unique<BasicCiphertextFileWriter<Scheme>>(
-      setup.out_path, setup.contexts, setup.key_ids, header.first_image, header.images,
-      header.batch_size, setup.compiled.output_size, header.file_id);
+      setup.out_path, setup.contexts, setup.key_ids, header.source, header.first_image,
+      header.images, header.batch_size, setup.compiled.output_size, header.file_id);
   return setup;
 }
 

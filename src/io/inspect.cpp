@@ -1036,6 +1036,12 @@ void inspect_protocol_file(Reader& reader, const std::string& path, const std::s
     report.fields.emplace_back("file id", hex64(file_id));
     report.fields.emplace_back(
         "answers file id", answers == 0 ? "0 (encrypted images)" : hex64(answers) + " (scores)");
+    // The images file encrypt read (FORMATS.md §5.1): offsets 80 and 88.
+    Sha256::Digest source_digest{};
+    std::copy(header.begin() + 88, header.begin() + 120, source_digest.begin());
+    report.fields.emplace_back(
+        "source images file",
+        std::to_string(load_le(&header[80], 8)) + " images, SHA-256 " + to_hex(source_digest));
   }
   report.fields.emplace_back("header checksum", header_ok ? "ok" : "MISMATCH");
   // The records carry their own checksums: they are read even under a damaged header, as long as

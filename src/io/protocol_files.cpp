@@ -29,7 +29,8 @@ namespace {
 
 constexpr std::array<uint8_t, 4> kProtocolMagic = {'C', 'N', 'P', 'F'};
 constexpr std::array<uint8_t, 4> kRecordMagic = {'C', 'N', 'E', 'T'};
-constexpr size_t kHeaderFieldBytes = 80;  // before the header's SHA-256
+constexpr size_t kHeaderFieldBytes = 120;  // before the header's SHA-256
+constexpr size_t kSourceOffset = 80;       // source images, then the source SHA-256
 constexpr std::array<uint8_t, 4> kBindingMagic = {'C', 'N', 'R', 'B'};
 constexpr size_t kBindingFieldBytes = 32;  // magic, reserved, file id, index, count
 constexpr size_t kHeaderFieldOffset = 8;   // after magic, kind, reserved byte and version
@@ -81,10 +82,14 @@ std::array<uint8_t, kProtocolHeaderBytes> encode_header(const ProtocolHeader& he
                              header.values,
                              header.first_image,
                              header.file_id,
-                             header.answers_file_id};
-  static_assert(kHeaderFieldOffset + 8 * std::size(fields) == kHeaderFieldBytes);
+                             header.answers_file_id,
+                             header.source.images};
+  static_assert(kHeaderFieldOffset + 8 * std::size(fields) == kSourceOffset + 8);
   for (size_t i = 0; i < std::size(fields); ++i)
     store_le(&bytes[kHeaderFieldOffset + 8 * i], fields[i], 8);
+  static_assert(kSourceOffset + 8 + sizeof(header.source.sha256) == kHeaderFieldBytes);
+  std::copy(header.source.sha256.begin(), header.source.sha256.end(),
+            bytes.begin() + kSourceOffset + 8);
   const Sha256::Digest digest = sha256({bytes.data(), kHeaderFieldBytes});
   std::copy(digest.begin(), digest.end(), bytes.begin() + kHeaderFieldBytes);
   return bytes;
@@ -121,7 +126,8 @@ void check_header_fields(const ProtocolHeader& header, const std::string& source
   const bool ciphertexts = header.kind == ProtocolFileKind::kCiphertexts;
   if (!ciphertexts &&
       (header.images != 0 || header.batch_size != 0 || header.values != 0 ||
-       header.first_image != 0 || header.file_id != 0 || header.answers_file_id != 0)) {
+       header.first_image != 0 || header.file_id != 0 || header.answers_file_id != 0 ||
+       header.source.images != 0 || header.source.sha256 != Sha256::Digest{})) {
     fail(source,
          "invalid header: image fields set in a file of " + protocol_kind_name(header.kind));
   }
@@ -135,6 +141,11 @@ void check_header_fields(const ProtocolHeader& header, const std::string& source
                      std::to_string(header.images) + " images exceeds 2^64 - 1");
   }
   if (ciphertexts && header.file_id == 0) fail(source, "invalid header: file id 0");
+  if (ciphertexts && header.source.images < header.first_image + header.images) {
+    fail(source, "invalid header: images " + std::to_string(header.first_image) + " to " +
+                     std::to_string(header.first_image + header.images - 1) +
+                     " of a source images file of " + std::to_string(header.source.images));
+  }
 }
 
 // Files of another format version are refused with what to do about them.
@@ -208,6 +219,9 @@ ProtocolHeader read_header(std::istream& in, const std::string& source) {
   header.first_image = load_le(&bytes[56], 8);
   header.file_id = load_le(&bytes[64], 8);
   header.answers_file_id = load_le(&bytes[72], 8);
+  header.source.images = load_le(&bytes[kSourceOffset], 8);
+  std::copy(bytes.begin() + kSourceOffset + 8, bytes.begin() + kHeaderFieldBytes,
+            header.source.sha256.begin());
   check_header_fields(header, source);
   return header;
 }
@@ -687,12 +701,10 @@ void require_same_keys(const std::vector<uint64_t>& a, const std::string& a_what
 // ---- Ciphertext files.
 
 template <class S>
-BasicCiphertextFileWriter<S>::BasicCiphertextFileWriter(const std::string& path,
-                                                        BasicContextSet<S> contexts,
-                                                        std::vector<uint64_t> key_ids,
-                                                        uint64_t first_image, uint64_t images,
-                                                        uint64_t batch_size, uint64_t values,
-                                                        uint64_t answers_file_id, bool owner_only)
+BasicCiphertextFileWriter<S>::BasicCiphertextFileWriter(
+    const std::string& path, BasicContextSet<S> contexts, std::vector<uint64_t> key_ids,
+    const ImageSource& source, uint64_t first_image, uint64_t images, uint64_t batch_size,
+    uint64_t values, uint64_t answers_file_id, bool owner_only)
     : path_(path),
       contexts_(std::move(contexts)),
       key_ids_(std::move(key_ids)),
@@ -712,6 +724,11 @@ BasicCiphertextFileWriter<S>::BasicCiphertextFileWriter(const std::string& path,
     throw std::invalid_argument("CiphertextFileWriter: first image " + std::to_string(first_image) +
                                 " + " + std::to_string(images) + " images exceeds 2^64 - 1");
   }
+  if (source.images < first_image + images) {
+    throw std::invalid_argument("CiphertextFileWriter: images " + std::to_string(first_image) +
+                                " to " + std::to_string(first_image + images - 1) +
+                                " of a source images file of " + std::to_string(source.images));
+  }
   header_.kind = ProtocolFileKind::kCiphertexts;
   header_.scheme = scheme_id<S>();
   header_.parameter_set_fingerprint = parameter_set_fingerprint(contexts_);
@@ -726,6 +743,7 @@ BasicCiphertextFileWriter<S>::BasicCiphertextFileWriter(const std::string& path,
     header_.file_id = prng.next_u64();
   } while (header_.file_id == 0);
   header_.answers_file_id = answers_file_id;
+  header_.source = source;
   write_header(file_.stream(), header_);
 }
 

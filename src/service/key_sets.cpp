@@ -47,8 +47,8 @@ class TypedKeySet final : public KeySet {
     const auto open_writer = [&](const ProtocolHeader& header) {
       storing([&] {
         // Mode 0600, as every other file of the state directory.
-        writer.emplace(output, contexts_, key_ids_, header.first_image, header.images,
-                       header.batch_size, compiled.output_size, header.file_id,
+        writer.emplace(output, contexts_, key_ids_, header.source, header.first_image,
+                       header.images, header.batch_size, compiled.output_size, header.file_id,
                        /*owner_only=*/true);
       });
     };

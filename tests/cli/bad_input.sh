@@ -156,7 +156,7 @@ fi
 head -c 100000 images.ct >truncated.ct
 expect 1 "truncated" out.ct -- "$exe" infer --keys server --in truncated.ct --out out.ct
 head -c 60 images.ct >truncated.ct
-expect 1 "truncated: 60 bytes, the header alone needs 112" out.ct -- \
+expect 1 "truncated: 60 bytes, the header alone needs 152" out.ct -- \
   "$exe" infer --keys server --in truncated.ct --out out.ct
 mkdir truncated-keys && cp server/params server/public.key truncated-keys/
 head -c 5000 server/evaluation.key >truncated-keys/evaluation.key
@@ -295,11 +295,11 @@ grep -qF "encrypted scores equal the plain integer model's on all 70 images" mes
 # 2 moduli = 4 records, each with its 64-byte binding) reordered, with a record duplicated, with
 # records omitted, or with records spliced in from another scores file under the same keys.
 run "$exe" infer --keys server --in many.ct --out many-scores-2.ct --threads 1
-record=$((($(stat -c %s many-scores.ct) - 112) / 4))
+record=$((($(stat -c %s many-scores.ct) - 152) / 4))
 piece() { # FILE INDEX: record INDEX (from 0) of FILE, with its binding
-  tail -c +$((113 + $2 * record)) "$1" | head -c "$record"
+  tail -c +$((153 + $2 * record)) "$1" | head -c "$record"
 }
-header() { head -c 112 many-scores.ct; }
+header() { head -c 152 many-scores.ct; }
 { header; piece many-scores.ct 2; piece many-scores.ct 3; piece many-scores.ct 0
   piece many-scores.ct 1; } >swapped.ct
 expect 1 "position 1 holds record 3 (batch 2, modulus 1) instead of record 1 (batch 1, modulus 1): the records were reordered" \
@@ -498,7 +498,8 @@ expect 2 "the profile 'model.profile' was made for 0" - -- \
   --insecure-ring-degree 64
 
 # ---- decrypt --labels: as many labels as images decrypted, or with --first the labels of the
-# whole images file (found by a tester: 60,000 training labels were accepted for 10,000 images).
+# whole images file, as many as it held (found by a tester: 60,000 training labels were accepted
+# for 10,000 images).
 expect 1 "holds 10000 labels, but 5 images were decrypted (images 0 to 4" labels.txt -- \
   "$exe" decrypt --keys client --in scores.ct --labels "$labels" --out labels.txt
 expect 1 "confirm where the scores start in it with --first 3" labels.txt -- \
@@ -516,9 +517,15 @@ run "$exe" decrypt --keys client --in many-scores.ct --labels seventy-labels.idx
   --out many-labels.txt
 [ -n "$whole" ] && [ "$(grep '^accuracy' message.txt)" = "$whole" ] ||
   fail "70 labels of the images give another accuracy than the whole file from 3: $whole"
-expect 1 "'seventy-labels.idx' holds 70 entries; the scores need entries 3 to 72" labels.txt -- \
-  "$exe" decrypt --keys client --in many-scores.ct --labels seventy-labels.idx --first 3 \
-  --out labels.txt
+expect 1 "'seventy-labels.idx' holds 70 labels, but the images file that encrypt read held 10000 images" \
+  labels.txt -- "$exe" decrypt --keys client --in many-scores.ct --labels seventy-labels.idx \
+  --first 3 --out labels.txt
+# The labels of another data set that merely holds enough of them (the 60,000 training labels for
+# images encrypted from the 10,000 test images) gave a wrong accuracy: the scores file records
+# how many images the file that encrypt read held, and --first needs exactly that many labels.
+expect 1 "holds 60000 labels, but the images file that encrypt read held 10000 images" labels.txt -- \
+  "$exe" decrypt --keys client --in many-scores.ct --labels "$data/mnist/train-labels-idx1-ubyte.gz" \
+  --first 3 --out labels.txt
 
 # ---- Scores name the images file they answer: decrypt --request checks it.
 run "$exe" decrypt --keys client --in many-scores.ct --request many.ct --out many-labels.txt
@@ -557,7 +564,8 @@ expect 1 "DIFFER from the plain integer model's on 70 of 70 images" differ.csv -
   --plain-images "$images" --scores differ.csv
 
 # ---- A scores file of format version 1 (an 88-byte header without the first image index), 2
-# (no file ids nor record bindings; noise estimates in clear) or 3 (no scheme): refused by name. Version 1's header:
+# (no file ids nor record bindings; noise estimates in clear), 3 (no scheme) or 4 (no source images
+# fields): refused by name. Version 1's header:
 # bytes 0-55 with version 1, then their SHA-256.
 {
   head -c 6 scores.ct
@@ -569,16 +577,16 @@ v1_checksum=$(sha256sum v1-header.bin | cut -c1-64)
   cat v1-header.bin
   # shellcheck disable=SC2059,SC2001
   printf "$(sed 's/../\\x&/g' <<<"$v1_checksum")"
-  tail -c +113 scores.ct
+  tail -c +153 scores.ct
 } >v1-scores.ct
-older="format version 1 is no longer supported; this build reads 4 (written by an older cryptonets; re-run encrypt"
+older="format version 1 is no longer supported; this build reads 5 (written by an older cryptonets; re-run encrypt"
 expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v1-scores.ct --out labels.txt
 {
   head -c 6 scores.ct
   printf '\x02\x00'
   tail -c +9 scores.ct
 } >v2-scores.ct
-older="format version 2 is no longer supported; this build reads 4 (written by an older cryptonets; re-run encrypt"
+older="format version 2 is no longer supported; this build reads 5 (written by an older cryptonets; re-run encrypt"
 expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v2-scores.ct --out labels.txt
 # Version 3 (no scheme byte).
 {
@@ -586,8 +594,24 @@ expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v2-scores.ct -
   printf '\x03\x00'
   tail -c +9 scores.ct
 } >v3-scores.ct
-older="format version 3 is no longer supported; this build reads 4 (written by an older cryptonets; re-run encrypt"
+older="format version 3 is no longer supported; this build reads 5 (written by an older cryptonets; re-run encrypt"
 expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v3-scores.ct --out labels.txt
+# Version 4 (a 112-byte header without the source images fields): bytes 0-79 with version 4, then
+# their SHA-256.
+{
+  head -c 6 scores.ct
+  printf '\x04\x00'
+  tail -c +9 scores.ct | head -c 72
+} >v4-header.bin
+v4_checksum=$(sha256sum v4-header.bin | cut -c1-64)
+{
+  cat v4-header.bin
+  # shellcheck disable=SC2059,SC2001
+  printf "$(sed 's/../\\x&/g' <<<"$v4_checksum")"
+  tail -c +153 scores.ct
+} >v4-scores.ct
+older="format version 4 is no longer supported; this build reads 5 (written by an older cryptonets; re-run encrypt"
+expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v4-scores.ct --out labels.txt
 
 # ---- Outputs never destroy inputs or keys (found by a tester: scores written over secret.key,
 # infer --out equal to --in).

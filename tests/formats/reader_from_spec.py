@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """An independent reader written from include/cryptonets/io/FORMATS.md alone (no project source).
 
-It parses the toy files of tests/formats/protocol_v4.hex (FORMATS.md §7), of both schemes,
+It parses the toy files of tests/formats/protocol_v5.hex (FORMATS.md §7), of both schemes,
 checks every SHA-256 checksum and scheme byte, recomputes every parameter fingerprint, the
 parameter-set fingerprint and the key-set id, unpacks the secret keys' 2-bit codes and the
 ciphertexts' bit-packed residue rows, and decrypts each ciphertext: YASHE' with
@@ -10,7 +10,7 @@ with m = [round(t/q * [c_0 + c_1*s + ... + c_d*s^d]_q)]_t. The toy ciphertexts h
 its square 1 + 4x + 4x^2 (YASHE': degree 2, unrelinearised; BFV: relinearised).
 Exit status 0 when everything matches.
 
-usage: reader_from_spec.py tests/formats/protocol_v4.hex
+usage: reader_from_spec.py tests/formats/protocol_v5.hex
 """
 import hashlib
 import struct
@@ -48,15 +48,20 @@ def identity(tag, words):  # §3.3
 
 def protocol_file(data, scheme):  # §5: header, then records
     assert data[0:4] == b"CNPF", "magic"
-    assert u64(data, 0) >> 48 == 4, "format version 4"
+    assert u64(data, 0) >> 48 == 5, "format version 5"
     assert chr(data[5]) == scheme, "the file's scheme"
-    assert hashlib.sha256(data[0:80]).digest() == data[80:112], "header checksum"
+    assert hashlib.sha256(data[0:120]).digest() == data[120:152], "header checksum"
     header = dict(kind=chr(data[4]), fingerprint=u64(data, 8), key_set=u64(data, 16),
                   moduli=u64(data, 24), images=u64(data, 32), batch_size=u64(data, 40),
                   values=u64(data, 48), first=u64(data, 56), file_id=u64(data, 64),
-                  answers=u64(data, 72))
+                  answers=u64(data, 72), source_images=u64(data, 80),
+                  source_sha256=bytes(data[88:120]))
+    if header["kind"] == "C":  # §5.1: the images lie within the images file encrypt read
+        assert header["first"] + header["images"] <= header["source_images"], "source images"
+    else:
+        assert header["source_images"] == 0 and header["source_sha256"] == bytes(32), "source"
     batches = -(-header["images"] // header["batch_size"]) if header["kind"] == "C" else 1
-    records, offset = [], 112
+    records, offset = [], 152
     while offset < len(data):  # §4: CNET records
         assert data[offset:offset + 4] == b"CNET"
         assert struct.unpack_from("<H", data, offset + 6)[0] == 3, "record version 3"
@@ -147,6 +152,9 @@ def check_scheme(files, prefix, scheme):
         keys.append(secret)
 
     ct_header, ct_records = protocol_file(files[prefix + "ciphertexts.ct"], scheme)
+    # §7: encrypted from a file of 7 images whose SHA-256 is that of "cryptonets toy images".
+    assert ct_header["source_images"] == 7, "source images"
+    assert ct_header["source_sha256"] == hashlib.sha256(b"cryptonets toy images").digest()
     expected = [[1, 2, 0, 0, 0, 0, 0, 0], [1, 4, 4, 0, 0, 0, 0, 0]]  # value 0, value 1
     decrypted = 0
     for index, r in enumerate(ct_records):  # §5.3: batch-major, modulus-minor

@@ -42,7 +42,7 @@ enum Reader : uint8_t {
 };
 
 // Offsets in the protocol header (protocol_files.hpp): fields before the checksum.
-constexpr size_t kHeaderFieldBytes = 80;
+constexpr size_t kHeaderFieldBytes = 120;
 constexpr size_t kBindingFieldBytes = 32;  // before a record binding's SHA-256
 
 // The objects of one key generation under two plaintext moduli.
@@ -126,9 +126,10 @@ fuzz::Bytes encoded_header(const ProtocolHeader& header) {
   bytes.push_back(static_cast<uint8_t>(kProtocolFileVersion >> 8));
   for (uint64_t field : {header.parameter_set_fingerprint, header.key_set_id, header.moduli,
                          header.images, header.batch_size, header.values, header.first_image,
-                         header.file_id, header.answers_file_id}) {
+                         header.file_id, header.answers_file_id, header.source.images}) {
     append_le64(bytes, field);
   }
+  bytes.insert(bytes.end(), header.source.sha256.begin(), header.source.sha256.end());
   const auto digest = sha256(bytes);
   bytes.insert(bytes.end(), digest.begin(), digest.end());
   return bytes;
@@ -229,10 +230,14 @@ void check_batch_shape(const ProtocolHeader& header, const EncryptedBatch& batch
   if (ticks != header.moduli * header.values) fuzz::finding("tick() not called per ciphertext");
 }
 
-// Images first_image .. first_image + images - 1 must all have an index below 2^64.
+// Images first_image .. first_image + images - 1 must all have an index below 2^64, and lie in
+// the images file they were encrypted from.
 void check_image_range(const ProtocolHeader& header) {
   if (header.images > UINT64_MAX - header.first_image) {
     fuzz::finding("an accepted header's first image + images wraps past 2^64 - 1");
+  } else if (header.kind == ProtocolFileKind::kCiphertexts &&
+             header.source.images < header.first_image + header.images) {
+    fuzz::finding("an accepted header's images run past its source images");
   }
 }
 
@@ -366,7 +371,8 @@ fuzz::Bytes ciphertext_file(const TempDir& dir, uint64_t first_image, uint64_t i
                             uint64_t batch_size) {
   const ProtocolObjects& objects = protocol_objects();
   const std::string path = dir.file("batch.ct");
-  CiphertextFileWriter writer(path, objects.contexts, objects.key_ids, first_image, images,
+  CiphertextFileWriter writer(path, objects.contexts, objects.key_ids,
+                              ImageSource{first_image + images, {}}, first_image, images,
                               batch_size, 2);
   for (uint64_t b = 0; b < writer.header().batch_count(); ++b) {
     EncryptedBatch batch;

@@ -912,8 +912,8 @@ def servfix_tests(work):
     shutil.rmtree("kr")
     shutil.copytree("alice", "kr")
     with open("kr/public.key", "wb") as f:
-        f.write(open("alice/public.key", "rb").read()[:112] +
-                open("alice/secret.key", "rb").read()[112:])
+        f.write(open("alice/public.key", "rb").read()[:152] +
+                open("alice/secret.key", "rb").read()[152:])
     before = len(requests())
     code, out = run("client", "register", "--server", server.url, "--keys", "kr", expect=None)
     check(code == 1 and "secret keys" in out and len(requests()) == before,

@@ -5,12 +5,13 @@
 // CNET records of serialize.hpp (each with its own fingerprint, key id and SHA-256), all integers
 // little-endian:
 //
-//   header  112 bytes "CNPF" | kind (1 byte: 'P' parameter set, 'K' public keys, 'E' evaluation
+//   header  152 bytes "CNPF" | kind (1 byte: 'P' parameter set, 'K' public keys, 'E' evaluation
 //                     keys, 'S' secret keys, 'C' ciphertexts) | scheme (1 byte: 'Y' YASHE',
 //                     'B' BFV; scheme_id.hpp) | format version (uint16) | parameter set fingerprint
 //                     (uint64) | key set id (uint64) | moduli k (uint64) | images (uint64) | batch
 //                     size (uint64) | values (uint64) | first image (uint64) | file id (uint64) |
-//                     answers file id (uint64) | SHA-256 of the 80 bytes before it
+//                     answers file id (uint64) | source images (uint64) | source SHA-256 (32
+//                     bytes) | SHA-256 of the 120 bytes before it
 //   body    P, K, E, S: k records of that kind ('P', 'K', 'E', 'S'), modulus t_1 first.
 //           C: for each batch b = 0 .. B-1, B = ceil(images / batch size), for each modulus i: one
 //           'C' record of `values` ciphertexts (one per model input, or per score), followed by
@@ -29,8 +30,12 @@
 //   First image: the index, in the client's image file, of the file's first image (encrypt
 //   --first). infer copies it to its scores, so that decrypt matches labels and plain images
 //   without being told again; first + images must not exceed 2^64 - 1.
-//   The file ends after the last record. images, batch size, values and first image are 0 except
-//   for kind C.
+//   Source images and source SHA-256: the images file that encrypt read, its image count (at
+//   least first + images) and the SHA-256 of its IDX content (gunzipped). infer copies both to its
+//   scores, so that decrypt can refuse a labels file of another data set (--first: the labels of
+//   the whole images file, exactly source-images many).
+//   The file ends after the last record. images, batch size, values, first image and the source
+//   fields are 0 except for kind C.
 //
 // Scheme: every file of a key directory and every ciphertext file records the scheme of its
 // records (which carry it too); a file of one scheme given with keys of the other is refused from
@@ -39,8 +44,9 @@
 // Version history: 1 had no first image (an 88-byte header); 2 (96-byte header) had no file ids,
 // no record bindings, key set id 0 in the parameter set, and its ciphertext records (CNET
 // version 1) carried noise estimates in clear (issue 14); 3 had no scheme (byte 5 reserved, 0:
-// YASHE' only) and CNET version 2 records. Older files are refused by name ("format version 3 is
-// no longer supported; this build reads 4").
+// YASHE' only) and CNET version 2 records; 4 (112-byte header) had no source images and source
+// SHA-256. Older files are refused by name ("format version 4 is no longer supported; this build
+// reads 5").
 //
 // Parameter set fingerprint: the first 8 bytes (little-endian) of SHA-256 over a domain tag, k and
 // the k Parameters::fingerprint() values; key set id: the same over the k key ids (random, from key
@@ -78,8 +84,8 @@
 
 namespace cryptonets {
 
-inline constexpr uint16_t kProtocolFileVersion = 4;
-inline constexpr size_t kProtocolHeaderBytes = 112;
+inline constexpr uint16_t kProtocolFileVersion = 5;
+inline constexpr size_t kProtocolHeaderBytes = 152;
 inline constexpr size_t kProtocolBindingBytes = 64;
 inline constexpr uint64_t kMaxProtocolModuli = 64;
 
@@ -89,6 +95,13 @@ enum class ProtocolFileKind : char {
   kEvaluationKeys = 'E',
   kSecretKeys = 'S',
   kCiphertexts = 'C',
+};
+
+// The images file a ciphertext file was encrypted from (encrypt's --images): how many images it
+// holds and the SHA-256 of its IDX content after gunzip (Sha256::Digest, file order).
+struct ImageSource {
+  uint64_t images = 0;
+  Sha256::Digest sha256{};
 };
 
 // "a parameter set", "public keys", ... for messages.
@@ -106,6 +119,7 @@ struct ProtocolHeader {
   uint64_t first_image = 0;  // ciphertext files only: index of the first image (encrypt --first)
   uint64_t file_id = 0;      // ciphertext files only: random, non-zero
   uint64_t answers_file_id = 0;  // scores: the file id of the images they answer; else 0
+  ImageSource source;            // ciphertext files only: images >= first_image + images
 
   uint64_t batch_count() const;
   uint64_t images_in_batch(uint64_t batch) const;
@@ -245,16 +259,17 @@ template <class Scheme>
 class BasicCiphertextFileWriter {
  public:
   // A file of `images` images, those numbered first_image .. first_image + images - 1 in the
-  // client's image file, in batches of `batch_size` (1..n), `values` ciphertexts per modulus and
-  // batch, under the keys `key_ids` (one per modulus). std::invalid_argument if first_image +
-  // images wraps. Nothing appears at `path` before commit(); destroying an uncommitted writer
-  // leaves no file behind. The file gets a random file id; answers_file_id: for scores, the
-  // file id of the images file they answer (0 otherwise). owner_only: the file gets mode 0600
-  // whatever the umask (the service's state directory), else 0644 less the umask.
+  // client's image file `source`, in batches of `batch_size` (1..n), `values` ciphertexts per
+  // modulus and batch, under the keys `key_ids` (one per modulus). std::invalid_argument if
+  // first_image + images wraps or exceeds source.images. Nothing appears at `path` before commit();
+  // destroying an uncommitted writer leaves no file behind. The file gets a random file id;
+  // answers_file_id: for scores, the file id of the images file they answer (0 otherwise).
+  // owner_only: the file gets mode 0600 whatever the umask (the service's state directory), else
+  // 0644 less the umask.
   BasicCiphertextFileWriter(const std::string& path, BasicContextSet<Scheme> contexts,
-                            std::vector<uint64_t> key_ids, uint64_t first_image, uint64_t images,
-                            uint64_t batch_size, uint64_t values, uint64_t answers_file_id = 0,
-                            bool owner_only = false);
+                            std::vector<uint64_t> key_ids, const ImageSource& source,
+                            uint64_t first_image, uint64_t images, uint64_t batch_size,
+                            uint64_t values, uint64_t answers_file_id = 0, bool owner_only = false);
 
   const ProtocolHeader& header() const { return header_; }
   uint64_t batches_written() const { return batches_written_; }
