@@ -782,9 +782,9 @@ rm -f sparse.csv rss.txt
 # A record whose payload holds a hole no record holds (more than 192 MiB of zeros in a row: three
 # zero polynomials of the largest parameter set) is not read: a public key file whose first
 # record declares a payload of 1 TiB less its header, in a sparse file, was hashed for many minutes.
-payload=$(((1 << 40) - 112 - 32 - 32))
+payload=$(((1 << 40) - header - 32 - 32))
 {
-  head -c 112 keys/public.key
+  head -c "$header" keys/public.key
   printf 'CNETK%s\003\000' "$(head -c 6 keys/public.key | tail -c 1)"
   head -c 16 /dev/zero
   for i in 0 1 2 3 4 5 6 7; do
