@@ -3,7 +3,9 @@
 # under YASHE' (paper, default) and BFV, and the Crypto-Nets activation study (issue 17):
 #   bash bench/reproduce.sh                 reduced mode (one full batch for accuracy, ~15-25 min on 2 cores)
 #   bash bench/reproduce.sh --mode full     all 10,000 test images, scaling on every plaintext modulus
-#   bash bench/reproduce.sh --mode test     a smoke test at n = 1024 (about a minute)
+#   bash bench/reproduce.sh --mode test     a smoke test at n = 1024 (about 15 s on 2 cores);
+#                                           it writes to a new temporary directory, never to
+#                                           bench/results (named at the end; --out/--report)
 #   bash bench/reproduce.sh --study-only    the activation study alone, under YASHE' and BFV
 #                                           (bench/results/activation-study/encrypted.md)
 # Builds the driver (meson, build dir $BUILD_DIR, default 'build') unless $CRYPTONETS_REPRODUCE names
@@ -16,20 +18,40 @@ cd "$root"
 out="bench/results/reproduction"
 report="bench/results/reproduction.md"
 study_only=0
+mode=reduced
 args=("$@")
-for a in "${args[@]}"; do
-  if [ "$a" = --study-only ]; then
-    study_only=1
-    out="bench/results/activation-study/encrypted"
-    report="bench/results/activation-study/encrypted.md"
-  fi
-done
 for ((i = 0; i < ${#args[@]}; i++)); do
   case "${args[$i]}" in
-    --out) out="${args[$((i + 1))]}" ;;
-    --report) report="${args[$((i + 1))]}" ;;
+    --study-only)
+      study_only=1
+      out="bench/results/activation-study/encrypted"
+      report="bench/results/activation-study/encrypted.md"
+      ;;
+    --mode) if [ $((i + 1)) -lt ${#args[@]} ]; then mode="${args[$((i + 1))]}"; fi ;;
   esac
 done
+# The test mode's n = 1024, 24-image results are no reproduction: named outputs aside, they go to
+# a new temporary directory (a trial's smoke test replaced the shipped full-run report with them).
+scratch=""
+if [ "$mode" = test ]; then
+  scratch="$(mktemp -d "${TMPDIR:-/tmp}/cryptonets-reproduce-test.XXXXXX")"
+  out="$scratch/$(basename "$out")"
+  report="$scratch/$(basename "$report")"
+fi
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[$i]}" in
+    --out) if [ $((i + 1)) -lt ${#args[@]} ]; then out="${args[$((i + 1))]}"; fi ;;
+    --report) if [ $((i + 1)) -lt ${#args[@]} ]; then report="${args[$((i + 1))]}"; fi ;;
+  esac
+done
+# A scratch directory that holds neither output (both named) is not left behind.
+note=""
+if [ -n "$scratch" ]; then
+  case "$out $report" in
+    *"$scratch"*) note=" (test mode: a temporary directory, not bench/results)" ;;
+    *) rmdir "$scratch" ;;
+  esac
+fi
 
 driver="${CRYPTONETS_REPRODUCE:-}"
 if [ -z "$driver" ]; then
@@ -56,7 +78,7 @@ columns() { head -n 1 "$1" | awk -F, '{ print NF }'; }
 plots="$root/bench/plots"
 if [ "$study_only" -eq 1 ]; then
   gnuplot -e "dir='$out'" "$plots/activation_study.gp"
-  echo "report: $report; CSV and PNG files: $out/"
+  echo "report: $report; CSV and PNG files: $out/$note"
   exit "$status"
 fi
 gnuplot -e "dir='$out'; ncols=$(columns "$out/layers_plot.csv")" "$plots/layers.gp"
@@ -64,5 +86,5 @@ gnuplot -e "dir='$out'; ncols=$(columns "$out/noise_plot.csv")" "$plots/noise.gp
 gnuplot -e "dir='$out'" "$plots/scaling_n.gp"
 gnuplot -e "dir='$out'; ncols=$(columns "$out/scaling_threads_plot.csv")" "$plots/scaling_threads.gp"
 gnuplot -e "dir='$out'" "$plots/activation_study.gp"
-echo "report: $report; CSV and PNG files: $out/"
+echo "report: $report; CSV and PNG files: $out/$note"
 exit "$status"

@@ -335,6 +335,11 @@ TEST_CASE("inspect_key_set inspects every file of a key directory and judges the
   const std::string text = format_key_set_inspection(dir.path.string(), set);
   CHECK(text.find("file: " + dir.file("secret.key") + "\nkind: secret keys") != std::string::npos);
   CHECK(text.ends_with("key set verdict: intact (4 file(s), 12 checksum(s) verified)\n"));
+  // A parameter set's record goes on over indented lines, not one line with a literal "\n" (a
+  // trial: escaping every line escaped the report's own newlines too).
+  CHECK(text.find(", checksum ok\n    n = ") != std::string::npos);
+  CHECK(text.find("\n    q primes: ") != std::string::npos);
+  CHECK(text.find("\\n") == std::string::npos);
 
   // A secret key others may read, and evaluation keys of the other scheme.
   fs::permissions(dir.file("secret.key"), fs::perms::group_read, fs::perm_options::add);

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "cryptonets/inference/parameter_selection.hpp"
 #include "cryptonets/io/input_file.hpp"
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/io/serialize.hpp"
@@ -432,7 +433,27 @@ auto with_checksum_hint(Step step) {
 }  // namespace
 
 MnistSet load_data_split(const std::string& directory, MnistSplit split, bool verify) {
-  MnistSet set = with_checksum_hint([&] { return load_mnist(directory, split, verify); });
+  MnistSet set;
+  try {
+    set = with_checksum_hint([&] { return load_mnist(directory, split, verify); });
+  } catch (const ChecksumError&) {
+    throw;
+  } catch (const std::exception&) {
+    // Data that fail to read were unverified too: the note comes before the error (a trial's
+    // corrupted labels .gz, without SHA256SUMS beside it, was reported without it).
+    // Not for missing files: nothing was read.
+    const std::filesystem::path images = split_images_file(directory, split);
+    try {
+      std::error_code error;
+      if (std::filesystem::exists(images, error) &&
+          std::filesystem::exists(split_labels_file(directory, split), error) &&
+          check_data_file(images, verify) == ChecksumCheck::kNoChecksumFile)
+        note_unverified(images);
+    } catch (const std::exception&) {
+      // The error being thrown says more than this one would.
+    }
+    throw;
+  }
   if (set.checksums == ChecksumCheck::kNoChecksumFile) {
     note_unverified(split_images_file(directory, split));
   }
@@ -441,16 +462,16 @@ MnistSet load_data_split(const std::string& directory, MnistSplit split, bool ve
 
 MnistImages read_images_file(const std::string& path, bool verify) {
   const ChecksumCheck check = with_checksum_hint([&] { return check_data_file(path, verify); });
-  MnistImages images = read_mnist_images(path);
+  // Before reading: a file that then fails to read was unverified too.
   if (check == ChecksumCheck::kNoChecksumFile) note_unverified(path);
-  return images;
+  return read_mnist_images(path);
 }
 
 MnistLabels read_labels_file(const std::string& path, bool verify) {
   const ChecksumCheck check = with_checksum_hint([&] { return check_data_file(path, verify); });
-  MnistLabels labels = read_mnist_labels(path);
+  // Before reading: a file that then fails to read was unverified too.
   if (check == ChecksumCheck::kNoChecksumFile) note_unverified(path);
-  return labels;
+  return read_mnist_labels(path);
 }
 
 std::string default_data_directory() {
@@ -570,6 +591,38 @@ std::string cryptonets_file_kind(const std::string& path) {
     if (line.starts_with(start)) return kind;
   }
   return "";
+}
+
+void require_preset_name(const std::string& name) {
+  const std::vector<std::string> names = inference::preset_names();
+  if (std::find(names.begin(), names.end(), name) != names.end()) return;
+  std::string known;
+  for (const std::string& each : names)
+    known += (known.empty() ? "" : ", ") + each;
+  throw UsageError("--preset must be one of " + known + ", not '" + name + "'");
+}
+
+void warn_if_secret_key_exposed(const std::string& command, const std::string& path) {
+  // Found by a trial: decrypt used a secret.key of mode 0644 without a word (keygen writes 0600;
+  // a copy or an archive may not keep it).
+  std::error_code error;
+  const auto status = std::filesystem::status(path, error);
+  if (error || !std::filesystem::is_regular_file(status)) return;
+  const auto mode = static_cast<unsigned>(status.permissions()) & 07777;
+  if ((mode & 066) == 0) return;
+  const std::string shown = printable_text(path);
+  std::fprintf(stderr,
+               "cryptonets %s: warning: secret key '%s' has mode %04o: its %s may %s it; keygen "
+               "writes it with mode 0600 (chmod 600 '%s', and make new keys if others may have "
+               "read it)\n",
+               command.c_str(), shown.c_str(), mode,
+               (mode & 060) && (mode & 006) ? "group and others"
+               : (mode & 060)               ? "group"
+                                            : "others",
+               (mode & 044) && (mode & 022) ? "read and write"
+               : (mode & 044)               ? "read"
+                                            : "write",
+               shown.c_str());
 }
 
 void require_key_directory_option(const OptionParser& options,
@@ -759,10 +812,11 @@ void refuse_output_over_inputs(const OptionParser& options, const std::vector<st
           profile_used ? profile_file_used(options) : options.text(other);
       const std::string other_name =
           other_path == options.text(other) ? "--" + other : "the profile in use";
+      // A usage error, as every other refusal of the paths before any work is (it was exit 1).
       if (names_same_file(out_path, other_path)) {
-        throw std::runtime_error("--" + output + " '" + out_path + "' is the same file as " +
-                                 other_name + " '" + other_path +
-                                 "': writing it would destroy the other; choose another path");
+        throw UsageError("--" + output + " '" + out_path + "' is the same file as " + other_name +
+                         " '" + other_path +
+                         "': writing it would destroy the other; choose another path");
       }
     }
     others.push_back(output);

@@ -231,6 +231,13 @@ std::string cryptonets_file_kind(const std::string& path);
 // exists and is not a regular file is refused too; the others are not looked at.
 void require_key_directory_option(const OptionParser& options,
                                   std::initializer_list<std::string KeyDirectory::*> read);
+// A YASHE' preset name (inference::preset_names()); UsageError listing them otherwise.
+void require_preset_name(const std::string& name);
+
+// Prints a warning to stderr when the secret key file at `path` may be read or written by its
+// group or others (mode & 066), as ssh does for a private key: its name, its mode and
+// "chmod 600". Refuses nothing; a file that cannot be stat'ed is left to the loader.
+void warn_if_secret_key_exposed(const std::string& command, const std::string& path);
 // The four files of a key directory for require_one_key_set (which reads each one's header), less
 // one that exists and is not a regular file: the command does not read it (those it reads were
 // refused by require_key_directory_option), and opening a FIFO would block.

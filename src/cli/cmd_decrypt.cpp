@@ -165,6 +165,7 @@ std::vector<std::vector<mpz_class>> decrypt_file(const OptionParser& options,
                                                  const RangeReport& ranges, bool first_given,
                                                  uint64_t given_first, ProtocolHeader& header) {
   const KeyDirectory keys(options.text("keys"));
+  warn_if_secret_key_exposed("decrypt", keys.secret_keys);
   encoding::BasicDecryptionKeys<Scheme> decryption_keys =
       load_decryption_keys<Scheme>(keys.parameters, keys.secret_keys);
   const BasicContextSet<Scheme> contexts = decryption_keys.contexts;

@@ -366,6 +366,7 @@ int run_mnist(std::span<char* const> arguments) {
   if (scheme == "bfv" && options.text("preset") != "default") {
     throw UsageError("--preset is for --scheme yashe; BFV has one parameter set");
   }
+  require_preset_name(options.text("preset"));
   MnistOptions values;
   values.threads = cli::threads_option(options);
   if (options.has("images")) {

@@ -46,6 +46,11 @@ int run_params(std::span<char* const> arguments) {
   if (options.flag("select") && options.has("preset")) {
     throw UsageError("--preset and --select exclude each other");
   }
+  if (scheme != "yashe" && scheme != "bfv") {
+    throw UsageError("--scheme must be yashe or bfv, not '" + scheme + "'");
+  }
+  // An unknown preset is a usage error, as an unknown scheme is (it was exit 1, after the model).
+  if (options.has("preset")) require_preset_name(options.text("preset"));
   const Model model = load_model(options.text("model"));
   if (scheme == "bfv") {
     if (options.flag("select") || options.has("preset") || options.has("security")) {
@@ -56,7 +61,6 @@ int run_params(std::span<char* const> arguments) {
     std::cout << describe(select_bfv_parameters(model, margin));
     return kExitSuccess;
   }
-  if (scheme != "yashe") throw UsageError("--scheme must be yashe or bfv, not '" + scheme + "'");
   ParameterChoice choice;
   if (options.flag("select")) {
     SelectionTarget target;

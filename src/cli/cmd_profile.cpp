@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,32 @@
 using cryptonets::model::centred_bits;
 
 namespace cryptonets::cli {
+
+namespace {
+
+// A key set's DIR/model.profile is keygen's record of the model its keys were made for: encrypt
+// and decrypt trust it as such. Found by a trial: profile --out KEYDIR/model.profile replaced it
+// with another model's, which encrypt then refused as "written by keygen".
+// The path as given and, through any symbolic link, as written.
+void refuse_key_set_profile(const std::string& out) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  const fs::path resolved = fs::weakly_canonical(out, error);
+  for (const fs::path& path : {fs::path(out), error ? fs::path(out) : resolved}) {
+    if (path.filename() != kKeySetProfileName) continue;
+    const fs::path directory = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+    for (const char* key_file : {"params", "public.key", "evaluation.key", "secret.key"}) {
+      if (!fs::exists(directory / key_file, error)) continue;
+      throw std::runtime_error(
+          "refusing to write '" + out + "': '" + directory.string() + "' holds a key set (" +
+          key_file + "), whose " + kKeySetProfileName +
+          " is keygen's record of the model the keys were made for; write the profile elsewhere "
+          "(keys for another model: keygen --profile FILE --out-dir NEWDIR)");
+    }
+  }
+}
+
+}  // namespace
 
 int run_profile(std::span<char* const> arguments) {
   OptionParser options(
@@ -29,6 +56,7 @@ int run_profile(std::span<char* const> arguments) {
   if (!options.parse(arguments)) return kExitSuccess;
   // A profile may replace a profile (the server's, remade); never a key file.
   refuse_output_over_inputs(options, {"out"}, {"model"}, /*may_replace_profile=*/true);
+  refuse_key_set_profile(options.text("out"));
   const int circuit_privacy = static_cast<int>(options.integer("circuit-privacy", 0, 128));
   const ModelProfile profile = make_profile(load_model(options.text("model")), circuit_privacy);
   const std::string out = options.text("out");

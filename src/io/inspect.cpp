@@ -2035,8 +2035,17 @@ std::string format_inspection(const std::string& path, const FileInspection& ins
   std::string text = "file: " + line(path) + "kind: " + line(inspection.kind);
   for (const auto& [name, value] : inspection.fields)
     text += printable_text(name) + ": " + line(value);
-  for (const std::string& record : inspection.records)
-    text += line(record);
+  // A record's continuation lines ("\n    n = 8192, ...") are the report's own structure, made of
+  // numbers (read_record): each line is escaped, not the newlines between them (a trial saw
+  // "checksum ok\n    n = 8192" printed with a literal backslash-n).
+  for (const std::string& record : inspection.records) {
+    for (size_t start = 0;;) {
+      const size_t newline = record.find('\n', start);
+      text += line(std::string_view(record).substr(start, newline - start));
+      if (newline == std::string::npos) break;
+      start = newline + 1;
+    }
+  }
   for (const std::string& gap : inspection.unchecked)
     text += "NOT CHECKED: " + line(gap);
   if (inspection.intact()) {

@@ -110,13 +110,32 @@ study_equal="$(awk -F, 'NR > 1 && $14 == "yes" { n++ } END { print n + 0 }' "$ou
   fail "the activation study table does not show 'yes / yes' in each encrypted row"
 grep -q "^- security: " "$report" || fail "the activation study does not give its BFV runs' security line"
 
-# --study-only: the study alone (its report, CSV files and plot), nothing else measured.
-CRYPTONETS_REPRODUCE="$driver" bash "$root/bench/reproduce.sh" --study-only --mode test \
-  --out "$work/study" --report "$work/study.md" --paper-values "$root/bench/paper_values.csv" \
-  --seed 9 >"$work/study.log" 2>&1 || {
+# --study-only: the study alone (its report, CSV files and plot), nothing else measured. Run
+# without --out and --report from a copy of the script in a tree with shipped results: the test
+# mode writes to a new temporary directory, which it names, and leaves bench/results as it was (a
+# trial's smoke test replaced the shipped full-run report with its n = 1024 results).
+tree="$work/tree"
+mkdir -p "$tree/bench/results/activation-study/encrypted" "$tree/bench/results/reproduction" "$work/tmp"
+cp "$root/bench/reproduce.sh" "$tree/bench/"
+cp -r "$root/bench/plots" "$tree/bench/"
+for shipped in reproduction.md reproduction/stages.csv activation-study/encrypted.md \
+  activation-study/encrypted/activation_study.csv; do
+  echo "shipped $shipped" >"$tree/bench/results/$shipped"
+done
+(cd "$tree/bench/results" && find . -type f -exec sha256sum {} + | sort) >"$work/shipped.sums"
+TMPDIR="$work/tmp" CRYPTONETS_REPRODUCE="$driver" bash "$tree/bench/reproduce.sh" --study-only \
+  --mode test --paper-values "$root/bench/paper_values.csv" --seed 9 >"$work/study.log" 2>&1 || {
   cat "$work/study.log"
   fail "bench/reproduce.sh --study-only --mode test exited with an error"
 }
+[ "$(cd "$tree/bench/results" && find . -type f -exec sha256sum {} + | sort)" = "$(cat "$work/shipped.sums")" ] ||
+  fail "bench/reproduce.sh --mode test changed bench/results"
+scratch="$(find "$work/tmp" -mindepth 1 -maxdepth 1 -name 'cryptonets-reproduce-test.*' -print -quit)"
+[ -n "$scratch" ] || fail "bench/reproduce.sh --mode test wrote no temporary directory"
+mv "$scratch/encrypted" "$work/study" 2>/dev/null && mv "$scratch/encrypted.md" "$work/study.md" ||
+  fail "bench/reproduce.sh --mode test: no encrypted.md and encrypted/ in the temporary directory"
+grep -qF "report: $scratch/encrypted.md; CSV and PNG files: $scratch/encrypted/ (test mode: a temporary directory, not bench/results)" \
+  "$work/study.log" || fail "bench/reproduce.sh --mode test does not name where it wrote: $(tail -n 1 "$work/study.log")"
 grep -qF "## Activation study (Crypto-Nets, 2014)" "$work/study.md" || fail "study.md lacks the study"
 grep -qF "## Time per stage" "$work/study.md" && fail "study.md holds more than the study"
 [ "$(head -n 1 "$work/study/activation_study.csv")" = "$(head -n 1 "$out/activation_study.csv")" ] ||

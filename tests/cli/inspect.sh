@@ -69,6 +69,9 @@ inspect_expect 0 keys/params "kind: a parameter set" "format version: 5" "scheme
   "parameter set fingerprint: $fingerprint" "key set id: $key_set" "plaintext moduli: 2" \
   "n = 64, q = 7 primes" "security: NOT ESTABLISHED" \
   "recomputed from the records: matches" "verdict: intact (3 checksum(s) verified)"
+# The parameters go on over indented lines, not one line with a literal '\n' (a trial).
+grep -qE '^    n = 64, q = 7 primes' out.txt || fail "inspect keys/params: no indented 'n = 64' line"
+grep -qF '\n' out.txt && fail "inspect keys/params: a literal \\n: $(grep -F '\n' out.txt)"
 inspect_expect 0 keys/public.key "kind: public keys" "key set id: $key_set" \
   "ring degree: n = 64 (from 'keys/params', its fingerprint matches)" "security: NOT ESTABLISHED" \
   "key set id recomputed from the records: matches" "record 2 (modulus 2): public key" \

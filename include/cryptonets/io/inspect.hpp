@@ -23,7 +23,9 @@ struct FileInspection {
   std::string kind;  // "public keys", "a ciphertext file", "an integer model", ...
   // What the file says, in order: (name, value) pairs such as ("format version", "2").
   std::vector<std::pair<std::string, std::string>> fields;
-  // Per record (CNET records of protocol files): one line each.
+  // Per record (CNET records of protocol files): one line each, some with indented continuation
+  // lines after a '\n' (the parameters of a parameter set). Numbers and fixed words only: the
+  // formatter escapes each line but keeps these newlines.
   std::vector<std::string> records;
   // Every checksum or identity that failed, naming where (empty: everything verifies).
   std::vector<std::string> problems;
