@@ -570,20 +570,26 @@ expect 1 "DIFFER from the plain integer model's on 70 of 70 images" differ.csv -
 
 # ---- A scores file of format version 1 (an 88-byte header without the first image index), 2
 # (no file ids nor record bindings; noise estimates in clear), 3 (no scheme) or 4 (no source images
-# fields): refused by name. Version 1's header:
-# bytes 0-55 with version 1, then their SHA-256.
-{
-  head -c 6 scores.ct
-  printf '\x01\x00'
-  tail -c +9 scores.ct | head -c 48
-} >v1-header.bin
-v1_checksum=$(sha256sum v1-header.bin | cut -c1-64)
-{
-  cat v1-header.bin
-  # shellcheck disable=SC2059,SC2001
-  printf "$(sed 's/../\\x&/g' <<<"$v1_checksum")"
-  tail -c +153 scores.ct
-} >v1-scores.ct
+# fields): refused by name. old_header_scores VERSION BYTES OUT writes OUT: the first BYTES bytes of
+# scores.ct's header with VERSION in bytes 6-7, their SHA-256, then scores.ct's records.
+old_header_scores() {
+  {
+    head -c 6 scores.ct
+    # shellcheck disable=SC2059
+    printf "\\x0$1\\x00"
+    tail -c +9 scores.ct | head -c $(($2 - 8))
+  } >old-header.bin
+  local checksum
+  checksum=$(sha256sum old-header.bin | cut -c1-64)
+  {
+    cat old-header.bin
+    # shellcheck disable=SC2059,SC2001
+    printf "$(sed 's/../\\x&/g' <<<"$checksum")"
+    tail -c +153 scores.ct
+  } >"$3"
+}
+# Version 1's header: bytes 0-55, then their SHA-256.
+old_header_scores 1 56 v1-scores.ct
 older="format version 1 is no longer supported; this build reads 5 (written by an older cryptonets; re-run encrypt"
 expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v1-scores.ct --out labels.txt
 {
@@ -601,20 +607,8 @@ expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v2-scores.ct -
 } >v3-scores.ct
 older="format version 3 is no longer supported; this build reads 5 (written by an older cryptonets; re-run encrypt"
 expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v3-scores.ct --out labels.txt
-# Version 4 (a 112-byte header without the source images fields): bytes 0-79 with version 4, then
-# their SHA-256.
-{
-  head -c 6 scores.ct
-  printf '\x04\x00'
-  tail -c +9 scores.ct | head -c 72
-} >v4-header.bin
-v4_checksum=$(sha256sum v4-header.bin | cut -c1-64)
-{
-  cat v4-header.bin
-  # shellcheck disable=SC2059,SC2001
-  printf "$(sed 's/../\\x&/g' <<<"$v4_checksum")"
-  tail -c +153 scores.ct
-} >v4-scores.ct
+# Version 4 (a 112-byte header without the source images fields): bytes 0-79, then their SHA-256.
+old_header_scores 4 80 v4-scores.ct
 older="format version 4 is no longer supported; this build reads 5 (written by an older cryptonets; re-run encrypt"
 expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v4-scores.ct --out labels.txt
 

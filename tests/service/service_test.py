@@ -233,6 +233,25 @@ def raw_answer(port, request):
         raw.close()
 
 
+def raw_exchange(port, request):
+    """Everything the server answers to a raw request, to the connection's close (an error that
+    ends the reading is appended as text)."""
+    connection = socket.create_connection(("127.0.0.1", port), timeout=5)
+    connection.sendall(request)
+    answer = b""
+    try:
+        while True:
+            piece = connection.recv(4096)
+            if not piece:
+                break
+            answer += piece
+    except OSError as e:
+        answer += repr(e).encode()
+    finally:
+        connection.close()
+    return answer
+
+
 def eventually(predicate, seconds=10):
     deadline = time.time() + seconds
     while time.time() < deadline:
@@ -1727,18 +1746,8 @@ def servfix13_tests():
     with open(fault, "w") as f:
         f.write("FREE %d\n" % (batch // 2))
     count = len(server.log_lines())
-    connection = socket.create_connection(("127.0.0.1", server.port), timeout=5)
-    connection.sendall(head.replace(b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n"))
-    answer = b""
-    try:
-        while True:
-            piece = connection.recv(4096)
-            if not piece:
-                break
-            answer += piece
-    except OSError as e:
-        answer += repr(e).encode()
-    connection.close()
+    answer = raw_exchange(server.port,
+                          head.replace(b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n"))
     check(answer.startswith(b"HTTP/1.1 507") and b"does not fit in the" in answer,
           "an upload with Expect: 100-continue that the disk has no room for: %r" % answer[:120])
     eventually(lambda: any(l.get("method") == "POST" for l in server.log_lines()[count:]))
@@ -1750,19 +1759,8 @@ def servfix13_tests():
     # ---- A DELETE with a body: refused unread (httplib read it into memory first, up to
     # --max-body, before any token was checked).
     count = len(server.log_lines())
-    connection = socket.create_connection(("127.0.0.1", server.port), timeout=5)
-    connection.sendall(b"DELETE /v1/jobs/abc HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                       b"Content-Length: 1073741824\r\n\r\n")
-    answer = b""
-    try:
-        while True:  # the answer, to the connection's close
-            piece = connection.recv(4096)
-            if not piece:
-                break
-            answer += piece
-    except OSError as e:
-        answer += repr(e).encode()
-    connection.close()
+    answer = raw_exchange(server.port, b"DELETE /v1/jobs/abc HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                       b"Content-Length: 1073741824\r\n\r\n")
     check(answer.startswith(b"HTTP/1.1 413") and b"DELETE takes no body" in answer,
           "a DELETE with a 1 GiB body (not sent): %r" % answer[:120])
     check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
