@@ -252,6 +252,18 @@ def raw_exchange(port, request):
     return answer
 
 
+def sigterm_and_wait(server, seconds=10):
+    """SIGTERMs the server and waits up to `seconds` for it to exit. Returns (its exit code, or
+    None if it was still running, and the seconds from the signal to its exit or to giving up)."""
+    started = time.time()
+    server.process.send_signal(signal.SIGTERM)
+    try:
+        code = server.process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        code = None
+    return code, time.time() - started
+
+
 def eventually(predicate, seconds=10):
     deadline = time.time() + seconds
     while time.time() < deadline:
@@ -1668,13 +1680,7 @@ def servfix13_tests():
     check(eventually(lambda: os.listdir(tmp) != []), "the stalled upload never reached the disk")
     time.sleep(0.3)
     count = len(server.log_lines())
-    started = time.time()
-    server.process.send_signal(signal.SIGTERM)
-    try:
-        code = server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        code = None
-    took = time.time() - started
+    code, took = sigterm_and_wait(server)
     answer = b""
     try:
         upload.settimeout(1)
@@ -1797,13 +1803,7 @@ def sigterm_during_slow_upload(server, token):
     sender = threading.Thread(target=trickle, daemon=True)
     sender.start()
     time.sleep(0.5)
-    started = time.time()
-    server.process.send_signal(signal.SIGTERM)
-    try:
-        code = server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        code = None
-    took = time.time() - started
+    code, took = sigterm_and_wait(server)
     halt.set()  # a server still waiting for the body then stops as the client gives up
     sender.join()
     upload.close()
