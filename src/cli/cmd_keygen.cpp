@@ -329,8 +329,13 @@ void set_target(const fs::path& target) {
   if (const int signal = pending.exchange(0); signal != 0) on_signal(signal);
 }
 
-// The staging directory exists: prepares its paths for the handler. A path too long to prepare
-// holds the signals until the end instead (the staging directory is then removed by its owner).
+void hold();
+
+// The staging directory exists: prepares its paths for the handler. Called held (hold(), before
+// the directory was made: a signal between mkdtemp and here ended keygen with the handler not
+// knowing the directory, which stayed behind); a signal recorded meanwhile is taken now, the
+// directory removed. A path too long to prepare holds the signals until the end instead (the
+// staging directory is then removed by its owner).
 void arm(const fs::path& staging) {
   staged.store(true);
   bool fits = copy(staging.string(), directory, sizeof directory);
@@ -341,8 +346,9 @@ void arm(const fs::path& staging) {
            copy(temporary, temporaries[i], sizeof temporaries[i] - 8);
     temporary_lengths[i] = temporary.size();
   }
-  int generating = kGenerating;
-  state.compare_exchange_strong(generating, fits ? kArmed : kHolding);
+  if (!fits) return;
+  state.store(kArmed);
+  if (const int signal = pending.exchange(0); signal != 0) on_signal(signal);
 }
 
 // The main thread takes the staging directory over (to commit or remove it): from here to
@@ -406,7 +412,8 @@ using PreinitFunction = void (*)(int, char**, char**);
 // cryptonets command, where a variable in the environment must not change what keygen does):
 // CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=SIG[:POINT] raises SIG (TERM or INT) at POINT: "init" during
 // the process's static initialisation, before main; "start" as keygen starts, before it reads
-// its options; "generate" as key generation starts; "commit" (the default) as the commit
+// its options; "generate" as key generation starts; "staging" just after the staging directory
+// is made, before the handler knows it; "commit" (the default) as the commit
 // starts, with every file written and none in place; "committed" just after the rename, with
 // the old key set not yet removed; "finished" after keygen has finished, its lines printed, as
 // it returns to exit.
@@ -445,11 +452,15 @@ class KeySetStaging {
   KeySetStaging(const fs::path& directory, const TestSignal& test)
       : directory_(directory), test_(test) {
     std::string pattern = directory.string() + ".tmp-" + std::to_string(::getpid()) + "-XXXXXX";
+    // Signals only recorded from before the directory exists until the handler knows it (arm);
+    // after a failure, said at the end (finish).
+    keygen_signals::hold();
     if (::mkdtemp(pattern.data()) == nullptr) {
       throw std::runtime_error("cannot create a temporary directory beside '" + directory.string() +
                                "': " + std::strerror(errno));
     }
     path_ = pattern;
+    test_.raise_at("staging");
     keygen_signals::arm(path_);
   }
   ~KeySetStaging() {

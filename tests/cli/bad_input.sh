@@ -987,6 +987,40 @@ before=$(sha256sum sig-keys/secret.key)
 expect 143 "interrupted before the new key set was written; the previous key set in 'sig-keys' is unchanged" - -- \
   env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=TERM:generate "$hooks" keygen --out-dir sig-keys --force --insecure-ring-degree 64
 [ "$(sha256sum sig-keys/secret.key)" = "$before" ] || fail "keygen interrupted in generation changed the key set"
+# Just after the staging directory is made, before the handler knows its path (a signal there
+# ended keygen with "before the new key set was written" and left the empty DIR.tmp-PID-XXXXXX):
+# held until the handler knows it, then the directory is removed.
+expect 143 "interrupted; the unfinished key set was removed; the previous key set in 'sig-keys' is unchanged" - -- \
+  env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=TERM:staging "$hooks" keygen --out-dir sig-keys --force --insecure-ring-degree 64
+[ "$(sha256sum sig-keys/secret.key)" = "$before" ] || fail "keygen interrupted at its staging changed the key set"
+# SIGTERM from outside at several early moments (0 to 50 ms after the start): keygen ends by it
+# (143) and leaves no key directory and no staging directory, or, where the signal came after it
+# finished, a whole key set. Its message is not checked: before the process's first code (the
+# dynamic loader's work, about 20-30 ms on a loaded machine) nothing can print, and those
+# signals end it by the default action; from there on the windows are covered by the hooks above.
+for delay in 0 0.005 0.02 0.05; do
+  checks=$((checks + 1))
+  rm -rf early-keys
+  "$exe" keygen --out-dir early-keys --insecure-ring-degree 64 >message.txt 2>&1 &
+  pid=$!
+  sleep "$delay"
+  kill -s TERM "$pid" 2>/dev/null
+  wait "$pid"
+  status=$?
+  if [ -e early-keys ]; then
+    [ "$(ls early-keys)" = "$(printf '%s\n' evaluation.key model.profile params public.key secret.key)" ] ||
+      fail "keygen signalled at $delay s left a partial key set: $(ls early-keys)"
+    [ "$status" -eq 0 ] || grep -qF "arrived after the new key set was complete" message.txt ||
+      fail "keygen signalled at $delay s: exit $status with its key set in place: $(cat message.txt)"
+  else
+    [ "$status" -eq 143 ] || fail "keygen signalled at $delay s: exit $status, expected 143"
+  fi
+  if [ -n "$(find . -maxdepth 1 -name 'early-keys.tmp-*' -print -quit)" ]; then
+    fail "keygen signalled at $delay s left $(echo early-keys.tmp-*)"
+    rm -rf early-keys.tmp-*
+  fi
+done
+rm -rf early-keys
 # The first and the last window (found by a trial: a signal before the handlers were installed,
 # or after "wrote", about 27 ms in, ended keygen without a word): keygen says what became of the
 # key sets there too. "start": before keygen has read its options; "finished": after it printed
