@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -786,6 +787,17 @@ bool names_same_file(const std::string& a, const std::string& b) {
   return error ? written_path(a) == written_path(b) : same;
 }
 
+namespace {
+
+UsageError same_file_error(const std::string& output, const std::string& out_path,
+                           const std::string& other_name, const std::string& other_path) {
+  // A usage error, as every other refusal of the paths before any work is (it was exit 1).
+  return UsageError("--" + output + " '" + out_path + "' is the same file as " + other_name + " '" +
+                    other_path + "': writing it would destroy the other; choose another path");
+}
+
+}  // namespace
+
 void refuse_output_over_inputs(const OptionParser& options, const std::vector<std::string>& outputs,
                                const std::vector<std::string>& inputs, bool may_replace_profile) {
   // Inputs first: not one is opened before every one is known to be a regular file (a FIFO
@@ -812,14 +824,53 @@ void refuse_output_over_inputs(const OptionParser& options, const std::vector<st
           profile_used ? profile_file_used(options) : options.text(other);
       const std::string other_name =
           other_path == options.text(other) ? "--" + other : "the profile in use";
-      // A usage error, as every other refusal of the paths before any work is (it was exit 1).
       if (names_same_file(out_path, other_path)) {
-        throw UsageError("--" + output + " '" + out_path + "' is the same file as " + other_name +
-                         " '" + other_path +
-                         "': writing it would destroy the other; choose another path");
+        throw same_file_error(output, out_path, other_name, other_path);
       }
     }
     others.push_back(output);
+  }
+}
+
+void refuse_resolved_output_over_inputs(const OptionParser& options, const std::string& output,
+                                        const ResolvedOutput& target,
+                                        const std::vector<std::string>& inputs) {
+  const std::string given = options.text(output);
+  struct stat entry {};
+  const bool exists =
+      ::fstatat(target.directory, target.name.c_str(), &entry, AT_SYMLINK_NOFOLLOW) == 0;
+  if (exists && S_ISREG(entry.st_mode)) {
+    // The reader takes a path: the entry's own descriptor, as /proc/self/fd/N (the real path
+    // without /proc), and its message names the path given instead.
+    const int fd = ::openat(target.directory, target.name.c_str(),
+                            O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) {
+      const std::string self = ::access("/proc/self/fd", X_OK) == 0
+                                   ? "/proc/self/fd/" + std::to_string(fd)
+                                   : target.path;
+      try {
+        refuse_to_replace_key_file(self);
+      } catch (const std::runtime_error& error) {
+        ::close(fd);
+        std::string message = error.what();
+        for (size_t at = message.find(self); at != std::string::npos;
+             at = message.find(self, at + given.size())) {
+          message.replace(at, self.size(), given);
+        }
+        throw std::runtime_error(message);
+      }
+      ::close(fd);
+    }
+  }
+  for (const std::string& input : inputs) {
+    if (!options.has(input)) continue;
+    const std::string other = options.text(input);
+    struct stat other_status {};
+    const bool other_exists = ::stat(other.c_str(), &other_status) == 0;
+    const bool same = exists ? other_exists && other_status.st_dev == entry.st_dev &&
+                                   other_status.st_ino == entry.st_ino
+                             : !other_exists && written_path(other) == target.path;
+    if (same) throw same_file_error(output, given, "--" + input, other);
   }
 }
 

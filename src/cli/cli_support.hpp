@@ -220,6 +220,27 @@ void refuse_output_over_inputs(const OptionParser& options, const std::vector<st
                                const std::vector<std::string>& inputs,
                                bool may_replace_profile = false);
 
+// An output as its writer resolved it (serve --port-file: the server follows the path's links
+// once and writes there): the entry `name` of the directory open as `directory` (any descriptor
+// the *at calls take, O_PATH included), not a symbolic link, perhaps not there yet; `path`, that
+// entry by real path.
+struct ResolvedOutput {
+  int directory = -1;
+  std::string name;
+  std::string path;
+};
+
+// refuse_output_over_inputs's refusals of the output option `output` (a key file or model
+// profile there; the same file as one of `inputs`, given or defaulted), made on the entry
+// `target` itself rather than on the path, which a link changed since the resolution could send
+// elsewhere: an existing entry is read through a descriptor opened in target.directory and
+// compared with the inputs by device and inode; a new one by target.path with the inputs' paths
+// (names_same_file's rule). Throws what refuse_output_over_inputs throws (std::runtime_error
+// naming the path given for a key file, UsageError naming both options for the same file).
+void refuse_resolved_output_over_inputs(const OptionParser& options, const std::string& output,
+                                        const ResolvedOutput& target,
+                                        const std::vector<std::string>& inputs);
+
 // What a file of this project is, for messages about a file given in the wrong place: "public
 // keys", "encrypted images (a ciphertext file of encrypt)", "a model profile", "a FIFO (named
 // pipe)", ...; "" when it is none of them. Reads the header or the first line only.

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "cli_support.hpp"
 #include "commands.hpp"
@@ -95,8 +96,10 @@ int run_serve(std::span<char* const> arguments) {
                     "links as they were at start-up: refused where it, or the end of its links, "
                     "is the state directory's marker or in its subdirectories");
   if (!options.parse(arguments)) return kExitSuccess;
-  // Before the port is bound.
-  refuse_output_over_inputs(options, {"port-file"}, {"model", "tls-cert", "tls-key"});
+  // Before the port is bound. By path, for the usage errors to come first; the refusals are made
+  // again on the file the server resolved and writes (check_port_file below).
+  const std::vector<std::string> inputs = {"model", "tls-cert", "tls-key"};
+  refuse_output_over_inputs(options, {"port-file"}, inputs);
 
   service::ServerOptions server_options;
   parse_listen(options.text("listen"), server_options);
@@ -121,7 +124,15 @@ int run_serve(std::span<char* const> arguments) {
     server_options.tls_cert = options.text("tls-cert");
     server_options.tls_key = options.text("tls-key");
   }
-  if (options.has("port-file")) server_options.port_file = options.text("port-file");
+  if (options.has("port-file")) {
+    server_options.port_file = options.text("port-file");
+    // A link of the path re-pointed between the check above and the server's resolution (at
+    // start-up) had the port written over the model or a key file, unchecked.
+    server_options.check_port_file = [&options, &inputs](const service::PortFileTarget& target) {
+      refuse_resolved_output_over_inputs(options, "port-file",
+                                         {target.directory, target.name, target.path}, inputs);
+    };
+  }
 
   // Signals go to one thread that asks the server to stop (blocked everywhere else; the server's
   // threads inherit the mask).

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -117,6 +118,7 @@ Server::Impl::Impl(ServerOptions options)
       write_file_durably(dir + "/" + kStateMarkerName, kStateMarkerText);
     }
   }
+  remove_stale_port_temporaries();  // before recover() logs the foreign entries
   recover();
 }
 
@@ -226,6 +228,15 @@ void Server::Impl::resolve_port_file() {
     refuse_over_state(end, " is a symbolic link to '" + target.string() + "', which is");
     port_file_entries_.push_back(end);
   }
+  // The caller's checks (serve's: not a key file, not the model) on this very entry: by path they
+  // could see another file than the one written, a link changed in between.
+  if (options_.check_port_file) {
+    PortFileTarget resolved;
+    resolved.directory = directory.fd;
+    resolved.name = name;
+    resolved.path = entry_of(target).string();
+    options_.check_port_file(resolved);
+  }
   port_name_ = name;
   port_directory_.reset(directory.release());
 }
@@ -237,13 +248,26 @@ void Server::Impl::write_port_file() {
     return std::system_error(error, std::generic_category(),
                              "cannot write --port-file '" + options_.port_file + "': " + step);
   };
-  // A new temporary beside the final name (O_EXCL, O_NOFOLLOW: never an existing file or a link
-  // planted there), renamed over it: the name is replaced, even by a link put there since.
+  // The temporary names, "<name>.tmp-<pid>-<n>": what remove_stale_port_temporaries removes.
   static std::atomic<unsigned> counter{0};
-  std::string temporary;
+  const auto temporary_name = [&] {
+    return port_name_ + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  };
+  // Unnamed until it is complete (O_TMPFILE): a crash while it is written leaves nothing in the
+  // directory (a named temporary stayed, logged as a foreign entry by each later start where the
+  // port file is in the state directory). Linked in through /proc/self/fd (AT_EMPTY_PATH would
+  // need CAP_DAC_READ_SEARCH): without /proc, or where the file system has no O_TMPFILE, the
+  // named temporary below instead.
   Descriptor file;
-  for (int attempt = 0; attempt < 100 && file.fd < 0; ++attempt) {
-    temporary = port_name_ + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  if (::access("/proc/self/fd", X_OK) == 0) {
+    file.reset(::openat(directory.fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644));
+  }
+  const bool unnamed = file.fd >= 0;
+  std::string temporary;  // the named temporary, once there is one
+  // A new name beside the final one (O_EXCL, O_NOFOLLOW: never an existing file or a link planted
+  // there), renamed over it: the name is replaced, even by a link put there since.
+  for (int attempt = 0; !unnamed && attempt < 100 && file.fd < 0; ++attempt) {
+    temporary = temporary_name();
     file.reset(::openat(directory.fd, temporary.c_str(),
                         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
     if (file.fd < 0 && errno != EEXIST) break;
@@ -255,7 +279,7 @@ void Server::Impl::write_port_file() {
   const std::string text = std::to_string(port_) + "\n";
   const auto fail = [&](const std::string& step) {
     const int error = errno != 0 ? errno : EIO;
-    ::unlinkat(directory.fd, temporary.c_str(), 0);
+    if (!temporary.empty()) ::unlinkat(directory.fd, temporary.c_str(), 0);
     return failure(step, error);
   };
   size_t done = 0;
@@ -267,13 +291,69 @@ void Server::Impl::write_port_file() {
     done += static_cast<size_t>(written);
   }
   if (::fsync(file.fd) != 0) throw fail("fsync failed");
+  bool in_place = false;
+  if (unnamed) {
+    const std::string self = "/proc/self/fd/" + std::to_string(file.fd);
+    // Under the final name at once where it is free: no name but that one ever exists.
+    if (::linkat(AT_FDCWD, self.c_str(), directory.fd, port_name_.c_str(), AT_SYMLINK_FOLLOW) ==
+        0) {
+      in_place = true;
+    } else if (errno != EEXIST) {
+      throw fail("link failed");
+    }
+    // Taken (the port file of an earlier start): linkat cannot replace it, so the complete file
+    // gets a temporary name and is renamed over it.
+    for (int attempt = 0; !in_place && temporary.empty() && attempt < 100; ++attempt) {
+      const std::string candidate = temporary_name();
+      if (::linkat(AT_FDCWD, self.c_str(), directory.fd, candidate.c_str(), AT_SYMLINK_FOLLOW) ==
+          0) {
+        temporary = candidate;
+      } else if (errno != EEXIST) {
+        break;
+      }
+    }
+    if (!in_place && temporary.empty()) throw fail("link failed");
+  }
   if (::close(file.release()) != 0) throw fail("close failed");
-  if (::renameat(directory.fd, temporary.c_str(), directory.fd, port_name_.c_str()) != 0) {
+  if (!in_place &&
+      ::renameat(directory.fd, temporary.c_str(), directory.fd, port_name_.c_str()) != 0) {
     throw fail("rename failed");
   }
   // The new entry durable: fsync of the directory (an O_PATH descriptor cannot be fsync'd).
   const Descriptor sync(::openat(directory.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (sync.fd >= 0) (void)::fsync(sync.fd);
+}
+
+void Server::Impl::remove_stale_port_temporaries() {
+  if (port_directory_.fd < 0) return;
+  // An O_PATH descriptor cannot be read: the directory opened again through it.
+  const int fd = ::openat(port_directory_.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;  // not readable: nothing to remove (write_port_file needs no listing)
+  DIR* entries = ::fdopendir(fd);
+  if (entries == nullptr) {
+    ::close(fd);
+    return;
+  }
+  std::vector<std::string> stale;
+  while (const dirent* entry = ::readdir(entries)) {
+    const std::string name = entry->d_name;
+    if (!is_writer_temporary(name, port_name_)) continue;
+    const long pid = std::strtol(name.c_str() + port_name_.size() + 5, nullptr, 10);  // ".tmp-"
+    // This process has written nothing yet: its own pid names a predecessor's (a container's
+    // server is often pid 1 at every start). Another live process may be writing it (a server
+    // sharing the port file): left.
+    if (pid != static_cast<long>(::getpid()) &&
+        (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH)) {
+      continue;
+    }
+    struct stat status {};
+    if (::fstatat(fd, name.c_str(), &status, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(status.st_mode)) {
+      stale.push_back(name);
+    }
+  }
+  for (const std::string& name : stale)
+    (void)::unlinkat(fd, name.c_str(), 0);
+  ::closedir(entries);  // closes fd
 }
 
 int Server::Impl::shutdown_connections() {

@@ -88,6 +88,10 @@ class Server::Impl {
   // directory's own entries (its marker, keysets/, ...) or inside one of its subdirectories, is
   // not a regular file, or cannot be followed (its directory missing, a loop).
   void resolve_port_file();
+  // Removes from the port file's directory (resolve_port_file's) the regular files named as
+  // write_port_file's temporaries of it, "<name>.tmp-<pid>-<n>" (is_writer_temporary), whose
+  // process is gone or is this one: what a server killed while writing the port file left.
+  void remove_stale_port_temporaries();
   // After stop() and kShutdownGrace: shuts down (reads and writes) every client connection still
   // open, so that a stalled client does not hold the shutdown for --read-timeout. Returns how
   // many it found.

@@ -14,7 +14,11 @@
 // free and available (a disk about to fill up: the server refuses an upload that cannot fit
 // before reading it). A line "RELINK <link> <target>" (no spaces in either) makes each bind(2)
 // first replace the symbolic link <link> by one to <target>: a link changed while the server
-// starts, between its check of --port-file and the write of the port.
+// starts, between its check of --port-file and the write of the port. A line
+// "RELINK-EARLY <link> <target>" does the same at each pthread_sigmask(3), which serve calls
+// between the CLI's checks of its options and the server's start (where it resolves --port-file).
+// A line "NO-TMPFILE" makes each openat(2) with O_TMPFILE fail with EOPNOTSUPP, as on a file
+// system without it (the server's port file then goes through a named temporary).
 // Both statvfs and statvfs64 are defined below, as the C library has them: under the build's
 // _FILE_OFFSET_BITS=64 the header would rename the first to the second (one symbol twice). On
 // 64-bit Linux the two take the same structure.
@@ -27,6 +31,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdarg>
 #include <cstdlib>
 #include <cstring>
 
@@ -113,8 +118,9 @@ long long free_bytes() {
   return -1;
 }
 
-// Each line "RELINK <link> <target>" of the control file: <link> made a symbolic link to <target>.
-void relink() {
+// Each line "`directive` <link> <target>" of the control file ("RELINK ", "RELINK-EARLY "):
+// <link> made a symbolic link to <target>.
+void relink(const char* directive) {
   const char* control = std::getenv("CRYPTONETS_TEST_OPEN_FAULT");
   if (control == nullptr) return;
   const int fd = ::open(control, O_RDONLY | O_CLOEXEC);
@@ -127,8 +133,9 @@ void relink() {
     char* end = std::strchr(line, '\n');
     char* next = end != nullptr ? end + 1 : line + std::strlen(line);
     if (end != nullptr) *end = '\0';
-    if (std::strncmp(line, "RELINK ", 7) == 0) {
-      char* link = line + 7;
+    const size_t length = std::strlen(directive);
+    if (std::strncmp(line, directive, length) == 0) {
+      char* link = line + length;
       char* space = std::strchr(link, ' ');
       if (space != nullptr) {
         *space = '\0';
@@ -176,6 +183,21 @@ void* open_or_fail(const char* name, const char* path, const char* mode) {
   return real(path, mode);
 }
 
+// The real openat or openat64 (`name`), or EOPNOTSUPP for O_TMPFILE under "NO-TMPFILE".
+int openat_or_fail(const char* name, int directory, const char* path, int flags, mode_t mode) {
+  if ((flags & O_TMPFILE) == O_TMPFILE && directed("NO-TMPFILE")) {
+    errno = EOPNOTSUPP;
+    return -1;
+  }
+  using OpenAt = int (*)(int, const char*, int, ...);
+  const auto real = reinterpret_cast<OpenAt>(::dlsym(RTLD_NEXT, name));
+  if (real == nullptr) {
+    errno = ENOSYS;
+    return -1;
+  }
+  return real(directory, path, flags, mode);
+}
+
 }  // namespace
 
 extern "C" {
@@ -216,10 +238,35 @@ __attribute__((visibility("default"))) int sigaction(int signal_number,
   return real(signal_number, action, previous);
 }
 
+// openat and openat64 (one function on 64-bit glibc, two names); the mode is read where the
+// flags say there is one.
+__attribute__((visibility("default"))) int openat(int directory, const char* path, int flags, ...) {
+  mode_t mode = 0;
+  if ((flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE) {
+    va_list arguments;
+    va_start(arguments, flags);
+    mode = static_cast<mode_t>(va_arg(arguments, int));
+    va_end(arguments);
+  }
+  return openat_or_fail("openat", directory, path, flags, mode);
+}
+
+__attribute__((visibility("default"))) int openat64(int directory, const char* path, int flags,
+                                                    ...) {
+  mode_t mode = 0;
+  if ((flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE) {
+    va_list arguments;
+    va_start(arguments, flags);
+    mode = static_cast<mode_t>(va_arg(arguments, int));
+    va_end(arguments);
+  }
+  return openat_or_fail("openat64", directory, path, flags, mode);
+}
+
 // bind(2), after the links "RELINK" names are changed.
 __attribute__((visibility("default"))) int bind(int socket, const struct sockaddr* address,
                                                 socklen_t length) {
-  relink();
+  relink("RELINK ");
   using Bind = int (*)(int, const struct sockaddr*, socklen_t);
   const auto real = reinterpret_cast<Bind>(::dlsym(RTLD_NEXT, "bind"));
   if (real == nullptr) {
@@ -227,6 +274,16 @@ __attribute__((visibility("default"))) int bind(int socket, const struct sockadd
     return -1;
   }
   return real(socket, address, length);
+}
+
+// pthread_sigmask(3), after the links "RELINK-EARLY" names are changed.
+__attribute__((visibility("default"))) int pthread_sigmask(int how, const sigset_t* set,
+                                                           sigset_t* previous) {
+  relink("RELINK-EARLY ");
+  using SigMask = int (*)(int, const sigset_t*, sigset_t*);
+  const auto real = reinterpret_cast<SigMask>(::dlsym(RTLD_NEXT, "pthread_sigmask"));
+  if (real == nullptr) return ENOSYS;
+  return real(how, set, previous);
 }
 
 // statvfs and statvfs64: the real ones, or the free space "FREE <bytes>" says.

@@ -792,6 +792,7 @@ time.sleep(60)
     servfix9_tests()
     servfix11_tests()
     servfix13_tests()
+    servfix14_tests(work)
 
     # ---- TLS with a self-signed certificate.
     if shutil.which("openssl"):
@@ -1773,6 +1774,110 @@ def servfix13_tests():
     deletes = [(l.get("status"), l.get("bytes_in")) for l in server.log_lines()[count:]
                if l.get("method") == "DELETE"]
     check(deletes == [(413, 0)], "the log of a DELETE with a body: %s" % deletes)
+
+
+def dead_pid():
+    """The pid of a process that has ended (reused only after the pids wrap)."""
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def serve_once(state, port_file, env=ENV):
+    """Starts serve on `state` with --port-file `port_file`, waits for it to listen, SIGTERMs it;
+    returns its log."""
+    log_path = state + ".log"
+    with open(log_path, "a") as log:
+        start = log.tell()
+        p = subprocess.Popen([EXE, "serve", "--listen", "127.0.0.1:0", "--port-file", port_file,
+                              "--state-dir", state, "--model", MODEL, "--threads", "1"],
+                             stdout=log, stderr=log, env=env)
+    # Its log says so after the port file is written (an earlier start's may be there already).
+    check(eventually(lambda: '"listening"' in open(log_path).read()[start:] or
+                     p.poll() is not None, 30) and p.poll() is None,
+          "serve --port-file %s did not start: %s" % (port_file, open(log_path).read()[start:]))
+    check(open(port_file).read().strip().isdigit(), "serve did not write its port file")
+    p.send_signal(signal.SIGTERM)
+    code = p.wait(timeout=60)
+    check(code == 0, "serve --port-file %s: exit %s on SIGTERM: %s"
+          % (port_file, code, open(log_path).read()[start:]))
+    return open(log_path).read()[start:]
+
+
+def servfix14_tests(work):
+    """serve's own checks of --port-file (not a key file, not its --model) are made on the file
+    the server resolved and writes: a link re-pointed between the CLI's check of the path and the
+    server's start (by open_fault, at serve's pthread_sigmask) had the port written over the model
+    or a key file. The port file is written unnamed (O_TMPFILE) and linked in, or, without
+    O_TMPFILE, through "NAME.tmp-PID-N"; such a temporary left by a server that died is removed at
+    the next start-up and not logged as a foreign entry (one of a live process, or of another
+    name, still is)."""
+    # ---- The CLI's checks see the file written, not the path again.
+    fault = os.path.join(work, "early-fault")
+    link = os.path.join(work, "early-port")
+    model = os.path.join(work, "early-model.txt")
+    shutil.copy(MODEL, model)
+    os.mkdir("early-keys")
+    shutil.copy(os.path.join("alice", "params"), os.path.join("early-keys", "params"))
+    victims = [(model, 2, "is the same file as --model '%s'" % model),
+               (os.path.join(work, "early-keys", "params"), 1, "it is a parameter set")]
+    for victim, status, phrase in victims:
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink("early-port.txt", link)  # harmless as the CLI checks it
+        with open(fault, "w") as f:
+            f.write("RELINK-EARLY %s %s\n" % (link, victim))
+        before = open(victim, "rb").read()
+        state = os.path.join(work, "early-state")
+        try:
+            p = subprocess.run([EXE, "serve", "--listen", "127.0.0.1:0", "--port-file", link,
+                                "--state-dir", state, "--model", model, "--threads", "1"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env=fault_env(fault), timeout=30)
+            code, out = p.returncode, p.stdout
+        except subprocess.TimeoutExpired:
+            code, out = None, "(still running after 30 s)"
+        check(os.readlink(link) == victim, "the test's link was not changed at pthread_sigmask")
+        check(code == status and phrase in out and open(victim, "rb").read() == before and
+              not os.path.exists(state),
+              "serve --port-file re-pointed at %s after the CLI's check: exit %s: %s"
+              % (victim, code, out))
+    os.unlink(fault)
+    os.unlink(link)
+
+    # ---- Stale temporaries of the port file: removed at start-up when their process is gone.
+    state = os.path.join(work, "stale-port")
+    os.mkdir(state)
+    with open(os.path.join(state, "cryptonets-state"), "w") as f:
+        f.write("cryptonets service state directory, format 1\n")
+    port_file = os.path.join(state, "port")
+    dead, live = dead_pid(), os.getpid()
+    names = {"port.tmp-%d-0" % dead: False, "port.tmp-%d-7" % dead: False,
+             "port.tmp-%d-0" % live: True, "port.tmp-0-0": True, "port.tmp-%d-00" % dead: True}
+    for name in names:
+        with open(os.path.join(state, name), "w") as f:
+            f.write("12345\n")
+    log = serve_once(state, port_file)
+    foreign = set(json.loads(line)["path"] for line in log.splitlines()
+                  if '"foreign entry"' in line)
+    for name, kept in names.items():
+        check(os.path.exists(os.path.join(state, name)) == kept and (name in foreign) == kept,
+              "the port file's temporary %s (%s): %s, logged as foreign: %s"
+              % (name, "kept" if kept else "stale", "there" if os.path.exists(
+                  os.path.join(state, name)) else "gone", name in foreign))
+    # Written again over the port file of the first start (the name taken: linked under a
+    # temporary name and renamed), and where O_TMPFILE fails (open_fault): no temporary stays.
+    fault = os.path.join(work, "tmpfile-fault")
+    with open(fault, "w") as f:
+        f.write("NO-TMPFILE\n")
+    for env in [ENV, fault_env(fault)]:
+        os.unlink(port_file)
+        serve_once(state, port_file, env)  # a new port file
+        serve_once(state, port_file, env)  # over an existing one
+        check(sorted(n for n in os.listdir(state) if n.startswith("port")) ==
+              sorted(["port"] + [n for n, kept in names.items() if kept]),
+              "the port file's writes left %s" % sorted(os.listdir(state)))
+    os.unlink(fault)
 
 
 def sigterm_during_slow_upload(server, token):

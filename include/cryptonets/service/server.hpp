@@ -153,6 +153,16 @@
 
 namespace cryptonets::service {
 
+// ServerOptions::port_file as the server resolved it, and as write_port_file writes it: the
+// entry `name` of the directory open as `directory` (O_PATH; valid during the call it is given
+// to only), not a symbolic link (the chain was followed), which may not exist yet; `path`, that
+// entry by the directory's real path (/proc/self/fd), for messages and comparisons.
+struct PortFileTarget {
+  int directory = -1;
+  std::string name;
+  std::string path;
+};
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0: any free port (see Server::port())
@@ -183,6 +193,12 @@ struct ServerOptions {
   // new name: written over the marker, it made the next start refuse the state directory. Both
   // the link and its file, where they lie in the state directory, are the server's own.
   std::string port_file;
+  // The caller's own checks of the port file (serve: not a key file, not its model or TLS files),
+  // run by the constructor on the file as it resolved it (PortFileTarget), right after resolving
+  // it and before anything is bound or touched: they check the file the port will be written
+  // to, not the path once more (a link changed between a check by path and the resolution
+  // escaped them). What it throws, the constructor throws. Not called without a port_file.
+  std::function<void(const PortFileTarget&)> check_port_file;
   // One line per request (JSON), and service events; default: stderr.
   std::function<void(const std::string&)> log;
 };
@@ -192,7 +208,9 @@ class Server {
   // Checks ServerOptions::port_file (above), loads the model, binds the port (never one another
   // server holds: no SO_REUSEPORT), then creates or recovers the state directory (requeues every
   // accepted job, removes uploads that were never accepted): a port that cannot be bound leaves
-  // no state directory behind. Throws
+  // no state directory behind. Before the state directory's foreign entries are logged, it
+  // removes from the port file's directory the temporaries of write_port_file
+  // ("<name>.tmp-<pid>-<n>", regular files) whose process is gone (or is this one). Throws
   // std::runtime_error naming what failed, and before anything in the state directory is touched
   // if another server holds its lock.
   explicit Server(ServerOptions options);
@@ -201,10 +219,13 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   int port() const;
-  // Writes port() and a newline into ServerOptions::port_file (nothing if none), once: a new
-  // temporary in the directory the constructor resolved (O_EXCL, O_NOFOLLOW), fsync'd, renamed
-  // over the final name there (renameat), the directory fsync'd. Throws std::system_error (errno)
-  // naming the file and the step that failed; the temporary is removed then.
+  // Writes port() and a newline into ServerOptions::port_file (nothing if none), once, in the
+  // directory the constructor resolved: an unnamed file (O_TMPFILE), fsync'd, then linked in
+  // under the final name (linkat) where that name is free, else linked as "<name>.tmp-<pid>-<n>"
+  // and renamed over it (renameat); where O_TMPFILE is unavailable, that temporary is created by
+  // name (O_EXCL, O_NOFOLLOW) and written. The directory is fsync'd. A crash can leave only such
+  // a temporary, which the next start-up removes. Throws std::system_error (errno) naming the
+  // file and the step that failed; the temporary is removed then.
   void write_port_file();
   // Serves until stop(); then waits for the running job to finish (uploads in progress are
   // dropped, answered 503, as their next piece arrives). Returns when all is stopped.
