@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -356,13 +357,12 @@ void Server::Impl::remove_stale_port_temporaries() {
   ::closedir(entries);  // closes fd
 }
 
-int Server::Impl::shutdown_connections() {
-  // httplib does not hand out its connections' sockets: they are found among the process's
-  // descriptors as the connected sockets of the port served. The listener is closed by now, so
-  // no new connection can take the number of one that ends meanwhile (another descriptor that
-  // does is not a socket of this port: skipped, or shutdown(2) fails on it harmlessly).
+namespace {
+
+// The process's open descriptors (from /proc/self/fd; none without /proc).
+std::vector<int> open_descriptors() {
   DIR* descriptors = ::opendir("/proc/self/fd");
-  if (descriptors == nullptr) return 0;
+  if (descriptors == nullptr) return {};
   std::vector<int> fds;
   while (const dirent* entry = ::readdir(descriptors)) {
     char* end = nullptr;
@@ -372,29 +372,64 @@ int Server::Impl::shutdown_connections() {
     }
   }
   ::closedir(descriptors);
-  const auto port_of = [](const sockaddr_storage& address) {
-    if (address.ss_family == AF_INET) {
-      return static_cast<int>(ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port));
-    }
-    if (address.ss_family == AF_INET6) {
-      return static_cast<int>(ntohs(reinterpret_cast<const sockaddr_in6&>(address).sin6_port));
-    }
-    return -1;
-  };
+  return fds;
+}
+
+int port_of(const sockaddr_storage& address) {
+  if (address.ss_family == AF_INET) {
+    return static_cast<int>(ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port));
+  }
+  if (address.ss_family == AF_INET6) {
+    return static_cast<int>(ntohs(reinterpret_cast<const sockaddr_in6&>(address).sin6_port));
+  }
+  return -1;
+}
+
+// Whether `fd` is a connected socket of the local port `port`; its peer in `peer`.
+bool connection_of_port(int fd, int port, sockaddr_storage& peer, socklen_t& peer_size) {
+  struct stat status {};
+  if (::fstat(fd, &status) != 0 || !S_ISSOCK(status.st_mode)) return false;
+  sockaddr_storage local{};
+  socklen_t local_size = sizeof local;
+  peer_size = sizeof peer;
+  return ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_size) == 0 &&
+         port_of(local) == port &&
+         ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_size) == 0;
+}
+
+}  // namespace
+
+int Server::Impl::shutdown_connections() {
+  // httplib does not hand out its connections' sockets: they are found among the process's
+  // descriptors as the connected sockets of the port served. The listener is closed by now, so
+  // no new connection can take the number of one that ends meanwhile (another descriptor that
+  // does is not a socket of this port: skipped, or shutdown(2) fails on it harmlessly).
   int found = 0;
-  for (int fd : fds) {
-    struct stat status {};
-    if (::fstat(fd, &status) != 0 || !S_ISSOCK(status.st_mode)) continue;
-    sockaddr_storage local{}, peer{};
-    socklen_t local_size = sizeof local, peer_size = sizeof peer;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_size) != 0 ||
-        port_of(local) != port_ ||
-        ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_size) != 0) {
-      continue;
-    }
-    if (::shutdown(fd, SHUT_RDWR) == 0) ++found;
+  for (int fd : open_descriptors()) {
+    sockaddr_storage peer{};
+    socklen_t peer_size = 0;
+    if (connection_of_port(fd, port_, peer, peer_size) && ::shutdown(fd, SHUT_RDWR) == 0) ++found;
   }
   return found;
+}
+
+int Server::Impl::connection_socket(const std::string& address, int port) const {
+  // As shutdown_connections finds them. The caller's own connection stays open while it looks
+  // (httplib closes it after the logger): a descriptor matched is that one, whatever other
+  // connections open or close meanwhile.
+  for (int fd : open_descriptors()) {
+    sockaddr_storage peer{};
+    socklen_t peer_size = 0;
+    if (!connection_of_port(fd, port_, peer, peer_size) || port_of(peer) != port) continue;
+    // The peer's address as httplib writes Request::remote_addr (getnameinfo, numeric).
+    char host[NI_MAXHOST] = {};
+    if (::getnameinfo(reinterpret_cast<const sockaddr*>(&peer), peer_size, host, sizeof host,
+                      nullptr, 0, NI_NUMERICHOST) == 0 &&
+        address == host) {
+      return fd;
+    }
+  }
+  return -1;
 }
 
 void Server::Impl::run() {

@@ -96,6 +96,16 @@ class Server::Impl {
   // open, so that a stalled client does not hold the shutdown for --read-timeout. Returns how
   // many it found.
   int shutdown_connections();
+  // The descriptor of the connection of the port served whose peer is `address` (numeric, as
+  // httplib's Request::remote_addr) and `port`, or -1 if none is found.
+  int connection_socket(const std::string& address, int port) const;
+  // Called by the logger, on the request's thread, after its answer was written and before
+  // httplib closes the connection: where the request's body (Content-Length) was left unread
+  // and its client did not ask "Expect: 100-continue", shuts the connection down for writing (a
+  // FIN after the answer; not over TLS, whose close_notify still follows) and reads and drops
+  // what the client still sends, up to kLingerBytes and kLingerTime (at most --read-timeout),
+  // until its end or the client's close. Not after a 408 or once stop() was called.
+  void linger(const httplib::Request& req, const httplib::Response& res);
 
   // Requests.
   void register_keys(const httplib::Request& req, httplib::Response& res,

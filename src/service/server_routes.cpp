@@ -2,6 +2,8 @@
 // disk and verified as they arrive, and the answers.
 #include <fcntl.h>
 #include <omp.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -92,6 +94,8 @@ void Server::Impl::install_routes() {
     if (!request_facts.error.empty()) line["error"] = request_facts.error;
     if (!request_facts.detail.empty()) line["detail"] = request_facts.detail;
     log(line);
+    // httplib calls the logger once the answer is written, before it closes the connection.
+    linger(req, res);
   });
   http_->set_exception_handler(
       [](const httplib::Request&, httplib::Response& res, std::exception_ptr error) {
@@ -271,6 +275,51 @@ void Server::Impl::SpaceReservation::consume(uint64_t bytes) {
   bytes_ -= bytes;
   std::lock_guard lock(owner_->space_mutex_);
   owner_->reserved_bytes_ -= bytes;
+}
+
+void Server::Impl::linger(const httplib::Request& req, const httplib::Response& res) {
+  if (res.status == 408 || stop_requested_ || req.has_header("Expect") ||
+      !req.has_header("Content-Length")) {
+    return;
+  }
+  uint64_t declared = 0;
+  try {
+    declared = parse_byte_count(req.get_header_value("Content-Length"));
+  } catch (const std::invalid_argument&) {
+    return;
+  }
+  // What the handlers read (drain, receive_body) or httplib did (a body it reads into memory).
+  const uint64_t consumed = std::max<uint64_t>(request_facts.bytes_in, req.body.size());
+  if (declared <= consumed || declared - consumed > kLingerBytes) return;
+  const int fd = connection_socket(req.remote_addr, req.remote_port);
+  if (fd < 0) return;
+  const bool tls = !options_.tls_cert.empty();
+  if (!tls) ::shutdown(fd, SHUT_WR);
+  const auto deadline =
+      Clock::now() + std::min<std::chrono::seconds>(
+                         kLingerTime, std::chrono::seconds(std::max(1, options_.read_timeout_s)));
+  // Over plain HTTP the body's bytes are known: once they are all read nothing is left to reset
+  // the connection. (httplib may hold some in its buffer already: then the client's close ends
+  // it.) TLS adds its records' overhead: read to the close.
+  const uint64_t left = declared - consumed;
+  const uint64_t most = left + left / 16 + (uint64_t{64} << 10);  // with TLS records' overhead
+  uint64_t dropped = 0;
+  std::vector<char> buffer(size_t{64} << 10);
+  while (dropped < (tls ? most : left) && !stop_requested_) {
+    const auto now = Clock::now();
+    if (now >= deadline) break;
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+    pollfd ready{fd, POLLIN, 0};
+    // In slices: stop() is seen within 100 ms.
+    const int polled =
+        ::poll(&ready, 1, static_cast<int>(std::clamp<int64_t>(wait.count(), 1, 100)));
+    if (polled < 0 && errno != EINTR) break;
+    if (polled <= 0) continue;
+    const ssize_t got = ::recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
+    if (got < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+    if (got <= 0) break;  // the client's close, or a reset
+    dropped += static_cast<uint64_t>(got);
+  }
 }
 
 void Server::Impl::drain(const httplib::ContentReader& reader) {

@@ -99,6 +99,14 @@ constexpr std::chrono::milliseconds kJobRetryWait{1000};
 // After SIGTERM (stop()), how long the connections still open have before they are shut down
 // (Impl::shutdown_connections): a client stalled mid-request held the shutdown for --read-timeout.
 constexpr std::chrono::seconds kShutdownGrace{2};
+// A request refused before its body was read (413, 507, 405, ...) from a client that sends the
+// whole body before reading (no "Expect: 100-continue"): after the answer, up to this many bytes
+// of the body, for up to this long (at most --read-timeout), are read and dropped before the
+// connection closes (Impl::linger), so that closing with the body unread does not reset the
+// connection under the client, which then lost the answer (a broken pipe while it sent). A body
+// with more left unread than that is not waited for: the connection closes at once, as before.
+constexpr uint64_t kLingerBytes = uint64_t{64} << 20;
+constexpr std::chrono::seconds kLingerTime{10};
 // How long the token of an expired key set is still told so (410) before it is just unknown.
 constexpr int64_t kExpiredKeySetMemorySeconds = int64_t{366} * 86400;
 

@@ -1811,7 +1811,9 @@ def servfix14_tests(work):
     or a key file. The port file is written unnamed (O_TMPFILE) and linked in, or, without
     O_TMPFILE, through "NAME.tmp-PID-N"; such a temporary left by a server that died is removed at
     the next start-up and not logged as a foreign entry (one of a live process, or of another
-    name, still is)."""
+    name, still is). A client that sends its whole body without "Expect: 100-continue" before
+    reading gets the early 413 (over --max-body) and 507 (no room) instead of a reset connection
+    (the server reads and drops the body, up to 64 MiB, after its answer)."""
     # ---- The CLI's checks see the file written, not the path again.
     fault = os.path.join(work, "early-fault")
     link = os.path.join(work, "early-port")
@@ -1878,6 +1880,43 @@ def servfix14_tests(work):
               sorted(["port"] + [n for n, kept in names.items() if kept]),
               "the port file's writes left %s" % sorted(os.listdir(state)))
     os.unlink(fault)
+
+    # ---- Early refusals reach a client that sends its whole body before reading.
+    fault = os.path.join(work, "linger-fault")
+    server = start_server("linger", "--max-body", str(16 << 20), env=fault_env(fault))
+    token = register(server, "alice")
+
+    def send_all_then_read(length):
+        """POST /v1/jobs of `length` zeros, all sent before anything is read; the answer to the
+        close, or the error that ended the exchange."""
+        connection = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        answer = b""
+        try:
+            connection.sendall(("POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: "
+                                "Bearer %s\r\nContent-Type: application/octet-stream\r\n"
+                                "Content-Length: %d\r\n\r\n" % (token, length)).encode())
+            connection.sendall(bytes(length))
+            while True:
+                piece = connection.recv(65536)
+                if not piece:
+                    break
+                answer += piece
+        except OSError as e:
+            answer += b"(" + repr(e).encode() + b")"
+        finally:
+            connection.close()
+        return answer
+
+    answer = send_all_then_read(24 << 20)
+    check(answer.startswith(b"HTTP/1.1 413") and b"--max-body" in answer,
+          "a 24 MiB body over --max-body 16 MiB, sent whole before reading: %r" % answer[:160])
+    with open(fault, "w") as f:
+        f.write("FREE %d\n" % (1 << 20))
+    answer = send_all_then_read(12 << 20)
+    check(answer.startswith(b"HTTP/1.1 507") and b"does not fit in the" in answer,
+          "a 12 MiB body the disk has no room for, sent whole before reading: %r" % answer[:160])
+    os.unlink(fault)
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
 
 
 def sigterm_during_slow_upload(server, token):

@@ -60,7 +60,10 @@
 // 100-continue" (curl's, over 1 MiB) that is refused from its headers (411, 413, 507 for no room)
 // is answered instead of the 100, so its client never sends the body. A client that sends its
 // whole body before reading any answer, without that header (Python's http.client, curl -H
-// 'Expect:'), may lose such an early refusal to a reset connection. Each connection carries one
+// 'Expect:'), gets such an early refusal too: after answering, the server reads and drops what
+// is left of a body of up to 64 MiB (for 10 s at most, and at most --read-timeout) before it
+// closes the connection, which closing with the body unread reset, the answer lost; a larger
+// body may still lose it so. Each connection carries one
 // request and closes after the answer (Connection: close): one log line per request.
 //
 // State directory: cryptonets-state (a marker: "cryptonets service state directory, format 1",
