@@ -183,6 +183,12 @@ void* open_or_fail(const char* name, const char* path, const char* mode) {
   return real(path, mode);
 }
 
+// The mode an open call's variadic argument holds where `flags` say there is one, else 0.
+mode_t mode_argument(int flags, va_list arguments) {
+  const bool has_mode = (flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE;
+  return has_mode ? static_cast<mode_t>(va_arg(arguments, int)) : 0;
+}
+
 // The real openat or openat64 (`name`), or EOPNOTSUPP for O_TMPFILE under "NO-TMPFILE".
 int openat_or_fail(const char* name, int directory, const char* path, int flags, mode_t mode) {
   if ((flags & O_TMPFILE) == O_TMPFILE && directed("NO-TMPFILE")) {
@@ -238,28 +244,21 @@ __attribute__((visibility("default"))) int sigaction(int signal_number,
   return real(signal_number, action, previous);
 }
 
-// openat and openat64 (one function on 64-bit glibc, two names); the mode is read where the
-// flags say there is one.
+// openat and openat64 (one function on 64-bit glibc, two names).
 __attribute__((visibility("default"))) int openat(int directory, const char* path, int flags, ...) {
-  mode_t mode = 0;
-  if ((flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE) {
-    va_list arguments;
-    va_start(arguments, flags);
-    mode = static_cast<mode_t>(va_arg(arguments, int));
-    va_end(arguments);
-  }
+  va_list arguments;
+  va_start(arguments, flags);
+  const mode_t mode = mode_argument(flags, arguments);
+  va_end(arguments);
   return openat_or_fail("openat", directory, path, flags, mode);
 }
 
 __attribute__((visibility("default"))) int openat64(int directory, const char* path, int flags,
                                                     ...) {
-  mode_t mode = 0;
-  if ((flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE) {
-    va_list arguments;
-    va_start(arguments, flags);
-    mode = static_cast<mode_t>(va_arg(arguments, int));
-    va_end(arguments);
-  }
+  va_list arguments;
+  va_start(arguments, flags);
+  const mode_t mode = mode_argument(flags, arguments);
+  va_end(arguments);
   return openat_or_fail("openat64", directory, path, flags, mode);
 }
 

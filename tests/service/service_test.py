@@ -234,12 +234,12 @@ def raw_answer(port, request):
 
 
 def raw_exchange(port, request):
-    """Everything the server answers to a raw request, to the connection's close (an error that
-    ends the reading is appended as text)."""
+    """Everything the server answers to a raw request, sent whole before anything is read, to the
+    connection's close (an error that ends the sending or the reading is appended as text)."""
     connection = socket.create_connection(("127.0.0.1", port), timeout=5)
-    connection.sendall(request)
     answer = b""
     try:
+        connection.sendall(request)
         while True:
             piece = connection.recv(4096)
             if not piece:
@@ -1887,25 +1887,11 @@ def servfix14_tests(work):
     token = register(server, "alice")
 
     def send_all_then_read(length):
-        """POST /v1/jobs of `length` zeros, all sent before anything is read; the answer to the
-        close, or the error that ended the exchange."""
-        connection = socket.create_connection(("127.0.0.1", server.port), timeout=30)
-        answer = b""
-        try:
-            connection.sendall(("POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: "
-                                "Bearer %s\r\nContent-Type: application/octet-stream\r\n"
-                                "Content-Length: %d\r\n\r\n" % (token, length)).encode())
-            connection.sendall(bytes(length))
-            while True:
-                piece = connection.recv(65536)
-                if not piece:
-                    break
-                answer += piece
-        except OSError as e:
-            answer += b"(" + repr(e).encode() + b")"
-        finally:
-            connection.close()
-        return answer
+        """POST /v1/jobs of `length` zeros, all sent before anything is read."""
+        return raw_exchange(server.port, (
+            "POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+            "Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n"
+            % (token, length)).encode() + bytes(length))
 
     answer = send_all_then_read(24 << 20)
     check(answer.startswith(b"HTTP/1.1 413") and b"--max-body" in answer,
