@@ -975,11 +975,10 @@ void inspect_protocol_file(Reader& reader, const std::string& path, const std::s
     throw std::runtime_error("a CNPF protocol file of unknown kind (tag 0x" +
                              hex64(static_cast<uint8_t>(tag)).substr(16) + ")");
   }
+  // In the loaders' words (a trial found inspect wording it otherwise than decrypt and infer).
   if (file_version != kProtocolFileVersion) {
-    throw std::runtime_error(kind_description(tag) + " in protocol format version " +
-                             std::to_string(file_version) +
-                             (file_version < kProtocolFileVersion ? " (no longer supported)" : "") +
-                             "; this build reads " + std::to_string(kProtocolFileVersion));
+    throw std::runtime_error(
+        protocol_version_refusal(file_version, static_cast<ProtocolFileKind>(tag)));
   }
   report.kind =
       kind_description(tag) + " (protocol file \"CNPF\", kind '" + std::string(1, tag) + "')";

@@ -570,14 +570,16 @@ expect 1 "DIFFER from the plain integer model's on 70 of 70 images" differ.csv -
 
 # ---- A scores file of format version 1 (an 88-byte header without the first image index), 2
 # (no file ids nor record bindings; noise estimates in clear), 3 (no scheme) or 4 (no source images
-# fields): refused by name. old_header_scores VERSION BYTES OUT writes OUT: the first BYTES bytes of
-# scores.ct's header with VERSION in bytes 6-7, their SHA-256, then scores.ct's records.
+# fields): refused by name. old_header_scores VERSION BYTES OUT [FROM] writes OUT: the first BYTES
+# bytes of the header of FROM (scores.ct) with VERSION in bytes 6-7, their SHA-256, then FROM's
+# records.
 old_header_scores() {
+  local from=${4:-scores.ct}
   {
-    head -c 6 scores.ct
+    head -c 6 "$from"
     # shellcheck disable=SC2059
     printf "\\x0$1\\x00"
-    tail -c +9 scores.ct | head -c $(($2 - 8))
+    tail -c +9 "$from" | head -c $(($2 - 8))
   } >old-header.bin
   local checksum
   checksum=$(sha256sum old-header.bin | cut -c1-64)
@@ -585,7 +587,7 @@ old_header_scores() {
     cat old-header.bin
     # shellcheck disable=SC2059,SC2001
     printf "$(sed 's/../\\x&/g' <<<"$checksum")"
-    tail -c +153 scores.ct
+    tail -c +153 "$from"
   } >"$3"
 }
 # Version 1's header: bytes 0-55, then their SHA-256.
@@ -611,6 +613,23 @@ expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v3-scores.ct -
 old_header_scores 4 80 v4-scores.ct
 older="format version 4 is no longer supported; this build reads 5 (written by an older cryptonets; re-run encrypt"
 expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v4-scores.ct --out labels.txt
+# One wording (protocol_version_refusal) for every command that reads an old file, inspect too (it
+# said "ciphertexts in protocol format version 4 (no longer supported); this build reads 5").
+older="format version 4 is no longer supported; this build reads 5 (written by an older cryptonets; re-run encrypt (and infer on its output))"
+old_header_scores 4 80 v4-images.ct images.ct
+expect 1 "$older" v4-out.ct -- "$exe" infer --keys server --in v4-images.ct --out v4-out.ct --threads 1
+expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v4-scores.ct --out labels.txt
+expect 1 "'v4-scores.ct': $older" - -- "$exe" inspect v4-scores.ct
+expect 1 "'v4-images.ct': $older" - -- "$exe" inspect v4-images.ct
+older="format version 4 is no longer supported; this build reads 5 (written by an older cryptonets; re-run keygen)"
+cp -r client v4-client && cp -r server v4-server
+for file in v4-client/params v4-server/params; do
+  { head -c 6 client/params && printf '\x04\x00' && tail -c +9 client/params; } >"$file"
+done
+expect 1 "$older" v4-out.ct -- "$exe" infer --keys v4-server --in images.ct --out v4-out.ct --threads 1
+expect 1 "$older" labels.txt -- "$exe" decrypt --keys v4-client --in scores.ct --out labels.txt
+expect 1 "'v4-client/params': $older" - -- "$exe" inspect v4-client/params
+rm -rf v4-client v4-server
 
 # ---- Outputs never destroy inputs or keys (found by a tester: scores written over secret.key,
 # infer --out equal to --in).
