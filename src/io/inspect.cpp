@@ -806,6 +806,65 @@ void check_one_key_set(const std::vector<std::string>& paths, FileInspection& re
   }
 }
 
+// A protocol file's header as the commands read it (its checksum verified); none when it does not
+// read, or is not a regular file (a FIFO would block the read).
+std::optional<ProtocolHeader> verified_header(const std::string& path) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) return std::nullopt;
+  try {
+    return read_protocol_header(path);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+// Which file of a key directory has a mismatch between the params and a key file: the key file,
+// unless the params is the odd one out (found by a review: a public.key of another key set was
+// reported under the intact params as well). It is when at least two key files lie beside it
+// (public.key, evaluation.key, secret.key, each with a header that verifies), all of one scheme,
+// parameter set and key set, and the params is not of them: then the problem, returned here, is
+// the params file's, and the key files only note it. None when `params_path` is no key
+// directory's params, or is not the odd one.
+std::optional<std::string> odd_parameter_set(const std::string& params_path) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  const fs::path parent = fs::path(params_path).parent_path();
+  const KeyDirectory directory(parent.empty() ? "." : parent.string());
+  if (!fs::equivalent(directory.parameters, params_path, error)) return std::nullopt;
+  const std::optional<ProtocolHeader> params = verified_header(params_path);
+  if (!params || params->kind != ProtocolFileKind::kParameterSet) return std::nullopt;
+  std::vector<ProtocolHeader> keys;
+  std::string names;
+  for (const std::string& key_file :
+       {directory.public_keys, directory.evaluation_keys, directory.secret_keys}) {
+    const std::optional<ProtocolHeader> key = verified_header(key_file);
+    if (!key || key->kind == ProtocolFileKind::kParameterSet ||
+        key->kind == ProtocolFileKind::kCiphertexts)
+      continue;
+    keys.push_back(*key);
+    names += (names.empty() ? "" : ", ") + fs::path(key_file).filename().string();
+  }
+  const auto same = [](const ProtocolHeader& a, const ProtocolHeader& b) {
+    return a.scheme == b.scheme && a.parameter_set_fingerprint == b.parameter_set_fingerprint &&
+           a.key_set_id == b.key_set_id;
+  };
+  if (keys.size() < 2 || same(*params, keys.front())) return std::nullopt;
+  for (const ProtocolHeader& key : keys)
+    if (!same(key, keys.front())) return std::nullopt;
+  const auto describe = [](const ProtocolHeader& header) {
+    return scheme_name(header.scheme) + ", parameter set " +
+           hex64(header.parameter_set_fingerprint) + ", key set " + hex64(header.key_set_id);
+  };
+  // The key files are named without their directory: each command loads this params, so the
+  // problem keeps every use of the set from being called usable (inspect_key_set).
+  return "key set: '" + params_path + "' (" + describe(*params) + ") and the " +
+         std::to_string(keys.size()) + " key files beside it (" + names + ": " +
+         describe(keys.front()) +
+         "), which agree with each other, do not belong together: this parameter set is the odd "
+         "one (the commands refuse it with them; restore the params of these keys, or run keygen "
+         "again)";
+}
+
 // The parameter set for a key or ciphertext file: `params_path`, else DIR/params beside the file
 // (a key directory), else none (a field says how to get n). A key file must also belong to its
 // key set (check_one_key_set), and so must a ciphertext file given `params_path`; one beside
@@ -844,8 +903,17 @@ std::string add_parameters(const std::string& path, const std::string& params_pa
         "unknown: '" + chosen + "' beside it is not a parameter set (see its own report)");
     return "";
   }
+  // A params beside the key file that is the odd one of its directory has the mismatch itself.
+  const bool params_odd = of_key_set && !given && odd_parameter_set(chosen).has_value();
+  if (params_odd) {
+    report.fields.emplace_back("parameter set",
+                               "'" + chosen +
+                                   "' beside it is not of the key generation of this file and "
+                                   "the other key files, which agree with each other (a problem "
+                                   "of that file, not of this one)");
+  }
   if (params) {
-    if (of_key_set) check_against_parameters(path, file, chosen, *params, report);
+    if (of_key_set && !params_odd) check_against_parameters(path, file, chosen, *params, report);
     if (params->kind != 'P' || params->scheme != file.scheme) {
       report.fields.emplace_back(
           "ring degree", "unknown: '" + chosen + "' holds " +
@@ -861,7 +929,7 @@ std::string add_parameters(const std::string& path, const std::string& params_pa
   // A ciphertext file given its parameter set (--params) must be of its key set as well: decrypt
   // refuses it otherwise (found by a trial: one of another key set was intact). One merely beside
   // a params file need not be (the params there only give its n).
-  if (loaded && (key_file || given)) check_one_key_set({chosen, path}, report);
+  if (loaded && (key_file || given) && !params_odd) check_one_key_set({chosen, path}, report);
   if (!loaded && of_key_set && given) {
     report.problems.push_back("parameters: the parameter set '" + chosen + "' of '" + path +
                               "' cannot be read (see the ring degree line)");
@@ -927,10 +995,11 @@ void check_with_loader(const std::string& path, char tag, uint64_t fingerprint,
   report.fields.emplace_back(kLoaderField, "read (every field and residue checked)");
 }
 
-// A key directory's parameter set (DIR/params beside DIR's key files) must belong to their key
-// set, and each key file there must be of this scheme and parameter set; a key file under another
-// role's name is noted (a field), not held against the params. A params file without key files
-// beside it is not checked.
+// A key directory's parameter set (DIR/params beside DIR's key files): a key file there of
+// another scheme, parameter set or key set, or whose header does not read, is that file's problem
+// (its own report names it) and only noted here ("beside it"), as is a key file under another
+// role's name; unless this params is the odd one out (odd_parameter_set): then it is this file's.
+// A params file without key files beside it is not checked.
 void check_key_directory_of(const std::string& path, const HeaderFields& params,
                             FileInspection& report) {
   namespace fs = std::filesystem;
@@ -938,7 +1007,10 @@ void check_key_directory_of(const std::string& path, const HeaderFields& params,
   const fs::path parent = fs::path(path).parent_path();
   const KeyDirectory directory(parent.empty() ? "." : parent.string());
   if (!fs::equivalent(directory.parameters, path, error)) return;
-  std::vector<std::string> paths{path};
+  if (const std::optional<std::string> odd = odd_parameter_set(path)) {
+    report.problems.push_back(*odd);
+    return;
+  }
   for (const std::string& key_file :
        {directory.public_keys, directory.evaluation_keys, directory.secret_keys}) {
     // Not a regular file (a FIFO would block the reads): that file's own report refuses it.
@@ -947,21 +1019,35 @@ void check_key_directory_of(const std::string& path, const HeaderFields& params,
     // own report names it, and this params is not the worse for it.
     const std::optional<HeaderFields> key = peek_header(key_file);
     if (!key || std::string_view("KES").find(key->kind) == std::string_view::npos) continue;
-    paths.push_back(key_file);
     // Named as inspect_file names them from this file's path, so that the problems read alike.
     const std::string shown = (parent / fs::path(key_file).filename()).string();
-    // A key file under another role's name is that file's problem, not this one's (its own report
-    // names it): here it is only noted, so that the params of a set whose public.key and
-    // evaluation.key were swapped stay intact.
+    // Found by a trial: the params of a set whose public.key and evaluation.key were swapped
+    // counted them as its own problems; and by a review: so it did a public.key of another key
+    // set, or a damaged one, which its own report names too.
     const char role = role_of(shown);
     if (role != 0 && role != key->kind) {
       report.fields.emplace_back(
           "beside it", "'" + shown + "' holds " + kind_description(key->kind) + ", not " +
                            kind_description(role) + " (a problem of that file, not of this one)");
     }
-    check_against_parameters(shown, *key, path, params, report);
+    FileInspection mismatch;
+    check_against_parameters(shown, *key, path, params, mismatch);
+    std::string why = mismatch.problems.empty() ? "" : mismatch.problems.front();
+    if (why.empty()) {
+      try {
+        const ProtocolHeader header = read_protocol_header(key_file);
+        if (header.key_set_id != params.key_set) {
+          why = "key set: '" + shown + "' is of key set " + hex64(header.key_set_id) +
+                ", this parameter set of " + hex64(params.key_set);
+        }
+      } catch (const std::exception& failure) {
+        why = "'" + shown + "' cannot be read: " + failure.what();
+      }
+    }
+    if (!why.empty()) {
+      report.fields.emplace_back("beside it", why + " (a problem of that file, not of this one)");
+    }
   }
-  if (paths.size() > 1) check_one_key_set(paths, report);
 }
 
 void inspect_protocol_file(Reader& reader, const std::string& path, const std::string& params_path,

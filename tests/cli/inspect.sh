@@ -380,15 +380,36 @@ record=$(($(stat -c %s keys/public.key) - header))
 inspect_expect 1 spliced.key "PROBLEM: header: key set id" "is not that of its records"
 # A key directory mixed from two key generations with the same parameters: every file is intact
 # and the fingerprints agree, but encrypt, infer and decrypt refuse the set (require_one_key_set),
-# and so does inspect, on each file, with the same message.
+# and so does inspect. The params is the odd one (the three key files agree): the problem is its
+# own, named once; each key file notes it.
 mkdir mixed && cp keys/public.key keys/evaluation.key keys/secret.key mixed/ && cp other/params mixed/
 for file in public.key evaluation.key secret.key; do
-  inspect_expect 1 "mixed/$file" "ring degree: n = 64 (from 'mixed/params', its fingerprint matches)" \
-    "PROBLEM: key set: 'mixed/params' (key set" "and 'mixed/$file' (key set" \
-    "do not belong together" "verdict: DAMAGED or inconsistent (1 problem(s))"
+  inspect_expect 0 "mixed/$file" "ring degree: n = 64 (from 'mixed/params', its fingerprint matches)" \
+    "parameter set: 'mixed/params' beside it is not of the key generation of this file and the other key files" \
+    "verdict: intact"
 done
-inspect_expect 1 mixed/params "PROBLEM: key set: 'mixed/params' (key set" \
-  "and 'mixed/public.key' (key set" "do not belong together"
+inspect_expect 1 mixed/params "PROBLEM: key set: 'mixed/params' (YASHE', parameter set $fingerprint, key set" \
+  "and the 3 key files beside it (public.key, evaluation.key, secret.key: YASHE', parameter set $fingerprint, key set $key_set), which agree with each other, do not belong together: this parameter set is the odd one" \
+  "verdict: DAMAGED or inconsistent (1 problem(s))"
+# A key file replaced by one of another key set (or damaged) is that file's problem, named once
+# under it; the intact params beside it only notes it (found by a review: the params was reported
+# DAMAGED or MISMATCHED with the key file's problem, which the set's report then repeated).
+mkdir replaced && cp -p keys/* replaced/ && cp other/public.key replaced/
+inspect_expect 1 replaced/public.key "PROBLEM: key set: 'replaced/params' (key set $key_set) and 'replaced/public.key' (key set" \
+  "verdict: DAMAGED or inconsistent (1 problem(s))"
+inspect_expect 0 replaced/params "beside it: key set: 'replaced/public.key' is of key set" \
+  "(a problem of that file, not of this one)" "verdict: intact"
+inspect_expect 1 replaced "public.key: MISMATCHED (1 problem(s))" "params: intact" \
+  "evaluation.key: intact" "secret.key: intact" "usable for: decrypt (params, secret.key)" \
+  "key set verdict: DAMAGED or inconsistent (1 problem(s))"
+[ "$(grep -c "do not belong together" out.txt)" -eq 2 ] ||
+  fail "inspect replaced: the problem is not named once in public.key's report and once in the set's: $(grep "do not belong" out.txt)"
+grep -q "^PROBLEM: params" out.txt && fail "inspect replaced: a problem under params: $(grep "^PROBLEM: params" out.txt)"
+cp -p keys/public.key replaced/ && flip_byte replaced/public.key 40
+inspect_expect 1 replaced "public.key: DAMAGED" "params: intact" "evaluation.key: intact" \
+  "usable for: decrypt (params, secret.key)" "PROBLEM: public.key: header: checksum mismatch"
+grep -q "^PROBLEM: params" out.txt && fail "inspect replaced (damaged public.key): a problem under params"
+inspect_expect 0 replaced/params "beside it: 'replaced/public.key' cannot be read" "verdict: intact"
 mkdir mixed-server && cp mixed/params mixed/evaluation.key mixed/public.key mixed-server/
 "$exe" infer --keys mixed-server --in images.ct --out mixed.ct >out.txt 2>&1 &&
   fail "infer accepted the mixed key directory"
@@ -412,17 +433,27 @@ inspect_expect 0 swapped/secret.key "verdict: intact"
 run "$exe" keygen --out-dir bfv-keys --scheme bfv --seed 7 --insecure-ring-degree 64
 mkdir schemes && cp -p keys/public.key keys/evaluation.key keys/secret.key schemes/ &&
   cp bfv-keys/params schemes/
+# The params is the odd one of these (the key files agree): its problem, the key files' note.
 for file in public.key evaluation.key secret.key; do
   inspect_expect 1 "schemes/$file" \
-    "PROBLEM: scheme: 'schemes/$file' is YASHE', but its parameter set 'schemes/params' is BFV" \
-    "ring degree: unknown: 'schemes/params' holds BFV parameters, this file is YASHE'"
-  grep -qF "PROBLEM: scheme: 'schemes/$file' is YASHE'" <("$exe" inspect schemes/params) ||
-    fail "inspect schemes/params does not name $file's scheme"
+    "parameter set: 'schemes/params' beside it is not of the key generation of this file" \
+    "ring degree: unknown: 'schemes/params' holds BFV parameters, this file is YASHE'" \
+    "verdict: NOT VERIFIED"
 done
+inspect_expect 1 schemes/params "PROBLEM: key set: 'schemes/params' (BFV, parameter set" \
+  "key files beside it (public.key, evaluation.key, secret.key: YASHE', parameter set $fingerprint" \
+  "this parameter set is the odd one"
 mkdir other-n && cp -p keys/public.key keys/evaluation.key keys/secret.key other-n/ &&
   cp keys32/params other-n/
 inspect_expect 1 other-n/public.key \
-  "PROBLEM: parameter set: 'other-n/public.key' was made for the parameter set $fingerprint, but 'other-n/params' is 0x"
+  "parameter set: 'other-n/params' beside it is not of the key generation of this file"
+inspect_expect 1 other-n/params "PROBLEM: key set: 'other-n/params' (YASHE', parameter set 0x" \
+  "this parameter set is the odd one"
+# A key file alone of another scheme or parameter set is its own problem.
+mkdir scheme-one && cp -p keys/* scheme-one/ && cp bfv-keys/public.key scheme-one/
+inspect_expect 1 scheme-one/public.key \
+  "PROBLEM: scheme: 'scheme-one/public.key' is BFV, but its parameter set 'scheme-one/params' is YASHE'"
+inspect_expect 0 scheme-one/params "beside it: scheme: 'scheme-one/public.key' is BFV" "verdict: intact"
 
 # inspect DIR: every file of a key directory, then a verdict for the set.
 inspect_expect 0 keys "file: keys/params" "file: keys/public.key" "file: keys/evaluation.key" \
@@ -438,8 +469,10 @@ inspect_expect 0 server "missing: secret.key, model.profile" "secret key: absent
 inspect_expect 1 swapped "public.key: MISMATCHED" "evaluation.key: MISMATCHED" "secret.key: intact" \
   "params: intact" "PROBLEM: public.key: role: 'swapped/public.key' holds evaluation keys" \
   "usable for: decrypt (params, secret.key)" "key set verdict: DAMAGED or inconsistent (2 problem(s))"
-inspect_expect 1 schemes "public.key: MISMATCHED" "PROBLEM: public.key: scheme:" "usable for: nothing"
-inspect_expect 1 mixed "public.key: MISMATCHED" "do not belong together" "key set verdict: DAMAGED"
+inspect_expect 1 schemes "params: MISMATCHED" "PROBLEM: params: key set: 'schemes/params' (BFV" \
+  "public.key: NOT VERIFIED" "usable for: nothing"
+inspect_expect 1 mixed "params: MISMATCHED (1 problem(s))" "public.key: intact" \
+  "do not belong together" "usable for: nothing" "key set verdict: DAMAGED or inconsistent (1 problem(s))"
 cp -rp keys loose && chmod 644 loose/secret.key
 inspect_expect 1 loose "secret key: present, mode 0644: ITS GROUP AND OTHERS MAY READ IT" \
   "PROBLEM: secret.key: mode 0644 lets others than its owner at the secret key" \
@@ -455,7 +488,7 @@ inspect_expect 0 copied-secret "verdict: intact"
 options=()
 chmod 644 keys/public.key && inspect_expect 0 keys/public.key "mode: 0644" "verdict: intact"
 mkdir damaged-set && cp -p keys/* damaged-set/ && flip_byte damaged-set/evaluation.key 40
-inspect_expect 1 damaged-set "evaluation.key: DAMAGED (2 problem(s))" "params: DAMAGED" \
+inspect_expect 1 damaged-set "evaluation.key: DAMAGED (2 problem(s))" "params: intact" \
   "PROBLEM: evaluation.key: header: checksum mismatch" \
   "usable for: encrypt (params, public.key); decrypt (params, secret.key)"
 mkdir bad-profile && cp -p keys/* bad-profile/ && echo junk >bad-profile/model.profile

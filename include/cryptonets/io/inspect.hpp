@@ -50,10 +50,12 @@ struct FileInspection {
 // file of another key set; one beside DIR/params is not held to it). A file named
 // as a key directory names its files (params, public.key, evaluation.key, secret.key) must hold
 // that kind, and a key file so named or given `params_path` must have the scheme and the
-// parameter-set fingerprint of that parameter set; a params file checks the scheme and parameter
-// set of the key files beside it the same way: a problem otherwise ("role: ...", "scheme: ...",
-// "parameter set: ..."). A key file beside a params file under another role's name is that key
-// file's problem only (the params report notes it in a "beside it" field). A file named
+// parameter-set fingerprint of that parameter set: a problem otherwise ("role: ...", "scheme:
+// ...", "parameter set: ..."). Each such mismatch in a key directory is the problem of one file:
+// of the key file (a params file notes it in a "beside it" field, as it notes a key file under
+// another role's name, or one whose header does not read), unless the params is the odd one out:
+// two key files or more beside it, of one scheme, parameter set and key set, and it not of them
+// ("key set: ... this parameter set is the odd one"; the key files note it). A file named
 // model.profile must be a model profile ("role: ..."), and one with a params file beside it (or
 // any profile given `params_path`) must fit that parameter set: made from one of its presets (n,
 // q, sigma, decomposition bits, plaintext moduli; n smaller under --insecure-ring-degree), with
