@@ -802,7 +802,14 @@ void refuse_output_over_inputs(const OptionParser& options, const std::vector<st
     if (!options.has(output)) continue;
     const std::string out_path = options.text(output);
     require_output_path(output, out_path);
-    refuse_to_replace_key_file(out_path, may_replace_profile);
+    // A usage error like the refusal of an output over an input below: both name a path the
+    // command would destroy, before any work (a trial saw decrypt --scores secret.key exit 1 and
+    // --out equal to --in exit 2).
+    try {
+      refuse_to_replace_key_file(out_path, may_replace_profile);
+    } catch (const std::runtime_error& error) {
+      throw UsageError("--" + output + ": " + error.what());
+    }
     for (const std::string& other : others) {
       if (other == output || !options.has(other)) continue;
       // The profile a client command reads may be the key set's, not the --profile default.

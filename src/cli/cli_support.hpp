@@ -207,7 +207,7 @@ class ToolOutput {
 // writers write through it: io file_replaced_by_write), then weakly canonical, compared.
 bool names_same_file(const std::string& a, const std::string& b);
 
-// Refuses (std::runtime_error, naming both options) an output option that names the same file
+// Refuses (UsageError, naming both options) an output option that names the same file
 // as one of the given input options (or another output), which replacing would destroy: e.g.
 // `infer --in x.ct --out x.ct`, or that names an existing key file or, unless
 // may_replace_profile (the profile command), model profile (refuse_to_replace_key_file): all

@@ -636,12 +636,20 @@ rm -rf v4-client v4-server
 cp -r client victim
 secret_sum=$(sha256sum victim/secret.key | cut -d' ' -f1)
 public_sum=$(sha256sum victim/public.key | cut -d' ' -f1)
-expect 1 "refusing to write over file 'victim/secret.key': it is a secret key file" - -- \
+# Usage errors (exit 2), as an output over the command's own input is below (decrypt --scores
+# over secret.key was exit 1, --out over --in exit 2).
+expect 2 "--out: refusing to write over file 'victim/secret.key': it is a secret key file" - -- \
   "$exe" infer --keys server --in images.ct --out victim/secret.key --threads 1
-expect 1 "it is a secret key file" - -- \
-  "$exe" decrypt --keys client --in scores.ct --out labels.txt --scores victim/secret.key
-expect 1 "it is a public key file" - -- \
+expect 2 "--scores: refusing to write over file 'victim/secret.key': it is a secret key file" \
+  labels.txt -- "$exe" decrypt --keys victim --in scores.ct --out labels.txt --scores victim/secret.key
+expect 2 "--out: refusing to write over file 'victim/secret.key'" - -- \
+  "$exe" decrypt --keys victim --in scores.ct --out victim/secret.key
+expect 2 "it is a public key file" - -- \
   "$exe" encrypt --keys victim --images "$images" --count 2 --out victim/public.key --threads 1
+expect 2 "it is a parameter set" - -- \
+  "$exe" encrypt --keys victim --images "$images" --count 2 --out victim/params --threads 1
+expect 2 "it is an evaluation key file" - -- \
+  "$exe" infer --keys server --in images.ct --out victim/evaluation.key --threads 1
 [ "$(sha256sum victim/secret.key | cut -d' ' -f1)" = "$secret_sum" ] || fail "secret.key changed"
 [ "$(sha256sum victim/public.key | cut -d' ' -f1)" = "$public_sum" ] || fail "public.key changed"
 [ "$(stat -c %a victim/secret.key)" = 600 ] || fail "secret.key lost mode 0600"
@@ -662,15 +670,15 @@ cmp -s "$images" images-copy.gz || fail "encrypt replaced its images"
 # Every other output too (a second tester: mnist --csv, profile --out, client register
 # --token-file and serve --port-file wrote over keys or their own input; decrypt --out /dev/null
 # replaced the device node with a regular file).
-expect 1 "it is a secret key file" - -- \
+expect 2 "it is a secret key file" - -- \
   "$exe" mnist --images 5 --csv victim/secret.key
-expect 1 "it is a parameter set" - -- \
+expect 2 "it is a parameter set" - -- \
   "$exe" mnist --images 5 --summary-csv victim/params
-expect 1 "it is a public key file" - -- \
+expect 2 "it is a public key file" - -- \
   "$exe" profile --model "$model" --out victim/public.key
-expect 1 "it is a secret key file" - -- \
+expect 2 "it is a secret key file" - -- \
   "$exe" client register --server http://127.0.0.1:9 --keys victim --token-file victim/secret.key
-expect 1 "it is a parameter set" - -- \
+expect 2 "it is a parameter set" - -- \
   "$exe" serve --listen 127.0.0.1:0 --state-dir state-unused --port-file victim/params
 # A token file that does not hold a token (a key file given by mistake) is refused before anything
 # is sent: its bytes went out as the bearer token (a trial user). Port 9: nothing listens.
@@ -703,17 +711,17 @@ cmp -s "$model" model-copy.txt || fail "profile replaced its own model"
 # --out, even over the very profile encrypt was reading, and the client's --out and --token-file
 # replaced it); only the profile command may write over a profile.
 profile_sum=$(sha256sum victim/model.profile | cut -d' ' -f1)
-expect 1 "refusing to write over file 'victim/model.profile': it is a model profile" - -- \
+expect 2 "refusing to write over file 'victim/model.profile': it is a model profile" - -- \
   "$exe" decrypt --keys victim --in scores.ct --out victim/model.profile
-expect 1 "it is a model profile" labels.txt -- \
+expect 2 "it is a model profile" labels.txt -- \
   "$exe" decrypt --keys victim --in scores.ct --out labels.txt --scores victim/model.profile
-expect 1 "it is a model profile" - -- \
+expect 2 "it is a model profile" - -- \
   "$exe" encrypt --keys victim --images "$images" --count 2 --out victim/model.profile --threads 1
-expect 1 "it is a model profile" - -- \
+expect 2 "it is a model profile" - -- \
   "$exe" mnist --images 5 --csv victim/model.profile
-expect 1 "it is a model profile" - -- \
+expect 2 "it is a model profile" - -- \
   "$exe" client register --server http://127.0.0.1:9 --keys victim --token-file victim/model.profile
-expect 1 "it is a model profile" - -- \
+expect 2 "it is a model profile" - -- \
   "$exe" client infer --server http://127.0.0.1:9 --keys victim --in images.ct \
   --out victim/model.profile
 # Nor the profile command: a key set's model.profile is keygen's record of the keys' model (a
@@ -733,10 +741,10 @@ expect 1 "refusing to write 'client-old/model.profile': 'client-old' holds a key
 cp -r client commented && { echo "# the model of 1 May"; cat client/model.profile; } \
   >commented/model.profile
 profile_sum=$(sha256sum commented/model.profile | cut -d' ' -f1)
-expect 1 "it is a model profile" \
+expect 2 "it is a model profile" \
   - -- "$exe" encrypt --keys commented --images "$images" --count 1 --out commented/model.profile \
   --threads 1
-expect 1 "it is a model profile" - -- \
+expect 2 "it is a model profile" - -- \
   "$exe" decrypt --keys commented --in scores.ct --out commented/model.profile
 [ "$(sha256sum commented/model.profile | cut -d' ' -f1)" = "$profile_sum" ] ||
   fail "commented/model.profile changed"
@@ -745,7 +753,7 @@ expect 1 "it is a model profile" - -- \
 { echo; echo "   "; sed '1s/^/  /' client/model.profile; } >blank-first.profile
 profile_sum=$(sha256sum blank-first.profile | cut -d' ' -f1)
 for other in commented/model.profile blank-first.profile; do
-  expect 1 "it is a model profile" labels.txt -- \
+  expect 2 "it is a model profile" labels.txt -- \
     "$exe" decrypt --keys client --in scores.ct --out labels.txt --scores "$other"
 done
 [ "$(sha256sum blank-first.profile | cut -d' ' -f1)" = "$profile_sum" ] ||
