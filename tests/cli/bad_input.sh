@@ -903,6 +903,27 @@ for sums in both uncompressed; do
     "$exe" encrypt --keys client --images plain-data/t10k-images-idx3-ubyte --count 1 --out out.ct
 done
 rm -rf plain-data
+# The note on data without a SHA256SUMS comes once per directory, however its files are named
+# (found by a review: decrypt printed it twice, for --labels and --plain-images in one directory).
+mkdir unverified && gunzip -c "$images" >unverified/images && gunzip -c "$labels" >unverified/labels
+(cd unverified && "$exe" decrypt --keys ../client --in ../scores.ct --labels labels --first 0 \
+  --plain-images "$PWD/images" --model "$model" --out labels.txt >/dev/null 2>../notes.txt) ||
+  fail "decrypt with unverified labels and images: $(cat notes.txt)"
+[ "$(grep -c "note: no SHA256SUMS in" notes.txt)" -eq 1 ] ||
+  fail "decrypt: not one note for one directory without SHA256SUMS: $(cat notes.txt)"
+rm -rf unverified notes.txt
+# encrypt reads its images file once: the SHA256SUMS check, the SHA-256 that the ciphertext file
+# records and the images encrypted come from the same bytes (found by a review: three reads, so a
+# file replaced between them was checked, or recorded, in one version and encrypted in another).
+if command -v strace >/dev/null && strace -f -o /dev/null true 2>/dev/null; then
+  strace -f -e trace=open,openat -o opens.txt "$exe" encrypt --keys client --images "$images" \
+    --count 1 --out once.ct --threads 1 >/dev/null 2>&1 || fail "encrypt under strace failed"
+  [ "$(grep -cF "$images" opens.txt)" -eq 1 ] ||
+    fail "encrypt opened its images file $(grep -cF "$images" opens.txt) times: $(grep -F "$images" opens.txt)"
+  rm -f opens.txt once.ct
+else
+  echo "bad_input: strace cannot run here; the single-read case of encrypt was not run" >&2
+fi
 # Only the key files a command reads must be regular files: encrypt reads params and
 # public.key, decrypt params and secret.key (both refused the FIFOs here).
 mkdir fifo-keys && cp client/params client/public.key client/model.profile fifo-keys/ &&
