@@ -836,6 +836,65 @@ else
   echo "inspect: no sparse 1 TiB key file with reported holes on this filesystem; its case was not run" >&2
 fi
 rm -f hole.key
+# Nor one whose payload is mostly holes each shorter than that (found by a review: 40 holes of
+# 190 MiB, 7.4 GiB of zeros, were hashed in full): the holes are summed, and more than half the
+# payload and more than 192 MiB of them is damage. Here 8 holes of 190 MiB, a page of data after
+# each.
+payload=$((8 * 190 * 1048576 + 8 * 4096))
+{
+  head -c "$header" keys/public.key
+  printf 'CNETK%s\003\000' "$(head -c 6 keys/public.key | tail -c 1)"
+  head -c 16 /dev/zero
+  for i in 0 1 2 3 4 5 6 7; do
+    printf "\\$(printf %03o $(((payload >> (8 * i)) & 255)))"
+  done
+} >holes.key
+if truncate -s $((header + 32 + payload + 32)) holes.key 2>/dev/null && python3 -c 'import os, sys
+f = os.open(sys.argv[1], os.O_WRONLY)
+for i in range(1, 9):
+    os.pwrite(f, b"\x5a" * 4096, i * 190 * 1048576 + (i - 1) * 4096)' holes.key &&
+  [ "$(python3 -c 'import os, sys; print(os.lseek(os.open(sys.argv[1], os.O_RDONLY), 0, os.SEEK_HOLE))' holes.key)" -lt 1048576 ]; then
+  inspect_expect 1 holes.key "PROBLEM: record 1 (modulus 1): its payload of $payload bytes is mostly holes (a sparse file): at least " \
+    "more than half and more than 192 MiB, though each hole is shorter (no record of the project is mostly zeros); not read"
+else
+  echo "inspect: no sparse key file with reported holes on this filesystem; its case was not run" >&2
+fi
+rm -f holes.key
+
+# A scores CSV is read a row at a time, its images kept as runs of consecutive indices: memory
+# does not grow with the rows (found by a review: a 64 MiB CSV of tiny rows took 320 MB resident
+# and 7 s, its rows and a set of their images held whole). 600,000 rows of 4 cells (4.5 MiB), in
+# order, then every other image (600,000 runs, more than are kept), against a CSV of two rows.
+if [ -x /usr/bin/time ]; then
+  rss_of() {  # CSV: inspect CSV (out.txt, its exit status in status.txt); prints its resident KB
+    /usr/bin/time -f %M -o rss.txt "$exe" inspect "$1" >out.txt 2>&1
+    echo $? >status.txt
+    tail -1 rss.txt
+  }
+  printf 'image,label,predicted,score_0\n0,,0,5\n1,,0,7\n' >small.csv
+  small=$(rss_of small.csv)
+  { echo image,label,predicted,score_0; seq 0 599999 | sed 's/$/,,0,5/'; } >rows.csv
+  rows=$(rss_of rows.csv)
+  [ "$(cat status.txt)" -eq 0 ] && grep -qF "images: 600000" out.txt ||
+    fail "inspect rows.csv: $(head -20 out.txt)"
+  [ "$((rows - small))" -lt 16384 ] || fail "inspect rows.csv: $rows KB resident, $small KB for two rows"
+  { echo image,label,predicted,score_0; seq 0 2 1199998 | sed 's/$/,,0,5/'; echo "4,,0,5"; } >runs.csv
+  runs=$(rss_of runs.csv)
+  [ "$(cat status.txt)" -eq 1 ] && grep -qF "PROBLEM: row 65537 (image 131072): the images of the rows so far fall into more than 65536 runs" out.txt ||
+    fail "inspect runs.csv: $(head -20 out.txt)"
+  [ "$((runs - small))" -lt 16384 ] || fail "inspect runs.csv: $runs KB resident, $small KB for two rows"
+  rm -f small.csv rows.csv runs.csv rss.txt status.txt
+fi
+# A cell quoted in a problem is cut after 60 characters (found by a review: a row problem quoted a
+# cell of up to 1 MiB).
+long7=$(head -c 200000 /dev/zero | tr '\0' 7)
+{ head -1 scores.csv; echo "$long7,$long7,x$long7,$(sed -n 2p scores.csv | cut -d, -f4-)"; } >long.csv
+inspect_expect 1 long.csv "PROBLEM: row 1 (line 2): image $(head -c 60 <<<"$long7")… is out of range" \
+  "PROBLEM: row 1 (image $(head -c 60 <<<"$long7")…): label '$(head -c 60 <<<"$long7")…' is not a class" \
+  "predicted 'x$(head -c 59 <<<"$long7")…' is not a class"
+[ "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' out.txt)" -lt 400 ] ||
+  fail "inspect long.csv: a line of $(awk '{ if (length($0) > m) m = length($0) } END { print m }' out.txt) characters"
+rm -f long.csv
 
 # (9) A ciphertext file given the params of another key set is inconsistent (found by a trial:
 # intact, exit 0, though decrypt refuses it); its own key set's params keep it intact.
