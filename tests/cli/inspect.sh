@@ -818,15 +818,18 @@ rm -f sparse.csv rss.txt
 # A record whose payload holds a hole no record holds (more than 192 MiB of zeros in a row: three
 # zero polynomials of the largest parameter set) is not read: a public key file whose first
 # record declares a payload of 1 TiB less its header, in a sparse file, was hashed for many minutes.
-payload=$(((1 << 40) - header - 32 - 32))
-{
+# key_record_header PAYLOAD: the protocol header of keys/public.key, then the header of a public
+# key record that declares a payload of PAYLOAD bytes.
+key_record_header() {
   head -c "$header" keys/public.key
   printf 'CNETK%s\003\000' "$(head -c 6 keys/public.key | tail -c 1)"
   head -c 16 /dev/zero
   for i in 0 1 2 3 4 5 6 7; do
-    printf "\\$(printf %03o $(((payload >> (8 * i)) & 255)))"
+    printf "\\$(printf %03o $((($1 >> (8 * i)) & 255)))"
   done
-} >hole.key
+}
+payload=$(((1 << 40) - header - 32 - 32))
+key_record_header "$payload" >hole.key
 if truncate -s 1T hole.key 2>/dev/null && holes_reported hole.key; then
   guard=(timeout 20)
   inspect_expect 1 hole.key "PROBLEM: record 1 (modulus 1): its payload of $payload bytes holds a hole (a sparse file) of " \
@@ -841,14 +844,7 @@ rm -f hole.key
 # payload and more than 192 MiB of them is damage. Here 8 holes of 190 MiB, a page of data after
 # each.
 payload=$((8 * 190 * 1048576 + 8 * 4096))
-{
-  head -c "$header" keys/public.key
-  printf 'CNETK%s\003\000' "$(head -c 6 keys/public.key | tail -c 1)"
-  head -c 16 /dev/zero
-  for i in 0 1 2 3 4 5 6 7; do
-    printf "\\$(printf %03o $(((payload >> (8 * i)) & 255)))"
-  done
-} >holes.key
+key_record_header "$payload" >holes.key
 if truncate -s $((header + 32 + payload + 32)) holes.key 2>/dev/null && python3 -c 'import os, sys
 f = os.open(sys.argv[1], os.O_WRONLY)
 for i in range(1, 9):
@@ -875,13 +871,16 @@ if [ -x /usr/bin/time ]; then
   small=$(rss_of small.csv)
   { echo image,label,predicted,score_0; seq 0 599999 | sed 's/$/,,0,5/'; } >rows.csv
   rows=$(rss_of rows.csv)
-  [ "$(cat status.txt)" -eq 0 ] && grep -qF "images: 600000" out.txt ||
+  if [ "$(cat status.txt)" -ne 0 ] || ! grep -qF "images: 600000" out.txt; then
     fail "inspect rows.csv: $(head -20 out.txt)"
+  fi
   [ "$((rows - small))" -lt 16384 ] || fail "inspect rows.csv: $rows KB resident, $small KB for two rows"
   { echo image,label,predicted,score_0; seq 0 2 1199998 | sed 's/$/,,0,5/'; echo "4,,0,5"; } >runs.csv
   runs=$(rss_of runs.csv)
-  [ "$(cat status.txt)" -eq 1 ] && grep -qF "PROBLEM: row 65537 (image 131072): the images of the rows so far fall into more than 65536 runs" out.txt ||
+  if [ "$(cat status.txt)" -ne 1 ] ||
+    ! grep -qF "PROBLEM: row 65537 (image 131072): the images of the rows so far fall into more than 65536 runs" out.txt; then
     fail "inspect runs.csv: $(head -20 out.txt)"
+  fi
   [ "$((runs - small))" -lt 16384 ] || fail "inspect runs.csv: $runs KB resident, $small KB for two rows"
   rm -f small.csv rows.csv runs.csv rss.txt status.txt
 fi
