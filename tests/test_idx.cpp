@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <unistd.h>
+#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -126,6 +127,55 @@ TEST_CASE("A truncated gzip file is rejected as a decompression failure naming t
   write_file(path, compressed);
   CHECK_THROWS_WITH_AS(read_mnist_labels(path),
                        contains(path.string() + "': gzip decompression failed"),
+                       std::runtime_error);
+}
+
+namespace {
+
+// What zlib's gzread makes of `stored`, written to `path` (the reader before gunzip_if_gzipped).
+std::vector<uint8_t> gzread_of(const fs::path& path, const std::vector<uint8_t>& stored) {
+  write_file(path, stored);
+  gzFile file = gzopen(path.c_str(), "rb");
+  REQUIRE(file != nullptr);
+  std::vector<uint8_t> content;
+  std::vector<uint8_t> chunk(1 << 16);
+  int got = 0;
+  while ((got = gzread(file, chunk.data(), static_cast<unsigned>(chunk.size()))) > 0)
+    content.insert(content.end(), chunk.begin(), chunk.begin() + got);
+  gzclose(file);
+  REQUIRE(got == 0);
+  return content;
+}
+
+}  // namespace
+
+TEST_CASE("gunzip_if_gzipped reads what zlib's gzread reads, from bytes already read") {
+  // One read of a data file serves its checksum and its content (encrypt hashed a second read).
+  ScratchDirectory scratch("idx-gunzip");
+  const fs::path path = scratch.path / "reference";
+  std::ifstream in(mnist_directory() / "t10k-labels-idx1-ubyte.gz", std::ios::binary);
+  const std::vector<uint8_t> member((std::istreambuf_iterator<char>(in)), {});
+  CHECK(gunzip_if_gzipped(member, "labels") == gzread_of(path, member));
+  // Members one after the other (gzip -c a b) are read one after the other; bytes after the last
+  // that start no member are ignored, as gzread ignores them.
+  std::vector<uint8_t> two = member;
+  two.insert(two.end(), member.begin(), member.end());
+  CHECK(gunzip_if_gzipped(two, "labels") == gzread_of(path, two));
+  CHECK(gunzip_if_gzipped(two, "labels").size() == 2 * (10000 + 8));
+  two.insert(two.end(), {0x00, 0x01, 0x1f});
+  CHECK(gunzip_if_gzipped(two, "labels") == gzread_of(path, two));
+  // A plain file is its own content; a damaged member is refused, naming the source.
+  const std::vector<uint8_t> content = gzread_of(path, member);
+  CHECK(gunzip_if_gzipped(content, "labels") == content);
+  std::vector<uint8_t> damaged = member;
+  damaged[member.size() - 5] ^= 1;  // the length in the trailer
+  CHECK_THROWS_WITH_AS(gunzip_if_gzipped(damaged, "labels.gz"),
+                       contains("IDX file 'labels.gz': gzip decompression failed"),
+                       std::runtime_error);
+  damaged = member;
+  damaged.resize(member.size() / 2);
+  CHECK_THROWS_WITH_AS(gunzip_if_gzipped(damaged, "labels.gz"),
+                       contains("gzip decompression failed: unexpected end of file"),
                        std::runtime_error);
 }
 

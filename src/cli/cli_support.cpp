@@ -411,7 +411,11 @@ void note_unverified(const std::filesystem::path& any_file) {
   static std::set<std::string> noted;
   std::string directory = any_file.parent_path().string();
   if (directory.empty()) directory = ".";
-  if (!noted.insert(directory).second) return;
+  // Known by where it is, not by how it was spelt: "labels" and "./images" are both in '.'.
+  std::error_code error;
+  const std::filesystem::path where =
+      std::filesystem::weakly_canonical(std::filesystem::absolute(directory, error), error);
+  if (!noted.insert(error ? directory : where.string()).second) return;
   directory = printable_text(directory);
   std::fprintf(stderr,
                "note: no %s in '%s': its data are unverified (make one with: cd %s && "
@@ -461,18 +465,30 @@ MnistSet load_data_split(const std::string& directory, MnistSplit split, bool ve
   return set;
 }
 
-MnistImages read_images_file(const std::string& path, bool verify) {
-  const ChecksumCheck check = with_checksum_hint([&] { return check_data_file(path, verify); });
-  // Before reading: a file that then fails to read was unverified too.
+namespace {
+
+// The content of the IDX file `path` after gunzip, from one read of it (a file replaced between a
+// check and a second read was used unchecked): its bytes as stored are checked against the
+// checksum files first.
+std::vector<uint8_t> checked_data_file(const std::string& path, bool verify) {
+  std::vector<uint8_t> stored = read_stored_file(path);
+  const ChecksumCheck check =
+      with_checksum_hint([&] { return check_data_file(path, verify, stored); });
+  // Before the content is read: a file that then fails to decompress or parse was unverified too.
   if (check == ChecksumCheck::kNoChecksumFile) note_unverified(path);
-  return read_mnist_images(path);
+  return gunzip_if_gzipped(std::move(stored), path);
+}
+
+}  // namespace
+
+MnistImages read_images_file(const std::string& path, bool verify, Sha256::Digest* content_sha256) {
+  const std::vector<uint8_t> content = checked_data_file(path, verify);
+  if (content_sha256 != nullptr) *content_sha256 = sha256(content);
+  return parse_mnist_images(content, path);
 }
 
 MnistLabels read_labels_file(const std::string& path, bool verify) {
-  const ChecksumCheck check = with_checksum_hint([&] { return check_data_file(path, verify); });
-  // Before reading: a file that then fails to read was unverified too.
-  if (check == ChecksumCheck::kNoChecksumFile) note_unverified(path);
-  return read_mnist_labels(path);
+  return parse_mnist_labels(checked_data_file(path, verify), path);
 }
 
 std::string default_data_directory() {
@@ -814,7 +830,14 @@ void refuse_output_over_inputs(const OptionParser& options, const std::vector<st
     if (!options.has(output)) continue;
     const std::string out_path = options.text(output);
     require_output_path(output, out_path);
-    refuse_to_replace_key_file(out_path, may_replace_profile);
+    // A usage error like the refusal of an output over an input below: both name a path the
+    // command would destroy, before any work (a trial saw decrypt --scores secret.key exit 1 and
+    // --out equal to --in exit 2).
+    try {
+      refuse_to_replace_key_file(out_path, may_replace_profile);
+    } catch (const std::runtime_error& error) {
+      throw UsageError("--" + output + ": " + error.what());
+    }
     for (const std::string& other : others) {
       if (other == output || !options.has(other)) continue;
       // The profile a client command reads may be the key set's, not the --profile default.

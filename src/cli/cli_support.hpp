@@ -22,6 +22,7 @@
 // line each: a name with a newline could forge a line of output, one with ESC drive the terminal).
 #include "cryptonets/io/inspect.hpp"
 #include "cryptonets/io/protocol_files.hpp"
+#include "cryptonets/io/sha256.hpp"
 #include "cryptonets/yashe/parameters.hpp"
 
 namespace cryptonets::cli {
@@ -207,7 +208,7 @@ class ToolOutput {
 // writers write through it: io file_replaced_by_write), then weakly canonical, compared.
 bool names_same_file(const std::string& a, const std::string& b);
 
-// Refuses (std::runtime_error, naming both options) an output option that names the same file
+// Refuses (UsageError, naming both options) an output option that names the same file
 // as one of the given input options (or another output), which replacing would destroy: e.g.
 // `infer --in x.ct --out x.ct`, or that names an existing key file or, unless
 // may_replace_profile (the profile command), model profile (refuse_to_replace_key_file): all
@@ -290,7 +291,11 @@ void warn_insecure_ring_degree(const OptionParser& options, size_t n);
 void add_no_verify_option(OptionParser& options);
 bool verify_option(const OptionParser& options);  // !--no-verify
 MnistSet load_data_split(const std::string& directory, MnistSplit split, bool verify);
-MnistImages read_images_file(const std::string& path, bool verify);
+// Each file is read once, checked and parsed from the same bytes; `content_sha256`, when given,
+// receives the SHA-256 of the images file's content after gunzip (what a ciphertext file records
+// of it, io/protocol_files.hpp ImageSource), of that same read.
+MnistImages read_images_file(const std::string& path, bool verify,
+                             Sha256::Digest* content_sha256 = nullptr);
 MnistLabels read_labels_file(const std::string& path, bool verify);
 
 // The shipped data directory: $CRYPTONETS_DATA if set, else ./data if it holds model.txt, else

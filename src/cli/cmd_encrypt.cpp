@@ -57,7 +57,14 @@ void encrypt_images(const OptionParser& options, const ModelProfile& profile, co
   const std::vector<uint64_t> key_ids = key_ids_of(encryption_keys.public_keys);
   const encoding::BasicCrtEncryptionSet<Scheme> client(std::move(encryption_keys));
 
-  const MnistImages images = read_images_file(options.text("images"), verify_option(options));
+  // The file records what it was encrypted from, so that decrypt can tell the labels of the
+  // whole images file from those of another data set of at least as many images: the SHA-256 of
+  // the content parsed, from the one read that is checked and parsed (a second read could see
+  // another file).
+  ImageSource source;
+  const MnistImages images =
+      read_images_file(options.text("images"), verify_option(options), &source.sha256);
+  source.images = images.count;
   if (first >= images.count) {
     throw std::runtime_error("--first " + std::to_string(first) + ": '" + options.text("images") +
                              "' holds " + std::to_string(images.count) + " images");
@@ -80,10 +87,6 @@ void encrypt_images(const OptionParser& options, const ModelProfile& profile, co
   const size_t slots = client.slot_count();
   const size_t inputs = static_cast<size_t>(model.input_shape.size());
   const std::string out_path = options.text("out");
-  // The file records what it was encrypted from, so that decrypt can tell the labels of the
-  // whole images file from those of another data set of at least as many images.
-  const ImageSource source{images.count,
-                           sha256(read_possibly_gzipped_file(options.text("images")))};
   BasicCiphertextFileWriter<Scheme> writer(out_path, contexts, key_ids, source, first, count,
                                            std::min(count, slots), inputs);
   StageProgressBars bars;

@@ -108,32 +108,129 @@ std::string stored_sha256(const std::filesystem::path& path) {
   return to_hex(hash.digest());
 }
 
+// check_data_file, with the file's SHA-256 as stored from `actual_sha256` (called only when a
+// checksum file lists it).
+template <class Hash>
+ChecksumCheck check_data_file_with(const std::filesystem::path& data_file, bool verify,
+                                   Hash actual_sha256) {
+  if (!verify) return ChecksumCheck::kNotAsked;
+  const std::string name = data_file.filename().string();
+  // SHA256SUMS lists the files as stored; SHA256SUMS.uncompressed the content of gzipped files,
+  // under their names without ".gz", which is what a plain copy (gunzip) of one stores.
+  std::vector<std::filesystem::path> candidates = {checksum_file_for(data_file)};
+  if (!name.ends_with(".gz")) candidates.push_back(uncompressed_checksum_file_for(data_file));
+  std::vector<std::filesystem::path> present;
+  for (const std::filesystem::path& sums_path : candidates) {
+    std::error_code error;  // set only when existence cannot be decided (absence is no error)
+    const bool exists = std::filesystem::exists(sums_path, error);
+    if (error) {
+      throw ChecksumError("cannot tell whether checksum file '" + sums_path.string() +
+                          "' exists: " + error.message());
+    }
+    if (!exists) {
+      // A link to nothing is not an absent checksum file: skipping it turned verification off
+      // without a word but the "unverified" note (found by a trial).
+      if (std::filesystem::is_symlink(std::filesystem::symlink_status(sums_path, error))) {
+        throw ChecksumError("checksum file '" + sums_path.string() +
+                            "' is a symbolic link to a file that does not exist; restore its "
+                            "target or remove the link");
+      }
+      continue;
+    }
+    present.push_back(sums_path);
+    const auto sums = read_sha256sums(sums_path);
+    const auto entry = sums.find(name);
+    if (entry == sums.end()) continue;
+    const std::string actual = actual_sha256();
+    if (actual != entry->second) {
+      throw ChecksumError("data file '" + data_file.string() +
+                          "' does not match its checksum file (corrupted or replaced?): SHA-256 " +
+                          actual + ", '" + sums_path.string() + "' lists " + entry->second);
+    }
+    return ChecksumCheck::kVerified;
+  }
+  if (present.empty()) return ChecksumCheck::kNoChecksumFile;
+  const std::string missing =
+      present.size() == 1
+          ? "checksum file '" + present.front().string() + "' has no entry for '" + name + "'"
+          : "neither checksum file '" + present.front().string() + "' nor '" +
+                present.back().string() + "' has an entry for '" + name + "'";
+  throw ChecksumError(missing + " (the file as stored; add it with: sha256sum " + name + " >> " +
+                      kChecksumFileName + ")");
+}
+
 }  // namespace
 
-std::vector<uint8_t> read_possibly_gzipped_file(const std::filesystem::path& path) {
+std::vector<uint8_t> read_stored_file(const std::filesystem::path& path) {
   const std::string source = path.string();
+  require_regular_input(source);  // before the open: a FIFO would block it
   std::error_code error;
   if (!std::filesystem::is_regular_file(path, error)) {
     fail(source, "cannot open: no such regular file");
   }
-  gzFile file = gzopen(source.c_str(), "rb");
-  if (file == nullptr) fail(source, std::string("cannot open: ") + std::strerror(errno));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(source, std::string("cannot open: ") + std::strerror(errno));
+  std::vector<uint8_t> bytes;
+  const uint64_t size = std::filesystem::file_size(path, error);
+  if (!error) bytes.reserve(static_cast<size_t>(size));  // a guess: the file may grow meanwhile
+  std::vector<char> chunk(size_t{1} << 20);
+  while (in) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    bytes.insert(bytes.end(), chunk.data(), chunk.data() + in.gcount());
+  }
+  if (in.bad()) fail(source, "read error");
+  return bytes;
+}
 
+std::vector<uint8_t> gunzip_if_gzipped(std::vector<uint8_t> stored, const std::string& source) {
+  // RFC 1952's magic; anything else is taken as stored, as gzread takes a plain file.
+  if (stored.size() < 2 || stored[0] != 0x1f || stored[1] != 0x8b) return stored;
+  z_stream stream{};
+  if (inflateInit2(&stream, 15 + 16) != Z_OK) {  // 15: the largest window; + 16: gzip only
+    fail(source, "gzip decompression failed: zlib could not start");
+  }
+  constexpr size_t kChunkBytes = size_t{1} << 20;  // zlib counts in 32 bits: fed in chunks
   std::vector<uint8_t> content;
-  constexpr unsigned kChunkBytes = 1u << 20;
+  size_t fed = 0;  // bytes of `stored` handed to zlib so far
+  const auto feed = [&](size_t from) {
+    const size_t count = std::min(kChunkBytes, stored.size() - from);
+    stream.next_in = stored.data() + from;
+    stream.avail_in = static_cast<uInt>(count);
+    fed = from + count;
+  };
+  feed(0);
+  std::string problem;
   for (;;) {
+    if (stream.avail_in == 0 && fed < stored.size()) feed(fed);
     const size_t old_size = content.size();
     content.resize(old_size + kChunkBytes);
-    const int got = gzread(file, content.data() + old_size, kChunkBytes);
-    if (got < 0) break;  // reported through gzerror below
-    content.resize(old_size + static_cast<size_t>(got));
-    if (got == 0) break;
+    stream.next_out = content.data() + old_size;
+    stream.avail_out = static_cast<uInt>(kChunkBytes);
+    const int status = inflate(&stream, Z_NO_FLUSH);
+    content.resize(old_size + kChunkBytes - stream.avail_out);
+    if (status == Z_STREAM_END) {
+      // Another member may follow (gzip -c a b > c); other bytes after the last are ignored, as
+      // gzread ignores them.
+      const size_t next = fed - stream.avail_in;
+      if (stored.size() - next < 2 || stored[next] != 0x1f || stored[next + 1] != 0x8b) break;
+      inflateReset(&stream);
+      feed(next);
+      continue;
+    }
+    if (status == Z_OK) continue;
+    if (status == Z_BUF_ERROR && stream.avail_in == 0 && fed < stored.size()) continue;
+    problem = status == Z_BUF_ERROR   ? "unexpected end of file"
+              : stream.msg != nullptr ? stream.msg
+                                      : "zlib error " + std::to_string(status);
+    break;
   }
-  int status = Z_OK;
-  const std::string zlib_message = gzerror(file, &status);
-  gzclose(file);
-  if (status != Z_OK) fail(source, "gzip decompression failed: " + zlib_message);
+  inflateEnd(&stream);
+  if (!problem.empty()) fail(source, "gzip decompression failed: " + problem);
   return content;
+}
+
+std::vector<uint8_t> read_possibly_gzipped_file(const std::filesystem::path& path) {
+  return gunzip_if_gzipped(read_stored_file(path), path.string());
 }
 
 std::map<std::string, std::string> read_sha256sums(const std::filesystem::path& path) {
@@ -219,50 +316,12 @@ std::filesystem::path uncompressed_checksum_file_for(const std::filesystem::path
 }
 
 ChecksumCheck check_data_file(const std::filesystem::path& data_file, bool verify) {
-  if (!verify) return ChecksumCheck::kNotAsked;
-  const std::string name = data_file.filename().string();
-  // SHA256SUMS lists the files as stored; SHA256SUMS.uncompressed the content of gzipped files,
-  // under their names without ".gz", which is what a plain copy (gunzip) of one stores.
-  std::vector<std::filesystem::path> candidates = {checksum_file_for(data_file)};
-  if (!name.ends_with(".gz")) candidates.push_back(uncompressed_checksum_file_for(data_file));
-  std::vector<std::filesystem::path> present;
-  for (const std::filesystem::path& sums_path : candidates) {
-    std::error_code error;  // set only when existence cannot be decided (absence is no error)
-    const bool exists = std::filesystem::exists(sums_path, error);
-    if (error) {
-      throw ChecksumError("cannot tell whether checksum file '" + sums_path.string() +
-                          "' exists: " + error.message());
-    }
-    if (!exists) {
-      // A link to nothing is not an absent checksum file: skipping it turned verification off
-      // without a word but the "unverified" note (found by a trial).
-      if (std::filesystem::is_symlink(std::filesystem::symlink_status(sums_path, error))) {
-        throw ChecksumError("checksum file '" + sums_path.string() +
-                            "' is a symbolic link to a file that does not exist; restore its "
-                            "target or remove the link");
-      }
-      continue;
-    }
-    present.push_back(sums_path);
-    const auto sums = read_sha256sums(sums_path);
-    const auto entry = sums.find(name);
-    if (entry == sums.end()) continue;
-    const std::string actual = stored_sha256(data_file);
-    if (actual != entry->second) {
-      throw ChecksumError("data file '" + data_file.string() +
-                          "' does not match its checksum file (corrupted or replaced?): SHA-256 " +
-                          actual + ", '" + sums_path.string() + "' lists " + entry->second);
-    }
-    return ChecksumCheck::kVerified;
-  }
-  if (present.empty()) return ChecksumCheck::kNoChecksumFile;
-  const std::string missing =
-      present.size() == 1
-          ? "checksum file '" + present.front().string() + "' has no entry for '" + name + "'"
-          : "neither checksum file '" + present.front().string() + "' nor '" +
-                present.back().string() + "' has an entry for '" + name + "'";
-  throw ChecksumError(missing + " (the file as stored; add it with: sha256sum " + name + " >> " +
-                      kChecksumFileName + ")");
+  return check_data_file_with(data_file, verify, [&] { return stored_sha256(data_file); });
+}
+
+ChecksumCheck check_data_file(const std::filesystem::path& data_file, bool verify,
+                              std::span<const uint8_t> stored) {
+  return check_data_file_with(data_file, verify, [&] { return to_hex(sha256(stored)); });
 }
 
 std::filesystem::path split_images_file(const std::filesystem::path& directory, MnistSplit split) {
@@ -285,9 +344,15 @@ MnistSet load_mnist(const std::filesystem::path& directory, MnistSplit split,
         (std::filesystem::exists(images_path) ? labels_path : images_path).filename().string() +
         "'");
   }
-  const ChecksumCheck images_check = check_data_file(images_path, verify_checksums);
-  const ChecksumCheck labels_check = check_data_file(labels_path, verify_checksums);
-  MnistSet set{read_mnist_images(images_path), read_mnist_labels(labels_path),
+  // Each file read once: checked and parsed from the same bytes.
+  std::vector<uint8_t> images_stored = read_stored_file(images_path);
+  std::vector<uint8_t> labels_stored = read_stored_file(labels_path);
+  const ChecksumCheck images_check = check_data_file(images_path, verify_checksums, images_stored);
+  const ChecksumCheck labels_check = check_data_file(labels_path, verify_checksums, labels_stored);
+  MnistSet set{parse_mnist_images(gunzip_if_gzipped(std::move(images_stored), images_path.string()),
+                                  images_path.string()),
+               parse_mnist_labels(gunzip_if_gzipped(std::move(labels_stored), labels_path.string()),
+                                  labels_path.string()),
                std::max(images_check, labels_check)};
   if (set.images.count != set.labels.labels.size()) {
     throw std::runtime_error("IDX files '" + images_path.string() + "' and '" +

@@ -25,7 +25,6 @@
 #include <string_view>
 #include <system_error>
 #include <type_traits>
-#include <unordered_set>
 #include <variant>
 
 #include "cryptonets/bfv/context.hpp"
@@ -359,29 +358,35 @@ struct Hole {
   uint64_t length = 0;
 };
 
-// The first hole of the file `path` within [from, to) longer than `longest` bytes (SEEK_HOLE,
-// SEEK_DATA, as find_secret_key_in skips them); none when there is none, or when the filesystem
-// reports no holes.
-std::optional<Hole> hole_longer_than(const std::string& path, uint64_t from, uint64_t to,
-                                     uint64_t longest) {
+// The holes of the file `path` within [from, to) (SEEK_HOLE, SEEK_DATA, as find_secret_key_in
+// skips them): the first one longer than `longest` bytes, if any, and how many bytes they hold in
+// all. The search stops at such a hole, or once the total passes `enough` bytes; a filesystem
+// that reports no holes has none.
+struct Holes {
+  std::optional<Hole> too_long;
+  uint64_t total = 0;
+};
+Holes holes_in(const std::string& path, uint64_t from, uint64_t to, uint64_t longest,
+               uint64_t enough) {
+  Holes holes;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  std::optional<Hole> found;
-  for (uint64_t at = from; at < to;) {
+  if (fd < 0) return holes;
+  for (uint64_t at = from; at < to && holes.total <= enough;) {
     const off_t hole = ::lseek(fd, static_cast<off_t>(at), SEEK_HOLE);
     if (hole < 0 || static_cast<uint64_t>(hole) >= to) break;
     const off_t data = ::lseek(fd, hole, SEEK_DATA);  // ENXIO: the hole runs to the end
     const uint64_t end = data < 0 ? to : std::min(to, static_cast<uint64_t>(data));
     const auto start = static_cast<uint64_t>(hole);
+    if (end <= at) break;  // no progress (a file that changed meanwhile)
+    holes.total += end - start;
     if (end - start > longest) {
-      found = Hole{start, end - start};
+      holes.too_long = Hole{start, end - start};
       break;
     }
-    if (end <= at) break;  // no progress (a file that changed meanwhile)
     at = end;
   }
   ::close(fd);
-  return found;
+  return holes;
 }
 
 struct Record {
@@ -442,16 +447,33 @@ Record read_record(Reader& reader, const std::string& where, FileInspection& rep
   }
 
   // Its checksum is not computed over a hole that no record holds (a sparse file whose record
-  // declares a payload of 1 TiB was hashed, hole and all, for many minutes).
+  // declares a payload of 1 TiB was hashed, hole and all, for many minutes), nor over holes that
+  // make most of it: many holes each shorter than that cost as much (found by a review). A record
+  // holds more zeros than data only in its zero ciphertexts (form word, then up to three zero
+  // polynomials), which the project's ciphertexts never are (each is a fresh encryption, or
+  // re-randomised): beyond one longest run of zeros, the holes read may not outweigh the data.
   const uint64_t payload_start = reader.position();
-  if (const std::optional<Hole> hole = hole_longer_than(
-          reader.path(), payload_start, payload_start + record.payload, kLongestZeroRun)) {
+  const uint64_t payload_end = payload_start + record.payload;
+  const uint64_t most_holes = std::max(kLongestZeroRun, record.payload / 2);
+  const Holes holes =
+      holes_in(reader.path(), payload_start, payload_end, kLongestZeroRun, most_holes);
+  if (holes.too_long) {
     report.problems.push_back(
         where + ": its payload of " + with_bytes(record.payload) +
-        " holds a hole (a sparse file) of " + with_bytes(hole->length) + " from byte " +
-        std::to_string(hole->offset) + ": more zero bytes in a row than any record holds (" +
+        " holds a hole (a sparse file) of " + with_bytes(holes.too_long->length) + " from byte " +
+        std::to_string(holes.too_long->offset) +
+        ": more zero bytes in a row than any record holds (" +
         std::to_string(kLongestZeroRun >> 20) +
         " MiB: three zero polynomials of the largest parameter set); not read");
+    report.records.push_back(line);
+    return record;
+  }
+  if (holes.total > most_holes) {
+    report.problems.push_back(
+        where + ": its payload of " + with_bytes(record.payload) + " is mostly holes (a sparse " +
+        "file): at least " + with_bytes(holes.total) + " of it, more than half and more than " +
+        std::to_string(kLongestZeroRun >> 20) +
+        " MiB, though each hole is shorter (no record of the project is mostly zeros); not read");
     report.records.push_back(line);
     return record;
   }
@@ -806,6 +828,65 @@ void check_one_key_set(const std::vector<std::string>& paths, FileInspection& re
   }
 }
 
+// A protocol file's header as the commands read it (its checksum verified); none when it does not
+// read, or is not a regular file (a FIFO would block the read).
+std::optional<ProtocolHeader> verified_header(const std::string& path) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) return std::nullopt;
+  try {
+    return read_protocol_header(path);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+// Which file of a key directory has a mismatch between the params and a key file: the key file,
+// unless the params is the odd one out (found by a review: a public.key of another key set was
+// reported under the intact params as well). It is when at least two key files lie beside it
+// (public.key, evaluation.key, secret.key, each with a header that verifies), all of one scheme,
+// parameter set and key set, and the params is not of them: then the problem, returned here, is
+// the params file's, and the key files only note it. None when `params_path` is no key
+// directory's params, or is not the odd one.
+std::optional<std::string> odd_parameter_set(const std::string& params_path) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  const fs::path parent = fs::path(params_path).parent_path();
+  const KeyDirectory directory(parent.empty() ? "." : parent.string());
+  if (!fs::equivalent(directory.parameters, params_path, error)) return std::nullopt;
+  const std::optional<ProtocolHeader> params = verified_header(params_path);
+  if (!params || params->kind != ProtocolFileKind::kParameterSet) return std::nullopt;
+  std::vector<ProtocolHeader> keys;
+  std::string names;
+  for (const std::string& key_file :
+       {directory.public_keys, directory.evaluation_keys, directory.secret_keys}) {
+    const std::optional<ProtocolHeader> key = verified_header(key_file);
+    if (!key || key->kind == ProtocolFileKind::kParameterSet ||
+        key->kind == ProtocolFileKind::kCiphertexts)
+      continue;
+    keys.push_back(*key);
+    names += (names.empty() ? "" : ", ") + fs::path(key_file).filename().string();
+  }
+  const auto same = [](const ProtocolHeader& a, const ProtocolHeader& b) {
+    return a.scheme == b.scheme && a.parameter_set_fingerprint == b.parameter_set_fingerprint &&
+           a.key_set_id == b.key_set_id;
+  };
+  if (keys.size() < 2 || same(*params, keys.front())) return std::nullopt;
+  for (const ProtocolHeader& key : keys)
+    if (!same(key, keys.front())) return std::nullopt;
+  const auto describe = [](const ProtocolHeader& header) {
+    return scheme_name(header.scheme) + ", parameter set " +
+           hex64(header.parameter_set_fingerprint) + ", key set " + hex64(header.key_set_id);
+  };
+  // The key files are named without their directory: each command loads this params, so the
+  // problem keeps every use of the set from being called usable (inspect_key_set).
+  return "key set: '" + params_path + "' (" + describe(*params) + ") and the " +
+         std::to_string(keys.size()) + " key files beside it (" + names + ": " +
+         describe(keys.front()) +
+         "), which agree with each other, do not belong together: this parameter set is the odd "
+         "one (the commands refuse it with them; restore the params of these keys, or run keygen "
+         "again)";
+}
+
 // The parameter set for a key or ciphertext file: `params_path`, else DIR/params beside the file
 // (a key directory), else none (a field says how to get n). A key file must also belong to its
 // key set (check_one_key_set), and so must a ciphertext file given `params_path`; one beside
@@ -844,8 +925,17 @@ std::string add_parameters(const std::string& path, const std::string& params_pa
         "unknown: '" + chosen + "' beside it is not a parameter set (see its own report)");
     return "";
   }
+  // A params beside the key file that is the odd one of its directory has the mismatch itself.
+  const bool params_odd = of_key_set && !given && odd_parameter_set(chosen).has_value();
+  if (params_odd) {
+    report.fields.emplace_back("parameter set",
+                               "'" + chosen +
+                                   "' beside it is not of the key generation of this file and "
+                                   "the other key files, which agree with each other (a problem "
+                                   "of that file, not of this one)");
+  }
   if (params) {
-    if (of_key_set) check_against_parameters(path, file, chosen, *params, report);
+    if (of_key_set && !params_odd) check_against_parameters(path, file, chosen, *params, report);
     if (params->kind != 'P' || params->scheme != file.scheme) {
       report.fields.emplace_back(
           "ring degree", "unknown: '" + chosen + "' holds " +
@@ -861,7 +951,7 @@ std::string add_parameters(const std::string& path, const std::string& params_pa
   // A ciphertext file given its parameter set (--params) must be of its key set as well: decrypt
   // refuses it otherwise (found by a trial: one of another key set was intact). One merely beside
   // a params file need not be (the params there only give its n).
-  if (loaded && (key_file || given)) check_one_key_set({chosen, path}, report);
+  if (loaded && (key_file || given) && !params_odd) check_one_key_set({chosen, path}, report);
   if (!loaded && of_key_set && given) {
     report.problems.push_back("parameters: the parameter set '" + chosen + "' of '" + path +
                               "' cannot be read (see the ring degree line)");
@@ -927,10 +1017,11 @@ void check_with_loader(const std::string& path, char tag, uint64_t fingerprint,
   report.fields.emplace_back(kLoaderField, "read (every field and residue checked)");
 }
 
-// A key directory's parameter set (DIR/params beside DIR's key files) must belong to their key
-// set, and each key file there must be of this scheme and parameter set; a key file under another
-// role's name is noted (a field), not held against the params. A params file without key files
-// beside it is not checked.
+// A key directory's parameter set (DIR/params beside DIR's key files): a key file there of
+// another scheme, parameter set or key set, or whose header does not read, is that file's problem
+// (its own report names it) and only noted here ("beside it"), as is a key file under another
+// role's name; unless this params is the odd one out (odd_parameter_set): then it is this file's.
+// A params file without key files beside it is not checked.
 void check_key_directory_of(const std::string& path, const HeaderFields& params,
                             FileInspection& report) {
   namespace fs = std::filesystem;
@@ -938,7 +1029,10 @@ void check_key_directory_of(const std::string& path, const HeaderFields& params,
   const fs::path parent = fs::path(path).parent_path();
   const KeyDirectory directory(parent.empty() ? "." : parent.string());
   if (!fs::equivalent(directory.parameters, path, error)) return;
-  std::vector<std::string> paths{path};
+  if (const std::optional<std::string> odd = odd_parameter_set(path)) {
+    report.problems.push_back(*odd);
+    return;
+  }
   for (const std::string& key_file :
        {directory.public_keys, directory.evaluation_keys, directory.secret_keys}) {
     // Not a regular file (a FIFO would block the reads): that file's own report refuses it.
@@ -947,21 +1041,35 @@ void check_key_directory_of(const std::string& path, const HeaderFields& params,
     // own report names it, and this params is not the worse for it.
     const std::optional<HeaderFields> key = peek_header(key_file);
     if (!key || std::string_view("KES").find(key->kind) == std::string_view::npos) continue;
-    paths.push_back(key_file);
     // Named as inspect_file names them from this file's path, so that the problems read alike.
     const std::string shown = (parent / fs::path(key_file).filename()).string();
-    // A key file under another role's name is that file's problem, not this one's (its own report
-    // names it): here it is only noted, so that the params of a set whose public.key and
-    // evaluation.key were swapped stay intact.
+    // Found by a trial: the params of a set whose public.key and evaluation.key were swapped
+    // counted them as its own problems; and by a review: so it did a public.key of another key
+    // set, or a damaged one, which its own report names too.
     const char role = role_of(shown);
     if (role != 0 && role != key->kind) {
       report.fields.emplace_back(
           "beside it", "'" + shown + "' holds " + kind_description(key->kind) + ", not " +
                            kind_description(role) + " (a problem of that file, not of this one)");
     }
-    check_against_parameters(shown, *key, path, params, report);
+    FileInspection mismatch;
+    check_against_parameters(shown, *key, path, params, mismatch);
+    std::string why = mismatch.problems.empty() ? "" : mismatch.problems.front();
+    if (why.empty()) {
+      try {
+        const ProtocolHeader header = read_protocol_header(key_file);
+        if (header.key_set_id != params.key_set) {
+          why = "key set: '" + shown + "' is of key set " + hex64(header.key_set_id) +
+                ", this parameter set of " + hex64(params.key_set);
+        }
+      } catch (const std::exception& failure) {
+        why = "'" + shown + "' cannot be read: " + failure.what();
+      }
+    }
+    if (!why.empty()) {
+      report.fields.emplace_back("beside it", why + " (a problem of that file, not of this one)");
+    }
   }
-  if (paths.size() > 1) check_one_key_set(paths, report);
 }
 
 void inspect_protocol_file(Reader& reader, const std::string& path, const std::string& params_path,
@@ -975,11 +1083,10 @@ void inspect_protocol_file(Reader& reader, const std::string& path, const std::s
     throw std::runtime_error("a CNPF protocol file of unknown kind (tag 0x" +
                              hex64(static_cast<uint8_t>(tag)).substr(16) + ")");
   }
+  // In the loaders' words (a trial found inspect wording it otherwise than decrypt and infer).
   if (file_version != kProtocolFileVersion) {
-    throw std::runtime_error(kind_description(tag) + " in protocol format version " +
-                             std::to_string(file_version) +
-                             (file_version < kProtocolFileVersion ? " (no longer supported)" : "") +
-                             "; this build reads " + std::to_string(kProtocolFileVersion));
+    throw std::runtime_error(
+        protocol_version_refusal(file_version, static_cast<ProtocolFileKind>(tag)));
   }
   report.kind =
       kind_description(tag) + " (protocol file \"CNPF\", kind '" + std::string(1, tag) + "')";
@@ -1139,7 +1246,7 @@ bool text_byte(uint8_t c) {
 }
 
 // The text of a text file: its bytes up to the first that is not text (text_byte), or up to
-// `bound` bytes.
+// `bound` bytes; without `keep`, only where it ends (`text` stays empty).
 struct TextPart {
   std::string text;
   uint64_t stop = 0;        // where `text` ends: the file's size, a non-text byte, or `bound`
@@ -1154,31 +1261,33 @@ struct TextPart {
   }
 };
 
-TextPart read_text_part(const std::string& path, uint64_t bound) {
+TextPart read_text_part(const std::string& path, uint64_t bound, bool keep = true) {
   TextPart part;
   std::error_code error;
   const uint64_t size = std::filesystem::file_size(path, error);
-  part.text.reserve(static_cast<size_t>(error ? 0 : std::min(size, bound)));  // no copy on growth
+  if (keep) part.text.reserve(static_cast<size_t>(error ? 0 : std::min(size, bound)));  // no copy
   std::ifstream in(path, std::ios::binary);
   std::vector<char> chunk(size_t{1} << 16);
+  uint64_t length = 0;  // of the text so far
   while (in) {
     in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
     const auto got = static_cast<size_t>(in.gcount());
     const auto stop = std::find_if(chunk.begin(), chunk.begin() + static_cast<ptrdiff_t>(got),
                                    [](char c) { return !text_byte(static_cast<uint8_t>(c)); });
-    const auto text_bytes = static_cast<size_t>(stop - chunk.begin());
-    if (part.text.size() + text_bytes > bound) {
-      part.text.append(chunk.data(), static_cast<size_t>(bound - part.text.size()));
+    auto text_bytes = static_cast<size_t>(stop - chunk.begin());
+    if (length + text_bytes > bound) {
+      text_bytes = static_cast<size_t>(bound - length);
       part.over_bound = true;
-      break;
     }
-    part.text.append(chunk.data(), text_bytes);
+    if (keep) part.text.append(chunk.data(), text_bytes);
+    length += text_bytes;
+    if (part.over_bound) break;
     if (text_bytes < got) {
       part.stop_byte = static_cast<uint8_t>(*stop);
       break;
     }
   }
-  part.stop = part.text.size();
+  part.stop = length;
   return part;
 }
 
@@ -1399,22 +1508,108 @@ bool canonical_integer(const std::string& text, bool negative) {
 // score), and a bound on what a file without newlines costs (whole lines were read before).
 constexpr size_t kMaxCsvLine = size_t{1} << 20;
 
-// The next line of `in`, without its '\n', as std::getline reads it (false at the end), but at
-// most kMaxCsvLine bytes: false with `too_long` set when the line is longer.
-bool csv_line(std::istream& in, std::string& line, bool& too_long) {
-  line.clear();
-  too_long = false;
-  std::streambuf& buffer = *in.rdbuf();
-  for (int c = buffer.sbumpc(); c != std::char_traits<char>::eof(); c = buffer.sbumpc()) {
-    if (c == '\n') return true;
-    if (line.size() == kMaxCsvLine) {
-      too_long = true;
-      return false;
+// The lines of the first `length` bytes of a file, read a chunk at a time: a scores CSV is not
+// held whole (a 64 MiB one of tiny rows cost 320 MB resident, found by a review).
+class CsvLines {
+ public:
+  CsvLines(const std::string& path, uint64_t length)
+      : in_(path, std::ios::binary), left_(length), chunk_(size_t{1} << 16) {}
+
+  // The next line, without its '\n', as std::getline reads it (false at the end), but at most
+  // kMaxCsvLine bytes: false with `too_long` set when the line is longer.
+  bool next(std::string& line, bool& too_long) {
+    line.clear();
+    too_long = false;
+    for (;;) {
+      if (at_ == got_ && !refill()) return !line.empty();
+      const char* start = chunk_.data() + at_;
+      const char* end = chunk_.data() + got_;
+      const char* newline = std::find(start, end, '\n');
+      const auto piece = static_cast<size_t>(newline - start);
+      if (line.size() + piece > kMaxCsvLine) {
+        too_long = true;
+        return false;
+      }
+      line.append(start, piece);
+      at_ += piece;
+      if (newline != end) {
+        ++at_;
+        return true;
+      }
     }
-    line.push_back(static_cast<char>(c));
   }
-  return !line.empty();
+
+ private:
+  bool refill() {
+    if (left_ == 0 || !in_) return false;
+    const auto want = static_cast<std::streamsize>(std::min<uint64_t>(left_, chunk_.size()));
+    in_.read(chunk_.data(), want);
+    got_ = static_cast<size_t>(in_.gcount());
+    at_ = 0;
+    left_ -= got_;
+    return got_ > 0;
+  }
+
+  std::ifstream in_;
+  uint64_t left_;
+  std::vector<char> chunk_;
+  size_t at_ = 0, got_ = 0;
+};
+
+// A cell as a problem quotes it: a cell of a CSV line may be up to kMaxCsvLine long, so a longer
+// one is cut after 60 characters (UTF-8 sequences kept whole) and marked "…".
+std::string quoted_cell(const std::string& cell) {
+  constexpr size_t kShown = 60;
+  if (cell.size() <= kShown) return cell;
+  size_t cut = kShown;
+  while (cut > 0 && (static_cast<uint8_t>(cell[cut]) & 0xC0) == 0x80)
+    --cut;  // not inside a UTF-8 sequence
+  return cell.substr(0, cut) + "\u2026";
 }
+
+// The image indices of a scores CSV's rows, as runs of consecutive indices (decrypt writes one
+// run): repeated and missing images are found in memory bounded by the number of runs, not rows
+// (a set of every index held 5 million entries for a 64 MiB file of tiny rows).
+class ImageRuns {
+ public:
+  // At most this many runs are kept: a file of more is scattered beyond what decrypt writes,
+  // and is not followed further.
+  static constexpr size_t kMaxRuns = size_t{1} << 16;
+
+  // False when `image` was added before.
+  bool add(uint64_t image) {
+    auto after = runs_.upper_bound(image);  // the first run starting after it
+    if (after != runs_.begin()) {
+      const auto before = std::prev(after);
+      if (image <= before->second) return false;
+      if (before->second + 1 == image) {  // extends the run before it
+        before->second = image;
+        if (after != runs_.end() && after->first == image + 1) {
+          before->second = after->second;
+          runs_.erase(after);
+        }
+        return true;
+      }
+    }
+    if (after != runs_.end() && after->first == image + 1) {  // starts the run after it earlier
+      const uint64_t last = after->second;
+      runs_.erase(after);
+      runs_.emplace(image, last);
+      return true;
+    }
+    runs_.emplace(image, image);
+    return true;
+  }
+  bool overflowing() const { return runs_.size() > kMaxRuns; }
+  bool empty() const { return runs_.empty(); }
+  size_t count() const { return runs_.size(); }
+  uint64_t lowest() const { return runs_.begin()->first; }
+  uint64_t highest() const { return runs_.rbegin()->second; }
+  uint64_t first_missing() const { return runs_.begin()->second + 1; }  // with two runs or more
+
+ private:
+  std::map<uint64_t, uint64_t> runs_;  // first image of a run -> its last
+};
 
 // decrypt --scores: image, label, predicted, score_0 .. score_{C-1}, each cell an integer as
 // decrypt writes it (canonical_integer: "07", "+2" and " 2" alike are not), the images distinct,
@@ -1423,7 +1618,8 @@ bool csv_line(std::istream& in, std::string& line, bool& too_long) {
 // edited, or its scores were.
 // Read as text (read_text_part), within kMaxScoresTextBytes: what follows its first byte that no
 // text holds (a NUL: the hole of a sparse file) is a problem of its own (check_after_text: holes
-// skipped), not rows. Throws for a longer text.
+// skipped), not rows. Throws for a longer text. The rows are read one at a time (CsvLines), and
+// their image indices kept as runs (ImageRuns): memory stays bounded whatever the rows.
 void inspect_scores_csv(const std::string& path, uint64_t size, FileInspection& report) {
   constexpr size_t kRowsNamed = 5;  // rows named one by one; the rest are counted
   // The other problems of the rows, named up to kRowProblemsNamed and counted after that: a CSV
@@ -1435,7 +1631,8 @@ void inspect_scores_csv(const std::string& path, uint64_t size, FileInspection& 
   };
   // The last image a ciphertext file can hold (FORMATS.md §4.1: first image + images <= 2^64 - 1).
   constexpr uint64_t kMaxImageIndex = std::numeric_limits<uint64_t>::max() - 1;
-  TextPart part = read_text_part(path, kMaxScoresTextBytes);
+  // Where the text ends, without keeping it: the rows are read again, one at a time.
+  const TextPart part = read_text_part(path, kMaxScoresTextBytes, false);
   if (part.over_bound) {
     throw std::runtime_error(
         "more than " + std::to_string(kMaxScoresTextBytes >> 20) +
@@ -1445,10 +1642,10 @@ void inspect_scores_csv(const std::string& path, uint64_t size, FileInspection& 
   }
   if (part.stop < size)
     check_after_text(path, part.stop, "the text (" + part.stop_text() + ")", report);
-  std::istringstream in(std::move(part.text));
+  CsvLines in(path, part.stop);
   std::string header, line;
   bool too_long = false;
-  csv_line(in, header, too_long);
+  in.next(header, too_long);
   if (too_long) {
     report.kind = "not readable as decrypted scores (see the problems)";
     report.problems.push_back("header: longer than " + with_bytes(kMaxCsvLine) +
@@ -1466,8 +1663,8 @@ void inspect_scores_csv(const std::string& path, uint64_t size, FileInspection& 
                                  : c == 2 ? "predicted"
                                           : "score_" + std::to_string(c - 3);
     if (names[c] != expected) {
-      report.problems.push_back("header: column " + std::to_string(c + 1) + " is '" + names[c] +
-                                "', expected '" + expected + "'");
+      report.problems.push_back("header: column " + std::to_string(c + 1) + " is '" +
+                                quoted_cell(names[c]) + "', expected '" + expected + "'");
       break;
     }
   }
@@ -1484,15 +1681,21 @@ void inspect_scores_csv(const std::string& path, uint64_t size, FileInspection& 
     if (!canonical_integer(text, false) || text.size() > 18) return false;
     return std::stoull(text) < classes;
   };
-  // The images seen, by index: a canonical index names one image (a set of their texts made
-  // 518 MB resident for the 5 million rows a 64 MiB file can hold, 11 s; now 323 MB, 7 s).
-  std::unordered_set<uint64_t> images;
-  std::vector<uint64_t> indices;  // the image indices that parse, in row order
+  // The images seen, as runs of consecutive indices (found by a review: a set of them made 320 MB
+  // resident for the millions of rows a 64 MiB file can hold).
+  ImageRuns images;
+  bool scattered = false;  // more runs than ImageRuns keeps: not followed further
+  size_t indexed = 0;      // rows whose image index parses and is new
+  // The first row whose image is not the one after the previous row's (decrypt writes them in
+  // order): its row number, its image and the previous one.
+  std::optional<std::array<uint64_t, 3>> out_of_order;
+  std::optional<uint64_t> previous;
   bool all_rows_read = true;
-  while (csv_line(in, line, too_long)) {
+  while (in.next(line, too_long)) {
     ++rows;
     const std::vector<std::string> cells = csv_cells(line);
-    const std::string where = "row " + std::to_string(rows) + " (image " + cells[0] + ")";
+    const std::string image = quoted_cell(cells[0]);
+    const std::string where = "row " + std::to_string(rows) + " (image " + image + ")";
     if (cells.size() != classes + 3) {
       row_problem("row " + std::to_string(rows) + ": not " + std::to_string(classes + 3) +
                   " columns");
@@ -1503,31 +1706,42 @@ void inspect_scores_csv(const std::string& path, uint64_t size, FileInspection& 
     const char* end = cells[0].data() + cells[0].size();
     const std::from_chars_result parsed = std::from_chars(cells[0].data(), end, number);
     if (!canonical_integer(cells[0], false) || parsed.ptr != end) {
-      row_problem("row " + std::to_string(rows) + ": image '" + cells[0] +
-                  "' is not an image index");
+      row_problem("row " + std::to_string(rows) + ": image '" + image + "' is not an image index");
       all_rows_read = false;
     } else if (parsed.ec == std::errc::result_out_of_range || number > kMaxImageIndex) {
       // Found by a trial: 2^64 overflowed to 0 and was reported as "image 1 is missing". Such a
       // row is no image of the file: the gaps are not sought among the others.
       row_problem("row " + std::to_string(rows) + " (line " + std::to_string(rows + 1) +
-                  "): image " + cells[0] + " is out of range: an image index is at most " +
+                  "): image " + image + " is out of range: an image index is at most " +
                   std::to_string(kMaxImageIndex) +
                   " (a ciphertext file's first image + images <= 2^64 - 1)");
       all_rows_read = false;
-    } else if (!images.insert(number).second) {
-      row_problem(where + ": image " + cells[0] + " appears twice");
+    } else if (!scattered && !images.add(number)) {
+      row_problem(where + ": image " + image + " appears twice");
     } else {
-      indices.push_back(number);
+      ++indexed;
+      if (previous && number != *previous + 1 && !out_of_order)
+        out_of_order = std::array<uint64_t, 3>{rows, number, *previous};
+      previous = number;
+      if (!scattered && images.overflowing()) {
+        scattered = true;
+        images = ImageRuns();
+        row_problem(where + ": the images of the rows so far fall into more than " +
+                    std::to_string(ImageRuns::kMaxRuns) +
+                    " runs of consecutive indices (decrypt writes one): repeated and missing "
+                    "images are not sought further");
+      }
     }
     labelled += !cells[1].empty();
     if (!cells[1].empty() && !is_class(cells[1])) {
-      row_problem(where + ": label '" + cells[1] + "' is not a class " + class_range);
+      row_problem(where + ": label '" + quoted_cell(cells[1]) + "' is not a class " + class_range);
     }
     // Checked whatever the scores hold (found by a trial: 'xyz' passed when they did not parse).
     const std::string& predicted = cells[2];
     const bool predicted_class = is_class(predicted);
     if (!predicted_class) {
-      row_problem(where + ": predicted '" + predicted + "' is not a class " + class_range);
+      row_problem(where + ": predicted '" + quoted_cell(predicted) + "' is not a class " +
+                  class_range);
     }
     // The first largest score, as decrypt's predicted_labels takes it (std::max_element).
     size_t best = 0;
@@ -1537,7 +1751,8 @@ void inspect_scores_csv(const std::string& path, uint64_t size, FileInspection& 
       const std::string& text = cells[3 + c];
       numbers = canonical_integer(text, true) && score.set_str(text, 10) == 0;
       if (!numbers) {
-        row_problem(where + ": score_" + std::to_string(c) + " '" + text + "' is not an integer");
+        row_problem(where + ": score_" + std::to_string(c) + " '" + quoted_cell(text) +
+                    "' is not an integer");
       } else if (c == 0 || score > best_score) {
         best = c;
         best_score = score;
@@ -1571,25 +1786,17 @@ void inspect_scores_csv(const std::string& path, uint64_t size, FileInspection& 
   } else if (rows == 0) {
     report.problems.push_back(
         "no rows: decrypt --scores writes one row per image (at least one) after the header");
-  } else if (all_rows_read && !indices.empty()) {
-    std::vector<uint64_t> sorted = indices;
-    std::sort(sorted.begin(), sorted.end());
-    const auto gap = std::adjacent_find(sorted.begin(), sorted.end(),
-                                        [](uint64_t a, uint64_t b) { return b != a + 1; });
-    if (gap != sorted.end()) {
+  } else if (all_rows_read && !scattered && !images.empty()) {
+    if (images.count() > 1) {
       report.problems.push_back(
-          "image " + std::to_string(*gap + 1) + " is missing: the rows hold images " +
-          std::to_string(sorted.front()) + " to " + std::to_string(sorted.back()) +
+          "image " + std::to_string(images.first_missing()) + " is missing: the rows hold images " +
+          std::to_string(images.lowest()) + " to " + std::to_string(images.highest()) +
           ", but decrypt writes every image from the first, one row each");
-    } else if (indices.size() == rows) {  // (a repeated image is named above)
-      for (size_t i = 1; i < indices.size(); ++i) {
-        if (indices[i] == indices[i - 1] + 1) continue;
-        report.problems.push_back("row " + std::to_string(i + 1) + " (image " +
-                                  std::to_string(indices[i]) + "): out of order after image " +
-                                  std::to_string(indices[i - 1]) +
-                                  " (decrypt writes the images in order)");
-        break;
-      }
+    } else if (indexed == rows && out_of_order) {  // (a repeated image is named above)
+      const auto& [row, image, before] = *out_of_order;
+      report.problems.push_back("row " + std::to_string(row) + " (image " + std::to_string(image) +
+                                "): out of order after image " + std::to_string(before) +
+                                " (decrypt writes the images in order)");
     }
   }
   report.kind = "decrypted scores (CSV from cryptonets decrypt --scores)";

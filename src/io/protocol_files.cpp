@@ -150,22 +150,7 @@ void check_header_fields(const ProtocolHeader& header, const std::string& source
 
 // Files of another format version are refused with what to do about them.
 void check_version(uint16_t version, ProtocolFileKind kind, const std::string& source) {
-  if (version == kProtocolFileVersion) return;
-  if (version > kProtocolFileVersion) {
-    fail(source, "format version " + std::to_string(version) + ", this build reads " +
-                     std::to_string(kProtocolFileVersion) + " (written by a newer cryptonets)");
-  }
-  // Version 1 ciphertext files do not record their first image, version 2 files do not bind their
-  // records to the file and carry noise estimates in clear, version 3 files do not say which
-  // scheme they belong to. One version for all files keeps the rule simple: everything is made
-  // again.
-  const std::string redo = kind == ProtocolFileKind::kCiphertexts
-                               ? "re-run encrypt (and infer on its output)"
-                               : "re-run keygen";
-  fail(source, "format version " + std::to_string(version) +
-                   " is no longer supported; this build reads " +
-                   std::to_string(kProtocolFileVersion) + " (written by an older cryptonets; " +
-                   redo + ")");
+  if (version != kProtocolFileVersion) fail(source, protocol_version_refusal(version, kind));
 }
 
 ProtocolHeader read_header(std::istream& in, const std::string& source) {
@@ -371,6 +356,23 @@ std::string protocol_kind_name(ProtocolFileKind kind) {
       return "ciphertexts";
   }
   return "an unknown kind of file";
+}
+
+std::string protocol_version_refusal(uint16_t version, ProtocolFileKind kind) {
+  if (version > kProtocolFileVersion) {
+    return "format version " + std::to_string(version) + ", this build reads " +
+           std::to_string(kProtocolFileVersion) + " (written by a newer cryptonets)";
+  }
+  // Version 1 ciphertext files do not record their first image, version 2 files do not bind their
+  // records to the file and carry noise estimates in clear, version 3 files do not say which
+  // scheme they belong to, version 4 files do not record their images file. One version for all
+  // files keeps the rule simple: everything is made again.
+  const std::string redo = kind == ProtocolFileKind::kCiphertexts
+                               ? "re-run encrypt (and infer on its output)"
+                               : "re-run keygen";
+  return "format version " + std::to_string(version) +
+         " is no longer supported; this build reads " + std::to_string(kProtocolFileVersion) +
+         " (written by an older cryptonets; " + redo + ")";
 }
 
 uint64_t ProtocolHeader::batch_count() const {

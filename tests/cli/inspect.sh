@@ -380,15 +380,36 @@ record=$(($(stat -c %s keys/public.key) - header))
 inspect_expect 1 spliced.key "PROBLEM: header: key set id" "is not that of its records"
 # A key directory mixed from two key generations with the same parameters: every file is intact
 # and the fingerprints agree, but encrypt, infer and decrypt refuse the set (require_one_key_set),
-# and so does inspect, on each file, with the same message.
+# and so does inspect. The params is the odd one (the three key files agree): the problem is its
+# own, named once; each key file notes it.
 mkdir mixed && cp keys/public.key keys/evaluation.key keys/secret.key mixed/ && cp other/params mixed/
 for file in public.key evaluation.key secret.key; do
-  inspect_expect 1 "mixed/$file" "ring degree: n = 64 (from 'mixed/params', its fingerprint matches)" \
-    "PROBLEM: key set: 'mixed/params' (key set" "and 'mixed/$file' (key set" \
-    "do not belong together" "verdict: DAMAGED or inconsistent (1 problem(s))"
+  inspect_expect 0 "mixed/$file" "ring degree: n = 64 (from 'mixed/params', its fingerprint matches)" \
+    "parameter set: 'mixed/params' beside it is not of the key generation of this file and the other key files" \
+    "verdict: intact"
 done
-inspect_expect 1 mixed/params "PROBLEM: key set: 'mixed/params' (key set" \
-  "and 'mixed/public.key' (key set" "do not belong together"
+inspect_expect 1 mixed/params "PROBLEM: key set: 'mixed/params' (YASHE', parameter set $fingerprint, key set" \
+  "and the 3 key files beside it (public.key, evaluation.key, secret.key: YASHE', parameter set $fingerprint, key set $key_set), which agree with each other, do not belong together: this parameter set is the odd one" \
+  "verdict: DAMAGED or inconsistent (1 problem(s))"
+# A key file replaced by one of another key set (or damaged) is that file's problem, named once
+# under it; the intact params beside it only notes it (found by a review: the params was reported
+# DAMAGED or MISMATCHED with the key file's problem, which the set's report then repeated).
+mkdir replaced && cp -p keys/* replaced/ && cp other/public.key replaced/
+inspect_expect 1 replaced/public.key "PROBLEM: key set: 'replaced/params' (key set $key_set) and 'replaced/public.key' (key set" \
+  "verdict: DAMAGED or inconsistent (1 problem(s))"
+inspect_expect 0 replaced/params "beside it: key set: 'replaced/public.key' is of key set" \
+  "(a problem of that file, not of this one)" "verdict: intact"
+inspect_expect 1 replaced "public.key: MISMATCHED (1 problem(s))" "params: intact" \
+  "evaluation.key: intact" "secret.key: intact" "usable for: decrypt (params, secret.key)" \
+  "key set verdict: DAMAGED or inconsistent (1 problem(s))"
+[ "$(grep -c "do not belong together" out.txt)" -eq 2 ] ||
+  fail "inspect replaced: the problem is not named once in public.key's report and once in the set's: $(grep "do not belong" out.txt)"
+grep -q "^PROBLEM: params" out.txt && fail "inspect replaced: a problem under params: $(grep "^PROBLEM: params" out.txt)"
+cp -p keys/public.key replaced/ && flip_byte replaced/public.key 40
+inspect_expect 1 replaced "public.key: DAMAGED" "params: intact" "evaluation.key: intact" \
+  "usable for: decrypt (params, secret.key)" "PROBLEM: public.key: header: checksum mismatch"
+grep -q "^PROBLEM: params" out.txt && fail "inspect replaced (damaged public.key): a problem under params"
+inspect_expect 0 replaced/params "beside it: 'replaced/public.key' cannot be read" "verdict: intact"
 mkdir mixed-server && cp mixed/params mixed/evaluation.key mixed/public.key mixed-server/
 "$exe" infer --keys mixed-server --in images.ct --out mixed.ct >out.txt 2>&1 &&
   fail "infer accepted the mixed key directory"
@@ -412,17 +433,27 @@ inspect_expect 0 swapped/secret.key "verdict: intact"
 run "$exe" keygen --out-dir bfv-keys --scheme bfv --seed 7 --insecure-ring-degree 64
 mkdir schemes && cp -p keys/public.key keys/evaluation.key keys/secret.key schemes/ &&
   cp bfv-keys/params schemes/
+# The params is the odd one of these (the key files agree): its problem, the key files' note.
 for file in public.key evaluation.key secret.key; do
   inspect_expect 1 "schemes/$file" \
-    "PROBLEM: scheme: 'schemes/$file' is YASHE', but its parameter set 'schemes/params' is BFV" \
-    "ring degree: unknown: 'schemes/params' holds BFV parameters, this file is YASHE'"
-  grep -qF "PROBLEM: scheme: 'schemes/$file' is YASHE'" <("$exe" inspect schemes/params) ||
-    fail "inspect schemes/params does not name $file's scheme"
+    "parameter set: 'schemes/params' beside it is not of the key generation of this file" \
+    "ring degree: unknown: 'schemes/params' holds BFV parameters, this file is YASHE'" \
+    "verdict: NOT VERIFIED"
 done
+inspect_expect 1 schemes/params "PROBLEM: key set: 'schemes/params' (BFV, parameter set" \
+  "key files beside it (public.key, evaluation.key, secret.key: YASHE', parameter set $fingerprint" \
+  "this parameter set is the odd one"
 mkdir other-n && cp -p keys/public.key keys/evaluation.key keys/secret.key other-n/ &&
   cp keys32/params other-n/
 inspect_expect 1 other-n/public.key \
-  "PROBLEM: parameter set: 'other-n/public.key' was made for the parameter set $fingerprint, but 'other-n/params' is 0x"
+  "parameter set: 'other-n/params' beside it is not of the key generation of this file"
+inspect_expect 1 other-n/params "PROBLEM: key set: 'other-n/params' (YASHE', parameter set 0x" \
+  "this parameter set is the odd one"
+# A key file alone of another scheme or parameter set is its own problem.
+mkdir scheme-one && cp -p keys/* scheme-one/ && cp bfv-keys/public.key scheme-one/
+inspect_expect 1 scheme-one/public.key \
+  "PROBLEM: scheme: 'scheme-one/public.key' is BFV, but its parameter set 'scheme-one/params' is YASHE'"
+inspect_expect 0 scheme-one/params "beside it: scheme: 'scheme-one/public.key' is BFV" "verdict: intact"
 
 # inspect DIR: every file of a key directory, then a verdict for the set.
 inspect_expect 0 keys "file: keys/params" "file: keys/public.key" "file: keys/evaluation.key" \
@@ -438,8 +469,10 @@ inspect_expect 0 server "missing: secret.key, model.profile" "secret key: absent
 inspect_expect 1 swapped "public.key: MISMATCHED" "evaluation.key: MISMATCHED" "secret.key: intact" \
   "params: intact" "PROBLEM: public.key: role: 'swapped/public.key' holds evaluation keys" \
   "usable for: decrypt (params, secret.key)" "key set verdict: DAMAGED or inconsistent (2 problem(s))"
-inspect_expect 1 schemes "public.key: MISMATCHED" "PROBLEM: public.key: scheme:" "usable for: nothing"
-inspect_expect 1 mixed "public.key: MISMATCHED" "do not belong together" "key set verdict: DAMAGED"
+inspect_expect 1 schemes "params: MISMATCHED" "PROBLEM: params: key set: 'schemes/params' (BFV" \
+  "public.key: NOT VERIFIED" "usable for: nothing"
+inspect_expect 1 mixed "params: MISMATCHED (1 problem(s))" "public.key: intact" \
+  "do not belong together" "usable for: nothing" "key set verdict: DAMAGED or inconsistent (1 problem(s))"
 cp -rp keys loose && chmod 644 loose/secret.key
 inspect_expect 1 loose "secret key: present, mode 0644: ITS GROUP AND OTHERS MAY READ IT" \
   "PROBLEM: secret.key: mode 0644 lets others than its owner at the secret key" \
@@ -455,7 +488,7 @@ inspect_expect 0 copied-secret "verdict: intact"
 options=()
 chmod 644 keys/public.key && inspect_expect 0 keys/public.key "mode: 0644" "verdict: intact"
 mkdir damaged-set && cp -p keys/* damaged-set/ && flip_byte damaged-set/evaluation.key 40
-inspect_expect 1 damaged-set "evaluation.key: DAMAGED (2 problem(s))" "params: DAMAGED" \
+inspect_expect 1 damaged-set "evaluation.key: DAMAGED (2 problem(s))" "params: intact" \
   "PROBLEM: evaluation.key: header: checksum mismatch" \
   "usable for: encrypt (params, public.key); decrypt (params, secret.key)"
 mkdir bad-profile && cp -p keys/* bad-profile/ && echo junk >bad-profile/model.profile
@@ -785,15 +818,18 @@ rm -f sparse.csv rss.txt
 # A record whose payload holds a hole no record holds (more than 192 MiB of zeros in a row: three
 # zero polynomials of the largest parameter set) is not read: a public key file whose first
 # record declares a payload of 1 TiB less its header, in a sparse file, was hashed for many minutes.
-payload=$(((1 << 40) - header - 32 - 32))
-{
+# key_record_header PAYLOAD: the protocol header of keys/public.key, then the header of a public
+# key record that declares a payload of PAYLOAD bytes.
+key_record_header() {
   head -c "$header" keys/public.key
   printf 'CNETK%s\003\000' "$(head -c 6 keys/public.key | tail -c 1)"
   head -c 16 /dev/zero
   for i in 0 1 2 3 4 5 6 7; do
-    printf "\\$(printf %03o $(((payload >> (8 * i)) & 255)))"
+    printf "\\$(printf %03o $((($1 >> (8 * i)) & 255)))"
   done
-} >hole.key
+}
+payload=$(((1 << 40) - header - 32 - 32))
+key_record_header "$payload" >hole.key
 if truncate -s 1T hole.key 2>/dev/null && holes_reported hole.key; then
   guard=(timeout 20)
   inspect_expect 1 hole.key "PROBLEM: record 1 (modulus 1): its payload of $payload bytes holds a hole (a sparse file) of " \
@@ -803,6 +839,61 @@ else
   echo "inspect: no sparse 1 TiB key file with reported holes on this filesystem; its case was not run" >&2
 fi
 rm -f hole.key
+# Nor one whose payload is mostly holes each shorter than that (found by a review: 40 holes of
+# 190 MiB, 7.4 GiB of zeros, were hashed in full): the holes are summed, and more than half the
+# payload and more than 192 MiB of them is damage. Here 8 holes of 190 MiB, a page of data after
+# each.
+payload=$((8 * 190 * 1048576 + 8 * 4096))
+key_record_header "$payload" >holes.key
+if truncate -s $((header + 32 + payload + 32)) holes.key 2>/dev/null && python3 -c 'import os, sys
+f = os.open(sys.argv[1], os.O_WRONLY)
+for i in range(1, 9):
+    os.pwrite(f, b"\x5a" * 4096, i * 190 * 1048576 + (i - 1) * 4096)' holes.key &&
+  [ "$(python3 -c 'import os, sys; print(os.lseek(os.open(sys.argv[1], os.O_RDONLY), 0, os.SEEK_HOLE))' holes.key)" -lt 1048576 ]; then
+  inspect_expect 1 holes.key "PROBLEM: record 1 (modulus 1): its payload of $payload bytes is mostly holes (a sparse file): at least " \
+    "more than half and more than 192 MiB, though each hole is shorter (no record of the project is mostly zeros); not read"
+else
+  echo "inspect: no sparse key file with reported holes on this filesystem; its case was not run" >&2
+fi
+rm -f holes.key
+
+# A scores CSV is read a row at a time, its images kept as runs of consecutive indices: memory
+# does not grow with the rows (found by a review: a 64 MiB CSV of tiny rows took 320 MB resident
+# and 7 s, its rows and a set of their images held whole). 600,000 rows of 4 cells (4.5 MiB), in
+# order, then every other image (600,000 runs, more than are kept), against a CSV of two rows.
+if [ -x /usr/bin/time ]; then
+  rss_of() {  # CSV: inspect CSV (out.txt, its exit status in status.txt); prints its resident KB
+    /usr/bin/time -f %M -o rss.txt "$exe" inspect "$1" >out.txt 2>&1
+    echo $? >status.txt
+    tail -1 rss.txt
+  }
+  printf 'image,label,predicted,score_0\n0,,0,5\n1,,0,7\n' >small.csv
+  small=$(rss_of small.csv)
+  { echo image,label,predicted,score_0; seq 0 599999 | sed 's/$/,,0,5/'; } >rows.csv
+  rows=$(rss_of rows.csv)
+  if [ "$(cat status.txt)" -ne 0 ] || ! grep -qF "images: 600000" out.txt; then
+    fail "inspect rows.csv: $(head -20 out.txt)"
+  fi
+  [ "$((rows - small))" -lt 16384 ] || fail "inspect rows.csv: $rows KB resident, $small KB for two rows"
+  { echo image,label,predicted,score_0; seq 0 2 1199998 | sed 's/$/,,0,5/'; echo "4,,0,5"; } >runs.csv
+  runs=$(rss_of runs.csv)
+  if [ "$(cat status.txt)" -ne 1 ] ||
+    ! grep -qF "PROBLEM: row 65537 (image 131072): the images of the rows so far fall into more than 65536 runs" out.txt; then
+    fail "inspect runs.csv: $(head -20 out.txt)"
+  fi
+  [ "$((runs - small))" -lt 16384 ] || fail "inspect runs.csv: $runs KB resident, $small KB for two rows"
+  rm -f small.csv rows.csv runs.csv rss.txt status.txt
+fi
+# A cell quoted in a problem is cut after 60 characters (found by a review: a row problem quoted a
+# cell of up to 1 MiB).
+long7=$(head -c 200000 /dev/zero | tr '\0' 7)
+{ head -1 scores.csv; echo "$long7,$long7,x$long7,$(sed -n 2p scores.csv | cut -d, -f4-)"; } >long.csv
+inspect_expect 1 long.csv "PROBLEM: row 1 (line 2): image $(head -c 60 <<<"$long7")… is out of range" \
+  "PROBLEM: row 1 (image $(head -c 60 <<<"$long7")…): label '$(head -c 60 <<<"$long7")…' is not a class" \
+  "predicted 'x$(head -c 59 <<<"$long7")…' is not a class"
+[ "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' out.txt)" -lt 400 ] ||
+  fail "inspect long.csv: a line of $(awk '{ if (length($0) > m) m = length($0) } END { print m }' out.txt) characters"
+rm -f long.csv
 
 # (9) A ciphertext file given the params of another key set is inconsistent (found by a trial:
 # intact, exit 0, though decrypt refuses it); its own key set's params keep it intact.

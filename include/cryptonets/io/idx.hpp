@@ -68,6 +68,18 @@ enum class MnistSplit { kTrain, kTest };
 // The whole file, gunzipped when it is gzip-compressed (zlib reads plain files unchanged).
 std::vector<uint8_t> read_possibly_gzipped_file(const std::filesystem::path& path);
 
+// The two halves of read_possibly_gzipped_file, for a caller that also checks the bytes as stored
+// (check_data_file) and hashes the content, all from one read of the file: a file replaced between
+// two reads would otherwise be checked in one version and used in the other.
+// read_stored_file: the bytes as stored; std::runtime_error "IDX file 'PATH': cannot open: ..."
+// for a missing file or one that is not a regular file.
+std::vector<uint8_t> read_stored_file(const std::filesystem::path& path);
+// `stored` gunzipped when it starts with the gzip magic (1f 8b; members one after the other, as
+// gzip -c a b writes them; bytes after the last member that start no other are ignored, as zlib's
+// gzread does), else unchanged. std::runtime_error "IDX file 'SOURCE': gzip decompression
+// failed: ..." for a damaged or truncated stream.
+std::vector<uint8_t> gunzip_if_gzipped(std::vector<uint8_t> stored, const std::string& source);
+
 // Parses "<64 hex digits>  <file name>" lines, as written by sha256sum(1): file name → hex digest.
 // Throws ChecksumError for a malformed line, std::runtime_error if the file cannot be opened or
 // is not a regular file (a FIFO would block the read; a directory is named as one, "it is a
@@ -91,6 +103,10 @@ std::filesystem::path uncompressed_checksum_file_for(const std::filesystem::path
 // is unverified (kNoChecksumFile, for the caller to say so). Without `verify`: kNotAsked. A
 // checksum file that is not a regular file (a FIFO, a directory): std::runtime_error.
 ChecksumCheck check_data_file(const std::filesystem::path& data_file, bool verify);
+// The same rule for a file already read (read_stored_file): `stored` is what is hashed, and
+// `data_file` is not read again.
+ChecksumCheck check_data_file(const std::filesystem::path& data_file, bool verify,
+                              std::span<const uint8_t> stored);
 
 // Parse already-read IDX content; `source` names the file in error messages.
 MnistImages parse_mnist_images(std::span<const uint8_t> content, const std::string& source);

@@ -50,10 +50,12 @@ struct FileInspection {
 // file of another key set; one beside DIR/params is not held to it). A file named
 // as a key directory names its files (params, public.key, evaluation.key, secret.key) must hold
 // that kind, and a key file so named or given `params_path` must have the scheme and the
-// parameter-set fingerprint of that parameter set; a params file checks the scheme and parameter
-// set of the key files beside it the same way: a problem otherwise ("role: ...", "scheme: ...",
-// "parameter set: ..."). A key file beside a params file under another role's name is that key
-// file's problem only (the params report notes it in a "beside it" field). A file named
+// parameter-set fingerprint of that parameter set: a problem otherwise ("role: ...", "scheme:
+// ...", "parameter set: ..."). Each such mismatch in a key directory is the problem of one file:
+// of the key file (a params file notes it in a "beside it" field, as it notes a key file under
+// another role's name, or one whose header does not read), unless the params is the odd one out:
+// two key files or more beside it, of one scheme, parameter set and key set, and it not of them
+// ("key set: ... this parameter set is the odd one"; the key files note it). A file named
 // model.profile must be a model profile ("role: ..."), and one with a params file beside it (or
 // any profile given `params_path`) must fit that parameter set: made from one of its presets (n,
 // q, sigma, decomposition bits, plaintext moduli; n smaller under --insecure-ring-degree), with
@@ -87,6 +89,10 @@ struct FileInspection {
 // regular file (a FIFO, a socket, a device) is refused before it is opened (std::runtime_error).
 // The search for secret keys reads every byte of a file's data, but not its holes (a sparse file's
 // unwritten regions read as zeros, and hold no key): a 1 TiB sparse file costs what its data does.
+// A record's payload holding a hole longer than any record's run of zeros (192 MiB), or holes of
+// more than that and more than half the payload in all, is a problem, and not hashed. A scores CSV
+// is read a row at a time: memory does not grow with its rows; a cell a problem quotes is cut
+// after 60 characters ("…").
 FileInspection inspect_file(const std::string& path, const std::string& params_path = "");
 
 // A key directory as keygen writes it: params, public.key, evaluation.key, secret.key (mode

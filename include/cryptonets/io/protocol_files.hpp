@@ -107,6 +107,13 @@ struct ImageSource {
 // "a parameter set", "public keys", ... for messages.
 std::string protocol_kind_name(ProtocolFileKind kind);
 
+// Why a protocol file of format `version` (not kProtocolFileVersion) of kind `kind` is refused,
+// and what to do: "format version 4 is no longer supported; this build reads 5 (written by an
+// older cryptonets; re-run keygen)", or "re-run encrypt (and infer on its output)" for a
+// ciphertext file; a later version is "format version 6, this build reads 5 (written by a newer
+// cryptonets)". The one wording of the loaders (decrypt, infer, ...) and of inspect.
+std::string protocol_version_refusal(uint16_t version, ProtocolFileKind kind);
+
 struct ProtocolHeader {
   ProtocolFileKind kind = ProtocolFileKind::kParameterSet;
   SchemeId scheme = SchemeId::kYashe;
