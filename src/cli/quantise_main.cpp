@@ -432,8 +432,7 @@ void write_grid_summary(std::ostream& out, const CommandLine& line, const Report
   out << "\n";
 }
 
-void write_results(const CommandLine& line, const Report& report) {
-  ToolOutput file("--results", line.results, line.results_named);
+void write_results(const CommandLine& line, const Report& report, ToolOutput& file) {
   std::ofstream out(file.write_path());
   if (!out) throw std::runtime_error("cannot write '" + line.results + "'");
   const std::vector<uint64_t> moduli = plaintext_moduli(static_cast<size_t>(line.grid.max_moduli));
@@ -530,7 +529,8 @@ void write_results(const CommandLine& line, const Report& report) {
   file.publish(kProgram);
 }
 
-void save_chosen_model(const CommandLine& line, const Report& report, const Model& model) {
+void save_chosen_model(const CommandLine& line, const Report& report, const Model& model,
+                       ToolOutput& file) {
   const QuantisationResult& c = *report.chosen;
   std::ostringstream text;
   write_model(model, text);
@@ -549,7 +549,6 @@ void save_chosen_model(const CommandLine& line, const Report& report, const Mode
            << moduli_bits(report.runtime_moduli) << " bits; measured max |output| "
            << c.test.max_output_bits << " bits\n"
            << "# regenerate: " << line.regenerate << "\n";
-  ToolOutput file("--out", line.output, line.output_named);
   std::ofstream out(file.write_path());
   out << body.substr(0, first_line) << comments.str() << body.substr(first_line);
   out.close();
@@ -699,7 +698,7 @@ void report_floor_not_reached(const std::vector<QuantisationResult>& sweep, doub
                advice.c_str());
 }
 
-int run_polynomial(const CommandLine& line) {
+int run_polynomial(const CommandLine& line, ToolOutput& results_file, ToolOutput& model_file) {
   using training::float_classes;
   using training::PolynomialFloatNetwork;
   using training::SequentialNetwork;
@@ -749,7 +748,6 @@ int run_polynomial(const CommandLine& line) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const std::optional<size_t> chosen = choose_default(sweep, floor);
 
-  ToolOutput results_file("--results", line.results, line.results_named);
   std::ofstream out(results_file.write_path());
   if (!out) throw std::runtime_error("cannot write '" + line.results + "'");
   out << "# Quantisation of a network with polynomial activations\n\nGenerated " << utc_now()
@@ -807,7 +805,6 @@ int run_polynomial(const CommandLine& line) {
   write_model(*model, text);
   const std::string body = text.str();
   const size_t first_line = body.find('\n') + 1;
-  ToolOutput model_file("--out", line.output, line.output_named);
   std::ofstream file(model_file.write_path());
   file << body.substr(0, first_line) << "# quantised from " << line.sequential_model << " ("
        << network.activations[0].name() << ", " << network.activations[1].name() << ")\n# "
@@ -833,7 +830,11 @@ int run(std::span<char* const> arguments) {
   const std::optional<CommandLine> parsed = parse_command_line(arguments);
   if (!parsed) return kExitSuccess;
   const CommandLine& line = *parsed;
-  if (!line.sequential_model.empty()) return run_polynomial(line);
+  // Both outputs made before any work: a directory that cannot take them stops the run now,
+  // and their unnamed files leave nothing if it is killed (ToolOutput).
+  ToolOutput results_file("--results", line.results, line.results_named);
+  ToolOutput model_file("--out", line.output, line.output_named);
+  if (!line.sequential_model.empty()) return run_polynomial(line, results_file, model_file);
   const FloatNetwork network = load_float_network(line.float_model);
   const MnistSet train_set =
       load_data_split(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
@@ -948,13 +949,13 @@ int run(std::span<char* const> arguments) {
                              ", the quantiser counted " + std::to_string(*report.chosen->moduli));
     }
   }
-  write_results(line, report);
+  write_results(line, report, results_file);
   std::fprintf(stderr, "wrote %s\n", printable_text(line.results).c_str());
   if (!report.chosen) {
     report_floor_not_reached(sweep, report.min_accuracy, line);
     return kExitFailure;
   }
-  save_chosen_model(line, report, *chosen_model);
+  save_chosen_model(line, report, *chosen_model, model_file);
   std::fprintf(stderr, "wrote %s: %s, test %s, %zu plaintext modul%s of %s bits\n",
                printable_text(line.output).c_str(), report.chosen->choice.label().c_str(),
                percent(report.chosen->test.accuracy()).c_str(), report.runtime_moduli.size(),

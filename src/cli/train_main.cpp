@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <optional>
 #include <span>
@@ -31,6 +32,7 @@ using cryptonets::training::require_labels_below;
 using cryptonets::training::save_float_network;
 using cryptonets::training::train_float_network;
 using cryptonets::training::TrainingOptions;
+using cryptonets::training::write_float_network;
 using namespace cryptonets::training;
 
 namespace {
@@ -223,10 +225,24 @@ LabelledImages view(const MnistSet& set, size_t limit) {
           std::span(set.labels.labels).first(count)};
 }
 
+// Writes the model with `write` to `output` and gives it its name: the default's unnamed file is
+// reached as /proc/self/fd/N, so the message names the output itself.
+template <class Write>
+void write_output(ToolOutput& output, Write&& write) {
+  std::ofstream out(output.write_path(), std::ios::binary | std::ios::trunc);
+  if (out) write(out);
+  out.close();
+  if (!out) throw std::runtime_error("cannot write '" + output.path() + "'");
+  output.publish(kProgram);
+}
+
 int run(std::span<char* const> arguments) {
   const std::optional<CommandLine> parsed = parse_command_line(arguments);
   if (!parsed) return kExitSuccess;
   const CommandLine& line = *parsed;
+  // Made before the data are read and the training runs: a directory that cannot take the
+  // output stops the run now, and the unnamed file leaves nothing if the run is killed.
+  ToolOutput output("--out", line.output, line.output_named);
   const MnistSet train =
       load_data_split(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
   const MnistSet test =
@@ -279,9 +295,7 @@ int run(std::span<char* const> arguments) {
       std::fflush(stdout);
     }
     train_sequential_network(network, train_view, view(test, 0), t, line.fine_tune.empty(), report);
-    ToolOutput output("--out", line.output, line.output_named);
-    save_sequential_network(network, output.write_path());
-    output.publish(kProgram);
+    write_output(output, [&](std::ostream& out) { write_sequential_network(network, out); });
     std::printf("wrote %s after %.1f s of training\n", printable_text(line.output).c_str(),
                 total_seconds);
     if (!line.merged_output.empty()) {
@@ -301,9 +315,7 @@ int run(std::span<char* const> arguments) {
                     100.0 * r.train_accuracy, 100.0 * r.test_accuracy, r.seconds);
         std::fflush(stdout);
       });
-  ToolOutput output("--out", line.output, line.output_named);
-  save_float_network(network, output.write_path());
-  output.publish(kProgram);
+  write_output(output, [&](std::ostream& out) { write_float_network(network, out); });
   std::printf("wrote %s (%zu parameters) after %.1f s of training\n",
               printable_text(line.output).c_str(), parameter_count(network), total_seconds);
   return kExitSuccess;

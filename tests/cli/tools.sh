@@ -9,6 +9,9 @@
 # - nor one that appears while the tool runs (a trial: the name was checked at start-up only, and
 #   a file made there during the training was replaced at the end): exit 1 at the end, a message
 #   naming the file, the file unchanged, no temporary file left;
+# - a tool killed during its run (SIGKILL) or in the middle of writing its output (SIGXFSZ) leaves
+#   no file in the output's directory: a default output is an unnamed file (O_TMPFILE) from
+#   start-up until it is given its name (the named temporary "PATH.tmp-PID-N" was left behind);
 # - cryptonets-train --epochs 0 (an untrained model, exit 0 for a trial) and options that would be
 #   ignored are usage errors;
 # - cryptonets-reproduce --seed takes 0 to 2^63 - 1, and says so (a trial: --seed 0 got "expects
@@ -211,6 +214,45 @@ run_blocked quantise-table.log bench/results/quantisation.md "$quantise" --float
   "${small_grid[@]}" --out model.txt
 appeared_unchanged quantise-table.log bench/results/quantisation.md 1
 [ -e model.txt ] && fail "quantise wrote the model after refusing its table"
+
+# ---- Killed, a tool leaves nothing in its output's directory. During the run (SIGKILL, once it
+# has read its data, as run_blocked waits): it holds its default output open from start-up, an
+# unnamed file, which goes with the process. In the middle of the write (SIGXFSZ: a file-size
+# limit below the model's size, the signal's default action restored): the named temporary
+# data/model-float.txt.tmp-PID-0 was left there.
+# empty_directory LOG DIR: DIR holds no file.
+empty_directory() {
+  checks=$((checks + 1))
+  [ -z "$(ls -A "$2")" ] || fail "$1: left $(ls -A "$2" | tr '\n' ' ')in $2"
+}
+rm -rf data && mkdir data
+rm -f pipe && mkfifo pipe
+exec 3<>pipe
+dd if=/dev/zero of=pipe bs=4096 count=4096 oflag=nonblock status=none 2>/dev/null
+"$train" "${small_network[@]}" >pipe 2>&1 &
+pid=$!
+bytes=0
+for ((tries = 0; tries < 600 && bytes < 300000; tries++)); do
+  bytes=$(awk '/^rchar:/ { print $2 }' "/proc/$pid/io" 2>/dev/null) || bytes=0
+  [ -n "$bytes" ] || bytes=0
+  sleep 0.05
+done
+checks=$((checks + 1))
+held=$(find "/proc/$pid/fd" -mindepth 1 -exec readlink {} + 2>/dev/null |
+  grep -cF "$(pwd -P)/data/")
+[ "$held" -ge 1 ] || fail "train did not hold its default output in data/ open from start-up"
+kill -9 "$pid"
+{ wait "$pid"; } 2>/dev/null # (no "Killed" line from the shell)
+exec 3<&-
+rm -f pipe
+empty_directory "train killed with SIGKILL" data
+{ (ulimit -c 0 && ulimit -f 16 &&
+  exec perl -e '$SIG{XFSZ} = "DEFAULT"; exec @ARGV or die "exec: $!\n"' -- \
+    "$train" "${small_network[@]}") >/dev/null 2>&1; } 2>/dev/null
+status=$?
+checks=$((checks + 1))
+[ "$status" -ne 0 ] || fail "train under a 16 kB file-size limit exited 0"
+empty_directory "train killed in its write (exit $status)" data
 cd .. || exit 1
 
 # ---- cryptonets-train: values that would do nothing, before any work (exit 2, no file).
