@@ -439,12 +439,14 @@ void write_results(const CommandLine& line, const Report& report, ToolOutput& fi
   out << "# Quantisation of the CryptoNets network: accuracy against plaintext bits\n\n"
       << "Generated " << utc_now() << " on " << cpu_model() << " ("
       << std::thread::hardware_concurrency() << " hardware threads). Regenerate with\n\n```sh\n"
-      << line.regenerate << "\n```\n\n"
-      << "Float network `" << line.float_model << "` (SHA-256 " << report.float_sha256 << ", "
-      << report.classes << " classes): test accuracy " << percent(report.float_test_accuracy)
-      << ", training accuracy " << percent(report.float_train_accuracy) << ".\n\n"
+      << printable_text(line.regenerate) << "\n```\n\n"
+      << "Float network `" << printable_text(line.float_model) << "` (SHA-256 "
+      << report.float_sha256 << ", " << report.classes << " classes): test accuracy "
+      << percent(report.float_test_accuracy) << ", training accuracy "
+      << percent(report.float_train_accuracy) << ".\n\n"
       << "Accuracies are measured in exact integer arithmetic on the "
-      << count_word(report.test_images) << " test images of `" << line.data_directory
+      << count_word(report.test_images) << " test images of `"
+      << printable_text(line.data_directory)
       << "` (the quantiser's specialised evaluator, which equals `evaluate_plain` exactly: "
          "checked for the default on all test images and in tests/test_quantiser.cpp); \"agrees "
          "with float\" is the fraction of test images classified as the float network classifies "
@@ -486,11 +488,11 @@ void write_results(const CommandLine& line, const Report& report, ToolOutput& fi
          "points measured on the same test set is partly luck.\n\n";
   if (report.chosen) {
     const QuantisationResult& c = *report.chosen;
-    out << "**Default (`" << line.output << "`): " << c.choice.label() << "**: test accuracy "
-        << percent(c.test.accuracy()) << " (float " << percent(report.float_test_accuracy)
-        << "), agreement with float " << percent(c.test.agreement()) << ", worst-case output "
-        << c.worst_case_bits << " bits → " << *c.moduli << " plaintext modul"
-        << (*c.moduli == 1 ? "us" : "i")
+    out << "**Default (`" << printable_text(line.output) << "`): " << c.choice.label()
+        << "**: test accuracy " << percent(c.test.accuracy()) << " (float "
+        << percent(report.float_test_accuracy) << "), agreement with float "
+        << percent(c.test.agreement()) << ", worst-case output " << c.worst_case_bits << " bits → "
+        << *c.moduli << " plaintext modul" << (*c.moduli == 1 ? "us" : "i")
         << " (the default preset's: " << moduli_bits(report.runtime_moduli)
         << " bits each); measured max |output| " << c.test.max_output_bits << " bits (test), "
         << (c.train_max_output_bits ? std::to_string(*c.train_max_output_bits) : "—")
@@ -536,19 +538,22 @@ void save_chosen_model(const CommandLine& line, const Report& report, const Mode
   write_model(model, text);
   const std::string body = text.str();
   const size_t first_line = body.find('\n') + 1;
+  // The file names on one printable line each (printable_text): a name with a newline would
+  // otherwise end the comment and forge a line of the model.
   std::ostringstream comments;
   comments << "# CryptoNets network for the " << report.classes << " classes of "
-           << line.data_directory << " quantised from " << line.float_model << " (SHA-256 "
-           << report.float_sha256 << ")\n# " << c.choice.label() << ": input scale "
-           << number(c.scales.input) << ", weight scales conv " << c.scales.conv << ", dense1 "
-           << c.scales.dense1 << ", dense2 " << c.scales.dense2 << "\n"
+           << printable_text(line.data_directory) << " quantised from "
+           << printable_text(line.float_model) << " (SHA-256 " << report.float_sha256 << ")\n# "
+           << c.choice.label() << ": input scale " << number(c.scales.input)
+           << ", weight scales conv " << c.scales.conv << ", dense1 " << c.scales.dense1
+           << ", dense2 " << c.scales.dense2 << "\n"
            << "# test accuracy " << percent(c.test.accuracy()) << " in plain integers (float "
            << percent(report.float_test_accuracy) << "); worst-case output bound "
            << c.worst_case_bits << " bits -> " << report.runtime_moduli.size() << " plaintext modul"
            << (report.runtime_moduli.size() == 1 ? "us" : "i") << " of "
            << moduli_bits(report.runtime_moduli) << " bits; measured max |output| "
            << c.test.max_output_bits << " bits\n"
-           << "# regenerate: " << line.regenerate << "\n";
+           << "# regenerate: " << printable_text(line.regenerate) << "\n";
   std::ofstream out(file.write_path());
   out << body.substr(0, first_line) << comments.str() << body.substr(first_line);
   out.close();
@@ -752,7 +757,8 @@ int run_polynomial(const CommandLine& line, ToolOutput& results_file, ToolOutput
   if (!out) throw std::runtime_error("cannot write '" + line.results + "'");
   out << "# Quantisation of a network with polynomial activations\n\nGenerated " << utc_now()
       << " on " << cpu_model() << ". Regenerate with\n\n```sh\n"
-      << line.regenerate << "\n```\n\nFloat network `" << line.sequential_model << "` (SHA-256 "
+      << printable_text(line.regenerate) << "\n```\n\nFloat network `"
+      << printable_text(line.sequential_model) << "` (SHA-256 "
       << to_hex(sha256(read_possibly_gzipped_file(line.sequential_model))) << "), activations "
       << network.activations[0].name() << " and " << network.activations[1].name()
       << ": test accuracy " << percent(float_test) << ". Each activation Σ a_i·x^i of degree d "
@@ -772,8 +778,8 @@ int run_polynomial(const CommandLine& line, ToolOutput& results_file, ToolOutput
         training::evaluate_integer_model(*model, train, line.threads, std::span<const int>{})
             .max_output_bits;
     const model::CompiledModel compiled = model::compile_model(*model);
-    out << "**Default (`" << line.output << "`): " << c.choice.label() << "**: test accuracy "
-        << percent(c.test.accuracy()) << " (float " << percent(float_test)
+    out << "**Default (`" << printable_text(line.output) << "`): " << c.choice.label()
+        << "**: test accuracy " << percent(c.test.accuracy()) << " (float " << percent(float_test)
         << "), agreement with float " << percent(c.test.agreement()) << ", worst-case output "
         << c.worst_case_bits << " bits → " << *c.moduli << " plaintext moduli of at most "
         << kPlaintextModulusBits << " bits; measured max |output| " << c.test.max_output_bits
@@ -806,13 +812,14 @@ int run_polynomial(const CommandLine& line, ToolOutput& results_file, ToolOutput
   const std::string body = text.str();
   const size_t first_line = body.find('\n') + 1;
   std::ofstream file(model_file.write_path());
-  file << body.substr(0, first_line) << "# quantised from " << line.sequential_model << " ("
-       << network.activations[0].name() << ", " << network.activations[1].name() << ")\n# "
+  // The file names escaped, as save_chosen_model's: one comment line each.
+  file << body.substr(0, first_line) << "# quantised from " << printable_text(line.sequential_model)
+       << " (" << network.activations[0].name() << ", " << network.activations[1].name() << ")\n# "
        << c.choice.label() << ": test accuracy " << percent(c.test.accuracy())
        << " in plain integers (float " << percent(float_test) << "); worst-case output bound "
        << c.worst_case_bits << " bits -> " << *c.moduli << " plaintext moduli; measured max "
-       << "|output| " << c.test.max_output_bits << " bits\n# regenerate: " << line.regenerate
-       << "\n"
+       << "|output| " << c.test.max_output_bits
+       << " bits\n# regenerate: " << printable_text(line.regenerate) << "\n"
        << body.substr(first_line);
   file.close();
   if (!file) throw std::runtime_error("cannot write '" + line.output + "'");

@@ -12,6 +12,8 @@
 # - a tool killed during its run (SIGKILL) or in the middle of writing its output (SIGXFSZ) leaves
 #   no file in the output's directory: a default output is an unnamed file (O_TMPFILE) from
 #   start-up until it is given its name (the named temporary "PATH.tmp-PID-N" was left behind);
+# - cryptonets-quantise writes the file names in its model's comments and its table escaped: a
+#   name with a newline forged a line of the model;
 # - cryptonets-train --epochs 0 (an untrained model, exit 0 for a trial) and options that would be
 #   ignored are usage errors;
 # - cryptonets-reproduce --seed takes 0 to 2^63 - 1, and says so (a trial: --seed 0 got "expects
@@ -253,6 +255,23 @@ status=$?
 checks=$((checks + 1))
 [ "$status" -ne 0 ] || fail "train under a 16 kB file-size limit exited 0"
 empty_directory "train killed in its write (exit $status)" data
+
+# ---- cryptonets-quantise: the file names in the model's comments and the table on one line
+# each (printable_text); the model loads and has no line of the names' making.
+forged_float=$'float\nFORGED float.txt'
+forged_data=$'set\nFORGED data'
+cp float.txt "$forged_float"
+ln -s ../set "$forged_data"
+"$quantise" --float "$forged_float" --data "$forged_data" --input-scales 1 --min-bits 2 \
+  --max-bits 2 --threads 2 --min-accuracy 0 --out forged-model.txt --results forged-table.md \
+  >forged.log 2>&1 || fail "quantise of a float model named with a newline: $(cat -v forged.log)"
+checks=$((checks + 1))
+grep -q "^FORGED" forged-model.txt forged-table.md &&
+  fail "a file name forged a line: $(grep -n "^FORGED" forged-model.txt forged-table.md)"
+grep -qF 'classes of set\nFORGED data quantised from float\nFORGED float.txt (SHA-256' \
+  forged-model.txt || fail "the model's comment does not name the files escaped: $(head -n 3 forged-model.txt)"
+"$exe" inspect forged-model.txt >inspect.log 2>&1 ||
+  fail "the model named from forged names does not load: $(cat inspect.log)"
 cd .. || exit 1
 
 # ---- cryptonets-train: values that would do nothing, before any work (exit 2, no file).
