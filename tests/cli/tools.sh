@@ -15,7 +15,8 @@
 # - cryptonets-quantise writes the file names in its model's comments and its table escaped: a
 #   name with a newline forged a line of the model;
 # - cryptonets-train --epochs 0 (an untrained model, exit 0 for a trial) and options that would be
-#   ignored are usage errors;
+#   ignored are usage errors; a --batch above the number of training images is that number,
+#   with a note (it allocated 820 MB);
 # - cryptonets-reproduce --seed takes 0 to 2^63 - 1, and says so (a trial: --seed 0 got "expects
 #   positive integers separated by commas");
 # - the messages of every command print file names escaped, on one line (a trial: a name with a
@@ -255,6 +256,15 @@ status=$?
 checks=$((checks + 1))
 [ "$status" -ne 0 ] || fail "train under a 16 kB file-size limit exited 0"
 empty_directory "train killed in its write (exit $status)" data
+
+# ---- A --batch above the training images: all of them per step, said in a note (it allocated
+# 820 MB for 2^20 images' buffers, the result unchanged).
+"$train" "${small_network[@]}" --batch 1048576 --out big-batch.txt >batch.log 2>batch.err ||
+  fail "train --batch 1048576: $(cat batch.err)"
+checks=$((checks + 1))
+grep -qF "cryptonets-train: note: --batch 1048576 is more than the 100 training images: batches of 100" \
+  batch.err || fail "train --batch 1048576 gave no note: $(cat batch.err)"
+grep -qF "batch 100," batch.log || fail "train --batch 1048576 does not say batch 100: $(cat batch.log)"
 
 # ---- cryptonets-quantise: the file names in the model's comments and the table on one line
 # each (printable_text); the model loads and has no line of the names' making.
