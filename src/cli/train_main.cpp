@@ -127,9 +127,12 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   options.add_value("architecture", "A",
                     "cryptonets (the merged 5-layer network, trained directly) or paper (the\n"
                     "9-layer training network: conv, square, sum pool, conv, sum pool, dense,\n"
-                    "square, dense); other than cryptonets/square writes a sequential model",
+                    "square, dense); other than cryptonets/square writes a sequential model;\n"
+                    "not with --fine-tune (the model keeps its own)",
                     "cryptonets");
-  options.add_value("activation", "F", "square, relu or sigmoid", "square");
+  options.add_value("activation", "F",
+                    "square, relu or sigmoid; not with --fine-tune (the model keeps its own)",
+                    "square");
   options.add_value("merged", "FILE",
                     "also write the network with its linear runs merged, as a float model "
                     "(square activations only)",
@@ -193,6 +196,16 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
       throw UsageError(
           "--" + std::string(shape) +
           " sets the shape of a new network; --fine-tune FILE keeps the shape of FILE");
+    }
+  }
+  // And its own layers and activations, which these two would not change (they were ignored
+  // without a word). Refused even where the value matches FILE's: the file, not the command
+  // line, says what the network is.
+  for (const char* kind : {"architecture", "activation"}) {
+    if (options.given(kind) && !line.fine_tune.empty()) {
+      throw UsageError("--" + std::string(kind) +
+                       " chooses a new network; --fine-tune FILE keeps the " + kind +
+                       " of FILE (the fine-tuned model's own is used): leave --" + kind + " out");
     }
   }
   // --degree is the degree of the --approximate fits: without them it would be ignored.

@@ -15,8 +15,8 @@
 # - cryptonets-quantise writes the file names in its model's comments and its table escaped: a
 #   name with a newline forged a line of the model;
 # - cryptonets-train --epochs 0 (an untrained model, exit 0 for a trial) and options that would be
-#   ignored are usage errors; a --batch above the number of training images is that number,
-#   with a note (it allocated 820 MB);
+#   ignored (--architecture and --activation with --fine-tune too) are usage errors; a --batch
+#   above the number of training images is that number, with a note (it allocated 820 MB);
 # - cryptonets-reproduce --seed takes 0 to 2^63 - 1, and says so (a trial: --seed 0 got "expects
 #   positive integers separated by commas");
 # - the messages of every command print file names escaped, on one line (a trial: a name with a
@@ -293,6 +293,13 @@ expect 2 "--hidden sets the shape of a new network; --fine-tune FILE keeps the s
   "$train" --fine-tune x.txt --hidden 10 --out e0.txt
 expect 2 "--conv-maps sets the shape of a new network" -- \
   "$train" --fine-tune x.txt --conv-maps 3 --out e0.txt
+# --architecture and --activation were ignored with --fine-tune: the model keeps its own.
+expect 2 "--activation chooses a new network; --fine-tune FILE keeps the activation of FILE (the fine-tuned model's own is used)" -- \
+  "$train" --fine-tune x.txt --activation relu --out e0.txt
+expect 2 "--architecture chooses a new network; --fine-tune FILE keeps the architecture of FILE" -- \
+  "$train" --fine-tune x.txt --architecture paper --out e0.txt
+expect 2 "--activation chooses a new network" -- \
+  "$train" --fine-tune x.txt --activation square --out e0.txt
 [ -e e0.txt ] && fail "cryptonets-train wrote its output before refusing"
 # --epochs 0 with --approximate is the drop-in approximation: accepted (here, to the missing
 # model).
