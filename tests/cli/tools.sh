@@ -18,7 +18,7 @@
 #   ignored (--architecture and --activation with --fine-tune too) are usage errors; a --batch
 #   above the number of training images is that number, with a note (it allocated 820 MB);
 # - cryptonets-reproduce --seed takes 0 to 2^63 - 1, and says so (a trial: --seed 0 got "expects
-#   positive integers separated by commas");
+#   positive integers separated by commas"); its errors exit 1, its usage errors 2;
 # - the messages of every command print file names escaped, on one line (a trial: a name with a
 #   newline forged a line of output, one with ESC drove the terminal).
 #
@@ -132,7 +132,7 @@ expect 2 "refusing to replace 'bench/results/activation-study/encrypted.md' (the
 expect 2 "refusing to replace 'bench/results/reproduction' (the default of --out, not given):" -- \
   "$reproduce" --report bench/results/reproduction.md
 unchanged bench/results/reproduction.md bench/results/activation-study/encrypted.md
-expect 2 "cannot read the paper's values from bench/paper_values.csv" -- \
+expect 1 "cannot read the paper's values from bench/paper_values.csv" -- \
   "$reproduce" --mode test --out bench/results/reproduction --report bench/results/reproduction.md
 cd .. || exit 1
 
@@ -217,6 +217,20 @@ run_blocked quantise-table.log bench/results/quantisation.md "$quantise" --float
   "${small_grid[@]}" --out model.txt
 appeared_unchanged quantise-table.log bench/results/quantisation.md 1
 [ -e model.txt ] && fail "quantise wrote the model after refusing its table"
+# cryptonets-reproduce --study-only, on a one-row study (no encrypted run: quick): its report
+# appears; neither it nor the CSV files written before it are kept (it had only the start-up
+# check, and replaced the report at the end).
+mkdir -p study bench/results/activation-study
+head -n 2 "$data/activation-study/manifest.csv" >study/manifest.csv
+ln -s "$data/activation-study/relu.txt" study/relu.txt
+run_blocked reproduce-appeared.log bench/results/activation-study/encrypted.md "$reproduce" \
+  --study-only --mode test --study-manifest study/manifest.csv --model "$data/model.txt" \
+  --data "$data/mnist" --paper-values "$data/../bench/paper_values.csv" --threads 1 --seed 1
+appeared_unchanged reproduce-appeared.log bench/results/activation-study/encrypted.md 1
+grep -qF "cryptonets-reproduce: refusing to replace" reproduce-appeared.log ||
+  fail "reproduce: the refusal is not prefixed with the program's name: $(cat reproduce-appeared.log)"
+[ -z "$(ls -A bench/results/activation-study/encrypted 2>/dev/null)" ] ||
+  fail "reproduce kept $(ls bench/results/activation-study/encrypted) after refusing its report"
 
 # ---- Killed, a tool leaves nothing in its output's directory. During the run (SIGKILL, once it
 # has read its data, as run_blocked waits): it holds its default output open from start-up, an
@@ -344,17 +358,23 @@ fi
 printed_escaped 1 "$train" --data "$odd" --out f.txt
 printed_escaped 2 "$train" --out "$odd/none/f.txt"
 printed_escaped 1 "$quantise" --float "$odd.missing" --data ../set --out m.txt --results r.md
+printed_escaped 1 "$reproduce" --paper-values "$odd.missing" --out r --report r.md
+printed_escaped 2 "$reproduce" --mode "$odd"
 cd .. || exit 1
 
 # ---- cryptonets-reproduce --seed: 0 to 2^63 - 1; anything else names the range and why.
-expect 2 "cannot read the paper's values from none.csv" -- \
+expect 1 "cryptonets-reproduce: cannot read the paper's values from none.csv" -- \
   "$reproduce" --seed 0 --paper-values none.csv --out r --report r.md
-expect 2 "cannot read the paper's values from none.csv" -- \
+expect 1 "cannot read the paper's values from none.csv" -- \
   "$reproduce" --seed 9223372036854775807 --paper-values none.csv --out r --report r.md
 for seed in -1 x 1,2 9223372036854775808 99999999999999999999 ""; do
   expect 2 "--seed expects one integer from 0 to 9223372036854775807 (2^63 - 1, as cryptonets keygen --seed): it keys the INSECURE deterministic generator; got '$seed'" -- \
     "$reproduce" --seed "$seed" --out r --report r.md
 done
+# A usage error points to --help, as the other tools' do (it printed the whole usage).
+expect 2 "cryptonets-reproduce: unknown option '--bogus' (see cryptonets-reproduce --help)" -- \
+  "$reproduce" --bogus
+[ "$(wc -l <message.txt)" -eq 1 ] || fail "reproduce --bogus: more than one line: $(cat message.txt)"
 [ -e r ] || [ -e r.md ] && fail "cryptonets-reproduce wrote its outputs before refusing"
 
 # ---- A closed stdout is refused before any work (the next file opened would take its
