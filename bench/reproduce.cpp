@@ -841,6 +841,43 @@ class OutputFiles {
   std::deque<File> files_;  // a deque: the streams handed out stay where they are
 };
 
+// The directories this run makes for its outputs, removed again (those left empty) unless keep()
+// is called: a run that fails after making them, or whose default outputs are refused at the
+// end, leaves no empty directory behind.
+class MadeDirectories {
+ public:
+  MadeDirectories() = default;
+  MadeDirectories(const MadeDirectories&) = delete;
+  MadeDirectories& operator=(const MadeDirectories&) = delete;
+  ~MadeDirectories() {
+    // Deepest first; fs::remove takes a directory only when it is empty.
+    std::sort(made_.begin(), made_.end(), [](const fs::path& a, const fs::path& b) {
+      return a.native().size() > b.native().size();
+    });
+    for (const fs::path& directory : made_) {
+      std::error_code ignored;
+      fs::remove(directory, ignored);
+    }
+  }
+
+  // fs::create_directories, noting each directory it makes.
+  void make(const fs::path& directory) {
+    std::vector<fs::path> missing;
+    std::error_code error;
+    for (fs::path p = fs::absolute(directory).lexically_normal();
+         !p.empty() && !fs::exists(fs::symlink_status(p, error)); p = p.parent_path()) {
+      missing.push_back(p);
+      if (p == p.parent_path()) break;
+    }
+    fs::create_directories(directory);
+    made_.insert(made_.end(), missing.begin(), missing.end());
+  }
+  void keep() { made_.clear(); }
+
+ private:
+  std::vector<fs::path> made_;
+};
+
 class CsvFile {
  public:
   CsvFile(OutputFiles& files, const std::string& name, const std::string& header)
@@ -1952,8 +1989,9 @@ int reproduce(Options o) {
     if (!bfv_preset->note.empty()) progress_line("BFV: " + bfv_preset->note);
     bfv_of(load_model(o.paper9_model.string()), o.paper9_model);
   }
-  fs::create_directories(o.out_dir);
-  if (o.report.has_parent_path()) fs::create_directories(o.report.parent_path());
+  MadeDirectories made;
+  made.make(o.out_dir);
+  if (o.report.has_parent_path()) made.make(o.report.parent_path());
   if (o.study_only) {
     measure_study(o, r, test, prng, *std::max_element(o.threads.begin(), o.threads.end()));
     r.load_after = load_average();
@@ -1962,6 +2000,7 @@ int reproduce(Options o) {
     write_study_csvs(files, r);
     write_study_report(files, o, r, paper);
     files.commit();
+    made.keep();
     progress_line(format("wrote %s and %s/activation_study*.csv in %.0f s", o.report.c_str(),
                          o.out_dir.c_str(), r.driver_seconds));
     return study_scores_equal(r) ? 0 : 1;
@@ -2101,6 +2140,7 @@ int reproduce(Options o) {
   write_csvs(files, o, r, paper);
   write_report(files, o, r, paper);
   files.commit();
+  made.keep();
   progress_line(format("wrote %s and %s/*.csv in %.0f s", o.report.c_str(), o.out_dir.c_str(),
                        r.driver_seconds));
   return r.score_mismatches == 0 && study_scores_equal(r) ? 0 : 1;

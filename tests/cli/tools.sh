@@ -218,8 +218,8 @@ run_blocked quantise-table.log bench/results/quantisation.md "$quantise" --float
 appeared_unchanged quantise-table.log bench/results/quantisation.md 1
 [ -e model.txt ] && fail "quantise wrote the model after refusing its table"
 # cryptonets-reproduce --study-only, on a one-row study (no encrypted run: quick): its report
-# appears; neither it nor the CSV files written before it are kept (it had only the start-up
-# check, and replaced the report at the end).
+# appears; neither it nor the CSV files written before it are kept, nor the directory it made for
+# them (it had only the start-up check, and replaced the report at the end).
 mkdir -p study bench/results/activation-study
 head -n 2 "$data/activation-study/manifest.csv" >study/manifest.csv
 ln -s "$data/activation-study/relu.txt" study/relu.txt
@@ -229,8 +229,8 @@ run_blocked reproduce-appeared.log bench/results/activation-study/encrypted.md "
 appeared_unchanged reproduce-appeared.log bench/results/activation-study/encrypted.md 1
 grep -qF "cryptonets-reproduce: refusing to replace" reproduce-appeared.log ||
   fail "reproduce: the refusal is not prefixed with the program's name: $(cat reproduce-appeared.log)"
-[ -z "$(ls -A bench/results/activation-study/encrypted 2>/dev/null)" ] ||
-  fail "reproduce kept $(ls bench/results/activation-study/encrypted) after refusing its report"
+[ -e bench/results/activation-study/encrypted ] &&
+  fail "reproduce kept bench/results/activation-study/encrypted/ ($(ls -A bench/results/activation-study/encrypted)) after refusing its report"
 
 # ---- Killed, a tool leaves nothing in its output's directory. During the run (SIGKILL, once it
 # has read its data, as run_blocked waits): it holds its default output open from start-up, an
