@@ -21,13 +21,16 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -83,8 +86,11 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+constexpr const char* kProgram = "cryptonets-reproduce";
+
+// One printable line (printable_text), as the other tools print: the lines name files as given.
 void progress_line(const std::string& text) {
-  std::fprintf(stderr, "[reproduce] %s\n", text.c_str());
+  std::fprintf(stderr, "[reproduce] %s\n", printable_text(text).c_str());
   std::fflush(stderr);
 }
 
@@ -114,6 +120,9 @@ struct Options {
   std::optional<uint64_t> seed;
   bool verify_checksums = true;
   bool study_only = false;  // --study-only: the activation study alone
+  // --out and --report given (else their defaults, which are never replaced: cli::ToolOutput).
+  bool out_named = false;
+  bool report_named = false;
   std::string command_line;
   std::string git_commit;
 };
@@ -151,7 +160,10 @@ const char* kUsage =
     "  --scaling-all-moduli      scaling runs every plaintext modulus, not only the first\n"
     "  --seed S                  INSECURE deterministic keys, for debugging only: S from 0 to\n"
     "                            2^63 - 1 (9223372036854775807), as for cryptonets keygen --seed\n"
-    "  --git-commit TEXT         recorded in the report\n";
+    "  --git-commit TEXT         recorded in the report\n"
+    "exit status: 0 done, every encrypted score equal to the plain network's; 1 the encrypted\n"
+    "scores differ (the report and CSV files say where) or an error (nothing written); 2 a\n"
+    "usage error\n";
 
 std::vector<size_t> parse_list(const std::string& text, const std::string& option) {
   std::vector<size_t> values;
@@ -217,33 +229,38 @@ uint64_t seed_value(const std::string& text) {
 // replaced the shipped report and CSV files (bench/results/reproduction.md and reproduction/).
 // A default output that exists is refused before any work; one named with --out or --report is
 // replaced (bench/reproduce.sh names both).
-void refuse_default_over_existing(const Options& options, bool out_given, bool report_given) {
+void refuse_default_over_existing(const Options& options) {
   std::vector<cryptonets::cli::DefaultOutput> defaults;
-  if (!report_given) defaults.push_back({"--report", options.report.string()});
-  if (!out_given) defaults.push_back({"--out", options.out_dir.string()});
+  if (!options.report_named) defaults.push_back({"--report", options.report.string()});
+  if (!options.out_named) defaults.push_back({"--out", options.out_dir.string()});
   const std::string refused = cryptonets::cli::existing_default_outputs(defaults);
   if (refused.empty()) return;
-  throw std::invalid_argument(
+  throw cli::UsageError(
       "refusing to replace " + refused +
       ": a default output never replaces existing files (run from the repository, they are the "
       "shipped results); name them with --out DIR and --report FILE (what is named there is "
       "replaced), or run bash bench/reproduce.sh");
 }
 
-Options parse_options(int argc, char** argv) {
+// How the driver was invoked (argv[0]), for the report's command line.
+std::string invoked_as = kProgram;
+
+// parse_options' work; its refusals are std::invalid_argument (parse_list's too).
+std::optional<Options> parse_arguments(std::span<char* const> arguments) {
   Options options;
-  bool out_given = false, report_given = false;
-  for (int i = 0; i < argc; ++i)
-    options.command_line += (i ? " " : "") + std::string(argv[i]);
-  for (int i = 1; i < argc; ++i) {
-    const std::string name = argv[i];
+  options.command_line = invoked_as;
+  for (const char* argument : arguments)
+    options.command_line += " " + std::string(argument);
+  const size_t count = arguments.size();
+  for (size_t i = 0; i < count; ++i) {
+    const std::string name = arguments[i];
     auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument(name + " expects a value");
-      return argv[++i];
+      if (i + 1 >= count) throw std::invalid_argument(name + " expects a value");
+      return arguments[++i];
     };
     if (name == "--help") {
       std::printf("%s", kUsage);
-      std::exit(cryptonets::cli::checked_stdout(0, "cryptonets-reproduce"));
+      return std::nullopt;
     } else if (name == "--mode") {
       options.mode = value();
       if (options.mode != "test" && options.mode != "reduced" && options.mode != "full") {
@@ -252,10 +269,10 @@ Options parse_options(int argc, char** argv) {
       }
     } else if (name == "--out") {
       options.out_dir = value();
-      out_given = true;
+      options.out_named = true;
     } else if (name == "--report") {
       options.report = value();
-      report_given = true;
+      options.report_named = true;
     } else if (name == "--paper-values") {
       options.paper_values = value();
     } else if (name == "--model") {
@@ -296,15 +313,27 @@ Options parse_options(int argc, char** argv) {
     } else if (name == "--git-commit") {
       options.git_commit = value();
     } else {
-      throw std::invalid_argument("unknown option '" + name + "'\n" + kUsage);
+      throw std::invalid_argument("unknown option '" + name + "'");
     }
   }
   if (options.study_only) {
-    if (!out_given) options.out_dir = "bench/results/activation-study/encrypted";
-    if (!report_given) options.report = "bench/results/activation-study/encrypted.md";
+    if (!options.out_named) options.out_dir = "bench/results/activation-study/encrypted";
+    if (!options.report_named) options.report = "bench/results/activation-study/encrypted.md";
   }
-  refuse_default_over_existing(options, out_given, report_given);
+  refuse_default_over_existing(options);
   return options;
+}
+
+// The options after the program's name; nullopt after --help (printed). Every refusal is a
+// cli::UsageError (exit 2).
+std::optional<Options> parse_options(std::span<char* const> arguments) {
+  try {
+    return parse_arguments(arguments);
+  } catch (const cli::UsageError&) {
+    throw;
+  } catch (const std::invalid_argument& error) {  // parse_list's and the others'
+    throw cli::UsageError(error.what());
+  }
 }
 
 // Mode defaults, filled in where the command line left a knob unset. The stage work does not
@@ -750,10 +779,109 @@ std::string load_average() {
 // ---------------------------------------------------------------------------------------------
 // Output
 
+// The run's files, the CSV files in --out DIR and the report: gathered in memory while the tables
+// are written, then written out together by commit(), after every measurement. One left at its
+// default goes through cli::ToolOutput: an unnamed file, given its name only if that name is still
+// free (the start-up check alone let a file that appeared during hours of measurement be replaced
+// at the end), and nothing left behind if the driver is killed.
+class OutputFiles {
+ public:
+  explicit OutputFiles(const Options& o) : o_(o) {}
+
+  std::ostream& csv(const std::string& name) {
+    return add(o_.out_dir / name, "--out", o_.out_named);
+  }
+  std::ostream& report() { return add(o_.report, "--report", o_.report_named); }
+
+  // Writes every file (a named one in place, replacing it) and then names the defaults'. Throws
+  // std::runtime_error if one cannot be written or a default's name was taken meanwhile
+  // (cli::ToolOutput::publish): then none of the defaults' files is left, those already named
+  // removed again.
+  void commit() {
+    std::vector<std::unique_ptr<cli::ToolOutput>> outputs;
+    for (File& file : files_) {
+      auto output = std::make_unique<cli::ToolOutput>(file.option, file.path.string(), file.named);
+      std::ofstream out(output->write_path(), std::ios::binary | std::ios::trunc);
+      out << file.text.str();
+      out.close();
+      if (!out) throw std::runtime_error("cannot write '" + file.path.string() + "'");
+      outputs.push_back(std::move(output));
+    }
+    std::vector<fs::path> published;
+    try {
+      for (size_t i = 0; i < files_.size(); ++i) {
+        outputs[i]->publish(kProgram);
+        if (!files_[i].named) published.push_back(files_[i].path);
+      }
+    } catch (...) {
+      for (const fs::path& path : published) {
+        std::error_code ignored;
+        fs::remove(path, ignored);
+      }
+      throw;
+    }
+  }
+
+ private:
+  struct File {
+    fs::path path;
+    std::string option;  // "--out" or "--report"
+    bool named = false;  // given on the command line: written in place
+    std::ostringstream text;
+  };
+  std::ostream& add(const fs::path& path, const std::string& option, bool named) {
+    File& file = files_.emplace_back();
+    file.path = path;
+    file.option = option;
+    file.named = named;
+    return file.text;
+  }
+
+  const Options& o_;
+  std::deque<File> files_;  // a deque: the streams handed out stay where they are
+};
+
+// The directories this run makes for its outputs, removed again (those left empty) unless keep()
+// is called: a run that fails after making them, or whose default outputs are refused at the
+// end, leaves no empty directory behind.
+class MadeDirectories {
+ public:
+  MadeDirectories() = default;
+  MadeDirectories(const MadeDirectories&) = delete;
+  MadeDirectories& operator=(const MadeDirectories&) = delete;
+  ~MadeDirectories() {
+    // Deepest first; fs::remove takes a directory only when it is empty.
+    std::sort(made_.begin(), made_.end(), [](const fs::path& a, const fs::path& b) {
+      return a.native().size() > b.native().size();
+    });
+    for (const fs::path& directory : made_) {
+      std::error_code ignored;
+      fs::remove(directory, ignored);
+    }
+  }
+
+  // fs::create_directories, noting each directory it makes.
+  void make(const fs::path& directory) {
+    std::vector<fs::path> missing;
+    std::error_code error;
+    for (fs::path p = fs::absolute(directory).lexically_normal();
+         !p.empty() && !fs::exists(fs::symlink_status(p, error)); p = p.parent_path()) {
+      missing.push_back(p);
+      if (p == p.parent_path()) break;
+    }
+    fs::create_directories(directory);
+    made_.insert(made_.end(), missing.begin(), missing.end());
+  }
+  void keep() { made_.clear(); }
+
+ private:
+  std::vector<fs::path> made_;
+};
+
 class CsvFile {
  public:
-  CsvFile(const fs::path& path, const std::string& header) : path_(path), out_(path) {
-    if (!out_) throw std::runtime_error("cannot write " + path.string());
+  CsvFile(OutputFiles& files, const std::string& name, const std::string& header)
+      : out_(files.csv(name)) {
     out_ << header << '\n';
   }
   template <class... Fields>
@@ -764,7 +892,6 @@ class CsvFile {
   }
   // A line already joined (plot tables with a column per configuration).
   void raw(const std::string& line) { out_ << line << '\n'; }
-  ~CsvFile() { out_.flush(); }
 
  private:
   template <class T>
@@ -778,8 +905,7 @@ class CsvFile {
       quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
     return quoted + "\"";
   }
-  fs::path path_;
-  std::ofstream out_;
+  std::ostream& out_;
 };
 
 // A literal pattern, so that format's check covers this call too.
@@ -887,15 +1013,15 @@ std::string paper_stage_key(const StageRow& row) {
 }
 
 // activation_study.csv and activation_study_plot.csv (also written by --study-only).
-void write_study_csvs(const Options& o, const Results& r) {
+void write_study_csvs(OutputFiles& files, const Results& r) {
   // One row per integer model and scheme (scheme empty: no encrypted form); column 14 (equal)
   // comes before the only fields with commas (activations, last).
-  CsvFile csv(o.out_dir / "activation_study.csv",
+  CsvFile csv(files, "activation_study.csv",
               "activation,variant,float_model,fit,degree,integer_model,images,"
               "float_accuracy,integer_accuracy,scheme,n,encrypted_images,encrypted_accuracy,"
               "equal,plaintext_moduli,output_bits,predicted_budget_bits,measured_budget_bits,"
               "threads,batch_seconds,activations");
-  CsvFile plot(o.out_dir / "activation_study_plot.csv",
+  CsvFile plot(files, "activation_study_plot.csv",
                "variant,float,integer (quantised),encrypted (YASHE'),encrypted (BFV)");
   for (const auto& row : r.study) {
     const auto common = [&](const Results::StudyRun* run, bool measured) {
@@ -937,9 +1063,9 @@ void write_study_csvs(const Options& o, const Results& r) {
   }
 }
 
-void write_csvs(const Options& o, const Results& r, const PaperValues& paper) {
+void write_csvs(OutputFiles& files, const Options& o, const Results& r, const PaperValues& paper) {
   {
-    CsvFile csv(o.out_dir / "stages.csv",
+    CsvFile csv(files, "stages.csv",
                 "preset,n,log2_q,primes,moduli,threads,images,stage,layer,seconds,"
                 "seconds_per_modulus,ciphertexts,memory_bytes,predicted_budget_bits,"
                 "measured_budget_bits");
@@ -958,7 +1084,7 @@ void write_csvs(const Options& o, const Results& r, const PaperValues& paper) {
     }
   }
   {
-    CsvFile csv(o.out_dir / "summary.csv",
+    CsvFile csv(files, "summary.csv",
                 "preset,n,log2_q,primes,moduli,threads,images,keygen_seconds,encrypt_seconds,"
                 "network_seconds,decrypt_seconds,latency_seconds,predictions_per_hour,"
                 "full_batch_predictions_per_hour,upload_bytes,download_bytes");
@@ -975,7 +1101,7 @@ void write_csvs(const Options& o, const Results& r, const PaperValues& paper) {
     }
   }
   if (r.accuracy_run) {
-    CsvFile csv(o.out_dir / "accuracy.csv",
+    CsvFile csv(files, "accuracy.csv",
                 "preset,n,threads,images,batches,encrypted_accuracy,plain_accuracy,"
                 "score_mismatches,label_mismatches,agree");
     const double images = static_cast<double>(r.accuracy_images);
@@ -985,7 +1111,7 @@ void write_csvs(const Options& o, const Results& r, const PaperValues& paper) {
             r.score_mismatches, r.label_mismatches, r.score_mismatches == 0 ? "yes" : "no");
   }
   {
-    CsvFile csv(o.out_dir / "noise.csv",
+    CsvFile csv(files, "noise.csv",
                 "preset,threads,step,stage,predicted_budget_bits,measured_budget_bits");
     for (const auto& run : r.timing) {
       for (const auto& row : run.stages)
@@ -995,7 +1121,7 @@ void write_csvs(const Options& o, const Results& r, const PaperValues& paper) {
     }
   }
   {
-    CsvFile csv(o.out_dir / "scaling_n.csv",
+    CsvFile csv(files, "scaling_n.csv",
                 "n,primes,log2_q,plaintext_moduli,moduli_run,threads,predicted_budget_bits,"
                 "measured_budget_bits,keygen_seconds,encrypt_seconds,encrypt_seconds_modulus1,"
                 "network_seconds,network_seconds_modulus1,ciphertext_bytes,status");
@@ -1015,7 +1141,7 @@ void write_csvs(const Options& o, const Results& r, const PaperValues& paper) {
     }
   }
   {
-    CsvFile csv(o.out_dir / "networks.csv",
+    CsvFile csv(files, "networks.csv",
                 "network,model,scheme,preset,n,log2_q,plaintext_moduli,output_bits,images,"
                 "float_accuracy,integer_accuracy,encrypted_images,encrypted_accuracy,"
                 "score_mismatches,equal,predicted_budget_bits,measured_budget_bits,threads,"
@@ -1031,10 +1157,10 @@ void write_csvs(const Options& o, const Results& r, const PaperValues& paper) {
               row.threads, row.batch_images, format("%.3f", row.batch_seconds));
     }
   }
-  write_study_csvs(o, r);
+  write_study_csvs(files, r);
   {
     // Plot inputs: one column per configuration.
-    CsvFile layers(o.out_dir / "layers_plot.csv", [&] {
+    CsvFile layers(files, "layers_plot.csv", [&] {
       std::string header = "stage";
       for (const auto& run : r.timing)
         header += "," + run.config_name();
@@ -1055,7 +1181,7 @@ void write_csvs(const Options& o, const Results& r, const PaperValues& paper) {
     }
   }
   {
-    CsvFile noise(o.out_dir / "noise_plot.csv", [&] {
+    CsvFile noise(files, "noise_plot.csv", [&] {
       std::string header = "stage";
       for (const auto& set : r.presets) {
         if (set.name == "paper" && r.presets_identical) continue;
@@ -1087,7 +1213,7 @@ void write_csvs(const Options& o, const Results& r, const PaperValues& paper) {
     }
   }
   {
-    CsvFile plot(o.out_dir / "scaling_n_plot.csv",
+    CsvFile plot(files, "scaling_n_plot.csv",
                  "n,network seconds (plaintext modulus 1),encode+encrypt seconds (modulus 1)");
     for (const auto& row : r.scaling) {
       if (!row.measured) continue;
@@ -1104,7 +1230,7 @@ void write_csvs(const Options& o, const Results& r, const PaperValues& paper) {
         header += "," + run.set.name + " network seconds";
       }
     }
-    CsvFile plot(o.out_dir / "scaling_threads_plot.csv", header);
+    CsvFile plot(files, "scaling_threads_plot.csv", header);
     for (int threads : o.threads) {
       std::ostringstream line;
       line << threads;
@@ -1254,9 +1380,9 @@ void write_study_section(std::ostream& md, const Options& o, const Results& r,
 }
 
 // --study-only: the machine table and the study's section.
-void write_study_report(const Options& o, const Results& r, const PaperValues& paper) {
-  std::ofstream md(o.report);
-  if (!md) throw std::runtime_error("cannot write " + o.report.string());
+void write_study_report(OutputFiles& files, const Options& o, const Results& r,
+                        const PaperValues& paper) {
+  std::ostream& md = files.report();
   const fs::path report_dir = o.report.has_parent_path() ? o.report.parent_path() : ".";
   const std::string rel = fs::proximate(o.out_dir, report_dir).generic_string();
   md << "# The activation study under YASHE' and BFV\n\n"
@@ -1266,12 +1392,11 @@ void write_study_report(const Options& o, const Results& r, const PaperValues& p
         "same code.\n\n";
   write_machine_table(md, o, r);
   write_study_section(md, o, r, paper, rel);
-  if (!md.flush()) throw std::runtime_error("cannot write " + o.report.string());
 }
 
-void write_report(const Options& o, const Results& r, const PaperValues& paper) {
-  std::ofstream md(o.report);
-  if (!md) throw std::runtime_error("cannot write " + o.report.string());
+void write_report(OutputFiles& files, const Options& o, const Results& r,
+                  const PaperValues& paper) {
+  std::ostream& md = files.report();
   const fs::path report_dir = o.report.has_parent_path() ? o.report.parent_path() : ".";
   const std::string rel = fs::proximate(o.out_dir, report_dir).generic_string();
 
@@ -1570,7 +1695,6 @@ void write_report(const Options& o, const Results& r, const PaperValues& paper) 
   md << "\nCSV files: `" << rel << "/` (stages, summary, accuracy, noise, scaling_n, networks, "
      << "activation_study, and the "
      << "*_plot.csv inputs of the PNGs).\n";
-  if (!md.flush()) throw std::runtime_error("cannot write " + o.report.string());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1865,14 +1989,18 @@ int reproduce(Options o) {
     if (!bfv_preset->note.empty()) progress_line("BFV: " + bfv_preset->note);
     bfv_of(load_model(o.paper9_model.string()), o.paper9_model);
   }
-  fs::create_directories(o.out_dir);
-  if (o.report.has_parent_path()) fs::create_directories(o.report.parent_path());
+  MadeDirectories made;
+  made.make(o.out_dir);
+  if (o.report.has_parent_path()) made.make(o.report.parent_path());
   if (o.study_only) {
     measure_study(o, r, test, prng, *std::max_element(o.threads.begin(), o.threads.end()));
     r.load_after = load_average();
     r.driver_seconds = seconds_since(driver_start);
-    write_study_csvs(o, r);
-    write_study_report(o, r, paper);
+    OutputFiles files(o);
+    write_study_csvs(files, r);
+    write_study_report(files, o, r, paper);
+    files.commit();
+    made.keep();
     progress_line(format("wrote %s and %s/activation_study*.csv in %.0f s", o.report.c_str(),
                          o.out_dir.c_str(), r.driver_seconds));
     return study_scores_equal(r) ? 0 : 1;
@@ -2008,8 +2136,11 @@ int reproduce(Options o) {
 
   r.load_after = load_average();
   r.driver_seconds = seconds_since(driver_start);
-  write_csvs(o, r, paper);
-  write_report(o, r, paper);
+  OutputFiles files(o);
+  write_csvs(files, o, r, paper);
+  write_report(files, o, r, paper);
+  files.commit();
+  made.keep();
   progress_line(format("wrote %s and %s/*.csv in %.0f s", o.report.c_str(), o.out_dir.c_str(),
                        r.driver_seconds));
   return r.score_mismatches == 0 && study_scores_equal(r) ? 0 : 1;
@@ -2018,12 +2149,14 @@ int reproduce(Options o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (!cryptonets::cli::standard_streams_open("cryptonets-reproduce")) return 2;
-  try {
-    return cryptonets::cli::checked_stdout(reproduce(parse_options(argc, argv)),
-                                           "cryptonets-reproduce");
-  } catch (const std::exception& error) {
-    std::fprintf(stderr, "cryptonets-reproduce: %s\n", error.what());
-    return 2;
-  }
+  if (argc > 0) invoked_as = argv[0];
+  // As the other tools: messages prefixed and made printable, usage errors exit 2 with a pointer
+  // to --help, every other failure 1 (cli::run_standalone).
+  return cli::run_standalone(
+      kProgram,
+      [](std::span<char* const> arguments) {
+        const std::optional<Options> options = parse_options(arguments);
+        return options ? reproduce(*options) : 0;
+      },
+      argc, argv);
 }

@@ -168,30 +168,39 @@ struct DefaultOutput {
 // callers refuse with it before any work; an output named on the command line is replaced.
 std::string existing_default_outputs(const std::vector<DefaultOutput>& defaults);
 
-// One output of a tool that writes through a plain stream (cryptonets-train, -quantise), from
-// the first write to the name it ends up under. A path named on the command line (`named`) is
-// written in place, replaced if it exists, as each tool's --help says (/dev/stdout works). A
-// default is written to a new temporary file beside it, "PATH.tmp-PID-N" (made when write_path()
-// is first called), that publish() gives the default name only if that name is still free:
-// existing_default_outputs checks at start-up, but a file that appeared during the run (hours of
-// training) was replaced at the end. A temporary not published is removed by the destructor.
+// One output of a tool that writes through a plain stream (cryptonets-train, -quantise,
+// -reproduce), from the first write to the name it ends up under. A path named on the command
+// line (`named`) is written in place, replaced if it exists, as each tool's --help says
+// (/dev/stdout works). A default is written to a new file that publish() gives the default name
+// only if that name is still free: existing_default_outputs checks at start-up, but a file that
+// appeared during the run (hours of training) was replaced at the end. That new file is unnamed
+// where the file system allows (Linux O_TMPFILE in the default's directory, opened by the
+// constructor, so a tool constructs its outputs at start-up): whatever ends the process, SIGKILL
+// included, nothing is left behind. Elsewhere (EOPNOTSUPP, EISDIR or EINVAL from O_TMPFILE, or no
+// /proc) it is a named temporary "PATH.tmp-PID-N", made when write_path() is first called and
+// removed by the destructor when not published (a SIGKILL leaves it).
 class ToolOutput {
  public:
-  // `option`: "--out", as DefaultOutput's.
+  // `option`: "--out", as DefaultOutput's. For a default, std::system_error if its directory
+  // cannot hold a new file (EACCES, EROFS, ENOSPC, ...): found before the work.
   ToolOutput(std::string option, std::string path, bool named);
   ~ToolOutput();
   ToolOutput(const ToolOutput&) = delete;
   ToolOutput& operator=(const ToolOutput&) = delete;
 
-  // Where to write (the path, or the temporary); std::system_error if the temporary cannot be
-  // made (EACCES, ENOSPC, ...).
+  // Where to write: the path, "/proc/self/fd/N" for the unnamed file (open it for writing, and
+  // for reading back, as a file of that name), or the named temporary; std::system_error if the
+  // temporary cannot be made (EACCES, ENOSPC, ...). Messages should name path(), not this.
   const std::string& write_path();
-  // A named path: nothing to do. A default: the temporary takes the default name without
-  // replacing anything (renameat2 with RENAME_NOREPLACE; link(2) then unlink where the file
-  // system has no such rename) and is gone either way. Throws std::runtime_error "refusing to
-  // replace 'PATH' (the default of OPTION, not given), which appeared while PROGRAM ran ..." if a
-  // file, directory or link (dangling too) of that name exists, std::system_error for any other
-  // failure; write_path() must have been called.
+  // What the user knows the output as.
+  const std::string& path() const { return path_; }
+  // A named path: nothing to do. A default: the file written takes the default name without
+  // replacing anything (linkat(2) of the unnamed file; renameat2 with RENAME_NOREPLACE of a named
+  // temporary, or link(2) then unlink where the file system has no such rename) and the temporary
+  // is gone either way. Throws std::runtime_error "refusing to replace 'PATH' (the default of
+  // OPTION, not given), which appeared while PROGRAM ran ..." if a file, directory or link
+  // (dangling too) of that name exists, std::system_error for any other failure; write_path()
+  // must have been called.
   void publish(const std::string& program);
 
  private:
@@ -200,7 +209,9 @@ class ToolOutput {
   std::string option_;
   std::string path_;
   bool named_;
-  std::string temporary_;  // "" until write_path(), and after publish()
+  int unnamed_fd_ = -1;    // the O_TMPFILE file, held open until publish()
+  bool written_ = false;   // write_path() called
+  std::string temporary_;  // "/proc/self/fd/N" or the named temporary; "" when none
 };
 
 // Whether writing one path could write the file the other names: the same inode when both

@@ -432,20 +432,21 @@ void write_grid_summary(std::ostream& out, const CommandLine& line, const Report
   out << "\n";
 }
 
-void write_results(const CommandLine& line, const Report& report) {
-  ToolOutput file("--results", line.results, line.results_named);
+void write_results(const CommandLine& line, const Report& report, ToolOutput& file) {
   std::ofstream out(file.write_path());
   if (!out) throw std::runtime_error("cannot write '" + line.results + "'");
   const std::vector<uint64_t> moduli = plaintext_moduli(static_cast<size_t>(line.grid.max_moduli));
   out << "# Quantisation of the CryptoNets network: accuracy against plaintext bits\n\n"
       << "Generated " << utc_now() << " on " << cpu_model() << " ("
       << std::thread::hardware_concurrency() << " hardware threads). Regenerate with\n\n```sh\n"
-      << line.regenerate << "\n```\n\n"
-      << "Float network `" << line.float_model << "` (SHA-256 " << report.float_sha256 << ", "
-      << report.classes << " classes): test accuracy " << percent(report.float_test_accuracy)
-      << ", training accuracy " << percent(report.float_train_accuracy) << ".\n\n"
+      << printable_text(line.regenerate) << "\n```\n\n"
+      << "Float network `" << printable_text(line.float_model) << "` (SHA-256 "
+      << report.float_sha256 << ", " << report.classes << " classes): test accuracy "
+      << percent(report.float_test_accuracy) << ", training accuracy "
+      << percent(report.float_train_accuracy) << ".\n\n"
       << "Accuracies are measured in exact integer arithmetic on the "
-      << count_word(report.test_images) << " test images of `" << line.data_directory
+      << count_word(report.test_images) << " test images of `"
+      << printable_text(line.data_directory)
       << "` (the quantiser's specialised evaluator, which equals `evaluate_plain` exactly: "
          "checked for the default on all test images and in tests/test_quantiser.cpp); \"agrees "
          "with float\" is the fraction of test images classified as the float network classifies "
@@ -487,11 +488,11 @@ void write_results(const CommandLine& line, const Report& report) {
          "points measured on the same test set is partly luck.\n\n";
   if (report.chosen) {
     const QuantisationResult& c = *report.chosen;
-    out << "**Default (`" << line.output << "`): " << c.choice.label() << "**: test accuracy "
-        << percent(c.test.accuracy()) << " (float " << percent(report.float_test_accuracy)
-        << "), agreement with float " << percent(c.test.agreement()) << ", worst-case output "
-        << c.worst_case_bits << " bits → " << *c.moduli << " plaintext modul"
-        << (*c.moduli == 1 ? "us" : "i")
+    out << "**Default (`" << printable_text(line.output) << "`): " << c.choice.label()
+        << "**: test accuracy " << percent(c.test.accuracy()) << " (float "
+        << percent(report.float_test_accuracy) << "), agreement with float "
+        << percent(c.test.agreement()) << ", worst-case output " << c.worst_case_bits << " bits → "
+        << *c.moduli << " plaintext modul" << (*c.moduli == 1 ? "us" : "i")
         << " (the default preset's: " << moduli_bits(report.runtime_moduli)
         << " bits each); measured max |output| " << c.test.max_output_bits << " bits (test), "
         << (c.train_max_output_bits ? std::to_string(*c.train_max_output_bits) : "—")
@@ -530,26 +531,29 @@ void write_results(const CommandLine& line, const Report& report) {
   file.publish(kProgram);
 }
 
-void save_chosen_model(const CommandLine& line, const Report& report, const Model& model) {
+void save_chosen_model(const CommandLine& line, const Report& report, const Model& model,
+                       ToolOutput& file) {
   const QuantisationResult& c = *report.chosen;
   std::ostringstream text;
   write_model(model, text);
   const std::string body = text.str();
   const size_t first_line = body.find('\n') + 1;
+  // The file names on one printable line each (printable_text): a name with a newline would
+  // otherwise end the comment and forge a line of the model.
   std::ostringstream comments;
   comments << "# CryptoNets network for the " << report.classes << " classes of "
-           << line.data_directory << " quantised from " << line.float_model << " (SHA-256 "
-           << report.float_sha256 << ")\n# " << c.choice.label() << ": input scale "
-           << number(c.scales.input) << ", weight scales conv " << c.scales.conv << ", dense1 "
-           << c.scales.dense1 << ", dense2 " << c.scales.dense2 << "\n"
+           << printable_text(line.data_directory) << " quantised from "
+           << printable_text(line.float_model) << " (SHA-256 " << report.float_sha256 << ")\n# "
+           << c.choice.label() << ": input scale " << number(c.scales.input)
+           << ", weight scales conv " << c.scales.conv << ", dense1 " << c.scales.dense1
+           << ", dense2 " << c.scales.dense2 << "\n"
            << "# test accuracy " << percent(c.test.accuracy()) << " in plain integers (float "
            << percent(report.float_test_accuracy) << "); worst-case output bound "
            << c.worst_case_bits << " bits -> " << report.runtime_moduli.size() << " plaintext modul"
            << (report.runtime_moduli.size() == 1 ? "us" : "i") << " of "
            << moduli_bits(report.runtime_moduli) << " bits; measured max |output| "
            << c.test.max_output_bits << " bits\n"
-           << "# regenerate: " << line.regenerate << "\n";
-  ToolOutput file("--out", line.output, line.output_named);
+           << "# regenerate: " << printable_text(line.regenerate) << "\n";
   std::ofstream out(file.write_path());
   out << body.substr(0, first_line) << comments.str() << body.substr(first_line);
   out.close();
@@ -699,7 +703,7 @@ void report_floor_not_reached(const std::vector<QuantisationResult>& sweep, doub
                advice.c_str());
 }
 
-int run_polynomial(const CommandLine& line) {
+int run_polynomial(const CommandLine& line, ToolOutput& results_file, ToolOutput& model_file) {
   using training::float_classes;
   using training::PolynomialFloatNetwork;
   using training::SequentialNetwork;
@@ -749,12 +753,12 @@ int run_polynomial(const CommandLine& line) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const std::optional<size_t> chosen = choose_default(sweep, floor);
 
-  ToolOutput results_file("--results", line.results, line.results_named);
   std::ofstream out(results_file.write_path());
   if (!out) throw std::runtime_error("cannot write '" + line.results + "'");
   out << "# Quantisation of a network with polynomial activations\n\nGenerated " << utc_now()
       << " on " << cpu_model() << ". Regenerate with\n\n```sh\n"
-      << line.regenerate << "\n```\n\nFloat network `" << line.sequential_model << "` (SHA-256 "
+      << printable_text(line.regenerate) << "\n```\n\nFloat network `"
+      << printable_text(line.sequential_model) << "` (SHA-256 "
       << to_hex(sha256(read_possibly_gzipped_file(line.sequential_model))) << "), activations "
       << network.activations[0].name() << " and " << network.activations[1].name()
       << ": test accuracy " << percent(float_test) << ". Each activation Σ a_i·x^i of degree d "
@@ -774,8 +778,8 @@ int run_polynomial(const CommandLine& line) {
         training::evaluate_integer_model(*model, train, line.threads, std::span<const int>{})
             .max_output_bits;
     const model::CompiledModel compiled = model::compile_model(*model);
-    out << "**Default (`" << line.output << "`): " << c.choice.label() << "**: test accuracy "
-        << percent(c.test.accuracy()) << " (float " << percent(float_test)
+    out << "**Default (`" << printable_text(line.output) << "`): " << c.choice.label()
+        << "**: test accuracy " << percent(c.test.accuracy()) << " (float " << percent(float_test)
         << "), agreement with float " << percent(c.test.agreement()) << ", worst-case output "
         << c.worst_case_bits << " bits → " << *c.moduli << " plaintext moduli of at most "
         << kPlaintextModulusBits << " bits; measured max |output| " << c.test.max_output_bits
@@ -807,15 +811,15 @@ int run_polynomial(const CommandLine& line) {
   write_model(*model, text);
   const std::string body = text.str();
   const size_t first_line = body.find('\n') + 1;
-  ToolOutput model_file("--out", line.output, line.output_named);
   std::ofstream file(model_file.write_path());
-  file << body.substr(0, first_line) << "# quantised from " << line.sequential_model << " ("
-       << network.activations[0].name() << ", " << network.activations[1].name() << ")\n# "
+  // The file names escaped, as save_chosen_model's: one comment line each.
+  file << body.substr(0, first_line) << "# quantised from " << printable_text(line.sequential_model)
+       << " (" << network.activations[0].name() << ", " << network.activations[1].name() << ")\n# "
        << c.choice.label() << ": test accuracy " << percent(c.test.accuracy())
        << " in plain integers (float " << percent(float_test) << "); worst-case output bound "
        << c.worst_case_bits << " bits -> " << *c.moduli << " plaintext moduli; measured max "
-       << "|output| " << c.test.max_output_bits << " bits\n# regenerate: " << line.regenerate
-       << "\n"
+       << "|output| " << c.test.max_output_bits
+       << " bits\n# regenerate: " << printable_text(line.regenerate) << "\n"
        << body.substr(first_line);
   file.close();
   if (!file) throw std::runtime_error("cannot write '" + line.output + "'");
@@ -833,7 +837,11 @@ int run(std::span<char* const> arguments) {
   const std::optional<CommandLine> parsed = parse_command_line(arguments);
   if (!parsed) return kExitSuccess;
   const CommandLine& line = *parsed;
-  if (!line.sequential_model.empty()) return run_polynomial(line);
+  // Both outputs made before any work: a directory that cannot take them stops the run now,
+  // and their unnamed files leave nothing if it is killed (ToolOutput).
+  ToolOutput results_file("--results", line.results, line.results_named);
+  ToolOutput model_file("--out", line.output, line.output_named);
+  if (!line.sequential_model.empty()) return run_polynomial(line, results_file, model_file);
   const FloatNetwork network = load_float_network(line.float_model);
   const MnistSet train_set =
       load_data_split(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
@@ -948,13 +956,13 @@ int run(std::span<char* const> arguments) {
                              ", the quantiser counted " + std::to_string(*report.chosen->moduli));
     }
   }
-  write_results(line, report);
+  write_results(line, report, results_file);
   std::fprintf(stderr, "wrote %s\n", printable_text(line.results).c_str());
   if (!report.chosen) {
     report_floor_not_reached(sweep, report.min_accuracy, line);
     return kExitFailure;
   }
-  save_chosen_model(line, report, *chosen_model);
+  save_chosen_model(line, report, *chosen_model, model_file);
   std::fprintf(stderr, "wrote %s: %s, test %s, %zu plaintext modul%s of %s bits\n",
                printable_text(line.output).c_str(), report.chosen->choice.label().c_str(),
                percent(report.chosen->test.accuracy()).c_str(), report.runtime_moduli.size(),

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <optional>
 #include <span>
@@ -31,6 +32,7 @@ using cryptonets::training::require_labels_below;
 using cryptonets::training::save_float_network;
 using cryptonets::training::train_float_network;
 using cryptonets::training::TrainingOptions;
+using cryptonets::training::write_float_network;
 using namespace cryptonets::training;
 
 namespace {
@@ -102,7 +104,10 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
                     std::to_string(defaults.seed));
   options.add_value("threads", "T", "OpenMP threads; the result does not depend on it",
                     std::to_string(defaults.threads));
-  options.add_value("batch", "N", "mini-batch size", std::to_string(defaults.batch_size));
+  options.add_value("batch", "N",
+                    "mini-batch size; one above the number of training images is taken as\n"
+                    "that number (one batch of all of them per step), with a note",
+                    std::to_string(defaults.batch_size));
   options.add_value("lr", "X", "Adam step size after warm-up, in (0, " + shown(kMostStepSize) + "]",
                     shown(defaults.learning_rate));
   options.add_value(
@@ -122,9 +127,12 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   options.add_value("architecture", "A",
                     "cryptonets (the merged 5-layer network, trained directly) or paper (the\n"
                     "9-layer training network: conv, square, sum pool, conv, sum pool, dense,\n"
-                    "square, dense); other than cryptonets/square writes a sequential model",
+                    "square, dense); other than cryptonets/square writes a sequential model;\n"
+                    "not with --fine-tune (the model keeps its own)",
                     "cryptonets");
-  options.add_value("activation", "F", "square, relu or sigmoid", "square");
+  options.add_value("activation", "F",
+                    "square, relu or sigmoid; not with --fine-tune (the model keeps its own)",
+                    "square");
   options.add_value("merged", "FILE",
                     "also write the network with its linear runs merged, as a float model "
                     "(square activations only)",
@@ -190,6 +198,16 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
           " sets the shape of a new network; --fine-tune FILE keeps the shape of FILE");
     }
   }
+  // And its own layers and activations, which these two would not change (they were ignored
+  // without a word). Refused even where the value matches FILE's: the file, not the command
+  // line, says what the network is.
+  for (const char* kind : {"architecture", "activation"}) {
+    if (options.given(kind) && !line.fine_tune.empty()) {
+      throw UsageError("--" + std::string(kind) +
+                       " chooses a new network; --fine-tune FILE keeps the " + kind +
+                       " of FILE (the fine-tuned model's own is used): leave --" + kind + " out");
+    }
+  }
   // --degree is the degree of the --approximate fits: without them it would be ignored.
   if (options.given("degree") && line.approximate.empty())
     throw UsageError("--degree applies to --approximate (the degree of its polynomials)");
@@ -223,10 +241,24 @@ LabelledImages view(const MnistSet& set, size_t limit) {
           std::span(set.labels.labels).first(count)};
 }
 
+// Writes the model with `write` to `output` and gives it its name: the default's unnamed file is
+// reached as /proc/self/fd/N, so the message names the output itself.
+template <class Write>
+void write_output(ToolOutput& output, Write&& write) {
+  std::ofstream out(output.write_path(), std::ios::binary | std::ios::trunc);
+  if (out) write(out);
+  out.close();
+  if (!out) throw std::runtime_error("cannot write '" + output.path() + "'");
+  output.publish(kProgram);
+}
+
 int run(std::span<char* const> arguments) {
   const std::optional<CommandLine> parsed = parse_command_line(arguments);
   if (!parsed) return kExitSuccess;
   const CommandLine& line = *parsed;
+  // Made before the data are read and the training runs: a directory that cannot take the
+  // output stops the run now, and the unnamed file leaves nothing if the run is killed.
+  ToolOutput output("--out", line.output, line.output_named);
   const MnistSet train =
       load_data_split(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
   const MnistSet test =
@@ -238,7 +270,16 @@ int run(std::span<char* const> arguments) {
   require_labels_below(test.labels.labels, classes,
                        "'" + split_labels_file(line.data_directory, MnistSplit::kTest).string() +
                            "' (the training labels have " + std::to_string(classes) + " classes)");
-  const TrainingOptions& t = line.training;
+  TrainingOptions t = line.training;
+  // A batch beyond the training set is the whole set each step, as the trainers take it; their
+  // buffers followed --batch (1048576 took 820 MB for 100 images).
+  if (static_cast<size_t>(t.batch_size) > train_view.size()) {
+    std::fprintf(stderr,
+                 "%s: note: --batch %d is more than the %zu training images: batches of %zu (all "
+                 "of them, each step)\n",
+                 kProgram, t.batch_size, train_view.size(), train_view.size());
+    t.batch_size = static_cast<int>(train_view.size());
+  }
   std::printf(
       "training on %zu images, testing on %zu, %d classes; epochs %d, batch %d, lr %g, "
       "seed %llu, threads %d\n",
@@ -279,9 +320,7 @@ int run(std::span<char* const> arguments) {
       std::fflush(stdout);
     }
     train_sequential_network(network, train_view, view(test, 0), t, line.fine_tune.empty(), report);
-    ToolOutput output("--out", line.output, line.output_named);
-    save_sequential_network(network, output.write_path());
-    output.publish(kProgram);
+    write_output(output, [&](std::ostream& out) { write_sequential_network(network, out); });
     std::printf("wrote %s after %.1f s of training\n", printable_text(line.output).c_str(),
                 total_seconds);
     if (!line.merged_output.empty()) {
@@ -301,9 +340,7 @@ int run(std::span<char* const> arguments) {
                     100.0 * r.train_accuracy, 100.0 * r.test_accuracy, r.seconds);
         std::fflush(stdout);
       });
-  ToolOutput output("--out", line.output, line.output_named);
-  save_float_network(network, output.write_path());
-  output.publish(kProgram);
+  write_output(output, [&](std::ostream& out) { write_float_network(network, out); });
   std::printf("wrote %s (%zu parameters) after %.1f s of training\n",
               printable_text(line.output).c_str(), parameter_count(network), total_seconds);
   return kExitSuccess;

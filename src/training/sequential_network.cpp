@@ -904,8 +904,10 @@ void train_sequential_network(SequentialNetwork& network, const LabelledImages& 
   const long total_steps = long(batches) * options.epochs;
   std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), size_t{0});
-  std::vector<uint8_t> pixels(size_t(options.batch_size) * FloatNetwork::kImagePixels);
-  std::vector<uint8_t> labels(options.batch_size);
+  // No batch holds more than the n images (a batch size of 2^20 sized 820 MB for 100 images).
+  const size_t most_in_batch = std::min<size_t>(options.batch_size, n);
+  std::vector<uint8_t> pixels(most_in_batch * FloatNetwork::kImagePixels);
+  std::vector<uint8_t> labels(most_in_batch);
   const int shifts = 2 * options.max_shift + 1;
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();

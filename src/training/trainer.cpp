@@ -395,8 +395,10 @@ FloatNetwork train_float_network(const LabelledImages& train, const LabelledImag
   const long total_steps = static_cast<long>(batches_per_epoch) * options.epochs;
   std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), size_t{0});
-  std::vector<uint8_t> batch_pixels(size_t(options.batch_size) * FloatNetwork::kImagePixels);
-  std::vector<uint8_t> batch_labels(options.batch_size);
+  // No batch holds more than the n images (a batch size of 2^20 sized 820 MB for 100 images).
+  const size_t most_in_batch = std::min<size_t>(options.batch_size, n);
+  std::vector<uint8_t> batch_pixels(most_in_batch * FloatNetwork::kImagePixels);
+  std::vector<uint8_t> batch_labels(most_in_batch);
   const int shift_choices = 2 * options.max_shift + 1;
   long step = 0;
 

@@ -3,7 +3,8 @@
 # through bench/reproduce.sh: the report, every CSV file with its columns, and the PNGs must exist,
 # and the encrypted scores must equal the plain network's: in the main runs (YASHE' paper and
 # default, BFV), for both training networks under each parameter set, and for the activation
-# study's polynomial models (issue 17).
+# study's polynomial models (issue 17). Then the script on the driver's exit 1: it stops after a
+# failure (which writes nothing), and plots when the encrypted scores differ (the files written).
 # Usage: test_reproduce.sh SOURCE_ROOT DRIVER
 set -euo pipefail
 root="$1"
@@ -143,8 +144,48 @@ grep -qF "## Time per stage" "$work/study.md" && fail "study.md holds more than 
 [ -s "$work/study/activation_study.png" ] || fail "--study-only drew no activation_study.png"
 [ -e "$work/study/stages.csv" ] && fail "--study-only measured the stages too"
 
+# ---- bench/reproduce.sh on the driver's exit 1, which is either a failure (nothing written: the
+# script stops there) or encrypted scores that differ (the files written: it still plots). Two
+# stand-in drivers: one fails, one writes the files of the run above and reports a difference.
+# Outputs of an earlier run are in place, as a rerun finds them: they are not plotted again.
+cat >"$work/failing-driver" <<'STUB'
+#!/usr/bin/env bash
+echo "cryptonets-reproduce: cannot read the paper's values from none.csv" >&2
+exit 1
+STUB
+cat >"$work/differing-driver" <<'STUB'
+#!/usr/bin/env bash
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) out="$2"; shift ;;
+    --report) report="$2"; shift ;;
+  esac
+  shift
+done
+mkdir -p "$out" && cp "$SOURCE_OUT"/*.csv "$out"/ && cp "$SOURCE_REPORT" "$report"
+exit 1
+STUB
+chmod +x "$work/failing-driver" "$work/differing-driver"
+mkdir -p "$work/rerun"
+cp "$out"/*.csv "$work/rerun/"
+cp "$report" "$work/rerun.md"
+status=0
+CRYPTONETS_REPRODUCE="$work/failing-driver" bash "$root/bench/reproduce.sh" --out "$work/rerun" \
+  --report "$work/rerun.md" >"$work/failing.log" 2>&1 || status=$?
+[ "$status" -eq 1 ] || fail "reproduce.sh after a failing driver: exit $status, expected 1"
+grep -q "^report: " "$work/failing.log" && fail "reproduce.sh after a failing driver names a report"
+[ -e "$work/rerun/layers.png" ] && fail "reproduce.sh plotted an earlier run's files after a failing driver"
+status=0
+SOURCE_OUT="$out" SOURCE_REPORT="$report" CRYPTONETS_REPRODUCE="$work/differing-driver" \
+  bash "$root/bench/reproduce.sh" --out "$work/differ" --report "$work/differ.md" \
+  >"$work/differing.log" 2>&1 || status=$?
+[ "$status" -eq 1 ] || fail "reproduce.sh when the scores differ: exit $status, expected 1"
+grep -qF "report: $work/differ.md" "$work/differing.log" ||
+  fail "reproduce.sh when the scores differ does not name the report: $(cat "$work/differing.log")"
+[ -s "$work/differ/layers.png" ] || fail "reproduce.sh did not plot when the scores differ"
+
 if [ "$failures" -gt 0 ]; then
   cat "$work/log"
   exit 1
 fi
-echo "reproduce: report, 9 CSV files and 5 PNGs checked; --study-only checked"
+echo "reproduce: report, 9 CSV files and 5 PNGs checked; --study-only checked; exit 1 handled"

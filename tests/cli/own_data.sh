@@ -138,7 +138,7 @@ grep -q "encrypted scores equal the plain integer network's: yes, on every image
 
 # cryptonets-reproduce reads the data first: it notes them as unverified, then (here) stops at an
 # output directory it cannot create, which keeps the check short.
-expect 2 "Not a directory" - -- "$reproduce" --mode test --data set --model model.txt \
+expect 1 "Not a directory" - -- "$reproduce" --mode test --data set --model model.txt \
   --paper-values "$data/../bench/paper_values.csv" --out "$labels/reproduction" \
   --report report.md
 notes message.txt 1
@@ -184,7 +184,7 @@ expect 1 "$mismatch" bad.ct -- "$exe" encrypt --keys client --model model.txt \
 expect 1 "$mismatch" labels-bad.txt -- "$exe" decrypt --keys client --model model.txt \
   --in scores.ct --plain-images bad/t10k-images-idx3-ubyte --out labels-bad.txt
 expect 1 "$mismatch" - -- "$exe" mnist --data bad --model model.txt --insecure-ring-degree 64
-expect 2 "$mismatch" report-bad.md -- "$reproduce" --mode test --data bad --model model.txt \
+expect 1 "$mismatch" report-bad.md -- "$reproduce" --mode test --data bad --model model.txt \
   --paper-values "$data/../bench/paper_values.csv" --out reproduction-bad --report report-bad.md
 [ -e reproduction-bad ] && fail "cryptonets-reproduce wrote reproduction-bad from corrupted data"
 # The message also says how to proceed.
@@ -197,7 +197,7 @@ notes encrypt-unchecked.log 0
 # ---- A --timing-n below BFV's ring degree is refused, outside --mode test, before any file is
 # written (found by a trial: BFV was moved to it silently, its primes at that n with no security).
 # Without the refusal the reduced run would go on for minutes: the timeout makes that a failure.
-expect 2 "BFV: select_bfv_parameters chose n = " report-small-n.md -- timeout 60 "$reproduce" \
+expect 1 "BFV: select_bfv_parameters chose n = " report-small-n.md -- timeout 60 "$reproduce" \
   --mode reduced --timing-n 1024 --data set --model model.txt \
   --paper-values "$data/../bench/paper_values.csv" --out reproduction-small-n --report report-small-n.md
 grep -qF "above this run's ring degree n = 1024 (--timing-n); BFV is not moved to a smaller n outside --mode test" message.txt ||
@@ -215,7 +215,7 @@ expect 1 "$no_entry" labels-partial.txt -- "$exe" decrypt --keys client --model 
   --in scores.ct --labels partial/t10k-labels-idx1-ubyte --out labels-partial.txt
 expect 1 "$no_entry" - -- "$exe" mnist --data partial --model model.txt \
   --insecure-ring-degree 64
-expect 2 "$no_entry" report-partial.md -- "$reproduce" --mode test --data partial \
+expect 1 "$no_entry" report-partial.md -- "$reproduce" --mode test --data partial \
   --model model.txt --paper-values "$data/../bench/paper_values.csv" --out reproduction-partial \
   --report report-partial.md
 
@@ -293,12 +293,12 @@ grep -qF "Adam step size after warm-up, in (0, 10]" train-help.txt ||
 # ---- cryptonets-reproduce: an unreadable --study-manifest or --paper-values is refused before any
 # directory is made (a trial: 27 s of measurements first, empty directories left), and a list
 # where one value is expected is refused (--timing-n 1024,8192 ran at 1024).
-expect 2 "cannot read the activation study's manifest no-such.csv" reproduction-nm -- \
+expect 1 "cannot read the activation study's manifest no-such.csv" reproduction-nm -- \
   timeout 20 "$reproduce" --mode test --data set --model model.txt \
   --paper-values "$data/../bench/paper_values.csv" --study-manifest no-such.csv \
   --out reproduction-nm --report report-nm/report.md
 [ -e report-nm ] && fail "cryptonets-reproduce made report-nm for a missing --study-manifest"
-expect 2 "cannot read the paper's values from no-such.csv" reproduction-np -- \
+expect 1 "cannot read the paper's values from no-such.csv" reproduction-np -- \
   timeout 20 "$reproduce" --mode test --data set --model model.txt --paper-values no-such.csv \
   --out reproduction-np --report report-np/report.md
 [ -e report-np ] && fail "cryptonets-reproduce made report-np for a missing --paper-values"

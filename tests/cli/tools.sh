@@ -9,10 +9,16 @@
 # - nor one that appears while the tool runs (a trial: the name was checked at start-up only, and
 #   a file made there during the training was replaced at the end): exit 1 at the end, a message
 #   naming the file, the file unchanged, no temporary file left;
+# - a tool killed during its run (SIGKILL) or in the middle of writing its output (SIGXFSZ) leaves
+#   no file in the output's directory: a default output is an unnamed file (O_TMPFILE) from
+#   start-up until it is given its name (the named temporary "PATH.tmp-PID-N" was left behind);
+# - cryptonets-quantise writes the file names in its model's comments and its table escaped: a
+#   name with a newline forged a line of the model;
 # - cryptonets-train --epochs 0 (an untrained model, exit 0 for a trial) and options that would be
-#   ignored are usage errors;
+#   ignored (--architecture and --activation with --fine-tune too) are usage errors; a --batch
+#   above the number of training images is that number, with a note (it allocated 820 MB);
 # - cryptonets-reproduce --seed takes 0 to 2^63 - 1, and says so (a trial: --seed 0 got "expects
-#   positive integers separated by commas");
+#   positive integers separated by commas"); its errors exit 1, its usage errors 2;
 # - the messages of every command print file names escaped, on one line (a trial: a name with a
 #   newline forged a line of output, one with ESC drove the terminal).
 #
@@ -126,7 +132,7 @@ expect 2 "refusing to replace 'bench/results/activation-study/encrypted.md' (the
 expect 2 "refusing to replace 'bench/results/reproduction' (the default of --out, not given):" -- \
   "$reproduce" --report bench/results/reproduction.md
 unchanged bench/results/reproduction.md bench/results/activation-study/encrypted.md
-expect 2 "cannot read the paper's values from bench/paper_values.csv" -- \
+expect 1 "cannot read the paper's values from bench/paper_values.csv" -- \
   "$reproduce" --mode test --out bench/results/reproduction --report bench/results/reproduction.md
 cd .. || exit 1
 
@@ -211,6 +217,85 @@ run_blocked quantise-table.log bench/results/quantisation.md "$quantise" --float
   "${small_grid[@]}" --out model.txt
 appeared_unchanged quantise-table.log bench/results/quantisation.md 1
 [ -e model.txt ] && fail "quantise wrote the model after refusing its table"
+# cryptonets-reproduce --study-only, on a one-row study (no encrypted run: quick): its report
+# appears; neither it nor the CSV files written before it are kept, nor the directory it made for
+# them (it had only the start-up check, and replaced the report at the end).
+mkdir -p study bench/results/activation-study
+head -n 2 "$data/activation-study/manifest.csv" >study/manifest.csv
+ln -s "$data/activation-study/relu.txt" study/relu.txt
+run_blocked reproduce-appeared.log bench/results/activation-study/encrypted.md "$reproduce" \
+  --study-only --mode test --study-manifest study/manifest.csv --model "$data/model.txt" \
+  --data "$data/mnist" --paper-values "$data/../bench/paper_values.csv" --threads 1 --seed 1
+appeared_unchanged reproduce-appeared.log bench/results/activation-study/encrypted.md 1
+grep -qF "cryptonets-reproduce: refusing to replace" reproduce-appeared.log ||
+  fail "reproduce: the refusal is not prefixed with the program's name: $(cat reproduce-appeared.log)"
+[ -e bench/results/activation-study/encrypted ] &&
+  fail "reproduce kept bench/results/activation-study/encrypted/ ($(ls -A bench/results/activation-study/encrypted)) after refusing its report"
+
+# ---- Killed, a tool leaves nothing in its output's directory. During the run (SIGKILL, once it
+# has read its data, as run_blocked waits): it holds its default output open from start-up, an
+# unnamed file, which goes with the process. In the middle of the write (SIGXFSZ: a file-size
+# limit below the model's size, the signal's default action restored): the named temporary
+# data/model-float.txt.tmp-PID-0 was left there.
+# empty_directory LOG DIR: DIR holds no file.
+empty_directory() {
+  checks=$((checks + 1))
+  [ -z "$(ls -A "$2")" ] || fail "$1: left $(ls -A "$2" | tr '\n' ' ')in $2"
+}
+rm -rf data && mkdir data
+rm -f pipe && mkfifo pipe
+exec 3<>pipe
+dd if=/dev/zero of=pipe bs=4096 count=4096 oflag=nonblock status=none 2>/dev/null
+"$train" "${small_network[@]}" >pipe 2>&1 &
+pid=$!
+bytes=0
+for ((tries = 0; tries < 600 && bytes < 300000; tries++)); do
+  bytes=$(awk '/^rchar:/ { print $2 }' "/proc/$pid/io" 2>/dev/null) || bytes=0
+  [ -n "$bytes" ] || bytes=0
+  sleep 0.05
+done
+checks=$((checks + 1))
+held=$(find "/proc/$pid/fd" -mindepth 1 -exec readlink {} + 2>/dev/null |
+  grep -cF "$(pwd -P)/data/")
+[ "$held" -ge 1 ] || fail "train did not hold its default output in data/ open from start-up"
+kill -9 "$pid"
+{ wait "$pid"; } 2>/dev/null # (no "Killed" line from the shell)
+exec 3<&-
+rm -f pipe
+empty_directory "train killed with SIGKILL" data
+{ (ulimit -c 0 && ulimit -f 16 &&
+  exec perl -e '$SIG{XFSZ} = "DEFAULT"; exec @ARGV or die "exec: $!\n"' -- \
+    "$train" "${small_network[@]}") >/dev/null 2>&1; } 2>/dev/null
+status=$?
+checks=$((checks + 1))
+[ "$status" -ne 0 ] || fail "train under a 16 kB file-size limit exited 0"
+empty_directory "train killed in its write (exit $status)" data
+
+# ---- A --batch above the training images: all of them per step, said in a note (it allocated
+# 820 MB for 2^20 images' buffers, the result unchanged).
+"$train" "${small_network[@]}" --batch 1048576 --out big-batch.txt >batch.log 2>batch.err ||
+  fail "train --batch 1048576: $(cat batch.err)"
+checks=$((checks + 1))
+grep -qF "cryptonets-train: note: --batch 1048576 is more than the 100 training images: batches of 100" \
+  batch.err || fail "train --batch 1048576 gave no note: $(cat batch.err)"
+grep -qF "batch 100," batch.log || fail "train --batch 1048576 does not say batch 100: $(cat batch.log)"
+
+# ---- cryptonets-quantise: the file names in the model's comments and the table on one line
+# each (printable_text); the model loads and has no line of the names' making.
+forged_float=$'float\nFORGED float.txt'
+forged_data=$'set\nFORGED data'
+cp float.txt "$forged_float"
+ln -s ../set "$forged_data"
+"$quantise" --float "$forged_float" --data "$forged_data" --input-scales 1 --min-bits 2 \
+  --max-bits 2 --threads 2 --min-accuracy 0 --out forged-model.txt --results forged-table.md \
+  >forged.log 2>&1 || fail "quantise of a float model named with a newline: $(cat -v forged.log)"
+checks=$((checks + 1))
+grep -q "^FORGED" forged-model.txt forged-table.md &&
+  fail "a file name forged a line: $(grep -n "^FORGED" forged-model.txt forged-table.md)"
+grep -qF 'classes of set\nFORGED data quantised from float\nFORGED float.txt (SHA-256' \
+  forged-model.txt || fail "the model's comment does not name the files escaped: $(head -n 3 forged-model.txt)"
+"$exe" inspect forged-model.txt >inspect.log 2>&1 ||
+  fail "the model named from forged names does not load: $(cat inspect.log)"
 cd .. || exit 1
 
 # ---- cryptonets-train: values that would do nothing, before any work (exit 2, no file).
@@ -222,6 +307,13 @@ expect 2 "--hidden sets the shape of a new network; --fine-tune FILE keeps the s
   "$train" --fine-tune x.txt --hidden 10 --out e0.txt
 expect 2 "--conv-maps sets the shape of a new network" -- \
   "$train" --fine-tune x.txt --conv-maps 3 --out e0.txt
+# --architecture and --activation were ignored with --fine-tune: the model keeps its own.
+expect 2 "--activation chooses a new network; --fine-tune FILE keeps the activation of FILE (the fine-tuned model's own is used)" -- \
+  "$train" --fine-tune x.txt --activation relu --out e0.txt
+expect 2 "--architecture chooses a new network; --fine-tune FILE keeps the architecture of FILE" -- \
+  "$train" --fine-tune x.txt --architecture paper --out e0.txt
+expect 2 "--activation chooses a new network" -- \
+  "$train" --fine-tune x.txt --activation square --out e0.txt
 [ -e e0.txt ] && fail "cryptonets-train wrote its output before refusing"
 # --epochs 0 with --approximate is the drop-in approximation: accepted (here, to the missing
 # model).
@@ -266,17 +358,23 @@ fi
 printed_escaped 1 "$train" --data "$odd" --out f.txt
 printed_escaped 2 "$train" --out "$odd/none/f.txt"
 printed_escaped 1 "$quantise" --float "$odd.missing" --data ../set --out m.txt --results r.md
+printed_escaped 1 "$reproduce" --paper-values "$odd.missing" --out r --report r.md
+printed_escaped 2 "$reproduce" --mode "$odd"
 cd .. || exit 1
 
 # ---- cryptonets-reproduce --seed: 0 to 2^63 - 1; anything else names the range and why.
-expect 2 "cannot read the paper's values from none.csv" -- \
+expect 1 "cryptonets-reproduce: cannot read the paper's values from none.csv" -- \
   "$reproduce" --seed 0 --paper-values none.csv --out r --report r.md
-expect 2 "cannot read the paper's values from none.csv" -- \
+expect 1 "cannot read the paper's values from none.csv" -- \
   "$reproduce" --seed 9223372036854775807 --paper-values none.csv --out r --report r.md
 for seed in -1 x 1,2 9223372036854775808 99999999999999999999 ""; do
   expect 2 "--seed expects one integer from 0 to 9223372036854775807 (2^63 - 1, as cryptonets keygen --seed): it keys the INSECURE deterministic generator; got '$seed'" -- \
     "$reproduce" --seed "$seed" --out r --report r.md
 done
+# A usage error points to --help, as the other tools' do (it printed the whole usage).
+expect 2 "cryptonets-reproduce: unknown option '--bogus' (see cryptonets-reproduce --help)" -- \
+  "$reproduce" --bogus
+[ "$(wc -l <message.txt)" -eq 1 ] || fail "reproduce --bogus: more than one line: $(cat message.txt)"
 [ -e r ] || [ -e r.md ] && fail "cryptonets-reproduce wrote its outputs before refusing"
 
 # ---- A closed stdout is refused before any work (the next file opened would take its
