@@ -273,10 +273,16 @@ TEST_CASE("BFV multiply, relinearise and decrypt equal their GMP twins bit for b
       if (threads == 1) {
         CHECK(reference::decrypt(*fx.context, fx.keys.secret_key, c).coeffs == product.coeffs);
       }
+      std::vector<Ciphertext> all = {c, c1, c};  // relinearize_all: the same words
+      fx.evaluator.relinearize_all(all, threads);
       fx.evaluator.relinearize_inplace(c);
       REQUIRE(c.parts.size() == 2);
       CHECK(c.parts == expected_relinearised.parts);
       CHECK(fx.decryptor.decrypt(c).coeffs == product.coeffs);
+      CHECK(all[0].parts == expected_relinearised.parts);
+      CHECK(all[1].parts == c1.parts);
+      CHECK(all[2].parts == expected_relinearised.parts);
+      CHECK(all[2].noise_log2 == c.noise_log2);
     }
   }
   omp_set_num_threads(previous_threads);

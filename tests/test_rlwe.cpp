@@ -87,6 +87,75 @@ TEST_CASE("the gadget product over two key rows equals the term-by-term referenc
   }
 }
 
+TEST_CASE("gadget products on 1 and 2 threads, written, added or in place, equal gadget_product") {
+  // 3 and 33 sources at 1 and 2 threads: written over fresh destinations, added to others, and in
+  // place (destination = source, as YASHE' relinearises).
+  const auto ctx = context_8192(24);
+  Prng prng = Prng::insecure_seeded(3);
+  std::vector<RnsPoly> key0, key1;
+  for (size_t d = 0; d < ctx->digit_count(); ++d) {
+    key0.push_back(sample_uniform_poly(prng, ctx->ring(), PolyForm::evaluation));
+    key1.push_back(sample_uniform_poly(prng, ctx->ring(), PolyForm::evaluation));
+  }
+  const std::vector<RnsPoly>* keys[] = {&key0, &key1};
+  std::vector<RnsPoly> sources, addends;
+  std::vector<std::vector<RnsPoly>> expected;
+  for (size_t j = 0; j < 33; ++j) {
+    sources.push_back(sample_uniform_poly(prng, ctx->ring(), PolyForm::coefficient));
+    addends.push_back(sample_uniform_poly(prng, ctx->ring(), PolyForm::coefficient));
+    expected.push_back(rlwe::gadget_product(*ctx, sources.back(), keys));
+  }
+  for (const size_t count : {size_t{3}, size_t{33}}) {
+    for (const int threads : {1, 2}) {
+      CAPTURE(count);
+      CAPTURE(threads);
+      std::vector<RnsPoly> in(sources.begin(), sources.begin() + static_cast<long>(count));
+      std::vector<RnsPoly> written, added;
+      std::vector<RnsPoly*> from, to_written, to_added;
+      for (size_t j = 0; j < count; ++j) {
+        written.push_back(sample_uniform_poly(prng, ctx->ring(), PolyForm::coefficient));
+        written.push_back(sample_uniform_poly(prng, ctx->ring(), PolyForm::coefficient));
+        added.push_back(addends[j]);
+        added.push_back(addends[j]);
+      }
+      for (size_t j = 0; j < count; ++j) {
+        from.push_back(&in[j]);
+        for (size_t r = 0; r < 2; ++r) {
+          to_written.push_back(&written[2 * j + r]);
+          to_added.push_back(&added[2 * j + r]);
+        }
+      }
+      rlwe::gadget_products(*ctx, from, keys, to_written, false, threads);
+      rlwe::gadget_products(*ctx, from, keys, to_added, true, threads);
+      for (size_t j = 0; j < count; ++j) {
+        for (size_t r = 0; r < 2; ++r) {
+          CHECK(written[2 * j + r] == expected[j][r]);
+          RnsPoly sum = addends[j];
+          sum += expected[j][r];
+          CHECK(added[2 * j + r] == sum);
+        }
+      }
+      const std::vector<RnsPoly>* one_key[] = {&key1};
+      rlwe::gadget_products(*ctx, from, one_key, from, false, threads);  // in place
+      for (size_t j = 0; j < count; ++j)
+        CHECK(in[j] == expected[j][1]);
+    }
+  }
+  std::vector<RnsPoly*> one = {&sources[0]}, two = {&sources[0], &sources[1]};
+  CHECK_THROWS_AS(rlwe::gadget_products(*ctx, one, keys, one, false, 1), std::invalid_argument);
+  CHECK_THROWS_AS(rlwe::gadget_products(*ctx, two, keys, two, false, 1), std::invalid_argument);
+  const std::vector<RnsPoly>* one_key[] = {&key0};
+  CHECK_THROWS_AS(rlwe::gadget_products(*ctx, one, one_key, one, false, 0), std::invalid_argument);
+  std::vector<RnsPoly> short_key(key0.begin(), key0.end() - 1);
+  const std::vector<RnsPoly>* bad[] = {&short_key};
+  CHECK_THROWS_AS(rlwe::gadget_products(*ctx, one, bad, one, false, 1), std::invalid_argument);
+  RnsPoly evaluation_form = sources[0];
+  evaluation_form.to_evaluation();
+  std::vector<RnsPoly*> wrong_form = {&evaluation_form};
+  CHECK_THROWS_AS(rlwe::gadget_products(*ctx, wrong_form, one_key, one, false, 1),
+                  std::invalid_argument);
+}
+
 TEST_CASE("scale-and-round and decryption rounding equal their GMP twins, n = 8192") {
   const auto ctx = context_8192(0);
   Prng prng = Prng::insecure_seeded(3);

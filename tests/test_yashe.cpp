@@ -333,5 +333,21 @@ TEST_CASE("relinearisation equals key switching written out term by term, mixed 
       CHECK(relinearised.parts[0] == expected);
     }
     omp_set_num_threads(previous_threads);
+    // relinearize_all: the same words on 1 and 2 threads, a fresh value among them left as it is.
+    const Ciphertext fresh = fx.encrypt(m1);
+    for (const size_t count : {size_t{3}, size_t{40}}) {
+      for (const int threads : {1, 2}) {
+        CAPTURE(count);
+        CAPTURE(threads);
+        std::vector<Ciphertext> values(count, product);
+        values[1] = fresh;
+        fx.evaluator.relinearize_all(values, threads);
+        for (size_t j = 0; j < count; ++j) {
+          CHECK(values[j].degree == 1);
+          CHECK(values[j].parts[0] == (j == 1 ? fresh.parts[0] : expected));
+        }
+        CHECK(values[0].noise_log2 == fx.evaluator.noise_model().relinearize(product.noise_log2));
+      }
+    }
   }
 }

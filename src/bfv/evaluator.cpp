@@ -208,6 +208,33 @@ void Evaluator::relinearize_inplace(Ciphertext& a) const {
   a.noise_log2 = noise_model_.relinearize(a.noise_log2);
 }
 
+void Evaluator::relinearize_all(std::span<Ciphertext> values, int threads) const {
+  std::vector<RnsPoly*> sources, destinations;
+  for (Ciphertext& a : values) {
+    check_operand(a);
+    if (a.degree == 1) continue;
+    if (relinearization_key_.b.size() != context_->rns().digit_count() ||
+        relinearization_key_.a.size() != context_->rns().digit_count()) {
+      throw std::invalid_argument("BFV Evaluator: relinearisation needs the relinearisation key");
+    }
+    if (relinearization_key_.key_id != a.key_id) {
+      throw std::invalid_argument(
+          "BFV Evaluator: the relinearisation key belongs to another key pair");
+    }
+    sources.push_back(&a.parts[2]);
+    destinations.push_back(&a.parts[0]);
+    destinations.push_back(&a.parts[1]);
+  }
+  const std::vector<RnsPoly>* keys[] = {&relinearization_key_.b, &relinearization_key_.a};
+  rlwe::gadget_products(context_->rns(), sources, keys, destinations, true, threads);
+  for (Ciphertext& a : values) {
+    if (a.degree == 1) continue;
+    a.parts.pop_back();
+    a.degree = 1;
+    a.noise_log2 = noise_model_.relinearize(a.noise_log2);
+  }
+}
+
 Ciphertext Evaluator::multiply(const Ciphertext& a, const Ciphertext& b) const {
   Ciphertext product = multiply_without_relinearization(a, b);
   relinearize_inplace(product);

@@ -435,10 +435,9 @@ void CiphertextOps<Evaluator>::relinearize(rlwe::Ciphertext& value) const {
 
 template <class Evaluator>
 void CiphertextOps<Evaluator>::relinearize_all(std::vector<rlwe::Ciphertext>& values) {
-  // One ciphertext per thread; the evaluator's own parallel loops then run single-threaded.
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
-  for (size_t j = 0; j < values.size(); ++j)
-    evaluator_.relinearize_inplace(values[j]);
+  // One ciphertext per task (rlwe::gadget_products), every argument checked before the threads
+  // start: an exception must not escape an OpenMP region.
+  evaluator_.relinearize_all(values, threads_);
 }
 
 template <class Evaluator>

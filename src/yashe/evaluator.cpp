@@ -168,6 +168,29 @@ void Evaluator::relinearize_inplace(Ciphertext& a) const {
   a.noise_log2 = noise_model_.relinearize(a.noise_log2);
 }
 
+void Evaluator::relinearize_all(std::span<Ciphertext> values, int threads) const {
+  std::vector<RnsPoly*> sources;
+  for (Ciphertext& a : values) {
+    check_operand(a);
+    if (a.degree == 1) continue;
+    if (evaluation_key_.gamma.size() != context_->digit_count()) {
+      throw std::invalid_argument("Evaluator: relinearisation needs the evaluation key");
+    }
+    if (evaluation_key_.key_id != a.key_id) {
+      throw std::invalid_argument("Evaluator: the evaluation key belongs to another key pair");
+    }
+    sources.push_back(&a.parts[0]);
+  }
+  const std::vector<RnsPoly>* keys[] = {&evaluation_key_.gamma};
+  // In place: each c is replaced by its own key switch (as relinearize_inplace).
+  rlwe::gadget_products(context_->rns(), sources, keys, sources, false, threads);
+  for (Ciphertext& a : values) {
+    if (a.degree == 1) continue;
+    a.degree = 1;
+    a.noise_log2 = noise_model_.relinearize(a.noise_log2);
+  }
+}
+
 Ciphertext Evaluator::multiply(const Ciphertext& a, const Ciphertext& b) const {
   Ciphertext product = multiply_without_relinearization(a, b);
   relinearize_inplace(product);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 
 #include "cryptonets/bfv/context.hpp"
 #include "cryptonets/bfv/noise_model.hpp"
@@ -43,6 +44,11 @@ class Evaluator {
   // FV12 §6.1 Relin (version 1) with RNS digits: (c_0 + Σ_d D_d(c_2)·b_d, c_1 + Σ_d D_d(c_2)·a_d),
   // the gadget product of rlwe/gadget.hpp. Reference twin: bfv::reference::relinearize.
   void relinearize_inplace(Ciphertext& a) const;
+  // relinearize_inplace on every value of degree 2 (degree 1 is left as it is), one value per
+  // task on `threads` OpenMP threads (rlwe::gadget_products). Equal bit for bit to
+  // relinearize_inplace on each. Throws as relinearize_inplace, before changing any value;
+  // std::invalid_argument if threads < 1.
+  void relinearize_all(std::span<Ciphertext> values, int threads) const;
   Ciphertext multiply(const Ciphertext& a, const Ciphertext& b) const;
   Ciphertext square(const Ciphertext& a) const;
 

@@ -40,4 +40,17 @@ void gadget_digit_row(const RnsContext& context, const uint64_t* y, size_t d, si
 std::vector<RnsPoly> gadget_product(const RnsContext& context, const RnsPoly& c,
                                     std::span<const std::vector<RnsPoly>* const> keys);
 
+// The gadget products of many polynomials on `threads` OpenMP threads: for every j, the product
+// Σ_d D_d(*sources[j])·keys[r][d] of key row r is written to *destinations[j·keys.size() + r]
+// (add false) or added to it (add true). Sources and destinations: base q, coefficient form; a
+// destination may be its own source (YASHE' replaces the relinearised part in place, with no
+// allocation). Equal, bit for bit, to gadget_product for each source, whatever the number of
+// threads: one product per task. Every argument is checked before any work, so that no exception
+// is thrown inside the parallel region. Throws std::invalid_argument if a key row does not have
+// digit_count() entries, the counts do not match, a polynomial is not in base q and coefficient
+// form, or threads < 1.
+void gadget_products(const RnsContext& context, std::span<RnsPoly* const> sources,
+                     std::span<const std::vector<RnsPoly>* const> keys,
+                     std::span<RnsPoly* const> destinations, bool add, int threads);
+
 }  // namespace cryptonets::rlwe

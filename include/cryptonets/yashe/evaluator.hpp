@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 
 #include "cryptonets/yashe/context.hpp"
 #include "cryptonets/yashe/noise_model.hpp"
@@ -39,6 +40,11 @@ class Evaluator {
   // KeySwitch (BLLN13 §4): [Σ_d D_d(c)·γ_d]_q, from f² back to f.
   // Reference twin: rlwe::reference::gadget_product(context.rns(), c, γ).
   void relinearize_inplace(Ciphertext& a) const;
+  // relinearize_inplace on every value of degree 2 (degree 1 is left as it is), one value per
+  // task on `threads` OpenMP threads (rlwe::gadget_products). Equal bit for bit to
+  // relinearize_inplace on each. Throws as relinearize_inplace, before changing any value;
+  // std::invalid_argument if threads < 1.
+  void relinearize_all(std::span<Ciphertext> values, int threads) const;
   Ciphertext multiply(const Ciphertext& a, const Ciphertext& b) const;
   Ciphertext square(const Ciphertext& a) const;
 
