@@ -14,10 +14,12 @@
 //
 //   build/bench/cryptonets-layer-scaling [rounds]     (default 5; 1-40)
 //
-// Around every 2-thread round a probe (core_sharing.hpp) checks whether the two vCPUs can run
-// vector code at the same time: at some moments the host runs them as SMT siblings of one core, and
-// a 2-thread round then measures the host, not the code. A second table repeats the comparison over
-// the clean rounds only. The probe cannot see other processes of this machine: run nothing else.
+// Around every 2-thread round two probes (core_sharing.hpp) check whether the two vCPUs can run
+// vector code at the same time (at some moments the host runs them as SMT siblings of one core)
+// and whether each gets memory bandwidth of its own (at others one vCPU's stream takes all the
+// host gives us): a 2-thread round then measures the host, not the code. A second table repeats the
+// comparison over the clean rounds only. The probe cannot see other processes of this machine: run
+// nothing else.
 //
 // Every round's decrypted scores are checked against the plain integer network's: the program
 // exits 1 if any differs. The keys and the encryption randomness are seeded (INSECURE, for
@@ -167,18 +169,27 @@ int main(int argc, char** argv) {
   run(0, false);
   // The core-sharing probe (core_sharing.hpp) before and after every 2-thread round: a round is
   // clean if neither showed the vCPUs sharing vector units (sharing <= kCleanSharing).
-  constexpr double kCleanSharing = 1.10;
-  std::vector<bench::CoreSharing> sharing_before, sharing_after;
+  // The memory probe too (core_sharing.hpp): a round is clean only if neither saw the vCPUs
+  // share memory bandwidth either (memory sharing <= kCleanMemorySharing).
+  constexpr double kCleanSharing = 1.10, kCleanMemorySharing = 1.25;
+  std::vector<bench::CoreSharing> sharing_before, sharing_after, memory_before, memory_after;
   std::vector<bool> clean;
   for (int r = 0; r < rounds; ++r) {
     for (int config : {0, 1, 2}) {
-      if (config == 2) sharing_before.push_back(bench::probe_core_sharing(cpus[0], cpus[1]));
+      if (config == 2) {
+        sharing_before.push_back(bench::probe_core_sharing(cpus[0], cpus[1]));
+        memory_before.push_back(bench::probe_memory_sharing(cpus[0], cpus[1]));
+      }
       run(config, true);
       if (config == 2) {
         sharing_after.push_back(bench::probe_core_sharing(cpus[0], cpus[1]));
+        memory_after.push_back(bench::probe_memory_sharing(cpus[0], cpus[1]));
         const bench::CoreSharing &before = sharing_before.back(), &after = sharing_after.back();
-        clean.push_back(before.measured() && after.measured() &&
-                        before.sharing() <= kCleanSharing && after.sharing() <= kCleanSharing);
+        const bench::CoreSharing &m_before = memory_before.back(), &m_after = memory_after.back();
+        clean.push_back(
+            before.measured() && after.measured() && before.sharing() <= kCleanSharing &&
+            after.sharing() <= kCleanSharing && m_before.measured() && m_after.measured() &&
+            m_before.sharing() <= kCleanMemorySharing && m_after.sharing() <= kCleanMemorySharing);
       }
     }
     std::fprintf(stderr, "\rround %d/%d", r + 1, rounds);
@@ -235,15 +246,25 @@ int main(int argc, char** argv) {
       std::printf(" %.2f/%.2f%s", sharing_before[r].sharing(), sharing_after[r].sharing(),
                   clean[r] ? "" : "*");
     }
-    std::printf(" (* = not clean)\n\n");
+    std::printf(" (* = round not clean, by this probe or the memory probe below)\n\n");
+    std::printf(
+        "Memory probe around each 2-thread round (core_sharing.hpp: a 64 MiB read per CPU, both "
+        "at once over the slower alone; 1.0 = each vCPU gets its own memory bandwidth, up to 2 "
+        "= they share what one uses), before / after:");
+    for (size_t r = 0; r < memory_before.size(); ++r)
+      std::printf(" %.2f/%.2f", memory_before[r].sharing(), memory_after[r].sharing());
+    std::printf("\n\n");
   }
   if (probed && clean_rounds == 0) {
-    std::printf("No clean 2-thread round (sharing <= %.2f before and after).\n", kCleanSharing);
+    std::printf(
+        "No clean 2-thread round (vector sharing <= %.2f and memory sharing <= %.2f, before and "
+        "after).\n",
+        kCleanSharing, kCleanMemorySharing);
   } else if (probed) {
     std::printf(
-        "Clean 2-thread rounds only (sharing <= %.2f before and after): %zu of %zu. Against the "
-        "1-thread rounds' best as above:\n\n",
-        kCleanSharing, clean_rounds, clean.size());
+        "Clean 2-thread rounds only (vector sharing <= %.2f and memory sharing <= %.2f, before "
+        "and after): %zu of %zu. Against the 1-thread rounds' best as above:\n\n",
+        kCleanSharing, kCleanMemorySharing, clean_rounds, clean.size());
     std::printf("| stage | 2 threads best, clean | best / best, clean | bound / 2 threads |\n");
     std::printf("|---|---|---|---|\n");
     for (const std::string& label : order) {
