@@ -189,23 +189,7 @@ Ciphertext Evaluator::multiply_without_relinearization(const Ciphertext& a,
 //   D_d(c_2)·e_d,
 // whose extra noise is small because every digit D_d is below 2^w.
 void Evaluator::relinearize_inplace(Ciphertext& a) const {
-  check_operand(a);
-  if (a.degree == 1) return;
-  if (relinearization_key_.b.size() != context_->rns().digit_count() ||
-      relinearization_key_.a.size() != context_->rns().digit_count()) {
-    throw std::invalid_argument("BFV Evaluator: relinearisation needs the relinearisation key");
-  }
-  if (relinearization_key_.key_id != a.key_id) {
-    throw std::invalid_argument(
-        "BFV Evaluator: the relinearisation key belongs to another key pair");
-  }
-  const std::vector<RnsPoly>* keys[] = {&relinearization_key_.b, &relinearization_key_.a};
-  const std::vector<RnsPoly> switched = rlwe::gadget_product(context_->rns(), a.parts[2], keys);
-  a.parts[0] += switched[0];
-  a.parts[1] += switched[1];
-  a.parts.pop_back();
-  a.degree = 1;
-  a.noise_log2 = noise_model_.relinearize(a.noise_log2);
+  relinearize_all(std::span<Ciphertext>(&a, 1), 1);
 }
 
 void Evaluator::relinearize_all(std::span<Ciphertext> values, int threads) const {

@@ -153,19 +153,7 @@ Ciphertext Evaluator::multiply_without_relinearization(const Ciphertext& a,
 //   f·Σ_d D_d(c)·γ_d = f²·c + Σ_d D_d(c)·(f·e_d + t·g·s_d)  (mod q),
 // a ciphertext under f whose extra noise is small because every D_d is below 2^w.
 void Evaluator::relinearize_inplace(Ciphertext& a) const {
-  check_operand(a);
-  if (a.degree == 1) return;
-  const Context& ctx = *context_;
-  if (evaluation_key_.gamma.size() != ctx.digit_count()) {
-    throw std::invalid_argument("Evaluator: relinearisation needs the evaluation key");
-  }
-  if (evaluation_key_.key_id != a.key_id) {
-    throw std::invalid_argument("Evaluator: the evaluation key belongs to another key pair");
-  }
-  const std::vector<RnsPoly>* keys[] = {&evaluation_key_.gamma};
-  a.parts[0] = std::move(rlwe::gadget_product(ctx.rns(), a.parts[0], keys)[0]);
-  a.degree = 1;
-  a.noise_log2 = noise_model_.relinearize(a.noise_log2);
+  relinearize_all(std::span<Ciphertext>(&a, 1), 1);
 }
 
 void Evaluator::relinearize_all(std::span<Ciphertext> values, int threads) const {
