@@ -321,6 +321,15 @@ std::optional<Options> parse_arguments(std::span<char* const> arguments) {
     if (!options.report_named) options.report = "bench/results/activation-study/encrypted.md";
   }
   refuse_default_over_existing(options);
+  // A named report is renamed over the file it replaces at the end (cli::ToolOutput): one that
+  // cannot be (a FIFO, /dev/stdout) is refused now, not after the measurements. A report in a
+  // directory that does not exist yet is new: the driver makes the directory.
+  if (options.report_named) {
+    const fs::path parent = options.report.parent_path();
+    std::error_code error;
+    if (fs::is_directory(parent.empty() ? fs::path(".") : parent, error))
+      cli::require_output_path("report", options.report.string());
+  }
   return options;
 }
 
@@ -793,10 +802,11 @@ class OutputFiles {
   }
   std::ostream& report() { return add(o_.report, "--report", o_.report_named); }
 
-  // Writes every file (a named one in place, replacing it) and then names the defaults'. Throws
+  // Writes every file and then names them: a named one replaces its file (atomically: the old
+  // file stays whole until then), a default takes a free name. Throws
   // std::runtime_error if one cannot be written or a default's name was taken meanwhile
   // (cli::ToolOutput::publish): then none of the defaults' files is left, those already named
-  // removed again.
+  // removed again (a named file replaced before the failure stays replaced).
   void commit() {
     std::vector<std::unique_ptr<cli::ToolOutput>> outputs;
     for (File& file : files_) {
@@ -826,7 +836,7 @@ class OutputFiles {
   struct File {
     fs::path path;
     std::string option;  // "--out" or "--report"
-    bool named = false;  // given on the command line: written in place
+    bool named = false;  // given on the command line: replaces its file
     std::ostringstream text;
   };
   std::ostream& add(const fs::path& path, const std::string& option, bool named) {

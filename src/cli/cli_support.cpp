@@ -689,17 +689,6 @@ void require_output_path(const std::string& option, const std::string& path) {
   }
 }
 
-void require_new_output_directory(const std::string& option, const std::string& path) {
-  if (path.empty()) throw UsageError("--" + option + " needs a file name, not an empty one");
-  std::error_code error;
-  if (std::filesystem::exists(std::filesystem::symlink_status(path, error))) return;
-  try {
-    file_replaced_by_write(path);  // for a new file: its directory is checked
-  } catch (const std::runtime_error& failure) {
-    throw UsageError("--" + option + ": " + failure.what());
-  }
-}
-
 namespace {
 
 // `path` made absolute, with its final symbolic links followed even where they lead nowhere yet.
@@ -733,103 +722,30 @@ std::string existing_default_outputs(const std::vector<DefaultOutput>& defaults)
 
 ToolOutput::ToolOutput(std::string option, std::string path, bool named)
     : option_(std::move(option)), path_(std::move(path)), named_(named) {
-  if (named_) return;
-  // An unnamed file in the default's directory, linked in by publish() through /proc/self/fd:
-  // a process killed during the run (SIGKILL, an OOM kill, a power cut) leaves nothing behind.
-  // Opened now, not at the end, so that a directory that cannot take the file stops the tool
-  // before the work. Mode 0666 less the umask, as the stream the tool writes through would
-  // have made the file itself.
-  const std::filesystem::path parent = std::filesystem::path(path_).parent_path();
-  const std::string directory = parent.empty() ? "." : parent.string();
-  const int fd = ::open(directory.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
-  if (fd < 0) {
-    const int error = errno;
-    // No O_TMPFILE on this file system (EOPNOTSUPP) or kernel (EISDIR, EINVAL): write_path()
-    // makes a named temporary instead.
-    if (error == EOPNOTSUPP || error == EISDIR || error == EINVAL) return;
-    throw std::system_error(error, std::generic_category(),
-                            "cannot create a file in the directory of '" + path_ + "'");
-  }
-  // Without /proc the file could be neither reopened nor linked in: a named temporary then.
-  const std::string self = "/proc/self/fd/" + std::to_string(fd);
-  struct stat opened {};
-  struct stat reached {};
-  if (::fstat(fd, &opened) != 0 || ::stat(self.c_str(), &reached) != 0 ||
-      opened.st_dev != reached.st_dev || opened.st_ino != reached.st_ino) {
-    ::close(fd);
-    return;
-  }
-  unnamed_fd_ = fd;
-  temporary_ = self;
+  // Made now, not at the end, so that a directory that cannot take the file stops the tool
+  // before the work; in the directory of the file it will replace (a named output's links
+  // followed) or take the name of (a default). Mode 0666 less the umask, as the stream the
+  // tool writes through would have made a new file.
+  file_ = std::make_unique<ReplacementFile>(named_ ? file_replaced_by_write(path_) : path_, 0666);
 }
 
-ToolOutput::~ToolOutput() {
-  discard();
-}
-
-void ToolOutput::discard() noexcept {
-  if (unnamed_fd_ >= 0) {
-    ::close(unnamed_fd_);  // the unnamed file goes with its last descriptor
-    unnamed_fd_ = -1;
-  } else if (!temporary_.empty()) {
-    ::unlink(temporary_.c_str());
-  }
-  temporary_.clear();
-}
+ToolOutput::~ToolOutput() = default;
 
 const std::string& ToolOutput::write_path() {
-  if (named_) return path_;
   written_ = true;
-  if (!temporary_.empty()) return temporary_;
-  // O_EXCL: a name no other process (or an earlier run's leftover) holds.
-  for (int attempt = 0;; ++attempt) {
-    const std::string candidate =
-        path_ + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(attempt);
-    const int fd = ::open(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd >= 0) {
-      ::close(fd);
-      temporary_ = candidate;
-      return temporary_;
-    }
-    const int error = errno;
-    if (error != EEXIST || attempt == 99) {
-      throw std::system_error(error, std::generic_category(),
-                              "cannot create a temporary file next to '" + path_ + "'");
-    }
-  }
+  return file_->path();
 }
 
 void ToolOutput::publish(const std::string& program) {
-  if (named_) return;
-  if (!written_ || temporary_.empty())
-    throw std::logic_error("ToolOutput::publish before write_path");
-  // None of these calls ever replaces the default name: each fails with EEXIST when it is taken,
-  // be it by a file, a directory or a link (a dangling one too).
-  int error = 0;
-  if (unnamed_fd_ >= 0) {
-    if (::linkat(AT_FDCWD, temporary_.c_str(), AT_FDCWD, path_.c_str(), AT_SYMLINK_FOLLOW) == 0) {
-      discard();
-      return;
-    }
-    error = errno;
-  } else {
-    if (::renameat2(AT_FDCWD, temporary_.c_str(), AT_FDCWD, path_.c_str(), RENAME_NOREPLACE) == 0) {
-      temporary_.clear();
-      return;
-    }
-    error = errno;
-    if (error == EINVAL || error == ENOSYS || error == EOPNOTSUPP) {
-      // A file system without RENAME_NOREPLACE (or an old kernel): a hard link, then the
-      // temporary's name removed, leaves the same file under the default name.
-      if (::link(temporary_.c_str(), path_.c_str()) == 0) {
-        discard();
-        return;
-      }
-      error = errno;
-    }
+  if (!written_) throw std::logic_error("ToolOutput::publish before write_path");
+  if (named_) {
+    file_->replace();
+    return;
   }
-  discard();
-  if (error == EEXIST) {
+  try {
+    file_->link_as_new();
+  } catch (const std::system_error& error) {
+    if (error.code() != std::errc::file_exists) throw;
     throw std::runtime_error(
         "refusing to replace '" + path_ + "' (the default of " + option_ +
         ", not given), which appeared while " + program +
@@ -837,8 +753,6 @@ void ToolOutput::publish(const std::string& program) {
         "written; name it with " +
         option_ + " FILE (a file named there is replaced)");
   }
-  throw std::system_error(error, std::generic_category(),
-                          "cannot give the finished output the name '" + path_ + "'");
 }
 
 bool names_same_file(const std::string& a, const std::string& b) {

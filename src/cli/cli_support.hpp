@@ -25,6 +25,10 @@
 #include "cryptonets/io/sha256.hpp"
 #include "cryptonets/yashe/parameters.hpp"
 
+namespace cryptonets {
+class ReplacementFile;  // io/serialize.hpp: ToolOutput's new file
+}
+
 namespace cryptonets::cli {
 
 // Exit codes of every subcommand.
@@ -149,12 +153,6 @@ class StageProgressBars {
 // directory; or a link that cannot be followed (file_replaced_by_write). Checked before any work.
 void require_output_path(const std::string& option, const std::string& path);
 
-// For the programs that write their outputs through a plain stream (cryptonets-train and
-// cryptonets-quantise, where /dev/stdout works): a file that does not exist yet must have an
-// existing directory, else a UsageError naming --`option` (exit 2), before any work. A trial found
-// a missing directory only after the whole training or sweep (exit 1, no option named).
-void require_new_output_directory(const std::string& option, const std::string& path);
-
 // One output left at its default: the option's name with its dashes ("--out") and the path.
 struct DefaultOutput {
   std::string option;
@@ -169,49 +167,51 @@ struct DefaultOutput {
 std::string existing_default_outputs(const std::vector<DefaultOutput>& defaults);
 
 // One output of a tool that writes through a plain stream (cryptonets-train, -quantise,
-// -reproduce), from the first write to the name it ends up under. A path named on the command
-// line (`named`) is written in place, replaced if it exists, as each tool's --help says
-// (/dev/stdout works). A default is written to a new file that publish() gives the default name
-// only if that name is still free: existing_default_outputs checks at start-up, but a file that
-// appeared during the run (hours of training) was replaced at the end. That new file is unnamed
-// where the file system allows (Linux O_TMPFILE in the default's directory, opened by the
-// constructor, so a tool constructs its outputs at start-up): whatever ends the process, SIGKILL
-// included, nothing is left behind. Elsewhere (EOPNOTSUPP, EISDIR or EINVAL from O_TMPFILE, or no
-// /proc) it is a named temporary "PATH.tmp-PID-N", made when write_path() is first called and
-// removed by the destructor when not published (a SIGKILL leaves it).
+// -reproduce), from the first write to the name it ends up under. Either way it is written to a
+// new file (io ReplacementFile), made by the constructor (so a tool constructs its outputs at
+// start-up) in the directory of the file it is to become: unnamed where the file system allows
+// (Linux O_TMPFILE: whatever ends the process, SIGKILL included, nothing is left behind), else a
+// named temporary "FILE.tmp-PID-N" (removed by the destructor when not published; one a SIGKILL
+// left is removed by the next run writing FILE). Mode 0666 less the umask, for a replaced file
+// too (its old mode is not kept). A path named on the command line (`named`) is replaced, as
+// each tool's --help says, atomically by publish(): the file replaced is the one a write would
+// replace (file_replaced_by_write: a symbolic link is followed, and stays); until then, and if
+// the run fails or is killed (a full disk, a file-size limit, SIGKILL), the old file is
+// untouched. A default takes the default name only if that name is still free:
+// existing_default_outputs checks at start-up, but a file that appeared during the run (hours of
+// training) was replaced at the end.
 class ToolOutput {
  public:
-  // `option`: "--out", as DefaultOutput's. For a default, std::system_error if its directory
-  // cannot hold a new file (EACCES, EROFS, ENOSPC, ...): found before the work.
+  // `option`: "--out", as DefaultOutput's. Throws std::runtime_error for a named path that
+  // file_replaced_by_write refuses (the tools refuse those with require_output_path first), and
+  // std::system_error if the directory cannot hold a new file (EACCES, EROFS, ENOSPC, ...):
+  // found before the work.
   ToolOutput(std::string option, std::string path, bool named);
-  ~ToolOutput();
+  ~ToolOutput();  // discards the new file unless published
   ToolOutput(const ToolOutput&) = delete;
   ToolOutput& operator=(const ToolOutput&) = delete;
 
-  // Where to write: the path, "/proc/self/fd/N" for the unnamed file (open it for writing, and
-  // for reading back, as a file of that name), or the named temporary; std::system_error if the
-  // temporary cannot be made (EACCES, ENOSPC, ...). Messages should name path(), not this.
+  // Where to write: "/proc/self/fd/N" for the unnamed file (open it for writing, and for reading
+  // back, as a file of that name), or the named temporary. Messages should name path(), not
+  // this.
   const std::string& write_path();
   // What the user knows the output as.
   const std::string& path() const { return path_; }
-  // A named path: nothing to do. A default: the file written takes the default name without
-  // replacing anything (linkat(2) of the unnamed file; renameat2 with RENAME_NOREPLACE of a named
-  // temporary, or link(2) then unlink where the file system has no such rename) and the temporary
-  // is gone either way. Throws std::runtime_error "refusing to replace 'PATH' (the default of
-  // OPTION, not given), which appeared while PROGRAM ran ..." if a file, directory or link
-  // (dangling too) of that name exists, std::system_error for any other failure; write_path()
-  // must have been called.
+  // Gives the file written its name; write_path() must have been called (std::logic_error). A
+  // named path is replaced atomically (ReplacementFile::replace: fsync, rename over it); on
+  // failure std::system_error, the old file untouched. A default takes its name without
+  // replacing anything (ReplacementFile::link_as_new); throws std::runtime_error "refusing to
+  // replace 'PATH' (the default of OPTION, not given), which appeared while PROGRAM ran ..." if a
+  // file, directory or link (dangling too) of that name exists, std::system_error for any other
+  // failure. Either way no temporary is left.
   void publish(const std::string& program);
 
  private:
-  void discard() noexcept;
-
   std::string option_;
   std::string path_;
   bool named_;
-  int unnamed_fd_ = -1;    // the O_TMPFILE file, held open until publish()
-  bool written_ = false;   // write_path() called
-  std::string temporary_;  // "/proc/self/fd/N" or the named temporary; "" when none
+  bool written_ = false;  // write_path() called
+  std::unique_ptr<ReplacementFile> file_;
 };
 
 // Whether writing one path could write the file the other names: the same inode when both

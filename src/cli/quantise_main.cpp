@@ -216,8 +216,8 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   line.output_named = options.given("out");
   line.results_named = options.given("results");
   refuse_default_over_existing(options, {"out", "results"});
-  require_new_output_directory("out", line.output);
-  require_new_output_directory("results", line.results);
+  require_output_path("out", line.output);
+  require_output_path("results", line.results);
   refuse_same_files({{line.sequential_model.empty() ? "float" : "sequential",
                       line.sequential_model.empty() ? line.float_model : line.sequential_model},
                      {"out", line.output},

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -165,7 +166,7 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
                      "repository, it would be shipped data); name the output with --out FILE (a "
                      "file named there is replaced)");
   }
-  require_new_output_directory("out", line.output);
+  require_output_path("out", line.output);
   line.train_limit = static_cast<size_t>(options.integer("train-limit", 0, INT64_MAX));
   line.verify_checksums = verify_option(options);
   line.architecture = options.text("architecture");
@@ -175,7 +176,7 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   }
   line.activation = options.text("activation");
   line.merged_output = options.text("merged");
-  if (!line.merged_output.empty()) require_new_output_directory("merged", line.merged_output);
+  if (!line.merged_output.empty()) require_output_path("merged", line.merged_output);
   line.fine_tune = options.text("fine-tune");
   line.approximate = options.text("approximate");
   line.degree = static_cast<int>(options.integer("degree", 1, 6));
@@ -241,8 +242,8 @@ LabelledImages view(const MnistSet& set, size_t limit) {
           std::span(set.labels.labels).first(count)};
 }
 
-// Writes the model with `write` to `output` and gives it its name: the default's unnamed file is
-// reached as /proc/self/fd/N, so the message names the output itself.
+// Writes the model with `write` to `output` and gives it its name: its new file is reached as
+// /proc/self/fd/N (or a temporary), so the message names the output itself.
 template <class Write>
 void write_output(ToolOutput& output, Write&& write) {
   std::ofstream out(output.write_path(), std::ios::binary | std::ios::trunc);
@@ -257,8 +258,12 @@ int run(std::span<char* const> arguments) {
   if (!parsed) return kExitSuccess;
   const CommandLine& line = *parsed;
   // Made before the data are read and the training runs: a directory that cannot take the
-  // output stops the run now, and the unnamed file leaves nothing if the run is killed.
+  // outputs stops the run now, and their unnamed files leave nothing if the run is killed (a
+  // named output's old file stays whole until publish).
   ToolOutput output("--out", line.output, line.output_named);
+  std::unique_ptr<ToolOutput> merged_output;
+  if (!line.merged_output.empty())
+    merged_output = std::make_unique<ToolOutput>("--merged", line.merged_output, true);
   const MnistSet train =
       load_data_split(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
   const MnistSet test =
@@ -325,7 +330,8 @@ int run(std::span<char* const> arguments) {
                 total_seconds);
     if (!line.merged_output.empty()) {
       const SequentialNetwork merged = merge_linear_runs(network);
-      save_float_network(to_float_network(merged), line.merged_output);
+      write_output(*merged_output,
+                   [&](std::ostream& out) { write_float_network(to_float_network(merged), out); });
       std::printf("wrote %s (linear runs merged; test accuracy %.2f%% before, %.2f%% after)\n",
                   printable_text(line.merged_output).c_str(),
                   100.0 * accuracy(network, view(test, 0), t.threads),

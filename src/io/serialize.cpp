@@ -1372,41 +1372,124 @@ std::string file_replaced_by_write(const std::string& path) {
   return target.string();
 }
 
-AtomicFileWriter::AtomicFileWriter(std::string path, bool owner_only, bool may_replace_keys,
-                                   bool may_replace_profile)
-    : path_(file_replaced_by_write(path)) {
-  if (!may_replace_keys) refuse_to_replace_key_file(path_, may_replace_profile);
-  const mode_t mode = owner_only ? 0600 : 0644;
-  remove_stale_temporaries(path_);
-  // An unnamed file in the target's directory (Linux O_TMPFILE): whatever ends the process
-  // (signal, SIGKILL, abort from a failed thread start, power loss), nothing is left behind.
-  // It is linked in by commit() through /proc/self/fd.
+ReplacementFile::ReplacementFile(std::string target, unsigned mode) : target_(std::move(target)) {
+  remove_stale_temporaries(target_);
+  // The unnamed file is linked in through /proc/self/fd: without /proc, a named temporary.
   if (::access("/proc/self/fd", X_OK) == 0) {
-    fd_ = ::open(directory_of(path_).c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+    fd_ = ::open(directory_of(target_).c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC,
+                 static_cast<mode_t>(mode));
+    if (fd_ >= 0) path_ = "/proc/self/fd/" + std::to_string(fd_);
   }
-  // Otherwise (no O_TMPFILE on this file system, or no /proc) a named temporary, removed on
-  // failure or by the next writer of the same path if the process was killed.
+  // No O_TMPFILE on this file system (EOPNOTSUPP) or kernel (EISDIR, EINVAL), or another
+  // failure, which the named temporary then meets and reports.
   for (int attempt = 0; attempt < 100 && fd_ < 0; ++attempt) {
-    temp_path_ = temporary_name(path_);
+    temp_path_ = temporary_name(target_);
     // A fresh name, so O_EXCL (never follow or reuse an existing file) instead of O_TRUNC.
-    fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                 static_cast<mode_t>(mode));
     if (fd_ < 0 && errno != EEXIST) break;
   }
   if (fd_ < 0) {
     const int error = errno;
     temp_path_.clear();
     throw std::system_error(error, std::generic_category(),
-                            "cannot create a temporary file next to " + file_source(path_));
+                            "cannot create a temporary file next to " + file_source(target_));
   }
+  if (path_.empty()) path_ = temp_path_;
+}
+
+ReplacementFile::~ReplacementFile() {
+  discard();
+}
+
+void ReplacementFile::replace() {
+  auto fail = [this](const std::string& step, int error) {
+    discard();
+    throw std::system_error(error, std::generic_category(),
+                            "cannot write " + file_source(target_) + ": " + step);
+  };
+  if (fd_ < 0) fail("the file was discarded", EBADF);
+  if (::fsync(fd_) != 0) fail("fsync failed", errno);
+  if (temp_path_.empty()) {
+    // Give the unnamed file a temporary name, then rename it over the target: linkat cannot
+    // replace an existing file.
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      temp_path_ = temporary_name(target_);
+      if (::linkat(AT_FDCWD, path_.c_str(), AT_FDCWD, temp_path_.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+        break;
+      }
+      const int error = errno;
+      temp_path_.clear();
+      if (error != EEXIST) fail("linkat failed", error);
+    }
+    if (temp_path_.empty()) fail("linkat failed", EEXIST);
+  }
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) fail("close failed", errno);
+  if (::rename(temp_path_.c_str(), target_.c_str()) != 0) fail("rename failed", errno);
+  replaced_ = true;
+  sync_directory_of(target_);
+}
+
+void ReplacementFile::link_as_new() {
+  int error = 0;
+  if (fd_ < 0) {
+    error = EBADF;
+  } else if (temp_path_.empty()) {
+    if (::linkat(AT_FDCWD, path_.c_str(), AT_FDCWD, target_.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+      discard();  // closes the descriptor; the file stays under its name
+      return;
+    }
+    error = errno;
+  } else {
+    if (::renameat2(AT_FDCWD, temp_path_.c_str(), AT_FDCWD, target_.c_str(), RENAME_NOREPLACE) ==
+        0) {
+      replaced_ = true;
+      discard();
+      return;
+    }
+    error = errno;
+    if (error == EINVAL || error == ENOSYS || error == EOPNOTSUPP) {
+      // A file system without RENAME_NOREPLACE (or an old kernel): a hard link, then the
+      // temporary's name removed, leaves the same file under the target's name.
+      if (::link(temp_path_.c_str(), target_.c_str()) == 0) {
+        discard();
+        return;
+      }
+      error = errno;
+    }
+  }
+  discard();
+  throw std::system_error(error, std::generic_category(),
+                          "cannot give the finished output the name " + file_source(target_));
+}
+
+void ReplacementFile::discard() noexcept {
+  if (fd_ >= 0) {
+    ::close(fd_);  // the unnamed file goes with its last descriptor
+    fd_ = -1;
+  }
+  if (!replaced_ && !temp_path_.empty()) {
+    ::unlink(temp_path_.c_str());
+    temp_path_.clear();
+  }
+}
+
+AtomicFileWriter::AtomicFileWriter(std::string path, bool owner_only, bool may_replace_keys,
+                                   bool may_replace_profile)
+    : path_(file_replaced_by_write(path)) {
+  if (!may_replace_keys) refuse_to_replace_key_file(path_, may_replace_profile);
+  file_ = std::make_unique<ReplacementFile>(path_, owner_only ? 0600 : 0644);
   // The umask may have removed bits; the secret key must be exactly owner read/write.
-  if (owner_only && ::fchmod(fd_, 0600) != 0) {
+  if (owner_only && ::fchmod(file_->fd(), 0600) != 0) {
     const int error = errno;
     discard();
     throw std::system_error(
         error, std::generic_category(),
         "cannot set mode 0600 on a temporary file next to " + file_source(path_));
   }
-  buffer_ = std::make_unique<FdBuffer>(fd_);
+  buffer_ = std::make_unique<FdBuffer>(file_->fd());
   stream_ = std::make_unique<std::ostream>(buffer_.get());
 }
 
@@ -1424,46 +1507,18 @@ std::string AtomicFileWriter::failure() const {
 }
 
 void AtomicFileWriter::commit() {
-  auto fail = [this](const std::string& step, int error) {
+  stream_->flush();
+  if (!*stream_) {
+    const int error = buffer_->error() != 0 ? buffer_->error() : EIO;
     discard();
     throw std::system_error(error, std::generic_category(),
-                            "cannot write " + file_source(path_) + ": " + step);
-  };
-  stream_->flush();
-  if (!*stream_) fail("write failed", buffer_->error() != 0 ? buffer_->error() : EIO);
-  if (::fsync(fd_) != 0) fail("fsync failed", errno);
-  if (temp_path_.empty()) {
-    // Give the unnamed file a temporary name, then rename it over the target: linkat cannot
-    // replace an existing file.
-    const std::string self = "/proc/self/fd/" + std::to_string(fd_);
-    for (int attempt = 0; attempt < 100; ++attempt) {
-      temp_path_ = temporary_name(path_);
-      if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, temp_path_.c_str(), AT_SYMLINK_FOLLOW) == 0) {
-        break;
-      }
-      const int error = errno;
-      temp_path_.clear();
-      if (error != EEXIST) fail("linkat failed", error);
-    }
-    if (temp_path_.empty()) fail("linkat failed", EEXIST);
+                            "cannot write " + file_source(path_) + ": write failed");
   }
-  const int fd = fd_;
-  fd_ = -1;
-  if (::close(fd) != 0) fail("close failed", errno);
-  if (::rename(temp_path_.c_str(), path_.c_str()) != 0) fail("rename failed", errno);
-  committed_ = true;
-  sync_directory_of(path_);
+  file_->replace();
 }
 
 void AtomicFileWriter::discard() noexcept {
-  if (fd_ >= 0) {
-    ::close(fd_);
-    fd_ = -1;
-  }
-  if (!committed_ && !temp_path_.empty()) {
-    ::unlink(temp_path_.c_str());
-    temp_path_.clear();
-  }
+  if (file_) file_->discard();
 }
 
 std::string special_file_kind(const std::string& path) {

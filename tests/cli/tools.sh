@@ -12,6 +12,9 @@
 # - a tool killed during its run (SIGKILL) or in the middle of writing its output (SIGXFSZ) leaves
 #   no file in the output's directory: a default output is an unnamed file (O_TMPFILE) from
 #   start-up until it is given its name (the named temporary "PATH.tmp-PID-N" was left behind);
+# - nor does one killed in the middle of writing a named output (cryptonets-train and -quantise
+#   --out), whose old file it leaves byte for byte (it was truncated and rewritten in
+#   place); a named output through a symbolic link replaces the link's file and keeps the link;
 # - cryptonets-quantise writes the file names in its model's comments and its table escaped: a
 #   name with a newline forged a line of the model;
 # - cryptonets-train --epochs 0 (an untrained model, exit 0 for a trial) and options that would be
@@ -263,13 +266,46 @@ kill -9 "$pid"
 exec 3<&-
 rm -f pipe
 empty_directory "train killed with SIGKILL" data
-{ (ulimit -c 0 && ulimit -f 16 &&
-  exec perl -e '$SIG{XFSZ} = "DEFAULT"; exec @ARGV or die "exec: $!\n"' -- \
-    "$train" "${small_network[@]}") >/dev/null 2>&1; } 2>/dev/null
-status=$?
-checks=$((checks + 1))
-[ "$status" -ne 0 ] || fail "train under a 16 kB file-size limit exited 0"
+# killed_in_write COMMAND...: runs COMMAND under a 16 kB file-size limit, below the size of each
+# tool's model, with SIGXFSZ at its default action; fails unless that signal ended it.
+killed_in_write() {
+  { (ulimit -c 0 && ulimit -f 16 &&
+    exec perl -e '$SIG{XFSZ} = "DEFAULT"; exec @ARGV or die "exec: $!\n"' -- "$@") \
+    >/dev/null 2>&1; } 2>/dev/null
+  status=$?
+  checks=$((checks + 1))
+  [ "$status" -gt 128 ] && [ "$(kill -l "$status")" = XFSZ ] ||
+    fail "$* under a 16 kB file-size limit: exit $status, not killed by SIGXFSZ"
+}
+killed_in_write "$train" "${small_network[@]}"
 empty_directory "train killed in its write (exit $status)" data
+
+# ---- A named output replaces its file atomically (a new file in its directory, renamed over it at
+# the end): killed in the middle of the write, a tool leaves the old file byte for byte and no
+# other file (the file was truncated and rewritten in place: a part was left). One named through
+# a symbolic link replaces the file the link names, and the link stays.
+mkdir named linked
+cp float.txt named/model-float.txt
+printf 'old model\n' >named/model.txt
+cp -p named/model-float.txt named/model.txt .
+killed_in_write "$train" "${small_network[@]}" --out named/model-float.txt
+# (The quantiser's table, smaller than the limit, is written and named before its model.)
+killed_in_write "$quantise" --float float.txt "${small_grid[@]}" --out named/model.txt \
+  --results table.md
+checks=$((checks + 1))
+for file in model-float.txt model.txt; do
+  cmp -s "$file" "named/$file" || fail "killed in its write, a tool changed named/$file"
+done
+[ "$(ls -A named | tr '\n' ' ')" = "model-float.txt model.txt " ] ||
+  fail "killed in its write, a tool left $(ls -A named | tr '\n' ' ')in named/"
+ln -s ../named/model.txt linked/model.txt
+"$train" "${small_network[@]}" --out linked/model.txt >linked.log 2>&1 ||
+  fail "train --out LINK: $(cat linked.log)"
+checks=$((checks + 1))
+[ "$(readlink linked/model.txt)" = ../named/model.txt ] || fail "train --out LINK replaced the link"
+grep -q "^cryptonets-float-model" named/model.txt || fail "train --out LINK did not replace its file"
+[ "$(ls -A linked named | tr '\n' ' ')" = "linked: model.txt  named: model-float.txt model.txt " ] ||
+  fail "train --out LINK left $(ls -A linked named | tr '\n' ' ')"
 
 # ---- A --batch above the training images: all of them per step, said in a note (it allocated
 # 820 MB for 2^20 images' buffers, the result unchanged).
@@ -314,6 +350,13 @@ expect 2 "--architecture chooses a new network; --fine-tune FILE keeps the archi
   "$train" --fine-tune x.txt --architecture paper --out e0.txt
 expect 2 "--activation chooses a new network" -- \
   "$train" --fine-tune x.txt --activation square --out e0.txt
+# A named output is renamed over the file it replaces: one that cannot be (a device, a FIFO) is
+# refused before the work, as the cryptonets commands refuse it (/dev/stdout was written in place).
+expect 2 "--out '/dev/stdout' is not a regular file path" -- "$train" --out /dev/stdout
+expect 2 "--merged '/dev/stdout' is not a regular file path" -- \
+  "$train" --architecture paper --merged /dev/stdout --out e0.txt
+expect 2 "--results '/dev/stdout' is not a regular file path" -- \
+  "$quantise" --results /dev/stdout --out e0.txt
 [ -e e0.txt ] && fail "cryptonets-train wrote its output before refusing"
 # --epochs 0 with --approximate is the drop-in approximation: accepted (here, to the missing
 # model).

@@ -238,11 +238,53 @@ using CiphertextReader = BasicCiphertextReader<yashe::Scheme>;
 using BfvCiphertextWriter = BasicCiphertextWriter<bfv::Scheme>;
 using BfvCiphertextReader = BasicCiphertextReader<bfv::Scheme>;
 
-// ---- Files written atomically: an unnamed file (O_TMPFILE) in the directory of `path`, linked
-// under a temporary name and renamed over `path` by commit(). An interrupted process (signal,
-// SIGKILL, abort) leaves nothing behind. Where O_TMPFILE or /proc is missing, a named temporary
-// "<path>.tmp-<pid>-<n>" is used instead: destroying an uncommitted writer removes it, and any
-// writer of the same path removes those of processes that no longer exist. owner_only: mode 0600
+// ---- Files written atomically.
+
+// The new file of an atomic replacement of `target` (a path with its links already followed:
+// file_replaced_by_write), for AtomicFileWriter and for writers that reopen it by name (the
+// tools' named outputs, cli ToolOutput). The constructor makes it in the directory of `target`
+// with `mode` less the umask: an unnamed file (Linux O_TMPFILE) where the file system and /proc
+// allow, which whatever ends the process (SIGKILL included) leaves nothing of; else a named
+// temporary "<target>.tmp-<pid>-<n>", removed by discard() or the destructor, and by the next
+// ReplacementFile of the same target if the process was killed (stale ones are removed first).
+// Throws std::system_error (errno: EACCES, EROFS, ENOSPC, ...) naming `target` if no file can
+// be made there.
+class ReplacementFile {
+ public:
+  ReplacementFile(std::string target, unsigned mode);
+  ~ReplacementFile();  // discard()
+  ReplacementFile(const ReplacementFile&) = delete;
+  ReplacementFile& operator=(const ReplacementFile&) = delete;
+
+  int fd() const { return fd_; }
+  // The file by name, to be reopened for writing or reading back: "/proc/self/fd/N" for the
+  // unnamed file, else the named temporary.
+  const std::string& path() const { return path_; }
+  // fsyncs the file, names it (an unnamed one: linked under a temporary name, since linkat
+  // cannot replace a file), closes it and renames it over `target` (atomic: a reader sees the
+  // old file or the new one, never a part); then fsyncs the directory. On failure the file is
+  // discarded and `target` untouched: std::system_error (errno) "cannot write 'TARGET': STEP
+  // failed".
+  void replace();
+  // Names the file `target` only if that name is free, never replacing a file, directory or link
+  // (dangling too) there: linkat(2) of the unnamed file; renameat2 with RENAME_NOREPLACE of a
+  // named temporary, or link(2) then unlink where the file system has no such rename. No fsync
+  // (the tools' default outputs). On failure the file is discarded: std::system_error with errno
+  // EEXIST if the name was taken, another errno otherwise.
+  void link_as_new();
+  // Closes and removes the file (nothing once replace() succeeded); idempotent.
+  void discard() noexcept;
+
+ private:
+  std::string target_;
+  std::string path_;
+  std::string temp_path_;  // the named temporary, "" while the file has no name
+  int fd_ = -1;
+  bool replaced_ = false;
+};
+
+// Files written through a stream: a ReplacementFile of `path` (links followed), renamed over
+// `path` by commit(); destroying an uncommitted writer discards it. owner_only: mode 0600
 // (set with fchmod as well, whatever the umask); otherwise 0644 less the umask.
 //
 // What is replaced: a symbolic link is followed, so the file it names is replaced and the link
@@ -273,11 +315,9 @@ class AtomicFileWriter {
   void discard() noexcept;
 
   std::string path_;
-  std::string temp_path_;
-  int fd_ = -1;
+  std::unique_ptr<ReplacementFile> file_;
   std::unique_ptr<FdBuffer> buffer_;
   std::unique_ptr<std::ostream> stream_;
-  bool committed_ = false;
 };
 
 // Throws std::runtime_error if `path` exists and is a parameter set or key file (protocol or
