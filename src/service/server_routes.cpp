@@ -625,16 +625,15 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
   uint64_t length = 0;
   // Released when the upload ends, whichever way (accepted, refused, disconnected).
   std::optional<SpaceReservation> reservation;
-  try {
-    key_set_hash = authenticate(req);
-    length = content_length(req);
-    reserve_space(length, reservation);
-  } catch (const HttpError& e) {
-    // A 413, 411 or 507 (no room for the body) leaves the body unread: it goes with the
-    // connection, which closes after the answer (set_keep_alive_max_count(1) in server.cpp).
-    if (e.status != 413 && e.status != 411 && e.status != 507) drain(reader);
-    throw;
-  }
+  // Every refusal here is answered from the headers and leaves the body unread: it goes with the
+  // connection, which closes after the answer (set_keep_alive_max_count(1) in server.cpp), after
+  // at most a bounded linger for a client still sending (Impl::linger). The size is checked before
+  // the token: a client without one read up to any length, at any pace, into a drain before its
+  // 401 (found by a new user's trial: 1 GB past --max-body 1 MiB; a 2 MB/s sender held a thread
+  // until --upload-timeout).
+  length = content_length(req);
+  key_set_hash = authenticate(req);
+  reserve_space(length, reservation);
   {
     std::lock_guard lock(mutex_);
     if (stopping_ || pending_ >= options_.max_queue) {
@@ -643,17 +642,11 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
                                             : "the job queue is full (" +
                                                   std::to_string(options_.max_queue) +
                                                   " jobs); retry later";
-      drain(reader);
       throw HttpError(503, message);
     }
-    try {
-      require_key_set(key_set_hash, false);  // not expired since authenticate
-    } catch (const HttpError&) {
-      drain(reader);
-      throw;
-    }
-    ++pending_;                // this upload's place in the queue
-    ++uploads_[key_set_hash];  // the key set is in use: the retention leaves it
+    require_key_set(key_set_hash, false);  // not expired since authenticate
+    ++pending_;                            // this upload's place in the queue
+    ++uploads_[key_set_hash];              // the key set is in use: the retention leaves it
   }
   bool accepted = false;
   struct Release {

@@ -1902,6 +1902,26 @@ def servfix14_tests(work):
     check(answer.startswith(b"HTTP/1.1 507") and b"does not fit in the" in answer,
           "a 12 MiB body the disk has no room for, sent whole before reading: %r" % answer[:160])
     os.unlink(fault)
+    # Without a valid token too: the size is refused from the headers, and a 401 is answered
+    # without waiting for the body (the server read any length, at any pace, before its 401).
+    answer = raw_exchange(server.port, (
+        "POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n"
+        % (24 << 20)).encode() + bytes(24 << 20))
+    check(answer.startswith(b"HTTP/1.1 413"),
+          "a 24 MiB body over --max-body without a token: %r" % answer[:160])
+    stalled = socket.create_connection(("127.0.0.1", server.port), timeout=3)
+    try:
+        stalled.sendall(("POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         "Authorization: Bearer %s\r\nContent-Length: %d\r\n\r\n"
+                         % ("0" * 32, 2 << 20)).encode())  # headers only, the body never sent
+        answer = stalled.recv(4096)
+    except OSError as e:
+        answer = repr(e).encode()
+    finally:
+        stalled.close()
+    check(answer.startswith(b"HTTP/1.1 401"),
+          "an unknown token's upload was not answered before its body: %r" % answer[:160])
     check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
 
 
