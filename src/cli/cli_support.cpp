@@ -755,6 +755,21 @@ void ToolOutput::publish(const std::string& program) {
   }
 }
 
+void refuse_output_over_data(const std::string& option, const std::string& output,
+                             const std::string& data_directory) {
+  std::error_code error;
+  for (std::filesystem::directory_iterator it(data_directory, error), end; !error && it != end;
+       it.increment(error)) {
+    std::error_code kind_error;
+    if (!it->is_regular_file(kind_error)) continue;  // links followed
+    if (!names_same_file(output, it->path().string())) continue;
+    throw UsageError("--" + option + " '" + printable_text(output) + "' is the same file as '" +
+                     printable_text(it->path().string()) + "' of --data '" +
+                     printable_text(data_directory) +
+                     "': writing it would destroy the data set; choose another path");
+  }
+}
+
 bool names_same_file(const std::string& a, const std::string& b) {
   std::error_code error;
   const bool same = std::filesystem::equivalent(a, b, error);

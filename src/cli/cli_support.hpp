@@ -219,6 +219,14 @@ class ToolOutput {
 // writers write through it: io file_replaced_by_write), then weakly canonical, compared.
 bool names_same_file(const std::string& a, const std::string& b);
 
+// Refuses (UsageError) the output option `option` (its name without "--") when `output` is the
+// same file (names_same_file) as a file of the data directory `data_directory`: an IDX file, its
+// SHA256SUMS, or a link to one there. Found by a new user's trial: `cryptonets-train --out
+// DATA/train-images-idx3-ubyte.gz` replaced the training images (exit 0). A directory that cannot
+// be listed is left to the loaders.
+void refuse_output_over_data(const std::string& option, const std::string& output,
+                             const std::string& data_directory);
+
 // Refuses (UsageError, naming both options) an output option that names the same file
 // as one of the given input options (or another output), which replacing would destroy: e.g.
 // `infer --in x.ct --out x.ct`, or that names an existing key file or, unless

@@ -218,6 +218,8 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   refuse_default_over_existing(options, {"out", "results"});
   require_output_path("out", line.output);
   require_output_path("results", line.results);
+  refuse_output_over_data("out", line.output, line.data_directory);
+  refuse_output_over_data("results", line.results, line.data_directory);
   refuse_same_files({{line.sequential_model.empty() ? "float" : "sequential",
                       line.sequential_model.empty() ? line.float_model : line.sequential_model},
                      {"out", line.output},

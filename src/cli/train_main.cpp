@@ -177,6 +177,15 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   line.activation = options.text("activation");
   line.merged_output = options.text("merged");
   if (!line.merged_output.empty()) require_output_path("merged", line.merged_output);
+  refuse_output_over_data("out", line.output, line.data_directory);
+  if (!line.merged_output.empty()) {
+    refuse_output_over_data("merged", line.merged_output, line.data_directory);
+    if (names_same_file(line.output, line.merged_output)) {
+      throw UsageError("--merged '" + printable_text(line.merged_output) +
+                       "' is the same file as --out '" + printable_text(line.output) +
+                       "': writing it would destroy the other; choose another path");
+    }
+  }
   line.fine_tune = options.text("fine-tune");
   line.approximate = options.text("approximate");
   line.degree = static_cast<int>(options.integer("degree", 1, 6));

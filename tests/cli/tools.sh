@@ -334,6 +334,28 @@ grep -qF 'classes of set\nFORGED data quantised from float\nFORGED float.txt (SH
   fail "the model named from forged names does not load: $(cat inspect.log)"
 cd .. || exit 1
 
+# ---- Outputs over the data set (a new user's trial: train --out DATA/train-images... replaced
+# the training images, exit 0) or over each other: usage errors, before any work, nothing changed.
+cp -r set dset
+(cd dset && sha256sum -- *-ubyte* >SHA256SUMS && ln -s train-images-idx3-ubyte alias)
+sums_before=$(cd dset && sha256sum -- *)
+expect 2 "--out 'dset/train-images-idx3-ubyte' is the same file as" -- \
+  "$train" --data dset --out dset/train-images-idx3-ubyte
+expect 2 "of --data 'dset': writing it would destroy the data set" -- \
+  "$train" --data dset --out dset/SHA256SUMS
+expect 2 "--out 'dset/alias' is the same file as" -- "$train" --data dset --out dset/alias
+expect 2 "--merged 'dset/t10k-labels-idx1-ubyte' is the same file as" -- \
+  "$train" --data dset --architecture paper --out m.txt --merged dset/t10k-labels-idx1-ubyte
+expect 2 "--merged 'm.txt' is the same file as --out 'm.txt'" -- \
+  "$train" --data dset --architecture paper --out m.txt --merged m.txt
+expect 2 "--out 'dset/t10k-images-idx3-ubyte' is the same file as" -- \
+  "$quantise" --data dset --out dset/t10k-images-idx3-ubyte --results r.md
+expect 2 "--results 'dset/alias' is the same file as" -- \
+  "$quantise" --data dset --out q.txt --results dset/alias
+[ "$(cd dset && sha256sum -- *)" = "$sums_before" ] || fail "an output over the data changed it"
+[ ! -e m.txt ] && [ ! -e q.txt ] && [ ! -e r.md ] || fail "a refused run wrote an output"
+rm -r dset
+
 # ---- cryptonets-train: values that would do nothing, before any work (exit 2, no file).
 expect 2 "--epochs 0 trains nothing and would write the untrained network" -- \
   "$train" --epochs 0 --out e0.txt
