@@ -62,15 +62,15 @@ void check_key_rows(const RnsContext& ctx, std::span<const std::vector<RnsPoly>*
   }
 }
 
+bool in_base_q(const RnsContext& ctx, const RnsPoly& p) {
+  return p.n() == ctx.n() && p.ring().base() == ctx.q_base();
+}
+
 // Digits are taken in groups whose NTTs are kept side by side; each group's Σ digit·key is summed
 // and reduced once per coefficient (ring/rns_kernels.hpp, dot_product_rows). Products of b-bit
 // residues are below 2^(2b) and the partial sum carried between groups is below 2^62: a group of at
 // most 2^(125 - 2b) digits (all of them for b = 55, up to kMaxGroup) keeps the sum below 2^126.
 constexpr size_t kMaxGroup = 8;
-
-bool in_base_q(const RnsContext& ctx, const RnsPoly& p) {
-  return p.n() == ctx.n() && p.ring().base() == ctx.q_base();
-}
 
 size_t digit_group(const RnsContext& ctx) {
   int largest_bits = 0;
