@@ -433,10 +433,9 @@ Record read_record(Reader& reader, const std::string& where, FileInspection& rep
                               ", expected 'Y' (YASHE') or 'B' (BFV)");
   }
   if (record.kind != 'P') line += ", key id " + hex64(record.key_id);
-  if (record.version != kSerializationVersion) {
-    report.problems.push_back(where + ": record version " + std::to_string(record.version) +
-                              ", this build reads " + std::to_string(kSerializationVersion));
-  }
+  // In the loaders' words (a trial found inspect wording it otherwise than decrypt).
+  if (record.version != kSerializationVersion)
+    report.problems.push_back(where + ": " + record_version_refusal(record.version));
   if (record.payload > reader.left() ||
       reader.left() - record.payload < kSerializationChecksumBytes) {
     report.problems.push_back(where + ": truncated (declares a payload of " +

@@ -359,6 +359,13 @@ std::string protocol_kind_name(ProtocolFileKind kind) {
 }
 
 std::string protocol_version_refusal(uint16_t version, ProtocolFileKind kind) {
+  // Versions count from 1: a 0 was never written, so "no longer supported" would send the user
+  // looking for an older cryptonets that never existed (found by a trial of inspect).
+  if (version == 0) {
+    return "format version 0 is not a valid version; this build reads " +
+           std::to_string(kProtocolFileVersion) +
+           " (the file is damaged or was not written by cryptonets)";
+  }
   if (version > kProtocolFileVersion) {
     return "format version " + std::to_string(version) + ", this build reads " +
            std::to_string(kProtocolFileVersion) + " (written by a newer cryptonets)";

@@ -358,6 +358,24 @@ std::optional<uint64_t> bytes_available(std::istream& in) {
 
 }  // namespace
 
+std::string record_version_refusal(uint16_t version) {
+  const std::string reads = "this build reads " + std::to_string(kSerializationVersion);
+  if (version == 0) {
+    // Versions count from 1: "no longer supported" would send the user looking for an older
+    // cryptonets that never existed.
+    return "record format version 0 is not a valid version; " + reads +
+           " (the file is damaged or was not written by cryptonets)";
+  }
+  if (version > kSerializationVersion) {
+    return "record format version " + std::to_string(version) + ", " + reads +
+           " (written by a newer cryptonets)";
+  }
+  // Version 1 ciphertexts carried the noise estimate in clear (a function of the model);
+  // version 2 records do not say which scheme they belong to.
+  return "record format version " + std::to_string(version) + " is no longer supported; " + reads +
+         " (written by an older cryptonets: make the file again with this version)";
+}
+
 class HashingReader {
  public:
   HashingReader(std::istream& in, std::string source, bool whole_input)
@@ -392,17 +410,7 @@ class HashingReader {
       fail("is " + kind_name(header.kind) + ", expected " + kind_name(expected_kind));
     }
     header.version = static_cast<uint16_t>(load_le(&bytes[6], 2));
-    if (header.version < kSerializationVersion) {
-      // Version 1 ciphertexts carried the noise estimate in clear (a function of the model);
-      // version 2 records do not say which scheme they belong to.
-      fail("format version " + std::to_string(header.version) +
-           " is no longer supported; this build reads " + std::to_string(kSerializationVersion) +
-           " (written by an older cryptonets: make the file again with this version)");
-    }
-    if (header.version > kSerializationVersion) {
-      fail("format version " + std::to_string(header.version) + ", this build reads " +
-           std::to_string(kSerializationVersion) + " (written by a newer cryptonets)");
-    }
+    if (header.version != kSerializationVersion) fail(record_version_refusal(header.version));
     if (!known_scheme(bytes[5])) {
       fail("header byte 5 (scheme) is " + std::to_string(bytes[5]) +
            ", expected 'Y' (YASHE') or 'B' (BFV)");

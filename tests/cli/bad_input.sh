@@ -630,6 +630,28 @@ expect 1 "$older" v4-out.ct -- "$exe" infer --keys v4-server --in images.ct --ou
 expect 1 "$older" labels.txt -- "$exe" decrypt --keys v4-client --in scores.ct --out labels.txt
 expect 1 "'v4-client/params': $older" - -- "$exe" inspect v4-client/params
 rm -rf v4-client v4-server
+# Version 0 never existed: not "no longer supported" (inspect said so), in the one wording.
+invalid="format version 0 is not a valid version; this build reads 5 (the file is damaged or was not written by cryptonets)"
+{ head -c 6 scores.ct && printf '\x00\x00' && tail -c +9 scores.ct; } >v0-scores.ct
+{ head -c 6 images.ct && printf '\x00\x00' && tail -c +9 images.ct; } >v0-images.ct
+expect 1 "$invalid" labels.txt -- "$exe" decrypt --keys client --in v0-scores.ct --out labels.txt
+expect 1 "$invalid" v0-out.ct -- "$exe" infer --keys server --in v0-images.ct --out v0-out.ct --threads 1
+expect 1 "'v0-scores.ct': $invalid" - -- "$exe" inspect v0-scores.ct
+# A record (CNET, inside the file) of another record format version: decrypt and inspect say it
+# in the same words (inspect said "record version 2, this build reads 3"). Byte 158: the version
+# of the first record, after the 152-byte file header.
+for version in 0 2 4; do
+  case $version in
+    0) why="record format version 0 is not a valid version; this build reads 3 (the file is damaged or was not written by cryptonets)" ;;
+    2) why="record format version 2 is no longer supported; this build reads 3 (written by an older cryptonets: make the file again with this version)" ;;
+    4) why="record format version 4, this build reads 3 (written by a newer cryptonets)" ;;
+  esac
+  cp scores.ct "r$version-scores.ct"
+  # shellcheck disable=SC2059
+  printf "\\x0$version" | dd of="r$version-scores.ct" bs=1 seek=158 conv=notrunc status=none
+  expect 1 "$why" labels.txt -- "$exe" decrypt --keys client --in "r$version-scores.ct" --out labels.txt
+  expect 1 "record 1 (batch 1, modulus 1): $why" - -- "$exe" inspect "r$version-scores.ct"
+done
 
 # ---- Outputs never destroy inputs or keys (found by a tester: scores written over secret.key,
 # infer --out equal to --in).

@@ -111,7 +111,9 @@ std::string protocol_kind_name(ProtocolFileKind kind);
 // and what to do: "format version 4 is no longer supported; this build reads 5 (written by an
 // older cryptonets; re-run keygen)", or "re-run encrypt (and infer on its output)" for a
 // ciphertext file; a later version is "format version 6, this build reads 5 (written by a newer
-// cryptonets)". The one wording of the loaders (decrypt, infer, ...) and of inspect.
+// cryptonets)"; version 0, which no cryptonets wrote, is "format version 0 is not a valid
+// version; this build reads 5 (the file is damaged or was not written by cryptonets)". The one
+// wording of the loaders (decrypt, infer, ...) and of inspect.
 std::string protocol_version_refusal(uint16_t version, ProtocolFileKind kind);
 
 struct ProtocolHeader {

@@ -22,8 +22,8 @@
 // Version history: version 1 also stored each ciphertext's noise estimate (IEEE-754 bits), which
 // is a function of the computation that made it, so a server's outputs revealed the model in
 // clear (issue 14); version 2 had no scheme byte (byte 5 reserved, 0: YASHE' only) and no parts
-// word. Older versions are refused by name ("format version 2 is no longer supported; this build
-// reads 3").
+// word. Older versions are refused by name ("record format version 2 is no longer supported; this
+// build reads 3"; record_version_refusal).
 // The noise estimate lives in memory only: a loaded ciphertext carries that of a fresh encryption
 // (NoiseModel::fresh()), the right one for the client's inputs; decrypt measures the noise of the
 // scores with the secret key.
@@ -67,6 +67,14 @@ namespace cryptonets {
 inline constexpr uint16_t kSerializationVersion = 3;
 inline constexpr size_t kSerializationHeaderBytes = 32;
 inline constexpr size_t kSerializationChecksumBytes = 32;
+
+// Why a record of format `version` (not kSerializationVersion) is refused, and what to do:
+// "record format version 2 is no longer supported; this build reads 3 (written by an older
+// cryptonets: make the file again with this version)", "record format version 4, this build
+// reads 3 (written by a newer cryptonets)", or, for 0, which no cryptonets wrote, "record format
+// version 0 is not a valid version; this build reads 3 (the file is damaged or was not written by
+// cryptonets)". The one wording of the loaders (decrypt, infer, ...) and of inspect.
+std::string record_version_refusal(uint16_t version);
 
 // ---- Whole objects. `source_name` appears in error messages ("stream" if not given); the file
 // variants use the path and also refuse bytes after the checksum. Writers throw
