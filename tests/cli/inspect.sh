@@ -256,10 +256,11 @@ inspect_expect 0 bad-score.csv "images: 68" "verdict: intact"
 head -1 scores.csv >bad-score.csv
 inspect_expect 1 bad-score.csv "PROBLEM: no rows: decrypt --scores writes one row per image"
 # The rows' problems are named up to 20, then counted (a line per bad row made a report as long
-# as the file): 69 rows repeat image 2 here.
+# as the file): 69 rows repeat image 2 here, and the verdict counts all 69 (it said 21: the 20
+# named and the line that sums up the rest).
 awk -F, -v OFS=, 'NR > 1 { $1 = 2 } { print }' scores.csv >bad-score.csv
 inspect_expect 1 bad-score.csv "PROBLEM: row 21 (image 2): image 2 appears twice" \
-  "PROBLEM: 49 more problem(s) in the rows (the first 20 are named)" "verdict: DAMAGED or inconsistent (21 problem(s))"
+  "PROBLEM: 49 more problem(s) in the rows (the first 20 are named)" "verdict: DAMAGED or inconsistent (69 problem(s))"
 grep -qF "PROBLEM: row 22 (image 2)" out.txt && fail "inspect bad-score.csv: more than 20 row problems named"
 awk 'NR == 3 { held = $0; next } { print } NR == 4 { print held }' scores.csv >bad-score.csv
 inspect_expect 1 bad-score.csv "PROBLEM: row 2 (image 4): out of order after image 2"

@@ -11,6 +11,7 @@
 // id from the bytes, and never decodes key material or coefficients (nothing of them is reported).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,8 +28,12 @@ struct FileInspection {
   // lines after a '\n' (the parameters of a parameter set). Numbers and fixed words only: the
   // formatter escapes each line but keeps these newlines.
   std::vector<std::string> records;
-  // Every checksum or identity that failed, naming where (empty: everything verifies).
+  // Every checksum or identity that failed, naming where (empty: everything verifies). Past the
+  // first ones named, problems of a kind may be summed up in one line ("N more problem(s) in
+  // the rows ..."): add_summed_up.
   std::vector<std::string> problems;
+  // How many problems the summing-up lines of `problems` stand for beyond one each.
+  uint64_t problems_summed_up = 0;
   // What could not be checked, and why ("key material: no parameter set to read it with ...").
   // A file with such a gap is not called intact: the tool cannot vouch for it.
   std::vector<std::string> unchecked;
@@ -36,6 +41,13 @@ struct FileInspection {
   size_t checksums_verified = 0;
 
   bool intact() const { return problems.empty() && unchecked.empty(); }
+  // How many problems there are, each named or summed up (the verdict's count).
+  uint64_t problem_count() const { return problems.size() + problems_summed_up; }
+  // Adds the line `summary`, which stands for `count` (>= 1) problems not named one by one.
+  void add_summed_up(uint64_t count, std::string summary) {
+    problems.push_back(std::move(summary));
+    problems_summed_up += count - 1;
+  }
 };
 
 // Throws std::runtime_error naming the file when it cannot be read or is not a file of this
