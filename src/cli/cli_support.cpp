@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cerrno>
 #include <charconv>
@@ -826,6 +827,29 @@ void refuse_output_over_inputs(const OptionParser& options, const std::vector<st
     }
     others.push_back(output);
   }
+}
+
+void refuse_to_replace_other_than_ciphertexts(const OptionParser& options,
+                                              const std::string& option) {
+  if (!options.has(option)) return;
+  const std::string path = options.text(option);
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) return;
+  const uintmax_t size = std::filesystem::file_size(path, error);
+  if (error || size == 0) return;  // an empty file (touch, mktemp) holds nothing to lose
+  std::ifstream existing(path, std::ios::binary);
+  if (!existing) return;
+  std::array<char, 5> head{};
+  existing.read(head.data(), head.size());
+  if (existing.gcount() == 5 && std::string_view(head.data(), 4) == "CNPF" && head[4] == 'C')
+    return;
+  const std::string kind = cryptonets_file_kind(path);
+  throw UsageError("--" + option + " '" + printable_text(path) +
+                   "' exists and is not a ciphertext file (it holds " + format_bytes(size) +
+                   (kind.empty() ? "" : ": " + kind) +
+                   "); this command replaces only a ciphertext file or an empty file, so that "
+                   "an archive or copy of keys is never lost: remove it first or choose another "
+                   "path");
 }
 
 void refuse_resolved_output_over_inputs(const OptionParser& options, const std::string& output,

@@ -688,6 +688,23 @@ cp "$images" images-copy.gz
 expect 2 "is the same file as --images" - -- \
   "$exe" encrypt --keys client --images images-copy.gz --count 2 --out images-copy.gz --threads 1
 cmp -s "$images" images-copy.gz || fail "encrypt replaced its images"
+# encrypt --out replaces only a ciphertext file or an empty file (found by a trial: a tar archive
+# of a key directory, whose first bytes are a file name, was replaced, secret key and all).
+tar -cf keys.tar victim
+tar_sum=$(sha256sum keys.tar | cut -d' ' -f1)
+expect 2 "--out 'keys.tar' exists and is not a ciphertext file" - -- \
+  "$exe" encrypt --keys client --images "$images" --count 2 --out keys.tar --threads 1
+[ "$(sha256sum keys.tar | cut -d' ' -f1)" = "$tar_sum" ] || fail "encrypt replaced a tar of keys"
+echo notes >notes.txt
+expect 2 "--out 'notes.txt' exists and is not a ciphertext file" - -- \
+  "$exe" encrypt --keys client --images "$images" --count 2 --out notes.txt --threads 1
+grep -qx notes notes.txt || fail "encrypt replaced a text file"
+: >empty.ct
+cp scores.ct again.ct
+for out in empty.ct again.ct; do
+  run "$exe" encrypt --keys client --images "$images" --count 2 --out "$out" --threads 1
+  [ "$(head -c 5 "$out")" = CNPFC ] || fail "encrypt --out $out: not replaced by a ciphertext file"
+done
 
 # Every other output too (a second tester: mnist --csv, profile --out, client register
 # --token-file and serve --port-file wrote over keys or their own input; decrypt --out /dev/null
