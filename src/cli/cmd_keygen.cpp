@@ -144,7 +144,7 @@ bool is_own_staging(const fs::path& path, const std::string& suffix) {
 
 // Temporary directories "<name>.tmp-<pid>-XXXXXX" beside the key directory, left by a keygen
 // that was killed (SIGKILL, power loss) before it could remove its own: removed when their
-// process is gone.
+// process has ended (process_has_ended: gone, or a zombie its parent has not reaped).
 void remove_stale_temporaries(const fs::path& directory) {
   const fs::path parent = directory.parent_path().empty() ? fs::path(".") : directory.parent_path();
   const std::string prefix = directory.filename().string() + ".tmp-";
@@ -155,7 +155,7 @@ void remove_stale_temporaries(const fs::path& directory) {
     if (!is_own_staging(entry.path(), name.substr(prefix.size()))) continue;
     const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
     if (pid <= 0 || pid == static_cast<long>(::getpid())) continue;
-    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // still running
+    if (!process_has_ended(pid)) continue;  // still running (a zombie has ended)
     fs::remove_all(entry.path(), error);
   }
 }

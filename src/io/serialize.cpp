@@ -1336,7 +1336,7 @@ void remove_stale_temporaries(const std::string& path) {
     }
     const long pid = std::strtol(rest.c_str(), nullptr, 10);
     if (pid <= 0 || pid == static_cast<long>(::getpid())) continue;
-    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // still running
+    if (!process_has_ended(pid)) continue;  // still running
     (void)::unlinkat(::dirfd(directory), name.c_str(), 0);
   }
   ::closedir(directory);
@@ -1590,6 +1590,22 @@ void refuse_to_replace_key_file(const std::string& path, bool may_replace_profil
                                    : "a secret key file";
   throw std::runtime_error("refusing to write over " + file_source(path) + ": it is " + what +
                            " (outputs never replace keys; choose another path)");
+}
+
+bool process_has_ended(long pid) {
+  if (pid <= 0 || pid > std::numeric_limits<pid_t>::max()) return false;
+  if (::kill(static_cast<pid_t>(pid), 0) != 0) return errno == ESRCH;
+  // kill succeeds on a zombie too (found by a trial: a SIGKILLed keygen whose parent had not
+  // reaped it kept its staging directory through the next keygen). The state is the first field
+  // after the command name, which is in parentheses and may itself hold ") ".
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  // Unreadable: reaped meanwhile, or no /proc (then taken as running, as kill says).
+  if (!std::getline(stat, line)) return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+  const size_t name_end = line.rfind(')');
+  if (name_end == std::string::npos || name_end + 2 >= line.size()) return false;
+  const char state = line[name_end + 2];
+  return state == 'Z' || state == 'X';
 }
 
 }  // namespace cryptonets

@@ -897,6 +897,33 @@ rm -rf keysX.tmp-999999-mydata keysX.tmp-999998-abcdef
 mkdir keysX.tmp-999997-qwerty && cp client/params client/secret.key keysX.tmp-999997-qwerty/
 run "$exe" keygen --out-dir keysX --insecure-ring-degree 64 --force
 [ -e keysX.tmp-999997-qwerty ] && fail "keygen left a dead keygen's staging directory"
+# So is one whose keygen was killed and is a zombie its parent has not reaped (found by a trial:
+# its pid exists, and the directory was taken for a live keygen's): a parent (sleep, exec'd)
+# that never waits for its killed child. The same for an output's named temporary.
+# Its output elsewhere: a set-up failure below must not leave the test's pipes held for 60 s.
+sh -c 'sleep 60 & echo $! >zombie.pid; exec sleep 60' >/dev/null 2>&1 &
+reaper=$!
+for _ in $(seq 100); do [ -s zombie.pid ] && break; sleep 0.05; done
+zombie=$(cat zombie.pid)
+kill -9 "$zombie"
+for _ in $(seq 100); do
+  [ "$(sed 's/.*) //' "/proc/$zombie/stat" | cut -d' ' -f1)" = Z ] && break
+  sleep 0.05
+done
+if [ "$(sed 's/.*) //' "/proc/$zombie/stat" | cut -d' ' -f1)" = Z ]; then
+  mkdir "keysX.tmp-$zombie-zombie" && cp client/params client/secret.key "keysX.tmp-$zombie-zombie/"
+  run "$exe" keygen --out-dir keysX --insecure-ring-degree 64 --force
+  [ -e "keysX.tmp-$zombie-zombie" ] && fail "keygen left the staging directory of a zombie keygen"
+  touch "small.ct.tmp-$zombie-0"
+  run "$exe" encrypt --keys client --images "$images" --count 1 --out small.ct --threads 1
+  [ -e "small.ct.tmp-$zombie-0" ] && fail "encrypt left the named temporary of a zombie"
+  rm -rf "keysX.tmp-$zombie-zombie" "small.ct.tmp-$zombie-0" small.ct
+else
+  fail "could not make a zombie process to test with"
+fi
+kill "$reaper"
+wait "$reaper" 2>/dev/null
+rm -f zombie.pid
 
 # ---- Inputs that are not regular files are refused before they are opened: a FIFO blocked
 # decrypt --in and a key directory's params for ever (timeout 60: a hang is a failure, not a

@@ -336,6 +336,13 @@ class AtomicFileWriter {
 // that does not exist, passes.
 void refuse_to_replace_key_file(const std::string& path, bool may_replace_profile = false);
 
+// Whether the process `pid` has ended, so that what it left half made (a named temporary, a
+// keygen's staging directory) can be removed: there is no such process, or it is a zombie (state
+// Z or X in /proc/PID/stat: killed, and not yet reaped by a parent that does not wait for it),
+// which runs no more code. False for a live process, one of another user (kill says EPERM), and a
+// pid that no process can have (above pid_t's range): those are never cleaned after.
+bool process_has_ended(long pid);
+
 // The file a write to `path` replaces: `path` itself, or the end of its chain of symbolic links
 // (AtomicFileWriter writes there). Throws std::runtime_error if that exists and is not a regular
 // file (a device such as /dev/null, a directory, a FIFO, a socket), if its directory does not
