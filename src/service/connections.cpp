@@ -13,6 +13,7 @@
 #include <array>
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 
 #include "http_support.hpp"
@@ -154,6 +155,16 @@ class TlsStream final : public ConnectionStream {
   SSL* ssl_;
 };
 
+// After httplib's process_request: where it gave up on a request line that did not arrive in time
+// (it answers and logs nothing then), the server's 408.
+void answer_request_line_timeout(httplib::Stream& stream, const ConnectionSettings& settings) {
+  if (connection_facts.answered || !connection_facts.timed_out || !settings.request_line_timeout) {
+    return;
+  }
+  const std::string answer = settings.request_line_timeout();
+  stream.write(answer.data(), answer.size());
+}
+
 // One accepted connection, from start to close: its facts for this thread, a first byte awaited
 // for ConnectionSettings::first_byte_wait (none: closed, nothing asked), then `serve` (the
 // handshake and the request); the socket is closed in the end.
@@ -196,7 +207,9 @@ class PlainServer final : public httplib::Server {
     return serve_connection(sock, settings_, [&] {
       SocketStream stream(sock, settings_);
       bool closed = false;  // one request per connection: answered with Connection: close
-      return process_request(stream, true, closed, nullptr);
+      const bool served = process_request(stream, true, closed, nullptr);
+      answer_request_line_timeout(stream, settings_);
+      return served;
     });
   }
   ConnectionSettings settings_;
@@ -218,6 +231,7 @@ class TlsServer final : public httplib::SSLServer {
         bool closed = false;
         served =
             process_request(stream, true, closed, [ssl](httplib::Request& req) { req.ssl = ssl; });
+        answer_request_line_timeout(stream, settings_);
         // close_notify only after a complete exchange (as httplib: not to a client gone).
         if (served) ::SSL_shutdown(ssl);
       }

@@ -33,6 +33,7 @@ struct ConnectionFacts {
   int remote_port = -1;
   bool timed_out = false;   // a read of it waited the read timeout for nothing
   bool routed = false;      // the request reached the server's own handlers
+  bool answered = false;    // its answer was written (or tried) and logged
   bool after_stop = false;  // it waited for a thread until after stop(): answered 503
 };
 extern thread_local ConnectionFacts connection_facts;
@@ -48,6 +49,9 @@ struct ConnectionSettings {
   std::chrono::milliseconds first_byte_wait{kFirstByteWaitSeconds * 1000};
   // The server's stop() was called (Server::Impl::stop_requested_).
   const std::atomic<bool>* stop_requested = nullptr;
+  // A read of the request line itself timed out, where httplib gives up without an answer or a
+  // log line: returns the whole answer to write (a 408), which it logs.
+  std::function<std::string()> request_line_timeout;
 };
 
 // An httplib::Server (plain HTTP, or HTTPS with `tls_cert` and `tls_key`) whose connections are

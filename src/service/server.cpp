@@ -67,6 +67,7 @@ Server::Impl::Impl(ServerOptions options)
   connection_settings.write_timeout = std::chrono::seconds(options_.read_timeout_s);
   connection_settings.first_byte_wait = std::chrono::seconds(kFirstByteWaitSeconds);
   connection_settings.stop_requested = &stop_requested_;
+  connection_settings.request_line_timeout = [this] { return answer_request_line_timeout(); };
   http_ = make_http_server(connection_settings, options_.tls_cert, options_.tls_key);
   if (!http_) {
     throw std::runtime_error("cannot load the TLS certificate '" + options_.tls_cert +

@@ -110,6 +110,11 @@ class Server::Impl {
   // HTTP thread until after stop() (ConnectionFacts::after_stop): connections.hpp's queue serves
   // those at once at shutdown, each only to be told so.
   bool refuse_after_stop(httplib::Response& res);
+  // ConnectionSettings::request_line_timeout: the 408 for a client stalled inside its request
+  // line (a whole HTTP answer), logged as the logger logs a request.
+  std::string answer_request_line_timeout();
+  // The 408's message for a request whose line or headers did not arrive in time.
+  std::string request_timeout_message() const;
   void register_keys(const httplib::Request& req, httplib::Response& res,
                      const httplib::ContentReader& reader);
   void submit_job(const httplib::Request& req, httplib::Response& res,

@@ -84,6 +84,7 @@ void Server::Impl::install_routes() {
         return 100;
       });
   http_->set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    connection_facts.answered = true;
     const double ms =
         std::chrono::duration<double, std::milli>(Clock::now() - request_facts.start).count();
     // httplib sets remote_addr only once the headers are read: a request refused before (a
@@ -178,9 +179,7 @@ void Server::Impl::install_routes() {
     // httplib answers 400 when a read of the request line or headers fails, a timeout too: a
     // client stalled inside its headers is told 408, as a stalled upload is.
     if (res.status == 400 && connection_facts.timed_out && !connection_facts.routed) {
-      answer_error(res, 408,
-                   "the request's headers did not arrive within the server's read timeout (" +
-                       std::to_string(options_.read_timeout_s) + " s, --read-timeout)");
+      answer_error(res, 408, request_timeout_message());
     } else if (res.status == 404) {
       answer_error(res, 404, "no such resource: " + req.method + " " + req.path);
     } else if (res.status == 413) {
@@ -189,6 +188,30 @@ void Server::Impl::install_routes() {
       answer_error(res, res.status, "HTTP " + std::to_string(res.status));
     }
   });
+}
+
+std::string Server::Impl::answer_request_line_timeout() {
+  httplib::Response res;
+  answer_error(res, 408, request_timeout_message());
+  const double ms =
+      std::chrono::duration<double, std::milli>(Clock::now() - request_facts.start).count();
+  log({{"time", utc_timestamp()},
+       {"remote", connection_facts.remote_addr},
+       {"method", ""},
+       {"path", ""},
+       {"status", 408},
+       {"bytes_in", 0},
+       {"bytes_out", request_facts.bytes_out},
+       {"ms", std::round(ms * 10) / 10},
+       {"error", request_facts.error}});
+  return "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json\r\n"
+         "Content-Length: " +
+         std::to_string(res.body.size()) + "\r\n\r\n" + res.body;
+}
+
+std::string Server::Impl::request_timeout_message() const {
+  return "the request's headers did not arrive within the server's read timeout (" +
+         std::to_string(options_.read_timeout_s) + " s, --read-timeout)";
 }
 
 bool Server::Impl::refuse_after_stop(httplib::Response& res) {

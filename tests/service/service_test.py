@@ -62,8 +62,8 @@ them, a dangling one too) that leads there; only the server's own temporaries
 zeros) are removed from a job's directory at start-up. A --port-file directly in a --state-dir not
 made yet is written there once it is made, with mode 0600 as every file there (0644 less the umask
 elsewhere); the server's refusals of a --port-file are usage errors (exit 2); /v1/keysets answers
-the 400s of its query with the body unsent; a client stalled inside its request headers gets 408,
-logged with its address and duration; a connection still waiting for the only HTTP thread at
+the 400s of its query with the body unsent; a client stalled inside its request line or headers
+gets 408, logged with its address and duration; a connection still waiting for the only HTTP thread at
 SIGTERM is answered 503 with Retry-After, and logged.
 
 --slow adds: a full disk at a job's record (ENOSPC, EDQUOT) is 507, told by the errno (EIO there is
@@ -1967,7 +1967,7 @@ def servfix15_tests(work):
     own entry is refused with exit 2, nothing made. POST /v1/keysets refused from its query (400)
     is answered before its body is sent (it read the body up to --max-body first). A client
     stalled inside its request headers is answered 408 (not 400), logged with its address and the
-    time since its first byte. A connection still waiting for the only --http-threads at SIGTERM
+    time since its first byte; one stalled inside its request line too (it got nothing). A connection still waiting for the only --http-threads at SIGTERM
     is answered 503 with Retry-After and logged (it was closed unanswered)."""
     umask = os.umask(0)
     os.umask(umask)
@@ -2069,6 +2069,16 @@ def servfix15_tests(work):
     check(line is not None and line["status"] == 408 and line["remote"] == "127.0.0.1" and
           900 <= line["ms"] <= took_ms + 50,
           "the stalled client's log line (%.0f ms by the client): %s" % (took_ms, line))
+    # Inside its request line (httplib closed it unanswered and unlogged): 408 too.
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    connection.sendall(b"GET /v1/qu")
+    answer = answer_until_close(connection)
+    connection.close()
+    check(answer.startswith(b"HTTP/1.1 408") and b"--read-timeout" in answer,
+          "a client stalled in its request line got %r" % answer[:300])
+    check(eventually(lambda: sum(1 for l in server.log_lines() if l.get("status") == 408 and
+                                 l.get("remote") == "127.0.0.1") == 2),
+          "the client stalled in its request line is not logged: %s" % server.log_lines())
     server.terminate()
 
 

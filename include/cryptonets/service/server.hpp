@@ -34,8 +34,8 @@
 // Status codes: 400 malformed or damaged body (or a scores file), 401 missing or unknown token (the
 // answer says to register the keys), 404 unknown job and
 // any job of another token (indistinguishable), 405 a method the path does not take, 408 stalled
-// upload or request headers (--read-timeout; logged with the client's address), 410 the token's
-// key set is one this server cannot use or has expired (see below; a bad
+// upload, request line or headers (--read-timeout; logged with the client's address), 410 the
+// token's key set is one this server cannot use or has expired (see below; a bad
 // key file on disk is never a 500; the answer names the key set by the id its registration
 // answered, "key set 0x...", never by the server's directory, and says to register again), 411
 // no Content-Length, 413 body over --max-body (or any body on a DELETE: refused unread), 415 a
