@@ -84,7 +84,8 @@ Server::Impl::Impl(ServerOptions options)
   // handler's Connection: close: after a refusal that leaves the body unread (413, 411, 405, 408)
   // it read the rest of the body as further requests, logged each as an empty 400 and closed
   // after five of them, so the client's upload broke before it read the refusal. Our client opens
-  // a connection per request anyway.
+  // a connection per request anyway. (The connection layer, connections.cpp, serves one request
+  // per connection itself; the count says the same to httplib.)
   http_->set_keep_alive_max_count(1);
   install_routes();
   // SO_REUSEADDR (a restart binds while old connections linger) but not httplib's SO_REUSEPORT,
