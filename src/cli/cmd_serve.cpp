@@ -11,6 +11,8 @@
 #include <atomic>
 #include <charconv>
 #include <cstdio>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -94,12 +96,20 @@ int run_serve(std::span<char* const> arguments) {
   options.add_value("port-file", "FILE",
                     "write the port listened on here (for --listen HOST:0), through its symbolic "
                     "links as they were at start-up: refused where it, or the end of its links, "
-                    "is the state directory's marker or in its subdirectories");
+                    "is the state directory's marker or in its subdirectories; its directory may "
+                    "be a new --state-dir (mode 0600 in the state directory, else 0644)");
   if (!options.parse(arguments)) return kExitSuccess;
   // Before the port is bound. By path, for the usage errors to come first; the refusals are made
-  // again on the file the server resolved and writes (check_port_file below).
+  // again on the file the server resolved and writes (check_port_file below). A port file in a
+  // state directory not made yet is new there (no input can be it): the server makes the
+  // directory, then resolves and checks it (its missing directory was refused here).
   const std::vector<std::string> inputs = {"model", "tls-cert", "tls-key"};
-  refuse_output_over_inputs(options, {"port-file"}, inputs);
+  const bool in_new_state = options.has("port-file") && options.has("state-dir") &&
+                            service::port_file_in_new_state_directory(options.text("port-file"),
+                                                                      options.text("state-dir"));
+  refuse_output_over_inputs(
+      options, in_new_state ? std::vector<std::string>{} : std::vector<std::string>{"port-file"},
+      inputs);
 
   service::ServerOptions server_options;
   parse_listen(options.text("listen"), server_options);
@@ -129,8 +139,13 @@ int run_serve(std::span<char* const> arguments) {
     // A link of the path re-pointed between the check above and the server's resolution (at
     // start-up) had the port written over the model or a key file, unchecked.
     server_options.check_port_file = [&options, &inputs](const service::PortFileTarget& target) {
-      refuse_resolved_output_over_inputs(options, "port-file",
-                                         {target.directory, target.name, target.path}, inputs);
+      try {
+        refuse_resolved_output_over_inputs(options, "port-file",
+                                           {target.directory, target.name, target.path}, inputs);
+      } catch (const std::runtime_error& error) {
+        // A key file there: the usage error refuse_output_over_inputs makes of it by path.
+        throw UsageError(std::string("--port-file: ") + error.what());
+      }
     };
   }
 
@@ -143,7 +158,15 @@ int run_serve(std::span<char* const> arguments) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a client gone mid-answer is an error on that socket, not our end
 
-  service::Server server(server_options);
+  // The server's refusals of the options (the port file over the state directory's own entries)
+  // are usage errors, as the checks above are.
+  std::optional<service::Server> server_holder;
+  try {
+    server_holder.emplace(server_options);
+  } catch (const service::OptionError& error) {
+    throw UsageError(error.what());
+  }
+  service::Server& server = *server_holder;
   // Where the server resolved it at start-up (links changed since cannot redirect it).
   server.write_port_file();
   std::atomic<bool> signalled{false};

@@ -5,7 +5,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -22,6 +21,7 @@
 #include <thread>
 #include <utility>
 
+#include "connections.hpp"
 #include "cryptonets/inference/parameter_selection.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/serialize.hpp"
@@ -58,27 +58,34 @@ Server::Impl::Impl(ServerOptions options)
     for (const std::string& path : {options_.tls_cert, options_.tls_key}) {
       if (!fs::is_regular_file(path)) throw std::runtime_error("cannot read '" + path + "'");
     }
-    auto tls =
-        std::make_unique<httplib::SSLServer>(options_.tls_cert.c_str(), options_.tls_key.c_str());
-    if (!tls->is_valid()) {
-      throw std::runtime_error("cannot load the TLS certificate '" + options_.tls_cert +
-                               "' and key '" + options_.tls_key + "'");
-    }
-    http_ = std::move(tls);
-  } else {
-    http_ = std::make_unique<httplib::Server>();
+  }
+  // Each connection read through the service's own stream and task queue (connections.hpp): a
+  // stall inside the request headers is a 408 logged with its client's address, and the
+  // connections still waiting for a thread at SIGTERM are answered 503.
+  ConnectionSettings connection_settings;
+  connection_settings.read_timeout = std::chrono::seconds(options_.read_timeout_s);
+  connection_settings.write_timeout = std::chrono::seconds(options_.read_timeout_s);
+  connection_settings.first_byte_wait = std::chrono::seconds(kFirstByteWaitSeconds);
+  connection_settings.stop_requested = &stop_requested_;
+  connection_settings.request_line_timeout = [this] { return answer_request_line_timeout(); };
+  http_ = make_http_server(connection_settings, options_.tls_cert, options_.tls_key);
+  if (!http_) {
+    throw std::runtime_error("cannot load the TLS certificate '" + options_.tls_cert +
+                             "' and key '" + options_.tls_key + "'");
   }
   const int http_threads = std::max(1, options_.http_threads);
-  http_->new_task_queue = [http_threads] { return new httplib::ThreadPool(http_threads); };
+  http_->new_task_queue = [http_threads] {
+    return new ConnectionQueue(static_cast<size_t>(http_threads));
+  };
   http_->set_read_timeout(options_.read_timeout_s, 0);
   http_->set_write_timeout(options_.read_timeout_s, 0);
   http_->set_payload_max_length(options_.max_body);
-  http_->set_keep_alive_timeout(5);
   // One request per connection (answered with Connection: close). httplib 0.11 ignores a
   // handler's Connection: close: after a refusal that leaves the body unread (413, 411, 405, 408)
   // it read the rest of the body as further requests, logged each as an empty 400 and closed
   // after five of them, so the client's upload broke before it read the refusal. Our client opens
-  // a connection per request anyway.
+  // a connection per request anyway. (The connection layer, connections.cpp, serves one request
+  // per connection itself; the count says the same to httplib.)
   http_->set_keep_alive_max_count(1);
   install_routes();
   // SO_REUSEADDR (a restart binds while old connections linger) but not httplib's SO_REUSEPORT,
@@ -119,6 +126,12 @@ Server::Impl::Impl(ServerOptions options)
       write_file_durably(dir + "/" + kStateMarkerName, kStateMarkerText);
     }
   }
+  // A port file in the state directory just created: resolved now that its directory exists
+  // (its name was checked before anything was bound).
+  if (port_file_deferred_) {
+    port_file_deferred_ = false;
+    resolve_port_file();
+  }
   remove_stale_port_temporaries();  // before recover() logs the foreign entries
   recover();
 }
@@ -137,8 +150,11 @@ fs::path real_directory_of(int fd) {
 void Server::Impl::resolve_port_file() {
   if (options_.port_file.empty()) return;
   const std::string& given = options_.port_file;
+  // Every refusal here is decided from the path given (and what it leads to) before anything is
+  // served: an OptionError, which serve reports as the usage error its own checks of the path
+  // are (they were exit 1 here and 2 there, in two styles).
   const auto failure = [&](const std::string& why) {
-    return std::runtime_error("cannot write --port-file '" + given + "': " + why);
+    return OptionError("--port-file '" + given + "': " + why);
   };
   // The directory holding `path` (relative to the directory `at`), opened without reading it
   // (O_PATH: search permission is enough), and the final name: what the write goes through.
@@ -157,8 +173,6 @@ void Server::Impl::resolve_port_file() {
       throw failure("it is a directory, not a file name");
     }
   };
-  std::error_code state_error;
-  const fs::path state = fs::weakly_canonical(options_.state_dir, state_error);
   const auto own = [](const std::string& entry) {
     if (entry == kStateMarkerName || entry == "lock") return true;
     for (const char* subdirectory : kStateSubdirectories) {
@@ -166,6 +180,22 @@ void Server::Impl::resolve_port_file() {
     }
     return false;
   };
+  const auto refuse_own_name = [&](const std::string& how) {
+    if (own(name)) {
+      throw failure(how + " the state directory's own '" + name +
+                    "'; give a file of another name (in the state directory or elsewhere)");
+    }
+  };
+  // Its directory is the state directory, not made yet: made by the constructor (after the
+  // port is bound), then the path is resolved. Only the name can be refused now, and is.
+  if (port_file_in_new_state_directory(given, options_.state_dir)) {
+    name = fs::path(given).filename().string();
+    refuse_own_name("it is");
+    port_file_deferred_ = true;
+    return;
+  }
+  std::error_code state_error;
+  const fs::path state = fs::weakly_canonical(options_.state_dir, state_error);
   // The entry `name` of the open `directory`, by real path ("" if /proc cannot tell: the path's
   // text then, as weakly_canonical has it).
   const auto entry_of = [&](const fs::path& text) {
@@ -184,23 +214,17 @@ void Server::Impl::resolve_port_file() {
   const auto refuse_over_state = [&](const fs::path& entry, const std::string& how) {
     if (state_error) return;  // the writes into the state directory say what is wrong
     const fs::path inside = entry.parent_path().lexically_relative(state);
-    if (inside == "." && own(name)) {
-      throw std::runtime_error("--port-file '" + given + "'" + how +
-                               " the state directory's own '" + name +
-                               "'; give a file of another name (in the state directory or "
-                               "elsewhere)");
-    }
+    if (inside == ".") refuse_own_name(how);
     if (!inside.empty() && inside != "." && *inside.begin() != ".." &&
         own(inside.begin()->string())) {
-      throw std::runtime_error("--port-file '" + given + "'" + how +
-                               " inside the state directory's " + inside.begin()->string() +
-                               "/, which the server keeps; give a file at the state directory's " +
-                               "top or elsewhere");
+      throw failure(how + " inside the state directory's " + inside.begin()->string() +
+                    "/, which the server keeps; give a file at the state directory's top or " +
+                    "elsewhere");
     }
   };
   step(AT_FDCWD, given);
   const fs::path own_entry = entry_of(given);
-  refuse_over_state(own_entry, " is");
+  refuse_over_state(own_entry, "it is");
   port_file_entries_ = {own_entry};
   // The port is written through symbolic links (a dangling last one too): followed here, once,
   // each from the directory the link is in. Where the chain ends is checked as well: a link to
@@ -220,13 +244,13 @@ void Server::Impl::resolve_port_file() {
   struct stat status {};
   if (::fstatat(directory.fd, name.c_str(), &status, AT_SYMLINK_NOFOLLOW) == 0 &&
       !S_ISREG(status.st_mode)) {
-    throw std::runtime_error("refusing to write --port-file '" + given +
-                             "': it is not a regular file (a device, directory, FIFO or socket), "
-                             "which the write would replace; choose a file path");
+    throw failure(
+        "it is not a regular file (a device, directory, FIFO or socket), which the write would "
+        "replace; choose a file path");
   }
   if (target != fs::path(given)) {
     const fs::path end = entry_of(target);
-    refuse_over_state(end, " is a symbolic link to '" + target.string() + "', which is");
+    refuse_over_state(end, "it is a symbolic link to '" + target.string() + "', which is");
     port_file_entries_.push_back(end);
   }
   // The caller's checks (serve's: not a key file, not the model) on this very entry: by path they
@@ -238,6 +262,9 @@ void Server::Impl::resolve_port_file() {
     resolved.path = entry_of(target).string();
     options_.check_port_file(resolved);
   }
+  // Every file in the state directory has mode 0600 (README); a port file elsewhere is for any
+  // local reader (a supervisor, a client's script): 0644, as any file a user writes.
+  port_file_mode_ = !state_error && entry_of(target).parent_path() == state ? 0600 : 0644;
   port_name_ = name;
   port_directory_.reset(directory.release());
 }
@@ -261,7 +288,7 @@ void Server::Impl::write_port_file() {
   // named temporary below instead.
   Descriptor file;
   if (::access("/proc/self/fd", X_OK) == 0) {
-    file.reset(::openat(directory.fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644));
+    file.reset(::openat(directory.fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, port_file_mode_));
   }
   const bool unnamed = file.fd >= 0;
   std::string temporary;  // the named temporary, once there is one
@@ -270,7 +297,7 @@ void Server::Impl::write_port_file() {
   for (int attempt = 0; !unnamed && attempt < 100 && file.fd < 0; ++attempt) {
     temporary = temporary_name();
     file.reset(::openat(directory.fd, temporary.c_str(),
-                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, port_file_mode_));
     if (file.fd < 0 && errno != EEXIST) break;
   }
   if (file.fd < 0) {
@@ -413,25 +440,6 @@ int Server::Impl::shutdown_connections() {
   return found;
 }
 
-int Server::Impl::connection_socket(const std::string& address, int port) const {
-  // As shutdown_connections finds them. The caller's own connection stays open while it looks
-  // (httplib closes it after the logger): a descriptor matched is that one, whatever other
-  // connections open or close meanwhile.
-  for (int fd : open_descriptors()) {
-    sockaddr_storage peer{};
-    socklen_t peer_size = 0;
-    if (!connection_of_port(fd, port_, peer, peer_size) || port_of(peer) != port) continue;
-    // The peer's address as httplib writes Request::remote_addr (getnameinfo, numeric).
-    char host[NI_MAXHOST] = {};
-    if (::getnameinfo(reinterpret_cast<const sockaddr*>(&peer), peer_size, host, sizeof host,
-                      nullptr, 0, NI_NUMERICHOST) == 0 &&
-        address == host) {
-      return fd;
-    }
-  }
-  return -1;
-}
-
 void Server::Impl::run() {
   std::thread work([this] { worker(); });
   std::thread clean([this] { janitor(); });
@@ -451,7 +459,8 @@ void Server::Impl::run() {
     // The listener returns once every connection's thread has ended, and a client stalled
     // mid-request (headers or body) held its thread until --read-timeout (30 s): after the
     // grace, the connections still open are shut down (a stalled upload is then dropped and its
-    // partial files removed; no answer reaches a connection shut down, in httplib).
+    // partial files removed; no answer reaches a connection shut down). Those that were still
+    // waiting for a thread were answered 503 meanwhile (ConnectionQueue::shutdown).
     lock.lock();
     if (wake_.wait_for(lock, kShutdownGrace, [&] { return !listening; })) return;
     lock.unlock();

@@ -84,9 +84,10 @@ class Server::Impl {
   // Resolves ServerOptions::port_file once, before anything is bound or touched: follows its
   // chain of symbolic links through directory descriptors and keeps the last directory (O_PATH)
   // and the final name for write_port_file, so that a link changed later cannot redirect the
-  // write. Throws std::runtime_error if the path or the end of its chain is one of the state
+  // write. Throws OptionError if the path or the end of its chain is one of the state
   // directory's own entries (its marker, keysets/, ...) or inside one of its subdirectories, is
-  // not a regular file, or cannot be followed (its directory missing, a loop).
+  // not a regular file, or cannot be followed (its directory missing, a loop). A port file
+  // directly in a state directory not made yet only has its name checked (port_file_deferred_).
   void resolve_port_file();
   // Removes from the port file's directory (resolve_port_file's) the regular files named as
   // write_port_file's temporaries of it, "<name>.tmp-<pid>-<n>" (is_writer_temporary), whose
@@ -96,9 +97,6 @@ class Server::Impl {
   // open, so that a stalled client does not hold the shutdown for --read-timeout. Returns how
   // many it found.
   int shutdown_connections();
-  // The descriptor of the connection of the port served whose peer is `address` (numeric, as
-  // httplib's Request::remote_addr) and `port`, or -1 if none is found.
-  int connection_socket(const std::string& address, int port) const;
   // Called by the logger, on the request's thread, after its answer was written and before
   // httplib closes the connection: where the request's body (Content-Length) was left unread
   // and its client did not ask "Expect: 100-continue", shuts the connection down for writing (a
@@ -108,6 +106,15 @@ class Server::Impl {
   void linger(const httplib::Request& req, const httplib::Response& res);
 
   // Requests.
+  // Answers 503 (Retry-After) and returns true where the request's connection waited for an
+  // HTTP thread until after stop() (ConnectionFacts::after_stop): connections.hpp's queue serves
+  // those at once at shutdown, each only to be told so.
+  bool refuse_after_stop(httplib::Response& res);
+  // ConnectionSettings::request_line_timeout: the 408 for a client stalled inside its request
+  // line (a whole HTTP answer), logged as the logger logs a request.
+  std::string answer_request_line_timeout();
+  // The 408's message for a request whose line or headers did not arrive in time.
+  std::string request_timeout_message() const;
   void register_keys(const httplib::Request& req, httplib::Response& res,
                      const httplib::ContentReader& reader);
   void submit_job(const httplib::Request& req, httplib::Response& res,
@@ -135,7 +142,6 @@ class Server::Impl {
   void receive_body(const httplib::Request& req, const httplib::ContentReader& reader,
                     const std::vector<std::string>& paths, const std::vector<uint64_t>& sizes,
                     SpaceReservation& reservation, const Observer& observe = {});
-  void drain(const httplib::ContentReader& reader);
   // A request's directory under tmp/ (mode 0700). The guard removes it, with what it holds, when
   // it goes out of scope, unless `path` was cleared (after the rename that keeps it).
   struct StagingDirectory {
@@ -145,10 +151,9 @@ class Server::Impl {
     ~StagingDirectory();
     std::string path;
   };
-  // Makes tmp/`name`; when it cannot, drains the body and throws a 500 saying the server cannot
+  // Makes tmp/`name`; when it cannot, throws a 500 (the body left unread) saying the server cannot
   // store `what`.
-  StagingDirectory make_staging(const std::string& name, const httplib::ContentReader& reader,
-                                const std::string& what);
+  StagingDirectory make_staging(const std::string& name, const std::string& what);
   uint64_t content_length(const httplib::Request& req);
   // HttpError 507 before any of the body is read when the state directory's file system has not
   // room for `length` bytes and the job's record (statvfs) beside what the other uploads in
@@ -206,6 +211,10 @@ class Server::Impl {
   // log_foreign_entries.
   Descriptor port_directory_;
   std::string port_name_;
+  // Its mode (resolve_port_file), and whether it lies in a state directory not made yet: it is
+  // then resolved once the constructor has made it.
+  mode_t port_file_mode_ = 0644;
+  bool port_file_deferred_ = false;
   std::vector<fs::path> port_file_entries_;
   std::unique_ptr<httplib::Server> http_;
   int port_ = 0;

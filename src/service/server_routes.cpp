@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "connections.hpp"
 #include "cryptonets/io/sha256.hpp"
 #include "cryptonets/service/durable.hpp"
 #include "server_impl.hpp"
@@ -30,8 +31,10 @@ constexpr uint64_t kUploadReserveBytes = uint64_t{1} << 20;
 // ---- Routes.
 
 void Server::Impl::install_routes() {
-  http_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
-    request_facts = RequestFacts{};
+  http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    // request_facts and connection_facts were reset when the connection began (connections.cpp).
+    connection_facts.routed = true;
+    if (refuse_after_stop(res)) return httplib::Server::HandlerResponse::Handled;
     // A method a path of the service does not take: 405 naming those it takes (httplib answered
     // 404, or 400 once it had read a body of no length until the client gave up). Here, before
     // httplib reads any body: it is not read, and the connection is closed.
@@ -66,7 +69,8 @@ void Server::Impl::install_routes() {
   // a client that then sends its whole body before reading lost the answer: a broken pipe).
   http_->set_expect_100_continue_handler(
       [this](const httplib::Request& req, httplib::Response& res) {
-        request_facts = RequestFacts{};
+        connection_facts.routed = true;
+        if (refuse_after_stop(res)) return 503;
         if (req.method != "POST" || (req.path != "/v1/jobs" && req.path != "/v1/keysets")) {
           return 100;
         }
@@ -80,16 +84,20 @@ void Server::Impl::install_routes() {
         return 100;
       });
   http_->set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    connection_facts.answered = true;
     const double ms =
         std::chrono::duration<double, std::milli>(Clock::now() - request_facts.start).count();
-    nlohmann::ordered_json line{{"time", utc_timestamp()},
-                                {"remote", req.remote_addr},
-                                {"method", req.method},
-                                {"path", req.path},
-                                {"status", res.status},
-                                {"bytes_in", request_facts.bytes_in},
-                                {"bytes_out", request_facts.bytes_out},
-                                {"ms", std::round(ms * 10) / 10}};
+    // httplib sets remote_addr only once the headers are read: a request refused before (a
+    // stall in them, 408) is logged with its connection's.
+    nlohmann::ordered_json line{
+        {"time", utc_timestamp()},
+        {"remote", req.remote_addr.empty() ? connection_facts.remote_addr : req.remote_addr},
+        {"method", req.method},
+        {"path", req.path},
+        {"status", res.status},
+        {"bytes_in", request_facts.bytes_in},
+        {"bytes_out", request_facts.bytes_out},
+        {"ms", std::round(ms * 10) / 10}};
     if (!request_facts.job.empty()) line["job"] = request_facts.job;
     if (!request_facts.error.empty()) line["error"] = request_facts.error;
     if (!request_facts.detail.empty()) line["detail"] = request_facts.detail;
@@ -166,9 +174,13 @@ void Server::Impl::install_routes() {
                 guarded([this](const httplib::Request& req, httplib::Response& res) {
                   delete_job(req, res);
                 }));
-  http_->set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+  http_->set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
-    if (res.status == 404) {
+    // httplib answers 400 when a read of the request line or headers fails, a timeout too: a
+    // client stalled inside its headers is told 408, as a stalled upload is.
+    if (res.status == 400 && connection_facts.timed_out && !connection_facts.routed) {
+      answer_error(res, 408, request_timeout_message());
+    } else if (res.status == 404) {
       answer_error(res, 404, "no such resource: " + req.method + " " + req.path);
     } else if (res.status == 413) {
       answer_error(res, 413, "the body is larger than the server's limit (--max-body)");
@@ -176,6 +188,41 @@ void Server::Impl::install_routes() {
       answer_error(res, res.status, "HTTP " + std::to_string(res.status));
     }
   });
+}
+
+std::string Server::Impl::answer_request_line_timeout() {
+  httplib::Response res;
+  answer_error(res, 408, request_timeout_message());
+  const double ms =
+      std::chrono::duration<double, std::milli>(Clock::now() - request_facts.start).count();
+  log({{"time", utc_timestamp()},
+       {"remote", connection_facts.remote_addr},
+       {"method", ""},
+       {"path", ""},
+       {"status", 408},
+       {"bytes_in", 0},
+       {"bytes_out", request_facts.bytes_out},
+       {"ms", std::round(ms * 10) / 10},
+       {"error", request_facts.error}});
+  return "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json\r\n"
+         "Content-Length: " +
+         std::to_string(res.body.size()) + "\r\n\r\n" + res.body;
+}
+
+std::string Server::Impl::request_timeout_message() const {
+  return "the request's headers did not arrive within the server's read timeout (" +
+         std::to_string(options_.read_timeout_s) + " s, --read-timeout)";
+}
+
+bool Server::Impl::refuse_after_stop(httplib::Response& res) {
+  if (!connection_facts.after_stop) return false;
+  // Its client is to send the request again once the server is back (as an upload dropped at
+  // SIGTERM is); the connection closes after the answer (Connection: close).
+  res.set_header("Retry-After", std::to_string(kTransientRetrySeconds));
+  answer_error(res, 503,
+               "the server is shutting down; the request was not served: send it again once the "
+               "server is back");
+  return true;
 }
 
 std::string Server::Impl::authenticate(const httplib::Request& req, bool own_jobs) {
@@ -288,10 +335,10 @@ void Server::Impl::linger(const httplib::Request& req, const httplib::Response& 
   } catch (const std::invalid_argument&) {
     return;
   }
-  // What the handlers read (drain, receive_body) or httplib did (a body it reads into memory).
+  // What the handlers read (receive_body) or httplib did (a body it reads into memory).
   const uint64_t consumed = std::max<uint64_t>(request_facts.bytes_in, req.body.size());
   if (declared <= consumed || declared - consumed > kLingerBytes) return;
-  const int fd = connection_socket(req.remote_addr, req.remote_port);
+  const int fd = connection_facts.fd;  // the request's own connection (connections.cpp)
   if (fd < 0) return;
   const bool tls = !options_.tls_cert.empty();
   if (!tls) ::shutdown(fd, SHUT_WR);
@@ -322,27 +369,16 @@ void Server::Impl::linger(const httplib::Request& req, const httplib::Response& 
   }
 }
 
-void Server::Impl::drain(const httplib::ContentReader& reader) {
-  // A refused body is read and dropped so that the client, still sending, receives the answer;
-  // not once the server is stopping (the rest goes with the connection).
-  reader([this](const char*, size_t length) {
-    request_facts.bytes_in += length;
-    return !stop_requested_;
-  });
-}
-
 Server::Impl::StagingDirectory::~StagingDirectory() {
   std::error_code error;
   if (!path.empty()) fs::remove_all(path, error);
 }
 
 Server::Impl::StagingDirectory Server::Impl::make_staging(const std::string& name,
-                                                          const httplib::ContentReader& reader,
                                                           const std::string& what) {
   const std::string staging = tmp_dir_ + "/" + name;
   if (::mkdir(staging.c_str(), 0700) != 0) {
     const int error = errno;
-    drain(reader);
     throw internal_error("the server cannot store " + what, std::strerror(error),
                          "cannot create '" + staging + "': " + std::strerror(error));
   }
@@ -498,6 +534,8 @@ int Server::Impl::retry_after_seconds() const {
 
 void Server::Impl::register_keys(const httplib::Request& req, httplib::Response& res,
                                  const httplib::ContentReader& reader) {
+  // Every refusal before receive_body is answered from the headers and leaves the body unread,
+  // as submit_job's do: a bad query read up to --max-body, at the client's pace, before its 400.
   const uint64_t length = content_length(req);
   std::optional<SpaceReservation> reservation;
   reserve_space(length, reservation);  // 507 before the body, left unread as after a 413
@@ -508,19 +546,17 @@ void Server::Impl::register_keys(const httplib::Request& req, httplib::Response&
       sizes.push_back(parse_byte_count(text));
       if (sizes.back() > length) throw std::invalid_argument(text);  // and no sum wraps
     } catch (const std::exception&) {
-      drain(reader);
       throw HttpError(400, std::string("query parameter '") + name +
                                "' must give the part's size in bytes, at most the body's "
                                "(params, evaluation, public)");
     }
   }
   if (sizes[0] + sizes[1] + sizes[2] != length) {
-    drain(reader);
     throw HttpError(400, "the part sizes (params + evaluation + public) add up to " +
                              std::to_string(sizes[0] + sizes[1] + sizes[2]) +
                              " bytes, the body has " + std::to_string(length));
   }
-  StagingDirectory cleanup = make_staging("keys-" + random_hex(16), reader, "the keys");
+  StagingDirectory cleanup = make_staging("keys-" + random_hex(16), "the keys");
   const std::string staging = cleanup.path;
   const KeyDirectory dir(staging);
   const std::vector<std::string> paths = {dir.parameters, dir.evaluation_keys, dir.public_keys};
@@ -666,7 +702,7 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
   job.state = "queued";
   job.created = unix_now();
   request_facts.job = job.id;
-  StagingDirectory cleanup = make_staging("job-" + job.id, reader, "the upload");
+  StagingDirectory cleanup = make_staging("job-" + job.id, "the upload");
   const std::string staging = cleanup.path;
   const std::string input = staging + "/input.ct";
 

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "cryptonets/service/durable.hpp"
+#include "cryptonets/service/server.hpp"
 #include "server_support.hpp"
 
 namespace cryptonets::service {
@@ -70,6 +71,25 @@ bool check_state_directory(const std::string& dir) {
                              kStateMarkerName + "', and not keysets/, jobs/ and tmp/)" + what);
   }
   return true;
+}
+
+bool port_file_in_new_state_directory(const std::string& port_file, const std::string& state_dir) {
+  if (port_file.empty() || state_dir.empty()) return false;
+  std::error_code error;
+  if (fs::symlink_status(state_dir, error).type() != fs::file_type::not_found) return false;
+  const fs::path file(port_file);
+  if (!file.has_filename() || file.filename() == "." || file.filename() == "..") return false;
+  // Both the same way: the part that exists with its links followed, the rest lexically.
+  const auto resolved = [](const fs::path& path) {
+    std::error_code failure;
+    fs::path real = fs::weakly_canonical(fs::absolute(path, failure), failure);
+    if (failure) return fs::path();
+    real = real.lexically_normal();
+    return real.has_filename() ? real : real.parent_path();  // "DIR/" as "DIR"
+  };
+  const fs::path state = resolved(state_dir);
+  return !state.empty() &&
+         resolved(file.parent_path().empty() ? fs::path(".") : file.parent_path()) == state;
 }
 
 }  // namespace cryptonets::service

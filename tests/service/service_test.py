@@ -59,7 +59,12 @@ once; a --port-file in the state directory is not logged as foreign, and one tha
 directory's marker or inside its subdirectories is refused, as is a symbolic link (or a chain of
 them, a dangling one too) that leads there; only the server's own temporaries
 ("job.json.tmp-PID-N", "scores.ct.tmp-PID-N" as std::to_string writes them: no pid 0, no leading
-zeros) are removed from a job's directory at start-up.
+zeros) are removed from a job's directory at start-up. A --port-file directly in a --state-dir not
+made yet is written there once it is made, with mode 0600 as every file there (0644 less the umask
+elsewhere); the server's refusals of a --port-file are usage errors (exit 2); /v1/keysets answers
+the 400s of its query with the body unsent; a client stalled inside its request line or headers
+gets 408, logged with its address and duration; a connection still waiting for the only HTTP thread at
+SIGTERM is answered 503 with Retry-After, and logged.
 
 --slow adds: a full disk at a job's record (ENOSPC, EDQUOT) is 507, told by the errno (EIO there is
 500, under a state directory named after ENOSPC's text); 8 concurrent clients with their own keys,
@@ -793,6 +798,7 @@ time.sleep(60)
     servfix11_tests()
     servfix13_tests()
     servfix14_tests(work)
+    servfix15_tests(work)
 
     # ---- TLS with a self-signed certificate.
     if shutil.which("openssl"):
@@ -1534,6 +1540,8 @@ def servfix11_tests():
     foreign = [line for line in open(log_path) if '"foreign entry"' in line]
     check(os.path.exists(port_file) and foreign == [],
           "the --port-file in the state directory logged as foreign: %s" % foreign)
+    mode = stat.S_IMODE(os.stat(port_file).st_mode)
+    check(mode == 0o600, "the --port-file in the state directory has mode %o, not 0600" % mode)
     # One of the state directory's own entries as --port-file: refused before anything is
     # touched (over the marker, the next start refused the state directory as not a server's).
     marker = open(os.path.join(state, "cryptonets-state"), "rb").read()
@@ -1544,7 +1552,7 @@ def servfix11_tests():
         code, out = run_bounded(["serve", "--listen", "127.0.0.1:0", "--port-file",
                                  os.path.join(state, name), "--state-dir", state, "--model",
                                  MODEL], 30)
-        check(code == 1 and phrase in out and tree_snapshot(state) == before,
+        check(code == 2 and phrase in out and tree_snapshot(state) == before,
               "serve --port-file STATE/%s: exit %s: %s" % (name, code, out))
     check(open(os.path.join(state, "cryptonets-state"), "rb").read() == marker,
           "the state directory's marker changed")
@@ -1577,7 +1585,7 @@ def servfix12_port_file_links(state, marker):
             (os.path.join(outside, "jlink"), "which is inside the state directory's jobs/")]:
         code, out = run_bounded(["serve", "--listen", "127.0.0.1:0", "--port-file", link,
                                  "--state-dir", state, "--model", MODEL], 30)
-        check(code == 1 and "is a symbolic link to" in out and phrase in out and
+        check(code == 2 and "is a symbolic link to" in out and phrase in out and
               tree_snapshot(state) == before,
               "serve --port-file %s (a link to %s): exit %s: %s" % (link, links[link], code, out))
     check(open(os.path.join(state, "cryptonets-state"), "rb").read() == marker and
@@ -1822,7 +1830,7 @@ def servfix14_tests(work):
     os.mkdir("early-keys")
     shutil.copy(os.path.join("alice", "params"), os.path.join("early-keys", "params"))
     victims = [(model, 2, "is the same file as --model '%s'" % model),
-               (os.path.join(work, "early-keys", "params"), 1, "it is a parameter set")]
+               (os.path.join(work, "early-keys", "params"), 2, "it is a parameter set")]
     for victim, status, phrase in victims:
         if os.path.lexists(link):
             os.unlink(link)
@@ -1923,6 +1931,155 @@ def servfix14_tests(work):
     check(answer.startswith(b"HTTP/1.1 401"),
           "an unknown token's upload was not answered before its body: %r" % answer[:160])
     check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+
+
+def socket_count(pid):
+    """How many sockets process `pid` holds open (its listener and its connections)."""
+    count = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            count += os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("socket:")
+        except OSError:
+            pass
+    return count
+
+
+def answer_until_close(connection, seconds=10):
+    """What the server sends on `connection` until it closes it, or `seconds` of silence (then a
+    marker is appended)."""
+    connection.settimeout(seconds)
+    answer = b""
+    try:
+        while True:
+            piece = connection.recv(4096)
+            if not piece:
+                break
+            answer += piece
+    except OSError as e:
+        answer += b" (" + repr(e).encode() + b")"
+    return answer
+
+
+def servfix15_tests(work):
+    """A --port-file directly in a --state-dir that does not exist yet is written there once the
+    server has made it (it was refused as in a missing directory), with mode 0600 as every file
+    there (a port file elsewhere has 0644 less the umask), and one named as the state directory's
+    own entry is refused with exit 2, nothing made. POST /v1/keysets refused from its query (400)
+    is answered before its body is sent (it read the body up to --max-body first). A client
+    stalled inside its request headers is answered 408 (not 400), logged with its address and the
+    time since its first byte; one stalled inside its request line too (it got nothing). A connection still waiting for the only --http-threads at SIGTERM
+    is answered 503 with Retry-After and logged (it was closed unanswered)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    top = os.path.join(work, "fix15-new")
+    state = os.path.join(top, "state")
+    code, out = run_bounded(["serve", "--listen", "127.0.0.1:0", "--port-file",
+                             os.path.join(state, "cryptonets-state"), "--state-dir", state,
+                             "--model", MODEL], 30)
+    check(code == 2 and "it is the state directory's own 'cryptonets-state'" in out and
+          not os.path.lexists(top),
+          "serve --port-file NEW/cryptonets-state --state-dir NEW: exit %s: %s" % (code, out))
+    port_file = os.path.join(state, "port")
+    log_path = os.path.join(work, "fix15-new.log")
+
+    def launch():
+        with open(log_path, "a") as log:
+            return subprocess.Popen([EXE, "serve", "--listen", "127.0.0.1:0", "--port-file",
+                                     port_file, "--state-dir", state, "--model", MODEL,
+                                     "--threads", "1", "--http-threads", "1"],
+                                    stdout=log, stderr=log, env=ENV)
+
+    def started():
+        return eventually(lambda: p.poll() is not None or (
+            os.path.exists(port_file) and open(port_file).read().endswith("\n")), 30) and \
+            p.poll() is None
+
+    p = launch()
+    check(started(),
+          "serve --port-file NEW/port --state-dir NEW did not start: " + open(log_path).read())
+    if p.poll() is not None:  # the checks below all the same, with the state directory made
+        os.makedirs(state)
+        p = launch()
+    try:
+        if not started():
+            check(False, "serve did not start: " + open(log_path).read())
+            return
+        mode = stat.S_IMODE(os.stat(port_file).st_mode)
+        check(mode == 0o600, "the port file in the new state directory has mode %o" % mode)
+        port = int(open(port_file).read())
+
+        # ---- /v1/keysets refusals from the query, before any of the body is sent.
+        for query, phrase in [("params=x&evaluation=1&public=1", b"query parameter 'params'"),
+                              ("params=1&evaluation=1&public=1", b"add up to 3 bytes")]:
+            connection = socket.create_connection(("127.0.0.1", port), timeout=10)
+            connection.sendall(("POST /v1/keysets?%s HTTP/1.1\r\nHost: t\r\nContent-Type: "
+                                "application/octet-stream\r\nContent-Length: 1000000\r\n\r\n"
+                                % query).encode())
+            answer = answer_until_close(connection)
+            connection.close()
+            check(answer.startswith(b"HTTP/1.1 400") and phrase in answer,
+                  "POST /v1/keysets?%s with its body unsent: %r" % (query, answer[:300]))
+
+        # ---- SIGTERM while a connection waits for the only HTTP thread, held by a client
+        # stalled in its headers: the waiting one is answered 503 and logged.
+        # Its listener only, once the connections above are closed.
+        check(eventually(lambda: socket_count(p.pid) == 1), "serve holds connections still")
+        sockets = 1
+        stalled = socket.create_connection(("127.0.0.1", port), timeout=10)
+        stalled.sendall(b"GET /v1/queue HTTP/1.1\r\nHost: t\r\n")
+        check(eventually(lambda: socket_count(p.pid) > sockets), "the stalled client not accepted")
+        waiting = socket.create_connection(("127.0.0.1", port), timeout=10)
+        waiting.sendall(b"GET /v1/queue HTTP/1.1\r\nHost: waiting\r\n\r\n")
+        check(eventually(lambda: socket_count(p.pid) > sockets + 1),
+              "the waiting client not accepted")
+        p.send_signal(signal.SIGTERM)
+        answer = answer_until_close(waiting)
+        waiting.close()
+        stalled.close()
+        check(answer.startswith(b"HTTP/1.1 503") and b"Retry-After: " in answer and
+              b"shutting down" in answer,
+              "a connection waiting for an HTTP thread at SIGTERM got %r" % answer[:300])
+        check(p.wait(timeout=30) == 0, "serve did not exit 0 on SIGTERM")
+        lines = [json.loads(l) for l in open(log_path) if l.startswith("{")]
+        check(any(l.get("status") == 503 and l.get("path") == "/v1/queue" and
+                  l.get("remote") == "127.0.0.1" for l in lines),
+              "the 503 at SIGTERM is not logged: %s" % lines)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+    # ---- A client stalled inside its headers: 408, logged with its address and duration.
+    server = start_server("fix15-timeout", "--read-timeout", "1")
+    mode = stat.S_IMODE(os.stat(server.state + ".port").st_mode)
+    check(mode == 0o644 & ~umask,
+          "a port file outside the state directory has mode %o, not %o" % (mode, 0o644 & ~umask))
+    began = time.time()
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    connection.sendall(b"GET /v1/queue HTTP/1.1\r\nHost: t\r\n")
+    answer = answer_until_close(connection)
+    took_ms = (time.time() - began) * 1000
+    connection.close()
+    check(answer.startswith(b"HTTP/1.1 408") and b"--read-timeout" in answer,
+          "a client stalled in its headers got %r" % answer[:300])
+    line = None
+    if eventually(lambda: any(l.get("status") in (400, 408) for l in server.log_lines())):
+        line = [l for l in server.log_lines() if l.get("status") in (400, 408)][0]
+    # The server's time lies within the client's, and is at least the read timeout (1 s).
+    check(line is not None and line["status"] == 408 and line["remote"] == "127.0.0.1" and
+          900 <= line["ms"] <= took_ms + 50,
+          "the stalled client's log line (%.0f ms by the client): %s" % (took_ms, line))
+    # Inside its request line (httplib closed it unanswered and unlogged): 408 too.
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    connection.sendall(b"GET /v1/qu")
+    answer = answer_until_close(connection)
+    connection.close()
+    check(answer.startswith(b"HTTP/1.1 408") and b"--read-timeout" in answer,
+          "a client stalled in its request line got %r" % answer[:300])
+    check(eventually(lambda: sum(1 for l in server.log_lines() if l.get("status") == 408 and
+                                 l.get("remote") == "127.0.0.1") == 2),
+          "the client stalled in its request line is not logged: %s" % server.log_lines())
+    server.terminate()
 
 
 def sigterm_during_slow_upload(server, token):

@@ -34,7 +34,8 @@
 // Status codes: 400 malformed or damaged body (or a scores file), 401 missing or unknown token (the
 // answer says to register the keys), 404 unknown job and
 // any job of another token (indistinguishable), 405 a method the path does not take, 408 stalled
-// upload, 410 the token's key set is one this server cannot use or has expired (see below; a bad
+// upload, request line or headers (--read-timeout; logged with the client's address), 410 the
+// token's key set is one this server cannot use or has expired (see below; a bad
 // key file on disk is never a 500; the answer names the key set by the id its registration
 // answered, "key set 0x...", never by the server's directory, and says to register again), 411
 // no Content-Length, 413 body over --max-body (or any body on a DELETE: refused unread), 415 a
@@ -56,12 +57,12 @@
 // a failed write of its bytes, or its job record refused by a full disk (told by the errno, ENOSPC
 // or EDQUOT; any other failure there is a 500). A refusal found midway through a body (507
 // included) is answered once the rest has been read and dropped; one found before it is read (411,
-// 413, 415, 405, 404, 507 for no room) leaves it unread; an upload sent with "Expect:
-// 100-continue" (curl's, over 1 MiB) that is refused from its headers (411, 413, 507 for no room)
-// is answered instead of the 100, so its client never sends the body. A client that sends its
-// whole body before reading any answer, without that header (Python's http.client, curl -H
-// 'Expect:'), gets such an early refusal too: after answering, the server reads and drops what
-// is left of a body of up to 64 MiB (for 10 s at most, and at most --read-timeout) before it
+// 413, 415, 405, 404, 507 for no room, the 400s of a /v1/keysets query) leaves it unread; an upload
+// sent with "Expect: 100-continue" (curl's, over 1 MiB) that is refused from its headers (411, 413,
+// 507 for no room) is answered instead of the 100, so its client never sends the body. A client
+// that sends its whole body before reading any answer, without that header (Python's http.client,
+// curl -H 'Expect:'), gets such an early refusal too: after answering, the server reads and drops
+// what is left of a body of up to 64 MiB (for 10 s at most, and at most --read-timeout) before it
 // closes the connection, which closing with the body unread reset, the answer lost; a larger
 // body may still lose it so. Each connection carries one
 // request and closes after the answer (Connection: close): one log line per request.
@@ -85,10 +86,14 @@
 // complete; job.json is replaced atomically. After a SIGKILL, every job whose job.json says
 // "queued" (or "running") runs again; SIGTERM (stop()) refuses new work, drops the uploads in
 // progress (503 at their next piece), lets the running job finish and leaves the queued ones on
-// disk for the next start. A connection still open 2 s after it (a client stalled mid-headers or
-// mid-body, or one that reads nothing of its answer, which held the shutdown for --read-timeout,
-// 30 s) is shut down, unanswered (event "stalled connections closed"): a stalled upload is then
-// dropped, its partial files removed (its log line says 503).
+// disk for the next start. A connection accepted and still waiting for an HTTP thread at stop()
+// (all --http-threads busy) is answered 503 + Retry-After "the server is shutting down" at once,
+// whatever it asks, and logged. A connection still open 2 s after stop() (a client stalled
+// mid-headers or mid-body, or one that reads nothing of its answer, which held the shutdown for
+// --read-timeout, 30 s) is shut down, unanswered (event "stalled connections closed"): a stalled
+// upload is then dropped, its partial files removed (its log line says 503). A connection not yet
+// accepted when the listener closes (in the kernel's backlog that instant) is reset by the
+// kernel, unanswered and unlogged.
 //   A key set's scheme is the one its three files record in their headers (io/protocol_files.hpp):
 // it needs no record of its own, and key sets stored before the service ran BFV read unchanged. At
 // start-up each stored key set's headers are read: one whose files are of an older format version
@@ -152,9 +157,24 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 namespace cryptonets::service {
+
+// A refusal of ServerOptions decided from the options alone, before anything is bound or served
+// (a --port-file that is one of the state directory's own entries, say): serve reports it as a
+// usage error (exit 2), as it does its own checks of the same paths.
+class OptionError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// Whether `port_file` names an entry directly in `state_dir` and `state_dir` does not exist yet
+// (nothing at that path, not even a dangling link), both taken as absolute, weakly canonical
+// paths: the server then creates the state directory first and resolves the port file in it
+// afterwards (ServerOptions::port_file), so its directory need not exist at start-up.
+bool port_file_in_new_state_directory(const std::string& port_file, const std::string& state_dir);
 
 // ServerOptions::port_file as the server resolved it, and as write_port_file writes it: the
 // entry `name` of the directory open as `directory` (O_PATH; valid during the call it is given
@@ -194,7 +214,10 @@ struct ServerOptions {
   // there (its marker, keysets/, jobs/, tmp/, expired/) or inside one of those directories, by its
   // own path and by where its chain ends, and one that ends at anything but a regular file or a
   // new name: written over the marker, it made the next start refuse the state directory. Both
-  // the link and its file, where they lie in the state directory, are the server's own.
+  // the link and its file, where they lie in the state directory, are the server's own. One
+  // directly in a state directory that does not exist yet (port_file_in_new_state_directory) is
+  // resolved once the constructor has created it (its name is checked before). The file has mode
+  // 0600 where it ends in the state directory, as every file there, else 0644 (less the umask).
   std::string port_file;
   // The caller's own checks of the port file (serve: not a key file, not its model or TLS files),
   // run by the constructor on the file as it resolved it (PortFileTarget), right after resolving
@@ -214,8 +237,9 @@ class Server {
   // no state directory behind. Before the state directory's foreign entries are logged, it
   // removes from the port file's directory the temporaries of write_port_file
   // ("<name>.tmp-<pid>-<n>", regular files) whose process is gone (or is this one). Throws
-  // std::runtime_error naming what failed, and before anything in the state directory is touched
-  // if another server holds its lock.
+  // OptionError for a port_file refused (above) or one that cannot be resolved, before anything is
+  // bound or created; std::runtime_error naming what failed otherwise, and before anything in the
+  // state directory is touched if another server holds its lock.
   explicit Server(ServerOptions options);
   ~Server();
   Server(const Server&) = delete;

@@ -1,0 +1,302 @@
+// The server's HTTP connections beneath httplib's request handling (connections.hpp).
+#include "connections.hpp"
+
+#include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+
+#include "http_support.hpp"
+
+namespace cryptonets::service {
+
+thread_local ConnectionFacts connection_facts;
+
+namespace {
+
+// Waits until `fd` is ready for `events` or `timeout` passes: 1 ready (or closed, or in error:
+// the read or write then says so), 0 timed out, -1 a failure of poll itself.
+int wait_for(int fd, short events, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    pollfd ready{fd, events, 0};
+    const int polled =
+        ::poll(&ready, 1, static_cast<int>(std::clamp<int64_t>(left.count(), 0, INT_MAX)));
+    if (polled < 0 && errno == EINTR) continue;
+    return polled < 0 ? -1 : (polled > 0 ? 1 : 0);
+  }
+}
+
+// The numeric address and port of a socket's end (getpeername or getsockname), as httplib has
+// them (getnameinfo with NI_NUMERICHOST).
+void address_of(int fd, bool peer, std::string& ip, int& port) {
+  sockaddr_storage address{};
+  socklen_t size = sizeof address;
+  auto* raw = reinterpret_cast<sockaddr*>(&address);
+  if ((peer ? ::getpeername(fd, raw, &size) : ::getsockname(fd, raw, &size)) != 0) return;
+  char host[NI_MAXHOST] = {};
+  char service[NI_MAXSERV] = {};
+  if (::getnameinfo(raw, size, host, sizeof host, service, sizeof service,
+                    NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
+    ip = host;
+    port = std::atoi(service);
+  }
+}
+
+// What both streams share: the socket, its timeouts, the addresses.
+class ConnectionStream : public httplib::Stream {
+ public:
+  ConnectionStream(int fd, const ConnectionSettings& settings) : fd_(fd), settings_(settings) {}
+  bool is_writable() const override { return wait_for(fd_, POLLOUT, settings_.write_timeout) == 1; }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    ip = connection_facts.remote_addr;
+    port = connection_facts.remote_port;
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    address_of(fd_, false, ip, port);
+  }
+  socket_t socket() const override { return fd_; }
+
+ protected:
+  // Whether data (or the peer's close) arrives within the read timeout; records a timeout.
+  bool wait_readable() const {
+    const int ready = wait_for(fd_, POLLIN, settings_.read_timeout);
+    if (ready == 0) connection_facts.timed_out = true;
+    return ready == 1;
+  }
+
+  int fd_;
+  const ConnectionSettings& settings_;
+};
+
+// Plain HTTP. httplib reads the request line and headers a byte at a time: small reads are served
+// from a buffer (as its own stream does).
+class SocketStream final : public ConnectionStream {
+ public:
+  using ConnectionStream::ConnectionStream;
+  bool is_readable() const override { return begin_ < end_ || wait_readable(); }
+  ssize_t read(char* ptr, size_t size) override {
+    if (begin_ == end_) {
+      if (!wait_readable()) return -1;
+      if (size >= buffer_.size()) return receive(ptr, size);
+      const ssize_t got = receive(buffer_.data(), buffer_.size());
+      if (got <= 0) return got;
+      begin_ = 0;
+      end_ = static_cast<size_t>(got);
+    }
+    const size_t copied = std::min(size, end_ - begin_);
+    std::memcpy(ptr, buffer_.data() + begin_, copied);
+    begin_ += copied;
+    return static_cast<ssize_t>(copied);
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!is_writable()) return -1;
+    for (;;) {
+      const ssize_t sent = ::send(fd_, ptr, size, MSG_NOSIGNAL);
+      if (sent < 0 && errno == EINTR) continue;
+      return sent;
+    }
+  }
+
+ private:
+  ssize_t receive(char* ptr, size_t size) {
+    for (;;) {
+      const ssize_t got = ::recv(fd_, ptr, size, 0);
+      if (got < 0 && errno == EINTR) continue;
+      return got;
+    }
+  }
+  std::array<char, 4096> buffer_{};
+  size_t begin_ = 0, end_ = 0;
+};
+
+// HTTPS: OpenSSL over the blocking socket, whose SO_RCVTIMEO and SO_SNDTIMEO bound each of its
+// reads and writes (set by serve_connection).
+class TlsStream final : public ConnectionStream {
+ public:
+  TlsStream(int fd, const ConnectionSettings& settings, SSL* ssl)
+      : ConnectionStream(fd, settings), ssl_(ssl) {}
+  bool is_readable() const override { return ::SSL_pending(ssl_) > 0 || wait_readable(); }
+  ssize_t read(char* ptr, size_t size) override {
+    if (::SSL_pending(ssl_) <= 0 && !wait_readable()) return -1;
+    const int got = ::SSL_read(ssl_, ptr, static_cast<int>(std::min<size_t>(size, INT_MAX)));
+    if (got > 0) return got;
+    const int error = ::SSL_get_error(ssl_, got);
+    if (error == SSL_ERROR_ZERO_RETURN) return 0;
+    // SO_RCVTIMEO ran out inside a record.
+    if (error == SSL_ERROR_WANT_READ ||
+        (error == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK))) {
+      connection_facts.timed_out = true;
+    }
+    ::ERR_clear_error();
+    return -1;
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!is_writable()) return -1;
+    const int sent = ::SSL_write(ssl_, ptr, static_cast<int>(std::min<size_t>(size, INT_MAX)));
+    if (sent > 0) return sent;
+    ::ERR_clear_error();
+    return -1;
+  }
+
+ private:
+  SSL* ssl_;
+};
+
+// After httplib's process_request: where it gave up on a request line that did not arrive in time
+// (it answers and logs nothing then), the server's 408.
+void answer_request_line_timeout(httplib::Stream& stream, const ConnectionSettings& settings) {
+  if (connection_facts.answered || !connection_facts.timed_out || !settings.request_line_timeout) {
+    return;
+  }
+  const std::string answer = settings.request_line_timeout();
+  stream.write(answer.data(), answer.size());
+}
+
+// One accepted connection, from start to close: its facts for this thread, a first byte awaited
+// for ConnectionSettings::first_byte_wait (none: closed, nothing asked), then `serve` (the
+// handshake and the request); the socket is closed in the end.
+template <class Serve>
+bool serve_connection(int fd, const ConnectionSettings& settings, Serve serve) {
+  connection_facts = ConnectionFacts{};
+  connection_facts.fd = fd;
+  connection_facts.after_stop = settings.stop_requested != nullptr && *settings.stop_requested;
+  address_of(fd, true, connection_facts.remote_addr, connection_facts.remote_port);
+  request_facts = RequestFacts{};
+  const auto as_timeval = [](std::chrono::milliseconds span) {
+    timeval value{};
+    value.tv_sec = static_cast<time_t>(span.count() / 1000);
+    value.tv_usec = static_cast<suseconds_t>(span.count() % 1000 * 1000);
+    return value;
+  };
+  const timeval receive = as_timeval(settings.read_timeout);
+  const timeval send = as_timeval(settings.write_timeout);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &receive, sizeof receive);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send, sizeof send);
+  bool served = false;
+  if (wait_for(fd, POLLIN, settings.first_byte_wait) == 1) {
+    // The time the request took, in its log line, counts from its first byte.
+    connection_facts.start = Clock::now();
+    request_facts.start = connection_facts.start;
+    served = serve();
+  }
+  ::shutdown(fd, SHUT_RDWR);
+  ::close(fd);
+  connection_facts = ConnectionFacts{};
+  return served;
+}
+
+class PlainServer final : public httplib::Server {
+ public:
+  explicit PlainServer(const ConnectionSettings& settings) : settings_(settings) {}
+
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    return serve_connection(sock, settings_, [&] {
+      SocketStream stream(sock, settings_);
+      bool closed = false;  // one request per connection: answered with Connection: close
+      const bool served = process_request(stream, true, closed, nullptr);
+      answer_request_line_timeout(stream, settings_);
+      return served;
+    });
+  }
+  ConnectionSettings settings_;
+};
+
+class TlsServer final : public httplib::SSLServer {
+ public:
+  TlsServer(const ConnectionSettings& settings, const std::string& cert, const std::string& key)
+      : httplib::SSLServer(cert.c_str(), key.c_str()), settings_(settings) {}
+
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    return serve_connection(sock, settings_, [&] {
+      SSL* ssl = ::SSL_new(ssl_context());
+      if (ssl == nullptr) return false;
+      bool served = false;
+      if (::SSL_set_fd(ssl, sock) == 1 && ::SSL_accept(ssl) == 1) {
+        TlsStream stream(sock, settings_, ssl);
+        bool closed = false;
+        served =
+            process_request(stream, true, closed, [ssl](httplib::Request& req) { req.ssl = ssl; });
+        answer_request_line_timeout(stream, settings_);
+        // close_notify only after a complete exchange (as httplib: not to a client gone).
+        if (served) ::SSL_shutdown(ssl);
+      }
+      ::ERR_clear_error();
+      ::SSL_free(ssl);
+      return served;
+    });
+  }
+  ConnectionSettings settings_;
+};
+
+}  // namespace
+
+std::unique_ptr<httplib::Server> make_http_server(const ConnectionSettings& settings,
+                                                  const std::string& tls_cert,
+                                                  const std::string& tls_key) {
+  if (tls_cert.empty()) return std::make_unique<PlainServer>(settings);
+  auto tls = std::make_unique<TlsServer>(settings, tls_cert, tls_key);
+  if (!tls->is_valid()) return nullptr;
+  return tls;
+}
+
+ConnectionQueue::ConnectionQueue(size_t threads) {
+  for (size_t i = 0; i < std::max<size_t>(1, threads); ++i)
+    threads_.emplace_back([this] { work(); });
+}
+
+ConnectionQueue::~ConnectionQueue() {
+  shutdown();
+}
+
+void ConnectionQueue::enqueue(std::function<void()> task) {
+  {
+    std::lock_guard lock(mutex_);
+    tasks_.push_back(std::move(task));
+  }
+  ready_.notify_one();
+}
+
+void ConnectionQueue::shutdown() {
+  {
+    std::lock_guard lock(mutex_);
+    if (shutting_down_) return;
+    shutting_down_ = true;
+    for (size_t i = 0; i < std::min(tasks_.size(), kShutdownAnswerers); ++i)
+      threads_.emplace_back([this] { work(); });
+  }
+  ready_.notify_all();
+  for (std::thread& thread : threads_)
+    thread.join();
+  threads_.clear();
+}
+
+void ConnectionQueue::work() {
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::unique_lock lock(mutex_);
+      ready_.wait(lock, [this] { return shutting_down_ || !tasks_.empty(); });
+      if (tasks_.empty()) return;  // shutting down, and nothing left waiting
+      task = std::move(tasks_.front());
+      tasks_.pop_front();
+    }
+    task();
+  }
+}
+
+}  // namespace cryptonets::service

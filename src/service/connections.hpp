@@ -1,0 +1,87 @@
+// The server's HTTP connections beneath httplib's request handling (internal to the service).
+// httplib 0.11 read each accepted socket through a stream of its own: a client stalled inside its
+// request headers was answered 400 (its read timeout looked like a malformed request) and logged
+// without its address (httplib sets Request::remote_addr only once the headers are read); and a
+// connection still waiting for an HTTP thread when the server stopped was closed unread. Here the
+// server reads each connection through its own stream, which records the connection's facts
+// (peer, start, a timed-out read) for the handlers and the logger, and its own task queue answers
+// the connections still waiting at shutdown.
+#pragma once
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server_support.hpp"
+
+namespace cryptonets::service {
+
+// The connection whose request this thread is serving (one request per connection).
+struct ConnectionFacts {
+  int fd = -1;
+  Clock::time_point start = Clock::now();  // when the server began to read it
+  std::string remote_addr;                 // numeric, as httplib writes Request::remote_addr
+  int remote_port = -1;
+  bool timed_out = false;   // a read of it waited the read timeout for nothing
+  bool routed = false;      // the request reached the server's own handlers
+  bool answered = false;    // its answer was written (or tried) and logged
+  bool after_stop = false;  // it waited for a thread until after stop(): answered 503
+};
+extern thread_local ConnectionFacts connection_facts;
+
+// How long a new connection may stay silent (httplib's keep-alive wait for its first request).
+constexpr int kFirstByteWaitSeconds = 5;
+
+struct ConnectionSettings {
+  std::chrono::milliseconds read_timeout{30000};
+  std::chrono::milliseconds write_timeout{30000};
+  // How long a new connection may stay silent before it is closed unanswered (httplib's
+  // keep-alive wait for a first request: nothing was asked, so nothing is logged).
+  std::chrono::milliseconds first_byte_wait{kFirstByteWaitSeconds * 1000};
+  // The server's stop() was called (Server::Impl::stop_requested_).
+  const std::atomic<bool>* stop_requested = nullptr;
+  // A read of the request line itself timed out, where httplib gives up without an answer or a
+  // log line: returns the whole answer to write (a 408), which it logs.
+  std::function<std::string()> request_line_timeout;
+};
+
+// An httplib::Server (plain HTTP, or HTTPS with `tls_cert` and `tls_key`) whose connections are
+// read as above. nullptr where the certificate or key cannot be loaded (as SSLServer::is_valid).
+std::unique_ptr<httplib::Server> make_http_server(const ConnectionSettings& settings,
+                                                  const std::string& tls_cert,
+                                                  const std::string& tls_key);
+
+// httplib's task queue for the accepted connections: `threads` threads serve them. At shutdown
+// (httplib calls it once the listener is closed), the connections still waiting for a thread are
+// served at once by up to kShutdownAnswerers more threads, rather than after the busy ones end
+// (after kShutdownGrace, when Server::Impl::shutdown_connections had closed them unanswered):
+// each began after stop(), so the server answers it 503 (ConnectionFacts::after_stop).
+class ConnectionQueue : public httplib::TaskQueue {
+ public:
+  static constexpr size_t kShutdownAnswerers = 16;
+  explicit ConnectionQueue(size_t threads);
+  ~ConnectionQueue() override;
+  ConnectionQueue(const ConnectionQueue&) = delete;
+  ConnectionQueue& operator=(const ConnectionQueue&) = delete;
+  void enqueue(std::function<void()> task) override;
+  void shutdown() override;
+
+ private:
+  void work();
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::function<void()>> tasks_;
+  bool shutting_down_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace cryptonets::service
