@@ -248,6 +248,41 @@ grep -qF "cryptonets-reproduce: refusing to replace" reproduce-appeared.log ||
 [ -e bench/results/activation-study/encrypted ] &&
   fail "reproduce kept bench/results/activation-study/encrypted/ ($(ls -A bench/results/activation-study/encrypted)) after refusing its report"
 
+# ---- cryptonets-reproduce interrupted once it has made the directories for its outputs removes
+# them (a trial: SIGTERM left them, which a failure removes) and ends by the signal; a directory
+# it did not make stays, an empty one too. Its first line, after the directories are made, goes
+# to a full pipe, which holds it there until the signal. SIGINT is restored to its default
+# action first: a background job of a script starts with it ignored (and keeps it so).
+for signal in TERM INT; do
+  # Afresh each time: the directories appear only once reproduce runs (a signal to the shell's
+  # child before its exec would run this script's EXIT trap there).
+  rm -rf keep && mkdir -p keep/empty
+  rm -f pipe && mkfifo pipe
+  exec 3<>pipe
+  dd if=/dev/zero of=pipe bs=4096 count=4096 oflag=nonblock status=none 2>/dev/null
+  perl -e '$SIG{INT} = $SIG{TERM} = "DEFAULT"; exec @ARGV or die "exec: $!\n"' -- "$reproduce" \
+    --study-only --mode test --study-manifest study/manifest.csv --model "$data/model.txt" \
+    --data "$data/mnist" --paper-values "$data/../bench/paper_values.csv" --threads 1 --seed 1 \
+    --out keep/empty/new/csv --report keep/made/report.md >/dev/null 2>pipe &
+  pid=$!
+  for ((tries = 0; tries < 600; tries++)); do
+    [ -d keep/empty/new/csv ] && [ -d keep/made ] && break
+    sleep 0.05
+  done
+  checks=$((checks + 1))
+  [ -d keep/made ] || fail "reproduce never made its output directories (SIG$signal case)"
+  kill -s "$signal" "$pid"
+  dd if=pipe iflag=nonblock bs=65536 status=none >/dev/null 2>&1 # the handler's line gets through
+  wait "$pid"
+  status=$?
+  exec 3<&-
+  rm -f pipe
+  [ "$status" -gt 128 ] && [ "$(kill -l "$status")" = "$signal" ] ||
+    fail "reproduce interrupted by SIG$signal: exit $status, not ended by the signal"
+  [ "$(cd keep && find . | sort | tr '\n' ' ')" = ". ./empty " ] ||
+    fail "reproduce interrupted by SIG$signal left $(cd keep && find . | sort | tr '\n' ' ')in keep/"
+done
+
 # ---- Killed, a tool leaves nothing in its output's directory. During the run (SIGKILL, once it
 # has read its data, as run_blocked waits): it holds its default output open from start-up, an
 # unnamed file, which goes with the process. In the middle of the write (SIGXFSZ: a file-size
@@ -388,6 +423,36 @@ expect 2 "--out 'dset/t10k-images-idx3-ubyte' is the same file as" -- \
   "$quantise" --data dset --out dset/t10k-images-idx3-ubyte --results r.md
 expect 2 "--results 'dset/alias' is the same file as" -- \
   "$quantise" --data dset --out q.txt --results dset/alias
+# cryptonets-reproduce: its report and CSV files against its inputs, the data set and each other
+# (a trial: --report over --paper-values, --model, DATA/SHA256SUMS or a CSV file of --out replaced
+# it, exit 0); an --out that is a file (it failed after the work had started, exit 1).
+cp "$data/../bench/paper_values.csv" paper.csv
+cp "$data/model.txt" model.txt
+mkdir rin && cp paper.csv rin/summary.csv && echo text >afile
+inputs_before=$(sha256sum paper.csv model.txt rin/summary.csv afile)
+rp=(timeout 60 "$reproduce" --mode test --paper-values paper.csv --model model.txt --data dset)
+expect 2 "--report 'paper.csv' is the same file as --paper-values 'paper.csv': writing it would destroy the other" -- \
+  "${rp[@]}" --out rout --report paper.csv
+expect 2 "--report 'model.txt' is the same file as --model 'model.txt'" -- \
+  "${rp[@]}" --out rout --report model.txt
+expect 2 "--report 'rout/stages.csv' is the same file as 'rout/stages.csv' (a CSV file the run writes in --out 'rout')" -- \
+  "${rp[@]}" --out rout --report rout/stages.csv
+expect 2 "--report 'dset/SHA256SUMS' is the same file as 'dset/SHA256SUMS' of --data 'dset'" -- \
+  "${rp[@]}" --out rout --report dset/SHA256SUMS
+expect 2 "'rin/summary.csv' (a CSV file the run writes in --out 'rin') is the same file as --paper-values 'rin/summary.csv'" -- \
+  timeout 60 "$reproduce" --mode test --paper-values rin/summary.csv --model model.txt --data dset \
+  --out rin --report r.md
+expect 2 "--out 'afile': 'afile' is a regular file, not a directory" -- \
+  "${rp[@]}" --out afile --report r.md
+expect 2 "--out 'afile/sub': 'afile' is a regular file, not a directory" -- \
+  "${rp[@]}" --out afile/sub --report r.md
+expect 2 "--report 'afile/r.md': 'afile' is a regular file, not a directory" -- \
+  "${rp[@]}" --out rout --report afile/r.md
+[ "$(sha256sum paper.csv model.txt rin/summary.csv afile)" = "$inputs_before" ] ||
+  fail "a refused cryptonets-reproduce changed an input"
+[ -e rout ] || [ -e r.md ] || [ "$(ls -A rin)" != summary.csv ] &&
+  fail "a refused cryptonets-reproduce wrote an output"
+rm -r rin afile paper.csv model.txt
 [ "$(cd dset && sha256sum -- *)" = "$sums_before" ] || fail "an output over the data changed it"
 [ ! -e m.txt ] && [ ! -e q.txt ] && [ ! -e r.md ] || fail "a refused run wrote an output"
 rm -r dset
