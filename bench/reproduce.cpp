@@ -14,13 +14,18 @@
 // gnuplot turns the *_plot.csv files into PNGs (bench/reproduce.sh).
 #include <gmpxx.h>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -45,6 +50,7 @@
 #include "cryptonets/inference/parameter_selection.hpp"
 #include "cryptonets/inference/private_inference.hpp"
 #include "cryptonets/io/idx.hpp"
+#include "cryptonets/io/input_file.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/serialize.hpp"
 #include "cryptonets/model/range.hpp"
@@ -242,6 +248,29 @@ void refuse_default_over_existing(const Options& options) {
       "replaced), or run bash bench/reproduce.sh");
 }
 
+// A directory the driver makes with fs::create_directories (`what`: the option and the path as
+// given, for the message): a cli::UsageError, before any work, if it or the nearest of its
+// ancestors that exists is not a directory (a trial's --out naming a regular file failed only
+// after the measurements had started, with create_directories' raw error, exit 1).
+void require_directory_path(const std::string& what, const fs::path& directory) {
+  for (fs::path p = directory; !p.empty(); p = p.parent_path()) {
+    std::error_code error;
+    const fs::file_status entry = fs::symlink_status(p, error);
+    if (!fs::exists(entry)) {
+      if (p == p.parent_path()) break;
+      continue;
+    }
+    const fs::file_status target = fs::status(p, error);
+    if (fs::is_directory(target)) return;
+    const std::string kind = !fs::exists(target)           ? "a symbolic link to nothing"
+                             : fs::is_regular_file(target) ? "a regular file"
+                                                           : special_file_kind(p.string());
+    throw cli::UsageError(
+        what + ": '" + p.string() + "' is " + kind +
+        ", not a directory (the driver makes this directory for its outputs); choose another path");
+  }
+}
+
 // How the driver was invoked (argv[0]), for the report's command line.
 std::string invoked_as = kProgram;
 
@@ -321,6 +350,14 @@ std::optional<Options> parse_arguments(std::span<char* const> arguments) {
     if (!options.report_named) options.report = "bench/results/activation-study/encrypted.md";
   }
   refuse_default_over_existing(options);
+  // The directories the driver makes (fs::create_directories): --out itself and the report's.
+  if (options.out_dir.empty())
+    throw cli::UsageError("--out needs a directory name, not an empty one");
+  require_directory_path("--out '" + options.out_dir.string() + "'", options.out_dir);
+  if (options.report.has_parent_path()) {
+    require_directory_path("--report '" + options.report.string() + "'",
+                           options.report.parent_path());
+  }
   // A named report is renamed over the file it replaces at the end (cli::ToolOutput): one that
   // cannot be (a FIFO, /dev/stdout) is refused now, not after the measurements. A report in a
   // directory that does not exist yet is new: the driver makes the directory.
@@ -786,6 +823,96 @@ std::string load_average() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Outputs against inputs
+
+// The CSV files in --out DIR: those of --study-only, and those of a whole run (OutputFiles::csv
+// takes no other name, so that refuse_outputs_over_inputs knows every file the run writes).
+constexpr const char* kStudyCsvNames[] = {"activation_study.csv", "activation_study_plot.csv"};
+constexpr const char* kRunCsvNames[] = {"stages.csv",           "summary.csv",
+                                        "accuracy.csv",         "noise.csv",
+                                        "scaling_n.csv",        "networks.csv",
+                                        "layers_plot.csv",      "noise_plot.csv",
+                                        "scaling_n_plot.csv",   "scaling_threads_plot.csv",
+                                        "activation_study.csv", "activation_study_plot.csv"};
+
+std::vector<std::string> csv_names(const Options& o) {
+  if (o.study_only) return {std::begin(kStudyCsvNames), std::end(kStudyCsvNames)};
+  return {std::begin(kRunCsvNames), std::end(kRunCsvNames)};
+}
+
+// A file the driver reads or writes, with how a message names it.
+struct NamedFile {
+  std::string shown;  // "--model 'data/model.txt'"
+  fs::path path;
+};
+
+// The model files the study manifest names (paths relative to it), as far as it can be read:
+// check_study_manifest reports a manifest that cannot. Not opened unless a regular file (a FIFO
+// would block).
+std::vector<NamedFile> study_models(const fs::path& manifest) {
+  std::vector<NamedFile> models;
+  std::error_code error;
+  if (!fs::is_regular_file(manifest, error)) return models;
+  std::ifstream in(manifest);
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto fields = split_csv_line(line);
+    if (fields.size() != 7) continue;
+    for (const size_t field : {size_t{2}, size_t{5}}) {
+      if (fields[field].empty()) continue;
+      const fs::path model = manifest.parent_path() / fields[field];
+      models.push_back({"the activation study's model '" + model.string() +
+                            "' (--study-manifest '" + manifest.string() + "')",
+                        model});
+    }
+  }
+  return models;
+}
+
+// An output that is the same file (cli::names_same_file) as an input, as the data set's files
+// (an IDX file, SHA256SUMS) or as another output is a cli::UsageError before any work: a trial's
+// --report equal to --paper-values, --model, DATA/SHA256SUMS or a CSV file of --out replaced it
+// (exit 0). The outputs: the report and each CSV file the run writes in --out.
+void refuse_outputs_over_inputs(const Options& o) {
+  const auto shown = [](const std::string& option, const fs::path& path) {
+    return option + " '" + path.string() + "'";
+  };
+  std::vector<NamedFile> inputs{
+      {shown("--paper-values", o.paper_values), o.paper_values},
+      {shown("--model", o.model), o.model},
+      {shown("--float-model", o.float_model), o.float_model},
+      {shown("--paper9-model", o.paper9_model), o.paper9_model},
+      {shown("--paper9-float-model", o.paper9_float_model), o.paper9_float_model},
+      {shown("--study-manifest", o.study_manifest), o.study_manifest}};
+  for (NamedFile& model : study_models(o.study_manifest))
+    inputs.push_back(std::move(model));
+  std::vector<NamedFile> outputs{{shown("--report", o.report), o.report}};
+  for (const std::string& name : csv_names(o)) {
+    outputs.push_back({"'" + (o.out_dir / name).string() + "' (a CSV file the run writes in " +
+                           shown("--out", o.out_dir) + ")",
+                       o.out_dir / name});
+  }
+  const auto refuse = [](const NamedFile& output, const std::string& other) {
+    throw cli::UsageError(output.shown + " is the same file as " + other +
+                          ": writing it would destroy the other; choose another path");
+  };
+  for (const NamedFile& output : outputs) {
+    for (const NamedFile& input : inputs)
+      if (cli::names_same_file(output.path.string(), input.path.string()))
+        refuse(output, input.shown);
+    cli::refuse_output_over_data(output.path == o.report ? "report" : "out", output.path.string(),
+                                 o.data.string());
+  }
+  for (size_t i = 1; i < outputs.size(); ++i)
+    if (cli::names_same_file(o.report.string(), outputs[i].path.string()))
+      refuse(outputs.front(), outputs[i].shown);
+  if (cli::names_same_file(o.report.string(), o.out_dir.string()))
+    refuse(outputs.front(), shown("--out", o.out_dir) + " (the CSV files' directory)");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Output
 
 // The run's files, the CSV files in --out DIR and the report: gathered in memory while the tables
@@ -798,38 +925,29 @@ class OutputFiles {
   explicit OutputFiles(const Options& o) : o_(o) {}
 
   std::ostream& csv(const std::string& name) {
+    const std::vector<std::string> names = csv_names(o_);
+    if (std::find(names.begin(), names.end(), name) == names.end())
+      throw std::logic_error(name + " is not in kRunCsvNames or kStudyCsvNames");
     return add(o_.out_dir / name, "--out", o_.out_named);
   }
   std::ostream& report() { return add(o_.report, "--report", o_.report_named); }
 
   // Writes every file and then names them: a named one replaces its file (atomically: the old
-  // file stays whole until then), a default takes a free name. Throws
-  // std::runtime_error if one cannot be written or a default's name was taken meanwhile
-  // (cli::ToolOutput::publish): then none of the defaults' files is left, those already named
-  // removed again (a named file replaced before the failure stays replaced).
+  // file stays whole until then), a default takes a free name. Throws std::system_error naming
+  // the file and the reason if one cannot be written ("File too large"), std::runtime_error if a
+  // default's name was taken meanwhile (cli::publish_together): then none of the defaults' files
+  // is left (a named file replaced before the failure stays replaced).
   void commit() {
     std::vector<std::unique_ptr<cli::ToolOutput>> outputs;
     for (File& file : files_) {
       auto output = std::make_unique<cli::ToolOutput>(file.option, file.path.string(), file.named);
-      std::ofstream out(output->write_path(), std::ios::binary | std::ios::trunc);
-      out << file.text.str();
-      out.close();
-      if (!out) throw std::runtime_error("cannot write '" + file.path.string() + "'");
+      output->write(file.text.str());
       outputs.push_back(std::move(output));
     }
-    std::vector<fs::path> published;
-    try {
-      for (size_t i = 0; i < files_.size(); ++i) {
-        outputs[i]->publish(kProgram);
-        if (!files_[i].named) published.push_back(files_[i].path);
-      }
-    } catch (...) {
-      for (const fs::path& path : published) {
-        std::error_code ignored;
-        fs::remove(path, ignored);
-      }
-      throw;
-    }
+    std::vector<cli::ToolOutput*> all;
+    for (const auto& output : outputs)
+      all.push_back(output.get());
+    cli::publish_together(kProgram, all);
   }
 
  private:
@@ -851,27 +969,125 @@ class OutputFiles {
   std::deque<File> files_;  // a deque: the streams handed out stay where they are
 };
 
+// SIGINT (Ctrl-C), SIGTERM and SIGHUP while the driver holds directories it made for its outputs
+// (a trial: a SIGTERM during the measurements left them behind, which a failure removes): the
+// handler removes them and ends the process by the signal, as its default action would (a shell
+// reports 130, 143). Only those still empty go (rmdir, deepest first): nothing the driver did not
+// make, nor what was put in one meanwhile. The outputs are gathered in memory until
+// OutputFiles::commit, while which a signal is only noted, and taken at the end (the outputs
+// complete, or removed after a failure). Only async-signal-safe calls in the handler (rmdir,
+// write, sigaction, raise) on paths prepared beforehand; any thread may take the signal, so the
+// state is a lock-free atomic. A signal ignored at start (nohup) stays ignored.
+namespace made_directory_signals {
+
+constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
+constexpr size_t kMostDirectories = 64;
+constexpr size_t kPathBytes = 4096;
+// kArmed: the handler removes paths[0, count) and ends the process. kCleaning: a handler is doing
+// so. kHolding: the main thread changes the list or commits: a signal is only noted in pending.
+enum State : int { kIdle, kArmed, kCleaning, kHolding };
+std::atomic<int> state{kIdle};
+static_assert(std::atomic<int>::is_always_lock_free);
+std::atomic<int> pending{0};
+char paths[kMostDirectories][kPathBytes];  // deepest first
+size_t count = 0;                          // written only while kHolding
+struct sigaction previous[std::size(kSignals)];
+bool installed[std::size(kSignals)];
+constexpr char kMessage[] =
+    "cryptonets-reproduce: interrupted; no output was written, and the directories made for the "
+    "outputs were removed\n";
+
+void remove_directories() {
+  for (size_t i = 0; i < count; ++i)
+    ::rmdir(paths[i]);
+}
+
+extern "C" void on_signal(int signal) {
+  int current = state.load();
+  for (;;) {
+    if (current == kHolding || current == kIdle) {
+      pending.store(signal);
+      return;
+    }
+    if (current == kCleaning) return;  // another thread ends the process
+    if (state.compare_exchange_strong(current, kCleaning)) break;
+  }
+  remove_directories();
+  [[maybe_unused]] const ssize_t written = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+  struct sigaction default_action {};
+  default_action.sa_handler = SIG_DFL;
+  sigemptyset(&default_action.sa_mask);
+  ::sigaction(signal, &default_action, nullptr);
+  ::raise(signal);
+}
+
+// The main thread takes the list over: from here to arm() or release(), signals are noted. A
+// handler already removing the directories on another thread ends the process: wait for it.
+void hold() {
+  int current = state.load();
+  while (current != kHolding) {
+    if (current == kCleaning) {
+      for (;;)
+        ::pause();
+    }
+    if (state.compare_exchange_weak(current, kHolding)) break;
+  }
+}
+
+// The handler may act again; a signal noted meanwhile is taken now.
+void arm() {
+  state.store(kArmed);
+  if (const int signal = pending.exchange(0); signal != 0) on_signal(signal);
+}
+
+void install() {
+  pending.store(0);
+  count = 0;
+  state.store(kArmed);
+  for (size_t i = 0; i < std::size(kSignals); ++i) {
+    struct sigaction action {};
+    action.sa_handler = on_signal;
+    sigemptyset(&action.sa_mask);
+    installed[i] = ::sigaction(kSignals[i], nullptr, &previous[i]) == 0 &&
+                   previous[i].sa_handler != SIG_IGN &&
+                   ::sigaction(kSignals[i], &action, nullptr) == 0;
+  }
+}
+
+// Held: the previous actions back, and a signal noted while held raised (ending the process,
+// as it would have when it came).
+void release() {
+  count = 0;
+  for (size_t i = 0; i < std::size(kSignals); ++i)
+    if (installed[i]) ::sigaction(kSignals[i], &previous[i], nullptr);
+  state.store(kIdle);
+  if (const int signal = pending.exchange(0); signal != 0) ::raise(signal);
+}
+
+}  // namespace made_directory_signals
+
 // The directories this run makes for its outputs, removed again (those left empty) unless keep()
 // is called: a run that fails after making them, or whose default outputs are refused at the
-// end, leaves no empty directory behind.
+// end, leaves no empty directory behind; nor does one ended by SIGINT, SIGTERM or SIGHUP
+// (made_directory_signals). One object at a time.
 class MadeDirectories {
  public:
-  MadeDirectories() = default;
+  MadeDirectories() { made_directory_signals::install(); }
   MadeDirectories(const MadeDirectories&) = delete;
   MadeDirectories& operator=(const MadeDirectories&) = delete;
   ~MadeDirectories() {
-    // Deepest first; fs::remove takes a directory only when it is empty.
-    std::sort(made_.begin(), made_.end(), [](const fs::path& a, const fs::path& b) {
-      return a.native().size() > b.native().size();
-    });
-    for (const fs::path& directory : made_) {
+    made_directory_signals::hold();
+    for (const fs::path& directory : made_) {  // deepest first; only empty ones go
       std::error_code ignored;
       fs::remove(directory, ignored);
     }
+    made_directory_signals::release();
   }
 
-  // fs::create_directories, noting each directory it makes.
+  // fs::create_directories, noting each directory it makes (held meanwhile: a signal then
+  // finds the list whole, and is taken after).
   void make(const fs::path& directory) {
+    made_directory_signals::hold();
     std::vector<fs::path> missing;
     std::error_code error;
     for (fs::path p = fs::absolute(directory).lexically_normal();
@@ -879,9 +1095,34 @@ class MadeDirectories {
       missing.push_back(p);
       if (p == p.parent_path()) break;
     }
-    fs::create_directories(directory);
+    // Noted before they are made: one made before a failure is removed too (rmdir of one
+    // that was not made does nothing).
     made_.insert(made_.end(), missing.begin(), missing.end());
+    std::sort(made_.begin(), made_.end(), [](const fs::path& a, const fs::path& b) {
+      return a.native().size() > b.native().size();
+    });
+    // The handler's copy: a path too long for it, or too many, stays (removed by the
+    // destructor on a failure, left by a signal).
+    size_t& count = made_directory_signals::count;
+    count = 0;
+    for (const fs::path& made : made_) {
+      if (count == made_directory_signals::kMostDirectories ||
+          made.native().size() >= made_directory_signals::kPathBytes)
+        continue;
+      std::memcpy(made_directory_signals::paths[count++], made.c_str(), made.native().size() + 1);
+    }
+    try {
+      fs::create_directories(directory);
+    } catch (...) {
+      made_directory_signals::arm();
+      throw;
+    }
+    made_directory_signals::arm();
   }
+
+  // The outputs are being written (OutputFiles::commit): a signal is noted, and taken by the
+  // destructor, after keep() or the removal.
+  void hold() { made_directory_signals::hold(); }
   void keep() { made_.clear(); }
 
  private:
@@ -2009,6 +2250,7 @@ int reproduce(Options o) {
     OutputFiles files(o);
     write_study_csvs(files, r);
     write_study_report(files, o, r, paper);
+    made.hold();
     files.commit();
     made.keep();
     progress_line(format("wrote %s and %s/activation_study*.csv in %.0f s", o.report.c_str(),
@@ -2149,6 +2391,7 @@ int reproduce(Options o) {
   OutputFiles files(o);
   write_csvs(files, o, r, paper);
   write_report(files, o, r, paper);
+  made.hold();
   files.commit();
   made.keep();
   progress_line(format("wrote %s and %s/*.csv in %.0f s", o.report.c_str(), o.out_dir.c_str(),
@@ -2166,7 +2409,9 @@ int main(int argc, char** argv) {
       kProgram,
       [](std::span<char* const> arguments) {
         const std::optional<Options> options = parse_options(arguments);
-        return options ? reproduce(*options) : 0;
+        if (!options) return 0;
+        refuse_outputs_over_inputs(*options);
+        return reproduce(*options);
       },
       argc, argv);
 }

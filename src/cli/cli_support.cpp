@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -262,6 +263,10 @@ int checked_stdout(int status, const std::string& program) {
 int run_standalone(const std::string& program, int (*run)(std::span<char* const>), int argc,
                    char** argv) {
   if (!standard_streams_open(program)) return kExitUsage;
+  // Past a file-size limit (ulimit -f) a write would end the process by SIGXFSZ, without a word
+  // (a shell's 153); ignored, it fails with EFBIG, which the writers report with the file's name
+  // ("File too large"), their outputs discarded.
+  ::signal(SIGXFSZ, SIG_IGN);
   try {
     return checked_stdout(
         run(std::span<char* const>(argv + 1, argc > 1 ? static_cast<size_t>(argc - 1) : 0)),
@@ -737,6 +742,20 @@ const std::string& ToolOutput::write_path() {
   return file_->path();
 }
 
+void ToolOutput::write(std::string_view bytes) {
+  written_ = true;
+  while (!bytes.empty()) {
+    const ssize_t count = ::write(file_->fd(), bytes.data(), bytes.size());
+    if (count < 0 && errno == EINTR) continue;
+    if (count < 0) {
+      const int error = errno;
+      file_->discard();
+      throw std::system_error(error, std::generic_category(), "cannot write '" + path_ + "'");
+    }
+    bytes.remove_prefix(static_cast<size_t>(count));
+  }
+}
+
 void ToolOutput::publish(const std::string& program) {
   if (!written_) throw std::logic_error("ToolOutput::publish before write_path");
   if (named_) {
@@ -754,6 +773,47 @@ void ToolOutput::publish(const std::string& program) {
         "written; name it with " +
         option_ + " FILE (a file named there is replaced)");
   }
+}
+
+void publish_together(const std::string& program, std::span<ToolOutput* const> outputs) {
+  std::vector<ToolOutput*> order;
+  for (const bool named : {false, true}) {
+    for (ToolOutput* output : outputs)
+      if (output->named() == named) order.push_back(output);
+  }
+  std::vector<std::string> published;  // defaults, new files: removed again on failure
+  try {
+    for (ToolOutput* output : order) {
+      output->publish(program);
+      if (!output->named()) published.push_back(output->path());
+    }
+  } catch (...) {
+    for (const std::string& path : published) {
+      std::error_code ignored;
+      std::filesystem::remove(path, ignored);
+    }
+    throw;
+  }
+}
+
+void require_regular_input_option(const std::string& option, const std::string& path) {
+  const std::string kind = special_file_kind(path);
+  if (kind.empty()) return;
+  throw UsageError("--" + option + " '" + path + "' is " + kind +
+                   ", not a regular file: give the model file itself");
+}
+
+std::string shell_quoted(std::string_view argument) {
+  const auto literal = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("%+,-./:=@_").find(c) != std::string_view::npos;
+  };
+  if (!argument.empty() && std::all_of(argument.begin(), argument.end(), literal))
+    return std::string(argument);
+  std::string quoted = "'";
+  for (const char c : argument)
+    quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
 }
 
 void refuse_output_over_data(const std::string& option, const std::string& output,

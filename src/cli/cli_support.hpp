@@ -14,6 +14,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cryptonets/bfv/parameters.hpp"
@@ -100,7 +101,9 @@ int checked_stdout(int status, const std::string& program);
 // The main() of a standalone executable: runs `run` on the arguments after the program name and
 // maps its exceptions to the exit codes above, with messages prefixed by `program` and made
 // printable (printable_text: the messages name files as given); refuses a closed stdout and
-// reports one that could not be written (the two functions above).
+// reports one that could not be written (the two functions above). SIGXFSZ is ignored, so that a
+// write past a file-size limit fails with EFBIG and is reported (exit 1) instead of ending the
+// process without a word.
 int run_standalone(const std::string& program, int (*run)(std::span<char* const>), int argc,
                    char** argv);
 
@@ -197,6 +200,14 @@ class ToolOutput {
   const std::string& write_path();
   // What the user knows the output as.
   const std::string& path() const { return path_; }
+  // Named on the command line (replaces its file), or a default (takes a free name only).
+  bool named() const { return named_; }
+  // Writes `bytes` to the new file (after what an earlier call wrote). Throws std::system_error
+  // "cannot write 'PATH': REASON" (strerror: "File too large" under a file-size limit, "No space
+  // left on device") and discards the file: nothing partial is published. A tool that renders
+  // its output into a string and writes it here says why a write failed (its std::ofstream did
+  // not). Counts as write_path() for publish().
+  void write(std::string_view bytes);
   // Gives the file written its name; write_path() must have been called (std::logic_error). A
   // named path is replaced atomically (ReplacementFile::replace: fsync, rename over it); on
   // failure std::system_error, the old file untouched. A default takes its name without
@@ -214,10 +225,30 @@ class ToolOutput {
   std::unique_ptr<ReplacementFile> file_;
 };
 
+// Publishes `outputs` together (ToolOutput::publish, each written), so that a tool that fails
+// leaves none of them: the defaults first (the only ones refused at the end: a name taken during
+// the run), then the named ones (a rename, which fails only with the file system). On failure
+// the defaults already published are removed again and the error rethrown; a named file already
+// replaced stays replaced.
+void publish_together(const std::string& program, std::span<ToolOutput* const> outputs);
+
 // Whether writing one path could write the file the other names: the same inode when both
 // exist; otherwise the absolute paths with every symbolic link followed, a dangling one too (the
 // writers write through it: io file_replaced_by_write), then weakly canonical, compared.
 bool names_same_file(const std::string& a, const std::string& b);
+
+// A model file given with --`option` (its name without "--", e.g. "fine-tune") that exists and
+// is not a regular file (a FIFO, a directory, /dev/zero) is a UsageError naming the option, the
+// path and what it is, found by stat before any open (opening a FIFO waits for a writer: a
+// trial's --fine-tune FIFO hung; a directory and /dev/zero said "unexpected end of file"). A path
+// that does not exist is left to the loader.
+void require_regular_input_option(const std::string& option, const std::string& path);
+
+// `argument` as one word of a POSIX sh command line: as it is when it holds only characters that
+// sh takes literally (letters, digits, and %+,-./:=@_), else in single quotes, each ' written
+// '\''. For the command lines the tools record to regenerate a file: a name with `...` or $(...)
+// must not run when the line is pasted into a shell.
+std::string shell_quoted(std::string_view argument);
 
 // Refuses (UsageError) the output option `option` (its name without "--") when `output` is the
 // same file (names_same_file) as a file of the data directory `data_directory`: an IDX file, its

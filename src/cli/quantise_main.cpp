@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <optional>
 #include <regex>
@@ -83,7 +82,7 @@ struct CommandLine {
   std::optional<double> min_accuracy;  // nullopt: follows the float model (kDefaultFloorBelowFloat)
   bool verify_checksums = true;
   SweepGrid grid;
-  std::string regenerate;  // the command line that reproduces this run's files
+  std::string regenerate;  // the command line that reproduces this run's files (printable)
 };
 
 // The default accuracy floor: this far below the float model's own test accuracy (0.1 point).
@@ -209,6 +208,10 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
     throw UsageError("--float and --sequential exclude each other: give one of them");
   line.float_model = options.text("float");
   if (options.has("sequential")) line.sequential_model = options.text("sequential");
+  if (line.sequential_model.empty())
+    require_regular_input_option("float", line.float_model);
+  else
+    require_regular_input_option("sequential", line.sequential_model);
   line.grid.min_bits = static_cast<int>(options.integer("min-bits", 1, 16));
   line.data_directory = options.text("data");
   line.output = options.text("out");
@@ -238,11 +241,17 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
     throw UsageError("--min-bits " + std::to_string(line.grid.min_bits) +
                      " is above the most weight bits of the grid");
   }
-  line.regenerate = "cryptonets-quantise " +
-                    (line.sequential_model.empty() ? "--float " + line.float_model
-                                                   : "--sequential " + line.sequential_model) +
-                    " --data " + line.data_directory + " --out " + line.output + " --results " +
-                    line.results;
+  // Each value one word for sh (shell_quoted): the line is pasted into a shell, where a file
+  // name with `...` or $(...) ran as a command (a trial). Made printable first (one line, as
+  // every file name the tool writes), so the line is written as it is: printable_text of the
+  // whole line would double the backslash of the quoting's '\''.
+  const auto word = [](const std::string& value) { return shell_quoted(printable_text(value)); };
+  line.regenerate =
+      "cryptonets-quantise " +
+      (line.sequential_model.empty() ? "--float " + word(line.float_model)
+                                     : "--sequential " + word(line.sequential_model)) +
+      " --data " + word(line.data_directory) + " --out " + word(line.output) + " --results " +
+      word(line.results);
   for (const char* name : {"min-accuracy", "max-moduli", "input-scales", "max-bits", "min-bits"}) {
     const std::string value = options.has(name) ? options.text(name) : "";
     const bool is_default =
@@ -250,7 +259,7 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
         (std::string(name) == "input-scales" && value == default_scales) ||
         (std::string(name) == "min-bits" && value == std::to_string(defaults.min_bits));
     if (options.has(name) && !is_default)
-      line.regenerate += " --" + std::string(name) + " " + value;
+      line.regenerate += " --" + std::string(name) + " " + word(value);
   }
   if (!line.verify_checksums) line.regenerate += " --no-verify";
   return line;
@@ -434,14 +443,14 @@ void write_grid_summary(std::ostream& out, const CommandLine& line, const Report
   out << "\n";
 }
 
+// Writes the table to `file`'s new file (named later, by the caller).
 void write_results(const CommandLine& line, const Report& report, ToolOutput& file) {
-  std::ofstream out(file.write_path());
-  if (!out) throw std::runtime_error("cannot write '" + line.results + "'");
+  std::ostringstream out;
   const std::vector<uint64_t> moduli = plaintext_moduli(static_cast<size_t>(line.grid.max_moduli));
   out << "# Quantisation of the CryptoNets network: accuracy against plaintext bits\n\n"
       << "Generated " << utc_now() << " on " << cpu_model() << " ("
       << std::thread::hardware_concurrency() << " hardware threads). Regenerate with\n\n```sh\n"
-      << printable_text(line.regenerate) << "\n```\n\n"
+      << line.regenerate << "\n```\n\n"
       << "Float network `" << printable_text(line.float_model) << "` (SHA-256 "
       << report.float_sha256 << ", " << report.classes << " classes): test accuracy "
       << percent(report.float_test_accuracy) << ", training accuracy "
@@ -528,11 +537,10 @@ void write_results(const CommandLine& line, const Report& report, ToolOutput& fi
            "value that maximises each output separately, which no image does, but only it "
            "guarantees correct decryption for every input.\n";
   }
-  out.close();
-  if (!out) throw std::runtime_error("cannot write '" + line.results + "'");
-  file.publish(kProgram);
+  file.write(out.str());
 }
 
+// Writes the model to `file`'s new file and reads it back (named later, by the caller).
 void save_chosen_model(const CommandLine& line, const Report& report, const Model& model,
                        ToolOutput& file) {
   const QuantisationResult& c = *report.chosen;
@@ -555,15 +563,11 @@ void save_chosen_model(const CommandLine& line, const Report& report, const Mode
            << (report.runtime_moduli.size() == 1 ? "us" : "i") << " of "
            << moduli_bits(report.runtime_moduli) << " bits; measured max |output| "
            << c.test.max_output_bits << " bits\n"
-           << "# regenerate: " << printable_text(line.regenerate) << "\n";
-  std::ofstream out(file.write_path());
-  out << body.substr(0, first_line) << comments.str() << body.substr(first_line);
-  out.close();
-  if (!out) throw std::runtime_error("cannot write '" + line.output + "'");
+           << "# regenerate: " << line.regenerate << "\n";
+  file.write(body.substr(0, first_line) + comments.str() + body.substr(first_line));
   if (load_model(file.write_path()) != model) {
     throw std::logic_error("'" + line.output + "' does not read back as the model written");
   }
-  file.publish(kProgram);
 }
 
 // --sequential: a network with polynomial activations. Every grid point is quantised, tracked and
@@ -755,15 +759,14 @@ int run_polynomial(const CommandLine& line, ToolOutput& results_file, ToolOutput
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const std::optional<size_t> chosen = choose_default(sweep, floor);
 
-  std::ofstream out(results_file.write_path());
-  if (!out) throw std::runtime_error("cannot write '" + line.results + "'");
+  std::ostringstream out;
   out << "# Quantisation of a network with polynomial activations\n\nGenerated " << utc_now()
       << " on " << cpu_model() << ". Regenerate with\n\n```sh\n"
-      << printable_text(line.regenerate) << "\n```\n\nFloat network `"
-      << printable_text(line.sequential_model) << "` (SHA-256 "
-      << to_hex(sha256(read_possibly_gzipped_file(line.sequential_model))) << "), activations "
-      << network.activations[0].name() << " and " << network.activations[1].name()
-      << ": test accuracy " << percent(float_test) << ". Each activation Σ a_i·x^i of degree d "
+      << line.regenerate << "\n```\n\nFloat network `" << printable_text(line.sequential_model)
+      << "` (SHA-256 " << to_hex(sha256(read_possibly_gzipped_file(line.sequential_model)))
+      << "), activations " << network.activations[0].name() << " and "
+      << network.activations[1].name() << ": test accuracy " << percent(float_test)
+      << ". Each activation Σ a_i·x^i of degree d "
       << "on an input at scale s is written at output scale s^d/|a_d| with leading coefficient "
       << "±1 (and an even x coefficient for degree 2, so that the compiled network completes the "
       << "square exactly: training/polynomial_quantiser.hpp; a small leading coefficient, as a "
@@ -800,11 +803,11 @@ int run_polynomial(const CommandLine& line, ToolOutput& results_file, ToolOutput
       write_row(out, *r, chosen && r == &sweep[*chosen]);
   }
   write_unmeasured(out, sweep, line.grid.max_moduli);
-  out.close();
-  if (!out) throw std::runtime_error("cannot write '" + line.results + "'");
-  results_file.publish(kProgram);
-  std::fprintf(stderr, "wrote %s\n", printable_text(line.results).c_str());
+  results_file.write(out.str());
   if (!model) {
+    // The table alone: it lists the grid that did not reach the floor.
+    results_file.publish(kProgram);
+    std::fprintf(stderr, "wrote %s\n", printable_text(line.results).c_str());
     report_floor_not_reached(sweep, floor, line);
     return kExitFailure;
   }
@@ -813,22 +816,24 @@ int run_polynomial(const CommandLine& line, ToolOutput& results_file, ToolOutput
   write_model(*model, text);
   const std::string body = text.str();
   const size_t first_line = body.find('\n') + 1;
-  std::ofstream file(model_file.write_path());
+  std::ostringstream file;
   // The file names escaped, as save_chosen_model's: one comment line each.
   file << body.substr(0, first_line) << "# quantised from " << printable_text(line.sequential_model)
        << " (" << network.activations[0].name() << ", " << network.activations[1].name() << ")\n# "
        << c.choice.label() << ": test accuracy " << percent(c.test.accuracy())
        << " in plain integers (float " << percent(float_test) << "); worst-case output bound "
        << c.worst_case_bits << " bits -> " << *c.moduli << " plaintext moduli; measured max "
-       << "|output| " << c.test.max_output_bits
-       << " bits\n# regenerate: " << printable_text(line.regenerate) << "\n"
+       << "|output| " << c.test.max_output_bits << " bits\n# regenerate: " << line.regenerate
+       << "\n"
        << body.substr(first_line);
-  file.close();
-  if (!file) throw std::runtime_error("cannot write '" + line.output + "'");
+  model_file.write(file.str());
   if (load_model(model_file.write_path()) != *model) {
     throw std::logic_error("'" + line.output + "' does not read back as the model written");
   }
-  model_file.publish(kProgram);
+  // Both or neither (a trial: the model refused at the end, its table kept).
+  ToolOutput* const outputs[] = {&results_file, &model_file};
+  publish_together(kProgram, outputs);
+  std::fprintf(stderr, "wrote %s\n", printable_text(line.results).c_str());
   std::fprintf(stderr, "wrote %s: %s, test %s, worst case %d bits, %d plaintext moduli\n",
                printable_text(line.output).c_str(), c.choice.label().c_str(),
                percent(c.test.accuracy()).c_str(), c.worst_case_bits, *c.moduli);
@@ -959,12 +964,18 @@ int run(std::span<char* const> arguments) {
     }
   }
   write_results(line, report, results_file);
-  std::fprintf(stderr, "wrote %s\n", printable_text(line.results).c_str());
   if (!report.chosen) {
+    // The table alone: it lists the grid that did not reach the floor.
+    results_file.publish(kProgram);
+    std::fprintf(stderr, "wrote %s\n", printable_text(line.results).c_str());
     report_floor_not_reached(sweep, report.min_accuracy, line);
     return kExitFailure;
   }
   save_chosen_model(line, report, *chosen_model, model_file);
+  // Both or neither (a trial: the model refused at the end, its table kept).
+  ToolOutput* const outputs[] = {&results_file, &model_file};
+  publish_together(kProgram, outputs);
+  std::fprintf(stderr, "wrote %s\n", printable_text(line.results).c_str());
   std::fprintf(stderr, "wrote %s: %s, test %s, %zu plaintext modul%s of %s bits\n",
                printable_text(line.output).c_str(), report.chosen->choice.label().c_str(),
                percent(report.chosen->test.accuracy()).c_str(), report.runtime_moduli.size(),

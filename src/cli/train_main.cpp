@@ -10,13 +10,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <memory>
 #include <optional>
 #include <span>
+#include <sstream>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "cli_support.hpp"
 #include "cryptonets/io/idx.hpp"
@@ -187,6 +188,7 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
     }
   }
   line.fine_tune = options.text("fine-tune");
+  if (!line.fine_tune.empty()) require_regular_input_option("fine-tune", line.fine_tune);
   line.approximate = options.text("approximate");
   line.degree = static_cast<int>(options.integer("degree", 1, 6));
   if (!line.approximate.empty() && line.approximate != "lsq" && line.approximate != "chebyshev" &&
@@ -251,15 +253,14 @@ LabelledImages view(const MnistSet& set, size_t limit) {
           std::span(set.labels.labels).first(count)};
 }
 
-// Writes the model with `write` to `output` and gives it its name: its new file is reached as
-// /proc/self/fd/N (or a temporary), so the message names the output itself.
+// Writes the model with `write` to `output`'s new file (named later: publish_together).
+// Rendered in memory first and written by ToolOutput::write, whose error names the output and
+// the reason (a std::ofstream said only "cannot write", under a file-size limit too).
 template <class Write>
 void write_output(ToolOutput& output, Write&& write) {
-  std::ofstream out(output.write_path(), std::ios::binary | std::ios::trunc);
-  if (out) write(out);
-  out.close();
-  if (!out) throw std::runtime_error("cannot write '" + output.path() + "'");
-  output.publish(kProgram);
+  std::ostringstream text;
+  write(text);
+  output.write(text.str());
 }
 
 int run(std::span<char* const> arguments) {
@@ -335,16 +336,23 @@ int run(std::span<char* const> arguments) {
     }
     train_sequential_network(network, train_view, view(test, 0), t, line.fine_tune.empty(), report);
     write_output(output, [&](std::ostream& out) { write_sequential_network(network, out); });
+    std::optional<SequentialNetwork> merged;
+    if (!line.merged_output.empty()) {
+      merged = merge_linear_runs(network);
+      write_output(*merged_output,
+                   [&](std::ostream& out) { write_float_network(to_float_network(*merged), out); });
+    }
+    // Both or neither: a --merged that fails takes --out's new file with it.
+    std::vector<ToolOutput*> outputs{&output};
+    if (merged_output) outputs.push_back(merged_output.get());
+    publish_together(kProgram, outputs);
     std::printf("wrote %s after %.1f s of training\n", printable_text(line.output).c_str(),
                 total_seconds);
-    if (!line.merged_output.empty()) {
-      const SequentialNetwork merged = merge_linear_runs(network);
-      write_output(*merged_output,
-                   [&](std::ostream& out) { write_float_network(to_float_network(merged), out); });
+    if (merged) {
       std::printf("wrote %s (linear runs merged; test accuracy %.2f%% before, %.2f%% after)\n",
                   printable_text(line.merged_output).c_str(),
                   100.0 * accuracy(network, view(test, 0), t.threads),
-                  100.0 * accuracy(merged, view(test, 0), t.threads));
+                  100.0 * accuracy(*merged, view(test, 0), t.threads));
     }
     return kExitSuccess;
   }
@@ -356,6 +364,7 @@ int run(std::span<char* const> arguments) {
         std::fflush(stdout);
       });
   write_output(output, [&](std::ostream& out) { write_float_network(network, out); });
+  output.publish(kProgram);
   std::printf("wrote %s (%zu parameters) after %.1f s of training\n",
               printable_text(line.output).c_str(), parameter_count(network), total_seconds);
   return kExitSuccess;

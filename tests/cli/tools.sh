@@ -9,12 +9,24 @@
 # - nor one that appears while the tool runs (a trial: the name was checked at start-up only, and
 #   a file made there during the training was replaced at the end): exit 1 at the end, a message
 #   naming the file, the file unchanged, no temporary file left;
-# - a tool killed during its run (SIGKILL) or in the middle of writing its output (SIGXFSZ) leaves
-#   no file in the output's directory: a default output is an unnamed file (O_TMPFILE) from
-#   start-up until it is given its name (the named temporary "PATH.tmp-PID-N" was left behind);
-# - nor does one killed in the middle of writing a named output (cryptonets-train and -quantise
-#   --out), whose old file it leaves byte for byte (it was truncated and rewritten in
-#   place); a named output through a symbolic link replaces the link's file and keeps the link;
+# - a tool killed during its run (SIGKILL) leaves no file in the output's directory: a default
+#   output is an unnamed file (O_TMPFILE) from start-up until it is given its name (the named
+#   temporary "PATH.tmp-PID-N" was left behind);
+# - a write past a file-size limit (ulimit -f, SIGXFSZ at its default action) is an error naming
+#   the file and the reason, exit 1 (a trial: the tools ended by SIGXFSZ without a word, exit
+#   153), leaving no file, and a named output's old file byte for byte (it was truncated and
+#   rewritten in place); a named output through a symbolic link replaces the link's file and
+#   keeps the link;
+# - cryptonets-quantise publishes its table and its model together: a run that fails at the end
+#   (its default model's name taken meanwhile, its model's write) keeps neither;
+# - cryptonets-reproduce interrupted (SIGTERM, SIGINT) removes the directories it made for its
+#   outputs, and only those;
+# - cryptonets-reproduce's report and CSV files that are the same file as one of its inputs, a
+#   file of --data or each other, and an --out that names a file, are usage errors before any
+#   work; so are model inputs of cryptonets-train and -quantise that are not regular files (a
+#   FIFO hung them);
+# - the command line in cryptonets-quantise's model and table is quoted for sh: a file name with
+#   $(...) or `...` does not run when the line is pasted;
 # - cryptonets-quantise writes the file names in its model's comments and its table escaped: a
 #   name with a newline forged a line of the model;
 # - cryptonets-train --epochs 0 (an untrained model, exit 0 for a trial) and options that would be
@@ -214,7 +226,8 @@ grep -q "^cryptonets-float-model" data/model-float.txt || fail "train --out did 
 rm -f data/model.txt
 run_blocked quantise-appeared.log data/model.txt "$quantise" --float float.txt "${small_grid[@]}"
 appeared_unchanged quantise-appeared.log data/model.txt 1
-[ -s bench/results/quantisation.md ] || fail "quantise did not write its free default table"
+# Its table and its model go together (a trial: the table was kept, the model refused).
+[ -e bench/results/quantisation.md ] && fail "quantise kept its table after refusing its model"
 rm -f data/model.txt bench/results/quantisation.md
 run_blocked quantise-table.log bench/results/quantisation.md "$quantise" --float float.txt \
   "${small_grid[@]}" --out model.txt
@@ -234,6 +247,41 @@ grep -qF "cryptonets-reproduce: refusing to replace" reproduce-appeared.log ||
   fail "reproduce: the refusal is not prefixed with the program's name: $(cat reproduce-appeared.log)"
 [ -e bench/results/activation-study/encrypted ] &&
   fail "reproduce kept bench/results/activation-study/encrypted/ ($(ls -A bench/results/activation-study/encrypted)) after refusing its report"
+
+# ---- cryptonets-reproduce interrupted once it has made the directories for its outputs removes
+# them (a trial: SIGTERM left them, which a failure removes) and ends by the signal; a directory
+# it did not make stays, an empty one too. Its first line, after the directories are made, goes
+# to a full pipe, which holds it there until the signal. SIGINT is restored to its default
+# action first: a background job of a script starts with it ignored (and keeps it so).
+for signal in TERM INT; do
+  # Afresh each time: the directories appear only once reproduce runs (a signal to the shell's
+  # child before its exec would run this script's EXIT trap there).
+  rm -rf keep && mkdir -p keep/empty
+  rm -f pipe && mkfifo pipe
+  exec 3<>pipe
+  dd if=/dev/zero of=pipe bs=4096 count=4096 oflag=nonblock status=none 2>/dev/null
+  perl -e '$SIG{INT} = $SIG{TERM} = "DEFAULT"; exec @ARGV or die "exec: $!\n"' -- "$reproduce" \
+    --study-only --mode test --study-manifest study/manifest.csv --model "$data/model.txt" \
+    --data "$data/mnist" --paper-values "$data/../bench/paper_values.csv" --threads 1 --seed 1 \
+    --out keep/empty/new/csv --report keep/made/report.md >/dev/null 2>pipe &
+  pid=$!
+  for ((tries = 0; tries < 600; tries++)); do
+    [ -d keep/empty/new/csv ] && [ -d keep/made ] && break
+    sleep 0.05
+  done
+  checks=$((checks + 1))
+  [ -d keep/made ] || fail "reproduce never made its output directories (SIG$signal case)"
+  kill -s "$signal" "$pid"
+  dd if=pipe iflag=nonblock bs=65536 status=none >/dev/null 2>&1 # the handler's line gets through
+  wait "$pid"
+  status=$?
+  exec 3<&-
+  rm -f pipe
+  [ "$status" -gt 128 ] && [ "$(kill -l "$status")" = "$signal" ] ||
+    fail "reproduce interrupted by SIG$signal: exit $status, not ended by the signal"
+  [ "$(cd keep && find . | sort | tr '\n' ' ')" = ". ./empty " ] ||
+    fail "reproduce interrupted by SIG$signal left $(cd keep && find . | sort | tr '\n' ' ')in keep/"
+done
 
 # ---- Killed, a tool leaves nothing in its output's directory. During the run (SIGKILL, once it
 # has read its data, as run_blocked waits): it holds its default output open from start-up, an
@@ -266,38 +314,44 @@ kill -9 "$pid"
 exec 3<&-
 rm -f pipe
 empty_directory "train killed with SIGKILL" data
-# killed_in_write COMMAND...: runs COMMAND under a 16 kB file-size limit, below the size of each
-# tool's model, with SIGXFSZ at its default action; fails unless that signal ended it.
-killed_in_write() {
+# failed_in_write FILE COMMAND...: runs COMMAND under a 16 kB file-size limit, below the size of
+# each tool's model, with SIGXFSZ at its default action (which the tools ignore: it ended them
+# without a word, exit 153); fails unless it exits 1 naming FILE and the reason (EFBIG).
+failed_in_write() {
+  local file=$1
+  shift
   { (ulimit -c 0 && ulimit -f 16 &&
     exec perl -e '$SIG{XFSZ} = "DEFAULT"; exec @ARGV or die "exec: $!\n"' -- "$@") \
-    >/dev/null 2>&1; } 2>/dev/null
+    >write.log 2>&1; } 2>/dev/null
   status=$?
   checks=$((checks + 1))
-  [ "$status" -gt 128 ] && [ "$(kill -l "$status")" = XFSZ ] ||
-    fail "$* under a 16 kB file-size limit: exit $status, not killed by SIGXFSZ"
+  [ "$status" -eq 1 ] ||
+    fail "$* under a 16 kB file-size limit: exit $status, expected 1: $(cat write.log)"
+  grep -qF "cannot write '$file': File too large" write.log ||
+    fail "$* under a 16 kB file-size limit: no error naming $file and why: $(cat write.log)"
 }
-killed_in_write "$train" "${small_network[@]}"
-empty_directory "train killed in its write (exit $status)" data
+failed_in_write data/model-float.txt "$train" "${small_network[@]}"
+empty_directory "train failing in its write (exit $status)" data
 
 # ---- A named output replaces its file atomically (a new file in its directory, renamed over it at
-# the end): killed in the middle of the write, a tool leaves the old file byte for byte and no
+# the end): failing in the middle of the write, a tool leaves the old file byte for byte and no
 # other file (the file was truncated and rewritten in place: a part was left). One named through
 # a symbolic link replaces the file the link names, and the link stays.
 mkdir named linked
 cp float.txt named/model-float.txt
 printf 'old model\n' >named/model.txt
 cp -p named/model-float.txt named/model.txt .
-killed_in_write "$train" "${small_network[@]}" --out named/model-float.txt
-# (The quantiser's table, smaller than the limit, is written and named before its model.)
-killed_in_write "$quantise" --float float.txt "${small_grid[@]}" --out named/model.txt \
-  --results table.md
+failed_in_write named/model-float.txt "$train" "${small_network[@]}" --out named/model-float.txt
+# (The quantiser's table, smaller than the limit, is written first: it goes with the model.)
+failed_in_write named/model.txt "$quantise" --float float.txt "${small_grid[@]}" \
+  --out named/model.txt --results table.md
+[ -e table.md ] && fail "quantise kept its table after failing to write its model"
 checks=$((checks + 1))
 for file in model-float.txt model.txt; do
-  cmp -s "$file" "named/$file" || fail "killed in its write, a tool changed named/$file"
+  cmp -s "$file" "named/$file" || fail "failing in its write, a tool changed named/$file"
 done
 [ "$(ls -A named | tr '\n' ' ')" = "model-float.txt model.txt " ] ||
-  fail "killed in its write, a tool left $(ls -A named | tr '\n' ' ')in named/"
+  fail "failing in its write, a tool left $(ls -A named | tr '\n' ' ')in named/"
 ln -s ../named/model.txt linked/model.txt
 "$train" "${small_network[@]}" --out linked/model.txt >linked.log 2>&1 ||
   fail "train --out LINK: $(cat linked.log)"
@@ -332,6 +386,23 @@ grep -qF 'classes of set\nFORGED data quantised from float\nFORGED float.txt (SH
   forged-model.txt || fail "the model's comment does not name the files escaped: $(head -n 3 forged-model.txt)"
 "$exe" inspect forged-model.txt >inspect.log 2>&1 ||
   fail "the model named from forged names does not load: $(cat inspect.log)"
+# The command line in the model ("# regenerate:") and in the table, pasted into sh: each file
+# name one word, as given, and nothing run (a trial: a name's $(...) and `...` ran).
+quoted_name='f '\''x$(touch pwned)`touch pwned2`.txt'
+cp float.txt "$quoted_name"
+"$quantise" --float "$quoted_name" "${small_grid[@]}" --out quoted-model.txt \
+  --results quoted-table.md >quoted.log 2>&1 || fail "quantise of $quoted_name: $(cat quoted.log)"
+regenerate=$(sed -n 's/^# regenerate: //p' quoted-model.txt)
+checks=$((checks + 1))
+[ "$(sed -n '/^```sh$/{n;p;q}' quoted-table.md)" = "$regenerate" ] ||
+  fail "the table's command is not the model's: $(grep -A1 '^```sh$' quoted-table.md)"
+mkdir -p paste/bin
+printf '#!/bin/sh\nprintf "%%s\\n" "$@"\n' >paste/bin/cryptonets-quantise
+chmod +x paste/bin/cryptonets-quantise
+(cd paste && PATH="$PWD/bin:$PATH" sh -c "$regenerate" >words.txt 2>&1)
+[ "$(sed -n 2p paste/words.txt)" = "$quoted_name" ] ||
+  fail "the regenerate line does not give back the file name: $regenerate -> $(cat paste/words.txt)"
+[ -z "$(find paste -name 'pwned*')" ] || fail "pasting the regenerate line ran a command: $regenerate"
 cd .. || exit 1
 
 # ---- Outputs over the data set (a new user's trial: train --out DATA/train-images... replaced
@@ -352,6 +423,36 @@ expect 2 "--out 'dset/t10k-images-idx3-ubyte' is the same file as" -- \
   "$quantise" --data dset --out dset/t10k-images-idx3-ubyte --results r.md
 expect 2 "--results 'dset/alias' is the same file as" -- \
   "$quantise" --data dset --out q.txt --results dset/alias
+# cryptonets-reproduce: its report and CSV files against its inputs, the data set and each other
+# (a trial: --report over --paper-values, --model, DATA/SHA256SUMS or a CSV file of --out replaced
+# it, exit 0); an --out that is a file (it failed after the work had started, exit 1).
+cp "$data/../bench/paper_values.csv" paper.csv
+cp "$data/model.txt" model.txt
+mkdir rin && cp paper.csv rin/summary.csv && echo text >afile
+inputs_before=$(sha256sum paper.csv model.txt rin/summary.csv afile)
+rp=(timeout 60 "$reproduce" --mode test --paper-values paper.csv --model model.txt --data dset)
+expect 2 "--report 'paper.csv' is the same file as --paper-values 'paper.csv': writing it would destroy the other" -- \
+  "${rp[@]}" --out rout --report paper.csv
+expect 2 "--report 'model.txt' is the same file as --model 'model.txt'" -- \
+  "${rp[@]}" --out rout --report model.txt
+expect 2 "--report 'rout/stages.csv' is the same file as 'rout/stages.csv' (a CSV file the run writes in --out 'rout')" -- \
+  "${rp[@]}" --out rout --report rout/stages.csv
+expect 2 "--report 'dset/SHA256SUMS' is the same file as 'dset/SHA256SUMS' of --data 'dset'" -- \
+  "${rp[@]}" --out rout --report dset/SHA256SUMS
+expect 2 "'rin/summary.csv' (a CSV file the run writes in --out 'rin') is the same file as --paper-values 'rin/summary.csv'" -- \
+  timeout 60 "$reproduce" --mode test --paper-values rin/summary.csv --model model.txt --data dset \
+  --out rin --report r.md
+expect 2 "--out 'afile': 'afile' is a regular file, not a directory" -- \
+  "${rp[@]}" --out afile --report r.md
+expect 2 "--out 'afile/sub': 'afile' is a regular file, not a directory" -- \
+  "${rp[@]}" --out afile/sub --report r.md
+expect 2 "--report 'afile/r.md': 'afile' is a regular file, not a directory" -- \
+  "${rp[@]}" --out rout --report afile/r.md
+[ "$(sha256sum paper.csv model.txt rin/summary.csv afile)" = "$inputs_before" ] ||
+  fail "a refused cryptonets-reproduce changed an input"
+[ -e rout ] || [ -e r.md ] || [ "$(ls -A rin)" != summary.csv ] &&
+  fail "a refused cryptonets-reproduce wrote an output"
+rm -r rin afile paper.csv model.txt
 [ "$(cd dset && sha256sum -- *)" = "$sums_before" ] || fail "an output over the data changed it"
 [ ! -e m.txt ] && [ ! -e q.txt ] && [ ! -e r.md ] || fail "a refused run wrote an output"
 rm -r dset
@@ -380,6 +481,22 @@ expect 2 "--merged '/dev/stdout' is not a regular file path" -- \
 expect 2 "--results '/dev/stdout' is not a regular file path" -- \
   "$quantise" --results /dev/stdout --out e0.txt
 [ -e e0.txt ] && fail "cryptonets-train wrote its output before refusing"
+# A model input that is not a regular file is refused before it is opened (a trial: a FIFO hung
+# them; a directory and /dev/zero gave "unexpected end of file").
+mkfifo fifo && mkdir adir
+expect 2 "--fine-tune 'fifo' is a FIFO (named pipe), not a regular file" -- \
+  timeout 60 "$train" --fine-tune fifo --out e0.txt
+expect 2 "--fine-tune 'adir' is a directory, not a regular file" -- \
+  timeout 60 "$train" --fine-tune adir --out e0.txt
+expect 2 "--fine-tune '/dev/zero' is a character device, not a regular file" -- \
+  timeout 60 "$train" --fine-tune /dev/zero --out e0.txt
+expect 2 "--float 'fifo' is a FIFO (named pipe), not a regular file" -- \
+  timeout 60 "$quantise" --float fifo --out e0.txt --results r.md
+expect 2 "--float '/dev/zero' is a character device, not a regular file" -- \
+  timeout 60 "$quantise" --float /dev/zero --out e0.txt --results r.md
+expect 2 "--sequential 'adir' is a directory, not a regular file" -- \
+  timeout 60 "$quantise" --sequential adir --out e0.txt --results r.md
+rm -r fifo adir
 # --epochs 0 with --approximate is the drop-in approximation: accepted (here, to the missing
 # model).
 expect 1 "x.txt" -- "$train" --data set --epochs 0 --fine-tune x.txt --approximate lsq --out e0.txt
