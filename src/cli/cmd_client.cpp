@@ -261,7 +261,7 @@ int client_fetch(std::span<char* const> arguments) {
       "OUT.part-PID first, renamed to OUT once complete and checked, removed on\n"
       "failure or Ctrl-C; one left by a fetch that was killed outright (SIGKILL,\n"
       "a crash) is removed by the next fetch to the same OUT once its process PID\n"
-      "is gone (a part file of a fetch still running is never touched).");
+      "has ended (a part file of a fetch still running is never touched).");
   add_server_options(options);
   add_token_options(options);
   options.add_value("job", "ID", "the job id from client submit", std::nullopt, true);
