@@ -273,11 +273,12 @@ void refuse_output_over_inputs(const OptionParser& options, const std::vector<st
 
 // Refuses (UsageError naming `option`) an output option whose path names an existing regular
 // file (links followed) that is neither empty nor a ciphertext file ("CNPF", kind 'C', any
-// version): encrypt --out replaces only those. refuse_output_over_inputs knows a key file by
-// its first bytes only, and a tar archive of a key directory, which holds the secret key, was
-// replaced (found by a trial); whatever else a non-empty file is, it is not this command's to
-// destroy. Call after refuse_output_over_inputs, before any work; a path that does not exist,
-// or that cannot be read, passes (the writer reports it).
+// version): encrypt, infer, client infer and client fetch --out replace only those.
+// refuse_output_over_inputs knows a key file by its first bytes only, and a tar archive of a key
+// directory, which holds the secret key, was replaced (found by a trial); whatever else a
+// non-empty file is, it is not this command's to destroy. Call after refuse_output_over_inputs,
+// before any work; a path that does not exist, or that cannot be read, passes (the writer reports
+// it).
 void refuse_to_replace_other_than_ciphertexts(const OptionParser& options,
                                               const std::string& option);
 

@@ -261,11 +261,13 @@ int client_fetch(std::span<char* const> arguments) {
       "OUT.part-PID first, renamed to OUT once complete and checked, removed on\n"
       "failure or Ctrl-C; one left by a fetch that was killed outright (SIGKILL,\n"
       "a crash) is removed by the next fetch to the same OUT once its process PID\n"
-      "is gone (a part file of a fetch still running is never touched).");
+      "has ended (a part file of a fetch still running is never touched).");
   add_server_options(options);
   add_token_options(options);
   options.add_value("job", "ID", "the job id from client submit", std::nullopt, true);
-  options.add_value("out", "FILE", "encrypted scores to write", std::nullopt, true);
+  options.add_value("out", "FILE",
+                    "encrypted scores to write (replaces only a ciphertext file or an empty file)",
+                    std::nullopt, true);
   options.add_value("keys", "DIR", "client key directory: check the scores before writing them");
   options.add_flag("keep",
                    "leave the job and its scores on the server (without it, fetch deletes them "
@@ -273,6 +275,7 @@ int client_fetch(std::span<char* const> arguments) {
   if (!options.parse(arguments)) return kExitSuccess;
   check_server_option(options);
   refuse_output_over_inputs(options, {"out"}, {"token-file"});
+  refuse_to_replace_other_than_ciphertexts(options, "out");
   const std::string token = token_option(options);
   std::optional<KeyDirectory> keys;
   if (options.has("keys")) {
@@ -320,12 +323,15 @@ int client_infer(std::span<char* const> arguments) {
                     true);
   options.add_value("token-file", "FILE", "reuse this token (registered and saved if absent)");
   options.add_value("in", "FILE", "encrypted images from cryptonets encrypt", std::nullopt, true);
-  options.add_value("out", "FILE", "encrypted scores to write", std::nullopt, true);
+  options.add_value("out", "FILE",
+                    "encrypted scores to write (replaces only a ciphertext file or an empty file)",
+                    std::nullopt, true);
   options.add_value("wait", "SECONDS", "give up after this long", "86400");
   if (!options.parse(arguments)) return kExitSuccess;
   check_server_option(options);
   // --out may replace neither the images nor the token file (which infer may also write).
   refuse_output_over_inputs(options, {"out"}, {"in", "token-file"});
+  refuse_to_replace_other_than_ciphertexts(options, "out");
   require_output_directory(options.text("out"));
   if (options.has("token-file")) {
     // Absent, it is written (registered and saved): an output, held to the checks every output

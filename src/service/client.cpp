@@ -29,6 +29,7 @@
 #include <optional>
 #include <vector>
 
+#include "cryptonets/io/serialize.hpp"
 #include "cryptonets/service/durable.hpp"
 
 namespace cryptonets::service {
@@ -718,7 +719,7 @@ void disarm_part_removal() {
 // Removes the part files OUT.part-PID left beside `out_path` by fetches that died without their
 // handler running (SIGKILL, a crash, power loss). Each fetch holds an flock on its part file until
 // the file is renamed into place or removed, and the kernel drops it with the process: a part
-// file is stale when no one holds its lock and its process PID is gone. A concurrent fetch to the
+// file is stale when no one holds its lock and its process PID has ended. A concurrent fetch to the
 // same OUT keeps its file (it holds the lock, or is alive between creating and locking it); a
 // file whose PID now belongs to another process is left for a later fetch. Best effort: what
 // cannot be read or removed stays, as before.
@@ -738,7 +739,8 @@ void remove_stale_parts(const std::string& out_path) {
     if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
     const pid_t pid = static_cast<pid_t>(std::stol(digits));
     // Our own id: the file of an earlier process that had it (this one has not created its own).
-    if (pid != ::getpid() && (::kill(pid, 0) == 0 || errno != ESRCH)) continue;
+    // A killed fetch its parent has not reaped (a zombie) has ended, its lock gone with it.
+    if (pid != ::getpid() && !process_has_ended(pid)) continue;
     // O_NONBLOCK: a FIFO of that name opens at once (and is then left, not being a file).
     const int fd =
         ::openat(directory_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);

@@ -369,11 +369,9 @@ void Server::Impl::remove_stale_port_temporaries() {
     const long pid = std::strtol(name.c_str() + port_name_.size() + 5, nullptr, 10);  // ".tmp-"
     // This process has written nothing yet: its own pid names a predecessor's (a container's
     // server is often pid 1 at every start). Another live process may be writing it (a server
-    // sharing the port file): left.
-    if (pid != static_cast<long>(::getpid()) &&
-        (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH)) {
-      continue;
-    }
+    // sharing the port file): left. A killed server its parent has not reaped yet (a zombie) has
+    // ended: process_has_ended.
+    if (pid != static_cast<long>(::getpid()) && !process_has_ended(pid)) continue;
     struct stat status {};
     if (::fstatat(fd, name.c_str(), &status, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(status.st_mode)) {
       stale.push_back(name);

@@ -91,7 +91,8 @@ class Server::Impl {
   void resolve_port_file();
   // Removes from the port file's directory (resolve_port_file's) the regular files named as
   // write_port_file's temporaries of it, "<name>.tmp-<pid>-<n>" (is_writer_temporary), whose
-  // process is gone or is this one: what a server killed while writing the port file left.
+  // process has ended (process_has_ended: a zombie too) or is this one: what a server killed
+  // while writing the port file left.
   void remove_stale_port_temporaries();
   // After stop() and kShutdownGrace: shuts down (reads and writes) every client connection still
   // open, so that a stalled client does not hold the shutdown for --read-timeout. Returns how

@@ -705,6 +705,19 @@ for out in empty.ct again.ct; do
   run "$exe" encrypt --keys client --images "$images" --count 2 --out "$out" --threads 1
   [ "$(head -c 5 "$out")" = CNPFC ] || fail "encrypt --out $out: not replaced by a ciphertext file"
 done
+# So do infer's, client infer's and client fetch's (they write scores, ciphertext files too), the
+# client's before it connects (port 9: nothing listens there).
+expect 2 "--out 'keys.tar' exists and is not a ciphertext file" - -- \
+  "$exe" infer --keys server --in images.ct --out keys.tar --threads 1
+expect 2 "--out 'keys.tar' exists and is not a ciphertext file" - -- \
+  "$exe" client infer --server http://127.0.0.1:9 --keys client --in images.ct --out keys.tar
+expect 2 "--out 'keys.tar' exists and is not a ciphertext file" - -- \
+  "$exe" client fetch --server http://127.0.0.1:9 --token "$(printf '%064d' 0)" --job abc \
+  --out keys.tar
+[ "$(sha256sum keys.tar | cut -d' ' -f1)" = "$tar_sum" ] || fail "infer or client replaced a tar"
+: >empty.ct
+run "$exe" infer --keys server --in images.ct --out empty.ct --threads 1
+[ "$(head -c 5 empty.ct)" = CNPFC ] || fail "infer --out empty.ct: not replaced by scores"
 
 # Every other output too (a second tester: mnist --csv, profile --out, client register
 # --token-file and serve --port-file wrote over keys or their own input; decrypt --out /dev/null

@@ -50,8 +50,8 @@ as soon as their port file appears all exit; a fetch signalled as soon as its pa
 midway (RLIMIT_FSIZE on the server: EFBIG) is reported by client submit as the server's 507, and
 one over --max-body as its 413 (both were "connection closed"), each logged once (no empty 400
 lines after them); every file of the state directory has mode 0600, scores.ct included; the part
-file of a SIGKILLed fetch is removed by the next fetch to the same output, that of a running one
-is not; foreign entries of the state directory are each logged once at start-up, by path. A body
+file of a SIGKILLed fetch (a zombie's too) is removed by the next fetch to the same output, that
+of a running one is not; foreign entries of the state directory are each logged once at start-up, by path. A body
 the server's disk has no room for (statvfs, faked by open_fault) is answered 507 before any of it
 is read; over https, client submit reports the server's early 413 and 507 (it reported a closed
 connection); SIGTERM during a slow upload (stored, or drained after a refusal) stops the server at
@@ -1402,13 +1402,17 @@ def servfix9_tests():
     killed.wait()
     check(parts() == ["t9.ct.part-%d" % killed.pid], "after a SIGKILLed fetch: %s" % parts())
     live, fake_live = stalled_fetch()
+    # That of a fetch SIGKILLed and not yet reaped by its parent (a zombie: its pid exists) too.
+    unreaped = zombie()
+    open("t9.ct.part-%d" % unreaped.pid, "wb").close()
     served = FakeServer(intact)
     code, out = run_bounded(["client", "fetch", "--server", served.url, "--token", token, "--job",
                              job, "--out", "t9.ct"], 30)
     check(code == 0 and open("t9.ct", "rb").read() == intact and
           parts() == ["t9.ct.part-%d" % live.pid],
-          "a fetch after a SIGKILLed one (%d) and beside a running one (%d): exit %s, part files "
-          "%s: %s" % (killed.pid, live.pid, code, parts(), out))
+          "a fetch after a SIGKILLed one (%d, and a zombie %d) and beside a running one (%d): "
+          "exit %s, part files %s: %s" % (killed.pid, unreaped.pid, live.pid, code, parts(), out))
+    unreaped.wait()
     live.kill()
     live.wait()
     for fake in (fake_killed, fake_live, served):
@@ -1791,6 +1795,19 @@ def dead_pid():
     return p.pid
 
 
+def zombie():
+    """A child killed and not yet reaped, a zombie (its pid exists; kill(pid, 0) succeeds): the
+    Popen, for the caller to wait() for once done."""
+    p = subprocess.Popen(["sleep", "60"])
+    p.kill()
+
+    def state():
+        with open("/proc/%d/stat" % p.pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    check(eventually(lambda: state() == "Z"), "could not make a zombie process to test with")
+    return p
+
+
 def serve_once(state, port_file, env=ENV):
     """Starts serve on `state` with --port-file `port_file`, waits for it to listen, SIGTERMs it;
     returns its log."""
@@ -1817,9 +1834,9 @@ def servfix14_tests(work):
     the server resolved and writes: a link re-pointed between the CLI's check of the path and the
     server's start (by open_fault, at serve's pthread_sigmask) had the port written over the model
     or a key file. The port file is written unnamed (O_TMPFILE) and linked in, or, without
-    O_TMPFILE, through "NAME.tmp-PID-N"; such a temporary left by a server that died is removed at
-    the next start-up and not logged as a foreign entry (one of a live process, or of another
-    name, still is). A client that sends its whole body without "Expect: 100-continue" before
+    O_TMPFILE, through "NAME.tmp-PID-N"; such a temporary left by a server that died (a zombie
+    too) is removed at the next start-up and not logged as a foreign entry (one of a live
+    process, or of another name, still is). A client that sends its whole body without "Expect: 100-continue" before
     reading gets the early 413 (over --max-body) and 507 (no room) instead of a reset connection
     (the server reads and drops the body, up to 64 MiB, after its answer)."""
     # ---- The CLI's checks see the file written, not the path again.
@@ -1861,13 +1878,16 @@ def servfix14_tests(work):
     with open(os.path.join(state, "cryptonets-state"), "w") as f:
         f.write("cryptonets service state directory, format 1\n")
     port_file = os.path.join(state, "port")
-    dead, live = dead_pid(), os.getpid()
+    # A zombie (a server killed, its parent not waiting yet) has ended too.
+    dead, live, killed = dead_pid(), os.getpid(), zombie()
     names = {"port.tmp-%d-0" % dead: False, "port.tmp-%d-7" % dead: False,
+             "port.tmp-%d-0" % killed.pid: False,
              "port.tmp-%d-0" % live: True, "port.tmp-0-0": True, "port.tmp-%d-00" % dead: True}
     for name in names:
         with open(os.path.join(state, name), "w") as f:
             f.write("12345\n")
     log = serve_once(state, port_file)
+    killed.wait()
     foreign = set(json.loads(line)["path"] for line in log.splitlines()
                   if '"foreign entry"' in line)
     for name, kept in names.items():
