@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
     options.threads = threads;
     options.observe = observe;
     const EncryptedBatch scores = infer(server, compiled, std::move(batch), options);
-    const auto decrypted = decrypt_scores(client, scores, ranges.output().bound, observe);
+    const auto decrypted = decrypt_scores(client, scores, ranges.output().bound, observe, threads);
     round["encryption to decrypted scores"] =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     all_equal = all_equal && decrypted == plain;

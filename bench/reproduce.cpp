@@ -767,7 +767,8 @@ RunResult run_with(Session& session, const KeyedSet& keyed,
     inference.secret_keys_for_diagnostics = &client;
     const EncryptedBatch scores = infer(server, session.compiled, std::move(batch), inference);
     if (decrypt) {
-      auto decrypted = decrypt_scores(client, scores, session.ranges.output().bound, observe);
+      auto decrypted =
+          decrypt_scores(client, scores, session.ranges.output().bound, observe, threads);
       for (auto& row : decrypted)
         result.scores.push_back(std::move(row));
     }

@@ -235,7 +235,7 @@ int main(int argc, char** argv) {
     last_faults = page_faults();
     for (const auto& [layer, all] : layers)
       stages.push_back(all);
-    const auto decrypted = decrypt_scores(client, scores, ranges.output().bound, observe);
+    const auto decrypted = decrypt_scores(client, scores, ranges.output().bound, observe, threads);
     std::vector<yashe::Ciphertext> outputs;
     for (const auto& row : scores.values)
       outputs.insert(outputs.end(), row.begin(), row.end());

@@ -368,7 +368,12 @@ std::vector<std::vector<mpz_class>> private_scores(const encoding::BasicCrtKeys<
   cryptonets::inference::BasicInferenceOptions<Scheme> options;
   options.threads = threads;
   const EncryptedBatch scores = infer(server, compile_model(model), std::move(batch), options);
-  return decrypt_scores(client, scores, track_ranges(model).output().bound);
+  const mpz_class bound = track_ranges(model).output().bound;
+  std::vector<std::vector<mpz_class>> decrypted = decrypt_scores(client, scores, bound);
+  // Decryption shares the ciphertexts out over threads: the same scores on 2 or 3 of them.
+  for (int decrypt_threads : {2, 3})
+    CHECK(decrypt_scores(client, scores, bound, {}, decrypt_threads) == decrypted);
+  return decrypted;
 }
 
 }  // namespace
@@ -1088,6 +1093,26 @@ TEST_CASE("BFV: transparent ciphertexts are tracked, refused and made private (i
   scores.images = 1;
   scores.values = {{transparent_score}};
   CHECK_THROWS(decrypt_scores(client, scores, mpz_class(1)));
+  // With several bad scores, every number of threads reports the same error as one thread (the
+  // first bad score's, in modulus-then-output order).
+  scores.values = {{zero, transparent_score, zero, transparent_score}};
+  const auto error_of = [&](int threads) -> std::string {
+    try {
+      decrypt_scores(client, scores, mpz_class(1), {}, threads);
+    } catch (const std::exception& error) {
+      return error.what();
+    }
+    return "no error";
+  };
+  const std::string serial = error_of(1);
+  CHECK(serial.find("transparent") != std::string::npos);
+  for (int threads : {2, 4})
+    CHECK(error_of(threads) == serial);
+  scores.values = {{zero, zero, zero}};
+  for (int threads : {1, 2, 4})
+    CHECK(decrypt_scores(client, scores, mpz_class(1), {}, threads) ==
+          std::vector<std::vector<mpz_class>>{{0, 0, 0}});
+  CHECK_THROWS_AS(decrypt_scores(client, scores, mpz_class(1), {}, 0), std::invalid_argument);
   const CompiledModel compiled =
       compile_model(load_model((repository_root() / "data/model.txt").string()));
   CHECK_THROWS_WITH_AS(require_noise_budget(server, compiled, 40), doctest::Contains("YASHE' only"),

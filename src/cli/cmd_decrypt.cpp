@@ -211,7 +211,8 @@ std::vector<std::vector<mpz_class>> decrypt_file(const OptionParser& options,
   std::vector<std::vector<mpz_class>> scores;
   while (reader.batches_left() > 0) {
     try {
-      for (auto& row : decrypt_scores(client, reader.next(), ranges.output().bound))
+      for (auto& row : decrypt_scores(client, reader.next(), ranges.output().bound, {},
+                                      cli::threads_option(options)))
         scores.push_back(std::move(row));
     } catch (const encoding::OutOfBoundError& error) {
       // The file is intact (checksums, key ids) and its noise budget left: a score beyond the
@@ -270,7 +271,7 @@ int run_decrypt(std::span<char* const> arguments) {
   options.add_value("first", "N",
                     "encrypt's --first, which the scores file records (exit 2 if not): says that "
                     "--labels holds the labels of the whole images file");
-  add_threads_option(options, "worker threads for --plain-images");
+  add_threads_option(options, "worker threads (decryption, and --plain-images)");
   if (!options.parse(arguments)) return kExitSuccess;
 
   // Parsed now so that a malformed value fails before any work; compared with the file later.

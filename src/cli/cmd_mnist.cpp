@@ -256,7 +256,7 @@ int run_mnist_with(const OptionParser& options, const MnistOptions& values, cons
     inference.prng = &prng;  // the output re-randomisation: seeded too under --seed
     if (!options.flag("no-noise")) inference.secret_keys_for_diagnostics = &client;
     const EncryptedBatch scores = infer(server, compiled, std::move(batch), inference);
-    auto decrypted = decrypt_scores(client, scores, ranges.output().bound, observe);
+    auto decrypted = decrypt_scores(client, scores, ranges.output().bound, observe, threads);
     for (auto& row : decrypted)
       encrypted_scores.push_back(std::move(row));
   }

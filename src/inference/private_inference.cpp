@@ -78,6 +78,24 @@ void parallel_for(size_t count, int threads, const Body& body) {
   if (error) std::rethrow_exception(error);
 }
 
+// As parallel_for, but if bodies throw, the exception of the lowest index is rethrown: the error
+// a caller sees is then the one a serial loop would have stopped at, whatever the threads.
+template <class Body>
+void in_order_parallel_for(size_t count, int threads, const Body& body) {
+  std::vector<std::exception_ptr> errors(count);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (size_t j = 0; j < count; ++j) {
+    try {
+      body(j);
+    } catch (...) {
+      errors[j] = std::current_exception();
+    }
+  }
+  for (const std::exception_ptr& error : errors) {
+    if (error) std::rethrow_exception(error);
+  }
+}
+
 // Min budget over at most kNoiseSample ciphertexts spread evenly (the noise of a layer's outputs
 // differs little: they share the inputs' noise and weights of one size).
 template <class Decryptor>
@@ -474,7 +492,8 @@ void rerandomize_outputs(const encoding::BasicCrtEncryptionSet<Scheme>& keys, si
 template <class Scheme>
 std::vector<std::vector<mpz_class>> decrypt_scores(
     const encoding::BasicCrtDecryptionSet<Scheme>& keys, const EncryptedBatch& scores,
-    const mpz_class& output_bound, const StageObserver& observe) {
+    const mpz_class& output_bound, const StageObserver& observe, int threads) {
+  if (threads < 1) throw std::invalid_argument("decrypt: threads must be >= 1");
   if (scores.values.size() != keys.size()) {
     throw std::invalid_argument("decrypt: the scores have " + std::to_string(scores.values.size()) +
                                 " plaintext moduli, the secret keys " +
@@ -489,43 +508,49 @@ std::vector<std::vector<mpz_class>> decrypt_scores(
     }
   }
   const auto start = Clock::now();
+  // Every ciphertext is decrypted on its own, so the work is shared out over (modulus, output)
+  // and over outputs; the checks then run in order, so that the error reported is the same as on
+  // one thread (the first ciphertext, in modulus-then-output order, that fails).
+  const size_t moduli = keys.size();
+  std::vector<double> budgets(moduli * outputs);
+  std::vector<char> readable(moduli * outputs);
+  in_order_parallel_for(moduli * outputs, threads, [&](size_t j) {
+    const size_t i = j / outputs, o = j % outputs;
+    budgets[j] = keys.decryptor(i).invariant_noise_budget(scores.values[i][o]);
+    // Found by argument-dependent lookup: yashe:: or bfv::readable_without_secret_key.
+    readable[j] = readable_without_secret_key(keys.decryptor(i).context(), scores.values[i][o]);
+  });
   // Exhausted noise decrypts to garbage that may still pass the range check: refuse it first.
   double worst_budget = std::numeric_limits<double>::infinity();
-  for (size_t i = 0; i < keys.size(); ++i) {
-    for (const auto& c : scores.values[i]) {
-      const double budget = keys.decryptor(i).invariant_noise_budget(c);
-      worst_budget = std::min(worst_budget, budget);
-      if (budget < 1) {
-        throw std::runtime_error(
-            "decrypt: the noise budget of the scores is exhausted (" + std::to_string(budget) +
-            " bits left): the parameters are too small for this model, the result is unusable");
-      }
+  for (const double budget : budgets) {
+    worst_budget = std::min(worst_budget, budget);
+    if (budget < 1) {
+      throw std::runtime_error(
+          "decrypt: the noise budget of the scores is exhausted (" + std::to_string(budget) +
+          " bits left): the parameters are too small for this model, the result is unusable");
     }
   }
-  for (size_t i = 0; i < keys.size(); ++i) {
-    for (size_t o = 0; o < outputs; ++o) {
-      // Found by argument-dependent lookup: yashe:: or bfv::readable_without_secret_key.
-      if (readable_without_secret_key(keys.decryptor(i).context(), scores.values[i][o])) {
-        throw std::runtime_error(
-            "decrypt: score " + std::to_string(o + 1) + " under plaintext modulus " +
-            std::to_string(i + 1) +
-            " can be read without the secret key (a transparent ciphertext: the server did not "
-            "re-randomise its outputs); refusing it");
-      }
+  for (size_t j = 0; j < moduli * outputs; ++j) {
+    if (readable[j] != 0) {
+      throw std::runtime_error(
+          "decrypt: score " + std::to_string(j % outputs + 1) + " under plaintext modulus " +
+          std::to_string(j / outputs + 1) +
+          " can be read without the secret key (a transparent ciphertext: the server did not "
+          "re-randomise its outputs); refusing it");
     }
   }
   std::vector<std::vector<mpz_class>> per_image(scores.images, std::vector<mpz_class>(outputs));
-  for (size_t o = 0; o < outputs; ++o) {
+  in_order_parallel_for(outputs, threads, [&](size_t o) {
     encoding::CrtCiphertext across_moduli;
-    for (size_t i = 0; i < keys.size(); ++i)
+    for (size_t i = 0; i < moduli; ++i)
       across_moduli.push_back(scores.values[i][o]);
     const std::vector<mpz_class> slots = keys.decrypt(across_moduli, output_bound);
     if (slots.size() < scores.images) {
       throw std::invalid_argument("decrypt: the scores claim more images than slots");
     }
     for (size_t s = 0; s < scores.images; ++s)
-      per_image[s][o] = slots[s];
-  }
+      per_image[s][o] = slots[s];  // each task writes its own output's column
+  });
   if (observe) {
     StageReport report;
     report.stage = "decrypt+decode";
@@ -577,7 +602,7 @@ std::vector<std::vector<mpz_class>> plain_scores(const CompiledModel& model,
                                             size_t, std::vector<rlwe::Ciphertext>&, int, Prng&);  \
   template std::vector<std::vector<mpz_class>> decrypt_scores<SCHEME>(                            \
       const encoding::BasicCrtDecryptionSet<SCHEME>&, const EncryptedBatch&, const mpz_class&,    \
-      const StageObserver&);
+      const StageObserver&, int);
 CRYPTONETS_INSTANTIATE_INFERENCE(yashe::Scheme)
 CRYPTONETS_INSTANTIATE_INFERENCE(bfv::Scheme)
 #undef CRYPTONETS_INSTANTIATE_INFERENCE

@@ -179,11 +179,13 @@ void rerandomize_outputs(const encoding::BasicCrtEncryptionSet<Scheme>& keys, si
 // range-tracking bound of the outputs (track_ranges(model).output().bound); a value outside it can
 // only come from a wrap or damage and throws std::runtime_error, as do exhausted noise and a
 // score that anyone could read without the key (yashe:: or bfv::readable_without_secret_key: a
-// server that did not re-randomise its outputs).
+// server that did not re-randomise its outputs). The ciphertexts are decrypted on `threads` OpenMP
+// threads (one ciphertext per task); the result, and the error thrown if several ciphertexts fail,
+// are the same whatever the number of threads (std::invalid_argument if threads < 1).
 template <class Scheme>
 std::vector<std::vector<mpz_class>> decrypt_scores(
     const encoding::BasicCrtDecryptionSet<Scheme>& keys, const EncryptedBatch& scores,
-    const mpz_class& output_bound, const StageObserver& observe = {});
+    const mpz_class& output_bound, const StageObserver& observe = {}, int threads = 1);
 
 // The index of the largest score per image (the first one on ties, as the plain argmax).
 std::vector<int> predicted_labels(const std::vector<std::vector<mpz_class>>& scores);
