@@ -419,6 +419,12 @@ TEST_CASE("each malformed file is reported at the right line") {
                      "conv in 1 out 2 kernel 2 2 stride 1 1 pad 0 0 0 0 scale 1e200"),
         7, "default scale inf is not a finite positive number");
   }
+  // Found by a trial: round(1e19), the largest input, overflowed int64 ("max_input must be >= 0").
+  SUBCASE("an input scale of 2^63 or more") {
+    check_error_at_line(
+        replace_line(kSmallModel, 2, "input channels 1 height 3 width 3 scale 1e19"), 2,
+        "input scale 1e+19 is not below 2^63");
+  }
   SUBCASE("a scale that is not a number") {
     check_error_at_line(replace_line(kSmallModel, 7, "square scale nan"), 7,
                         "not a finite positive number");

@@ -831,6 +831,29 @@ void refuse_output_over_data(const std::string& option, const std::string& outpu
   }
 }
 
+void refuse_output_over_checksum_files(const OptionParser& options,
+                                       const std::vector<std::string>& outputs,
+                                       const std::vector<std::string>& inputs) {
+  for (const std::string& output : outputs) {
+    if (!options.has(output)) continue;
+    const std::string out_path = options.text(output);
+    for (const std::string& input : inputs) {
+      if (!options.has(input)) continue;
+      const std::string data_file = options.text(input);
+      for (const std::filesystem::path& sums :
+           {checksum_file_for(data_file), uncompressed_checksum_file_for(data_file)}) {
+        if (!names_same_file(out_path, sums.string())) continue;
+        throw UsageError("--" + output + " '" + printable_text(out_path) +
+                         "' is the same file as '" + printable_text(sums.string()) +
+                         "', the checksum file of the data set of --" + input + " '" +
+                         printable_text(data_file) +
+                         "': writing it would destroy the data set's checksums; choose another "
+                         "path");
+      }
+    }
+  }
+}
+
 bool names_same_file(const std::string& a, const std::string& b) {
   std::error_code error;
   const bool same = std::filesystem::equivalent(a, b, error);

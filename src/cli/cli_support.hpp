@@ -258,6 +258,16 @@ std::string shell_quoted(std::string_view argument);
 void refuse_output_over_data(const std::string& option, const std::string& output,
                              const std::string& data_directory);
 
+// Refuses (UsageError) each given output option of `outputs` that is the same file
+// (names_same_file) as a checksum file that the IDX reader reads beside a given input option of
+// `inputs` (io/idx.hpp checksum_file_for, uncompressed_checksum_file_for): the data set's
+// SHA256SUMS or SHA256SUMS.uncompressed, before any work. Found by a new user's trial: `decrypt
+// --labels D/t10k-labels-idx1-ubyte --out D/SHA256SUMS` replaced the checksums (exit 0). The
+// input files themselves are refuse_output_over_inputs's.
+void refuse_output_over_checksum_files(const OptionParser& options,
+                                       const std::vector<std::string>& outputs,
+                                       const std::vector<std::string>& inputs);
+
 // Refuses (UsageError, naming both options) an output option that names the same file
 // as one of the given input options (or another output), which replacing would destroy: e.g.
 // `infer --in x.ct --out x.ct`, or that names an existing key file or, unless

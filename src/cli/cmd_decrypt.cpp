@@ -285,6 +285,7 @@ int run_decrypt(std::span<char* const> arguments) {
   require_key_directory_option(options, {&KeyDirectory::parameters, &KeyDirectory::secret_keys});
   refuse_output_over_inputs(options, {"out", "scores"},
                             {"in", "labels", "plain-images", "request", "model", "profile"});
+  refuse_output_over_checksum_files(options, {"out", "scores"}, {"labels", "plain-images"});
 
   if (options.has("plain-images") && !options.has("model")) {
     throw UsageError("--plain-images compares with the plain model: give --model FILE");

@@ -144,6 +144,7 @@ int run_encrypt(std::span<char* const> arguments) {
 
   require_key_directory_option(options, {&KeyDirectory::parameters, &KeyDirectory::public_keys});
   refuse_output_over_inputs(options, {"out"}, {"images", "model", "profile"});
+  refuse_output_over_checksum_files(options, {"out"}, {"images"});
   refuse_to_replace_other_than_ciphertexts(options, "out");
   const int threads = cli::threads_option(options);
   const size_t first = static_cast<size_t>(options.integer("first", 0, INT64_MAX));

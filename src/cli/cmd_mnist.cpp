@@ -377,6 +377,11 @@ int run_mnist(std::span<char* const> arguments) {
     values.seed = static_cast<uint64_t>(options.integer("seed", 0, INT64_MAX));
   // The CSV outputs must not be an input, a key file or a device.
   refuse_output_over_inputs(options, {"csv", "summary-csv"}, {"model"});
+  // Nor a file of the data set (found by a new user's trial: --csv over the test labels, exit 0).
+  for (const std::string output : {"csv", "summary-csv"}) {
+    if (options.has(output))
+      refuse_output_over_data(output, options.text(output), options.text("data"));
+  }
 
   const Model model = load_model(options.text("model"));
   // --batch is at most n, known once the parameters are.

@@ -228,6 +228,11 @@ class ModelReader {
     model.input_shape.width = next_keyword_dimension(line, "width");
     expect_keyword(line, "scale");
     model.input_scale = next_scale(line);
+    if (!(model.input_scale < model::kInputScaleLimit)) {
+      fail(line.line_number(), "input scale " + format_scale(model.input_scale) +
+                                   " is not below 2^63 (9.2e18): the input values it gives, up "
+                                   "to round(scale), must be 64-bit integers");
+    }
     expect_done(line);
     if (model.input_shape.size() > kMaxLayerParameters) {
       fail(line.line_number(), "the input has more than 2^28 values");

@@ -290,6 +290,10 @@ ModelProfile read_profile(std::istream& in, const std::string& source_name) {
   profile.input_shape.height = reader.integer(words[4], "height", 1, 1 << 20);
   profile.input_shape.width = reader.integer(words[6], "width", 1, 1 << 20);
   profile.input_scale = reader.real(words[8], "scale");
+  // As a model file's input line (model::kInputScaleLimit): round(scale) is the largest input.
+  if (!(profile.input_scale < model::kInputScaleLimit)) {
+    reader.fail("scale must be below 2^63 (9.2e18), got '" + words[8] + "'");
+  }
   words = reader.next("'outputs K'");
   reader.expect_value(words, "outputs");
   profile.outputs = static_cast<size_t>(reader.integer(words[1], "outputs", 1, 1 << 24));

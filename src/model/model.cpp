@@ -211,6 +211,9 @@ std::vector<Shape> layer_shapes(const Model& model) {
 
 void validate_model(const Model& model) {
   require_scale(model.input_scale, "model input scale");
+  if (!(model.input_scale < kInputScaleLimit)) {
+    fail("model input scale must be below 2^63, got " + std::to_string(model.input_scale));
+  }
   layer_shapes(model);
 }
 

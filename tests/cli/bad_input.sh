@@ -227,6 +227,18 @@ expect 1 "made for other parameters" out.ct -- \
   "$exe" infer --params other-params/params --evaluation-key server/evaluation.key \
   --public-key server/public.key --in images.ct --out out.ct
 
+# ---- An input scale of 2^63 or more overflowed round(scale) to int64 (found by a trial: "max_input
+# must be >= 0, got -9223372036854775808"): a line error of the model file, as scale 0 is.
+sed 's/^\(input .* scale\) [0-9.e+]*$/\1 1e19/' "$model" >huge-scale.txt
+expect 1 "model file 'huge-scale.txt' line 6: input scale 1e+19 is not below 2^63" big.profile -- \
+  "$exe" profile --model huge-scale.txt --out big.profile
+expect 1 "model file 'huge-scale.txt' line 6: input scale 1e+19 is not below 2^63" out.ct -- \
+  "$exe" infer --keys server --model huge-scale.txt --in images.ct --out out.ct
+# A model profile's input scale likewise.
+sed 's/^\(input .* scale\) [0-9.e+]*$/\1 1e19/' "$data/model.profile" >huge-scale.profile
+expect 1 "line 3: scale must be below 2^63 (9.2e18), got '1e19'" - -- \
+  "$exe" inspect huge-scale.profile
+
 # ---- A model whose outputs need more plaintext bits than the keys' moduli give: the conv weights
 # times 1000 add about 40 bits to the scores (two squares).
 awk '/^conv/ { scale = 1; print; next } /^bias/ { scale = 0 }
@@ -718,6 +730,35 @@ expect 2 "--out 'keys.tar' exists and is not a ciphertext file" - -- \
 : >empty.ct
 run "$exe" infer --keys server --in images.ct --out empty.ct --threads 1
 [ "$(head -c 5 empty.ct)" = CNPFC ] || fail "infer --out empty.ct: not replaced by scores"
+
+# Nor the data set an input comes with (found by a new user's trial, each exit 0: mnist --csv over
+# the test labels and --summary-csv over the training images, encrypt and decrypt --out over the
+# SHA256SUMS read beside --images or --labels).
+mkdir dataset && cp "$data"/mnist/SHA256SUMS* "$data"/mnist/t10k-* dataset/
+ln -s t10k-labels-idx1-ubyte.gz dataset/labels-link
+cp "$model" model-copy.txt
+small_mnist=(mnist --data dataset --model model-copy.txt --images 1 --insecure-ring-degree 64)
+for name in t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz SHA256SUMS; do
+  expect 2 "--csv 'dataset/$name' is the same file as 'dataset/" - -- \
+    "$exe" "${small_mnist[@]}" --csv "dataset/$name"
+done
+expect 2 "--summary-csv 'dataset/labels-link' is the same file as 'dataset/" - -- \
+  "$exe" "${small_mnist[@]}" --summary-csv dataset/labels-link
+expect 2 "--summary-csv 'model-copy.txt' is the same file as --model 'model-copy.txt'" - -- \
+  "$exe" "${small_mnist[@]}" --summary-csv model-copy.txt
+expect 2 "--out 'dataset/SHA256SUMS' is the same file as 'dataset/SHA256SUMS', the checksum" - -- \
+  "$exe" encrypt --keys client --images dataset/t10k-images-idx3-ubyte.gz --count 2 \
+  --out dataset/SHA256SUMS --threads 1
+expect 2 "the checksum file of the data set of --labels 'dataset/t10k-labels-idx1-ubyte.gz'" - -- \
+  "$exe" decrypt --keys client --in scores.ct --labels dataset/t10k-labels-idx1-ubyte.gz \
+  --first 0 --out dataset/SHA256SUMS
+expect 2 "--scores './dataset/SHA256SUMS.uncompressed' is the same file as 'dataset/SHA256SUMS" \
+  labels.txt -- "$exe" decrypt --keys client --in scores.ct --model "$model" --out labels.txt \
+  --plain-images dataset/t10k-images-idx3-ubyte.gz --scores ./dataset/SHA256SUMS.uncompressed
+for name in SHA256SUMS{,.uncompressed} t10k-{images-idx3,labels-idx1}-ubyte.gz; do
+  cmp -s "$data/mnist/$name" "dataset/$name" || fail "an output replaced the data set's $name"
+done
+cmp -s "$model" model-copy.txt || fail "mnist replaced its model"
 
 # Every other output too (a second tester: mnist --csv, profile --out, client register
 # --token-file and serve --port-file wrote over keys or their own input; decrypt --out /dev/null

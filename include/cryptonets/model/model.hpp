@@ -26,6 +26,11 @@ namespace cryptonets::model {
 // products that merge_linear_layers forms (merged weights are products of small weights).
 inline constexpr int64_t kMaxParameterMagnitude = int64_t{1} << 60;
 
+// The input scale must be below 2^63 so that the largest input, round(input_scale), is an int64_t
+// (max_input_value): a larger one overflowed the conversion (found by a trial: a model with input
+// scale 1e19 gave "track_ranges: max_input must be >= 0, got -9223372036854775808").
+inline constexpr double kInputScaleLimit = 0x1p63;
+
 struct Shape {
   int64_t channels = 0;
   int64_t height = 1;
@@ -153,8 +158,9 @@ std::vector<Shape> layer_shapes(const Model& model);
 
 // Checks everything: positive dimensions and strides, non-negative padding, weight and bias counts,
 // |parameters| < kMaxParameterMagnitude, polynomial degrees in [1, 3] with a non-zero leading
-// coefficient, shapes consistent from layer to layer, finite positive scales. Throws
-// std::invalid_argument naming the layer (by index and kind) and the problem.
+// coefficient, shapes consistent from layer to layer, finite positive scales, an input scale below
+// kInputScaleLimit. Throws std::invalid_argument naming the layer (by index and kind) and the
+// problem.
 void validate_model(const Model& model);
 
 // The largest integer input: round(input_scale), the image of a white pixel (p = 255).
