@@ -242,19 +242,14 @@ def raw_exchange(port, request):
     """Everything the server answers to a raw request, sent whole before anything is read, to the
     connection's close (an error that ends the sending or the reading is appended as text)."""
     connection = socket.create_connection(("127.0.0.1", port), timeout=5)
-    answer = b""
     try:
-        connection.sendall(request)
-        while True:
-            piece = connection.recv(4096)
-            if not piece:
-                break
-            answer += piece
-    except OSError as e:
-        answer += repr(e).encode()
+        try:
+            connection.sendall(request)
+        except OSError as e:
+            return repr(e).encode()
+        return answer_until_close(connection, 5)
     finally:
         connection.close()
-    return answer
 
 
 def sigterm_and_wait(server, seconds=10):
