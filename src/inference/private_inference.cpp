@@ -61,27 +61,11 @@ double predicted_budget(const std::vector<rlwe::Ciphertext>& values) {
   return Scheme::NoiseModel::budget_bits(worst);
 }
 
-// for (j < count) body(j) on `threads` OpenMP threads; the first exception thrown by a body is
-// rethrown afterwards (an exception must not escape an OpenMP region: that terminates).
+// for (j < count) body(j) on `threads` OpenMP threads. If bodies throw, the exception of the lowest
+// index is rethrown afterwards (an exception must not escape an OpenMP region: that terminates),
+// so the error a caller sees is the one a serial loop would have stopped at, whatever the threads.
 template <class Body>
 void parallel_for(size_t count, int threads, const Body& body) {
-  std::exception_ptr error;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-  for (size_t j = 0; j < count; ++j) {
-    try {
-      body(j);
-    } catch (...) {
-#pragma omp critical(cryptonets_parallel_for_error)
-      if (!error) error = std::current_exception();
-    }
-  }
-  if (error) std::rethrow_exception(error);
-}
-
-// As parallel_for, but if bodies throw, the exception of the lowest index is rethrown: the error
-// a caller sees is then the one a serial loop would have stopped at, whatever the threads.
-template <class Body>
-void in_order_parallel_for(size_t count, int threads, const Body& body) {
   std::vector<std::exception_ptr> errors(count);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (size_t j = 0; j < count; ++j) {
@@ -514,7 +498,7 @@ std::vector<std::vector<mpz_class>> decrypt_scores(
   const size_t moduli = keys.size();
   std::vector<double> budgets(moduli * outputs);
   std::vector<char> readable(moduli * outputs);
-  in_order_parallel_for(moduli * outputs, threads, [&](size_t j) {
+  parallel_for(moduli * outputs, threads, [&](size_t j) {
     const size_t i = j / outputs, o = j % outputs;
     budgets[j] = keys.decryptor(i).invariant_noise_budget(scores.values[i][o]);
     // Found by argument-dependent lookup: yashe:: or bfv::readable_without_secret_key.
@@ -540,7 +524,7 @@ std::vector<std::vector<mpz_class>> decrypt_scores(
     }
   }
   std::vector<std::vector<mpz_class>> per_image(scores.images, std::vector<mpz_class>(outputs));
-  in_order_parallel_for(outputs, threads, [&](size_t o) {
+  parallel_for(outputs, threads, [&](size_t o) {
     encoding::CrtCiphertext across_moduli;
     for (size_t i = 0; i < moduli; ++i)
       across_moduli.push_back(scores.values[i][o]);
