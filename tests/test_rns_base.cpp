@@ -121,6 +121,9 @@ TEST_CASE("compose and compose_centered invert decompose modulo Q") {
   for (const auto& primes : test_bases()) {
     RnsBase base(primes);
     const mpz_class& q = base.product();
+    // The forms that write into a caller's integer keep it from one value to the next (as
+    // invariant_noise_budget's loop does): a previous, larger or negative value must not leak in.
+    mpz_class reused = -(q * q), reused_centered = q * q;
     for (const mpz_class& x : interesting_values(q, rng)) {
       CAPTURE(x.get_str());
       std::vector<uint64_t> residues(base.size());
@@ -129,6 +132,10 @@ TEST_CASE("compose and compose_centered invert decompose modulo Q") {
       REQUIRE(composed == floor_mod(x, q));
       mpz_class centered = base.compose_centered(residues.data());
       REQUIRE(centered == centered_mod(x, q));
+      base.compose(residues.data(), 1, reused);
+      REQUIRE(reused == composed);
+      base.compose_centered(residues.data(), 1, reused_centered);
+      REQUIRE(reused_centered == centered);
       // The centred range is (-Q/2, Q/2].
       REQUIRE(2 * centered > -q);
       REQUIRE(2 * centered <= q);

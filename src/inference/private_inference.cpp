@@ -528,12 +528,12 @@ std::vector<std::vector<mpz_class>> decrypt_scores(
     encoding::CrtCiphertext across_moduli;
     for (size_t i = 0; i < moduli; ++i)
       across_moduli.push_back(scores.values[i][o]);
-    const std::vector<mpz_class> slots = keys.decrypt(across_moduli, output_bound);
+    std::vector<mpz_class> slots = keys.decrypt(across_moduli, output_bound);
     if (slots.size() < scores.images) {
       throw std::invalid_argument("decrypt: the scores claim more images than slots");
     }
     for (size_t s = 0; s < scores.images; ++s)
-      per_image[s][o] = slots[s];  // each task writes its own output's column
+      per_image[s][o].swap(slots[s]);  // its own output's column; a swap, since a copy allocates
   });
   if (observe) {
     StageReport report;

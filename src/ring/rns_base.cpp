@@ -61,23 +61,33 @@ void RnsBase::decompose(const mpz_class& x, uint64_t* residues, size_t stride) c
   }
 }
 
-mpz_class RnsBase::compose(const uint64_t* residues, size_t stride) const {
+void RnsBase::compose(const uint64_t* residues, size_t stride, mpz_class& out) const {
   // CRT (Gauss's formula): x ≡ Σ_i [x_i · q̂_i^-1]_{q_i} · q̂_i (mod Q). Each term is below Q, so
   // the sum is below k·Q and one final reduction brings it into [0, Q).
-  mpz_class sum = 0;
+  out = 0;
   for (size_t i = 0; i < size(); ++i) {
     const uint64_t q = moduli_[i].value();
     assert(residues[i * stride] < q);
     uint64_t y = mul_shoup(residues[i * stride], punctured_inverse_[i], q);
-    mpz_addmul_ui(sum.get_mpz_t(), punctured_product_[i].get_mpz_t(), y);
+    mpz_addmul_ui(out.get_mpz_t(), punctured_product_[i].get_mpz_t(), y);
   }
-  mpz_tdiv_r(sum.get_mpz_t(), sum.get_mpz_t(), product_.get_mpz_t());  // sum >= 0
-  return sum;
+  mpz_tdiv_r(out.get_mpz_t(), out.get_mpz_t(), product_.get_mpz_t());  // sum >= 0
+}
+
+void RnsBase::compose_centered(const uint64_t* residues, size_t stride, mpz_class& out) const {
+  compose(residues, stride, out);
+  if (out > half_product_) out -= product_;  // (floor(Q/2), Q) maps to (-Q/2, 0)
+}
+
+mpz_class RnsBase::compose(const uint64_t* residues, size_t stride) const {
+  mpz_class x;
+  compose(residues, stride, x);
+  return x;
 }
 
 mpz_class RnsBase::compose_centered(const uint64_t* residues, size_t stride) const {
-  mpz_class x = compose(residues, stride);
-  if (x > half_product_) x -= product_;  // (floor(Q/2), Q) maps to (-Q/2, 0)
+  mpz_class x;
+  compose_centered(residues, stride, x);
   return x;
 }
 

@@ -174,10 +174,11 @@ Plaintext round_to_plaintext(const RnsContext& ctx, const RnsPoly& x) {
 double invariant_noise_budget(const RnsContext& ctx, const RnsPoly& x) {
   RnsPoly r = x;
   r.multiply_scalar(static_cast<int64_t>(ctx.t().value()));
-  mpz_class largest = 0;
+  mpz_class largest = 0, value;  // value's limbs are reused: no allocation per coefficient
   for (size_t j = 0; j < ctx.n(); ++j) {
-    mpz_class value = abs(ctx.q_base().compose_centered(r.data().data() + j, ctx.n()));
-    if (value > largest) largest = value;
+    ctx.q_base().compose_centered(r.data().data() + j, ctx.n(), value);
+    if (mpz_cmpabs(value.get_mpz_t(), largest.get_mpz_t()) > 0)
+      mpz_abs(largest.get_mpz_t(), value.get_mpz_t());
   }
   if (largest == 0) return ctx.log2_q();
   long exponent_q = 0, exponent_r = 0;

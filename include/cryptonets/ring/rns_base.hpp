@@ -34,6 +34,11 @@ class RnsBase {
   mpz_class compose(const uint64_t* residues, size_t stride = 1) const;
   // The same x as its centred representative in (-Q/2, Q/2].
   mpz_class compose_centered(const uint64_t* residues, size_t stride = 1) const;
+  // compose and compose_centered into `out`, reusing its limbs: a loop over n coefficients then
+  // allocates nothing. That matters on threads, since memory_policy's single malloc arena makes
+  // every allocation a lock the threads contend for.
+  void compose(const uint64_t* residues, size_t stride, mpz_class& out) const;
+  void compose_centered(const uint64_t* residues, size_t stride, mpz_class& out) const;
 
   bool operator==(const RnsBase& other) const { return moduli_ == other.moduli_; }
 
