@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cerrno>
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cli_support.hpp"
 #include "commands.hpp"
@@ -482,6 +484,24 @@ std::string file_size(const std::string& path) {
   return format_bytes(std::filesystem::file_size(path));
 }
 
+// "2 x 20 bits: t = 1032193, 1073153" (the bits of each where they differ: "2 of 20 to 21 bits:
+// ..."): every modulus, not only the first, so that the key set's t can be read off.
+std::string describe_plaintext_moduli(const std::vector<uint64_t>& moduli) {
+  int fewest = 64;
+  int most = 0;
+  std::string values;
+  for (const uint64_t t : moduli) {
+    fewest = std::min(fewest, static_cast<int>(std::bit_width(t)));
+    most = std::max(most, static_cast<int>(std::bit_width(t)));
+    values += (values.empty() ? "" : ", ") + std::to_string(t);
+  }
+  const std::string count = std::to_string(moduli.size());
+  return (fewest == most
+              ? count + " x " + std::to_string(most)
+              : count + " of " + std::to_string(fewest) + " to " + std::to_string(most)) +
+         " bits: t = " + values;
+}
+
 std::string security_line(const yashe::Parameters& params) {
   return yashe::assess_security(params).one_line();
 }
@@ -512,8 +532,8 @@ void write_key_directory(const fs::path& target, const std::string& preset_name,
   std::printf("scheme: %s\n", Scheme::kName);
   std::printf("%s\n", security_line(params).c_str());
   std::printf("parameters (%s): %s\n", preset_name.c_str(), params.describe().c_str());
-  std::printf("plaintext moduli: %zu x %d bits; slots per batch: %zu\n", keys.contexts.size(),
-              static_cast<int>(std::bit_width(plaintext_moduli.front())), params.n);
+  std::printf("plaintext moduli: %s; slots per batch: %zu\n",
+              describe_plaintext_moduli(plaintext_moduli).c_str(), params.n);
   std::printf("parameter set %016llx, key set %016llx\n",
               static_cast<unsigned long long>(parameter_set_fingerprint(keys.contexts)),
               static_cast<unsigned long long>(key_set_id(keys.key_ids())));

@@ -77,6 +77,12 @@ flip_byte() {  # FILE OFFSET: xor one byte with 1
 
 # ---- Set-up: a client key directory, a server directory without the secret key, a batch.
 run "$exe" keygen --out-dir client --insecure-ring-degree 64
+# keygen prints every plaintext modulus t, those of the parameter set's records (it printed only
+# their count and the first one's bits).
+moduli=$("$exe" inspect client/params | sed -n 's/^ *n = .*, t = \([0-9]*\),.*/\1/p' | paste -sd ' ')
+[ "$(echo "$moduli" | wc -w)" -ge 2 ] || fail "inspect client/params shows no plaintext moduli"
+grep -qx "plaintext moduli: [0-9]* x [0-9]* bits: t = ${moduli// /, }; slots per batch: 64" \
+  message.txt || fail "keygen does not list the plaintext moduli $moduli: $(grep moduli message.txt)"
 mkdir server && cp client/params client/evaluation.key client/public.key server/
 run "$exe" encrypt --keys client --images "$images" --count 5 --out images.ct --threads 1
 run "$exe" infer --keys server --in images.ct --out scores.ct --threads 1
