@@ -209,7 +209,9 @@ expect 1 "holds ciphertexts, expected a parameter set" out.ct -- \
 expect 1 "'images.ct' holds encrypted images (written by cryptonets encrypt), not scores" \
   labels.txt -- "$exe" decrypt --keys client --in images.ct --out labels.txt
 grep -q "profile" message.txt && fail "decrypt of an images file blames a profile: $(cat message.txt)"
-expect 1 "the model takes 784 inputs" out.ct -- \
+# A scores file given to infer as images: named as such (it said "holds 10 ciphertexts per image,
+# the model takes 784 inputs").
+expect 1 "file 'scores.ct' is a scores file (encrypted scores from cryptonets infer or client fetch): infer expects encrypted images from cryptonets encrypt" out.ct -- \
   "$exe" infer --keys server --in scores.ct --out out.ct
 expect 1 "wrong magic number" out.ct -- \
   "$exe" encrypt --keys client --images "$labels" --count 1 --out out.ct
