@@ -376,9 +376,9 @@ int client_infer(std::span<char* const> arguments) {
   const ProtocolHeader key_header = read_protocol_header(keys.parameters);
   // A batch of the other scheme is under other keys too: both schemes named, as infer does.
   if (header.scheme != key_header.scheme) {
-    throw std::runtime_error(scheme_mismatch("'" + in + "'", header.scheme, key_header.scheme,
-                                             "the keys are") +
-                             "; nothing was sent");
+    throw std::runtime_error(
+        scheme_mismatch("'" + in + "'", header.scheme, key_header.scheme, "the keys are") +
+        "; nothing was sent");
   }
   if (header.key_set_id != key_header.key_set_id) {
     throw std::runtime_error("'" + in + "' is encrypted under other keys than " + keys.parameters);
