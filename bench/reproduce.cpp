@@ -14,11 +14,9 @@
 // gnuplot turns the *_plot.csv files into PNGs (bench/reproduce.sh).
 #include <gmpxx.h>
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <bit>
 #include <chrono>
 #include <cmath>
@@ -51,6 +49,7 @@
 #include "cryptonets/inference/private_inference.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/input_file.hpp"
+#include "cryptonets/io/interrupts.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/serialize.hpp"
 #include "cryptonets/model/range.hpp"
@@ -976,93 +975,22 @@ class OutputFiles {
 // reports 130, 143). Only those still empty go (rmdir, deepest first): nothing the driver did not
 // make, nor what was put in one meanwhile. The outputs are gathered in memory until
 // OutputFiles::commit, while which a signal is only noted, and taken at the end (the outputs
-// complete, or removed after a failure). Only async-signal-safe calls in the handler (rmdir,
-// write, sigaction, raise) on paths prepared beforehand; any thread may take the signal, so the
-// state is a lock-free atomic. A signal ignored at start (nohup) stays ignored.
+// complete, or removed after a failure). The state machine is io/interrupts.hpp's; the cleanup
+// below makes only async-signal-safe calls (rmdir, write) on paths prepared while held.
 namespace made_directory_signals {
 
-constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
 constexpr size_t kMostDirectories = 64;
 constexpr size_t kPathBytes = 4096;
-// kArmed: the handler removes paths[0, count) and ends the process. kCleaning: a handler is doing
-// so. kHolding: the main thread changes the list or commits: a signal is only noted in pending.
-enum State : int { kIdle, kArmed, kCleaning, kHolding };
-std::atomic<int> state{kIdle};
-static_assert(std::atomic<int>::is_always_lock_free);
-std::atomic<int> pending{0};
 char paths[kMostDirectories][kPathBytes];  // deepest first
-size_t count = 0;                          // written only while kHolding
-struct sigaction previous[std::size(kSignals)];
-bool installed[std::size(kSignals)];
+size_t count = 0;                          // written only while held
 constexpr char kMessage[] =
     "cryptonets-reproduce: interrupted; no output was written, and the directories made for the "
     "outputs were removed\n";
 
-void remove_directories() {
+void remove_directories(int) {
   for (size_t i = 0; i < count; ++i)
     ::rmdir(paths[i]);
-}
-
-extern "C" void on_signal(int signal) {
-  int current = state.load();
-  for (;;) {
-    if (current == kHolding || current == kIdle) {
-      pending.store(signal);
-      return;
-    }
-    if (current == kCleaning) return;  // another thread ends the process
-    if (state.compare_exchange_strong(current, kCleaning)) break;
-  }
-  remove_directories();
-  [[maybe_unused]] const ssize_t written = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
-  struct sigaction default_action {};
-  default_action.sa_handler = SIG_DFL;
-  sigemptyset(&default_action.sa_mask);
-  ::sigaction(signal, &default_action, nullptr);
-  ::raise(signal);
-}
-
-// The main thread takes the list over: from here to arm() or release(), signals are noted. A
-// handler already removing the directories on another thread ends the process: wait for it.
-void hold() {
-  int current = state.load();
-  while (current != kHolding) {
-    if (current == kCleaning) {
-      for (;;)
-        ::pause();
-    }
-    if (state.compare_exchange_weak(current, kHolding)) break;
-  }
-}
-
-// The handler may act again; a signal noted meanwhile is taken now.
-void arm() {
-  state.store(kArmed);
-  if (const int signal = pending.exchange(0); signal != 0) on_signal(signal);
-}
-
-void install() {
-  pending.store(0);
-  count = 0;
-  state.store(kArmed);
-  for (size_t i = 0; i < std::size(kSignals); ++i) {
-    struct sigaction action {};
-    action.sa_handler = on_signal;
-    sigemptyset(&action.sa_mask);
-    installed[i] = ::sigaction(kSignals[i], nullptr, &previous[i]) == 0 &&
-                   previous[i].sa_handler != SIG_IGN &&
-                   ::sigaction(kSignals[i], &action, nullptr) == 0;
-  }
-}
-
-// Held: the previous actions back, and a signal noted while held raised (ending the process,
-// as it would have when it came).
-void release() {
-  count = 0;
-  for (size_t i = 0; i < std::size(kSignals); ++i)
-    if (installed[i]) ::sigaction(kSignals[i], &previous[i], nullptr);
-  state.store(kIdle);
-  if (const int signal = pending.exchange(0); signal != 0) ::raise(signal);
+  interrupts::say(kMessage);
 }
 
 }  // namespace made_directory_signals
@@ -1073,22 +1001,26 @@ void release() {
 // (made_directory_signals). One object at a time.
 class MadeDirectories {
  public:
-  MadeDirectories() { made_directory_signals::install(); }
+  MadeDirectories() {
+    made_directory_signals::count = 0;
+    interrupts::install(made_directory_signals::remove_directories);
+  }
   MadeDirectories(const MadeDirectories&) = delete;
   MadeDirectories& operator=(const MadeDirectories&) = delete;
   ~MadeDirectories() {
-    made_directory_signals::hold();
+    interrupts::hold();
     for (const fs::path& directory : made_) {  // deepest first; only empty ones go
       std::error_code ignored;
       fs::remove(directory, ignored);
     }
-    made_directory_signals::release();
+    made_directory_signals::count = 0;
+    interrupts::restore();
   }
 
   // fs::create_directories, noting each directory it makes (held meanwhile: a signal then
   // finds the list whole, and is taken after).
   void make(const fs::path& directory) {
-    made_directory_signals::hold();
+    interrupts::hold();
     std::vector<fs::path> missing;
     std::error_code error;
     for (fs::path p = fs::absolute(directory).lexically_normal();
@@ -1115,15 +1047,15 @@ class MadeDirectories {
     try {
       fs::create_directories(directory);
     } catch (...) {
-      made_directory_signals::arm();
+      interrupts::open();
       throw;
     }
-    made_directory_signals::arm();
+    interrupts::open();
   }
 
   // The outputs are being written (OutputFiles::commit): a signal is noted, and taken by the
   // destructor, after keep() or the removal.
-  void hold() { made_directory_signals::hold(); }
+  void hold() { interrupts::hold(); }
   void keep() { made_.clear(); }
 
  private:

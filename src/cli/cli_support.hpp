@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cryptonets/bfv/parameters.hpp"
@@ -37,10 +38,18 @@ inline constexpr int kExitSuccess = 0;
 inline constexpr int kExitFailure = 1;  // bad input file, refused operation, failed check
 inline constexpr int kExitUsage = 2;    // unknown option, missing or malformed value
 
-// Wrong use of the command line (reported with a pointer to --help, exit code 2).
+// Wrong use of the command line (reported with a pointer to --help, exit code 2). The pointer
+// names help_command ("client infer": "see cryptonets client infer --help") when it is set, else
+// the command itself.
 class UsageError : public std::invalid_argument {
  public:
   using std::invalid_argument::invalid_argument;
+  UsageError(const std::string& message, std::string help_command)
+      : std::invalid_argument(message), help_command_(std::move(help_command)) {}
+  const std::string& help_command() const { return help_command_; }
+
+ private:
+  std::string help_command_;
 };
 
 // Options of one subcommand: "--name VALUE" (or "--name=VALUE") and boolean "--name". Every

@@ -85,6 +85,16 @@ service::ClientOptions client_options(const OptionParser& options, TransferBar* 
   return result;
 }
 
+// --job, checked as soon as the options are parsed: a malformed id is a usage error, never sent
+// (the server would answer 404, as for a job it does not have).
+std::string job_option(const OptionParser& options) {
+  const std::string job = options.text("job");
+  if (!service::is_job_id(job)) {
+    throw UsageError("--job '" + job + "' is not a job id: expected " + service::kJobIdForm);
+  }
+  return job;
+}
+
 // The server's tokens are 32 random bytes in lowercase hex. Anything else (a key file given by
 // mistake, a truncated copy) is refused here and never sent: it could be a secret.
 bool is_token(const std::string& token) {
@@ -96,9 +106,14 @@ bool is_token(const std::string& token) {
 std::string read_token_file(const std::string& path) {
   service::require_regular_file(path, "--token-file");  // a FIFO would block the open
   std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw std::runtime_error("cannot open --token-file '" + path +
+                             "' for reading: " + std::strerror(errno));
+  }
   std::string token;
-  if (!in || !std::getline(in, token) || token.empty()) {
-    throw std::runtime_error("cannot read a token from '" + path + "'");
+  if (!std::getline(in, token) || token.empty()) {
+    throw std::runtime_error("cannot read a token from '" + path +
+                             "': " + (in.bad() ? std::strerror(errno) : "its first line is empty"));
   }
   std::string rest;
   const bool one_line = !std::getline(in, rest) || (rest.empty() && in.peek() == EOF);
@@ -247,8 +262,9 @@ int client_status(std::span<char* const> arguments) {
   options.add_value("job", "ID", "the job id from client submit", std::nullopt, true);
   if (!options.parse(arguments)) return kExitSuccess;
   check_server_option(options);
+  const std::string job = job_option(options);
   service::Client client(client_options(options, nullptr));
-  std::printf("%s\n", client.status(token_option(options), options.text("job")).json.c_str());
+  std::printf("%s\n", client.status(token_option(options), job).json.c_str());
   return kExitSuccess;
 }
 
@@ -274,6 +290,7 @@ int client_fetch(std::span<char* const> arguments) {
                    "once the scores are written)");
   if (!options.parse(arguments)) return kExitSuccess;
   check_server_option(options);
+  const std::string job = job_option(options);
   refuse_output_over_inputs(options, {"out"}, {"token-file"});
   refuse_to_replace_other_than_ciphertexts(options, "out");
   const std::string token = token_option(options);
@@ -283,14 +300,13 @@ int client_fetch(std::span<char* const> arguments) {
     for (const std::string& path : {keys->parameters, keys->public_keys})
       service::require_regular_file(path, "a file of --keys");  // a FIFO would block the load
   }
-  do_fetch(options, token, options.text("job"), options.text("out"), keys);
-  std::printf("scores of job %s in %s\n", printable_text(options.text("job")).c_str(),
+  do_fetch(options, token, job, options.text("out"), keys);
+  std::printf("scores of job %s in %s\n", printable_text(job).c_str(),
               printable_text(options.text("out")).c_str());
   if (!options.flag("keep")) {
-    service::Client(client_options(options, nullptr)).remove(token, options.text("job"));
+    service::Client(client_options(options, nullptr)).remove(token, job);
     // Said, because a second fetch or a delete of this job now answers 404.
-    std::printf("job %s deleted on the server (--keep keeps it)\n",
-                printable_text(options.text("job")).c_str());
+    std::printf("job %s deleted on the server (--keep keeps it)\n", job.c_str());
   }
   return kExitSuccess;
 }
@@ -302,8 +318,8 @@ int client_delete(std::span<char* const> arguments) {
   options.add_value("job", "ID", "the job id from client submit", std::nullopt, true);
   if (!options.parse(arguments)) return kExitSuccess;
   check_server_option(options);
-  service::Client(client_options(options, nullptr))
-      .remove(token_option(options), options.text("job"));
+  const std::string job = job_option(options);
+  service::Client(client_options(options, nullptr)).remove(token_option(options), job);
   return kExitSuccess;
 }
 
@@ -357,7 +373,14 @@ int client_infer(std::span<char* const> arguments) {
                              "client fetch), expected encrypted images from cryptonets encrypt; "
                              "nothing was sent");
   }
-  if (header.key_set_id != read_protocol_header(keys.parameters).key_set_id) {
+  const ProtocolHeader key_header = read_protocol_header(keys.parameters);
+  // A batch of the other scheme is under other keys too: both schemes named, as infer does.
+  if (header.scheme != key_header.scheme) {
+    throw std::runtime_error(
+        scheme_mismatch("'" + in + "'", header.scheme, key_header.scheme, "the keys are") +
+        "; nothing was sent");
+  }
+  if (header.key_set_id != key_header.key_set_id) {
     throw std::runtime_error("'" + in + "' is encrypted under other keys than " + keys.parameters);
   }
   // The whole file, before the keys are registered: every record, nothing appended after them.
@@ -502,7 +525,14 @@ int run_client(std::span<char* const> arguments) {
     return kExitSuccess;
   }
   for (const Verb& v : kVerbs) {
-    if (v.name == verb) return v.run(arguments.subspan(1));
+    if (v.name != verb) continue;
+    try {
+      return v.run(arguments.subspan(1));
+    } catch (const UsageError& e) {
+      // Every verb has its own --help: the pointer names it.
+      if (!e.help_command().empty()) throw;
+      throw UsageError(e.what(), "client " + std::string(verb));
+    }
   }
   throw UsageError("unknown verb '" + std::string(verb) +
                    "' (register, submit, status, fetch, delete, infer)");

@@ -124,6 +124,24 @@ OptionParser make_infer_options(const std::string& more_summary) {
   return options;
 }
 
+// Refuses an --in that is no batch of encrypted images for the model: a scores file (the same
+// format and keys: its header names the images it answers), or images of another size.
+void require_encrypted_images(const ProtocolHeader& header, const std::string& in_path,
+                              size_t input_size) {
+  if (header.answers_file_id != 0) {
+    throw std::runtime_error("file '" + in_path +
+                             "' is a scores file (encrypted scores from cryptonets infer or "
+                             "client fetch): infer expects encrypted images from cryptonets "
+                             "encrypt");
+  }
+  if (header.values != input_size) {
+    throw std::runtime_error("file '" + in_path + "' holds " + std::to_string(header.values) +
+                             " ciphertexts per image, the model takes " +
+                             std::to_string(input_size) +
+                             " inputs (is it not encrypted images from cryptonets encrypt?)");
+  }
+}
+
 // The server's work, under the scheme the parameter set records.
 template <class Scheme>
 void infer_file(const ServerFiles& files, const CompiledModel& compiled, const RangeReport& ranges,
@@ -137,12 +155,7 @@ void infer_file(const ServerFiles& files, const CompiledModel& compiled, const R
   const std::vector<uint64_t> key_ids = key_ids_of(keys.evaluation_keys);
   BasicCiphertextFileReader<Scheme> reader(in_path, contexts, key_ids);
   const ProtocolHeader& header = reader.header();
-  if (header.values != compiled.input_size) {
-    throw std::runtime_error("file '" + in_path + "' holds " + std::to_string(header.values) +
-                             " ciphertexts per image, the model takes " +
-                             std::to_string(compiled.input_size) +
-                             " inputs (is it not encrypted images from cryptonets encrypt?)");
-  }
+  require_encrypted_images(header, in_path, compiled.input_size);
   const encoding::BasicCrtEncryptionSet<Scheme> server(std::move(keys));
   require_noise_budget(server, compiled, circuit_privacy);  // before any work
 
@@ -197,12 +210,7 @@ BasicInferSetup<Scheme> open_infer(InferOptions options, const ServerFiles& file
   setup.reader =
       std::make_unique<BasicCiphertextFileReader<Scheme>>(in_path, setup.contexts, setup.key_ids);
   const ProtocolHeader& header = setup.reader->header();
-  if (header.values != setup.compiled.input_size) {
-    throw std::runtime_error("file '" + in_path + "' holds " + std::to_string(header.values) +
-                             " ciphertexts per image, the model takes " +
-                             std::to_string(setup.compiled.input_size) +
-                             " inputs (is it not encrypted images from cryptonets encrypt?)");
-  }
+  require_encrypted_images(header, in_path, setup.compiled.input_size);
   setup.server = std::make_unique<encoding::BasicCrtEncryptionSet<Scheme>>(std::move(keys));
   require_noise_budget(*setup.server, setup.compiled, setup.circuit_privacy);  // before any work
 

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cerrno>
@@ -13,12 +14,14 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cli_support.hpp"
 #include "commands.hpp"
 #include "cryptonets/bfv/security.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
 #include "cryptonets/inference/parameter_selection.hpp"
+#include "cryptonets/io/interrupts.hpp"
 #include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/model/range.hpp"
@@ -174,25 +177,18 @@ void remove_stale_temporaries(const fs::path& directory) {
 // - from just before the commit (rename) to the exit: the signal is only recorded while keygen
 //   finishes (the old set removed, the "wrote" lines printed); then, or at once when it comes
 //   later, keygen says the signal came after the new key set was complete and ends by it.
-// Only async-signal-safe calls in the handler: unlink and rmdir on paths prepared beforehand,
-// write (lines prepared in static buffers, which outlive the static destructors of exit),
-// sigaction, raise. Any thread may take the signal, so the state is a lock-free atomic.
+// The state machine is io/interrupts.hpp's; what the handler does (its cleanup) changes with the
+// stage: say the key set was not written, remove the staging directory, or say what became of
+// the key sets after keygen finished. Only async-signal-safe calls in the cleanups: unlink and
+// rmdir on paths prepared beforehand, write (lines prepared in static buffers, which outlive the
+// static destructors of exit).
 namespace keygen_signals {
 
-constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
 constexpr size_t kPathBytes = 4096;
 // AtomicFileWriter's temporaries, "<file>.tmp-<pid>-<counter>" (named only in commit, briefly):
 // the first counters of this process are tried too.
 constexpr int kTemporaryCounters = 64;
 
-// kGenerating: handlers installed, nothing written yet. kArmed: the staging directory exists.
-// kCleaning: a handler is removing it. kHolding: the main thread commits or removes the staging
-// directory, or has committed it: signals are recorded and raised again by finish(). kDone:
-// keygen has finished (its lines are out): a signal is said and ends the process at once.
-enum State : int { kIdle, kGenerating, kArmed, kCleaning, kHolding, kDone };
-std::atomic<int> state{kIdle};
-static_assert(std::atomic<int>::is_always_lock_free);
-std::atomic<int> pending{0};         // a signal taken while kHolding
 std::atomic<bool> committed{false};  // the new key set is in place
 std::atomic<bool> staged{false};     // the staging directory was made (and is removed again)
 char directory[kPathBytes];
@@ -228,59 +224,30 @@ void remove_staging() {
   ::rmdir(directory);
 }
 
-void say(const char* line) {
-  size_t length = 0;
-  while (line[length] != '\0')
-    ++length;
-  [[maybe_unused]] const ssize_t written = ::write(STDERR_FILENO, line, length);
-}
-
 const char* signal_name(int signal) {
   return signal == SIGINT ? "SIGINT (Ctrl-C)" : signal == SIGTERM ? "SIGTERM" : "SIGHUP";
 }
 
-// What became of the key sets when `signal` ends keygen after it finished (or failed).
+// The cleanups, one a stage. Generating: nothing written yet.
+void say_unwritten(int) {
+  interrupts::say(unwritten_message);
+}
+// Armed: the staging directory exists.
+void remove_and_say(int) {
+  remove_staging();
+  interrupts::say(removed_message);
+}
+// Done: keygen has finished (or failed); what became of the key sets.
 void say_after_finish(int signal) {
   if (committed.load()) {
-    say("cryptonets keygen: ");
-    say(signal_name(signal));
-    say(" arrived after the new key set was complete: it is in place (as written above) and "
+    interrupts::say("cryptonets keygen: ");
+    interrupts::say(signal_name(signal));
+    interrupts::say(
+        " arrived after the new key set was complete: it is in place (as written above) and "
         "the previous one, if any, is gone; stopping by the signal\n");
   } else {
-    say(staged.load() ? removed_message : unwritten_message);
+    interrupts::say(staged.load() ? removed_message : unwritten_message);
   }
-}
-
-// Ends the process by `signal` (its default action) once the handler returns.
-void end_by(int signal) {
-  struct sigaction default_action {};
-  default_action.sa_handler = SIG_DFL;
-  sigemptyset(&default_action.sa_mask);
-  ::sigaction(signal, &default_action, nullptr);
-  ::raise(signal);
-}
-
-extern "C" void on_signal(int signal) {
-  int current = state.load();
-  for (;;) {
-    if (current == kHolding || current == kIdle) {
-      pending.store(signal);
-      return;
-    }
-    if (current == kCleaning) break;  // another thread ends the process
-    if (state.compare_exchange_strong(current, kCleaning)) {
-      if (current == kArmed) {
-        remove_staging();
-        say(removed_message);
-      } else if (current == kDone) {
-        say_after_finish(signal);
-      } else {
-        say(unwritten_message);
-      }
-      break;
-    }
-  }
-  end_by(signal);
 }
 
 bool copy(const std::string& text, char* destination, size_t capacity) {
@@ -290,20 +257,13 @@ bool copy(const std::string& text, char* destination, size_t capacity) {
 }
 
 // Handles the signals from here to the exit (except those ignored, as under nohup: they stay
-// ignored). The first thing keygen does: a signal before it would end keygen without a word.
+// ignored; the actions are never restored: that opened a window in which the process ended
+// without a word). The first thing keygen does: a signal before it would end keygen without a
+// word.
 void install() {
   committed.store(false);
   staged.store(false);
-  pending.store(0);
-  state.store(kGenerating);
-  for (const int signal : kSignals) {
-    struct sigaction previous {};
-    struct sigaction action {};
-    action.sa_handler = on_signal;
-    sigemptyset(&action.sa_mask);
-    if (::sigaction(signal, nullptr, &previous) == 0 && previous.sa_handler != SIG_IGN)
-      ::sigaction(signal, &action, nullptr);
-  }
+  interrupts::install(say_unwritten);
 }
 
 // The key directory is known (before any key is generated): the messages say what became of
@@ -318,18 +278,20 @@ void set_target(const fs::path& target) {
           ? "the previous key set in '" + shown + "' is unchanged"
       : fs::exists(target, error) ? "'" + shown + "' is unchanged"
                                   : "'" + shown + "' was not created";
-  int generating = kGenerating;
-  if (!state.compare_exchange_strong(generating, kHolding)) return;
+  interrupts::hold();
   copy("cryptonets keygen: interrupted before the new key set was written; " + outcome + "\n",
        unwritten_message, sizeof unwritten_message);
   copy("cryptonets keygen: interrupted; the unfinished key set was removed; " + outcome + "\n",
        removed_message, sizeof removed_message);
-  state.store(kGenerating);
   // A signal taken while the lines were written ends keygen now, as it would have then.
-  if (const int signal = pending.exchange(0); signal != 0) on_signal(signal);
+  interrupts::open();
 }
 
-void hold();
+// The main thread takes the staging directory over (to commit or remove it): from here to
+// finish() signals are only recorded.
+void hold() {
+  interrupts::hold();
+}
 
 // The staging directory exists: prepares its paths for the handler. Called held (hold(), before
 // the directory was made: a signal between mkdtemp and here ended keygen with the handler not
@@ -347,22 +309,8 @@ void arm(const fs::path& staging) {
     temporary_lengths[i] = temporary.size();
   }
   if (!fits) return;
-  state.store(kArmed);
-  if (const int signal = pending.exchange(0); signal != 0) on_signal(signal);
-}
-
-// The main thread takes the staging directory over (to commit or remove it): from here to
-// finish() signals are only recorded. A handler already cleaning it on another thread ends the
-// process, so wait for that.
-void hold() {
-  int current = state.load();
-  while (current != kHolding) {
-    if (current == kCleaning) {
-      for (;;)
-        ::pause();
-    }
-    if (state.compare_exchange_weak(current, kHolding)) break;
-  }
+  interrupts::set_cleanup(remove_and_say);
+  interrupts::open();
 }
 
 // The new key set is in place: a signal from now on is said to have come after it.
@@ -372,17 +320,14 @@ void mark_committed() {
 
 // At the end of keygen (or of its failure): a signal taken while held is said and raised again
 // (stdout flushed first: the process ends by it); one that comes later, up to the exit, is said
-// and raised by the handler itself (the handlers stay: restoring the default action opened a
-// window in which the process ended without a word).
+// and raised by the handler itself.
 void finish() {
-  hold();
+  interrupts::hold();
   // While still held: the "wrote" lines are out before a later signal could end the process
   // with them in the buffer.
   std::fflush(stdout);
-  state.store(kDone);
-  const int signal = pending.exchange(0);
-  if (signal == 0) return;
-  on_signal(signal);  // kDone: said, and the process ends by it
+  interrupts::set_cleanup(say_after_finish);
+  interrupts::open();
 }
 
 // From the key directory's naming to the end of keygen: finish() at its end.
@@ -539,6 +484,24 @@ std::string file_size(const std::string& path) {
   return format_bytes(std::filesystem::file_size(path));
 }
 
+// "2 x 20 bits: t = 1032193, 1073153" (the bits of each where they differ: "2 of 20 to 21 bits:
+// ..."): every modulus, not only the first, so that the key set's t can be read off.
+std::string describe_plaintext_moduli(const std::vector<uint64_t>& moduli) {
+  int fewest = 64;
+  int most = 0;
+  std::string values;
+  for (const uint64_t t : moduli) {
+    fewest = std::min(fewest, static_cast<int>(std::bit_width(t)));
+    most = std::max(most, static_cast<int>(std::bit_width(t)));
+    values += (values.empty() ? "" : ", ") + std::to_string(t);
+  }
+  const std::string count = std::to_string(moduli.size());
+  return (fewest == most
+              ? count + " x " + std::to_string(most)
+              : count + " of " + std::to_string(fewest) + " to " + std::to_string(most)) +
+         " bits: t = " + values;
+}
+
 std::string security_line(const yashe::Parameters& params) {
   return yashe::assess_security(params).one_line();
 }
@@ -569,8 +532,8 @@ void write_key_directory(const fs::path& target, const std::string& preset_name,
   std::printf("scheme: %s\n", Scheme::kName);
   std::printf("%s\n", security_line(params).c_str());
   std::printf("parameters (%s): %s\n", preset_name.c_str(), params.describe().c_str());
-  std::printf("plaintext moduli: %zu x %d bits; slots per batch: %zu\n", keys.contexts.size(),
-              static_cast<int>(std::bit_width(plaintext_moduli.front())), params.n);
+  std::printf("plaintext moduli: %s; slots per batch: %zu\n",
+              describe_plaintext_moduli(plaintext_moduli).c_str(), params.n);
   std::printf("parameter set %016llx, key set %016llx\n",
               static_cast<unsigned long long>(parameter_set_fingerprint(keys.contexts)),
               static_cast<unsigned long long>(key_set_id(keys.key_ids())));

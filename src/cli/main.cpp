@@ -75,8 +75,9 @@ int main(int argc, char** argv) {
     } catch (const UsageError& e) {
       // Every message made printable: most name the files given, and a name with a newline
       // could forge a line of output, one with ESC drive the terminal.
+      const std::string help = e.help_command().empty() ? argv[1] : e.help_command();
       std::fprintf(stderr, "cryptonets %s: %s (see cryptonets %s --help)\n", argv[1],
-                   printable_text(e.what()).c_str(), argv[1]);
+                   printable_text(e.what()).c_str(), printable_text(help).c_str());
       return kExitUsage;
     } catch (const std::bad_alloc&) {
       std::fprintf(stderr, "cryptonets %s: out of memory\n", argv[1]);

@@ -471,14 +471,10 @@ JobStatus job_status_from(const json& j) {
   return status;
 }
 
-bool is_job_id(const std::string& job) {
-  return !job.empty() && job.size() <= 64 && std::all_of(job.begin(), job.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z');
-  });
-}
-
 void require_job_id(const std::string& job) {
-  if (!is_job_id(job)) throw std::invalid_argument("malformed job id '" + job + "'");
+  if (!is_job_id(job)) {
+    throw std::invalid_argument("malformed job id '" + job + "' (a job id is " + kJobIdForm + ")");
+  }
 }
 
 // The kind of record each kind of protocol file holds (io/protocol_files.hpp).
@@ -562,6 +558,13 @@ void require_upload_role(const std::string& path, ProtocolFileKind kind, const s
                              "client fetch), expected encrypted images from cryptonets encrypt; "
                              "nothing was sent");
   }
+}
+
+bool is_job_id(const std::string& job) {
+  // Server::Impl::random_hex(16) (server_routes.cpp); the job store reads no other name.
+  return job.size() == 32 && std::all_of(job.begin(), job.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
 }
 
 void check_server_url(const std::string& url) {

@@ -77,16 +77,11 @@ Server::Impl::Impl(ServerOptions options)
   http_->new_task_queue = [http_threads] {
     return new ConnectionQueue(static_cast<size_t>(http_threads));
   };
-  http_->set_read_timeout(options_.read_timeout_s, 0);
-  http_->set_write_timeout(options_.read_timeout_s, 0);
+  // No set_read_timeout, set_write_timeout or set_keep_alive_max_count: httplib reads them only
+  // in its own process_and_close_socket, which the connection layer replaces (it serves one
+  // request per connection, with connection_settings' timeouts), and in the listener, whose
+  // socket timeouts serve_connection sets again before the first read.
   http_->set_payload_max_length(options_.max_body);
-  // One request per connection (answered with Connection: close). httplib 0.11 ignores a
-  // handler's Connection: close: after a refusal that leaves the body unread (413, 411, 405, 408)
-  // it read the rest of the body as further requests, logged each as an empty 400 and closed
-  // after five of them, so the client's upload broke before it read the refusal. Our client opens
-  // a connection per request anyway. (The connection layer, connections.cpp, serves one request
-  // per connection itself; the count says the same to httplib.)
-  http_->set_keep_alive_max_count(1);
   install_routes();
   // SO_REUSEADDR (a restart binds while old connections linger) but not httplib's SO_REUSEPORT,
   // which let a second server bind the same port and take half of its requests.

@@ -46,7 +46,7 @@ void Server::Impl::install_routes() {
     }
     // A path the service does not have: 404 here too (a PUT without Content-Length waited for
     // the read timeout, then was answered 400). Every connection closes after its answer
-    // (set_keep_alive_max_count(1)): an unread body is dropped with it.
+    // (one request per connection, connections.cpp): an unread body is dropped with it.
     if (allowed_methods(req.path).empty()) {
       answer_error(res, 404, "no such resource: " + req.method + " " + req.path);
       return httplib::Server::HandlerResponse::Handled;
@@ -662,7 +662,7 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
   // Released when the upload ends, whichever way (accepted, refused, disconnected).
   std::optional<SpaceReservation> reservation;
   // Every refusal here is answered from the headers and leaves the body unread: it goes with the
-  // connection, which closes after the answer (set_keep_alive_max_count(1) in server.cpp), after
+  // connection, which closes after the answer (one request per connection, connections.cpp), after
   // at most a bounded linger for a client still sending (Impl::linger). The size is checked before
   // the token: a client without one read up to any length, at any pace, into a drain before its
   // 401 (found by a new user's trial: 1 GB past --max-body 1 MiB; a 2 MB/s sender held a thread

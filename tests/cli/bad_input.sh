@@ -77,11 +77,19 @@ flip_byte() {  # FILE OFFSET: xor one byte with 1
 
 # ---- Set-up: a client key directory, a server directory without the secret key, a batch.
 run "$exe" keygen --out-dir client --insecure-ring-degree 64
+# keygen prints every plaintext modulus t, those of the parameter set's records (it printed only
+# their count and the first one's bits).
+moduli=$("$exe" inspect client/params | sed -n 's/^ *n = .*, t = \([0-9]*\),.*/\1/p' | paste -sd ' ')
+[ "$(echo "$moduli" | wc -w)" -ge 2 ] || fail "inspect client/params shows no plaintext moduli"
+grep -qx "plaintext moduli: [0-9]* x [0-9]* bits: t = ${moduli// /, }; slots per batch: 64" \
+  message.txt || fail "keygen does not list the plaintext moduli $moduli: $(grep moduli message.txt)"
 mkdir server && cp client/params client/evaluation.key client/public.key server/
 run "$exe" encrypt --keys client --images "$images" --count 5 --out images.ct --threads 1
 run "$exe" infer --keys server --in images.ct --out scores.ct --threads 1
 # A key directory without its profile, as an older keygen wrote it.
 cp -r client client-old && rm client-old/model.profile
+# A well-formed job id (32 lowercase hex digits) that no server has.
+job0=$(printf '%032d' 0)
 
 # ---- Unknown flags and missing options: usage errors, exit 2.
 for command in params keygen encrypt infer decrypt mnist; do
@@ -203,7 +211,9 @@ expect 1 "holds ciphertexts, expected a parameter set" out.ct -- \
 expect 1 "'images.ct' holds encrypted images (written by cryptonets encrypt), not scores" \
   labels.txt -- "$exe" decrypt --keys client --in images.ct --out labels.txt
 grep -q "profile" message.txt && fail "decrypt of an images file blames a profile: $(cat message.txt)"
-expect 1 "the model takes 784 inputs" out.ct -- \
+# A scores file given to infer as images: named as such (it said "holds 10 ciphertexts per image,
+# the model takes 784 inputs").
+expect 1 "file 'scores.ct' is a scores file (encrypted scores from cryptonets infer or client fetch): infer expects encrypted images from cryptonets encrypt" out.ct -- \
   "$exe" infer --keys server --in scores.ct --out out.ct
 expect 1 "wrong magic number" out.ct -- \
   "$exe" encrypt --keys client --images "$labels" --count 1 --out out.ct
@@ -724,7 +734,7 @@ expect 2 "--out 'keys.tar' exists and is not a ciphertext file" - -- \
 expect 2 "--out 'keys.tar' exists and is not a ciphertext file" - -- \
   "$exe" client infer --server http://127.0.0.1:9 --keys client --in images.ct --out keys.tar
 expect 2 "--out 'keys.tar' exists and is not a ciphertext file" - -- \
-  "$exe" client fetch --server http://127.0.0.1:9 --token "$(printf '%064d' 0)" --job abc \
+  "$exe" client fetch --server http://127.0.0.1:9 --token "$(printf '%064d' 0)" --job "$job0" \
   --out keys.tar
 [ "$(sha256sum keys.tar | cut -d' ' -f1)" = "$tar_sum" ] || fail "infer or client replaced a tar"
 : >empty.ct
@@ -779,16 +789,36 @@ expect 1 "'victim/secret.key' does not hold a token from cryptonets client regis
   "$exe" client submit --server http://127.0.0.1:9 --token-file victim/secret.key --in images.ct
 printf '%064d\nmore\n' 0 >two-lines.token
 expect 1 "'two-lines.token' does not hold a token" - -- \
-  "$exe" client status --server http://127.0.0.1:9 --token-file two-lines.token --job abc
+  "$exe" client status --server http://127.0.0.1:9 --token-file two-lines.token --job "$job0"
 expect 2 "--token expects a token from cryptonets client register" - -- \
-  "$exe" client status --server http://127.0.0.1:9 --token secret --job abc
+  "$exe" client status --server http://127.0.0.1:9 --token secret --job "$job0"
 expect 1 "'victim/secret.key' does not hold a token" client-out.ct -- \
   "$exe" client infer --server http://127.0.0.1:9 --keys client --token-file victim/secret.key \
   --in images.ct --out client-out.ct
 # Transport errors as sentences, not httplib's names ("...: Connection").
 printf '%064d\n' 0 >zero.token
 expect 1 "cannot connect to 127.0.0.1:9: connection refused" - -- \
-  "$exe" client status --server http://127.0.0.1:9 --token-file zero.token --job abc
+  "$exe" client status --server http://127.0.0.1:9 --token-file zero.token --job "$job0"
+# A malformed job id is a usage error naming the form, never sent (it was sent: a 404, or exit 1
+# for one with capitals); the pointer to --help names the verb (it said "cryptonets client").
+for job in X abc "${job0}0" "$(printf '%032d' 0 | tr 0 A)"; do
+  expect 2 "--job '$job' is not a job id: expected 32 lowercase hex digits, as client submit prints it (see cryptonets client status --help)" - -- \
+    "$exe" client status --server http://127.0.0.1:9 --token-file zero.token --job "$job"
+done
+expect 2 "--job 'abc' is not a job id: expected 32 lowercase hex digits" fetched.ct -- \
+  "$exe" client fetch --server http://127.0.0.1:9 --token-file zero.token --job abc --out fetched.ct
+expect 2 "--job 'abc' is not a job id" - -- \
+  "$exe" client delete --server http://127.0.0.1:9 --token-file zero.token --job abc
+expect 2 "(see cryptonets client infer --help)" out.ct -- \
+  "$exe" client infer --server http://127.0.0.1:9 --keys client --in images.ct --out out.ct --frob
+expect 2 "unknown verb 'frob' (register, submit, status, fetch, delete, infer) (see cryptonets client --help)" - -- \
+  "$exe" client frob
+# A --token-file that cannot be read says which file and why (it said only "cannot read a token").
+expect 1 "cannot open --token-file 'missing.token' for reading: No such file or directory" - -- \
+  "$exe" client status --server http://127.0.0.1:9 --token-file missing.token --job "$job0"
+: >empty.token
+expect 1 "cannot read a token from 'empty.token': its first line is empty" - -- \
+  "$exe" client submit --server http://127.0.0.1:9 --token-file empty.token --in images.ct
 # client infer checks its output's directory before uploading (the job was left on the server).
 expect 2 "--out: cannot write file 'no-dir/x.ct': its directory 'no-dir' does not exist" - -- \
   "$exe" client infer --server http://127.0.0.1:9 --keys client --token-file zero.token \
@@ -856,7 +886,7 @@ done
 # the model or the TLS files it reads.
 printf '%064d\n' 0 >kept.token
 expect 2 "is the same file as --token-file" - -- \
-  "$exe" client fetch --server http://127.0.0.1:9 --token-file kept.token --job abc --out kept.token
+  "$exe" client fetch --server http://127.0.0.1:9 --token-file kept.token --job "$job0" --out kept.token
 expect 2 "--out 'kept.token' is the same file as --token-file" - -- \
   "$exe" client infer --server http://127.0.0.1:9 --keys client --token-file kept.token \
   --in images.ct --out kept.token

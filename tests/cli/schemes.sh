@@ -123,6 +123,14 @@ expect 1 "'yashe-scores.ct' is a YASHE' file, but the keys are BFV: $both" label
   "$exe" decrypt --keys bfv --in yashe-scores.ct --out labels.txt
 expect 1 "'bfv-scores.ct' is a BFV file, but the keys are YASHE': $both" labels.txt -- \
   "$exe" decrypt --keys yashe --in bfv-scores.ct --out labels.txt
+# client infer too, before it connects (port 9: nothing listens there); it said only "encrypted
+# under other keys".
+if "$exe" client --help >/dev/null 2>&1; then
+  expect 1 "'yashe.ct' is a YASHE' file, but the keys are BFV: $both; nothing was sent" out.ct -- \
+    "$exe" client infer --server http://127.0.0.1:9 --keys bfv --in yashe.ct --out out.ct
+  expect 1 "'bfv.ct' is a BFV file, but the keys are YASHE': $both; nothing was sent" out.ct -- \
+    "$exe" client infer --server http://127.0.0.1:9 --keys yashe --in bfv.ct --out out.ct
+fi
 
 # A key directory mixing the schemes: a YASHE' public key beside a BFV parameter set, and the
 # other way round.

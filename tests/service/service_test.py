@@ -1205,7 +1205,8 @@ def servfix_tests(work):
     os.mkfifo("key.fifo")
     os.unlink("kf/params")
     os.symlink(os.path.abspath("key.fifo"), "kf/params")
-    for verb in (["register"], ["fetch", "--token", "0" * 64, "--job", "abc", "--out", "kf.ct"]):
+    for verb in (["register"],
+                 ["fetch", "--token", "0" * 64, "--job", "0" * 32, "--out", "kf.ct"]):
         code, out = run_bounded(["client", *verb, "--server", "http://127.0.0.1:1", "--keys", "kf"],
                                 20)
         check(code == 1 and "is a FIFO" in out, "client %s --keys with a FIFO: exit %s: %s"
@@ -1228,7 +1229,8 @@ def servfix_tls_tests(tls, token_file_dir="alice"):
     """--ca-cert FIFO (the client blocked), and http:// to an HTTPS server."""
     os.mkfifo("ca.fifo")
     code, out = run_bounded(["client", "status", "--server", "https://127.0.0.1:%d" % tls.port,
-                             "--ca-cert", "ca.fifo", "--token", "0" * 64, "--job", "abc"], 20)
+                             "--ca-cert", "ca.fifo", "--token", "0" * 64, "--job", "0" * 32],
+                            20)
     check(code == 1 and "FIFO" in out, "--ca-cert FIFO: exit %s: %s" % (code, out))
     code, out = run_bounded(["client", "register", "--server", "http://127.0.0.1:%d" % tls.port,
                              "--keys", token_file_dir], 30)

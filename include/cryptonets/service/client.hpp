@@ -38,6 +38,12 @@ class ServiceError : public std::runtime_error {
 // digits only) with no path, query or fragment.
 void check_server_url(const std::string& url);
 
+// What a job id looks like: 32 lowercase hex digits (the server makes them from 16 random bytes;
+// client submit prints them), kJobIdForm in words for messages. Client::status, fetch and remove
+// throw std::invalid_argument for any other id, before anything is sent.
+bool is_job_id(const std::string& job);
+inline constexpr const char* kJobIdForm = "32 lowercase hex digits, as client submit prints it";
+
 // Throws std::runtime_error naming `path`, saying that nothing was sent, unless it is a regular
 // file whose protocol header (io/protocol_files.hpp) is of `kind` (`role` says what is expected
 // in messages: "the public keys of a key directory from cryptonets keygen"); for ciphertexts,
