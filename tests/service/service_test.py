@@ -1754,9 +1754,15 @@ def servfix13_tests():
     # A client gone midway releases its reservation too.
     start_upload().close()
     check(eventually(lambda: os.listdir(tmp) == []), "the abandoned upload's files stayed")
+    before = len(server.log_lines())
     code, out = run_bounded(["client", "submit", "--server", server.url, "--token", token, "--in",
                              "alice.ct"], 60)
     check(code == 0, "an upload after an abandoned one: exit %s: %s" % (code, out))
+    # Its log line is written after the answer is sent: wait for it, so that the window read
+    # below holds only the next request's lines (it once held this 202).
+    check(eventually(lambda: any(l.get("method") == "POST" and l.get("status") == 202
+                                 for l in server.log_lines()[before:])),
+          "the accepted upload's log line")
     # ---- "Expect: 100-continue" (curl's, for bodies over 1 MiB): an upload refused from its
     # headers is answered instead of the 100, its body never sent (the 100 came first).
     with open(fault, "w") as f:
