@@ -16,6 +16,7 @@
 #include "cryptonets/inference/parameter_selection.hpp"
 #include "cryptonets/inference/private_inference.hpp"
 #include "cryptonets/io/model_file.hpp"
+#include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/model/range.hpp"
 #include "infer_setup.hpp"
@@ -124,11 +125,22 @@ OptionParser make_infer_options(const std::string& more_summary) {
   return options;
 }
 
+// Images encrypted with another model profile than the model's (another input scale, shape or
+// model) would be evaluated and decrypt to wrong labels with every other check passing (a
+// new-user trial: 40 % accuracy, exit 0): refused, before any evaluation, with what to do.
+void require_model_profile(const ProtocolHeader& header, const std::string& in_path,
+                           uint64_t model_profile) {
+  if (header.profile_fingerprint != model_profile) {
+    throw std::runtime_error(
+        other_profile_refusal("file '" + in_path + "'", header.profile_fingerprint, model_profile));
+  }
+}
+
 // The server's work, under the scheme the parameter set records.
 template <class Scheme>
 void infer_file(const ServerFiles& files, const CompiledModel& compiled, const RangeReport& ranges,
-                const std::string& in_path, const std::string& out_path, int threads,
-                int circuit_privacy, std::optional<uint64_t> seed) {
+                uint64_t model_profile, const std::string& in_path, const std::string& out_path,
+                int threads, int circuit_privacy, std::optional<uint64_t> seed) {
   // Refuses a secret key file given in place of any of the three (io/protocol_files.hpp).
   encoding::BasicServerKeys<Scheme> keys =
       load_server_keys<Scheme>(files.parameters, files.evaluation_keys, files.public_keys);
@@ -137,6 +149,7 @@ void infer_file(const ServerFiles& files, const CompiledModel& compiled, const R
   const std::vector<uint64_t> key_ids = key_ids_of(keys.evaluation_keys);
   BasicCiphertextFileReader<Scheme> reader(in_path, contexts, key_ids);
   const ProtocolHeader& header = reader.header();
+  require_model_profile(header, in_path, model_profile);
   if (header.values != compiled.input_size) {
     throw std::runtime_error("file '" + in_path + "' holds " + std::to_string(header.values) +
                              " ciphertexts per image, the model takes " +
@@ -147,9 +160,9 @@ void infer_file(const ServerFiles& files, const CompiledModel& compiled, const R
   require_noise_budget(server, compiled, circuit_privacy);  // before any work
 
   // The scores are of the same images: decrypt matches them to labels by this first index.
-  BasicCiphertextFileWriter<Scheme> writer(out_path, contexts, key_ids, header.source,
-                                           header.first_image, header.images, header.batch_size,
-                                           compiled.output_size, header.file_id);
+  BasicCiphertextFileWriter<Scheme> writer(out_path, contexts, key_ids, header.profile_fingerprint,
+                                           header.source, header.first_image, header.images,
+                                           header.batch_size, compiled.output_size, header.file_id);
   StageProgressBars bars;
   BasicInferenceOptions<Scheme> inference;
   inference.threads = threads;
@@ -197,6 +210,7 @@ BasicInferSetup<Scheme> open_infer(InferOptions options, const ServerFiles& file
   setup.reader =
       std::make_unique<BasicCiphertextFileReader<Scheme>>(in_path, setup.contexts, setup.key_ids);
   const ProtocolHeader& header = setup.reader->header();
+  require_model_profile(header, in_path, profile_fingerprint(setup.model));
   if (header.values != setup.compiled.input_size) {
     throw std::runtime_error("file '" + in_path + "' holds " + std::to_string(header.values) +
                              " ciphertexts per image, the model takes " +
@@ -208,8 +222,9 @@ BasicInferSetup<Scheme> open_infer(InferOptions options, const ServerFiles& file
 
   // The scores are of the same images: decrypt matches them to labels by this first index.
   setup.writer = std::make_unique<BasicCiphertextFileWriter<Scheme>>(
-      setup.out_path, setup.contexts, setup.key_ids, header.source, header.first_image,
-      header.images, header.batch_size, setup.compiled.output_size, header.file_id);
+      setup.out_path, setup.contexts, setup.key_ids, header.profile_fingerprint, header.source,
+      header.first_image, header.images, header.batch_size, setup.compiled.output_size,
+      header.file_id);
   return setup;
 }
 
@@ -333,13 +348,14 @@ int run_infer(std::span<char* const> arguments) {
   cryptonets::inference::require_encryptable(model);  // degree 3: what it would need
   const CompiledModel compiled = compile_model(model);
   const RangeReport ranges = track_ranges(model);
+  const uint64_t model_profile = profile_fingerprint(model);
   // The scheme is the parameter set's (every file records it; the others must agree).
   if (protocol_file_scheme(files.parameters) == SchemeId::kBfv) {
-    infer_file<bfv::Scheme>(files, compiled, ranges, in_path, out_path, threads, circuit_privacy,
-                            seed);
+    infer_file<bfv::Scheme>(files, compiled, ranges, model_profile, in_path, out_path, threads,
+                            circuit_privacy, seed);
   } else {
-    infer_file<yashe::Scheme>(files, compiled, ranges, in_path, out_path, threads, circuit_privacy,
-                              seed);
+    infer_file<yashe::Scheme>(files, compiled, ranges, model_profile, in_path, out_path, threads,
+                              circuit_privacy, seed);
   }
   return kExitSuccess;
 }
