@@ -206,8 +206,8 @@ std::vector<std::vector<mpz_class>> decrypt_file(const OptionParser& options,
   if (header.profile_fingerprint != profile.fingerprint()) {
     throw profile_error(options, "file '" + in_path +
                                      "' holds the scores of images encrypted "
-                                     "with another model profile (fingerprint " +
-                                     hex_id(header.profile_fingerprint) + ") than this one (" +
+                                     "with another model profile (fingerprint 0x" +
+                                     hex_id(header.profile_fingerprint) + ") than this one (0x" +
                                      hex_id(profile.fingerprint()) +
                                      "): decrypt with the profile the images were encrypted with");
   }
