@@ -499,6 +499,17 @@ def tests(work):
     check(code == 1 and "than the server's model (profile fingerprint 0x" in out and
           "keygen --profile FILE" in out and not os.path.exists("scale-8.scores"),
           "client infer of a batch of another profile: exit %d: %s" % (code, out))
+    # A job stored before the server restarted with another model (here planted in its state
+    # directory): the worker refuses it before any evaluation, naming both fingerprints.
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    stored = "6" * 32
+    plant_job(server, stored, token_hash(alice), "scale-8.ct", 1, int(time.time()))
+    server.start()
+    result = wait_done(server, alice, stored, seconds=30)
+    check(result["state"] == "failed" and
+          "was encrypted with another model profile (fingerprint 0x" in result.get("error", ""),
+          "a stored job of another profile: %s" % result)
+    server.request("DELETE", "/v1/jobs/" + stored, token=alice)
     # The token of an earlier registration with a batch of new keys (keygen again): the answer
     # says that the token belongs to another key set, naming both, and what to do; client infer
     # says which token file it is and how to get the right token (it was a bare 422).
