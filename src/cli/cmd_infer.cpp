@@ -101,7 +101,9 @@ OptionParser make_infer_options(const std::string& more_summary) {
       "estimate. Needs the parameter set, the evaluation keys and the public keys, never the\n"
       "secret key: it refuses a --secret-key, a secret key file in place of another, and a key\n"
       "directory that holds secret.key. The model's output range and its predicted noise\n"
-      "budget are checked against the keys before any work." +
+      "budget are checked against the keys before any work, and the images must have been\n"
+      "encrypted with the model's profile (the file records its fingerprint; cryptonets\n"
+      "inspect shows both)." +
           more_summary);
   options.add_value("keys", "DIR", "server key directory: params and evaluation.key only");
   options.add_value("params", "FILE", "parameter set (instead of --keys)");

@@ -707,8 +707,9 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
   const std::string input = staging + "/input.ct";
 
   // Verified while it arrives: the header (kind, the token's parameters and keys, the model's
-  // input size) as soon as its 152 bytes are in, then every record by a CiphertextFileReader on a
-  // pipe fed with the body (service/stream_verifier.hpp), beside the writes to disk.
+  // profile and input size) as soon as its kProtocolHeaderBytes are in, then every record by a
+  // CiphertextFileReader on a pipe fed with the body (service/stream_verifier.hpp), beside the
+  // writes to disk.
   std::optional<HttpError> refusal;
   ProtocolHeader header;
   std::shared_ptr<const KeySet> keys;
