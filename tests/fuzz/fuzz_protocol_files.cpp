@@ -42,7 +42,7 @@ enum Reader : uint8_t {
 };
 
 // Offsets in the protocol header (protocol_files.hpp): fields before the checksum.
-constexpr size_t kHeaderFieldBytes = 120;
+constexpr size_t kHeaderFieldBytes = 128;
 constexpr size_t kBindingFieldBytes = 32;  // before a record binding's SHA-256
 
 // The objects of one key generation under two plaintext moduli.
