@@ -1,6 +1,6 @@
 // The file formats, byte for byte (include/cryptonets/io/FORMATS.md): seeded, INSECURE toy key
 // sets and ciphertext files of both schemes (n = 8, two 20-bit primes, t_1 = 241, t_2 = 193)
-// written by the library must equal the committed hex dump tests/formats/protocol_v5.hex. A format
+// written by the library must equal the committed hex dump tests/formats/protocol_v6.hex. A format
 // change, deliberate or not, fails here; a deliberate one updates FORMATS.md, bumps the version and
 // writes the new version's dump as a new file with CRYPTONETS_WRITE_FORMAT_DUMP=1 (never
 // silently). The dumps of older versions stay: each of their files must be refused by name.
@@ -23,6 +23,7 @@
 #include "cryptonets/encoding/plaintext_crt.hpp"
 #include "cryptonets/io/inspect.hpp"
 #include "cryptonets/io/little_endian.hpp"
+#include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/io/serialize.hpp"
@@ -66,6 +67,17 @@ constexpr uint64_t kToyFileId = 0x1818181818181818;
 ImageSource toy_source() {
   const std::string text = "cryptonets toy images";
   return {7, sha256({reinterpret_cast<const uint8_t*>(text.data()), text.size()})};
+}
+
+// The model profile the toy ciphertexts were encrypted with (FORMATS.md §7): input 1 x 1 x 2 at
+// scale 16, 2 outputs of at most 1000.
+uint64_t toy_profile_fingerprint() {
+  ModelProfile profile;
+  profile.input_shape = {1, 1, 2};
+  profile.input_scale = 16;
+  profile.outputs = 2;
+  profile.output_bound = 1000;
+  return profile.fingerprint();
 }
 
 void fix_file_id(const std::string& path, size_t records) {
@@ -121,7 +133,7 @@ std::vector<std::string> write_yashe_toy_files(const TempDir& dir) {
     batch.values.push_back({fresh, evaluator.multiply_without_relinearization(fresh, fresh)});
   }
   CiphertextFileWriter writer(dir.file("ciphertexts.ct"), keys.contexts, key_ids_of(public_keys),
-                              toy_source(), 5, 2, 2, 2);
+                              toy_profile_fingerprint(), toy_source(), 5, 2, 2, 2);
   writer.write(std::move(batch));
   writer.commit();
   fix_file_id(dir.file("ciphertexts.ct"), keys.contexts.size());
@@ -157,7 +169,7 @@ std::vector<std::string> write_bfv_toy_files(const TempDir& dir) {
     batch.values.push_back({fresh, evaluator.multiply(fresh, fresh)});
   }
   BfvCiphertextFileWriter writer(dir.file("bfv-ciphertexts.ct"), keys.contexts, keys.key_ids(),
-                                 toy_source(), 5, 2, 2, 2);
+                                 toy_profile_fingerprint(), toy_source(), 5, 2, 2, 2);
   writer.write(std::move(batch));
   writer.commit();
   fix_file_id(dir.file("bfv-ciphertexts.ct"), keys.contexts.size());
@@ -196,7 +208,7 @@ TEST_CASE("A seeded toy key set and ciphertext file equal the committed hex dump
   for (const std::string& name : write_toy_files(dir))
     dump += hex_dump(name, test_support::read_bytes(dir.file(name)));
   const std::string committed_path =
-      (test_support::repository_root() / "tests/formats/protocol_v5.hex").string();
+      (test_support::repository_root() / "tests/formats/protocol_v6.hex").string();
   if (std::getenv("CRYPTONETS_WRITE_FORMAT_DUMP") != nullptr) {
     std::ofstream(committed_path, std::ios::binary) << dump;
     MESSAGE("wrote " << committed_path);
@@ -219,6 +231,38 @@ TEST_CASE("A seeded toy key set and ciphertext file equal the committed hex dump
                                                << "\nA format change must bump the version and "
                                                   "update FORMATS.md; see the comment above.");
   }
+}
+
+TEST_CASE("the model profile fingerprint covers the model's fields, not the presets") {
+  ModelProfile profile;
+  profile.input_shape = {1, 1, 2};
+  profile.input_scale = 16;
+  profile.outputs = 2;
+  profile.output_bound = 1000;
+  const uint64_t toy = profile.fingerprint();
+  CHECK(toy == toy_profile_fingerprint());
+  // FORMATS.md §3.5 and §7 state this value; reader_from_spec.py recomputes it from the spec.
+  CHECK(toy == 0x1bbcb32e22e9bcc2ull);
+  ModelProfile other = profile;
+  other.circuit_privacy_bits = 40;
+  other.presets.resize(1);
+  CHECK(other.fingerprint() == toy);
+  other = profile;
+  other.input_scale = 16.5;
+  CHECK(other.fingerprint() != toy);
+  other = profile;
+  other.input_shape = {1, 2, 1};
+  CHECK(other.fingerprint() != toy);
+  other = profile;
+  other.outputs = 3;
+  CHECK(other.fingerprint() != toy);
+  other = profile;
+  other.output_bound = 1001;
+  CHECK(other.fingerprint() != toy);
+  // The server's side (infer): computed from the model, as the shipped profile was made from it.
+  const auto data = test_support::repository_root() / "data";
+  CHECK(profile_fingerprint(load_model((data / "model.txt").string())) ==
+        load_profile((data / "model.profile").string()).fingerprint());
 }
 
 TEST_CASE("inspect verifies every checksum and identity of the toy files, and names a broken one") {
@@ -552,7 +596,7 @@ TEST_CASE("The files of format version 3 (tests/formats/protocol_v3.hex) are ref
     CAPTURE(name);
     test_support::write_bytes(dir.file(name), bytes);
   }
-  const std::string refusal = "format version 3 is no longer supported; this build reads 5";
+  const std::string refusal = "format version 3 is no longer supported; this build reads 6";
   auto refused = [&](const std::function<void()>& load, const std::string& redo) {
     const std::string error = test_support::error_of(load);
     CHECK_MESSAGE(error.find(refusal) != std::string::npos, error);
@@ -584,37 +628,45 @@ TEST_CASE("The files of format version 3 (tests/formats/protocol_v3.hex) are ref
   }
 }
 
-TEST_CASE("The files of format version 4 (tests/formats/protocol_v4.hex) are refused by name") {
-  // Version 4 did not record the images file a ciphertext file was encrypted from.
-  const auto files = parse_dump(test_support::read_bytes(
-      (test_support::repository_root() / "tests/formats/protocol_v4.hex").string()));
-  REQUIRE(files.size() == 10);
-  const TempDir dir;
-  for (const auto& [name, bytes] : files)
-    test_support::write_bytes(dir.file(name), bytes);
-  const std::string refusal = "format version 4 is no longer supported; this build reads 5";
-  for (const auto& [name, bytes] : files) {
-    CAPTURE(name);
-    const std::string error = test_support::error_of([&] { read_protocol_header(dir.file(name)); });
-    CHECK_MESSAGE(error.find(refusal) != std::string::npos, error);
-    CHECK_MESSAGE(
-        error.find(name.ends_with(".ct") ? "re-run encrypt" : "re-run keygen") != std::string::npos,
-        error);
-    // The same words from inspect as from the loaders.
-    const std::string wording =
-        protocol_version_refusal(4, static_cast<ProtocolFileKind>(bytes.at(4)));
-    CHECK_MESSAGE(error.find(wording) != std::string::npos, error);
-    CHECK_THROWS_WITH_AS(inspect_file(dir.file(name)), doctest::Contains(wording.c_str()),
-                         std::runtime_error);
+TEST_CASE("The files of format versions 4 and 5 (tests/formats/protocol_v4.hex, _v5) are refused") {
+  // Version 4 did not record the images file a ciphertext file was encrypted from, version 5 not
+  // the model profile it was encrypted with.
+  for (const uint16_t version : {4, 5}) {
+    CAPTURE(version);
+    const auto files = parse_dump(
+        test_support::read_bytes((test_support::repository_root() /
+                                  ("tests/formats/protocol_v" + std::to_string(version) + ".hex"))
+                                     .string()));
+    REQUIRE(files.size() == 10);
+    const TempDir dir;
+    for (const auto& [name, bytes] : files)
+      test_support::write_bytes(dir.file(name), bytes);
+    const std::string refusal =
+        "format version " + std::to_string(version) + " is no longer supported; this build reads 6";
+    for (const auto& [name, bytes] : files) {
+      CAPTURE(name);
+      const std::string error =
+          test_support::error_of([&] { read_protocol_header(dir.file(name)); });
+      CHECK_MESSAGE(error.find(refusal) != std::string::npos, error);
+      CHECK_MESSAGE(error.find(name.ends_with(".ct") ? "re-run encrypt" : "re-run keygen") !=
+                        std::string::npos,
+                    error);
+      // The same words from inspect as from the loaders.
+      const std::string wording =
+          protocol_version_refusal(version, static_cast<ProtocolFileKind>(bytes.at(4)));
+      CHECK_MESSAGE(error.find(wording) != std::string::npos, error);
+      CHECK_THROWS_WITH_AS(inspect_file(dir.file(name)), doctest::Contains(wording.c_str()),
+                           std::runtime_error);
+    }
+    const std::string error = test_support::error_of([&] {
+      const BfvContextSet contexts = make_context_set(
+          bfv::Parameters{8, generate_ntt_primes(20, 2, 16), 241, 3.2, 0}, {241, 193});
+      BfvCiphertextFileReader reader(dir.file("bfv-ciphertexts.ct"), contexts, {1, 2});
+    });
+    CHECK_MESSAGE(error.find(refusal + " (written by an older cryptonets; re-run encrypt") !=
+                      std::string::npos,
+                  error);
   }
-  const std::string error = test_support::error_of([&] {
-    const BfvContextSet contexts = make_context_set(
-        bfv::Parameters{8, generate_ntt_primes(20, 2, 16), 241, 3.2, 0}, {241, 193});
-    BfvCiphertextFileReader reader(dir.file("bfv-ciphertexts.ct"), contexts, {1, 2});
-  });
-  CHECK_MESSAGE(
-      error.find(refusal + " (written by an older cryptonets; re-run encrypt") != std::string::npos,
-      error);
 }
 
 namespace {

@@ -22,6 +22,7 @@
 
 #include "cryptonets/arith/primes.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
+#include "cryptonets/io/little_endian.hpp"
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/io/sha256.hpp"
 #include "file_test_support.hpp"
@@ -34,6 +35,10 @@ using namespace cryptonets::encoding;
 namespace fs = std::filesystem;
 
 namespace {
+
+// The model profile fingerprint the test files record (any value: the files' readers only carry
+// it; infer and decrypt compare it).
+constexpr uint64_t kProfile = 0x0123456789abcdefull;
 
 ContextSet key_contexts(const CrtKeys& keys) {
   return keys.contexts;
@@ -118,7 +123,7 @@ void check_batch_decrypts(CrtFixture& f, const EncryptedBatch& batch, uint64_t f
 void write_file(CrtFixture& f, const std::string& path, uint64_t images, uint64_t batch_size,
                 size_t values, uint64_t first_image = 0) {
   // The images file held exactly these images and those before them.
-  CiphertextFileWriter writer(path, key_contexts(f.keys), f.key_ids(),
+  CiphertextFileWriter writer(path, key_contexts(f.keys), f.key_ids(), kProfile,
                               ImageSource{first_image + images, {}}, first_image, images,
                               batch_size, values);
   for (uint64_t b = 0; b < writer.header().batch_count(); ++b) {
@@ -134,7 +139,8 @@ constexpr size_t kVersionOffset = 6;
 constexpr size_t kImagesOffset = 32;
 constexpr size_t kFirstImageOffset = 56;
 constexpr size_t kSourceImagesOffset = 80;
-constexpr size_t kHeaderChecksumOffset = 120;
+constexpr size_t kProfileOffset = 120;
+constexpr size_t kHeaderChecksumOffset = 128;
 
 // `bytes` (a whole file) with the 64-bit header field at `offset` set to `value` and the header's
 // checksum redone, as a writer with that value would have written it.
@@ -329,7 +335,7 @@ TEST_CASE("damaged ciphertext files are refused: truncated, flipped bytes, trail
   write_bytes(damaged, good.substr(0, first_batch + 1000));
   CHECK(contains(read_all_batches(f, damaged), "batch 2 of 2 (modulus 1 of 2): truncated"));
   write_bytes(damaged, good.substr(0, 50));
-  CHECK(contains(read_all_batches(f, damaged), "truncated: 50 bytes, the header alone needs 152"));
+  CHECK(contains(read_all_batches(f, damaged), "truncated: 50 bytes, the header alone needs 160"));
 
   // Header fields (fingerprint, batch size, first image) and the checksum.
   for (size_t offset : {size_t{9}, size_t{40}, size_t{60}, size_t{70}}) {
@@ -371,8 +377,8 @@ TEST_CASE("the ciphertext writer refuses other keys and leaves no file unless co
   CrtFixture& g = other_keys();
   TempDir dir;
   {
-    CiphertextFileWriter writer(dir.file("out.ct"), key_contexts(f.keys), f.key_ids(), {6, {}}, 0,
-                                6, 3, 2);
+    CiphertextFileWriter writer(dir.file("out.ct"), key_contexts(f.keys), f.key_ids(), kProfile,
+                                {6, {}}, 0, 6, 3, 2);
     writer.write(make_batch(f, 0, 3, 2));
     // g's ciphertexts under f's key ids.
     CHECK_THROWS_AS(writer.write(make_batch(g, 3, 3, 2)), std::invalid_argument);
@@ -380,8 +386,8 @@ TEST_CASE("the ciphertext writer refuses other keys and leaves no file unless co
   }
   CHECK(dir.names().empty());
   {
-    CiphertextFileWriter writer(dir.file("out.ct"), key_contexts(f.keys), f.key_ids(), {6, {}}, 0,
-                                6, 3, 2);
+    CiphertextFileWriter writer(dir.file("out.ct"), key_contexts(f.keys), f.key_ids(), kProfile,
+                                {6, {}}, 0, 6, 3, 2);
     // 2 images; batches are numbered from 1 in messages.
     CHECK_THROWS_WITH_AS(writer.write(make_batch(f, 0, 2, 2)),
                          doctest::Contains("batch 1 must hold 3 images"), std::invalid_argument);
@@ -437,6 +443,29 @@ TEST_CASE("a corrupted first image index is caught by the header checksum") {
   CHECK(read_protocol_header(path).first_image == 6);
 }
 
+TEST_CASE("the model profile fingerprint is recorded, checksummed, and only in ciphertext files") {
+  CrtFixture& f = fixture();
+  TempDir dir;
+  const std::string path = dir.file("batch.ct");
+  write_file(f, path, 3, 3, 2);
+  CHECK(read_protocol_header(path).profile_fingerprint == kProfile);
+  const std::string good = read_bytes(path);
+  CHECK(load_le(reinterpret_cast<const uint8_t*>(good.data()) + kProfileOffset, 8) == kProfile);
+  std::string bytes = good;
+  bytes[kProfileOffset + 7] ^= 0x01;
+  write_bytes(path, bytes);
+  CHECK(contains(read_all_batches(f, path), "corrupted: header checksum mismatch"));
+  // Checksum redone: a valid file of another profile, whose fingerprint the reader reports.
+  write_bytes(path, with_header_field(good, kProfileOffset, 7));
+  CHECK(read_all_batches(f, path).empty());
+  CHECK(read_protocol_header(path).profile_fingerprint == 7);
+  save_parameter_set(dir.file("params"), key_contexts(f.keys));
+  write_bytes(dir.file("params"),
+              with_header_field(read_bytes(dir.file("params")), kProfileOffset, kProfile));
+  CHECK(contains(error_of([&] { load_parameter_set(dir.file("params")); }),
+                 "invalid header: image fields set in a file of a parameter set"));
+}
+
 TEST_CASE("files of format version 1, without the first image index, are refused by name") {
   CrtFixture& f = fixture();
   TempDir dir;
@@ -446,7 +475,7 @@ TEST_CASE("files of format version 1, without the first image index, are refused
   REQUIRE(version_1.size() + (kProtocolHeaderBytes - 88) == fs::file_size(path));
   write_bytes(path, version_1);
   const std::string error = read_all_batches(f, path);
-  CHECK(contains(error, "format version 1 is no longer supported; this build reads 5"));
+  CHECK(contains(error, "format version 1 is no longer supported; this build reads 6"));
   CHECK(contains(error, "written by an older cryptonets; re-run encrypt"));
   CHECK(contains(error_of([&] { read_protocol_header(path); }), "format version 1"));
   // Even its header alone (88 bytes, shorter than a version 2 header) is named by its version.
@@ -459,27 +488,27 @@ TEST_CASE("files of format version 1, without the first image index, are refused
                    f.keys_of([](const yashe::KeySet& k) { return k.secret_key; }));
   write_bytes(key_path, as_version_1(read_bytes(key_path)));
   CHECK(contains(error_of([&] { load_secret_keys(key_path, key_contexts(f.keys)); }),
-                 "format version 1 is no longer supported; this build reads 5 (written by an "
+                 "format version 1 is no longer supported; this build reads 6 (written by an "
                  "older cryptonets; re-run keygen)"));
 
-  // Versions 2 (no file ids nor record bindings, noise estimates in clear), 3 (no scheme) and 4
-  // (no source images) are refused by name.
+  // Versions 2 (no file ids nor record bindings, noise estimates in clear), 3 (no scheme), 4
+  // (no source images) and 5 (no profile fingerprint) are refused by name.
   write_file(f, path, 3, 3, 2, 7);
   std::string bytes = read_bytes(path);
-  for (char version : {2, 3, 4}) {
+  for (char version : {2, 3, 4, 5}) {
     bytes[kVersionOffset] = version;
     write_bytes(path, bytes);
     CHECK(contains(read_all_batches(f, path),
                    "format version " + std::to_string(version) +
-                       " is no longer supported; this build reads 5 (written by an older "
+                       " is no longer supported; this build reads 6 (written by an older "
                        "cryptonets; re-run encrypt"));
   }
 
   // A later version is named as such, not as an older one.
-  bytes[kVersionOffset] = 6;
+  bytes[kVersionOffset] = 7;
   write_bytes(path, bytes);
   CHECK(contains(read_all_batches(f, path),
-                 "format version 6, this build reads 5 (written by a newer cryptonets)"));
+                 "format version 7, this build reads 6 (written by a newer cryptonets)"));
 }
 
 TEST_CASE(
@@ -488,8 +517,8 @@ TEST_CASE(
   TempDir dir;
   const ContextSet contexts = key_contexts(f.keys);
   // Images 2^64 - 3 .. 2^64 - 1 wrap to 0 at the end; 2^64 - 4 .. 2^64 - 2 do not.
-  CHECK_THROWS_AS(CiphertextFileWriter(dir.file("out.ct"), contexts, f.key_ids(), {UINT64_MAX, {}},
-                                       UINT64_MAX - 2, 3, 3, 2),
+  CHECK_THROWS_AS(CiphertextFileWriter(dir.file("out.ct"), contexts, f.key_ids(), kProfile,
+                                       {UINT64_MAX, {}}, UINT64_MAX - 2, 3, 3, 2),
                   std::invalid_argument);
   CHECK(dir.names().empty());
   const std::string path = dir.file("batch.ct");
@@ -563,8 +592,8 @@ struct SchemeDirectory {
       }
     }
     const std::string path = dir.file(name);
-    BasicCiphertextFileWriter<Scheme> writer(path, keys.contexts, keys.key_ids(), {1, {}}, 0, 1, 1,
-                                             3);
+    BasicCiphertextFileWriter<Scheme> writer(path, keys.contexts, keys.key_ids(), kProfile, {1, {}},
+                                             0, 1, 1, 3);
     writer.write(std::move(batch));
     writer.commit();
     return path;

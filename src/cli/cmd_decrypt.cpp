@@ -201,6 +201,16 @@ std::vector<std::vector<mpz_class>> decrypt_file(const OptionParser& options,
                                hex_id(sent.file_id) + "): scores of other images");
     }
   }
+  // The scores of a batch encrypted with another profile (infer copies its fingerprint): the
+  // bound they are decoded against is this profile's, another model's.
+  if (header.profile_fingerprint != profile.fingerprint()) {
+    throw profile_error(options, "file '" + in_path +
+                                     "' holds the scores of images encrypted "
+                                     "with another model profile (fingerprint 0x" +
+                                     hex_id(header.profile_fingerprint) + ") than this one (0x" +
+                                     hex_id(profile.fingerprint()) +
+                                     "): decrypt with the profile the images were encrypted with");
+  }
   if (header.values != profile.outputs) {
     throw profile_error(options, "file '" + in_path + "' holds " + std::to_string(header.values) +
                                      " scores per image, the model has " +

@@ -87,8 +87,9 @@ void encrypt_images(const OptionParser& options, const ModelProfile& profile, co
   const size_t slots = client.slot_count();
   const size_t inputs = static_cast<size_t>(model.input_shape.size());
   const std::string out_path = options.text("out");
-  BasicCiphertextFileWriter<Scheme> writer(out_path, contexts, key_ids, source, first, count,
-                                           std::min(count, slots), inputs);
+  // The profile's fingerprint: infer refuses the file on a server whose model has another one.
+  BasicCiphertextFileWriter<Scheme> writer(out_path, contexts, key_ids, profile.fingerprint(),
+                                           source, first, count, std::min(count, slots), inputs);
   StageProgressBars bars;
   const auto progress = [&](const std::string& stage, size_t modulus, size_t done, size_t total) {
     bars.update(stage, modulus, done, total);

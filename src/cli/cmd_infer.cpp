@@ -16,6 +16,7 @@
 #include "cryptonets/inference/parameter_selection.hpp"
 #include "cryptonets/inference/private_inference.hpp"
 #include "cryptonets/io/model_file.hpp"
+#include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/model/range.hpp"
 #include "infer_setup.hpp"
@@ -100,7 +101,9 @@ OptionParser make_infer_options(const std::string& more_summary) {
       "estimate. Needs the parameter set, the evaluation keys and the public keys, never the\n"
       "secret key: it refuses a --secret-key, a secret key file in place of another, and a key\n"
       "directory that holds secret.key. The model's output range and its predicted noise\n"
-      "budget are checked against the keys before any work." +
+      "budget are checked against the keys before any work, and the images must have been\n"
+      "encrypted with the model's profile (the file records its fingerprint; cryptonets\n"
+      "inspect shows both)." +
           more_summary);
   options.add_value("keys", "DIR", "server key directory: params and evaluation.key only");
   options.add_value("params", "FILE", "parameter set (instead of --keys)");
@@ -125,14 +128,21 @@ OptionParser make_infer_options(const std::string& more_summary) {
 }
 
 // Refuses an --in that is no batch of encrypted images for the model: a scores file (the same
-// format and keys: its header names the images it answers), or images of another size.
+// format and keys: its header names the images it answers), images encrypted with another model
+// profile than the model's (another input scale, shape or model: they would be evaluated and
+// decrypt to wrong labels with every other check passing; a new-user trial saw 40 % accuracy,
+// exit 0), or images of another size. Before any evaluation.
 void require_encrypted_images(const ProtocolHeader& header, const std::string& in_path,
-                              size_t input_size) {
+                              size_t input_size, uint64_t model_profile) {
   if (header.answers_file_id != 0) {
     throw std::runtime_error("file '" + in_path +
                              "' is a scores file (encrypted scores from cryptonets infer or "
                              "client fetch): infer expects encrypted images from cryptonets "
                              "encrypt");
+  }
+  if (header.profile_fingerprint != model_profile) {
+    throw std::runtime_error(
+        other_profile_refusal("file '" + in_path + "'", header.profile_fingerprint, model_profile));
   }
   if (header.values != input_size) {
     throw std::runtime_error("file '" + in_path + "' holds " + std::to_string(header.values) +
@@ -145,8 +155,8 @@ void require_encrypted_images(const ProtocolHeader& header, const std::string& i
 // The server's work, under the scheme the parameter set records.
 template <class Scheme>
 void infer_file(const ServerFiles& files, const CompiledModel& compiled, const RangeReport& ranges,
-                const std::string& in_path, const std::string& out_path, int threads,
-                int circuit_privacy, std::optional<uint64_t> seed) {
+                uint64_t model_profile, const std::string& in_path, const std::string& out_path,
+                int threads, int circuit_privacy, std::optional<uint64_t> seed) {
   // Refuses a secret key file given in place of any of the three (io/protocol_files.hpp).
   encoding::BasicServerKeys<Scheme> keys =
       load_server_keys<Scheme>(files.parameters, files.evaluation_keys, files.public_keys);
@@ -155,14 +165,14 @@ void infer_file(const ServerFiles& files, const CompiledModel& compiled, const R
   const std::vector<uint64_t> key_ids = key_ids_of(keys.evaluation_keys);
   BasicCiphertextFileReader<Scheme> reader(in_path, contexts, key_ids);
   const ProtocolHeader& header = reader.header();
-  require_encrypted_images(header, in_path, compiled.input_size);
+  require_encrypted_images(header, in_path, compiled.input_size, model_profile);
   const encoding::BasicCrtEncryptionSet<Scheme> server(std::move(keys));
   require_noise_budget(server, compiled, circuit_privacy);  // before any work
 
   // The scores are of the same images: decrypt matches them to labels by this first index.
-  BasicCiphertextFileWriter<Scheme> writer(out_path, contexts, key_ids, header.source,
-                                           header.first_image, header.images, header.batch_size,
-                                           compiled.output_size, header.file_id);
+  BasicCiphertextFileWriter<Scheme> writer(out_path, contexts, key_ids, header.profile_fingerprint,
+                                           header.source, header.first_image, header.images,
+                                           header.batch_size, compiled.output_size, header.file_id);
   StageProgressBars bars;
   BasicInferenceOptions<Scheme> inference;
   inference.threads = threads;
@@ -210,14 +220,16 @@ BasicInferSetup<Scheme> open_infer(InferOptions options, const ServerFiles& file
   setup.reader =
       std::make_unique<BasicCiphertextFileReader<Scheme>>(in_path, setup.contexts, setup.key_ids);
   const ProtocolHeader& header = setup.reader->header();
-  require_encrypted_images(header, in_path, setup.compiled.input_size);
+  require_encrypted_images(header, in_path, setup.compiled.input_size,
+                           profile_fingerprint(setup.model));
   setup.server = std::make_unique<encoding::BasicCrtEncryptionSet<Scheme>>(std::move(keys));
   require_noise_budget(*setup.server, setup.compiled, setup.circuit_privacy);  // before any work
 
   // The scores are of the same images: decrypt matches them to labels by this first index.
   setup.writer = std::make_unique<BasicCiphertextFileWriter<Scheme>>(
-      setup.out_path, setup.contexts, setup.key_ids, header.source, header.first_image,
-      header.images, header.batch_size, setup.compiled.output_size, header.file_id);
+      setup.out_path, setup.contexts, setup.key_ids, header.profile_fingerprint, header.source,
+      header.first_image, header.images, header.batch_size, setup.compiled.output_size,
+      header.file_id);
   return setup;
 }
 
@@ -341,13 +353,14 @@ int run_infer(std::span<char* const> arguments) {
   cryptonets::inference::require_encryptable(model);  // degree 3: what it would need
   const CompiledModel compiled = compile_model(model);
   const RangeReport ranges = track_ranges(model);
+  const uint64_t model_profile = profile_fingerprint(model);
   // The scheme is the parameter set's (every file records it; the others must agree).
   if (protocol_file_scheme(files.parameters) == SchemeId::kBfv) {
-    infer_file<bfv::Scheme>(files, compiled, ranges, in_path, out_path, threads, circuit_privacy,
-                            seed);
+    infer_file<bfv::Scheme>(files, compiled, ranges, model_profile, in_path, out_path, threads,
+                            circuit_privacy, seed);
   } else {
-    infer_file<yashe::Scheme>(files, compiled, ranges, in_path, out_path, threads, circuit_privacy,
-                              seed);
+    infer_file<yashe::Scheme>(files, compiled, ranges, model_profile, in_path, out_path, threads,
+                              circuit_privacy, seed);
   }
   return kExitSuccess;
 }

@@ -1148,6 +1148,8 @@ void inspect_protocol_file(Reader& reader, const std::string& path, const std::s
     report.fields.emplace_back(
         "source images file",
         std::to_string(load_le(&header[80], 8)) + " images, SHA-256 " + to_hex(source_digest));
+    // The profile the images were encrypted with (FORMATS.md §3.5, §5.1): offset 120.
+    report.fields.emplace_back("model profile fingerprint", hex64(load_le(&header[120], 8)));
   }
   report.fields.emplace_back("header checksum", header_ok ? "ok" : "MISMATCH");
   // The records carry their own checksums: they are read even under a damaged header, as long as
@@ -1385,6 +1387,12 @@ void inspect_model(const std::string& path, uint64_t size, FileInspection& repor
                                    "this multiple of the model's outputs (polynomial layers)");
   }
   report.fields.emplace_back("nonzero weights and biases", std::to_string(parameters));
+  // Its profile's (FORMATS.md §3.5): what infer requires of an encrypted images file.
+  try {
+    report.fields.emplace_back("profile fingerprint", hex64(profile_fingerprint(model)));
+  } catch (const std::exception&) {
+    // a model whose ranges cannot be tracked has no profile; track_ranges's refusal is infer's
+  }
   report.fields.emplace_back("SHA-256 of the file", sha);
   report.fields.emplace_back("checksum", "none in this text format: it was validated by parsing");
 }
@@ -1884,6 +1892,8 @@ void inspect_profile(const std::string& path, uint64_t size, FileInspection& rep
       std::to_string(mpz_sizeinbase(profile.output_bound.get_mpz_t(), 2)) + " bits (+ sign)");
   report.fields.emplace_back("circuit privacy",
                              std::to_string(profile.circuit_privacy_bits) + " bits (0: none)");
+  // What every encrypted images file made with it records (FORMATS.md §3.5), for comparison.
+  report.fields.emplace_back("profile fingerprint", hex64(profile.fingerprint()));
   const auto add_preset = [&report](const auto& choice, const std::string& scheme) {
     report.fields.emplace_back(
         "preset " + choice.name,

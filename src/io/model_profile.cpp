@@ -1,6 +1,7 @@
 // The weight-free model profile (format in model_profile.hpp).
 #include "cryptonets/io/model_profile.hpp"
 
+#include <bit>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -11,7 +12,9 @@
 
 #include "cryptonets/arith/format.hpp"
 #include "cryptonets/io/input_file.hpp"
+#include "cryptonets/io/little_endian.hpp"
 #include "cryptonets/io/serialize.hpp"
+#include "cryptonets/io/sha256.hpp"
 
 using cryptonets::inference::BfvParameterChoice;
 using cryptonets::inference::ParameterChoice;
@@ -144,7 +147,39 @@ Choice read_preset(ProfileReader& reader, const std::vector<std::string>& words)
   return choice;
 }
 
+// The fingerprint's encoding (model_profile.hpp, FORMATS.md §3.5).
+uint64_t fingerprint_of(const model::Shape& input_shape, double input_scale, size_t outputs,
+                        const mpz_class& output_bound) {
+  static constexpr char kTag[] = "cryptonets model profile 1";
+  Sha256 hash;
+  hash.update({reinterpret_cast<const uint8_t*>(kTag), sizeof kTag});  // with its 0 byte
+  const std::string bound = output_bound.get_str();
+  const uint64_t words[] = {static_cast<uint64_t>(input_shape.channels),
+                            static_cast<uint64_t>(input_shape.height),
+                            static_cast<uint64_t>(input_shape.width),
+                            std::bit_cast<uint64_t>(input_scale),
+                            static_cast<uint64_t>(outputs),
+                            static_cast<uint64_t>(bound.size())};
+  for (uint64_t word : words) {
+    uint8_t bytes[8];
+    store_le(bytes, word, 8);
+    hash.update(bytes);
+  }
+  hash.update({reinterpret_cast<const uint8_t*>(bound.data()), bound.size()});
+  const Sha256::Digest digest = hash.digest();
+  return load_le(digest.data(), 8);
+}
+
 }  // namespace
+
+uint64_t ModelProfile::fingerprint() const {
+  return fingerprint_of(input_shape, input_scale, outputs, output_bound);
+}
+
+uint64_t profile_fingerprint(const Model& model) {
+  return fingerprint_of(model.input_shape, model.input_scale, compile_model(model).output_size,
+                        track_ranges(model).output().bound);
+}
 
 Model ModelProfile::input_model() const {
   Model model;

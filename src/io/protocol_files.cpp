@@ -29,8 +29,9 @@ namespace {
 
 constexpr std::array<uint8_t, 4> kProtocolMagic = {'C', 'N', 'P', 'F'};
 constexpr std::array<uint8_t, 4> kRecordMagic = {'C', 'N', 'E', 'T'};
-constexpr size_t kHeaderFieldBytes = 120;  // before the header's SHA-256
+constexpr size_t kHeaderFieldBytes = 128;  // before the header's SHA-256
 constexpr size_t kSourceOffset = 80;       // source images, then the source SHA-256
+constexpr size_t kProfileOffset = 120;     // the model profile fingerprint
 constexpr std::array<uint8_t, 4> kBindingMagic = {'C', 'N', 'R', 'B'};
 constexpr size_t kBindingFieldBytes = 32;  // magic, reserved, file id, index, count
 constexpr size_t kHeaderFieldOffset = 8;   // after magic, kind, reserved byte and version
@@ -87,9 +88,11 @@ std::array<uint8_t, kProtocolHeaderBytes> encode_header(const ProtocolHeader& he
   static_assert(kHeaderFieldOffset + 8 * std::size(fields) == kSourceOffset + 8);
   for (size_t i = 0; i < std::size(fields); ++i)
     store_le(&bytes[kHeaderFieldOffset + 8 * i], fields[i], 8);
-  static_assert(kSourceOffset + 8 + sizeof(header.source.sha256) == kHeaderFieldBytes);
+  static_assert(kSourceOffset + 8 + sizeof(header.source.sha256) == kProfileOffset);
   std::copy(header.source.sha256.begin(), header.source.sha256.end(),
             bytes.begin() + kSourceOffset + 8);
+  static_assert(kProfileOffset + 8 == kHeaderFieldBytes);
+  store_le(&bytes[kProfileOffset], header.profile_fingerprint, 8);
   const Sha256::Digest digest = sha256({bytes.data(), kHeaderFieldBytes});
   std::copy(digest.begin(), digest.end(), bytes.begin() + kHeaderFieldBytes);
   return bytes;
@@ -127,7 +130,8 @@ void check_header_fields(const ProtocolHeader& header, const std::string& source
   if (!ciphertexts &&
       (header.images != 0 || header.batch_size != 0 || header.values != 0 ||
        header.first_image != 0 || header.file_id != 0 || header.answers_file_id != 0 ||
-       header.source.images != 0 || header.source.sha256 != Sha256::Digest{})) {
+       header.source.images != 0 || header.source.sha256 != Sha256::Digest{} ||
+       header.profile_fingerprint != 0)) {
     fail(source,
          "invalid header: image fields set in a file of " + protocol_kind_name(header.kind));
   }
@@ -205,8 +209,9 @@ ProtocolHeader read_header(std::istream& in, const std::string& source) {
   header.file_id = load_le(&bytes[64], 8);
   header.answers_file_id = load_le(&bytes[72], 8);
   header.source.images = load_le(&bytes[kSourceOffset], 8);
-  std::copy(bytes.begin() + kSourceOffset + 8, bytes.begin() + kHeaderFieldBytes,
+  std::copy(bytes.begin() + kSourceOffset + 8, bytes.begin() + kProfileOffset,
             header.source.sha256.begin());
+  header.profile_fingerprint = load_le(&bytes[kProfileOffset], 8);
   check_header_fields(header, source);
   return header;
 }
@@ -372,7 +377,8 @@ std::string protocol_version_refusal(uint16_t version, ProtocolFileKind kind) {
   }
   // Version 1 ciphertext files do not record their first image, version 2 files do not bind their
   // records to the file and carry noise estimates in clear, version 3 files do not say which
-  // scheme they belong to, version 4 files do not record their images file. One version for all
+  // scheme they belong to, version 4 files do not record their images file, version 5 files do
+  // not record the model profile they were encrypted with. One version for all
   // files keeps the rule simple: everything is made again.
   const std::string redo = kind == ProtocolFileKind::kCiphertexts
                                ? "re-run encrypt (and infer on its output)"
@@ -380,6 +386,14 @@ std::string protocol_version_refusal(uint16_t version, ProtocolFileKind kind) {
   return "format version " + std::to_string(version) +
          " is no longer supported; this build reads " + std::to_string(kProtocolFileVersion) +
          " (written by an older cryptonets; " + redo + ")";
+}
+
+std::string other_profile_refusal(const std::string& file, uint64_t found, uint64_t expected) {
+  return file + " was encrypted with another model profile (fingerprint " + hex64(found) +
+         ") than the server's model (profile fingerprint " + hex64(expected) +
+         "): its images were quantised and laid out for another model, and its scores would "
+         "decrypt to wrong labels. Fetch the server's profile (made with cryptonets profile "
+         "--model MODEL --out FILE), make keys for it (keygen --profile FILE) and encrypt again";
 }
 
 uint64_t ProtocolHeader::batch_count() const {
@@ -712,8 +726,8 @@ void require_same_keys(const std::vector<uint64_t>& a, const std::string& a_what
 template <class S>
 BasicCiphertextFileWriter<S>::BasicCiphertextFileWriter(
     const std::string& path, BasicContextSet<S> contexts, std::vector<uint64_t> key_ids,
-    const ImageSource& source, uint64_t first_image, uint64_t images, uint64_t batch_size,
-    uint64_t values, uint64_t answers_file_id, bool owner_only)
+    uint64_t profile_fingerprint, const ImageSource& source, uint64_t first_image, uint64_t images,
+    uint64_t batch_size, uint64_t values, uint64_t answers_file_id, bool owner_only)
     : path_(path),
       contexts_(std::move(contexts)),
       key_ids_(std::move(key_ids)),
@@ -753,6 +767,7 @@ BasicCiphertextFileWriter<S>::BasicCiphertextFileWriter(
   } while (header_.file_id == 0);
   header_.answers_file_id = answers_file_id;
   header_.source = source;
+  header_.profile_fingerprint = profile_fingerprint;
   write_header(file_.stream(), header_);
 }
 

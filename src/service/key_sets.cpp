@@ -36,7 +36,8 @@ class TypedKeySet final : public KeySet {
   }
 
   void infer_file(const std::string& input, const std::string& output,
-                  const CompiledModel& compiled, int threads, std::optional<EncryptedBatch> ready,
+                  const CompiledModel& compiled, uint64_t model_profile, int threads,
+                  std::optional<EncryptedBatch> ready,
                   const std::function<void(uint64_t)>& batch_done) const override {
     inference::BasicInferenceOptions<Scheme> options;
     options.threads = threads;
@@ -45,10 +46,15 @@ class TypedKeySet final : public KeySet {
     // the job's input, so the job is run again (run_job).
     std::optional<BasicCiphertextFileWriter<Scheme>> writer;
     const auto open_writer = [&](const ProtocolHeader& header) {
+      if (header.profile_fingerprint != model_profile) {
+        throw std::runtime_error(other_profile_refusal("file '" + input + "'",
+                                                       header.profile_fingerprint, model_profile));
+      }
       storing([&] {
         // Mode 0600, as every other file of the state directory.
-        writer.emplace(output, contexts_, key_ids_, header.source, header.first_image,
-                       header.images, header.batch_size, compiled.output_size, header.file_id,
+        writer.emplace(output, contexts_, key_ids_, header.profile_fingerprint, header.source,
+                       header.first_image, header.images, header.batch_size, compiled.output_size,
+                       header.file_id,
                        /*owner_only=*/true);
       });
     };

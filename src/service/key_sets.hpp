@@ -32,9 +32,11 @@ class KeySet {
   virtual std::unique_ptr<StreamVerifier> verifier(bool keep_first_batch) const = 0;
   // The model on `input` (a ciphertext file under these keys, or `ready`, its one batch as
   // verified at upload) into the scores file `output`, as `cryptonets infer` writes it.
-  // `batch_done(b)` after each batch b. Throws std::runtime_error naming what failed.
+  // `batch_done(b)` after each batch b. Throws std::runtime_error naming what failed, also
+  // before any evaluation for a batch whose header records another model profile fingerprint
+  // than `model_profile` (a job stored before the server restarted with another model).
   virtual void infer_file(const std::string& input, const std::string& output,
-                          const CompiledModel& compiled, int threads,
+                          const CompiledModel& compiled, uint64_t model_profile, int threads,
                           std::optional<EncryptedBatch> ready,
                           const std::function<void(uint64_t)>& batch_done) const = 0;
 

@@ -24,6 +24,7 @@
 #include "connections.hpp"
 #include "cryptonets/inference/parameter_selection.hpp"
 #include "cryptonets/io/model_file.hpp"
+#include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/serialize.hpp"
 #include "cryptonets/service/durable.hpp"
 #include "server_impl.hpp"
@@ -46,6 +47,7 @@ Server::Impl::Impl(ServerOptions options)
   inference::require_encryptable(model_);  // degree 3: what it would need
   compiled_ = compile_model(model_);
   ranges_ = track_ranges(model_);
+  profile_fingerprint_ = profile_fingerprint(model_);
   keysets_dir_ = options_.state_dir + "/keysets";
   jobs_dir_ = options_.state_dir + "/jobs";
   tmp_dir_ = options_.state_dir + "/tmp";

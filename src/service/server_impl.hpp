@@ -205,6 +205,7 @@ class Server::Impl {
   Model model_;
   CompiledModel compiled_;
   RangeReport ranges_;
+  uint64_t profile_fingerprint_ = 0;  // of the model's profile: what an upload must record
   std::string keysets_dir_, jobs_dir_, tmp_dir_, expired_dir_;
   StateLock state_lock_;
   // The --port-file as resolve_port_file found it: its last directory (O_PATH; -1: none, or

@@ -707,8 +707,9 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
   const std::string input = staging + "/input.ct";
 
   // Verified while it arrives: the header (kind, the token's parameters and keys, the model's
-  // input size) as soon as its 152 bytes are in, then every record by a CiphertextFileReader on a
-  // pipe fed with the body (service/stream_verifier.hpp), beside the writes to disk.
+  // profile and input size) as soon as its kProtocolHeaderBytes are in, then every record by a
+  // CiphertextFileReader on a pipe fed with the body (service/stream_verifier.hpp), beside the
+  // writes to disk.
   std::optional<HttpError> refusal;
   ProtocolHeader header;
   std::shared_ptr<const KeySet> keys;
@@ -782,6 +783,12 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
     }
     if (header.key_set_id != keys->key_set_id()) {
       return other_key_set("the body is encrypted under other keys than the token's key set");
+    }
+    // Encrypted with another model's profile (another input scale): evaluated, its scores
+    // would decrypt to wrong labels with every other check passing.
+    if (header.profile_fingerprint != profile_fingerprint_) {
+      return HttpError(
+          422, other_profile_refusal("the body", header.profile_fingerprint, profile_fingerprint_));
     }
     if (header.values != compiled_.input_size) {
       return HttpError(422, "the body holds " + std::to_string(header.values) +

@@ -105,8 +105,8 @@ void Server::Impl::run_job(const std::string& id) {
         throw std::runtime_error("the job record says " + scheme_name(job.scheme) +
                                  ", but its key set is " + scheme_name(keys->scheme()));
       }
-      keys->infer_file(input, scores, compiled_, options_.threads, std::move(ready),
-                       [&](uint64_t b) {
+      keys->infer_file(input, scores, compiled_, profile_fingerprint_, options_.threads,
+                       std::move(ready), [&](uint64_t b) {
                          std::lock_guard lock(mutex_);
                          jobs_[id].batches_done = b + 1;
                        });

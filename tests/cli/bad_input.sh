@@ -169,7 +169,7 @@ fi
 head -c 100000 images.ct >truncated.ct
 expect 1 "truncated" out.ct -- "$exe" infer --keys server --in truncated.ct --out out.ct
 head -c 60 images.ct >truncated.ct
-expect 1 "truncated: 60 bytes, the header alone needs 152" out.ct -- \
+expect 1 "truncated: 60 bytes, the header alone needs 160" out.ct -- \
   "$exe" infer --keys server --in truncated.ct --out out.ct
 mkdir truncated-keys && cp server/params server/public.key truncated-keys/
 head -c 5000 server/evaluation.key >truncated-keys/evaluation.key
@@ -236,6 +236,20 @@ expect 1 "encrypted under other keys" labels.txt -- \
 expect 1 "made for other parameters" out.ct -- \
   "$exe" infer --params other-params/params --evaluation-key server/evaluation.key \
   --public-key server/public.key --in images.ct --out out.ct
+
+# ---- Images encrypted with another model profile than the server's model (found by a new-user
+# trial: keys and images made for a model of another input scale, evaluated by the server's
+# model, decrypted to 40 % accuracy with exit 0): infer refuses them before any evaluation,
+# naming both fingerprints; decrypt refuses scores of another profile than its own.
+sed 's/^\(input .* scale\) [0-9.e+]*$/\1 8/' "$model" >scale-8.txt
+expect 1 "file 'images.ct' was encrypted with another model profile (fingerprint 0x" out.ct -- \
+  "$exe" infer --keys server --model scale-8.txt --in images.ct --out out.ct --threads 1
+grep -qF "than the server's model (profile fingerprint 0x" message.txt &&
+  grep -qF "keygen --profile FILE" message.txt ||
+  fail "infer's refusal of another profile names no server fingerprint or remedy: $(cat message.txt)"
+run "$exe" profile --model scale-8.txt --out scale-8.profile
+expect 1 "holds the scores of images encrypted with another model profile" labels.txt -- \
+  "$exe" decrypt --keys client-old --profile scale-8.profile --in scores.ct --out labels.txt
 
 # ---- An input scale of 2^63 or more overflowed round(scale) to int64 (found by a trial: "max_input
 # must be >= 0, got -9223372036854775808"): a line error of the model file, as scale 0 is.
@@ -322,11 +336,11 @@ grep -qF "encrypted scores equal the plain integer model's on all 70 images" mes
 # 2 moduli = 4 records, each with its 64-byte binding) reordered, with a record duplicated, with
 # records omitted, or with records spliced in from another scores file under the same keys.
 run "$exe" infer --keys server --in many.ct --out many-scores-2.ct --threads 1
-record=$((($(stat -c %s many-scores.ct) - 152) / 4))
+record=$((($(stat -c %s many-scores.ct) - 160) / 4))
 piece() { # FILE INDEX: record INDEX (from 0) of FILE, with its binding
-  tail -c +$((153 + $2 * record)) "$1" | head -c "$record"
+  tail -c +$((161 + $2 * record)) "$1" | head -c "$record"
 }
-header() { head -c 152 many-scores.ct; }
+header() { head -c 160 many-scores.ct; }
 { header; piece many-scores.ct 2; piece many-scores.ct 3; piece many-scores.ct 0
   piece many-scores.ct 1; } >swapped.ct
 expect 1 "position 1 holds record 3 (batch 2, modulus 1) instead of record 1 (batch 1, modulus 1): the records were reordered" \
@@ -494,13 +508,31 @@ run "$exe" encrypt --keys poly-keys --model "$poly_model" --images "$images" --c
   --out own-profile.ct
 rm -f own-profile.ct
 # Scores beyond the profile's output bound (here an edited profile, on keys without their own):
-# the scores are another model's, not "wrapped modulo T or corrupted" (a tester's note).
+# the scores are another model's, not "wrapped modulo T or corrupted" (a tester's note). The
+# scores record the profile of their images: decrypt refuses them by that first ...
 sed 's/^output-bound .*/output-bound 1000/' model.profile >small-bound.profile
+expect 1 "holds the scores of images encrypted with another model profile" labels.txt -- \
+  "$exe" decrypt --keys client-old --profile small-bound.profile --in scores.ct --out labels.txt
+# ... and, given the edited profile's fingerprint (bytes 120-127, the header's SHA-256 redone), by
+# their values.
+small_fingerprint=$("$exe" inspect small-bound.profile | sed -n 's/.*profile fingerprint: 0x//p')
+{
+  head -c 120 scores.ct
+  # shellcheck disable=SC2059
+  printf "$(sed 's/../& /g' <<<"$small_fingerprint" | awk '{for (i = NF; i > 0; i--) printf "\\x%s", $i}')"
+} >small-bound-header.bin
+{
+  cat small-bound-header.bin
+  # shellcheck disable=SC2059,SC2001
+  printf "$(sha256sum small-bound-header.bin | cut -c1-64 | sed 's/../\\x&/g')"
+  tail -c +161 scores.ct
+} >small-bound-scores.ct
 expect 1 "were not computed by the model that the profile describes" labels.txt -- \
-  "$exe" decrypt --keys client-old --profile small-bound.profile --in scores.ct --out labels.txt
+  "$exe" decrypt --keys client-old --profile small-bound.profile --in small-bound-scores.ct \
+  --out labels.txt
 expect 1 "the profile 'small-bound.profile': a score of the image at index 0 decrypts to" \
-  labels.txt -- \
-  "$exe" decrypt --keys client-old --profile small-bound.profile --in scores.ct --out labels.txt
+  labels.txt -- "$exe" decrypt --keys client-old --profile small-bound.profile \
+  --in small-bound-scores.ct --out labels.txt
 expect 1 "the default profile '$work/none/model.profile' (no --profile given): cannot open" out.ct -- \
   env CRYPTONETS_DATA="$work/none" "$exe" encrypt --keys client-old --images "$images" --count 1 \
   --out out.ct
@@ -591,8 +623,8 @@ expect 1 "DIFFER from the plain integer model's on 70 of 70 images" differ.csv -
   --plain-images "$images" --scores differ.csv
 
 # ---- A scores file of format version 1 (an 88-byte header without the first image index), 2
-# (no file ids nor record bindings; noise estimates in clear), 3 (no scheme) or 4 (no source images
-# fields): refused by name. old_header_scores VERSION BYTES OUT [FROM] writes OUT: the first BYTES
+# (no file ids nor record bindings; noise estimates in clear), 3 (no scheme), 4 (no source images
+# fields) or 5 (no model profile fingerprint): refused by name. old_header_scores VERSION BYTES OUT [FROM] writes OUT: the first BYTES
 # bytes of the header of FROM (scores.ct) with VERSION in bytes 6-7, their SHA-256, then FROM's
 # records.
 old_header_scores() {
@@ -609,19 +641,19 @@ old_header_scores() {
     cat old-header.bin
     # shellcheck disable=SC2059,SC2001
     printf "$(sed 's/../\\x&/g' <<<"$checksum")"
-    tail -c +153 "$from"
+    tail -c +161 "$from"
   } >"$3"
 }
 # Version 1's header: bytes 0-55, then their SHA-256.
 old_header_scores 1 56 v1-scores.ct
-older="format version 1 is no longer supported; this build reads 5 (written by an older cryptonets; re-run encrypt"
+older="format version 1 is no longer supported; this build reads 6 (written by an older cryptonets; re-run encrypt"
 expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v1-scores.ct --out labels.txt
 {
   head -c 6 scores.ct
   printf '\x02\x00'
   tail -c +9 scores.ct
 } >v2-scores.ct
-older="format version 2 is no longer supported; this build reads 5 (written by an older cryptonets; re-run encrypt"
+older="format version 2 is no longer supported; this build reads 6 (written by an older cryptonets; re-run encrypt"
 expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v2-scores.ct --out labels.txt
 # Version 3 (no scheme byte).
 {
@@ -629,21 +661,28 @@ expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v2-scores.ct -
   printf '\x03\x00'
   tail -c +9 scores.ct
 } >v3-scores.ct
-older="format version 3 is no longer supported; this build reads 5 (written by an older cryptonets; re-run encrypt"
+older="format version 3 is no longer supported; this build reads 6 (written by an older cryptonets; re-run encrypt"
 expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v3-scores.ct --out labels.txt
 # Version 4 (a 112-byte header without the source images fields): bytes 0-79, then their SHA-256.
 old_header_scores 4 80 v4-scores.ct
-older="format version 4 is no longer supported; this build reads 5 (written by an older cryptonets; re-run encrypt"
+older="format version 4 is no longer supported; this build reads 6 (written by an older cryptonets; re-run encrypt"
 expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v4-scores.ct --out labels.txt
+# Version 5 (a 152-byte header without the model profile fingerprint): bytes 0-119, their SHA-256.
+old_header_scores 5 120 v5-scores.ct
+older="format version 5 is no longer supported; this build reads 6 (written by an older cryptonets; re-run encrypt"
+expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v5-scores.ct --out labels.txt
+old_header_scores 5 120 v5-images.ct images.ct
+expect 1 "$older" v5-out.ct -- "$exe" infer --keys server --in v5-images.ct --out v5-out.ct --threads 1
+expect 1 "'v5-images.ct': $older" - -- "$exe" inspect v5-images.ct
 # One wording (protocol_version_refusal) for every command that reads an old file, inspect too (it
 # said "ciphertexts in protocol format version 4 (no longer supported); this build reads 5").
-older="format version 4 is no longer supported; this build reads 5 (written by an older cryptonets; re-run encrypt (and infer on its output))"
+older="format version 4 is no longer supported; this build reads 6 (written by an older cryptonets; re-run encrypt (and infer on its output))"
 old_header_scores 4 80 v4-images.ct images.ct
 expect 1 "$older" v4-out.ct -- "$exe" infer --keys server --in v4-images.ct --out v4-out.ct --threads 1
 expect 1 "$older" labels.txt -- "$exe" decrypt --keys client --in v4-scores.ct --out labels.txt
 expect 1 "'v4-scores.ct': $older" - -- "$exe" inspect v4-scores.ct
 expect 1 "'v4-images.ct': $older" - -- "$exe" inspect v4-images.ct
-older="format version 4 is no longer supported; this build reads 5 (written by an older cryptonets; re-run keygen)"
+older="format version 4 is no longer supported; this build reads 6 (written by an older cryptonets; re-run keygen)"
 cp -r client v4-client && cp -r server v4-server
 for file in v4-client/params v4-server/params; do
   { head -c 6 client/params && printf '\x04\x00' && tail -c +9 client/params; } >"$file"
@@ -653,15 +692,15 @@ expect 1 "$older" labels.txt -- "$exe" decrypt --keys v4-client --in scores.ct -
 expect 1 "'v4-client/params': $older" - -- "$exe" inspect v4-client/params
 rm -rf v4-client v4-server
 # Version 0 never existed: not "no longer supported" (inspect said so), in the one wording.
-invalid="format version 0 is not a valid version; this build reads 5 (the file is damaged or was not written by cryptonets)"
+invalid="format version 0 is not a valid version; this build reads 6 (the file is damaged or was not written by cryptonets)"
 { head -c 6 scores.ct && printf '\x00\x00' && tail -c +9 scores.ct; } >v0-scores.ct
 { head -c 6 images.ct && printf '\x00\x00' && tail -c +9 images.ct; } >v0-images.ct
 expect 1 "$invalid" labels.txt -- "$exe" decrypt --keys client --in v0-scores.ct --out labels.txt
 expect 1 "$invalid" v0-out.ct -- "$exe" infer --keys server --in v0-images.ct --out v0-out.ct --threads 1
 expect 1 "'v0-scores.ct': $invalid" - -- "$exe" inspect v0-scores.ct
 # A record (CNET, inside the file) of another record format version: decrypt and inspect say it
-# in the same words (inspect said "record version 2, this build reads 3"). Byte 158: the version
-# of the first record, after the 152-byte file header.
+# in the same words (inspect said "record version 2, this build reads 3"). Byte 166: the version
+# of the first record, after the 160-byte file header.
 for version in 0 2 4; do
   case $version in
     0) why="record format version 0 is not a valid version; this build reads 3 (the file is damaged or was not written by cryptonets)" ;;
@@ -670,7 +709,7 @@ for version in 0 2 4; do
   esac
   cp scores.ct "r$version-scores.ct"
   # shellcheck disable=SC2059
-  printf "\\x0$version" | dd of="r$version-scores.ct" bs=1 seek=158 conv=notrunc status=none
+  printf "\\x0$version" | dd of="r$version-scores.ct" bs=1 seek=166 conv=notrunc status=none
   expect 1 "$why" labels.txt -- "$exe" decrypt --keys client --in "r$version-scores.ct" --out labels.txt
   expect 1 "record 1 (batch 1, modulus 1): $why" - -- "$exe" inspect "r$version-scores.ct"
 done

@@ -68,11 +68,11 @@ step profile "$exe" profile --model "$model" --out "$work/model.profile"
 step keygen "$exe" keygen --out-dir "$work/client" --scheme "$scheme" \
   --profile "$work/model.profile" --seed 1 "${keygen_options[@]}"
 grep -qx "scheme: $scheme_name" "$work/keygen.log" || fail "keygen did not report scheme $scheme_name"
-# Every file records its scheme: header byte 5 of the file and of its first record (at 152 + 5).
+# Every file records its scheme: header byte 5 of the file and of its first record (at 160 + 5).
 for file in params public.key evaluation.key secret.key; do
   [ "$(dd if="$work/client/$file" bs=1 skip=5 count=1 2>/dev/null)" = "$scheme_byte" ] ||
     fail "$file does not record scheme $scheme_name in its header"
-  [ "$(dd if="$work/client/$file" bs=1 skip=157 count=1 2>/dev/null)" = "$scheme_byte" ] ||
+  [ "$(dd if="$work/client/$file" bs=1 skip=165 count=1 2>/dev/null)" = "$scheme_byte" ] ||
     fail "the first record of $file does not record scheme $scheme_name"
 done
 [ "$(stat -c %a "$work/client/secret.key")" = 600 ] || fail "secret.key is not mode 0600"

@@ -60,12 +60,12 @@ run "$exe" infer --keys server --in images.ct --out scores.ct --threads 1
 run "$exe" decrypt --keys keys --in scores.ct --scores scores.csv --out labels.txt
 
 # The parameter set fingerprint and key set id as the files' headers hold them (bytes 8-15, 16-23).
-header=152
+header=160
 le64() { od -An -tx8 -j "$2" -N8 "$1" | tr -d ' '; }
 fingerprint=0x$(le64 keys/params 8)
 key_set=0x$(le64 keys/public.key 16)
 
-inspect_expect 0 keys/params "kind: a parameter set" "format version: 5" "scheme: YASHE'" \
+inspect_expect 0 keys/params "kind: a parameter set" "format version: 6" "scheme: YASHE'" \
   "parameter set fingerprint: $fingerprint" "key set id: $key_set" "plaintext moduli: 2" \
   "n = 64, q = 7 primes" "security: NOT ESTABLISHED" \
   "recomputed from the records: matches" "verdict: intact (3 checksum(s) verified)"
@@ -144,10 +144,16 @@ images_id=0x$(le64 images.ct 64)
 # gunzipped IDX content (the data set's SHA256SUMS.uncompressed lists it).
 source_sha=$(grep ' t10k-images-idx3-ubyte$' "$data/mnist/SHA256SUMS.uncompressed" | cut -c1-64)
 options=(--params keys/params)
+# The model profile the images were encrypted with (bytes 120-127), copied to the scores: that of
+# the shipped profile and model, as inspect shows them.
+profile_id=0x$(le64 images.ct 120)
 inspect_expect 0 scores.ct "kind: ciphertexts" "ciphertexts per batch and modulus: 10" \
   "key set id: $key_set" "answers file id: $images_id (scores)" \
-  "source images file: 10000 images, SHA-256 $source_sha" "verdict: intact (9"
+  "source images file: 10000 images, SHA-256 $source_sha" \
+  "model profile fingerprint: $profile_id" "verdict: intact (9"
 options=()
+inspect_expect 0 "$data/model.profile" "profile fingerprint: $profile_id"
+inspect_expect 0 "$data/model.txt" "profile fingerprint: $profile_id"
 [ "$(wc -l <out.txt)" -lt 30 ] || fail "inspect scores.ct prints more than a summary"
 inspect_expect 0 "$data/model.txt" "kind: an integer model" "layers: conv -> square -> dense" \
   "outputs: 10" "verdict: intact"
@@ -727,7 +733,7 @@ inspect_expect 1 images.ct "NOT CHECKED: ciphertexts: no parameter set" "verdict
   fail "inspect images.ct --params keys/params: $(cat out.txt)"
 grep -qF "as the commands load it: read (every field and residue checked)" out.txt ||
   fail "inspect images.ct --params: not loaded: $(cat out.txt)"
-inspect_expect 0 keys/params "format version: 5 (protocol file; its records are of record format version 3)"
+inspect_expect 0 keys/params "format version: 6 (protocol file; its records are of record format version 3)"
 cp keys/params ./-p
 "$exe" inspect -- -p >out.txt 2>&1 || fail "inspect -- -p: $(cat out.txt)"
 grep -qF "kind: a parameter set" out.txt || fail "inspect -- -p: $(cat out.txt)"

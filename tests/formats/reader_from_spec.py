@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
 """An independent reader written from include/cryptonets/io/FORMATS.md alone (no project source).
 
-It parses the toy files of tests/formats/protocol_v5.hex (FORMATS.md §7), of both schemes,
+It parses the toy files of tests/formats/protocol_v6.hex (FORMATS.md §7), of both schemes,
 checks every SHA-256 checksum and scheme byte, recomputes every parameter fingerprint, the
 parameter-set fingerprint and the key-set id, unpacks the secret keys' 2-bit codes and the
-ciphertexts' bit-packed residue rows, and decrypts each ciphertext: YASHE' with
+ciphertexts' bit-packed residue rows, recomputes the model profile fingerprint the ciphertext
+files record, and decrypts each ciphertext: YASHE' with
 m = [round(t/q * [f^d * c]_q)]_t, where the degree field d says whether f or f^2 is the key; BFV
 with m = [round(t/q * [c_0 + c_1*s + ... + c_d*s^d]_q)]_t. The toy ciphertexts hold 1 + 2x and
 its square 1 + 4x + 4x^2 (YASHE': degree 2, unrelinearised; BFV: relinearised).
 Exit status 0 when everything matches.
 
-usage: reader_from_spec.py tests/formats/protocol_v5.hex
+usage: reader_from_spec.py tests/formats/protocol_v6.hex
 """
 import hashlib
 import struct
@@ -46,22 +47,31 @@ def identity(tag, words):  # §3.3
     return u64(hashlib.sha256(message).digest(), 0)
 
 
+def profile_fingerprint(channels, height, width, scale, outputs, bound):  # §3.5
+    digits = str(bound).encode()
+    scale_bits = u64(struct.pack("<d", scale), 0)
+    message = b"cryptonets model profile 1\0"
+    message += struct.pack("<6Q", channels, height, width, scale_bits, outputs, len(digits))
+    return u64(hashlib.sha256(message + digits).digest(), 0)
+
+
 def protocol_file(data, scheme):  # §5: header, then records
     assert data[0:4] == b"CNPF", "magic"
-    assert u64(data, 0) >> 48 == 5, "format version 5"
+    assert u64(data, 0) >> 48 == 6, "format version 6"
     assert chr(data[5]) == scheme, "the file's scheme"
-    assert hashlib.sha256(data[0:120]).digest() == data[120:152], "header checksum"
+    assert hashlib.sha256(data[0:128]).digest() == data[128:160], "header checksum"
     header = dict(kind=chr(data[4]), fingerprint=u64(data, 8), key_set=u64(data, 16),
                   moduli=u64(data, 24), images=u64(data, 32), batch_size=u64(data, 40),
                   values=u64(data, 48), first=u64(data, 56), file_id=u64(data, 64),
                   answers=u64(data, 72), source_images=u64(data, 80),
-                  source_sha256=bytes(data[88:120]))
+                  source_sha256=bytes(data[88:120]), profile=u64(data, 120))
     if header["kind"] == "C":  # §5.1: the images lie within the images file encrypt read
         assert header["first"] + header["images"] <= header["source_images"], "source images"
     else:
         assert header["source_images"] == 0 and header["source_sha256"] == bytes(32), "source"
+        assert header["profile"] == 0, "profile fingerprint only in ciphertext files"
     batches = -(-header["images"] // header["batch_size"]) if header["kind"] == "C" else 1
-    records, offset = [], 152
+    records, offset = [], 160
     while offset < len(data):  # §4: CNET records
         assert data[offset:offset + 4] == b"CNET"
         assert struct.unpack_from("<H", data, offset + 6)[0] == 3, "record version 3"
@@ -155,6 +165,8 @@ def check_scheme(files, prefix, scheme):
     # §7: encrypted from a file of 7 images whose SHA-256 is that of "cryptonets toy images".
     assert ct_header["source_images"] == 7, "source images"
     assert ct_header["source_sha256"] == hashlib.sha256(b"cryptonets toy images").digest()
+    # §7: encrypted with the profile of input 1 x 1 x 2 at scale 16, 2 outputs of at most 1000.
+    assert ct_header["profile"] == profile_fingerprint(1, 1, 2, 16.0, 2, 1000), "profile"
     expected = [[1, 2, 0, 0, 0, 0, 0, 0], [1, 4, 4, 0, 0, 0, 0, 0]]  # value 0, value 1
     decrypted = 0
     for index, r in enumerate(ct_records):  # §5.3: batch-major, modulus-minor

@@ -42,7 +42,7 @@ enum Reader : uint8_t {
 };
 
 // Offsets in the protocol header (protocol_files.hpp): fields before the checksum.
-constexpr size_t kHeaderFieldBytes = 120;
+constexpr size_t kHeaderFieldBytes = 128;
 constexpr size_t kBindingFieldBytes = 32;  // before a record binding's SHA-256
 
 // The objects of one key generation under two plaintext moduli.
@@ -130,6 +130,7 @@ fuzz::Bytes encoded_header(const ProtocolHeader& header) {
     append_le64(bytes, field);
   }
   bytes.insert(bytes.end(), header.source.sha256.begin(), header.source.sha256.end());
+  append_le64(bytes, header.profile_fingerprint);
   const auto digest = sha256(bytes);
   bytes.insert(bytes.end(), digest.begin(), digest.end());
   return bytes;
@@ -371,7 +372,7 @@ fuzz::Bytes ciphertext_file(const TempDir& dir, uint64_t first_image, uint64_t i
                             uint64_t batch_size) {
   const ProtocolObjects& objects = protocol_objects();
   const std::string path = dir.file("batch.ct");
-  CiphertextFileWriter writer(path, objects.contexts, objects.key_ids,
+  CiphertextFileWriter writer(path, objects.contexts, objects.key_ids, /*profile_fingerprint=*/1,
                               ImageSource{first_image + images, {}}, first_image, images,
                               batch_size, 2);
   for (uint64_t b = 0; b < writer.header().batch_count(); ++b) {

@@ -5,7 +5,8 @@
 #     the file's own id and what depends on it) and decrypting to the same CSV (on several
 #     batches: 2 ranks as 2 groups, whole units per rank; 4 ranks with --split outputs, the other
 #     split of the dense layers); the same under BFV on 1 and 2 ranks (one batch);
-#  2. bad input (a BFV file given with YASHE' keys among it) is refused on rank 0 before any work, with one message and no output;
+#  2. bad input (a BFV file given with YASHE' keys among it, images of another model profile) is
+#     refused on rank 0 before any work, with one message and no output;
 #     so is --out naming an input (the images, the model, a key file), which stays untouched;
 #  3. a rank killed mid-run ends the job with an error and no output file;
 #  4. a stalled rank (SIGSTOP) trips the watchdog of the others: a clear error, no output file.
@@ -135,6 +136,10 @@ expect_refused refused_bfv_images_yashe_keys "BFV.*YASHE'" --keys "$work/server"
   --in "$work/bfv.ct"
 expect_refused refused_groups "groups 3 needs at least as many ranks" --keys "$work/server" \
   --in "$work/one.ct" --groups 3
+# Images encrypted with another model profile than the model's (here: another input scale).
+sed 's/^\(input .* scale\) [0-9.e+]*$/\1 8/' "$data/model.txt" >"$work/scale-8.txt"
+expect_refused refused_other_profile "was encrypted with another model profile" \
+  --keys "$work/server" --in "$work/one.ct" --model "$work/scale-8.txt"
 
 # 2b. --out naming one of the inputs (the images, the model, a key file): refused by rank 0 as one
 # process refuses it, before any work, the input untouched and nothing written beside it.

@@ -2,14 +2,14 @@
 """Whether two CNPF ciphertext files hold the same ciphertexts byte for byte (FORMATS.md §5).
 
 They may differ only where each file names itself: the random file id (header bytes 64-71), the
-header's checksum over it (bytes 120-151) and the 64-byte binding after every record (§5.4). All
+header's checksum over it (bytes 128-159) and the 64-byte binding after every record (§5.4). All
 else, the header's other fields and every CNET record with its own checksum, must be equal.
 usage: same_ciphertexts.py A B   (exit 0: same; 1: different, with the first differing offset)
 """
 import struct
 import sys
 
-HEADER = 152
+HEADER = 160
 BINDING = 64
 
 
@@ -25,7 +25,7 @@ def main(a_path, b_path):
     if HEADER + records * (record + BINDING) != len(a):
         print("the file size does not fit the header's record count")
         return 1
-    skip = [(64, 72), (120, HEADER)] + [
+    skip = [(64, 72), (128, HEADER)] + [
         (HEADER + r * (record + BINDING) + record, HEADER + (r + 1) * (record + BINDING))
         for r in range(records)
     ]

@@ -77,6 +77,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -479,6 +480,36 @@ def tests(work):
                    body=bytes(damaged), token=alice)
     expect_refusal(server, "batch under other keys", 422, "other keys", "POST", "/v1/jobs",
                    body=open("bob.ct", "rb").read(), token=alice)
+    # A batch under the token's keys, encrypted with the profile of another model (another input
+    # scale): evaluated, it decrypted to wrong labels with exit 0 (a new-user trial). Refused at
+    # upload, naming both profile fingerprints; client infer says so too (exit 1).
+    with open("scale-8.txt", "w") as f:
+        f.write(re.sub(r"(?m)^(input .* scale) \S+$", r"\1 8", open(MODEL).read()))
+    run("profile", "--model", "scale-8.txt", "--out", "scale-8.profile")
+    shutil.copytree("alice", "alice-scale-8")
+    os.unlink("alice-scale-8/model.profile")  # so that encrypt takes --profile
+    run("encrypt", "--keys", "alice-scale-8", "--profile", "scale-8.profile", "--images", IMAGES,
+        "--count", "1", "--out", "scale-8.ct", "--threads", "1")
+    expect_refusal(server, "batch of another model profile", 422,
+                   "the body was encrypted with another model profile (fingerprint 0x", "POST",
+                   "/v1/jobs", body=open("scale-8.ct", "rb").read(), token=alice)
+    code, out = run("client", "infer", "--server", server.url, "--keys", "alice", "--in",
+                    "scale-8.ct", "--out", "scale-8.scores", "--token-file", "alice.token",
+                    expect=None)
+    check(code == 1 and "than the server's model (profile fingerprint 0x" in out and
+          "keygen --profile FILE" in out and not os.path.exists("scale-8.scores"),
+          "client infer of a batch of another profile: exit %d: %s" % (code, out))
+    # A job stored before the server restarted with another model (here planted in its state
+    # directory): the worker refuses it before any evaluation, naming both fingerprints.
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    stored = "6" * 32
+    plant_job(server, stored, token_hash(alice), "scale-8.ct", 1, int(time.time()))
+    server.start()
+    result = wait_done(server, alice, stored, seconds=30)
+    check(result["state"] == "failed" and
+          "was encrypted with another model profile (fingerprint 0x" in result.get("error", ""),
+          "a stored job of another profile: %s" % result)
+    server.request("DELETE", "/v1/jobs/" + stored, token=alice)
     # The token of an earlier registration with a batch of new keys (keygen again): the answer
     # says that the token belongs to another key set, naming both, and what to do; client infer
     # says which token file it is and how to get the right token (it was a bare 422).
@@ -945,8 +976,8 @@ def servfix_tests(work):
     shutil.rmtree("kr")
     shutil.copytree("alice", "kr")
     with open("kr/public.key", "wb") as f:
-        f.write(open("alice/public.key", "rb").read()[:152] +
-                open("alice/secret.key", "rb").read()[152:])
+        f.write(open("alice/public.key", "rb").read()[:160] +
+                open("alice/secret.key", "rb").read()[160:])
     before = len(requests())
     code, out = run("client", "register", "--server", server.url, "--keys", "kr", expect=None)
     check(code == 1 and "secret keys" in out and len(requests()) == before,

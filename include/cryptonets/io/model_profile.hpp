@@ -19,6 +19,17 @@
 // it is refused by name ("profile format version 1 is no longer supported; this build reads 2").
 // Everything in it is also visible to anyone who sees the keys or the ciphertexts (shapes,
 // counts, q and t), except the output bound, a single number.
+//
+// Fingerprint (FORMATS.md §3.5): the first 8 bytes, little-endian, of SHA-256 over the tag
+// "cryptonets model profile 1" and its 0 byte, then as u64 (little-endian) channels, height,
+// width, the bits of the input scale (IEEE-754 binary64), outputs, the length L of the output
+// bound's decimal digits, then those L ASCII digits. It covers what the model decides and the
+// ciphertexts' meaning depends on (how inputs are quantised and laid out, how many scores and
+// their bound), not the presets (the parameter-set fingerprint of the keys binds those) nor the
+// circuit privacy (the server's choice, checked against the keys' noise budget). Every encrypted
+// file records the fingerprint of the profile it was encrypted with, and infer refuses a file of
+// another profile than its model's: encrypted at another input scale, the scores decrypt to
+// wrong labels without any other check failing.
 #pragma once
 
 #include <gmpxx.h>
@@ -56,8 +67,16 @@ struct ModelProfile {
   const inference::ParameterChoice& preset(const std::string& name) const;
   const inference::BfvParameterChoice& bfv_preset(const std::string& name) const;
 
+  // The profile fingerprint (above): equal for profiles that differ only in presets or circuit
+  // privacy.
+  uint64_t fingerprint() const;
+
   bool operator==(const ModelProfile&) const = default;
 };
+
+// The fingerprint of the profile of `model` (make_profile(model).fingerprint(), without choosing
+// any parameters). Throws as track_ranges and compile_model do.
+uint64_t profile_fingerprint(const model::Model& model);
 
 // The profile of `model`, with every preset of preset_names() chosen for circuit_privacy_bits,
 // except "paper" when its fixed parameters cannot carry the model (preset throws

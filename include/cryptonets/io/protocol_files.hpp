@@ -5,13 +5,13 @@
 // CNET records of serialize.hpp (each with its own fingerprint, key id and SHA-256), all integers
 // little-endian:
 //
-//   header  152 bytes "CNPF" | kind (1 byte: 'P' parameter set, 'K' public keys, 'E' evaluation
+//   header  160 bytes "CNPF" | kind (1 byte: 'P' parameter set, 'K' public keys, 'E' evaluation
 //                     keys, 'S' secret keys, 'C' ciphertexts) | scheme (1 byte: 'Y' YASHE',
 //                     'B' BFV; scheme_id.hpp) | format version (uint16) | parameter set fingerprint
 //                     (uint64) | key set id (uint64) | moduli k (uint64) | images (uint64) | batch
 //                     size (uint64) | values (uint64) | first image (uint64) | file id (uint64) |
 //                     answers file id (uint64) | source images (uint64) | source SHA-256 (32
-//                     bytes) | SHA-256 of the 120 bytes before it
+//                     bytes) | profile fingerprint (uint64) | SHA-256 of the 128 bytes before it
 //   body    P, K, E, S: k records of that kind ('P', 'K', 'E', 'S'), modulus t_1 first.
 //           C: for each batch b = 0 .. B-1, B = ceil(images / batch size), for each modulus i: one
 //           'C' record of `values` ciphertexts (one per model input, or per score), followed by
@@ -34,8 +34,12 @@
 //   least first + images) and the SHA-256 of its IDX content (gunzipped). infer copies both to its
 //   scores, so that decrypt can refuse a labels file of another data set (--first: the labels of
 //   the whole images file, exactly source-images many).
-//   The file ends after the last record. images, batch size, values, first image and the source
-//   fields are 0 except for kind C.
+//   Profile fingerprint: ModelProfile::fingerprint() (model_profile.hpp) of the profile encrypt
+//   quantised the images with; infer refuses images of another profile than its model's before
+//   any evaluation (other_profile_refusal) and copies it to its scores, so that decrypt refuses
+//   scores of another profile than its own.
+//   The file ends after the last record. images, batch size, values, first image, the source
+//   fields and the profile fingerprint are 0 except for kind C.
 //
 // Scheme: every file of a key directory and every ciphertext file records the scheme of its
 // records (which carry it too); a file of one scheme given with keys of the other is refused from
@@ -45,8 +49,9 @@
 // no record bindings, key set id 0 in the parameter set, and its ciphertext records (CNET
 // version 1) carried noise estimates in clear (issue 14); 3 had no scheme (byte 5 reserved, 0:
 // YASHE' only) and CNET version 2 records; 4 (112-byte header) had no source images and source
-// SHA-256. Older files are refused by name ("format version 4 is no longer supported; this build
-// reads 5").
+// SHA-256; 5 (152-byte header) had no profile fingerprint, so that infer evaluated images
+// encrypted for another model (another input scale) and the client decrypted wrong labels. Older
+// files are refused by name ("format version 5 is no longer supported; this build reads 6").
 //
 // Parameter set fingerprint: the first 8 bytes (little-endian) of SHA-256 over a domain tag, k and
 // the k Parameters::fingerprint() values; key set id: the same over the k key ids (random, from key
@@ -84,8 +89,8 @@
 
 namespace cryptonets {
 
-inline constexpr uint16_t kProtocolFileVersion = 5;
-inline constexpr size_t kProtocolHeaderBytes = 152;
+inline constexpr uint16_t kProtocolFileVersion = 6;
+inline constexpr size_t kProtocolHeaderBytes = 160;
 inline constexpr size_t kProtocolBindingBytes = 64;
 inline constexpr uint64_t kMaxProtocolModuli = 64;
 
@@ -108,11 +113,11 @@ struct ImageSource {
 std::string protocol_kind_name(ProtocolFileKind kind);
 
 // Why a protocol file of format `version` (not kProtocolFileVersion) of kind `kind` is refused,
-// and what to do: "format version 4 is no longer supported; this build reads 5 (written by an
+// and what to do: "format version 5 is no longer supported; this build reads 6 (written by an
 // older cryptonets; re-run keygen)", or "re-run encrypt (and infer on its output)" for a
-// ciphertext file; a later version is "format version 6, this build reads 5 (written by a newer
+// ciphertext file; a later version is "format version 7, this build reads 6 (written by a newer
 // cryptonets)"; version 0, which no cryptonets wrote, is "format version 0 is not a valid
-// version; this build reads 5 (the file is damaged or was not written by cryptonets)". The one
+// version; this build reads 6 (the file is damaged or was not written by cryptonets)". The one
 // wording of the loaders (decrypt, infer, ...) and of inspect.
 std::string protocol_version_refusal(uint16_t version, ProtocolFileKind kind);
 
@@ -127,8 +132,9 @@ struct ProtocolHeader {
   uint64_t values = 0;       // ciphertext files only: ciphertexts per modulus and batch
   uint64_t first_image = 0;  // ciphertext files only: index of the first image (encrypt --first)
   uint64_t file_id = 0;      // ciphertext files only: random, non-zero
-  uint64_t answers_file_id = 0;  // scores: the file id of the images they answer; else 0
-  ImageSource source;            // ciphertext files only: images >= first_image + images
+  uint64_t answers_file_id = 0;      // scores: the file id of the images they answer; else 0
+  ImageSource source;                // ciphertext files only: images >= first_image + images
+  uint64_t profile_fingerprint = 0;  // ciphertext files only: ModelProfile::fingerprint()
 
   uint64_t batch_count() const;
   uint64_t images_in_batch(uint64_t batch) const;
@@ -252,6 +258,12 @@ void refuse_secret_key_file(const std::string& path);
 // waits for a writer.
 void require_one_key_set(const std::vector<std::string>& paths);
 
+// Why a ciphertext file (`file`: "file 'x.ct'", "the body") whose header records the model
+// profile fingerprint `found` is refused by a server whose model's profile has `expected`
+// (profile_fingerprint(model)): names both fingerprints and what the client does about it (fetch
+// the server's profile, keygen and encrypt with it). The one wording of infer and the service.
+std::string other_profile_refusal(const std::string& file, uint64_t found, uint64_t expected);
+
 // The binding that follows ciphertext record `index` of `count` in file `file_id` (format above).
 std::array<uint8_t, kProtocolBindingBytes> encode_binding(uint64_t file_id, uint64_t index,
                                                           uint64_t count,
@@ -268,17 +280,19 @@ template <class Scheme>
 class BasicCiphertextFileWriter {
  public:
   // A file of `images` images, those numbered first_image .. first_image + images - 1 in the
-  // client's image file `source`, in batches of `batch_size` (1..n), `values` ciphertexts per
-  // modulus and batch, under the keys `key_ids` (one per modulus). std::invalid_argument if
-  // first_image + images wraps or exceeds source.images. Nothing appears at `path` before commit();
-  // destroying an uncommitted writer leaves no file behind. The file gets a random file id;
-  // answers_file_id: for scores, the file id of the images file they answer (0 otherwise).
-  // owner_only: the file gets mode 0600 whatever the umask (the service's state directory), else
-  // 0644 less the umask.
+  // client's image file `source`, encrypted with the model profile of fingerprint
+  // `profile_fingerprint` (ModelProfile::fingerprint(); scores: that of the images), in batches of
+  // `batch_size` (1..n), `values` ciphertexts per modulus and batch, under the keys `key_ids` (one
+  // per modulus). std::invalid_argument if first_image + images wraps or exceeds source.images.
+  // Nothing appears at `path` before commit(); destroying an uncommitted writer leaves no file
+  // behind. The file gets a random file id; answers_file_id: for scores, the file id of the images
+  // file they answer (0 otherwise). owner_only: the file gets mode 0600 whatever the umask (the
+  // service's state directory), else 0644 less the umask.
   BasicCiphertextFileWriter(const std::string& path, BasicContextSet<Scheme> contexts,
-                            std::vector<uint64_t> key_ids, const ImageSource& source,
-                            uint64_t first_image, uint64_t images, uint64_t batch_size,
-                            uint64_t values, uint64_t answers_file_id = 0, bool owner_only = false);
+                            std::vector<uint64_t> key_ids, uint64_t profile_fingerprint,
+                            const ImageSource& source, uint64_t first_image, uint64_t images,
+                            uint64_t batch_size, uint64_t values, uint64_t answers_file_id = 0,
+                            bool owner_only = false);
 
   const ProtocolHeader& header() const { return header_; }
   uint64_t batches_written() const { return batches_written_; }

@@ -18,7 +18,10 @@
 //          and binding) and durable (fsync of the file, the job record and both directories).
 //          A batch of the other scheme than T's key set is refused (422, naming both schemes); so
 //          is one of other parameters or keys: each says that T belongs to another key set than
-//          the body's, naming both key set ids, and what to do (code "other_key_set").
+//          the body's, naming both key set ids, and what to do (code "other_key_set"). A batch
+//          encrypted with another model profile than the server's model's (its header's profile
+//          fingerprint, protocol_files.hpp) is refused (422, naming both fingerprints); a stored
+//          job of another profile (the server restarted with another model) fails unrun.
 //          Each job runs under its key set's scheme.
 //   GET    /v1/jobs/ID                     -> 200 {"job", "scheme", "state": queued|running|
 //          done|failed, ...}
@@ -41,10 +44,10 @@
 // no Content-Length, 413 body over --max-body (or any body on a DELETE: refused unread), 415 a
 // multipart/form-data upload (bodies are the files themselves, application/octet-stream), 422
 // well-formed but not acceptable (secret key, other parameters or keys, a model the keys cannot
-// carry, the other scheme), 500 the server may not read its own files (EACCES, EPERM: its
-// configuration) or another failure of its own; the answer says what failed in general terms and
-// the cause ("Permission denied"), never a path of the server's (nor, under keysets/, the hash of a
-// token): those are in the request's log line
+// carry, the other scheme, another model profile), 500 the server may not read its own files
+// (EACCES, EPERM: its configuration) or another failure of its own; the answer says what failed in
+// general terms and the cause ("Permission denied"), never a path of the server's (nor, under
+// keysets/, the hash of a token): those are in the request's log line
 // ("detail"), as they are in a job's ("job failed", "job retried"), 503 +
 // Retry-After queue full, shutting down (an upload in progress at SIGTERM is dropped at its next
 // piece and answered so), or the token's key set cannot be loaded right now (see below), 507 an
