@@ -34,6 +34,12 @@ void Server::Impl::install_routes() {
   http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     // request_facts and connection_facts were reset when the connection began (connections.cpp).
     connection_facts.routed = true;
+    // The service serves whole answers only (RFC 9110 §14.2 lets a server ignore Range): httplib
+    // cut every answer to the requested byte ranges and kept status 200, so that a JSON answer
+    // came truncated, a range past the end was sent as "Content-Length: 2^64 - ...", and the
+    // log counted bytes that were not sent. The request is this connection's own object, which
+    // httplib hands over as const.
+    const_cast<httplib::Request&>(req).ranges.clear();
     if (refuse_after_stop(res)) return httplib::Server::HandlerResponse::Handled;
     // A method a path of the service does not take: 405 naming those it takes (httplib answered
     // 404, or 400 once it had read a body of no length until the client gave up). Here, before
@@ -184,6 +190,10 @@ void Server::Impl::install_routes() {
       answer_error(res, 404, "no such resource: " + req.method + " " + req.path);
     } else if (res.status == 413) {
       answer_error(res, 413, "the body is larger than the server's limit (--max-body)");
+    } else if (res.status == 416) {  // httplib's, for a Range header it cannot parse
+      answer_error(res, 416,
+                   "malformed Range header; the server sends whole answers only: send the "
+                   "request without a Range header");
     } else {
       answer_error(res, res.status, "HTTP " + std::to_string(res.status));
     }

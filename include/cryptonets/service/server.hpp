@@ -30,6 +30,7 @@
 //   DELETE /v1/jobs/ID                     -> 204 (409 while it runs)
 //   Any other method on these paths        -> 405 with an Allow header naming the methods the path
 //          takes (HEAD wherever GET is); a path not listed here is 404.
+//   Every answer is whole: a Range header is ignored (one that does not parse is 416).
 //
 // Status codes: 400 malformed or damaged body (or a scores file), 401 missing or unknown token (the
 // answer says to register the keys), 404 unknown job and
