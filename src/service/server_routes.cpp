@@ -70,9 +70,10 @@ void Server::Impl::install_routes() {
     return httplib::Server::HandlerResponse::Unhandled;
   });
   // A client that sends "Expect: 100-continue" (curl, for bodies over 1 MiB) waits for the 100
-  // before its body: an upload refused from its headers alone (411, 413, 507 for no room) is
-  // answered instead of the 100, so that the body is never sent (httplib sent the 100 first, and
-  // a client that then sends its whole body before reading lost the answer: a broken pipe).
+  // before its body: an upload refused from its headers alone (411, 413, a job's missing,
+  // unknown or retired token: 401, 410; 507 for no room) is answered instead of the 100, so that
+  // the body is never sent (httplib sent the 100 first, and a client that then sends its whole
+  // body before reading lost the answer: a broken pipe; a wrong token took a whole upload).
   http_->set_expect_100_continue_handler(
       [this](const httplib::Request& req, httplib::Response& res) {
         connection_facts.routed = true;
@@ -81,8 +82,10 @@ void Server::Impl::install_routes() {
           return 100;
         }
         try {
-          std::optional<SpaceReservation> probe;  // released at once: the handler reserves
-          reserve_space(content_length(req), probe);
+          const uint64_t length = content_length(req);
+          if (req.path == "/v1/jobs") authenticate(req);  // as submit_job: length, token, space
+          std::optional<SpaceReservation> probe;          // released at once: the handler reserves
+          reserve_space(length, probe);
         } catch (const HttpError& e) {
           answer_error(res, e.status, e.what(), e.detail, e.code);
           return e.status;

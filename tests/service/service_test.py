@@ -65,7 +65,8 @@ elsewhere); the server's refusals of a --port-file are usage errors (exit 2); /v
 the 400s of its query with the body unsent; a client stalled inside its request line or headers
 gets 408, logged with its address and duration; a connection still waiting for the only HTTP thread at
 SIGTERM is answered 503 with Retry-After, and logged. A Range header is ignored (answers are
-whole, status 200); one that does not parse is 416 saying so.
+whole, status 200); one that does not parse is 416 saying so. An upload with "Expect:
+100-continue" and no token or an unknown one is answered 401 instead of the 100.
 
 --slow adds: a full disk at a job's record (ENOSPC, EDQUOT) is 507, told by the errno (EIO there is
 500, under a state directory named after ENOSPC's text); 8 concurrent clients with their own keys,
@@ -796,6 +797,7 @@ time.sleep(60)
     servfix14_tests(work)
     servfix15_tests(work)
     ranges_ignored(server, alice)
+    token_refused_before_body(server, alice)
 
     # ---- TLS with a self-signed certificate.
     if shutil.which("openssl"):
@@ -862,6 +864,30 @@ def ranges_ignored(server, token):
     check(answer.startswith(b"HTTP/1.1 416 ") and b"malformed Range header" in answer,
           "an unparseable Range header: %r" % answer)
     server.request("DELETE", "/v1/jobs/" + job, token=token)
+
+
+def token_refused_before_body(server, token):
+    """An upload with "Expect: 100-continue" and no token, or an unknown one, is answered 401
+    instead of the 100, so that its body is never sent (the server sent the 100, took the body,
+    and only then answered 401); with the right token it gets the 100."""
+    before = server.files()
+    for what, authorization in [("no token", ""), ("an unknown token", "Bearer " + "0" * 64),
+                                ("the right token", "Bearer " + token)]:
+        connection = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        try:
+            connection.sendall((
+                "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                "Content-Length: 100000000\r\nExpect: 100-continue\r\n%s\r\n"
+                % ("Authorization: %s\r\n" % authorization if authorization else "")).encode())
+            first = connection.recv(4096)
+        except OSError as e:
+            first = repr(e).encode()
+        finally:
+            connection.close()
+        expected = b"HTTP/1.1 100 " if what == "the right token" else b"HTTP/1.1 401 "
+        check(first.startswith(expected),
+              "an upload with Expect: 100-continue and %s: %r" % (what, first[:200]))
+    no_stray_files(server, before, "the Expect: 100-continue uploads")
 
 
 def tree_snapshot(top):
