@@ -3,14 +3,17 @@
 // finish, leave the queued ones on disk for the next start. After SIGKILL, the next start resumes
 // every accepted job.
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -58,6 +61,45 @@ void parse_listen(const std::string& text, service::ServerOptions& options) {
   options.port = value;
 }
 
+// What the port file holds once written: the port in decimal and a newline.
+bool is_port_text(std::string_view text) {
+  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  return !text.empty() && text.size() <= 5 &&
+         text.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+// --port-file replaces only a port file (one a serve wrote before) or an empty file: any other
+// file there (a ciphertext batch, a document) was replaced by the port, unasked. Made on the
+// entry the server resolved (target): what the write replaces.
+void refuse_to_replace_other_than_port_file(const service::PortFileTarget& target,
+                                            const std::string& given) {
+  struct stat entry {};
+  if (::fstatat(target.directory, target.name.c_str(), &entry, AT_SYMLINK_NOFOLLOW) != 0 ||
+      !S_ISREG(entry.st_mode) || entry.st_size == 0) {
+    return;  // new, empty, or not a regular file (the server refuses that itself)
+  }
+  std::string holds = format_bytes(static_cast<uint64_t>(entry.st_size));
+  const int fd = ::openat(target.directory, target.name.c_str(),
+                          O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    holds += ", which cannot be read: " + std::string(std::strerror(errno));
+  } else {
+    char text[7] = {};
+    const ssize_t got = ::pread(fd, text, sizeof text, 0);
+    if (got == entry.st_size && is_port_text(std::string_view(text, static_cast<size_t>(got)))) {
+      ::close(fd);
+      return;
+    }
+    const std::string kind = cryptonets_file_kind("/proc/self/fd/" + std::to_string(fd));
+    ::close(fd);
+    if (!kind.empty()) holds += ": " + kind;
+  }
+  throw UsageError("--port-file '" + printable_text(given) +
+                   "' exists and is not a port file (it holds " + holds +
+                   "); serve replaces only a port file or an empty file: remove it first or "
+                   "choose another path");
+}
+
 }  // namespace
 
 int run_serve(std::span<char* const> arguments) {
@@ -97,7 +139,8 @@ int run_serve(std::span<char* const> arguments) {
                     "write the port listened on here (for --listen HOST:0), through its symbolic "
                     "links as they were at start-up: refused where it, or the end of its links, "
                     "is the state directory's marker or in its subdirectories; its directory may "
-                    "be a new --state-dir (mode 0600 in the state directory, else 0644)");
+                    "be a new --state-dir (mode 0600 in the state directory, else 0644); replaces "
+                    "only an earlier port file or an empty file");
   if (!options.parse(arguments)) return kExitSuccess;
   // Before the port is bound. By path, for the usage errors to come first; the refusals are made
   // again on the file the server resolved and writes (check_port_file below). A port file in a
@@ -146,6 +189,7 @@ int run_serve(std::span<char* const> arguments) {
         // A key file there: the usage error refuse_output_over_inputs makes of it by path.
         throw UsageError(std::string("--port-file: ") + error.what());
       }
+      refuse_to_replace_other_than_port_file(target, options.text("port-file"));
     };
   }
 

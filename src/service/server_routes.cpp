@@ -34,6 +34,12 @@ void Server::Impl::install_routes() {
   http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     // request_facts and connection_facts were reset when the connection began (connections.cpp).
     connection_facts.routed = true;
+    // The service serves whole answers only (RFC 9110 §14.2 lets a server ignore Range): httplib
+    // cut every answer to the requested byte ranges and kept status 200, so that a JSON answer
+    // came truncated, a range past the end was sent as "Content-Length: 2^64 - ...", and the
+    // log counted bytes that were not sent. The request is this connection's own object, which
+    // httplib hands over as const.
+    const_cast<httplib::Request&>(req).ranges.clear();
     if (refuse_after_stop(res)) return httplib::Server::HandlerResponse::Handled;
     // A method a path of the service does not take: 405 naming those it takes (httplib answered
     // 404, or 400 once it had read a body of no length until the client gave up). Here, before
@@ -64,9 +70,10 @@ void Server::Impl::install_routes() {
     return httplib::Server::HandlerResponse::Unhandled;
   });
   // A client that sends "Expect: 100-continue" (curl, for bodies over 1 MiB) waits for the 100
-  // before its body: an upload refused from its headers alone (411, 413, 507 for no room) is
-  // answered instead of the 100, so that the body is never sent (httplib sent the 100 first, and
-  // a client that then sends its whole body before reading lost the answer: a broken pipe).
+  // before its body: an upload refused from its headers alone (411, 413, a job's missing,
+  // unknown or retired token: 401, 410; 507 for no room) is answered instead of the 100, so that
+  // the body is never sent (httplib sent the 100 first, and a client that then sends its whole
+  // body before reading lost the answer: a broken pipe; a wrong token took a whole upload).
   http_->set_expect_100_continue_handler(
       [this](const httplib::Request& req, httplib::Response& res) {
         connection_facts.routed = true;
@@ -75,8 +82,10 @@ void Server::Impl::install_routes() {
           return 100;
         }
         try {
-          std::optional<SpaceReservation> probe;  // released at once: the handler reserves
-          reserve_space(content_length(req), probe);
+          const uint64_t length = content_length(req);
+          if (req.path == "/v1/jobs") authenticate(req);  // as submit_job: length, token, space
+          std::optional<SpaceReservation> probe;          // released at once: the handler reserves
+          reserve_space(length, probe);
         } catch (const HttpError& e) {
           answer_error(res, e.status, e.what(), e.detail, e.code);
           return e.status;
@@ -184,6 +193,10 @@ void Server::Impl::install_routes() {
       answer_error(res, 404, "no such resource: " + req.method + " " + req.path);
     } else if (res.status == 413) {
       answer_error(res, 413, "the body is larger than the server's limit (--max-body)");
+    } else if (res.status == 416) {  // httplib's, for a Range header it cannot parse
+      answer_error(res, 416,
+                   "malformed Range header; the server sends whole answers only: send the "
+                   "request without a Range header");
     } else {
       answer_error(res, res.status, "HTTP " + std::to_string(res.status));
     }

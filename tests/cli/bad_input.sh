@@ -940,6 +940,17 @@ expect 2 "--port-file 'served-model.txt' is the same file as --model" - -- \
   "$exe" serve --listen 127.0.0.1:0 --state-dir state-unused --model served-model.txt \
   --port-file served-model.txt
 cmp -s "$model" served-model.txt || fail "serve wrote over its model"
+# Nor any other file than a port file or an empty one (a trial: the port replaced an encrypted
+# batch); the refusal comes before the state directory is made.
+cp images.ct batch-copy.ct
+ln -s batch-copy.ct batch-link
+for target in batch-copy.ct batch-link; do
+  expect 2 "--port-file '$target' exists and is not a port file (it holds" - -- \
+    timeout 20 "$exe" serve --listen 127.0.0.1:0 --state-dir state-unused --port-file "$target"
+  cmp -s images.ct batch-copy.ct || fail "serve --port-file $target wrote over a batch"
+  [ ! -e state-unused ] || fail "serve --port-file $target made its state directory"
+done
+rm -f batch-copy.ct batch-link
 rm -f kept.token blank-first.profile served-model.txt
 # --listen takes an IPv6 address in brackets, as URLs write it; an unclosed bracket is a usage error.
 expect_alone 2 "an IPv6 address in brackets: [::1]:8080), got '[::1:0'" - -- \

@@ -64,7 +64,9 @@ made yet is written there once it is made, with mode 0600 as every file there (0
 elsewhere); the server's refusals of a --port-file are usage errors (exit 2); /v1/keysets answers
 the 400s of its query with the body unsent; a client stalled inside its request line or headers
 gets 408, logged with its address and duration; a connection still waiting for the only HTTP thread at
-SIGTERM is answered 503 with Retry-After, and logged.
+SIGTERM is answered 503 with Retry-After, and logged. A Range header is ignored (answers are
+whole, status 200); one that does not parse is 416 saying so. An upload with "Expect:
+100-continue" and no token or an unknown one is answered 401 instead of the 100.
 
 --slow adds: a full disk at a job's record (ENOSPC, EDQUOT) is 507, told by the errno (EIO there is
 500, under a state directory named after ENOSPC's text); 8 concurrent clients with their own keys,
@@ -825,6 +827,8 @@ time.sleep(60)
     servfix13_tests()
     servfix14_tests(work)
     servfix15_tests(work)
+    ranges_ignored(server, alice)
+    token_refused_before_body(server, alice)
 
     # ---- TLS with a self-signed certificate.
     if shutil.which("openssl"):
@@ -865,6 +869,56 @@ time.sleep(60)
     check(sum(1 for l in requests if l["path"] == "/v1/keysets") == 16,
           "expected 16 keyset requests in the log (3 accepted, 13 refused), found %d"
           % sum(1 for l in requests if l["path"] == "/v1/keysets"))
+
+
+def ranges_ignored(server, token):
+    """A Range header is ignored: every answer is whole, with its own status (httplib cut the
+    answers to the ranges asked and kept 200: a job's status came as 4 bytes of JSON, a range past
+    the scores' end as "Content-Length: 18446744073..." with no body); a Range header that does
+    not parse is 416 saying so (it was "HTTP 416")."""
+    job = submit(server, token, "alice.ct")
+    check(wait_done(server, token, job)["state"] == "done", "the Range job did not finish")
+    scores = server.request("GET", "/v1/jobs/%s/result" % job, token=token)[2]
+    status_json = server.request("GET", "/v1/jobs/" + job, token=token)[2]
+    for path, whole in [("/v1/jobs/%s/result" % job, scores), ("/v1/jobs/" + job, status_json)]:
+        for ranges in ["bytes=0-3", "bytes=99999999-", "bytes=0-1,5-6,-3", "bytes=-0"]:
+            answer = raw_exchange(server.port, (
+                "GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nRange: %s\r\n\r\n"
+                % (path, token, ranges)).encode())
+            head, _, body = answer.partition(b"\r\n\r\n")
+            check(head.startswith(b"HTTP/1.1 200 ") and b"Content-Range" not in head and
+                  b"Content-Length: %d\r\n" % len(whole) in head + b"\r\n" and body == whole,
+                  "GET %s with Range: %s: %r" % (path, ranges, answer[:300]))
+    answer = raw_exchange(server.port, (
+        "GET /v1/queue HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nRange: bytes=zz\r\n"
+        "\r\n" % token).encode())
+    check(answer.startswith(b"HTTP/1.1 416 ") and b"malformed Range header" in answer,
+          "an unparseable Range header: %r" % answer)
+    server.request("DELETE", "/v1/jobs/" + job, token=token)
+
+
+def token_refused_before_body(server, token):
+    """An upload with "Expect: 100-continue" and no token, or an unknown one, is answered 401
+    instead of the 100, so that its body is never sent (the server sent the 100, took the body,
+    and only then answered 401); with the right token it gets the 100."""
+    before = server.files()
+    for what, authorization in [("no token", ""), ("an unknown token", "Bearer " + "0" * 64),
+                                ("the right token", "Bearer " + token)]:
+        connection = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        try:
+            connection.sendall((
+                "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                "Content-Length: 100000000\r\nExpect: 100-continue\r\n%s\r\n"
+                % ("Authorization: %s\r\n" % authorization if authorization else "")).encode())
+            first = connection.recv(4096)
+        except OSError as e:
+            first = repr(e).encode()
+        finally:
+            connection.close()
+        expected = b"HTTP/1.1 100 " if what == "the right token" else b"HTTP/1.1 401 "
+        check(first.startswith(expected),
+              "an upload with Expect: 100-continue and %s: %r" % (what, first[:200]))
+    no_stray_files(server, before, "the Expect: 100-continue uploads")
 
 
 def tree_snapshot(top):

@@ -33,6 +33,7 @@
 //   DELETE /v1/jobs/ID                     -> 204 (409 while it runs)
 //   Any other method on these paths        -> 405 with an Allow header naming the methods the path
 //          takes (HEAD wherever GET is); a path not listed here is 404.
+//   Every answer is whole: a Range header is ignored (one that does not parse is 416).
 //
 // Status codes: 400 malformed or damaged body (or a scores file), 401 missing or unknown token (the
 // answer says to register the keys), 404 unknown job and
@@ -62,7 +63,7 @@
 // included) is answered once the rest has been read and dropped; one found before it is read (411,
 // 413, 415, 405, 404, 507 for no room, the 400s of a /v1/keysets query) leaves it unread; an upload
 // sent with "Expect: 100-continue" (curl's, over 1 MiB) that is refused from its headers (411, 413,
-// 507 for no room) is answered instead of the 100, so its client never sends the body. A client
+// 401 or 410 for a job's token, 507 for no room) is answered instead of the 100, so its client never sends the body. A client
 // that sends its whole body before reading any answer, without that header (Python's http.client,
 // curl -H 'Expect:'), gets such an early refusal too: after answering, the server reads and drops
 // what is left of a body of up to 64 MiB (for 10 s at most, and at most --read-timeout) before it
