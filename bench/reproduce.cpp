@@ -176,6 +176,10 @@ std::vector<size_t> parse_list(const std::string& text, const std::string& optio
   std::string item;
   while (std::getline(stream, item, ',')) {
     try {
+      // Digits only: std::stoull takes a sign and leading spaces, and reads "-1" as 2^64 - 1 (a
+      // trial's --threads -1 ran 1024 threads).
+      if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos)
+        throw std::invalid_argument(item);
       size_t used = 0;
       const unsigned long long value = std::stoull(item, &used);
       if (used != item.size() || value == 0) throw std::invalid_argument(item);

@@ -159,6 +159,29 @@ void require_output_directory(const std::string& path) {
   }
 }
 
+// client register --token-file replaces only an earlier token or an empty file: a trial's run
+// wrote the token over an encrypted batch. A usage error (exit 2), before the keys are sent.
+void refuse_to_replace_other_than_token(const std::string& path) {
+  std::error_code error;
+  if (!std::filesystem::exists(path, error)) return;
+  if (!std::filesystem::is_regular_file(path, error)) {
+    throw UsageError("--token-file '" + printable_text(path) +
+                     "' exists and is not a regular file; choose another path");
+  }
+  const uintmax_t size = std::filesystem::file_size(path, error);
+  if (error || size == 0) return;  // an empty file (touch, mktemp) holds nothing to lose
+  std::ifstream existing(path, std::ios::binary);
+  std::string line, rest;
+  const bool token =
+      size <= 65 && std::getline(existing, line) && is_token(line) && !std::getline(existing, rest);
+  if (!token) {
+    throw UsageError("--token-file '" + printable_text(path) +
+                     "' exists and is not a token file (it holds " + format_bytes(size) +
+                     "); client register replaces only an earlier token or an empty file: "
+                     "remove it first or choose another path");
+  }
+}
+
 void write_token_file(const std::string& path, const std::string& token) {
   AtomicFileWriter file(path, /*owner_only=*/true);  // mode 0600: the token is a credential
   file.stream() << token << "\n";
@@ -226,6 +249,7 @@ int client_register(std::span<char* const> arguments) {
   if (!options.parse(arguments)) return kExitSuccess;
   check_server_option(options);
   refuse_output_over_inputs(options, {"token-file"}, {});  // before the keys are sent
+  if (options.has("token-file")) refuse_to_replace_other_than_token(options.text("token-file"));
   const KeyDirectory keys = client_keys(options);
   const std::string token = do_register(options, keys);
   if (options.has("token-file")) {

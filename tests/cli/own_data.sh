@@ -310,6 +310,12 @@ for option in --timing-n --batch-images --accuracy-images --encrypted-images; do
     timeout 20 "$reproduce" --mode test --data set --model model.txt "$option" 1024,8192 \
     --paper-values "$data/../bench/paper_values.csv" --out reproduction-list --report r-list.md
 done
+# A sign is no digit: --threads -1 read as 2^64 - 1 ran 1024 threads (a trial), " 8" is refused too.
+for value in -1 +2 " 8"; do
+  expect 2 "--threads expects positive integers separated by commas, got '$value'" reproduction-sign -- \
+    timeout 20 "$reproduce" --mode test --data set --model model.txt --threads "$value" \
+    --paper-values "$data/../bench/paper_values.csv" --out reproduction-sign --report r-sign.md
+done
 
 # ---- Labels of the data set beyond the model's outputs: a clear error, not a wrong accuracy.
 expect 1 "is not one of the 4 classes 0..3" - -- "$exe" mnist --data "$data/mnist" \
