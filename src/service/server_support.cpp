@@ -87,9 +87,12 @@ std::string configuration_answer(const std::string& cause) {
 }
 
 std::string client_message(std::string message, const std::string& path, const std::string& name) {
-  const std::string quoted = "file '" + path + "'";
-  for (size_t at = message.find(quoted); at != std::string::npos; at = message.find(quoted, at))
-    message.replace(at, quoted.size(), name);
+  // "file 'PATH'" and "'PATH'" first: the name carries its own quotes ("part 'params'" was
+  // answered as "''part 'params''").
+  for (const std::string& quoted : {"file '" + path + "'", "'" + path + "'"}) {
+    for (size_t at = message.find(quoted); at != std::string::npos; at = message.find(quoted, at))
+      message.replace(at, quoted.size(), name);
+  }
   for (size_t at = message.find(path); at != std::string::npos; at = message.find(path, at))
     message.replace(at, path.size(), name);
   return message;

@@ -565,6 +565,17 @@ def tests(work):
         os.path.getsize("alice/public.key"))
     expect_refusal(server, "key parts of two schemes", 400, "BFV", "POST", query, body=mixed)
     expect_refusal(server, "key parts of two schemes", 400, "YASHE'", "POST", query, body=mixed)
+    # Parts of two key generations: named once each, without doubled quotes (it said
+    # "''part 'params'' (key set ...)").
+    mixed = b"".join(open(p, "rb").read()
+                     for p in ["alice/params", "bob/evaluation.key", "alice/public.key"])
+    query = "/v1/keysets?params=%d&evaluation=%d&public=%d" % (
+        os.path.getsize("alice/params"), os.path.getsize("bob/evaluation.key"),
+        os.path.getsize("alice/public.key"))
+    got, _, data = server.request("POST", query, body=mixed)
+    text = data.decode(errors="replace")
+    check(got == 400 and "part 'params' (key set" in text and "do not belong together" in text
+          and "''" not in text, "key parts of two key generations: %d %s" % (got, text.strip()))
     expect_refusal(server, "public keys as a job", 400, "holds public keys", "POST", "/v1/jobs",
                    body=open("alice/public.key", "rb").read(), token=alice)
     expect_refusal(server, "secret key as a job", 422, "secret key", "POST", "/v1/jobs",
@@ -866,8 +877,8 @@ time.sleep(60)
         check(all({"time", "remote", "path", "status", "ms"} <= set(l) for l in requests),
               "a request line lacks a field in " + s.log_path)
     requests = [l for l in server.log_lines() if "method" in l]
-    check(sum(1 for l in requests if l["path"] == "/v1/keysets") == 16,
-          "expected 16 keyset requests in the log (3 accepted, 13 refused), found %d"
+    check(sum(1 for l in requests if l["path"] == "/v1/keysets") == 17,
+          "expected 17 keyset requests in the log (3 accepted, 14 refused), found %d"
           % sum(1 for l in requests if l["path"] == "/v1/keysets"))
 
 
