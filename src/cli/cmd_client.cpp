@@ -37,7 +37,11 @@ void add_server_options(OptionParser& options) {
   options.add_value("server", "URL", "the service: http://HOST:PORT or https://HOST:PORT",
                     std::nullopt, true);
   options.add_value("ca-cert", "FILE", "https: the certificate (or CA) to trust");
-  options.add_value("timeout", "SECONDS", "connect, read and write timeout", "120");
+  options.add_value(
+      "timeout", "SECONDS",
+      "limit on connecting, on each read and write, and on each whole JSON answer (the scores of "
+      "fetch, a long download, only per read; status --wait adds its wait)",
+      "120");
 }
 
 void add_token_options(OptionParser& options) {

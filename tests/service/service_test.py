@@ -80,6 +80,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -827,6 +828,7 @@ time.sleep(60)
     servfix13_tests()
     servfix14_tests(work)
     servfix15_tests(work)
+    client16_tests()
     ranges_ignored(server, alice)
     token_refused_before_body(server, alice)
 
@@ -997,6 +999,108 @@ class FakeServer:
 
     def close(self):
         self.listener.close()
+
+
+class HostileServer:
+    """A server that reads each request (its head and its Content-Length body) and then answers
+    as `mode` says: "endless" (a 200 whose body never ends, without a length), "huge" (a
+    Content-Length of 10 GB, the bytes sent for ever), "trickle" (a long body, a byte every 0.2 s)
+    or "silent" (no answer at all); it counts the connections made to it."""
+
+    def __init__(self, mode):
+        self.mode, self.connections = mode, 0
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self.answer, args=(connection,), daemon=True).start()
+
+    def answer(self, connection):
+        try:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head, rest = data.split(b"\r\n\r\n", 1)
+            length = re.search(rb"(?i)content-length: *(\d+)", head)
+            left = int(length.group(1)) - len(rest) if length else 0
+            while left > 0:
+                chunk = connection.recv(min(left, 1 << 20))
+                if not chunk:
+                    return
+                left -= len(chunk)
+            if self.mode == "silent":
+                time.sleep(30)
+            elif self.mode == "trickle":
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                   b"Content-Length: 100000\r\n\r\n")
+                for _ in range(150):  # 30 s at most
+                    connection.sendall(b" ")
+                    time.sleep(0.2)
+            else:
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" +
+                                   (b"Content-Length: 10000000000\r\n" if self.mode == "huge"
+                                    else b"Connection: close\r\n") + b"\r\n{\"token\": \"")
+                block = b"a" * 65536
+                while True:
+                    connection.sendall(block)
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+    def close(self):
+        self.listener.close()
+
+
+def limit_memory():
+    """In a child before exec: 1 GiB of address space (an unbounded client dies, not the host)."""
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+def client16_tests():
+    """A new user's trial: a server whose JSON answer never ends grew the client without bound
+    (2.1 GB in 40 s); one trickling a byte a second held it for ever (--timeout bounded each
+    read only); a silent server cost twice --timeout (an HTTPS probe after the failure)."""
+    job = "0" * 32
+    for mode in ["endless", "huge"]:
+        fake = HostileServer(mode)
+        for args, what in [(["register", "--keys", "alice"], "POST /v1/keysets"),
+                           (["status", "--token", "0" * 64, "--job", job], "GET /v1/jobs/" + job),
+                           (["delete", "--token", "0" * 64, "--job", job],
+                            "DELETE /v1/jobs/" + job)]:
+            code, out = run_bounded(["client", args[0], "--server", fake.url, *args[1:]], 20,
+                                    preexec_fn=limit_memory)
+            check(code == 1 and "the server's answer to %s exceeds 1 MiB" % what in out,
+                  "client %s, an answer without end (%s): exit %s: %s" % (args[0], mode, code,
+                                                                           out[-300:]))
+        fake.close()
+    fake = HostileServer("trickle")
+    for args in [["register", "--keys", "alice"], ["status", "--token", "0" * 64, "--job", job]]:
+        code, out = run_bounded(["client", args[0], "--server", fake.url, "--timeout", "1",
+                                 *args[1:]], 20)
+        check(code == 1 and "the server's answer did not end within 1 s" in out,
+              "client %s, a trickling answer: exit %s: %s" % (args[0], code, out[-300:]))
+    fake.close()
+    # The HTTPS probe (a second connection) only when the server closed the connection soon.
+    fake = HostileServer("silent")
+    code, out = run_bounded(["client", "status", "--server", fake.url, "--timeout", "1",
+                             "--token", "0" * 64, "--job", job], 20)
+    check(code == 1 and "did not answer in time (--timeout 1 s)" in out and fake.connections == 1,
+          "client status, a silent server: exit %s, %d connections: %s" % (code, fake.connections,
+                                                                            out[-300:]))
+    fake.close()
 
 
 def servfix_tests(work):
