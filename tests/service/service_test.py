@@ -829,6 +829,7 @@ time.sleep(60)
     servfix14_tests(work)
     servfix15_tests(work)
     client16_tests()
+    long_polls_bounded()
     ranges_ignored(server, alice)
     token_refused_before_body(server, alice)
 
@@ -1067,6 +1068,50 @@ class HostileServer:
 def limit_memory():
     """In a child before exec: 1 GiB of address space (an unbounded client dies, not the host)."""
     resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+def long_polls_bounded():
+    """Long polls (GET /v1/jobs/ID?wait=S) wait on at most half the --http-threads; the others are
+    answered at once with the status as it is: four long polls of one client held all four
+    threads, and every other client, for S seconds. The job stays queued: its key set cannot be
+    loaded (the test-only open_fault library, EMFILE), a passing failure retried later."""
+    fault = os.path.join(os.getcwd(), "long-poll-fault")
+    env = dict(ENV, LD_PRELOAD=OPEN_FAULT, CRYPTONETS_TEST_OPEN_FAULT=fault,
+               ASAN_OPTIONS=ENV.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+    server = start_server("long-polls", "--http-threads", "4", env=env)
+    token = register(server, "alice")
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    job = "e" * 32
+    plant_job(server, job, token_hash(token), "alice.ct", 5, int(time.time()))
+    with open(fault, "w") as f:
+        f.write("/keysets/")
+    server.start()
+    answers = []
+
+    def poll():
+        try:
+            answers.append(server.request("GET", "/v1/jobs/%s?wait=60" % job, token=token)[0])
+        except OSError as e:
+            answers.append(str(e))
+
+    polls = [threading.Thread(target=poll, daemon=True) for _ in range(4)]
+    for p in polls:
+        p.start()
+    check(eventually(lambda: len(answers) >= 2, 15) and answers[:2] == [200, 200],
+          "four long polls on four threads: none answered at once (%s)" % answers)
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=15)
+    try:
+        connection.request("GET", "/v1/queue", headers={"Authorization": "Bearer " + token})
+        status = connection.getresponse().status
+    except OSError as e:
+        status = str(e)
+    connection.close()
+    check(status == 200 and len(answers) == 2,
+          "another request during the long polls: %s (answers %s)" % (status, answers))
+    os.unlink(fault)
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    for p in polls:
+        p.join(15)
 
 
 def client16_tests():
