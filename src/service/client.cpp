@@ -448,8 +448,10 @@ httplib::Result exchange(httplib::Client& client, httplib::Request request,
     request.content_provider_ = [provide = std::move(request.content_provider_), &active, &deadline,
                                  limit](size_t offset, size_t length, httplib::DataSink& sink) {
       const bool more = provide(offset, length, sink);
-      active = Clock::now();
-      deadline = active + limit;
+      if (more) {  // progress (a write that failed, perhaps after --timeout, is none)
+        active = Clock::now();
+        deadline = active + limit;
+      }
       return more;
     };
   }
