@@ -22,11 +22,14 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <iterator>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "cryptonets/io/serialize.hpp"
@@ -437,20 +440,70 @@ constexpr size_t kJsonAnswerBytes = size_t{1} << 20;
 // a message naming `what` when no answer came (unreachable), when it holds more than
 // kJsonAnswerBytes, or when it has not ended within `limit` of the request's end: --timeout bounds
 // each read, and this the whole answer (a server trickling a byte a second never ends otherwise).
+// Stops `client`'s request in progress (httplib's stop(), meant for another thread) once its
+// deadline passes: the time the content receiver cannot bound, before the first byte of the body
+// (a status line and headers trickled a byte at a time, each read within --timeout).
+class Watchdog {
+ public:
+  Watchdog(httplib::Client& client, Clock::time_point deadline)
+      : client_(client), deadline_(deadline), thread_([this] { watch(); }) {}
+  ~Watchdog() { finish(); }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  void extend(Clock::time_point deadline) {
+    std::lock_guard lock(mutex_);
+    deadline_ = deadline;
+  }
+  // Ends the watch; whether it stopped the request.
+  bool finish() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    return fired_;
+  }
+
+ private:
+  void watch() {
+    std::unique_lock lock(mutex_);
+    while (!done_ && Clock::now() < deadline_)
+      wake_.wait_until(lock, deadline_);
+    if (done_) return;
+    fired_ = true;
+    lock.unlock();  // stop() waits for a connection being opened: extend() must not wait for it
+    client_.stop();
+  }
+
+  httplib::Client& client_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  Clock::time_point deadline_;
+  bool done_ = false;
+  bool fired_ = false;
+  std::thread thread_;
+};
+
 httplib::Result exchange(httplib::Client& client, httplib::Request request,
                          const ClientOptions& options, const std::string& what,
                          Clock::duration limit, bool uploading = false,
                          const std::function<bool()>& answered_early = nullptr) {
   Clock::time_point active = Clock::now();
   Clock::time_point deadline = active + limit;
+  // Declared before the receivers that use it: the thread ends before they are gone.
+  Watchdog watchdog(client, deadline);
   if (request.content_provider_) {
     // The answer's time counts from the end of the upload (a large batch takes long to send).
     request.content_provider_ = [provide = std::move(request.content_provider_), &active, &deadline,
+                                 &watchdog,
                                  limit](size_t offset, size_t length, httplib::DataSink& sink) {
       const bool more = provide(offset, length, sink);
       if (more) {  // progress (a write that failed, perhaps after --timeout, is none)
         active = Clock::now();
         deadline = active + limit;
+        watchdog.extend(deadline);
       }
       return more;
     };
@@ -458,7 +511,9 @@ httplib::Result exchange(httplib::Client& client, httplib::Request request,
   std::string body;
   bool too_large = false;
   bool too_slow = false;
+  bool answered = false;
   request.response_handler = [&](const httplib::Response& res) {
+    answered = true;
     try {
       if (std::stoull(res.get_header_value("Content-Length")) > kJsonAnswerBytes) {
         too_large = true;
@@ -483,6 +538,7 @@ httplib::Result exchange(httplib::Client& client, httplib::Request request,
     return true;
   };
   httplib::Result result = client.send(request);
+  if (watchdog.finish() && !result && !too_large) too_slow = true;
   const std::string cannot = "cannot " + what + " at " + options.server + ": ";
   if (too_large) {
     throw std::runtime_error(cannot + "the server's answer to " + request.method + " " +
@@ -491,10 +547,15 @@ httplib::Result exchange(httplib::Client& client, httplib::Request request,
                              " a cryptonets server?)");
   }
   if (too_slow) {
-    throw std::runtime_error(
-        cannot + "the server's answer did not end within " +
+    const std::string within =
+        " within " +
         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limit).count()) +
-        " s (--timeout " + std::to_string(options.timeout_s) + " s bounds each whole answer)");
+        " s (--timeout " + std::to_string(options.timeout_s) + " s bounds each whole answer)";
+    throw std::runtime_error(
+        cannot +
+        (answered ? "the server's answer did not end"
+                  : "the server at " + host_port(options.server) + " did not answer") +
+        within);
   }
   if (!result && answered_early && answered_early()) return result;  // the caller reports it
   if (!result) unreachable(options, result, what, uploading, active);
