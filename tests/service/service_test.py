@@ -1006,7 +1006,8 @@ class HostileServer:
     """A server that reads each request (its head and its Content-Length body) and then answers
     as `mode` says: "endless" (a 200 whose body never ends, without a length), "huge" (a
     Content-Length of 10 GB, the bytes sent for ever), "trickle" (a long body, a byte every 0.2 s),
-    "slow headers" (a header line as slowly) or "silent" (no answer at all); it counts the connections made to it."""
+    "slow headers" (a header line as slowly) or "silent" (no answer at all); it counts the
+    connections made to it."""
 
     def __init__(self, mode):
         self.mode, self.connections = mode, 0
