@@ -37,7 +37,11 @@ void add_server_options(OptionParser& options) {
   options.add_value("server", "URL", "the service: http://HOST:PORT or https://HOST:PORT",
                     std::nullopt, true);
   options.add_value("ca-cert", "FILE", "https: the certificate (or CA) to trust");
-  options.add_value("timeout", "SECONDS", "connect, read and write timeout", "120");
+  options.add_value(
+      "timeout", "SECONDS",
+      "limit on connecting, on each read and write, and on each whole JSON answer (the scores of "
+      "fetch, a long download, only per read; status --wait adds its wait)",
+      "120");
 }
 
 void add_token_options(OptionParser& options) {
@@ -482,7 +486,14 @@ int client_infer(std::span<char* const> arguments) {
   uint64_t shown = 0;
   for (;;) {
     // Long polls: the answer comes as soon as the job ends (or every 2 s for the progress bar).
+    const auto asked = std::chrono::steady_clock::now();
     job = client.status(token, job.job, bar ? 2 : 30);
+    // A server with every long poll slot taken answers at once: ask again a second later, not
+    // in a tight loop.
+    if ((job.state == "queued" || job.state == "running") &&
+        std::chrono::steady_clock::now() - asked < std::chrono::seconds(1)) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
     if (bar && job.batches_done > shown) {
       bar->advance(job.batches_done - shown);
       shown = job.batches_done;

@@ -120,7 +120,10 @@ int run_serve(std::span<char* const> arguments) {
                     "key sets, jobs and results: new, empty or a state directory (mode 0700)",
                     std::nullopt, true);
   add_threads_option(options, "inference threads");
-  options.add_value("http-threads", "N", "connections served at once", "8");
+  options.add_value("http-threads", "N",
+                    "connections served at once (long polls, GET /v1/jobs/ID?wait=S, wait on "
+                    "at most half of them; the others are answered at once)",
+                    "8");
   options.add_value("max-queue", "N", "jobs accepted and not finished (then 503)", "16");
   options.add_value("max-body", "BYTES", "largest request body (then 413)", "4294967296");
   options.add_value("read-timeout", "SECONDS",

@@ -22,11 +22,14 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <iterator>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "cryptonets/io/serialize.hpp"
@@ -161,30 +164,42 @@ std::string connect_failure(const std::string& address, int timeout_s) {
   return reason;
 }
 
+using Clock = std::chrono::steady_clock;
+
 // Whether the server at `address` (HOST:PORT) answers HTTPS: one request without certificate
 // checks (nothing of ours is sent), to explain an http:// URL whose connection the server closed.
-bool speaks_https(const std::string& address, int timeout_s) {
+// Within `limit` in all (connection and answer).
+bool speaks_https(const std::string& address, Clock::duration limit) {
   httplib::Client probe("https://" + address);
   if (!probe.is_valid()) return false;
   probe.enable_server_certificate_verification(false);
-  const int limit = std::max(1, std::min(timeout_s, 5));
-  probe.set_connection_timeout(limit, 0);
-  probe.set_read_timeout(limit, 0);
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(limit).count();
+  probe.set_connection_timeout(static_cast<time_t>(us / 1000000),
+                               static_cast<time_t>(us % 1000000));
+  probe.set_read_timeout(static_cast<time_t>(us / 1000000), static_cast<time_t>(us % 1000000));
   return static_cast<bool>(probe.Get("/v1/queue"));
 }
 
 // What went wrong on the way to or from the server (no answer came), as a sentence: httplib's
 // error names ("Connection", "Read", ...) mean nothing to a user. `uploading`: the request had a
-// body of ours, and the server closed the connection while it was sent.
+// body of ours, and the server closed the connection while it was sent. `active`: when the
+// connection last made progress (its start, or the last body bytes sent or received): the HTTPS
+// probe gets what is left of --timeout since then, so that a silent server costs --timeout, not
+// twice it (a server that timed out is silent, not an HTTPS server that closed the connection).
 [[noreturn]] void unreachable(const ClientOptions& options, const httplib::Result& result,
-                              const std::string& what, bool uploading = false) {
+                              const std::string& what, bool uploading = false,
+                              std::optional<Clock::time_point> active = std::nullopt) {
   const std::string address = host_port(options.server);
   const std::string timeout = " (--timeout " + std::to_string(options.timeout_s) + " s)";
   std::string reason;
   const httplib::Error error = result.error();
+  const Clock::duration probe_limit = std::min<Clock::duration>(
+      std::chrono::seconds(std::min(options.timeout_s, 5)),
+      (active ? *active : Clock::now()) + std::chrono::seconds(options.timeout_s) - Clock::now());
   if ((error == httplib::Error::Write || error == httplib::Error::Canceled ||
        error == httplib::Error::Read) &&
-      options.server.rfind("http://", 0) == 0 && speaks_https(address, options.timeout_s)) {
+      options.server.rfind("http://", 0) == 0 && probe_limit > std::chrono::milliseconds(100) &&
+      speaks_https(address, probe_limit)) {
     throw std::runtime_error("cannot " + what + " at " + options.server + ": the server closed " +
                              "the connection; it speaks HTTPS: use https://" + address +
                              " (with --ca-cert for its certificate)");
@@ -417,6 +432,151 @@ int retry_after(const httplib::Response& res) {
   }
 }
 
+// The most a JSON answer of the server may hold: its answers are a few hundred bytes; a larger
+// one (a server that never ends its body) would grow the client without bound.
+constexpr size_t kJsonAnswerBytes = size_t{1} << 20;
+
+// Sends `request` (its body, if any, from its content provider) and reads the answer, failing with
+// a message naming `what` when no answer came (unreachable), when it holds more than
+// kJsonAnswerBytes, or when it has not ended within `limit` of the request's end: --timeout bounds
+// each read, and this the whole answer (a server trickling a byte a second never ends otherwise).
+// Stops `client`'s request in progress (httplib's stop(), meant for another thread) once its
+// deadline passes: the time the content receiver cannot bound, before the first byte of the body
+// (a status line and headers trickled a byte at a time, each read within --timeout).
+class Watchdog {
+ public:
+  Watchdog(httplib::Client& client, Clock::time_point deadline)
+      : client_(client), deadline_(deadline), thread_([this] { watch(); }) {}
+  ~Watchdog() { finish(); }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  void extend(Clock::time_point deadline) {
+    std::lock_guard lock(mutex_);
+    deadline_ = deadline;
+  }
+  // Ends the watch; whether it stopped the request.
+  bool finish() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    return fired_;
+  }
+
+ private:
+  void watch() {
+    std::unique_lock lock(mutex_);
+    while (!done_ && Clock::now() < deadline_)
+      wake_.wait_until(lock, deadline_);
+    if (done_) return;
+    fired_ = true;
+    lock.unlock();  // stop() waits for a connection being opened: extend() must not wait for it
+    client_.stop();
+  }
+
+  httplib::Client& client_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  Clock::time_point deadline_;
+  bool done_ = false;
+  bool fired_ = false;
+  std::thread thread_;
+};
+
+httplib::Result exchange(httplib::Client& client, httplib::Request request,
+                         const ClientOptions& options, const std::string& what,
+                         Clock::duration limit, bool uploading = false,
+                         const std::function<bool()>& answered_early = nullptr) {
+  Clock::time_point active = Clock::now();
+  Clock::time_point deadline = active + limit;
+  // Declared before the receivers that use it: the thread ends before they are gone.
+  Watchdog watchdog(client, deadline);
+  if (request.content_provider_) {
+    // The answer's time counts from the end of the upload (a large batch takes long to send).
+    request.content_provider_ = [provide = std::move(request.content_provider_), &active, &deadline,
+                                 &watchdog,
+                                 limit](size_t offset, size_t length, httplib::DataSink& sink) {
+      const bool more = provide(offset, length, sink);
+      if (more) {  // progress (a write that failed, perhaps after --timeout, is none)
+        active = Clock::now();
+        deadline = active + limit;
+        watchdog.extend(deadline);
+      }
+      return more;
+    };
+  }
+  std::string body;
+  bool too_large = false;
+  bool too_slow = false;
+  bool answered = false;
+  request.response_handler = [&](const httplib::Response& res) {
+    answered = true;
+    try {
+      if (std::stoull(res.get_header_value("Content-Length")) > kJsonAnswerBytes) {
+        too_large = true;
+        return false;
+      }
+    } catch (const std::exception&) {
+      // no length (chunked) or a malformed one: the receiver counts the bytes
+    }
+    return true;
+  };
+  request.content_receiver = [&](const char* data, size_t length, uint64_t, uint64_t) {
+    active = Clock::now();
+    if (body.size() + length > kJsonAnswerBytes) {
+      too_large = true;
+      return false;
+    }
+    if (active > deadline) {
+      too_slow = true;
+      return false;
+    }
+    body.append(data, length);
+    return true;
+  };
+  httplib::Result result = client.send(request);
+  if (watchdog.finish() && !result && !too_large) too_slow = true;
+  const std::string cannot = "cannot " + what + " at " + options.server + ": ";
+  if (too_large) {
+    throw std::runtime_error(cannot + "the server's answer to " + request.method + " " +
+                             request.path.substr(0, request.path.find('?')) +
+                             " exceeds 1 MiB (its answers are short JSON: is " + options.server +
+                             " a cryptonets server?)");
+  }
+  if (too_slow) {
+    const std::string within =
+        " within " +
+        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limit).count()) +
+        " s (--timeout " + std::to_string(options.timeout_s) + " s bounds each whole answer)";
+    throw std::runtime_error(
+        cannot +
+        (answered ? "the server's answer did not end"
+                  : "the server at " + host_port(options.server) + " did not answer") +
+        within);
+  }
+  if (!result && answered_early && answered_early()) return result;  // the caller reports it
+  if (!result) unreachable(options, result, what, uploading, active);
+  result->body = std::move(body);
+  return result;
+}
+
+// A request without a body to `path`, answered through exchange within --timeout (plus
+// `extra_s`, the time the server may wait before it answers).
+httplib::Result request_json(const ClientOptions& options, httplib::Client& client,
+                             const std::string& method, const std::string& path,
+                             const httplib::Headers& headers, const std::string& what,
+                             int extra_s = 0) {
+  httplib::Request request;
+  request.method = method;
+  request.path = path;
+  request.headers = headers;
+  return exchange(client, std::move(request), options, what,
+                  std::chrono::seconds(options.timeout_s + extra_s));
+}
+
 json expect_json(const httplib::Response& res, int status) {
   if (res.status != status) {
     throw ServiceError(res.status, server_message(res.status, res.body), retry_after(res),
@@ -438,24 +598,29 @@ httplib::Result upload(const ClientOptions& options, const std::string& path,
   auto client = connect(options);
   EarlyAnswer early(*client, options.server);
   const uint64_t total = body.size();
-  auto result = client->Post(
-      path, headers, static_cast<size_t>(total),
-      [&](size_t offset, size_t length, httplib::DataSink& sink) {
-        if (early.arrived(0)) return false;  // refused before the end: stop sending
-        std::vector<char> buffer(std::min(length, kChunkBytes));
-        const size_t got = body.read(offset, buffer.size(), buffer.data());
-        if (got == 0) return false;
-        if (options.progress) options.progress(offset + got, total);
-        if (sink.write(buffer.data(), got)) return true;
-        early.arrived(1000);  // the server closed the connection: did it answer first?
-        return false;
-      },
-      "application/octet-stream");
+  httplib::Request request;
+  request.method = "POST";
+  request.path = path;
+  request.headers = headers;
+  request.headers.emplace("Content-Type", "application/octet-stream");
+  request.content_length_ = static_cast<size_t>(total);
+  request.content_provider_ = [&](size_t offset, size_t length, httplib::DataSink& sink) {
+    if (early.arrived(0)) return false;  // refused before the end: stop sending
+    std::vector<char> buffer(std::min(length, kChunkBytes));
+    const size_t got = body.read(offset, buffer.size(), buffer.data());
+    if (got == 0) return false;
+    if (options.progress) options.progress(offset + got, total);
+    if (sink.write(buffer.data(), got)) return true;
+    early.arrived(1000);  // the server closed the connection: did it answer first?
+    return false;
+  };
+  auto result =
+      exchange(*client, std::move(request), options, what, std::chrono::seconds(options.timeout_s),
+               true, [&] { return early.status() != 0; });
   if (early.status() != 0) {
     throw ServiceError(early.status(), server_message(early.status(), early.body()),
                        early.retry_after_s(), error_code(early.body()));
   }
-  if (!result) unreachable(options, result, what, true);
   return result;
 }
 
@@ -633,8 +798,8 @@ std::string Client::register_keys(const KeyDirectory& keys) {
 
 void Client::check_queue(const std::string& token) {
   auto client = connect(options_);
-  auto result = client->Get("/v1/queue", bearer(token));
-  if (!result) unreachable(options_, result, "reach the server");
+  auto result =
+      request_json(options_, *client, "GET", "/v1/queue", bearer(token), "reach the server");
   expect_json(*result, 200);
 }
 
@@ -651,10 +816,10 @@ JobStatus Client::status(const std::string& token, const std::string& job, int w
   require_job_id(job);
   auto client = connect(options_);
   client->set_read_timeout(options_.timeout_s + wait_s, 0);
-  auto result = client->Get(
+  auto result = request_json(
+      options_, *client, "GET",
       "/v1/jobs/" + job + (wait_s > 0 ? "?wait=" + std::to_string(wait_s) : std::string()),
-      bearer(token));
-  if (!result) unreachable(options_, result, "ask for job " + job);
+      bearer(token), "ask for job " + job, wait_s);
   return job_status_from(expect_json(*result, 200));
 }
 
@@ -796,6 +961,9 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
   } cleanup{part, fd};
 
   auto client = connect(options_);
+  // An error answer is short JSON, bounded as exchange bounds one; the scores only per read.
+  const Clock::time_point deadline = Clock::now() + std::chrono::seconds(options_.timeout_s);
+  bool too_slow = false;
   int status = 0;
   uint64_t total = 0;
   uint64_t received = 0;
@@ -815,7 +983,9 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
       [&](const char* data, size_t length) {
         if (status != 200) {
           if (error_body.size() < 65536) error_body.append(data, length);
-          return true;
+          if (Clock::now() <= deadline) return true;
+          too_slow = true;
+          return false;
         }
         while (length > 0) {
           const ssize_t written = ::write(fd, data, length);
@@ -833,6 +1003,12 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
       });
   if (write_error != 0) {
     throw std::runtime_error("cannot write '" + part + "': " + std::strerror(write_error));
+  }
+  if (too_slow) {
+    throw std::runtime_error("cannot fetch job " + job + " at " + options_.server +
+                             ": the server's answer (" + std::to_string(status) +
+                             ") did not end within --timeout " +
+                             std::to_string(options_.timeout_s) + " s");
   }
   if (!result) unreachable(options_, result, "fetch job " + job);
   if (status != 200) throw ServiceError(status, server_message(status, error_body));
@@ -877,8 +1053,8 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
 void Client::remove(const std::string& token, const std::string& job) {
   require_job_id(job);
   auto client = connect(options_);
-  auto result = client->Delete("/v1/jobs/" + job, bearer(token));
-  if (!result) unreachable(options_, result, "delete job " + job);
+  auto result = request_json(options_, *client, "DELETE", "/v1/jobs/" + job, bearer(token),
+                             "delete job " + job);
   if (result->status != 204) {
     throw ServiceError(result->status, server_message(result->status, result->body));
   }

@@ -244,6 +244,9 @@ class Server::Impl {
   std::deque<std::string> queue_;
   size_t pending_ = 0;  // queued + running jobs + uploads in progress
   bool stopping_ = false;
+  // Requests waiting in a long poll (GET /v1/jobs/ID?wait=S): at most half the --http-threads,
+  // so that long polls never hold every thread and other clients are always served.
+  int long_polls_ = 0;
   // stop() was called: read without mutex_ by the body readers, which then stop reading (an
   // upload in progress held the listener's shutdown, and the process, until its client had sent
   // it all: a slow client, for the --upload-timeout).

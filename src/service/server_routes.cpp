@@ -907,11 +907,17 @@ void Server::Impl::job_status(const httplib::Request& req, httplib::Response& re
   }
   std::unique_lock lock(mutex_);
   owned_job(id, key_set);
-  wake_.wait_for(lock, std::chrono::seconds(wait_s), [&] {
-    auto it = jobs_.find(id);
-    return stopping_ || it == jobs_.end() ||
-           (it->second.state != "queued" && it->second.state != "running");
-  });
+  // Beyond half the HTTP threads waiting already, the status as it is now (the client polls
+  // again): eight long polls of one client held all eight threads and every other client.
+  if (wait_s > 0 && long_polls_ < std::max(1, options_.http_threads) / 2) {
+    ++long_polls_;
+    wake_.wait_for(lock, std::chrono::seconds(wait_s), [&] {
+      auto it = jobs_.find(id);
+      return stopping_ || it == jobs_.end() ||
+             (it->second.state != "queued" && it->second.state != "running");
+    });
+    --long_polls_;
+  }
   answer_json(res, 200, owned_job(id, key_set).to_json());
 }
 

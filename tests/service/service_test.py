@@ -80,6 +80,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -838,6 +839,8 @@ time.sleep(60)
     servfix13_tests()
     servfix14_tests(work)
     servfix15_tests(work)
+    client16_tests()
+    long_polls_bounded()
     ranges_ignored(server, alice)
     token_refused_before_body(server, alice)
 
@@ -1008,6 +1011,158 @@ class FakeServer:
 
     def close(self):
         self.listener.close()
+
+
+class HostileServer:
+    """A server that reads each request (its head and its Content-Length body) and then answers
+    as `mode` says: "endless" (a 200 whose body never ends, without a length), "huge" (a
+    Content-Length of 10 GB, the bytes sent for ever), "trickle" (a long body, a byte every 0.2 s),
+    "slow headers" (a header line as slowly) or "silent" (no answer at all); it counts the
+    connections made to it."""
+
+    def __init__(self, mode):
+        self.mode, self.connections = mode, 0
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self.answer, args=(connection,), daemon=True).start()
+
+    def answer(self, connection):
+        try:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head, rest = data.split(b"\r\n\r\n", 1)
+            length = re.search(rb"(?i)content-length: *(\d+)", head)
+            left = int(length.group(1)) - len(rest) if length else 0
+            while left > 0:
+                chunk = connection.recv(min(left, 1 << 20))
+                if not chunk:
+                    return
+                left -= len(chunk)
+            if self.mode == "silent":
+                time.sleep(30)
+            elif self.mode in ("trickle", "slow headers"):
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" +
+                                   (b"Content-Length: 100000\r\n\r\n" if self.mode == "trickle"
+                                    else b"X-Slow: "))
+                for _ in range(150):  # 30 s at most
+                    connection.sendall(b" ")
+                    time.sleep(0.2)
+            else:
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" +
+                                   (b"Content-Length: 10000000000\r\n" if self.mode == "huge"
+                                    else b"Connection: close\r\n") + b"\r\n{\"token\": \"")
+                block = b"a" * 65536
+                while True:
+                    connection.sendall(block)
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+    def close(self):
+        self.listener.close()
+
+
+def limit_memory():
+    """In a child before exec: 1 GiB of address space (an unbounded client dies, not the host)."""
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+def long_polls_bounded():
+    """Long polls (GET /v1/jobs/ID?wait=S) wait on at most half the --http-threads; the others are
+    answered at once with the status as it is: four long polls of one client held all four
+    threads, and every other client, for S seconds. The job stays queued: its key set cannot be
+    loaded (the test-only open_fault library, EMFILE), a passing failure retried later."""
+    fault = os.path.join(os.getcwd(), "long-poll-fault")
+    env = dict(ENV, LD_PRELOAD=OPEN_FAULT, CRYPTONETS_TEST_OPEN_FAULT=fault,
+               ASAN_OPTIONS=ENV.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+    server = start_server("long-polls", "--http-threads", "4", env=env)
+    token = register(server, "alice")
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    job = "e" * 32
+    plant_job(server, job, token_hash(token), "alice.ct", 5, int(time.time()))
+    with open(fault, "w") as f:
+        f.write("/keysets/")
+    server.start()
+    answers = []
+
+    def poll():
+        try:
+            answers.append(server.request("GET", "/v1/jobs/%s?wait=60" % job, token=token)[0])
+        except OSError as e:
+            answers.append(str(e))
+
+    polls = [threading.Thread(target=poll, daemon=True) for _ in range(4)]
+    for p in polls:
+        p.start()
+    check(eventually(lambda: len(answers) >= 2, 15) and answers[:2] == [200, 200],
+          "four long polls on four threads: none answered at once (%s)" % answers)
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=15)
+    try:
+        connection.request("GET", "/v1/queue", headers={"Authorization": "Bearer " + token})
+        status = connection.getresponse().status
+    except OSError as e:
+        status = str(e)
+    connection.close()
+    check(status == 200 and len(answers) == 2,
+          "another request during the long polls: %s (answers %s)" % (status, answers))
+    os.unlink(fault)
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    for p in polls:
+        p.join(15)
+
+
+def client16_tests():
+    """A new user's trial: a server whose JSON answer never ends grew the client without bound
+    (2.1 GB in 40 s); one trickling a byte a second held it for ever (--timeout bounded each
+    read only); a silent server cost twice --timeout (an HTTPS probe after the failure)."""
+    job = "0" * 32
+    for mode in ["endless", "huge"]:
+        fake = HostileServer(mode)
+        for args, what in [(["register", "--keys", "alice"], "POST /v1/keysets"),
+                           (["status", "--token", "0" * 64, "--job", job], "GET /v1/jobs/" + job),
+                           (["delete", "--token", "0" * 64, "--job", job],
+                            "DELETE /v1/jobs/" + job)]:
+            code, out = run_bounded(["client", args[0], "--server", fake.url, *args[1:]], 20,
+                                    preexec_fn=limit_memory)
+            check(code == 1 and "the server's answer to %s exceeds 1 MiB" % what in out,
+                  "client %s, an answer without end (%s): exit %s: %s" % (args[0], mode, code,
+                                                                           out[-300:]))
+        fake.close()
+    for mode in ["trickle", "slow headers"]:
+        fake = HostileServer(mode)
+        for args in [["register", "--keys", "alice"],
+                     ["status", "--token", "0" * 64, "--job", job]]:
+            code, out = run_bounded(["client", args[0], "--server", fake.url, "--timeout", "1",
+                                     *args[1:]], 20)
+            check(code == 1 and ("the server's answer did not end within 1 s" if mode == "trickle"
+                                 else "did not answer within 1 s") in out,
+                  "client %s, %s: exit %s: %s" % (args[0], mode, code, out[-300:]))
+        fake.close()
+    # The HTTPS probe (a second connection) only when the server closed the connection soon.
+    fake = HostileServer("silent")
+    code, out = run_bounded(["client", "status", "--server", fake.url, "--timeout", "1",
+                             "--token", "0" * 64, "--job", job], 20)
+    check(code == 1 and "did not answer" in out and "(--timeout 1 s" in out and
+          fake.connections == 1,
+          "client status, a silent server: exit %s, %d connections: %s" % (code, fake.connections,
+                                                                            out[-300:]))
+    fake.close()
 
 
 def servfix_tests(work):
