@@ -966,14 +966,22 @@ def run_bounded(args, seconds, **kwargs):
         return None, out if isinstance(out, str) else out.decode(errors="replace")
 
 
-class FakeServer:
-    """A stand-in for the service that answers GET .../result with `body` (200, its length), or
-    with a Content-Length it never completes (stall), and records every request line: what the
-    client does with a damaged or interrupted download, which a real server no longer serves."""
+def read_head(connection):
+    """The bytes of a request up to and past its blank line (all there were if it ended first)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
 
-    def __init__(self, body=b"", stall=False):
-        self.requests = []
-        self.body, self.stall = body, stall
+
+class ListeningServer:
+    """A fake server on 127.0.0.1 (an unused port): a thread of its own accepts each connection
+    and hands it to accepted(connection), until close()."""
+
+    def __init__(self):
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(8)
@@ -986,34 +994,43 @@ class FakeServer:
                 connection, _ = self.listener.accept()
             except OSError:
                 return
-            try:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = connection.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-                line = data.split(b"\r\n")[0].decode(errors="replace")
-                self.requests.append(line)
-                if line.startswith("GET ") and line.split()[1].endswith("/result"):
-                    length = len(self.body) if not self.stall else 1 << 20
-                    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-"
-                                       b"stream\r\nContent-Length: %d\r\n\r\n" % length)
-                    connection.sendall(self.body if not self.stall else b"x" * 1000)
-                    if self.stall:
-                        time.sleep(30)
-                else:
-                    connection.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
-            except OSError:
-                pass
-            finally:
-                connection.close()
+            self.accepted(connection)
 
     def close(self):
         self.listener.close()
 
 
-class HostileServer:
+class FakeServer(ListeningServer):
+    """A stand-in for the service that answers GET .../result with `body` (200, its length), or
+    with a Content-Length it never completes (stall), and records every request line: what the
+    client does with a damaged or interrupted download, which a real server no longer serves."""
+
+    def __init__(self, body=b"", stall=False):
+        self.requests = []
+        self.body, self.stall = body, stall
+        super().__init__()
+
+    def accepted(self, connection):
+        try:
+            data = read_head(connection)
+            line = data.split(b"\r\n")[0].decode(errors="replace")
+            self.requests.append(line)
+            if line.startswith("GET ") and line.split()[1].endswith("/result"):
+                length = len(self.body) if not self.stall else 1 << 20
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-"
+                                   b"stream\r\nContent-Length: %d\r\n\r\n" % length)
+                connection.sendall(self.body if not self.stall else b"x" * 1000)
+                if self.stall:
+                    time.sleep(30)
+            else:
+                connection.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+
+class HostileServer(ListeningServer):
     """A server that reads each request (its head and its Content-Length body) and then answers
     as `mode` says: "endless" (a 200 whose body never ends, without a length), "huge" (a
     Content-Length of 10 GB, the bytes sent for ever), "trickle" (a long body, a byte every 0.2 s),
@@ -1022,29 +1039,17 @@ class HostileServer:
 
     def __init__(self, mode):
         self.mode, self.connections = mode, 0
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(8)
-        self.url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
-        threading.Thread(target=self.serve, daemon=True).start()
+        super().__init__()
 
-    def serve(self):
-        while True:
-            try:
-                connection, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self.answer, args=(connection,), daemon=True).start()
+    def accepted(self, connection):
+        self.connections += 1
+        threading.Thread(target=self.answer, args=(connection,), daemon=True).start()
 
     def answer(self, connection):
         try:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = connection.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
+            data = read_head(connection)
+            if b"\r\n\r\n" not in data:
+                return
             head, rest = data.split(b"\r\n\r\n", 1)
             length = re.search(rb"(?i)content-length: *(\d+)", head)
             left = int(length.group(1)) - len(rest) if length else 0
@@ -1074,13 +1079,20 @@ class HostileServer:
         finally:
             connection.close()
 
-    def close(self):
-        self.listener.close()
-
 
 def limit_memory():
     """In a child before exec: 1 GiB of address space (an unbounded client dies, not the host)."""
     resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+def restart_with_faulty_job(server, token, job, fault, fault_line):
+    """Stops the server, plants a queued job of alice.ct (5 images) for the token, arms the
+    open_fault library with fault_line (in the file `fault`) and starts the server again."""
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+    plant_job(server, job, token_hash(token), "alice.ct", 5, int(time.time()))
+    with open(fault, "w") as f:
+        f.write(fault_line)
+    server.start()
 
 
 def long_polls_bounded():
@@ -1093,12 +1105,8 @@ def long_polls_bounded():
                ASAN_OPTIONS=ENV.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
     server = start_server("long-polls", "--http-threads", "4", env=env)
     token = register(server, "alice")
-    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
     job = "e" * 32
-    plant_job(server, job, token_hash(token), "alice.ct", 5, int(time.time()))
-    with open(fault, "w") as f:
-        f.write("/keysets/")
-    server.start()
+    restart_with_faulty_job(server, token, job, fault, "/keysets/")
     answers = []
 
     def poll():
@@ -1511,12 +1519,8 @@ def servfix_disk_full():
         check(status == status_expected and phrase in data,
               "an upload whose record cannot be written (%s): %d %r" % (error, status, data))
     # A queued job (planted while the server is stopped) whose every record write fails.
-    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
     job = "d" * 32
-    plant_job(server, job, token_hash(token), "alice.ct", 5, int(time.time()))
-    with open(fault, "w") as f:
-        f.write("ENOSPC rename /job.json")
-    server.start()
+    restart_with_faulty_job(server, token, job, fault, "ENOSPC rename /job.json")
     state = wait_done(server, token, job, 60)
     check(state["state"] == "failed", "a job whose records cannot be written: %s" % state)
     directory = os.path.join(server.state, "jobs", job)
