@@ -823,6 +823,10 @@ void refuse_output_over_data(const std::string& option, const std::string& outpu
        it.increment(error)) {
     std::error_code kind_error;
     if (!it->is_regular_file(kind_error)) continue;  // links followed
+    // Only the data set's own files (IDX files, the SHA256SUMS files): a rerun's --csv D/run.csv
+    // of an earlier run there was refused. A link with another name is found through its target.
+    const std::string name = it->path().filename().string();
+    if (name.find("-ubyte") == std::string::npos && name.rfind("SHA256SUMS", 0) != 0) continue;
     if (!names_same_file(output, it->path().string())) continue;
     throw UsageError("--" + option + " '" + printable_text(output) + "' is the same file as '" +
                      printable_text(it->path().string()) + "' of --data '" +

@@ -260,10 +260,10 @@ void require_regular_input_option(const std::string& option, const std::string& 
 std::string shell_quoted(std::string_view argument);
 
 // Refuses (UsageError) the output option `option` (its name without "--") when `output` is the
-// same file (names_same_file) as a file of the data directory `data_directory`: an IDX file, its
-// SHA256SUMS, or a link to one there. Found by a new user's trial: `cryptonets-train --out
-// DATA/train-images-idx3-ubyte.gz` replaced the training images (exit 0). A directory that cannot
-// be listed is left to the loaders.
+// same file (names_same_file) as a file of the data directory `data_directory`: an IDX file (a
+// name with "-ubyte"), a SHA256SUMS file, or a link to one; other files there may be replaced.
+// Found by a new user's trial: `cryptonets-train --out DATA/train-images-idx3-ubyte.gz` replaced
+// the training images (exit 0). A directory that cannot be listed is left to the loaders.
 void refuse_output_over_data(const std::string& option, const std::string& output,
                              const std::string& data_directory);
 

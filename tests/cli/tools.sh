@@ -423,6 +423,12 @@ expect 2 "--out 'dset/t10k-images-idx3-ubyte' is the same file as" -- \
   "$quantise" --data dset --out dset/t10k-images-idx3-ubyte --results r.md
 expect 2 "--results 'dset/alias' is the same file as" -- \
   "$quantise" --data dset --out q.txt --results dset/alias
+# Another file in the data folder is no data set file: an earlier run's output may be replaced (a
+# rerun was refused). The check passed, --fine-tune '.' is refused after it, before any work.
+echo "an earlier run" >dset/notes.txt
+expect 2 "--fine-tune '.' is a directory, not a regular file" -- \
+  "$train" --data dset --out dset/notes.txt --fine-tune .
+rm dset/notes.txt
 # cryptonets-reproduce: its report and CSV files against its inputs, the data set and each other
 # (a trial: --report over --paper-values, --model, DATA/SHA256SUMS or a CSV file of --out replaced
 # it, exit 0); an --out that is a file (it failed after the work had started, exit 1).
