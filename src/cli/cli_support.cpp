@@ -916,23 +916,30 @@ void refuse_output_over_inputs(const OptionParser& options, const std::vector<st
   }
 }
 
+std::optional<uintmax_t> file_not_to_replace(
+    const std::string& path, const std::function<bool(std::istream&)>& replaceable) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) return std::nullopt;
+  const uintmax_t size = std::filesystem::file_size(path, error);
+  if (error || size == 0) return std::nullopt;  // an empty file (touch, mktemp): nothing to lose
+  std::ifstream existing(path, std::ios::binary);
+  if (!existing || replaceable(existing)) return std::nullopt;
+  return size;
+}
+
 void refuse_to_replace_other_than_ciphertexts(const OptionParser& options,
                                               const std::string& option) {
   if (!options.has(option)) return;
   const std::string path = options.text(option);
-  std::error_code error;
-  if (!std::filesystem::is_regular_file(path, error)) return;
-  const uintmax_t size = std::filesystem::file_size(path, error);
-  if (error || size == 0) return;  // an empty file (touch, mktemp) holds nothing to lose
-  std::ifstream existing(path, std::ios::binary);
-  if (!existing) return;
-  std::array<char, 5> head{};
-  existing.read(head.data(), head.size());
-  if (existing.gcount() == 5 && std::string_view(head.data(), 4) == "CNPF" && head[4] == 'C')
-    return;
+  const std::optional<uintmax_t> size = file_not_to_replace(path, [](std::istream& existing) {
+    std::array<char, 5> head{};
+    existing.read(head.data(), head.size());
+    return existing.gcount() == 5 && std::string_view(head.data(), 4) == "CNPF" && head[4] == 'C';
+  });
+  if (!size) return;
   const std::string kind = cryptonets_file_kind(path);
   throw UsageError("--" + option + " '" + printable_text(path) +
-                   "' exists and is not a ciphertext file (it holds " + format_bytes(size) +
+                   "' exists and is not a ciphertext file (it holds " + format_bytes(*size) +
                    (kind.empty() ? "" : ": " + kind) +
                    "); this command replaces only a ciphertext file or an empty file, so that "
                    "an archive or copy of keys is never lost: remove it first or choose another "

@@ -6,7 +6,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
+#include <istream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -298,6 +300,13 @@ void refuse_output_over_inputs(const OptionParser& options, const std::vector<st
 // non-empty file is, it is not this command's to destroy. Call after refuse_output_over_inputs,
 // before any work; a path that does not exist, or that cannot be read, passes (the writer reports
 // it).
+// The shared step of the refusals below: the size of `path` if it is a non-empty regular file
+// (links followed) that can be opened and that `replaceable` (given the open stream) does not
+// accept; nullopt for a path that does not exist, is empty, cannot be read (the writer reports
+// it), or is accepted.
+std::optional<uintmax_t> file_not_to_replace(const std::string& path,
+                                             const std::function<bool(std::istream&)>& replaceable);
+
 void refuse_to_replace_other_than_ciphertexts(const OptionParser& options,
                                               const std::string& option);
 

@@ -167,20 +167,21 @@ void require_output_directory(const std::string& path) {
 // wrote the token over an encrypted batch. A usage error (exit 2), before the keys are sent.
 void refuse_to_replace_other_than_token(const std::string& path) {
   std::error_code error;
-  if (!std::filesystem::exists(path, error)) return;
-  if (!std::filesystem::is_regular_file(path, error)) {
+  if (std::filesystem::exists(path, error) && !std::filesystem::is_regular_file(path, error)) {
     throw UsageError("--token-file '" + printable_text(path) +
                      "' exists and is not a regular file; choose another path");
   }
-  const uintmax_t size = std::filesystem::file_size(path, error);
-  if (error || size == 0) return;  // an empty file (touch, mktemp) holds nothing to lose
-  std::ifstream existing(path, std::ios::binary);
-  std::string line, rest;
-  const bool token =
-      size <= 65 && std::getline(existing, line) && is_token(line) && !std::getline(existing, rest);
-  if (!token) {
+  const std::optional<uintmax_t> size = file_not_to_replace(path, [](std::istream& existing) {
+    // At most a token and its newline: a batch is not read whole.
+    std::string text(66, '\0');
+    existing.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<size_t>(existing.gcount()));
+    if (!text.empty() && text.back() == '\n') text.pop_back();
+    return is_token(text);
+  });
+  if (size) {
     throw UsageError("--token-file '" + printable_text(path) +
-                     "' exists and is not a token file (it holds " + format_bytes(size) +
+                     "' exists and is not a token file (it holds " + format_bytes(*size) +
                      "); client register replaces only an earlier token or an empty file: "
                      "remove it first or choose another path");
   }
