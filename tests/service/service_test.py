@@ -66,7 +66,10 @@ the 400s of its query with the body unsent; a client stalled inside its request 
 gets 408, logged with its address and duration; a connection still waiting for the only HTTP thread at
 SIGTERM is answered 503 with Retry-After, and logged. A Range header is ignored (answers are
 whole, status 200); one that does not parse is 416 saying so. An upload with "Expect:
-100-continue" and no token or an unknown one is answered 401 instead of the 100.
+100-continue" and no token or an unknown one is answered 401 instead of the 100. A request framed
+two ways (two Content-Length headers, equal or not, or one with Transfer-Encoding; two Host or
+Authorization headers) is 400 naming them, with "Expect: 100-continue" too; one of more than 100
+header lines is 431, a million of them read no further (they grew the server's peak memory by 100 MB).
 
 --slow adds: a full disk at a job's record (ENOSPC, EDQUOT) is 507, told by the errno (EIO there is
 500, under a state directory named after ENOSPC's text); 8 concurrent clients with their own keys,
@@ -839,6 +842,7 @@ time.sleep(60)
     servfix13_tests()
     servfix14_tests(work)
     servfix15_tests(work)
+    servfix17_tests()
     client16_tests()
     long_polls_bounded()
     ranges_ignored(server, alice)
@@ -2357,6 +2361,75 @@ def servfix15_tests(work):
     check(eventually(lambda: sum(1 for l in server.log_lines() if l.get("status") == 408 and
                                  l.get("remote") == "127.0.0.1") == 2),
           "the client stalled in its request line is not logged: %s" % server.log_lines())
+    server.terminate()
+
+
+def peak_memory_kib(pid):
+    """The peak resident memory of process `pid` (VmHWM), in KiB."""
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def servfix17_tests():
+    """A request's body is framed one way only: two Content-Length headers (equal or not), or one
+    with Transfer-Encoding, are 400 naming them, before the body is read (they were served: the
+    body read chunked while its Content-Length was taken for its size), as are two Host or
+    Authorization headers. A request of more than 100 header lines is 431: a million short ones
+    held 100 MB of the server's memory."""
+    server = start_server("framing")
+    keysets = b"POST /v1/keysets?params=1&evaluation=1&public=1 HTTP/1.1\r\nHost: x\r\n"
+    before = server.files()
+    for what, head, body, phrase in [
+            ("two different Content-Length", b"Content-Length: 3\r\nContent-Length: 5\r\n",
+             b"abc", "the request has 2 Content-Length headers; send one"),
+            ("two equal Content-Length", b"Content-Length: 3\r\nContent-Length: 3\r\n", b"abc",
+             "the request has 2 Content-Length headers; send one"),
+            ("two Content-Length with Expect: 100-continue",
+             b"Content-Length: 3\r\ncontent-length: 3\r\nExpect: 100-continue\r\n", b"",
+             "the request has 2 Content-Length headers; send one"),
+            ("Content-Length and Transfer-Encoding",
+             b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n", b"3\r\nabc\r\n0\r\n\r\n",
+             "the request has both Content-Length and Transfer-Encoding"),
+            ("two Host", b"Host: y\r\nContent-Length: 3\r\n", b"abc",
+             "the request has 2 Host headers; send one"),
+            ("two Authorization",
+             b"Authorization: Bearer a\r\nAuthorization: Bearer b\r\nContent-Length: 3\r\n",
+             b"abc", "the request has 2 Authorization headers; send one")]:
+        answer = raw_exchange(server.port, keysets + head + b"\r\n" + body)
+        check(answer.startswith(b"HTTP/1.1 400 ") and phrase.encode() in answer,
+              "%s: %s" % (what, answer[:300]))
+    no_stray_files(server, before, "requests of doubtful framing")
+    check(not any(b"Bearer" in line for line in open(server.log_path, "rb")),
+          "a refused Authorization header was logged")
+
+    # 100 header lines (Host and 99 more) are served; 101 are 431, and so are a million, read no
+    # further than the 101st line (they grew the server's peak memory by 100 MB).
+    def head_of(lines):
+        return (b"GET /v1/queue HTTP/1.1\r\nHost: x\r\n" +
+                b"".join(b"X-%d: y\r\n" % i for i in range(lines - 1)) + b"\r\n")
+    answer = raw_exchange(server.port, head_of(100))
+    check(answer.startswith(b"HTTP/1.1 401 "), "100 header lines: %s" % answer[:300])
+    answer = raw_exchange(server.port, head_of(101))
+    check(answer.startswith(b"HTTP/1.1 431 ") and
+          b"the request has more than 100 header lines" in answer,
+          "101 header lines: %s" % answer[:300])
+    peak = peak_memory_kib(server.process.pid)
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    try:
+        connection.sendall(head_of(1000000))
+    except OSError:
+        pass  # the server stopped reading at the 101st line
+    answer = answer_until_close(connection, 30)
+    connection.close()
+    grown = peak_memory_kib(server.process.pid) - peak
+    check(answer.startswith(b"HTTP/1.1 431 ") and grown < 16 << 10,
+          "a million header lines: the server's peak memory grew by %d KiB: %s"
+          % (grown, answer[:300]))
+    check(eventually(lambda: [l["status"] for l in server.log_lines()
+                              if l.get("path") == "/v1/queue"][-1:] == [431]),
+          "the 431 was not logged")
     server.terminate()
 
 
