@@ -69,7 +69,9 @@ whole, status 200); one that does not parse is 416 saying so. An upload with "Ex
 100-continue" and no token or an unknown one is answered 401 instead of the 100. A request framed
 two ways (two Content-Length headers, equal or not, or one with Transfer-Encoding; two Host or
 Authorization headers) is 400 naming them, with "Expect: 100-continue" too; one of more than 100
-header lines is 431, a million of them read no further (they grew the server's peak memory by 100 MB).
+header lines is 431, a million of them read no further (they grew the server's peak memory by 100 MB);
+client fetch refuses scores answered without a declared length (to the close, or chunked) unread,
+no part file left.
 
 --slow adds: a full disk at a job's record (ENOSPC, EDQUOT) is 507, told by the errno (EIO there is
 500, under a state directory named after ENOSPC's text); 8 concurrent clients with their own keys,
@@ -2364,6 +2366,34 @@ def servfix15_tests(work):
     server.terminate()
 
 
+class LengthlessServer(ListeningServer):
+    """A stand-in for the service that answers GET .../result with 200 and a body of `total`
+    bytes without a length: to the close ("close") or chunked ("chunked"); `sent` counts the body
+    bytes the client took before it closed the connection."""
+
+    def __init__(self, mode, total=32 << 20):
+        self.mode, self.total, self.sent = mode, total, 0
+        super().__init__()
+
+    def accepted(self, connection):
+        try:
+            read_head(connection)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n" +
+                               (b"Transfer-Encoding: chunked\r\n" if self.mode == "chunked"
+                                else b"Connection: close\r\n") + b"\r\n")
+            block = b"s" * 65536
+            while self.sent < self.total:
+                connection.sendall(b"10000\r\n" + block + b"\r\n" if self.mode == "chunked"
+                                   else block)
+                self.sent += len(block)
+            if self.mode == "chunked":
+                connection.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+
 def peak_memory_kib(pid):
     """The peak resident memory of process `pid` (VmHWM), in KiB."""
     for line in open("/proc/%d/status" % pid):
@@ -2377,7 +2407,9 @@ def servfix17_tests():
     with Transfer-Encoding, are 400 naming them, before the body is read (they were served: the
     body read chunked while its Content-Length was taken for its size), as are two Host or
     Authorization headers. A request of more than 100 header lines is 431: a million short ones
-    held 100 MB of the server's memory."""
+    held 100 MB of the server's memory. client fetch refuses scores answered without a declared
+    length (to the close, or chunked) before reading them, and leaves no part file: it wrote them
+    until the server stopped."""
     server = start_server("framing")
     keysets = b"POST /v1/keysets?params=1&evaluation=1&public=1 HTTP/1.1\r\nHost: x\r\n"
     before = server.files()
@@ -2431,6 +2463,17 @@ def servfix17_tests():
                               if l.get("path") == "/v1/queue"][-1:] == [431]),
           "the 431 was not logged")
     server.terminate()
+
+    for mode in ["close", "chunked"]:
+        fake = LengthlessServer(mode)
+        code, out = run_bounded(["client", "fetch", "--server", fake.url, "--token", "0" * 64,
+                                 "--job", "0" * 32, "--out", "lengthless.ct"], 60)
+        check(code == 1 and "declares no Content-Length" in out and fake.sent < fake.total and
+              not [f for f in os.listdir(".") if f.startswith("lengthless.ct")],
+              "client fetch of scores %s: exit %s, %d of %d bytes taken: %s"
+              % ("to the close" if mode == "close" else "chunked", code, fake.sent, fake.total,
+                 out))
+        fake.close()
 
 
 def sigterm_during_slow_upload(server, token):
