@@ -71,7 +71,9 @@ two ways (two Content-Length headers, equal or not, or one with Transfer-Encodin
 Authorization headers) is 400 naming them, with "Expect: 100-continue" too; one of more than 100
 header lines is 431, a million of them read no further (they grew the server's peak memory by 100 MB);
 client fetch refuses scores answered without a declared length (to the close, or chunked) unread,
-no part file left.
+no part file left; of two servers started at the same moment on one state directory, the one that
+reads it while the other's start-up writes it is refused as in use (it was refused as "not a
+cryptonets state directory (it holds 'cryptonets-state' and no marker 'cryptonets-state')").
 
 --slow adds: a full disk at a job's record (ENOSPC, EDQUOT) is 507, told by the errno (EIO there is
 500, under a state directory named after ENOSPC's text); 8 concurrent clients with their own keys,
@@ -2474,6 +2476,58 @@ def servfix17_tests():
               % ("to the close" if mode == "close" else "chunked", code, fake.sent, fake.total,
                  out))
         fake.close()
+    simultaneous_start()
+
+
+def simultaneous_start():
+    """Two servers started at the same moment on one new --state-dir: the one that reads the
+    directory while the other's start-up writes it is refused as in use, not as "not a state
+    directory (it holds 'cryptonets-state' and no marker 'cryptonets-state')"; the other serves.
+    The first server's listing of the directory is held (open_fault's HOLD-LISTING) while the
+    second starts, as a scheduler may hold it."""
+    state = os.path.join(os.getcwd(), "together")
+    os.mkdir(state)  # an empty directory, which a server takes as new
+    control = os.path.abspath("together.fault")
+    with open(control, "w") as f:
+        f.write("HOLD-LISTING %s\n" % state)
+
+    def launch(name, env):
+        return subprocess.Popen(
+            [EXE, "serve", "--listen", "127.0.0.1:0", "--port-file", name + ".port",
+             "--state-dir", state, "--model", MODEL, "--threads", "1"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+    first = launch("together-1", dict(ENV, LD_PRELOAD=OPEN_FAULT,
+                                      CRYPTONETS_TEST_OPEN_FAULT=control))
+    check(eventually(lambda: os.path.exists(control + ".held") or first.poll() is not None, 30),
+          "the first server never listed its state directory")
+    second = launch("together-2", ENV)
+    check(eventually(lambda: os.path.exists("together-2.port") or second.poll() is not None, 30),
+          "the second server neither started nor ended")
+    open(control + ".go", "w").close()
+    check(eventually(lambda: os.path.exists("together-1.port") or first.poll() is not None, 30),
+          "the first server neither started nor ended")
+    servers = {"together-1": first, "together-2": second}
+    ended = [p for p in servers.values() if p.poll() is not None]
+    running = [name for name, p in servers.items() if p.poll() is None]
+    message = ended[0].stdout.read() if ended else ""
+    check(len(ended) == 1 and ended[0].returncode == 1 and
+          "is in use by another cryptonets serve" in message,
+          "two servers started together on one state directory: %d ended: %s"
+          % (len(ended), message.strip()))
+    for name in running:
+        port = int(open(name + ".port").read())
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        connection.request("GET", "/v1/queue")
+        status = connection.getresponse().status
+        connection.close()
+        check(status == 401 and sorted(os.listdir(state)) ==
+              ["cryptonets-state", "expired", "jobs", "keysets", "tmp"],
+              "the server that started: %d, its state directory %s"
+              % (status, sorted(os.listdir(state))))
+    for process in servers.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
 
 
 def sigterm_during_slow_upload(server, token):
