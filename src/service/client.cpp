@@ -34,6 +34,7 @@
 
 #include "cryptonets/io/serialize.hpp"
 #include "cryptonets/service/durable.hpp"
+#include "http_support.hpp"
 
 namespace cryptonets::service {
 
@@ -969,14 +970,24 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
   uint64_t received = 0;
   std::string error_body;
   int write_error = 0;
+  bool no_length = false;
   auto result = client->Get(
       "/v1/jobs/" + job + "/result", bearer(token),
       [&](const httplib::Response& res) {
         status = res.status;
+        if (status != 200) return true;
+        // The scores are written as they arrive: an answer of no declared length (chunked, or to
+        // the connection's close) was written until the server stopped, however long. The
+        // service always declares it: refused before any byte is read.
+        if (res.has_header("Transfer-Encoding")) {
+          no_length = true;
+          return false;
+        }
         try {
-          total = std::stoull(res.get_header_value("Content-Length"));
-        } catch (const std::exception&) {
-          total = 0;
+          total = parse_byte_count(res.get_header_value("Content-Length"));
+        } catch (const std::invalid_argument&) {
+          no_length = true;
+          return false;
         }
         return true;
       },
@@ -1003,6 +1014,11 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
       });
   if (write_error != 0) {
     throw std::runtime_error("cannot write '" + part + "': " + std::strerror(write_error));
+  }
+  if (no_length) {
+    throw std::runtime_error("cannot fetch job " + job + " at " + options_.server +
+                             ": the server's answer declares no Content-Length (chunked, or to "
+                             "the connection's close); the scores were not read");
   }
   if (too_slow) {
     throw std::runtime_error("cannot fetch job " + job + " at " + options_.server +

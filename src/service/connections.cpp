@@ -77,8 +77,40 @@ class ConnectionStream : public httplib::Stream {
     return ready == 1;
   }
 
+  // The `got` bytes just read into `data`, counted while they are the request's head: returns
+  // how many of them httplib is given, -1 once the head has more than kMaxHeaderFields header
+  // lines (httplib, which reads the head a byte at a time, then answers 400: the server makes
+  // it 431). A line is counted at its LF, as httplib's line reader ends it; the blank line ends
+  // the head.
+  ssize_t through_head(const char* data, ssize_t got) {
+    if (connection_facts.too_many_headers) return -1;
+    if (got <= 0 || head_ended_) return got;
+    for (ssize_t i = 0; i < got; ++i) {
+      if (data[i] != '\n') {
+        previous_ = data[i];
+        ++line_bytes_;
+        continue;
+      }
+      const bool blank = line_bytes_ == 1 && previous_ == '\r';
+      line_bytes_ = 0;
+      if (blank) {
+        head_ended_ = true;
+        return got;
+      }
+      if (++head_lines_ > 1 + kMaxHeaderFields) {  // the request line, then the header lines
+        connection_facts.too_many_headers = true;
+        return i > 0 ? i : -1;
+      }
+    }
+    return got;
+  }
+
   int fd_;
   const ConnectionSettings& settings_;
+  bool head_ended_ = false;
+  int head_lines_ = 0;
+  size_t line_bytes_ = 0;
+  char previous_ = 0;
 };
 
 // Plain HTTP. httplib reads the request line and headers a byte at a time: small reads are served
@@ -88,9 +120,10 @@ class SocketStream final : public ConnectionStream {
   using ConnectionStream::ConnectionStream;
   bool is_readable() const override { return begin_ < end_ || wait_readable(); }
   ssize_t read(char* ptr, size_t size) override {
+    if (connection_facts.too_many_headers) return -1;
     if (begin_ == end_) {
       if (!wait_readable()) return -1;
-      if (size >= buffer_.size()) return receive(ptr, size);
+      if (size >= buffer_.size()) return through_head(ptr, receive(ptr, size));
       const ssize_t got = receive(buffer_.data(), buffer_.size());
       if (got <= 0) return got;
       begin_ = 0;
@@ -99,7 +132,7 @@ class SocketStream final : public ConnectionStream {
     const size_t copied = std::min(size, end_ - begin_);
     std::memcpy(ptr, buffer_.data() + begin_, copied);
     begin_ += copied;
-    return static_cast<ssize_t>(copied);
+    return through_head(ptr, static_cast<ssize_t>(copied));
   }
   ssize_t write(const char* ptr, size_t size) override {
     if (!is_writable()) return -1;
@@ -130,9 +163,10 @@ class TlsStream final : public ConnectionStream {
       : ConnectionStream(fd, settings), ssl_(ssl) {}
   bool is_readable() const override { return ::SSL_pending(ssl_) > 0 || wait_readable(); }
   ssize_t read(char* ptr, size_t size) override {
+    if (connection_facts.too_many_headers) return -1;
     if (::SSL_pending(ssl_) <= 0 && !wait_readable()) return -1;
     const int got = ::SSL_read(ssl_, ptr, static_cast<int>(std::min<size_t>(size, INT_MAX)));
-    if (got > 0) return got;
+    if (got > 0) return through_head(ptr, got);
     const int error = ::SSL_get_error(ssl_, got);
     if (error == SSL_ERROR_ZERO_RETURN) return 0;
     // SO_RCVTIMEO ran out inside a record.

@@ -31,12 +31,19 @@ struct ConnectionFacts {
   Clock::time_point start = Clock::now();  // when the server began to read it
   std::string remote_addr;                 // numeric, as httplib writes Request::remote_addr
   int remote_port = -1;
-  bool timed_out = false;   // a read of it waited the read timeout for nothing
-  bool routed = false;      // the request reached the server's own handlers
-  bool answered = false;    // its answer was written (or tried) and logged
-  bool after_stop = false;  // it waited for a thread until after stop(): answered 503
+  bool timed_out = false;         // a read of it waited the read timeout for nothing
+  bool routed = false;            // the request reached the server's own handlers
+  bool answered = false;          // its answer was written (or tried) and logged
+  bool after_stop = false;        // it waited for a thread until after stop(): answered 503
+  bool too_many_headers = false;  // its head went past kMaxHeaderFields lines: answered 431
 };
 extern thread_local ConnectionFacts connection_facts;
+
+// How many header lines a request may have. httplib bounds the length of each line
+// (CPPHTTPLIB_HEADER_MAX_LENGTH), not their number: a million short ones held 100 MB of the
+// server's memory. The stream ends the request's read at the line past them (connections.cpp),
+// and the server answers 431.
+constexpr int kMaxHeaderFields = 100;
 
 // How long a new connection may stay silent (httplib's keep-alive wait for its first request).
 constexpr int kFirstByteWaitSeconds = 5;

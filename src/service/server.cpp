@@ -105,7 +105,19 @@ Server::Impl::Impl(ServerOptions options)
   }
   // The state directory only once the port is bound: a serve that cannot listen (the port taken,
   // a bad TLS file) leaves no new directory behind. Connections wait in the backlog meanwhile.
-  // Everything that can be refused is checked before anything is changed.
+  // Made where it is missing, then locked, then checked: everything that can be refused is
+  // refused before anything in it is changed (its mode included), and by one server at a time: a
+  // second server would wipe this one's uploads, and one started at the same moment on the same
+  // --state-dir read what the other's start-up had half written (its marker in the listing, not
+  // yet by name: "it holds 'cryptonets-state' and no marker 'cryptonets-state'"); it is refused
+  // as in use instead. A path that is there and is no directory is left to the check to refuse.
+  std::error_code state_error;
+  if (!fs::exists(fs::symlink_status(options_.state_dir, state_error))) {
+    fs::create_directories(options_.state_dir, state_error);
+  }
+  if (fs::is_directory(options_.state_dir, state_error)) {
+    state_lock_ = StateLock(options_.state_dir);
+  }
   const bool needs_marker = check_state_directory(options_.state_dir);
   for (const std::string& dir :
        {options_.state_dir, keysets_dir_, jobs_dir_, tmp_dir_, expired_dir_}) {
@@ -115,9 +127,9 @@ Server::Impl::Impl(ServerOptions options)
       throw std::runtime_error("cannot create the state directory '" + dir +
                                "': " + error.message());
     }
-    // Before anything in it is touched (its mode included): a second server would wipe this
-    // one's uploads.
-    if (dir == options_.state_dir) state_lock_ = StateLock(options_.state_dir);
+    if (dir == options_.state_dir && !state_lock_.held()) {
+      state_lock_ = StateLock(options_.state_dir);  // not made above: made now
+    }
     ::chmod(dir.c_str(), 0700);
     if (dir == options_.state_dir && needs_marker) {
       write_file_durably(dir + "/" + kStateMarkerName, kStateMarkerText);

@@ -26,6 +26,24 @@ constexpr uint64_t kWritebackBytes = uint64_t{64} << 20;
 // Room an upload needs beyond its body: its job record and the directory entries.
 constexpr uint64_t kUploadReserveBytes = uint64_t{1} << 20;
 
+// Why the request's body cannot be framed without doubt, or "" (RFC 9112 §6.3): two
+// Content-Length headers (httplib took the first, a proxy before the server may take another),
+// or a Content-Length with a Transfer-Encoding (httplib read the body chunked, while the server
+// took the Content-Length for its size). Host (RFC 9112 §3.2) and Authorization, not lists
+// either, are refused twice as well. No value is quoted: a token would be logged.
+std::string framing_problem(const httplib::Request& req) {
+  for (const char* name : {"Content-Length", "Host", "Authorization"}) {
+    if (const size_t count = req.get_header_value_count(name); count > 1) {
+      return "the request has " + std::to_string(count) + " " + name + " headers; send one";
+    }
+  }
+  if (req.has_header("Content-Length") && req.has_header("Transfer-Encoding")) {
+    return "the request has both Content-Length and Transfer-Encoding; send the body with a "
+           "Content-Length only (no chunked uploads)";
+  }
+  return "";
+}
+
 }  // namespace
 
 // ---- Routes.
@@ -41,6 +59,10 @@ void Server::Impl::install_routes() {
     // httplib hands over as const.
     const_cast<httplib::Request&>(req).ranges.clear();
     if (refuse_after_stop(res)) return httplib::Server::HandlerResponse::Handled;
+    if (const std::string problem = framing_problem(req); !problem.empty()) {
+      answer_error(res, 400, problem);  // before its body, unread
+      return httplib::Server::HandlerResponse::Handled;
+    }
     // A method a path of the service does not take: 405 naming those it takes (httplib answered
     // 404, or 400 once it had read a body of no length until the client gave up). Here, before
     // httplib reads any body: it is not read, and the connection is closed.
@@ -78,6 +100,10 @@ void Server::Impl::install_routes() {
       [this](const httplib::Request& req, httplib::Response& res) {
         connection_facts.routed = true;
         if (refuse_after_stop(res)) return 503;
+        if (const std::string problem = framing_problem(req); !problem.empty()) {
+          answer_error(res, 400, problem);
+          return 400;
+        }
         if (req.method != "POST" || (req.path != "/v1/jobs" && req.path != "/v1/keysets")) {
           return 100;
         }
@@ -189,6 +215,10 @@ void Server::Impl::install_routes() {
     // client stalled inside its headers is told 408, as a stalled upload is.
     if (res.status == 400 && connection_facts.timed_out && !connection_facts.routed) {
       answer_error(res, 408, request_timeout_message());
+    } else if (res.status == 400 && connection_facts.too_many_headers) {
+      answer_error(res, 431,
+                   "the request has more than " + std::to_string(kMaxHeaderFields) +
+                       " header lines, the server's limit");
     } else if (res.status == 404) {
       answer_error(res, 404, "no such resource: " + req.method + " " + req.path);
     } else if (res.status == 413) {

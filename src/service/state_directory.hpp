@@ -48,6 +48,7 @@ class StateLock {
   ~StateLock() {
     if (fd_ >= 0) ::close(fd_);
   }
+  bool held() const { return fd_ >= 0; }
 
  private:
   int fd_ = -1;

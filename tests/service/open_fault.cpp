@@ -19,6 +19,10 @@
 // between the CLI's checks of its options and the server's start (where it resolves --port-file).
 // A line "NO-TMPFILE" makes each openat(2) with O_TMPFILE fail with EOPNOTSUPP, as on a file
 // system without it (the server's port file then goes through a named temporary).
+// A line "HOLD-LISTING <text>" holds the process's first listing of a directory whose path holds
+// <text> (the openat(2) with O_DIRECTORY that std::filesystem's directory_iterator makes) until a
+// file named as the control file with ".go" appended exists (30 s at most), having made one with
+// ".held" appended: the test runs another server at that point (two started at the same moment).
 // Both statvfs and statvfs64 are defined below, as the C library has them: under the build's
 // _FILE_OFFSET_BITS=64 the header would rename the first to the second (one symbol twice). On
 // 64-bit Linux the two take the same structure.
@@ -189,12 +193,64 @@ mode_t mode_argument(int flags, va_list arguments) {
   return has_mode ? static_cast<mode_t>(va_arg(arguments, int)) : 0;
 }
 
+// Copies into `out` (of `size` bytes) the text of the line "`directive`<text>" of the control
+// file; false if there is none. (No std::string: <string> declares fopen, defined below.)
+bool directive_text(const char* directive, char* out, size_t size) {
+  const char* control = std::getenv("CRYPTONETS_TEST_OPEN_FAULT");
+  if (control == nullptr) return false;
+  const int fd = ::open(control, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char text[1024] = {};
+  const ssize_t got = ::read(fd, text, sizeof text - 1);
+  ::close(fd);
+  text[got > 0 ? got : 0] = '\0';
+  const size_t length = std::strlen(directive);
+  for (char* line = text; *line != '\0';) {
+    char* end = std::strchr(line, '\n');
+    char* next = end != nullptr ? end + 1 : line + std::strlen(line);
+    if (end != nullptr) *end = '\0';
+    if (std::strncmp(line, directive, length) == 0 && std::strlen(line + length) < size) {
+      std::strcpy(out, line + length);
+      return *out != '\0';
+    }
+    line = next;
+  }
+  return false;
+}
+
+// "HOLD-LISTING <text>": the first listing of a directory whose path holds <text> waits for the
+// control file's ".go" (having made its ".held").
+void hold_listing(const char* path, int flags) {
+  static bool held = false;
+  // O_TMPFILE holds O_DIRECTORY's bit: a file made there, not a listing.
+  if (held || (flags & O_DIRECTORY) == 0 || (flags & O_PATH) != 0 ||
+      (flags & O_TMPFILE) == O_TMPFILE || path == nullptr) {
+    return;
+  }
+  char text[1024];
+  if (!directive_text("HOLD-LISTING ", text, sizeof text) || std::strstr(path, text) == nullptr) {
+    return;
+  }
+  held = true;
+  const char* control = std::getenv("CRYPTONETS_TEST_OPEN_FAULT");
+  char held_path[4096];
+  char go_path[4096];
+  if (std::strlen(control) + 6 > sizeof held_path) return;
+  std::strcat(std::strcpy(held_path, control), ".held");
+  std::strcat(std::strcpy(go_path, control), ".go");
+  const int marker = ::open(held_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (marker >= 0) ::close(marker);
+  for (int i = 0; i < 3000 && ::access(go_path, F_OK) != 0; ++i)
+    ::usleep(10000);
+}
+
 // The real openat or openat64 (`name`), or EOPNOTSUPP for O_TMPFILE under "NO-TMPFILE".
 int openat_or_fail(const char* name, int directory, const char* path, int flags, mode_t mode) {
   if ((flags & O_TMPFILE) == O_TMPFILE && directed("NO-TMPFILE")) {
     errno = EOPNOTSUPP;
     return -1;
   }
+  hold_listing(path, flags);
   using OpenAt = int (*)(int, const char*, int, ...);
   const auto real = reinterpret_cast<OpenAt>(::dlsym(RTLD_NEXT, name));
   if (real == nullptr) {

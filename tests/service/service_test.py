@@ -66,7 +66,14 @@ the 400s of its query with the body unsent; a client stalled inside its request 
 gets 408, logged with its address and duration; a connection still waiting for the only HTTP thread at
 SIGTERM is answered 503 with Retry-After, and logged. A Range header is ignored (answers are
 whole, status 200); one that does not parse is 416 saying so. An upload with "Expect:
-100-continue" and no token or an unknown one is answered 401 instead of the 100.
+100-continue" and no token or an unknown one is answered 401 instead of the 100. A request framed
+two ways (two Content-Length headers, equal or not, or one with Transfer-Encoding; two Host or
+Authorization headers) is 400 naming them, with "Expect: 100-continue" too; one of more than 100
+header lines is 431, a million of them read no further (they grew the server's peak memory by 100 MB);
+client fetch refuses scores answered without a declared length (to the close, or chunked) unread,
+no part file left; of two servers started at the same moment on one state directory, the one that
+reads it while the other's start-up writes it is refused as in use (it was refused as "not a
+cryptonets state directory (it holds 'cryptonets-state' and no marker 'cryptonets-state')").
 
 --slow adds: a full disk at a job's record (ENOSPC, EDQUOT) is 507, told by the errno (EIO there is
 500, under a state directory named after ENOSPC's text); 8 concurrent clients with their own keys,
@@ -839,6 +846,7 @@ time.sleep(60)
     servfix13_tests()
     servfix14_tests(work)
     servfix15_tests(work)
+    servfix17_tests()
     client16_tests()
     long_polls_bounded()
     ranges_ignored(server, alice)
@@ -2358,6 +2366,168 @@ def servfix15_tests(work):
                                  l.get("remote") == "127.0.0.1") == 2),
           "the client stalled in its request line is not logged: %s" % server.log_lines())
     server.terminate()
+
+
+class LengthlessServer(ListeningServer):
+    """A stand-in for the service that answers GET .../result with 200 and a body of `total`
+    bytes without a length: to the close ("close") or chunked ("chunked"); `sent` counts the body
+    bytes the client took before it closed the connection."""
+
+    def __init__(self, mode, total=32 << 20):
+        self.mode, self.total, self.sent = mode, total, 0
+        super().__init__()
+
+    def accepted(self, connection):
+        try:
+            read_head(connection)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n" +
+                               (b"Transfer-Encoding: chunked\r\n" if self.mode == "chunked"
+                                else b"Connection: close\r\n") + b"\r\n")
+            block = b"s" * 65536
+            while self.sent < self.total:
+                connection.sendall(b"10000\r\n" + block + b"\r\n" if self.mode == "chunked"
+                                   else block)
+                self.sent += len(block)
+            if self.mode == "chunked":
+                connection.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+
+def peak_memory_kib(pid):
+    """The peak resident memory of process `pid` (VmHWM), in KiB."""
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def servfix17_tests():
+    """A request's body is framed one way only: two Content-Length headers (equal or not), or one
+    with Transfer-Encoding, are 400 naming them, before the body is read (they were served: the
+    body read chunked while its Content-Length was taken for its size), as are two Host or
+    Authorization headers. A request of more than 100 header lines is 431: a million short ones
+    held 100 MB of the server's memory. client fetch refuses scores answered without a declared
+    length (to the close, or chunked) before reading them, and leaves no part file: it wrote them
+    until the server stopped."""
+    server = start_server("framing")
+    keysets = b"POST /v1/keysets?params=1&evaluation=1&public=1 HTTP/1.1\r\nHost: x\r\n"
+    before = server.files()
+    for what, head, body, phrase in [
+            ("two different Content-Length", b"Content-Length: 3\r\nContent-Length: 5\r\n",
+             b"abc", "the request has 2 Content-Length headers; send one"),
+            ("two equal Content-Length", b"Content-Length: 3\r\nContent-Length: 3\r\n", b"abc",
+             "the request has 2 Content-Length headers; send one"),
+            ("two Content-Length with Expect: 100-continue",
+             b"Content-Length: 3\r\ncontent-length: 3\r\nExpect: 100-continue\r\n", b"",
+             "the request has 2 Content-Length headers; send one"),
+            ("Content-Length and Transfer-Encoding",
+             b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n", b"3\r\nabc\r\n0\r\n\r\n",
+             "the request has both Content-Length and Transfer-Encoding"),
+            ("two Host", b"Host: y\r\nContent-Length: 3\r\n", b"abc",
+             "the request has 2 Host headers; send one"),
+            ("two Authorization",
+             b"Authorization: Bearer a\r\nAuthorization: Bearer b\r\nContent-Length: 3\r\n",
+             b"abc", "the request has 2 Authorization headers; send one")]:
+        answer = raw_exchange(server.port, keysets + head + b"\r\n" + body)
+        check(answer.startswith(b"HTTP/1.1 400 ") and phrase.encode() in answer,
+              "%s: %s" % (what, answer[:300]))
+    no_stray_files(server, before, "requests of doubtful framing")
+    check(not any(b"Bearer" in line for line in open(server.log_path, "rb")),
+          "a refused Authorization header was logged")
+
+    # 100 header lines (Host and 99 more) are served; 101 are 431, and so are a million, read no
+    # further than the 101st line (they grew the server's peak memory by 100 MB).
+    def head_of(lines):
+        return (b"GET /v1/queue HTTP/1.1\r\nHost: x\r\n" +
+                b"".join(b"X-%d: y\r\n" % i for i in range(lines - 1)) + b"\r\n")
+    answer = raw_exchange(server.port, head_of(100))
+    check(answer.startswith(b"HTTP/1.1 401 "), "100 header lines: %s" % answer[:300])
+    answer = raw_exchange(server.port, head_of(101))
+    check(answer.startswith(b"HTTP/1.1 431 ") and
+          b"the request has more than 100 header lines" in answer,
+          "101 header lines: %s" % answer[:300])
+    peak = peak_memory_kib(server.process.pid)
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    try:
+        connection.sendall(head_of(1000000))
+    except OSError:
+        pass  # the server stopped reading at the 101st line
+    answer = answer_until_close(connection, 30)
+    connection.close()
+    grown = peak_memory_kib(server.process.pid) - peak
+    check(answer.startswith(b"HTTP/1.1 431 ") and grown < 16 << 10,
+          "a million header lines: the server's peak memory grew by %d KiB: %s"
+          % (grown, answer[:300]))
+    check(eventually(lambda: [l["status"] for l in server.log_lines()
+                              if l.get("path") == "/v1/queue"][-1:] == [431]),
+          "the 431 was not logged")
+    server.terminate()
+
+    for mode in ["close", "chunked"]:
+        fake = LengthlessServer(mode)
+        code, out = run_bounded(["client", "fetch", "--server", fake.url, "--token", "0" * 64,
+                                 "--job", "0" * 32, "--out", "lengthless.ct"], 60)
+        check(code == 1 and "declares no Content-Length" in out and fake.sent < fake.total and
+              not [f for f in os.listdir(".") if f.startswith("lengthless.ct")],
+              "client fetch of scores %s: exit %s, %d of %d bytes taken: %s"
+              % ("to the close" if mode == "close" else "chunked", code, fake.sent, fake.total,
+                 out))
+        fake.close()
+    simultaneous_start()
+
+
+def simultaneous_start():
+    """Two servers started at the same moment on one new --state-dir: the one that reads the
+    directory while the other's start-up writes it is refused as in use, not as "not a state
+    directory (it holds 'cryptonets-state' and no marker 'cryptonets-state')"; the other serves.
+    The first server's listing of the directory is held (open_fault's HOLD-LISTING) while the
+    second starts, as a scheduler may hold it."""
+    state = os.path.join(os.getcwd(), "together")
+    os.mkdir(state)  # an empty directory, which a server takes as new
+    control = os.path.abspath("together.fault")
+    with open(control, "w") as f:
+        f.write("HOLD-LISTING %s\n" % state)
+
+    def launch(name, env):
+        return subprocess.Popen(
+            [EXE, "serve", "--listen", "127.0.0.1:0", "--port-file", name + ".port",
+             "--state-dir", state, "--model", MODEL, "--threads", "1"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+    first = launch("together-1", dict(ENV, LD_PRELOAD=OPEN_FAULT,
+                                      CRYPTONETS_TEST_OPEN_FAULT=control))
+    check(eventually(lambda: os.path.exists(control + ".held") or first.poll() is not None, 30),
+          "the first server never listed its state directory")
+    second = launch("together-2", ENV)
+    check(eventually(lambda: os.path.exists("together-2.port") or second.poll() is not None, 30),
+          "the second server neither started nor ended")
+    open(control + ".go", "w").close()
+    check(eventually(lambda: os.path.exists("together-1.port") or first.poll() is not None, 30),
+          "the first server neither started nor ended")
+    servers = {"together-1": first, "together-2": second}
+    ended = [p for p in servers.values() if p.poll() is not None]
+    running = [name for name, p in servers.items() if p.poll() is None]
+    message = ended[0].stdout.read() if ended else ""
+    check(len(ended) == 1 and ended[0].returncode == 1 and
+          "is in use by another cryptonets serve" in message,
+          "two servers started together on one state directory: %d ended: %s"
+          % (len(ended), message.strip()))
+    for name in running:
+        port = int(open(name + ".port").read())
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        connection.request("GET", "/v1/queue")
+        status = connection.getresponse().status
+        connection.close()
+        check(status == 401 and sorted(os.listdir(state)) ==
+              ["cryptonets-state", "expired", "jobs", "keysets", "tmp"],
+              "the server that started: %d, its state directory %s"
+              % (status, sorted(os.listdir(state))))
+    for process in servers.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
 
 
 def sigterm_during_slow_upload(server, token):

@@ -35,7 +35,9 @@
 //          takes (HEAD wherever GET is); a path not listed here is 404.
 //   Every answer is whole: a Range header is ignored (one that does not parse is 416).
 //
-// Status codes: 400 malformed or damaged body (or a scores file), 401 missing or unknown token (the
+// Status codes: 400 malformed or damaged body (or a scores file), or a request framed two ways
+// (two Content-Length headers, or one with Transfer-Encoding; two Host or Authorization headers
+// too: refused before the body is read), 401 missing or unknown token (the
 // answer says to register the keys), 404 unknown job and
 // any job of another token (indistinguishable), 405 a method the path does not take, 408 stalled
 // upload, request line or headers (--read-timeout; logged with the client's address), 410 the
@@ -45,7 +47,8 @@
 // no Content-Length, 413 body over --max-body (or any body on a DELETE: refused unread), 415 a
 // multipart/form-data upload (bodies are the files themselves, application/octet-stream), 422
 // well-formed but not acceptable (secret key, other parameters or keys, a model the keys cannot
-// carry, the other scheme, another model profile), 500 the server may not read its own files
+// carry, the other scheme, another model profile), 431 more than 100 header lines (the request is
+// read no further), 500 the server may not read its own files
 // (EACCES, EPERM: its configuration) or another failure of its own; the answer says what failed in
 // general terms and the cause ("Permission denied"), never a path of the server's (nor, under
 // keysets/, the hash of a token): those are in the request's log line
