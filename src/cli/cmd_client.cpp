@@ -99,13 +99,10 @@ std::string job_option(const OptionParser& options) {
   return job;
 }
 
-// The server's tokens are 32 random bytes in lowercase hex. Anything else (a key file given by
-// mistake, a truncated copy) is refused here and never sent: it could be a secret.
-bool is_token(const std::string& token) {
-  return token.size() == 64 && std::all_of(token.begin(), token.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
+// The server's tokens are 32 random bytes in lowercase hex (service::is_token). Anything else (a
+// key file given by mistake, a truncated copy) is refused here and never sent: it could be a
+// secret.
+using service::is_token;
 
 std::string read_token_file(const std::string& path) {
   service::require_regular_file(path, "--token-file");  // a FIFO would block the open
