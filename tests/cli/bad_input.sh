@@ -779,9 +779,10 @@ expect 2 "--out 'keys.tar' exists and is not a ciphertext file" - -- \
 : >empty.ct
 run "$exe" infer --keys server --in images.ct --out empty.ct --threads 1
 [ "$(head -c 5 empty.ct)" = CNPFC ] || fail "infer --out empty.ct: not replaced by scores"
-# decrypt --out and --scores, and mnist --csv and --summary-csv, replace only an earlier output of
-# theirs or an empty file (found by a new user's trial, each exit 0: decrypt --out and --scores
-# replaced an encrypted batch, a model and a data set's gzipped labels; mnist --csv a batch).
+# decrypt --out and --scores, mnist --csv and --summary-csv, and profile --out replace only an
+# earlier output of theirs or an empty file (found by a new user's trial, each exit 0: decrypt
+# --out and --scores replaced an encrypted batch, a model and a data set's gzipped labels; mnist
+# --csv and profile --out a batch).
 cp images.ct batch-copy.ct && cp "$model" model-copy.txt
 batch_sum=$(sha256sum batch-copy.ct | cut -d' ' -f1)
 for victim in batch-copy.ct model-copy.txt; do
@@ -794,8 +795,14 @@ for output in csv summary-csv; do
   expect 2 "--$output 'batch-copy.ct' exists and is not a stage or summary CSV of mnist" - -- \
     "$exe" mnist --images 1 --insecure-ring-degree 64 --"$output" batch-copy.ct
 done
-[ "$(sha256sum batch-copy.ct | cut -d' ' -f1)" = "$batch_sum" ] || fail "decrypt or mnist replaced a batch"
-cmp -s "$model" model-copy.txt || fail "decrypt replaced a model"
+# ... and profile --out replaces only a profile.
+expect 2 "--out 'batch-copy.ct' exists and is not a model profile" - -- \
+  "$exe" profile --out batch-copy.ct
+expect 2 "--out 'model-copy.txt' exists and is not a model profile" - -- \
+  "$exe" profile --model "$model" --out model-copy.txt
+[ "$(sha256sum batch-copy.ct | cut -d' ' -f1)" = "$batch_sum" ] ||
+  fail "decrypt, mnist or profile replaced a batch"
+cmp -s "$model" model-copy.txt || fail "decrypt or profile replaced a model"
 # Their own earlier outputs (either kind, in either place) and empty files are replaced.
 : >empty.txt
 run "$exe" decrypt --keys client --in scores.ct --out empty.txt --scores decrypt.csv
