@@ -538,6 +538,14 @@ def tests(work):
     check(code == 1 and "the token in 'stale.token' is unknown to this server" in out and
           "no key set is registered under it" in out and "remove 'stale.token'" in out,
           "client infer with an unknown token: exit %d: %s" % (code, out))
+    # An empty --token-file (mktemp's) is filled, as client register fills it (a trial: "cannot
+    # read a token from 'FILE': its first line is empty", exit 1).
+    open("empty.token", "w").close()
+    code, out = run("client", "infer", "--server", server.url, "--keys", "bob", "--in", "bob.ct",
+                    "--out", "empty-token.scores", "--token-file", "empty.token", expect=None)
+    check(code == 0 and re.fullmatch(r"[0-9a-f]{64}\n", open("empty.token").read()) and
+          stat.S_IMODE(os.stat("empty.token").st_mode) == 0o600,
+          "client infer with an empty token file: exit %d: %s" % (code, out))
     # ---- BFV: Carol's key set is BFV; her jobs run under BFV, and a batch of one scheme is
     # refused under a token of the other, naming both.
     keygen("carol", scheme="bfv")
@@ -880,8 +888,8 @@ time.sleep(60)
         check(all({"time", "remote", "path", "status", "ms"} <= set(l) for l in requests),
               "a request line lacks a field in " + s.log_path)
     requests = [l for l in server.log_lines() if "method" in l]
-    check(sum(1 for l in requests if l["path"] == "/v1/keysets") == 17,
-          "expected 17 keyset requests in the log (3 accepted, 14 refused), found %d"
+    check(sum(1 for l in requests if l["path"] == "/v1/keysets") == 18,
+          "expected 18 keyset requests in the log (4 accepted, 14 refused), found %d"
           % sum(1 for l in requests if l["path"] == "/v1/keysets"))
 
 
