@@ -286,11 +286,17 @@ int client_status(std::span<char* const> arguments) {
   add_server_options(options);
   add_token_options(options);
   options.add_value("job", "ID", "the job id from client submit", std::nullopt, true);
+  // --timeout's help promised it, and the verb had none ("unknown option --wait").
+  options.add_value("wait", "SECONDS",
+                    "long poll: the server answers once the job has ended, or after SECONDS (at "
+                    "most 60; it may answer at once when many clients wait)",
+                    "0");
   if (!options.parse(arguments)) return kExitSuccess;
   check_server_option(options);
   const std::string job = job_option(options);
+  const int wait_s = static_cast<int>(options.integer("wait", 0, 60));
   service::Client client(client_options(options, nullptr));
-  std::printf("%s\n", client.status(token_option(options), job).json.c_str());
+  std::printf("%s\n", client.status(token_option(options), job, wait_s).json.c_str());
   return kExitSuccess;
 }
 
