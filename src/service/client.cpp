@@ -1003,8 +1003,13 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
   } cleanup{part, fd};
 
   auto client = connect(options_);
-  // An error answer is short JSON, bounded as exchange bounds one; the scores only per read.
-  const Clock::time_point deadline = Clock::now() + std::chrono::seconds(options_.timeout_s);
+  // The status line and headers, and an error answer (short JSON), within --timeout in all, as
+  // exchange bounds an answer: a server trickling its headers a byte at a time held fetch for
+  // ever, and a silent one cost twice --timeout (the HTTPS probe after it). The scores only per
+  // read: the watchdog ends when they begin.
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point deadline = start + std::chrono::seconds(options_.timeout_s);
+  Watchdog watchdog(*client, deadline);
   bool too_slow = false;
   int status = 0;
   uint64_t total = 0;
@@ -1020,6 +1025,7 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
         } catch (const std::exception&) {
           total = 0;
         }
+        if (status == 200) watchdog.finish();
         return true;
       },
       [&](const char* data, size_t length) {
@@ -1043,6 +1049,15 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
         if (options_.progress) options_.progress(received, total);
         return true;
       });
+  if (watchdog.finish() && !result && write_error == 0) {
+    if (status == 0) {
+      throw std::runtime_error("cannot fetch job " + job + " at " + options_.server +
+                               ": the server at " + host_port(options_.server) +
+                               " did not answer within --timeout " +
+                               std::to_string(options_.timeout_s) + " s");
+    }
+    too_slow = true;
+  }
   if (write_error != 0) {
     throw std::runtime_error("cannot write '" + part + "': " + std::strerror(write_error));
   }
@@ -1052,7 +1067,7 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
                              ") did not end within --timeout " +
                              std::to_string(options_.timeout_s) + " s");
   }
-  if (!result) unreachable(options_, result, "fetch job " + job);
+  if (!result) unreachable(options_, result, "fetch job " + job, false, start);
   if (status != 200) throw ServiceError(status, server_message(status, error_body));
   if (received != total) {
     throw std::runtime_error("the scores of job " + job + " arrived incomplete (" +

@@ -1184,6 +1184,17 @@ def client16_tests():
           "client status, a silent server: exit %s, %d connections: %s" % (code, fake.connections,
                                                                             out[-300:]))
     fake.close()
+    # client fetch too (it had no bound but each read's: headers trickled a byte every 0.2 s held
+    # it for ever, and a silent server cost twice --timeout); its scores stay bounded per read only.
+    for mode in ["slow headers", "silent"]:
+        fake = HostileServer(mode)
+        code, out = run_bounded(["client", "fetch", "--server", fake.url, "--timeout", "1",
+                                 "--token", "0" * 64, "--job", job, "--out", "hostile.scores"], 20)
+        check(code == 1 and "did not answer" in out and "--timeout 1 s" in out and
+              fake.connections == 1 and not os.path.exists("hostile.scores"),
+              "client fetch, %s: exit %s, %d connections: %s" % (mode, code, fake.connections,
+                                                                 out[-300:]))
+        fake.close()
     odd_answers_tests()
 
 
