@@ -927,23 +927,31 @@ std::optional<uintmax_t> file_not_to_replace(
   return size;
 }
 
-void refuse_to_replace_other_than_ciphertexts(const OptionParser& options,
-                                              const std::string& option) {
+void refuse_to_replace_other_than(const OptionParser& options, const std::string& option,
+                                  const std::function<bool(std::istream&)>& replaceable,
+                                  const std::string& kind, const std::string& why) {
   if (!options.has(option)) return;
   const std::string path = options.text(option);
-  const std::optional<uintmax_t> size = file_not_to_replace(path, [](std::istream& existing) {
-    std::array<char, 5> head{};
-    existing.read(head.data(), head.size());
-    return existing.gcount() == 5 && std::string_view(head.data(), 4) == "CNPF" && head[4] == 'C';
-  });
+  const std::optional<uintmax_t> size = file_not_to_replace(path, replaceable);
   if (!size) return;
-  const std::string kind = cryptonets_file_kind(path);
-  throw UsageError("--" + option + " '" + printable_text(path) +
-                   "' exists and is not a ciphertext file (it holds " + format_bytes(*size) +
-                   (kind.empty() ? "" : ": " + kind) +
-                   "); this command replaces only a ciphertext file or an empty file, so that "
-                   "an archive or copy of keys is never lost: remove it first or choose another "
-                   "path");
+  const std::string found = cryptonets_file_kind(path);
+  throw UsageError("--" + option + " '" + printable_text(path) + "' exists and is not " + kind +
+                   " (it holds " + format_bytes(*size) + (found.empty() ? "" : ": " + found) +
+                   "); this command replaces only " + kind + " or an empty file" + why +
+                   ": remove it first or choose another path");
+}
+
+void refuse_to_replace_other_than_ciphertexts(const OptionParser& options,
+                                              const std::string& option) {
+  refuse_to_replace_other_than(
+      options, option,
+      [](std::istream& existing) {
+        std::array<char, 5> head{};
+        existing.read(head.data(), head.size());
+        return existing.gcount() == 5 && std::string_view(head.data(), 4) == "CNPF" &&
+               head[4] == 'C';
+      },
+      "a ciphertext file", ", so that an archive or copy of keys is never lost");
 }
 
 void refuse_resolved_output_over_inputs(const OptionParser& options, const std::string& output,

@@ -310,6 +310,14 @@ std::optional<uintmax_t> file_not_to_replace(const std::string& path,
 void refuse_to_replace_other_than_ciphertexts(const OptionParser& options,
                                               const std::string& option);
 
+// The rule above for another command's outputs: refuses (UsageError naming `option`) an output
+// whose path names an existing non-empty regular file that `replaceable` (given the open file)
+// does not accept, saying that the command replaces only `kind` ("a ciphertext file") or an
+// empty file, `why` (", so that ..." or ""). Before any work.
+void refuse_to_replace_other_than(const OptionParser& options, const std::string& option,
+                                  const std::function<bool(std::istream&)>& replaceable,
+                                  const std::string& kind, const std::string& why);
+
 // An output as its writer resolved it (serve --port-file: the server follows the path's links
 // once and writes there): the entry `name` of the directory open as `directory` (any descriptor
 // the *at calls take, O_PATH included), not a symbolic link, perhaps not there yet; `path`, that

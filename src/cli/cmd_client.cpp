@@ -99,13 +99,10 @@ std::string job_option(const OptionParser& options) {
   return job;
 }
 
-// The server's tokens are 32 random bytes in lowercase hex. Anything else (a key file given by
-// mistake, a truncated copy) is refused here and never sent: it could be a secret.
-bool is_token(const std::string& token) {
-  return token.size() == 64 && std::all_of(token.begin(), token.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
+// The server's tokens are 32 random bytes in lowercase hex (service::is_token). Anything else (a
+// key file given by mistake, a truncated copy) is refused here and never sent: it could be a
+// secret.
+using service::is_token;
 
 std::string read_token_file(const std::string& path) {
   service::require_regular_file(path, "--token-file");  // a FIFO would block the open
@@ -289,11 +286,17 @@ int client_status(std::span<char* const> arguments) {
   add_server_options(options);
   add_token_options(options);
   options.add_value("job", "ID", "the job id from client submit", std::nullopt, true);
+  // --timeout's help promised it, and the verb had none ("unknown option --wait").
+  options.add_value("wait", "SECONDS",
+                    "long poll: the server answers once the job has ended, or after SECONDS (at "
+                    "most 60; it may answer at once when many clients wait)",
+                    "0");
   if (!options.parse(arguments)) return kExitSuccess;
   check_server_option(options);
   const std::string job = job_option(options);
+  const int wait_s = static_cast<int>(options.integer("wait", 0, 60));
   service::Client client(client_options(options, nullptr));
-  std::printf("%s\n", client.status(token_option(options), job).json.c_str());
+  std::printf("%s\n", client.status(token_option(options), job, wait_s).json.c_str());
   return kExitSuccess;
 }
 
@@ -356,17 +359,18 @@ int client_infer(std::span<char* const> arguments) {
   OptionParser options(
       "client infer",
       "keygen -> encrypt -> client infer -> decrypt: registers the keys (or reuses the token in\n"
-      "--token-file, registering and saving one there if the file does not exist), uploads the\n"
-      "batch, waits for the job (retrying a full queue after the server's Retry-After), downloads\n"
-      "and checks the scores, and deletes the job on the server. If the server no longer has the\n"
-      "token's key set (410: expired or unusable), it registers the keys again once (saving the\n"
-      "new token in --token-file) and says so on stderr. A --token-file of another key set than\n"
-      "--keys, or one the server does not know (401), is an error that says how to get the right\n"
-      "token; the file is left as it is.");
+      "--token-file, registering and saving one there if the file does not exist or is empty),\n"
+      "uploads the batch, waits for the job (retrying a full queue after the server's\n"
+      "Retry-After), downloads and checks the scores, and deletes the job on the server. If the\n"
+      "server no longer has the token's key set (410: expired or unusable), it registers the keys\n"
+      "again once (saving the new token in --token-file) and says so on stderr. A --token-file of\n"
+      "another key set than --keys, or one the server does not know (401), is an error that says\n"
+      "how to get the right token; the file is left as it is.");
   add_server_options(options);
   options.add_value("keys", "DIR", "client key directory from cryptonets keygen", std::nullopt,
                     true);
-  options.add_value("token-file", "FILE", "reuse this token (registered and saved if absent)");
+  options.add_value("token-file", "FILE",
+                    "reuse this token (registered and saved if absent or empty)");
   options.add_value("in", "FILE", "encrypted images from cryptonets encrypt", std::nullopt, true);
   options.add_value("out", "FILE",
                     "encrypted scores to write (replaces only a ciphertext file or an empty file)",
@@ -378,13 +382,19 @@ int client_infer(std::span<char* const> arguments) {
   refuse_output_over_inputs(options, {"out"}, {"in", "token-file"});
   refuse_to_replace_other_than_ciphertexts(options, "out");
   require_output_directory(options.text("out"));
+  // An empty --token-file (touch, mktemp) holds no token yet: written as an absent one is, as
+  // client register fills it (a trial: "cannot read a token ...: its first line is empty").
+  bool token_kept = false;
   if (options.has("token-file")) {
     // Absent, it is written (registered and saved): an output, held to the checks every output
     // path gets (exit 2 naming the option, as client register; a trial got exit 1 unnamed).
-    std::error_code absent;
-    if (!std::filesystem::exists(options.text("token-file"), absent))
-      require_output_path("token-file", options.text("token-file"));
-    require_output_directory(options.text("token-file"));
+    const std::string path = options.text("token-file");
+    std::error_code error;
+    token_kept = std::filesystem::exists(path, error) &&
+                 !(std::filesystem::is_regular_file(path, error) &&
+                   std::filesystem::file_size(path, error) == 0 && !error);
+    if (!token_kept) require_output_path("token-file", path);
+    require_output_directory(path);
   }
   const KeyDirectory keys = client_keys(options);
   const std::string in = options.text("in");
@@ -422,8 +432,6 @@ int client_infer(std::span<char* const> arguments) {
   };
 
   std::string token;
-  const bool token_kept =
-      options.has("token-file") && std::filesystem::exists(options.text("token-file"));
   if (token_kept) {
     token = read_token_file(options.text("token-file"));
   } else {

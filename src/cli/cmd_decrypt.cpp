@@ -135,6 +135,17 @@ std::vector<uint8_t> true_labels(const OptionParser& options, bool first_given, 
   return std::vector<uint8_t>(slice.begin(), slice.end());
 }
 
+// What decrypt's outputs may replace (besides an empty file): a labels file (decimal labels, one
+// per line) or a scores CSV (write_scores), that of an earlier run. Only the first 64 KiB are read.
+bool is_decrypt_output(std::istream& existing) {
+  std::string head(64 * 1024, '\0');
+  existing.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(existing.gcount()));
+  if (head.rfind("image,label,predicted", 0) == 0) return true;
+  return !head.empty() && std::all_of(head.begin(), head.end(),
+                                      [](char c) { return (c >= '0' && c <= '9') || c == '\n'; });
+}
+
 // The scores as CSV: image (its index in the client's image file), label (empty when no --labels),
 // predicted, then score_0 .. score_{C-1}, exact integers printed from GMP (they reach ~80 bits).
 void write_scores(const std::string& path, uint64_t first,
@@ -296,6 +307,12 @@ int run_decrypt(std::span<char* const> arguments) {
   refuse_output_over_inputs(options, {"out", "scores"},
                             {"in", "labels", "plain-images", "request", "model", "profile"});
   refuse_output_over_checksum_files(options, {"out", "scores"}, {"labels", "plain-images"});
+  // Any other file is not decrypt's to destroy (a new user's trial: --out and --scores replaced an
+  // encrypted batch, a model and a data set's gzipped labels, exit 0), as encrypt's --out.
+  for (const std::string output : {"out", "scores"}) {
+    refuse_to_replace_other_than(options, output, is_decrypt_output,
+                                 "a labels file or scores CSV of decrypt", "");
+  }
 
   if (options.has("plain-images") && !options.has("model")) {
     throw UsageError("--plain-images compares with the plain model: give --model FILE");

@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -56,6 +57,10 @@ namespace cryptonets::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// The first columns of both CSV outputs (--csv, --summary-csv): what an earlier run's CSV, which
+// they may replace, starts with.
+constexpr std::string_view kCsvPrefixHeader = "preset,n,log2_q,moduli,threads,images,";
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -297,7 +302,7 @@ int run_mnist_with(const OptionParser& options, const MnistOptions& values, cons
               agree ? "yes, on every image"
                     : ("NO: " + std::to_string(score_mismatches) + " images differ").c_str());
 
-  const std::string prefix_header = "preset,n,log2_q,moduli,threads,images,";
+  const std::string prefix_header(kCsvPrefixHeader);
   char prefix[160];
   std::snprintf(prefix, sizeof prefix, "%s,%zu,%.1f,%zu,%d,%zu,", setup.name.c_str(), params.n,
                 params.log2_q(), setup.plaintext_moduli.size(), threads, count);
@@ -381,6 +386,16 @@ int run_mnist(std::span<char* const> arguments) {
   for (const std::string output : {"csv", "summary-csv"}) {
     if (options.has(output))
       refuse_output_over_data(output, options.text(output), options.text("data"));
+    // Nor any other file but an earlier run's CSV (a new user's trial: --csv replaced an
+    // encrypted batch, exit 0), as encrypt's --out.
+    refuse_to_replace_other_than(
+        options, output,
+        [](std::istream& existing) {
+          std::string head(kCsvPrefixHeader.size(), '\0');
+          existing.read(head.data(), static_cast<std::streamsize>(head.size()));
+          return head == kCsvPrefixHeader;
+        },
+        "a stage or summary CSV of mnist", "");
   }
 
   const Model model = load_model(options.text("model"));

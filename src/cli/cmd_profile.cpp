@@ -2,9 +2,11 @@
 // (io/model_profile.hpp).
 #include <cstdio>
 #include <filesystem>
+#include <istream>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli_support.hpp"
@@ -57,6 +59,16 @@ int run_profile(std::span<char* const> arguments) {
   // A profile may replace a profile (the server's, remade); never a key file.
   refuse_output_over_inputs(options, {"out"}, {"model"}, /*may_replace_profile=*/true);
   refuse_key_set_profile(options.text("out"));
+  // Nor any other file (a trial: --out replaced an encrypted batch, exit 0), as encrypt's --out.
+  refuse_to_replace_other_than(
+      options, "out",
+      [](std::istream& existing) {
+        constexpr std::string_view kMagic = "cryptonets-profile ";  // any version
+        std::string head(kMagic.size(), '\0');
+        existing.read(head.data(), static_cast<std::streamsize>(head.size()));
+        return head == kMagic;
+      },
+      "a model profile", "");
   const int circuit_privacy = static_cast<int>(options.integer("circuit-privacy", 0, 128));
   const ModelProfile profile = make_profile(load_model(options.text("model")), circuit_privacy);
   const std::string out = options.text("out");

@@ -950,7 +950,15 @@ std::string add_parameters(const std::string& path, const std::string& params_pa
   // A ciphertext file given its parameter set (--params) must be of its key set as well: decrypt
   // refuses it otherwise (found by a trial: one of another key set was intact). One merely beside
   // a params file need not be (the params there only give its n).
-  if (loaded && (key_file || given) && !params_odd) check_one_key_set({chosen, path}, report);
+  if (loaded && key_file && !params_odd) check_one_key_set({chosen, path}, report);
+  // Said as decrypt says it: "different key generations (a keygen that failed midway ...; run
+  // keygen again)" told of a key directory, not of a batch encrypted under other keys.
+  if (loaded && !key_file && given && params && params->key_set != file.key_set) {
+    report.problems.push_back("key set: '" + path + "' is encrypted under other keys (key set " +
+                              hex64(file.key_set) + ") than those of '" + chosen + "' (key set " +
+                              hex64(params->key_set) +
+                              "): give --params of the keys it was encrypted under");
+  }
   if (!loaded && of_key_set && given) {
     report.problems.push_back("parameters: the parameter set '" + chosen + "' of '" + path +
                               "' cannot be read (see the ring degree line)");

@@ -625,14 +625,39 @@ httplib::Result upload(const ClientOptions& options, const std::string& path,
   return result;
 }
 
-JobStatus job_status_from(const json& j) {
+// A job's status from the server's answer to `request` ("POST /v1/jobs"): the JSON object of
+// server.hpp, with a job id (`job` when one was asked for) and one of the four states. Anything
+// else is refused, naming the request: an answer's job id goes into the next requests' paths, an
+// unknown state would be polled for until --wait ends, and a field of another type threw
+// nlohmann's bare "[json.exception.type_error.302] type must be string, but is number".
+JobStatus job_status_from(const json& j, const ClientOptions& options, const std::string& request,
+                          const std::string& job = "") {
   JobStatus status;
-  status.job = j.value("job", std::string());
-  status.state = j.value("state", std::string());
-  status.images = j.value("images", uint64_t{0});
-  status.batches = j.value("batches", uint64_t{0});
-  status.batches_done = j.value("batches_done", uint64_t{0});
-  status.error = j.value("error", std::string());
+  const std::string not_status = "the server's answer to " + request + " is not a job's status";
+  const std::string ours = " (is " + options.server + " a cryptonets server?)";
+  try {
+    status.job = j.value("job", std::string());
+    status.state = j.value("state", std::string());
+    status.images = j.value("images", uint64_t{0});
+    status.batches = j.value("batches", uint64_t{0});
+    status.batches_done = j.value("batches_done", uint64_t{0});
+    status.error = j.value("error", std::string());
+  } catch (const json::exception& e) {
+    throw std::runtime_error(not_status + ": " + e.what() + ours);
+  }
+  if (!is_job_id(status.job)) {
+    throw std::runtime_error(not_status + ": its job id '" + status.job + "' is not " + kJobIdForm +
+                             ours);
+  }
+  if (!job.empty() && status.job != job) {
+    throw std::runtime_error(not_status + ": it is about job " + status.job + ", not " + job +
+                             ours);
+  }
+  if (status.state != "queued" && status.state != "running" && status.state != "done" &&
+      status.state != "failed") {
+    throw std::runtime_error(not_status + ": its state '" + status.state +
+                             "' is none of queued, running, done, failed" + ours);
+  }
   status.json = j.dump();
   return status;
 }
@@ -726,6 +751,13 @@ void require_upload_role(const std::string& path, ProtocolFileKind kind, const s
   }
 }
 
+bool is_token(const std::string& token) {
+  // Server::Impl::random_hex(32) (server_routes.cpp).
+  return token.size() == 64 && std::all_of(token.begin(), token.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
 bool is_job_id(const std::string& job) {
   // Server::Impl::random_hex(16) (server_routes.cpp); the job store reads no other name.
   return job.size() == 32 && std::all_of(job.begin(), job.end(), [](char c) {
@@ -794,7 +826,17 @@ std::string Client::register_keys(const KeyDirectory& keys) {
                            "&evaluation=" + std::to_string(body.size(1)) +
                            "&public=" + std::to_string(body.size(2));
   auto result = upload(options_, path, {}, body, "register the keys");
-  return expect_json(*result, 201).at("token").get<std::string>();
+  // The token is saved and sent in every later request's header: only the server's form is
+  // taken (a token of another form was saved, exit 0, and then refused by every later command).
+  const json answer = expect_json(*result, 201);
+  const json* token = answer.is_object() && answer.contains("token") ? &answer["token"] : nullptr;
+  if (token == nullptr || !token->is_string() || !is_token(token->get<std::string>())) {
+    throw std::runtime_error(
+        "the server's answer to POST /v1/keysets holds no token (64 "
+        "lowercase hex digits): is " +
+        options_.server + " a cryptonets server?");
+  }
+  return token->get<std::string>();
 }
 
 void Client::check_queue(const std::string& token) {
@@ -810,7 +852,7 @@ JobStatus Client::submit(const std::string& token, const std::string& batch_path
   const FileSequence body({batch_path});
   check_queue(token);  // a full queue answers before the upload, not after it
   auto result = upload(options_, "/v1/jobs", bearer(token), body, "upload '" + batch_path + "'");
-  return job_status_from(expect_json(*result, 202));
+  return job_status_from(expect_json(*result, 202), options_, "POST /v1/jobs");
 }
 
 JobStatus Client::status(const std::string& token, const std::string& job, int wait_s) {
@@ -821,7 +863,7 @@ JobStatus Client::status(const std::string& token, const std::string& job, int w
       options_, *client, "GET",
       "/v1/jobs/" + job + (wait_s > 0 ? "?wait=" + std::to_string(wait_s) : std::string()),
       bearer(token), "ask for job " + job, wait_s);
-  return job_status_from(expect_json(*result, 200));
+  return job_status_from(expect_json(*result, 200), options_, "GET /v1/jobs/" + job, job);
 }
 
 namespace {
@@ -962,8 +1004,13 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
   } cleanup{part, fd};
 
   auto client = connect(options_);
-  // An error answer is short JSON, bounded as exchange bounds one; the scores only per read.
-  const Clock::time_point deadline = Clock::now() + std::chrono::seconds(options_.timeout_s);
+  // The status line and headers, and an error answer (short JSON), within --timeout in all, as
+  // exchange bounds an answer: a server trickling its headers a byte at a time held fetch for
+  // ever, and a silent one cost twice --timeout (the HTTPS probe after it). The scores only per
+  // read: the watchdog ends when they begin.
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point deadline = start + std::chrono::seconds(options_.timeout_s);
+  Watchdog watchdog(*client, deadline);
   bool too_slow = false;
   int status = 0;
   uint64_t total = 0;
@@ -989,6 +1036,7 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
           no_length = true;
           return false;
         }
+        if (status == 200) watchdog.finish();
         return true;
       },
       [&](const char* data, size_t length) {
@@ -1012,6 +1060,15 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
         if (options_.progress) options_.progress(received, total);
         return true;
       });
+  if (watchdog.finish() && !result && write_error == 0) {
+    if (status == 0) {
+      throw std::runtime_error("cannot fetch job " + job + " at " + options_.server +
+                               ": the server at " + host_port(options_.server) +
+                               " did not answer within --timeout " +
+                               std::to_string(options_.timeout_s) + " s");
+    }
+    too_slow = true;
+  }
   if (write_error != 0) {
     throw std::runtime_error("cannot write '" + part + "': " + std::strerror(write_error));
   }
@@ -1026,7 +1083,7 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
                              ") did not end within --timeout " +
                              std::to_string(options_.timeout_s) + " s");
   }
-  if (!result) unreachable(options_, result, "fetch job " + job);
+  if (!result) unreachable(options_, result, "fetch job " + job, false, start);
   if (status != 200) throw ServiceError(status, server_message(status, error_body));
   if (received != total) {
     throw std::runtime_error("the scores of job " + job + " arrived incomplete (" +

@@ -779,6 +779,40 @@ expect 2 "--out 'keys.tar' exists and is not a ciphertext file" - -- \
 : >empty.ct
 run "$exe" infer --keys server --in images.ct --out empty.ct --threads 1
 [ "$(head -c 5 empty.ct)" = CNPFC ] || fail "infer --out empty.ct: not replaced by scores"
+# decrypt --out and --scores, mnist --csv and --summary-csv, and profile --out replace only an
+# earlier output of theirs or an empty file (found by a new user's trial, each exit 0: decrypt
+# --out and --scores replaced an encrypted batch, a model and a data set's gzipped labels; mnist
+# --csv and profile --out a batch).
+cp images.ct batch-copy.ct && cp "$model" model-copy.txt
+batch_sum=$(sha256sum batch-copy.ct | cut -d' ' -f1)
+for victim in batch-copy.ct model-copy.txt; do
+  for output in out scores; do
+    expect 2 "--$output '$victim' exists and is not a labels file or scores CSV of decrypt" - -- \
+      "$exe" decrypt --keys client --in scores.ct --"$output" "$victim"
+  done
+done
+for output in csv summary-csv; do
+  expect 2 "--$output 'batch-copy.ct' exists and is not a stage or summary CSV of mnist" - -- \
+    "$exe" mnist --images 1 --insecure-ring-degree 64 --"$output" batch-copy.ct
+done
+# ... and profile --out replaces only a profile.
+expect 2 "--out 'batch-copy.ct' exists and is not a model profile" - -- \
+  "$exe" profile --out batch-copy.ct
+expect 2 "--out 'model-copy.txt' exists and is not a model profile" - -- \
+  "$exe" profile --model "$model" --out model-copy.txt
+[ "$(sha256sum batch-copy.ct | cut -d' ' -f1)" = "$batch_sum" ] ||
+  fail "decrypt, mnist or profile replaced a batch"
+cmp -s "$model" model-copy.txt || fail "decrypt or profile replaced a model"
+# Their own earlier outputs (either kind, in either place) and empty files are replaced.
+: >empty.txt
+run "$exe" decrypt --keys client --in scores.ct --out empty.txt --scores decrypt.csv
+run "$exe" decrypt --keys client --in scores.ct --out decrypt.csv --scores empty.txt
+grep -q "^image,label,predicted," empty.txt && grep -qx "[0-9]*" decrypt.csv ||
+  fail "decrypt did not replace its own outputs: $(head -c 100 empty.txt decrypt.csv)"
+: >empty.csv
+run "$exe" mnist --images 1 --insecure-ring-degree 64 --csv empty.csv --summary-csv summary.csv
+run "$exe" mnist --images 1 --insecure-ring-degree 64 --csv summary.csv --summary-csv empty.csv
+rm -f batch-copy.ct model-copy.txt empty.txt decrypt.csv empty.csv summary.csv
 
 # Nor the data set an input comes with (found by a new user's trial, each exit 0: mnist --csv over
 # the test labels and --summary-csv over the training images, encrypt and decrypt --out over the

@@ -44,6 +44,10 @@ void check_server_url(const std::string& url);
 bool is_job_id(const std::string& job);
 inline constexpr const char* kJobIdForm = "32 lowercase hex digits, as client submit prints it";
 
+// What a token looks like: 64 lowercase hex digits (32 random bytes from the server). A token of
+// another form is never sent (it could be a secret given by mistake) nor taken from an answer.
+bool is_token(const std::string& token);
+
 // Throws std::runtime_error naming `path`, saying that nothing was sent, unless it is a regular
 // file whose protocol header (io/protocol_files.hpp) is of `kind` (`role` says what is expected
 // in messages: "the public keys of a key directory from cryptonets keygen"); for ciphertexts,
@@ -90,12 +94,14 @@ class Client {
 
   // Sends the key directory's params, evaluation.key and public.key (never secret.key: each is
   // checked by require_upload_role before any connection); returns the token. Throws ServiceError
-  // for a refusal, std::runtime_error if the server is unreachable.
+  // for a refusal, std::runtime_error if the server is unreachable or its answer holds no token
+  // (is_token).
   std::string register_keys(const KeyDirectory& keys);
   // Free places in the server's queue (ServiceError 503 when none).
   void check_queue(const std::string& token);
   // Uploads a ciphertext file from `cryptonets encrypt` (require_upload_role first); returns the
-  // job id once the server has verified it and made it durable.
+  // job id once the server has verified it and made it durable. std::runtime_error for an answer
+  // that is not a job's status (a job id, one of the four states; status too, for the job asked).
   JobStatus submit(const std::string& token, const std::string& batch_path);
   // wait_s > 0: the server answers once the job has ended, or after wait_s seconds (at most 60).
   JobStatus status(const std::string& token, const std::string& job, int wait_s = 0);
