@@ -157,7 +157,7 @@ const char* kUsage =
     "                            and bench/results/activation-study/encrypted.md\n"
     "  --encrypted-images N      test images each network x parameter set encrypts [accuracy]\n"
     "  --no-verify               read the IDX data without checking the SHA256SUMS beside them\n"
-    "  --threads LIST            thread counts, e.g. 1,2 [1,2]\n"
+    "  --threads LIST            thread counts from 1 to 1024, e.g. 1,2 [1,2]\n"
     "  --timing-n N              ring degree of the stage table [mode]\n"
     "  --batch-images N          images in the timed batch [mode]\n"
     "  --accuracy-images N       test images for accuracy [mode]\n"
@@ -172,6 +172,11 @@ const char* kUsage =
 
 std::vector<size_t> parse_list(const std::string& text, const std::string& option) {
   std::vector<size_t> values;
+  // getline drops a last empty item: "1024," would read as "1024" (a trial).
+  if (!text.empty() && text.back() == ',') {
+    throw std::invalid_argument(option + " expects positive integers separated by commas, got '" +
+                                text + "'");
+  }
   std::stringstream stream(text);
   std::string item;
   while (std::getline(stream, item, ',')) {
@@ -196,7 +201,12 @@ std::vector<size_t> parse_list(const std::string& text, const std::string& optio
 // An option that takes one value: a list is refused (a trial's --timing-n 1024,8192 ran at 1024
 // without a word about 8192).
 size_t single_value(const std::string& text, const std::string& option) {
-  const std::vector<size_t> values = parse_list(text, option);
+  std::vector<size_t> values;
+  try {
+    values = parse_list(text, option);
+  } catch (const std::invalid_argument&) {  // its words are for lists (a trial: --timing-n 0)
+    throw std::invalid_argument(option + " expects one positive integer, got '" + text + "'");
+  }
   if (values.size() != 1) {
     throw std::invalid_argument(option + " expects one positive integer, got the list '" + text +
                                 "'");
@@ -324,8 +334,15 @@ std::optional<Options> parse_arguments(std::span<char* const> arguments) {
     } else if (name == "--encrypted-images") {
       options.encrypted_images = single_value(value(), name);
     } else if (name == "--threads") {
-      for (size_t t : parse_list(value(), name))
-        options.threads.push_back(static_cast<int>(std::min<size_t>(t, 1024)));
+      // At most 1024, as the cryptonets tool's --threads (5000 was silently run at 1024).
+      const std::string text = value();
+      for (size_t t : parse_list(text, name)) {
+        if (t > 1024) {
+          throw std::invalid_argument(name + " takes thread counts from 1 to 1024, got '" + text +
+                                      "'");
+        }
+        options.threads.push_back(static_cast<int>(t));
+      }
     } else if (name == "--timing-n") {
       options.timing_n = ring_degree(single_value(value(), name), name);
     } else if (name == "--batch-images") {

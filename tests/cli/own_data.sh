@@ -311,10 +311,20 @@ for option in --timing-n --batch-images --accuracy-images --encrypted-images; do
     --paper-values "$data/../bench/paper_values.csv" --out reproduction-list --report r-list.md
 done
 # A sign is no digit: --threads -1 read as 2^64 - 1 ran 1024 threads (a trial), " 8" is refused too.
-for value in -1 +2 " 8"; do
+# A last empty item is refused too ("1," ran as "1"), and so is more than 1024 threads (5000 ran
+# at 1024); a count where one value is expected says so (--timing-n 0 spoke of lists).
+for value in -1 +2 " 8" 1,; do
   expect 2 "--threads expects positive integers separated by commas, got '$value'" reproduction-sign -- \
     timeout 20 "$reproduce" --mode test --data set --model model.txt --threads "$value" \
     --paper-values "$data/../bench/paper_values.csv" --out reproduction-sign --report r-sign.md
+done
+expect 2 "--threads takes thread counts from 1 to 1024, got '1,5000'" reproduction-many -- \
+  timeout 20 "$reproduce" --mode test --data set --model model.txt --threads 1,5000 \
+  --paper-values "$data/../bench/paper_values.csv" --out reproduction-many --report r-many.md
+for value in 0 1024, x; do
+  expect 2 "--timing-n expects one positive integer, got '$value'" reproduction-zero -- \
+    timeout 20 "$reproduce" --mode test --data set --model model.txt --timing-n "$value" \
+    --paper-values "$data/../bench/paper_values.csv" --out reproduction-zero --report r-zero.md
 done
 
 # ---- Labels of the data set beyond the model's outputs: a clear error, not a wrong accuracy.
