@@ -353,7 +353,8 @@ void write_row(std::ostream& out, const QuantisationResult& r, bool is_default) 
       << number(r.scales.input) << " | " << number(r.scales.conv) << " | "
       << number(r.scales.dense1) << " | " << number(r.scales.dense2) << " | ";
   if (r.failure && !r.evaluated) {
-    out << "— | — | — | — | — | — | " << *r.failure << " |\n";
+    // The reason stands in the accuracy cell: a row has as many cells as the header.
+    out << "not evaluated: " << *r.failure << " | — | — | — | — | — |\n";
     return;
   }
   out << percent(r.test.accuracy()) << " | " << percent(r.test.agreement()) << " | "

@@ -249,6 +249,23 @@ grep -qF -- "--max-moduli" message.txt &&
 grep -q "worst case of 0 bits" wide-table.md && fail "wide-table.md gives a worst case of 0 bits"
 grep -qF "No point is representable" wide-table.md ||
   fail "wide-table.md does not say that no point is representable"
+# The point's row gives its reason in a cell of its own: every row has the header's cells (the
+# reason was a twelfth cell beyond an eleven-column header).
+grep -qF "| not evaluated: a quantised bias reaches 2^60 |" wide-table.md ||
+  fail "wide-table.md: no row gives the unrepresentable point's reason: $(cat wide-table.md)"
+python3 - wide-table.md <<'PY' || fail "wide-table.md: a table row's cells differ from its header's"
+import re, sys
+header = None
+for number, line in enumerate(open(sys.argv[1], encoding="utf-8"), 1):
+    if not line.startswith("|"):
+        header = None
+        continue
+    cells = len(re.split(r"(?<!\\)\|", line.rstrip("\n"))) - 2
+    if header is None:
+        header = cells
+    elif cells != header:
+        sys.exit(f"line {number}: {cells} cells, the header has {header}: {line.strip()}")
+PY
 # Points skipped for needing more moduli than --max-moduli: the error says how many and suggests
 # raising it (the old hint could not fire: it looked at points that are never measured).
 # (The shipped I=16 w=4/5/9 needs 2.)
