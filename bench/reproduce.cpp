@@ -287,12 +287,28 @@ void require_directory_path(const std::string& what, const fs::path& directory) 
 // How the driver was invoked (argv[0]), for the report's command line.
 std::string invoked_as = kProgram;
 
+// The report's command line: one sh word per argument (cli::shell_quoted), so that pasting it
+// into a shell re-runs the same command (joined with spaces, an --out with a space was two words
+// and one with `...` or $(...) ran it). An argument with a control character (a newline) cannot
+// stand in the report's one-line table row: it is written as printable_text shows it (\n),
+// visibly not the argument itself.
+std::string command_line(std::span<char* const> arguments) {
+  const auto word = [](std::string_view text) {
+    const bool control = std::any_of(text.begin(), text.end(), [](char c) {
+      return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+    });
+    return cli::shell_quoted(control ? printable_text(text) : std::string(text));
+  };
+  std::string line = word(invoked_as);
+  for (const char* argument : arguments)
+    line += " " + word(argument);
+  return line;
+}
+
 // parse_options' work; its refusals are std::invalid_argument (parse_list's too).
 std::optional<Options> parse_arguments(std::span<char* const> arguments) {
   Options options;
-  options.command_line = invoked_as;
-  for (const char* argument : arguments)
-    options.command_line += " " + std::string(argument);
+  options.command_line = command_line(arguments);
   const size_t count = arguments.size();
   for (size_t i = 0; i < count; ++i) {
     const std::string name = arguments[i];
@@ -1452,6 +1468,25 @@ void write_csvs(OutputFiles& files, const Options& o, const Results& r, const Pa
   }
 }
 
+// `text` as a code span in a cell of a Markdown table (CommonMark, GFM tables): fenced by one
+// backtick more than its longest run of backticks (and a space inside each fence when the text
+// holds a backtick, which CommonMark strips again), every | written \| (the table's escape, taken
+// out before the code span is read): a command line with either broke the code span or the row.
+std::string table_code_cell(const std::string& text) {
+  size_t longest = 0;
+  size_t run = 0;
+  for (const char c : text) {
+    run = c == '`' ? run + 1 : 0;
+    longest = std::max(longest, run);
+  }
+  const std::string fence(longest + 1, '`');
+  const std::string pad = longest > 0 ? " " : "";
+  std::string cell = fence + pad;
+  for (const char c : text)
+    cell += c == '|' ? std::string("\\|") : std::string(1, c);
+  return cell + pad + fence;
+}
+
 // The 'Machine and run' section.
 void write_machine_table(std::ostream& md, const Options& o, const Results& r) {
   md << "## Machine and run\n\n| | |\n|---|---|\n";
@@ -1470,7 +1505,7 @@ void write_machine_table(std::ostream& md, const Options& o, const Results& r) {
   md << "| keys | "
      << (o.seed ? "derived from --seed: INSECURE, for debugging only" : "fresh, from OS entropy")
      << " |\n";
-  md << "| command | `" << o.command_line << "` |\n";
+  md << "| command | " << table_code_cell(o.command_line) << " |\n";
   md << "| driver wall time | " << format("%.0f s", r.driver_seconds) << " |\n\n";
   md << "The machine is shared: other jobs ran at the same time (see the load average), so every "
         "time below is an upper bound on what this code needs on an idle machine.\n\n";

@@ -861,7 +861,8 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
     throw refusal ? *refusal : HttpError(400, "the body is shorter than a protocol header");
   }
   if (const std::string error = verifier->finish(); !error.empty()) {
-    const std::string problem = client_message(error, verifier->path(), "the body");
+    const std::string problem =
+        batch_message(error, verifier->path(), "the uploaded batch", "the body");
     // The server's own failure to read the pipe (out of file handles, ...) is not the body's.
     try {
       if (verifier->failure()) std::rethrow_exception(verifier->failure());

@@ -86,16 +86,34 @@ std::string configuration_answer(const std::string& cause) {
          "file)";
 }
 
+namespace {
+
+// Every `from` in `message` replaced by `to`, left to right (not again inside what was put in).
+void replace_all(std::string& message, const std::string& from, const std::string& to) {
+  for (size_t at = message.find(from); at != std::string::npos; at = message.find(from, at)) {
+    message.replace(at, from.size(), to);
+    at += to.size();
+  }
+}
+
+}  // namespace
+
 std::string client_message(std::string message, const std::string& path, const std::string& name) {
   // "file 'PATH'" and "'PATH'" first: the name carries its own quotes ("part 'params'" was
   // answered as "''part 'params''").
-  for (const std::string& quoted : {"file '" + path + "'", "'" + path + "'"}) {
-    for (size_t at = message.find(quoted); at != std::string::npos; at = message.find(quoted, at))
-      message.replace(at, quoted.size(), name);
-  }
-  for (size_t at = message.find(path); at != std::string::npos; at = message.find(path, at))
-    message.replace(at, path.size(), name);
+  for (const std::string& quoted : {"file '" + path + "'", "'" + path + "'"})
+    replace_all(message, quoted, name);
+  replace_all(message, path, name);
   return message;
+}
+
+std::string batch_message(std::string message, const std::string& path, const std::string& batch,
+                          const std::string& file) {
+  // The reader's records are "file 'PATH' batch B of N (modulus I of M)" (protocol_files.cpp).
+  const std::string records = "file '" + path + "' batch ";
+  replace_all(message, records + "1 of 1 (", batch + " (");
+  replace_all(message, records, batch + " ");
+  return client_message(std::move(message), path, file);
 }
 
 std::string key_set_id_text(uint64_t id) {

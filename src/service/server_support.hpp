@@ -138,6 +138,14 @@ std::string configuration_answer(const std::string& cause);
 // Loader messages name the server's temporary path; the client knows its file as "the body".
 std::string client_message(std::string message, const std::string& path, const std::string& name);
 
+// A ciphertext reader's message about the file at `path` in the client's words: a record's
+// "file 'PATH' batch B of N" as `batch` B of N ("the uploaded batch 2 of 3 (modulus 1 of 2): "),
+// `batch` alone in a file of one batch ("the uploaded batch (modulus 1 of 2): "), and any other
+// mention of the file as `file` (client_message). client_message alone answered "the body batch
+// 1 of 1 (modulus 1 of 2)" and "the job's batch batch 1 of 1 (modulus 1 of 2)".
+std::string batch_message(std::string message, const std::string& path, const std::string& batch,
+                          const std::string& file);
+
 // The "code" of a 422 for a body under other keys, parameters or scheme than the token's key set.
 constexpr const char* kOtherKeySet = "other_key_set";
 

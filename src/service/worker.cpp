@@ -115,12 +115,12 @@ void Server::Impl::run_job(const std::string& id) {
       detail = e.what();
       // The client knows its upload as the job's batch and the output as its scores; no path of
       // the server's is answered (a configuration error's path is in the log, for the operator).
-      error =
-          failure == ReadFailure::kConfiguration
-              ? configuration_answer(failure_cause(e))
-              : client_message(client_message(client_message(e.what(), input, "the job's batch"),
-                                              scores, "the job's scores"),
-                               directory + "/job.json", "the job's record");
+      error = failure == ReadFailure::kConfiguration
+                  ? configuration_answer(failure_cause(e))
+                  : client_message(client_message(batch_message(e.what(), input, "the job's batch",
+                                                                "the job's batch"),
+                                                  scores, "the job's scores"),
+                                   directory + "/job.json", "the job's record");
       if (error.find(options_.state_dir) != std::string::npos) {
         error = "the run failed (" + failure_cause(e) + ")";  // a path not known above
       }

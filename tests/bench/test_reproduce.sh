@@ -144,6 +144,42 @@ grep -qF "## Time per stage" "$work/study.md" && fail "study.md holds more than 
 [ -s "$work/study/activation_study.png" ] || fail "--study-only drew no activation_study.png"
 [ -e "$work/study/stages.csv" ] && fail "--study-only measured the stages too"
 
+# ---- The report's command line, pasted into sh, runs the same command: each argument one word
+# (joined with spaces, a path with a space was two words, one with $(...) ran it), and the table's
+# cell intact (a | split the row, a backtick ended the code span). The cheapest run: the study of
+# one float model without an encrypted form, on one image.
+odd="$work/a b|c'd\`e\`\`\\f\$(false)"
+printf 'activation,variant,float_model,fit,degree,integer_model,note\nReLU,original,%s,,,,-\n' \
+  "$root/data/activation-study/relu.txt" >"$work/one-row.csv"
+command_args=("$driver" --study-only --mode test --threads 1 --accuracy-images 1 --no-verify
+  --study-manifest "$work/one-row.csv" --paper-values "$root/bench/paper_values.csv"
+  --out "$odd" --report "$odd/report.md")
+"${command_args[@]}" >"$work/odd.log" 2>&1 ||
+  { cat "$work/odd.log"; fail "the run with --out '$odd' failed"; }
+python3 - "$odd/report.md" "${command_args[@]}" <<'PY' || fail "the command line is not the one run"
+import re, shlex, subprocess, sys
+report, argv = sys.argv[1], sys.argv[2:]
+rows = [line for line in open(report) if line.startswith("| command |")]
+assert len(rows) == 1, "command rows: %r" % rows
+row = rows[0].rstrip("\n")
+# The row's cells: split at the pipes that are not escaped (\|), then the escapes taken out.
+cells = re.split(r"(?<!\\)\|", row)
+assert len(cells) == 4 and cells[0] == "" and cells[3] == "", "the row is split: %r" % row
+cell = cells[2].strip().replace("\\|", "|")
+# A CommonMark code span: a run of backticks, the same run at the end, one space stripped from
+# each side when both are there.
+fence = re.match(r"`+", cell).group(0)
+assert cell.endswith(fence) and len(cell) > 2 * len(fence), "not a code span: %r" % cell
+code = cell[len(fence):-len(fence)]
+assert "`" * len(fence) not in code, "the fence occurs inside: %r" % cell
+if code.startswith(" ") and code.endswith(" ") and code.strip():
+    code = code[1:-1]
+assert shlex.split(code) == argv, "shlex reads %r from %r" % (shlex.split(code), code)
+words = subprocess.run(["sh", "-c", "printf '%s\\0' " + code], check=True,
+                       stdout=subprocess.PIPE).stdout.split(b"\0")[:-1]
+assert [w.decode() for w in words] == argv, "sh reads %r from %r" % (words, code)
+PY
+
 # ---- bench/reproduce.sh on the driver's exit 1, which is either a failure (nothing written: the
 # script stops there) or encrypted scores that differ (the files written: it still plots). Two
 # stand-in drivers: one fails, one writes the files of the run above and reports a difference.
@@ -188,4 +224,4 @@ if [ "$failures" -gt 0 ]; then
   cat "$work/log"
   exit 1
 fi
-echo "reproduce: report, 9 CSV files and 5 PNGs checked; --study-only checked; exit 1 handled"
+echo "reproduce: report, 9 CSV files and 5 PNGs checked; --study-only checked; the command line checked; exit 1 handled"

@@ -12,11 +12,13 @@ format is logged and left on disk, one naming the other scheme than its key set'
 two clients with their own keys, neither can read or see the other's job (404, like a job that does
 not exist), no token or an unknown one is 401; garbage, truncated, oversize, wrong-kind,
 wrong-scheme (BFV) and wrong-key bodies and a secret key (registered or submitted) are refused with
-their status and a clear message, and leave neither a job nor a file in the state directory; key
+their status and a clear message (a flipped byte as "the uploaded batch (modulus 1 of 2)", not the
+server's pipe /proc/self/fd/N), and leave neither a job nor a file in the state directory; key
 files of format version 3 are refused at registration (400) and, stored by an older server, logged
 at start-up and answered 410, naming the version; after a restart, queued jobs of a key set damaged,
 removed or of format version 3 fail without running, the reason in their status (still readable by
-their token); an upload under a key set damaged on disk is answered 410 naming the key set and the
+their token), and a stored batch damaged on disk fails its job as "the job's batch (modulus 1 of 2)"
+(no server path); an upload under a key set damaged on disk is answered 410 naming the key set and the
 problem, not 500; a key set whose files cannot be opened for a passing reason (EMFILE, injected by
 the test-only LD_PRELOAD library open_fault.cpp) is not retired: an upload is answered 503 with
 Retry-After (as is one whose header the server cannot read back), a job queued at start-up stays
@@ -301,6 +303,7 @@ def expect_refusal(server, what, status, phrase, method, path, body=None, token=
     check(got == status, "%s: status %d, expected %d (%s)" % (what, got, status, text.strip()))
     check(phrase in text, "%s: the answer lacks '%s': %s" % (what, phrase, text.strip()))
     no_stray_files(server, before, what)
+    return text
 
 
 def protocol_v3_files():
@@ -484,10 +487,17 @@ def tests(work):
                    body=os.urandom(5000), token=alice)
     expect_refusal(server, "truncated batch", 400, "truncated", "POST", "/v1/jobs",
                    body=batch[: len(batch) // 2], token=alice)
+    # A byte flipped inside a record: the answer names the batch as the client knows it (it
+    # named "the body batch 1 of 1": the upload is read through the pipe /proc/self/fd/N).
     damaged = bytearray(batch)
     damaged[len(batch) // 2] ^= 1
-    expect_refusal(server, "damaged batch", 400, "the body", "POST", "/v1/jobs",
-                   body=bytes(damaged), token=alice)
+    with open("damaged.ct", "wb") as f:
+        f.write(bytes(damaged))
+    text = expect_refusal(server, "damaged batch", 400,
+                          "the uploaded batch (modulus 1 of 2): corrupted: checksum mismatch",
+                          "POST", "/v1/jobs", body=bytes(damaged), token=alice)
+    check("/proc/" not in text and "the body batch" not in text,
+          "damaged batch: the answer names the server's pipe or \"the body batch\": " + text)
     expect_refusal(server, "batch under other keys", 422, "other keys", "POST", "/v1/jobs",
                    body=open("bob.ct", "rb").read(), token=alice)
     # A batch under the token's keys, encrypted with the profile of another model (another input
@@ -514,12 +524,22 @@ def tests(work):
     check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
     stored = "6" * 32
     plant_job(server, stored, token_hash(alice), "scale-8.ct", 1, int(time.time()))
+    # A stored batch damaged on disk since its upload: the job's error names it as the job's
+    # batch, not by the server's path (the log's detail does).
+    stored_damaged = "5" * 32
+    plant_job(server, stored_damaged, token_hash(alice), "damaged.ct", 5, int(time.time()))
     server.start()
     result = wait_done(server, alice, stored, seconds=30)
     check(result["state"] == "failed" and
           "was encrypted with another model profile (fingerprint 0x" in result.get("error", ""),
           "a stored job of another profile: %s" % result)
     server.request("DELETE", "/v1/jobs/" + stored, token=alice)
+    result = wait_done(server, alice, stored_damaged, seconds=30)
+    error = result.get("error", "")
+    check(result["state"] == "failed" and
+          error.startswith("the job's batch (modulus 1 of 2): corrupted: checksum mismatch") and
+          server.state not in error, "a stored job whose batch is damaged: %s" % result)
+    server.request("DELETE", "/v1/jobs/" + stored_damaged, token=alice)
     # The token of an earlier registration with a batch of new keys (keygen again): the answer
     # says that the token belongs to another key set, naming both, and what to do; client infer
     # says which token file it is and how to get the right token (it was a bare 422).
