@@ -377,6 +377,13 @@ std::optional<Options> parse_arguments(std::span<char* const> arguments) {
       options.verify_checksums = false;
     } else if (name == "--git-commit") {
       options.git_commit = value();
+      // One line of the report's table: a newline would end the row.
+      for (const unsigned char c : options.git_commit) {
+        if (c < 0x20 || c == 0x7f) {
+          throw std::invalid_argument("--git-commit expects one line of printable text, got '" +
+                                      printable_text(options.git_commit) + "'");
+        }
+      }
     } else {
       throw std::invalid_argument("unknown option '" + name + "'");
     }
@@ -1501,7 +1508,7 @@ void write_machine_table(std::ostream& md, const Options& o, const Results& r) {
   md << "| load average (1/5/15 min) before / after | " << r.load_before << " ; " << r.load_after
      << " |\n";
   md << "| compiler | g++ " << __VERSION__ << " |\n";
-  if (!o.git_commit.empty()) md << "| commit | " << o.git_commit << " |\n";
+  if (!o.git_commit.empty()) md << "| commit | " << table_code_cell(o.git_commit) << " |\n";
   md << "| keys | "
      << (o.seed ? "derived from --seed: INSECURE, for debugging only" : "fresh, from OS entropy")
      << " |\n";

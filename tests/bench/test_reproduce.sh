@@ -153,7 +153,7 @@ printf 'activation,variant,float_model,fit,degree,integer_model,note\nReLU,origi
   "$root/data/activation-study/relu.txt" >"$work/one-row.csv"
 command_args=("$driver" --study-only --mode test --threads 1 --accuracy-images 1 --no-verify
   --study-manifest "$work/one-row.csv" --paper-values "$root/bench/paper_values.csv"
-  --out "$odd" --report "$odd/report.md")
+  --out "$odd" --report "$odd/report.md" --git-commit 'abc1234 | dirty')
 "${command_args[@]}" >"$work/odd.log" 2>&1 ||
   { cat "$work/odd.log"; fail "the run with --out '$odd' failed"; }
 python3 - "$odd/report.md" "${command_args[@]}" <<'PY' || fail "the command line is not the one run"
@@ -179,6 +179,15 @@ words = subprocess.run(["sh", "-c", "printf '%s\\0' " + code], check=True,
                        stdout=subprocess.PIPE).stdout.split(b"\0")[:-1]
 assert [w.decode() for w in words] == argv, "sh reads %r from %r" % (words, code)
 PY
+# The commit cell, as given and one cell (a | in --git-commit split the row); a newline, which
+# would end the row, is refused before any work.
+grep -qxF '| commit | `abc1234 \| dirty` |' "$odd/report.md" ||
+  fail "the commit row: $(grep '^| commit' "$odd/report.md")"
+"$driver" --study-only --mode test --out "$work/nl" --git-commit $'abc\nd' >"$work/nl.log" 2>&1 &&
+  fail "--git-commit with a newline was accepted"
+grep -qF -- "--git-commit expects one line of printable text" "$work/nl.log" ||
+  fail "--git-commit with a newline: $(cat "$work/nl.log")"
+[ -e "$work/nl" ] && fail "--git-commit with a newline left $work/nl"
 
 # ---- bench/reproduce.sh on the driver's exit 1, which is either a failure (nothing written: the
 # script stops there) or encrypted scores that differ (the files written: it still plots). Two
