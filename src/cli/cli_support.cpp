@@ -28,6 +28,7 @@
 
 #include "cryptonets/inference/parameter_selection.hpp"
 #include "cryptonets/io/input_file.hpp"
+#include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/io/serialize.hpp"
 
@@ -952,6 +953,57 @@ void refuse_to_replace_other_than_ciphertexts(const OptionParser& options,
                head[4] == 'C';
       },
       "a ciphertext file", ", so that an archive or copy of keys is never lost");
+}
+
+namespace {
+
+// A key set's DIR/model.profile is keygen's record of the model its keys were made for: encrypt
+// and decrypt trust it as such. Found by a trial: profile --out KEYDIR/model.profile replaced it
+// with another model's, which encrypt then refused as "written by keygen".
+// The path as given and, through any symbolic link, as written.
+void refuse_key_set_profile(const std::string& out) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  const fs::path resolved = fs::weakly_canonical(out, error);
+  for (const fs::path& path : {fs::path(out), error ? fs::path(out) : resolved}) {
+    if (path.filename() != kKeySetProfileName) continue;
+    const fs::path directory = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+    for (const char* key_file : {"params", "public.key", "evaluation.key", "secret.key"}) {
+      if (!fs::exists(directory / key_file, error)) continue;
+      throw std::runtime_error(
+          "refusing to write '" + out + "': '" + directory.string() + "' holds a key set (" +
+          key_file + "), whose " + kKeySetProfileName +
+          " is keygen's record of the model the keys were made for; write the profile elsewhere "
+          "(keys for another model: keygen --profile FILE --out-dir NEWDIR)");
+    }
+  }
+}
+
+}  // namespace
+
+void refuse_to_replace_other_than_profile(const OptionParser& options, const std::string& option) {
+  if (!options.has(option)) return;
+  refuse_key_set_profile(options.text(option));
+  refuse_to_replace_other_than(
+      options, option,
+      [](std::istream& existing) {
+        constexpr std::string_view kMagic = "cryptonets-profile ";  // any version
+        std::string head(kMagic.size(), '\0');
+        existing.read(head.data(), static_cast<std::streamsize>(head.size()));
+        return head == kMagic;
+      },
+      "a model profile", "");
+}
+
+std::string profile_summary(const ModelProfile& profile) {
+  char text[160];
+  std::snprintf(text, sizeof text, "input %lldx%lldx%lld (scale %g), %zu outputs of up to %d bits",
+                static_cast<long long>(profile.input_shape.channels),
+                static_cast<long long>(profile.input_shape.height),
+                static_cast<long long>(profile.input_shape.width), profile.input_scale,
+                profile.outputs, model::centred_bits(profile.output_bound));
+  return std::string(text) + ", " +
+         std::to_string(profile.presets.size() + profile.bfv_presets.size()) + " presets";
 }
 
 void refuse_resolved_output_over_inputs(const OptionParser& options, const std::string& output,

@@ -318,6 +318,17 @@ void refuse_to_replace_other_than(const OptionParser& options, const std::string
                                   const std::function<bool(std::istream&)>& replaceable,
                                   const std::string& kind, const std::string& why);
 
+// The rule of the outputs that are model profiles (profile --out, client profile --out): the output
+// option `option` replaces only an earlier model profile (its first line "cryptonets-profile ",
+// any version) or an empty file: any other existing file is a UsageError, as
+// refuse_to_replace_other_than's (a trial: profile --out replaced an encrypted batch, exit 0).
+// Nor a key set's DIR/model.profile (a DIR holding params or a key file), by the path as given
+// and through its symbolic links: keygen's record of the model the keys were made for, which
+// encrypt and decrypt trust as such (a trial: profile --out KEYDIR/model.profile gave the keys
+// another model's profile); std::runtime_error saying to write the profile elsewhere. Call after
+// refuse_output_over_inputs(..., may_replace_profile = true), before any work.
+void refuse_to_replace_other_than_profile(const OptionParser& options, const std::string& option);
+
 // An output as its writer resolved it (serve --port-file: the server follows the path's links
 // once and writes there): the entry `name` of the directory open as `directory` (any descriptor
 // the *at calls take, O_PATH included), not a symbolic link, perhaps not there yet; `path`, that
@@ -439,6 +450,10 @@ std::optional<std::string> key_set_profile_file(const OptionParser& options);
 std::optional<std::string> key_set_profile(const OptionParser& options);
 // The key directory's profile file name.
 inline constexpr const char* kKeySetProfileName = "model.profile";
+
+// What a profile describes, for the line its writers print: "input 1x28x28 (scale 16), 10 outputs
+// of up to 78 bits, 4 presets".
+std::string profile_summary(const ModelProfile& profile);
 
 // A check of the keys or a file against the client's profile that failed: `what` prefixed by the
 // profile used ("the profile 'FILE'", "the model 'FILE'", or "the default profile 'PATH' (no

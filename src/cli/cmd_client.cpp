@@ -1,4 +1,5 @@
 // cryptonets client (client): the private-inference service's client (service/client.hpp).
+//   profile   download the server's model profile (what keygen --profile takes)
 //   register  send params, evaluation.key and public.key; get a token
 //   submit    upload an encrypted batch; get a job id
 //   status    a job's state
@@ -226,9 +227,23 @@ service::JobStatus do_submit(const OptionParser& options, const std::string& tok
                              const std::string& path) {
   TransferBar bar("uploading " + path);
   service::Client client(client_options(options, &bar));
-  const service::JobStatus job = client.submit(token, path);
-  bar.finish();
-  return job;
+  try {
+    const service::JobStatus job = client.submit(token, path);
+    bar.finish();
+    return job;
+  } catch (const service::ServiceError& e) {
+    // A batch encrypted with another model's profile: the server's answer says how to get its
+    // profile in general; here with this server's URL, and the steps after it.
+    if (e.code() != "other_profile") throw;
+    bar.finish();
+    throw service::ServiceError(
+        e.status(),
+        std::string(e.what()) + ". This server's profile: cryptonets client profile --server " +
+            printable_text(options.text("server")) +
+            " --out server.profile, then cryptonets keygen --profile server.profile --out-dir "
+            "NEWDIR, and encrypt with --keys NEWDIR",
+        e.retry_after_s(), e.code());
+  }
 }
 
 void do_fetch(const OptionParser& options, const std::string& token, const std::string& job,
@@ -352,6 +367,42 @@ int client_delete(std::span<char* const> arguments) {
   check_server_option(options);
   const std::string job = job_option(options);
   service::Client(client_options(options, nullptr)).remove(token_option(options), job);
+  return kExitSuccess;
+}
+
+int client_profile(std::span<char* const> arguments) {
+  OptionParser options(
+      "client profile",
+      "Downloads the server's model profile (GET /v1/profile; no token): the file cryptonets\n"
+      "profile writes for the server's model, without its weights. It is checked (read as a\n"
+      "profile) before it is written, atomically, to --out. keygen --profile FILE makes keys\n"
+      "for the server's model with it (encrypt and decrypt then use the key directory's copy).");
+  add_server_options(options);
+  options.add_value("out", "FILE",
+                    "the profile to write (replaces only a model profile or an empty file; never "
+                    "a key directory's model.profile)",
+                    std::nullopt, true);
+  if (!options.parse(arguments)) return kExitSuccess;
+  check_server_option(options);
+  // As profile --out: a profile may replace a profile, nothing else (cli_support.hpp).
+  refuse_output_over_inputs(options, {"out"}, {}, /*may_replace_profile=*/true);
+  refuse_to_replace_other_than_profile(options, "out");
+  const std::string out = options.text("out");
+  require_output_directory(out);
+  const service::ServedProfile served = service::Client(client_options(options, nullptr)).profile();
+  // The server's bytes, as cryptonets profile wrote them (read as a profile above).
+  AtomicFileWriter file(out, /*owner_only=*/false, /*may_replace_keys=*/false,
+                        /*may_replace_profile=*/true);
+  file.stream() << served.text;
+  if (!file.stream()) {
+    throw std::runtime_error("cannot write profile '" + out + "': " + file.failure());
+  }
+  file.commit();
+  std::printf(
+      "wrote %s: the profile of the server's model, %s (keys for it: cryptonets keygen "
+      "--profile %s --out-dir DIR)\n",
+      printable_text(out).c_str(), profile_summary(served.profile).c_str(),
+      printable_text(out).c_str());
   return kExitSuccess;
 }
 
@@ -535,6 +586,7 @@ struct Verb {
 };
 
 constexpr Verb kVerbs[] = {
+    {"profile", client_profile, "download the server's model profile (for keygen --profile)"},
     {"register", client_register, "send params, evaluation and public keys; get a token"},
     {"submit", client_submit, "upload an encrypted batch; get a job id"},
     {"status", client_status, "a job's state"},
@@ -579,7 +631,7 @@ int run_client(std::span<char* const> arguments) {
     }
   }
   throw UsageError("unknown verb '" + std::string(verb) +
-                   "' (register, submit, status, fetch, delete, infer)");
+                   "' (profile, register, submit, status, fetch, delete, infer)");
 }
 
 }  // namespace cryptonets::cli

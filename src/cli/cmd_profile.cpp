@@ -18,32 +18,6 @@ using cryptonets::model::centred_bits;
 
 namespace cryptonets::cli {
 
-namespace {
-
-// A key set's DIR/model.profile is keygen's record of the model its keys were made for: encrypt
-// and decrypt trust it as such. Found by a trial: profile --out KEYDIR/model.profile replaced it
-// with another model's, which encrypt then refused as "written by keygen".
-// The path as given and, through any symbolic link, as written.
-void refuse_key_set_profile(const std::string& out) {
-  namespace fs = std::filesystem;
-  std::error_code error;
-  const fs::path resolved = fs::weakly_canonical(out, error);
-  for (const fs::path& path : {fs::path(out), error ? fs::path(out) : resolved}) {
-    if (path.filename() != kKeySetProfileName) continue;
-    const fs::path directory = path.parent_path().empty() ? fs::path(".") : path.parent_path();
-    for (const char* key_file : {"params", "public.key", "evaluation.key", "secret.key"}) {
-      if (!fs::exists(directory / key_file, error)) continue;
-      throw std::runtime_error(
-          "refusing to write '" + out + "': '" + directory.string() + "' holds a key set (" +
-          key_file + "), whose " + kKeySetProfileName +
-          " is keygen's record of the model the keys were made for; write the profile elsewhere "
-          "(keys for another model: keygen --profile FILE --out-dir NEWDIR)");
-    }
-  }
-}
-
-}  // namespace
-
 int run_profile(std::span<char* const> arguments) {
   OptionParser options(
       "profile",
@@ -58,27 +32,13 @@ int run_profile(std::span<char* const> arguments) {
   if (!options.parse(arguments)) return kExitSuccess;
   // A profile may replace a profile (the server's, remade); never a key file.
   refuse_output_over_inputs(options, {"out"}, {"model"}, /*may_replace_profile=*/true);
-  refuse_key_set_profile(options.text("out"));
-  // Nor any other file (a trial: --out replaced an encrypted batch, exit 0), as encrypt's --out.
-  refuse_to_replace_other_than(
-      options, "out",
-      [](std::istream& existing) {
-        constexpr std::string_view kMagic = "cryptonets-profile ";  // any version
-        std::string head(kMagic.size(), '\0');
-        existing.read(head.data(), static_cast<std::streamsize>(head.size()));
-        return head == kMagic;
-      },
-      "a model profile", "");
+  // Nor a key set's model.profile, nor any other file (cli_support.hpp).
+  refuse_to_replace_other_than_profile(options, "out");
   const int circuit_privacy = static_cast<int>(options.integer("circuit-privacy", 0, 128));
   const ModelProfile profile = make_profile(load_model(options.text("model")), circuit_privacy);
   const std::string out = options.text("out");
   save_profile(profile, out);
-  std::printf(
-      "wrote %s: input %lldx%lldx%lld (scale %g), %zu outputs of up to %d bits, %zu presets\n",
-      printable_text(out).c_str(), static_cast<long long>(profile.input_shape.channels),
-      static_cast<long long>(profile.input_shape.height),
-      static_cast<long long>(profile.input_shape.width), profile.input_scale, profile.outputs,
-      centred_bits(profile.output_bound), profile.presets.size() + profile.bfv_presets.size());
+  std::printf("wrote %s: %s\n", printable_text(out).c_str(), profile_summary(profile).c_str());
   return kExitSuccess;
 }
 

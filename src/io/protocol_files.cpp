@@ -388,12 +388,16 @@ std::string protocol_version_refusal(uint16_t version, ProtocolFileKind kind) {
          " (written by an older cryptonets; " + redo + ")";
 }
 
-std::string other_profile_refusal(const std::string& file, uint64_t found, uint64_t expected) {
+std::string other_profile_refusal(const std::string& file, uint64_t found, uint64_t expected,
+                                  ProfileSource source) {
+  const std::string fetch = source == ProfileSource::kService
+                                ? "cryptonets client profile --server URL --out FILE"
+                                : "made with cryptonets profile --model MODEL --out FILE";
   return file + " was encrypted with another model profile (fingerprint " + hex64(found) +
          ") than the server's model (profile fingerprint " + hex64(expected) +
          "): its images were quantised and laid out for another model, and its scores would "
-         "decrypt to wrong labels. Fetch the server's profile (made with cryptonets profile "
-         "--model MODEL --out FILE), make keys for it (keygen --profile FILE) and encrypt again";
+         "decrypt to wrong labels. Fetch the server's profile (" +
+         fetch + "), make keys for it (keygen --profile FILE) and encrypt again";
 }
 
 uint64_t ProtocolHeader::batch_count() const {

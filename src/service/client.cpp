@@ -29,6 +29,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -1131,6 +1132,31 @@ void Client::remove(const std::string& token, const std::string& job) {
   if (result->status != 204) {
     throw ServiceError(result->status, server_message(result->status, result->body));
   }
+}
+
+ServedProfile Client::profile() {
+  auto client = connect(options_);
+  auto result =
+      request_json(options_, *client, "GET", "/v1/profile", {}, "fetch the server's model profile");
+  if (result->status != 200) {
+    std::string message = server_message(result->status, result->body);
+    if (result->status == 404) {
+      message +=
+          " (a server older than GET /v1/profile: its operator makes the profile with "
+          "cryptonets profile --model MODEL --out FILE)";
+    }
+    throw ServiceError(result->status, message, retry_after(*result), error_code(result->body));
+  }
+  ServedProfile served{std::move(result->body), {}};
+  std::istringstream in(served.text);
+  try {
+    served.profile = read_profile(in, options_.server + "/v1/profile");
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error("the server's answer to GET /v1/profile is not a model profile (" +
+                             std::string(e.what()) + "): is " + options_.server +
+                             " a cryptonets server?");
+  }
+  return served;
 }
 
 }  // namespace cryptonets::service

@@ -7,7 +7,7 @@ namespace cryptonets::service {
 
 std::string allowed_methods(const std::string& path) {
   if (path == "/v1/keysets" || path == "/v1/jobs") return "POST";
-  if (path == "/v1/queue") return "GET, HEAD";
+  if (path == "/v1/queue" || path == "/v1/profile") return "GET, HEAD";
   const std::string prefix = "/v1/jobs/";
   if (path.rfind(prefix, 0) != 0) return "";
   std::string id = path.substr(prefix.size());

@@ -48,7 +48,8 @@ class TypedKeySet final : public KeySet {
     const auto open_writer = [&](const ProtocolHeader& header) {
       if (header.profile_fingerprint != model_profile) {
         throw std::runtime_error(other_profile_refusal("file '" + input + "'",
-                                                       header.profile_fingerprint, model_profile));
+                                                       header.profile_fingerprint, model_profile,
+                                                       ProfileSource::kService));
       }
       storing([&] {
         // Mode 0600, as every other file of the state directory.

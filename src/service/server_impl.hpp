@@ -124,6 +124,8 @@ class Server::Impl {
   void job_result(const httplib::Request& req, httplib::Response& res);
   void delete_job(const httplib::Request& req, httplib::Response& res);
   void queue_status(const httplib::Request& req, httplib::Response& res);
+  // GET /v1/profile: the model's profile file, made on the first request (profile_text_).
+  void model_profile(const httplib::Request& req, httplib::Response& res);
 
   // The key set of the request's bearer token (its hash), or HttpError 401 (none, unknown) or 410
   // (a key set this server cannot use: unusable_key_sets_). `own_jobs`: the request only reads
@@ -206,6 +208,11 @@ class Server::Impl {
   CompiledModel compiled_;
   RangeReport ranges_;
   uint64_t profile_fingerprint_ = 0;  // of the model's profile: what an upload must record
+  // The model's profile file as `cryptonets profile --model M` writes it (GET /v1/profile): made
+  // on the first request, not at start-up (choosing every preset's parameters takes a fraction of
+  // a second); "" until then.
+  std::mutex profile_mutex_;
+  std::string profile_text_;
   std::string keysets_dir_, jobs_dir_, tmp_dir_, expired_dir_;
   StateLock state_lock_;
   // The --port-file as resolve_port_file found it: its last directory (O_PATH; -1: none, or

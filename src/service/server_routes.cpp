@@ -11,8 +11,10 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <sstream>
 
 #include "connections.hpp"
+#include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/sha256.hpp"
 #include "cryptonets/service/durable.hpp"
 #include "server_impl.hpp"
@@ -196,6 +198,9 @@ void Server::Impl::install_routes() {
               }));
   http_->Get("/v1/queue", guarded([this](const httplib::Request& req, httplib::Response& res) {
                queue_status(req, res);
+             }));
+  http_->Get("/v1/profile", guarded([this](const httplib::Request& req, httplib::Response& res) {
+               model_profile(req, res);
              }));
   http_->Get(R"(/v1/jobs/([0-9a-z]+))",
              guarded([this](const httplib::Request& req, httplib::Response& res) {
@@ -698,6 +703,30 @@ void Server::Impl::queue_status(const httplib::Request& req, httplib::Response& 
   answer_json(res, 200, body);
 }
 
+void Server::Impl::model_profile(const httplib::Request& req, httplib::Response& res) {
+  // No token: the profile holds no weights, only what a client needs to make keys and encrypt for
+  // the model (model_profile.hpp: what the keys and ciphertexts show anyway, and the output
+  // bound). A client needs it before it has keys to register.
+  std::string text;
+  {
+    std::lock_guard lock(profile_mutex_);
+    if (profile_text_.empty()) {
+      std::ostringstream out;
+      try {
+        write_profile(make_profile(model_), out);  // circuit privacy 0, as serve runs the jobs
+      } catch (const std::exception& e) {
+        throw with_detail(HttpError(500, "the server cannot make its model's profile"), e.what());
+      }
+      profile_text_ = out.str();
+    }
+    text = profile_text_;
+  }
+  // What HEAD sends: the headers alone (httplib answers it from this route, without the body).
+  request_facts.bytes_out = req.method == "HEAD" ? 0 : text.size();
+  res.status = 200;
+  res.set_content(std::move(text), "text/plain; charset=utf-8");
+}
+
 void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& res,
                               const httplib::ContentReader& reader) {
   std::string key_set_hash;
@@ -830,8 +859,10 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
     // Encrypted with another model's profile (another input scale): evaluated, its scores
     // would decrypt to wrong labels with every other check passing.
     if (header.profile_fingerprint != profile_fingerprint_) {
-      return HttpError(
-          422, other_profile_refusal("the body", header.profile_fingerprint, profile_fingerprint_));
+      HttpError error(422, other_profile_refusal("the body", header.profile_fingerprint,
+                                                 profile_fingerprint_, ProfileSource::kService));
+      error.code = kOtherProfile;
+      return error;
     }
     if (header.values != compiled_.input_size) {
       return HttpError(422, "the body holds " + std::to_string(header.values) +

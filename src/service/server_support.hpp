@@ -148,6 +148,9 @@ std::string batch_message(std::string message, const std::string& path, const st
 
 // The "code" of a 422 for a body under other keys, parameters or scheme than the token's key set.
 constexpr const char* kOtherKeySet = "other_key_set";
+// The "code" of a 422 for a body encrypted with another model profile than the server's model's:
+// its client fetches the server's profile (GET /v1/profile) and makes keys for it.
+constexpr const char* kOtherProfile = "other_profile";
 
 // What a client whose token is answered 410 does about it.
 constexpr const char* kRegisterAgain =

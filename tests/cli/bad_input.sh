@@ -800,6 +800,9 @@ expect 2 "--out 'batch-copy.ct' exists and is not a model profile" - -- \
   "$exe" profile --out batch-copy.ct
 expect 2 "--out 'model-copy.txt' exists and is not a model profile" - -- \
   "$exe" profile --model "$model" --out model-copy.txt
+# client profile --out too (the same rule, cli_support's), before any connection.
+expect 2 "--out 'batch-copy.ct' exists and is not a model profile" - -- \
+  "$exe" client profile --server http://127.0.0.1:9 --out batch-copy.ct
 [ "$(sha256sum batch-copy.ct | cut -d' ' -f1)" = "$batch_sum" ] ||
   fail "decrypt, mnist or profile replaced a batch"
 cmp -s "$model" model-copy.txt || fail "decrypt or profile replaced a model"
@@ -884,7 +887,7 @@ expect 2 "--job 'abc' is not a job id" - -- \
   "$exe" client delete --server http://127.0.0.1:9 --token-file zero.token --job abc
 expect 2 "(see cryptonets client infer --help)" out.ct -- \
   "$exe" client infer --server http://127.0.0.1:9 --keys client --in images.ct --out out.ct --frob
-expect 2 "unknown verb 'frob' (register, submit, status, fetch, delete, infer) (see cryptonets client --help)" - -- \
+expect 2 "unknown verb 'frob' (profile, register, submit, status, fetch, delete, infer) (see cryptonets client --help)" - -- \
   "$exe" client frob
 # A --token-file that cannot be read says which file and why (it said only "cannot read a token").
 expect 1 "cannot open --token-file 'missing.token' for reading: No such file or directory" - -- \
@@ -937,6 +940,11 @@ expect 1 "refusing to write 'victim/model.profile': 'victim' holds a key set" - 
   "$exe" profile --model "$data/activation-study/relu-lsq-dropin-int.txt" --out victim/model.profile
 ln -s victim/model.profile linked.profile
 expect 1 "holds a key set" - -- "$exe" profile --model "$model" --out linked.profile
+# Nor client profile (the same rule), before any connection.
+expect 1 "refusing to write 'victim/model.profile': 'victim' holds a key set" - -- \
+  "$exe" client profile --server http://127.0.0.1:9 --out victim/model.profile
+expect 1 "holds a key set" - -- \
+  "$exe" client profile --server http://127.0.0.1:9 --out linked.profile
 rm linked.profile
 [ "$(sha256sum victim/model.profile | cut -d' ' -f1)" = "$profile_sum" ] ||
   fail "victim/model.profile changed"

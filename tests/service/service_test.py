@@ -76,6 +76,13 @@ client fetch refuses scores answered without a declared length (to the close, or
 no part file left; of two servers started at the same moment on one state directory, the one that
 reads it while the other's start-up writes it is refused as in use (it was refused as "not a
 cryptonets state directory (it holds 'cryptonets-state' and no marker 'cryptonets-state')").
+GET /v1/profile answers, without a token, byte for byte the profile `cryptonets profile` writes for
+the served model (HEAD its headers, POST and DELETE 405); client profile --out writes it (over
+HTTPS too), replaces only a profile or an empty file (not a batch, some text or a key set's
+model.profile, each left intact), refuses a bad --server and an answer that is not a profile
+(garbage, the model itself, content after 'end', a 404), nothing written; keys made with it
+(keygen --profile) run a job; the 422 for a batch of another profile (code other_profile) and client
+infer point to client profile.
 
 --slow adds: a full disk at a job's record (ENOSPC, EDQUOT) is 507, told by the errno (EIO there is
 500, under a state directory named after ENOSPC's text); 8 concurrent clients with their own keys,
@@ -354,7 +361,7 @@ def tests(work):
 
     # --help for serve, client and every client verb.
     for verb in ["serve", "client", "client register", "client submit", "client status",
-                 "client fetch", "client delete", "client infer"]:
+                 "client fetch", "client delete", "client infer", "client profile"]:
         code, out = run(*verb.split(), "--help", expect=None)
         check(code == 0 and "usage:" in out, "cryptonets %s --help: exit %d" % (verb, code))
     code, out = run("client", "frobnicate", expect=None)
@@ -454,6 +461,8 @@ def tests(work):
     # Allow header (httplib answered 400 or 404); a path the service does not have stays 404.
     for method, path, allow in [("PUT", "/v1/jobs", "POST"), ("GET", "/v1/jobs", "POST"),
                                 ("POST", "/v1/queue", "GET, HEAD"),
+                                ("POST", "/v1/profile", "GET, HEAD"),
+                                ("DELETE", "/v1/profile", "GET, HEAD"),
                                 ("PATCH", "/v1/jobs/" + job_a, "GET, HEAD, DELETE"),
                                 ("PUT", "/v1/jobs/%s/result" % job_a, "GET, HEAD"),
                                 ("DELETE", "/v1/jobs/%s/result" % job_a, "GET, HEAD")]:
@@ -513,12 +522,23 @@ def tests(work):
     expect_refusal(server, "batch of another model profile", 422,
                    "the body was encrypted with another model profile (fingerprint 0x", "POST",
                    "/v1/jobs", body=open("scale-8.ct", "rb").read(), token=alice)
+    # The answer says how to get the server's profile (code other_profile), and client infer
+    # says it with this server's URL.
+    status, _, data = server.request("POST", "/v1/jobs", body=open("scale-8.ct", "rb").read(),
+                                     token=alice)
+    answer = json.loads(data)
+    check(status == 422 and answer.get("code") == "other_profile" and
+          "Fetch the server's profile (cryptonets client profile --server URL --out FILE)" in
+          answer.get("error", ""), "the 422 of another profile: %d %r" % (status, data))
     code, out = run("client", "infer", "--server", server.url, "--keys", "alice", "--in",
                     "scale-8.ct", "--out", "scale-8.scores", "--token-file", "alice.token",
                     expect=None)
     check(code == 1 and "than the server's model (profile fingerprint 0x" in out and
-          "keygen --profile FILE" in out and not os.path.exists("scale-8.scores"),
+          "keygen --profile FILE" in out and
+          "This server's profile: cryptonets client profile --server %s --out server.profile"
+          % server.url in out and not os.path.exists("scale-8.scores"),
           "client infer of a batch of another profile: exit %d: %s" % (code, out))
+    served_profile(server, work)
     # A job stored before the server restarted with another model (here planted in its state
     # directory): the worker refuses it before any evaluation, naming both fingerprints.
     check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
@@ -897,6 +917,10 @@ time.sleep(60)
                         expect=None)
         check(code == 1 and not os.path.exists("untrusted.scores"),
               "an untrusted certificate was accepted: " + out)
+        code, out = run("client", "profile", "--server", "https://127.0.0.1:%d" % tls.port,
+                        "--ca-cert", "tls.crt", "--out", "tls.profile", expect=None)
+        check(code == 0 and open("tls.profile", "rb").read() ==
+              open("expected.profile", "rb").read(), "client profile over HTTPS: " + out)
         servfix_tls_tests(tls)
         servfix11_tls_tests()
     else:
@@ -916,9 +940,92 @@ time.sleep(60)
         check(all({"time", "remote", "path", "status", "ms"} <= set(l) for l in requests),
               "a request line lacks a field in " + s.log_path)
     requests = [l for l in server.log_lines() if "method" in l]
-    check(sum(1 for l in requests if l["path"] == "/v1/keysets") == 18,
-          "expected 18 keyset requests in the log (4 accepted, 14 refused), found %d"
+    check(sum(1 for l in requests if l["path"] == "/v1/keysets") == 19,
+          "expected 19 keyset requests in the log (5 accepted, 14 refused), found %d"
           % sum(1 for l in requests if l["path"] == "/v1/keysets"))
+
+
+def served_profile(server, work):
+    """GET /v1/profile answers the model profile of the server's model, byte for byte the file
+    `cryptonets profile` writes for it, without a token (it holds no weights); HEAD its headers.
+    client profile --out writes it after reading it as a profile, replacing only a profile or an
+    empty file (not a key set's model.profile), and refuses a bad --server and an answer that is
+    not a profile (garbage, the model itself, a 404 from a server without the route), nothing
+    written. With it, keygen --profile makes keys whose batches the server takes."""
+    run("profile", "--model", MODEL, "--out", "expected.profile")
+    expected = open("expected.profile", "rb").read()
+    status, headers, data = server.request("GET", "/v1/profile")
+    check(status == 200 and data == expected and
+          headers.get("Content-Type", "").startswith("text/plain"),
+          "GET /v1/profile: %d %r, %d bytes (cryptonets profile: %d)" % (status, headers,
+                                                                        len(data), len(expected)))
+    status, headers, data = server.request("HEAD", "/v1/profile")
+    check(status == 200 and data == b"" and headers.get("Content-Length") == str(len(expected)),
+          "HEAD /v1/profile: %d %r %r" % (status, headers, data))
+    lines = [l for l in server.log_lines() if l.get("path") == "/v1/profile"]
+    check(any(l["method"] == "GET" and l["status"] == 200 and l["bytes_out"] == len(expected)
+              for l in lines) and
+          any(l["method"] == "HEAD" and l["status"] == 200 for l in lines),
+          "the log lines of /v1/profile: %s" % lines)
+
+    code, out = run("client", "profile", "--server", server.url, "--out", "server.profile",
+                    expect=None)
+    check(code == 0 and open("server.profile", "rb").read() == expected and
+          "wrote server.profile: the profile of the server's model" in out,
+          "client profile: exit %d: %s" % (code, out))
+    # An earlier profile (another model's) and an empty file are replaced.
+    shutil.copy("scale-8.profile", "older.profile")
+    open("empty.profile", "w").close()
+    for path in ["older.profile", "empty.profile"]:
+        code, out = run("client", "profile", "--server", server.url, "--out", path, expect=None)
+        check(code == 0 and open(path, "rb").read() == expected,
+              "client profile over %s: exit %d: %s" % (path, code, out))
+    # Any other file is not: a batch, some text; nor a key set's model.profile.
+    with open("notes.txt", "w") as f:
+        f.write("not a profile\n")
+    for path, status, phrase in [
+            ("alice.ct", 2, "--out 'alice.ct' exists and is not a model profile"),
+            ("notes.txt", 2, "--out 'notes.txt' exists and is not a model profile"),
+            ("alice/model.profile", 1,
+             "refusing to write 'alice/model.profile': 'alice' holds a key set")]:
+        before = open(path, "rb").read()
+        code, out = run("client", "profile", "--server", server.url, "--out", path, expect=None)
+        check(code == status and phrase in out and open(path, "rb").read() == before,
+              "client profile over %s: exit %d: %s" % (path, code, out))
+    for url, status, phrase in [("http://127.0.0.1:99999", 2, "invalid port"),
+                                ("127.0.0.1:%d" % server.port, 2, "--server must be http://"),
+                                ("http://127.0.0.1:%d/v1" % server.port, 2, "takes no path"),
+                                ("http://127.0.0.1:1", 1, "cannot connect to 127.0.0.1:1")]:
+        code, out = run_bounded(["client", "profile", "--server", url, "--out", "none.profile"],
+                                20)
+        check(code == status and phrase in out and not os.path.exists("none.profile"),
+              "client profile --server %s: exit %s: %s" % (url, code, out))
+    code, out = run("client", "profile", "--out", "none.profile", expect=None)
+    check(code == 2 and "--server" in out and not os.path.exists("none.profile"),
+          "client profile without --server: exit %d: %s" % (code, out))
+    # An answer that is not a profile: refused, nothing written.
+    for answers, phrase in [
+            ({"GET": (200, b"garbage\n")}, "is not a model profile"),
+            ({"GET": (200, open(MODEL, "rb").read())}, "a model file, not a profile"),
+            ({"GET": (200, expected + b"trailing\n")}, "unexpected content after 'end'"),
+            ({"GET": (404, b'{"error": "no such resource: GET /v1/profile"}')},
+             "a server older than GET /v1/profile")]:
+        fake = HostileServer("answers", answers)
+        code, out = run_bounded(["client", "profile", "--server", fake.url, "--out",
+                                 "fake.profile"], 20)
+        check(code == 1 and phrase in out and not os.path.exists("fake.profile") and
+              fake.requests == ["GET /v1/profile HTTP/1.1"],
+              "client profile, an answer %r: exit %s: %s" % (answers["GET"][1][:40], code,
+                                                             out[-300:]))
+        fake.close()
+    # What it is for: keys made with the server's profile, whose batch the server takes.
+    run("keygen", "--profile", "server.profile", "--out-dir", "dave", "--insecure-ring-degree",
+        "64")
+    encrypt("dave", "dave.ct", 1, first=30)
+    code, out = run("client", "infer", "--server", server.url, "--keys", "dave", "--in",
+                    "dave.ct", "--out", "dave.scores", expect=None)
+    check(code == 0 and decrypted_scores("dave", "dave.scores", work) == plain_scores(30, 1),
+          "client infer with keys of the served profile: exit %d: %s" % (code, out))
 
 
 def ranges_ignored(server, token):

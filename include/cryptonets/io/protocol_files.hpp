@@ -258,11 +258,18 @@ void refuse_secret_key_file(const std::string& path);
 // waits for a writer.
 void require_one_key_set(const std::vector<std::string>& paths);
 
+// Where a client gets the server's model profile: from the server's operator, who makes it with
+// `cryptonets profile --model MODEL --out FILE` (infer), or from the service itself with
+// `cryptonets client profile --server URL --out FILE` (GET /v1/profile).
+enum class ProfileSource { kOperator, kService };
+
 // Why a ciphertext file (`file`: "file 'x.ct'", "the body") whose header records the model
 // profile fingerprint `found` is refused by a server whose model's profile has `expected`
 // (profile_fingerprint(model)): names both fingerprints and what the client does about it (fetch
-// the server's profile, keygen and encrypt with it). The one wording of infer and the service.
-std::string other_profile_refusal(const std::string& file, uint64_t found, uint64_t expected);
+// the server's profile as `source` says, keygen and encrypt with it). The one wording of infer
+// and the service.
+std::string other_profile_refusal(const std::string& file, uint64_t found, uint64_t expected,
+                                  ProfileSource source = ProfileSource::kOperator);
 
 // The binding that follows ciphertext record `index` of `count` in file `file_id` (format above).
 std::array<uint8_t, kProtocolBindingBytes> encode_binding(uint64_t file_id, uint64_t index,

@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/protocol_files.hpp"
 
 namespace cryptonets::service {
@@ -23,7 +24,7 @@ class ServiceError : public std::runtime_error {
         code_(std::move(code)) {}
   int status() const { return status_; }
   int retry_after_s() const { return retry_after_s_; }  // from Retry-After (503), else 0
-  // The answer's machine-readable "code" (server.hpp: "other_key_set"), else "".
+  // The answer's machine-readable "code" (server.hpp: "other_key_set", "other_profile"), else "".
   const std::string& code() const { return code_; }
 
  private:
@@ -78,6 +79,13 @@ struct JobStatus {
 // binding, BasicCiphertextFileReader). Loads the keys now; std::runtime_error naming the file.
 std::function<void(const std::string& path)> scores_check(const KeyDirectory& keys);
 
+// The server's model profile as GET /v1/profile answers it: the file `cryptonets profile` writes
+// for the server's model (`text`, byte for byte), and what it says (`profile`, read_profile's).
+struct ServedProfile {
+  std::string text;
+  ModelProfile profile;
+};
+
 // Failures on the way (no answer came) are std::runtime_error with a sentence naming what failed
 // ("cannot connect to HOST:PORT: connection refused", "the server closed the connection during
 // the upload"). A server that refuses a body early (413, 507 for no room) closes the connection
@@ -116,6 +124,11 @@ class Client {
   void fetch(const std::string& token, const std::string& job, const std::string& out_path,
              const std::function<void(const std::string& path)>& check = {});
   void remove(const std::string& token, const std::string& job);
+  // The server's model profile (GET /v1/profile; no token), once its text has been read as a
+  // profile (read_profile): std::runtime_error naming the request and what the reader refused
+  // otherwise; ServiceError for a refusal (a 404 says that the server has no such route: an older
+  // server, whose operator makes the profile with cryptonets profile).
+  ServedProfile profile();
 
  private:
   ClientOptions options_;

@@ -3,7 +3,7 @@
 //
 // Protocol (bodies are the binary files of io/protocol_files.hpp, streamed; JSON only for small
 // control messages; every error is a JSON object {"error": "..."}, with "code" where a client acts
-// on it: "other_key_set", see 422 below):
+// on it: "other_key_set" and "other_profile", see 422 below):
 //
 //   POST   /v1/keysets?params=N1&evaluation=N2&public=N3   body: params ‖ evaluation.key ‖
 //          public.key (N1 + N2 + N3 bytes) -> 201 {"token": T, "key_set_id": "0x...",
@@ -11,6 +11,11 @@
 //          BFV; the three parts must agree, 400 naming both otherwise). A secret key is refused
 //          (422), as `infer` refuses it. The token is 32 bytes from the ChaCha20 CSPRNG keyed by
 //          getrandom(2), hex; the server stores only its SHA-256.
+//   GET    /v1/profile                     -> 200 the model profile of the server's model
+//          (text/plain): byte for byte the file `cryptonets profile --model MODEL --out FILE`
+//          writes (circuit privacy 0; io/model_profile.hpp), made at the first request. No token:
+//          it holds no weights, only what a client needs to make keys and encrypt for the model
+//          (`cryptonets client profile` fetches it for keygen --profile).
 //   GET    /v1/queue                       -> 200 {"queued", "max"}, or 503 + Retry-After if full
 //   POST   /v1/jobs                        (Authorization: Bearer T) body: a ciphertext file from
 //          `cryptonets encrypt` under T's keys -> 202 {"job": ID, "state": "queued", ...} once the
@@ -20,7 +25,8 @@
 //          is one of other parameters or keys: each says that T belongs to another key set than
 //          the body's, naming both key set ids, and what to do (code "other_key_set"). A batch
 //          encrypted with another model profile than the server's model's (its header's profile
-//          fingerprint, protocol_files.hpp) is refused (422, naming both fingerprints); a stored
+//          fingerprint, protocol_files.hpp) is refused (422, naming both fingerprints and how to
+//          fetch the server's profile, cryptonets client profile; code "other_profile"); a stored
 //          job of another profile (the server restarted with another model) fails unrun.
 //          Each job runs under its key set's scheme.
 //   GET    /v1/jobs/ID                     -> 200 {"job", "scheme", "state": queued|running|
