@@ -545,7 +545,7 @@ httplib::Result exchange(httplib::Client& client, httplib::Request request,
   if (too_large) {
     throw std::runtime_error(cannot + "the server's answer to " + request.method + " " +
                              request.path.substr(0, request.path.find('?')) +
-                             " exceeds 1 MiB (its answers are short JSON: is " + options.server +
+                             " exceeds 1 MiB (a cryptonets server's answer to it is a few kB: is " + options.server +
                              " a cryptonets server?)");
   }
   if (too_slow) {

@@ -962,11 +962,13 @@ def served_profile(server, work):
     status, headers, data = server.request("HEAD", "/v1/profile")
     check(status == 200 and data == b"" and headers.get("Content-Length") == str(len(expected)),
           "HEAD /v1/profile: %d %r %r" % (status, headers, data))
-    lines = [l for l in server.log_lines() if l.get("path") == "/v1/profile"]
-    check(any(l["method"] == "GET" and l["status"] == 200 and l["bytes_out"] == len(expected)
-              for l in lines) and
-          any(l["method"] == "HEAD" and l["status"] == 200 for l in lines),
-          "the log lines of /v1/profile: %s" % lines)
+    # The server writes a request's log line after its answer: waited for, not raced.
+    def profile_lines():
+        return [l for l in server.log_lines() if l.get("path") == "/v1/profile"]
+    check(eventually(lambda: any(l["method"] == "GET" and l["status"] == 200 and
+                                 l["bytes_out"] == len(expected) for l in profile_lines()) and
+                     any(l["method"] == "HEAD" and l["status"] == 200 for l in profile_lines())),
+          "the log lines of /v1/profile: %s" % profile_lines())
 
     code, out = run("client", "profile", "--server", server.url, "--out", "server.profile",
                     expect=None)
