@@ -206,12 +206,14 @@ KeyDirectory key_directory_option(const OptionParser& options) {
 }
 
 // The client's key directory, checked for what register sends (never the secret key: each file's
-// role is checked again, header and records, by Client::register_keys before it connects).
+// role, header and records), before any request (infer asks for the server's profile first);
+// Client::register_keys checks the roles again before it connects.
 KeyDirectory client_keys(const OptionParser& options) {
   const KeyDirectory keys = key_directory_option(options);
   for (const std::string& path : {keys.parameters, keys.evaluation_keys, keys.public_keys})
     service::require_regular_file(path, "a file of --keys");
   require_one_key_set({keys.parameters, keys.evaluation_keys, keys.public_keys});
+  service::require_key_set_upload(keys);
   return keys;
 }
 
@@ -223,6 +225,35 @@ std::string do_register(const OptionParser& options, const KeyDirectory& keys) {
   return token;
 }
 
+// What to do about a batch of another model profile than the server's (other_profile_refusal says
+// it in general), with this server's URL: fetch its profile, make keys for it, encrypt again.
+std::string server_profile_steps(const OptionParser& options) {
+  return "This server's profile: cryptonets client profile --server " +
+         printable_text(options.text("server")) +
+         " --out server.profile, then cryptonets keygen --profile server.profile --out-dir "
+         "NEWDIR, and encrypt with --keys NEWDIR";
+}
+
+// The batch `path` against the server's model profile (GET /v1/profile, a few kB), before anything
+// is registered or uploaded: a batch encrypted for another model is refused here (the server's
+// 422 came only after the whole upload, ~590 MiB). A server that answers 404 (older than the
+// route) is not checked: its 422 still refuses such a batch. Any other failure of the request is
+// thrown as the verb's requests' are.
+void require_server_profile(const OptionParser& options, const std::string& path) {
+  const uint64_t batch = read_protocol_header(path).profile_fingerprint;
+  uint64_t served = 0;
+  try {
+    served = service::Client(client_options(options, nullptr)).profile().profile.fingerprint();
+  } catch (const service::ServiceError& e) {
+    if (e.status() == 404) return;
+    throw;
+  }
+  if (batch == served) return;
+  throw std::runtime_error(other_profile_refusal("'" + printable_text(path) + "'", batch, served,
+                                                 ProfileSource::kService) +
+                           ". " + server_profile_steps(options) + "; nothing was sent");
+}
+
 service::JobStatus do_submit(const OptionParser& options, const std::string& token,
                              const std::string& path) {
   TransferBar bar("uploading " + path);
@@ -232,17 +263,14 @@ service::JobStatus do_submit(const OptionParser& options, const std::string& tok
     bar.finish();
     return job;
   } catch (const service::ServiceError& e) {
-    // A batch encrypted with another model's profile: the server's answer says how to get its
-    // profile in general; here with this server's URL, and the steps after it.
+    // A batch encrypted with another model's profile, which require_server_profile let through (an
+    // older server, without GET /v1/profile): the server's answer says how to get its profile in
+    // general; here with this server's URL, and the steps after it.
     if (e.code() != "other_profile") throw;
     bar.finish();
-    throw service::ServiceError(
-        e.status(),
-        std::string(e.what()) + ". This server's profile: cryptonets client profile --server " +
-            printable_text(options.text("server")) +
-            " --out server.profile, then cryptonets keygen --profile server.profile --out-dir "
-            "NEWDIR, and encrypt with --keys NEWDIR",
-        e.retry_after_s(), e.code());
+    throw service::ServiceError(e.status(),
+                                std::string(e.what()) + ". " + server_profile_steps(options),
+                                e.retry_after_s(), e.code());
   }
 }
 
@@ -282,14 +310,22 @@ int client_submit(std::span<char* const> arguments) {
   OptionParser options("client submit",
                        "Uploads an encrypted batch from cryptonets encrypt and prints the job id\n"
                        "once the server has verified it and stored it durably. A full queue\n"
-                       "answers 503 (exit 1, with the Retry-After the server gave).");
+                       "answers 503 (exit 1, with the Retry-After the server gave). First the\n"
+                       "batch's model profile is checked against the server's (GET /v1/profile):\n"
+                       "a batch encrypted for another model is refused before it is sent.");
   add_server_options(options);
   add_token_options(options);
   options.add_value("in", "FILE", "encrypted images from cryptonets encrypt", std::nullopt, true);
   if (!options.parse(arguments)) return kExitSuccess;
   check_server_option(options);
   const std::string token = token_option(options);
-  const service::JobStatus job = do_submit(options, token, options.text("in"));
+  const std::string in = options.text("in");
+  // The file's role first (a key file is named as such), then its model profile against the
+  // server's: both before the upload.
+  service::require_upload_role(in, ProtocolFileKind::kCiphertexts,
+                               "encrypted images from cryptonets encrypt");
+  require_server_profile(options, in);
+  const service::JobStatus job = do_submit(options, token, in);
   std::printf("%s\n", printable_text(job.job).c_str());
   return kExitSuccess;
 }
@@ -409,9 +445,11 @@ int client_profile(std::span<char* const> arguments) {
 int client_infer(std::span<char* const> arguments) {
   OptionParser options(
       "client infer",
-      "keygen -> encrypt -> client infer -> decrypt: registers the keys (or reuses the token in\n"
-      "--token-file, registering and saving one there if the file does not exist or is empty),\n"
-      "uploads the batch, waits for the job (retrying a full queue after the server's\n"
+      "keygen -> encrypt -> client infer -> decrypt: checks the batch's model profile against the\n"
+      "server's (GET /v1/profile: a batch encrypted for another model is refused before anything\n"
+      "is sent; an older server without it, 404, is not checked), registers the keys (or reuses\n"
+      "the token in --token-file, registering and saving one there if the file does not exist or\n"
+      "is empty), uploads the batch, waits for the job (retrying a full queue after the server's\n"
       "Retry-After), downloads and checks the scores, and deletes the job on the server. If the\n"
       "server no longer has the token's key set (410: expired or unusable), it registers the keys\n"
       "again once (saving the new token in --token-file) and says so on stderr. A --token-file of\n"
@@ -476,16 +514,18 @@ int client_infer(std::span<char* const> arguments) {
   // The whole file, before the keys are registered: every record, nothing appended after them.
   service::require_upload_role(in, ProtocolFileKind::kCiphertexts,
                                "encrypted images from cryptonets encrypt");
+  // A kept token read before any request: a file that holds none is refused, nothing sent.
+  std::string token;
+  if (token_kept) token = read_token_file(options.text("token-file"));
+  // The batch's model profile against the server's, before the keys are registered too.
+  require_server_profile(options, in);
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + std::chrono::seconds(options.integer("wait", 1, 1 << 30));
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
 
-  std::string token;
-  if (token_kept) {
-    token = read_token_file(options.text("token-file"));
-  } else {
+  if (!token_kept) {
     token = do_register(options, keys);
     if (options.has("token-file")) write_token_file(options.text("token-file"), token);
   }

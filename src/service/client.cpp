@@ -545,8 +545,8 @@ httplib::Result exchange(httplib::Client& client, httplib::Request request,
   if (too_large) {
     throw std::runtime_error(cannot + "the server's answer to " + request.method + " " +
                              request.path.substr(0, request.path.find('?')) +
-                             " exceeds 1 MiB (a cryptonets server's answer to it is a few kB: is " + options.server +
-                             " a cryptonets server?)");
+                             " exceeds 1 MiB (a cryptonets server's answer to it is a few kB: is " +
+                             options.server + " a cryptonets server?)");
   }
   if (too_slow) {
     const std::string within =
@@ -814,14 +814,18 @@ Client::Client(ClientOptions options) : options_(std::move(options)) {
   connect(options_);  // checks the URL now
 }
 
-std::string Client::register_keys(const KeyDirectory& keys) {
-  // Each part checked for its role before any connection: a secret key never crosses the network.
+void require_key_set_upload(const KeyDirectory& keys) {
   require_upload_role(keys.parameters, ProtocolFileKind::kParameterSet,
                       "the parameter set of a key directory from cryptonets keygen");
   require_upload_role(keys.evaluation_keys, ProtocolFileKind::kEvaluationKeys,
                       "the evaluation keys of a key directory from cryptonets keygen");
   require_upload_role(keys.public_keys, ProtocolFileKind::kPublicKeys,
                       "the public keys of a key directory from cryptonets keygen");
+}
+
+std::string Client::register_keys(const KeyDirectory& keys) {
+  // Each part checked for its role before any connection: a secret key never crosses the network.
+  require_key_set_upload(keys);
   const FileSequence body({keys.parameters, keys.evaluation_keys, keys.public_keys});
   const std::string path = "/v1/keysets?params=" + std::to_string(body.size(0)) +
                            "&evaluation=" + std::to_string(body.size(1)) +

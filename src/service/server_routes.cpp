@@ -133,7 +133,9 @@ void Server::Impl::install_routes() {
         {"path", req.path},
         {"status", res.status},
         {"bytes_in", request_facts.bytes_in},
-        {"bytes_out", request_facts.bytes_out},
+        // The bytes of the body sent: none for HEAD (httplib answers it from the GET route and
+        // sends the headers alone), whatever the route set (the scores file's size, the profile's).
+        {"bytes_out", req.method == "HEAD" ? 0 : request_facts.bytes_out},
         {"ms", std::round(ms * 10) / 10}};
     if (!request_facts.job.empty()) line["job"] = request_facts.job;
     if (!request_facts.error.empty()) line["error"] = request_facts.error;
@@ -703,7 +705,7 @@ void Server::Impl::queue_status(const httplib::Request& req, httplib::Response& 
   answer_json(res, 200, body);
 }
 
-void Server::Impl::model_profile(const httplib::Request& req, httplib::Response& res) {
+void Server::Impl::model_profile(const httplib::Request&, httplib::Response& res) {
   // No token: the profile holds no weights, only what a client needs to make keys and encrypt for
   // the model (model_profile.hpp: what the keys and ciphertexts show anyway, and the output
   // bound). A client needs it before it has keys to register.
@@ -721,8 +723,7 @@ void Server::Impl::model_profile(const httplib::Request& req, httplib::Response&
     }
     text = profile_text_;
   }
-  // What HEAD sends: the headers alone (httplib answers it from this route, without the body).
-  request_facts.bytes_out = req.method == "HEAD" ? 0 : text.size();
+  request_facts.bytes_out = text.size();  // HEAD: logged as 0 (the logger), no body is sent
   res.status = 200;
   res.set_content(std::move(text), "text/plain; charset=utf-8");
 }

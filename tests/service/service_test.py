@@ -82,7 +82,11 @@ HTTPS too), replaces only a profile or an empty file (not a batch, some text or 
 model.profile, each left intact), refuses a bad --server and an answer that is not a profile
 (garbage, the model itself, content after 'end', a 404), nothing written; keys made with it
 (keygen --profile) run a job; the 422 for a batch of another profile (code other_profile) and client
-infer point to client profile.
+infer point to client profile. client infer and client submit ask GET /v1/profile first and refuse a
+batch of another profile before anything is sent (no key set registered, no upload: it took the whole
+upload to get the 422), naming both fingerprints; a server without the route (404) is not checked,
+the client goes on to its next request. HEAD sends no body and is logged so (bytes_out 0: HEAD of a
+job's result logged the scores file's size).
 
 --slow adds: a full disk at a job's record (ENOSPC, EDQUOT) is 507, told by the errno (EIO there is
 500, under a state directory named after ENOSPC's text); 8 concurrent clients with their own keys,
@@ -226,7 +230,14 @@ def decrypted_scores(keys, scores, work):
 
 
 def register(server, keys):
+    """client register; returns the token once the server has logged the registration (it logs a
+    request after answering it: the checks that count the log's lines after a register raced)."""
+    def registrations():
+        return sum(1 for l in server.log_lines()
+                   if l.get("path") == "/v1/keysets" and l.get("status") == 201)
+    before = registrations()
     code, out = run("client", "register", "--server", server.url, "--keys", keys)
+    eventually(lambda: registrations() > before)
     return out.strip().splitlines()[-1]
 
 
@@ -454,6 +465,24 @@ def tests(work):
     status, _, _ = server.request("GET", "/v1/jobs/" + job_a, token=alice)
     check(code == 0 and "deleted" not in out and status == 200,
           "client fetch --keep: exit %d, job status %d: %s" % (code, status, out))
+    # HEAD sends the headers alone: its log line says bytes_out 0 (it said the scores file's size
+    # for a result, the JSON's for a status), GET's the bytes of the body.
+    size = os.path.getsize("kept.scores")
+    for path, length in [("/v1/jobs/%s/result" % job_a, str(size)), ("/v1/jobs/" + job_a, None)]:
+        status, headers, data = server.request("HEAD", path, token=alice)
+        check(status == 200 and data == b"" and
+              (length is None or headers.get("Content-Length") == length),
+              "HEAD %s: %d %r" % (path, status, headers))
+    def result_lines(method, path):
+        return [l for l in server.log_lines() if l.get("method") == method and
+                l.get("path") == path and l.get("status") == 200]
+    check(eventually(lambda: len(result_lines("HEAD", "/v1/jobs/" + job_a)) == 1 and
+                     len(result_lines("HEAD", "/v1/jobs/%s/result" % job_a)) == 1) and
+          [l["bytes_out"] for l in result_lines("HEAD", "/v1/jobs/%s/result" % job_a)] == [0] and
+          [l["bytes_out"] for l in result_lines("HEAD", "/v1/jobs/" + job_a)] == [0] and
+          [l["bytes_out"] for l in result_lines("GET", "/v1/jobs/%s/result" % job_a)] == [size],
+          "the log lines of HEAD and GET %s: %s"
+          % (job_a, [l for l in server.log_lines() if l.get("job") == job_a]))
     status, _, _ = server.request("DELETE", "/v1/jobs/" + job_a, token=alice)
     check(status == 204, "DELETE of one's own job: %d" % status)
 
@@ -530,14 +559,37 @@ def tests(work):
     check(status == 422 and answer.get("code") == "other_profile" and
           "Fetch the server's profile (cryptonets client profile --server URL --out FILE)" in
           answer.get("error", ""), "the 422 of another profile: %d %r" % (status, data))
-    code, out = run("client", "infer", "--server", server.url, "--keys", "alice", "--in",
-                    "scale-8.ct", "--out", "scale-8.scores", "--token-file", "alice.token",
-                    expect=None)
-    check(code == 1 and "than the server's model (profile fingerprint 0x" in out and
-          "keygen --profile FILE" in out and
-          "This server's profile: cryptonets client profile --server %s --out server.profile"
-          % server.url in out and not os.path.exists("scale-8.scores"),
-          "client infer of a batch of another profile: exit %d: %s" % (code, out))
+    # client infer and client submit ask GET /v1/profile first and refuse such a batch before
+    # anything is sent (the 422 came after the whole upload, ~590 MiB for a full batch): no key
+    # set registered, nothing uploaded (no request but GET /v1/profile), no file left.
+    found, expected = re.findall(r"fingerprint (0x[0-9a-f]{16})", answer.get("error", ""))[:2]
+    def requests_logged():
+        """The requests of the log, once it has stopped growing (the server logs a request after
+        answering it: the requests before are all there, and any that came after)."""
+        lines = None
+        for _ in range(20):
+            before, lines = lines, [(l["method"], l["path"]) for l in server.log_lines()
+                                    if "method" in l]
+            if lines == before:
+                break
+            time.sleep(0.25)
+        return lines
+    for verb, args in [("infer", ["--keys", "alice", "--out", "scale-8.scores"]),
+                       ("submit", ["--token-file", "alice.token"])]:
+        logged, files = len(requests_logged()), sorted(os.listdir("."))
+        code, out = run("client", verb, "--server", server.url, "--in", "scale-8.ct", *args,
+                        expect=None)
+        check(code == 1 and
+              ("'scale-8.ct' was encrypted with another model profile (fingerprint %s) than the "
+               "server's model (profile fingerprint %s)" % (found, expected)) in out and
+              "keygen --profile FILE" in out and
+              ("This server's profile: cryptonets client profile --server %s --out "
+               "server.profile, then cryptonets keygen --profile server.profile" % server.url)
+              in out and "nothing was sent" in out and
+              requests_logged()[logged:] == [("GET", "/v1/profile")] and
+              sorted(os.listdir(".")) == files,
+              "client %s of a batch of another profile: exit %d, requests %s: %s"
+              % (verb, code, requests_logged()[logged:], out))
     served_profile(server, work)
     # A job stored before the server restarted with another model (here planted in its state
     # directory): the worker refuses it before any evaluation, naming both fingerprints.
@@ -967,7 +1019,8 @@ def served_profile(server, work):
         return [l for l in server.log_lines() if l.get("path") == "/v1/profile"]
     check(eventually(lambda: any(l["method"] == "GET" and l["status"] == 200 and
                                  l["bytes_out"] == len(expected) for l in profile_lines()) and
-                     any(l["method"] == "HEAD" and l["status"] == 200 for l in profile_lines())),
+                     any(l["method"] == "HEAD" and l["status"] == 200 and l["bytes_out"] == 0
+                         for l in profile_lines())),
           "the log lines of /v1/profile: %s" % profile_lines())
 
     code, out = run("client", "profile", "--server", server.url, "--out", "server.profile",
@@ -1019,6 +1072,33 @@ def served_profile(server, work):
               fake.requests == ["GET /v1/profile HTTP/1.1"],
               "client profile, an answer %r: exit %s: %s" % (answers["GET"][1][:40], code,
                                                              out[-300:]))
+        fake.close()
+    # client infer and client submit ask for the profile first: a server without the route (404,
+    # an older one) is not checked, the client goes on to its next request (registering the keys,
+    # asking the queue); the server's 422 still refuses a batch of another profile. Another
+    # failure of the request ends the verb as any failed request does, nothing more sent.
+    for answers, verb, args, following, phrase in [
+            ({"GET": (404, b'{"error": "no such resource: GET /v1/profile"}'),
+              "POST": (500, b'{"error": "fake refusal"}')}, "infer",
+             ["--keys", "alice", "--out", "fake.scores"], "POST /v1/keysets?",
+             "server answered 500: fake refusal"),
+            ({"GET": (404, b'{"error": "no such resource"}')}, "submit", ["--token", "a" * 64],
+             "GET /v1/queue ", "server answered 404: no such resource"),
+            ({"GET": (500, b'{"error": "fake failure"}')}, "infer",
+             ["--keys", "alice", "--out", "fake.scores"], None,
+             "server answered 500: fake failure"),
+            ({"GET": (500, b'{"error": "fake failure"}')}, "submit", ["--token", "a" * 64],
+             None, "server answered 500: fake failure")]:
+        fake = HostileServer("answers", answers)
+        code, out = run_bounded(["client", verb, "--server", fake.url, "--in", "scale-8.ct",
+                                 *args], 20)
+        check(code == 1 and phrase in out and
+              fake.requests[:1] == ["GET /v1/profile HTTP/1.1"] and
+              len(fake.requests) == (2 if following else 1) and
+              (not following or fake.requests[1].startswith(following)) and
+              "another model profile" not in out and not os.path.exists("fake.scores"),
+              "client %s, GET /v1/profile answered %d: exit %s, requests %r: %s"
+              % (verb, answers["GET"][0], code, fake.requests, out[-300:]))
         fake.close()
     # What it is for: keys made with the server's profile, whose batch the server takes.
     run("keygen", "--profile", "server.profile", "--out-dir", "dave", "--insecure-ring-degree",
@@ -1180,7 +1260,8 @@ class HostileServer(ListeningServer):
     as `mode` says: "endless" (a 200 whose body never ends, without a length), "huge" (a
     Content-Length of 10 GB, the bytes sent for ever), "trickle" (a long body, a byte every 0.2 s),
     "slow headers" (a header line as slowly), "silent" (no answer at all) or "answers" (for each
-    request, answers[method]: a status and a JSON body); it counts the connections made to it."""
+    request, answers["METHOD /path"] (the path without its query) or else answers[method]: a
+    status and a JSON body); it counts the connections made to it."""
 
     def __init__(self, mode, answers=None):
         self.mode, self.answers, self.connections, self.requests = mode, answers, 0, []
@@ -1206,8 +1287,14 @@ class HostileServer(ListeningServer):
             if self.mode == "silent":
                 time.sleep(30)
             elif self.mode == "answers":
-                self.requests.append(head.split(b"\r\n")[0].decode(errors="replace"))
-                status, body = self.answers[head.split(b" ")[0].decode()]
+                line = head.split(b"\r\n")[0].decode(errors="replace")
+                self.requests.append(line)
+                method, target = (line.split(" ") + [""])[:2]
+                answer = self.answers.get("%s %s" % (method, target.split("?")[0]),
+                                          self.answers.get(method))
+                if answer is None:
+                    return  # a request the case did not expect: the connection closes unanswered
+                status, body = answer
                 connection.sendall(b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
                                    b"Content-Length: %d\r\n\r\n" % (status, len(body)) + body)
             elif self.mode in ("trickle", "slow headers"):
@@ -1344,6 +1431,7 @@ def odd_answers_tests():
     job = "0" * 32
     token = "0" * 64
     queue = (200, b"{}")
+    no_profile = (404, b'{"error": "no such resource"}')  # client submit asks for it first
     cases = [
         (["register", "--keys", "alice", "--token-file", "odd.token"],
          {"POST": (201, b'{"token": "abc"}')},
@@ -1353,10 +1441,12 @@ def odd_answers_tests():
         (["register", "--keys", "alice"], {"POST": (201, b'[]')},
          "the server's answer to POST /v1/keysets holds no token"),
         (["submit", "--token", token, "--in", "alice.ct"],
-         {"GET": queue, "POST": (202, b'{"job": "../keysets?x=", "state": "queued"}')},
+         {"GET /v1/profile": no_profile, "GET": queue,
+          "POST": (202, b'{"job": "../keysets?x=", "state": "queued"}')},
          "its job id '../keysets?x=' is not 32 lowercase hex digits"),
         (["submit", "--token", token, "--in", "alice.ct"],
-         {"GET": queue, "POST": (202, b'{"state": "queued"}')}, "its job id '' is not"),
+         {"GET /v1/profile": no_profile, "GET": queue, "POST": (202, b'{"state": "queued"}')},
+         "its job id '' is not"),
         (["status", "--token", token, "--job", job],
          {"GET": (200, b'{"job": "%s", "state": "weird"}' % job.encode())},
          "its state 'weird' is none of queued, running, done, failed"),
@@ -1793,7 +1883,8 @@ def servfix9_tests():
                              "large.ct"], 60)
     check(code == 1 and "server answered 507: cannot store the upload: File too large" in out,
           "client submit of an upload that fills the disk: exit %s: %s" % (code, out))
-    check(requests_after(server, count) == [("GET", "/v1/queue", 200), ("POST", "/v1/jobs", 507)],
+    check(requests_after(server, count) == [("GET", "/v1/profile", 200), ("GET", "/v1/queue", 200),
+                                            ("POST", "/v1/jobs", 507)],
           "the log of an upload that fills the disk: %s" % server.log_lines()[count:])
     # A client that sends the whole body before it reads the answer (http.client here, curl, ours
     # over https) gets the 507 too: the server reads the rest of the body and drops it.
@@ -1821,7 +1912,8 @@ def servfix9_tests():
     check(code == 1 and "server answered 413: the body (%d bytes) is larger than the server's "
           "limit of %d bytes (--max-body)" % (batch, 1 << 20) in out,
           "client submit of a body over --max-body: exit %s: %s" % (code, out))
-    check(requests_after(limited, count) == [("GET", "/v1/queue", 200), ("POST", "/v1/jobs", 413)],
+    check(requests_after(limited, count) == [("GET", "/v1/profile", 200),
+                                             ("GET", "/v1/queue", 200), ("POST", "/v1/jobs", 413)],
           "the log of a body over --max-body: %s" % limited.log_lines()[count:])
     # A client that sends on after the 413 (http.client sends the whole body, then reads): the
     # rest of the body goes with the connection (it was read as further requests, each answered
@@ -2849,6 +2941,9 @@ def always_gone():
             self.wfile.write(data)
 
         def do_GET(self):
+            if self.path == "/v1/profile":  # an older server: client infer goes on unchecked
+                self.answer(404, {"error": "no such resource: GET /v1/profile"})
+                return
             self.answer(410, {"error": "the token's key set expired: register the keys again"})
 
         def do_POST(self):

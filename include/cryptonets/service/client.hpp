@@ -56,6 +56,10 @@ bool is_token(const std::string& token);
 // as such. Reads the header and the record headers only.
 void require_upload_role(const std::string& path, ProtocolFileKind kind, const std::string& role);
 
+// require_upload_role for each file register sends (the key directory's params, evaluation.key and
+// public.key): a secret key in their place never crosses the network.
+void require_key_set_upload(const KeyDirectory& keys);
+
 struct ClientOptions {
   std::string server;   // "http://HOST:PORT" or "https://HOST:PORT"
   std::string ca_cert;  // https: the CA (or self-signed certificate) to trust; else the system's
