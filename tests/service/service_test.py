@@ -72,6 +72,8 @@ whole, status 200); one that does not parse is 416 saying so. An upload with "Ex
 two ways (two Content-Length headers, equal or not, or one with Transfer-Encoding; two Host or
 Authorization headers) is 400 naming them, with "Expect: 100-continue" too; one of more than 100
 header lines is 431, a million of them read no further (they grew the server's peak memory by 100 MB);
+a header line over 8192 bytes is 431 and a request line over them 414, read no further (httplib held
+a whole 300 MB line first), and a malformed request line says so (it was 'HTTP 400');
 client fetch refuses scores answered without a declared length (to the close, or chunked) unread,
 no part file left; of two servers started at the same moment on one state directory, the one that
 reads it while the other's start-up writes it is refused as in use (it was refused as "not a
@@ -2618,7 +2620,8 @@ def servfix17_tests():
     with Transfer-Encoding, are 400 naming them, before the body is read (they were served: the
     body read chunked while its Content-Length was taken for its size), as are two Host or
     Authorization headers. A request of more than 100 header lines is 431: a million short ones
-    held 100 MB of the server's memory. client fetch refuses scores answered without a declared
+    held 100 MB of the server's memory; so is a header line over 8192 bytes, and a request line
+    over them 414, read no further (httplib held a whole 300 MB line before refusing it). client fetch refuses scores answered without a declared
     length (to the close, or chunked) before reading them, and leaves no part file: it wrote them
     until the server stopped."""
     server = start_server("framing")
@@ -2673,6 +2676,44 @@ def servfix17_tests():
     check(eventually(lambda: [l["status"] for l in server.log_lines()
                               if l.get("path") == "/v1/queue"][-1:] == [431]),
           "the 431 was not logged")
+
+    # A header line or request line longer than httplib's 8192 bytes (its CRLF included) is 431 or
+    # 414 naming the limit, read no further than the byte past it: httplib held the whole line
+    # before checking it (a 300 MB one took 670 MB of the server's memory), then answered a bare
+    # 'HTTP 400'. Lines of exactly 8192 bytes are served, as before.
+    def padded(prefix, suffix, size):
+        return prefix + b"a" * (size - len(prefix) - len(suffix)) + suffix
+    for size, status in [(8192, b"401"), (8193, b"431")]:
+        answer = raw_exchange(server.port, b"GET /v1/queue HTTP/1.1\r\nHost: x\r\n" +
+                              padded(b"X-Long: ", b"\r\n", size) + b"\r\n")
+        check(answer.startswith(b"HTTP/1.1 " + status + b" ") and
+              (status == b"401" or b"a header line of the request is longer than 8192 bytes" in
+               answer), "a header line of %d bytes: %s" % (size, answer[:300]))
+    for size, status in [(8192, b"401"), (8193, b"414")]:
+        answer = raw_exchange(server.port,
+                              padded(b"GET /v1/queue?", b" HTTP/1.1\r\n", size) + b"Host: x\r\n\r\n")
+        check(answer.startswith(b"HTTP/1.1 " + status + b" ") and
+              (status == b"401" or b"the request line is longer than 8192 bytes" in answer),
+              "a request line of %d bytes: %s" % (size, answer[:300]))
+    for what, start, status in [("header line", b"GET /v1/queue HTTP/1.1\r\nX-Long: ", b"431"),
+                                ("request line", b"GET /v1/queue?", b"414")]:
+        peak = peak_memory_kib(server.process.pid)
+        connection = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        try:
+            connection.sendall(start)
+            for _ in range(64):
+                connection.sendall(b"a" * (1 << 20))
+        except OSError:
+            pass  # the server stopped reading past the limit
+        answer = answer_until_close(connection, 30)
+        connection.close()
+        grown = peak_memory_kib(server.process.pid) - peak
+        check(answer.startswith(b"HTTP/1.1 " + status + b" ") and grown < 16 << 10,
+              "a %s of 64 MiB: the server's peak memory grew by %d KiB: %s"
+              % (what, grown, answer[:300]))
+    answer = raw_exchange(server.port, b"GET /v1/queue HTTP/9.9\r\nHost: x\r\n\r\n")
+    check(answer.startswith(b"HTTP/1.1 400 ") and b"malformed request line or headers" in answer,
+          "a request of HTTP/9.9: %s" % answer[:300])
     server.terminate()
 
     for mode in ["close", "chunked"]:
