@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <chrono>
 #include <cmath>
@@ -2057,9 +2058,15 @@ void measure_networks(const Options& o, Results& r, const MnistSet& test, Prng& 
 constexpr const char* kStudyManifestHeader =
     "activation,variant,float_model,fit,degree,integer_model,note";
 
+// The drop-in fits measure_study recomputes (training::fit_activations' methods and degrees).
+constexpr std::array<const char*, 3> kStudyFits{"lsq", "chebyshev", "lsq-observed"};
+constexpr size_t kStudyMaxDegree = 6;
+
 // The manifest's header, its rows' fields and the model files they name, checked before any
 // directory is made or anything measured: a trial's missing --study-manifest failed only after
-// the other measurements (27 s in test mode, hours in full mode), leaving empty directories.
+// the other measurements (27 s in test mode, hours in full mode), leaving empty directories; so
+// did a row's unknown fit or degree, a model file of the other kind (a float network where an
+// integer model goes) and a manifest without rows. Each model file is read once here.
 void check_study_manifest(const fs::path& path) {
   std::error_code error;
   if (fs::is_directory(path, error))
@@ -2072,18 +2079,48 @@ void check_study_manifest(const fs::path& path) {
     throw std::runtime_error(path.string() + ": the header must be '" + kStudyManifestHeader +
                              "', got '" + line + "'");
   }
+  size_t rows = 0;
+  std::set<std::pair<size_t, fs::path>> read;  // (field, file) read already
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
     const auto fields = split_csv_line(line);
     if (fields.size() != 7)
       throw std::runtime_error(path.string() + ": a row needs 7 fields: '" + line + "'");
+    ++rows;
     for (const size_t field : {size_t{2}, size_t{5}}) {
       if (field == 5 && fields[field].empty()) continue;  // a row without an integer model
       const fs::path file = path.parent_path() / fields[field];
       if (!fs::is_regular_file(file, error))
         throw std::runtime_error(path.string() + ": no model file " + file.string());
+      if (!read.insert({field, file.lexically_normal()}).second) continue;
+      try {
+        if (field == 2) {
+          training::load_sequential_network(file);
+        } else {
+          load_model(file.string());
+        }
+      } catch (const std::exception& e) {
+        throw std::runtime_error(path.string() + ": the " +
+                                 (field == 2 ? "float network" : "integer model") + " of row '" +
+                                 line + "': " + e.what());
+      }
+    }
+    const std::string& fit = fields[3];
+    if (fit.empty()) continue;
+    if (std::find(kStudyFits.begin(), kStudyFits.end(), fit) == kStudyFits.end()) {
+      throw std::runtime_error(path.string() + ": row '" + line +
+                               "': the fit must be lsq, chebyshev, lsq-observed or empty, got '" +
+                               fit + "'");
+    }
+    const std::string& degree = fields[4];
+    if (degree.empty() || degree.size() > 1 || degree[0] < '1' ||
+        static_cast<size_t>(degree[0] - '0') > kStudyMaxDegree) {
+      throw std::runtime_error(path.string() + ": row '" + line +
+                               "': a fit's degree must be 1 to " + std::to_string(kStudyMaxDegree) +
+                               ", got '" + degree + "'");
     }
   }
+  if (rows == 0) throw std::runtime_error(path.string() + ": no rows");
 }
 
 // manifest.csv: activation,variant,float_model,fit,degree,integer_model,note (paths relative to
