@@ -144,7 +144,9 @@ const char* kUsage =
     "  --out DIR                 CSV and PNG directory [bench/results/reproduction]\n"
     "  --report FILE             Markdown report [bench/results/reproduction.md]\n"
     "                            a default --out or --report that exists is refused: name it\n"
-    "                            to replace it (bash bench/reproduce.sh names both)\n"
+    "                            to replace it (bash bench/reproduce.sh names both);\n"
+    "                            a named one replaces no key, profile, model or\n"
+    "                            ciphertext file\n"
     "  --paper-values FILE       the paper's values [bench/paper_values.csv]\n"
     "  --model FILE, --data DIR  integer model and MNIST directory [shipped data]\n"
     "  --float-model FILE        the float model behind --model [data/model-float.txt]\n"
@@ -914,6 +916,20 @@ std::vector<NamedFile> study_models(const fs::path& manifest) {
     }
   }
   return models;
+}
+
+// An output over a file of this project's own (a key, a profile, a model, a ciphertext file:
+// cli::refuse_to_replace_project_file) is a cli::UsageError before any work: the report and each
+// CSV file the run writes in --out (a trial: --report keys/secret.key replaced the secret key with
+// the report, exit 0, and so did it a profile and an encrypted batch).
+void refuse_to_replace_project_files(const Options& o) {
+  cli::refuse_to_replace_project_file("--report '" + o.report.string() + "'", o.report.string());
+  for (const std::string& name : csv_names(o)) {
+    const fs::path path = o.out_dir / name;
+    cli::refuse_to_replace_project_file(
+        "'" + path.string() + "' (a CSV file the run writes in --out '" + o.out_dir.string() + "')",
+        path.string());
+  }
 }
 
 // An output that is the same file (cli::names_same_file) as an input, as the data set's files
@@ -2444,6 +2460,7 @@ int main(int argc, char** argv) {
         const std::optional<Options> options = parse_options(arguments);
         if (!options) return 0;
         refuse_outputs_over_inputs(*options);
+        refuse_to_replace_project_files(*options);
         return reproduce(*options);
       },
       argc, argv);
