@@ -60,6 +60,8 @@ void Server::Impl::install_routes() {
     // log counted bytes that were not sent. The request is this connection's own object, which
     // httplib hands over as const.
     const_cast<httplib::Request&>(req).ranges.clear();
+    // And says so, to GET and HEAD alike: httplib answered every HEAD "Accept-Ranges: bytes".
+    res.set_header("Accept-Ranges", "none");
     if (refuse_after_stop(res)) return httplib::Server::HandlerResponse::Handled;
     if (const std::string problem = framing_problem(req); !problem.empty()) {
       answer_error(res, 400, problem);  // before its body, unread

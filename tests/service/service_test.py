@@ -67,7 +67,7 @@ elsewhere); the server's refusals of a --port-file are usage errors (exit 2); /v
 the 400s of its query with the body unsent; a client stalled inside its request line or headers
 gets 408, logged with its address and duration; a connection still waiting for the only HTTP thread at
 SIGTERM is answered 503 with Retry-After, and logged. A Range header is ignored (answers are
-whole, status 200); one that does not parse is 416 saying so. An upload with "Expect:
+whole, status 200, and say "Accept-Ranges: none", HEAD too); one that does not parse is 416 saying so. An upload with "Expect:
 100-continue" and no token or an unknown one is answered 401 instead of the 100. A request framed
 two ways (two Content-Length headers, equal or not, or one with Transfer-Encoding; two Host or
 Authorization headers) is 400 naming them, with "Expect: 100-continue" too; one of more than 100
@@ -1035,8 +1035,9 @@ def served_profile(server, work):
 def ranges_ignored(server, token):
     """A Range header is ignored: every answer is whole, with its own status (httplib cut the
     answers to the ranges asked and kept 200: a job's status came as 4 bytes of JSON, a range past
-    the scores' end as "Content-Length: 18446744073..." with no body); a Range header that does
-    not parse is 416 saying so (it was "HTTP 416")."""
+    the scores' end as "Content-Length: 18446744073..." with no body), and every answer says
+    "Accept-Ranges: none" (HEAD said "bytes"); a Range header that does not parse is 416 saying so
+    (it was "HTTP 416")."""
     job = submit(server, token, "alice.ct")
     check(wait_done(server, token, job)["state"] == "done", "the Range job did not finish")
     scores = server.request("GET", "/v1/jobs/%s/result" % job, token=token)[2]
@@ -1050,6 +1051,15 @@ def ranges_ignored(server, token):
             check(head.startswith(b"HTTP/1.1 200 ") and b"Content-Range" not in head and
                   b"Content-Length: %d\r\n" % len(whole) in head + b"\r\n" and body == whole,
                   "GET %s with Range: %s: %r" % (path, ranges, answer[:300]))
+    # And says so, to HEAD as to GET: httplib answered every HEAD "Accept-Ranges: bytes".
+    for method, path in [("HEAD", "/v1/jobs/%s/result" % job), ("GET", "/v1/jobs/%s/result" % job),
+                         ("HEAD", "/v1/profile")]:
+        answer = raw_exchange(server.port, (
+            "%s %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n"
+            % (method, path, token)).encode())
+        head = answer.partition(b"\r\n\r\n")[0]
+        check(head.startswith(b"HTTP/1.1 200 ") and b"\r\nAccept-Ranges: none" in head and
+              b"bytes" not in head, "%s %s: %r" % (method, path, head))
     answer = raw_exchange(server.port, (
         "GET /v1/queue HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nRange: bytes=zz\r\n"
         "\r\n" % token).encode())

@@ -39,7 +39,8 @@
 //   DELETE /v1/jobs/ID                     -> 204 (409 while it runs)
 //   Any other method on these paths        -> 405 with an Allow header naming the methods the path
 //          takes (HEAD wherever GET is); a path not listed here is 404.
-//   Every answer is whole: a Range header is ignored (one that does not parse is 416).
+//   Every answer is whole: a Range header is ignored (one that does not parse is 416), and every
+//   answer, to HEAD as to GET, says "Accept-Ranges: none".
 //
 // Status codes: 400 malformed request line or headers, malformed or damaged body (or a scores
 // file), or a request framed two ways
