@@ -414,16 +414,20 @@ std::string error_code(const std::string& body) {
   return "";
 }
 
-// The server's message from a JSON error body, or the status line.
-std::string server_message(int status, const std::string& body) {
+// The server's message from a JSON error body, or, where the answer has none (every answer of the
+// service but the expected one has: a proxy's HTML page, another server), the status and a
+// question about `server` (it was a bare "server answered 200" for a DELETE answered 200 by
+// another server, "server answered 302" for a redirect).
+std::string server_message(int status, const std::string& body, const std::string& server) {
   try {
     const json j = json::parse(body);
-    if (j.contains("error")) {
+    if (j.is_object() && j.contains("error") && j["error"].is_string()) {
       return "server answered " + std::to_string(status) + ": " + j["error"].get<std::string>();
     }
   } catch (const std::exception&) {
   }
-  return "server answered " + std::to_string(status);
+  return "server answered " + std::to_string(status) + " without the service's error message (is " +
+         server + " a cryptonets server?)";
 }
 
 int retry_after(const httplib::Response& res) {
@@ -545,8 +549,8 @@ httplib::Result exchange(httplib::Client& client, httplib::Request request,
   if (too_large) {
     throw std::runtime_error(cannot + "the server's answer to " + request.method + " " +
                              request.path.substr(0, request.path.find('?')) +
-                             " exceeds 1 MiB (a cryptonets server's answer to it is a few kB: is " + options.server +
-                             " a cryptonets server?)");
+                             " exceeds 1 MiB (a cryptonets server's answer to it is a few kB: is " +
+                             options.server + " a cryptonets server?)");
   }
   if (too_slow) {
     const std::string within =
@@ -579,15 +583,20 @@ httplib::Result request_json(const ClientOptions& options, httplib::Client& clie
                   std::chrono::seconds(options.timeout_s + extra_s));
 }
 
-json expect_json(const httplib::Response& res, int status) {
+// The answer's JSON, if it has the service's `status` (else its ServiceError). An answer that is
+// not JSON is refused asking about `server` (it gave nlohmann's bare "[json.exception.parse_error
+// .101] parse error at line 1, column 1: ...").
+json expect_json(const httplib::Response& res, int status, const std::string& server) {
   if (res.status != status) {
-    throw ServiceError(res.status, server_message(res.status, res.body), retry_after(res),
+    throw ServiceError(res.status, server_message(res.status, res.body, server), retry_after(res),
                        error_code(res.body));
   }
   try {
     return json::parse(res.body);
-  } catch (const std::exception& e) {
-    throw std::runtime_error("the server's answer is not JSON: " + std::string(e.what()));
+  } catch (const std::exception&) {
+    throw std::runtime_error("the server's answer (" + std::to_string(res.status) +
+                             ") is not JSON, as the service's answers are: is " + server +
+                             " a cryptonets server?");
   }
 }
 
@@ -620,7 +629,7 @@ httplib::Result upload(const ClientOptions& options, const std::string& path,
       exchange(*client, std::move(request), options, what, std::chrono::seconds(options.timeout_s),
                true, [&] { return early.status() != 0; });
   if (early.status() != 0) {
-    throw ServiceError(early.status(), server_message(early.status(), early.body()),
+    throw ServiceError(early.status(), server_message(early.status(), early.body(), options.server),
                        early.retry_after_s(), error_code(early.body()));
   }
   return result;
@@ -829,7 +838,7 @@ std::string Client::register_keys(const KeyDirectory& keys) {
   auto result = upload(options_, path, {}, body, "register the keys");
   // The token is saved and sent in every later request's header: only the server's form is
   // taken (a token of another form was saved, exit 0, and then refused by every later command).
-  const json answer = expect_json(*result, 201);
+  const json answer = expect_json(*result, 201, options_.server);
   const json* token = answer.is_object() && answer.contains("token") ? &answer["token"] : nullptr;
   if (token == nullptr || !token->is_string() || !is_token(token->get<std::string>())) {
     throw std::runtime_error(
@@ -844,7 +853,7 @@ void Client::check_queue(const std::string& token) {
   auto client = connect(options_);
   auto result =
       request_json(options_, *client, "GET", "/v1/queue", bearer(token), "reach the server");
-  expect_json(*result, 200);
+  expect_json(*result, 200, options_.server);
 }
 
 JobStatus Client::submit(const std::string& token, const std::string& batch_path) {
@@ -853,7 +862,7 @@ JobStatus Client::submit(const std::string& token, const std::string& batch_path
   const FileSequence body({batch_path});
   check_queue(token);  // a full queue answers before the upload, not after it
   auto result = upload(options_, "/v1/jobs", bearer(token), body, "upload '" + batch_path + "'");
-  return job_status_from(expect_json(*result, 202), options_, "POST /v1/jobs");
+  return job_status_from(expect_json(*result, 202, options_.server), options_, "POST /v1/jobs");
 }
 
 JobStatus Client::status(const std::string& token, const std::string& job, int wait_s) {
@@ -864,7 +873,8 @@ JobStatus Client::status(const std::string& token, const std::string& job, int w
       options_, *client, "GET",
       "/v1/jobs/" + job + (wait_s > 0 ? "?wait=" + std::to_string(wait_s) : std::string()),
       bearer(token), "ask for job " + job, wait_s);
-  return job_status_from(expect_json(*result, 200), options_, "GET /v1/jobs/" + job, job);
+  return job_status_from(expect_json(*result, 200, options_.server), options_,
+                         "GET /v1/jobs/" + job, job);
 }
 
 namespace {
@@ -1085,7 +1095,8 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
                              std::to_string(options_.timeout_s) + " s");
   }
   if (!result) unreachable(options_, result, "fetch job " + job, false, start);
-  if (status != 200) throw ServiceError(status, server_message(status, error_body));
+  if (status != 200)
+    throw ServiceError(status, server_message(status, error_body, options_.server));
   if (received != total) {
     throw std::runtime_error("the scores of job " + job + " arrived incomplete (" +
                              std::to_string(received) + " of " + std::to_string(total) + " bytes)");
@@ -1130,7 +1141,8 @@ void Client::remove(const std::string& token, const std::string& job) {
   auto result = request_json(options_, *client, "DELETE", "/v1/jobs/" + job, bearer(token),
                              "delete job " + job);
   if (result->status != 204) {
-    throw ServiceError(result->status, server_message(result->status, result->body));
+    throw ServiceError(result->status,
+                       server_message(result->status, result->body, options_.server));
   }
 }
 
@@ -1139,7 +1151,7 @@ ServedProfile Client::profile() {
   auto result =
       request_json(options_, *client, "GET", "/v1/profile", {}, "fetch the server's model profile");
   if (result->status != 200) {
-    std::string message = server_message(result->status, result->body);
+    std::string message = server_message(result->status, result->body, options_.server);
     if (result->status == 404) {
       message +=
           " (a server older than GET /v1/profile: its operator makes the profile with "

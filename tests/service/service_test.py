@@ -1379,6 +1379,15 @@ def odd_answers_tests():
          "the server's answer to GET /v1/jobs/%s is not a job's status: [json.exception" % job),
         (["status", "--token", token, "--job", job], {"GET": (200, b'[1]')},
          "the server's answer to GET /v1/jobs/%s is not a job's status" % job),
+        # Answers without the service's JSON (another server, a proxy's page): they were a bare
+        # "server answered 200" (a DELETE answered 200, not 204), "server answered 500" and
+        # nlohmann's "[json.exception.parse_error.101] parse error at line 1, column 1: ...".
+        (["status", "--token", token, "--job", job], {"GET": (200, b'<html>hi</html>')},
+         "the server's answer (200) is not JSON, as the service's answers are"),
+        (["delete", "--token", token, "--job", job], {"DELETE": (200, b'')},
+         "server answered 200 without the service's error message"),
+        (["register", "--keys", "alice"], {"POST": (502, b'<html>Bad Gateway</html>')},
+         "server answered 502 without the service's error message"),
     ]
     for args, answers, phrase in cases:
         fake = HostileServer("answers", answers)
