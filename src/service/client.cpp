@@ -24,6 +24,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <filesystem>
 #include <iterator>
 #include <memory>
 #include <mutex>
@@ -234,7 +235,10 @@ bool speaks_https(const std::string& address, Clock::duration limit) {
           "the server's certificate is not trusted (give its certificate or CA with --ca-cert)";
       break;
     case httplib::Error::SSLLoadingCerts:
-      reason = "cannot load the certificates to trust (--ca-cert)";
+      // Named, with what to check (it named neither the file nor the cause).
+      reason = "cannot load the certificates to trust from --ca-cert '" + options.ca_cert + "': " +
+               (std::filesystem::exists(options.ca_cert) ? "it holds no PEM certificate"
+                                                         : "no such file");
       break;
     default:
       reason = "the request failed (" + httplib::to_string(result.error()) + ")";

@@ -923,6 +923,15 @@ time.sleep(60)
                         "--ca-cert", "tls.crt", "--out", "tls.profile", expect=None)
         check(code == 0 and open("tls.profile", "rb").read() ==
               open("expected.profile", "rb").read(), "client profile over HTTPS: " + out)
+        # A --ca-cert that cannot be loaded is named, with the cause (it was "cannot load the
+        # certificates to trust (--ca-cert)", neither said).
+        for ca, cause in [("no-such.crt", "no such file"),
+                          ("expected.profile", "it holds no PEM certificate")]:
+            code, out = run("client", "profile", "--server", "https://127.0.0.1:%d" % tls.port,
+                            "--ca-cert", ca, "--out", "untrusted.profile", expect=None)
+            check(code == 1 and not os.path.exists("untrusted.profile") and
+                  "cannot load the certificates to trust from --ca-cert '%s': %s" % (ca, cause)
+                  in out, "client profile --ca-cert %s: exit %d: %s" % (ca, code, out))
         servfix_tls_tests(tls)
         servfix11_tls_tests()
     else:
