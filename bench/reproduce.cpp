@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <chrono>
 #include <cmath>
@@ -143,7 +144,9 @@ const char* kUsage =
     "  --out DIR                 CSV and PNG directory [bench/results/reproduction]\n"
     "  --report FILE             Markdown report [bench/results/reproduction.md]\n"
     "                            a default --out or --report that exists is refused: name it\n"
-    "                            to replace it (bash bench/reproduce.sh names both)\n"
+    "                            to replace it (bash bench/reproduce.sh names both);\n"
+    "                            a named one replaces no key, profile, model or\n"
+    "                            ciphertext file\n"
     "  --paper-values FILE       the paper's values [bench/paper_values.csv]\n"
     "  --model FILE, --data DIR  integer model and MNIST directory [shipped data]\n"
     "  --float-model FILE        the float model behind --model [data/model-float.txt]\n"
@@ -913,6 +916,20 @@ std::vector<NamedFile> study_models(const fs::path& manifest) {
     }
   }
   return models;
+}
+
+// An output over a file of this project's own (a key, a profile, a model, a ciphertext file:
+// cli::refuse_to_replace_project_file) is a cli::UsageError before any work: the report and each
+// CSV file the run writes in --out (a trial: --report keys/secret.key replaced the secret key with
+// the report, exit 0, and so did it a profile and an encrypted batch).
+void refuse_to_replace_project_files(const Options& o) {
+  cli::refuse_to_replace_project_file("--report '" + o.report.string() + "'", o.report.string());
+  for (const std::string& name : csv_names(o)) {
+    const fs::path path = o.out_dir / name;
+    cli::refuse_to_replace_project_file(
+        "'" + path.string() + "' (a CSV file the run writes in --out '" + o.out_dir.string() + "')",
+        path.string());
+  }
 }
 
 // An output that is the same file (cli::names_same_file) as an input, as the data set's files
@@ -2057,9 +2074,15 @@ void measure_networks(const Options& o, Results& r, const MnistSet& test, Prng& 
 constexpr const char* kStudyManifestHeader =
     "activation,variant,float_model,fit,degree,integer_model,note";
 
+// The drop-in fits measure_study recomputes (training::fit_activations' methods and degrees).
+constexpr std::array<const char*, 3> kStudyFits{"lsq", "chebyshev", "lsq-observed"};
+constexpr size_t kStudyMaxDegree = 6;
+
 // The manifest's header, its rows' fields and the model files they name, checked before any
 // directory is made or anything measured: a trial's missing --study-manifest failed only after
-// the other measurements (27 s in test mode, hours in full mode), leaving empty directories.
+// the other measurements (27 s in test mode, hours in full mode), leaving empty directories; so
+// did a row's unknown fit or degree, a model file of the other kind (a float network where an
+// integer model goes) and a manifest without rows. Each model file is read once here.
 void check_study_manifest(const fs::path& path) {
   std::error_code error;
   if (fs::is_directory(path, error))
@@ -2072,18 +2095,48 @@ void check_study_manifest(const fs::path& path) {
     throw std::runtime_error(path.string() + ": the header must be '" + kStudyManifestHeader +
                              "', got '" + line + "'");
   }
+  size_t rows = 0;
+  std::set<std::pair<size_t, fs::path>> read;  // (field, file) read already
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
     const auto fields = split_csv_line(line);
     if (fields.size() != 7)
       throw std::runtime_error(path.string() + ": a row needs 7 fields: '" + line + "'");
+    ++rows;
     for (const size_t field : {size_t{2}, size_t{5}}) {
       if (field == 5 && fields[field].empty()) continue;  // a row without an integer model
       const fs::path file = path.parent_path() / fields[field];
       if (!fs::is_regular_file(file, error))
         throw std::runtime_error(path.string() + ": no model file " + file.string());
+      if (!read.insert({field, file.lexically_normal()}).second) continue;
+      try {
+        if (field == 2) {
+          training::load_sequential_network(file);
+        } else {
+          load_model(file.string());
+        }
+      } catch (const std::exception& e) {
+        throw std::runtime_error(path.string() + ": the " +
+                                 (field == 2 ? "float network" : "integer model") + " of row '" +
+                                 line + "': " + e.what());
+      }
+    }
+    const std::string& fit = fields[3];
+    if (fit.empty()) continue;
+    if (std::find(kStudyFits.begin(), kStudyFits.end(), fit) == kStudyFits.end()) {
+      throw std::runtime_error(path.string() + ": row '" + line +
+                               "': the fit must be lsq, chebyshev, lsq-observed or empty, got '" +
+                               fit + "'");
+    }
+    const std::string& degree = fields[4];
+    if (degree.empty() || degree.size() > 1 || degree[0] < '1' ||
+        static_cast<size_t>(degree[0] - '0') > kStudyMaxDegree) {
+      throw std::runtime_error(path.string() + ": row '" + line +
+                               "': a fit's degree must be 1 to " + std::to_string(kStudyMaxDegree) +
+                               ", got '" + degree + "'");
     }
   }
+  if (rows == 0) throw std::runtime_error(path.string() + ": no rows");
 }
 
 // manifest.csv: activation,variant,float_model,fit,degree,integer_model,note (paths relative to
@@ -2407,6 +2460,7 @@ int main(int argc, char** argv) {
         const std::optional<Options> options = parse_options(arguments);
         if (!options) return 0;
         refuse_outputs_over_inputs(*options);
+        refuse_to_replace_project_files(*options);
         return reproduce(*options);
       },
       argc, argv);

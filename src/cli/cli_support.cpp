@@ -995,6 +995,20 @@ void refuse_to_replace_other_than_profile(const OptionParser& options, const std
       "a model profile", "");
 }
 
+void refuse_to_replace_project_file(const std::string& shown, const std::string& path,
+                                    const std::string& own_kind) {
+  std::string found;
+  const std::optional<uintmax_t> size = file_not_to_replace(path, [&](std::istream&) {
+    found = cryptonets_file_kind(path);
+    return found.empty() || found == own_kind;
+  });
+  if (!size) return;
+  throw UsageError(shown + " exists and holds " + found + " (" + format_bytes(*size) +
+                   "), a file of cryptonets that this tool does not replace" +
+                   (own_kind.empty() ? "" : " (it replaces " + own_kind + ")") +
+                   ": remove it first or choose another path");
+}
+
 std::string profile_summary(const ModelProfile& profile) {
   char text[160];
   std::snprintf(text, sizeof text, "input %lldx%lldx%lld (scale %g), %zu outputs of up to %d bits",

@@ -329,6 +329,17 @@ void refuse_to_replace_other_than(const OptionParser& options, const std::string
 // refuse_output_over_inputs(..., may_replace_profile = true), before any work.
 void refuse_to_replace_other_than_profile(const OptionParser& options, const std::string& option);
 
+// The tools' rule (cryptonets-train, -quantise, -reproduce), whose named outputs replace the
+// user's files: not a file of this project's own (cryptonets_file_kind: parameters, keys,
+// ciphertexts, a profile, a model, decrypt's scores) other than `own_kind` (the kind the output
+// is, e.g. "an integer model"; "" for none): a UsageError naming `shown` ("--out 'm.txt'"), what
+// the file holds and what to do, before any work. A trial: cryptonets-reproduce --report
+// keys/secret.key and cryptonets-quantise --results keys/secret.key replaced the secret key
+// (exit 0; exit 1 after the table was written). An empty file, or one that does not exist or
+// cannot be read (the writer reports it), passes.
+void refuse_to_replace_project_file(const std::string& shown, const std::string& path,
+                                    const std::string& own_kind = "");
+
 // An output as its writer resolved it (serve --port-file: the server follows the path's links
 // once and writes there): the entry `name` of the directory open as `directory` (any descriptor
 // the *at calls take, O_PATH included), not a symbolic link, perhaps not there yet; `path`, that

@@ -223,6 +223,8 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   require_output_path("results", line.results);
   refuse_output_over_data("out", line.output, line.data_directory);
   refuse_output_over_data("results", line.results, line.data_directory);
+  refuse_to_replace_project_file("--out '" + line.output + "'", line.output, "an integer model");
+  refuse_to_replace_project_file("--results '" + line.results + "'", line.results);
   refuse_same_files({{line.sequential_model.empty() ? "float" : "sequential",
                       line.sequential_model.empty() ? line.float_model : line.sequential_model},
                      {"out", line.output},

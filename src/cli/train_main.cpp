@@ -179,8 +179,11 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   line.merged_output = options.text("merged");
   if (!line.merged_output.empty()) require_output_path("merged", line.merged_output);
   refuse_output_over_data("out", line.output, line.data_directory);
+  refuse_to_replace_project_file("--out '" + line.output + "'", line.output, "a float model");
   if (!line.merged_output.empty()) {
     refuse_output_over_data("merged", line.merged_output, line.data_directory);
+    refuse_to_replace_project_file("--merged '" + line.merged_output + "'", line.merged_output,
+                                   "a float model");
     if (names_same_file(line.output, line.merged_output)) {
       throw UsageError("--merged '" + printable_text(line.merged_output) +
                        "' is the same file as --out '" + printable_text(line.output) +

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <filesystem>
 #include <iterator>
 #include <memory>
 #include <mutex>
@@ -234,7 +235,10 @@ bool speaks_https(const std::string& address, Clock::duration limit) {
           "the server's certificate is not trusted (give its certificate or CA with --ca-cert)";
       break;
     case httplib::Error::SSLLoadingCerts:
-      reason = "cannot load the certificates to trust (--ca-cert)";
+      // Named, with what to check (it named neither the file nor the cause).
+      reason = "cannot load the certificates to trust from --ca-cert '" + options.ca_cert + "': " +
+               (std::filesystem::exists(options.ca_cert) ? "it holds no PEM certificate"
+                                                         : "no such file");
       break;
     default:
       reason = "the request failed (" + httplib::to_string(result.error()) + ")";
@@ -414,16 +418,20 @@ std::string error_code(const std::string& body) {
   return "";
 }
 
-// The server's message from a JSON error body, or the status line.
-std::string server_message(int status, const std::string& body) {
+// The server's message from a JSON error body, or, where the answer has none (every answer of the
+// service but the expected one has: a proxy's HTML page, another server), the status and a
+// question about `server` (it was a bare "server answered 200" for a DELETE answered 200 by
+// another server, "server answered 302" for a redirect).
+std::string server_message(int status, const std::string& body, const std::string& server) {
   try {
     const json j = json::parse(body);
-    if (j.contains("error")) {
+    if (j.is_object() && j.contains("error") && j["error"].is_string()) {
       return "server answered " + std::to_string(status) + ": " + j["error"].get<std::string>();
     }
   } catch (const std::exception&) {
   }
-  return "server answered " + std::to_string(status);
+  return "server answered " + std::to_string(status) + " without the service's error message (is " +
+         server + " a cryptonets server?)";
 }
 
 int retry_after(const httplib::Response& res) {
@@ -579,15 +587,20 @@ httplib::Result request_json(const ClientOptions& options, httplib::Client& clie
                   std::chrono::seconds(options.timeout_s + extra_s));
 }
 
-json expect_json(const httplib::Response& res, int status) {
+// The answer's JSON, if it has the service's `status` (else its ServiceError). An answer that is
+// not JSON is refused asking about `server` (it gave nlohmann's bare "[json.exception.parse_error
+// .101] parse error at line 1, column 1: ...").
+json expect_json(const httplib::Response& res, int status, const std::string& server) {
   if (res.status != status) {
-    throw ServiceError(res.status, server_message(res.status, res.body), retry_after(res),
+    throw ServiceError(res.status, server_message(res.status, res.body, server), retry_after(res),
                        error_code(res.body));
   }
   try {
     return json::parse(res.body);
-  } catch (const std::exception& e) {
-    throw std::runtime_error("the server's answer is not JSON: " + std::string(e.what()));
+  } catch (const std::exception&) {
+    throw std::runtime_error("the server's answer (" + std::to_string(res.status) +
+                             ") is not JSON, as the service's answers are: is " + server +
+                             " a cryptonets server?");
   }
 }
 
@@ -620,7 +633,7 @@ httplib::Result upload(const ClientOptions& options, const std::string& path,
       exchange(*client, std::move(request), options, what, std::chrono::seconds(options.timeout_s),
                true, [&] { return early.status() != 0; });
   if (early.status() != 0) {
-    throw ServiceError(early.status(), server_message(early.status(), early.body()),
+    throw ServiceError(early.status(), server_message(early.status(), early.body(), options.server),
                        early.retry_after_s(), error_code(early.body()));
   }
   return result;
@@ -833,7 +846,7 @@ std::string Client::register_keys(const KeyDirectory& keys) {
   auto result = upload(options_, path, {}, body, "register the keys");
   // The token is saved and sent in every later request's header: only the server's form is
   // taken (a token of another form was saved, exit 0, and then refused by every later command).
-  const json answer = expect_json(*result, 201);
+  const json answer = expect_json(*result, 201, options_.server);
   const json* token = answer.is_object() && answer.contains("token") ? &answer["token"] : nullptr;
   if (token == nullptr || !token->is_string() || !is_token(token->get<std::string>())) {
     throw std::runtime_error(
@@ -848,7 +861,7 @@ void Client::check_queue(const std::string& token) {
   auto client = connect(options_);
   auto result =
       request_json(options_, *client, "GET", "/v1/queue", bearer(token), "reach the server");
-  expect_json(*result, 200);
+  expect_json(*result, 200, options_.server);
 }
 
 JobStatus Client::submit(const std::string& token, const std::string& batch_path) {
@@ -857,7 +870,7 @@ JobStatus Client::submit(const std::string& token, const std::string& batch_path
   const FileSequence body({batch_path});
   check_queue(token);  // a full queue answers before the upload, not after it
   auto result = upload(options_, "/v1/jobs", bearer(token), body, "upload '" + batch_path + "'");
-  return job_status_from(expect_json(*result, 202), options_, "POST /v1/jobs");
+  return job_status_from(expect_json(*result, 202, options_.server), options_, "POST /v1/jobs");
 }
 
 JobStatus Client::status(const std::string& token, const std::string& job, int wait_s) {
@@ -868,7 +881,8 @@ JobStatus Client::status(const std::string& token, const std::string& job, int w
       options_, *client, "GET",
       "/v1/jobs/" + job + (wait_s > 0 ? "?wait=" + std::to_string(wait_s) : std::string()),
       bearer(token), "ask for job " + job, wait_s);
-  return job_status_from(expect_json(*result, 200), options_, "GET /v1/jobs/" + job, job);
+  return job_status_from(expect_json(*result, 200, options_.server), options_,
+                         "GET /v1/jobs/" + job, job);
 }
 
 namespace {
@@ -1089,7 +1103,8 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
                              std::to_string(options_.timeout_s) + " s");
   }
   if (!result) unreachable(options_, result, "fetch job " + job, false, start);
-  if (status != 200) throw ServiceError(status, server_message(status, error_body));
+  if (status != 200)
+    throw ServiceError(status, server_message(status, error_body, options_.server));
   if (received != total) {
     throw std::runtime_error("the scores of job " + job + " arrived incomplete (" +
                              std::to_string(received) + " of " + std::to_string(total) + " bytes)");
@@ -1134,7 +1149,8 @@ void Client::remove(const std::string& token, const std::string& job) {
   auto result = request_json(options_, *client, "DELETE", "/v1/jobs/" + job, bearer(token),
                              "delete job " + job);
   if (result->status != 204) {
-    throw ServiceError(result->status, server_message(result->status, result->body));
+    throw ServiceError(result->status,
+                       server_message(result->status, result->body, options_.server));
   }
 }
 
@@ -1143,7 +1159,7 @@ ServedProfile Client::profile() {
   auto result =
       request_json(options_, *client, "GET", "/v1/profile", {}, "fetch the server's model profile");
   if (result->status != 200) {
-    std::string message = server_message(result->status, result->body);
+    std::string message = server_message(result->status, result->body, options_.server);
     if (result->status == 404) {
       message +=
           " (a server older than GET /v1/profile: its operator makes the profile with "

@@ -79,16 +79,27 @@ class ConnectionStream : public httplib::Stream {
 
   // The `got` bytes just read into `data`, counted while they are the request's head: returns
   // how many of them httplib is given, -1 once the head has more than kMaxHeaderFields header
-  // lines (httplib, which reads the head a byte at a time, then answers 400: the server makes
-  // it 431). A line is counted at its LF, as httplib's line reader ends it; the blank line ends
-  // the head.
-  ssize_t through_head(const char* data, ssize_t got) {
-    if (connection_facts.too_many_headers) return -1;
+  // lines or a header line longer than kMaxHeadLineBytes (httplib, which reads the head a byte at
+  // a time, then answers 400: the server makes it 431). A line is counted at its LF, as httplib's
+  // line reader ends it; the blank line ends the head. httplib checks a line's length only once
+  // it has the whole line in memory (a 300 MB one took 670 MB of the server's memory): a request
+  // line that grows past kMaxHeadLineBytes is ended there with an LF of the stream's own, so that
+  // httplib answers it 414 at once (its own check), and reads no further (too_long_line).
+  ssize_t through_head(char* data, ssize_t got) {
+    if (head_refused()) return -1;
     if (got <= 0 || head_ended_) return got;
     for (ssize_t i = 0; i < got; ++i) {
       if (data[i] != '\n') {
         previous_ = data[i];
-        ++line_bytes_;
+        // With its LF still to come, the line is longer than httplib takes. The request line is
+        // ended one byte later, at a length that httplib answers 414.
+        if (++line_bytes_ >= kMaxHeadLineBytes &&
+            (head_lines_ > 0 || line_bytes_ > kMaxHeadLineBytes)) {
+          connection_facts.too_long_line = true;
+          if (head_lines_ > 0) return i > 0 ? i : -1;
+          data[i] = '\n';
+          return i + 1;
+        }
         continue;
       }
       const bool blank = line_bytes_ == 1 && previous_ == '\r';
@@ -103,6 +114,11 @@ class ConnectionStream : public httplib::Stream {
       }
     }
     return got;
+  }
+
+  // The head was cut short (too many lines, or one too long): nothing more is read.
+  static bool head_refused() {
+    return connection_facts.too_many_headers || connection_facts.too_long_line;
   }
 
   int fd_;
@@ -120,7 +136,7 @@ class SocketStream final : public ConnectionStream {
   using ConnectionStream::ConnectionStream;
   bool is_readable() const override { return begin_ < end_ || wait_readable(); }
   ssize_t read(char* ptr, size_t size) override {
-    if (connection_facts.too_many_headers) return -1;
+    if (head_refused()) return -1;
     if (begin_ == end_) {
       if (!wait_readable()) return -1;
       if (size >= buffer_.size()) return through_head(ptr, receive(ptr, size));
@@ -163,7 +179,7 @@ class TlsStream final : public ConnectionStream {
       : ConnectionStream(fd, settings), ssl_(ssl) {}
   bool is_readable() const override { return ::SSL_pending(ssl_) > 0 || wait_readable(); }
   ssize_t read(char* ptr, size_t size) override {
-    if (connection_facts.too_many_headers) return -1;
+    if (head_refused()) return -1;
     if (::SSL_pending(ssl_) <= 0 && !wait_readable()) return -1;
     const int got = ::SSL_read(ssl_, ptr, static_cast<int>(std::min<size_t>(size, INT_MAX)));
     if (got > 0) return through_head(ptr, got);

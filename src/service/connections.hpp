@@ -36,6 +36,8 @@ struct ConnectionFacts {
   bool answered = false;          // its answer was written (or tried) and logged
   bool after_stop = false;        // it waited for a thread until after stop(): answered 503
   bool too_many_headers = false;  // its head went past kMaxHeaderFields lines: answered 431
+  // A line of its head went past kMaxHeadLineBytes: answered 414 (the request line) or 431.
+  bool too_long_line = false;
 };
 extern thread_local ConnectionFacts connection_facts;
 
@@ -44,6 +46,13 @@ extern thread_local ConnectionFacts connection_facts;
 // server's memory. The stream ends the request's read at the line past them (connections.cpp),
 // and the server answers 431.
 constexpr int kMaxHeaderFields = 100;
+
+// How long a line of a request's head may be, its CRLF included: httplib's own limits on the
+// request line and on a header line (CPPHTTPLIB_REQUEST_URI_MAX_LENGTH, ..._HEADER_MAX_LENGTH),
+// which it checks only once it holds the whole line. The stream ends the request's read at the
+// byte past them (connections.cpp): the server answers 414 or 431.
+constexpr size_t kMaxHeadLineBytes = CPPHTTPLIB_HEADER_MAX_LENGTH;
+static_assert(CPPHTTPLIB_REQUEST_URI_MAX_LENGTH == CPPHTTPLIB_HEADER_MAX_LENGTH);
 
 // How long a new connection may stay silent (httplib's keep-alive wait for its first request).
 constexpr int kFirstByteWaitSeconds = 5;

@@ -60,6 +60,8 @@ void Server::Impl::install_routes() {
     // log counted bytes that were not sent. The request is this connection's own object, which
     // httplib hands over as const.
     const_cast<httplib::Request&>(req).ranges.clear();
+    // And says so, to GET and HEAD alike: httplib answered every HEAD "Accept-Ranges: bytes".
+    res.set_header("Accept-Ranges", "none");
     if (refuse_after_stop(res)) return httplib::Server::HandlerResponse::Handled;
     if (const std::string problem = framing_problem(req); !problem.empty()) {
       answer_error(res, 400, problem);  // before its body, unread
@@ -226,6 +228,19 @@ void Server::Impl::install_routes() {
       answer_error(res, 431,
                    "the request has more than " + std::to_string(kMaxHeaderFields) +
                        " header lines, the server's limit");
+    } else if (res.status == 400 && connection_facts.too_long_line) {
+      answer_error(res, 431,
+                   "a header line of the request is longer than " +
+                       std::to_string(kMaxHeadLineBytes) + " bytes, the server's limit");
+    } else if (res.status == 414) {  // httplib's, for a request line over kMaxHeadLineBytes
+      answer_error(res, 414,
+                   "the request line is longer than " + std::to_string(kMaxHeadLineBytes) +
+                       " bytes, the server's limit");
+    } else if (res.status == 400 && !connection_facts.routed) {
+      // httplib's, for a request line or header it cannot parse.
+      answer_error(res, 400,
+                   "malformed request line or headers: the server takes HTTP/1.1 (or 1.0) "
+                   "requests whose lines end in CRLF");
     } else if (res.status == 404) {
       answer_error(res, 404, "no such resource: " + req.method + " " + req.path);
     } else if (res.status == 413) {

@@ -5,6 +5,7 @@
 # default, BFV), for both training networks under each parameter set, and for the activation
 # study's polynomial models (issue 17). Then the script on the driver's exit 1: it stops after a
 # failure (which writes nothing), and plots when the encrypted scores differ (the files written).
+# A study manifest with a bad row is refused before any measurement.
 # Usage: test_reproduce.sh SOURCE_ROOT DRIVER
 set -euo pipefail
 root="$1"
@@ -188,6 +189,40 @@ grep -qxF '| commit | `abc1234 \| dirty` |' "$odd/report.md" ||
 grep -qF -- "--git-commit expects one line of printable text" "$work/nl.log" ||
   fail "--git-commit with a newline: $(cat "$work/nl.log")"
 [ -e "$work/nl" ] && fail "--git-commit with a newline left $work/nl"
+
+# ---- A study manifest's rows are checked before any measurement: an unknown fit, a fit's degree
+# out of 1..6, a float network where the integer model goes (and the other way round) and a
+# manifest without rows failed only at the study, after the other measurements (hours in full
+# mode), exit 1 with nothing written.
+study="$root/data/activation-study"
+header='activation,variant,float_model,fit,degree,integer_model,note'
+for bad in "lsqq,2,$study/relu-lsq-dropin-int.txt|the fit must be lsq, chebyshev, lsq-observed or empty, got 'lsqq'" \
+  "lsq,two,$study/relu-lsq-dropin-int.txt|a fit's degree must be 1 to 6, got 'two'" \
+  "lsq,9,$study/relu-lsq-dropin-int.txt|a fit's degree must be 1 to 6, got '9'" \
+  "lsq,2,$study/relu.txt|the integer model of row" \
+  "none|no rows"; do
+  fields="${bad%%|*}"
+  phrase="${bad#*|}"
+  if [ "$fields" = none ]; then
+    printf '%s\n' "$header" >"$work/bad-manifest.csv"
+  else
+    printf '%s\nReLU,drop-in,%s,%s,\n' "$header" "$study/relu.txt" "$fields" >"$work/bad-manifest.csv"
+  fi
+  status=0
+  "$driver" --mode test --seed 9 --study-manifest "$work/bad-manifest.csv" --out "$work/bad-out" \
+    --report "$work/bad-out.md" --paper-values "$root/bench/paper_values.csv" \
+    >"$work/bad-manifest.log" 2>&1 || status=$?
+  { [ "$status" -eq 1 ] && grep -qF -- "$phrase" "$work/bad-manifest.log" &&
+    ! grep -q '^\[reproduce\]' "$work/bad-manifest.log" && [ ! -e "$work/bad-out" ]; } ||
+    fail "a study manifest row '$fields': exit $status, expected 1 before any measurement: $(head -c 600 "$work/bad-manifest.log")"
+done
+printf '%s\nReLU,fine-tuned,%s,,,%s,\n' "$header" "$study/relu-lsq-finetuned-int.txt" \
+  "$study/relu-lsq-finetuned-int.txt" >"$work/bad-manifest.csv"
+"$driver" --mode test --study-manifest "$work/bad-manifest.csv" --out "$work/bad-out" \
+  --report "$work/bad-out.md" --paper-values "$root/bench/paper_values.csv" \
+  >"$work/bad-manifest.log" 2>&1 && fail "a study manifest with an integer model as its float network was accepted"
+grep -qF "the float network of row" "$work/bad-manifest.log" ||
+  fail "a study manifest with an integer model as its float network: $(head -c 600 "$work/bad-manifest.log")"
 
 # ---- bench/reproduce.sh on the driver's exit 1, which is either a failure (nothing written: the
 # script stops there) or encrypted scores that differ (the files written: it still plots). Two

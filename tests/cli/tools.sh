@@ -23,7 +23,8 @@
 #   outputs, and only those;
 # - cryptonets-reproduce's report and CSV files that are the same file as one of its inputs, a
 #   file of --data or each other, and an --out that names a file, are usage errors before any
-#   work; so are model inputs of cryptonets-train and -quantise that are not regular files (a
+#   work; so is a named output of the three tools over a file of the project's own (a key, a
+#   profile, a model of another kind, a ciphertext file); so are model inputs of cryptonets-train and -quantise that are not regular files (a
 #   FIFO hung them);
 # - the command line in cryptonets-quantise's model and table is quoted for sh: a file name with
 #   $(...) or `...` does not run when the line is pasted;
@@ -458,6 +459,33 @@ expect 2 "--report 'afile/r.md': 'afile' is a regular file, not a directory" -- 
   fail "a refused cryptonets-reproduce changed an input"
 [ -e rout ] || [ -e r.md ] || [ "$(ls -A rin)" != summary.csv ] &&
   fail "a refused cryptonets-reproduce wrote an output"
+# Nor does a named output of the three tools replace a file of the project's own, other than the
+# kind it writes (a trial: cryptonets-reproduce --report keys/secret.key replaced the secret key
+# with the report, exit 0; cryptonets-quantise --results keys/secret.key with its table, exit 1):
+# a usage error before any work, the file unchanged. Any other file stays the user's to name.
+"$exe" keygen --profile "$data/model.profile" --out-dir victim >/dev/null 2>&1 ||
+  fail "keygen for the victim key set failed"
+mkdir rcsv && cp victim/public.key rcsv/summary.csv
+victims_before=$(sha256sum victim/* rcsv/summary.csv model.txt)
+expect 2 "--report 'victim/secret.key' exists and holds secret keys (4.28 KiB), a file of cryptonets that this tool does not replace: remove it first or choose another path" -- \
+  "${rp[@]}" --out rout --report victim/secret.key
+expect 2 "--report 'victim/model.profile' exists and holds a model profile" -- \
+  "${rp[@]}" --out rout --report victim/model.profile
+expect 2 "'rcsv/summary.csv' (a CSV file the run writes in --out 'rcsv') exists and holds public keys" -- \
+  "${rp[@]}" --out rcsv --report r.md
+expect 2 "--results 'victim/secret.key' exists and holds secret keys" -- \
+  "$quantise" --data dset --out q.txt --results victim/secret.key
+expect 2 "--out 'victim/public.key' exists and holds public keys (770.30 KiB), a file of cryptonets that this tool does not replace (it replaces an integer model)" -- \
+  "$quantise" --data dset --out victim/public.key --results q.md
+expect 2 "--out 'victim/secret.key' exists and holds secret keys (4.28 KiB), a file of cryptonets that this tool does not replace (it replaces a float model)" -- \
+  "$train" --data dset --out victim/secret.key
+expect 2 "--out 'model.txt' exists and holds an integer model" -- "$train" --data dset --out model.txt
+expect 2 "--merged 'victim/evaluation.key' exists and holds evaluation keys" -- \
+  "$train" --data dset --architecture paper --out m.txt --merged victim/evaluation.key
+[ "$(sha256sum victim/* rcsv/summary.csv model.txt)" = "$victims_before" ] ||
+  fail "a tool replaced a file of the project's own"
+[ -e rout ] || [ -e r.md ] || [ -e q.txt ] || [ -e q.md ] || [ -e m.txt ] &&
+  fail "a refused tool wrote an output"
 rm -r rin afile paper.csv model.txt
 [ "$(cd dset && sha256sum -- *)" = "$sums_before" ] || fail "an output over the data changed it"
 [ ! -e m.txt ] && [ ! -e q.txt ] && [ ! -e r.md ] || fail "a refused run wrote an output"

@@ -67,11 +67,13 @@ elsewhere); the server's refusals of a --port-file are usage errors (exit 2); /v
 the 400s of its query with the body unsent; a client stalled inside its request line or headers
 gets 408, logged with its address and duration; a connection still waiting for the only HTTP thread at
 SIGTERM is answered 503 with Retry-After, and logged. A Range header is ignored (answers are
-whole, status 200); one that does not parse is 416 saying so. An upload with "Expect:
+whole, status 200, and say "Accept-Ranges: none", HEAD too); one that does not parse is 416 saying so. An upload with "Expect:
 100-continue" and no token or an unknown one is answered 401 instead of the 100. A request framed
 two ways (two Content-Length headers, equal or not, or one with Transfer-Encoding; two Host or
 Authorization headers) is 400 naming them, with "Expect: 100-continue" too; one of more than 100
 header lines is 431, a million of them read no further (they grew the server's peak memory by 100 MB);
+a header line over 8192 bytes is 431 and a request line over them 414, read no further (httplib held
+a whole 300 MB line first), and a malformed request line says so (it was 'HTTP 400');
 client fetch refuses scores answered without a declared length (to the close, or chunked) unread,
 no part file left; of two servers started at the same moment on one state directory, the one that
 reads it while the other's start-up writes it is refused as in use (it was refused as "not a
@@ -973,6 +975,15 @@ time.sleep(60)
                         "--ca-cert", "tls.crt", "--out", "tls.profile", expect=None)
         check(code == 0 and open("tls.profile", "rb").read() ==
               open("expected.profile", "rb").read(), "client profile over HTTPS: " + out)
+        # A --ca-cert that cannot be loaded is named, with the cause (it was "cannot load the
+        # certificates to trust (--ca-cert)", neither said).
+        for ca, cause in [("no-such.crt", "no such file"),
+                          ("expected.profile", "it holds no PEM certificate")]:
+            code, out = run("client", "profile", "--server", "https://127.0.0.1:%d" % tls.port,
+                            "--ca-cert", ca, "--out", "untrusted.profile", expect=None)
+            check(code == 1 and not os.path.exists("untrusted.profile") and
+                  "cannot load the certificates to trust from --ca-cert '%s': %s" % (ca, cause)
+                  in out, "client profile --ca-cert %s: exit %d: %s" % (ca, code, out))
         servfix_tls_tests(tls)
         servfix11_tls_tests()
     else:
@@ -1113,8 +1124,9 @@ def served_profile(server, work):
 def ranges_ignored(server, token):
     """A Range header is ignored: every answer is whole, with its own status (httplib cut the
     answers to the ranges asked and kept 200: a job's status came as 4 bytes of JSON, a range past
-    the scores' end as "Content-Length: 18446744073..." with no body); a Range header that does
-    not parse is 416 saying so (it was "HTTP 416")."""
+    the scores' end as "Content-Length: 18446744073..." with no body), and every answer says
+    "Accept-Ranges: none" (HEAD said "bytes"); a Range header that does not parse is 416 saying so
+    (it was "HTTP 416")."""
     job = submit(server, token, "alice.ct")
     check(wait_done(server, token, job)["state"] == "done", "the Range job did not finish")
     scores = server.request("GET", "/v1/jobs/%s/result" % job, token=token)[2]
@@ -1128,6 +1140,15 @@ def ranges_ignored(server, token):
             check(head.startswith(b"HTTP/1.1 200 ") and b"Content-Range" not in head and
                   b"Content-Length: %d\r\n" % len(whole) in head + b"\r\n" and body == whole,
                   "GET %s with Range: %s: %r" % (path, ranges, answer[:300]))
+    # And says so, to HEAD as to GET: httplib answered every HEAD "Accept-Ranges: bytes".
+    for method, path in [("HEAD", "/v1/jobs/%s/result" % job), ("GET", "/v1/jobs/%s/result" % job),
+                         ("HEAD", "/v1/profile")]:
+        answer = raw_exchange(server.port, (
+            "%s %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n"
+            % (method, path, token)).encode())
+        head = answer.partition(b"\r\n\r\n")[0]
+        check(head.startswith(b"HTTP/1.1 200 ") and b"\r\nAccept-Ranges: none" in head and
+              b"bytes" not in head, "%s %s: %r" % (method, path, head))
     answer = raw_exchange(server.port, (
         "GET /v1/queue HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nRange: bytes=zz\r\n"
         "\r\n" % token).encode())
@@ -1457,6 +1478,15 @@ def odd_answers_tests():
          "the server's answer to GET /v1/jobs/%s is not a job's status: [json.exception" % job),
         (["status", "--token", token, "--job", job], {"GET": (200, b'[1]')},
          "the server's answer to GET /v1/jobs/%s is not a job's status" % job),
+        # Answers without the service's JSON (another server, a proxy's page): they were a bare
+        # "server answered 200" (a DELETE answered 200, not 204), "server answered 500" and
+        # nlohmann's "[json.exception.parse_error.101] parse error at line 1, column 1: ...".
+        (["status", "--token", token, "--job", job], {"GET": (200, b'<html>hi</html>')},
+         "the server's answer (200) is not JSON, as the service's answers are"),
+        (["delete", "--token", token, "--job", job], {"DELETE": (200, b'')},
+         "server answered 200 without the service's error message"),
+        (["register", "--keys", "alice"], {"POST": (502, b'<html>Bad Gateway</html>')},
+         "server answered 502 without the service's error message"),
     ]
     for args, answers, phrase in cases:
         fake = HostileServer("answers", answers)
@@ -2710,7 +2740,8 @@ def servfix17_tests():
     with Transfer-Encoding, are 400 naming them, before the body is read (they were served: the
     body read chunked while its Content-Length was taken for its size), as are two Host or
     Authorization headers. A request of more than 100 header lines is 431: a million short ones
-    held 100 MB of the server's memory. client fetch refuses scores answered without a declared
+    held 100 MB of the server's memory; so is a header line over 8192 bytes, and a request line
+    over them 414, read no further (httplib held a whole 300 MB line before refusing it). client fetch refuses scores answered without a declared
     length (to the close, or chunked) before reading them, and leaves no part file: it wrote them
     until the server stopped."""
     server = start_server("framing")
@@ -2765,6 +2796,44 @@ def servfix17_tests():
     check(eventually(lambda: [l["status"] for l in server.log_lines()
                               if l.get("path") == "/v1/queue"][-1:] == [431]),
           "the 431 was not logged")
+
+    # A header line or request line longer than httplib's 8192 bytes (its CRLF included) is 431 or
+    # 414 naming the limit, read no further than the byte past it: httplib held the whole line
+    # before checking it (a 300 MB one took 670 MB of the server's memory), then answered a bare
+    # 'HTTP 400'. Lines of exactly 8192 bytes are served, as before.
+    def padded(prefix, suffix, size):
+        return prefix + b"a" * (size - len(prefix) - len(suffix)) + suffix
+    for size, status in [(8192, b"401"), (8193, b"431")]:
+        answer = raw_exchange(server.port, b"GET /v1/queue HTTP/1.1\r\nHost: x\r\n" +
+                              padded(b"X-Long: ", b"\r\n", size) + b"\r\n")
+        check(answer.startswith(b"HTTP/1.1 " + status + b" ") and
+              (status == b"401" or b"a header line of the request is longer than 8192 bytes" in
+               answer), "a header line of %d bytes: %s" % (size, answer[:300]))
+    for size, status in [(8192, b"401"), (8193, b"414")]:
+        answer = raw_exchange(server.port,
+                              padded(b"GET /v1/queue?", b" HTTP/1.1\r\n", size) + b"Host: x\r\n\r\n")
+        check(answer.startswith(b"HTTP/1.1 " + status + b" ") and
+              (status == b"401" or b"the request line is longer than 8192 bytes" in answer),
+              "a request line of %d bytes: %s" % (size, answer[:300]))
+    for what, start, status in [("header line", b"GET /v1/queue HTTP/1.1\r\nX-Long: ", b"431"),
+                                ("request line", b"GET /v1/queue?", b"414")]:
+        peak = peak_memory_kib(server.process.pid)
+        connection = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        try:
+            connection.sendall(start)
+            for _ in range(64):
+                connection.sendall(b"a" * (1 << 20))
+        except OSError:
+            pass  # the server stopped reading past the limit
+        answer = answer_until_close(connection, 30)
+        connection.close()
+        grown = peak_memory_kib(server.process.pid) - peak
+        check(answer.startswith(b"HTTP/1.1 " + status + b" ") and grown < 16 << 10,
+              "a %s of 64 MiB: the server's peak memory grew by %d KiB: %s"
+              % (what, grown, answer[:300]))
+    answer = raw_exchange(server.port, b"GET /v1/queue HTTP/9.9\r\nHost: x\r\n\r\n")
+    check(answer.startswith(b"HTTP/1.1 400 ") and b"malformed request line or headers" in answer,
+          "a request of HTTP/9.9: %s" % answer[:300])
     server.terminate()
 
     for mode in ["close", "chunked"]:

@@ -39,9 +39,11 @@
 //   DELETE /v1/jobs/ID                     -> 204 (409 while it runs)
 //   Any other method on these paths        -> 405 with an Allow header naming the methods the path
 //          takes (HEAD wherever GET is); a path not listed here is 404.
-//   Every answer is whole: a Range header is ignored (one that does not parse is 416).
+//   Every answer is whole: a Range header is ignored (one that does not parse is 416), and every
+//   answer, to HEAD as to GET, says "Accept-Ranges: none".
 //
-// Status codes: 400 malformed or damaged body (or a scores file), or a request framed two ways
+// Status codes: 400 malformed request line or headers, malformed or damaged body (or a scores
+// file), or a request framed two ways
 // (two Content-Length headers, or one with Transfer-Encoding; two Host or Authorization headers
 // too: refused before the body is read), 401 missing or unknown token (the
 // answer says to register the keys), 404 unknown job and
@@ -53,8 +55,9 @@
 // no Content-Length, 413 body over --max-body (or any body on a DELETE: refused unread), 415 a
 // multipart/form-data upload (bodies are the files themselves, application/octet-stream), 422
 // well-formed but not acceptable (secret key, other parameters or keys, a model the keys cannot
-// carry, the other scheme, another model profile), 431 more than 100 header lines (the request is
-// read no further), 500 the server may not read its own files
+// carry, the other scheme, another model profile), 414 a request line over 8192 bytes and 431
+// more than 100 header lines or one over 8192 bytes (their CRLF included; the request is read no
+// further), 500 the server may not read its own files
 // (EACCES, EPERM: its configuration) or another failure of its own; the answer says what failed in
 // general terms and the cause ("Permission denied"), never a path of the server's (nor, under
 // keysets/, the hash of a token): those are in the request's log line
