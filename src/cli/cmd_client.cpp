@@ -587,7 +587,10 @@ int client_infer(std::span<char* const> arguments) {
   for (;;) {
     // Long polls: the answer comes as soon as the job ends (or every 2 s for the progress bar).
     const auto asked = std::chrono::steady_clock::now();
-    job = client.status(token, job.job, bar ? 2 : 30);
+    // Never past --wait: a 30 s poll made --wait 1 wait 30 s.
+    const long long left = std::chrono::ceil<std::chrono::seconds>(deadline - asked).count();
+    job = client.status(token, job.job,
+                        static_cast<int>(std::clamp<long long>(left, 1, bar ? 2 : 30)));
     // A server with every long poll slot taken answers at once: ask again a second later, not
     // in a tight loop.
     if ((job.state == "queued" || job.state == "running") &&

@@ -223,12 +223,13 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   require_output_path("results", line.results);
   refuse_output_over_data("out", line.output, line.data_directory);
   refuse_output_over_data("results", line.results, line.data_directory);
-  refuse_to_replace_project_file("--out '" + line.output + "'", line.output, "an integer model");
-  refuse_to_replace_project_file("--results '" + line.results + "'", line.results);
+  // The same file first: that says more than what the file holds.
   refuse_same_files({{line.sequential_model.empty() ? "float" : "sequential",
                       line.sequential_model.empty() ? line.float_model : line.sequential_model},
                      {"out", line.output},
                      {"results", line.results}});
+  refuse_to_replace_project_file("--out '" + line.output + "'", line.output, "an integer model");
+  refuse_to_replace_project_file("--results '" + line.results + "'", line.results);
   line.threads = static_cast<int>(options.integer("threads", 1, 1024));
   if (options.has("min-accuracy")) line.min_accuracy = options.real("min-accuracy", 0, 1);
   line.grid.max_moduli = static_cast<int>(options.integer("max-moduli", 1, 8));

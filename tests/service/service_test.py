@@ -1111,6 +1111,31 @@ def served_profile(server, work):
               "client %s, GET /v1/profile answered %d: exit %s, requests %r: %s"
               % (verb, answers["GET"][0], code, fake.requests, out[-300:]))
         fake.close()
+    # client infer's long polls ask for at most the time --wait leaves (a 30 s poll made --wait 2
+    # wait 30 s): a job that stays running ends the verb after about --wait, exit 1, every poll
+    # for 1 or 2 s.
+    job_id = "b" * 32
+    with open("fake.token", "w") as f:
+        f.write("a" * 64 + "\n")
+    fake = HostileServer("answers", {
+        "GET /v1/profile": (404, b'{"error": "no such resource"}'),
+        "GET /v1/queue": (200, b'{"queued": 0, "max": 4}'),
+        "POST /v1/jobs": (202, b'{"job": "%s", "state": "queued", "images": 1, "batches": 1}'
+                          % job_id.encode()),
+        "GET /v1/jobs/" + job_id: (200, b'{"job": "%s", "state": "running", "images": 1, '
+                                   b'"batches": 1}' % job_id.encode())})
+    started = time.time()
+    code, out = run_bounded(["client", "infer", "--server", fake.url, "--keys", "alice", "--in",
+                             "scale-8.ct", "--out", "fake.scores", "--token-file", "fake.token",
+                             "--wait", "2"], 20)
+    took = time.time() - started
+    polls = [r for r in fake.requests if r.startswith("GET /v1/jobs/")]
+    check(code == 1 and "not done after --wait" in out and polls and
+          all(re.search(r"\?wait=[12] ", r) for r in polls) and took < 10 and
+          not os.path.exists("fake.scores"),
+          "client infer --wait 2 on a job that stays running: exit %s after %.1f s, requests %r:"
+          " %s" % (code, took, fake.requests, out[-300:]))
+    fake.close()
     # What it is for: keys made with the server's profile, whose batch the server takes.
     run("keygen", "--profile", "server.profile", "--out-dir", "dave", "--insecure-ring-degree",
         "64")
