@@ -219,8 +219,8 @@ bool speaks_https(const std::string& address, Clock::duration limit) {
     case httplib::Error::Write:
     case httplib::Error::Canceled:
       reason = uploading ? "the server closed the connection during the upload (it may have "
-                           "refused the body early: larger than its --max-body, or no space "
-                           "left; its answer was lost)"
+                           "stopped, or refused the body early: larger than its --max-body, or "
+                           "no space left; its answer was lost)"
                          : "the connection to " + address + " broke while the request was sent";
       break;
     case httplib::Error::Read:
