@@ -602,7 +602,15 @@ std::string cryptonets_file_kind(const std::string& path) {
                                        : "encrypted images (a ciphertext file of encrypt)";
   } catch (const std::exception&) {
   }
-  std::ifstream in(path);
+  // The first line neither empty nor a comment, within the file's first 64 KiB: the tools ask
+  // this of any file a named output would replace (refuse_to_replace_project_file), and a file
+  // without a line end (a 1 GiB file of zero bytes) was read whole, 2 GiB of the tool's memory.
+  constexpr std::streamsize kScanned = 64 << 10;
+  std::ifstream file(path, std::ios::binary);
+  std::string head(kScanned, '\0');
+  file.read(head.data(), kScanned);
+  head.resize(static_cast<size_t>(std::max<std::streamsize>(file.gcount(), 0)));
+  std::istringstream in(head);
   std::string line;
   while (std::getline(in, line) && (line.empty() || line.starts_with("#"))) {
   }

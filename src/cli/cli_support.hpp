@@ -363,7 +363,8 @@ void refuse_resolved_output_over_inputs(const OptionParser& options, const std::
 
 // What a file of this project is, for messages about a file given in the wrong place: "public
 // keys", "encrypted images (a ciphertext file of encrypt)", "a model profile", "a FIFO (named
-// pipe)", ...; "" when it is none of them. Reads the header or the first line only.
+// pipe)", ...; "" when it is none of them. Reads the header or the first line only (its first
+// non-comment line within the first 64 KiB).
 std::string cryptonets_file_kind(const std::string& path);
 // --keys DIR, where the command has it and it was given, that names an existing file (not a
 // directory): std::runtime_error saying that --keys expects the key directory written by keygen

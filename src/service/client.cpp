@@ -24,7 +24,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
-#include <filesystem>
 #include <iterator>
 #include <memory>
 #include <mutex>
@@ -183,6 +182,22 @@ bool speaks_https(const std::string& address, Clock::duration limit) {
   return static_cast<bool>(probe.Get("/v1/queue"));
 }
 
+// Why OpenSSL could not load the --ca-cert file `path`: what its open says ("no such file",
+// "Permission denied", "Too many levels of symbolic links"), else that it holds no PEM
+// certificate. std::filesystem::exists called a file that cannot be read one without a
+// certificate, and threw its own bare "filesystem error: status: ..." for a link loop, past the
+// request's message.
+std::string ca_cert_problem(const std::string& path) {
+  const int fd = open_regular_file(path);
+  if (fd < 0) {
+    if (errno == ENOENT) return "no such file";
+    if (errno == EINVAL) return "not a regular file";
+    return std::strerror(errno);
+  }
+  ::close(fd);
+  return "it holds no PEM certificate";
+}
+
 // What went wrong on the way to or from the server (no answer came), as a sentence: httplib's
 // error names ("Connection", "Read", ...) mean nothing to a user. `uploading`: the request had a
 // body of ours, and the server closed the connection while it was sent. `active`: when the
@@ -236,9 +251,8 @@ bool speaks_https(const std::string& address, Clock::duration limit) {
       break;
     case httplib::Error::SSLLoadingCerts:
       // Named, with what to check (it named neither the file nor the cause).
-      reason = "cannot load the certificates to trust from --ca-cert '" + options.ca_cert + "': " +
-               (std::filesystem::exists(options.ca_cert) ? "it holds no PEM certificate"
-                                                         : "no such file");
+      reason = "cannot load the certificates to trust from --ca-cert '" + options.ca_cert +
+               "': " + ca_cert_problem(options.ca_cert);
       break;
     default:
       reason = "the request failed (" + httplib::to_string(result.error()) + ")";

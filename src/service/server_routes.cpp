@@ -219,6 +219,9 @@ void Server::Impl::install_routes() {
                   delete_job(req, res);
                 }));
   http_->set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+    // The refusals httplib makes before the pre-routing handler (a request line or header it
+    // refuses, 414, 431, a Range it cannot parse, 416) say it too: they lacked it.
+    if (!res.has_header("Accept-Ranges")) res.set_header("Accept-Ranges", "none");
     if (!res.body.empty()) return;
     // httplib answers 400 when a read of the request line or headers fails, a timeout too: a
     // client stalled inside its headers is told 408, as a stalled upload is.
@@ -269,8 +272,8 @@ std::string Server::Impl::answer_request_line_timeout() {
        {"bytes_out", request_facts.bytes_out},
        {"ms", std::round(ms * 10) / 10},
        {"error", request_facts.error}});
-  return "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json\r\n"
-         "Content-Length: " +
+  return "HTTP/1.1 408 Request Timeout\r\nAccept-Ranges: none\r\nConnection: close\r\n"
+         "Content-Type: application/json\r\nContent-Length: " +
          std::to_string(res.body.size()) + "\r\n\r\n" + res.body;
 }
 

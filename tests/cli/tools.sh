@@ -482,6 +482,20 @@ expect 2 "--out 'victim/secret.key' exists and holds secret keys (4.28 KiB), a f
 expect 2 "--out 'model.txt' exists and holds an integer model" -- "$train" --data dset --out model.txt
 expect 2 "--merged 'victim/evaluation.key' exists and holds evaluation keys" -- \
   "$train" --data dset --architecture paper --out m.txt --merged victim/evaluation.key
+# What the file holds is read from its first 64 KiB: a file without a line end (here 256 MiB of
+# zero bytes, sparse) was read whole before any other check, twice its size of the tool's memory.
+# --threads 0 ends the run at the next check; the peak memory is the child's.
+truncate -s 256M zeros.md
+python3 - "$quantise" <<'PY' || fail "cryptonets-quantise --results over a 256 MiB file of zero bytes"
+import resource, subprocess, sys
+run = subprocess.run([sys.argv[1], "--data", "dset", "--out", "q.txt", "--results", "zeros.md",
+                      "--threads", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+text = run.stdout.decode(errors="replace")
+assert run.returncode == 2 and "--threads expects an integer" in text, (run.returncode, text)
+assert peak_kib < 64 << 10, "peak memory %d KiB: %s" % (peak_kib, text)
+PY
+rm zeros.md
 [ "$(sha256sum victim/* rcsv/summary.csv model.txt)" = "$victims_before" ] ||
   fail "a tool replaced a file of the project's own"
 [ -e rout ] || [ -e r.md ] || [ -e q.txt ] || [ -e q.md ] || [ -e m.txt ] &&
