@@ -263,8 +263,9 @@ service::JobStatus do_submit(const OptionParser& options, const std::string& tok
     bar.finish();
     return job;
   } catch (const service::ServiceError& e) {
-    // A batch encrypted with another model's profile, which require_server_profile let through (an
-    // older server, without GET /v1/profile): the server's answer says how to get its profile in
+    // A batch encrypted with another model's profile, which require_server_profile let through
+    // (the server restarted with another model between that check and the upload; a server older
+    // than GET /v1/profile sends no such code): the server's answer says how to get its profile in
     // general; here with this server's URL, and the steps after it.
     if (e.code() != "other_profile") throw;
     bar.finish();
