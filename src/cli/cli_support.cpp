@@ -89,6 +89,16 @@ bool OptionParser::parse(std::span<char* const> arguments) {
       if (i + 1 >= arguments.size()) {
         throw UsageError("--" + name + " needs a value (" + found->second.metavar + ")");
       }
+      // An option in the value's place: the value was left out (`--threads --out X` took
+      // '--out' as the thread count, and `--count --out x.ct` called 'x.ct' unexpected).
+      const std::string next = arguments[i + 1];
+      const std::string next_name =
+          next.rfind("--", 0) == 0 ? next.substr(2, next.find('=') - 2) : std::string();
+      if (next == "-h" || (!next_name.empty() && specs_.count(next_name))) {
+        throw UsageError(
+            "--" + name + " needs a value (" + found->second.metavar + "); the next argument, " +
+            next + ", is an option (a value that starts with -- goes as --" + name + "=VALUE)");
+      }
       inline_value = arguments[++i];
     }
     if (values_.count(name)) throw UsageError("--" + name + " given twice");

@@ -96,6 +96,14 @@ for command in params keygen encrypt infer decrypt mnist; do
   expect 2 "unknown option --bogus" - -- "$exe" "$command" --bogus
 done
 expect 2 "unknown command 'frobnicate'" - -- "$exe" frobnicate
+# An option where a value belongs: the value was left out, said so (`--threads --out X` took
+# '--out' as the thread count; `--count --out x.ct` called 'x.ct' an unexpected argument). A value
+# that starts with -- goes as --NAME=VALUE; an unknown --word is still a value.
+expect_alone 2 "--count needs a value (N); the next argument, --out, is an option" x.ct -- \
+  "$exe" encrypt --keys client --count --out x.ct
+expect_alone 2 "--threads needs a value (T); the next argument, --images=3, is an option" - -- \
+  "$exe" mnist --threads --images=3
+expect_alone 2 "--threads expects an integer" - -- "$exe" mnist --threads --not-an-option
 expect 2 "--scheme must be yashe or bfv, not 'ckks'" - -- "$exe" params --scheme ckks
 expect 2 "--scheme must be yashe or bfv, not 'ckks'" - -- "$exe" mnist --scheme ckks --images 1
 expect 2 "--preset, --select and --security are for --scheme yashe" - -- \
