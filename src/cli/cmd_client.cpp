@@ -77,6 +77,12 @@ void check_server_option(const OptionParser& options) {
   } catch (const std::invalid_argument& e) {
     throw UsageError(e.what());
   }
+  // A certificate for a plain-HTTP server would be ignored: the user meant https://, or no
+  // certificate (a trial: it was ignored without a word).
+  if (options.has("ca-cert") && options.text("server").rfind("https://", 0) != 0) {
+    throw UsageError("--ca-cert is for an https:// server; --server '" + options.text("server") +
+                     "' is plain HTTP (use https://, or leave --ca-cert out)");
+  }
 }
 
 service::ClientOptions client_options(const OptionParser& options, TransferBar* bar) {

@@ -813,6 +813,9 @@ expect 2 "--out 'batch-copy.ct' exists and is not a model profile" - -- \
   "$exe" client profile --server http://127.0.0.1:9 --out batch-copy.ct
 [ "$(sha256sum batch-copy.ct | cut -d' ' -f1)" = "$batch_sum" ] ||
   fail "decrypt, mnist or profile replaced a batch"
+# --ca-cert for a plain-HTTP server: a usage error before any connection (it was ignored).
+expect_alone 2 "--ca-cert is for an https:// server; --server 'http://127.0.0.1:9' is plain HTTP" \
+  new.profile -- "$exe" client profile --server http://127.0.0.1:9 --ca-cert ca.crt --out new.profile
 cmp -s "$model" model-copy.txt || fail "decrypt or profile replaced a model"
 # Their own earlier outputs (either kind, in either place) and empty files are replaced.
 : >empty.txt
