@@ -973,6 +973,28 @@ void refuse_to_replace_other_than_ciphertexts(const OptionParser& options,
       "a ciphertext file", ", so that an archive or copy of keys is never lost");
 }
 
+void refuse_to_replace_other_than_scores(const OptionParser& options, const std::string& option) {
+  refuse_to_replace_other_than_ciphertexts(options, option);
+  if (!options.has(option)) return;
+  const std::string path = options.text(option);
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error) ||
+      std::filesystem::file_size(path, error) == 0)
+    return;
+  ProtocolHeader header;
+  try {
+    header = read_protocol_header(path);
+  } catch (const std::exception&) {
+    return;  // a damaged ciphertext file: nothing a later step could use
+  }
+  if (header.kind != ProtocolFileKind::kCiphertexts || header.answers_file_id != 0) return;
+  throw UsageError("--" + option + " '" + printable_text(path) +
+                   "' holds encrypted images (a ciphertext file of encrypt); this command "
+                   "writes scores and replaces only encrypted scores or an empty file, so that "
+                   "the images a job answers are never lost (decrypt --request checks the scores "
+                   "against them): remove it first or choose another path");
+}
+
 namespace {
 
 // A key set's DIR/model.profile is keygen's record of the model its keys were made for: encrypt

@@ -310,6 +310,14 @@ std::optional<uintmax_t> file_not_to_replace(const std::string& path,
 void refuse_to_replace_other_than_ciphertexts(const OptionParser& options,
                                               const std::string& option);
 
+// The rule of the outputs that are encrypted scores (infer --out, client infer --out, client
+// fetch --out): refuse_to_replace_other_than_ciphertexts, and not encrypted images either (a
+// ciphertext file of encrypt, whose header answers no file): the batch a job answers, which
+// `decrypt --request` checks the scores against and which cannot be made again bit for bit (a
+// trial: client fetch --out batch.ct replaced the batch it had submitted). A UsageError naming
+// `option`, before any work. A ciphertext file whose header cannot be read passes (damaged).
+void refuse_to_replace_other_than_scores(const OptionParser& options, const std::string& option);
+
 // The rule above for another command's outputs: refuses (UsageError naming `option`) an output
 // whose path names an existing non-empty regular file that `replaceable` (given the open file)
 // does not accept, saying that the command replaces only `kind` ("a ciphertext file") or an

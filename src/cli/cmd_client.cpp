@@ -372,7 +372,7 @@ int client_fetch(std::span<char* const> arguments) {
   add_token_options(options);
   options.add_value("job", "ID", "the job id from client submit", std::nullopt, true);
   options.add_value("out", "FILE",
-                    "encrypted scores to write (replaces only a ciphertext file or an empty file)",
+                    "encrypted scores to write (replaces only encrypted scores or an empty file)",
                     std::nullopt, true);
   options.add_value("keys", "DIR", "client key directory: check the scores before writing them");
   options.add_flag("keep",
@@ -382,7 +382,7 @@ int client_fetch(std::span<char* const> arguments) {
   check_server_option(options);
   const std::string job = job_option(options);
   refuse_output_over_inputs(options, {"out"}, {"token-file"});
-  refuse_to_replace_other_than_ciphertexts(options, "out");
+  refuse_to_replace_other_than_scores(options, "out");
   const std::string token = token_option(options);
   std::optional<KeyDirectory> keys;
   if (options.has("keys")) {
@@ -469,14 +469,14 @@ int client_infer(std::span<char* const> arguments) {
                     "reuse this token (registered and saved if absent or empty)");
   options.add_value("in", "FILE", "encrypted images from cryptonets encrypt", std::nullopt, true);
   options.add_value("out", "FILE",
-                    "encrypted scores to write (replaces only a ciphertext file or an empty file)",
+                    "encrypted scores to write (replaces only encrypted scores or an empty file)",
                     std::nullopt, true);
   options.add_value("wait", "SECONDS", "give up after this long", "86400");
   if (!options.parse(arguments)) return kExitSuccess;
   check_server_option(options);
   // --out may replace neither the images nor the token file (which infer may also write).
   refuse_output_over_inputs(options, {"out"}, {"in", "token-file"});
-  refuse_to_replace_other_than_ciphertexts(options, "out");
+  refuse_to_replace_other_than_scores(options, "out");
   require_output_directory(options.text("out"));
   // An empty --token-file (touch, mktemp) holds no token yet: written as an absent one is, as
   // client register fills it (a trial: "cannot read a token ...: its first line is empty").

@@ -79,12 +79,13 @@ ServerFiles server_files(const OptionParser& options) {
 
 // Throws std::runtime_error unless --out names a file other than every input (the images, the
 // model, the key files) and no existing key file: writing it would destroy that input; UsageError
-// if it names an existing non-empty file other than a ciphertext file (an archive of keys, say).
+// if it names an existing non-empty file other than encrypted scores (an archive of keys, say, or
+// encrypted images).
 // Both forms of infer call it before any work.
 void refuse_output_over_infer_inputs(const OptionParser& options) {
   refuse_output_over_inputs(
       options, {"out"}, {"in", "model", "params", "evaluation-key", "public-key", "secret-key"});
-  refuse_to_replace_other_than_ciphertexts(options, "out");
+  refuse_to_replace_other_than_scores(options, "out");
 }
 
 // The options of infer, one list for its two forms: one process (run_infer) and under mpirun
@@ -114,7 +115,7 @@ OptionParser make_infer_options(const std::string& more_summary) {
   options.add_value("model", "FILE", "integer model", default_data_directory() + "/model.txt");
   options.add_value("in", "FILE", "encrypted images from cryptonets encrypt", std::nullopt, true);
   options.add_value("out", "FILE",
-                    "encrypted scores to write (replaces only a ciphertext file or an empty file)",
+                    "encrypted scores to write (replaces only encrypted scores or an empty file)",
                     std::nullopt, true);
   options.add_value("circuit-privacy", "BITS",
                     "hide the computation from the client: noise flooding to statistical distance "

@@ -787,6 +787,22 @@ expect 2 "--out 'keys.tar' exists and is not a ciphertext file" - -- \
 : >empty.ct
 run "$exe" infer --keys server --in images.ct --out empty.ct --threads 1
 [ "$(head -c 5 empty.ct)" = CNPFC ] || fail "infer --out empty.ct: not replaced by scores"
+# ... and, as they write scores, not encrypted images either: the batch a job answers, which
+# decrypt --request checks the scores against (a trial: client fetch --out batch.ct replaced the
+# batch it had submitted); earlier scores they replace.
+cp images.ct sent.ct
+sent_sum=$(sha256sum sent.ct | cut -d' ' -f1)
+expect 2 "--out 'sent.ct' holds encrypted images" - -- \
+  "$exe" infer --keys server --in images.ct --out sent.ct --threads 1
+expect 2 "--out 'sent.ct' holds encrypted images" - -- \
+  "$exe" client infer --server http://127.0.0.1:9 --keys client --in images.ct --out sent.ct
+expect 2 "--out 'sent.ct' holds encrypted images" - -- \
+  "$exe" client fetch --server http://127.0.0.1:9 --token "$(printf '%064d' 0)" --job "$job0" \
+  --out sent.ct
+[ "$(sha256sum sent.ct | cut -d' ' -f1)" = "$sent_sum" ] || fail "infer or client replaced a batch"
+cp scores.ct old-scores.ct
+run "$exe" infer --keys server --in images.ct --out old-scores.ct --threads 1
+cmp -s scores.ct old-scores.ct && fail "infer --out old-scores.ct: the earlier scores not replaced"
 # decrypt --out and --scores, mnist --csv and --summary-csv, and profile --out replace only an
 # earlier output of theirs or an empty file (found by a new user's trial, each exit 0: decrypt
 # --out and --scores replaced an encrypted batch, a model and a data set's gzipped labels; mnist
