@@ -14,6 +14,7 @@
 // gnuplot turns the *_plot.csv files into PNGs (bench/reproduce.sh).
 #include <gmpxx.h>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -1030,14 +1031,15 @@ class OutputFiles {
   std::deque<File> files_;  // a deque: the streams handed out stay where they are
 };
 
-// SIGINT (Ctrl-C), SIGTERM and SIGHUP while the driver holds directories it made for its outputs
-// (a trial: a SIGTERM during the measurements left them behind, which a failure removes): the
-// handler removes them and ends the process by the signal, as its default action would (a shell
-// reports 130, 143). Only those still empty go (rmdir, deepest first): nothing the driver did not
-// make, nor what was put in one meanwhile. The outputs are gathered in memory until
-// OutputFiles::commit, while which a signal is only noted, and taken at the end (the outputs
-// complete, or removed after a failure). The state machine is io/interrupts.hpp's; the cleanup
-// below makes only async-signal-safe calls (rmdir, write) on paths prepared while held.
+// SIGINT (Ctrl-C), SIGTERM, SIGHUP and SIGPIPE while the driver holds directories it made for its
+// outputs (a trial: a SIGTERM during the measurements left them behind, which a failure removes,
+// and so did a closed pipe, `2>&1 | head`): the handler removes them and ends the process by the
+// signal, as its default action would (a shell reports 130, 143, 141). Only those still empty go
+// (rmdir, deepest first): nothing the driver did not make, nor what was put in one meanwhile. The
+// outputs are gathered in memory until OutputFiles::commit, while which a signal is only noted, and
+// taken at the end (the outputs complete, or removed after a failure). The state machine is
+// io/interrupts.hpp's; the cleanup below makes only async-signal-safe calls (rmdir, write) on paths
+// prepared while held.
 namespace made_directory_signals {
 
 constexpr size_t kMostDirectories = 64;
@@ -1047,18 +1049,23 @@ size_t count = 0;                          // written only while held
 constexpr char kMessage[] =
     "cryptonets-reproduce: interrupted; no output was written, and the directories made for the "
     "outputs were removed\n";
+// SIGPIPE: a pipe it writes to (stderr's progress lines: `2>&1 | head`) was closed. Said on
+// stderr too, which may be that pipe: then the line is lost, and the exit status (141) tells.
+constexpr char kPipeMessage[] =
+    "cryptonets-reproduce: a pipe it wrote to was closed (SIGPIPE); no output was written, and "
+    "the directories made for the outputs were removed\n";
 
-void remove_directories(int) {
+void remove_directories(int signal) {
   for (size_t i = 0; i < count; ++i)
     ::rmdir(paths[i]);
-  interrupts::say(kMessage);
+  interrupts::say(signal == SIGPIPE ? kPipeMessage : kMessage);
 }
 
 }  // namespace made_directory_signals
 
 // The directories this run makes for its outputs, removed again (those left empty) unless keep()
 // is called: a run that fails after making them, or whose default outputs are refused at the
-// end, leaves no empty directory behind; nor does one ended by SIGINT, SIGTERM or SIGHUP
+// end, leaves no empty directory behind; nor does one ended by SIGINT, SIGTERM, SIGHUP or SIGPIPE
 // (made_directory_signals). One object at a time.
 class MadeDirectories {
  public:

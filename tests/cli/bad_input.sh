@@ -1357,6 +1357,15 @@ for signal in TERM:143 INT:130; do
   before=$(sha256sum sig-keys/secret.key)
 done
 
+# Its stdout a pipe closed early (`keygen | head -c0`, the read end closed before it starts): the
+# "wrote" lines meet no reader at the exit, after the commit (a trial: SIGPIPE ended keygen without
+# a word, the key set replaced); keygen says so on stderr, and ends by SIGPIPE (141).
+expect 141 "SIGPIPE (a pipe it wrote to was closed) arrived after the new key set was complete: it is in place and the previous one" - -- \
+  perl -e '$SIG{PIPE} = "DEFAULT"; pipe(my $r, my $w) or die "pipe: $!\n"; close $r;
+    open(STDOUT, ">&", $w) or die "dup: $!\n"; exec @ARGV or die' -- \
+  "$exe" keygen --out-dir sig-keys --force --insecure-ring-degree 64
+[ "$(sha256sum sig-keys/secret.key)" != "$before" ] || fail "keygen with its stdout closed kept the old key set"
+
 # The test hook is not in the cryptonets command (found by a trial: the release binary obeyed it):
 # the variable changes nothing there.
 for hook in TERM TERM:init TERM:start; do
