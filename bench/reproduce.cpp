@@ -14,6 +14,7 @@
 // gnuplot turns the *_plot.csv files into PNGs (bench/reproduce.sh).
 #include <gmpxx.h>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -160,11 +161,13 @@ const char* kUsage =
     "                            and bench/results/activation-study/encrypted.md\n"
     "  --encrypted-images N      test images each network x parameter set encrypts [accuracy]\n"
     "  --no-verify               read the IDX data without checking the SHA256SUMS beside them\n"
-    "  --threads LIST            thread counts from 1 to 1024, e.g. 1,2 [1,2]\n"
+    "  --threads LIST            thread counts from 1 to 1024, each once, e.g. 1,2 [1,2]\n"
     "  --timing-n N              ring degree of the stage table [mode]\n"
     "  --batch-images N          images in the timed batch [mode]\n"
     "  --accuracy-images N       test images for accuracy [mode]\n"
-    "  --scaling-n LIST          ring degrees of the scaling curve [mode]\n"
+    "                            an image count above the test set's (a batch: above n) is\n"
+    "                            lowered to it, and the value used said on stderr\n"
+    "  --scaling-n LIST          ring degrees of the scaling curve, each once [mode]\n"
     "  --scaling-all-moduli      scaling runs every plaintext modulus, not only the first\n"
     "  --seed S                  INSECURE deterministic keys, for debugging only: S from 0 to\n"
     "                            2^63 - 1 (9223372036854775807), as for cryptonets keygen --seed\n"
@@ -183,6 +186,13 @@ std::vector<size_t> parse_list(const std::string& text, const std::string& optio
   std::stringstream stream(text);
   std::string item;
   while (std::getline(stream, item, ',')) {
+    // No leading zero: "01" is a count as no other tool writes it, and "010" is 8 to a reader of
+    // C or of sh's $((...)) (a trial's --threads 01 ran as 1 without a word).
+    if (item.size() > 1 && item.front() == '0' &&
+        item.find_first_not_of("0123456789") == std::string::npos) {
+      throw std::invalid_argument(option + " expects integers without a leading zero, got '" +
+                                  text + "'");
+    }
     try {
       // Digits only: std::stoull takes a sign and leading spaces, and reads "-1" as 2^64 - 1 (a
       // trial's --threads -1 ran 1024 threads).
@@ -201,6 +211,23 @@ std::vector<size_t> parse_list(const std::string& text, const std::string& optio
   return values;
 }
 
+// A list whose items are measured each once: a value listed twice is refused (a trial's
+// --scaling-n 8192,8192 measured n = 8192 twice, two rows of the same ring degree).
+std::vector<size_t> distinct_list(const std::string& text, const std::string& option,
+                                  const std::string& what) {
+  const std::vector<size_t> values = parse_list(text, option);
+  for (size_t i = 0; i < values.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (values[j] == values[i]) {
+        throw std::invalid_argument(option + " lists " + std::to_string(values[i]) +
+                                    " twice, in '" + text + "': each " + what +
+                                    " is measured once; list it once");
+      }
+    }
+  }
+  return values;
+}
+
 // An option that takes one value: a list is refused (a trial's --timing-n 1024,8192 ran at 1024
 // without a word about 8192).
 size_t single_value(const std::string& text, const std::string& option) {
@@ -208,7 +235,11 @@ size_t single_value(const std::string& text, const std::string& option) {
   try {
     values = parse_list(text, option);
   } catch (const std::invalid_argument&) {  // its words are for lists (a trial: --timing-n 0)
-    throw std::invalid_argument(option + " expects one positive integer, got '" + text + "'");
+    const bool leading_zero = text.size() > 1 && text.front() == '0' &&
+                              text.find_first_not_of("0123456789") == std::string::npos;
+    throw std::invalid_argument(option + " expects one positive integer" +
+                                (leading_zero ? " without a leading zero" : "") + ", got '" + text +
+                                "'");
   }
   if (values.size() != 1) {
     throw std::invalid_argument(option + " expects one positive integer, got the list '" + text +
@@ -355,7 +386,7 @@ std::optional<Options> parse_arguments(std::span<char* const> arguments) {
     } else if (name == "--threads") {
       // At most 1024, as the cryptonets tool's --threads (5000 was silently run at 1024).
       const std::string text = value();
-      for (size_t t : parse_list(text, name)) {
+      for (size_t t : distinct_list(text, name, "thread count")) {
         if (t > 1024) {
           throw std::invalid_argument(name + " takes thread counts from 1 to 1024, got '" + text +
                                       "'");
@@ -370,7 +401,7 @@ std::optional<Options> parse_arguments(std::span<char* const> arguments) {
       options.accuracy_images = single_value(value(), name);
     } else if (name == "--scaling-n") {
       options.scaling_n.clear();
-      for (size_t n : parse_list(value(), name))
+      for (size_t n : distinct_list(value(), name, "ring degree"))
         options.scaling_n.push_back(ring_degree(n, name));
     } else if (name == "--scaling-all-moduli") {
       options.scaling_all_moduli = true;
@@ -429,9 +460,17 @@ std::optional<Options> parse_options(std::span<char* const> arguments) {
 }
 
 // Mode defaults, filled in where the command line left a knob unset. The stage work does not
-// depend on how many slots are filled, so the reduced and full modes time a full batch.
-void apply_mode_defaults(Options& o, size_t preset_n) {
+// depend on how many slots are filled, so the reduced and full modes time a full batch. The image
+// counts are then lowered to what the run can use: a batch to the n slots of the stage table's
+// ring, each count to the `test_images` of --data. A count given on the command line that is
+// lowered is said on stderr, with the value used (a trial's --accuracy-images 20000 ran on the
+// 10000 test images without a word); the mode's own counts are lowered without one (--mode full
+// takes all the test images, however many).
+void apply_mode_defaults(Options& o, size_t preset_n, size_t test_images) {
   const bool test = o.mode == "test";
+  const bool batch_given = o.batch_images.has_value();
+  const bool accuracy_given = o.accuracy_images.has_value();
+  const bool encrypted_given = o.encrypted_images.has_value();
   if (o.threads.empty()) o.threads = {1, 2};
   if (!o.timing_n) o.timing_n = test ? 1024 : preset_n;
   if (!o.batch_images) o.batch_images = test ? 24 : *o.timing_n;
@@ -445,7 +484,20 @@ void apply_mode_defaults(Options& o, size_t preset_n) {
   if (!o.scaling_all_moduli) o.scaling_all_moduli = o.mode == "full";
   // Test mode: one batch per network and parameter set.
   if (!o.encrypted_images) o.encrypted_images = test ? *o.batch_images : *o.accuracy_images;
-  *o.batch_images = std::min(*o.batch_images, *o.timing_n);
+  const auto lower = [](std::optional<size_t>& count, bool given, const char* option, size_t most,
+                        const std::string& why) {
+    if (*count <= most) return;
+    if (given) progress_line(format("%s %zu: %s; using %zu", option, *count, why.c_str(), most));
+    *count = most;
+  };
+  lower(
+      o.batch_images, batch_given, "--batch-images", *o.timing_n,
+      format("a batch holds at most n = %zu images (the stage table's ring degree)", *o.timing_n));
+  const std::string data_size =
+      format("the test set of --data '%s' has %zu images", o.data.c_str(), test_images);
+  lower(o.batch_images, batch_given, "--batch-images", test_images, data_size);
+  lower(o.accuracy_images, accuracy_given, "--accuracy-images", test_images, data_size);
+  lower(o.encrypted_images, encrypted_given, "--encrypted-images", test_images, data_size);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1030,14 +1082,15 @@ class OutputFiles {
   std::deque<File> files_;  // a deque: the streams handed out stay where they are
 };
 
-// SIGINT (Ctrl-C), SIGTERM and SIGHUP while the driver holds directories it made for its outputs
-// (a trial: a SIGTERM during the measurements left them behind, which a failure removes): the
-// handler removes them and ends the process by the signal, as its default action would (a shell
-// reports 130, 143). Only those still empty go (rmdir, deepest first): nothing the driver did not
-// make, nor what was put in one meanwhile. The outputs are gathered in memory until
-// OutputFiles::commit, while which a signal is only noted, and taken at the end (the outputs
-// complete, or removed after a failure). The state machine is io/interrupts.hpp's; the cleanup
-// below makes only async-signal-safe calls (rmdir, write) on paths prepared while held.
+// SIGINT (Ctrl-C), SIGTERM, SIGHUP and SIGPIPE while the driver holds directories it made for its
+// outputs (a trial: a SIGTERM during the measurements left them behind, which a failure removes,
+// and so did a closed pipe, `2>&1 | head`): the handler removes them and ends the process by the
+// signal, as its default action would (a shell reports 130, 143, 141). Only those still empty go
+// (rmdir, deepest first): nothing the driver did not make, nor what was put in one meanwhile. The
+// outputs are gathered in memory until OutputFiles::commit, while which a signal is only noted, and
+// taken at the end (the outputs complete, or removed after a failure). The state machine is
+// io/interrupts.hpp's; the cleanup below makes only async-signal-safe calls (rmdir, write) on paths
+// prepared while held.
 namespace made_directory_signals {
 
 constexpr size_t kMostDirectories = 64;
@@ -1047,18 +1100,23 @@ size_t count = 0;                          // written only while held
 constexpr char kMessage[] =
     "cryptonets-reproduce: interrupted; no output was written, and the directories made for the "
     "outputs were removed\n";
+// SIGPIPE: a pipe it writes to (stderr's progress lines: `2>&1 | head`) was closed. Said on
+// stderr too, which may be that pipe: then the line is lost, and the exit status (141) tells.
+constexpr char kPipeMessage[] =
+    "cryptonets-reproduce: a pipe it wrote to was closed (SIGPIPE); no output was written, and "
+    "the directories made for the outputs were removed\n";
 
-void remove_directories(int) {
+void remove_directories(int signal) {
   for (size_t i = 0; i < count; ++i)
     ::rmdir(paths[i]);
-  interrupts::say(kMessage);
+  interrupts::say(signal == SIGPIPE ? kPipeMessage : kMessage);
 }
 
 }  // namespace made_directory_signals
 
 // The directories this run makes for its outputs, removed again (those left empty) unless keep()
 // is called: a run that fails after making them, or whose default outputs are refused at the
-// end, leaves no empty directory behind; nor does one ended by SIGINT, SIGTERM or SIGHUP
+// end, leaves no empty directory behind; nor does one ended by SIGINT, SIGTERM, SIGHUP or SIGPIPE
 // (made_directory_signals). One object at a time.
 class MadeDirectories {
  public:
@@ -2273,7 +2331,7 @@ int reproduce(Options o) {
 
   const ParameterSet paper_preset = from_preset("paper", model);
   const ParameterSet default_preset = from_preset("default", model);
-  apply_mode_defaults(o, default_preset.base.n);
+  apply_mode_defaults(o, default_preset.base.n, test.images.count);
   // BFV's sets first, the 9-layer network's too (measure_networks, hours later in full mode): a
   // --timing-n below their ring degree is refused before any file is written.
   std::optional<ParameterSet> bfv_preset;
@@ -2321,7 +2379,6 @@ int reproduce(Options o) {
   r.presets_identical = same_parameters(r.presets[0], r.presets[1]);
   const int most_threads = *std::max_element(o.threads.begin(), o.threads.end());
   const size_t accuracy_images = std::min(*o.accuracy_images, test.images.count);
-  *o.batch_images = std::min(*o.batch_images, test.images.count);
 
   // Timing (and, at the default preset with the most threads, accuracy).
   std::map<std::string, KeyedSet> keyed;

@@ -313,3 +313,19 @@ TEST_CASE("The model profile holds no weights: reordered weights give the same p
   CHECK_THROWS_WITH_AS(read_profile(model_in, "m.txt"),
                        doctest::Contains("a model file, not a profile"), std::runtime_error);
 }
+
+TEST_CASE("A NUL byte in a profile is named with the line around it, not where the message ends") {
+  // Quoted as a value, the NUL ended the message there: "got '1".
+  using namespace std::string_literals;
+  std::istringstream in("cryptonets-profile "s + std::to_string(cryptonets::kModelProfileVersion) +
+                        "\ninput channels 1 height 28 width 28 scale 16\noutputs 1\0"s + "2\n");
+  CHECK_THROWS_WITH_AS(read_profile(in, "p"),
+                       "profile 'p' line 3: a NUL byte (0x00) at column 10, which no text format "
+                       "holds; the line reads 'outputs 1' 0x00 '2'",
+                       std::runtime_error);
+  std::istringstream alone("\0"s + "\n");
+  CHECK_THROWS_WITH_AS(read_profile(alone, "p"),
+                       "profile 'p' line 1: a NUL byte (0x00) at column 1, which no text format "
+                       "holds; the line reads 0x00",
+                       std::runtime_error);
+}

@@ -163,13 +163,13 @@ void remove_stale_temporaries(const fs::path& directory) {
   }
 }
 
-// Ctrl-C (SIGINT), SIGTERM and SIGHUP during keygen (found by a trial: a SIGTERM just after the
-// commit ended keygen silently with the old key set already replaced, so the user believed it
-// intact). From its very start to the end of the process (found by a trial: a signal before the
-// handlers were installed, or about 27 ms in, after they were restored and before the process
-// had exited, ended keygen with no word; the handlers are now installed by keygen_preinit, the
-// first code the process runs), keygen handles them itself, so that the outcome is
-// always one of two, each said on stderr:
+// Ctrl-C (SIGINT), SIGTERM, SIGHUP and SIGPIPE (`keygen | head`) during keygen (found by a trial: a
+// SIGTERM just after the commit ended keygen silently with the old key set already replaced, so the
+// user believed it intact). From its very start to the end of the process (found by a trial: a
+// signal before the handlers were installed, or about 27 ms in, after they were restored and before
+// the process had exited, ended keygen with no word; the handlers are now installed by
+// keygen_preinit, the first code the process runs), keygen handles them itself, so that the outcome
+// is always one of two, each said on stderr:
 // - before the commit (reading the options, generating the keys, writing the staging directory):
 //   the staging directory, if any, is removed and keygen ends at once by the signal, as the
 //   default action would (a shell reports 128 + the signal: 130, 143); the old key set, if any,
@@ -225,7 +225,10 @@ void remove_staging() {
 }
 
 const char* signal_name(int signal) {
-  return signal == SIGINT ? "SIGINT (Ctrl-C)" : signal == SIGTERM ? "SIGTERM" : "SIGHUP";
+  return signal == SIGINT    ? "SIGINT (Ctrl-C)"
+         : signal == SIGTERM ? "SIGTERM"
+         : signal == SIGPIPE ? "SIGPIPE (a pipe it wrote to was closed)"
+                             : "SIGHUP";
 }
 
 // The cleanups, one a stage. Generating: nothing written yet.
@@ -242,9 +245,10 @@ void say_after_finish(int signal) {
   if (committed.load()) {
     interrupts::say("cryptonets keygen: ");
     interrupts::say(signal_name(signal));
-    interrupts::say(
-        " arrived after the new key set was complete: it is in place (as written above) and "
-        "the previous one, if any, is gone; stopping by the signal\n");
+    // SIGPIPE: the "wrote" lines met a closed pipe, so nothing is written above.
+    interrupts::say(" arrived after the new key set was complete: it is in place");
+    interrupts::say(signal == SIGPIPE ? "" : " (as written above)");
+    interrupts::say(" and the previous one, if any, is gone; stopping by the signal\n");
   } else {
     interrupts::say(staged.load() ? removed_message : unwritten_message);
   }

@@ -12,7 +12,9 @@ namespace cryptonets::interrupts {
 
 namespace {
 
-constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
+// SIGPIPE too: a pipe the command writes to (its stdout, its stderr: `| head`) closed early
+// ended it by the default action, with the partial outputs left behind (a trial).
+constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
 
 // kIdle: not installed, or restored; a signal (by an action we no longer own) is recorded.
 // kOpen: the handler runs the cleanup and ends the process. kCleaning: a handler is doing so.

@@ -47,12 +47,13 @@ class ProfileReader {
                              ": " + message);
   }
 
-  // The next non-comment line as words; fails at the end of the input.
+  // The next non-comment line as words; fails at the end of the input, and at a line with a NUL.
   std::vector<std::string> next(const std::string& expected) {
     std::string line;
     while (std::getline(in_, line)) {
       ++line_number_;
       if (line.empty() || line[0] == '#') continue;
+      refuse_nul(line);
       std::istringstream words(line);
       std::vector<std::string> result;
       for (std::string word; words >> word;)
@@ -110,6 +111,26 @@ class ProfileReader {
   }
 
  private:
+  // A NUL in a line: named by its value, as inspect names a byte that ends a text ("byte 1047 is
+  // 0x00"), with the line's text around it. Quoted in a message, as the other values are, a NUL
+  // ended the message there (what() is a C string: "got '1" for "outputs 1<NUL>2"); escaped here
+  // (printable_text's \x00), it would be escaped again where the whole message is printed.
+  void refuse_nul(const std::string& line) const {
+    const size_t first = line.find('\0');
+    if (first == std::string::npos) return;
+    std::string shown;
+    for (size_t start = 0;;) {
+      const size_t nul = line.find('\0', start);
+      const std::string piece = line.substr(start, nul == std::string::npos ? nul : nul - start);
+      if (!piece.empty()) shown += (shown.empty() ? "'" : " '") + piece + "'";
+      if (nul == std::string::npos) break;
+      shown += shown.empty() ? "0x00" : " 0x00";
+      start = nul + 1;
+    }
+    fail("a NUL byte (0x00) at column " + std::to_string(first + 1) +
+         ", which no text format holds; the line reads " + shown);
+  }
+
   std::istream& in_;
   std::string source_;
   int line_number_ = 0;

@@ -24,6 +24,9 @@ namespace cryptonets::service {
 namespace {
 
 constexpr size_t kBodyChunkBytes = size_t{1} << 20;
+// What a job upload's refusals call its encrypted batch, from the header to the records (the
+// header's refusals said "the body", the records' "the uploaded batch": two names for one file).
+constexpr char kUploadedBatch[] = "the uploaded batch";
 constexpr uint64_t kWritebackBytes = uint64_t{64} << 20;
 // Room an upload needs beyond its body: its job record and the directory entries.
 constexpr uint64_t kUploadReserveBytes = uint64_t{1} << 20;
@@ -813,7 +816,7 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
       if (classify_failure(e) == ReadFailure::kConfiguration) {
         return with_detail(HttpError(500, configuration_answer(failure_cause(e))), e.what());
       }
-      const std::string problem = client_message(e.what(), input, "the body");
+      const std::string problem = client_message(e.what(), input, kUploadedBatch);
       if (transient_failure(e)) {  // the server's failure, not the body's
         return HttpError(
             503, "the server cannot read the upload right now (" + problem + "); retry later",
@@ -822,15 +825,16 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
       return HttpError(400, problem);
     }
     if (header.kind == ProtocolFileKind::kSecretKeys) {
-      return HttpError(422, std::string("refused: the body holds secret keys; ") + kNoSecretKeys);
+      return HttpError(
+          422, std::string("refused: the uploaded batch holds secret keys; ") + kNoSecretKeys);
     }
     if (header.kind != ProtocolFileKind::kCiphertexts) {
-      return HttpError(400, "the body holds " + protocol_kind_name(header.kind) +
+      return HttpError(400, "the uploaded batch holds " + protocol_kind_name(header.kind) +
                                 ", expected encrypted images from cryptonets encrypt");
     }
     if (header.answers_file_id != 0) {
       return HttpError(400,
-                       "the body is a scores file (it answers another file), expected "
+                       "the uploaded batch is a scores file (it answers another file), expected "
                        "encrypted images from cryptonets encrypt");
     }
     try {
@@ -852,39 +856,40 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
     // registration used after keygen made new keys. Said so, with what to do, and coded for
     // client infer (kOtherKeySet).
     const auto other_key_set = [&](const std::string& what) {
-      HttpError error(422, what + ": the token belongs to another key set (" +
-                               key_set_id_text(keys->key_set_id()) + ") than the body's (" +
-                               key_set_id_text(header.key_set_id) +
-                               "); use the token written when the body's keys were registered, "
-                               "or register them (cryptonets client register) and use the new "
-                               "token");
+      HttpError error(
+          422, what + ": the token belongs to another key set (" +
+                   key_set_id_text(keys->key_set_id()) + ") than the uploaded batch's (" +
+                   key_set_id_text(header.key_set_id) +
+                   "); use the token written when the uploaded batch's keys were registered, "
+                   "or register them (cryptonets client register) and use the new token");
       error.code = kOtherKeySet;
       return error;
     };
     if (header.scheme != keys->scheme()) {
-      return other_key_set("the body holds " + scheme_name(header.scheme) +
+      return other_key_set("the uploaded batch holds " + scheme_name(header.scheme) +
                            " ciphertexts, but the token's key set is " +
                            scheme_name(keys->scheme()) +
                            ": a batch of one scheme cannot be used with the other");
     }
     if (header.parameter_set_fingerprint != keys->fingerprint()) {
       return other_key_set(
-          "the body was made for other parameters than the token's key set (parameter set "
-          "fingerprint differs)");
+          "the uploaded batch was made for other parameters than the token's key set "
+          "(parameter set fingerprint differs)");
     }
     if (header.key_set_id != keys->key_set_id()) {
-      return other_key_set("the body is encrypted under other keys than the token's key set");
+      return other_key_set(
+          "the uploaded batch is encrypted under other keys than the token's key set");
     }
     // Encrypted with another model's profile (another input scale): evaluated, its scores
     // would decrypt to wrong labels with every other check passing.
     if (header.profile_fingerprint != profile_fingerprint_) {
-      HttpError error(422, other_profile_refusal("the body", header.profile_fingerprint,
+      HttpError error(422, other_profile_refusal(kUploadedBatch, header.profile_fingerprint,
                                                  profile_fingerprint_, ProfileSource::kService));
       error.code = kOtherProfile;
       return error;
     }
     if (header.values != compiled_.input_size) {
-      return HttpError(422, "the body holds " + std::to_string(header.values) +
+      return HttpError(422, "the uploaded batch holds " + std::to_string(header.values) +
                                 " ciphertexts per image, the model takes " +
                                 std::to_string(compiled_.input_size) + " inputs");
     }
@@ -908,11 +913,12 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
   if (refusal) throw *refusal;
   if (!verifier) {  // a body shorter than a header
     refusal = check_header();
-    throw refusal ? *refusal : HttpError(400, "the body is shorter than a protocol header");
+    throw refusal ? *refusal
+                  : HttpError(400, "the uploaded batch is shorter than a protocol header");
   }
   if (const std::string error = verifier->finish(); !error.empty()) {
     const std::string problem =
-        batch_message(error, verifier->path(), "the uploaded batch", "the body");
+        batch_message(error, verifier->path(), kUploadedBatch, kUploadedBatch);
     // The server's own failure to read the pipe (out of file handles, ...) is not the body's.
     try {
       if (verifier->failure()) std::rethrow_exception(verifier->failure());

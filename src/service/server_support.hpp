@@ -135,7 +135,8 @@ std::string failure_cause(const std::exception& e);
 // who has to fix the permissions.
 std::string configuration_answer(const std::string& cause);
 
-// Loader messages name the server's temporary path; the client knows its file as "the body".
+// Loader messages name the server's temporary path; the client knows its file by `name` ("the
+// uploaded batch", "part 'params'").
 std::string client_message(std::string message, const std::string& path, const std::string& name);
 
 // A ciphertext reader's message about the file at `path` in the client's words: a record's

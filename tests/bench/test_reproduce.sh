@@ -190,6 +190,36 @@ grep -qF -- "--git-commit expects one line of printable text" "$work/nl.log" ||
   fail "--git-commit with a newline: $(cat "$work/nl.log")"
 [ -e "$work/nl" ] && fail "--git-commit with a newline left $work/nl"
 
+# ---- Counts as no other tool writes them are usage errors (exit 2) naming the option and the
+# value, before any directory is made: a leading zero (--threads 01 ran as 1) and a value listed
+# twice (--scaling-n 8192,8192 measured n = 8192 twice).
+for bad in "--threads|01|--threads expects integers without a leading zero, got '01'" \
+  "--threads|1,02|--threads expects integers without a leading zero, got '1,02'" \
+  "--timing-n|01024|--timing-n expects one positive integer without a leading zero, got '01024'" \
+  "--scaling-n|8192,8192|--scaling-n lists 8192 twice, in '8192,8192'" \
+  "--threads|1,2,1|--threads lists 1 twice, in '1,2,1'"; do
+  IFS='|' read -r option value phrase <<<"$bad"
+  status=0
+  "$driver" --study-only --mode test --study-manifest "$work/one-row.csv" "$option" "$value" \
+    --out "$work/bad-count" --report "$work/bad-count.md" >"$work/bad-count.log" 2>&1 || status=$?
+  { [ "$status" -eq 2 ] && grep -qF -- "$phrase" "$work/bad-count.log" && [ ! -e "$work/bad-count" ] &&
+    [ ! -e "$work/bad-count.md" ]; } ||
+    fail "$option $value: exit $status, expected 2 saying '$phrase': $(head -c 600 "$work/bad-count.log")"
+done
+# An image count above what the run can use is lowered, and the value used said on stderr (a
+# trial: --accuracy-images 20000 ran on the 10000 test images without a word): the cheapest run,
+# the one-row study above.
+"$driver" --study-only --mode test --threads 1 --accuracy-images 20000 --batch-images 5000 \
+  --encrypted-images 10001 --study-manifest "$work/one-row.csv" --data "$root/data/mnist" \
+  --paper-values "$root/bench/paper_values.csv" --out "$work/lowered" --report "$work/lowered.md" \
+  >"$work/lowered.log" 2>&1 || { cat "$work/lowered.log"; fail "the run with over-large counts failed"; }
+for said in "--accuracy-images 20000: the test set of --data '$root/data/mnist' has 10000 images; using 10000" \
+  "--encrypted-images 10001: the test set of --data '$root/data/mnist' has 10000 images; using 10000" \
+  "--batch-images 5000: a batch holds at most n = 1024 images (the stage table's ring degree); using 1024"; do
+  grep -qF -- "[reproduce] $said" "$work/lowered.log" || fail "over-large counts: no line '$said': $(cat "$work/lowered.log")"
+done
+grep -qF "on the first 10000 test images" "$work/lowered.md" || fail "the lowered run's report does not give 10000 images"
+
 # ---- A study manifest's rows are checked before any measurement: an unknown fit, a fit's degree
 # out of 1..6, a float network where the integer model goes (and the other way round) and a
 # manifest without rows failed only at the study, after the other measurements (hours in full

@@ -554,6 +554,11 @@ expect 1 "cannot open profile 'no-such.profile': No such file or directory" k4 -
 : >empty.profile
 expect 1 "line 1: unexpected end of file, expected 'cryptonets-profile 2'" k4 -- \
   "$exe" keygen --out-dir k4 --profile empty.profile --insecure-ring-degree 64
+# A NUL byte in a value: the message names it and shows the line around it (it ended at the NUL,
+# "got '1", the message being a C string).
+sed 's/^outputs \(.*\)$/outputs 1\x002/' "$data/model.profile" >nul.profile
+expect 1 "nul.profile' line 4: a NUL byte (0x00) at column 10, which no text format holds; the line reads 'outputs 1' 0x00 '2'" k4 -- \
+  "$exe" keygen --out-dir k4 --profile nul.profile --insecure-ring-degree 64
 # keygen creates the key directory, not a chain of parents (it made /nonexistent/a/b).
 # A missing or non-directory parent is a bad output path like the others: exit 2 (it was 1).
 expect 2 "'no-parent' does not exist (in its parent directory 'no-parent/a')" no-parent -- \
@@ -1372,6 +1377,15 @@ for signal in TERM:143 INT:130; do
   [ "$(sha256sum sig-keys/secret.key)" != "$before" ] || fail "keygen interrupted at its exit kept the old key set"
   before=$(sha256sum sig-keys/secret.key)
 done
+
+# Its stdout a pipe closed early (`keygen | head -c0`, the read end closed before it starts): the
+# "wrote" lines meet no reader at the exit, after the commit (a trial: SIGPIPE ended keygen without
+# a word, the key set replaced); keygen says so on stderr, and ends by SIGPIPE (141).
+expect 141 "SIGPIPE (a pipe it wrote to was closed) arrived after the new key set was complete: it is in place and the previous one" - -- \
+  perl -e '$SIG{PIPE} = "DEFAULT"; pipe(my $r, my $w) or die "pipe: $!\n"; close $r;
+    open(STDOUT, ">&", $w) or die "dup: $!\n"; exec @ARGV or die' -- \
+  "$exe" keygen --out-dir sig-keys --force --insecure-ring-degree 64
+[ "$(sha256sum sig-keys/secret.key)" != "$before" ] || fail "keygen with its stdout closed kept the old key set"
 
 # The test hook is not in the cryptonets command (found by a trial: the release binary obeyed it):
 # the variable changes nothing there.

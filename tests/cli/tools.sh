@@ -19,8 +19,8 @@
 #   keeps the link;
 # - cryptonets-quantise publishes its table and its model together: a run that fails at the end
 #   (its default model's name taken meanwhile, its model's write) keeps neither;
-# - cryptonets-reproduce interrupted (SIGTERM, SIGINT) removes the directories it made for its
-#   outputs, and only those;
+# - cryptonets-reproduce interrupted (SIGTERM, SIGINT, a closed pipe: SIGPIPE) removes the
+#   directories it made for its outputs, and only those;
 # - cryptonets-reproduce's report and CSV files that are the same file as one of its inputs, a
 #   file of --data or each other, and an --out that names a file, are usage errors before any
 #   work; so is a named output of the three tools over a file of the project's own (a key, a
@@ -283,6 +283,23 @@ for signal in TERM INT; do
   [ "$(cd keep && find . | sort | tr '\n' ' ')" = ". ./empty " ] ||
     fail "reproduce interrupted by SIG$signal left $(cd keep && find . | sort | tr '\n' ' ')in keep/"
 done
+
+# ---- cryptonets-reproduce writing to a pipe closed early (`2>&1 | head`: its first progress line
+# meets no reader) ends by SIGPIPE and removes the directories it made, as for the signals above
+# (a trial: it died of SIGPIPE and left them). The read end is closed before it starts (perl,
+# SIGPIPE at its default action), so that the first write fails whatever the timing.
+rm -rf keep && mkdir -p keep/empty
+perl -e '$SIG{PIPE} = "DEFAULT"; pipe(my $r, my $w) or die "pipe: $!\n"; close $r;
+  open(STDOUT, ">&", $w) && open(STDERR, ">&", $w) or die "dup: $!\n"; exec @ARGV or die' -- \
+  "$reproduce" --study-only --mode test --study-manifest study/manifest.csv \
+  --model "$data/model.txt" --data "$data/mnist" --paper-values "$data/../bench/paper_values.csv" \
+  --threads 1 --seed 1 --out keep/empty/new/csv --report keep/made/report.md
+status=$?
+checks=$((checks + 1))
+[ "$status" -gt 128 ] && [ "$(kill -l "$status")" = PIPE ] ||
+  fail "reproduce with its output pipe closed: exit $status, not ended by SIGPIPE"
+[ "$(cd keep && find . | sort | tr '\n' ' ')" = ". ./empty " ] ||
+  fail "reproduce with its output pipe closed left $(cd keep && find . | sort | tr '\n' ' ')in keep/"
 
 # ---- Killed, a tool leaves nothing in its output's directory. During the run (SIGKILL, once it
 # has read its data, as run_blocked waits): it holds its default output open from start-up, an

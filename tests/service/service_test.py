@@ -552,7 +552,7 @@ def tests(work):
     run("encrypt", "--keys", "alice-scale-8", "--profile", "scale-8.profile", "--images", IMAGES,
         "--count", "1", "--out", "scale-8.ct", "--threads", "1")
     expect_refusal(server, "batch of another model profile", 422,
-                   "the body was encrypted with another model profile (fingerprint 0x", "POST",
+                   "the uploaded batch was encrypted with another model profile (fingerprint 0x", "POST",
                    "/v1/jobs", body=open("scale-8.ct", "rb").read(), token=alice)
     # The answer says how to get the server's profile (code other_profile), and client infer
     # says it with this server's URL.
@@ -622,7 +622,7 @@ def tests(work):
                                      token=alice)
     answer = json.loads(data)
     check(status == 422 and answer.get("code") == "other_key_set" and
-          "the token belongs to another key set (%s) than the body's (%s)"
+          "the token belongs to another key set (%s) than the uploaded batch's (%s)"
           % (key_set_id_of("alice"), key_set_id_of("bob")) in answer["error"] and
           "register them" in answer["error"], "a batch of another key set: %d %r" % (status, data))
     with open("stale.token", "w") as f:
@@ -660,10 +660,10 @@ def tests(work):
           "BFV client infer's scores differ from the plain integer model's")
     carol = open("carol.token").read().strip()
     expect_refusal(server, "BFV batch for YASHE' keys", 422,
-                   "the body holds BFV ciphertexts, but the token's key set is YASHE'", "POST",
+                   "the uploaded batch holds BFV ciphertexts, but the token's key set is YASHE'", "POST",
                    "/v1/jobs", body=open("carol.ct", "rb").read(), token=alice)
     expect_refusal(server, "YASHE' batch for BFV keys", 422,
-                   "the body holds YASHE' ciphertexts, but the token's key set is BFV", "POST",
+                   "the uploaded batch holds YASHE' ciphertexts, but the token's key set is BFV", "POST",
                    "/v1/jobs", body=batch, token=carol)
     query, body = keyset_body("carol", ["params", "secret.key", "public.key"])
     expect_refusal(server, "BFV secret key registered", 422,

@@ -1,10 +1,11 @@
-// SIGINT (Ctrl-C), SIGTERM and SIGHUP while a command writes its outputs (io/interrupts.cpp): one
-// async-signal-safe state machine, shared by `cryptonets keygen` (its staging directory) and
-// cryptonets-reproduce (the directories it made for its outputs).
+// SIGINT (Ctrl-C), SIGTERM, SIGHUP and SIGPIPE (a pipe it writes to was closed: `| head`) while a
+// command writes its outputs (io/interrupts.cpp): one async-signal-safe state machine, shared by
+// `cryptonets keygen` (its staging directory) and cryptonets-reproduce (the directories it made
+// for its outputs).
 //
 // While open, a signal runs the command's cleanup (in the handler) and ends the process by the
-// signal, as its default action would (a shell reports 128 + the signal: 130, 143). While held
-// (the main thread changes what the cleanup reads, or commits its outputs), a signal is only
+// signal, as its default action would (a shell reports 128 + the signal: 130, 143, 141). While
+// held (the main thread changes what the cleanup reads, or commits its outputs), a signal is only
 // recorded, and taken when the guard is opened again or released. Any thread may take the
 // signal, so the state is a lock-free atomic; a handler already cleaning up on one thread makes
 // the others wait (hold) or return (a second signal). A signal ignored at install (nohup) stays
@@ -17,8 +18,8 @@ namespace cryptonets::interrupts {
 // (unlink, rmdir, write: say()) on data prepared beforehand, while held.
 using Cleanup = void (*)(int signal);
 
-// Handles SIGINT, SIGTERM and SIGHUP from here on, open, with `cleanup`; no recorded signal.
-// The actions they had are kept for restore(). Called again, it keeps the first actions.
+// Handles SIGINT, SIGTERM, SIGHUP and SIGPIPE from here on, open, with `cleanup`; no recorded
+// signal. The actions they had are kept for restore(). Called again, it keeps the first actions.
 void install(Cleanup cleanup);
 
 // The main thread takes over what the cleanup reads: from here to open() or restore() a signal

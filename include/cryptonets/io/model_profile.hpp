@@ -86,7 +86,8 @@ ModelProfile make_profile(const model::Model& model, int circuit_privacy_bits = 
 void write_profile(const ModelProfile& profile, std::ostream& out);
 // Writes atomically (serialize.hpp's AtomicFileWriter).
 void save_profile(const ModelProfile& profile, const std::string& path);
-// Throws std::runtime_error naming the source, the line and what was expected.
+// Throws std::runtime_error naming the source, the line and what was expected; a line with a NUL
+// byte, by its column (the message shows the line's text around it, the NUL as 0x00).
 ModelProfile read_profile(std::istream& in, const std::string& source_name);
 ModelProfile load_profile(const std::string& path);
 
