@@ -479,6 +479,15 @@ MnistSet load_data_split(const std::string& directory, MnistSplit split, bool ve
   if (set.checksums == ChecksumCheck::kNoChecksumFile) {
     note_unverified(split_images_file(directory, split));
   }
+  // An empty split is no data set: an empty test split gave 'test 0.00%' in cryptonets-train, 'none
+  // of the grid points could be measured' in cryptonets-quantise and an accuracy and throughput of
+  // -nan, exit 0, in cryptonets mnist (a trial).
+  if (set.images.count == 0) {
+    throw std::runtime_error("IDX file '" + split_images_file(directory, split).string() +
+                             "' holds no images (and its labels file no labels): the " +
+                             (split == MnistSplit::kTrain ? "training" : "test") +
+                             " set needs at least one image");
+  }
   return set;
 }
 

@@ -7,7 +7,8 @@
 # model's. Then the checksum rule on every command that reads IDX data: SHA256SUMS absent (one
 # "unverified" line naming --no-verify, and the command works), present and matching (no line),
 # present and wrong or without an entry for a file (exit 1, a message naming the file, no output
-# file); and the quantiser's refusal of a float model below the accuracy floor, before its sweep.
+# file); a split of no images (exit 1); and the quantiser's refusal of a float model below the
+# accuracy floor, before its sweep.
 #
 # usage: own_data.sh CRYPTONETS TRAIN QUANTISE MAKE_IDX_SET REPRODUCE DATA_DIR
 set -uo pipefail
@@ -343,6 +344,31 @@ for value in 0 1024, x; do
     timeout 20 "$reproduce" --mode test --data set --model model.txt --timing-n "$value" \
     --paper-values "$data/../bench/paper_values.csv" --out reproduction-zero --report r-zero.md
 done
+
+# ---- A split of no images (IDX headers of count 0): an error naming the file, no output (a
+# trial: an empty test set trained to 'test 0.00%', and the main job printed an accuracy and a
+# throughput of -nan, exit 0).
+cp -r set empty-test
+rm empty-test/SHA256SUMS
+printf '\x00\x00\x08\x03\x00\x00\x00\x00\x00\x00\x00\x1c\x00\x00\x00\x1c' \
+  >empty-test/t10k-images-idx3-ubyte
+printf '\x00\x00\x08\x01\x00\x00\x00\x00' >empty-test/t10k-labels-idx1-ubyte
+no_test="IDX file 'empty-test/t10k-images-idx3-ubyte' holds no images (and its labels file no labels): the test set needs at least one image"
+expect 1 "$no_test" float-empty.txt -- "$train" --data empty-test "${small_network[@]}" \
+  --epochs 1 --out float-empty.txt --no-verify
+expect 1 "$no_test" model-empty.txt -- "$quantise" --float float.txt --data empty-test \
+  --out model-empty.txt --results table-empty.md "${small_grid[@]}" --no-verify
+[ -e table-empty.md ] && fail "cryptonets-quantise wrote table-empty.md for an empty test set"
+expect 1 "$no_test" - -- "$exe" mnist --data empty-test --model model.txt \
+  --insecure-ring-degree 64 --no-verify
+grep -q nan message.txt && fail "cryptonets mnist on an empty test set printed nan: $(cat message.txt)"
+cp -r empty-test empty-train
+cp set/t10k-* empty-train/
+cp empty-test/t10k-images-idx3-ubyte empty-train/train-images-idx3-ubyte
+cp empty-test/t10k-labels-idx1-ubyte empty-train/train-labels-idx1-ubyte
+expect 1 "IDX file 'empty-train/train-images-idx3-ubyte' holds no images (and its labels file no labels): the training set needs at least one image" \
+  float-empty.txt -- "$train" --data empty-train "${small_network[@]}" --epochs 1 \
+  --out float-empty.txt --no-verify
 
 # ---- Labels of the data set beyond the model's outputs: a clear error, not a wrong accuracy.
 expect 1 "is not one of the 4 classes 0..3" - -- "$exe" mnist --data "$data/mnist" \
