@@ -434,10 +434,13 @@ void note_unverified(const std::filesystem::path& any_file) {
       std::filesystem::weakly_canonical(std::filesystem::absolute(directory, error), error);
   if (!noted.insert(error ? directory : where.string()).second) return;
   directory = printable_text(directory);
+  // The command as one pastes it: the directory one sh word ('my data' was 'cd my data', which
+  // cd refuses; a trial).
+  const std::string cd_word = shell_quoted(directory);
   std::fprintf(stderr,
                "note: no %s in '%s': its data are unverified (make one with: cd %s && "
                "sha256sum *-ubyte* > %s; --no-verify skips the check and this note)\n",
-               kChecksumFileName, directory.c_str(), directory.c_str(), kChecksumFileName);
+               kChecksumFileName, directory.c_str(), cd_word.c_str(), kChecksumFileName);
 }
 
 // A checksum error with what the user may do about it.

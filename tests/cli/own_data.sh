@@ -370,6 +370,19 @@ expect 1 "IDX file 'empty-train/train-images-idx3-ubyte' holds no images (and it
   float-empty.txt -- "$train" --data empty-train "${small_network[@]}" --epochs 1 \
   --out float-empty.txt --no-verify
 
+# ---- The note's command to make the checksum file works as pasted, for a directory whose name
+# has a space (a trial: 'cd my data && ...', which cd refuses).
+mkdir "my data"
+cp set/*-ubyte "my data/"
+step train-spaced "$train" --data "my data" "${small_network[@]}" --epochs 1 --out spaced.txt
+notes train-spaced.log 1
+made=$(sed -n 's/.*(make one with: \(.*\); --no-verify skips.*/\1/p' train-spaced.log)
+sh -c "$made" >/dev/null 2>&1 || fail "the note's command failed: $made"
+[ -s "my data/SHA256SUMS" ] || fail "the note's command made no 'my data/SHA256SUMS': $made"
+step train-spaced-verified "$train" --data "my data" "${small_network[@]}" --epochs 1 \
+  --out spaced.txt
+notes train-spaced-verified.log 0
+
 # ---- Labels of the data set beyond the model's outputs: a clear error, not a wrong accuracy.
 expect 1 "is not one of the 4 classes 0..3" - -- "$exe" mnist --data "$data/mnist" \
   --model model.txt --insecure-ring-degree 64 --images 8
