@@ -132,14 +132,15 @@ class ModelReader {
   }
 
   void expect_done(const LineTokens& line) {
-    if (!line.done()) fail(line.line_number(), "unexpected '" + line.peek() + "' at end of line");
+    if (!line.done())
+      fail(line.line_number(), "unexpected " + quoted_word(line.peek()) + " at end of line");
   }
 
   void expect_keyword(LineTokens& line, const std::string& keyword) {
     if (line.done()) fail(line.line_number(), "expected '" + keyword + "', found end of line");
     const std::string& token = line.next();
     if (token != keyword) {
-      fail(line.line_number(), "expected '" + keyword + "', found '" + token + "'");
+      fail(line.line_number(), "expected '" + keyword + "', found " + quoted_word(token));
     }
   }
 
@@ -148,7 +149,7 @@ class ModelReader {
     int64_t value = 0;
     auto [end, error] = std::from_chars(token.data(), token.data() + token.size(), value);
     if (error != std::errc() || end != token.data() + token.size()) {
-      fail(line.line_number(), what + ": '" + token + "' is not an integer in range");
+      fail(line.line_number(), what + ": " + quoted_word(token) + " is not an integer in range");
     }
     if (value < min || value > max) {
       fail(line.line_number(), what + " " + token + " is outside [" + std::to_string(min) + ", " +
@@ -177,7 +178,7 @@ class ModelReader {
     double value = 0;
     auto [end, error] = std::from_chars(token.data(), token.data() + token.size(), value);
     if (error != std::errc() || end != token.data() + token.size() || !is_valid_scale(value)) {
-      fail(line.line_number(), "scale '" + token + "' is not a finite positive number");
+      fail(line.line_number(), "scale " + quoted_word(token) + " is not a finite positive number");
     }
     return value;
   }
