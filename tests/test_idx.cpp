@@ -360,6 +360,19 @@ TEST_CASE("A missing file is rejected naming it") {
                        std::runtime_error);
 }
 
+TEST_CASE("A data set that is no directory is said so, not a missing file in it") {
+  ScratchDirectory scratch("idx-not-a-directory");
+  const fs::path absent = scratch.path / "no-such-directory";
+  CHECK_THROWS_WITH_AS(load_mnist(absent, MnistSplit::kTrain),
+                       contains("data set '" + absent.string() + "': no such directory"),
+                       std::runtime_error);
+  const fs::path file = scratch.path / "a-file";
+  std::ofstream(file) << "not a directory\n";
+  CHECK_THROWS_WITH_AS(load_mnist(file, MnistSplit::kTest),
+                       contains("data set '" + file.string() + "' is not a directory"),
+                       std::runtime_error);
+}
+
 TEST_CASE("The checksum list names the four MNIST files and rejects malformed lines") {
   const auto sums = read_sha256sums(mnist_directory() / "SHA256SUMS.uncompressed");
   CHECK(sums.size() == 4);

@@ -334,6 +334,21 @@ std::filesystem::path split_labels_file(const std::filesystem::path& directory, 
 
 MnistSet load_mnist(const std::filesystem::path& directory, MnistSplit split,
                     bool verify_checksums) {
+  // A directory that is not there, or a file, is said so: both were 'missing
+  // train-images-idx3-ubyte', as if the directory were there without it (a trial).
+  std::error_code error;
+  const std::filesystem::file_status status = std::filesystem::status(directory, error);
+  if (!std::filesystem::exists(status)) {
+    throw std::runtime_error("data set '" + directory.string() + "': no such directory" +
+                             (error && error != std::errc::no_such_file_or_directory
+                                  ? " (" + error.message() + ")"
+                                  : std::string()));
+  }
+  if (!std::filesystem::is_directory(status)) {
+    throw std::runtime_error("data set '" + directory.string() +
+                             "' is not a directory: a data set is the directory that holds its "
+                             "IDX files");
+  }
   const std::filesystem::path images_path = split_images_file(directory, split);
   const std::filesystem::path labels_path = split_labels_file(directory, split);
   if (!std::filesystem::exists(images_path) || !std::filesystem::exists(labels_path)) {

@@ -370,6 +370,15 @@ expect 1 "IDX file 'empty-train/train-images-idx3-ubyte' holds no images (and it
   float-empty.txt -- "$train" --data empty-train "${small_network[@]}" --epochs 1 \
   --out float-empty.txt --no-verify
 
+# ---- A --data that is no directory: said so (a trial: 'missing train-images-idx3-ubyte' for both).
+expect 1 "data set 'no-such-set': no such directory" - -- "$train" --data no-such-set \
+  "${small_network[@]}" --epochs 1 --out never.txt
+expect 1 "data set 'model.txt' is not a directory" - -- "$quantise" --float float.txt \
+  --data model.txt --out never.txt --results never.md "${small_grid[@]}"
+expect 1 "data set 'no-such-set': no such directory" - -- "$exe" mnist --data no-such-set \
+  --model model.txt --insecure-ring-degree 64
+[ -e never.txt ] || [ -e never.md ] && fail "a --data that is no directory left an output"
+
 # ---- The note's command to make the checksum file works as pasted, for a directory whose name
 # has a space (a trial: 'cd my data && ...', which cd refuses).
 mkdir "my data"
