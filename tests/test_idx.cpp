@@ -373,6 +373,18 @@ TEST_CASE("A data set that is no directory is said so, not a missing file in it"
                        std::runtime_error);
 }
 
+TEST_CASE("The checksum list is read as sha256sum -c reads it: CR line ends, ./ before names") {
+  ScratchDirectory scratch("idx-sums-forms");
+  const fs::path path = scratch.path / "SHA256SUMS";
+  const std::string hash(64, 'a');
+  std::ofstream(path, std::ios::binary) << hash << "  train-images-idx3-ubyte\r\n"
+                                        << hash << " *./t10k-images-idx3-ubyte\n";
+  const auto sums = read_sha256sums(path);
+  CHECK(sums.size() == 2);
+  CHECK(sums.count("train-images-idx3-ubyte") == 1);
+  CHECK(sums.count("t10k-images-idx3-ubyte") == 1);
+}
+
 TEST_CASE("The checksum list names the four MNIST files and rejects malformed lines") {
   const auto sums = read_sha256sums(mnist_directory() / "SHA256SUMS.uncompressed");
   CHECK(sums.size() == 4);

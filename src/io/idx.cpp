@@ -249,6 +249,9 @@ std::map<std::string, std::string> read_sha256sums(const std::filesystem::path& 
   std::map<std::string, std::string> sums;
   std::string line;
   for (int line_number = 1; std::getline(in, line); ++line_number) {
+    // As sha256sum -c reads them: a line may end in CR (a file written on Windows) and a name may
+    // start with "./" (sha256sum ./*); both were "no entry for" a file the list names (a trial).
+    if (line.ends_with('\r')) line.pop_back();
     if (line.empty()) continue;
     // sha256sum(1): 64 hex digits, a space, then ' ' (text mode) or '*' (binary mode), the name.
     const bool well_formed = line.size() > 66 && line[64] == ' ' &&
@@ -259,7 +262,10 @@ std::map<std::string, std::string> read_sha256sums(const std::filesystem::path& 
                           std::to_string(line_number) +
                           ": expected '<64 lower-case hex digits>  <file name>'");
     }
-    sums[line.substr(66)] = line.substr(0, 64);
+    std::string name = line.substr(66);
+    while (name.starts_with("./") && name.size() > 2)
+      name.erase(0, 2);
+    sums[name] = line.substr(0, 64);
   }
   return sums;
 }

@@ -163,6 +163,15 @@ done
 cmp -s <(grep -v '^# regenerate' model.txt) <(grep -v '^# regenerate' model-2.txt) ||
   fail "quantising the same float model again gave another model"
 
+# A checksum file as sha256sum -c takes it, CR line ends and names after "./" (a trial: "no entry
+# for 't10k-images-idx3-ubyte'" from a file that lists it): verified, no note.
+cp -r set dotted
+(cd dotted && sha256sum -- ./*-ubyte* | sed 's/$/\r/' >SHA256SUMS)
+(cd dotted && sha256sum -c --quiet SHA256SUMS) || fail "sha256sum -c refuses the dotted checksum file"
+step encrypt-dotted "$exe" encrypt --keys client --model model.txt \
+  --images dotted/t10k-images-idx3-ubyte --count 4 --out dotted.ct --threads 2
+notes encrypt-dotted.log 0
+
 # ---- An output in a directory that does not exist: a usage error naming the option, before any
 # training or sweep (a trial: found only after all the work, exit 1, no option named).
 expect 2 "--out: cannot write file 'no-dir/f.txt': its directory 'no-dir' does not exist" - -- \
