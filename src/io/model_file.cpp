@@ -209,6 +209,17 @@ class ModelReader {
 
   void read_version() {
     LineTokens line = next_line("'cryptonets-model " + std::to_string(kModelFileVersion) + "'");
+    // A trained network where its integer model belongs (a trial's first guess: --model
+    // data/model-float.txt): the message says what makes the one from the other.
+    if (!line.done() &&
+        (line.peek() == "cryptonets-float-model" || line.peek() == "cryptonets-sequential-model")) {
+      const bool sequential = line.peek() == "cryptonets-sequential-model";
+      fail(line.line_number(),
+           std::string("expected 'cryptonets-model', found '") + line.peek() +
+               "': this is a trained network of cryptonets-train, not the integer model that the "
+               "encrypted network runs; cryptonets-quantise " +
+               (sequential ? "--sequential" : "--float") + " FILE makes that");
+    }
     expect_keyword(line, "cryptonets-model");
     int64_t version = next_integer(line, 0, INT64_MAX, "format version");
     if (version < kOldestModelFileVersion || version > kModelFileVersion) {
