@@ -308,6 +308,15 @@ expect 2 "--results './new.md' is the same file as --out 'new.md'" new.md -- "$q
 expect 2 "--float and --sequential exclude each other" seq-model.txt -- "$quantise" \
   --float float.txt --sequential "$data/activation-study/relu.txt" --data set \
   --out seq-model.txt --results seq-table.md "${small_grid[@]}"
+# A model of the other option's kind: a usage error naming the option to use (a trial: "found
+# 'cryptonets-sequential-model', expected 'cryptonets-float-model'", exit 1).
+expect 2 "--float '$data/activation-study/relu.txt' holds a sequential model (cryptonets-train --architecture paper, --activation or --fine-tune): give it as --sequential" \
+  seq-model.txt -- "$quantise" --float "$data/activation-study/relu.txt" --data set \
+  --out seq-model.txt --results seq-table.md "${small_grid[@]}"
+expect 2 "--sequential 'float.txt' holds a float model of the 5-layer network: give it as --float" \
+  seq-model.txt -- "$quantise" --sequential float.txt --data set --out seq-model.txt \
+  --results seq-table.md "${small_grid[@]}"
+[ -e seq-table.md ] && fail "cryptonets-quantise wrote seq-table.md for a model of the other option"
 
 # ---- A step size or clip of 0, which the trainer refuses: a usage error naming the option, with
 # the range that --help gives (a trial: --lr 0 passed the check of [0, 10], then exit 1).
