@@ -366,6 +366,12 @@ TEST_CASE("A data set that is no directory is said so, not a missing file in it"
   CHECK_THROWS_WITH_AS(load_mnist(absent, MnistSplit::kTrain),
                        contains("data set '" + absent.string() + "': no such directory"),
                        std::runtime_error);
+  const fs::path loop = scratch.path / "loop";  // a link to itself: reaching it fails (ELOOP)
+  fs::create_symlink("loop", loop);
+  CHECK_THROWS_WITH_AS(load_mnist(loop, MnistSplit::kTrain),
+                       contains("data set '" + loop.string() +
+                                "': cannot reach it: Too many levels of symbolic links"),
+                       std::runtime_error);
   const fs::path file = scratch.path / "a-file";
   std::ofstream(file) << "not a directory\n";
   CHECK_THROWS_WITH_AS(load_mnist(file, MnistSplit::kTest),

@@ -83,9 +83,12 @@ void check_sha256(std::span<const uint8_t> content, const std::string& expected_
 }
 
 // The file for `stem` in `directory`: stem.gz if present, else stem.
+// Never throws: a directory that cannot be searched (a link loop) is the loader's error to report
+// ("filesystem error: status: Too many levels of symbolic links" came from here, past it; a trial).
 std::filesystem::path data_file(const std::filesystem::path& directory, const std::string& stem) {
   const std::filesystem::path gzipped = directory / (stem + ".gz");
-  return std::filesystem::exists(gzipped) ? gzipped : directory / stem;
+  std::error_code error;
+  return std::filesystem::exists(gzipped, error) ? gzipped : directory / stem;
 }
 
 std::string split_prefix(MnistSplit split) {
@@ -345,10 +348,10 @@ MnistSet load_mnist(const std::filesystem::path& directory, MnistSplit split,
   std::error_code error;
   const std::filesystem::file_status status = std::filesystem::status(directory, error);
   if (!std::filesystem::exists(status)) {
-    throw std::runtime_error("data set '" + directory.string() + "': no such directory" +
+    throw std::runtime_error("data set '" + directory.string() + "': " +
                              (error && error != std::errc::no_such_file_or_directory
-                                  ? " (" + error.message() + ")"
-                                  : std::string()));
+                                  ? "cannot reach it: " + error.message()
+                                  : std::string("no such directory")));
   }
   if (!std::filesystem::is_directory(status)) {
     throw std::runtime_error("data set '" + directory.string() +

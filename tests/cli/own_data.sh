@@ -395,6 +395,9 @@ expect 1 "data set 'model.txt' is not a directory" - -- "$quantise" --float floa
   --data model.txt --out never.txt --results never.md "${small_grid[@]}"
 expect 1 "data set 'no-such-set': no such directory" - -- "$exe" mnist --data no-such-set \
   --model model.txt --insecure-ring-degree 64
+ln -s loop-set loop-set
+expect 1 "data set 'loop-set': cannot reach it: Too many levels of symbolic links" - -- \
+  "$train" --data loop-set "${small_network[@]}" --epochs 1 --out never.txt
 [ -e never.txt ] || [ -e never.md ] && fail "a --data that is no directory left an output"
 
 # ---- The note's command to make the checksum file works as pasted, for a directory whose name
