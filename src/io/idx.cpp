@@ -360,13 +360,23 @@ MnistSet load_mnist(const std::filesystem::path& directory, MnistSplit split,
   }
   const std::filesystem::path images_path = split_images_file(directory, split);
   const std::filesystem::path labels_path = split_labels_file(directory, split);
-  if (!std::filesystem::exists(images_path) || !std::filesystem::exists(labels_path)) {
+  // Whether each is there, without throwing: a file that is a link loop threw std::filesystem's
+  // bare "filesystem error: status: Too many levels of symbolic links" (a trial).
+  const auto present = [](const std::filesystem::path& path) {
+    std::error_code cause;
+    const bool exists = std::filesystem::exists(path, cause);
+    if (cause && cause != std::errc::no_such_file_or_directory) {
+      fail(path.string(), "cannot reach it: " + cause.message());
+    }
+    return exists;
+  };
+  const bool images_present = present(images_path);
+  if (!images_present || !present(labels_path)) {
     const std::string prefix = split_prefix(split);
     throw std::runtime_error(
         "data set '" + directory.string() + "': expected IDX files " + prefix +
         "-images-idx3-ubyte and " + prefix + "-labels-idx1-ubyte (each optionally .gz); missing '" +
-        (std::filesystem::exists(images_path) ? labels_path : images_path).filename().string() +
-        "'");
+        (images_present ? labels_path : images_path).filename().string() + "'");
   }
   // Each file read once: checked and parsed from the same bytes.
   std::vector<uint8_t> images_stored = read_stored_file(images_path);

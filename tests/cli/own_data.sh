@@ -398,6 +398,10 @@ expect 1 "data set 'no-such-set': no such directory" - -- "$exe" mnist --data no
 ln -s loop-set loop-set
 expect 1 "data set 'loop-set': cannot reach it: Too many levels of symbolic links" - -- \
   "$train" --data loop-set "${small_network[@]}" --epochs 1 --out never.txt
+cp -r set loop-file
+ln -sf train-images-idx3-ubyte loop-file/train-images-idx3-ubyte
+expect 1 "IDX file 'loop-file/train-images-idx3-ubyte': cannot reach it: Too many levels of symbolic links" \
+  - -- "$train" --data loop-file "${small_network[@]}" --epochs 1 --out never.txt --no-verify
 [ -e never.txt ] || [ -e never.md ] && fail "a --data that is no directory left an output"
 
 # ---- The note's command to make the checksum file works as pasted, for a directory whose name
