@@ -647,6 +647,21 @@ std::string cryptonets_file_kind(const std::string& path) {
   return "";
 }
 
+std::string text_file_format(const std::string& path) {
+  constexpr std::streamsize kScanned = 64 << 10;
+  std::ifstream file(path, std::ios::binary);
+  std::string head(kScanned, '\0');
+  file.read(head.data(), kScanned);
+  head.resize(static_cast<size_t>(std::max<std::streamsize>(file.gcount(), 0)));
+  std::istringstream in(head);
+  std::string line, word;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    if (words >> word && !word.starts_with("#")) return word;
+  }
+  return "";
+}
+
 void require_preset_name(const std::string& name) {
   const std::vector<std::string> names = inference::preset_names();
   if (std::find(names.begin(), names.end(), name) != names.end()) return;

@@ -366,6 +366,11 @@ void refuse_resolved_output_over_inputs(const OptionParser& options, const std::
 // pipe)", ...; "" when it is none of them. Reads the header or the first line only (its first
 // non-comment line within the first 64 KiB).
 std::string cryptonets_file_kind(const std::string& path);
+// The first word of the text file `path` that is not in a '#' comment line, from its first
+// 64 KiB ("" when there is none or the file cannot be read): a model file's format word,
+// "cryptonets-float-model" or "cryptonets-sequential-model" for cryptonets-train's two kinds
+// (which cryptonets_file_kind both calls "a float model").
+std::string text_file_format(const std::string& path);
 // --keys DIR, where the command has it and it was given, that names an existing file (not a
 // directory): std::runtime_error saying that --keys expects the key directory written by keygen
 // and what the file is (a path that does not exist is left to the loaders). A key directory's

@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <optional>
 #include <regex>
@@ -155,34 +154,17 @@ void refuse_default_over_existing(const OptionParser& options,
 }
 
 // Parses the options; nullopt after --help.
-// The first word of the text file `path` that is not in a '#' comment line, from its first 64 KiB
-// ("" when there is none or the file cannot be read): a model file's format line.
-std::string first_word(const std::string& path) {
-  constexpr std::streamsize kScanned = 64 << 10;
-  std::ifstream file(path, std::ios::binary);
-  std::string head(kScanned, '\0');
-  file.read(head.data(), kScanned);
-  head.resize(static_cast<size_t>(std::max<std::streamsize>(file.gcount(), 0)));
-  std::istringstream in(head);
-  std::string line, word;
-  while (std::getline(in, line)) {
-    std::istringstream words(line);
-    if (words >> word && !word.starts_with("#")) return word;
-  }
-  return "";
-}
-
 // A model of the other option's kind is a usage error that names that option (a trial gave the
 // paper network's sequential model as --float: "found 'cryptonets-sequential-model', expected
 // 'cryptonets-float-model'", no word of --sequential).
 void refuse_model_of_the_other_option(const CommandLine& line) {
   if (line.sequential_model.empty()) {
-    if (first_word(line.float_model) == "cryptonets-sequential-model") {
+    if (text_file_format(line.float_model) == "cryptonets-sequential-model") {
       throw UsageError("--float '" + printable_text(line.float_model) +
                        "' holds a sequential model (cryptonets-train --architecture paper, "
                        "--activation or --fine-tune): give it as --sequential");
     }
-  } else if (first_word(line.sequential_model) == "cryptonets-float-model") {
+  } else if (text_file_format(line.sequential_model) == "cryptonets-float-model") {
     throw UsageError("--sequential '" + printable_text(line.sequential_model) +
                      "' holds a float model of the 5-layer network: give it as --float");
   }

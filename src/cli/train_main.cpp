@@ -191,7 +191,17 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
     }
   }
   line.fine_tune = options.text("fine-tune");
-  if (!line.fine_tune.empty()) require_regular_input_option("fine-tune", line.fine_tune);
+  if (!line.fine_tune.empty()) {
+    require_regular_input_option("fine-tune", line.fine_tune);
+    // The default network's float model cannot be continued (a trial gave data/model-float.txt:
+    // "found 'cryptonets-float-model', expected 'cryptonets-sequential-model'", exit 1).
+    if (text_file_format(line.fine_tune) == "cryptonets-float-model") {
+      throw UsageError("--fine-tune '" + printable_text(line.fine_tune) +
+                       "' holds a float model of the default network, which --fine-tune cannot "
+                       "continue: it takes a sequential model (cryptonets-train --architecture "
+                       "paper, or --activation relu or sigmoid, writes one)");
+    }
+  }
   line.approximate = options.text("approximate");
   line.degree = static_cast<int>(options.integer("degree", 1, 6));
   if (!line.approximate.empty() && line.approximate != "lsq" && line.approximate != "chebyshev" &&

@@ -317,6 +317,8 @@ expect 2 "--sequential 'float.txt' holds a float model of the 5-layer network: g
   seq-model.txt -- "$quantise" --sequential float.txt --data set --out seq-model.txt \
   --results seq-table.md "${small_grid[@]}"
 [ -e seq-table.md ] && fail "cryptonets-quantise wrote seq-table.md for a model of the other option"
+expect 2 "--fine-tune 'float.txt' holds a float model of the default network, which --fine-tune cannot continue" \
+  seq-model.txt -- "$train" --fine-tune float.txt --data set --epochs 1 --out seq-model.txt
 
 # ---- A step size or clip of 0, which the trainer refuses: a usage error naming the option, with
 # the range that --help gives (a trial: --lr 0 passed the check of [0, 10], then exit 1).
