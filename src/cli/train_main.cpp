@@ -215,6 +215,21 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   if (!line.approximate.empty() && line.fine_tune.empty()) {
     throw UsageError("--approximate needs --fine-tune FILE (the trained network to approximate)");
   }
+  // The merged network is written as a float model, whose activations are squares: other ones
+  // trained first and failed at the end ("to_float_network: FloatNetwork's activations are
+  // squares, found relu and relu", exit 1; a trial).
+  if (!line.merged_output.empty() && line.fine_tune.empty() && line.activation != "square") {
+    throw UsageError(
+        "--merged writes a float model, whose activations are squares: not with "
+        "--activation " +
+        line.activation);
+  }
+  if (!line.merged_output.empty() && !line.approximate.empty()) {
+    throw UsageError(
+        "--merged writes a float model, whose activations are squares: not with "
+        "--approximate (cryptonets-quantise --sequential takes the fine-tuned model "
+        "with its polynomials)");
+  }
   // A --fine-tune model keeps its own shape: --conv-maps and --hidden would be ignored.
   for (const char* shape : {"conv-maps", "hidden"}) {
     if (options.given(shape) && !line.fine_tune.empty()) {
@@ -328,6 +343,15 @@ int run(std::span<char* const> arguments) {
         : line.architecture == "paper"
             ? make_paper_training_network(classes, t.conv_maps, 50, t.hidden, activation)
             : make_five_layer_network(classes, t.conv_maps, t.hidden, activation);
+    if (!line.merged_output.empty()) {
+      for (const SequentialLayer& layer : network.layers) {
+        if (layer.kind == LayerKind::kActivation &&
+            layer.activation.kind != ActivationKind::kSquare)
+          throw UsageError("--merged writes a float model, whose activations are squares: '" +
+                           printable_text(line.fine_tune) + "' has " + layer.activation.name() +
+                           " activations");
+      }
+    }
     if (!line.approximate.empty()) {
       const LabelledImages fit_images = view(train, 10000);
       const auto ranges = activation_input_ranges(network, fit_images);

@@ -319,6 +319,18 @@ expect 2 "--sequential 'float.txt' holds a float model of the 5-layer network: g
 [ -e seq-table.md ] && fail "cryptonets-quantise wrote seq-table.md for a model of the other option"
 expect 2 "--fine-tune 'float.txt' holds a float model of the default network, which --fine-tune cannot continue" \
   seq-model.txt -- "$train" --fine-tune float.txt --data set --epochs 1 --out seq-model.txt
+# --merged writes a float model, of square activations: others are refused before the training
+# (a trial: trained, then "to_float_network: FloatNetwork's activations are squares", exit 1).
+expect 2 "--merged writes a float model, whose activations are squares: not with --activation relu" \
+  merged.txt -- "$train" --data set "${small_network[@]}" --architecture paper --activation relu \
+  --epochs 1 --out seq-model.txt --merged merged.txt
+expect 2 "--merged writes a float model, whose activations are squares: '$data/activation-study/relu.txt' has relu activations" \
+  merged.txt -- "$train" --data set --fine-tune "$data/activation-study/relu.txt" --epochs 1 \
+  --out seq-model.txt --merged merged.txt
+expect 2 "--merged writes a float model, whose activations are squares: not with --approximate" \
+  merged.txt -- "$train" --data set --fine-tune "$data/activation-study/relu.txt" \
+  --approximate lsq --epochs 1 --out seq-model.txt --merged merged.txt
+[ -e seq-model.txt ] && fail "cryptonets-train wrote seq-model.txt with a --merged it refused"
 
 # ---- A step size or clip of 0, which the trainer refuses: a usage error naming the option, with
 # the range that --help gives (a trial: --lr 0 passed the check of [0, 10], then exit 1).
