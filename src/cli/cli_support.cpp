@@ -662,6 +662,18 @@ std::string text_file_format(const std::string& path) {
   return "";
 }
 
+std::string missing_default_hint(const std::string& option, const std::string& path, bool named) {
+  if (named) return "";
+  std::error_code error;  // set for absence too
+  const std::filesystem::file_status status = std::filesystem::symlink_status(path, error);
+  if (std::filesystem::exists(status) || (error && error != std::errc::no_such_file_or_directory))
+    return "";
+  const std::filesystem::path here = std::filesystem::current_path(error);
+  return " (the default of " + option + ", relative to the current directory" +
+         (error ? std::string() : " '" + here.string() + "'") +
+         ": run from the repository, or give " + option + ")";
+}
+
 void require_preset_name(const std::string& name) {
   const std::vector<std::string> names = inference::preset_names();
   if (std::find(names.begin(), names.end(), name) != names.end()) return;

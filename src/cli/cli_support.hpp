@@ -416,6 +416,24 @@ void warn_insecure_ring_degree(const OptionParser& options, size_t n);
 void add_no_verify_option(OptionParser& options);
 bool verify_option(const OptionParser& options);  // !--no-verify
 MnistSet load_data_split(const std::string& directory, MnistSplit split, bool verify);
+
+// The reason an input left at its default is missing: " (the default of OPTION, relative to the
+// current directory 'DIR': run from the repository, or give OPTION)" when `named` is false and
+// `path` is not there, else "". A bare cryptonets-train outside the repository said only "data
+// set 'data/mnist': no such directory", as if the user had named it (a trial).
+std::string missing_default_hint(const std::string& option, const std::string& path, bool named);
+
+// `load()`, its error (a std::runtime_error) followed by missing_default_hint's reason.
+template <class Load>
+auto with_default_hint(const std::string& option, const std::string& path, bool named, Load load) {
+  try {
+    return load();
+  } catch (const std::runtime_error& error) {
+    const std::string hint = missing_default_hint(option, path, named);
+    if (hint.empty()) throw;
+    throw std::runtime_error(error.what() + hint);
+  }
+}
 // Each file is read once, checked and parsed from the same bytes; `content_sha256`, when given,
 // receives the SHA-256 of the images file's content after gunzip (what a ciphertext file records
 // of it, io/protocol_files.hpp ImageSource), of that same read.

@@ -78,6 +78,8 @@ struct CommandLine {
   // --out and --results given (else their defaults, which are never replaced: ToolOutput).
   bool output_named = false;
   bool results_named = false;
+  bool float_named = false;  // --float and --data given (else their defaults: relative paths)
+  bool data_named = false;
   int threads = 0;
   std::optional<double> min_accuracy;  // nullopt: follows the float model (kDefaultFloorBelowFloat)
   bool verify_checksums = true;
@@ -231,6 +233,8 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   refuse_model_of_the_other_option(line);
   line.grid.min_bits = static_cast<int>(options.integer("min-bits", 1, 16));
   line.data_directory = options.text("data");
+  line.float_named = options.given("float");
+  line.data_named = options.given("data");
   line.output = options.text("out");
   line.results = options.text("results");
   line.output_named = options.given("out");
@@ -737,8 +741,9 @@ int run_polynomial(const CommandLine& line, ToolOutput& results_file, ToolOutput
   const SequentialNetwork merged =
       training::merge_linear_runs(training::load_sequential_network(line.sequential_model));
   const PolynomialFloatNetwork network = training::to_polynomial_float_network(merged);
-  const MnistSet train_set =
-      load_data_split(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
+  const MnistSet train_set = with_default_hint("--data", line.data_directory, line.data_named, [&] {
+    return load_data_split(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
+  });
   const MnistSet test_set =
       load_data_split(line.data_directory, MnistSplit::kTest, line.verify_checksums);
   for (const MnistSplit split : {MnistSplit::kTrain, MnistSplit::kTest}) {
@@ -870,9 +875,12 @@ int run(std::span<char* const> arguments) {
   ToolOutput results_file("--results", line.results, line.results_named);
   ToolOutput model_file("--out", line.output, line.output_named);
   if (!line.sequential_model.empty()) return run_polynomial(line, results_file, model_file);
-  const FloatNetwork network = load_float_network(line.float_model);
-  const MnistSet train_set =
-      load_data_split(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
+  const FloatNetwork network =
+      with_default_hint("--float", line.float_model, line.float_named,
+                        [&] { return load_float_network(line.float_model); });
+  const MnistSet train_set = with_default_hint("--data", line.data_directory, line.data_named, [&] {
+    return load_data_split(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
+  });
   const MnistSet test_set =
       load_data_split(line.data_directory, MnistSplit::kTest, line.verify_checksums);
   for (const MnistSplit split : {MnistSplit::kTrain, MnistSplit::kTest}) {

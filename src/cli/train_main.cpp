@@ -49,6 +49,7 @@ struct CommandLine {
   std::string data_directory;
   std::string output;
   bool output_named = false;  // --out given (else its default, which is never replaced)
+  bool data_named = false;    // --data given (else its default, relative to the directory)
   size_t train_limit = 0;     // 0: all training images
   bool verify_checksums = true;
   std::string architecture = "cryptonets";  // or "paper": the 9-layer training network
@@ -155,6 +156,7 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
 
   CommandLine line;
   line.data_directory = options.text("data");
+  line.data_named = options.given("data");
   line.output = options.text("out");
   line.output_named = options.given("out");
   // The default is relative to the current directory: a bare run from the repository would
@@ -302,8 +304,9 @@ int run(std::span<char* const> arguments) {
   std::unique_ptr<ToolOutput> merged_output;
   if (!line.merged_output.empty())
     merged_output = std::make_unique<ToolOutput>("--merged", line.merged_output, true);
-  const MnistSet train =
-      load_data_split(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
+  const MnistSet train = with_default_hint("--data", line.data_directory, line.data_named, [&] {
+    return load_data_split(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
+  });
   const MnistSet test =
       load_data_split(line.data_directory, MnistSplit::kTest, line.verify_checksums);
   const LabelledImages train_view = view(train, line.train_limit);

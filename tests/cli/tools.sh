@@ -609,6 +609,23 @@ expect 2 "cryptonets-reproduce: unknown option '--bogus' (see cryptonets-reprodu
 [ "$(wc -l <message.txt)" -eq 1 ] || fail "reproduce --bogus: more than one line: $(cat message.txt)"
 [ -e r ] || [ -e r.md ] && fail "cryptonets-reproduce wrote its outputs before refusing"
 
+# ---- A bare run outside the repository: the default inputs, relative to the current directory,
+# are not there; the error says so and how to go on (a trial: "data set 'data/mnist': no such
+# directory", as if the user had named it).
+mkdir bare && cd bare || exit 1
+expect 1 "data set 'data/mnist': no such directory (the default of --data, relative to the current directory '$PWD': run from the repository, or give --data)" -- \
+  "$train" --epochs 1 --out f.txt
+expect 1 "cannot open float model 'data/model-float.txt' (the default of --float, relative to the current directory '$PWD': run from the repository, or give --float)" -- \
+  "$quantise" --data ../set --out m.txt --results r.md
+expect 1 "(the default of --data, relative to the current directory" -- \
+  "$quantise" --float "$data/model-float.txt" --out m.txt --results r.md
+rm message.txt
+[ -z "$(ls -A)" ] || fail "a bare run outside the repository left files: $(ls -A)"
+# Named, a missing input gets no such reason.
+expect 1 "data set 'no-data': no such directory" -- "$train" --data no-data --epochs 1 --out f.txt
+grep -q "the default of" message.txt && fail "a named --data was called the default: $(cat message.txt)"
+cd .. || exit 1
+
 # ---- A binary file where a text model belongs: the message says so, whole (a trial: an IDX file
 # as --float was "found '" and nothing more, the NUL ending the message; a key file "found
 # 'CNPFKY\x06"); a long word is cut short.
