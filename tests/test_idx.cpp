@@ -352,6 +352,10 @@ TEST_CASE("A missing file is rejected naming it") {
       contains("IDX file '" + path.string() + "': cannot open: no such regular file"),
       std::runtime_error);
   ScratchDirectory scratch("idx-empty");
+  CHECK_THROWS_WITH_AS(read_mnist_images(scratch.path),
+                       contains("IDX file '" + scratch.path.string() +
+                                "': it is a directory, not an IDX file: give the file itself"),
+                       std::runtime_error);
   CHECK_THROWS_WITH_AS(load_mnist(scratch.path, MnistSplit::kTest),
                        contains("data set '" + scratch.path.string() +
                                 "': expected IDX files t10k-images-idx3-ubyte and "

@@ -169,7 +169,10 @@ std::vector<uint8_t> read_stored_file(const std::filesystem::path& path) {
   require_regular_input(source);  // before the open: a FIFO would block it
   std::error_code error;
   if (!std::filesystem::is_regular_file(path, error)) {
-    fail(source, "cannot open: no such regular file");
+    // A directory (encrypt --images DATA_DIR, a trial) was "no such regular file", as if absent.
+    const std::string kind = special_file_kind(source);
+    fail(source, kind.empty() ? "cannot open: no such regular file"
+                              : "it is " + kind + ", not an IDX file: give the file itself");
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(source, std::string("cannot open: ") + std::strerror(errno));

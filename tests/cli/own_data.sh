@@ -418,6 +418,12 @@ expect 1 "IDX file 'loop-file/train-images-idx3-ubyte': cannot reach it: Too man
   - -- "$train" --data loop-file "${small_network[@]}" --epochs 1 --out never.txt --no-verify
 [ -e never.txt ] || [ -e never.md ] && fail "a --data that is no directory left an output"
 
+# The data directory where a file of it belongs: said so (a trial: "no such regular file").
+expect 1 "IDX file 'set': it is a directory, not an IDX file: give the file itself" never.ct -- \
+  "$exe" encrypt --keys client --model model.txt --images set --out never.ct
+expect 1 "IDX file 'set': it is a directory, not an IDX file" - -- "$exe" decrypt --keys client \
+  --model model.txt --in scores.ct --labels set
+
 # ---- The note's command to make the checksum file works as pasted, for a directory whose name
 # has a space (a trial: 'cd my data && ...', which cd refuses).
 mkdir "my data"
