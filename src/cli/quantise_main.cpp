@@ -117,9 +117,16 @@ std::vector<double> parse_scales(const std::string& text) {
       throw UsageError("--input-scales expects positive numbers separated by commas, got '" + text +
                        "'");
     }
+    // A scale twice was two grid points each ("I in {4, 4}", the grid counted twice; a trial).
+    if (std::find(values.begin(), values.end(), value) != values.end())
+      throw UsageError("--input-scales lists " + shown(value) + " twice, in '" + text + "'");
     values.push_back(value);
   }
   if (values.empty()) throw UsageError("--input-scales expects at least one number");
+  // getline drops a last empty item: "1," was taken as "1" (a trial).
+  if (text.ends_with(','))
+    throw UsageError("--input-scales expects positive numbers separated by commas, got '" + text +
+                     "'");
   return values;
 }
 

@@ -332,6 +332,15 @@ expect 2 "--merged writes a float model, whose activations are squares: not with
   --approximate lsq --epochs 1 --out seq-model.txt --merged merged.txt
 [ -e seq-model.txt ] && fail "cryptonets-train wrote seq-model.txt with a --merged it refused"
 
+# ---- An input scale twice, or a last empty item: usage errors (a trial: "I in {4, 4}", each point
+# of the grid counted twice; "1," taken as "1").
+expect 2 "--input-scales lists 4 twice, in '1,4.0,4'" twice-model.txt -- "$quantise" --float float.txt \
+  --data set --out twice-model.txt --results twice-table.md --input-scales 1,4.0,4 --max-bits 3
+expect 2 "--input-scales expects positive numbers separated by commas, got '1,'" twice-model.txt -- \
+  "$quantise" --float float.txt --data set --out twice-model.txt --results twice-table.md \
+  --input-scales 1, --max-bits 3
+[ -e twice-table.md ] && fail "cryptonets-quantise wrote twice-table.md for a refused --input-scales"
+
 # ---- A step size or clip of 0, which the trainer refuses: a usage error naming the option, with
 # the range that --help gives (a trial: --lr 0 passed the check of [0, 10], then exit 1).
 expect 2 "--lr expects a number in (0, 10], got '0'" lr0.txt -- "$train" --data set \
