@@ -263,7 +263,14 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   line.grid.max_moduli = static_cast<int>(options.integer("max-moduli", 1, 8));
   line.grid.input_scales = parse_scales(options.text("input-scales"));
   if (options.has("max-bits")) {
-    const int bits = static_cast<int>(options.integer("max-bits", line.grid.min_bits, 16));
+    // Its range starts at --min-bits: say so ("expects an integer in [4, 16], got '3'" named no
+    // --min-bits; a trial).
+    const int bits = static_cast<int>(options.integer("max-bits", 1, 16));
+    if (bits < line.grid.min_bits) {
+      throw UsageError("--max-bits " + std::to_string(bits) + " is below --min-bits " +
+                       std::to_string(line.grid.min_bits) +
+                       (options.given("min-bits") ? "" : " (its default)"));
+    }
     line.grid.max_conv_bits = line.grid.max_dense1_bits = line.grid.max_dense2_bits = bits;
   }
   line.verify_checksums = verify_option(options);

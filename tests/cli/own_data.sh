@@ -340,6 +340,11 @@ expect 2 "--input-scales expects positive numbers separated by commas, got '1,'"
   "$quantise" --float float.txt --data set --out twice-model.txt --results twice-table.md \
   --input-scales 1, --max-bits 3
 [ -e twice-table.md ] && fail "cryptonets-quantise wrote twice-table.md for a refused --input-scales"
+# --max-bits below --min-bits names --min-bits (it was "expects an integer in [4, 16], got '3'").
+expect 2 "--max-bits 3 is below --min-bits 4" twice-model.txt -- "$quantise" --float float.txt \
+  --data set --out twice-model.txt --results twice-table.md --min-bits 4 --max-bits 3
+expect 2 "--max-bits 1 is below --min-bits 2 (its default)" twice-model.txt -- "$quantise" \
+  --float float.txt --data set --out twice-model.txt --results twice-table.md --max-bits 1
 
 # ---- A step size or clip of 0, which the trainer refuses: a usage error naming the option, with
 # the range that --help gives (a trial: --lr 0 passed the check of [0, 10], then exit 1).
