@@ -615,6 +615,21 @@ void require_regular_output(const std::string& option, const std::string& path) 
 
 }  // namespace
 
+namespace {
+
+// The first 64 KiB of the file `path` (less when it is shorter; "" when it cannot be read): what
+// the guesses at a file's kind read of it.
+std::string file_head(const std::string& path) {
+  constexpr std::streamsize kScanned = 64 << 10;
+  std::ifstream file(path, std::ios::binary);
+  std::string head(kScanned, '\0');
+  file.read(head.data(), kScanned);
+  head.resize(static_cast<size_t>(std::max<std::streamsize>(file.gcount(), 0)));
+  return head;
+}
+
+}  // namespace
+
 std::string cryptonets_file_kind(const std::string& path) {
   if (const std::string special = special_file_kind(path); !special.empty()) return special;
   try {
@@ -627,12 +642,7 @@ std::string cryptonets_file_kind(const std::string& path) {
   // The first line neither empty nor a comment, within the file's first 64 KiB: the tools ask
   // this of any file a named output would replace (refuse_to_replace_project_file), and a file
   // without a line end (a 1 GiB file of zero bytes) was read whole, 2 GiB of the tool's memory.
-  constexpr std::streamsize kScanned = 64 << 10;
-  std::ifstream file(path, std::ios::binary);
-  std::string head(kScanned, '\0');
-  file.read(head.data(), kScanned);
-  head.resize(static_cast<size_t>(std::max<std::streamsize>(file.gcount(), 0)));
-  std::istringstream in(head);
+  std::istringstream in(file_head(path));
   std::string line;
   while (std::getline(in, line) && (line.empty() || line.starts_with("#"))) {
   }
@@ -648,12 +658,7 @@ std::string cryptonets_file_kind(const std::string& path) {
 }
 
 std::string text_file_format(const std::string& path) {
-  constexpr std::streamsize kScanned = 64 << 10;
-  std::ifstream file(path, std::ios::binary);
-  std::string head(kScanned, '\0');
-  file.read(head.data(), kScanned);
-  head.resize(static_cast<size_t>(std::max<std::streamsize>(file.gcount(), 0)));
-  std::istringstream in(head);
+  std::istringstream in(file_head(path));
   std::string line, word;
   while (std::getline(in, line)) {
     std::istringstream words(line);
