@@ -874,9 +874,10 @@ int run_polynomial(const CommandLine& line, ToolOutput& results_file, ToolOutput
   ToolOutput* const outputs[] = {&results_file, &model_file};
   publish_together(kProgram, outputs);
   std::fprintf(stderr, "wrote %s\n", printable_text(line.results).c_str());
-  std::fprintf(stderr, "wrote %s: %s, test %s, worst case %d bits, %d plaintext moduli\n",
+  std::fprintf(stderr, "wrote %s: %s, test %s, worst case %d bits, %d plaintext modul%s\n",
                printable_text(line.output).c_str(), c.choice.label().c_str(),
-               percent(c.test.accuracy()).c_str(), c.worst_case_bits, *c.moduli);
+               percent(c.test.accuracy()).c_str(), c.worst_case_bits, *c.moduli,
+               *c.moduli == 1 ? "us" : "i");
   return kExitSuccess;
 }
 
