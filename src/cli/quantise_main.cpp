@@ -826,9 +826,10 @@ int run_polynomial(const CommandLine& line, ToolOutput& results_file, ToolOutput
     out << "**Default (`" << printable_text(line.output) << "`): " << c.choice.label()
         << "**: test accuracy " << percent(c.test.accuracy()) << " (float " << percent(float_test)
         << "), agreement with float " << percent(c.test.agreement()) << ", worst-case output "
-        << c.worst_case_bits << " bits → " << *c.moduli << " plaintext moduli of at most "
-        << kPlaintextModulusBits << " bits; measured max |output| " << c.test.max_output_bits
-        << " bits (test), " << *c.train_max_output_bits << " bits (train); output factor "
+        << c.worst_case_bits << " bits → " << *c.moduli << " plaintext modul"
+        << (*c.moduli == 1 ? "us" : "i") << " of at most " << kPlaintextModulusBits
+        << " bits; measured max |output| " << c.test.max_output_bits << " bits (test), "
+        << *c.train_max_output_bits << " bits (train); output factor "
         << model::describe_output_factor(compiled) << "; " << describe_polynomial_layers(*model)
         << ".\n\n";
     sweep[*chosen] = c;
@@ -862,7 +863,8 @@ int run_polynomial(const CommandLine& line, ToolOutput& results_file, ToolOutput
        << " (" << network.activations[0].name() << ", " << network.activations[1].name() << ")\n# "
        << c.choice.label() << ": test accuracy " << percent(c.test.accuracy())
        << " in plain integers (float " << percent(float_test) << "); worst-case output bound "
-       << c.worst_case_bits << " bits -> " << *c.moduli << " plaintext moduli; measured max "
+       << c.worst_case_bits << " bits -> " << *c.moduli << " plaintext modul"
+       << (*c.moduli == 1 ? "us" : "i") << "; measured max "
        << "|output| " << c.test.max_output_bits << " bits\n# regenerate: " << line.regenerate
        << "\n"
        << body.substr(first_line);

@@ -56,6 +56,8 @@ grep -q "^# quantised from .*sigmoid-lsq-finetuned.txt" model.txt || fail "no mo
   --min-accuracy 0 --threads 1 >one-modulus.log 2>&1 || fail "quantise, one modulus: $(cat one-modulus.log)"
 grep -qE "^wrote one-modulus.txt: I=1 w=2/2/2, .* 1 plaintext modulus$" one-modulus.log ||
   fail "quantise, one modulus: not '1 plaintext modulus': $(tail -1 one-modulus.log)"
+grep -q "1 plaintext moduli" one-modulus.txt one-modulus.md &&
+  fail "quantise, one modulus: the model or the table says '1 plaintext moduli'"
 
 # No grid point reaches the floor (found by a trial: exit 1 without a word): an error naming the
 # floor, the best accuracy found and what to try, and no model (a one-point grid: quick).
