@@ -352,12 +352,47 @@ TEST_CASE("A missing file is rejected naming it") {
       contains("IDX file '" + path.string() + "': cannot open: no such regular file"),
       std::runtime_error);
   ScratchDirectory scratch("idx-empty");
+  CHECK_THROWS_WITH_AS(read_mnist_images(scratch.path),
+                       contains("IDX file '" + scratch.path.string() +
+                                "': it is a directory, not an IDX file: give the file itself"),
+                       std::runtime_error);
   CHECK_THROWS_WITH_AS(load_mnist(scratch.path, MnistSplit::kTest),
                        contains("data set '" + scratch.path.string() +
                                 "': expected IDX files t10k-images-idx3-ubyte and "
                                 "t10k-labels-idx1-ubyte (each optionally .gz); missing "
                                 "'t10k-images-idx3-ubyte'"),
                        std::runtime_error);
+}
+
+TEST_CASE("A data set that is no directory is said so, not a missing file in it") {
+  ScratchDirectory scratch("idx-not-a-directory");
+  const fs::path absent = scratch.path / "no-such-directory";
+  CHECK_THROWS_WITH_AS(load_mnist(absent, MnistSplit::kTrain),
+                       contains("data set '" + absent.string() + "': no such directory"),
+                       std::runtime_error);
+  const fs::path loop = scratch.path / "loop";  // a link to itself: reaching it fails (ELOOP)
+  fs::create_symlink("loop", loop);
+  CHECK_THROWS_WITH_AS(load_mnist(loop, MnistSplit::kTrain),
+                       contains("data set '" + loop.string() +
+                                "': cannot reach it: Too many levels of symbolic links"),
+                       std::runtime_error);
+  const fs::path file = scratch.path / "a-file";
+  std::ofstream(file) << "not a directory\n";
+  CHECK_THROWS_WITH_AS(load_mnist(file, MnistSplit::kTest),
+                       contains("data set '" + file.string() + "' is not a directory"),
+                       std::runtime_error);
+}
+
+TEST_CASE("The checksum list is read as sha256sum -c reads it: CR line ends, ./ before names") {
+  ScratchDirectory scratch("idx-sums-forms");
+  const fs::path path = scratch.path / "SHA256SUMS";
+  const std::string hash(64, 'a');
+  std::ofstream(path, std::ios::binary) << hash << "  train-images-idx3-ubyte\r\n"
+                                        << hash << " *./t10k-images-idx3-ubyte\n";
+  const auto sums = read_sha256sums(path);
+  CHECK(sums.size() == 2);
+  CHECK(sums.count("train-images-idx3-ubyte") == 1);
+  CHECK(sums.count("t10k-images-idx3-ubyte") == 1);
 }
 
 TEST_CASE("The checksum list names the four MNIST files and rejects malformed lines") {

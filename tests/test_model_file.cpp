@@ -440,6 +440,17 @@ TEST_CASE("each malformed file is reported at the right line") {
   SUBCASE("a truncated header") {
     check_error_at_line(replace_line(kSmallModel, 9, "dense in 8 out"), 9, "found end of line");
   }
+  SUBCASE("a float model of cryptonets-train: says how to make the integer model") {
+    check_error_at_line(replace_line(kSmallModel, 1, "cryptonets-float-model 1"), 1,
+                        "not the integer model that the encrypted network runs; "
+                        "cryptonets-quantise --float FILE makes that");
+    check_error_at_line(replace_line(kSmallModel, 1, "cryptonets-sequential-model 1"), 1,
+                        "cryptonets-quantise --sequential FILE makes that");
+  }
+  SUBCASE("binary data for the first word: said so, not quoted up to its first NUL") {
+    check_error_at_line(replace_line(kSmallModel, 1, std::string("CNPF\0\x01 1", 8)), 1,
+                        "expected 'cryptonets-model', found binary data (not text)");
+  }
   SUBCASE("missing end") {
     check_error_at_line(replace_line(kSmallModel, 13, ""), 13, "unexpected end of file");
   }

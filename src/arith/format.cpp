@@ -40,4 +40,18 @@ size_t first_content_line(std::istream& in, bool comments) {
   return 0;
 }
 
+std::string quoted_word(std::string_view word) {
+  const bool binary = std::any_of(word.begin(), word.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return (byte < 0x20 && byte != '\t') || byte == 0x7f;
+  });
+  if (binary) return "binary data (not text)";
+  constexpr size_t kShown = 40;
+  if (word.size() <= kShown) return "'" + std::string(word) + "'";
+  size_t cut = kShown;  // not inside a UTF-8 sequence: back to the byte that starts one
+  while (cut > 0 && (static_cast<unsigned char>(word[cut]) & 0xc0) == 0x80)
+    --cut;
+  return "'" + std::string(word.substr(0, cut)) + "...'";
+}
+
 }  // namespace cryptonets

@@ -374,6 +374,11 @@ void refuse_resolved_output_over_inputs(const OptionParser& options, const std::
 // pipe)", ...; "" when it is none of them. Reads the header or the first line only (its first
 // non-comment line within the first 64 KiB).
 std::string cryptonets_file_kind(const std::string& path);
+// The first word of the text file `path` that is not in a '#' comment line, from its first
+// 64 KiB ("" when there is none or the file cannot be read): a model file's format word,
+// "cryptonets-float-model" or "cryptonets-sequential-model" for cryptonets-train's two kinds
+// (which cryptonets_file_kind both calls "a float model").
+std::string text_file_format(const std::string& path);
 // --keys DIR, where the command has it and it was given, that names an existing file (not a
 // directory): std::runtime_error saying that --keys expects the key directory written by keygen
 // and what the file is (a path that does not exist is left to the loaders). A key directory's
@@ -419,6 +424,24 @@ void warn_insecure_ring_degree(const OptionParser& options, size_t n);
 void add_no_verify_option(OptionParser& options);
 bool verify_option(const OptionParser& options);  // !--no-verify
 MnistSet load_data_split(const std::string& directory, MnistSplit split, bool verify);
+
+// The reason an input left at its default is missing: " (the default of OPTION, relative to the
+// current directory 'DIR': run from the repository, or give OPTION)" when `named` is false and
+// `path` is not there, else "". A bare cryptonets-train outside the repository said only "data
+// set 'data/mnist': no such directory", as if the user had named it (a trial).
+std::string missing_default_hint(const std::string& option, const std::string& path, bool named);
+
+// `load()`, its error (a std::runtime_error) followed by missing_default_hint's reason.
+template <class Load>
+auto with_default_hint(const std::string& option, const std::string& path, bool named, Load load) {
+  try {
+    return load();
+  } catch (const std::runtime_error& error) {
+    const std::string hint = missing_default_hint(option, path, named);
+    if (hint.empty()) throw;
+    throw std::runtime_error(error.what() + hint);
+  }
+}
 // Each file is read once, checked and parsed from the same bytes; `content_sha256`, when given,
 // receives the SHA-256 of the images file's content after gunzip (what a ciphertext file records
 // of it, io/protocol_files.hpp ImageSource), of that same read.

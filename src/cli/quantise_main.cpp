@@ -78,6 +78,8 @@ struct CommandLine {
   // --out and --results given (else their defaults, which are never replaced: ToolOutput).
   bool output_named = false;
   bool results_named = false;
+  bool float_named = false;  // --float and --data given (else their defaults: relative paths)
+  bool data_named = false;
   int threads = 0;
   std::optional<double> min_accuracy;  // nullopt: follows the float model (kDefaultFloorBelowFloat)
   bool verify_checksums = true;
@@ -115,9 +117,16 @@ std::vector<double> parse_scales(const std::string& text) {
       throw UsageError("--input-scales expects positive numbers separated by commas, got '" + text +
                        "'");
     }
+    // A scale twice was two grid points each ("I in {4, 4}", the grid counted twice; a trial).
+    if (std::find(values.begin(), values.end(), value) != values.end())
+      throw UsageError("--input-scales lists " + shown(value) + " twice, in '" + text + "'");
     values.push_back(value);
   }
   if (values.empty()) throw UsageError("--input-scales expects at least one number");
+  // getline drops a last empty item: "1," was taken as "1" (a trial).
+  if (text.ends_with(','))
+    throw UsageError("--input-scales expects positive numbers separated by commas, got '" + text +
+                     "'");
   return values;
 }
 
@@ -154,6 +163,22 @@ void refuse_default_over_existing(const OptionParser& options,
 }
 
 // Parses the options; nullopt after --help.
+// A model of the other option's kind is a usage error that names that option (a trial gave the
+// paper network's sequential model as --float: "found 'cryptonets-sequential-model', expected
+// 'cryptonets-float-model'", no word of --sequential).
+void refuse_model_of_the_other_option(const CommandLine& line) {
+  if (line.sequential_model.empty()) {
+    if (text_file_format(line.float_model) == "cryptonets-sequential-model") {
+      throw UsageError("--float '" + printable_text(line.float_model) +
+                       "' holds a sequential model (cryptonets-train --architecture paper, "
+                       "--activation or --fine-tune): give it as --sequential");
+    }
+  } else if (text_file_format(line.sequential_model) == "cryptonets-float-model") {
+    throw UsageError("--sequential '" + printable_text(line.sequential_model) +
+                     "' holds a float model of the 5-layer network: give it as --float");
+  }
+}
+
 std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) {
   const SweepGrid defaults;
   std::string default_scales;
@@ -212,8 +237,11 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
     require_regular_input_option("float", line.float_model);
   else
     require_regular_input_option("sequential", line.sequential_model);
+  refuse_model_of_the_other_option(line);
   line.grid.min_bits = static_cast<int>(options.integer("min-bits", 1, 16));
   line.data_directory = options.text("data");
+  line.float_named = options.given("float");
+  line.data_named = options.given("data");
   line.output = options.text("out");
   line.results = options.text("results");
   line.output_named = options.given("out");
@@ -235,7 +263,14 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   line.grid.max_moduli = static_cast<int>(options.integer("max-moduli", 1, 8));
   line.grid.input_scales = parse_scales(options.text("input-scales"));
   if (options.has("max-bits")) {
-    const int bits = static_cast<int>(options.integer("max-bits", line.grid.min_bits, 16));
+    // Its range starts at --min-bits: say so ("expects an integer in [4, 16], got '3'" named no
+    // --min-bits; a trial).
+    const int bits = static_cast<int>(options.integer("max-bits", 1, 16));
+    if (bits < line.grid.min_bits) {
+      throw UsageError("--max-bits " + std::to_string(bits) + " is below --min-bits " +
+                       std::to_string(line.grid.min_bits) +
+                       (options.given("min-bits") ? "" : " (its default)"));
+    }
     line.grid.max_conv_bits = line.grid.max_dense1_bits = line.grid.max_dense2_bits = bits;
   }
   line.verify_checksums = verify_option(options);
@@ -720,8 +755,9 @@ int run_polynomial(const CommandLine& line, ToolOutput& results_file, ToolOutput
   const SequentialNetwork merged =
       training::merge_linear_runs(training::load_sequential_network(line.sequential_model));
   const PolynomialFloatNetwork network = training::to_polynomial_float_network(merged);
-  const MnistSet train_set =
-      load_data_split(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
+  const MnistSet train_set = with_default_hint("--data", line.data_directory, line.data_named, [&] {
+    return load_data_split(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
+  });
   const MnistSet test_set =
       load_data_split(line.data_directory, MnistSplit::kTest, line.verify_checksums);
   for (const MnistSplit split : {MnistSplit::kTrain, MnistSplit::kTest}) {
@@ -790,9 +826,10 @@ int run_polynomial(const CommandLine& line, ToolOutput& results_file, ToolOutput
     out << "**Default (`" << printable_text(line.output) << "`): " << c.choice.label()
         << "**: test accuracy " << percent(c.test.accuracy()) << " (float " << percent(float_test)
         << "), agreement with float " << percent(c.test.agreement()) << ", worst-case output "
-        << c.worst_case_bits << " bits → " << *c.moduli << " plaintext moduli of at most "
-        << kPlaintextModulusBits << " bits; measured max |output| " << c.test.max_output_bits
-        << " bits (test), " << *c.train_max_output_bits << " bits (train); output factor "
+        << c.worst_case_bits << " bits → " << *c.moduli << " plaintext modul"
+        << (*c.moduli == 1 ? "us" : "i") << " of at most " << kPlaintextModulusBits
+        << " bits; measured max |output| " << c.test.max_output_bits << " bits (test), "
+        << *c.train_max_output_bits << " bits (train); output factor "
         << model::describe_output_factor(compiled) << "; " << describe_polynomial_layers(*model)
         << ".\n\n";
     sweep[*chosen] = c;
@@ -826,7 +863,8 @@ int run_polynomial(const CommandLine& line, ToolOutput& results_file, ToolOutput
        << " (" << network.activations[0].name() << ", " << network.activations[1].name() << ")\n# "
        << c.choice.label() << ": test accuracy " << percent(c.test.accuracy())
        << " in plain integers (float " << percent(float_test) << "); worst-case output bound "
-       << c.worst_case_bits << " bits -> " << *c.moduli << " plaintext moduli; measured max "
+       << c.worst_case_bits << " bits -> " << *c.moduli << " plaintext modul"
+       << (*c.moduli == 1 ? "us" : "i") << "; measured max "
        << "|output| " << c.test.max_output_bits << " bits\n# regenerate: " << line.regenerate
        << "\n"
        << body.substr(first_line);
@@ -838,9 +876,10 @@ int run_polynomial(const CommandLine& line, ToolOutput& results_file, ToolOutput
   ToolOutput* const outputs[] = {&results_file, &model_file};
   publish_together(kProgram, outputs);
   std::fprintf(stderr, "wrote %s\n", printable_text(line.results).c_str());
-  std::fprintf(stderr, "wrote %s: %s, test %s, worst case %d bits, %d plaintext moduli\n",
+  std::fprintf(stderr, "wrote %s: %s, test %s, worst case %d bits, %d plaintext modul%s\n",
                printable_text(line.output).c_str(), c.choice.label().c_str(),
-               percent(c.test.accuracy()).c_str(), c.worst_case_bits, *c.moduli);
+               percent(c.test.accuracy()).c_str(), c.worst_case_bits, *c.moduli,
+               *c.moduli == 1 ? "us" : "i");
   return kExitSuccess;
 }
 
@@ -853,9 +892,12 @@ int run(std::span<char* const> arguments) {
   ToolOutput results_file("--results", line.results, line.results_named);
   ToolOutput model_file("--out", line.output, line.output_named);
   if (!line.sequential_model.empty()) return run_polynomial(line, results_file, model_file);
-  const FloatNetwork network = load_float_network(line.float_model);
-  const MnistSet train_set =
-      load_data_split(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
+  const FloatNetwork network =
+      with_default_hint("--float", line.float_model, line.float_named,
+                        [&] { return load_float_network(line.float_model); });
+  const MnistSet train_set = with_default_hint("--data", line.data_directory, line.data_named, [&] {
+    return load_data_split(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
+  });
   const MnistSet test_set =
       load_data_split(line.data_directory, MnistSplit::kTest, line.verify_checksums);
   for (const MnistSplit split : {MnistSplit::kTrain, MnistSplit::kTest}) {

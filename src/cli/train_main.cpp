@@ -49,6 +49,7 @@ struct CommandLine {
   std::string data_directory;
   std::string output;
   bool output_named = false;  // --out given (else its default, which is never replaced)
+  bool data_named = false;    // --data given (else its default, relative to the directory)
   size_t train_limit = 0;     // 0: all training images
   bool verify_checksums = true;
   std::string architecture = "cryptonets";  // or "paper": the 9-layer training network
@@ -155,6 +156,7 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
 
   CommandLine line;
   line.data_directory = options.text("data");
+  line.data_named = options.given("data");
   line.output = options.text("out");
   line.output_named = options.given("out");
   // The default is relative to the current directory: a bare run from the repository would
@@ -191,7 +193,17 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
     }
   }
   line.fine_tune = options.text("fine-tune");
-  if (!line.fine_tune.empty()) require_regular_input_option("fine-tune", line.fine_tune);
+  if (!line.fine_tune.empty()) {
+    require_regular_input_option("fine-tune", line.fine_tune);
+    // The default network's float model cannot be continued (a trial gave data/model-float.txt:
+    // "found 'cryptonets-float-model', expected 'cryptonets-sequential-model'", exit 1).
+    if (text_file_format(line.fine_tune) == "cryptonets-float-model") {
+      throw UsageError("--fine-tune '" + printable_text(line.fine_tune) +
+                       "' holds a float model of the default network, which --fine-tune cannot "
+                       "continue: it takes a sequential model (cryptonets-train --architecture "
+                       "paper, or --activation relu or sigmoid, writes one)");
+    }
+  }
   line.approximate = options.text("approximate");
   line.degree = static_cast<int>(options.integer("degree", 1, 6));
   if (!line.approximate.empty() && line.approximate != "lsq" && line.approximate != "chebyshev" &&
@@ -204,6 +216,21 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   }
   if (!line.approximate.empty() && line.fine_tune.empty()) {
     throw UsageError("--approximate needs --fine-tune FILE (the trained network to approximate)");
+  }
+  // The merged network is written as a float model, whose activations are squares: other ones
+  // trained first and failed at the end ("to_float_network: FloatNetwork's activations are
+  // squares, found relu and relu", exit 1; a trial).
+  if (!line.merged_output.empty() && line.fine_tune.empty() && line.activation != "square") {
+    throw UsageError(
+        "--merged writes a float model, whose activations are squares: not with "
+        "--activation " +
+        line.activation);
+  }
+  if (!line.merged_output.empty() && !line.approximate.empty()) {
+    throw UsageError(
+        "--merged writes a float model, whose activations are squares: not with "
+        "--approximate (cryptonets-quantise --sequential takes the fine-tuned model "
+        "with its polynomials)");
   }
   // A --fine-tune model keeps its own shape: --conv-maps and --hidden would be ignored.
   for (const char* shape : {"conv-maps", "hidden"}) {
@@ -277,8 +304,9 @@ int run(std::span<char* const> arguments) {
   std::unique_ptr<ToolOutput> merged_output;
   if (!line.merged_output.empty())
     merged_output = std::make_unique<ToolOutput>("--merged", line.merged_output, true);
-  const MnistSet train =
-      load_data_split(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
+  const MnistSet train = with_default_hint("--data", line.data_directory, line.data_named, [&] {
+    return load_data_split(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
+  });
   const MnistSet test =
       load_data_split(line.data_directory, MnistSplit::kTest, line.verify_checksums);
   const LabelledImages train_view = view(train, line.train_limit);
@@ -318,6 +346,15 @@ int run(std::span<char* const> arguments) {
         : line.architecture == "paper"
             ? make_paper_training_network(classes, t.conv_maps, 50, t.hidden, activation)
             : make_five_layer_network(classes, t.conv_maps, t.hidden, activation);
+    if (!line.merged_output.empty()) {
+      for (const SequentialLayer& layer : network.layers) {
+        if (layer.kind == LayerKind::kActivation &&
+            layer.activation.kind != ActivationKind::kSquare)
+          throw UsageError("--merged writes a float model, whose activations are squares: '" +
+                           printable_text(line.fine_tune) + "' has " + layer.activation.name() +
+                           " activations");
+      }
+    }
     if (!line.approximate.empty()) {
       const LabelledImages fit_images = view(train, 10000);
       const auto ranges = activation_input_ranges(network, fit_images);

@@ -83,9 +83,12 @@ void check_sha256(std::span<const uint8_t> content, const std::string& expected_
 }
 
 // The file for `stem` in `directory`: stem.gz if present, else stem.
+// Never throws: a directory that cannot be searched (a link loop) is the loader's error to report
+// ("filesystem error: status: Too many levels of symbolic links" came from here, past it; a trial).
 std::filesystem::path data_file(const std::filesystem::path& directory, const std::string& stem) {
   const std::filesystem::path gzipped = directory / (stem + ".gz");
-  return std::filesystem::exists(gzipped) ? gzipped : directory / stem;
+  std::error_code error;
+  return std::filesystem::exists(gzipped, error) ? gzipped : directory / stem;
 }
 
 std::string split_prefix(MnistSplit split) {
@@ -166,7 +169,10 @@ std::vector<uint8_t> read_stored_file(const std::filesystem::path& path) {
   require_regular_input(source);  // before the open: a FIFO would block it
   std::error_code error;
   if (!std::filesystem::is_regular_file(path, error)) {
-    fail(source, "cannot open: no such regular file");
+    // A directory (encrypt --images DATA_DIR, a trial) was "no such regular file", as if absent.
+    const std::string kind = special_file_kind(source);
+    fail(source, kind.empty() ? "cannot open: no such regular file"
+                              : "it is " + kind + ", not an IDX file: give the file itself");
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(source, std::string("cannot open: ") + std::strerror(errno));
@@ -249,6 +255,9 @@ std::map<std::string, std::string> read_sha256sums(const std::filesystem::path& 
   std::map<std::string, std::string> sums;
   std::string line;
   for (int line_number = 1; std::getline(in, line); ++line_number) {
+    // As sha256sum -c reads them: a line may end in CR (a file written on Windows) and a name may
+    // start with "./" (sha256sum ./*); both were "no entry for" a file the list names (a trial).
+    if (line.ends_with('\r')) line.pop_back();
     if (line.empty()) continue;
     // sha256sum(1): 64 hex digits, a space, then ' ' (text mode) or '*' (binary mode), the name.
     const bool well_formed = line.size() > 66 && line[64] == ' ' &&
@@ -259,7 +268,10 @@ std::map<std::string, std::string> read_sha256sums(const std::filesystem::path& 
                           std::to_string(line_number) +
                           ": expected '<64 lower-case hex digits>  <file name>'");
     }
-    sums[line.substr(66)] = line.substr(0, 64);
+    std::string name = line.substr(66);
+    while (name.starts_with("./") && name.size() > 2)
+      name.erase(0, 2);
+    sums[name] = line.substr(0, 64);
   }
   return sums;
 }
@@ -334,15 +346,40 @@ std::filesystem::path split_labels_file(const std::filesystem::path& directory, 
 
 MnistSet load_mnist(const std::filesystem::path& directory, MnistSplit split,
                     bool verify_checksums) {
+  // A directory that is not there, or a file, is said so: both were 'missing
+  // train-images-idx3-ubyte', as if the directory were there without it (a trial).
+  std::error_code error;
+  const std::filesystem::file_status status = std::filesystem::status(directory, error);
+  if (!std::filesystem::exists(status)) {
+    throw std::runtime_error("data set '" + directory.string() + "': " +
+                             (error && error != std::errc::no_such_file_or_directory
+                                  ? "cannot reach it: " + error.message()
+                                  : std::string("no such directory")));
+  }
+  if (!std::filesystem::is_directory(status)) {
+    throw std::runtime_error("data set '" + directory.string() +
+                             "' is not a directory: a data set is the directory that holds its "
+                             "IDX files");
+  }
   const std::filesystem::path images_path = split_images_file(directory, split);
   const std::filesystem::path labels_path = split_labels_file(directory, split);
-  if (!std::filesystem::exists(images_path) || !std::filesystem::exists(labels_path)) {
+  // Whether each is there, without throwing: a file that is a link loop threw std::filesystem's
+  // bare "filesystem error: status: Too many levels of symbolic links" (a trial).
+  const auto present = [](const std::filesystem::path& path) {
+    std::error_code cause;
+    const bool exists = std::filesystem::exists(path, cause);
+    if (cause && cause != std::errc::no_such_file_or_directory) {
+      fail(path.string(), "cannot reach it: " + cause.message());
+    }
+    return exists;
+  };
+  const bool images_present = present(images_path);
+  if (!images_present || !present(labels_path)) {
     const std::string prefix = split_prefix(split);
     throw std::runtime_error(
         "data set '" + directory.string() + "': expected IDX files " + prefix +
         "-images-idx3-ubyte and " + prefix + "-labels-idx1-ubyte (each optionally .gz); missing '" +
-        (std::filesystem::exists(images_path) ? labels_path : images_path).filename().string() +
-        "'");
+        (images_present ? labels_path : images_path).filename().string() + "'");
   }
   // Each file read once: checked and parsed from the same bytes.
   std::vector<uint8_t> images_stored = read_stored_file(images_path);

@@ -132,14 +132,15 @@ class ModelReader {
   }
 
   void expect_done(const LineTokens& line) {
-    if (!line.done()) fail(line.line_number(), "unexpected '" + line.peek() + "' at end of line");
+    if (!line.done())
+      fail(line.line_number(), "unexpected " + quoted_word(line.peek()) + " at end of line");
   }
 
   void expect_keyword(LineTokens& line, const std::string& keyword) {
     if (line.done()) fail(line.line_number(), "expected '" + keyword + "', found end of line");
     const std::string& token = line.next();
     if (token != keyword) {
-      fail(line.line_number(), "expected '" + keyword + "', found '" + token + "'");
+      fail(line.line_number(), "expected '" + keyword + "', found " + quoted_word(token));
     }
   }
 
@@ -148,7 +149,7 @@ class ModelReader {
     int64_t value = 0;
     auto [end, error] = std::from_chars(token.data(), token.data() + token.size(), value);
     if (error != std::errc() || end != token.data() + token.size()) {
-      fail(line.line_number(), what + ": '" + token + "' is not an integer in range");
+      fail(line.line_number(), what + ": " + quoted_word(token) + " is not an integer in range");
     }
     if (value < min || value > max) {
       fail(line.line_number(), what + " " + token + " is outside [" + std::to_string(min) + ", " +
@@ -177,7 +178,7 @@ class ModelReader {
     double value = 0;
     auto [end, error] = std::from_chars(token.data(), token.data() + token.size(), value);
     if (error != std::errc() || end != token.data() + token.size() || !is_valid_scale(value)) {
-      fail(line.line_number(), "scale '" + token + "' is not a finite positive number");
+      fail(line.line_number(), "scale " + quoted_word(token) + " is not a finite positive number");
     }
     return value;
   }
@@ -208,6 +209,17 @@ class ModelReader {
 
   void read_version() {
     LineTokens line = next_line("'cryptonets-model " + std::to_string(kModelFileVersion) + "'");
+    // A trained network where its integer model belongs (a trial's first guess: --model
+    // data/model-float.txt): the message says what makes the one from the other.
+    if (!line.done() &&
+        (line.peek() == "cryptonets-float-model" || line.peek() == "cryptonets-sequential-model")) {
+      const bool sequential = line.peek() == "cryptonets-sequential-model";
+      fail(line.line_number(),
+           std::string("expected 'cryptonets-model', found '") + line.peek() +
+               "': this is a trained network of cryptonets-train, not the integer model that the "
+               "encrypted network runs; cryptonets-quantise " +
+               (sequential ? "--sequential" : "--float") + " FILE makes that");
+    }
     expect_keyword(line, "cryptonets-model");
     int64_t version = next_integer(line, 0, INT64_MAX, "format version");
     if (version < kOldestModelFileVersion || version > kModelFileVersion) {

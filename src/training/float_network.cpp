@@ -83,14 +83,15 @@ class TokenReader {
   }
   void expect(const std::string& keyword) {
     const std::string token = next("'" + keyword + "'");
-    if (token != keyword) malformed(source_, "found '" + token + "', expected '" + keyword + "'");
+    if (token != keyword)
+      malformed(source_, "found " + quoted_word(token) + ", expected '" + keyword + "'");
   }
   int integer(const std::string& what) {
     const std::string token = next(what);
     int value = 0;
     const auto [end, error] = std::from_chars(token.data(), token.data() + token.size(), value);
     if (error != std::errc() || end != token.data() + token.size()) {
-      malformed(source_, "found '" + token + "', expected an integer (" + what + ")");
+      malformed(source_, "found " + quoted_word(token) + ", expected an integer (" + what + ")");
     }
     return value;
   }
@@ -106,7 +107,8 @@ class TokenReader {
     float value = 0.0f;
     const auto [end, error] = std::from_chars(token.data(), token.data() + token.size(), value);
     if (error != std::errc() || end != token.data() + token.size() || !std::isfinite(value)) {
-      malformed(source_, "found '" + token + "', expected a finite number (" + what + ")");
+      malformed(source_,
+                "found " + quoted_word(token) + ", expected a finite number (" + what + ")");
     }
     return value;
   }

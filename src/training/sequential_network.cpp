@@ -14,6 +14,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "cryptonets/arith/format.hpp"
+
 namespace cryptonets::training {
 namespace {
 
@@ -145,7 +147,8 @@ class TokenReader {
   }
   void expect(const std::string& keyword) {
     const std::string token = next("'" + keyword + "'");
-    if (token != keyword) malformed(source_, "found '" + token + "', expected '" + keyword + "'");
+    if (token != keyword)
+      malformed(source_, "found " + quoted_word(token) + ", expected '" + keyword + "'");
   }
   [[noreturn]] void fail(const std::string& problem) const { malformed(source_, problem); }
   int integer(const std::string& what, int low, int high) {
@@ -153,8 +156,9 @@ class TokenReader {
     int value = 0;
     const auto [end, error] = std::from_chars(token.data(), token.data() + token.size(), value);
     if (error != std::errc() || end != token.data() + token.size() || value < low || value > high) {
-      malformed(source_, "found '" + token + "', expected an integer in [" + std::to_string(low) +
-                             ", " + std::to_string(high) + "] (" + what + ")");
+      malformed(source_, "found " + quoted_word(token) + ", expected an integer in [" +
+                             std::to_string(low) + ", " + std::to_string(high) + "] (" + what +
+                             ")");
     }
     return value;
   }
@@ -164,7 +168,8 @@ class TokenReader {
     T value = 0;
     const auto [end, error] = std::from_chars(token.data(), token.data() + token.size(), value);
     if (error != std::errc() || end != token.data() + token.size() || !std::isfinite(value)) {
-      malformed(source_, "found '" + token + "', expected a finite number (" + what + ")");
+      malformed(source_,
+                "found " + quoted_word(token) + ", expected a finite number (" + what + ")");
     }
     return value;
   }
@@ -1076,7 +1081,8 @@ SequentialNetwork read_sequential_network(std::istream& in, const std::string& s
       }
       layer = activation_layer(size, a);
     } else {
-      malformed(source, "found '" + kind + "', expected conv, sumpool, dense or activation");
+      malformed(source,
+                "found " + quoted_word(kind) + ", expected conv, sumpool, dense or activation");
     }
     if (!layer.weights.empty()) {
       read_values(r, "weights", layer.weights);
@@ -1095,7 +1101,7 @@ SequentialNetwork read_sequential_network(std::istream& in, const std::string& s
   std::string token;
   while (in >> token) {
     if (token.front() != '#') {
-      malformed(source, "unexpected content after the last layer: '" + token + "'");
+      malformed(source, "unexpected content after the last layer: " + quoted_word(token));
     }
     std::string comment;
     std::getline(in, comment);

@@ -7,7 +7,8 @@
 # model's. Then the checksum rule on every command that reads IDX data: SHA256SUMS absent (one
 # "unverified" line naming --no-verify, and the command works), present and matching (no line),
 # present and wrong or without an entry for a file (exit 1, a message naming the file, no output
-# file); and the quantiser's refusal of a float model below the accuracy floor, before its sweep.
+# file); a split of no images (exit 1); and the quantiser's refusal of a float model below the
+# accuracy floor, before its sweep.
 #
 # usage: own_data.sh CRYPTONETS TRAIN QUANTISE MAKE_IDX_SET REPRODUCE DATA_DIR
 set -uo pipefail
@@ -162,6 +163,15 @@ done
 cmp -s <(grep -v '^# regenerate' model.txt) <(grep -v '^# regenerate' model-2.txt) ||
   fail "quantising the same float model again gave another model"
 
+# A checksum file as sha256sum -c takes it, CR line ends and names after "./" (a trial: "no entry
+# for 't10k-images-idx3-ubyte'" from a file that lists it): verified, no note.
+cp -r set dotted
+(cd dotted && sha256sum -- ./*-ubyte* | sed 's/$/\r/' >SHA256SUMS)
+(cd dotted && sha256sum -c --quiet SHA256SUMS) || fail "sha256sum -c refuses the dotted checksum file"
+step encrypt-dotted "$exe" encrypt --keys client --model model.txt \
+  --images dotted/t10k-images-idx3-ubyte --count 4 --out dotted.ct --threads 2
+notes encrypt-dotted.log 0
+
 # ---- An output in a directory that does not exist: a usage error naming the option, before any
 # training or sweep (a trial: found only after all the work, exit 1, no option named).
 expect 2 "--out: cannot write file 'no-dir/f.txt': its directory 'no-dir' does not exist" - -- \
@@ -298,6 +308,43 @@ expect 2 "--results './new.md' is the same file as --out 'new.md'" new.md -- "$q
 expect 2 "--float and --sequential exclude each other" seq-model.txt -- "$quantise" \
   --float float.txt --sequential "$data/activation-study/relu.txt" --data set \
   --out seq-model.txt --results seq-table.md "${small_grid[@]}"
+# A model of the other option's kind: a usage error naming the option to use (a trial: "found
+# 'cryptonets-sequential-model', expected 'cryptonets-float-model'", exit 1).
+expect 2 "--float '$data/activation-study/relu.txt' holds a sequential model (cryptonets-train --architecture paper, --activation or --fine-tune): give it as --sequential" \
+  seq-model.txt -- "$quantise" --float "$data/activation-study/relu.txt" --data set \
+  --out seq-model.txt --results seq-table.md "${small_grid[@]}"
+expect 2 "--sequential 'float.txt' holds a float model of the 5-layer network: give it as --float" \
+  seq-model.txt -- "$quantise" --sequential float.txt --data set --out seq-model.txt \
+  --results seq-table.md "${small_grid[@]}"
+[ -e seq-table.md ] && fail "cryptonets-quantise wrote seq-table.md for a model of the other option"
+expect 2 "--fine-tune 'float.txt' holds a float model of the default network, which --fine-tune cannot continue" \
+  seq-model.txt -- "$train" --fine-tune float.txt --data set --epochs 1 --out seq-model.txt
+# --merged writes a float model, of square activations: others are refused before the training
+# (a trial: trained, then "to_float_network: FloatNetwork's activations are squares", exit 1).
+expect 2 "--merged writes a float model, whose activations are squares: not with --activation relu" \
+  merged.txt -- "$train" --data set "${small_network[@]}" --architecture paper --activation relu \
+  --epochs 1 --out seq-model.txt --merged merged.txt
+expect 2 "--merged writes a float model, whose activations are squares: '$data/activation-study/relu.txt' has relu activations" \
+  merged.txt -- "$train" --data set --fine-tune "$data/activation-study/relu.txt" --epochs 1 \
+  --out seq-model.txt --merged merged.txt
+expect 2 "--merged writes a float model, whose activations are squares: not with --approximate" \
+  merged.txt -- "$train" --data set --fine-tune "$data/activation-study/relu.txt" \
+  --approximate lsq --epochs 1 --out seq-model.txt --merged merged.txt
+[ -e seq-model.txt ] && fail "cryptonets-train wrote seq-model.txt with a --merged it refused"
+
+# ---- An input scale twice, or a last empty item: usage errors (a trial: "I in {4, 4}", each point
+# of the grid counted twice; "1," taken as "1").
+expect 2 "--input-scales lists 4 twice, in '1,4.0,4'" twice-model.txt -- "$quantise" --float float.txt \
+  --data set --out twice-model.txt --results twice-table.md --input-scales 1,4.0,4 --max-bits 3
+expect 2 "--input-scales expects positive numbers separated by commas, got '1,'" twice-model.txt -- \
+  "$quantise" --float float.txt --data set --out twice-model.txt --results twice-table.md \
+  --input-scales 1, --max-bits 3
+[ -e twice-table.md ] && fail "cryptonets-quantise wrote twice-table.md for a refused --input-scales"
+# --max-bits below --min-bits names --min-bits (it was "expects an integer in [4, 16], got '3'").
+expect 2 "--max-bits 3 is below --min-bits 4" twice-model.txt -- "$quantise" --float float.txt \
+  --data set --out twice-model.txt --results twice-table.md --min-bits 4 --max-bits 3
+expect 2 "--max-bits 1 is below --min-bits 2 (its default)" twice-model.txt -- "$quantise" \
+  --float float.txt --data set --out twice-model.txt --results twice-table.md --max-bits 1
 
 # ---- A step size or clip of 0, which the trainer refuses: a usage error naming the option, with
 # the range that --help gives (a trial: --lr 0 passed the check of [0, 10], then exit 1).
@@ -343,6 +390,66 @@ for value in 0 1024, x; do
     timeout 20 "$reproduce" --mode test --data set --model model.txt --timing-n "$value" \
     --paper-values "$data/../bench/paper_values.csv" --out reproduction-zero --report r-zero.md
 done
+
+# ---- A split of no images (IDX headers of count 0): an error naming the file, no output (a
+# trial: an empty test set trained to 'test 0.00%', and the main job printed an accuracy and a
+# throughput of -nan, exit 0).
+cp -r set empty-test
+rm empty-test/SHA256SUMS
+printf '\x00\x00\x08\x03\x00\x00\x00\x00\x00\x00\x00\x1c\x00\x00\x00\x1c' \
+  >empty-test/t10k-images-idx3-ubyte
+printf '\x00\x00\x08\x01\x00\x00\x00\x00' >empty-test/t10k-labels-idx1-ubyte
+no_test="IDX file 'empty-test/t10k-images-idx3-ubyte' holds no images (and its labels file no labels): the test set needs at least one image"
+expect 1 "$no_test" float-empty.txt -- "$train" --data empty-test "${small_network[@]}" \
+  --epochs 1 --out float-empty.txt --no-verify
+expect 1 "$no_test" model-empty.txt -- "$quantise" --float float.txt --data empty-test \
+  --out model-empty.txt --results table-empty.md "${small_grid[@]}" --no-verify
+[ -e table-empty.md ] && fail "cryptonets-quantise wrote table-empty.md for an empty test set"
+expect 1 "$no_test" - -- "$exe" mnist --data empty-test --model model.txt \
+  --insecure-ring-degree 64 --no-verify
+grep -q nan message.txt && fail "cryptonets mnist on an empty test set printed nan: $(cat message.txt)"
+cp -r empty-test empty-train
+cp set/t10k-* empty-train/
+cp empty-test/t10k-images-idx3-ubyte empty-train/train-images-idx3-ubyte
+cp empty-test/t10k-labels-idx1-ubyte empty-train/train-labels-idx1-ubyte
+expect 1 "IDX file 'empty-train/train-images-idx3-ubyte' holds no images (and its labels file no labels): the training set needs at least one image" \
+  float-empty.txt -- "$train" --data empty-train "${small_network[@]}" --epochs 1 \
+  --out float-empty.txt --no-verify
+
+# ---- A --data that is no directory: said so (a trial: 'missing train-images-idx3-ubyte' for both).
+expect 1 "data set 'no-such-set': no such directory" - -- "$train" --data no-such-set \
+  "${small_network[@]}" --epochs 1 --out never.txt
+expect 1 "data set 'model.txt' is not a directory" - -- "$quantise" --float float.txt \
+  --data model.txt --out never.txt --results never.md "${small_grid[@]}"
+expect 1 "data set 'no-such-set': no such directory" - -- "$exe" mnist --data no-such-set \
+  --model model.txt --insecure-ring-degree 64
+ln -s loop-set loop-set
+expect 1 "data set 'loop-set': cannot reach it: Too many levels of symbolic links" - -- \
+  "$train" --data loop-set "${small_network[@]}" --epochs 1 --out never.txt
+cp -r set loop-file
+ln -sf train-images-idx3-ubyte loop-file/train-images-idx3-ubyte
+expect 1 "IDX file 'loop-file/train-images-idx3-ubyte': cannot reach it: Too many levels of symbolic links" \
+  - -- "$train" --data loop-file "${small_network[@]}" --epochs 1 --out never.txt --no-verify
+[ -e never.txt ] || [ -e never.md ] && fail "a --data that is no directory left an output"
+
+# The data directory where a file of it belongs: said so (a trial: "no such regular file").
+expect 1 "IDX file 'set': it is a directory, not an IDX file: give the file itself" never.ct -- \
+  "$exe" encrypt --keys client --model model.txt --images set --out never.ct
+expect 1 "IDX file 'set': it is a directory, not an IDX file" - -- "$exe" decrypt --keys client \
+  --model model.txt --in scores.ct --labels set
+
+# ---- The note's command to make the checksum file works as pasted, for a directory whose name
+# has a space (a trial: 'cd my data && ...', which cd refuses).
+mkdir "my data"
+cp set/*-ubyte "my data/"
+step train-spaced "$train" --data "my data" "${small_network[@]}" --epochs 1 --out spaced.txt
+notes train-spaced.log 1
+made=$(sed -n 's/.*(make one with: \(.*\); --no-verify skips.*/\1/p' train-spaced.log)
+sh -c "$made" >/dev/null 2>&1 || fail "the note's command failed: $made"
+[ -s "my data/SHA256SUMS" ] || fail "the note's command made no 'my data/SHA256SUMS': $made"
+step train-spaced-verified "$train" --data "my data" "${small_network[@]}" --epochs 1 \
+  --out spaced.txt
+notes train-spaced-verified.log 0
 
 # ---- Labels of the data set beyond the model's outputs: a clear error, not a wrong accuracy.
 expect 1 "is not one of the 4 classes 0..3" - -- "$exe" mnist --data "$data/mnist" \

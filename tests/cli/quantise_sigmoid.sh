@@ -49,6 +49,16 @@ grep -q "folded bias" table.md && fail "a folded bias still stops a grid point"
 grep -q "^# quantised from .*sigmoid-lsq-finetuned.txt" model.txt || fail "no model written"
 [ "$(grep -c "^poly " model.txt)" -eq 2 ] || fail "the model does not hold two polynomial layers"
 
+# One plaintext modulus is "1 plaintext modulus" (a trial read "1 plaintext moduli"): a one-point
+# grid of 2-bit weights at I=1 needs one.
+"$quantise" --sequential "$data/activation-study/relu-lsq-finetuned.txt" --data set \
+  --out one-modulus.txt --results one-modulus.md --input-scales 1 --min-bits 2 --max-bits 2 \
+  --min-accuracy 0 --threads 1 >one-modulus.log 2>&1 || fail "quantise, one modulus: $(cat one-modulus.log)"
+grep -qE "^wrote one-modulus.txt: I=1 w=2/2/2, .* 1 plaintext modulus$" one-modulus.log ||
+  fail "quantise, one modulus: not '1 plaintext modulus': $(tail -1 one-modulus.log)"
+grep -q "1 plaintext moduli" one-modulus.txt one-modulus.md &&
+  fail "quantise, one modulus: the model or the table says '1 plaintext moduli'"
+
 # No grid point reaches the floor (found by a trial: exit 1 without a word): an error naming the
 # floor, the best accuracy found and what to try, and no model (a one-point grid: quick).
 "$quantise" --sequential "$data/activation-study/sigmoid-lsq-finetuned.txt" --data set \

@@ -36,7 +36,9 @@
 # - cryptonets-reproduce --seed takes 0 to 2^63 - 1, and says so (a trial: --seed 0 got "expects
 #   positive integers separated by commas"); its errors exit 1, its usage errors 2;
 # - the messages of every command print file names escaped, on one line (a trial: a name with a
-#   newline forged a line of output, one with ESC drove the terminal).
+#   newline forged a line of output, one with ESC drove the terminal);
+# - a binary file given as a text model (float, sequential, integer) is named binary data in the
+#   message, which the NUL in it cut short; a long word is quoted cut to 40 bytes.
 #
 # usage: tools.sh CRYPTONETS TRAIN QUANTISE REPRODUCE MAKE_IDX_SET DATA_DIR
 set -uo pipefail
@@ -623,6 +625,46 @@ expect 2 "cryptonets-reproduce: unknown option '--bogus' (see cryptonets-reprodu
   "$reproduce" --bogus
 [ "$(wc -l <message.txt)" -eq 1 ] || fail "reproduce --bogus: more than one line: $(cat message.txt)"
 [ -e r ] || [ -e r.md ] && fail "cryptonets-reproduce wrote its outputs before refusing"
+
+# ---- A bare run outside the repository: the default inputs, relative to the current directory,
+# are not there; the error says so and how to go on (a trial: "data set 'data/mnist': no such
+# directory", as if the user had named it).
+mkdir bare && cd bare || exit 1
+expect 1 "data set 'data/mnist': no such directory (the default of --data, relative to the current directory '$PWD': run from the repository, or give --data)" -- \
+  "$train" --epochs 1 --out f.txt
+expect 1 "cannot open float model 'data/model-float.txt' (the default of --float, relative to the current directory '$PWD': run from the repository, or give --float)" -- \
+  "$quantise" --data ../set --out m.txt --results r.md
+expect 1 "(the default of --data, relative to the current directory" -- \
+  "$quantise" --float "$data/model-float.txt" --out m.txt --results r.md
+rm message.txt
+[ -z "$(ls -A)" ] || fail "a bare run outside the repository left files: $(ls -A)"
+# Named, a missing input gets no such reason.
+expect 1 "data set 'no-data': no such directory" -- "$train" --data no-data --epochs 1 --out f.txt
+grep -q "the default of" message.txt && fail "a named --data was called the default: $(cat message.txt)"
+cd .. || exit 1
+
+# ---- A binary file where a text model belongs: the message says so, whole (a trial: an IDX file
+# as --float was "found '" and nothing more, the NUL ending the message; a key file "found
+# 'CNPFKY\x06"); a long word is cut short.
+"$exe" keygen --out-dir binary-keys --insecure-ring-degree 64 >/dev/null 2>&1 ||
+  fail "keygen for the binary-file cases failed"
+expect 1 "float model 'set/t10k-images-idx3-ubyte': found binary data (not text), expected 'cryptonets-float-model'" -- \
+  "$quantise" --float set/t10k-images-idx3-ubyte --data set --out binary-model.txt \
+  --results binary-table.md --no-verify
+expect 1 "float model 'binary-keys/public.key': found binary data (not text), expected 'cryptonets-float-model'" -- \
+  "$quantise" --float binary-keys/public.key --data set --out binary-model.txt \
+  --results binary-table.md --no-verify
+expect 1 "sequential model 'set/t10k-images-idx3-ubyte': found binary data (not text), expected 'cryptonets-sequential-model'" -- \
+  "$train" --fine-tune set/t10k-images-idx3-ubyte --data set --out binary-model.txt --no-verify
+expect 1 "model file 'binary-keys/public.key' line 1: expected 'cryptonets-model', found binary data (not text)" -- \
+  "$exe" profile --model binary-keys/public.key --out binary.profile
+[ -e binary-model.txt ] || [ -e binary-table.md ] || [ -e binary.profile ] &&
+  fail "a refused binary model left an output behind"
+printf '%0200d\n' 1 >long-word.txt
+expect 1 "float model 'long-word.txt': found '0000000000000000000000000000000000000000...', expected" -- \
+  "$quantise" --float long-word.txt --data set --out binary-model.txt --results binary-table.md \
+  --no-verify
+[ "$(wc -c <message.txt)" -lt 200 ] || fail "the message quotes a 200-byte word whole: $(cat message.txt)"
 
 # ---- A closed stdout is refused before any work (the next file opened would take its
 # descriptor); a report that cannot be written (/dev/full) is an error.

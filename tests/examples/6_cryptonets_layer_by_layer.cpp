@@ -8,6 +8,8 @@
 //
 // usage: 6_cryptonets_layer_by_layer DATA_DIR   (DATA_DIR holds model.txt and mnist/)
 #include <cstdint>
+#include <cstdio>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -59,14 +61,8 @@ uint64_t residue(i128 x, uint64_t t) {
   return static_cast<uint64_t>(r);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s DATA_DIR\n", argv[0]);
-    return 2;
-  }
-  const std::string data = argv[1];
+// The lesson on the model and images of `data`.
+int run(const std::string& data) {
   lesson::title("6. CryptoNets layer by layer");
   const Model model = load_model(data + "/model.txt");
   const CompiledModel compiled = compile_model(model);
@@ -188,4 +184,23 @@ int main(int argc, char** argv) {
   claim(path_exact,
         "at n = 8192 the squared convolution output equals the plain network's (mod t)");
   return lesson::finish();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s DATA_DIR\n", argv[0]);
+    return 2;
+  }
+  // A DATA_DIR without model.txt or mnist/ is an error, exit 1 (it ended in std::terminate's
+  // abort, exit 134, after "terminate called after throwing ..."; a trial).
+  try {
+    return run(argv[1]);
+  } catch (const std::exception& error) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "%s: error: %s (DATA_DIR is the repository's data directory)\n", argv[0],
+                 error.what());
+    return 1;
+  }
 }

@@ -7,9 +7,12 @@
 // test_kat.cpp recomputes them from their own parameter lines. Rerun it only to check, into another
 // directory, and compare.
 #include <charconv>
+#include <exception>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <string_view>
 
 #include "../nn_test_support.hpp"
 #include "cryptonets/arith/primes.hpp"
@@ -63,16 +66,26 @@ Entries network_inputs(const cryptonets::yashe::Parameters& base,
           {"model.sha256", model_sha256}};
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// The generator; its errors are thrown (main prints them).
+int generate(int argc, char** argv) {
   using namespace cryptonets;
   if (argc < 2) {
     std::cerr << "usage: generate_yashe_kat DIRECTORY [THREADS]  (INSECURE fixed seeds)\n";
     return 2;
   }
   const std::string dir = argv[1];
-  const int threads = argc > 2 ? std::stoi(argv[2]) : 2;
+  int threads = 2;
+  if (argc > 2) {
+    const std::string_view text = argv[2];
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), threads);
+    if (error != std::errc() || end != text.data() + text.size() || threads < 1) {
+      std::cerr << "generate_yashe_kat: THREADS is a positive integer, got '" << text << "'\n";
+      return 2;
+    }
+  }
+  // The directory is made: data/kat/README.md's "generate_..._kat /tmp/kat" ended in an abort,
+  // "cannot write /tmp/kat/...", when /tmp/kat was not there (a trial).
+  std::filesystem::create_directories(dir);
   const std::string root = test_support::repository_root().string();
   const std::string header =
       "# cryptonets known-answer vector (YASHE'), INSECURE fixed seed: never for real data.\n"
@@ -104,4 +117,15 @@ int main(int argc, char** argv) {
   write(dir + "/yashe_network_n8192.txt", header, large_in,
         kat::network_vector(large_in, root, threads));
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return generate(argc, argv);
+  } catch (const std::exception& error) {
+    std::cerr << "generate_yashe_kat: error: " << error.what() << '\n';
+    return 1;
+  }
 }

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <istream>
 #include <string>
+#include <string_view>
 
 namespace cryptonets {
 
@@ -19,5 +20,12 @@ __attribute__((format(printf, 1, 2))) std::string format(const char* pattern, ..
 // by line, a file padded with 512 MiB of zero bytes after 'end' was held whole in memory before
 // being refused.
 size_t first_content_line(std::istream& in, bool comments);
+
+// A word read from a text format (model, float model, sequential model), for the message that
+// refuses it: in single quotes, cut to its first 40 bytes and "..." when longer; a word holding a
+// NUL or another control byte but tab is binary and named so, with no bytes of it. Quoted whole, a
+// NUL ended the message where it stood: an IDX file given as a model was "found '" and nothing
+// more, a key file "found 'CNPFKY" (a trial).
+std::string quoted_word(std::string_view word);
 
 }  // namespace cryptonets

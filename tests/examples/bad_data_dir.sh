@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Example 6 given a DATA_DIR without the shipped model and images: an error naming the missing
+# file, exit 1 (a trial: std::terminate's abort, exit 134); no arguments: its usage, exit 2.
+#
+# usage: bad_data_dir.sh EXAMPLE_6
+set -uo pipefail
+
+example=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+fail() {
+  echo "FAIL: $*" >&2
+  failures=$((failures + 1))
+}
+
+"$example" "$work/no-such-dir" >"$work/out.txt" 2>&1
+status=$?
+[ "$status" -eq 1 ] || fail "a missing DATA_DIR: exit $status, expected 1"
+grep -qF "error: model file '$work/no-such-dir/model.txt': cannot open" "$work/out.txt" ||
+  fail "a missing DATA_DIR: the message does not name the model file: $(cat "$work/out.txt")"
+grep -q "terminate called" "$work/out.txt" && fail "a missing DATA_DIR ended in std::terminate"
+
+"$example" >"$work/out.txt" 2>&1
+status=$?
+[ "$status" -eq 2 ] || fail "no DATA_DIR: exit $status, expected 2"
+grep -q "^usage: .* DATA_DIR$" "$work/out.txt" || fail "no DATA_DIR: no usage line"
+
+[ "$failures" -eq 0 ] && echo "example 6 refuses a bad DATA_DIR cleanly"
+[ "$failures" -eq 0 ]

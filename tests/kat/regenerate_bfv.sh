@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# data/kat/README.md's check, as written: generate_bfv_kat into a directory that does not exist yet
+# rebuilds data/kat's BFV, small-size and sampler vectors byte for byte (a trial: the generator
+# ended in an abort, "cannot write", when the directory was not there); a directory it cannot make
+# is an error, exit 1, not an abort.
+#
+# usage: regenerate_bfv.sh GENERATE_BFV_KAT DATA_KAT_DIR
+set -uo pipefail
+
+generator=$1
+kat=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+fail() {
+  echo "FAIL: $*" >&2
+  failures=$((failures + 1))
+}
+
+if "$generator" "$work/kat" >"$work/out.txt" 2>&1; then
+  for file in bfv_scheme_n8192.txt bfv_scheme_n16.txt yashe_scheme_n16.txt samplers_seed18004.txt; do
+    cmp -s "$work/kat/$file" "$kat/$file" || fail "$file differs from data/kat's"
+  done
+else
+  fail "generate_bfv_kat into a new directory: exit $?: $(cat "$work/out.txt")"
+fi
+
+: >"$work/a-file"
+"$generator" "$work/a-file/kat" >"$work/out.txt" 2>&1
+status=$?
+[ "$status" -eq 1 ] || fail "a directory under a file: exit $status, expected 1"
+grep -q "^generate_bfv_kat: error: .*Not a directory" "$work/out.txt" ||
+  fail "a directory under a file: no error naming the cause: $(cat "$work/out.txt")"
+
+[ "$failures" -eq 0 ] && echo "generate_bfv_kat rebuilds data/kat's vectors byte for byte"
+[ "$failures" -eq 0 ]
