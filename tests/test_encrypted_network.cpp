@@ -633,7 +633,7 @@ TEST_CASE_TEMPLATE("Private inference refuses bad batches with clear errors", Sc
   one_modulus.values.pop_back();
   CHECK(message_of([&] {
           infer(server, compiled, one_modulus, defaults);
-        }).find("1 plaintext moduli, the keys have 2") != std::string::npos);
+        }).find("1 plaintext modulus, the keys have 2") != std::string::npos);
 
   // Scores decrypted with the wrong secret keys: refused, never returned as labels.
   const EncryptedBatch scores =

@@ -237,7 +237,8 @@ void check_parameter_set(const ProtocolHeader& header, const Contexts& contexts,
                          const std::string& source) {
   if (header.moduli != contexts.size()) {
     fail(source, "made for other parameters: " + std::to_string(header.moduli) +
-                     " plaintext moduli, the parameter set has " + std::to_string(contexts.size()));
+                     (header.moduli == 1 ? " plaintext modulus" : " plaintext moduli") +
+                     ", the parameter set has " + std::to_string(contexts.size()));
   }
   const uint64_t expected = parameter_set_fingerprint(contexts);
   if (header.parameter_set_fingerprint != expected) {
