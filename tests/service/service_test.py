@@ -1267,8 +1267,9 @@ def where_stuck(pid, args, elapsed, steal):
     """What a command still running at its time limit is doing: each thread's state, CPU time and
     kernel stack, and gdb's backtraces where gdb can attach. Two failures (client fetch against a
     silent server, serve refusing a --state-dir) ran past 20 s once each, printing nothing, and
-    never again in hundreds of runs: a hang (threads asleep, in poll or futex) and a stall of the
-    host (a thread runnable, little CPU time, CPU stolen) look alike from outside."""
+    never in hundreds of runs alone: a hang (threads asleep, in poll or futex), a stall of the host
+    (runnable, little CPU time, CPU stolen) and a process stopped from outside (state T: a script
+    beside the test that SIGSTOPs every other process for a benchmark did it) look alike."""
     tick = os.sysconf("SC_CLK_TCK")
     try:
         with open("/proc/loadavg") as f:
@@ -1297,6 +1298,8 @@ def where_stuck(pid, args, elapsed, steal):
             stack = "unreadable"
         lines.append("  thread %s: state %s, %.2f s of CPU; kernel stack: %s" % (task, state, cpu,
                                                                                stack or "none"))
+    if any(" state T," in l for l in lines[1:]):
+        lines.append("  state T: stopped by a signal from outside the test, not a hang of its own")
     if shutil.which("gdb"):
         try:
             trace = subprocess.run(["gdb", "-batch", "-p", str(pid), "-ex", "thread apply all bt"],
