@@ -1236,14 +1236,80 @@ def default_signals():
 
 def run_bounded(args, seconds, **kwargs):
     """Runs the cryptonets command with a time limit: (exit code, output), or (None, output) if it
-    still ran after `seconds` (killed then): a command that blocks fails the check, not the run."""
+    still ran after `seconds` (killed then): a command that blocks fails the check, not the run.
+    One killed so is described on stderr first (where_stuck)."""
+    steal = host_steal_ticks()
+    started = time.monotonic()
+    with subprocess.Popen([EXE, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          env=ENV, text=True, **kwargs) as p:
+        try:
+            out, _ = p.communicate(timeout=seconds)
+            return p.returncode, out
+        except subprocess.TimeoutExpired:
+            print(where_stuck(p.pid, args, time.monotonic() - started,
+                              host_steal_ticks() - steal), file=sys.stderr)
+            p.kill()
+            out, _ = p.communicate()
+            return None, out
+
+
+def host_steal_ticks():
+    """The CPU time the hypervisor gave to others (/proc/stat's steal, in clock ticks), 0 if not
+    known."""
     try:
-        p = subprocess.run([EXE, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           env=ENV, text=True, timeout=seconds, **kwargs)
-        return p.returncode, p.stdout
-    except subprocess.TimeoutExpired as e:
-        out = e.stdout or ""
-        return None, out if isinstance(out, str) else out.decode(errors="replace")
+        with open("/proc/stat") as f:
+            return int(f.readline().split()[8])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def where_stuck(pid, args, elapsed, steal):
+    """What a command still running at its time limit is doing: each thread's state, CPU time and
+    kernel stack, and gdb's backtraces where gdb can attach. Two failures (client fetch against a
+    silent server, serve refusing a --state-dir) ran past 20 s once each, printing nothing, and
+    never in hundreds of runs alone: a hang (threads asleep, in poll or futex), a stall of the host
+    (runnable, little CPU time, CPU stolen) and a process stopped from outside (state T: a script
+    beside the test that SIGSTOPs every other process for a benchmark did it) look alike."""
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        with open("/proc/loadavg") as f:
+            load = f.read().strip()
+    except OSError:
+        load = "?"
+    lines = ["run_bounded: cryptonets %s (pid %d) still running after %.1f s; load %s, %.2f s of "
+             "CPU stolen by the host meanwhile" % (" ".join(args), pid, elapsed, load,
+                                                    steal / tick)]
+    try:
+        tasks = sorted(os.listdir("/proc/%d/task" % pid), key=int)
+    except OSError:
+        tasks = []
+    for task in tasks:
+        base = "/proc/%d/task/%s/" % (pid, task)
+        try:
+            with open(base + "stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            state, cpu = fields[0], (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            continue
+        try:
+            with open(base + "stack") as f:
+                stack = " < ".join(l.split()[1].split("+")[0] for l in f if len(l.split()) > 1)
+        except OSError:
+            stack = "unreadable"
+        lines.append("  thread %s: state %s, %.2f s of CPU; kernel stack: %s" % (task, state, cpu,
+                                                                               stack or "none"))
+    if any(" state T," in l for l in lines[1:]):
+        lines.append("  state T: stopped by a signal from outside the test, not a hang of its own")
+    if shutil.which("gdb"):
+        try:
+            trace = subprocess.run(["gdb", "-batch", "-p", str(pid), "-ex", "thread apply all bt"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   timeout=60).stdout
+            lines += ["  " + l[:200] for l in trace.splitlines()
+                      if l.startswith(("Thread ", "#"))]
+        except (OSError, subprocess.TimeoutExpired):
+            lines.append("  gdb did not attach within 60 s")
+    return "\n".join(lines)
 
 
 def read_head(connection):
@@ -1272,12 +1338,21 @@ class ListeningServer:
         while True:
             try:
                 connection, _ = self.listener.accept()
-            except OSError:
+            except OSError:  # shut down by close()
+                self.listener.close()
                 return
             self.accepted(connection)
 
     def close(self):
-        self.listener.close()
+        """Stops listening; the thread, woken from accept (or back from accepted), closes the
+        listener itself. Closed here, it left the thread in accept on the descriptor's number: a
+        SIGSTOP and SIGCONT of the test restarted that call on whatever socket had the number by
+        then, and the next fake's connections were answered in this one's mode (client status
+        against "slow headers" got an "endless" answer, "exceeds 1 MiB")."""
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # closed already
 
 
 class FakeServer(ListeningServer):
