@@ -197,9 +197,17 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
     require_regular_input_option("fine-tune", line.fine_tune);
     // The default network's float model cannot be continued (a trial gave data/model-float.txt:
     // "found 'cryptonets-float-model', expected 'cryptonets-sequential-model'", exit 1).
-    if (text_file_format(line.fine_tune) == "cryptonets-float-model") {
+    const std::string format = text_file_format(line.fine_tune);
+    if (format == "cryptonets-float-model") {
       throw UsageError("--fine-tune '" + printable_text(line.fine_tune) +
                        "' holds a float model of the default network, which --fine-tune cannot "
+                       "continue: it takes a sequential model (cryptonets-train --architecture "
+                       "paper, or --activation relu or sigmoid, writes one)");
+    }
+    // The integer model too (data/model.txt: it read the data, then failed, exit 1).
+    if (format == "cryptonets-model") {
+      throw UsageError("--fine-tune '" + printable_text(line.fine_tune) +
+                       "' holds an integer model of cryptonets-quantise, which --fine-tune cannot "
                        "continue: it takes a sequential model (cryptonets-train --architecture "
                        "paper, or --activation relu or sigmoid, writes one)");
     }
