@@ -258,8 +258,8 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   line.output_named = options.given("out");
   line.results_named = options.given("results");
   refuse_default_over_existing(options, {"out", "results"});
-  require_output_path("out", line.output);
-  require_output_path("results", line.results);
+  require_output_path("out", line.output, line.output_named);
+  require_output_path("results", line.results, line.results_named);
   refuse_output_over_data("out", line.output, line.data_directory);
   refuse_output_over_data("results", line.results, line.data_directory);
   // The same file first: that says more than what the file holds.

@@ -169,7 +169,7 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
                      "repository, it would be shipped data); name the output with --out FILE (a "
                      "file named there is replaced)");
   }
-  require_output_path("out", line.output);
+  require_output_path("out", line.output, line.output_named);
   line.train_limit = static_cast<size_t>(options.integer("train-limit", 0, INT64_MAX));
   line.verify_checksums = verify_option(options);
   line.architecture = options.text("architecture");
