@@ -28,6 +28,12 @@ fail() {
   failures=$((failures + 1))
 }
 
+# One plaintext modulus is said in the singular (the scaling run at n = 2048 read "1 plaintext
+# moduli").
+grep -q "n = 2048, .*, 1 plaintext modulus$" "$work/log" ||
+  fail "the log has no '1 plaintext modulus' key generation line for n = 2048"
+grep -q " 1 plaintext moduli" "$work/log" && fail "the log says '1 plaintext moduli'"
+
 expect_header() {  # file, exact header line
   [ -s "$out/$1" ] || { fail "$1 missing or empty"; return; }
   local header
