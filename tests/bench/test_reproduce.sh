@@ -300,6 +300,18 @@ grep -qF "report: $work/differ.md" "$work/differing.log" ||
   fail "reproduce.sh when the scores differ does not name the report: $(cat "$work/differing.log")"
 [ -s "$work/differ/layers.png" ] || fail "reproduce.sh did not plot when the scores differ"
 
+# Outside the repository, --paper-values left at its default (the one default input relative to
+# the current directory) is not there: the error says it is the default and how to go on (it was
+# only "cannot read the paper's values from bench/paper_values.csv"); nothing is made there.
+mkdir "$work/bare"
+status=0
+(cd "$work/bare" && "$driver" --mode test --out o --report r.md) >"$work/bare.log" 2>&1 ||
+  status=$?
+[ "$status" -eq 1 ] || fail "reproduce outside the repository: exit $status, expected 1"
+grep -qF "cannot read the paper's values from bench/paper_values.csv (the default of --paper-values, relative to the current directory '$work/bare': run from the repository, or give --paper-values)" \
+  "$work/bare.log" || fail "reproduce outside the repository: $(cat "$work/bare.log")"
+[ -z "$(ls -A "$work/bare")" ] || fail "reproduce outside the repository left $(ls -A "$work/bare")"
+
 if [ "$failures" -gt 0 ]; then
   cat "$work/log"
   exit 1
