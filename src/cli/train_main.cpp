@@ -312,6 +312,22 @@ int run(std::span<char* const> arguments) {
   std::unique_ptr<ToolOutput> merged_output;
   if (!line.merged_output.empty())
     merged_output = std::make_unique<ToolOutput>("--merged", line.merged_output, true);
+  // The --fine-tune model is read, and checked against --merged, before the data: a model of
+  // other activations than squares with --merged was refused only after the data were read and
+  // "training on ..." printed (a review).
+  std::optional<SequentialNetwork> fine_tuned;
+  if (!line.fine_tune.empty()) {
+    fine_tuned = load_sequential_network(line.fine_tune);
+    if (!line.merged_output.empty()) {
+      for (const SequentialLayer& layer : fine_tuned->layers) {
+        if (layer.kind == LayerKind::kActivation &&
+            layer.activation.kind != ActivationKind::kSquare)
+          throw UsageError("--merged writes a float model, whose activations are squares: '" +
+                           printable_text(line.fine_tune) + "' has " + layer.activation.name() +
+                           " activations");
+      }
+    }
+  }
   const MnistSet train = with_default_hint("--data", line.data_directory, line.data_named, [&] {
     return load_data_split(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
   });
@@ -350,19 +366,10 @@ int run(std::span<char* const> arguments) {
   if (line.architecture != "cryptonets" || line.activation != "square" || !line.fine_tune.empty()) {
     const Activation activation = parse_activation(line.activation);
     SequentialNetwork network =
-        !line.fine_tune.empty() ? load_sequential_network(line.fine_tune)
+        fine_tuned ? std::move(*fine_tuned)
         : line.architecture == "paper"
             ? make_paper_training_network(classes, t.conv_maps, 50, t.hidden, activation)
             : make_five_layer_network(classes, t.conv_maps, t.hidden, activation);
-    if (!line.merged_output.empty()) {
-      for (const SequentialLayer& layer : network.layers) {
-        if (layer.kind == LayerKind::kActivation &&
-            layer.activation.kind != ActivationKind::kSquare)
-          throw UsageError("--merged writes a float model, whose activations are squares: '" +
-                           printable_text(line.fine_tune) + "' has " + layer.activation.name() +
-                           " activations");
-      }
-    }
     if (!line.approximate.empty()) {
       const LabelledImages fit_images = view(train, 10000);
       const auto ranges = activation_input_ranges(network, fit_images);

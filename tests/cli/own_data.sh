@@ -337,6 +337,8 @@ expect 2 "--merged writes a float model, whose activations are squares: not with
 expect 2 "--merged writes a float model, whose activations are squares: '$data/activation-study/relu.txt' has relu activations" \
   merged.txt -- "$train" --data set --fine-tune "$data/activation-study/relu.txt" --epochs 1 \
   --out seq-model.txt --merged merged.txt
+# ... before the data are read (it was refused after them, "training on ..." printed).
+grep -q "training on" message.txt && fail "--merged with a relu --fine-tune model read the data first"
 expect 2 "--merged writes a float model, whose activations are squares: not with --approximate" \
   merged.txt -- "$train" --data set --fine-tune "$data/activation-study/relu.txt" \
   --approximate lsq --epochs 1 --out seq-model.txt --merged merged.txt
