@@ -381,6 +381,15 @@ MnistSet load_mnist(const std::filesystem::path& directory, MnistSplit split,
         "-images-idx3-ubyte and " + prefix + "-labels-idx1-ubyte (each optionally .gz); missing '" +
         (images_present ? labels_path : images_path).filename().string() + "'");
   }
+  // A directory under a file's name is the data set's fault, not the user's choice of file:
+  // read_stored_file's "give the file itself" would send them to name a file they never named.
+  for (const std::filesystem::path& path : {images_path, labels_path}) {
+    std::error_code cause;
+    if (std::filesystem::is_directory(path, cause)) {
+      fail(path.string(), "it is a directory, not an IDX file: data set '" + directory.string() +
+                              "' needs the IDX file itself under that name");
+    }
+  }
   // Each file read once: checked and parsed from the same bytes.
   std::vector<uint8_t> images_stored = read_stored_file(images_path);
   std::vector<uint8_t> labels_stored = read_stored_file(labels_path);
