@@ -85,10 +85,15 @@ void check_sha256(std::span<const uint8_t> content, const std::string& expected_
 // The file for `stem` in `directory`: stem.gz if present, else stem.
 // Never throws: a directory that cannot be searched (a link loop) is the loader's error to report
 // ("filesystem error: status: Too many levels of symbolic links" came from here, past it; a trial).
+// A stem.gz there that cannot be reached (a link loop) is chosen too, for the loader to name: taken
+// as absent, it was "missing 'stem'", or the plain file read in its place.
 std::filesystem::path data_file(const std::filesystem::path& directory, const std::string& stem) {
   const std::filesystem::path gzipped = directory / (stem + ".gz");
   std::error_code error;
-  return std::filesystem::exists(gzipped, error) ? gzipped : directory / stem;
+  const bool there = std::filesystem::exists(gzipped, error);
+  const bool unreachable =
+      error && error != std::errc::no_such_file_or_directory && error != std::errc::not_a_directory;
+  return there || unreachable ? gzipped : directory / stem;
 }
 
 std::string split_prefix(MnistSplit split) {
