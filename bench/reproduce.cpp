@@ -130,6 +130,7 @@ struct Options {
   // --out and --report given (else their defaults, which are never replaced: cli::ToolOutput).
   bool out_named = false;
   bool report_named = false;
+  bool paper_values_named = false;  // --paper-values given (else its default, relative)
   std::string command_line;
   std::string git_commit;
 };
@@ -367,6 +368,7 @@ std::optional<Options> parse_arguments(std::span<char* const> arguments) {
       options.report_named = true;
     } else if (name == "--paper-values") {
       options.paper_values = value();
+      options.paper_values_named = true;
     } else if (name == "--model") {
       options.model = value();
     } else if (name == "--data") {
@@ -805,9 +807,11 @@ struct KeyedSet {
 };
 
 KeyedSet generate_keys(const ParameterSet& set, Prng& prng) {
-  progress_line(format("key generation: %s (%s), n = %zu, %s, %zu plaintext moduli",
+  // One modulus is "1 plaintext modulus", as cryptonets-quantise says since 62134df.
+  progress_line(format("key generation: %s (%s), n = %zu, %s, %zu plaintext modul%s",
                        set.name.c_str(), set.scheme.c_str(), set.base.n,
-                       q_description(set.base).c_str(), set.moduli.size()));
+                       q_description(set.base).c_str(), set.moduli.size(),
+                       set.moduli.size() == 1 ? "us" : "i"));
   const auto start = Clock::now();
   KeyedSet keyed{set, nullptr, nullptr, 0};
   if (set.scheme == "bfv") {
@@ -2320,7 +2324,11 @@ int reproduce(Options o) {
   const auto driver_start = Clock::now();
   Results r;
   r.load_before = load_average();
-  const PaperValues paper(o.paper_values);
+  // The one default input relative to the current directory: outside the repository it was only
+  // "cannot read the paper's values from bench/paper_values.csv", as if the user had named it.
+  const PaperValues paper =
+      cli::with_default_hint("--paper-values", o.paper_values.string(), o.paper_values_named,
+                             [&] { return PaperValues(o.paper_values); });
   check_study_manifest(o.study_manifest);
   const Model model = load_model(o.model.string());
   const CompiledModel compiled = compile_model(model);

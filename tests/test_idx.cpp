@@ -383,6 +383,34 @@ TEST_CASE("A data set that is no directory is said so, not a missing file in it"
                        std::runtime_error);
 }
 
+TEST_CASE("A directory under an IDX file's name in a data set is the data set's fault") {
+  // Not "give the file itself": the user named the data set, not that file.
+  ScratchDirectory scratch("idx-directory-in-set");
+  const fs::path images = scratch.path / "t10k-images-idx3-ubyte";
+  fs::create_directory(images);
+  std::ofstream(scratch.path / "t10k-labels-idx1-ubyte", std::ios::binary) << "labels";
+  CHECK_THROWS_WITH_AS(
+      load_mnist(scratch.path, MnistSplit::kTest),
+      ("IDX file '" + images.string() + "': it is a directory, not an IDX file: data set '" +
+       scratch.path.string() + "' needs the IDX file itself under that name")
+          .c_str(),
+      std::runtime_error);
+}
+
+TEST_CASE("A gzipped IDX file that cannot be reached is named, not taken as missing") {
+  // A link loop as t10k-images-idx3-ubyte.gz: it was "missing 't10k-images-idx3-ubyte'".
+  ScratchDirectory scratch("idx-gz-loop");
+  const fs::path loop = scratch.path / "t10k-images-idx3-ubyte.gz";
+  fs::create_symlink("t10k-images-idx3-ubyte.gz", loop);
+  std::ofstream(scratch.path / "t10k-labels-idx1-ubyte", std::ios::binary) << "labels";
+  CHECK(split_images_file(scratch.path, MnistSplit::kTest) == loop);
+  CHECK_THROWS_WITH_AS(
+      load_mnist(scratch.path, MnistSplit::kTest),
+      ("IDX file '" + loop.string() + "': cannot reach it: Too many levels of symbolic links")
+          .c_str(),
+      std::runtime_error);
+}
+
 TEST_CASE("The checksum list is read as sha256sum -c reads it: CR line ends, ./ before names") {
   ScratchDirectory scratch("idx-sums-forms");
   const fs::path path = scratch.path / "SHA256SUMS";

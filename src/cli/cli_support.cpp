@@ -758,6 +758,19 @@ void require_output_path(const std::string& option, const std::string& path) {
   }
 }
 
+void require_output_path(const std::string& option, const std::string& path, bool named) {
+  try {
+    require_output_path(option, path);
+  } catch (const UsageError& error) {
+    // The default's directory, if it names one, missing: the reason is where one runs from.
+    const std::string directory = std::filesystem::path(path).parent_path().string();
+    const std::string hint =
+        directory.empty() ? "" : missing_default_hint("--" + option, directory, named);
+    if (hint.empty()) throw;
+    throw UsageError(error.what() + hint);
+  }
+}
+
 namespace {
 
 // `path` made absolute, with its final symbolic links followed even where they lead nowhere yet.

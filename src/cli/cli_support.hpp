@@ -166,6 +166,11 @@ class StageProgressBars {
 // renamed into place); in a directory that does not exist, or under a parent that is no
 // directory; or a link that cannot be followed (file_replaced_by_write). Checked before any work.
 void require_output_path(const std::string& option, const std::string& path);
+// require_output_path for an output that may be left at its default (`named` false): its
+// UsageError then ends with missing_default_hint's reason when the default's directory is not
+// there. A bare cryptonets-train outside the repository said only "--out: cannot write file
+// 'data/model-float.txt': its directory 'data' does not exist", as if --out had been given.
+void require_output_path(const std::string& option, const std::string& path, bool named);
 
 // One output left at its default: the option's name with its dashes ("--out") and the path.
 struct DefaultOutput {

@@ -162,11 +162,21 @@ void refuse_default_over_existing(const OptionParser& options,
                    "FILE (a file named there is replaced)");
 }
 
-// Parses the options; nullopt after --help.
 // A model of the other option's kind is a usage error that names that option (a trial gave the
 // paper network's sequential model as --float: "found 'cryptonets-sequential-model', expected
 // 'cryptonets-float-model'", no word of --sequential).
 void refuse_model_of_the_other_option(const CommandLine& line) {
+  // The integer model, this tool's output, given as its input (data/model.txt: "found
+  // 'cryptonets-model', expected 'cryptonets-float-model'", exit 1).
+  const bool sequential = !line.sequential_model.empty();
+  const std::string& input = sequential ? line.sequential_model : line.float_model;
+  if (text_file_format(input) == "cryptonets-model") {
+    throw UsageError(std::string(sequential ? "--sequential '" : "--float '") +
+                     printable_text(input) +
+                     "' holds an integer model, what cryptonets-quantise writes: it quantises "
+                     "a trained network of cryptonets-train (a float model as --float, a "
+                     "sequential model as --sequential)");
+  }
   if (line.sequential_model.empty()) {
     if (text_file_format(line.float_model) == "cryptonets-sequential-model") {
       throw UsageError("--float '" + printable_text(line.float_model) +
@@ -179,6 +189,7 @@ void refuse_model_of_the_other_option(const CommandLine& line) {
   }
 }
 
+// Parses the options; nullopt after --help.
 std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) {
   const SweepGrid defaults;
   std::string default_scales;
@@ -247,8 +258,8 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
   line.output_named = options.given("out");
   line.results_named = options.given("results");
   refuse_default_over_existing(options, {"out", "results"});
-  require_output_path("out", line.output);
-  require_output_path("results", line.results);
+  require_output_path("out", line.output, line.output_named);
+  require_output_path("results", line.results, line.results_named);
   refuse_output_over_data("out", line.output, line.data_directory);
   refuse_output_over_data("results", line.results, line.data_directory);
   // The same file first: that says more than what the file holds.

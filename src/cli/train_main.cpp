@@ -169,7 +169,7 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
                      "repository, it would be shipped data); name the output with --out FILE (a "
                      "file named there is replaced)");
   }
-  require_output_path("out", line.output);
+  require_output_path("out", line.output, line.output_named);
   line.train_limit = static_cast<size_t>(options.integer("train-limit", 0, INT64_MAX));
   line.verify_checksums = verify_option(options);
   line.architecture = options.text("architecture");
@@ -197,9 +197,17 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
     require_regular_input_option("fine-tune", line.fine_tune);
     // The default network's float model cannot be continued (a trial gave data/model-float.txt:
     // "found 'cryptonets-float-model', expected 'cryptonets-sequential-model'", exit 1).
-    if (text_file_format(line.fine_tune) == "cryptonets-float-model") {
+    const std::string format = text_file_format(line.fine_tune);
+    if (format == "cryptonets-float-model") {
       throw UsageError("--fine-tune '" + printable_text(line.fine_tune) +
                        "' holds a float model of the default network, which --fine-tune cannot "
+                       "continue: it takes a sequential model (cryptonets-train --architecture "
+                       "paper, or --activation relu or sigmoid, writes one)");
+    }
+    // The integer model too (data/model.txt: it read the data, then failed, exit 1).
+    if (format == "cryptonets-model") {
+      throw UsageError("--fine-tune '" + printable_text(line.fine_tune) +
+                       "' holds an integer model of cryptonets-quantise, which --fine-tune cannot "
                        "continue: it takes a sequential model (cryptonets-train --architecture "
                        "paper, or --activation relu or sigmoid, writes one)");
     }
@@ -304,6 +312,22 @@ int run(std::span<char* const> arguments) {
   std::unique_ptr<ToolOutput> merged_output;
   if (!line.merged_output.empty())
     merged_output = std::make_unique<ToolOutput>("--merged", line.merged_output, true);
+  // The --fine-tune model is read, and checked against --merged, before the data: a model of
+  // other activations than squares with --merged was refused only after the data were read and
+  // "training on ..." printed (a review).
+  std::optional<SequentialNetwork> fine_tuned;
+  if (!line.fine_tune.empty()) {
+    fine_tuned = load_sequential_network(line.fine_tune);
+    if (!line.merged_output.empty()) {
+      for (const SequentialLayer& layer : fine_tuned->layers) {
+        if (layer.kind == LayerKind::kActivation &&
+            layer.activation.kind != ActivationKind::kSquare)
+          throw UsageError("--merged writes a float model, whose activations are squares: '" +
+                           printable_text(line.fine_tune) + "' has " + layer.activation.name() +
+                           " activations");
+      }
+    }
+  }
   const MnistSet train = with_default_hint("--data", line.data_directory, line.data_named, [&] {
     return load_data_split(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
   });
@@ -342,19 +366,10 @@ int run(std::span<char* const> arguments) {
   if (line.architecture != "cryptonets" || line.activation != "square" || !line.fine_tune.empty()) {
     const Activation activation = parse_activation(line.activation);
     SequentialNetwork network =
-        !line.fine_tune.empty() ? load_sequential_network(line.fine_tune)
+        fine_tuned ? std::move(*fine_tuned)
         : line.architecture == "paper"
             ? make_paper_training_network(classes, t.conv_maps, 50, t.hidden, activation)
             : make_five_layer_network(classes, t.conv_maps, t.hidden, activation);
-    if (!line.merged_output.empty()) {
-      for (const SequentialLayer& layer : network.layers) {
-        if (layer.kind == LayerKind::kActivation &&
-            layer.activation.kind != ActivationKind::kSquare)
-          throw UsageError("--merged writes a float model, whose activations are squares: '" +
-                           printable_text(line.fine_tune) + "' has " + layer.activation.name() +
-                           " activations");
-      }
-    }
     if (!line.approximate.empty()) {
       const LabelledImages fit_images = view(train, 10000);
       const auto ranges = activation_input_ranges(network, fit_images);

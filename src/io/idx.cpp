@@ -85,10 +85,15 @@ void check_sha256(std::span<const uint8_t> content, const std::string& expected_
 // The file for `stem` in `directory`: stem.gz if present, else stem.
 // Never throws: a directory that cannot be searched (a link loop) is the loader's error to report
 // ("filesystem error: status: Too many levels of symbolic links" came from here, past it; a trial).
+// A stem.gz there that cannot be reached (a link loop) is chosen too, for the loader to name: taken
+// as absent, it was "missing 'stem'", or the plain file read in its place.
 std::filesystem::path data_file(const std::filesystem::path& directory, const std::string& stem) {
   const std::filesystem::path gzipped = directory / (stem + ".gz");
   std::error_code error;
-  return std::filesystem::exists(gzipped, error) ? gzipped : directory / stem;
+  const bool there = std::filesystem::exists(gzipped, error);
+  const bool unreachable =
+      error && error != std::errc::no_such_file_or_directory && error != std::errc::not_a_directory;
+  return there || unreachable ? gzipped : directory / stem;
 }
 
 std::string split_prefix(MnistSplit split) {
@@ -380,6 +385,15 @@ MnistSet load_mnist(const std::filesystem::path& directory, MnistSplit split,
         "data set '" + directory.string() + "': expected IDX files " + prefix +
         "-images-idx3-ubyte and " + prefix + "-labels-idx1-ubyte (each optionally .gz); missing '" +
         (images_present ? labels_path : images_path).filename().string() + "'");
+  }
+  // A directory under a file's name is the data set's fault, not the user's choice of file:
+  // read_stored_file's "give the file itself" would send them to name a file they never named.
+  for (const std::filesystem::path& path : {images_path, labels_path}) {
+    std::error_code cause;
+    if (std::filesystem::is_directory(path, cause)) {
+      fail(path.string(), "it is a directory, not an IDX file: data set '" + directory.string() +
+                              "' needs the IDX file itself under that name");
+    }
   }
   // Each file read once: checked and parsed from the same bytes.
   std::vector<uint8_t> images_stored = read_stored_file(images_path);

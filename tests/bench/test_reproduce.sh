@@ -28,6 +28,12 @@ fail() {
   failures=$((failures + 1))
 }
 
+# One plaintext modulus is said in the singular (the scaling run at n = 2048 read "1 plaintext
+# moduli").
+grep -q "n = 2048, .*, 1 plaintext modulus$" "$work/log" ||
+  fail "the log has no '1 plaintext modulus' key generation line for n = 2048"
+grep -q " 1 plaintext moduli" "$work/log" && fail "the log says '1 plaintext moduli'"
+
 expect_header() {  # file, exact header line
   [ -s "$out/$1" ] || { fail "$1 missing or empty"; return; }
   local header
@@ -293,6 +299,18 @@ SOURCE_OUT="$out" SOURCE_REPORT="$report" CRYPTONETS_REPRODUCE="$work/differing-
 grep -qF "report: $work/differ.md" "$work/differing.log" ||
   fail "reproduce.sh when the scores differ does not name the report: $(cat "$work/differing.log")"
 [ -s "$work/differ/layers.png" ] || fail "reproduce.sh did not plot when the scores differ"
+
+# Outside the repository, --paper-values left at its default (the one default input relative to
+# the current directory) is not there: the error says it is the default and how to go on (it was
+# only "cannot read the paper's values from bench/paper_values.csv"); nothing is made there.
+mkdir "$work/bare"
+status=0
+(cd "$work/bare" && "$driver" --mode test --out o --report r.md) >"$work/bare.log" 2>&1 ||
+  status=$?
+[ "$status" -eq 1 ] || fail "reproduce outside the repository: exit $status, expected 1"
+grep -qF "cannot read the paper's values from bench/paper_values.csv (the default of --paper-values, relative to the current directory '$work/bare': run from the repository, or give --paper-values)" \
+  "$work/bare.log" || fail "reproduce outside the repository: $(cat "$work/bare.log")"
+[ -z "$(ls -A "$work/bare")" ] || fail "reproduce outside the repository left $(ls -A "$work/bare")"
 
 if [ "$failures" -gt 0 ]; then
   cat "$work/log"

@@ -319,6 +319,16 @@ expect 2 "--sequential 'float.txt' holds a float model of the 5-layer network: g
 [ -e seq-table.md ] && fail "cryptonets-quantise wrote seq-table.md for a model of the other option"
 expect 2 "--fine-tune 'float.txt' holds a float model of the default network, which --fine-tune cannot continue" \
   seq-model.txt -- "$train" --fine-tune float.txt --data set --epochs 1 --out seq-model.txt
+# The integer model, quantise's output, as an input of either (it was exit 1 after the data were
+# read: "found 'cryptonets-model', expected 'cryptonets-sequential-model'").
+expect 2 "--fine-tune 'model.txt' holds an integer model of cryptonets-quantise, which --fine-tune cannot continue" \
+  seq-model.txt -- "$train" --fine-tune model.txt --data set --epochs 1 --out seq-model.txt
+expect 2 "--float 'model.txt' holds an integer model, what cryptonets-quantise writes" seq-model.txt -- \
+  "$quantise" --float model.txt --data set --out seq-model.txt --results seq-table.md \
+  "${small_grid[@]}"
+expect 2 "--sequential 'model.txt' holds an integer model, what cryptonets-quantise writes" \
+  seq-model.txt -- "$quantise" --sequential model.txt --data set --out seq-model.txt \
+  --results seq-table.md "${small_grid[@]}"
 # --merged writes a float model, of square activations: others are refused before the training
 # (a trial: trained, then "to_float_network: FloatNetwork's activations are squares", exit 1).
 expect 2 "--merged writes a float model, whose activations are squares: not with --activation relu" \
@@ -327,6 +337,8 @@ expect 2 "--merged writes a float model, whose activations are squares: not with
 expect 2 "--merged writes a float model, whose activations are squares: '$data/activation-study/relu.txt' has relu activations" \
   merged.txt -- "$train" --data set --fine-tune "$data/activation-study/relu.txt" --epochs 1 \
   --out seq-model.txt --merged merged.txt
+# ... before the data are read (it was refused after them, "training on ..." printed).
+grep -q "training on" message.txt && fail "--merged with a relu --fine-tune model read the data first"
 expect 2 "--merged writes a float model, whose activations are squares: not with --approximate" \
   merged.txt -- "$train" --data set --fine-tune "$data/activation-study/relu.txt" \
   --approximate lsq --epochs 1 --out seq-model.txt --merged merged.txt

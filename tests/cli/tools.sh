@@ -636,11 +636,21 @@ expect 1 "cannot open float model 'data/model-float.txt' (the default of --float
   "$quantise" --data ../set --out m.txt --results r.md
 expect 1 "(the default of --data, relative to the current directory" -- \
   "$quantise" --float "$data/model-float.txt" --out m.txt --results r.md
+# The default outputs too, whose directories are not there: the truly bare run stops at --out.
+expect 2 "--out: cannot write file 'data/model-float.txt': its directory 'data' does not exist (outputs go into an existing directory) (the default of --out, relative to the current directory '$PWD': run from the repository, or give --out)" -- \
+  "$train" --epochs 1
+expect 2 "its directory 'data' does not exist (outputs go into an existing directory) (the default of --out, relative" -- \
+  "$quantise" --float "$data/model-float.txt" --data ../set --results r.md
+expect 2 "its directory 'bench/results' does not exist (outputs go into an existing directory) (the default of --results, relative" -- \
+  "$quantise" --float "$data/model-float.txt" --data ../set --out m.txt
 rm message.txt
 [ -z "$(ls -A)" ] || fail "a bare run outside the repository left files: $(ls -A)"
 # Named, a missing input gets no such reason.
 expect 1 "data set 'no-data': no such directory" -- "$train" --data no-data --epochs 1 --out f.txt
 grep -q "the default of" message.txt && fail "a named --data was called the default: $(cat message.txt)"
+expect 2 "--out: cannot write file 'no-dir/f.txt': its directory 'no-dir' does not exist" -- \
+  "$train" --epochs 1 --out no-dir/f.txt
+grep -q "the default of" message.txt && fail "a named --out was called the default: $(cat message.txt)"
 cd .. || exit 1
 
 # ---- A binary file where a text model belongs: the message says so, whole (a trial: an IDX file
