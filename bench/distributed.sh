@@ -7,14 +7,25 @@
 # them.
 #
 #   bash bench/distributed.sh [build-dir] [images]      (defaults: build, 8192 = one full batch)
+# GROUPS_ONLY=1: the reference and the --groups runs only, written to
+# bench/results/distributed-groups.log. A failed or interrupted run leaves bench/results as it was
+# (bench/common.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=$(realpath "${1:-build}")
+source bench/common.sh
+bench_usage="bash bench/distributed.sh [build-dir] [images 1-8192]"
+bench_help "$@"
+[ $# -le 2 ] || bench_usage_error "at most 2 arguments, got $#"
 images=${2:-8192}
-log=bench/results/distributed.log
-[ "${GROUPS_ONLY:-0}" = 1 ] && log=bench/results/distributed-groups.log
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+bench_count images "$images" 1 8192
+bench_program "${1:-build}/cryptonets" "${1:-build}"
+build=$(realpath "${1:-build}")
+command -v mpirun >/dev/null || { echo "$bench_name: mpirun not found (install Open MPI)" >&2; exit 1; }
+published=bench/results/distributed.log
+[ "${GROUPS_ONLY:-0}" = 1 ] && published=bench/results/distributed-groups.log
+bench_work_dir
+work=$bench_work
+log=$work/report.log
 launcher=(mpirun --oversubscribe)
 [ "$(id -u)" = 0 ] && launcher+=(--allow-run-as-root)
 export OMP_WAIT_POLICY=passive
@@ -61,4 +72,5 @@ for ranks in 2 4; do
   run "mpi-$ranks-ranks-2-groups" "${launcher[@]}" -n "$ranks" "$exe" infer --threads 1 --groups 2
 done
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$log"
-cat "$log"
+bench_publish "$log" "$published"
+cat "$published"
