@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The measurement scripts in bench/ (network_layers.sh, bfv_vs_yashe.sh, simd.sh, thread_scaling.sh,
-# distributed.sh, service_bench.sh) and cryptonets-simd-network's arguments. A bad argument (a
+# distributed.sh, service_bench.sh, activation_study.sh's step names) and cryptonets-simd-network's arguments. A bad argument (a
 # count that is not one, a build directory without the programs, too many arguments, an OUT in a
 # directory that does not exist) is a usage error (exit 2) before any work; --help exits 0. A run
 # that fails or is interrupted leaves the committed results as they were and no file behind (a
@@ -127,6 +127,11 @@ OUT="$work/none/service.md" expect 2 "OUT: cannot write '$work/none/service.md'"
 CLIENTS="2 4" expect 2 "CLIENTS must include 1" service_bench.sh "$fake" 1 1
 CLIENTS="1 5" expect 2 "a count in CLIENTS is an integer from 1 to 4, got '5'" service_bench.sh "$fake" 1 1
 SCHEME=ckks expect 2 "SCHEME is yashe or bfv, got 'ckks'" service_bench.sh "$fake" 1 1
+# activation_study.sh: every step name is checked before the first step trains (hours).
+expect 0 "usage: bash bench/activation_study.sh" activation_study.sh --help
+TRAIN="$fake/cryptonets" expect 2 "unknown step 'bogus'" activation_study.sh relu bogus
+TRAIN="$fake/cryptonets" expect 2 "unknown step 'tanh-dropins'" activation_study.sh tanh-dropins
+[ ! -e "$tree/bench/results/activation-study" ] || fail "activation_study.sh with an unknown step wrote $(ls "$tree/bench/results/activation-study")"
 unchanged "the scripts with bad counts"
 
 # A program that fails in the middle of the run: the results stay as they were.
