@@ -5,7 +5,7 @@
 # directory that does not exist) is a usage error (exit 2) before any work; --help exits 0. A run
 # that fails or is interrupted leaves the committed results as they were and no file behind (a
 # trial: network_layers.sh and bfv_vs_yashe.sh deleted network.csv and bfv.csv first, distributed.sh
-# and simd.sh wrote their results file as they went, thread_scaling.sh with runs 'abc' emptied
+# and simd.sh wrote their results file as they went (distributed.sh exited 0 when scores differed), thread_scaling.sh with runs 'abc' emptied
 # threads.md, and each left temporary files). The scripts run from a copy of bench/ against stub
 # programs (a few milliseconds each), never a measurement.
 # Usage: test_scripts.sh SOURCE_ROOT SIMD_NETWORK
@@ -68,21 +68,33 @@ calls=$(wc -l <"$FAKE_LOG")
 [ "$calls" = "${FAKE_FAIL:-0}" ] && { echo "stub: failing call $calls" >&2; exit 1; }
 if [ "$calls" = "${FAKE_SLEEP:-0}" ]; then touch "$FAKE_LOG.sleeping"; exec sleep 30; fi
 case "$(basename "$0")" in
-  cryptonets)  # mnist ... --threads T ... --csv PATH
-    threads=1 csv=/dev/null
+  cryptonets)  # mnist ... --threads T ... --csv PATH; keygen, encrypt, infer, decrypt
+    command=$1 threads=1 csv=/dev/null out=/dev/null scores=/dev/null
     while [ $# -gt 1 ]; do
-      case "$1" in --csv) csv=$2 ;; --threads) threads=$2 ;; esac
+      case "$1" in
+        --csv) csv=$2 ;; --threads) threads=$2 ;; --out | --out-dir) out=$2 ;; --scores) scores=$2 ;;
+      esac
       shift
     done
-    printf '%s\n' "preset,n,log2_q,moduli,threads,images,batch,stage,layer,modulus,seconds" \
-      "default,8192,385.0,2,$threads,1,0,encode+encrypt,,1,0.5" \
-      "default,8192,385.0,2,$threads,1,0,conv,1,1,0.25" >"$csv" ;;
+    case "$command" in
+      mnist)
+        printf '%s\n' "preset,n,log2_q,moduli,threads,images,batch,stage,layer,modulus,seconds" \
+          "default,8192,385.0,2,$threads,1,0,encode+encrypt,,1,0.5" \
+          "default,8192,385.0,2,$threads,1,0,conv,1,1,0.25" >"$csv" ;;
+      keygen) mkdir -p "$out" && touch "$out/params" "$out/evaluation.key" "$out/public.key" ;;
+      encrypt | infer) echo ciphertexts >"$out" ;;
+      decrypt) echo "scores${FAKE_DIFFER:+ $calls}" >"$scores" ;;  # FAKE_DIFFER: each call's own
+    esac ;;
   bench_ring | bench_simd) echo "NTT/forward/n:8192_min 1 us" ; echo "NTT/forward/n:8192_median 1 us" ;;
   cryptonets-simd-network)
     printf '%s\n' "parameters: stub" "" "| stage | w wall s | w CPU s | page faults | CPU ratio |" \
       "|---|---|---|---|---|" "| encode+encrypt (t1) | 0.100 | 0.100 | 1 | 1.00 |" \
       "| 1. conv (t1) | 0.100 | 0.100 | 1 | 1.00 |" "| 1. conv (all moduli) | 0.200 | 0.200 | 2 | 1.00 |" ;;
-  mpirun) echo "mpirun (stub) 4.1" ;;
+  mpirun)  # --version, or [options] -n K PROGRAM ARGS...
+    [ "$1" = --version ] && { echo "mpirun (stub) 4.1"; exit 0; }
+    while [ "$1" != -n ]; do shift; done
+    shift 2
+    exec "$@" ;;
 esac
 STUB
 chmod +x "$work/stub"
@@ -141,6 +153,8 @@ FAKE_FAIL=3 expect 1 "stub: failing call 3" bfv_vs_yashe.sh "$fake/cryptonets" 1
 unchanged "bfv_vs_yashe.sh with its third run failing"
 FAKE_FAIL=2 expect 1 "stub: failing call 2" distributed.sh "$fake" 1
 unchanged "distributed.sh with keygen failing"
+FAKE_DIFFER=1 expect 1 "run(s) decrypted to other scores than the single-process run" distributed.sh "$fake" 1
+unchanged "distributed.sh with scores that differ"
 FAKE_FAIL=3 expect 1 "stub: failing call 3" simd.sh "$fake" 1
 unchanged "simd.sh with its third program failing"
 
@@ -177,6 +191,9 @@ grep -q "^| 1 | YASHE' | 0.50 | 0.25 |" "$tree/bench/results/bfv.md" || fail "bf
 expect 0 "wrote bench/results/simd-run.md" simd.sh "$fake" 1
 grep -q "^| 1. conv (all moduli) | 0.200 |" "$tree/bench/results/simd-run.md" || fail "simd-run.md not replaced"
 expect 0 "wrote bench/results/threads.md" thread_scaling.sh "$fake" 1
+expect 0 "## mpi-4-ranks-2-groups" distributed.sh "$fake" 1
+grep -q "^## mpi-4-ranks-2-groups" "$tree/bench/results/distributed.log" ||
+  fail "distributed.log: $(cat "$tree/bench/results/distributed.log")"
 grep -q "^| 1. conv (all moduli) | 0.200 | 0.200 | 1.00 |" "$tree/bench/results/threads.md" ||
   fail "threads.md: $(head -c 600 "$tree/bench/results/threads.md")"
 [ "$(cd "$tree/bench/results" && ls -A | tr '\n' ' ')" = "$(printf '%s\n' "${results[@]}" | sort | tr '\n' ' ')" ] ||
