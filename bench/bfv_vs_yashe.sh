@@ -9,6 +9,7 @@
 # A failed or interrupted run leaves bench/results as it was (bench/common.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
 source bench/common.sh
 bench_usage="bash bench/bfv_vs_yashe.sh [cryptonets binary] [runs 1-100] [images 1-8192]"
 bench_help "$@"

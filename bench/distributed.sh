@@ -14,6 +14,7 @@
 # (bench/common.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
 source bench/common.sh
 bench_usage="bash bench/distributed.sh [build-dir] [images 1-8192]"
 bench_help "$@"

@@ -15,6 +15,7 @@
 # when the whole run succeeded (bench/common.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/common.sh
 source "$root/bench/common.sh"
 bench_usage="bash bench/service_bench.sh [BUILD_DIR [IMAGES 1-16384 [THREADS 1-1024 [RING_DEGREE]]]]"
 bench_help "$@"

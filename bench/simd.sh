@@ -7,6 +7,7 @@
 # A failed or interrupted run leaves bench/results as it was (bench/common.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
 source bench/common.sh
 bench_usage="bash bench/simd.sh [build-dir] [images 1-8192]"
 bench_help "$@"

@@ -28,6 +28,7 @@
 # A failed or interrupted run leaves bench/results as it was (bench/common.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
 source bench/common.sh
 bench_usage="bash bench/thread_scaling.sh [build-dir] [runs 1-100]"
 bench_help "$@"
