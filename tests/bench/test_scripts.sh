@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The measurement scripts in bench/ (network_layers.sh, bfv_vs_yashe.sh, simd.sh, thread_scaling.sh,
-# distributed.sh, service_bench.sh, activation_study.sh's step names) and cryptonets-simd-network's arguments. A bad argument (a
+# distributed.sh, service_bench.sh, activation_study.sh's step names, reproduce.sh's --help) and cryptonets-simd-network's arguments. A bad argument (a
 # count that is not one, a build directory without the programs, too many arguments, an OUT in a
 # directory that does not exist) is a usage error (exit 2) before any work; --help exits 0. A run
 # that fails or is interrupted leaves the committed results as they were and no file behind (a
@@ -49,6 +49,9 @@ done
 tree="$work/tree"
 mkdir -p "$tree/bench/results" "$work/tmp" "$work/bin"
 cp "$root"/bench/*.sh "$tree/bench/"
+cp -r "$root/bench/plots" "$tree/bench/"
+mkdir "$tree/bench/results/reproduction"
+echo "shipped png" >"$tree/bench/results/reproduction/activation_study.png"
 results=(network.csv network.md bfv.csv bfv.md distributed.log distributed-groups.log simd-run.md
   threads.md service.md)
 for file in "${results[@]}"; do echo "shipped $file" >"$tree/bench/results/$file"; done
@@ -90,6 +93,8 @@ case "$(basename "$0")" in
     printf '%s\n' "parameters: stub" "" "| stage | w wall s | w CPU s | page faults | CPU ratio |" \
       "|---|---|---|---|---|" "| encode+encrypt (t1) | 0.100 | 0.100 | 1 | 1.00 |" \
       "| 1. conv (t1) | 0.100 | 0.100 | 1 | 1.00 |" "| 1. conv (all moduli) | 0.200 | 0.200 | 2 | 1.00 |" ;;
+  cryptonets-reproduce) [[ " $* " == *" --help "* ]] && echo "usage: cryptonets-reproduce [options]" ;;
+  gnuplot) ;;
   mpirun)  # --version, or [options] -n K PROGRAM ARGS...
     [ "$1" = --version ] && { echo "mpirun (stub) 4.1"; exit 0; }
     while [ "$1" != -n ]; do shift; done
@@ -98,10 +103,12 @@ case "$(basename "$0")" in
 esac
 STUB
 chmod +x "$work/stub"
-for name in cryptonets bench/bench_ring bench/bench_simd bench/cryptonets-simd-network; do
+for name in cryptonets bench/bench_ring bench/bench_simd bench/cryptonets-simd-network \
+  bench/cryptonets-reproduce; do
   cp "$work/stub" "$fake/$name"
 done
 cp "$work/stub" "$work/bin/mpirun"
+cp "$work/stub" "$work/bin/gnuplot"
 export PATH="$work/bin:$PATH" FAKE_LOG="$work/calls"
 
 # expect STATUS MESSAGE SCRIPT ARGS...: the exit status, a line of the output, no program run.
@@ -145,6 +152,17 @@ TRAIN="$fake/cryptonets" expect 2 "unknown step 'bogus'" activation_study.sh rel
 TRAIN="$fake/cryptonets" expect 2 "unknown step 'tanh-dropins'" activation_study.sh tanh-dropins
 [ ! -e "$tree/bench/results/activation-study" ] || fail "activation_study.sh with an unknown step wrote $(ls "$tree/bench/results/activation-study")"
 unchanged "the scripts with bad counts"
+
+# reproduce.sh --help: the driver's help and nothing else (the script went on to redraw the PNGs
+# in bench/results); a test-mode run whose driver fails leaves no temporary directory.
+export CRYPTONETS_REPRODUCE="$fake/bench/cryptonets-reproduce"
+expect 0 "usage: cryptonets-reproduce" reproduce.sh --help
+[ "$(cat "$FAKE_LOG")" = "cryptonets-reproduce --help" ] || fail "reproduce.sh --help ran: $(cat "$FAKE_LOG")"
+expect 0 "usage: cryptonets-reproduce" reproduce.sh --mode test --help
+unchanged "reproduce.sh --help"
+FAKE_FAIL=1 expect 1 "stub: failing call 1" reproduce.sh --mode test
+unchanged "reproduce.sh --mode test with its driver failing"
+unset CRYPTONETS_REPRODUCE
 
 # A program that fails in the middle of the run: the results stay as they were.
 FAKE_FAIL=2 expect 1 "stub: failing call 2" network_layers.sh "$fake" 1
@@ -196,7 +214,7 @@ grep -q "^## mpi-4-ranks-2-groups" "$tree/bench/results/distributed.log" ||
   fail "distributed.log: $(cat "$tree/bench/results/distributed.log")"
 grep -q "^| 1. conv (all moduli) | 0.200 | 0.200 | 1.00 |" "$tree/bench/results/threads.md" ||
   fail "threads.md: $(head -c 600 "$tree/bench/results/threads.md")"
-[ "$(cd "$tree/bench/results" && ls -A | tr '\n' ' ')" = "$(printf '%s\n' "${results[@]}" | sort | tr '\n' ' ')" ] ||
+[ "$(cd "$tree/bench/results" && ls -A | tr '\n' ' ')" = "$(printf '%s\n' "${results[@]}" reproduction | sort | tr '\n' ' ')" ] ||
   fail "bench/results holds other files: $(ls -A "$tree/bench/results")"
 [ -z "$(ls -A "$work/tmp")" ] || fail "the whole runs left $(ls -A "$work/tmp") in TMPDIR"
 
