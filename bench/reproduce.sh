@@ -72,6 +72,13 @@ fi
 # The driver's help, and nothing else: the script went on to redraw the PNGs in bench/results.
 [ "$help" = 0 ] || exec "$driver" --help
 
+# gnuplot draws the PNGs after the run: missing, it failed only after the measurements (25 minutes
+# in the reduced mode), with the report already replaced.
+command -v gnuplot >/dev/null || {
+  echo "gnuplot not found: run bash tests/install-deps.sh (nothing was run)" >&2
+  exit 1
+}
+
 commit="unknown"
 if git -C "$root" rev-parse --short HEAD >/dev/null 2>&1; then
   commit="$(git -C "$root" rev-parse --short HEAD)"
@@ -91,7 +98,6 @@ if [ "$status" -ne 0 ]; then
 fi
 scratch=""  # the run wrote its report: the test mode's directory stays, named at the end
 
-command -v gnuplot >/dev/null || { echo "gnuplot not found: run bash tests/install-deps.sh" >&2; exit 2; }
 columns() { head -n 1 "$1" | awk -F, '{ print NF }'; }
 plots="$root/bench/plots"
 if [ "$study_only" -eq 1 ]; then

@@ -162,6 +162,19 @@ expect 0 "usage: cryptonets-reproduce" reproduce.sh --mode test --help
 unchanged "reproduce.sh --help"
 FAKE_FAIL=1 expect 1 "stub: failing call 1" reproduce.sh --mode test
 unchanged "reproduce.sh --mode test with its driver failing"
+# Without gnuplot (a PATH of the commands the script and the stub use): refused before the driver.
+mkdir "$work/no-gnuplot"
+for tool in bash env dirname basename mktemp rmdir rm git stat head awk wc cat; do
+  ln -s "$(command -v "$tool")" "$work/no-gnuplot/$tool"
+done
+rm -f "$FAKE_LOG"
+status=0
+"$(command -v env)" PATH="$work/no-gnuplot" "$(command -v bash)" "$tree/bench/reproduce.sh" \
+  --mode test >"$work/out" 2>&1 || status=$?
+[ "$status" = 1 ] && grep -q "gnuplot not found" "$work/out" ||
+  fail "reproduce.sh without gnuplot: exit $status: $(cat "$work/out")"
+[ ! -e "$FAKE_LOG" ] || fail "reproduce.sh without gnuplot ran $(cat "$FAKE_LOG")"
+unchanged "reproduce.sh without gnuplot"
 unset CRYPTONETS_REPRODUCE
 
 # A program that fails in the middle of the run: the results stay as they were.
