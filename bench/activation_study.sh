@@ -18,6 +18,24 @@
 # FT_EPOCHS (fine-tuning, 20), FT_LR (fine-tuning step size, 0.002), SCRATCH (build/activation-study).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+usage="usage: bash bench/activation_study.sh [STEP...]  (steps: relu, sigmoid, relu-dropins,
+  sigmoid-dropins, ACTIVATION-FIT with FIT lsq, chebyshev or lsq-observed, quantise,
+  quantise-NAME; default: every step)"
+case "${1:-}" in -h | --help) echo "$usage"; exit 0 ;; esac
+steps=("$@")
+if [ ${#steps[@]} -eq 0 ]; then
+  steps=(relu relu-dropins sigmoid sigmoid-dropins relu-lsq-observed relu-lsq sigmoid-lsq-observed
+    relu-chebyshev sigmoid-lsq sigmoid-chebyshev quantise)
+fi
+# Every step is known before the first one runs (an unknown one was refused only after the steps
+# before it, hours of training).
+for s in "${steps[@]}"; do
+  case "$s" in
+    relu | sigmoid | relu-dropins | sigmoid-dropins | quantise | quantise-?*) ;;
+    relu-lsq | relu-chebyshev | relu-lsq-observed | sigmoid-lsq | sigmoid-chebyshev | sigmoid-lsq-observed) ;;
+    *) echo "activation_study.sh: unknown step '$s'" >&2; echo "$usage" >&2; exit 2 ;;
+  esac
+done
 train=${TRAIN:-build/cryptonets-train}
 quantiser=${QUANTISE:-build/cryptonets-quantise}
 epochs=${EPOCHS:-25}
@@ -64,11 +82,6 @@ quantise() {  # name (a float model in $models or $scratch without .txt)
     --results "$logs/$1-quantisation.md" "${grid[@]}" --threads 1
 }
 
-steps=("$@")
-if [ ${#steps[@]} -eq 0 ]; then
-  steps=(relu relu-dropins sigmoid sigmoid-dropins relu-lsq-observed relu-lsq sigmoid-lsq-observed
-    relu-chebyshev sigmoid-lsq sigmoid-chebyshev quantise)
-fi
 for s in "${steps[@]}"; do
   case "$s" in
     relu | sigmoid) original "$s" ;;

@@ -13,6 +13,7 @@
 #include <memory>
 #include <thread>
 
+#include "benchmark_context.hpp"
 #include "cryptonets/arith/primes.hpp"
 #include "cryptonets/inference/encrypted_arithmetic.hpp"
 #include "cryptonets/io/model_file.hpp"
@@ -246,9 +247,5 @@ BENCHMARK(output_relinearisations)
 // first reuses warm memory (without this, glibc unmaps or trims the outputs after each iteration).
 int main(int argc, char** argv) {
   cryptonets::keep_freed_memory_for_reuse();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return cryptonets::bench::benchmark_main(argc, argv);
 }

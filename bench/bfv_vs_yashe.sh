@@ -6,21 +6,30 @@
 # both; every stage keeps its minimum over the runs. Writes bench/results/bfv.md and bfv.csv.
 #
 #   bash bench/bfv_vs_yashe.sh [cryptonets binary] [runs] [images]   (defaults: build/cryptonets 3 8192)
+# A failed or interrupted run leaves bench/results as it was (bench/common.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+source bench/common.sh
+bench_usage="bash bench/bfv_vs_yashe.sh [cryptonets binary] [runs 1-100] [images 1-8192]"
+bench_help "$@"
+[ $# -le 3 ] || bench_usage_error "at most 3 arguments, got $#"
 exe=${1:-build/cryptonets}
 runs=${2:-3}
 images=${3:-8192}
+bench_count runs "$runs" 1 100
+bench_count images "$images" 1 8192
+bench_program "$exe"
 out=bench/results
 mkdir -p "$out"
-csv=$out/bfv.csv
-rm -f "$csv"
+bench_work_dir
+csv=$bench_work/bfv.csv
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 start=$(date -u +%Y-%m-%dT%H:%MZ)
 for threads in 1 2; do
   for run in $(seq 1 "$runs"); do
     for scheme in yashe bfv; do
-      part=$(mktemp)
+      part=$bench_work/part.csv
       # --no-noise: the secret-key diagnostics are not part of the protocol's cost.
       OMP_WAIT_POLICY=passive "$exe" mnist --scheme "$scheme" --threads "$threads" \
         --images "$images" --batch "$images" --no-noise --csv "$part" >/dev/null
@@ -82,5 +91,7 @@ flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|avx512f|
         print line " |"
       }
     }' "$csv"
-} >"$out/bfv.md"
-echo "wrote $out/bfv.md and $csv"
+} >"$bench_work/bfv.md"
+bench_publish "$csv" "$out/bfv.csv"
+bench_publish "$bench_work/bfv.md" "$out/bfv.md"
+echo "wrote $out/bfv.md and $out/bfv.csv"

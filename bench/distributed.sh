@@ -2,19 +2,33 @@
 # Distributed infer (issue 20) on this machine: one full batch of the shipped model at the default
 # preset (YASHE', n = 8192, two plaintext moduli), in one process and under mpirun with 1, 2 and 4
 # ranks of one thread each (auto split), with --split outputs on 2 and 4 ranks (the other split
-# of the dense layers), and with --groups 2 on 2 and 4 ranks (whole units per group). Every run's scores must decrypt to the single-process run's (checked).
+# of the dense layers), and with --groups 2 on 2 and 4 ranks (whole units per group). Every run's
+# scores must decrypt to the single-process run's: a run that does not fails the script (exit 1),
+# its log shown and not written.
 # Writes the runs' reports to bench/results/distributed.log; bench/results/distributed.md discusses
 # them.
 #
 #   bash bench/distributed.sh [build-dir] [images]      (defaults: build, 8192 = one full batch)
+# GROUPS_ONLY=1: the reference and the --groups runs only, written to
+# bench/results/distributed-groups.log. A failed or interrupted run leaves bench/results as it was
+# (bench/common.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=$(realpath "${1:-build}")
+# shellcheck source=bench/common.sh
+source bench/common.sh
+bench_usage="bash bench/distributed.sh [build-dir] [images 1-8192]"
+bench_help "$@"
+[ $# -le 2 ] || bench_usage_error "at most 2 arguments, got $#"
 images=${2:-8192}
-log=bench/results/distributed.log
-[ "${GROUPS_ONLY:-0}" = 1 ] && log=bench/results/distributed-groups.log
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+bench_count images "$images" 1 8192
+bench_program "${1:-build}/cryptonets" "${1:-build}"
+build=$(realpath "${1:-build}")
+command -v mpirun >/dev/null || { echo "$bench_name: mpirun not found (install Open MPI)" >&2; exit 1; }
+published=bench/results/distributed.log
+[ "${GROUPS_ONLY:-0}" = 1 ] && published=bench/results/distributed-groups.log
+bench_work_dir
+work=$bench_work
+log=$work/report.log
 launcher=(mpirun --oversubscribe)
 [ "$(id -u)" = 0 ] && launcher+=(--allow-run-as-root)
 export OMP_WAIT_POLICY=passive
@@ -61,4 +75,10 @@ for ranks in 2 4; do
   run "mpi-$ranks-ranks-2-groups" "${launcher[@]}" -n "$ranks" "$exe" infer --threads 1 --groups 2
 done
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$log"
-cat "$log"
+if grep -q "^SCORES DIFFER" "$log"; then  # a failed run: shown, not published
+  cat "$log"
+  echo "$bench_name: $(grep -c "^SCORES DIFFER" "$log") run(s) decrypted to other scores than the single-process run; $published left as it was" >&2
+  exit 1
+fi
+bench_publish "$log" "$published"
+cat "$published"

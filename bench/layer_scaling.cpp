@@ -31,6 +31,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <string>
@@ -83,6 +84,10 @@ double best(const std::vector<double>& v) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+    std::printf("usage: cryptonets-layer-scaling [rounds 1-40] (default 5)\n");
+    return 0;
+  }
   const std::optional<int> parsed =
       argc == 1 ? std::optional<int>(5) : bench::parse_count(argv[1], 1, 40);
   if (argc > 2 || !parsed) {

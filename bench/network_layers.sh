@@ -5,19 +5,27 @@
 # threads. Writes bench/results/network.md and bench/results/network.csv.
 #
 #   bash bench/network_layers.sh [build-dir] [images]     (defaults: build, 8192 = one full batch)
+# A failed or interrupted run leaves bench/results as it was (bench/common.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+source bench/common.sh
+bench_usage="bash bench/network_layers.sh [build-dir] [images 1-8192]"
+bench_help "$@"
+[ $# -le 2 ] || bench_usage_error "at most 2 arguments, got $#"
 build=${1:-build}
 images=${2:-8192}
+bench_count images "$images" 1 8192
+bench_program "$build/cryptonets" "$build"
 out=bench/results
 mkdir -p "$out"
-csv=$out/network.csv
-rm -f "$csv"
+bench_work_dir
+csv=$bench_work/network.csv
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for run in "yashe default" "yashe table-bound" "bfv default"; do
   read -r scheme preset <<<"$run"
   for threads in 1 2; do
-    part=$(mktemp)
+    part=$bench_work/part.csv
     # --batch keeps one batch whatever the ring degree; --no-noise: the diagnostics take time.
     "$build/cryptonets" mnist --scheme "$scheme" --preset "$preset" --threads "$threads" \
       --images "$images" --batch "$images" --no-noise --csv "$part" >/dev/null
@@ -30,7 +38,9 @@ done
   echo "# Encrypted network: time per layer for one batch"
   echo
   echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores;"
-  echo "date: $(date -u +%Y-%m-%d); images per batch: $images; command: \`bash bench/network_layers.sh\`."
+  echo "CPU flags used by the kernels: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' |
+    grep -E '^(avx2|avx512f|avx512ifma|bmi2|adx)$' | tr '\n' ' ' | sed 's/ $//');"
+  echo "date: $(date -u +%Y-%m-%d); images per batch: $images; command: \`bash bench/network_layers.sh $*\`."
   echo "Load average (1/5/15 min) before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "(other jobs share this machine: every time is an upper bound)."
   echo "Times are wall-clock seconds summed over the plaintext moduli (two CRT moduli of 39 bits);"
@@ -58,5 +68,7 @@ done
           sum[key, "decrypt+decode"]
       }
     }' "$csv" | sort -t'|' -k3,3n -k5,5n
-} >"$out/network.md"
-echo "wrote $out/network.md and $csv"
+} >"$bench_work/network.md"
+bench_publish "$csv" "$out/network.csv"
+bench_publish "$bench_work/network.md" "$out/network.md"
+echo "wrote $out/network.md and $out/network.csv"

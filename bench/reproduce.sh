@@ -19,9 +19,11 @@ out="bench/results/reproduction"
 report="bench/results/reproduction.md"
 study_only=0
 mode=reduced
+help=0
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
   case "${args[$i]}" in
+    -h | --help) help=1 ;;
     --study-only)
       study_only=1
       out="bench/results/activation-study/encrypted"
@@ -33,7 +35,7 @@ done
 # The test mode's n = 1024, 24-image results are no reproduction: named outputs aside, they go to
 # a new temporary directory (a trial's smoke test replaced the shipped full-run report with them).
 scratch=""
-if [ "$mode" = test ]; then
+if [ "$mode" = test ] && [ "$help" = 0 ]; then
   scratch="$(mktemp -d "${TMPDIR:-/tmp}/cryptonets-reproduce-test.XXXXXX")"
   out="$scratch/$(basename "$out")"
   report="$scratch/$(basename "$report")"
@@ -44,11 +46,17 @@ for ((i = 0; i < ${#args[@]}; i++)); do
     --report) if [ $((i + 1)) -lt ${#args[@]} ]; then report="${args[$((i + 1))]}"; fi ;;
   esac
 done
-# A scratch directory that holds neither output (both named) is not left behind.
+# A scratch directory that holds neither output (both named) is not left behind, nor one of a run
+# that failed (the driver removes what it made, not the directory made here).
 note=""
 if [ -n "$scratch" ]; then
   case "$out $report" in
-    *"$scratch"*) note=" (test mode: a temporary directory, not bench/results)" ;;
+    *"$scratch"*)
+      note=" (test mode: a temporary directory, not bench/results)"
+      trap '[ -n "$scratch" ] && rm -rf "$scratch"' EXIT
+      trap 'exit 130' INT
+      trap 'exit 143' TERM
+      ;;
     *) rmdir "$scratch" ;;
   esac
 fi
@@ -60,6 +68,16 @@ if [ -z "$driver" ]; then
   meson compile -C "$build" cryptonets-reproduce
   driver="$build/bench/cryptonets-reproduce"
 fi
+
+# The driver's help, and nothing else: the script went on to redraw the PNGs in bench/results.
+[ "$help" = 0 ] || exec "$driver" --help
+
+# gnuplot draws the PNGs after the run: missing, it failed only after the measurements (25 minutes
+# in the reduced mode), with the report already replaced.
+command -v gnuplot >/dev/null || {
+  echo "gnuplot not found: run bash tests/install-deps.sh (nothing was run)" >&2
+  exit 1
+}
 
 commit="unknown"
 if git -C "$root" rev-parse --short HEAD >/dev/null 2>&1; then
@@ -78,8 +96,8 @@ report_before="$(report_state "$report")"
 if [ "$status" -ne 0 ]; then
   [ "$status" -eq 1 ] && [ "$(report_state "$report")" != "$report_before" ] || exit "$status"
 fi
+scratch=""  # the run wrote its report: the test mode's directory stays, named at the end
 
-command -v gnuplot >/dev/null || { echo "gnuplot not found: run bash tests/install-deps.sh" >&2; exit 2; }
 columns() { head -n 1 "$1" | awk -F, '{ print NF }'; }
 plots="$root/bench/plots"
 if [ "$study_only" -eq 1 ]; then

@@ -11,15 +11,33 @@
 # client counts to measure, default "1 2 4"), OUT (the report; default bench/results/service.md).
 # Every client encrypts nothing itself: all use one key directory and one batch (each registers
 # its own token), so that the measurement is the service's, not the client's encryption.
+# Every argument is checked before any work (a usage error exits 2); the report replaces $OUT only
+# when the whole run succeeded (bench/common.sh).
 set -euo pipefail
-build=$(realpath "${1:-build}")
+root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/common.sh
+source "$root/bench/common.sh"
+bench_usage="bash bench/service_bench.sh [BUILD_DIR [IMAGES 1-16384 [THREADS 1-1024 [RING_DEGREE]]]]"
+bench_help "$@"
+[ $# -le 4 ] || bench_usage_error "at most 4 arguments, got $#"
 images=${2:-8192}
 threads=${3:-2}
 ring=${4:-preset}
 scheme=${SCHEME:-yashe}
 client_counts=${CLIENTS:-1 2 4}
-root=$(cd "$(dirname "$0")/.." && pwd)
-out=${OUT:-$root/bench/results/service.md}
+bench_count IMAGES "$images" 1 16384
+bench_count THREADS "$threads" 1 1024
+[ "$ring" = preset ] || bench_count RING_DEGREE "$ring" 1 65536
+case "$scheme" in yashe | bfv) ;; *) bench_usage_error "SCHEME is yashe or bfv, got '$scheme'" ;; esac
+# Four clients are registered; the single client's run gives the overhead.
+for clients in $client_counts; do bench_count "a count in CLIENTS" "$clients" 1 4; done
+[[ " $client_counts " == *" 1 "* ]] || bench_usage_error "CLIENTS must include 1 (the overhead is measured on one client), got '$client_counts'"
+bench_program "${1:-build}/cryptonets" "${1:-build}"
+build=$(realpath "${1:-build}")
+# Absolute: the script works in a temporary directory (a relative OUT was written there, then removed).
+out=$(realpath -m "${OUT:-$root/bench/results/service.md}")
+[ -d "$(dirname "$out")" ] && [ -w "$(dirname "$out")" ] && [ ! -d "$out" ] ||
+  bench_usage_error "OUT: cannot write '$out' (its directory must exist and be writable)"
 exe=$build/cryptonets
 data=$root/data
 work=$(mktemp -d -p "${TMPDIR:-/tmp}" service-bench-XXXX)
@@ -29,6 +47,9 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 cd "$work"
 export OMP_WAIT_POLICY=passive
 now() { date +%s.%N; }
@@ -158,5 +179,6 @@ overhead_cpu=$(echo "($single_cpu - $baseline_cpu) / $baseline_cpu * 100" | bc -
   echo "batch waiting for the worker; malloc_trim returns it after each job. The overhead is upload"
   echo "(client read + send, server receive + write + fsync; the verification replaces infer's read of"
   echo "the file) and the download of the scores; the job itself takes no second read of the batch."
-} >"$out"
+} >"$work/report.md"
+bench_publish "$work/report.md" "$out"
 cat "$out"

@@ -4,11 +4,22 @@
 # bench/results/simd.md holds the summary and the reading of them).
 #
 #   bash bench/simd.sh [build-dir] [images]     (defaults: build, 8192 = one full batch)
+# A failed or interrupted run leaves bench/results as it was (bench/common.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+source bench/common.sh
+bench_usage="bash bench/simd.sh [build-dir] [images 1-8192]"
+bench_help "$@"
+[ $# -le 2 ] || bench_usage_error "at most 2 arguments, got $#"
 build=${1:-build}
 images=${2:-8192}
+bench_count images "$images" 1 8192
+for program in bench_ring bench_simd cryptonets-simd-network; do
+  bench_program "$build/bench/$program" "$build"
+done
 out=bench/results/simd-run.md
+bench_work_dir
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|avx512[a-z_]*|bmi2|adx)$' | tr '\n' ' ')
 {
@@ -16,7 +27,7 @@ flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|avx512[a
   echo
   echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores;" \
     "CPU flags: $flags"
-  echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD);" \
+  echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown);" \
     "$(c++ --version | head -1); release build."
   echo "Times are CPU time unless marked wall (the machine is shared: wall time includes waiting)."
   echo
@@ -59,5 +70,6 @@ flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|avx512[a
   OMP_NUM_THREADS=2 "$build/bench/cryptonets-simd-network" "$images" default 2 widest
   echo
   echo "Load after: $(load)"
-} >"$out"
+} >"$bench_work/simd-run.md"
+bench_publish "$bench_work/simd-run.md" "$out"
 echo "wrote $out"

@@ -27,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -41,6 +42,7 @@
 #include "cryptonets/model/model.hpp"
 #include "cryptonets/model/range.hpp"
 #include "cryptonets/ring/memory_policy.hpp"
+#include "tool_support.hpp"
 
 using cryptonets::inference::decrypt_scores;
 using cryptonets::inference::encrypt_batch;
@@ -111,22 +113,64 @@ __attribute__((constructor(101))) void set_allocator_policy() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: cryptonets-simd-network [images 1-8192] [primes: default or COUNTxBITS] [threads "
+    "1-1024]\n"
+    "                               [paths: comma-separated or widest] [warm|cold]\n"
+    "  (defaults: 8192 default 1, every supported path, cold)\n";
+
+int usage_error(const char* what, const char* value) {
+  std::fprintf(stderr, "cryptonets-simd-network: %s, got '%s'\n%s", what, value, kUsage);
+  return 2;
+}
+
+int run(int argc, char** argv) {
   const bool policy = allocator_policy();
-  const size_t images = argc > 1 ? std::stoul(argv[1]) : 8192;
+  if (argc > 1 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::printf("%s", kUsage);
+    return 0;
+  }
+  if (argc > 6) {
+    std::fprintf(stderr, "cryptonets-simd-network: at most 5 arguments, got %d\n%s", argc - 1,
+                 kUsage);
+    return 2;
+  }
+  // Every argument is checked before any work (a bad count threw out of main: std::stoul).
+  const auto parsed_images = argc > 1 ? bench::parse_count(argv[1], 1, 8192) : 8192;
+  if (!parsed_images) return usage_error("images is an integer from 1 to 8192", argv[1]);
+  const size_t images = static_cast<size_t>(*parsed_images);
   const std::string primes = argc > 2 ? argv[2] : "default";
-  const int threads = argc > 3 ? std::stoi(argv[3]) : 1;
+  std::optional<int> prime_count, prime_bits;
+  if (primes != "default") {
+    const size_t x = primes.find('x');
+    if (x != std::string::npos) {
+      prime_count = bench::parse_count(primes.substr(0, x).c_str(), 1, 64);
+      prime_bits = bench::parse_count(primes.substr(x + 1).c_str(), 2, 62);
+    }
+    if (!prime_count || !prime_bits)
+      return usage_error("primes is default or COUNTxBITS (1-64 primes of 2-62 bits)", argv[2]);
+  }
+  const auto parsed_threads = argc > 3 ? bench::parse_count(argv[3], 1, 1024) : 1;
+  if (!parsed_threads) return usage_error("threads is an integer from 1 to 1024", argv[3]);
+  const int threads = *parsed_threads;
+  const bool warm = argc > 5 && std::string(argv[5]) == "warm";
+  if (argc > 5 && !warm && std::string(argv[5]) != "cold")
+    return usage_error("the fifth argument is warm or cold", argv[5]);
   std::vector<SimdPath> paths;
   if (argc > 4) {
     std::stringstream list(argv[4]);
     for (std::string name; std::getline(list, name, ',');) {
       const auto path = name == "widest" ? widest_supported_simd_path() : parse_simd_path(name);
       if (!path || !simd_path_supported(*path)) {
-        std::fprintf(stderr, "unknown or unsupported path %s\n", name.c_str());
+        std::fprintf(stderr, "cryptonets-simd-network: unknown or unsupported path '%s'\n%s",
+                     name.c_str(), kUsage);
         return 2;
       }
       paths.push_back(*path);
     }
+    if (paths.empty()) return usage_error("paths names at least one path", argv[4]);
   } else {
     for (SimdPath path :
          {SimdPath::scalar, SimdPath::avx2, SimdPath::avx512, SimdPath::avx512ifma}) {
@@ -140,9 +184,8 @@ int main(int argc, char** argv) {
   const ParameterChoice choice = preset("default", model);
   yashe::Parameters params = choice.base;
   if (primes != "default") {
-    const size_t x = primes.find('x');
-    params = yashe::Parameters::create(choice.base.n, std::stoul(primes.substr(0, x)),
-                                       std::stoi(primes.substr(x + 1)), choice.base.t);
+    params = yashe::Parameters::create(choice.base.n, static_cast<size_t>(*prime_count),
+                                       *prime_bits, choice.base.t);
   }
   const double budget = predict_budget_over_moduli(params, choice.plaintext_moduli, compiled);
   const MnistSet test = load_mnist(data + "/mnist", MnistSplit::kTest);
@@ -166,11 +209,6 @@ int main(int argc, char** argv) {
                   ? "at once, each on its own threads"
                   : "one after another, each on all threads");
 
-  const bool warm = argc > 5 && std::string(argv[5]) == "warm";
-  if (argc > 5 && !warm && std::string(argv[5]) != "cold") {
-    std::fprintf(stderr, "the fifth argument is warm or cold, not %s\n", argv[5]);
-    return 2;
-  }
   // CRYPTONETS_WARM_BATCHES (default 1): untimed batches before the timed one (see the top).
   const char* warm_batches = std::getenv("CRYPTONETS_WARM_BATCHES");
   for (int w = 0; warm && w < (warm_batches ? std::max(1, std::atoi(warm_batches)) : 1); ++w) {
@@ -298,4 +336,15 @@ int main(int argc, char** argv) {
     std::printf(" %.3f | %.3f | %ld |", wall_total[p], cpu_total[p], fault_total[p]);
   std::printf(" %.2f |\n", cpu_total.front() / cpu_total.back());
   return all_equal ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "cryptonets-simd-network: %s\n", error.what());
+    return 1;
+  }
 }

@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
@@ -107,6 +108,10 @@ double timed(int threads, const Work& work, const cpu_set_t& allowed,
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+    std::printf("usage: cryptonets-thread-ceiling [repeats 1-100] (default 5)\n");
+    return 0;
+  }
   const std::optional<int> parsed =
       argc == 1 ? std::optional<int>(5) : cryptonets::bench::parse_count(argv[1], 1, 100);
   if (argc > 2 || !parsed) {

@@ -25,14 +25,22 @@
 # single runs by 10-30 %: compare the runs in the last table before trusting a median.
 #
 #   bash bench/thread_scaling.sh [build-dir] [runs]      (defaults: build, 3)
+# A failed or interrupted run leaves bench/results as it was (bench/common.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+source bench/common.sh
+bench_usage="bash bench/thread_scaling.sh [build-dir] [runs 1-100]"
+bench_help "$@"
+[ $# -le 2 ] || bench_usage_error "at most 2 arguments, got $#"
 build=${1:-build}
 runs=${2:-3}
+bench_count runs "$runs" 1 100
 exe=$build/bench/cryptonets-simd-network
-[ -x "$exe" ] || { echo "no $exe: build first (meson compile -C $build)" >&2; exit 1; }
-raw=$(mktemp -d)
-trap 'rm -rf "$raw"' EXIT
+bench_program "$exe" "$build"
+bench_work_dir
+raw=$bench_work/raw
+mkdir "$raw"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 ceiling=$build/bench/cryptonets-thread-ceiling
 [ -x "$ceiling" ] && "$ceiling" 5 >"$raw/ceiling.md"
@@ -63,7 +71,7 @@ python3 - "$raw" "$runs" "$load_before" "$load_after" "$(nproc)" \
   "$(grep -m1 -E '^cpu family' /proc/cpuinfo | cut -d: -f2 | tr -d ' ')" \
   "$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|avx512f|avx512ifma)$' | tr '\n' ' ')" \
   "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "${cpus[*]}" \
-  >bench/results/threads.md <<'PY'
+  >"$bench_work/threads.md" <<'PY'
 import statistics, sys
 raw, runs, load_before, load_after, cores, cpu, family, flags, commit, cpus = sys.argv[1:]
 cpus = cpus.split()
@@ -189,4 +197,5 @@ for batch in ("warm", "cold"):
                  for r in by_config[c]]
         print(f"| {stage} | " + " | ".join(cells) + " |")
 PY
+bench_publish "$bench_work/threads.md" bench/results/threads.md
 echo "wrote bench/results/threads.md"

@@ -1,0 +1,50 @@
+// What every micro-benchmark's report says about the machine beyond Google Benchmark's own lines
+// (CPU count and MHz, caches, load): the CPU flags the kernels choose their path by, the SIMD path
+// a benchmark runs on unless its name forces one (path:X; CRYPTONETS_SIMD or the widest supported)
+// and OpenMP's thread limit, in the console header and in the JSON output's "context" object.
+#pragma once
+
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "cryptonets/arith/simd.hpp"
+
+namespace cryptonets::bench {
+
+// The flags among avx2, avx512f, avx512ifma, bmi2 and adx that /proc/cpuinfo lists, in that order.
+inline std::string kernel_cpu_flags() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line) && line.rfind("flags", 0) != 0) {
+  }
+  std::string found;
+  for (const char* flag : {"avx2", "avx512f", "avx512ifma", "bmi2", "adx"}) {
+    std::istringstream words(line);
+    for (std::string word; words >> word;) {
+      if (word == flag) found += (found.empty() ? "" : " ") + word;
+    }
+  }
+  return found.empty() ? "none of avx2 avx512f avx512ifma bmi2 adx" : found;
+}
+
+inline void add_machine_context() {
+  benchmark::AddCustomContext("cpu_flags", kernel_cpu_flags());
+  benchmark::AddCustomContext("default_simd_path", to_string(simd_path()));
+  benchmark::AddCustomContext("omp_max_threads", std::to_string(omp_get_max_threads()));
+}
+
+// Google Benchmark's main with that context; an unknown flag is a usage error (exit 2).
+inline int benchmark_main(int argc, char** argv) {
+  add_machine_context();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
+
+}  // namespace cryptonets::bench

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The micro-benchmarks (bench_ring, bench_yashe, bench_bfv, bench_encoding, bench_simd,
+# bench_linear): each report names the CPU flags, the default SIMD path and OpenMP's thread limit
+# (Google Benchmark's header gave CPU count, MHz, caches and load only), and an unknown flag is a
+# usage error (exit 2; it was 1); the measurement programs' --help exits 0. One decode of a batch is run, for the JSON context; no time is
+# checked.
+# Usage: test_benchmarks.sh BENCH_BUILD_DIR
+set -euo pipefail
+dir="$1"
+failures=0
+fail() {
+  echo "FAIL: $*"
+  failures=$((failures + 1))
+}
+for program in bench_ring bench_yashe bench_bfv bench_encoding bench_simd bench_linear; do
+  status=0
+  "$dir/$program" --no-such-flag >/dev/null 2>&1 || status=$?
+  [ "$status" = 2 ] || fail "$program --no-such-flag exited $status, expected 2"
+done
+# The measurement programs: --help prints the usage and exits 0 (it was a usage error, exit 2).
+for program in cryptonets-layer-scaling cryptonets-thread-ceiling cryptonets-simd-network; do
+  status=0
+  out=$("$dir/$program" --help 2>/dev/null) || status=$?
+  [ "$status" = 0 ] || fail "$program --help exited $status, expected 0"
+  [[ $out == "usage: $program "* ]] || fail "$program --help printed '$out'"
+  status=0
+  "$dir/$program" abc >/dev/null 2>&1 || status=$?
+  [ "$status" = 2 ] || fail "$program abc exited $status, expected 2"
+done
+json=$(CRYPTONETS_SIMD=scalar "$dir/bench_encoding" --benchmark_filter='^Encoding/decode/n:8192$' \
+  --benchmark_min_time=0.001 --benchmark_format=json 2>/dev/null) || fail "bench_encoding exited $?"
+python3 - "$json" <<'PY' || fail "bench_encoding's JSON context"
+import json, sys
+context = json.loads(sys.argv[1])["context"]
+flags = [line for line in open("/proc/cpuinfo") if line.startswith("flags")][0].split()
+expected = " ".join(f for f in ("avx2", "avx512f", "avx512ifma", "bmi2", "adx") if f in flags)
+assert context.get("cpu_flags") == (expected or "none of avx2 avx512f avx512ifma bmi2 adx"), context
+assert context.get("default_simd_path") == "scalar", context
+assert int(context.get("omp_max_threads", "0")) >= 1, context
+PY
+[ "$failures" = 0 ] || { echo "$failures failure(s)"; exit 1; }
+echo "micro-benchmarks: machine context and usage errors: ok"
