@@ -779,16 +779,22 @@ for out in empty.ct again.ct; do
   run "$exe" encrypt --keys client --images "$images" --count 2 --out "$out" --threads 1
   [ "$(head -c 5 "$out")" = CNPFC ] || fail "encrypt --out $out: not replaced by a ciphertext file"
 done
-# So do infer's, client infer's and client fetch's (they write scores, ciphertext files too), the
-# client's before it connects (port 9: nothing listens there).
-expect 2 "--out 'keys.tar' exists and is not a ciphertext file" - -- \
-  "$exe" infer --keys server --in images.ct --out keys.tar --threads 1
-expect 2 "--out 'keys.tar' exists and is not a ciphertext file" - -- \
-  "$exe" client infer --server http://127.0.0.1:9 --keys client --in images.ct --out keys.tar
-expect 2 "--out 'keys.tar' exists and is not a ciphertext file" - -- \
-  "$exe" client fetch --server http://127.0.0.1:9 --token "$(printf '%064d' 0)" --job "$job0" \
-  --out keys.tar
-[ "$(sha256sum keys.tar | cut -d' ' -f1)" = "$tar_sum" ] || fail "infer or client replaced a tar"
+# scores_writers_refuse FILE MESSAGE: infer, client infer and client fetch (which write scores)
+# each refuse --out FILE with MESSAGE, the client's before it connects (port 9: nothing listens
+# there), and FILE is unchanged.
+scores_writers_refuse() {
+  local sum
+  sum=$(sha256sum "$1" | cut -d' ' -f1)
+  expect 2 "--out '$1' $2" - -- "$exe" infer --keys server --in images.ct --out "$1" --threads 1
+  expect 2 "--out '$1' $2" - -- \
+    "$exe" client infer --server http://127.0.0.1:9 --keys client --in images.ct --out "$1"
+  expect 2 "--out '$1' $2" - -- \
+    "$exe" client fetch --server http://127.0.0.1:9 --token "$(printf '%064d' 0)" --job "$job0" \
+    --out "$1"
+  [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$sum" ] || fail "infer or client replaced $1"
+}
+# So do infer's, client infer's and client fetch's (they write scores, ciphertext files too).
+scores_writers_refuse keys.tar "exists and is not a ciphertext file"
 : >empty.ct
 run "$exe" infer --keys server --in images.ct --out empty.ct --threads 1
 [ "$(head -c 5 empty.ct)" = CNPFC ] || fail "infer --out empty.ct: not replaced by scores"
@@ -796,15 +802,7 @@ run "$exe" infer --keys server --in images.ct --out empty.ct --threads 1
 # decrypt --request checks the scores against (a trial: client fetch --out batch.ct replaced the
 # batch it had submitted); earlier scores they replace.
 cp images.ct sent.ct
-sent_sum=$(sha256sum sent.ct | cut -d' ' -f1)
-expect 2 "--out 'sent.ct' holds encrypted images" - -- \
-  "$exe" infer --keys server --in images.ct --out sent.ct --threads 1
-expect 2 "--out 'sent.ct' holds encrypted images" - -- \
-  "$exe" client infer --server http://127.0.0.1:9 --keys client --in images.ct --out sent.ct
-expect 2 "--out 'sent.ct' holds encrypted images" - -- \
-  "$exe" client fetch --server http://127.0.0.1:9 --token "$(printf '%064d' 0)" --job "$job0" \
-  --out sent.ct
-[ "$(sha256sum sent.ct | cut -d' ' -f1)" = "$sent_sum" ] || fail "infer or client replaced a batch"
+scores_writers_refuse sent.ct "holds encrypted images"
 cp scores.ct old-scores.ct
 run "$exe" infer --keys server --in images.ct --out old-scores.ct --threads 1
 cmp -s scores.ct old-scores.ct && fail "infer --out old-scores.ct: the earlier scores not replaced"
