@@ -189,8 +189,9 @@ constexpr size_t kPathBytes = 4096;
 // the first counters of this process are tried too.
 constexpr int kTemporaryCounters = 64;
 
-std::atomic<bool> committed{false};  // the new key set is in place
-std::atomic<bool> staged{false};     // the staging directory was made (and is removed again)
+std::atomic<bool> committed{false};     // the new key set is in place
+std::atomic<bool> staged{false};        // the staging directory was made (and is removed again)
+std::atomic<bool> target_known{false};  // set_target() has run: keygen is past its options
 char directory[kPathBytes];
 char files[std::size(kKeyFileNames)][kPathBytes];             // DIR.tmp-PID-XXXXXX/name
 char temporaries[std::size(kKeyFileNames)][kPathBytes + 32];  // .../name.tmp-PID- + counter
@@ -231,8 +232,11 @@ const char* signal_name(int signal) {
                              : "SIGHUP";
 }
 
-// The cleanups, one a stage. Generating: nothing written yet.
-void say_unwritten(int) {
+// The cleanups, one a stage. Generating: nothing written yet. A closed pipe before keygen knows
+// its key directory can only have met --help or a usage message (keygen --help | true, a review):
+// nothing was under way, so it ends by the signal without a word, as any program would.
+void say_unwritten(int signal) {
+  if (signal == SIGPIPE && !target_known.load()) return;
   interrupts::say(unwritten_message);
 }
 // Armed: the staging directory exists.
@@ -267,6 +271,7 @@ bool copy(const std::string& text, char* destination, size_t capacity) {
 void install() {
   committed.store(false);
   staged.store(false);
+  target_known.store(false);
   interrupts::install(say_unwritten);
 }
 
@@ -287,6 +292,7 @@ void set_target(const fs::path& target) {
        unwritten_message, sizeof unwritten_message);
   copy("cryptonets keygen: interrupted; the unfinished key set was removed; " + outcome + "\n",
        removed_message, sizeof removed_message);
+  target_known.store(true);
   // A signal taken while the lines were written ends keygen now, as it would have then.
   interrupts::open();
 }
@@ -394,8 +400,8 @@ struct TestSignal {
 #endif
 
 // A fresh directory (mode 0700: the secret key lives there) beside the key directory, removed
-// again unless committed, also on SIGINT, SIGTERM and SIGHUP (keygen_signals): the whole key
-// set is written there and swapped in at once.
+// again unless committed, also on SIGINT, SIGTERM, SIGHUP and SIGPIPE (keygen_signals): the whole
+// key set is written there and swapped in at once.
 class KeySetStaging {
  public:
   KeySetStaging(const fs::path& directory, const TestSignal& test)
