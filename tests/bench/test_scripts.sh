@@ -60,7 +60,11 @@ sums >"$work/shipped.sums"
 export TMPDIR="$work/tmp"
 
 # The stub programs: one script under each name the scripts run. Each call is logged; FAKE_FAIL=N
-# fails the Nth call, FAKE_SLEEP=N makes it wait (it becomes sleep) after writing $work/sleeping.
+# fails the Nth call, FAKE_SLEEP=N makes it wait (it becomes a sleeping perl) after writing
+# $FAKE_LOG.sleeping. The marker is written by the process that then sleeps: written by this bash
+# before an exec of sleep, a SIGINT that came while bash reaped touch was taken as handled by
+# touch (bash's wait-and-cooperative-exit), the sleep ran its 30 s and the script went on, past the
+# harness's 30 s (seen once under load).
 fake="$work/fake-build"
 mkdir -p "$fake/bench"
 cat >"$work/stub" <<'STUB'
@@ -69,7 +73,10 @@ set -eu
 echo "$(basename "$0") $*" >>"$FAKE_LOG"
 calls=$(wc -l <"$FAKE_LOG")
 [ "$calls" = "${FAKE_FAIL:-0}" ] && { echo "stub: failing call $calls" >&2; exit 1; }
-if [ "$calls" = "${FAKE_SLEEP:-0}" ]; then touch "$FAKE_LOG.sleeping"; exec sleep 30; fi
+if [ "$calls" = "${FAKE_SLEEP:-0}" ]; then
+  exec perl -e 'open(my $f, ">", $ARGV[0]) or die "$ARGV[0]: $!\n"; close $f; sleep 30' \
+    "$FAKE_LOG.sleeping"
+fi
 case "$(basename "$0")" in
   cryptonets)  # mnist ... --threads T ... --csv PATH; keygen, encrypt, infer, decrypt
     command=$1 threads=1 csv=/dev/null out=/dev/null scores=/dev/null
