@@ -807,11 +807,10 @@ struct KeyedSet {
 };
 
 KeyedSet generate_keys(const ParameterSet& set, Prng& prng) {
-  // One modulus is "1 plaintext modulus", as cryptonets-quantise says since 62134df.
-  progress_line(format("key generation: %s (%s), n = %zu, %s, %zu plaintext modul%s",
-                       set.name.c_str(), set.scheme.c_str(), set.base.n,
-                       q_description(set.base).c_str(), set.moduli.size(),
-                       set.moduli.size() == 1 ? "us" : "i"));
+  progress_line(
+      format("key generation: %s (%s), n = %zu, %s, %s", set.name.c_str(), set.scheme.c_str(),
+             set.base.n, q_description(set.base).c_str(),
+             counted(set.moduli.size(), "plaintext modulus", "plaintext moduli").c_str()));
   const auto start = Clock::now();
   KeyedSet keyed{set, nullptr, nullptr, 0};
   if (set.scheme == "bfv") {

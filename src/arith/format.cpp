@@ -40,6 +40,10 @@ size_t first_content_line(std::istream& in, bool comments) {
   return 0;
 }
 
+std::string counted(size_t count, const std::string& singular, const std::string& plural) {
+  return std::to_string(count) + " " + (count == 1 ? singular : plural);
+}
+
 std::string quoted_word(std::string_view word) {
   const bool binary = std::any_of(word.begin(), word.end(), [](char c) {
     const auto byte = static_cast<unsigned char>(c);

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "cli_support.hpp"
+#include "cryptonets/arith/format.hpp"
 #include "cryptonets/inference/parameter_selection.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
@@ -553,7 +554,7 @@ void write_results(const CommandLine& line, const Report& report, ToolOutput& fi
         << "**: test accuracy " << percent(c.test.accuracy()) << " (float "
         << percent(report.float_test_accuracy) << "), agreement with float "
         << percent(c.test.agreement()) << ", worst-case output " << c.worst_case_bits << " bits → "
-        << *c.moduli << " plaintext modul" << (*c.moduli == 1 ? "us" : "i")
+        << counted(*c.moduli, "plaintext modulus", "plaintext moduli")
         << " (the default preset's: " << moduli_bits(report.runtime_moduli)
         << " bits each); measured max |output| " << c.test.max_output_bits << " bits (test), "
         << (c.train_max_output_bits ? std::to_string(*c.train_max_output_bits) : "—")
@@ -609,9 +610,9 @@ void save_chosen_model(const CommandLine& line, const Report& report, const Mode
            << ", dense2 " << c.scales.dense2 << "\n"
            << "# test accuracy " << percent(c.test.accuracy()) << " in plain integers (float "
            << percent(report.float_test_accuracy) << "); worst-case output bound "
-           << c.worst_case_bits << " bits -> " << report.runtime_moduli.size() << " plaintext modul"
-           << (report.runtime_moduli.size() == 1 ? "us" : "i") << " of "
-           << moduli_bits(report.runtime_moduli) << " bits; measured max |output| "
+           << c.worst_case_bits << " bits -> "
+           << counted(report.runtime_moduli.size(), "plaintext modulus", "plaintext moduli")
+           << " of " << moduli_bits(report.runtime_moduli) << " bits; measured max |output| "
            << c.test.max_output_bits << " bits\n"
            << "# regenerate: " << line.regenerate << "\n";
   file.write(body.substr(0, first_line) + comments.str() + body.substr(first_line));

@@ -15,6 +15,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "cryptonets/arith/format.hpp"
 #include "cryptonets/arith/wide_integer.hpp"
 #include "cryptonets/bfv/scheme.hpp"
 #include "cryptonets/inference/encrypted_arithmetic.hpp"
@@ -36,11 +37,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// "1 plaintext modulus", "2 plaintext moduli": for messages.
-std::string moduli_count(size_t count) {
-  return std::to_string(count) + (count == 1 ? " plaintext modulus" : " plaintext moduli");
 }
 
 uint64_t ciphertext_bytes(const rlwe::Ciphertext& c) {
@@ -113,8 +109,10 @@ template <class Scheme>
 void check_batch_against_keys(const encoding::BasicCrtEncryptionSet<Scheme>& keys,
                               const CompiledModel& model, const EncryptedBatch& batch) {
   if (batch.values.size() != keys.size()) {
-    throw std::invalid_argument("infer: the batch has " + moduli_count(batch.values.size()) +
-                                ", the keys have " + std::to_string(keys.size()));
+    throw std::invalid_argument(
+        "infer: the batch has " +
+        counted(batch.values.size(), "plaintext modulus", "plaintext moduli") + ", the keys have " +
+        std::to_string(keys.size()));
   }
   if (batch.images == 0 || batch.images > keys.slot_count()) {
     throw std::invalid_argument("infer: the batch claims " + std::to_string(batch.images) +
@@ -484,8 +482,10 @@ std::vector<std::vector<mpz_class>> decrypt_scores(
     const mpz_class& output_bound, const StageObserver& observe, int threads) {
   if (threads < 1) throw std::invalid_argument("decrypt: threads must be >= 1");
   if (scores.values.size() != keys.size()) {
-    throw std::invalid_argument("decrypt: the scores have " + moduli_count(scores.values.size()) +
-                                ", the secret keys " + std::to_string(keys.size()));
+    throw std::invalid_argument(
+        "decrypt: the scores have " +
+        counted(scores.values.size(), "plaintext modulus", "plaintext moduli") +
+        ", the secret keys " + std::to_string(keys.size()));
   }
   const size_t outputs = scores.values.front().size();
   for (const auto& row : scores.values) {

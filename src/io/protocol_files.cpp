@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "cryptonets/arith/format.hpp"
 #include "cryptonets/bfv/encryptor.hpp"
 #include "cryptonets/io/input_file.hpp"
 #include "cryptonets/io/little_endian.hpp"
@@ -236,8 +237,8 @@ template <class Contexts>
 void check_parameter_set(const ProtocolHeader& header, const Contexts& contexts,
                          const std::string& source) {
   if (header.moduli != contexts.size()) {
-    fail(source, "made for other parameters: " + std::to_string(header.moduli) +
-                     (header.moduli == 1 ? " plaintext modulus" : " plaintext moduli") +
+    fail(source, "made for other parameters: " +
+                     counted(header.moduli, "plaintext modulus", "plaintext moduli") +
                      ", the parameter set has " + std::to_string(contexts.size()));
   }
   const uint64_t expected = parameter_set_fingerprint(contexts);

@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "cryptonets/arith/format.hpp"
 #include "cryptonets/arith/primes.hpp"
 #include "cryptonets/model/layers.hpp"
 
@@ -582,15 +583,6 @@ SweepSummary summarise_sweep(std::span<const QuantisationResult> results) {
   return summary;
 }
 
-namespace {
-
-// "1 point is", "3 points are": the words after the count in the singular and the plural.
-std::string counted(size_t count, const std::string& singular, const std::string& plural) {
-  return std::to_string(count) + " " + (count == 1 ? singular : plural);
-}
-
-}  // namespace
-
 std::string describe_sweep(const SweepSummary& summary, int max_moduli,
                            const std::string& unrepresentable_why) {
   std::ostringstream out;
@@ -607,8 +599,7 @@ std::string describe_sweep(const SweepSummary& summary, int max_moduli,
         << summary.widest_worst_case_bits.value_or(0) << " bits";
   }
   out << ". ";
-  const std::string moduli =
-      std::to_string(max_moduli) + " plaintext modul" + (max_moduli == 1 ? "us" : "i");
+  const std::string moduli = counted(max_moduli, "plaintext modulus", "plaintext moduli");
   if (summary.evaluated > 0) {
     out << counted(summary.evaluated, "point needs", "points need") << " at most " << moduli
         << " and " << (summary.evaluated == 1 ? "was" : "were") << " evaluated on the test set";

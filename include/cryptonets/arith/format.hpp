@@ -21,6 +21,10 @@ __attribute__((format(printf, 1, 2))) std::string format(const char* pattern, ..
 // being refused.
 size_t first_content_line(std::istream& in, bool comments);
 
+// "1 point is", "3 points are": the count, then the words after it in the singular (count 1) or
+// the plural, for messages ("2 plaintext moduli").
+std::string counted(size_t count, const std::string& singular, const std::string& plural);
+
 // A word read from a text format (model, float model, sequential model), for the message that
 // refuses it: in single quotes, cut to its first 40 bytes and "..." when longer; a word holding a
 // NUL or another control byte but tab is binary and named so, with no bytes of it. Quoted whole, a
