@@ -9,13 +9,8 @@ set -uo pipefail
 
 generator=$1
 kat=$2
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
+# shellcheck source=tests/support.sh
+. "$(dirname "$0")/../support.sh"
 
 if "$generator" "$work/kat" >"$work/out.txt" 2>&1; then
   for file in bfv_scheme_n8192.txt bfv_scheme_n16.txt yashe_scheme_n16.txt samplers_seed18004.txt; do
@@ -32,5 +27,4 @@ status=$?
 grep -q "^generate_bfv_kat: error: .*Not a directory" "$work/out.txt" ||
   fail "a directory under a file: no error naming the cause: $(cat "$work/out.txt")"
 
-[ "$failures" -eq 0 ] && echo "generate_bfv_kat rebuilds data/kat's vectors byte for byte"
-[ "$failures" -eq 0 ]
+finish "generate_bfv_kat rebuilds data/kat's vectors byte for byte"
