@@ -27,4 +27,5 @@ status=$?
 grep -q "^generate_bfv_kat: error: .*Not a directory" "$work/out.txt" ||
   fail "a directory under a file: no error naming the cause: $(cat "$work/out.txt")"
 
-finish "generate_bfv_kat rebuilds data/kat's vectors byte for byte"
+[ "$failures" -eq 0 ] && echo "generate_bfv_kat rebuilds data/kat's vectors byte for byte"
+[ "$failures" -eq 0 ]
