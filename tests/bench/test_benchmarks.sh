@@ -7,11 +7,8 @@
 # Usage: test_benchmarks.sh BENCH_BUILD_DIR
 set -euo pipefail
 dir="$1"
-failures=0
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
+# shellcheck source=tests/support.sh
+. "$(dirname "$0")/../support.sh"
 for program in bench_ring bench_yashe bench_bfv bench_encoding bench_simd bench_linear; do
   status=0
   "$dir/$program" --no-such-flag >/dev/null 2>&1 || status=$?
@@ -38,5 +35,4 @@ assert context.get("cpu_flags") == (expected or "none of avx2 avx512f avx512ifma
 assert context.get("default_simd_path") == "scalar", context
 assert int(context.get("omp_max_threads", "0")) >= 1, context
 PY
-[ "$failures" = 0 ] || { echo "$failures failure(s)"; exit 1; }
-echo "micro-benchmarks: machine context and usage errors: ok"
+finish "micro-benchmarks: machine context and usage errors: ok"

@@ -10,8 +10,8 @@
 set -euo pipefail
 root="$1"
 driver="$2"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+# shellcheck source=tests/support.sh
+. "$(dirname "$0")/../support.sh"
 out="$work/reproduction"
 report="$work/reproduction.md"
 
@@ -20,12 +20,6 @@ CRYPTONETS_REPRODUCE="$driver" bash "$root/bench/reproduce.sh" --mode test --out
   cat "$work/log"
   echo "FAIL: bench/reproduce.sh --mode test exited with an error"
   exit 1
-}
-
-failures=0
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
 }
 
 # One plaintext modulus is said in the singular (the scaling run at n = 2048 read "1 plaintext
@@ -312,8 +306,5 @@ grep -qF "cannot read the paper's values from bench/paper_values.csv (the defaul
   "$work/bare.log" || fail "reproduce outside the repository: $(cat "$work/bare.log")"
 [ -z "$(ls -A "$work/bare")" ] || fail "reproduce outside the repository left $(ls -A "$work/bare")"
 
-if [ "$failures" -gt 0 ]; then
-  cat "$work/log"
-  exit 1
-fi
-echo "reproduce: report, 9 CSV files and 5 PNGs checked; --study-only checked; the command line checked; exit 1 handled"
+[ "$failures" -eq 0 ] || cat "$work/log"
+finish "reproduce: report, 9 CSV files and 5 PNGs checked; --study-only checked; the command line checked; exit 1 handled"

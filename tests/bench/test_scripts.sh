@@ -12,13 +12,8 @@
 set -euo pipefail
 root="$1"
 simd_network="$2"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-failures=0
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
+# shellcheck source=tests/support.sh
+. "$(dirname "$0")/../support.sh"
 
 # ---- cryptonets-simd-network: every argument checked before any work (std::stoul's exception
 # ended the process: 'abc', '--help'; '0' and '-5' failed inside encrypt_batch).

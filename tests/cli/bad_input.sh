@@ -15,38 +15,12 @@ images=$data/mnist/t10k-images-idx3-ubyte.gz
 labels=$data/mnist/t10k-labels-idx1-ubyte.gz
 model=$data/model.txt
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# shellcheck source=tests/support.sh
+. "$(dirname "$0")/../support.sh"
 cd "$work" || exit 1
-failures=0
-checks=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
-
-# expect CODE PHRASE OUTPUT -- COMMAND...: COMMAND exits with CODE, prints PHRASE (on stdout or
-# stderr), and leaves neither OUTPUT nor any temporary file behind (OUTPUT "-": none expected).
-expect() {
-  local code=$1 phrase=$2 output=$3
-  shift 4
-  checks=$((checks + 1))
-  [ "$output" = - ] || rm -f "$output"
-  "$@" >message.txt 2>&1
-  local status=$?
-  if [ "$status" -ne "$code" ]; then
-    fail "exit code $status, expected $code: $*"
-    sed 's/^/    /' message.txt >&2
-  elif ! grep -qF -- "$phrase" message.txt; then
-    fail "message lacks '$phrase': $*"
-    sed 's/^/    /' message.txt >&2
-  fi
-  if [ "$output" != - ] && [ -e "$output" ]; then fail "left $output behind: $*"; fi
-  if [ -n "$(find . -name '*.tmp-*' -print -quit)" ]; then
-    fail "left a temporary file behind: $*"
-    find . -name '*.tmp-*' -delete
-  fi
-}
+# expect CODE PHRASE OUTPUT -- COMMAND... (support.sh): COMMAND exits with CODE, prints PHRASE (on
+# stdout or stderr), and leaves neither OUTPUT nor any temporary file behind (OUTPUT "-": none
+# expected); run COMMAND...: a set-up step that must succeed.
 
 # expect_alone: as expect, and the message is all the command printed (argument errors come
 # before any banner, warning or table).
@@ -56,15 +30,6 @@ expect_alone() {
     shift 4
     fail "printed more than the error: $*"
     sed 's/^/    /' message.txt >&2
-  fi
-}
-
-# Must succeed (set-up steps and the cases that must not fail).
-run() {
-  if ! "$@" >message.txt 2>&1; then
-    cat message.txt >&2
-    echo "FAIL: set-up step failed: $*" >&2
-    exit 1
   fi
 }
 

@@ -36,27 +36,11 @@ first=100  # not 0, so that misaligned images or labels would show
 images=$data/mnist/t10k-images-idx3-ubyte.gz
 labels=$data/mnist/t10k-labels-idx1-ubyte.gz
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
-# step NAME COMMAND...: runs one process, its output in $work/NAME.log, and stops the test if it
-# fails (everything after it depends on its output).
-step() {
-  local name=$1
-  shift
-  local start=$SECONDS
-  if ! "$@" >"$work/$name.log" 2>&1; then
-    cat "$work/$name.log" >&2
-    echo "FAIL: $name exited with an error" >&2
-    exit 1
-  fi
-  echo "$name: $((SECONDS - start)) s"
-  cat "$work/$name.log"
-}
+# shellcheck source=tests/support.sh
+. "$(dirname "$0")/../support.sh"
+# step NAME COMMAND... (support.sh): runs one process, its output in $work/NAME.log (printed),
+# and stops the test if it fails (everything after it depends on its output).
+step_prints_log=yes
 
 keygen_options=()
 [ "$ring_degree" != preset ] && keygen_options=(--insecure-ring-degree "$ring_degree")
@@ -142,8 +126,4 @@ expected_labels=$(gzip -dc "$labels" | od -An -tu1 -j $((8 + first)) -N3 | tr -s
   >"$work/stdout-labels.txt" 2>/dev/null || fail "decrypt to stdout with --first $first failed"
 cmp -s "$work/labels.txt" "$work/stdout-labels.txt" || fail "labels on stdout differ"
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures check(s) failed" >&2
-  exit 1
-fi
-echo "end to end ($scheme_name): $count images in $batches batch(es), all checks passed"
+finish "end to end ($scheme_name): $count images in $batches batch(es), all checks passed"

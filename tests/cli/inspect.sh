@@ -12,21 +12,9 @@ set -uo pipefail
 exe=$(realpath "$1")
 data=$(realpath "$2")
 images=$data/mnist/t10k-images-idx3-ubyte.gz
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# shellcheck source=tests/support.sh
+. "$(dirname "$0")/../support.sh"
 cd "$work" || exit 1
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
-run() {
-  if ! "$@" >message.txt 2>&1; then
-    cat message.txt >&2
-    echo "FAIL: set-up step failed: $*" >&2
-    exit 1
-  fi
-}
 # --help says what EXPOSED means (a trial found it never mentioned).
 "$exe" inspect --help >help.txt 2>&1 || fail "inspect --help: non-zero exit"
 grep -q "reported EXPOSED, exit status 1" help.txt || fail "inspect --help does not explain EXPOSED"
@@ -921,8 +909,4 @@ options=(--params other/params)
 inspect_expect 0 other.ct "verdict: intact"
 options=()
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures check(s) failed" >&2
-  exit 1
-fi
-echo "inspect: all checks passed"
+finish "inspect: all checks passed"

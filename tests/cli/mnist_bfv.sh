@@ -9,24 +9,17 @@ set -euo pipefail
 exe=$(realpath "$1")
 data=$(realpath "$2")
 count=${3:-200}
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-if ! "$exe" mnist --scheme bfv --images "$count" --threads 2 --data "$data/mnist" \
-  --model "$data/model.txt" >"$out" 2>&1; then
-  cat "$out" >&2
-  echo "FAIL: cryptonets mnist --scheme bfv exited with an error" >&2
-  exit 1
-fi
-cat "$out"
-failures=0
+# shellcheck source=tests/support.sh
+. "$(dirname "$0")/../support.sh"
+step_prints_log=yes
+step mnist "$exe" mnist --scheme bfv --images "$count" --threads 2 --data "$data/mnist" \
+  --model "$data/model.txt"
+out=$work/mnist.log
 for expected in \
   "encrypted scores equal the plain integer network's: yes, on every image" \
   "security: 128-bit classical per the HE standard's ternary-secret table" \
   "decision RLWE with a ternary secret and circular security of the relinearisation key" \
   "parameters (bfv): BFV: n = 8192"; do
-  if ! grep -qF "$expected" "$out"; then
-    echo "FAIL: the output lacks '$expected'" >&2
-    failures=$((failures + 1))
-  fi
+  grep -qF "$expected" "$out" || fail "the output lacks '$expected'"
 done
-exit $((failures > 0))
+finish "mnist --scheme bfv: all checks passed"

@@ -20,45 +20,12 @@ make_set=$(realpath "$4")
 reproduce=$(realpath "$5")
 data=$(realpath "$6")
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# shellcheck source=tests/support.sh
+. "$(dirname "$0")/../support.sh"
 cd "$work" || exit 1
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
-
-# step NAME COMMAND...: must succeed; its output goes to NAME.log.
-step() {
-  local name=$1
-  shift
-  local start=$SECONDS
-  if ! "$@" >"$name.log" 2>&1; then
-    cat "$name.log" >&2
-    echo "FAIL: $name exited with an error: $*" >&2
-    exit 1
-  fi
-  echo "$name: $((SECONDS - start)) s"
-}
-
-# expect CODE PHRASE OUTPUT -- COMMAND...: COMMAND exits with CODE, prints PHRASE, and leaves no
-# OUTPUT behind (OUTPUT "-": none expected).
-expect() {
-  local code=$1 phrase=$2 output=$3
-  shift 4
-  [ "$output" = - ] || rm -rf "$output"
-  "$@" >message.txt 2>&1
-  local status=$?
-  if [ "$status" -ne "$code" ]; then
-    fail "exit code $status, expected $code: $*"
-    sed 's/^/    /' message.txt >&2
-  elif ! grep -qF -- "$phrase" message.txt; then
-    fail "message lacks '$phrase': $*"
-    sed 's/^/    /' message.txt >&2
-  fi
-  if [ "$output" != - ] && [ -e "$output" ]; then fail "left $output behind: $*"; fi
-}
+# step NAME COMMAND... (support.sh): must succeed; its output goes to NAME.log.
+# expect CODE PHRASE OUTPUT -- COMMAND... (support.sh): COMMAND exits with CODE, prints PHRASE, and
+# leaves no OUTPUT (a file or directory; "-": none expected) and no temporary file behind.
 
 # notes LOG COUNT: LOG holds COUNT lines saying that the data are unverified, naming --no-verify.
 notes() {

@@ -13,27 +13,14 @@ set -uo pipefail
 quantise=$(realpath "$1")
 make_set=$(realpath "$2")
 data=$(realpath "$3")
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# shellcheck source=tests/support.sh
+. "$(dirname "$0")/../support.sh"
 cd "$work" || exit 1
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
 
-"$make_set" "$data/mnist" set 100 500 >make_set.log 2>&1 || {
-  cat make_set.log >&2
-  echo "FAIL: make_idx_set exited with an error" >&2
-  exit 1
-}
-if ! "$quantise" --sequential "$data/activation-study/sigmoid-lsq-finetuned.txt" \
+step make_idx_set "$make_set" "$data/mnist" set 100 500
+step quantise "$quantise" --sequential "$data/activation-study/sigmoid-lsq-finetuned.txt" \
   --data set --out model.txt --results table.md --input-scales 4 --min-bits 4 \
-  --max-bits 5 --min-accuracy 0 --threads 1 >quantise.log 2>&1; then
-  cat quantise.log >&2
-  echo "FAIL: cryptonets-quantise --sequential exited with an error" >&2
-  exit 1
-fi
+  --max-bits 5 --min-accuracy 0 --threads 1
 
 # Rows of the 'Best choices' table (the grid points measured there).
 measured=$(awk '/^## Best choices/ { on = 1; next } /^## / { on = 0 } on && /^\| (\*\*)?I=/' table.md | wc -l)
@@ -79,8 +66,5 @@ misaligned=$(awk '/^options:/ { on = 1; next } /^$/ { on = 0 }
 [ -z "$misaligned" ] || fail "quantise --help: lines not under their option's help: $misaligned"
 grep -qE "^ {26}5-layer shape whose activations" help.txt || fail "quantise --help: --sequential's text"
 
-if [ "$failures" -gt 0 ]; then
-  cat table.md >&2
-  exit 1
-fi
-echo "quantise sigmoid fit: $measured measured, $unmeasured listed without a measurement; model written"
+[ "$failures" -eq 0 ] || cat table.md >&2
+finish "quantise sigmoid fit: $measured measured, $unmeasured listed without a measurement; model written"

@@ -12,45 +12,11 @@ exe=$(realpath "$1")
 data=$(realpath "$2")
 images=$data/mnist/t10k-images-idx3-ubyte.gz
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# shellcheck source=tests/support.sh
+. "$(dirname "$0")/../support.sh"
 cd "$work" || exit 1
-failures=0
-checks=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
-
-# expect CODE PHRASE OUTPUT -- COMMAND...: COMMAND exits with CODE, prints PHRASE, and leaves no
-# OUTPUT ("-": none expected) and no temporary file behind.
-expect() {
-  local code=$1 phrase=$2 output=$3
-  shift 4
-  checks=$((checks + 1))
-  [ "$output" = - ] || rm -f "$output"
-  "$@" >message.txt 2>&1
-  local status=$?
-  if [ "$status" -ne "$code" ]; then
-    fail "exit code $status, expected $code: $*"
-    sed 's/^/    /' message.txt >&2
-  elif ! grep -qF -- "$phrase" message.txt; then
-    fail "message lacks '$phrase': $*"
-    sed 's/^/    /' message.txt >&2
-  fi
-  if [ "$output" != - ] && [ -e "$output" ]; then fail "left $output behind: $*"; fi
-  if [ -n "$(find . -name '*.tmp-*' -print -quit)" ]; then
-    fail "left a temporary file behind: $*"
-    find . -name '*.tmp-*' -delete
-  fi
-}
-run() {
-  if ! "$@" >message.txt 2>&1; then
-    cat message.txt >&2
-    echo "FAIL: set-up step failed: $*" >&2
-    exit 1
-  fi
-}
+# expect CODE PHRASE OUTPUT -- COMMAND... (support.sh): COMMAND exits with CODE, prints PHRASE, and
+# leaves no OUTPUT ("-": none expected) and no temporary file behind.
 both="a file of one scheme cannot be used with the other"
 
 # Set-up: a key directory per scheme, a server directory each, encrypted images and scores.
@@ -165,8 +131,4 @@ expect 1 "profile format version 1 is no longer supported; this build reads 2" -
   "$exe" keygen --scheme bfv --profile v1.profile --out-dir unused --insecure-ring-degree 64
 [ -e unused ] && fail "a refused keygen left its directory behind"
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures of $checks check(s) failed" >&2
-  exit 1
-fi
-echo "schemes: all $checks checks passed"
+finish "schemes: all $checks checks passed"

@@ -49,15 +49,9 @@ quantise=$(realpath "$3")
 reproduce=$(realpath "$4")
 make_set=$(realpath "$5")
 data=$(realpath "$6")
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# shellcheck source=tests/support.sh
+. "$(dirname "$0")/../support.sh"
 cd "$work" || exit 1
-failures=0
-checks=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
 
 # ---- --help: at most 100 columns (characters, not bytes), no "[]". The shipped data directory
 # that the defaults name is fixed, so that the check does not depend on where the tree lies.
@@ -94,21 +88,8 @@ check_help cryptonets-train "$train"
 check_help cryptonets-reproduce "$reproduce"
 unset CRYPTONETS_DATA
 
-# expect CODE PHRASE -- COMMAND...: COMMAND exits with CODE and prints PHRASE.
-expect() {
-  local code=$1 phrase=$2
-  shift 3
-  checks=$((checks + 1))
-  "$@" >message.txt 2>&1
-  local status=$?
-  if [ "$status" -ne "$code" ]; then
-    fail "exit code $status, expected $code: $*"
-    sed 's/^/    /' message.txt >&2
-  elif ! grep -qF -- "$phrase" message.txt; then
-    fail "message lacks '$phrase': $*"
-    sed 's/^/    /' message.txt >&2
-  fi
-}
+# expect CODE PHRASE -- COMMAND... (support.sh): COMMAND exits with CODE, prints PHRASE and leaves
+# no temporary file behind.
 # unchanged FILE...: each still holds "shipped FILE".
 unchanged() {
   for file in "$@"; do
@@ -685,5 +666,4 @@ for tool in "$train" "$quantise" "$reproduce"; do
     sh -c '"$1" --help >/dev/full' sh "$tool"
 done
 
-echo "$checks cases checked, $failures failure(s)"
-[ "$failures" -eq 0 ]
+finish "tools: all $checks cases passed"

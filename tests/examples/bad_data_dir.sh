@@ -6,13 +6,8 @@
 set -uo pipefail
 
 example=$1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
+# shellcheck source=tests/support.sh
+. "$(dirname "$0")/../support.sh"
 
 "$example" "$work/no-such-dir" >"$work/out.txt" 2>&1
 status=$?
@@ -26,5 +21,4 @@ status=$?
 [ "$status" -eq 2 ] || fail "no DATA_DIR: exit $status, expected 2"
 grep -q "^usage: .* DATA_DIR$" "$work/out.txt" || fail "no DATA_DIR: no usage line"
 
-[ "$failures" -eq 0 ] && echo "example 6 refuses a bad DATA_DIR cleanly"
-[ "$failures" -eq 0 ]
+finish "example 6 refuses a bad DATA_DIR cleanly"

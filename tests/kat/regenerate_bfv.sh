@@ -9,13 +9,8 @@ set -uo pipefail
 
 generator=$1
 kat=$2
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
+# shellcheck source=tests/support.sh
+. "$(dirname "$0")/../support.sh"
 
 if "$generator" "$work/kat" >"$work/out.txt" 2>&1; then
   for file in bfv_scheme_n8192.txt bfv_scheme_n16.txt yashe_scheme_n16.txt samplers_seed18004.txt; do

@@ -21,62 +21,49 @@ same=$(realpath "$4")
 mpirun_exe=$5
 images=$data/mnist/t10k-images-idx3-ubyte.gz
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
+# shellcheck source=tests/support.sh
+. "$(dirname "$0")/../support.sh"
+pids=()  # mpirun jobs still running, killed at the end
+kill_jobs() {
   for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
 }
-trap cleanup EXIT
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
+at_exit kill_jobs
 
 launcher=("$mpirun_exe" --oversubscribe)
 # Open MPI refuses root unless told; CI runs as root.
 [ "$(id -u)" = 0 ] && launcher+=(--allow-run-as-root)
 export OMP_WAIT_POLICY=passive
 
-run() {  # run NAME COMMAND...: stops the test if the command fails
-  local name=$1
-  shift
-  if ! "$@" >"$work/$name.log" 2>&1; then
-    cat "$work/$name.log" >&2
-    echo "FAIL: $name exited with an error" >&2
-    exit 1
-  fi
-}
+# step NAME COMMAND... (support.sh): stops the test if the command fails.
 
-run keygen "$exe" keygen --out-dir "$work/client" --profile "$data/model.profile" --seed 1 \
+step keygen "$exe" keygen --out-dir "$work/client" --profile "$data/model.profile" --seed 1 \
   --insecure-ring-degree 128
 mkdir "$work/server"
 cp "$work/client/params" "$work/client/evaluation.key" "$work/client/public.key" "$work/server/"
 # 128 slots: 100 images are one batch, 300 are three.
-run encrypt_one "$exe" encrypt --keys "$work/client" --images "$images" --count 100 \
+step encrypt_one "$exe" encrypt --keys "$work/client" --images "$images" --count 100 \
   --out "$work/one.ct" --threads 1 --seed 2
-run encrypt_several "$exe" encrypt --keys "$work/client" --images "$images" --first 7 --count 300 \
+step encrypt_several "$exe" encrypt --keys "$work/client" --images "$images" --first 7 --count 300 \
   --out "$work/several.ct" --threads 1 --seed 3
 
 # 1. The same scores on 1, 2 and 4 ranks as in one process.
 for file in one several; do
-  run "single_$file" "$exe" infer --keys "$work/server" --in "$work/$file.ct" \
+  step "single_$file" "$exe" infer --keys "$work/server" --in "$work/$file.ct" \
     --out "$work/$file.single.ct" --threads 1 --seed 5
-  run "decrypt_single_$file" "$exe" decrypt --keys "$work/client" --in "$work/$file.single.ct" \
+  step "decrypt_single_$file" "$exe" decrypt --keys "$work/client" --in "$work/$file.single.ct" \
     --scores "$work/$file.single.csv"
   for ranks in 1 2 4; do
     out=$work/$file.$ranks.ct
     options=()
     [ "$file.$ranks" = several.2 ] && options=(--groups 2)
     [ "$file.$ranks" = several.4 ] && options=(--split outputs)
-    run "mpi_${file}_$ranks" "${launcher[@]}" -n "$ranks" "$exe" infer --keys "$work/server" \
+    step "mpi_${file}_$ranks" "${launcher[@]}" -n "$ranks" "$exe" infer --keys "$work/server" \
       --in "$work/$file.ct" --out "$out" --threads 1 --seed 5 "${options[@]}"
     grep -q "on $ranks ranks" "$work/mpi_${file}_$ranks.log" ||
       fail "$file, $ranks ranks: infer did not run distributed"
     "$python" "$same" "$work/$file.single.ct" "$out" >"$work/same.log" ||
       fail "$file, $ranks ranks: not the single-process ciphertexts: $(cat "$work/same.log")"
-    run "decrypt_${file}_$ranks" "$exe" decrypt --keys "$work/client" --in "$out" \
+    step "decrypt_${file}_$ranks" "$exe" decrypt --keys "$work/client" --in "$out" \
       --scores "$work/$file.$ranks.csv"
     cmp -s "$work/$file.single.csv" "$work/$file.$ranks.csv" ||
       fail "$file, $ranks ranks: decrypted scores differ from one process's"
@@ -86,32 +73,32 @@ grep -q "(dense): linear, partial sums" "$work/mpi_one_2.log" || fail "auto: no 
 grep -q "in 2 group(s)" "$work/mpi_several_2.log" || fail "--groups 2 not used"
 grep -q "(dense): linear, outputs" "$work/mpi_several_4.log" || fail "--split outputs not used"
 # The check can fail: another seed gives other ciphertexts.
-run single_other_seed "$exe" infer --keys "$work/server" --in "$work/one.ct" \
+step single_other_seed "$exe" infer --keys "$work/server" --in "$work/one.ct" \
   --out "$work/other.ct" --threads 1 --seed 6
 "$python" "$same" "$work/one.single.ct" "$work/other.ct" >/dev/null &&
   fail "same_ciphertexts.py finds two different seeds' scores equal"
 
 # 1b. BFV: the same on 1 and 2 ranks (one batch; the partial sums of the dense layers).
-run keygen_bfv "$exe" keygen --scheme bfv --out-dir "$work/bfv_client" \
+step keygen_bfv "$exe" keygen --scheme bfv --out-dir "$work/bfv_client" \
   --profile "$data/model.profile" --seed 1 --insecure-ring-degree 128
 mkdir "$work/bfv_server"
 cp "$work/bfv_client/params" "$work/bfv_client/evaluation.key" "$work/bfv_client/public.key" \
   "$work/bfv_server/"
-run encrypt_bfv "$exe" encrypt --keys "$work/bfv_client" --images "$images" --count 100 \
+step encrypt_bfv "$exe" encrypt --keys "$work/bfv_client" --images "$images" --count 100 \
   --out "$work/bfv.ct" --threads 1 --seed 2
-run single_bfv "$exe" infer --keys "$work/bfv_server" --in "$work/bfv.ct" \
+step single_bfv "$exe" infer --keys "$work/bfv_server" --in "$work/bfv.ct" \
   --out "$work/bfv.single.ct" --threads 1 --seed 5
-run decrypt_single_bfv "$exe" decrypt --keys "$work/bfv_client" --in "$work/bfv.single.ct" \
+step decrypt_single_bfv "$exe" decrypt --keys "$work/bfv_client" --in "$work/bfv.single.ct" \
   --scores "$work/bfv.single.csv"
 for ranks in 1 2; do
   out=$work/bfv.$ranks.ct
-  run "mpi_bfv_$ranks" "${launcher[@]}" -n "$ranks" "$exe" infer --keys "$work/bfv_server" \
+  step "mpi_bfv_$ranks" "${launcher[@]}" -n "$ranks" "$exe" infer --keys "$work/bfv_server" \
     --in "$work/bfv.ct" --out "$out" --threads 1 --seed 5
   grep -q "under BFV on $ranks MPI ranks" "$work/mpi_bfv_$ranks.log" ||
     fail "BFV, $ranks ranks: infer did not run distributed under BFV"
   "$python" "$same" "$work/bfv.single.ct" "$out" >"$work/same.log" ||
     fail "BFV, $ranks ranks: not the single-process ciphertexts: $(cat "$work/same.log")"
-  run "decrypt_bfv_$ranks" "$exe" decrypt --keys "$work/bfv_client" --in "$out" \
+  step "decrypt_bfv_$ranks" "$exe" decrypt --keys "$work/bfv_client" --in "$out" \
     --scores "$work/bfv.$ranks.csv"
   cmp -s "$work/bfv.single.csv" "$work/bfv.$ranks.csv" ||
     fail "BFV, $ranks ranks: decrypted scores differ from one process's"
@@ -220,8 +207,4 @@ grep -q "rank 0 of 2 waited .* another rank died or stalled; ending the job, no 
   "$work/stalled.log" || fail "stalled rank: no watchdog message: $(cat "$work/stalled.log")"
 [ -e "$work/stalled.ct" ] && fail "stalled rank: left an output file"
 
-if [ "$failures" -gt 0 ]; then
-  echo "$failures check(s) failed" >&2
-  exit 1
-fi
-echo "distributed infer: 1, 2, 4 ranks (YASHE') and 1, 2 (BFV) equal one process; refusals, a killed and a stalled rank"
+finish "distributed infer: 1, 2, 4 ranks (YASHE') and 1, 2 (BFV) equal one process; refusals, a killed and a stalled rank"
