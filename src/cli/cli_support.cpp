@@ -21,6 +21,7 @@
 #include <fstream>
 #include <iostream>
 #include <new>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string_view>
@@ -1030,26 +1031,48 @@ void refuse_to_replace_other_than_ciphertexts(const OptionParser& options,
       "a ciphertext file", ", so that an archive or copy of keys is never lost");
 }
 
+namespace {
+
+// The protocol header of an existing, non-empty ciphertext file at `path`; nullopt for anything
+// else (no file, empty, damaged: nothing a later step could use).
+std::optional<ProtocolHeader> existing_ciphertext_header(const std::string& path) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error) ||
+      std::filesystem::file_size(path, error) == 0)
+    return std::nullopt;
+  try {
+    ProtocolHeader header = read_protocol_header(path);
+    if (header.kind == ProtocolFileKind::kCiphertexts) return header;
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 void refuse_to_replace_other_than_scores(const OptionParser& options, const std::string& option) {
   refuse_to_replace_other_than_ciphertexts(options, option);
   if (!options.has(option)) return;
   const std::string path = options.text(option);
-  std::error_code error;
-  if (!std::filesystem::is_regular_file(path, error) ||
-      std::filesystem::file_size(path, error) == 0)
-    return;
-  ProtocolHeader header;
-  try {
-    header = read_protocol_header(path);
-  } catch (const std::exception&) {
-    return;  // a damaged ciphertext file: nothing a later step could use
-  }
-  if (header.kind != ProtocolFileKind::kCiphertexts || header.answers_file_id != 0) return;
+  const std::optional<ProtocolHeader> header = existing_ciphertext_header(path);
+  if (!header || header->answers_file_id != 0) return;
   throw UsageError("--" + option + " '" + printable_text(path) +
                    "' holds encrypted images (a ciphertext file of encrypt); this command "
                    "writes scores and replaces only encrypted scores or an empty file, so that "
                    "the images a job answers are never lost (decrypt --request checks the scores "
                    "against them): remove it first or choose another path");
+}
+
+void refuse_to_replace_other_than_batches(const OptionParser& options, const std::string& option) {
+  refuse_to_replace_other_than_ciphertexts(options, option);
+  if (!options.has(option)) return;
+  const std::string path = options.text(option);
+  const std::optional<ProtocolHeader> header = existing_ciphertext_header(path);
+  if (!header || header->answers_file_id == 0) return;
+  throw UsageError("--" + option + " '" + printable_text(path) +
+                   "' holds encrypted scores (a server's answer, not yet decrypted); encrypt "
+                   "replaces only encrypted images or an empty file, so that scores are never "
+                   "lost before decrypt reads them: remove it first or choose another path");
 }
 
 namespace {

@@ -322,6 +322,10 @@ void refuse_to_replace_other_than_ciphertexts(const OptionParser& options,
 // trial: client fetch --out batch.ct replaced the batch it had submitted). A UsageError naming
 // `option`, before any work. A ciphertext file whose header cannot be read passes (damaged).
 void refuse_to_replace_other_than_scores(const OptionParser& options, const std::string& option);
+// The rule of encrypt --out, the reverse: refuse_to_replace_other_than_ciphertexts, and not
+// encrypted scores either (a ciphertext file whose header answers another file): the server's
+// answer, which only decrypt can read and which costs a whole inference to make again.
+void refuse_to_replace_other_than_batches(const OptionParser& options, const std::string& option);
 
 // The rule above for another command's outputs: refuses (UsageError naming `option`) an output
 // whose path names an existing non-empty regular file that `replaceable` (given the open file)

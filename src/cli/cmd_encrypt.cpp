@@ -137,7 +137,7 @@ int run_encrypt(std::span<char* const> arguments) {
                     "index of the first image to encrypt (recorded in the output file)", "0");
   options.add_value("count", "N", "how many images (default: all from --first)");
   options.add_value("out", "FILE",
-                    "ciphertext file to write (replaces only a ciphertext file or an empty file)",
+                    "ciphertext file to write (replaces only encrypted images or an empty file)",
                     std::nullopt, true);
   add_threads_option(options);
   options.add_value("seed", "S", "INSECURE: derive the encryption noise from S, reproduction only");
@@ -146,7 +146,7 @@ int run_encrypt(std::span<char* const> arguments) {
   require_key_directory_option(options, {&KeyDirectory::parameters, &KeyDirectory::public_keys});
   refuse_output_over_inputs(options, {"out"}, {"images", "model", "profile"});
   refuse_output_over_checksum_files(options, {"out"}, {"images"});
-  refuse_to_replace_other_than_ciphertexts(options, "out");
+  refuse_to_replace_other_than_batches(options, "out");
   const int threads = cli::threads_option(options);
   const size_t first = static_cast<size_t>(options.integer("first", 0, INT64_MAX));
   // Every value is read before any work or output: a malformed one is a usage error first.

@@ -734,12 +734,17 @@ tar_sum=$(sha256sum keys.tar | cut -d' ' -f1)
 expect 2 "--out 'keys.tar' exists and is not a ciphertext file" - -- \
   "$exe" encrypt --keys client --images "$images" --count 2 --out keys.tar --threads 1
 [ "$(sha256sum keys.tar | cut -d' ' -f1)" = "$tar_sum" ] || fail "encrypt replaced a tar of keys"
+# ... nor encrypted scores, the server's answer that only decrypt reads (it replaced them).
+cp scores.ct answer.ct
+expect 2 "--out 'answer.ct' holds encrypted scores" - -- \
+  "$exe" encrypt --keys client --images "$images" --count 2 --out answer.ct --threads 1
+cmp -s scores.ct answer.ct || fail "encrypt --out replaced encrypted scores"
 echo notes >notes.txt
 expect 2 "--out 'notes.txt' exists and is not a ciphertext file" - -- \
   "$exe" encrypt --keys client --images "$images" --count 2 --out notes.txt --threads 1
 grep -qx notes notes.txt || fail "encrypt replaced a text file"
 : >empty.ct
-cp scores.ct again.ct
+cp images.ct again.ct  # an earlier batch: replaced
 for out in empty.ct again.ct; do
   run "$exe" encrypt --keys client --images "$images" --count 2 --out "$out" --threads 1
   [ "$(head -c 5 "$out")" = CNPFC ] || fail "encrypt --out $out: not replaced by a ciphertext file"
