@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "cryptonets/io/idx.hpp"
+#include "cryptonets/io/sha256.hpp"
 #include "nn_test_support.hpp"
 
 using namespace cryptonets;
@@ -250,6 +252,47 @@ TEST_CASE("The checksum rule: verified when SHA256SUMS lists the file, unverifie
   const MnistSet set = load_mnist(scratch.path, MnistSplit::kTest);
   CHECK(set.checksums == ChecksumCheck::kNoChecksumFile);
   CHECK(set.images.count == 10000);
+}
+
+TEST_CASE(
+    "Checksum lists in every form sha256sum writes are read: --tag, escaped names, upper case") {
+  // sha256sum writes a name holding a backslash, newline or CR escaped after a leading backslash,
+  // and --tag lines "SHA256 (name) = digest"; sha256sum -c takes hex digits of either case. Such
+  // lines made the whole list malformed (a review), so that one odd file name in a directory's
+  // list stopped every run on that data.
+  ScratchDirectory scratch("idx-sums-forms");
+  write_plain_test_split(scratch.path, test_images_content(), test_labels_content());
+  const fs::path images = scratch.path / "t10k-images-idx3-ubyte";
+  const fs::path labels = scratch.path / "t10k-labels-idx1-ubyte";
+  const std::string images_sum = to_hex(sha256(test_images_content()));
+  std::string labels_upper = to_hex(sha256(test_labels_content()));
+  for (char& c : labels_upper)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const std::string other = std::string(64, '0');
+  std::ofstream(scratch.path / "SHA256SUMS")
+      << "\\" << other << "  we\\\\ird\n"             // a name with a backslash
+      << "\\SHA256 (new\\nline) = " << other << "\n"  // --tag, a name with a newline
+      << "SHA256 (t10k-images-idx3-ubyte) = " << images_sum << "\n"
+      << "\\" << labels_upper << " *t10k-labels-idx1-ubyte\r\n";  // escaped though plain
+  CHECK(check_data_file(images, true) == ChecksumCheck::kVerified);
+  CHECK(check_data_file(labels, true) == ChecksumCheck::kVerified);
+  const auto sums = read_sha256sums(scratch.path / "SHA256SUMS");
+  CHECK(sums.count("we\\ird") == 1);
+  CHECK(sums.count("new\nline") == 1);
+  CHECK(sums.at("t10k-labels-idx1-ubyte") == to_hex(sha256(test_labels_content())));
+  // A wrong digest in --tag form is still a mismatch.
+  std::ofstream(scratch.path / "SHA256SUMS")
+      << "SHA256 (t10k-images-idx3-ubyte) = " << other << "\n";
+  CHECK_THROWS_WITH_AS(check_data_file(images, true), contains("does not match its checksum file"),
+                       ChecksumError);
+  // Malformed still: an unknown escape, another algorithm's tag, a short digest.
+  for (const std::string& line : {"\\" + other + "  bad\\xname", "MD5 (x) = " + other.substr(0, 32),
+                                  "SHA256 (x) = " + other.substr(1), other + "  "}) {
+    CAPTURE(line);
+    std::ofstream(scratch.path / "SHA256SUMS") << line << "\n";
+    CHECK_THROWS_WITH_AS(check_data_file(images, true), contains("line 1: expected"),
+                         ChecksumError);
+  }
 }
 
 TEST_CASE("Plain copies of the shipped .gz files are verified against SHA256SUMS.uncompressed") {

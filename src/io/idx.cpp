@@ -6,11 +6,15 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
+#include <utility>
 
 #include "cryptonets/io/input_file.hpp"
 #include "cryptonets/io/sha256.hpp"
@@ -244,6 +248,67 @@ std::vector<uint8_t> read_possibly_gzipped_file(const std::filesystem::path& pat
   return gunzip_if_gzipped(read_stored_file(path), path.string());
 }
 
+namespace {
+
+// 64 hex digits, either case (sha256sum -c takes both), in lower case; nullopt otherwise.
+std::optional<std::string> sha256_digest(std::string_view text) {
+  if (text.size() != 64 || text.find_first_not_of("0123456789abcdefABCDEF") != text.npos)
+    return std::nullopt;
+  std::string digest(text);
+  for (char& c : digest)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return digest;
+}
+
+// One line of sha256sum(1) (coreutils 9), (name, digest): "<digest> <' ' or '*'><name>", or with
+// --tag "SHA256 (<name>) = <digest>". A name holding a backslash, newline or CR is written escaped
+// ("\\", "\n", "\r") on a line that starts with a backslash. nullopt for anything else (a
+// line of another algorithm's tag too). Found by a review: such lines, valid for sha256sum -c,
+// made the whole list malformed.
+std::optional<std::pair<std::string, std::string>> parse_checksum_line(std::string_view line) {
+  const bool escaped = line.starts_with('\\');
+  if (escaped) line.remove_prefix(1);
+  std::string_view name;
+  std::optional<std::string> digest;
+  if (line.starts_with("SHA256 (")) {
+    const size_t close = line.rfind(") = ");
+    if (close == line.npos || close < 8) return std::nullopt;
+    name = line.substr(8, close - 8);
+    digest = sha256_digest(line.substr(close + 4));
+  } else {
+    if (line.size() < 67 || line[64] != ' ' || (line[65] != ' ' && line[65] != '*'))
+      return std::nullopt;
+    name = line.substr(66);
+    digest = sha256_digest(line.substr(0, 64));
+  }
+  if (!digest || name.empty()) return std::nullopt;
+  if (!escaped) return std::pair(std::string(name), *digest);
+  std::string unescaped;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (name[i] != '\\') {
+      unescaped += name[i];
+      continue;
+    }
+    if (++i == name.size()) return std::nullopt;
+    switch (name[i]) {
+      case '\\':
+        unescaped += '\\';
+        break;
+      case 'n':
+        unescaped += '\n';
+        break;
+      case 'r':
+        unescaped += '\r';
+        break;
+      default:
+        return std::nullopt;
+    }
+  }
+  return std::pair(unescaped, *digest);
+}
+
+}  // namespace
+
 std::map<std::string, std::string> read_sha256sums(const std::filesystem::path& path) {
   // Before the open: a FIFO there blocked encrypt, decrypt --labels and mnist for ever, and a
   // directory read as an empty list ("has no entry for ...").
@@ -264,19 +329,17 @@ std::map<std::string, std::string> read_sha256sums(const std::filesystem::path& 
     // start with "./" (sha256sum ./*); both were "no entry for" a file the list names (a trial).
     if (line.ends_with('\r')) line.pop_back();
     if (line.empty()) continue;
-    // sha256sum(1): 64 hex digits, a space, then ' ' (text mode) or '*' (binary mode), the name.
-    const bool well_formed = line.size() > 66 && line[64] == ' ' &&
-                             (line[65] == ' ' || line[65] == '*') &&
-                             line.find_first_not_of("0123456789abcdef") >= 64;
-    if (!well_formed) {
+    std::optional<std::pair<std::string, std::string>> entry = parse_checksum_line(line);
+    if (!entry) {
       throw ChecksumError("checksum file '" + path.string() + "', line " +
                           std::to_string(line_number) +
-                          ": expected '<64 lower-case hex digits>  <file name>'");
+                          ": expected '<64 hex digits>  <file name>' (sha256sum) or 'SHA256 "
+                          "(<file name>) = <64 hex digits>' (sha256sum --tag)");
     }
-    std::string name = line.substr(66);
+    auto& [name, digest] = *entry;
     while (name.starts_with("./") && name.size() > 2)
       name.erase(0, 2);
-    sums[name] = line.substr(0, 64);
+    sums[name] = digest;
   }
   return sums;
 }

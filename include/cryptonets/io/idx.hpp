@@ -80,7 +80,10 @@ std::vector<uint8_t> read_stored_file(const std::filesystem::path& path);
 // failed: ..." for a damaged or truncated stream.
 std::vector<uint8_t> gunzip_if_gzipped(std::vector<uint8_t> stored, const std::string& source);
 
-// Parses "<64 hex digits>  <file name>" lines, as written by sha256sum(1): file name → hex digest.
+// Parses the lines of sha256sum(1) as sha256sum -c reads them: "<64 hex digits>  <file name>"
+// (or " *<file name>"), "SHA256 (<file name>) = <64 hex digits>" (--tag), either with an escaped
+// name after a leading backslash ("\\", "\n", "\r"), hex digits of either case, a CR before the
+// newline, names starting with "./" taken without it: file name → lower-case hex digest.
 // Throws ChecksumError for a malformed line, std::runtime_error if the file cannot be opened or
 // is not a regular file (a FIFO would block the read; a directory is named as one, "it is a
 // directory, not a regular file").
