@@ -145,6 +145,14 @@ expect 1 "BFV: select_bfv_parameters chose n = " - -- timeout 60 "$reproduce" --
   --timing-n 1024 --data set --model model.txt --paper-values "$data/../bench/paper_values.csv" \
   --out reproduction-unverified --report report.md
 notes message.txt 1
+# A count lowered twice (--batch-images 5000 to the ring degree 1024, then to the 200 test images
+# of set) is said once, with the value given (a review: the note gave 1024 as the value given).
+expect 1 "[reproduce] --batch-images 5000: the test set of --data 'set' has 200 images; using 200" - -- \
+  timeout 60 "$reproduce" --mode reduced --timing-n 1024 --batch-images 5000 --data set \
+  --model model.txt --paper-values "$data/../bench/paper_values.csv" \
+  --out reproduction-lowered --report report.md
+[ "$(grep -c -- "--batch-images" message.txt)" -eq 1 ] ||
+  fail "cryptonets-reproduce --batch-images 5000 lowered twice: $(grep -- "--batch-images" message.txt)"
 
 # ---- SHA256SUMS present and matching: no note, the same commands work.
 (cd set && sha256sum -- *-ubyte* >SHA256SUMS)
