@@ -459,17 +459,20 @@ expect 1 "IDX file 'set': it is a directory, not an IDX file" - -- "$exe" decryp
   --model model.txt --in scores.ct --labels set
 
 # ---- The note's command to make the checksum file works as pasted, for a directory whose name
-# has a space (a trial: 'cd my data && ...', which cd refuses).
-mkdir "my data"
-cp set/*-ubyte "my data/"
-step train-spaced "$train" --data "my data" "${small_network[@]}" --epochs 1 --out spaced.txt
-notes train-spaced.log 1
-made=$(sed -n 's/.*(make one with: \(.*\); --no-verify skips.*/\1/p' train-spaced.log)
-sh -c "$made" >/dev/null 2>&1 || fail "the note's command failed: $made"
-[ -s "my data/SHA256SUMS" ] || fail "the note's command made no 'my data/SHA256SUMS': $made"
-step train-spaced-verified "$train" --data "my data" "${small_network[@]}" --epochs 1 \
-  --out spaced.txt
-notes train-spaced-verified.log 0
+# has a space (a trial: 'cd my data && ...', which cd refuses) or starts with '-' (a review:
+# 'cd -data' is an invalid option, and 'cd -' goes to the previous directory).
+for dir in "my data" -dashed -; do
+  mkdir -- "$dir"
+  cp set/*-ubyte -- "$dir/"
+  step train-spaced "$train" --data="$dir" "${small_network[@]}" --epochs 1 --out spaced.txt
+  notes train-spaced.log 1
+  made=$(sed -n 's/.*(make one with: \(.*\); --no-verify skips.*/\1/p' train-spaced.log)
+  sh -c "$made" >/dev/null 2>&1 || fail "the note's command failed: $made"
+  [ -s "$dir/SHA256SUMS" ] || fail "the note's command made no '$dir/SHA256SUMS': $made"
+  step train-spaced-verified "$train" --data="$dir" "${small_network[@]}" --epochs 1 \
+    --out spaced.txt
+  notes train-spaced-verified.log 0
+done
 
 # ---- Labels of the data set beyond the model's outputs: a clear error, not a wrong accuracy.
 expect 1 "is not one of the 4 classes 0..3" - -- "$exe" mnist --data "$data/mnist" \
