@@ -82,18 +82,35 @@ void check_sha256(std::span<const uint8_t> content, const std::string& expected_
   }
 }
 
+// What is wrong with `path` when it is a symbolic link whose target is not there: "it is a
+// symbolic link to 'TARGET', which does not exist ..."; else "" (a link loop is said elsewhere).
+// A dangling link was "missing" or "no such regular file", as if nothing had the name (a review).
+std::string dangling_link_problem(const std::filesystem::path& path) {
+  std::error_code error;
+  if (!std::filesystem::is_symlink(std::filesystem::symlink_status(path, error))) return "";
+  const bool reachable = std::filesystem::exists(path, error);
+  if (reachable || (error && error != std::errc::no_such_file_or_directory &&
+                    error != std::errc::not_a_directory)) {
+    return "";
+  }
+  const std::filesystem::path target = std::filesystem::read_symlink(path, error);
+  return "it is a symbolic link to '" + (error ? std::string("?") : target.string()) +
+         "', which does not exist (a dangling link: restore its target or remove the link)";
+}
+
 // The file for `stem` in `directory`: stem.gz if present, else stem.
 // Never throws: a directory that cannot be searched (a link loop) is the loader's error to report
 // ("filesystem error: status: Too many levels of symbolic links" came from here, past it; a trial).
-// A stem.gz there that cannot be reached (a link loop) is chosen too, for the loader to name: taken
-// as absent, it was "missing 'stem'", or the plain file read in its place.
+// A stem.gz there that cannot be reached (a link loop, a dangling link) is chosen too, for the
+// loader to name: taken as absent, it was "missing 'stem'", or the plain file read in its place.
 std::filesystem::path data_file(const std::filesystem::path& directory, const std::string& stem) {
   const std::filesystem::path gzipped = directory / (stem + ".gz");
   std::error_code error;
   const bool there = std::filesystem::exists(gzipped, error);
   const bool unreachable =
       error && error != std::errc::no_such_file_or_directory && error != std::errc::not_a_directory;
-  return there || unreachable ? gzipped : directory / stem;
+  return there || unreachable || !dangling_link_problem(gzipped).empty() ? gzipped
+                                                                         : directory / stem;
 }
 
 std::string split_prefix(MnistSplit split) {
@@ -175,6 +192,9 @@ std::vector<uint8_t> read_stored_file(const std::filesystem::path& path) {
   std::error_code error;
   if (!std::filesystem::is_regular_file(path, error)) {
     // A directory (encrypt --images DATA_DIR, a trial) was "no such regular file", as if absent.
+    if (const std::string problem = dangling_link_problem(path); !problem.empty()) {
+      fail(source, problem);
+    }
     const std::string kind = special_file_kind(source);
     fail(source, kind.empty() ? "cannot open: no such regular file"
                               : "it is " + kind + ", not an IDX file: give the file itself");
@@ -379,7 +399,13 @@ MnistSet load_mnist(const std::filesystem::path& directory, MnistSplit split,
     return exists;
   };
   const bool images_present = present(images_path);
-  if (!images_present || !present(labels_path)) {
+  const bool labels_present = present(labels_path);
+  for (const std::filesystem::path& path : {images_path, labels_path}) {
+    if (const std::string problem = dangling_link_problem(path); !problem.empty()) {
+      fail(path.string(), problem);
+    }
+  }
+  if (!images_present || !labels_present) {
     const std::string prefix = split_prefix(split);
     throw std::runtime_error(
         "data set '" + directory.string() + "': expected IDX files " + prefix +

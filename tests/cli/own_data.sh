@@ -452,6 +452,21 @@ expect 1 "IDX file 'loop-file/train-images-idx3-ubyte': cannot reach it: Too man
   - -- "$train" --data loop-file "${small_network[@]}" --epochs 1 --out never.txt --no-verify
 [ -e never.txt ] || [ -e never.md ] && fail "a --data that is no directory left an output"
 
+# A dangling symbolic link for an IDX file: said so, with where it points (a review: "missing
+# 't10k-images-idx3-ubyte'", and "no such regular file" for the file itself). A dangling .gz link
+# beside a plain file is the data set's fault too, not a reason to read the plain file.
+cp -r set dangling
+ln -sf ../nowhere/t10k dangling/t10k-images-idx3-ubyte
+dangling_said="IDX file 'dangling/t10k-images-idx3-ubyte': it is a symbolic link to '../nowhere/t10k', which does not exist"
+expect 1 "$dangling_said" - -- "$exe" mnist --data dangling --model model.txt --insecure-ring-degree 64
+expect 1 "$dangling_said" never.ct -- "$exe" encrypt --keys client --model model.txt \
+  --images dangling/t10k-images-idx3-ubyte --out never.ct
+cp set/t10k-images-idx3-ubyte dangling/
+ln -s gone.gz dangling/train-labels-idx1-ubyte.gz
+expect 1 "IDX file 'dangling/train-labels-idx1-ubyte.gz': it is a symbolic link to 'gone.gz', which does not exist" \
+  - -- "$train" --data dangling "${small_network[@]}" --epochs 1 --out never.txt
+[ -e never.txt ] && fail "a data set with a dangling link left an output"
+
 # The data directory where a file of it belongs: said so (a trial: "no such regular file").
 expect 1 "IDX file 'set': it is a directory, not an IDX file: give the file itself" never.ct -- \
   "$exe" encrypt --keys client --model model.txt --images set --out never.ct

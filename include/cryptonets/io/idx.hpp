@@ -120,7 +120,8 @@ MnistLabels read_mnist_labels(const std::filesystem::path& path,
                               const std::optional<std::string>& expected_sha256 = std::nullopt);
 
 // The file of a split in `directory`: e.g. t10k-images-idx3-ubyte.gz if present (or there but
-// unreachable, a link loop: load_mnist then says so), else t10k-images-idx3-ubyte. Never throws.
+// unreachable, a link loop or a dangling link: load_mnist then says so), else
+// t10k-images-idx3-ubyte. Never throws.
 std::filesystem::path split_images_file(const std::filesystem::path& directory, MnistSplit split);
 std::filesystem::path split_labels_file(const std::filesystem::path& directory, MnistSplit split);
 
