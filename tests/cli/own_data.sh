@@ -359,6 +359,12 @@ expect 2 "--input-scales lists 4 twice, in '1,4.0,4'" twice-model.txt -- "$quant
 expect 2 "--input-scales expects positive numbers separated by commas, got '1,'" twice-model.txt -- \
   "$quantise" --float float.txt --data set --out twice-model.txt --results twice-table.md \
   --input-scales 1, --max-bits 3
+# A scale above 255 (a review: accepted, though I = 255 already feeds the raw pixel byte).
+for scales in 256 1,510; do
+  expect 2 "--input-scales takes scales I from above 0 to 255" twice-model.txt -- "$quantise" \
+    --float float.txt --data set --out twice-model.txt --results twice-table.md \
+    --input-scales "$scales" --max-bits 3
+done
 [ -e twice-table.md ] && fail "cryptonets-quantise wrote twice-table.md for a refused --input-scales"
 # --max-bits below --min-bits names --min-bits (it was "expects an integer in [4, 16], got '3'").
 expect 2 "--max-bits 3 is below --min-bits 4" twice-model.txt -- "$quantise" --float float.txt \
