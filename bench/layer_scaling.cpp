@@ -110,6 +110,8 @@ int run(int argc, char** argv) {
     return 2;
   }
 
+  std::printf("# Thread scaling, layer by layer, in one process\n\n");
+  bench::print_machine();
   const std::string data = CRYPTONETS_SOURCE_DATA_DIR;
   const model::Model net = load_model(data + "/model.txt");
   const model::CompiledModel compiled = model::compile_model(net);
@@ -204,9 +206,8 @@ int run(int argc, char** argv) {
   std::fprintf(stderr, "\n");
   order.push_back("encryption to decrypted scores");
 
-  std::printf("# Thread scaling, layer by layer, in one process\n\n");
   std::printf(
-      "parameters: %s; plaintext moduli: %zu; SIMD path %s; %zu images (one batch); "
+      "\nparameters: %s; plaintext moduli: %zu; SIMD path %s; %zu images (one batch); "
       "%d rounds, alternating 1 thread on CPU %d, 1 thread on CPU %d, 2 threads\n\n",
       choice.base.describe().c_str(), choice.plaintext_moduli.size(),
       to_string(widest_supported_simd_path()), images, rounds, cpus[0], cpus[1]);
