@@ -233,19 +233,15 @@ const char* cause(int signal) {
   return signal == SIGPIPE ? "stopped by SIGPIPE (a pipe it wrote to was closed)" : "interrupted";
 }
 
-// The lines said on stderr: stopped before any file was written, and after the staging
-// directory was removed.
-void say_unwritten_line(int signal) {
+// The lines said on stderr when keygen stops before the commit: "cryptonets keygen: CAUSE" +
+// `step` + the outcome, `step` saying whether a file was written (the staging directory, then
+// removed).
+constexpr const char* kBeforeWriting = " before the new key set was written; ";
+constexpr const char* kAfterRemoving = "; the unfinished key set was removed; ";
+void say_stopped(int signal, const char* step) {
   interrupts::say("cryptonets keygen: ");
   interrupts::say(cause(signal));
-  interrupts::say(" before the new key set was written; ");
-  interrupts::say(outcome);
-  interrupts::say("\n");
-}
-void say_removed_line(int signal) {
-  interrupts::say("cryptonets keygen: ");
-  interrupts::say(cause(signal));
-  interrupts::say("; the unfinished key set was removed; ");
+  interrupts::say(step);
   interrupts::say(outcome);
   interrupts::say("\n");
 }
@@ -255,12 +251,12 @@ void say_removed_line(int signal) {
 // nothing was under way, so it ends by the signal without a word, as any program would.
 void say_unwritten(int signal) {
   if (signal == SIGPIPE && !target_known.load()) return;
-  say_unwritten_line(signal);
+  say_stopped(signal, kBeforeWriting);
 }
 // Armed: the staging directory exists.
 void remove_and_say(int signal) {
   remove_staging();
-  say_removed_line(signal);
+  say_stopped(signal, kAfterRemoving);
 }
 // Done: keygen has finished (or failed); what became of the key sets.
 void say_after_finish(int signal) {
@@ -272,11 +268,7 @@ void say_after_finish(int signal) {
     interrupts::say(signal == SIGPIPE ? "" : " (as written above)");
     interrupts::say(" and the previous one, if any, is gone; stopping by the signal\n");
   } else {
-    if (staged.load()) {
-      say_removed_line(signal);
-    } else {
-      say_unwritten_line(signal);
-    }
+    say_stopped(signal, staged.load() ? kAfterRemoving : kBeforeWriting);
   }
 }
 
