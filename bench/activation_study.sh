@@ -3,6 +3,9 @@
 # with sigmoid, then each activation replaced by its degree-2 polynomial fits, used (a) as a drop-in
 # and (b) fine-tuned with the polynomial in place. Every run is single-threaded (bit-identical on
 # the same platform) and logs to bench/results/activation-study/NAME.log.
+# A failed or interrupted run leaves bench/results/activation-study and data/activation-study as
+# they were (bench/common.sh): the logs, tables and models are written in a temporary directory and
+# published when every step of the run has succeeded; a failed step's log ends on stderr.
 #
 #   bash bench/activation_study.sh [STEP...]   (default: every step, in the order below)
 #
@@ -18,10 +21,12 @@
 # FT_EPOCHS (fine-tuning, 20), FT_LR (fine-tuning step size, 0.002), SCRATCH (build/activation-study).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-usage="usage: bash bench/activation_study.sh [STEP...]  (steps: relu, sigmoid, relu-dropins,
+# shellcheck source=bench/common.sh
+source bench/common.sh
+bench_usage="bash bench/activation_study.sh [STEP...]  (steps: relu, sigmoid, relu-dropins,
   sigmoid-dropins, ACTIVATION-FIT with FIT lsq, chebyshev or lsq-observed, quantise,
   quantise-NAME; default: every step)"
-case "${1:-}" in -h | --help) echo "$usage"; exit 0 ;; esac
+bench_help "$@"
 steps=("$@")
 if [ ${#steps[@]} -eq 0 ]; then
   steps=(relu relu-dropins sigmoid sigmoid-dropins relu-lsq-observed relu-lsq sigmoid-lsq-observed
@@ -33,7 +38,7 @@ for s in "${steps[@]}"; do
   case "$s" in
     relu | sigmoid | relu-dropins | sigmoid-dropins | quantise | quantise-?*) ;;
     relu-lsq | relu-chebyshev | relu-lsq-observed | sigmoid-lsq | sigmoid-chebyshev | sigmoid-lsq-observed) ;;
-    *) echo "activation_study.sh: unknown step '$s'" >&2; echo "$usage" >&2; exit 2 ;;
+    *) bench_usage_error "unknown step '$s'" ;;
   esac
 done
 train=${TRAIN:-build/cryptonets-train}
@@ -41,34 +46,61 @@ quantiser=${QUANTISE:-build/cryptonets-quantise}
 epochs=${EPOCHS:-25}
 ft_epochs=${FT_EPOCHS:-20}
 ft_lr=${FT_LR:-0.002}
+needs_train=false
+needs_quantiser=false
+for s in "${steps[@]}"; do
+  case "$s" in quantise*) needs_quantiser=true ;; *) needs_train=true ;; esac
+done
+! $needs_train || bench_program "$train"
+! $needs_quantiser || bench_program "$quantiser"
 models=data/activation-study
 scratch=${SCRATCH:-build/activation-study}
 logs=bench/results/activation-study
-mkdir -p "$models" "$scratch" "$logs"
+mkdir -p "$scratch"
+# The run's models, logs and tables, published at the end: a failed step overwrote its committed
+# log (a review), and the models of the steps before it were replaced already.
+bench_work_dir
+new_models=$bench_work/models
+new_logs=$bench_work/logs
+mkdir "$new_models" "$new_logs"
+[ ! -f "$logs/commands.log" ] || cp "$logs/commands.log" "$new_logs/commands.log"
 
 step() {  # name, command...
   local name=$1
   shift
-  echo "$(date -u +%FT%TZ) start $name: $*" | tee -a "$logs/commands.log"
-  "$@" >"$logs/$name.log" 2>&1
-  echo "$(date -u +%FT%TZ) done  $name" | tee -a "$logs/commands.log"
+  echo "$(date -u +%FT%TZ) start $name: $*" | tee -a "$new_logs/commands.log"
+  if ! "$@" >"$new_logs/$name.log" 2>&1; then
+    echo "$bench_name: step $name failed; nothing was published. The end of its log:" >&2
+    tail -n 20 "$new_logs/$name.log" >&2
+    exit 1
+  fi
+  echo "$(date -u +%FT%TZ) done  $name" | tee -a "$new_logs/commands.log"
+}
+
+# A float model of the study: this run's, else the committed one (else the scratch drop-in).
+model() {  # name without .txt
+  if [ -f "$new_models/$1.txt" ]; then echo "$new_models/$1.txt"
+  elif [ -f "$models/$1.txt" ] || [ ! -f "$scratch/$1.txt" ]; then echo "$models/$1.txt"
+  else echo "$scratch/$1.txt"
+  fi
 }
 
 original() {  # activation
-  step "$1" "$train" --activation "$1" --epochs "$epochs" --seed 1 --threads 1 --out "$models/$1.txt"
+  step "$1" "$train" --activation "$1" --epochs "$epochs" --seed 1 --threads 1 \
+    --out "$new_models/$1.txt"
 }
 dropin() {  # activation fit
-  step "$1-$2-dropin" "$train" --fine-tune "$models/$1.txt" --approximate "$2" --degree 2 \
+  step "$1-$2-dropin" "$train" --fine-tune "$(model "$1")" --approximate "$2" --degree 2 \
     --epochs 0 --seed 2 --threads 1 --out "$scratch/$1-$2-dropin.txt"
 }
 finetune() {  # activation fit
-  step "$1-$2-finetuned" "$train" --fine-tune "$models/$1.txt" --approximate "$2" --degree 2 \
-    --epochs "$ft_epochs" --lr "$ft_lr" --seed 2 --threads 1 --out "$models/$1-$2-finetuned.txt"
+  step "$1-$2-finetuned" "$train" --fine-tune "$(model "$1")" --approximate "$2" --degree 2 \
+    --epochs "$ft_epochs" --lr "$ft_lr" --seed 2 --threads 1 --out "$new_models/$1-$2-finetuned.txt"
 }
 
 quantise() {  # name (a float model in $models or $scratch without .txt)
-  local float="$models/$1.txt"
-  [ -f "$float" ] || float="$scratch/$1.txt"
+  local float
+  float=$(model "$1")
   # Drop-ins (far from the originals' accuracy whatever the grid): a smaller grid. Sigmoid fits
   # (|a2| about 3e-4, output scale s²/|a2|): their parameters pass 2^60 beyond input scale 4 and
   # 6 bits in all, so their grid is input scale 4 with 3..6 bits (drop-ins 3..5).
@@ -78,8 +110,8 @@ quantise() {  # name (a float model in $models or $scratch without .txt)
     sigmoid-*) grid=(--input-scales 4 --min-bits 3 --max-bits 6) ;;
     *-dropin) grid=(--input-scales 4 --min-bits 5 --max-bits 6) ;;
   esac
-  step "$1-quantise" "$quantiser" --sequential "$float" --out "$models/$1-int.txt" \
-    --results "$logs/$1-quantisation.md" "${grid[@]}" --threads 1
+  step "$1-quantise" "$quantiser" --sequential "$float" --out "$new_models/$1-int.txt" \
+    --results "$new_logs/$1-quantisation.md" "${grid[@]}" --threads 1
 }
 
 for s in "${steps[@]}"; do
@@ -100,4 +132,12 @@ for s in "${steps[@]}"; do
       ;;
     *) echo "unknown step '$s'" >&2; exit 2 ;;
   esac
+done
+
+# Every step succeeded: the run's files replace the committed ones, each by a rename.
+mkdir -p "$models" "$logs"
+for file in "$new_models"/* "$new_logs"/*; do
+  [ -f "$file" ] || continue
+  case "$file" in "$new_models"/*) dest=$models ;; *) dest=$logs ;; esac
+  bench_publish "$file" "$dest/$(basename "$file")"
 done

@@ -1,5 +1,6 @@
 // What every micro-benchmark's report says about the machine beyond Google Benchmark's own lines
-// (CPU count and MHz, caches, load): the CPU flags the kernels choose their path by, the SIMD path
+// (CPU count and MHz, caches, load): the CPU flags the kernels choose their path by
+// (tool_support.hpp's kernel_cpu_flags, which the measurement tools print too), the SIMD path
 // a benchmark runs on unless its name forces one (path:X; CRYPTONETS_SIMD or the widest supported)
 // and OpenMP's thread limit, in the console header and in the JSON output's "context" object.
 #pragma once
@@ -7,29 +8,12 @@
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "cryptonets/arith/simd.hpp"
+#include "tool_support.hpp"
 
 namespace cryptonets::bench {
-
-// The flags among avx2, avx512f, avx512ifma, bmi2 and adx that /proc/cpuinfo lists, in that order.
-inline std::string kernel_cpu_flags() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line) && line.rfind("flags", 0) != 0) {
-  }
-  std::string found;
-  for (const char* flag : {"avx2", "avx512f", "avx512ifma", "bmi2", "adx"}) {
-    std::istringstream words(line);
-    for (std::string word; words >> word;) {
-      if (word == flag) found += (found.empty() ? "" : " ") + word;
-    }
-  }
-  return found.empty() ? "none of avx2 avx512f avx512ifma bmi2 adx" : found;
-}
 
 inline void add_machine_context() {
   benchmark::AddCustomContext("cpu_flags", kernel_cpu_flags());

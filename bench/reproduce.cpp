@@ -29,6 +29,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <iostream>
 #include <limits>
 #include <map>
@@ -41,6 +42,7 @@
 #include <string>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "cli_support.hpp"
@@ -486,20 +488,32 @@ void apply_mode_defaults(Options& o, size_t preset_n, size_t test_images) {
   if (!o.scaling_all_moduli) o.scaling_all_moduli = o.mode == "full";
   // Test mode: one batch per network and parameter set.
   if (!o.encrypted_images) o.encrypted_images = test ? *o.batch_images : *o.accuracy_images;
-  const auto lower = [](std::optional<size_t>& count, bool given, const char* option, size_t most,
-                        const std::string& why) {
-    if (*count <= most) return;
-    if (given) progress_line(format("%s %zu: %s; using %zu", option, *count, why.c_str(), most));
-    *count = most;
+  // Each count lowered to the least of its bounds and said once, with the value given and the
+  // bound that applied (a review: --batch-images lowered twice named its first lowered value as
+  // the one given).
+  using Bound = std::pair<size_t, std::string>;
+  const auto lower = [](std::optional<size_t>& count, bool given, const char* option,
+                        std::initializer_list<Bound> bounds) {
+    const size_t asked = *count;
+    const std::string* why = nullptr;
+    for (const Bound& bound : bounds) {
+      if (*count <= bound.first) continue;
+      *count = bound.first;
+      why = &bound.second;
+    }
+    if (given && why != nullptr) {
+      progress_line(format("%s %zu: %s; using %zu", option, asked, why->c_str(), *count));
+    }
   };
-  lower(
-      o.batch_images, batch_given, "--batch-images", *o.timing_n,
-      format("a batch holds at most n = %zu images (the stage table's ring degree)", *o.timing_n));
   const std::string data_size =
       format("the test set of --data '%s' has %zu images", o.data.c_str(), test_images);
-  lower(o.batch_images, batch_given, "--batch-images", test_images, data_size);
-  lower(o.accuracy_images, accuracy_given, "--accuracy-images", test_images, data_size);
-  lower(o.encrypted_images, encrypted_given, "--encrypted-images", test_images, data_size);
+  lower(
+      o.batch_images, batch_given, "--batch-images",
+      {{*o.timing_n, format("a batch holds at most n = %zu images (the stage table's ring degree)",
+                            *o.timing_n)},
+       {test_images, data_size}});
+  lower(o.accuracy_images, accuracy_given, "--accuracy-images", {{test_images, data_size}});
+  lower(o.encrypted_images, encrypted_given, "--encrypted-images", {{test_images, data_size}});
 }
 
 // ---------------------------------------------------------------------------------------------

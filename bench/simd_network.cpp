@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_support.hpp"
 #include "cryptonets/arith/primes.hpp"
 #include "cryptonets/arith/simd.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
@@ -188,7 +189,8 @@ int run(int argc, char** argv) {
                                        *prime_bits, choice.base.t);
   }
   const double budget = predict_budget_over_moduli(params, choice.plaintext_moduli, compiled);
-  const MnistSet test = load_mnist(data + "/mnist", MnistSplit::kTest);
+  // As the commands read it (checksums, an empty split an error naming the file; a review).
+  const MnistSet test = cli::load_data_split(data + "/mnist", MnistSplit::kTest, true);
   const auto batch_images = quantised_images(model, test.images, 0, images);
   const auto plain = plain_scores(compiled, batch_images, threads);
 

@@ -120,6 +120,7 @@ int main(int argc, char** argv) {
   }
   const int repeats = *parsed;
   const double load_before = cryptonets::bench::load_average();
+  cryptonets::bench::print_machine();
   const bool avx512 = cryptonets::simd_path_supported(cryptonets::SimdPath::avx512);
   std::vector<std::vector<uint64_t>> buffers(2, std::vector<uint64_t>(size_t{32} << 20, 1));
   cpu_set_t allowed;

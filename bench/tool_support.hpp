@@ -1,14 +1,62 @@
 // Small helpers shared by the measurement tools (cryptonets-thread-ceiling,
-// cryptonets-layer-scaling): strict argument parsing, the host's load, a checked stdout.
+// cryptonets-layer-scaling) and the micro-benchmarks (benchmark_context.hpp): strict argument
+// parsing, the machine (CPU model and the flags the kernels choose their path by), the host's
+// load, a checked stdout.
 #pragma once
+
+#include <sched.h>
 
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <optional>
+#include <sstream>
+#include <string>
 
 namespace cryptonets::bench {
+
+// The first value of `field` ("model name", "flags") in /proc/cpuinfo, or "".
+inline std::string cpuinfo_field(const std::string& field) {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(field, 0) != 0) continue;
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos || line.find_first_not_of(" \t", field.size()) != colon)
+      continue;
+    const size_t start = line.find_first_not_of(' ', colon + 1);
+    return start == std::string::npos ? "" : line.substr(start);
+  }
+  return "";
+}
+
+// The flags among avx2, avx512f, avx512ifma, bmi2 and adx that /proc/cpuinfo lists, in that order.
+inline std::string kernel_cpu_flags() {
+  const std::string line = cpuinfo_field("flags");
+  std::string found;
+  for (const char* flag : {"avx2", "avx512f", "avx512ifma", "bmi2", "adx"}) {
+    std::istringstream words(line);
+    for (std::string word; words >> word;) {
+      if (word == flag) found += (found.empty() ? "" : " ") + word;
+    }
+  }
+  return found.empty() ? "none of avx2 avx512f avx512ifma bmi2 adx" : found;
+}
+
+// "Machine: MODEL; N CPUs allowed; CPU flags: FLAGS", flushed at once: a run of minutes says
+// where it runs before it measures (a review: the tools run directly named neither the CPU nor
+// its flags, which the micro-benchmarks and the scripts' reports give).
+inline void print_machine() {
+  const std::string model = cpuinfo_field("model name");
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  const int cpus = sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : 0;
+  std::printf("Machine: %s; %d CPUs allowed; CPU flags: %s\n",
+              model.empty() ? "unknown CPU model" : model.c_str(), cpus,
+              kernel_cpu_flags().c_str());
+  std::fflush(stdout);
+}
 
 // The whole of `text` as an integer in [low, high], or nothing ("3junk", "", "1e3", out of range).
 inline std::optional<int> parse_count(const char* text, int low, int high) {

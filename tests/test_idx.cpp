@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -149,6 +150,34 @@ std::vector<uint8_t> gzread_of(const fs::path& path, const std::vector<uint8_t>&
   return content;
 }
 
+// `content` as one gzip member, `zeros` zero bytes after it (written without holding them).
+std::vector<uint8_t> gzip_of(const std::vector<uint8_t>& content, size_t zeros = 0) {
+  z_stream stream{};
+  REQUIRE(deflateInit2(&stream, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) == Z_OK);
+  std::vector<uint8_t> out;
+  std::vector<uint8_t> chunk(1 << 16);
+  const std::vector<uint8_t> zero_block(1 << 20, 0);
+  const auto run = [&](const uint8_t* data, size_t size, int flush) {
+    stream.next_in = const_cast<uint8_t*>(data);
+    stream.avail_in = static_cast<uInt>(size);
+    do {
+      stream.next_out = chunk.data();
+      stream.avail_out = static_cast<uInt>(chunk.size());
+      REQUIRE(deflate(&stream, flush) != Z_STREAM_ERROR);
+      out.insert(out.end(), chunk.data(), chunk.data() + chunk.size() - stream.avail_out);
+    } while (stream.avail_out == 0);
+  };
+  run(content.data(), content.size(), Z_NO_FLUSH);
+  for (size_t left = zeros; left > 0;) {
+    const size_t now = std::min(left, zero_block.size());
+    run(zero_block.data(), now, Z_NO_FLUSH);
+    left -= now;
+  }
+  run(nullptr, 0, Z_FINISH);
+  deflateEnd(&stream);
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("gunzip_if_gzipped reads what zlib's gzread reads, from bytes already read") {
@@ -158,16 +187,26 @@ TEST_CASE("gunzip_if_gzipped reads what zlib's gzread reads, from bytes already 
   std::ifstream in(mnist_directory() / "t10k-labels-idx1-ubyte.gz", std::ios::binary);
   const std::vector<uint8_t> member((std::istreambuf_iterator<char>(in)), {});
   CHECK(gunzip_if_gzipped(member, "labels") == gzread_of(path, member));
-  // Members one after the other (gzip -c a b) are read one after the other; bytes after the last
-  // that start no member are ignored, as gzread ignores them.
-  std::vector<uint8_t> two = member;
-  two.insert(two.end(), member.begin(), member.end());
+  // Members one after the other (gzip -c a b, here the two halves of one IDX file) are read one
+  // after the other; bytes after the last that start no member are ignored, as gzread ignores
+  // them.
+  const std::vector<uint8_t> content = gzread_of(path, member);
+  const size_t half = content.size() / 2;
+  std::vector<uint8_t> two = gzip_of({content.begin(), content.begin() + half});
+  const std::vector<uint8_t> second = gzip_of({content.begin() + half, content.end()});
+  two.insert(two.end(), second.begin(), second.end());
   CHECK(gunzip_if_gzipped(two, "labels") == gzread_of(path, two));
-  CHECK(gunzip_if_gzipped(two, "labels").size() == 2 * (10000 + 8));
+  CHECK(gunzip_if_gzipped(two, "labels") == content);
   two.insert(two.end(), {0x00, 0x01, 0x1f});
   CHECK(gunzip_if_gzipped(two, "labels") == gzread_of(path, two));
+  // A whole second copy is past what the header announces.
+  two = member;
+  two.insert(two.end(), member.begin(), member.end());
+  CHECK_THROWS_WITH_AS(gunzip_if_gzipped(two, "labels.gz"),
+                       contains("IDX file 'labels.gz': too long: the IDX header announces 10008 "
+                                "bytes, but the decompressed content is longer"),
+                       std::runtime_error);
   // A plain file is its own content; a damaged member is refused, naming the source.
-  const std::vector<uint8_t> content = gzread_of(path, member);
   CHECK(gunzip_if_gzipped(content, "labels") == content);
   std::vector<uint8_t> damaged = member;
   damaged[member.size() - 5] ^= 1;  // the length in the trailer
@@ -179,6 +218,40 @@ TEST_CASE("gunzip_if_gzipped reads what zlib's gzread reads, from bytes already 
   CHECK_THROWS_WITH_AS(gunzip_if_gzipped(damaged, "labels.gz"),
                        contains("gzip decompression failed: unexpected end of file"),
                        std::runtime_error);
+}
+
+TEST_CASE("A gzipped IDX file is decompressed only as far as its header announces") {
+  // A gzip bomb: an 18-byte labels file (10 labels) followed by 64 MiB of zeros, about 64 KiB
+  // gzipped, was decompressed whole before its header was read (a review). Decompression now
+  // stops one byte past the announced size.
+  std::vector<uint8_t> labels = {0, 0, 8, 1, 0, 0, 0, 10};
+  labels.resize(labels.size() + 10, 3);
+  const std::vector<uint8_t> bomb = gzip_of(labels, size_t{64} << 20);
+  CHECK_THROWS_WITH_AS(gunzip_if_gzipped(bomb, "bomb.gz"),
+                       contains("IDX file 'bomb.gz': too long: the IDX header announces 18 bytes, "
+                                "but the decompressed content is longer (decompression stopped "
+                                "there)"),
+                       std::runtime_error);
+  // A header that announces more than the gzip data can hold (4 billion labels in a few bytes) is
+  // refused from the header, before the rest is decompressed.
+  const std::vector<uint8_t> overstated = gzip_of({0, 0, 8, 1, 0xff, 0xff, 0xff, 0xff, 1, 2});
+  CHECK_THROWS_WITH_AS(gunzip_if_gzipped(overstated, "big.gz"),
+                       contains("IDX file 'big.gz': truncated: the IDX header announces "
+                                "4294967303 bytes, more than " +
+                                std::to_string(overstated.size()) + " bytes of gzip data can hold"),
+                       std::runtime_error);
+  // Shorter than announced (within what the data could hold): the parser says so.
+  const std::vector<uint8_t> short_labels = {0, 0, 8, 1, 0, 0, 0, 10, 1, 2, 3};
+  CHECK(gunzip_if_gzipped(gzip_of(short_labels), "short.gz") == short_labels);
+  CHECK_THROWS_WITH_AS(
+      parse_mnist_labels(gunzip_if_gzipped(gzip_of(short_labels), "short.gz"), "short.gz"),
+      contains("truncated: the header announces 10 labels"), std::runtime_error);
+  // No IDX header: its first bytes, for the parser to name the magic number.
+  const std::vector<uint8_t> text(size_t{4} << 20, 'x');
+  const std::vector<uint8_t> first = gunzip_if_gzipped(gzip_of(text), "text.gz");
+  CHECK(first.size() < text.size());
+  CHECK_THROWS_WITH_AS(parse_mnist_labels(first, "text.gz"),
+                       contains("wrong magic number 0x78787878"), std::runtime_error);
 }
 
 TEST_CASE("A labels file read as images is rejected for its magic number") {

@@ -436,8 +436,10 @@ void note_unverified(const std::filesystem::path& any_file) {
   if (!noted.insert(error ? directory : where.string()).second) return;
   directory = printable_text(directory);
   // The command as one pastes it: the directory one sh word ('my data' was 'cd my data', which
-  // cd refuses; a trial).
-  const std::string cd_word = shell_quoted(directory);
+  // cd refuses; a trial), and no option to cd ('-data' was 'cd -data', an invalid option, and
+  // '-' is the previous directory even after '--'; a review): './-data'.
+  const std::string cd_word =
+      shell_quoted(directory.starts_with('-') ? "./" + directory : directory);
   std::fprintf(stderr,
                "note: no %s in '%s': its data are unverified (make one with: cd %s && "
                "sha256sum *-ubyte* > %s; --no-verify skips the check and this note)\n",

@@ -196,16 +196,11 @@ char directory[kPathBytes];
 char files[std::size(kKeyFileNames)][kPathBytes];             // DIR.tmp-PID-XXXXXX/name
 char temporaries[std::size(kKeyFileNames)][kPathBytes + 32];  // .../name.tmp-PID- + counter
 size_t temporary_lengths[std::size(kKeyFileNames)];
-// The lines said on stderr: interrupted before any file was written, and after the staging
-// directory was removed. Until set_target() names the key directory, the first says no key
-// directory was changed (keygen has not yet looked at one).
+// What became of the key directory, the end of the lines said on stderr when keygen stops before
+// the commit. Until set_target() names the key directory, no key directory was changed (keygen
+// has not yet looked at one).
 constexpr size_t kMessageBytes = 2 * kPathBytes;
-char unwritten_message[kMessageBytes] =
-    "cryptonets keygen: interrupted before the new key set was written; no key directory was "
-    "changed\n";
-char removed_message[kMessageBytes] =
-    "cryptonets keygen: interrupted; the unfinished key set was removed; no key directory was "
-    "changed\n";
+char outcome[kMessageBytes] = "no key directory was changed";
 
 void remove_staging() {
   for (size_t i = 0; i < std::size(kKeyFileNames); ++i) {
@@ -232,17 +227,36 @@ const char* signal_name(int signal) {
                              : "SIGHUP";
 }
 
+// What stopped keygen before the commit: a closed pipe is no interruption by the user (a review:
+// "interrupted" for SIGPIPE too).
+const char* cause(int signal) {
+  return signal == SIGPIPE ? "stopped by SIGPIPE (a pipe it wrote to was closed)" : "interrupted";
+}
+
+// The lines said on stderr when keygen stops before the commit: "cryptonets keygen: CAUSE" +
+// `step` + the outcome, `step` saying whether a file was written (the staging directory, then
+// removed).
+constexpr const char* kBeforeWriting = " before the new key set was written; ";
+constexpr const char* kAfterRemoving = "; the unfinished key set was removed; ";
+void say_stopped(int signal, const char* step) {
+  interrupts::say("cryptonets keygen: ");
+  interrupts::say(cause(signal));
+  interrupts::say(step);
+  interrupts::say(outcome);
+  interrupts::say("\n");
+}
+
 // The cleanups, one a stage. Generating: nothing written yet. A closed pipe before keygen knows
 // its key directory can only have met --help or a usage message (keygen --help | true, a review):
 // nothing was under way, so it ends by the signal without a word, as any program would.
 void say_unwritten(int signal) {
   if (signal == SIGPIPE && !target_known.load()) return;
-  interrupts::say(unwritten_message);
+  say_stopped(signal, kBeforeWriting);
 }
 // Armed: the staging directory exists.
-void remove_and_say(int) {
+void remove_and_say(int signal) {
   remove_staging();
-  interrupts::say(removed_message);
+  say_stopped(signal, kAfterRemoving);
 }
 // Done: keygen has finished (or failed); what became of the key sets.
 void say_after_finish(int signal) {
@@ -254,7 +268,7 @@ void say_after_finish(int signal) {
     interrupts::say(signal == SIGPIPE ? "" : " (as written above)");
     interrupts::say(" and the previous one, if any, is gone; stopping by the signal\n");
   } else {
-    interrupts::say(staged.load() ? removed_message : unwritten_message);
+    say_stopped(signal, staged.load() ? kAfterRemoving : kBeforeWriting);
   }
 }
 
@@ -277,21 +291,18 @@ void install() {
 
 // The key directory is known (before any key is generated): the messages say what became of
 // `target`: unchanged, with its key set if it had one. Written while signals are held (a handler
-// must not read a half-written line); one too long for its buffer keeps the general line.
+// must not read a half-written line); one too long for its buffer keeps the general outcome.
 void set_target(const fs::path& target) {
   std::error_code error;
   const KeyDirectory key_files(target.string());
   const std::string shown = printable_text(target.string());
-  const std::string outcome =
+  const std::string target_outcome =
       fs::exists(key_files.secret_keys, error) || fs::exists(key_files.parameters, error)
           ? "the previous key set in '" + shown + "' is unchanged"
       : fs::exists(target, error) ? "'" + shown + "' is unchanged"
                                   : "'" + shown + "' was not created";
   interrupts::hold();
-  copy("cryptonets keygen: interrupted before the new key set was written; " + outcome + "\n",
-       unwritten_message, sizeof unwritten_message);
-  copy("cryptonets keygen: interrupted; the unfinished key set was removed; " + outcome + "\n",
-       removed_message, sizeof removed_message);
+  copy(target_outcome, outcome, sizeof outcome);
   target_known.store(true);
   // A signal taken while the lines were written ends keygen now, as it would have then.
   interrupts::open();
@@ -365,13 +376,12 @@ using PreinitFunction = void (*)(int, char**, char**);
 #ifdef CRYPTONETS_TEST_HOOKS
 // Test builds only (tests/cli/cryptonets-keygen-hooks, for tests/cli/bad_input.sh; never the
 // cryptonets command, where a variable in the environment must not change what keygen does):
-// CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=SIG[:POINT] raises SIG (TERM or INT) at POINT: "init" during
-// the process's static initialisation, before main; "start" as keygen starts, before it reads
-// its options; "generate" as key generation starts; "staging" just after the staging directory
-// is made, before the handler knows it; "commit" (the default) as the commit
-// starts, with every file written and none in place; "committed" just after the rename, with
-// the old key set not yet removed; "finished" after keygen has finished, its lines printed, as
-// it returns to exit.
+// CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=SIG[:POINT] raises SIG (TERM, PIPE or INT) at POINT: "init"
+// during the process's static initialisation, before main; "start" as keygen starts, before it
+// reads its options; "generate" as key generation starts; "staging" just after the staging
+// directory is made, before the handler knows it; "commit" (the default) as the commit starts, with
+// every file written and none in place; "committed" just after the rename, with the old key set not
+// yet removed; "finished" after keygen has finished, its lines printed, as it returns to exit.
 struct TestSignal {
   int signal = 0;
   std::string point;
@@ -381,7 +391,8 @@ struct TestSignal {
     if (value == nullptr) return test;
     const std::string text = value;
     const size_t colon = text.find(':');
-    test.signal = text.substr(0, colon) == "TERM" ? SIGTERM : SIGINT;
+    const std::string name = text.substr(0, colon);
+    test.signal = name == "TERM" ? SIGTERM : name == "PIPE" ? SIGPIPE : SIGINT;
     test.point = colon == std::string::npos ? "commit" : text.substr(colon + 1);
     return test;
   }

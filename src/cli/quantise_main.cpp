@@ -106,7 +106,9 @@ std::string shown(double value) {
   return text;
 }
 
-// "1,4,16.5" -> {1, 4, 16.5}: positive finite reals.
+// "1,4,16.5" -> {1, 4, 16.5}: reals in (0, 255]. The integer input is round(p · I / 255) for
+// pixel byte p (model/model.hpp): I = 255 is the raw pixel, and a larger I adds no precision, only
+// bits (I = 510 doubles every input) or rounding again (I = 300); it was accepted (a review).
 std::vector<double> parse_scales(const std::string& text) {
   std::vector<double> values;
   std::stringstream stream(text);
@@ -117,6 +119,13 @@ std::vector<double> parse_scales(const std::string& text) {
     if (item.empty() || *end != '\0' || !(value > 0) || !std::isfinite(value)) {
       throw UsageError("--input-scales expects positive numbers separated by commas, got '" + text +
                        "'");
+    }
+    if (value > 255) {
+      throw UsageError(
+          "--input-scales takes scales I from above 0 to 255 (the integer input is "
+          "round(pixel * I / 255), I = 255 the raw pixel byte; a larger I adds no "
+          "precision), got " +
+          shown(value) + " in '" + text + "'");
     }
     // A scale twice was two grid points each ("I in {4, 4}", the grid counted twice; a trial).
     if (std::find(values.begin(), values.end(), value) != values.end())
@@ -225,7 +234,9 @@ std::optional<CommandLine> parse_command_line(std::span<char* const> arguments) 
                         shown(100 * kDefaultFloorBelowFloat) + " point]");
   options.add_value("max-moduli", "K", "evaluate grid points needing at most K moduli",
                     std::to_string(defaults.max_moduli));
-  options.add_value("input-scales", "LIST", "input scales I of the grid, comma-separated",
+  options.add_value("input-scales", "LIST",
+                    "input scales I of the grid, comma-separated, each above 0 and at most 255\n"
+                    "(the integer input is round(pixel * I / 255))",
                     default_scales);
   options.add_value("max-bits", "B",
                     "most weight bits of every layer in the grid [conv " +

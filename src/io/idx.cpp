@@ -86,18 +86,35 @@ void check_sha256(std::span<const uint8_t> content, const std::string& expected_
   }
 }
 
+// What is wrong with `path` when it is a symbolic link whose target is not there: "it is a
+// symbolic link to 'TARGET', which does not exist ..."; else "" (a link loop is said elsewhere).
+// A dangling link was "missing" or "no such regular file", as if nothing had the name (a review).
+std::string dangling_link_problem(const std::filesystem::path& path) {
+  std::error_code error;
+  if (!std::filesystem::is_symlink(std::filesystem::symlink_status(path, error))) return "";
+  const bool reachable = std::filesystem::exists(path, error);
+  if (reachable || (error && error != std::errc::no_such_file_or_directory &&
+                    error != std::errc::not_a_directory)) {
+    return "";
+  }
+  const std::filesystem::path target = std::filesystem::read_symlink(path, error);
+  return "it is a symbolic link to '" + (error ? std::string("?") : target.string()) +
+         "', which does not exist (a dangling link: restore its target or remove the link)";
+}
+
 // The file for `stem` in `directory`: stem.gz if present, else stem.
 // Never throws: a directory that cannot be searched (a link loop) is the loader's error to report
 // ("filesystem error: status: Too many levels of symbolic links" came from here, past it; a trial).
-// A stem.gz there that cannot be reached (a link loop) is chosen too, for the loader to name: taken
-// as absent, it was "missing 'stem'", or the plain file read in its place.
+// A stem.gz there that cannot be reached (a link loop, a dangling link) is chosen too, for the
+// loader to name: taken as absent, it was "missing 'stem'", or the plain file read in its place.
 std::filesystem::path data_file(const std::filesystem::path& directory, const std::string& stem) {
   const std::filesystem::path gzipped = directory / (stem + ".gz");
   std::error_code error;
   const bool there = std::filesystem::exists(gzipped, error);
   const bool unreachable =
       error && error != std::errc::no_such_file_or_directory && error != std::errc::not_a_directory;
-  return there || unreachable ? gzipped : directory / stem;
+  return there || unreachable || !dangling_link_problem(gzipped).empty() ? gzipped
+                                                                         : directory / stem;
 }
 
 std::string split_prefix(MnistSplit split) {
@@ -179,6 +196,9 @@ std::vector<uint8_t> read_stored_file(const std::filesystem::path& path) {
   std::error_code error;
   if (!std::filesystem::is_regular_file(path, error)) {
     // A directory (encrypt --images DATA_DIR, a trial) was "no such regular file", as if absent.
+    if (const std::string problem = dangling_link_problem(path); !problem.empty()) {
+      fail(source, problem);
+    }
     const std::string kind = special_file_kind(source);
     fail(source, kind.empty() ? "cannot open: no such regular file"
                               : "it is " + kind + ", not an IDX file: give the file itself");
@@ -197,6 +217,53 @@ std::vector<uint8_t> read_stored_file(const std::filesystem::path& path) {
   return bytes;
 }
 
+namespace {
+
+// The bytes of one element of an IDX type code (MNIST database page: 0x08 unsigned byte, 0x09
+// signed byte, 0x0B short, 0x0C int, 0x0D float, 0x0E double); 0 for any other code.
+size_t idx_element_bytes(uint8_t type) {
+  switch (type) {
+    case 0x08:
+    case 0x09:
+      return 1;
+    case 0x0B:
+      return 2;
+    case 0x0C:
+    case 0x0D:
+      return 4;
+    case 0x0E:
+      return 8;
+    default:
+      return 0;
+  }
+}
+
+// What the IDX header at the start of `content` announces: the whole file's size in bytes, the
+// header included; kHeaderIncomplete while too few bytes are there to tell, kNotIdx when they
+// start no IDX header (magic 00 00 TYPE DIMS, then DIMS big-endian 32-bit sizes).
+constexpr uint64_t kHeaderIncomplete = 0;
+constexpr uint64_t kNotIdx = UINT64_MAX;
+constexpr uint64_t kDeflateMostExpansion = 1032;
+uint64_t idx_announced_bytes(std::span<const uint8_t> content) {
+  if (content.size() < 4) return kHeaderIncomplete;
+  const size_t element = idx_element_bytes(content[2]);
+  const size_t dimensions = content[3];
+  if (content[0] != 0 || content[1] != 0 || element == 0 || dimensions == 0) return kNotIdx;
+  const uint64_t header = 4 + 4 * uint64_t{dimensions};
+  if (content.size() < header) return kHeaderIncomplete;
+  uint64_t elements = 1;
+  for (size_t i = 0; i < dimensions; ++i) {
+    const uint64_t size = read_big_endian_u32(content, 4 + 4 * i);
+    // Past 2^64 bytes: no file; the parser refuses its header (images are 28x28, a count is 32
+    // bits) from the first bytes.
+    if (size != 0 && elements > (kNotIdx - 1 - header) / element / size) return kNotIdx;
+    elements *= size;
+  }
+  return header + elements * element;
+}
+
+}  // namespace
+
 std::vector<uint8_t> gunzip_if_gzipped(std::vector<uint8_t> stored, const std::string& source) {
   // RFC 1952's magic; anything else is taken as stored, as gzread takes a plain file.
   if (stored.size() < 2 || stored[0] != 0x1f || stored[1] != 0x8b) return stored;
@@ -214,15 +281,43 @@ std::vector<uint8_t> gunzip_if_gzipped(std::vector<uint8_t> stored, const std::s
     fed = from + count;
   };
   feed(0);
+  // The size the IDX header announces, known from the first bytes out: decompression stops one
+  // byte past it (a review: a small file of gzipped zeros, a gzip bomb, was decompressed whole,
+  // gigabytes, before its header was read). No IDX header: stopped at once, for the parser to
+  // name the magic number.
+  uint64_t announced = kHeaderIncomplete;
   std::string problem;
   for (;;) {
     if (stream.avail_in == 0 && fed < stored.size()) feed(fed);
     const size_t old_size = content.size();
-    content.resize(old_size + kChunkBytes);
+    const size_t wanted =
+        announced == kHeaderIncomplete
+            ? kChunkBytes
+            : static_cast<size_t>(std::min<uint64_t>(kChunkBytes, announced + 1 - old_size));
+    content.resize(old_size + wanted);
     stream.next_out = content.data() + old_size;
-    stream.avail_out = static_cast<uInt>(kChunkBytes);
+    stream.avail_out = static_cast<uInt>(wanted);
     const int status = inflate(&stream, Z_NO_FLUSH);
-    content.resize(old_size + kChunkBytes - stream.avail_out);
+    content.resize(old_size + wanted - stream.avail_out);
+    if (announced == kHeaderIncomplete) {
+      announced = idx_announced_bytes(content);
+      // Deflate expands at most 1032 times (a 258-byte match in 2 bits): a header announcing
+      // more than the gzip data can hold is refused before more is decompressed.
+      if (announced != kHeaderIncomplete && announced != kNotIdx &&
+          announced / kDeflateMostExpansion > stored.size()) {
+        problem = "truncated: the IDX header announces " + std::to_string(announced) +
+                  " bytes, more than " + std::to_string(stored.size()) +
+                  " bytes of gzip data can hold (deflate expands at most " +
+                  std::to_string(kDeflateMostExpansion) + " times)";
+        break;
+      }
+    }
+    if (announced == kNotIdx) break;
+    if (announced != kHeaderIncomplete && content.size() > announced) {
+      problem = "too long: the IDX header announces " + std::to_string(announced) +
+                " bytes, but the decompressed content is longer (decompression stopped there)";
+      break;
+    }
     if (status == Z_STREAM_END) {
       // Another member may follow (gzip -c a b > c); other bytes after the last are ignored, as
       // gzread ignores them.
@@ -240,7 +335,12 @@ std::vector<uint8_t> gunzip_if_gzipped(std::vector<uint8_t> stored, const std::s
     break;
   }
   inflateEnd(&stream);
-  if (!problem.empty()) fail(source, "gzip decompression failed: " + problem);
+  if (!problem.empty()) {
+    const bool idx_problem = problem.starts_with("too long") || problem.starts_with("truncated");
+    fail(source, idx_problem ? problem : "gzip decompression failed: " + problem);
+  }
+  // A stream that ends short of the announced size: the parser says so, naming what the header
+  // announces (images, labels).
   return content;
 }
 
@@ -442,7 +542,13 @@ MnistSet load_mnist(const std::filesystem::path& directory, MnistSplit split,
     return exists;
   };
   const bool images_present = present(images_path);
-  if (!images_present || !present(labels_path)) {
+  const bool labels_present = present(labels_path);
+  for (const std::filesystem::path& path : {images_path, labels_path}) {
+    if (const std::string problem = dangling_link_problem(path); !problem.empty()) {
+      fail(path.string(), problem);
+    }
+  }
+  if (!images_present || !labels_present) {
     const std::string prefix = split_prefix(split);
     throw std::runtime_error(
         "data set '" + directory.string() + "': expected IDX files " + prefix +

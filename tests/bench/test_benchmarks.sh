@@ -2,7 +2,8 @@
 # The micro-benchmarks (bench_ring, bench_yashe, bench_bfv, bench_encoding, bench_simd,
 # bench_linear): each report names the CPU flags, the default SIMD path and OpenMP's thread limit
 # (Google Benchmark's header gave CPU count, MHz, caches and load only), and an unknown flag is a
-# usage error (exit 2; it was 1); the measurement programs' --help exits 0. One decode of a batch is run, for the JSON context; no time is
+# usage error (exit 2; it was 1); the measurement programs' --help exits 0, and run directly they
+# name the CPU model and flags first. One decode of a batch is run, for the JSON context; no time is
 # checked.
 # Usage: test_benchmarks.sh BENCH_BUILD_DIR
 set -euo pipefail
@@ -23,6 +24,21 @@ for program in cryptonets-layer-scaling cryptonets-thread-ceiling cryptonets-sim
   status=0
   "$dir/$program" abc >/dev/null 2>&1 || status=$?
   [ "$status" = 2 ] || fail "$program abc exited $status, expected 2"
+done
+# Run directly, the measurement tools name the CPU model and its kernel flags first, flushed before
+# any measurement (a review: layer-scaling and thread-ceiling named neither). Stopped after 3 s.
+flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'avx2|avx512f|avx512ifma|bmi2|adx' |
+  sort -u | awk 'BEGIN { split("avx2 avx512f avx512ifma bmi2 adx", o) } { h[$0] = 1 }
+    END { s = ""; for (i = 1; i <= 5; i++) if (o[i] in h) s = s (s ? " " : "") o[i]; print s }')
+model=$(grep -m1 '^model name' /proc/cpuinfo | sed 's/^[^:]*: *//')
+allowed=$(python3 -c 'import os; print(len(os.sched_getaffinity(0)))')
+machine=$(mktemp)
+trap 'rm -f "$machine"' EXIT
+for program in cryptonets-thread-ceiling cryptonets-layer-scaling; do
+  [ "$program" = cryptonets-layer-scaling ] && [ "$allowed" -lt 2 ] && continue  # it needs two
+  timeout 3 "$dir/$program" 1 >"$machine" 2>/dev/null || true
+  grep -qxF "Machine: ${model:-unknown CPU model}; $allowed CPUs allowed; CPU flags: ${flags:-none of avx2 avx512f avx512ifma bmi2 adx}" \
+    "$machine" || fail "$program printed no machine line: $(head -c 300 "$machine")"
 done
 json=$(CRYPTONETS_SIMD=scalar "$dir/bench_encoding" --benchmark_filter='^Encoding/decode/n:8192$' \
   --benchmark_min_time=0.001 --benchmark_format=json 2>/dev/null) || fail "bench_encoding exited $?"

@@ -50,6 +50,10 @@ echo "shipped png" >"$tree/bench/results/reproduction/activation_study.png"
 results=(network.csv network.md bfv.csv bfv.md distributed.log distributed-groups.log simd-run.md
   threads.md service.md)
 for file in "${results[@]}"; do echo "shipped $file" >"$tree/bench/results/$file"; done
+mkdir "$tree/bench/results/activation-study"
+for file in relu.log commands.log; do
+  echo "shipped $file" >"$tree/bench/results/activation-study/$file"
+done
 sums() { (cd "$tree/bench/results" && find . -type f -exec sha256sum {} + | sort; ls -A); }
 sums >"$work/shipped.sums"
 export TMPDIR="$work/tmp"
@@ -152,7 +156,7 @@ SCHEME=ckks expect 2 "SCHEME is yashe or bfv, got 'ckks'" service_bench.sh "$fak
 expect 0 "usage: bash bench/activation_study.sh" activation_study.sh --help
 TRAIN="$fake/cryptonets" expect 2 "unknown step 'bogus'" activation_study.sh relu bogus
 TRAIN="$fake/cryptonets" expect 2 "unknown step 'tanh-dropins'" activation_study.sh tanh-dropins
-[ ! -e "$tree/bench/results/activation-study" ] || fail "activation_study.sh with an unknown step wrote $(ls "$tree/bench/results/activation-study")"
+[ ! -e "$tree/data" ] || fail "activation_study.sh with an unknown step wrote $(ls -R "$tree/data")"
 unchanged "the scripts with bad counts"
 
 # reproduce.sh --help: the driver's help and nothing else (the script went on to redraw the PNGs
@@ -190,6 +194,27 @@ FAKE_DIFFER=1 expect 1 "run(s) decrypted to other scores than the single-process
 unchanged "distributed.sh with scores that differ"
 FAKE_FAIL=3 expect 1 "stub: failing call 3" simd.sh "$fake" 1
 unchanged "simd.sh with its third program failing"
+# activation_study.sh: a failed step overwrote its committed log, and the steps before it had
+# replaced theirs and their models (a review); now nothing is published, and the failed step's log
+# ends on stderr.
+TRAIN="$fake/cryptonets" FAKE_FAIL=2 expect 1 "stub: failing call 2" activation_study.sh relu sigmoid
+grep -qF "step sigmoid failed; nothing was published" "$work/out" ||
+  fail "activation_study.sh with its second step failing: $(head -c 400 "$work/out")"
+unchanged "activation_study.sh with its second step failing"
+[ ! -e "$tree/data" ] || fail "activation_study.sh with a step failing wrote $(ls -R "$tree/data")"
+# A whole run publishes its logs (the stub writes no model), commands.log appended to.
+TRAIN="$fake/cryptonets" expect 0 "done  relu" activation_study.sh relu
+[ -f "$tree/bench/results/activation-study/relu.log" ] && [ ! -s "$tree/bench/results/activation-study/relu.log" ] ||
+  fail "activation_study.sh relu did not publish its (empty) log"
+{ head -n 1 "$tree/bench/results/activation-study/commands.log" | grep -qx "shipped commands.log" &&
+  grep -q "done  relu" "$tree/bench/results/activation-study/commands.log"; } ||
+  fail "activation_study.sh relu: commands.log is $(cat "$tree/bench/results/activation-study/commands.log")"
+[ -z "$(ls -A "$work/tmp")" ] || fail "activation_study.sh relu left $(ls -A "$work/tmp") in TMPDIR"
+for file in relu.log commands.log; do
+  echo "shipped $file" >"$tree/bench/results/activation-study/$file"
+done
+rm -rf "$tree/data"
+unchanged "activation_study.sh relu, its logs restored"
 
 # Interrupted (SIGINT to the process group, as Ctrl-C sends it) while a stub runs.
 interrupt() {  # script args...
@@ -229,7 +254,7 @@ grep -q "^## mpi-4-ranks-2-groups" "$tree/bench/results/distributed.log" ||
   fail "distributed.log: $(cat "$tree/bench/results/distributed.log")"
 grep -q "^| 1. conv (all moduli) | 0.200 | 0.200 | 1.00 |" "$tree/bench/results/threads.md" ||
   fail "threads.md: $(head -c 600 "$tree/bench/results/threads.md")"
-[ "$(cd "$tree/bench/results" && ls -A | tr '\n' ' ')" = "$(printf '%s\n' "${results[@]}" reproduction | sort | tr '\n' ' ')" ] ||
+[ "$(cd "$tree/bench/results" && ls -A | tr '\n' ' ')" = "$(printf '%s\n' "${results[@]}" reproduction activation-study | sort | tr '\n' ' ')" ] ||
   fail "bench/results holds other files: $(ls -A "$tree/bench/results")"
 [ -z "$(ls -A "$work/tmp")" ] || fail "the whole runs left $(ls -A "$work/tmp") in TMPDIR"
 

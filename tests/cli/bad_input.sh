@@ -1293,6 +1293,14 @@ expect 143 "interrupted before the new key set was written; the previous key set
 expect 143 "interrupted; the unfinished key set was removed; the previous key set in 'sig-keys' is unchanged" - -- \
   env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=TERM:staging "$hooks" keygen --out-dir sig-keys --force --insecure-ring-degree 64
 [ "$(sha256sum sig-keys/secret.key)" = "$before" ] || fail "keygen interrupted at its staging changed the key set"
+# SIGPIPE (a pipe it writes to closed) at those points is no interruption (a review: it said
+# "interrupted"): keygen says what stopped it, and ends by it (141).
+expect 141 "stopped by SIGPIPE (a pipe it wrote to was closed) before the new key set was written; the previous key set in 'sig-keys' is unchanged" - -- \
+  env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=PIPE:generate "$hooks" keygen --out-dir sig-keys --force --insecure-ring-degree 64
+expect 141 "stopped by SIGPIPE (a pipe it wrote to was closed); the unfinished key set was removed; the previous key set in 'sig-keys' is unchanged" - -- \
+  env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=PIPE:staging "$hooks" keygen --out-dir sig-keys --force --insecure-ring-degree 64
+grep -qF "interrupted" message.txt && fail "keygen stopped by SIGPIPE said it was interrupted: $(cat message.txt)"
+[ "$(sha256sum sig-keys/secret.key)" = "$before" ] || fail "keygen stopped by SIGPIPE changed the key set"
 # SIGTERM from outside at several early moments (0 to 50 ms after the start): keygen ends by it
 # (143) and leaves no key directory and no staging directory, or, where the signal came after it
 # finished, a whole key set. Its message is not checked: before the process's first code (the

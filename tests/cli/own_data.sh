@@ -112,6 +112,14 @@ expect 1 "BFV: select_bfv_parameters chose n = " - -- timeout 60 "$reproduce" --
   --timing-n 1024 --data set --model model.txt --paper-values "$data/../bench/paper_values.csv" \
   --out reproduction-unverified --report report.md
 notes message.txt 1
+# A count lowered twice (--batch-images 5000 to the ring degree 1024, then to the 200 test images
+# of set) is said once, with the value given (a review: the note gave 1024 as the value given).
+expect 1 "[reproduce] --batch-images 5000: the test set of --data 'set' has 200 images; using 200" - -- \
+  timeout 60 "$reproduce" --mode reduced --timing-n 1024 --batch-images 5000 --data set \
+  --model model.txt --paper-values "$data/../bench/paper_values.csv" \
+  --out reproduction-lowered --report report.md
+[ "$(grep -c -- "--batch-images" message.txt)" -eq 1 ] ||
+  fail "cryptonets-reproduce --batch-images 5000 lowered twice: $(grep -- "--batch-images" message.txt)"
 
 # ---- SHA256SUMS present and matching: no note, the same commands work.
 (cd set && sha256sum -- *-ubyte* >SHA256SUMS)
@@ -318,6 +326,12 @@ expect 2 "--input-scales lists 4 twice, in '1,4.0,4'" twice-model.txt -- "$quant
 expect 2 "--input-scales expects positive numbers separated by commas, got '1,'" twice-model.txt -- \
   "$quantise" --float float.txt --data set --out twice-model.txt --results twice-table.md \
   --input-scales 1, --max-bits 3
+# A scale above 255 (a review: accepted, though I = 255 already feeds the raw pixel byte).
+for scales in 256 1,510; do
+  expect 2 "--input-scales takes scales I from above 0 to 255" twice-model.txt -- "$quantise" \
+    --float float.txt --data set --out twice-model.txt --results twice-table.md \
+    --input-scales "$scales" --max-bits 3
+done
 [ -e twice-table.md ] && fail "cryptonets-quantise wrote twice-table.md for a refused --input-scales"
 # --max-bits below --min-bits names --min-bits (it was "expects an integer in [4, 16], got '3'").
 expect 2 "--max-bits 3 is below --min-bits 4" twice-model.txt -- "$quantise" --float float.txt \
@@ -411,6 +425,21 @@ expect 1 "IDX file 'loop-file/train-images-idx3-ubyte': cannot reach it: Too man
   - -- "$train" --data loop-file "${small_network[@]}" --epochs 1 --out never.txt --no-verify
 [ -e never.txt ] || [ -e never.md ] && fail "a --data that is no directory left an output"
 
+# A dangling symbolic link for an IDX file: said so, with where it points (a review: "missing
+# 't10k-images-idx3-ubyte'", and "no such regular file" for the file itself). A dangling .gz link
+# beside a plain file is the data set's fault too, not a reason to read the plain file.
+cp -r set dangling
+ln -sf ../nowhere/t10k dangling/t10k-images-idx3-ubyte
+dangling_said="IDX file 'dangling/t10k-images-idx3-ubyte': it is a symbolic link to '../nowhere/t10k', which does not exist"
+expect 1 "$dangling_said" - -- "$exe" mnist --data dangling --model model.txt --insecure-ring-degree 64
+expect 1 "$dangling_said" never.ct -- "$exe" encrypt --keys client --model model.txt \
+  --images dangling/t10k-images-idx3-ubyte --out never.ct
+cp set/t10k-images-idx3-ubyte dangling/
+ln -s gone.gz dangling/train-labels-idx1-ubyte.gz
+expect 1 "IDX file 'dangling/train-labels-idx1-ubyte.gz': it is a symbolic link to 'gone.gz', which does not exist" \
+  - -- "$train" --data dangling "${small_network[@]}" --epochs 1 --out never.txt
+[ -e never.txt ] && fail "a data set with a dangling link left an output"
+
 # The data directory where a file of it belongs: said so (a trial: "no such regular file").
 expect 1 "IDX file 'set': it is a directory, not an IDX file: give the file itself" never.ct -- \
   "$exe" encrypt --keys client --model model.txt --images set --out never.ct
@@ -418,17 +447,20 @@ expect 1 "IDX file 'set': it is a directory, not an IDX file" - -- "$exe" decryp
   --model model.txt --in scores.ct --labels set
 
 # ---- The note's command to make the checksum file works as pasted, for a directory whose name
-# has a space (a trial: 'cd my data && ...', which cd refuses).
-mkdir "my data"
-cp set/*-ubyte "my data/"
-step train-spaced "$train" --data "my data" "${small_network[@]}" --epochs 1 --out spaced.txt
-notes train-spaced.log 1
-made=$(sed -n 's/.*(make one with: \(.*\); --no-verify skips.*/\1/p' train-spaced.log)
-sh -c "$made" >/dev/null 2>&1 || fail "the note's command failed: $made"
-[ -s "my data/SHA256SUMS" ] || fail "the note's command made no 'my data/SHA256SUMS': $made"
-step train-spaced-verified "$train" --data "my data" "${small_network[@]}" --epochs 1 \
-  --out spaced.txt
-notes train-spaced-verified.log 0
+# has a space (a trial: 'cd my data && ...', which cd refuses) or starts with '-' (a review:
+# 'cd -data' is an invalid option, and 'cd -' goes to the previous directory).
+for dir in "my data" -dashed -; do
+  mkdir -- "$dir"
+  cp set/*-ubyte -- "$dir/"
+  step train-spaced "$train" --data="$dir" "${small_network[@]}" --epochs 1 --out spaced.txt
+  notes train-spaced.log 1
+  made=$(sed -n 's/.*(make one with: \(.*\); --no-verify skips.*/\1/p' train-spaced.log)
+  sh -c "$made" >/dev/null 2>&1 || fail "the note's command failed: $made"
+  [ -s "$dir/SHA256SUMS" ] || fail "the note's command made no '$dir/SHA256SUMS': $made"
+  step train-spaced-verified "$train" --data="$dir" "${small_network[@]}" --epochs 1 \
+    --out spaced.txt
+  notes train-spaced-verified.log 0
+done
 
 # ---- Labels of the data set beyond the model's outputs: a clear error, not a wrong accuracy.
 expect 1 "is not one of the 4 classes 0..3" - -- "$exe" mnist --data "$data/mnist" \

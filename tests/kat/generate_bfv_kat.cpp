@@ -16,12 +16,13 @@
 
 #include "bfv_kat.hpp"
 #include "cryptonets/arith/primes.hpp"
+#include "staged_directory.hpp"
 
 namespace {
 
 using kat::Entries;
 
-void write(const std::string& path, const std::string& scheme, const Entries& inputs,
+void write(const std::filesystem::path& path, const std::string& scheme, const Entries& inputs,
            const Entries& outputs) {
   std::ofstream out(path);
   out << "# cryptonets known-answer vector (" << scheme
@@ -34,8 +35,7 @@ void write(const std::string& path, const std::string& scheme, const Entries& in
   out << "# ---- outputs\n";
   for (const auto& [k, v] : outputs)
     out << k << " = " << v << "\n";
-  if (!out) throw std::runtime_error("cannot write " + path);
-  std::cerr << "wrote " << path << "\n";
+  if (!out) throw std::runtime_error("cannot write " + path.string());
 }
 
 Entries inputs(const std::string& kind, size_t n, const std::vector<uint64_t>& q, uint64_t t,
@@ -58,8 +58,9 @@ int generate(int argc, char** argv) {
   }
   const std::string dir = argv[1];
   // The directory is made: data/kat/README.md's "generate_..._kat /tmp/kat" ended in an abort,
-  // "cannot write /tmp/kat/...", when /tmp/kat was not there (a trial).
-  std::filesystem::create_directories(dir);
+  // "cannot write /tmp/kat/...", when /tmp/kat was not there (a trial). Written whole or not at
+  // all (staged_directory.hpp).
+  kat::StagedDirectory staged(dir);
 
   // n = 8192: the shape of the BFV preset (log2 q = 218, inside the HE standard's 128-bit bound
   // for ternary secrets), written out: two 55-bit and two 54-bit primes, a 39-bit t.
@@ -68,20 +69,23 @@ int generate(int argc, char** argv) {
     q.push_back(p);
   const uint64_t t = generate_ntt_primes(39, 1, 2 * 8192)[0];
   const Entries large = inputs("bfv-scheme", 8192, q, t, 18001);
-  write(dir + "/bfv_scheme_n8192.txt", "BFV", large, kat::bfv_scheme_vector(large));
+  write(staged.file("bfv_scheme_n8192.txt"), "BFV", large, kat::bfv_scheme_vector(large));
 
   // n = 16, two 30-bit primes, t = 257 (≡ 1 mod 32): small enough to read every value.
   const std::vector<uint64_t> small_q = generate_ntt_primes(30, 2, 2 * 16);
   const Entries small_yashe = inputs("yashe-scheme-full", 16, small_q, 257, 18002);
-  write(dir + "/yashe_scheme_n16.txt", "YASHE'", small_yashe, kat::full_scheme_vector(small_yashe));
+  write(staged.file("yashe_scheme_n16.txt"), "YASHE'", small_yashe,
+        kat::full_scheme_vector(small_yashe));
   const Entries small_bfv = inputs("bfv-scheme-full", 16, small_q, 257, 18003);
-  write(dir + "/bfv_scheme_n16.txt", "BFV", small_bfv, kat::full_scheme_vector(small_bfv));
+  write(staged.file("bfv_scheme_n16.txt"), "BFV", small_bfv, kat::full_scheme_vector(small_bfv));
 
   // The stream and the samplers alone, for checking another implementation step by step.
   const Entries samplers = {
       {"kind", "samplers"}, {"seed", "18004"}, {"q", std::to_string(small_q[0])}, {"sigma", "3.2"}};
-  write(dir + "/samplers_seed18004.txt", "random stream and samplers", samplers,
+  write(staged.file("samplers_seed18004.txt"), "random stream and samplers", samplers,
         kat::sampler_vector(samplers));
+  for (const std::filesystem::path& path : staged.commit())
+    std::cerr << "wrote " << path.string() << "\n";
   return 0;
 }
 

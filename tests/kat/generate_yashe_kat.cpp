@@ -17,6 +17,7 @@
 #include "../nn_test_support.hpp"
 #include "cryptonets/arith/primes.hpp"
 #include "cryptonets/inference/parameter_selection.hpp"
+#include "staged_directory.hpp"
 #include "yashe_kat.hpp"
 
 using cryptonets::inference::ParameterChoice;
@@ -27,7 +28,7 @@ namespace {
 
 using kat::Entries;
 
-void write(const std::string& path, const std::string& header, const Entries& inputs,
+void write(const std::filesystem::path& path, const std::string& header, const Entries& inputs,
            const Entries& outputs) {
   std::ofstream out(path);
   out << header;
@@ -37,8 +38,7 @@ void write(const std::string& path, const std::string& header, const Entries& in
   out << "# ---- outputs\n";
   for (const auto& [k, v] : outputs)
     out << k << " = " << v << "\n";
-  if (!out) throw std::runtime_error("cannot write " + path);
-  std::cerr << "wrote " << path << "\n";
+  if (!out) throw std::runtime_error("cannot write " + path.string());
 }
 
 Entries scheme_inputs(size_t n, size_t primes, uint64_t seed) {
@@ -84,8 +84,9 @@ int generate(int argc, char** argv) {
     }
   }
   // The directory is made: data/kat/README.md's "generate_..._kat /tmp/kat" ended in an abort,
-  // "cannot write /tmp/kat/...", when /tmp/kat was not there (a trial).
-  std::filesystem::create_directories(dir);
+  // "cannot write /tmp/kat/...", when /tmp/kat was not there (a trial). Written whole or not at
+  // all (staged_directory.hpp).
+  kat::StagedDirectory staged(dir);
   const std::string root = test_support::repository_root().string();
   const std::string header =
       "# cryptonets known-answer vector (YASHE'), INSECURE fixed seed: never for real data.\n"
@@ -93,7 +94,7 @@ int generate(int argc, char** argv) {
       "# format and meaning in data/kat/README.md. Never edit this file.\n";
 
   const Entries scheme = scheme_inputs(8192, 7, 15001);
-  write(dir + "/yashe_scheme_n8192.txt", header, scheme, kat::scheme_vector(scheme));
+  write(staged.file("yashe_scheme_n8192.txt"), header, scheme, kat::scheme_vector(scheme));
 
   std::ifstream model_in(root + "/data/model.txt", std::ios::binary);
   const std::string model_text((std::istreambuf_iterator<char>(model_in)),
@@ -107,15 +108,17 @@ int generate(int argc, char** argv) {
   const std::vector<uint64_t> small_moduli =
       encoding::select_plaintext_moduli(1024, 40, 2, small.q_primes);
   const Entries small_in = network_inputs(small, small_moduli, 15002, 4, model_sha);
-  write(dir + "/yashe_network_n1024.txt", header, small_in,
+  write(staged.file("yashe_network_n1024.txt"), header, small_in,
         kat::network_vector(small_in, root, threads));
 
   // n = 8192: the parameters of the preset "default" at this commit, written out.
   const ParameterChoice choice = preset("default", model);
   const Entries large_in =
       network_inputs(choice.base, choice.plaintext_moduli, 15003, 8, model_sha);
-  write(dir + "/yashe_network_n8192.txt", header, large_in,
+  write(staged.file("yashe_network_n8192.txt"), header, large_in,
         kat::network_vector(large_in, root, threads));
+  for (const std::filesystem::path& path : staged.commit())
+    std::cerr << "wrote " << path.string() << "\n";
   return 0;
 }
 

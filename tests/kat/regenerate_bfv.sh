@@ -2,7 +2,8 @@
 # data/kat/README.md's check, as written: generate_bfv_kat into a directory that does not exist yet
 # rebuilds data/kat's BFV, small-size and sampler vectors byte for byte (a trial: the generator
 # ended in an abort, "cannot write", when the directory was not there); a directory it cannot make
-# is an error, exit 1, not an abort.
+# is an error, exit 1, not an abort; a run that fails midway leaves no partial output and no
+# temporary directory, and a run into an existing directory replaces its files.
 #
 # usage: regenerate_bfv.sh GENERATE_BFV_KAT DATA_KAT_DIR
 set -uo pipefail
@@ -26,6 +27,27 @@ status=$?
 [ "$status" -eq 1 ] || fail "a directory under a file: exit $status, expected 1"
 grep -q "^generate_bfv_kat: error: .*Not a directory" "$work/out.txt" ||
   fail "a directory under a file: no error naming the cause: $(cat "$work/out.txt")"
+
+# A failure midway leaves the output as it was (a review: the files written before it stayed, a
+# partial set): written into DIR.tmp-PID-XXXXXX, put in place at the end. Here the third file's
+# name is a directory in an existing DIR, so the set cannot be put in place.
+mkdir -p "$work/taken/bfv_scheme_n16.txt"
+"$generator" "$work/taken" >"$work/out.txt" 2>&1
+status=$?
+[ "$status" -eq 1 ] || fail "a file name taken by a directory: exit $status, expected 1"
+grep -qF "generate_bfv_kat: error: '$work/taken/bfv_scheme_n16.txt' is a directory" "$work/out.txt" ||
+  fail "a file name taken by a directory: no error naming it: $(cat "$work/out.txt")"
+[ "$(ls "$work/taken")" = bfv_scheme_n16.txt ] ||
+  fail "a failed run left files in the existing directory: $(ls "$work/taken")"
+# Into an existing directory (its other files kept): the files are replaced, byte for byte again.
+: >"$work/kat/other"
+"$generator" "$work/kat" >"$work/out.txt" 2>&1 || fail "generate_bfv_kat into an existing directory: $(cat "$work/out.txt")"
+for file in bfv_scheme_n8192.txt bfv_scheme_n16.txt yashe_scheme_n16.txt samplers_seed18004.txt; do
+  cmp -s "$work/kat/$file" "$kat/$file" || fail "$file, written into an existing directory, differs"
+done
+[ -e "$work/kat/other" ] || fail "generate_bfv_kat into an existing directory removed its other file"
+leftover=$(find "$work" -name '*.tmp-*')
+[ -z "$leftover" ] || fail "the generator left temporary directories: $leftover"
 
 [ "$failures" -eq 0 ] && echo "generate_bfv_kat rebuilds data/kat's vectors byte for byte"
 [ "$failures" -eq 0 ]

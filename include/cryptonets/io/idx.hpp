@@ -77,7 +77,11 @@ std::vector<uint8_t> read_stored_file(const std::filesystem::path& path);
 // `stored` gunzipped when it starts with the gzip magic (1f 8b; members one after the other, as
 // gzip -c a b writes them; bytes after the last member that start no other are ignored, as zlib's
 // gzread does), else unchanged. std::runtime_error "IDX file 'SOURCE': gzip decompression
-// failed: ..." for a damaged or truncated stream.
+// failed: ..." for a damaged or truncated stream. Decompression is bounded by the IDX header, read
+// from the first bytes out: "too long: ..." one byte past the size it announces, "truncated: ..."
+// when it announces more than the gzip data can hold (deflate expands at most 1032 times); content
+// that starts with no IDX header is returned as far as it was decompressed, for the parser to name
+// its magic number.
 std::vector<uint8_t> gunzip_if_gzipped(std::vector<uint8_t> stored, const std::string& source);
 
 // Parses the lines of sha256sum(1) as sha256sum -c reads them: "<64 hex digits>  <file name>"
@@ -123,7 +127,8 @@ MnistLabels read_mnist_labels(const std::filesystem::path& path,
                               const std::optional<std::string>& expected_sha256 = std::nullopt);
 
 // The file of a split in `directory`: e.g. t10k-images-idx3-ubyte.gz if present (or there but
-// unreachable, a link loop: load_mnist then says so), else t10k-images-idx3-ubyte. Never throws.
+// unreachable, a link loop or a dangling link: load_mnist then says so), else
+// t10k-images-idx3-ubyte. Never throws.
 std::filesystem::path split_images_file(const std::filesystem::path& directory, MnistSplit split);
 std::filesystem::path split_labels_file(const std::filesystem::path& directory, MnistSplit split);
 
