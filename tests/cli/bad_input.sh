@@ -1454,5 +1454,31 @@ expect 2 "standard output is closed; redirect it instead" closed-keys -- \
 expect 1 "its report could not be written to standard output" - -- \
   sh -c '"$1" params >/dev/full' sh "$exe"
 
+# ==== trial20 (a new user's trial of keys, files and the service) ====
+
+# A file-size limit (ulimit -f) with SIGXFSZ at its default action, as a login shell leaves it:
+# keygen, encrypt, infer and decrypt ended by the signal without a word (a shell's exit 153), and
+# keygen left its KEYS.tmp-PID-X directory with params and public.key in it. Each is now an error
+# naming the file and the reason (EFBIG), exit 1, leaving nothing (the other programs ignored the
+# signal already: run_standalone).
+fsize_limited() {  # KB COMMAND...: COMMAND under a KB file-size limit, SIGXFSZ at its default
+  local kb=$1
+  shift
+  (ulimit -c 0 && ulimit -f "$kb" &&
+    exec perl -e '$SIG{XFSZ} = "DEFAULT"; exec @ARGV or die "exec: $!\n"' -- "$@")
+}
+expect 1 "evaluation.key': writing an evaluation key: the output stream failed (File too large)" \
+  fsize-keys -- fsize_limited 16 "$exe" keygen --out-dir fsize-keys --insecure-ring-degree 64
+[ -z "$(find . -maxdepth 1 -name 'fsize-keys*' -print -quit)" ] ||
+  fail "keygen under a file-size limit left $(find . -maxdepth 1 -name 'fsize-keys*')"
+expect 1 "cannot write file 'fsize.ct': writing a ciphertext batch: the output stream failed (File too large)" \
+  fsize.ct -- fsize_limited 64 "$exe" encrypt --keys client --images "$images" --count 5 \
+  --out fsize.ct --threads 1
+expect 1 "cannot write file 'fsize.ct': writing a ciphertext batch: the output stream failed (File too large)" \
+  fsize.ct -- fsize_limited 16 "$exe" infer --keys server --in images.ct --out fsize.ct --threads 1
+# (5 images' scores: about 1.2 kB of CSV, over a 1 kB limit)
+expect 1 "cannot write file 'fsize.csv': write failed: File too large" fsize.csv -- \
+  fsize_limited 1 "$exe" decrypt --keys client --in scores.ct --scores fsize.csv
+
 echo "$checks cases checked, $failures failure(s)"
 [ "$failures" -eq 0 ]

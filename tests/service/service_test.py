@@ -1986,10 +1986,12 @@ FSIZE_LIMIT = 64 << 10  # above every key file at ring degree 64 (43 kB), far be
 
 def small_files_only():
     """In serve's child before exec: no file may grow past FSIZE_LIMIT bytes (RLIMIT_FSIZE, what
-    `ulimit -f` sets; no root needed), a write beyond it failing with EFBIG (SIGXFSZ ignored, which
-    would kill the server instead): a disk that fills up early in a large upload."""
+    `ulimit -f` sets; no root needed): a disk that fills up early in a large upload. SIGXFSZ at
+    its default action, as a shell leaves it (Python ignores it, and this child would inherit
+    that): serve ignores it itself, so that the write fails with EFBIG and is answered 507 (a
+    trial's serve under `ulimit -f` died by the signal in the upload, exit 153)."""
     import resource
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
     resource.setrlimit(resource.RLIMIT_FSIZE, (FSIZE_LIMIT, FSIZE_LIMIT))
 
 
