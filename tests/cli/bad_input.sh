@@ -1480,5 +1480,52 @@ expect 1 "cannot write file 'fsize.ct': writing a ciphertext batch: the output s
 expect 1 "cannot write file 'fsize.csv': write failed: File too large" fsize.csv -- \
   fsize_limited 1 "$exe" decrypt --keys client --in scores.ct --scores fsize.csv
 
+# Two keygens into one new (or empty) key directory at the same time, without --force: each
+# checked at its start that no secret key was there, and the later one swapped its set in over
+# the earlier one's, so that both said "wrote ... secret.key" and exited 0 and the first secret
+# key was silently gone. The hooks' keygen stops itself (SIGSTOP) just before its commit; another
+# keygen writes the directory meanwhile; resumed, the first must refuse, keep the other's set
+# and leave no temporary directory.
+key_set_of() { "$exe" inspect "$1/params" | sed -n 's/^key set id: //p'; }
+for start in absent empty; do
+  rm -rf race-keys
+  [ "$start" = empty ] && mkdir race-keys
+  env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=STOP:commit "$hooks" keygen --out-dir race-keys \
+    --insecure-ring-degree 64 >race-first.txt 2>&1 &
+  first=$!
+  for _ in $(seq 200); do
+    [ "$(sed -n 's/^[0-9]* ([^)]*) \(.\).*/\1/p' "/proc/$first/stat" 2>/dev/null)" = T ] && break
+    sleep 0.05
+  done
+  run "$exe" keygen --out-dir race-keys --insecure-ring-degree 64
+  second=$(key_set_of race-keys)
+  kill -CONT "$first"
+  wait "$first"
+  status=$?
+  checks=$((checks + 1))
+  [ "$status" -eq 1 ] && grep -qF "refusing to overwrite the secret key race-keys/secret.key, which another keygen wrote while this one ran" race-first.txt ||
+    fail "keygen into a directory ($start at its start) that another keygen filled meanwhile: exit $status: $(cat race-first.txt)"
+  [ -n "$second" ] && [ "$(key_set_of race-keys)" = "$second" ] ||
+    fail "keygen ($start at its start) replaced the key set another keygen wrote meanwhile without --force"
+  [ -z "$(find . -maxdepth 1 -name 'race-keys.tmp-*' -print -quit)" ] ||
+    fail "keygen ($start at its start) left $(find . -maxdepth 1 -name 'race-keys.tmp-*')"
+done
+# With --force the later set replaces the other, as asked.
+env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=STOP:commit "$hooks" keygen --out-dir race-keys --force \
+  --insecure-ring-degree 64 >race-first.txt 2>&1 &
+first=$!
+for _ in $(seq 200); do
+  [ "$(sed -n 's/^[0-9]* ([^)]*) \(.\).*/\1/p' "/proc/$first/stat" 2>/dev/null)" = T ] && break
+  sleep 0.05
+done
+run "$exe" keygen --out-dir race-keys --force --insecure-ring-degree 64
+kill -CONT "$first"
+wait "$first"
+status=$?
+checks=$((checks + 1))
+[ "$status" -eq 0 ] && [ "$(key_set_of race-keys)" = "0x$(sed -n 's/.*, key set \([0-9a-f]*\)$/\1/p' race-first.txt)" ] ||
+  fail "keygen --force did not replace a key set written meanwhile: exit $status: $(cat race-first.txt)"
+rm -rf race-keys race-first.txt
+
 echo "$checks cases checked, $failures failure(s)"
 [ "$failures" -eq 0 ]
