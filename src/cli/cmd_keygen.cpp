@@ -582,10 +582,27 @@ void write_key_directory(const fs::path& target, const std::string& preset_name,
       encoding::BasicCrtKeys<Scheme>::generate(params, plaintext_moduli, prng);
   {
     KeySetStaging staging(target, replace_secret_key, test);
-    save_key_directory(KeyDirectory(staging.path().string()), keys);
-    // The profile the parameters came from: encrypt and decrypt use it when given no --profile,
-    // so keys made for another model never meet the shipped model's profile by default.
-    save_profile(profile, (staging.path() / kKeySetProfileName).string());
+    try {
+      save_key_directory(KeyDirectory(staging.path().string()), keys);
+      // The profile the parameters came from: encrypt and decrypt use it when given no
+      // --profile, so keys made for another model never meet the shipped model's profile by
+      // default.
+      save_profile(profile, (staging.path() / kKeySetProfileName).string());
+    } catch (const std::runtime_error& error) {
+      // A write that failed (a full disk) named the staging directory, removed as this throws
+      // (a trial: "cannot write file 'keys.tmp-9485-Qt58cE/evaluation.key'", a path that no
+      // longer exists): the file is named as the key directory's, and what became of it said.
+      std::string message = error.what();
+      const std::string staged = staging.path().string();
+      for (size_t at = message.find(staged); at != std::string::npos;
+           at = message.find(staged, at + target.string().size())) {
+        message.replace(at, staged.size(), target.string());
+      }
+      std::error_code exists_error;
+      throw std::runtime_error(
+          message + "; no key set was written: '" + target.string() +
+          (fs::exists(target, exists_error) ? "' is unchanged" : "' was not created"));
+    }
     staging.commit();
   }
 

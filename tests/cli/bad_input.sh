@@ -1469,6 +1469,11 @@ fsize_limited() {  # KB COMMAND...: COMMAND under a KB file-size limit, SIGXFSZ 
 }
 expect 1 "evaluation.key': writing an evaluation key: the output stream failed (File too large)" \
   fsize-keys -- fsize_limited 16 "$exe" keygen --out-dir fsize-keys --insecure-ring-degree 64
+# The file is named as the key directory's, not by the staging directory's path, which keygen has
+# removed ('fsize-keys.tmp-PID-X/evaluation.key'), and what became of the directory is said.
+checks=$((checks + 1))
+grep -qF "cannot write file 'fsize-keys/evaluation.key': writing an evaluation key: the output stream failed (File too large); no key set was written: 'fsize-keys' was not created" message.txt ||
+  fail "keygen's failed write does not name fsize-keys/evaluation.key: $(cat message.txt)"
 [ -z "$(find . -maxdepth 1 -name 'fsize-keys*' -print -quit)" ] ||
   fail "keygen under a file-size limit left $(find . -maxdepth 1 -name 'fsize-keys*')"
 expect 1 "cannot write file 'fsize.ct': writing a ciphertext batch: the output stream failed (File too large)" \
