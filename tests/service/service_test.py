@@ -951,6 +951,7 @@ time.sleep(60)
     servfix15_tests(work)
     servfix17_tests()
     client16_tests()
+    trial20_tests()
     long_polls_bounded()
     ranges_ignored(server, alice)
     token_refused_before_body(server, alice)
@@ -1993,6 +1994,102 @@ def small_files_only():
     import resource
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
     resource.setrlimit(resource.RLIMIT_FSIZE, (FSIZE_LIMIT, FSIZE_LIMIT))
+
+
+class OtherScoresServer(ListeningServer):
+    """A stand-in for the service that answers client infer's every step as the service does (the
+    profile, the queue, 202 for the upload, "done", 204 for the delete) but sends as the result
+    `scores`: the scores of other images (another job's, under the same keys). Records every
+    request line."""
+
+    JOB = "0" * 31 + "1"
+
+    def __init__(self, profile, scores):
+        self.profile, self.scores, self.requests = profile, scores, []
+        super().__init__()
+
+    def accepted(self, connection):
+        threading.Thread(target=self.answer, args=(connection,), daemon=True).start()
+
+    def answer(self, connection):
+        try:
+            data = read_head(connection)
+            if b"\r\n\r\n" not in data:
+                return
+            head, rest = data.split(b"\r\n\r\n", 1)
+            line = head.split(b"\r\n")[0].decode(errors="replace")
+            self.requests.append(line)
+            length = re.search(rb"(?i)content-length: *(\d+)", head)
+            left = int(length.group(1)) - len(rest) if length else 0
+            while left > 0:
+                chunk = connection.recv(min(left, 1 << 20))
+                if not chunk:
+                    return
+                left -= len(chunk)
+            method, path = line.split()[0], line.split()[1].split("?")[0]
+            status = {"job": self.JOB, "state": "done", "images": 5, "batches": 1,
+                      "batches_done": 1, "scheme": "yashe"}
+            if path == "/v1/profile":
+                code, kind, body = 200, b"text/plain", self.profile
+            elif path == "/v1/queue":
+                code, kind, body = 200, b"application/json", b'{"queued":0,"max":16}'
+            elif method == "POST" and path == "/v1/jobs":
+                code, kind = 202, b"application/json"
+                body = json.dumps(dict(status, state="queued", batches_done=0)).encode()
+            elif path.endswith("/result"):
+                code, kind, body = 200, b"application/octet-stream", self.scores
+            elif method == "DELETE":
+                code, kind, body = 204, None, b""
+            else:
+                code, kind, body = 200, b"application/json", json.dumps(status).encode()
+            reason = {200: b"OK", 202: b"Accepted", 204: b"No Content"}[code]
+            connection.sendall(b"HTTP/1.1 %d %s\r\n" % (code, reason) +
+                               (b"Content-Type: %s\r\n" % kind if kind else b"") +
+                               b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) +
+                               body)
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+
+def trial20_tests():
+    """Found by a new user's trial: client infer took the scores the server sent for its job
+    without checking that they answer its batch: scores of other images under the same keys
+    (another job's, a server's mix-up) were written and decrypted into the other batch's labels,
+    exit 0 (decrypt --request refuses them; client infer is the whole round trip)."""
+    os.makedirs("alice-server", exist_ok=True)
+    for name in ("params", "evaluation.key", "public.key"):
+        shutil.copy(os.path.join("alice", name), "alice-server")
+    encrypt("alice", "trial20-mine.ct", 5, first=10)
+    encrypt("alice", "trial20-other.ct", 5, first=30)
+    run("infer", "--keys", "alice-server", "--in", "trial20-other.ct", "--out",
+        "trial20-other.scores", "--threads", "1")
+    run("infer", "--keys", "alice-server", "--in", "trial20-mine.ct", "--out",
+        "trial20-mine.scores", "--threads", "1")
+    profile = open(os.path.join("alice", "model.profile"), "rb").read()
+    with open("trial20.token", "w") as f:
+        f.write("ab" * 32 + "\n")
+    for scores, ok in [("trial20-other.scores", False), ("trial20-mine.scores", True)]:
+        fake = OtherScoresServer(profile, open(scores, "rb").read())
+        code, out = run_bounded(["client", "infer", "--server", fake.url, "--keys", "alice",
+                                 "--token-file", "trial20.token", "--in", "trial20-mine.ct",
+                                 "--out", "trial20.scores"], 60)
+        deleted = [r for r in fake.requests if r.startswith("DELETE")]
+        if ok:
+            check(code == 0 and os.path.exists("trial20.scores") and deleted,
+                  "client infer given the scores of its own batch: exit %s, requests %s: %s"
+                  % (code, fake.requests, out))
+        else:
+            check(code == 1 and "answers the images file with id" in out and
+                  "not 'trial20-mine.ct'" in out and "it stays on the server" in out and
+                  not os.path.exists("trial20.scores") and not deleted and
+                  not [f for f in os.listdir(".") if f.startswith("trial20.scores")],
+                  "client infer given the scores of other images: exit %s, requests %s: %s"
+                  % (code, fake.requests, out))
+        fake.close()
+        if os.path.exists("trial20.scores"):
+            os.unlink("trial20.scores")
 
 
 def servfix9_tests():
