@@ -2091,6 +2091,37 @@ def trial20_tests():
         if os.path.exists("trial20.scores"):
             os.unlink("trial20.scores")
 
+    # A Ctrl-C (SIGINT) or SIGTERM while a job runs: the server finishes the job first (seconds
+    # to hours) and said nothing until then, so that it looked hung; it now logs "stopping" at
+    # once, naming the job it finishes.
+    encrypt("alice", "trial20-many.ct", 1000)
+    server = start_server("trial20-state", preexec_fn=default_signals)
+    token = register(server, "alice")
+    code, out = run_bounded(["client", "submit", "--server", server.url, "--token", token, "--in",
+                             "trial20-many.ct"], 60)
+    job = out.strip().splitlines()[-1] if code == 0 else ""
+    check(code == 0, "client submit of 1000 images: exit %s: %s" % (code, out))
+
+    def state():
+        return json.loads(server.request("GET", "/v1/jobs/" + job, token=token)[2]).get("state")
+    eventually(lambda: state() != "queued")
+    running = state() == "running"
+    server.process.send_signal(signal.SIGINT)
+    check(eventually(lambda: any(l.get("event") == "stopping" for l in server.log_lines())),
+          "no 'stopping' event in the log after SIGINT: %s" % server.log_lines()[-3:])
+    check(server.process.wait(timeout=60) == 0, "serve did not exit 0 on SIGINT")
+    events = [l for l in server.log_lines() if "event" in l]
+    names = [l["event"] for l in events]
+    stopping = [l for l in events if l["event"] == "stopping"]
+    check(len(stopping) == 1 and "stopped" in names and
+          names.index("stopping") < names.index("stopped") and
+          stopping[0].get("jobs_kept_queued") == 0 and
+          (not running or stopping[0].get("finishing_job") == job),
+          "the events of a server stopped while job %s %s: %s"
+          % (job, "ran" if running else "was done", events))
+    server.log.close()
+    os.unlink("trial20-many.ct")
+
 
 def servfix9_tests():
     """Found by a new user's trial of the service: an upload that filled the disk was reported by
