@@ -1532,5 +1532,13 @@ checks=$((checks + 1))
   fail "keygen --force did not replace a key set written meanwhile: exit $status: $(cat race-first.txt)"
 rm -rf race-keys race-first.txt
 
+# serve made a missing --state-dir with all its missing parents (a mistyped path grew a chain of
+# directories and the server ran there); it makes only the last component now, as keygen does
+# its --out-dir: a usage error before the port is bound, nothing created.
+expect_alone 2 "--state-dir: cannot create the state directory 'no-such/state': its parent directory 'no-such' does not exist" \
+  no-such -- timeout 20 "$exe" serve --listen 127.0.0.1:0 --state-dir no-such/state
+expect_alone 2 "its parent directory 'images.ct' is not a directory" - -- \
+  timeout 20 "$exe" serve --listen 127.0.0.1:0 --state-dir images.ct/state
+
 echo "$checks cases checked, $failures failure(s)"
 [ "$failures" -eq 0 ]

@@ -2828,12 +2828,13 @@ def servfix15_tests(work):
     umask = os.umask(0)
     os.umask(umask)
     top = os.path.join(work, "fix15-new")
+    os.mkdir(top)  # serve makes only the state directory itself, not its parents
     state = os.path.join(top, "state")
     code, out = run_bounded(["serve", "--listen", "127.0.0.1:0", "--port-file",
                              os.path.join(state, "cryptonets-state"), "--state-dir", state,
                              "--model", MODEL], 30)
     check(code == 2 and "it is the state directory's own 'cryptonets-state'" in out and
-          not os.path.lexists(top),
+          not os.path.lexists(state),
           "serve --port-file NEW/cryptonets-state --state-dir NEW: exit %s: %s" % (code, out))
     port_file = os.path.join(state, "port")
     log_path = os.path.join(work, "fix15-new.log")
