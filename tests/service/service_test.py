@@ -973,6 +973,22 @@ time.sleep(60)
                         expect=None)
         check(code == 1 and not os.path.exists("untrusted.scores"),
               "an untrusted certificate was accepted: " + out)
+        check("the server's certificate is not trusted (give its certificate or CA with "
+              "--ca-cert)" in out, "an untrusted certificate: " + out)
+        # A certificate trusted (--ca-cert) but issued for another host than --server's:
+        # refused, and said so (it was told to give --ca-cert, which it had given: a trial).
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", "misnamed.key", "-out",
+                        "misnamed.crt", "-days", "1", "-subj", "/CN=other.invalid", "-addext",
+                        "subjectAltName=DNS:other.invalid"], check=True, capture_output=True)
+        misnamed = start_server("tls-misnamed", "--tls-cert", "misnamed.crt", "--tls-key",
+                                "misnamed.key")
+        code, out = run("client", "profile", "--server", "https://127.0.0.1:%d" % misnamed.port,
+                        "--ca-cert", "misnamed.crt", "--out", "misnamed.profile", expect=None)
+        check(code == 1 and not os.path.exists("misnamed.profile") and
+              "the server's certificate is trusted but is not issued for '127.0.0.1'" in out,
+              "a trusted certificate for another host: exit %d: %s" % (code, out))
+        check(misnamed.terminate() == 0, "serve did not exit 0 on SIGTERM")
         code, out = run("client", "profile", "--server", "https://127.0.0.1:%d" % tls.port,
                         "--ca-cert", "tls.crt", "--out", "tls.profile", expect=None)
         check(code == 0 and open("tls.profile", "rb").read() ==
