@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -149,7 +150,7 @@ std::string token_option(const OptionParser& options) {
   return read_token_file(options.text("token-file"));
 }
 
-// A key set id as the server's answers show it: "0x" and 16 hex digits.
+// A key set id (or a file id) as the server's answers show it: "0x" and 16 hex digits.
 std::string key_set_id_hex(uint64_t id) {
   char text[24];
   std::snprintf(text, sizeof text, "0x%016llx", static_cast<unsigned long long>(id));
@@ -281,11 +282,34 @@ service::JobStatus do_submit(const OptionParser& options, const std::string& tok
   }
 }
 
+// `request`: the images file the job was submitted with (client infer), whose file id the scores
+// must answer: a server that sent the scores of other images (another job's, of the same key set)
+// had them decrypted into another batch's labels without a word (decrypt --request would have
+// refused them, but client infer is the whole round trip). Checked before the scores are written
+// or the job deleted.
 void do_fetch(const OptionParser& options, const std::string& token, const std::string& job,
-              const std::string& out, const std::optional<KeyDirectory>& keys) {
+              const std::string& out, const std::optional<KeyDirectory>& keys,
+              const std::optional<std::string>& request = std::nullopt) {
   TransferBar bar("downloading scores");
   service::Client client(client_options(options, &bar));
-  client.fetch(token, job, out, keys ? service::scores_check(*keys) : nullptr);
+  std::function<void(const std::string&)> check;
+  if (keys) check = service::scores_check(*keys);
+  if (request) {
+    const uint64_t sent = read_protocol_header(*request).file_id;
+    check = [keys_check = std::move(check), sent, request, job](const std::string& part) {
+      if (keys_check) keys_check(part);
+      const uint64_t answered = read_protocol_header(part).answers_file_id;
+      if (answered != sent) {
+        throw std::runtime_error("'" + part + "' answers the images file with id " +
+                                 key_set_id_hex(answered) + ", not '" + *request + "' (id " +
+                                 key_set_id_hex(sent) +
+                                 "): the server sent the scores of other "
+                                 "images for job " +
+                                 job + "; it stays on the server");
+      }
+    };
+  }
+  client.fetch(token, job, out, check);
   bar.finish();
 }
 
@@ -619,7 +643,7 @@ int client_infer(std::span<char* const> arguments) {
   }
   bar.reset();
   const double computed = elapsed();
-  do_fetch(options, token, job.job, options.text("out"), keys);
+  do_fetch(options, token, job.job, options.text("out"), keys, in);
   client.remove(token, job.job);
   std::printf(
       "job %s: %llu images, uploaded in %.2f s, scores after %.2f s, fetched after %.2f s: "

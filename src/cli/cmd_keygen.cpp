@@ -376,12 +376,13 @@ using PreinitFunction = void (*)(int, char**, char**);
 #ifdef CRYPTONETS_TEST_HOOKS
 // Test builds only (tests/cli/cryptonets-keygen-hooks, for tests/cli/bad_input.sh; never the
 // cryptonets command, where a variable in the environment must not change what keygen does):
-// CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=SIG[:POINT] raises SIG (TERM, PIPE or INT) at POINT: "init"
-// during the process's static initialisation, before main; "start" as keygen starts, before it
-// reads its options; "generate" as key generation starts; "staging" just after the staging
-// directory is made, before the handler knows it; "commit" (the default) as the commit starts, with
-// every file written and none in place; "committed" just after the rename, with the old key set not
-// yet removed; "finished" after keygen has finished, its lines printed, as it returns to exit.
+// CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=SIG[:POINT] raises SIG (TERM, PIPE, INT, or STOP: the test
+// resumes keygen with SIGCONT once it has done something meanwhile) at POINT: "init" during the
+// process's static initialisation, before main; "start" as keygen starts, before it reads its
+// options; "generate" as key generation starts; "staging" just after the staging directory is
+// made, before the handler knows it; "commit" (the default) as the commit starts, with every file
+// written and none in place; "committed" just after the rename, with the old key set not yet
+// removed; "finished" after keygen has finished, its lines printed, as it returns to exit.
 struct TestSignal {
   int signal = 0;
   std::string point;
@@ -392,7 +393,10 @@ struct TestSignal {
     const std::string text = value;
     const size_t colon = text.find(':');
     const std::string name = text.substr(0, colon);
-    test.signal = name == "TERM" ? SIGTERM : name == "PIPE" ? SIGPIPE : SIGINT;
+    test.signal = name == "TERM"   ? SIGTERM
+                  : name == "PIPE" ? SIGPIPE
+                  : name == "STOP" ? SIGSTOP
+                                   : SIGINT;
     test.point = colon == std::string::npos ? "commit" : text.substr(colon + 1);
     return test;
   }
@@ -412,11 +416,14 @@ struct TestSignal {
 
 // A fresh directory (mode 0700: the secret key lives there) beside the key directory, removed
 // again unless committed, also on SIGINT, SIGTERM, SIGHUP and SIGPIPE (keygen_signals): the whole
-// key set is written there and swapped in at once.
+// key set is written there and swapped in at once. Without `replace_secret_key` (--force), a key
+// set whose secret key appeared in the directory while this one was generated (another keygen
+// run at the same time) is never replaced: a trial's three concurrent keygens into one new
+// directory each said "wrote ... secret.key" and exited 0, and only the last set was left.
 class KeySetStaging {
  public:
-  KeySetStaging(const fs::path& directory, const TestSignal& test)
-      : directory_(directory), test_(test) {
+  KeySetStaging(const fs::path& directory, bool replace_secret_key, const TestSignal& test)
+      : directory_(directory), replace_secret_key_(replace_secret_key), test_(test) {
     std::string pattern = directory.string() + ".tmp-" + std::to_string(::getpid()) + "-XXXXXX";
     // Signals only recorded from before the directory exists until the handler knows it (arm);
     // after a failure, said at the end (finish).
@@ -448,17 +455,48 @@ class KeySetStaging {
     keygen_signals::hold();
     sync_directory(path_);
     std::error_code error;
+    // Absent: put in place only if it still is (RENAME_NOREPLACE; a plain rename would also
+    // replace an empty directory made meanwhile); else, as for one that exists, swapped.
+    bool placed = false;
     if (!fs::exists(directory_, error)) {
-      if (::rename(path_.c_str(), directory_.c_str()) != 0) fail("rename");
+      if (::renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, directory_.c_str(), RENAME_NOREPLACE) ==
+          0) {
+        placed = true;
+      } else if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
+        if (!replace_secret_key_) refuse_if_secret_key_appeared(directory_);
+        if (::rename(path_.c_str(), directory_.c_str()) != 0) fail("rename");
+        placed = true;
+      } else if (errno != EEXIST && errno != ENOTEMPTY) {
+        fail("renameat2(RENAME_NOREPLACE)");
+      }
+    }
+    if (placed) {
       committed();
     } else if (::renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, directory_.c_str(),
                            RENAME_EXCHANGE) == 0) {
+      // path_ now holds what was in place: a secret key there that this keygen did not see at
+      // its start (another keygen's, finished meanwhile) is swapped back, untouched.
+      if (!replace_secret_key_ && fs::exists(path_ / "secret.key", error)) {
+        if (::renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, directory_.c_str(), RENAME_EXCHANGE) !=
+            0) {
+          // Not removed as this keygen's staging directory: it holds the other key set now.
+          const std::string error_text = std::strerror(errno);
+          const fs::path kept = path_;
+          path_.clear();
+          throw std::runtime_error("another keygen wrote a key set to '" + directory_.string() +
+                                   "' while this one ran, and it could not be put back in place "
+                                   "(renameat2: " +
+                                   error_text + "): it is in '" + kept.string() + "'");
+        }
+        refuse_secret_key_appeared(directory_);  // this keygen's set is removed, as staged
+      }
       const fs::path old = path_;
       committed();
       fs::remove_all(old, error);  // now the old key set
     } else if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
       // No atomic exchange on this file system: two renames (the old set is kept aside until
       // the new one is in place).
+      if (!replace_secret_key_) refuse_if_secret_key_appeared(directory_);
       const fs::path old = directory_.string() + ".tmp-" + std::to_string(::getpid()) + "-old";
       if (::rename(directory_.c_str(), old.c_str()) != 0) fail("rename");
       if (::rename(path_.c_str(), directory_.c_str()) != 0) {
@@ -483,6 +521,19 @@ class KeySetStaging {
     keygen_signals::mark_committed();
     test_.raise_at("committed");
   }
+  // Without --force keygen refused at its start a directory holding a secret key: one there now
+  // was written while this keygen ran.
+  static void refuse_if_secret_key_appeared(const fs::path& directory) {
+    std::error_code error;
+    if (fs::exists(directory / "secret.key", error)) refuse_secret_key_appeared(directory);
+  }
+  [[noreturn]] static void refuse_secret_key_appeared(const fs::path& directory) {
+    throw std::runtime_error(
+        "refusing to overwrite the secret key " + (directory / "secret.key").string() +
+        ", which another keygen wrote while this one ran: ciphertexts made for it could no "
+        "longer be decrypted; that key set is kept and this one discarded (use --force to "
+        "replace it)");
+  }
   [[noreturn]] void fail(const std::string& call) const {
     throw std::runtime_error("cannot put the new key set in place of '" + directory_.string() +
                              "' (" + call + "): " + std::strerror(errno) +
@@ -497,6 +548,7 @@ class KeySetStaging {
   }
 
   fs::path directory_;
+  bool replace_secret_key_;
   fs::path path_;
   const TestSignal& test_;
 };
@@ -535,18 +587,35 @@ template <class Scheme>
 void write_key_directory(const fs::path& target, const std::string& preset_name,
                          const typename Scheme::Parameters& params,
                          const std::vector<uint64_t>& plaintext_moduli, const ModelProfile& profile,
-                         Prng& prng, const TestSignal& test) {
+                         Prng& prng, bool replace_secret_key, const TestSignal& test) {
   const KeyDirectory files(target.string());
   const keygen_signals::Guard signals(target);
   test.raise_at("generate");
   const encoding::BasicCrtKeys<Scheme> keys =
       encoding::BasicCrtKeys<Scheme>::generate(params, plaintext_moduli, prng);
   {
-    KeySetStaging staging(target, test);
-    save_key_directory(KeyDirectory(staging.path().string()), keys);
-    // The profile the parameters came from: encrypt and decrypt use it when given no --profile,
-    // so keys made for another model never meet the shipped model's profile by default.
-    save_profile(profile, (staging.path() / kKeySetProfileName).string());
+    KeySetStaging staging(target, replace_secret_key, test);
+    try {
+      save_key_directory(KeyDirectory(staging.path().string()), keys);
+      // The profile the parameters came from: encrypt and decrypt use it when given no
+      // --profile, so keys made for another model never meet the shipped model's profile by
+      // default.
+      save_profile(profile, (staging.path() / kKeySetProfileName).string());
+    } catch (const std::runtime_error& error) {
+      // A write that failed (a full disk) named the staging directory, removed as this throws
+      // (a trial: "cannot write file 'keys.tmp-9485-Qt58cE/evaluation.key'", a path that no
+      // longer exists): the file is named as the key directory's, and what became of it said.
+      std::string message = error.what();
+      const std::string staged = staging.path().string();
+      for (size_t at = message.find(staged); at != std::string::npos;
+           at = message.find(staged, at + target.string().size())) {
+        message.replace(at, staged.size(), target.string());
+      }
+      std::error_code exists_error;
+      throw std::runtime_error(
+          message + "; no key set was written: '" + target.string() +
+          (fs::exists(target, exists_error) ? "' is unchanged" : "' was not created"));
+    }
     staging.commit();
   }
 
@@ -678,10 +747,10 @@ int run_keygen(std::span<char* const> arguments) {
   Prng prng = seeded ? *seeded : Prng::from_os_entropy();
   if (bfv_params) {
     write_key_directory<bfv::Scheme>(target, preset_name, *bfv_params, plaintext_moduli, profile,
-                                     prng, test);
+                                     prng, options.flag("force"), test);
   } else {
     write_key_directory<yashe::Scheme>(target, preset_name, *yashe_params, plaintext_moduli,
-                                       profile, prng, test);
+                                       profile, prng, options.flag("force"), test);
   }
   test.raise_at("finished");
   return kExitSuccess;

@@ -14,6 +14,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -117,7 +118,8 @@ int run_serve(std::span<char* const> arguments) {
                     "127.0.0.1:8080");
   options.add_value("model", "FILE", "integer model", default_data_directory() + "/model.txt");
   options.add_value("state-dir", "DIR",
-                    "key sets, jobs and results: new, empty or a state directory (mode 0700)",
+                    "key sets, jobs and results: new (in an existing directory), empty or a "
+                    "state directory (mode 0700)",
                     std::nullopt, true);
   add_threads_option(options, "inference threads");
   options.add_value("http-threads", "N",
@@ -156,6 +158,27 @@ int run_serve(std::span<char* const> arguments) {
   refuse_output_over_inputs(
       options, in_new_state ? std::vector<std::string>{} : std::vector<std::string>{"port-file"},
       inputs);
+
+  // The server makes only the last component of a missing --state-dir, as keygen its --out-dir:
+  // a mistyped path grew a chain of directories (a trial's --state-dir nodir/state made nodir,
+  // and the server ran there). A usage error, as serve's other refusals of its paths.
+  {
+    namespace fs = std::filesystem;
+    fs::path state = options.text("state-dir");
+    while (state.has_relative_path() && state.filename().empty())
+      state = state.parent_path();
+    std::error_code error;
+    if (!state.empty() && !fs::exists(fs::symlink_status(state, error))) {
+      const fs::path parent = state.parent_path().empty() ? fs::path(".") : state.parent_path();
+      const fs::file_status status = fs::status(parent, error);
+      if (!fs::is_directory(status)) {
+        throw UsageError("--state-dir: cannot create the state directory '" +
+                         options.text("state-dir") + "': its parent directory '" + parent.string() +
+                         "' " + (fs::exists(status) ? "is not a directory" : "does not exist") +
+                         " (serve creates only the last component; create the parent first)");
+      }
+    }
+  }
 
   service::ServerOptions server_options;
   parse_listen(options.text("listen"), server_options);

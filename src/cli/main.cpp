@@ -5,6 +5,7 @@
 //   both    cryptonets mnist                          (the whole protocol in one process)
 //   anyone  cryptonets inspect FILE|DIR               (what a file is; no key needed)
 //   service cryptonets serve / client ...            (the same protocol over HTTP)
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <new>
@@ -56,6 +57,12 @@ void print_usage(std::FILE* out) {
 
 int main(int argc, char** argv) {
   if (!standard_streams_open("cryptonets")) return kExitUsage;
+  // Past a file-size limit (ulimit -f) a write would end the process by SIGXFSZ without a word
+  // (a shell's 153): keygen left its DIR.tmp-PID-X directory behind, encrypt and infer no error,
+  // and serve died in an upload instead of answering 507. Ignored, the write fails with EFBIG,
+  // which the writers report with the file's name ("File too large"), as run_standalone does
+  // for the other programs.
+  ::signal(SIGXFSZ, SIG_IGN);
   // Batches of ciphertexts reuse the memory of the previous layer and batch (memory_policy.hpp).
   cryptonets::keep_freed_memory_for_reuse();
   if (argc < 2) {

@@ -204,9 +204,23 @@ std::string ca_cert_problem(const std::string& path) {
 // connection last made progress (its start, or the last body bytes sent or received): the HTTPS
 // probe gets what is left of --timeout since then, so that a silent server costs --timeout, not
 // twice it (a server that timed out is silent, not an HTTPS server that closed the connection).
+// The connection's OpenSSL certificate verification result, -1 if unknown (http://).
+long verify_result(httplib::Client& client) {
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+  return client.get_openssl_verify_result();
+#else
+  (void)client;
+  return -1;
+#endif
+}
+
+// `verify_result`: the connection's OpenSSL certificate verification result (https only; -1
+// unknown): X509_V_OK with a failed verification means a trusted certificate issued for another
+// name than --server's host.
 [[noreturn]] void unreachable(const ClientOptions& options, const httplib::Result& result,
                               const std::string& what, bool uploading = false,
-                              std::optional<Clock::time_point> active = std::nullopt) {
+                              std::optional<Clock::time_point> active = std::nullopt,
+                              long verify_result = -1) {
   const std::string address = host_port(options.server);
   const std::string timeout = " (--timeout " + std::to_string(options.timeout_s) + " s)";
   std::string reason;
@@ -246,8 +260,16 @@ std::string ca_cert_problem(const std::string& path) {
       reason = "the TLS handshake with " + address + " failed (is it an https server?)";
       break;
     case httplib::Error::SSLServerVerification:
-      reason =
-          "the server's certificate is not trusted (give its certificate or CA with --ca-cert)";
+      // A certificate that --ca-cert makes trusted but that names another host (a trial's
+      // https://localhost against a certificate for 127.0.0.1 was told to give --ca-cert, which
+      // it had given).
+      reason = verify_result == 0
+                   ? "the server's certificate is trusted but is not issued for '" +
+                         address.substr(0, address.rfind(':')) +
+                         "' (its subject alternative names or common name give another host): "
+                         "use the host name or address the certificate names in --server"
+                   : "the server's certificate is not trusted (give its certificate or CA with "
+                     "--ca-cert)";
       break;
     case httplib::Error::SSLLoadingCerts:
       // Named, with what to check (it named neither the file nor the cause).
@@ -582,7 +604,7 @@ httplib::Result exchange(httplib::Client& client, httplib::Request request,
         within);
   }
   if (!result && answered_early && answered_early()) return result;  // the caller reports it
-  if (!result) unreachable(options, result, what, uploading, active);
+  if (!result) unreachable(options, result, what, uploading, active, verify_result(client));
   result->body = std::move(body);
   return result;
 }
@@ -1116,7 +1138,9 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
                              ") did not end within --timeout " +
                              std::to_string(options_.timeout_s) + " s");
   }
-  if (!result) unreachable(options_, result, "fetch job " + job, false, start);
+  if (!result) {
+    unreachable(options_, result, "fetch job " + job, false, start, verify_result(*client));
+  }
   if (status != 200)
     throw ServiceError(status, server_message(status, error_body, options_.server));
   if (received != total) {

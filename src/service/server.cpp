@@ -497,12 +497,30 @@ void Server::Impl::run() {
 }
 
 void Server::Impl::stop() {
-  stop_requested_ = true;  // uploads and drains in progress end at their next piece
+  // uploads and drains in progress end at their next piece
+  const bool first = !stop_requested_.exchange(true);
+  std::string running;
+  size_t queued = 0;
+  bool stopped_already = false;  // run() has ended on its own (cmd_serve then releases its waiter)
   {
     std::lock_guard lock(mutex_);
+    stopped_already = stopping_;
     stopping_ = true;
+    queued = queue_.size();
+    for (const auto& [id, job] : jobs_) {
+      if (job.state == "running") running = id;
+    }
   }
   wake_.notify_all();  // the worker, the janitor, long polls, and run()'s stopper
+  // Said at once (a trial's Ctrl-C on a server running a job got no word until the job had
+  // finished, which made the server look hung): the running job is finished first, the queued
+  // ones kept for the next start.
+  if (first && !stopped_already) {
+    nlohmann::ordered_json line{{"time", utc_timestamp()}, {"event", "stopping"}};
+    if (!running.empty()) line["finishing_job"] = running;
+    line["jobs_kept_queued"] = queued;
+    log(line);
+  }
 }
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}

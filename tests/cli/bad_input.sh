@@ -1432,5 +1432,91 @@ expect 2 "standard output is closed; redirect it instead" closed-keys -- \
 expect 1 "its report could not be written to standard output" - -- \
   sh -c '"$1" params >/dev/full' sh "$exe"
 
+# ==== trial20 (a new user's trial of keys, files and the service) ====
+
+# A file-size limit (ulimit -f) with SIGXFSZ at its default action, as a login shell leaves it:
+# keygen, encrypt, infer and decrypt ended by the signal without a word (a shell's exit 153), and
+# keygen left its KEYS.tmp-PID-X directory with params and public.key in it. Each is now an error
+# naming the file and the reason (EFBIG), exit 1, leaving nothing (the other programs ignored the
+# signal already: run_standalone).
+fsize_limited() {  # KB COMMAND...: COMMAND under a KB file-size limit, SIGXFSZ at its default
+  local kb=$1
+  shift
+  (ulimit -c 0 && ulimit -f "$kb" &&
+    exec perl -e '$SIG{XFSZ} = "DEFAULT"; exec @ARGV or die "exec: $!\n"' -- "$@")
+}
+expect 1 "evaluation.key': writing an evaluation key: the output stream failed (File too large)" \
+  fsize-keys -- fsize_limited 16 "$exe" keygen --out-dir fsize-keys --insecure-ring-degree 64
+# The file is named as the key directory's, not by the staging directory's path, which keygen has
+# removed ('fsize-keys.tmp-PID-X/evaluation.key'), and what became of the directory is said.
+checks=$((checks + 1))
+grep -qF "cannot write file 'fsize-keys/evaluation.key': writing an evaluation key: the output stream failed (File too large); no key set was written: 'fsize-keys' was not created" message.txt ||
+  fail "keygen's failed write does not name fsize-keys/evaluation.key: $(cat message.txt)"
+[ -z "$(find . -maxdepth 1 -name 'fsize-keys*' -print -quit)" ] ||
+  fail "keygen under a file-size limit left $(find . -maxdepth 1 -name 'fsize-keys*')"
+expect 1 "cannot write file 'fsize.ct': writing a ciphertext batch: the output stream failed (File too large)" \
+  fsize.ct -- fsize_limited 64 "$exe" encrypt --keys client --images "$images" --count 5 \
+  --out fsize.ct --threads 1
+expect 1 "cannot write file 'fsize.ct': writing a ciphertext batch: the output stream failed (File too large)" \
+  fsize.ct -- fsize_limited 16 "$exe" infer --keys server --in images.ct --out fsize.ct --threads 1
+# (5 images' scores: about 1.2 kB of CSV, over a 1 kB limit)
+expect 1 "cannot write file 'fsize.csv': write failed: File too large" fsize.csv -- \
+  fsize_limited 1 "$exe" decrypt --keys client --in scores.ct --scores fsize.csv
+
+# Two keygens into one new (or empty) key directory at the same time, without --force: each
+# checked at its start that no secret key was there, and the later one swapped its set in over
+# the earlier one's, so that both said "wrote ... secret.key" and exited 0 and the first secret
+# key was silently gone. The hooks' keygen stops itself (SIGSTOP) just before its commit; another
+# keygen writes the directory meanwhile; resumed, the first must refuse, keep the other's set
+# and leave no temporary directory.
+key_set_of() { "$exe" inspect "$1/params" | sed -n 's/^key set id: //p'; }
+for start in absent empty; do
+  rm -rf race-keys
+  [ "$start" = empty ] && mkdir race-keys
+  env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=STOP:commit "$hooks" keygen --out-dir race-keys \
+    --insecure-ring-degree 64 >race-first.txt 2>&1 &
+  first=$!
+  for _ in $(seq 200); do
+    [ "$(sed -n 's/^[0-9]* ([^)]*) \(.\).*/\1/p' "/proc/$first/stat" 2>/dev/null)" = T ] && break
+    sleep 0.05
+  done
+  run "$exe" keygen --out-dir race-keys --insecure-ring-degree 64
+  second=$(key_set_of race-keys)
+  kill -CONT "$first"
+  wait "$first"
+  status=$?
+  checks=$((checks + 1))
+  [ "$status" -eq 1 ] && grep -qF "refusing to overwrite the secret key race-keys/secret.key, which another keygen wrote while this one ran" race-first.txt ||
+    fail "keygen into a directory ($start at its start) that another keygen filled meanwhile: exit $status: $(cat race-first.txt)"
+  [ -n "$second" ] && [ "$(key_set_of race-keys)" = "$second" ] ||
+    fail "keygen ($start at its start) replaced the key set another keygen wrote meanwhile without --force"
+  [ -z "$(find . -maxdepth 1 -name 'race-keys.tmp-*' -print -quit)" ] ||
+    fail "keygen ($start at its start) left $(find . -maxdepth 1 -name 'race-keys.tmp-*')"
+done
+# With --force the later set replaces the other, as asked.
+env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=STOP:commit "$hooks" keygen --out-dir race-keys --force \
+  --insecure-ring-degree 64 >race-first.txt 2>&1 &
+first=$!
+for _ in $(seq 200); do
+  [ "$(sed -n 's/^[0-9]* ([^)]*) \(.\).*/\1/p' "/proc/$first/stat" 2>/dev/null)" = T ] && break
+  sleep 0.05
+done
+run "$exe" keygen --out-dir race-keys --force --insecure-ring-degree 64
+kill -CONT "$first"
+wait "$first"
+status=$?
+checks=$((checks + 1))
+[ "$status" -eq 0 ] && [ "$(key_set_of race-keys)" = "0x$(sed -n 's/.*, key set \([0-9a-f]*\)$/\1/p' race-first.txt)" ] ||
+  fail "keygen --force did not replace a key set written meanwhile: exit $status: $(cat race-first.txt)"
+rm -rf race-keys race-first.txt
+
+# serve made a missing --state-dir with all its missing parents (a mistyped path grew a chain of
+# directories and the server ran there); it makes only the last component now, as keygen does
+# its --out-dir: a usage error before the port is bound, nothing created.
+expect_alone 2 "--state-dir: cannot create the state directory 'no-such/state': its parent directory 'no-such' does not exist" \
+  no-such -- timeout 20 "$exe" serve --listen 127.0.0.1:0 --state-dir no-such/state
+expect_alone 2 "its parent directory 'images.ct' is not a directory" - -- \
+  timeout 20 "$exe" serve --listen 127.0.0.1:0 --state-dir images.ct/state
+
 echo "$checks cases checked, $failures failure(s)"
 [ "$failures" -eq 0 ]

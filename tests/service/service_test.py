@@ -951,6 +951,7 @@ time.sleep(60)
     servfix15_tests(work)
     servfix17_tests()
     client16_tests()
+    trial20_tests()
     long_polls_bounded()
     ranges_ignored(server, alice)
     token_refused_before_body(server, alice)
@@ -972,6 +973,22 @@ time.sleep(60)
                         expect=None)
         check(code == 1 and not os.path.exists("untrusted.scores"),
               "an untrusted certificate was accepted: " + out)
+        check("the server's certificate is not trusted (give its certificate or CA with "
+              "--ca-cert)" in out, "an untrusted certificate: " + out)
+        # A certificate trusted (--ca-cert) but issued for another host than --server's:
+        # refused, and said so (it was told to give --ca-cert, which it had given: a trial).
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", "misnamed.key", "-out",
+                        "misnamed.crt", "-days", "1", "-subj", "/CN=other.invalid", "-addext",
+                        "subjectAltName=DNS:other.invalid"], check=True, capture_output=True)
+        misnamed = start_server("tls-misnamed", "--tls-cert", "misnamed.crt", "--tls-key",
+                                "misnamed.key")
+        code, out = run("client", "profile", "--server", "https://127.0.0.1:%d" % misnamed.port,
+                        "--ca-cert", "misnamed.crt", "--out", "misnamed.profile", expect=None)
+        check(code == 1 and not os.path.exists("misnamed.profile") and
+              "the server's certificate is trusted but is not issued for '127.0.0.1'" in out,
+              "a trusted certificate for another host: exit %d: %s" % (code, out))
+        check(misnamed.terminate() == 0, "serve did not exit 0 on SIGTERM")
         code, out = run("client", "profile", "--server", "https://127.0.0.1:%d" % tls.port,
                         "--ca-cert", "tls.crt", "--out", "tls.profile", expect=None)
         check(code == 0 and open("tls.profile", "rb").read() ==
@@ -1986,11 +2003,140 @@ FSIZE_LIMIT = 64 << 10  # above every key file at ring degree 64 (43 kB), far be
 
 def small_files_only():
     """In serve's child before exec: no file may grow past FSIZE_LIMIT bytes (RLIMIT_FSIZE, what
-    `ulimit -f` sets; no root needed), a write beyond it failing with EFBIG (SIGXFSZ ignored, which
-    would kill the server instead): a disk that fills up early in a large upload."""
+    `ulimit -f` sets; no root needed): a disk that fills up early in a large upload. SIGXFSZ at
+    its default action, as a shell leaves it (Python ignores it, and this child would inherit
+    that): serve ignores it itself, so that the write fails with EFBIG and is answered 507 (a
+    trial's serve under `ulimit -f` died by the signal in the upload, exit 153)."""
     import resource
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
     resource.setrlimit(resource.RLIMIT_FSIZE, (FSIZE_LIMIT, FSIZE_LIMIT))
+
+
+class OtherScoresServer(ListeningServer):
+    """A stand-in for the service that answers client infer's every step as the service does (the
+    profile, the queue, 202 for the upload, "done", 204 for the delete) but sends as the result
+    `scores`: the scores of other images (another job's, under the same keys). Records every
+    request line."""
+
+    JOB = "0" * 31 + "1"
+
+    def __init__(self, profile, scores):
+        self.profile, self.scores, self.requests = profile, scores, []
+        super().__init__()
+
+    def accepted(self, connection):
+        threading.Thread(target=self.answer, args=(connection,), daemon=True).start()
+
+    def answer(self, connection):
+        try:
+            data = read_head(connection)
+            if b"\r\n\r\n" not in data:
+                return
+            head, rest = data.split(b"\r\n\r\n", 1)
+            line = head.split(b"\r\n")[0].decode(errors="replace")
+            self.requests.append(line)
+            length = re.search(rb"(?i)content-length: *(\d+)", head)
+            left = int(length.group(1)) - len(rest) if length else 0
+            while left > 0:
+                chunk = connection.recv(min(left, 1 << 20))
+                if not chunk:
+                    return
+                left -= len(chunk)
+            method, path = line.split()[0], line.split()[1].split("?")[0]
+            status = {"job": self.JOB, "state": "done", "images": 5, "batches": 1,
+                      "batches_done": 1, "scheme": "yashe"}
+            if path == "/v1/profile":
+                code, kind, body = 200, b"text/plain", self.profile
+            elif path == "/v1/queue":
+                code, kind, body = 200, b"application/json", b'{"queued":0,"max":16}'
+            elif method == "POST" and path == "/v1/jobs":
+                code, kind = 202, b"application/json"
+                body = json.dumps(dict(status, state="queued", batches_done=0)).encode()
+            elif path.endswith("/result"):
+                code, kind, body = 200, b"application/octet-stream", self.scores
+            elif method == "DELETE":
+                code, kind, body = 204, None, b""
+            else:
+                code, kind, body = 200, b"application/json", json.dumps(status).encode()
+            reason = {200: b"OK", 202: b"Accepted", 204: b"No Content"}[code]
+            connection.sendall(b"HTTP/1.1 %d %s\r\n" % (code, reason) +
+                               (b"Content-Type: %s\r\n" % kind if kind else b"") +
+                               b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) +
+                               body)
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+
+def trial20_tests():
+    """Found by a new user's trial: client infer took the scores the server sent for its job
+    without checking that they answer its batch: scores of other images under the same keys
+    (another job's, a server's mix-up) were written and decrypted into the other batch's labels,
+    exit 0 (decrypt --request refuses them; client infer is the whole round trip)."""
+    os.makedirs("alice-server", exist_ok=True)
+    for name in ("params", "evaluation.key", "public.key"):
+        shutil.copy(os.path.join("alice", name), "alice-server")
+    encrypt("alice", "trial20-mine.ct", 5, first=10)
+    encrypt("alice", "trial20-other.ct", 5, first=30)
+    run("infer", "--keys", "alice-server", "--in", "trial20-other.ct", "--out",
+        "trial20-other.scores", "--threads", "1")
+    run("infer", "--keys", "alice-server", "--in", "trial20-mine.ct", "--out",
+        "trial20-mine.scores", "--threads", "1")
+    profile = open(os.path.join("alice", "model.profile"), "rb").read()
+    with open("trial20.token", "w") as f:
+        f.write("ab" * 32 + "\n")
+    for scores, ok in [("trial20-other.scores", False), ("trial20-mine.scores", True)]:
+        fake = OtherScoresServer(profile, open(scores, "rb").read())
+        code, out = run_bounded(["client", "infer", "--server", fake.url, "--keys", "alice",
+                                 "--token-file", "trial20.token", "--in", "trial20-mine.ct",
+                                 "--out", "trial20.scores"], 60)
+        deleted = [r for r in fake.requests if r.startswith("DELETE")]
+        if ok:
+            check(code == 0 and os.path.exists("trial20.scores") and deleted,
+                  "client infer given the scores of its own batch: exit %s, requests %s: %s"
+                  % (code, fake.requests, out))
+        else:
+            check(code == 1 and "answers the images file with id" in out and
+                  "not 'trial20-mine.ct'" in out and "it stays on the server" in out and
+                  not os.path.exists("trial20.scores") and not deleted and
+                  not [f for f in os.listdir(".") if f.startswith("trial20.scores")],
+                  "client infer given the scores of other images: exit %s, requests %s: %s"
+                  % (code, fake.requests, out))
+        fake.close()
+        if os.path.exists("trial20.scores"):
+            os.unlink("trial20.scores")
+
+    # A Ctrl-C (SIGINT) or SIGTERM while a job runs: the server finishes the job first (seconds
+    # to hours) and said nothing until then, so that it looked hung; it now logs "stopping" at
+    # once, naming the job it finishes.
+    encrypt("alice", "trial20-many.ct", 1000)
+    server = start_server("trial20-state", preexec_fn=default_signals)
+    token = register(server, "alice")
+    code, out = run_bounded(["client", "submit", "--server", server.url, "--token", token, "--in",
+                             "trial20-many.ct"], 60)
+    job = out.strip().splitlines()[-1] if code == 0 else ""
+    check(code == 0, "client submit of 1000 images: exit %s: %s" % (code, out))
+
+    def state():
+        return json.loads(server.request("GET", "/v1/jobs/" + job, token=token)[2]).get("state")
+    eventually(lambda: state() != "queued")
+    running = state() == "running"
+    server.process.send_signal(signal.SIGINT)
+    check(eventually(lambda: any(l.get("event") == "stopping" for l in server.log_lines())),
+          "no 'stopping' event in the log after SIGINT: %s" % server.log_lines()[-3:])
+    check(server.process.wait(timeout=60) == 0, "serve did not exit 0 on SIGINT")
+    events = [l for l in server.log_lines() if "event" in l]
+    names = [l["event"] for l in events]
+    stopping = [l for l in events if l["event"] == "stopping"]
+    check(len(stopping) == 1 and "stopped" in names and
+          names.index("stopping") < names.index("stopped") and
+          stopping[0].get("jobs_kept_queued") == 0 and
+          (not running or stopping[0].get("finishing_job") == job),
+          "the events of a server stopped while job %s %s: %s"
+          % (job, "ran" if running else "was done", events))
+    server.log.close()
+    os.unlink("trial20-many.ct")
 
 
 def servfix9_tests():
@@ -2698,12 +2844,13 @@ def servfix15_tests(work):
     umask = os.umask(0)
     os.umask(umask)
     top = os.path.join(work, "fix15-new")
+    os.mkdir(top)  # serve makes only the state directory itself, not its parents
     state = os.path.join(top, "state")
     code, out = run_bounded(["serve", "--listen", "127.0.0.1:0", "--port-file",
                              os.path.join(state, "cryptonets-state"), "--state-dir", state,
                              "--model", MODEL], 30)
     check(code == 2 and "it is the state directory's own 'cryptonets-state'" in out and
-          not os.path.lexists(top),
+          not os.path.lexists(state),
           "serve --port-file NEW/cryptonets-state --state-dir NEW: exit %s: %s" % (code, out))
     port_file = os.path.join(state, "port")
     log_path = os.path.join(work, "fix15-new.log")

@@ -100,15 +100,16 @@
 // one merely containing ".tmp-" included, is foreign. The directory itself is flock'd for the
 // server's life: one server per state directory. A job directory appears by rename only once
 // complete; job.json is replaced atomically. After a SIGKILL, every job whose job.json says
-// "queued" (or "running") runs again; SIGTERM (stop()) refuses new work, drops the uploads in
-// progress (503 at their next piece), lets the running job finish and leaves the queued ones on
-// disk for the next start. A connection accepted and still waiting for an HTTP thread at stop()
-// (all --http-threads busy) is answered 503 + Retry-After "the server is shutting down" at once,
-// whatever it asks, and logged. A connection still open 2 s after stop() (a client stalled
-// mid-headers or mid-body, or one that reads nothing of its answer, which held the shutdown for
-// --read-timeout, 30 s) is shut down, unanswered (event "stalled connections closed"): a stalled
-// upload is then dropped, its partial files removed (its log line says 503). A connection not yet
-// accepted when the listener closes (in the kernel's backlog that instant) is reset by the
+// "queued" (or "running") runs again; SIGTERM or SIGINT (stop(), which logs event "stopping" at
+// once: finishing_job, the job left to finish, and jobs_kept_queued) refuses new work, drops the
+// uploads in progress (503 at their next piece), lets the running job finish and leaves the
+// queued ones on disk for the next start. A connection accepted and still waiting for an HTTP
+// thread at stop() (all --http-threads busy) is answered 503 + Retry-After "the server is shutting
+// down" at once, whatever it asks, and logged. A connection still open 2 s after stop() (a client
+// stalled mid-headers or mid-body, or one that reads nothing of its answer, which held the
+// shutdown for --read-timeout, 30 s) is shut down, unanswered (event "stalled connections closed"):
+// a stalled upload is then dropped, its partial files removed (its log line says 503). A connection
+// not yet accepted when the listener closes (in the kernel's backlog that instant) is reset by the
 // kernel, unanswered and unlogged.
 //   A key set's scheme is the one its three files record in their headers (io/protocol_files.hpp):
 // it needs no record of its own, and key sets stored before the service ran BFV read unchanged. At
