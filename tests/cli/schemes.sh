@@ -121,10 +121,13 @@ expect 2 "--scheme must be yashe or bfv, not 'rsa'" - -- \
   "$exe" keygen --scheme rsa --out-dir unused
 expect 2 "--circuit-privacy is for --scheme yashe" - -- \
   "$exe" keygen --scheme bfv --out-dir unused --circuit-privacy 40
-expect 1 "the model profile's preset 'bfv' is a BFV one, not YASHE'" - -- \
+# A preset the profile lacks is a usage error, as in mnist and params (a trial: keygen exited 1).
+expect 2 "--preset: the model profile's preset 'bfv' is a BFV one, not YASHE'" - -- \
   "$exe" keygen --scheme yashe --preset bfv --out-dir unused --insecure-ring-degree 64
-expect 1 "the model profile has no BFV preset 'default'" - -- \
+expect 2 "--preset: the model profile has no BFV preset 'default'" - -- \
   "$exe" keygen --scheme bfv --preset default --out-dir unused --insecure-ring-degree 64
+expect 2 "--preset: the model profile has no YASHE' preset 'nope' (it has: default, paper" - -- \
+  "$exe" keygen --preset nope --out-dir unused --insecure-ring-degree 64
 # A model profile of version 1 (preset lines without a scheme) is refused by name.
 sed 's/^cryptonets-profile 2$/cryptonets-profile 1/' "$data/model.profile" >v1.profile
 expect 1 "profile format version 1 is no longer supported; this build reads 2" - -- \
