@@ -91,7 +91,9 @@ void write_labels(const std::vector<int>& labels, const std::optional<std::strin
     std::fputs(text.c_str(), stdout);
     return;
   }
-  AtomicFileWriter file(*path, false);
+  // Mode 0600, as the secret key: the labels are the data owner's private results (a trial: they
+  // were written 0644, readable by every user of the machine).
+  AtomicFileWriter file(*path, /*owner_only=*/true);
   file.stream() << text;
   file.commit();
 }
@@ -163,7 +165,7 @@ void write_scores(const std::string& path, uint64_t first,
       text += "," + score.get_str();
     text += "\n";
   }
-  AtomicFileWriter file(path, false);
+  AtomicFileWriter file(path, /*owner_only=*/true);  // mode 0600, as the labels
   file.stream() << text;
   file.commit();
 }

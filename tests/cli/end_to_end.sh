@@ -99,6 +99,10 @@ correct=$(sed -n 's/^accuracy: .*(\([0-9]*\)\/[0-9]*)$/\1/p' "$work/decrypt.log"
 
 # The scores CSV: a header, one row per image; its score columns equal the plain integer
 # network's, its predicted column the labels file, its label column the IDX labels.
+# The data owner's results are written as the secret key is, mode 0600 (a trial: 0644).
+for result in labels.txt scores.csv; do
+  [ "$(stat -c %a "$work/$result")" = 600 ] || fail "decrypt wrote $result with mode $(stat -c %a "$work/$result")"
+done
 [ "$(head -1 "$work/scores.csv")" = "image,label,predicted,$(seq -s, -f 'score_%g' 0 9)" ] ||
   fail "scores.csv has an unexpected header: $(head -1 "$work/scores.csv")"
 [ "$(($(wc -l <"$work/scores.csv") - 1))" -eq "$count" ] || fail "scores.csv does not hold $count rows"
