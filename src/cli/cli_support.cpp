@@ -1008,7 +1008,8 @@ std::optional<uintmax_t> file_not_to_replace(
 
 void refuse_to_replace_other_than(const OptionParser& options, const std::string& option,
                                   const std::function<bool(std::istream&)>& replaceable,
-                                  const std::string& kind, const std::string& why) {
+                                  const std::string& kind, const std::string& why,
+                                  const std::string& replaces) {
   if (!options.has(option)) return;
   const std::string path = options.text(option);
   const std::optional<uintmax_t> size = file_not_to_replace(path, replaceable);
@@ -1016,12 +1017,13 @@ void refuse_to_replace_other_than(const OptionParser& options, const std::string
   const std::string found = cryptonets_file_kind(path);
   throw UsageError("--" + option + " '" + printable_text(path) + "' exists and is not " + kind +
                    " (it holds " + format_bytes(*size) + (found.empty() ? "" : ": " + found) +
-                   "); this command replaces only " + kind + " or an empty file" + why +
-                   ": remove it first or choose another path");
+                   "); this command replaces only " + (replaces.empty() ? kind : replaces) +
+                   " or an empty file" + why + ": remove it first or choose another path");
 }
 
 void refuse_to_replace_other_than_ciphertexts(const OptionParser& options,
-                                              const std::string& option) {
+                                              const std::string& option,
+                                              const std::string& replaces) {
   refuse_to_replace_other_than(
       options, option,
       [](std::istream& existing) {
@@ -1030,7 +1032,7 @@ void refuse_to_replace_other_than_ciphertexts(const OptionParser& options,
         return existing.gcount() == 5 && std::string_view(head.data(), 4) == "CNPF" &&
                head[4] == 'C';
       },
-      "a ciphertext file", ", so that an archive or copy of keys is never lost");
+      "a ciphertext file", ", so that an archive or copy of keys is never lost", replaces);
 }
 
 namespace {
@@ -1053,7 +1055,7 @@ std::optional<ProtocolHeader> existing_ciphertext_header(const std::string& path
 }  // namespace
 
 void refuse_to_replace_other_than_scores(const OptionParser& options, const std::string& option) {
-  refuse_to_replace_other_than_ciphertexts(options, option);
+  refuse_to_replace_other_than_ciphertexts(options, option, "encrypted scores");
   if (!options.has(option)) return;
   const std::string path = options.text(option);
   const std::optional<ProtocolHeader> header = existing_ciphertext_header(path);
@@ -1066,7 +1068,7 @@ void refuse_to_replace_other_than_scores(const OptionParser& options, const std:
 }
 
 void refuse_to_replace_other_than_batches(const OptionParser& options, const std::string& option) {
-  refuse_to_replace_other_than_ciphertexts(options, option);
+  refuse_to_replace_other_than_ciphertexts(options, option, "encrypted images");
   if (!options.has(option)) return;
   const std::string path = options.text(option);
   const std::optional<ProtocolHeader> header = existing_ciphertext_header(path);

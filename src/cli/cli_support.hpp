@@ -312,8 +312,10 @@ void refuse_output_over_inputs(const OptionParser& options, const std::vector<st
 std::optional<uintmax_t> file_not_to_replace(const std::string& path,
                                              const std::function<bool(std::istream&)>& replaceable);
 
+// `replaces`: what the command replaces, for the message (refuse_to_replace_other_than).
 void refuse_to_replace_other_than_ciphertexts(const OptionParser& options,
-                                              const std::string& option);
+                                              const std::string& option,
+                                              const std::string& replaces = "");
 
 // The rule of the outputs that are encrypted scores (infer --out, client infer --out, client
 // fetch --out): refuse_to_replace_other_than_ciphertexts, and not encrypted images either (a
@@ -329,11 +331,13 @@ void refuse_to_replace_other_than_batches(const OptionParser& options, const std
 
 // The rule above for another command's outputs: refuses (UsageError naming `option`) an output
 // whose path names an existing non-empty regular file that `replaceable` (given the open file)
-// does not accept, saying that the command replaces only `kind` ("a ciphertext file") or an
-// empty file, `why` (", so that ..." or ""). Before any work.
+// does not accept, saying that it is not `kind` ("a ciphertext file") and that the command
+// replaces only `replaces` (`kind` when empty: "encrypted scores", a narrower rule checked after)
+// or an empty file, `why` (", so that ..." or ""). Before any work.
 void refuse_to_replace_other_than(const OptionParser& options, const std::string& option,
                                   const std::function<bool(std::istream&)>& replaceable,
-                                  const std::string& kind, const std::string& why);
+                                  const std::string& kind, const std::string& why,
+                                  const std::string& replaces = "");
 
 // The rule of the outputs that are model profiles (profile --out, client profile --out): the output
 // option `option` replaces only an earlier model profile (its first line "cryptonets-profile ",

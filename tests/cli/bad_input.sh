@@ -733,6 +733,11 @@ tar -cf keys.tar victim
 tar_sum=$(sha256sum keys.tar | cut -d' ' -f1)
 expect 2 "--out 'keys.tar' exists and is not a ciphertext file" - -- \
   "$exe" encrypt --keys client --images "$images" --count 2 --out keys.tar --threads 1
+# ... saying what it does replace (it said "a ciphertext file" after its rule narrowed; a trial).
+grep -qF "this command replaces only encrypted images or an empty file" message.txt ||
+  fail "encrypt's refusal does not say it replaces only encrypted images"
+expect 2 "this command replaces only encrypted scores or an empty file" - -- \
+  "$exe" infer --keys server --in images.ct --out keys.tar --threads 1
 [ "$(sha256sum keys.tar | cut -d' ' -f1)" = "$tar_sum" ] || fail "encrypt replaced a tar of keys"
 # ... nor encrypted scores, the server's answer that only decrypt reads (it replaced them).
 cp scores.ct answer.ct
