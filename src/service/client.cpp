@@ -99,6 +99,22 @@ class FileSequence {
   std::vector<File> files_;
 };
 
+// Why OpenSSL could not load the --ca-cert file `path`: what its open says ("no such file",
+// "Permission denied", "Too many levels of symbolic links"), else that it holds no PEM
+// certificate. std::filesystem::exists called a file that cannot be read one without a
+// certificate, and threw its own bare "filesystem error: status: ..." for a link loop, past the
+// request's message.
+std::string ca_cert_problem(const std::string& path) {
+  const int fd = open_regular_file(path);
+  if (fd < 0) {
+    if (errno == ENOENT) return "no such file";
+    if (errno == EINVAL) return "not a regular file";
+    return std::strerror(errno);
+  }
+  ::close(fd);
+  return "it holds no PEM certificate";
+}
+
 std::unique_ptr<httplib::Client> connect(const ClientOptions& options) {
   const std::string& url = options.server;
   check_server_url(url);
@@ -111,6 +127,14 @@ std::unique_ptr<httplib::Client> connect(const ClientOptions& options) {
     if (!options.ca_cert.empty()) {
       // OpenSSL opens it with a blocking open: a FIFO would hang the client.
       require_regular_file(options.ca_cert, "--ca-cert");
+      // OpenSSL reads it only as the connection starts: a missing or unreadable file was not
+      // reported when the server could not be reached (a trial), only the connection's error.
+      const int fd = open_regular_file(options.ca_cert);
+      if (fd < 0) {
+        throw std::runtime_error("cannot load the certificates to trust from --ca-cert '" +
+                                 options.ca_cert + "': " + ca_cert_problem(options.ca_cert));
+      }
+      ::close(fd);
       client->set_ca_cert_path(options.ca_cert);
     }
     client->enable_server_certificate_verification(true);
@@ -180,22 +204,6 @@ bool speaks_https(const std::string& address, Clock::duration limit) {
                                static_cast<time_t>(us % 1000000));
   probe.set_read_timeout(static_cast<time_t>(us / 1000000), static_cast<time_t>(us % 1000000));
   return static_cast<bool>(probe.Get("/v1/queue"));
-}
-
-// Why OpenSSL could not load the --ca-cert file `path`: what its open says ("no such file",
-// "Permission denied", "Too many levels of symbolic links"), else that it holds no PEM
-// certificate. std::filesystem::exists called a file that cannot be read one without a
-// certificate, and threw its own bare "filesystem error: status: ..." for a link loop, past the
-// request's message.
-std::string ca_cert_problem(const std::string& path) {
-  const int fd = open_regular_file(path);
-  if (fd < 0) {
-    if (errno == ENOENT) return "no such file";
-    if (errno == EINVAL) return "not a regular file";
-    return std::strerror(errno);
-  }
-  ::close(fd);
-  return "it holds no PEM certificate";
 }
 
 // What went wrong on the way to or from the server (no answer came), as a sentence: httplib's

@@ -1523,5 +1523,11 @@ expect_alone 2 "--state-dir: cannot create the state directory 'no-such/state': 
 expect_alone 2 "its parent directory 'images.ct' is not a directory" - -- \
   timeout 20 "$exe" serve --listen 127.0.0.1:0 --state-dir images.ct/state
 
+# A missing --ca-cert file is said before any connection (OpenSSL reads it only as a connection
+# starts: with no server there, only the connection's error was reported; a trial).
+expect_alone 1 "cannot load the certificates to trust from --ca-cert 'no-such.crt': no such file" \
+  new.profile -- "$exe" client profile --server https://127.0.0.1:9 --ca-cert no-such.crt \
+  --out new.profile
+
 echo "$checks cases checked, $failures failure(s)"
 [ "$failures" -eq 0 ]
