@@ -495,7 +495,10 @@ int client_infer(std::span<char* const> arguments) {
   options.add_value("out", "FILE",
                     "encrypted scores to write (replaces only encrypted scores or an empty file)",
                     std::nullopt, true);
-  options.add_value("wait", "SECONDS", "give up after this long", "86400");
+  options.add_value("wait", "SECONDS",
+                    "give up after this long from the start: retries of a busy server and the "
+                    "wait for the scores stop then (a transfer under way is not cut off)",
+                    "86400");
   if (!options.parse(arguments)) return kExitSuccess;
   check_server_option(options);
   // --out may replace neither the images nor the token file (which infer may also write).
