@@ -68,8 +68,8 @@ fs::path key_directory_path(const std::string& directory) {
       if (!fs::exists(status)) {
         problem = prefix == given_parent
                       ? "its parent directory '" + prefix.string() + "' does not exist"
-                      : "'" + prefix.string() + "' does not exist (in its parent directory '" +
-                            given_parent.string() + "')";
+                      : "its parent directory '" + given_parent.string() + "' does not exist ('" +
+                            prefix.string() + "' is missing)";
         break;
       }
       if (!fs::is_directory(status)) {

@@ -526,7 +526,7 @@ expect 1 "nul.profile' line 4: a NUL byte (0x00) at column 10, which no text for
   "$exe" keygen --out-dir k4 --profile nul.profile --insecure-ring-degree 64
 # keygen creates the key directory, not a chain of parents (it made /nonexistent/a/b).
 # A missing or non-directory parent is a bad output path like the others: exit 2 (it was 1).
-expect 2 "'no-parent' does not exist (in its parent directory 'no-parent/a')" no-parent -- \
+expect 2 "its parent directory 'no-parent/a' does not exist ('no-parent' is missing)" no-parent -- \
   "$exe" keygen --out-dir no-parent/a/b --insecure-ring-degree 64
 expect 2 "'images.ct' is not a directory" - -- \
   "$exe" keygen --out-dir images.ct/keys --insecure-ring-degree 64
@@ -1234,7 +1234,7 @@ rm -f to-stdout
 # the paths printed are normalised ("k4//params" for --out-dir k4/).
 expect_alone 2 "its parent directory 'np' does not exist" - -- \
   "$exe" keygen --out-dir np/.. --insecure-ring-degree 64
-expect_alone 2 "'np' does not exist (in its parent directory 'np/..')" fresh -- \
+expect_alone 2 "its parent directory 'np/..' does not exist ('np' is missing)" fresh -- \
   "$exe" keygen --out-dir np/../fresh --insecure-ring-degree 64
 mkdir np
 expect_alone 2 "--out-dir 'np/..' ends in '..': name the key directory itself" - -- \
