@@ -127,6 +127,10 @@ int run_serve(std::span<char* const> arguments) {
                     "at most half of them; the others are answered at once)",
                     "8");
   options.add_value("max-queue", "N", "jobs accepted and not finished (then 503)", "16");
+  options.add_value("max-key-sets", "N",
+                    "key sets held at once (then 507 to a registration, until the retention "
+                    "deletes one)",
+                    "64");
   options.add_value("max-body", "BYTES", "largest request body (then 413)", "4294967296");
   options.add_value("read-timeout", "SECONDS",
                     "drop an upload stalled this long (after SIGTERM: 2 s at most)", "30");
@@ -187,6 +191,7 @@ int run_serve(std::span<char* const> arguments) {
   server_options.threads = threads_option(options);
   server_options.http_threads = static_cast<int>(options.integer("http-threads", 1, 1024));
   server_options.max_queue = static_cast<size_t>(options.integer("max-queue", 1, 1 << 20));
+  server_options.max_key_sets = static_cast<size_t>(options.integer("max-key-sets", 1, 1 << 20));
   server_options.max_body = static_cast<uint64_t>(options.integer("max-body", 1, int64_t{1} << 50));
   server_options.read_timeout_s = static_cast<int>(options.integer("read-timeout", 1, 86400));
   server_options.upload_timeout_s =

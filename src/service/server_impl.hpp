@@ -249,7 +249,8 @@ class Server::Impl {
   std::map<std::string, uint64_t> key_set_ids_;
   std::map<std::string, Job> jobs_;
   std::deque<std::string> queue_;
-  size_t pending_ = 0;  // queued + running jobs + uploads in progress
+  size_t pending_ = 0;      // queued + running jobs + uploads in progress
+  size_t registering_ = 0;  // registrations in progress (counted against --max-key-sets)
   bool stopping_ = false;
   // Requests waiting in a long poll (GET /v1/jobs/ID?wait=S): at most half the --http-threads,
   // so that long polls never hold every thread and other clients are always served.

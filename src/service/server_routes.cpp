@@ -608,6 +608,24 @@ void Server::Impl::register_keys(const httplib::Request& req, httplib::Response&
   // Every refusal before receive_body is answered from the headers and leaves the body unread,
   // as submit_job's do: a bad query read up to --max-body, at the client's pace, before its 400.
   const uint64_t length = content_length(req);
+  // --max-key-sets, with the registrations in progress, so that concurrent ones cannot pass it.
+  {
+    std::lock_guard lock(mutex_);
+    if (key_sets_.size() + registering_ >= options_.max_key_sets) {
+      throw HttpError(507, "the server holds its maximum of " +
+                               std::to_string(options_.max_key_sets) +
+                               " key sets (serve --max-key-sets); a key set unused for the "
+                               "retention period is deleted; retry later");
+    }
+    ++registering_;
+  }
+  struct Registering {
+    Impl& impl;
+    ~Registering() {
+      std::lock_guard lock(impl.mutex_);
+      --impl.registering_;
+    }
+  } registering{*this};
   std::optional<SpaceReservation> reservation;
   reserve_space(length, reservation);  // 507 before the body, left unread as after a 413
   std::vector<uint64_t> sizes;

@@ -776,6 +776,18 @@ time.sleep(60)
     check(eventually(lambda: small.request("GET", "/v1/queue", token=token)[0] == 200),
           "the stalled upload's place in the queue was not freed")
 
+    # ---- --max-key-sets: registration needs no token, so a server without a bound could have
+    # its disk filled with key sets by anyone who reaches it (a trial). Beyond the bound: 507,
+    # nothing stored, and the client says why (exit 1).
+    capped = start_server("capped", "--max-key-sets", "1")
+    register(capped, "alice")
+    before = capped.files()
+    code, out = run("client", "register", "--server", capped.url, "--keys", "bob", expect=None)
+    check(code == 1 and "507" in out and "maximum of 1 key sets" in out,
+          "a registration beyond --max-key-sets: exit %d: %s" % (code, out))
+    no_stray_files(capped, before, "a registration refused by --max-key-sets")
+    check(capped.terminate() == 0, "the capped server did not stop cleanly")
+
     # ---- SIGKILL right after the job is accepted; the restarted server completes it.
     job = submit(small, token, "alice.ct")
     small.kill()

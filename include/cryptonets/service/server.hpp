@@ -211,6 +211,10 @@ struct ServerOptions {
   int threads = 1;        // inference threads (OpenMP)
   int http_threads = 8;   // connections served at once
   size_t max_queue = 16;  // jobs accepted and not finished (including uploads in progress)
+  // Key sets held at once, registrations in progress included; one more is refused with 507
+  // until the retention deletes one (registration needs no token: without a bound, anyone who
+  // can reach the server could fill its disk with key sets; a trial).
+  size_t max_key_sets = 64;
   uint64_t max_body = uint64_t{4} << 30;  // bytes, any request
   // A stalled upload (or request) is dropped after this; after stop(), a stalled connection is
   // closed after 2 s at most (the shutdown's grace), whatever this is.
