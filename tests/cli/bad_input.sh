@@ -1475,16 +1475,21 @@ expect 1 "cannot write file 'fsize.csv': write failed: File too large" fsize.csv
 # keygen writes the directory meanwhile; resumed, the first must refuse, keep the other's set
 # and leave no temporary directory.
 key_set_of() { "$exe" inspect "$1/params" | sed -n 's/^key set id: //p'; }
-for start in absent empty; do
-  rm -rf race-keys
-  [ "$start" = empty ] && mkdir race-keys
-  env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=STOP:commit "$hooks" keygen --out-dir race-keys \
+# stopped_keygen ARGS...: a keygen (the hooks') into race-keys, stopped as its commit starts;
+# its pid in $first once it is stopped (10 s at most), its output in race-first.txt.
+stopped_keygen() {
+  env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=STOP:commit "$hooks" keygen --out-dir race-keys "$@" \
     --insecure-ring-degree 64 >race-first.txt 2>&1 &
   first=$!
   for _ in $(seq 200); do
     [ "$(sed -n 's/^[0-9]* ([^)]*) \(.\).*/\1/p' "/proc/$first/stat" 2>/dev/null)" = T ] && break
     sleep 0.05
   done
+}
+for start in absent empty; do
+  rm -rf race-keys
+  [ "$start" = empty ] && mkdir race-keys
+  stopped_keygen
   run "$exe" keygen --out-dir race-keys --insecure-ring-degree 64
   second=$(key_set_of race-keys)
   kill -CONT "$first"
@@ -1499,13 +1504,7 @@ for start in absent empty; do
     fail "keygen ($start at its start) left $(find . -maxdepth 1 -name 'race-keys.tmp-*')"
 done
 # With --force the later set replaces the other, as asked.
-env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=STOP:commit "$hooks" keygen --out-dir race-keys --force \
-  --insecure-ring-degree 64 >race-first.txt 2>&1 &
-first=$!
-for _ in $(seq 200); do
-  [ "$(sed -n 's/^[0-9]* ([^)]*) \(.\).*/\1/p' "/proc/$first/stat" 2>/dev/null)" = T ] && break
-  sleep 0.05
-done
+stopped_keygen --force
 run "$exe" keygen --out-dir race-keys --force --insecure-ring-degree 64
 kill -CONT "$first"
 wait "$first"

@@ -1352,6 +1352,23 @@ def read_head(connection):
     return data
 
 
+def read_request(connection):
+    """Reads a whole request (its body read and dropped); returns its head, or None if the
+    connection ended first."""
+    data = read_head(connection)
+    if b"\r\n\r\n" not in data:
+        return None
+    head, rest = data.split(b"\r\n\r\n", 1)
+    length = re.search(rb"(?i)content-length: *(\d+)", head)
+    left = int(length.group(1)) - len(rest) if length else 0
+    while left > 0:
+        chunk = connection.recv(min(left, 1 << 20))
+        if not chunk:
+            return None
+        left -= len(chunk)
+    return head
+
+
 class ListeningServer:
     """A fake server on 127.0.0.1 (an unused port): a thread of its own accepts each connection
     and hands it to accepted(connection), until close()."""
@@ -1432,17 +1449,9 @@ class HostileServer(ListeningServer):
 
     def answer(self, connection):
         try:
-            data = read_head(connection)
-            if b"\r\n\r\n" not in data:
+            head = read_request(connection)
+            if head is None:
                 return
-            head, rest = data.split(b"\r\n\r\n", 1)
-            length = re.search(rb"(?i)content-length: *(\d+)", head)
-            left = int(length.group(1)) - len(rest) if length else 0
-            while left > 0:
-                chunk = connection.recv(min(left, 1 << 20))
-                if not chunk:
-                    return
-                left -= len(chunk)
             if self.mode == "silent":
                 time.sleep(30)
             elif self.mode == "answers":
@@ -2041,19 +2050,11 @@ class OtherScoresServer(ListeningServer):
 
     def answer(self, connection):
         try:
-            data = read_head(connection)
-            if b"\r\n\r\n" not in data:
+            head = read_request(connection)
+            if head is None:
                 return
-            head, rest = data.split(b"\r\n\r\n", 1)
             line = head.split(b"\r\n")[0].decode(errors="replace")
             self.requests.append(line)
-            length = re.search(rb"(?i)content-length: *(\d+)", head)
-            left = int(length.group(1)) - len(rest) if length else 0
-            while left > 0:
-                chunk = connection.recv(min(left, 1 << 20))
-                if not chunk:
-                    return
-                left -= len(chunk)
             method, path = line.split()[0], line.split()[1].split("?")[0]
             status = {"job": self.JOB, "state": "done", "images": 5, "batches": 1,
                       "batches_done": 1, "scheme": "yashe"}
