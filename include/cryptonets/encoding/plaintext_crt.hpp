@@ -172,7 +172,10 @@ struct BasicCrtKeys {
 using CrtCiphertext = std::vector<rlwe::Ciphertext>;
 
 // The public side of a multi-modulus computation: everything the server needs (public and
-// evaluation keys, encoders), no secret key. Each operation applies to every modulus.
+// evaluation keys, encoders), no secret key. Each operation applies to every modulus. The
+// constructors (and BasicCrtDecryptionSet's) throw std::invalid_argument for no context, a null
+// one, contexts of different n, a key count other than the context count, plaintext moduli that
+// are not pairwise coprime (PlaintextCrt) or do not batch at n (BatchEncoder).
 template <class Scheme>
 class BasicCrtEncryptionSet {
  public:
