@@ -11,6 +11,7 @@
 #include "cryptonets/yashe/evaluator.hpp"
 #include "cryptonets/yashe/key_generator.hpp"
 #include "cryptonets/yashe/reference.hpp"
+#include "cryptonets/yashe/scheme.hpp"
 #include "yashe_test_support.hpp"
 
 using namespace test_support;
@@ -353,14 +354,5 @@ TEST_CASE("relinearisation equals key switching written out term by term, mixed 
 }
 
 TEST_CASE("an encryptor without a public key refuses to encrypt instead of reading a null ring") {
-  const auto context =
-      Context::create(Parameters::create(1024, 3, 50, generate_ntt_primes(30, 1, 2048)[0]));
-  const Encryptor evaluate_only(context, PublicKey{});
-  CHECK_FALSE(evaluate_only.has_public_key());
-  Prng prng = Prng::insecure_seeded(4);  // INSECURE: test only
-  const Plaintext zero{std::vector<uint64_t>(context->n(), 0)};
-  CHECK_THROWS_WITH_AS(evaluate_only.encrypt(zero, prng), doctest::Contains("no public key"),
-                       std::invalid_argument);
-  CHECK_THROWS_WITH_AS(evaluate_only.encrypt_zero(prng), doctest::Contains("no public key"),
-                       std::invalid_argument);
+  test_support::check_encryptor_without_public_key_refuses<yashe::Scheme>();
 }
