@@ -14,6 +14,7 @@
 #include "cryptonets/bfv/evaluator.hpp"
 #include "cryptonets/bfv/key_generator.hpp"
 #include "cryptonets/bfv/reference.hpp"
+#include "cryptonets/bfv/scheme.hpp"
 #include "cryptonets/bfv/security.hpp"
 #include "cryptonets/rlwe/reference.hpp"
 #include "cryptonets/rlwe/scale_invariant.hpp"
@@ -460,4 +461,9 @@ TEST_CASE(
   CHECK_FALSE(failing.meets_128_classical);
   CHECK(failing.highest_table_level == 0);
   CHECK(failing.one_line().find("NOT 128-bit") != std::string::npos);
+}
+
+TEST_CASE(
+    "A BFV encryptor without a public key refuses to encrypt instead of reading a null ring") {
+  test_support::check_encryptor_without_public_key_refuses<bfv::Scheme>();
 }

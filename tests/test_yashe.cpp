@@ -11,6 +11,7 @@
 #include "cryptonets/yashe/evaluator.hpp"
 #include "cryptonets/yashe/key_generator.hpp"
 #include "cryptonets/yashe/reference.hpp"
+#include "cryptonets/yashe/scheme.hpp"
 #include "yashe_test_support.hpp"
 
 using namespace test_support;
@@ -350,4 +351,8 @@ TEST_CASE("relinearisation equals key switching written out term by term, mixed 
       }
     }
   }
+}
+
+TEST_CASE("an encryptor without a public key refuses to encrypt instead of reading a null ring") {
+  test_support::check_encryptor_without_public_key_refuses<yashe::Scheme>();
 }

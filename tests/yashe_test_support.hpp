@@ -2,8 +2,11 @@
 // arithmetic in R_t computed independently of the scheme.
 #pragma once
 
+#include <doctest/doctest.h>
+
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -103,5 +106,21 @@ struct SchemeFixture : KeyedScheme {
   Plaintext random() { return random_plaintext(prng, context->n(), context->parameters().t); }
   Ciphertext encrypt(const Plaintext& m) { return encryptor.encrypt(m, prng); }
 };
+
+// For yashe::Scheme or bfv::Scheme: an encryptor made with an empty public key (an evaluate-only
+// set) refuses encrypt and encrypt_zero with std::invalid_argument ("no public key").
+template <class Scheme>
+void check_encryptor_without_public_key_refuses() {
+  const auto context = Scheme::Context::create(
+      Scheme::Parameters::create(1024, 3, 50, generate_ntt_primes(30, 1, 2048)[0]));
+  const typename Scheme::Encryptor evaluate_only(context, typename Scheme::PublicKey{});
+  CHECK_FALSE(evaluate_only.has_public_key());
+  Prng prng = Prng::insecure_seeded(4);  // INSECURE: test only
+  const rlwe::Plaintext zero{std::vector<uint64_t>(context->n(), 0)};
+  CHECK_THROWS_WITH_AS(evaluate_only.encrypt(zero, prng), doctest::Contains("no public key"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(evaluate_only.encrypt_zero(prng), doctest::Contains("no public key"),
+                       std::invalid_argument);
+}
 
 }  // namespace test_support

@@ -12,6 +12,7 @@ Encryptor::Encryptor(std::shared_ptr<const Context> context, PublicKey public_ke
 
 Ciphertext Encryptor::encrypt(const Plaintext& plain, Prng& prng) const {
   const Context& ctx = *context_;
+  if (!has_public_key()) throw std::invalid_argument("BFV Encryptor::encrypt: no public key");
   rlwe::check_plaintext(ctx.rns(), plain);  // before any randomness is drawn
   const DiscreteGaussian chi(ctx.parameters().sigma);
   RnsPoly u = RnsPoly::from_signed(ctx.ring(), sample_ternary(prng, ctx.n()));

@@ -66,6 +66,7 @@ Encryptor::Encryptor(std::shared_ptr<const Context> context, PublicKey public_ke
 
 Ciphertext Encryptor::encrypt(const Plaintext& plain, Prng& prng) const {
   const Context& ctx = *context_;
+  if (!has_public_key()) throw std::invalid_argument("Encryptor::encrypt: no public key");
   check_plaintext(ctx, plain);
   const DiscreteGaussian chi(ctx.parameters().sigma);
 

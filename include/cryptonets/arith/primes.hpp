@@ -14,9 +14,10 @@ namespace cryptonets {
 // Reference twin: reference::is_prime (arith/reference.hpp).
 bool is_prime(uint64_t x);
 
-// The `count` largest primes q < 2^bits with q ≡ 1 (mod congruence), in descending order, so
-// that Z_q contains a primitive congruence-th root of unity. For the negacyclic NTT of degree n
-// pass congruence = 2n. Throws std::invalid_argument if bits is outside [2, 62] or too few exist.
+// The `count` largest primes q of exactly `bits` bits (2^(bits-1) < q < 2^bits) with
+// q ≡ 1 (mod congruence), in descending order, so that Z_q contains a primitive congruence-th root
+// of unity. For the negacyclic NTT of degree n pass congruence = 2n. Throws std::invalid_argument
+// if bits is outside [2, 62], congruence is 0, or fewer than `count` such primes exist.
 // Reference twin: none; its properties are tested (prime, size, congruence, order).
 std::vector<uint64_t> generate_ntt_primes(int bits, size_t count, uint64_t congruence);
 

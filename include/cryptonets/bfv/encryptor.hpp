@@ -21,7 +21,8 @@ class Encryptor {
   //   c = ([p_0·u + e_1 + round(q/t·[m]_t)]_q, [p_1·u + e_2]_q),
   // [m]_t taken centred; the message at the exact scale q/t rather than Δ = ⌊q/t⌋ (KPZ21 §3, see
   // rlwe::add_rounded_scaled_message), which removes the r_t(q)·m/q term from the fresh noise.
-  // Throws std::invalid_argument for a plaintext of the wrong size or not reduced modulo t.
+  // Throws std::invalid_argument for a plaintext of the wrong size or not reduced modulo t, or an
+  // encryptor without a public key (also encrypt_zero).
   Ciphertext encrypt(const Plaintext& plain, Prng& prng) const;
 
   // A fresh encryption of zero.
@@ -51,8 +52,8 @@ class Decryptor {
   const Context& context() const { return *context_; }
 
   // FV12 §3, Decrypt: m = [round(t/q · [c_0 + c_1·s (+ c_2·s²)]_q)]_t, rounded exactly in RNS
-  // (rlwe::round_to_plaintext). Throws std::invalid_argument for a ciphertext of another key pair
-  // or other parameters.
+  // (rlwe::round_to_plaintext). Throws std::invalid_argument for a ciphertext of another key pair,
+  // of other parameters, or with other than 2 or 3 parts (as invariant_noise_budget does).
   // Reference twin: bfv::reference::decrypt.
   Plaintext decrypt(const Ciphertext& ct) const;
 

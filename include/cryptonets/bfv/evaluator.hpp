@@ -1,5 +1,6 @@
 // Homomorphic operations of BFV (FV12 §4-§6) on ciphertexts of one key pair. Ciphertexts are kept
-// in coefficient form; every operation updates the keyless noise estimate.
+// in coefficient form; every operation updates the keyless noise estimate except add_plain and
+// add_scalar, whose rounding adds at most t/(2q) to the invariant noise.
 #pragma once
 
 #include <memory>
@@ -11,6 +12,10 @@
 
 namespace cryptonets::bfv {
 
+// Every operation throws std::invalid_argument for an operand of other parameters, of a degree
+// other than 1 (two parts) or 2 (three parts), two operands of different key pairs, or a
+// plaintext of the wrong size or not reduced modulo t, and std::logic_error for an operand in
+// evaluation form.
 class Evaluator {
  public:
   // The relinearisation key is needed only for relinearize/multiply/square.
@@ -38,11 +43,14 @@ class Evaluator {
   // FV12 §4, Mult with the RNS scale-and-round: the tensor product of the centred lifts,
   //   (c_0·d_0, c_0·d_1 + c_1·d_0, c_1·d_1),
   // computed exactly in base q ∪ B, each part rounded as round(t/q · x) (rlwe::scale_and_round).
-  // Degree-1 operands; the result has three parts and decrypts under (1, s, s²).
+  // Degree-1 operands (std::invalid_argument otherwise); the result has three parts and decrypts
+  // under (1, s, s²).
   // Reference twin: bfv::reference::multiply_without_relinearization.
   Ciphertext multiply_without_relinearization(const Ciphertext& a, const Ciphertext& b) const;
   // FV12 §6.1 Relin (version 1) with RNS digits: (c_0 + Σ_d D_d(c_2)·b_d, c_1 + Σ_d D_d(c_2)·a_d),
-  // the gadget product of rlwe/gadget.hpp. Reference twin: bfv::reference::relinearize.
+  // the gadget product of rlwe/gadget.hpp; a degree-1 value is left as it is. Throws
+  // std::invalid_argument without the relinearisation key or with another key pair's.
+  // Reference twin: bfv::reference::relinearize.
   void relinearize_inplace(Ciphertext& a) const;
   // relinearize_inplace on every value of degree 2 (degree 1 is left as it is), one value per
   // task on `threads` OpenMP threads (rlwe::gadget_products). Equal bit for bit to

@@ -24,10 +24,11 @@ namespace cryptonets::encoding {
 
 class BatchEncoder {
  public:
-  // Slots of R_t at ring degree n, for any scheme. Throws std::invalid_argument unless t is a
-  // prime ≡ 1 (mod 2n).
+  // Slots of R_t at ring degree n, for any scheme. Throws std::invalid_argument unless n is a
+  // power of two in [2, 2^17] and t a prime ≡ 1 (mod 2n) below 2^62.
   BatchEncoder(size_t n, uint64_t t);
-  // The same for a YASHE' context's n and t (context() then returns it).
+  // The same for a YASHE' context's n and t (context() then returns it); std::invalid_argument
+  // for a null context.
   explicit BatchEncoder(std::shared_ptr<const yashe::Context> context);
 
   size_t slot_count() const { return ntt_.n(); }
@@ -37,15 +38,17 @@ class BatchEncoder {
 
   // Reference twin of encode and encode_unsigned: decode (they are each other's inverse).
   // Up to n signed values, the remaining slots zero. Each must satisfy |v| < t/2
-  // (std::invalid_argument naming the slot otherwise).
+  // (std::invalid_argument naming the slot, from 1, otherwise; also for more than n values).
   yashe::Plaintext encode(std::span<const int64_t> values) const;
-  // Up to n residues in [0, t), the remaining slots zero.
+  // Up to n residues in [0, t), the remaining slots zero (std::invalid_argument as encode).
   yashe::Plaintext encode_unsigned(std::span<const uint64_t> values) const;
-  // The constant polynomial `value`: every slot holds `value` (|value| < t/2). No transform needed,
-  // which is why network weights shared by the whole batch are encoded this way.
+  // The constant polynomial `value`: every slot holds `value` (|value| < t/2, std::invalid_argument
+  // otherwise). No transform needed, which is why network weights shared by the whole batch are
+  // encoded this way.
   yashe::Plaintext encode_scalar(int64_t value) const;
 
-  // The n slots, centred in (-t/2, t/2].
+  // The n slots, centred in (-t/2, t/2]. Throws std::invalid_argument unless plain has n
+  // coefficients, each in [0, t) (as decode_unsigned).
   // Reference twin: reference::negacyclic_evaluations (ring/reference.hpp) with ψ mod t.
   std::vector<int64_t> decode(const yashe::Plaintext& plain) const;
   // The n slots in [0, t).

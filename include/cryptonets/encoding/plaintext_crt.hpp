@@ -1,5 +1,5 @@
-// Plaintexts wider than one modulus (CryptoNets, Gilad-Bachrach et al., ICML 2016, §3: "we use
-// the Chinese Remainder Theorem ... encrypt with several plaintext moduli t_1, ..., t_k").
+// Plaintexts wider than one modulus (CryptoNets, Gilad-Bachrach et al., ICML 2016, §3: several
+// plaintext moduli t_1, ..., t_k, the results recombined by the Chinese Remainder Theorem).
 //
 // The network is a polynomial with integer coefficients, and Z → Z_T (T = Π t_i) is a ring
 // homomorphism, so running the same computation once per t_i and recombining the k residues of a
@@ -43,8 +43,8 @@ class OutOfBoundError : public std::runtime_error {
 };
 
 // `count` distinct primes t ≡ 1 (mod 2n) of exactly `bits` bits (the largest such), none of them in
-// `avoid` (pass the q primes so that every t is coprime to q). Throws std::invalid_argument if
-// too few exist.
+// `avoid` (pass the q primes so that every t is coprime to q). Throws std::invalid_argument if n
+// or count is 0, bits is outside [2, 62], or too few exist.
 std::vector<uint64_t> select_plaintext_moduli(size_t n, int bits, size_t count,
                                               std::span<const uint64_t> avoid = {});
 
@@ -63,7 +63,7 @@ class PlaintextCrt {
   bool has_word_path() const { return has_word_path_; }
 
   // Bits the plaintext modulus lacks to represent [-bound, bound] centred: the least N >= 0 with
-  // 2^N·T >= 2·bound + 1.
+  // 2^N·T >= 2·bound + 1. bound >= 0 (std::invalid_argument otherwise).
   size_t missing_bits(const mpz_class& bound) const;
   // Throws std::invalid_argument ("values may wrap modulo T: need N more bits of plaintext
   // modulus") unless 2·bound + 1 <= T.
@@ -73,7 +73,8 @@ class PlaintextCrt {
   std::vector<uint64_t> residues(const mpz_class& x) const;
   std::vector<uint64_t> residues(int64_t x) const;
 
-  // The x in (-T/2, T/2] with x ≡ residues[i] (mod t_i); residues[i] must lie in [0, t_i).
+  // The x in (-T/2, T/2] with x ≡ residues[i] (mod t_i). Throws std::invalid_argument unless
+  // there is one residue per modulus, each in [0, t_i) (as recombine_word and recombine_batch).
   // GMP, by the classical formula x = Σ r_i·(T/t_i)·[(T/t_i)^-1]_{t_i} mod T.
   mpz_class recombine(std::span<const uint64_t> residues) const;
   // The same in 128-bit words by Garner's mixed-radix algorithm; throws std::invalid_argument
@@ -171,7 +172,10 @@ struct BasicCrtKeys {
 using CrtCiphertext = std::vector<rlwe::Ciphertext>;
 
 // The public side of a multi-modulus computation: everything the server needs (public and
-// evaluation keys, encoders), no secret key. Each operation applies to every modulus.
+// evaluation keys, encoders), no secret key. Each operation applies to every modulus. The
+// constructors (and BasicCrtDecryptionSet's) throw std::invalid_argument for no context, a null
+// one, contexts of different n, a key count other than the context count, plaintext moduli that
+// are not pairwise coprime (PlaintextCrt) or do not batch at n (BatchEncoder).
 template <class Scheme>
 class BasicCrtEncryptionSet {
  public:

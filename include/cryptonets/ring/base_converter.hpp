@@ -32,6 +32,7 @@ namespace cryptonets {
 
 class BaseConverter {
  public:
+  // Throws std::invalid_argument for an empty target list or more than 1000 source moduli.
   BaseConverter(const RnsBase& from, std::vector<Modulus> to);
   BaseConverter(const BaseConverter&) = delete;
   BaseConverter& operator=(const BaseConverter&) = delete;

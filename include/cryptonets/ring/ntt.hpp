@@ -2,7 +2,9 @@
 //
 // With ψ a primitive 2n-th root of unity mod q, the forward transform maps a(x) to its values
 // a(ψ^(2·brv(i)+1)) for i = 0..n-1 (brv = bit reversal of log2 n bits): the roots of x^n + 1, in
-// bit-reversed order. Products in R_q are then pointwise products of these values.
+// bit-reversed order. Products in R_q are then pointwise products of these values. The powers of ψ
+// are merged into the Cooley-Tukey (forward) and Gentleman-Sande (inverse) butterflies (Longa and
+// Naehrig, CANS 2016, Alg. 1 and 2), so no pre- or post-multiplication by ψ^i is needed.
 // Butterflies follow Harvey ("Faster arithmetic for number-theoretic transforms", 2014): Shoup
 // multiplication by precomputed twiddles, values kept lazily in [0, 4q) and reduced once at the
 // end.

@@ -21,7 +21,8 @@ namespace cryptonets {
 // Immutable: the degree, the RNS base and one NTT table per prime. Shared by every polynomial.
 class RingContext {
  public:
-  // n a power of two; every prime ≡ 1 (mod 2n). Throws std::invalid_argument.
+  // n a power of two in [2, 2^17]; primes distinct, each a prime ≡ 1 (mod 2n) below 2^62.
+  // Throws std::invalid_argument otherwise (RnsBase, NttTables).
   RingContext(size_t n, const std::vector<uint64_t>& primes);
 
   size_t n() const { return n_; }
@@ -95,7 +96,8 @@ class RnsPoly {
   // polynomial per call costs page faults every time).
   void reset_uninitialized(std::shared_ptr<const RingContext> ring, PolyForm form);
 
-  // From signed integer coefficients (coefficient form). coeffs.size() must be n.
+  // From signed integer coefficients (coefficient form). Throws std::invalid_argument unless
+  // coeffs.size() is n (as does from_bigint).
   static RnsPoly from_signed(std::shared_ptr<const RingContext> ring,
                              std::span<const int64_t> coeffs);
   // From big integer coefficients of any sign, reduced mod Q (coefficient form).

@@ -15,7 +15,8 @@ namespace cryptonets {
 
 class RnsBase {
  public:
-  // Throws std::invalid_argument for an empty list, a repeated prime, or a modulus >= 2^62.
+  // Throws std::invalid_argument for an empty list, a modulus outside [2, 2^62), a repeated
+  // modulus or two that share a factor. Primality is the caller's (RingContext checks it).
   explicit RnsBase(const std::vector<uint64_t>& primes);
 
   size_t size() const { return moduli_.size(); }

@@ -5,7 +5,8 @@
 // (path = SimdPath::scalar) and an AVX-512 path (SimdPath::avx512 and above; dot_product_rows
 // also an IFMA one) that returns the same canonical residues bit for bit; the AVX2 path runs the
 // scalar code. Inputs and outputs are residues in [0, q); rows may alias only
-// where the output is the first argument.
+// where the output is the first argument. Each throws std::invalid_argument if the CPU (or
+// CRYPTONETS_SIMD) does not allow `path`.
 #pragma once
 
 #include <cstddef>

@@ -29,8 +29,9 @@ class RnsContext {
   // log2 t well below log2 q; decomposition_bits w = 0 (one digit per prime) or in [4, 62].
   // The schemes validate their parameters first (with messages naming the field); this
   // constructor only asserts what it relies on. auxiliary_prime_bits: the size of B's primes, 50
-  // or 61, or 0 for auxiliary_prime_bits_for_this_cpu(). B only carries exact intermediate
-  // values, so every result is the same word for word whichever B is used (tested).
+  // or 61, or 0 for auxiliary_prime_bits_for_this_cpu(); std::invalid_argument for any other. B
+  // only carries exact intermediate values, so every result is the same word for word whichever B
+  // is used (tested).
   static std::shared_ptr<const RnsContext> create(size_t n, const std::vector<uint64_t>& q_primes,
                                                   uint64_t t, int decomposition_bits,
                                                   int auxiliary_prime_bits = 0);

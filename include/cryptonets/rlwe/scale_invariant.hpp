@@ -39,7 +39,7 @@ std::vector<uint64_t> rounded_scaled_value(const RnsContext& context, int64_t w)
 // uses (test_base_converter); end to end, the schemes' multiply twins.
 RnsPoly base_extend(const RnsContext& context, const RnsPoly& c);
 // The same into `lifted`, reusing its memory (RnsPoly::reset_uninitialized): for per-thread
-// scratch polynomials. lifted must not be c.
+// scratch polynomials. Throws std::invalid_argument if lifted is c (also base_extend_coefficients).
 void base_extend(const RnsContext& context, const RnsPoly& c, RnsPoly& lifted);
 // The same lift left in coefficient form.
 void base_extend_coefficients(const RnsContext& context, const RnsPoly& c, RnsPoly& lifted);

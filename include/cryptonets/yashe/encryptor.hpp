@@ -18,7 +18,9 @@ class Encryptor {
   // False for an encryptor made with an empty public key (a set that only evaluates).
   bool has_public_key() const { return !public_key_.h.empty(); }
 
-  // c = [Δ·[m]_t + e + h·s]_q with s, e ← χ_err; [m]_t taken centred, which keeps r_t(q)·m small.
+  // c = [Δ·[m]_t + e + h·s]_q with s, e ← χ_err (BLLN13 §4, Encrypt); [m]_t taken centred,
+  // which keeps r_t(q)·m small. Throws std::invalid_argument for a plaintext of the wrong size or
+  // not reduced modulo t, or an encryptor without a public key (also encrypt_zero).
   Ciphertext encrypt(const Plaintext& plain, Prng& prng) const;
 
   // A fresh encryption of zero, [e + h·s]_q.
@@ -27,11 +29,11 @@ class Encryptor {
   // ct + a fresh encryption of zero: the same message under new encryption randomness, so that an
   // output reveals nothing of how it was computed beyond its noise, and a transparent ciphertext
   // (types.hpp) becomes a real one. Noise grows by fresh() (NoiseModel::add).
-  // flooding_width_log2 > 0: noise flooding (circuit privacy, noise_model.hpp) with e', s' uniform
-  // in [-2^w, 2^w]^n instead of χ_err; the noise grows by flooding_noise(w). w must be below
-  // log2 q - 1; w <= 0 (noise too small to need flooding) is the plain re-randomisation. Throws
-  // std::invalid_argument for a ciphertext of another key, other parameters,
-  // degree 2 (relinearise first), or w out of range.
+  // flooding_width_log2 = w > 0: noise flooding (circuit privacy, noise_model.hpp) with e', s'
+  // uniform in [-2^⌈w⌉, 2^⌈w⌉)^n instead of χ_err; the noise grows by flooding_noise(⌈w⌉). w must
+  // be below log2 q - 1; w <= 0 (noise too small to need flooding) is the plain re-randomisation.
+  // Throws std::invalid_argument for a ciphertext of another key, other parameters, degree 2
+  // (relinearise first), w out of range, or an encryptor without a public key.
   void rerandomize_inplace(Ciphertext& ct, Prng& prng, double flooding_width_log2 = 0) const;
 
  private:
@@ -52,7 +54,9 @@ class Decryptor {
 
   const Context& context() const { return *context_; }
 
-  // m = [round(t/q · [f^d·c]_q)]_t, computed exactly in RNS (see encryptor.cpp).
+  // m = [round(t/q · [f^d·c]_q)]_t (BLLN13 §4, Decrypt), rounded exactly in RNS
+  // (rlwe::round_to_plaintext). Throws std::invalid_argument for a ciphertext of another key pair,
+  // of other parameters, or of a degree other than 1 or 2 (as invariant_noise_budget does).
   // Reference twin: yashe::reference::decrypt.
   Plaintext decrypt(const Ciphertext& ct) const;
 

@@ -10,6 +10,9 @@
 
 namespace cryptonets::yashe {
 
+// Every operation throws std::invalid_argument for an operand of other parameters, two operands
+// of different key pairs, or a plaintext of the wrong size or not reduced modulo t, and
+// std::logic_error for an operand in evaluation form (ciphertexts are kept in coefficient form).
 class Evaluator {
  public:
   // The evaluation key is needed only for multiply/square/relinearize.
@@ -20,12 +23,15 @@ class Evaluator {
   // The key pair this evaluator's evaluation key belongs to (0 without one).
   uint64_t key_id() const { return evaluation_key_.key_id; }
 
+  // Operands of the same degree (std::invalid_argument otherwise).
   void add_inplace(Ciphertext& a, const Ciphertext& b) const;
   void sub_inplace(Ciphertext& a, const Ciphertext& b) const;
   void negate_inplace(Ciphertext& a) const;
-  // a + Δ·[m]_t: adds the plaintext m to the message.
+  // a + Δ·[m]_t: adds the plaintext m to the message. Degree 1 only (under f², Δ·m would not
+  // decrypt to m): std::invalid_argument otherwise. The noise estimate is left unchanged.
   void add_plain_inplace(Ciphertext& a, const Plaintext& m) const;
-  // a + Δ·[w]_t: adds the constant polynomial w (with batching, w in every slot).
+  // a + Δ·[w]_t: adds the constant polynomial w (with batching, w in every slot). Degree 1 only,
+  // as add_plain_inplace.
   void add_scalar_inplace(Ciphertext& a, int64_t w) const;
   // a·w for a signed integer w: the sign is kept as a sign (residue of w mod q_i), so the noise
   // grows by |w|, never by t - |w|.
@@ -34,10 +40,12 @@ class Evaluator {
   void multiply_plain_inplace(Ciphertext& a, const Plaintext& p) const;
 
   // c~ = [round(t/q · c1·c2)]_q with c1·c2 the exact product of the centred lifts in
-  // Z[x]/(x^n + 1) (BLLN13 §4, Mult before KeySwitch). Decrypts under f² (degree 2).
+  // Z[x]/(x^n + 1) (BLLN13 §4, Mult before KeySwitch). Decrypts under f² (degree 2). Both
+  // operands of degree 1 (std::invalid_argument otherwise).
   // Reference twin: yashe::reference::multiply_without_relinearization.
   Ciphertext multiply_without_relinearization(const Ciphertext& a, const Ciphertext& b) const;
-  // KeySwitch (BLLN13 §4): [Σ_d D_d(c)·γ_d]_q, from f² back to f.
+  // KeySwitch (BLLN13 §4): [Σ_d D_d(c)·γ_d]_q, from f² back to f; a degree-1 value is left as it
+  // is. Throws std::invalid_argument without the evaluation key or with another key pair's.
   // Reference twin: rlwe::reference::gadget_product(context.rns(), c, γ).
   void relinearize_inplace(Ciphertext& a) const;
   // relinearize_inplace on every value of degree 2 (degree 1 is left as it is), one value per

@@ -12,7 +12,7 @@
 namespace cryptonets::yashe {
 
 struct Parameters {
-  size_t n = 0;                    // ring degree, a power of two
+  size_t n = 0;                    // ring degree, a power of two in [2, 2^17]
   std::vector<uint64_t> q_primes;  // q = Π q_i; each prime ≡ 1 (mod 2n), below 2^62
   uint64_t t = 0;                  // plaintext modulus, coprime to q, 2 <= t < 2^62
   double sigma = 3.2;              // standard deviation of the discrete Gaussian error χ_err
@@ -20,10 +20,13 @@ struct Parameters {
   // (0: one digit per prime). Smaller digits: less key-switching noise, larger keys, slower.
   int decomposition_bits = 0;
 
-  // Throws std::invalid_argument naming the first problem found.
+  // Throws std::invalid_argument ("YASHE parameters: ...") naming the first problem found; the
+  // rules are rlwe::validate_ring_parameters' (also log2 q >= log2 t + 10, 0.5 < σ < 1000,
+  // decomposition_bits 0 or in [4, 62]).
   void validate() const;
 
-  // n, `count` primes of `bits` bits for q (the largest NTT primes of that size) and t.
+  // n, `count` primes of `bits` bits for q (the largest NTT primes of that size) and t, validated
+  // (std::invalid_argument, from generate_ntt_primes or validate).
   static Parameters create(size_t n, size_t count, int bits, uint64_t t);
 
   // A short, stable identity of the parameters (64-bit FNV-1a over their canonical encoding),

@@ -31,7 +31,8 @@ struct PublicKey {
 };
 
 // γ = [P_{w,q}(f) + e + h·s]_q (BLLN13 §4, KeyGen), one element per key-switching digit, evaluation
-// form. With RNS digits, P(f) has entries f·q̂_i·2^(w·l) (see context.hpp).
+// form. With RNS digits, P(f) has entries f·q̂_i·2^(w·l) (rlwe/gadget.hpp,
+// RnsContext::gadget_factor).
 struct EvaluationKey {
   std::vector<RnsPoly> gamma;
   uint64_t key_id = 0;
