@@ -170,6 +170,16 @@ TEST_CASE("measured noise stays within the noise model's prediction") {
   CHECK(c.noise_log2 - fresh < 12);
   MESSAGE("fresh noise: measured 2^" << fresh << ", model 2^" << c.noise_log2);
 
+  // Plaintexts added: each brings a fresh ciphertext's message terms (r_t(q)·f'·m); the estimate
+  // rises with them (it stayed at the fresh value: a review) and stays above the measured noise.
+  Ciphertext with_plains = c;
+  for (int k = 0; k < 8; ++k)
+    fx.evaluator.add_plain_inplace(with_plains, fx.random());
+  CHECK(with_plains.noise_log2 > c.noise_log2);
+  CHECK(measured_log2(with_plains) <= with_plains.noise_log2);
+  MESSAGE("after 8 plaintexts added: measured 2^" << measured_log2(with_plains) << ", model 2^"
+                                                  << with_plains.noise_log2);
+
   Ciphertext product = fx.evaluator.multiply_without_relinearization(c, c);
   const double before_relin = measured_log2(product);
   fx.evaluator.relinearize_inplace(product);

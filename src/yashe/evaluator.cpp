@@ -83,6 +83,7 @@ void Evaluator::add_plain_inplace(Ciphertext& a, const Plaintext& m) const {
       throw std::invalid_argument("Evaluator: plaintext not reduced mod t");
   }
   rlwe::add_scaled_message(ctx.rns(), a.parts[0], m);
+  a.noise_log2 = NoiseModel::add(a.noise_log2, noise_model_.plain_addition());
 }
 
 void Evaluator::add_scalar_inplace(Ciphertext& a, int64_t w) const {

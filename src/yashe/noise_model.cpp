@@ -30,6 +30,9 @@ NoiseModel::NoiseModel(const Context& context) {
   const double noise_terms = kTail * t * sigma * std::sqrt(2 * n * kTernaryVariance);
   const double message_term = kTail * r_t * (t / 2) * std::sqrt(n * kTernaryVariance);
   fresh_ = std::log2(t * (noise_terms + message_term) + r_t * t / 2) - log2_q;
+  // add_plain: [f·(c + Δ·m)]_q = [f·c]_q + Δ·m - r_t(q)·f'·m (mod q), so v gains the message
+  // terms of a fresh ciphertext alone.
+  plain_addition_ = std::log2(t * message_term + r_t * t / 2) - log2_q;
 
   // Multiplication: write (t/q)·f·c_i = m_i + v_i + t·k_i with k_i ≈ f·c_i/q, whose coefficients
   // have standard deviation t·sqrt(n·(2/3)/12) (f ≈ t·f', c_i/q uniform in ±1/2). Then

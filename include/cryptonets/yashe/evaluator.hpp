@@ -28,10 +28,12 @@ class Evaluator {
   void sub_inplace(Ciphertext& a, const Ciphertext& b) const;
   void negate_inplace(Ciphertext& a) const;
   // a + Δ·[m]_t: adds the plaintext m to the message. Degree 1 only (under f², Δ·m would not
-  // decrypt to m): std::invalid_argument otherwise. The noise estimate is left unchanged.
+  // decrypt to m): std::invalid_argument otherwise. The noise estimate gains
+  // NoiseModel::plain_addition() (-r_t(q)·f'·m, as in a fresh ciphertext).
   void add_plain_inplace(Ciphertext& a, const Plaintext& m) const;
   // a + Δ·[w]_t: adds the constant polynomial w (with batching, w in every slot). Degree 1 only,
-  // as add_plain_inplace.
+  // as add_plain_inplace. The noise estimate is left unchanged: -r_t(q)·f'·w is a single
+  // term of at most r_t(q)·|w| per coefficient, negligible beside a sum of n.
   void add_scalar_inplace(Ciphertext& a, int64_t w) const;
   // a·w for a signed integer w: the sign is kept as a sign (residue of w mod q_i), so the noise
   // grows by |w|, never by t - |w|.

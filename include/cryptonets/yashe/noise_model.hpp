@@ -24,6 +24,10 @@ class NoiseModel {
   // Noise added by relinearisation (key switching).
   double key_switching() const { return key_switching_; }
   double relinearize(double a) const { return add(a, key_switching_); }
+  // Noise that adding a plaintext m (add_plain, |m| <= t/2) adds: Δ·m under f = t·f' + 1 brings
+  // -r_t(q)·f'·m and -(r_t(q)/q)·m, fresh()'s message terms (a review found add_plain left the
+  // estimate unchanged, up to about a bit low).
+  double plain_addition() const { return plain_addition_; }
 
   static double budget_bits(double noise_log2) { return -(noise_log2 + 1); }
 
@@ -45,6 +49,7 @@ class NoiseModel {
 
  private:
   double fresh_;
+  double plain_addition_;
   double multiplication_factor_;  // log2 of the growth factor applied to v1 + v2
   double rounding_;               // log2 of the rescaling term t/q·f²·ε
   double key_switching_;
