@@ -134,10 +134,24 @@ for s in "${steps[@]}"; do
   esac
 done
 
-# Every step succeeded: the run's files replace the committed ones, each by a rename.
+# Every step succeeded: the run's files replace the committed ones, each by a rename. The programs
+# record the paths they were given (commands.log, the reports' and the quantised models'
+# "regenerate" commands, "quantised from"), which name the temporary directory, removed at the
+# end: each is written as the published path (a review: they named TMPDIR/activation_study.X/...).
 mkdir -p "$models" "$logs"
 for file in "$new_models"/* "$new_logs"/*; do
   [ -f "$file" ] || continue
   case "$file" in "$new_models"/*) dest=$models ;; *) dest=$logs ;; esac
-  bench_publish "$file" "$dest/$(basename "$file")"
+  FROM_MODELS=$new_models TO_MODELS=$models FROM_LOGS=$new_logs TO_LOGS=$logs awk '
+    function swap(text, from, to,   out, at) {  # every `from` in `text` as `to`, literally
+      out = ""
+      while ((at = index(text, from)) > 0) {
+        out = out substr(text, 1, at - 1) to
+        text = substr(text, at + length(from))
+      }
+      return out text
+    }
+    { print swap(swap($0, ENVIRON["FROM_MODELS"], ENVIRON["TO_MODELS"]), ENVIRON["FROM_LOGS"],
+                 ENVIRON["TO_LOGS"]) }' "$file" >"$file.published"
+  bench_publish "$file.published" "$dest/$(basename "$file")"
 done

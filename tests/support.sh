@@ -44,6 +44,12 @@ fail() {
 }
 
 finish() {  # MESSAGE
+  # A test's own `trap ... EXIT` replaces support_end, and $work is left in TMPDIR at every run
+  # (test_benchmarks.sh's did): use at_exit.
+  case "$(trap -p EXIT)" in
+    *support_end*) ;;
+    *) fail "the test replaced support.sh's EXIT trap (with $(trap -p EXIT)); \$work would be left behind: use at_exit" ;;
+  esac
   if [ "$failures" -ne 0 ]; then
     echo "$failures check(s) failed" >&2
     exit 1

@@ -282,26 +282,36 @@ service::JobStatus do_submit(const OptionParser& options, const std::string& tok
   }
 }
 
-// `request`: the images file the job was submitted with (client infer), whose file id the scores
-// must answer: a server that sent the scores of other images (another job's, of the same key set)
-// had them decrypted into another batch's labels without a word (decrypt --request would have
-// refused them, but client infer is the whole round trip). Checked before the scores are written
-// or the job deleted.
+// The images file a job was submitted with (client infer): its name, and its file id as read
+// before the upload.
+struct SubmittedBatch {
+  std::string path;
+  uint64_t file_id = 0;
+};
+
+// `request`: the batch the job was submitted with (client infer), whose file id the scores must
+// answer: a server that sent the scores of other images (another job's, of the same key set) had
+// them decrypted into another batch's labels without a word (decrypt --request would have refused
+// them, but client infer is the whole round trip). Checked before the scores are written or the
+// job deleted. The id is the one read before the upload, not the file's now: --in replaced while
+// the job ran (encrypt --out of the next batch to the same path) had the job's own scores refused
+// as another batch's.
 void do_fetch(const OptionParser& options, const std::string& token, const std::string& job,
               const std::string& out, const std::optional<KeyDirectory>& keys,
-              const std::optional<std::string>& request = std::nullopt) {
+              const std::optional<SubmittedBatch>& request = std::nullopt) {
   TransferBar bar("downloading scores");
   service::Client client(client_options(options, &bar));
   std::function<void(const std::string&)> check;
   if (keys) check = service::scores_check(*keys);
   if (request) {
-    const uint64_t sent = read_protocol_header(*request).file_id;
-    check = [keys_check = std::move(check), sent, request, job](const std::string& part) {
+    const uint64_t sent = request->file_id;
+    check = [keys_check = std::move(check), sent, request = request->path,
+             job](const std::string& part) {
       if (keys_check) keys_check(part);
       const uint64_t answered = read_protocol_header(part).answers_file_id;
       if (answered != sent) {
         throw std::runtime_error("'" + part + "' answers the images file with id " +
-                                 key_set_id_hex(answered) + ", not '" + *request + "' (id " +
+                                 key_set_id_hex(answered) + ", not '" + request + "' (id " +
                                  key_set_id_hex(sent) +
                                  "): the server sent the scores of other "
                                  "images for job " +
@@ -646,7 +656,7 @@ int client_infer(std::span<char* const> arguments) {
   }
   bar.reset();
   const double computed = elapsed();
-  do_fetch(options, token, job.job, options.text("out"), keys, in);
+  do_fetch(options, token, job.job, options.text("out"), keys, SubmittedBatch{in, header.file_id});
   client.remove(token, job.job);
   std::printf(
       "job %s: %llu images, uploaded in %.2f s, scores after %.2f s, fetched after %.2f s: "

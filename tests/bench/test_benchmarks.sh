@@ -32,8 +32,7 @@ flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'avx2|avx512f|a
     END { s = ""; for (i = 1; i <= 5; i++) if (o[i] in h) s = s (s ? " " : "") o[i]; print s }')
 model=$(grep -m1 '^model name' /proc/cpuinfo | sed 's/^[^:]*: *//')
 allowed=$(python3 -c 'import os; print(len(os.sched_getaffinity(0)))')
-machine=$(mktemp)
-trap 'rm -f "$machine"' EXIT
+machine=$work/machine
 for program in cryptonets-thread-ceiling cryptonets-layer-scaling; do
   [ "$program" = cryptonets-layer-scaling ] && [ "$allowed" -lt 2 ] && continue  # it needs two
   timeout 3 "$dir/$program" 1 >"$machine" 2>/dev/null || true

@@ -78,7 +78,7 @@ if [ "$calls" = "${FAKE_SLEEP:-0}" ]; then
 fi
 case "$(basename "$0")" in
   cryptonets)  # mnist ... --threads T ... --csv PATH; keygen, encrypt, infer, decrypt
-    command=$1 threads=1 csv=/dev/null out=/dev/null scores=/dev/null
+    command=$1 threads=1 csv=/dev/null out=/dev/null scores=/dev/null all="$*"
     while [ $# -gt 1 ]; do
       case "$1" in
         --csv) csv=$2 ;; --threads) threads=$2 ;; --out | --out-dir) out=$2 ;; --scores) scores=$2 ;;
@@ -86,6 +86,7 @@ case "$(basename "$0")" in
       shift
     done
     case "$command" in
+      --activation | --fine-tune) echo "float model of: $(basename "$0") $all" >"$out" ;;  # train
       mnist)
         printf '%s\n' "preset,n,log2_q,moduli,threads,images,batch,stage,layer,modulus,seconds" \
           "default,8192,385.0,2,$threads,1,0,encode+encrypt,,1,0.5" \
@@ -202,8 +203,15 @@ grep -qF "step sigmoid failed; nothing was published" "$work/out" ||
   fail "activation_study.sh with its second step failing: $(head -c 400 "$work/out")"
 unchanged "activation_study.sh with its second step failing"
 [ ! -e "$tree/data" ] || fail "activation_study.sh with a step failing wrote $(ls -R "$tree/data")"
-# A whole run publishes its logs (the stub writes no model), commands.log appended to.
+# A whole run publishes its logs and model, commands.log appended to.
 TRAIN="$fake/cryptonets" expect 0 "done  relu" activation_study.sh relu
+# What they record names the published paths, not the run's temporary directory, removed at its
+# end (the quantised models' "# regenerate:" lines, the reports' commands and commands.log named
+# TMPDIR/activation_study.XXXXXX/models/... when the run was first staged there).
+grep -qF -- "--out data/activation-study/relu.txt" "$tree/bench/results/activation-study/commands.log" &&
+  grep -qF -- "--out data/activation-study/relu.txt" "$tree/data/activation-study/relu.txt" &&
+  ! grep -rqF -- "$work/tmp" "$tree/bench/results/activation-study" "$tree/data/activation-study" ||
+  fail "activation_study.sh relu published its temporary paths: $(grep -rhF -- "--out" "$tree/bench/results/activation-study/commands.log" "$tree/data/activation-study" | head -c 400)"
 [ -f "$tree/bench/results/activation-study/relu.log" ] && [ ! -s "$tree/bench/results/activation-study/relu.log" ] ||
   fail "activation_study.sh relu did not publish its (empty) log"
 { head -n 1 "$tree/bench/results/activation-study/commands.log" | grep -qx "shipped commands.log" &&

@@ -2041,8 +2041,9 @@ class OtherScoresServer(ListeningServer):
 
     JOB = "0" * 31 + "1"
 
-    def __init__(self, profile, scores):
+    def __init__(self, profile, scores, on_submit=None):
         self.profile, self.scores, self.requests = profile, scores, []
+        self.on_submit = on_submit  # called once the upload is taken, before the answer
         super().__init__()
 
     def accepted(self, connection):
@@ -2063,6 +2064,8 @@ class OtherScoresServer(ListeningServer):
             elif path == "/v1/queue":
                 code, kind, body = 200, b"application/json", b'{"queued":0,"max":16}'
             elif method == "POST" and path == "/v1/jobs":
+                if self.on_submit:
+                    self.on_submit()
                 code, kind = 202, b"application/json"
                 body = json.dumps(dict(status, state="queued", batches_done=0)).encode()
             elif path.endswith("/result"):
@@ -2119,6 +2122,25 @@ def trial20_tests():
         fake.close()
         if os.path.exists("trial20.scores"):
             os.unlink("trial20.scores")
+    # The batch is the one uploaded, not what --in holds when the scores come (hours later): a
+    # batch file replaced meanwhile (encrypt --out of the next batch to the same path) had the
+    # job's own scores refused as "the scores of other images" (exit 1), --in being read again.
+    shutil.copy("trial20-mine.ct", "trial20-next.ct")
+
+    def next_batch():
+        shutil.copy("trial20-other.ct", "trial20-next.ct")
+    fake = OtherScoresServer(profile, open("trial20-mine.scores", "rb").read(), next_batch)
+    code, out = run_bounded(["client", "infer", "--server", fake.url, "--keys", "alice",
+                             "--token-file", "trial20.token", "--in", "trial20-next.ct",
+                             "--out", "trial20.scores"], 60)
+    check(code == 0 and os.path.exists("trial20.scores") and
+          [r for r in fake.requests if r.startswith("DELETE")],
+          "client infer whose --in was replaced after the upload: exit %s, requests %s: %s"
+          % (code, fake.requests, out))
+    fake.close()
+    for name in ("trial20.scores", "trial20-next.ct"):
+        if os.path.exists(name):
+            os.unlink(name)
 
     # A Ctrl-C (SIGINT) or SIGTERM while a job runs: the server finishes the job first (seconds
     # to hours) and said nothing until then, so that it looked hung; it now logs "stopping" at
