@@ -1074,9 +1074,9 @@ void refuse_to_replace_other_than_batches(const OptionParser& options, const std
   const std::optional<ProtocolHeader> header = existing_ciphertext_header(path);
   if (!header || header->answers_file_id == 0) return;
   throw UsageError("--" + option + " '" + printable_text(path) +
-                   "' holds encrypted scores (a server's answer, not yet decrypted); encrypt "
-                   "replaces only encrypted images or an empty file, so that scores are never "
-                   "lost before decrypt reads them: remove it first or choose another path");
+                   "' holds encrypted scores (a server's answer, which only decrypt reads); "
+                   "encrypt replaces only encrypted images or an empty file, so that scores are "
+                   "never lost before decrypt reads them: remove it first or choose another path");
 }
 
 namespace {
