@@ -826,7 +826,7 @@ int run_polynomial(const CommandLine& line, ToolOutput& results_file, ToolOutput
   out << "# Quantisation of a network with polynomial activations\n\nGenerated " << utc_now()
       << " on " << cpu_model() << ". Regenerate with\n\n```sh\n"
       << line.regenerate << "\n```\n\nFloat network `" << printable_text(line.sequential_model)
-      << "` (SHA-256 " << to_hex(sha256(read_possibly_gzipped_file(line.sequential_model)))
+      << "` (SHA-256 " << to_hex(sha256(read_stored_file(line.sequential_model)))
       << "), activations " << network.activations[0].name() << " and "
       << network.activations[1].name() << ": test accuracy " << percent(float_test)
       << ". Each activation Σ a_i·x^i of degree d "
@@ -936,7 +936,9 @@ int run(std::span<char* const> arguments) {
   report.classes = network.classes;
   report.test_images = test.size();
   report.train_images = train.size();
-  report.float_sha256 = to_hex(sha256(read_possibly_gzipped_file(line.float_model)));
+  // The file as stored (what sha256sum prints): read_possibly_gzipped_file is for IDX files and
+  // stops a gzipped non-IDX file after its first megabyte (a review).
+  report.float_sha256 = to_hex(sha256(read_stored_file(line.float_model)));
   report.float_test_accuracy = accuracy(network, test, line.threads);
   report.float_train_accuracy = accuracy(network, train, line.threads);
   // The slack keeps a grid point exactly 0.1 point below the float model (9914 against 9924 of

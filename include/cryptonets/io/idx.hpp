@@ -65,7 +65,9 @@ struct MnistSet {
 
 enum class MnistSplit { kTrain, kTest };
 
-// The whole file, gunzipped when it is gzip-compressed (zlib reads plain files unchanged).
+// An IDX file's content: the whole file, gunzipped when it is gzip-compressed (zlib reads plain
+// files unchanged), decompression bounded as gunzip_if_gzipped bounds it (so not for other files:
+// a gzipped file without an IDX header is returned only as far as it was decompressed).
 std::vector<uint8_t> read_possibly_gzipped_file(const std::filesystem::path& path);
 
 // The two halves of read_possibly_gzipped_file, for a caller that also checks the bytes as stored
