@@ -98,8 +98,24 @@ std::string dangling_link_problem(const std::filesystem::path& path) {
     return "";
   }
   const std::filesystem::path target = std::filesystem::read_symlink(path, error);
-  return "it is a symbolic link to '" + (error ? std::string("?") : target.string()) +
-         "', which does not exist (a dangling link: restore its target or remove the link)";
+  if (error) {
+    return "it is a symbolic link to a target that does not exist (a dangling link: restore "
+           "its target or remove the link)";
+  }
+  // A chain of links: its last link's target is the one missing ("'b', which does not exist"
+  // called a link that is there absent; a review).
+  std::filesystem::path last = target.is_absolute() ? target : path.parent_path() / target;
+  std::filesystem::path end = target;
+  for (int hop = 0; hop < 40; ++hop) {
+    if (!std::filesystem::is_symlink(std::filesystem::symlink_status(last, error))) break;
+    end = std::filesystem::read_symlink(last, error);
+    if (error) break;
+    last = end.is_absolute() ? end : last.parent_path() / end;
+  }
+  const std::string chain =
+      end == target ? "" : ", a chain of links whose last points to '" + end.string() + "'";
+  return "it is a symbolic link to '" + target.string() + "'" + chain +
+         ", which does not exist (a dangling link: restore its target or remove the link)";
 }
 
 // The file for `stem` in `directory`: stem.gz if present, else stem.

@@ -439,6 +439,12 @@ ln -s gone.gz dangling/train-labels-idx1-ubyte.gz
 expect 1 "IDX file 'dangling/train-labels-idx1-ubyte.gz': it is a symbolic link to 'gone.gz', which does not exist" \
   - -- "$train" --data dangling "${small_network[@]}" --epochs 1 --out never.txt
 [ -e never.txt ] && fail "a data set with a dangling link left an output"
+# A chain of links that ends in nothing names the last link's target (the first link's target
+# exists, as a link: it was called absent; a review).
+ln -sf gone.gz dangling/second.gz
+ln -sf second.gz dangling/train-labels-idx1-ubyte.gz
+expect 1 "it is a symbolic link to 'second.gz', a chain of links whose last points to 'gone.gz', which does not exist" \
+  - -- "$train" --data dangling "${small_network[@]}" --epochs 1 --out never.txt
 
 # The data directory where a file of it belongs: said so (a trial: "no such regular file").
 expect 1 "IDX file 'set': it is a directory, not an IDX file: give the file itself" never.ct -- \
