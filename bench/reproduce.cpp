@@ -478,16 +478,11 @@ void apply_mode_defaults(Options& o, size_t preset_n, size_t test_images) {
   if (o.threads.empty()) o.threads = {1, 2};
   if (!o.timing_n) o.timing_n = test ? 1024 : preset_n;
   if (!o.batch_images) o.batch_images = test ? 24 : *o.timing_n;
-  if (!o.accuracy_images) {
-    o.accuracy_images = test ? 48 : (o.mode == "full" ? 10000 : *o.batch_images);
-  }
   if (o.scaling_n.empty()) {
     o.scaling_n =
         test ? std::vector<size_t>{1024, 2048} : std::vector<size_t>{4096, 8192, 16384, 32768};
   }
   if (!o.scaling_all_moduli) o.scaling_all_moduli = o.mode == "full";
-  // Test mode: one batch per network and parameter set.
-  if (!o.encrypted_images) o.encrypted_images = test ? *o.batch_images : *o.accuracy_images;
   // Each count lowered to the least of its bounds and said once, with the value given and the
   // bound that applied (a review: --batch-images lowered twice named its first lowered value as
   // the one given).
@@ -512,6 +507,13 @@ void apply_mode_defaults(Options& o, size_t preset_n, size_t test_images) {
       {{*o.timing_n, format("a batch holds at most n = %zu images (the stage table's ring degree)",
                             *o.timing_n)},
        {test_images, data_size}});
+  // The defaults that follow --batch-images from its lowered value (a review: test mode's one batch
+  // was the value given, 5000 images in batches of 1024).
+  if (!o.accuracy_images) {
+    o.accuracy_images = test ? 48 : (o.mode == "full" ? 10000 : *o.batch_images);
+  }
+  // Test mode: one batch per network and parameter set.
+  if (!o.encrypted_images) o.encrypted_images = test ? *o.batch_images : *o.accuracy_images;
   lower(o.accuracy_images, accuracy_given, "--accuracy-images", {{test_images, data_size}});
   lower(o.encrypted_images, encrypted_given, "--encrypted-images", {{test_images, data_size}});
 }

@@ -219,6 +219,15 @@ for said in "--accuracy-images 20000: the test set of --data '$root/data/mnist' 
   grep -qF -- "[reproduce] $said" "$work/lowered.log" || fail "over-large counts: no line '$said': $(cat "$work/lowered.log")"
 done
 grep -qF "on the first 10000 test images" "$work/lowered.md" || fail "the lowered run's report does not give 10000 images"
+# Test mode's default: one batch of the lowered size (a review: the value given, 5000 images in
+# batches of 1024).
+"$driver" --study-only --mode test --threads 1 --batch-images 5000 \
+  --study-manifest "$work/one-row.csv" --data "$root/data/mnist" \
+  --paper-values "$root/bench/paper_values.csv" --out "$work/lowered-batch" \
+  --report "$work/lowered-batch.md" >"$work/lowered-batch.log" 2>&1 ||
+  { cat "$work/lowered-batch.log"; fail "the run with an over-large batch failed"; }
+grep -qF "encrypted: the first 1024 in batches of 1024" "$work/lowered-batch.md" ||
+  fail "test mode's default encrypts other than one lowered batch: $(grep -o 'encrypted: the first [0-9]* in batches of [0-9]*' "$work/lowered-batch.md")"
 
 # ---- A study manifest's rows are checked before any measurement: an unknown fit, a fit's degree
 # out of 1..6, a float network where the integer model goes (and the other way round) and a
