@@ -612,10 +612,15 @@ void Server::Impl::register_keys(const httplib::Request& req, httplib::Response&
   {
     std::lock_guard lock(mutex_);
     if (key_sets_.size() + registering_ >= options_.max_key_sets) {
-      throw HttpError(507, "the server holds its maximum of " +
-                               std::to_string(options_.max_key_sets) +
-                               " key sets (serve --max-key-sets); a key set unused for the "
-                               "retention period is deleted; retry later");
+      const int64_t retention = options_.key_set_retention_s;
+      const std::string when = retention % 86400 == 0 ? std::to_string(retention / 86400) + " days"
+                                                      : std::to_string(retention) + " s";
+      throw HttpError(
+          507, "the server holds its maximum of " + std::to_string(options_.max_key_sets) +
+                   " key sets (serve --max-key-sets); " +
+                   (retention > 0 ? "a key set unused for " + when + " is deleted; retry later"
+                                  : "it keeps key sets for ever "
+                                    "(--key-set-retention-days 0): ask its operator"));
     }
     ++registering_;
   }

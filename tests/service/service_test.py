@@ -783,7 +783,8 @@ time.sleep(60)
     register(capped, "alice")
     before = capped.files()
     code, out = run("client", "register", "--server", capped.url, "--keys", "bob", expect=None)
-    check(code == 1 and "507" in out and "maximum of 1 key sets" in out,
+    check(code == 1 and "507" in out and "maximum of 1 key sets" in out
+          and "a key set unused for 90 days is deleted" in out,
           "a registration beyond --max-key-sets: exit %d: %s" % (code, out))
     no_stray_files(capped, before, "a registration refused by --max-key-sets")
     check(capped.terminate() == 0, "the capped server did not stop cleanly")
