@@ -41,13 +41,24 @@ grep -qF "generate_bfv_kat: error: '$work/taken/bfv_scheme_n16.txt' is a directo
   fail "a file name taken by a directory: no error naming it: $(cat "$work/out.txt")"
 [ "$(ls "$work/taken")" = bfv_scheme_n16.txt ] ||
   fail "a failed run left files in the existing directory: $(ls "$work/taken")"
-# Into an existing directory (its other files kept): the files are replaced, byte for byte again.
+# Into an existing directory (its other entries and its mode kept): the files are replaced, byte
+# for byte again. The directory is swapped whole, its other entries carried over (hard-linked
+# before the swap, or moved after it): a file, a link, a directory; named through a link, which
+# stays one.
 : >"$work/kat/other"
-"$generator" "$work/kat" >"$work/out.txt" 2>&1 || fail "generate_bfv_kat into an existing directory: $(cat "$work/out.txt")"
+ln -s other "$work/kat/link"
+mkdir "$work/kat/sub" && : >"$work/kat/sub/file"
+chmod 750 "$work/kat"
+ln -s kat "$work/kat-link"
+"$generator" "$work/kat-link" >"$work/out.txt" 2>&1 || fail "generate_bfv_kat into an existing directory: $(cat "$work/out.txt")"
 for file in bfv_scheme_n8192.txt bfv_scheme_n16.txt yashe_scheme_n16.txt samplers_seed18004.txt; do
   cmp -s "$work/kat/$file" "$kat/$file" || fail "$file, written into an existing directory, differs"
 done
-[ -e "$work/kat/other" ] || fail "generate_bfv_kat into an existing directory removed its other file"
+[ -f "$work/kat/other" ] || fail "generate_bfv_kat into an existing directory removed its other file"
+[ "$(readlink "$work/kat/link")" = other ] || fail "generate_bfv_kat into an existing directory removed its link"
+[ -f "$work/kat/sub/file" ] || fail "generate_bfv_kat into an existing directory removed its subdirectory"
+[ "$(stat -c %a "$work/kat")" = 750 ] || fail "the existing directory's mode changed: $(stat -c %a "$work/kat")"
+[ -L "$work/kat-link" ] || fail "the link naming the existing directory was replaced"
 leftover=$(find "$work" -name '*.tmp-*')
 [ -z "$leftover" ] || fail "the generator left temporary directories: $leftover"
 

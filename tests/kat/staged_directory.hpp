@@ -1,13 +1,17 @@
 // The known-answer generators' output directory, written whole or not at all (a review: a
 // generator that failed midway left a partial directory). The files are written into a temporary
 // sibling, DIR.tmp-PID-XXXXXX, and put in place by commit(): the sibling renamed to DIR where DIR
-// did not exist, else each file renamed into DIR, once none of them would replace a directory.
+// did not exist, else, once none of the files would replace a directory, swapped with DIR in one
+// step, DIR's other entries carried over (replace_existing()).
 // Until then (an exception: the destructor) the sibling is removed again, and so are the parent
 // directories made for it; also on SIGINT, SIGTERM, SIGHUP and SIGPIPE (staging_signals below).
 #pragma once
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <cerrno>
 #include <csignal>
@@ -194,9 +198,7 @@ class StagedDirectory {
                                    "' is a directory: it cannot be replaced by the vector file");
         }
       }
-      for (size_t i = 0; i < names_.size(); ++i)
-        fs::rename(staging_ / names_[i], placed[i]);
-      fs::remove(staging_);
+      replace_existing();
     }
     staging_.clear();
     made_.clear();
@@ -206,6 +208,68 @@ class StagedDirectory {
   }
 
  private:
+  bool is_vector(const std::string& name) const {
+    return std::find(names_.begin(), names_.end(), name) != names_.end();
+  }
+
+  // DIR exists: swapped with the staging directory whole (RENAME_EXCHANGE), so that a failure
+  // leaves DIR as it was and a reader sees the old vectors or the new ones, never a mix (a review:
+  // the files were renamed in one by one, and a failure part way left both). DIR's other entries
+  // are kept: hard-linked into the staging directory before the swap (there throughout); those
+  // that cannot be (a directory, a file system without hard links) are moved over after it.
+  void replace_existing() {
+    namespace fs = std::filesystem;
+    std::error_code error;
+    // A link to a directory stays a link: the directory it names is swapped.
+    const fs::path real =
+        fs::is_symlink(fs::symlink_status(target_, error)) ? fs::canonical(target_) : target_;
+    fs::permissions(staging_, fs::status(real).permissions());
+    for (const fs::directory_entry& entry : fs::directory_iterator(real)) {
+      const std::string name = entry.path().filename().string();
+      if (is_vector(name) || fs::is_directory(entry.symlink_status(error))) continue;
+      // Not followed (flags 0): a symbolic link is linked as itself.
+      (void)::linkat(AT_FDCWD, entry.path().c_str(), AT_FDCWD, (staging_ / name).c_str(), 0);
+    }
+    fs::path old = staging_;
+    if (::renameat2(AT_FDCWD, staging_.c_str(), AT_FDCWD, real.c_str(), RENAME_EXCHANGE) != 0) {
+      const int cause = errno;
+      if (cause != EINVAL && cause != ENOSYS && cause != EOPNOTSUPP) {
+        throw fs::filesystem_error("cannot swap the vectors into place", staging_, real,
+                                   std::error_code(cause, std::generic_category()));
+      }
+      // No exchange on this file system: DIR is moved aside, then the staging directory put in
+      // its place (DIR is absent in between, but never a mix).
+      old = staging_.string() + "-old";
+      fs::rename(real, old);
+      if (::rename(staging_.c_str(), real.c_str()) != 0) {
+        const std::error_code failure(errno, std::generic_category());
+        fs::rename(old, real);
+        throw fs::filesystem_error("cannot put the vectors in place", staging_, real, failure);
+      }
+    }
+    staging_.clear();  // DIR now; `old` holds what DIR held
+    forget();
+    cryptonets::interrupts::set_cleanup(staging_signals::say_committed);
+    std::vector<fs::path> rest;
+    for (const fs::directory_entry& entry : fs::directory_iterator(old, error)) {
+      const std::string name = entry.path().filename().string();
+      if (!is_vector(name) && !fs::exists(fs::symlink_status(real / name, error)))
+        rest.push_back(entry.path());
+    }
+    std::string left;
+    for (const fs::path& path : rest) {
+      if (::rename(path.c_str(), (real / path.filename()).c_str()) != 0)
+        left += " '" + path.filename().string() + "' (" + std::strerror(errno) + ")";
+    }
+    if (!left.empty()) {
+      made_.clear();
+      throw std::runtime_error("the vectors are in '" + target_.string() +
+                               "', but some of its other entries could not be moved back from '" +
+                               old.string() + "', where they still are:" + left);
+    }
+    fs::remove_all(old, error);
+  }
+
   // Called held: the handler's paths are cleared with what they name.
   void remove() noexcept {
     forget();
