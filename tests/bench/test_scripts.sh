@@ -223,6 +223,21 @@ for file in relu.log commands.log; do
   echo "shipped $file" >"$tree/bench/results/activation-study/$file"
 done
 rm -rf "$tree/data"
+# The drop-ins are made in the run's temporary directory, named WORK/dropins in what it records
+# (a review: they went to build/activation-study and stayed); quantised alone, a drop-in is made
+# first.
+TRAIN="$fake/cryptonets" QUANTISE="$fake/cryptonets" expect 0 "done  relu-lsq-dropin-quantise" \
+  activation_study.sh quantise-relu-lsq-dropin
+grep -q "start relu-lsq-dropin: .* --out WORK/dropins/relu-lsq-dropin.txt" "$tree/bench/results/activation-study/commands.log" &&
+  grep -q "start relu-lsq-dropin-quantise: .* --sequential WORK/dropins/relu-lsq-dropin.txt " "$tree/bench/results/activation-study/commands.log" ||
+  fail "activation_study.sh quantise-relu-lsq-dropin: commands.log is $(cat "$tree/bench/results/activation-study/commands.log")"
+[ ! -e "$tree/build" ] || fail "activation_study.sh left $(find "$tree/build") behind"
+[ -z "$(ls -A "$work/tmp")" ] || fail "activation_study.sh quantise-relu-lsq-dropin left $(ls -A "$work/tmp") in TMPDIR"
+for file in relu.log commands.log; do
+  echo "shipped $file" >"$tree/bench/results/activation-study/$file"
+done
+rm -f "$tree/bench/results/activation-study/"relu-lsq-dropin*
+rm -rf "$tree/data"
 unchanged "activation_study.sh relu, its logs restored"
 
 # Interrupted (SIGINT to the process group, as Ctrl-C sends it) while a stub runs.
