@@ -10,15 +10,19 @@
 #   bash bench/activation_study.sh [STEP...]   (default: every step, in the order below)
 #
 # Float models: data/activation-study/{relu,sigmoid}.txt and *-finetuned.txt (shipped); the
-# drop-ins (the original with its activations replaced, no training) go to $SCRATCH, since they
-# are a deterministic function of the original (the driver recomputes their float accuracy).
+# drop-ins (the original with its activations replaced, no training) are not kept, since they are
+# a deterministic function of the original (the driver recomputes their float accuracy): made in
+# the run's temporary directory (WORK/dropins in what the run records; they went to
+# build/activation-study, left behind, a review), or in $SCRATCH if set; a drop-in quantised by a
+# run that did not make it is made first (about a second: --epochs 0).
 # Integer models: data/activation-study/NAME-int.txt for every fine-tuned model and drop-in
 # (cryptonets-quantise --sequential on a small grid: input scales 4 and 16, 4..6 weight bits per
 # layer; drop-ins: input scale 4, 5..6 bits; sigmoid fits: input scale 4, 3..6 bits, drop-ins
 # 3..5; the table of each in bench/results/activation-study/NAME-quantisation.md).
 # Environment: TRAIN (the trainer, default build/cryptonets-train), QUANTISE (the quantiser,
 # default build/cryptonets-quantise), EPOCHS (originals, 25),
-# FT_EPOCHS (fine-tuning, 20), FT_LR (fine-tuning step size, 0.002), SCRATCH (build/activation-study).
+# FT_EPOCHS (fine-tuning, 20), FT_LR (fine-tuning step size, 0.002), SCRATCH (the drop-ins kept
+# there; default: none kept).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/common.sh
@@ -54,15 +58,16 @@ done
 ! $needs_train || bench_program "$train"
 ! $needs_quantiser || bench_program "$quantiser"
 models=data/activation-study
-scratch=${SCRATCH:-build/activation-study}
 logs=bench/results/activation-study
-mkdir -p "$scratch"
 # The run's models, logs and tables, published at the end: a failed step overwrote its committed
 # log (a review), and the models of the steps before it were replaced already.
 bench_work_dir
 new_models=$bench_work/models
 new_logs=$bench_work/logs
 mkdir "$new_models" "$new_logs"
+scratch=${SCRATCH:-$bench_work/dropins}
+scratch_named=${SCRATCH:-WORK/dropins}  # as the published files name it
+mkdir -p "$scratch"
 [ ! -f "$logs/commands.log" ] || cp "$logs/commands.log" "$new_logs/commands.log"
 
 step() {  # name, command...
@@ -99,8 +104,13 @@ finetune() {  # activation fit
 }
 
 quantise() {  # name (a float model in $models or $scratch without .txt)
-  local float
+  local float fit
   float=$(model "$1")
+  if [[ $1 == *-dropin && ! -f $float ]]; then  # not made by this run: made now
+    fit=${1#*-}
+    dropin "${1%%-*}" "${fit%-dropin}"
+    float=$(model "$1")
+  fi
   # Drop-ins (far from the originals' accuracy whatever the grid): a smaller grid. Sigmoid fits
   # (|a2| about 3e-4, output scale s²/|a2|): their parameters pass 2^60 beyond input scale 4 and
   # 6 bits in all, so their grid is input scale 4 with 3..6 bits (drop-ins 3..5).
@@ -137,12 +147,14 @@ done
 # Every step succeeded: the run's files replace the committed ones, each by a rename. The programs
 # record the paths they were given (commands.log, the reports' and the quantised models'
 # "regenerate" commands, "quantised from"), which name the temporary directory, removed at the
-# end: each is written as the published path (a review: they named TMPDIR/activation_study.X/...).
+# end: each is written as the published path (a review: they named TMPDIR/activation_study.X/...),
+# and the drop-ins' directory as WORK/dropins.
 mkdir -p "$models" "$logs"
 for file in "$new_models"/* "$new_logs"/*; do
   [ -f "$file" ] || continue
   case "$file" in "$new_models"/*) dest=$models ;; *) dest=$logs ;; esac
-  FROM_MODELS=$new_models TO_MODELS=$models FROM_LOGS=$new_logs TO_LOGS=$logs awk '
+  FROM_MODELS=$new_models TO_MODELS=$models FROM_LOGS=$new_logs TO_LOGS=$logs \
+    FROM_DROPINS=$scratch TO_DROPINS=$scratch_named awk '
     function swap(text, from, to,   out, at) {  # every `from` in `text` as `to`, literally
       out = ""
       while ((at = index(text, from)) > 0) {
@@ -151,7 +163,8 @@ for file in "$new_models"/* "$new_logs"/*; do
       }
       return out text
     }
-    { print swap(swap($0, ENVIRON["FROM_MODELS"], ENVIRON["TO_MODELS"]), ENVIRON["FROM_LOGS"],
-                 ENVIRON["TO_LOGS"]) }' "$file" >"$file.published"
+    { print swap(swap(swap($0, ENVIRON["FROM_MODELS"], ENVIRON["TO_MODELS"]), ENVIRON["FROM_LOGS"],
+                      ENVIRON["TO_LOGS"]), ENVIRON["FROM_DROPINS"], ENVIRON["TO_DROPINS"]) }' \
+    "$file" >"$file.published"
   bench_publish "$file.published" "$dest/$(basename "$file")"
 done

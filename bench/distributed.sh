@@ -39,6 +39,7 @@ exe=$build/cryptonets
   echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
   echo "# flags: $(grep -m1 flags /proc/cpuinfo | grep -o 'avx2\|avx512f\|avx512ifma' | sort -u | tr '\n' ' ')"
   echo "# $(mpirun --version | head -1); images: $images"
+  echo "# WORK: the run's temporary directory (removed at its end)"
 } >"$log"
 "$exe" keygen --out-dir "$work/client" --profile data/model.profile >/dev/null
 mkdir "$work/server"
@@ -46,13 +47,26 @@ cp "$work/client/params" "$work/client/evaluation.key" "$work/client/public.key"
 "$exe" encrypt --keys "$work/client" --images data/mnist/t10k-images-idx3-ubyte.gz \
   --count "$images" --out "$work/images.ct" --threads 2 >/dev/null
 
+work_named() {  # stdin to stdout, each "$work/" as "WORK/" (no pattern: the path taken as it is)
+  WORK_PREFIX="$work/" awk '{
+    out = ""
+    while ((i = index($0, ENVIRON["WORK_PREFIX"])) > 0) {
+      out = out substr($0, 1, i - 1) "WORK/"
+      $0 = substr($0, i + length(ENVIRON["WORK_PREFIX"]))
+    }
+    print out $0
+  }'
+}
+
 run() {  # NAME COMMAND...
   local name=$1
   shift
   echo "## $name (load average before: $(cut -d' ' -f1-3 /proc/loadavg))" >>"$log"
   local start=$EPOCHREALTIME
+  # The temporary directory named as WORK: its path (/tmp/tmp.XXXXXX) is the run's alone, and the
+  # committed log carried it (a review).
   "$@" --keys "$work/server" --in "$work/images.ct" --out "$work/$name.ct" 2>&1 |
-    grep -v "^WARNING\|^\[" >>"$log" || true
+    grep -v "^WARNING\|^\[" | work_named >>"$log" || true
   echo "wall: $(echo "$EPOCHREALTIME - $start" | bc) s" >>"$log"
   "$exe" decrypt --keys "$work/client" --in "$work/$name.ct" --scores "$work/$name.csv" >/dev/null
   if [ "$name" != single-1-thread ]; then

@@ -117,8 +117,10 @@ int run(int argc, char** argv) {
   const model::CompiledModel compiled = model::compile_model(net);
   const model::RangeReport ranges = model::track_ranges(net);
   const inference::ParameterChoice choice = preset("default", net);
-  // As the commands read it (checksums, an empty split an error naming the file; a review).
-  const MnistSet test = cli::load_data_split(data + "/mnist", MnistSplit::kTest, true);
+  // As the commands read it (checksums, an empty split an error naming the file; a review), but
+  // with no --no-verify to name.
+  const MnistSet test =
+      cli::load_data_split(data + "/mnist", MnistSplit::kTest, true, cli::NoVerifyOption::kAbsent);
   const size_t images = 8192;
   const auto batch_images = quantised_images(net, test.images, 0, images);
   const auto plain = plain_scores(compiled, batch_images, 2);

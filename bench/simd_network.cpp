@@ -189,8 +189,10 @@ int run(int argc, char** argv) {
                                        *prime_bits, choice.base.t);
   }
   const double budget = predict_budget_over_moduli(params, choice.plaintext_moduli, compiled);
-  // As the commands read it (checksums, an empty split an error naming the file; a review).
-  const MnistSet test = cli::load_data_split(data + "/mnist", MnistSplit::kTest, true);
+  // As the commands read it (checksums, an empty split an error naming the file; a review), but
+  // with no --no-verify to name.
+  const MnistSet test =
+      cli::load_data_split(data + "/mnist", MnistSplit::kTest, true, cli::NoVerifyOption::kAbsent);
   const auto batch_images = quantised_images(model, test.images, 0, images);
   const auto plain = plain_scores(compiled, batch_images, threads);
 

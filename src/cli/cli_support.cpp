@@ -425,7 +425,8 @@ bool verify_option(const OptionParser& options) {
 namespace {
 
 // The one line for a directory without a checksum file, once per directory and process.
-void note_unverified(const std::filesystem::path& any_file) {
+void note_unverified(const std::filesystem::path& any_file,
+                     NoVerifyOption no_verify = NoVerifyOption::kOffered) {
   static std::set<std::string> noted;
   std::string directory = any_file.parent_path().string();
   if (directory.empty()) directory = ".";
@@ -440,30 +441,33 @@ void note_unverified(const std::filesystem::path& any_file) {
   // '-' is the previous directory even after '--'; a review): './-data'.
   const std::string cd_word =
       shell_quoted(directory.starts_with('-') ? "./" + directory : directory);
-  std::fprintf(stderr,
-               "note: no %s in '%s': its data are unverified (make one with: cd %s && "
-               "sha256sum *-ubyte* > %s; --no-verify skips the check and this note)\n",
-               kChecksumFileName, directory.c_str(), cd_word.c_str(), kChecksumFileName);
+  std::fprintf(
+      stderr,
+      "note: no %s in '%s': its data are unverified (make one with: cd %s && "
+      "sha256sum *-ubyte* > %s%s)\n",
+      kChecksumFileName, directory.c_str(), cd_word.c_str(), kChecksumFileName,
+      no_verify == NoVerifyOption::kOffered ? "; --no-verify skips the check and this note" : "");
 }
 
 // A checksum error with what the user may do about it.
 template <typename Step>
-auto with_checksum_hint(Step step) {
+auto with_checksum_hint(Step step, NoVerifyOption no_verify = NoVerifyOption::kOffered) {
   try {
     return step();
   } catch (const ChecksumError& e) {
     throw ChecksumError(std::string(e.what()) +
-                        "; if the data changed on purpose, update the checksum file (or pass "
-                        "--no-verify)");
+                        "; if the data changed on purpose, update the checksum file" +
+                        (no_verify == NoVerifyOption::kOffered ? " (or pass --no-verify)" : ""));
   }
 }
 
 }  // namespace
 
-MnistSet load_data_split(const std::string& directory, MnistSplit split, bool verify) {
+MnistSet load_data_split(const std::string& directory, MnistSplit split, bool verify,
+                         NoVerifyOption no_verify) {
   MnistSet set;
   try {
-    set = with_checksum_hint([&] { return load_mnist(directory, split, verify); });
+    set = with_checksum_hint([&] { return load_mnist(directory, split, verify); }, no_verify);
   } catch (const ChecksumError&) {
     throw;
   } catch (const std::exception&) {
@@ -476,14 +480,14 @@ MnistSet load_data_split(const std::string& directory, MnistSplit split, bool ve
       if (std::filesystem::exists(images, error) &&
           std::filesystem::exists(split_labels_file(directory, split), error) &&
           check_data_file(images, verify) == ChecksumCheck::kNoChecksumFile)
-        note_unverified(images);
+        note_unverified(images, no_verify);
     } catch (const std::exception&) {
       // The error being thrown says more than this one would.
     }
     throw;
   }
   if (set.checksums == ChecksumCheck::kNoChecksumFile) {
-    note_unverified(split_images_file(directory, split));
+    note_unverified(split_images_file(directory, split), no_verify);
   }
   // An empty split is no data set: an empty test split gave 'test 0.00%' in cryptonets-train, 'none
   // of the grid points could be measured' in cryptonets-quantise and an accuracy and throughput of

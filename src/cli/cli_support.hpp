@@ -436,7 +436,12 @@ void warn_insecure_ring_degree(const OptionParser& options, size_t n);
 // per directory. --no-verify skips the check (and that line).
 void add_no_verify_option(OptionParser& options);
 bool verify_option(const OptionParser& options);  // !--no-verify
-MnistSet load_data_split(const std::string& directory, MnistSplit split, bool verify);
+// Whether the program has --no-verify, which the note and a checksum error then name: the bench
+// programs that read the shipped data (cryptonets-layer-scaling, cryptonets-simd-network) have
+// not (a review: their note named it).
+enum class NoVerifyOption { kOffered, kAbsent };
+MnistSet load_data_split(const std::string& directory, MnistSplit split, bool verify,
+                         NoVerifyOption no_verify = NoVerifyOption::kOffered);
 
 // The reason an input left at its default is missing: " (the default of OPTION, relative to the
 // current directory 'DIR': run from the repository, or give OPTION)" when `named` is false and

@@ -394,8 +394,14 @@ int run(std::span<char* const> arguments) {
     std::optional<SequentialNetwork> merged;
     if (!line.merged_output.empty()) {
       merged = merge_linear_runs(network);
-      write_output(*merged_output,
-                   [&](std::ostream& out) { write_float_network(to_float_network(*merged), out); });
+      // The one run merge_linear_runs can leave in the 5-layer shape is the hidden dense layer's:
+      // the layers it took in place of one (none for a 5-layer network).
+      const size_t merged_layers = merged->layers.size() < network.layers.size()
+                                       ? network.layers.size() - merged->layers.size() + 1
+                                       : 0;
+      write_output(*merged_output, [&](std::ostream& out) {
+        write_float_network(to_float_network(*merged), out, merged_layers);
+      });
     }
     // Both or neither: a --merged that fails takes --out's new file with it.
     std::vector<ToolOutput*> outputs{&output};

@@ -262,10 +262,15 @@ double accuracy(const FloatNetwork& network, const LabelledImages& images, int t
   return static_cast<double>(correct) / static_cast<double>(count);
 }
 
-void write_float_network(const FloatNetwork& network, std::ostream& out) {
+void write_float_network(const FloatNetwork& network, std::ostream& out, size_t merged_layers) {
   out << kFormatMagic << ' ' << kFormatVersion << '\n';
-  out << "# CryptoNets (Gilad-Bachrach et al., ICML 2016, Table 1); Table 1's linear layers 3-6 "
-         "trained as one dense layer\n";
+  out << "# CryptoNets (Gilad-Bachrach et al., ICML 2016, Table 1); ";
+  if (merged_layers == 0) {
+    out << "Table 1's linear layers 3-6 trained as one dense layer\n";
+  } else {
+    out << "the hidden dense layer trained as " << merged_layers
+        << " linear layers, then merged into one (as Table 1's layers 3-6)\n";
+  }
   out << "input " << FloatNetwork::kImageSide << ' ' << FloatNetwork::kImageSide
       << " pixel_divisor " << FloatNetwork::kPixelDivisor << '\n';
   out << "pad top " << FloatNetwork::kPadTop << " left " << FloatNetwork::kPadLeft

@@ -92,7 +92,8 @@ case "$(basename "$0")" in
           "default,8192,385.0,2,$threads,1,0,encode+encrypt,,1,0.5" \
           "default,8192,385.0,2,$threads,1,0,conv,1,1,0.25" >"$csv" ;;
       keygen) mkdir -p "$out" && touch "$out/params" "$out/evaluation.key" "$out/public.key" ;;
-      encrypt | infer) echo ciphertexts >"$out" ;;
+      encrypt) echo ciphertexts >"$out" ;;
+      infer) echo ciphertexts >"$out" && echo "inferred 1 images in 1 batch(es), 2 moduli, 0.01 s: $out (1 B)" ;;
       decrypt) echo "scores${FAKE_DIFFER:+ $calls}" >"$scores" ;;  # FAKE_DIFFER: each call's own
     esac ;;
   bench_ring | bench_simd) echo "NTT/forward/n:8192_min 1 us" ; echo "NTT/forward/n:8192_median 1 us" ;;
@@ -222,6 +223,21 @@ for file in relu.log commands.log; do
   echo "shipped $file" >"$tree/bench/results/activation-study/$file"
 done
 rm -rf "$tree/data"
+# The drop-ins are made in the run's temporary directory, named WORK/dropins in what it records
+# (a review: they went to build/activation-study and stayed); quantised alone, a drop-in is made
+# first.
+TRAIN="$fake/cryptonets" QUANTISE="$fake/cryptonets" expect 0 "done  relu-lsq-dropin-quantise" \
+  activation_study.sh quantise-relu-lsq-dropin
+grep -q "start relu-lsq-dropin: .* --out WORK/dropins/relu-lsq-dropin.txt" "$tree/bench/results/activation-study/commands.log" &&
+  grep -q "start relu-lsq-dropin-quantise: .* --sequential WORK/dropins/relu-lsq-dropin.txt " "$tree/bench/results/activation-study/commands.log" ||
+  fail "activation_study.sh quantise-relu-lsq-dropin: commands.log is $(cat "$tree/bench/results/activation-study/commands.log")"
+[ ! -e "$tree/build" ] || fail "activation_study.sh left $(find "$tree/build") behind"
+[ -z "$(ls -A "$work/tmp")" ] || fail "activation_study.sh quantise-relu-lsq-dropin left $(ls -A "$work/tmp") in TMPDIR"
+for file in relu.log commands.log; do
+  echo "shipped $file" >"$tree/bench/results/activation-study/$file"
+done
+rm -f "$tree/bench/results/activation-study/"relu-lsq-dropin*
+rm -rf "$tree/data"
 unchanged "activation_study.sh relu, its logs restored"
 
 # Interrupted (SIGINT to the process group, as Ctrl-C sends it) while a stub runs.
@@ -260,6 +276,11 @@ expect 0 "wrote bench/results/threads.md" thread_scaling.sh "$fake" 1
 expect 0 "## mpi-4-ranks-2-groups" distributed.sh "$fake" 1
 grep -q "^## mpi-4-ranks-2-groups" "$tree/bench/results/distributed.log" ||
   fail "distributed.log: $(cat "$tree/bench/results/distributed.log")"
+# The run's temporary directory is named WORK, not by its path (a review: /tmp/tmp.X/... was kept).
+grep -qF "s: WORK/mpi-4-ranks-2-groups.ct (1 B)" "$tree/bench/results/distributed.log" ||
+  fail "distributed.log does not name the output WORK/...: $(grep inferred "$tree/bench/results/distributed.log")"
+! grep -qF -- "$work/tmp" "$tree/bench/results/distributed.log" ||
+  fail "distributed.log names the run's temporary directory: $(grep -F -- "$work/tmp" "$tree/bench/results/distributed.log")"
 grep -q "^| 1. conv (all moduli) | 0.200 | 0.200 | 1.00 |" "$tree/bench/results/threads.md" ||
   fail "threads.md: $(head -c 600 "$tree/bench/results/threads.md")"
 [ "$(cd "$tree/bench/results" && ls -A | tr '\n' ' ')" = "$(printf '%s\n' "${results[@]}" reproduction activation-study | sort | tr '\n' ' ')" ] ||

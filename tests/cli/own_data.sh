@@ -318,6 +318,16 @@ expect 2 "--merged writes a float model, whose activations are squares: not with
   merged.txt -- "$train" --data set --fine-tune "$data/activation-study/relu.txt" \
   --approximate lsq --epochs 1 --out seq-model.txt --merged merged.txt
 [ -e seq-model.txt ] && fail "cryptonets-train wrote seq-model.txt with a --merged it refused"
+# The merged float model's comment says how its hidden layer was trained: as the 9-layer
+# network's 4 linear layers, merged (a review: it said "trained as one dense layer", as the
+# 5-layer network's does).
+step train_merged "$train" --data set "${small_network[@]}" --architecture paper --epochs 1 \
+  --out seq-model.txt --merged merged.txt
+grep -qxF "# CryptoNets (Gilad-Bachrach et al., ICML 2016, Table 1); the hidden dense layer trained as 4 linear layers, then merged into one (as Table 1's layers 3-6)" merged.txt ||
+  fail "the merged float model's comment: $(sed -n 2p merged.txt)"
+grep -qxF "# CryptoNets (Gilad-Bachrach et al., ICML 2016, Table 1); Table 1's linear layers 3-6 trained as one dense layer" float.txt ||
+  fail "the float model's comment: $(sed -n 2p float.txt)"
+rm -f seq-model.txt merged.txt
 
 # ---- An input scale twice, or a last empty item: usage errors (a trial: "I in {4, 4}", each point
 # of the grid counted twice; "1," taken as "1").

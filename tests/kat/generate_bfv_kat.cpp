@@ -60,7 +60,7 @@ int generate(int argc, char** argv) {
   // The directory is made: data/kat/README.md's "generate_..._kat /tmp/kat" ended in an abort,
   // "cannot write /tmp/kat/...", when /tmp/kat was not there (a trial). Written whole or not at
   // all (staged_directory.hpp).
-  kat::StagedDirectory staged(dir);
+  kat::StagedDirectory staged(dir, "generate_bfv_kat");
 
   // n = 8192: the shape of the BFV preset (log2 q = 218, inside the HE standard's 128-bit bound
   // for ternary secrets), written out: two 55-bit and two 54-bit primes, a 39-bit t.

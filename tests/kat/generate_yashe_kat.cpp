@@ -86,7 +86,7 @@ int generate(int argc, char** argv) {
   // The directory is made: data/kat/README.md's "generate_..._kat /tmp/kat" ended in an abort,
   // "cannot write /tmp/kat/...", when /tmp/kat was not there (a trial). Written whole or not at
   // all (staged_directory.hpp).
-  kat::StagedDirectory staged(dir);
+  kat::StagedDirectory staged(dir, "generate_yashe_kat");
   const std::string root = test_support::repository_root().string();
   const std::string header =
       "# cryptonets known-answer vector (YASHE'), INSECURE fixed seed: never for real data.\n"

@@ -3,7 +3,9 @@
 # rebuilds data/kat's BFV, small-size and sampler vectors byte for byte (a trial: the generator
 # ended in an abort, "cannot write", when the directory was not there); a directory it cannot make
 # is an error, exit 1, not an abort; a run that fails midway leaves no partial output and no
-# temporary directory, and a run into an existing directory replaces its files.
+# temporary directory, and a run into an existing directory replaces its files. SIGINT, SIGTERM,
+# SIGHUP or SIGPIPE while the vectors are staged removes the staging directory (and the parents
+# made for it) and ends the run by the signal; one during the commit ends it once they are in place.
 #
 # usage: regenerate_bfv.sh GENERATE_BFV_KAT DATA_KAT_DIR
 set -uo pipefail
@@ -39,15 +41,46 @@ grep -qF "generate_bfv_kat: error: '$work/taken/bfv_scheme_n16.txt' is a directo
   fail "a file name taken by a directory: no error naming it: $(cat "$work/out.txt")"
 [ "$(ls "$work/taken")" = bfv_scheme_n16.txt ] ||
   fail "a failed run left files in the existing directory: $(ls "$work/taken")"
-# Into an existing directory (its other files kept): the files are replaced, byte for byte again.
+# Into an existing directory (its other entries and its mode kept): the files are replaced, byte
+# for byte again. The directory is swapped whole, its other entries carried over (hard-linked
+# before the swap, or moved after it): a file, a link, a directory; named through a link, which
+# stays one.
 : >"$work/kat/other"
-"$generator" "$work/kat" >"$work/out.txt" 2>&1 || fail "generate_bfv_kat into an existing directory: $(cat "$work/out.txt")"
+ln -s other "$work/kat/link"
+mkdir "$work/kat/sub" && : >"$work/kat/sub/file"
+chmod 750 "$work/kat"
+ln -s kat "$work/kat-link"
+"$generator" "$work/kat-link" >"$work/out.txt" 2>&1 || fail "generate_bfv_kat into an existing directory: $(cat "$work/out.txt")"
 for file in bfv_scheme_n8192.txt bfv_scheme_n16.txt yashe_scheme_n16.txt samplers_seed18004.txt; do
   cmp -s "$work/kat/$file" "$kat/$file" || fail "$file, written into an existing directory, differs"
 done
-[ -e "$work/kat/other" ] || fail "generate_bfv_kat into an existing directory removed its other file"
+[ -f "$work/kat/other" ] || fail "generate_bfv_kat into an existing directory removed its other file"
+[ "$(readlink "$work/kat/link")" = other ] || fail "generate_bfv_kat into an existing directory removed its link"
+[ -f "$work/kat/sub/file" ] || fail "generate_bfv_kat into an existing directory removed its subdirectory"
+[ "$(stat -c %a "$work/kat")" = 750 ] || fail "the existing directory's mode changed: $(stat -c %a "$work/kat")"
+[ -L "$work/kat-link" ] || fail "the link naming the existing directory was replaced"
 leftover=$(find "$work" -name '*.tmp-*')
 [ -z "$leftover" ] || fail "the generator left temporary directories: $leftover"
+
+# A signal while the vectors are staged (a review: DIR.tmp-PID-X was left): nothing is left, and
+# the run ends by the signal (128 + its number). CRYPTONETS_TEST_SIGNAL_IN_KAT (staged_directory.hpp)
+# raises it once the first vector is written.
+case $generator in /*) ;; *) generator=$PWD/$generator ;; esac  # run from $work/signals below
+mkdir "$work/signals" && cd "$work/signals" || exit 1
+for signal in INT:130 TERM:143 HUP:129 PIPE:141; do
+  expect "${signal#*:}" "generate_bfv_kat: stopped by SIG${signal%:*}; no vector was written" new -- \
+    env CRYPTONETS_TEST_SIGNAL_IN_KAT="${signal%:*}:written" "$generator" new/kat
+done
+# Into an existing directory: left as it was.
+mkdir old && : >old/other
+expect 143 "stopped by SIGTERM" -- env CRYPTONETS_TEST_SIGNAL_IN_KAT=TERM:written "$generator" old
+[ "$(ls -A old)" = other ] || fail "SIGTERM changed the existing directory: $(ls -A old)"
+# During the commit: the vectors are put in place first, then the signal ends the run.
+expect 130 "SIGINT arrived after the vectors were in place" -- \
+  env CRYPTONETS_TEST_SIGNAL_IN_KAT=INT:commit "$generator" committed
+for file in bfv_scheme_n8192.txt bfv_scheme_n16.txt yashe_scheme_n16.txt samplers_seed18004.txt; do
+  cmp -s "committed/$file" "$kat/$file" || fail "$file, with a signal during the commit, differs"
+done
 
 [ "$failures" -eq 0 ] && echo "generate_bfv_kat rebuilds data/kat's vectors byte for byte"
 [ "$failures" -eq 0 ]

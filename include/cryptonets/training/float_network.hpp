@@ -110,8 +110,11 @@ int predicted_class(std::span<const float> scores);
 double accuracy(const FloatNetwork& network, const LabelledImages& images, int threads = 1);
 
 // Versioned text format "cryptonets-float-model 1"; floats are written in shortest round-trip
-// form, so loading gives back exactly the same network.
-void write_float_network(const FloatNetwork& network, std::ostream& out);
+// form, so loading gives back exactly the same network. Its comment line says how the hidden
+// dense layer was trained: as one layer (`merged_layers` 0), or as `merged_layers` linear layers
+// merged into it afterwards (merge_linear_runs: cryptonets-train --merged, where "trained as one
+// dense layer" was untrue).
+void write_float_network(const FloatNetwork& network, std::ostream& out, size_t merged_layers = 0);
 // Throws std::runtime_error naming `source` and the offending token on any malformed input.
 FloatNetwork read_float_network(std::istream& in, const std::string& source);
 void save_float_network(const FloatNetwork& network, const std::filesystem::path& path);
