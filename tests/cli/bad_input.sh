@@ -1535,6 +1535,28 @@ status=$?
 checks=$((checks + 1))
 [ "$status" -eq 0 ] && [ "$(key_set_of race-keys)" = "0x$(sed -n 's/.*, key set \([0-9a-f]*\)$/\1/p' race-first.txt)" ] ||
   fail "keygen --force did not replace a key set written meanwhile: exit $status: $(cat race-first.txt)"
+# Interrupted after another keygen filled the directory: what it says of the directory is true
+# ("'race-keys' was not created", "is unchanged", was said of a directory holding the other set).
+for start in absent empty; do
+  rm -rf race-keys
+  [ "$start" = empty ] && mkdir race-keys
+  stopped_keygen
+  run "$exe" keygen --out-dir race-keys --insecure-ring-degree 64
+  second=$(key_set_of race-keys)
+  kill -TERM "$first"
+  kill -CONT "$first"
+  wait "$first"
+  status=$?
+  checks=$((checks + 1))
+  [ "$status" -eq 143 ] &&
+    grep -qF "interrupted; the unfinished key set was removed; 'race-keys' now holds the key set another keygen wrote there while this one ran" race-first.txt &&
+    ! grep -qE "was not created|is unchanged" race-first.txt ||
+    fail "keygen ($start at its start) interrupted after another keygen filled the directory: exit $status: $(cat race-first.txt)"
+  [ "$(key_set_of race-keys)" = "$second" ] ||
+    fail "keygen ($start at its start) interrupted changed the key set another keygen wrote"
+  [ -z "$(find . -maxdepth 1 -name 'race-keys.tmp-*' -print -quit)" ] ||
+    fail "keygen ($start at its start) interrupted left $(find . -maxdepth 1 -name 'race-keys.tmp-*')"
+done
 rm -rf race-keys race-first.txt
 
 # serve made a missing --state-dir with all its missing parents (a mistyped path grew a chain of
