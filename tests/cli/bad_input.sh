@@ -304,7 +304,12 @@ expect 1 "refused: the directory 'client' of --params 'client/params' holds 'cli
 touch server-record/secret.key && rm server-record/notes
 expect 1 "refused: the key directory 'server-record' holds 'server-record/secret.key' (the secret key's file name" out.ct -- \
   "$exe" infer --keys server-record --in images.ct --out out.ct
-rm -r server-bak server-record
+# The search reads only regular files: a FIFO beside the keys neither blocks infer nor stops it.
+rm server-record/secret.key && mkfifo server-record/pipe
+checks=$((checks + 1))
+timeout 20 "$exe" infer --keys server-record --in images.ct --out fifo-scores.ct --threads 1 \
+  >message.txt 2>&1 || fail "infer --keys beside a FIFO: exit $?: $(cat message.txt)"
+rm -r server-bak server-record fifo-scores.ct
 
 # ---- keygen does not overwrite a secret key.
 before=$(sha256sum client/secret.key)
