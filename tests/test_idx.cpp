@@ -11,8 +11,10 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "cryptonets/arith/format.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/sha256.hpp"
 #include "nn_test_support.hpp"
@@ -325,6 +327,26 @@ TEST_CASE("The checksum rule: verified when SHA256SUMS lists the file, unverifie
   const MnistSet set = load_mnist(scratch.path, MnistSplit::kTest);
   CHECK(set.checksums == ChecksumCheck::kNoChecksumFile);
   CHECK(set.images.count == 10000);
+}
+
+TEST_CASE("A checksum file without the file's entry says how to add it, each path one sh word") {
+  // The hint was "sha256sum NAME >> SHA256SUMS", to be run who knew where, its name unquoted: a
+  // name with a space or a quote pasted as two words, a name starting with '-' as an option.
+  ScratchDirectory scratch("idx-hint");
+  const fs::path directory = scratch.path / "my data";
+  fs::create_directories(directory);
+  std::ofstream(directory / "SHA256SUMS") << std::string(64, '0') << "  other-file\n";
+  for (const auto& [name, word] : std::vector<std::pair<std::string, std::string>>{
+           {"t10k-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"},
+           {"Bob's labels", "'Bob'\\''s labels'"},
+           {"-labels", "./-labels"}}) {
+    std::ofstream(directory / name) << "x";
+    CHECK_THROWS_WITH_AS(check_data_file(directory / name, true),
+                         contains("add it with: cd " + shell_quoted(directory.string()) +
+                                  " && sha256sum " + word + " >> SHA256SUMS)"),
+                         ChecksumError);
+  }
+  CHECK(shell_quoted(directory.string()) == "'" + directory.string() + "'");
 }
 
 TEST_CASE(

@@ -886,19 +886,6 @@ void require_regular_input_option(const std::string& option, const std::string& 
                    ", not a regular file: give the model file itself");
 }
 
-std::string shell_quoted(std::string_view argument) {
-  const auto literal = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           std::string_view("%+,-./:=@_").find(c) != std::string_view::npos;
-  };
-  if (!argument.empty() && std::all_of(argument.begin(), argument.end(), literal))
-    return std::string(argument);
-  std::string quoted = "'";
-  for (const char c : argument)
-    quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
 void refuse_output_over_data(const std::string& option, const std::string& output,
                              const std::string& data_directory) {
   std::error_code error;

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "cryptonets/arith/format.hpp"
 #include "cryptonets/bfv/parameters.hpp"
 #include "cryptonets/io/idx.hpp"
 // printable_text: every message prints the file names the user gave through it (one printable
@@ -260,11 +261,8 @@ bool names_same_file(const std::string& a, const std::string& b);
 // that does not exist is left to the loader.
 void require_regular_input_option(const std::string& option, const std::string& path);
 
-// `argument` as one word of a POSIX sh command line: as it is when it holds only characters that
-// sh takes literally (letters, digits, and %+,-./:=@_), else in single quotes, each ' written
-// '\''. For the command lines the tools record to regenerate a file: a name with `...` or $(...)
-// must not run when the line is pasted into a shell.
-std::string shell_quoted(std::string_view argument);
+// shell_quoted (arith/format.hpp): one word of a POSIX sh command line.
+using cryptonets::shell_quoted;
 
 // Refuses (UsageError) the output option `option` (its name without "--") when `output` is the
 // same file (names_same_file) as a file of the data directory `data_directory`: an IDX file (a

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli_support.hpp"
@@ -50,6 +51,42 @@ struct ServerFiles {
   std::string public_keys;
 };
 
+// The one rule for what the server is given: never the secret key, under any name, nor a
+// directory that holds it. Refuses a key file that starts as secret keys (starts_as_secret_keys:
+// by its header, whatever its name), then a directory a key file lies in (--keys DIR, or the
+// directory of --params, --evaluation-key or --public-key) that holds secret.key or another file
+// of secret keys at its top level (a copy under another name, secret.key.bak, was accepted: only
+// the name secret.key was looked for, and the separate files' directories not at all). Only the
+// first bytes of each file are read. `where` names each directory for the message: "the key
+// directory 'DIR'", or "the directory 'DIR' of --params 'DIR/params'".
+void refuse_secret_keys_offered(const ServerFiles& files,
+                                const std::vector<std::pair<std::string, std::string>>& where) {
+  for (const std::string& path : {files.parameters, files.evaluation_keys, files.public_keys})
+    refuse_secret_key_file(path);
+  namespace fs = std::filesystem;
+  std::vector<std::string> searched;
+  for (const auto& [directory, name] : where) {
+    std::error_code error;
+    if (std::any_of(searched.begin(), searched.end(), [&](const std::string& other) {
+          return fs::equivalent(directory, other, error);
+        }))
+      continue;  // one directory, named once
+    searched.push_back(directory);
+    std::optional<std::string> found = secret_keys_in_directory(directory);
+    std::string what = ", a file of secret keys (by its header)";
+    const std::string by_name = KeyDirectory(directory).secret_keys;
+    if (!found && fs::exists(fs::symlink_status(by_name, error))) {
+      found = directory == "." ? std::string("secret.key") : by_name;
+      what = " (the secret key's file name, whatever it holds)";
+    }
+    if (found) {
+      throw std::runtime_error("refused: " + name + " holds '" + *found + "'" + what + "; " +
+                               kNoSecretKeys +
+                               " (copy those three files to a directory of their own)");
+    }
+  }
+}
+
 ServerFiles server_files(const OptionParser& options) {
   if (options.has("secret-key")) {
     throw std::runtime_error("refused --secret-key: " + std::string(kNoSecretKeys));
@@ -64,17 +101,27 @@ ServerFiles server_files(const OptionParser& options) {
     if (!options.has("params") || !options.has("evaluation-key") || !options.has("public-key")) {
       throw UsageError("--params, --evaluation-key and --public-key go together");
     }
-    return {options.text("params"), options.text("evaluation-key"), options.text("public-key")};
+    const ServerFiles files{options.text("params"), options.text("evaluation-key"),
+                            options.text("public-key")};
+    std::vector<std::pair<std::string, std::string>> where;
+    for (const char* option : {"params", "evaluation-key", "public-key"}) {
+      const std::string path = options.text(option);
+      std::string directory = std::filesystem::path(path).parent_path().string();
+      if (directory.empty()) directory = ".";
+      where.emplace_back(directory,
+                         "the directory '" + directory + "' of --" + option + " '" + path + "'");
+    }
+    refuse_secret_keys_offered(files, where);
+    return files;
   }
   require_key_directory_option(options, {&KeyDirectory::parameters, &KeyDirectory::evaluation_keys,
                                          &KeyDirectory::public_keys});
-  const KeyDirectory directory(options.text("keys"));
-  if (std::filesystem::exists(directory.secret_keys)) {
-    throw std::runtime_error("refused: the key directory holds " + directory.secret_keys + "; " +
-                             kNoSecretKeys +
-                             " (copy those three files to a directory of their own)");
-  }
-  return {directory.parameters, directory.evaluation_keys, directory.public_keys};
+  const std::string directory_name = options.text("keys");
+  const KeyDirectory directory(directory_name);
+  const ServerFiles files{directory.parameters, directory.evaluation_keys, directory.public_keys};
+  refuse_secret_keys_offered(files,
+                             {{directory_name, "the key directory '" + directory_name + "'"}});
+  return files;
 }
 
 // Throws std::runtime_error unless --out names a file other than every input (the images, the
@@ -101,10 +148,11 @@ OptionParser make_infer_options(const std::string& more_summary) {
       "with the public key (a fresh encryption of zero added) and the file carries no noise\n"
       "estimate. Needs the parameter set, the evaluation keys and the public keys, never the\n"
       "secret key: it refuses a --secret-key, a secret key file in place of another, and a key\n"
-      "directory that holds secret.key. The model's output range and its predicted noise\n"
-      "budget are checked against the keys before any work, and the images must have been\n"
-      "encrypted with the model's profile (the file records its fingerprint; cryptonets\n"
-      "inspect shows both)." +
+      "directory (or the directory of --params, --evaluation-key or --public-key) that holds\n"
+      "secret.key or any other file of secret keys (found by its header, whatever its name).\n"
+      "The model's output range and its predicted noise budget are checked against the keys\n"
+      "before any work, and the images must have been encrypted with the model's profile (the\n"
+      "file records its fingerprint; cryptonets inspect shows both)." +
           more_summary);
   options.add_value("keys", "DIR", "server key directory: params and evaluation.key only");
   options.add_value("params", "FILE", "parameter set (instead of --keys)");

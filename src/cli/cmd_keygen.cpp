@@ -201,6 +201,14 @@ size_t temporary_lengths[std::size(kKeyFileNames)];
 // has not yet looked at one).
 constexpr size_t kMessageBytes = 2 * kPathBytes;
 char outcome[kMessageBytes] = "no key directory was changed";
+// The key directory had no secret key when set_target() ran: a secret key there now was written
+// by another keygen meanwhile (refused without --force, see KeySetStaging::commit; or it came
+// just before the signal), and the directory is said to hold that key set instead of `outcome`
+// ("'DIR' was not created", or "is unchanged", was said of a directory that held the other
+// keygen's key set). Off once set_outcome() has said exactly what is where.
+std::atomic<bool> check_other_set{false};
+char target_secret_key[kPathBytes];
+char other_set_outcome[kMessageBytes];
 
 void remove_staging() {
   for (size_t i = 0; i < std::size(kKeyFileNames); ++i) {
@@ -242,7 +250,9 @@ void say_stopped(int signal, const char* step) {
   interrupts::say("cryptonets keygen: ");
   interrupts::say(cause(signal));
   interrupts::say(step);
-  interrupts::say(outcome);
+  // access(2) is async-signal-safe.
+  const bool other_set = check_other_set.load() && ::access(target_secret_key, F_OK) == 0;
+  interrupts::say(other_set ? other_set_outcome : outcome);
   interrupts::say("\n");
 }
 
@@ -301,11 +311,24 @@ void set_target(const fs::path& target) {
           ? "the previous key set in '" + shown + "' is unchanged"
       : fs::exists(target, error) ? "'" + shown + "' is unchanged"
                                   : "'" + shown + "' was not created";
+  const std::string other_outcome =
+      "'" + shown + "' now holds the key set another keygen wrote there while this one ran";
+  const bool secret_key_at_start = fs::exists(key_files.secret_keys, error);
   interrupts::hold();
   copy(target_outcome, outcome, sizeof outcome);
+  check_other_set.store(!secret_key_at_start &&
+                        copy(key_files.secret_keys, target_secret_key, sizeof target_secret_key) &&
+                        copy(other_outcome, other_set_outcome, sizeof other_set_outcome));
   target_known.store(true);
   // A signal taken while the lines were written ends keygen now, as it would have then.
   interrupts::open();
+}
+
+// What became of the key directory, said exactly (the other key set's whereabouts are not
+// looked up by the handler then). Called held.
+void set_outcome(const std::string& text) {
+  check_other_set.store(false);
+  copy(text, outcome, sizeof outcome);
 }
 
 // The main thread takes the staging directory over (to commit or remove it): from here to
@@ -483,6 +506,10 @@ class KeySetStaging {
           const std::string error_text = std::strerror(errno);
           const fs::path kept = path_;
           path_.clear();
+          keygen_signals::set_outcome("'" + printable_text(directory_.string()) +
+                                      "' holds this keygen's key set, and the one another "
+                                      "keygen wrote there meanwhile is in '" +
+                                      printable_text(kept.string()) + "'");
           throw std::runtime_error("another keygen wrote a key set to '" + directory_.string() +
                                    "' while this one ran, and it could not be put back in place "
                                    "(renameat2: " +

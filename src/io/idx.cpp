@@ -16,6 +16,7 @@
 #include <string_view>
 #include <utility>
 
+#include "cryptonets/arith/format.hpp"
 #include "cryptonets/io/input_file.hpp"
 #include "cryptonets/io/sha256.hpp"
 
@@ -200,8 +201,17 @@ ChecksumCheck check_data_file_with(const std::filesystem::path& data_file, bool 
           ? "checksum file '" + present.front().string() + "' has no entry for '" + name + "'"
           : "neither checksum file '" + present.front().string() + "' nor '" +
                 present.back().string() + "' has an entry for '" + name + "'";
-  throw ChecksumError(missing + " (the file as stored; add it with: sha256sum " + name + " >> " +
-                      kChecksumFileName + ")");
+  // The command as one pastes it, as the note on a directory without a checksum file says it:
+  // run in the file's directory (sha256sum lists names as given), each path one sh word ("my
+  // data", a name with a quote), none taken for an option ('-x' as './-x', which the list
+  // reader takes as 'x'). It was "sha256sum NAME >> SHA256SUMS", to be run who knew where.
+  const auto word = [](const std::string& path) {
+    return shell_quoted(path.starts_with('-') ? "./" + path : path);
+  };
+  const std::string directory = data_file.parent_path().string();
+  throw ChecksumError(missing + " (the file as stored; add it with: " +
+                      (directory.empty() ? "" : "cd " + word(directory) + " && ") + "sha256sum " +
+                      word(name) + " >> " + kChecksumFileName + ")");
 }
 
 }  // namespace

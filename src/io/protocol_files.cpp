@@ -14,6 +14,10 @@
 #include <stdexcept>
 #include <system_error>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "cryptonets/arith/format.hpp"
 #include "cryptonets/bfv/encryptor.hpp"
 #include "cryptonets/io/input_file.hpp"
@@ -636,21 +640,50 @@ encoding::BasicEncryptionKeys<S> load_encryption_keys(const std::string& paramet
   return keys;
 }
 
-void refuse_secret_key_file(const std::string& path) {
+bool starts_as_secret_keys(const std::string& path) {
+  // O_NONBLOCK: a FIFO put in place after a check must not hold the open; only a regular file is
+  // read, and only its first 5 bytes.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat info {};
+  std::array<uint8_t, 5> start{};
+  const bool read_whole =
+      ::fstat(fd, &info) == 0 && S_ISREG(info.st_mode) &&
+      ::pread(fd, start.data(), start.size(), 0) == static_cast<ssize_t>(start.size());
+  ::close(fd);
+  if (!read_whole || start[4] != static_cast<uint8_t>(ProtocolFileKind::kSecretKeys)) return false;
+  return std::equal(kProtocolMagic.begin(), kProtocolMagic.end(), start.begin()) ||
+         std::equal(kRecordMagic.begin(), kRecordMagic.end(), start.begin());
+}
+
+std::optional<std::string> secret_keys_in_directory(const std::string& directory) {
   std::error_code error;
-  if (!std::filesystem::is_regular_file(path, error)) return;  // the loader reports it
-  std::optional<ProtocolHeader> header;
+  std::vector<std::string> names;
+  for (std::filesystem::directory_iterator it(directory, error), end; !error && it != end;
+       it.increment(error))
+    names.push_back(it->path().filename().string());
+  std::sort(names.begin(), names.end());  // the same file named on every run
+  std::string prefix = directory == "." ? "" : directory;
+  if (!prefix.empty() && !prefix.ends_with('/')) prefix += '/';
+  for (const std::string& name : names) {
+    if (starts_as_secret_keys(prefix + name)) return prefix + name;
+  }
+  return std::nullopt;
+}
+
+void refuse_secret_key_file(const std::string& path) {
+  if (!starts_as_secret_keys(path)) return;  // anything else: the loader reports it
+  // The scheme where the header can be read (a file of another format version, or a single
+  // record, is refused without it).
+  std::string scheme;
   try {
-    header = read_protocol_header(path);
+    const ProtocolHeader header = read_protocol_header(path);
+    scheme = " (" + scheme_name(header.scheme) + ")";
   } catch (const std::runtime_error&) {
-    return;  // not a protocol file: the loader reports it
   }
-  if (header->kind == ProtocolFileKind::kSecretKeys) {
-    throw std::runtime_error("refused: '" + path + "' holds secret keys (" +
-                             scheme_name(header->scheme) +
-                             "); the server never holds the secret key: give it only params, "
-                             "evaluation.key and public.key");
-  }
+  throw std::runtime_error("refused: '" + path + "' holds secret keys" + scheme +
+                           "; the server never holds the secret key: give it only params, "
+                           "evaluation.key and public.key");
 }
 
 template <class S>

@@ -207,7 +207,7 @@ expect 1 "encrypted under other keys" out.ct -- \
 expect 1 "encrypted under other keys" labels.txt -- \
   "$exe" decrypt --keys other-keys --in scores.ct --out labels.txt
 expect 1 "made for other parameters" out.ct -- \
-  "$exe" infer --params other-params/params --evaluation-key server/evaluation.key \
+  "$exe" infer --params other-params-server/params --evaluation-key server/evaluation.key \
   --public-key server/public.key --in images.ct --out out.ct
 
 # ---- Images encrypted with another model profile than the server's model (found by a new-user
@@ -277,11 +277,39 @@ expect 1 "holds only 10000 images" out.ct -- \
 # ---- The server refuses the secret key in every form; infer never needs it.
 expect 1 "refused --secret-key" out.ct -- \
   "$exe" infer --keys server --secret-key client/secret.key --in images.ct --out out.ct
-expect 1 "refused: the key directory holds client/secret.key" out.ct -- \
+expect 1 "refused: the key directory 'client' holds 'client/secret.key', a file of secret keys (by its header)" out.ct -- \
   "$exe" infer --keys client --in images.ct --out out.ct
 expect 1 "refused: 'client/secret.key' holds secret keys" out.ct -- \
   "$exe" infer --params server/params --evaluation-key client/secret.key \
   --public-key server/public.key --in images.ct --out out.ct
+# A copy of the secret key under another name is found by its header (only the name secret.key
+# was refused), a bare secret key record too, and the directories of --params, --evaluation-key
+# and --public-key are searched as a key directory is (they were not at all).
+mkdir server-bak server-record
+cp server/params server/evaluation.key server/public.key server-bak/
+cp server/params server/evaluation.key server/public.key server-record/
+cp client/secret.key server-bak/secret.key.bak
+tail -c +161 client/secret.key >server-record/notes  # the first record, after the 160-byte header
+expect 1 "refused: the key directory 'server-bak' holds 'server-bak/secret.key.bak', a file of secret keys (by its header); the server never holds the secret key" out.ct -- \
+  "$exe" infer --keys server-bak --in images.ct --out out.ct
+expect 1 "refused: the key directory 'server-record' holds 'server-record/notes', a file of secret keys" out.ct -- \
+  "$exe" infer --keys server-record --in images.ct --out out.ct
+expect 1 "refused: the directory 'server-bak' of --public-key 'server-bak/public.key' holds 'server-bak/secret.key.bak'" out.ct -- \
+  "$exe" infer --params server/params --evaluation-key server/evaluation.key \
+  --public-key server-bak/public.key --in images.ct --out out.ct
+expect 1 "refused: the directory 'client' of --params 'client/params' holds 'client/secret.key', a file of secret keys" out.ct -- \
+  "$exe" infer --params client/params --evaluation-key client/evaluation.key \
+  --public-key client/public.key --in images.ct --out out.ct
+# The name alone is enough: an empty secret.key (whatever it holds, it has no place there).
+touch server-record/secret.key && rm server-record/notes
+expect 1 "refused: the key directory 'server-record' holds 'server-record/secret.key' (the secret key's file name" out.ct -- \
+  "$exe" infer --keys server-record --in images.ct --out out.ct
+# The search reads only regular files: a FIFO beside the keys neither blocks infer nor stops it.
+rm server-record/secret.key && mkfifo server-record/pipe
+checks=$((checks + 1))
+timeout 20 "$exe" infer --keys server-record --in images.ct --out fifo-scores.ct --threads 1 \
+  >message.txt 2>&1 || fail "infer --keys beside a FIFO: exit $?: $(cat message.txt)"
+rm -r server-bak server-record fifo-scores.ct
 
 # ---- keygen does not overwrite a secret key.
 before=$(sha256sum client/secret.key)
@@ -1512,6 +1540,28 @@ status=$?
 checks=$((checks + 1))
 [ "$status" -eq 0 ] && [ "$(key_set_of race-keys)" = "0x$(sed -n 's/.*, key set \([0-9a-f]*\)$/\1/p' race-first.txt)" ] ||
   fail "keygen --force did not replace a key set written meanwhile: exit $status: $(cat race-first.txt)"
+# Interrupted after another keygen filled the directory: what it says of the directory is true
+# ("'race-keys' was not created", "is unchanged", was said of a directory holding the other set).
+for start in absent empty; do
+  rm -rf race-keys
+  [ "$start" = empty ] && mkdir race-keys
+  stopped_keygen
+  run "$exe" keygen --out-dir race-keys --insecure-ring-degree 64
+  second=$(key_set_of race-keys)
+  kill -TERM "$first"
+  kill -CONT "$first"
+  wait "$first"
+  status=$?
+  checks=$((checks + 1))
+  [ "$status" -eq 143 ] &&
+    grep -qF "interrupted; the unfinished key set was removed; 'race-keys' now holds the key set another keygen wrote there while this one ran" race-first.txt &&
+    ! grep -qE "was not created|is unchanged" race-first.txt ||
+    fail "keygen ($start at its start) interrupted after another keygen filled the directory: exit $status: $(cat race-first.txt)"
+  [ "$(key_set_of race-keys)" = "$second" ] ||
+    fail "keygen ($start at its start) interrupted changed the key set another keygen wrote"
+  [ -z "$(find . -maxdepth 1 -name 'race-keys.tmp-*' -print -quit)" ] ||
+    fail "keygen ($start at its start) interrupted left $(find . -maxdepth 1 -name 'race-keys.tmp-*')"
+done
 rm -rf race-keys race-first.txt
 
 # serve made a missing --state-dir with all its missing parents (a mistyped path grew a chain of

@@ -699,6 +699,26 @@ def tests(work):
     expect_refusal(server, "secret key registered", 422,
                    "holds secret keys; the server never holds the secret key", "POST", query,
                    body=body)
+    # Sent without the client (which refuses them before sending): secret key records under the
+    # header of another kind, and a secret key after a part's last record, are refused by the
+    # server itself, and nothing of them is kept.
+    alice_file = lambda name: open("alice/" + name, "rb").read()
+    secret_records = alice_file("secret.key")[160:]
+    for what, parts in [
+            ("secret key records as public keys", [alice_file("params"),
+                                                   alice_file("evaluation.key"),
+                                                   alice_file("public.key")[:160] + secret_records]),
+            ("secret key records as evaluation keys",
+             [alice_file("params"), alice_file("evaluation.key")[:160] + secret_records,
+              alice_file("public.key")]),
+            ("a secret key after the public keys", [alice_file("params"),
+                                                   alice_file("evaluation.key"),
+                                                   alice_file("public.key") +
+                                                   alice_file("secret.key")])]:
+        query = "/v1/keysets?params=%d&evaluation=%d&public=%d" % tuple(len(p) for p in parts)
+        expect_refusal(server, what, 400,
+                       "trailing bytes" if what.startswith("a secret key after") else
+                       "is a secret key, expected", "POST", query, body=b"".join(parts))
     query, body = keyset_body("alice", ["params", "evaluation.key", "public.key"])
     expect_refusal(server, "wrong part sizes", 400, "add up to", "POST",
                    query.replace("public=", "public=1"), body=body)
@@ -1042,8 +1062,8 @@ time.sleep(60)
         check(all({"time", "remote", "path", "status", "ms"} <= set(l) for l in requests),
               "a request line lacks a field in " + s.log_path)
     requests = [l for l in server.log_lines() if "method" in l]
-    check(sum(1 for l in requests if l["path"] == "/v1/keysets") == 19,
-          "expected 19 keyset requests in the log (5 accepted, 14 refused), found %d"
+    check(sum(1 for l in requests if l["path"] == "/v1/keysets") == 22,
+          "expected 22 keyset requests in the log (5 accepted, 17 refused), found %d"
           % sum(1 for l in requests if l["path"] == "/v1/keysets"))
 
 

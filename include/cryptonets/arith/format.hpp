@@ -32,4 +32,10 @@ std::string counted(size_t count, const std::string& singular, const std::string
 // more, a key file "found 'CNPFKY" (a trial).
 std::string quoted_word(std::string_view word);
 
+// `argument` as one word of a POSIX sh command line: as it is when it holds only characters that
+// sh takes literally (letters, digits, and %+,-./:=@_), else in single quotes, each ' written
+// '\''. For the command lines the tools record to regenerate a file, and the commands a message
+// suggests: a name with a space, `...` or $(...) must paste into a shell as one word, not run.
+std::string shell_quoted(std::string_view argument);
+
 }  // namespace cryptonets

@@ -77,6 +77,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -245,8 +246,19 @@ encoding::BasicServerKeys<Scheme> load_server_keys(const std::string& parameters
 template <class Scheme = yashe::Scheme>
 encoding::BasicDecryptionKeys<Scheme> load_decryption_keys(const std::string& parameters,
                                                            const std::string& secret_keys);
-// std::runtime_error naming `path` if it is a protocol file of secret keys (a file that is not a
-// protocol file is left to the loader that reads it).
+// Whether `path` is a regular file that starts as a file of secret keys: the protocol file magic
+// "CNPF" or a single record's "CNET", then the kind byte 'S', whatever the format version, the
+// rest of the header or the file's name. Reads those 5 bytes only; false for anything else, a
+// file that cannot be opened (a secret key the caller cannot read is not exposed to it) and
+// anything not a regular file (never opened for long: a FIFO does not block).
+bool starts_as_secret_keys(const std::string& path);
+// The first (by name) entry at the top level of `directory` for which starts_as_secret_keys
+// holds, as directory + "/" + name (name alone for "."); nullopt when there is none or the
+// directory cannot be read (its files are then refused or read by whoever opens them).
+// Subdirectories are not searched.
+std::optional<std::string> secret_keys_in_directory(const std::string& directory);
+// std::runtime_error naming `path` if it starts as a file of secret keys (starts_as_secret_keys:
+// any format version); any other file is left to the loader that reads it.
 void refuse_secret_key_file(const std::string& path);
 
 // The files among `paths` that exist (a key directory's, or those given to a command) must carry
