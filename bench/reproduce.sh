@@ -13,6 +13,23 @@
 # Every other argument goes to the driver (cryptonets-reproduce --help).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# The driver runs in the repository (its default inputs are relative to it): a path given relative
+# to the caller's directory is made absolute first (a trial: --out myout --report my.md from another
+# directory wrote both into the repository, and the last line named them as if in the caller's).
+caller="$PWD"
+args=("$@")
+for ((i = 0; i + 1 < ${#args[@]}; i++)); do
+  case "${args[$i]}" in
+    --out | --report | --paper-values | --model | --data | --float-model | --paper9-model | \
+      --paper9-float-model | --study-manifest)
+      i=$((i + 1))
+      case "${args[$i]}" in
+        /* | "") ;;
+        *) args[i]="$caller/${args[$i]}" ;;
+      esac
+      ;;
+  esac
+done
 cd "$root"
 
 out="bench/results/reproduction"
@@ -20,7 +37,6 @@ report="bench/results/reproduction.md"
 study_only=0
 mode=reduced
 help=0
-args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
   case "${args[$i]}" in
     -h | --help) help=1 ;;
@@ -92,7 +108,7 @@ status=0
 report_state() { stat -c '%i %s %y' -- "$1" 2>/dev/null || echo absent; }
 report_before="$(report_state "$report")"
 # The outputs named: the driver refuses to replace existing files at its defaults.
-"$driver" --git-commit "$commit" --out "$out" --report "$report" "$@" || status=$?
+"$driver" --git-commit "$commit" --out "$out" --report "$report" "${args[@]}" || status=$?
 if [ "$status" -ne 0 ]; then
   [ "$status" -eq 1 ] && [ "$(report_state "$report")" != "$report_before" ] || exit "$status"
 fi

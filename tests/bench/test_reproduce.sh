@@ -302,6 +302,20 @@ SOURCE_OUT="$out" SOURCE_REPORT="$report" CRYPTONETS_REPRODUCE="$work/differing-
 grep -qF "report: $work/differ.md" "$work/differing.log" ||
   fail "reproduce.sh when the scores differ does not name the report: $(cat "$work/differing.log")"
 [ -s "$work/differ/layers.png" ] || fail "reproduce.sh did not plot when the scores differ"
+# Relative outputs are the caller's: the script runs the driver from the repository, and --out
+# myout --report my.md from another directory wrote both into the repository (a trial).
+mkdir "$work/caller"
+status=0
+(cd "$work/caller" && SOURCE_OUT="$out" SOURCE_REPORT="$report" \
+  CRYPTONETS_REPRODUCE="$work/differing-driver" bash "$root/bench/reproduce.sh" \
+  --out rel-out --report rel.md) >"$work/relative.log" 2>&1 || status=$?
+[ "$status" -eq 1 ] || fail "reproduce.sh with relative outputs: exit $status, expected 1"
+{ [ -s "$work/caller/rel.md" ] && [ -s "$work/caller/rel-out/layers.png" ]; } ||
+  fail "reproduce.sh --out rel-out --report rel.md did not write them in the caller's directory: $(cat "$work/relative.log")"
+grep -qF "report: $work/caller/rel.md" "$work/relative.log" ||
+  fail "reproduce.sh with relative outputs names another report: $(tail -n 1 "$work/relative.log")"
+{ [ -e "$root/rel-out" ] || [ -e "$root/rel.md" ]; } &&
+  fail "reproduce.sh wrote relative outputs into the repository" && rm -rf "$root/rel-out" "$root/rel.md"
 
 # Outside the repository, --paper-values left at its default (the one default input relative to
 # the current directory) is not there: the error says it is the default and how to go on (it was
