@@ -116,15 +116,19 @@ scratch=""  # the run wrote its report: the test mode's directory stays, named a
 
 columns() { head -n 1 "$1" | awk -F, '{ print NF }'; }
 plots="$root/bench/plots"
+# $out as a gnuplot string: in single quotes a quote is doubled (a trial: --out "r'2" failed at the
+# first plot, after the whole run: "unexpected or unrecognized token").
+q="'"
+dir="'${out//$q/$q$q}'"
 if [ "$study_only" -eq 1 ]; then
-  gnuplot -e "dir='$out'" "$plots/activation_study.gp"
+  gnuplot -e "dir=$dir" "$plots/activation_study.gp"
   echo "report: $report; CSV and PNG files: $out/$note"
   exit "$status"
 fi
-gnuplot -e "dir='$out'; ncols=$(columns "$out/layers_plot.csv")" "$plots/layers.gp"
-gnuplot -e "dir='$out'; ncols=$(columns "$out/noise_plot.csv")" "$plots/noise.gp"
-gnuplot -e "dir='$out'" "$plots/scaling_n.gp"
-gnuplot -e "dir='$out'; ncols=$(columns "$out/scaling_threads_plot.csv")" "$plots/scaling_threads.gp"
-gnuplot -e "dir='$out'" "$plots/activation_study.gp"
+gnuplot -e "dir=$dir; ncols=$(columns "$out/layers_plot.csv")" "$plots/layers.gp"
+gnuplot -e "dir=$dir; ncols=$(columns "$out/noise_plot.csv")" "$plots/noise.gp"
+gnuplot -e "dir=$dir" "$plots/scaling_n.gp"
+gnuplot -e "dir=$dir; ncols=$(columns "$out/scaling_threads_plot.csv")" "$plots/scaling_threads.gp"
+gnuplot -e "dir=$dir" "$plots/activation_study.gp"
 echo "report: $report; CSV and PNG files: $out/$note"
 exit "$status"

@@ -316,6 +316,17 @@ grep -qF "report: $work/caller/rel.md" "$work/relative.log" ||
   fail "reproduce.sh with relative outputs names another report: $(tail -n 1 "$work/relative.log")"
 { [ -e "$root/rel-out" ] || [ -e "$root/rel.md" ]; } &&
   fail "reproduce.sh wrote relative outputs into the repository" && rm -rf "$root/rel-out" "$root/rel.md"
+# A quote in --out is plotted like any other name (gnuplot's string ended there: "unexpected or
+# unrecognized token", no PNG, after the whole run).
+status=0
+SOURCE_OUT="$out" SOURCE_REPORT="$report" CRYPTONETS_REPRODUCE="$work/differing-driver" \
+  bash "$root/bench/reproduce.sh" --out "$work/it's out" --report "$work/it's.md" \
+  >"$work/quote.log" 2>&1 || status=$?
+[ "$status" -eq 1 ] || fail "reproduce.sh with a quote in --out: exit $status, expected 1"
+for png in layers noise scaling_n scaling_threads activation_study; do
+  [ -s "$work/it's out/$png.png" ] ||
+    fail "reproduce.sh with a quote in --out drew no $png.png: $(tail -n 3 "$work/quote.log")"
+done
 
 # Outside the repository, --paper-values left at its default (the one default input relative to
 # the current directory) is not there: the error says it is the default and how to go on (it was
