@@ -77,6 +77,16 @@ step single_other_seed "$exe" infer --keys "$work/server" --in "$work/one.ct" \
   --out "$work/other.ct" --threads 1 --seed 6
 "$python" "$same" "$work/one.single.ct" "$work/other.ct" >/dev/null &&
   fail "same_ciphertexts.py finds two different seeds' scores equal"
+# The README names the script: one file, a missing one and a key file are refused with a message
+# and exit 2 (each was a Python traceback: an IndexError, a FileNotFoundError, a division by zero).
+for args in "$work/one.ct" "$work/one.ct|$work/missing.ct" "$work/server/public.key|$work/one.ct"; do
+  IFS='|' read -r -a files <<<"$args"
+  status=0
+  "$python" "$same" "${files[@]}" >"$work/same.log" 2>&1 || status=$?
+  { [ "$status" -eq 2 ] && grep -q "^usage: \|^same_ciphertexts.py: " "$work/same.log" &&
+    ! grep -q Traceback "$work/same.log"; } ||
+    fail "same_ciphertexts.py ${files[*]}: exit $status, expected 2 with a message: $(cat "$work/same.log")"
+done
 
 # 1b. BFV: the same on 1 and 2 ranks (one batch; the partial sums of the dense layers).
 step keygen_bfv "$exe" keygen --scheme bfv --out-dir "$work/bfv_client" \
