@@ -15,8 +15,10 @@ driver="$2"
 out="$work/reproduction"
 report="$work/reproduction.md"
 
+# --model named (the shipped one, by its absolute path): the report names the file run.
 CRYPTONETS_REPRODUCE="$driver" bash "$root/bench/reproduce.sh" --mode test --out "$out" \
-  --report "$report" --paper-values "$root/bench/paper_values.csv" --seed 9 >"$work/log" 2>&1 || {
+  --report "$report" --paper-values "$root/bench/paper_values.csv" --seed 9 \
+  --model "$root/data/model.txt" >"$work/log" 2>&1 || {
   cat "$work/log"
   echo "FAIL: bench/reproduce.sh --mode test exited with an error"
   exit 1
@@ -92,6 +94,9 @@ grep -q "^| param_t1 | .* | 1099511922689 | .* | code |\$" "$report" ||
 for row in "| YASHE' paper | 1024 |" "| YASHE' default | 1024 |" "| BFV | 1024 |"; do
   grep -qF "$row" "$report" || fail "the parameters table lacks the row '$row'"
 done
+# The networks' files as run (a trial: --model mydata/model.txt was reported as data/model.txt).
+grep -qF "The 5-layer network trained directly (\`$root/data/model.txt\`, from \`data/model-float.txt\`)" \
+  "$report" || fail "the networks section does not name --model: $(grep "^The 5-layer" "$report")"
 grep -q "| network | parameters | n | log2 q | plaintext moduli | output bits | float | integer | encrypted | encrypted = plain | noise left (bits) | time per batch (s) | paper accuracy |" "$report" ||
   fail "the networks table lacks its columns"
 [ "$(grep -cE "^\| (5-layer|9-layer).*\| (YASHE' paper|YASHE' default|BFV) \|.*\| yes \|" "$report")" -eq 6 ] ||
