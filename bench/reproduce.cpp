@@ -571,6 +571,12 @@ class PaperValues {
       if (fields.size() != 6) {
         throw std::runtime_error(path.string() + ": a row needs 6 fields: '" + line + "'");
       }
+      // A value entered as a new line beside its old row (the last one was used, and the report
+      // listed the key twice): which one is meant is the user's to say.
+      if (values_.contains(fields[0])) {
+        throw std::runtime_error(path.string() + ": the key '" + fields[0] +
+                                 "' has two rows; keep one (edit its value in place)");
+      }
       order_.push_back(fields[0]);
       values_[fields[0]] = {fields[1], fields[2], fields[3], fields[4], fields[5]};
     }

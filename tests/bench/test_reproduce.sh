@@ -211,6 +211,17 @@ for bad in "--threads|01|--threads expects integers without a leading zero, got 
     [ ! -e "$work/bad-count.md" ]; } ||
     fail "$option $value: exit $status, expected 2 saying '$phrase': $(head -c 600 "$work/bad-count.log")"
 done
+# A key with two rows in the paper's values (a value entered as a new line beside its old row) is
+# refused before any work: the last row was used, and the report listed the key twice.
+cp "$root/bench/paper_values.csv" "$work/twice.csv"
+echo "latency,latency of one batch,250,s,Table 2 p. 5,verified" >>"$work/twice.csv"
+status=0
+"$driver" --study-only --mode test --threads 1 --accuracy-images 1 --no-verify \
+  --study-manifest "$work/one-row.csv" --paper-values "$work/twice.csv" --out "$work/twice" \
+  --report "$work/twice.md" >"$work/twice.log" 2>&1 || status=$?
+{ [ "$status" -eq 1 ] && grep -qF "the key 'latency' has two rows" "$work/twice.log" &&
+  ! grep -q '^\[reproduce\]' "$work/twice.log" && [ ! -e "$work/twice.md" ]; } ||
+  fail "a paper value's key on two rows: exit $status, expected 1 before any work: $(head -c 600 "$work/twice.log")"
 # An image count above what the run can use is lowered, and the value used said on stderr (a
 # trial: --accuracy-images 20000 ran on the 10000 test images without a word): the cheapest run,
 # the one-row study above.
