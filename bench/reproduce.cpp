@@ -1756,8 +1756,10 @@ void write_report(OutputFiles& files, const Options& o, const Results& r,
   md << "Gilad-Bachrach, Dowlin, Laine, Lauter, Naehrig, Wernsing, \"CryptoNets: Applying Neural "
         "Networks to Encrypted Data with High Throughput and Accuracy\", ICML 2016 (PMLR 48). "
         "Written by `bench/reproduce.sh` (driver `cryptonets-reproduce`). The 'paper' columns "
-        "come from `bench/paper_values.csv`; see [the paper's values](#the-papers-values) for "
-        "their sources and which are verified. Marks in the 'paper' cells: * the paper's own words "
+        "come from "
+     << code_span(o.paper_values.string())
+     << "; see [the paper's values](#the-papers-values) for their sources and which are verified. "
+        "Marks in the 'paper' cells: * the paper's own words "
         "(abstract); ◊ from someone's implementation of the paper (a SEAL 1.x-era example); "
         "§ a third party's report, not checked against the paper's text; ≈ arithmetic on "
         "those; † not checked against the paper's text; ‡ printed by the authors' later "
@@ -2023,7 +2025,8 @@ void write_report(OutputFiles& files, const Options& o, const Results& r,
   write_study_section(md, o, r, paper, rel);
 
   md << "## The paper's values\n\n";
-  md << "From `bench/paper_values.csv`. Status 'verified' means checked against the paper's "
+  md << "From " << code_span(o.paper_values.string())
+     << ". Status 'verified' means checked against the paper's "
         "text; any other status says how far the value could be checked. An empty value is "
         "never filled in by guesswork.\n\n| key | quantity | value | source | status |\n"
         "|---|---|---|---|---|\n";

@@ -94,6 +94,11 @@ grep -q "^| param_t1 | .* | 1099511922689 | .* | code |\$" "$report" ||
 for row in "| YASHE' paper | 1024 |" "| YASHE' default | 1024 |" "| BFV | 1024 |"; do
   grep -qF "$row" "$report" || fail "the parameters table lacks the row '$row'"
 done
+# The paper's values as read (a named --paper-values was reported as bench/paper_values.csv).
+for said in "The 'paper' columns come from \`$root/bench/paper_values.csv\`;" \
+  "From \`$root/bench/paper_values.csv\`. Status"; do
+  grep -qF "$said" "$report" || fail "the report does not name --paper-values: no '$said'"
+done
 # The networks' files as run (a trial: --model mydata/model.txt was reported as data/model.txt).
 grep -qF "The 5-layer network trained directly (\`$root/data/model.txt\`, from \`data/model-float.txt\`)" \
   "$report" || fail "the networks section does not name --model: $(grep "^The 5-layer" "$report")"
