@@ -571,6 +571,12 @@ class PaperValues {
       if (fields.size() != 6) {
         throw std::runtime_error(path.string() + ": a row needs 6 fields: '" + line + "'");
       }
+      // A value entered as a new line beside its old row (the last one was used, and the report
+      // listed the key twice): which one is meant is the user's to say.
+      if (values_.contains(fields[0])) {
+        throw std::runtime_error(path.string() + ": the key '" + fields[0] +
+                                 "' has two rows; keep one (edit its value in place)");
+      }
       order_.push_back(fields[0]);
       values_[fields[0]] = {fields[1], fields[2], fields[3], fields[4], fields[5]};
     }
@@ -1569,11 +1575,9 @@ void write_csvs(OutputFiles& files, const Options& o, const Results& r, const Pa
   }
 }
 
-// `text` as a code span in a cell of a Markdown table (CommonMark, GFM tables): fenced by one
-// backtick more than its longest run of backticks (and a space inside each fence when the text
-// holds a backtick, which CommonMark strips again), every | written \| (the table's escape, taken
-// out before the code span is read): a command line with either broke the code span or the row.
-std::string table_code_cell(const std::string& text) {
+// `text` as a code span (CommonMark): fenced by one backtick more than its longest run of
+// backticks, with a space inside each fence when the text holds a backtick (CommonMark strips it).
+std::string code_span(const std::string& text) {
   size_t longest = 0;
   size_t run = 0;
   for (const char c : text) {
@@ -1582,10 +1586,17 @@ std::string table_code_cell(const std::string& text) {
   }
   const std::string fence(longest + 1, '`');
   const std::string pad = longest > 0 ? " " : "";
-  std::string cell = fence + pad;
-  for (const char c : text)
+  return fence + pad + text + pad + fence;
+}
+
+// `text` as a code span in a cell of a Markdown table (CommonMark, GFM tables): code_span, every |
+// written \| (the table's escape, taken out before the code span is read): a command line with a
+// backtick or a | broke the code span or the row.
+std::string table_code_cell(const std::string& text) {
+  std::string cell;
+  for (const char c : code_span(text))
     cell += c == '|' ? std::string("\\|") : std::string(1, c);
-  return cell + pad + fence;
+  return cell;
 }
 
 // The 'Machine and run' section.
@@ -1745,8 +1756,10 @@ void write_report(OutputFiles& files, const Options& o, const Results& r,
   md << "Gilad-Bachrach, Dowlin, Laine, Lauter, Naehrig, Wernsing, \"CryptoNets: Applying Neural "
         "Networks to Encrypted Data with High Throughput and Accuracy\", ICML 2016 (PMLR 48). "
         "Written by `bench/reproduce.sh` (driver `cryptonets-reproduce`). The 'paper' columns "
-        "come from `bench/paper_values.csv`; see [the paper's values](#the-papers-values) for "
-        "their sources and which are verified. Marks in the 'paper' cells: * the paper's own words "
+        "come from "
+     << code_span(o.paper_values.string())
+     << "; see [the paper's values](#the-papers-values) for their sources and which are verified. "
+        "Marks in the 'paper' cells: * the paper's own words "
         "(abstract); ◊ from someone's implementation of the paper (a SEAL 1.x-era example); "
         "§ a third party's report, not checked against the paper's text; ≈ arithmetic on "
         "those; † not checked against the paper's text; ‡ printed by the authors' later "
@@ -1973,12 +1986,14 @@ void write_report(OutputFiles& files, const Options& o, const Results& r,
   md << "\n![scaling with threads](" << rel << "/scaling_threads.png)\n\n";
 
   md << "## Both training networks under each parameter set\n\n";
-  md << "The 5-layer network trained directly (`data/model.txt`, from `data/model-float.txt`) and "
-        "the paper's 9-layer training network ("
+  // The files run, not the shipped ones' names (a trial: --model mydata/model.txt was reported
+  // as `data/model.txt`, from `data/model-float.txt`).
+  md << "The 5-layer network trained directly (" << code_span(o.model.string()) << ", from "
+     << code_span(o.float_model.string()) << ") and the paper's 9-layer training network ("
      << paper.cell("training_network")
-     << ") trained, its linear layers 3-6 merged into one 845 -> 100 map and quantised "
-        "(`data/model-paper9.txt`, from `data/model-paper9-float.txt`; data/README.md has the "
-        "commands). Float and integer accuracy on the first "
+     << ") trained, its linear layers 3-6 merged into one 845 -> 100 map and quantised ("
+     << code_span(o.paper9_model.string()) << ", from " << code_span(o.paper9_float_model.string())
+     << "; data/README.md has the commands). Float and integer accuracy on the first "
      << (r.networks.empty() ? 0 : r.networks.front().images)
      << " test images; encrypted on the first "
      << (r.networks.empty() ? 0 : r.networks.front().encrypted_images) << " in batches of "
@@ -2010,7 +2025,8 @@ void write_report(OutputFiles& files, const Options& o, const Results& r,
   write_study_section(md, o, r, paper, rel);
 
   md << "## The paper's values\n\n";
-  md << "From `bench/paper_values.csv`. Status 'verified' means checked against the paper's "
+  md << "From " << code_span(o.paper_values.string())
+     << ". Status 'verified' means checked against the paper's "
         "text; any other status says how far the value could be checked. An empty value is "
         "never filled in by guesswork.\n\n| key | quantity | value | source | status |\n"
         "|---|---|---|---|---|\n";

@@ -13,6 +13,23 @@
 # Every other argument goes to the driver (cryptonets-reproduce --help).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# The driver runs in the repository (its default inputs are relative to it): a path given relative
+# to the caller's directory is made absolute first (a trial: --out myout --report my.md from another
+# directory wrote both into the repository, and the last line named them as if in the caller's).
+caller="$PWD"
+args=("$@")
+for ((i = 0; i + 1 < ${#args[@]}; i++)); do
+  case "${args[$i]}" in
+    --out | --report | --paper-values | --model | --data | --float-model | --paper9-model | \
+      --paper9-float-model | --study-manifest)
+      i=$((i + 1))
+      case "${args[$i]}" in
+        /* | "") ;;
+        *) args[i]="$caller/${args[$i]}" ;;
+      esac
+      ;;
+  esac
+done
 cd "$root"
 
 out="bench/results/reproduction"
@@ -20,7 +37,6 @@ report="bench/results/reproduction.md"
 study_only=0
 mode=reduced
 help=0
-args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
   case "${args[$i]}" in
     -h | --help) help=1 ;;
@@ -92,7 +108,7 @@ status=0
 report_state() { stat -c '%i %s %y' -- "$1" 2>/dev/null || echo absent; }
 report_before="$(report_state "$report")"
 # The outputs named: the driver refuses to replace existing files at its defaults.
-"$driver" --git-commit "$commit" --out "$out" --report "$report" "$@" || status=$?
+"$driver" --git-commit "$commit" --out "$out" --report "$report" "${args[@]}" || status=$?
 if [ "$status" -ne 0 ]; then
   [ "$status" -eq 1 ] && [ "$(report_state "$report")" != "$report_before" ] || exit "$status"
 fi
@@ -100,15 +116,19 @@ scratch=""  # the run wrote its report: the test mode's directory stays, named a
 
 columns() { head -n 1 "$1" | awk -F, '{ print NF }'; }
 plots="$root/bench/plots"
+# $out as a gnuplot string: in single quotes a quote is doubled (a trial: --out "r'2" failed at the
+# first plot, after the whole run: "unexpected or unrecognized token").
+q="'"
+dir="'${out//$q/$q$q}'"
 if [ "$study_only" -eq 1 ]; then
-  gnuplot -e "dir='$out'" "$plots/activation_study.gp"
+  gnuplot -e "dir=$dir" "$plots/activation_study.gp"
   echo "report: $report; CSV and PNG files: $out/$note"
   exit "$status"
 fi
-gnuplot -e "dir='$out'; ncols=$(columns "$out/layers_plot.csv")" "$plots/layers.gp"
-gnuplot -e "dir='$out'; ncols=$(columns "$out/noise_plot.csv")" "$plots/noise.gp"
-gnuplot -e "dir='$out'" "$plots/scaling_n.gp"
-gnuplot -e "dir='$out'; ncols=$(columns "$out/scaling_threads_plot.csv")" "$plots/scaling_threads.gp"
-gnuplot -e "dir='$out'" "$plots/activation_study.gp"
+gnuplot -e "dir=$dir; ncols=$(columns "$out/layers_plot.csv")" "$plots/layers.gp"
+gnuplot -e "dir=$dir; ncols=$(columns "$out/noise_plot.csv")" "$plots/noise.gp"
+gnuplot -e "dir=$dir" "$plots/scaling_n.gp"
+gnuplot -e "dir=$dir; ncols=$(columns "$out/scaling_threads_plot.csv")" "$plots/scaling_threads.gp"
+gnuplot -e "dir=$dir" "$plots/activation_study.gp"
 echo "report: $report; CSV and PNG files: $out/$note"
 exit "$status"

@@ -321,7 +321,7 @@ std::optional<AnyInferSetup> prepare_infer(std::span<char* const> arguments) {
                     "1");
   options.add_value("watchdog", "SECONDS",
                     "under mpirun: a rank that waits longer than this for another ends the job "
-                    "with an error and no output",
+                    "with an error, exit status 3, and no output",
                     "600");
   if (!options.parse(arguments)) return std::nullopt;
 

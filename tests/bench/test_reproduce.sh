@@ -15,8 +15,10 @@ driver="$2"
 out="$work/reproduction"
 report="$work/reproduction.md"
 
+# --model named (the shipped one, by its absolute path): the report names the file run.
 CRYPTONETS_REPRODUCE="$driver" bash "$root/bench/reproduce.sh" --mode test --out "$out" \
-  --report "$report" --paper-values "$root/bench/paper_values.csv" --seed 9 >"$work/log" 2>&1 || {
+  --report "$report" --paper-values "$root/bench/paper_values.csv" --seed 9 \
+  --model "$root/data/model.txt" >"$work/log" 2>&1 || {
   cat "$work/log"
   echo "FAIL: bench/reproduce.sh --mode test exited with an error"
   exit 1
@@ -92,6 +94,14 @@ grep -q "^| param_t1 | .* | 1099511922689 | .* | code |\$" "$report" ||
 for row in "| YASHE' paper | 1024 |" "| YASHE' default | 1024 |" "| BFV | 1024 |"; do
   grep -qF "$row" "$report" || fail "the parameters table lacks the row '$row'"
 done
+# The paper's values as read (a named --paper-values was reported as bench/paper_values.csv).
+for said in "The 'paper' columns come from \`$root/bench/paper_values.csv\`;" \
+  "From \`$root/bench/paper_values.csv\`. Status"; do
+  grep -qF "$said" "$report" || fail "the report does not name --paper-values: no '$said'"
+done
+# The networks' files as run (a trial: --model mydata/model.txt was reported as data/model.txt).
+grep -qF "The 5-layer network trained directly (\`$root/data/model.txt\`, from \`data/model-float.txt\`)" \
+  "$report" || fail "the networks section does not name --model: $(grep "^The 5-layer" "$report")"
 grep -q "| network | parameters | n | log2 q | plaintext moduli | output bits | float | integer | encrypted | encrypted = plain | noise left (bits) | time per batch (s) | paper accuracy |" "$report" ||
   fail "the networks table lacks its columns"
 [ "$(grep -cE "^\| (5-layer|9-layer).*\| (YASHE' paper|YASHE' default|BFV) \|.*\| yes \|" "$report")" -eq 6 ] ||
@@ -206,6 +216,17 @@ for bad in "--threads|01|--threads expects integers without a leading zero, got 
     [ ! -e "$work/bad-count.md" ]; } ||
     fail "$option $value: exit $status, expected 2 saying '$phrase': $(head -c 600 "$work/bad-count.log")"
 done
+# A key with two rows in the paper's values (a value entered as a new line beside its old row) is
+# refused before any work: the last row was used, and the report listed the key twice.
+cp "$root/bench/paper_values.csv" "$work/twice.csv"
+echo "latency,latency of one batch,250,s,Table 2 p. 5,verified" >>"$work/twice.csv"
+status=0
+"$driver" --study-only --mode test --threads 1 --accuracy-images 1 --no-verify \
+  --study-manifest "$work/one-row.csv" --paper-values "$work/twice.csv" --out "$work/twice" \
+  --report "$work/twice.md" >"$work/twice.log" 2>&1 || status=$?
+{ [ "$status" -eq 1 ] && grep -qF "the key 'latency' has two rows" "$work/twice.log" &&
+  ! grep -q '^\[reproduce\]' "$work/twice.log" && [ ! -e "$work/twice.md" ]; } ||
+  fail "a paper value's key on two rows: exit $status, expected 1 before any work: $(head -c 600 "$work/twice.log")"
 # An image count above what the run can use is lowered, and the value used said on stderr (a
 # trial: --accuracy-images 20000 ran on the 10000 test images without a word): the cheapest run,
 # the one-row study above.
@@ -302,6 +323,31 @@ SOURCE_OUT="$out" SOURCE_REPORT="$report" CRYPTONETS_REPRODUCE="$work/differing-
 grep -qF "report: $work/differ.md" "$work/differing.log" ||
   fail "reproduce.sh when the scores differ does not name the report: $(cat "$work/differing.log")"
 [ -s "$work/differ/layers.png" ] || fail "reproduce.sh did not plot when the scores differ"
+# Relative outputs are the caller's: the script runs the driver from the repository, and --out
+# myout --report my.md from another directory wrote both into the repository (a trial).
+mkdir "$work/caller"
+status=0
+(cd "$work/caller" && SOURCE_OUT="$out" SOURCE_REPORT="$report" \
+  CRYPTONETS_REPRODUCE="$work/differing-driver" bash "$root/bench/reproduce.sh" \
+  --out rel-out --report rel.md) >"$work/relative.log" 2>&1 || status=$?
+[ "$status" -eq 1 ] || fail "reproduce.sh with relative outputs: exit $status, expected 1"
+{ [ -s "$work/caller/rel.md" ] && [ -s "$work/caller/rel-out/layers.png" ]; } ||
+  fail "reproduce.sh --out rel-out --report rel.md did not write them in the caller's directory: $(cat "$work/relative.log")"
+grep -qF "report: $work/caller/rel.md" "$work/relative.log" ||
+  fail "reproduce.sh with relative outputs names another report: $(tail -n 1 "$work/relative.log")"
+{ [ -e "$root/rel-out" ] || [ -e "$root/rel.md" ]; } &&
+  fail "reproduce.sh wrote relative outputs into the repository" && rm -rf "$root/rel-out" "$root/rel.md"
+# A quote in --out is plotted like any other name (gnuplot's string ended there: "unexpected or
+# unrecognized token", no PNG, after the whole run).
+status=0
+SOURCE_OUT="$out" SOURCE_REPORT="$report" CRYPTONETS_REPRODUCE="$work/differing-driver" \
+  bash "$root/bench/reproduce.sh" --out "$work/it's out" --report "$work/it's.md" \
+  >"$work/quote.log" 2>&1 || status=$?
+[ "$status" -eq 1 ] || fail "reproduce.sh with a quote in --out: exit $status, expected 1"
+for png in layers noise scaling_n scaling_threads activation_study; do
+  [ -s "$work/it's out/$png.png" ] ||
+    fail "reproduce.sh with a quote in --out drew no $png.png: $(tail -n 3 "$work/quote.log")"
+done
 
 # Outside the repository, --paper-values left at its default (the one default input relative to
 # the current directory) is not there: the error says it is the default and how to go on (it was

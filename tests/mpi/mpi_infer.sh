@@ -77,6 +77,16 @@ step single_other_seed "$exe" infer --keys "$work/server" --in "$work/one.ct" \
   --out "$work/other.ct" --threads 1 --seed 6
 "$python" "$same" "$work/one.single.ct" "$work/other.ct" >/dev/null &&
   fail "same_ciphertexts.py finds two different seeds' scores equal"
+# The README names the script: one file, a missing one and a key file are refused with a message
+# and exit 2 (each was a Python traceback: an IndexError, a FileNotFoundError, a division by zero).
+for args in "$work/one.ct" "$work/one.ct|$work/missing.ct" "$work/server/public.key|$work/one.ct"; do
+  IFS='|' read -r -a files <<<"$args"
+  status=0
+  "$python" "$same" "${files[@]}" >"$work/same.log" 2>&1 || status=$?
+  { [ "$status" -eq 2 ] && grep -q "^usage: \|^same_ciphertexts.py: " "$work/same.log" &&
+    ! grep -q Traceback "$work/same.log"; } ||
+    fail "same_ciphertexts.py ${files[*]}: exit $status, expected 2 with a message: $(cat "$work/same.log")"
+done
 
 # 1b. BFV: the same on 1 and 2 ranks (one batch; the partial sums of the dense layers).
 step keygen_bfv "$exe" keygen --scheme bfv --out-dir "$work/bfv_client" \
@@ -178,20 +188,21 @@ start_two_ranks() {  # NAME WATCHDOG
   pids+=("$rank1_pid")
 }
 
-wait_for_end() {  # NAME: mpirun's exit status, after 120 s at most
-  local status=0
+# Sets status to mpirun's exit status, after 120 s at most. In this shell, not in $(...): a
+# subshell cannot wait for its parent's job, and every status read so was -1.
+wait_for_end() {
+  status=0
   for _ in $(seq 1200); do
     kill -0 "$mpirun_pid" 2>/dev/null || break
     sleep 0.1
   done
   wait "$mpirun_pid" || status=$?
-  echo "$status"
 }
 
 # 3. A rank killed mid-run.
 start_two_ranks killed 600
 kill -KILL "$rank1_pid"
-status=$(wait_for_end killed)
+wait_for_end
 [ "$status" != 0 ] || fail "killed rank: infer exited 0"
 grep -qi "signal 9\|killed" "$work/killed.log" ||
   fail "killed rank: no message naming the killed rank: $(cat "$work/killed.log")"
@@ -200,9 +211,13 @@ grep -qi "signal 9\|killed" "$work/killed.log" ||
 # 4. A stalled rank: the watchdog (2 s) of rank 0 ends the job.
 start_two_ranks stalled 2
 kill -STOP "$rank1_pid"
-status=$(wait_for_end stalled)
+wait_for_end
 kill -KILL "$rank1_pid" 2>/dev/null || true
-[ "$status" != 0 ] || fail "stalled rank: infer exited 0"
+# Exit status 3, as infer --help says (it listed 0, 1 and 2 only).
+[ "$status" = 3 ] || fail "stalled rank: infer exited $status, expected 3"
+"${launcher[@]}" -n 1 "$exe" infer --help >"$work/help.txt" 2>&1 || true
+grep -A 1 -- "--watchdog" "$work/help.txt" | grep -q "exit status 3" ||
+  fail "infer --help under mpirun does not give the watchdog's exit status 3: $(cat "$work/help.txt")"
 grep -q "rank 0 of 2 waited .* another rank died or stalled; ending the job, no output written" \
   "$work/stalled.log" || fail "stalled rank: no watchdog message: $(cat "$work/stalled.log")"
 [ -e "$work/stalled.ct" ] && fail "stalled rank: left an output file"
