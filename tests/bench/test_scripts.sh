@@ -158,6 +158,12 @@ SCHEME=ckks expect 2 "SCHEME is yashe or bfv, got 'ckks'" service_bench.sh "$fak
 expect 0 "usage: bash bench/activation_study.sh" activation_study.sh --help
 TRAIN="$fake/cryptonets" expect 2 "unknown step 'bogus'" activation_study.sh relu bogus
 TRAIN="$fake/cryptonets" expect 2 "unknown step 'tanh-dropins'" activation_study.sh tanh-dropins
+# A drop-in is made (by the trainer) before it is quantised: a missing trainer is said before any
+# step, not after the quantisations before the drop-in's (a review).
+for steps in quantise quantise-relu-lsq-dropin; do
+  QUANTISE="$fake/cryptonets" TRAIN="$work/no-trainer" expect 2 "no program $work/no-trainer" \
+    activation_study.sh $steps
+done
 [ ! -e "$tree/data" ] || fail "activation_study.sh with an unknown step wrote $(ls -R "$tree/data")"
 unchanged "the scripts with bad counts"
 
