@@ -82,5 +82,18 @@ for file in bfv_scheme_n8192.txt bfv_scheme_n16.txt yashe_scheme_n16.txt sampler
   cmp -s "committed/$file" "$kat/$file" || fail "$file, with a signal during the commit, differs"
 done
 
+# DIR named as "DIR/." (a review: rename(2) cannot move ".", and the swap failed, "Device or
+# resource busy", after the work): its own name is swapped. The current directory itself is
+# refused before any work: swapped, it would leave the caller's shell in the old one, removed.
+mkdir dot && : >dot/other
+expect 0 "bfv_scheme_n16.txt" -- "$generator" dot/.
+for file in bfv_scheme_n8192.txt bfv_scheme_n16.txt yashe_scheme_n16.txt samplers_seed18004.txt; do
+  cmp -s "dot/$file" "$kat/$file" || fail "$file, written into 'dot/.', differs"
+done
+[ -f dot/other ] || fail "generate_bfv_kat dot/. removed dot's other file"
+expect 1 "'.' is the current directory" -- env -C dot "$generator" .
+[ "$(ls -A dot | tr '\n' ' ')" = "bfv_scheme_n16.txt bfv_scheme_n8192.txt other samplers_seed18004.txt yashe_scheme_n16.txt " ] ||
+  fail "generate_bfv_kat . (refused) changed the current directory: $(ls -A dot)"
+
 [ "$failures" -eq 0 ] && echo "generate_bfv_kat rebuilds data/kat's vectors byte for byte"
 [ "$failures" -eq 0 ]

@@ -105,10 +105,26 @@ class StagedDirectory {
     staging_signals::program = program;
     cryptonets::interrupts::install(staging_signals::remove_staged);
     if (target_.filename().empty()) target_ = target_.parent_path();  // "DIR/"
+    // "." and ".." ("DIR/.") are names rename(2) cannot move (EBUSY): the directory's own name,
+    // for the swap of replace_existing() (a review: 'generate_bfv_kat .' failed there, "Device or
+    // resource busy", after all the work).
+    const std::string given = target_.string();
+    if (target_.filename() == "." || target_.filename() == "..") {
+      target_ = fs::weakly_canonical(fs::absolute(target_));
+      if (target_.filename().empty()) target_ = target_.parent_path();  // "/x/new/" (not there)
+    }
     std::error_code error;
     const fs::file_status status = fs::status(target_, error);
     if (fs::exists(status) && !fs::is_directory(status)) {
       throw std::runtime_error("'" + target_.string() + "' exists and is not a directory");
+    }
+    // DIR is replaced whole (swapped with the new one): a shell in it is left in the old one,
+    // removed, where the vectors and the other entries are not to be seen.
+    if (fs::exists(status) && fs::equivalent(target_, ".", error)) {
+      throw std::runtime_error("'" + given +
+                               "' is the current directory, which would be replaced whole by the "
+                               "new one, leaving a shell here in the old, removed directory; run "
+                               "the generator from another directory (cd .. first)");
     }
     // The missing ancestors, deepest first: made here, removed again on failure.
     const fs::path parent = target_.parent_path().empty() ? "." : target_.parent_path();
