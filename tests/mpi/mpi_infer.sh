@@ -78,8 +78,11 @@ step single_other_seed "$exe" infer --keys "$work/server" --in "$work/one.ct" \
 "$python" "$same" "$work/one.single.ct" "$work/other.ct" >/dev/null &&
   fail "same_ciphertexts.py finds two different seeds' scores equal"
 # The README names the script: one file, a missing one and a key file are refused with a message
-# and exit 2 (each was a Python traceback: an IndexError, a FileNotFoundError, a division by zero).
-for args in "$work/one.ct" "$work/one.ct|$work/missing.ct" "$work/server/public.key|$work/one.ct"; do
+# and exit 2 (each was a Python traceback: an IndexError, a FileNotFoundError, a division by zero);
+# so is a cut file, compared with itself (exit 1, as for two different files).
+head -c -1 "$work/one.ct" >"$work/cut.ct"
+for args in "$work/one.ct" "$work/one.ct|$work/missing.ct" "$work/server/public.key|$work/one.ct" \
+  "$work/cut.ct|$work/cut.ct"; do
   IFS='|' read -r -a files <<<"$args"
   status=0
   "$python" "$same" "${files[@]}" >"$work/same.log" 2>&1 || status=$?

@@ -43,8 +43,11 @@ def main(a_path, b_path):
     records = (images + batch_size - 1) // batch_size * moduli
     record = (len(a) - HEADER) // records - BINDING
     if HEADER + records * (record + BINDING) != len(a):
-        print("the file size does not fit the header's record count")
-        return 1
+        # A cut or padded file is no ciphertext file (exit 2), not "different": a file compared
+        # with itself gave exit 1.
+        print(f"same_ciphertexts.py: '{a_path}' is not a whole ciphertext file: its size does not "
+              f"fit the header's {records} records", file=sys.stderr)
+        return 2
     skip = [(64, 72), (128, HEADER)] + [
         (HEADER + r * (record + BINDING) + record, HEADER + (r + 1) * (record + BINDING))
         for r in range(records)
