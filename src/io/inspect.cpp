@@ -262,13 +262,7 @@ void check_against_parameters(const std::string& key_path, const HeaderFields& k
 // A file that holds secret keys by design: a protocol file of secret keys or a secret key record
 // (its magic and kind byte 'S'), as inspect_file tells them.
 bool holds_secret_keys_by_design(const std::string& path) {
-  const std::optional<HeaderFields> header = peek_header(path);
-  if (header) return header->kind == 'S';
-  if (!special_file_kind(path).empty()) return false;
-  std::ifstream in(path, std::ios::binary);
-  std::array<char, 5> start{};
-  in.read(start.data(), start.size());
-  return in.gcount() == 5 && std::string_view(start.data(), 4) == "CNET" && start[4] == 'S';
+  return starts_as_secret_keys(path);  // the check infer makes of a server's key directory
 }
 
 // The identity recipe of FORMATS.md §3.3: the first 8 bytes, little-endian, of
