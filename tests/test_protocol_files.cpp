@@ -942,6 +942,19 @@ TEST_CASE("The server's key loader checks the key files' sizes before building a
                  "parameter set take " +
                      std::to_string(kProtocolHeaderBytes + evaluation_key_record_bytes(params))));
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+  // A header of another parameter set is refused before the contexts too, in the loader's words
+  // (left to the loader, it let them be built first all the same).
+  write_bytes(files.evaluation_keys,
+              with_kind(with_header_field(header, 8, 1), ProtocolFileKind::kEvaluationKeys));
+  const auto again = std::chrono::steady_clock::now();
+  CHECK(contains(error_of([&] {
+                   load_server_keys<yashe::Scheme>(files.parameters, files.evaluation_keys,
+                                                   files.public_keys);
+                 }),
+                 "evaluation.key': made for other parameters: parameter set fingerprint "
+                 "0x0000000000000001"));
+  CHECK(std::chrono::steady_clock::now() - again < std::chrono::seconds(2));
+  write_bytes(files.evaluation_keys, with_kind(header, ProtocolFileKind::kEvaluationKeys));
   // The public keys likewise, once the evaluation keys are as long as they should be.
   // (4 GiB at these parameters: a sparse file.)
   fs::resize_file(files.evaluation_keys,

@@ -239,21 +239,26 @@ ProtocolHeader read_header_of_kind(std::istream& in, const std::string& source,
   return header;
 }
 
-// The header belongs to this parameter set (and, for keys and ciphertexts, to these keys).
-template <class Contexts>
-void check_parameter_set(const ProtocolHeader& header, const Contexts& contexts,
+// The header belongs to the parameter set of `moduli` records and fingerprint `expected` (§3.3).
+void check_parameter_set(const ProtocolHeader& header, uint64_t moduli, uint64_t expected,
                          const std::string& source) {
-  if (header.moduli != contexts.size()) {
+  if (header.moduli != moduli) {
     fail(source, "made for other parameters: " +
                      counted(header.moduli, "plaintext modulus", "plaintext moduli") +
-                     ", the parameter set has " + std::to_string(contexts.size()));
+                     ", the parameter set has " + std::to_string(moduli));
   }
-  const uint64_t expected = parameter_set_fingerprint(contexts);
   if (header.parameter_set_fingerprint != expected) {
     fail(source, "made for other parameters: parameter set fingerprint " +
                      hex64(header.parameter_set_fingerprint) + ", the parameter set has " +
                      hex64(expected));
   }
+}
+
+// The header belongs to this parameter set (and, for keys and ciphertexts, to these keys).
+template <class Contexts>
+void check_parameter_set(const ProtocolHeader& header, const Contexts& contexts,
+                         const std::string& source) {
+  check_parameter_set(header, contexts.size(), parameter_set_fingerprint(contexts), source);
 }
 
 // Failures of the operating system (the open, or a read: EMFILE, ENOMEM, EIO, ...) are thrown as
@@ -577,26 +582,21 @@ BasicContextSet<S> contexts_of(const std::vector<typename S::Parameters>& record
   return contexts;
 }
 
-// A key file's size against the parameter set's records, before any context is built: the tables
-// of a context take memory and time in proportion to K·n·(primes of q and of its auxiliary base),
-// which a parameter set of a few kilobytes (64 moduli, n = 2^17, 64 primes) makes tens of
-// gigabytes, while key files of the size those parameters need cost more than that to send. A
-// file whose header is not that of these keys (another kind, scheme or parameter set, or damage)
-// is left to its loader, which names what is wrong with it.
+// A key file's header and size against the parameter set's records, before any context is built:
+// the tables of a context take memory and time in proportion to K·n·(primes of q and of its
+// auxiliary base), which a parameter set of a few kilobytes (64 moduli, n = 2^17, 64 primes)
+// makes tens of gigabytes, while key files of the size those parameters need cost more than that
+// to send. The header's refusals (damage, kind, scheme, parameter set) are the loader's own.
 template <class S>
 void require_key_file_size(const std::string& path, ProtocolFileKind kind,
                            const std::vector<typename S::Parameters>& records) {
-  std::optional<ProtocolHeader> header;
-  try {
-    header = read_protocol_header(path);
-  } catch (const std::runtime_error&) {
-    return;
-  }
-  if (header->kind != kind || header->scheme != scheme_id<S>() ||
-      header->moduli != records.size() ||
-      header->parameter_set_fingerprint != fingerprint_of_records(records)) {
-    return;
-  }
+  const std::string source = file_source(path);
+  reading(path, [&] {
+    std::ifstream in = open_for_reading(path);
+    const ProtocolHeader header =
+        read_header_of_kind(in, source, kind, scheme_id<S>(), "the parameter set is");
+    check_parameter_set(header, records.size(), fingerprint_of_records(records), source);
+  });
   uint64_t expected = kProtocolHeaderBytes;
   for (const auto& params : records) {
     expected += kind == ProtocolFileKind::kPublicKeys ? public_key_record_bytes(params)
@@ -604,11 +604,11 @@ void require_key_file_size(const std::string& path, ProtocolFileKind kind,
   }
   std::error_code error;
   const uint64_t size = std::filesystem::file_size(path, error);
-  if (error || size == expected) return;
-  fail(file_source(path),
-       std::string(size < expected ? "truncated" : "trailing bytes") + ": " + std::to_string(size) +
-           " bytes, where the " + protocol_kind_name(kind) + " of its parameter set take " +
-           std::to_string(expected) + " (checked before the parameters' tables are built)");
+  if (error || size == expected) return;  // not a regular file: the loader reports it
+  fail(source, std::string(size < expected ? "truncated" : "trailing bytes") + ": " +
+                   std::to_string(size) + " bytes, where the " + protocol_kind_name(kind) +
+                   " of its parameter set take " + std::to_string(expected) +
+                   " (checked before the parameters' tables are built)");
 }
 
 }  // namespace
