@@ -1119,6 +1119,48 @@ TEST_CASE("BFV: transparent ciphertexts are tracked, refused and made private (i
                        std::invalid_argument);
 }
 
+TEST_CASE("BFV: an output re-randomised under a public key with p_1 = 0 is found readable") {
+  // Found by an audit: the keyless detector looked only for c_1 = 0. Outputs are re-randomised
+  // with the client's public key, which the key loader takes as it comes: with p_0 = p_1 = 0 the
+  // encryption of zero added is (e_1, e_2), c_1 = e_2 is no longer zero, and a row of zero weights
+  // with bias 12345 left (Δ·12345 + e_1, e_2), which anyone reads as 12345 from c_0 alone. The
+  // writer of scores files and decrypt passed it as private.
+  const size_t n = 1024;
+  Prng prng = Prng::insecure_seeded(66);
+  const BfvCrtKeys keys = bfv_network_keys(n, 39, 1, prng);
+  const auto& context = keys.contexts[0];
+  const bfv::Evaluator evaluator(context, keys.keys[0].relinearization_key);
+  const bfv::Encryptor honest(context, keys.keys[0].public_key);
+  bfv::PublicKey degenerate = keys.keys[0].public_key;
+  degenerate.p0 = RnsPoly(context->ring(), PolyForm::evaluation);
+  degenerate.p1 = RnsPoly(context->ring(), PolyForm::evaluation);
+  const bfv::Encryptor hostile(context, degenerate);
+  Ciphertext bias = honest.encrypt(random_plaintext(prng, n, context->parameters().t), prng);
+  evaluator.multiply_scalar_inplace(bias, 0);
+  evaluator.add_scalar_inplace(bias, 12345);
+  REQUIRE(bias.transparent);
+
+  Ciphertext output = bias;
+  hostile.rerandomize_inplace(output, prng);
+  CHECK_FALSE(output.transparent);
+  CHECK(output.parts[1] != RnsPoly(context->ring(), PolyForm::coefficient));
+  // The leak: round(t·c_0/q) of the constant coefficient, no key.
+  const mpz_class c0 = context->q_base().compose(output.parts[0].data().data(), n);
+  const mpz_class t = context->parameters().t;
+  CHECK(mpz_class((2 * t * c0 + context->rns().q()) / (2 * context->rns().q())) % t == 12345);
+  CHECK(bfv::readable_without_secret_key(*context, output));
+  const BfvCrtDecryptionSet client(keys);
+  EncryptedBatch scores;
+  scores.images = 1;
+  scores.values = {{output}};
+  CHECK_THROWS_WITH(decrypt_scores(client, scores, mpz_class(1) << 20),
+                    doctest::Contains("can be read without the secret key"));
+
+  // Under the real public key the same output is private.
+  Ciphertext private_output = bias;
+  honest.rerandomize_inplace(private_output, prng);
+  CHECK_FALSE(bfv::readable_without_secret_key(*context, private_output));
+}
 TEST_CASE("BFV at n = 8192, log2 q = 218: a full batch of MNIST equals the plain network" *
           doctest::test_suite("slow")) {
   const BfvMnistRun run = run_bfv_mnist(8192, 8192, 63);

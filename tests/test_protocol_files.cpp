@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -823,4 +824,145 @@ TEST_CASE("require_one_key_set refuses a FIFO before opening it (opening one wai
   CHECK(error_of([&] {
           require_one_key_set({files.files.parameters, files.files.public_keys});
         }).empty());
+}
+
+namespace {
+
+// The inverse of an odd number modulo 2^64 (Newton: each step doubles the bits that are right).
+uint64_t inverse_mod_2_64(uint64_t odd) {
+  uint64_t x = odd;  // right to 3 bits: odd·odd ≡ 1 (mod 8)
+  for (int i = 0; i < 5; ++i)
+    x *= 2 - odd * x;
+  return x;
+}
+
+// `bytes` (a whole file) with its header's kind byte set to `kind` and the checksum redone.
+std::string with_kind(std::string bytes, ProtocolFileKind kind) {
+  bytes[4] = static_cast<char>(kind);
+  const auto digest =
+      sha256({reinterpret_cast<const uint8_t*>(bytes.data()), kHeaderChecksumOffset});
+  std::copy(digest.begin(), digest.end(), bytes.begin() + kHeaderChecksumOffset);
+  return bytes;
+}
+
+}  // namespace
+
+TEST_CASE("A header's values that overflow a record's size are refused, not divided by zero") {
+  // Found by an audit: the record-order check computed the stride between bindings as
+  // header + values·(bytes per ciphertext) + checksum + binding in 64 bits, and for values like
+  // these it wrapped to 0: SIGFPE in every reader (inspect, infer, decrypt) of a 1 KB file.
+  const SchemeDirectory<bfv::Scheme> bfv_files(57);
+  const SchemeDirectory<yashe::Scheme> yashe_files(58);
+  for (const bool bfv : {true, false}) {
+    CAPTURE(bfv);
+    const std::string path =
+        bfv ? bfv_files.write_ciphertexts("images.ct") : yashe_files.write_ciphertexts("images.ct");
+    const size_t parts = bfv ? 2 : 1;
+    const uint64_t empty = bfv ? ciphertext_batch_bytes(*bfv_files.keys.contexts[0], 0, parts)
+                               : ciphertext_batch_bytes(*yashe_files.keys.contexts[0], 0, parts);
+    const uint64_t each = (bfv ? ciphertext_batch_bytes(*bfv_files.keys.contexts[0], 1, parts)
+                               : ciphertext_batch_bytes(*yashe_files.keys.contexts[0], 1, parts)) -
+                          empty;
+    // values·each ≡ -(empty + binding) (mod 2^64): each is 16 times an odd number here.
+    const int shift = std::countr_zero(each);
+    const uint64_t fixed = empty + kProtocolBindingBytes;
+    REQUIRE(fixed % (uint64_t{1} << shift) == 0);
+    const uint64_t values = (0 - (fixed >> shift)) * inverse_mod_2_64(each >> shift);
+    REQUIRE(fixed + values * each == 0);
+    write_bytes(path, with_header_field(read_bytes(path), 48, values));
+    const std::string error = error_of([&] {
+      if (bfv) {
+        BfvCiphertextFileReader reader(path, bfv_files.keys.contexts, bfv_files.keys.key_ids());
+        reader.next();
+      } else {
+        CiphertextFileReader reader(path, yashe_files.keys.contexts, yashe_files.keys.key_ids());
+        reader.next();
+      }
+    });
+    CHECK(contains(error,
+                   "invalid: 3 ciphertexts, the file's header promises " + std::to_string(values)));
+  }
+}
+
+TEST_CASE("A ciphertext header whose batches times moduli pass 2^64 - 1 records is refused") {
+  // Found by an audit: B·K wrapped (2^63 batches under 2 moduli: 0 records), and the service's
+  // keyless check of a ciphertext file (verify_ciphertext_file: client submit and fetch, the
+  // server's scores) took the bare header for a whole file.
+  const SchemeDirectory<yashe::Scheme> files(59);
+  const std::string path = files.write_ciphertexts("images.ct");
+  const uint64_t images = uint64_t{1} << 63;
+  write_bytes(path,
+              with_header_field(with_header_field(read_bytes(path).substr(0, kProtocolHeaderBytes),
+                                                  kImagesOffset, images),
+                                kSourceImagesOffset, images));
+  CHECK(contains(error_of([&] { read_protocol_header(path); }),
+                 "invalid header: 9223372036854775808 batches under 2 plaintext moduli make more "
+                 "than 2^64 - 1 records"));
+}
+
+TEST_CASE("The server's key loader checks the key files' sizes before building any context") {
+  // Found by an audit: POST /v1/keysets (no token needed) built the contexts of the uploaded
+  // parameter set before reading its keys, and a 5 KB body of 8 moduli at n = 2^17 with 64
+  // primes (1.2 GB of tables and 5 s each) ran the server out of memory. The parameters here
+  // (one modulus) would take that much; the refusal comes before any of it.
+  const size_t n = size_t{1} << 17;
+  yashe::Parameters params;
+  params.n = n;
+  params.q_primes = generate_ntt_primes(61, 64, 2 * n);
+  params.t = 65537;
+  const uint64_t key_set = 0x0123456789abcdefull;
+  // The parameter set's identity (FORMATS.md §3.3) of its one record's fingerprint.
+  Sha256 identity;
+  const std::string tag = "cryptonets parameter set 1";
+  identity.update({reinterpret_cast<const uint8_t*>(tag.c_str()), tag.size() + 1});
+  uint8_t word[8];
+  for (uint64_t value : {uint64_t{1}, params.fingerprint()}) {
+    store_le(word, value, 8);
+    identity.update(word);
+  }
+  std::string header(kProtocolHeaderBytes, '\0');
+  std::copy_n("CNPFPY", 6, header.begin());
+  header[kVersionOffset] = static_cast<char>(kProtocolFileVersion);
+  header = with_header_field(header, 8, load_le(identity.digest().data(), 8));
+  header = with_header_field(header, 16, key_set);
+  header = with_header_field(header, 24, 1);
+  std::ostringstream record;
+  write_parameters(record, params);
+  TempDir dir;
+  const KeyDirectory files(dir.path.string());
+  write_bytes(files.parameters, header + record.str());
+  write_bytes(files.evaluation_keys, with_kind(header, ProtocolFileKind::kEvaluationKeys));
+  write_bytes(files.public_keys, with_kind(header, ProtocolFileKind::kPublicKeys));
+  const auto start = std::chrono::steady_clock::now();
+  const std::string error = error_of([&] {
+    load_server_keys<yashe::Scheme>(files.parameters, files.evaluation_keys, files.public_keys);
+  });
+  CHECK(contains(error,
+                 "evaluation.key': truncated: 160 bytes, where the evaluation keys of its "
+                 "parameter set take " +
+                     std::to_string(kProtocolHeaderBytes + evaluation_key_record_bytes(params))));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+  // A header of another parameter set is refused before the contexts too, in the loader's words
+  // (left to the loader, it let them be built first all the same).
+  write_bytes(files.evaluation_keys,
+              with_kind(with_header_field(header, 8, 1), ProtocolFileKind::kEvaluationKeys));
+  const auto again = std::chrono::steady_clock::now();
+  CHECK(contains(error_of([&] {
+                   load_server_keys<yashe::Scheme>(files.parameters, files.evaluation_keys,
+                                                   files.public_keys);
+                 }),
+                 "evaluation.key': made for other parameters: parameter set fingerprint "
+                 "0x0000000000000001"));
+  CHECK(std::chrono::steady_clock::now() - again < std::chrono::seconds(2));
+  write_bytes(files.evaluation_keys, with_kind(header, ProtocolFileKind::kEvaluationKeys));
+  // The public keys likewise, once the evaluation keys are as long as they should be.
+  // (4 GiB at these parameters: a sparse file.)
+  fs::resize_file(files.evaluation_keys,
+                  kProtocolHeaderBytes + evaluation_key_record_bytes(params));
+  CHECK(contains(error_of([&] {
+                   load_server_keys<yashe::Scheme>(files.parameters, files.evaluation_keys,
+                                                   files.public_keys);
+                 }),
+                 "public.key': truncated: 160 bytes, where the public keys of its parameter set "
+                 "take"));
 }

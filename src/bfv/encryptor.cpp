@@ -1,5 +1,6 @@
 #include "cryptonets/bfv/encryptor.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "cryptonets/random/samplers.hpp"
@@ -66,13 +67,10 @@ void Encryptor::rerandomize_inplace(Ciphertext& ct, Prng& prng) const {
 bool readable_without_secret_key(const Context& context, const Ciphertext& ct) {
   if (ct.transparent) return true;
   if (ct.parts.size() < 2) return true;  // c_0 alone: nothing masks the message
-  const RnsPoly& c1 = ct.parts[1];
-  for (size_t i = 0; i < context.q_base().size(); ++i) {
-    for (size_t j = 0; j < context.n(); ++j) {
-      if (c1.residues(i)[j] != 0) return false;
-    }
-  }
-  return true;
+  const auto c1 = ct.parts[1].data();
+  if (std::all_of(c1.begin(), c1.end(), [](uint64_t value) { return value == 0; })) return true;
+  // c_1 small (a public key whose p_1 is zero or small): c_0 alone rounds to the message.
+  return rlwe::rounds_to_message_without_key(context.rns(), ct.parts[0]);
 }
 
 Decryptor::Decryptor(std::shared_ptr<const Context> context, SecretKey secret_key)

@@ -149,6 +149,13 @@ void check_header_fields(const ProtocolHeader& header, const std::string& source
     fail(source, "invalid header: first image " + std::to_string(header.first_image) + " + " +
                      std::to_string(header.images) + " images exceeds 2^64 - 1");
   }
+  // B·K records, each bound to its index and to B·K (§5.4): a count past 2^64 - 1 wrapped, to 0
+  // for 2^63 images of one per batch under 2 moduli, and the bare header passed as a whole file.
+  if (ciphertexts && header.batch_count() > UINT64_MAX / header.moduli) {
+    fail(source, "invalid header: " + std::to_string(header.batch_count()) + " batches under " +
+                     std::to_string(header.moduli) +
+                     " plaintext moduli make more than 2^64 - 1 records");
+  }
   if (ciphertexts && header.file_id == 0) fail(source, "invalid header: file id 0");
   if (ciphertexts && header.source.images < header.first_image + header.images) {
     fail(source, "invalid header: images " + std::to_string(header.first_image) + " to " +
@@ -236,21 +243,26 @@ ProtocolHeader read_header_of_kind(std::istream& in, const std::string& source,
   return header;
 }
 
-// The header belongs to this parameter set (and, for keys and ciphertexts, to these keys).
-template <class Contexts>
-void check_parameter_set(const ProtocolHeader& header, const Contexts& contexts,
+// The header belongs to the parameter set of `moduli` records and fingerprint `expected` (§3.3).
+void check_parameter_set(const ProtocolHeader& header, uint64_t moduli, uint64_t expected,
                          const std::string& source) {
-  if (header.moduli != contexts.size()) {
+  if (header.moduli != moduli) {
     fail(source, "made for other parameters: " +
                      counted(header.moduli, "plaintext modulus", "plaintext moduli") +
-                     ", the parameter set has " + std::to_string(contexts.size()));
+                     ", the parameter set has " + std::to_string(moduli));
   }
-  const uint64_t expected = parameter_set_fingerprint(contexts);
   if (header.parameter_set_fingerprint != expected) {
     fail(source, "made for other parameters: parameter set fingerprint " +
                      hex64(header.parameter_set_fingerprint) + ", the parameter set has " +
                      hex64(expected));
   }
+}
+
+// The header belongs to this parameter set (and, for keys and ciphertexts, to these keys).
+template <class Contexts>
+void check_parameter_set(const ProtocolHeader& header, const Contexts& contexts,
+                         const std::string& source) {
+  check_parameter_set(header, contexts.size(), parameter_set_fingerprint(contexts), source);
 }
 
 // Failures of the operating system (the open, or a read: EMFILE, ENOMEM, EIO, ...) are thrown as
@@ -449,6 +461,15 @@ uint64_t fingerprint_of(const Contexts& contexts) {
   return hash_words("cryptonets parameter set 1", fingerprints);
 }
 
+// The same identity from the parameters, before any context is built.
+template <class Parameters>
+uint64_t fingerprint_of_records(const std::vector<Parameters>& records) {
+  std::vector<uint64_t> fingerprints;
+  for (const Parameters& params : records)
+    fingerprints.push_back(params.fingerprint());
+  return hash_words("cryptonets parameter set 1", fingerprints);
+}
+
 }  // namespace
 
 ContextSet make_context_set(const yashe::Parameters& base, const std::vector<uint64_t>& moduli) {
@@ -527,8 +548,9 @@ void save_parameter_set(const std::string& path, const BfvContextSet& contexts, 
 
 namespace {
 
+// The parameter set's records, every check made but no context built (contexts_of builds them).
 template <class S>
-BasicContextSet<S> read_parameter_set(const std::string& path) {
+std::vector<typename S::Parameters> read_parameter_records(const std::string& path) {
   using Parameters = typename S::Parameters;
   const std::string source = file_source(path);
   std::ifstream in = open_for_reading(path);
@@ -549,21 +571,55 @@ BasicContextSet<S> read_parameter_set(const std::string& path) {
       fail(source, "invalid: plaintext modulus " + std::to_string(params.t) + " appears twice");
     }
   }
-  BasicContextSet<S> contexts;
-  for (const Parameters& params : all)
-    contexts.push_back(S::Context::create(params));
-  if (parameter_set_fingerprint(contexts) != header.parameter_set_fingerprint) {
+  if (fingerprint_of_records(all) != header.parameter_set_fingerprint) {
     fail(source, "invalid: the header's fingerprint " + hex64(header.parameter_set_fingerprint) +
                      " is not that of its records");
   }
+  return all;
+}
+
+template <class S>
+BasicContextSet<S> contexts_of(const std::vector<typename S::Parameters>& records) {
+  BasicContextSet<S> contexts;
+  for (const auto& params : records)
+    contexts.push_back(S::Context::create(params));
   return contexts;
+}
+
+// A key file's header and size against the parameter set's records, before any context is built:
+// the tables of a context take memory and time in proportion to K·n·(primes of q and of its
+// auxiliary base), which a parameter set of a few kilobytes (64 moduli, n = 2^17, 64 primes)
+// makes tens of gigabytes, while key files of the size those parameters need cost more than that
+// to send. The header's refusals (damage, kind, scheme, parameter set) are the loader's own.
+template <class S>
+void require_key_file_size(const std::string& path, ProtocolFileKind kind,
+                           const std::vector<typename S::Parameters>& records) {
+  const std::string source = file_source(path);
+  reading(path, [&] {
+    std::ifstream in = open_for_reading(path);
+    const ProtocolHeader header =
+        read_header_of_kind(in, source, kind, scheme_id<S>(), "the parameter set is");
+    check_parameter_set(header, records.size(), fingerprint_of_records(records), source);
+  });
+  uint64_t expected = kProtocolHeaderBytes;
+  for (const auto& params : records) {
+    expected += kind == ProtocolFileKind::kPublicKeys ? public_key_record_bytes(params)
+                                                      : evaluation_key_record_bytes(params);
+  }
+  std::error_code error;
+  const uint64_t size = std::filesystem::file_size(path, error);
+  if (error || size == expected) return;  // not a regular file: the loader reports it
+  fail(source, std::string(size < expected ? "truncated" : "trailing bytes") + ": " +
+                   std::to_string(size) + " bytes, where the " + protocol_kind_name(kind) +
+                   " of its parameter set take " + std::to_string(expected) +
+                   " (checked before the parameters' tables are built)");
 }
 
 }  // namespace
 
 template <class S>
 BasicContextSet<S> load_parameter_set(const std::string& path) {
-  return reading(path, [&] { return read_parameter_set<S>(path); });
+  return contexts_of<S>(reading(path, [&] { return read_parameter_records<S>(path); }));
 }
 
 template ContextSet load_parameter_set<yashe::Scheme>(const std::string& path);
@@ -692,8 +748,13 @@ encoding::BasicServerKeys<S> load_server_keys(const std::string& parameters,
                                               const std::string& public_keys) {
   for (const std::string& path : {parameters, evaluation_keys, public_keys})
     refuse_secret_key_file(path);
+  // The server's keys come from its clients (POST /v1/keysets, anyone's): the key files must be
+  // as large as their parameters need before the contexts are built.
+  const auto records = reading(parameters, [&] { return read_parameter_records<S>(parameters); });
+  require_key_file_size<S>(evaluation_keys, ProtocolFileKind::kEvaluationKeys, records);
+  require_key_file_size<S>(public_keys, ProtocolFileKind::kPublicKeys, records);
   encoding::BasicServerKeys<S> keys;
-  keys.contexts = load_parameter_set<S>(parameters);
+  keys.contexts = contexts_of<S>(records);
   keys.evaluation_keys = load_evaluation_keys(evaluation_keys, keys.contexts);
   keys.public_keys = load_public_keys(public_keys, keys.contexts);
   require_one_key_set({parameters, evaluation_keys, public_keys});
@@ -950,6 +1011,12 @@ void BasicCiphertextFileReader<S>::diagnose_record_order() {
     in_.clear();
     in_.seekg(start);
   }
+  // A header's values so many that one record would not fit in 2^64 bytes: no such record is in
+  // the file, and the record checks say so. Computed regardless, the size wrapped around (to a
+  // stride of 0 for some values: a division by zero, SIGFPE, on a 1 KB file).
+  const uint64_t empty = ciphertext_batch_bytes(*contexts_.front(), 0, parts);
+  const uint64_t each = ciphertext_batch_bytes(*contexts_.front(), 1, parts) - empty;
+  if (header_.values > (UINT64_MAX - empty - kProtocolBindingBytes) / each) return;
   const uint64_t record = ciphertext_batch_bytes(*contexts_.front(), header_.values, parts);
   const uint64_t stride = record + kProtocolBindingBytes;
   const uint64_t size = static_cast<uint64_t>(end_position);

@@ -955,6 +955,40 @@ void write_ciphertexts_of(std::ostream& out, const typename S::Context& context,
   writer.finish();
 }
 
+// The sizes of §4.2 and §4.3 from the parameters alone (a context computes the same from its
+// tables: polynomial_bytes, digit_count).
+template <class Parameters>
+uint64_t polynomial_bytes_of(const Parameters& params) {
+  uint64_t bytes = 0;
+  for (uint64_t q : params.q_primes)
+    bytes += 8 * packed_words(params.n, std::bit_width(q));
+  return bytes;
+}
+
+template <class Parameters>
+uint64_t digit_count_of(const Parameters& params) {
+  const int digit_bits =
+      params.decomposition_bits == 0 ? Modulus::kMaxBits : params.decomposition_bits;
+  uint64_t digits = 0;
+  for (uint64_t q : params.q_primes)
+    digits += static_cast<uint64_t>((std::bit_width(q) + digit_bits - 1) / digit_bits);
+  return digits;
+}
+
+template <class S>
+uint64_t public_key_record_bytes_of(const typename S::Parameters& params) {
+  return kSerializationHeaderBytes + 8 +
+         SchemeFormat<S>::kPublicKeyParts * polynomial_bytes_of(params) +
+         kSerializationChecksumBytes;
+}
+
+template <class S>
+uint64_t evaluation_key_record_bytes_of(const typename S::Parameters& params) {
+  return kSerializationHeaderBytes + 16 +
+         digit_count_of(params) * SchemeFormat<S>::kDigitParts * polynomial_bytes_of(params) +
+         kSerializationChecksumBytes;
+}
+
 template <class S>
 uint64_t ciphertext_batch_bytes_of(const typename S::Context& context, uint64_t count,
                                    size_t parts) {
@@ -1073,6 +1107,12 @@ typename S::Parameters load_parameters(const std::string& path) {
   }                                                                                                \
   uint64_t ciphertext_batch_bytes(const S::Context& context, uint64_t count, size_t parts) {       \
     return ciphertext_batch_bytes_of<S>(context, count, parts);                                    \
+  }                                                                                                \
+  uint64_t public_key_record_bytes(const S::Parameters& params) {                                  \
+    return public_key_record_bytes_of<S>(params);                                                  \
+  }                                                                                                \
+  uint64_t evaluation_key_record_bytes(const S::Parameters& params) {                              \
+    return evaluation_key_record_bytes_of<S>(params);                                              \
   }
 
 CRYPTONETS_SERIALIZE_SCHEME(yashe::Scheme)

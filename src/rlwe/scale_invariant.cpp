@@ -189,4 +189,25 @@ double invariant_noise_budget(const RnsContext& ctx, const RnsPoly& x) {
   return std::max(0.0, log2_ratio - 1);
 }
 
+bool rounds_to_message_without_key(const RnsContext& ctx, const RnsPoly& x) {
+  const size_t n = ctx.n();
+  if (n < 64) return false;
+  const RnsBase& base = ctx.q_base();
+  const uint64_t t = ctx.t().value();
+  // t·x/q mod 1 = Σ_i [t·x·q̂_i^-1]_{q_i} / q_i mod 1 (CRT), in double precision: the error,
+  // about k·2^-52, is far below the 1/4 margin.
+  for (size_t j = 0; j < n; ++j) {
+    double fraction = 0;
+    for (size_t i = 0; i < base.size(); ++i) {
+      const Modulus& q = base[i];
+      const uint64_t y = mul_shoup(mul_mod(x.residues(i)[j], q.reduce(t), q),
+                                   base.punctured_inverse(i), q.value());
+      fraction += static_cast<double>(y) / static_cast<double>(q.value());
+    }
+    fraction -= std::round(fraction);
+    if (std::fabs(fraction) >= 0.25) return false;
+  }
+  return true;
+}
+
 }  // namespace cryptonets::rlwe

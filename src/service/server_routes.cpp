@@ -603,6 +603,27 @@ int Server::Impl::retry_after_seconds() const {
   return std::clamp(static_cast<int>(std::ceil(last_job_seconds_)), 1, 3600);
 }
 
+namespace {
+
+// A key set being registered that cannot be read back: the keys' fault (400) unless the server's
+// own (classify_failure): out of memory or file handles, a failed read (503: it answered 400
+// 'std::bad_alloc', telling a client that its keys were bad), or its permissions (500).
+HttpError registration_failure(const std::exception& e, const std::string& message) {
+  switch (classify_failure(e)) {
+    case ReadFailure::kConfiguration:
+      return with_detail(HttpError(500, configuration_answer(failure_cause(e))), e.what());
+    case ReadFailure::kPassing:
+      return HttpError(503,
+                       "the server cannot read the keys right now (" + message + "); retry later",
+                       kTransientRetrySeconds);
+    case ReadFailure::kFiles:
+      break;
+  }
+  return HttpError(400, message);
+}
+
+}  // namespace
+
 void Server::Impl::register_keys(const httplib::Request& req, httplib::Response& res,
                                  const httplib::ContentReader& reader) {
   // Every refusal before receive_body is answered from the headers and leaves the body unread,
@@ -669,7 +690,7 @@ void Server::Impl::register_keys(const httplib::Request& req, httplib::Response&
     try {
       header = read_protocol_header(paths[i]);
     } catch (const std::runtime_error& e) {
-      throw HttpError(400, client_message(e.what(), paths[i], name));
+      throw registration_failure(e, client_message(e.what(), paths[i], name));
     }
     if (header.kind == ProtocolFileKind::kSecretKeys) {
       throw HttpError(422, "refused: " + name + " holds secret keys; " + kNoSecretKeys);
@@ -691,7 +712,7 @@ void Server::Impl::register_keys(const httplib::Request& req, httplib::Response&
     std::string message = e.what();
     for (size_t p = 0; p < 3; ++p)
       message = client_message(message, paths[p], std::string("part '") + part_names[p] + "'");
-    throw HttpError(400, message);
+    throw registration_failure(e, message);
   }
   try {
     omp_set_num_threads(1);

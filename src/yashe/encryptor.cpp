@@ -151,25 +151,7 @@ void Encryptor::rerandomize_inplace(Ciphertext& ct, Prng& prng, double flooding_
 }
 
 bool readable_without_secret_key(const Context& context, const Ciphertext& ct) {
-  if (ct.transparent) return true;
-  const size_t n = context.n();
-  if (n < 64) return false;
-  const RnsBase& base = context.q_base();
-  const uint64_t t = context.parameters().t;
-  // t·c/q mod 1 = Σ_i [t·c·q̂_i^-1]_{q_i} / q_i mod 1 (CRT), in double precision: the error,
-  // about k·2^-52, is far below the 1/4 margin.
-  for (size_t j = 0; j < n; ++j) {
-    double fraction = 0;
-    for (size_t i = 0; i < base.size(); ++i) {
-      const Modulus& q = base[i];
-      const uint64_t y = mul_shoup(mul_mod(ct.parts[0].residues(i)[j], q.reduce(t), q),
-                                   base.punctured_inverse(i), q.value());
-      fraction += static_cast<double>(y) / static_cast<double>(q.value());
-    }
-    fraction -= std::round(fraction);
-    if (std::fabs(fraction) >= 0.25) return false;
-  }
-  return true;
+  return ct.transparent || rlwe::rounds_to_message_without_key(context.rns(), ct.parts[0]);
 }
 
 Decryptor::Decryptor(std::shared_ptr<const Context> context, SecretKey secret_key)

@@ -42,7 +42,10 @@ class Encryptor {
 
 // Whether anyone can read `ct` without the secret key: it carries the transparent flag
 // (rlwe/types.hpp), or its part c_1 is zero, so that c_0 = Δ·m + e alone decrypts it
-// (round(t·c_0/q)). A re-randomised output is neither.
+// (round(t·c_0/q)), or c_0 alone rounds to a message all the same
+// (rlwe::rounds_to_message_without_key): c_1 small, as a re-randomisation with a public key whose
+// p_1 is zero or small leaves it (c_0 + c_1·s = Δ·m + e with c_1·s small). A re-randomised output
+// under a well-formed public key is none of these.
 bool readable_without_secret_key(const Context& context, const Ciphertext& ct);
 
 class Decryptor {

@@ -237,7 +237,11 @@ encoding::BasicEncryptionKeys<Scheme> load_encryption_keys(const std::string& pa
                                                            const std::string& public_keys);
 // What the server holds: the parameter set, the evaluation keys and the public keys. A secret key
 // file given for any of them is refused by name ("the server never holds the secret key"),
-// before anything is loaded, whatever its scheme.
+// before anything is loaded, whatever its scheme. The parameter set's records are read first, and
+// key files (of the right kind, scheme and parameter set) whose size is not the one those
+// parameters give are refused ("truncated", "trailing bytes") before any context is built: the
+// keys come from the service's clients, and a parameter set of a few kilobytes can ask for tens of
+// gigabytes of tables.
 template <class Scheme = yashe::Scheme>
 encoding::BasicServerKeys<Scheme> load_server_keys(const std::string& parameters,
                                                    const std::string& evaluation_keys,

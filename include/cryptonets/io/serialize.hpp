@@ -175,6 +175,15 @@ std::vector<rlwe::Ciphertext> load_ciphertexts(const std::string& path,
 uint64_t ciphertext_batch_bytes(const yashe::Context& context, uint64_t count, size_t parts = 0);
 uint64_t ciphertext_batch_bytes(const bfv::Context& context, uint64_t count, size_t parts = 0);
 
+// The exact size in bytes of a public key record and of an evaluation key record (header, payload
+// and checksum) under `params`, computed from the parameters alone: what a key file must hold
+// before any context is built for it (building one costs far more memory than its parameters
+// record takes; protocol_files.hpp, load_server_keys).
+uint64_t public_key_record_bytes(const yashe::Parameters& params);
+uint64_t public_key_record_bytes(const bfv::Parameters& params);
+uint64_t evaluation_key_record_bytes(const yashe::Parameters& params);
+uint64_t evaluation_key_record_bytes(const bfv::Parameters& params);
+
 // ---- Streaming, for batches too large to hold twice in memory.
 
 // Writes the header at once (the count and the parts per ciphertext must be known up front: they

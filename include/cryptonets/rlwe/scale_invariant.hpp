@@ -70,4 +70,11 @@ Plaintext round_to_plaintext(const RnsContext& context, const RnsPoly& x);
 // Reference twin: none (a diagnostic measurement); the noise models are checked against it.
 double invariant_noise_budget(const RnsContext& context, const RnsPoly& x);
 
+// Whether x (base q, coefficient form) reads as a message without any key: every coefficient of
+// t·x/q lies within 1/4 of an integer, as Δ·m + small does, so that round(t·x/q) is m. A part
+// with encryption randomness has [t·x]_q uniform: each coefficient passes with probability 1/2, a
+// false alarm has probability 2^-n; for n < 64 the answer is false. Keyless: O(n·k). The test of
+// yashe:: and bfv::readable_without_secret_key (on c, and on c_0).
+bool rounds_to_message_without_key(const RnsContext& context, const RnsPoly& x);
+
 }  // namespace cryptonets::rlwe

@@ -63,7 +63,8 @@
 // keysets/, the hash of a token): those are in the request's log line
 // ("detail"), as they are in a job's ("job failed", "job retried"), 503 +
 // Retry-After queue full, shutting down (an upload in progress at SIGTERM is dropped at its next
-// piece and answered so), or the token's key set cannot be loaded right now (see below), 507 an
+// piece and answered so), or the token's key set cannot be loaded right now (see below; so too a
+// key set being registered, which is not kept), 507 an
 // upload the server cannot store: its Content-Length with 1 MiB for its record beyond the space
 // free on the state directory's file system (statvfs: for root the free blocks, else the
 // available ones) less what the uploads in progress have reserved and not yet written (each
