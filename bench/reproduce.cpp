@@ -57,7 +57,6 @@
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/serialize.hpp"
 #include "cryptonets/model/range.hpp"
-#include "cryptonets/training/float_network.hpp"
 #include "cryptonets/training/sequential_network.hpp"
 #include "cryptonets/yashe/security.hpp"
 
@@ -2365,6 +2364,16 @@ int reproduce(Options o) {
   const CompiledModel compiled = compile_model(model);
   const RangeReport ranges = track_ranges(model);
   const MnistSet test = cli::load_data_split(o.data, MnistSplit::kTest, o.verify_checksums);
+  // The model's outputs are the data's classes (as cryptonets mnist checks): a label beyond them
+  // was never predicted, and a model of more outputs is for another data set.
+  const std::string test_labels = "'" + split_labels_file(o.data, MnistSplit::kTest).string() + "'";
+  const std::string model_name = "the model '" + o.model.string() + "'";
+  cryptonets::training::require_labels_below(
+      test.labels.labels, static_cast<int>(compiled.output_size),
+      test_labels + " (" + model_name + " has " + std::to_string(compiled.output_size) +
+          " outputs)");
+  cryptonets::training::require_classes_match(
+      test.labels.labels, static_cast<int>(compiled.output_size), test_labels, model_name);
   Prng prng = o.seed ? Prng::insecure_seeded(*o.seed) : Prng::from_os_entropy();
   Session session{model, compiled, ranges, test, prng};
 

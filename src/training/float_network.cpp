@@ -187,6 +187,18 @@ void require_labels_below(std::span<const uint8_t> labels, int classes, const st
   }
 }
 
+void require_classes_match(std::span<const uint8_t> labels, int outputs, const std::string& source,
+                           const std::string& model) {
+  const int classes = labels.empty() ? 0 : *std::max_element(labels.begin(), labels.end()) + 1;
+  if (classes == outputs) return;
+  throw std::invalid_argument(
+      source + " has " + std::to_string(classes) + " classes (labels 0.." +
+      std::to_string(classes - 1) + "), but " + model + " has " + std::to_string(outputs) +
+      " outputs: it is a model for another data set (a model has one output per class of the "
+      "labels it was trained on; make one for this data set with cryptonets-train and "
+      "cryptonets-quantise, README: Your own data)");
+}
+
 std::array<std::span<float>, kFloatNetworkBlocks> parameter_blocks(FloatNetwork& network) {
   return {network.conv_weights, network.conv_bias,      network.dense1_weights,
           network.dense1_bias,  network.dense2_weights, network.dense2_bias};
