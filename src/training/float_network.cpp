@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <cassert>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <istream>
 #include <ostream>
@@ -389,8 +391,13 @@ void save_float_network(const FloatNetwork& network, const std::filesystem::path
 }
 
 FloatNetwork load_float_network(const std::filesystem::path& path) {
+  errno = 0;
   std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open float model '" + path.string() + "'");
+  // The reason too (a trial: "cannot open float model 'absent.txt'", not why).
+  if (!in) {
+    throw std::runtime_error("cannot open float model '" + path.string() + "'" +
+                             (errno != 0 ? std::string(": ") + std::strerror(errno) : ""));
+  }
   return read_float_network(in, path.string());
 }
 

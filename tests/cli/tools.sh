@@ -613,8 +613,11 @@ expect 2 "cryptonets-reproduce: unknown option '--bogus' (see cryptonets-reprodu
 mkdir bare && cd bare || exit 1
 expect 1 "data set 'data/mnist': no such directory (the default of --data, relative to the current directory '$PWD': run from the repository, or give --data)" -- \
   "$train" --epochs 1 --out f.txt
-expect 1 "cannot open float model 'data/model-float.txt' (the default of --float, relative to the current directory '$PWD': run from the repository, or give --float)" -- \
+expect 1 "cannot open float model 'data/model-float.txt': No such file or directory (the default of --float, relative to the current directory '$PWD': run from the repository, or give --float)" -- \
   "$quantise" --data ../set --out m.txt --results r.md
+# A model named that is not there: the reason too (a trial: "cannot open float model 'absent.txt'").
+expect 1 "cannot open sequential model 'absent.txt': No such file or directory" -- \
+  "$quantise" --sequential absent.txt --data ../set --out m.txt --results r.md
 expect 1 "(the default of --data, relative to the current directory" -- \
   "$quantise" --float "$data/model-float.txt" --out m.txt --results r.md
 # The default outputs too, whose directories are not there: the truly bare run stops at --out.
