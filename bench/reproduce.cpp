@@ -347,11 +347,23 @@ std::optional<Options> parse_arguments(std::span<char* const> arguments) {
   options.command_line = command_line(arguments);
   const size_t count = arguments.size();
   for (size_t i = 0; i < count; ++i) {
-    const std::string name = arguments[i];
+    std::string name = arguments[i];
+    // --NAME=VALUE as well as --NAME VALUE, as the cryptonets tools take them (a trial:
+    // --mode=test was an unknown option).
+    std::optional<std::string> inline_value;
+    if (const size_t equals = name.find('=');
+        name.rfind("--", 0) == 0 && equals != std::string::npos) {
+      inline_value = name.substr(equals + 1);
+      name.resize(equals);
+    }
     auto value = [&]() -> std::string {
+      if (inline_value) return *std::exchange(inline_value, std::nullopt);
       if (i + 1 >= count) throw std::invalid_argument(name + " expects a value");
       return arguments[++i];
     };
+    const bool flag = name == "--help" || name == "--study-only" || name == "--no-verify" ||
+                      name == "--scaling-all-moduli";
+    if (flag && inline_value) throw std::invalid_argument(name + " takes no value");
     if (name == "--help") {
       std::printf("%s", kUsage);
       return std::nullopt;

@@ -17,7 +17,19 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # to the caller's directory is made absolute first (a trial: --out myout --report my.md from another
 # directory wrote both into the repository, and the last line named them as if in the caller's).
 caller="$PWD"
-args=("$@")
+# --NAME=VALUE, which the driver takes as --NAME VALUE, is split for the options read here (a
+# --mode=test run would have run in the reduced mode's bench/results, a relative --out=DIR been
+# taken relative to the repository).
+args=()
+for arg in "$@"; do
+  case "$arg" in
+    --out=* | --report=* | --paper-values=* | --model=* | --data=* | --float-model=* | \
+      --paper9-model=* | --paper9-float-model=* | --study-manifest=* | --mode=*)
+      args+=("${arg%%=*}" "${arg#*=}")
+      ;;
+    *) args+=("$arg") ;;
+  esac
+done
 for ((i = 0; i + 1 < ${#args[@]}; i++)); do
   case "${args[$i]}" in
     --out | --report | --paper-values | --model | --data | --float-model | --paper9-model | \

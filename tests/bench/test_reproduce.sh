@@ -135,8 +135,10 @@ for shipped in reproduction.md reproduction/stages.csv activation-study/encrypte
   echo "shipped $shipped" >"$tree/bench/results/$shipped"
 done
 (cd "$tree/bench/results" && find . -type f -exec sha256sum {} + | sort) >"$work/shipped.sums"
+# (--mode=test: the script reads --NAME=VALUE as the driver does; it ran --mode=test in the
+# reduced mode's bench/results.)
 TMPDIR="$work/tmp" CRYPTONETS_REPRODUCE="$driver" bash "$tree/bench/reproduce.sh" --study-only \
-  --mode test --paper-values "$root/bench/paper_values.csv" --seed 9 >"$work/study.log" 2>&1 || {
+  --mode=test --paper-values="$root/bench/paper_values.csv" --seed 9 >"$work/study.log" 2>&1 || {
   cat "$work/study.log"
   fail "bench/reproduce.sh --study-only --mode test exited with an error"
 }

@@ -606,6 +606,13 @@ expect 2 "cryptonets-reproduce: unknown option '--bogus' (see cryptonets-reprodu
   "$reproduce" --bogus
 [ "$(wc -l <message.txt)" -eq 1 ] || fail "reproduce --bogus: more than one line: $(cat message.txt)"
 [ -e r ] || [ -e r.md ] && fail "cryptonets-reproduce wrote its outputs before refusing"
+# --NAME=VALUE as the other tools take it (a trial: --mode=test was an unknown option); a flag
+# takes no value.
+expect 2 "cryptonets-reproduce: --timing-n: 3 is not a power of two" -- \
+  "$reproduce" --mode=test --timing-n=3
+expect 2 "cryptonets-reproduce: --mode expects test, reduced or full, got 'bogus'" -- \
+  "$reproduce" --mode=bogus
+expect 2 "cryptonets-reproduce: --no-verify takes no value" -- "$reproduce" --no-verify=1
 
 # ---- A bare run outside the repository: the default inputs, relative to the current directory,
 # are not there; the error says so and how to go on (a trial: "data set 'data/mnist': no such
