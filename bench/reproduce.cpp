@@ -1874,7 +1874,13 @@ void write_report(OutputFiles& files, const Options& o, const Results& r,
   }
   md << "\n";
 
-  md << "## Accuracy on the MNIST test images\n\n";
+  // The data run: with --data another set, the heading said MNIST all the same (a trial).
+  const bool shipped_data = cli::names_same_file(
+      o.data.string(), (fs::path(cli::default_data_directory()) / "mnist").string());
+  md << "## Accuracy on the "
+     << (shipped_data ? std::string("MNIST test images")
+                      : "test images of --data " + code_span(printable_text(o.data.string())))
+     << "\n\n";
   if (r.accuracy_run) {
     const double images = static_cast<double>(r.accuracy_images);
     md << "| | this project | paper |\n|---|---|---|\n";

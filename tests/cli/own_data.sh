@@ -121,6 +121,13 @@ expect 1 "'set/t10k-labels-idx1-ubyte' has 4 classes (labels 0..3), but the mode
   --out reproduction-other --report report-other.md
 [ -e report-other.md ] && fail "cryptonets-reproduce wrote a report for a model of another data set"
 
+# The report's accuracy section names the data run (a trial: "## Accuracy on the MNIST test
+# images" with --data mydata).
+step reproduce-own "$reproduce" --mode test --data set --model model.txt \
+  --paper-values "$data/../bench/paper_values.csv" --out reproduction-own --report report-own.md
+grep -qxF '## Accuracy on the test images of --data `set`' report-own.md ||
+  fail "report-own.md: the accuracy section does not name --data set: $(grep '^## Accuracy' report-own.md)"
+
 # cryptonets-reproduce reads the data first: it notes them as unverified, then (here) stops at a
 # --timing-n below BFV's ring degree, refused once the model and data are read, which keeps the
 # check short. (An --out it cannot create stopped it here before; that is now a usage error
