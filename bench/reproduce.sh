@@ -132,6 +132,16 @@ plots="$root/bench/plots"
 # first plot, after the whole run: "unexpected or unrecognized token").
 q="'"
 dir="'${out//$q/$q$q}'"
+# A plot that fails ends the script with gnuplot's status, naming what the run wrote and keeps
+# (a trial: after a test-mode run, set -e ended it silently, its temporary directory unnamed).
+gnuplot() {
+  local code=0
+  command gnuplot "$@" || code=$?
+  if [ "$code" -ne 0 ]; then
+    echo "gnuplot failed (exit $code) on ${*: -1}; the run's files are kept: report: $report; CSV files: $out/$note" >&2
+    exit "$code"
+  fi
+}
 if [ "$study_only" -eq 1 ]; then
   gnuplot -e "dir=$dir" "$plots/activation_study.gp"
   echo "report: $report; CSV and PNG files: $out/$note"
