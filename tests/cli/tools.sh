@@ -69,6 +69,18 @@ check_help() {  # NAME COMMAND...
   long=$(perl -CSD -ne 'chomp; printf("    %d columns: %s\n", length, $_) if length > 100' help.txt)
   [ -z "$long" ] || fail "$name --help: lines over 100 columns:"$'\n'"$long"
   grep -qF "[]" help.txt && fail "$name --help shows an empty default: $(grep -F "[]" help.txt)"
+  # Every "README: SECTION" names a section the README has (a trial: infer's "README: running on
+  # several hosts", a section named "Inference on several machines (MPI)").
+  local missing
+  missing=$(perl -CSD -e '
+    open(my $r, "<", $ARGV[0]) or die "$ARGV[0]: $!";
+    my @sections = map { chomp; s/^#+ //r } grep { /^#+ / } <$r>;
+    local $/; open(my $h, "<", $ARGV[1]) or die; my $text = <$h>; $text =~ s/\s+/ /g;
+    while ($text =~ /README: (?=(.{0,60}))/g) {
+      my $after = $1;
+      print "    README: $after\n" unless grep { index($after, $_) == 0 } @sections;
+    }' "$data/../README.md" help.txt)
+  [ -z "$missing" ] || fail "$name --help names README sections that do not exist:"$'\n'"$missing"
 }
 check_help cryptonets "$exe"
 commands=$("$exe" --help | awk '/^commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 }')
@@ -83,6 +95,10 @@ if grep -qw client <<<"$commands"; then
     check_help "cryptonets client $verb" "$exe" client "$verb"
   done
 fi
+# infer's --keys names every file it reads there (it said "params and evaluation.key only").
+"$exe" infer --help | grep -A 1 -- "--keys DIR" | tr -s ' \n' ' ' |
+  grep -qF "params, evaluation.key and public.key (no secret key)" ||
+  fail "infer --help: --keys does not name public.key: $("$exe" infer --help | grep -A 1 -- "--keys")"
 check_help cryptonets-quantise "$quantise"
 check_help cryptonets-train "$train"
 check_help cryptonets-reproduce "$reproduce"
