@@ -57,7 +57,6 @@
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/serialize.hpp"
 #include "cryptonets/model/range.hpp"
-#include "cryptonets/training/float_network.hpp"
 #include "cryptonets/training/sequential_network.hpp"
 #include "cryptonets/yashe/security.hpp"
 
@@ -348,11 +347,23 @@ std::optional<Options> parse_arguments(std::span<char* const> arguments) {
   options.command_line = command_line(arguments);
   const size_t count = arguments.size();
   for (size_t i = 0; i < count; ++i) {
-    const std::string name = arguments[i];
+    std::string name = arguments[i];
+    // --NAME=VALUE as well as --NAME VALUE, as the cryptonets tools take them (a trial:
+    // --mode=test was an unknown option).
+    std::optional<std::string> inline_value;
+    if (const size_t equals = name.find('=');
+        name.rfind("--", 0) == 0 && equals != std::string::npos) {
+      inline_value = name.substr(equals + 1);
+      name.resize(equals);
+    }
     auto value = [&]() -> std::string {
+      if (inline_value) return *std::exchange(inline_value, std::nullopt);
       if (i + 1 >= count) throw std::invalid_argument(name + " expects a value");
       return arguments[++i];
     };
+    const bool flag = name == "--help" || name == "--study-only" || name == "--no-verify" ||
+                      name == "--scaling-all-moduli";
+    if (flag && inline_value) throw std::invalid_argument(name + " takes no value");
     if (name == "--help") {
       std::printf("%s", kUsage);
       return std::nullopt;
@@ -1863,7 +1874,13 @@ void write_report(OutputFiles& files, const Options& o, const Results& r,
   }
   md << "\n";
 
-  md << "## Accuracy on the MNIST test images\n\n";
+  // The data run: with --data another set, the heading said MNIST all the same (a trial).
+  const bool shipped_data = cli::names_same_file(
+      o.data.string(), (fs::path(cli::default_data_directory()) / "mnist").string());
+  md << "## Accuracy on the "
+     << (shipped_data ? std::string("MNIST test images")
+                      : "test images of --data " + code_span(printable_text(o.data.string())))
+     << "\n\n";
   if (r.accuracy_run) {
     const double images = static_cast<double>(r.accuracy_images);
     md << "| | this project | paper |\n|---|---|---|\n";
@@ -2365,6 +2382,16 @@ int reproduce(Options o) {
   const CompiledModel compiled = compile_model(model);
   const RangeReport ranges = track_ranges(model);
   const MnistSet test = cli::load_data_split(o.data, MnistSplit::kTest, o.verify_checksums);
+  // The model's outputs are the data's classes (as cryptonets mnist checks): a label beyond them
+  // was never predicted, and a model of more outputs is for another data set.
+  const std::string test_labels = "'" + split_labels_file(o.data, MnistSplit::kTest).string() + "'";
+  const std::string model_name = "the model '" + o.model.string() + "'";
+  cryptonets::training::require_labels_below(
+      test.labels.labels, static_cast<int>(compiled.output_size),
+      test_labels + " (" + model_name + " has " + std::to_string(compiled.output_size) +
+          " outputs)");
+  cryptonets::training::require_classes_match(
+      test.labels.labels, static_cast<int>(compiled.output_size), test_labels, model_name);
   Prng prng = o.seed ? Prng::insecure_seeded(*o.seed) : Prng::from_os_entropy();
   Session session{model, compiled, ranges, test, prng};
 

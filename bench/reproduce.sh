@@ -17,7 +17,19 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # to the caller's directory is made absolute first (a trial: --out myout --report my.md from another
 # directory wrote both into the repository, and the last line named them as if in the caller's).
 caller="$PWD"
-args=("$@")
+# --NAME=VALUE, which the driver takes as --NAME VALUE, is split for the options read here (a
+# --mode=test run would have run in the reduced mode's bench/results, a relative --out=DIR been
+# taken relative to the repository).
+args=()
+for arg in "$@"; do
+  case "$arg" in
+    --out=* | --report=* | --paper-values=* | --model=* | --data=* | --float-model=* | \
+      --paper9-model=* | --paper9-float-model=* | --study-manifest=* | --mode=*)
+      args+=("${arg%%=*}" "${arg#*=}")
+      ;;
+    *) args+=("$arg") ;;
+  esac
+done
 for ((i = 0; i + 1 < ${#args[@]}; i++)); do
   case "${args[$i]}" in
     --out | --report | --paper-values | --model | --data | --float-model | --paper9-model | \
@@ -120,6 +132,16 @@ plots="$root/bench/plots"
 # first plot, after the whole run: "unexpected or unrecognized token").
 q="'"
 dir="'${out//$q/$q$q}'"
+# A plot that fails ends the script with gnuplot's status, naming what the run wrote and keeps
+# (a trial: after a test-mode run, set -e ended it silently, its temporary directory unnamed).
+gnuplot() {
+  local code=0
+  command gnuplot "$@" || code=$?
+  if [ "$code" -ne 0 ]; then
+    echo "gnuplot failed (exit $code) on ${*: -1}; the run's files are kept: report: $report; CSV files: $out/$note" >&2
+    exit "$code"
+  fi
+}
 if [ "$study_only" -eq 1 ]; then
   gnuplot -e "dir=$dir" "$plots/activation_study.gp"
   echo "report: $report; CSV and PNG files: $out/$note"

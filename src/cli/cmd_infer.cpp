@@ -154,7 +154,8 @@ OptionParser make_infer_options(const std::string& more_summary) {
       "before any work, and the images must have been encrypted with the model's profile (the\n"
       "file records its fingerprint; cryptonets inspect shows both)." +
           more_summary);
-  options.add_value("keys", "DIR", "server key directory: params and evaluation.key only");
+  options.add_value("keys", "DIR",
+                    "server key directory: params, evaluation.key and public.key (no secret key)");
   options.add_value("params", "FILE", "parameter set (instead of --keys)");
   options.add_value("evaluation-key", "FILE", "evaluation keys (instead of --keys)");
   options.add_value("public-key", "FILE",
@@ -310,7 +311,7 @@ std::optional<AnyInferSetup> prepare_infer(std::span<char* const> arguments) {
   OptionParser options = make_infer_options(
       "\nUnder mpirun (mpirun -n K cryptonets infer ...) the ranks share the work of every batch\n"
       "and plaintext modulus; rank 0 reads and writes the files and the scores decrypt to\n"
-      "exactly those of one process (README: running on several hosts).");
+      "exactly those of one process (README: Inference on several machines (MPI)).");
   options.add_value("split", "auto|outputs|partial-sums",
                     "under mpirun: how a linear layer whose inputs are spread over the ranks is "
                     "split (auto: the one that sends fewer ciphertexts)",

@@ -450,7 +450,11 @@ void compute_worker(Communicator& comm, const Work& work, const CompiledModel& c
 
 int run_worker(Communicator& comm) {
   Bytes start;
-  comm.broadcast(start, 0, "the start message from rank 0");
+  // Rank 0 reads and checks the keys, the model and --in's header first: a wait that lasts is
+  // not only a rank that died or stalled (the watchdog said only that).
+  comm.broadcast(start, 0, "the start message from rank 0",
+                 "rank 0 died or stalled, or is still reading and checking the input files (the "
+                 "keys, the model and --in; large keys can take longer than --watchdog: raise it)");
   ByteReader reader(start);
   const Start kind = reader.get<Start>();
   // Refused: rank 0 prints why and gives the job its exit status (a worker that exited non-zero
@@ -520,7 +524,9 @@ void compute_worker(Communicator& comm, const Work& work, const CompiledModel& c
     receive_from[0] = leader && busy && my_group != 0;
     WorldStep world(comm, totals, schedule.groups > 1);
     std::vector<Bytes> received =
-        comm.exchange(nothing, send_to, receive_from, "a unit from rank 0");
+        comm.exchange(nothing, send_to, receive_from, "a unit from rank 0",
+                      "rank 0 died or stalled, or is still reading and checking the batches from "
+                      "--in (a large batch can take longer than --watchdog: raise it)");
     std::vector<rlwe::Ciphertext> outputs;
     std::vector<rlwe::Ciphertext> in;
     if (busy && receive_from[0])

@@ -50,6 +50,7 @@ using cryptonets::model::Model;
 using cryptonets::model::RangeReport;
 using cryptonets::model::require_plaintext_moduli;
 using cryptonets::model::track_ranges;
+using cryptonets::training::require_classes_match;
 using cryptonets::training::require_labels_below;
 
 namespace cryptonets::cli {
@@ -193,6 +194,12 @@ int run_mnist_with(const OptionParser& options, const MnistOptions& values, cons
                        "'" + split_labels_file(data_directory, MnistSplit::kTest).string() +
                            "' (the model '" + options.text("model") + "' has " +
                            std::to_string(compiled.output_size) + " outputs)");
+  // A model of more outputs than the data's classes is for another data set (a trial: the shipped
+  // 10-class model, --model not given, ran a 4-class --data at 40 %, exit 0).
+  require_classes_match(test.labels.labels, static_cast<int>(compiled.output_size),
+                        "'" + split_labels_file(data_directory, MnistSplit::kTest).string() + "'",
+                        "the model '" + options.text("model") + "'" +
+                            (options.given("model") ? "" : " (the default of --model)"));
   const auto& params = setup.params;
   require_plaintext_moduli(ranges, setup.plaintext_moduli);
   if (wanted > test.images.count) {

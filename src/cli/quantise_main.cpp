@@ -58,6 +58,7 @@ using cryptonets::training::plaintext_moduli;
 using cryptonets::training::QuantisationChoice;
 using cryptonets::training::QuantisationResult;
 using cryptonets::training::quantise;
+using cryptonets::training::require_classes_match;
 using cryptonets::training::require_labels_below;
 using cryptonets::training::summarise_sweep;
 using cryptonets::training::sweep_quantisations;
@@ -790,6 +791,11 @@ int run_polynomial(const CommandLine& line, ToolOutput& results_file, ToolOutput
                              "' (the model '" + line.sequential_model + "' has " +
                              std::to_string(network.linear.classes) + " classes)");
   }
+  // The training rule (cryptonets-train): one output per class of the training labels.
+  require_classes_match(
+      train_set.labels.labels, network.linear.classes,
+      "'" + split_labels_file(line.data_directory, MnistSplit::kTrain).string() + "'",
+      "the model '" + line.sequential_model + "'");
   const LabelledImages train = view(train_set);
   const LabelledImages test = view(test_set);
   const auto float_accuracy = [&](const LabelledImages& images) {
@@ -929,6 +935,14 @@ int run(std::span<char* const> arguments) {
         "'" + split_labels_file(line.data_directory, split).string() + "' (the float model '" +
             line.float_model + "' has " + std::to_string(network.classes) + " classes)");
   }
+  // The training rule (cryptonets-train): one output per class of the training labels. A float
+  // model of another data set was quantised and its model file said "for the 10 classes of" a
+  // 4-class --data (a trial).
+  require_classes_match(
+      train_set.labels.labels, network.classes,
+      "'" + split_labels_file(line.data_directory, MnistSplit::kTrain).string() + "'",
+      "the float model '" + line.float_model + "'" +
+          (line.float_named ? "" : " (the default of --float)"));
   const LabelledImages train = view(train_set);
   const LabelledImages test = view(test_set);
 

@@ -83,10 +83,11 @@ void Watchdog::set_rank(int rank, int ranks) {
   ranks_ = ranks;
 }
 
-void Watchdog::begin(std::string what) {
+void Watchdog::begin(std::string what, std::string cause) {
   std::lock_guard lock(mutex_);
   waiting_ = true;
   what_ = std::move(what);
+  cause_ = std::move(cause);
   since_ = Clock::now();
 }
 
@@ -107,8 +108,8 @@ void Watchdog::run() {
                                 : "rank " + std::to_string(rank_) + " of " + std::to_string(ranks_);
     std::fprintf(stderr,
                  "cryptonets infer: error: %s waited %.0f s for %s (watchdog --watchdog %g s): "
-                 "another rank died or stalled; ending the job, no output written\n",
-                 who.c_str(), waited, what_.c_str(), timeout_seconds_);
+                 "%s; ending the job, no output written\n",
+                 who.c_str(), waited, what_.c_str(), timeout_seconds_, cause_.c_str());
     std::fflush(stderr);
     std::_Exit(kWatchdogExit);  // the output file exists only after commit: nothing is left
   }
@@ -164,8 +165,10 @@ int Communicator::next_tag() {
   return round_;
 }
 
-void Communicator::broadcast(Bytes& bytes, int root, const std::string& what) {
-  watchdog_->begin(what);
+void Communicator::broadcast(Bytes& bytes, int root, const std::string& what,
+                             const std::string& cause) {
+  // The root waits for the others to take it: `cause` is of the others' wait for the root.
+  watchdog_->begin(what, rank_ == root ? std::string(kStallCause) : cause);
   uint64_t size = bytes.size();
   std::vector<MPI_Request> request(1);
   check(MPI_Ibcast(&size, 1, MPI_UINT64_T, root, comm_, &request[0]), "MPI_Ibcast");
@@ -183,13 +186,13 @@ void Communicator::broadcast(Bytes& bytes, int root, const std::string& what) {
 
 std::vector<Communicator::Bytes> Communicator::exchange(
     const std::vector<std::span<const uint8_t>>& sends, const std::vector<char>& send_to,
-    const std::vector<char>& receive_from, const std::string& what) {
+    const std::vector<char>& receive_from, const std::string& what, const std::string& cause) {
   const size_t ranks = static_cast<size_t>(size_);
   if (sends.size() != ranks || send_to.size() != ranks || receive_from.size() != ranks) {
     throw std::invalid_argument("exchange: one entry per rank expected");
   }
   const int tag = next_tag();
-  watchdog_->begin(what);
+  watchdog_->begin(what, cause);
   // Sizes first, so that each receiver can post its pieces.
   std::vector<uint64_t> send_sizes(ranks), receive_sizes(ranks);
   std::vector<MPI_Request> requests;

@@ -83,7 +83,13 @@ class UnitRun {
       }
       if (ranks_ > 1) append_ciphertexts(bytes, inputs);
     }
-    if (ranks_ > 1) comm_.broadcast(bytes, 0, "the inputs from rank 0");
+    // Rank 0 of the world reads and checks each batch of --in before it sends it (a trial: a
+    // large batch tripped the watchdog, which blamed a rank that had died or stalled).
+    if (ranks_ > 1) {
+      comm_.broadcast(bytes, 0, "the inputs from rank 0",
+                      "rank 0 died or stalled, or is still reading and checking the batch from "
+                      "--in (a large batch can take longer than --watchdog: raise it)");
+    }
     if (rank_ != 0) {
       inputs = read_ciphertexts(bytes, ring());
       if (inputs.size() != count) {

@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <cassert>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <istream>
 #include <ostream>
@@ -185,6 +187,18 @@ void require_labels_below(std::span<const uint8_t> labels, int classes, const st
                                 std::to_string(classes) + " classes 0.." +
                                 std::to_string(classes - 1));
   }
+}
+
+void require_classes_match(std::span<const uint8_t> labels, int outputs, const std::string& source,
+                           const std::string& model) {
+  const int classes = labels.empty() ? 0 : *std::max_element(labels.begin(), labels.end()) + 1;
+  if (classes == outputs) return;
+  throw std::invalid_argument(
+      source + " has " + std::to_string(classes) + " classes (labels 0.." +
+      std::to_string(classes - 1) + "), but " + model + " has " + std::to_string(outputs) +
+      " outputs: it is a model for another data set (a model has one output per class of the "
+      "labels it was trained on; make one for this data set with cryptonets-train and "
+      "cryptonets-quantise, README: Your own data)");
 }
 
 std::array<std::span<float>, kFloatNetworkBlocks> parameter_blocks(FloatNetwork& network) {
@@ -377,8 +391,13 @@ void save_float_network(const FloatNetwork& network, const std::filesystem::path
 }
 
 FloatNetwork load_float_network(const std::filesystem::path& path) {
+  errno = 0;
   std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open float model '" + path.string() + "'");
+  // The reason too (a trial: "cannot open float model 'absent.txt'", not why).
+  if (!in) {
+    throw std::runtime_error("cannot open float model '" + path.string() + "'" +
+                             (errno != 0 ? std::string(": ") + std::strerror(errno) : ""));
+  }
   return read_float_network(in, path.string());
 }
 

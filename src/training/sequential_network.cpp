@@ -3,9 +3,11 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <istream>
 #include <numbers>
@@ -1126,8 +1128,13 @@ void save_sequential_network(const SequentialNetwork& network, const std::filesy
 }
 
 SequentialNetwork load_sequential_network(const std::filesystem::path& path) {
+  errno = 0;
   std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open sequential model '" + path.string() + "'");
+  // The reason too (a trial: "cannot open float model 'absent.txt'", not why).
+  if (!in) {
+    throw std::runtime_error("cannot open sequential model '" + path.string() + "'" +
+                             (errno != 0 ? std::string(": ") + std::strerror(errno) : ""));
+  }
   return read_sequential_network(in, path.string());
 }
 

@@ -135,8 +135,10 @@ for shipped in reproduction.md reproduction/stages.csv activation-study/encrypte
   echo "shipped $shipped" >"$tree/bench/results/$shipped"
 done
 (cd "$tree/bench/results" && find . -type f -exec sha256sum {} + | sort) >"$work/shipped.sums"
+# (--mode=test: the script reads --NAME=VALUE as the driver does; it ran --mode=test in the
+# reduced mode's bench/results.)
 TMPDIR="$work/tmp" CRYPTONETS_REPRODUCE="$driver" bash "$tree/bench/reproduce.sh" --study-only \
-  --mode test --paper-values "$root/bench/paper_values.csv" --seed 9 >"$work/study.log" 2>&1 || {
+  --mode=test --paper-values="$root/bench/paper_values.csv" --seed 9 >"$work/study.log" 2>&1 || {
   cat "$work/study.log"
   fail "bench/reproduce.sh --study-only --mode test exited with an error"
 }
@@ -348,6 +350,22 @@ for png in layers noise scaling_n scaling_threads activation_study; do
   [ -s "$work/it's out/$png.png" ] ||
     fail "reproduce.sh with a quote in --out drew no $png.png: $(tail -n 3 "$work/quote.log")"
 done
+# A gnuplot that fails after a test-mode run: the script exits with its status and names the
+# temporary directory it keeps (set -e ended it without a word, the directory left unnamed).
+mkdir -p "$work/badplot" "$work/tmp-plot"
+printf '#!/bin/sh\necho "gnuplot: broken" >&2\nexit 3\n' >"$work/badplot/gnuplot"
+sed 's/^exit 1$/exit 0/' "$work/differing-driver" >"$work/passing-driver"
+chmod +x "$work/badplot/gnuplot" "$work/passing-driver"
+status=0
+PATH="$work/badplot:$PATH" TMPDIR="$work/tmp-plot" SOURCE_OUT="$out" SOURCE_REPORT="$report" \
+  CRYPTONETS_REPRODUCE="$work/passing-driver" bash "$root/bench/reproduce.sh" --mode test \
+  >"$work/badplot.log" 2>&1 || status=$?
+[ "$status" -eq 3 ] || fail "reproduce.sh with a failing gnuplot: exit $status, expected 3"
+kept="$(find "$work/tmp-plot" -mindepth 1 -maxdepth 1 -name 'cryptonets-reproduce-test.*' -print -quit)"
+[ -n "$kept" ] && [ -s "$kept/reproduction.md" ] ||
+  fail "reproduce.sh with a failing gnuplot kept no report: $(cat "$work/badplot.log")"
+grep -qF "gnuplot failed (exit 3) on $root/bench/plots/layers.gp; the run's files are kept: report: $kept/reproduction.md; CSV files: $kept/reproduction/ (test mode: a temporary directory, not bench/results)" \
+  "$work/badplot.log" || fail "reproduce.sh with a failing gnuplot does not name its files: $(cat "$work/badplot.log")"
 
 # Outside the repository, --paper-values left at its default (the one default input relative to
 # the current directory) is not there: the error says it is the default and how to go on (it was

@@ -1,9 +1,11 @@
 // A second data set for the tests (issue 21): not MNIST, but made from it, so that the tests need
 // no other download. The digits 0..3 of MNIST, each image transposed (mirrored across its main
 // diagonal) and labelled 3 − digit: four classes, images no MNIST model has seen. Written as plain
-// (uncompressed) IDX files in the layout cryptonets-train reads, without a checksum file.
+// (uncompressed) IDX files in the layout cryptonets-train reads, without a checksum file. CLASSES
+// (2..10, default 4) takes the digits 0..CLASSES-1 instead, labelled CLASSES-1 − digit: with 10, a
+// set of MNIST's ten classes for the tests that need a model of ten outputs.
 //
-// usage: make_idx_set MNIST_DIR OUT_DIR TRAIN_IMAGES TEST_IMAGES
+// usage: make_idx_set MNIST_DIR OUT_DIR TRAIN_IMAGES TEST_IMAGES [CLASSES]
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -19,7 +21,7 @@ namespace {
 
 using namespace cryptonets;
 
-constexpr int kClasses = 4;
+int classes = 4;
 
 void put_big_endian(std::vector<uint8_t>& out, uint32_t value) {
   for (int shift = 24; shift >= 0; shift -= 8)
@@ -33,7 +35,7 @@ void write_file(const std::filesystem::path& path, const std::vector<uint8_t>& b
   if (!out.flush()) throw std::runtime_error("cannot write " + path.string());
 }
 
-// The first `count` images of `set` whose digit is below kClasses, transformed and relabelled.
+// The first `count` images of `set` whose digit is below `classes`, transformed and relabelled.
 void write_split(const MnistSet& set, size_t count, const std::filesystem::path& directory,
                  const std::string& prefix) {
   std::vector<uint8_t> images, labels;
@@ -46,16 +48,17 @@ void write_split(const MnistSet& set, size_t count, const std::filesystem::path&
   size_t written = 0;
   for (size_t i = 0; i < set.images.count && written < count; ++i) {
     const uint8_t digit = set.labels.labels[i];
-    if (digit >= kClasses) continue;
+    if (digit >= classes) continue;
     const uint8_t* image = set.images.pixels.data() + i * kMnistImagePixels;
     for (size_t y = 0; y < kMnistImageRows; ++y) {
       for (size_t x = 0; x < kMnistImageCols; ++x)
         images.push_back(image[x * kMnistImageCols + y]);
     }
-    labels.push_back(static_cast<uint8_t>(kClasses - 1 - digit));
+    labels.push_back(static_cast<uint8_t>(classes - 1 - digit));
     ++written;
   }
-  if (written < count) throw std::runtime_error("not enough images of digits 0..3");
+  if (written < count)
+    throw std::runtime_error("not enough images of digits 0.." + std::to_string(classes - 1));
   write_file(directory / (prefix + "-images-idx3-ubyte"), images);
   write_file(directory / (prefix + "-labels-idx1-ubyte"), labels);
 }
@@ -63,11 +66,16 @@ void write_split(const MnistSet& set, size_t count, const std::filesystem::path&
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 5) {
-    std::fprintf(stderr, "usage: make_idx_set MNIST_DIR OUT_DIR TRAIN_IMAGES TEST_IMAGES\n");
+  if (argc != 5 && argc != 6) {
+    std::fprintf(stderr,
+                 "usage: make_idx_set MNIST_DIR OUT_DIR TRAIN_IMAGES TEST_IMAGES [CLASSES]\n");
     return 2;
   }
   try {
+    if (argc == 6) {
+      classes = std::stoi(argv[5]);
+      if (classes < 2 || classes > 10) throw std::invalid_argument("CLASSES must be 2..10");
+    }
     const std::filesystem::path out = argv[2];
     std::filesystem::create_directories(out);
     write_split(load_mnist(argv[1], MnistSplit::kTrain), std::stoul(argv[3]), out, "train");

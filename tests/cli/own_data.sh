@@ -8,7 +8,8 @@
 # "unverified" line naming --no-verify, and the command works), present and matching (no line),
 # present and wrong or without an entry for a file (exit 1, a message naming the file, no output
 # file); a split of no images (exit 1); and the quantiser's refusal of a float model below the
-# accuracy floor, before its sweep.
+# accuracy floor, before its sweep; a model of another data set (its outputs not the classes of the
+# labels: exit 1).
 #
 # usage: own_data.sh CRYPTONETS TRAIN QUANTISE MAKE_IDX_SET REPRODUCE DATA_DIR
 set -uo pipefail
@@ -103,6 +104,29 @@ grep -q "images: 200 test images of set (4 classes)" mnist.log ||
   fail "the main job did not classify the 200 test images of set into 4 classes"
 grep -q "encrypted scores equal the plain integer network's: yes, on every image" mnist.log ||
   fail "the main job's encrypted scores differ from the plain integer network's"
+
+# ---- A model of another data set is refused, naming both counts (a trial: the shipped 10-class
+# model, --model not given, classified the 4-class set at 40 %, exit 0; the quantiser took the
+# shipped float model and wrote a model "for the 10 classes of set").
+mismatch_classes="'set/t10k-labels-idx1-ubyte' has 4 classes (labels 0..3), but the model '$data/model.txt' (the default of --model) has 10 outputs: it is a model for another data set"
+expect 1 "$mismatch_classes" - -- "$exe" mnist --data set --insecure-ring-degree 64 --images 5
+cp "$data/model-float.txt" mnist-float.txt
+expect 1 "'set/train-labels-idx1-ubyte' has 4 classes (labels 0..3), but the float model 'mnist-float.txt' has 10 outputs: it is a model for another data set" \
+  other-model.txt -- "$quantise" --float mnist-float.txt --data set --out other-model.txt \
+  --results other-table.md "${small_grid[@]}"
+[ -e other-table.md ] && fail "cryptonets-quantise wrote a table for a float model of another data set"
+expect 1 "'set/t10k-labels-idx1-ubyte' has 4 classes (labels 0..3), but the model '$data/model.txt' has 10 outputs" \
+  reproduction-other -- timeout 60 "$reproduce" --mode test --data set \
+  --model "$data/model.txt" --paper-values "$data/../bench/paper_values.csv" \
+  --out reproduction-other --report report-other.md
+[ -e report-other.md ] && fail "cryptonets-reproduce wrote a report for a model of another data set"
+
+# The report's accuracy section names the data run (a trial: "## Accuracy on the MNIST test
+# images" with --data mydata).
+step reproduce-own "$reproduce" --mode test --data set --model model.txt \
+  --paper-values "$data/../bench/paper_values.csv" --out reproduction-own --report report-own.md
+grep -qxF '## Accuracy on the test images of --data `set`' report-own.md ||
+  fail "report-own.md: the accuracy section does not name --data set: $(grep '^## Accuracy' report-own.md)"
 
 # cryptonets-reproduce reads the data first: it notes them as unverified, then (here) stops at a
 # --timing-n below BFV's ring degree, refused once the model and data are read, which keeps the
@@ -223,9 +247,10 @@ grep -qE "the best found is [0-9.]+% \(I=1 .*Try a lower --min-accuracy, or a wi
 # ---- Grid points that are not representable (a quantised bias reaches 2^60): the error says
 # which and why, gives no "worst case of 0 bits", and does not send the user to --max-moduli
 # (a trial: "none of the 1 grid point(s) could be measured within --max-moduli").
-cp "$data/model-float.txt" mnist-float.txt
+# The shipped float model has 10 outputs: it is run on a 10-class set made as `set` is.
+step make_idx_set_10 "$make_set" "$data/mnist" set10 600 200 10
 expect 1 "none of the 1 grid point(s) could be measured; 1 point(s) not representable: a quantised bias reaches 2^60 (I=16 w=8/8/8)" \
-  wide-model.txt -- "$quantise" --float mnist-float.txt --data set --out wide-model.txt \
+  wide-model.txt -- "$quantise" --float mnist-float.txt --data set10 --out wide-model.txt \
   --results wide-table.md --input-scales 16 --min-bits 8 --max-bits 8 --max-moduli 1 --threads 2
 grep -qF "Try smaller --input-scales or --max-bits" message.txt ||
   fail "quantise, no point representable: the error does not say what to try: $(cat message.txt)"
@@ -255,7 +280,7 @@ PY
 # raising it (the old hint could not fire: it looked at points that are never measured).
 # (The shipped I=16 w=4/5/9 needs 2.)
 expect 1 "34 point(s) need more than 1 plaintext moduli (--max-moduli) and were not measured" \
-  wide-model.txt -- "$quantise" --float mnist-float.txt --data set --out wide-model.txt \
+  wide-model.txt -- "$quantise" --float mnist-float.txt --data set10 --out wide-model.txt \
   --results wide-table.md --input-scales 16 --min-bits 4 --max-bits 9 --max-moduli 1 --threads 2
 grep -qF "a larger --max-moduli" message.txt ||
   fail "quantise, a point needing 2 moduli: the error does not suggest --max-moduli: $(cat message.txt)"

@@ -5,7 +5,8 @@
 # point, saying nothing of the others. On a small grid (input scale 4, 4..5 weight bits: 8 points)
 # at least 2 points must now be measured, the rest listed with the parameter that stops them,
 # and a model with polynomial layers written. Which points fail depends on the model alone, so
-# the images are a small set (make_idx_set: 500 test images) to keep the test quick.
+# the images are a small set (make_idx_set: 500 test images) to keep the test quick, of ten
+# classes as the model's ten outputs (a model of another data set is refused).
 #
 # usage: quantise_sigmoid.sh QUANTISE MAKE_IDX_SET DATA_DIR
 set -uo pipefail
@@ -17,7 +18,7 @@ data=$(realpath "$3")
 . "$(dirname "$0")/../support.sh"
 cd "$work" || exit 1
 
-step make_idx_set "$make_set" "$data/mnist" set 100 500
+step make_idx_set "$make_set" "$data/mnist" set 100 500 10
 step quantise "$quantise" --sequential "$data/activation-study/sigmoid-lsq-finetuned.txt" \
   --data set --out model.txt --results table.md --input-scales 4 --min-bits 4 \
   --max-bits 5 --min-accuracy 0 --threads 1

@@ -69,6 +69,18 @@ check_help() {  # NAME COMMAND...
   long=$(perl -CSD -ne 'chomp; printf("    %d columns: %s\n", length, $_) if length > 100' help.txt)
   [ -z "$long" ] || fail "$name --help: lines over 100 columns:"$'\n'"$long"
   grep -qF "[]" help.txt && fail "$name --help shows an empty default: $(grep -F "[]" help.txt)"
+  # Every "README: SECTION" names a section the README has (a trial: infer's "README: running on
+  # several hosts", a section named "Inference on several machines (MPI)").
+  local missing
+  missing=$(perl -CSD -e '
+    open(my $r, "<", $ARGV[0]) or die "$ARGV[0]: $!";
+    my @sections = map { chomp; s/^#+ //r } grep { /^#+ / } <$r>;
+    local $/; open(my $h, "<", $ARGV[1]) or die; my $text = <$h>; $text =~ s/\s+/ /g;
+    while ($text =~ /README: (?=(.{0,60}))/g) {
+      my $after = $1;
+      print "    README: $after\n" unless grep { index($after, $_) == 0 } @sections;
+    }' "$data/../README.md" help.txt)
+  [ -z "$missing" ] || fail "$name --help names README sections that do not exist:"$'\n'"$missing"
 }
 check_help cryptonets "$exe"
 commands=$("$exe" --help | awk '/^commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 }')
@@ -83,6 +95,10 @@ if grep -qw client <<<"$commands"; then
     check_help "cryptonets client $verb" "$exe" client "$verb"
   done
 fi
+# infer's --keys names every file it reads there (it said "params and evaluation.key only").
+"$exe" infer --help | grep -A 1 -- "--keys DIR" | tr -s ' \n' ' ' |
+  grep -qF "params, evaluation.key and public.key (no secret key)" ||
+  fail "infer --help: --keys does not name public.key: $("$exe" infer --help | grep -A 1 -- "--keys")"
 check_help cryptonets-quantise "$quantise"
 check_help cryptonets-train "$train"
 check_help cryptonets-reproduce "$reproduce"
@@ -606,6 +622,13 @@ expect 2 "cryptonets-reproduce: unknown option '--bogus' (see cryptonets-reprodu
   "$reproduce" --bogus
 [ "$(wc -l <message.txt)" -eq 1 ] || fail "reproduce --bogus: more than one line: $(cat message.txt)"
 [ -e r ] || [ -e r.md ] && fail "cryptonets-reproduce wrote its outputs before refusing"
+# --NAME=VALUE as the other tools take it (a trial: --mode=test was an unknown option); a flag
+# takes no value.
+expect 2 "cryptonets-reproduce: --timing-n: 3 is not a power of two" -- \
+  "$reproduce" --mode=test --timing-n=3
+expect 2 "cryptonets-reproduce: --mode expects test, reduced or full, got 'bogus'" -- \
+  "$reproduce" --mode=bogus
+expect 2 "cryptonets-reproduce: --no-verify takes no value" -- "$reproduce" --no-verify=1
 
 # ---- A bare run outside the repository: the default inputs, relative to the current directory,
 # are not there; the error says so and how to go on (a trial: "data set 'data/mnist': no such
@@ -613,8 +636,11 @@ expect 2 "cryptonets-reproduce: unknown option '--bogus' (see cryptonets-reprodu
 mkdir bare && cd bare || exit 1
 expect 1 "data set 'data/mnist': no such directory (the default of --data, relative to the current directory '$PWD': run from the repository, or give --data)" -- \
   "$train" --epochs 1 --out f.txt
-expect 1 "cannot open float model 'data/model-float.txt' (the default of --float, relative to the current directory '$PWD': run from the repository, or give --float)" -- \
+expect 1 "cannot open float model 'data/model-float.txt': No such file or directory (the default of --float, relative to the current directory '$PWD': run from the repository, or give --float)" -- \
   "$quantise" --data ../set --out m.txt --results r.md
+# A model named that is not there: the reason too (a trial: "cannot open float model 'absent.txt'").
+expect 1 "cannot open sequential model 'absent.txt': No such file or directory" -- \
+  "$quantise" --sequential absent.txt --data ../set --out m.txt --results r.md
 expect 1 "(the default of --data, relative to the current directory" -- \
   "$quantise" --float "$data/model-float.txt" --out m.txt --results r.md
 # The default outputs too, whose directories are not there: the truly bare run stops at --out.

@@ -68,7 +68,8 @@ std::string show(const std::vector<uint64_t>& v) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  lesson::arguments(argc, argv);
   lesson::title("1. Modular arithmetic and the NTT");
   say("INSECURE toy sizes first (q = 17, n = 4) so that every number fits on the screen;");
   say("then the real size of this project (n = 8192, 55-bit primes).");

@@ -25,7 +25,8 @@ using example::show;
 using lesson::claim;
 using lesson::say;
 
-int main() {
+int main(int argc, char** argv) {
+  lesson::arguments(argc, argv);
   lesson::title("2. YASHE' basics");
   say("All randomness in this lesson comes from Prng::insecure_seeded: INSECURE, reproducible.");
 

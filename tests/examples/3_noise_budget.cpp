@@ -50,7 +50,8 @@ void row(const std::string& step, const yashe::Decryptor& decryptor, const yashe
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  lesson::arguments(argc, argv);
   lesson::title("3. The noise budget");
   Prng prng = Prng::insecure_seeded(3);  // INSECURE: reproducible lesson
 

@@ -25,7 +25,8 @@ using example::show;
 using lesson::claim;
 using lesson::say;
 
-int main() {
+int main(int argc, char** argv) {
+  lesson::arguments(argc, argv);
   lesson::title("4. Batching and the plaintext CRT");
 
   lesson::title("4.1 INSECURE toy: n = 4 slots, t = 17");

@@ -97,7 +97,8 @@ void lesson_at(const Scheme& s, Prng& prng, size_t shown) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  lesson::arguments(argc, argv);
   lesson::title("5. Multiplication and relinearisation");
   Prng prng = Prng::insecure_seeded(5);  // INSECURE: reproducible lesson
 

@@ -189,10 +189,7 @@ int run(const std::string& data) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s DATA_DIR\n", argv[0]);
-    return 2;
-  }
+  lesson::arguments(argc, argv, "DATA_DIR");
   // A DATA_DIR without model.txt or mnist/ is an error, exit 1 (it ended in std::terminate's
   // abort, exit 134, after "terminate called after throwing ..."; a trial).
   try {

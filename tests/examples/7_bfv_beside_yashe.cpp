@@ -216,7 +216,8 @@ void lesson_at(const Pair& p, Prng& prng, size_t shown, Budgets& yashe_budget,
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  lesson::arguments(argc, argv);
   lesson::title("7. BFV beside YASHE'");
   say("All randomness in this lesson comes from Prng::insecure_seeded: INSECURE, reproducible.");
   Prng prng = Prng::insecure_seeded(7);

@@ -6,6 +6,7 @@
 # temporary directory, and a run into an existing directory replaces its files. SIGINT, SIGTERM,
 # SIGHUP or SIGPIPE while the vectors are staged removes the staging directory (and the parents
 # made for it) and ends the run by the signal; one during the commit ends it once they are in place.
+# A directory made after the commit found DIR absent is not replaced, but written into.
 #
 # usage: regenerate_bfv.sh GENERATE_BFV_KAT DATA_KAT_DIR
 set -uo pipefail
@@ -81,6 +82,30 @@ expect 130 "SIGINT arrived after the vectors were in place" -- \
 for file in bfv_scheme_n8192.txt bfv_scheme_n16.txt yashe_scheme_n16.txt samplers_seed18004.txt; do
   cmp -s "committed/$file" "$kat/$file" || fail "$file, with a signal during the commit, differs"
 done
+# DIR made (empty, mode 750) after the commit found it absent: taken as an existing directory
+# (RENAME_NOREPLACE), not replaced by a plain rename, which put the staging directory's mode 755
+# in its place. CRYPTONETS_TEST_SIGNAL_IN_KAT=STOP:absent stops the generator at that point.
+(
+  umask 022
+  env CRYPTONETS_TEST_SIGNAL_IN_KAT=STOP:absent "$generator" raced >raced.log 2>&1 &
+  pid=$!
+  for _ in $(seq 600); do
+    [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" = T ] && break
+    sleep 0.05
+  done
+  [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" = T ] || echo "not stopped" >>raced.log
+  mkdir -m 750 raced
+  kill -CONT "$pid"
+  wait "$pid"
+) || fail "generate_bfv_kat with DIR made meanwhile: $(cat raced.log)"
+grep -q "not stopped" raced.log && fail "generate_bfv_kat did not stop at STOP:absent"
+[ "$(stat -c %a raced)" = 750 ] ||
+  fail "the directory made meanwhile was replaced: mode $(stat -c %a raced), expected 750"
+for file in bfv_scheme_n8192.txt bfv_scheme_n16.txt yashe_scheme_n16.txt samplers_seed18004.txt; do
+  cmp -s "raced/$file" "$kat/$file" || fail "$file, into a directory made meanwhile, differs"
+done
+leftover=$(find . -name '*.tmp-*')
+[ -z "$leftover" ] || fail "the generator left temporary directories: $leftover"
 
 # DIR named as "DIR/." (a review: rename(2) cannot move ".", and the swap failed, "Device or
 # resource busy", after the work): its own name is swapped. The current directory itself is

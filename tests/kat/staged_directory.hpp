@@ -37,9 +37,11 @@ namespace kat {
 // 143, ...). It reads only the paths below, written while signals are held. From commit() on, a
 // signal is recorded and taken once the vectors are in place, saying so.
 //
-// Test hook: CRYPTONETS_TEST_SIGNAL_IN_KAT=SIG:POINT (SIG: INT, TERM, HUP or PIPE) raises SIG at
-// POINT: "written" once the first vector is written to the staging directory, "commit" as the
-// vectors are put in place (tests/kat/regenerate_bfv.sh).
+// Test hook: CRYPTONETS_TEST_SIGNAL_IN_KAT=SIG:POINT (SIG: INT, TERM, HUP, PIPE or STOP) raises
+// SIG at POINT: "written" once the first vector is written to the staging directory, "commit" as
+// the vectors are put in place, "absent" once the commit has found DIR absent, just before it
+// moves the staging directory there (STOP: the test makes DIR meanwhile; tests/kat/
+// regenerate_bfv.sh).
 namespace staging_signals {
 
 constexpr size_t kPathBytes = 4096;
@@ -92,7 +94,11 @@ inline void raise_for_test(const char* point) {
   const std::string text = value;
   if (text.substr(text.find(':') + 1) != point) return;
   const std::string name = text.substr(0, text.find(':'));
-  ::raise(name == "TERM" ? SIGTERM : name == "HUP" ? SIGHUP : name == "PIPE" ? SIGPIPE : SIGINT);
+  ::raise(name == "TERM"   ? SIGTERM
+          : name == "HUP"  ? SIGHUP
+          : name == "PIPE" ? SIGPIPE
+          : name == "STOP" ? SIGSTOP
+                           : SIGINT);
 }
 
 }  // namespace staging_signals
@@ -205,9 +211,24 @@ class StagedDirectory {
     for (const std::string& name : names_)
       placed.push_back(target_ / name);
     std::error_code error;
+    // Absent: put in place only if it still is (RENAME_NOREPLACE, as keygen does: a plain rename
+    // would replace an empty directory made meanwhile, its mode lost); else, or if one appeared
+    // meanwhile (EEXIST), swapped as an existing directory.
+    bool moved = false;
     if (!fs::exists(fs::symlink_status(target_, error))) {
-      fs::rename(staging_, target_);
-    } else {
+      staging_signals::raise_for_test("absent");
+      if (::renameat2(AT_FDCWD, staging_.c_str(), AT_FDCWD, target_.c_str(), RENAME_NOREPLACE) ==
+          0) {
+        moved = true;
+      } else if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
+        fs::rename(staging_, target_);  // no RENAME_NOREPLACE on this file system
+        moved = true;
+      } else if (errno != EEXIST) {
+        throw fs::filesystem_error("cannot put the vectors in place", staging_, target_,
+                                   std::error_code(errno, std::generic_category()));
+      }
+    }
+    if (!moved) {
       for (const fs::path& path : placed) {
         if (fs::is_directory(fs::symlink_status(path, error))) {
           throw std::runtime_error("'" + path.string() +

@@ -221,6 +221,10 @@ kill -KILL "$rank1_pid" 2>/dev/null || true
 "${launcher[@]}" -n 1 "$exe" infer --help >"$work/help.txt" 2>&1 || true
 grep -A 1 -- "--watchdog" "$work/help.txt" | grep -q "exit status 3" ||
   fail "infer --help under mpirun does not give the watchdog's exit status 3: $(cat "$work/help.txt")"
+# The README section it points to exists (it said "README: running on several hosts").
+tr -s ' \n' ' ' <"$work/help.txt" | grep -qF "(README: Inference on several machines (MPI))" &&
+  grep -qxF "## Inference on several machines (MPI)" "$data/../README.md" ||
+  fail "infer --help under mpirun does not point to the README's MPI section: $(cat "$work/help.txt")"
 grep -q "rank 0 of 2 waited .* another rank died or stalled; ending the job, no output written" \
   "$work/stalled.log" || fail "stalled rank: no watchdog message: $(cat "$work/stalled.log")"
 [ -e "$work/stalled.ct" ] && fail "stalled rank: left an output file"

@@ -28,6 +28,9 @@
 namespace cryptonets::distributed {
 
 inline constexpr int kWatchdogExit = 3;
+// What the watchdog's message gives as the cause of a wait that lasted too long, unless the wait
+// names another (one for rank 0, which reads and checks the input files while the others wait).
+inline constexpr const char* kStallCause = "another rank died or stalled";
 
 // Whether this process was started by an MPI launcher (mpirun / mpiexec set OMPI_COMM_WORLD_SIZE,
 // PMIX_RANK or PMI_SIZE). Does not initialise MPI.
@@ -44,8 +47,9 @@ class Watchdog {
 
   void set_timeout(double seconds);  // > 0
   void set_rank(int rank, int ranks);
-  // A wait for `what` (a static string: "layer 3 partial sums from rank 2") starts / ends.
-  void begin(std::string what);
+  // A wait for `what` (a static string: "layer 3 partial sums from rank 2") starts / ends; `cause`
+  // is what the message says of why it lasted.
+  void begin(std::string what, std::string cause = kStallCause);
   void end();
 
  private:
@@ -58,6 +62,7 @@ class Watchdog {
   int rank_ = -1, ranks_ = 0;
   bool waiting_ = false;
   std::string what_;
+  std::string cause_;
   std::chrono::steady_clock::time_point since_;
   std::thread thread_;
 };
@@ -82,13 +87,17 @@ class Communicator {
   void set_watchdog(double seconds) { watchdog_->set_timeout(seconds); }
 
   // `bytes` of rank `root` to every rank (any size; sent in pieces of at most 1 GiB).
-  void broadcast(Bytes& bytes, int root, const std::string& what);
+  // `cause`: what the watchdog's message says of a wait that lasts (Watchdog::begin), on the
+  // ranks other than the root.
+  void broadcast(Bytes& bytes, int root, const std::string& what,
+                 const std::string& cause = kStallCause);
   // One round of point-to-point messages: sends[d] goes to rank d for every d != rank() with
   // send_to[d]; returns received[s], the message of every rank s != rank() with receive_from[s]
   // (empty elsewhere). Every rank of a round must call it in the same order.
   std::vector<Bytes> exchange(const std::vector<std::span<const uint8_t>>& sends,
                               const std::vector<char>& send_to,
-                              const std::vector<char>& receive_from, const std::string& what);
+                              const std::vector<char>& receive_from, const std::string& what,
+                              const std::string& cause = kStallCause);
   // Every rank's `mine`, in rank order, on every rank (an exchange with everyone).
   std::vector<Bytes> all_gather(const Bytes& mine, const std::string& what);
 

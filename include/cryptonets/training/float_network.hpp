@@ -77,6 +77,14 @@ int class_count(std::span<const uint8_t> labels, const std::string& source);
 // is below `classes`.
 void require_labels_below(std::span<const uint8_t> labels, int classes, const std::string& source);
 
+// Throws std::invalid_argument, naming `source`, `model` and both counts, unless the labels imply
+// (class_count) exactly `outputs` classes. A model has one output per class of the labels it was
+// trained on (cryptonets-train), so a model with other outputs is for another data set: its
+// scores would be read as classes the data do not have (a trial: the 10-class MNIST model on a
+// 4-class set, 40 % accuracy and exit 0). Call it after require_labels_below.
+void require_classes_match(std::span<const uint8_t> labels, int outputs, const std::string& source,
+                           const std::string& model);
+
 // The six parameter vectors in the order conv_weights, conv_bias, dense1_weights, dense1_bias,
 // dense2_weights, dense2_bias, so that optimisers and gradients treat them uniformly.
 std::array<std::span<float>, kFloatNetworkBlocks> parameter_blocks(FloatNetwork& network);

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The examples' command line (a trial: they ran whatever they were given, and example 6 took
+# --help for its DATA_DIR): --help prints the usage, exit 0, before any lesson; an unknown option
+# or an argument too many is a usage error, exit 2, naming it, with nothing of the lesson run.
+#
+# usage: arguments.sh EXAMPLE... (example 6, which takes DATA_DIR, among them)
+set -uo pipefail
+
+# shellcheck source=tests/support.sh
+. "$(dirname "$0")/../support.sh"
+
+# run NAME CODE COMMAND...: COMMAND exits with CODE; its stdout goes to NAME.out, stderr NAME.err.
+run() {
+  local name=$1 code=$2 status=0
+  shift 2
+  "$@" >"$work/$name.out" 2>"$work/$name.err" || status=$?
+  [ "$status" -eq "$code" ] || fail "$*: exit $status, expected $code: $(cat "$work/$name.err")"
+}
+
+for example in "$@"; do
+  name=$(basename "$example")
+  operand=""
+  case $name in *6_cryptonets*) operand=" DATA_DIR" ;; esac
+  run help 0 "$example" --help
+  grep -qx "usage: $example$operand" "$work/help.out" ||
+    fail "$name --help: no usage line: $(cat "$work/help.out")"
+  grep -q "==" "$work/help.out" && fail "$name --help ran the lesson"
+  run bogus 2 "$example" --bogus
+  grep -qxF "$example: unknown option '--bogus'" "$work/bogus.err" ||
+    fail "$name --bogus: the error does not name it: $(cat "$work/bogus.err")"
+  grep -qx "usage: $example$operand" "$work/bogus.err" || fail "$name --bogus: no usage line"
+  [ -s "$work/bogus.out" ] && fail "$name --bogus ran the lesson: $(head -n 3 "$work/bogus.out")"
+  if [ -n "$operand" ]; then
+    run extra 2 "$example" "$work" surplus
+  else
+    run extra 2 "$example" surplus
+  fi
+  grep -qxF "$example: unexpected argument 'surplus'" "$work/extra.err" ||
+    fail "$name with an argument too many: the error does not name it: $(cat "$work/extra.err")"
+  [ -s "$work/extra.out" ] && fail "$name with an argument too many ran the lesson"
+done
+
+finish "the examples refuse unknown arguments and print their usage on --help"
