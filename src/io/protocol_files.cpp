@@ -600,6 +600,18 @@ void require_key_file_size(const std::string& path, ProtocolFileKind kind,
     const ProtocolHeader header =
         read_header_of_kind(in, source, kind, scheme_id<S>(), "the parameter set is");
     check_parameter_set(header, records.size(), fingerprint_of_records(records), source);
+    // Secret key records under this header are named as such, as the record reader names them,
+    // not reported by their size: the server is told it was sent a secret key.
+    std::array<uint8_t, 5> record{};
+    in.read(reinterpret_cast<char*>(record.data()), record.size());
+    if (in.gcount() == static_cast<std::streamsize>(record.size()) &&
+        std::equal(kRecordMagic.begin(), kRecordMagic.end(), record.begin()) &&
+        record[4] == static_cast<uint8_t>(ProtocolFileKind::kSecretKeys)) {
+      fail(source, "record 1 is a secret key, expected " +
+                       std::string(kind == ProtocolFileKind::kPublicKeys ? "a public key"
+                                                                         : "an evaluation key") +
+                       " (the server never holds the secret key)");
+    }
   });
   uint64_t expected = kProtocolHeaderBytes;
   for (const auto& params : records) {
