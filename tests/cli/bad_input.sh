@@ -132,6 +132,12 @@ expect 1 "cannot open file 'missing.ct'" out.ct -- \
 expect 1 "cannot open file 'nowhere/params'" out.ct -- \
   "$exe" encrypt --keys nowhere --images "$images" --count 1 --out out.ct
 expect 1 "it is a directory" out.ct -- "$exe" infer --keys server --in server --out out.ct
+# A directory given as the model read as "model file 'model-dir' line 0: read error".
+mkdir model-dir
+expect 1 "model file 'model-dir': it is a directory, not a model file" out.ct -- \
+  "$exe" infer --keys server --model model-dir --in images.ct --out out.ct
+expect 1 "model file 'model-dir': it is a directory, not a model file" - -- \
+  "$exe" mnist --model model-dir --data "$data/mnist" --images 1 --insecure-ring-degree 64
 if [ "$(id -u)" -ne 0 ]; then  # root reads files whatever their mode
   cp images.ct unreadable.ct && chmod 000 unreadable.ct
   expect 1 "Permission denied" out.ct -- \
