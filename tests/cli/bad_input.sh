@@ -1063,6 +1063,19 @@ expect_alone 2 "--scores needs a file name, not an empty one" - -- \
   "$exe" decrypt --keys client --in scores.ct --out labels-empty.txt --scores ""
 expect_alone 2 "--out-dir needs a directory name, not an empty one" - -- \
   "$exe" keygen --out-dir "" --profile client/model.profile
+# So is every empty input path: `--keys ''` read '/params' (exit 1, "cannot open file '/params'"),
+# `profile --model ''` said "filesystem error: cannot make absolute path", `mnist --data ''`
+# exited 1 where the empty outputs above exit 2.
+expect_alone 2 "--keys needs a directory name, not an empty one" out.ct -- \
+  "$exe" infer --keys "" --in images.ct --out out.ct
+expect_alone 2 "--keys needs a directory name, not an empty one" out.ct -- \
+  "$exe" encrypt --keys= --images "$images" --count 1 --out out.ct
+expect_alone 2 "--model needs a file name, not an empty one" empty-model.profile -- \
+  "$exe" profile --model "" --out empty-model.profile
+expect_alone 2 "--data needs a directory name, not an empty one" - -- \
+  "$exe" mnist --data "" --images 1 --insecure-ring-degree 64
+expect_alone 2 "--model needs a file name, not an empty one" - -- \
+  "$exe" mnist --model "" --images 1 --insecure-ring-degree 64
 [ -e labels-empty.txt ] && fail "decrypt wrote labels-empty.txt"
 # The profile command remakes a profile in place.
 run "$exe" profile --model "$model" --out model.profile
