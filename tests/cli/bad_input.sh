@@ -1076,6 +1076,17 @@ expect_alone 2 "--data needs a directory name, not an empty one" - -- \
   "$exe" mnist --data "" --images 1 --insecure-ring-degree 64
 expect_alone 2 "--model needs a file name, not an empty one" - -- \
   "$exe" mnist --model "" --images 1 --insecure-ring-degree 64
+# An output name the file system cannot hold, or one with no room for the '.tmp-PID-N' name the
+# write goes through, failed only at the final link, after all the work (exit 1, "linkat failed:
+# File name too long"): a usage error before any.
+name255=$(printf 'n%.0s' $(seq 255))
+name300=$(printf 'n%.0s' $(seq 300))
+expect_alone 2 "its name is 255 bytes, and the temporary name the write goes through" "$name255" -- \
+  "$exe" mnist --images 1 --insecure-ring-degree 64 --threads 1 --csv "$name255"
+expect_alone 2 "File name too long (a name of this path is longer than the file system allows)" - -- \
+  "$exe" mnist --images 1 --insecure-ring-degree 64 --threads 1 --summary-csv "$name300.csv"
+expect_alone 2 "its name is 255 bytes, and the temporary name the write goes through" "$name255" -- \
+  "$exe" encrypt --keys client --images "$images" --count 1 --out "$name255" --threads 1
 [ -e labels-empty.txt ] && fail "decrypt wrote labels-empty.txt"
 # The profile command remakes a profile in place.
 run "$exe" profile --model "$model" --out model.profile
