@@ -103,6 +103,13 @@ bool OptionParser::parse(std::span<char* const> arguments) {
       inline_value = arguments[++i];
     }
     if (values_.count(name)) throw UsageError("--" + name + " given twice");
+    // An empty path named no file: `--keys ''` read '/params', `profile --model ''` failed with
+    // "filesystem error: cannot make absolute path", `mnist --data ''` exited 1 (a trial).
+    const std::string& metavar = found->second.metavar;
+    if (inline_value->empty() && (metavar == "FILE" || metavar == "DIR")) {
+      throw UsageError("--" + name + " needs a " + (metavar == "FILE" ? "file" : "directory") +
+                       " name, not an empty one");
+    }
     values_[name] = *inline_value;
   }
   for (const auto& [name, spec] : specs_) {

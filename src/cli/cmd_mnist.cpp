@@ -375,7 +375,9 @@ int run_mnist(std::span<char* const> arguments) {
   if (scheme != "yashe" && scheme != "bfv") {
     throw UsageError("--scheme must be yashe or bfv, not '" + scheme + "'");
   }
-  if (scheme == "bfv" && options.text("preset") != "default") {
+  // given, not != "default": `--scheme bfv --preset default` was ignored in silence, where params
+  // and keygen refuse it.
+  if (scheme == "bfv" && options.given("preset")) {
     throw UsageError("--preset is for --scheme yashe; BFV has one parameter set");
   }
   require_preset_name(options.text("preset"));

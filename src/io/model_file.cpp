@@ -455,6 +455,12 @@ Model read_model(std::istream& in, const std::string& source_name) {
 
 Model load_model(const std::string& path) {
   require_regular_input(path);
+  // A directory opens as a stream whose first read fails: "line 0: read error" said nothing of
+  // what was wrong.
+  if (special_file_kind(path) == "a directory") {
+    throw std::runtime_error("model file '" + path +
+                             "': it is a directory, not a model file: give the file itself");
+  }
   std::ifstream in(path);
   if (!in) throw std::runtime_error("model file '" + path + "': cannot open for reading");
   return read_model(in, path);

@@ -132,6 +132,12 @@ expect 1 "cannot open file 'missing.ct'" out.ct -- \
 expect 1 "cannot open file 'nowhere/params'" out.ct -- \
   "$exe" encrypt --keys nowhere --images "$images" --count 1 --out out.ct
 expect 1 "it is a directory" out.ct -- "$exe" infer --keys server --in server --out out.ct
+# A directory given as the model read as "model file 'model-dir' line 0: read error".
+mkdir model-dir
+expect 1 "model file 'model-dir': it is a directory, not a model file" out.ct -- \
+  "$exe" infer --keys server --model model-dir --in images.ct --out out.ct
+expect 1 "model file 'model-dir': it is a directory, not a model file" - -- \
+  "$exe" mnist --model model-dir --data "$data/mnist" --images 1 --insecure-ring-degree 64
 if [ "$(id -u)" -ne 0 ]; then  # root reads files whatever their mode
   cp images.ct unreadable.ct && chmod 000 unreadable.ct
   expect 1 "Permission denied" out.ct -- \
@@ -1057,6 +1063,30 @@ expect_alone 2 "--scores needs a file name, not an empty one" - -- \
   "$exe" decrypt --keys client --in scores.ct --out labels-empty.txt --scores ""
 expect_alone 2 "--out-dir needs a directory name, not an empty one" - -- \
   "$exe" keygen --out-dir "" --profile client/model.profile
+# So is every empty input path: `--keys ''` read '/params' (exit 1, "cannot open file '/params'"),
+# `profile --model ''` said "filesystem error: cannot make absolute path", `mnist --data ''`
+# exited 1 where the empty outputs above exit 2.
+expect_alone 2 "--keys needs a directory name, not an empty one" out.ct -- \
+  "$exe" infer --keys "" --in images.ct --out out.ct
+expect_alone 2 "--keys needs a directory name, not an empty one" out.ct -- \
+  "$exe" encrypt --keys= --images "$images" --count 1 --out out.ct
+expect_alone 2 "--model needs a file name, not an empty one" empty-model.profile -- \
+  "$exe" profile --model "" --out empty-model.profile
+expect_alone 2 "--data needs a directory name, not an empty one" - -- \
+  "$exe" mnist --data "" --images 1 --insecure-ring-degree 64
+expect_alone 2 "--model needs a file name, not an empty one" - -- \
+  "$exe" mnist --model "" --images 1 --insecure-ring-degree 64
+# An output name the file system cannot hold, or one with no room for the '.tmp-PID-N' name the
+# write goes through, failed only at the final link, after all the work (exit 1, "linkat failed:
+# File name too long"): a usage error before any.
+name255=$(printf 'n%.0s' $(seq 255))
+name300=$(printf 'n%.0s' $(seq 300))
+expect_alone 2 "its name is 255 bytes, and the temporary name the write goes through" "$name255" -- \
+  "$exe" mnist --images 1 --insecure-ring-degree 64 --threads 1 --csv "$name255"
+expect_alone 2 "File name too long (a name of this path is longer than the file system allows)" - -- \
+  "$exe" mnist --images 1 --insecure-ring-degree 64 --threads 1 --summary-csv "$name300.csv"
+expect_alone 2 "its name is 255 bytes, and the temporary name the write goes through" "$name255" -- \
+  "$exe" encrypt --keys client --images "$images" --count 1 --out "$name255" --threads 1
 [ -e labels-empty.txt ] && fail "decrypt wrote labels-empty.txt"
 # The profile command remakes a profile in place.
 run "$exe" profile --model "$model" --out model.profile

@@ -126,6 +126,9 @@ expect 2 "--preset: the model profile's preset 'bfv' is a BFV one, not YASHE'" -
   "$exe" keygen --scheme yashe --preset bfv --out-dir unused --insecure-ring-degree 64
 expect 2 "--preset: the model profile has no BFV preset 'default'" - -- \
   "$exe" keygen --scheme bfv --preset default --out-dir unused --insecure-ring-degree 64
+# mnist ignored an explicit --preset default under BFV (it refused the other presets).
+expect 2 "--preset is for --scheme yashe; BFV has one parameter set" - -- \
+  "$exe" mnist --scheme bfv --preset default --insecure-ring-degree 64 --images 1
 expect 2 "--preset: the model profile has no YASHE' preset 'nope' (it has: default, paper" - -- \
   "$exe" keygen --preset nope --out-dir unused --insecure-ring-degree 64
 # A model profile of version 1 (preset lines without a scheme) is refused by name.
