@@ -966,3 +966,43 @@ TEST_CASE("The server's key loader checks the key files' sizes before building a
                  "public.key': truncated: 160 bytes, where the public keys of its parameter set "
                  "take"));
 }
+
+TEST_CASE("A public key part that is zero modulo a prime is refused (no re-randomisation)") {
+  // With h = 0 (YASHE') or p_0 = p_1 = 0 (BFV) the server's re-randomisation of its outputs adds
+  // only small noise: two runs of one computation differ by a few bits (an audit). A part zero
+  // modulo one prime of q is refused too, naming the part and the prime.
+  const SchemeDirectory<yashe::Scheme> yashe_files(61);
+  const SchemeDirectory<bfv::Scheme> bfv_files(62);
+  TempDir dir;
+  {
+    auto keys = yashe_files.keys.keys;
+    std::vector<yashe::PublicKey> public_keys;
+    for (const auto& k : keys)
+      public_keys.push_back(k.public_key);
+    CHECK_NOTHROW(load_public_keys(yashe_files.files.public_keys, yashe_files.keys.contexts));
+    uint64_t* row = public_keys[1].h.residues(1);
+    std::fill(row, row + public_keys[1].h.n(), 0);
+    save_public_keys(dir.file("yashe.key"), yashe_files.keys.contexts, public_keys);
+    const std::string error =
+        error_of([&] { load_public_keys(dir.file("yashe.key"), yashe_files.keys.contexts); });
+    INFO(error);
+    CHECK(contains(error, "public key h is zero modulo prime 2 of q"));
+  }
+  {
+    std::vector<bfv::PublicKey> public_keys;
+    for (const auto& k : bfv_files.keys.keys)
+      public_keys.push_back(k.public_key);
+    CHECK_NOTHROW(load_public_keys(bfv_files.files.public_keys, bfv_files.keys.contexts));
+    for (bfv::PublicKey& key : public_keys) {
+      for (RnsPoly* part : {&key.p0, &key.p1}) {
+        for (size_t r = 0; r < part->rns_size(); ++r)
+          std::fill(part->residues(r), part->residues(r) + part->n(), 0);
+      }
+    }
+    save_public_keys(dir.file("bfv.key"), bfv_files.keys.contexts, public_keys);
+    const std::string error =
+        error_of([&] { load_public_keys(dir.file("bfv.key"), bfv_files.keys.contexts); });
+    INFO(error);
+    CHECK(contains(error, "public key p_0 is zero modulo prime 1 of q"));
+  }
+}

@@ -732,6 +732,23 @@ typename S::PublicKey read_public_key_from(
     polys.push_back(
         reader.read_polynomial(*context, PolyForm::evaluation, Format::public_key_name(i)));
   }
+  // The server re-randomises every output by adding an encryption of zero under this key; a part
+  // that is zero modulo a prime makes that encryption small noise there, so that two runs of one
+  // computation differ by a few bits instead of being unrelated (an audit). keygen never makes
+  // one (a uniform or masked polynomial is zero with probability q_i^-n). Only such accidents are
+  // caught: a client that builds its key with a structure it knows defeats the re-randomisation
+  // whatever the server checks (README, What the server learns). Checked before finish(), as
+  // reject() verifies the checksum first: a damaged file is reported as damaged.
+  for (size_t i = 0; i < polys.size(); ++i) {
+    for (size_t row = 0; row < polys[i].rns_size(); ++row) {
+      const uint64_t* residues = polys[i].residues(row);
+      if (std::all_of(residues, residues + polys[i].n(), [](uint64_t x) { return x == 0; })) {
+        reader.reject("invalid public key: " + Format::public_key_name(i) +
+                      " is zero modulo prime " + std::to_string(row + 1) + " of q (not a key " +
+                      "keygen makes: the server's outputs would not be re-randomised)");
+      }
+    }
+  }
   reader.finish();
   typename S::PublicKey key;
   Format::set_public_key(key, polys);
