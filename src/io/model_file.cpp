@@ -1,9 +1,12 @@
 #include "cryptonets/io/model_file.hpp"
 
 #include <array>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -461,8 +464,19 @@ Model load_model(const std::string& path) {
     throw std::runtime_error("model file '" + path +
                              "': it is a directory, not a model file: give the file itself");
   }
+  errno = 0;
   std::ifstream in(path);
-  if (!in) throw std::runtime_error("model file '" + path + "': cannot open for reading");
+  if (!in) {
+    const int cause = errno;  // ifstream sets it from open(2)
+    std::string message = "model file '" + path + "': cannot open for reading";
+    if (cause != 0) message += std::string(": ") + std::strerror(cause);
+    // A default under CRYPTONETS_DATA: the variable is what to fix.
+    const char* data = std::getenv("CRYPTONETS_DATA");
+    if (data != nullptr && path.starts_with(std::string(data) + "/")) {
+      message += " (under CRYPTONETS_DATA='" + std::string(data) + "')";
+    }
+    throw std::runtime_error(message);
+  }
   return read_model(in, path);
 }
 

@@ -1276,6 +1276,10 @@ expect 1 "t10k-labels-idx1-ubyte.gz" - -- "$exe" mnist --data nosums --images 1 
 grep -qF "note: no SHA256SUMS in 'nosums': its data are unverified" message.txt ||
   fail "mnist --data (corrupted labels, no SHA256SUMS): no note: $(cat message.txt)"
 rm -rf nosums
+# A default model under a CRYPTONETS_DATA that does not exist: the reason, and the variable to fix
+# (a trial got only "cannot open for reading").
+expect 1 "model.txt': cannot open for reading: No such file or directory (under CRYPTONETS_DATA=" \
+  - -- env CRYPTONETS_DATA="$work/no-data" "$exe" mnist --images 1 --insecure-ring-degree 64
 expect_alone 2 "--out '/dev/stdout' is not a regular file path" - -- \
   "$exe" decrypt --keys client --in scores.ct --out /dev/stdout
 grep -qF "outputs must be regular file paths" message.txt || fail "--out /dev/stdout: $(cat message.txt)"
