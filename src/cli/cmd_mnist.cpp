@@ -336,6 +336,11 @@ int run_mnist_with(const OptionParser& options, const MnistOptions& values, cons
 }  // namespace
 
 int run_mnist(std::span<char* const> arguments) {
+  // The main job reports as it goes (minutes at full size): line by line into a pipe or file
+  // too, as on a terminal. Stopped by Ctrl-C in `cryptonets mnist | tee log`, it printed nothing
+  // at all, not even its security line, from a block buffer never flushed (a trial). (Not for
+  // every command: keygen | head would then stop keygen at its first line, before its keys.)
+  std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ);
   OptionParser options(
       "mnist",
       "The main job: encrypted MNIST inference with the shipped model. Generates keys, encrypts\n"
