@@ -94,6 +94,20 @@ fs::path key_directory_path(const std::string& directory) {
     throw UsageError("--out-dir '" + directory + "' ends in '" + given.filename().string() +
                      "': name the key directory itself (keygen replaces it as a whole)");
   }
+  // The set is written into a sibling NAME.tmp-PID-XXXXXX first: a name with no room for that
+  // suffix failed with "filesystem error: status: File name too long" (exit 1, a trial).
+  const long name_max = ::pathconf(given_parent.c_str(), _PC_NAME_MAX);
+  const size_t most_per_name = name_max > 0 ? static_cast<size_t>(name_max) : 255;
+  const size_t suffix = (".tmp-" + std::to_string(::getpid()) + "-XXXXXX").size();
+  const size_t name = given.filename().string().size();
+  if (name + suffix > most_per_name) {
+    throw UsageError("--out-dir: the key directory's name is " + std::to_string(name) +
+                     " bytes; keygen writes the set into a sibling 'NAME.tmp-PID-XXXXXX' first, "
+                     "which would pass the " +
+                     std::to_string(most_per_name) +
+                     " bytes this file system allows per name: choose a name of at most " +
+                     std::to_string(most_per_name - suffix) + " bytes");
+  }
   fs::path path = without_trailing_separators(given.lexically_normal());
   // ".." after a symbolic link is the link target's parent, not the lexical one: then the path
   // is kept as given.

@@ -1309,6 +1309,11 @@ mkdir np
 expect_alone 2 "--out-dir 'np/..' ends in '..': name the key directory itself" - -- \
   "$exe" keygen --out-dir np/.. --insecure-ring-degree 64
 rmdir np
+# A name with no room for the staging sibling's '.tmp-PID-XXXXXX' (a trial: a raw "filesystem
+# error: status: File name too long", exit 1): a usage error naming the longest name allowed.
+long_name=$(printf 'k%.0s' $(seq 250))
+expect_alone 2 "keygen writes the set into a sibling 'NAME.tmp-PID-XXXXXX' first" "$long_name" -- \
+  "$exe" keygen --out-dir "$long_name" --insecure-ring-degree 64
 run "$exe" keygen --out-dir k4/ --insecure-ring-degree 64
 grep -qF "wrote k4/params (" message.txt && grep -qF "k4/model.profile (the model's profile) and k4/secret.key (" message.txt ||
   fail "keygen --out-dir k4/: $(grep wrote message.txt)"
