@@ -1560,12 +1560,17 @@ stopped_keygen() {
     sleep 0.05
   done
 }
-for start in absent empty; do
+# A keygen stopped at its commit into race-keys (absent or empty at its start, as $1 says), and
+# another that fills race-keys meanwhile: its key set id in $second.
+filled_meanwhile() {
   rm -rf race-keys
-  [ "$start" = empty ] && mkdir race-keys
+  [ "$1" = empty ] && mkdir race-keys
   stopped_keygen
   run "$exe" keygen --out-dir race-keys --insecure-ring-degree 64
   second=$(key_set_of race-keys)
+}
+for start in absent empty; do
+  filled_meanwhile "$start"
   kill -CONT "$first"
   wait "$first"
   status=$?
@@ -1589,11 +1594,7 @@ checks=$((checks + 1))
 # Interrupted after another keygen filled the directory: what it says of the directory is true
 # ("'race-keys' was not created", "is unchanged", was said of a directory holding the other set).
 for start in absent empty; do
-  rm -rf race-keys
-  [ "$start" = empty ] && mkdir race-keys
-  stopped_keygen
-  run "$exe" keygen --out-dir race-keys --insecure-ring-degree 64
-  second=$(key_set_of race-keys)
+  filled_meanwhile "$start"
   kill -TERM "$first"
   kill -CONT "$first"
   wait "$first"
