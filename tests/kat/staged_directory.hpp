@@ -15,6 +15,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -304,7 +305,11 @@ class StagedDirectory {
                                "', but some of its other entries could not be moved back from '" +
                                old.string() + "', where they still are:" + left);
     }
-    fs::remove_all(old, error);
+    // The vectors are in place whatever happens here: a leftover is said, not an error.
+    if (fs::remove_all(old, error) == static_cast<std::uintmax_t>(-1) || error) {
+      std::cerr << "note: the vectors are in place, but the previous directory '" << old.string()
+                << "' could not be removed (" << error.message() << "): remove it by hand\n";
+    }
   }
 
   // Called held: the handler's paths are cleared with what they name.
