@@ -233,6 +233,41 @@ TEST_CASE("A seeded toy key set and ciphertext file equal the committed hex dump
   }
 }
 
+TEST_CASE("A profile's preset beyond the parameter limits is refused as read, not at keygen") {
+  // Found by an audit: a (hostile) server's profile could name any number of q primes and
+  // plaintext moduli, and the client's keygen built a context (its tables) for each modulus.
+  // The limits (rlwe/parameters.hpp, FORMATS.md §2) hold when the profile is read.
+  const std::string shipped =
+      test_support::read_bytes((test_support::repository_root() / "data/model.profile").string());
+  const std::string::size_type start = shipped.find("preset default ");
+  REQUIRE(start != std::string::npos);
+  const std::string::size_type end = shipped.find('\n', start);
+  const auto with_default = [&](size_t n, size_t primes, size_t moduli) {
+    std::string line =
+        "preset default scheme yashe n " + std::to_string(n) + " sigma 3.2 decomposition 0 q";
+    for (uint64_t q : generate_ntt_primes(55, primes, 2 * std::min<size_t>(n, 32768)))
+      line += " " + std::to_string(q);
+    line += " t";
+    for (uint64_t t : generate_ntt_primes(40, moduli, 2 * std::min<size_t>(n, 32768)))
+      line += " " + std::to_string(t);
+    return shipped.substr(0, start) + line + shipped.substr(end);
+  };
+  const auto refusal = [](const std::string& text) {
+    std::istringstream in(text);
+    return test_support::error_of([&] { read_profile(in, "model.profile"); });
+  };
+  CHECK(refusal(with_default(8192, 7, 2)).empty());    // the shipped preset's shape
+  CHECK(refusal(with_default(32768, 40, 8)).empty());  // at the limits
+  CHECK(test_support::contains(refusal(with_default(65536, 7, 2)),
+                               "n must be an integer in [2, 32768], got '65536'"));
+  CHECK(test_support::contains(refusal(with_default(8192, 41, 2)),
+                               "preset default: q has 41 primes, more than the 40 this build "
+                               "supports"));
+  CHECK(test_support::contains(refusal(with_default(8192, 7, 9)),
+                               "preset default: 9 plaintext moduli, more than the 8 this build "
+                               "supports"));
+}
+
 TEST_CASE("the model profile fingerprint covers the model's fields, not the presets") {
   ModelProfile profile;
   profile.input_shape = {1, 1, 2};

@@ -845,7 +845,86 @@ std::string with_kind(std::string bytes, ProtocolFileKind kind) {
   return bytes;
 }
 
+// A YASHE' parameter set file of `base` with t = each of `moduli`, written as FORMATS.md §3.3,
+// §4.1 and §5 say with every checksum right but without validating the parameters (as a hostile
+// client or server would write it).
+std::string unchecked_parameter_set(const yashe::Parameters& base,
+                                    const std::vector<uint64_t>& moduli) {
+  const auto word = [](uint64_t value) {
+    std::string bytes(8, '\0');
+    store_le(reinterpret_cast<uint8_t*>(bytes.data()), value, 8);
+    return bytes;
+  };
+  std::string records;
+  Sha256 identity;
+  const std::string tag = "cryptonets parameter set 1";
+  identity.update({reinterpret_cast<const uint8_t*>(tag.c_str()), tag.size() + 1});
+  identity.update({reinterpret_cast<const uint8_t*>(word(moduli.size()).data()), 8});
+  for (uint64_t t : moduli) {
+    yashe::Parameters params = base;
+    params.t = t;
+    identity.update({reinterpret_cast<const uint8_t*>(word(params.fingerprint()).data()), 8});
+    std::string payload = word(params.n) + word(params.q_primes.size());
+    for (uint64_t q : params.q_primes)
+      payload += word(q);
+    payload += word(t) + word(std::bit_cast<uint64_t>(params.sigma)) +
+               word(static_cast<uint64_t>(params.decomposition_bits));
+    std::string record = "CNETPY";
+    record += static_cast<char>(kSerializationVersion & 0xff);
+    record += static_cast<char>(kSerializationVersion >> 8);
+    record += word(params.fingerprint()) + word(0) + word(payload.size()) + payload;
+    const auto digest = sha256({reinterpret_cast<const uint8_t*>(record.data()), record.size()});
+    records += record + std::string(digest.begin(), digest.end());
+  }
+  std::string header(kProtocolHeaderBytes, '\0');
+  std::copy_n("CNPFPY", 6, header.begin());
+  header[kVersionOffset] = static_cast<char>(kProtocolFileVersion);
+  header = with_header_field(header, 8, load_le(identity.digest().data(), 8));
+  return with_header_field(header, 24, moduli.size()) + records;
+}
+
 }  // namespace
+
+TEST_CASE("A parameter set beyond the limits is refused when read, before any table is built") {
+  // Found by an audit: a parameter set of a few kilobytes (8 moduli at n = 2^17 with 64 primes)
+  // asked for gigabytes of tables, which inspect, the server's key loader and keygen on a
+  // server's profile built (std::bad_alloc under a 4 GB limit). FORMATS.md §2 Limits.
+  TempDir dir;
+  const std::string path = dir.file("params");
+  const auto refusal = [&](const yashe::Parameters& base, const std::vector<uint64_t>& moduli) {
+    write_bytes(path, unchecked_parameter_set(base, moduli));
+    const auto start = std::chrono::steady_clock::now();
+    const std::string error = error_of([&] { load_parameter_set(path); });
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
+    return error;
+  };
+  yashe::Parameters base;
+  base.n = size_t{1} << 17;
+  base.q_primes = generate_ntt_primes(61, 64, 2 * base.n);
+  CHECK(contains(refusal(base, {65537}),
+                 "n = 131072 must be a power of two in [2, 2^15] (the largest ring degree this "
+                 "build supports, 32768)"));
+  base.q_primes.resize(1);  // the smallest such file: one prime
+  CHECK(contains(refusal(base, {65537}), "n = 131072 must be a power of two in [2, 2^15]"));
+  base.n = rlwe::kMaxRingDegree;
+  base.q_primes = generate_ntt_primes(61, rlwe::kMaxQPrimes + 1, 2 * base.n);
+  CHECK(contains(refusal(base, {65537}),
+                 "invalid parameters: YASHE parameters: q has 41 primes, more than the 40 this "
+                 "build supports"));
+  // Nine moduli: refused at the header, before any record is read.
+  base.n = 4096;
+  base.q_primes = generate_ntt_primes(55, 4, 2 * base.n);
+  const std::vector<uint64_t> nine = generate_ntt_primes(30, 9, 2 * base.n);
+  CHECK(contains(refusal(base, nine), "9 plaintext moduli, expected 1 to 8"));
+  CHECK_THROWS_WITH_AS(make_context_set(base, nine),
+                       "make_context_set: 9 plaintext moduli, more than the 8 this build supports",
+                       std::invalid_argument);
+  // At the limits a parameter set still loads.
+  base.q_primes.resize(2);
+  const std::vector<uint64_t> eight(nine.begin(), nine.end() - 1);
+  write_bytes(path, unchecked_parameter_set(base, eight));
+  CHECK(load_parameter_set(path).size() == rlwe::kMaxPlaintextModuli);
+}
 
 TEST_CASE("A header's values that overflow a record's size are refused, not divided by zero") {
   // Found by an audit: the record-order check computed the stride between bindings as
@@ -903,12 +982,13 @@ TEST_CASE("A ciphertext header whose batches times moduli pass 2^64 - 1 records 
 TEST_CASE("The server's key loader checks the key files' sizes before building any context") {
   // Found by an audit: POST /v1/keysets (no token needed) built the contexts of the uploaded
   // parameter set before reading its keys, and a 5 KB body of 8 moduli at n = 2^17 with 64
-  // primes (1.2 GB of tables and 5 s each) ran the server out of memory. The parameters here
-  // (one modulus) would take that much; the refusal comes before any of it.
-  const size_t n = size_t{1} << 17;
+  // primes (1.2 GB of tables and 5 s each) ran the server out of memory. Such parameters are now
+  // refused as read (the test above); those here, at the limits (one modulus), would still take
+  // about 180 MB, and the refusal comes before any of it.
+  const size_t n = rlwe::kMaxRingDegree;
   yashe::Parameters params;
   params.n = n;
-  params.q_primes = generate_ntt_primes(61, 64, 2 * n);
+  params.q_primes = generate_ntt_primes(61, rlwe::kMaxQPrimes, 2 * n);
   params.t = 65537;
   const uint64_t key_set = 0x0123456789abcdefull;
   // The parameter set's identity (FORMATS.md §3.3) of its one record's fingerprint.
@@ -956,7 +1036,7 @@ TEST_CASE("The server's key loader checks the key files' sizes before building a
   CHECK(std::chrono::steady_clock::now() - again < std::chrono::seconds(2));
   write_bytes(files.evaluation_keys, with_kind(header, ProtocolFileKind::kEvaluationKeys));
   // The public keys likewise, once the evaluation keys are as long as they should be.
-  // (4 GiB at these parameters: a sparse file.)
+  // (hundreds of MB at these parameters: a sparse file.)
   fs::resize_file(files.evaluation_keys,
                   kProtocolHeaderBytes + evaluation_key_record_bytes(params));
   CHECK(contains(error_of([&] {

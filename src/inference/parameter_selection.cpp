@@ -21,6 +21,7 @@
 #include "cryptonets/inference/deferred_relinearization.hpp"
 #include "cryptonets/model/range.hpp"
 #include "cryptonets/rlwe/lattice_estimate.hpp"
+#include "cryptonets/rlwe/parameters.hpp"
 #include "cryptonets/yashe/context.hpp"
 #include "cryptonets/yashe/noise_model.hpp"
 #include "cryptonets/yashe/security.hpp"
@@ -46,7 +47,7 @@ constexpr int kMaxPlaintextBits = 40;
 // (encrypted_arithmetic.cpp) and are plentiful for every n up to 32768.
 constexpr int kPrimeBits = 55;
 constexpr int kMinPrimeBits = 30;
-constexpr size_t kMaxPrimeCount = 40;
+constexpr size_t kMaxPrimeCount = rlwe::kMaxQPrimes;  // what a parameter set may hold
 // The paper: n = 8192, q = 2^383 − 2^33 + 1; 7 primes of 55 bits (≈ 385 bits) stand in for it.
 constexpr size_t kPaperN = 8192;
 constexpr size_t kPaperPrimeCount = 7;
@@ -98,7 +99,8 @@ PlaintextChoice choose_plaintext_moduli(size_t n, const std::vector<uint64_t>& q
   const int needed = ranges.output_bits();
   const size_t first_count =
       static_cast<size_t>(std::max(1, (needed + kMaxPlaintextBits - 1) / kMaxPlaintextBits));
-  for (size_t count = first_count; count <= first_count + 2; ++count) {
+  const size_t last_count = std::min(first_count + 2, rlwe::kMaxPlaintextModuli);
+  for (size_t count = first_count; count <= last_count; ++count) {
     const int per_modulus = static_cast<int>((needed + count - 1) / count);
     for (int bits = std::max(2, per_modulus); bits <= kMaxPlaintextBits; ++bits) {
       // Primes of another size cannot collide with q's, and select_plaintext_moduli asks for
@@ -117,9 +119,10 @@ PlaintextChoice choose_plaintext_moduli(size_t n, const std::vector<uint64_t>& q
       if (plaintext_moduli_suffice(ranges, moduli)) return {moduli, bits};
     }
   }
-  throw std::runtime_error("parameter selection: no set of plaintext moduli of at most " +
-                           std::to_string(kMaxPlaintextBits) + " bits holds outputs of " +
-                           std::to_string(needed) + " bits for n = " + std::to_string(n));
+  throw std::runtime_error(
+      "parameter selection: no set of at most " + std::to_string(rlwe::kMaxPlaintextModuli) +
+      " plaintext moduli of at most " + std::to_string(kMaxPlaintextBits) +
+      " bits holds outputs of " + std::to_string(needed) + " bits for n = " + std::to_string(n));
 }
 
 // n, `count` primes of `prime_bits` bits, the plaintext moduli and the predicted budget; nullopt

@@ -15,6 +15,7 @@
 #include "cryptonets/io/little_endian.hpp"
 #include "cryptonets/io/serialize.hpp"
 #include "cryptonets/io/sha256.hpp"
+#include "cryptonets/rlwe/parameters.hpp"
 
 using cryptonets::inference::BfvParameterChoice;
 using cryptonets::inference::ParameterChoice;
@@ -142,7 +143,8 @@ template <class Choice>
 Choice read_preset(ProfileReader& reader, const std::vector<std::string>& words) {
   Choice choice;
   choice.name = words[1];
-  choice.base.n = static_cast<size_t>(reader.integer(words[5], "n", 2, 1 << 17));
+  choice.base.n = static_cast<size_t>(
+      reader.integer(words[5], "n", 2, static_cast<int64_t>(rlwe::kMaxRingDegree)));
   choice.base.sigma = reader.real(words[7], "sigma");
   choice.base.decomposition_bits =
       static_cast<int>(reader.integer(words[9], "decomposition", 0, 62));
@@ -154,6 +156,17 @@ Choice read_preset(ProfileReader& reader, const std::vector<std::string>& words)
     choice.plaintext_moduli.push_back(reader.word(words[i], "a plaintext modulus"));
   if (choice.base.q_primes.empty() || choice.plaintext_moduli.empty()) {
     reader.fail("preset " + choice.name + ": needs at least one prime of q and one t");
+  }
+  // Before any check per modulus: each is a context (its tables) at keygen (rlwe/parameters.hpp).
+  if (choice.base.q_primes.size() > rlwe::kMaxQPrimes) {
+    reader.fail("preset " + choice.name + ": q has " + std::to_string(choice.base.q_primes.size()) +
+                " primes, more than the " + std::to_string(rlwe::kMaxQPrimes) +
+                " this build supports");
+  }
+  if (choice.plaintext_moduli.size() > rlwe::kMaxPlaintextModuli) {
+    reader.fail("preset " + choice.name + ": " + std::to_string(choice.plaintext_moduli.size()) +
+                " plaintext moduli, more than the " + std::to_string(rlwe::kMaxPlaintextModuli) +
+                " this build supports");
   }
   choice.base.t = choice.plaintext_moduli.front();
   try {

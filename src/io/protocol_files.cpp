@@ -434,6 +434,11 @@ template <class S>
 BasicContextSet<S> make_contexts(const typename S::Parameters& base,
                                  const std::vector<uint64_t>& moduli) {
   if (moduli.empty()) throw std::invalid_argument("make_context_set: no plaintext modulus");
+  if (moduli.size() > kMaxProtocolModuli) {
+    throw std::invalid_argument("make_context_set: " + std::to_string(moduli.size()) +
+                                " plaintext moduli, more than the " +
+                                std::to_string(kMaxProtocolModuli) + " this build supports");
+  }
   BasicContextSet<S> contexts;
   for (uint64_t t : moduli) {
     typename S::Parameters params = base;
@@ -588,9 +593,10 @@ BasicContextSet<S> contexts_of(const std::vector<typename S::Parameters>& record
 
 // A key file's header and size against the parameter set's records, before any context is built:
 // the tables of a context take memory and time in proportion to K·n·(primes of q and of its
-// auxiliary base), which a parameter set of a few kilobytes (64 moduli, n = 2^17, 64 primes)
-// makes tens of gigabytes, while key files of the size those parameters need cost more than that
-// to send. The header's refusals (damage, kind, scheme, parameter set) are the loader's own.
+// auxiliary base), which a parameter set of a few hundred bytes could make gigabytes even within
+// the limits of rlwe/parameters.hpp (about 1.5 GB at 8 moduli, n = 2^15, 40 primes), while key
+// files of the size those parameters need cost more than that to send. The header's refusals
+// (damage, kind, scheme, parameter set) are the loader's own.
 template <class S>
 void require_key_file_size(const std::string& path, ProtocolFileKind kind,
                            const std::vector<typename S::Parameters>& records) {

@@ -48,10 +48,16 @@ void validate_ring_parameters(const std::string& scheme, size_t n,
   const auto fail = [&scheme](const std::string& what) {
     throw std::invalid_argument(scheme + " parameters: " + what);
   };
-  if (n < 2 || !std::has_single_bit(n) || n > (size_t{1} << 17)) {
-    fail("n = " + std::to_string(n) + " must be a power of two in [2, 2^17]");
+  if (n < 2 || !std::has_single_bit(n) || n > kMaxRingDegree) {
+    fail("n = " + std::to_string(n) +
+         " must be a power of two in [2, 2^15] (the largest ring degree this build supports, "
+         "32768)");
   }
   if (q_primes.empty()) fail("q needs at least one prime");
+  if (q_primes.size() > kMaxQPrimes) {
+    fail("q has " + std::to_string(q_primes.size()) + " primes, more than the " +
+         std::to_string(kMaxQPrimes) + " this build supports");
+  }
   std::set<uint64_t> seen;
   for (uint64_t q : q_primes) {
     if (q < 3 || q >> Modulus::kMaxBits != 0) {

@@ -13,7 +13,7 @@
 namespace cryptonets::bfv {
 
 struct Parameters {
-  size_t n = 0;                    // ring degree, a power of two in [2, 2^17]
+  size_t n = 0;                    // ring degree, a power of two in [2, 2^15]
   std::vector<uint64_t> q_primes;  // q = Π q_i; each prime ≡ 1 (mod 2n), below 2^62
   uint64_t t = 0;                  // plaintext modulus, coprime to q, 2 <= t < 2^62
   double sigma = 3.2;              // standard deviation of the discrete Gaussian error χ
@@ -23,7 +23,9 @@ struct Parameters {
 
   // Throws std::invalid_argument ("BFV parameters: ...") naming the first problem found; the
   // rules are rlwe::validate_ring_parameters' (also log2 q >= log2 t + 10, 0.5 < σ < 1000,
-  // decomposition_bits 0 or in [4, 62]).
+  // decomposition_bits 0 or in [4, 62]), with the bound on what a parameter set may ask for,
+  // stated with its reason there: n <= rlwe::kMaxRingDegree (2^15), at most rlwe::kMaxQPrimes (40)
+  // primes of q; a set of contexts at most rlwe::kMaxPlaintextModuli (8) plaintext moduli.
   void validate() const;
 
   // n, `count` primes of `bits` bits for q (the largest NTT primes of that size) and t, validated

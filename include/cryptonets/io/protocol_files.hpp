@@ -86,6 +86,7 @@
 #include "cryptonets/inference/private_inference.hpp"
 #include "cryptonets/io/scheme_id.hpp"
 #include "cryptonets/io/serialize.hpp"
+#include "cryptonets/rlwe/parameters.hpp"
 #include "cryptonets/yashe/scheme.hpp"
 
 namespace cryptonets {
@@ -93,7 +94,8 @@ namespace cryptonets {
 inline constexpr uint16_t kProtocolFileVersion = 6;
 inline constexpr size_t kProtocolHeaderBytes = 160;
 inline constexpr size_t kProtocolBindingBytes = 64;
-inline constexpr uint64_t kMaxProtocolModuli = 64;
+// Plaintext moduli (contexts) of one parameter set: rlwe/parameters.hpp says why.
+inline constexpr uint64_t kMaxProtocolModuli = rlwe::kMaxPlaintextModuli;
 
 enum class ProtocolFileKind : char {
   kParameterSet = 'P',
@@ -149,8 +151,8 @@ using BasicContextSet = std::vector<std::shared_ptr<const typename Scheme::Conte
 using ContextSet = BasicContextSet<yashe::Scheme>;
 using BfvContextSet = BasicContextSet<bfv::Scheme>;
 
-// `base` with t replaced by each modulus in turn. Throws std::invalid_argument for no modulus or
-// invalid parameters.
+// `base` with t replaced by each modulus in turn. Throws std::invalid_argument for no modulus, more
+// than kMaxProtocolModuli (8), or invalid parameters, before building any context.
 ContextSet make_context_set(const yashe::Parameters& base, const std::vector<uint64_t>& moduli);
 BfvContextSet make_context_set(const bfv::Parameters& base, const std::vector<uint64_t>& moduli);
 std::vector<uint64_t> plaintext_moduli_of(const ContextSet& contexts);
