@@ -1235,8 +1235,8 @@ void inspect_protocol_file(Reader& reader, const std::string& path, const std::s
 //   commands that run it read it whole).
 // - a scores CSV (decrypt --scores), 64 MiB: decrypt writes one row per image, about 300 bytes
 //   for a 10-class model (an image index of at most 20 digits, label, predicted, ten scores of
-//   about 80 bits: 25 digits and a sign each). 64 MiB holds 2^17 rows of 512 bytes: a full batch
-//   at the largest ring degree (n <= 2^17 slots), more than all of MNIST (70000 images). A
+//   about 80 bits: 25 digits and a sign each). 64 MiB holds 2^17 rows of 512 bytes: four full
+//   batches at the largest ring degree (n <= 2^15 slots), more than all of MNIST (70000 images). A
 //   longer scores text is refused by inspect (a CSV of any size was read whole before).
 constexpr uint64_t kMaxProfileTextBytes = uint64_t{1} << 20;
 constexpr uint64_t kMaxModelTextBytes = uint64_t{64} << 20;
@@ -1646,8 +1646,8 @@ void inspect_scores_csv(const std::string& path, uint64_t size, FileInspection& 
     throw std::runtime_error(
         "more than " + std::to_string(kMaxScoresTextBytes >> 20) +
         " MiB of text, the most inspect reads as a scores CSV (decrypt writes about 300 bytes per "
-        "image of a 10-class model: that holds a full batch of 2^17 images, the most slots of any "
-        "parameter set); not read further");
+        "image of a 10-class model: that holds 2^17 images, four full batches at the largest ring "
+        "degree, 2^15); not read further");
   }
   if (part.stop < size)
     check_after_text(path, part.stop, "the text (" + part.stop_text() + ")", report);
