@@ -346,6 +346,7 @@ std::optional<Options> parse_arguments(std::span<char* const> arguments) {
   Options options;
   options.command_line = command_line(arguments);
   const size_t count = arguments.size();
+  std::set<std::string> given;  // the options with a value met so far
   for (size_t i = 0; i < count; ++i) {
     std::string name = arguments[i];
     // --NAME=VALUE as well as --NAME VALUE, as the cryptonets tools take them (a trial:
@@ -364,6 +365,11 @@ std::optional<Options> parse_arguments(std::span<char* const> arguments) {
     const bool flag = name == "--help" || name == "--study-only" || name == "--no-verify" ||
                       name == "--scaling-all-moduli";
     if (flag && inline_value) throw std::invalid_argument(name + " takes no value");
+    // An option with a value given twice is refused, as the cryptonets tools refuse it
+    // (OptionParser): the last one was used, silently (a review: --mode test --mode full ran the
+    // full mode).
+    if (!flag && name.rfind("--", 0) == 0 && !given.insert(name).second)
+      throw std::invalid_argument(name + " given twice");
     if (name == "--help") {
       std::printf("%s", kUsage);
       return std::nullopt;

@@ -68,12 +68,17 @@ if [ "$mode" = test ] && [ "$help" = 0 ]; then
   out="$scratch/$(basename "$out")"
   report="$scratch/$(basename "$report")"
 fi
+# The driver refuses an option given twice (a usage error): --out, --report and --git-commit are
+# given to it here only where the caller did not name them.
+named=()
 for ((i = 0; i < ${#args[@]}; i++)); do
   case "${args[$i]}" in
     --out) if [ $((i + 1)) -lt ${#args[@]} ]; then out="${args[$((i + 1))]}"; fi ;;
     --report) if [ $((i + 1)) -lt ${#args[@]} ]; then report="${args[$((i + 1))]}"; fi ;;
   esac
+  case "${args[$i]}" in --out | --report | --git-commit | --git-commit=*) named+=("${args[$i]%%=*}") ;; esac
 done
+is_named() { [[ " ${named[*]} " == *" $1 "* ]]; }
 # A scratch directory that holds neither output (both named) is not left behind, nor one of a run
 # that failed (the driver removes what it made, not the directory made here).
 note=""
@@ -120,7 +125,11 @@ status=0
 report_state() { stat -c '%i %s %y' -- "$1" 2>/dev/null || echo absent; }
 report_before="$(report_state "$report")"
 # The outputs named: the driver refuses to replace existing files at its defaults.
-"$driver" --git-commit "$commit" --out "$out" --report "$report" "${args[@]}" || status=$?
+own=()
+is_named --git-commit || own+=(--git-commit "$commit")
+is_named --out || own+=(--out "$out")
+is_named --report || own+=(--report "$report")
+"$driver" "${own[@]}" "${args[@]}" || status=$?
 if [ "$status" -ne 0 ]; then
   [ "$status" -eq 1 ] && [ "$(report_state "$report")" != "$report_before" ] || exit "$status"
 fi

@@ -629,6 +629,13 @@ expect 2 "cryptonets-reproduce: --timing-n: 3 is not a power of two" -- \
 expect 2 "cryptonets-reproduce: --mode expects test, reduced or full, got 'bogus'" -- \
   "$reproduce" --mode=bogus
 expect 2 "cryptonets-reproduce: --no-verify takes no value" -- "$reproduce" --no-verify=1
+# An option given twice is a usage error, as in the other tools (a review: the last one was used
+# without a word, --mode test --mode full ran the full mode), in either spelling.
+expect 2 "cryptonets-reproduce: --mode given twice (see cryptonets-reproduce --help)" -- \
+  "$reproduce" --mode test --mode=full --out r --report r.md
+expect 2 "cryptonets-reproduce: --out given twice" -- \
+  "$reproduce" --mode test --out r --report r.md --out r2
+[ -e r ] || [ -e r.md ] || [ -e r2 ] && fail "cryptonets-reproduce wrote its outputs before refusing"
 
 # ---- A bare run outside the repository: the default inputs, relative to the current directory,
 # are not there; the error says so and how to go on (a trial: "data set 'data/mnist': no such
