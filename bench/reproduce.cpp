@@ -2396,8 +2396,13 @@ int reproduce(Options o) {
       test.labels.labels, static_cast<int>(compiled.output_size),
       test_labels + " (" + model_name + " has " + std::to_string(compiled.output_size) +
           " outputs)");
-  cryptonets::training::require_classes_match(
-      test.labels.labels, static_cast<int>(compiled.output_size), test_labels, model_name);
+  // The data's classes: the largest training label + 1 (README: Your own data), as
+  // cryptonets-train counts them; a test split without the top class was refused (a review).
+  const std::string train_labels = split_labels_file(o.data, MnistSplit::kTrain).string();
+  const MnistLabels training_labels = cli::read_labels_file(train_labels, o.verify_checksums);
+  cryptonets::training::require_classes_match(training_labels.labels,
+                                              static_cast<int>(compiled.output_size),
+                                              "'" + train_labels + "'", model_name);
   Prng prng = o.seed ? Prng::insecure_seeded(*o.seed) : Prng::from_os_entropy();
   Session session{model, compiled, ranges, test, prng};
 

@@ -195,9 +195,12 @@ int run_mnist_with(const OptionParser& options, const MnistOptions& values, cons
                            "' (the model '" + options.text("model") + "' has " +
                            std::to_string(compiled.output_size) + " outputs)");
   // A model of more outputs than the data's classes is for another data set (a trial: the shipped
-  // 10-class model, --model not given, ran a 4-class --data at 40 %, exit 0).
-  require_classes_match(test.labels.labels, static_cast<int>(compiled.output_size),
-                        "'" + split_labels_file(data_directory, MnistSplit::kTest).string() + "'",
+  // 10-class model, --model not given, ran a 4-class --data at 40 %, exit 0). The data's classes
+  // are the largest training label + 1 (README: Your own data; cryptonets-train's count), not the
+  // test labels': a test split without the top class was refused as another data set (a review).
+  const std::string train_labels = split_labels_file(data_directory, MnistSplit::kTrain).string();
+  require_classes_match(read_labels_file(train_labels, verify_option(options)).labels,
+                        static_cast<int>(compiled.output_size), "'" + train_labels + "'",
                         "the model '" + options.text("model") + "'" +
                             (options.given("model") ? "" : " (the default of --model)"));
   const auto& params = setup.params;
