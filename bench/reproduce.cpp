@@ -132,6 +132,10 @@ struct Options {
   bool out_named = false;
   bool report_named = false;
   bool paper_values_named = false;  // --paper-values given (else its default, relative)
+  // The MNIST-only inputs named: on another --data the parts that read them run only then
+  // (MnistOnlyParts).
+  bool data_named = false, float_model_named = false, paper9_model_named = false,
+       paper9_float_model_named = false, study_manifest_named = false;
   std::string command_line;
   std::string git_commit;
 };
@@ -158,6 +162,8 @@ const char* kUsage =
     "                            float form [data/model-paper9.txt, data/model-paper9-float.txt]\n"
     "  --study-manifest FILE     the activation study's models "
     "[data/activation-study/manifest.csv]\n"
+    "                            on a --data other than the shipped MNIST, the 5-layer row, the\n"
+    "                            9-layer network and the study run only with these named\n"
     "  --study-only              run only the activation study (both schemes); --out and\n"
     "                            --report default to bench/results/activation-study/encrypted\n"
     "                            and bench/results/activation-study/encrypted.md\n"
@@ -280,6 +286,47 @@ uint64_t seed_value(const std::string& text) {
   return value;
 }
 
+// The parts of the report whose inputs default to the shipped MNIST models: the 5-layer row of
+// the networks table (its float model, --float-model), the 9-layer training network
+// (--paper9-model, --paper9-float-model) and the activation study (--study-manifest). On another
+// --data each runs only when its inputs are named (and their outputs are then the data's classes,
+// checked before any work); otherwise it is skipped and the report says why (a review: --data
+// mydata ran the MNIST float and 9-layer models on a 4-class set, 20.8 % and 12.5 %, and MNIST's
+// study beside them). Each member: why the part is skipped; empty: it runs.
+struct MnistOnlyParts {
+  std::string five_layer, nine_layer, study;
+};
+
+// Whether --data is the shipped MNIST set: not named, or named as the default however it is spelt.
+bool is_shipped_data(const Options& o) {
+  std::error_code error;
+  return !o.data_named ||
+         fs::equivalent(o.data, fs::path(cli::default_data_directory()) / "mnist", error);
+}
+
+MnistOnlyParts mnist_only_parts(const Options& o) {
+  MnistOnlyParts parts;
+  if (is_shipped_data(o)) return parts;
+  const std::string other = "--data '" + o.data.string() + "' is not the shipped MNIST set and ";
+  if (!o.float_model_named) {
+    parts.five_layer = other + "--float-model is left at its default, MNIST's float model '" +
+                       o.float_model.string() +
+                       "' (name the float model of --model with --float-model to run it)";
+  }
+  if (!o.paper9_model_named || !o.paper9_float_model_named) {
+    parts.nine_layer = other +
+                       "--paper9-model and --paper9-float-model are not both named (their "
+                       "defaults are MNIST's 9-layer network; name both, trained on this data "
+                       "set, to run it)";
+  }
+  if (!o.study_manifest_named) {
+    parts.study = other + "--study-manifest is left at its default, MNIST's activation study '" +
+                  o.study_manifest.string() +
+                  "' (name a manifest of models trained on this data set to run it)";
+  }
+  return parts;
+}
+
 // The default outputs are relative to the current directory: a bare run from the repository
 // replaced the shipped report and CSV files (bench/results/reproduction.md and reproduction/).
 // A default output that exists is refused before any work; one named with --out or --report is
@@ -392,14 +439,19 @@ std::optional<Options> parse_arguments(std::span<char* const> arguments) {
       options.model = value();
     } else if (name == "--data") {
       options.data = value();
+      options.data_named = true;
     } else if (name == "--float-model") {
       options.float_model = value();
+      options.float_model_named = true;
     } else if (name == "--paper9-model") {
       options.paper9_model = value();
+      options.paper9_model_named = true;
     } else if (name == "--paper9-float-model") {
       options.paper9_float_model = value();
+      options.paper9_float_model_named = true;
     } else if (name == "--study-manifest") {
       options.study_manifest = value();
+      options.study_manifest_named = true;
     } else if (name == "--study-only") {
       options.study_only = true;
     } else if (name == "--encrypted-images") {
@@ -446,6 +498,10 @@ std::optional<Options> parse_arguments(std::span<char* const> arguments) {
   if (options.study_only) {
     if (!options.out_named) options.out_dir = "bench/results/activation-study/encrypted";
     if (!options.report_named) options.report = "bench/results/activation-study/encrypted.md";
+  }
+  if (options.study_only) {
+    if (const std::string why = mnist_only_parts(options).study; !why.empty())
+      throw cli::UsageError("--study-only has nothing to run: " + why);
   }
   refuse_default_over_existing(options);
   // The directories the driver makes (fs::create_directories): --out itself and the report's.
@@ -1293,6 +1349,8 @@ struct Results {
     size_t batch_images = 0;
   };
   std::vector<NetworkRow> networks;
+  std::vector<std::string> networks_skipped;  // "(9-layer ...): why" (MnistOnlyParts)
+  std::string study_skipped;                  // why the study was not run (MnistOnlyParts)
   // One scheme's encrypted run of a study row's integer model.
   struct StudyRun {
     ParameterSet set;
@@ -1644,6 +1702,10 @@ void write_machine_table(std::ostream& md, const Options& o, const Results& r) {
 void write_study_section(std::ostream& md, const Options& o, const Results& r,
                          const PaperValues& paper, const std::string& rel) {
   md << "## Activation study (Crypto-Nets, 2014)\n\n";
+  if (!r.study_skipped.empty()) {  // another --data (MnistOnlyParts)
+    md << "Not run: " << r.study_skipped << ".\n\n";
+    return;
+  }
   md << "Xie, Bilenko, Finley, Gilad-Bachrach, Lauter, Naehrig, \"Crypto-Nets: Neural Networks "
         "over Encrypted Data\", arXiv 1412.6181: "
      << paper.cell("crypto_nets_claim") << "; training: " << paper.cell("crypto_nets_training")
@@ -2009,39 +2071,46 @@ void write_report(OutputFiles& files, const Options& o, const Results& r,
   md << "\n![scaling with threads](" << rel << "/scaling_threads.png)\n\n";
 
   md << "## Both training networks under each parameter set\n\n";
-  // The files run, not the shipped ones' names (a trial: --model mydata/model.txt was reported
-  // as `data/model.txt`, from `data/model-float.txt`).
-  md << "The 5-layer network trained directly (" << code_span(o.model.string()) << ", from "
-     << code_span(o.float_model.string()) << ") and the paper's 9-layer training network ("
-     << paper.cell("training_network")
-     << ") trained, its linear layers 3-6 merged into one 845 -> 100 map and quantised ("
-     << code_span(o.paper9_model.string()) << ", from " << code_span(o.paper9_float_model.string())
-     << "; data/README.md has the commands). Float and integer accuracy on the first "
-     << (r.networks.empty() ? 0 : r.networks.front().images)
-     << " test images; encrypted on the first "
-     << (r.networks.empty() ? 0 : r.networks.front().encrypted_images) << " in batches of "
-     << (r.networks.empty() ? 0 : r.networks.front().batch_images) << " ("
-     << (r.networks.empty() ? 0 : r.networks.front().threads)
-     << " threads; the `model.txt` rows reuse the timing and accuracy runs above where they "
-        "cover the images); 'equal' compares every decrypted score with the plain integer "
-        "network's. "
-        "Noise: bits left after the last layer, measured with the secret key / predicted; time: "
-        "the first batch, encryption to decrypted scores.\n\n";
-  md << "| network | parameters | n | log2 q | plaintext moduli | output bits | float | integer | "
-        "encrypted | encrypted = plain | noise left (bits) | time per batch (s) | paper "
-        "accuracy |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
-  for (const auto& row : r.networks) {
-    md << "| " << row.network << " (`" << row.model_file << "`) | " << config_label(row.set)
-       << " | " << row.set.base.n << " | " << format("%.1f", row.set.base.log2_q()) << " | "
-       << plaintext_bits(row.set) << " bits | " << row.output_bits << " | "
-       << percent(row.float_accuracy) << " | " << percent(row.integer_accuracy) << " | "
-       << percent(static_cast<double>(row.encrypted_correct) / row.encrypted_images) << " ("
-       << row.encrypted_images << ") | "
-       << (row.score_mismatches == 0 ? std::string("yes")
-                                     : "NO (" + std::to_string(row.score_mismatches) + " differ)")
-       << " | " << optional_number(row.measured_budget) << " / "
-       << format("%.1f", row.predicted_budget) << " | " << format("%.1f", row.batch_seconds)
-       << " | " << paper.cell("accuracy") << " |\n";
+  // A network not run on another --data says why (MnistOnlyParts), in place of its rows.
+  for (const std::string& skipped : r.networks_skipped)
+    md << "Not run " << skipped << ".\n\n";
+  if (!r.networks.empty()) {
+    // The files run, not the shipped ones' names (a trial: --model mydata/model.txt was reported
+    // as `data/model.txt`, from `data/model-float.txt`).
+    md << "The 5-layer network trained directly (" << code_span(o.model.string()) << ", from "
+       << code_span(o.float_model.string()) << ") and the paper's 9-layer training network ("
+       << paper.cell("training_network")
+       << ") trained, its linear layers 3-6 merged into one 845 -> 100 map and quantised ("
+       << code_span(o.paper9_model.string()) << ", from "
+       << code_span(o.paper9_float_model.string())
+       << "; data/README.md has the commands). Float and integer accuracy on the first "
+       << (r.networks.empty() ? 0 : r.networks.front().images)
+       << " test images; encrypted on the first "
+       << (r.networks.empty() ? 0 : r.networks.front().encrypted_images) << " in batches of "
+       << (r.networks.empty() ? 0 : r.networks.front().batch_images) << " ("
+       << (r.networks.empty() ? 0 : r.networks.front().threads)
+       << " threads; the `model.txt` rows reuse the timing and accuracy runs above where they "
+          "cover the images); 'equal' compares every decrypted score with the plain integer "
+          "network's. "
+          "Noise: bits left after the last layer, measured with the secret key / predicted; time: "
+          "the first batch, encryption to decrypted scores.\n\n";
+    md << "| network | parameters | n | log2 q | plaintext moduli | output bits | float | integer "
+          "| "
+          "encrypted | encrypted = plain | noise left (bits) | time per batch (s) | paper "
+          "accuracy |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    for (const auto& row : r.networks) {
+      md << "| " << row.network << " (`" << row.model_file << "`) | " << config_label(row.set)
+         << " | " << row.set.base.n << " | " << format("%.1f", row.set.base.log2_q()) << " | "
+         << plaintext_bits(row.set) << " bits | " << row.output_bits << " | "
+         << percent(row.float_accuracy) << " | " << percent(row.integer_accuracy) << " | "
+         << percent(static_cast<double>(row.encrypted_correct) / row.encrypted_images) << " ("
+         << row.encrypted_images << ") | "
+         << (row.score_mismatches == 0 ? std::string("yes")
+                                       : "NO (" + std::to_string(row.score_mismatches) + " differ)")
+         << " | " << optional_number(row.measured_budget) << " / "
+         << format("%.1f", row.predicted_budget) << " | " << format("%.1f", row.batch_seconds)
+         << " | " << paper.cell("accuracy") << " |\n";
+    }
   }
   md << "\nCSV: `" << rel << "/networks.csv`.\n\n";
 
@@ -2118,18 +2187,25 @@ Comparison compare(const RunResult& run, const std::vector<std::vector<mpz_class
 // Both training networks (the 5-layer network trained directly, the paper's 9-layer training
 // network merged) under the YASHE' paper and default presets and BFV: float, integer and
 // encrypted accuracy, output bits, moduli, noise left and time per batch.
+// A network skipped on another --data (MnistOnlyParts) is listed in r.networks_skipped.
 void measure_networks(const Options& o, Results& r, const MnistSet& test, Prng& prng, int threads,
-                      const std::vector<RunResult>& main_model_runs) {
+                      const std::vector<RunResult>& main_model_runs, const MnistOnlyParts& parts) {
   struct Entry {
     std::string label;
     fs::path integer_model, float_model;
+    std::string skipped;
   };
   const std::vector<Entry> entries = {
-      {"5-layer, trained directly", o.model, o.float_model},
-      {"9-layer training network, merged", o.paper9_model, o.paper9_float_model}};
+      {"5-layer, trained directly", o.model, o.float_model, parts.five_layer},
+      {"9-layer training network, merged", o.paper9_model, o.paper9_float_model, parts.nine_layer}};
   const size_t images = std::min(*o.accuracy_images, test.images.count);
   const size_t encrypted = std::min(*o.encrypted_images, test.images.count);
   for (const Entry& entry : entries) {
+    if (!entry.skipped.empty()) {
+      progress_line("networks: " + entry.label + " skipped: " + entry.skipped);
+      r.networks_skipped.push_back("(" + entry.label + "): " + entry.skipped);
+      continue;
+    }
     progress_line("networks: " + entry.label + " (" + entry.integer_model.string() + ")");
     const Model model = load_model(entry.integer_model.string());
     const CompiledModel compiled = compile_model(model);
@@ -2199,7 +2275,9 @@ constexpr size_t kStudyMaxDegree = 6;
 // the other measurements (27 s in test mode, hours in full mode), leaving empty directories; so
 // did a row's unknown fit or degree, a model file of the other kind (a float network where an
 // integer model goes) and a manifest without rows. Each model file is read once here.
-void check_study_manifest(const fs::path& path) {
+// `require_outputs(outputs, what)` refuses a model whose outputs are not the data's classes.
+template <class RequireOutputs>
+void check_study_manifest(const fs::path& path, const RequireOutputs& require_outputs) {
   std::error_code error;
   if (fs::is_directory(path, error))
     throw std::runtime_error("--study-manifest " + path.string() + " is a directory, not a file");
@@ -2227,9 +2305,11 @@ void check_study_manifest(const fs::path& path) {
       if (!read.insert({field, file.lexically_normal()}).second) continue;
       try {
         if (field == 2) {
-          training::load_sequential_network(file);
+          require_outputs(training::load_sequential_network(file).classes(),
+                          "the float network '" + file.string() + "'");
         } else {
-          load_model(file.string());
+          require_outputs(compile_model(load_model(file.string())).output_size,
+                          "the integer model '" + file.string() + "'");
         }
       } catch (const std::exception& e) {
         throw std::runtime_error(path.string() + ": the " +
@@ -2383,7 +2463,7 @@ int reproduce(Options o) {
   const PaperValues paper =
       cli::with_default_hint("--paper-values", o.paper_values.string(), o.paper_values_named,
                              [&] { return PaperValues(o.paper_values); });
-  check_study_manifest(o.study_manifest);
+  const MnistOnlyParts parts = mnist_only_parts(o);
   const Model model = load_model(o.model.string());
   const CompiledModel compiled = compile_model(model);
   const RangeReport ranges = track_ranges(model);
@@ -2403,6 +2483,23 @@ int reproduce(Options o) {
   cryptonets::training::require_classes_match(training_labels.labels,
                                               static_cast<int>(compiled.output_size),
                                               "'" + train_labels + "'", model_name);
+  // The other models the run reads, as --model: each has one output per class of the data.
+  const auto require_outputs = [&](size_t outputs, const std::string& what) {
+    cryptonets::training::require_classes_match(training_labels.labels, static_cast<int>(outputs),
+                                                "'" + train_labels + "'", what);
+  };
+  if (!o.study_only && parts.five_layer.empty()) {
+    require_outputs(training::load_float_network(o.float_model).classes,
+                    "the float model '" + o.float_model.string() + "' (--float-model)");
+  }
+  if (!o.study_only && parts.nine_layer.empty()) {
+    require_outputs(compile_model(load_model(o.paper9_model.string())).output_size,
+                    "the 9-layer model '" + o.paper9_model.string() + "' (--paper9-model)");
+    require_outputs(
+        training::load_float_network(o.paper9_float_model).classes,
+        "the 9-layer float model '" + o.paper9_float_model.string() + "' (--paper9-float-model)");
+  }
+  if (parts.study.empty()) check_study_manifest(o.study_manifest, require_outputs);
   Prng prng = o.seed ? Prng::insecure_seeded(*o.seed) : Prng::from_os_entropy();
   Session session{model, compiled, ranges, test, prng};
 
@@ -2422,7 +2519,7 @@ int reproduce(Options o) {
     };
     bfv_preset = bfv_of(model, o.model);
     if (!bfv_preset->note.empty()) progress_line("BFV: " + bfv_preset->note);
-    bfv_of(load_model(o.paper9_model.string()), o.paper9_model);
+    if (parts.nine_layer.empty()) bfv_of(load_model(o.paper9_model.string()), o.paper9_model);
   }
   MadeDirectories made;
   made.make(o.out_dir);
@@ -2508,12 +2605,17 @@ int reproduce(Options o) {
     }
   }
   // Before the scores are dropped: the main model's runs are rows of the networks table.
-  measure_networks(o, r, test, prng, most_threads, r.timing);
+  measure_networks(o, r, test, prng, most_threads, r.timing, parts);
   if (r.accuracy_run) r.accuracy_run->scores.clear();
   for (auto& run : r.timing)
     run.scores.clear();
 
-  measure_study(o, r, test, prng, most_threads);
+  if (parts.study.empty()) {
+    measure_study(o, r, test, prng, most_threads);
+  } else {
+    progress_line("activation study skipped: " + parts.study);
+    r.study_skipped = parts.study;
+  }
 
   // Scaling with n at the default preset's sizes, with the most threads.
   r.scaling_threads = most_threads;

@@ -160,6 +160,10 @@ gnuplot -e "dir=$dir; ncols=$(columns "$out/layers_plot.csv")" "$plots/layers.gp
 gnuplot -e "dir=$dir; ncols=$(columns "$out/noise_plot.csv")" "$plots/noise.gp"
 gnuplot -e "dir=$dir" "$plots/scaling_n.gp"
 gnuplot -e "dir=$dir; ncols=$(columns "$out/scaling_threads_plot.csv")" "$plots/scaling_threads.gp"
-gnuplot -e "dir=$dir" "$plots/activation_study.gp"
+# The study is not run on another --data unless its manifest is named: no rows, no plot (the
+# report says why).
+if [ "$(wc -l <"$out/activation_study_plot.csv")" -gt 1 ]; then
+  gnuplot -e "dir=$dir" "$plots/activation_study.gp"
+fi
 echo "report: $report; CSV and PNG files: $out/$note"
 exit "$status"

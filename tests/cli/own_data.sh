@@ -122,11 +122,34 @@ expect 1 "'set/train-labels-idx1-ubyte' has 4 classes (labels 0..3), but the mod
 [ -e report-other.md ] && fail "cryptonets-reproduce wrote a report for a model of another data set"
 
 # The report's accuracy section names the data run (a trial: "## Accuracy on the MNIST test
-# images" with --data mydata).
-step reproduce-own "$reproduce" --mode test --data set --model model.txt \
+# images" with --data mydata). The parts whose models default to MNIST's run on another data set
+# only when named (a review: the MNIST float and 9-layer models and the activation study ran on
+# this set, 20.8 % and 12.5 %): the 5-layer row with --float-model named runs; the 9-layer
+# network and the study are skipped, the report says why.
+step reproduce-own "$reproduce" --mode test --data set --model model.txt --float-model float.txt \
   --paper-values "$data/../bench/paper_values.csv" --out reproduction-own --report report-own.md
 grep -qxF '## Accuracy on the test images of --data `set`' report-own.md ||
   fail "report-own.md: the accuracy section does not name --data set: $(grep '^## Accuracy' report-own.md)"
+grep -qF "Not run (9-layer training network, merged): --data 'set' is not the shipped MNIST set and --paper9-model and --paper9-float-model are not both named" report-own.md ||
+  fail "report-own.md does not say why the 9-layer network was not run: $(grep -A3 '^## Both' report-own.md)"
+grep -qF "Not run: --data 'set' is not the shipped MNIST set and --study-manifest is left at its default" report-own.md ||
+  fail "report-own.md does not say why the activation study was not run: $(grep -A3 '^## Activation' report-own.md)"
+grep -q "model-paper9" reproduction-own/networks.csv &&
+  fail "cryptonets-reproduce ran MNIST's 9-layer network on set: $(cat reproduction-own/networks.csv)"
+[ "$(wc -l <reproduction-own/activation_study.csv)" -eq 1 ] ||
+  fail "cryptonets-reproduce ran MNIST's activation study on set: $(cat reproduction-own/activation_study.csv)"
+[ "$(grep -c ',model.txt,' reproduction-own/networks.csv)" -eq 3 ] ||
+  fail "the 5-layer network with --float-model named was not run on set: $(cat reproduction-own/networks.csv)"
+grep -q "Not run (5-layer" report-own.md && fail "report-own.md skipped the 5-layer network with --float-model named"
+# Without --float-model the 5-layer row is skipped too; a named model of another data set is
+# refused before any work, and so is --study-only without a manifest for this data set.
+expect 1 "the float model '$data/model-float.txt' (--float-model) has 10 outputs: it is a model for another data set" \
+  reproduction-other -- timeout 60 "$reproduce" --mode test --data set --model model.txt \
+  --float-model "$data/model-float.txt" --paper-values "$data/../bench/paper_values.csv" \
+  --out reproduction-other --report report-other.md
+expect 2 "--study-only has nothing to run: --data 'set' is not the shipped MNIST set and --study-manifest is left at its default" \
+  reproduction-other -- "$reproduce" --study-only --mode test --data set --model model.txt \
+  --out reproduction-other --report report-other.md
 
 # A test split without the top class (3): the classes are the training labels' (a review: the
 # test labels were counted, 3 classes, and the 4-output model refused as another data set's).
