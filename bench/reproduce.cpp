@@ -949,8 +949,9 @@ RunResult run_with(Session& session, const KeyedSet& keyed,
   result.batches = batches;
   for (size_t b = 0; b < batches; ++b) {
     const size_t first = b * batch_size, size = std::min(batch_size, count - first);
-    progress_line(format("%s, %d thread(s): batch %zu/%zu (%zu images)", keyed.set.name.c_str(),
-                         threads, b + 1, batches, size));
+    progress_line(format("%s, %s: batch %zu/%zu (%s)", keyed.set.name.c_str(),
+                         counted(static_cast<size_t>(threads), "thread", "threads").c_str(), b + 1,
+                         batches, counted(size, "image", "images").c_str()));
     StageSummary collector;
     const auto observe = [&](const StageReport& report) { collector.add(report); };
     const auto images = quantised_images(session.model, session.test.images, first, size);

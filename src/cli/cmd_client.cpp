@@ -659,9 +659,9 @@ int client_infer(std::span<char* const> arguments) {
   do_fetch(options, token, job.job, options.text("out"), keys, SubmittedBatch{in, header.file_id});
   client.remove(token, job.job);
   std::printf(
-      "job %s: %llu images, uploaded in %.2f s, scores after %.2f s, fetched after %.2f s: "
+      "job %s: %s, uploaded in %.2f s, scores after %.2f s, fetched after %.2f s: "
       "%s\n",
-      printable_text(job.job).c_str(), static_cast<unsigned long long>(job.images), uploaded,
+      printable_text(job.job).c_str(), counted(job.images, "image", "images").c_str(), uploaded,
       computed, elapsed(), printable_text(options.text("out")).c_str());
   return kExitSuccess;
 }

@@ -354,7 +354,8 @@ int run_decrypt(std::span<char* const> arguments) {
   if (options.has("scores")) write_scores(options.text("scores"), first, scores, labels, truth);
   write_labels(labels, out_path);
 
-  std::fprintf(report, "decrypted %zu images (from %llu)%s%s\n", labels.size(),
+  std::fprintf(report, "decrypted %s (from %llu)%s%s\n",
+               counted(labels.size(), "image", "images").c_str(),
                static_cast<unsigned long long>(first), out_path ? ": " : "",
                out_path ? printable_text(*out_path).c_str() : "");
   if (options.has("scores"))
@@ -364,8 +365,9 @@ int run_decrypt(std::span<char* const> arguments) {
                  labels.size());
   }
   if (mismatches) {
-    std::fprintf(report, "encrypted scores equal the plain integer model's on all %zu images\n",
-                 labels.size());
+    std::fprintf(report, "encrypted scores equal the plain integer model's on %s\n",
+                 labels.size() == 1 ? "the 1 image"
+                                    : ("all " + std::to_string(labels.size()) + " images").c_str());
   }
   return kExitSuccess;
 }

@@ -105,12 +105,13 @@ void encrypt_images(const OptionParser& options, const ModelProfile& profile, co
     writer.write(std::move(batch), [&] { writing.advance(); });
   }
   writer.commit();
-  std::printf(
-      "encrypted %zu images (from %zu) under %s in %llu batch(es) of up to %zu, %zu moduli: %s "
-      "(%s)\n",
-      count, first, Scheme::kName, static_cast<unsigned long long>(writer.header().batch_count()),
-      slots, contexts.size(), printable_text(out_path).c_str(),
-      format_bytes(std::filesystem::file_size(out_path)).c_str());
+  // Each count with its noun in the singular or plural ("encrypted 1 images in 1 batch(es)").
+  std::printf("encrypted %s (from %zu) under %s in %s of up to %zu, %s: %s (%s)\n",
+              counted(count, "image", "images").c_str(), first, Scheme::kName,
+              counted(writer.header().batch_count(), "batch", "batches").c_str(), slots,
+              counted(contexts.size(), "modulus", "moduli").c_str(),
+              printable_text(out_path).c_str(),
+              format_bytes(std::filesystem::file_size(out_path)).c_str());
 }
 
 }  // namespace

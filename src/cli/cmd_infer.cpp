@@ -248,9 +248,10 @@ void infer_file(const ServerFiles& files, const CompiledModel& compiled, const R
   writer.commit();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("inferred %llu images under %s in %llu batch(es), %zu moduli, %.2f s: %s (%s)\n",
-              static_cast<unsigned long long>(header.images), Scheme::kName,
-              static_cast<unsigned long long>(header.batch_count()), contexts.size(), seconds,
+  std::printf("inferred %s under %s in %s, %s, %.2f s: %s (%s)\n",
+              counted(header.images, "image", "images").c_str(), Scheme::kName,
+              counted(header.batch_count(), "batch", "batches").c_str(),
+              counted(contexts.size(), "modulus", "moduli").c_str(), seconds,
               printable_text(out_path).c_str(),
               format_bytes(std::filesystem::file_size(out_path)).c_str());
 }

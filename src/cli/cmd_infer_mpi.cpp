@@ -342,11 +342,12 @@ void compute_root(Communicator& comm, BasicInferSetup<Scheme>& setup_ref) {
 
   try {
     const ProtocolHeader header = setup->reader->header();
-    std::printf(
-        "infer under %s on %d MPI ranks in %d group(s), %d thread(s) each: %llu batch(es) x %zu "
-        "moduli\n",
-        Scheme::kName, comm.size(), setup->groups, setup->threads,
-        static_cast<unsigned long long>(header.batch_count()), setup->contexts.size());
+    std::printf("infer under %s on %s in %s, %s each: %s x %s\n", Scheme::kName,
+                counted(static_cast<size_t>(comm.size()), "MPI rank", "MPI ranks").c_str(),
+                counted(static_cast<size_t>(setup->groups), "group", "groups").c_str(),
+                counted(static_cast<size_t>(setup->threads), "thread", "threads").c_str(),
+                counted(header.batch_count(), "batch", "batches").c_str(),
+                counted(setup->contexts.size(), "modulus", "moduli").c_str());
     std::fflush(stdout);
     Prng prng = setup->make_prng();  // one generator for every batch, in file order
     StepTotals totals;
@@ -434,10 +435,12 @@ void compute_root(Communicator& comm, BasicInferSetup<Scheme>& setup_ref) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
     report(comm, totals, my_units, header.batch_count() * setup->contexts.size());
     setup->writer->commit();
-    std::printf("inferred %llu images in %llu batch(es), %zu moduli, %.2f s on %d ranks: %s (%s)\n",
-                static_cast<unsigned long long>(header.images),
-                static_cast<unsigned long long>(header.batch_count()), setup->contexts.size(),
-                seconds, comm.size(), printable_text(setup->out_path).c_str(),
+    std::printf("inferred %s in %s, %s, %.2f s on %s: %s (%s)\n",
+                counted(header.images, "image", "images").c_str(),
+                counted(header.batch_count(), "batch", "batches").c_str(),
+                counted(setup->contexts.size(), "modulus", "moduli").c_str(), seconds,
+                counted(static_cast<size_t>(comm.size()), "rank", "ranks").c_str(),
+                printable_text(setup->out_path).c_str(),
                 format_bytes(std::filesystem::file_size(setup->out_path)).c_str());
   } catch (const std::exception& e) {
     comm.abort(printable_text(e.what()));

@@ -236,11 +236,10 @@ int run_mnist_with(const OptionParser& options, const MnistOptions& values, cons
   const size_t count = wanted == 0 ? test.images.count : wanted;
   const size_t batch_size = values.batch_size.value_or(params.n);
   const size_t batches = (count + batch_size - 1) / batch_size;
-  std::printf(
-      "images: %zu test images of %s (%zu classes) in %zu batch(es) of up to %zu; "
-      "threads: %d\n",
-      count, printable_text(data_directory).c_str(), compiled.output_size, batches, batch_size,
-      threads);
+  std::printf("images: %s of %s (%zu classes) in %s of up to %zu; threads: %d\n",
+              counted(count, "test image", "test images").c_str(),
+              printable_text(data_directory).c_str(), compiled.output_size,
+              counted(batches, "batch", "batches").c_str(), batch_size, threads);
 
   auto start = Clock::now();
   const auto keys = encoding::BasicCrtKeys<Scheme>::generate(params, setup.plaintext_moduli, prng);
@@ -300,7 +299,8 @@ int run_mnist_with(const OptionParser& options, const MnistOptions& values, cons
   const double latency = table.batch_seconds(0);
   const double per_hour = static_cast<double>(count) / total * 3600;
   const bool agree = score_mismatches == 0;
-  std::printf("\nkey generation: %.2f s (%zu key sets)\n", keygen_seconds, keys.keys.size());
+  std::printf("\nkey generation: %.2f s (%s)\n", keygen_seconds,
+              counted(keys.keys.size(), "key set", "key sets").c_str());
   std::printf("messages per batch: client -> server %s, server -> client %s\n",
               format_bytes(upload).c_str(), format_bytes(download).c_str());
   std::printf("latency (one batch, encrypt to decrypt): %.2f s\n", latency);
@@ -309,8 +309,9 @@ int run_mnist_with(const OptionParser& options, const MnistOptions& values, cons
               100.0 * encrypted_correct / count, encrypted_correct, count,
               100.0 * plain_correct / count, plain_seconds);
   std::printf("encrypted scores equal the plain integer network's: %s\n",
-              agree ? "yes, on every image"
-                    : ("NO: " + std::to_string(score_mismatches) + " images differ").c_str());
+              agree
+                  ? "yes, on every image"
+                  : ("NO: " + counted(score_mismatches, "image differs", "images differ")).c_str());
 
   const std::string prefix_header(kCsvPrefixHeader);
   char prefix[160];

@@ -29,6 +29,9 @@ CRYPTONETS_REPRODUCE="$driver" bash "$root/bench/reproduce.sh" --mode test --out
 grep -q "n = 2048, .*, 1 plaintext modulus$" "$work/log" ||
   fail "the log has no '1 plaintext modulus' key generation line for n = 2048"
 grep -q " 1 plaintext moduli" "$work/log" && fail "the log says '1 plaintext moduli'"
+# So is one thread ("paper, 1 thread(s): batch 1/1 (24 images)").
+grep -qF "[reproduce] paper, 1 thread: batch 1/1 (24 images)" "$work/log" && ! grep -qF "thread(s)" "$work/log" ||
+  fail "the log's batch lines: $(grep -m2 ': batch ' "$work/log")"
 
 expect_header() {  # file, exact header line
   [ -s "$out/$1" ] || { fail "$1 missing or empty"; return; }

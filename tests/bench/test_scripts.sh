@@ -93,7 +93,7 @@ case "$(basename "$0")" in
           "default,8192,385.0,2,$threads,1,0,conv,1,1,0.25" >"$csv" ;;
       keygen) mkdir -p "$out" && touch "$out/params" "$out/evaluation.key" "$out/public.key" ;;
       encrypt) echo ciphertexts >"$out" ;;
-      infer) echo ciphertexts >"$out" && echo "inferred 1 images in 1 batch(es), 2 moduli, 0.01 s: $out (1 B)" ;;
+      infer) echo ciphertexts >"$out" && echo "inferred 1 image in 1 batch, 2 moduli, 0.01 s: $out (1 B)" ;;
       decrypt) echo "scores${FAKE_DIFFER:+ $calls}" >"$scores" ;;  # FAKE_DIFFER: each call's own
     esac ;;
   bench_ring | bench_simd) echo "NTT/forward/n:8192_min 1 us" ; echo "NTT/forward/n:8192_median 1 us" ;;

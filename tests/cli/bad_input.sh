@@ -326,10 +326,10 @@ expect 1 "refusing to overwrite the secret key" - -- \
 # ---- More images than slots: split into batches, not an error (70 images, 64 slots).
 checks=$((checks + 1))
 run "$exe" encrypt --keys client --images "$images" --first 3 --count 70 --out many.ct --threads 1
-grep -qF "encrypted 70 images (from 3) under YASHE' in 2 batch(es) of up to 64" message.txt ||
+grep -qF "encrypted 70 images (from 3) under YASHE' in 2 batches of up to 64" message.txt ||
   fail "70 images were not split into 2 batches of up to 64: $(cat message.txt)"
 run "$exe" infer --keys server --in many.ct --out many-scores.ct --threads 1
-grep -qF "inferred 70 images under YASHE' in 2 batch(es)" message.txt || fail "infer: $(cat message.txt)"
+grep -qF "inferred 70 images under YASHE' in 2 batches" message.txt || fail "infer: $(cat message.txt)"
 # decrypt is not told --first 3: the scores file records it.
 run "$exe" decrypt --keys client --in many-scores.ct --model "$model" --plain-images "$images" \
   --out many-labels.txt
@@ -338,6 +338,21 @@ grep -qF "decrypted 70 images (from 3)" message.txt ||
 grep -qF "encrypted scores equal the plain integer model's on all 70 images" message.txt ||
   fail "split batches do not match the plain model: $(cat message.txt)"
 [ "$(wc -l <many-labels.txt)" -eq 70 ] || fail "many-labels.txt does not hold 70 labels"
+# One image, one batch: each count with its noun in the singular (a review: "encrypted 1 images
+# ... in 1 batch(es)").
+checks=$((checks + 1))
+run "$exe" encrypt --keys client --images "$images" --first 3 --count 1 --out one.ct --threads 1
+grep -qE "^encrypted 1 image \(from 3\) under YASHE' in 1 batch of up to 64, [0-9]+ modul(us|i): " \
+  message.txt || fail "encrypt of one image: $(cat message.txt)"
+run "$exe" infer --keys server --in one.ct --out one-scores.ct --threads 1
+grep -qE "^inferred 1 image under YASHE' in 1 batch, [0-9]+ modul(us|i), " message.txt ||
+  fail "infer of one image: $(cat message.txt)"
+run "$exe" decrypt --keys client --in one-scores.ct --model "$model" --plain-images "$images" \
+  --out one-label.txt
+{ grep -qF "decrypted 1 image (from 3)" message.txt &&
+  grep -qF "encrypted scores equal the plain integer model's on the 1 image" message.txt; } ||
+  fail "decrypt of one image: $(cat message.txt)"
+rm -f one.ct one-scores.ct one-label.txt
 
 # ---- Records bound to their file and position (issue 14): a two-batch scores file (2 batches x
 # 2 moduli = 4 records, each with its 64-byte binding) reordered, with a record duplicated, with

@@ -64,7 +64,9 @@ step encrypt "$exe" encrypt --keys "$work/client" --profile "$work/model.profile
   --images "$images" --first "$first" --count "$count" --out "$work/images.ct" --threads 2
 slots=$(sed -n 's/.*slots per batch: \([0-9]*\).*/\1/p' "$work/keygen.log")
 batches=$(((count + slots - 1) / slots))
-grep -q "encrypted $count images (from $first) under $scheme_name in $batches batch(es)" \
+batch_word=batches
+[ "$batches" -eq 1 ] && batch_word=batch
+grep -q "encrypted $count images (from $first) under $scheme_name in $batches $batch_word of" \
   "$work/encrypt.log" ||
   fail "encrypt did not report $count images in $batches batches"
 [ "$(head -c 6 "$work/images.ct")" = "CNPFC$scheme_byte" ] ||
@@ -130,4 +132,4 @@ expected_labels=$(gzip -dc "$labels" | od -An -tu1 -j $((8 + first)) -N3 | tr -s
   >"$work/stdout-labels.txt" 2>/dev/null || fail "decrypt to stdout with --first $first failed"
 cmp -s "$work/labels.txt" "$work/stdout-labels.txt" || fail "labels on stdout differ"
 
-finish "end to end ($scheme_name): $count images in $batches batch(es), all checks passed"
+finish "end to end ($scheme_name): $count images in $batches $batch_word, all checks passed"
