@@ -622,9 +622,10 @@ if [ -s rss.txt ]; then
 fi
 { head -2 scores.csv; printf '3,'; head -c 2000000 /dev/zero | tr '\0' x; } >long-row.csv
 inspect_expect 1 long-row.csv "PROBLEM: row 2: longer than 1048576 bytes; not read, nor any row after it"
-# A scores CSV is read as text up to 64 MiB (decrypt writes about 300 bytes per image: 2^17 images,
-# a full batch at the largest ring degree); a longer one is refused, not read whole (a CSV of
-# any size was read whole: these 70 MB of rows took 3.5 s and gave 17 MB of report).
+# A scores CSV is read as text up to 64 MiB (decrypt writes about 220 bytes per image: more than
+# 2^17 images, four full batches at the largest ring degree); a longer one is refused, not read
+# whole (a CSV of any size was read whole: these 70 MB of rows took 3.5 s and gave 17 MB of
+# report).
 { cat scores.csv; yes "$(sed -n 2p scores.csv)" | head -c 70000000; } >long.csv
 rm -f rss.txt
 inspect_expect 1 long.csv "more than 64 MiB of text, the most inspect reads as a scores CSV"
