@@ -24,6 +24,7 @@
 # FT_EPOCHS (fine-tuning, 20), FT_LR (fine-tuning step size, 0.002), SCRATCH (the drop-ins kept
 # there; default: none kept).
 set -euo pipefail
+bench_caller=$PWD  # paths given relative to it are the caller's (bench_from_caller)
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/common.sh
 source bench/common.sh
@@ -45,8 +46,8 @@ for s in "${steps[@]}"; do
     *) bench_usage_error "unknown step '$s'" ;;
   esac
 done
-train=${TRAIN:-build/cryptonets-train}
-quantiser=${QUANTISE:-build/cryptonets-quantise}
+train=$(bench_from_caller "${TRAIN:-}" build/cryptonets-train)
+quantiser=$(bench_from_caller "${QUANTISE:-}" build/cryptonets-quantise)
 epochs=${EPOCHS:-25}
 ft_epochs=${FT_EPOCHS:-20}
 ft_lr=${FT_LR:-0.002}
@@ -71,7 +72,7 @@ bench_work_dir
 new_models=$bench_work/models
 new_logs=$bench_work/logs
 mkdir "$new_models" "$new_logs"
-scratch=${SCRATCH:-$bench_work/dropins}
+scratch=$(bench_from_caller "${SCRATCH:-}" "$bench_work/dropins")
 scratch_named=${SCRATCH:-WORK/dropins}  # as the published files name it
 mkdir -p "$scratch"
 [ ! -f "$logs/commands.log" ] || cp "$logs/commands.log" "$new_logs/commands.log"

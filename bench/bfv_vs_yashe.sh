@@ -8,13 +8,14 @@
 #   bash bench/bfv_vs_yashe.sh [cryptonets binary] [runs] [images]   (defaults: build/cryptonets 3 8192)
 # A failed or interrupted run leaves bench/results as it was (bench/common.sh).
 set -euo pipefail
+bench_caller=$PWD  # paths given relative to it are the caller's (bench_from_caller)
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/common.sh
 source bench/common.sh
 bench_usage="bash bench/bfv_vs_yashe.sh [cryptonets binary] [runs 1-100] [images 1-8192]"
 bench_help "$@"
 [ $# -le 3 ] || bench_usage_error "at most 3 arguments, got $#"
-exe=${1:-build/cryptonets}
+exe=$(bench_from_caller "${1:-}" build/cryptonets)
 runs=${2:-3}
 images=${3:-8192}
 bench_count runs "$runs" 1 100

@@ -9,6 +9,18 @@
 
 bench_name=$(basename "$0")
 
+# A path the caller gave (an argument or a variable such as TRAIN): relative to the caller's
+# directory, $bench_caller, which the script records before it changes to the repository (a review:
+# 'bash ~/cryptonets/bench/simd.sh mybuild' from another directory looked for the repository's
+# mybuild). Empty: `default`, relative to the repository as the usage line gives it.
+bench_from_caller() {  # path default
+  case "$1" in
+    "") printf '%s\n' "$2" ;;
+    /*) printf '%s\n' "$1" ;;
+    *) printf '%s\n' "${bench_caller:?set by the script before it changes directory}/$1" ;;
+  esac
+}
+
 # Prints the usage line on standard output and exits 0 when the first argument asks for help.
 bench_help() {  # "$@" of the script
   case "${1:-}" in

@@ -13,6 +13,7 @@
 # bench/results/distributed-groups.log. A failed or interrupted run leaves bench/results as it was
 # (bench/common.sh).
 set -euo pipefail
+bench_caller=$PWD  # paths given relative to it are the caller's (bench_from_caller)
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/common.sh
 source bench/common.sh
@@ -21,8 +22,9 @@ bench_help "$@"
 [ $# -le 2 ] || bench_usage_error "at most 2 arguments, got $#"
 images=${2:-8192}
 bench_count images "$images" 1 8192
-bench_program "${1:-build}/cryptonets" "${1:-build}"
-build=$(realpath "${1:-build}")
+build=$(bench_from_caller "${1:-}" build)
+bench_program "$build/cryptonets" "$build"
+build=$(realpath "$build")
 command -v mpirun >/dev/null || { echo "$bench_name: mpirun not found (install Open MPI)" >&2; exit 1; }
 published=bench/results/distributed.log
 [ "${GROUPS_ONLY:-0}" = 1 ] && published=bench/results/distributed-groups.log

@@ -7,13 +7,14 @@
 #   bash bench/network_layers.sh [build-dir] [images]     (defaults: build, 8192 = one full batch)
 # A failed or interrupted run leaves bench/results as it was (bench/common.sh).
 set -euo pipefail
+bench_caller=$PWD  # paths given relative to it are the caller's (bench_from_caller)
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/common.sh
 source bench/common.sh
 bench_usage="bash bench/network_layers.sh [build-dir] [images 1-8192]"
 bench_help "$@"
 [ $# -le 2 ] || bench_usage_error "at most 2 arguments, got $#"
-build=${1:-build}
+build=$(bench_from_caller "${1:-}" build)
 images=${2:-8192}
 bench_count images "$images" 1 8192
 bench_program "$build/cryptonets" "$build"

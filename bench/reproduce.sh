@@ -42,6 +42,14 @@ for ((i = 0; i + 1 < ${#args[@]}; i++)); do
       ;;
   esac
 done
+# So are $BUILD_DIR and $CRYPTONETS_REPRODUCE (a review: BUILD_DIR=mybuild from another directory
+# was looked for in the repository).
+for variable in BUILD_DIR CRYPTONETS_REPRODUCE; do
+  case "${!variable:-}" in
+    "" | /*) ;;
+    *) declare "$variable=$caller/${!variable}" ;;
+  esac
+done
 cd "$root"
 
 out="bench/results/reproduction"

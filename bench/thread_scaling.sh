@@ -27,13 +27,14 @@
 #   bash bench/thread_scaling.sh [build-dir] [runs]      (defaults: build, 3)
 # A failed or interrupted run leaves bench/results as it was (bench/common.sh).
 set -euo pipefail
+bench_caller=$PWD  # paths given relative to it are the caller's (bench_from_caller)
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/common.sh
 source bench/common.sh
 bench_usage="bash bench/thread_scaling.sh [build-dir] [runs 1-100]"
 bench_help "$@"
 [ $# -le 2 ] || bench_usage_error "at most 2 arguments, got $#"
-build=${1:-build}
+build=$(bench_from_caller "${1:-}" build)
 runs=${2:-3}
 bench_count runs "$runs" 1 100
 exe=$build/bench/cryptonets-simd-network

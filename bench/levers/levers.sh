@@ -5,8 +5,10 @@
 #
 #   bash bench/levers/levers.sh [build-dir]     (default: build; needs cryptonets-quantise built)
 set -euo pipefail
+# A build directory given relative to the caller's directory is the caller's (it was looked for in
+# the repository, where the script works).
+case "${1:-}" in "" | /*) build=${1:-build} ;; *) build=$PWD/$1 ;; esac
 cd "$(dirname "$0")/../.."
-build=${1:-build}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cxx() {

@@ -293,5 +293,31 @@ grep -q "^| 1. conv (all moduli) | 0.200 | 0.200 | 1.00 |" "$tree/bench/results/
   fail "bench/results holds other files: $(ls -A "$tree/bench/results")"
 [ -z "$(ls -A "$work/tmp")" ] || fail "the whole runs left $(ls -A "$work/tmp") in TMPDIR"
 
+# ---- A build directory, a binary or a program variable given relative to the caller's directory
+# is the caller's, not the repository's, where the scripts work (a review: 'bash
+# ~/cryptonets/bench/simd.sh mybuild' from another directory looked for the repository's mybuild).
+# From $work, fake-build is $fake.
+from_work() {  # script args...: run from $work, must succeed
+  local status=0
+  rm -f "$FAKE_LOG"
+  (cd "$work" && timeout 60 bash "$tree/bench/$1" "${@:2}") >"$work/out" 2>&1 || status=$?
+  [ "$status" = 0 ] || fail "$1 ${*:2}, run from $work: exit $status: $(head -c 400 "$work/out")"
+}
+from_work network_layers.sh fake-build 1
+from_work bfv_vs_yashe.sh fake-build/cryptonets 1 1
+from_work simd.sh fake-build 1
+from_work thread_scaling.sh fake-build 1
+from_work distributed.sh fake-build 1
+TRAIN=fake-build/cryptonets from_work activation_study.sh relu
+rm -rf "$tree/data"
+CRYPTONETS_REPRODUCE=fake-build/bench/cryptonets-reproduce from_work reproduce.sh --help
+grep -q "^usage: cryptonets-reproduce" "$work/out" || fail "reproduce.sh --help: $(cat "$work/out")"
+# BUILD_DIR: the build (a meson that only logs) and the driver are the caller's.
+cp "$work/stub" "$work/bin/meson"
+BUILD_DIR=fake-build from_work reproduce.sh --help
+grep -qx "meson compile -C $work/fake-build cryptonets-reproduce" "$FAKE_LOG" ||
+  fail "reproduce.sh with BUILD_DIR=fake-build built $(cat "$FAKE_LOG")"
+rm -f "$work/bin/meson"
+
 [ "$failures" = 0 ] || { echo "$failures failure(s)"; exit 1; }
 echo "bench scripts: usage errors, failed and interrupted runs, whole runs: ok"
