@@ -10,5 +10,9 @@ set grid
 set key top right
 set xtics 1
 set yrange [0:*]
+# Half a thread either side of the counts run: a run of one thread count (--threads 1) gave
+# gnuplot's "empty x range [1:1]" warning.
+stats dir.'/scaling_threads_plot.csv' using 1 nooutput
+set xrange [STATS_min - 0.5:STATS_max + 0.5]
 plot for [i=2:ncols] dir.'/scaling_threads_plot.csv' using 1:i with linespoints lw 2 pt 7 \
      title columnhead(i)

@@ -353,6 +353,23 @@ for png in layers noise scaling_n scaling_threads activation_study; do
   [ -s "$work/it's out/$png.png" ] ||
     fail "reproduce.sh with a quote in --out drew no $png.png: $(tail -n 3 "$work/quote.log")"
 done
+# One thread count and one ring degree (--threads 1, --scaling-n 1024): the plots set their x
+# range, so that gnuplot says nothing (a review: "Warning: empty x range [1:1], adjusting to
+# [0.99:1.01]" in the script's output).
+mkdir "$work/single"
+cp "$out"/*.csv "$work/single/"
+for plot in scaling_threads_plot scaling_n_plot; do
+  head -n 2 "$out/$plot.csv" >"$work/single/$plot.csv"
+done
+status=0
+SOURCE_OUT="$work/single" SOURCE_REPORT="$report" CRYPTONETS_REPRODUCE="$work/differing-driver" \
+  bash "$root/bench/reproduce.sh" --out "$work/single-out" --report "$work/single.md" \
+  >"$work/single.log" 2>&1 || status=$?
+[ "$status" -eq 1 ] || fail "reproduce.sh with one thread count: exit $status, expected 1"
+grep -qi "warning" "$work/single.log" && fail "gnuplot warned on one thread count or ring degree: $(grep -i warning "$work/single.log")"
+for png in scaling_n scaling_threads; do
+  [ -s "$work/single-out/$png.png" ] || fail "reproduce.sh with one thread count drew no $png.png"
+done
 # A gnuplot that fails after a test-mode run: the script exits with its status and names the
 # temporary directory it keeps (set -e ended it without a word, the directory left unnamed).
 mkdir -p "$work/badplot" "$work/tmp-plot"
