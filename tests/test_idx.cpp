@@ -190,8 +190,8 @@ TEST_CASE("gunzip_if_gzipped reads what zlib's gzread reads, from bytes already 
   const std::vector<uint8_t> member((std::istreambuf_iterator<char>(in)), {});
   CHECK(gunzip_if_gzipped(member, "labels") == gzread_of(path, member));
   // Members one after the other (gzip -c a b, here the two halves of one IDX file) are read one
-  // after the other; bytes after the last that start no member are ignored, as gzread ignores
-  // them.
+  // after the other; bytes after the last that start no member are refused, naming the file
+  // (gzread ignores them: junk appended to a data file went unnoticed).
   const std::vector<uint8_t> content = gzread_of(path, member);
   const size_t half = content.size() / 2;
   std::vector<uint8_t> two = gzip_of({content.begin(), content.begin() + half});
@@ -199,8 +199,40 @@ TEST_CASE("gunzip_if_gzipped reads what zlib's gzread reads, from bytes already 
   two.insert(two.end(), second.begin(), second.end());
   CHECK(gunzip_if_gzipped(two, "labels") == gzread_of(path, two));
   CHECK(gunzip_if_gzipped(two, "labels") == content);
+  const size_t two_size = two.size();
+  // An empty member last (gzip -c data /dev/null) is a member too.
+  std::vector<uint8_t> with_empty = two;
+  const std::vector<uint8_t> empty = gzip_of({});
+  with_empty.insert(with_empty.end(), empty.begin(), empty.end());
+  CHECK(gunzip_if_gzipped(with_empty, "labels") == content);
   two.insert(two.end(), {0x00, 0x01, 0x1f});
-  CHECK(gunzip_if_gzipped(two, "labels") == gzread_of(path, two));
+  CHECK_THROWS_WITH_AS(gunzip_if_gzipped(two, "labels.gz"),
+                       contains("IDX file 'labels.gz': trailing data: 3 bytes after the end of the "
+                                "gzip data (from byte " +
+                                std::to_string(two_size) + " of " + std::to_string(two_size + 3) +
+                                "), which start no other gzip member"),
+                       std::runtime_error);
+  // One byte, the first of a gzip magic, is no member either; zero padding is refused too.
+  two.resize(two_size + 1);
+  two.back() = 0x1f;
+  CHECK_THROWS_WITH_AS(gunzip_if_gzipped(two, "labels.gz"), contains("trailing data: 1 byte after"),
+                       std::runtime_error);
+  two.resize(two_size);
+  two.resize(two_size + 512, 0);
+  CHECK_THROWS_WITH_AS(gunzip_if_gzipped(two, "labels.gz"), contains("trailing data: 512 bytes"),
+                       std::runtime_error);
+  // After a single member too, and bytes that start like a member but are none are a damaged
+  // member.
+  std::vector<uint8_t> junk = member;
+  junk.insert(junk.end(), {'j', 'u', 'n', 'k', '\n'});
+  CHECK_THROWS_WITH_AS(gunzip_if_gzipped(junk, "labels.gz"),
+                       contains("IDX file 'labels.gz': trailing data: 5 bytes"),
+                       std::runtime_error);
+  junk = member;
+  junk.insert(junk.end(), {0x1f, 0x8b, 'j', 'u', 'n', 'k'});
+  CHECK_THROWS_WITH_AS(gunzip_if_gzipped(junk, "labels.gz"),
+                       contains("IDX file 'labels.gz': gzip decompression failed"),
+                       std::runtime_error);
   // A whole second copy is past what the header announces.
   two = member;
   two.insert(two.end(), member.begin(), member.end());

@@ -5,6 +5,7 @@
 // cross-scheme refusals naming both schemes, the server refusing secret keys.
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -793,6 +794,37 @@ TEST_CASE("A failure of the system, not of the file, is a std::system_error carr
   const auto damaged = failure_of([&] { load_evaluation_keys(cut, contexts); });
   CHECK(!damaged.first);
   CHECK(contains(damaged.second, "truncated"));
+}
+
+TEST_CASE("The server's search for secret keys opens only the regular files of a directory") {
+  // infer looks at the first bytes of every entry at the top level of its key directory: a FIFO
+  // or a device there is never opened (a device's open can act by itself; a FIFO's must not
+  // block). inotify sees every open of the FIFO; a copy of the secret key under another name is
+  // still found, and a directory holding only the FIFO gives nothing.
+  const SchemeDirectory<yashe::Scheme> files(58);
+  const fs::path directory = files.dir.file("search");
+  fs::create_directory(directory);
+  fs::copy_file(files.files.secret_keys, directory / "z-copy");
+  REQUIRE(::mkfifo((directory / "a-pipe").c_str(), 0600) == 0);
+  const int watch = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  REQUIRE(watch >= 0);
+  REQUIRE(::inotify_add_watch(watch, directory.c_str(), IN_OPEN) >= 0);
+  CHECK(secret_keys_in_directory(directory.string()) == (directory / "z-copy").string());
+  CHECK_FALSE(starts_as_secret_keys((directory / "a-pipe").string()));
+  fs::remove(directory / "z-copy");
+  CHECK(secret_keys_in_directory(directory.string()) == std::nullopt);
+  alignas(inotify_event) char events[4096];
+  std::vector<std::string> opened;
+  for (ssize_t got; (got = ::read(watch, events, sizeof events)) > 0;) {
+    for (char* at = events; at < events + got;) {
+      const auto* event = reinterpret_cast<const inotify_event*>(at);
+      if (event->len > 0) opened.emplace_back(event->name);
+      at += sizeof(inotify_event) + event->len;
+    }
+  }
+  ::close(watch);
+  CHECK(std::count(opened.begin(), opened.end(), "z-copy") >= 1);
+  CHECK(std::count(opened.begin(), opened.end(), "a-pipe") == 0);
 }
 
 TEST_CASE("require_one_key_set refuses a FIFO before opening it (opening one waits for a writer)") {

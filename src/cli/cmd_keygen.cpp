@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli_support.hpp"
@@ -223,6 +224,11 @@ char outcome[kMessageBytes] = "no key directory was changed";
 std::atomic<bool> check_other_set{false};
 char target_secret_key[kPathBytes];
 char other_set_outcome[kMessageBytes];
+// set_outcome() said where each key set is after a commit that failed part way, and whether the
+// staging directory still held this keygen's key set then (removed, as it is on any failure) or
+// not (the set was in place, or elsewhere: "the unfinished key set was removed" is then not said).
+std::atomic<bool> exact_outcome{false};
+std::atomic<bool> staging_removed{true};
 
 void remove_staging() {
   for (size_t i = 0; i < std::size(kKeyFileNames); ++i) {
@@ -291,6 +297,8 @@ void say_after_finish(int signal) {
     interrupts::say(" arrived after the new key set was complete: it is in place");
     interrupts::say(signal == SIGPIPE ? "" : " (as written above)");
     interrupts::say(" and the previous one, if any, is gone; stopping by the signal\n");
+  } else if (exact_outcome.load() && !staging_removed.load()) {
+    say_stopped(signal, "; ");
   } else {
     say_stopped(signal, staged.load() ? kAfterRemoving : kBeforeWriting);
   }
@@ -310,6 +318,8 @@ void install() {
   committed.store(false);
   staged.store(false);
   target_known.store(false);
+  exact_outcome.store(false);
+  staging_removed.store(true);
   interrupts::install(say_unwritten);
 }
 
@@ -338,10 +348,14 @@ void set_target(const fs::path& target) {
   interrupts::open();
 }
 
-// What became of the key directory, said exactly (the other key set's whereabouts are not
-// looked up by the handler then). Called held.
-void set_outcome(const std::string& text) {
+// What became of the key directory after a commit that failed part way, said exactly (the other
+// key set's whereabouts are not looked up by the handler then); `staging_was_removed`: whether
+// this keygen's unfinished key set is removed (else it is in place of the key directory, say).
+// Called held.
+void set_outcome(const std::string& text, bool staging_was_removed) {
   check_other_set.store(false);
+  exact_outcome.store(true);
+  staging_removed.store(staging_was_removed);
   copy(text, outcome, sizeof outcome);
 }
 
@@ -419,26 +433,49 @@ using PreinitFunction = void (*)(int, char**, char**);
 // options; "generate" as key generation starts; "staging" just after the staging directory is
 // made, before the handler knows it; "commit" (the default) as the commit starts, with every file
 // written and none in place; "committed" just after the rename, with the old key set not yet
-// removed; "finished" after keygen has finished, its lines printed, as it returns to exit.
+// removed; "finished" after keygen has finished, its lines printed, as it returns to exit;
+// "swap-back" and "restore" just before those renames of a commit (below; held there: the signal
+// is taken once keygen has failed). Several, comma-separated, each at its point
+// (STOP:commit,TERM:swap-back).
+// CRYPTONETS_TEST_RENAME_FAILS=STEP[,STEP...]: those renames of the commit fail as a file system
+// would make them: "exchange" (RENAME_EXCHANGE, with EINVAL: no atomic exchange, so the two
+// renames), "swap-back" (the exchange that puts another keygen's key set back, EIO),
+// "new-in-place" (the two renames' second, EIO), "restore" (the old set moved back after that,
+// EIO).
 struct TestSignal {
-  int signal = 0;
-  std::string point;
+  std::vector<std::pair<int, std::string>> signals;  // (signal, point)
+  std::string failing_renames;                       // ",STEP,STEP,"
   static TestSignal from_environment() {
     TestSignal test;
+    if (const char* failing = std::getenv("CRYPTONETS_TEST_RENAME_FAILS"))
+      test.failing_renames = "," + std::string(failing) + ",";
     const char* value = std::getenv("CRYPTONETS_TEST_SIGNAL_IN_KEYGEN");
-    if (value == nullptr) return test;
-    const std::string text = value;
-    const size_t colon = text.find(':');
-    const std::string name = text.substr(0, colon);
-    test.signal = name == "TERM"   ? SIGTERM
-                  : name == "PIPE" ? SIGPIPE
-                  : name == "STOP" ? SIGSTOP
-                                   : SIGINT;
-    test.point = colon == std::string::npos ? "commit" : text.substr(colon + 1);
+    if (value == nullptr || *value == '\0') return test;
+    const std::string all = value;
+    for (size_t start = 0; start <= all.size();) {
+      const size_t end = std::min(all.find(',', start), all.size());
+      const std::string text = all.substr(start, end - start);
+      const size_t colon = text.find(':');
+      const std::string name = text.substr(0, colon);
+      const int signal = name == "TERM"   ? SIGTERM
+                         : name == "PIPE" ? SIGPIPE
+                         : name == "STOP" ? SIGSTOP
+                                          : SIGINT;
+      test.signals.emplace_back(signal,
+                                colon == std::string::npos ? "commit" : text.substr(colon + 1));
+      start = end + 1;
+    }
     return test;
   }
   void raise_at(const std::string& at) const {
-    if (signal != 0 && point == at) ::raise(signal);
+    for (const auto& [signal, point] : signals)
+      if (point == at) ::raise(signal);
+  }
+  // Whether the rename `step` is to fail (errno set as the file system would).
+  bool fails(const std::string& step) const {
+    if (failing_renames.find("," + step + ",") == std::string::npos) return false;
+    errno = step == "exchange" ? EINVAL : EIO;
+    return true;
   }
 };
 // "init": a static initialiser, after the handlers of keygen_preinit.
@@ -448,6 +485,7 @@ struct TestSignal {
 struct TestSignal {
   static TestSignal from_environment() { return {}; }
   void raise_at(const std::string&) const {}
+  bool fails(const std::string&) const { return false; }
 };
 #endif
 
@@ -509,25 +547,36 @@ class KeySetStaging {
     }
     if (placed) {
       committed();
-    } else if (::renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, directory_.c_str(),
-                           RENAME_EXCHANGE) == 0) {
+    } else if (!test_.fails("exchange") && ::renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD,
+                                                       directory_.c_str(), RENAME_EXCHANGE) == 0) {
       // path_ now holds what was in place: a secret key there that this keygen did not see at
       // its start (another keygen's, finished meanwhile) is swapped back, untouched.
       if (!replace_secret_key_ && fs::exists(path_ / "secret.key", error)) {
-        if (::renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, directory_.c_str(), RENAME_EXCHANGE) !=
-            0) {
-          // Not removed as this keygen's staging directory: it holds the other key set now.
+        test_.raise_at("swap-back");
+        if (test_.fails("swap-back") || ::renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD,
+                                                    directory_.c_str(), RENAME_EXCHANGE) != 0) {
+          // Not removed as this keygen's staging directory: it holds the other key set now. The
+          // signal line says where each set is, not that this keygen's was removed (the last
+          // session's list: it said both). A later keygen into the directory takes a
+          // NAME.tmp-PID-XXXXXX of key files whose process has ended for a leftover of its own
+          // (remove_stale_temporaries): said, so that the set is moved first.
           const std::string error_text = std::strerror(errno);
           const fs::path kept = path_;
           path_.clear();
-          keygen_signals::set_outcome("'" + printable_text(directory_.string()) +
-                                      "' holds this keygen's key set, and the one another "
-                                      "keygen wrote there meanwhile is in '" +
-                                      printable_text(kept.string()) + "'");
-          throw std::runtime_error("another keygen wrote a key set to '" + directory_.string() +
-                                   "' while this one ran, and it could not be put back in place "
-                                   "(renameat2: " +
-                                   error_text + "): it is in '" + kept.string() + "'");
+          keygen_signals::set_outcome(
+              "'" + printable_text(directory_.string()) +
+                  "' holds this keygen's key set, and the one another keygen wrote there "
+                  "meanwhile is in '" +
+                  printable_text(kept.string()) +
+                  "' (move it elsewhere: a later keygen into the key directory would remove it)",
+              false);
+          throw std::runtime_error(
+              "another keygen wrote a key set to '" + directory_.string() +
+              "' while this one ran, and it could not be put back in place (renameat2: " +
+              error_text + "): that key set is in '" + kept.string() + "', and '" +
+              directory_.string() +
+              "' holds this keygen's (move it elsewhere: a later keygen into the key directory "
+              "would remove it)");
         }
         refuse_secret_key_appeared(directory_);  // this keygen's set is removed, as staged
       }
@@ -540,9 +589,24 @@ class KeySetStaging {
       if (!replace_secret_key_) refuse_if_secret_key_appeared(directory_);
       const fs::path old = directory_.string() + ".tmp-" + std::to_string(::getpid()) + "-old";
       if (::rename(directory_.c_str(), old.c_str()) != 0) fail("rename");
-      if (::rename(path_.c_str(), directory_.c_str()) != 0) {
+      if (test_.fails("new-in-place") || ::rename(path_.c_str(), directory_.c_str()) != 0) {
         const int saved = errno;
-        (void)::rename(old.c_str(), directory_.c_str());
+        test_.raise_at("restore");
+        if (test_.fails("restore") || ::rename(old.c_str(), directory_.c_str()) != 0) {
+          // The previous set is aside, not "unchanged" in place: said where it is (this
+          // keygen's staging directory is removed as on any failure). A later keygen would take
+          // NAME.tmp-PID-old for a leftover of its own (remove_stale_temporaries).
+          const std::string restore_error = std::strerror(errno);
+          const std::string where =
+              "the previous key set is in '" + old.string() + "' and '" + directory_.string() +
+              "' is missing: move it back by hand (a later keygen into it would remove it)";
+          keygen_signals::set_outcome(printable_text(where), true);
+          throw std::runtime_error("cannot put the new key set in place of '" +
+                                   directory_.string() + "' (rename): " + std::strerror(saved) +
+                                   "; the previous key set could not be put back either "
+                                   "(rename: " +
+                                   restore_error + "): " + where);
+        }
         errno = saved;
         fail("rename");
       }

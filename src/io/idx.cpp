@@ -345,10 +345,19 @@ std::vector<uint8_t> gunzip_if_gzipped(std::vector<uint8_t> stored, const std::s
       break;
     }
     if (status == Z_STREAM_END) {
-      // Another member may follow (gzip -c a b > c); other bytes after the last are ignored, as
-      // gzread ignores them.
+      // Another member may follow (gzip -c a b > c); other bytes after the last are refused (the
+      // last session's list: gzread ignores them, so junk appended to a data file, or a file
+      // that was cut and appended to, went unnoticed; gzip -t calls them "trailing garbage").
       const size_t next = fed - stream.avail_in;
-      if (stored.size() - next < 2 || stored[next] != 0x1f || stored[next + 1] != 0x8b) break;
+      if (next == stored.size()) break;
+      if (stored.size() - next < 2 || stored[next] != 0x1f || stored[next + 1] != 0x8b) {
+        const size_t trailing = stored.size() - next;
+        problem = "trailing data: " + std::to_string(trailing) +
+                  (trailing == 1 ? " byte" : " bytes") +
+                  " after the end of the gzip data (from byte " + std::to_string(next) + " of " +
+                  std::to_string(stored.size()) + "), which start no other gzip member";
+        break;
+      }
       inflateReset(&stream);
       feed(next);
       continue;
@@ -362,7 +371,8 @@ std::vector<uint8_t> gunzip_if_gzipped(std::vector<uint8_t> stored, const std::s
   }
   inflateEnd(&stream);
   if (!problem.empty()) {
-    const bool idx_problem = problem.starts_with("too long") || problem.starts_with("truncated");
+    const bool idx_problem = problem.starts_with("too long") || problem.starts_with("truncated") ||
+                             problem.starts_with("trailing data");
     fail(source, idx_problem ? problem : "gzip decompression failed: " + problem);
   }
   // A stream that ends short of the announced size: the parser says so, naming what the header

@@ -715,11 +715,14 @@ encoding::BasicEncryptionKeys<S> load_encryption_keys(const std::string& paramet
 }
 
 bool starts_as_secret_keys(const std::string& path) {
-  // O_NONBLOCK: a FIFO put in place after a check must not hold the open; only a regular file is
-  // read, and only its first 5 bytes.
+  // Only a regular file is opened (the last session's list: every entry of a key directory was
+  // opened; a device's open can act by itself, a tape rewinds, a watchdog starts). O_NONBLOCK and
+  // fstat for one put in place after this check: a FIFO must not hold the open, and only a regular
+  // file is read, only its first 5 bytes.
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return false;
   const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   if (fd < 0) return false;
-  struct stat info {};
   std::array<uint8_t, 5> start{};
   const bool read_whole =
       ::fstat(fd, &info) == 0 && S_ISREG(info.st_mode) &&

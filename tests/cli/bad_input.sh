@@ -5,7 +5,8 @@
 # keep it fast; the checks do not depend on the ring size.
 #
 # usage: bad_input.sh CRYPTONETS DATA_DIR KEYGEN_HOOKS
-# KEYGEN_HOOKS: cryptonets-keygen-hooks, keygen with its test hooks (CRYPTONETS_TEST_SIGNAL_IN_KEYGEN)
+# KEYGEN_HOOKS: cryptonets-keygen-hooks, keygen with its test hooks (CRYPTONETS_TEST_SIGNAL_IN_KEYGEN,
+# CRYPTONETS_TEST_RENAME_FAILS)
 set -uo pipefail
 
 exe=$(realpath "$1")
@@ -1565,9 +1566,11 @@ expect 1 "cannot write file 'fsize.csv': write failed: File too large" fsize.csv
 # and leave no temporary directory.
 key_set_of() { "$exe" inspect "$1/params" | sed -n 's/^key set id: //p'; }
 # stopped_keygen ARGS...: a keygen (the hooks') into race-keys, stopped as its commit starts;
-# its pid in $first once it is stopped (10 s at most), its output in race-first.txt.
+# its pid in $first once it is stopped (10 s at most), its output in race-first.txt. $also_signal
+# (if set): more of its hooks' signals, $failing_renames: its renames that fail.
 stopped_keygen() {
-  env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=STOP:commit "$hooks" keygen --out-dir race-keys "$@" \
+  env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN="STOP:commit${also_signal:+,$also_signal}" \
+    CRYPTONETS_TEST_RENAME_FAILS="${failing_renames:-}" "$hooks" keygen --out-dir race-keys "$@" \
     --insecure-ring-degree 64 >race-first.txt 2>&1 &
   first=$!
   for _ in $(seq 200); do
@@ -1624,7 +1627,61 @@ for start in absent empty; do
   [ -z "$(find . -maxdepth 1 -name 'race-keys.tmp-*' -print -quit)" ] ||
     fail "keygen ($start at its start) interrupted left $(find . -maxdepth 1 -name 'race-keys.tmp-*')"
 done
+# The other keygen's set cannot be swapped back (CRYPTONETS_TEST_RENAME_FAILS=swap-back: that
+# renameat2 fails with EIO): this keygen's set stays in race-keys, the other's in the staging
+# directory, and keygen says so (exit 1). A signal meanwhile (TERM held at the swap back, taken as
+# keygen fails) ends it with a line that says the same, not "the unfinished key set was removed"
+# (the last session's list: the line said that, then where each set was).
+failing_renames=swap-back
+for also_signal in "" TERM:swap-back; do
+  filled_meanwhile absent
+  kill -CONT "$first"
+  wait "$first"
+  status=$?
+  kept=$(find . -maxdepth 1 -name 'race-keys.tmp-*' -printf '%f\n')
+  checks=$((checks + 1))
+  if [ -z "$also_signal" ]; then
+    [ "$status" -eq 1 ] &&
+      grep -qF "could not be put back in place (renameat2: Input/output error): that key set is in '$kept', and 'race-keys' holds this keygen's" race-first.txt ||
+      fail "keygen whose swap back failed: exit $status: $(cat race-first.txt)"
+  else
+    [ "$status" -eq 143 ] &&
+      grep -qF "cryptonets keygen: interrupted; 'race-keys' holds this keygen's key set, and the one another keygen wrote there meanwhile is in '$kept'" race-first.txt &&
+      ! grep -qF "was removed" race-first.txt ||
+      fail "keygen interrupted as its swap back failed: exit $status: $(cat race-first.txt)"
+  fi
+  [ -n "$kept" ] && [ "$(key_set_of "$kept")" = "$second" ] && [ -n "$(key_set_of race-keys)" ] &&
+    [ "$(key_set_of race-keys)" != "$second" ] ||
+    fail "keygen whose swap back failed ($also_signal): race-keys holds $(key_set_of race-keys), '$kept' $(key_set_of "$kept"); the other set was $second"
+  rm -rf race-keys.tmp-*
+done
+unset failing_renames also_signal
 rm -rf race-keys race-first.txt
+# No atomic exchange (CRYPTONETS_TEST_RENAME_FAILS=exchange: EINVAL, the two renames), the new set
+# cannot be put in place and the old one not moved back (new-in-place, restore: EIO): the old set
+# is said to be aside, not "unchanged", both in the error and in the line of a signal that comes
+# meanwhile (held at the restore); the new set is removed.
+run "$exe" keygen --out-dir aside-keys --insecure-ring-degree 64
+aside_set=$(key_set_of aside-keys)
+for signal in "" TERM:restore; do
+  checks=$((checks + 1))
+  env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN="$signal" CRYPTONETS_TEST_RENAME_FAILS=exchange,new-in-place,restore \
+    "$hooks" keygen --out-dir aside-keys --force --insecure-ring-degree 64 >message.txt 2>&1
+  status=$?
+  old=$(find . -maxdepth 1 -name 'aside-keys.tmp-*' -printf '%f\n')
+  where="the previous key set is in '$old' and 'aside-keys' is missing: move it back by hand"
+  if [ -z "$signal" ]; then
+    [ "$status" -eq 1 ] && grep -qF "could not be put back either (rename: Input/output error): $where" message.txt
+  else
+    [ "$status" -eq 143 ] && grep -qF "interrupted; the unfinished key set was removed; $where" message.txt
+  fi || fail "keygen whose old set could not be moved back ($signal): exit $status: $(cat message.txt)"
+  ! grep -qF "unchanged" message.txt || fail "keygen said a key set moved aside was unchanged: $(cat message.txt)"
+  [ "$old" = "aside-keys.tmp-$(sed -n 's/.*aside-keys\.tmp-\([0-9]*\)-old.*/\1/p' message.txt | head -1)-old" ] &&
+    [ ! -e aside-keys ] && mv "$old" aside-keys && [ "$(key_set_of aside-keys)" = "$aside_set" ] ||
+    fail "keygen whose old set could not be moved back ($signal): left $(ls -d aside-keys*)"
+  rm -rf aside-keys.tmp-*
+done
+rm -rf aside-keys
 
 # serve made a missing --state-dir with all its missing parents (a mistyped path grew a chain of
 # directories and the server ran there); it makes only the last component now, as keygen does

@@ -1,5 +1,6 @@
 // cryptonets-keygen-hooks: `cryptonets keygen` with its test hooks compiled in
-// (CRYPTONETS_TEST_HOOKS: CRYPTONETS_TEST_SIGNAL_IN_KEYGEN raises a signal at a chosen point), for
+// (CRYPTONETS_TEST_HOOKS: CRYPTONETS_TEST_SIGNAL_IN_KEYGEN raises a signal at a chosen point,
+// CRYPTONETS_TEST_RENAME_FAILS makes renames of its commit fail), for
 // tests/cli/bad_input.sh. The cryptonets command has no hooks: a variable in a user's
 // environment must not change what keygen does.
 //

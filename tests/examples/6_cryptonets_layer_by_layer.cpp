@@ -189,11 +189,12 @@ int run(const std::string& data) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  lesson::arguments(argc, argv, "DATA_DIR");
+  // A DATA_DIR that is no directory: a usage error, exit 2.
+  const std::string data = lesson::directory_argument(argc, argv, "DATA_DIR");
   // A DATA_DIR without model.txt or mnist/ is an error, exit 1 (it ended in std::terminate's
   // abort, exit 134, after "terminate called after throwing ..."; a trial).
   try {
-    return run(argv[1]);
+    return run(data);
   } catch (const std::exception& error) {
     std::fflush(stdout);
     std::fprintf(stderr, "%s: error: %s (DATA_DIR is the repository's data directory)\n", argv[0],

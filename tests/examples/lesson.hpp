@@ -3,9 +3,13 @@
 // statements stop being true fails the `examples` test suite.
 #pragma once
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 namespace lesson {
@@ -46,7 +50,8 @@ inline int finish() {
 
 // An example's command line (a trial: the examples ran whatever they were given, and example 6
 // took --help for its DATA_DIR). --help or -h: the usage on stdout, exit 0. An option, or other
-// than one operand where `operand` names one (else none): the usage on stderr, exit 2.
+// than one operand where `operand` names one (else none), or an empty operand: the usage on
+// stderr, exit 2.
 inline void arguments(int argc, char** argv, const char* operand = nullptr) {
   const std::string usage = std::string("usage: ") + argv[0] +
                             (operand != nullptr ? std::string(" ") + operand : "") + "\n";
@@ -72,9 +77,33 @@ inline void arguments(int argc, char** argv, const char* operand = nullptr) {
     }
   }
   if (given < wanted) {
-    std::fputs(usage.c_str(), stderr);
+    std::fprintf(stderr, "%s: %s is missing\n%s", argv[0], operand, usage.c_str());
     std::exit(2);
   }
+  if (wanted == 1 && argv[1][0] == '\0') {
+    std::fprintf(stderr, "%s: %s is empty\n%s", argv[0], operand, usage.c_str());
+    std::exit(2);
+  }
+}
+
+// As arguments(), for an example whose one operand names a directory: one that does not exist or
+// is no directory is a usage error too, exit 2 (the last session's list: it went on to fail on
+// the first file it read, exit 1, as for a directory without the files); returns it.
+inline std::string directory_argument(int argc, char** argv, const char* operand) {
+  arguments(argc, argv, operand);
+  const std::string directory = argv[1];
+  struct stat info {};
+  const bool found = ::stat(directory.c_str(), &info) == 0;
+  if (!found || !S_ISDIR(info.st_mode)) {
+    const std::string problem = found ? "is not a directory"
+                                : errno == ENOENT
+                                    ? "does not exist"
+                                    : std::string("cannot be reached: ") + std::strerror(errno);
+    std::fprintf(stderr, "%s: %s '%s' %s\nusage: %s %s\n", argv[0], operand, directory.c_str(),
+                 problem.c_str(), argv[0], operand);
+    std::exit(2);
+  }
+  return directory;
 }
 
 }  // namespace lesson

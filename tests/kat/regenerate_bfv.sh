@@ -8,11 +8,13 @@
 # made for it) and ends the run by the signal; one during the commit ends it once they are in place.
 # A directory made after the commit found DIR absent is not replaced, but written into.
 #
-# usage: regenerate_bfv.sh GENERATE_BFV_KAT DATA_KAT_DIR
+# usage: regenerate_bfv.sh GENERATE_BFV_KAT DATA_KAT_DIR GENERATE_BFV_KAT_HOOKS
+# GENERATE_BFV_KAT_HOOKS: the generator with its test hook (CRYPTONETS_TEST_SIGNAL_IN_KAT) compiled in
 set -uo pipefail
 
 generator=$1
 kat=$2
+hooks=$3
 # shellcheck source=tests/support.sh
 . "$(dirname "$0")/../support.sh"
 
@@ -64,23 +66,24 @@ leftover=$(find "$work" -name '*.tmp-*')
 [ -z "$leftover" ] || fail "the generator left temporary directories: $leftover"
 
 # A signal while the vectors are staged (a review: DIR.tmp-PID-X was left): nothing is left, and
-# the run ends by the signal (128 + its number). CRYPTONETS_TEST_SIGNAL_IN_KAT (staged_directory.hpp)
-# raises it once the first vector is written. env --default-signal: a signal ignored by whoever
+# the run ends by the signal (128 + its number). CRYPTONETS_TEST_SIGNAL_IN_KAT (staged_directory.hpp;
+# in generate_bfv_kat-hooks only) raises it once the first vector is written. env --default-signal: a signal ignored by whoever
 # started the test (nohup: SIGHUP; a shell's background job: SIGINT) stays ignored in the
 # generator, as it should, so the raise would do nothing there.
 case $generator in /*) ;; *) generator=$PWD/$generator ;; esac  # run from $work/signals below
+case $hooks in /*) ;; *) hooks=$PWD/$hooks ;; esac
 mkdir "$work/signals" && cd "$work/signals" || exit 1
 for signal in INT:130 TERM:143 HUP:129 PIPE:141; do
   expect "${signal#*:}" "generate_bfv_kat: stopped by SIG${signal%:*}; no vector was written" new -- \
-    env --default-signal CRYPTONETS_TEST_SIGNAL_IN_KAT="${signal%:*}:written" "$generator" new/kat
+    env --default-signal CRYPTONETS_TEST_SIGNAL_IN_KAT="${signal%:*}:written" "$hooks" new/kat
 done
 # Into an existing directory: left as it was.
 mkdir old && : >old/other
-expect 143 "stopped by SIGTERM" -- env --default-signal CRYPTONETS_TEST_SIGNAL_IN_KAT=TERM:written "$generator" old
+expect 143 "stopped by SIGTERM" -- env --default-signal CRYPTONETS_TEST_SIGNAL_IN_KAT=TERM:written "$hooks" old
 [ "$(ls -A old)" = other ] || fail "SIGTERM changed the existing directory: $(ls -A old)"
 # During the commit: the vectors are put in place first, then the signal ends the run.
 expect 130 "SIGINT arrived after the vectors were in place" -- \
-  env --default-signal CRYPTONETS_TEST_SIGNAL_IN_KAT=INT:commit "$generator" committed
+  env --default-signal CRYPTONETS_TEST_SIGNAL_IN_KAT=INT:commit "$hooks" committed
 for file in bfv_scheme_n8192.txt bfv_scheme_n16.txt yashe_scheme_n16.txt samplers_seed18004.txt; do
   cmp -s "committed/$file" "$kat/$file" || fail "$file, with a signal during the commit, differs"
 done
@@ -89,7 +92,7 @@ done
 # in its place. CRYPTONETS_TEST_SIGNAL_IN_KAT=STOP:absent stops the generator at that point.
 (
   umask 022
-  env CRYPTONETS_TEST_SIGNAL_IN_KAT=STOP:absent "$generator" raced >raced.log 2>&1 &
+  env CRYPTONETS_TEST_SIGNAL_IN_KAT=STOP:absent "$hooks" raced >raced.log 2>&1 &
   pid=$!
   for _ in $(seq 600); do
     [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" = T ] && break
@@ -108,6 +111,13 @@ for file in bfv_scheme_n8192.txt bfv_scheme_n16.txt yashe_scheme_n16.txt sampler
 done
 leftover=$(find . -name '*.tmp-*')
 [ -z "$leftover" ] || fail "the generator left temporary directories: $leftover"
+# The hook is not in the generator itself (it read the variable in every build, the last
+# session's list): there the variable changes nothing.
+expect 0 "bfv_scheme_n16.txt" -- \
+  env --default-signal CRYPTONETS_TEST_SIGNAL_IN_KAT=TERM:written "$generator" hookless
+for file in bfv_scheme_n8192.txt bfv_scheme_n16.txt yashe_scheme_n16.txt samplers_seed18004.txt; do
+  cmp -s "hookless/$file" "$kat/$file" || fail "$file, with the hook's variable set, differs"
+done
 
 # DIR named as "DIR/." (a review: rename(2) cannot move ".", and the swap failed, "Device or
 # resource busy", after the work): its own name is swapped. The current directory itself is

@@ -38,11 +38,13 @@ namespace kat {
 // 143, ...). It reads only the paths below, written while signals are held. From commit() on, a
 // signal is recorded and taken once the vectors are in place, saying so.
 //
-// Test hook: CRYPTONETS_TEST_SIGNAL_IN_KAT=SIG:POINT (SIG: INT, TERM, HUP, PIPE or STOP) raises
-// SIG at POINT: "written" once the first vector is written to the staging directory, "commit" as
-// the vectors are put in place, "absent" once the commit has found DIR absent, just before it
-// moves the staging directory there (STOP: the test makes DIR meanwhile; tests/kat/
-// regenerate_bfv.sh).
+// Test hook, in test builds only (CRYPTONETS_TEST_HOOKS: generate_bfv_kat-hooks, for tests/kat/
+// regenerate_bfv.sh; never the generators themselves, where a variable in the environment must
+// not change what they do, as keygen's hook lives only in cryptonets-keygen-hooks):
+// CRYPTONETS_TEST_SIGNAL_IN_KAT=SIG:POINT (SIG: INT, TERM, HUP, PIPE or STOP) raises SIG at POINT:
+// "written" once the first vector is written to the staging directory, "commit" as the vectors
+// are put in place, "absent" once the commit has found DIR absent, just before it moves the
+// staging directory there (STOP: the test makes DIR meanwhile).
 namespace staging_signals {
 
 constexpr size_t kPathBytes = 4096;
@@ -89,6 +91,7 @@ inline bool copy(const std::filesystem::path& path, char* destination) {
   return true;
 }
 
+#ifdef CRYPTONETS_TEST_HOOKS
 inline void raise_for_test(const char* point) {
   const char* value = std::getenv("CRYPTONETS_TEST_SIGNAL_IN_KAT");
   if (value == nullptr) return;
@@ -101,6 +104,9 @@ inline void raise_for_test(const char* point) {
           : name == "STOP" ? SIGSTOP
                            : SIGINT);
 }
+#else
+inline void raise_for_test(const char*) {}
+#endif
 
 }  // namespace staging_signals
 

@@ -77,13 +77,13 @@ std::vector<uint8_t> read_possibly_gzipped_file(const std::filesystem::path& pat
 // for a missing file or one that is not a regular file.
 std::vector<uint8_t> read_stored_file(const std::filesystem::path& path);
 // `stored` gunzipped when it starts with the gzip magic (1f 8b; members one after the other, as
-// gzip -c a b writes them; bytes after the last member that start no other are ignored, as zlib's
-// gzread does), else unchanged. std::runtime_error "IDX file 'SOURCE': gzip decompression
-// failed: ..." for a damaged or truncated stream. Decompression is bounded by the IDX header, read
-// from the first bytes out: "too long: ..." one byte past the size it announces, "truncated: ..."
-// when it announces more than the gzip data can hold (deflate expands at most 1032 times); content
-// that starts with no IDX header is returned as far as it was decompressed, for the parser to name
-// its magic number.
+// gzip -c a b writes them), else unchanged. std::runtime_error "IDX file 'SOURCE': gzip
+// decompression failed: ..." for a damaged or truncated stream, "trailing data: ..." for bytes
+// after the last member that start no other (zlib's gzread ignores them). Decompression is bounded
+// by the IDX header, read from the first bytes out: "too long: ..." one byte past the size it
+// announces, "truncated: ..." when it announces more than the gzip data can hold (deflate expands
+// at most 1032 times); content that starts with no IDX header is returned as far as it was
+// decompressed, for the parser to name its magic number.
 std::vector<uint8_t> gunzip_if_gzipped(std::vector<uint8_t> stored, const std::string& source);
 
 // Parses the lines of sha256sum(1) as sha256sum -c reads them: "<64 hex digits>  <file name>"

@@ -1,7 +1,8 @@
 // SIGINT (Ctrl-C), SIGTERM, SIGHUP and SIGPIPE (a pipe it writes to was closed: `| head`) while a
 // command writes its outputs (io/interrupts.cpp): one async-signal-safe state machine, shared by
-// `cryptonets keygen` (its staging directory) and cryptonets-reproduce (the directories it made
-// for its outputs).
+// `cryptonets keygen` (its staging directory), cryptonets-reproduce (the directories it made for
+// its outputs) and the known-answer generators tests/kat/generate_yashe_kat and
+// generate_bfv_kat (their staging directory, tests/kat/staged_directory.hpp).
 //
 // While open, a signal runs the command's cleanup (in the handler) and ends the process by the
 // signal, as its default action would (a shell reports 128 + the signal: 130, 143, 141). While

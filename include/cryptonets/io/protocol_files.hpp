@@ -256,7 +256,8 @@ encoding::BasicDecryptionKeys<Scheme> load_decryption_keys(const std::string& pa
 // "CNPF" or a single record's "CNET", then the kind byte 'S', whatever the format version, the
 // rest of the header or the file's name. Reads those 5 bytes only; false for anything else, a
 // file that cannot be opened (a secret key the caller cannot read is not exposed to it) and
-// anything not a regular file (never opened for long: a FIFO does not block).
+// anything not a regular file (not opened: a device's open can act by itself; one put in place
+// after the check is opened without blocking and not read).
 bool starts_as_secret_keys(const std::string& path);
 // The first (by name) entry at the top level of `directory` for which starts_as_secret_keys
 // holds, as directory + "/" + name (name alone for "."); nullopt when there is none or the
