@@ -15,6 +15,7 @@
 
 #include "connections.hpp"
 #include "cryptonets/io/model_profile.hpp"
+#include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/io/sha256.hpp"
 #include "cryptonets/service/durable.hpp"
 #include "server_impl.hpp"
@@ -609,6 +610,12 @@ namespace {
 // own (classify_failure): out of memory or file handles, a failed read (503: it answered 400
 // 'std::bad_alloc', telling a client that its keys were bad), or its permissions (500).
 HttpError registration_failure(const std::exception& e, const std::string& message) {
+  // Secret key records inside a part (under its header, or after its records): refused as a
+  // secret key part is (422), not as damage.
+  if (dynamic_cast<const SecretKeyRecordsError*>(&e) != nullptr) {
+    return HttpError(
+        422, "refused: " + message + "; register only params, evaluation.key and public.key");
+  }
   switch (classify_failure(e)) {
     case ReadFailure::kConfiguration:
       return with_detail(HttpError(500, configuration_answer(failure_cause(e))), e.what());
@@ -966,6 +973,8 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
     // The server's own failure to read the pipe (out of file handles, ...) is not the body's.
     try {
       if (verifier->failure()) std::rethrow_exception(verifier->failure());
+    } catch (const SecretKeyRecordsError&) {  // a secret key after its records
+      throw HttpError(422, "refused: " + problem);
     } catch (const std::exception& e) {
       if (classify_failure(e) == ReadFailure::kConfiguration) {
         throw with_detail(HttpError(500, configuration_answer(failure_cause(e))), error);

@@ -715,10 +715,12 @@ def tests(work):
                                                    alice_file("evaluation.key"),
                                                    alice_file("public.key") +
                                                    alice_file("secret.key")])]:
+        # 422, as a secret key part is (they were 400, as damage).
         query = "/v1/keysets?params=%d&evaluation=%d&public=%d" % tuple(len(p) for p in parts)
-        expect_refusal(server, what, 400,
-                       "trailing bytes" if what.startswith("a secret key after") else
-                       "is a secret key, expected", "POST", query, body=b"".join(parts))
+        text = expect_refusal(server, what, 422,
+                              "trailing bytes" if what.startswith("a secret key after") else
+                              "is a secret key, expected", "POST", query, body=b"".join(parts))
+        check("the server never holds the secret key" in text, "%s: %s" % (what, text))
     query, body = keyset_body("alice", ["params", "evaluation.key", "public.key"])
     expect_refusal(server, "wrong part sizes", 400, "add up to", "POST",
                    query.replace("public=", "public=1"), body=body)
@@ -985,6 +987,7 @@ time.sleep(60)
     servfix17_tests()
     client16_tests()
     trial20_tests()
+    secret_records_refused()
     long_polls_bounded()
     ranges_ignored(server, alice)
     token_refused_before_body(server, alice)
@@ -2104,6 +2107,35 @@ class OtherScoresServer(ListeningServer):
             pass
         finally:
             connection.close()
+
+
+def secret_records_refused():
+    """Secret key records inside a part (after a part's records, here of each part, or under
+    another part's header) and a whole secret key part are answered alike, 422 (the records were
+    400, as damage), and nothing of them is kept; so is a batch with a secret key appended."""
+    server = start_server("secret-records")
+    token = register(server, "alice")
+    files = {n: open("alice/" + n, "rb").read()
+             for n in ("params", "evaluation.key", "public.key", "secret.key")}
+    order = ["params", "evaluation.key", "public.key"]
+    cases = [("a whole secret key part", "holds secret keys",
+              [files["params"], files["secret.key"], files["public.key"]])]
+    for i, name in enumerate(order):
+        parts = [files[n] + (files["secret.key"] if n == name else b"") for n in order]
+        cases.append(("a secret key after the records of " + name, "trailing bytes", parts))
+        records = [files[n] for n in order]
+        records[i] = files[name][:160] + files["secret.key"][160:]
+        if name != "params":  # a parameter set's header counts its records: another refusal
+            cases.append(("secret key records under the header of " + name,
+                          "is a secret key, expected", records))
+    for what, phrase, parts in cases:
+        query = "/v1/keysets?params=%d&evaluation=%d&public=%d" % tuple(len(p) for p in parts)
+        text = expect_refusal(server, what, 422, phrase, "POST", query, body=b"".join(parts))
+        check("the server never holds the secret key" in text, "%s: %s" % (what, text))
+    expect_refusal(server, "a batch with a secret key appended", 422, "trailing bytes", "POST",
+                   "/v1/jobs", body=open("alice.ct", "rb").read() + files["secret.key"],
+                   token=token)
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
 
 
 def trial20_tests():

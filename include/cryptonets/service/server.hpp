@@ -9,7 +9,9 @@
 //          public.key (N1 + N2 + N3 bytes) -> 201 {"token": T, "key_set_id": "0x...",
 //          "scheme": "yashe"|"bfv"}. The key set is of the scheme its files record (YASHE' or
 //          BFV; the three parts must agree, 400 naming both otherwise). A secret key is refused
-//          (422), as `infer` refuses it. The token is 32 bytes from the ChaCha20 CSPRNG keyed by
+//          (422), as `infer` refuses it: a secret key file as a part, secret key records under
+//          the header of a key part, or a secret key appended after a key part's records, alike.
+//          The token is 32 bytes from the ChaCha20 CSPRNG keyed by
 //          getrandom(2), hex; the server stores only its SHA-256.
 //   GET    /v1/profile                     -> 200 the model profile of the server's model
 //          (text/plain): byte for byte the file `cryptonets profile --model MODEL --out FILE`
@@ -28,7 +30,8 @@
 //          fingerprint, protocol_files.hpp) is refused (422, naming both fingerprints and how to
 //          fetch the server's profile, cryptonets client profile; code "other_profile"); a stored
 //          job of another profile (the server restarted with another model) fails unrun.
-//          Each job runs under its key set's scheme.
+//          Each job runs under its key set's scheme. A batch with a secret key appended is
+//          refused (422), as a secret key sent as the batch is.
 //   GET    /v1/jobs/ID                     -> 200 {"job", "scheme", "state": queued|running|
 //          done|failed, ...}
 //   GET    /v1/jobs/ID/result              -> 200 the scores file (as `cryptonets infer` writes
