@@ -57,6 +57,7 @@
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/serialize.hpp"
 #include "cryptonets/model/range.hpp"
+#include "cryptonets/rlwe/parameters.hpp"
 #include "cryptonets/training/sequential_network.hpp"
 #include "cryptonets/yashe/security.hpp"
 
@@ -257,11 +258,13 @@ size_t single_value(const std::string& text, const std::string& option) {
 }
 
 // A ring degree from the command line: a power of two from 4 (at n = 2 the scores' noise budget
-// is exhausted, as the cryptonets tool's --insecure-ring-degree refuses) to 2^17.
+// is exhausted, as the cryptonets tool's --insecure-ring-degree refuses) to 2^15, the largest of
+// a parameter set (rlwe::kMaxRingDegree; it said 2^17, which the parameters then refused).
 size_t ring_degree(size_t n, const std::string& option) {
-  if (n < 4 || n > (size_t{1} << 17) || !std::has_single_bit(n)) {
-    throw std::invalid_argument(option + ": " + std::to_string(n) +
-                                " is not a power of two from 4 to 131072");
+  if (n < 4 || n > rlwe::kMaxRingDegree || !std::has_single_bit(n)) {
+    throw std::invalid_argument(
+        option + ": " + std::to_string(n) + " is not a power of two from 4 to " +
+        std::to_string(rlwe::kMaxRingDegree) + " (the largest ring degree of a parameter set)");
   }
   return n;
 }

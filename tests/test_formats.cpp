@@ -758,7 +758,7 @@ TEST_CASE("inspect refuses what the loaders refuse, though every checksum was re
   const std::vector<Case> cases = {
       {"params", "a parameter record shorter than 48 bytes",
        [](std::string& payload) { payload.resize(40); }, "encrypt"},
-      {"params", "a parameter record longer than 8 (5 + 64) bytes",
+      {"params", "a parameter record longer than 8 (5 + 40) bytes",
        [](std::string& payload) { payload.append(8 * 65, '\0'); }, "encrypt"},
       {"public.key", "a public key residue above its prime",
        [](std::string& payload) { std::fill(payload.begin() + 8, payload.begin() + 16, '\xff'); },

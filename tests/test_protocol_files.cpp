@@ -932,17 +932,24 @@ TEST_CASE("A parameter set beyond the limits is refused when read, before any ta
   };
   yashe::Parameters base;
   base.n = size_t{1} << 17;
+  // More primes than a parameter set may have are refused by the record's length, before its
+  // words are read (the reader took up to 64 and left them to validation).
   base.q_primes = generate_ntt_primes(61, 64, 2 * base.n);
+  const std::string too_long =
+      " bytes is not that of parameters (8·(5 + k) bytes for k primes of q, 1 <= k <= 40, the "
+      "most a parameter set may have: FORMATS.md §2 Limits)";
+  CHECK(contains(refusal(base, {65537}), "payload length 552" + too_long));
+  base.q_primes.resize(1);  // the smallest such file: one prime
   CHECK(contains(refusal(base, {65537}),
                  "n = 131072 must be a power of two in [2, 2^15] (the largest ring degree this "
                  "build supports, 32768)"));
-  base.q_primes.resize(1);  // the smallest such file: one prime
-  CHECK(contains(refusal(base, {65537}), "n = 131072 must be a power of two in [2, 2^15]"));
   base.n = rlwe::kMaxRingDegree;
   base.q_primes = generate_ntt_primes(61, rlwe::kMaxQPrimes + 1, 2 * base.n);
-  CHECK(contains(refusal(base, {65537}),
-                 "invalid parameters: YASHE parameters: q has 41 primes, more than the 40 this "
-                 "build supports"));
+  CHECK(contains(refusal(base, {65537}), "payload length 368" + too_long));
+  // At the limit the record is read, and validated.
+  base.q_primes.pop_back();
+  base.q_primes.back() = 4;  // not a prime: refused by validation, past the length
+  CHECK(contains(refusal(base, {65537}), "invalid parameters: YASHE parameters: "));
   // Nine moduli: refused at the header, before any record is read.
   base.n = 4096;
   base.q_primes = generate_ntt_primes(55, 4, 2 * base.n);

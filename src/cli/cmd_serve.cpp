@@ -131,6 +131,13 @@ int run_serve(std::span<char* const> arguments) {
                     "key sets held at once (then 507 to a registration, until the retention "
                     "deletes one)",
                     "64");
+  options.add_value("max-key-set-loads", "N",
+                    "registrations building their keys' tables at once (up to about 1.5 GB each "
+                    "within the parameter limits; then 503 + Retry-After)",
+                    "2");
+  options.add_value("key-set-load-hold", "FILE",
+                    "for tests only: a registration that has built its tables waits while FILE "
+                    "exists (at most 60 s)");
   options.add_value("max-body", "BYTES", "largest request body (then 413)", "4294967296");
   options.add_value("read-timeout", "SECONDS",
                     "drop an upload stalled this long (after SIGTERM: 2 s at most)", "30");
@@ -192,6 +199,11 @@ int run_serve(std::span<char* const> arguments) {
   server_options.http_threads = static_cast<int>(options.integer("http-threads", 1, 1024));
   server_options.max_queue = static_cast<size_t>(options.integer("max-queue", 1, 1 << 20));
   server_options.max_key_sets = static_cast<size_t>(options.integer("max-key-sets", 1, 1 << 20));
+  server_options.max_key_set_loads =
+      static_cast<size_t>(options.integer("max-key-set-loads", 1, 1024));
+  if (options.has("key-set-load-hold")) {
+    server_options.key_set_load_hold = options.text("key-set-load-hold");
+  }
   server_options.max_body = static_cast<uint64_t>(options.integer("max-body", 1, int64_t{1} << 50));
   server_options.read_timeout_s = static_cast<int>(options.integer("read-timeout", 1, 86400));
   server_options.upload_timeout_s =

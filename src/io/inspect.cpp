@@ -41,6 +41,7 @@
 #include "cryptonets/io/sha256.hpp"
 #include "cryptonets/model/layers.hpp"
 #include "cryptonets/model/range.hpp"
+#include "cryptonets/rlwe/parameters.hpp"
 #include "cryptonets/training/float_network.hpp"
 #include "cryptonets/training/sequential_network.hpp"
 #include "cryptonets/yashe/context.hpp"
@@ -57,8 +58,6 @@ using cryptonets::model::Model;
 namespace cryptonets {
 
 namespace {
-
-constexpr uint64_t kMaxInspectedPrimes = 64;
 
 std::string hex64(uint64_t value) {
   char text[24];
@@ -341,9 +340,11 @@ class Reader {
 
 // The longest run of zero bytes a record of the project holds: a zero ciphertext (an exact zero
 // output) has its form word and up to three zero polynomials (BFV, degree 2) after its nonzero
-// degree word, each at most n = 2^17 coefficients of 64 primes packed in 64 bits (8 bytes each):
-// 192 MiB; every other polynomial written (keys, ciphertexts) is random residues.
-constexpr uint64_t kLongestZeroRun = 8 + 3 * (uint64_t{1} << 17) * kMaxInspectedPrimes * 8;
+// degree word, each at most n coefficients of k primes packed in 64 bits (8 bytes each), n and k
+// at the limits of a parameter set (rlwe/parameters.hpp, FORMATS.md §2 Limits: 2^15 and 40):
+// 30 MiB; every other polynomial written (keys, ciphertexts) is random residues.
+constexpr uint64_t kLongestZeroRun =
+    8 + 3 * uint64_t{rlwe::kMaxRingDegree} * uint64_t{rlwe::kMaxQPrimes} * 8;
 
 // A hole of a sparse file: it reads as zeros, which the hash of a record would have to take in at
 // memory speed, one of 1 TiB for many minutes.
@@ -473,8 +474,10 @@ Record read_record(Reader& reader, const std::string& where, FileInspection& rep
 
   uint64_t consumed = 0;
   std::string details;  // lines under the record's line
+  // A parameters record of more primes than a parameter set may have (FORMATS.md §2 Limits) is not
+  // read here: the loader refuses it by its length (check_with_loader reports that).
   if (record.kind == 'P' && record.payload % 8 == 0 && record.payload >= 48 &&
-      record.payload <= 8 * (5 + kMaxInspectedPrimes)) {
+      record.payload <= 8 * (5 + rlwe::kMaxQPrimes)) {
     std::vector<uint64_t> words(record.payload / 8);
     for (uint64_t& word : words)
       word = reader.read_word();

@@ -293,10 +293,27 @@ auto reading(const std::string& path, Read read) -> decltype(read()) {
   }
 }
 
+// Whether `in` goes on with a secret key: its protocol file or one of its records (the magic, then
+// the kind 'S'). Reads 5 bytes.
+bool starts_secret_keys(std::istream& in) {
+  std::array<uint8_t, 5> start{};
+  in.read(reinterpret_cast<char*>(start.data()), start.size());
+  return in.gcount() == static_cast<std::streamsize>(start.size()) &&
+         start[4] == static_cast<uint8_t>(ProtocolFileKind::kSecretKeys) &&
+         (std::equal(kRecordMagic.begin(), kRecordMagic.end(), start.begin()) ||
+          std::equal(kProtocolMagic.begin(), kProtocolMagic.end(), start.begin()));
+}
+
+// A secret key (its file or its records) after the last record is named as such
+// (SecretKeyRecordsError): the service answers it as a secret key sent.
 void expect_end(std::istream& in, const std::string& source) {
-  if (in.peek() != std::istream::traits_type::eof()) {
-    fail(source, "trailing bytes after the last record");
+  if (in.peek() == std::istream::traits_type::eof()) return;
+  if (starts_secret_keys(in)) {
+    throw SecretKeyRecordsError(source +
+                                ": trailing bytes after the last record: a secret key (the "
+                                "server never holds the secret key)");
   }
+  fail(source, "trailing bytes after the last record");
 }
 
 std::string record_source(const std::string& source, size_t modulus, size_t moduli) {
@@ -607,16 +624,14 @@ void require_key_file_size(const std::string& path, ProtocolFileKind kind,
         read_header_of_kind(in, source, kind, scheme_id<S>(), "the parameter set is");
     check_parameter_set(header, records.size(), fingerprint_of_records(records), source);
     // Secret key records under this header are named as such, as the record reader names them,
-    // not reported by their size: the server is told it was sent a secret key.
-    std::array<uint8_t, 5> record{};
-    in.read(reinterpret_cast<char*>(record.data()), record.size());
-    if (in.gcount() == static_cast<std::streamsize>(record.size()) &&
-        std::equal(kRecordMagic.begin(), kRecordMagic.end(), record.begin()) &&
-        record[4] == static_cast<uint8_t>(ProtocolFileKind::kSecretKeys)) {
-      fail(source, "record 1 is a secret key, expected " +
-                       std::string(kind == ProtocolFileKind::kPublicKeys ? "a public key"
-                                                                         : "an evaluation key") +
-                       " (the server never holds the secret key)");
+    // not reported by their size: the server is told it was sent a secret key (and answers it
+    // as a secret key file, SecretKeyRecordsError).
+    if (starts_secret_keys(in)) {
+      throw SecretKeyRecordsError(source + ": record 1 is a secret key, expected " +
+                                  std::string(kind == ProtocolFileKind::kPublicKeys
+                                                  ? "a public key"
+                                                  : "an evaluation key") +
+                                  " (the server never holds the secret key)");
     }
   });
   uint64_t expected = kProtocolHeaderBytes;
@@ -627,10 +642,25 @@ void require_key_file_size(const std::string& path, ProtocolFileKind kind,
   std::error_code error;
   const uint64_t size = std::filesystem::file_size(path, error);
   if (error || size == expected) return;  // not a regular file: the loader reports it
-  fail(source, std::string(size < expected ? "truncated" : "trailing bytes") + ": " +
-                   std::to_string(size) + " bytes, where the " + protocol_kind_name(kind) +
-                   " of its parameter set take " + std::to_string(expected) +
-                   " (checked before the parameters' tables are built)");
+  const std::string sizes = std::to_string(size) + " bytes, where the " + protocol_kind_name(kind) +
+                            " of its parameter set take " + std::to_string(expected) +
+                            " (checked before the parameters' tables are built)";
+  if (size > expected) {
+    // A secret key (its file or its records) appended after the keys is a secret key sent, as
+    // one under the header is, not mere trailing bytes.
+    const bool secret = reading(path, [&] {
+      std::ifstream in = open_for_reading(path);
+      in.seekg(static_cast<std::streamoff>(expected));
+      return starts_secret_keys(in);
+    });
+    if (secret) {
+      throw SecretKeyRecordsError(source + ": trailing bytes: a secret key follows its " +
+                                  protocol_kind_name(kind) + " at byte " +
+                                  std::to_string(expected) + " (" + sizes +
+                                  "); the server never holds the secret key");
+    }
+  }
+  fail(source, std::string(size < expected ? "truncated" : "trailing bytes") + ": " + sizes);
 }
 
 }  // namespace

@@ -35,6 +35,7 @@
 #include "cryptonets/io/input_file.hpp"
 #include "cryptonets/io/little_endian.hpp"
 #include "cryptonets/io/sha256.hpp"
+#include "cryptonets/rlwe/parameters.hpp"
 #include "cryptonets/yashe/noise_model.hpp"
 
 namespace cryptonets {
@@ -53,7 +54,6 @@ constexpr char kCiphertextsTag = 'C';
 constexpr uint64_t kCoefficientForm = 0;
 constexpr uint64_t kEvaluationForm = 1;
 
-constexpr size_t kMaxParameterPrimes = 64;    // bounds a parameters payload before reading it
 constexpr size_t kParameterFixedWords = 5;    // n, k, t, sigma, decomposition_bits
 constexpr size_t kCiphertextRecordWords = 2;  // degree, form
 constexpr size_t kBatchFixedWords = 2;        // count, parts
@@ -670,11 +670,15 @@ typename S::Parameters read_parameters_from(HashingReader& reader) {
   const Header header = reader.read_header(kParametersTag, scheme_id<S>());
   const uint64_t length = header.payload_length;
   const uint64_t min_length = 8 * (kParameterFixedWords + 1);
-  const uint64_t max_length = 8 * (kParameterFixedWords + kMaxParameterPrimes);
+  // At most the primes a parameter set may have (FORMATS.md §2 Limits): more are refused by the
+  // length alone, before the words are read, and not by validate() after.
+  const uint64_t max_length = 8 * (kParameterFixedWords + rlwe::kMaxQPrimes);
   if (length < min_length || length > max_length || length % 8 != 0) {
-    reader.reject("payload length " + std::to_string(length) +
-                  " bytes is not that of parameters (8·(5 + k) bytes for k primes, k <= " +
-                  std::to_string(kMaxParameterPrimes) + ")");
+    reader.reject(
+        "payload length " + std::to_string(length) +
+        " bytes is not that of parameters (8·(5 + k) bytes for k primes of q, 1 <= k <= " +
+        std::to_string(rlwe::kMaxQPrimes) +
+        ", the most a parameter set may have: FORMATS.md §2 Limits)");
   }
   std::vector<uint64_t> words(length / 8);
   reader.read_words(words.data(), words.size(), "the parameters");
@@ -865,10 +869,6 @@ std::vector<Ciphertext> read_all_ciphertexts(BasicCiphertextReader<S>& reader) {
 template <class S>
 void write_parameters_of(std::ostream& out, const typename S::Parameters& params) {
   params.validate();
-  if (params.q_primes.size() > kMaxParameterPrimes) {
-    throw std::invalid_argument("write_parameters: at most " + std::to_string(kMaxParameterPrimes) +
-                                " primes can be stored");
-  }
   Header header;
   header.kind = kParametersTag;
   header.scheme = scheme_id<S>();

@@ -168,6 +168,9 @@ class Server::Impl {
   std::string random_hex(size_t bytes);
   void write_job(const Job& job, const std::string& directory);
   int retry_after_seconds() const;
+  // ServerOptions::key_set_load_hold (tests only): waits while that file exists, at most 60 s and
+  // not past stop(), logging event "key set load held" once.
+  void hold_key_set_load();
 
   // Jobs.
   void worker();
@@ -249,8 +252,9 @@ class Server::Impl {
   std::map<std::string, uint64_t> key_set_ids_;
   std::map<std::string, Job> jobs_;
   std::deque<std::string> queue_;
-  size_t pending_ = 0;      // queued + running jobs + uploads in progress
-  size_t registering_ = 0;  // registrations in progress (counted against --max-key-sets)
+  size_t pending_ = 0;           // queued + running jobs + uploads in progress
+  size_t registering_ = 0;       // registrations in progress (counted against --max-key-sets)
+  size_t loading_key_sets_ = 0;  // registrations building their keys' tables (--max-key-set-loads)
   bool stopping_ = false;
   // Requests waiting in a long poll (GET /v1/jobs/ID?wait=S): at most half the --http-threads,
   // so that long polls never hold every thread and other clients are always served.

@@ -12,9 +12,11 @@
 #include <cmath>
 #include <cstring>
 #include <sstream>
+#include <thread>
 
 #include "connections.hpp"
 #include "cryptonets/io/model_profile.hpp"
+#include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/io/sha256.hpp"
 #include "cryptonets/service/durable.hpp"
 #include "server_impl.hpp"
@@ -599,6 +601,19 @@ std::string Server::Impl::random_hex(size_t bytes) {
   return text;
 }
 
+void Server::Impl::hold_key_set_load() {
+  const std::string& hold = options_.key_set_load_hold;
+  if (hold.empty()) return;
+  bool logged = false;
+  const Clock::time_point end = Clock::now() + std::chrono::seconds(60);
+  std::error_code error;
+  while (fs::exists(hold, error) && !stop_requested_ && Clock::now() < end) {
+    if (!logged) log({{"time", utc_timestamp()}, {"event", "key set load held"}});
+    logged = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 int Server::Impl::retry_after_seconds() const {
   return std::clamp(static_cast<int>(std::ceil(last_job_seconds_)), 1, 3600);
 }
@@ -609,6 +624,12 @@ namespace {
 // own (classify_failure): out of memory or file handles, a failed read (503: it answered 400
 // 'std::bad_alloc', telling a client that its keys were bad), or its permissions (500).
 HttpError registration_failure(const std::exception& e, const std::string& message) {
+  // Secret key records inside a part (under its header, or after its records): refused as a
+  // secret key part is (422), not as damage.
+  if (dynamic_cast<const SecretKeyRecordsError*>(&e) != nullptr) {
+    return HttpError(
+        422, "refused: " + message + "; register only params, evaluation.key and public.key");
+  }
   switch (classify_failure(e)) {
     case ReadFailure::kConfiguration:
       return with_detail(HttpError(500, configuration_answer(failure_cause(e))), e.what());
@@ -620,6 +641,15 @@ HttpError registration_failure(const std::exception& e, const std::string& messa
       break;
   }
   return HttpError(400, message);
+}
+
+// The answer to a registration over --max-key-set-loads.
+HttpError too_many_key_set_loads(size_t most) {
+  return HttpError(503,
+                   "the server is building the tables of its maximum of " + std::to_string(most) +
+                       " key sets at once (serve --max-key-set-loads; up to about 1.5 GB each); "
+                       "retry later",
+                   kTransientRetrySeconds);
 }
 
 }  // namespace
@@ -642,6 +672,11 @@ void Server::Impl::register_keys(const httplib::Request& req, httplib::Response&
                    (retention > 0 ? "a key set unused for " + when + " is deleted; retry later"
                                   : "it keeps key sets for ever "
                                     "(--key-set-retention-days 0): ask its operator"));
+    }
+    // As many registrations building their tables as allowed: refused now, the body unread,
+    // rather than once it is in (checked again then, below).
+    if (loading_key_sets_ >= options_.max_key_set_loads) {
+      throw too_many_key_set_loads(options_.max_key_set_loads);
     }
     ++registering_;
   }
@@ -705,6 +740,22 @@ void Server::Impl::register_keys(const httplib::Request& req, httplib::Response&
       throw HttpError(400, scheme_mismatch(name, header.scheme, scheme, "part 'params' is"));
     }
   }
+  // At most --max-key-set-loads registrations build their tables at once (each can take about
+  // 1.5 GB within the parameter limits), until their check against the model is done.
+  {
+    std::lock_guard lock(mutex_);
+    if (loading_key_sets_ >= options_.max_key_set_loads) {
+      throw too_many_key_set_loads(options_.max_key_set_loads);
+    }
+    ++loading_key_sets_;
+  }
+  struct Loading {
+    Impl& impl;
+    ~Loading() {
+      std::lock_guard lock(impl.mutex_);
+      --impl.loading_key_sets_;
+    }
+  } loading{*this};
   std::shared_ptr<const KeySet> keys;
   try {
     keys = load_key_set(dir);
@@ -720,6 +771,7 @@ void Server::Impl::register_keys(const httplib::Request& req, httplib::Response&
   } catch (const std::exception& e) {
     throw HttpError(422, std::string("the keys cannot carry this server's model: ") + e.what());
   }
+  hold_key_set_load();
 
   const uint64_t key_set_id = keys->key_set_id();
   const std::string token = random_hex(32);
@@ -966,6 +1018,8 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
     // The server's own failure to read the pipe (out of file handles, ...) is not the body's.
     try {
       if (verifier->failure()) std::rethrow_exception(verifier->failure());
+    } catch (const SecretKeyRecordsError&) {  // a secret key after its records
+      throw HttpError(422, "refused: " + problem);
     } catch (const std::exception& e) {
       if (classify_failure(e) == ReadFailure::kConfiguration) {
         throw with_detail(HttpError(500, configuration_answer(failure_cause(e))), error);

@@ -206,13 +206,16 @@ grep -qF -- "--git-commit expects one line of printable text" "$work/nl.log" ||
 [ -e "$work/nl" ] && fail "--git-commit with a newline left $work/nl"
 
 # ---- Counts as no other tool writes them are usage errors (exit 2) naming the option and the
-# value, before any directory is made: a leading zero (--threads 01 ran as 1) and a value listed
-# twice (--scaling-n 8192,8192 measured n = 8192 twice).
+# value, before any directory is made: a leading zero (--threads 01 ran as 1), a value listed
+# twice (--scaling-n 8192,8192 measured n = 8192 twice) and a ring degree beyond a parameter
+# set's (2^17 was taken, and refused later by the parameters).
 for bad in "--threads|01|--threads expects integers without a leading zero, got '01'" \
   "--threads|1,02|--threads expects integers without a leading zero, got '1,02'" \
   "--timing-n|01024|--timing-n expects one positive integer without a leading zero, got '01024'" \
   "--scaling-n|8192,8192|--scaling-n lists 8192 twice, in '8192,8192'" \
-  "--threads|1,2,1|--threads lists 1 twice, in '1,2,1'"; do
+  "--threads|1,2,1|--threads lists 1 twice, in '1,2,1'" \
+  "--timing-n|65536|--timing-n: 65536 is not a power of two from 4 to 32768 (the largest ring degree of a parameter set)" \
+  "--scaling-n|8192,131072|--scaling-n: 131072 is not a power of two from 4 to 32768"; do
   IFS='|' read -r option value phrase <<<"$bad"
   status=0
   "$driver" --study-only --mode test --study-manifest "$work/one-row.csv" "$option" "$value" \

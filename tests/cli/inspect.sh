@@ -60,6 +60,24 @@ inspect_expect 0 keys/params "kind: a parameter set" "format version: 6" "scheme
 # The parameters go on over indented lines, not one line with a literal '\n' (a trial).
 grep -qE '^    n = 64, q = 7 primes' out.txt || fail "inspect keys/params: no indented 'n = 64' line"
 grep -qF '\n' out.txt && fail "inspect keys/params: a literal \\n: $(grep -F '\n' out.txt)"
+# A parameters record of more primes than a parameter set may have (41; FORMATS.md §2 Limits) is
+# refused by the loader by its length, its words not read (it read up to 64 primes, then
+# validation refused more than 40).
+python3 -c 'import hashlib, struct, sys
+data = open(sys.argv[1], "rb").read()
+head, start = data[:160], 160
+length = struct.unpack_from("<Q", data, start + 24)[0]
+words = struct.unpack_from("<%dQ" % (length // 8), data, start + 32)
+k = words[1]
+primes = [words[2 + i % k] for i in range(41)]
+payload = struct.pack("<%dQ" % (5 + 41), words[0], 41, *primes, *words[2 + k:5 + k])
+record = data[start:start + 24] + struct.pack("<Q", len(payload)) + payload
+rest = data[start + 32 + length + 32:]
+open(sys.argv[2], "wb").write(head + record + hashlib.sha256(record).digest() + rest)' \
+  keys/params primes41.params
+inspect_expect 1 primes41.params "PROBLEM: refused by the loader (every command refuses this file): " \
+  "payload length 368 bytes is not that of parameters (8·(5 + k) bytes for k primes of q, 1 <= k <= 40, the most a parameter set may have: FORMATS.md §2 Limits)"
+rm -f primes41.params
 inspect_expect 0 keys/public.key "kind: public keys" "key set id: $key_set" \
   "ring degree: n = 64 (from 'keys/params', its fingerprint matches)" "security: NOT ESTABLISHED" \
   "key set id recomputed from the records: matches" "record 2 (modulus 2): public key" \
@@ -818,8 +836,9 @@ else
   echo "inspect: no sparse 1 TiB scores CSV with reported holes on this filesystem; its case was not run" >&2
 fi
 rm -f sparse.csv rss.txt
-# A record whose payload holds a hole no record holds (more than 192 MiB of zeros in a row: three
-# zero polynomials of the largest parameter set) is not read: a public key file whose first
+# A record whose payload holds a hole no record holds (more than 30 MiB of zeros in a row: three
+# zero polynomials of the largest parameter set, n = 2^15 and 40 primes; 192 MiB before the
+# parameter limits) is not read: a public key file whose first
 # record declares a payload of 1 TiB less its header, in a sparse file, was hashed for many minutes.
 # key_record_header PAYLOAD: the protocol header of keys/public.key, then the header of a public
 # key record that declares a payload of PAYLOAD bytes.
@@ -836,7 +855,7 @@ key_record_header "$payload" >hole.key
 if truncate -s 1T hole.key 2>/dev/null && holes_reported hole.key; then
   guard=(timeout 20)
   inspect_expect 1 hole.key "PROBLEM: record 1 (modulus 1): its payload of $payload bytes holds a hole (a sparse file) of " \
-    "more zero bytes in a row than any record holds (192 MiB: three zero polynomials of the largest parameter set); not read"
+    "more zero bytes in a row than any record holds (30 MiB: three zero polynomials of the largest parameter set); not read"
   guard=()
 else
   echo "inspect: no sparse 1 TiB key file with reported holes on this filesystem; its case was not run" >&2
@@ -844,17 +863,17 @@ fi
 rm -f hole.key
 # Nor one whose payload is mostly holes each shorter than that (found by a review: 40 holes of
 # 190 MiB, 7.4 GiB of zeros, were hashed in full): the holes are summed, and more than half the
-# payload and more than 192 MiB of them is damage. Here 8 holes of 190 MiB, a page of data after
+# payload and more than 30 MiB of them is damage. Here 8 holes of 28 MiB, a page of data after
 # each.
-payload=$((8 * 190 * 1048576 + 8 * 4096))
+payload=$((8 * 28 * 1048576 + 8 * 4096))
 key_record_header "$payload" >holes.key
 if truncate -s $((header + 32 + payload + 32)) holes.key 2>/dev/null && python3 -c 'import os, sys
 f = os.open(sys.argv[1], os.O_WRONLY)
 for i in range(1, 9):
-    os.pwrite(f, b"\x5a" * 4096, i * 190 * 1048576 + (i - 1) * 4096)' holes.key &&
+    os.pwrite(f, b"\x5a" * 4096, i * 28 * 1048576 + (i - 1) * 4096)' holes.key &&
   [ "$(python3 -c 'import os, sys; print(os.lseek(os.open(sys.argv[1], os.O_RDONLY), 0, os.SEEK_HOLE))' holes.key)" -lt 1048576 ]; then
   inspect_expect 1 holes.key "PROBLEM: record 1 (modulus 1): its payload of $payload bytes is mostly holes (a sparse file): at least " \
-    "more than half and more than 192 MiB, though each hole is shorter (no record of the project is mostly zeros); not read"
+    "more than half and more than 30 MiB, though each hole is shorter (no record of the project is mostly zeros); not read"
 else
   echo "inspect: no sparse key file with reported holes on this filesystem; its case was not run" >&2
 fi

@@ -715,10 +715,12 @@ def tests(work):
                                                    alice_file("evaluation.key"),
                                                    alice_file("public.key") +
                                                    alice_file("secret.key")])]:
+        # 422, as a secret key part is (they were 400, as damage).
         query = "/v1/keysets?params=%d&evaluation=%d&public=%d" % tuple(len(p) for p in parts)
-        expect_refusal(server, what, 400,
-                       "trailing bytes" if what.startswith("a secret key after") else
-                       "is a secret key, expected", "POST", query, body=b"".join(parts))
+        text = expect_refusal(server, what, 422,
+                              "trailing bytes" if what.startswith("a secret key after") else
+                              "is a secret key, expected", "POST", query, body=b"".join(parts))
+        check("the server never holds the secret key" in text, "%s: %s" % (what, text))
     query, body = keyset_body("alice", ["params", "evaluation.key", "public.key"])
     expect_refusal(server, "wrong part sizes", 400, "add up to", "POST",
                    query.replace("public=", "public=1"), body=body)
@@ -985,6 +987,8 @@ time.sleep(60)
     servfix17_tests()
     client16_tests()
     trial20_tests()
+    secret_records_refused()
+    key_set_loads_bounded()
     long_polls_bounded()
     ranges_ignored(server, alice)
     token_refused_before_body(server, alice)
@@ -2104,6 +2108,89 @@ class OtherScoresServer(ListeningServer):
             pass
         finally:
             connection.close()
+
+
+def secret_records_refused():
+    """Secret key records inside a part (after a part's records, here of each part, or under
+    another part's header) and a whole secret key part are answered alike, 422 (the records were
+    400, as damage), and nothing of them is kept; so is a batch with a secret key appended."""
+    server = start_server("secret-records")
+    token = register(server, "alice")
+    files = {n: open("alice/" + n, "rb").read()
+             for n in ("params", "evaluation.key", "public.key", "secret.key")}
+    order = ["params", "evaluation.key", "public.key"]
+    cases = [("a whole secret key part", "holds secret keys",
+              [files["params"], files["secret.key"], files["public.key"]])]
+    for i, name in enumerate(order):
+        parts = [files[n] + (files["secret.key"] if n == name else b"") for n in order]
+        cases.append(("a secret key after the records of " + name, "trailing bytes", parts))
+        records = [files[n] for n in order]
+        records[i] = files[name][:160] + files["secret.key"][160:]
+        if name != "params":  # a parameter set's header counts its records: another refusal
+            cases.append(("secret key records under the header of " + name,
+                          "is a secret key, expected", records))
+    for what, phrase, parts in cases:
+        query = "/v1/keysets?params=%d&evaluation=%d&public=%d" % tuple(len(p) for p in parts)
+        text = expect_refusal(server, what, 422, phrase, "POST", query, body=b"".join(parts))
+        check("the server never holds the secret key" in text, "%s: %s" % (what, text))
+    expect_refusal(server, "a batch with a secret key appended", 422, "trailing bytes", "POST",
+                   "/v1/jobs", body=open("alice.ct", "rb").read() + files["secret.key"],
+                   token=token)
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+
+
+def key_set_loads_bounded():
+    """--max-key-set-loads: the tables of one parameter set within the limits can take 1.5 GB and
+    each registration built its own, at once. One over the bound is answered 503 + Retry-After,
+    from its headers when the bound is full already, else once its body is in; a slot is freed
+    after each load. --key-set-load-hold holds a registration that has loaded its keys."""
+    code, out = run("serve", "--help")
+    check("--max-key-set-loads N" in out and "then 503 + Retry-After" in out,
+          "serve --help lacks --max-key-set-loads: " + out)
+    code, out = run("serve", "--state-dir", "unused", "--max-key-set-loads", "0", expect=None)
+    check(code == 2 and "--max-key-set-loads expects an integer in [1, 1024]" in out and
+          not os.path.exists("unused"), "--max-key-set-loads 0: exit %d: %s" % (code, out))
+    hold = os.path.abspath("loads.hold")
+    open(hold, "w").close()
+    server = start_server("loads", "--max-key-set-loads", "1", "--key-set-load-hold", hold)
+    query, body = keyset_body("alice", ["params", "evaluation.key", "public.key"])
+
+    def staged():
+        return [f for f in os.listdir(os.path.join(server.state, "tmp")) if f.startswith("keys-")]
+
+    # B is admitted (its staging directory made) and stalls mid-body, before A loads.
+    late = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    late.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                  % (query, len(body))).encode() + body[:100])
+    check(eventually(lambda: len(staged()) == 1), "the stalled registration was not admitted")
+    answers = {}
+    first = threading.Thread(
+        target=lambda: answers.update(first=server.request("POST", query, body=body)))
+    first.start()
+    held = eventually(lambda: any(l.get("event") == "key set load held"
+                                  for l in server.log_lines()))
+    check(held, "the first registration's load was not held")
+    # C, from its headers: 503, Retry-After, its body unread (nothing staged).
+    status, headers, data = server.request("POST", query, body=body)
+    check(status == 503 and headers.get("Retry-After") == "5" and
+          b"its maximum of 1 key sets at once (serve --max-key-set-loads" in data,
+          "a registration while one loads: %d %s %r" % (status, headers, data))
+    # B, once its body is in.
+    late.sendall(body[100:])
+    answer = answer_until_close(late)
+    late.close()
+    check(answer.startswith(b"HTTP/1.1 503") and b"Retry-After: 5" in answer and
+          b"serve --max-key-set-loads" in answer,
+          "a registration whose body came in while one loads: %r" % answer[:400])
+    os.unlink(hold)
+    first.join(60)
+    check(answers.get("first", (None,))[0] == 201,
+          "the held registration: %r" % (answers.get("first"),))
+    # The slots are free again: the next registration loads.
+    status, _, data = server.request("POST", query, body=body)
+    check(status == 201, "a registration after the loads ended: %d %r" % (status, data))
+    check(not staged(), "registrations left staging directories: %s" % staged())
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
 
 
 def trial20_tests():

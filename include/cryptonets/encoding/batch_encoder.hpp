@@ -25,7 +25,8 @@ namespace cryptonets::encoding {
 class BatchEncoder {
  public:
   // Slots of R_t at ring degree n, for any scheme. Throws std::invalid_argument unless n is a
-  // power of two in [2, 2^17] and t a prime ≡ 1 (mod 2n) below 2^62.
+  // power of two in [2, 2^17] (the NTT's range, ring/ntt.hpp; a parameter set's n, and so a
+  // context's, is at most rlwe::kMaxRingDegree = 2^15) and t a prime ≡ 1 (mod 2n) below 2^62.
   BatchEncoder(size_t n, uint64_t t);
   // The same for a YASHE' context's n and t (context() then returns it); std::invalid_argument
   // for a null context.

@@ -78,6 +78,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -237,9 +238,18 @@ void save_key_directory(const KeyDirectory& files, const encoding::BasicCrtKeys<
 template <class Scheme = yashe::Scheme>
 encoding::BasicEncryptionKeys<Scheme> load_encryption_keys(const std::string& parameters,
                                                            const std::string& public_keys);
+// What load_server_keys throws for secret key records inside a key file (under its header, or
+// appended after its records): the same refusal as a secret key file's, told apart from damage
+// so that the service answers both alike (422, service/server.hpp).
+class SecretKeyRecordsError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 // What the server holds: the parameter set, the evaluation keys and the public keys. A secret key
 // file given for any of them is refused by name ("the server never holds the secret key"),
-// before anything is loaded, whatever its scheme. The parameter set's records are read first, and
+// before anything is loaded, whatever its scheme; so are secret key records under the header of
+// a key file and a secret key appended after a key file's records (SecretKeyRecordsError, above,
+// before any context is built). The parameter set's records are read first, and
 // key files (of the right kind, scheme and parameter set) whose size is not the one those
 // parameters give are refused ("truncated", "trailing bytes") before any context is built: the
 // keys come from the service's clients, and a parameter set of a few kilobytes can ask for tens of

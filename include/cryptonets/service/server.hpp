@@ -9,7 +9,13 @@
 //          public.key (N1 + N2 + N3 bytes) -> 201 {"token": T, "key_set_id": "0x...",
 //          "scheme": "yashe"|"bfv"}. The key set is of the scheme its files record (YASHE' or
 //          BFV; the three parts must agree, 400 naming both otherwise). A secret key is refused
-//          (422), as `infer` refuses it. The token is 32 bytes from the ChaCha20 CSPRNG keyed by
+//          (422), as `infer` refuses it: a secret key file as a part, secret key records under
+//          the header of a key part, or a secret key appended after a key part's records, alike.
+//          The keys' tables are built once the body is in (up to about 1.5 GB for a parameter set
+//          at the limits of rlwe/parameters.hpp): at most ServerOptions::max_key_set_loads
+//          registrations do so at once (--max-key-set-loads, default 2); one more is answered
+//          503 + Retry-After: 5, from its headers (its body unread) when that many load already,
+//          else once its body is in. The token is 32 bytes from the ChaCha20 CSPRNG keyed by
 //          getrandom(2), hex; the server stores only its SHA-256.
 //   GET    /v1/profile                     -> 200 the model profile of the server's model
 //          (text/plain): byte for byte the file `cryptonets profile --model MODEL --out FILE`
@@ -28,7 +34,8 @@
 //          fingerprint, protocol_files.hpp) is refused (422, naming both fingerprints and how to
 //          fetch the server's profile, cryptonets client profile; code "other_profile"); a stored
 //          job of another profile (the server restarted with another model) fails unrun.
-//          Each job runs under its key set's scheme.
+//          Each job runs under its key set's scheme. A batch with a secret key appended is
+//          refused (422), as a secret key sent as the batch is.
 //   GET    /v1/jobs/ID                     -> 200 {"job", "scheme", "state": queued|running|
 //          done|failed, ...}
 //   GET    /v1/jobs/ID/result              -> 200 the scores file (as `cryptonets infer` writes
@@ -63,8 +70,9 @@
 // keysets/, the hash of a token): those are in the request's log line
 // ("detail"), as they are in a job's ("job failed", "job retried"), 503 +
 // Retry-After queue full, shutting down (an upload in progress at SIGTERM is dropped at its next
-// piece and answered so), or the token's key set cannot be loaded right now (see below; so too a
-// key set being registered, which is not kept), 507 an
+// piece and answered so), the token's key set cannot be loaded right now (see below; so too a
+// key set being registered, which is not kept), or --max-key-set-loads registrations are loading
+// their keys already, 507 an
 // upload the server cannot store: its Content-Length with 1 MiB for its record beyond the space
 // free on the state directory's file system (statvfs: for root the free blocks, else the
 // available ones) less what the uploads in progress have reserved and not yet written (each
@@ -216,6 +224,16 @@ struct ServerOptions {
   // until the retention deletes one (registration needs no token: without a bound, anyone who
   // can reach the server could fill its disk with key sets; a trial).
   size_t max_key_sets = 64;
+  // Registrations building their keys' tables at once (serve --max-key-set-loads): one parameter
+  // set within the limits of rlwe/parameters.hpp can take about 1.5 GB of tables, and each
+  // registration builds its own, so concurrent ones add up. One more is refused with 503 +
+  // Retry-After (see POST /v1/keysets above). Besides these, the jobs' key sets are loaded one at
+  // a time (the uploads and the worker share one loader).
+  size_t max_key_set_loads = 2;
+  // For tests only (serve --key-set-load-hold FILE): while this file exists, a registration that
+  // has loaded its keys waits (at most 60 s, and not past stop()) before it frees its load, logging
+  // event "key set load held" once, so that a test can fill --max-key-set-loads at will.
+  std::string key_set_load_hold;
   uint64_t max_body = uint64_t{4} << 30;  // bytes, any request
   // A stalled upload (or request) is dropped after this; after stop(), a stalled connection is
   // closed after 2 s at most (the shutdown's grace), whatever this is.
