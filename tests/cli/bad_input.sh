@@ -1314,6 +1314,11 @@ rmdir np
 long_name=$(printf 'k%.0s' $(seq 250))
 expect_alone 2 "keygen writes the set into a sibling 'NAME.tmp-PID-XXXXXX' first" "$long_name" -- \
   "$exe" keygen --out-dir "$long_name" --insecure-ring-degree 64
+# The key directory has mode 0700 whatever the umask (a trial: under umask 0777 it was d---------,
+# so that a user's keygen failed writing into it and left the directory NAME.tmp-PID-XXXXXX).
+run bash -c 'umask 0777 && exec "$0" keygen --out-dir umask-keys --insecure-ring-degree 64' "$exe"
+[ "$(stat -c %a umask-keys)" = 700 ] || fail "keygen under umask 0777: mode $(stat -c %a umask-keys)"
+rm -rf umask-keys
 run "$exe" keygen --out-dir k4/ --insecure-ring-degree 64
 grep -qF "wrote k4/params (" message.txt && grep -qF "k4/model.profile (the model's profile) and k4/secret.key (" message.txt ||
   fail "keygen --out-dir k4/: $(grep wrote message.txt)"
