@@ -535,9 +535,16 @@ MnistLabels read_labels_file(const std::string& path, bool verify) {
 }
 
 std::string default_data_directory() {
-  if (const char* from_environment = std::getenv("CRYPTONETS_DATA")) return from_environment;
+  const char* from_environment = std::getenv("CRYPTONETS_DATA");
+  if (from_environment != nullptr && *from_environment != '\0') return from_environment;
   if (std::filesystem::exists("data/model.txt")) return "data";
   return CRYPTONETS_SOURCE_DATA_DIR;
+}
+
+std::string default_data_source() {
+  const char* from_environment = std::getenv("CRYPTONETS_DATA");
+  if (from_environment == nullptr || *from_environment == '\0') return "";
+  return " (under CRYPTONETS_DATA='" + std::string(from_environment) + "')";
 }
 
 std::string cpu_model() {

@@ -472,7 +472,7 @@ Model load_model(const std::string& path) {
     if (cause != 0) message += std::string(": ") + std::strerror(cause);
     // A default under CRYPTONETS_DATA: the variable is what to fix.
     const char* data = std::getenv("CRYPTONETS_DATA");
-    if (data != nullptr && path.starts_with(std::string(data) + "/")) {
+    if (data != nullptr && *data != '\0' && path.starts_with(std::string(data) + "/")) {
       message += " (under CRYPTONETS_DATA='" + std::string(data) + "')";
     }
     throw std::runtime_error(message);

@@ -540,7 +540,8 @@ expect 1 "were not computed by the model that the profile describes" labels.txt 
 expect 1 "the profile 'small-bound.profile': a score of the image at index 0 decrypts to" \
   labels.txt -- "$exe" decrypt --keys client-old --profile small-bound.profile \
   --in small-bound-scores.ct --out labels.txt
-expect 1 "the default profile '$work/none/model.profile' (no --profile given): cannot open" out.ct -- \
+# The default came from CRYPTONETS_DATA: the variable is named, as for a default model (a trial).
+expect 1 "the default profile '$work/none/model.profile' (under CRYPTONETS_DATA='$work/none') (no --profile given): cannot open" out.ct -- \
   env CRYPTONETS_DATA="$work/none" "$exe" encrypt --keys client-old --images "$images" --count 1 \
   --out out.ct
 # keygen names a profile it cannot open as such (a directory read as an empty file: "line 1:
@@ -1280,6 +1281,16 @@ rm -rf nosums
 # (a trial got only "cannot open for reading").
 expect 1 "model.txt': cannot open for reading: No such file or directory (under CRYPTONETS_DATA=" \
   - -- env CRYPTONETS_DATA="$work/no-data" "$exe" mnist --images 1 --insecure-ring-degree 64
+# So is the default data set (a trial: "data set 'DIR/mnist': no such directory" only), not one
+# given; an empty CRYPTONETS_DATA is unset (it named '/model.txt' at the root).
+mkdir -p model-only && cp "$model" model-only/
+expect 1 "data set '$work/model-only/mnist': no such directory (under CRYPTONETS_DATA='$work/model-only')" \
+  - -- env CRYPTONETS_DATA="$work/model-only" "$exe" mnist --images 1 --insecure-ring-degree 64
+expect 1 "data set 'no-such-set': no such directory" - -- \
+  env CRYPTONETS_DATA="$work/model-only" "$exe" mnist --data no-such-set --images 1
+grep -qF "CRYPTONETS_DATA" message.txt && fail "mnist --data no-such-set named CRYPTONETS_DATA"
+rm -rf model-only
+run env CRYPTONETS_DATA= "$exe" mnist --images 1 --insecure-ring-degree 64 --threads 1
 # Into a pipe, stdout is written line by line: a run stopped by Ctrl-C printed nothing at all, not
 # even its security line, from a block buffer it never flushed (a trial). (A full batch at the
 # default parameters runs far longer than the 3 s.)
