@@ -1524,8 +1524,12 @@ done
 # (/dev/full) is an error after the command.
 expect 2 "standard output is closed; redirect it instead" closed-keys -- \
   sh -c '"$1" keygen --out-dir closed-keys --insecure-ring-degree 64 >&-' sh "$exe"
-expect 1 "its report could not be written to standard output" - -- \
+expect 1 "standard output could not be written" - -- \
   sh -c '"$1" params >/dev/full' sh "$exe"
+# decrypt without --out prints the labels, its result, there: the message says they are
+# incomplete (it said "its report could not be written ...; the command itself completed").
+expect 1 "what the command printed there is incomplete" - -- \
+  sh -c '"$1" decrypt --keys client --in scores.ct >/dev/full' sh "$exe"
 
 # ==== trial20 (a new user's trial of keys, files and the service) ====
 
