@@ -1281,6 +1281,10 @@ rm -rf nosums
 # (a trial got only "cannot open for reading").
 expect 1 "model.txt': cannot open for reading: No such file or directory (under CRYPTONETS_DATA=" \
   - -- env CRYPTONETS_DATA="$work/no-data" "$exe" mnist --images 1 --insecure-ring-degree 64
+# Not a --model given there (a trial: every path under CRYPTONETS_DATA was said to come from it).
+expect 1 "model file '$work/no-data/mine.txt': cannot open for reading: No such file or directory" \
+  - -- env CRYPTONETS_DATA="$work/no-data" "$exe" mnist --model "$work/no-data/mine.txt" --images 1
+grep -qF "CRYPTONETS_DATA" message.txt && fail "mnist --model under CRYPTONETS_DATA named the variable"
 # So is the default data set (a trial: "data set 'DIR/mnist': no such directory" only), not one
 # given; an empty CRYPTONETS_DATA is unset (it named '/model.txt' at the root).
 mkdir -p model-only && cp "$model" model-only/
