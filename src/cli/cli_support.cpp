@@ -272,9 +272,11 @@ int checked_stdout(int status, const std::string& program) {
   const bool written = std::cout.good() && std::fflush(stdout) == 0 && !std::ferror(stdout);
   if (written) return status;
   const int error = errno;
+  // Not "its report ... the command itself completed" (a trial): decrypt without --out prints
+  // its labels there, the result itself, and they are what was lost.
   std::fprintf(stderr,
-               "%s: error: its report could not be written to standard output (%s); the command "
-               "itself completed\n",
+               "%s: error: standard output could not be written (%s): what the command printed "
+               "there is incomplete (the files it wrote are not affected)\n",
                program.c_str(), error != 0 ? std::strerror(error) : "write failed");
   return status == kExitSuccess ? kExitFailure : status;
 }
@@ -535,9 +537,16 @@ MnistLabels read_labels_file(const std::string& path, bool verify) {
 }
 
 std::string default_data_directory() {
-  if (const char* from_environment = std::getenv("CRYPTONETS_DATA")) return from_environment;
+  const char* from_environment = std::getenv("CRYPTONETS_DATA");
+  if (from_environment != nullptr && *from_environment != '\0') return from_environment;
   if (std::filesystem::exists("data/model.txt")) return "data";
   return CRYPTONETS_SOURCE_DATA_DIR;
+}
+
+std::string default_data_source() {
+  const char* from_environment = std::getenv("CRYPTONETS_DATA");
+  if (from_environment == nullptr || *from_environment == '\0') return "";
+  return " (under CRYPTONETS_DATA='" + std::string(from_environment) + "')";
 }
 
 std::string cpu_model() {

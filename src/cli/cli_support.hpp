@@ -465,9 +465,16 @@ MnistImages read_images_file(const std::string& path, bool verify,
                              Sha256::Digest* content_sha256 = nullptr);
 MnistLabels read_labels_file(const std::string& path, bool verify);
 
-// The shipped data directory: $CRYPTONETS_DATA if set, else ./data if it holds model.txt, else
-// the source tree's data/ recorded at build time.
+// The shipped data directory: $CRYPTONETS_DATA if set and not empty (empty, it named "/model.txt"
+// at the root), else ./data if it holds model.txt, else the source tree's data/ recorded at build
+// time.
 std::string default_data_directory();
+
+// " (under CRYPTONETS_DATA='DIR')" when default_data_directory() came from the variable, else "":
+// for an error about a default path made from it, so that the variable, not the path, is what
+// the user is told to fix (a trial: the model's message named it, the profile's and the data
+// set's did not).
+std::string default_data_source();
 
 // "1.23 MiB", "845 KiB", "12 B".
 std::string format_bytes(uint64_t bytes);

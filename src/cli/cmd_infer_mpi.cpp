@@ -16,8 +16,10 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -32,6 +34,7 @@
 #include <vector>
 
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "cli_support.hpp"
@@ -105,32 +108,40 @@ Bytes encode_work(const Work& work, const InferOptions& setup) {
   return bytes;
 }
 
-// A private directory for the parameter and key files this rank got from rank 0, removed with it.
-class PrivateDirectory {
+// The parameter and key files this rank got from rank 0, as files in memory (memfd_create),
+// read by the checked loaders through /proc/self/fd/N. They were files in a directory
+// mkdtemp made under TMPDIR, removed with it: a rank killed meanwhile (mpirun ends the others when
+// one fails) left /tmp/cryptonets-rank-XXXXXX with the evaluation key behind, and a worker whose
+// TMPDIR did not exist ended the job ("temp_directory_path: No such file or directory", a trial).
+class MemoryFile {
  public:
-  PrivateDirectory() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "cryptonets-rank-XXXXXX");
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("cannot make a temporary directory in " +
-                               std::filesystem::temp_directory_path().string());
+  MemoryFile(const std::string& name, const Bytes& bytes)
+      : fd_(::memfd_create(name.c_str(), MFD_CLOEXEC)) {
+    if (fd_ < 0) {
+      throw std::runtime_error("cannot make a file in memory for the " + name +
+                               " sent by rank 0: " + std::strerror(errno));
     }
-    path_ = pattern;
+    size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t written = ::write(fd_, bytes.data() + done, bytes.size() - done);
+      if (written < 0 && errno == EINTR) continue;
+      if (written <= 0) {
+        const int error = errno;
+        ::close(fd_);
+        throw std::runtime_error("cannot write the " + name +
+                                 " sent by rank 0 in memory: " + std::strerror(error));
+      }
+      done += static_cast<size_t>(written);
+    }
   }
-  ~PrivateDirectory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string write(const std::string& name, const Bytes& bytes) const {
-    const std::string path = (std::filesystem::path(path_) / name).string();
-    std::ofstream out(path, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes.data()),
-              static_cast<std::streamsize>(bytes.size()));
-    if (!out) throw std::runtime_error("cannot write '" + path + "'");
-    return path;
-  }
+  ~MemoryFile() { ::close(fd_); }
+  MemoryFile(const MemoryFile&) = delete;
+  MemoryFile& operator=(const MemoryFile&) = delete;
+
+  std::string path() const { return "/proc/self/fd/" + std::to_string(fd_); }
 
  private:
-  std::string path_;
+  int fd_;
 };
 
 template <class Setup>
@@ -501,10 +512,11 @@ void compute_worker(Communicator& comm, const Work& work, const CompiledModel& c
   BasicContextSet<Scheme> contexts;
   std::vector<typename Scheme::Evaluator> evaluators;
   {
-    const PrivateDirectory directory;
-    contexts = load_parameter_set<Scheme>(directory.write("params", parameter_bytes));
+    const MemoryFile parameters("params", parameter_bytes);
+    const MemoryFile evaluation_keys("evaluation.key", key_bytes);
+    contexts = load_parameter_set<Scheme>(parameters.path());
     std::vector<typename Scheme::EvaluationKey> keys =
-        load_evaluation_keys(directory.write("evaluation.key", key_bytes), contexts);
+        load_evaluation_keys(evaluation_keys.path(), contexts);
     for (size_t i = 0; i < contexts.size(); ++i)
       evaluators.emplace_back(contexts[i], std::move(keys[i]));
   }

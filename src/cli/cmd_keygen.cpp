@@ -2,6 +2,7 @@
 // set per plaintext modulus (CRT, CryptoNets §3), in a key directory (io/protocol_files.hpp).
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -506,6 +507,15 @@ class KeySetStaging {
     if (::mkdtemp(pattern.data()) == nullptr) {
       throw std::runtime_error("cannot create a temporary directory beside '" + directory.string() +
                                "': " + std::strerror(errno));
+    }
+    // mkdtemp's 0700 is less the umask: under umask 0777 (or any that takes the owner's bits)
+    // the directory was d--------- (a trial): keygen could not write into it as a user, and the
+    // failed run left it behind, as remove_all cannot list it; as root the key set got mode 000.
+    if (::chmod(pattern.c_str(), 0700) != 0) {
+      const int error = errno;
+      ::rmdir(pattern.c_str());
+      throw std::runtime_error("cannot set mode 0700 on the temporary directory beside '" +
+                               directory.string() + "': " + std::strerror(error));
     }
     path_ = pattern;
     test_.raise_at("staging");

@@ -189,7 +189,15 @@ int run_mnist_with(const OptionParser& options, const MnistOptions& values, cons
   const RangeReport ranges = track_ranges(model);
   // The data first: a checksum or label problem stops the job before any key is made.
   const std::string data_directory = options.text("data");
-  const MnistSet test = load_data_split(data_directory, MnistSplit::kTest, verify_option(options));
+  const MnistSet test = [&] {
+    try {
+      return load_data_split(data_directory, MnistSplit::kTest, verify_option(options));
+    } catch (const std::runtime_error& error) {
+      // A default --data under CRYPTONETS_DATA: the variable is what to fix, as for the model.
+      if (options.given("data") || default_data_source().empty()) throw;
+      throw std::runtime_error(error.what() + default_data_source());
+    }
+  }();
   require_labels_below(test.labels.labels, static_cast<int>(compiled.output_size),
                        "'" + split_labels_file(data_directory, MnistSplit::kTest).string() +
                            "' (the model '" + options.text("model") + "' has " +

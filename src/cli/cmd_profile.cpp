@@ -172,8 +172,8 @@ std::runtime_error profile_error(const OptionParser& options, const std::string&
     return std::runtime_error("the key set's profile '" + *own + "' (written by keygen): " + what);
   }
   // The user named no profile: say which one was used, and how to give the right one.
-  return std::runtime_error("the default profile '" + options.text("profile") +
-                            "' (no --profile given): " + what +
+  return std::runtime_error("the default profile '" + options.text("profile") + "'" +
+                            default_data_source() + " (no --profile given): " + what +
                             ". Keys made for another model need its profile: --profile FILE");
 }
 

@@ -2156,6 +2156,14 @@ FileInspection inspect_file(const std::string& path, const std::string& params_p
       inspect_sequential_model(path, reader.size(), report);
     } else if (text.starts_with("image,label,pre")) {
       inspect_scores_csv(path, reader.size(), report);
+    } else if (!first_line.empty() && first_line.size() <= 3 &&
+               first_line.find_first_not_of("0123456789") == std::string::npos) {
+      // decrypt --out's labels (FORMATS.md §6.3): "not a cryptonets file" said of the project's
+      // own output (a trial, after the README's "any file: what it is").
+      throw std::runtime_error(
+          "it looks like predicted labels as decrypt --out writes them (one class index per "
+          "line, FORMATS.md 6.3): inspect does not verify them, since they carry no header, "
+          "checksum or reference to their images");
     } else {
       char bytes[64] = "";
       for (size_t i = 0; i < std::min<size_t>(peek, 4); ++i)

@@ -470,9 +470,11 @@ Model load_model(const std::string& path) {
     const int cause = errno;  // ifstream sets it from open(2)
     std::string message = "model file '" + path + "': cannot open for reading";
     if (cause != 0) message += std::string(": ") + std::strerror(cause);
-    // A default under CRYPTONETS_DATA: the variable is what to fix.
+    // The default under CRYPTONETS_DATA (DIR/model.txt, cli default_data_directory): the variable
+    // is what to fix. Only that file: any path under DIR was said to come from it, a --model given
+    // there too (a trial).
     const char* data = std::getenv("CRYPTONETS_DATA");
-    if (data != nullptr && path.starts_with(std::string(data) + "/")) {
+    if (data != nullptr && *data != '\0' && path == std::string(data) + "/model.txt") {
       message += " (under CRYPTONETS_DATA='" + std::string(data) + "')";
     }
     throw std::runtime_error(message);

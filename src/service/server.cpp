@@ -113,7 +113,10 @@ Server::Impl::Impl(ServerOptions options)
   // as in use instead. A path that is there and is no directory is left to the check to refuse.
   std::error_code state_error;
   if (!fs::exists(fs::symlink_status(options_.state_dir, state_error))) {
-    fs::create_directories(options_.state_dir, state_error);
+    // Mode 0700 whatever the umask: made less an umask that takes the owner's bits (0777, a
+    // trial), the directory could not even be opened to lock it, and was left behind, d---------.
+    if (fs::create_directories(options_.state_dir, state_error))
+      ::chmod(options_.state_dir.c_str(), 0700);
   }
   if (fs::is_directory(options_.state_dir, state_error)) {
     state_lock_ = StateLock(options_.state_dir);

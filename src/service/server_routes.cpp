@@ -4,6 +4,7 @@
 #include <omp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -450,8 +451,11 @@ Server::Impl::StagingDirectory::~StagingDirectory() {
 Server::Impl::StagingDirectory Server::Impl::make_staging(const std::string& name,
                                                           const std::string& what) {
   const std::string staging = tmp_dir_ + "/" + name;
-  if (::mkdir(staging.c_str(), 0700) != 0) {
+  // 0700 less the umask, then 0700 exactly: as the state directory's other entries.
+  const bool made = ::mkdir(staging.c_str(), 0700) == 0;
+  if (!made || ::chmod(staging.c_str(), 0700) != 0) {
     const int error = errno;
+    if (made) ::rmdir(staging.c_str());
     throw internal_error("the server cannot store " + what, std::strerror(error),
                          "cannot create '" + staging + "': " + std::strerror(error));
   }
@@ -474,7 +478,14 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
     fds.clear();
   };
   for (const std::string& path : paths) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    // Mode 0600 whatever the umask, as AtomicFileWriter's owner_only files.
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0 && ::fchmod(fd, 0600) != 0) {
+      const int error = errno;
+      ::close(fd);
+      errno = error;
+      fd = -1;
+    }
     if (fd < 0) {
       const int error = errno;
       close_all();

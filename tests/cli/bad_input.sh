@@ -556,7 +556,8 @@ expect 1 "were not computed by the model that the profile describes" labels.txt 
 expect 1 "the profile 'small-bound.profile': a score of the image at index 0 decrypts to" \
   labels.txt -- "$exe" decrypt --keys client-old --profile small-bound.profile \
   --in small-bound-scores.ct --out labels.txt
-expect 1 "the default profile '$work/none/model.profile' (no --profile given): cannot open" out.ct -- \
+# The default came from CRYPTONETS_DATA: the variable is named, as for a default model (a trial).
+expect 1 "the default profile '$work/none/model.profile' (under CRYPTONETS_DATA='$work/none') (no --profile given): cannot open" out.ct -- \
   env CRYPTONETS_DATA="$work/none" "$exe" encrypt --keys client-old --images "$images" --count 1 \
   --out out.ct
 # keygen names a profile it cannot open as such (a directory read as an empty file: "line 1:
@@ -1296,6 +1297,20 @@ rm -rf nosums
 # (a trial got only "cannot open for reading").
 expect 1 "model.txt': cannot open for reading: No such file or directory (under CRYPTONETS_DATA=" \
   - -- env CRYPTONETS_DATA="$work/no-data" "$exe" mnist --images 1 --insecure-ring-degree 64
+# Not a --model given there (a trial: every path under CRYPTONETS_DATA was said to come from it).
+expect 1 "model file '$work/no-data/mine.txt': cannot open for reading: No such file or directory" \
+  - -- env CRYPTONETS_DATA="$work/no-data" "$exe" mnist --model "$work/no-data/mine.txt" --images 1
+grep -qF "CRYPTONETS_DATA" message.txt && fail "mnist --model under CRYPTONETS_DATA named the variable"
+# So is the default data set (a trial: "data set 'DIR/mnist': no such directory" only), not one
+# given; an empty CRYPTONETS_DATA is unset (it named '/model.txt' at the root).
+mkdir -p model-only && cp "$model" model-only/
+expect 1 "data set '$work/model-only/mnist': no such directory (under CRYPTONETS_DATA='$work/model-only')" \
+  - -- env CRYPTONETS_DATA="$work/model-only" "$exe" mnist --images 1 --insecure-ring-degree 64
+expect 1 "data set 'no-such-set': no such directory" - -- \
+  env CRYPTONETS_DATA="$work/model-only" "$exe" mnist --data no-such-set --images 1
+grep -qF "CRYPTONETS_DATA" message.txt && fail "mnist --data no-such-set named CRYPTONETS_DATA"
+rm -rf model-only
+run env CRYPTONETS_DATA= "$exe" mnist --images 1 --insecure-ring-degree 64 --threads 1
 # Into a pipe, stdout is written line by line: a run stopped by Ctrl-C printed nothing at all, not
 # even its security line, from a block buffer it never flushed (a trial). (A full batch at the
 # default parameters runs far longer than the 3 s.)
@@ -1330,6 +1345,11 @@ rmdir np
 long_name=$(printf 'k%.0s' $(seq 250))
 expect_alone 2 "keygen writes the set into a sibling 'NAME.tmp-PID-XXXXXX' first" "$long_name" -- \
   "$exe" keygen --out-dir "$long_name" --insecure-ring-degree 64
+# The key directory has mode 0700 whatever the umask (a trial: under umask 0777 it was d---------,
+# so that a user's keygen failed writing into it and left the directory NAME.tmp-PID-XXXXXX).
+run bash -c 'umask 0777 && exec "$0" keygen --out-dir umask-keys --insecure-ring-degree 64' "$exe"
+[ "$(stat -c %a umask-keys)" = 700 ] || fail "keygen under umask 0777: mode $(stat -c %a umask-keys)"
+rm -rf umask-keys
 run "$exe" keygen --out-dir k4/ --insecure-ring-degree 64
 grep -qF "wrote k4/params (" message.txt && grep -qF "k4/model.profile (the model's profile) and k4/secret.key (" message.txt ||
   fail "keygen --out-dir k4/: $(grep wrote message.txt)"
@@ -1524,8 +1544,12 @@ done
 # (/dev/full) is an error after the command.
 expect 2 "standard output is closed; redirect it instead" closed-keys -- \
   sh -c '"$1" keygen --out-dir closed-keys --insecure-ring-degree 64 >&-' sh "$exe"
-expect 1 "its report could not be written to standard output" - -- \
+expect 1 "standard output could not be written" - -- \
   sh -c '"$1" params >/dev/full' sh "$exe"
+# decrypt without --out prints the labels, its result, there: the message says they are
+# incomplete (it said "its report could not be written ...; the command itself completed").
+expect 1 "what the command printed there is incomplete" - -- \
+  sh -c '"$1" decrypt --keys client --in scores.ct >/dev/full' sh "$exe"
 
 # ==== trial20 (a new user's trial of keys, files and the service) ====
 

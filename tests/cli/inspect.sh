@@ -600,6 +600,8 @@ guard=()
 
 # Foreign files: a clear error and exit 1.
 inspect_expect 1 "$data/README.md" "not a cryptonets file (it starts with bytes"
+# decrypt --out's labels are named as such (they were "not a cryptonets file").
+inspect_expect 1 labels.txt "file 'labels.txt': it looks like predicted labels as decrypt --out writes them"
 : >empty
 inspect_expect 1 empty "empty file"
 inspect_expect 1 "$work" "is a directory with none of a key set's files"

@@ -695,7 +695,7 @@ expect 1 "float model 'long-word.txt': found '0000000000000000000000000000000000
 for tool in "$train" "$quantise" "$reproduce"; do
   name=$(basename "$tool")
   expect 2 "$name: standard output is closed; redirect it instead" -- sh -c '"$1" --help >&-' sh "$tool"
-  expect 1 "$name: error: its report could not be written to standard output" -- \
+  expect 1 "$name: error: standard output could not be written" -- \
     sh -c '"$1" --help >/dev/full' sh "$tool"
 done
 

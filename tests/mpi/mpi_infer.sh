@@ -121,6 +121,15 @@ for ranks in 1 2; do
 done
 grep -q "(dense): linear, partial sums" "$work/mpi_bfv_2.log" || fail "BFV: no partial sums"
 
+# 1c. The other ranks hold the parameters and evaluation key they get from rank 0 in memory, not
+# in a directory under TMPDIR: a worker whose TMPDIR does not exist ran the job to its end (it
+# failed: "temp_directory_path: No such file or directory"), and a rank killed while loading
+# left /tmp/cryptonets-rank-XXXXXX with the evaluation key (a trial).
+step mpi_no_tmpdir "${launcher[@]}" -x TMPDIR="$work/no-such-tmp" -n 2 "$exe" infer \
+  --keys "$work/server" --in "$work/one.ct" --out "$work/no-tmp.ct" --threads 1 --seed 5
+"$python" "$same" "$work/one.single.ct" "$work/no-tmp.ct" >"$work/same.log" ||
+  fail "TMPDIR missing on the workers: not the single-process ciphertexts: $(cat "$work/same.log")"
+
 # 2. Bad input: refused by rank 0 before any work, said once, no output.
 expect_refused() {  # NAME EXPECTED_TEXT ARGUMENTS...
   local name=$1 text=$2

@@ -422,6 +422,24 @@ def tests(work):
     check(not any(alice in open(os.path.join(server.state, f), "rb").read().decode(
         errors="replace") for f in server.files()), "the token is stored in the state directory")
 
+    # ---- Modes 0700 / 0600 in the state directory whatever the umask (a trial: under umask 0777
+    # serve left its new state directory d--------- and could not open it to lock it; its
+    # directories, and the uploads it wrote with open(2), were less the umask).
+    masked = start_server("umask-state", preexec_fn=lambda: os.umask(0o277))
+    masked_token = register(masked, "alice")
+    job = submit(masked, masked_token, "alice.ct")
+    check(wait_done(masked, masked_token, job)["state"] == "done", "a job under umask 0277 failed")
+    modes = {}
+    for root, dirs, names in os.walk(masked.state):
+        for name in [""] + dirs + names:
+            path = os.path.join(root, name)
+            modes[os.path.relpath(path, masked.state)] = stat.S_IMODE(os.lstat(path).st_mode)
+    wrong = {p: oct(m) for p, m in modes.items()
+             if m != (0o700 if os.path.isdir(os.path.join(masked.state, p)) else 0o600)}
+    check(any(p.startswith("jobs/") for p in modes) and not wrong,
+          "serve under umask 0277: modes other than 0700/0600: %s" % wrong)
+    masked.terminate()
+
     # ---- Who may see what: Bob's token never reaches Alice's job.
     bob = register(server, "bob")
     check(bob != alice, "two registrations got the same token")
