@@ -24,6 +24,11 @@ thread_local ConnectionFacts connection_facts;
 
 namespace {
 
+// When the listener accepted the connection this thread serves (ConnectionQueue::enqueue):
+// the first byte and the whole request head are awaited from then, not from when a thread took
+// it. Unset (the epoch) outside a ConnectionQueue: from when the thread took it.
+thread_local Clock::time_point connection_accepted_at{};
+
 // Waits until `fd` is ready for `events` or `timeout` passes: 1 ready (or closed, or in error:
 // the read or write then says so), 0 timed out, -1 a failure of poll itself.
 int wait_for(int fd, short events, std::chrono::milliseconds timeout) {
@@ -58,7 +63,11 @@ void address_of(int fd, bool peer, std::string& ip, int& port) {
 // What both streams share: the socket, its timeouts, the addresses.
 class ConnectionStream : public httplib::Stream {
  public:
-  ConnectionStream(int fd, const ConnectionSettings& settings) : fd_(fd), settings_(settings) {}
+  ConnectionStream(int fd, const ConnectionSettings& settings, Clock::time_point accepted)
+      : fd_(fd),
+        settings_(settings),
+        head_deadline_(accepted +
+                       std::chrono::duration_cast<Clock::duration>(settings.read_timeout)) {}
   bool is_writable() const override { return wait_for(fd_, POLLOUT, settings_.write_timeout) == 1; }
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
     ip = connection_facts.remote_addr;
@@ -70,9 +79,19 @@ class ConnectionStream : public httplib::Stream {
   socket_t socket() const override { return fd_; }
 
  protected:
-  // Whether data (or the peer's close) arrives within the read timeout; records a timeout.
+  // Whether data (or the peer's close) arrives within the read timeout, and, while the request's
+  // head is read, before the head's deadline (its connection's acceptance and the read timeout):
+  // the timeout bounded each read only, so a client that sent a byte of its headers every few
+  // seconds held an HTTP thread for as long as it went on (eight such held every thread, for a
+  // few bytes a second). Records a timeout.
   bool wait_readable() const {
-    const int ready = wait_for(fd_, POLLIN, settings_.read_timeout);
+    auto timeout = settings_.read_timeout;
+    if (!head_ended_) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(head_deadline_ - Clock::now());
+      timeout = std::clamp(left, std::chrono::milliseconds(0), timeout);
+    }
+    const int ready = wait_for(fd_, POLLIN, timeout);
     if (ready == 0) connection_facts.timed_out = true;
     return ready == 1;
   }
@@ -123,6 +142,7 @@ class ConnectionStream : public httplib::Stream {
 
   int fd_;
   const ConnectionSettings& settings_;
+  Clock::time_point head_deadline_;  // the request line and headers all in by then
   bool head_ended_ = false;
   int head_lines_ = 0;
   size_t line_bytes_ = 0;
@@ -175,8 +195,8 @@ class SocketStream final : public ConnectionStream {
 // reads and writes (set by serve_connection).
 class TlsStream final : public ConnectionStream {
  public:
-  TlsStream(int fd, const ConnectionSettings& settings, SSL* ssl)
-      : ConnectionStream(fd, settings), ssl_(ssl) {}
+  TlsStream(int fd, const ConnectionSettings& settings, Clock::time_point accepted, SSL* ssl)
+      : ConnectionStream(fd, settings, accepted), ssl_(ssl) {}
   bool is_readable() const override { return ::SSL_pending(ssl_) > 0 || wait_readable(); }
   ssize_t read(char* ptr, size_t size) override {
     if (head_refused()) return -1;
@@ -216,10 +236,15 @@ void answer_request_line_timeout(httplib::Stream& stream, const ConnectionSettin
 }
 
 // One accepted connection, from start to close: its facts for this thread, a first byte awaited
-// for ConnectionSettings::first_byte_wait (none: closed, nothing asked), then `serve` (the
-// handshake and the request); the socket is closed in the end.
+// until ConnectionSettings::first_byte_wait after its acceptance (none: closed, nothing asked),
+// then `serve` (the handshake and the request, given when it was accepted); the socket is closed
+// in the end. Counted from the acceptance, not from when a thread took it: connections that
+// sent nothing and waited in the queue held each thread first_byte_wait in turn, so that 40 of
+// them delayed the next client 25 s (8 threads), 10000 of them for hours.
 template <class Serve>
 bool serve_connection(int fd, const ConnectionSettings& settings, Serve serve) {
+  const Clock::time_point accepted =
+      connection_accepted_at == Clock::time_point{} ? Clock::now() : connection_accepted_at;
   connection_facts = ConnectionFacts{};
   connection_facts.fd = fd;
   connection_facts.after_stop = settings.stop_requested != nullptr && *settings.stop_requested;
@@ -236,11 +261,14 @@ bool serve_connection(int fd, const ConnectionSettings& settings, Serve serve) {
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &receive, sizeof receive);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send, sizeof send);
   bool served = false;
-  if (wait_for(fd, POLLIN, settings.first_byte_wait) == 1) {
+  const auto first_byte_left = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              accepted + settings.first_byte_wait - Clock::now()),
+                                          std::chrono::milliseconds(0), settings.first_byte_wait);
+  if (wait_for(fd, POLLIN, first_byte_left) == 1) {
     // The time the request took, in its log line, counts from its first byte.
     connection_facts.start = Clock::now();
     request_facts.start = connection_facts.start;
-    served = serve();
+    served = serve(accepted);
   }
   ::shutdown(fd, SHUT_RDWR);
   ::close(fd);
@@ -254,8 +282,8 @@ class PlainServer final : public httplib::Server {
 
  private:
   bool process_and_close_socket(socket_t sock) override {
-    return serve_connection(sock, settings_, [&] {
-      SocketStream stream(sock, settings_);
+    return serve_connection(sock, settings_, [&](Clock::time_point accepted) {
+      SocketStream stream(sock, settings_, accepted);
       bool closed = false;  // one request per connection: answered with Connection: close
       const bool served = process_request(stream, true, closed, nullptr);
       answer_request_line_timeout(stream, settings_);
@@ -272,12 +300,12 @@ class TlsServer final : public httplib::SSLServer {
 
  private:
   bool process_and_close_socket(socket_t sock) override {
-    return serve_connection(sock, settings_, [&] {
+    return serve_connection(sock, settings_, [&](Clock::time_point accepted) {
       SSL* ssl = ::SSL_new(ssl_context());
       if (ssl == nullptr) return false;
       bool served = false;
       if (::SSL_set_fd(ssl, sock) == 1 && ::SSL_accept(ssl) == 1) {
-        TlsStream stream(sock, settings_, ssl);
+        TlsStream stream(sock, settings_, accepted, ssl);
         bool closed = false;
         served =
             process_request(stream, true, closed, [ssl](httplib::Request& req) { req.ssl = ssl; });
@@ -314,9 +342,15 @@ ConnectionQueue::~ConnectionQueue() {
 }
 
 void ConnectionQueue::enqueue(std::function<void()> task) {
+  // httplib enqueues each connection as it accepts it: the time is its acceptance.
+  const Clock::time_point accepted = Clock::now();
   {
     std::lock_guard lock(mutex_);
-    tasks_.push_back(std::move(task));
+    tasks_.push_back([accepted, task = std::move(task)] {
+      connection_accepted_at = accepted;
+      task();
+      connection_accepted_at = Clock::time_point{};
+    });
   }
   ready_.notify_one();
 }

@@ -983,6 +983,7 @@ time.sleep(60)
     servfix14_tests(work)
     servfix15_tests(work)
     servfix17_tests()
+    slow_heads_bounded()
     client16_tests()
     trial20_tests()
     long_polls_bounded()
@@ -3178,6 +3179,74 @@ def servfix17_tests():
                  out))
         fake.close()
     simultaneous_start()
+
+
+def slow_heads_bounded():
+    """A request's head (request line and headers) must be in within --read-timeout of its
+    connection's acceptance, and its first byte within 5 s of it, not of when an HTTP thread took
+    it: a client that sent a header byte every half second held a thread for as long as it went
+    on (the read timeout bounded each read only), and connections that sent nothing held each
+    thread 5 s in turn as they came out of the queue (12 of them delayed the next client 30 s on
+    2 threads, 10000 for hours on 8). The next client is answered once their time is up (2 s, 5 s)."""
+    server = start_server("slow-heads", "--http-threads", "2", "--read-timeout", "2")
+    dripping = [socket.create_connection(("127.0.0.1", server.port), timeout=20)
+                for _ in range(2)]
+    for connection in dripping:
+        connection.sendall(b"GET /v1/queue HTTP/1.1\r\nHost: t\r\n")
+    done = threading.Event()
+
+    def drip():
+        while not done.wait(0.5):
+            for connection in dripping:
+                try:
+                    connection.sendall(b"X")
+                except OSError:
+                    pass
+    dripper = threading.Thread(target=drip)
+    dripper.start()
+    began = time.time()
+    try:
+        time.sleep(0.3)  # both taken by the 2 threads
+        status = None
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=6)
+            connection.request("GET", "/v1/profile")
+            status = connection.getresponse().status
+            connection.close()
+        except OSError as e:
+            status = repr(e)
+        took = time.time() - began
+        check(status == 200 and took < 5,
+              "a client behind 2 connections dripping their headers (--read-timeout 2, "
+              "--http-threads 2): %s after %.1f s" % (status, took))
+        answers = [answer_until_close(connection, 20) for connection in dripping]
+        check(all(a.startswith(b"HTTP/1.1 408") and b"--read-timeout" in a for a in answers),
+              "the dripping clients got %r" % [a[:100] for a in answers])
+    finally:
+        done.set()
+        dripper.join()
+        for connection in dripping:
+            connection.close()
+    idle = [socket.create_connection(("127.0.0.1", server.port), timeout=20) for _ in range(12)]
+    try:
+        time.sleep(0.3)
+        began = time.time()
+        status = None
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=9)
+            connection.request("GET", "/v1/profile")
+            status = connection.getresponse().status
+            connection.close()
+        except OSError as e:
+            status = repr(e)
+        took = time.time() - began
+        check(status == 200 and took < 8,
+              "a client behind 12 idle connections (--http-threads 2): %s after %.1f s"
+              % (status, took))
+    finally:
+        for connection in idle:
+            connection.close()
+    server.terminate()
 
 
 def simultaneous_start():

@@ -48,7 +48,10 @@
 // too: refused before the body is read), 401 missing or unknown token (the
 // answer says to register the keys), 404 unknown job and
 // any job of another token (indistinguishable), 405 a method the path does not take, 408 stalled
-// upload, request line or headers (--read-timeout; logged with the client's address), 410 the
+// upload, request line or headers (--read-timeout; logged with the client's address; the request
+// line and headers must all be in within --read-timeout of the connection's acceptance, however
+// fast their bytes come, and a connection that sends nothing is closed unanswered 5 s after it,
+// its wait for an HTTP thread counted), 410 the
 // token's key set is one this server cannot use or has expired (see below; a bad
 // key file on disk is never a 500; the answer names the key set by the id its registration
 // answered, "key set 0x...", never by the server's directory, and says to register again), 411
@@ -217,7 +220,8 @@ struct ServerOptions {
   // can reach the server could fill its disk with key sets; a trial).
   size_t max_key_sets = 64;
   uint64_t max_body = uint64_t{4} << 30;  // bytes, any request
-  // A stalled upload (or request) is dropped after this; after stop(), a stalled connection is
+  // A stalled upload (or request) is dropped after this, and a request whose line and headers are
+  // not all in this long after its connection was accepted; after stop(), a stalled connection is
   // closed after 2 s at most (the shutdown's grace), whatever this is.
   int read_timeout_s = 30;
   int upload_timeout_s = 3600;       // and any upload that takes longer in all
