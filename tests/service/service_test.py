@@ -984,6 +984,7 @@ time.sleep(60)
     servfix15_tests(work)
     servfix17_tests()
     slow_heads_bounded()
+    invalid_utf8_requests()
     client16_tests()
     trial20_tests()
     long_polls_bounded()
@@ -3247,6 +3248,43 @@ def slow_heads_bounded():
         for connection in idle:
             connection.close()
     server.terminate()
+
+
+def invalid_utf8_requests():
+    """A request whose path or header holds bytes that are not UTF-8 ("GET /v1/%FF": httplib
+    decodes the escape) is answered (404, 413, 400), quoting them as U+FFFD, and logged so: the
+    JSON writer threw on them, in the logger, and one such request without a token ended the
+    server (std::terminate); under /v1/jobs/ it was a 500."""
+    server = start_server("utf8")
+    for raw, status in [(b"GET /v1/%FF HTTP/1.1\r\nHost: t\r\n\r\n", 404),
+                        (b"GET /v1/jobs/%FF HTTP/1.1\r\nHost: t\r\n\r\n", 404),
+                        (b"HEAD /\xff\xfe HTTP/1.1\r\nHost: t\r\n\r\n", 404),
+                        (b"DELETE /v1/jobs/abc HTTP/1.1\r\nHost: t\r\nContent-Length: \xff\r\n"
+                         b"\r\n", 413),
+                        (b"POST /v1/jobs HTTP/1.1\r\nHost: t\r\nContent-Length: 1\xff\r\n\r\n",
+                         400)]:
+        answer = b""
+        try:
+            connection = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            connection.sendall(raw)
+            answer = answer_until_close(connection)
+            connection.close()
+        except OSError as e:
+            answer = repr(e).encode()
+        check(answer.startswith(b"HTTP/1.1 %d" % status) and
+              (raw.startswith(b"HEAD") or "\ufffd".encode() in answer),
+              "%r: %r" % (raw[:40], answer[:300]))
+    check(server.process.poll() is None,
+          "the server ended after requests of invalid UTF-8 (exit %s)" % server.process.poll())
+    lines = []
+    try:
+        lines = server.log_lines()
+    except ValueError as e:
+        check(False, "the server's log does not parse: %s" % e)
+    check(sum(1 for l in lines if "\ufffd" in l.get("path", "") + l.get("error", "")) == 5,
+          "the requests of invalid UTF-8 are not logged each: %s" % lines)
+    if server.process.poll() is None:
+        server.terminate()
 
 
 def simultaneous_start():
