@@ -56,7 +56,9 @@
 // key file on disk is never a 500; the answer names the key set by the id its registration
 // answered, "key set 0x...", never by the server's directory, and says to register again), 411
 // no Content-Length, 413 body over --max-body (or any body on a DELETE: refused unread), 415 a
-// multipart/form-data upload (bodies are the files themselves, application/octet-stream), 422
+// multipart/form-data upload (bodies are the files themselves, application/octet-stream), or one
+// with a Content-Encoding other than identity (gzip too: refused before its body, which httplib
+// decompressed and the server took for a stalled upload, 408), 422
 // well-formed but not acceptable (secret key, other parameters or keys, a model the keys cannot
 // carry, the other scheme, another model profile), 414 a request line over 8192 bytes and 431
 // more than 100 header lines or one over 8192 bytes (their CRLF included; the request is read no
@@ -78,7 +80,7 @@
 // or EDQUOT; any other failure there is a 500). A refusal found midway through a body (507
 // included) is answered once the rest has been read and dropped; one found before it is read (411,
 // 413, 415, 405, 404, 507 for no room, the 400s of a /v1/keysets query) leaves it unread; an upload
-// sent with "Expect: 100-continue" (curl's, over 1 MiB) that is refused from its headers (411, 413,
+// sent with "Expect: 100-continue" (curl's, over 1 MiB) that is refused from its headers (411, 413, 415,
 // 401 or 410 for a job's token, 507 for no room) is answered instead of the 100, so its client
 // never sends the body. A client that sends its whole body before reading any answer, without that
 // header (Python's http.client, curl -H 'Expect:'), gets such an early refusal too: after
