@@ -29,6 +29,20 @@ namespace {
 // it. Unset (the epoch) outside a ConnectionQueue: from when the thread took it.
 thread_local Clock::time_point connection_accepted_at{};
 
+// The connection this thread serves is one beyond ConnectionQueue::kMaxWaiting: answered 503.
+thread_local bool connection_overflow = false;
+
+// What a connection beyond ConnectionQueue::kMaxWaiting is answered, whatever it asks.
+std::string overflow_answer() {
+  const std::string body =
+      "{\"error\":\"the server has too many connections waiting; retry later\"}\n";
+  return "HTTP/1.1 503 Service Unavailable\r\nRetry-After: " +
+         std::to_string(kTransientRetrySeconds) +
+         "\r\nAccept-Ranges: none\r\nConnection: close\r\nContent-Type: application/json\r\n"
+         "Content-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
 // Waits until `fd` is ready for `events` or `timeout` passes: 1 ready (or closed, or in error:
 // the read or write then says so), 0 timed out, -1 a failure of poll itself.
 int wait_for(int fd, short events, std::chrono::milliseconds timeout) {
@@ -256,6 +270,20 @@ bool serve_connection(int fd, const ConnectionSettings& settings, Serve serve) {
     value.tv_usec = static_cast<suseconds_t>(span.count() % 1000 * 1000);
     return value;
   };
+  if (connection_overflow) {
+    // Without waiting for its request (a blocked write would hold the refusing thread): what the
+    // socket takes now, then what it sent so far is dropped, so that the close is not a reset
+    // that loses the answer.
+    const std::string answer = overflow_answer();
+    (void)::send(fd, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    ::shutdown(fd, SHUT_WR);
+    std::array<char, 4096> dropped{};
+    while (::recv(fd, dropped.data(), dropped.size(), MSG_DONTWAIT) > 0) {
+    }
+    ::close(fd);
+    connection_facts = ConnectionFacts{};
+    return false;
+  }
   const timeval receive = as_timeval(settings.read_timeout);
   const timeval send = as_timeval(settings.write_timeout);
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &receive, sizeof receive);
@@ -335,6 +363,7 @@ std::unique_ptr<httplib::Server> make_http_server(const ConnectionSettings& sett
 ConnectionQueue::ConnectionQueue(size_t threads) {
   for (size_t i = 0; i < std::max<size_t>(1, threads); ++i)
     threads_.emplace_back([this] { work(); });
+  refuser_ = std::thread([this] { refuse(); });
 }
 
 ConnectionQueue::~ConnectionQueue() {
@@ -346,6 +375,11 @@ void ConnectionQueue::enqueue(std::function<void()> task) {
   const Clock::time_point accepted = Clock::now();
   {
     std::lock_guard lock(mutex_);
+    if (tasks_.size() >= kMaxWaiting && !shutting_down_) {
+      overflow_.push_back(std::move(task));
+      overflowing_.notify_one();
+      return;
+    }
     tasks_.push_back([accepted, task = std::move(task)] {
       connection_accepted_at = accepted;
       task();
@@ -353,6 +387,21 @@ void ConnectionQueue::enqueue(std::function<void()> task) {
     });
   }
   ready_.notify_one();
+}
+
+void ConnectionQueue::refuse() {
+  connection_overflow = true;
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::unique_lock lock(mutex_);
+      overflowing_.wait(lock, [this] { return shutting_down_ || !overflow_.empty(); });
+      if (overflow_.empty()) return;  // shutting down, and nothing left to answer
+      task = std::move(overflow_.front());
+      overflow_.pop_front();
+    }
+    task();
+  }
 }
 
 void ConnectionQueue::shutdown() {
@@ -364,9 +413,11 @@ void ConnectionQueue::shutdown() {
       threads_.emplace_back([this] { work(); });
   }
   ready_.notify_all();
+  overflowing_.notify_all();
   for (std::thread& thread : threads_)
     thread.join();
   threads_.clear();
+  if (refuser_.joinable()) refuser_.join();
 }
 
 void ConnectionQueue::work() {

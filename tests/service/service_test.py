@@ -986,6 +986,7 @@ time.sleep(60)
     slow_heads_bounded()
     invalid_utf8_requests()
     compressed_uploads_refused()
+    waiting_connections_bounded()
     client16_tests()
     trial20_tests()
     long_polls_bounded()
@@ -3324,6 +3325,50 @@ def compressed_uploads_refused():
     check(not any(f.startswith("jobs/") for f in server.files()),
           "a compressed upload left a job: %s" % server.files())
     server.terminate()
+
+
+def waiting_connections_bounded():
+    """At most 64 connections wait for an HTTP thread: one accepted beyond them is answered 503
+    with Retry-After at once, and closed. The server accepted and queued every connection, each
+    holding a descriptor, so that a flood of them took the descriptors its own files need (its
+    jobs then failed) and every later client waited behind it."""
+    server = start_server("overflow", "--http-threads", "1", "--read-timeout", "10")
+    stalled = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    stalled.sendall(b"GET /v1/queue HTTP/1.1\r\nHost: t\r\n")  # holds the only thread
+    connections = []
+    try:
+        for _ in range(72):
+            connection = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            connection.sendall(b"GET /v1/queue HTTP/1.1\r\nHost: t\r\n\r\n")
+            connections.append(connection)
+            time.sleep(0.005)
+        answers = {}
+
+        def answered():
+            for i, connection in enumerate(connections):
+                if i in answers:
+                    continue
+                connection.setblocking(False)
+                try:
+                    answers[i] = connection.recv(4096)
+                except BlockingIOError:
+                    pass
+                except OSError as e:
+                    answers[i] = repr(e).encode()
+            return len(answers) >= 8
+        eventually(answered, 5)
+        refused = [a for a in answers.values() if a.startswith(b"HTTP/1.1 503") and
+                   b"Retry-After: " in a and b"too many connections waiting" in a]
+        sockets = socket_count(server.process.pid)
+        check(len(refused) == len(answers) == 8 and sockets <= 1 + 1 + 64,
+              "72 connections behind the only HTTP thread: %d answered (%d of them 503), the "
+              "server holds %d sockets: %r" % (len(answers), len(refused), sockets,
+                                                 list(answers.values())[:2]))
+    finally:
+        stalled.close()
+        for connection in connections:
+            connection.close()
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
 
 
 def simultaneous_start():
