@@ -1,6 +1,7 @@
 // The server's HTTP connections beneath httplib's request handling (connections.hpp).
 #include "connections.hpp"
 
+#include <fcntl.h>
 #include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -239,6 +240,35 @@ class TlsStream final : public ConnectionStream {
   SSL* ssl_;
 };
 
+// The TLS handshake of `ssl` on `fd`, done by `deadline` (the request head's: its connection's
+// acceptance and the read timeout). SSL_accept on the blocking socket waited the read timeout
+// for each of its reads: a client that sent its ClientHello a byte every few seconds held an
+// HTTP thread for as long as it went on. Driven here on the socket made non-blocking, each wait
+// bounded by the deadline; the socket is blocking again after.
+bool tls_handshake(SSL* ssl, int fd, Clock::time_point deadline) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) return false;
+  bool done = false;
+  for (;;) {
+    const int result = ::SSL_accept(ssl);
+    if (result == 1) {
+      done = true;
+      break;
+    }
+    const int error = ::SSL_get_error(ssl, result);
+    if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) break;
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0 ||
+        wait_for(fd, error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, left) != 1) {
+      connection_facts.timed_out = true;
+      break;
+    }
+  }
+  if (::fcntl(fd, F_SETFL, flags) != 0) return false;
+  return done;
+}
+
 // After httplib's process_request: where it gave up on a request line that did not arrive in time
 // (it answers and logs nothing then), the server's 408.
 void answer_request_line_timeout(httplib::Stream& stream, const ConnectionSettings& settings) {
@@ -332,7 +362,10 @@ class TlsServer final : public httplib::SSLServer {
       SSL* ssl = ::SSL_new(ssl_context());
       if (ssl == nullptr) return false;
       bool served = false;
-      if (::SSL_set_fd(ssl, sock) == 1 && ::SSL_accept(ssl) == 1) {
+      if (::SSL_set_fd(ssl, sock) == 1 &&
+          tls_handshake(
+              ssl, sock,
+              accepted + std::chrono::duration_cast<Clock::duration>(settings_.read_timeout))) {
         TlsStream stream(sock, settings_, accepted, ssl);
         bool closed = false;
         served =

@@ -991,6 +991,7 @@ time.sleep(60)
     invalid_utf8_requests()
     compressed_uploads_refused()
     waiting_connections_bounded()
+    tls_handshake_bounded()
     client16_tests()
     trial20_tests()
     long_polls_bounded()
@@ -3373,6 +3374,55 @@ def waiting_connections_bounded():
         for connection in connections:
             connection.close()
     check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+
+
+def tls_handshake_bounded():
+    """Over HTTPS the handshake counts in the head's --read-timeout too: a client that sent its
+    ClientHello a byte every half second held the HTTP thread for as long as it went on (each of
+    the handshake's reads waited the read timeout). Needs openssl."""
+    if not shutil.which("openssl"):
+        return
+    import ssl
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", "slowtls.key", "-out",
+                    "slowtls.crt", "-days", "1", "-subj", "/CN=localhost", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    server = start_server("slow-tls", "--tls-cert", "slowtls.crt", "--tls-key", "slowtls.key",
+                          "--http-threads", "1", "--read-timeout", "2")
+    dripping = socket.create_connection(("127.0.0.1", server.port), timeout=20)
+    dripping.sendall(b"\x16\x03\x01\x02\x00")  # a handshake record of 512 bytes, to come
+    done = threading.Event()
+
+    def drip():
+        while not done.wait(0.5):
+            try:
+                dripping.sendall(b"\x01")
+            except OSError:
+                return
+    dripper = threading.Thread(target=drip)
+    dripper.start()
+    began = time.time()
+    try:
+        time.sleep(0.3)  # taken by the only thread
+        status = None
+        try:
+            context = ssl.create_default_context(cafile="slowtls.crt")
+            connection = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=6,
+                                                     context=context)
+            connection.request("GET", "/v1/profile")
+            status = connection.getresponse().status
+            connection.close()
+        except OSError as e:
+            status = repr(e)
+        took = time.time() - began
+        check(status == 200 and took < 5,
+              "an https client behind one dripping its ClientHello (--read-timeout 2, "
+              "--http-threads 1): %s after %.1f s" % (status, took))
+    finally:
+        done.set()
+        dripper.join()
+        dripping.close()
+    server.terminate()
 
 
 def simultaneous_start():
