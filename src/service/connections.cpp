@@ -1,6 +1,7 @@
 // The server's HTTP connections beneath httplib's request handling (connections.hpp).
 #include "connections.hpp"
 
+#include <fcntl.h>
 #include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -23,6 +24,25 @@ namespace cryptonets::service {
 thread_local ConnectionFacts connection_facts;
 
 namespace {
+
+// When the listener accepted the connection this thread serves (ConnectionQueue::enqueue):
+// the first byte and the whole request head are awaited from then, not from when a thread took
+// it. Unset (the epoch) outside a ConnectionQueue: from when the thread took it.
+thread_local Clock::time_point connection_accepted_at{};
+
+// The connection this thread serves is one beyond ConnectionQueue::kMaxWaiting: answered 503.
+thread_local bool connection_overflow = false;
+
+// What a connection beyond ConnectionQueue::kMaxWaiting is answered, whatever it asks.
+std::string overflow_answer() {
+  const std::string body =
+      "{\"error\":\"the server has too many connections waiting; retry later\"}\n";
+  return "HTTP/1.1 503 Service Unavailable\r\nRetry-After: " +
+         std::to_string(kTransientRetrySeconds) +
+         "\r\nAccept-Ranges: none\r\nConnection: close\r\nContent-Type: application/json\r\n"
+         "Content-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
 
 // Waits until `fd` is ready for `events` or `timeout` passes: 1 ready (or closed, or in error:
 // the read or write then says so), 0 timed out, -1 a failure of poll itself.
@@ -58,7 +78,11 @@ void address_of(int fd, bool peer, std::string& ip, int& port) {
 // What both streams share: the socket, its timeouts, the addresses.
 class ConnectionStream : public httplib::Stream {
  public:
-  ConnectionStream(int fd, const ConnectionSettings& settings) : fd_(fd), settings_(settings) {}
+  ConnectionStream(int fd, const ConnectionSettings& settings, Clock::time_point accepted)
+      : fd_(fd),
+        settings_(settings),
+        head_deadline_(accepted +
+                       std::chrono::duration_cast<Clock::duration>(settings.read_timeout)) {}
   bool is_writable() const override { return wait_for(fd_, POLLOUT, settings_.write_timeout) == 1; }
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
     ip = connection_facts.remote_addr;
@@ -70,9 +94,19 @@ class ConnectionStream : public httplib::Stream {
   socket_t socket() const override { return fd_; }
 
  protected:
-  // Whether data (or the peer's close) arrives within the read timeout; records a timeout.
+  // Whether data (or the peer's close) arrives within the read timeout, and, while the request's
+  // head is read, before the head's deadline (its connection's acceptance and the read timeout):
+  // the timeout bounded each read only, so a client that sent a byte of its headers every few
+  // seconds held an HTTP thread for as long as it went on (eight such held every thread, for a
+  // few bytes a second). Records a timeout.
   bool wait_readable() const {
-    const int ready = wait_for(fd_, POLLIN, settings_.read_timeout);
+    auto timeout = settings_.read_timeout;
+    if (!head_ended_) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(head_deadline_ - Clock::now());
+      timeout = std::clamp(left, std::chrono::milliseconds(0), timeout);
+    }
+    const int ready = wait_for(fd_, POLLIN, timeout);
     if (ready == 0) connection_facts.timed_out = true;
     return ready == 1;
   }
@@ -123,6 +157,7 @@ class ConnectionStream : public httplib::Stream {
 
   int fd_;
   const ConnectionSettings& settings_;
+  Clock::time_point head_deadline_;  // the request line and headers all in by then
   bool head_ended_ = false;
   int head_lines_ = 0;
   size_t line_bytes_ = 0;
@@ -175,8 +210,8 @@ class SocketStream final : public ConnectionStream {
 // reads and writes (set by serve_connection).
 class TlsStream final : public ConnectionStream {
  public:
-  TlsStream(int fd, const ConnectionSettings& settings, SSL* ssl)
-      : ConnectionStream(fd, settings), ssl_(ssl) {}
+  TlsStream(int fd, const ConnectionSettings& settings, Clock::time_point accepted, SSL* ssl)
+      : ConnectionStream(fd, settings, accepted), ssl_(ssl) {}
   bool is_readable() const override { return ::SSL_pending(ssl_) > 0 || wait_readable(); }
   ssize_t read(char* ptr, size_t size) override {
     if (head_refused()) return -1;
@@ -205,6 +240,35 @@ class TlsStream final : public ConnectionStream {
   SSL* ssl_;
 };
 
+// The TLS handshake of `ssl` on `fd`, done by `deadline` (the request head's: its connection's
+// acceptance and the read timeout). SSL_accept on the blocking socket waited the read timeout
+// for each of its reads: a client that sent its ClientHello a byte every few seconds held an
+// HTTP thread for as long as it went on. Driven here on the socket made non-blocking, each wait
+// bounded by the deadline; the socket is blocking again after.
+bool tls_handshake(SSL* ssl, int fd, Clock::time_point deadline) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) return false;
+  bool done = false;
+  for (;;) {
+    const int result = ::SSL_accept(ssl);
+    if (result == 1) {
+      done = true;
+      break;
+    }
+    const int error = ::SSL_get_error(ssl, result);
+    if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) break;
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0 ||
+        wait_for(fd, error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, left) != 1) {
+      connection_facts.timed_out = true;
+      break;
+    }
+  }
+  if (::fcntl(fd, F_SETFL, flags) != 0) return false;
+  return done;
+}
+
 // After httplib's process_request: where it gave up on a request line that did not arrive in time
 // (it answers and logs nothing then), the server's 408.
 void answer_request_line_timeout(httplib::Stream& stream, const ConnectionSettings& settings) {
@@ -216,10 +280,15 @@ void answer_request_line_timeout(httplib::Stream& stream, const ConnectionSettin
 }
 
 // One accepted connection, from start to close: its facts for this thread, a first byte awaited
-// for ConnectionSettings::first_byte_wait (none: closed, nothing asked), then `serve` (the
-// handshake and the request); the socket is closed in the end.
+// until ConnectionSettings::first_byte_wait after its acceptance (none: closed, nothing asked),
+// then `serve` (the handshake and the request, given when it was accepted); the socket is closed
+// in the end. Counted from the acceptance, not from when a thread took it: connections that
+// sent nothing and waited in the queue held each thread first_byte_wait in turn, so that 40 of
+// them delayed the next client 25 s (8 threads), 10000 of them for hours.
 template <class Serve>
 bool serve_connection(int fd, const ConnectionSettings& settings, Serve serve) {
+  const Clock::time_point accepted =
+      connection_accepted_at == Clock::time_point{} ? Clock::now() : connection_accepted_at;
   connection_facts = ConnectionFacts{};
   connection_facts.fd = fd;
   connection_facts.after_stop = settings.stop_requested != nullptr && *settings.stop_requested;
@@ -231,16 +300,33 @@ bool serve_connection(int fd, const ConnectionSettings& settings, Serve serve) {
     value.tv_usec = static_cast<suseconds_t>(span.count() % 1000 * 1000);
     return value;
   };
+  if (connection_overflow) {
+    // Without waiting for its request (a blocked write would hold the refusing thread): what the
+    // socket takes now, then what it sent so far is dropped, so that the close is not a reset
+    // that loses the answer.
+    const std::string answer = overflow_answer();
+    (void)::send(fd, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    ::shutdown(fd, SHUT_WR);
+    std::array<char, 4096> dropped{};
+    while (::recv(fd, dropped.data(), dropped.size(), MSG_DONTWAIT) > 0) {
+    }
+    ::close(fd);
+    connection_facts = ConnectionFacts{};
+    return false;
+  }
   const timeval receive = as_timeval(settings.read_timeout);
   const timeval send = as_timeval(settings.write_timeout);
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &receive, sizeof receive);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send, sizeof send);
   bool served = false;
-  if (wait_for(fd, POLLIN, settings.first_byte_wait) == 1) {
+  const auto first_byte_left = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              accepted + settings.first_byte_wait - Clock::now()),
+                                          std::chrono::milliseconds(0), settings.first_byte_wait);
+  if (wait_for(fd, POLLIN, first_byte_left) == 1) {
     // The time the request took, in its log line, counts from its first byte.
     connection_facts.start = Clock::now();
     request_facts.start = connection_facts.start;
-    served = serve();
+    served = serve(accepted);
   }
   ::shutdown(fd, SHUT_RDWR);
   ::close(fd);
@@ -254,8 +340,8 @@ class PlainServer final : public httplib::Server {
 
  private:
   bool process_and_close_socket(socket_t sock) override {
-    return serve_connection(sock, settings_, [&] {
-      SocketStream stream(sock, settings_);
+    return serve_connection(sock, settings_, [&](Clock::time_point accepted) {
+      SocketStream stream(sock, settings_, accepted);
       bool closed = false;  // one request per connection: answered with Connection: close
       const bool served = process_request(stream, true, closed, nullptr);
       answer_request_line_timeout(stream, settings_);
@@ -272,12 +358,15 @@ class TlsServer final : public httplib::SSLServer {
 
  private:
   bool process_and_close_socket(socket_t sock) override {
-    return serve_connection(sock, settings_, [&] {
+    return serve_connection(sock, settings_, [&](Clock::time_point accepted) {
       SSL* ssl = ::SSL_new(ssl_context());
       if (ssl == nullptr) return false;
       bool served = false;
-      if (::SSL_set_fd(ssl, sock) == 1 && ::SSL_accept(ssl) == 1) {
-        TlsStream stream(sock, settings_, ssl);
+      if (::SSL_set_fd(ssl, sock) == 1 &&
+          tls_handshake(
+              ssl, sock,
+              accepted + std::chrono::duration_cast<Clock::duration>(settings_.read_timeout))) {
+        TlsStream stream(sock, settings_, accepted, ssl);
         bool closed = false;
         served =
             process_request(stream, true, closed, [ssl](httplib::Request& req) { req.ssl = ssl; });
@@ -307,6 +396,7 @@ std::unique_ptr<httplib::Server> make_http_server(const ConnectionSettings& sett
 ConnectionQueue::ConnectionQueue(size_t threads) {
   for (size_t i = 0; i < std::max<size_t>(1, threads); ++i)
     threads_.emplace_back([this] { work(); });
+  refuser_ = std::thread([this] { refuse(); });
 }
 
 ConnectionQueue::~ConnectionQueue() {
@@ -314,11 +404,37 @@ ConnectionQueue::~ConnectionQueue() {
 }
 
 void ConnectionQueue::enqueue(std::function<void()> task) {
+  // httplib enqueues each connection as it accepts it: the time is its acceptance.
+  const Clock::time_point accepted = Clock::now();
   {
     std::lock_guard lock(mutex_);
-    tasks_.push_back(std::move(task));
+    if (tasks_.size() >= kMaxWaiting && !shutting_down_) {
+      overflow_.push_back(std::move(task));
+      overflowing_.notify_one();
+      return;
+    }
+    tasks_.push_back([accepted, task = std::move(task)] {
+      connection_accepted_at = accepted;
+      task();
+      connection_accepted_at = Clock::time_point{};
+    });
   }
   ready_.notify_one();
+}
+
+void ConnectionQueue::refuse() {
+  connection_overflow = true;
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::unique_lock lock(mutex_);
+      overflowing_.wait(lock, [this] { return shutting_down_ || !overflow_.empty(); });
+      if (overflow_.empty()) return;  // shutting down, and nothing left to answer
+      task = std::move(overflow_.front());
+      overflow_.pop_front();
+    }
+    task();
+  }
 }
 
 void ConnectionQueue::shutdown() {
@@ -330,9 +446,11 @@ void ConnectionQueue::shutdown() {
       threads_.emplace_back([this] { work(); });
   }
   ready_.notify_all();
+  overflowing_.notify_all();
   for (std::thread& thread : threads_)
     thread.join();
   threads_.clear();
+  if (refuser_.joinable()) refuser_.join();
 }
 
 void ConnectionQueue::work() {

@@ -81,9 +81,15 @@ std::unique_ptr<httplib::Server> make_http_server(const ConnectionSettings& sett
 // served at once by up to kShutdownAnswerers more threads, rather than after the busy ones end
 // (after kShutdownGrace, when Server::Impl::shutdown_connections had closed them unanswered):
 // each began after stop(), so the server answers it 503 (ConnectionFacts::after_stop).
+//   At most kMaxWaiting connections wait for a thread: one accepted beyond them is answered 503
+// with Retry-After at once (by a thread of its own, without waiting for its request), and closed.
+// httplib accepts every connection it can and queues it: the queue held any number, each with its
+// descriptor, so that a flood of connections took the descriptors the server's own files need
+// (its jobs then failed for lack of them) and made every client wait behind it.
 class ConnectionQueue : public httplib::TaskQueue {
  public:
   static constexpr size_t kShutdownAnswerers = 16;
+  static constexpr size_t kMaxWaiting = 64;
   explicit ConnectionQueue(size_t threads);
   ~ConnectionQueue() override;
   ConnectionQueue(const ConnectionQueue&) = delete;
@@ -93,11 +99,15 @@ class ConnectionQueue : public httplib::TaskQueue {
 
  private:
   void work();
+  void refuse();
   std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<std::function<void()>> tasks_;
+  std::condition_variable overflowing_;
+  std::deque<std::function<void()>> overflow_;  // beyond kMaxWaiting: answered 503 (refuse)
   bool shutting_down_ = false;
   std::vector<std::thread> threads_;
+  std::thread refuser_;
 };
 
 }  // namespace cryptonets::service

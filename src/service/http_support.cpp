@@ -41,7 +41,10 @@ thread_local RequestFacts request_facts;
 
 void answer_json(httplib::Response& res, int status, const json& body) {
   res.status = status;
-  res.set_content(body.dump() + "\n", "application/json");
+  // An answer may quote the request (its path, a header): invalid UTF-8 there is sent as U+FFFD,
+  // not thrown (a 500, or in a refusal before routing a crash of the server).
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n",
+                  "application/json");
   request_facts.bytes_out = res.body.size();
 }
 

@@ -302,7 +302,9 @@ void Server::Impl::write_job(const Job& job, const std::string& directory) {
   if (job.key_set_id != 0) record["key_set_id"] = key_set_id_text(job.key_set_id);
   record.erase("batches_done");
   record.erase("last_error");
-  write_file_durably(directory + "/job.json", record.dump(2) + "\n");
+  // An error may quote a server path that is not UTF-8: replaced, never a throw here.
+  write_file_durably(directory + "/job.json",
+                     record.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
 }
 
 void Server::Impl::remove_job_directory(const std::string& id) {

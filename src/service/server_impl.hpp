@@ -74,7 +74,12 @@ class Server::Impl {
     uint64_t bytes_ = 0;
   };
 
-  void log(const nlohmann::ordered_json& line) { options_.log(line.dump()); }
+  // Invalid UTF-8 (a request's path or header, "GET /v1/%FF": httplib decodes the escapes) is
+  // written as U+FFFD: dump() threw on it, in the logger, out of httplib's thread, and one
+  // unauthenticated request ended the server (std::terminate).
+  void log(const nlohmann::ordered_json& line) {
+    options_.log(line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
+  }
   void install_routes();
   void recover();
   // Logs, once at start-up and by path ("event": "foreign entry"), every entry of the state

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -52,6 +53,26 @@ std::string framing_problem(const httplib::Request& req) {
   return "";
 }
 
+// Why a POST's body would not reach the handlers as sent, or "": a Content-Encoding other than
+// identity. httplib decompresses a gzip or deflate body before the handlers, which counted it
+// against its Content-Length decompressed: a compressed upload was answered 408 "the upload
+// stopped after N of M bytes (stalled or disconnected)", which it was not, and a body in an
+// encoding httplib does not know was taken as it came.
+std::string encoding_problem(const httplib::Request& req) {
+  if (req.method != "POST") return "";
+  for (size_t i = 0; i < req.get_header_value_count("Content-Encoding"); ++i) {
+    std::string value = req.get_header_value("Content-Encoding", i);
+    std::transform(value.begin(), value.end(), value.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (value != "identity") {
+      return "Content-Encoding '" + req.get_header_value("Content-Encoding", i) +
+             "' is not accepted: send the files as they are (application/octet-stream, no "
+             "Content-Encoding), as cryptonets client does";
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 // ---- Routes.
@@ -89,6 +110,11 @@ void Server::Impl::install_routes() {
       answer_error(res, 404, "no such resource: " + req.method + " " + req.path);
       return httplib::Server::HandlerResponse::Handled;
     }
+    // Before its body, unread.
+    if (const std::string problem = encoding_problem(req); !problem.empty()) {
+      answer_error(res, 415, problem);
+      return httplib::Server::HandlerResponse::Handled;
+    }
     // httplib reads the body of a DELETE into memory (up to --max-body) before its handler, and
     // before any token is checked: a 400 MiB one held 650 MB of the server's memory. It takes
     // none: refused here, unread.
@@ -116,6 +142,10 @@ void Server::Impl::install_routes() {
         }
         if (req.method != "POST" || (req.path != "/v1/jobs" && req.path != "/v1/keysets")) {
           return 100;
+        }
+        if (const std::string problem = encoding_problem(req); !problem.empty()) {
+          answer_error(res, 415, problem);
+          return 415;
         }
         try {
           const uint64_t length = content_length(req);

@@ -89,7 +89,11 @@ infer point to client profile. client infer and client submit ask GET /v1/profil
 batch of another profile before anything is sent (no key set registered, no upload: it took the whole
 upload to get the 422), naming both fingerprints; a server without the route (404) is not checked,
 the client goes on to its next request. HEAD sends no body and is logged so (bytes_out 0: HEAD of a
-job's result logged the scores file's size).
+job's result logged the scores file's size). A request's head must be in within --read-timeout of
+its connection's acceptance and its first byte within 5 s (dripping and idle clients held the HTTP
+threads); a path or header that is not UTF-8 is answered and logged (GET /v1/%FF ended the server);
+a Content-Encoding upload is 415 before its body (gzip was 408); at most 64 connections wait for a
+thread, the next answered 503 at once.
 
 --slow adds: a full disk at a job's record (ENOSPC, EDQUOT) is 507, told by the errno (EIO there is
 500, under a state directory named after ENOSPC's text); 8 concurrent clients with their own keys,
@@ -1003,6 +1007,11 @@ time.sleep(60)
     servfix14_tests(work)
     servfix15_tests(work)
     servfix17_tests()
+    slow_heads_bounded()
+    invalid_utf8_requests()
+    compressed_uploads_refused()
+    waiting_connections_bounded()
+    tls_handshake_bounded()
     client16_tests()
     trial20_tests()
     secret_records_refused()
@@ -3283,6 +3292,242 @@ def servfix17_tests():
                  out))
         fake.close()
     simultaneous_start()
+
+
+def slow_heads_bounded():
+    """A request's head (request line and headers) must be in within --read-timeout of its
+    connection's acceptance, and its first byte within 5 s of it, not of when an HTTP thread took
+    it: a client that sent a header byte every half second held a thread for as long as it went
+    on (the read timeout bounded each read only), and connections that sent nothing held each
+    thread 5 s in turn as they came out of the queue (12 of them delayed the next client 30 s on
+    2 threads, 10000 for hours on 8). The next client is answered once their time is up (2 s, 5 s)."""
+    server = start_server("slow-heads", "--http-threads", "2", "--read-timeout", "2")
+    dripping = [socket.create_connection(("127.0.0.1", server.port), timeout=20)
+                for _ in range(2)]
+    for connection in dripping:
+        connection.sendall(b"GET /v1/queue HTTP/1.1\r\nHost: t\r\n")
+    done = threading.Event()
+
+    def drip():
+        while not done.wait(0.5):
+            for connection in dripping:
+                try:
+                    connection.sendall(b"X")
+                except OSError:
+                    pass
+    dripper = threading.Thread(target=drip)
+    dripper.start()
+    began = time.time()
+    try:
+        time.sleep(0.3)  # both taken by the 2 threads
+        status = None
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=6)
+            connection.request("GET", "/v1/profile")
+            status = connection.getresponse().status
+            connection.close()
+        except OSError as e:
+            status = repr(e)
+        took = time.time() - began
+        check(status == 200 and took < 5,
+              "a client behind 2 connections dripping their headers (--read-timeout 2, "
+              "--http-threads 2): %s after %.1f s" % (status, took))
+        answers = [answer_until_close(connection, 20) for connection in dripping]
+        check(all(a.startswith(b"HTTP/1.1 408") and b"--read-timeout" in a for a in answers),
+              "the dripping clients got %r" % [a[:100] for a in answers])
+    finally:
+        done.set()
+        dripper.join()
+        for connection in dripping:
+            connection.close()
+    idle = [socket.create_connection(("127.0.0.1", server.port), timeout=20) for _ in range(12)]
+    try:
+        time.sleep(0.3)
+        began = time.time()
+        status = None
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=9)
+            connection.request("GET", "/v1/profile")
+            status = connection.getresponse().status
+            connection.close()
+        except OSError as e:
+            status = repr(e)
+        took = time.time() - began
+        check(status == 200 and took < 8,
+              "a client behind 12 idle connections (--http-threads 2): %s after %.1f s"
+              % (status, took))
+    finally:
+        for connection in idle:
+            connection.close()
+    server.terminate()
+
+
+def invalid_utf8_requests():
+    """A request whose path or header holds bytes that are not UTF-8 ("GET /v1/%FF": httplib
+    decodes the escape) is answered (404, 413, 400), quoting them as U+FFFD, and logged so: the
+    JSON writer threw on them, in the logger, and one such request without a token ended the
+    server (std::terminate); under /v1/jobs/ it was a 500."""
+    server = start_server("utf8")
+    for raw, status in [(b"GET /v1/%FF HTTP/1.1\r\nHost: t\r\n\r\n", 404),
+                        (b"GET /v1/jobs/%FF HTTP/1.1\r\nHost: t\r\n\r\n", 404),
+                        (b"HEAD /\xff\xfe HTTP/1.1\r\nHost: t\r\n\r\n", 404),
+                        (b"DELETE /v1/jobs/abc HTTP/1.1\r\nHost: t\r\nContent-Length: \xff\r\n"
+                         b"\r\n", 413),
+                        (b"POST /v1/jobs HTTP/1.1\r\nHost: t\r\nContent-Length: 1\xff\r\n\r\n",
+                         400)]:
+        answer = b""
+        try:
+            connection = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            connection.sendall(raw)
+            answer = answer_until_close(connection)
+            connection.close()
+        except OSError as e:
+            answer = repr(e).encode()
+        check(answer.startswith(b"HTTP/1.1 %d" % status) and
+              (raw.startswith(b"HEAD") or "\ufffd".encode() in answer),
+              "%r: %r" % (raw[:40], answer[:300]))
+    check(server.process.poll() is None,
+          "the server ended after requests of invalid UTF-8 (exit %s)" % server.process.poll())
+    lines = []
+    try:
+        lines = server.log_lines()
+    except ValueError as e:
+        check(False, "the server's log does not parse: %s" % e)
+    check(sum(1 for l in lines if "\ufffd" in l.get("path", "") + l.get("error", "")) == 5,
+          "the requests of invalid UTF-8 are not logged each: %s" % lines)
+    if server.process.poll() is None:
+        server.terminate()
+
+
+def compressed_uploads_refused():
+    """An upload with a Content-Encoding other than identity is 415 saying so, before its body
+    (instead of the 100 to "Expect: 100-continue"): httplib decompressed a gzip body before the
+    handlers, which counted it against its Content-Length, and answered 408 "the upload stopped
+    after N of M bytes (stalled or disconnected)", which it was not; a body of an encoding httplib
+    does not know was taken as it came. Needs alice's keys and alice.ct (tests())."""
+    import gzip
+    server = start_server("encoding")
+    token = register(server, "alice")
+    batch = open("alice.ct", "rb").read()
+    for encoding, body, expect in [("gzip", gzip.compress(batch), False),
+                                   ("x-unknown", batch, False), ("GZIP", b"\x1f\x8b", True)]:
+        headers = {"Content-Encoding": encoding, "Content-Type": "application/octet-stream"}
+        if expect:
+            headers["Expect"] = "100-continue"
+        status, _, answer = None, None, b""
+        try:
+            if expect:  # the body is not sent: answered from the headers
+                connection = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+                connection.sendall(("POST /v1/jobs HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer "
+                                    "%s\r\nContent-Encoding: %s\r\nExpect: 100-continue\r\n"
+                                    "Content-Length: 1000000\r\n\r\n" % (token, encoding)).encode())
+                answer = answer_until_close(connection)
+                connection.close()
+                status = int(answer.split(b" ")[1]) if answer.startswith(b"HTTP/1.1 ") else None
+            else:
+                status, _, answer = server.request("POST", "/v1/jobs", body=body, token=token,
+                                                   headers=headers)
+        except OSError as e:
+            answer = repr(e).encode()
+        check(status == 415 and b"Content-Encoding '%s' is not accepted" % encoding.encode()
+              in answer, "an upload with Content-Encoding %s: %s %r" % (encoding, status,
+                                                                        answer[:300]))
+    check(not any(f.startswith("jobs/") for f in server.files()),
+          "a compressed upload left a job: %s" % server.files())
+    server.terminate()
+
+
+def waiting_connections_bounded():
+    """At most 64 connections wait for an HTTP thread: one accepted beyond them is answered 503
+    with Retry-After at once, and closed. The server accepted and queued every connection, each
+    holding a descriptor, so that a flood of them took the descriptors its own files need (its
+    jobs then failed) and every later client waited behind it."""
+    server = start_server("overflow", "--http-threads", "1", "--read-timeout", "10")
+    stalled = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    stalled.sendall(b"GET /v1/queue HTTP/1.1\r\nHost: t\r\n")  # holds the only thread
+    connections = []
+    try:
+        for _ in range(72):
+            connection = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            connection.sendall(b"GET /v1/queue HTTP/1.1\r\nHost: t\r\n\r\n")
+            connections.append(connection)
+            time.sleep(0.005)
+        answers = {}
+
+        def answered():
+            for i, connection in enumerate(connections):
+                if i in answers:
+                    continue
+                connection.setblocking(False)
+                try:
+                    answers[i] = connection.recv(4096)
+                except BlockingIOError:
+                    pass
+                except OSError as e:
+                    answers[i] = repr(e).encode()
+            return len(answers) >= 8
+        eventually(answered, 5)
+        refused = [a for a in answers.values() if a.startswith(b"HTTP/1.1 503") and
+                   b"Retry-After: " in a and b"too many connections waiting" in a]
+        sockets = socket_count(server.process.pid)
+        check(len(refused) == len(answers) == 8 and sockets <= 1 + 1 + 64,
+              "72 connections behind the only HTTP thread: %d answered (%d of them 503), the "
+              "server holds %d sockets: %r" % (len(answers), len(refused), sockets,
+                                                 list(answers.values())[:2]))
+    finally:
+        stalled.close()
+        for connection in connections:
+            connection.close()
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+
+
+def tls_handshake_bounded():
+    """Over HTTPS the handshake counts in the head's --read-timeout too: a client that sent its
+    ClientHello a byte every half second held the HTTP thread for as long as it went on (each of
+    the handshake's reads waited the read timeout). Needs openssl."""
+    if not shutil.which("openssl"):
+        return
+    import ssl
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", "slowtls.key", "-out",
+                    "slowtls.crt", "-days", "1", "-subj", "/CN=localhost", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    server = start_server("slow-tls", "--tls-cert", "slowtls.crt", "--tls-key", "slowtls.key",
+                          "--http-threads", "1", "--read-timeout", "2")
+    dripping = socket.create_connection(("127.0.0.1", server.port), timeout=20)
+    dripping.sendall(b"\x16\x03\x01\x02\x00")  # a handshake record of 512 bytes, to come
+    done = threading.Event()
+
+    def drip():
+        while not done.wait(0.5):
+            try:
+                dripping.sendall(b"\x01")
+            except OSError:
+                return
+    dripper = threading.Thread(target=drip)
+    dripper.start()
+    began = time.time()
+    try:
+        time.sleep(0.3)  # taken by the only thread
+        status = None
+        try:
+            context = ssl.create_default_context(cafile="slowtls.crt")
+            connection = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=6,
+                                                     context=context)
+            connection.request("GET", "/v1/profile")
+            status = connection.getresponse().status
+            connection.close()
+        except OSError as e:
+            status = repr(e)
+        took = time.time() - began
+        check(status == 200 and took < 5,
+              "an https client behind one dripping its ClientHello (--read-timeout 2, "
+              "--http-threads 1): %s after %.1f s" % (status, took))
+    finally:
+        done.set()
+        dripper.join()
+        dripping.close()
+    server.terminate()
 
 
 def simultaneous_start():

@@ -55,12 +55,19 @@
 // too: refused before the body is read), 401 missing or unknown token (the
 // answer says to register the keys), 404 unknown job and
 // any job of another token (indistinguishable), 405 a method the path does not take, 408 stalled
-// upload, request line or headers (--read-timeout; logged with the client's address), 410 the
+// upload, request line or headers (--read-timeout; logged with the client's address; the request
+// line and headers (and the TLS handshake) must all be in within --read-timeout of the
+// connection's acceptance, however fast their bytes come, and a connection that sends nothing is
+// closed unanswered 5 s after it,
+// its wait for an HTTP thread counted; at most 64 connections wait for a thread, and one accepted
+// beyond them is answered 503 + Retry-After at once, whatever it asks, unlogged), 410 the
 // token's key set is one this server cannot use or has expired (see below; a bad
 // key file on disk is never a 500; the answer names the key set by the id its registration
 // answered, "key set 0x...", never by the server's directory, and says to register again), 411
 // no Content-Length, 413 body over --max-body (or any body on a DELETE: refused unread), 415 a
-// multipart/form-data upload (bodies are the files themselves, application/octet-stream), 422
+// multipart/form-data upload (bodies are the files themselves, application/octet-stream), or one
+// with a Content-Encoding other than identity (gzip too: refused before its body, which httplib
+// decompressed and the server took for a stalled upload, 408), 422
 // well-formed but not acceptable (secret key, other parameters or keys, a model the keys cannot
 // carry, the other scheme, another model profile), 414 a request line over 8192 bytes and 431
 // more than 100 header lines or one over 8192 bytes (their CRLF included; the request is read no
@@ -83,14 +90,14 @@
 // or EDQUOT; any other failure there is a 500). A refusal found midway through a body (507
 // included) is answered once the rest has been read and dropped; one found before it is read (411,
 // 413, 415, 405, 404, 507 for no room, the 400s of a /v1/keysets query) leaves it unread; an upload
-// sent with "Expect: 100-continue" (curl's, over 1 MiB) that is refused from its headers (411, 413,
-// 401 or 410 for a job's token, 507 for no room) is answered instead of the 100, so its client
-// never sends the body. A client that sends its whole body before reading any answer, without that
-// header (Python's http.client, curl -H 'Expect:'), gets such an early refusal too: after
-// answering, the server reads and drops what is left of a body of up to 64 MiB (for 10 s at most,
-// and at most --read-timeout) before it closes the connection, which closing with the body unread
-// reset, the answer lost; a larger body may still lose it so. Each connection carries one request
-// and closes after the answer (Connection: close): one log line per request.
+// sent with "Expect: 100-continue" (curl's, over 1 MiB) that is refused from its headers (411,
+// 413, 415, 401 or 410 for a job's token, 507 for no room) is answered instead of the 100, so its
+// client never sends the body. A client that sends its whole body before reading any answer,
+// without that header (Python's http.client, curl -H 'Expect:'), gets such an early refusal too:
+// after answering, the server reads and drops what is left of a body of up to 64 MiB (for 10 s at
+// most, and at most --read-timeout) before it closes the connection, which closing with the body
+// unread reset, the answer lost; a larger body may still lose it so. Each connection carries one
+// request and closes after the answer (Connection: close): one log line per request.
 //
 // State directory: cryptonets-state (a marker: "cryptonets service state directory, format 1",
 // written at first use; a --state-dir that exists and is neither empty, nor marked, nor holding
@@ -235,7 +242,8 @@ struct ServerOptions {
   // event "key set load held" once, so that a test can fill --max-key-set-loads at will.
   std::string key_set_load_hold;
   uint64_t max_body = uint64_t{4} << 30;  // bytes, any request
-  // A stalled upload (or request) is dropped after this; after stop(), a stalled connection is
+  // A stalled upload (or request) is dropped after this, and a request whose line and headers are
+  // not all in this long after its connection was accepted; after stop(), a stalled connection is
   // closed after 2 s at most (the shutdown's grace), whatever this is.
   int read_timeout_s = 30;
   int upload_timeout_s = 3600;       // and any upload that takes longer in all
