@@ -45,7 +45,7 @@ int inspect(std::span<char* const> arguments) {
       "a longer text is refused. Use -- before a FILE whose name starts with '-'.\n"
       "The search for secret keys reads every byte of a file's data (a large file takes as\n"
       "long as reading it from disk), but skips the holes of a sparse file; a record holding a\n"
-      "hole longer than any record's run of zeros (192 MiB), or holes of more than that and more\n"
+      "hole longer than any record's run of zeros (30 MiB), or holes of more than that and more\n"
       "than half its payload in all, is damaged, not read.\n"
       "A ciphertext file given --params must be of that key set (decrypt refuses it otherwise).\n"
       "File names are printed with control bytes and invalid UTF-8 escaped (\\n, \\x1b).\n"

@@ -101,7 +101,7 @@ struct FileInspection {
 // regular file (a FIFO, a socket, a device) is refused before it is opened (std::runtime_error).
 // The search for secret keys reads every byte of a file's data, but not its holes (a sparse file's
 // unwritten regions read as zeros, and hold no key): a 1 TiB sparse file costs what its data does.
-// A record's payload holding a hole longer than any record's run of zeros (192 MiB), or holes of
+// A record's payload holding a hole longer than any record's run of zeros (30 MiB), or holes of
 // more than that and more than half the payload in all, is a problem, and not hashed. A scores CSV
 // is read a row at a time: memory does not grow with its rows; a cell a problem quotes is cut
 // after 60 characters ("…").
