@@ -358,15 +358,20 @@ class TlsServer final : public httplib::SSLServer {
 
  private:
   bool process_and_close_socket(socket_t sock) override {
-    return serve_connection(sock, settings_, [&](Clock::time_point accepted) {
+    // The handshake and the head count from when this thread took the connection, not from its
+    // acceptance: the handshake's round trips can only begin now, so a client that waited in the
+    // queue longer than the read timeout behind legitimate uploads had its handshake cut at its
+    // first wait, unanswered. A thread is still held at most the read timeout by a slow client.
+    return serve_connection(sock, settings_, [&](Clock::time_point /*accepted*/) {
+      const Clock::time_point taken = Clock::now();
       SSL* ssl = ::SSL_new(ssl_context());
       if (ssl == nullptr) return false;
       bool served = false;
       if (::SSL_set_fd(ssl, sock) == 1 &&
           tls_handshake(
               ssl, sock,
-              accepted + std::chrono::duration_cast<Clock::duration>(settings_.read_timeout))) {
-        TlsStream stream(sock, settings_, accepted, ssl);
+              taken + std::chrono::duration_cast<Clock::duration>(settings_.read_timeout))) {
+        TlsStream stream(sock, settings_, taken, ssl);
         bool closed = false;
         served =
             process_request(stream, true, closed, [ssl](httplib::Request& req) { req.ssl = ssl; });

@@ -1012,6 +1012,7 @@ time.sleep(60)
     compressed_uploads_refused()
     waiting_connections_bounded()
     tls_handshake_bounded()
+    tls_queued_client_served()
     client16_tests()
     trial20_tests()
     secret_records_refused()
@@ -3527,6 +3528,60 @@ def tls_handshake_bounded():
         done.set()
         dripper.join()
         dripping.close()
+    server.terminate()
+
+
+def tls_queued_client_served(keys="alice"):
+    """An https client that waited for the only HTTP thread longer than --read-timeout, behind a
+    legitimate upload, is still served: its handshake's round trips can only begin once a thread
+    takes it, so its deadline counts from then. Counted from its acceptance, the handshake was
+    cut at its first wait and the client's connection reset, unanswered. Needs openssl."""
+    if not shutil.which("openssl"):
+        return
+    import ssl
+    if not os.path.exists("slowtls.crt"):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", "slowtls.key", "-out",
+                        "slowtls.crt", "-days", "1", "-subj", "/CN=localhost", "-addext",
+                        "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    server = start_server("queued-tls", "--tls-cert", "slowtls.crt", "--tls-key", "slowtls.key",
+                          "--http-threads", "1", "--read-timeout", "2")
+    context = ssl.create_default_context(cafile="slowtls.crt")
+    query, body = keyset_body(keys, ["params", "evaluation.key", "public.key"])
+    holder = context.wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=30),
+                                 server_hostname="127.0.0.1")
+    holder.sendall(("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                    "application/octet-stream\r\nContent-Length: %d\r\n\r\n"
+                    % (query, len(body))).encode())
+    pieces = 8  # the body in 8 pieces, 0.5 s apart: each read well within the read timeout
+
+    def trickle():
+        step = (len(body) + pieces - 1) // pieces
+        for start in range(0, len(body), step):
+            time.sleep(0.5)
+            holder.sendall(body[start:start + step])
+    sender = threading.Thread(target=trickle)
+    sender.start()
+    try:
+        time.sleep(0.3)  # the holder has the only thread
+        status = None
+        try:
+            connection = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=20,
+                                                     context=context)
+            connection.request("GET", "/v1/profile")
+            status = connection.getresponse().status
+            connection.close()
+        except OSError as e:
+            status = repr(e)
+        check(status == 200, "an https client that waited 4 s for the only HTTP thread behind an "
+              "upload (--read-timeout 2): %s" % (status,))
+        sender.join()
+        registered = answer_until_close(holder, 30)
+        check(registered.startswith(b"HTTP/1.1 201"),
+              "the trickled registration: %r" % registered[:100])
+    finally:
+        sender.join()
+        holder.close()
     server.terminate()
 
 
