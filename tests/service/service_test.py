@@ -3295,6 +3295,31 @@ def servfix17_tests():
     simultaneous_start()
 
 
+def profile_status(port, seconds, context=None):
+    """GET /v1/profile on a new connection (https with `context`): its status, or the error."""
+    try:
+        if context is None:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=seconds)
+        else:
+            connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=seconds,
+                                                     context=context)
+        connection.request("GET", "/v1/profile")
+        status = connection.getresponse().status
+        connection.close()
+        return status
+    except OSError as e:
+        return repr(e)
+
+
+def self_signed_certificate(stem):
+    """STEM.crt and STEM.key for 127.0.0.1, made once. Needs openssl."""
+    if not os.path.exists(stem + ".crt"):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", stem + ".key", "-out",
+                        stem + ".crt", "-days", "1", "-subj", "/CN=localhost", "-addext",
+                        "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+
+
 def slow_heads_bounded():
     """A request's head (request line and headers) must be in within --read-timeout of its
     connection's acceptance, and its first byte within 5 s of it, not of when an HTTP thread took
@@ -3321,14 +3346,7 @@ def slow_heads_bounded():
     began = time.time()
     try:
         time.sleep(0.3)  # both taken by the 2 threads
-        status = None
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=6)
-            connection.request("GET", "/v1/profile")
-            status = connection.getresponse().status
-            connection.close()
-        except OSError as e:
-            status = repr(e)
+        status = profile_status(server.port, 6)
         took = time.time() - began
         check(status == 200 and took < 5,
               "a client behind 2 connections dripping their headers (--read-timeout 2, "
@@ -3345,14 +3363,7 @@ def slow_heads_bounded():
     try:
         time.sleep(0.3)
         began = time.time()
-        status = None
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=9)
-            connection.request("GET", "/v1/profile")
-            status = connection.getresponse().status
-            connection.close()
-        except OSError as e:
-            status = repr(e)
+        status = profile_status(server.port, 9)
         took = time.time() - began
         check(status == 200 and took < 8,
               "a client behind 12 idle connections (--http-threads 2): %s after %.1f s"
@@ -3489,10 +3500,7 @@ def tls_handshake_bounded():
     if not shutil.which("openssl"):
         return
     import ssl
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", "slowtls.key", "-out",
-                    "slowtls.crt", "-days", "1", "-subj", "/CN=localhost", "-addext",
-                    "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    self_signed_certificate("slowtls")
     server = start_server("slow-tls", "--tls-cert", "slowtls.crt", "--tls-key", "slowtls.key",
                           "--http-threads", "1", "--read-timeout", "2")
     dripping = socket.create_connection(("127.0.0.1", server.port), timeout=20)
@@ -3510,16 +3518,8 @@ def tls_handshake_bounded():
     began = time.time()
     try:
         time.sleep(0.3)  # taken by the only thread
-        status = None
-        try:
-            context = ssl.create_default_context(cafile="slowtls.crt")
-            connection = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=6,
-                                                     context=context)
-            connection.request("GET", "/v1/profile")
-            status = connection.getresponse().status
-            connection.close()
-        except OSError as e:
-            status = repr(e)
+        context = ssl.create_default_context(cafile="slowtls.crt")
+        status = profile_status(server.port, 6, context)
         took = time.time() - began
         check(status == 200 and took < 5,
               "an https client behind one dripping its ClientHello (--read-timeout 2, "
@@ -3539,11 +3539,7 @@ def tls_queued_client_served(keys="alice"):
     if not shutil.which("openssl"):
         return
     import ssl
-    if not os.path.exists("slowtls.crt"):
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", "slowtls.key", "-out",
-                        "slowtls.crt", "-days", "1", "-subj", "/CN=localhost", "-addext",
-                        "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    self_signed_certificate("slowtls")
     server = start_server("queued-tls", "--tls-cert", "slowtls.crt", "--tls-key", "slowtls.key",
                           "--http-threads", "1", "--read-timeout", "2")
     context = ssl.create_default_context(cafile="slowtls.crt")
@@ -3564,15 +3560,7 @@ def tls_queued_client_served(keys="alice"):
     sender.start()
     try:
         time.sleep(0.3)  # the holder has the only thread
-        status = None
-        try:
-            connection = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=20,
-                                                     context=context)
-            connection.request("GET", "/v1/profile")
-            status = connection.getresponse().status
-            connection.close()
-        except OSError as e:
-            status = repr(e)
+        status = profile_status(server.port, 20, context)
         check(status == 200, "an https client that waited 4 s for the only HTTP thread behind an "
               "upload (--read-timeout 2): %s" % (status,))
         sender.join()
