@@ -1011,6 +1011,7 @@ time.sleep(60)
     invalid_utf8_requests()
     compressed_uploads_refused()
     waiting_connections_bounded()
+    tls_waiting_connections_bounded()
     tls_handshake_bounded()
     tls_queued_client_served()
     client16_tests()
@@ -3489,6 +3490,45 @@ def waiting_connections_bounded():
     finally:
         stalled.close()
         for connection in connections:
+            connection.close()
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+
+
+def tls_waiting_connections_bounded():
+    """Over HTTPS, a connection beyond the 64 waiting for an HTTP thread is answered 503 with
+    Retry-After through TLS, as over http (client infer retries it): the plain text answer it got
+    read as a failed handshake ('wrong version number'). Needs openssl."""
+    if not shutil.which("openssl"):
+        return
+    import ssl
+    self_signed_certificate("slowtls")
+    server = start_server("overflow-tls", "--tls-cert", "slowtls.crt", "--tls-key", "slowtls.key",
+                          "--http-threads", "1", "--read-timeout", "10")
+    context = ssl.create_default_context(cafile="slowtls.crt")
+    stalled = context.wrap_socket(socket.create_connection(("127.0.0.1", server.port),
+                                                           timeout=10),
+                                  server_hostname="127.0.0.1")
+    stalled.sendall(b"GET /v1/queue HTTP/1.1\r\nHost: t\r\n")  # holds the only thread
+    waiting = []
+    try:
+        for _ in range(64):
+            waiting.append(socket.create_connection(("127.0.0.1", server.port), timeout=10))
+        time.sleep(0.2)
+        status = None
+        try:
+            connection = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=5,
+                                                     context=context)
+            connection.request("GET", "/v1/profile")
+            answer = connection.getresponse()
+            status = (answer.status, answer.getheader("Retry-After"))
+            connection.close()
+        except OSError as e:
+            status = repr(e)
+        check(isinstance(status, tuple) and status[0] == 503 and status[1] is not None,
+              "an https client beyond 64 waiting connections: %s" % (status,))
+    finally:
+        stalled.close()
+        for connection in waiting:
             connection.close()
     check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
 
