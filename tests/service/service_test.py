@@ -91,9 +91,10 @@ upload to get the 422), naming both fingerprints; a server without the route (40
 the client goes on to its next request. HEAD sends no body and is logged so (bytes_out 0: HEAD of a
 job's result logged the scores file's size). A request's head must be in within --read-timeout of
 its connection's acceptance and its first byte within 5 s (dripping and idle clients held the HTTP
-threads); a path or header that is not UTF-8 is answered and logged (GET /v1/%FF ended the server);
+threads); over HTTPS the handshake and head count from when a thread took the connection (an https
+client queued behind an upload was cut unanswered); a path or header that is not UTF-8 is answered and logged (GET /v1/%FF ended the server);
 a Content-Encoding upload is 415 before its body (gzip was 408); at most 64 connections wait for a
-thread, the next answered 503 at once.
+thread, the next answered 503 at once (over HTTPS through TLS: it was plain text).
 
 --slow adds: a full disk at a job's record (ENOSPC, EDQUOT) is 507, told by the errno (EIO there is
 500, under a state directory named after ENOSPC's text); 8 concurrent clients with their own keys,
