@@ -141,7 +141,8 @@ int run_serve(std::span<char* const> arguments) {
   options.add_value("max-body", "BYTES", "largest request body (then 413)", "4294967296");
   options.add_value("read-timeout", "SECONDS",
                     "drop an upload stalled this long, and a request whose headers are not all in "
-                    "this long after it connected (after SIGTERM: 2 s at most)",
+                    "this long after it connected (over HTTPS, with the TLS handshake, after "
+                    "an HTTP thread took it; after SIGTERM: 2 s at most)",
                     "30");
   options.add_value("upload-timeout", "SECONDS", "drop an upload that takes longer in all", "3600");
   options.add_value("result-ttl", "SECONDS", "delete finished jobs not fetched after this",

@@ -33,6 +33,10 @@ thread_local Clock::time_point connection_accepted_at{};
 // The connection this thread serves is one beyond ConnectionQueue::kMaxWaiting: answered 503.
 thread_local bool connection_overflow = false;
 
+// How long after its acceptance a connection beyond ConnectionQueue::kMaxWaiting may take to
+// complete its TLS handshake, to be answered (ConnectionQueue::refuse: one thread for them all).
+constexpr std::chrono::milliseconds kOverflowHandshake{1000};
+
 // What a connection beyond ConnectionQueue::kMaxWaiting is answered, whatever it asks.
 std::string overflow_answer() {
   const std::string body =
@@ -285,8 +289,10 @@ void answer_request_line_timeout(httplib::Stream& stream, const ConnectionSettin
 // in the end. Counted from the acceptance, not from when a thread took it: connections that
 // sent nothing and waited in the queue held each thread first_byte_wait in turn, so that 40 of
 // them delayed the next client 25 s (8 threads), 10000 of them for hours.
-template <class Serve>
-bool serve_connection(int fd, const ConnectionSettings& settings, Serve serve) {
+//   A connection beyond ConnectionQueue::kMaxWaiting is given to `refuse` (when it was accepted)
+// instead, which sends overflow_answer() without waiting for its request.
+template <class Serve, class Refuse>
+bool serve_connection(int fd, const ConnectionSettings& settings, Serve serve, Refuse refuse) {
   const Clock::time_point accepted =
       connection_accepted_at == Clock::time_point{} ? Clock::now() : connection_accepted_at;
   connection_facts = ConnectionFacts{};
@@ -304,8 +310,7 @@ bool serve_connection(int fd, const ConnectionSettings& settings, Serve serve) {
     // Without waiting for its request (a blocked write would hold the refusing thread): what the
     // socket takes now, then what it sent so far is dropped, so that the close is not a reset
     // that loses the answer.
-    const std::string answer = overflow_answer();
-    (void)::send(fd, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    refuse(accepted);
     ::shutdown(fd, SHUT_WR);
     std::array<char, 4096> dropped{};
     while (::recv(fd, dropped.data(), dropped.size(), MSG_DONTWAIT) > 0) {
@@ -340,13 +345,18 @@ class PlainServer final : public httplib::Server {
 
  private:
   bool process_and_close_socket(socket_t sock) override {
-    return serve_connection(sock, settings_, [&](Clock::time_point accepted) {
+    const auto serve = [&](Clock::time_point accepted) {
       SocketStream stream(sock, settings_, accepted);
       bool closed = false;  // one request per connection: answered with Connection: close
       const bool served = process_request(stream, true, closed, nullptr);
       answer_request_line_timeout(stream, settings_);
       return served;
-    });
+    };
+    const auto refuse = [sock](Clock::time_point) {
+      const std::string answer = overflow_answer();
+      (void)::send(sock, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    };
+    return serve_connection(sock, settings_, serve, refuse);
   }
   ConnectionSettings settings_;
 };
@@ -358,15 +368,20 @@ class TlsServer final : public httplib::SSLServer {
 
  private:
   bool process_and_close_socket(socket_t sock) override {
-    return serve_connection(sock, settings_, [&](Clock::time_point accepted) {
+    // The handshake and the head count from when this thread took the connection, not from its
+    // acceptance: the handshake's round trips can only begin now, so a client that waited in the
+    // queue longer than the read timeout behind legitimate uploads had its handshake cut at its
+    // first wait, unanswered. A thread is still held at most the read timeout by a slow client.
+    const auto serve = [&](Clock::time_point /*accepted*/) {
+      const Clock::time_point taken = Clock::now();
       SSL* ssl = ::SSL_new(ssl_context());
       if (ssl == nullptr) return false;
       bool served = false;
       if (::SSL_set_fd(ssl, sock) == 1 &&
           tls_handshake(
               ssl, sock,
-              accepted + std::chrono::duration_cast<Clock::duration>(settings_.read_timeout))) {
-        TlsStream stream(sock, settings_, accepted, ssl);
+              taken + std::chrono::duration_cast<Clock::duration>(settings_.read_timeout))) {
+        TlsStream stream(sock, settings_, taken, ssl);
         bool closed = false;
         served =
             process_request(stream, true, closed, [ssl](httplib::Request& req) { req.ssl = ssl; });
@@ -377,7 +392,26 @@ class TlsServer final : public httplib::SSLServer {
       ::ERR_clear_error();
       ::SSL_free(ssl);
       return served;
-    });
+    };
+    // Through TLS, as the client expects it (the plain text answer read as a failed handshake,
+    // "wrong version number"): the handshake by kOverflowHandshake after its acceptance, so that
+    // clients that never complete it cannot hold the one refusing thread, nor the connections
+    // behind it; the answer written without waiting, as over http.
+    const auto refuse = [&](Clock::time_point accepted) {
+      SSL* ssl = ::SSL_new(ssl_context());
+      if (ssl == nullptr) return;
+      if (::SSL_set_fd(ssl, sock) == 1 && tls_handshake(ssl, sock, accepted + kOverflowHandshake)) {
+        const int flags = ::fcntl(sock, F_GETFL);
+        if (flags >= 0 && ::fcntl(sock, F_SETFL, flags | O_NONBLOCK) == 0) {
+          const std::string answer = overflow_answer();
+          if (::SSL_write(ssl, answer.data(), static_cast<int>(answer.size())) > 0)
+            ::SSL_shutdown(ssl);
+        }
+      }
+      ::ERR_clear_error();
+      ::SSL_free(ssl);
+    };
+    return serve_connection(sock, settings_, serve, refuse);
   }
   ConnectionSettings settings_;
 };
@@ -406,18 +440,19 @@ ConnectionQueue::~ConnectionQueue() {
 void ConnectionQueue::enqueue(std::function<void()> task) {
   // httplib enqueues each connection as it accepts it: the time is its acceptance.
   const Clock::time_point accepted = Clock::now();
+  std::function<void()> stamped = [accepted, task = std::move(task)] {
+    connection_accepted_at = accepted;
+    task();
+    connection_accepted_at = Clock::time_point{};
+  };
   {
     std::lock_guard lock(mutex_);
     if (tasks_.size() >= kMaxWaiting && !shutting_down_) {
-      overflow_.push_back(std::move(task));
+      overflow_.push_back(std::move(stamped));
       overflowing_.notify_one();
       return;
     }
-    tasks_.push_back([accepted, task = std::move(task)] {
-      connection_accepted_at = accepted;
-      task();
-      connection_accepted_at = Clock::time_point{};
-    });
+    tasks_.push_back(std::move(stamped));
   }
   ready_.notify_one();
 }

@@ -82,7 +82,8 @@ std::unique_ptr<httplib::Server> make_http_server(const ConnectionSettings& sett
 // (after kShutdownGrace, when Server::Impl::shutdown_connections had closed them unanswered):
 // each began after stop(), so the server answers it 503 (ConnectionFacts::after_stop).
 //   At most kMaxWaiting connections wait for a thread: one accepted beyond them is answered 503
-// with Retry-After at once (by a thread of its own, without waiting for its request), and closed.
+// with Retry-After at once (by a thread of its own, without waiting for its request; over HTTPS
+// once its TLS handshake is done, if within 1 s of its acceptance), and closed.
 // httplib accepts every connection it can and queues it: the queue held any number, each with its
 // descriptor, so that a flood of connections took the descriptors the server's own files need
 // (its jobs then failed for lack of them) and made every client wait behind it.

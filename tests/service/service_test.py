@@ -91,9 +91,10 @@ upload to get the 422), naming both fingerprints; a server without the route (40
 the client goes on to its next request. HEAD sends no body and is logged so (bytes_out 0: HEAD of a
 job's result logged the scores file's size). A request's head must be in within --read-timeout of
 its connection's acceptance and its first byte within 5 s (dripping and idle clients held the HTTP
-threads); a path or header that is not UTF-8 is answered and logged (GET /v1/%FF ended the server);
+threads); over HTTPS the handshake and head count from when a thread took the connection (an https
+client queued behind an upload was cut unanswered); a path or header that is not UTF-8 is answered and logged (GET /v1/%FF ended the server);
 a Content-Encoding upload is 415 before its body (gzip was 408); at most 64 connections wait for a
-thread, the next answered 503 at once.
+thread, the next answered 503 at once (over HTTPS through TLS: it was plain text).
 
 --slow adds: a full disk at a job's record (ENOSPC, EDQUOT) is 507, told by the errno (EIO there is
 500, under a state directory named after ENOSPC's text); 8 concurrent clients with their own keys,
@@ -1011,7 +1012,9 @@ time.sleep(60)
     invalid_utf8_requests()
     compressed_uploads_refused()
     waiting_connections_bounded()
+    tls_waiting_connections_bounded()
     tls_handshake_bounded()
+    tls_queued_client_served()
     client16_tests()
     trial20_tests()
     secret_records_refused()
@@ -3294,6 +3297,31 @@ def servfix17_tests():
     simultaneous_start()
 
 
+def profile_status(port, seconds, context=None):
+    """GET /v1/profile on a new connection (https with `context`): its status, or the error."""
+    try:
+        if context is None:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=seconds)
+        else:
+            connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=seconds,
+                                                     context=context)
+        connection.request("GET", "/v1/profile")
+        status = connection.getresponse().status
+        connection.close()
+        return status
+    except OSError as e:
+        return repr(e)
+
+
+def self_signed_certificate(stem):
+    """STEM.crt and STEM.key for 127.0.0.1, made once. Needs openssl."""
+    if not os.path.exists(stem + ".crt"):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", stem + ".key", "-out",
+                        stem + ".crt", "-days", "1", "-subj", "/CN=localhost", "-addext",
+                        "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+
+
 def slow_heads_bounded():
     """A request's head (request line and headers) must be in within --read-timeout of its
     connection's acceptance, and its first byte within 5 s of it, not of when an HTTP thread took
@@ -3320,14 +3348,7 @@ def slow_heads_bounded():
     began = time.time()
     try:
         time.sleep(0.3)  # both taken by the 2 threads
-        status = None
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=6)
-            connection.request("GET", "/v1/profile")
-            status = connection.getresponse().status
-            connection.close()
-        except OSError as e:
-            status = repr(e)
+        status = profile_status(server.port, 6)
         took = time.time() - began
         check(status == 200 and took < 5,
               "a client behind 2 connections dripping their headers (--read-timeout 2, "
@@ -3344,14 +3365,7 @@ def slow_heads_bounded():
     try:
         time.sleep(0.3)
         began = time.time()
-        status = None
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=9)
-            connection.request("GET", "/v1/profile")
-            status = connection.getresponse().status
-            connection.close()
-        except OSError as e:
-            status = repr(e)
+        status = profile_status(server.port, 9)
         took = time.time() - began
         check(status == 200 and took < 8,
               "a client behind 12 idle connections (--http-threads 2): %s after %.1f s"
@@ -3481,6 +3495,45 @@ def waiting_connections_bounded():
     check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
 
 
+def tls_waiting_connections_bounded():
+    """Over HTTPS, a connection beyond the 64 waiting for an HTTP thread is answered 503 with
+    Retry-After through TLS, as over http (client infer retries it): the plain text answer it got
+    read as a failed handshake ('wrong version number'). Needs openssl."""
+    if not shutil.which("openssl"):
+        return
+    import ssl
+    self_signed_certificate("slowtls")
+    server = start_server("overflow-tls", "--tls-cert", "slowtls.crt", "--tls-key", "slowtls.key",
+                          "--http-threads", "1", "--read-timeout", "10")
+    context = ssl.create_default_context(cafile="slowtls.crt")
+    stalled = context.wrap_socket(socket.create_connection(("127.0.0.1", server.port),
+                                                           timeout=10),
+                                  server_hostname="127.0.0.1")
+    stalled.sendall(b"GET /v1/queue HTTP/1.1\r\nHost: t\r\n")  # holds the only thread
+    waiting = []
+    try:
+        for _ in range(64):
+            waiting.append(socket.create_connection(("127.0.0.1", server.port), timeout=10))
+        time.sleep(0.2)
+        status = None
+        try:
+            connection = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=5,
+                                                     context=context)
+            connection.request("GET", "/v1/profile")
+            answer = connection.getresponse()
+            status = (answer.status, answer.getheader("Retry-After"))
+            connection.close()
+        except OSError as e:
+            status = repr(e)
+        check(isinstance(status, tuple) and status[0] == 503 and status[1] is not None,
+              "an https client beyond 64 waiting connections: %s" % (status,))
+    finally:
+        stalled.close()
+        for connection in waiting:
+            connection.close()
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+
+
 def tls_handshake_bounded():
     """Over HTTPS the handshake counts in the head's --read-timeout too: a client that sent its
     ClientHello a byte every half second held the HTTP thread for as long as it went on (each of
@@ -3488,10 +3541,7 @@ def tls_handshake_bounded():
     if not shutil.which("openssl"):
         return
     import ssl
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", "slowtls.key", "-out",
-                    "slowtls.crt", "-days", "1", "-subj", "/CN=localhost", "-addext",
-                    "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    self_signed_certificate("slowtls")
     server = start_server("slow-tls", "--tls-cert", "slowtls.crt", "--tls-key", "slowtls.key",
                           "--http-threads", "1", "--read-timeout", "2")
     dripping = socket.create_connection(("127.0.0.1", server.port), timeout=20)
@@ -3509,16 +3559,8 @@ def tls_handshake_bounded():
     began = time.time()
     try:
         time.sleep(0.3)  # taken by the only thread
-        status = None
-        try:
-            context = ssl.create_default_context(cafile="slowtls.crt")
-            connection = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=6,
-                                                     context=context)
-            connection.request("GET", "/v1/profile")
-            status = connection.getresponse().status
-            connection.close()
-        except OSError as e:
-            status = repr(e)
+        context = ssl.create_default_context(cafile="slowtls.crt")
+        status = profile_status(server.port, 6, context)
         took = time.time() - began
         check(status == 200 and took < 5,
               "an https client behind one dripping its ClientHello (--read-timeout 2, "
@@ -3527,6 +3569,48 @@ def tls_handshake_bounded():
         done.set()
         dripper.join()
         dripping.close()
+    server.terminate()
+
+
+def tls_queued_client_served(keys="alice"):
+    """An https client that waited for the only HTTP thread longer than --read-timeout, behind a
+    legitimate upload, is still served: its handshake's round trips can only begin once a thread
+    takes it, so its deadline counts from then. Counted from its acceptance, the handshake was
+    cut at its first wait and the client's connection reset, unanswered. Needs openssl."""
+    if not shutil.which("openssl"):
+        return
+    import ssl
+    self_signed_certificate("slowtls")
+    server = start_server("queued-tls", "--tls-cert", "slowtls.crt", "--tls-key", "slowtls.key",
+                          "--http-threads", "1", "--read-timeout", "2")
+    context = ssl.create_default_context(cafile="slowtls.crt")
+    query, body = keyset_body(keys, ["params", "evaluation.key", "public.key"])
+    holder = context.wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=30),
+                                 server_hostname="127.0.0.1")
+    holder.sendall(("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                    "application/octet-stream\r\nContent-Length: %d\r\n\r\n"
+                    % (query, len(body))).encode())
+    pieces = 8  # the body in 8 pieces, 0.5 s apart: each read well within the read timeout
+
+    def trickle():
+        step = (len(body) + pieces - 1) // pieces
+        for start in range(0, len(body), step):
+            time.sleep(0.5)
+            holder.sendall(body[start:start + step])
+    sender = threading.Thread(target=trickle)
+    sender.start()
+    try:
+        time.sleep(0.3)  # the holder has the only thread
+        status = profile_status(server.port, 20, context)
+        check(status == 200, "an https client that waited 4 s for the only HTTP thread behind an "
+              "upload (--read-timeout 2): %s" % (status,))
+        sender.join()
+        registered = answer_until_close(holder, 30)
+        check(registered.startswith(b"HTTP/1.1 201"),
+              "the trickled registration: %r" % registered[:100])
+    finally:
+        sender.join()
+        holder.close()
     server.terminate()
 
 

@@ -56,11 +56,13 @@
 // answer says to register the keys), 404 unknown job and
 // any job of another token (indistinguishable), 405 a method the path does not take, 408 stalled
 // upload, request line or headers (--read-timeout; logged with the client's address; the request
-// line and headers (and the TLS handshake) must all be in within --read-timeout of the
-// connection's acceptance, however fast their bytes come, and a connection that sends nothing is
+// line and headers must all be in within --read-timeout of the connection's acceptance (over
+// HTTPS, the TLS handshake and then they, of when an HTTP thread took it: the handshake cannot
+// begin before), however fast their bytes come, and a connection that sends nothing is
 // closed unanswered 5 s after it,
 // its wait for an HTTP thread counted; at most 64 connections wait for a thread, and one accepted
-// beyond them is answered 503 + Retry-After at once, whatever it asks, unlogged), 410 the
+// beyond them is answered 503 + Retry-After at once (over HTTPS after its TLS handshake, if done
+// within 1 s), whatever it asks, unlogged), 410 the
 // token's key set is one this server cannot use or has expired (see below; a bad
 // key file on disk is never a 500; the answer names the key set by the id its registration
 // answered, "key set 0x...", never by the server's directory, and says to register again), 411
