@@ -1538,6 +1538,9 @@ for count in " 5" "+5" "5 "; do
   expect_alone 2 "--images expects an integer in [1, 9223372036854775807], got '$count'" - -- \
     "$exe" mnist --images "$count"
 done
+# No sign on an option that takes no negative value ("-0" was taken as 0).
+expect_alone 2 "--seed expects an integer in [0, 9223372036854775807], got '-0'" - -- \
+  "$exe" mnist --seed=-0 --images 2
 
 # A closed stdout: the next file opened would take its descriptor and receive the report (a trial's
 # keygen >&- exited 0 without a word). Refused before any work; a stdout that cannot be written
