@@ -113,6 +113,12 @@ std::string job_option(const OptionParser& options) {
 using service::is_token;
 
 std::string read_token_file(const std::string& path) {
+  // A directory is a wrong path, as for every other option naming a file (--out DIR: exit 2).
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    throw UsageError("--token-file '" + printable_text(path) +
+                     "' is a directory: give the file that client register wrote the token to");
+  }
   service::require_regular_file(path, "--token-file");  // a FIFO would block the open
   std::ifstream in(path, std::ios::binary);
   if (!in) {

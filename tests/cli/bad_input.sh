@@ -948,6 +948,14 @@ expect 2 "unknown verb 'frob' (profile, register, submit, status, fetch, delete,
 # A --token-file that cannot be read says which file and why (it said only "cannot read a token").
 expect 1 "cannot open --token-file 'missing.token' for reading: No such file or directory" - -- \
   "$exe" client status --server http://127.0.0.1:9 --token-file missing.token --job "$job0"
+# A directory for a file is a usage error (exit 2), as --out DIR is (it was exit 1).
+mkdir -p token-dir
+expect 2 "--token-file 'token-dir' is a directory" - -- \
+  "$exe" client status --server http://127.0.0.1:9 --token-file token-dir --job "$job0"
+expect 2 "--token-file 'token-dir' is a directory" - -- \
+  "$exe" client infer --server http://127.0.0.1:9 --keys client --token-file token-dir \
+  --in images.ct --out fresh.ct
+rmdir token-dir
 : >empty.token
 expect 1 "cannot read a token from 'empty.token': its first line is empty" - -- \
   "$exe" client submit --server http://127.0.0.1:9 --token-file empty.token --in images.ct
