@@ -830,6 +830,21 @@ time.sleep(60)
     check(code == 1 and "507" in out and "maximum of 1 key sets" in out
           and "a key set unused for 90 days is deleted" in out,
           "a registration beyond --max-key-sets: exit %d: %s" % (code, out))
+    # With "Expect: 100-continue" (curl's, over 1 MiB) the 507 comes instead of the 100 (the 100
+    # came, and the body was sent only to be refused).
+    connection = socket.create_connection(("127.0.0.1", capped.port), timeout=10)
+    try:
+        connection.sendall(
+            b"POST /v1/keysets?params=1&evaluation=1&public=1 HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/octet-stream\r\nContent-Length: 3\r\n"
+            b"Expect: 100-continue\r\n\r\n")
+        first = connection.recv(4096)
+    except OSError as e:
+        first = repr(e).encode()
+    finally:
+        connection.close()
+    check(first.startswith(b"HTTP/1.1 507 ") and b"maximum of 1 key sets" in first,
+          "a registration with Expect: 100-continue beyond --max-key-sets: %r" % first[:200])
     no_stray_files(capped, before, "a registration refused by --max-key-sets")
     check(capped.terminate() == 0, "the capped server did not stop cleanly")
 
