@@ -425,6 +425,26 @@ def tests(work):
           "client infer of a scores file: exit %d: %s" % (code, out))
     check(not any(alice in open(os.path.join(server.state, f), "rb").read().decode(
         errors="replace") for f in server.files()), "the token is stored in the state directory")
+    # Its --out cannot be written at the end (the rename into place fails, open_fault: EIO): the
+    # error says the job is kept on the server and how to fetch it (it said only "cannot write").
+    with open("out-fault", "w") as fault:
+        fault.write("EIO rename unwritable.scores\n")
+    p = subprocess.run([EXE, "client", "infer", "--server", server.url, "--keys", "alice", "--in",
+                        "alice.ct", "--out", "unwritable.scores", "--token-file", "alice.token"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       env=dict(ENV, LD_PRELOAD=OPEN_FAULT,
+                                CRYPTONETS_TEST_OPEN_FAULT=os.path.abspath("out-fault"),
+                                ASAN_OPTIONS=ENV.get("ASAN_OPTIONS", "") +
+                                ":verify_asan_link_order=0"))
+    os.remove("out-fault")
+    kept = re.search(r"job ([0-9a-f]{32}) is kept on the server: cryptonets client fetch "
+                     r"--server \S+ --token-file FILE --job \1 --out FILE", p.stdout)
+    check(p.returncode == 1 and "cannot write 'unwritable.scores'" in p.stdout and kept
+          and any(f.startswith("jobs/%s/" % kept.group(1)) for f in server.files()),
+          "client infer whose --out cannot be written: exit %d: %s" % (p.returncode, p.stdout))
+    if kept:
+        run("client", "delete", "--server", server.url, "--token-file", "alice.token", "--job",
+            kept.group(1))
 
     # ---- Modes 0700 / 0600 in the state directory whatever the umask (a trial: under umask 0777
     # serve left its new state directory d--------- and could not open it to lock it; its
