@@ -1070,8 +1070,11 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
     // The server's own failure to read the pipe (out of file handles, ...) is not the body's.
     try {
       if (verifier->failure()) std::rethrow_exception(verifier->failure());
-    } catch (const SecretKeyRecordsError&) {  // a secret key after its records
-      throw HttpError(422, "refused: " + problem);
+    } catch (const SecretKeyRecordsError&) {  // a secret key's records, in or after the batch
+      throw HttpError(422, "refused: " + problem +
+                               (problem.find("never holds the secret key") == std::string::npos
+                                    ? std::string("; ") + kNoSecretKeys
+                                    : std::string()));
     } catch (const std::exception& e) {
       if (classify_failure(e) == ReadFailure::kConfiguration) {
         throw with_detail(HttpError(500, configuration_answer(failure_cause(e))), error);

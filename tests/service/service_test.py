@@ -763,6 +763,11 @@ def tests(work):
                               "trailing bytes" if what.startswith("a secret key after") else
                               "is a secret key, expected", "POST", query, body=b"".join(parts))
         check("the server never holds the secret key" in text, "%s: %s" % (what, text))
+    # Under a ciphertext header, as a job: 422 too (it was 400, as damage).
+    text = expect_refusal(server, "secret key records as a job", 422,
+                          "is a secret key, expected a ciphertext batch", "POST", "/v1/jobs",
+                          body=batch[:160] + secret_records, token=alice)
+    check("the server never holds the secret key" in text, "secret key records as a job: " + text)
     query, body = keyset_body("alice", ["params", "evaluation.key", "public.key"])
     expect_refusal(server, "wrong part sizes", 400, "add up to", "POST",
                    query.replace("public=", "public=1"), body=body)
