@@ -228,7 +228,10 @@ int64_t OptionParser::integer(const std::string& name, int64_t low, int64_t high
   int64_t parsed = 0;
   const char* const last = value.data() + value.size();
   const auto [end, error] = std::from_chars(value.data(), last, parsed);
-  if (value.empty() || error != std::errc() || end != last || parsed < low || parsed > high) {
+  // "-0" parsed as 0: no sign where no negative value is allowed (--first=-0 was taken as 0).
+  const bool sign_on_unsigned = low >= 0 && !value.empty() && value.front() == '-';
+  if (value.empty() || error != std::errc() || end != last || parsed < low || parsed > high ||
+      sign_on_unsigned) {
     throw UsageError("--" + name + " expects an integer in [" + std::to_string(low) + ", " +
                      std::to_string(high) + "], got '" + value + "'");
   }

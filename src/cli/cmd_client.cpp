@@ -113,6 +113,12 @@ std::string job_option(const OptionParser& options) {
 using service::is_token;
 
 std::string read_token_file(const std::string& path) {
+  // A directory is a wrong path, as for every other option naming a file (--out DIR: exit 2).
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    throw UsageError("--token-file '" + printable_text(path) +
+                     "' is a directory: give the file that client register wrote the token to");
+  }
   service::require_regular_file(path, "--token-file");  // a FIFO would block the open
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -656,7 +662,20 @@ int client_infer(std::span<char* const> arguments) {
   }
   bar.reset();
   const double computed = elapsed();
-  do_fetch(options, token, job.job, options.text("out"), keys, SubmittedBatch{in, header.file_id});
+  try {
+    do_fetch(options, token, job.job, options.text("out"), keys,
+             SubmittedBatch{in, header.file_id});
+  } catch (const service::ServiceError&) {
+    throw;  // the server's own answer says what became of the job
+  } catch (const std::runtime_error& error) {
+    // The scores could not be written (or downloaded): the job is deleted only after a fetch,
+    // so it is still there, and the user is told how to get it (a trial: only "cannot write").
+    const std::string message = error.what();
+    if (message.find("stays on the server") != std::string::npos) throw;
+    throw std::runtime_error(
+        message + "; job " + job.job + " is kept on the server: cryptonets client fetch --server " +
+        options.text("server") + " --token-file FILE --job " + job.job + " --out FILE");
+  }
   client.remove(token, job.job);
   std::printf(
       "job %s: %s, uploaded in %.2f s, scores after %.2f s, fetched after %.2f s: "

@@ -161,13 +161,30 @@ bool is_own_staging(const fs::path& path, const std::string& suffix) {
   return !error;
 }
 
-// Temporary directories "<name>.tmp-<pid>-XXXXXX" beside the key directory, left by a keygen
-// that was killed (SIGKILL, power loss) before it could remove its own: removed when their
-// process has ended (process_has_ended: gone, or a zombie its parent has not reaped).
-void remove_stale_temporaries(const fs::path& directory) {
+// Whether the staging directory `path` holds a whole key set as keygen writes it (params and the
+// three keys): another keygen's set that could not be swapped back, the previous set moved aside
+// ("<pid>-old"), or a new set that was killed before its commit. Never removed automatically.
+bool holds_key_set(const fs::path& path) {
+  std::error_code error;
+  for (const char* name : {"params", "public.key", "evaluation.key", "secret.key"})
+    if (!fs::is_regular_file(fs::symlink_status(path / name, error))) return false;
+  return true;
+}
+
+// Temporary directories "<name>.tmp-<pid>-XXXXXX" and "<name>.tmp-<pid>-old" beside the key
+// directory, left by a keygen that was killed (SIGKILL, power loss) or whose commit failed part
+// way, once their process has ended (process_has_ended: gone, or a zombie its parent has not
+// reaped). An unfinished staging directory is removed. One that holds a whole key set is kept
+// (removing it lost a key set: the other keygen's set after a failed swap back, or the previous
+// set left aside by the two renames): "<pid>-old" is moved back to the key directory when that is
+// missing (the state before the interrupted commit; keygen then stops, so that nothing replaces
+// it unasked), and any other is said on stderr, left where it is.
+void tidy_leftovers(const fs::path& directory) {
   const fs::path parent = directory.parent_path().empty() ? fs::path(".") : directory.parent_path();
   const std::string prefix = directory.filename().string() + ".tmp-";
   std::error_code error;
+  std::vector<fs::path> kept;
+  std::optional<fs::path> restored;
   for (const fs::directory_entry& entry : fs::directory_iterator(parent, error)) {
     const std::string name = entry.path().filename().string();
     if (name.rfind(prefix, 0) != 0) continue;
@@ -175,7 +192,36 @@ void remove_stale_temporaries(const fs::path& directory) {
     const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
     if (pid <= 0 || pid == static_cast<long>(::getpid())) continue;
     if (!process_has_ended(pid)) continue;  // still running (a zombie has ended)
-    fs::remove_all(entry.path(), error);
+    if (!holds_key_set(entry.path())) {
+      std::error_code removal;
+      fs::remove_all(entry.path(), removal);
+      continue;
+    }
+    const fs::path path = directory.parent_path() / name;  // as named: "keys.tmp-1-old", no "./"
+    const bool aside = name.size() > 4 && name.compare(name.size() - 4, 4, "-old") == 0;
+    if (aside && !restored &&
+        ::renameat2(AT_FDCWD, path.c_str(), AT_FDCWD, directory.c_str(), RENAME_NOREPLACE) == 0) {
+      restored = path;
+    } else {
+      kept.push_back(path);
+    }
+  }
+  for (const fs::path& path : kept) {
+    std::fprintf(stderr,
+                 "cryptonets keygen: note: '%s' holds a whole key set that an earlier keygen "
+                 "(process %ld, ended) left beside '%s'; it is kept: move it elsewhere or remove "
+                 "it once it is not needed\n",
+                 printable_text(path.string()).c_str(),
+                 std::strtol(path.filename().c_str() + prefix.size(), nullptr, 10),
+                 printable_text(directory.string()).c_str());
+  }
+  if (restored) {
+    throw std::runtime_error(
+        "'" + directory.string() + "' was missing and '" + restored->string() +
+        "' held the key set an earlier keygen had moved aside while replacing it (it ended "
+        "before the new set was in place): that key set is back in '" +
+        directory.string() +
+        "'; nothing else was written (run keygen again to replace it, with --force)");
   }
 }
 
@@ -567,9 +613,8 @@ class KeySetStaging {
                                                     directory_.c_str(), RENAME_EXCHANGE) != 0) {
           // Not removed as this keygen's staging directory: it holds the other key set now. The
           // signal line says where each set is, not that this keygen's was removed (the last
-          // session's list: it said both). A later keygen into the directory takes a
-          // NAME.tmp-PID-XXXXXX of key files whose process has ended for a leftover of its own
-          // (remove_stale_temporaries): said, so that the set is moved first.
+          // session's list: it said both). A later keygen keeps it (tidy_leftovers: a whole key
+          // set is never removed) and says where it is.
           const std::string error_text = std::strerror(errno);
           const fs::path kept = path_;
           path_.clear();
@@ -577,16 +622,13 @@ class KeySetStaging {
               "'" + printable_text(directory_.string()) +
                   "' holds this keygen's key set, and the one another keygen wrote there "
                   "meanwhile is in '" +
-                  printable_text(kept.string()) +
-                  "' (move it elsewhere: a later keygen into the key directory would remove it)",
+                  printable_text(kept.string()) + "'",
               false);
           throw std::runtime_error(
               "another keygen wrote a key set to '" + directory_.string() +
               "' while this one ran, and it could not be put back in place (renameat2: " +
               error_text + "): that key set is in '" + kept.string() + "', and '" +
-              directory_.string() +
-              "' holds this keygen's (move it elsewhere: a later keygen into the key directory "
-              "would remove it)");
+              directory_.string() + "' holds this keygen's");
         }
         refuse_secret_key_appeared(directory_);  // this keygen's set is removed, as staged
       }
@@ -604,12 +646,13 @@ class KeySetStaging {
         test_.raise_at("restore");
         if (test_.fails("restore") || ::rename(old.c_str(), directory_.c_str()) != 0) {
           // The previous set is aside, not "unchanged" in place: said where it is (this
-          // keygen's staging directory is removed as on any failure). A later keygen would take
-          // NAME.tmp-PID-old for a leftover of its own (remove_stale_temporaries).
+          // keygen's staging directory is removed as on any failure). A later keygen into the
+          // directory moves it back (tidy_leftovers).
           const std::string restore_error = std::strerror(errno);
-          const std::string where =
-              "the previous key set is in '" + old.string() + "' and '" + directory_.string() +
-              "' is missing: move it back by hand (a later keygen into it would remove it)";
+          const std::string where = "the previous key set is in '" + old.string() + "' and '" +
+                                    directory_.string() +
+                                    "' is missing: move it back by hand (a later keygen into '" +
+                                    directory_.string() + "' moves it back first)";
           keygen_signals::set_outcome(printable_text(where), true);
           throw std::runtime_error("cannot put the new key set in place of '" +
                                    directory_.string() + "' (rename): " + std::strerror(saved) +
@@ -863,7 +906,8 @@ int run_keygen(std::span<char* const> arguments) {
   require_plaintext_moduli(profile.output_range(), plaintext_moduli);
   warn_insecure_ring_degree(options, bfv_params ? bfv_params->n : yashe_params->n);
 
-  remove_stale_temporaries(target);
+  // A key set moved back into the missing directory ends keygen here (tidy_leftovers).
+  tidy_leftovers(target);
 
   std::optional<Prng> seeded;
   if (seed) {

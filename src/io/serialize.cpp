@@ -408,6 +408,12 @@ class HashingReader {
     Header header;
     header.kind = static_cast<char>(bytes[4]);
     if (header.kind != expected_kind) {
+      // Read once, from the header: a secret key sent where it should not be (as a job's batch:
+      // 400 as damage, where a secret key file was 422) is told by its type.
+      if (header.kind == kSecretKeyTag) {
+        throw SecretKeyRecordsError(source_ + ": is " + kind_name(header.kind) + ", expected " +
+                                    kind_name(expected_kind));
+      }
       fail("is " + kind_name(header.kind) + ", expected " + kind_name(expected_kind));
     }
     header.version = static_cast<uint16_t>(load_le(&bytes[6], 2));

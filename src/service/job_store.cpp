@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <future>
 
 #include "cryptonets/io/serialize.hpp"
 #include "cryptonets/service/durable.hpp"
@@ -281,17 +282,43 @@ void Server::Impl::log_foreign_entries() {
 }
 
 std::shared_ptr<const KeySet> Server::Impl::key_set(const std::string& hash) {
-  std::lock_guard lock(cache_mutex_);
-  for (auto it = cache_.begin(); it != cache_.end(); ++it) {
-    if (it->first == hash) {
-      cache_.splice(cache_.begin(), cache_, it);
-      return cache_.front().second;
+  std::promise<std::shared_ptr<const KeySet>> promise;
+  std::shared_future<std::shared_ptr<const KeySet>> pending;
+  {
+    std::lock_guard lock(cache_mutex_);
+    for (auto it = cache_.begin(); it != cache_.end(); ++it) {
+      if (it->first == hash) {
+        cache_.splice(cache_.begin(), cache_, it);
+        return cache_.front().second;
+      }
+    }
+    // Being loaded by another request: its result (or its exception), without a second load.
+    if (const auto loading = cache_loading_.find(hash); loading != cache_loading_.end()) {
+      pending = loading->second;
+    } else {
+      cache_loading_.emplace(hash, promise.get_future().share());
     }
   }
-  std::shared_ptr<const KeySet> keys = load_key_set(KeyDirectory(keysets_dir_ + "/" + hash));
-  cache_.emplace_front(hash, keys);
-  while (cache_.size() > 4)
-    cache_.pop_back();
+  if (pending.valid()) return pending.get();
+  std::shared_ptr<const KeySet> keys;
+  try {
+    keys = load_key_set(KeyDirectory(keysets_dir_ + "/" + hash));
+  } catch (...) {
+    {
+      std::lock_guard lock(cache_mutex_);
+      cache_loading_.erase(hash);
+    }
+    promise.set_exception(std::current_exception());
+    throw;
+  }
+  {
+    std::lock_guard lock(cache_mutex_);
+    cache_.emplace_front(hash, keys);
+    while (cache_.size() > 4)
+      cache_.pop_back();
+    cache_loading_.erase(hash);
+  }
+  promise.set_value(keys);
   return keys;
 }
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <future>
 #include <list>
 #include <map>
 #include <memory>
@@ -121,6 +122,9 @@ class Server::Impl {
   std::string answer_request_line_timeout();
   // The 408's message for a request whose line or headers did not arrive in time.
   std::string request_timeout_message() const;
+  // HttpError 507 (--max-key-sets, the registrations in progress counted) or 503
+  // (--max-key-set-loads) for a new registration; the caller holds mutex_.
+  void require_key_set_room() const;
   void register_keys(const httplib::Request& req, httplib::Response& res,
                      const httplib::ContentReader& reader);
   void submit_job(const httplib::Request& req, httplib::Response& res,
@@ -274,8 +278,11 @@ class Server::Impl {
   std::mutex space_mutex_;
   uint64_t reserved_bytes_ = 0;
 
+  // The key sets loaded for jobs (key_set): loaded outside the lock (one slow load held every
+  // other upload's lookup), each once: a second request for a key set being loaded waits for it.
   std::mutex cache_mutex_;
   std::list<std::pair<std::string, std::shared_ptr<const KeySet>>> cache_;  // most recent first
+  std::map<std::string, std::shared_future<std::shared_ptr<const KeySet>>> cache_loading_;
 
   // Verified batches of queued one-batch jobs, kept from the upload (at most one).
   std::map<std::string, EncryptedBatch> ready_;

@@ -129,7 +129,8 @@ void Server::Impl::install_routes() {
   });
   // A client that sends "Expect: 100-continue" (curl, for bodies over 1 MiB) waits for the 100
   // before its body: an upload refused from its headers alone (411, 413, a job's missing,
-  // unknown or retired token: 401, 410; 507 for no room) is answered instead of the 100, so that
+  // unknown or retired token: 401, 410; 507 for no room on disk; a registration's 507 of
+  // --max-key-sets and 503 of --max-key-set-loads) is answered instead of the 100, so that
   // the body is never sent (httplib sent the 100 first, and a client that then sends its whole
   // body before reading lost the answer: a broken pipe; a wrong token took a whole upload).
   http_->set_expect_100_continue_handler(
@@ -150,7 +151,11 @@ void Server::Impl::install_routes() {
         try {
           const uint64_t length = content_length(req);
           if (req.path == "/v1/jobs") authenticate(req);  // as submit_job: length, token, space
-          std::optional<SpaceReservation> probe;          // released at once: the handler reserves
+          if (req.path == "/v1/keysets") {                // as register_keys: length, room, space
+            std::lock_guard lock(mutex_);
+            require_key_set_room();
+          }
+          std::optional<SpaceReservation> probe;  // released at once: the handler reserves
           reserve_space(length, probe);
         } catch (const HttpError& e) {
           answer_error(res, e.status, e.what(), e.detail, e.code);
@@ -695,30 +700,36 @@ HttpError too_many_key_set_loads(size_t most) {
 
 }  // namespace
 
+void Server::Impl::require_key_set_room() const {
+  // --max-key-sets, with the registrations in progress, so that concurrent ones cannot pass it.
+  if (key_sets_.size() + registering_ >= options_.max_key_sets) {
+    const int64_t retention = options_.key_set_retention_s;
+    const std::string when = retention % 86400 == 0 ? std::to_string(retention / 86400) + " days"
+                                                    : std::to_string(retention) + " s";
+    throw HttpError(507,
+                    "the server holds its maximum of " + std::to_string(options_.max_key_sets) +
+                        " key sets (serve --max-key-sets); " +
+                        (retention > 0 ? "a key set unused for " + when + " is deleted; retry later"
+                                       : "it keeps key sets for ever "
+                                         "(--key-set-retention-days 0): ask its operator"));
+  }
+  // As many registrations building their tables as allowed: refused now, the body unread,
+  // rather than once it is in (register_keys checks it again then).
+  if (loading_key_sets_ >= options_.max_key_set_loads) {
+    throw too_many_key_set_loads(options_.max_key_set_loads);
+  }
+}
+
 void Server::Impl::register_keys(const httplib::Request& req, httplib::Response& res,
                                  const httplib::ContentReader& reader) {
   // Every refusal before receive_body is answered from the headers and leaves the body unread,
   // as submit_job's do: a bad query read up to --max-body, at the client's pace, before its 400.
   const uint64_t length = content_length(req);
-  // --max-key-sets, with the registrations in progress, so that concurrent ones cannot pass it.
+  // Counted among the registrations in progress with the room checked, so that concurrent ones
+  // cannot pass --max-key-sets.
   {
     std::lock_guard lock(mutex_);
-    if (key_sets_.size() + registering_ >= options_.max_key_sets) {
-      const int64_t retention = options_.key_set_retention_s;
-      const std::string when = retention % 86400 == 0 ? std::to_string(retention / 86400) + " days"
-                                                      : std::to_string(retention) + " s";
-      throw HttpError(
-          507, "the server holds its maximum of " + std::to_string(options_.max_key_sets) +
-                   " key sets (serve --max-key-sets); " +
-                   (retention > 0 ? "a key set unused for " + when + " is deleted; retry later"
-                                  : "it keeps key sets for ever "
-                                    "(--key-set-retention-days 0): ask its operator"));
-    }
-    // As many registrations building their tables as allowed: refused now, the body unread,
-    // rather than once it is in (checked again then, below).
-    if (loading_key_sets_ >= options_.max_key_set_loads) {
-      throw too_many_key_set_loads(options_.max_key_set_loads);
-    }
+    require_key_set_room();
     ++registering_;
   }
   struct Registering {
@@ -1059,8 +1070,11 @@ void Server::Impl::submit_job(const httplib::Request& req, httplib::Response& re
     // The server's own failure to read the pipe (out of file handles, ...) is not the body's.
     try {
       if (verifier->failure()) std::rethrow_exception(verifier->failure());
-    } catch (const SecretKeyRecordsError&) {  // a secret key after its records
-      throw HttpError(422, "refused: " + problem);
+    } catch (const SecretKeyRecordsError&) {  // a secret key's records, in or after the batch
+      throw HttpError(422, "refused: " + problem +
+                               (problem.find("never holds the secret key") == std::string::npos
+                                    ? std::string("; ") + kNoSecretKeys
+                                    : std::string()));
     } catch (const std::exception& e) {
       if (classify_failure(e) == ReadFailure::kConfiguration) {
         throw with_detail(HttpError(500, configuration_answer(failure_cause(e))), error);

@@ -948,6 +948,14 @@ expect 2 "unknown verb 'frob' (profile, register, submit, status, fetch, delete,
 # A --token-file that cannot be read says which file and why (it said only "cannot read a token").
 expect 1 "cannot open --token-file 'missing.token' for reading: No such file or directory" - -- \
   "$exe" client status --server http://127.0.0.1:9 --token-file missing.token --job "$job0"
+# A directory for a file is a usage error (exit 2), as --out DIR is (it was exit 1).
+mkdir -p token-dir
+expect 2 "--token-file 'token-dir' is a directory" - -- \
+  "$exe" client status --server http://127.0.0.1:9 --token-file token-dir --job "$job0"
+expect 2 "--token-file 'token-dir' is a directory" - -- \
+  "$exe" client infer --server http://127.0.0.1:9 --keys client --token-file token-dir \
+  --in images.ct --out fresh.ct
+rmdir token-dir
 : >empty.token
 expect 1 "cannot read a token from 'empty.token': its first line is empty" - -- \
   "$exe" client submit --server http://127.0.0.1:9 --token-file empty.token --in images.ct
@@ -1538,6 +1546,9 @@ for count in " 5" "+5" "5 "; do
   expect_alone 2 "--images expects an integer in [1, 9223372036854775807], got '$count'" - -- \
     "$exe" mnist --images "$count"
 done
+# No sign on an option that takes no negative value ("-0" was taken as 0).
+expect_alone 2 "--seed expects an integer in [0, 9223372036854775807], got '-0'" - -- \
+  "$exe" mnist --seed=-0 --images 2
 
 # A closed stdout: the next file opened would take its descriptor and receive the report (a trial's
 # keygen >&- exited 0 without a word). Refused before any work; a stdout that cannot be written
@@ -1677,6 +1688,16 @@ for also_signal in "" TERM:swap-back; do
   [ -n "$kept" ] && [ "$(key_set_of "$kept")" = "$second" ] && [ -n "$(key_set_of race-keys)" ] &&
     [ "$(key_set_of race-keys)" != "$second" ] ||
     fail "keygen whose swap back failed ($also_signal): race-keys holds $(key_set_of race-keys), '$kept' $(key_set_of "$kept"); the other set was $second"
+  # A later keygen into race-keys (its process has ended) keeps the other set and says where it
+  # is (it removed it as a leftover of its own: a key set lost).
+  if [ -z "$also_signal" ] && [ -n "$kept" ]; then
+    checks=$((checks + 1))
+    "$exe" keygen --out-dir race-keys --force --insecure-ring-degree 64 >message.txt 2>&1
+    status=$?
+    [ "$status" -eq 0 ] && [ "$(key_set_of "$kept")" = "$second" ] &&
+      grep -qF "cryptonets keygen: note: '$kept' holds a whole key set that an earlier keygen" message.txt ||
+      fail "a later keygen did not keep the set left in '$kept': exit $status: $(cat message.txt)"
+  fi
   rm -rf race-keys.tmp-*
 done
 unset failing_renames also_signal
@@ -1701,8 +1722,21 @@ for signal in "" TERM:restore; do
   fi || fail "keygen whose old set could not be moved back ($signal): exit $status: $(cat message.txt)"
   ! grep -qF "unchanged" message.txt || fail "keygen said a key set moved aside was unchanged: $(cat message.txt)"
   [ "$old" = "aside-keys.tmp-$(sed -n 's/.*aside-keys\.tmp-\([0-9]*\)-old.*/\1/p' message.txt | head -1)-old" ] &&
-    [ ! -e aside-keys ] && mv "$old" aside-keys && [ "$(key_set_of aside-keys)" = "$aside_set" ] ||
-    fail "keygen whose old set could not be moved back ($signal): left $(ls -d aside-keys*)"
+    [ ! -e aside-keys ] || fail "keygen whose old set could not be moved back ($signal): left $(ls -d aside-keys*)"
+  # A later keygen (even with --force) moves the old set back and stops (it removed it as a
+  # leftover of its own and wrote a new set: the old one lost); or by hand.
+  if [ -z "$signal" ]; then
+    checks=$((checks + 1))
+    "$exe" keygen --out-dir aside-keys --force --insecure-ring-degree 64 >message.txt 2>&1
+    status=$?
+    [ "$status" -eq 1 ] && [ ! -e "$old" ] &&
+      grep -qF "'$old' held the key set an earlier keygen had moved aside while replacing it (it ended before the new set was in place): that key set is back in 'aside-keys'" message.txt ||
+      fail "a later keygen did not move back the set left in '$old': exit $status: $(cat message.txt)"
+  else
+    mv "$old" aside-keys
+  fi
+  [ "$(key_set_of aside-keys)" = "$aside_set" ] ||
+    fail "keygen whose old set could not be moved back ($signal): aside-keys holds $(key_set_of aside-keys), not $aside_set"
   rm -rf aside-keys.tmp-*
 done
 rm -rf aside-keys

@@ -39,6 +39,16 @@ for example in "$@"; do
   grep -qxF "$example: unexpected argument 'surplus'" "$work/extra.err" ||
     fail "$name with an argument too many: the error does not name it: $(cat "$work/extra.err")"
   [ -s "$work/extra.out" ] && fail "$name with an argument too many ran the lesson"
+  # "--" ends the options (it was an unknown option): after it, '--help' is an operand.
+  if [ -n "$operand" ]; then
+    run dashes 2 "$example" -- "$work/no-such-dir"
+    said="DATA_DIR '$work/no-such-dir' does not exist"
+  else
+    run dashes 2 "$example" -- --help
+    said="unexpected argument '--help'"
+  fi
+  grep -qxF "$example: $said" "$work/dashes.err" ||
+    fail "$name -- ...: the error does not say '$said': $(cat "$work/dashes.err")"
   [ -n "$operand" ] || continue
   # DATA_DIR's count and value (the last session's list: a missing or empty DATA_DIR, or a file,
   # ran the lesson up to the first file it read, exit 1).

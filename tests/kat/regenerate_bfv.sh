@@ -12,9 +12,12 @@
 # GENERATE_BFV_KAT_HOOKS: the generator with its test hook (CRYPTONETS_TEST_SIGNAL_IN_KAT) compiled in
 set -uo pipefail
 
-generator=$1
-kat=$2
-hooks=$3
+# Made absolute first: the signal checks run from a directory of their own (a relative
+# DATA_KAT_DIR or program named nothing there).
+absolute() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s/%s\n' "$PWD" "$1" ;; esac; }
+generator=$(absolute "$1")
+kat=$(absolute "$2")
+hooks=$(absolute "$3")
 # shellcheck source=tests/support.sh
 . "$(dirname "$0")/../support.sh"
 
@@ -70,8 +73,6 @@ leftover=$(find "$work" -name '*.tmp-*')
 # in generate_bfv_kat-hooks only) raises it once the first vector is written. env --default-signal: a signal ignored by whoever
 # started the test (nohup: SIGHUP; a shell's background job: SIGINT) stays ignored in the
 # generator, as it should, so the raise would do nothing there.
-case $generator in /*) ;; *) generator=$PWD/$generator ;; esac  # run from $work/signals below
-case $hooks in /*) ;; *) hooks=$PWD/$hooks ;; esac
 mkdir "$work/signals" && cd "$work/signals" || exit 1
 for signal in INT:130 TERM:143 HUP:129 PIPE:141; do
   expect "${signal#*:}" "generate_bfv_kat: stopped by SIG${signal%:*}; no vector was written" new -- \

@@ -426,6 +426,26 @@ def tests(work):
           "client infer of a scores file: exit %d: %s" % (code, out))
     check(not any(alice in open(os.path.join(server.state, f), "rb").read().decode(
         errors="replace") for f in server.files()), "the token is stored in the state directory")
+    # Its --out cannot be written at the end (the rename into place fails, open_fault: EIO): the
+    # error says the job is kept on the server and how to fetch it (it said only "cannot write").
+    with open("out-fault", "w") as fault:
+        fault.write("EIO rename unwritable.scores\n")
+    p = subprocess.run([EXE, "client", "infer", "--server", server.url, "--keys", "alice", "--in",
+                        "alice.ct", "--out", "unwritable.scores", "--token-file", "alice.token"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       env=dict(ENV, LD_PRELOAD=OPEN_FAULT,
+                                CRYPTONETS_TEST_OPEN_FAULT=os.path.abspath("out-fault"),
+                                ASAN_OPTIONS=ENV.get("ASAN_OPTIONS", "") +
+                                ":verify_asan_link_order=0"))
+    os.remove("out-fault")
+    kept = re.search(r"job ([0-9a-f]{32}) is kept on the server: cryptonets client fetch "
+                     r"--server \S+ --token-file FILE --job \1 --out FILE", p.stdout)
+    check(p.returncode == 1 and "cannot write 'unwritable.scores'" in p.stdout and kept
+          and any(f.startswith("jobs/%s/" % kept.group(1)) for f in server.files()),
+          "client infer whose --out cannot be written: exit %d: %s" % (p.returncode, p.stdout))
+    if kept:
+        run("client", "delete", "--server", server.url, "--token-file", "alice.token", "--job",
+            kept.group(1))
 
     # ---- Modes 0700 / 0600 in the state directory whatever the umask (a trial: under umask 0777
     # serve left its new state directory d--------- and could not open it to lock it; its
@@ -744,6 +764,11 @@ def tests(work):
                               "trailing bytes" if what.startswith("a secret key after") else
                               "is a secret key, expected", "POST", query, body=b"".join(parts))
         check("the server never holds the secret key" in text, "%s: %s" % (what, text))
+    # Under a ciphertext header, as a job: 422 too (it was 400, as damage).
+    text = expect_refusal(server, "secret key records as a job", 422,
+                          "is a secret key, expected a ciphertext batch", "POST", "/v1/jobs",
+                          body=batch[:160] + secret_records, token=alice)
+    check("the server never holds the secret key" in text, "secret key records as a job: " + text)
     query, body = keyset_body("alice", ["params", "evaluation.key", "public.key"])
     expect_refusal(server, "wrong part sizes", 400, "add up to", "POST",
                    query.replace("public=", "public=1"), body=body)
@@ -831,6 +856,21 @@ time.sleep(60)
     check(code == 1 and "507" in out and "maximum of 1 key sets" in out
           and "a key set unused for 90 days is deleted" in out,
           "a registration beyond --max-key-sets: exit %d: %s" % (code, out))
+    # With "Expect: 100-continue" (curl's, over 1 MiB) the 507 comes instead of the 100 (the 100
+    # came, and the body was sent only to be refused).
+    connection = socket.create_connection(("127.0.0.1", capped.port), timeout=10)
+    try:
+        connection.sendall(
+            b"POST /v1/keysets?params=1&evaluation=1&public=1 HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/octet-stream\r\nContent-Length: 3\r\n"
+            b"Expect: 100-continue\r\n\r\n")
+        first = connection.recv(4096)
+    except OSError as e:
+        first = repr(e).encode()
+    finally:
+        connection.close()
+    check(first.startswith(b"HTTP/1.1 507 ") and b"maximum of 1 key sets" in first,
+          "a registration with Expect: 100-continue beyond --max-key-sets: %r" % first[:200])
     no_stray_files(capped, before, "a registration refused by --max-key-sets")
     check(capped.terminate() == 0, "the capped server did not stop cleanly")
 

@@ -238,13 +238,8 @@ void save_key_directory(const KeyDirectory& files, const encoding::BasicCrtKeys<
 template <class Scheme = yashe::Scheme>
 encoding::BasicEncryptionKeys<Scheme> load_encryption_keys(const std::string& parameters,
                                                            const std::string& public_keys);
-// What load_server_keys throws for secret key records inside a key file (under its header, or
-// appended after its records): the same refusal as a secret key file's, told apart from damage
-// so that the service answers both alike (422, service/server.hpp).
-class SecretKeyRecordsError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+// SecretKeyRecordsError (serialize.hpp): what load_server_keys throws for secret key records
+// inside a key file (under its header, or appended after its records).
 // What the server holds: the parameter set, the evaluation keys and the public keys. A secret key
 // file given for any of them is refused by name ("the server never holds the secret key"),
 // before anything is loaded, whatever its scheme; so are secret key records under the header of

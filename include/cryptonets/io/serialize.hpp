@@ -52,6 +52,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,14 @@
 #include "cryptonets/yashe/types.hpp"
 
 namespace cryptonets {
+
+// A secret key's records where another kind was expected (a record read as a ciphertext batch or
+// a key, or under a key file's header, or after its records): the same refusal as a secret key
+// file's, told apart from damage so that the service answers all alike (422, server.hpp).
+class SecretKeyRecordsError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 inline constexpr uint16_t kSerializationVersion = 3;
 inline constexpr size_t kSerializationHeaderBytes = 32;
