@@ -87,7 +87,11 @@ case "$(basename "$0")" in
     done
     case "$command" in
       --activation | --fine-tune) echo "float model of: $(basename "$0") $all" >"$out" ;;  # train
-      mnist)
+      mnist)  # as the real one, --preset with --scheme bfv is a usage error
+        if [[ " $all " == *" --scheme bfv "* && " $all " == *" --preset "* ]]; then
+          echo "cryptonets mnist: --preset is for --scheme yashe; BFV has one parameter set" >&2
+          exit 2
+        fi
         printf '%s\n' "preset,n,log2_q,moduli,threads,images,batch,stage,layer,modulus,seconds" \
           "default,8192,385.0,2,$threads,1,0,encode+encrypt,,1,0.5" \
           "default,8192,385.0,2,$threads,1,0,conv,1,1,0.25" >"$csv" ;;
