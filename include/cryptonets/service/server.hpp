@@ -95,12 +95,13 @@
 // --max-key-set-loads, the 400s of a /v1/keysets query) leaves it unread; an upload sent with
 // "Expect: 100-continue" (curl's, over 1 MiB) that is refused from its headers (411, 413, 415, 401
 // or 410 for a job's token, 507 for no room, a registration's 507 of --max-key-sets and 503 of
-// --max-key-set-loads) is answered instead of the 100, so its client never sends the body. A client that sends its whole body before reading any answer,
-// without that header (Python's http.client, curl -H 'Expect:'), gets such an early refusal too:
-// after answering, the server reads and drops what is left of a body of up to 64 MiB (for 10 s at
-// most, and at most --read-timeout) before it closes the connection, which closing with the body
-// unread reset, the answer lost; a larger body may still lose it so. Each connection carries one
-// request and closes after the answer (Connection: close): one log line per request.
+// --max-key-set-loads) is answered instead of the 100, so its client never sends the body. A client
+// that sends its whole body before reading any answer, without that header (Python's http.client,
+// curl -H 'Expect:'), gets such an early refusal too: after answering, the server reads and drops
+// what is left of a body of up to 64 MiB (for 10 s at most, and at most --read-timeout) before it
+// closes the connection, which closing with the body unread reset, the answer lost; a larger body
+// may still lose it so. Each connection carries one request and closes after the answer
+// (Connection: close): one log line per request.
 //
 // State directory: cryptonets-state (a marker: "cryptonets service state directory, format 1",
 // written at first use; a --state-dir that exists and is neither empty, nor marked, nor holding
