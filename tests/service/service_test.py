@@ -864,9 +864,14 @@ time.sleep(60)
             b"POST /v1/keysets?params=1&evaluation=1&public=1 HTTP/1.1\r\nHost: x\r\n"
             b"Content-Type: application/octet-stream\r\nContent-Length: 3\r\n"
             b"Expect: 100-continue\r\n\r\n")
-        first = connection.recv(4096)
+        first = b""
+        while True:  # the head and the body may come in separate segments: read to the close
+            chunk = connection.recv(4096)
+            if not chunk:
+                break
+            first += chunk
     except OSError as e:
-        first = repr(e).encode()
+        first += repr(e).encode()
     finally:
         connection.close()
     check(first.startswith(b"HTTP/1.1 507 ") and b"maximum of 1 key sets" in first,
@@ -3362,6 +3367,23 @@ def self_signed_certificate(stem):
                         "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
 
 
+def start_drip(connections, byte):
+    """A thread sending `byte` on each connection every 0.5 s until the returned event is set
+    (a connection the server closed is skipped): a client that sends a byte at a time."""
+    done = threading.Event()
+
+    def drip():
+        while not done.wait(0.5):
+            for connection in connections:
+                try:
+                    connection.sendall(byte)
+                except OSError:
+                    pass
+    dripper = threading.Thread(target=drip)
+    dripper.start()
+    return done, dripper
+
+
 def slow_heads_bounded():
     """A request's head (request line and headers) must be in within --read-timeout of its
     connection's acceptance, and its first byte within 5 s of it, not of when an HTTP thread took
@@ -3374,17 +3396,7 @@ def slow_heads_bounded():
                 for _ in range(2)]
     for connection in dripping:
         connection.sendall(b"GET /v1/queue HTTP/1.1\r\nHost: t\r\n")
-    done = threading.Event()
-
-    def drip():
-        while not done.wait(0.5):
-            for connection in dripping:
-                try:
-                    connection.sendall(b"X")
-                except OSError:
-                    pass
-    dripper = threading.Thread(target=drip)
-    dripper.start()
+    done, dripper = start_drip(dripping, b"X")
     began = time.time()
     try:
         time.sleep(0.3)  # both taken by the 2 threads
@@ -3586,16 +3598,7 @@ def tls_handshake_bounded():
                           "--http-threads", "1", "--read-timeout", "2")
     dripping = socket.create_connection(("127.0.0.1", server.port), timeout=20)
     dripping.sendall(b"\x16\x03\x01\x02\x00")  # a handshake record of 512 bytes, to come
-    done = threading.Event()
-
-    def drip():
-        while not done.wait(0.5):
-            try:
-                dripping.sendall(b"\x01")
-            except OSError:
-                return
-    dripper = threading.Thread(target=drip)
-    dripper.start()
+    done, dripper = start_drip([dripping], b"\x01")
     began = time.time()
     try:
         time.sleep(0.3)  # taken by the only thread
