@@ -432,7 +432,7 @@ TEST_CASE("inspect_key_set inspects every file of a key directory and judges the
   CHECK(field("other files").starts_with("bfv-ciphertexts.ct, bfv-evaluation.key"));
   const std::string text = format_key_set_inspection(dir.path.string(), set);
   CHECK(text.find("file: " + dir.file("secret.key") + "\nkind: secret keys") != std::string::npos);
-  CHECK(text.ends_with("key set verdict: intact (4 file(s), 12 checksum(s) verified)\n"));
+  CHECK(text.ends_with("key set verdict: intact (4 files, 12 checksums verified)\n"));
   // A parameter set's record goes on over indented lines, not one line with a literal "\n" (a
   // trial: escaping every line escaped the report's own newlines too).
   CHECK(text.find(", checksum ok\n    n = ") != std::string::npos);
@@ -550,10 +550,10 @@ TEST_CASE("inspect prints every name on one printable line") {
   FileInspection report;
   report.kind = "secret keys";
   report.problems.push_back("'x\nverdict: intact' holds secret keys");
-  const std::string text = format_inspection("x\nverdict: intact (3 checksum(s) verified)", report);
+  const std::string text = format_inspection("x\nverdict: intact (3 checksums verified)", report);
   CHECK(text.find("\nverdict: intact") == std::string::npos);
   CHECK(
-      text.starts_with("file: x\\nverdict: intact (3 checksum(s) verified)\nkind: secret keys\n"));
+      text.starts_with("file: x\\nverdict: intact (3 checksums verified)\nkind: secret keys\n"));
   CHECK(text.find("PROBLEM: 'x\\nverdict: intact' holds secret keys\n") != std::string::npos);
 }
 
@@ -937,7 +937,7 @@ TEST_CASE(
   CHECK_FALSE(below.intact());
   CHECK(has_problem_starting(below.problems, "sub/deeper/old.key: secret keys inside: EXPOSED: "));
   CHECK(field_of(below.fields, "other files") ==
-        "sub/ (a directory: 2 file(s) in it searched), sub/deeper/old.key (EXPOSED: secret keys) "
+        "sub/ (a directory: 2 files in it searched), sub/deeper/old.key (EXPOSED: secret keys) "
         "(not part of a key set; searched for secret keys only)");
   CHECK(field_of(below.fields, "links to directories").starts_with("sub/up (not followed"));
   fs::remove(nested + "/sub/deeper/old.key");

@@ -732,21 +732,27 @@ void report_floor_not_reached(const std::vector<QuantisationResult>& sweep, doub
     ++measured;
     if (!best || r.test.correct > best->test.correct) best = &r;
   }
-  std::string found =
-      best ? "the best found is " + percent(best->test.accuracy()) + " (" + best->choice.label() +
-                 ", of " + std::to_string(measured) + " grid point(s) measured)"
-           : "none of the " + std::to_string(sweep.size()) + " grid point(s) could be measured";
+  std::string found;
+  if (best) {
+    found = "the best found is " + percent(best->test.accuracy()) + " (" + best->choice.label() +
+            ", of " + counted(measured, "grid point", "grid points") + " measured)";
+  } else {
+    found = sweep.size() == 1
+                ? "the 1 grid point could not be measured"
+                : "none of the " + std::to_string(sweep.size()) + " grid points could be measured";
+  }
   for (const auto& [why, labels] : failed) {
-    found += "; " + std::to_string(labels.size()) + " point(s) " + why + " (";
+    found += "; " + counted(labels.size(), "point", "points") + " " + why + " (";
     constexpr size_t kLabelsShown = 3;
     for (size_t k = 0; k < std::min(labels.size(), kLabelsShown); ++k)
       found += (k ? ", " : "") + labels[k];
     found += labels.size() > kLabelsShown ? ", …)" : ")";
   }
   if (more_moduli > 0) {
-    found += "; " + std::to_string(more_moduli) + " point(s) need more than " +
-             std::to_string(line.grid.max_moduli) +
-             " plaintext moduli (--max-moduli) and were not measured";
+    found += "; " + counted(more_moduli, "point needs", "points need") + " more than " +
+             counted(line.grid.max_moduli, "plaintext modulus", "plaintext moduli") +
+             (more_moduli == 1 ? " (--max-moduli) and was not measured"
+                               : " (--max-moduli) and were not measured");
   }
   // Only the advice that can help: raising --max-moduli where points were skipped for it, smaller
   // scales where points were not representable.

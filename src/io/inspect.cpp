@@ -27,6 +27,7 @@
 #include <type_traits>
 #include <variant>
 
+#include "cryptonets/arith/format.hpp"
 #include "cryptonets/bfv/context.hpp"
 #include "cryptonets/bfv/parameters.hpp"
 #include "cryptonets/bfv/security.hpp"
@@ -1783,17 +1784,18 @@ void inspect_scores_csv(const std::string& path, uint64_t size, FileInspection& 
     }
   }
   // Each summing-up line stands for that many problems (found by a trial: 199,999 repeated
-  // images gave the verdict "(21 problem(s))").
+  // images gave the verdict "(21 problems)").
   if (row_problems > kRowProblemsNamed) {
-    report.add_summed_up(row_problems - kRowProblemsNamed,
-                         std::to_string(row_problems - kRowProblemsNamed) +
-                             " more problem(s) in the rows (the first " +
-                             std::to_string(kRowProblemsNamed) + " are named)");
+    report.add_summed_up(
+        row_problems - kRowProblemsNamed,
+        counted(row_problems - kRowProblemsNamed, "more problem", "more problems") +
+            " in the rows (the first " + std::to_string(kRowProblemsNamed) + " are named)");
   }
   if (wrong > kRowsNamed) {
-    report.add_summed_up(wrong - kRowsNamed,
-                         std::to_string(wrong - kRowsNamed) +
-                             " more row(s) whose predicted label is not their largest score");
+    report.add_summed_up(
+        wrong - kRowsNamed,
+        counted(wrong - kRowsNamed, "more row whose predicted label is not its largest score",
+                "more rows whose predicted label is not their largest score"));
   }
   // decrypt writes one row per image of the file, images first, first + 1, ... in order: a
   // missing row (found by a trial: a deleted row, or the header alone, was judged intact) is
@@ -2284,17 +2286,17 @@ std::string format_inspection(const std::string& path, const FileInspection& ins
   for (const std::string& gap : inspection.unchecked)
     text += "NOT CHECKED: " + line(gap);
   if (inspection.intact()) {
-    text += "verdict: intact (" + std::to_string(inspection.checksums_verified) +
-            " checksum(s) verified)\n";
+    text += "verdict: intact (" + counted(inspection.checksums_verified, "checksum", "checksums") +
+            " verified)\n";
   } else if (inspection.problems.empty()) {
     text += "verdict: NOT VERIFIED (no problem found in what was checked, " +
-            std::to_string(inspection.checksums_verified) + " checksum(s) verified; " +
-            std::to_string(inspection.unchecked.size()) + " thing(s) NOT CHECKED)\n";
+            counted(inspection.checksums_verified, "checksum", "checksums") + " verified; " +
+            counted(inspection.unchecked.size(), "thing", "things") + " NOT CHECKED)\n";
   } else {
     for (const std::string& problem : inspection.problems)
       text += "PROBLEM: " + line(problem);
-    text += "verdict: DAMAGED or inconsistent (" + std::to_string(inspection.problem_count()) +
-            " problem(s))\n";
+    text += "verdict: DAMAGED or inconsistent (" +
+            counted(inspection.problem_count(), "problem", "problems") + ")\n";
   }
   return text;
 }
@@ -2549,8 +2551,8 @@ KeySetInspection inspect_key_set(const std::string& directory, const std::string
       const size_t found_before = search.found.size(), files_before = search.files;
       const EntryKind kind = search_entry(root, name, 0, search);
       if (kind == EntryKind::kDirectory) {
-        list += "/ (a directory: " + std::to_string(search.files - files_before) +
-                " file(s) in it searched)";
+        list += "/ (a directory: " + counted(search.files - files_before, "file", "files") +
+                " in it searched)";
       } else if (kind == EntryKind::kOther) {
         // A FIFO, socket, device or dangling link: nothing to read (a trial saw them listed as
         // "searched for secret keys" below).
@@ -2659,11 +2661,11 @@ std::string format_key_set_inspection(const std::string& directory,
     else if (member.inspection->intact())
       text += "intact\n";
     else if (member.inspection->problems.empty())
-      text += "NOT VERIFIED (" + std::to_string(member.inspection->unchecked.size()) +
-              " thing(s) NOT CHECKED)\n";
+      text += "NOT VERIFIED (" + counted(member.inspection->unchecked.size(), "thing", "things") +
+              " NOT CHECKED)\n";
     else
       text += member_state(member.inspection->problems) + " (" +
-              std::to_string(member.inspection->problem_count()) + " problem(s))\n";
+              counted(member.inspection->problem_count(), "problem", "problems") + ")\n";
   }
   for (const std::string& gap : inspection.unchecked)
     text += "NOT CHECKED: " + line(gap);
@@ -2671,18 +2673,18 @@ std::string format_key_set_inspection(const std::string& directory,
   for (const KeySetInspection::Member& member : inspection.members)
     files += member.present;
   if (inspection.intact()) {
-    text += "key set verdict: intact (" + std::to_string(files) + " file(s), " +
-            std::to_string(inspection.checksums_verified) + " checksum(s) verified)\n";
+    text += "key set verdict: intact (" + counted(files, "file", "files") + ", " +
+            counted(inspection.checksums_verified, "checksum", "checksums") + " verified)\n";
   } else if (inspection.problems.empty()) {
     text += "key set verdict: NOT VERIFIED (no problem found in what was checked, " +
-            std::to_string(files) + " file(s), " + std::to_string(inspection.checksums_verified) +
-            " checksum(s) verified; " + std::to_string(inspection.unchecked.size()) +
-            " thing(s) NOT CHECKED)\n";
+            counted(files, "file", "files") + ", " +
+            counted(inspection.checksums_verified, "checksum", "checksums") + " verified; " +
+            counted(inspection.unchecked.size(), "thing", "things") + " NOT CHECKED)\n";
   } else {
     for (const std::string& problem : inspection.problems)
       text += "PROBLEM: " + line(problem);
     text += "key set verdict: DAMAGED or inconsistent (" +
-            std::to_string(inspection.problems.size()) + " problem(s))\n";
+            counted(inspection.problems.size(), "problem", "problems") + ")\n";
   }
   return text;
 }

@@ -56,7 +56,7 @@ key_set=0x$(le64 keys/public.key 16)
 inspect_expect 0 keys/params "kind: a parameter set" "format version: 6" "scheme: YASHE'" \
   "parameter set fingerprint: $fingerprint" "key set id: $key_set" "plaintext moduli: 2" \
   "n = 64, q = 7 primes" "security: NOT ESTABLISHED" \
-  "recomputed from the records: matches" "verdict: intact (3 checksum(s) verified)"
+  "recomputed from the records: matches" "verdict: intact (3 checksums verified)"
 # The parameters go on over indented lines, not one line with a literal '\n' (a trial).
 grep -qE '^    n = 64, q = 7 primes' out.txt || fail "inspect keys/params: no indented 'n = 64' line"
 grep -qF '\n' out.txt && fail "inspect keys/params: a literal \\n: $(grep -F '\n' out.txt)"
@@ -81,7 +81,7 @@ rm -f primes41.params
 inspect_expect 0 keys/public.key "kind: public keys" "key set id: $key_set" \
   "ring degree: n = 64 (from 'keys/params', its fingerprint matches)" "security: NOT ESTABLISHED" \
   "key set id recomputed from the records: matches" "record 2 (modulus 2): public key" \
-  "verdict: intact (3 checksum(s)"
+  "verdict: intact (3 checksums"
 inspect_expect 0 keys/evaluation.key "kind: evaluation keys" "7 key-switching digits" \
   "ring degree: n = 64" "security: NOT ESTABLISHED" \
   "key set id: $key_set" "verdict: intact (3"
@@ -103,14 +103,14 @@ inspect_expect 0 images.ct "kind: ciphertexts" "images: 70 (from image 2)" \
   "record 4 (batch 2, modulus 2): ciphertext batch" "784 ciphertexts" "(degree 1: 784)" \
   "bound to this file at position 4 of 4, binding ok" "answers file id: 0 (encrypted images)" \
   "as the commands load it: read (every field and residue checked)" \
-  "verdict: intact (9 checksum(s) verified)"
+  "verdict: intact (9 checksums verified)"
 options=()
 # A ciphertext file holds no parameters: without a params file beside it, inspect says how to get
 # n, and that its ciphertexts were not checked (NOT VERIFIED, exit 1); with --params (before or
 # after FILE) it shows n and the security line, as for params itself.
 inspect_expect 1 images.ct "ring degree: not stored in this file" \
   "NOT CHECKED: ciphertexts: no parameter set to read the ciphertexts with" \
-  "verdict: NOT VERIFIED (no problem found in what was checked, 9 checksum(s) verified"
+  "verdict: NOT VERIFIED (no problem found in what was checked, 9 checksums verified"
 for order in before after; do
   if [ $order = before ]; then
     "$exe" inspect --params keys/params images.ct >out.txt 2>&1
@@ -231,7 +231,7 @@ awk -F, -v OFS=, 'NR == 3 || NR == 6 { $3 = ($3 + 1) % 10 }
 row2=$(sed -n 3p edited.csv | cut -d, -f1,3)
 inspect_expect 1 edited.csv "PROBLEM: row 2 (image ${row2%,*}): predicted ${row2#*,}, but its largest score is score_" \
   "PROBLEM: row 5 (image" "predicted = largest score: NOT in 2 of 70 rows checked" \
-  "verdict: DAMAGED or inconsistent (2 problem(s))"
+  "verdict: DAMAGED or inconsistent (2 problems)"
 awk -F, -v OFS=, 'NR == 2 { $4 = "x" } { print }' scores.csv >bad-score.csv
 inspect_expect 1 bad-score.csv "PROBLEM: row 1 (image 2): score_0 'x' is not an integer"
 # Every cell as decrypt writes it, checked alike (a trial: predicted "07" passed while "+2" and
@@ -252,7 +252,7 @@ for big in 18446744073709551616 18446744073709551615 999999999999999999999999; d
   awk -F, -v OFS=, -v big="$big" 'NR == 2 { $1 = big } { print }' scores.csv >bad-score.csv
   inspect_expect 1 bad-score.csv \
     "PROBLEM: row 1 (line 2): image $big is out of range: an image index is at most 18446744073709551614" \
-    "verdict: DAMAGED or inconsistent (1 problem(s))"
+    "verdict: DAMAGED or inconsistent (1 problem)"
   grep -q "is missing" out.txt && fail "inspect: image $big: $(grep 'is missing' out.txt)"
 done
 awk -F, -v OFS=, 'NR == 71 { $1 = "18446744073709551615" } { print }' scores.csv >bad-score.csv
@@ -262,7 +262,7 @@ grep -q "is missing" out.txt && fail "inspect: image 2^64 - 1 on the last row: $
 # trial: a deleted row, and the header alone, were judged intact).
 sed 3d scores.csv >bad-score.csv  # row 2: image 3
 inspect_expect 1 bad-score.csv "PROBLEM: image 3 is missing: the rows hold images 2 to 71" \
-  "verdict: DAMAGED or inconsistent (1 problem(s))"
+  "verdict: DAMAGED or inconsistent (1 problem)"
 sed '$d' scores.csv | sed 2d >bad-score.csv  # the first and last rows: images 3 to 70 intact
 inspect_expect 0 bad-score.csv "images: 68" "verdict: intact"
 head -1 scores.csv >bad-score.csv
@@ -272,7 +272,7 @@ inspect_expect 1 bad-score.csv "PROBLEM: no rows: decrypt --scores writes one ro
 # named and the line that sums up the rest).
 awk -F, -v OFS=, 'NR > 1 { $1 = 2 } { print }' scores.csv >bad-score.csv
 inspect_expect 1 bad-score.csv "PROBLEM: row 21 (image 2): image 2 appears twice" \
-  "PROBLEM: 49 more problem(s) in the rows (the first 20 are named)" "verdict: DAMAGED or inconsistent (69 problem(s))"
+  "PROBLEM: 49 more problems in the rows (the first 20 are named)" "verdict: DAMAGED or inconsistent (69 problems)"
 grep -qF "PROBLEM: row 22 (image 2)" out.txt && fail "inspect bad-score.csv: more than 20 row problems named"
 awk 'NR == 3 { held = $0; next } { print } NR == 4 { print held }' scores.csv >bad-score.csv
 inspect_expect 1 bad-score.csv "PROBLEM: row 2 (image 4): out of order after image 2"
@@ -325,7 +325,7 @@ public_size=$(stat -c %s keys/public.key)
 cat keys/public.key keys/secret.key >leaky.key
 inspect_expect 1 leaky.key "PROBLEM: trailing bytes: $secret_size bytes after the last record" \
   "PROBLEM: secret keys appended: EXPOSED: the $secret_size bytes after the last record hold a protocol file of secret keys (\"CNPF\", kind 'S') of YASHE' from byte $public_size" \
-  "cut the file at byte $public_size" "verdict: DAMAGED or inconsistent (2 problem(s))"
+  "cut the file at byte $public_size" "verdict: DAMAGED or inconsistent (2 problems)"
 { cat images.ct; printf 'junk'; tail -c +$((header + 1)) keys/secret.key; } >leaky.ct
 inspect_expect 1 leaky.ct "PROBLEM: secret keys appended: EXPOSED: " \
   "hold a secret key record (\"CNET\", kind 'S') of YASHE' from byte $(($(stat -c %s images.ct) + 4))"
@@ -333,7 +333,7 @@ cat scores.ct keys/public.key >trailing.ct
 inspect_expect 1 trailing.ct "PROBLEM: trailing bytes: $public_size bytes after the last record"
 grep -q "secret keys appended" out.txt && fail "inspect trailing.ct: public keys taken for secret keys"
 mkdir leaky-set && cp -p keys/* leaky-set/ && cat keys/secret.key >>leaky-set/public.key
-inspect_expect 1 leaky-set "public.key: DAMAGED and EXPOSED (secret keys appended) (2 problem(s))" \
+inspect_expect 1 leaky-set "public.key: DAMAGED and EXPOSED (secret keys appended) (2 problems)" \
   "PROBLEM: public.key: secret keys appended: EXPOSED: " "key set verdict: DAMAGED or inconsistent"
 # A secret key anywhere in a file that is given away, not only after its last complete record
 # (found by a trial: inside a truncated or spliced public file it was not flagged): EXPOSED, with
@@ -351,7 +351,7 @@ inspect_expect 1 spliced.ct \
 { printf 'junk'; cat keys/secret.key; } >junk-secret.bin
 inspect_expect 1 junk-secret.bin "PROBLEM: not readable: file 'junk-secret.bin': not a cryptonets file" \
   "PROBLEM: secret keys inside: EXPOSED: a protocol file of secret keys (\"CNPF\", kind 'S') of YASHE' lies at byte 4" \
-  "verdict: DAMAGED or inconsistent (2 problem(s))"
+  "verdict: DAMAGED or inconsistent (2 problems)"
 { head -c 4 keys/public.key; printf 'X'; tail -c +6 keys/public.key; cat keys/secret.key; } >unknown-kind.key
 inspect_expect 1 unknown-kind.key "PROBLEM: not readable: file 'unknown-kind.key': a CNPF protocol file of unknown kind" \
   "PROBLEM: secret keys inside: EXPOSED: a protocol file of secret keys (\"CNPF\", kind 'S') of YASHE' lies at byte $public_size"
@@ -403,18 +403,18 @@ for file in public.key evaluation.key secret.key; do
 done
 inspect_expect 1 mixed/params "PROBLEM: key set: 'mixed/params' (YASHE', parameter set $fingerprint, key set" \
   "and the 3 key files beside it (public.key, evaluation.key, secret.key: YASHE', parameter set $fingerprint, key set $key_set), which agree with each other, do not belong together: this parameter set is the odd one" \
-  "verdict: DAMAGED or inconsistent (1 problem(s))"
+  "verdict: DAMAGED or inconsistent (1 problem)"
 # A key file replaced by one of another key set (or damaged) is that file's problem, named once
 # under it; the intact params beside it only notes it (found by a review: the params was reported
 # DAMAGED or MISMATCHED with the key file's problem, which the set's report then repeated).
 mkdir replaced && cp -p keys/* replaced/ && cp other/public.key replaced/
 inspect_expect 1 replaced/public.key "PROBLEM: key set: 'replaced/params' (key set $key_set) and 'replaced/public.key' (key set" \
-  "verdict: DAMAGED or inconsistent (1 problem(s))"
+  "verdict: DAMAGED or inconsistent (1 problem)"
 inspect_expect 0 replaced/params "beside it: key set: 'replaced/public.key' is of key set" \
   "(a problem of that file, not of this one)" "verdict: intact"
-inspect_expect 1 replaced "public.key: MISMATCHED (1 problem(s))" "params: intact" \
+inspect_expect 1 replaced "public.key: MISMATCHED (1 problem)" "params: intact" \
   "evaluation.key: intact" "secret.key: intact" "usable for: decrypt (params, secret.key)" \
-  "key set verdict: DAMAGED or inconsistent (1 problem(s))"
+  "key set verdict: DAMAGED or inconsistent (1 problem)"
 [ "$(grep -c "do not belong together" out.txt)" -eq 2 ] ||
   fail "inspect replaced: the problem is not named once in public.key's report and once in the set's: $(grep "do not belong" out.txt)"
 grep -q "^PROBLEM: params" out.txt && fail "inspect replaced: a problem under params: $(grep "^PROBLEM: params" out.txt)"
@@ -474,22 +474,22 @@ inspect_expect 0 keys "file: keys/params" "file: keys/public.key" "file: keys/ev
   "present: params, public.key, evaluation.key, secret.key, model.profile" "missing: none" \
   "secret key: present, mode 0600 (its owner only)" \
   "usable for: encrypt (params, public.key); infer (params, evaluation.key, public.key); decrypt (params, secret.key)" \
-  "key set verdict: intact (5 file(s), 12 checksum(s) verified)"
+  "key set verdict: intact (5 files, 12 checksums verified)"
 inspect_expect 0 keys/ "file: keys/params" "key set verdict: intact"
 inspect_expect 0 server "missing: secret.key, model.profile" "secret key: absent" \
   "usable for: encrypt (params, public.key); infer (params, evaluation.key, public.key)" \
-  "key set verdict: intact (3 file(s), 9 checksum(s) verified)"
+  "key set verdict: intact (3 files, 9 checksums verified)"
 inspect_expect 1 swapped "public.key: MISMATCHED" "evaluation.key: MISMATCHED" "secret.key: intact" \
   "params: intact" "PROBLEM: public.key: role: 'swapped/public.key' holds evaluation keys" \
-  "usable for: decrypt (params, secret.key)" "key set verdict: DAMAGED or inconsistent (2 problem(s))"
+  "usable for: decrypt (params, secret.key)" "key set verdict: DAMAGED or inconsistent (2 problems)"
 inspect_expect 1 schemes "params: MISMATCHED" "PROBLEM: params: key set: 'schemes/params' (BFV" \
   "public.key: NOT VERIFIED" "usable for: nothing"
-inspect_expect 1 mixed "params: MISMATCHED (1 problem(s))" "public.key: intact" \
-  "do not belong together" "usable for: nothing" "key set verdict: DAMAGED or inconsistent (1 problem(s))"
+inspect_expect 1 mixed "params: MISMATCHED (1 problem)" "public.key: intact" \
+  "do not belong together" "usable for: nothing" "key set verdict: DAMAGED or inconsistent (1 problem)"
 cp -rp keys loose && chmod 644 loose/secret.key
 inspect_expect 1 loose "secret key: present, mode 0644: ITS GROUP AND OTHERS MAY READ IT" \
   "PROBLEM: secret.key: mode 0644 lets others than its owner at the secret key" \
-  "secret.key: EXPOSED (mode) (1 problem(s))" "key set verdict: DAMAGED or inconsistent (1 problem(s))"
+  "secret.key: EXPOSED (mode) (1 problem)" "key set verdict: DAMAGED or inconsistent (1 problem)"
 # The secret key file on its own, under any name, is held to its mode too (inspect DIR only was).
 inspect_expect 1 loose/secret.key "mode: 0644" \
   "PROBLEM: mode 0644 lets others than its owner at the secret key" "verdict: DAMAGED"
@@ -501,7 +501,7 @@ inspect_expect 0 copied-secret "verdict: intact"
 options=()
 chmod 644 keys/public.key && inspect_expect 0 keys/public.key "mode: 0644" "verdict: intact"
 mkdir damaged-set && cp -p keys/* damaged-set/ && flip_byte damaged-set/evaluation.key 40
-inspect_expect 1 damaged-set "evaluation.key: DAMAGED (2 problem(s))" "params: intact" \
+inspect_expect 1 damaged-set "evaluation.key: DAMAGED (2 problems)" "params: intact" \
   "PROBLEM: evaluation.key: header: checksum mismatch" \
   "usable for: encrypt (params, public.key); decrypt (params, secret.key)"
 mkdir bad-profile && cp -p keys/* bad-profile/ && echo junk >bad-profile/model.profile
@@ -520,10 +520,10 @@ inspect_expect 0 bfv-keys "profile: 'bfv-keys/params' was made from its preset '
   "key set verdict: intact"
 mkdir other-sigma && cp -p keys/* other-sigma/ &&
   sed -i '/^preset default /s/sigma 3.2/sigma 3.3/' other-sigma/model.profile
-inspect_expect 1 other-sigma "model.profile: MISMATCHED (1 problem(s))" \
+inspect_expect 1 other-sigma "model.profile: MISMATCHED (1 problem)" \
   "PROBLEM: model.profile: does not fit the parameter set 'other-sigma/params' (encrypt and decrypt use this profile): the keys were not made from it: no YASHE' preset of it is their parameter set" \
   "the closest, 'default', differs: sigma 3.2, the preset's 3.3; parameter set fingerprint $fingerprint, the preset's 0x" \
-  "usable for: infer (params, evaluation.key, public.key)" "key set verdict: DAMAGED or inconsistent (1 problem(s))"
+  "usable for: infer (params, evaluation.key, public.key)" "key set verdict: DAMAGED or inconsistent (1 problem)"
 # The same problem in the profile's own report, within the set and alone.
 [ "$(grep -c "^PROBLEM: does not fit the parameter set 'other-sigma/params'" out.txt)" -eq 1 ] ||
   fail "inspect other-sigma: the profile's own report lacks its problem"
@@ -540,7 +540,7 @@ inspect_expect 1 bfv-profile "PROBLEM: model.profile: does not fit the parameter
 mkdir csv-profile && cp -p keys/* csv-profile/ && cp scores.csv csv-profile/model.profile
 inspect_expect 1 csv-profile \
   "PROBLEM: role: 'csv-profile/model.profile' holds decrypted scores (CSV from cryptonets decrypt --scores), but the model.profile of a key set holds a model profile" \
-  "model.profile: MISMATCHED (1 problem(s))" "key set verdict: DAMAGED or inconsistent (1 problem(s))"
+  "model.profile: MISMATCHED (1 problem)" "key set verdict: DAMAGED or inconsistent (1 problem)"
 [ "$(grep -c '^verdict: intact' out.txt)" -eq 4 ] ||
   fail "inspect csv-profile: model.profile's own report is intact: $(grep verdict out.txt)"
 inspect_expect 1 csv-profile/model.profile "PROBLEM: role: 'csv-profile/model.profile' holds decrypted scores"
@@ -550,19 +550,19 @@ inspect_expect 1 csv-profile/model.profile "PROBLEM: role: 'csv-profile/model.pr
 mkdir profile-params && cp -p keys/* profile-params/ && cp keys/model.profile profile-params/params
 inspect_expect 1 profile-params \
   "PROBLEM: params: role: 'profile-params/params' holds a model profile (text; the model without its weights), but the params of a key set holds a parameter set" \
-  "params: MISMATCHED (1 problem(s))" "public.key: NOT VERIFIED (1 thing(s) NOT CHECKED)" \
+  "params: MISMATCHED (1 problem)" "public.key: NOT VERIFIED (1 thing NOT CHECKED)" \
   "evaluation.key: NOT VERIFIED" "secret.key: NOT VERIFIED" \
   "NOT CHECKED: public.key: key material: no parameter set to read the key material with" \
-  "usable for: nothing" "key set verdict: DAMAGED or inconsistent (1 problem(s))"
+  "usable for: nothing" "key set verdict: DAMAGED or inconsistent (1 problem)"
 for foreign in scores.csv keys/model.profile "$data/model.txt" images.ct; do
   rm -rf foreign && mkdir foreign && cp -p keys/* foreign/ && cp "$foreign" foreign/public.key
   inspect_expect 1 foreign "PROBLEM: public.key: role: 'foreign/public.key' holds" \
-    "public.key: MISMATCHED (1 problem(s))" "params: intact" "evaluation.key: intact" \
-    "usable for: decrypt (params, secret.key)" "key set verdict: DAMAGED or inconsistent (1 problem(s))"
+    "public.key: MISMATCHED (1 problem)" "params: intact" "evaluation.key: intact" \
+    "usable for: decrypt (params, secret.key)" "key set verdict: DAMAGED or inconsistent (1 problem)"
 done
 rm -rf foreign && mkdir foreign && cp -p keys/* foreign/ && cp scores.csv foreign/evaluation.key
-inspect_expect 1 foreign "evaluation.key: MISMATCHED (1 problem(s))" "params: intact" \
-  "public.key: intact" "key set verdict: DAMAGED or inconsistent (1 problem(s))"
+inspect_expect 1 foreign "evaluation.key: MISMATCHED (1 problem)" "params: intact" \
+  "public.key: intact" "key set verdict: DAMAGED or inconsistent (1 problem)"
 mkdir no-params && cp keys/public.key no-params/
 inspect_expect 1 no-params "missing: params, evaluation.key" "PROBLEM: params: missing"
 "$exe" inspect keys --params keys/params >out.txt 2>&1
@@ -669,10 +669,10 @@ mkdir -p nested/sub/deeper && cp -p keys/* nested/ && cp -p keys/secret.key nest
   echo notes >nested/sub/notes.txt && ln -s .. nested/sub/loop
 inspect_expect 1 nested \
   "PROBLEM: sub/deeper/secret.key: secret keys inside: EXPOSED: a protocol file of secret keys" \
-  "other files: sub/ (a directory: 2 file(s) in it searched), sub/deeper/secret.key (EXPOSED: secret keys)" \
-  "links to directories: sub/loop (not followed" "key set verdict: DAMAGED or inconsistent (1 problem(s))"
+  "other files: sub/ (a directory: 2 files in it searched), sub/deeper/secret.key (EXPOSED: secret keys)" \
+  "links to directories: sub/loop (not followed" "key set verdict: DAMAGED or inconsistent (1 problem)"
 rm nested/sub/deeper/secret.key
-inspect_expect 0 nested "other files: sub/ (a directory: 1 file(s) in it searched)" "key set verdict: intact"
+inspect_expect 0 nested "other files: sub/ (a directory: 1 file in it searched)" "key set verdict: intact"
 # A FIFO and a dangling link beside the keys are said to be not read (a trial saw them listed as
 # "searched for secret keys").
 mkfifo nested/pipe && ln -s nowhere nested/dangling
@@ -728,7 +728,7 @@ rm -f endless.profile
 # (4) With such a profile in a key directory, the params were blamed for the profile's error
 # ("'DIR/params' cannot be read: profile 'DIR/model.profile' ..."): junk after 'end' here.
 mkdir junk-profile-set && cp -p keys/* junk-profile-set/ && echo junk >>junk-profile-set/model.profile
-inspect_expect 1 junk-profile-set "params: intact" "model.profile: DAMAGED (1 problem(s))" \
+inspect_expect 1 junk-profile-set "params: intact" "model.profile: DAMAGED (1 problem)" \
   "PROBLEM: model.profile: trailing bytes: 5 bytes after the line 'end'" \
   "profile: 'junk-profile-set/params' was made from its preset 'default'"
 grep -q "params' cannot be read" out.txt && fail "inspect junk-profile-set blames params: $(cat out.txt)"
@@ -737,11 +737,11 @@ grep -q "params' cannot be read" out.txt && fail "inspect junk-profile-set blame
 mkdir lonely && cp -p keys/public.key keys/secret.key lonely/
 inspect_expect 1 lonely/public.key \
   "NOT CHECKED: key material: no parameter set to read the key material with" \
-  "verdict: NOT VERIFIED (no problem found in what was checked, 3 checksum(s) verified; 1 thing(s) NOT CHECKED)"
+  "verdict: NOT VERIFIED (no problem found in what was checked, 3 checksums verified; 1 thing NOT CHECKED)"
 grep -q "verdict: intact" out.txt && fail "inspect lonely/public.key: intact"
 "$exe" inspect lonely/secret.key --params keys/params >out.txt 2>&1 ||
   fail "inspect lonely/secret.key --params keys/params: $(cat out.txt)"
-inspect_expect 1 lonely "public.key: NOT VERIFIED (1 thing(s) NOT CHECKED)" "PROBLEM: params: missing"
+inspect_expect 1 lonely "public.key: NOT VERIFIED (1 thing NOT CHECKED)" "PROBLEM: params: missing"
 # (6) Ciphertext files are read by the loader too (with their parameter set), the format
 # version says what its second number is, and a FILE named like an option is taken after --.
 inspect_expect 1 images.ct "NOT CHECKED: ciphertexts: no parameter set" "verdict: NOT VERIFIED"
@@ -757,7 +757,7 @@ rm ./-p
 
 # (7) File names are printed escaped (found by a trial: a name with a newline and a fake verdict
 # line forged "key set verdict: intact", and one with ESC sent escape codes to the terminal).
-forged='key set verdict: intact (5 file(s), 15 checksum(s) verified)'
+forged='key set verdict: intact (5 files, 15 checksums verified)'
 for name in "notes"$'\n'"$forged" $'\033[2Jnotes\033]0;x\a'; do
   rm -rf named && cp -rp keys named && cp -p keys/secret.key "named/$name"
   "$exe" inspect named >out.txt 2>&1
@@ -782,7 +782,7 @@ for name in "notes"$'\n'"$forged" $'\033[2Jnotes\033]0;x\a'; do
 done
 cp -p keys/secret.key "named/notes"$'\n'"$forged"
 "$exe" inspect named >out.txt 2>&1
-grep -qF 'PROBLEM: notes\nkey set verdict: intact (5 file(s), 15 checksum(s) verified): secret keys inside: EXPOSED' out.txt ||
+grep -qF 'PROBLEM: notes\nkey set verdict: intact (5 files, 15 checksums verified): secret keys inside: EXPOSED' out.txt ||
   fail "inspect does not print a newline in a name as \\n: $(cat -v out.txt | tail -5)"
 grep -qF 'PROBLEM: \x1b[2Jnotes\x1b]0;x\x07: secret keys inside: EXPOSED' out.txt ||
   fail "inspect does not print ESC in a name as \\x1b: $(cat -v out.txt | tail -5)"

@@ -281,10 +281,11 @@ grep -qE "the best found is [0-9.]+% \(I=1 .*Try a lower --min-accuracy, or a wi
   fail "cryptonets-quantise: the error does not give the best accuracy and what to try: $(cat message.txt)"
 # ---- Grid points that are not representable (a quantised bias reaches 2^60): the error says
 # which and why, gives no "worst case of 0 bits", and does not send the user to --max-moduli
-# (a trial: "none of the 1 grid point(s) could be measured within --max-moduli").
+# (a trial: "none of the 1 grid point(s) could be measured within --max-moduli"). A count of one
+# is said in the singular (it was "1 point(s)").
 # The shipped float model has 10 outputs: it is run on a 10-class set made as `set` is.
 step make_idx_set_10 "$make_set" "$data/mnist" set10 600 200 10
-expect 1 "none of the 1 grid point(s) could be measured; 1 point(s) not representable: a quantised bias reaches 2^60 (I=16 w=8/8/8)" \
+expect 1 "the 1 grid point could not be measured; 1 point not representable: a quantised bias reaches 2^60 (I=16 w=8/8/8)" \
   wide-model.txt -- "$quantise" --float mnist-float.txt --data set10 --out wide-model.txt \
   --results wide-table.md --input-scales 16 --min-bits 8 --max-bits 8 --max-moduli 1 --threads 2
 grep -qF "Try smaller --input-scales or --max-bits" message.txt ||
@@ -314,7 +315,7 @@ PY
 # Points skipped for needing more moduli than --max-moduli: the error says how many and suggests
 # raising it (the old hint could not fire: it looked at points that are never measured).
 # (The shipped I=16 w=4/5/9 needs 2.)
-expect 1 "34 point(s) need more than 1 plaintext moduli (--max-moduli) and were not measured" \
+expect 1 "34 points need more than 1 plaintext modulus (--max-moduli) and were not measured" \
   wide-model.txt -- "$quantise" --float mnist-float.txt --data set10 --out wide-model.txt \
   --results wide-table.md --input-scales 16 --min-bits 4 --max-bits 9 --max-moduli 1 --threads 2
 grep -qF "a larger --max-moduli" message.txt ||

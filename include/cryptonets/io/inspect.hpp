@@ -29,7 +29,7 @@ struct FileInspection {
   // formatter escapes each line but keeps these newlines.
   std::vector<std::string> records;
   // Every checksum or identity that failed, naming where (empty: everything verifies). Past the
-  // first ones named, problems of a kind may be summed up in one line ("N more problem(s) in
+  // first ones named, problems of a kind may be summed up in one line ("N more problems in
   // the rows ..."): add_summed_up.
   std::vector<std::string> problems;
   // How many problems the summing-up lines of `problems` stand for beyond one each.
