@@ -345,11 +345,18 @@ std::vector<uint8_t> gunzip_if_gzipped(std::vector<uint8_t> stored, const std::s
       break;
     }
     if (status == Z_STREAM_END) {
-      // Another member may follow (gzip -c a b > c); other bytes after the last are refused (the
-      // last session's list: gzread ignores them, so junk appended to a data file, or a file
-      // that was cut and appended to, went unnoticed; gzip -t calls them "trailing garbage").
+      // Another member may follow (gzip -c a b > c); other bytes after the last, but zero
+      // padding, are refused (the last session's list: gzread ignores them, so junk appended to a
+      // data file, or a file that was cut and appended to, went unnoticed; gzip -t calls them
+      // "trailing garbage").
       const size_t next = fed - stream.avail_in;
       if (next == stored.size()) break;
+      // Zero bytes alone are padding (a tape or disk block filled out), as gzip -d takes them
+      // ("decompression OK, trailing zero bytes ignored"); they were refused as trailing data.
+      if (std::all_of(stored.begin() + static_cast<std::ptrdiff_t>(next), stored.end(),
+                      [](uint8_t byte) { return byte == 0; })) {
+        break;
+      }
       if (stored.size() - next < 2 || stored[next] != 0x1f || stored[next + 1] != 0x8b) {
         const size_t trailing = stored.size() - next;
         problem = "trailing data: " + std::to_string(trailing) +
