@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -171,20 +172,32 @@ bool holds_key_set(const fs::path& path) {
   return true;
 }
 
+// The modification time of the newest file of the key set in `path`: when it was written.
+fs::file_time_type newest_file_time(const fs::path& path) {
+  fs::file_time_type newest = fs::file_time_type::min();
+  std::error_code error;
+  for (const char* name : kKeyFileNames) {
+    const fs::file_time_type time = fs::last_write_time(path / name, error);
+    if (!error) newest = std::max(newest, time);
+  }
+  return newest;
+}
+
 // Temporary directories "<name>.tmp-<pid>-XXXXXX" and "<name>.tmp-<pid>-old" beside the key
 // directory, left by a keygen that was killed (SIGKILL, power loss) or whose commit failed part
 // way, once their process has ended (process_has_ended: gone, or a zombie its parent has not
 // reaped). An unfinished staging directory is removed. One that holds a whole key set is kept
 // (removing it lost a key set: the other keygen's set after a failed swap back, or the previous
 // set left aside by the two renames): "<pid>-old" is moved back to the key directory when that is
-// missing (the state before the interrupted commit; keygen then stops, so that nothing replaces
-// it unasked), and any other is said on stderr, left where it is.
+// missing (the state before the interrupted commit, the newest such set when there are several;
+// keygen then stops, so that nothing replaces it unasked), and any other is said on stderr, left
+// where it is.
 void tidy_leftovers(const fs::path& directory) {
   const fs::path parent = directory.parent_path().empty() ? fs::path(".") : directory.parent_path();
   const std::string prefix = directory.filename().string() + ".tmp-";
   std::error_code error;
   std::vector<fs::path> kept;
-  std::optional<fs::path> restored;
+  std::vector<std::pair<fs::file_time_type, fs::path>> aside_sets;  // newest file's time, path
   for (const fs::directory_entry& entry : fs::directory_iterator(parent, error)) {
     const std::string name = entry.path().filename().string();
     if (name.rfind(prefix, 0) != 0) continue;
@@ -199,12 +212,24 @@ void tidy_leftovers(const fs::path& directory) {
     }
     const fs::path path = directory.parent_path() / name;  // as named: "keys.tmp-1-old", no "./"
     const bool aside = name.size() > 4 && name.compare(name.size() - 4, 4, "-old") == 0;
-    if (aside && !restored &&
+    if (aside)
+      aside_sets.emplace_back(newest_file_time(path), path);
+    else
+      kept.push_back(path);
+  }
+  // Of several sets moved aside, the newest was in place last: it is the one moved back (the
+  // first one the directory listing gave was, whichever it was; a review). The others stay.
+  std::sort(aside_sets.begin(), aside_sets.end(), std::greater<>());
+  std::optional<fs::path> restored;
+  std::vector<fs::path> older;
+  for (const auto& [time, path] : aside_sets) {
+    if (!restored &&
         ::renameat2(AT_FDCWD, path.c_str(), AT_FDCWD, directory.c_str(), RENAME_NOREPLACE) == 0) {
       restored = path;
-    } else {
-      kept.push_back(path);
+      continue;
     }
+    kept.push_back(path);
+    if (restored) older.push_back(path);
   }
   for (const fs::path& path : kept) {
     std::fprintf(stderr,
@@ -216,12 +241,21 @@ void tidy_leftovers(const fs::path& directory) {
                  printable_text(directory.string()).c_str());
   }
   if (restored) {
+    std::string older_sets;
+    for (const fs::path& path : older)
+      older_sets += (older_sets.empty() ? "" : ", ") + ("'" + path.string() + "'");
+    if (!older.empty()) {
+      older_sets = "; " +
+                   counted(older.size(), "older key set moved aside is kept where it is",
+                           "older key sets moved aside are kept where they are") +
+                   ": " + older_sets;
+    }
     throw std::runtime_error(
         "'" + directory.string() + "' was missing and '" + restored->string() +
         "' held the key set an earlier keygen had moved aside while replacing it (it ended "
         "before the new set was in place): that key set is back in '" +
-        directory.string() +
-        "'; nothing else was written (run keygen again to replace it, with --force)");
+        directory.string() + "'" + older_sets +
+        "; nothing else was written (run keygen again to replace it, with --force)");
   }
 }
 

@@ -1740,6 +1740,31 @@ for signal in "" TERM:restore; do
   rm -rf aside-keys.tmp-*
 done
 rm -rf aside-keys
+# Several key sets moved aside, each by a keygen that ended (its pid gone) before its new set
+# was in place: the newest (its files' times) is moved back, the others are kept and named (the
+# first the directory listing gave was moved back, whichever it was; a review).
+# Twice, the newest made second, then first.
+for stamps in "202001010000 202201010000 202101010000" "202201010000 202001010000 202101010000"; do
+  aside_names=()
+  for stamp in $stamps; do
+    run "$exe" keygen --out-dir "multi-$stamp" --insecure-ring-degree 64
+    touch -t "$stamp" "multi-$stamp"/*
+    ended_pid=$(sh -c 'echo $$')
+    mv "multi-$stamp" "multi-keys.tmp-$ended_pid-old"
+    aside_names+=("multi-keys.tmp-$ended_pid-old:$stamp")
+  done
+  # By time: newest, then the two older ones, newest first.
+  mapfile -t by_time < <(printf '%s\n' "${aside_names[@]}" | sort -t: -k2 -r | cut -d: -f1)
+  newest_set=$(key_set_of "${by_time[0]}")
+  checks=$((checks + 1))
+  "$exe" keygen --out-dir multi-keys --force --insecure-ring-degree 64 >message.txt 2>&1
+  status=$?
+  [ "$status" -eq 1 ] && [ "$(key_set_of multi-keys)" = "$newest_set" ] && [ ! -e "${by_time[0]}" ] &&
+    [ -d "${by_time[1]}" ] && [ -d "${by_time[2]}" ] &&
+    grep -qF "'${by_time[0]}' held the key set an earlier keygen had moved aside while replacing it (it ended before the new set was in place): that key set is back in 'multi-keys'; 2 older key sets moved aside are kept where they are: '${by_time[1]}', '${by_time[2]}'; nothing else was written" message.txt ||
+    fail "keygen with three sets moved aside ($stamps): exit $status, multi-keys holds $(key_set_of multi-keys) (the newest: $newest_set), left $(ls -d multi-keys*): $(cat message.txt)"
+  rm -rf multi-keys multi-keys.tmp-*
+done
 
 # serve made a missing --state-dir with all its missing parents (a mistyped path grew a chain of
 # directories and the server ran there); it makes only the last component now, as keygen does
