@@ -34,7 +34,6 @@
 #include <vector>
 
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "cli_support.hpp"
@@ -45,6 +44,7 @@
 #include "cryptonets/distributed/partial_sums.hpp"
 #include "cryptonets/distributed/step_table.hpp"
 #include "cryptonets/inference/private_inference.hpp"
+#include "cryptonets/io/anonymous_file.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/yashe/evaluator.hpp"
@@ -107,42 +107,6 @@ Bytes encode_work(const Work& work, const InferOptions& setup) {
   put_blob(bytes, file_bytes(setup.evaluation_keys_path));
   return bytes;
 }
-
-// The parameter and key files this rank got from rank 0, as files in memory (memfd_create),
-// read by the checked loaders through /proc/self/fd/N. They were files in a directory
-// mkdtemp made under TMPDIR, removed with it: a rank killed meanwhile (mpirun ends the others when
-// one fails) left /tmp/cryptonets-rank-XXXXXX with the evaluation key behind, and a worker whose
-// TMPDIR did not exist ended the job ("temp_directory_path: No such file or directory", a trial).
-class MemoryFile {
- public:
-  MemoryFile(const std::string& name, const Bytes& bytes)
-      : fd_(::memfd_create(name.c_str(), MFD_CLOEXEC)) {
-    if (fd_ < 0) {
-      throw std::runtime_error("cannot make a file in memory for the " + name +
-                               " sent by rank 0: " + std::strerror(errno));
-    }
-    size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t written = ::write(fd_, bytes.data() + done, bytes.size() - done);
-      if (written < 0 && errno == EINTR) continue;
-      if (written <= 0) {
-        const int error = errno;
-        ::close(fd_);
-        throw std::runtime_error("cannot write the " + name +
-                                 " sent by rank 0 in memory: " + std::strerror(error));
-      }
-      done += static_cast<size_t>(written);
-    }
-  }
-  ~MemoryFile() { ::close(fd_); }
-  MemoryFile(const MemoryFile&) = delete;
-  MemoryFile& operator=(const MemoryFile&) = delete;
-
-  std::string path() const { return "/proc/self/fd/" + std::to_string(fd_); }
-
- private:
-  int fd_;
-};
 
 template <class Setup>
 void check_batch(const EncryptedBatch& batch, const Setup& setup) {
@@ -512,8 +476,13 @@ void compute_worker(Communicator& comm, const Work& work, const CompiledModel& c
   BasicContextSet<Scheme> contexts;
   std::vector<typename Scheme::Evaluator> evaluators;
   {
-    const MemoryFile parameters("params", parameter_bytes);
-    const MemoryFile evaluation_keys("evaluation.key", key_bytes);
+    // The parameter and key files this rank got from rank 0, as files with no name, read by the
+    // checked loaders through /proc/self/fd/N. They were files in a directory mkdtemp made under
+    // TMPDIR, removed with it: a rank killed meanwhile (mpirun ends the others when one fails)
+    // left /tmp/cryptonets-rank-XXXXXX with the evaluation key behind. memfd_create first; where
+    // a seccomp filter refuses it, O_TMPFILE or an unlinked file (AnonymousFile).
+    const AnonymousFile parameters("params sent by rank 0", parameter_bytes);
+    const AnonymousFile evaluation_keys("evaluation.key sent by rank 0", key_bytes);
     contexts = load_parameter_set<Scheme>(parameters.path());
     std::vector<typename Scheme::EvaluationKey> keys =
         load_evaluation_keys(evaluation_keys.path(), contexts);
