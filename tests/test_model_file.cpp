@@ -12,9 +12,11 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "cryptonets/io/model_file.hpp"
+#include "cryptonets/io/sha256.hpp"
 #include "cryptonets/model/layers.hpp"
 #include "cryptonets/model/model.hpp"
 #include "nn_test_support.hpp"
@@ -169,6 +171,32 @@ TEST_CASE("a polynomial model is written as version 2 and reads back identical, 
   // A model without a polynomial layer keeps version 1, byte for byte.
   CHECK(model_file_version(from_text(kSmallModel)) == 1);
   CHECK(to_text(from_text(kSmallModel)).rfind("cryptonets-model 1\n", 0) == 0);
+}
+
+TEST_CASE("The float model's SHA-256 that a shipped model and its table record is that file's") {
+  // Editing a float model's comment changes its checksum: each record of it must follow.
+  const std::filesystem::path root = repository_root();
+  const auto file_text = [](const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream content;
+    content << in.rdbuf();
+    return content.str();
+  };
+  for (const auto& [model, float_model, table] :
+       {std::tuple{"data/model.txt", "data/model-float.txt", "bench/results/quantisation.md"},
+        std::tuple{"data/model-paper9.txt", "data/model-paper9-float.txt",
+                   "bench/results/quantisation-paper9.md"}}) {
+    CAPTURE(float_model);
+    const std::string text = file_text(root / float_model);
+    const std::string digest =
+        to_hex(sha256(std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size())));
+    CHECK(file_text(root / model)
+              .find(std::string("quantised from ") + float_model + " (SHA-256 " + digest + ")") !=
+          std::string::npos);
+    CHECK(file_text(root / table)
+              .find(std::string("Float network `") + float_model + "` (SHA-256 " + digest + ",") !=
+          std::string::npos);
+  }
 }
 
 TEST_CASE("the shipped models still read and write back as version 1, byte for byte") {

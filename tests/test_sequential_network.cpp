@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -330,7 +331,24 @@ TEST_CASE("The shipped 9-layer model merges into the shipped 845->100 float mode
   const SequentialNetwork trained = load_sequential_network(data / "model-paper9-train.txt");
   REQUIRE(trained.layers.size() == 8);
   const FloatNetwork shipped = load_float_network(data / "model-paper9-float.txt");
-  // The merge is deterministic, and what was shipped is what it gives.
+  // The merge is deterministic, and what was shipped is what it gives, byte for byte: its
+  // comment says the hidden layer was trained as 4 linear layers, then merged (it said "trained
+  // as one dense layer", a review).
   CHECK(to_float_network(merge_linear_runs(trained)) == shipped);
+  std::ostringstream written;
+  write_float_network(to_float_network(merge_linear_runs(trained)), written, 4);
+  std::ifstream in(data / "model-paper9-float.txt", std::ios::binary);
+  std::ostringstream file;
+  file << in.rdbuf();
+  // Compared where they first differ (the whole files are 8591 lines).
+  const std::string expected = written.str();
+  const std::string shipped_text = file.str();
+  const size_t differ =
+      std::mismatch(expected.begin(), expected.end(), shipped_text.begin(), shipped_text.end())
+          .first -
+      expected.begin();
+  CHECK(expected.substr(differ >= 80 ? differ - 80 : 0, 200) ==
+        shipped_text.substr(differ >= 80 ? differ - 80 : 0, 200));
+  CHECK(expected.size() == shipped_text.size());
   check_same_outputs(trained, shipped, first(test_set(), 200));
 }
