@@ -93,7 +93,9 @@ done
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$log"
 if grep -q "^SCORES DIFFER" "$log"; then  # a failed run: shown, not published
   cat "$log"
-  echo "$bench_name: $(grep -c "^SCORES DIFFER" "$log") run(s) decrypted to other scores than the single-process run; $published left as it was" >&2
+  differ=$(grep -c "^SCORES DIFFER" "$log")
+  [ "$differ" -eq 1 ] && differ="1 run" || differ="$differ runs"
+  echo "$bench_name: $differ decrypted to other scores than the single-process run; $published left as it was" >&2
   exit 1
 fi
 bench_publish "$log" "$published"

@@ -202,8 +202,12 @@ FAKE_FAIL=3 expect 1 "stub: failing call 3" bfv_vs_yashe.sh "$fake/cryptonets" 1
 unchanged "bfv_vs_yashe.sh with its third run failing"
 FAKE_FAIL=2 expect 1 "stub: failing call 2" distributed.sh "$fake" 1
 unchanged "distributed.sh with keygen failing"
-FAKE_DIFFER=1 expect 1 "run(s) decrypted to other scores than the single-process run" distributed.sh "$fake" 1
+FAKE_DIFFER=1 expect 1 "runs decrypted to other scores than the single-process run" distributed.sh "$fake" 1
 unchanged "distributed.sh with scores that differ"
+# The count with its noun in the plural (it said "2 run(s)"): the two --groups runs differ.
+FAKE_DIFFER=1 GROUPS_ONLY=1 expect 1 "distributed.sh: 2 runs decrypted to other scores than the single-process run" \
+  distributed.sh "$fake" 1
+unchanged "distributed.sh --groups runs with scores that differ"
 FAKE_FAIL=3 expect 1 "stub: failing call 3" simd.sh "$fake" 1
 unchanged "simd.sh with its third program failing"
 # activation_study.sh: a failed step overwrote its committed log, and the steps before it had
