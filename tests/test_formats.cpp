@@ -552,8 +552,7 @@ TEST_CASE("inspect prints every name on one printable line") {
   report.problems.push_back("'x\nverdict: intact' holds secret keys");
   const std::string text = format_inspection("x\nverdict: intact (3 checksums verified)", report);
   CHECK(text.find("\nverdict: intact") == std::string::npos);
-  CHECK(
-      text.starts_with("file: x\\nverdict: intact (3 checksums verified)\nkind: secret keys\n"));
+  CHECK(text.starts_with("file: x\\nverdict: intact (3 checksums verified)\nkind: secret keys\n"));
   CHECK(text.find("PROBLEM: 'x\\nverdict: intact' holds secret keys\n") != std::string::npos);
 }
 
