@@ -2,15 +2,20 @@
 // time reference, and whole networks whose decrypted outputs must equal the plain integer network.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <optional>
+#include <thread>
 #include <type_traits>
+#include <vector>
 
 #include "cryptonets/encoding/batch_encoder.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
 #include "cryptonets/inference/encrypted_arithmetic.hpp"
 #include "cryptonets/inference/parameter_selection.hpp"
 #include "cryptonets/inference/private_inference.hpp"
+#include "cryptonets/inference/work_splitting.hpp"
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/model/range.hpp"
@@ -73,6 +78,61 @@ LinearMap random_map(Prng& prng, size_t inputs, size_t outputs, size_t terms_per
 
 }  // namespace
 
+TEST_CASE("The work splitter hands out every task once, each thread's own range in order") {
+  using cryptonets::inference::WorkSplitter;
+  SUBCASE("one thread takes its range in order, and nothing after it") {
+    WorkSplitter splitter(5, 1);
+    for (size_t task = 0; task < 5; ++task) {
+      const auto claim = splitter.next(0);
+      REQUIRE(claim);
+      CHECK(claim->task == task);
+      CHECK(claim->next == (task + 1 < 5 ? std::optional<size_t>(task + 1) : std::nullopt));
+    }
+    CHECK_FALSE(splitter.next(0));
+  }
+  SUBCASE("a thread that runs out takes the upper half of the largest range left") {
+    WorkSplitter splitter(10, 2);  // [0, 5) and [5, 10)
+    for (size_t task = 5; task < 10; ++task)
+      CHECK(splitter.next(1)->task == task);
+    const auto first = splitter.next(0);
+    CHECK(first->task == 0);
+    const auto stolen = splitter.next(1);  // [1, 5) left: thread 1 takes [3, 5)
+    CHECK(stolen->task == 3);
+    CHECK(stolen->next == std::optional<size_t>(4));
+    CHECK(splitter.next(0)->task == 1);
+    CHECK(splitter.next(0)->task == 2);
+    CHECK(splitter.next(1)->task == 4);
+    CHECK_FALSE(splitter.next(0));
+    CHECK_FALSE(splitter.next(1));
+  }
+  SUBCASE("threads at once: each task exactly once, for any count and thread count") {
+    for (int threads : {1, 2, 3, 8}) {
+      for (size_t count : {size_t{0}, size_t{1}, size_t{7}, size_t{4096}}) {
+        WorkSplitter splitter(count, threads);
+        std::vector<std::atomic<int>> taken(count);
+        std::atomic<int> outside{0};  // (no doctest assertion in the threads: REQUIRE would throw)
+        std::vector<std::thread> pool;
+        for (int t = 0; t < threads; ++t) {
+          pool.emplace_back([&, t] {
+            while (const auto claim = splitter.next(t)) {
+              if (claim->task < count)
+                taken[claim->task].fetch_add(1);
+              else
+                outside.fetch_add(1);
+            }
+          });
+        }
+        for (std::thread& thread : pool)
+          thread.join();
+        CHECK(outside.load() == 0);
+        CHECK(std::all_of(taken.begin(), taken.end(), [](const auto& c) { return c.load() == 1; }));
+      }
+    }
+  }
+  CHECK_THROWS_AS(WorkSplitter(10, 0), std::invalid_argument);
+  CHECK_THROWS_AS(WorkSplitter(size_t{1} << 32, 2), std::invalid_argument);
+}
+
 TEST_CASE("the fused linear kernel equals one multiply_scalar and add per term, bit for bit") {
   const Parameters params = paper_scale_parameters();
   SchemeFixture scheme(params, 31);
@@ -126,7 +186,8 @@ void check_kernels_agree(const Evaluator& evaluator, const LinearMap& map,
                                     << " linear kernel: not checked");
       continue;
     }
-    for (int threads : {1, 2}) {
+    // 3 threads: ranges of unequal length, split between threads (work_splitting.hpp).
+    for (int threads : {1, 2, 3}) {
       const auto vector = fused_linear_combinations(evaluator, map, inputs, threads, {}, kernel);
       for (size_t o = 0; o < map.outputs; ++o)
         CHECK(vector[o].parts[0] == scalar[o].parts[0]);

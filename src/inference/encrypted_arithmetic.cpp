@@ -1,13 +1,17 @@
 #include "cryptonets/inference/encrypted_arithmetic.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
 
 #include "cryptonets/arith/simd.hpp"
+#include "cryptonets/inference/work_splitting.hpp"
 #include "cryptonets/ring/page_buffer.hpp"
 #include "linear_kernel_avx2.hpp"
 #include "linear_kernel_avx512.hpp"
@@ -283,7 +287,11 @@ std::vector<rlwe::Ciphertext> fused_linear_combinations(const Evaluator& evaluat
       for (size_t j = 0; j < map.inputs; ++j)
         row_starts[r * map.inputs + j] = inputs[j].parts[r / k].residues(r % k);
     }
-    const int tasks_per_claim = sparse ? 1 : 4;
+    // Dense layers: one contiguous range of tasks per thread, split when a thread runs out
+    // (work_splitting.hpp), so that the block each task prefetches is the one its thread takes
+    // next. The convolution prefetches nothing: OpenMP's dynamic schedule, one task per claim.
+    std::optional<WorkSplitter> splitter;
+    if (!sparse) splitter.emplace(rows * blocks, threads);
 #pragma omp parallel num_threads(threads)
     {
       // Each thread's scratch in pages of its own (ring/page_buffer.hpp: as heap vectors side
@@ -295,8 +303,7 @@ std::vector<rlwe::Ciphertext> fused_linear_combinations(const Evaluator& evaluat
       uint64_t* const packed = packed_storage.data();
       const uint64_t** const pointers = pointer_storage.data();
       uint64_t* group_outputs[linear_avx2::kGroupOutputs];
-#pragma omp for schedule(dynamic, tasks_per_claim)
-      for (size_t task = 0; task < rows * blocks; ++task) {
+      const auto run_task = [&](size_t task, std::optional<size_t> next) {
         const size_t row = sparse ? task % rows : task / blocks;
         const size_t begin = (sparse ? task / rows : task % blocks) * width;
         const size_t p = row / k, i = row % k;
@@ -305,12 +312,14 @@ std::vector<rlwe::Ciphertext> fused_linear_combinations(const Evaluator& evaluat
           for (size_t j = 0; j < map.inputs; ++j)
             pointers[j] = starts[j] + begin;
           split_block(pointers, map.inputs, width, packed);
-          // The next task of this thread is most often the next block of the row: fetching its
-          // slices into the L2 cache now overlaps their memory latency with this block's products.
-          if (begin + width < n) {
+          // Fetching the next task's slices into the L2 cache now overlaps their memory latency
+          // with this block's products.
+          if (next) {
+            const uint64_t* const* next_starts = row_starts.data() + (*next / blocks) * map.inputs;
+            const size_t next_begin = (*next % blocks) * width;
             for (size_t j = 0; j < map.inputs; ++j) {
               for (size_t x = 0; x < width; x += 8)
-                __builtin_prefetch(pointers[j] + width + x, 0, 2);
+                __builtin_prefetch(next_starts[j] + next_begin + x, 0, 2);
             }
           }
           for (const OutputGroup& group : plan.groups) {
@@ -333,6 +342,15 @@ std::vector<rlwe::Ciphertext> fused_linear_combinations(const Evaluator& evaluat
                                   outputs[o].parts[p].residues(i) + begin);
         }
         if (progress) progress(++finished, rows * blocks);
+      };
+      if (sparse) {
+#pragma omp for schedule(dynamic, 1)
+        for (size_t task = 0; task < rows * blocks; ++task)
+          run_task(task, std::nullopt);
+      } else {
+        // A team smaller than asked for is fine: the missing threads' ranges are split off too.
+        while (const auto claim = splitter->next(omp_get_thread_num()))
+          run_task(claim->task, claim->next);
       }
     }
     return outputs;
