@@ -689,11 +689,16 @@ HttpError registration_failure(const std::exception& e, const std::string& messa
   return HttpError(400, message);
 }
 
+// "1 key set", "2 key sets": the bounds' messages said "its maximum of 1 key sets".
+std::string key_sets(size_t count) {
+  return std::to_string(count) + (count == 1 ? " key set" : " key sets");
+}
+
 // The answer to a registration over --max-key-set-loads.
 HttpError too_many_key_set_loads(size_t most) {
   return HttpError(503,
-                   "the server is building the tables of its maximum of " + std::to_string(most) +
-                       " key sets at once (serve --max-key-set-loads; up to about 1.5 GB each); "
+                   "the server is building the tables of its maximum of " + key_sets(most) +
+                       " at once (serve --max-key-set-loads; up to about 1.5 GB each); "
                        "retry later",
                    kTransientRetrySeconds);
 }
@@ -707,8 +712,8 @@ void Server::Impl::require_key_set_room() const {
     const std::string when = retention % 86400 == 0 ? std::to_string(retention / 86400) + " days"
                                                     : std::to_string(retention) + " s";
     throw HttpError(507,
-                    "the server holds its maximum of " + std::to_string(options_.max_key_sets) +
-                        " key sets (serve --max-key-sets); " +
+                    "the server holds its maximum of " + key_sets(options_.max_key_sets) +
+                        " (serve --max-key-sets); " +
                         (retention > 0 ? "a key set unused for " + when + " is deleted; retry later"
                                        : "it keeps key sets for ever "
                                          "(--key-set-retention-days 0): ask its operator"));

@@ -853,7 +853,7 @@ time.sleep(60)
     register(capped, "alice")
     before = capped.files()
     code, out = run("client", "register", "--server", capped.url, "--keys", "bob", expect=None)
-    check(code == 1 and "507" in out and "maximum of 1 key sets" in out
+    check(code == 1 and "507" in out and "maximum of 1 key set (" in out
           and "a key set unused for 90 days is deleted" in out,
           "a registration beyond --max-key-sets: exit %d: %s" % (code, out))
     # With "Expect: 100-continue" (curl's, over 1 MiB) the 507 comes instead of the 100 (the 100
@@ -874,7 +874,7 @@ time.sleep(60)
         first += repr(e).encode()
     finally:
         connection.close()
-    check(first.startswith(b"HTTP/1.1 507 ") and b"maximum of 1 key sets" in first,
+    check(first.startswith(b"HTTP/1.1 507 ") and b"maximum of 1 key set (" in first,
           "a registration with Expect: 100-continue beyond --max-key-sets: %r" % first[:200])
     no_stray_files(capped, before, "a registration refused by --max-key-sets")
     check(capped.terminate() == 0, "the capped server did not stop cleanly")
@@ -2248,7 +2248,7 @@ def key_set_loads_bounded():
     # C, from its headers: 503, Retry-After, its body unread (nothing staged).
     status, headers, data = server.request("POST", query, body=body)
     check(status == 503 and headers.get("Retry-After") == "5" and
-          b"its maximum of 1 key sets at once (serve --max-key-set-loads" in data,
+          b"its maximum of 1 key set at once (serve --max-key-set-loads" in data,
           "a registration while one loads: %d %s %r" % (status, headers, data))
     # B, once its body is in.
     late.sendall(body[100:])
