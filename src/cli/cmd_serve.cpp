@@ -135,9 +135,6 @@ int run_serve(std::span<char* const> arguments) {
                     "registrations building their keys' tables at once (up to about 1.5 GB each "
                     "within the parameter limits; then 503 + Retry-After)",
                     "2");
-  options.add_value("key-set-load-hold", "FILE",
-                    "for tests only: a registration that has built its tables waits while FILE "
-                    "exists (at most 60 s)");
   options.add_value("max-body", "BYTES", "largest request body (then 413)", "4294967296");
   options.add_value("read-timeout", "SECONDS",
                     "drop an upload stalled this long, and a request whose headers are not all in "
@@ -150,8 +147,10 @@ int run_serve(std::span<char* const> arguments) {
   options.add_value("key-set-retention-days", "N",
                     "delete a key set (with its finished jobs) not used for N days; 0: never",
                     "90");
-  options.add_value("key-set-retention-seconds", "S",
-                    "for tests only: the retention in seconds (overrides the days)");
+  // Test hooks, without a help text: not shown by --help. A registration that has built its
+  // tables waits while FILE exists (at most 60 s); the retention in seconds (overrides the days).
+  options.add_value("key-set-load-hold", "FILE", "");
+  options.add_value("key-set-retention-seconds", "S", "");
   options.add_value("tls-cert", "FILE", "PEM certificate (with --tls-key: HTTPS)");
   options.add_value("tls-key", "FILE", "PEM private key of the certificate");
   options.add_value("port-file", "FILE",

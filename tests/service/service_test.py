@@ -383,6 +383,12 @@ def tests(work):
                  "client fetch", "client delete", "client infer", "client profile"]:
         code, out = run(*verb.split(), "--help", expect=None)
         check(code == 0 and "usage:" in out, "cryptonets %s --help: exit %d" % (verb, code))
+    # serve's test hooks are not offered to operators (--help listed --key-set-load-hold, "for
+    # tests only"); key_set_loads_bounded and retention() still use them.
+    code, out = run("serve", "--help", expect=None)
+    check(code == 0 and "--key-set-load-hold" not in out and
+          "--key-set-retention-seconds" not in out and "for tests only" not in out,
+          "serve --help lists its test hooks: " + out)
     code, out = run("client", "frobnicate", expect=None)
     check(code == 2 and "unknown verb 'frobnicate'" in out, "unknown client verb: " + out)
     # A port that is no port: a usage error (it was "connection refused", exit 1).
