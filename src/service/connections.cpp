@@ -37,10 +37,16 @@ thread_local bool connection_overflow = false;
 // complete its TLS handshake, to be answered (ConnectionQueue::refuse: one thread for them all).
 constexpr std::chrono::milliseconds kOverflowHandshake{1000};
 
+// What a connection beyond ConnectionQueue::kMaxWaiting is told (overflow_answer), and logged.
+constexpr const char* kOverflowError = "the server has too many connections waiting; retry later";
+
+std::string overflow_body() {
+  return "{\"error\":\"" + std::string(kOverflowError) + "\"}\n";
+}
+
 // What a connection beyond ConnectionQueue::kMaxWaiting is answered, whatever it asks.
 std::string overflow_answer() {
-  const std::string body =
-      "{\"error\":\"the server has too many connections waiting; retry later\"}\n";
+  const std::string body = overflow_body();
   return "HTTP/1.1 503 Service Unavailable\r\nRetry-After: " +
          std::to_string(kTransientRetrySeconds) +
          "\r\nAccept-Ranges: none\r\nConnection: close\r\nContent-Type: application/json\r\n"
@@ -352,9 +358,12 @@ class PlainServer final : public httplib::Server {
       answer_request_line_timeout(stream, settings_);
       return served;
     };
-    const auto refuse = [sock](Clock::time_point) {
+    const auto refuse = [this, sock](Clock::time_point accepted) {
       const std::string answer = overflow_answer();
       (void)::send(sock, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (settings_.overflow_answered) {
+        settings_.overflow_answered(kOverflowError, overflow_body().size(), accepted);
+      }
     };
     return serve_connection(sock, settings_, serve, refuse);
   }
@@ -406,6 +415,9 @@ class TlsServer final : public httplib::SSLServer {
           const std::string answer = overflow_answer();
           if (::SSL_write(ssl, answer.data(), static_cast<int>(answer.size())) > 0)
             ::SSL_shutdown(ssl);
+          if (settings_.overflow_answered) {
+            settings_.overflow_answered(kOverflowError, overflow_body().size(), accepted);
+          }
         }
       }
       ::ERR_clear_error();

@@ -68,6 +68,11 @@ struct ConnectionSettings {
   // A read of the request line itself timed out, where httplib gives up without an answer or a
   // log line: returns the whole answer to write (a 408), which it logs.
   std::function<std::string()> request_line_timeout;
+  // A connection beyond ConnectionQueue::kMaxWaiting was answered 503 (`error`: the answer's
+  // message, `bytes_out`: its body's size; `accepted`: when the listener took it): logs it, as
+  // the other answers are.
+  std::function<void(const std::string& error, size_t bytes_out, Clock::time_point accepted)>
+      overflow_answered;
 };
 
 // An httplib::Server (plain HTTP, or HTTPS with `tls_cert` and `tls_key`) whose connections are

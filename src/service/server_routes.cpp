@@ -318,6 +318,21 @@ std::string Server::Impl::answer_request_line_timeout() {
          std::to_string(res.body.size()) + "\r\n\r\n" + res.body;
 }
 
+void Server::Impl::log_overflow_answer(const std::string& error, size_t bytes_out,
+                                       Clock::time_point accepted) {
+  // Answered without reading its request: no method or path.
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - accepted).count();
+  log({{"time", utc_timestamp()},
+       {"remote", connection_facts.remote_addr},
+       {"method", ""},
+       {"path", ""},
+       {"status", 503},
+       {"bytes_in", 0},
+       {"bytes_out", bytes_out},
+       {"ms", std::round(ms * 10) / 10},
+       {"error", error}});
+}
+
 std::string Server::Impl::request_timeout_message() const {
   return "the request's headers did not arrive within the server's read timeout (" +
          std::to_string(options_.read_timeout_s) + " s, --read-timeout)";

@@ -3546,6 +3546,13 @@ def waiting_connections_bounded():
               "72 connections behind the only HTTP thread: %d answered (%d of them 503), the "
               "server holds %d sockets: %r" % (len(answers), len(refused), sockets,
                                                  list(answers.values())[:2]))
+        # Logged as every answer is (they were not logged at all).
+        def overflow_lines():
+            return [l for l in server.log_lines() if l.get("status") == 503 and
+                    "too many connections waiting" in l.get("error", "") and
+                    l.get("remote") == "127.0.0.1" and "ms" in l]
+        check(eventually(lambda: len(overflow_lines()) == 8),
+              "the 8 overflow 503s are not logged: %r" % overflow_lines())
     finally:
         stalled.close()
         for connection in connections:
@@ -3585,6 +3592,9 @@ def tls_waiting_connections_bounded():
             status = repr(e)
         check(isinstance(status, tuple) and status[0] == 503 and status[1] is not None,
               "an https client beyond 64 waiting connections: %s" % (status,))
+        check(eventually(lambda: any(l.get("status") == 503 and "too many connections waiting"
+                                     in l.get("error", "") for l in server.log_lines())),
+              "the overflow 503 over HTTPS is not logged")
     finally:
         stalled.close()
         for connection in waiting:
