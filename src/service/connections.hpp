@@ -38,6 +38,9 @@ struct ConnectionFacts {
   bool too_many_headers = false;  // its head went past kMaxHeaderFields lines: answered 431
   // A line of its head went past kMaxHeadLineBytes: answered 414 (the request line) or 431.
   bool too_long_line = false;
+  // Its client closed (or reset) it inside its request line or headers: nothing is answered,
+  // and it is logged as such (httplib's 400 logged it as a malformed request).
+  bool closed_in_head = false;
 };
 extern thread_local ConnectionFacts connection_facts;
 

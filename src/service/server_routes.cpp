@@ -167,6 +167,18 @@ void Server::Impl::install_routes() {
     connection_facts.answered = true;
     const double ms =
         std::chrono::duration<double, std::milli>(Clock::now() - request_facts.start).count();
+    // Its client closed the connection inside its request line or headers: httplib's 400 was
+    // not sent (connections.cpp), and the request was not malformed.
+    if (connection_facts.closed_in_head) {
+      log({{"time", utc_timestamp()},
+           {"event", "connection closed"},
+           {"remote", connection_facts.remote_addr},
+           {"ms", std::round(ms * 10) / 10},
+           {"detail",
+            "the client closed the connection inside its request line or headers; nothing was "
+            "answered"}});
+      return;
+    }
     // httplib sets remote_addr only once the headers are read: a request refused before (a
     // stall in them, 408) is logged with its connection's.
     nlohmann::ordered_json line{

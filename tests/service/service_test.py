@@ -94,7 +94,10 @@ its connection's acceptance and its first byte within 5 s (dripping and idle cli
 threads); over HTTPS the handshake and head count from when a thread took the connection (an https
 client queued behind an upload was cut unanswered); a path or header that is not UTF-8 is answered and logged (GET /v1/%FF ended the server);
 a Content-Encoding upload is 415 before its body (gzip was 408); at most 64 connections wait for a
-thread, the next answered 503 at once (over HTTPS through TLS: it was plain text).
+thread, the next answered 503 at once (over HTTPS through TLS: it was plain text), and logged (it
+was not). A client that closes its connection inside its request line or headers is sent nothing
+and logged as a closed connection (it was a 400, "malformed"). serve --help does not list its test
+hooks; "maximum of 1 key set" (not "sets").
 
 --slow adds: a full disk at a job's record (ENOSPC, EDQUOT) is 507, told by the errno (EIO there is
 500, under a state directory named after ENOSPC's text); 8 concurrent clients with their own keys,
@@ -1064,6 +1067,7 @@ time.sleep(60)
     compressed_uploads_refused()
     waiting_connections_bounded()
     tls_waiting_connections_bounded()
+    closed_heads_logged()
     tls_handshake_bounded()
     tls_queued_client_served()
     client16_tests()
@@ -3557,6 +3561,37 @@ def waiting_connections_bounded():
         stalled.close()
         for connection in connections:
             connection.close()
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+
+
+def closed_heads_logged():
+    """A client that closes its connection inside its request line or headers (or resets it) is
+    sent nothing and logged as a closed connection: it was answered 400 and logged as a malformed
+    request ("malformed request line or headers")."""
+    server = start_server("closed-heads")
+    half = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    half.sendall(b"GET /v1/queue HTTP/1.1\r\nHost: t\r\n")
+    half.shutdown(socket.SHUT_WR)  # its close, still reading
+    check(answer_until_close(half, 10) == b"", "a client that closed inside its headers was "
+          "answered")
+    half.close()
+    line = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    line.sendall(b"GET /v1/qu")
+    time.sleep(0.2)
+    line.close()
+    reset = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    reset.sendall(b"POST /v1/jobs HTTP/1.1\r\nHost: t\r\nContent-Le")
+    time.sleep(0.2)
+    reset.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    reset.close()  # a reset
+    def closed():
+        return [l for l in server.log_lines() if l.get("event") == "connection closed"]
+    check(eventually(lambda: len(closed()) == 3) and
+          all(l.get("remote") == "127.0.0.1" and "nothing was answered" in l.get("detail", "")
+              for l in closed()),
+          "3 connections closed inside their heads: logged %r" % closed())
+    check(not any(l.get("status") == 400 for l in server.log_lines()),
+          "a connection closed inside its head is logged as a 400: %r" % server.log_lines())
     check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
 
 
