@@ -142,6 +142,10 @@ int run_serve(std::span<char* const> arguments) {
                     "an HTTP thread took it; after SIGTERM: 2 s at most)",
                     "30");
   options.add_value("upload-timeout", "SECONDS", "drop an upload that takes longer in all", "3600");
+  options.add_value("min-upload-rate", "BYTES",
+                    "drop an upload that averages fewer bytes a second once --read-timeout "
+                    "seconds have passed since its body began (0: no minimum)",
+                    "65536");
   options.add_value("result-ttl", "SECONDS", "delete finished jobs not fetched after this",
                     "604800");
   options.add_value("key-set-retention-days", "N",
@@ -210,6 +214,8 @@ int run_serve(std::span<char* const> arguments) {
   server_options.read_timeout_s = static_cast<int>(options.integer("read-timeout", 1, 86400));
   server_options.upload_timeout_s =
       static_cast<int>(options.integer("upload-timeout", 1, 7 * 86400));
+  server_options.min_upload_rate =
+      static_cast<uint64_t>(options.integer("min-upload-rate", 0, int64_t{1} << 40));
   server_options.result_ttl_s = options.integer("result-ttl", 1, int64_t{1} << 40);
   server_options.key_set_retention_s =
       options.has("key-set-retention-seconds")

@@ -532,7 +532,9 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
   uint64_t total = 0;
   for (uint64_t size : sizes)
     total += size;
-  const auto deadline = Clock::now() + std::chrono::seconds(options_.upload_timeout_s);
+  const Clock::time_point began = Clock::now();
+  const auto deadline = began + std::chrono::seconds(options_.upload_timeout_s);
+  const auto grace = std::chrono::seconds(options_.read_timeout_s);  // before the minimum rate
   std::vector<int> fds;
   auto close_all = [&] {
     for (int fd : fds)
@@ -562,6 +564,7 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
   uint64_t unsynced = 0;  // bytes written since the last writeback was started
   int write_error = 0;
   bool too_slow = false;
+  bool below_rate = false;  // under --min-upload-rate on average, after the grace
   bool stopped = false;
   bool dropping = false;
   // The library hands the body over in small pieces: gathered into 1 MiB writes.
@@ -609,8 +612,19 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
   };
   bool ok = reader([&](const char* data, size_t length) {
     request_facts.bytes_in += length;
-    if (Clock::now() > deadline) {
+    const Clock::time_point now = Clock::now();
+    if (now > deadline) {
       too_slow = true;
+      return false;
+    }
+    // A client dripping its body (a byte within each --read-timeout) held its HTTP thread for
+    // --upload-timeout: checked at each piece, so that it is dropped within --read-timeout of
+    // falling behind.
+    if (options_.min_upload_rate > 0 && now - began > grace &&
+        static_cast<double>(received + length) <
+            static_cast<double>(options_.min_upload_rate) *
+                std::chrono::duration<double>(now - began).count()) {
+      below_rate = true;
       return false;
     }
     if (stop_requested_) {  // SIGTERM: the upload is dropped, not awaited
@@ -652,6 +666,16 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
   if (too_slow) {
     throw HttpError(408, "the upload took longer than the server allows (" +
                              std::to_string(options_.upload_timeout_s) + " s, --upload-timeout)");
+  }
+  if (below_rate) {
+    const double seconds = std::chrono::duration<double>(Clock::now() - began).count();
+    throw HttpError(
+        408, "the upload is slower than the server allows: " + std::to_string(received) + " of " +
+                 std::to_string(total) + " bytes in " +
+                 std::to_string(static_cast<int64_t>(seconds)) + " s, under its minimum of " +
+                 std::to_string(options_.min_upload_rate) + " bytes/s on average after the first " +
+                 std::to_string(options_.read_timeout_s) +
+                 " s (--min-upload-rate, --read-timeout)");
   }
   if (!ok || received != total) {
     throw HttpError(408, "the upload stopped after " + std::to_string(received) + " of " +

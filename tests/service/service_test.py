@@ -96,8 +96,9 @@ client queued behind an upload was cut unanswered); a path or header that is not
 a Content-Encoding upload is 415 before its body (gzip was 408); at most 64 connections wait for a
 thread, the next answered 503 at once (over HTTPS through TLS: it was plain text), and logged (it
 was not). A client that closes its connection inside its request line or headers is sent nothing
-and logged as a closed connection (it was a 400, "malformed"). serve --help does not list its test
-hooks; "maximum of 1 key set" (not "sets").
+and logged as a closed connection (it was a 400, "malformed"). An upload that averages less than
+--min-upload-rate once --read-timeout has passed is 408 (a dripping client held a thread for
+--upload-timeout). serve --help does not list its test hooks; "maximum of 1 key set" (not "sets").
 
 --slow adds: a full disk at a job's record (ENOSPC, EDQUOT) is 507, told by the errno (EIO there is
 500, under a state directory named after ENOSPC's text); 8 concurrent clients with their own keys,
@@ -112,6 +113,7 @@ import json
 import os
 import re
 import resource
+import select
 import shutil
 import signal
 import socket
@@ -1068,6 +1070,7 @@ time.sleep(60)
     waiting_connections_bounded()
     tls_waiting_connections_bounded()
     closed_heads_logged()
+    slow_uploads_bounded()
     tls_handshake_bounded()
     tls_queued_client_served()
     client16_tests()
@@ -3592,6 +3595,49 @@ def closed_heads_logged():
           "3 connections closed inside their heads: logged %r" % closed())
     check(not any(l.get("status") == 400 for l in server.log_lines()),
           "a connection closed inside its head is logged as a 400: %r" % server.log_lines())
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+
+
+def slow_uploads_bounded():
+    """An upload must average --min-upload-rate bytes a second once --read-timeout has passed
+    since its body began: each read waits --read-timeout at most, but a client that sent a
+    little just within it held an HTTP thread for --upload-timeout (1 h), and a few such clients
+    held them all. A dripping client (1 kB every 0.2 s, with --read-timeout 1) is answered 408
+    within a few seconds, logged, and leaves no file."""
+    server = start_server("slow-uploads", "--read-timeout", "1", "--min-upload-rate", "65536")
+    token = register(server, "alice")
+    before = server.files()
+    body = open("alice.ct", "rb").read()
+    dripping = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    dripping.sendall(b"POST /v1/jobs HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " +
+                     token.encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(body))
+    began = time.time()
+    answer = b""
+    for offset in range(0, len(body), 1000):
+        if time.time() - began > 8:
+            break
+        try:
+            dripping.sendall(body[offset:offset + 1000])
+        except OSError:
+            break
+        readable = select.select([dripping], [], [], 0.2)[0]
+        if readable:
+            answer = answer_until_close(dripping, 5)
+            break
+    took = time.time() - began
+    dripping.close()
+    check(answer.startswith(b"HTTP/1.1 408") and b"--min-upload-rate" in answer and took < 6,
+          "a body dripped at 5 kB/s (--min-upload-rate 65536, --read-timeout 1): after %.1f s "
+          "%r" % (took, answer[:300]))
+    check(eventually(lambda: any(l.get("path") == "/v1/jobs" and l.get("status") == 408 and
+                                 "--min-upload-rate" in l.get("error", "")
+                                 for l in server.log_lines())),
+          "the slow upload's 408 is not logged")
+    no_stray_files(server, before, "an upload below --min-upload-rate")
+    # At loopback speed an upload passes.
+    code, out = run("client", "submit", "--server", server.url, "--token", token, "--in",
+                    "alice.ct", expect=None)
+    check(code == 0, "a fast upload with --min-upload-rate 65536: exit %d: %s" % (code, out))
     check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
 
 
