@@ -3721,8 +3721,9 @@ def tls_queued_client_served(keys="alice"):
         return
     import ssl
     self_signed_certificate("slowtls")
+    # --min-upload-rate 0: the holder's upload is slow on purpose (it averages under 64 KiB/s).
     server = start_server("queued-tls", "--tls-cert", "slowtls.crt", "--tls-key", "slowtls.key",
-                          "--http-threads", "1", "--read-timeout", "2")
+                          "--http-threads", "1", "--read-timeout", "2", "--min-upload-rate", "0")
     context = ssl.create_default_context(cafile="slowtls.crt")
     query, body = keyset_body(keys, ["params", "evaluation.key", "public.key"])
     holder = context.wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=30),
