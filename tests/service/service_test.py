@@ -99,6 +99,7 @@ was not). A client that closes its connection inside its request line or headers
 and logged as a closed connection (it was a 400, "malformed"). An upload that averages less than
 --min-upload-rate once --read-timeout has passed is 408 (a dripping client held a thread for
 --upload-timeout). serve --help does not list its test hooks; "maximum of 1 key set" (not "sets").
+client register sends its keys again after a 503 (Retry-After, at most 10 s, 3 times), then fails.
 
 --slow adds: a full disk at a job's record (ENOSPC, EDQUOT) is 507, told by the errno (EIO there is
 500, under a state directory named after ENOSPC's text); 8 concurrent clients with their own keys,
@@ -1071,6 +1072,7 @@ time.sleep(60)
     tls_waiting_connections_bounded()
     closed_heads_logged()
     slow_uploads_bounded()
+    registrations_retried()
     tls_handshake_bounded()
     tls_queued_client_served()
     client16_tests()
@@ -3639,6 +3641,79 @@ def slow_uploads_bounded():
                     "alice.ct", expect=None)
     check(code == 0, "a fast upload with --min-upload-rate 65536: exit %d: %s" % (code, out))
     check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+
+
+class BusyServer(ListeningServer):
+    """A stand-in that reads each request (its body too) and answers it 503 with Retry-After
+    `seconds`, counting them."""
+
+    def __init__(self, seconds):
+        self.seconds, self.requests = seconds, 0
+        super().__init__()
+
+    def accepted(self, connection):
+        try:
+            if read_request(connection) is not None:
+                self.requests += 1
+                body = b'{"error":"the server is busy; retry later"}'
+                connection.sendall(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: %d\r\n"
+                                   b"Content-Type: application/json\r\nContent-Length: %d\r\n"
+                                   b"\r\n" % (self.seconds, len(body)) + body)
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+
+def registrations_retried():
+    """client register sends the keys again after a 503 (a server building another key set's
+    tables, --max-key-set-loads 1, held there by --key-set-load-hold), after the server's
+    Retry-After (5 s), and gets its token; it failed at once. A server that stays busy is asked 4
+    times in all, then the client gives up (exit 1) saying so; a Retry-After of an hour is waited
+    10 s at most."""
+    hold = os.path.abspath("register-retry.hold")
+    open(hold, "w").close()
+    server = start_server("register-retry", "--max-key-set-loads", "1", "--key-set-load-hold",
+                          hold)
+    def register_in_background(keys):
+        return subprocess.Popen([EXE, "client", "register", "--server", server.url, "--keys",
+                                 keys], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                env=ENV, text=True)
+    first = register_in_background("alice")
+    check(eventually(lambda: any(l.get("event") == "key set load held"
+                                 for l in server.log_lines())), "the first registration not held")
+    second = register_in_background("bob")
+    check(eventually(lambda: any(l.get("path") == "/v1/keysets" and l.get("status") == 503
+                                 for l in server.log_lines())), "the second registration not 503")
+    os.unlink(hold)
+    outs = [p.communicate(timeout=60)[0] for p in (first, second)]
+    tokens = [o.strip().splitlines()[-1] if o.strip() else "" for o in outs]
+    check(first.returncode == 0 and second.returncode == 0 and
+          all(len(t) == 64 for t in tokens) and tokens[0] != tokens[1] and
+          "503" in outs[1] and "registering again in 5 s (retry 1 of 3)" in outs[1],
+          "a registration while another loads (--max-key-set-loads 1): exit %s: %r" %
+          ([first.returncode, second.returncode], outs))
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+
+    busy = BusyServer(1)
+    began = time.time()
+    code, out = run("client", "register", "--server", busy.url, "--keys", "alice", expect=None)
+    check(code == 1 and busy.requests == 4 and out.count("registering again in 1 s") == 3 and
+          "gave up after 4 attempts" in out and time.time() - began < 30,
+          "client register against a server that stays busy: exit %d, %d requests: %s"
+          % (code, busy.requests, out))
+    busy.close()
+    patient = BusyServer(3600)
+    client = subprocess.Popen([EXE, "client", "register", "--server", patient.url, "--keys",
+                               "alice"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              env=ENV, text=True)
+    check(eventually(lambda: patient.requests >= 1), "client register did not reach the server")
+    time.sleep(0.5)
+    client.kill()
+    out = client.communicate()[0]
+    check("registering again in 10 s (retry 1 of 3)" in out,
+          "a Retry-After of an hour is not capped at 10 s: %r" % out)
+    patient.close()
 
 
 def tls_waiting_connections_bounded():
