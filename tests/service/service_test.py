@@ -100,6 +100,8 @@ and logged as a closed connection (it was a 400, "malformed"). An upload that av
 --min-upload-rate once --read-timeout has passed is 408 (a dripping client held a thread for
 --upload-timeout). serve --help does not list its test hooks; "maximum of 1 key set" (not "sets").
 client register sends its keys again after a 503 (Retry-After, at most 10 s, 3 times), then fails.
+An answer's status line and headers may take 256 KiB (header lines without end grew the client to
+3.3 GB).
 
 --slow adds: a full disk at a job's record (ENOSPC, EDQUOT) is 507, told by the errno (EIO there is
 500, under a state directory named after ENOSPC's text); 8 concurrent clients with their own keys,
@@ -1073,6 +1075,7 @@ time.sleep(60)
     closed_heads_logged()
     slow_uploads_bounded()
     registrations_retried()
+    answer_heads_bounded()
     tls_handshake_bounded()
     tls_queued_client_served()
     client16_tests()
@@ -1549,7 +1552,8 @@ class FakeServer(ListeningServer):
 class HostileServer(ListeningServer):
     """A server that reads each request (its head and its Content-Length body) and then answers
     as `mode` says: "endless" (a 200 whose body never ends, without a length), "huge" (a
-    Content-Length of 10 GB, the bytes sent for ever), "trickle" (a long body, a byte every 0.2 s),
+    Content-Length of 10 GB, the bytes sent for ever), "endless headers" (header lines without
+    end), "endless header line" (one header line without end), "trickle" (a long body, a byte every 0.2 s),
     "slow headers" (a header line as slowly), "silent" (no answer at all) or "answers" (for each
     request, answers["METHOD /path"] (the path without its query) or else answers[method]: a
     status and a JSON body); it counts the connections made to it."""
@@ -1587,6 +1591,13 @@ class HostileServer(ListeningServer):
                 for _ in range(150):  # 30 s at most
                     connection.sendall(b" ")
                     time.sleep(0.2)
+            elif self.mode in ("endless headers", "endless header line"):
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" +
+                                   (b"X-Endless: " if self.mode == "endless header line" else b""))
+                block = (b"X-Endless: 0123456789\r\n" * 2048 if self.mode == "endless headers"
+                         else b"a" * 65536)
+                while True:
+                    connection.sendall(block)
             else:
                 connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" +
                                    (b"Content-Length: 10000000000\r\n" if self.mode == "huge"
@@ -1703,6 +1714,28 @@ def client16_tests():
                                                                  out[-300:]))
         fake.close()
     odd_answers_tests()
+
+
+def answer_heads_bounded():
+    """An answer's status line and headers may take 256 KiB of the connection: a server sending
+    header lines without end (or one line without end) grew client status to 3.3 GB, httplib
+    keeping every line (it bounds neither their number nor a line's length until it is whole).
+    Each verb that reads an answer stops, exit 1, and says why (under 1 GiB of address space)."""
+    job = "0" * 32
+    for mode in ["endless headers", "endless header line"]:
+        fake = HostileServer(mode)
+        for args in [["register", "--keys", "alice"],
+                     ["status", "--token", "0" * 64, "--job", job],
+                     ["fetch", "--token", "0" * 64, "--job", job, "--out", "hostile.scores"]]:
+            began = time.time()
+            code, out = run_bounded(["client", args[0], "--server", fake.url, *args[1:]], 20,
+                                    preexec_fn=limit_memory)
+            check(code == 1 and "the server's answer's status line and headers exceed 256 KiB"
+                  in out and "a cryptonets server?" in out and time.time() - began < 15 and
+                  not os.path.exists("hostile.scores"),
+                  "client %s, %s: exit %s after %.1f s: %s" % (args[0], mode, code,
+                                                               time.time() - began, out[-300:]))
+        fake.close()
 
 
 def odd_answers_tests():
