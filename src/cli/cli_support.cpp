@@ -172,6 +172,9 @@ std::string OptionParser::usage() const {
   out << "usage: " << invocation_ << " [options]\n\n" << wrap(summary_, 0, 0) << "\n\noptions:\n";
   for (const std::string& name : order_) {
     const Spec& spec = specs_.at(name);
+    // An option declared without a help text is a test hook: parsed, not offered (serve listed
+    // --key-set-load-hold, "for tests only", among its options for operators).
+    if (spec.help.empty()) continue;
     std::string left = "  --" + name + (spec.metavar.empty() ? "" : " " + spec.metavar);
     if (left.size() < kHelpColumn)
       left.resize(kHelpColumn, ' ');

@@ -230,12 +230,37 @@ KeyDirectory client_keys(const OptionParser& options) {
   return keys;
 }
 
+// A registration answered 503 (the server building other key sets' tables, --max-key-set-loads;
+// short of file handles; shutting down) is sent again after the server's Retry-After, at most
+// kRegisterWaitSeconds each time (1 s without one), kRegisterRetries times: it failed at once,
+// and a client registering while another loaded its keys had to run again by hand.
+constexpr int kRegisterRetries = 3;
+constexpr int kRegisterWaitSeconds = 10;
+
 std::string do_register(const OptionParser& options, const KeyDirectory& keys) {
-  TransferBar bar("uploading keys");
-  service::Client client(client_options(options, &bar));
-  const std::string token = client.register_keys(keys);
-  bar.finish();
-  return token;
+  for (int retry = 1;; ++retry) {
+    TransferBar bar("uploading keys");
+    service::Client client(client_options(options, &bar));
+    try {
+      const std::string token = client.register_keys(keys);
+      bar.finish();
+      return token;
+    } catch (const service::ServiceError& e) {
+      bar.finish();
+      if (e.status() != 503) throw;
+      if (retry > kRegisterRetries) {
+        throw service::ServiceError(e.status(),
+                                    std::string(e.what()) + "; gave up after " +
+                                        std::to_string(kRegisterRetries + 1) +
+                                        " attempts: register again later",
+                                    e.retry_after_s(), e.code());
+      }
+      const int wait = std::clamp(e.retry_after_s(), 1, kRegisterWaitSeconds);
+      std::fprintf(stderr, "%s; registering again in %d s (retry %d of %d)\n",
+                   printable_text(e.what()).c_str(), wait, retry, kRegisterRetries);
+      std::this_thread::sleep_for(std::chrono::seconds(wait));
+    }
+  }
 }
 
 // What to do about a batch of another model profile than the server's (other_profile_refusal says
@@ -333,7 +358,9 @@ int client_register(std::span<char* const> arguments) {
   OptionParser options("client register",
                        "Sends the key directory's params, evaluation.key and public.key (never\n"
                        "secret.key) to the service and prints the token that submits jobs against\n"
-                       "them (or writes it, mode 0600, to --token-file).");
+                       "them (or writes it, mode 0600, to --token-file). A server busy loading\n"
+                       "other key sets answers 503: the keys are sent again after its Retry-After\n"
+                       "(at most 10 s each time, 3 times; then exit 1), as client infer does.");
   add_server_options(options);
   options.add_value("keys", "DIR", "client key directory from cryptonets keygen", std::nullopt,
                     true);

@@ -135,9 +135,6 @@ int run_serve(std::span<char* const> arguments) {
                     "registrations building their keys' tables at once (up to about 1.5 GB each "
                     "within the parameter limits; then 503 + Retry-After)",
                     "2");
-  options.add_value("key-set-load-hold", "FILE",
-                    "for tests only: a registration that has built its tables waits while FILE "
-                    "exists (at most 60 s)");
   options.add_value("max-body", "BYTES", "largest request body (then 413)", "4294967296");
   options.add_value("read-timeout", "SECONDS",
                     "drop an upload stalled this long, and a request whose headers are not all in "
@@ -145,13 +142,19 @@ int run_serve(std::span<char* const> arguments) {
                     "an HTTP thread took it; after SIGTERM: 2 s at most)",
                     "30");
   options.add_value("upload-timeout", "SECONDS", "drop an upload that takes longer in all", "3600");
+  options.add_value("min-upload-rate", "BYTES",
+                    "drop an upload that averages fewer bytes a second once --read-timeout "
+                    "seconds have passed since its body began (0: no minimum)",
+                    "65536");
   options.add_value("result-ttl", "SECONDS", "delete finished jobs not fetched after this",
                     "604800");
   options.add_value("key-set-retention-days", "N",
                     "delete a key set (with its finished jobs) not used for N days; 0: never",
                     "90");
-  options.add_value("key-set-retention-seconds", "S",
-                    "for tests only: the retention in seconds (overrides the days)");
+  // Test hooks, without a help text: not shown by --help. A registration that has built its
+  // tables waits while FILE exists (at most 60 s); the retention in seconds (overrides the days).
+  options.add_value("key-set-load-hold", "FILE", "");
+  options.add_value("key-set-retention-seconds", "S", "");
   options.add_value("tls-cert", "FILE", "PEM certificate (with --tls-key: HTTPS)");
   options.add_value("tls-key", "FILE", "PEM private key of the certificate");
   options.add_value("port-file", "FILE",
@@ -211,6 +214,8 @@ int run_serve(std::span<char* const> arguments) {
   server_options.read_timeout_s = static_cast<int>(options.integer("read-timeout", 1, 86400));
   server_options.upload_timeout_s =
       static_cast<int>(options.integer("upload-timeout", 1, 7 * 86400));
+  server_options.min_upload_rate =
+      static_cast<uint64_t>(options.integer("min-upload-rate", 0, int64_t{1} << 40));
   server_options.result_ttl_s = options.integer("result-ttl", 1, int64_t{1} << 40);
   server_options.key_set_retention_s =
       options.has("key-set-retention-seconds")

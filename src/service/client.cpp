@@ -19,6 +19,7 @@
 #endif
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -36,6 +37,7 @@
 #include "cryptonets/io/serialize.hpp"
 #include "cryptonets/service/durable.hpp"
 #include "http_support.hpp"
+#include "socket_bytes.hpp"
 
 namespace cryptonets::service {
 
@@ -304,10 +306,10 @@ class EarlyAnswer {
   const std::string& body() const { return body_; }
   int retry_after_s() const { return retry_after_s_; }
 
-  // Watches the connection `client` opens next.
+  // Watches the connection `client` opens next: over http://, the socket given to watch().
   EarlyAnswer(httplib::Client& client, const std::string& url) {
     if (url.rfind("http://", 0) == 0) {
-      client.set_socket_options([this](int fd) { socket_ = fd; });
+      plain_ = true;
       return;
     }
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
@@ -329,6 +331,10 @@ class EarlyAnswer {
   }
   EarlyAnswer(const EarlyAnswer&) = delete;
   EarlyAnswer& operator=(const EarlyAnswer&) = delete;
+  // The socket of the connection, as httplib opens it (Watchdog's on_socket).
+  void watch(int fd) {
+    if (plain_) socket_ = fd;
+  }
 
   // Whether the server has answered: reads its answer, waiting up to `wait_ms` for the first
   // byte and up to 2 s for the rest of it (a status line, headers and Content-Length bytes).
@@ -446,6 +452,7 @@ class EarlyAnswer {
   SSL_CTX* context_ = nullptr;
   SSL* ssl_ = nullptr;
 #endif
+  bool plain_ = false;
   int socket_ = -1;
   int status_ = 0;
   std::string body_;
@@ -490,18 +497,40 @@ int retry_after(const httplib::Response& res) {
 // one (a server that never ends its body) would grow the client without bound.
 constexpr size_t kJsonAnswerBytes = size_t{1} << 20;
 
+// The most an answer's status line and headers may take of the connection's stream (with what
+// TLS and httplib's read buffer add; a cryptonets server's take under 1 kB). httplib reads them
+// with no bound on their number, and checks a line's length only once it holds the whole line:
+// a server sending header lines without end grew client status to 3.3 GB.
+constexpr uint64_t kAnswerHeadBytes = uint64_t{256} << 10;
+constexpr const char* kAnswerHeadLimit = "256 KiB";
+
+// How often the watchdog looks at the bytes read while the status line and headers come.
+constexpr std::chrono::milliseconds kHeadPoll{10};
+
 // Sends `request` (its body, if any, from its content provider) and reads the answer, failing with
 // a message naming `what` when no answer came (unreachable), when it holds more than
 // kJsonAnswerBytes, or when it has not ended within `limit` of the request's end: --timeout bounds
 // each read, and this the whole answer (a server trickling a byte a second never ends otherwise).
 // Stops `client`'s request in progress (httplib's stop(), meant for another thread) once its
 // deadline passes: the time the content receiver cannot bound, before the first byte of the body
-// (a status line and headers trickled a byte at a time, each read within --timeout).
+// (a status line and headers trickled a byte at a time, each read within --timeout); and once
+// the status line and headers, until head_read(), have taken more than kAnswerHeadBytes of the
+// connection (counted on its socket, caught as httplib opens it: `on_socket` gets it too).
 class Watchdog {
  public:
-  Watchdog(httplib::Client& client, Clock::time_point deadline)
-      : client_(client), deadline_(deadline), thread_([this] { watch(); }) {}
-  ~Watchdog() { finish(); }
+  Watchdog(httplib::Client& client, Clock::time_point deadline,
+           std::function<void(int)> on_socket = nullptr)
+      : client_(client), deadline_(deadline) {
+    client_.set_socket_options([this, on_socket = std::move(on_socket)](int fd) {
+      socket_ = fd;
+      if (on_socket) on_socket(fd);
+    });
+    thread_ = std::thread([this] { watch(); });
+  }
+  ~Watchdog() {
+    finish();
+    client_.set_socket_options(nullptr);  // its callback refers to this object
+  }
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
 
@@ -509,6 +538,8 @@ class Watchdog {
     std::lock_guard lock(mutex_);
     deadline_ = deadline;
   }
+  // The status line and headers are in (httplib's response handler): no longer counted.
+  void head_read() { head_read_ = true; }
   // Ends the watch; whether it stopped the request.
   bool finish() {
     {
@@ -519,13 +550,26 @@ class Watchdog {
     if (thread_.joinable()) thread_.join();
     return fired_;
   }
+  // Whether it stopped the request for the size of its status line and headers.
+  bool head_too_large() const { return head_too_large_; }
 
  private:
   void watch() {
     std::unique_lock lock(mutex_);
-    while (!done_ && Clock::now() < deadline_)
-      wake_.wait_until(lock, deadline_);
-    if (done_) return;
+    for (;;) {
+      if (done_) return;
+      const Clock::time_point now = Clock::now();
+      if (now >= deadline_) break;
+      if (!head_read_ && socket_ >= 0) {
+        // The socket may be closed by now (the request failed): then nothing is counted.
+        const std::optional<uint64_t> read = tcp_bytes_read(socket_);
+        if (read && *read > kAnswerHeadBytes && !head_read_) {
+          head_too_large_ = true;
+          break;
+        }
+      }
+      wake_.wait_until(lock, head_read_ ? deadline_ : std::min(deadline_, now + kHeadPoll));
+    }
     fired_ = true;
     lock.unlock();  // stop() waits for a connection being opened: extend() must not wait for it
     client_.stop();
@@ -535,19 +579,29 @@ class Watchdog {
   std::mutex mutex_;
   std::condition_variable wake_;
   Clock::time_point deadline_;
+  std::atomic<int> socket_{-1};
+  std::atomic<bool> head_read_{false};
   bool done_ = false;
-  bool fired_ = false;
+  std::atomic<bool> fired_{false};
+  std::atomic<bool> head_too_large_{false};
   std::thread thread_;
 };
+
+// The refusal of an answer whose status line and headers passed kAnswerHeadBytes.
+std::string head_too_large_message(const std::string& server) {
+  return std::string("the server's answer's status line and headers exceed ") + kAnswerHeadLimit +
+         " (a cryptonets server's take under 1 kB: is " + server + " a cryptonets server?)";
+}
 
 httplib::Result exchange(httplib::Client& client, httplib::Request request,
                          const ClientOptions& options, const std::string& what,
                          Clock::duration limit, bool uploading = false,
-                         const std::function<bool()>& answered_early = nullptr) {
+                         const std::function<bool()>& answered_early = nullptr,
+                         std::function<void(int)> on_socket = nullptr) {
   Clock::time_point active = Clock::now();
   Clock::time_point deadline = active + limit;
   // Declared before the receivers that use it: the thread ends before they are gone.
-  Watchdog watchdog(client, deadline);
+  Watchdog watchdog(client, deadline, std::move(on_socket));
   if (request.content_provider_) {
     // The answer's time counts from the end of the upload (a large batch takes long to send).
     request.content_provider_ = [provide = std::move(request.content_provider_), &active, &deadline,
@@ -567,6 +621,7 @@ httplib::Result exchange(httplib::Client& client, httplib::Request request,
   bool too_slow = false;
   bool answered = false;
   request.response_handler = [&](const httplib::Response& res) {
+    watchdog.head_read();
     answered = true;
     try {
       if (std::stoull(res.get_header_value("Content-Length")) > kJsonAnswerBytes) {
@@ -592,8 +647,11 @@ httplib::Result exchange(httplib::Client& client, httplib::Request request,
     return true;
   };
   httplib::Result result = client.send(request);
-  if (watchdog.finish() && !result && !too_large) too_slow = true;
+  if (watchdog.finish() && !result && !too_large && !watchdog.head_too_large()) too_slow = true;
   const std::string cannot = "cannot " + what + " at " + options.server + ": ";
+  if (watchdog.head_too_large()) {
+    throw std::runtime_error(cannot + head_too_large_message(options.server));
+  }
   if (too_large) {
     throw std::runtime_error(cannot + "the server's answer to " + request.method + " " +
                              request.path.substr(0, request.path.find('?')) +
@@ -673,9 +731,9 @@ httplib::Result upload(const ClientOptions& options, const std::string& path,
     early.arrived(1000);  // the server closed the connection: did it answer first?
     return false;
   };
-  auto result =
-      exchange(*client, std::move(request), options, what, std::chrono::seconds(options.timeout_s),
-               true, [&] { return early.status() != 0; });
+  auto result = exchange(
+      *client, std::move(request), options, what, std::chrono::seconds(options.timeout_s), true,
+      [&] { return early.status() != 0; }, [&early](int fd) { early.watch(fd); });
   if (early.status() != 0) {
     throw ServiceError(early.status(), server_message(early.status(), early.body(), options.server),
                        early.retry_after_s(), error_code(early.body()));
@@ -1084,6 +1142,7 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
   auto result = client->Get(
       "/v1/jobs/" + job + "/result", bearer(token),
       [&](const httplib::Response& res) {
+        watchdog.head_read();
         status = res.status;
         if (status != 200) return true;
         // The scores are written as they arrive: an answer of no declared length (chunked, or to
@@ -1124,6 +1183,10 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
         return true;
       });
   if (watchdog.finish() && !result && write_error == 0) {
+    if (watchdog.head_too_large()) {
+      throw std::runtime_error("cannot fetch job " + job + " at " + options_.server + ": " +
+                               head_too_large_message(options_.server));
+    }
     if (status == 0) {
       throw std::runtime_error("cannot fetch job " + job + " at " + options_.server +
                                ": the server at " + host_port(options_.server) +

@@ -37,10 +37,16 @@ thread_local bool connection_overflow = false;
 // complete its TLS handshake, to be answered (ConnectionQueue::refuse: one thread for them all).
 constexpr std::chrono::milliseconds kOverflowHandshake{1000};
 
+// What a connection beyond ConnectionQueue::kMaxWaiting is told (overflow_answer), and logged.
+constexpr const char* kOverflowError = "the server has too many connections waiting; retry later";
+
+std::string overflow_body() {
+  return "{\"error\":\"" + std::string(kOverflowError) + "\"}\n";
+}
+
 // What a connection beyond ConnectionQueue::kMaxWaiting is answered, whatever it asks.
 std::string overflow_answer() {
-  const std::string body =
-      "{\"error\":\"the server has too many connections waiting; retry later\"}\n";
+  const std::string body = overflow_body();
   return "HTTP/1.1 503 Service Unavailable\r\nRetry-After: " +
          std::to_string(kTransientRetrySeconds) +
          "\r\nAccept-Ranges: none\r\nConnection: close\r\nContent-Type: application/json\r\n"
@@ -123,8 +129,13 @@ class ConnectionStream : public httplib::Stream {
   // it has the whole line in memory (a 300 MB one took 670 MB of the server's memory): a request
   // line that grows past kMaxHeadLineBytes is ended there with an LF of the stream's own, so that
   // httplib answers it 414 at once (its own check), and reads no further (too_long_line).
+  // A read that ends (0) or fails (a reset) inside the head, other than by a timeout, is the
+  // client's close (closed_in_head).
   ssize_t through_head(char* data, ssize_t got) {
     if (head_refused()) return -1;
+    if (got <= 0 && !head_ended_ && !connection_facts.timed_out) {
+      connection_facts.closed_in_head = true;
+    }
     if (got <= 0 || head_ended_) return got;
     for (ssize_t i = 0; i < got; ++i) {
       if (data[i] != '\n') {
@@ -180,7 +191,7 @@ class SocketStream final : public ConnectionStream {
       if (!wait_readable()) return -1;
       if (size >= buffer_.size()) return through_head(ptr, receive(ptr, size));
       const ssize_t got = receive(buffer_.data(), buffer_.size());
-      if (got <= 0) return got;
+      if (got <= 0) return through_head(ptr, got);
       begin_ = 0;
       end_ = static_cast<size_t>(got);
     }
@@ -190,7 +201,8 @@ class SocketStream final : public ConnectionStream {
     return through_head(ptr, static_cast<ssize_t>(copied));
   }
   ssize_t write(const char* ptr, size_t size) override {
-    if (!is_writable()) return -1;
+    // Its client has gone: httplib's 400 is not sent (nor would it be read).
+    if (connection_facts.closed_in_head || !is_writable()) return -1;
     for (;;) {
       const ssize_t sent = ::send(fd_, ptr, size, MSG_NOSIGNAL);
       if (sent < 0 && errno == EINTR) continue;
@@ -223,17 +235,17 @@ class TlsStream final : public ConnectionStream {
     const int got = ::SSL_read(ssl_, ptr, static_cast<int>(std::min<size_t>(size, INT_MAX)));
     if (got > 0) return through_head(ptr, got);
     const int error = ::SSL_get_error(ssl_, got);
-    if (error == SSL_ERROR_ZERO_RETURN) return 0;
+    if (error == SSL_ERROR_ZERO_RETURN) return through_head(ptr, 0);
     // SO_RCVTIMEO ran out inside a record.
     if (error == SSL_ERROR_WANT_READ ||
         (error == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK))) {
       connection_facts.timed_out = true;
     }
     ::ERR_clear_error();
-    return -1;
+    return through_head(ptr, -1);
   }
   ssize_t write(const char* ptr, size_t size) override {
-    if (!is_writable()) return -1;
+    if (connection_facts.closed_in_head || !is_writable()) return -1;
     const int sent = ::SSL_write(ssl_, ptr, static_cast<int>(std::min<size_t>(size, INT_MAX)));
     if (sent > 0) return sent;
     ::ERR_clear_error();
@@ -352,9 +364,12 @@ class PlainServer final : public httplib::Server {
       answer_request_line_timeout(stream, settings_);
       return served;
     };
-    const auto refuse = [sock](Clock::time_point) {
+    const auto refuse = [this, sock](Clock::time_point accepted) {
       const std::string answer = overflow_answer();
       (void)::send(sock, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (settings_.overflow_answered) {
+        settings_.overflow_answered(kOverflowError, overflow_body().size(), accepted);
+      }
     };
     return serve_connection(sock, settings_, serve, refuse);
   }
@@ -406,6 +421,9 @@ class TlsServer final : public httplib::SSLServer {
           const std::string answer = overflow_answer();
           if (::SSL_write(ssl, answer.data(), static_cast<int>(answer.size())) > 0)
             ::SSL_shutdown(ssl);
+          if (settings_.overflow_answered) {
+            settings_.overflow_answered(kOverflowError, overflow_body().size(), accepted);
+          }
         }
       }
       ::ERR_clear_error();

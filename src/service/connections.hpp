@@ -38,6 +38,9 @@ struct ConnectionFacts {
   bool too_many_headers = false;  // its head went past kMaxHeaderFields lines: answered 431
   // A line of its head went past kMaxHeadLineBytes: answered 414 (the request line) or 431.
   bool too_long_line = false;
+  // Its client closed (or reset) it inside its request line or headers: nothing is answered,
+  // and it is logged as such (httplib's 400 logged it as a malformed request).
+  bool closed_in_head = false;
 };
 extern thread_local ConnectionFacts connection_facts;
 
@@ -68,6 +71,11 @@ struct ConnectionSettings {
   // A read of the request line itself timed out, where httplib gives up without an answer or a
   // log line: returns the whole answer to write (a 408), which it logs.
   std::function<std::string()> request_line_timeout;
+  // A connection beyond ConnectionQueue::kMaxWaiting was answered 503 (`error`: the answer's
+  // message, `bytes_out`: its body's size; `accepted`: when the listener took it): logs it, as
+  // the other answers are.
+  std::function<void(const std::string& error, size_t bytes_out, Clock::time_point accepted)>
+      overflow_answered;
 };
 
 // An httplib::Server (plain HTTP, or HTTPS with `tls_cert` and `tls_key`) whose connections are

@@ -70,6 +70,10 @@ Server::Impl::Impl(ServerOptions options)
   connection_settings.first_byte_wait = std::chrono::seconds(kFirstByteWaitSeconds);
   connection_settings.stop_requested = &stop_requested_;
   connection_settings.request_line_timeout = [this] { return answer_request_line_timeout(); };
+  connection_settings.overflow_answered = [this](const std::string& error, size_t bytes_out,
+                                                 Clock::time_point accepted) {
+    log_overflow_answer(error, bytes_out, accepted);
+  };
   http_ = make_http_server(connection_settings, options_.tls_cert, options_.tls_key);
   if (!http_) {
     throw std::runtime_error("cannot load the TLS certificate '" + options_.tls_cert +

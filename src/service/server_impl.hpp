@@ -120,6 +120,9 @@ class Server::Impl {
   // ConnectionSettings::request_line_timeout: the 408 for a client stalled inside its request
   // line (a whole HTTP answer), logged as the logger logs a request.
   std::string answer_request_line_timeout();
+  // ConnectionSettings::overflow_answered: the 503 to a connection beyond the waiting ones,
+  // logged as the logger logs a request (it was not logged).
+  void log_overflow_answer(const std::string& error, size_t bytes_out, Clock::time_point accepted);
   // The 408's message for a request whose line or headers did not arrive in time.
   std::string request_timeout_message() const;
   // HttpError 507 (--max-key-sets, the registrations in progress counted) or 503

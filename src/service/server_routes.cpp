@@ -167,6 +167,18 @@ void Server::Impl::install_routes() {
     connection_facts.answered = true;
     const double ms =
         std::chrono::duration<double, std::milli>(Clock::now() - request_facts.start).count();
+    // Its client closed the connection inside its request line or headers: httplib's 400 was
+    // not sent (connections.cpp), and the request was not malformed.
+    if (connection_facts.closed_in_head) {
+      log({{"time", utc_timestamp()},
+           {"event", "connection closed"},
+           {"remote", connection_facts.remote_addr},
+           {"ms", std::round(ms * 10) / 10},
+           {"detail",
+            "the client closed the connection inside its request line or headers; nothing was "
+            "answered"}});
+      return;
+    }
     // httplib sets remote_addr only once the headers are read: a request refused before (a
     // stall in them, 408) is logged with its connection's.
     nlohmann::ordered_json line{
@@ -316,6 +328,21 @@ std::string Server::Impl::answer_request_line_timeout() {
   return "HTTP/1.1 408 Request Timeout\r\nAccept-Ranges: none\r\nConnection: close\r\n"
          "Content-Type: application/json\r\nContent-Length: " +
          std::to_string(res.body.size()) + "\r\n\r\n" + res.body;
+}
+
+void Server::Impl::log_overflow_answer(const std::string& error, size_t bytes_out,
+                                       Clock::time_point accepted) {
+  // Answered without reading its request: no method or path.
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - accepted).count();
+  log({{"time", utc_timestamp()},
+       {"remote", connection_facts.remote_addr},
+       {"method", ""},
+       {"path", ""},
+       {"status", 503},
+       {"bytes_in", 0},
+       {"bytes_out", bytes_out},
+       {"ms", std::round(ms * 10) / 10},
+       {"error", error}});
 }
 
 std::string Server::Impl::request_timeout_message() const {
@@ -505,7 +532,9 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
   uint64_t total = 0;
   for (uint64_t size : sizes)
     total += size;
-  const auto deadline = Clock::now() + std::chrono::seconds(options_.upload_timeout_s);
+  const Clock::time_point began = Clock::now();
+  const auto deadline = began + std::chrono::seconds(options_.upload_timeout_s);
+  const auto grace = std::chrono::seconds(options_.read_timeout_s);  // before the minimum rate
   std::vector<int> fds;
   auto close_all = [&] {
     for (int fd : fds)
@@ -535,6 +564,7 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
   uint64_t unsynced = 0;  // bytes written since the last writeback was started
   int write_error = 0;
   bool too_slow = false;
+  bool below_rate = false;  // under --min-upload-rate on average, after the grace
   bool stopped = false;
   bool dropping = false;
   // The library hands the body over in small pieces: gathered into 1 MiB writes.
@@ -582,8 +612,19 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
   };
   bool ok = reader([&](const char* data, size_t length) {
     request_facts.bytes_in += length;
-    if (Clock::now() > deadline) {
+    const Clock::time_point now = Clock::now();
+    if (now > deadline) {
       too_slow = true;
+      return false;
+    }
+    // A client dripping its body (a byte within each --read-timeout) held its HTTP thread for
+    // --upload-timeout: checked at each piece, so that it is dropped within --read-timeout of
+    // falling behind.
+    if (options_.min_upload_rate > 0 && now - began > grace &&
+        static_cast<double>(received + length) <
+            static_cast<double>(options_.min_upload_rate) *
+                std::chrono::duration<double>(now - began).count()) {
+      below_rate = true;
       return false;
     }
     if (stop_requested_) {  // SIGTERM: the upload is dropped, not awaited
@@ -625,6 +666,16 @@ void Server::Impl::receive_body(const httplib::Request& req, const httplib::Cont
   if (too_slow) {
     throw HttpError(408, "the upload took longer than the server allows (" +
                              std::to_string(options_.upload_timeout_s) + " s, --upload-timeout)");
+  }
+  if (below_rate) {
+    const double seconds = std::chrono::duration<double>(Clock::now() - began).count();
+    throw HttpError(
+        408, "the upload is slower than the server allows: " + std::to_string(received) + " of " +
+                 std::to_string(total) + " bytes in " +
+                 std::to_string(static_cast<int64_t>(seconds)) + " s, under its minimum of " +
+                 std::to_string(options_.min_upload_rate) + " bytes/s on average after the first " +
+                 std::to_string(options_.read_timeout_s) +
+                 " s (--min-upload-rate, --read-timeout)");
   }
   if (!ok || received != total) {
     throw HttpError(408, "the upload stopped after " + std::to_string(received) + " of " +
@@ -689,11 +740,16 @@ HttpError registration_failure(const std::exception& e, const std::string& messa
   return HttpError(400, message);
 }
 
+// "1 key set", "2 key sets": the bounds' messages said "its maximum of 1 key sets".
+std::string key_sets(size_t count) {
+  return std::to_string(count) + (count == 1 ? " key set" : " key sets");
+}
+
 // The answer to a registration over --max-key-set-loads.
 HttpError too_many_key_set_loads(size_t most) {
   return HttpError(503,
-                   "the server is building the tables of its maximum of " + std::to_string(most) +
-                       " key sets at once (serve --max-key-set-loads; up to about 1.5 GB each); "
+                   "the server is building the tables of its maximum of " + key_sets(most) +
+                       " at once (serve --max-key-set-loads; up to about 1.5 GB each); "
                        "retry later",
                    kTransientRetrySeconds);
 }
@@ -707,8 +763,8 @@ void Server::Impl::require_key_set_room() const {
     const std::string when = retention % 86400 == 0 ? std::to_string(retention / 86400) + " days"
                                                     : std::to_string(retention) + " s";
     throw HttpError(507,
-                    "the server holds its maximum of " + std::to_string(options_.max_key_sets) +
-                        " key sets (serve --max-key-sets); " +
+                    "the server holds its maximum of " + key_sets(options_.max_key_sets) +
+                        " (serve --max-key-sets); " +
                         (retention > 0 ? "a key set unused for " + when + " is deleted; retry later"
                                        : "it keeps key sets for ever "
                                          "(--key-set-retention-days 0): ask its operator"));

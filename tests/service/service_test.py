@@ -94,7 +94,14 @@ its connection's acceptance and its first byte within 5 s (dripping and idle cli
 threads); over HTTPS the handshake and head count from when a thread took the connection (an https
 client queued behind an upload was cut unanswered); a path or header that is not UTF-8 is answered and logged (GET /v1/%FF ended the server);
 a Content-Encoding upload is 415 before its body (gzip was 408); at most 64 connections wait for a
-thread, the next answered 503 at once (over HTTPS through TLS: it was plain text).
+thread, the next answered 503 at once (over HTTPS through TLS: it was plain text), and logged (it
+was not). A client that closes its connection inside its request line or headers is sent nothing
+and logged as a closed connection (it was a 400, "malformed"). An upload that averages less than
+--min-upload-rate once --read-timeout has passed is 408 (a dripping client held a thread for
+--upload-timeout). serve --help does not list its test hooks; "maximum of 1 key set" (not "sets").
+client register sends its keys again after a 503 (Retry-After, at most 10 s, 3 times), then fails.
+An answer's status line and headers may take 256 KiB (header lines without end grew the client to
+3.3 GB).
 
 --slow adds: a full disk at a job's record (ENOSPC, EDQUOT) is 507, told by the errno (EIO there is
 500, under a state directory named after ENOSPC's text); 8 concurrent clients with their own keys,
@@ -109,6 +116,7 @@ import json
 import os
 import re
 import resource
+import select
 import shutil
 import signal
 import socket
@@ -383,6 +391,12 @@ def tests(work):
                  "client fetch", "client delete", "client infer", "client profile"]:
         code, out = run(*verb.split(), "--help", expect=None)
         check(code == 0 and "usage:" in out, "cryptonets %s --help: exit %d" % (verb, code))
+    # serve's test hooks are not offered to operators (--help listed --key-set-load-hold, "for
+    # tests only"); key_set_loads_bounded and retention() still use them.
+    code, out = run("serve", "--help", expect=None)
+    check(code == 0 and "--key-set-load-hold" not in out and
+          "--key-set-retention-seconds" not in out and "for tests only" not in out,
+          "serve --help lists its test hooks: " + out)
     code, out = run("client", "frobnicate", expect=None)
     check(code == 2 and "unknown verb 'frobnicate'" in out, "unknown client verb: " + out)
     # A port that is no port: a usage error (it was "connection refused", exit 1).
@@ -853,7 +867,7 @@ time.sleep(60)
     register(capped, "alice")
     before = capped.files()
     code, out = run("client", "register", "--server", capped.url, "--keys", "bob", expect=None)
-    check(code == 1 and "507" in out and "maximum of 1 key sets" in out
+    check(code == 1 and "507" in out and "maximum of 1 key set (" in out
           and "a key set unused for 90 days is deleted" in out,
           "a registration beyond --max-key-sets: exit %d: %s" % (code, out))
     # With "Expect: 100-continue" (curl's, over 1 MiB) the 507 comes instead of the 100 (the 100
@@ -874,7 +888,7 @@ time.sleep(60)
         first += repr(e).encode()
     finally:
         connection.close()
-    check(first.startswith(b"HTTP/1.1 507 ") and b"maximum of 1 key sets" in first,
+    check(first.startswith(b"HTTP/1.1 507 ") and b"maximum of 1 key set (" in first,
           "a registration with Expect: 100-continue beyond --max-key-sets: %r" % first[:200])
     no_stray_files(capped, before, "a registration refused by --max-key-sets")
     check(capped.terminate() == 0, "the capped server did not stop cleanly")
@@ -1058,6 +1072,10 @@ time.sleep(60)
     compressed_uploads_refused()
     waiting_connections_bounded()
     tls_waiting_connections_bounded()
+    closed_heads_logged()
+    slow_uploads_bounded()
+    registrations_retried()
+    answer_heads_bounded()
     tls_handshake_bounded()
     tls_queued_client_served()
     client16_tests()
@@ -1534,7 +1552,8 @@ class FakeServer(ListeningServer):
 class HostileServer(ListeningServer):
     """A server that reads each request (its head and its Content-Length body) and then answers
     as `mode` says: "endless" (a 200 whose body never ends, without a length), "huge" (a
-    Content-Length of 10 GB, the bytes sent for ever), "trickle" (a long body, a byte every 0.2 s),
+    Content-Length of 10 GB, the bytes sent for ever), "endless headers" (header lines without
+    end), "endless header line" (one header line without end), "trickle" (a long body, a byte every 0.2 s),
     "slow headers" (a header line as slowly), "silent" (no answer at all) or "answers" (for each
     request, answers["METHOD /path"] (the path without its query) or else answers[method]: a
     status and a JSON body); it counts the connections made to it."""
@@ -1572,6 +1591,13 @@ class HostileServer(ListeningServer):
                 for _ in range(150):  # 30 s at most
                     connection.sendall(b" ")
                     time.sleep(0.2)
+            elif self.mode in ("endless headers", "endless header line"):
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" +
+                                   (b"X-Endless: " if self.mode == "endless header line" else b""))
+                block = (b"X-Endless: 0123456789\r\n" * 2048 if self.mode == "endless headers"
+                         else b"a" * 65536)
+                while True:
+                    connection.sendall(block)
             else:
                 connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" +
                                    (b"Content-Length: 10000000000\r\n" if self.mode == "huge"
@@ -1688,6 +1714,28 @@ def client16_tests():
                                                                  out[-300:]))
         fake.close()
     odd_answers_tests()
+
+
+def answer_heads_bounded():
+    """An answer's status line and headers may take 256 KiB of the connection: a server sending
+    header lines without end (or one line without end) grew client status to 3.3 GB, httplib
+    keeping every line (it bounds neither their number nor a line's length until it is whole).
+    Each verb that reads an answer stops, exit 1, and says why (under 1 GiB of address space)."""
+    job = "0" * 32
+    for mode in ["endless headers", "endless header line"]:
+        fake = HostileServer(mode)
+        for args in [["register", "--keys", "alice"],
+                     ["status", "--token", "0" * 64, "--job", job],
+                     ["fetch", "--token", "0" * 64, "--job", job, "--out", "hostile.scores"]]:
+            began = time.time()
+            code, out = run_bounded(["client", args[0], "--server", fake.url, *args[1:]], 20,
+                                    preexec_fn=limit_memory)
+            check(code == 1 and "the server's answer's status line and headers exceed 256 KiB"
+                  in out and "a cryptonets server?" in out and time.time() - began < 15 and
+                  not os.path.exists("hostile.scores"),
+                  "client %s, %s: exit %s after %.1f s: %s" % (args[0], mode, code,
+                                                               time.time() - began, out[-300:]))
+        fake.close()
 
 
 def odd_answers_tests():
@@ -2248,7 +2296,7 @@ def key_set_loads_bounded():
     # C, from its headers: 503, Retry-After, its body unread (nothing staged).
     status, headers, data = server.request("POST", query, body=body)
     check(status == 503 and headers.get("Retry-After") == "5" and
-          b"its maximum of 1 key sets at once (serve --max-key-set-loads" in data,
+          b"its maximum of 1 key set at once (serve --max-key-set-loads" in data,
           "a registration while one loads: %d %s %r" % (status, headers, data))
     # B, once its body is in.
     late.sendall(body[100:])
@@ -3540,11 +3588,165 @@ def waiting_connections_bounded():
               "72 connections behind the only HTTP thread: %d answered (%d of them 503), the "
               "server holds %d sockets: %r" % (len(answers), len(refused), sockets,
                                                  list(answers.values())[:2]))
+        # Logged as every answer is (they were not logged at all).
+        def overflow_lines():
+            return [l for l in server.log_lines() if l.get("status") == 503 and
+                    "too many connections waiting" in l.get("error", "") and
+                    l.get("remote") == "127.0.0.1" and "ms" in l]
+        check(eventually(lambda: len(overflow_lines()) == 8),
+              "the 8 overflow 503s are not logged: %r" % overflow_lines())
     finally:
         stalled.close()
         for connection in connections:
             connection.close()
     check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+
+
+def closed_heads_logged():
+    """A client that closes its connection inside its request line or headers (or resets it) is
+    sent nothing and logged as a closed connection: it was answered 400 and logged as a malformed
+    request ("malformed request line or headers")."""
+    server = start_server("closed-heads")
+    half = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    half.sendall(b"GET /v1/queue HTTP/1.1\r\nHost: t\r\n")
+    half.shutdown(socket.SHUT_WR)  # its close, still reading
+    check(answer_until_close(half, 10) == b"", "a client that closed inside its headers was "
+          "answered")
+    half.close()
+    line = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    line.sendall(b"GET /v1/qu")
+    time.sleep(0.2)
+    line.close()
+    reset = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    reset.sendall(b"POST /v1/jobs HTTP/1.1\r\nHost: t\r\nContent-Le")
+    time.sleep(0.2)
+    reset.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    reset.close()  # a reset
+    def closed():
+        return [l for l in server.log_lines() if l.get("event") == "connection closed"]
+    check(eventually(lambda: len(closed()) == 3) and
+          all(l.get("remote") == "127.0.0.1" and "nothing was answered" in l.get("detail", "")
+              for l in closed()),
+          "3 connections closed inside their heads: logged %r" % closed())
+    check(not any(l.get("status") == 400 for l in server.log_lines()),
+          "a connection closed inside its head is logged as a 400: %r" % server.log_lines())
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+
+
+def slow_uploads_bounded():
+    """An upload must average --min-upload-rate bytes a second once --read-timeout has passed
+    since its body began: each read waits --read-timeout at most, but a client that sent a
+    little just within it held an HTTP thread for --upload-timeout (1 h), and a few such clients
+    held them all. A dripping client (1 kB every 0.2 s, with --read-timeout 1) is answered 408
+    within a few seconds, logged, and leaves no file."""
+    server = start_server("slow-uploads", "--read-timeout", "1", "--min-upload-rate", "65536")
+    token = register(server, "alice")
+    before = server.files()
+    body = open("alice.ct", "rb").read()
+    dripping = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    dripping.sendall(b"POST /v1/jobs HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " +
+                     token.encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(body))
+    began = time.time()
+    answer = b""
+    for offset in range(0, len(body), 1000):
+        if time.time() - began > 8:
+            break
+        try:
+            dripping.sendall(body[offset:offset + 1000])
+        except OSError:
+            break
+        readable = select.select([dripping], [], [], 0.2)[0]
+        if readable:
+            answer = answer_until_close(dripping, 5)
+            break
+    took = time.time() - began
+    dripping.close()
+    check(answer.startswith(b"HTTP/1.1 408") and b"--min-upload-rate" in answer and took < 6,
+          "a body dripped at 5 kB/s (--min-upload-rate 65536, --read-timeout 1): after %.1f s "
+          "%r" % (took, answer[:300]))
+    check(eventually(lambda: any(l.get("path") == "/v1/jobs" and l.get("status") == 408 and
+                                 "--min-upload-rate" in l.get("error", "")
+                                 for l in server.log_lines())),
+          "the slow upload's 408 is not logged")
+    no_stray_files(server, before, "an upload below --min-upload-rate")
+    # At loopback speed an upload passes.
+    code, out = run("client", "submit", "--server", server.url, "--token", token, "--in",
+                    "alice.ct", expect=None)
+    check(code == 0, "a fast upload with --min-upload-rate 65536: exit %d: %s" % (code, out))
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+
+
+class BusyServer(ListeningServer):
+    """A stand-in that reads each request (its body too) and answers it 503 with Retry-After
+    `seconds`, counting them."""
+
+    def __init__(self, seconds):
+        self.seconds, self.requests = seconds, 0
+        super().__init__()
+
+    def accepted(self, connection):
+        try:
+            if read_request(connection) is not None:
+                self.requests += 1
+                body = b'{"error":"the server is busy; retry later"}'
+                connection.sendall(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: %d\r\n"
+                                   b"Content-Type: application/json\r\nContent-Length: %d\r\n"
+                                   b"\r\n" % (self.seconds, len(body)) + body)
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+
+def registrations_retried():
+    """client register sends the keys again after a 503 (a server building another key set's
+    tables, --max-key-set-loads 1, held there by --key-set-load-hold), after the server's
+    Retry-After (5 s), and gets its token; it failed at once. A server that stays busy is asked 4
+    times in all, then the client gives up (exit 1) saying so; a Retry-After of an hour is waited
+    10 s at most."""
+    hold = os.path.abspath("register-retry.hold")
+    open(hold, "w").close()
+    server = start_server("register-retry", "--max-key-set-loads", "1", "--key-set-load-hold",
+                          hold)
+    def register_in_background(keys):
+        return subprocess.Popen([EXE, "client", "register", "--server", server.url, "--keys",
+                                 keys], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                env=ENV, text=True)
+    first = register_in_background("alice")
+    check(eventually(lambda: any(l.get("event") == "key set load held"
+                                 for l in server.log_lines())), "the first registration not held")
+    second = register_in_background("bob")
+    check(eventually(lambda: any(l.get("path") == "/v1/keysets" and l.get("status") == 503
+                                 for l in server.log_lines())), "the second registration not 503")
+    os.unlink(hold)
+    outs = [p.communicate(timeout=60)[0] for p in (first, second)]
+    tokens = [o.strip().splitlines()[-1] if o.strip() else "" for o in outs]
+    check(first.returncode == 0 and second.returncode == 0 and
+          all(len(t) == 64 for t in tokens) and tokens[0] != tokens[1] and
+          "503" in outs[1] and "registering again in 5 s (retry 1 of 3)" in outs[1],
+          "a registration while another loads (--max-key-set-loads 1): exit %s: %r" %
+          ([first.returncode, second.returncode], outs))
+    check(server.terminate() == 0, "serve did not exit 0 on SIGTERM")
+
+    busy = BusyServer(1)
+    began = time.time()
+    code, out = run("client", "register", "--server", busy.url, "--keys", "alice", expect=None)
+    check(code == 1 and busy.requests == 4 and out.count("registering again in 1 s") == 3 and
+          "gave up after 4 attempts" in out and time.time() - began < 30,
+          "client register against a server that stays busy: exit %d, %d requests: %s"
+          % (code, busy.requests, out))
+    busy.close()
+    patient = BusyServer(3600)
+    client = subprocess.Popen([EXE, "client", "register", "--server", patient.url, "--keys",
+                               "alice"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              env=ENV, text=True)
+    check(eventually(lambda: patient.requests >= 1), "client register did not reach the server")
+    time.sleep(0.5)
+    client.kill()
+    out = client.communicate()[0]
+    check("registering again in 10 s (retry 1 of 3)" in out,
+          "a Retry-After of an hour is not capped at 10 s: %r" % out)
+    patient.close()
 
 
 def tls_waiting_connections_bounded():
@@ -3579,6 +3781,9 @@ def tls_waiting_connections_bounded():
             status = repr(e)
         check(isinstance(status, tuple) and status[0] == 503 and status[1] is not None,
               "an https client beyond 64 waiting connections: %s" % (status,))
+        check(eventually(lambda: any(l.get("status") == 503 and "too many connections waiting"
+                                     in l.get("error", "") for l in server.log_lines())),
+              "the overflow 503 over HTTPS is not logged")
     finally:
         stalled.close()
         for connection in waiting:
@@ -3624,8 +3829,9 @@ def tls_queued_client_served(keys="alice"):
         return
     import ssl
     self_signed_certificate("slowtls")
+    # --min-upload-rate 0: the holder's upload is slow on purpose (it averages under 64 KiB/s).
     server = start_server("queued-tls", "--tls-cert", "slowtls.crt", "--tls-key", "slowtls.key",
-                          "--http-threads", "1", "--read-timeout", "2")
+                          "--http-threads", "1", "--read-timeout", "2", "--min-upload-rate", "0")
     context = ssl.create_default_context(cafile="slowtls.crt")
     query, body = keyset_body(keys, ["params", "evaluation.key", "public.key"])
     holder = context.wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=30),

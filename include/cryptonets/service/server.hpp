@@ -252,6 +252,11 @@ struct ServerOptions {
   int read_timeout_s = 30;
   int upload_timeout_s = 3600;       // and any upload that takes longer in all
   int64_t result_ttl_s = 7 * 86400;  // finished jobs are deleted after this
+  // The bytes a second an upload must average once read_timeout_s have passed since its body
+  // began, else 408 (0: no minimum): each read waits read_timeout_s at most, but a client that
+  // sent a byte just within it held an HTTP thread for upload_timeout_s, and a few such clients
+  // held them all.
+  uint64_t min_upload_rate = 65536;
   // A key set not used (no upload, no job) for this long is deleted with its finished jobs;
   // 0: kept forever (--key-set-retention-days).
   int64_t key_set_retention_s = int64_t{90} * 86400;
