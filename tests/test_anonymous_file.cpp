@@ -20,21 +20,12 @@
 #include <string>
 #include <vector>
 
+#include "file_test_support.hpp"
+
 namespace fs = std::filesystem;
 using cryptonets::AnonymousFile;
 
 namespace {
-
-struct ScratchDirectory {
-  fs::path path;
-  explicit ScratchDirectory(const std::string& name)
-      : path(fs::temp_directory_path() /
-             ("cryptonets-" + name + "-" + std::to_string(::getpid()))) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~ScratchDirectory() { fs::remove_all(path); }
-};
 
 std::vector<uint8_t> read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -46,7 +37,7 @@ std::vector<uint8_t> read_all(const std::string& path) {
 TEST_CASE("Each way of making a file with no name reads back its bytes and leaves nothing behind") {
   // memfd_create is refused under some seccomp filters (ENOSYS, EPERM): an MPI worker then had
   // nowhere to put the evaluation key rank 0 sent. Each fallback is tried alone here.
-  ScratchDirectory scratch("anonymous-file");
+  const test_support::TempDir scratch("cryptonets-anonymous-file");
   std::vector<uint8_t> bytes(3 << 20);  // more than one write may take
   for (size_t i = 0; i < bytes.size(); ++i)
     bytes[i] = static_cast<uint8_t>(i * 131 + 7);
@@ -107,7 +98,7 @@ int in_filtered_child(int memfd_error, bool refuse_tmpfile, Body body) {
 }  // namespace
 
 TEST_CASE("Where memfd_create is refused, the file is made with O_TMPFILE, else unlinked") {
-  ScratchDirectory scratch("anonymous-file-seccomp");
+  const test_support::TempDir scratch("cryptonets-anonymous-file-seccomp");
   const std::vector<uint8_t> bytes{'k', 'e', 'y', 0, 1, 2};
   const auto made_by = [&](AnonymousFile::Method expected) {
     return [&, expected] {
@@ -141,7 +132,7 @@ TEST_CASE("Where memfd_create is refused, the file is made with O_TMPFILE, else 
 }
 
 TEST_CASE("A file with no name that no method can make is refused naming each method's error") {
-  ScratchDirectory scratch("anonymous-file-none");
+  const test_support::TempDir scratch("cryptonets-anonymous-file-none");
   const std::string missing = (scratch.path / "none").string();
   const AnonymousFile::Method fallbacks[] = {AnonymousFile::Method::kTmpfile,
                                              AnonymousFile::Method::kUnlinked};

@@ -123,6 +123,9 @@ class Server::Impl {
   // ConnectionSettings::overflow_answered: the 503 to a connection beyond the waiting ones,
   // logged as the logger logs a request (it was not logged).
   void log_overflow_answer(const std::string& error, size_t bytes_out, Clock::time_point accepted);
+  // The log line of an answer sent before the request was read (its timeout, the overflow 503).
+  void log_unread_request(int status, size_t bytes_out, Clock::time_point start,
+                          const std::string& error);
   // The 408's message for a request whose line or headers did not arrive in time.
   std::string request_timeout_message() const;
   // HttpError 507 (--max-key-sets, the registrations in progress counted) or 503

@@ -314,35 +314,30 @@ void Server::Impl::install_routes() {
 std::string Server::Impl::answer_request_line_timeout() {
   httplib::Response res;
   answer_error(res, 408, request_timeout_message());
-  const double ms =
-      std::chrono::duration<double, std::milli>(Clock::now() - request_facts.start).count();
-  log({{"time", utc_timestamp()},
-       {"remote", connection_facts.remote_addr},
-       {"method", ""},
-       {"path", ""},
-       {"status", 408},
-       {"bytes_in", 0},
-       {"bytes_out", request_facts.bytes_out},
-       {"ms", std::round(ms * 10) / 10},
-       {"error", request_facts.error}});
+  log_unread_request(408, request_facts.bytes_out, request_facts.start, request_facts.error);
   return "HTTP/1.1 408 Request Timeout\r\nAccept-Ranges: none\r\nConnection: close\r\n"
          "Content-Type: application/json\r\nContent-Length: " +
          std::to_string(res.body.size()) + "\r\n\r\n" + res.body;
 }
 
-void Server::Impl::log_overflow_answer(const std::string& error, size_t bytes_out,
-                                       Clock::time_point accepted) {
+void Server::Impl::log_unread_request(int status, size_t bytes_out, Clock::time_point start,
+                                      const std::string& error) {
   // Answered without reading its request: no method or path.
-  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - accepted).count();
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   log({{"time", utc_timestamp()},
        {"remote", connection_facts.remote_addr},
        {"method", ""},
        {"path", ""},
-       {"status", 503},
+       {"status", status},
        {"bytes_in", 0},
        {"bytes_out", bytes_out},
        {"ms", std::round(ms * 10) / 10},
        {"error", error}});
+}
+
+void Server::Impl::log_overflow_answer(const std::string& error, size_t bytes_out,
+                                       Clock::time_point accepted) {
+  log_unread_request(503, bytes_out, accepted, error);
 }
 
 std::string Server::Impl::request_timeout_message() const {
