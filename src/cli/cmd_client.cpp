@@ -7,6 +7,9 @@
 //   delete    delete a job and its scores on the server
 //   infer     all of it: register (or reuse --token-file), submit, wait, fetch, delete
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -174,35 +177,139 @@ void require_output_directory(const std::string& path) {
   }
 }
 
-// client register --token-file replaces only an earlier token or an empty file: a trial's run
-// wrote the token over an encrypted batch. A usage error (exit 2), before the keys are sent.
-void refuse_to_replace_other_than_token(const std::string& path) {
+// client register --token-file writes only an absent or empty file: a trial's run wrote the token
+// over an encrypted batch, and another's over a valid token, whose queued and finished jobs then
+// answered 404 for ever (the token is the only way to them). A usage error (exit 2), before the
+// keys are sent; the file is left as it is.
+void refuse_to_replace_token_file(const std::string& path) {
   std::error_code error;
   if (std::filesystem::exists(path, error) && !std::filesystem::is_regular_file(path, error)) {
     throw UsageError("--token-file '" + printable_text(path) +
                      "' exists and is not a regular file; choose another path");
   }
-  const std::optional<uintmax_t> size = file_not_to_replace(path, [](std::istream& existing) {
+  bool token = false;
+  const std::optional<uintmax_t> size = file_not_to_replace(path, [&token](std::istream& existing) {
     // At most a token and its newline: a batch is not read whole.
     std::string text(66, '\0');
     existing.read(text.data(), static_cast<std::streamsize>(text.size()));
     text.resize(static_cast<size_t>(existing.gcount()));
     if (!text.empty() && text.back() == '\n') text.pop_back();
-    return is_token(text);
+    token = is_token(text);
+    return false;  // nothing but an empty file is replaced
   });
+  if (size && token) {
+    throw UsageError("--token-file '" + printable_text(path) +
+                     "' already holds a token: registering again would replace it, and the jobs "
+                     "of its key set could no longer be reached (the token is the only way to "
+                     "them); nothing was sent. Give another path, or remove '" +
+                     printable_text(path) + "' first if its token is no longer needed");
+  }
   if (size) {
     throw UsageError("--token-file '" + printable_text(path) +
                      "' exists and is not a token file (it holds " + format_bytes(*size) +
-                     "); client register replaces only an earlier token or an empty file: "
-                     "remove it first or choose another path");
+                     "); client register writes only an absent or empty file: choose another "
+                     "path");
   }
 }
 
-void write_token_file(const std::string& path, const std::string& token) {
-  AtomicFileWriter file(path, /*owner_only=*/true);  // mode 0600: the token is a credential
-  file.stream() << token << "\n";
-  file.commit();
-}
+// A --token-file while a token is registered for it: open (created empty, mode 0600, if absent)
+// and locked with flock(2) LOCK_EX, so that one client at a time registers for it. Three
+// concurrent client infer --token-file F (F absent) each registered a key set and F kept one
+// token: the others' key sets held a --max-key-sets slot each for the retention period. Now the
+// first registers and saves its token; the others wait for the lock (saying so) and find the token
+// in F. The token is written as before (AtomicFileWriter: a new file renamed over F, mode 0600)
+// while the lock on the old file is held; a waiter that then gets that lock sees that F is another
+// file now and locks that one. A file this created and left empty (the registration failed) is
+// removed before the lock is released; one left by a client killed meanwhile stays empty, which
+// every verb takes for an absent file.
+class TokenFileLock {
+ public:
+  explicit TokenFileLock(std::string path) : path_(std::move(path)) {
+    for (;;) {
+      fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      created_ = fd_ >= 0;
+      if (fd_ < 0 && errno == EEXIST) {
+        fd_ = ::open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // a FIFO: no wait
+        if (fd_ < 0 && errno == ENOENT) continue;                        // removed meanwhile
+      }
+      if (fd_ < 0) {
+        throw std::runtime_error("cannot open --token-file '" + printable_text(path_) +
+                                 "': " + std::strerror(errno));
+      }
+      struct stat opened {};
+      if (::fstat(fd_, &opened) != 0 || !S_ISREG(opened.st_mode)) {
+        close_file();
+        throw UsageError("--token-file '" + printable_text(path_) +
+                         "' exists and is not a regular file; choose another path");
+      }
+      if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+        std::fprintf(stderr,
+                     "waiting for another cryptonets client registering for --token-file '%s'\n",
+                     printable_text(path_).c_str());
+        int locked = 0;
+        while ((locked = ::flock(fd_, LOCK_EX)) != 0 && errno == EINTR) {
+        }
+        if (locked != 0) {
+          const int saved = errno;
+          close_file();
+          throw std::runtime_error("cannot lock --token-file '" + printable_text(path_) +
+                                   "': " + std::strerror(saved));
+        }
+      }
+      // Still the file at path_? The client that held the lock may have saved its token (a new
+      // file) or removed the empty file it had created.
+      struct stat now {};
+      if (::stat(path_.c_str(), &now) == 0 && now.st_dev == opened.st_dev &&
+          now.st_ino == opened.st_ino) {
+        break;
+      }
+      close_file();
+    }
+    if (created_) {
+      const std::filesystem::path parent = std::filesystem::path(path_).parent_path();
+      service::sync_directory(parent.empty() ? "." : parent.string());
+    }
+  }
+  TokenFileLock(const TokenFileLock&) = delete;
+  TokenFileLock& operator=(const TokenFileLock&) = delete;
+  ~TokenFileLock() {
+    if (created_) {
+      struct stat opened {};
+      struct stat now {};
+      if (::fstat(fd_, &opened) == 0 && opened.st_size == 0 && ::stat(path_.c_str(), &now) == 0 &&
+          now.st_dev == opened.st_dev && now.st_ino == opened.st_ino) {
+        ::unlink(path_.c_str());
+      }
+    }
+    close_file();
+  }
+
+  // The token the file holds now (saved by another client while this one waited), or nullopt
+  // for an empty file; a file that holds anything else is refused as read_token_file refuses it.
+  std::optional<std::string> token() const {
+    struct stat opened {};
+    if (::fstat(fd_, &opened) == 0 && opened.st_size == 0) return std::nullopt;
+    return read_token_file(path_);
+  }
+
+  // Saves `token` in the file (atomically, mode 0600), the lock still held.
+  void save(const std::string& token) {
+    AtomicFileWriter file(path_, /*owner_only=*/true);  // mode 0600: the token is a credential
+    file.stream() << token << "\n";
+    file.commit();
+    created_ = false;  // the file at path_ is the token's now, never removed
+  }
+
+ private:
+  void close_file() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+  std::string path_;
+  int fd_ = -1;
+  bool created_ = false;
+};
 
 // --keys: a directory, said so before its files are looked for ("cannot read 'FILE/params': Not
 // a directory" told nothing).
@@ -355,26 +462,43 @@ void do_fetch(const OptionParser& options, const std::string& token, const std::
 }
 
 int client_register(std::span<char* const> arguments) {
-  OptionParser options("client register",
-                       "Sends the key directory's params, evaluation.key and public.key (never\n"
-                       "secret.key) to the service and prints the token that submits jobs against\n"
-                       "them (or writes it, mode 0600, to --token-file). A server busy loading\n"
-                       "other key sets answers 503: the keys are sent again after its Retry-After\n"
-                       "(at most 10 s each time, 3 times; then exit 1), as client infer does.");
+  OptionParser options(
+      "client register",
+      "Sends the key directory's params, evaluation.key and public.key (never\n"
+      "secret.key) to the service and prints the token that submits jobs against\n"
+      "them (or writes it, mode 0600, to --token-file). A server busy loading\n"
+      "other key sets answers 503: the keys are sent again after its Retry-After\n"
+      "(at most 10 s each time, 3 times; then exit 1), as client infer does.\n"
+      "--token-file must be absent or empty: a file that holds a token is never\n"
+      "replaced (exit 2, nothing sent; the token is the only way to its key set's\n"
+      "jobs). The file is locked while the keys are sent: a token another client\n"
+      "saved there meanwhile is kept, and this one sends nothing (exit 1).");
   add_server_options(options);
   options.add_value("keys", "DIR", "client key directory from cryptonets keygen", std::nullopt,
                     true);
-  options.add_value("token-file", "FILE", "write the token here (mode 0600) instead of stdout");
+  options.add_value("token-file", "FILE",
+                    "write the token here (mode 0600) instead of stdout; absent or empty, never "
+                    "an earlier token");
   if (!options.parse(arguments)) return kExitSuccess;
   check_server_option(options);
   refuse_output_over_inputs(options, {"token-file"}, {});  // before the keys are sent
-  if (options.has("token-file")) refuse_to_replace_other_than_token(options.text("token-file"));
+  if (options.has("token-file")) refuse_to_replace_token_file(options.text("token-file"));
   const KeyDirectory keys = client_keys(options);
-  const std::string token = do_register(options, keys);
   if (options.has("token-file")) {
-    write_token_file(options.text("token-file"), token);
-    std::printf("registered; token in %s\n", printable_text(options.text("token-file")).c_str());
+    // Locked while the keys are sent: a token saved by another client meanwhile (client infer,
+    // client register) is never replaced, and this one registers nothing then.
+    const std::string path = options.text("token-file");
+    TokenFileLock file(path);
+    if (file.token()) {
+      throw std::runtime_error("--token-file '" + printable_text(path) +
+                               "' now holds a token, saved by another cryptonets client while "
+                               "this one waited; it was kept and nothing was sent. Give another "
+                               "path to register again");
+    }
+    file.save(do_register(options, keys));
+    std::printf("registered; token in %s\n", printable_text(path).c_str());
   } else {
+    const std::string token = do_register(options, keys);
     std::printf("%s\n", printable_text(token).c_str());  // the server's: one line, whatever it sent
   }
   return kExitSuccess;
@@ -528,7 +652,9 @@ int client_infer(std::span<char* const> arguments) {
       "server no longer has the token's key set (410: expired or unusable), it registers the keys\n"
       "again once (saving the new token in --token-file) and says so on stderr. A --token-file of\n"
       "another key set than --keys, or one the server does not know (401), is an error that says\n"
-      "how to get the right token; the file is left as it is.");
+      "how to get the right token; the file is left as it is. Clients sharing one --token-file\n"
+      "register one at a time (the file is locked meanwhile; the others wait, saying so, and use\n"
+      "the token saved there): concurrent client infer runs register one key set, not one each.");
   add_server_options(options);
   options.add_value("keys", "DIR", "client key directory from cryptonets keygen", std::nullopt,
                     true);
@@ -602,9 +728,20 @@ int client_infer(std::span<char* const> arguments) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
 
-  if (!token_kept) {
-    token = do_register(options, keys);
-    if (options.has("token-file")) write_token_file(options.text("token-file"), token);
+  if (!token_kept && !options.has("token-file")) token = do_register(options, keys);
+  if (!token_kept && options.has("token-file")) {
+    // One client at a time registers for a token file (TokenFileLock): one that saved its token
+    // while this one waited leaves it for this one to use.
+    TokenFileLock file(options.text("token-file"));
+    if (const std::optional<std::string> saved = file.token()) {
+      token = *saved;
+      token_kept = true;  // as if read at the start: another key set's is said so below
+      std::fprintf(stderr, "using the token another cryptonets client saved in %s meanwhile\n",
+                   printable_text(options.text("token-file")).c_str());
+    } else {
+      token = do_register(options, keys);
+      file.save(token);
+    }
   }
 
   service::JobStatus job;
@@ -618,14 +755,30 @@ int client_infer(std::span<char* const> arguments) {
       // has what a registration sends, so it registers once more; a second 410 is an error.
       if (e.status() == 410 && !registered_again) {
         registered_again = true;
-        token = do_register(options, keys);
-        std::string saved;
-        if (options.has("token-file")) {
-          write_token_file(options.text("token-file"), token);
-          saved = "; new token saved in " + options.text("token-file");
+        if (!options.has("token-file")) {
+          token = do_register(options, keys);
+          std::fprintf(stderr, "%s\nregistered the keys again; submitting again\n",
+                       printable_text(e.what()).c_str());
+          continue;
         }
-        std::fprintf(stderr, "%s\nregistered the keys again%s; submitting again\n",
-                     printable_text(e.what()).c_str(), printable_text(saved).c_str());
+        // Several clients sharing the file got the 410: the first registers again, the others
+        // use the token it saved.
+        const std::string path = options.text("token-file");
+        TokenFileLock file(path);
+        const std::optional<std::string> saved = file.token();
+        if (saved && *saved != token) {
+          token = *saved;
+          std::fprintf(stderr,
+                       "%s\nusing the new token another cryptonets client saved in %s; "
+                       "submitting again\n",
+                       printable_text(e.what()).c_str(), printable_text(path).c_str());
+          continue;
+        }
+        token = do_register(options, keys);
+        file.save(token);
+        std::fprintf(stderr,
+                     "%s\nregistered the keys again; new token saved in %s; submitting again\n",
+                     printable_text(e.what()).c_str(), printable_text(path).c_str());
         continue;
       }
       // A token kept in --token-file from an earlier registration, of another key set than

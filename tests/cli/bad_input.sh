@@ -959,15 +959,20 @@ rmdir token-dir
 : >empty.token
 expect 1 "cannot read a token from 'empty.token': its first line is empty" - -- \
   "$exe" client submit --server http://127.0.0.1:9 --token-file empty.token --in images.ct
-# client register --token-file replaces only an earlier token or an empty file, refused before
-# anything is sent (a trial's run wrote the token over an encrypted batch). Port 9: nothing
-# listens, so an accepted file would fail at the connection instead.
+# client register --token-file writes only an absent or empty file, refused before anything is
+# sent (a trial's run wrote the token over an encrypted batch; another's over a valid token, whose
+# jobs were then lost). Port 9: nothing listens, so an accepted file would fail at the connection
+# instead; the empty file it created for the token is then removed.
 cp images.ct batch-copy.ct
 expect 2 "--token-file 'batch-copy.ct' exists and is not a token file" - -- \
   "$exe" client register --server http://127.0.0.1:9 --keys client --token-file batch-copy.ct
 cmp -s images.ct batch-copy.ct || fail "client register replaced a batch with its token"
-expect 1 "cannot connect to 127.0.0.1:9" - -- \
+expect 2 "--token-file 'zero.token' already holds a token" - -- \
   "$exe" client register --server http://127.0.0.1:9 --keys client --token-file zero.token
+[ "$(cat zero.token)" = "$(printf '%064d' 0)" ] || fail "client register replaced a token"
+expect 1 "cannot connect to 127.0.0.1:9" - -- \
+  "$exe" client register --server http://127.0.0.1:9 --keys client --token-file fresh.token
+[ ! -e fresh.token ] || fail "client register left an empty token file after failing"
 rm -f batch-copy.ct
 # client infer checks its output's directory before uploading (the job was left on the server).
 expect 2 "--out: cannot write file 'no-dir/x.ct': its directory 'no-dir' does not exist" - -- \

@@ -41,6 +41,8 @@ stored (ENOSPC at their rename, injected by open_fault.cpp) keeps its input and 
 counted in job.json before it starts, and a job whose record says its third run never ended fails
 at start-up instead of running again; a batch of another key set than the token's is 422 saying
 so (code other_key_set), and client infer with a stale or unknown --token-file says what to do;
+client register never replaces a token file's token, and concurrent client infer or register runs
+sharing one absent --token-file register one key set (the file locked meanwhile), not one each;
 client infer refuses a scores file before sending anything; --server with a port outside 1..65535
 is a usage error; a serve that cannot bind its port leaves no new state directory. A done job's
 scores are verified in full once (GET and HEAD answer them unchanged while the verification's reads
@@ -705,6 +707,7 @@ def tests(work):
     check(code == 0 and re.fullmatch(r"[0-9a-f]{64}\n", open("empty.token").read()) and
           stat.S_IMODE(os.stat("empty.token").st_mode) == 0o600,
           "client infer with an empty token file: exit %d: %s" % (code, out))
+    token_files_never_replaced()
     # ---- BFV: Carol's key set is BFV; her jobs run under BFV, and a batch of one scheme is
     # refused under a token of the other, naming both.
     keygen("carol", scheme="bfv")
@@ -1162,6 +1165,82 @@ time.sleep(60)
     check(sum(1 for l in requests if l["path"] == "/v1/keysets") == 22,
           "expected 22 keyset requests in the log (5 accepted, 17 refused), found %d"
           % sum(1 for l in requests if l["path"] == "/v1/keysets"))
+
+
+def token_files_never_replaced():
+    """A token file is never replaced (a trial): client register --token-file over a file that holds
+    a token replaced it, and that token's jobs answered 404 for ever (the token is the only way to
+    them); three concurrent client infer --token-file F (F absent) registered three key sets and F
+    kept one token, the others' key sets holding a --max-key-sets slot each for the retention
+    period. Now register refuses (exit 2, the file untouched, nothing sent), and the clients sharing
+    F register one at a time (F locked meanwhile): one key set for all of them. A server of its own:
+    the main one's registrations are counted."""
+    server = start_server("tokens")
+    def registrations():
+        return sum(1 for l in server.log_lines()
+                   if l.get("path") == "/v1/keysets" and l.get("status") == 201)
+    with open("kept.token", "w") as f:  # register returns once its log line is written
+        f.write(register(server, "alice") + "\n")
+    os.chmod("kept.token", 0o600)
+    kept = open("kept.token", "rb").read()
+    mtime = os.stat("kept.token").st_mtime_ns
+    before = registrations()
+    code, out = run("client", "register", "--server", server.url, "--keys", "bob", "--token-file",
+                    "kept.token", expect=None)
+    time.sleep(0.5)  # a registration would be logged by now
+    check(code == 2 and "'kept.token' already holds a token" in out and
+          "nothing was sent" in out and open("kept.token", "rb").read() == kept and
+          os.stat("kept.token").st_mtime_ns == mtime and registrations() == before,
+          "client register over a token file: exit %d, %d registrations, file %s: %s"
+          % (code, registrations() - before,
+             "unchanged" if open("kept.token", "rb").read() == kept else "replaced", out))
+
+    def together(verb, count, token_file, *extra):
+        """`count` clients started at once with one token file; their (exit code, output)."""
+        processes = [subprocess.Popen(
+            [EXE, "client", verb, "--server", server.url, "--keys", "bob", "--token-file",
+             token_file, *[a % i if "%d" in a else a for a in extra]],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=ENV, text=True)
+            for i in range(count)]
+        results = []
+        for p in processes:
+            out, _ = p.communicate(timeout=120)
+            results.append((p.returncode, out))
+        return results
+
+    # Concurrent client infer with an absent token file: all succeed, one key set for them.
+    before = registrations()
+    results = together("infer", 3, "shared.token", "--in", "bob.ct", "--out", "shared-%d.scores")
+    time.sleep(0.5)
+    token = open("shared.token").read() if os.path.exists("shared.token") else ""
+    check(all(code == 0 for code, _ in results) and registrations() - before == 1 and
+          re.fullmatch(r"[0-9a-f]{64}\n", token) and
+          stat.S_IMODE(os.stat("shared.token").st_mode) == 0o600 and
+          sum("using the token another cryptonets client saved in shared.token" in out
+              for _, out in results) == 2,
+          "3 concurrent client infer with one absent --token-file: exits %s, %d key sets "
+          "registered: %s" % ([c for c, _ in results], registrations() - before,
+                              [out for _, out in results]))
+    check(all(decrypted_scores("bob", "shared-%d.scores" % i, os.getcwd()) == plain_scores(20, 3)
+              for i in range(3) if os.path.exists("shared-%d.scores" % i)),
+          "concurrent client infer: scores differ from the plain model's")
+    # Concurrent client register with one absent token file: one registers; the others send
+    # nothing and say that the file now holds a token (or already did, when they started after).
+    before = registrations()
+    results = together("register", 3, "race.token")
+    time.sleep(0.5)
+    codes = sorted(code for code, _ in results)
+    check(codes in ([0, 1, 1], [0, 1, 2], [0, 2, 2]) and registrations() - before == 1 and
+          all("holds a token" in out and "nothing was sent" in out
+              for code, out in results if code != 0) and
+          re.fullmatch(r"[0-9a-f]{64}\n", open("race.token").read()),
+          "3 concurrent client register with one absent --token-file: exits %s, %d key sets "
+          "registered: %s" % (codes, registrations() - before, [out for _, out in results]))
+    for name in ["kept.token", "shared.token", "race.token"] + [
+            "shared-%d.scores" % i for i in range(3)]:
+        if os.path.exists(name):
+            os.remove(name)
+    check(server.terminate() == 0, "serve (token files) did not exit 0 on SIGTERM")
 
 
 def served_profile(server, work):
