@@ -570,11 +570,39 @@ expect 1 "cannot open profile 'no-such.profile': No such file or directory" k4 -
 : >empty.profile
 expect 1 "line 1: unexpected end of file, expected 'cryptonets-profile 2'" k4 -- \
   "$exe" keygen --out-dir k4 --profile empty.profile --insecure-ring-degree 64
-# A NUL byte in a value: the message names it and shows the line around it (it ended at the NUL,
-# "got '1", the message being a C string).
+# A NUL byte in a value: the message names it by column, without quoting the line (it ended at the
+# NUL, "got '1", the message being a C string).
 sed 's/^outputs \(.*\)$/outputs 1\x002/' "$data/model.profile" >nul.profile
-expect 1 "nul.profile' line 4: a NUL byte (0x00) at column 10, which no text format holds; the line reads 'outputs 1' 0x00 '2'" k4 -- \
+expect 1 "nul.profile' line 4: found binary data (not text): a NUL byte (0x00) at column 10, which no text format holds" k4 -- \
   "$exe" keygen --out-dir k4 --profile nul.profile --insecure-ring-degree 64
+# A key file as the profile is named by its kind, and none of its bytes is printed (a trial:
+# keygen, encrypt and decrypt --profile secret.key printed the key's bytes up to its first 0x0a);
+# another binary file is "binary data", in a message of bounded length (a 300 KB file made one of
+# 800 KB).
+key_bytes_in_message() {  # KEY: some 8 bytes of KEY appear in message.txt, raw or escaped (\xNN)
+  python3 -c 'import re, sys
+key, message = open(sys.argv[1], "rb").read(), open("message.txt", "rb").read()
+escapes = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"\\": b"\\"}
+unescaped = re.sub(rb"\\(x[0-9a-f]{2}|[nrt\\])", lambda m: bytes([int(m.group(1)[1:], 16)])
+                   if m.group(1).startswith(b"x") else escapes[m.group(1)], message)
+shown = {m[i:i + 8] for m in (message, unescaped) for i in range(len(m) - 7)}
+sys.exit(0 if any(key[i:i + 8] in shown for i in range(len(key) - 7)) else 1)' "$1"
+}
+expect 1 "profile 'client/secret.key' holds secret keys (a binary file of cryptonets), not a model profile" k4 -- \
+  "$exe" keygen --out-dir k4 --profile client/secret.key --insecure-ring-degree 64
+key_bytes_in_message client/secret.key && fail "keygen --profile secret.key printed its bytes"
+expect 1 "profile 'client/secret.key' holds secret keys" x.ct -- \
+  "$exe" encrypt --keys client --profile client/secret.key --images "$images" --count 1 --out x.ct
+key_bytes_in_message client/secret.key && fail "encrypt --profile secret.key printed its bytes"
+expect 1 "profile 'client/secret.key' holds secret keys" x.csv -- \
+  "$exe" decrypt --keys client --profile client/secret.key --in scores.ct --out x.csv
+key_bytes_in_message client/secret.key && fail "decrypt --profile secret.key printed its bytes"
+head -c 300000 /dev/urandom | tr -d '\n#' | head -c 200000 >noise.bin
+printf 'cryptonets-profile 2\n' | cat - noise.bin >binary.profile
+expect 1 "binary.profile' line 2: found binary data (not text)" k4 -- \
+  "$exe" keygen --out-dir k4 --profile binary.profile --insecure-ring-degree 64
+[ "$(wc -c <message.txt)" -lt 1000 ] || fail "a binary profile made a message of $(wc -c <message.txt) bytes"
+key_bytes_in_message noise.bin && fail "keygen --profile printed bytes of a binary file"
 # keygen creates the key directory, not a chain of parents (it made /nonexistent/a/b).
 # A missing or non-directory parent is a bad output path like the others: exit 2 (it was 1).
 expect 2 "its parent directory 'no-parent/a' does not exist ('no-parent' is missing)" no-parent -- \
