@@ -145,6 +145,30 @@ if [ "$(id -u)" -ne 0 ]; then  # root reads files whatever their mode
     "$exe" infer --keys server --in unreadable.ct --out out.ct
 fi
 
+# ---- Outputs under a umask that takes the owner's bits too (umask 0777): each keeps its owner's
+# read and write (the tests may run as root, who reads any mode: hence stat). A trial: keygen wrote
+# params, public.key, evaluation.key and model.profile with mode 0000 and exit 0, and the next
+# encrypt could not read them (as any user but root).
+owner_reads_and_writes() {  # FILE...
+  local file mode
+  for file in "$@"; do
+    mode=$(stat -c %a "$file")
+    [ $((8#$mode & 8#600)) -eq $((8#600)) ] || fail "$file has mode $mode under umask 0777"
+  done
+}
+masked() { (umask 0777 && exec "$@"); }
+run masked "$exe" keygen --out-dir masked --insecure-ring-degree 64
+owner_reads_and_writes masked/params masked/public.key masked/evaluation.key masked/model.profile
+[ "$(stat -c %a masked/secret.key)" = 600 ] || fail "masked/secret.key has mode $(stat -c %a masked/secret.key)"
+[ "$(stat -c %a masked)" = 700 ] || fail "the key directory masked has mode $(stat -c %a masked)"
+mkdir masked-server && cp masked/params masked/public.key masked/evaluation.key masked-server/
+run masked "$exe" encrypt --keys masked --images "$images" --count 2 --out masked.ct --threads 1
+run masked "$exe" infer --keys masked-server --in masked.ct --out masked-scores.ct --threads 1
+run masked "$exe" decrypt --keys masked --in masked-scores.ct --out masked.labels \
+  --scores masked.csv
+owner_reads_and_writes masked.ct masked-scores.ct masked.labels masked.csv
+rm -r masked masked-server masked.ct masked-scores.ct masked.labels masked.csv
+
 # ---- Truncated files.
 head -c 100000 images.ct >truncated.ct
 expect 1 "truncated" out.ct -- "$exe" infer --keys server --in truncated.ct --out out.ct
