@@ -340,6 +340,19 @@ rm server-record/secret.key && mkfifo server-record/pipe
 checks=$((checks + 1))
 timeout 20 "$exe" infer --keys server-record --in images.ct --out fifo-scores.ct --threads 1 \
   >message.txt 2>&1 || fail "infer --keys beside a FIFO: exit $?: $(cat message.txt)"
+# A regular file the search cannot read may be a secret key: refused, named (a trial: it was passed
+# over). Root reads any mode, so as root the check runs without the capabilities that let it
+# (setpriv: no CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH), where the mode 000 file is unreadable as
+# for any other user; the key files themselves are readable (mode 0644, owned by the same user).
+cp client/secret.key server-record/notes && chmod 000 server-record/notes
+unprivileged=()
+[ "$(id -u)" -ne 0 ] || unprivileged=(setpriv --bounding-set=-dac_override,-dac_read_search)
+if "${unprivileged[@]}" cat server-record/notes >/dev/null 2>&1; then
+  echo "note: cannot make a file unreadable here; the check of an unreadable file is skipped" >&2
+else
+  expect 1 "refused: the key directory 'server-record' holds 'server-record/notes', which infer cannot read (Permission denied), so it cannot check that it is not a secret key" out.ct -- \
+    "${unprivileged[@]}" "$exe" infer --keys server-record --in images.ct --out out.ct --threads 1
+fi
 rm -r server-bak server-record fifo-scores.ct
 
 # ---- keygen does not overwrite a secret key.
