@@ -715,6 +715,14 @@ expect 1 "DIFFER from the plain integer model's on 70 of 70 images" differ.txt -
 expect 1 "DIFFER from the plain integer model's on 70 of 70 images" differ.csv -- \
   "$exe" decrypt --keys client --in many-scores.ct --model other-bias-model.txt \
   --plain-images "$images" --scores differ.csv
+grep -q "not the images file" message.txt && fail "the images file encrypt read was called another"
+# Another images file than encrypt's (a trial: the training images) is named as the cause, by the
+# SHA-256 the scores file records: "DIFFER on 20 of 20 images" alone suggested a wrong result.
+expect 1 "DIFFER from the plain integer model's on 70 of 70 images: --plain-images '$data/mnist/train-images-idx3-ubyte.gz' is not the images file the batch was encrypted from (its content's SHA-256 is " differ.txt -- \
+  "$exe" decrypt --keys client --in many-scores.ct --model "$model" \
+  --plain-images "$data/mnist/train-images-idx3-ubyte.gz" --out differ.txt
+grep -qE "SHA-256 is [0-9a-f]{16}\.\.\., the scores file records [0-9a-f]{16}\.\.\.\); give the file encrypt --images read" \
+  message.txt || fail "decrypt --plain-images of another file does not name both digests: $(cat message.txt)"
 
 # ---- A scores file of format version 1 (an 88-byte header without the first image index), 2
 # (no file ids nor record bindings; noise estimates in clear), 3 (no scheme), 4 (no source images
