@@ -432,8 +432,15 @@ expect 1 "File too large" - -- bash -c "trap '' XFSZ; ulimit -f 16; exec \"\$0\"
 run "$exe" keygen --out-dir full --force --insecure-ring-degree 64
 [ "$(cd full && sha256sum params public.key evaluation.key secret.key)" != "$before" ] ||
   fail "keygen --force did not replace the key set"
-expect 1 "holds 'notes.txt' besides a key set" - -- \
+expect 1 "already exists and holds 'notes.txt', which is not a key file: keygen replaces the whole directory at once, so give a new directory, or move 'notes.txt' elsewhere first" - -- \
   bash -c 'touch full/notes.txt && "$0" keygen --out-dir full --force --insecure-ring-degree 64; status=$?; rm full/notes.txt; exit $status' "$exe"
+# A directory with no key set at all is not said to hold one (a trial: "holds 'sub' besides a key
+# set" of a project directory).
+mkdir -p project/sub
+expect 1 "--out-dir 'project' already exists and holds 'sub', which is not a key file" - -- \
+  "$exe" keygen --out-dir project --insecure-ring-degree 64
+grep -q "key set" message.txt && fail "keygen says a key set is in a directory without one: $(cat message.txt)"
+rm -r project
 
 # ---- Key files of different key generations are refused together, by every command.
 mkdir mixed && cp client/params client/evaluation.key client/secret.key mixed/
