@@ -314,18 +314,32 @@ TEST_CASE("The model profile holds no weights: reordered weights give the same p
                        doctest::Contains("a model file, not a profile"), std::runtime_error);
 }
 
-TEST_CASE("A NUL byte in a profile is named with the line around it, not where the message ends") {
-  // Quoted as a value, the NUL ended the message there: "got '1".
+TEST_CASE("Binary data in a profile is named by its byte and column, never quoted") {
+  // Quoted as a value, the NUL ended the message there: "got '1"; quoted as the line, a secret
+  // key's bytes up to its first 0x0a were printed (a trial).
   using namespace std::string_literals;
   std::istringstream in("cryptonets-profile "s + std::to_string(cryptonets::kModelProfileVersion) +
                         "\ninput channels 1 height 28 width 28 scale 16\noutputs 1\0"s + "2\n");
   CHECK_THROWS_WITH_AS(read_profile(in, "p"),
-                       "profile 'p' line 3: a NUL byte (0x00) at column 10, which no text format "
-                       "holds; the line reads 'outputs 1' 0x00 '2'",
+                       "profile 'p' line 3: found binary data (not text): a NUL byte (0x00) at "
+                       "column 10, which no text format holds",
                        std::runtime_error);
   std::istringstream alone("\0"s + "\n");
   CHECK_THROWS_WITH_AS(read_profile(alone, "p"),
-                       "profile 'p' line 1: a NUL byte (0x00) at column 1, which no text format "
-                       "holds; the line reads 0x00",
+                       "profile 'p' line 1: found binary data (not text): a NUL byte (0x00) at "
+                       "column 1, which no text format holds",
                        std::runtime_error);
+  std::istringstream control("CNPF\x06secret\x84" "bytes\n");
+  CHECK_THROWS_WITH_AS(read_profile(control, "p"),
+                       "profile 'p' line 1: found binary data (not text): byte 0x06 at column 5, "
+                       "which no text format holds",
+                       std::runtime_error);
+  // A long value is cut in the message, not printed whole.
+  std::istringstream long_value("cryptonets-profile "s + std::string(100000, '9') + "\n");
+  try {
+    read_profile(long_value, "p");
+    FAIL("a profile of a 100000-digit version was read");
+  } catch (const std::runtime_error& error) {
+    CHECK(std::string(error.what()).size() < 200);
+  }
 }

@@ -19,6 +19,7 @@
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/protocol_files.hpp"
+#include "cryptonets/io/sha256.hpp"
 #include "cryptonets/model/range.hpp"
 #include "cryptonets/training/float_network.hpp"
 
@@ -47,11 +48,13 @@ void require_range(size_t first, size_t count, size_t available, const std::stri
   }
 }
 
-// The plain integer model on the same images: how many images' scores differ from `decrypted`.
+// The plain integer model on the same images: how many images' scores differ from `decrypted`;
+// `content_sha256` is set to the SHA-256 of the file's IDX content (as encrypt records it).
 size_t plain_mismatches(const Model& model, const CompiledModel& compiled, const std::string& path,
                         bool verify, size_t first,
-                        const std::vector<std::vector<mpz_class>>& decrypted, int threads) {
-  const MnistImages images = read_images_file(path, verify);
+                        const std::vector<std::vector<mpz_class>>& decrypted, int threads,
+                        Sha256::Digest& content_sha256) {
+  const MnistImages images = read_images_file(path, verify, &content_sha256);
   require_range(first, decrypted.size(), images.count, path);
   std::vector<std::vector<int64_t>> quantised;
   for (size_t s = first; s < first + decrypted.size(); ++s) {
@@ -340,16 +343,26 @@ int run_decrypt(std::span<char* const> arguments) {
       *correct += labels[s] == (*truth)[s];
   }
   std::optional<size_t> mismatches;
+  Sha256::Digest plain_sha256{};
   if (options.has("plain-images")) {
     const Model model = load_model(options.text("model"));
     mismatches = plain_mismatches(model, compile_model(model), options.text("plain-images"),
-                                  verify_option(options), first, scores, threads);
+                                  verify_option(options), first, scores, threads, plain_sha256);
   }
   if (mismatches && *mismatches != 0) {
-    // A failed check writes no labels.
+    // A failed check writes no labels. Another images file than encrypt's (a trial: the training
+    // images) is said to be the cause: "DIFFER on 20 of 20" alone suggested a wrong result.
+    std::string cause;
+    if (header.source.sha256 != Sha256::Digest{} && plain_sha256 != header.source.sha256) {
+      cause = ": --plain-images '" + options.text("plain-images") +
+              "' is not the images file the batch was encrypted from (its content's SHA-256 is " +
+              to_hex(plain_sha256).substr(0, 16) + "..., the scores file records " +
+              to_hex(header.source.sha256).substr(0, 16) +
+              "...); give the file encrypt --images read";
+    }
     throw std::runtime_error("encrypted scores DIFFER from the plain integer model's on " +
                              std::to_string(*mismatches) + " of " + std::to_string(labels.size()) +
-                             " images");
+                             " images" + cause);
   }
   if (options.has("scores")) write_scores(options.text("scores"), first, scores, labels, truth);
   write_labels(labels, out_path);

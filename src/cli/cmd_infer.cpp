@@ -1,11 +1,16 @@
 // cryptonets infer (server): the model on an encrypted batch file, with the parameter set and the
 // evaluation keys only. It never opens a secret key, and refuses to run where one is offered.
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -51,13 +56,48 @@ struct ServerFiles {
   std::string public_keys;
 };
 
+// The first (by name) regular file at the top level of `directory` that cannot be opened for
+// reading, with why: the search for secret keys cannot look into it (starts_as_secret_keys says
+// false for it). Opened as the search opens files, and only regular ones. The files `given` are
+// passed over: their loader says why it cannot read them.
+std::optional<std::pair<std::string, std::string>> unreadable_file_in(const std::string& directory,
+                                                                      const ServerFiles& given) {
+  std::error_code error;
+  std::vector<std::string> names;
+  for (std::filesystem::directory_iterator it(directory, error), end; !error && it != end;
+       it.increment(error))
+    names.push_back(it->path().filename().string());
+  std::sort(names.begin(), names.end());
+  std::string prefix = directory == "." ? "" : directory;
+  if (!prefix.empty() && !prefix.ends_with('/')) prefix += '/';
+  for (const std::string& name : names) {
+    const std::string path = prefix + name;
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) continue;
+    const auto is_given = [&](const std::string& file) {
+      return std::filesystem::equivalent(path, file, error);
+    };
+    if (is_given(given.parameters) || is_given(given.evaluation_keys) ||
+        is_given(given.public_keys))
+      continue;
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd >= 0) {
+      ::close(fd);
+      continue;
+    }
+    return std::pair{path, std::string(std::strerror(errno))};
+  }
+  return std::nullopt;
+}
+
 // The one rule for what the server is given: never the secret key, under any name, nor a
 // directory that holds it. Refuses a key file that starts as secret keys (starts_as_secret_keys:
 // by its header, whatever its name), then a directory a key file lies in (--keys DIR, or the
 // directory of --params, --evaluation-key or --public-key) that holds secret.key or another file
 // of secret keys at its top level (a copy under another name, secret.key.bak, was accepted: only
-// the name secret.key was looked for, and the separate files' directories not at all). Only the
-// first bytes of each file are read. `where` names each directory for the message: "the key
+// the name secret.key was looked for, and the separate files' directories not at all), or a
+// regular file there that it cannot read, which may be one. Only the first bytes of each file
+// are read. `where` names each directory for the message: "the key
 // directory 'DIR'", or "the directory 'DIR' of --params 'DIR/params'".
 void refuse_secret_keys_offered(const ServerFiles& files,
                                 const std::vector<std::pair<std::string, std::string>>& where) {
@@ -83,6 +123,14 @@ void refuse_secret_keys_offered(const ServerFiles& files,
       throw std::runtime_error("refused: " + name + " holds '" + *found + "'" + what + "; " +
                                kNoSecretKeys +
                                " (copy those three files to a directory of their own)");
+    }
+    // A file the search cannot read may be a secret key (a trial: an unreadable copy of it was
+    // passed over, and infer ran).
+    if (const auto unreadable = unreadable_file_in(directory, files)) {
+      throw std::runtime_error(
+          "refused: " + name + " holds '" + unreadable->first + "', which infer cannot read (" +
+          unreadable->second + "), so it cannot check that it is not a secret key; " +
+          kNoSecretKeys + " (copy those three files to a directory of their own)");
     }
   }
 }

@@ -132,9 +132,12 @@ void check_replaceable(const fs::path& directory) {
     for (const char* known : kKeyFileNames)
       key_file = key_file || name == known;
     if (!key_file) {
-      throw std::runtime_error("--out-dir '" + directory.string() + "' holds '" + name +
-                               "' besides a key set: keygen replaces the whole directory at "
-                               "once, so move it elsewhere first");
+      // Not "besides a key set": the directory may hold none (a trial's project directory).
+      throw std::runtime_error("--out-dir '" + directory.string() + "' already exists and holds '" +
+                               name +
+                               "', which is not a key file: keygen replaces the whole directory "
+                               "at once, so give a new directory, or move '" +
+                               name + "' elsewhere first");
     }
   }
 }

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
@@ -16,6 +17,7 @@
 
 #include "cryptonets/arith/format.hpp"
 #include "cryptonets/io/input_file.hpp"
+#include "cryptonets/io/protocol_files.hpp"
 
 using cryptonets::model::ConvolutionLayer;
 using cryptonets::model::DenseLayer;
@@ -478,6 +480,17 @@ Model load_model(const std::string& path) {
       message += " (under CRYPTONETS_DATA='" + std::string(data) + "')";
     }
     throw std::runtime_error(message);
+  }
+  // A file of this project's own in its place (--model keys/secret.key): named by its kind, as
+  // load_profile does, which says more than "binary data" at line 1.
+  std::optional<ProtocolFileKind> kind;
+  try {
+    kind = read_protocol_header(path).kind;
+  } catch (const std::exception&) {
+  }
+  if (kind) {
+    throw std::runtime_error("model file '" + path + "' holds " + protocol_kind_name(*kind) +
+                             " (a binary file of cryptonets), not a model");
   }
   return read_model(in, path);
 }

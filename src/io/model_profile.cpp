@@ -1,18 +1,21 @@
 // The weight-free model profile (format in model_profile.hpp).
 #include "cryptonets/io/model_profile.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
 #include "cryptonets/arith/format.hpp"
 #include "cryptonets/io/input_file.hpp"
 #include "cryptonets/io/little_endian.hpp"
+#include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/io/serialize.hpp"
 #include "cryptonets/io/sha256.hpp"
 #include "cryptonets/rlwe/parameters.hpp"
@@ -39,6 +42,12 @@ std::string shortest(double value) {
   return std::string(text, result.ptr);
 }
 
+// A word of the file in a message: as it is, or quoted and cut when long (quoted_word), so that a
+// megabyte line makes no megabyte message.
+std::string shown_word(const std::string& word) {
+  return word.size() <= 40 ? word : quoted_word(word);
+}
+
 class ProfileReader {
  public:
   ProfileReader(std::istream& in, std::string source) : in_(in), source_(std::move(source)) {}
@@ -48,13 +57,14 @@ class ProfileReader {
                              ": " + message);
   }
 
-  // The next non-comment line as words; fails at the end of the input, and at a line with a NUL.
+  // The next non-comment line as words; fails at the end of the input, and at a line with binary
+  // data.
   std::vector<std::string> next(const std::string& expected) {
     std::string line;
     while (std::getline(in_, line)) {
       ++line_number_;
       if (line.empty() || line[0] == '#') continue;
-      refuse_nul(line);
+      refuse_binary(line);
       std::istringstream words(line);
       std::vector<std::string> result;
       for (std::string word; words >> word;)
@@ -71,7 +81,7 @@ class ProfileReader {
     if (result.ec != std::errc() || result.ptr != text.data() + text.size() || value < low ||
         value > high) {
       fail(what + " must be an integer in [" + std::to_string(low) + ", " + std::to_string(high) +
-           "], got '" + text + "'");
+           "], got " + quoted_word(text));
     }
     return value;
   }
@@ -80,7 +90,7 @@ class ProfileReader {
     uint64_t value = 0;
     const auto result = std::from_chars(text.data(), text.data() + text.size(), value);
     if (result.ec != std::errc() || result.ptr != text.data() + text.size()) {
-      fail(what + " must be an unsigned 64-bit integer, got '" + text + "'");
+      fail(what + " must be an unsigned 64-bit integer, got " + quoted_word(text));
     }
     return value;
   }
@@ -89,7 +99,7 @@ class ProfileReader {
     double value = 0;
     const auto result = std::from_chars(text.data(), text.data() + text.size(), value);
     if (result.ec != std::errc() || result.ptr != text.data() + text.size() || !(value > 0)) {
-      fail(what + " must be a positive number, got '" + text + "'");
+      fail(what + " must be a positive number, got " + quoted_word(text));
     }
     return value;
   }
@@ -106,30 +116,27 @@ class ProfileReader {
     }
     for (size_t i = 1; i < keys.size(); ++i) {
       if (words[2 * i - 1] != keys[i]) {
-        fail("expected '" + keys[i] + "', got '" + words[2 * i - 1] + "'");
+        fail("expected '" + keys[i] + "', got " + quoted_word(words[2 * i - 1]));
       }
     }
   }
 
  private:
-  // A NUL in a line: named by its value, as inspect names a byte that ends a text ("byte 1047 is
-  // 0x00"), with the line's text around it. Quoted in a message, as the other values are, a NUL
-  // ended the message there (what() is a C string: "got '1" for "outputs 1<NUL>2"); escaped here
-  // (printable_text's \x00), it would be escaped again where the whole message is printed.
-  void refuse_nul(const std::string& line) const {
-    const size_t first = line.find('\0');
-    if (first == std::string::npos) return;
-    std::string shown;
-    for (size_t start = 0;;) {
-      const size_t nul = line.find('\0', start);
-      const std::string piece = line.substr(start, nul == std::string::npos ? nul : nul - start);
-      if (!piece.empty()) shown += (shown.empty() ? "'" : " '") + piece + "'";
-      if (nul == std::string::npos) break;
-      shown += shown.empty() ? "0x00" : " 0x00";
-      start = nul + 1;
-    }
-    fail("a NUL byte (0x00) at column " + std::to_string(first + 1) +
-         ", which no text format holds; the line reads " + shown);
+  // A line with a byte no text format holds (a NUL or another control byte but white space):
+  // named by its value and column, never quoted. A trial: a secret key given as --profile had its
+  // first line, key bytes up to the first 0x0a, printed to stderr; and a NUL ended a quoted value
+  // where the message, a C string, was printed ("got '1").
+  void refuse_binary(const std::string& line) const {
+    const auto binary = [](char c) {
+      const auto byte = static_cast<unsigned char>(c);
+      return byte == 0x7f || (byte < 0x20 && c != '\t' && c != '\r' && c != '\v' && c != '\f');
+    };
+    const auto found = std::find_if(line.begin(), line.end(), binary);
+    if (found == line.end()) return;
+    const auto byte = static_cast<unsigned char>(*found);
+    fail("found binary data (not text): " +
+         (byte == 0 ? std::string("a NUL byte (0x00)") : format("byte 0x%02x", byte)) +
+         " at column " + std::to_string(found - line.begin() + 1) + ", which no text format holds");
   }
 
   std::istream& in_;
@@ -151,20 +158,21 @@ Choice read_preset(ProfileReader& reader, const std::vector<std::string>& words)
   size_t i = 11;
   for (; i < words.size() && words[i] != "t"; ++i)
     choice.base.q_primes.push_back(reader.word(words[i], "a prime of q"));
-  if (i == words.size()) reader.fail("preset " + choice.name + ": no 't' field");
+  if (i == words.size()) reader.fail("preset " + shown_word(choice.name) + ": no 't' field");
   for (++i; i < words.size(); ++i)
     choice.plaintext_moduli.push_back(reader.word(words[i], "a plaintext modulus"));
   if (choice.base.q_primes.empty() || choice.plaintext_moduli.empty()) {
-    reader.fail("preset " + choice.name + ": needs at least one prime of q and one t");
+    reader.fail("preset " + shown_word(choice.name) + ": needs at least one prime of q and one t");
   }
   // Before any check per modulus: each is a context (its tables) at keygen (rlwe/parameters.hpp).
   if (choice.base.q_primes.size() > rlwe::kMaxQPrimes) {
-    reader.fail("preset " + choice.name + ": q has " + std::to_string(choice.base.q_primes.size()) +
-                " primes, more than the " + std::to_string(rlwe::kMaxQPrimes) +
-                " this build supports");
+    reader.fail("preset " + shown_word(choice.name) + ": q has " +
+                std::to_string(choice.base.q_primes.size()) + " primes, more than the " +
+                std::to_string(rlwe::kMaxQPrimes) + " this build supports");
   }
   if (choice.plaintext_moduli.size() > rlwe::kMaxPlaintextModuli) {
-    reader.fail("preset " + choice.name + ": " + std::to_string(choice.plaintext_moduli.size()) +
+    reader.fail("preset " + shown_word(choice.name) + ": " +
+                std::to_string(choice.plaintext_moduli.size()) +
                 " plaintext moduli, more than the " + std::to_string(rlwe::kMaxPlaintextModuli) +
                 " this build supports");
   }
@@ -176,7 +184,7 @@ Choice read_preset(ProfileReader& reader, const std::vector<std::string>& words)
       params.validate();
     }
   } catch (const std::invalid_argument& error) {
-    reader.fail("preset " + choice.name + ": invalid parameters: " + error.what());
+    reader.fail("preset " + shown_word(choice.name) + ": invalid parameters: " + error.what());
   }
   return choice;
 }
@@ -347,7 +355,7 @@ ModelProfile read_profile(std::istream& in, const std::string& source_name) {
   }
   if (words[1] != std::to_string(kModelProfileVersion)) {
     const bool older = words[1] == "1";  // version 1: preset lines without a scheme (YASHE')
-    reader.fail("profile format version " + words[1] +
+    reader.fail("profile format version " + shown_word(words[1]) +
                 (older ? " is no longer supported; this build reads " : ", this build reads ") +
                 std::to_string(kModelProfileVersion) +
                 (older ? " (make it again: cryptonets profile --model FILE --out FILE)" : ""));
@@ -361,7 +369,7 @@ ModelProfile read_profile(std::istream& in, const std::string& source_name) {
   profile.input_scale = reader.real(words[8], "scale");
   // As a model file's input line (model::kInputScaleLimit): round(scale) is the largest input.
   if (!(profile.input_scale < model::kInputScaleLimit)) {
-    reader.fail("scale must be below 2^63 (9.2e18), got '" + words[8] + "'");
+    reader.fail("scale must be below 2^63 (9.2e18), got " + quoted_word(words[8]));
   }
   words = reader.next("'outputs K'");
   reader.expect_value(words, "outputs");
@@ -369,7 +377,8 @@ ModelProfile read_profile(std::istream& in, const std::string& source_name) {
   words = reader.next("'output-bound B'");
   reader.expect_value(words, "output-bound");
   if (profile.output_bound.set_str(words[1], 10) != 0 || profile.output_bound < 0) {
-    reader.fail("output-bound must be a non-negative decimal integer, got '" + words[1] + "'");
+    reader.fail("output-bound must be a non-negative decimal integer, got " +
+                quoted_word(words[1]));
   }
   words = reader.next("'circuit-privacy L'");
   reader.expect_value(words, "circuit-privacy");
@@ -387,7 +396,8 @@ ModelProfile read_profile(std::istream& in, const std::string& source_name) {
     } else if (words[3] == "bfv") {
       profile.bfv_presets.push_back(read_preset<BfvParameterChoice>(reader, words));
     } else {
-      reader.fail("preset " + words[1] + ": scheme must be yashe or bfv, got '" + words[3] + "'");
+      reader.fail("preset " + shown_word(words[1]) + ": scheme must be yashe or bfv, got " +
+                  quoted_word(words[3]));
     }
   }
   if (words.size() != 1 || words[0] != "end") reader.fail("expected 'preset ...' or 'end'");
@@ -414,6 +424,19 @@ ModelProfile load_profile(const std::string& path) {
   std::ifstream in(path);
   if (!in) {
     throw std::runtime_error("cannot open profile '" + path + "': " + std::strerror(errno));
+  }
+  // A file of this project's own given in its place (keygen --profile keys/secret.key): named by
+  // its kind, which says more than "binary data" at line 1.
+  std::optional<ProtocolFileKind> kind;
+  try {
+    kind = read_protocol_header(path).kind;
+  } catch (const std::exception&) {
+  }
+  if (kind) {
+    throw std::runtime_error(
+        "profile '" + path + "' holds " + protocol_kind_name(*kind) +
+        " (a binary file of cryptonets), not a model profile (keygen writes one as "
+        "model.profile in its key directory; cryptonets profile makes one)");
   }
   return read_profile(in, path);
 }

@@ -1502,6 +1502,19 @@ ReplacementFile::ReplacementFile(std::string target, unsigned mode) : target_(st
                             "cannot create a temporary file next to " + file_source(target_));
   }
   if (path_.empty()) path_ = temp_path_;
+  // The umask takes what it will of `mode` for group and others, never the owner's read and
+  // write that `mode` gives: under umask 0777 keygen wrote params and public.key with mode 0000,
+  // which the next encrypt could not read (a trial).
+  struct stat made {};
+  const mode_t owner = static_cast<mode_t>(mode) & 0600;
+  if (::fstat(fd_, &made) != 0 ||
+      ((made.st_mode & owner) != owner && ::fchmod(fd_, (made.st_mode & 07777) | owner) != 0)) {
+    const int error = errno;
+    discard();
+    throw std::system_error(
+        error, std::generic_category(),
+        "cannot give the owner read and write on a temporary file next to " + file_source(target_));
+  }
 }
 
 ReplacementFile::~ReplacementFile() {

@@ -145,6 +145,30 @@ if [ "$(id -u)" -ne 0 ]; then  # root reads files whatever their mode
     "$exe" infer --keys server --in unreadable.ct --out out.ct
 fi
 
+# ---- Outputs under a umask that takes the owner's bits too (umask 0777): each keeps its owner's
+# read and write (the tests may run as root, who reads any mode: hence stat). A trial: keygen wrote
+# params, public.key, evaluation.key and model.profile with mode 0000 and exit 0, and the next
+# encrypt could not read them (as any user but root).
+owner_reads_and_writes() {  # FILE...
+  local file mode
+  for file in "$@"; do
+    mode=$(stat -c %a "$file")
+    [ $((8#$mode & 8#600)) -eq $((8#600)) ] || fail "$file has mode $mode under umask 0777"
+  done
+}
+masked() { (umask 0777 && exec "$@"); }
+run masked "$exe" keygen --out-dir masked --insecure-ring-degree 64
+owner_reads_and_writes masked/params masked/public.key masked/evaluation.key masked/model.profile
+[ "$(stat -c %a masked/secret.key)" = 600 ] || fail "masked/secret.key has mode $(stat -c %a masked/secret.key)"
+[ "$(stat -c %a masked)" = 700 ] || fail "the key directory masked has mode $(stat -c %a masked)"
+mkdir masked-server && cp masked/params masked/public.key masked/evaluation.key masked-server/
+run masked "$exe" encrypt --keys masked --images "$images" --count 2 --out masked.ct --threads 1
+run masked "$exe" infer --keys masked-server --in masked.ct --out masked-scores.ct --threads 1
+run masked "$exe" decrypt --keys masked --in masked-scores.ct --out masked.labels \
+  --scores masked.csv
+owner_reads_and_writes masked.ct masked-scores.ct masked.labels masked.csv
+rm -r masked masked-server masked.ct masked-scores.ct masked.labels masked.csv
+
 # ---- Truncated files.
 head -c 100000 images.ct >truncated.ct
 expect 1 "truncated" out.ct -- "$exe" infer --keys server --in truncated.ct --out out.ct
@@ -316,6 +340,19 @@ rm server-record/secret.key && mkfifo server-record/pipe
 checks=$((checks + 1))
 timeout 20 "$exe" infer --keys server-record --in images.ct --out fifo-scores.ct --threads 1 \
   >message.txt 2>&1 || fail "infer --keys beside a FIFO: exit $?: $(cat message.txt)"
+# A regular file the search cannot read may be a secret key: refused, named (a trial: it was passed
+# over). Root reads any mode, so as root the check runs without the capabilities that let it
+# (setpriv: no CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH), where the mode 000 file is unreadable as
+# for any other user; the key files themselves are readable (mode 0644, owned by the same user).
+cp client/secret.key server-record/notes && chmod 000 server-record/notes
+unprivileged=()
+[ "$(id -u)" -ne 0 ] || unprivileged=(setpriv --bounding-set=-dac_override,-dac_read_search)
+if "${unprivileged[@]}" cat server-record/notes >/dev/null 2>&1; then
+  echo "note: cannot make a file unreadable here; the check of an unreadable file is skipped" >&2
+else
+  expect 1 "refused: the key directory 'server-record' holds 'server-record/notes', which infer cannot read (Permission denied), so it cannot check that it is not a secret key" out.ct -- \
+    "${unprivileged[@]}" "$exe" infer --keys server-record --in images.ct --out out.ct --threads 1
+fi
 rm -r server-bak server-record fifo-scores.ct
 
 # ---- keygen does not overwrite a secret key.
@@ -395,8 +432,15 @@ expect 1 "File too large" - -- bash -c "trap '' XFSZ; ulimit -f 16; exec \"\$0\"
 run "$exe" keygen --out-dir full --force --insecure-ring-degree 64
 [ "$(cd full && sha256sum params public.key evaluation.key secret.key)" != "$before" ] ||
   fail "keygen --force did not replace the key set"
-expect 1 "holds 'notes.txt' besides a key set" - -- \
+expect 1 "already exists and holds 'notes.txt', which is not a key file: keygen replaces the whole directory at once, so give a new directory, or move 'notes.txt' elsewhere first" - -- \
   bash -c 'touch full/notes.txt && "$0" keygen --out-dir full --force --insecure-ring-degree 64; status=$?; rm full/notes.txt; exit $status' "$exe"
+# A directory with no key set at all is not said to hold one (a trial: "holds 'sub' besides a key
+# set" of a project directory).
+mkdir -p project/sub
+expect 1 "--out-dir 'project' already exists and holds 'sub', which is not a key file" - -- \
+  "$exe" keygen --out-dir project --insecure-ring-degree 64
+grep -q "key set" message.txt && fail "keygen says a key set is in a directory without one: $(cat message.txt)"
+rm -r project
 
 # ---- Key files of different key generations are refused together, by every command.
 mkdir mixed && cp client/params client/evaluation.key client/secret.key mixed/
@@ -570,11 +614,39 @@ expect 1 "cannot open profile 'no-such.profile': No such file or directory" k4 -
 : >empty.profile
 expect 1 "line 1: unexpected end of file, expected 'cryptonets-profile 2'" k4 -- \
   "$exe" keygen --out-dir k4 --profile empty.profile --insecure-ring-degree 64
-# A NUL byte in a value: the message names it and shows the line around it (it ended at the NUL,
-# "got '1", the message being a C string).
+# A NUL byte in a value: the message names it by column, without quoting the line (it ended at the
+# NUL, "got '1", the message being a C string).
 sed 's/^outputs \(.*\)$/outputs 1\x002/' "$data/model.profile" >nul.profile
-expect 1 "nul.profile' line 4: a NUL byte (0x00) at column 10, which no text format holds; the line reads 'outputs 1' 0x00 '2'" k4 -- \
+expect 1 "nul.profile' line 4: found binary data (not text): a NUL byte (0x00) at column 10, which no text format holds" k4 -- \
   "$exe" keygen --out-dir k4 --profile nul.profile --insecure-ring-degree 64
+# A key file as the profile is named by its kind, and none of its bytes is printed (a trial:
+# keygen, encrypt and decrypt --profile secret.key printed the key's bytes up to its first 0x0a);
+# another binary file is "binary data", in a message of bounded length (a 300 KB file made one of
+# 800 KB).
+key_bytes_in_message() {  # KEY: some 8 bytes of KEY appear in message.txt, raw or escaped (\xNN)
+  python3 -c 'import re, sys
+key, message = open(sys.argv[1], "rb").read(), open("message.txt", "rb").read()
+escapes = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"\\": b"\\"}
+unescaped = re.sub(rb"\\(x[0-9a-f]{2}|[nrt\\])", lambda m: bytes([int(m.group(1)[1:], 16)])
+                   if m.group(1).startswith(b"x") else escapes[m.group(1)], message)
+shown = {m[i:i + 8] for m in (message, unescaped) for i in range(len(m) - 7)}
+sys.exit(0 if any(key[i:i + 8] in shown for i in range(len(key) - 7)) else 1)' "$1"
+}
+expect 1 "profile 'client/secret.key' holds secret keys (a binary file of cryptonets), not a model profile" k4 -- \
+  "$exe" keygen --out-dir k4 --profile client/secret.key --insecure-ring-degree 64
+key_bytes_in_message client/secret.key && fail "keygen --profile secret.key printed its bytes"
+expect 1 "profile 'client/secret.key' holds secret keys" x.ct -- \
+  "$exe" encrypt --keys client --profile client/secret.key --images "$images" --count 1 --out x.ct
+key_bytes_in_message client/secret.key && fail "encrypt --profile secret.key printed its bytes"
+expect 1 "profile 'client/secret.key' holds secret keys" x.csv -- \
+  "$exe" decrypt --keys client --profile client/secret.key --in scores.ct --out x.csv
+key_bytes_in_message client/secret.key && fail "decrypt --profile secret.key printed its bytes"
+head -c 300000 /dev/urandom | tr -d '\n#' | head -c 200000 >noise.bin
+printf 'cryptonets-profile 2\n' | cat - noise.bin >binary.profile
+expect 1 "binary.profile' line 2: found binary data (not text)" k4 -- \
+  "$exe" keygen --out-dir k4 --profile binary.profile --insecure-ring-degree 64
+[ "$(wc -c <message.txt)" -lt 1000 ] || fail "a binary profile made a message of $(wc -c <message.txt) bytes"
+key_bytes_in_message noise.bin && fail "keygen --profile printed bytes of a binary file"
 # keygen creates the key directory, not a chain of parents (it made /nonexistent/a/b).
 # A missing or non-directory parent is a bad output path like the others: exit 2 (it was 1).
 expect 2 "its parent directory 'no-parent/a' does not exist ('no-parent' is missing)" no-parent -- \
@@ -650,6 +722,14 @@ expect 1 "DIFFER from the plain integer model's on 70 of 70 images" differ.txt -
 expect 1 "DIFFER from the plain integer model's on 70 of 70 images" differ.csv -- \
   "$exe" decrypt --keys client --in many-scores.ct --model other-bias-model.txt \
   --plain-images "$images" --scores differ.csv
+grep -q "not the images file" message.txt && fail "the images file encrypt read was called another"
+# Another images file than encrypt's (a trial: the training images) is named as the cause, by the
+# SHA-256 the scores file records: "DIFFER on 20 of 20 images" alone suggested a wrong result.
+expect 1 "DIFFER from the plain integer model's on 70 of 70 images: --plain-images '$data/mnist/train-images-idx3-ubyte.gz' is not the images file the batch was encrypted from (its content's SHA-256 is " differ.txt -- \
+  "$exe" decrypt --keys client --in many-scores.ct --model "$model" \
+  --plain-images "$data/mnist/train-images-idx3-ubyte.gz" --out differ.txt
+grep -qE "SHA-256 is [0-9a-f]{16}\.\.\., the scores file records [0-9a-f]{16}\.\.\.\); give the file encrypt --images read" \
+  message.txt || fail "decrypt --plain-images of another file does not name both digests: $(cat message.txt)"
 
 # ---- A scores file of format version 1 (an 88-byte header without the first image index), 2
 # (no file ids nor record bindings; noise estimates in clear), 3 (no scheme), 4 (no source images

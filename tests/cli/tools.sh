@@ -680,8 +680,11 @@ expect 1 "float model 'binary-keys/public.key': found binary data (not text), ex
   --results binary-table.md --no-verify
 expect 1 "sequential model 'set/t10k-images-idx3-ubyte': found binary data (not text), expected 'cryptonets-sequential-model'" -- \
   "$train" --fine-tune set/t10k-images-idx3-ubyte --data set --out binary-model.txt --no-verify
-expect 1 "model file 'binary-keys/public.key' line 1: expected 'cryptonets-model', found binary data (not text)" -- \
+# A file of cryptonets is named by its kind (it was "binary data" at line 1, as any other).
+expect 1 "model file 'binary-keys/public.key' holds public keys (a binary file of cryptonets), not a model" -- \
   "$exe" profile --model binary-keys/public.key --out binary.profile
+expect 1 "model file 'binary-keys/secret.key' holds secret keys (a binary file of cryptonets), not a model" -- \
+  "$exe" profile --model binary-keys/secret.key --out binary.profile
 [ -e binary-model.txt ] || [ -e binary-table.md ] || [ -e binary.profile ] &&
   fail "a refused binary model left an output behind"
 printf '%0200d\n' 1 >long-word.txt

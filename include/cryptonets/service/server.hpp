@@ -22,7 +22,8 @@
 //          writes (circuit privacy 0; io/model_profile.hpp), made at the first request. No token:
 //          it holds no weights, only what a client needs to make keys and encrypt for the model
 //          (`cryptonets client profile` fetches it for keygen --profile).
-//   GET    /v1/queue                       -> 200 {"queued", "max"}, or 503 + Retry-After if full
+//   GET    /v1/queue                       (Authorization: Bearer T) -> 200 {"queued", "max"},
+//          or 503 + Retry-After if full; 401 without a token or with an unknown one
 //   POST   /v1/jobs                        (Authorization: Bearer T) body: a ciphertext file from
 //          `cryptonets encrypt` under T's keys -> 202 {"job": ID, "state": "queued", ...} once the
 //          upload is verified (header, scheme, fingerprint, key set id, every record's checksum
