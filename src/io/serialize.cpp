@@ -1478,6 +1478,13 @@ std::string file_replaced_by_write(const std::string& path) {
   return target.string();
 }
 
+bool keep_owner_read_write(int fd, unsigned mode) {
+  struct stat made {};
+  const mode_t owner = static_cast<mode_t>(mode) & 0600;
+  return ::fstat(fd, &made) == 0 &&
+         ((made.st_mode & owner) == owner || ::fchmod(fd, (made.st_mode & 07777) | owner) == 0);
+}
+
 ReplacementFile::ReplacementFile(std::string target, unsigned mode) : target_(std::move(target)) {
   remove_stale_temporaries(target_);
   // The unnamed file is linked in through /proc/self/fd: without /proc, a named temporary.
@@ -1505,10 +1512,7 @@ ReplacementFile::ReplacementFile(std::string target, unsigned mode) : target_(st
   // The umask takes what it will of `mode` for group and others, never the owner's read and
   // write that `mode` gives: under umask 0777 keygen wrote params and public.key with mode 0000,
   // which the next encrypt could not read (a trial).
-  struct stat made {};
-  const mode_t owner = static_cast<mode_t>(mode) & 0600;
-  if (::fstat(fd_, &made) != 0 ||
-      ((made.st_mode & owner) != owner && ::fchmod(fd_, (made.st_mode & 07777) | owner) != 0)) {
+  if (!keep_owner_read_write(fd_, mode)) {
     const int error = errno;
     discard();
     throw std::system_error(

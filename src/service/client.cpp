@@ -1106,8 +1106,12 @@ void Client::fetch(const std::string& token, const std::string& job, const std::
   remove_stale_parts(out_path);
   arm_part_removal(part);
   const int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) {
+  if (fd < 0 || !keep_owner_read_write(fd, 0644)) {
     const int error = errno;
+    if (fd >= 0) {
+      ::unlink(part.c_str());
+      ::close(fd);
+    }
     disarm_part_removal();
     throw std::runtime_error("cannot create '" + part + "': " + std::strerror(error));
   }

@@ -320,6 +320,11 @@ void Server::Impl::write_port_file() {
     const int error = errno;
     throw failure("cannot create a temporary file in its directory", error);
   }
+  if (!keep_owner_read_write(file.fd, port_file_mode_)) {
+    const int error = errno;
+    if (!temporary.empty()) ::unlinkat(directory.fd, temporary.c_str(), 0);
+    throw failure("cannot give its owner read and write", error);
+  }
   const std::string text = std::to_string(port_) + "\n";
   const auto fail = [&](const std::string& step) {
     const int error = errno != 0 ? errno : EIO;

@@ -481,6 +481,22 @@ def tests(work):
           "serve under umask 0277: modes other than 0700/0600: %s" % wrong)
     masked.terminate()
 
+    # Under umask 0777 the port file (outside the state directory: 0644 less the umask) and a
+    # fetched scores file keep their owner's read and write (a trial: both were mode 0000, which
+    # the same user's next command could not read).
+    sealed = start_server("umask-sealed", preexec_fn=lambda: os.umask(0o777))
+    port_mode = stat.S_IMODE(os.stat(sealed.state + ".port").st_mode)
+    sealed_token = register(sealed, "alice")
+    job = submit(sealed, sealed_token, "alice.ct")
+    wait_done(sealed, sealed_token, job)
+    code, out = run("client", "fetch", "--server", sealed.url, "--token", sealed_token, "--job",
+                    job, "--out", "sealed.scores", expect=None, preexec_fn=lambda: os.umask(0o777))
+    scores_mode = stat.S_IMODE(os.stat("sealed.scores").st_mode) if code == 0 else None
+    check(port_mode == 0o600 and scores_mode == 0o600,
+          "umask 0777: port file mode %s, fetched scores mode %s (exit %d): %s"
+          % (oct(port_mode), scores_mode and oct(scores_mode), code, out))
+    sealed.terminate()
+
     # ---- Who may see what: Bob's token never reaches Alice's job.
     bob = register(server, "bob")
     check(bob != alice, "two registrations got the same token")

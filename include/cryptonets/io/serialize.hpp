@@ -266,6 +266,12 @@ using BfvCiphertextReader = BasicCiphertextReader<bfv::Scheme>;
 
 // ---- Files written atomically.
 
+// Gives the open file `fd` back the owner's read and write bits of `mode` that the umask took
+// (umask 0777 made keygen's public files and a fetch's scores mode 0000, which the same user's
+// next command could not read); group and other bits stay as the umask left them. Returns false,
+// errno set, if fstat or fchmod fails.
+bool keep_owner_read_write(int fd, unsigned mode);
+
 // The new file of an atomic replacement of `target` (a path with its links already followed:
 // file_replaced_by_write), for AtomicFileWriter and for writers that reopen it by name (the
 // tools' named outputs, cli ToolOutput). The constructor makes it in the directory of `target`
