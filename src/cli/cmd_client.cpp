@@ -225,12 +225,34 @@ void refuse_to_replace_token_file(const std::string& path) {
 class TokenFileLock {
  public:
   explicit TokenFileLock(std::string path) : path_(std::move(path)) {
+    // The token is saved by a rename into the file's directory: one where that cannot be done is
+    // refused before the keys are sent (a trial's register to a read-only directory holding an
+    // empty file registered a key set and then lost its token).
+    require_output_directory(path_);
     for (;;) {
       fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
       created_ = fd_ >= 0;
+      // Under umask 0777 the file was mode 0000: the next client could not open it.
+      if (created_ && !keep_owner_read_write(fd_, 0600)) {
+        const int saved = errno;
+        ::unlink(path_.c_str());
+        close_file();
+        throw std::runtime_error("cannot give --token-file '" + printable_text(path_) +
+                                 "' its owner's read and write: " + std::strerror(saved));
+      }
       if (fd_ < 0 && errno == EEXIST) {
         fd_ = ::open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // a FIFO: no wait
-        if (fd_ < 0 && errno == ENOENT) continue;                        // removed meanwhile
+        if (fd_ < 0 && errno == ENOENT) {
+          // Removed meanwhile (try again), or a symbolic link to a missing file, which O_EXCL
+          // does not follow and open() cannot: the loop spun for ever on one (a trial).
+          struct stat link {};
+          if (::lstat(path_.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
+            throw UsageError("--token-file '" + printable_text(path_) +
+                             "' is a symbolic link to a missing file; give the path of the file "
+                             "itself, or remove the link");
+          }
+          continue;
+        }
       }
       if (fd_ < 0) {
         throw std::runtime_error("cannot open --token-file '" + printable_text(path_) +
@@ -292,11 +314,19 @@ class TokenFileLock {
     return read_token_file(path_);
   }
 
-  // Saves `token` in the file (atomically, mode 0600), the lock still held.
+  // Saves `token` in the file (atomically, mode 0600), the lock still held. If it cannot be
+  // saved, the error gives the token: the key set is registered, and the token is the only way
+  // to it (the server never shows it again).
   void save(const std::string& token) {
-    AtomicFileWriter file(path_, /*owner_only=*/true);  // mode 0600: the token is a credential
-    file.stream() << token << "\n";
-    file.commit();
+    try {
+      AtomicFileWriter file(path_, /*owner_only=*/true);  // mode 0600: the token is a credential
+      file.stream() << token << "\n";
+      file.commit();
+    } catch (const std::exception& e) {
+      throw std::runtime_error(
+          std::string(e.what()) + "; the keys are registered and their token is " +
+          printable_text(token) + " (save it: the server cannot show it again)");
+    }
     created_ = false;  // the file at path_ is the token's now, never removed
   }
 
@@ -647,14 +677,16 @@ int client_infer(std::span<char* const> arguments) {
       "server's (GET /v1/profile: a batch encrypted for another model is refused before anything\n"
       "is sent; an older server without it, 404, is not checked), registers the keys (or reuses\n"
       "the token in --token-file, registering and saving one there if the file does not exist or\n"
-      "is empty), uploads the batch, waits for the job (retrying a full queue after the server's\n"
-      "Retry-After), downloads and checks the scores, and deletes the job on the server. If the\n"
-      "server no longer has the token's key set (410: expired or unusable), it registers the keys\n"
-      "again once (saving the new token in --token-file) and says so on stderr. A --token-file of\n"
-      "another key set than --keys, or one the server does not know (401), is an error that says\n"
-      "how to get the right token; the file is left as it is. Clients sharing one --token-file\n"
-      "register one at a time (the file is locked meanwhile; the others wait, saying so, and use\n"
-      "the token saved there): concurrent client infer runs register one key set, not one each.");
+      "is empty; a server busy loading other key sets, 503, gets the keys again after its\n"
+      "Retry-After, at most 10 s each time, 3 times), uploads the batch, waits for the job\n"
+      "(retrying a full queue after the server's Retry-After), downloads and checks the scores,\n"
+      "and deletes the job on the server. If the server no longer has the token's key set (410:\n"
+      "expired or unusable), it registers the keys again once (saving the new token in\n"
+      "--token-file) and says so on stderr. A --token-file of another key set than --keys, or one\n"
+      "the server does not know (401), is an error that says how to get the right token; the file\n"
+      "is left as it is. Clients sharing one --token-file register one at a time (the file is\n"
+      "locked meanwhile; the others wait, saying so, and use the token saved there): concurrent\n"
+      "client infer runs register one key set, not one each.");
   add_server_options(options);
   options.add_value("keys", "DIR", "client key directory from cryptonets keygen", std::nullopt,
                     true);

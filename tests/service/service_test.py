@@ -1252,6 +1252,71 @@ def token_files_never_replaced():
           re.fullmatch(r"[0-9a-f]{64}\n", open("race.token").read()),
           "3 concurrent client register with one absent --token-file: exits %s, %d key sets "
           "registered: %s" % (codes, registrations() - before, [out for _, out in results]))
+    # A symbolic link to a missing file as --token-file: refused at once (a trial: O_EXCL met the
+    # link, open() found no file, and the client spun for ever at full CPU, printing nothing).
+    os.symlink("missing-target.token", "dangling.token")
+    before = registrations()
+    try:
+        p = subprocess.run([EXE, "client", "register", "--server", server.url, "--keys", "bob",
+                            "--token-file", "dangling.token"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, env=ENV, text=True, timeout=20)
+        code, out = p.returncode, p.stdout
+    except subprocess.TimeoutExpired:
+        code, out = None, "no exit within 20 s"
+    check(code == 2 and "is a symbolic link to a missing file" in out and
+          os.path.islink("dangling.token") and not os.path.exists("missing-target.token") and
+          registrations() == before,
+          "client register --token-file (a dangling link): exit %s: %s" % (code, out))
+    os.remove("dangling.token")
+    # The token file a registration creates (empty, locked, until the token is saved) is mode 0600
+    # under any umask: under umask 0777 it was 0000, and once its client was killed the next
+    # client could not open it. The client registers with a server that never answers (a socket
+    # that accepts nothing), and is killed once the file is there.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    waiting = subprocess.Popen(
+        [EXE, "client", "register", "--server", "http://127.0.0.1:%d" % silent.getsockname()[1],
+         "--keys", "bob", "--token-file", "masked.token", "--timeout", "30"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV,
+        preexec_fn=lambda: os.umask(0o777))
+    deadline = time.time() + 20
+    while not os.path.exists("masked.token") and time.time() < deadline:
+        time.sleep(0.05)
+    mode = stat.S_IMODE(os.stat("masked.token").st_mode) if os.path.exists("masked.token") else None
+    waiting.kill()
+    waiting.wait()
+    silent.close()
+    check(mode == 0o600, "the token file of a registration under umask 0777: mode %s"
+          % (oct(mode) if mode is not None else "(never made)"))
+    if os.path.exists("masked.token"):
+        os.remove("masked.token")
+    # A token file in a directory where the token cannot be saved (the empty file is there, the
+    # directory read-only): refused before the keys are sent (a trial: the key set was registered
+    # and its token lost). Root writes anywhere: as root, without the capability that lets it.
+    os.mkdir("sealed-dir")
+    open("sealed-dir/empty.token", "w").close()
+    os.chmod("sealed-dir", 0o555)
+    unprivileged = ([] if os.getuid() != 0 else
+                    ["setpriv", "--bounding-set=-dac_override,-dac_read_search"])
+    probe = subprocess.run([*unprivileged, "touch", "sealed-dir/probe"], stderr=subprocess.DEVNULL)
+    if probe.returncode == 0:
+        print("note: cannot make a read-only directory here; that check is skipped",
+              file=sys.stderr)
+        os.remove("sealed-dir/probe")
+    else:
+        before = registrations()
+        p = subprocess.run([*unprivileged, EXE, "client", "register", "--server", server.url,
+                            "--keys", "bob", "--token-file", "sealed-dir/empty.token"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=ENV, text=True,
+                           timeout=60)
+        time.sleep(0.5)
+        check(p.returncode == 1 and "cannot write 'sealed-dir/empty.token'" in p.stdout and
+              registrations() == before,
+              "client register to a read-only directory: exit %d, %d key sets registered: %s"
+              % (p.returncode, registrations() - before, p.stdout))
+    os.chmod("sealed-dir", 0o755)
+    shutil.rmtree("sealed-dir")
     for name in ["kept.token", "shared.token", "race.token"] + [
             "shared-%d.scores" % i for i in range(3)]:
         if os.path.exists(name):
