@@ -479,6 +479,17 @@ TEST_CASE("each malformed file is reported at the right line") {
     check_error_at_line(replace_line(kSmallModel, 1, std::string("CNPF\0\x01 1", 8)), 1,
                         "expected 'cryptonets-model', found binary data (not text)");
   }
+  SUBCASE("bytes that are not UTF-8 are binary too, never quoted; UTF-8 text is quoted") {
+    check_error_at_line(
+        replace_line(kSmallModel, 9, "dense in 8 out 2 scale 16 A\x90(\xa1\xa1()ib\xa8"), 9,
+        "unexpected binary data (not text) at end of line");
+    check_error_at_line(replace_line(kSmallModel, 9, "dense in 8 out 2 scale 16 \xc0\xaf"), 9,
+                        "unexpected binary data (not text) at end of line");  // overlong '/'
+    check_error_at_line(replace_line(kSmallModel, 9, "dense in 8 out 2 scale 16 \xed\xa0\x80"), 9,
+                        "unexpected binary data (not text) at end of line");  // a surrogate
+    check_error_at_line(replace_line(kSmallModel, 9, "dense in 8 out 2 scale 16 caf\xc3\xa9"), 9,
+                        "unexpected 'caf\xc3\xa9' at end of line");
+  }
   SUBCASE("missing end") {
     check_error_at_line(replace_line(kSmallModel, 13, ""), 13, "unexpected end of file");
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdarg>
+#include <cstdint>
 #include <cstdio>
 
 namespace cryptonets {
@@ -44,12 +45,51 @@ std::string counted(size_t count, const std::string& singular, const std::string
   return std::to_string(count) + " " + (count == 1 ? singular : plural);
 }
 
+namespace {
+
+// Whether `text` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, at most
+// U+10FFFF).
+bool is_utf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    size_t length = 1;
+    uint32_t code = lead;
+    if (lead >= 0xf0 && lead <= 0xf4) {
+      length = 4;
+      code = lead & 0x07;
+    } else if (lead >= 0xe0) {
+      length = 3;
+      code = lead & 0x0f;
+    } else if (lead >= 0xc2 && lead <= 0xdf) {
+      length = 2;
+      code = lead & 0x1f;
+    } else if (lead >= 0x80) {
+      return false;  // a continuation byte, 0xc0-0xc1 (overlong) or 0xf5-0xff
+    }
+    if (lead >= 0xf5 || i + length > text.size()) return false;
+    for (size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xc0) != 0x80) return false;
+      code = code << 6 | (next & 0x3f);
+    }
+    const uint32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < smallest[length] || (code >= 0xd800 && code <= 0xdfff) || code > 0x10ffff)
+      return false;
+    i += length;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::string quoted_word(std::string_view word) {
-  const bool binary = std::any_of(word.begin(), word.end(), [](char c) {
+  const bool control = std::any_of(word.begin(), word.end(), [](char c) {
     const auto byte = static_cast<unsigned char>(c);
     return (byte < 0x20 && byte != '\t') || byte == 0x7f;
   });
-  if (binary) return "binary data (not text)";
+  // Bytes that are not UTF-8 are binary too: a trial spliced key bytes into a model and saw them
+  // quoted, escaped, in the message.
+  if (control || !is_utf8(word)) return "binary data (not text)";
   constexpr size_t kShown = 40;
   if (word.size() <= kShown) return "'" + std::string(word) + "'";
   size_t cut = kShown;  // not inside a UTF-8 sequence: back to the byte that starts one

@@ -27,7 +27,8 @@ std::string counted(size_t count, const std::string& singular, const std::string
 
 // A word read from a text format (model, float model, sequential model), for the message that
 // refuses it: in single quotes, cut to its first 40 bytes and "..." when longer; a word holding a
-// NUL or another control byte but tab is binary and named so, with no bytes of it. Quoted whole, a
+// NUL or another control byte but tab, or bytes that are not UTF-8, is binary and named so, with
+// no bytes of it. Quoted whole, a
 // NUL ended the message where it stood: an IDX file given as a model was "found '" and nothing
 // more, a key file "found 'CNPFKY" (a trial).
 std::string quoted_word(std::string_view word);
