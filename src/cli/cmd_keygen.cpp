@@ -194,12 +194,12 @@ fs::file_time_type newest_file_time(const fs::path& path) {
 // set left aside by the two renames): "<pid>-old" is moved back to the key directory when that is
 // missing (the state before the interrupted commit, the newest such set when there are several;
 // keygen then stops, so that nothing replaces it unasked), and any other is said on stderr, left
-// where it is.
+// where it is. A "<pid>-old" without a whole key set is never removed either, only said.
 void tidy_leftovers(const fs::path& directory) {
   const fs::path parent = directory.parent_path().empty() ? fs::path(".") : directory.parent_path();
   const std::string prefix = directory.filename().string() + ".tmp-";
   std::error_code error;
-  std::vector<fs::path> kept;
+  std::vector<fs::path> kept, partial;
   std::vector<std::pair<fs::file_time_type, fs::path>> aside_sets;  // newest file's time, path
   for (const fs::directory_entry& entry : fs::directory_iterator(parent, error)) {
     const std::string name = entry.path().filename().string();
@@ -207,14 +207,21 @@ void tidy_leftovers(const fs::path& directory) {
     if (!is_own_staging(entry.path(), name.substr(prefix.size()))) continue;
     const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
     if (pid <= 0 || pid == static_cast<long>(::getpid())) continue;
-    if (!process_has_ended(pid)) continue;  // still running (a zombie has ended)
+    if (!process_has_ended(pid)) continue;                 // still running (a zombie has ended)
+    const fs::path path = directory.parent_path() / name;  // as named: "keys.tmp-1-old", no "./"
+    const bool aside = name.size() > 4 && name.compare(name.size() - 4, 4, "-old") == 0;
     if (!holds_key_set(entry.path())) {
+      // "<pid>-old" is what the key directory held, whatever that was (a set without its secret
+      // key, say): never removed (it was, silently; a trial), only named. An unfinished new set
+      // is removed.
+      if (aside) {
+        partial.push_back(path);
+        continue;
+      }
       std::error_code removal;
       fs::remove_all(entry.path(), removal);
       continue;
     }
-    const fs::path path = directory.parent_path() / name;  // as named: "keys.tmp-1-old", no "./"
-    const bool aside = name.size() > 4 && name.compare(name.size() - 4, 4, "-old") == 0;
     if (aside)
       aside_sets.emplace_back(newest_file_time(path), path);
     else
@@ -242,6 +249,15 @@ void tidy_leftovers(const fs::path& directory) {
                  printable_text(path.string()).c_str(),
                  std::strtol(path.filename().c_str() + prefix.size(), nullptr, 10),
                  printable_text(directory.string()).c_str());
+  }
+  for (const fs::path& path : partial) {
+    std::fprintf(stderr,
+                 "cryptonets keygen: note: '%s' holds what '%s' held before an earlier keygen "
+                 "(process %ld, ended) began to replace it, but not a whole key set (params, "
+                 "public.key, evaluation.key, secret.key); it is kept: move it elsewhere or "
+                 "remove it once it is not needed\n",
+                 printable_text(path.string()).c_str(), printable_text(directory.string()).c_str(),
+                 std::strtol(path.filename().c_str() + prefix.size(), nullptr, 10));
   }
   if (restored) {
     std::string older_sets;

@@ -1851,6 +1851,20 @@ for stamps in "202001010000 202201010000 202101010000" "202201010000 20200101000
   rm -rf multi-keys multi-keys.tmp-*
 done
 
+# What a key directory held without a whole key set (no secret key), moved aside by a keygen that
+# ended before its new set was in place: kept and named, never removed (a trial: removed silently).
+run "$exe" keygen --out-dir partial-made --insecure-ring-degree 64
+rm partial-made/secret.key
+ended_pid=$(sh -c 'echo $$')
+mv partial-made "partial-keys.tmp-$ended_pid-old"
+checks=$((checks + 1))
+"$exe" keygen --out-dir partial-keys --insecure-ring-degree 64 >message.txt 2>&1
+status=$?
+[ "$status" -eq 0 ] && [ -f "partial-keys.tmp-$ended_pid-old/public.key" ] &&
+  grep -qF "'partial-keys.tmp-$ended_pid-old' holds what 'partial-keys' held before an earlier keygen (process $ended_pid, ended) began to replace it, but not a whole key set" message.txt ||
+  fail "keygen beside a partial key set moved aside: exit $status, left $(ls -d partial-keys*): $(cat message.txt)"
+rm -rf partial-keys partial-keys.tmp-*
+
 # serve made a missing --state-dir with all its missing parents (a mistyped path grew a chain of
 # directories and the server ran there); it makes only the last component now, as keygen does
 # its --out-dir: a usage error before the port is bound, nothing created.
