@@ -329,7 +329,9 @@ TEST_CASE("Binary data in a profile is named by its byte and column, never quote
                        "profile 'p' line 1: found binary data (not text): a NUL byte (0x00) at "
                        "column 1, which no text format holds",
                        std::runtime_error);
-  std::istringstream control("CNPF\x06secret\x84" "bytes\n");
+  std::istringstream control(
+      "CNPF\x06secret\x84"
+      "bytes\n");
   CHECK_THROWS_WITH_AS(read_profile(control, "p"),
                        "profile 'p' line 1: found binary data (not text): byte 0x06 at column 5, "
                        "which no text format holds",
