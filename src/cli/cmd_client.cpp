@@ -168,8 +168,16 @@ std::string key_set_id_hex(uint64_t id) {
 
 // Refuses an output whose directory is missing or not writable, before anything is uploaded: the
 // job would otherwise run and then fail at the download.
+// A symbolic link is written through (the writers replace its target): the target's directory is
+// the one checked (a trial: a link into a read-only directory passed, and the keys were sent).
 void require_output_directory(const std::string& path) {
-  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  std::error_code error;
+  std::filesystem::path target = path;
+  if (std::filesystem::is_symlink(path, error)) {
+    const std::filesystem::path resolved = std::filesystem::weakly_canonical(path, error);
+    if (!error) target = resolved;
+  }
+  const std::filesystem::path parent = target.parent_path();
   const std::string dir = parent.empty() ? "." : parent.string();
   if (::access(dir.c_str(), W_OK | X_OK) != 0) {
     throw std::runtime_error("cannot write '" + path + "': directory '" + dir +
@@ -717,8 +725,12 @@ int client_infer(std::span<char* const> arguments) {
     token_kept = std::filesystem::exists(path, error) &&
                  !(std::filesystem::is_regular_file(path, error) &&
                    std::filesystem::file_size(path, error) == 0 && !error);
-    if (!token_kept) require_output_path("token-file", path);
-    require_output_directory(path);
+    // A kept token needs no write unless the server has lost its key set (410): that
+    // registration checks the directory again before it sends the keys (TokenFileLock).
+    if (!token_kept) {
+      require_output_path("token-file", path);
+      require_output_directory(path);
+    }
   }
   const KeyDirectory keys = client_keys(options);
   const std::string in = options.text("in");

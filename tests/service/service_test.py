@@ -1315,6 +1315,19 @@ def token_files_never_replaced():
               registrations() == before,
               "client register to a read-only directory: exit %d, %d key sets registered: %s"
               % (p.returncode, registrations() - before, p.stdout))
+        # Through a link in a writable directory: the target's directory is the one checked (a
+        # trial: the link's was, and the keys were sent before the save failed).
+        os.symlink("sealed-dir/empty.token", "sealed-link.token")
+        p = subprocess.run([*unprivileged, EXE, "client", "register", "--server", server.url,
+                            "--keys", "bob", "--token-file", "sealed-link.token"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=ENV, text=True,
+                           timeout=60)
+        time.sleep(0.5)
+        check(p.returncode == 1 and "cannot write 'sealed-link.token'" in p.stdout and
+              registrations() == before,
+              "client register through a link into a read-only directory: exit %d, %d key sets "
+              "registered: %s" % (p.returncode, registrations() - before, p.stdout))
+        os.remove("sealed-link.token")
     os.chmod("sealed-dir", 0o755)
     shutil.rmtree("sealed-dir")
     for name in ["kept.token", "shared.token", "race.token"] + [
