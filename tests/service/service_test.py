@@ -1305,28 +1305,21 @@ def token_files_never_replaced():
               file=sys.stderr)
         os.remove("sealed-dir/probe")
     else:
-        before = registrations()
-        p = subprocess.run([*unprivileged, EXE, "client", "register", "--server", server.url,
-                            "--keys", "bob", "--token-file", "sealed-dir/empty.token"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=ENV, text=True,
-                           timeout=60)
-        time.sleep(0.5)
-        check(p.returncode == 1 and "cannot write 'sealed-dir/empty.token'" in p.stdout and
-              registrations() == before,
-              "client register to a read-only directory: exit %d, %d key sets registered: %s"
-              % (p.returncode, registrations() - before, p.stdout))
-        # Through a link in a writable directory: the target's directory is the one checked (a
-        # trial: the link's was, and the keys were sent before the save failed).
+        # Directly, then through a link in a writable directory: the target's directory is the one
+        # checked (a trial: the link's was, and the keys were sent before the save failed).
         os.symlink("sealed-dir/empty.token", "sealed-link.token")
-        p = subprocess.run([*unprivileged, EXE, "client", "register", "--server", server.url,
-                            "--keys", "bob", "--token-file", "sealed-link.token"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=ENV, text=True,
-                           timeout=60)
-        time.sleep(0.5)
-        check(p.returncode == 1 and "cannot write 'sealed-link.token'" in p.stdout and
-              registrations() == before,
-              "client register through a link into a read-only directory: exit %d, %d key sets "
-              "registered: %s" % (p.returncode, registrations() - before, p.stdout))
+        for token_file, what in [("sealed-dir/empty.token", "to a read-only directory"),
+                                 ("sealed-link.token", "through a link into a read-only directory")]:
+            before = registrations()
+            p = subprocess.run([*unprivileged, EXE, "client", "register", "--server", server.url,
+                                "--keys", "bob", "--token-file", token_file],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=ENV,
+                               text=True, timeout=60)
+            time.sleep(0.5)
+            check(p.returncode == 1 and "cannot write '%s'" % token_file in p.stdout and
+                  registrations() == before,
+                  "client register %s: exit %d, %d key sets registered: %s"
+                  % (what, p.returncode, registrations() - before, p.stdout))
         os.remove("sealed-link.token")
     os.chmod("sealed-dir", 0o755)
     shutil.rmtree("sealed-dir")
