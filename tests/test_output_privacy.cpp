@@ -344,4 +344,9 @@ TEST_CASE("Binary data in a profile is named by its byte and column, never quote
   } catch (const std::runtime_error& error) {
     CHECK(std::string(error.what()).size() < 200);
   }
+  // A short word of bytes that are not UTF-8 (no control byte) is named as binary, not printed.
+  std::istringstream high_bytes("cryptonets-profile \x89\xb5\xa8\xfe\n");
+  CHECK_THROWS_WITH_AS(read_profile(high_bytes, "p"),
+                       doctest::Contains("profile format version binary data (not text)"),
+                       std::runtime_error);
 }

@@ -43,9 +43,11 @@ std::string shortest(double value) {
 }
 
 // A word of the file in a message: as it is, or quoted and cut when long (quoted_word), so that a
-// megabyte line makes no megabyte message.
+// megabyte line makes no megabyte message; bytes that are not text are never shown, however few
+// (a short word of bytes above 0x7f was printed as it was).
 std::string shown_word(const std::string& word) {
-  return word.size() <= 40 ? word : quoted_word(word);
+  const std::string quoted = quoted_word(word);
+  return word.size() <= 40 && quoted.front() == '\'' ? word : quoted;
 }
 
 class ProfileReader {
