@@ -26,6 +26,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -397,11 +398,8 @@ class EarlyAnswer {
     }
     const std::string head = data.substr(0, end);
     body_ = data.substr(end + 4);
-    try {
-      retry_after_s_ = std::stoi(header(head, "retry-after"));
-    } catch (const std::exception&) {
-      retry_after_s_ = 0;
-    }
+    retry_after_s_ =
+        retry_after_seconds(header(head, "retry-after"), std::chrono::system_clock::now());
     status_ = status;
     return true;
   }
@@ -486,11 +484,7 @@ std::string server_message(int status, const std::string& body, const std::strin
 }
 
 int retry_after(const httplib::Response& res) {
-  try {
-    return std::stoi(res.get_header_value("Retry-After"));
-  } catch (const std::exception&) {
-    return 0;
-  }
+  return retry_after_seconds(res.get_header_value("Retry-After"), std::chrono::system_clock::now());
 }
 
 // The most a JSON answer of the server may hold: its answers are a few hundred bytes; a larger
@@ -865,6 +859,75 @@ void require_upload_role(const std::string& path, ProtocolFileKind kind, const s
                              "client fetch), expected encrypted images from cryptonets encrypt; "
                              "nothing was sent");
   }
+}
+
+std::optional<std::chrono::sys_seconds> parse_imf_fixdate(std::string_view text) {
+  // RFC 9110 §5.6.7: IMF-fixdate = day-name "," SP date1 SP time-of-day SP GMT, 29 characters
+  // at fixed places: "Sun, 06 Nov 1994 08:49:37 GMT".
+  if (text.size() != 29 || text.substr(3, 2) != ", " || text[7] != ' ' || text[11] != ' ' ||
+      text[16] != ' ' || text[19] != ':' || text[22] != ':' || text.substr(25) != " GMT") {
+    return std::nullopt;
+  }
+  // `digits` decimal digits at `at`, or -1.
+  auto number = [text](size_t at, size_t digits) {
+    int value = 0;
+    for (const char c : text.substr(at, digits)) {
+      if (c < '0' || c > '9') return -1;
+      value = value * 10 + (c - '0');
+    }
+    return value;
+  };
+  // Index of `name` (3 letters at `at`) in `names`, or -1.
+  auto index_of = [text](size_t at, std::initializer_list<std::string_view> names) {
+    int i = 0;
+    for (const std::string_view name : names) {
+      if (text.substr(at, 3) == name) return i;
+      ++i;
+    }
+    return -1;
+  };
+  const int weekday = index_of(0, {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"});
+  const int day = number(5, 2);
+  const int month = index_of(
+      8, {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"});
+  const int year = number(12, 4);
+  const int hour = number(17, 2);
+  const int minute = number(20, 2);
+  const int second = number(23, 2);  // 60: a leap second (§5.6.7)
+  if (weekday < 0 || day < 0 || month < 0 || year < 0 || hour < 0 || hour > 23 || minute < 0 ||
+      minute > 59 || second < 0 || second > 60) {
+    return std::nullopt;
+  }
+  namespace chrono = std::chrono;
+  const chrono::year_month_day date{chrono::year(year), chrono::month(month + 1), chrono::day(day)};
+  if (!date.ok()) return std::nullopt;  // 30 Feb, 29 Feb of a common year
+  const chrono::sys_days midnight(date);
+  // A weekday that is not the date's says that the date is not what the sender meant.
+  if (chrono::weekday(midnight).c_encoding() != static_cast<unsigned>(weekday)) {
+    return std::nullopt;
+  }
+  return chrono::sys_seconds(midnight) + chrono::hours(hour) + chrono::minutes(minute) +
+         chrono::seconds(second);
+}
+
+int retry_after_seconds(std::string_view value, std::chrono::system_clock::time_point now) {
+  const size_t first = value.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return 0;
+  value = value.substr(first, value.find_last_not_of(" \t") - first + 1);
+  // delay-seconds = 1*DIGIT
+  if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    long long delay = 0;
+    for (const char c : value) {
+      delay = std::min<long long>(delay * 10 + (c - '0'), std::numeric_limits<int>::max());
+    }
+    return static_cast<int>(delay);
+  }
+  const std::optional<std::chrono::sys_seconds> date = parse_imf_fixdate(value);
+  if (!date) return 0;
+  // In whole seconds: nanoseconds overflow past the year 2262. The date less `now` rounded down is
+  // that difference rounded up (a retry before the date would be early).
+  const long long left = (*date - std::chrono::floor<std::chrono::seconds>(now)).count();
+  return static_cast<int>(std::clamp<long long>(left, 0, std::numeric_limits<int>::max()));
 }
 
 bool is_token(const std::string& token) {

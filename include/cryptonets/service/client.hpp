@@ -3,10 +3,13 @@
 // held in memory.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "cryptonets/io/model_profile.hpp"
@@ -23,7 +26,8 @@ class ServiceError : public std::runtime_error {
         retry_after_s_(retry_after_s),
         code_(std::move(code)) {}
   int status() const { return status_; }
-  int retry_after_s() const { return retry_after_s_; }  // from Retry-After (503), else 0
+  // From Retry-After (503; retry_after_seconds), else 0.
+  int retry_after_s() const { return retry_after_s_; }
   // The answer's machine-readable "code" (server.hpp: "other_key_set", "other_profile"), else "".
   const std::string& code() const { return code_; }
 
@@ -32,6 +36,19 @@ class ServiceError : public std::runtime_error {
   int retry_after_s_;
   std::string code_;
 };
+
+// An IMF-fixdate (RFC 9110 §5.6.7: "Sun, 06 Nov 1994 08:49:37 GMT") as the time it names;
+// nullopt unless `text` is exactly one: names as the RFC spells them (case-sensitive), a two-digit
+// day and four-digit year that exist together, hour 00-23, minute 00-59, second 00-60 (a leap
+// second), and the weekday of that date. Never throws.
+std::optional<std::chrono::sys_seconds> parse_imf_fixdate(std::string_view text);
+
+// A Retry-After value (RFC 9110 §10.2.3) as whole seconds to wait from `now`: delay-seconds as
+// given (digits only, at most INT_MAX); an HTTP-date in IMF-fixdate form as the seconds until
+// that time, rounded up, 0 once it has passed. Anything else (no header, a malformed value, the
+// obsolete rfc850 and asctime date forms) is 0: callers clamp the result to their own bounds.
+// Spaces and tabs around the value are ignored. Never throws.
+int retry_after_seconds(std::string_view value, std::chrono::system_clock::time_point now);
 
 // Throws std::invalid_argument, saying what is wrong ("invalid port '99999' ...", "user
 // information ... is not supported", "an IPv6 address needs brackets"), unless `url` is
