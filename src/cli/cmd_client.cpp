@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -376,14 +377,36 @@ KeyDirectory client_keys(const OptionParser& options) {
 }
 
 // A registration answered 503 (the server building other key sets' tables, --max-key-set-loads;
-// short of file handles; shutting down) is sent again after the server's Retry-After, at most
-// kRegisterWaitSeconds each time (1 s without one), kRegisterRetries times: it failed at once,
-// and a client registering while another loaded its keys had to run again by hand.
+// short of file handles; shutting down) is sent again after the server's Retry-After (seconds or
+// an HTTP date: service::retry_after_seconds), at most kRegisterWaitSeconds each time (1 s without
+// one), kRegisterRetries times: it failed at once, and a client registering while another loaded
+// its keys had to run again by hand.
 constexpr int kRegisterRetries = 3;
 constexpr int kRegisterWaitSeconds = 10;
 
-std::string do_register(const OptionParser& options, const KeyDirectory& keys) {
-  for (int retry = 1;; ++retry) {
+using Deadline = std::optional<std::chrono::steady_clock::time_point>;
+
+// The wait before a request answered 503 is sent again: the server's Retry-After, at least 1 s
+// and at most `most_s`, and never past `deadline` (client infer's --wait); zero once it has passed.
+std::chrono::steady_clock::duration retry_wait(const service::ServiceError& e, int most_s,
+                                               const Deadline& deadline) {
+  const std::chrono::steady_clock::duration wait =
+      std::chrono::seconds(std::clamp(e.retry_after_s(), 1, most_s));
+  if (!deadline) return wait;
+  const auto left = *deadline - std::chrono::steady_clock::now();
+  return std::clamp(left, std::chrono::steady_clock::duration::zero(), wait);
+}
+
+// A wait as the messages give it, in whole seconds rounded up.
+long long wait_seconds(std::chrono::steady_clock::duration wait) {
+  return static_cast<long long>(std::chrono::ceil<std::chrono::seconds>(wait).count());
+}
+
+// `deadline`: client infer's --wait, which the retries never pass (a Retry-After of 10 s made
+// --wait 1 wait 30 s).
+std::string do_register(const OptionParser& options, const KeyDirectory& keys,
+                        const Deadline& deadline = std::nullopt) {
+  for (int attempt = 1;; ++attempt) {
     TransferBar bar("uploading keys");
     service::Client client(client_options(options, &bar));
     try {
@@ -393,17 +416,19 @@ std::string do_register(const OptionParser& options, const KeyDirectory& keys) {
     } catch (const service::ServiceError& e) {
       bar.finish();
       if (e.status() != 503) throw;
-      if (retry > kRegisterRetries) {
+      const std::chrono::steady_clock::duration wait =
+          retry_wait(e, kRegisterWaitSeconds, deadline);
+      if (attempt > kRegisterRetries || wait <= std::chrono::steady_clock::duration::zero()) {
         throw service::ServiceError(e.status(),
                                     std::string(e.what()) + "; gave up after " +
-                                        std::to_string(kRegisterRetries + 1) +
-                                        " attempts: register again later",
+                                        std::to_string(attempt) + " attempts" +
+                                        (attempt > kRegisterRetries ? "" : " (--wait has passed)") +
+                                        ": register again later",
                                     e.retry_after_s(), e.code());
       }
-      const int wait = std::clamp(e.retry_after_s(), 1, kRegisterWaitSeconds);
-      std::fprintf(stderr, "%s; registering again in %d s (retry %d of %d)\n",
-                   printable_text(e.what()).c_str(), wait, retry, kRegisterRetries);
-      std::this_thread::sleep_for(std::chrono::seconds(wait));
+      std::fprintf(stderr, "%s; registering again in %lld s (retry %d of %d)\n",
+                   printable_text(e.what()).c_str(), wait_seconds(wait), attempt, kRegisterRetries);
+      std::this_thread::sleep_for(wait);
     }
   }
 }
@@ -686,8 +711,9 @@ int client_infer(std::span<char* const> arguments) {
       "is sent; an older server without it, 404, is not checked), registers the keys (or reuses\n"
       "the token in --token-file, registering and saving one there if the file does not exist or\n"
       "is empty; a server busy loading other key sets, 503, gets the keys again after its\n"
-      "Retry-After, at most 10 s each time, 3 times), uploads the batch, waits for the job\n"
-      "(retrying a full queue after the server's Retry-After), downloads and checks the scores,\n"
+      "Retry-After, at most 10 s each time, 3 times, never past --wait), uploads the batch, waits\n"
+      "for the job (retrying a full queue after the server's Retry-After, never past --wait),\n"
+      "downloads and checks the scores,\n"
       "and deletes the job on the server. If the server no longer has the token's key set (410:\n"
       "expired or unusable), it registers the keys again once (saving the new token in\n"
       "--token-file) and says so on stderr. A --token-file of another key set than --keys, or one\n"
@@ -772,7 +798,7 @@ int client_infer(std::span<char* const> arguments) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
 
-  if (!token_kept && !options.has("token-file")) token = do_register(options, keys);
+  if (!token_kept && !options.has("token-file")) token = do_register(options, keys, deadline);
   if (!token_kept && options.has("token-file")) {
     // One client at a time registers for a token file (TokenFileLock): one that saved its token
     // while this one waited leaves it for this one to use.
@@ -783,7 +809,7 @@ int client_infer(std::span<char* const> arguments) {
       std::fprintf(stderr, "using the token another cryptonets client saved in %s meanwhile\n",
                    printable_text(options.text("token-file")).c_str());
     } else {
-      token = do_register(options, keys);
+      token = do_register(options, keys, deadline);
       file.save(token);
     }
   }
@@ -800,7 +826,7 @@ int client_infer(std::span<char* const> arguments) {
       if (e.status() == 410 && !registered_again) {
         registered_again = true;
         if (!options.has("token-file")) {
-          token = do_register(options, keys);
+          token = do_register(options, keys, deadline);
           std::fprintf(stderr, "%s\nregistered the keys again; submitting again\n",
                        printable_text(e.what()).c_str());
           continue;
@@ -818,7 +844,7 @@ int client_infer(std::span<char* const> arguments) {
                        printable_text(e.what()).c_str(), printable_text(path).c_str());
           continue;
         }
-        token = do_register(options, keys);
+        token = do_register(options, keys, deadline);
         file.save(token);
         std::fprintf(stderr,
                      "%s\nregistered the keys again; new token saved in %s; submitting again\n",
@@ -843,10 +869,18 @@ int client_infer(std::span<char* const> arguments) {
             "' and run client infer again (it registers and saves a new token), or give the "
             "--token-file written when these keys were registered");
       }
-      if (e.status() != 503 || std::chrono::steady_clock::now() > deadline) throw;
-      const int wait = std::max(1, e.retry_after_s());
-      std::fprintf(stderr, "%s; retrying in %d s\n", printable_text(e.what()).c_str(), wait);
-      std::this_thread::sleep_for(std::chrono::seconds(wait));
+      if (e.status() != 503) throw;
+      // Never past --wait: a Retry-After of an hour was waited whatever --wait said.
+      const std::chrono::steady_clock::duration wait =
+          retry_wait(e, std::numeric_limits<int>::max(), deadline);
+      if (wait <= std::chrono::steady_clock::duration::zero()) {
+        throw service::ServiceError(e.status(),
+                                    std::string(e.what()) + "; gave up: --wait has passed",
+                                    e.retry_after_s(), e.code());
+      }
+      std::fprintf(stderr, "%s; retrying in %lld s\n", printable_text(e.what()).c_str(),
+                   wait_seconds(wait));
+      std::this_thread::sleep_for(wait);
     }
   }
   const double uploaded = elapsed();

@@ -101,7 +101,9 @@ was not). A client that closes its connection inside its request line or headers
 and logged as a closed connection (it was a 400, "malformed"). An upload that averages less than
 --min-upload-rate once --read-timeout has passed is 408 (a dripping client held a thread for
 --upload-timeout). serve --help does not list its test hooks; "maximum of 1 key set" (not "sets").
-client register sends its keys again after a 503 (Retry-After, at most 10 s, 3 times), then fails.
+client register sends its keys again after a 503 (Retry-After, at most 10 s, 3 times), then fails;
+client infer's retries of a busy server (registration, full queue) stop at its --wait, and a
+Retry-After HTTP date is waited until then within the same bounds (it was 1 s).
 An answer's status line and headers may take 256 KiB (header lines without end grew the client to
 3.3 GB).
 
@@ -3844,20 +3846,33 @@ def slow_uploads_bounded():
 
 class BusyServer(ListeningServer):
     """A stand-in that reads each request (its body too) and answers it 503 with Retry-After
-    `seconds`, counting them."""
+    `retry_after` (seconds, or the text given: an HTTP date), counting them and keeping their
+    request lines; a request named in `answers` ("METHOD /path", the path without its query) gets
+    that answer instead: a status and a JSON body."""
 
-    def __init__(self, seconds):
-        self.seconds, self.requests = seconds, 0
+    def __init__(self, retry_after, answers=None):
+        self.retry_after, self.answers = retry_after, answers or {}
+        self.requests, self.lines = 0, []
         super().__init__()
 
     def accepted(self, connection):
         try:
-            if read_request(connection) is not None:
+            head = read_request(connection)
+            if head is not None:
                 self.requests += 1
+                line = head.split(b"\r\n")[0].decode(errors="replace")
+                self.lines.append(line)
+                method, target = (line.split(" ") + [""])[:2]
+                answer = self.answers.get("%s %s" % (method, target.split("?")[0]))
+                if answer is not None:
+                    status, body = answer
+                    connection.sendall(b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+                                       b"Content-Length: %d\r\n\r\n" % (status, len(body)) + body)
+                    return
                 body = b'{"error":"the server is busy; retry later"}'
-                connection.sendall(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: %d\r\n"
+                connection.sendall(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: %s\r\n"
                                    b"Content-Type: application/json\r\nContent-Length: %d\r\n"
-                                   b"\r\n" % (self.seconds, len(body)) + body)
+                                   b"\r\n" % (str(self.retry_after).encode(), len(body)) + body)
         except OSError:
             pass
         finally:
@@ -3913,6 +3928,60 @@ def registrations_retried():
     check("registering again in 10 s (retry 1 of 3)" in out,
           "a Retry-After of an hour is not capped at 10 s: %r" % out)
     patient.close()
+    retries_bounded_by_wait()
+
+
+def run_for(seconds, *args):
+    """cryptonets ARGS, killed after `seconds`: (exit code or None, its output)."""
+    try:
+        p = subprocess.run([EXE, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           env=ENV, text=True, timeout=seconds)
+        return p.returncode, p.stdout
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout
+        return None, (out or "") + "\n(no exit within %d s)" % seconds
+
+
+def retries_bounded_by_wait():
+    """client infer's retries of a busy server (503) never pass --wait, whose help says that they
+    stop then: a registration's were 3 of up to 10 s each whatever --wait said, and a full queue's
+    waited the whole Retry-After (an hour). A Retry-After given as an HTTP date (IMF-fixdate) is
+    waited until that date, clamped as the seconds are (it was taken as 1 s; the parser's cases
+    are test_service_client.cpp's). Stand-ins: an older server (no profile: 404) that answers the
+    registration, or the queue, 503."""
+    older = {"GET /v1/profile": (404, b'{"error":"no such route"}')}
+    busy = BusyServer(3600, older)
+    code, out = run_for(20, "client", "infer", "--server", busy.url, "--keys", "alice", "--in",
+                        "alice.ct", "--out", "busy.scores", "--wait", "1")
+    check(code == 1 and "registering again in 1 s (retry 1 of 3)" in out and
+          "gave up after 2 attempts (--wait has passed)" in out and
+          sum(l.startswith("POST /v1/keysets") for l in busy.lines) == 2 and
+          not os.path.exists("busy.scores"),
+          "client infer --wait 1, registration answered 503 with Retry-After 3600: exit %s, "
+          "requests %s: %s" % (code, busy.lines, out))
+    busy.close()
+    registered = dict(older, **{"POST /v1/keysets": (201, b'{"token":"%s"}' % (b"ab" * 32))})
+    full = BusyServer(3600, registered)
+    code, out = run_for(20, "client", "infer", "--server", full.url, "--keys", "alice", "--in",
+                        "alice.ct", "--out", "busy.scores", "--wait", "1")
+    check(code == 1 and "retrying in 1 s" in out and "gave up: --wait has passed" in out and
+          sum(l.startswith("GET /v1/queue") for l in full.lines) == 2,
+          "client infer --wait 1, queue answered 503 with Retry-After 3600: exit %s, requests %s: "
+          "%s" % (code, full.lines, out))
+    full.close()
+    # An HTTP date an hour ahead: 10 s at most, as an hour in seconds is.
+    later = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 3600))
+    dated = BusyServer(later, older)
+    client = subprocess.Popen([EXE, "client", "register", "--server", dated.url, "--keys",
+                               "alice"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              env=ENV, text=True)
+    check(eventually(lambda: dated.requests >= 1), "client register did not reach the server")
+    line = client.stdout.readline()
+    client.kill()
+    client.communicate()
+    check("registering again in 10 s (retry 1 of 3)" in line,
+          "Retry-After '%s' (an hour ahead) not capped at 10 s: %r" % (later, line))
+    dated.close()
 
 
 def tls_waiting_connections_bounded():
