@@ -45,8 +45,9 @@ void add_server_options(OptionParser& options) {
   options.add_value("ca-cert", "FILE", "https: the certificate (or CA) to trust");
   options.add_value(
       "timeout", "SECONDS",
-      "limit on connecting, on each read and write, and on each whole JSON answer (the scores of "
-      "fetch, a long download, only per read; status --wait adds its wait)",
+      "limit on connecting, on each read and write, on each whole JSON answer (the scores of "
+      "fetch, a long download, only per read; status --wait adds its wait), and on the wait for "
+      "--token-file while another client holds its lock",
       "120");
 }
 
@@ -90,11 +91,15 @@ void check_server_option(const OptionParser& options) {
   }
 }
 
+int timeout_option(const OptionParser& options) {
+  return static_cast<int>(options.integer("timeout", 1, 86400));
+}
+
 service::ClientOptions client_options(const OptionParser& options, TransferBar* bar) {
   service::ClientOptions result;
   result.server = options.text("server");
   if (options.has("ca-cert")) result.ca_cert = options.text("ca-cert");
-  result.timeout_s = static_cast<int>(options.integer("timeout", 1, 86400));
+  result.timeout_s = timeout_option(options);
   if (bar != nullptr) {
     result.progress = [bar](uint64_t done, uint64_t total) { bar->update(done, total); };
   }
@@ -116,26 +121,73 @@ std::string job_option(const OptionParser& options) {
 // secret.
 using service::is_token;
 
-std::string read_token_file(const std::string& path) {
-  // A directory is a wrong path, as for every other option naming a file (--out DIR: exit 2).
-  std::error_code error;
-  if (std::filesystem::is_directory(path, error)) {
-    throw UsageError("--token-file '" + printable_text(path) +
-                     "' is a directory: give the file that client register wrote the token to");
+// A descriptor closed when it goes out of scope.
+struct OpenFile {
+  int fd = -1;
+  ~OpenFile() {
+    if (fd >= 0) ::close(fd);
   }
-  service::require_regular_file(path, "--token-file");  // a FIFO would block the open
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw std::runtime_error("cannot open --token-file '" + path +
-                             "' for reading: " + std::strerror(errno));
+};
+
+// flock(2) `operation` (LOCK_SH to read a token, LOCK_EX to register one) on `fd`, the --token-file
+// `path` open, waiting until `deadline` (--timeout, `timeout_s`) while another client holds a lock
+// in the way: the wait had no end (a client killed while registering releases its lock, but one
+// stopped with SIGSTOP, or stuck, holds it). Throws std::runtime_error naming the file when the
+// wait ends so, or when flock fails.
+void lock_token_file(int fd, int operation, const std::string& path,
+                     std::chrono::steady_clock::time_point deadline, int timeout_s) {
+  bool said = false;
+  // Polled: flock has no timeout of its own, and an alarm to end it would reach the whole process.
+  while (::flock(fd, operation | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      throw std::runtime_error("cannot lock --token-file '" + printable_text(path) +
+                               "': " + std::strerror(errno));
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
+      throw std::runtime_error(
+          "cannot lock --token-file '" + printable_text(path) +
+          "': another cryptonets client holds its lock (while it registers keys for the file) and "
+          "did not release it within --timeout " +
+          std::to_string(timeout_s) + " s; run again once that client has finished");
+    }
+    if (!said) {
+      std::fprintf(stderr,
+                   "waiting for another cryptonets client registering for --token-file '%s'\n",
+                   printable_text(path).c_str());
+      said = true;
+    }
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        std::chrono::milliseconds(20), deadline - now));
   }
-  std::string token;
-  if (!std::getline(in, token) || token.empty()) {
-    throw std::runtime_error("cannot read a token from '" + path +
-                             "': " + (in.bad() ? std::strerror(errno) : "its first line is empty"));
+}
+
+// The token in `fd`, the --token-file `path` open: a first line that is a token, and after it
+// nothing but one more line end. Throws std::runtime_error naming the file otherwise.
+std::string token_in_file(int fd, const std::string& path) {
+  // A token and its line ends take at most 66 bytes: a file longer than kRead holds something
+  // else, and is not read whole.
+  constexpr size_t kRead = 4096;
+  std::string text(kRead + 1, '\0');
+  size_t got = 0;
+  while (got < text.size()) {
+    const ssize_t count =
+        ::pread(fd, text.data() + got, text.size() - got, static_cast<off_t>(got));
+    if (count < 0 && errno == EINTR) continue;
+    if (count < 0) {
+      throw std::runtime_error("cannot read a token from '" + path + "': " + std::strerror(errno));
+    }
+    if (count == 0) break;
+    got += static_cast<size_t>(count);
   }
-  std::string rest;
-  const bool one_line = !std::getline(in, rest) || (rest.empty() && in.peek() == EOF);
+  text.resize(got);
+  const size_t end = text.find('\n');
+  const std::string token = text.substr(0, end);
+  if (token.empty()) {
+    throw std::runtime_error("cannot read a token from '" + path + "': its first line is empty");
+  }
+  const std::string rest = end == std::string::npos ? "" : text.substr(end + 1);
+  const bool one_line = rest.empty() || rest == "\n";
   if (!is_token(token) || !one_line) {
     throw std::runtime_error("'" + path +
                              "' does not hold a token from cryptonets client register (one line "
@@ -143,6 +195,40 @@ std::string read_token_file(const std::string& path) {
                              "not sent");
   }
   return token;
+}
+
+// The token in the --token-file `path`, read under a shared lock (flock LOCK_SH) taken within
+// --timeout (`timeout_s`): a client registering for the file holds its lock until the token is
+// saved, and its file stays empty until then. Throws UsageError for a directory,
+// std::runtime_error naming the file for anything else that is not a token file, and
+// lock_token_file's error when the lock stays taken.
+std::string read_token_file(const std::string& path, int timeout_s) {
+  // A directory is a wrong path, as for every other option naming a file (--out DIR: exit 2).
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    throw UsageError("--token-file '" + printable_text(path) +
+                     "' is a directory: give the file that client register wrote the token to");
+  }
+  service::require_regular_file(path, "--token-file");  // a FIFO would block the open
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  for (;;) {
+    OpenFile file{service::open_regular_file(path)};
+    if (file.fd < 0) {
+      throw std::runtime_error("cannot open --token-file '" + path + "' for reading: " +
+                               (errno == EINVAL ? "not a regular file" : std::strerror(errno)));
+    }
+    lock_token_file(file.fd, LOCK_SH, path, deadline, timeout_s);
+    // The client waited for saves its token by a rename (another file at `path` now) or removes
+    // the empty file when its registration fails: the file `path` names now is the one to read.
+    struct stat opened {};
+    struct stat now {};
+    if (::fstat(file.fd, &opened) != 0 || (::stat(path.c_str(), &now) != 0 && errno != ENOENT)) {
+      throw std::runtime_error("cannot read --token-file '" + path + "': " + std::strerror(errno));
+    }
+    if (now.st_dev == opened.st_dev && now.st_ino == opened.st_ino) {
+      return token_in_file(file.fd, path);
+    }
+  }
 }
 
 std::string token_option(const OptionParser& options) {
@@ -157,7 +243,7 @@ std::string token_option(const OptionParser& options) {
     }
     return options.text("token");
   }
-  return read_token_file(options.text("token-file"));
+  return read_token_file(options.text("token-file"), timeout_option(options));
 }
 
 // A key set id (or a file id) as the server's answers show it: "0x" and 16 hex digits.
@@ -233,11 +319,51 @@ void refuse_to_replace_token_file(const std::string& path) {
 // every verb takes for an absent file.
 class TokenFileLock {
  public:
-  explicit TokenFileLock(std::string path) : path_(std::move(path)) {
+  // Waits at most `timeout_s` (--timeout) for a lock another client holds (lock_token_file).
+  TokenFileLock(std::string path, int timeout_s) : path_(std::move(path)) {
+    try {
+      lock(timeout_s);
+    } catch (...) {
+      release();
+      throw;
+    }
+  }
+  TokenFileLock(const TokenFileLock&) = delete;
+  TokenFileLock& operator=(const TokenFileLock&) = delete;
+  ~TokenFileLock() { release(); }
+
+  // The token the file holds now (saved by another client while this one waited), or nullopt
+  // for an empty file; a file that holds anything else is refused as read_token_file refuses it.
+  // Read through this lock's descriptor: a shared lock of its own would wait for this one.
+  std::optional<std::string> token() const {
+    struct stat opened {};
+    if (::fstat(fd_, &opened) == 0 && opened.st_size == 0) return std::nullopt;
+    return token_in_file(fd_, path_);
+  }
+
+  // Saves `token` in the file (atomically, mode 0600), the lock still held. If it cannot be
+  // saved, the error gives the token: the key set is registered, and the token is the only way
+  // to it (the server never shows it again).
+  void save(const std::string& token) {
+    try {
+      AtomicFileWriter file(path_, /*owner_only=*/true);  // mode 0600: the token is a credential
+      file.stream() << token << "\n";
+      file.commit();
+    } catch (const std::exception& e) {
+      throw std::runtime_error(
+          std::string(e.what()) + "; the keys are registered and their token is " +
+          printable_text(token) + " (save it: the server cannot show it again)");
+    }
+    created_ = false;  // the file at path_ is the token's now, never removed
+  }
+
+ private:
+  void lock(int timeout_s) {
     // The token is saved by a rename into the file's directory: one where that cannot be done is
     // refused before the keys are sent (a trial's register to a read-only directory holding an
     // empty file registered a key set and then lost its token).
     require_output_directory(path_);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
     for (;;) {
       fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
       created_ = fd_ >= 0;
@@ -245,7 +371,7 @@ class TokenFileLock {
       if (created_ && !keep_owner_read_write(fd_, 0600)) {
         const int saved = errno;
         ::unlink(path_.c_str());
-        close_file();
+        created_ = false;
         throw std::runtime_error("cannot give --token-file '" + printable_text(path_) +
                                  "' its owner's read and write: " + std::strerror(saved));
       }
@@ -269,24 +395,10 @@ class TokenFileLock {
       }
       struct stat opened {};
       if (::fstat(fd_, &opened) != 0 || !S_ISREG(opened.st_mode)) {
-        close_file();
         throw UsageError("--token-file '" + printable_text(path_) +
                          "' exists and is not a regular file; choose another path");
       }
-      if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-        std::fprintf(stderr,
-                     "waiting for another cryptonets client registering for --token-file '%s'\n",
-                     printable_text(path_).c_str());
-        int locked = 0;
-        while ((locked = ::flock(fd_, LOCK_EX)) != 0 && errno == EINTR) {
-        }
-        if (locked != 0) {
-          const int saved = errno;
-          close_file();
-          throw std::runtime_error("cannot lock --token-file '" + printable_text(path_) +
-                                   "': " + std::strerror(saved));
-        }
-      }
+      lock_token_file(fd_, LOCK_EX, path_, deadline, timeout_s);
       // Still the file at path_? The client that held the lock may have saved its token (a new
       // file) or removed the empty file it had created.
       struct stat now {};
@@ -301,10 +413,11 @@ class TokenFileLock {
       service::sync_directory(parent.empty() ? "." : parent.string());
     }
   }
-  TokenFileLock(const TokenFileLock&) = delete;
-  TokenFileLock& operator=(const TokenFileLock&) = delete;
-  ~TokenFileLock() {
-    if (created_) {
+
+  // The empty file this created, if still at path_, is removed (a failed registration leaves
+  // none); then the lock is released.
+  void release() {
+    if (created_ && fd_ >= 0) {
       struct stat opened {};
       struct stat now {};
       if (::fstat(fd_, &opened) == 0 && opened.st_size == 0 && ::stat(path_.c_str(), &now) == 0 &&
@@ -315,31 +428,6 @@ class TokenFileLock {
     close_file();
   }
 
-  // The token the file holds now (saved by another client while this one waited), or nullopt
-  // for an empty file; a file that holds anything else is refused as read_token_file refuses it.
-  std::optional<std::string> token() const {
-    struct stat opened {};
-    if (::fstat(fd_, &opened) == 0 && opened.st_size == 0) return std::nullopt;
-    return read_token_file(path_);
-  }
-
-  // Saves `token` in the file (atomically, mode 0600), the lock still held. If it cannot be
-  // saved, the error gives the token: the key set is registered, and the token is the only way
-  // to it (the server never shows it again).
-  void save(const std::string& token) {
-    try {
-      AtomicFileWriter file(path_, /*owner_only=*/true);  // mode 0600: the token is a credential
-      file.stream() << token << "\n";
-      file.commit();
-    } catch (const std::exception& e) {
-      throw std::runtime_error(
-          std::string(e.what()) + "; the keys are registered and their token is " +
-          printable_text(token) + " (save it: the server cannot show it again)");
-    }
-    created_ = false;  // the file at path_ is the token's now, never removed
-  }
-
- private:
   void close_file() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
@@ -551,7 +639,7 @@ int client_register(std::span<char* const> arguments) {
     // Locked while the keys are sent: a token saved by another client meanwhile (client infer,
     // client register) is never replaced, and this one registers nothing then.
     const std::string path = options.text("token-file");
-    TokenFileLock file(path);
+    TokenFileLock file(path, timeout_option(options));
     if (file.token()) {
       throw std::runtime_error("--token-file '" + printable_text(path) +
                                "' now holds a token, saved by another cryptonets client while "
@@ -719,8 +807,8 @@ int client_infer(std::span<char* const> arguments) {
       "--token-file) and says so on stderr. A --token-file of another key set than --keys, or one\n"
       "the server does not know (401), is an error that says how to get the right token; the file\n"
       "is left as it is. Clients sharing one --token-file register one at a time (the file is\n"
-      "locked meanwhile; the others wait, saying so, and use the token saved there): concurrent\n"
-      "client infer runs register one key set, not one each.");
+      "locked meanwhile; the others wait, saying so, at most --timeout, and use the token saved\n"
+      "there): concurrent client infer runs register one key set, not one each.");
   add_server_options(options);
   options.add_value("keys", "DIR", "client key directory from cryptonets keygen", std::nullopt,
                     true);
@@ -789,7 +877,7 @@ int client_infer(std::span<char* const> arguments) {
                                "encrypted images from cryptonets encrypt");
   // A kept token read before any request: a file that holds none is refused, nothing sent.
   std::string token;
-  if (token_kept) token = read_token_file(options.text("token-file"));
+  if (token_kept) token = read_token_file(options.text("token-file"), timeout_option(options));
   // The batch's model profile against the server's, before the keys are registered too.
   require_server_profile(options, in);
   const auto start = std::chrono::steady_clock::now();
@@ -802,7 +890,7 @@ int client_infer(std::span<char* const> arguments) {
   if (!token_kept && options.has("token-file")) {
     // One client at a time registers for a token file (TokenFileLock): one that saved its token
     // while this one waited leaves it for this one to use.
-    TokenFileLock file(options.text("token-file"));
+    TokenFileLock file(options.text("token-file"), timeout_option(options));
     if (const std::optional<std::string> saved = file.token()) {
       token = *saved;
       token_kept = true;  // as if read at the start: another key set's is said so below
@@ -834,7 +922,7 @@ int client_infer(std::span<char* const> arguments) {
         // Several clients sharing the file got the 410: the first registers again, the others
         // use the token it saved.
         const std::string path = options.text("token-file");
-        TokenFileLock file(path);
+        TokenFileLock file(path, timeout_option(options));
         const std::optional<std::string> saved = file.token();
         if (saved && *saved != token) {
           token = *saved;

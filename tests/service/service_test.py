@@ -103,7 +103,10 @@ and logged as a closed connection (it was a 400, "malformed"). An upload that av
 --upload-timeout). serve --help does not list its test hooks; "maximum of 1 key set" (not "sets").
 client register sends its keys again after a 503 (Retry-After, at most 10 s, 3 times), then fails;
 client infer's retries of a busy server (registration, full queue) stop at its --wait, and a
-Retry-After HTTP date is waited until then within the same bounds (it was 1 s).
+Retry-After HTTP date is waited until then within the same bounds (it was 1 s). The token file's
+lock is waited for at most --timeout, by a registration and by a read of the token (which took none:
+a file being registered for was read empty), and a reader that waited reads the token saved
+meanwhile.
 An answer's status line and headers may take 256 KiB (header lines without end grew the client to
 3.3 GB).
 
@@ -726,6 +729,7 @@ def tests(work):
           stat.S_IMODE(os.stat("empty.token").st_mode) == 0o600,
           "client infer with an empty token file: exit %d: %s" % (code, out))
     token_files_never_replaced()
+    token_file_locks_bounded()
     # ---- BFV: Carol's key set is BFV; her jobs run under BFV, and a batch of one scheme is
     # refused under a token of the other, naming both.
     keygen("carol", scheme="bfv")
@@ -1330,6 +1334,51 @@ def token_files_never_replaced():
         if os.path.exists(name):
             os.remove(name)
     check(server.terminate() == 0, "serve (token files) did not exit 0 on SIGTERM")
+
+
+def token_file_locks_bounded():
+    """A token file's lock is waited for at most --timeout, by a registration
+    (LOCK_EX: it waited for ever) and by a read of the token (LOCK_SH, which it did not take: the
+    file a registering client holds, empty until its token is saved, was read as empty), ending
+    with an error that names the file and says that another client holds its lock. A reader that
+    waited reads the token saved meanwhile. Stand-in servers only."""
+    import fcntl
+    # The lock of an empty token file held, as a client registering for it holds it.
+    held = os.open("held.token", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    try:
+        for verb, extra in [("register", ["--keys", "alice"]), ("status", ["--job", "0" * 32])]:
+            code, out = run_for(20, "client", verb, "--server", "http://127.0.0.1:9",
+                                "--token-file", "held.token", "--timeout", "1", *extra)
+            check(code == 1 and "cannot lock --token-file 'held.token': another cryptonets "
+                  "client holds its lock" in out and "within --timeout 1 s" in out,
+                  "client %s --token-file (locked by another) --timeout 1: exit %s: %s"
+                  % (verb, code, out))
+        # The token saved as a client saves it (renamed over the file), then the lock released:
+        # a reader that waited for it reads the token.
+        fake = FakeServer()
+        job, token = "1" * 32, "ab" * 32
+        reader = subprocess.Popen([EXE, "client", "delete", "--server", fake.url, "--token-file",
+                                   "held.token", "--job", job, "--timeout", "20"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=ENV,
+                                  text=True)
+        first = reader.stdout.readline()  # the reader says that it waits, or fails
+        with open("held.token.new", "w") as f:
+            f.write(token + "\n")
+        os.rename("held.token.new", "held.token")
+        os.close(held)
+        held = None
+        out = first + reader.communicate(timeout=30)[0]
+        check(reader.returncode == 0 and "waiting for another cryptonets client registering for "
+              "--token-file 'held.token'" in first and
+              fake.requests == ["DELETE /v1/jobs/%s HTTP/1.1" % job],
+              "client delete --token-file (locked, then a token saved): exit %s, requests %s: %s"
+              % (reader.returncode, fake.requests, out))
+        fake.close()
+    finally:
+        if held is not None:
+            os.close(held)
+    os.remove("held.token")
 
 
 def served_profile(server, work):
