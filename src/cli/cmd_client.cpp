@@ -307,6 +307,20 @@ void refuse_to_replace_token_file(const std::string& path) {
   }
 }
 
+// A symbolic link to a missing file as --token-file: O_CREAT | O_EXCL does not follow it, and
+// open() finds no file (TokenFileLock's loop spun for ever on one, a trial). A UsageError, before
+// any request (client infer asked for the server's profile first, a trial).
+void refuse_dangling_token_link(const std::string& path) {
+  struct stat link {};
+  struct stat target {};
+  if (::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode) &&
+      ::stat(path.c_str(), &target) != 0 && errno == ENOENT) {
+    throw UsageError("--token-file '" + printable_text(path) +
+                     "' is a symbolic link to a missing file; give the path of the file "
+                     "itself, or remove the link");
+  }
+}
+
 // A --token-file while a token is registered for it: open (created empty, mode 0600, if absent)
 // and locked with flock(2) LOCK_EX, so that one client at a time registers for it. Three
 // concurrent client infer --token-file F (F absent) each registered a key set and F kept one
@@ -363,6 +377,7 @@ class TokenFileLock {
     // refused before the keys are sent (a trial's register to a read-only directory holding an
     // empty file registered a key set and then lost its token).
     require_output_directory(path_);
+    refuse_dangling_token_link(path_);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
     for (;;) {
       fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -378,15 +393,8 @@ class TokenFileLock {
       if (fd_ < 0 && errno == EEXIST) {
         fd_ = ::open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // a FIFO: no wait
         if (fd_ < 0 && errno == ENOENT) {
-          // Removed meanwhile (try again), or a symbolic link to a missing file, which O_EXCL
-          // does not follow and open() cannot: the loop spun for ever on one (a trial).
-          struct stat link {};
-          if (::lstat(path_.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
-            throw UsageError("--token-file '" + printable_text(path_) +
-                             "' is a symbolic link to a missing file; give the path of the file "
-                             "itself, or remove the link");
-          }
-          continue;
+          refuse_dangling_token_link(path_);  // made a dangling link meanwhile
+          continue;                           // removed meanwhile: try again
         }
       }
       if (fd_ < 0) {
@@ -808,7 +816,8 @@ int client_infer(std::span<char* const> arguments) {
       "the server does not know (401), is an error that says how to get the right token; the file\n"
       "is left as it is. Clients sharing one --token-file register one at a time (the file is\n"
       "locked meanwhile; the others wait, saying so, at most --timeout, and use the token saved\n"
-      "there): concurrent client infer runs register one key set, not one each.");
+      "there): concurrent client infer runs register one key set, not one each. The paths and\n"
+      "the lock of --token-file are checked before any request.");
   add_server_options(options);
   options.add_value("keys", "DIR", "client key directory from cryptonets keygen", std::nullopt,
                     true);
@@ -842,6 +851,7 @@ int client_infer(std::span<char* const> arguments) {
     // A kept token needs no write unless the server has lost its key set (410): that
     // registration checks the directory again before it sends the keys (TokenFileLock).
     if (!token_kept) {
+      refuse_dangling_token_link(path);  // TokenFileLock's refusal, before the checks below
       require_output_path("token-file", path);
       require_output_directory(path);
     }
@@ -876,8 +886,22 @@ int client_infer(std::span<char* const> arguments) {
   service::require_upload_role(in, ProtocolFileKind::kCiphertexts,
                                "encrypted images from cryptonets encrypt");
   // A kept token read before any request: a file that holds none is refused, nothing sent.
+  // Otherwise the file is locked for the registration before any request too (what TokenFileLock
+  // refuses, a dangling link or a file it cannot open, was found only after GET /v1/profile); a
+  // token another client saved there while this one waited is used instead.
   std::string token;
+  std::optional<TokenFileLock> registering;
   if (token_kept) token = read_token_file(options.text("token-file"), timeout_option(options));
+  if (!token_kept && options.has("token-file")) {
+    registering.emplace(options.text("token-file"), timeout_option(options));
+    if (const std::optional<std::string> saved = registering->token()) {
+      registering.reset();
+      token = *saved;
+      token_kept = true;  // as if read at the start: another key set's is said so below
+      std::fprintf(stderr, "using the token another cryptonets client saved in %s meanwhile\n",
+                   printable_text(options.text("token-file")).c_str());
+    }
+  }
   // The batch's model profile against the server's, before the keys are registered too.
   require_server_profile(options, in);
   const auto start = std::chrono::steady_clock::now();
@@ -887,19 +911,10 @@ int client_infer(std::span<char* const> arguments) {
   };
 
   if (!token_kept && !options.has("token-file")) token = do_register(options, keys, deadline);
-  if (!token_kept && options.has("token-file")) {
-    // One client at a time registers for a token file (TokenFileLock): one that saved its token
-    // while this one waited leaves it for this one to use.
-    TokenFileLock file(options.text("token-file"), timeout_option(options));
-    if (const std::optional<std::string> saved = file.token()) {
-      token = *saved;
-      token_kept = true;  // as if read at the start: another key set's is said so below
-      std::fprintf(stderr, "using the token another cryptonets client saved in %s meanwhile\n",
-                   printable_text(options.text("token-file")).c_str());
-    } else {
-      token = do_register(options, keys, deadline);
-      file.save(token);
-    }
+  if (registering) {
+    token = do_register(options, keys, deadline);
+    registering->save(token);
+    registering.reset();
   }
 
   service::JobStatus job;

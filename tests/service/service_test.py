@@ -106,7 +106,8 @@ client infer's retries of a busy server (registration, full queue) stop at its -
 Retry-After HTTP date is waited until then within the same bounds (it was 1 s). The token file's
 lock is waited for at most --timeout, by a registration and by a read of the token (which took none:
 a file being registered for was read empty), and a reader that waited reads the token saved
-meanwhile.
+meanwhile; client infer checks --token-file and takes its lock before any request (a dangling link
+was refused after GET /v1/profile).
 An answer's status line and headers may take 256 KiB (header lines without end grew the client to
 3.3 GB).
 
@@ -1341,19 +1342,44 @@ def token_file_locks_bounded():
     (LOCK_EX: it waited for ever) and by a read of the token (LOCK_SH, which it did not take: the
     file a registering client holds, empty until its token is saved, was read as empty), ending
     with an error that names the file and says that another client holds its lock. A reader that
-    waited reads the token saved meanwhile. Stand-in servers only."""
+    waited reads the token saved meanwhile. client infer checks --token-file, and takes its lock,
+    before any request: a dangling link (which the lock refuses) was refused, and a lock held by
+    another client waited for, only after GET /v1/profile. Stand-in servers only."""
     import fcntl
-    # The lock of an empty token file held, as a client registering for it holds it.
+    older = BusyServer(1, {"GET /v1/profile": (404, b'{"error":"no such route"}')})
+    os.symlink("missing-target.token", "dangling.token")
+    code, out = run_for(20, "client", "infer", "--server", older.url, "--keys", "alice", "--in",
+                        "alice.ct", "--out", "dangling.scores", "--token-file", "dangling.token")
+    check(code == 2 and "'dangling.token' is a symbolic link to a missing file" in out and
+          older.lines == [] and not os.path.exists("missing-target.token") and
+          not os.path.exists("dangling.scores"),
+          "client infer --token-file (a dangling link): exit %s, requests %s: %s"
+          % (code, older.lines, out))
+    os.remove("dangling.token")
+    # The lock of an empty token file held, as a client registering for it holds it. The three
+    # clients wait for it at once (1 s, not 3).
     held = os.open("held.token", os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(held, fcntl.LOCK_EX)
     try:
-        for verb, extra in [("register", ["--keys", "alice"]), ("status", ["--job", "0" * 32])]:
-            code, out = run_for(20, "client", verb, "--server", "http://127.0.0.1:9",
-                                "--token-file", "held.token", "--timeout", "1", *extra)
-            check(code == 1 and "cannot lock --token-file 'held.token': another cryptonets "
-                  "client holds its lock" in out and "within --timeout 1 s" in out,
+        waiting = [(verb, subprocess.Popen(
+            [EXE, "client", verb, "--server", older.url, "--token-file", "held.token",
+             "--timeout", "1", *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=ENV,
+            text=True)) for verb, extra in [
+                ("register", ["--keys", "alice"]), ("status", ["--job", "0" * 32]),
+                ("infer", ["--keys", "alice", "--in", "alice.ct", "--out", "held.scores"])]]
+        for verb, client in waiting:
+            try:
+                out = client.communicate(timeout=20)[0]
+            except subprocess.TimeoutExpired:
+                client.kill()
+                out = client.communicate()[0] + "\n(no exit within 20 s)"
+            check(client.returncode == 1 and "cannot lock --token-file 'held.token': another "
+                  "cryptonets client holds its lock" in out and "within --timeout 1 s" in out,
                   "client %s --token-file (locked by another) --timeout 1: exit %s: %s"
-                  % (verb, code, out))
+                  % (verb, client.returncode, out))
+        check(older.lines == [] and not os.path.exists("held.scores"),
+              "clients waiting for a token file's lock sent requests: %s" % older.lines)
+        older.close()
         # The token saved as a client saves it (renamed over the file), then the lock released:
         # a reader that waited for it reads the token.
         fake = FakeServer()
