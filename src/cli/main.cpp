@@ -72,7 +72,8 @@ int main(int argc, char** argv) {
   const std::string_view name = argv[1];
   if (name == "--help" || name == "-h" || name == "help") {
     print_usage(stdout);
-    return kExitSuccess;
+    // A usage that could not be written (>/dev/full) is an error, as for every subcommand.
+    return checked_stdout(kExitSuccess, "cryptonets");
   }
   for (const Subcommand& s : kSubcommands) {
     if (s.name != name) continue;

@@ -1642,6 +1642,11 @@ expect 2 "standard output is closed; redirect it instead" closed-keys -- \
   sh -c '"$1" keygen --out-dir closed-keys --insecure-ring-degree 64 >&-' sh "$exe"
 expect 1 "standard output could not be written" - -- \
   sh -c '"$1" params >/dev/full' sh "$exe"
+# The top-level usage too (a trial: cryptonets --help >/dev/full exited 0; -h and help alike).
+for help in --help -h help; do
+  expect 1 "cryptonets: error: standard output could not be written" - -- \
+    sh -c '"$1" "$2" >/dev/full' sh "$exe" "$help"
+done
 # decrypt without --out prints the labels, its result, there: the message says they are
 # incomplete (it said "its report could not be written ...; the command itself completed").
 expect 1 "what the command printed there is incomplete" - -- \
