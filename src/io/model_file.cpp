@@ -18,6 +18,7 @@
 #include "cryptonets/arith/format.hpp"
 #include "cryptonets/io/input_file.hpp"
 #include "cryptonets/io/protocol_files.hpp"
+#include "cryptonets/io/serialize.hpp"
 
 using cryptonets::model::ConvolutionLayer;
 using cryptonets::model::DenseLayer;
@@ -507,11 +508,11 @@ void write_model(const Model& model, std::ostream& out) {
 }
 
 void save_model(const Model& model, const std::string& path) {
-  std::ofstream out(path);
-  if (!out) throw std::runtime_error("model file '" + path + "': cannot open for writing");
-  write_model(model, out);
-  out.flush();
-  if (!out) throw std::runtime_error("model file '" + path + "': write failed");
+  // As the other outputs (AtomicFileWriter): an invalid model or a failed write truncated the
+  // file in place, or left part of a model under its name.
+  AtomicFileWriter writer(path, false);
+  write_model(model, writer.stream());
+  writer.commit();
 }
 
 }  // namespace cryptonets

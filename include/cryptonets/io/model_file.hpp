@@ -54,8 +54,12 @@ int model_file_version(const model::Model& model);
 model::Model read_model(std::istream& in, const std::string& source_name);
 model::Model load_model(const std::string& path);  // also throws std::runtime_error if unreadable
 
-// Throws std::invalid_argument if the model is invalid (validate_model); save_model throws
-// std::runtime_error if the file cannot be written.
+// Throws std::invalid_argument if the model is invalid (validate_model). save_model replaces
+// `path` atomically (serialize.hpp's AtomicFileWriter: a temporary beside it, fsync'd and renamed
+// over it; mode 0644 less the umask, the owner's read and write kept): on any failure `path` is
+// as it was and no temporary is left. It throws std::runtime_error (std::system_error with errno
+// for a failed write, ENOSPC, EFBIG, ...) naming the path, and refuses, before writing, a path
+// that is a key file, a parameter set or a model profile, or not a regular file.
 void write_model(const model::Model& model, std::ostream& out);
 void save_model(const model::Model& model, const std::string& path);
 
