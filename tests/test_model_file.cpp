@@ -522,7 +522,12 @@ TEST_CASE("each malformed file is reported at the right line") {
   }
   SUBCASE("binary data for the first word: said so, not quoted up to its first NUL") {
     check_error_at_line(replace_line(kSmallModel, 1, std::string("CNPF\0\x01 1", 8)), 1,
-                        "expected 'cryptonets-model', found binary data (not text)");
+                        "found binary data (not text): a control byte at column 5, which no "
+                        "text format holds");
+  }
+  SUBCASE("a control byte in a comment is binary data too, as inspect has it") {
+    check_error_at_line(replace_line(kSmallModel, 2, "# a \x12 comment"), 2,
+                        "found binary data (not text): a control byte at column 5");
   }
   SUBCASE("bytes that are not UTF-8 are binary too, never quoted; UTF-8 text is quoted") {
     check_error_at_line(

@@ -113,6 +113,9 @@ class ModelReader {
   bool try_next_line(std::string& text) {
     while (std::getline(in_, text)) {
       ++line_number_;
+      // In a comment too (first_binary_byte: the classification inspect and the profile use).
+      if (const size_t binary = first_binary_byte(text); binary != std::string::npos)
+        fail(line_number_, binary_byte_message(binary));
       // Every character operator>> skips (isspace in the "C" locale), so that a line that is not
       // blank has at least one token.
       size_t first = text.find_first_not_of(" \t\n\v\f\r");

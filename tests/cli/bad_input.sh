@@ -614,10 +614,10 @@ expect 1 "cannot open profile 'no-such.profile': No such file or directory" k4 -
 : >empty.profile
 expect 1 "line 1: unexpected end of file, expected 'cryptonets-profile 2'" k4 -- \
   "$exe" keygen --out-dir k4 --profile empty.profile --insecure-ring-degree 64
-# A NUL byte in a value: the message names it by column, without quoting the line (it ended at the
-# NUL, "got '1", the message being a C string).
+# A NUL byte in a value: the message names it by column and kind, without quoting the line (it
+# ended at the NUL, "got '1", the message being a C string) or giving the byte's value.
 sed 's/^outputs \(.*\)$/outputs 1\x002/' "$data/model.profile" >nul.profile
-expect 1 "nul.profile' line 4: found binary data (not text): a NUL byte (0x00) at column 10, which no text format holds" k4 -- \
+expect 1 "nul.profile' line 4: found binary data (not text): a control byte at column 10, which no text format holds" k4 -- \
   "$exe" keygen --out-dir k4 --profile nul.profile --insecure-ring-degree 64
 # A key file as the profile is named by its kind, and none of its bytes is printed (a trial:
 # keygen, encrypt and decrypt --profile secret.key printed the key's bytes up to its first 0x0a);
