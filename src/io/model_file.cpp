@@ -499,6 +499,27 @@ Model load_model(const std::string& path) {
   return read_model(in, path);
 }
 
+namespace {
+
+// A binary file of this project's in place of a float model: named by its kind (it was "found
+// binary data (not text)" at line 1, as for any other file).
+void refuse_cryptonets_binary(const std::string& path, const std::string& what) {
+  if (const auto kind = cryptonets_binary_kind(path))
+    throw std::runtime_error(what + " '" + path + "': this is " + *kind + ", not a " + what);
+}
+
+}  // namespace
+
+training::FloatNetwork load_float_model(const std::string& path) {
+  refuse_cryptonets_binary(path, "float model");
+  return training::load_float_network(path);
+}
+
+training::SequentialNetwork load_sequential_model(const std::string& path) {
+  refuse_cryptonets_binary(path, "sequential model");
+  return training::load_sequential_network(path);
+}
+
 void write_model(const Model& model, std::ostream& out) {
   validate_model(model);
   out << "cryptonets-model " << model_file_version(model) << '\n';

@@ -37,6 +37,8 @@
 #include <string>
 
 #include "cryptonets/model/model.hpp"
+#include "cryptonets/training/float_network.hpp"
+#include "cryptonets/training/sequential_network.hpp"
 
 namespace cryptonets {
 
@@ -53,6 +55,14 @@ int model_file_version(const model::Model& model);
 // "model file '<source_name>' line <N>: <what is wrong>" on the first error.
 model::Model read_model(std::istream& in, const std::string& source_name);
 model::Model load_model(const std::string& path);  // also throws std::runtime_error if unreadable
+
+// The trained float networks of cryptonets-train, read as training::load_float_network and
+// load_sequential_network read them, for the commands that take them; a binary file of this
+// project's given instead (a key, parameter or ciphertext file: cryptonets_binary_kind) is refused
+// by its kind, "float model 'F': this is a cryptonets evaluation key file (YASHE'), not a float
+// model", where the text reader said only "found binary data". Throws std::runtime_error.
+training::FloatNetwork load_float_model(const std::string& path);
+training::SequentialNetwork load_sequential_model(const std::string& path);
 
 // Throws std::invalid_argument if the model is invalid (validate_model). save_model replaces
 // `path` atomically (serialize.hpp's AtomicFileWriter: a temporary beside it, fsync'd and renamed
