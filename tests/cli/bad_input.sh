@@ -1851,6 +1851,25 @@ for stamps in "202001010000 202201010000 202101010000" "202201010000 20200101000
   rm -rf multi-keys multi-keys.tmp-*
 done
 
+# A key set moved aside whose evaluation.key is truncated: verified before it is moved back (it
+# was moved back unchecked, and infer then failed on it), it is kept where it is, as it is, and
+# keygen stops (exit 1) naming it and why.
+run "$exe" keygen --out-dir cut-made --insecure-ring-degree 64
+truncate -s -100 cut-made/evaluation.key
+cut_sums=$(cd cut-made && sha256sum -- *)
+ended_pid=$(sh -c 'echo $$')
+cut_old="cut-keys.tmp-$ended_pid-old"
+mv cut-made "$cut_old"
+checks=$((checks + 1))
+"$exe" keygen --out-dir cut-keys --force --insecure-ring-degree 64 >message.txt 2>&1
+status=$?
+[ "$status" -eq 1 ] && [ ! -e cut-keys ] && [ "$(cd "$cut_old" && sha256sum -- *)" = "$cut_sums" ] &&
+  grep -qF "'cut-keys' is missing and '$cut_old' holds the key set an earlier keygen had moved aside while replacing it (it ended before the new set was in place), but that key set does not verify (" message.txt &&
+  grep -qF "evaluation.key" message.txt &&
+  grep -qF "it was not moved back and is kept where it is, as it is; nothing was written" message.txt ||
+  fail "keygen beside a key set moved aside with a truncated evaluation.key: exit $status, left $(ls -d cut-keys*): $(cat message.txt)"
+rm -rf cut-keys cut-keys.tmp-*
+
 # What a key directory held without a whole key set (no secret key), moved aside by a keygen that
 # ended before its new set was in place: kept and named, never removed (a trial: removed silently).
 run "$exe" keygen --out-dir partial-made --insecure-ring-degree 64
