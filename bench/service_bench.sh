@@ -98,7 +98,9 @@ sample_rss() {
 rows=()
 single=
 for clients in $client_counts; do
-  echo "$clients concurrent client(s)..." >&2
+  noun=clients
+  [ "$clients" != 1 ] || noun=client
+  echo "$clients concurrent $noun..." >&2
   idle_rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$server_pid/status")
   server_cpu_before=$(cpu_of "$server_pid")
   touch sampling

@@ -1,6 +1,7 @@
 // The model text format: exact round trips, the documented defaults, and the line number of every
 // kind of malformed file.
 #include <doctest/doctest.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "cryptonets/io/sha256.hpp"
 #include "cryptonets/model/layers.hpp"
 #include "cryptonets/model/model.hpp"
+#include "file_test_support.hpp"
 #include "nn_test_support.hpp"
 
 using cryptonets::model::compile_model;
@@ -299,6 +301,49 @@ TEST_CASE("save_model and load_model round trip through a file") {
   CHECK_THROWS_AS(load_model(path.string()), std::runtime_error);
 }
 
+// save_model wrote in place: an invalid model truncated the file it was to replace, and a write
+// that failed part way (here a file-size limit: EFBIG) left part of a model under its name.
+TEST_CASE("save_model that fails leaves the file as it was and no temporary beside it") {
+  TempDir dir("cryptonets-save-model");
+  const std::string path = dir.file("model.txt");
+  const std::string fresh = dir.file("fresh.txt");
+  write_bytes(path, "the previous model\n");
+  std::mt19937_64 rng(2);
+  const Model model = awkwardly_scaled_cryptonets_model(rng);
+  Model invalid = model;
+  std::get<DenseLayer>(invalid.layers.back().operation).bias.pop_back();
+  CHECK_THROWS_AS(save_model(invalid, path), std::invalid_argument);
+
+  std::ostringstream text;
+  write_model(model, text);
+  struct sigaction ignore {
+  }, previous_action{};
+  ignore.sa_handler = SIG_IGN;
+  REQUIRE(::sigaction(SIGXFSZ, &ignore, &previous_action) == 0);
+  rlimit previous{};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &previous) == 0);
+  rlimit limited = previous;
+  limited.rlim_cur = static_cast<rlim_t>(text.str().size() / 2);
+  std::string over_old, over_none;
+  const bool tried = previous.rlim_max == RLIM_INFINITY || previous.rlim_max >= limited.rlim_cur;
+  if (tried) {
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &limited) == 0);
+    over_old = error_of([&] { save_model(model, path); });
+    over_none = error_of([&] { save_model(model, fresh); });
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &previous) == 0);
+  }
+  REQUIRE(::sigaction(SIGXFSZ, &previous_action, nullptr) == 0);
+  if (tried) {
+    CAPTURE(over_old);
+    CHECK(contains(over_old, "cannot write file '" + path + "'"));
+    CHECK(contains(over_none, "File too large"));
+  }
+  CHECK(read_bytes(path) == "the previous model\n");
+  CHECK(dir.names() == std::vector<std::string>{"model.txt"});
+  save_model(model, fresh);
+  CHECK(load_model(fresh) == model);
+}
+
 // Found by tests/fuzz/fuzz_model (libFuzzer): a line of only a vertical tab or form feed was not
 // blank to the reader but had no token, and reading its keyword dereferenced past the end.
 TEST_CASE("lines of vertical tabs and form feeds are blank lines") {
@@ -477,7 +522,12 @@ TEST_CASE("each malformed file is reported at the right line") {
   }
   SUBCASE("binary data for the first word: said so, not quoted up to its first NUL") {
     check_error_at_line(replace_line(kSmallModel, 1, std::string("CNPF\0\x01 1", 8)), 1,
-                        "expected 'cryptonets-model', found binary data (not text)");
+                        "found binary data (not text): a control byte at column 5, which no "
+                        "text format holds");
+  }
+  SUBCASE("a control byte in a comment is binary data too, as inspect has it") {
+    check_error_at_line(replace_line(kSmallModel, 2, "# a \x12 comment"), 2,
+                        "found binary data (not text): a control byte at column 5");
   }
   SUBCASE("bytes that are not UTF-8 are binary too, never quoted; UTF-8 text is quoted") {
     check_error_at_line(

@@ -11,11 +11,14 @@
 #include "cryptonets/inference/encrypted_arithmetic.hpp"
 #include "cryptonets/inference/parameter_selection.hpp"
 #include "cryptonets/inference/private_inference.hpp"
+#include "cryptonets/io/inspect.hpp"
+#include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/serialize.hpp"
 #include "cryptonets/model/range.hpp"
 #include "cryptonets/yashe/encryptor.hpp"
 #include "cryptonets/yashe/evaluator.hpp"
+#include "file_test_support.hpp"
 #include "nn_test_support.hpp"
 #include "yashe_test_support.hpp"
 
@@ -314,27 +317,27 @@ TEST_CASE("The model profile holds no weights: reordered weights give the same p
                        doctest::Contains("a model file, not a profile"), std::runtime_error);
 }
 
-TEST_CASE("Binary data in a profile is named by its byte and column, never quoted") {
+TEST_CASE("Binary data in a profile is named by its kind and column, never by its value") {
   // Quoted as a value, the NUL ended the message there: "got '1"; quoted as the line, a secret
   // key's bytes up to its first 0x0a were printed (a trial).
   using namespace std::string_literals;
   std::istringstream in("cryptonets-profile "s + std::to_string(cryptonets::kModelProfileVersion) +
                         "\ninput channels 1 height 28 width 28 scale 16\noutputs 1\0"s + "2\n");
   CHECK_THROWS_WITH_AS(read_profile(in, "p"),
-                       "profile 'p' line 3: found binary data (not text): a NUL byte (0x00) at "
+                       "profile 'p' line 3: found binary data (not text): a control byte at "
                        "column 10, which no text format holds",
                        std::runtime_error);
   std::istringstream alone("\0"s + "\n");
   CHECK_THROWS_WITH_AS(read_profile(alone, "p"),
-                       "profile 'p' line 1: found binary data (not text): a NUL byte (0x00) at "
+                       "profile 'p' line 1: found binary data (not text): a control byte at "
                        "column 1, which no text format holds",
                        std::runtime_error);
   std::istringstream control(
       "CNPF\x06secret\x84"
       "bytes\n");
   CHECK_THROWS_WITH_AS(read_profile(control, "p"),
-                       "profile 'p' line 1: found binary data (not text): byte 0x06 at column 5, "
-                       "which no text format holds",
+                       "profile 'p' line 1: found binary data (not text): a control byte at "
+                       "column 5, which no text format holds",
                        std::runtime_error);
   // A long value is cut in the message, not printed whole.
   std::istringstream long_value("cryptonets-profile "s + std::string(100000, '9') + "\n");
@@ -349,4 +352,79 @@ TEST_CASE("Binary data in a profile is named by its byte and column, never quote
   CHECK_THROWS_WITH_AS(read_profile(high_bytes, "p"),
                        doctest::Contains("profile format version binary data (not text)"),
                        std::runtime_error);
+}
+
+// inspect reads a text file up to its first byte that no text format holds; the readers read it
+// line by line. Both classify bytes alike (first_binary_byte): a control byte in a '#' comment was
+// taken by the readers and refused by inspect. Each input below is refused by both or by neither,
+// a refusal naming the byte's line and column, never its value ("byte 622 is 0x12" was printed).
+TEST_CASE("inspect and the profile and model readers refuse the same binary bytes, by position") {
+  std::mt19937_64 rng(151);
+  const Model model = random_small_cryptonets_model(rng, 12, 3, 12, 10, 15, 16);
+  std::ostringstream profile_text, model_text;
+  write_profile(make_profile(model), profile_text);
+  write_model(model, model_text);
+  // `text` with a comment as its line 2 and `byte` inserted at (line, column), both 1-based.
+  const auto altered = [](const std::string& text, size_t line, size_t column, char byte) {
+    std::string out = text;
+    out.insert(out.find('\n') + 1, "# a comment line\n");
+    size_t at = 0;
+    for (size_t i = 1; i < line; ++i)
+      at = out.find('\n', at) + 1;
+    out.insert(at + column - 1, 1, byte);
+    return out;
+  };
+  struct Case {
+    size_t line, column;
+    char byte;
+    bool binary;
+  };
+  const Case cases[] = {{2, 5, '\x12', true}, {2, 3, '\x7f', true}, {2, 17, '\0', true},
+                        {3, 3, '\x06', true}, {3, 1, '\x1b', true}, {2, 5, '\xff', false},
+                        {2, 5, '\v', false}};
+  TempDir dir("cryptonets-binary-lines");
+  const std::string path = dir.file("file.txt");
+  for (const bool profile : {true, false}) {
+    for (const Case& c : cases) {
+      CAPTURE(profile);
+      CAPTURE(c.line);
+      CAPTURE(c.column);
+      CAPTURE(static_cast<int>(static_cast<unsigned char>(c.byte)));
+      write_bytes(path,
+                  altered((profile ? profile_text : model_text).str(), c.line, c.column, c.byte));
+      const std::string reader = error_of([&] {
+        if (profile)
+          load_profile(path);
+        else
+          load_model(path);
+      });
+      std::string inspected = error_of([&] {
+        const FileInspection report = inspect_file(path);
+        for (const std::string& problem : report.problems)
+          throw std::runtime_error(problem);
+      });
+      CHECK(reader.empty() != c.binary);
+      CHECK(inspected.empty() != c.binary);
+      if (!c.binary) continue;
+      const std::string line = "line " + std::to_string(c.line);
+      const std::string column = "column " + std::to_string(c.column);
+      CHECK(contains(reader, line + ": found binary data (not text): a control byte at " + column));
+      CHECK(contains(inspected, "(" + line + ", " + column + ")"));
+      for (const std::string& message : {reader, inspected})
+        CHECK_FALSE(contains(message, "0x"));
+    }
+  }
+  // After 'end', in a comment: the readers took it, inspect called it trailing bytes.
+  for (const bool profile : {true, false}) {
+    CAPTURE(profile);
+    write_bytes(path, (profile ? profile_text : model_text).str() + "# after \x01 end\n");
+    CHECK(contains(error_of([&] {
+                     if (profile)
+                       load_profile(path);
+                     else
+                       load_model(path);
+                   }),
+                   "unexpected content after 'end'"));
+    CHECK_FALSE(inspect_file(path).problems.empty());
+  }
 }

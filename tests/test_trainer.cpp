@@ -17,6 +17,7 @@
 #include "cryptonets/io/idx.hpp"
 #include "cryptonets/training/float_network.hpp"
 #include "cryptonets/training/trainer.hpp"
+#include "file_test_support.hpp"
 #include "nn_test_support.hpp"
 
 using cryptonets::training::accuracy;
@@ -230,14 +231,14 @@ TEST_CASE("Malformed model files are rejected naming the problem") {
   CHECK_THROWS_WITH_AS(read_float_network(junk, "m.txt"),
                        doctest::Contains("unexpected content after 'end': 'junk'"),
                        std::runtime_error);
-  // Zero bytes after 'end' are named, escaped, by their first 40 (not read whole as one token).
-  std::string forty_zeros;
-  for (int i = 0; i < 40; ++i)
-    forty_zeros += "\\x00";
+  // Zero bytes after 'end' are named as binary data, never shown, not even escaped (they were:
+  // bytes of a model file in a message), and not read whole as one token.
   std::istringstream zeros(text + std::string(size_t{1} << 20, '\0'));
-  const std::string zeros_message = "unexpected content after 'end': '" + forty_zeros + "'";
-  CHECK_THROWS_WITH_AS(read_float_network(zeros, "m.txt"), doctest::Contains(zeros_message.c_str()),
-                       std::runtime_error);
+  const std::string zeros_message =
+      test_support::error_of([&] { read_float_network(zeros, "m.txt"); });
+  CHECK(zeros_message.find("unexpected content after 'end': binary data (not text)") !=
+        std::string::npos);
+  CHECK(zeros_message.find("\\x") == std::string::npos);
   std::istringstream indented_comment(text + "  # a comment after blanks\n\t\n");
   CHECK(read_float_network(indented_comment, "m.txt") == network);
 }

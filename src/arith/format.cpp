@@ -20,6 +20,22 @@ std::string format(const char* pattern, ...) {
   return text;
 }
 
+bool text_format_byte(unsigned char byte) {
+  return byte >= 0x20 ? byte != 0x7f : (byte >= '\t' && byte <= '\r');
+}
+
+size_t first_binary_byte(std::string_view text) {
+  const auto found = std::find_if(text.begin(), text.end(), [](char c) {
+    return !text_format_byte(static_cast<unsigned char>(c));
+  });
+  return found == text.end() ? std::string_view::npos : static_cast<size_t>(found - text.begin());
+}
+
+std::string binary_byte_message(size_t offset) {
+  return "found binary data (not text): a control byte at column " + std::to_string(offset + 1) +
+         ", which no text format holds";
+}
+
 size_t first_content_line(std::istream& in, bool comments) {
   std::streambuf* buffer = in.rdbuf();
   if (buffer == nullptr) return 0;
@@ -30,6 +46,8 @@ size_t first_content_line(std::istream& in, bool comments) {
     if (c == '\n') {
       ++line;
       in_comment = false;
+    } else if (!text_format_byte(static_cast<unsigned char>(c))) {
+      return line;  // binary data: content even in a comment (inspect stops there too)
     } else if (in_comment || c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f') {
       continue;
     } else if (comments && c == '#') {

@@ -24,6 +24,7 @@
 #include "cryptonets/bfv/security.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
 #include "cryptonets/inference/parameter_selection.hpp"
+#include "cryptonets/io/inspect.hpp"
 #include "cryptonets/io/interrupts.hpp"
 #include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/protocol_files.hpp"
@@ -175,6 +176,25 @@ bool holds_key_set(const fs::path& path) {
   return true;
 }
 
+// Why the key set in `path` does not verify (inspect_key_set: every file read by its loader,
+// every checksum and identity checked): its first problem, or what could not be checked; "" when
+// it is intact.
+std::string key_set_fault(const fs::path& path) {
+  try {
+    const KeySetInspection inspection = inspect_key_set(path.string(), kKeySetProfileName);
+    if (!inspection.problems.empty()) {
+      return printable_text(inspection.problems.front()) +
+             (inspection.problems.size() > 1 ? " and " + counted(inspection.problems.size() - 1,
+                                                                 "other problem", "other problems")
+                                             : "");
+    }
+    if (!inspection.unchecked.empty()) return printable_text(inspection.unchecked.front());
+    return "";
+  } catch (const std::exception& error) {
+    return printable_text(error.what());
+  }
+}
+
 // The modification time of the newest file of the key set in `path`: when it was written.
 fs::file_time_type newest_file_time(const fs::path& path) {
   fs::file_time_type newest = fs::file_time_type::min();
@@ -228,18 +248,28 @@ void tidy_leftovers(const fs::path& directory) {
       kept.push_back(path);
   }
   // Of several sets moved aside, the newest was in place last: it is the one moved back (the
-  // first one the directory listing gave was, whichever it was; a review). The others stay.
+  // first one the directory listing gave was, whichever it was; a review). The others stay. It is
+  // verified first (a trial: one whose evaluation.key was truncated was moved back, and the next
+  // infer failed on it): one that does not verify stays where it is, and so do the older ones
+  // (moving one of those back would put an older key set in place of the last one).
   std::sort(aside_sets.begin(), aside_sets.end(), std::greater<>());
   std::optional<fs::path> restored;
+  std::optional<std::pair<fs::path, std::string>> unverified;  // the newest set, and why
   std::vector<fs::path> older;
   for (const auto& [time, path] : aside_sets) {
-    if (!restored &&
-        ::renameat2(AT_FDCWD, path.c_str(), AT_FDCWD, directory.c_str(), RENAME_NOREPLACE) == 0) {
-      restored = path;
-      continue;
+    if (!restored && !unverified) {
+      const std::string fault = key_set_fault(path);
+      if (!fault.empty()) {
+        unverified.emplace(path, fault);
+        continue;
+      }
+      if (::renameat2(AT_FDCWD, path.c_str(), AT_FDCWD, directory.c_str(), RENAME_NOREPLACE) == 0) {
+        restored = path;
+        continue;
+      }
     }
     kept.push_back(path);
-    if (restored) older.push_back(path);
+    if (restored || unverified) older.push_back(path);
   }
   for (const fs::path& path : kept) {
     std::fprintf(stderr,
@@ -259,16 +289,26 @@ void tidy_leftovers(const fs::path& directory) {
                  printable_text(path.string()).c_str(), printable_text(directory.string()).c_str(),
                  std::strtol(path.filename().c_str() + prefix.size(), nullptr, 10));
   }
+  std::string older_sets;
+  for (const fs::path& path : older)
+    older_sets += (older_sets.empty() ? "" : ", ") + ("'" + path.string() + "'");
+  if (!older.empty()) {
+    older_sets = "; " +
+                 counted(older.size(), "older key set moved aside is kept where it is",
+                         "older key sets moved aside are kept where they are") +
+                 ": " + older_sets;
+  }
+  if (unverified) {
+    throw std::runtime_error(
+        "'" + directory.string() + "' is missing and '" + unverified->first.string() +
+        "' holds the key set an earlier keygen had moved aside while replacing it (it ended "
+        "before the new set was in place), but that key set does not verify (" +
+        unverified->second + "): it was not moved back and is kept where it is, as it is" +
+        older_sets +
+        "; nothing was written (cryptonets inspect says more; move it elsewhere or remove it, "
+        "then run keygen again)");
+  }
   if (restored) {
-    std::string older_sets;
-    for (const fs::path& path : older)
-      older_sets += (older_sets.empty() ? "" : ", ") + ("'" + path.string() + "'");
-    if (!older.empty()) {
-      older_sets = "; " +
-                   counted(older.size(), "older key set moved aside is kept where it is",
-                           "older key sets moved aside are kept where they are") +
-                   ": " + older_sets;
-    }
     throw std::runtime_error(
         "'" + directory.string() + "' was missing and '" + restored->string() +
         "' held the key set an earlier keygen had moved aside while replacing it (it ended "

@@ -50,7 +50,6 @@ using cryptonets::training::FloatNetwork;
 using cryptonets::training::kPlaintextModulusBits;
 using cryptonets::training::kPlaintextModulusCongruence;
 using cryptonets::training::LabelledImages;
-using cryptonets::training::load_float_network;
 using cryptonets::training::measure_quantisation;
 using cryptonets::training::more_faithful;
 using cryptonets::training::PlainEvaluation;
@@ -783,7 +782,7 @@ int run_polynomial(const CommandLine& line, ToolOutput& results_file, ToolOutput
   using training::PolynomialFloatNetwork;
   using training::SequentialNetwork;
   const SequentialNetwork merged =
-      training::merge_linear_runs(training::load_sequential_network(line.sequential_model));
+      training::merge_linear_runs(load_sequential_model(line.sequential_model));
   const PolynomialFloatNetwork network = training::to_polynomial_float_network(merged);
   const MnistSet train_set = with_default_hint("--data", line.data_directory, line.data_named, [&] {
     return load_data_split(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
@@ -929,7 +928,7 @@ int run(std::span<char* const> arguments) {
   if (!line.sequential_model.empty()) return run_polynomial(line, results_file, model_file);
   const FloatNetwork network =
       with_default_hint("--float", line.float_model, line.float_named,
-                        [&] { return load_float_network(line.float_model); });
+                        [&] { return load_float_model(line.float_model); });
   const MnistSet train_set = with_default_hint("--data", line.data_directory, line.data_named, [&] {
     return load_data_split(line.data_directory, MnistSplit::kTrain, line.verify_checksums);
   });

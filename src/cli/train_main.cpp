@@ -21,6 +21,7 @@
 
 #include "cli_support.hpp"
 #include "cryptonets/io/idx.hpp"
+#include "cryptonets/io/model_file.hpp"
 #include "cryptonets/training/float_network.hpp"
 #include "cryptonets/training/sequential_network.hpp"
 #include "cryptonets/training/trainer.hpp"
@@ -317,7 +318,7 @@ int run(std::span<char* const> arguments) {
   // "training on ..." printed (a review).
   std::optional<SequentialNetwork> fine_tuned;
   if (!line.fine_tune.empty()) {
-    fine_tuned = load_sequential_network(line.fine_tune);
+    fine_tuned = load_sequential_model(line.fine_tune);
     if (!line.merged_output.empty()) {
       for (const SequentialLayer& layer : fine_tuned->layers) {
         if (layer.kind == LayerKind::kActivation &&

@@ -1248,25 +1248,23 @@ constexpr uint64_t kMaxProfileTextBytes = uint64_t{1} << 20;
 constexpr uint64_t kMaxModelTextBytes = uint64_t{64} << 20;
 constexpr uint64_t kMaxScoresTextBytes = uint64_t{64} << 20;
 
-// A byte of a text format: printable ASCII, white space, or a byte of a UTF-8 sequence (in a
-// comment). A NUL or another control byte is none.
-bool text_byte(uint8_t c) {
-  return c >= 0x20 ? c != 0x7f : (c >= '\t' && c <= '\r');
-}
-
-// The text of a text file: its bytes up to the first that is not text (text_byte), or up to
-// `bound` bytes; without `keep`, only where it ends (`text` stays empty).
+// The text of a text file: its bytes up to the first that is not text (text_format_byte, the
+// readers' own classification), or up to `bound` bytes; without `keep`, only where it ends (`text`
+// stays empty).
 struct TextPart {
   std::string text;
   uint64_t stop = 0;        // where `text` ends: the file's size, a non-text byte, or `bound`
-  int stop_byte = -1;       // the non-text byte at `stop` (-1: none)
+  bool binary_stop = false;  // `text` ends at a non-text byte
+  uint64_t stop_line = 1;    // of the byte at `stop`, 1-based, as the readers count them
+  uint64_t stop_column = 1;
   bool over_bound = false;  // the text goes on past `bound`
 
-  // "byte 1047 is 0x00" (which ends the text), for the messages.
+  // "a control byte at offset 1047 (line 3, column 5)", for the messages: where, and what kind,
+  // never its value (a model is the server's secret; "byte 1047 is 0x12" was printed).
   std::string stop_text() const {
-    char hex[8];
-    std::snprintf(hex, sizeof hex, "0x%02x", static_cast<unsigned>(stop_byte));
-    return "byte " + std::to_string(stop) + " is " + hex + ", which no text format holds";
+    return "a control byte at offset " + std::to_string(stop) + " (line " +
+           std::to_string(stop_line) + ", column " + std::to_string(stop_column) +
+           "), which no text format holds";
   }
 };
 
@@ -1281,8 +1279,9 @@ TextPart read_text_part(const std::string& path, uint64_t bound, bool keep = tru
   while (in) {
     in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
     const auto got = static_cast<size_t>(in.gcount());
-    const auto stop = std::find_if(chunk.begin(), chunk.begin() + static_cast<ptrdiff_t>(got),
-                                   [](char c) { return !text_byte(static_cast<uint8_t>(c)); });
+    const auto stop =
+        std::find_if(chunk.begin(), chunk.begin() + static_cast<ptrdiff_t>(got),
+                     [](char c) { return !text_format_byte(static_cast<uint8_t>(c)); });
     auto text_bytes = static_cast<size_t>(stop - chunk.begin());
     if (length + text_bytes > bound) {
       text_bytes = static_cast<size_t>(bound - length);
@@ -1290,9 +1289,18 @@ TextPart read_text_part(const std::string& path, uint64_t bound, bool keep = tru
     }
     if (keep) part.text.append(chunk.data(), text_bytes);
     length += text_bytes;
+    const auto text_end = chunk.begin() + static_cast<ptrdiff_t>(text_bytes);
+    const auto newlines = static_cast<uint64_t>(std::count(chunk.begin(), text_end, '\n'));
+    if (newlines == 0) {
+      part.stop_column += text_bytes;
+    } else {
+      part.stop_line += newlines;
+      const auto back = std::make_reverse_iterator(text_end);  // from the stop backwards
+      part.stop_column = static_cast<uint64_t>(std::find(back, chunk.rend(), '\n') - back) + 1;
+    }
     if (part.over_bound) break;
     if (text_bytes < got) {
-      part.stop_byte = static_cast<uint8_t>(*stop);
+      part.binary_stop = true;
       break;
     }
   }
@@ -1318,9 +1326,8 @@ auto parse_text(TextPart& part, const std::string& format, Parse parse) {
   try {
     return parse(in);
   } catch (const std::exception& error) {
-    if (part.stop_byte < 0) throw;
-    throw std::runtime_error(std::string(error.what()) + " (the " + format +
-                             " was read up to byte " + std::to_string(part.stop) + ": " +
+    if (!part.binary_stop) throw;
+    throw std::runtime_error(std::string(error.what()) + " (the " + format + " was read up to " +
                              part.stop_text() + ")");
   }
 }
@@ -1882,7 +1889,7 @@ ModelProfile read_profile_text(const std::string& path, uint64_t size, FileInspe
         part.text.find_first_not_of(" \t\r\n", end) != std::string::npos || part.stop < size;
     if (more && report != nullptr) check_after_text(path, end, "the line 'end'", *report);
     part.text.resize(end);
-    part.stop_byte = -1;  // the reader stops at 'end' anyway
+    part.binary_stop = false;  // the reader stops at 'end' anyway
   }
   return parse_text(part, "profile", [&path](std::istream& in) { return read_profile(in, path); });
 }

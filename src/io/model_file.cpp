@@ -18,6 +18,7 @@
 #include "cryptonets/arith/format.hpp"
 #include "cryptonets/io/input_file.hpp"
 #include "cryptonets/io/protocol_files.hpp"
+#include "cryptonets/io/serialize.hpp"
 
 using cryptonets::model::ConvolutionLayer;
 using cryptonets::model::DenseLayer;
@@ -112,6 +113,9 @@ class ModelReader {
   bool try_next_line(std::string& text) {
     while (std::getline(in_, text)) {
       ++line_number_;
+      // In a comment too (first_binary_byte: the classification inspect and the profile use).
+      if (const size_t binary = first_binary_byte(text); binary != std::string::npos)
+        fail(line_number_, binary_byte_message(binary));
       // Every character operator>> skips (isspace in the "C" locale), so that a line that is not
       // blank has at least one token.
       size_t first = text.find_first_not_of(" \t\n\v\f\r");
@@ -495,6 +499,27 @@ Model load_model(const std::string& path) {
   return read_model(in, path);
 }
 
+namespace {
+
+// A binary file of this project's in place of a float model: named by its kind (it was "found
+// binary data (not text)" at line 1, as for any other file).
+void refuse_cryptonets_binary(const std::string& path, const std::string& what) {
+  if (const auto kind = cryptonets_binary_kind(path))
+    throw std::runtime_error(what + " '" + path + "': this is " + *kind + ", not a " + what);
+}
+
+}  // namespace
+
+training::FloatNetwork load_float_model(const std::string& path) {
+  refuse_cryptonets_binary(path, "float model");
+  return training::load_float_network(path);
+}
+
+training::SequentialNetwork load_sequential_model(const std::string& path) {
+  refuse_cryptonets_binary(path, "sequential model");
+  return training::load_sequential_network(path);
+}
+
 void write_model(const Model& model, std::ostream& out) {
   validate_model(model);
   out << "cryptonets-model " << model_file_version(model) << '\n';
@@ -507,11 +532,11 @@ void write_model(const Model& model, std::ostream& out) {
 }
 
 void save_model(const Model& model, const std::string& path) {
-  std::ofstream out(path);
-  if (!out) throw std::runtime_error("model file '" + path + "': cannot open for writing");
-  write_model(model, out);
-  out.flush();
-  if (!out) throw std::runtime_error("model file '" + path + "': write failed");
+  // As the other outputs (AtomicFileWriter): an invalid model or a failed write truncated the
+  // file in place, or left part of a model under its name.
+  AtomicFileWriter writer(path, false);
+  write_model(model, writer.stream());
+  writer.commit();
 }
 
 }  // namespace cryptonets

@@ -65,8 +65,9 @@ class ProfileReader {
     std::string line;
     while (std::getline(in_, line)) {
       ++line_number_;
-      if (line.empty() || line[0] == '#') continue;
+      // Before the comment test: a comment of binary data is refused as inspect refuses it.
       refuse_binary(line);
+      if (line.empty() || line[0] == '#') continue;
       std::istringstream words(line);
       std::vector<std::string> result;
       for (std::string word; words >> word;)
@@ -124,21 +125,13 @@ class ProfileReader {
   }
 
  private:
-  // A line with a byte no text format holds (a NUL or another control byte but white space):
-  // named by its value and column, never quoted. A trial: a secret key given as --profile had its
-  // first line, key bytes up to the first 0x0a, printed to stderr; and a NUL ended a quoted value
-  // where the message, a C string, was printed ("got '1").
+  // A line with a byte no text format holds (first_binary_byte: a NUL or another control byte
+  // but white space): named by its column and kind, never its value or the line (a trial: a
+  // secret key given as --profile had its first line, key bytes up to the first 0x0a, printed to
+  // stderr; and a NUL ended a quoted value where the message, a C string, was printed ("got '1").
   void refuse_binary(const std::string& line) const {
-    const auto binary = [](char c) {
-      const auto byte = static_cast<unsigned char>(c);
-      return byte == 0x7f || (byte < 0x20 && c != '\t' && c != '\r' && c != '\v' && c != '\f');
-    };
-    const auto found = std::find_if(line.begin(), line.end(), binary);
-    if (found == line.end()) return;
-    const auto byte = static_cast<unsigned char>(*found);
-    fail("found binary data (not text): " +
-         (byte == 0 ? std::string("a NUL byte (0x00)") : format("byte 0x%02x", byte)) +
-         " at column " + std::to_string(found - line.begin() + 1) + ", which no text format holds");
+    if (const size_t found = first_binary_byte(line); found != std::string::npos)
+      fail(binary_byte_message(found));
   }
 
   std::istream& in_;

@@ -744,23 +744,68 @@ encoding::BasicEncryptionKeys<S> load_encryption_keys(const std::string& paramet
   return keys;
 }
 
-bool starts_as_secret_keys(const std::string& path) {
-  // Only a regular file is opened (the last session's list: every entry of a key directory was
-  // opened; a device's open can act by itself, a tape rewinds, a watchdog starts). O_NONBLOCK and
-  // fstat for one put in place after this check: a FIFO must not hold the open, and only a regular
-  // file is read, only its first 5 bytes.
+namespace {
+
+// The first 6 bytes of `path` (magic, kind, scheme), if it is a regular file that has them. Only a
+// regular file is opened (the last session's list: every entry of a key directory was opened; a
+// device's open can act by itself, a tape rewinds, a watchdog starts). O_NONBLOCK and fstat for
+// one put in place after this check: a FIFO must not hold the open, and only a regular file is
+// read, only those bytes.
+std::optional<std::array<uint8_t, 6>> binary_start(const std::string& path) {
   struct stat info {};
-  if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return false;
+  if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return std::nullopt;
   const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0) return false;
-  std::array<uint8_t, 5> start{};
-  const bool read_whole =
-      ::fstat(fd, &info) == 0 && S_ISREG(info.st_mode) &&
-      ::pread(fd, start.data(), start.size(), 0) == static_cast<ssize_t>(start.size());
+  if (fd < 0) return std::nullopt;
+  std::array<uint8_t, 6> start{};
+  const ssize_t got =
+      ::fstat(fd, &info) == 0 && S_ISREG(info.st_mode) ? ::pread(fd, start.data(), 6, 0) : -1;
   ::close(fd);
-  if (!read_whole || start[4] != static_cast<uint8_t>(ProtocolFileKind::kSecretKeys)) return false;
+  // 5 bytes are enough for starts_as_secret_keys; the scheme byte reads as 0 (unknown) then.
+  if (got < 5) return std::nullopt;
+  return start;
+}
+
+bool protocol_or_record_magic(const std::array<uint8_t, 6>& start) {
   return std::equal(kProtocolMagic.begin(), kProtocolMagic.end(), start.begin()) ||
          std::equal(kRecordMagic.begin(), kRecordMagic.end(), start.begin());
+}
+
+}  // namespace
+
+bool starts_as_secret_keys(const std::string& path) {
+  const auto start = binary_start(path);
+  return start && (*start)[4] == static_cast<uint8_t>(ProtocolFileKind::kSecretKeys) &&
+         protocol_or_record_magic(*start);
+}
+
+std::optional<std::string> cryptonets_binary_kind(const std::string& path) {
+  const auto start = binary_start(path);
+  if (!start || !protocol_or_record_magic(*start) || !known_scheme((*start)[5])) {
+    return std::nullopt;
+  }
+  const bool file = std::equal(kProtocolMagic.begin(), kProtocolMagic.end(), start->begin());
+  std::string what;  // as a protocol file ("CNPF"), or as a single record ("CNET")
+  switch (static_cast<ProtocolFileKind>((*start)[4])) {
+    case ProtocolFileKind::kParameterSet:
+      what = file ? "a cryptonets parameter set" : "a single cryptonets parameters record";
+      break;
+    case ProtocolFileKind::kPublicKeys:
+      what = file ? "a cryptonets public key file" : "a single cryptonets public key record";
+      break;
+    case ProtocolFileKind::kEvaluationKeys:
+      what =
+          file ? "a cryptonets evaluation key file" : "a single cryptonets evaluation key record";
+      break;
+    case ProtocolFileKind::kSecretKeys:
+      what = file ? "a cryptonets secret key file" : "a single cryptonets secret key record";
+      break;
+    case ProtocolFileKind::kCiphertexts:
+      what = file ? "a cryptonets ciphertext file" : "a single cryptonets ciphertext record";
+      break;
+    default:
+      return std::nullopt;  // another kind byte
+  }
+  return what + " (" + scheme_name(static_cast<SchemeId>((*start)[5])) + ")";
 }
 
 std::optional<std::string> secret_keys_in_directory(const std::string& directory) {

@@ -371,13 +371,14 @@ FloatNetwork read_float_network(std::istream& in, const std::string& source) {
   // Nothing but blanks and '#' comments may follow, as in the integer model and the profile
   // (found by a trial: junk after 'end' was read, and inspect called the file intact).
   // Scanned in constant memory (arith/format.hpp): a token of 512 MiB of zero bytes was read
-  // whole. The first word found is quoted (at most 40 bytes).
+  // whole. The first word found is quoted (at most 40 bytes; binary data named, not shown: its
+  // bytes were printed escaped, a model file's bytes in a message).
   if (first_content_line(in, true) != 0) {
     std::string token;
     size_t bytes = 0;
     for (int c = in.get(); c != EOF && !std::isspace(c) && bytes < 40; c = in.get(), ++bytes)
-      token += std::isprint(c) ? std::string(1, static_cast<char>(c)) : format("\\x%02x", c);
-    malformed(source, "unexpected content after 'end': '" + token + "'");
+      token += static_cast<char>(c);
+    malformed(source, "unexpected content after 'end': " + quoted_word(token));
   }
   return sized;
 }

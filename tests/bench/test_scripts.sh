@@ -82,6 +82,7 @@ case "$(basename "$0")" in
     while [ $# -gt 1 ]; do
       case "$1" in
         --csv) csv=$2 ;; --threads) threads=$2 ;; --out | --out-dir) out=$2 ;; --scores) scores=$2 ;;
+        --port-file) port_file=$2 ;;
       esac
       shift
     done
@@ -95,7 +96,16 @@ case "$(basename "$0")" in
         printf '%s\n' "preset,n,log2_q,moduli,threads,images,batch,stage,layer,modulus,seconds" \
           "default,8192,385.0,2,$threads,1,0,encode+encrypt,,1,0.5" \
           "default,8192,385.0,2,$threads,1,0,conv,1,1,0.25" >"$csv" ;;
-      keygen) mkdir -p "$out" && touch "$out/params" "$out/evaluation.key" "$out/public.key" ;;
+      keygen)
+        mkdir -p "$out" && touch "$out/params" "$out/evaluation.key" "$out/public.key"
+        echo "parameters: stub" && echo "security: stub" ;;
+      serve)  # the log lines service_bench.sh quotes, the port file, then running until killed
+        printf '%s\n' '{"path":"/v1/jobs"}' '{"event":"job done"}' >&2
+        echo 1 >"$port_file"
+        trap 'kill $! && exit 0' TERM  # as serve: SIGTERM ends it, exit 0
+        sleep 30 &
+        wait ;;
+      client) [[ "$all" != "client infer "* ]] || echo scores >"$out" ;;
       encrypt) echo ciphertexts >"$out" ;;
       infer) echo ciphertexts >"$out" && echo "inferred 1 image in 1 batch, 2 moduli, 0.01 s: $out (1 B)" ;;
       decrypt) echo "scores${FAKE_DIFFER:+ $calls}" >"$scores" ;;  # FAKE_DIFFER: each call's own
@@ -158,6 +168,12 @@ OUT="$work/none/service.md" expect 2 "OUT: cannot write '$work/none/service.md'"
 CLIENTS="2 4" expect 2 "CLIENTS must include 1" service_bench.sh "$fake" 1 1
 CLIENTS="1 5" expect 2 "a count in CLIENTS is an integer from 1 to 4, got '5'" service_bench.sh "$fake" 1 1
 SCHEME=ckks expect 2 "SCHEME is yashe or bfv, got 'ckks'" service_bench.sh "$fake" 1 1
+# Its progress lines count the clients in words (it said "1 concurrent client(s)..."): a whole run
+# against the stubs, its report written outside bench/results.
+OUT="$work/service.md" CLIENTS="1 2" expect 0 "1 concurrent client..." service_bench.sh "$fake" 1 1
+grep -qF "2 concurrent clients..." "$work/out" && ! grep -qF "client(s)" "$work/out" ||
+  fail "service_bench.sh's progress lines: $(grep concurrent "$work/out")"
+rm -f "$work/service.md"
 # activation_study.sh: every step name is checked before the first step trains (hours).
 expect 0 "usage: bash bench/activation_study.sh" activation_study.sh --help
 TRAIN="$fake/cryptonets" expect 2 "unknown step 'bogus'" activation_study.sh relu bogus

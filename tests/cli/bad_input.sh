@@ -614,10 +614,10 @@ expect 1 "cannot open profile 'no-such.profile': No such file or directory" k4 -
 : >empty.profile
 expect 1 "line 1: unexpected end of file, expected 'cryptonets-profile 2'" k4 -- \
   "$exe" keygen --out-dir k4 --profile empty.profile --insecure-ring-degree 64
-# A NUL byte in a value: the message names it by column, without quoting the line (it ended at the
-# NUL, "got '1", the message being a C string).
+# A NUL byte in a value: the message names it by column and kind, without quoting the line (it
+# ended at the NUL, "got '1", the message being a C string) or giving the byte's value.
 sed 's/^outputs \(.*\)$/outputs 1\x002/' "$data/model.profile" >nul.profile
-expect 1 "nul.profile' line 4: found binary data (not text): a NUL byte (0x00) at column 10, which no text format holds" k4 -- \
+expect 1 "nul.profile' line 4: found binary data (not text): a control byte at column 10, which no text format holds" k4 -- \
   "$exe" keygen --out-dir k4 --profile nul.profile --insecure-ring-degree 64
 # A key file as the profile is named by its kind, and none of its bytes is printed (a trial:
 # keygen, encrypt and decrypt --profile secret.key printed the key's bytes up to its first 0x0a);
@@ -1855,6 +1855,25 @@ for stamps in "202001010000 202201010000 202101010000" "202201010000 20200101000
     fail "keygen with three sets moved aside ($stamps): exit $status, multi-keys holds $(key_set_of multi-keys) (the newest: $newest_set), left $(ls -d multi-keys*): $(cat message.txt)"
   rm -rf multi-keys multi-keys.tmp-*
 done
+
+# A key set moved aside whose evaluation.key is truncated: verified before it is moved back (it
+# was moved back unchecked, and infer then failed on it), it is kept where it is, as it is, and
+# keygen stops (exit 1) naming it and why.
+run "$exe" keygen --out-dir cut-made --insecure-ring-degree 64
+truncate -s -100 cut-made/evaluation.key
+cut_sums=$(cd cut-made && sha256sum -- *)
+ended_pid=$(sh -c 'echo $$')
+cut_old="cut-keys.tmp-$ended_pid-old"
+mv cut-made "$cut_old"
+checks=$((checks + 1))
+"$exe" keygen --out-dir cut-keys --force --insecure-ring-degree 64 >message.txt 2>&1
+status=$?
+[ "$status" -eq 1 ] && [ ! -e cut-keys ] && [ "$(cd "$cut_old" && sha256sum -- *)" = "$cut_sums" ] &&
+  grep -qF "'cut-keys' is missing and '$cut_old' holds the key set an earlier keygen had moved aside while replacing it (it ended before the new set was in place), but that key set does not verify (" message.txt &&
+  grep -qF "evaluation.key" message.txt &&
+  grep -qF "it was not moved back and is kept where it is, as it is; nothing was written" message.txt ||
+  fail "keygen beside a key set moved aside with a truncated evaluation.key: exit $status, left $(ls -d cut-keys*): $(cat message.txt)"
+rm -rf cut-keys cut-keys.tmp-*
 
 # What a key directory held without a whole key set (no secret key), moved aside by a keygen that
 # ended before its new set was in place: kept and named, never removed (a trial: removed silently).

@@ -695,7 +695,7 @@ cp "$data/model-float.txt" padded-float.txt && truncate -s 512M padded-float.txt
 rm -f rss.txt
 inspect_expect 1 padded-float.txt "kind: a float model" \
   "SHA-256 of the file: not computed: the file has $((512 * 1048576 - float_size)) bytes after its text" \
-  "PROBLEM: trailing bytes: $((512 * 1048576 - float_size)) bytes after the text (byte $float_size is 0x00, which no text format holds)"
+  "PROBLEM: trailing bytes: $((512 * 1048576 - float_size)) bytes after the text (a control byte at offset $float_size (line $(($(wc -l <"$data/model-float.txt") + 1)), column 1), which no text format holds)"
 if [ -s rss.txt ]; then
   [ "$(tail -1 rss.txt)" -lt 131072 ] || fail "inspect padded-float.txt: $(tail -1 rss.txt) KB resident"
 fi
@@ -705,7 +705,7 @@ for model in model.txt model-paper9-train.txt; do
   cp "$data/$model" "padded-$model" && truncate -s 512M "padded-$model"
   rm -f rss.txt
   inspect_expect 1 "padded-$model" "kind: a" \
-    "PROBLEM: trailing bytes: $((512 * 1048576 - model_size)) bytes after the text (byte $model_size is 0x00"
+    "PROBLEM: trailing bytes: $((512 * 1048576 - model_size)) bytes after the text (a control byte at offset $model_size (line $(($(wc -l <"$data/$model") + 1)), column 1)"
   if [ -s rss.txt ]; then
     [ "$(tail -1 rss.txt)" -lt 131072 ] || fail "inspect padded-$model: $(tail -1 rss.txt) KB resident"
   fi
@@ -828,7 +828,7 @@ for i in range(1, 65):
   guard=(timeout 20)
   [ -x /usr/bin/time ] && guard=(/usr/bin/time -f %M -o rss.txt timeout 20)
   inspect_expect 1 sparse.csv "kind: decrypted scores" "images: 70" \
-    "PROBLEM: trailing bytes: $(((1 << 40) - scores_size)) bytes after the text (byte $scores_size is 0x00"
+    "PROBLEM: trailing bytes: $(((1 << 40) - scores_size)) bytes after the text (a control byte at offset $scores_size (line $(($(wc -l <scores.csv) + 1)), column 1)"
   [ "$(wc -c <out.txt)" -lt 20000 ] || fail "inspect sparse.csv: $(wc -c <out.txt) bytes of report"
   if [ -s rss.txt ]; then
     [ "$(tail -1 rss.txt)" -lt 131072 ] || fail "inspect sparse.csv: $(tail -1 rss.txt) KB resident"

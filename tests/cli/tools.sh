@@ -675,9 +675,17 @@ cd .. || exit 1
 expect 1 "float model 'set/t10k-images-idx3-ubyte': found binary data (not text), expected 'cryptonets-float-model'" -- \
   "$quantise" --float set/t10k-images-idx3-ubyte --data set --out binary-model.txt \
   --results binary-table.md --no-verify
-expect 1 "float model 'binary-keys/public.key': found binary data (not text), expected 'cryptonets-float-model'" -- \
+# A binary file of cryptonets is named by its kind (it was "found binary data (not text)"), a
+# damaged one too (its first 6 bytes: magic, kind, scheme).
+expect 1 "float model 'binary-keys/public.key': this is a cryptonets public key file (YASHE'), not a float model" -- \
   "$quantise" --float binary-keys/public.key --data set --out binary-model.txt \
   --results binary-table.md --no-verify
+expect 1 "sequential model 'binary-keys/evaluation.key': this is a cryptonets evaluation key file (YASHE'), not a sequential model" -- \
+  "$train" --fine-tune binary-keys/evaluation.key --data set --out binary-model.txt --no-verify
+printf 'CNPFCB\001' >cut.ct
+expect 1 "sequential model 'cut.ct': this is a cryptonets ciphertext file (BFV), not a sequential model" -- \
+  "$quantise" --sequential cut.ct --data set --out binary-model.txt --results binary-table.md \
+  --no-verify
 expect 1 "sequential model 'set/t10k-images-idx3-ubyte': found binary data (not text), expected 'cryptonets-sequential-model'" -- \
   "$train" --fine-tune set/t10k-images-idx3-ubyte --data set --out binary-model.txt --no-verify
 # A file of cryptonets is named by its kind (it was "binary data" at line 1, as any other).

@@ -12,6 +12,8 @@
 #include <cstring>
 #include <string>
 
+#include "cryptonets/arith/format.hpp"
+
 namespace lesson {
 
 inline int& failed_claims() {
@@ -41,7 +43,9 @@ inline bool claim(bool holds, const std::string& statement) {
 
 inline int finish() {
   if (failed_claims() != 0) {
-    std::printf("\n%d claim(s) FAILED\n", failed_claims());
+    std::printf(
+        "\n%s FAILED\n",
+        cryptonets::counted(static_cast<size_t>(failed_claims()), "claim", "claims").c_str());
     return 1;
   }
   std::printf("\nevery claim of this lesson holds\n");

@@ -13,10 +13,25 @@ namespace cryptonets {
 // printed with %.0f).
 __attribute__((format(printf, 1, 2))) std::string format(const char* pattern, ...);
 
+// The one classification of bytes for the text formats (model, float model, profile, scores
+// CSV), shared by their readers and by inspect so that both refuse the same files: printable
+// ASCII, white space (tab to carriage return) and the bytes of UTF-8 sequences (>= 0x80; a word of
+// invalid UTF-8 is refused as a word, quoted_word) are text; a NUL, another control byte and DEL
+// are binary data, wherever they stand (a '#' comment too: the readers skipped comment lines
+// unread, and inspect, which stops at such a byte, refused files they took).
+bool text_format_byte(unsigned char byte);
+// The offset of the first byte of `text` that is not text_format_byte; npos when there is none.
+size_t first_binary_byte(std::string_view text);
+// "found binary data (not text): a control byte at column C, which no text format holds", C the
+// 1-based column of `offset` in its line: where the byte is and what kind, never its value (a
+// model is the server's secret; a trial's key file given as a profile printed its bytes).
+std::string binary_byte_message(size_t offset);
+
 // For the text formats' closing 'end' (model, float model, profile): reads what is left of `in`
 // in constant memory and returns the 1-based line, counted from the current position, of the
 // first byte that is neither white space nor (with `comments`) inside a line whose first
-// non-blank character is '#', leaving that byte unread; 0 when nothing else follows. Reading line
+// non-blank character is '#', leaving that byte unread; 0 when nothing else follows. A byte that
+// is not text_format_byte is content, in a comment too. Reading line
 // by line, a file padded with 512 MiB of zero bytes after 'end' was held whole in memory before
 // being refused.
 size_t first_content_line(std::istream& in, bool comments);

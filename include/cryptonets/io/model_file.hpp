@@ -37,6 +37,8 @@
 #include <string>
 
 #include "cryptonets/model/model.hpp"
+#include "cryptonets/training/float_network.hpp"
+#include "cryptonets/training/sequential_network.hpp"
 
 namespace cryptonets {
 
@@ -54,8 +56,20 @@ int model_file_version(const model::Model& model);
 model::Model read_model(std::istream& in, const std::string& source_name);
 model::Model load_model(const std::string& path);  // also throws std::runtime_error if unreadable
 
-// Throws std::invalid_argument if the model is invalid (validate_model); save_model throws
-// std::runtime_error if the file cannot be written.
+// The trained float networks of cryptonets-train, read as training::load_float_network and
+// load_sequential_network read them, for the commands that take them; a binary file of this
+// project's given instead (a key, parameter or ciphertext file: cryptonets_binary_kind) is refused
+// by its kind, "float model 'F': this is a cryptonets evaluation key file (YASHE'), not a float
+// model", where the text reader said only "found binary data". Throws std::runtime_error.
+training::FloatNetwork load_float_model(const std::string& path);
+training::SequentialNetwork load_sequential_model(const std::string& path);
+
+// Throws std::invalid_argument if the model is invalid (validate_model). save_model replaces
+// `path` atomically (serialize.hpp's AtomicFileWriter: a temporary beside it, fsync'd and renamed
+// over it; mode 0644 less the umask, the owner's read and write kept): on any failure `path` is
+// as it was and no temporary is left. It throws std::runtime_error (std::system_error with errno
+// for a failed write, ENOSPC, EFBIG, ...) naming the path, and refuses, before writing, a path
+// that is a key file, a parameter set or a model profile, or not a regular file.
 void write_model(const model::Model& model, std::ostream& out);
 void save_model(const model::Model& model, const std::string& path);
 

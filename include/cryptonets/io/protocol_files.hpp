@@ -264,6 +264,14 @@ encoding::BasicDecryptionKeys<Scheme> load_decryption_keys(const std::string& pa
 // anything not a regular file (not opened: a device's open can act by itself; one put in place
 // after the check is opened without blocking and not read).
 bool starts_as_secret_keys(const std::string& path);
+// What a file of this project's binary formats is, from its first 6 bytes alone (the magic "CNPF"
+// or a single record's "CNET", the kind byte and the scheme byte; any format version, nothing
+// else checked, so a damaged file is named too), for a reader of another format to say what it
+// was given: "a cryptonets evaluation key file (YASHE')", "a cryptonets ciphertext file (BFV)",
+// "a cryptonets parameter set (YASHE')", "a single cryptonets secret key record (BFV)". nullopt
+// for anything else (an unknown kind or scheme byte too), a file that cannot be opened, and
+// anything not a regular file (not opened, as for starts_as_secret_keys).
+std::optional<std::string> cryptonets_binary_kind(const std::string& path);
 // The first (by name) entry at the top level of `directory` for which starts_as_secret_keys
 // holds, as directory + "/" + name (name alone for "."); nullopt when there is none or the
 // directory cannot be read (its files are then refused or read by whoever opens them).
