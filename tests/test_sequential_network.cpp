@@ -243,6 +243,18 @@ TEST_CASE("A saved then loaded sequential network is identical; bad files are re
   CHECK_THROWS_WITH_AS(read_sequential_network(junk, "j.txt"),
                        doctest::Contains("unexpected content after the last layer: 'junk'"),
                        std::runtime_error);
+  // A control byte in a comment, within the layers or after the last, is binary data (comments
+  // were skipped unread, and inspect refused what this reader took).
+  const size_t second_line = text.str().find('\n') + 1;
+  std::istringstream inside(text.str().substr(0, second_line) + "# x\x7f\n" +
+                            text.str().substr(second_line));
+  CHECK_THROWS_WITH_AS(read_sequential_network(inside, "b.txt"),
+                       doctest::Contains("found binary data (not text) in a '#' comment"),
+                       std::runtime_error);
+  std::istringstream after(text.str() + "# \x1b[2J\n");
+  CHECK_THROWS_WITH_AS(read_sequential_network(after, "b.txt"),
+                       doctest::Contains("found binary data (not text) in a '#' comment"),
+                       std::runtime_error);
 }
 
 TEST_CASE("Polynomial fits: exact on polynomials, least squares no worse than Chebyshev in L2") {

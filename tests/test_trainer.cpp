@@ -241,6 +241,19 @@ TEST_CASE("Malformed model files are rejected naming the problem") {
   CHECK(zeros_message.find("\\x") == std::string::npos);
   std::istringstream indented_comment(text + "  # a comment after blanks\n\t\n");
   CHECK(read_float_network(indented_comment, "m.txt") == network);
+  // A control byte in a comment is binary data, as the integer model's and the profile's readers
+  // and inspect say (a comment was skipped unread), within the layers and in the first word.
+  const size_t second_line = text.find('\n') + 1;
+  for (const std::string& comment : {std::string("# key\x06"
+                                                 "bytes\n"),
+                                     std::string("#\x01\n")}) {
+    std::istringstream spliced(text.substr(0, second_line) + comment + text.substr(second_line));
+    const std::string message =
+        test_support::error_of([&] { read_float_network(spliced, "m.txt"); });
+    CHECK(message.find("float model 'm.txt': found binary data (not text) in a '#' comment") !=
+          std::string::npos);
+    CHECK(message.find('\x06') == std::string::npos);
+  }
 }
 
 TEST_CASE("The class count comes from the labels: a 4-class set trains a 4-class network") {

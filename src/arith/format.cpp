@@ -36,6 +36,14 @@ std::string binary_byte_message(size_t offset) {
          ", which no text format holds";
 }
 
+std::string binary_comment_message(std::string_view first_word, std::string_view rest) {
+  if (first_binary_byte(first_word) == std::string::npos &&
+      first_binary_byte(rest) == std::string::npos)
+    return "";
+  return "found binary data (not text) in a '#' comment: a control byte, which no text format "
+         "holds";
+}
+
 size_t first_content_line(std::istream& in, bool comments) {
   std::streambuf* buffer = in.rdbuf();
   if (buffer == nullptr) return 0;

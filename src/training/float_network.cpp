@@ -81,6 +81,8 @@ class TokenReader {
       if (token.front() != '#') return token;
       std::string comment;  // '#' starts a comment that runs to the end of the line
       std::getline(in_, comment);
+      if (const std::string binary = binary_comment_message(token, comment); !binary.empty())
+        malformed(source_, binary);
     }
   }
   void expect(const std::string& keyword) {

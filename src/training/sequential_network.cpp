@@ -145,6 +145,8 @@ class TokenReader {
       if (token.front() != '#') return token;
       std::string comment;
       std::getline(in_, comment);
+      if (const std::string binary = binary_comment_message(token, comment); !binary.empty())
+        malformed(source_, binary);
     }
   }
   void expect(const std::string& keyword) {
@@ -1107,6 +1109,8 @@ SequentialNetwork read_sequential_network(std::istream& in, const std::string& s
     }
     std::string comment;
     std::getline(in, comment);
+    if (const std::string binary = binary_comment_message(token, comment); !binary.empty())
+      malformed(source, binary);
   }
   return network;
 }

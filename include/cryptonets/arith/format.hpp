@@ -26,6 +26,10 @@ size_t first_binary_byte(std::string_view text);
 // 1-based column of `offset` in its line: where the byte is and what kind, never its value (a
 // model is the server's secret; a trial's key file given as a profile printed its bytes).
 std::string binary_byte_message(size_t offset);
+// For the readers that take a file word by word (float and sequential models): a '#' comment,
+// its first word and the rest of its line, holds text only, as a comment line does for the line
+// readers. "found binary data (not text) in a '#' comment: ..." naming no byte, or "" for text.
+std::string binary_comment_message(std::string_view first_word, std::string_view rest);
 
 // For the text formats' closing 'end' (model, float model, profile): reads what is left of `in`
 // in constant memory and returns the 1-based line, counted from the current position, of the
