@@ -358,13 +358,21 @@ bool Server::Impl::refuse_after_stop(httplib::Response& res) {
 
 std::string Server::Impl::authenticate(const httplib::Request& req, bool own_jobs) {
   const std::string header = req.get_header_value("Authorization");
-  const std::string prefix = "Bearer ";
-  if (header.rfind(prefix, 0) != 0) {
+  // RFC 9110 §11.1: the scheme is case-insensitive ("bearer TOKEN" was refused as no token), and
+  // one or more spaces follow it (credentials = auth-scheme [ 1*SP token68 ]).
+  const std::string_view scheme = "bearer";
+  const size_t token_at = header.find_first_not_of(' ', scheme.size());
+  const bool bearer = header.size() > scheme.size() && header[scheme.size()] == ' ' &&
+                      token_at != std::string::npos &&
+                      std::equal(scheme.begin(), scheme.end(), header.begin(), [](char a, char b) {
+                        return a == std::tolower(static_cast<unsigned char>(b));
+                      });
+  if (!bearer) {
     throw HttpError(401,
                     "missing token: send 'Authorization: Bearer TOKEN' from "
                     "cryptonets client register");
   }
-  const std::string token = header.substr(prefix.size());
+  const std::string token = header.substr(token_at);
   const std::string hash =
       to_hex(sha256({reinterpret_cast<const uint8_t*>(token.data()), token.size()}));
   std::lock_guard lock(mutex_);

@@ -1111,6 +1111,7 @@ time.sleep(60)
     long_polls_bounded()
     ranges_ignored(server, alice)
     token_refused_before_body(server, alice)
+    bearer_scheme_any_case(server, alice)
 
     # ---- TLS with a self-signed certificate.
     if shutil.which("openssl"):
@@ -1579,6 +1580,20 @@ def ranges_ignored(server, token):
     check(answer.startswith(b"HTTP/1.1 416 ") and b"malformed Range header" in answer and
           b"\r\nAccept-Ranges: none\r\n" in answer, "an unparseable Range header: %r" % answer)
     server.request("DELETE", "/v1/jobs/" + job, token=token)
+
+
+def bearer_scheme_any_case(server, token):
+    """RFC 9110 §11.1: the authentication scheme is case-insensitive ("bearer TOKEN" was 401
+    "missing token"), and 1*SP follows it; another scheme, or none, is still a missing token."""
+    for value, status in [("bearer " + token, 200), ("BEARER " + token, 200),
+                          ("bEaReR  " + token, 200), ("Bearer " + token, 200),
+                          ("Basic " + token, 401), ("Bearer", 401), ("Bearer ", 401),
+                          ("Bearer" + token, 401), ("bearers " + token, 401)]:
+        answer = raw_exchange(server.port, (
+            "GET /v1/queue HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n\r\n" % value).encode())
+        check(answer.startswith(b"HTTP/1.1 %d " % status) and
+              (status == 200 or b"missing token" in answer),
+              "Authorization: %s: %r" % (value.replace(token, "TOKEN"), answer[:200]))
 
 
 def token_refused_before_body(server, token):
