@@ -833,6 +833,10 @@ int client_infer(std::span<char* const> arguments) {
                     "86400");
   if (!options.parse(arguments)) return kExitSuccess;
   check_server_option(options);
+  // Every option's value before any request: --wait 0 was a usage error only after GET
+  // /v1/profile had been sent (a trial).
+  const auto wait_option = std::chrono::seconds(options.integer("wait", 1, 1 << 30));
+  timeout_option(options);
   // --out may replace neither the images nor the token file (which infer may also write).
   refuse_output_over_inputs(options, {"out"}, {"in", "token-file"});
   refuse_to_replace_other_than_scores(options, "out");
@@ -905,7 +909,7 @@ int client_infer(std::span<char* const> arguments) {
   // The batch's model profile against the server's, before the keys are registered too.
   require_server_profile(options, in);
   const auto start = std::chrono::steady_clock::now();
-  const auto deadline = start + std::chrono::seconds(options.integer("wait", 1, 1 << 30));
+  const auto deadline = start + wait_option;
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };

@@ -1111,6 +1111,7 @@ time.sleep(60)
     long_polls_bounded()
     ranges_ignored(server, alice)
     token_refused_before_body(server, alice)
+    usage_errors_before_any_connection()
     bearer_scheme_any_case(server, alice)
 
     # ---- TLS with a self-signed certificate.
@@ -1580,6 +1581,31 @@ def ranges_ignored(server, token):
     check(answer.startswith(b"HTTP/1.1 416 ") and b"malformed Range header" in answer and
           b"\r\nAccept-Ranges: none\r\n" in answer, "an unparseable Range header: %r" % answer)
     server.request("DELETE", "/v1/jobs/" + job, token=token)
+
+
+def usage_errors_before_any_connection():
+    """client infer --wait 0 is a usage error (exit 2) before any connection (a trial: it came
+    after GET /v1/profile had been sent). The --server listens but never accepts: a connection
+    the client made is in its backlog once the client has exited, and the client's wait for an
+    answer would end in a timeout (exit 1)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    url = "http://127.0.0.1:%d" % listener.getsockname()[1]
+    try:
+        for wait in ["0", "-1", "x"]:
+            code, out = run("client", "infer", "--server", url, "--timeout", "1", "--keys",
+                            "alice", "--in", "alice.ct", "--out", "wait.scores", "--wait", wait,
+                            expect=None)
+            connected = select.select([listener], [], [], 0)[0]
+            check(code == 2 and "--wait" in out and not connected and
+                  not os.path.exists("wait.scores"),
+                  "client infer --wait %s: exit %d, %s: %s" % (
+                      wait, code, "connected" if connected else "no connection", out))
+            if connected:
+                listener.accept()[0].close()
+    finally:
+        listener.close()
 
 
 def bearer_scheme_any_case(server, token):
