@@ -1147,6 +1147,23 @@ time.sleep(60)
               "the server's certificate is trusted but is not issued for '127.0.0.1'" in out,
               "a trusted certificate for another host: exit %d: %s" % (code, out))
         check(misnamed.terminate() == 0, "serve did not exit 0 on SIGTERM")
+        # A certificate and key that OpenSSL does not take: which file, and what is wrong with it,
+        # from OpenSSL's checks (it was one "cannot load the TLS certificate X and key Y").
+        for cert, key, problem in [
+                ("tls.key", "tls.crt", "the certificate file 'tls.key' holds a private key, not "
+                 "a certificate (--tls-cert and --tls-key swapped?)"),
+                ("tls.crt", "tls.crt", "the key file 'tls.crt' holds a certificate, not a private "
+                 "key (--tls-cert and --tls-key swapped?)"),
+                ("tls.crt", "misnamed.key", "the key 'misnamed.key' does not match the "
+                 "certificate 'tls.crt' (OpenSSL: "),
+                ("expected.profile", "tls.key", "the certificate file 'expected.profile' holds no "
+                 "PEM certificate (OpenSSL: "),
+                ("tls.crt", "expected.profile", "the key file 'expected.profile' holds no PEM "
+                 "private key (OpenSSL: ")]:
+            code, out = run("serve", "--listen", "127.0.0.1:0", "--state-dir", "tls-refused",
+                            "--model", MODEL, "--tls-cert", cert, "--tls-key", key, expect=None)
+            check(code == 1 and problem in out and not os.path.exists("tls-refused"),
+                  "serve --tls-cert %s --tls-key %s: exit %d: %s" % (cert, key, code, out))
         code, out = run("client", "profile", "--server", "https://127.0.0.1:%d" % tls.port,
                         "--ca-cert", "tls.crt", "--out", "tls.profile", expect=None)
         check(code == 0 and open("tls.profile", "rb").read() ==
