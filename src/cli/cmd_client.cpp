@@ -559,11 +559,11 @@ void require_server_profile(const OptionParser& options, const std::string& path
 }
 
 service::JobStatus do_submit(const OptionParser& options, const std::string& token,
-                             const std::string& path) {
-  TransferBar bar("uploading " + path);
+                             const service::CheckedUpload& batch) {
+  TransferBar bar("uploading " + batch.path());
   service::Client client(client_options(options, &bar));
   try {
-    const service::JobStatus job = client.submit(token, path);
+    const service::JobStatus job = client.submit(token, batch);
     bar.finish();
     return job;
   } catch (const service::ServiceError& e) {
@@ -678,11 +678,11 @@ int client_submit(std::span<char* const> arguments) {
   const std::string token = token_option(options);
   const std::string in = options.text("in");
   // The file's role first (a key file is named as such), then its model profile against the
-  // server's: both before the upload.
-  service::require_upload_role(in, ProtocolFileKind::kCiphertexts,
-                               "encrypted images from cryptonets encrypt");
+  // server's: both before the upload, which sends the file so checked, not read again.
+  const service::CheckedUpload batch(in, ProtocolFileKind::kCiphertexts,
+                                     "encrypted images from cryptonets encrypt");
   require_server_profile(options, in);
-  const service::JobStatus job = do_submit(options, token, in);
+  const service::JobStatus job = do_submit(options, token, batch);
   std::printf("%s\n", printable_text(job.job).c_str());
   return kExitSuccess;
 }
@@ -887,8 +887,9 @@ int client_infer(std::span<char* const> arguments) {
     throw std::runtime_error("'" + in + "' is encrypted under other keys than " + keys.parameters);
   }
   // The whole file, before the keys are registered: every record, nothing appended after them.
-  service::require_upload_role(in, ProtocolFileKind::kCiphertexts,
-                               "encrypted images from cryptonets encrypt");
+  // Once: each submit below sends the file so checked, not read again.
+  const service::CheckedUpload batch(in, ProtocolFileKind::kCiphertexts,
+                                     "encrypted images from cryptonets encrypt");
   // A kept token read before any request: a file that holds none is refused, nothing sent.
   // Otherwise the file is locked for the registration before any request too (what TokenFileLock
   // refuses, a dangling link or a file it cannot open, was found only after GET /v1/profile); a
@@ -925,7 +926,7 @@ int client_infer(std::span<char* const> arguments) {
   bool registered_again = false;
   for (;;) {
     try {
-      job = do_submit(options, token, in);
+      job = do_submit(options, token, batch);
       break;
     } catch (const service::ServiceError& e) {
       // 410: the server no longer has the token's key set (expired, or unusable). This command

@@ -1113,6 +1113,7 @@ time.sleep(60)
     token_refused_before_body(server, alice)
     usage_errors_before_any_connection()
     bearer_scheme_any_case(server, alice)
+    batch_read_once(server, alice)
 
     # ---- TLS with a self-signed certificate.
     if shutil.which("openssl"):
@@ -1623,6 +1624,105 @@ def usage_errors_before_any_connection():
                 listener.accept()[0].close()
     finally:
         listener.close()
+
+
+def batch_read_once(server, token):
+    """client submit and infer read the batch whole twice: once to check it, once to upload it
+    (they read it three times: the CLI's check, then Client::submit's own, then the upload; 4 s of
+    a 590 MiB batch counted as upload time). The bytes read from it are counted by open_fault
+    (COUNT-READS). The file changed after its check, in place: the upload stops before its end,
+    said so, and the server keeps no job; its path replaced by another file: the file checked is
+    the one sent, and its scores are its own."""
+    size = os.path.getsize("alice.ct")
+    shutil.copy("alice.ct", "counted.ct")
+    with open("count-reads", "w") as control:
+        control.write("COUNT-READS counted.ct\n")
+    env = dict(ENV, LD_PRELOAD=OPEN_FAULT,
+               CRYPTONETS_TEST_OPEN_FAULT=os.path.abspath("count-reads"))
+    with open("counted.token", "w") as f:
+        f.write(token + "\n")  # infer registers nothing (the log's count of registrations)
+    for verb in [["submit", "--token", token],
+                 ["infer", "--keys", "alice", "--token-file", "counted.token", "--out",
+                  "counted.scores"]]:
+        if os.path.exists("count-reads.reads"):
+            os.unlink("count-reads.reads")
+        p = subprocess.run([EXE, "client", *verb, "--server", server.url, "--in", "counted.ct"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+        code, out = p.returncode, p.stdout
+        reads = int(open("count-reads.reads").read()) if os.path.exists("count-reads.reads") else -1
+        check(code == 0 and 2 * size <= reads < 3 * size,
+              "client %s read the %d-byte batch %d bytes (twice: %d): exit %d: %s" % (
+                  verb[0], size, reads, 2 * size, code, out))
+        if verb[0] == "submit" and code == 0:
+            server.request("DELETE", "/v1/jobs/" + out.strip().splitlines()[-1], token=token)
+    # Changed between its check and its upload, while GET /v1/profile is answered (the server
+    # stands in for a slow one: its answer waits for the change).
+    jobs_before = [f for f in server.files() if f.startswith("jobs/")]
+    for change in ["append", "rewrite"]:
+        shutil.copy("alice.ct", "changing.ct")
+        code, out = run("client", "submit", "--server", changing_proxy(server, "changing.ct",
+                                                                       change),
+                        "--token", token, "--in", "changing.ct", expect=None)
+        check(code == 1 and "'changing.ct'" in out and
+              "the upload was stopped before its end, and the server keeps nothing of it" in out,
+              "a batch changed (%s) after its check: exit %d: %s" % (change, code, out))
+    check([f for f in server.files() if f.startswith("jobs/")] == jobs_before,
+          "a batch changed after its check left a job: %s" % server.files())
+
+
+def changing_proxy(server, path, change):
+    """The URL of a one-connection-at-a-time proxy to `server` that changes the file `path`
+    (change "append": a byte appended; "rewrite": its last byte flipped, in place) before it
+    passes on the answer to GET /v1/profile."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+
+    def serve():
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            with client:
+                request = read_head(client)
+                declared = re.search(rb"(?i)\r\ncontent-length: *(\d+)", request)
+                left = (int(declared.group(1)) if declared else 0) - \
+                    len(request.partition(b"\r\n\r\n")[2])
+                upstream = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+                with upstream:
+                    upstream.sendall(request)
+                    while left > 0:
+                        data = client.recv(min(left, 1 << 16))
+                        if not data:
+                            break
+                        upstream.sendall(data)
+                        left -= len(data)
+                    if left > 0:
+                        continue  # the body cut short: dropped, as the client dropped it
+                    answer = b""
+                    while True:
+                        data = upstream.recv(1 << 16)
+                        if not data:
+                            break
+                        answer += data
+                if request.startswith(b"GET /v1/profile "):
+                    with open(path, "r+b") as f:
+                        if change == "append":
+                            f.seek(0, 2)
+                            f.write(b"\0")
+                        else:
+                            f.seek(-1, 2)
+                            last = f.read(1)
+                            f.seek(-1, 2)
+                            f.write(bytes([last[0] ^ 1]))
+                try:
+                    client.sendall(answer)
+                except OSError:
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return "http://127.0.0.1:%d" % listener.getsockname()[1]
 
 
 def bearer_scheme_any_case(server, token):
