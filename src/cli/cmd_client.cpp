@@ -559,11 +559,11 @@ void require_server_profile(const OptionParser& options, const std::string& path
 }
 
 service::JobStatus do_submit(const OptionParser& options, const std::string& token,
-                             const std::string& path) {
-  TransferBar bar("uploading " + path);
+                             const service::CheckedUpload& batch) {
+  TransferBar bar("uploading " + batch.path());
   service::Client client(client_options(options, &bar));
   try {
-    const service::JobStatus job = client.submit(token, path);
+    const service::JobStatus job = client.submit(token, batch);
     bar.finish();
     return job;
   } catch (const service::ServiceError& e) {
@@ -678,11 +678,11 @@ int client_submit(std::span<char* const> arguments) {
   const std::string token = token_option(options);
   const std::string in = options.text("in");
   // The file's role first (a key file is named as such), then its model profile against the
-  // server's: both before the upload.
-  service::require_upload_role(in, ProtocolFileKind::kCiphertexts,
-                               "encrypted images from cryptonets encrypt");
+  // server's: both before the upload, which sends the file so checked, not read again.
+  const service::CheckedUpload batch(in, ProtocolFileKind::kCiphertexts,
+                                     "encrypted images from cryptonets encrypt");
   require_server_profile(options, in);
-  const service::JobStatus job = do_submit(options, token, in);
+  const service::JobStatus job = do_submit(options, token, batch);
   std::printf("%s\n", printable_text(job.job).c_str());
   return kExitSuccess;
 }
@@ -833,6 +833,10 @@ int client_infer(std::span<char* const> arguments) {
                     "86400");
   if (!options.parse(arguments)) return kExitSuccess;
   check_server_option(options);
+  // Every option's value before any request: --wait 0 was a usage error only after GET
+  // /v1/profile had been sent (a trial).
+  const auto wait_option = std::chrono::seconds(options.integer("wait", 1, 1 << 30));
+  timeout_option(options);
   // --out may replace neither the images nor the token file (which infer may also write).
   refuse_output_over_inputs(options, {"out"}, {"in", "token-file"});
   refuse_to_replace_other_than_scores(options, "out");
@@ -883,8 +887,9 @@ int client_infer(std::span<char* const> arguments) {
     throw std::runtime_error("'" + in + "' is encrypted under other keys than " + keys.parameters);
   }
   // The whole file, before the keys are registered: every record, nothing appended after them.
-  service::require_upload_role(in, ProtocolFileKind::kCiphertexts,
-                               "encrypted images from cryptonets encrypt");
+  // Once: each submit below sends the file so checked, not read again.
+  const service::CheckedUpload batch(in, ProtocolFileKind::kCiphertexts,
+                                     "encrypted images from cryptonets encrypt");
   // A kept token read before any request: a file that holds none is refused, nothing sent.
   // Otherwise the file is locked for the registration before any request too (what TokenFileLock
   // refuses, a dangling link or a file it cannot open, was found only after GET /v1/profile); a
@@ -905,7 +910,7 @@ int client_infer(std::span<char* const> arguments) {
   // The batch's model profile against the server's, before the keys are registered too.
   require_server_profile(options, in);
   const auto start = std::chrono::steady_clock::now();
-  const auto deadline = start + std::chrono::seconds(options.integer("wait", 1, 1 << 30));
+  const auto deadline = start + wait_option;
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
@@ -921,7 +926,7 @@ int client_infer(std::span<char* const> arguments) {
   bool registered_again = false;
   for (;;) {
     try {
-      job = do_submit(options, token, in);
+      job = do_submit(options, token, batch);
       break;
     } catch (const service::ServiceError& e) {
       // 410: the server no longer has the token's key set (expired, or unusable). This command

@@ -21,6 +21,7 @@
 #include "commands.hpp"
 #include "cryptonets/inference/parameter_selection.hpp"
 #include "cryptonets/inference/private_inference.hpp"
+#include "cryptonets/io/free_space.hpp"
 #include "cryptonets/io/model_file.hpp"
 #include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/protocol_files.hpp"
@@ -251,6 +252,28 @@ void require_encrypted_images(const ProtocolHeader& header, const std::string& i
 }
 
 // The server's work, under the scheme the parameter set records.
+// Refuses, before the model runs, scores that do not fit on --out's file system (a full disk
+// failed the job only once it had run: 18 s for a trial's batch). Their size as the writer writes
+// them: the header, then for each batch and modulus a record of `values` fresh ciphertexts and
+// its binding (FORMATS.md). Throws std::runtime_error naming the file, the bytes needed and free.
+template <class Scheme>
+void require_room_for_scores(const std::string& out_path, const BasicContextSet<Scheme>& contexts,
+                             const ProtocolHeader& images, uint64_t values) {
+  uint64_t bytes = kProtocolHeaderBytes;
+  for (const auto& context : contexts) {
+    bytes +=
+        images.batch_count() * (ciphertext_batch_bytes(*context, values) + kProtocolBindingBytes);
+  }
+  const std::filesystem::path parent = std::filesystem::path(out_path).parent_path();
+  const std::optional<uint64_t> free = free_bytes(parent.empty() ? "." : parent.string());
+  if (free && *free < bytes) {
+    throw std::runtime_error("cannot write the scores to '" + printable_text(out_path) +
+                             "': they take " + std::to_string(bytes) + " bytes (" +
+                             format_bytes(bytes) + ") and its file system has " +
+                             std::to_string(*free) + " bytes free; nothing was run");
+  }
+}
+
 template <class Scheme>
 void infer_file(const ServerFiles& files, const CompiledModel& compiled, const RangeReport& ranges,
                 uint64_t model_profile, const std::string& in_path, const std::string& out_path,
@@ -266,6 +289,7 @@ void infer_file(const ServerFiles& files, const CompiledModel& compiled, const R
   require_encrypted_images(header, in_path, compiled.input_size, model_profile);
   const encoding::BasicCrtEncryptionSet<Scheme> server(std::move(keys));
   require_noise_budget(server, compiled, circuit_privacy);  // before any work
+  require_room_for_scores<Scheme>(out_path, contexts, header, compiled.output_size);
 
   // The scores are of the same images: decrypt matches them to labels by this first index.
   BasicCiphertextFileWriter<Scheme> writer(out_path, contexts, key_ids, header.profile_fingerprint,
@@ -323,6 +347,8 @@ BasicInferSetup<Scheme> open_infer(InferOptions options, const ServerFiles& file
                            profile_fingerprint(setup.model));
   setup.server = std::make_unique<encoding::BasicCrtEncryptionSet<Scheme>>(std::move(keys));
   require_noise_budget(*setup.server, setup.compiled, setup.circuit_privacy);  // before any work
+  require_room_for_scores<Scheme>(setup.out_path, setup.contexts, header,
+                                  setup.compiled.output_size);
 
   // The scores are of the same images: decrypt matches them to labels by this first index.
   setup.writer = std::make_unique<BasicCiphertextFileWriter<Scheme>>(

@@ -48,6 +48,10 @@ namespace {
 
 constexpr size_t kChunkBytes = size_t{1} << 20;
 
+int64_t mtime_ns(const struct stat& info) {
+  return static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec;
+}
+
 // Files read one after the other as one body, through pread (no whole file in memory).
 class FileSequence {
  public:
@@ -62,8 +66,16 @@ class FileSequence {
         throw std::runtime_error("cannot read '" + path + "': " +
                                  (error == EINVAL ? "not a regular file" : std::strerror(error)));
       }
-      files_.push_back({fd, static_cast<uint64_t>(info.st_size)});
+      files_.push_back({fd, static_cast<uint64_t>(info.st_size), mtime_ns(info), path});
     }
+  }
+  // The file as it was checked: its descriptor (a duplicate), size and modification time.
+  explicit FileSequence(const CheckedUpload& file) {
+    const int fd = ::fcntl(file.fd(), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+      throw std::runtime_error("cannot read '" + file.path() + "': " + std::strerror(errno));
+    }
+    files_.push_back({fd, file.size(), file.modified_ns(), file.path()});
   }
   ~FileSequence() {
     for (const File& f : files_)
@@ -79,6 +91,23 @@ class FileSequence {
     return total;
   }
   uint64_t size(size_t i) const { return files_[i].size; }
+
+  // "" while every file has the size and modification time it had when opened (or checked); else
+  // which changed, and how, for messages.
+  std::string changed() const {
+    for (const File& f : files_) {
+      struct stat info {};
+      if (::fstat(f.fd, &info) != 0) return "'" + f.path + "': " + std::strerror(errno);
+      if (static_cast<uint64_t>(info.st_size) != f.size) {
+        return "'" + f.path + "' is " + std::to_string(info.st_size) + " bytes now, " +
+               std::to_string(f.size) + " when it was checked";
+      }
+      if (mtime_ns(info) != f.modified_ns) {
+        return "'" + f.path + "' was modified after it was checked";
+      }
+    }
+    return {};
+  }
 
   // Up to `length` bytes at `offset` of the whole sequence into `out`; the count read.
   size_t read(uint64_t offset, size_t length, char* out) const {
@@ -98,6 +127,8 @@ class FileSequence {
   struct File {
     int fd;
     uint64_t size;
+    int64_t modified_ns;
+    std::string path;
   };
   std::vector<File> files_;
 };
@@ -715,19 +746,38 @@ httplib::Result upload(const ClientOptions& options, const std::string& path,
   request.headers = headers;
   request.headers.emplace("Content-Type", "application/octet-stream");
   request.content_length_ = static_cast<size_t>(total);
+  std::string changed;  // a file changed since it was checked: the body is not sent whole
   request.content_provider_ = [&](size_t offset, size_t length, httplib::DataSink& sink) {
     if (early.arrived(0)) return false;  // refused before the end: stop sending
     std::vector<char> buffer(std::min(length, kChunkBytes));
     const size_t got = body.read(offset, buffer.size(), buffer.data());
     if (got == 0) return false;
+    // Before the last bytes go: a body cut short is dropped by the server, a whole one is kept.
+    if (offset + got == total) {
+      changed = body.changed();
+      if (!changed.empty()) return false;
+    }
     if (options.progress) options.progress(offset + got, total);
     if (sink.write(buffer.data(), got)) return true;
     early.arrived(1000);  // the server closed the connection: did it answer first?
     return false;
   };
-  auto result = exchange(
-      *client, std::move(request), options, what, std::chrono::seconds(options.timeout_s), true,
-      [&] { return early.status() != 0; }, [&early](int fd) { early.watch(fd); });
+  const auto refuse_changed = [&] {
+    throw std::runtime_error("cannot " + what + ": " + changed +
+                             "; the upload was stopped before its end, and the server keeps "
+                             "nothing of it");
+  };
+  auto result = [&] {
+    try {
+      return exchange(
+          *client, std::move(request), options, what, std::chrono::seconds(options.timeout_s), true,
+          [&] { return early.status() != 0; }, [&early](int fd) { early.watch(fd); });
+    } catch (const std::runtime_error&) {
+      if (!changed.empty()) refuse_changed();
+      throw;
+    }
+  }();
+  if (!changed.empty()) refuse_changed();
   if (early.status() != 0) {
     throw ServiceError(early.status(), server_message(early.status(), early.body(), options.server),
                        early.retry_after_s(), error_code(early.body()));
@@ -859,6 +909,43 @@ void require_upload_role(const std::string& path, ProtocolFileKind kind, const s
                              "client fetch), expected encrypted images from cryptonets encrypt; "
                              "nothing was sent");
   }
+}
+
+CheckedUpload::CheckedUpload(const std::string& path, ProtocolFileKind kind,
+                             const std::string& role)
+    : path_(path) {
+  require_regular_file(path, role);
+  // Open first: the checks below read the file this descriptor holds, or the path was replaced
+  // (another inode) or the file written meanwhile, which the stat after them tells.
+  fd_ = open_regular_file(path);
+  struct stat before {};
+  if (fd_ < 0 || ::fstat(fd_, &before) != 0) {
+    const int error = errno;
+    if (fd_ >= 0) ::close(fd_);
+    throw std::runtime_error("cannot read '" + path + "': " +
+                             (error == EINVAL ? "not a regular file" : std::strerror(error)) +
+                             "; nothing was sent");
+  }
+  try {
+    require_upload_role(path, kind, role);
+    struct stat after {};
+    struct stat named {};
+    if (::fstat(fd_, &after) != 0 || ::stat(path.c_str(), &named) != 0 ||
+        named.st_dev != before.st_dev || named.st_ino != before.st_ino ||
+        after.st_size != before.st_size || mtime_ns(after) != mtime_ns(before)) {
+      throw std::runtime_error("'" + path +
+                               "' changed while it was being checked; nothing was sent");
+    }
+  } catch (...) {
+    ::close(fd_);
+    throw;
+  }
+  size_ = static_cast<uint64_t>(before.st_size);
+  modified_ns_ = mtime_ns(before);
+}
+
+CheckedUpload::~CheckedUpload() {
+  ::close(fd_);
 }
 
 std::optional<std::chrono::sys_seconds> parse_imf_fixdate(std::string_view text) {
@@ -1029,13 +1116,16 @@ void Client::check_queue(const std::string& token) {
   expect_json(*result, 200, options_.server);
 }
 
-JobStatus Client::submit(const std::string& token, const std::string& batch_path) {
-  require_upload_role(batch_path, ProtocolFileKind::kCiphertexts,
-                      "encrypted images from cryptonets encrypt");
-  const FileSequence body({batch_path});
+JobStatus Client::submit(const std::string& token, const CheckedUpload& batch) {
+  const FileSequence body(batch);
   check_queue(token);  // a full queue answers before the upload, not after it
-  auto result = upload(options_, "/v1/jobs", bearer(token), body, "upload '" + batch_path + "'");
+  auto result = upload(options_, "/v1/jobs", bearer(token), body, "upload '" + batch.path() + "'");
   return job_status_from(expect_json(*result, 202, options_.server), options_, "POST /v1/jobs");
+}
+
+JobStatus Client::submit(const std::string& token, const std::string& batch_path) {
+  return submit(token, CheckedUpload(batch_path, ProtocolFileKind::kCiphertexts,
+                                     "encrypted images from cryptonets encrypt"));
 }
 
 JobStatus Client::status(const std::string& token, const std::string& job, int wait_s) {

@@ -3,8 +3,12 @@
 
 #include <fcntl.h>
 #include <netdb.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -435,6 +439,87 @@ class TlsServer final : public httplib::SSLServer {
 };
 
 }  // namespace
+
+namespace {
+
+// OpenSSL's reason for its latest error ("no start line", "key values mismatch"); the queue is
+// cleared.
+std::string openssl_reason() {
+  const unsigned long error = ::ERR_peek_last_error();
+  const char* reason = error != 0 ? ::ERR_reason_error_string(error) : nullptr;
+  ::ERR_clear_error();
+  return reason != nullptr ? reason : "no reason given";
+}
+
+// A passphrase callback that gives none: an encrypted key fails instead of prompting.
+int no_passphrase(char*, int, int, void*) {
+  return 0;
+}
+
+struct BioCloser {
+  void operator()(BIO* bio) const { ::BIO_free(bio); }
+};
+struct X509Freer {
+  void operator()(X509* x) const { ::X509_free(x); }
+};
+struct KeyFreer {
+  void operator()(EVP_PKEY* key) const { ::EVP_PKEY_free(key); }
+};
+
+// The first PEM certificate in `path`, or nullptr (`why`: OpenSSL's reason, or the open's).
+std::unique_ptr<X509, X509Freer> read_certificate(const std::string& path, std::string& why) {
+  std::unique_ptr<BIO, BioCloser> bio(::BIO_new_file(path.c_str(), "r"));
+  if (!bio) {
+    why = openssl_reason();
+    return nullptr;
+  }
+  std::unique_ptr<X509, X509Freer> cert(
+      ::PEM_read_bio_X509(bio.get(), nullptr, no_passphrase, nullptr));
+  if (!cert) why = openssl_reason();
+  return cert;
+}
+
+// The first PEM private key in `path`, or nullptr (`why`: OpenSSL's reason, or the open's).
+std::unique_ptr<EVP_PKEY, KeyFreer> read_private_key(const std::string& path, std::string& why) {
+  std::unique_ptr<BIO, BioCloser> bio(::BIO_new_file(path.c_str(), "r"));
+  if (!bio) {
+    why = openssl_reason();
+    return nullptr;
+  }
+  std::unique_ptr<EVP_PKEY, KeyFreer> key(
+      ::PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
+  if (!key) why = openssl_reason();
+  return key;
+}
+
+}  // namespace
+
+std::string tls_files_problem(const std::string& tls_cert, const std::string& tls_key) {
+  std::string why;
+  std::string unused;
+  const auto cert = read_certificate(tls_cert, why);
+  if (!cert) {
+    if (read_private_key(tls_cert, unused)) {
+      return "the certificate file '" + tls_cert +
+             "' holds a private key, not a certificate (--tls-cert and --tls-key swapped?)";
+    }
+    return "the certificate file '" + tls_cert + "' holds no PEM certificate (OpenSSL: " + why +
+           ")";
+  }
+  const auto key = read_private_key(tls_key, why);
+  if (!key) {
+    if (read_certificate(tls_key, unused)) {
+      return "the key file '" + tls_key +
+             "' holds a certificate, not a private key (--tls-cert and --tls-key swapped?)";
+    }
+    return "the key file '" + tls_key + "' holds no PEM private key (OpenSSL: " + why + ")";
+  }
+  if (::X509_check_private_key(cert.get(), key.get()) != 1) {
+    return "the key '" + tls_key + "' does not match the certificate '" + tls_cert +
+           "' (OpenSSL: " + openssl_reason() + ")";
+  }
+  return {};
+}
 
 std::unique_ptr<httplib::Server> make_http_server(const ConnectionSettings& settings,
                                                   const std::string& tls_cert,

@@ -79,10 +79,17 @@ struct ConnectionSettings {
 };
 
 // An httplib::Server (plain HTTP, or HTTPS with `tls_cert` and `tls_key`) whose connections are
-// read as above. nullptr where the certificate or key cannot be loaded (as SSLServer::is_valid).
+// read as above. nullptr where the certificate or key cannot be loaded (as SSLServer::is_valid):
+// tls_files_problem says why.
 std::unique_ptr<httplib::Server> make_http_server(const ConnectionSettings& settings,
                                                   const std::string& tls_cert,
                                                   const std::string& tls_key);
+
+// Why OpenSSL does not take `tls_cert` (PEM certificate chain) with `tls_key` (PEM private key),
+// from its own checks: a file that holds no certificate, or no key (one that holds the other:
+// the two swapped), or a key that is not the certificate's (X509_check_private_key); empty if
+// both load and match.
+std::string tls_files_problem(const std::string& tls_cert, const std::string& tls_key);
 
 // httplib's task queue for the accepted connections: `threads` threads serve them. At shutdown
 // (httplib calls it once the listener is closed), the connections still waiting for a thread are

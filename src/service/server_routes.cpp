@@ -5,7 +5,6 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +16,7 @@
 #include <thread>
 
 #include "connections.hpp"
+#include "cryptonets/io/free_space.hpp"
 #include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/io/sha256.hpp"
@@ -358,13 +358,21 @@ bool Server::Impl::refuse_after_stop(httplib::Response& res) {
 
 std::string Server::Impl::authenticate(const httplib::Request& req, bool own_jobs) {
   const std::string header = req.get_header_value("Authorization");
-  const std::string prefix = "Bearer ";
-  if (header.rfind(prefix, 0) != 0) {
+  // RFC 9110 §11.1: the scheme is case-insensitive ("bearer TOKEN" was refused as no token), and
+  // one or more spaces follow it (credentials = auth-scheme [ 1*SP token68 ]).
+  const std::string_view scheme = "bearer";
+  const size_t token_at = header.find_first_not_of(' ', scheme.size());
+  const bool bearer = header.size() > scheme.size() && header[scheme.size()] == ' ' &&
+                      token_at != std::string::npos &&
+                      std::equal(scheme.begin(), scheme.end(), header.begin(), [](char a, char b) {
+                        return a == std::tolower(static_cast<unsigned char>(b));
+                      });
+  if (!bearer) {
     throw HttpError(401,
                     "missing token: send 'Authorization: Bearer TOKEN' from "
                     "cryptonets client register");
   }
-  const std::string token = header.substr(prefix.size());
+  const std::string token = header.substr(token_at);
   const std::string hash =
       to_hex(sha256({reinterpret_cast<const uint8_t*>(token.data()), token.size()}));
   std::lock_guard lock(mutex_);
@@ -424,17 +432,13 @@ void Server::Impl::reserve_space(uint64_t length, std::optional<SpaceReservation
   // One admission at a time: two uploads that each fit, and not both, both passed the check
   // and filled the disk, to be refused only after their bodies.
   std::lock_guard lock(space_mutex_);
-  struct statvfs disk {};
-  if (::statvfs(tmp_dir_.c_str(), &disk) == 0) {  // not known: the writes will tell
-    // root may write into the blocks reserved for it; anyone else only into the available ones.
-    const uint64_t blocks = ::geteuid() == 0 ? disk.f_bfree : disk.f_bavail;
-    const uint64_t free_bytes = blocks * static_cast<uint64_t>(disk.f_frsize);
+  if (const std::optional<uint64_t> free = free_bytes(tmp_dir_)) {  // not known: writes will tell
     // What the uploads in progress will still write is not free for this one.
-    const uint64_t room = free_bytes > reserved_bytes_ ? free_bytes - reserved_bytes_ : 0;
+    const uint64_t room = *free > reserved_bytes_ ? *free - reserved_bytes_ : 0;
     if (length > room || room - length < kUploadReserveBytes) {
       std::string message = "cannot store the upload: the body (" + std::to_string(length) +
                             " bytes, and " + std::to_string(kUploadReserveBytes) +
-                            " for its records) does not fit in the " + std::to_string(free_bytes) +
+                            " for its records) does not fit in the " + std::to_string(*free) +
                             " bytes free on the server's disk";
       if (reserved_bytes_ > 0) {
         message += " (" + std::to_string(reserved_bytes_) +

@@ -1903,5 +1903,28 @@ expect_alone 1 "cannot load the certificates to trust from --ca-cert 'no-such.cr
   new.profile -- "$exe" client profile --server https://127.0.0.1:9 --ca-cert no-such.crt \
   --out new.profile
 
+# infer --out on a file system without room for the scores: refused before the model runs,
+# naming the file, the bytes it takes and those free (a trial: the whole job ran, then "No space
+# left on device"). A small tmpfs, mounted in a user and mount namespace of its own; and one with
+# room, where infer writes them. Nothing is left in either (listed before the namespace ends).
+if unshare -rm true 2>/dev/null; then
+  mkdir -p tiny
+  in_tmpfs() {  # SIZE COMMAND...: COMMAND with a tmpfs of SIZE on tiny; tiny's files in tiny.txt
+    unshare -rm sh -c 'mount -t tmpfs -o size="$1" none tiny || exit 99; shift
+      "$@"; status=$?; ls -A tiny >tiny.txt; exit $status' sh "$@"
+  }
+  needed=$(stat -c %s scores.ct)
+  expect_alone 1 "cannot write the scores to 'tiny/s.ct': they take $needed bytes" - -- \
+    in_tmpfs 16k "$exe" infer --keys server --in images.ct --out tiny/s.ct --threads 1
+  grep -qF "and its file system has 16384 bytes free; nothing was run" message.txt ||
+    fail "infer on a full file system does not say the bytes free: $(cat message.txt)"
+  [ -s tiny.txt ] && fail "infer on a full file system left $(cat tiny.txt)"
+  expect 0 "tiny/s.ct" - -- in_tmpfs 1m "$exe" infer --keys server --in images.ct \
+    --out tiny/s.ct --threads 1
+  [ "$(cat tiny.txt)" = s.ct ] || fail "infer with room wrote $(cat tiny.txt), not s.ct"
+else
+  echo "note: cannot mount a tmpfs here (unshare -rm); the check of a full --out is skipped" >&2
+fi
+
 echo "$checks cases checked, $failures failure(s)"
 [ "$failures" -eq 0 ]

@@ -23,6 +23,10 @@
 // <text> (the openat(2) with O_DIRECTORY that std::filesystem's directory_iterator makes) until a
 // file named as the control file with ".go" appended exists (30 s at most), having made one with
 // ".held" appended: the test runs another server at that point (two started at the same moment).
+// A line "COUNT-READS <text>" adds up the bytes read (read, pread) from files whose path holds
+// <text>, and writes the total, in decimal, to a file named as the control file with ".reads"
+// appended when the process exits: how many times a client reads a batch before and while it
+// uploads it (client infer read it whole three times: two checks, then the upload).
 // Both statvfs and statvfs64 are defined below, as the C library has them: under the build's
 // _FILE_OFFSET_BITS=64 the header would rename the first to the second (one symbol twice). On
 // 64-bit Linux the two take the same structure.
@@ -260,9 +264,112 @@ int openat_or_fail(const char* name, int directory, const char* path, int flags,
   return real(directory, path, flags, mode);
 }
 
+// Set while a read of this library's own (the control file's) is under way: not counted, and no
+// directive looked up again from within one.
+thread_local bool reading_control = false;
+
+// The text of "COUNT-READS <text>", looked up once; nullptr if there is none.
+const char* counted_text() {
+  static char text[1024];
+  static const bool counting = [] {
+    reading_control = true;
+    const bool found = directive_text("COUNT-READS ", text, sizeof text);
+    reading_control = false;
+    return found;
+  }();
+  return counting ? text : nullptr;
+}
+
+// (No <atomic> nor <cstdio>: they declare fopen, defined below.)
+unsigned long long bytes_counted = 0;
+
+// `value` in decimal at `out` (room for 21 characters), then a NUL; returns the digits' count.
+size_t decimal(unsigned long long value, char* out) {
+  char digits[21];
+  size_t count = 0;
+  do {
+    digits[count++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  for (size_t i = 0; i < count; ++i)
+    out[i] = digits[count - 1 - i];
+  out[count] = '\0';
+  return count;
+}
+
+// Counts `got` bytes read from `fd` if its file's path holds the text of "COUNT-READS".
+void count_read(int fd, ssize_t got) {
+  if (got <= 0 || reading_control) return;
+  const char* text = counted_text();
+  if (text == nullptr) return;
+  char link[64] = "/proc/self/fd/";
+  char target[4096];
+  decimal(static_cast<unsigned long long>(fd), link + std::strlen(link));
+  const ssize_t length = ::readlink(link, target, sizeof target - 1);
+  if (length <= 0) return;
+  target[length] = '\0';
+  if (std::strstr(target, text) != nullptr) {
+    __atomic_fetch_add(&bytes_counted, static_cast<unsigned long long>(got), __ATOMIC_RELAXED);
+  }
+}
+
+// At exit: the total, to CONTROL.reads.
+__attribute__((destructor)) void write_count() {
+  if (reading_control || counted_text() == nullptr) return;
+  char path[4096];
+  const char* control = std::getenv("CRYPTONETS_TEST_OPEN_FAULT");
+  if (std::strlen(control) + 7 > sizeof path) return;
+  std::strcat(std::strcpy(path, control), ".reads");
+  char text[32];
+  size_t length = decimal(__atomic_load_n(&bytes_counted, __ATOMIC_RELAXED), text);
+  text[length++] = '\n';
+  const int fd = ::open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  if (::write(fd, text, length) != static_cast<ssize_t>(length)) ::unlink(path);
+  ::close(fd);
+}
+
+template <class Function>
+Function real_function(const char* name) {
+  return reinterpret_cast<Function>(::dlsym(RTLD_NEXT, name));
+}
+
 }  // namespace
 
 extern "C" {
+
+// read, pread and pread64 (one function on 64-bit glibc, two names): the real ones, counted.
+__attribute__((visibility("default"))) ssize_t read(int fd, void* out, size_t length) {
+  using Read = ssize_t (*)(int, void*, size_t);
+  static const Read real = real_function<Read>("read");
+  const ssize_t got = real(fd, out, length);
+  const int error = errno;
+  count_read(fd, got);
+  errno = error;
+  return got;
+}
+
+__attribute__((visibility("default"))) ssize_t pread(int fd, void* out, size_t length,
+                                                     off_t offset) {
+  using PRead = ssize_t (*)(int, void*, size_t, off_t);
+  static const PRead real = real_function<PRead>("pread");
+  const ssize_t got = real(fd, out, length, offset);
+  const int error = errno;
+  count_read(fd, got);
+  errno = error;
+  return got;
+}
+
+__attribute__((visibility("default"))) ssize_t pread64(int fd, void* out, size_t length,
+                                                       off64_t offset) {
+  using PRead = ssize_t (*)(int, void*, size_t, off64_t);
+  static const PRead real = real_function<PRead>("pread64");
+  const ssize_t got = real(fd, out, length, offset);
+  const int error = errno;
+  count_read(fd, got);
+  errno = error;
+  return got;
+}
 
 __attribute__((visibility("default"))) void* fopen(const char* path, const char* mode) {
   return open_or_fail("fopen", path, mode);

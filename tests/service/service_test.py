@@ -1111,6 +1111,9 @@ time.sleep(60)
     long_polls_bounded()
     ranges_ignored(server, alice)
     token_refused_before_body(server, alice)
+    usage_errors_before_any_connection()
+    bearer_scheme_any_case(server, alice)
+    batch_read_once(server, alice)
 
     # ---- TLS with a self-signed certificate.
     if shutil.which("openssl"):
@@ -1145,6 +1148,23 @@ time.sleep(60)
               "the server's certificate is trusted but is not issued for '127.0.0.1'" in out,
               "a trusted certificate for another host: exit %d: %s" % (code, out))
         check(misnamed.terminate() == 0, "serve did not exit 0 on SIGTERM")
+        # A certificate and key that OpenSSL does not take: which file, and what is wrong with it,
+        # from OpenSSL's checks (it was one "cannot load the TLS certificate X and key Y").
+        for cert, key, problem in [
+                ("tls.key", "tls.crt", "the certificate file 'tls.key' holds a private key, not "
+                 "a certificate (--tls-cert and --tls-key swapped?)"),
+                ("tls.crt", "tls.crt", "the key file 'tls.crt' holds a certificate, not a private "
+                 "key (--tls-cert and --tls-key swapped?)"),
+                ("tls.crt", "misnamed.key", "the key 'misnamed.key' does not match the "
+                 "certificate 'tls.crt' (OpenSSL: "),
+                ("expected.profile", "tls.key", "the certificate file 'expected.profile' holds no "
+                 "PEM certificate (OpenSSL: "),
+                ("tls.crt", "expected.profile", "the key file 'expected.profile' holds no PEM "
+                 "private key (OpenSSL: ")]:
+            code, out = run("serve", "--listen", "127.0.0.1:0", "--state-dir", "tls-refused",
+                            "--model", MODEL, "--tls-cert", cert, "--tls-key", key, expect=None)
+            check(code == 1 and problem in out and not os.path.exists("tls-refused"),
+                  "serve --tls-cert %s --tls-key %s: exit %d: %s" % (cert, key, code, out))
         code, out = run("client", "profile", "--server", "https://127.0.0.1:%d" % tls.port,
                         "--ca-cert", "tls.crt", "--out", "tls.profile", expect=None)
         check(code == 0 and open("tls.profile", "rb").read() ==
@@ -1579,6 +1599,144 @@ def ranges_ignored(server, token):
     check(answer.startswith(b"HTTP/1.1 416 ") and b"malformed Range header" in answer and
           b"\r\nAccept-Ranges: none\r\n" in answer, "an unparseable Range header: %r" % answer)
     server.request("DELETE", "/v1/jobs/" + job, token=token)
+
+
+def usage_errors_before_any_connection():
+    """client infer --wait 0 is a usage error (exit 2) before any connection (a trial: it came
+    after GET /v1/profile had been sent). The --server listens but never accepts: a connection
+    the client made is in its backlog once the client has exited, and the client's wait for an
+    answer would end in a timeout (exit 1)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    url = "http://127.0.0.1:%d" % listener.getsockname()[1]
+    try:
+        for wait in ["0", "-1", "x"]:
+            code, out = run("client", "infer", "--server", url, "--timeout", "1", "--keys",
+                            "alice", "--in", "alice.ct", "--out", "wait.scores", "--wait", wait,
+                            expect=None)
+            connected = select.select([listener], [], [], 0)[0]
+            check(code == 2 and "--wait" in out and not connected and
+                  not os.path.exists("wait.scores"),
+                  "client infer --wait %s: exit %d, %s: %s" % (
+                      wait, code, "connected" if connected else "no connection", out))
+            if connected:
+                listener.accept()[0].close()
+    finally:
+        listener.close()
+
+
+def batch_read_once(server, token):
+    """client submit and infer read the batch whole twice: once to check it, once to upload it
+    (they read it three times: the CLI's check, then Client::submit's own, then the upload; 4 s of
+    a 590 MiB batch counted as upload time). The bytes read from it are counted by open_fault
+    (COUNT-READS). The file changed after its check, in place: the upload stops before its end,
+    said so, and the server keeps no job; its path replaced by another file: the file checked is
+    the one sent, and its scores are its own."""
+    size = os.path.getsize("alice.ct")
+    shutil.copy("alice.ct", "counted.ct")
+    with open("count-reads", "w") as control:
+        control.write("COUNT-READS counted.ct\n")
+    env = dict(ENV, LD_PRELOAD=OPEN_FAULT,
+               CRYPTONETS_TEST_OPEN_FAULT=os.path.abspath("count-reads"))
+    with open("counted.token", "w") as f:
+        f.write(token + "\n")  # infer registers nothing (the log's count of registrations)
+    for verb in [["submit", "--token", token],
+                 ["infer", "--keys", "alice", "--token-file", "counted.token", "--out",
+                  "counted.scores"]]:
+        if os.path.exists("count-reads.reads"):
+            os.unlink("count-reads.reads")
+        p = subprocess.run([EXE, "client", *verb, "--server", server.url, "--in", "counted.ct"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+        code, out = p.returncode, p.stdout
+        reads = int(open("count-reads.reads").read()) if os.path.exists("count-reads.reads") else -1
+        check(code == 0 and 2 * size <= reads < 3 * size,
+              "client %s read the %d-byte batch %d bytes (twice: %d): exit %d: %s" % (
+                  verb[0], size, reads, 2 * size, code, out))
+        if verb[0] == "submit" and code == 0:
+            server.request("DELETE", "/v1/jobs/" + out.strip().splitlines()[-1], token=token)
+    # Changed between its check and its upload, while GET /v1/profile is answered (the server
+    # stands in for a slow one: its answer waits for the change).
+    jobs_before = [f for f in server.files() if f.startswith("jobs/")]
+    for change in ["append", "rewrite"]:
+        shutil.copy("alice.ct", "changing.ct")
+        code, out = run("client", "submit", "--server", changing_proxy(server, "changing.ct",
+                                                                       change),
+                        "--token", token, "--in", "changing.ct", expect=None)
+        check(code == 1 and "'changing.ct'" in out and
+              "the upload was stopped before its end, and the server keeps nothing of it" in out,
+              "a batch changed (%s) after its check: exit %d: %s" % (change, code, out))
+    check([f for f in server.files() if f.startswith("jobs/")] == jobs_before,
+          "a batch changed after its check left a job: %s" % server.files())
+
+
+def changing_proxy(server, path, change):
+    """The URL of a one-connection-at-a-time proxy to `server` that changes the file `path`
+    (change "append": a byte appended; "rewrite": its last byte flipped, in place) before it
+    passes on the answer to GET /v1/profile."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+
+    def serve():
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            with client:
+                request = read_head(client)
+                declared = re.search(rb"(?i)\r\ncontent-length: *(\d+)", request)
+                left = (int(declared.group(1)) if declared else 0) - \
+                    len(request.partition(b"\r\n\r\n")[2])
+                upstream = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+                with upstream:
+                    upstream.sendall(request)
+                    while left > 0:
+                        data = client.recv(min(left, 1 << 16))
+                        if not data:
+                            break
+                        upstream.sendall(data)
+                        left -= len(data)
+                    if left > 0:
+                        continue  # the body cut short: dropped, as the client dropped it
+                    answer = b""
+                    while True:
+                        data = upstream.recv(1 << 16)
+                        if not data:
+                            break
+                        answer += data
+                if request.startswith(b"GET /v1/profile "):
+                    with open(path, "r+b") as f:
+                        if change == "append":
+                            f.seek(0, 2)
+                            f.write(b"\0")
+                        else:
+                            f.seek(-1, 2)
+                            last = f.read(1)
+                            f.seek(-1, 2)
+                            f.write(bytes([last[0] ^ 1]))
+                try:
+                    client.sendall(answer)
+                except OSError:
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return "http://127.0.0.1:%d" % listener.getsockname()[1]
+
+
+def bearer_scheme_any_case(server, token):
+    """RFC 9110 §11.1: the authentication scheme is case-insensitive ("bearer TOKEN" was 401
+    "missing token"), and 1*SP follows it; another scheme, or none, is still a missing token."""
+    for value, status in [("bearer " + token, 200), ("BEARER " + token, 200),
+                          ("bEaReR  " + token, 200), ("Bearer " + token, 200),
+                          ("Basic " + token, 401), ("Bearer", 401), ("Bearer ", 401),
+                          ("Bearer" + token, 401), ("bearers " + token, 401)]:
+        answer = raw_exchange(server.port, (
+            "GET /v1/queue HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n\r\n" % value).encode())
+        check(answer.startswith(b"HTTP/1.1 %d " % status) and
+              (status == 200 or b"missing token" in answer),
+              "Authorization: %s: %r" % (value.replace(token, "TOKEN"), answer[:200]))
 
 
 def token_refused_before_body(server, token):
@@ -2665,8 +2823,11 @@ def servfix9_tests():
         among them (and a moment more: what followed the refusal on its connection)."""
         eventually(lambda: any(l.get("method") == "POST" for l in server.log_lines()[count:]))
         time.sleep(0.3)
-        return [(l.get("method"), l.get("path"), l.get("status"))
-                for l in server.log_lines()[count:] if "status" in l]
+        # Sorted: each line is logged once its answer is written, and the client's next request,
+        # on another connection, may be logged first (client submit reads the batch once now: it
+        # no longer spends a second check between GET /v1/profile and GET /v1/queue).
+        return sorted((l.get("method"), l.get("path"), l.get("status"))
+                      for l in server.log_lines()[count:] if "status" in l)
 
     # ---- The disk full early in an upload: the client reports the server's 507, and the log
     # has that one line.

@@ -73,6 +73,32 @@ bool is_token(const std::string& token);
 // as such. Reads the header and the record headers only.
 void require_upload_role(const std::string& path, ProtocolFileKind kind, const std::string& role);
 
+// A file checked by require_upload_role, each check made once, and held open for its upload
+// (Client::submit): the body is read through this descriptor, so it is the file the checks read
+// even if its path is replaced meanwhile, and an upload of a file changed since the checks (its
+// size or modification time) is stopped before its end and refused. One read before the upload,
+// not two (a 590 MiB batch took 3.2 s to check). Throws what require_upload_role throws, and
+// std::runtime_error naming the file when it cannot be opened or changes while it is checked.
+class CheckedUpload {
+ public:
+  CheckedUpload(const std::string& path, ProtocolFileKind kind, const std::string& role);
+  ~CheckedUpload();
+  CheckedUpload(const CheckedUpload&) = delete;
+  CheckedUpload& operator=(const CheckedUpload&) = delete;
+
+  const std::string& path() const { return path_; }
+  int fd() const { return fd_; }
+  uint64_t size() const { return size_; }
+  // The modification time when checked (st_mtim), in nanoseconds since the epoch.
+  int64_t modified_ns() const { return modified_ns_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+  int64_t modified_ns_ = 0;
+};
+
 // require_upload_role for each file register sends (the key directory's params, evaluation.key and
 // public.key): a secret key in their place never crosses the network.
 void require_key_set_upload(const KeyDirectory& keys);
@@ -128,9 +154,13 @@ class Client {
   std::string register_keys(const KeyDirectory& keys);
   // Free places in the server's queue (ServiceError 503 when none).
   void check_queue(const std::string& token);
-  // Uploads a ciphertext file from `cryptonets encrypt` (require_upload_role first); returns the
-  // job id once the server has verified it and made it durable. std::runtime_error for an answer
-  // that is not a job's status (a job id, one of the four states; status too, for the job asked).
+  // Uploads a ciphertext file from `cryptonets encrypt`, checked (CheckedUpload) and not read
+  // again before it is sent; returns the job id once the server has verified it and made it
+  // durable. std::runtime_error for an answer that is not a job's status (a job id, one of the
+  // four states; status too, for the job asked), and for a batch changed since it was checked
+  // (the upload stopped before its end: the server keeps nothing).
+  JobStatus submit(const std::string& token, const CheckedUpload& batch);
+  // As above, the file checked first (CheckedUpload).
   JobStatus submit(const std::string& token, const std::string& batch_path);
   // wait_s > 0: the server answers once the job has ended, or after wait_s seconds (at most 60).
   JobStatus status(const std::string& token, const std::string& job, int wait_s = 0);
