@@ -392,10 +392,11 @@ int threads_option(const OptionParser& options) {
   return count;
 }
 
-void add_insecure_ring_degree_option(OptionParser& options) {
+void add_insecure_ring_degree_option(OptionParser& options, const std::string& more_help) {
   options.add_value("insecure-ring-degree", "N",
                     "TESTING ONLY, INSECURE: the preset's primes with ring degree N (a power of "
-                    "two from 4 up to the preset's n): N slots, fast tests");
+                    "two from 4 up to the preset's n): N slots, fast tests" +
+                        more_help);
 }
 
 template <class Parameters>

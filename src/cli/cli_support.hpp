@@ -416,8 +416,9 @@ int threads_option(const OptionParser& options);
 
 // --insecure-ring-degree N (TESTING ONLY, INSECURE): a preset's primes with the smaller ring
 // degree N, for fast tests. Its primes stay valid (q ≡ 1 mod 2·n_preset implies q ≡ 1 mod 2N for
-// every smaller power of two N), and so do the plaintext moduli for batching.
-void add_insecure_ring_degree_option(OptionParser& options);
+// every smaller power of two N), and so do the plaintext moduli for batching. `more_help` ends
+// the option's help.
+void add_insecure_ring_degree_option(OptionParser& options, const std::string& more_help = "");
 // `params` unchanged without the option; with it, the smaller ring (UsageError unless N is a
 // power of two from 4 up to params.n; at N = 2 runs exhausted the noise budget). Prints nothing:
 // the caller warns with warn_insecure_ring_degree once every option has been read, so that a

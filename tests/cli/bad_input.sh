@@ -657,6 +657,34 @@ expect 2 "the profile 'model.profile' was made for 0" - -- \
   "$exe" keygen --out-dir unused --profile model.profile --circuit-privacy 40 \
   --insecure-ring-degree 64
 
+# ---- The model profile sets the client's key parameters, and it usually comes from the server
+# (client profile): keygen refuses parameters weaker than the shipped ones, naming the profile,
+# unless --insecure-ring-degree accepts them (a new-user trial: a profile edited to BFV n = 64 gave
+# keys of ~37 bits, exit 0, with only "security: NOT 128-bit" said).
+sed 's/^\(preset bfv scheme bfv n\) 8192/\1 64/' "$data/model.profile" >bfv64.profile
+expect 1 "the profile 'bfv64.profile' gives preset 'bfv' (BFV) parameters too weak for the client's keys: n = 64 is not in the HE standard's table" kb64 -- \
+  "$exe" keygen --scheme bfv --profile bfv64.profile --out-dir kb64
+grep -qF "about 37 bits of security" message.txt && grep -qF "with --insecure-ring-degree 64" message.txt ||
+  fail "keygen's refusal of a weak profile says neither how weak nor how to opt in: $(cat message.txt)"
+# A q past the 128-bit bound at the shipped n (a prime added).
+sed 's/^\(preset bfv .* q \)/\136028797017456641 /' "$data/model.profile" >bfv-big-q.profile
+expect 1 "log2 q = 273.0 is outside the HE standard's 128-bit classical bound for ternary secrets at n = 8192 (log2 q <= 218)" kq -- \
+  "$exe" keygen --scheme bfv --profile bfv-big-q.profile --out-dir kq
+# YASHE' (no security level claimed): a ring degree below the shipped presets' 8192.
+sed 's/^\(preset default scheme yashe n\) 8192/\1 4096/' "$data/model.profile" >yashe4096.profile
+expect 1 "the profile 'yashe4096.profile' gives preset 'default' (YASHE') parameters too weak for the client's keys: n = 4096 is below the shipped presets' n = 8192" ky -- \
+  "$exe" keygen --profile yashe4096.profile --out-dir ky
+# The explicit opt-in.
+run "$exe" keygen --scheme bfv --profile bfv64.profile --out-dir kb64 --insecure-ring-degree 64
+grep -qF "WARNING: --insecure-ring-degree 64" message.txt || fail "keygen's opt-in gave no warning"
+# Every preset of the shipped profile passes (keygen stopped where it starts generating keys).
+for preset in default paper table-bound bfv; do
+  scheme=$([ $preset = bfv ] && echo bfv || echo yashe)
+  expect 143 "interrupted before the new key set was written" kshipped -- \
+    env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=TERM:generate "$hooks" keygen --scheme $scheme \
+    --preset $preset --out-dir kshipped
+done
+
 # ---- decrypt --labels: as many labels as images decrypted, or with --first the labels of the
 # whole images file, as many as it held (found by a tester: 60,000 training labels were accepted
 # for 10,000 images).
