@@ -68,6 +68,10 @@ class OptionParser {
   void add_value(const std::string& name, const std::string& metavar, const std::string& help,
                  std::optional<std::string> default_value = std::nullopt, bool required = false);
   void add_flag(const std::string& name, const std::string& help);
+  // An option that another form of the command takes and this one does not (infer's --groups
+  // outside mpirun): parse() throws UsageError("--NAME " + reason) for it, where it would say
+  // only "unknown option". Not listed in the usage.
+  void add_refused(const std::string& name, const std::string& reason);
 
   // Throws UsageError for unknown options, missing values or missing required options. Returns
   // false when --help was given (the usage has been printed to stdout).
@@ -96,6 +100,7 @@ class OptionParser {
   std::string summary_;
   std::vector<std::string> order_;
   std::map<std::string, Spec> specs_;
+  std::map<std::string, std::string> refused_;  // add_refused: name -> reason
   std::map<std::string, std::string> values_;
 };
 

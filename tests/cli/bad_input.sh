@@ -58,6 +58,15 @@ cp -r client client-old && rm client-old/model.profile
 job0=$(printf '%032d' 0)
 
 # ---- Unknown flags and missing options: usage errors, exit 2.
+# infer's options under mpirun (--split, --groups, --watchdog) are named as such outside it (a
+# new-user trial: "unknown option --groups", where the README describes them).
+for option in --groups=1 "--watchdog 5" "--split auto"; do
+  # shellcheck disable=SC2086
+  expect_alone 2 "${option%%[= ]*} applies only when infer runs under mpirun" out.ct -- \
+    "$exe" infer --keys server --in images.ct --out out.ct $option
+done
+"$exe" infer --help | grep -qF -- "--watchdog (README: Inference on several machines (MPI))" ||
+  fail "infer --help does not name the options it takes under mpirun"
 for command in params keygen encrypt infer decrypt mnist; do
   expect 2 "unknown option --bogus" - -- "$exe" "$command" --bogus
 done
