@@ -1046,6 +1046,16 @@ expect 1 "'victim/secret.key' does not hold a token" client-out.ct -- \
   --in images.ct --out client-out.ct
 # Transport errors as sentences, not httplib's names ("...: Connection").
 printf '%064d\n' 0 >zero.token
+# A batch with a secret key appended is refused before any request, naming the secret key as
+# inspect does (a new-user trial: "320 trailing bytes" only); a key file likewise.
+cat images.ct client/secret.key >a1sk.ct
+expect 1 "'a1sk.ct' has a secret key appended: the $(wc -c <client/secret.key) bytes after its last record hold a protocol file of secret keys" - -- \
+  "$exe" client submit --server http://127.0.0.1:9 --token-file zero.token --in a1sk.ct
+grep -qF "nothing was sent" message.txt || fail "client submit of a1sk.ct does not say nothing was sent"
+mkdir -p k-appended && cp client/params client/evaluation.key client/public.key k-appended/
+cat client/secret.key >>k-appended/public.key
+expect 1 "'k-appended/public.key' has a secret key appended" - -- \
+  "$exe" client register --server http://127.0.0.1:9 --keys k-appended
 expect 1 "cannot connect to 127.0.0.1:9: connection refused" - -- \
   "$exe" client status --server http://127.0.0.1:9 --token-file zero.token --job "$job0"
 # A malformed job id is a usage error naming the form, never sent (it was sent: a 404, or exit 1
