@@ -62,6 +62,10 @@ void OptionParser::add_flag(const std::string& name, const std::string& help) {
   specs_[name] = Spec{"", help, std::nullopt, false};
 }
 
+void OptionParser::add_refused(const std::string& name, const std::string& reason) {
+  refused_[name] = reason;
+}
+
 bool OptionParser::parse(std::span<char* const> arguments) {
   for (size_t i = 0; i < arguments.size(); ++i) {
     std::string argument = arguments[i];
@@ -75,6 +79,8 @@ bool OptionParser::parse(std::span<char* const> arguments) {
       inline_value = name.substr(equals + 1);
       name.resize(equals);
     }
+    if (const auto refused = refused_.find(name); refused != refused_.end())
+      throw UsageError("--" + name + " " + refused->second);
     const auto found = specs_.find(name);
     if (found == specs_.end()) throw UsageError("unknown option --" + name);
     if (found->second.metavar.empty()) {
@@ -95,7 +101,8 @@ bool OptionParser::parse(std::span<char* const> arguments) {
       const std::string next = arguments[i + 1];
       const std::string next_name =
           next.rfind("--", 0) == 0 ? next.substr(2, next.find('=') - 2) : std::string();
-      if (next == "-h" || (!next_name.empty() && specs_.count(next_name))) {
+      if (next == "-h" ||
+          (!next_name.empty() && (specs_.count(next_name) || refused_.count(next_name)))) {
         throw UsageError(
             "--" + name + " needs a value (" + found->second.metavar + "); the next argument, " +
             next + ", is an option (a value that starts with -- goes as --" + name + "=VALUE)");
@@ -392,10 +399,11 @@ int threads_option(const OptionParser& options) {
   return count;
 }
 
-void add_insecure_ring_degree_option(OptionParser& options) {
+void add_insecure_ring_degree_option(OptionParser& options, const std::string& more_help) {
   options.add_value("insecure-ring-degree", "N",
                     "TESTING ONLY, INSECURE: the preset's primes with ring degree N (a power of "
-                    "two from 4 up to the preset's n): N slots, fast tests");
+                    "two from 4 up to the preset's n): N slots, fast tests" +
+                        more_help);
 }
 
 template <class Parameters>

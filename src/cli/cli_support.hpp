@@ -68,6 +68,10 @@ class OptionParser {
   void add_value(const std::string& name, const std::string& metavar, const std::string& help,
                  std::optional<std::string> default_value = std::nullopt, bool required = false);
   void add_flag(const std::string& name, const std::string& help);
+  // An option that another form of the command takes and this one does not (infer's --groups
+  // outside mpirun): parse() throws UsageError("--NAME " + reason) for it, where it would say
+  // only "unknown option". Not listed in the usage.
+  void add_refused(const std::string& name, const std::string& reason);
 
   // Throws UsageError for unknown options, missing values or missing required options. Returns
   // false when --help was given (the usage has been printed to stdout).
@@ -96,6 +100,7 @@ class OptionParser {
   std::string summary_;
   std::vector<std::string> order_;
   std::map<std::string, Spec> specs_;
+  std::map<std::string, std::string> refused_;  // add_refused: name -> reason
   std::map<std::string, std::string> values_;
 };
 
@@ -416,8 +421,9 @@ int threads_option(const OptionParser& options);
 
 // --insecure-ring-degree N (TESTING ONLY, INSECURE): a preset's primes with the smaller ring
 // degree N, for fast tests. Its primes stay valid (q ≡ 1 mod 2·n_preset implies q ≡ 1 mod 2N for
-// every smaller power of two N), and so do the plaintext moduli for batching.
-void add_insecure_ring_degree_option(OptionParser& options);
+// every smaller power of two N), and so do the plaintext moduli for batching. `more_help` ends
+// the option's help.
+void add_insecure_ring_degree_option(OptionParser& options, const std::string& more_help = "");
 // `params` unchanged without the option; with it, the smaller ring (UsageError unless N is a
 // power of two from 4 up to params.n; at N = 2 runs exhausted the noise budget). Prints nothing:
 // the caller warns with warn_insecure_ring_degree once every option has been read, so that a

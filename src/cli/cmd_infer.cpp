@@ -441,8 +441,14 @@ std::optional<AnyInferSetup> prepare_infer(std::span<char* const> arguments) {
 }
 
 int run_infer(std::span<char* const> arguments) {
+  // infer's options under mpirun, refused by name outside it (they were "unknown option", a
+  // trial), and named in the help.
 #ifdef CRYPTONETS_WITH_MPI
   if (distributed::launched_by_mpi()) return run_infer_distributed(arguments);
+  const std::string mpi_only =
+      "applies only when infer runs under mpirun (mpirun -n K cryptonets infer ...; README: "
+      "Inference on several machines (MPI)); this infer runs as one process";
+  const std::string mpi_support = ".";
 #else
   // Without MPI every rank of an mpirun would do the whole job and write the same file.
   for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
@@ -454,8 +460,17 @@ int run_infer(std::span<char* const> arguments) {
           "MPI, tests/install-deps.sh, and rebuild); run one process instead");
     }
   }
+  const std::string mpi_only =
+      "applies only when infer runs under mpirun, and this cryptonets was built without MPI "
+      "support (meson feature mpi: install Open MPI, tests/install-deps.sh, and rebuild)";
+  const std::string mpi_support = "; this build has no MPI support.";
 #endif
-  OptionParser options = make_infer_options("");
+  OptionParser options = make_infer_options(
+      "\nUnder mpirun (mpirun -n K cryptonets infer ...) it also takes --split, --groups and\n"
+      "--watchdog (README: Inference on several machines (MPI))" +
+      mpi_support);
+  for (const char* name : {"split", "groups", "watchdog"})
+    options.add_refused(name, mpi_only);
   if (!options.parse(arguments)) return kExitSuccess;
 
   const ServerFiles files = server_files(options);

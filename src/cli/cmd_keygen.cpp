@@ -21,6 +21,7 @@
 
 #include "cli_support.hpp"
 #include "commands.hpp"
+#include "cryptonets/arith/format.hpp"
 #include "cryptonets/bfv/security.hpp"
 #include "cryptonets/encoding/plaintext_crt.hpp"
 #include "cryptonets/inference/parameter_selection.hpp"
@@ -29,6 +30,7 @@
 #include "cryptonets/io/model_profile.hpp"
 #include "cryptonets/io/protocol_files.hpp"
 #include "cryptonets/model/range.hpp"
+#include "cryptonets/rlwe/lattice_estimate.hpp"
 #include "cryptonets/yashe/security.hpp"
 
 using cryptonets::inference::BfvParameterChoice;
@@ -826,6 +828,74 @@ std::string describe_plaintext_moduli(const std::vector<uint64_t>& moduli) {
          " bits: t = " + values;
 }
 
+// Why a parameter set of the model profile is too weak for the client's keys; nullopt when it is
+// not. The profile usually comes from the server (client profile), which must not choose how
+// strong the client's keys are (a trial: a profile edited to n = 64 gave keys of ~37 bits, exit
+// 0). BFV: inside the HE standard's 128-bit classical bound for ternary secrets, by the table and
+// the primal-uSVP estimate (bfv::assess_security).
+std::optional<std::string> weakness(const bfv::Parameters& params) {
+  const bfv::SecurityReport report = bfv::assess_security(params);
+  if (report.meets_128_classical) return std::nullopt;
+  const std::optional<int> bound = report.table_checks.front().max_log2_q;  // classical, 128
+  const double estimate = report.estimate.bkz_classical();
+  std::string why;
+  if (!bound) {
+    why = format("n = %zu is not in the HE standard's table (n = 1024 to 32768)", params.n);
+  } else if (!report.table_checks.front().passes) {
+    why = format(
+        "log2 q = %.1f is outside the HE standard's 128-bit classical bound for ternary "
+        "secrets at n = %zu (log2 q <= %d)",
+        report.log2_q, params.n, *bound);
+  } else {
+    why = format("the primal-uSVP estimate for n = %zu, log2 q = %.1f, sigma = %g is below 128",
+                 params.n, report.log2_q, params.sigma);
+  }
+  return why + format("; keys made for them would have about %.0f bits of security", estimate);
+}
+
+// YASHE' (no security level is claimed for it, yashe/security.hpp): at least the ring degree of
+// the shipped presets, n = 8192, unless q lies within the HE standard's 128-bit classical bound
+// for its n (the stricter of the Gaussian and ternary rows: what the table-bound preset chooses,
+// which may be n = 4096 for a small model).
+std::optional<std::string> weakness(const yashe::Parameters& params) {
+  constexpr size_t kShippedRingDegree = 8192;
+  if (params.n >= kShippedRingDegree) return std::nullopt;
+  std::optional<int> bound;
+  for (const auto secret :
+       {rlwe::SecretDistribution::kGaussian, rlwe::SecretDistribution::kTernary}) {
+    const std::optional<int> row =
+        rlwe::he_standard_max_log2_q(secret, rlwe::Adversary::kClassical, 128, params.n);
+    if (!row)
+      return format("n = %zu is below the shipped presets' n = %zu", params.n, kShippedRingDegree);
+    bound = bound ? std::min(*bound, *row) : *row;
+  }
+  if (params.log2_q() <= *bound) return std::nullopt;
+  return format(
+      "n = %zu is below the shipped presets' n = %zu, and log2 q = %.1f is outside the HE "
+      "standard's 128-bit classical bound for that n (log2 q <= %d)",
+      params.n, kShippedRingDegree, params.log2_q(), *bound);
+}
+
+// Refuses (std::runtime_error naming the profile) a weak parameter set from the profile unless
+// --insecure-ring-degree was given, which accepts a parameter set with no security for tests.
+template <class Parameters>
+void require_strong_parameters(const OptionParser& options, const std::string& preset_name,
+                               const Parameters& params, const char* scheme) {
+  if (options.has("insecure-ring-degree")) return;
+  const std::optional<std::string> why = weakness(params);
+  if (!why) return;
+  const std::string source = options.has("model")
+                                 ? "the profile of the model '" + options.text("model") + "'"
+                                 : "the profile '" + profile_file_used(options) + "'";
+  throw std::runtime_error(
+      source + " gives preset '" + preset_name + "' (" + scheme +
+      ") parameters too weak for the client's keys: " + *why +
+      ". Nothing was written: a profile usually comes from the server (client profile), and the "
+      "server is not to choose how strong your keys are. Use a profile with the shipped "
+      "parameters, or accept these for tests only (INSECURE) with --insecure-ring-degree " +
+      std::to_string(params.n));
+}
+
 std::string security_line(const yashe::Parameters& params) {
   return yashe::assess_security(params).one_line();
 }
@@ -906,7 +976,9 @@ int run_keygen(std::span<char* const> arguments) {
       "public.key), DIR/secret.key (mode 0600; it never leaves the client) and DIR/model.profile\n"
       "(the profile used, which encrypt and decrypt take when given no --profile). Every key file\n"
       "records its scheme: encrypt, infer and decrypt read it from there. The parameters are\n"
-      "those the server's model profile (--profile) names for the preset. The whole directory\n"
+      "those the server's model profile (--profile) names for the preset; weaker ones than the\n"
+      "shipped presets' (BFV outside the HE standard's 128-bit bound, YASHE' below n = 8192)\n"
+      "are refused unless --insecure-ring-degree accepts them. The whole directory\n"
       "is written at once (an existing one is replaced only when the new set is complete); its\n"
       "files share a parameter-set fingerprint and a key-set id, which every ciphertext file\n"
       "carries too.");
@@ -929,7 +1001,8 @@ int run_keygen(std::span<char* const> arguments) {
                     "statistical distance 2^-BITS; adds primes; YASHE' only). With --profile: the "
                     "profile's own (cryptonets profile --circuit-privacy BITS)");
   options.add_value("seed", "S", "INSECURE: derive the keys from S, for reproduction only");
-  add_insecure_ring_degree_option(options);
+  add_insecure_ring_degree_option(
+      options, "; also the only way to accept a profile's preset weaker than the shipped ones");
   if (!options.parse(arguments)) return kExitSuccess;
 
   SchemeId scheme;
@@ -995,6 +1068,12 @@ int run_keygen(std::span<char* const> arguments) {
     const ParameterChoice& choice = profile.preset(preset_name);
     yashe_params = insecure_ring_degree_option(options, choice.base);
     plaintext_moduli = choice.plaintext_moduli;
+  }
+  // The profile is the server's: parameters weaker than the shipped ones are refused.
+  if (bfv_params) {
+    require_strong_parameters(options, preset_name, *bfv_params, "BFV");
+  } else {
+    require_strong_parameters(options, preset_name, *yashe_params, "YASHE'");
   }
   require_plaintext_moduli(profile.output_range(), plaintext_moduli);
   warn_insecure_ring_degree(options, bfv_params ? bfv_params->n : yashe_params->n);

@@ -2095,6 +2095,12 @@ void check_profile_role(const std::string& path, const std::string& profile_name
 
 }  // namespace
 
+std::optional<SecretKeyLocation> locate_secret_key(const std::string& path, uint64_t start) {
+  const std::optional<SecretKeyMark> mark = find_secret_key_in(path, start);
+  if (!mark) return std::nullopt;
+  return SecretKeyLocation{mark->offset, mark->what()};
+}
+
 FileInspection inspect_file(const std::string& path, const std::string& params_path) {
   std::error_code error;
   if (std::filesystem::is_directory(path, error)) {

@@ -25,6 +25,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <filesystem>
 #include <iterator>
 #include <limits>
 #include <memory>
@@ -35,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "cryptonets/io/inspect.hpp"
 #include "cryptonets/io/serialize.hpp"
 #include "cryptonets/service/durable.hpp"
 #include "http_support.hpp"
@@ -833,6 +835,25 @@ char record_kind(ProtocolFileKind kind) {
   return static_cast<char>(kind);
 }
 
+// Refuses a file with a secret key after its last record, which ends at `records_end` (found
+// as inspect finds it, io/inspect.hpp): a new-user trial's batch with secret.key appended was
+// refused as "320 trailing bytes" only, where inspect called it EXPOSED.
+void refuse_appended_secret_key(const std::string& path, uint64_t records_end,
+                                const std::string& role) {
+  const std::optional<SecretKeyLocation> key = locate_secret_key(path, records_end);
+  if (!key) return;
+  std::error_code error;
+  const uint64_t size = std::filesystem::file_size(path, error);
+  throw std::runtime_error(
+      "'" + path + "' has a secret key appended: the " +
+      (error ? std::string("bytes") : std::to_string(size - records_end) + " bytes") +
+      " after its last record hold " + key->what + " from byte " + std::to_string(key->offset) +
+      " (cryptonets inspect reports the file EXPOSED). Secret keys never leave this machine: "
+      "nothing was sent (expected " +
+      role + "; cut the file at byte " + std::to_string(records_end) +
+      ", and make new keys if it has left your hands)");
+}
+
 // Refuses, naming `path`, a file of secret keys: its header, and the kind of each of its records
 // (a file whose header says public keys but which holds a secret key record is refused too), and
 // a file whose records do not end exactly at its end (bytes appended after a valid file, such as
@@ -847,6 +868,9 @@ void refuse_secret_records(const std::string& path, const ProtocolHeader& header
   if (header.kind == ProtocolFileKind::kCiphertexts) {
     try {
       verify_ciphertext_file(path);  // every record a ciphertext, checksums, nothing after them
+    } catch (const TrailingBytesError& e) {
+      refuse_appended_secret_key(path, e.records_end(), role);
+      throw std::runtime_error(std::string(e.what()) + "; nothing was sent");
     } catch (const std::runtime_error& e) {
       throw std::runtime_error(std::string(e.what()) + "; nothing was sent");
     }
@@ -881,6 +905,8 @@ void refuse_secret_records(const std::string& path, const ProtocolHeader& header
   }
   struct stat info {};
   if (::fstat(fd, &info) != 0 || static_cast<uint64_t>(info.st_size) != offset) {
+    if (static_cast<uint64_t>(info.st_size) > offset)
+      refuse_appended_secret_key(path, offset, role);
     throw std::runtime_error(
         "'" + path + "' does not end where its last record does (" + std::to_string(info.st_size) +
         " bytes, the records " + std::to_string(offset) +

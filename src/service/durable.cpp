@@ -184,7 +184,11 @@ void verify_ciphertext_file(const std::string& path) {
       fail(where + ": its binding does not match (moved, or from another file)");
     }
   }
-  if (offset != size) fail(std::to_string(size - offset) + " trailing bytes");
+  if (offset != size) {
+    throw TrailingBytesError("'" + path + "' is not an intact ciphertext file: " +
+                                 std::to_string(size - offset) + " trailing bytes",
+                             offset);
+  }
 }
 
 }  // namespace cryptonets::service

@@ -58,6 +58,15 @@ cp -r client client-old && rm client-old/model.profile
 job0=$(printf '%032d' 0)
 
 # ---- Unknown flags and missing options: usage errors, exit 2.
+# infer's options under mpirun (--split, --groups, --watchdog) are named as such outside it (a
+# new-user trial: "unknown option --groups", where the README describes them).
+for option in --groups=1 "--watchdog 5" "--split auto"; do
+  # shellcheck disable=SC2086
+  expect_alone 2 "${option%%[= ]*} applies only when infer runs under mpirun" out.ct -- \
+    "$exe" infer --keys server --in images.ct --out out.ct $option
+done
+"$exe" infer --help | grep -qF -- "--watchdog (README: Inference on several machines (MPI))" ||
+  fail "infer --help does not name the options it takes under mpirun"
 for command in params keygen encrypt infer decrypt mnist; do
   expect 2 "unknown option --bogus" - -- "$exe" "$command" --bogus
 done
@@ -657,6 +666,34 @@ expect 2 "the profile 'model.profile' was made for 0" - -- \
   "$exe" keygen --out-dir unused --profile model.profile --circuit-privacy 40 \
   --insecure-ring-degree 64
 
+# ---- The model profile sets the client's key parameters, and it usually comes from the server
+# (client profile): keygen refuses parameters weaker than the shipped ones, naming the profile,
+# unless --insecure-ring-degree accepts them (a new-user trial: a profile edited to BFV n = 64 gave
+# keys of ~37 bits, exit 0, with only "security: NOT 128-bit" said).
+sed 's/^\(preset bfv scheme bfv n\) 8192/\1 64/' "$data/model.profile" >bfv64.profile
+expect 1 "the profile 'bfv64.profile' gives preset 'bfv' (BFV) parameters too weak for the client's keys: n = 64 is not in the HE standard's table" kb64 -- \
+  "$exe" keygen --scheme bfv --profile bfv64.profile --out-dir kb64
+grep -qF "about 37 bits of security" message.txt && grep -qF "with --insecure-ring-degree 64" message.txt ||
+  fail "keygen's refusal of a weak profile says neither how weak nor how to opt in: $(cat message.txt)"
+# A q past the 128-bit bound at the shipped n (a prime added).
+sed 's/^\(preset bfv .* q \)/\136028797017456641 /' "$data/model.profile" >bfv-big-q.profile
+expect 1 "log2 q = 273.0 is outside the HE standard's 128-bit classical bound for ternary secrets at n = 8192 (log2 q <= 218)" kq -- \
+  "$exe" keygen --scheme bfv --profile bfv-big-q.profile --out-dir kq
+# YASHE' (no security level claimed): a ring degree below the shipped presets' 8192.
+sed 's/^\(preset default scheme yashe n\) 8192/\1 4096/' "$data/model.profile" >yashe4096.profile
+expect 1 "the profile 'yashe4096.profile' gives preset 'default' (YASHE') parameters too weak for the client's keys: n = 4096 is below the shipped presets' n = 8192" ky -- \
+  "$exe" keygen --profile yashe4096.profile --out-dir ky
+# The explicit opt-in.
+run "$exe" keygen --scheme bfv --profile bfv64.profile --out-dir kb64 --insecure-ring-degree 64
+grep -qF "WARNING: --insecure-ring-degree 64" message.txt || fail "keygen's opt-in gave no warning"
+# Every preset of the shipped profile passes (keygen stopped where it starts generating keys).
+for preset in default paper table-bound bfv; do
+  scheme=$([ $preset = bfv ] && echo bfv || echo yashe)
+  expect 143 "interrupted before the new key set was written" kshipped -- \
+    env CRYPTONETS_TEST_SIGNAL_IN_KEYGEN=TERM:generate "$hooks" keygen --scheme $scheme \
+    --preset $preset --out-dir kshipped
+done
+
 # ---- decrypt --labels: as many labels as images decrypted, or with --first the labels of the
 # whole images file, as many as it held (found by a tester: 60,000 training labels were accepted
 # for 10,000 images).
@@ -1009,6 +1046,16 @@ expect 1 "'victim/secret.key' does not hold a token" client-out.ct -- \
   --in images.ct --out client-out.ct
 # Transport errors as sentences, not httplib's names ("...: Connection").
 printf '%064d\n' 0 >zero.token
+# A batch with a secret key appended is refused before any request, naming the secret key as
+# inspect does (a new-user trial: "320 trailing bytes" only); a key file likewise.
+cat images.ct client/secret.key >a1sk.ct
+expect 1 "'a1sk.ct' has a secret key appended: the $(wc -c <client/secret.key) bytes after its last record hold a protocol file of secret keys" - -- \
+  "$exe" client submit --server http://127.0.0.1:9 --token-file zero.token --in a1sk.ct
+grep -qF "nothing was sent" message.txt || fail "client submit of a1sk.ct does not say nothing was sent"
+mkdir -p k-appended && cp client/params client/evaluation.key client/public.key k-appended/
+cat client/secret.key >>k-appended/public.key
+expect 1 "'k-appended/public.key' has a secret key appended" - -- \
+  "$exe" client register --server http://127.0.0.1:9 --keys k-appended
 expect 1 "cannot connect to 127.0.0.1:9: connection refused" - -- \
   "$exe" client status --server http://127.0.0.1:9 --token-file zero.token --job "$job0"
 # A malformed job id is a usage error naming the form, never sent (it was sent: a 404, or exit 1

@@ -144,6 +144,16 @@ struct KeySetInspection {
 KeySetInspection inspect_key_set(const std::string& directory,
                                  const std::string& profile_name = "model.profile");
 
+// The first secret key in the file `path` from byte `start` on, as inspect finds one (a protocol
+// file of secret keys or a secret-key record, by its signature: magic, kind 'S', scheme, version;
+// holes of a sparse file skipped): its offset and what it is ("a secret key record (\"CNET\",
+// kind 'S') of BFV"); nullopt when there is none or the file cannot be opened.
+struct SecretKeyLocation {
+  uint64_t offset = 0;
+  std::string what;
+};
+std::optional<SecretKeyLocation> locate_secret_key(const std::string& path, uint64_t start = 0);
+
 // `text` on one printable line, as inspect prints every name and message: a newline, carriage
 // return, tab and backslash as \n, \r, \t and \\, any other control byte (ESC, DEL, a C1
 // control U+0080 to U+009F) and every byte of invalid UTF-8 as \xNN; well-formed UTF-8 kept.

@@ -3,6 +3,10 @@
 // plaintext bits), and, for each parameter preset, the parameters chosen for the model (the
 // noise prediction needs the weights, so the server runs it). `cryptonets profile` writes it;
 // keygen, encrypt and decrypt read it instead of the model.
+// Trust: the client usually gets it from the server (client profile), so its presets are the
+// server's choice of the client's key parameters; reading a profile checks its form, not their
+// strength. keygen refuses presets weaker than the shipped ones (cmd_keygen.cpp) unless
+// --insecure-ring-degree accepts them.
 //
 // Text format, one item per line ('#' starts a comment line):
 //   cryptonets-profile 2

@@ -2,7 +2,9 @@
 // once the directory holding it is fsync'd).
 #pragma once
 
+#include <cstdint>
 #include <initializer_list>
+#include <stdexcept>
 #include <string>
 
 namespace cryptonets::service {
@@ -47,7 +49,20 @@ int open_regular_file(const std::string& path);
 // (io/protocol_files.hpp): its header (magic, kind, version, checksum), then every record's
 // header (magic "CNET", kind 'C', version, scheme, declared length within the file), SHA-256
 // checksum and binding (file id, position, count), and nothing after the last record. Reads the
-// file once, a record at a time. Throws std::runtime_error naming `path` and the first fault.
+// file once, a record at a time. Throws std::runtime_error naming `path` and the first fault;
+// TrailingBytesError (below) for bytes after the last record.
 void verify_ciphertext_file(const std::string& path);
+
+// Bytes after the last record of a ciphertext file that is otherwise whole: where the records
+// end, for the caller to say what the bytes hold (a secret key appended: service/client.cpp).
+class TrailingBytesError : public std::runtime_error {
+ public:
+  TrailingBytesError(const std::string& what, uint64_t records_end)
+      : std::runtime_error(what), records_end_(records_end) {}
+  uint64_t records_end() const { return records_end_; }
+
+ private:
+  uint64_t records_end_;
+};
 
 }  // namespace cryptonets::service
