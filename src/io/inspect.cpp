@@ -1253,7 +1253,7 @@ constexpr uint64_t kMaxScoresTextBytes = uint64_t{64} << 20;
 // stays empty).
 struct TextPart {
   std::string text;
-  uint64_t stop = 0;        // where `text` ends: the file's size, a non-text byte, or `bound`
+  uint64_t stop = 0;         // where `text` ends: the file's size, a non-text byte, or `bound`
   bool binary_stop = false;  // `text` ends at a non-text byte
   uint64_t stop_line = 1;    // of the byte at `stop`, 1-based, as the readers count them
   uint64_t stop_column = 1;
