@@ -683,6 +683,10 @@ expect 1 "log2 q = 273.0 is outside the HE standard's 128-bit classical bound fo
 sed 's/^\(preset default scheme yashe n\) 8192/\1 4096/' "$data/model.profile" >yashe4096.profile
 expect 1 "the profile 'yashe4096.profile' gives preset 'default' (YASHE') parameters too weak for the client's keys: n = 4096 is below the shipped presets' n = 8192" ky -- \
   "$exe" keygen --profile yashe4096.profile --out-dir ky
+# An error width below the shipped presets' at the shipped n (a trial: sigma 0.6 passed).
+sed 's/^\(preset default scheme yashe n 8192 sigma\) 3.2/\1 0.6/' "$data/model.profile" >ysig.profile
+expect 1 "gives preset 'default' (YASHE') parameters too weak for the client's keys: sigma = 0.6 is below the shipped presets' error width (sigma >= 3.19)" ksig -- \
+  "$exe" keygen --profile ysig.profile --out-dir ksig
 # The explicit opt-in.
 run "$exe" keygen --scheme bfv --profile bfv64.profile --out-dir kb64 --insecure-ring-degree 64
 grep -qF "WARNING: --insecure-ring-degree 64" message.txt || fail "keygen's opt-in gave no warning"
