@@ -20,6 +20,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 
 #include "http_support.hpp"
 
@@ -492,6 +493,17 @@ std::unique_ptr<EVP_PKEY, KeyFreer> read_private_key(const std::string& path, st
   return key;
 }
 
+// Whether `path` begins (within 64 KiB) with a passphrase-protected PEM key: PKCS #8
+// "ENCRYPTED PRIVATE KEY", or a traditional key's "Proc-Type: 4,ENCRYPTED" header (RFC 1421).
+bool pem_encrypted_key(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string head(64 * 1024, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  return head.find("-----BEGIN ENCRYPTED PRIVATE KEY-----") != std::string::npos ||
+         head.find("Proc-Type: 4,ENCRYPTED") != std::string::npos;
+}
+
 }  // namespace
 
 std::string tls_files_problem(const std::string& tls_cert, const std::string& tls_key) {
@@ -511,6 +523,11 @@ std::string tls_files_problem(const std::string& tls_cert, const std::string& tl
     if (read_certificate(tls_key, unused)) {
       return "the key file '" + tls_key +
              "' holds a certificate, not a private key (--tls-cert and --tls-key swapped?)";
+    }
+    if (pem_encrypted_key(tls_key)) {
+      return "the key file '" + tls_key +
+             "' is encrypted (passphrase-protected): serve takes an unencrypted key (openssl "
+             "pkey -in KEY -out PLAIN.pem, mode 0600)";
     }
     return "the key file '" + tls_key + "' holds no PEM private key (OpenSSL: " + why + ")";
   }

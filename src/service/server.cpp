@@ -74,6 +74,15 @@ Server::Impl::Impl(ServerOptions options)
                                                  Clock::time_point accepted) {
     log_overflow_answer(error, bytes_out, accepted);
   };
+  // Checked before the TLS server loads them: OpenSSL's default passphrase callback would prompt
+  // on the terminal for an encrypted key (a trial: serve waited there until killed).
+  if (!options_.tls_cert.empty()) {
+    const std::string problem = tls_files_problem(options_.tls_cert, options_.tls_key);
+    if (!problem.empty()) {
+      throw std::runtime_error("cannot load the TLS certificate '" + options_.tls_cert +
+                               "' and key '" + options_.tls_key + "': " + problem);
+    }
+  }
   http_ = make_http_server(connection_settings, options_.tls_cert, options_.tls_key);
   if (!http_) {
     // Which of the two, and what is wrong with it (it said only that they could not be loaded).

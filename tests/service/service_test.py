@@ -1149,8 +1149,14 @@ time.sleep(60)
               "a trusted certificate for another host: exit %d: %s" % (code, out))
         check(misnamed.terminate() == 0, "serve did not exit 0 on SIGTERM")
         # A certificate and key that OpenSSL does not take: which file, and what is wrong with it,
-        # from OpenSSL's checks (it was one "cannot load the TLS certificate X and key Y").
+        # from OpenSSL's checks (it was one "cannot load the TLS certificate X and key Y"). A
+        # passphrase-protected key is named so, checked before OpenSSL loads it (its default
+        # callback prompted on a terminal, and serve waited there: a trial).
+        subprocess.run(["openssl", "pkey", "-in", "tls.key", "-aes256", "-passout", "pass:pw",
+                        "-out", "encrypted.key"], check=True, capture_output=True)
         for cert, key, problem in [
+                ("tls.crt", "encrypted.key", "the key file 'encrypted.key' is encrypted "
+                 "(passphrase-protected): serve takes an unencrypted key"),
                 ("tls.key", "tls.crt", "the certificate file 'tls.key' holds a private key, not "
                  "a certificate (--tls-cert and --tls-key swapped?)"),
                 ("tls.crt", "tls.crt", "the key file 'tls.crt' holds a certificate, not a private "
