@@ -251,7 +251,6 @@ void require_encrypted_images(const ProtocolHeader& header, const std::string& i
   }
 }
 
-// The server's work, under the scheme the parameter set records.
 // Refuses, before the model runs, scores that do not fit on --out's file system (a full disk
 // failed the job only once it had run: 18 s for a trial's batch). Their size as the writer writes
 // them: the header, then for each batch and modulus a record of `values` fresh ciphertexts and
@@ -274,6 +273,7 @@ void require_room_for_scores(const std::string& out_path, const BasicContextSet<
   }
 }
 
+// The server's work, under the scheme the parameter set records.
 template <class Scheme>
 void infer_file(const ServerFiles& files, const CompiledModel& compiled, const RangeReport& ranges,
                 uint64_t model_profile, const std::string& in_path, const std::string& out_path,

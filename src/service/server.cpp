@@ -84,12 +84,9 @@ Server::Impl::Impl(ServerOptions options)
     }
   }
   http_ = make_http_server(connection_settings, options_.tls_cert, options_.tls_key);
-  if (!http_) {
-    // Which of the two, and what is wrong with it (it said only that they could not be loaded).
-    const std::string problem = tls_files_problem(options_.tls_cert, options_.tls_key);
+  if (!http_) {  // files tls_files_problem found usable, which the TLS server still refused
     throw std::runtime_error("cannot load the TLS certificate '" + options_.tls_cert +
-                             "' and key '" + options_.tls_key +
-                             "': " + (problem.empty() ? "OpenSSL refuses them" : problem));
+                             "' and key '" + options_.tls_key + "': OpenSSL refuses them");
   }
   const int http_threads = std::max(1, options_.http_threads);
   http_->new_task_queue = [http_threads] {
